@@ -1,0 +1,29 @@
+"""cryodedup: remove duplicate particles and duplicate micrographs from cryo-EM datasets.
+
+Python API
+----------
+dedup
+    The core algorithm on arrays (micrograph ids, centres in Å, scores).
+remove_duplicate_particles
+    The particle job on RELION STAR files, as ``cryodedup particles`` runs it.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .dedup import DedupResult, dedup
+from .errors import CryodedupError
+from .particles import ParticleOptions, remove_duplicate_particles
+
+try:
+    __version__ = version("cryodedup")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "CryodedupError",
+    "DedupResult",
+    "ParticleOptions",
+    "dedup",
+    "remove_duplicate_particles",
+    "__version__",
+]

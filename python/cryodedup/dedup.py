@@ -1,0 +1,103 @@
+"""Duplicate removal on arrays: the core algorithm, for callers that hold their own data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _core
+
+#: Score columns whose higher values mean a better particle (RELION and CryoSPARC names).
+HIGHER_IS_BETTER = (
+    "rlnAutopickFigureOfMerit",
+    "rlnMaxValueProbDistribution",
+    "rlnLogLikeliContribution",
+    "pick_stats/ncc_score",
+)
+#: Score columns whose lower values mean a better particle.
+LOWER_IS_BETTER = ("alignments2D/error", "alignments3D/error", "alignments2D/error_min", "alignments3D/error_min")
+
+
+@dataclass(frozen=True)
+class DedupResult:
+    """What :func:`dedup` decided for each particle.
+
+    Attributes
+    ----------
+    keep : numpy.ndarray of bool, shape (n,)
+        True for the particles kept.
+    suppressed_by : numpy.ndarray of int64, shape (n,)
+        For a rejected particle, the index of a kept particle within ``min_dist`` that ranks
+        above it (in remove-entirely mode, its nearest neighbour); -1 for kept particles.
+    """
+
+    keep: np.ndarray
+    suppressed_by: np.ndarray
+
+    @property
+    def n_kept(self) -> int:
+        return int(np.count_nonzero(self.keep))
+
+    @property
+    def n_rejected(self) -> int:
+        return int(self.keep.size - np.count_nonzero(self.keep))
+
+
+def dedup(
+    groups,
+    coords,
+    scores=None,
+    *,
+    min_dist: float,
+    higher_is_better: bool = True,
+    remove_entirely: bool = False,
+    seed: int = 0,
+) -> DedupResult:
+    """Remove duplicate particles, micrograph by micrograph.
+
+    Two particles of the same group are duplicates when their distance is at most
+    ``min_dist`` (evaluated as ``sum((a - b)**2) <= min_dist**2``). Particles are ranked
+    by score (best first, ties by input order, NaN last) or, without scores, by a random
+    order drawn from ``seed``. Walking the ranking, a particle not yet suppressed is kept
+    and suppresses every particle within ``min_dist``; a suppressed particle suppresses
+    nothing. So kept particles are pairwise more than ``min_dist`` apart, and every
+    rejected one lies within ``min_dist`` of a better-ranked kept one.
+
+    Parameters
+    ----------
+    groups : array_like of int, shape (n,)
+        Micrograph of each particle; only particles of one group are compared.
+    coords : array_like of float, shape (n, 2) or (n, 3)
+        Particle centres, in Å.
+    scores : array_like of float, shape (n,), optional
+        Quality of each particle. None: seeded random ranking.
+    min_dist : float
+        Minimum separation in Å, >= 0. 0 removes exact copies (symmetry expansion).
+    higher_is_better : bool
+        Rank higher scores first (False: lower first, as for CryoSPARC's ``error``).
+    remove_entirely : bool
+        Reject every particle that has another particle within ``min_dist``.
+    seed : int
+        Seed of the random ranking used when ``scores`` is None.
+
+    Returns
+    -------
+    DedupResult
+    """
+    groups = np.ascontiguousarray(groups, dtype=np.int64)
+    coords = np.ascontiguousarray(coords, dtype=np.float64)
+    if groups.ndim != 1:
+        raise ValueError(f"groups must be one-dimensional, got shape {groups.shape}")
+    if coords.ndim != 2 or coords.shape[0] != groups.size:
+        raise ValueError(f"coords must have shape ({groups.size}, 2) or ({groups.size}, 3), got {coords.shape}")
+    if scores is not None:
+        scores = np.ascontiguousarray(scores, dtype=np.float64)
+        if scores.shape != groups.shape:
+            raise ValueError(f"scores must have shape {groups.shape}, got {scores.shape}")
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+    keep, suppressed_by = _core.dedup(
+        groups, coords, scores, float(min_dist), bool(higher_is_better), bool(remove_entirely), int(seed)
+    )
+    return DedupResult(keep=keep, suppressed_by=suppressed_by)

@@ -1,0 +1,9 @@
+"""The one exception type for mistakes in a user's input or options.
+
+The CLI prints its message and exits with status 1, without a traceback; anything else
+that escapes is a bug in cryodedup and keeps its traceback.
+"""
+
+
+class CryodedupError(Exception):
+    """Bad input or options: the message names the file, line or field and what was expected."""

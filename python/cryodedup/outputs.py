@@ -1,0 +1,43 @@
+"""Output files that appear complete or not at all."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import CryodedupError
+
+
+class AtomicOutputs:
+    """Writes outputs under temporary names in their folder and renames them all when the
+    block succeeds; on any error the temporary files are removed and nothing appears.
+
+    Existing outputs are refused unless ``force``. Use as a context manager that yields
+    {final path: temporary path}.
+    """
+
+    def __init__(self, paths, *, force: bool = False, inputs=()):
+        self.paths = [Path(p) for p in paths]
+        resolved_inputs = {Path(p).resolve() for p in inputs}
+        for p in self.paths:
+            if p.resolve() in resolved_inputs:
+                raise CryodedupError(f"{p}: is also an input; choose another output folder")
+            if p.exists() and not force:
+                raise CryodedupError(f"{p}: already exists; use --force to overwrite it")
+        self.temporary = {p: p.with_name(f".{p.name}.{os.getpid()}.tmp") for p in self.paths}
+
+    def __enter__(self) -> dict[Path, Path]:
+        for p in self.paths:
+            try:
+                p.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise CryodedupError(f"{p.parent}: cannot create the output folder ({err.strerror})") from None
+        return self.temporary
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            for final, tmp in self.temporary.items():
+                os.replace(tmp, final)
+        else:
+            for tmp in self.temporary.values():
+                tmp.unlink(missing_ok=True)

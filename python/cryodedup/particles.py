@@ -1,0 +1,484 @@
+"""The particle job: remove duplicate particles from RELION particle STAR files.
+
+Centres are computed in Å as DESIGN.md section 2 defines them (the origin is subtracted;
+RELION 3.0 origins are in particle pixels), with the micrograph pixel size taken per optics
+group and never from ``rlnImagePixelSize``. Several inputs are deduplicated together and
+written as one kept and one rejected file whose rows are byte copies of the input rows.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .dedup import HIGHER_IS_BETTER, LOWER_IS_BETTER, dedup
+from .errors import CryodedupError
+from .outputs import AtomicOutputs
+from .star import Block, StarFile, Table, split_fields, unquote
+
+#: The score columns ``--score auto`` looks for, in order.
+AUTO_SCORES = ("rlnAutopickFigureOfMerit", "rlnMaxValueProbDistribution", "rlnLogLikeliContribution")
+
+KEPT_NAME = "particles_kept.star"
+REJECTED_NAME = "particles_rejected.star"
+
+Log = Callable[[str, str], None]
+
+
+def _silent(message: str, level: str) -> None:
+    pass
+
+
+@dataclass
+class ParticleOptions:
+    """The job's parameters; the CLI options of ``cryodedup particles``."""
+
+    min_dist: float = 20.0
+    mic_psize: float | None = None
+    micrographs: Path | None = None
+    shift_key: str = "auto"
+    score: str = "auto"
+    score_order: str = "auto"
+    remove_entirely: bool = False
+    seed: int = 0
+
+    def check(self) -> None:
+        if not np.isfinite(self.min_dist) or self.min_dist < 0:
+            raise CryodedupError(f"--min-dist must be a distance in Å >= 0, got {self.min_dist}")
+        if self.mic_psize is not None and not (np.isfinite(self.mic_psize) and self.mic_psize > 0):
+            raise CryodedupError(f"--mic-psize must be a pixel size in Å > 0, got {self.mic_psize}")
+        if self.shift_key not in ("auto", "none"):
+            raise CryodedupError(f"--shift-key for STAR files is auto or none, got {self.shift_key!r}")
+        if self.score_order not in ("auto", "max", "min"):
+            raise CryodedupError(f"--score-order is auto, max or min, got {self.score_order!r}")
+        if not 0 <= self.seed < 2**64:
+            raise CryodedupError(f"--seed must be in [0, 2**64), got {self.seed}")
+
+
+@dataclass
+class Columns:
+    """Which columns of a particle block the job reads, and in which units."""
+
+    key: str
+    coords: list[str]
+    coords_in_angstrom: bool
+    origins: list[str] = field(default_factory=list)
+    origins_in_pixels: bool = False
+    optics_group: str | None = None
+
+    def numbers(self, score: str | None) -> list[str]:
+        extra = ["rlnDetectorPixelSize", "rlnMagnification"] if self.origins_in_pixels else []
+        group = [self.optics_group] if self.optics_group else []
+        return list(dict.fromkeys(self.coords + self.origins + group + extra + ([score] if score else [])))
+
+
+@dataclass
+class PixelSize:
+    """The micrograph pixel size used for one optics group of one input."""
+
+    input: str
+    optics_group: str
+    psize: float | None
+    source: str
+
+
+class ParticleStar:
+    """One particle STAR input: its particle and optics blocks and the columns to read."""
+
+    def __init__(self, path, shift_key: str = "auto"):
+        self.star = StarFile(path)
+        self.path = self.star.path
+        self.block = self._particle_block()
+        self.labels = list(self.block.labels)
+        optics = self.star.block("optics")
+        self.optics_block: Block | None = optics
+        self.optics: Table | None = self.star.table(optics) if optics else None
+        self.columns = self._columns(shift_key)
+
+    def where(self) -> str:
+        return f"{self.path}: data_{self.block.name} (line {self.block.line})"
+
+    def _particle_block(self) -> Block:
+        found = self.star.block("particles")
+        if found:
+            return found
+        loops = [b for b in self.star.blocks if b.labels is not None and b.name != "optics"]
+        located = [b for b in loops if {"rlnCoordinateX", "rlnCenteredCoordinateXAngst"} & set(b.labels)]
+        if len(loops) == 1:
+            return loops[0]
+        if len(located) == 1:
+            return located[0]
+        names = ", ".join(f"data_{b.name}" for b in self.star.blocks) or "none"
+        raise CryodedupError(
+            f"{self.path}: no particle block found (expected data_particles, or one loop with "
+            f"rlnCoordinateX/Y); blocks present: {names}"
+        )
+
+    def _columns(self, shift_key: str) -> Columns:
+        labels = set(self.labels)
+        if "rlnCenteredCoordinateXAngst" in labels:  # RELION 5 tomography: centres in Å
+            axes = [a for a in "XYZ" if f"rlnCenteredCoordinate{a}Angst" in labels]
+            coords, in_angstrom = [f"rlnCenteredCoordinate{a}Angst" for a in axes], True
+        else:
+            missing = [lab for lab in ("rlnCoordinateX", "rlnCoordinateY") if lab not in labels]
+            if missing:
+                raise CryodedupError(
+                    f"{self.where()}: no {' or '.join(missing)} column; the particles cannot be located "
+                    f"on their micrographs (columns present: {', '.join(self.labels)})"
+                )
+            axes = ["X", "Y"] + (["Z"] if "rlnCoordinateZ" in labels else [])
+            coords, in_angstrom = [f"rlnCoordinate{a}" for a in axes], False
+        key = next((k for k in ("rlnMicrographName", "rlnTomoName") if k in labels), None)
+        if key is None:
+            raise CryodedupError(
+                f"{self.where()}: no rlnMicrographName column; particles are only compared with "
+                "particles of the same micrograph, so each needs one"
+            )
+        columns = Columns(key=key, coords=coords, coords_in_angstrom=in_angstrom)
+        if self.optics is not None and "rlnOpticsGroup" in labels:
+            columns.optics_group = "rlnOpticsGroup"
+        if shift_key == "auto":
+            if f"rlnOrigin{axes[0]}Angst" in labels:
+                columns.origins = [f"rlnOrigin{a}Angst" for a in axes if f"rlnOrigin{a}Angst" in labels]
+            elif "rlnOriginX" in labels and not in_angstrom:
+                columns.origins = [f"rlnOrigin{a}" for a in axes if f"rlnOrigin{a}" in labels]
+                columns.origins_in_pixels = True
+                for needed in ("rlnDetectorPixelSize", "rlnMagnification"):
+                    if needed not in labels:
+                        raise CryodedupError(
+                            f"{self.where()}: rlnOriginX is in particle pixels but there is no {needed} "
+                            "column to give their size; use --shift-key none to ignore the origins"
+                        )
+        return columns
+
+
+def _score_column(part: ParticleStar, options: ParticleOptions) -> tuple[str | None, bool]:
+    """The score label (None: random) and whether higher is better."""
+    if options.score == "none":
+        return None, True
+    if options.score == "auto":
+        label = next((s for s in AUTO_SCORES if s in part.labels), None)
+        if label is None:
+            raise CryodedupError(
+                f"{part.where()}: no score column found (looked for {', '.join(AUTO_SCORES)}); "
+                "use --score none to keep a seeded random particle of each duplicate group, "
+                "or --score COLUMN"
+            )
+    else:
+        label = options.score
+        if label not in part.labels:
+            numeric = ", ".join(part.star.numeric_labels(part.block)) or "none"
+            raise CryodedupError(
+                f"{part.where()}: unknown score column {label!r}; numeric columns present: {numeric}"
+            )
+    if options.score_order != "auto":
+        return label, options.score_order == "max"
+    if label in HIGHER_IS_BETTER:
+        return label, True
+    if label in LOWER_IS_BETTER:
+        return label, False
+    raise CryodedupError(
+        f"--score {label}: it is not known whether higher or lower is better; "
+        "add --score-order max or --score-order min"
+    )
+
+
+def _check_same_layout(parts: list[ParticleStar]) -> None:
+    """Inputs are merged row by row, so their columns must match, in order."""
+    first = parts[0]
+    for other in parts[1:]:
+        if other.labels != first.labels:
+            a, b = set(first.labels), set(other.labels)
+            if a == b:
+                detail = "the same columns in a different order"
+            else:
+                detail = "; ".join(
+                    f"only in {p.path.name}: {', '.join(sorted(s))}" for p, s in ((first, a - b), (other, b - a)) if s
+                )
+            raise CryodedupError(f"{other.path} and {first.path} have different particle columns ({detail})")
+        if (first.optics is None) != (other.optics is None):
+            raise CryodedupError(
+                f"{other.path} and {first.path}: one has a data_optics block and the other not "
+                "(RELION 3.1+ and 3.0 files cannot be merged)"
+            )
+        if first.optics is not None and first.optics.labels != other.optics.labels:
+            raise CryodedupError(f"{other.path} and {first.path} have different optics columns")
+
+
+def _micrograph_pixel_sizes(path: Path) -> dict[str, float]:
+    """Micrograph name -> pixel size in Å, from a micrographs STAR (any RELION version)."""
+    star = StarFile(path)
+    block = star.block("micrographs") or next(
+        (b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None
+    )
+    if block is None or "rlnMicrographName" not in block.labels:
+        raise CryodedupError(f"{path}: no micrographs table with rlnMicrographName (is this a micrographs STAR?)")
+    table = star.table(block)
+    names = table.column("rlnMicrographName")
+    optics = star.block("optics")
+    try:
+        if optics is not None and "rlnOpticsGroup" in table.labels:
+            otable = star.table(optics)
+            if "rlnMicrographPixelSize" not in otable.labels:
+                raise CryodedupError(f"{path}: data_optics has no rlnMicrographPixelSize column")
+            by_group = dict(zip(otable.column("rlnOpticsGroup"), map(float, otable.column("rlnMicrographPixelSize"))))
+            return {n: by_group[g] for n, g in zip(names, table.column("rlnOpticsGroup"))}
+        if {"rlnDetectorPixelSize", "rlnMagnification"} <= set(table.labels):
+            det, mag = table.column("rlnDetectorPixelSize"), table.column("rlnMagnification")
+            return {n: 1e4 * float(d) / float(m) for n, d, m in zip(names, det, mag)}
+    except (KeyError, ValueError) as err:
+        raise CryodedupError(f"{path}: inconsistent optics groups or pixel sizes ({err})") from None
+    raise CryodedupError(f"{path}: no micrograph pixel size in it (rlnMicrographPixelSize in data_optics)")
+
+
+def _optics_value(table: Table, label: str) -> dict[str, float]:
+    if label not in table.labels:
+        return {}
+    return {g: float(v) for g, v in zip(table.column("rlnOpticsGroup"), table.column(label))}
+
+
+def _row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn) -> tuple[np.ndarray, list[PixelSize]]:
+    """The micrograph pixel size of every row of one input, and what was used per group."""
+    n = keys.size
+    if part.columns.coords_in_angstrom:
+        return np.ones(n), [PixelSize(part.path.name, "all", None, "not needed: coordinates are in Å")]
+    if options.mic_psize is not None:
+        return np.full(n, options.mic_psize), [PixelSize(part.path.name, "all", options.mic_psize, "--mic-psize")]
+    if mic_psizes is not None:
+        missing = [name for name in names if name not in mic_psizes]
+        if missing:
+            raise CryodedupError(
+                f"{part.where()}: micrograph {missing[0]!r} is not in {options.micrographs} "
+                f"({len(missing)} of {len(names)} micrographs missing)"
+            )
+        per_mic = np.array([mic_psizes[name] for name in names])
+        used = [PixelSize(part.path.name, "all", float(v), f"rlnMicrographPixelSize in {options.micrographs}")
+                for v in np.unique(per_mic)]
+        return per_mic[keys], used
+    hint = "give the micrograph pixel size with --mic-psize, or a micrographs STAR with --micrographs"
+    if part.optics is None or part.columns.optics_group is None:
+        raise CryodedupError(
+            f"{part.where()}: no micrograph pixel size (a RELION 3.0 file has only the particle pixel size, "
+            f"which differs from the micrograph's when particles were rescaled); {hint}"
+        )
+    mic = _optics_value(part.optics, "rlnMicrographPixelSize")
+    original = _optics_value(part.optics, "rlnMicrographOriginalPixelSize")
+    groups = numbers[part.columns.optics_group]
+    psize = np.empty(n)
+    used = []
+    for g in np.unique(groups):
+        label = str(int(g)) if float(g).is_integer() else str(g)
+        if label in mic:
+            value, source = mic[label], "rlnMicrographPixelSize"
+        elif label in original:
+            value, source = original[label], "rlnMicrographOriginalPixelSize (assumes no binning at motion correction)"
+            warn(
+                f"{part.path.name}: optics group {label} has no rlnMicrographPixelSize; using "
+                f"rlnMicrographOriginalPixelSize {value} Å, which is only right if the movies were not "
+                f"binned in motion correction ({hint} to be sure)"
+            )
+        elif label in _optics_value(part.optics, "rlnImagePixelSize") or not part.optics.rows:
+            raise CryodedupError(
+                f"{part.where()}: optics group {label} has no micrograph pixel size "
+                f"(rlnImagePixelSize is the extracted particles' and is not used); {hint}"
+            )
+        else:
+            raise CryodedupError(f"{part.where()}: particles refer to optics group {label}, absent from data_optics")
+        if not value > 0:
+            raise CryodedupError(f"{part.where()}: optics group {label} has pixel size {value}, expected > 0; {hint}")
+        psize[groups == g] = value
+        used.append(PixelSize(part.path.name, label, value, source))
+    return psize, used
+
+
+def _centres(part: ParticleStar, numbers, psize: np.ndarray) -> np.ndarray:
+    """Particle centres in Å: coordinate x micrograph pixel size - origin (origin subtracted)."""
+    cols = part.columns
+    centres = np.empty((psize.size, len(cols.coords)))
+    origin_by_axis = {lab[-1] if not lab.endswith("Angst") else lab[-6]: lab for lab in cols.origins}
+    image_psize = None
+    if cols.origins_in_pixels:
+        image_psize = 1e4 * numbers["rlnDetectorPixelSize"] / numbers["rlnMagnification"]
+    for j, label in enumerate(cols.coords):
+        axis = label[-6] if label.endswith("Angst") else label[-1]
+        c = numbers[label] if cols.coords_in_angstrom else numbers[label] * psize
+        origin = origin_by_axis.get(axis)
+        if origin is not None:
+            c = c - (numbers[origin] * image_psize if image_psize is not None else numbers[origin])
+        centres[:, j] = c
+    return centres
+
+
+@dataclass
+class _Merge:
+    """The header of the merged output and the optics-group renumbering of each input."""
+
+    prefix: bytes
+    suffix: bytes
+    rewrites: list[dict[str, str] | None]
+
+
+def _replace_fields(line: str, replacements: dict[int, str]) -> str:
+    spans = split_fields(line)
+    for j in sorted(replacements, reverse=True):
+        start, end, _ = spans[j]
+        line = line[:start] + replacements[j] + line[end:]
+    return line
+
+
+def _merge_optics(parts: list[ParticleStar]) -> _Merge:
+    """Optics groups of all inputs in one table. A group identical in every value but its
+    number maps onto the existing one; a different group gets its own number (its old one
+    if free) and, if its name is taken, a new name. Only clashing numbers are rewritten."""
+    base = parts[0]
+    data_end = base.star.size
+    suffix = base.star.read_bytes(base.block.rows_end, data_end)
+    head_end = base.block.rows_start
+    if base.optics is None or len(parts) == 1:
+        return _Merge(base.star.read_bytes(0, head_end), suffix, [None] * len(parts))
+    labels = base.optics.labels
+    g_col = labels.index("rlnOpticsGroup")
+    n_col = labels.index("rlnOpticsGroupName") if "rlnOpticsGroupName" in labels else None
+
+    def identity(row):
+        return tuple(unquote(v) for j, v in enumerate(row) if j != g_col)
+
+    known = {identity(row): int(row[g_col]) for row in base.optics.rows}
+    names = {unquote(row[n_col]) for row in base.optics.rows} if n_col is not None else set()
+    new_lines, rewrites = [], [None]
+    for part in parts[1:]:
+        mapping = {}
+        for row, line in zip(part.optics.rows, part.optics.lines):
+            number = int(row[g_col])
+            if identity(row) in known:
+                mapping[number] = known[identity(row)]
+                continue
+            taken = set(known.values())
+            new = number if number not in taken else max(taken) + 1
+            replace = {g_col: str(new)}
+            if n_col is not None and unquote(row[n_col]) in names:
+                replace[n_col] = f"opticsGroup{new}"
+            new_row = [replace.get(j, v) for j, v in enumerate(row)]
+            known[identity(new_row)] = new
+            names.add(unquote(new_row[n_col]) if n_col is not None else "")
+            new_lines.append(_replace_fields(line, replace))
+            mapping[number] = new
+        changed = {old: new for old, new in mapping.items() if old != new}
+        rewrites.append({k: str(new) for old, new in changed.items() for k in (str(old), f"{old:.6f}")} or None)
+    optics_end = base.optics_block.rows_end
+    head = base.star.read_bytes(0, optics_end)
+    newline = "\r\n" if head.endswith(b"\r\n") else "\n"
+    if head and not head.endswith(b"\n"):
+        head += newline.encode()
+    added = "".join(line + newline for line in new_lines).encode()
+    prefix = head + added + base.star.read_bytes(optics_end, head_end)
+    return _Merge(prefix, suffix, rewrites)
+
+
+def remove_duplicate_particles(inputs, outdir, options: ParticleOptions | None = None, *, force: bool = False,
+                               log: Log = _silent) -> dict:
+    """Removes duplicate particles from RELION particle STAR files.
+
+    Parameters
+    ----------
+    inputs : list of path
+        Particle STAR files (RELION 3.0 to 5, or files written by other tools in that
+        format). Several are deduplicated together.
+    outdir : path
+        Folder that receives ``particles_kept.star`` and ``particles_rejected.star``.
+    options : ParticleOptions
+        Minimum distance, pixel size, shift, score and mode.
+    force : bool
+        Overwrite existing outputs.
+    log : callable(message, level)
+        Receives progress messages ("info") and warnings ("warning").
+
+    Returns
+    -------
+    dict
+        The summary: counts, pixel sizes, shift and score used, outputs, time.
+    """
+    start = time.perf_counter()
+    options = options or ParticleOptions()
+    options.check()
+    inputs = [Path(p) for p in inputs]
+    if not inputs:
+        raise CryodedupError("no input files given")
+    outdir = Path(outdir)
+    kept_path, rejected_path = outdir / KEPT_NAME, outdir / REJECTED_NAME
+    outputs = AtomicOutputs([kept_path, rejected_path], force=force, inputs=inputs)
+    warnings: list[str] = []
+
+    def warn(message: str) -> None:
+        warnings.append(message)
+        log(message, "warning")
+
+    parts = [ParticleStar(p, options.shift_key) for p in inputs]
+    _check_same_layout(parts)
+    score_label, higher = _score_column(parts[0], options)
+    mic_psizes = _micrograph_pixel_sizes(options.micrographs) if options.micrographs and options.mic_psize is None else None
+
+    group_ids: dict[str, int] = {}
+    groups, centres, scores, pixel_sizes, counts = [], [], [], [], []
+    for part in parts:
+        log(f"reading {part.path} ({part.star.size / 1e6:.1f} MB)", "info")
+        numbers, keys, names = part.star.scan(part.block, part.columns.numbers(score_label), part.columns.key)
+        remap = np.array([group_ids.setdefault(name, len(group_ids)) for name in names], dtype=np.int64)
+        groups.append(remap[keys] if keys.size else np.zeros(0, dtype=np.int64))
+        psize, used = _row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn)
+        centres.append(_centres(part, numbers, psize))
+        pixel_sizes.extend(used)
+        if score_label:
+            scores.append(numbers[score_label])
+        counts.append(keys.size)
+
+    n = sum(counts)
+    dim = max(c.shape[1] for c in centres)
+    if any(c.shape[1] != dim for c in centres):
+        raise CryodedupError("inputs mix 2D and 3D coordinates")
+    log(f"removing duplicates among {n} particles on {len(group_ids)} micrographs", "info")
+    result = dedup(
+        np.concatenate(groups),
+        np.concatenate(centres) if n else np.zeros((0, dim)),
+        np.concatenate(scores) if score_label else None,
+        min_dist=options.min_dist,
+        higher_is_better=higher,
+        remove_entirely=options.remove_entirely,
+        seed=options.seed,
+    )
+
+    merge = _merge_optics(parts)
+    bounds = np.cumsum([0] + counts)
+    with outputs as tmp:
+        for path in (kept_path, rejected_path):
+            tmp[path].write_bytes(merge.prefix)
+        for part, lo, hi, rewrite in zip(parts, bounds[:-1], bounds[1:], merge.rewrites):
+            rw = (part.columns.optics_group, rewrite) if rewrite else None
+            part.star.append_split(part.block, result.keep[lo:hi], tmp[kept_path], tmp[rejected_path], rw)
+        for path in (kept_path, rejected_path):
+            with open(tmp[path], "ab") as f:
+                f.write(merge.suffix)
+
+    return {
+        "inputs": [
+            {"file": str(p.path), "particles": int(hi - lo), "kept": int(result.keep[lo:hi].sum()),
+             "rejected": int(hi - lo - result.keep[lo:hi].sum())}
+            for p, lo, hi in zip(parts, bounds[:-1], bounds[1:])
+        ],
+        "particles": n,
+        "kept": result.n_kept,
+        "rejected": result.n_rejected,
+        "micrographs": len(group_ids),
+        "min_dist_A": options.min_dist,
+        "mode": "remove entirely" if options.remove_entirely else "keep best of each group",
+        "pixel_sizes": [vars(p) for p in pixel_sizes],
+        "shift": ", ".join(parts[0].columns.origins) or "none",
+        "score": {"column": score_label, "order": ("max" if higher else "min") if score_label else f"random (seed {options.seed})"},
+        "outputs": {"kept": str(kept_path), "rejected": str(rejected_path)},
+        "warnings": warnings,
+        "seconds": round(time.perf_counter() - start, 3),
+    }

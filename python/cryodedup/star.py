@@ -1,0 +1,167 @@
+"""STAR files: blocks, small tables, and fast scans and row copies of big loops.
+
+The file is memory-mapped and indexed by the Rust core; big loops are scanned in parallel
+for the few columns a job needs, and rows are written back byte for byte. Small tables
+(optics groups, micrograph lists) are read here as strings.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import _core
+from .errors import CryodedupError
+
+_FIELD = re.compile(r"\"[^\"]*\"(?=\s|$)|'[^']*'(?=\s|$)|\S+")
+
+
+def split_fields(line: str) -> list[tuple[int, int, str]]:
+    """The fields of one row as (start, end, text) spans; text keeps its quotes."""
+    return [(m.start(), m.end(), m.group()) for m in _FIELD.finditer(line)]
+
+
+def unquote(text: str) -> str:
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    return text
+
+
+def is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Block:
+    """One ``data_`` block: where it is, and its labels if it holds a loop."""
+
+    index: int
+    name: str
+    line: int
+    start: int
+    end: int
+    labels: list[str] | None
+    rows_start: int
+    rows_end: int
+    first_row_line: int
+    pairs: dict[str, str] = field(default_factory=dict)
+
+    def column(self, label: str) -> int | None:
+        """Index of ``label`` in the loop, or None."""
+        if self.labels is None or label not in self.labels:
+            return None
+        return self.labels.index(label)
+
+
+@dataclass
+class Table:
+    """A small loop read as strings: ``rows[i][j]`` is the text of label ``labels[j]``."""
+
+    labels: list[str]
+    rows: list[list[str]]
+    lines: list[str]
+
+    def column(self, label: str) -> list[str]:
+        j = self.labels.index(label)
+        return [unquote(r[j]) for r in self.rows]
+
+
+class StarFile:
+    """A STAR file, mapped and indexed. Errors name the file and line.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to read. It is never modified.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise CryodedupError(f"{self.path}: file not found")
+        if self.path.is_dir():
+            raise CryodedupError(f"{self.path}: is a folder, expected a STAR file")
+        try:
+            self._raw = _core.StarFile(str(self.path))
+        except _core.StarSyntaxError as err:
+            raise CryodedupError(f"{self.path}: {err}") from None
+        except OSError as err:
+            raise CryodedupError(f"{self.path}: cannot read the file ({err.strerror or err})") from None
+        if self._raw.size == 0:
+            raise CryodedupError(f"{self.path}: the file is empty")
+        self.blocks = [
+            Block(i, name, line, start, end, labels, rs, re_, frl, dict(pairs))
+            for i, (name, line, start, end, labels, rs, re_, frl, pairs) in enumerate(self._raw.blocks())
+        ]
+        if not self.blocks:
+            raise CryodedupError(f"{self.path}: no data_ block found; is this a STAR file?")
+
+    @property
+    def size(self) -> int:
+        return self._raw.size
+
+    def block(self, name: str) -> Block | None:
+        """The first block called ``data_<name>`` that holds a loop, or None."""
+        return next((b for b in self.blocks if b.name == name and b.labels is not None), None)
+
+    def read_bytes(self, start: int, end: int) -> bytes:
+        return bytes(self._raw.read(start, end))
+
+    def table(self, block: Block) -> Table:
+        """Reads a small loop as strings, checking each row's field count."""
+        text = self.read_bytes(block.rows_start, block.rows_end).decode("utf-8", errors="replace")
+        rows, lines = [], []
+        for k, line in enumerate(text.splitlines()):
+            stripped = line.strip()
+            if not stripped or stripped[0] in "#;":
+                continue
+            fields = [f for _, _, f in split_fields(line)]
+            if len(fields) != len(block.labels):
+                raise CryodedupError(
+                    f"{self.path}: line {block.first_row_line + k}: row has {len(fields)} fields, "
+                    f"expected {len(block.labels)} (one per column label)"
+                )
+            rows.append(fields)
+            lines.append(line)
+        return Table(list(block.labels), rows, lines)
+
+    def numeric_labels(self, block: Block) -> list[str]:
+        """Labels whose value in the first row is a number."""
+        head = self.read_bytes(block.rows_start, min(block.rows_end, block.rows_start + 65536))
+        for line in head.decode("utf-8", errors="replace").splitlines():
+            fields = [f for _, _, f in split_fields(line)]
+            if fields and fields[0][0] not in "#;" and len(fields) == len(block.labels):
+                return [lab for lab, f in zip(block.labels, fields) if is_number(f)]
+        return []
+
+    def scan(self, block: Block, number_labels: list[str], key_label: str | None):
+        """Scans every row of a loop in parallel.
+
+        Returns
+        -------
+        numbers : dict of label -> float64 array
+        keys : uint32 array, the id of each row's ``key_label`` value (empty without one)
+        key_names : list of str, the distinct ``key_label`` values by id
+        """
+        cols = [block.column(lab) for lab in number_labels]
+        key_col = block.column(key_label) if key_label else None
+        try:
+            numbers, keys, names = self._raw.scan(block.index, cols, key_col)
+        except _core.StarSyntaxError as err:
+            raise CryodedupError(f"{self.path}: {err}") from None
+        return dict(zip(number_labels, numbers)), keys, names
+
+    def append_split(self, block: Block, keep: np.ndarray, kept_path, rejected_path, rewrite=None) -> None:
+        """Appends the rows of a scanned loop to two files: kept rows to one, the rest to
+        the other, byte for byte. ``rewrite`` = (label, {old text: new text}) changes one
+        field of the rows that hold an old text."""
+        rw = None if rewrite is None else (block.column(rewrite[0]), dict(rewrite[1]))
+        keep = np.ascontiguousarray(keep, dtype=bool)
+        self._raw.append_split(block.index, keep, str(kept_path), str(rejected_path), rw)

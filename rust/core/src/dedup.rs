@@ -1,0 +1,397 @@
+//! Duplicate particles: per micrograph, score-ordered greedy suppression within a minimum
+//! distance (or "remove entirely"), micrographs processed in parallel.
+//!
+//! Semantics (DESIGN.md section 2): two particles of the same group are duplicates when
+//! their squared distance is `<= min_dist^2`. Particles are ranked by score (best first,
+//! ties by input order, NaN last) or by a seeded random key. Walking the ranking, a particle
+//! not yet suppressed is kept and suppresses every particle within `min_dist`; a suppressed
+//! particle suppresses nothing.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use rayon::prelude::*;
+
+use crate::kdtree::KdTree;
+
+#[derive(Clone, Debug)]
+pub struct DedupParams {
+    /// Minimum separation, same unit as the coordinates (Å). 0 means identical centres.
+    pub min_dist: f64,
+    /// Rank higher scores first (else lower first). Ignored without scores.
+    pub higher_is_better: bool,
+    /// Reject every particle that has any other particle within `min_dist`.
+    pub remove_entirely: bool,
+    /// Seed of the random ranking used when there are no scores.
+    pub seed: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DedupResult {
+    pub keep: Vec<bool>,
+    /// For a rejected particle: a kept particle within `min_dist` that ranks above it (in
+    /// remove-entirely mode: its nearest neighbour). -1 for kept particles.
+    pub suppressed_by: Vec<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum DedupError {
+    Dimension(usize),
+    Length { what: &'static str, expected: usize, got: usize },
+    MinDist(f64),
+    NonFinite { index: usize },
+    TooMany(usize),
+}
+
+impl fmt::Display for DedupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DedupError::Dimension(d) => write!(f, "coordinates must have 2 or 3 columns, got {d}"),
+            DedupError::Length { what, expected, got } => {
+                write!(f, "{what} has {got} entries, expected {expected} (one per particle)")
+            }
+            DedupError::MinDist(d) => write!(f, "min_dist must be a finite number >= 0, got {d}"),
+            DedupError::NonFinite { index } => {
+                write!(f, "particle {index} has a coordinate that is NaN or infinite")
+            }
+            DedupError::TooMany(n) => write!(f, "{n} particles is more than the 2^32 - 1 supported"),
+        }
+    }
+}
+
+impl std::error::Error for DedupError {}
+
+/// Runs the duplicate removal. `coords` is row-major, `dim` (2 or 3) values per particle.
+pub fn dedup(
+    groups: &[i64],
+    coords: &[f64],
+    dim: usize,
+    scores: Option<&[f64]>,
+    params: &DedupParams,
+) -> Result<DedupResult, DedupError> {
+    let n = groups.len();
+    if dim != 2 && dim != 3 {
+        return Err(DedupError::Dimension(dim));
+    }
+    if coords.len() != n * dim {
+        return Err(DedupError::Length { what: "coords", expected: n * dim, got: coords.len() / dim });
+    }
+    if let Some(s) = scores {
+        if s.len() != n {
+            return Err(DedupError::Length { what: "scores", expected: n, got: s.len() });
+        }
+    }
+    if !(params.min_dist >= 0.0 && params.min_dist.is_finite()) {
+        return Err(DedupError::MinDist(params.min_dist));
+    }
+    if n >= u32::MAX as usize {
+        return Err(DedupError::TooMany(n));
+    }
+    if let Some(index) = coords.par_iter().position_first(|c| !c.is_finite()) {
+        return Err(DedupError::NonFinite { index: index / dim });
+    }
+    Ok(match dim {
+        2 => run::<2>(groups, coords, scores, params),
+        _ => run::<3>(groups, coords, scores, params),
+    })
+}
+
+/// Everything one group's work needs, shared read-only between threads.
+struct Input<'a> {
+    coords: &'a [f64],
+    scores: Option<&'a [f64]>,
+    params: &'a DedupParams,
+}
+
+fn run<const D: usize>(groups: &[i64], coords: &[f64], scores: Option<&[f64]>, params: &DedupParams) -> DedupResult {
+    let n = groups.len();
+    let order = order_by_group(groups);
+    let ranges = group_ranges(groups, &order);
+
+    // Results are computed in group order (each group a contiguous slice), then scattered.
+    let mut keep_grouped = vec![true; n];
+    let mut sup_grouped = vec![-1i64; n];
+    let mut tasks = Vec::with_capacity(ranges.len());
+    let (mut keep_rest, mut sup_rest) = (&mut keep_grouped[..], &mut sup_grouped[..]);
+    for &(lo, hi) in &ranges {
+        let (k, kr) = std::mem::take(&mut keep_rest).split_at_mut(hi - lo);
+        let (s, sr) = std::mem::take(&mut sup_rest).split_at_mut(hi - lo);
+        keep_rest = kr;
+        sup_rest = sr;
+        tasks.push((&order[lo..hi], k, s));
+    }
+    let input = Input { coords, scores, params };
+    tasks.into_par_iter().with_min_len(8).for_each(|(members, keep, sup)| {
+        dedup_group::<D>(&input, members, keep, sup);
+    });
+
+    let mut keep = vec![true; n];
+    let mut suppressed_by = vec![-1i64; n];
+    for (pos, &i) in order.iter().enumerate() {
+        keep[i as usize] = keep_grouped[pos];
+        suppressed_by[i as usize] = sup_grouped[pos];
+    }
+    DedupResult { keep, suppressed_by }
+}
+
+/// Particle indices sorted by (group, index).
+fn order_by_group(groups: &[i64]) -> Vec<u32> {
+    let n = groups.len();
+    if groups.windows(2).all(|w| w[0] <= w[1]) {
+        return (0..n as u32).collect();
+    }
+    let (min, max) = groups.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &g| (lo.min(g), hi.max(g)));
+    let span = (max as i128 - min as i128) as u128;
+    if span <= 2 * n as u128 + 1024 {
+        // Dense labels (the usual case: micrograph numbers): a stable counting sort.
+        let mut starts = vec![0u32; span as usize + 2];
+        for &g in groups {
+            starts[(g - min) as usize + 1] += 1;
+        }
+        for k in 1..starts.len() {
+            starts[k] += starts[k - 1];
+        }
+        let mut order = vec![0u32; n];
+        for (i, &g) in groups.iter().enumerate() {
+            let slot = &mut starts[(g - min) as usize];
+            order[*slot as usize] = i as u32;
+            *slot += 1;
+        }
+        return order;
+    }
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    order.par_sort_unstable_by_key(|&i| (groups[i as usize], i));
+    order
+}
+
+/// Half-open ranges of `order` that share a group.
+fn group_ranges(groups: &[i64], order: &[u32]) -> Vec<(usize, usize)> {
+    let mut ranges = Vec::new();
+    let mut lo = 0;
+    for pos in 1..=order.len() {
+        if pos == order.len() || groups[order[pos] as usize] != groups[order[lo] as usize] {
+            ranges.push((lo, pos));
+            lo = pos;
+        }
+    }
+    ranges
+}
+
+/// A reproducible pseudo-random 64-bit key (splitmix64 finaliser).
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The random rank key of particle `index` under `seed`; ties (never in practice) by index.
+pub fn random_key(seed: u64, index: u64) -> u64 {
+    mix(seed ^ mix(index))
+}
+
+/// Local positions (into `members`) from best to worst.
+fn ranking(input: &Input, members: &[u32]) -> Vec<u32> {
+    let mut rank: Vec<u32> = (0..members.len() as u32).collect();
+    match input.scores {
+        Some(scores) => {
+            let higher = input.params.higher_is_better;
+            rank.sort_unstable_by(|&a, &b| {
+                let (sa, sb) = (scores[members[a as usize] as usize], scores[members[b as usize] as usize]);
+                let by_score = match (sa.is_nan(), sb.is_nan()) {
+                    (true, true) => std::cmp::Ordering::Equal,
+                    (true, false) => std::cmp::Ordering::Greater,
+                    (false, true) => std::cmp::Ordering::Less,
+                    (false, false) if higher => sb.total_cmp(&sa),
+                    (false, false) => sa.total_cmp(&sb),
+                };
+                by_score.then(a.cmp(&b))
+            });
+        }
+        None => {
+            let seed = input.params.seed;
+            rank.sort_unstable_by_key(|&a| (random_key(seed, members[a as usize] as u64), a));
+        }
+    }
+    rank
+}
+
+fn point<const D: usize>(coords: &[f64], index: u32) -> [f64; D] {
+    let mut p = [0.0; D];
+    p.copy_from_slice(&coords[index as usize * D..index as usize * D + D]);
+    p
+}
+
+/// Bit pattern of a point, with -0.0 folded onto 0.0, for exact matching.
+fn exact_key<const D: usize>(p: &[f64; D]) -> [u64; D] {
+    let mut key = [0u64; D];
+    for k in 0..D {
+        key[k] = (p[k] + 0.0).to_bits();
+    }
+    key
+}
+
+/// One group. `members` are global indices in increasing order; `keep` and `sup` are this
+/// group's slices of the output, aligned with `members`.
+fn dedup_group<const D: usize>(input: &Input, members: &[u32], keep: &mut [bool], sup: &mut [i64]) {
+    if members.len() < 2 {
+        return;
+    }
+    let points: Vec<[f64; D]> = members.iter().map(|&i| point::<D>(input.coords, i)).collect();
+    let params = input.params;
+    match (params.min_dist == 0.0, params.remove_entirely) {
+        (true, false) => {
+            let mut first: HashMap<[u64; D], u32> = HashMap::with_capacity(points.len());
+            for r in ranking(input, members) {
+                match first.get(&exact_key(&points[r as usize])) {
+                    Some(&winner) => reject(keep, sup, r, members[winner as usize]),
+                    None => {
+                        first.insert(exact_key(&points[r as usize]), r);
+                    }
+                }
+            }
+        }
+        (true, true) => {
+            // The lowest-indexed member of each key, and whether the key is shared.
+            let mut first: HashMap<[u64; D], (u32, bool)> = HashMap::with_capacity(points.len());
+            for (local, p) in points.iter().enumerate() {
+                first.entry(exact_key(p)).and_modify(|e| e.1 = true).or_insert((local as u32, false));
+            }
+            for (local, p) in points.iter().enumerate() {
+                let (lowest, shared) = first[&exact_key(p)];
+                if shared {
+                    // Nearest neighbour: every copy is at distance 0; name the first other copy.
+                    let other = if lowest as usize != local {
+                        lowest as usize
+                    } else {
+                        (local + 1..points.len()).find(|&o| exact_key(&points[o]) == exact_key(p)).unwrap()
+                    };
+                    reject(keep, sup, local as u32, members[other]);
+                }
+            }
+        }
+        (false, false) => {
+            let tree = KdTree::new(&points);
+            for r in ranking(input, members) {
+                if !keep[r as usize] {
+                    continue;
+                }
+                tree.for_each_within(&points[r as usize], params.min_dist, |other, _| {
+                    if other != r && keep[other as usize] {
+                        reject(keep, sup, other, members[r as usize]);
+                    }
+                });
+            }
+        }
+        (false, true) => {
+            let tree = KdTree::new(&points);
+            for (local, p) in points.iter().enumerate() {
+                let mut nearest: Option<(f64, u32)> = None;
+                tree.for_each_within(p, params.min_dist, |other, d2| {
+                    if other as usize != local && nearest.is_none_or(|(bd, bo)| (d2, other) < (bd, bo)) {
+                        nearest = Some((d2, other));
+                    }
+                });
+                if let Some((_, other)) = nearest {
+                    reject(keep, sup, local as u32, members[other as usize]);
+                }
+            }
+        }
+    }
+}
+
+fn reject(keep: &mut [bool], sup: &mut [i64], local: u32, by_global: u32) {
+    keep[local as usize] = false;
+    sup[local as usize] = by_global as i64;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(min_dist: f64) -> DedupParams {
+        DedupParams { min_dist, higher_is_better: true, remove_entirely: false, seed: 0 }
+    }
+
+    #[test]
+    fn chain_keeps_both_ends() {
+        // Centres at 0, 15 and 30 Å with 20 Å: the middle one is suppressed by the best
+        // ranked, and the far end survives because a suppressed particle suppresses nothing.
+        let coords = [0.0, 0.0, 15.0, 0.0, 30.0, 0.0];
+        let r = dedup(&[0, 0, 0], &coords, 2, Some(&[3.0, 2.0, 1.0]), &params(20.0)).unwrap();
+        assert_eq!(r.keep, vec![true, false, true]);
+        assert_eq!(r.suppressed_by, vec![-1, 0, -1]);
+    }
+
+    #[test]
+    fn groups_never_interact() {
+        let coords = [0.0, 0.0, 0.0, 0.0];
+        let r = dedup(&[5, 9], &coords, 2, None, &params(20.0)).unwrap();
+        assert_eq!(r.keep, vec![true, true]);
+    }
+
+    #[test]
+    fn lower_is_better_and_nan_last() {
+        let coords = [0.0, 0.0, 1.0, 0.0, 2.0, 0.0];
+        let p = DedupParams { higher_is_better: false, ..params(5.0) };
+        let r = dedup(&[1, 1, 1], &coords, 2, Some(&[f64::NAN, 0.5, 0.2]), &p).unwrap();
+        assert_eq!(r.keep, vec![false, false, true]);
+        assert_eq!(r.suppressed_by, vec![2, 2, -1]);
+    }
+
+    #[test]
+    fn exact_matching_at_zero_distance() {
+        let coords = [1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 1.0, 2.0, 3.0000001, -0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+        let r = dedup(&[0, 0, 0, 0, 0], &coords, 3, Some(&[1.0, 2.0, 0.0, 1.0, 1.0]), &params(0.0)).unwrap();
+        assert_eq!(r.keep, vec![false, true, true, true, false]);
+        assert_eq!(r.suppressed_by, vec![1, -1, -1, -1, 3]);
+        let entirely = DedupParams { remove_entirely: true, ..params(0.0) };
+        let r = dedup(&[0, 0, 0, 0, 0], &coords, 3, None, &entirely).unwrap();
+        assert_eq!(r.keep, vec![false, false, true, false, false]);
+        assert_eq!(r.suppressed_by, vec![1, 0, -1, 4, 3]);
+    }
+
+    #[test]
+    fn remove_entirely_names_nearest() {
+        let coords = [0.0, 0.0, 9.0, 0.0, 4.0, 0.0, 100.0, 0.0];
+        let p = DedupParams { remove_entirely: true, ..params(10.0) };
+        let r = dedup(&[0, 0, 0, 0], &coords, 2, None, &p).unwrap();
+        assert_eq!(r.keep, vec![false, false, false, true]);
+        assert_eq!(r.suppressed_by, vec![2, 2, 0, -1]);
+    }
+
+    #[test]
+    fn unsorted_sparse_groups() {
+        let groups = [i64::MAX, -7, i64::MAX, -7];
+        let coords = [0.0, 0.0, 0.0, 50.0, 3.0, 0.0, 0.0, 51.0];
+        let r = dedup(&groups, &coords, 2, Some(&[1.0, 1.0, 2.0, 2.0]), &params(5.0)).unwrap();
+        assert_eq!(r.keep, vec![false, false, true, true]);
+        assert_eq!(r.suppressed_by, vec![2, 3, -1, -1]);
+    }
+
+    #[test]
+    fn random_ranking_is_seeded() {
+        let n = 200;
+        let coords: Vec<f64> = (0..n).flat_map(|i| [(i / 2) as f64 * 100.0, 0.0]).collect();
+        let groups = vec![0i64; n];
+        let a = dedup(&groups, &coords, 2, None, &params(1.0)).unwrap();
+        let b = dedup(&groups, &coords, 2, None, &params(1.0)).unwrap();
+        let c = dedup(&groups, &coords, 2, None, &DedupParams { seed: 1, ..params(1.0) }).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.keep.iter().filter(|&&k| k).count(), n / 2);
+        // Both members of a pair win about equally often: the ranking is not input order.
+        let first_wins = (0..n / 2).filter(|p| a.keep[2 * p]).count();
+        assert!(first_wins > 25 && first_wins < 75, "{first_wins}");
+    }
+
+    #[test]
+    fn bad_input_is_refused() {
+        assert_eq!(dedup(&[0], &[0.0], 1, None, &params(1.0)), Err(DedupError::Dimension(1)));
+        assert_eq!(dedup(&[0], &[0.0, 0.0], 2, None, &params(-1.0)), Err(DedupError::MinDist(-1.0)));
+        assert_eq!(
+            dedup(&[0, 0], &[0.0, 0.0, f64::NAN, 0.0], 2, None, &params(1.0)),
+            Err(DedupError::NonFinite { index: 1 })
+        );
+    }
+}

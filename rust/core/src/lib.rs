@@ -1,0 +1,9 @@
+//! cryodedup-core: the algorithms of cryodedup, with no Python in them.
+//!
+//! - [`dedup`]: duplicate particles per micrograph (k-d tree radius search, score-ordered
+//!   greedy suppression), parallel over micrographs.
+//! - [`star`]: reading and writing the big loops of STAR files without copying them.
+
+pub mod dedup;
+pub mod kdtree;
+pub mod star;

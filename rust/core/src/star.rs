@@ -1,0 +1,548 @@
+//! STAR files as RELION writes them, read without copying: an index of the blocks, a
+//! parallel scan of one loop that parses only the columns a job needs, and a writer that
+//! copies selected rows byte for byte.
+//!
+//! Syntax handled: `data_NAME` blocks holding either `_label value` pairs or one `loop_`
+//! with `_label [#N]` lines and rows; comments start with `#` or `;`; a loop ends at a blank
+//! line, a new block or the end of the file. Fields may be quoted with `"` or `'`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::{self, Write};
+use std::ops::Range;
+
+use memchr::memchr;
+use rayon::prelude::*;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Block {
+    /// The name after `data_` (may be empty).
+    pub name: String,
+    /// 1-based line of the `data_` line.
+    pub line: usize,
+    /// Byte range from the `data_` line to the start of the next block (or the end).
+    pub span: Range<usize>,
+    pub table: Option<Table>,
+    /// Key-value pairs of a block without a loop (labels without the leading `_`).
+    pub pairs: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    /// Column labels without the leading `_` or the `#N` suffix.
+    pub labels: Vec<String>,
+    /// Bytes from the first row's start to the end of the last row's line terminator.
+    pub rows: Range<usize>,
+    /// 1-based line of the first row (or of where it would be, for an empty loop).
+    pub first_row_line: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StarError {
+    /// A line that fits nowhere in the STAR grammar.
+    Unexpected { line: usize, text: String },
+    /// A row whose field count differs from the number of labels.
+    FieldCount { line: usize, expected: usize, got: usize },
+    /// A field that must be a number and is not.
+    NotANumber { line: usize, label: String, text: String },
+    /// A quoted field without its closing quote.
+    Unterminated { line: usize },
+}
+
+impl fmt::Display for StarError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StarError::Unexpected { line, text } => {
+                write!(f, "line {line}: unexpected text {text:?} (expected data_, loop_, a _label or a comment)")
+            }
+            StarError::FieldCount { line, expected, got } => {
+                write!(f, "line {line}: row has {got} fields, expected {expected} (one per column label)")
+            }
+            StarError::NotANumber { line, label, text } => {
+                write!(f, "line {line}: column {label} holds {text:?}, expected a number")
+            }
+            StarError::Unterminated { line } => write!(f, "line {line}: quoted field has no closing quote"),
+        }
+    }
+}
+
+impl std::error::Error for StarError {}
+
+/// Splits `data` into lines: yields (start, end_of_content, end_with_terminator).
+struct Lines<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl Iterator for Lines<'_> {
+    type Item = (usize, usize, usize);
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.data.len() {
+            return None;
+        }
+        let start = self.pos;
+        let end = memchr(b'\n', &self.data[start..]).map_or(self.data.len(), |k| start + k);
+        self.pos = if end < self.data.len() { end + 1 } else { end };
+        Some((start, end, self.pos))
+    }
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\x0b' | b'\x0c')
+}
+
+fn trim(line: &[u8]) -> &[u8] {
+    let a = line.iter().position(|&b| !is_space(b)).unwrap_or(line.len());
+    let b = line.iter().rposition(|&b| !is_space(b)).map_or(a, |k| k + 1);
+    &line[a..b]
+}
+
+fn is_comment(t: &[u8]) -> bool {
+    matches!(t.first(), Some(b'#') | Some(b';'))
+}
+
+fn text(t: &[u8]) -> String {
+    String::from_utf8_lossy(t).into_owned()
+}
+
+/// The label of a `_label #N` or `_label value` line, and the rest of the line.
+fn split_label(t: &[u8]) -> (String, String) {
+    let t = &t[1..];
+    let k = t.iter().position(|&b| is_space(b)).unwrap_or(t.len());
+    (text(&t[..k]), text(trim(&t[k..])))
+}
+
+enum State {
+    Outside,
+    InBlock,
+    Labels,
+    Rows,
+}
+
+/// Indexes every block of a STAR file.
+pub fn index(data: &[u8]) -> Result<Vec<Block>, StarError> {
+    let mut blocks: Vec<Block> = Vec::new();
+    let mut state = State::Outside;
+    let mut line_no = 0usize;
+    for (start, end, next) in (Lines { data, pos: 0 }) {
+        line_no += 1;
+        let t = trim(&data[start..end]);
+        if let State::Rows = state {
+            // The hot path: most lines of a big file are rows.
+            if !t.is_empty() && !t.starts_with(b"data_") && !t.starts_with(b"loop_") && !t.starts_with(b"_") {
+                if !is_comment(t) {
+                    let table = blocks.last_mut().unwrap().table.as_mut().unwrap();
+                    table.rows.end = next;
+                }
+                continue;
+            }
+            state = State::InBlock;
+        }
+        if t.starts_with(b"data_") {
+            if let Some(b) = blocks.last_mut() {
+                b.span.end = start;
+            }
+            blocks.push(Block {
+                name: text(&t[5..]),
+                line: line_no,
+                span: start..data.len(),
+                table: None,
+                pairs: Vec::new(),
+            });
+            state = State::InBlock;
+            continue;
+        }
+        if t.is_empty() || is_comment(t) {
+            continue;
+        }
+        match state {
+            State::Outside => return Err(StarError::Unexpected { line: line_no, text: text(t) }),
+            State::InBlock | State::Rows => {
+                let block = blocks.last_mut().unwrap();
+                if t.starts_with(b"loop_") && block.table.is_none() && block.pairs.is_empty() {
+                    block.table = Some(Table { labels: Vec::new(), rows: next..next, first_row_line: line_no + 1 });
+                    state = State::Labels;
+                } else if t.starts_with(b"_") && block.table.is_none() {
+                    block.pairs.push(split_label(t));
+                } else {
+                    return Err(StarError::Unexpected { line: line_no, text: text(t) });
+                }
+            }
+            State::Labels => {
+                let table = blocks.last_mut().unwrap().table.as_mut().unwrap();
+                if t.starts_with(b"_") {
+                    table.labels.push(split_label(t).0);
+                    table.rows = next..next;
+                    table.first_row_line = line_no + 1;
+                } else if t.starts_with(b"loop_") {
+                    return Err(StarError::Unexpected { line: line_no, text: text(t) });
+                } else {
+                    table.rows = start..next;
+                    table.first_row_line = line_no;
+                    state = State::Rows;
+                }
+            }
+        }
+    }
+    Ok(blocks)
+}
+
+/// Calls `field(k, bytes)` for each field of a row line; returns the number of fields.
+/// Quotes are kept in the field bytes; `Err(())` for an unterminated quote.
+#[inline]
+fn for_each_field<'a>(line: &'a [u8], mut field: impl FnMut(usize, &'a [u8])) -> Result<usize, ()> {
+    let mut k = 0;
+    let mut i = 0;
+    let n = line.len();
+    while i < n {
+        while i < n && is_space(line[i]) {
+            i += 1;
+        }
+        if i == n {
+            break;
+        }
+        let start = i;
+        let quote = line[i];
+        if quote == b'"' || quote == b'\'' {
+            // A quote closes only when followed by white space or the end of the line.
+            i += 1;
+            loop {
+                match memchr(quote, &line[i..]) {
+                    None => return Err(()),
+                    Some(q) => {
+                        i += q + 1;
+                        if i == n || is_space(line[i]) {
+                            break;
+                        }
+                    }
+                }
+            }
+        } else {
+            while i < n && !is_space(line[i]) {
+                i += 1;
+            }
+        }
+        field(k, &line[start..i]);
+        k += 1;
+    }
+    Ok(k)
+}
+
+/// Fields of one row line as strings, quotes removed. For small tables.
+pub fn split_row(line: &[u8]) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for_each_field(line, |_, f| {
+        let f = if f.len() >= 2 && (f[0] == b'"' || f[0] == b'\'') { &f[1..f.len() - 1] } else { f };
+        out.push(text(f));
+    })
+    .ok()?;
+    Some(out)
+}
+
+/// What a loop scan returns: one entry per row.
+#[derive(Debug, Default)]
+pub struct RowScan {
+    /// Byte range of each row's line, terminator included.
+    pub spans: Vec<(u64, u64)>,
+    /// One vector per requested number column.
+    pub numbers: Vec<Vec<f64>>,
+    /// Per row, the index into `key_names` of its key column (if one was requested).
+    pub keys: Vec<u32>,
+    /// Distinct key values in order of first appearance.
+    pub key_names: Vec<Vec<u8>>,
+}
+
+struct ChunkScan {
+    scan: RowScan,
+    error: Option<(usize, StarError)>,
+}
+
+fn parse_number(field: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(field).ok()?;
+    s.parse::<f64>().ok()
+}
+
+/// Scans the rows of `table`: checks every row's field count, parses the columns
+/// `number_cols` as f64 and maps the column `key_col` to dense ids. Runs in parallel.
+pub fn scan_rows(
+    data: &[u8],
+    table: &Table,
+    number_cols: &[usize],
+    key_col: Option<usize>,
+) -> Result<RowScan, StarError> {
+    let rows = &data[table.rows.clone()];
+    let chunks = chunk_at_lines(rows, 1 << 22);
+    let results: Vec<ChunkScan> = chunks
+        .par_iter()
+        .map(|r| scan_chunk(rows, r.clone(), table, number_cols, key_col))
+        .collect();
+
+    // Report the first error in file order, with its line number.
+    if let Some((offset, mut err)) = results.iter().find_map(|c| c.error.clone()) {
+        let line = table.first_row_line + memchr::memchr_iter(b'\n', &rows[..offset]).count();
+        match &mut err {
+            StarError::FieldCount { line: l, .. }
+            | StarError::NotANumber { line: l, .. }
+            | StarError::Unterminated { line: l }
+            | StarError::Unexpected { line: l, .. } => *l = line,
+        }
+        return Err(err);
+    }
+    Ok(merge_chunks(results, table.rows.start as u64, number_cols.len()))
+}
+
+/// Splits `data` into ranges of about `size` bytes that end at line ends.
+fn chunk_at_lines(data: &[u8], size: usize) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < data.len() {
+        let mut end = (start + size).min(data.len());
+        if end < data.len() {
+            end = memchr(b'\n', &data[end..]).map_or(data.len(), |k| end + k + 1);
+        }
+        out.push(start..end);
+        start = end;
+    }
+    out
+}
+
+fn scan_chunk(rows: &[u8], range: Range<usize>, table: &Table, number_cols: &[usize], key_col: Option<usize>) -> ChunkScan {
+    let ncols = table.labels.len();
+    let mut scan = RowScan { numbers: vec![Vec::new(); number_cols.len()], ..Default::default() };
+    let mut local_keys: HashMap<&[u8], u32> = HashMap::new();
+    // Which requested number (if any) each column feeds.
+    let mut slot = vec![usize::MAX; ncols];
+    for (j, &c) in number_cols.iter().enumerate() {
+        slot[c] = j;
+    }
+    let mut last_key: Option<(&[u8], u32)> = None;
+    for (start, end, next) in (Lines { data: &rows[range.clone()], pos: 0 }) {
+        let (start, end, next) = (start + range.start, end + range.start, next + range.start);
+        let line = &rows[start..end];
+        let t = trim(line);
+        if t.is_empty() || is_comment(t) {
+            continue;
+        }
+        let mut bad: Option<StarError> = None;
+        let mut key: &[u8] = b"";
+        let counted = for_each_field(line, |k, f| {
+            if k < ncols {
+                let j = slot[k];
+                if j != usize::MAX {
+                    match parse_number(f) {
+                        Some(v) => scan.numbers[j].push(v),
+                        None => {
+                            if bad.is_none() {
+                                bad = Some(StarError::NotANumber { line: 0, label: table.labels[k].clone(), text: text(f) });
+                            }
+                            scan.numbers[j].push(f64::NAN);
+                        }
+                    }
+                }
+                if Some(k) == key_col {
+                    key = f;
+                }
+            }
+        });
+        let error = match counted {
+            Err(()) => Some(StarError::Unterminated { line: 0 }),
+            Ok(got) if got != ncols => Some(StarError::FieldCount { line: 0, expected: ncols, got }),
+            Ok(_) => bad,
+        };
+        if let Some(e) = error {
+            return ChunkScan { scan, error: Some((start, e)) };
+        }
+        if key_col.is_some() {
+            // Rows of one micrograph usually follow each other: skip the hash most times.
+            let id = match last_key {
+                Some((k, id)) if k == key => id,
+                _ => {
+                    let fresh = local_keys.len() as u32;
+                    let id = *local_keys.entry(key).or_insert(fresh);
+                    if id == fresh {
+                        scan.key_names.push(key.to_vec());
+                    }
+                    last_key = Some((key, id));
+                    id
+                }
+            };
+            scan.keys.push(id);
+        }
+        scan.spans.push((start as u64, next as u64));
+    }
+    ChunkScan { scan, error: None }
+}
+
+/// Concatenates chunk results, turning chunk-local key ids into global ones and row offsets
+/// into file offsets.
+fn merge_chunks(chunks: Vec<ChunkScan>, base: u64, n_numbers: usize) -> RowScan {
+    let total: usize = chunks.iter().map(|c| c.scan.spans.len()).sum();
+    let mut out = RowScan { numbers: vec![Vec::with_capacity(total); n_numbers], ..Default::default() };
+    out.spans.reserve(total);
+    out.keys.reserve(total);
+    let mut global: HashMap<Vec<u8>, u32> = HashMap::new();
+    for chunk in chunks {
+        let s = chunk.scan;
+        let remap: Vec<u32> = s
+            .key_names
+            .into_iter()
+            .map(|name| {
+                let fresh = global.len() as u32;
+                *global.entry(name.clone()).or_insert_with(|| {
+                    out.key_names.push(name);
+                    fresh
+                })
+            })
+            .collect();
+        out.keys.extend(s.keys.iter().map(|&k| remap[k as usize]));
+        out.spans.extend(s.spans.iter().map(|&(a, b)| (a + base, b + base)));
+        for (dst, src) in out.numbers.iter_mut().zip(s.numbers) {
+            dst.extend(src);
+        }
+    }
+    out
+}
+
+/// Rewrites one column of chosen rows: the field `column` is replaced where its text is a
+/// key of `map`. Only that field's bytes change; spacing is kept.
+pub struct ColumnRewrite<'a> {
+    pub column: usize,
+    pub map: &'a HashMap<Vec<u8>, Vec<u8>>,
+}
+
+/// Writes the rows `spans[i]` for which `select(i)` holds, in order, byte for byte.
+/// Adjacent rows are written in one call. A last row without a line terminator gets `\n`.
+pub fn write_rows(
+    data: &[u8],
+    spans: &[(u64, u64)],
+    select: impl Fn(usize) -> bool,
+    rewrite: Option<&ColumnRewrite>,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let mut run: Option<(usize, usize)> = None;
+    for (i, &(a, b)) in spans.iter().enumerate() {
+        if !select(i) {
+            continue;
+        }
+        let (a, b) = (a as usize, b as usize);
+        if let Some(rw) = rewrite {
+            flush(data, &mut run, out)?;
+            write_rewritten(&data[a..b], rw, out)?;
+            continue;
+        }
+        run = match run {
+            Some((s, e)) if e == a => Some((s, b)),
+            _ => {
+                flush(data, &mut run, out)?;
+                Some((a, b))
+            }
+        };
+    }
+    flush(data, &mut run, out)
+}
+
+fn flush(data: &[u8], run: &mut Option<(usize, usize)>, out: &mut impl Write) -> io::Result<()> {
+    if let Some((s, e)) = run.take() {
+        out.write_all(&data[s..e])?;
+        if data[e - 1] != b'\n' {
+            out.write_all(b"\n")?;
+        }
+    }
+    Ok(())
+}
+
+fn write_rewritten(line: &[u8], rw: &ColumnRewrite, out: &mut impl Write) -> io::Result<()> {
+    let mut target: Option<(usize, usize)> = None;
+    let base = line.as_ptr() as usize;
+    let _ = for_each_field(line, |k, f| {
+        if k == rw.column {
+            let s = f.as_ptr() as usize - base;
+            target = Some((s, s + f.len()));
+        }
+    });
+    match target.and_then(|(s, e)| rw.map.get(&line[s..e]).map(|new| (s, e, new))) {
+        Some((s, e, new)) => {
+            out.write_all(&line[..s])?;
+            out.write_all(new)?;
+            out.write_all(&line[e..])?;
+        }
+        None => out.write_all(line)?,
+    }
+    if line.last() != Some(&b'\n') {
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RELION31: &str = "\n# version 30001\n\ndata_optics\n\nloop_\n_rlnOpticsGroup #1\n_rlnMicrographPixelSize #2\n  1  1.0\n\n# version 30001\n\ndata_particles\n\nloop_ \n_rlnCoordinateX #1 \n_rlnCoordinateY #2\n_rlnMicrographName #3\n 10.0 20.0 mic1.mrc\n 11.0 21.0 \"mic 2.mrc\"\n# a comment\n 12.0 22.0 mic1.mrc\n \n";
+
+    #[test]
+    fn index_finds_blocks_labels_and_rows() {
+        let data = RELION31.as_bytes();
+        let blocks = index(data).unwrap();
+        assert_eq!(blocks.len(), 2);
+        assert_eq!(blocks[0].name, "optics");
+        let p = blocks[1].table.as_ref().unwrap();
+        assert_eq!(p.labels, vec!["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName"]);
+        assert_eq!(p.first_row_line, 19);
+        let rows = std::str::from_utf8(&data[p.rows.clone()]).unwrap();
+        assert_eq!(rows, " 10.0 20.0 mic1.mrc\n 11.0 21.0 \"mic 2.mrc\"\n# a comment\n 12.0 22.0 mic1.mrc\n");
+        assert_eq!(blocks[0].span.end, blocks[1].span.start);
+    }
+
+    #[test]
+    fn scan_parses_numbers_and_keys() {
+        let data = RELION31.as_bytes();
+        let blocks = index(data).unwrap();
+        let t = blocks[1].table.as_ref().unwrap();
+        let scan = scan_rows(data, t, &[1, 0], Some(2)).unwrap();
+        assert_eq!(scan.numbers, vec![vec![20.0, 21.0, 22.0], vec![10.0, 11.0, 12.0]]);
+        assert_eq!(scan.keys, vec![0, 1, 0]);
+        assert_eq!(scan.key_names, vec![b"mic1.mrc".to_vec(), b"\"mic 2.mrc\"".to_vec()]);
+        let mut out = Vec::new();
+        write_rows(data, &scan.spans, |i| i != 1, None, &mut out).unwrap();
+        assert_eq!(out, b" 10.0 20.0 mic1.mrc\n 12.0 22.0 mic1.mrc\n");
+    }
+
+    #[test]
+    fn errors_carry_line_numbers() {
+        let data = b"data_\nloop_\n_a\n_b\n1 2\n3\n";
+        let blocks = index(data).unwrap();
+        let err = scan_rows(data, blocks[0].table.as_ref().unwrap(), &[0], None).unwrap_err();
+        assert_eq!(err, StarError::FieldCount { line: 6, expected: 2, got: 1 });
+        let data = b"data_\nloop_\n_a\n_b\n1 2\r\nx 4\r\n";
+        let blocks = index(data).unwrap();
+        let err = scan_rows(data, blocks[0].table.as_ref().unwrap(), &[0], None).unwrap_err();
+        assert_eq!(err, StarError::NotANumber { line: 6, label: "a".into(), text: "x".into() });
+        assert!(matches!(index(b"hello\n"), Err(StarError::Unexpected { line: 1, .. })));
+    }
+
+    #[test]
+    fn many_chunks_merge_in_order() {
+        let mut s = String::from("data_p\nloop_\n_x\n_m\n");
+        for i in 0..300_000 {
+            s.push_str(&format!("{i} m{}\n", i % 7));
+        }
+        let data = s.as_bytes();
+        let blocks = index(data).unwrap();
+        let scan = scan_rows(data, blocks[0].table.as_ref().unwrap(), &[0], Some(1)).unwrap();
+        assert_eq!(scan.spans.len(), 300_000);
+        assert!(scan.numbers[0].iter().enumerate().all(|(i, &v)| v == i as f64));
+        assert!(scan.keys.iter().enumerate().all(|(i, &k)| scan.key_names[k as usize] == format!("m{}", i % 7).as_bytes()));
+    }
+
+    #[test]
+    fn rewrite_changes_one_field_only() {
+        let data = b"data_\nloop_\n_a\n_g\n_n\n1.5   1  x\n2.5\t2 y";
+        let blocks = index(data).unwrap();
+        let scan = scan_rows(data, blocks[0].table.as_ref().unwrap(), &[], None).unwrap();
+        let map: HashMap<Vec<u8>, Vec<u8>> = [(b"1".to_vec(), b"17".to_vec())].into_iter().collect();
+        let mut out = Vec::new();
+        write_rows(data, &scan.spans, |_| true, Some(&ColumnRewrite { column: 1, map: &map }), &mut out).unwrap();
+        assert_eq!(out, b"1.5   17  x\n2.5\t2 y\n");
+    }
+}

@@ -1,0 +1,203 @@
+//! The `cryodedup._core` extension: arrays in and out of cryodedup-core, the GIL released
+//! around the parallel work, core errors mapped to Python exceptions in `errors`.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use cryodedup_core::{dedup as core_dedup, star};
+use memmap2::Mmap;
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+
+mod errors {
+    use pyo3::create_exception;
+    use pyo3::exceptions::{PyOSError, PyValueError};
+    use pyo3::PyErr;
+    use std::path::Path;
+
+    create_exception!(_core, StarSyntaxError, PyValueError, "A STAR file breaks the STAR syntax.");
+
+    pub fn star(e: cryodedup_core::star::StarError) -> PyErr {
+        StarSyntaxError::new_err(e.to_string())
+    }
+
+    pub fn dedup(e: cryodedup_core::dedup::DedupError) -> PyErr {
+        PyValueError::new_err(e.to_string())
+    }
+
+    pub fn io(path: &Path, e: std::io::Error) -> PyErr {
+        PyOSError::new_err((e.raw_os_error().unwrap_or(0), e.to_string(), path.display().to_string()))
+    }
+
+    pub fn value(message: String) -> PyErr {
+        PyValueError::new_err(message)
+    }
+}
+
+/// dedup(groups, coords, scores, min_dist, higher_is_better, remove_entirely, seed)
+/// -> (keep, suppressed_by). Arrays must be C-contiguous (the Python wrapper sees to it).
+#[pyfunction]
+#[pyo3(signature = (groups, coords, scores, min_dist, higher_is_better, remove_entirely, seed))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn dedup<'py>(
+    py: Python<'py>,
+    groups: PyReadonlyArray1<'py, i64>,
+    coords: PyReadonlyArray2<'py, f64>,
+    scores: Option<PyReadonlyArray1<'py, f64>>,
+    min_dist: f64,
+    higher_is_better: bool,
+    remove_entirely: bool,
+    seed: u64,
+) -> PyResult<(Bound<'py, PyArray1<bool>>, Bound<'py, PyArray1<i64>>)> {
+    let dim = coords.shape()[1];
+    let groups = groups.as_slice()?;
+    let coords = coords.as_slice()?;
+    let scores = match &scores {
+        Some(s) => Some(s.as_slice()?),
+        None => None,
+    };
+    let params = core_dedup::DedupParams { min_dist, higher_is_better, remove_entirely, seed };
+    let result = py
+        .detach(|| core_dedup::dedup(groups, coords, dim, scores, &params))
+        .map_err(errors::dedup)?;
+    Ok((result.keep.into_pyarray(py), result.suppressed_by.into_pyarray(py)))
+}
+
+/// A STAR file mapped into memory and indexed; loops are scanned and written from the map.
+#[pyclass(module = "cryodedup._core", frozen)]
+struct StarFile {
+    path: PathBuf,
+    map: Option<Mmap>,
+    blocks: Vec<star::Block>,
+    /// Row spans of each scanned loop, by block index.
+    spans: Mutex<HashMap<usize, Vec<(u64, u64)>>>,
+}
+
+impl StarFile {
+    fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+
+    fn table(&self, block: usize) -> PyResult<&star::Table> {
+        self.blocks
+            .get(block)
+            .and_then(|b| b.table.as_ref())
+            .ok_or_else(|| errors::value(format!("block {block} has no loop")))
+    }
+}
+
+type BlockTuple = (String, usize, usize, usize, Option<Vec<String>>, usize, usize, usize, Vec<(String, String)>);
+
+#[pymethods]
+impl StarFile {
+    #[new]
+    fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let file = File::open(&path).map_err(|e| errors::io(&path, e))?;
+        let len = file.metadata().map_err(|e| errors::io(&path, e))?.len();
+        // SAFETY: the file is only read; cryodedup never writes to its inputs.
+        let map = if len == 0 { None } else { Some(unsafe { Mmap::map(&file) }.map_err(|e| errors::io(&path, e))?) };
+        let data: &[u8] = map.as_deref().unwrap_or(&[]);
+        let blocks = py.detach(|| star::index(data)).map_err(errors::star)?;
+        Ok(StarFile { path, map, blocks, spans: Mutex::new(HashMap::new()) })
+    }
+
+    #[getter]
+    fn size(&self) -> usize {
+        self.bytes().len()
+    }
+
+    /// Each block as (name, line, start, end, labels or None, rows_start, rows_end,
+    /// first_row_line, pairs).
+    fn blocks(&self) -> Vec<BlockTuple> {
+        self.blocks
+            .iter()
+            .map(|b| {
+                let (labels, rows, first) = match &b.table {
+                    Some(t) => (Some(t.labels.clone()), t.rows.clone(), t.first_row_line),
+                    None => (None, b.span.end..b.span.end, 0),
+                };
+                (b.name.clone(), b.line, b.span.start, b.span.end, labels, rows.start, rows.end, first, b.pairs.clone())
+            })
+            .collect()
+    }
+
+    /// Bytes `start..end` of the file (for headers and small tables).
+    fn read(&self, start: usize, end: usize) -> PyResult<std::borrow::Cow<'_, [u8]>> {
+        self.bytes()
+            .get(start..end)
+            .map(std::borrow::Cow::Borrowed)
+            .ok_or_else(|| errors::value(format!("range {start}..{end} is outside the file")))
+    }
+
+    /// Scans the rows of block `block`: returns (numbers, keys, key_names), one float64 array
+    /// per column of `number_cols`, the key ids (uint32) and the distinct key strings.
+    #[pyo3(signature = (block, number_cols, key_col=None))]
+    #[allow(clippy::type_complexity)]
+    fn scan<'py>(
+        &self,
+        py: Python<'py>,
+        block: usize,
+        number_cols: Vec<usize>,
+        key_col: Option<usize>,
+    ) -> PyResult<(Vec<Bound<'py, PyArray1<f64>>>, Bound<'py, PyArray1<u32>>, Vec<String>)> {
+        let table = self.table(block)?;
+        if let Some(&bad) = number_cols.iter().chain(key_col.iter()).find(|&&c| c >= table.labels.len()) {
+            return Err(errors::value(format!("column {bad} is out of range")));
+        }
+        let data = self.bytes();
+        let scan = py.detach(|| star::scan_rows(data, table, &number_cols, key_col)).map_err(errors::star)?;
+        let names = scan.key_names.iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect();
+        self.spans.lock().unwrap().insert(block, scan.spans);
+        let numbers = scan.numbers.into_iter().map(|v| v.into_pyarray(py)).collect();
+        Ok((numbers, scan.keys.into_pyarray(py), names))
+    }
+
+    /// Appends the scanned rows of `block` to two files: rows where `keep` holds to
+    /// `kept_path`, the others to `rejected_path`, byte for byte. `rewrite`, if given, is
+    /// (column, {old text: new text}) applied to every written row.
+    #[pyo3(signature = (block, keep, kept_path, rejected_path, rewrite=None))]
+    fn append_split(
+        &self,
+        py: Python<'_>,
+        block: usize,
+        keep: PyReadonlyArray1<'_, bool>,
+        kept_path: PathBuf,
+        rejected_path: PathBuf,
+        rewrite: Option<(usize, HashMap<String, String>)>,
+    ) -> PyResult<()> {
+        let spans_by_block = self.spans.lock().unwrap();
+        let spans = spans_by_block.get(&block).ok_or_else(|| errors::value(format!("block {block} was not scanned")))?;
+        let keep = keep.as_slice()?;
+        if keep.len() != spans.len() {
+            return Err(errors::value(format!("keep has {} entries, the loop {} rows", keep.len(), spans.len())));
+        }
+        let map: Option<HashMap<Vec<u8>, Vec<u8>>> =
+            rewrite.as_ref().map(|(_, m)| m.iter().map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())).collect());
+        let rw = rewrite.as_ref().zip(map.as_ref()).map(|((column, _), map)| star::ColumnRewrite { column: *column, map });
+        let data = self.bytes();
+        let write = |path: &PathBuf, want: bool| -> PyResult<()> {
+            let file = OpenOptions::new().append(true).open(path).map_err(|e| errors::io(path, e))?;
+            let mut out = BufWriter::with_capacity(1 << 20, file);
+            star::write_rows(data, spans, |i| keep[i] == want, rw.as_ref(), &mut out)
+                .and_then(|_| out.into_inner().map_err(|e| e.into_error()).map(|_| ()))
+                .map_err(|e| errors::io(path, e))
+        };
+        let (a, b) = py.detach(|| rayon::join(|| write(&kept_path, true), || write(&rejected_path, false)));
+        a.and(b)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("StarFile({:?}, {} blocks)", self.path, self.blocks.len())
+    }
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(dedup, m)?)?;
+    m.add_class::<StarFile>()?;
+    m.add("StarSyntaxError", m.py().get_type::<errors::StarSyntaxError>())?;
+    Ok(())
+}
