@@ -1,0 +1,178 @@
+"""The ``cryodedup`` command line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import rich_click as click
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .errors import CryodedupError
+from .particles import ParticleOptions, remove_duplicate_particles
+
+EXAMPLES = Path(__file__).parent / "examples"
+
+click.rich_click.TEXT_MARKUP = "markdown"
+click.rich_click.SHOW_ARGUMENTS = True
+
+
+class Reporter:
+    """Logs and the summary on stderr; info lines only on a terminal; nothing with --quiet."""
+
+    def __init__(self, quiet: bool):
+        self.console = Console(stderr=True, highlight=False)
+        self.quiet = quiet
+        self.chatty = not quiet and self.console.is_terminal
+
+    def log(self, message: str, level: str) -> None:
+        if level == "warning" and not self.quiet:
+            self.console.print(f"[bold yellow]Warning:[/] {message}")
+        elif self.chatty:
+            self.console.print(f"[dim]{message}[/]")
+
+    def table(self, title: str, rows: list[tuple[str, str]]) -> None:
+        if self.quiet:
+            return
+        table = Table(title=title, show_header=False, title_justify="left")
+        table.add_column(style="bold")
+        table.add_column()
+        for key, value in rows:
+            table.add_row(key, value)
+        self.console.print(table)
+
+
+def fail(message: str) -> None:
+    Console(stderr=True, highlight=False).print(f"[bold red]Error:[/] {message}", soft_wrap=True)
+    sys.exit(1)
+
+
+def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
+    rows = [("Particles in", f"{s['particles']:,}")]
+    if len(s["inputs"]) > 1:
+        for i in s["inputs"]:
+            rows.append((f"  {Path(i['file']).name}", f"{i['particles']:,} in, {i['kept']:,} kept, {i['rejected']:,} rejected"))
+    pct = 100 * s["rejected"] / s["particles"] if s["particles"] else 0.0
+    rows += [
+        ("Kept", f"{s['kept']:,}"),
+        ("Rejected", f"{s['rejected']:,} ({pct:.1f} %)"),
+        ("Micrographs", f"{s['micrographs']:,}"),
+        ("Minimum distance", f"{s['min_dist_A']:g} Å ({s['mode']})"),
+    ]
+    for p in s["pixel_sizes"]:
+        value = f"{p['psize']:g} Å" if p["psize"] is not None else "-"
+        rows.append((f"Pixel size, {p['input']} group {p['optics_group']}", f"{value} ({p['source']})"))
+    score = s["score"]
+    rows += [
+        ("Shift", s["shift"]),
+        ("Score", f"{score['column']} ({score['order']} first)" if score["column"] else score["order"]),
+        ("Kept file", s["outputs"]["kept"]),
+        ("Rejected file", s["outputs"]["rejected"]),
+        ("Time", f"{s['seconds']:.2f} s"),
+    ]
+    return rows
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cryodedup")
+def main() -> None:
+    """Remove duplicate particles and duplicate micrographs from cryo-EM datasets."""
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-o", "--outdir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for particles_kept.star and particles_rejected.star.")
+@click.option("--min-dist", type=float, default=20.0, show_default=True,
+              help="Minimum separation of particle centres, in Å. 0 removes exact copies only.")
+@click.option("--mic-psize", type=float, default=None,
+              help="Pixel size of the micrographs the coordinates refer to, in Å (overrides the files).")
+@click.option("--micrographs", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="A micrographs STAR to take micrograph pixel sizes from.")
+@click.option("--shift-key", type=click.Choice(["auto", "none"]), default="auto", show_default=True,
+              help="auto: subtract the rlnOrigin columns when present; none: coordinates only.")
+@click.option("--score", default="auto", show_default=True,
+              help="Column ranking duplicates (best kept), `none` for a seeded random choice, or `auto`: "
+                   "the first of rlnAutopickFigureOfMerit, rlnMaxValueProbDistribution, rlnLogLikeliContribution.")
+@click.option("--score-order", type=click.Choice(["auto", "max", "min"]), default="auto", show_default=True,
+              help="Whether higher (max) or lower (min) scores are better.")
+@click.option("--remove-entirely", is_flag=True, help="Reject every particle that has a neighbour within the distance.")
+@click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True,
+              help="Seed of the random ranking used with `--score none`.")
+@click.option("--force", is_flag=True, help="Overwrite existing outputs.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing on stderr but errors.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option_panel("Distance and pixel size", options=["--min-dist", "--mic-psize", "--micrographs"])
+@click.option_panel("Ranking", options=["--shift-key", "--score", "--score-order", "--remove-entirely", "--seed"])
+@click.option_panel("Output", options=["--outdir", "--force", "--quiet", "--json", "--help"])
+def particles(inputs, outdir, min_dist, mic_psize, micrographs, shift_key, score, score_order,
+              remove_entirely, seed, force, quiet, as_json) -> None:
+    """Remove duplicate particles from RELION particle STAR files.
+
+    Particles closer than the minimum distance on the same micrograph are duplicates; of each
+    group the best-scoring one is kept. Several INPUTS (for example the particles of two
+    pickers) are deduplicated together into one kept and one rejected file, each row a byte
+    copy of its input row.
+    """
+    options = ParticleOptions(min_dist=min_dist, mic_psize=mic_psize, micrographs=micrographs,
+                              shift_key=shift_key, score=score, score_order=score_order,
+                              remove_entirely=remove_entirely, seed=seed)
+    report = Reporter(quiet)
+    try:
+        summary = remove_duplicate_particles(inputs, outdir, options, force=force, log=report.log)
+    except CryodedupError as err:
+        fail(str(err))
+    report.table("cryodedup particles", particle_summary_rows(summary))
+    if as_json:
+        print(json.dumps(summary, indent=2))
+
+
+@main.command()
+@click.argument("outdir", type=click.Path(path_type=Path, file_okay=False), default="cryodedup-demo")
+@click.option("--force", is_flag=True, help="Overwrite an existing demo folder's outputs.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing on stderr but errors.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+def demo(outdir, force, quiet, as_json) -> None:
+    """Write the example dataset to OUTDIR and remove its duplicate particles.
+
+    The example: four micrographs picked by two pickers (LoG and template picking), the
+    particles of both extracted and 2D-classified; many particles were picked by both.
+    The command it runs is printed; run it yourself with other options.
+    """
+    report = Reporter(quiet)
+    data = outdir / "input"
+    inputs = []
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+        for src in sorted(EXAMPLES.glob("*.star")):
+            dst = data / src.name
+            if not dst.exists() or force:
+                shutil.copyfile(src, dst)
+            inputs.append(dst)
+    except OSError as err:
+        fail(f"{outdir}: cannot write the example data ({err.strerror})")
+    pickers = [p for p in inputs if p.name.startswith("particles_")]
+    micrographs = data / "micrographs_ctf.star"
+    result = outdir / "result"
+    if not quiet:
+        report.console.print(
+            "Running: cryodedup particles "
+            + " ".join(str(p) for p in pickers)
+            + f" --micrographs {micrographs} --score rlnMaxValueProbDistribution -o {result}"
+        )
+    options = ParticleOptions(micrographs=micrographs, score="rlnMaxValueProbDistribution")
+    try:
+        summary = remove_duplicate_particles(pickers, result, options, force=force, log=report.log)
+    except CryodedupError as err:
+        fail(str(err))
+    report.table("cryodedup demo", particle_summary_rows(summary))
+    if as_json:
+        print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

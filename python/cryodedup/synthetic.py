@@ -1,0 +1,187 @@
+"""Realistic synthetic RELION data: the shipped example, test fixtures and benchmark files.
+
+Particles sit on K3-sized micrographs (5760 x 4092 px) at least a particle diameter apart.
+Pickers find most of them with a few pixels of error plus some false picks; 2D
+classification then writes the origin that re-centres each pick, following RELION's sign
+(centre = coordinate x micrograph pixel size - origin in Å). So two picks of one particle
+have different coordinates but the same centre, as in real data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MIC_SHAPE = (4092, 5760)  # (ny, nx), K3
+
+#: The 20 particle columns of the benchmark file and their print formats.
+PARTICLE_COLUMNS = [
+    ("rlnCoordinateX", "%.6f"), ("rlnCoordinateY", "%.6f"), ("rlnAutopickFigureOfMerit", "%.6f"),
+    ("rlnClassNumber", "%d"), ("rlnAnglePsi", "%.6f"), ("rlnImageName", "%s"), ("rlnMicrographName", "%s"),
+    ("rlnOpticsGroup", "%d"), ("rlnCtfMaxResolution", "%.6f"), ("rlnCtfFigureOfMerit", "%.6f"),
+    ("rlnDefocusU", "%.6f"), ("rlnDefocusV", "%.6f"), ("rlnDefocusAngle", "%.6f"), ("rlnCtfBfactor", "%.6f"),
+    ("rlnCtfScalefactor", "%.6f"), ("rlnPhaseShift", "%.6f"), ("rlnOriginXAngst", "%.6f"),
+    ("rlnOriginYAngst", "%.6f"), ("rlnMaxValueProbDistribution", "%.6f"), ("rlnLogLikeliContribution", "%.6e"),
+]
+
+
+@dataclass
+class Optics:
+    """One optics group as RELION 3.1 writes it for extracted particles."""
+
+    group: int = 1
+    name: str = "opticsGroup1"
+    mic_psize: float | None = None  # rlnMicrographPixelSize, absent from extraction output
+    original_psize: float = 1.06
+    image_psize: float = 2.12  # particles binned 2x at extraction
+    image_size: int = 128
+
+    def labels(self) -> list[str]:
+        labels = ["rlnOpticsGroup", "rlnOpticsGroupName", "rlnAmplitudeContrast", "rlnSphericalAberration",
+                  "rlnVoltage", "rlnImagePixelSize", "rlnMicrographOriginalPixelSize", "rlnImageSize",
+                  "rlnImageDimensionality"]
+        return labels + (["rlnMicrographPixelSize"] if self.mic_psize is not None else [])
+
+    def row(self) -> str:
+        row = (f"{self.group:12d} {self.name:>14s} {0.1:12.6f} {2.7:12.6f} {300:12.6f} {self.image_psize:12.6f} "
+               f"{self.original_psize:12.6f} {self.image_size:12d} {2:12d}")
+        return row + (f" {self.mic_psize:12.6f}" if self.mic_psize is not None else "")
+
+
+def micrograph_names(start: int, count: int) -> list[str]:
+    """EPU-like motion-corrected micrograph names."""
+    return [
+        f"MotionCorr/job002/Movies/FoilHole_{3000000 + 7 * i}_Data_{20240101 + i % 28}_{(i * 37) % 240000:06d}.mrc"
+        for i in range(start, start + count)
+    ]
+
+
+def scatter_particles(rng: np.random.Generator, count: int, spacing_px: float, margin_px: float = 64) -> np.ndarray:
+    """Up to ``count`` particle positions (px) on one micrograph, at least ``spacing_px`` apart."""
+    ny, nx = MIC_SHAPE
+    kept: list[np.ndarray] = []
+    for _ in range(count * 4):
+        p = rng.uniform([margin_px, margin_px], [nx - margin_px, ny - margin_px])
+        if all(np.hypot(*(p - q)) >= spacing_px for q in kept):
+            kept.append(p)
+            if len(kept) == count:
+                break
+    return np.array(kept).reshape(-1, 2)
+
+
+def pick(rng, truth_px, found_fraction, error_px, false_picks):
+    """One picker's coordinates (px, integers as RELION writes them) and the true centre
+    of each pick (NaN for false picks)."""
+    found = truth_px[rng.random(len(truth_px)) < found_fraction]
+    picks = np.round(found + rng.normal(0, error_px, found.shape))
+    ny, nx = MIC_SHAPE
+    junk = np.round(rng.uniform([0, 0], [nx, ny], (false_picks, 2)))
+    return np.vstack([picks, junk]), np.vstack([found, np.full((false_picks, 2), np.nan)])
+
+
+def particle_columns(rng, coords_px, truth_px, mic_names, psize, first_image=1, fom_scale=1.0):
+    """The 20 columns for picks with known true centres (origins re-centre them)."""
+    n = len(coords_px)
+    residual = rng.normal(0, 0.3, (n, 2))  # alignment error, Å
+    centre_px = np.where(np.isnan(truth_px), coords_px + rng.normal(0, 3, (n, 2)), truth_px)
+    origin = coords_px * psize - centre_px * psize + residual  # centre = X * psize - origin
+    defocus = rng.uniform(8000, 25000, n)
+    images = [f"{first_image + i:06d}@Extract/job007/{name[:-4]}.mrcs" for i, name in enumerate(mic_names)]
+    return {
+        "rlnCoordinateX": coords_px[:, 0], "rlnCoordinateY": coords_px[:, 1],
+        "rlnAutopickFigureOfMerit": fom_scale * rng.gamma(4, 0.25, n),
+        "rlnClassNumber": rng.integers(1, 51, n), "rlnAnglePsi": rng.uniform(-180, 180, n),
+        "rlnImageName": images, "rlnMicrographName": list(mic_names),
+        "rlnOpticsGroup": np.ones(n, dtype=int), "rlnCtfMaxResolution": rng.uniform(2.8, 6, n),
+        "rlnCtfFigureOfMerit": rng.uniform(0.05, 0.3, n), "rlnDefocusU": defocus + 150,
+        "rlnDefocusV": defocus - 150, "rlnDefocusAngle": rng.uniform(-90, 90, n),
+        "rlnCtfBfactor": np.zeros(n), "rlnCtfScalefactor": np.ones(n), "rlnPhaseShift": np.zeros(n),
+        "rlnOriginXAngst": origin[:, 0], "rlnOriginYAngst": origin[:, 1],
+        "rlnMaxValueProbDistribution": rng.beta(2, 5, n), "rlnLogLikeliContribution": rng.normal(2.6e5, 3e3, n),
+    }
+
+
+def format_rows(columns: dict, labels_formats=PARTICLE_COLUMNS) -> str:
+    """Rows of a loop, one per particle, fields in ``labels_formats`` order."""
+    fmt = " ".join(f for _, f in labels_formats) + "\n"
+    values = [columns[label] for label, _ in labels_formats]
+    values = [v.tolist() if isinstance(v, np.ndarray) else v for v in values]
+    return "".join(fmt % row for row in zip(*values))
+
+
+def star_header(optics: list[Optics], labels: list[str]) -> str:
+    """The optics block and the particle loop's labels of a RELION 3.1 particle STAR."""
+    text = "\n# version 30001\n\ndata_optics\n\nloop_ \n"
+    text += "".join(f"_{label} #{i + 1} \n" for i, label in enumerate(optics[0].labels()))
+    text += "".join(o.row() + " \n" for o in optics)
+    text += "\n\n# version 30001\n\ndata_particles\n\nloop_ \n"
+    text += "".join(f"_{label} #{i + 1} \n" for i, label in enumerate(labels))
+    return text
+
+
+def write_example(folder) -> list[Path]:
+    """The shipped example: 4 micrographs picked by two pickers (LoG and template), both
+    sets extracted at bin 2 and 2D-classified; a micrographs STAR with the pixel size."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(20240101)
+    psize, n_mics = 1.06, 4
+    names = micrograph_names(0, n_mics)
+    pickers = {"log": dict(found_fraction=0.85, error_px=6, false_picks=8, fom_scale=0.4),
+               "template": dict(found_fraction=0.9, error_px=4, false_picks=5, fom_scale=3.0)}
+    truth = [scatter_particles(rng, 60, spacing_px=150 / psize) for _ in range(n_mics)]
+    written = []
+    for picker, p in pickers.items():
+        per_mic = [pick(rng, t, p["found_fraction"], p["error_px"], p["false_picks"]) for t in truth]
+        coords = np.vstack([c for c, _ in per_mic])
+        true = np.vstack([t for _, t in per_mic])
+        mics = [names[m] for m, (c, _) in enumerate(per_mic) for _ in range(len(c))]
+        cols = particle_columns(rng, coords, true, mics, psize, fom_scale=p["fom_scale"])
+        path = folder / f"particles_{picker}.star"
+        labels = [label for label, _ in PARTICLE_COLUMNS]
+        path.write_text(star_header([Optics()], labels) + format_rows(cols) + "\n")
+        written.append(path)
+    mic_path = folder / "micrographs_ctf.star"
+    mic_path.write_text(
+        "\n# version 30001\n\ndata_optics\n\nloop_ \n_rlnOpticsGroupName #1 \n_rlnOpticsGroup #2 \n"
+        "_rlnMicrographOriginalPixelSize #3 \n_rlnVoltage #4 \n_rlnSphericalAberration #5 \n"
+        "_rlnAmplitudeContrast #6 \n_rlnMicrographPixelSize #7 \n"
+        f"opticsGroup1            1     {psize:.6f}   300.000000     2.700000     0.100000     {psize:.6f} \n"
+        "\n\n# version 30001\n\ndata_micrographs\n\nloop_ \n_rlnMicrographName #1 \n_rlnOpticsGroup #2 \n"
+        + "".join(f"{name} 1 \n" for name in names) + "\n"
+    )
+    written.append(mic_path)
+    return written
+
+
+def write_benchmark_file(path, n_particles: int, *, per_mic: int = 200, duplicate_fraction: float = 0.1,
+                         seed: int = 0, chunk: int = 250_000) -> None:
+    """A RELION 3.1 particle STAR with 20 columns and ``n_particles`` rows, a fraction of
+    them second picks of a particle (within a few Å of its centre). Written in chunks."""
+    rng = np.random.default_rng(seed)
+    psize = 1.06
+    labels = [label for label, _ in PARTICLE_COLUMNS]
+    ny, nx = MIC_SHAPE
+    with open(path, "w") as out:
+        out.write(star_header([Optics(mic_psize=psize)], labels))
+        done, mic = 0, 0
+        while done < n_particles:
+            n = min(chunk, n_particles - done)
+            n_mics = max(1, n // per_mic)
+            mic_of = np.sort(rng.integers(0, n_mics, n))
+            true = rng.uniform([64, 64], [nx - 64, ny - 64], (n, 2))
+            # Second picks: copies of the particle before them, a few pixels off.
+            dup = rng.random(n) < duplicate_fraction
+            dup[0] = False
+            source = np.where(dup, np.arange(n) - 1, np.arange(n))
+            same_mic = mic_of[source] == mic_of
+            true[dup & same_mic] = true[source[dup & same_mic]]
+            coords = np.round(true + rng.normal(0, 4, (n, 2)))
+            names = micrograph_names(mic, n_mics)
+            cols = particle_columns(rng, coords, true, [names[m] for m in mic_of], psize, first_image=done + 1)
+            out.write(format_rows(cols))
+            done += n
+            mic += n_mics
+        out.write("\n")

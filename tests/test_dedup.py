@@ -1,0 +1,164 @@
+"""cryodedup.dedup against a brute-force oracle written from DESIGN.md section 2."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cryodedup import dedup
+
+
+def oracle(groups, coords, scores, min_dist, higher_is_better=True, remove_entirely=False):
+    """Compares every pair; ranks by score (best first, ties by row, NaN last)."""
+    n = len(groups)
+    r2 = min_dist * min_dist
+
+    def close(i, j):
+        return groups[i] == groups[j] and sum((a - b) ** 2 for a, b in zip(coords[i], coords[j])) <= r2
+
+    keep = [True] * n
+    by = [-1] * n
+    if remove_entirely:
+        for i in range(n):
+            near = [(sum((a - b) ** 2 for a, b in zip(coords[i], coords[j])), j)
+                    for j in range(n) if j != i and close(i, j)]
+            if near:
+                keep[i], by[i] = False, min(near)[1]
+        return keep, by
+
+    def rank_key(i):
+        s = scores[i]
+        if math.isnan(s):
+            return (1, 0.0, i)
+        return (0, -s if higher_is_better else s, i)
+
+    for i in sorted(range(n), key=rank_key):
+        if not keep[i]:
+            continue
+        for j in range(n):
+            if j != i and keep[j] and by[j] == -1 and close(i, j) and rank_key(j) > rank_key(i):
+                keep[j], by[j] = False, i
+    return keep, by
+
+
+@st.composite
+def cases(draw):
+    n = draw(st.integers(0, 30))
+    dim = draw(st.sampled_from([2, 3]))
+    grid = draw(st.booleans())  # integer grids make exact ties and exact boundary distances
+    coord = st.integers(0, 40).map(float) if grid else st.floats(0, 100, allow_nan=False)
+    coords = [[draw(coord) for _ in range(dim)] for _ in range(n)]
+    labels = draw(st.sampled_from([[0], [0, 1, 2], [-5, 2**40, 7]]))
+    groups = [draw(st.sampled_from(labels)) for _ in range(n)]
+    score = st.one_of(st.sampled_from([0.0, 1.0, 2.0, float("nan")]), st.floats(-10, 10, allow_nan=False))
+    scores = [draw(score) for _ in range(n)]
+    min_dist = draw(st.sampled_from([0.0, 1.0, 5.0, 12.5, 20.0]))
+    return groups, coords, scores, min_dist, draw(st.booleans()), draw(st.booleans())
+
+
+@settings(max_examples=1000, deadline=None)
+@given(cases())
+def test_agrees_with_oracle(case):
+    groups, coords, scores, min_dist, higher, entirely = case
+    dim = len(coords[0]) if coords else 2
+    got = dedup(np.array(groups, dtype=np.int64), np.array(coords, dtype=float).reshape(len(groups), dim),
+                np.array(scores), min_dist=min_dist, higher_is_better=higher, remove_entirely=entirely)
+    keep, by = oracle(groups, coords, scores, min_dist, higher, entirely)
+    assert got.keep.tolist() == keep
+    assert got.suppressed_by.tolist() == by
+
+
+def check_guarantees(groups, coords, result, min_dist, subset=None):
+    """Kept centres are pairwise > min_dist apart; each rejected one is within min_dist of
+    the kept particle named in suppressed_by, on the same micrograph. ``subset``: check
+    only these particles (whole micrographs)."""
+    subset = np.arange(len(groups)) if subset is None else subset
+    kept = subset[result.keep[subset]]
+    for a in kept:
+        for b in kept:
+            if a < b and groups[a] == groups[b]:
+                assert np.sum((coords[a] - coords[b]) ** 2) > min_dist**2
+    for i in subset[~result.keep[subset]]:
+        j = result.suppressed_by[i]
+        assert result.keep[j] and groups[i] == groups[j]
+        assert np.sum((coords[i] - coords[j]) ** 2) <= min_dist**2
+    assert np.all(result.suppressed_by[result.keep] == -1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**64 - 1), st.integers(0, 60))
+def test_random_ranking_keeps_the_guarantees(seed, n):
+    rng = np.random.default_rng(n)
+    groups = rng.integers(0, 3, n)
+    coords = rng.integers(0, 30, (n, 2)).astype(float)
+    result = dedup(groups, coords, None, min_dist=6.0, seed=seed)
+    check_guarantees(groups, coords, result, 6.0)
+    again = dedup(groups, coords, None, min_dist=6.0, seed=seed)
+    assert np.array_equal(result.keep, again.keep)
+
+
+def test_random_ranking_depends_on_seed_not_row_order():
+    # 500 exact pairs: with a random ranking each member wins about half the time.
+    coords = np.repeat(np.arange(500.0)[:, None] * 100, 2, axis=0).repeat(2, axis=1)
+    groups = np.zeros(1000, dtype=np.int64)
+    a = dedup(groups, coords, None, min_dist=1.0, seed=1)
+    b = dedup(groups, coords, None, min_dist=1.0, seed=2)
+    assert a.n_kept == b.n_kept == 500
+    assert not np.array_equal(a.keep, b.keep)
+    assert 200 < a.keep[0::2].sum() < 300
+
+
+def test_chain_keeps_both_ends():
+    # DESIGN.md: centres at 0, 15 and 30 Å with 20 Å; RELION keeps one, we keep two.
+    r = dedup([0, 0, 0], [[0, 0], [15, 0], [30, 0]], [1.0, 1.0, 1.0], min_dist=20)
+    assert r.keep.tolist() == [True, False, True]
+    assert r.suppressed_by.tolist() == [-1, 0, -1]
+
+
+def test_distance_is_inclusive_and_3d():
+    coords = [[0, 0, 0], [12, 16, 0], [0, 0, 20.0000001], [0, 12, 16]]
+    r = dedup([1, 1, 1, 1], coords, [4.0, 3.0, 2.0, 1.0], min_dist=20)
+    assert r.keep.tolist() == [True, False, True, False]
+
+
+def test_many_micrographs_match_the_oracle():
+    rng = np.random.default_rng(5)
+    n = 3000
+    groups = rng.integers(0, 40, n)
+    coords = rng.uniform(0, 400, (n, 2))
+    scores = rng.integers(0, 5, n).astype(float)
+    scores[rng.random(n) < 0.05] = np.nan
+    for entirely in (False, True):
+        got = dedup(groups, coords, scores, min_dist=15, remove_entirely=entirely)
+        keep, by = oracle(groups.tolist(), coords.tolist(), scores.tolist(), 15, True, entirely)
+        assert got.keep.tolist() == keep and got.suppressed_by.tolist() == by
+        if not entirely:
+            check_guarantees(groups, coords, got, 15)
+
+
+def test_large_input_keeps_the_guarantees():
+    rng = np.random.default_rng(11)
+    n = 200_000
+    groups = rng.integers(0, 1000, n)
+    coords = rng.uniform(0, 1000, (n, 2))
+    r = dedup(groups, coords, rng.random(n), min_dist=10)
+    check_guarantees(groups, coords, r, 10, subset=np.flatnonzero(groups < 5))
+    assert 0 < r.n_rejected < n
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(groups=[0], coords=[[0.0]], min_dist=1), "2 or 3 columns"),
+        (dict(groups=[0], coords=[[0.0, 0.0]], min_dist=-1), "min_dist"),
+        (dict(groups=[0, 0], coords=[[0.0, 0.0], [np.nan, 0]], min_dist=1), "particle 1"),
+        (dict(groups=[0], coords=[[0.0, 0.0]], scores=[1.0, 2.0], min_dist=1), "scores"),
+    ],
+)
+def test_bad_arrays_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        dedup(**kwargs)
