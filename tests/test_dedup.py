@@ -2,47 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cryodedup import dedup
-
-
-def oracle(groups, coords, scores, min_dist, higher_is_better=True, remove_entirely=False):
-    """Compares every pair; ranks by score (best first, ties by row, NaN last)."""
-    n = len(groups)
-    r2 = min_dist * min_dist
-
-    def close(i, j):
-        return groups[i] == groups[j] and sum((a - b) ** 2 for a, b in zip(coords[i], coords[j])) <= r2
-
-    keep = [True] * n
-    by = [-1] * n
-    if remove_entirely:
-        for i in range(n):
-            near = [(sum((a - b) ** 2 for a, b in zip(coords[i], coords[j])), j)
-                    for j in range(n) if j != i and close(i, j)]
-            if near:
-                keep[i], by[i] = False, min(near)[1]
-        return keep, by
-
-    def rank_key(i):
-        s = scores[i]
-        if math.isnan(s):
-            return (1, 0.0, i)
-        return (0, -s if higher_is_better else s, i)
-
-    for i in sorted(range(n), key=rank_key):
-        if not keep[i]:
-            continue
-        for j in range(n):
-            if j != i and keep[j] and by[j] == -1 and close(i, j) and rank_key(j) > rank_key(i):
-                keep[j], by[j] = False, i
-    return keep, by
+from oracle import oracle
 
 
 @st.composite

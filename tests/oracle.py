@@ -1,0 +1,75 @@
+"""Independent references for the tests: a brute-force dedup and a centre calculator that
+reads STAR files with the starfile package (not cryodedup's reader)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import starfile
+
+
+def oracle(groups, coords, scores, min_dist, higher_is_better=True, remove_entirely=False):
+    """Compares every pair; ranks by score (best first, ties by row, NaN last)."""
+    n = len(groups)
+    r2 = min_dist * min_dist
+
+    def close(i, j):
+        return groups[i] == groups[j] and sum((a - b) ** 2 for a, b in zip(coords[i], coords[j])) <= r2
+
+    keep = [True] * n
+    by = [-1] * n
+    if remove_entirely:
+        for i in range(n):
+            near = [(sum((a - b) ** 2 for a, b in zip(coords[i], coords[j])), j)
+                    for j in range(n) if j != i and close(i, j)]
+            if near:
+                keep[i], by[i] = False, min(near)[1]
+        return keep, by
+
+    def rank_key(i):
+        s = scores[i]
+        if math.isnan(s):
+            return (1, 0.0, i)
+        return (0, -s if higher_is_better else s, i)
+
+    for i in sorted(range(n), key=rank_key):
+        if not keep[i]:
+            continue
+        for j in range(n):
+            if j != i and keep[j] and by[j] == -1 and close(i, j) and rank_key(j) > rank_key(i):
+                keep[j], by[j] = False, i
+    return keep, by
+
+
+def star_centres(path, mic_psize=None, shift=True):
+    """Particle table, centres in Å and micrograph names of a RELION 3.1 STAR, computed
+    with starfile and numpy: centre = coordinate x micrograph pixel size - origin (Å)."""
+    data = starfile.read(path, always_dict=True)
+    particles = data["particles"]
+    if mic_psize is None:
+        optics = data["optics"].set_index("rlnOpticsGroup")
+        mic_psize = optics.loc[particles["rlnOpticsGroup"], "rlnMicrographPixelSize"].to_numpy()
+    centres = np.stack([particles[f"rlnCoordinate{a}"].to_numpy(float) * mic_psize for a in "XY"], axis=1)
+    if shift:
+        centres -= particles[["rlnOriginXAngst", "rlnOriginYAngst"]].to_numpy(float)
+    return particles, centres, particles["rlnMicrographName"].to_numpy()
+
+
+def oracle_by_group(groups, centres, scores, min_dist, higher_is_better=True):
+    """The greedy rule with a full distance matrix per micrograph: for files of thousands."""
+    keep = np.ones(len(groups), dtype=bool)
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        d2 = ((centres[idx, None, :] - centres[None, idx, :]) ** 2).sum(-1)
+        s = np.asarray(scores, dtype=float)[idx]
+        key = np.where(np.isnan(s), np.inf, -s if higher_is_better else s)
+        suppressed = np.zeros(len(idx), dtype=bool)
+        for r in np.lexsort((np.arange(len(idx)), key)):
+            if suppressed[r]:
+                continue
+            close = d2[r] <= min_dist**2
+            close[r] = False
+            suppressed |= close
+        keep[idx] = ~suppressed
+    return keep
