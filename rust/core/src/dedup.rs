@@ -87,7 +87,8 @@ pub fn dedup(
     if n >= u32::MAX as usize {
         return Err(DedupError::TooMany(n));
     }
-    if let Some(index) = coords.par_iter().position_first(|c| !c.is_finite()) {
+    if coords.par_chunks(1 << 16).any(|chunk| chunk.iter().any(|c| !c.is_finite())) {
+        let index = coords.iter().position(|c| !c.is_finite()).unwrap();
         return Err(DedupError::NonFinite { index: index / dim });
     }
     Ok(match dim {
@@ -125,6 +126,9 @@ fn run<const D: usize>(groups: &[i64], coords: &[f64], scores: Option<&[f64]>, p
         dedup_group::<D>(&input, members, keep, sup);
     });
 
+    if order.iter().enumerate().all(|(pos, &i)| pos == i as usize) {
+        return DedupResult { keep: keep_grouped, suppressed_by: sup_grouped };
+    }
     let mut keep = vec![true; n];
     let mut suppressed_by = vec![-1i64; n];
     for (pos, &i) in order.iter().enumerate() {
@@ -190,30 +194,36 @@ pub fn random_key(seed: u64, index: u64) -> u64 {
     mix(seed ^ mix(index))
 }
 
+/// A sort key that orders scores best first, NaN last (ties are broken by the caller).
+fn score_key(score: f64, higher_is_better: bool) -> u64 {
+    if score.is_nan() {
+        return u64::MAX;
+    }
+    let bits = (score + 0.0).to_bits(); // -0.0 ranks with 0.0
+    // Map the float order onto the unsigned integer order.
+    let ascending = if bits >> 63 == 1 { !bits } else { bits | (1 << 63) };
+    if higher_is_better {
+        !ascending
+    } else {
+        ascending
+    }
+}
+
 /// Local positions (into `members`) from best to worst.
 fn ranking(input: &Input, members: &[u32]) -> Vec<u32> {
-    let mut rank: Vec<u32> = (0..members.len() as u32).collect();
-    match input.scores {
+    let mut keyed: Vec<(u64, u32)> = match input.scores {
         Some(scores) => {
             let higher = input.params.higher_is_better;
-            rank.sort_unstable_by(|&a, &b| {
-                let (sa, sb) = (scores[members[a as usize] as usize], scores[members[b as usize] as usize]);
-                let by_score = match (sa.is_nan(), sb.is_nan()) {
-                    (true, true) => std::cmp::Ordering::Equal,
-                    (true, false) => std::cmp::Ordering::Greater,
-                    (false, true) => std::cmp::Ordering::Less,
-                    (false, false) if higher => sb.total_cmp(&sa),
-                    (false, false) => sa.total_cmp(&sb),
-                };
-                by_score.then(a.cmp(&b))
-            });
+            members.iter().enumerate().map(|(k, &i)| (score_key(scores[i as usize], higher), k as u32)).collect()
         }
         None => {
             let seed = input.params.seed;
-            rank.sort_unstable_by_key(|&a| (random_key(seed, members[a as usize] as u64), a));
+            members.iter().enumerate().map(|(k, &i)| (random_key(seed, i as u64), k as u32)).collect()
         }
-    }
-    rank
+    };
+    // NaN scores share u64::MAX with no finite score, and the position breaks every tie.
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, k)| k).collect()
 }
 
 fn point<const D: usize>(coords: &[f64], index: u32) -> [f64; D] {

@@ -5,7 +5,7 @@
 //! that are searched by brute force.
 
 /// Ranges at most this long are scanned linearly instead of split further.
-const LEAF_SIZE: usize = 8;
+const LEAF_SIZE: usize = 256;
 
 pub struct KdTree<const D: usize> {
     /// Points in tree order.
@@ -42,7 +42,11 @@ impl<const D: usize> KdTree<D> {
     /// (inclusive), the query point itself included if it is in the tree.
     pub fn for_each_within(&self, query: &[f64; D], radius: f64, mut visit: impl FnMut(u32, f64)) {
         let r2 = radius * radius;
-        self.search(0, self.points.len(), 0, query, r2, &mut visit);
+        // The x window of a leaf scan, widened so that rounding never drops a point that the
+        // exact test `squared_distance <= r2` would accept.
+        let slack = radius * 1e-9 + f64::MIN_POSITIVE;
+        let window = (query[0] - radius - slack, query[0] + radius + slack);
+        self.search(0, self.points.len(), 0, query, r2, window, &mut visit);
     }
 
     fn search(
@@ -52,13 +56,19 @@ impl<const D: usize> KdTree<D> {
         depth: usize,
         query: &[f64; D],
         r2: f64,
+        window: (f64, f64),
         visit: &mut impl FnMut(u32, f64),
     ) {
         if hi - lo <= LEAF_SIZE {
-            for k in lo..hi {
-                let d2 = squared_distance(&self.points[k], query);
+            let leaf = &self.points[lo..hi];
+            let first = leaf.partition_point(|p| p[0] < window.0);
+            for (k, p) in leaf.iter().enumerate().skip(first) {
+                if p[0] > window.1 {
+                    break;
+                }
+                let d2 = squared_distance(p, query);
                 if d2 <= r2 {
-                    visit(self.ids[k], d2);
+                    visit(self.ids[lo + k], d2);
                 }
             }
             return;
@@ -71,16 +81,17 @@ impl<const D: usize> KdTree<D> {
         }
         let diff = query[axis] - self.points[mid][axis];
         let (near, far) = if diff <= 0.0 { ((lo, mid), (mid + 1, hi)) } else { ((mid + 1, hi), (lo, mid)) };
-        self.search(near.0, near.1, depth + 1, query, r2, visit);
+        self.search(near.0, near.1, depth + 1, query, r2, window, visit);
         // A point across the splitting plane is at least |diff| away.
         if diff * diff <= r2 {
-            self.search(far.0, far.1, depth + 1, query, r2, visit);
+            self.search(far.0, far.1, depth + 1, query, r2, window, visit);
         }
     }
 }
 
 fn split<const D: usize>(items: &mut [(u32, [f64; D])], depth: usize) {
     if items.len() <= LEAF_SIZE {
+        items.sort_unstable_by(|a, b| a.1[0].total_cmp(&b.1[0]));
         return;
     }
     let axis = depth % D;
