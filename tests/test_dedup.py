@@ -128,3 +128,21 @@ def test_large_input_keeps_the_guarantees():
 def test_bad_arrays_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         dedup(**kwargs)
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_big_clustered_micrographs_match_the_oracle(dim):
+    # Thousands of particles per micrograph (deep trees), in clumps and on a line, on an
+    # integer grid so that ties and exact boundary distances occur.
+    from oracle import oracle_by_group
+
+    rng = np.random.default_rng(dim)
+    clumps = rng.normal(0, 30, (3000, dim)) + rng.integers(0, 5, (3000, 1)) * 200
+    line = np.zeros((1500, dim))
+    line[:, 1] = rng.integers(0, 3000, 1500)
+    coords = np.round(np.vstack([clumps, line]))
+    groups = np.repeat([3, 1], [3000, 1500])
+    scores = rng.integers(0, 50, len(groups)).astype(float)
+    result = dedup(groups, coords, scores, min_dist=10)
+    assert np.array_equal(result.keep, oracle_by_group(groups, coords, scores, 10))
+    check_guarantees(groups, coords, result, 10, subset=np.flatnonzero(groups == 1))

@@ -114,7 +114,7 @@ mod tests {
     #[test]
     fn radius_search_matches_brute_force() {
         let mut s = 7u64;
-        for n in [0usize, 1, 5, 9, 40, 300] {
+        for n in [0usize, 1, 5, 9, 40, 300, 3000] {
             let pts: Vec<[f64; 3]> = (0..n).map(|_| [lcg(&mut s) * 100.0, lcg(&mut s) * 100.0, lcg(&mut s) * 5.0]).collect();
             let tree = KdTree::new(&pts);
             for q in pts.iter().take(20) {

@@ -87,8 +87,9 @@ impl Iterator for Lines<'_> {
     }
 }
 
+/// White space separates fields: space, tab, carriage return and the other control bytes.
 fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\x0b' | b'\x0c')
+    b <= b' '
 }
 
 fn trim(line: &[u8]) -> &[u8] {
@@ -191,6 +192,81 @@ pub fn index(data: &[u8]) -> Result<Vec<Block>, StarError> {
 /// Quotes are kept in the field bytes; `Err(())` for an unterminated quote.
 #[inline]
 fn for_each_field<'a>(line: &'a [u8], mut field: impl FnMut(usize, &'a [u8])) -> Result<usize, ()> {
+    match for_each_unquoted_field(line, &mut field) {
+        Some(n) => Ok(n),
+        None => for_each_field_quoted(line, field),
+    }
+}
+
+/// Bit i is set where `chunk[i]` is not white space (> b' ').
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn text_mask(chunk: &[u8; 64]) -> u64 {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of the x86_64 baseline; loads are unaligned and in bounds.
+    unsafe {
+        let above_space = _mm_set1_epi8(0x21);
+        let mut mask = 0u64;
+        for j in 0..4 {
+            let v = _mm_loadu_si128(chunk.as_ptr().add(16 * j) as *const __m128i);
+            // Unsigned b >= 0x21, as max(b, 0x21) == b.
+            let text = _mm_cmpeq_epi8(_mm_max_epu8(v, above_space), v);
+            mask |= (_mm_movemask_epi8(text) as u32 as u64) << (16 * j);
+        }
+        mask
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn text_mask(chunk: &[u8; 64]) -> u64 {
+    chunk.iter().enumerate().fold(0u64, |m, (i, &b)| m | (((b > b' ') as u64) << i))
+}
+
+/// The fast path of `for_each_field`: 64 bytes at a time, field boundaries from bit masks.
+/// Returns None, before reporting any field, if the line holds a quote.
+#[inline]
+fn for_each_unquoted_field<'a>(line: &'a [u8], field: &mut impl FnMut(usize, &'a [u8])) -> Option<usize> {
+    if memchr::memchr2(b'"', b'\'', line).is_some() {
+        return None;
+    }
+    let mut k = 0;
+    let mut start = 0usize;
+    let mut inside = false;
+    let mut tail = [b' '; 64];
+    for base in (0..line.len()).step_by(64) {
+        let chunk: &[u8; 64] = match line.get(base..base + 64) {
+            Some(full) => full.try_into().unwrap(),
+            None => {
+                tail[..line.len() - base].copy_from_slice(&line[base..]);
+                &tail
+            }
+        };
+        let text = text_mask(chunk);
+        let before = (text << 1) | inside as u64;
+        let mut events = (text & !before) | (!text & before); // field starts and ends
+        while events != 0 {
+            let bit = events.trailing_zeros() as usize;
+            events &= events - 1;
+            if !inside {
+                start = base + bit;
+            } else {
+                field(k, &line[start..base + bit]);
+                k += 1;
+            }
+            inside = !inside;
+        }
+        inside = text >> 63 == 1; // the chunk ends inside a field (padding is white space)
+    }
+    if inside {
+        field(k, &line[start..]);
+        k += 1;
+    }
+    Some(k)
+}
+
+/// The quote-aware tokenizer: a quoted field closes at a quote followed by white space.
+fn for_each_field_quoted<'a>(line: &'a [u8], mut field: impl FnMut(usize, &'a [u8])) -> Result<usize, ()> {
     let mut k = 0;
     let mut i = 0;
     let n = line.len();
@@ -257,9 +333,10 @@ struct ChunkScan {
     error: Option<(usize, StarError)>,
 }
 
+/// A field as a number, in the syntax Rust's `str::parse::<f64>` accepts (fast-float2 reads
+/// the bytes directly: no UTF-8 check, about twice as fast).
 fn parse_number(field: &[u8]) -> Option<f64> {
-    let s = std::str::from_utf8(field).ok()?;
-    s.parse::<f64>().ok()
+    fast_float2::parse(field).ok()
 }
 
 /// Scans the rows of `table`: checks every row's field count, parses the columns
@@ -533,6 +610,27 @@ mod tests {
         assert_eq!(scan.spans.len(), 300_000);
         assert!(scan.numbers[0].iter().enumerate().all(|(i, &v)| v == i as f64));
         assert!(scan.keys.iter().enumerate().all(|(i, &k)| scan.key_names[k as usize] == format!("m{}", i % 7).as_bytes()));
+    }
+
+    #[test]
+    fn fast_and_quote_aware_tokenizers_agree() {
+        let alphabet = b" \t\ra1.-x";
+        let mut state = 99u64;
+        for len in (0..300).chain([64, 128, 129, 511, 512, 513]) {
+            for _ in 0..20 {
+                let line: Vec<u8> = (0..len)
+                    .map(|_| {
+                        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        alphabet[(state >> 33) as usize % alphabet.len()]
+                    })
+                    .collect();
+                let (mut fast, mut slow) = (Vec::new(), Vec::new());
+                let n_fast = for_each_unquoted_field(&line, &mut |k, f| fast.push((k, f.to_vec()))).unwrap();
+                let n_slow = for_each_field_quoted(&line, |k, f| slow.push((k, f.to_vec()))).unwrap();
+                assert_eq!((n_fast, &fast), (n_slow, &slow), "{:?}", String::from_utf8_lossy(&line));
+            }
+        }
+        assert_eq!(for_each_unquoted_field(b"a \"b c\"", &mut |_, _| panic!()), None);
     }
 
     #[test]
