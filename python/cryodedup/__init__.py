@@ -8,16 +8,10 @@ remove_duplicate_particles
     The particle job on RELION STAR files, as ``cryodedup particles`` runs it.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
+from ._core import __version__
 from .dedup import DedupResult, dedup
 from .errors import CryodedupError
 from .particles import ParticleOptions, remove_duplicate_particles
-
-try:
-    __version__ = version("cryodedup")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
 
 __all__ = [
     "CryodedupError",

@@ -3,6 +3,8 @@
 import numpy as np
 import numpy.typing as npt
 
+__version__: str
+
 class StarSyntaxError(ValueError): ...
 
 def dedup(

@@ -63,9 +63,7 @@ def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
         ("Micrographs", f"{s['micrographs']:,}"),
         ("Minimum distance", f"{s['min_dist_A']:g} Å ({s['mode']})"),
     ]
-    for p in s["pixel_sizes"]:
-        value = f"{p['psize']:g} Å" if p["psize"] is not None else "-"
-        rows.append((f"Pixel size, {p['input']} group {p['optics_group']}", f"{value} ({p['source']})"))
+    rows += pixel_size_rows(s["pixel_sizes"], several_inputs=len(s["inputs"]) > 1)
     score = s["score"]
     rows += [
         ("Shift", s["shift"]),
@@ -74,6 +72,23 @@ def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
         ("Rejected file", s["outputs"]["rejected"]),
         ("Time", f"{s['seconds']:.2f} s"),
     ]
+    return rows
+
+
+def pixel_size_rows(pixel_sizes: list[dict], several_inputs: bool) -> list[tuple[str, str]]:
+    """One row per distinct (pixel size, source), naming the optics groups it served."""
+    used: dict[tuple, list[str]] = {}
+    for p in pixel_sizes:
+        where = f"{p['input']} " if several_inputs else ""
+        where += "" if p["optics_group"] == "all" else f"group {p['optics_group']}"
+        used.setdefault((p["psize"], p["source"]), []).append(where.strip())
+    rows = []
+    for (psize, source), groups in used.items():
+        value = f"{psize:g} Å from {source}" if psize is not None else source
+        named = [g for g in groups if g]
+        if named and len(used) > 1:
+            value += f" ({', '.join(named)})"
+        rows.append(("Micrograph pixel size" if not rows else "", value))
     return rows
 
 

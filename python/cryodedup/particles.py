@@ -260,11 +260,13 @@ def _row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn) -> t
                 for v in np.unique(per_mic)]
         return per_mic[keys], used
     hint = "give the micrograph pixel size with --mic-psize, or a micrographs STAR with --micrographs"
-    if part.optics is None or part.columns.optics_group is None:
+    if part.optics is None:
         raise CryodedupError(
             f"{part.where()}: no micrograph pixel size (a RELION 3.0 file has only the particle pixel size, "
             f"which differs from the micrograph's when particles were rescaled); {hint}"
         )
+    if part.columns.optics_group is None:
+        raise CryodedupError(f"{part.where()}: no rlnOpticsGroup column to find each particle's pixel size; {hint}")
     mic = _optics_value(part.optics, "rlnMicrographPixelSize")
     original = _optics_value(part.optics, "rlnMicrographOriginalPixelSize")
     groups = numbers[part.columns.optics_group]

@@ -209,16 +209,16 @@ fn score_key(score: f64, higher_is_better: bool) -> u64 {
     }
 }
 
-/// Local positions (into `members`) from best to worst.
-fn ranking(input: &Input, members: &[u32]) -> Vec<u32> {
+/// The local positions `subset` (into `members`, increasing) from best to worst.
+fn ranking(input: &Input, members: &[u32], subset: impl Iterator<Item = u32>) -> Vec<u32> {
     let mut keyed: Vec<(u64, u32)> = match input.scores {
         Some(scores) => {
             let higher = input.params.higher_is_better;
-            members.iter().enumerate().map(|(k, &i)| (score_key(scores[i as usize], higher), k as u32)).collect()
+            subset.map(|k| (score_key(scores[members[k as usize] as usize], higher), k)).collect()
         }
         None => {
             let seed = input.params.seed;
-            members.iter().enumerate().map(|(k, &i)| (random_key(seed, i as u64), k as u32)).collect()
+            subset.map(|k| (random_key(seed, members[k as usize] as u64), k)).collect()
         }
     };
     // NaN scores share u64::MAX with no finite score, and the position breaks every tie.
@@ -252,7 +252,7 @@ fn dedup_group<const D: usize>(input: &Input, members: &[u32], keep: &mut [bool]
     match (params.min_dist == 0.0, params.remove_entirely) {
         (true, false) => {
             let mut first: HashMap<[u64; D], u32> = HashMap::with_capacity(points.len());
-            for r in ranking(input, members) {
+            for r in ranking(input, members, 0..members.len() as u32) {
                 match first.get(&exact_key(&points[r as usize])) {
                     Some(&winner) => reject(keep, sup, r, members[winner as usize]),
                     None => {
@@ -280,31 +280,70 @@ fn dedup_group<const D: usize>(input: &Input, members: &[u32], keep: &mut [bool]
                 }
             }
         }
-        (false, false) => {
-            let tree = KdTree::new(&points);
-            for r in ranking(input, members) {
-                if !keep[r as usize] {
-                    continue;
-                }
-                tree.for_each_within(&points[r as usize], params.min_dist, |other, _| {
-                    if other != r && keep[other as usize] {
-                        reject(keep, sup, other, members[r as usize]);
-                    }
-                });
+        (false, entirely) => {
+            // Only particles with a neighbour can be rejected or reject others, so find the
+            // close pairs first; most particles have none and are never ranked.
+            let mut pairs: Vec<(u32, u32, f64)> = Vec::new();
+            KdTree::new(&points).for_each_pair_within(params.min_dist, |a, b, d2| pairs.push((a, b, d2)));
+            if pairs.is_empty() {
+                return;
+            }
+            if entirely {
+                reject_all_with_neighbours(&pairs, members, keep, sup);
+            } else {
+                suppress_greedily(input, &pairs, members, keep, sup);
             }
         }
-        (false, true) => {
-            let tree = KdTree::new(&points);
-            for (local, p) in points.iter().enumerate() {
-                let mut nearest: Option<(f64, u32)> = None;
-                tree.for_each_within(p, params.min_dist, |other, d2| {
-                    if other as usize != local && nearest.is_none_or(|(bd, bo)| (d2, other) < (bd, bo)) {
-                        nearest = Some((d2, other));
-                    }
-                });
-                if let Some((_, other)) = nearest {
-                    reject(keep, sup, local as u32, members[other as usize]);
-                }
+    }
+}
+
+/// Remove-entirely mode: every particle in a pair goes, naming its nearest neighbour (ties:
+/// the lowest index).
+fn reject_all_with_neighbours(pairs: &[(u32, u32, f64)], members: &[u32], keep: &mut [bool], sup: &mut [i64]) {
+    let mut nearest = vec![(f64::INFINITY, u32::MAX); members.len()];
+    for &(a, b, d2) in pairs {
+        for (me, other) in [(a, b), (b, a)] {
+            if (d2, other) < nearest[me as usize] {
+                nearest[me as usize] = (d2, other);
+            }
+        }
+    }
+    for (local, &(_, other)) in nearest.iter().enumerate() {
+        if other != u32::MAX {
+            reject(keep, sup, local as u32, members[other as usize]);
+        }
+    }
+}
+
+/// Keep-best mode: walk the particles that have neighbours from best to worst; one not yet
+/// suppressed is kept and suppresses its neighbours (a suppressed one suppresses nothing).
+fn suppress_greedily(input: &Input, pairs: &[(u32, u32, f64)], members: &[u32], keep: &mut [bool], sup: &mut [i64]) {
+    // Neighbour lists in compressed form: neighbours of k are adjacent[start[k]..start[k + 1]].
+    let n = members.len();
+    let mut start = vec![0u32; n + 1];
+    for &(a, b, _) in pairs {
+        start[a as usize + 1] += 1;
+        start[b as usize + 1] += 1;
+    }
+    for k in 0..n {
+        start[k + 1] += start[k];
+    }
+    let mut fill = start.clone();
+    let mut adjacent = vec![0u32; 2 * pairs.len()];
+    for &(a, b, _) in pairs {
+        for (me, other) in [(a, b), (b, a)] {
+            adjacent[fill[me as usize] as usize] = other;
+            fill[me as usize] += 1;
+        }
+    }
+    let involved = (0..n as u32).filter(|&k| start[k as usize + 1] > start[k as usize]);
+    for r in ranking(input, members, involved) {
+        if !keep[r as usize] {
+            continue;
+        }
+        for &other in &adjacent[start[r as usize] as usize..start[r as usize + 1] as usize] {
+            if keep[other as usize] {
+                reject(keep, sup, other, members[r as usize]);
             }
         }
     }

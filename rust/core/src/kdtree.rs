@@ -49,6 +49,37 @@ impl<const D: usize> KdTree<D> {
         self.search(0, self.points.len(), 0, query, r2, window, &mut visit);
     }
 
+    /// Calls `visit(a, b, squared_distance)` once for every pair of points within `radius`
+    /// of each other (inclusive), with `a < b`.
+    pub fn for_each_pair_within(&self, radius: f64, mut visit: impl FnMut(u32, u32, f64)) {
+        let r2 = radius * radius;
+        if self.points.len() <= LEAF_SIZE {
+            // One leaf, sorted by x: a forward sweep sees each pair once.
+            let reach = radius + radius * 1e-9 + f64::MIN_POSITIVE;
+            for (a, pa) in self.points.iter().enumerate() {
+                for (b, pb) in self.points.iter().enumerate().skip(a + 1) {
+                    if pb[0] - pa[0] > reach {
+                        break;
+                    }
+                    let d2 = squared_distance(pa, pb);
+                    if d2 <= r2 {
+                        let (i, j) = (self.ids[a], self.ids[b]);
+                        visit(i.min(j), i.max(j), d2);
+                    }
+                }
+            }
+            return;
+        }
+        for (a, pa) in self.points.iter().enumerate() {
+            let me = self.ids[a];
+            self.for_each_within(pa, radius, |other, d2| {
+                if other > me {
+                    visit(me, other, d2);
+                }
+            });
+        }
+    }
+
     fn search(
         &self,
         lo: usize,
@@ -125,6 +156,29 @@ mod tests {
                     let want: Vec<u32> = (0..n as u32).filter(|&i| squared_distance(&pts[i as usize], q) <= r * r).collect();
                     assert_eq!(got, want);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn pairs_match_brute_force() {
+        let mut s = 3u64;
+        for n in [0usize, 2, 50, 256, 257, 2000] {
+            // Coarse integer coordinates: many exact ties and boundary distances.
+            let pts: Vec<[f64; 2]> = (0..n).map(|_| [(lcg(&mut s) * 60.0).floor(), (lcg(&mut s) * 60.0).floor()]).collect();
+            for r in [0.0, 1.0, 5.0] {
+                let mut got = Vec::new();
+                KdTree::new(&pts).for_each_pair_within(r, |a, b, _| got.push((a, b)));
+                got.sort();
+                let mut want = Vec::new();
+                for a in 0..n {
+                    for b in a + 1..n {
+                        if squared_distance(&pts[a], &pts[b]) <= r * r {
+                            want.push((a as u32, b as u32));
+                        }
+                    }
+                }
+                assert_eq!(got, want, "n {n} r {r}");
             }
         }
     }

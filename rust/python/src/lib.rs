@@ -196,6 +196,7 @@ impl StarFile {
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(dedup, m)?)?;
     m.add_class::<StarFile>()?;
     m.add("StarSyntaxError", m.py().get_type::<errors::StarSyntaxError>())?;
