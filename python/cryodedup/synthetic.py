@@ -172,12 +172,12 @@ def write_benchmark_file(path, n_particles: int, *, per_mic: int = 200, duplicat
             n_mics = max(1, n // per_mic)
             mic_of = np.sort(rng.integers(0, n_mics, n))
             true = rng.uniform([64, 64], [nx - 64, ny - 64], (n, 2))
-            # Second picks: copies of the particle before them, a few pixels off.
+            # Second picks: more picks of the last first pick before them, a few pixels off.
             dup = rng.random(n) < duplicate_fraction
             dup[0] = False
-            source = np.where(dup, np.arange(n) - 1, np.arange(n))
-            same_mic = mic_of[source] == mic_of
-            true[dup & same_mic] = true[source[dup & same_mic]]
+            source = np.maximum.accumulate(np.where(dup, 0, np.arange(n)))
+            copy = dup & (mic_of[source] == mic_of)
+            true[copy] = true[source[copy]]
             coords = np.round(true + rng.normal(0, 4, (n, 2)))
             names = micrograph_names(mic, n_mics)
             cols = particle_columns(rng, coords, true, [names[m] for m in mic_of], psize, first_image=done + 1)
