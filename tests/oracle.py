@@ -15,13 +15,17 @@ def oracle(groups, coords, scores, min_dist, higher_is_better=True, remove_entir
     r2 = min_dist * min_dist
 
     def close(i, j):
-        return groups[i] == groups[j] and sum((a - b) ** 2 for a, b in zip(coords[i], coords[j])) <= r2
+        if groups[i] != groups[j]:
+            return False
+        if min_dist == 0:  # identical centres only (a squared distance can underflow to 0)
+            return list(coords[i]) == list(coords[j])
+        return sum((a - b) ** 2 for a, b in zip(coords[i], coords[j])) <= r2
 
     keep = [True] * n
     by = [-1] * n
     if remove_entirely:
         for i in range(n):
-            near = [(sum((a - b) ** 2 for a, b in zip(coords[i], coords[j])), j)
+            near = [(0.0 if min_dist == 0 else sum((a - b) ** 2 for a, b in zip(coords[i], coords[j])), j)
                     for j in range(n) if j != i and close(i, j)]
             if near:
                 keep[i], by[i] = False, min(near)[1]
