@@ -146,3 +146,10 @@ def test_big_clustered_micrographs_match_the_oracle(dim):
     result = dedup(groups, coords, scores, min_dist=10)
     assert np.array_equal(result.keep, oracle_by_group(groups, coords, scores, 10))
     check_guarantees(groups, coords, result, 10, subset=np.flatnonzero(groups == 1))
+
+
+def test_zero_distance_means_identical_centres():
+    # (1e-213)**2 underflows to 0: a squared-distance test would call these identical.
+    r = dedup([0, 0, 0], [[0.0, 0.0], [0.0, 1e-213], [0.0, -0.0]], [3.0, 2.0, 1.0], min_dist=0.0)
+    assert r.keep.tolist() == [True, True, False]
+    assert r.suppressed_by.tolist() == [-1, -1, 0]
