@@ -136,12 +136,16 @@ def particles(inputs, outdir, min_dist, mic_psize, micrographs, shift_key, score
     options = ParticleOptions(min_dist=min_dist, mic_psize=mic_psize, micrographs=micrographs,
                               shift_key=shift_key, score=score, score_order=score_order,
                               remove_entirely=remove_entirely, seed=seed)
-    report = Reporter(quiet)
+    run_particle_job("cryodedup particles", inputs, outdir, options, Reporter(quiet), force, as_json)
+
+
+def run_particle_job(title, inputs, outdir, options, report, force, as_json) -> None:
+    """Runs the job; a user's mistake ends the program with its message and status 1."""
     try:
         summary = remove_duplicate_particles(inputs, outdir, options, force=force, log=report.log)
     except CryodedupError as err:
         fail(str(err))
-    report.table("cryodedup particles", particle_summary_rows(summary))
+    report.table(title, particle_summary_rows(summary))
     if as_json:
         print(json.dumps(summary, indent=2))
 
@@ -180,13 +184,7 @@ def demo(outdir, force, quiet, as_json) -> None:
             + f" --micrographs {micrographs} --score rlnMaxValueProbDistribution -o {result}"
         )
     options = ParticleOptions(micrographs=micrographs, score="rlnMaxValueProbDistribution")
-    try:
-        summary = remove_duplicate_particles(pickers, result, options, force=force, log=report.log)
-    except CryodedupError as err:
-        fail(str(err))
-    report.table("cryodedup demo", particle_summary_rows(summary))
-    if as_json:
-        print(json.dumps(summary, indent=2))
+    run_particle_job("cryodedup demo", pickers, result, options, report, force, as_json)
 
 
 if __name__ == "__main__":  # pragma: no cover
