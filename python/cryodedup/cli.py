@@ -53,7 +53,7 @@ def fail(message: str) -> None:
 
 def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
     rows = [("Particles in", f"{s['particles']:,}")]
-    if len(s["inputs"]) > 1:
+    if len(s["inputs"]) > 1 and "kept" in s["inputs"][0]:
         for i in s["inputs"]:
             rows.append((f"  {Path(i['file']).name}", f"{i['particles']:,} in, {i['kept']:,} kept, {i['rejected']:,} rejected"))
     pct = 100 * s["rejected"] / s["particles"] if s["particles"] else 0.0
@@ -65,11 +65,15 @@ def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
     ]
     rows += pixel_size_rows(s["pixel_sizes"], several_inputs=len(s["inputs"]) > 1)
     score = s["score"]
+    if s.get("symmetry_expansion"):
+        sym = s["symmetry_expansion"]
+        by = ", ".join(f"{h:,} with {c} kept" for c, h in sym["sources_by_copies_kept"].items())
+        rows.append(("Symmetry copies", f"{sym['copies_in']:,} copies of {sym['sources']:,} particles; {by}"))
     rows += [
         ("Shift", s["shift"]),
         ("Score", f"{score['column']} ({score['order']} first)" if score["column"] else score["order"]),
-        ("Kept file", s["outputs"]["kept"]),
-        ("Rejected file", s["outputs"]["rejected"]),
+        ("Kept files", "\n".join(s["outputs"]["kept"])),
+        ("Rejected files", "\n".join(s["outputs"]["rejected"])),
         ("Time", f"{s['seconds']:.2f} s"),
     ]
     return rows
@@ -107,12 +111,15 @@ def main() -> None:
 @click.option("--mic-psize", type=float, default=None,
               help="Pixel size of the micrographs the coordinates refer to, in Å (overrides the files).")
 @click.option("--micrographs", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="A micrographs STAR to take micrograph pixel sizes from.")
-@click.option("--shift-key", type=click.Choice(["auto", "none"]), default="auto", show_default=True,
-              help="auto: subtract the rlnOrigin columns when present; none: coordinates only.")
+              help="A micrographs STAR, or CryoSPARC exposures (.cs/.csg), to take micrograph pixel sizes from.")
+@click.option("--shift-key", type=click.Choice(["auto", "none", "alignments2D", "alignments3D"]), default="auto",
+              show_default=True,
+              help="auto: subtract the rlnOrigin columns (STAR), or the alignments3D, else alignments2D shifts "
+                   "(CryoSPARC); none: locations only; alignments2D/3D: that slot's shifts (CryoSPARC).")
 @click.option("--score", default="auto", show_default=True,
-              help="Column ranking duplicates (best kept), `none` for a seeded random choice, or `auto`: "
-                   "the first of rlnAutopickFigureOfMerit, rlnMaxValueProbDistribution, rlnLogLikeliContribution.")
+              help="Column or field ranking duplicates (best kept), `none` for a seeded random choice, or `auto`: "
+                   "the first of rlnAutopickFigureOfMerit, rlnMaxValueProbDistribution, rlnLogLikeliContribution "
+                   "(STAR); pick_stats/ncc_score, else the alignment error (CryoSPARC).")
 @click.option("--score-order", type=click.Choice(["auto", "max", "min"]), default="auto", show_default=True,
               help="Whether higher (max) or lower (min) scores are better.")
 @click.option("--remove-entirely", is_flag=True, help="Reject every particle that has a neighbour within the distance.")
@@ -126,12 +133,12 @@ def main() -> None:
 @click.option_panel("Output", options=["--outdir", "--force", "--quiet", "--json", "--help"])
 def particles(inputs, outdir, min_dist, mic_psize, micrographs, shift_key, score, score_order,
               remove_entirely, seed, force, quiet, as_json) -> None:
-    """Remove duplicate particles from RELION particle STAR files.
+    """Remove duplicate particles from RELION STAR files or CryoSPARC particles (.cs, .csg).
 
     Particles closer than the minimum distance on the same micrograph are duplicates; of each
     group the best-scoring one is kept. Several INPUTS (for example the particles of two
-    pickers) are deduplicated together into one kept and one rejected file, each row a byte
-    copy of its input row.
+    pickers) are deduplicated together into one kept and one rejected output, each row a copy
+    of its input row.
     """
     options = ParticleOptions(min_dist=min_dist, mic_psize=mic_psize, micrographs=micrographs,
                               shift_key=shift_key, score=score, score_order=score_order,

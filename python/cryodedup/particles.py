@@ -15,9 +15,11 @@ from typing import Callable
 
 import numpy as np
 
+from . import particles_cs
 from .dedup import HIGHER_IS_BETTER, LOWER_IS_BETTER, dedup
 from .errors import CryodedupError
 from .outputs import AtomicOutputs
+from .particles_cs import is_cryosparc
 from .star import Block, StarFile, Table, split_fields, unquote
 
 #: The score columns ``--score auto`` looks for, in order.
@@ -51,8 +53,6 @@ class ParticleOptions:
             raise CryodedupError(f"--min-dist must be a distance in Å >= 0, got {self.min_dist}")
         if self.mic_psize is not None and not (np.isfinite(self.mic_psize) and self.mic_psize > 0):
             raise CryodedupError(f"--mic-psize must be a pixel size in Å > 0, got {self.mic_psize}")
-        if self.shift_key not in ("auto", "none"):
-            raise CryodedupError(f"--shift-key for STAR files is auto or none, got {self.shift_key!r}")
         if self.score_order not in ("auto", "max", "min"):
             raise CryodedupError(f"--score-order is auto, max or min, got {self.score_order!r}")
         if not 0 <= self.seed < 2**64:
@@ -383,15 +383,17 @@ def _merge_optics(parts: list[ParticleStar]) -> _Merge:
 
 def remove_duplicate_particles(inputs, outdir, options: ParticleOptions | None = None, *, force: bool = False,
                                log: Log = _silent) -> dict:
-    """Removes duplicate particles from RELION particle STAR files.
+    """Removes duplicate particles from RELION particle STAR files or CryoSPARC datasets.
 
     Parameters
     ----------
     inputs : list of path
         Particle STAR files (RELION 3.0 to 5, or files written by other tools in that
-        format). Several are deduplicated together.
+        format), or CryoSPARC ``.cs`` / ``.csg`` files. Several are deduplicated together.
     outdir : path
-        Folder that receives ``particles_kept.star`` and ``particles_rejected.star``.
+        Folder that receives ``particles_kept.star`` and ``particles_rejected.star``, or
+        ``particles_kept.cs``, ``particles_rejected.cs`` (and ``.csg`` and passthrough
+        files for a result group).
     options : ParticleOptions
         Minimum distance, pixel size, shift, score and mode.
     force : bool
@@ -419,6 +421,14 @@ def remove_duplicate_particles(inputs, outdir, options: ParticleOptions | None =
         warnings.append(message)
         log(message, "warning")
 
+    kinds = {is_cryosparc(p) for p in inputs}
+    if len(kinds) > 1:
+        raise CryodedupError("inputs mix CryoSPARC (.cs/.csg) and STAR files; deduplicate each kind on its own")
+    if kinds == {True}:
+        summary = particles_cs.run(inputs, outdir, options, force=force, warn=warn, log=log)
+        return _finish(summary, options, warnings, start)
+    if options.shift_key not in ("auto", "none"):
+        raise CryodedupError(f"--shift-key for STAR files is auto or none, got {options.shift_key!r}")
     parts = [ParticleStar(p, options.shift_key) for p in inputs]
     _check_same_layout(parts)
     score_label, higher = _score_column(parts[0], options)
@@ -465,7 +475,7 @@ def remove_duplicate_particles(inputs, outdir, options: ParticleOptions | None =
             with open(tmp[path], "ab") as f:
                 f.write(merge.suffix)
 
-    return {
+    summary = {
         "inputs": [
             {"file": str(p.path), "particles": int(hi - lo), "kept": int(result.keep[lo:hi].sum()),
              "rejected": int(hi - lo - result.keep[lo:hi].sum())}
@@ -475,12 +485,18 @@ def remove_duplicate_particles(inputs, outdir, options: ParticleOptions | None =
         "kept": result.n_kept,
         "rejected": result.n_rejected,
         "micrographs": len(group_ids),
-        "min_dist_A": options.min_dist,
-        "mode": "remove entirely" if options.remove_entirely else "keep best of each group",
         "pixel_sizes": [vars(p) for p in pixel_sizes],
         "shift": ", ".join(parts[0].columns.origins) or "none",
         "score": {"column": score_label, "order": ("max" if higher else "min") if score_label else f"random (seed {options.seed})"},
-        "outputs": {"kept": str(kept_path), "rejected": str(rejected_path)},
-        "warnings": warnings,
-        "seconds": round(time.perf_counter() - start, 3),
+        "outputs": {"kept": [str(kept_path)], "rejected": [str(rejected_path)]},
     }
+    return _finish(summary, options, warnings, start)
+
+
+def _finish(summary: dict, options: ParticleOptions, warnings: list[str], start: float) -> dict:
+    """The summary entries common to both file kinds."""
+    summary["min_dist_A"] = options.min_dist
+    summary["mode"] = "remove entirely" if options.remove_entirely else "keep best of each group"
+    summary["warnings"] = warnings
+    summary["seconds"] = round(time.perf_counter() - start, 3)
+    return summary

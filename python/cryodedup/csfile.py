@@ -1,0 +1,181 @@
+"""CryoSPARC datasets: ``.cs`` files in both encodings, and ``.csg`` result groups.
+
+A classic ``.cs`` (magic ``\\x93NUMPY``) is a numpy structured array: it is read with
+``np.load`` and its row subsets written with ``np.save``, so fields, dtypes (string widths
+included) and bytes of every row stay as they were. A compressed ``.cs`` (magic
+``\\x95CSDAT``) is read and written with cryosparc-tools' ``Dataset``. A ``.csg`` (YAML)
+names, per slot, the ``.cs`` file that holds it; the files share one set of ``uid``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CryodedupError
+
+NUMPY_MAGIC = b"\x93NUMPY"
+CSDAT_MAGIC = b"\x95CSDAT"
+
+
+class CsFile:
+    """The rows of one ``.cs`` file, in its own encoding ("numpy" or "csdat")."""
+
+    def __init__(self, data, encoding: str, path: Path | None = None):
+        self.data = data  # numpy structured array, or cryosparc.dataset.Dataset
+        self.encoding = encoding
+        self.path = path
+
+    @classmethod
+    def load(cls, path) -> CsFile:
+        path = Path(path)
+        if not path.exists():
+            raise CryodedupError(f"{path}: file not found")
+        try:
+            with open(path, "rb") as f:
+                magic = f.read(6)
+                f.seek(0)
+                if magic == NUMPY_MAGIC:
+                    return cls(np.load(f, allow_pickle=False, max_header_size=2**24), "numpy", path)
+            if magic == CSDAT_MAGIC:
+                from cryosparc.dataset import Dataset
+
+                return cls(Dataset.load(path), "csdat", path)
+        except CryodedupError:
+            raise
+        except Exception as err:  # numpy and cryosparc-tools raise many kinds on bad bytes
+            raise CryodedupError(f"{path}: not a readable CryoSPARC dataset, truncated or corrupted ({err})") from None
+        if not magic:
+            raise CryodedupError(f"{path}: the file is empty")
+        raise CryodedupError(f"{path}: not a CryoSPARC .cs file (it starts with neither \\x93NUMPY nor \\x95CSDAT)")
+
+    @property
+    def fields(self) -> list[str]:
+        if isinstance(self.data, np.ndarray):
+            return list(self.data.dtype.names or ())
+        return list(self.data.fields())
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def column(self, name: str) -> np.ndarray:
+        return np.asarray(self.data[name])
+
+    def take(self, indices: np.ndarray) -> CsFile:
+        if isinstance(self.data, np.ndarray):
+            return CsFile(self.data[indices], self.encoding)
+        return CsFile(self.data.take(indices), self.encoding)
+
+    def save(self, path) -> None:
+        """Writes to ``path`` exactly (no ``.npy`` suffix added), in this file's encoding."""
+        with open(path, "wb") as f:
+            if isinstance(self.data, np.ndarray):
+                np.save(f, self.data, allow_pickle=False)
+            else:
+                from cryosparc.dataset import CSDAT_FORMAT, NUMPY_FORMAT
+
+                self.data.save(f, format=CSDAT_FORMAT if self.encoding == "csdat" else NUMPY_FORMAT)
+
+    def dataset(self):
+        """The rows as a cryosparc-tools Dataset."""
+        if isinstance(self.data, np.ndarray):
+            from cryosparc.dataset import Dataset
+
+            return Dataset(self.data)
+        return self.data
+
+
+@dataclass
+class CsGroup:
+    """A particle set held by one or more ``.cs`` files that share their uids.
+
+    ``files[0]`` sets the row order; ``order[k][i]`` is the row of ``files[k]`` that holds
+    particle ``i``. ``slots`` maps each slot (field prefix) to the file that holds it.
+    """
+
+    path: Path
+    files: list[CsFile]
+    slots: dict[str, int]
+    order: list[np.ndarray]
+    csg: dict | None = None
+    metafiles: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path) -> CsGroup:
+        path = Path(path)
+        if path.suffix == ".csg":
+            return cls._load_csg(path)
+        cs = CsFile.load(path)
+        slots = {f.split("/")[0]: 0 for f in cs.fields if "/" in f}
+        return cls(path, [cs], slots, [np.arange(len(cs))])
+
+    @classmethod
+    def _load_csg(cls, path: Path) -> CsGroup:
+        import yaml
+
+        if not path.exists():
+            raise CryodedupError(f"{path}: file not found")
+        try:
+            csg = yaml.safe_load(path.read_text())
+            results = csg["results"]
+            metafiles = {slot: spec["metafile"] for slot, spec in results.items()}
+        except (yaml.YAMLError, KeyError, TypeError, AttributeError) as err:
+            raise CryodedupError(f"{path}: not a CryoSPARC result group (.csg) with a results: section ({err})") from None
+        names = list(dict.fromkeys(metafiles.values()))
+        files = []
+        for name in names:
+            target = path.parent / name[1:] if name.startswith(">") else Path(name)
+            if not target.exists():
+                raise CryodedupError(f"{path}: refers to {name!r}, and {target} does not exist")
+            files.append(CsFile.load(target))
+        order = [np.arange(len(files[0]))]
+        uid0 = files[0].column("uid")
+        for cs in files[1:]:
+            order.append(_align(uid0, cs.column("uid"), path, cs.path))
+        slots = {slot: names.index(name) for slot, name in metafiles.items()}
+        return cls(path, files, slots, order, csg, names)
+
+    def __len__(self) -> int:
+        return len(self.files[0])
+
+    @property
+    def fields(self) -> list[str]:
+        """Fields of the group: uid and, of each file, the fields of the slots it holds."""
+        out = ["uid"]
+        for k, cs in enumerate(self.files):
+            out += [f for f in cs.fields if "/" in f and self.slots.get(f.split("/")[0]) == k]
+        return out
+
+    def has(self, name: str) -> bool:
+        return name in self.fields
+
+    def column(self, name: str) -> np.ndarray:
+        """A field, in the row order of the group's first file."""
+        k = 0 if name == "uid" else self.slots[name.split("/")[0]]
+        return self.files[k].column(name)[self.order[k]]
+
+
+def flatten(group: CsGroup):
+    """One cryosparc-tools Dataset with the group's fields, in its first file's row order."""
+    from cryosparc.dataset import Dataset
+
+    parts = []
+    for k, cs in enumerate(group.files):
+        prefixes = [slot for slot, owner in group.slots.items() if owner == k]
+        parts.append(cs.take(group.order[k]).dataset().filter_prefixes(prefixes))
+    return Dataset.innerjoin_many(*parts) if len(parts) > 1 else parts[0]
+
+
+def _align(uid0: np.ndarray, uid: np.ndarray, group: Path, path: Path | None) -> np.ndarray:
+    """Rows of ``uid`` in the order of ``uid0``; the two must be the same set."""
+    if len(uid) != len(uid0):
+        raise CryodedupError(f"{group}: {path} holds {len(uid)} particles, the group's first file {len(uid0)}")
+    sorter = np.argsort(uid, kind="stable")
+    pos = np.searchsorted(uid, uid0, sorter=sorter)
+    pos = np.minimum(pos, len(uid) - 1) if len(uid) else pos
+    rows = sorter[pos] if len(uid) else pos
+    if len(uid) and not np.array_equal(uid[rows], uid0):
+        raise CryodedupError(f"{group}: {path} and the group's first file hold different particle uids")
+    return rows

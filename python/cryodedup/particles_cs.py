@@ -1,0 +1,246 @@
+"""The particle job on CryoSPARC particles (``.cs`` and ``.csg``): CryoSPARC's *Remove
+Duplicate Particles*, with the same core as the STAR job.
+
+Centres in Å (DESIGN.md section 2): ``center_x_frac * micrograph_shape[1] * psize_mic -
+shift[0] * psize_align`` and ``center_y_frac * micrograph_shape[0] * psize_mic - shift[1] *
+psize_align``; ``micrograph_shape`` is ``[ny, nx]``, the shift ``[x, y]`` in alignment
+pixels, subtracted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .csfile import CsFile, CsGroup, flatten
+from .dedup import dedup
+from .errors import CryodedupError
+
+SHIFT_KEYS = ("auto", "none", "alignments2D", "alignments3D")
+KEPT, REJECTED = "particles_kept", "particles_rejected"
+
+
+def is_cryosparc(path) -> bool:
+    return Path(path).suffix in (".cs", ".csg")
+
+
+class _Particles:
+    """The merged particle set of all inputs, and how to write its subsets."""
+
+    def __init__(self, inputs: list[Path], warn):
+        self.groups = [CsGroup.load(p) for p in inputs]
+        self.dropped: list[str] = []
+        self.collapsed = 0
+        if len(self.groups) == 1:
+            self.group = self.groups[0]
+        else:
+            self.group = self._merge(warn)
+        self.counts = [len(g) for g in self.groups]
+
+    def _merge(self, warn) -> CsGroup:
+        """One dataset with the fields common to all inputs; a uid met twice is collapsed
+        when its rows are the same particle, and refused otherwise."""
+        from cryosparc.dataset import Dataset
+
+        flats = [flatten(g) for g in self.groups]
+        common = [f for f in flats[0].fields() if all(f in d.fields() for d in flats[1:])]
+        self.dropped = sorted({f for d in flats for f in d.fields()} - set(common))
+        if self.dropped:
+            warn(f"fields not in every input are left out of the outputs: {', '.join(self.dropped)}")
+        merged = Dataset.append_many(*[d.filter_fields(common) for d in flats], assert_same_fields=True)
+        uid = np.asarray(merged["uid"])
+        first = {}
+        keep_rows = []
+        for i, u in enumerate(uid.tolist()):
+            j = first.setdefault(u, i)
+            if j == i:
+                keep_rows.append(i)
+            elif not _same_row(merged, i, j, common):
+                raise CryodedupError(f"uid {u} appears in two inputs with different values: not the same particle")
+        self.collapsed = len(uid) - len(keep_rows)
+        if self.collapsed:
+            warn(f"{self.collapsed} particles appear in more than one input and are counted once")
+            merged = merged.take(np.array(keep_rows))
+        encoding = self.groups[0].files[0].encoding
+        single = CsFile(merged, encoding)
+        slots = {f.split("/")[0]: 0 for f in common if "/" in f}
+        csg = self.groups[0].csg
+        return CsGroup(self.groups[0].path, [single], slots, [np.arange(len(single))], csg, ["merged"])
+
+    def output_paths(self, outdir: Path) -> dict[str, list[Path]]:
+        """The files written for kept and rejected: one per input file, plus a .csg."""
+        out = {}
+        for stem in (KEPT, REJECTED):
+            names = [f"{stem}.cs"] + [f"{stem}_passthrough_{k}.cs" for k in range(1, len(self.group.files))]
+            if self.group.csg is not None:
+                names.append(f"{stem}.csg")
+            out[stem] = [outdir / n for n in names]
+        return out
+
+    def write(self, keep: np.ndarray, paths: dict[str, list[Path]], tmp: dict[Path, Path]) -> None:
+        group = self.group
+        for stem, selected in ((KEPT, keep), (REJECTED, ~keep)):
+            files = paths[stem]
+            for k, cs in enumerate(group.files):
+                rows = np.sort(group.order[k][selected])  # each file keeps its own row order
+                cs.take(rows).save(tmp[files[k]])
+            if group.csg is not None:
+                _write_csg(group, [p.name for p in files[:-1]], int(selected.sum()), tmp[files[-1]])
+
+
+def _same_row(d, i: int, j: int, fields: list[str]) -> bool:
+    return all(np.array_equal(np.asarray(d[f][i]), np.asarray(d[f][j])) for f in fields)
+
+
+def _write_csg(group: CsGroup, names: list[str], n: int, path: Path) -> None:
+    import yaml
+
+    csg = dict(group.csg)
+    csg["results"] = {
+        slot: {**spec, "metafile": f">{names[group.slots[slot]]}", "num_items": n}
+        for slot, spec in group.csg["results"].items()
+        if slot in group.slots
+    }
+    path.write_text(yaml.safe_dump(csg, sort_keys=False))
+
+
+def _micrograph_groups(group: CsGroup) -> tuple[np.ndarray, int, str]:
+    for key in ("location/micrograph_uid", "location/micrograph_path"):
+        if group.has(key):
+            ids, inverse = np.unique(group.column(key), return_inverse=True)
+            return inverse.astype(np.int64).ravel(), len(ids), key
+    raise CryodedupError(
+        f"{group.path}: no location slot (location/micrograph_uid, center_x_frac, ...): the particles are "
+        "not linked to micrographs, so their positions are unknown. Give the output of a job that keeps "
+        "the location (an extraction, or a result group with its passthrough files)"
+    )
+
+
+def _exposure_pixel_sizes(path) -> dict[int, float]:
+    exposures = CsGroup.load(path)
+    if not exposures.has("micrograph_blob/psize_A"):
+        raise CryodedupError(f"{path}: no micrograph_blob/psize_A field (is this a CryoSPARC exposures dataset?)")
+    return dict(zip(exposures.column("uid").tolist(), exposures.column("micrograph_blob/psize_A").tolist()))
+
+
+def _micrograph_pixel_size(group: CsGroup, options, warn) -> tuple[np.ndarray | float, str]:
+    if options.mic_psize is not None:
+        return options.mic_psize, "--mic-psize"
+    if options.micrographs is not None:
+        by_uid = _exposure_pixel_sizes(options.micrographs)
+        uids = group.column("location/micrograph_uid").tolist()
+        missing = [u for u in uids if u not in by_uid]
+        if missing:
+            raise CryodedupError(f"micrograph uid {missing[0]} is not among the exposures in {options.micrographs}")
+        return np.array([by_uid[u] for u in uids]), f"micrograph_blob/psize_A in {options.micrographs}"
+    if group.has("location/micrograph_psize_A"):
+        psize = group.column("location/micrograph_psize_A").astype(np.float64)
+        if np.all(psize > 0):
+            return psize, "location/micrograph_psize_A"
+    raise CryodedupError(
+        f"{group.path}: no micrograph pixel size (location/micrograph_psize_A is absent or 0); give it with "
+        "--mic-psize, or the exposures with --micrographs"
+    )
+
+
+def _shift(group: CsGroup, shift_key: str, warn) -> tuple[np.ndarray | None, np.ndarray | float, str]:
+    """The alignment shifts [x, y] in alignment pixels, their pixel size, and the slot used."""
+    if shift_key not in SHIFT_KEYS:
+        raise CryodedupError(f"--shift-key is one of {', '.join(SHIFT_KEYS)}, got {shift_key!r}")
+    if shift_key == "auto":
+        shift_key = next((s for s in ("alignments3D", "alignments2D") if group.has(f"{s}/shift")), "none")
+    if shift_key == "none":
+        return None, 0.0, "none"
+    if not group.has(f"{shift_key}/shift"):
+        raise CryodedupError(f"{group.path}: --shift-key {shift_key}, but there is no {shift_key}/shift field")
+    shift = group.column(f"{shift_key}/shift").astype(np.float64)
+    if group.has(f"{shift_key}/psize_A"):
+        return shift, group.column(f"{shift_key}/psize_A").astype(np.float64), f"{shift_key}/shift"
+    if group.has("blob/psize_A"):
+        warn(f"no {shift_key}/psize_A: the shifts are taken to be in pixels of blob/psize_A")
+        return shift, group.column("blob/psize_A").astype(np.float64), f"{shift_key}/shift"
+    raise CryodedupError(f"{group.path}: no {shift_key}/psize_A or blob/psize_A to give the shifts' pixel size")
+
+
+def _score(group: CsGroup, options, shift_slot: str) -> tuple[np.ndarray | None, str | None, bool]:
+    from .dedup import HIGHER_IS_BETTER, LOWER_IS_BETTER
+
+    label = options.score
+    if label == "none":
+        return None, None, True
+    if label == "auto":
+        slot = shift_slot.split("/")[0]
+        label = next((f for f in ("pick_stats/ncc_score", f"{slot}/error") if group.has(f)), None)
+        if label is None:
+            raise CryodedupError(
+                f"{group.path}: no score field found (looked for pick_stats/ncc_score and the alignment error); "
+                "use --score none to keep a seeded random particle of each duplicate group, or --score FIELD"
+            )
+    if not group.has(label):
+        numeric = [f for f in group.fields if f != "uid" and group.column(f).dtype.kind in "iuf" and group.column(f).ndim == 1]
+        raise CryodedupError(f"{group.path}: unknown score field {label!r}; numeric fields present: {', '.join(numeric)}")
+    if options.score_order != "auto":
+        higher = options.score_order == "max"
+    elif label in HIGHER_IS_BETTER or label in LOWER_IS_BETTER:
+        higher = label in HIGHER_IS_BETTER
+    else:
+        raise CryodedupError(f"--score {label}: say whether higher or lower is better with --score-order max or min")
+    return group.column(label).astype(np.float64), label, higher
+
+
+def _symmetry_report(group: CsGroup, keep: np.ndarray) -> dict | None:
+    if not group.has("sym_expand/src_uid"):
+        return None
+    src = group.column("sym_expand/src_uid")
+    sources, inverse = np.unique(src, return_inverse=True)
+    kept_per_source = np.bincount(inverse.ravel()[keep], minlength=len(sources))
+    copies, how_many = np.unique(kept_per_source, return_counts=True)
+    return {"sources": len(sources), "copies_in": len(src),
+            "sources_by_copies_kept": {int(c): int(h) for c, h in zip(copies, how_many)}}
+
+
+def run(inputs: list[Path], outdir: Path, options, *, force: bool, warn, log) -> dict:
+    """The CryoSPARC branch of ``remove_duplicate_particles``; returns the summary."""
+    from .outputs import AtomicOutputs
+
+    particles = _Particles(inputs, warn)
+    group = particles.group
+    paths = particles.output_paths(outdir)
+    outputs = AtomicOutputs(paths[KEPT] + paths[REJECTED], force=force, inputs=inputs)
+    groups, n_mics, key = _micrograph_groups(group)
+    for needed in ("location/center_x_frac", "location/center_y_frac", "location/micrograph_shape"):
+        if not group.has(needed):
+            raise CryodedupError(f"{group.path}: the location slot has no {needed} field")
+    psize_mic, psize_source = _micrograph_pixel_size(group, options, warn)
+    shift, psize_align, shift_used = _shift(group, options.shift_key, warn)
+    scores, score_label, higher = _score(group, options, shift_used)
+
+    shape = group.column("location/micrograph_shape").astype(np.float64)  # [ny, nx]
+    centres = np.stack([group.column("location/center_x_frac") * shape[:, 1] * psize_mic,
+                        group.column("location/center_y_frac") * shape[:, 0] * psize_mic], axis=1)
+    if shift is not None:
+        centres -= shift * np.reshape(psize_align, (-1, 1))
+    log(f"removing duplicates among {len(groups)} particles on {n_mics} micrographs", "info")
+    result = dedup(groups, centres, scores, min_dist=options.min_dist, higher_is_better=higher,
+                   remove_entirely=options.remove_entirely, seed=options.seed)
+    with outputs as tmp:
+        particles.write(result.keep, paths, tmp)
+    values = np.unique(psize_mic)
+    return {
+        "inputs": [{"file": str(g.path), "particles": len(g)} for g in particles.groups],
+        "particles": len(groups),
+        "kept": result.n_kept,
+        "rejected": result.n_rejected,
+        "micrographs": n_mics,
+        "micrograph_key": key,
+        "pixel_sizes": [{"input": "all", "optics_group": "all", "psize": float(v), "source": psize_source}
+                        for v in values[:10]],
+        "shift": shift_used,
+        "score": {"column": score_label,
+                  "order": ("max" if higher else "min") if score_label else f"random (seed {options.seed})"},
+        "dropped_fields": particles.dropped,
+        "collapsed_uids": particles.collapsed,
+        "symmetry_expansion": _symmetry_report(group, result.keep),
+        "outputs": {"kept": [str(p) for p in paths[KEPT]], "rejected": [str(p) for p in paths[REJECTED]]},
+    }
