@@ -48,7 +48,7 @@ class _Particles:
         self.dropped = sorted({f for d in flats for f in d.fields()} - set(common))
         if self.dropped:
             warn(f"fields not in every input are left out of the outputs: {', '.join(self.dropped)}")
-        merged = Dataset.append_many(*[d.filter_fields(common) for d in flats], assert_same_fields=True)
+        merged = Dataset.append_many(*[d.filter_fields(common) for d in flats], assert_same_fields=True, repeat_allowed=True)
         uid = np.asarray(merged["uid"])
         first = {}
         keep_rows = []
@@ -171,7 +171,8 @@ def _score(group: CsGroup, options, shift_slot: str) -> tuple[np.ndarray | None,
         return None, None, True
     if label == "auto":
         slot = shift_slot.split("/")[0]
-        label = next((f for f in ("pick_stats/ncc_score", f"{slot}/error") if group.has(f)), None)
+        candidates = ("pick_stats/ncc_score", f"{slot}/error", "alignments3D/error", "alignments2D/error")
+        label = next((f for f in candidates if group.has(f)), None)
         if label is None:
             raise CryodedupError(
                 f"{group.path}: no score field found (looked for pick_stats/ncc_score and the alignment error); "

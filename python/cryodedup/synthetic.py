@@ -185,3 +185,57 @@ def write_benchmark_file(path, n_particles: int, *, per_mic: int = 200, duplicat
             done += n
             mic += n_mics
         out.write("\n")
+
+
+def cs_particles(rng: np.random.Generator, n: int, *, per_mic: int = 200, duplicate_fraction: float = 0.1,
+                 psize_mic: float = 0.83, psize_align: float = 1.66, shape=MIC_SHAPE) -> np.ndarray:
+    """CryoSPARC particles as a numpy structured array (the classic .cs layout): location,
+    pick_stats, alignments2D and blob slots. A fraction are second picks of the particle
+    before them; 2D alignment wrote the shift that re-centres every pick, following
+    CryoSPARC's sign (centre = location - shift)."""
+    ny, nx = shape
+    n_mics = max(1, n // per_mic)
+    mic = np.sort(rng.integers(0, n_mics, n))
+    true = rng.uniform([64, 64], [nx - 64, ny - 64], (n, 2)) * psize_mic  # Å
+    dup = rng.random(n) < duplicate_fraction
+    dup[0] = False
+    source = np.maximum.accumulate(np.where(dup, 0, np.arange(n)))
+    copy = dup & (mic[source] == mic)
+    true[copy] = true[source[copy]]
+    pick_px = np.round(true / psize_mic + rng.normal(0, 5, (n, 2)))  # picks are off-centre
+    shift = (pick_px * psize_mic - true) / psize_align + rng.normal(0, 0.05, (n, 2))
+    dtype = [("uid", "<u8"), ("location/micrograph_uid", "<u8"), ("location/exp_group_id", "<u4"),
+             ("location/micrograph_path", "S80"), ("location/micrograph_shape", "<u4", (2,)),
+             ("location/center_x_frac", "<f4"), ("location/center_y_frac", "<f4"),
+             ("location/min_dist_A", "<f4"), ("location/micrograph_psize_A", "<f4"),
+             ("pick_stats/ncc_score", "<f4"), ("pick_stats/power", "<f4"),
+             ("alignments2D/shift", "<f4", (2,)), ("alignments2D/psize_A", "<f4"), ("alignments2D/error", "<f4"),
+             ("alignments2D/class", "<u4"), ("blob/path", "S80"), ("blob/idx", "<u4"), ("blob/psize_A", "<f4")]
+    out = np.zeros(n, dtype=dtype)
+    out["uid"] = rng.integers(1, 2**63, n, dtype=np.int64).astype(np.uint64) + np.uint64(2**62)
+    mic_uids = rng.integers(1, 2**63, n_mics, dtype=np.int64).astype(np.uint64)
+    out["location/micrograph_uid"] = mic_uids[mic]
+    names = np.array([f"J2/motioncorrected/{m:06d}_FoilHole_{4000000 + m}_Data_patch_aligned_doseweighted.mrc"
+                      for m in range(n_mics)], dtype="S80")
+    out["location/micrograph_path"] = names[mic]
+    out["location/micrograph_shape"] = (ny, nx)
+    out["location/center_x_frac"] = pick_px[:, 0] / nx
+    out["location/center_y_frac"] = pick_px[:, 1] / ny
+    out["location/min_dist_A"] = 100.0
+    out["location/micrograph_psize_A"] = psize_mic
+    out["pick_stats/ncc_score"] = rng.uniform(0.1, 0.6, n)
+    out["pick_stats/power"] = rng.uniform(50, 500, n)
+    out["alignments2D/shift"] = shift
+    out["alignments2D/psize_A"] = psize_align
+    out["alignments2D/error"] = rng.uniform(9e4, 1e5, n)
+    out["alignments2D/class"] = rng.integers(0, 50, n)
+    out["blob/path"] = [b"J5/extract/" + p.split(b"/")[-1] + b"s" for p in out["location/micrograph_path"][:1]] * n
+    out["blob/idx"] = np.arange(n) % per_mic
+    out["blob/psize_A"] = psize_align
+    return out
+
+
+def write_cs(path, records: np.ndarray) -> None:
+    """A classic .cs file (a .npy file under another name)."""
+    with open(path, "wb") as f:
+        np.save(f, records, allow_pickle=False)
