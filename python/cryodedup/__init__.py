@@ -5,10 +5,13 @@ Python API
 dedup
     The core algorithm on arrays (micrograph ids, centres in Å, scores).
 remove_duplicate_particles
-    The particle job on RELION STAR files, as ``cryodedup particles`` runs it.
+    The particle job on RELION STAR or CryoSPARC files, as ``cryodedup particles`` runs it.
+remove_duplicates
+    The same for files or data in memory (Dataset, structured array, DataFrame).
 """
 
 from ._core import __version__
+from .api import remove_duplicates
 from .dedup import DedupResult, dedup
 from .errors import CryodedupError
 from .particles import ParticleOptions, remove_duplicate_particles
@@ -19,5 +22,6 @@ __all__ = [
     "ParticleOptions",
     "dedup",
     "remove_duplicate_particles",
+    "remove_duplicates",
     "__version__",
 ]

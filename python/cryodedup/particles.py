@@ -97,10 +97,13 @@ class ParticleStar:
         optics = self.star.block("optics")
         self.optics_block: Block | None = optics
         self.optics: Table | None = self.star.table(optics) if optics else None
-        self.columns = self._columns(shift_key)
+        self.columns = choose_columns(self.labels, self.optics is not None, self.where(), shift_key)
 
     def where(self) -> str:
         return f"{self.path}: data_{self.block.name} (line {self.block.line})"
+
+    def numeric_labels(self) -> list[str]:
+        return self.star.numeric_labels(self.block)
 
     def _particle_block(self) -> Block:
         found = self.star.block("particles")
@@ -118,42 +121,44 @@ class ParticleStar:
             f"rlnCoordinateX/Y); blocks present: {names}"
         )
 
-    def _columns(self, shift_key: str) -> Columns:
-        labels = set(self.labels)
-        if "rlnCenteredCoordinateXAngst" in labels:  # RELION 5 tomography: centres in Å
-            axes = [a for a in "XYZ" if f"rlnCenteredCoordinate{a}Angst" in labels]
-            coords, in_angstrom = [f"rlnCenteredCoordinate{a}Angst" for a in axes], True
-        else:
-            missing = [lab for lab in ("rlnCoordinateX", "rlnCoordinateY") if lab not in labels]
-            if missing:
-                raise CryodedupError(
-                    f"{self.where()}: no {' or '.join(missing)} column; the particles cannot be located "
-                    f"on their micrographs (columns present: {', '.join(self.labels)})"
-                )
-            axes = ["X", "Y"] + (["Z"] if "rlnCoordinateZ" in labels else [])
-            coords, in_angstrom = [f"rlnCoordinate{a}" for a in axes], False
-        key = next((k for k in ("rlnMicrographName", "rlnTomoName") if k in labels), None)
-        if key is None:
+def choose_columns(labels: list[str], has_optics: bool, where: str, shift_key: str) -> Columns:
+    """The columns that locate the particles of a table with these labels, and their units."""
+    all_labels = list(labels)
+    labels = set(labels)
+    if "rlnCenteredCoordinateXAngst" in labels:  # RELION 5 tomography: centres in Å
+        axes = [a for a in "XYZ" if f"rlnCenteredCoordinate{a}Angst" in labels]
+        coords, in_angstrom = [f"rlnCenteredCoordinate{a}Angst" for a in axes], True
+    else:
+        missing = [lab for lab in ("rlnCoordinateX", "rlnCoordinateY") if lab not in labels]
+        if missing:
             raise CryodedupError(
-                f"{self.where()}: no rlnMicrographName column; particles are only compared with "
-                "particles of the same micrograph, so each needs one"
+                f"{where}: no {' or '.join(missing)} column; the particles cannot be located "
+                f"on their micrographs (columns present: {', '.join(all_labels)})"
             )
-        columns = Columns(key=key, coords=coords, coords_in_angstrom=in_angstrom)
-        if self.optics is not None and "rlnOpticsGroup" in labels:
-            columns.optics_group = "rlnOpticsGroup"
-        if shift_key == "auto":
-            if f"rlnOrigin{axes[0]}Angst" in labels:
-                columns.origins = [f"rlnOrigin{a}Angst" for a in axes if f"rlnOrigin{a}Angst" in labels]
-            elif "rlnOriginX" in labels and not in_angstrom:
-                columns.origins = [f"rlnOrigin{a}" for a in axes if f"rlnOrigin{a}" in labels]
-                columns.origins_in_pixels = True
-                for needed in ("rlnDetectorPixelSize", "rlnMagnification"):
-                    if needed not in labels:
-                        raise CryodedupError(
-                            f"{self.where()}: rlnOriginX is in particle pixels but there is no {needed} "
-                            "column to give their size; use --shift-key none to ignore the origins"
-                        )
-        return columns
+        axes = ["X", "Y"] + (["Z"] if "rlnCoordinateZ" in labels else [])
+        coords, in_angstrom = [f"rlnCoordinate{a}" for a in axes], False
+    key = next((k for k in ("rlnMicrographName", "rlnTomoName") if k in labels), None)
+    if key is None:
+        raise CryodedupError(
+            f"{where}: no rlnMicrographName column; particles are only compared with "
+            "particles of the same micrograph, so each needs one"
+        )
+    columns = Columns(key=key, coords=coords, coords_in_angstrom=in_angstrom)
+    if has_optics and "rlnOpticsGroup" in labels:
+        columns.optics_group = "rlnOpticsGroup"
+    if shift_key == "auto":
+        if f"rlnOrigin{axes[0]}Angst" in labels:
+            columns.origins = [f"rlnOrigin{a}Angst" for a in axes if f"rlnOrigin{a}Angst" in labels]
+        elif "rlnOriginX" in labels and not in_angstrom:
+            columns.origins = [f"rlnOrigin{a}" for a in axes if f"rlnOrigin{a}" in labels]
+            columns.origins_in_pixels = True
+            for needed in ("rlnDetectorPixelSize", "rlnMagnification"):
+                if needed not in labels:
+                    raise CryodedupError(
+                        f"{where}: rlnOriginX is in particle pixels but there is no {needed} "
+                        "column to give their size; use --shift-key none to ignore the origins"
+                    )
+    return columns
 
 
 def _score_column(part: ParticleStar, options: ParticleOptions) -> tuple[str | None, bool]:
@@ -171,7 +176,7 @@ def _score_column(part: ParticleStar, options: ParticleOptions) -> tuple[str | N
     else:
         label = options.score
         if label not in part.labels:
-            numeric = ", ".join(part.star.numeric_labels(part.block)) or "none"
+            numeric = ", ".join(part.numeric_labels()) or "none"
             raise CryodedupError(
                 f"{part.where()}: unknown score column {label!r}; numeric columns present: {numeric}"
             )

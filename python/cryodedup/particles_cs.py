@@ -201,14 +201,9 @@ def _symmetry_report(group: CsGroup, keep: np.ndarray) -> dict | None:
             "sources_by_copies_kept": {int(c): int(h) for c, h in zip(copies, how_many)}}
 
 
-def run(inputs: list[Path], outdir: Path, options, *, force: bool, warn, log) -> dict:
-    """The CryoSPARC branch of ``remove_duplicate_particles``; returns the summary."""
-    from .outputs import AtomicOutputs
-
-    particles = _Particles(inputs, warn)
-    group = particles.group
-    paths = particles.output_paths(outdir)
-    outputs = AtomicOutputs(paths[KEPT] + paths[REJECTED], force=force, inputs=inputs)
+def decide(group: CsGroup, options, warn, log=lambda message, level: None):
+    """Which particles of ``group`` to keep; returns the DedupResult and the summary entries
+    that describe how (micrographs, pixel size, shift, score)."""
     groups, n_mics, key = _micrograph_groups(group)
     for needed in ("location/center_x_frac", "location/center_y_frac", "location/micrograph_shape"):
         if not group.has(needed):
@@ -225,23 +220,36 @@ def run(inputs: list[Path], outdir: Path, options, *, force: bool, warn, log) ->
     log(f"removing duplicates among {len(groups)} particles on {n_mics} micrographs", "info")
     result = dedup(groups, centres, scores, min_dist=options.min_dist, higher_is_better=higher,
                    remove_entirely=options.remove_entirely, seed=options.seed)
-    with outputs as tmp:
-        particles.write(result.keep, paths, tmp)
-    values = np.unique(psize_mic)
-    return {
-        "inputs": [{"file": str(g.path), "particles": len(g)} for g in particles.groups],
+    info = {
         "particles": len(groups),
         "kept": result.n_kept,
         "rejected": result.n_rejected,
         "micrographs": n_mics,
         "micrograph_key": key,
         "pixel_sizes": [{"input": "all", "optics_group": "all", "psize": float(v), "source": psize_source}
-                        for v in values[:10]],
+                        for v in np.unique(psize_mic)[:10]],
         "shift": shift_used,
         "score": {"column": score_label,
                   "order": ("max" if higher else "min") if score_label else f"random (seed {options.seed})"},
+        "symmetry_expansion": _symmetry_report(group, result.keep),
+    }
+    return result, info
+
+
+def run(inputs: list[Path], outdir: Path, options, *, force: bool, warn, log) -> dict:
+    """The CryoSPARC branch of ``remove_duplicate_particles``; returns the summary."""
+    from .outputs import AtomicOutputs
+
+    particles = _Particles(inputs, warn)
+    paths = particles.output_paths(outdir)
+    outputs = AtomicOutputs(paths[KEPT] + paths[REJECTED], force=force, inputs=inputs)
+    result, info = decide(particles.group, options, warn, log)
+    with outputs as tmp:
+        particles.write(result.keep, paths, tmp)
+    return {
+        "inputs": [{"file": str(g.path), "particles": len(g)} for g in particles.groups],
+        **info,
         "dropped_fields": particles.dropped,
         "collapsed_uids": particles.collapsed,
-        "symmetry_expansion": _symmetry_report(group, result.keep),
         "outputs": {"kept": [str(p) for p in paths[KEPT]], "rejected": [str(p) for p in paths[REJECTED]]},
     }
