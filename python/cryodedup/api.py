@@ -111,7 +111,7 @@ def _text(value) -> str:
 
 def _keep_relion(particles, optics, options: ParticleOptions, warn) -> np.ndarray:
     part = _FrameParticles(particles, optics, options.shift_key)
-    score, higher = star_job._score_column(part, options)
+    score, higher = star_job.score_column(part, options)
     numbers = {}
     for label in part.columns.numbers(score):
         try:
@@ -119,9 +119,9 @@ def _keep_relion(particles, optics, options: ParticleOptions, warn) -> np.ndarra
         except (TypeError, ValueError):
             raise CryodedupError(f"column {label} of the particle table is not numeric") from None
     names, keys = np.unique(particles[part.columns.key].astype(str).to_numpy(), return_inverse=True)
-    mic_psizes = star_job._micrograph_pixel_sizes(options.micrographs) if options.micrographs else None
-    psize, _ = star_job._row_pixel_sizes(part, numbers, keys, list(names), options, mic_psizes, warn)
-    centres = star_job._centres(part, numbers, psize)
+    mic_psizes = star_job.micrograph_pixel_sizes(options.micrographs) if options.micrographs else None
+    psize, _ = star_job.row_pixel_sizes(part, numbers, keys, list(names), options, mic_psizes, warn)
+    centres = star_job.centres_in_angstrom(part, numbers, psize)
     result = dedup(keys.astype(np.int64), centres, numbers[score] if score else None, min_dist=options.min_dist,
                    higher_is_better=higher, remove_entirely=options.remove_entirely, seed=options.seed)
     return result.keep

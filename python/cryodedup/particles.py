@@ -121,6 +121,7 @@ class ParticleStar:
             f"rlnCoordinateX/Y); blocks present: {names}"
         )
 
+
 def choose_columns(labels: list[str], has_optics: bool, where: str, shift_key: str) -> Columns:
     """The columns that locate the particles of a table with these labels, and their units."""
     all_labels = list(labels)
@@ -161,7 +162,7 @@ def choose_columns(labels: list[str], has_optics: bool, where: str, shift_key: s
     return columns
 
 
-def _score_column(part: ParticleStar, options: ParticleOptions) -> tuple[str | None, bool]:
+def score_column(part: ParticleStar, options: ParticleOptions) -> tuple[str | None, bool]:
     """The score label (None: random) and whether higher is better."""
     if options.score == "none":
         return None, True
@@ -214,7 +215,7 @@ def _check_same_layout(parts: list[ParticleStar]) -> None:
             raise CryodedupError(f"{other.path} and {first.path} have different optics columns")
 
 
-def _micrograph_pixel_sizes(path: Path) -> dict[str, float]:
+def micrograph_pixel_sizes(path: Path) -> dict[str, float]:
     """Micrograph name -> pixel size in Å, from a micrographs STAR (any RELION version)."""
     star = StarFile(path)
     block = star.block("micrographs") or next(
@@ -246,7 +247,7 @@ def _optics_value(table: Table, label: str) -> dict[str, float]:
     return {g: float(v) for g, v in zip(table.column("rlnOpticsGroup"), table.column(label))}
 
 
-def _row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn) -> tuple[np.ndarray, list[PixelSize]]:
+def row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn) -> tuple[np.ndarray, list[PixelSize]]:
     """The micrograph pixel size of every row of one input, and what was used per group."""
     n = keys.size
     if part.columns.coords_in_angstrom:
@@ -302,7 +303,7 @@ def _row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn) -> t
     return psize, used
 
 
-def _centres(part: ParticleStar, numbers, psize: np.ndarray) -> np.ndarray:
+def centres_in_angstrom(part: ParticleStar, numbers, psize: np.ndarray) -> np.ndarray:
     """Particle centres in Å: coordinate x micrograph pixel size - origin (origin subtracted)."""
     cols = part.columns
     centres = np.empty((psize.size, len(cols.coords)))
@@ -436,8 +437,8 @@ def remove_duplicate_particles(inputs, outdir, options: ParticleOptions | None =
         raise CryodedupError(f"--shift-key for STAR files is auto or none, got {options.shift_key!r}")
     parts = [ParticleStar(p, options.shift_key) for p in inputs]
     _check_same_layout(parts)
-    score_label, higher = _score_column(parts[0], options)
-    mic_psizes = _micrograph_pixel_sizes(options.micrographs) if options.micrographs and options.mic_psize is None else None
+    score_label, higher = score_column(parts[0], options)
+    mic_psizes = micrograph_pixel_sizes(options.micrographs) if options.micrographs and options.mic_psize is None else None
 
     group_ids: dict[str, int] = {}
     groups, centres, scores, pixel_sizes, counts = [], [], [], [], []
@@ -446,8 +447,8 @@ def remove_duplicate_particles(inputs, outdir, options: ParticleOptions | None =
         numbers, keys, names = part.star.scan(part.block, part.columns.numbers(score_label), part.columns.key)
         remap = np.array([group_ids.setdefault(name, len(group_ids)) for name in names], dtype=np.int64)
         groups.append(remap[keys] if keys.size else np.zeros(0, dtype=np.int64))
-        psize, used = _row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn)
-        centres.append(_centres(part, numbers, psize))
+        psize, used = row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn)
+        centres.append(centres_in_angstrom(part, numbers, psize))
         pixel_sizes.extend(used)
         if score_label:
             scores.append(numbers[score_label])
