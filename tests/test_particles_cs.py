@@ -178,13 +178,17 @@ def test_real_header_only_file_gives_empty_outputs(tmp_path):
     assert len(Dataset.load(tmp_path / "out" / "particles_kept.cs")) == 0
 
 
-@pytest.mark.parametrize("suffix", ["", ".csdat"])
-def test_real_passthrough_file_both_encodings(tmp_path, suffix):
-    summary = run(tmp_path, [shared_file(f"cs/t20s_10_particles_passthrough_location{suffix}.cs")],
-                  mic_psize=1.0, score="none", min_dist=500.0)
-    assert (summary["particles"], summary["micrographs"]) == (10, 7)
-    kept = Dataset.load(tmp_path / "out" / "particles_kept.cs")
-    assert len(kept) == summary["kept"]
+def test_real_passthrough_file_both_encodings(tmp_path):
+    kept = {}
+    for suffix in ("", ".csdat"):
+        out = tmp_path / (suffix or "numpy")
+        summary = remove_duplicate_particles([shared_file(f"cs/t20s_10_particles_passthrough_location{suffix}.cs")],
+                                             out, ParticleOptions(mic_psize=1.0, score="none", min_dist=500.0))
+        assert (summary["particles"], summary["micrographs"]) == (10, 7)
+        kept[suffix] = Dataset.load(out / "particles_kept.cs")
+        assert len(kept[suffix]) == summary["kept"] == 9
+    assert kept[""].fields() == kept[".csdat"].fields()
+    assert np.array_equal(kept[""]["uid"], kept[".csdat"]["uid"])
 
 
 def cli_bad_input(tmp_path, args, message):
