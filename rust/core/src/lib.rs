@@ -6,4 +6,5 @@
 
 pub mod dedup;
 pub mod kdtree;
+pub mod micrographs;
 pub mod star;

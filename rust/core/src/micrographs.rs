@@ -1,0 +1,335 @@
+//! Duplicate micrographs: each binned image becomes a whitened, band-limited spectrum once;
+//! a candidate pair then costs one complex product and one inverse FFT (phase correlation).
+//!
+//! Shift convention: a pair's shift (dy, dx) means `b[y][x]` shows what `a[y + dy][x + dx]`
+//! shows. Images are zero-padded to FFT-friendly sizes, not doubled, so a peak at s also
+//! stands for s - size; the Pearson coefficient over the overlap decides between them.
+
+use std::sync::Arc;
+
+use realfft::num_complex::Complex32;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use rustfft::{Fft, FftPlanner};
+
+/// Block-mean binning of a row-major `ny` x `nx` image; a remainder at the far edges is cut.
+pub fn bin_mean(data: &[f32], ny: usize, nx: usize, bin: usize) -> (Vec<f32>, usize, usize) {
+    let (by, bx) = (ny / bin, nx / bin);
+    let mut out = vec![0.0f32; by * bx];
+    for y in 0..by * bin {
+        let row = &data[y * nx..y * nx + bx * bin];
+        let dst = &mut out[(y / bin) * bx..(y / bin + 1) * bx];
+        for (k, chunk) in row.chunks_exact(bin).enumerate() {
+            dst[k] += chunk.iter().sum::<f32>();
+        }
+    }
+    let scale = 1.0 / (bin * bin) as f32;
+    out.iter_mut().for_each(|v| *v *= scale);
+    (out, by, bx)
+}
+
+/// The smallest n' >= n whose only prime factors are 2, 3 and 5.
+fn fast_size(n: usize) -> usize {
+    (n.max(1)..).find(|&m| {
+        let mut r = m;
+        for p in [2, 3, 5] {
+            while r % p == 0 {
+                r /= p;
+            }
+        }
+        r == 1
+    })
+    .unwrap()
+}
+
+/// Spatial frequencies kept, in cycles per binned pixel: weight 1 between `highpass` and
+/// `lowpass`, falling to 0 along a cosine over a factor of 1.5 beyond each.
+#[derive(Clone, Copy, Debug)]
+pub struct Band {
+    pub highpass: f64,
+    pub lowpass: f64,
+}
+
+impl Band {
+    fn weight(&self, f: f64) -> f32 {
+        let ramp = |t: f64| 0.5 - 0.5 * (std::f64::consts::PI * t.clamp(0.0, 1.0)).cos();
+        let low = if f >= self.highpass { 1.0 } else { ramp((f - self.highpass / 1.5) / (self.highpass - self.highpass / 1.5)) };
+        let high = if f <= self.lowpass { 1.0 } else { ramp((self.lowpass * 1.5 - f) / (self.lowpass * 1.5 - self.lowpass)) };
+        (low * high) as f32
+    }
+}
+
+/// One image, ready to be compared: its band-weighted phase spectrum, and the normalised
+/// image itself for the Pearson coefficient.
+pub struct Spectrum {
+    freq: Vec<Complex32>,
+    image: Vec<f32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PairScore {
+    /// Height of the phase-correlation peak, in standard deviations of the map.
+    pub z: f64,
+    pub dy: i64,
+    pub dx: i64,
+    /// Pearson coefficient of the two images over their overlap at (dy, dx).
+    pub pearson: f64,
+    /// Overlap area over the image area.
+    pub overlap: f64,
+}
+
+/// FFT plans and band weights for images of one size. Shared between threads.
+pub struct Plan {
+    ny: usize,
+    nx: usize,
+    py: usize,
+    px: usize,
+    r2c: Arc<dyn RealToComplex<f32>>,
+    c2r: Arc<dyn ComplexToReal<f32>>,
+    col_forward: Arc<dyn Fft<f32>>,
+    col_inverse: Arc<dyn Fft<f32>>,
+    weights: Vec<f32>,
+    taper: (Vec<f32>, Vec<f32>),
+}
+
+/// Smallest overlap (fraction of the image) at which a Pearson coefficient is trusted.
+const MIN_OVERLAP: f64 = 0.05;
+
+impl Plan {
+    pub fn new(ny: usize, nx: usize, band: Band) -> Plan {
+        let (py, px) = (fast_size(ny), fast_size(nx));
+        let mut real = RealFftPlanner::<f32>::new();
+        let mut complex = FftPlanner::<f32>::new();
+        let hx = px / 2 + 1;
+        let mut weights = vec![0.0f32; py * hx];
+        for ky in 0..py {
+            let fy = if ky <= py / 2 { ky as f64 } else { ky as f64 - py as f64 } / py as f64;
+            for kx in 0..hx {
+                let fx = kx as f64 / px as f64;
+                weights[ky * hx + kx] = band.weight((fy * fy + fx * fx).sqrt());
+            }
+        }
+        Plan {
+            ny,
+            nx,
+            py,
+            px,
+            r2c: real.plan_fft_forward(px),
+            c2r: real.plan_fft_inverse(px),
+            col_forward: complex.plan_fft_forward(py),
+            col_inverse: complex.plan_fft_inverse(py),
+            weights,
+            taper: (tukey(ny), tukey(nx)),
+        }
+    }
+
+    /// The spectrum of a binned image (`ny` x `nx`, row-major).
+    pub fn spectrum(&self, image: &[f32]) -> Spectrum {
+        assert_eq!(image.len(), self.ny * self.nx, "image size differs from the plan's");
+        let n = image.len() as f64;
+        let mean = image.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let var = image.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+        let inv = if var > 0.0 { 1.0 / var.sqrt() } else { 0.0 };
+        let normalised: Vec<f32> = image.iter().map(|&v| ((v as f64 - mean) * inv) as f32).collect();
+        // Taper the edges to zero, so that the padding adds no edge to the spectrum.
+        let mut padded = vec![0.0f32; self.py * self.px];
+        for y in 0..self.ny {
+            for x in 0..self.nx {
+                padded[y * self.px + x] = normalised[y * self.nx + x] * self.taper.0[y] * self.taper.1[x];
+            }
+        }
+        let mut freq = self.forward(&mut padded);
+        for (c, &w) in freq.iter_mut().zip(&self.weights) {
+            let norm = c.norm();
+            *c = if norm > 0.0 { *c * (w / norm) } else { Complex32::new(0.0, 0.0) };
+        }
+        Spectrum { freq, image: normalised }
+    }
+
+    /// Phase correlation of two spectra, the shift resolved among its aliases by the
+    /// Pearson coefficient over the overlap.
+    pub fn compare(&self, a: &Spectrum, b: &Spectrum) -> PairScore {
+        let mut product: Vec<Complex32> = a.freq.iter().zip(&b.freq).map(|(p, q)| p * q.conj()).collect();
+        let map = self.inverse(&mut product);
+        let n = map.len() as f64;
+        let mean = map.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let sd = (map.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let (peak_at, peak) = map.iter().enumerate().fold((0, f32::MIN), |best, (k, &v)| if v > best.1 { (k, v) } else { best });
+        let z = if sd > 0.0 { (peak as f64 - mean) / sd } else { 0.0 };
+        let (sy, sx) = ((peak_at / self.px) as i64, (peak_at % self.px) as i64);
+        let mut best = PairScore { z, dy: sy, dx: sx, pearson: f64::NAN, overlap: 0.0 };
+        for dy in [sy, sy - self.py as i64] {
+            for dx in [sx, sx - self.px as i64] {
+                let (r, overlap) = pearson_at(&a.image, &b.image, self.ny, self.nx, dy, dx);
+                if overlap >= MIN_OVERLAP && (best.pearson.is_nan() || r > best.pearson) {
+                    best = PairScore { z, dy, dx, pearson: r, overlap };
+                }
+            }
+        }
+        best
+    }
+
+    fn forward(&self, padded: &mut [f32]) -> Vec<Complex32> {
+        let hx = self.px / 2 + 1;
+        let mut freq = vec![Complex32::new(0.0, 0.0); self.py * hx];
+        let mut scratch = self.r2c.make_scratch_vec();
+        for (row, out) in padded.chunks_exact_mut(self.px).zip(freq.chunks_exact_mut(hx)) {
+            self.r2c.process_with_scratch(row, out, &mut scratch).expect("row FFT sizes match the plan");
+        }
+        self.columns(&mut freq, &self.col_forward);
+        freq
+    }
+
+    fn inverse(&self, freq: &mut [Complex32]) -> Vec<f32> {
+        let hx = self.px / 2 + 1;
+        self.columns(freq, &self.col_inverse);
+        let mut out = vec![0.0f32; self.py * self.px];
+        let mut scratch = self.c2r.make_scratch_vec();
+        for (row, dst) in freq.chunks_exact_mut(hx).zip(out.chunks_exact_mut(self.px)) {
+            // The inverse real FFT needs exactly real DC and Nyquist terms.
+            row[0].im = 0.0;
+            if self.px % 2 == 0 {
+                row[hx - 1].im = 0.0;
+            }
+            self.c2r.process_with_scratch(row, dst, &mut scratch).expect("row FFT sizes match the plan");
+        }
+        out
+    }
+
+    /// FFT along each column of a `py` x `hx` array.
+    fn columns(&self, data: &mut [Complex32], fft: &Arc<dyn Fft<f32>>) {
+        let hx = self.px / 2 + 1;
+        let mut column = vec![Complex32::new(0.0, 0.0); self.py];
+        for kx in 0..hx {
+            for ky in 0..self.py {
+                column[ky] = data[ky * hx + kx];
+            }
+            fft.process(&mut column);
+            for ky in 0..self.py {
+                data[ky * hx + kx] = column[ky];
+            }
+        }
+    }
+}
+
+/// A window that is 1 inside and falls to 0 over the outer 8 % at each end (Tukey).
+fn tukey(n: usize) -> Vec<f32> {
+    let edge = ((n as f64) * 0.08).max(1.0);
+    (0..n)
+        .map(|i| {
+            let d = (i as f64 + 0.5).min(n as f64 - i as f64 - 0.5);
+            if d >= edge { 1.0 } else { (0.5 - 0.5 * (std::f64::consts::PI * d / edge).cos()) as f32 }
+        })
+        .collect()
+}
+
+/// Pearson coefficient of `b[y][x]` against `a[y + dy][x + dx]` over their overlap, and the
+/// overlap's fraction of the image.
+fn pearson_at(a: &[f32], b: &[f32], ny: usize, nx: usize, dy: i64, dx: i64) -> (f64, f64) {
+    let (ny_i, nx_i) = (ny as i64, nx as i64);
+    let (y0, y1) = ((-dy).max(0), (ny_i - dy).min(ny_i));
+    let (x0, x1) = ((-dx).max(0), (nx_i - dx).min(nx_i));
+    if y1 <= y0 || x1 <= x0 {
+        return (f64::NAN, 0.0);
+    }
+    let (mut sa, mut sb, mut saa, mut sbb, mut sab) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for y in y0..y1 {
+        let rb = &b[(y * nx_i) as usize..((y + 1) * nx_i) as usize];
+        let ra = &a[((y + dy) * nx_i) as usize..((y + dy + 1) * nx_i) as usize];
+        for x in x0..x1 {
+            let (p, q) = (ra[(x + dx) as usize] as f64, rb[x as usize] as f64);
+            sa += p;
+            sb += q;
+            saa += p * p;
+            sbb += q * q;
+            sab += p * q;
+        }
+    }
+    let m = ((y1 - y0) * (x1 - x0)) as f64;
+    let cov = sab / m - (sa / m) * (sb / m);
+    let va = saa / m - (sa / m).powi(2);
+    let vb = sbb / m - (sb / m).powi(2);
+    let r = if va > 0.0 && vb > 0.0 { cov / (va * vb).sqrt() } else { 0.0 };
+    (r, m / (ny * nx) as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Rng(u64);
+    impl Rng {
+        fn uniform(&mut self) -> f64 {
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (self.0 >> 11) as f64 / (1u64 << 53) as f64
+        }
+        fn normal(&mut self) -> f64 {
+            let (u, v) = (self.uniform().max(1e-300), self.uniform());
+            (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+        }
+    }
+
+    /// A specimen field: many blurred particles of random strength on a slow ice gradient.
+    fn field(rng: &mut Rng, ny: usize, nx: usize) -> Vec<f32> {
+        let mut f = vec![0.0f32; ny * nx];
+        for _ in 0..(ny * nx / 60) {
+            let (cy, cx, a) = (rng.uniform() * ny as f64, rng.uniform() * nx as f64, rng.normal());
+            for y in (cy as usize).saturating_sub(4)..((cy as usize) + 5).min(ny) {
+                for x in (cx as usize).saturating_sub(4)..((cx as usize) + 5).min(nx) {
+                    let r2 = (y as f64 - cy).powi(2) + (x as f64 - cx).powi(2);
+                    f[y * nx + x] += (a * (-r2 / 4.0).exp()) as f32;
+                }
+            }
+        }
+        for y in 0..ny {
+            for x in 0..nx {
+                f[y * nx + x] += (0.002 * y as f64 + 0.001 * x as f64) as f32;
+            }
+        }
+        f
+    }
+
+    fn window(f: &[f32], nx: usize, y0: usize, x0: usize, h: usize, w: usize, noise: f64, rng: &mut Rng) -> Vec<f32> {
+        let mut out = Vec::with_capacity(h * w);
+        for y in y0..y0 + h {
+            for x in x0..x0 + w {
+                out.push(f[y * nx + x] + (noise * rng.normal()) as f32);
+            }
+        }
+        out
+    }
+
+    const BAND: Band = Band { highpass: 0.01, lowpass: 0.25 };
+
+    #[test]
+    fn bin_mean_averages_blocks() {
+        let data: Vec<f32> = (0..4 * 5).map(|v| v as f32).collect();
+        let (b, by, bx) = bin_mean(&data, 4, 5, 2);
+        assert_eq!((by, bx), (2, 2));
+        assert_eq!(b, vec![3.0, 5.0, 13.0, 15.0]);
+    }
+
+    #[test]
+    fn finds_known_shifts_and_rejects_unrelated_images() {
+        let mut rng = Rng(5);
+        let (h, w) = (200, 260);
+        let f = field(&mut rng, 500, 600);
+        let plan = Plan::new(h, w, BAND);
+        // (dy, dx) from 35 % to 100 % overlap, including shifts past half the frame (aliases).
+        for (dy, dx) in [(0i64, 0i64), (7, -13), (-40, 60), (90, -20), (-10, 150), (80, 110)] {
+            let (ay, ax) = (150usize, 170usize);
+            let a = plan.spectrum(&window(&f, 600, ay, ax, h, w, 0.5, &mut rng));
+            let b = plan.spectrum(&window(&f, 600, (ay as i64 + dy) as usize, (ax as i64 + dx) as usize, h, w, 0.5, &mut rng));
+            let s = plan.compare(&a, &b);
+            assert_eq!((s.dy, s.dx), (dy, dx), "{s:?}");
+            assert!(s.z > 8.0 && s.pearson > 0.2, "{s:?}");
+            let expected = ((h as i64 - dy.abs()) * (w as i64 - dx.abs())) as f64 / (h * w) as f64;
+            assert!((s.overlap - expected).abs() < 1e-9);
+        }
+        for _ in 0..20 {
+            let a = plan.spectrum(&window(&field(&mut rng, h, w), w, 0, 0, h, w, 0.5, &mut rng));
+            let b = plan.spectrum(&window(&field(&mut rng, h, w), w, 0, 0, h, w, 0.5, &mut rng));
+            let s = plan.compare(&a, &b);
+            assert!(s.z < 6.0 && s.pearson.abs() < 0.15, "{s:?}");
+        }
+    }
+}
