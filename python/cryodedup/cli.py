@@ -13,6 +13,7 @@ from rich.table import Table
 
 from . import __version__
 from .errors import CryodedupError
+from .micrographs import MicrographOptions, find_duplicate_micrographs
 from .particles import ParticleOptions, remove_duplicate_particles
 
 EXAMPLES = Path(__file__).parent / "examples"
@@ -192,6 +193,97 @@ def demo(outdir, force, quiet, as_json) -> None:
         )
     options = ParticleOptions(micrographs=micrographs, score="rlnMaxValueProbDistribution")
     run_particle_job("cryodedup demo", pickers, result, options, report, force, as_json)
+
+
+class ProgressBar:
+    """Images read per second, on stderr, only on a terminal."""
+
+    def __init__(self, console: Console, total: int):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(TextColumn("scoring micrographs"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.speed} images/s"), TimeRemainingColumn(),
+                                 console=console, transient=True)
+        self.task = self.progress.add_task("micrographs", total=total)
+        self.progress.start()
+
+    def advance(self, k: int) -> None:
+        self.progress.advance(self.task, k)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-o", "--outdir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for pairs.csv, duplicates.csv, micrographs_kept.* and micrographs_rejected.*.")
+@click.option("--target-psize", type=float, default=12.0, show_default=True,
+              help="Pixel size (Å) to bin the micrographs to; the bin is rounded from it.")
+@click.option("--bin", "bin_", type=int, default=None, help="Binning factor (overrides --target-psize).")
+@click.option("--lowpass", type=float, default=None, help="Finest detail used, Å [default: 4 binned pixels].")
+@click.option("--highpass", type=float, default=None, help="Coarsest detail used, Å [default: 25 binned pixels].")
+@click.option("--candidates", type=click.Choice(["window", "pattern", "all"]), default="window", show_default=True,
+              help="window: every pair within --window images in acquisition order; pattern: "
+                   "microduplicate_screener's pairs; all: every pair (use a coarse --target-psize).")
+@click.option("--window", type=int, default=32, show_default=True, help="Images compared with each image (window).")
+@click.option("--scan-range", type=int, default=48, show_default=True, help="pattern: images scanned past the move.")
+@click.option("--images-per-move", type=int, default=16, show_default=True, help="pattern: images per stage move.")
+@click.option("--images-per-hole", type=int, default=4, show_default=True, help="pattern: images per hole.")
+@click.option("--order", type=click.Choice(["auto", "epu", "mtime", "natural", "input"]), default="auto",
+              show_default=True, help="Acquisition order: auto takes EPU time stamps, else file times, else names.")
+@click.option("--min-z", type=float, default=MicrographOptions.min_z, show_default=True,
+              help="Phase-correlation peak, in standard deviations, for a duplicate.")
+@click.option("--min-pearson", type=float, default=MicrographOptions.min_pearson, show_default=True,
+              help="Pearson coefficient over the overlap, for a duplicate.")
+@click.option("--psize", type=float, default=None, help="Micrograph pixel size in Å (overrides the input).")
+@click.option("--project-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Folder the input's relative paths start from [default: the current folder].")
+@click.option("--skip-unreadable", is_flag=True, help="Go on without micrographs that cannot be read; list them.")
+@click.option("--particles", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="A particle STAR or .cs to split into the particles of kept and rejected micrographs.")
+@click.option("--force", is_flag=True, help="Overwrite existing outputs.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing on stderr but errors.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option_panel("Images", options=["--target-psize", "--bin", "--lowpass", "--highpass", "--psize",
+                                       "--project-dir", "--skip-unreadable"])
+@click.option_panel("Pairs", options=["--candidates", "--window", "--scan-range", "--images-per-move",
+                                      "--images-per-hole", "--order", "--min-z", "--min-pearson"])
+@click.option_panel("Output", options=["--outdir", "--particles", "--force", "--quiet", "--json", "--help"])
+def micrographs(inputs, outdir, target_psize, bin_, lowpass, highpass, candidates, window, scan_range,
+                images_per_move, images_per_hole, order, min_z, min_pearson, psize, project_dir,
+                skip_unreadable, particles, force, quiet, as_json) -> None:
+    """Find micrographs that image the same area twice (multi-hole beam-shift collection).
+
+    INPUTS: a micrographs STAR, CryoSPARC exposures (.cs/.csg), or MRC files or globs.
+    """
+    options = MicrographOptions(target_psize=target_psize, bin=bin_, lowpass=lowpass, highpass=highpass,
+                                candidates=candidates, window=window, scan_range=scan_range,
+                                images_per_move=images_per_move, images_per_hole=images_per_hole, order=order,
+                                min_z=min_z, min_pearson=min_pearson, psize=psize, project_dir=project_dir,
+                                skip_unreadable=skip_unreadable)
+    report = Reporter(quiet)
+    bars = (lambda total: ProgressBar(report.console, total)) if report.chatty else None
+    try:
+        s = find_duplicate_micrographs(inputs, outdir, options, particles=particles, force=force, log=report.log,
+                                       progress_factory=bars)
+    except CryodedupError as err:
+        fail(str(err))
+    report.table("cryodedup micrographs", [
+        ("Micrographs", f"{s['micrographs']:,}" + (f" ({len(s['unreadable'])} unreadable, skipped)" if s["unreadable"] else "")),
+        ("Acquisition order", s["order"]),
+        ("Files found under", s["root"] or "-"),
+        ("Binning", f"{s['bin']} ({s['pixel_size_A']:g} Å to {s['binned_pixel_size_A']:g} Å per pixel)"),
+        ("Band", f"{s['band_A']['highpass']:g} Å to {s['band_A']['lowpass']:g} Å"),
+        ("Pairs scored", f"{s['pairs_scored']:,} ({s['candidates']})"),
+        ("Duplicate pairs", f"{s['duplicate_pairs']:,} (z >= {s['thresholds']['z']:g}, Pearson >= {s['thresholds']['pearson']:g})"),
+        ("Kept", f"{s['kept']:,}"),
+        ("Rejected", f"{s['rejected']:,} (later exposures of an area)"),
+        ("Outputs", "\n".join(s["outputs"])),
+        ("Time", f"{s['seconds']:.2f} s ({s['images_per_second']} images/s)"),
+    ])
+    if as_json:
+        print(json.dumps(s, indent=2))
 
 
 if __name__ == "__main__":  # pragma: no cover

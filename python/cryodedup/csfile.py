@@ -140,6 +140,22 @@ class CsGroup:
     def __len__(self) -> int:
         return len(self.files[0])
 
+    def save_subset(self, selected: np.ndarray, cs_paths: list[Path], csg_path: Path | None, names: list[str]) -> None:
+        """Writes the selected particles: file k of the group to ``cs_paths[k]`` (rows in
+        that file's own order), and a .csg naming the files ``names`` when ``csg_path``."""
+        for k, cs in enumerate(self.files):
+            cs.take(np.sort(self.order[k][selected])).save(cs_paths[k])
+        if csg_path is not None and self.csg is not None:
+            import yaml
+
+            csg = dict(self.csg)
+            csg["results"] = {
+                slot: {**spec, "metafile": f">{names[self.slots[slot]]}", "num_items": int(selected.sum())}
+                for slot, spec in self.csg["results"].items()
+                if slot in self.slots
+            }
+            Path(csg_path).write_text(yaml.safe_dump(csg, sort_keys=False))
+
     @property
     def fields(self) -> list[str]:
         """Fields of the group: uid and, of each file, the fields of the slots it holds."""

@@ -82,27 +82,13 @@ class _Particles:
         group = self.group
         for stem, selected in ((KEPT, keep), (REJECTED, ~keep)):
             files = paths[stem]
-            for k, cs in enumerate(group.files):
-                rows = np.sort(group.order[k][selected])  # each file keeps its own row order
-                cs.take(rows).save(tmp[files[k]])
-            if group.csg is not None:
-                _write_csg(group, [p.name for p in files[:-1]], int(selected.sum()), tmp[files[-1]])
+            n_cs = len(group.files)
+            csg = tmp[files[-1]] if group.csg is not None else None
+            group.save_subset(selected, [tmp[f] for f in files[:n_cs]], csg, [f.name for f in files[:n_cs]])
 
 
 def _same_row(d, i: int, j: int, fields: list[str]) -> bool:
     return all(np.array_equal(np.asarray(d[f][i]), np.asarray(d[f][j])) for f in fields)
-
-
-def _write_csg(group: CsGroup, names: list[str], n: int, path: Path) -> None:
-    import yaml
-
-    csg = dict(group.csg)
-    csg["results"] = {
-        slot: {**spec, "metafile": f">{names[group.slots[slot]]}", "num_items": n}
-        for slot, spec in group.csg["results"].items()
-        if slot in group.slots
-    }
-    path.write_text(yaml.safe_dump(csg, sort_keys=False))
 
 
 def _micrograph_groups(group: CsGroup) -> tuple[np.ndarray, int, str]:

@@ -158,6 +158,18 @@ class StarFile:
             raise CryodedupError(f"{self.path}: {err}") from None
         return dict(zip(number_labels, numbers)), keys, names
 
+    def split_rows(self, block: Block, keep: np.ndarray, kept_path, rejected_path) -> None:
+        """Writes the file twice, with only the kept and only the other rows of ``block``
+        (scanned before); everything outside the block's rows is copied unchanged."""
+        head = self.read_bytes(0, block.rows_start)
+        tail = self.read_bytes(block.rows_end, self.size)
+        for path in (kept_path, rejected_path):
+            Path(path).write_bytes(head)
+        self.append_split(block, keep, kept_path, rejected_path)
+        for path in (kept_path, rejected_path):
+            with open(path, "ab") as f:
+                f.write(tail)
+
     def append_split(self, block: Block, keep: np.ndarray, kept_path, rejected_path, rewrite=None) -> None:
         """Appends the rows of a scanned loop to two files: kept rows to one, the rest to
         the other, byte for byte. ``rewrite`` = (label, {old text: new text}) changes one

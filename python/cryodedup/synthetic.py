@@ -239,3 +239,52 @@ def write_cs(path, records: np.ndarray) -> None:
     """A classic .cs file (a .npy file under another name)."""
     with open(path, "wb") as f:
         np.save(f, records, allow_pickle=False)
+
+
+# --- micrographs -------------------------------------------------------------------------
+
+def specimen_field(rng: np.random.Generator, ny: int, nx: int, psize: float, particle_diameter: float = 120.0,
+                   density: float = 0.25) -> np.ndarray:
+    """A projected specimen (float32, ny x nx) at ``psize`` Å/px: particles of random
+    strength on a slowly varying ice thickness, and a few dark contaminants."""
+    area = ny * nx * psize**2
+    n_particles = int(density * area / (np.pi * (particle_diameter / 2) ** 2))
+    impulses = np.zeros((ny, nx), dtype=np.float32)
+    ys, xs = rng.integers(0, ny, n_particles), rng.integers(0, nx, n_particles)
+    np.add.at(impulses, (ys, xs), rng.uniform(0.5, 1.5, n_particles).astype(np.float32))
+    sigma = particle_diameter / 4 / psize
+    ky = np.fft.fftfreq(ny)[:, None]
+    kx = np.fft.rfftfreq(nx)[None, :]
+    blur = np.exp(-2 * (np.pi * sigma) ** 2 * (ky**2 + kx**2))
+    field = np.fft.irfft2(np.fft.rfft2(impulses) * blur, s=(ny, nx)).astype(np.float32)
+    field /= field.std() + 1e-12
+    yy, xx = np.mgrid[0:ny, 0:nx].astype(np.float32)
+    field += 0.5 * (yy / ny) + 0.3 * (xx / nx)  # ice gradient
+    for _ in range(max(1, ny * nx // 2_000_000)):  # contaminants: dark, soft-edged disks
+        cy, cx, r = rng.uniform(0, ny), rng.uniform(0, nx), rng.uniform(150, 400) / psize
+        field -= 1.5 * (1 - np.tanh((np.hypot(yy - cy, xx - cx) - r) / 2))
+    return field
+
+
+def exposure(rng: np.random.Generator, field: np.ndarray, y0: int, x0: int, ny: int, nx: int, psize: float, *,
+             defocus: float = 15000.0, dose: float = 30.0, gain: float = 1.0) -> np.ndarray:
+    """One micrograph of the window ``field[y0:y0+ny, x0:x0+nx]``: phase contrast at
+    ``defocus`` Å (300 kV), shot noise of ``dose`` electrons per pixel, a detector gain."""
+    window = field[y0:y0 + ny, x0:x0 + nx]
+    k2 = (np.fft.fftfreq(ny)[:, None] ** 2 + np.fft.rfftfreq(nx)[None, :] ** 2) / psize**2
+    ctf = -np.sin(np.pi * 0.0197 * defocus * k2) - 0.07
+    contrast = np.fft.irfft2(np.fft.rfft2(window - window.mean()) * ctf, s=(ny, nx))
+    expected = dose * (1 + 0.1 * contrast / (contrast.std() + 1e-12))
+    return (gain * rng.poisson(np.clip(expected, 0, None))).astype(np.float32)
+
+
+def write_mrc(path, image: np.ndarray, psize: float, dtype=np.float32, big_endian: bool = False) -> None:
+    """An MRC file of one image, in the mode of ``dtype`` (float32, float16, int16, uint16)."""
+    import mrcfile
+
+    data = image.astype(dtype)
+    if big_endian:
+        data = data.astype(data.dtype.newbyteorder(">"))
+    with mrcfile.new(path, overwrite=True) as mrc:
+        mrc.set_data(data)
+        mrc.voxel_size = psize

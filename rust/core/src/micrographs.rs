@@ -11,15 +11,44 @@ use realfft::num_complex::Complex32;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::{Fft, FftPlanner};
 
+/// Pixel types of MRC images (modes 2, 12, 1 and 6).
+pub trait Pixel: Copy + Send + Sync {
+    fn value(self) -> f32;
+}
+
+impl Pixel for f32 {
+    fn value(self) -> f32 {
+        self
+    }
+}
+
+impl Pixel for half::f16 {
+    fn value(self) -> f32 {
+        self.to_f32()
+    }
+}
+
+impl Pixel for i16 {
+    fn value(self) -> f32 {
+        self as f32
+    }
+}
+
+impl Pixel for u16 {
+    fn value(self) -> f32 {
+        self as f32
+    }
+}
+
 /// Block-mean binning of a row-major `ny` x `nx` image; a remainder at the far edges is cut.
-pub fn bin_mean(data: &[f32], ny: usize, nx: usize, bin: usize) -> (Vec<f32>, usize, usize) {
+pub fn bin_mean<T: Pixel>(data: &[T], ny: usize, nx: usize, bin: usize) -> (Vec<f32>, usize, usize) {
     let (by, bx) = (ny / bin, nx / bin);
     let mut out = vec![0.0f32; by * bx];
     for y in 0..by * bin {
         let row = &data[y * nx..y * nx + bx * bin];
         let dst = &mut out[(y / bin) * bx..(y / bin + 1) * bx];
         for (k, chunk) in row.chunks_exact(bin).enumerate() {
-            dst[k] += chunk.iter().sum::<f32>();
+            dst[k] += chunk.iter().map(|v| v.value()).sum::<f32>();
         }
     }
     let scale = 1.0 / (bin * bin) as f32;
@@ -75,6 +104,13 @@ pub struct PairScore {
     pub pearson: f64,
     /// Overlap area over the image area.
     pub overlap: f64,
+}
+
+impl Spectrum {
+    /// The binned image, normalised to mean 0 and standard deviation 1.
+    pub fn image(&self) -> &[f32] {
+        &self.image
+    }
 }
 
 /// FFT plans and band weights for images of one size. Shared between threads.

@@ -7,9 +7,11 @@ use std::io::BufWriter;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use cryodedup_core::micrographs::{self, Band, Pixel, Plan, Spectrum};
 use cryodedup_core::{dedup as core_dedup, star};
 use memmap2::Mmap;
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use rayon::prelude::*;
 use pyo3::prelude::*;
 
 mod errors {
@@ -194,11 +196,146 @@ impl StarFile {
     }
 }
 
+/// Spectra of binned micrographs of one shape, kept by image index, and their comparison.
+#[pyclass(module = "cryodedup._core")]
+struct SpectrumBank {
+    ny: usize,
+    nx: usize,
+    bin: usize,
+    plan: Plan,
+    spectra: HashMap<usize, Spectrum>,
+}
+
+/// One image's pixels, borrowed from a C-contiguous numpy array of a supported dtype.
+enum Pixels<'a> {
+    F32(&'a [f32]),
+    F16(&'a [half::f16]),
+    I16(&'a [i16]),
+    U16(&'a [u16]),
+}
+
+fn binned<T: Pixel>(data: &[T], ny: usize, nx: usize, bin: usize) -> Vec<f32> {
+    micrographs::bin_mean(data, ny, nx, bin).0
+}
+
+#[pymethods]
+impl SpectrumBank {
+    /// Images of `ny` x `nx` pixels, binned by `bin`; the band in cycles per binned pixel.
+    #[new]
+    fn new(ny: usize, nx: usize, bin: usize, highpass: f64, lowpass: f64) -> PyResult<Self> {
+        if bin == 0 || ny / bin < 8 || nx / bin < 8 {
+            return Err(errors::value(format!("binning {ny} x {nx} by {bin} leaves less than 8 x 8 pixels")));
+        }
+        let plan = Plan::new(ny / bin, nx / bin, Band { highpass, lowpass });
+        Ok(SpectrumBank { ny, nx, bin, plan, spectra: HashMap::new() })
+    }
+
+    /// The binned image size (ny, nx).
+    #[getter]
+    fn binned_shape(&self) -> (usize, usize) {
+        (self.ny / self.bin, self.nx / self.bin)
+    }
+
+    /// Bins the images (2-D arrays of float32, float16, int16 or uint16, little-endian,
+    /// C-contiguous) and stores their spectra under `indices`, in parallel.
+    fn add(&mut self, py: Python<'_>, indices: Vec<usize>, images: Vec<Bound<'_, PyAny>>) -> PyResult<()> {
+        if indices.len() != images.len() {
+            return Err(errors::value("one index per image is needed".into()));
+        }
+        let f32s: Vec<Option<PyReadonlyArray2<'_, f32>>> = images.iter().map(|a| a.extract().ok()).collect();
+        let f16s: Vec<Option<PyReadonlyArray2<'_, half::f16>>> = images.iter().map(|a| a.extract().ok()).collect();
+        let i16s: Vec<Option<PyReadonlyArray2<'_, i16>>> = images.iter().map(|a| a.extract().ok()).collect();
+        let u16s: Vec<Option<PyReadonlyArray2<'_, u16>>> = images.iter().map(|a| a.extract().ok()).collect();
+        let mut pixels = Vec::with_capacity(images.len());
+        for k in 0..images.len() {
+            let (shape, view) = if let Some(a) = &f32s[k] {
+                (a.shape().to_vec(), Pixels::F32(a.as_slice()?))
+            } else if let Some(a) = &f16s[k] {
+                (a.shape().to_vec(), Pixels::F16(a.as_slice()?))
+            } else if let Some(a) = &i16s[k] {
+                (a.shape().to_vec(), Pixels::I16(a.as_slice()?))
+            } else if let Some(a) = &u16s[k] {
+                (a.shape().to_vec(), Pixels::U16(a.as_slice()?))
+            } else {
+                return Err(errors::value(format!("image {} is not a 2-D float32, float16, int16 or uint16 array", indices[k])));
+            };
+            if shape != [self.ny, self.nx] {
+                return Err(errors::value(format!("image {} is {:?}, expected [{}, {}]", indices[k], shape, self.ny, self.nx)));
+            }
+            pixels.push(view);
+        }
+        let (ny, nx, bin, plan) = (self.ny, self.nx, self.bin, &self.plan);
+        let spectra: Vec<Spectrum> = py.detach(|| {
+            pixels
+                .par_iter()
+                .map(|p| {
+                    let image = match p {
+                        Pixels::F32(d) => binned(d, ny, nx, bin),
+                        Pixels::F16(d) => binned(d, ny, nx, bin),
+                        Pixels::I16(d) => binned(d, ny, nx, bin),
+                        Pixels::U16(d) => binned(d, ny, nx, bin),
+                    };
+                    plan.spectrum(&image)
+                })
+                .collect()
+        });
+        self.spectra.extend(indices.into_iter().zip(spectra));
+        Ok(())
+    }
+
+    /// Forgets the spectra of `indices` (to bound memory).
+    fn discard(&mut self, indices: Vec<usize>) {
+        for i in indices {
+            self.spectra.remove(&i);
+        }
+    }
+
+    /// The binned, normalised image stored under `index`.
+    fn image<'py>(&self, py: Python<'py>, index: usize) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let s = self.spectra.get(&index).ok_or_else(|| errors::value(format!("no image {index}")))?;
+        let (by, bx) = self.binned_shape();
+        Ok(s.image().to_vec().into_pyarray(py).reshape([by, bx])?)
+    }
+
+    /// Scores the pairs (rows of an (n, 2) int64 array of stored indices) in parallel:
+    /// returns z, dy, dx (binned pixels), pearson and overlap arrays.
+    #[allow(clippy::type_complexity)]
+    fn compare<'py>(
+        &self,
+        py: Python<'py>,
+        pairs: PyReadonlyArray2<'py, i64>,
+    ) -> PyResult<(
+        Bound<'py, PyArray1<f64>>,
+        Bound<'py, PyArray1<i64>>,
+        Bound<'py, PyArray1<i64>>,
+        Bound<'py, PyArray1<f64>>,
+        Bound<'py, PyArray1<f64>>,
+    )> {
+        let pairs = pairs.as_array();
+        let mut refs = Vec::with_capacity(pairs.nrows());
+        for row in pairs.rows() {
+            let get = |i: i64| self.spectra.get(&(i as usize)).ok_or_else(|| errors::value(format!("no spectrum for image {i}")));
+            refs.push((get(row[0])?, get(row[1])?));
+        }
+        let plan = &self.plan;
+        let scores: Vec<micrographs::PairScore> = py.detach(|| refs.par_iter().map(|(a, b)| plan.compare(a, b)).collect());
+        let column = |f: &dyn Fn(&micrographs::PairScore) -> f64| scores.iter().map(f).collect::<Vec<f64>>();
+        Ok((
+            column(&|s| s.z).into_pyarray(py),
+            scores.iter().map(|s| s.dy).collect::<Vec<i64>>().into_pyarray(py),
+            scores.iter().map(|s| s.dx).collect::<Vec<i64>>().into_pyarray(py),
+            column(&|s| s.pearson).into_pyarray(py),
+            column(&|s| s.overlap).into_pyarray(py),
+        ))
+    }
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(dedup, m)?)?;
     m.add_class::<StarFile>()?;
+    m.add_class::<SpectrumBank>()?;
     m.add("StarSyntaxError", m.py().get_type::<errors::StarSyntaxError>())?;
     Ok(())
 }

@@ -1,0 +1,460 @@
+"""The micrograph job: find micrographs that image the same area twice.
+
+Each micrograph is read once (memory-mapped), binned to a target pixel size while read,
+and turned into a whitened band-limited spectrum by the Rust core; a candidate pair costs
+one product and one inverse FFT. A pair is a duplicate when its phase-correlation peak
+(z, in standard deviations of the correlation map) and the Pearson coefficient of the two
+images over their overlap at the found shift both pass their thresholds. Duplicates are
+grouped (union-find) and the earliest acquisition of each group is kept: the later exposure
+hit pre-irradiated ice.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import _core
+from .csfile import CsGroup
+from .errors import CryodedupError
+from .outputs import AtomicOutputs
+from .star import StarFile
+
+CANDIDATES = ("window", "pattern", "all")
+ORDERS = ("auto", "epu", "mtime", "natural", "input")
+EPU_TIME = re.compile(r"_(\d{8})_(\d{6})")
+
+
+@dataclass
+class MicrographOptions:
+    """The parameters of ``cryodedup micrographs``."""
+
+    target_psize: float = 12.0  # Å per binned pixel
+    bin: int | None = None
+    lowpass: float | None = None  # Å; default 4 binned pixels (0.25 cycles/pixel)
+    highpass: float | None = None  # Å; default 25 binned pixels (0.04 cycles/pixel)
+    candidates: str = "window"
+    window: int = 32
+    scan_range: int = 48
+    images_per_move: int = 16
+    images_per_hole: int = 4
+    order: str = "auto"
+    min_z: float = 8.0
+    min_pearson: float = 0.3
+    psize: float | None = None
+    project_dir: Path | None = None
+    skip_unreadable: bool = False
+    batch: int = 32
+
+    def check(self) -> None:
+        if self.candidates not in CANDIDATES:
+            raise CryodedupError(f"--candidates is one of {', '.join(CANDIDATES)}, got {self.candidates!r}")
+        if self.order not in ORDERS:
+            raise CryodedupError(f"--order is one of {', '.join(ORDERS)}, got {self.order!r}")
+        for name in ("window", "scan_range", "images_per_move", "images_per_hole"):
+            if getattr(self, name) < 1:
+                raise CryodedupError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.bin is not None and self.bin < 1:
+            raise CryodedupError(f"--bin must be at least 1, got {self.bin}")
+
+
+@dataclass
+class Micrographs:
+    """The input micrographs: names as the input writes them, files, pixel size, and how
+    to write a subset in the input's format."""
+
+    kind: str  # "star", "cs" or "mrc"
+    names: list[str]
+    paths: list[Path]
+    psize: float | None
+    root: Path | None = None
+    star: StarFile | None = None
+    block: object = None
+    group: CsGroup | None = None
+    source: Path | None = None
+    uids: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+def _resolve(names: list[str], source: Path | None, project_dir: Path | None) -> tuple[list[Path], Path]:
+    """Paths of the micrograph files. RELION and CryoSPARC write paths relative to the
+    project folder: try ``project_dir`` (default: the current folder), then the folders above
+    the input file."""
+    roots = [project_dir or Path.cwd()]
+    if source is not None:
+        roots += list(source.resolve().parents)
+    for root in roots:
+        paths = [Path(n) if Path(n).is_absolute() else root / n for n in names]
+        if paths and paths[0].exists():
+            return paths, root
+    return [Path(n) if Path(n).is_absolute() else roots[0] / n for n in names], roots[0]
+
+
+def _from_star(path: Path, options: MicrographOptions) -> Micrographs:
+    star = StarFile(path)
+    block = star.block("micrographs") or next(
+        (b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None)
+    if block is None or "rlnMicrographName" not in block.labels:
+        raise CryodedupError(f"{path}: no rlnMicrographName column (is this a micrographs STAR?)")
+    numbers_wanted = ["rlnOpticsGroup"] if "rlnOpticsGroup" in block.labels else []
+    numbers, keys, names = star.scan(block, numbers_wanted, "rlnMicrographName")
+    row_names = [names[k] for k in keys]
+    psize = options.psize
+    optics = star.block("optics")
+    if psize is None and optics is not None and numbers_wanted:
+        table = star.table(optics)
+        if "rlnMicrographPixelSize" in table.labels:
+            by_group = dict(zip(table.column("rlnOpticsGroup"), map(float, table.column("rlnMicrographPixelSize"))))
+            values = {by_group.get(str(int(g))) for g in np.unique(numbers["rlnOpticsGroup"])}
+            if None in values:
+                raise CryodedupError(f"{path}: a micrograph's optics group is missing from data_optics")
+            if len(values) > 1:
+                raise CryodedupError(f"{path}: optics groups have different pixel sizes ({sorted(values)}); "
+                                     "deduplicate each on its own")
+            psize = values.pop()
+    paths, root = _resolve(row_names, path, options.project_dir)
+    return Micrographs("star", row_names, paths, psize, root, star=star, block=block, source=path)
+
+
+def _from_cs(path: Path, options: MicrographOptions) -> Micrographs:
+    group = CsGroup.load(path)
+    if not group.has("micrograph_blob/path"):
+        raise CryodedupError(f"{path}: no micrograph_blob/path field (is this a CryoSPARC exposures dataset?)")
+    names = [n.decode() if isinstance(n, bytes) else str(n) for n in group.column("micrograph_blob/path")]
+    psize = options.psize
+    if psize is None and group.has("micrograph_blob/psize_A"):
+        values = np.unique(group.column("micrograph_blob/psize_A"))
+        if len(values) > 1:
+            raise CryodedupError(f"{path}: exposures have different pixel sizes ({values.tolist()})")
+        psize = float(values[0]) if len(values) else None
+    paths, root = _resolve(names, path, options.project_dir)
+    return Micrographs("cs", names, paths, psize, root, group=group, source=path, uids=group.column("uid"))
+
+
+def _from_mrc(patterns: list[Path], options: MicrographOptions) -> Micrographs:
+    names = []
+    for p in patterns:
+        matches = sorted(glob.glob(str(p))) if glob.has_magic(str(p)) else [str(p)]
+        if not matches:
+            raise CryodedupError(f"{p}: no file matches")
+        names += matches
+    return Micrographs("mrc", names, [Path(n) for n in names], options.psize)
+
+
+def load_inputs(inputs: list[Path], options: MicrographOptions) -> Micrographs:
+    inputs = [Path(p) for p in inputs]
+    if len(inputs) == 1 and inputs[0].suffix == ".star":
+        return _from_star(inputs[0], options)
+    if len(inputs) == 1 and inputs[0].suffix in (".cs", ".csg"):
+        return _from_cs(inputs[0], options)
+    if any(p.suffix in (".star", ".cs", ".csg") for p in inputs):
+        raise CryodedupError("give one micrographs STAR, one CryoSPARC exposures file, or MRC files")
+    return _from_mrc(inputs, options)
+
+
+# --- order and candidates ----------------------------------------------------------------
+
+def natural_key(name: str):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def acquisition_order(names: list[str], paths: list[Path], how: str) -> tuple[np.ndarray, str]:
+    """Indices of the micrographs in acquisition order, and which rule gave it."""
+    if how in ("auto", "epu") and all(EPU_TIME.search(Path(n).name) for n in names):
+        stamps = [EPU_TIME.findall(Path(n).name)[-1] for n in names]
+        return np.array(sorted(range(len(names)), key=lambda i: (stamps[i], natural_key(names[i])))), "EPU time stamps"
+    if how == "epu":
+        raise CryodedupError("--order epu: not every name holds an EPU time stamp (_YYYYMMDD_HHMMSS)")
+    if how in ("auto", "mtime") and all(p.exists() for p in paths):
+        times = [p.stat().st_mtime for p in paths]
+        return np.array(sorted(range(len(names)), key=lambda i: (times[i], natural_key(names[i])))), "file times"
+    if how == "input":
+        return np.arange(len(names)), "input order"
+    return np.array(sorted(range(len(names)), key=lambda i: natural_key(names[i]))), "natural sort of names"
+
+
+def candidate_offsets(options: MicrographOptions, n: int) -> np.ndarray | None:
+    """Offsets j - i (in acquisition order) of the pairs compared; None for all pairs."""
+    if options.candidates == "all":
+        return None
+    if options.candidates == "window":
+        return np.arange(1, options.window + 1)
+    m, h, s = options.images_per_move, options.images_per_hole, options.scan_range
+    return np.array([m + k * h for k in range(s) if k * h < s])
+
+
+def candidate_pairs(n: int, offsets: np.ndarray | None) -> np.ndarray:
+    """Pairs (p, q) of acquisition positions, p < q, sorted by q."""
+    if offsets is None:
+        q, p = np.triu_indices(n, 1)[::-1]
+        order = np.lexsort((p, q))
+        return np.stack([p[order], q[order]], axis=1)
+    p = np.arange(n)[:, None] + 0 * offsets[None, :]
+    q = p + offsets[None, :]
+    keep = q < n
+    pairs = np.stack([p[keep], q[keep]], axis=1)
+    return pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]
+
+
+# --- scoring -----------------------------------------------------------------------------
+
+def _open_mrc(path: Path):
+    import mrcfile
+
+    mrc = mrcfile.mmap(path, mode="r", permissive=True)
+    data = mrc.data
+    if data is None or data.ndim not in (2, 3) or (data.ndim == 3 and data.shape[0] != 1):
+        shape = None if data is None else data.shape
+        mrc.close()
+        raise CryodedupError(f"{path}: expected one 2-D image, found data of shape {shape}")
+    data = data.reshape(data.shape[-2:])
+    if data.dtype.byteorder == ">":
+        data = data.astype(data.dtype.newbyteorder("<"))  # the Rust side reads little-endian
+    return mrc, data
+
+
+def _header(path: Path):
+    """(ny, nx) and the header's pixel size (None when unset) of an MRC file."""
+    try:
+        mrc, data = _open_mrc(path)
+    except CryodedupError:
+        raise
+    except (OSError, ValueError) as err:
+        raise CryodedupError(f"{path}: cannot read the MRC file ({err})") from None
+    psize = float(mrc.voxel_size.x)
+    mrc.close()
+    return data.shape, (psize if psize > 0 else None)
+
+
+def score_pairs(mics: Micrographs, options: MicrographOptions, progress: Callable[[int], None] = lambda k: None):
+    """Scores every candidate pair. Returns (pairs as input indices, scores dict, bin,
+    binned pixel size, the order and its rule, unreadable files)."""
+    n = len(mics.names)
+    order, rule = acquisition_order(mics.names, mics.paths, options.order)
+    unreadable: list[str] = []
+    readable = []
+    shape = None
+    for k in order:
+        try:
+            if not mics.paths[k].exists():
+                raise CryodedupError(f"{mics.paths[k]}: micrograph file not found"
+                                     + (f" (paths resolved against {mics.root})" if mics.root else ""))
+            this_shape, header_psize = _header(mics.paths[k])
+        except CryodedupError as err:
+            if not options.skip_unreadable:
+                raise CryodedupError(f"{err} (use --skip-unreadable to go on without it)") from None
+            unreadable.append(str(mics.paths[k]))
+            continue
+        if shape is None:
+            shape, first_psize = this_shape, header_psize
+        elif this_shape != shape:
+            raise CryodedupError(f"{mics.paths[k]}: {this_shape[1]} x {this_shape[0]} pixels, but "
+                                 f"{mics.paths[readable[0]]} is {shape[1]} x {shape[0]}; one run takes one size")
+        readable.append(k)
+    if len(readable) < 2:
+        raise CryodedupError(f"{len(readable)} readable micrograph(s): at least two are needed")
+    psize = mics.psize or first_psize
+    if psize is None:
+        raise CryodedupError("no micrograph pixel size in the input or the MRC headers; give it with --psize")
+    binning = options.bin or max(1, int(round(options.target_psize / psize)))
+    binned_psize = psize * binning
+    lowpass = options.lowpass or 4 * binned_psize
+    highpass = options.highpass or 25 * binned_psize
+    if lowpass < 2 * binned_psize:
+        raise CryodedupError(f"--lowpass {lowpass} Å is beyond Nyquist of the binned images ({2 * binned_psize:.1f} Å)")
+    bank = _core.SpectrumBank(shape[0], shape[1], binning, binned_psize / highpass, binned_psize / lowpass)
+
+    positions = np.array(readable)  # acquisition positions hold input indices
+    offsets = candidate_offsets(options, len(positions))
+    pairs_pos = candidate_pairs(len(positions), offsets)
+    reach = len(positions) if offsets is None else int(offsets.max())
+    results = {k: [] for k in ("pairs", "z", "dy", "dx", "pearson", "overlap")}
+    done_upto = 0
+    for start in range(0, len(positions), options.batch):
+        stop = min(start + options.batch, len(positions))
+        handles, arrays = [], []
+        for q in range(start, stop):
+            mrc, data = _open_mrc(mics.paths[positions[q]])
+            handles.append(mrc)
+            arrays.append(np.ascontiguousarray(data))
+        try:
+            bank.add(list(range(start, stop)), arrays)
+        finally:
+            for mrc in handles:
+                mrc.close()
+        lo, hi = np.searchsorted(pairs_pos[:, 1], [start, stop])
+        if hi > lo:
+            z, dy, dx, r, overlap = bank.compare(pairs_pos[lo:hi])
+            for key, value in zip(("pairs", "z", "dy", "dx", "pearson", "overlap"),
+                                  (positions[pairs_pos[lo:hi]], z, dy, dx, r, overlap)):
+                results[key].append(value)
+        if offsets is not None:
+            bank.discard(list(range(done_upto, max(done_upto, stop - reach))))
+            done_upto = max(done_upto, stop - reach)
+        progress(stop - start)
+    scores = {k: (np.concatenate(v) if v else np.zeros((0, 2) if k == "pairs" else 0)) for k, v in results.items()}
+    return scores, binning, binned_psize, (lowpass, highpass), positions, rule, unreadable
+
+
+def group_duplicates(n: int, pairs: np.ndarray, is_duplicate: np.ndarray, acquisition_rank: np.ndarray) -> np.ndarray:
+    """For each micrograph, the micrograph of its group that was acquired first (union-find)."""
+    parent = np.arange(n)
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in pairs[is_duplicate]:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            # The root is always the earlier acquisition of the two groups.
+            first, second = (ra, rb) if acquisition_rank[ra] <= acquisition_rank[rb] else (rb, ra)
+            parent[second] = first
+    return np.array([find(i) for i in range(n)])
+
+
+# --- the job -----------------------------------------------------------------------------
+
+def find_duplicate_micrographs(inputs, outdir, options: MicrographOptions | None = None, *, particles=None,
+                               force: bool = False, log=lambda message, level: None,
+                               progress_factory=None) -> dict:
+    """Finds micrographs that image the same area twice and writes the results to ``outdir``.
+
+    Parameters
+    ----------
+    inputs : list of path
+        One micrographs STAR, one CryoSPARC exposures ``.cs``/``.csg``, or MRC files/globs.
+    outdir : path
+        Receives pairs.csv, duplicates.csv, micrographs_kept.* and micrographs_rejected.*.
+    options : MicrographOptions
+    particles : path, optional
+        A particle STAR or ``.cs`` to split into the particles of kept and rejected micrographs.
+
+    Returns
+    -------
+    dict
+        The summary.
+    """
+    start = time.perf_counter()
+    options = options or MicrographOptions()
+    options.check()
+    mics = load_inputs(list(inputs), options)
+    outdir = Path(outdir)
+    suffix = {"star": ".star", "cs": ".cs", "mrc": ".txt"}[mics.kind]
+    names = ["pairs.csv", "duplicates.csv", f"micrographs_kept{suffix}", f"micrographs_rejected{suffix}"]
+    if mics.kind == "cs" and mics.group.csg is not None:
+        names += ["micrographs_kept.csg", "micrographs_rejected.csg"]
+    particle_names = []
+    if particles is not None:
+        psuffix = ".cs" if Path(particles).suffix in (".cs", ".csg") else ".star"
+        particle_names = [f"particles_on_kept_micrographs{psuffix}", f"particles_on_rejected_micrographs{psuffix}"]
+    paths = [outdir / n for n in names + particle_names]
+    outputs = AtomicOutputs(paths, force=force, inputs=list(inputs) + ([particles] if particles else []))
+
+    bar = progress_factory(len(mics.names)) if progress_factory else None
+    scores, binning, binned_psize, band, positions, rule, unreadable = score_pairs(
+        mics, options, (bar.advance if bar else lambda k: None))
+    if bar:
+        bar.close()
+    for path in unreadable:
+        log(f"skipped unreadable {path}", "warning")
+    n = len(mics.names)
+    rank = np.full(n, n)
+    rank[positions] = np.arange(len(positions))
+    pairs = scores["pairs"].astype(np.int64).reshape(-1, 2)
+    is_dup = (scores["z"] >= options.min_z) & (scores["pearson"] >= options.min_pearson)
+    root = group_duplicates(n, pairs, is_dup, rank)
+    rejected = root != np.arange(n)
+    keep = ~rejected
+
+    with outputs as tmp:
+        _write_pairs(tmp[paths[0]], mics, pairs, scores, is_dup, binning, binned_psize)
+        with open(tmp[paths[1]], "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["Original", "Duplicate"])
+            for i in sorted(np.flatnonzero(rejected), key=lambda i: rank[i]):
+                w.writerow([mics.names[root[i]], mics.names[i]])
+        _write_micrographs(mics, keep, [tmp[p] for p in paths[2:len(names)]], [p.name for p in paths[2:len(names)]])
+        if particles is not None:
+            _write_particles(Path(particles), mics, keep, tmp[paths[len(names)]], tmp[paths[len(names) + 1]])
+    elapsed = time.perf_counter() - start
+    return {
+        "inputs": [str(p) for p in inputs],
+        "micrographs": n,
+        "unreadable": unreadable,
+        "order": rule,
+        "root": str(mics.root) if mics.root else None,
+        "pixel_size_A": round(binned_psize / binning, 4),
+        "bin": binning,
+        "binned_pixel_size_A": round(binned_psize, 3),
+        "band_A": {"lowpass": round(band[0], 1), "highpass": round(band[1], 1)},
+        "candidates": options.candidates,
+        "pairs_scored": len(pairs),
+        "duplicate_pairs": int(is_dup.sum()),
+        "thresholds": {"z": options.min_z, "pearson": options.min_pearson},
+        "kept": int(keep.sum()),
+        "rejected": int(rejected.sum()),
+        "outputs": [str(p) for p in paths],
+        "seconds": round(elapsed, 3),
+        "images_per_second": round(len(positions) / elapsed, 1) if elapsed > 0 else None,
+    }
+
+
+def _write_pairs(path, mics, pairs, scores, is_dup, binning, binned_psize) -> None:
+    with open(path, "w", newline="") as f:
+        f.write("index_a,index_b,name_a,name_b,z,pearson,overlap,shift_x_px,shift_y_px,shift_x_A,shift_y_A,duplicate\n")
+        for k, (a, b) in enumerate(pairs.tolist()):
+            dx, dy = int(scores["dx"][k]) * binning, int(scores["dy"][k]) * binning
+            f.write(f"{a},{b},{mics.names[a]},{mics.names[b]},{scores['z'][k]:.2f},{scores['pearson'][k]:.4f},"
+                    f"{scores['overlap'][k]:.3f},{dx},{dy},{dx * binned_psize / binning:.1f},"
+                    f"{dy * binned_psize / binning:.1f},{int(is_dup[k])}\n")
+
+
+def _write_micrographs(mics: Micrographs, keep: np.ndarray, tmp_paths: list[Path], names: list[str]) -> None:
+    if mics.kind == "star":
+        mics.star.split_rows(mics.block, keep, tmp_paths[0], tmp_paths[1])
+    elif mics.kind == "cs":
+        csg = mics.group.csg is not None
+        for selected, cs_path, csg_path, name in ((keep, tmp_paths[0], tmp_paths[2] if csg else None, names[0]),
+                                                  (~keep, tmp_paths[1], tmp_paths[3] if csg else None, names[1])):
+            if len(mics.group.files) > 1:
+                raise CryodedupError(f"{mics.source}: exposures spread over several files are not supported yet")
+            mics.group.save_subset(selected, [cs_path], csg_path, [name])
+    else:
+        for selected, path in ((keep, tmp_paths[0]), (~keep, tmp_paths[1])):
+            Path(path).write_text("".join(f"{mics.names[i]}\n" for i in np.flatnonzero(selected)))
+
+
+def _write_particles(path: Path, mics: Micrographs, keep: np.ndarray, kept_path, rejected_path) -> None:
+    rejected_names = {mics.names[i] for i in np.flatnonzero(~keep)}
+    if path.suffix in (".cs", ".csg"):
+        group = CsGroup.load(path)
+        if mics.uids is not None and group.has("location/micrograph_uid"):
+            on_rejected = np.isin(group.column("location/micrograph_uid"), mics.uids[~keep])
+        elif group.has("location/micrograph_path"):
+            paths = [p.decode() if isinstance(p, bytes) else str(p) for p in group.column("location/micrograph_path")]
+            on_rejected = np.array([p in rejected_names for p in paths], dtype=bool)
+        else:
+            raise CryodedupError(f"{path}: no location/micrograph_uid or micrograph_path to match micrographs")
+        group.save_subset(~on_rejected, [kept_path], None, [])
+        group.save_subset(on_rejected, [rejected_path], None, [])
+        return
+    star = StarFile(path)
+    block = star.block("particles") or next((b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None)
+    if block is None or "rlnMicrographName" not in block.labels:
+        raise CryodedupError(f"{path}: no particle table with rlnMicrographName")
+    _, keys, names = star.scan(block, [], "rlnMicrographName")
+    on_rejected = np.array([name in rejected_names for name in names], dtype=bool)[keys] if len(keys) else np.zeros(0, bool)
+    star.split_rows(block, ~on_rejected, kept_path, rejected_path)
