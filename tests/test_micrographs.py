@@ -173,3 +173,40 @@ def test_bad_micrograph_inputs(overlapping, tmp_path):
                                        "-o", str(tmp_path / "out2"), "--json", "--bin", str(BIN)])
     assert result.exit_code == 0, result.output
     assert "skipped unreadable" in result.stderr and "junk.mrc" in result.stdout
+
+
+def test_pixel_sizes_must_agree(overlapping, tmp_path):
+    import mrcfile
+
+    folder, _ = overlapping
+    with mrcfile.open(folder / "mic_001.mrc") as mrc:
+        write_mrc(tmp_path / "other.mrc", mrc.data, 2 * PSIZE)
+    cli_error([folder / "mic_000.mrc", tmp_path / "other.mrc"], r"other.mrc: pixel size 12 Å in its header, but "
+              r".*mic_000.mrc has 6 Å", tmp_path)
+
+
+def test_cryosparc_exposures_in_and_out(overlapping, tmp_path):
+    from cryodedup.synthetic import write_cs
+
+    folder, _ = overlapping
+    exposures = np.zeros(3, dtype=[("uid", "<u8"), ("micrograph_blob/path", "S40"), ("micrograph_blob/psize_A", "<f4"),
+                                   ("ctf/df1_A", "<f4")])
+    exposures["uid"] = [11, 12, 13]
+    exposures["micrograph_blob/path"] = [f"S1/motioncorrected/mic_{k:03d}.mrc".encode() for k in (0, 1, 2)]
+    exposures["micrograph_blob/psize_A"] = PSIZE
+    exposures["ctf/df1_A"] = [1e4, 2e4, 3e4]
+    (tmp_path / "S1" / "motioncorrected").mkdir(parents=True)
+    for k in (0, 1, 2):
+        (tmp_path / "S1" / "motioncorrected" / f"mic_{k:03d}.mrc").write_bytes((folder / f"mic_{k:03d}.mrc").read_bytes())
+    write_cs(tmp_path / "J3_exposures.cs", exposures)
+    particles = np.zeros(6, dtype=[("uid", "<u8"), ("location/micrograph_uid", "<u8")])
+    particles["uid"] = np.arange(6)
+    particles["location/micrograph_uid"] = [11, 12, 13, 11, 12, 13]
+    write_cs(tmp_path / "particles.cs", particles)
+    summary = find_duplicate_micrographs([tmp_path / "J3_exposures.cs"], tmp_path / "out",
+                                         MicrographOptions(bin=BIN, project_dir=tmp_path), particles=tmp_path / "particles.cs")
+    assert (summary["kept"], summary["rejected"]) == (1, 2)
+    kept = np.load(tmp_path / "out" / "micrographs_kept.cs")
+    assert kept.dtype == exposures.dtype and np.array_equal(kept, exposures[:1])
+    on_rejected = np.load(tmp_path / "out" / "particles_on_rejected_micrographs.cs")
+    assert sorted(on_rejected["uid"].tolist()) == [1, 2, 4, 5]

@@ -260,6 +260,10 @@ def score_pairs(mics: Micrographs, options: MicrographOptions, progress: Callabl
         elif this_shape != shape:
             raise CryodedupError(f"{mics.paths[k]}: {this_shape[1]} x {this_shape[0]} pixels, but "
                                  f"{mics.paths[readable[0]]} is {shape[1]} x {shape[0]}; one run takes one size")
+        elif mics.psize is None and header_psize is not None and first_psize is not None \
+                and abs(header_psize - first_psize) > 1e-3 * first_psize:
+            raise CryodedupError(f"{mics.paths[k]}: pixel size {header_psize:g} Å in its header, but "
+                                 f"{mics.paths[readable[0]]} has {first_psize:g} Å; one run takes one pixel size")
         readable.append(k)
     if len(readable) < 2:
         raise CryodedupError(f"{len(readable)} readable micrograph(s): at least two are needed")
@@ -294,7 +298,8 @@ def score_pairs(mics: Micrographs, options: MicrographOptions, progress: Callabl
                 mrc.close()
         lo, hi = np.searchsorted(pairs_pos[:, 1], [start, stop])
         if hi > lo:
-            z, dy, dx, r, overlap = bank.compare(pairs_pos[lo:hi])
+            # Below z = 5 a peak is noise (DESIGN.md 4): no Pearson is needed to reject the pair.
+            z, dy, dx, r, overlap = bank.compare(pairs_pos[lo:hi], min(options.min_z, 5.0))
             for key, value in zip(("pairs", "z", "dy", "dx", "pearson", "overlap"),
                                   (positions[pairs_pos[lo:hi]], z, dy, dx, r, overlap)):
                 results[key].append(value)

@@ -259,7 +259,8 @@ def specimen_field(rng: np.random.Generator, ny: int, nx: int, psize: float, par
     field = np.fft.irfft2(np.fft.rfft2(impulses) * blur, s=(ny, nx)).astype(np.float32)
     field /= field.std() + 1e-12
     yy, xx = np.mgrid[0:ny, 0:nx].astype(np.float32)
-    field += 0.5 * (yy / ny) + 0.3 * (xx / nx)  # ice gradient
+    angle = rng.uniform(0, 2 * np.pi)
+    field += rng.uniform(0.2, 1.0) * (np.cos(angle) * yy / ny + np.sin(angle) * xx / nx)  # ice gradient
     for _ in range(max(1, ny * nx // 2_000_000)):  # contaminants: dark, soft-edged disks
         cy, cx, r = rng.uniform(0, ny), rng.uniform(0, nx), rng.uniform(150, 400) / psize
         field -= 1.5 * (1 - np.tanh((np.hypot(yy - cy, xx - cx) - r) / 2))

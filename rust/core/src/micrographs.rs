@@ -87,8 +87,8 @@ impl Band {
     }
 }
 
-/// One image, ready to be compared: its band-weighted phase spectrum, and the normalised
-/// image itself for the Pearson coefficient.
+/// One image, ready to be compared: its band-weighted phase spectrum, and the band-passed
+/// image for the Pearson coefficient.
 pub struct Spectrum {
     freq: Vec<Complex32>,
     image: Vec<f32>,
@@ -107,7 +107,7 @@ pub struct PairScore {
 }
 
 impl Spectrum {
-    /// The binned image, normalised to mean 0 and standard deviation 1.
+    /// The binned image, tapered and band-passed (arbitrary scale).
     pub fn image(&self) -> &[f32] {
         &self.image
     }
@@ -163,27 +163,31 @@ impl Plan {
         assert_eq!(image.len(), self.ny * self.nx, "image size differs from the plan's");
         let n = image.len() as f64;
         let mean = image.iter().map(|&v| v as f64).sum::<f64>() / n;
-        let var = image.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
-        let inv = if var > 0.0 { 1.0 / var.sqrt() } else { 0.0 };
-        let normalised: Vec<f32> = image.iter().map(|&v| ((v as f64 - mean) * inv) as f32).collect();
         // Taper the edges to zero, so that the padding adds no edge to the spectrum.
         let mut padded = vec![0.0f32; self.py * self.px];
         for y in 0..self.ny {
             for x in 0..self.nx {
-                padded[y * self.px + x] = normalised[y * self.nx + x] * self.taper.0[y] * self.taper.1[x];
+                padded[y * self.px + x] = (image[y * self.nx + x] as f64 - mean) as f32 * self.taper.0[y] * self.taper.1[x];
             }
         }
         let mut freq = self.forward(&mut padded);
+        // The band-passed image, for the Pearson coefficient: without the low frequencies,
+        // an ice gradient shared by two unrelated images does not correlate them.
+        let mut filtered: Vec<Complex32> = freq.iter().zip(&self.weights).map(|(c, &w)| c * w).collect();
+        let band_passed = self.inverse(&mut filtered);
+        let image = (0..self.ny).flat_map(|y| band_passed[y * self.px..y * self.px + self.nx].iter().copied()).collect();
         for (c, &w) in freq.iter_mut().zip(&self.weights) {
             let norm = c.norm();
             *c = if norm > 0.0 { *c * (w / norm) } else { Complex32::new(0.0, 0.0) };
         }
-        Spectrum { freq, image: normalised }
+        Spectrum { freq, image }
     }
 
     /// Phase correlation of two spectra, the shift resolved among its aliases by the
-    /// Pearson coefficient over the overlap.
-    pub fn compare(&self, a: &Spectrum, b: &Spectrum) -> PairScore {
+    /// Pearson coefficient over the overlap. Below `min_z` the peak is noise: the Pearson
+    /// coefficient and overlap are not computed (NaN), which saves most of the time when
+    /// all pairs are compared.
+    pub fn compare(&self, a: &Spectrum, b: &Spectrum, min_z: f64) -> PairScore {
         let mut product: Vec<Complex32> = a.freq.iter().zip(&b.freq).map(|(p, q)| p * q.conj()).collect();
         let map = self.inverse(&mut product);
         let n = map.len() as f64;
@@ -192,7 +196,10 @@ impl Plan {
         let (peak_at, peak) = map.iter().enumerate().fold((0, f32::MIN), |best, (k, &v)| if v > best.1 { (k, v) } else { best });
         let z = if sd > 0.0 { (peak as f64 - mean) / sd } else { 0.0 };
         let (sy, sx) = ((peak_at / self.px) as i64, (peak_at % self.px) as i64);
-        let mut best = PairScore { z, dy: sy, dx: sx, pearson: f64::NAN, overlap: 0.0 };
+        let mut best = PairScore { z, dy: sy, dx: sx, pearson: f64::NAN, overlap: f64::NAN };
+        if z < min_z {
+            return best;
+        }
         for dy in [sy, sy - self.py as i64] {
             for dx in [sx, sx - self.px as i64] {
                 let (r, overlap) = pearson_at(&a.image, &b.image, self.ny, self.nx, dy, dx);
@@ -337,6 +344,18 @@ mod tests {
     const BAND: Band = Band { highpass: 0.01, lowpass: 0.25 };
 
     #[test]
+    fn pearson_is_skipped_below_the_z_floor() {
+        let mut rng = Rng(9);
+        let plan = Plan::new(64, 64, BAND);
+        let a = plan.spectrum(&window(&field(&mut rng, 64, 64), 64, 0, 0, 64, 64, 0.5, &mut rng));
+        let b = plan.spectrum(&window(&field(&mut rng, 64, 64), 64, 0, 0, 64, 64, 0.5, &mut rng));
+        let full = plan.compare(&a, &b, 0.0);
+        let floored = plan.compare(&a, &b, 1e9);
+        assert_eq!((full.z, full.dy, full.dx), (floored.z, floored.dy, floored.dx));
+        assert!(floored.pearson.is_nan() && floored.overlap.is_nan() && !full.pearson.is_nan());
+    }
+
+    #[test]
     fn bin_mean_averages_blocks() {
         let data: Vec<f32> = (0..4 * 5).map(|v| v as f32).collect();
         let (b, by, bx) = bin_mean(&data, 4, 5, 2);
@@ -355,7 +374,7 @@ mod tests {
             let (ay, ax) = (150usize, 170usize);
             let a = plan.spectrum(&window(&f, 600, ay, ax, h, w, 0.5, &mut rng));
             let b = plan.spectrum(&window(&f, 600, (ay as i64 + dy) as usize, (ax as i64 + dx) as usize, h, w, 0.5, &mut rng));
-            let s = plan.compare(&a, &b);
+            let s = plan.compare(&a, &b, 0.0);
             assert_eq!((s.dy, s.dx), (dy, dx), "{s:?}");
             assert!(s.z > 8.0 && s.pearson > 0.2, "{s:?}");
             let expected = ((h as i64 - dy.abs()) * (w as i64 - dx.abs())) as f64 / (h * w) as f64;
@@ -364,7 +383,7 @@ mod tests {
         for _ in 0..20 {
             let a = plan.spectrum(&window(&field(&mut rng, h, w), w, 0, 0, h, w, 0.5, &mut rng));
             let b = plan.spectrum(&window(&field(&mut rng, h, w), w, 0, 0, h, w, 0.5, &mut rng));
-            let s = plan.compare(&a, &b);
+            let s = plan.compare(&a, &b, 0.0);
             assert!(s.z < 6.0 && s.pearson.abs() < 0.15, "{s:?}");
         }
     }

@@ -298,12 +298,15 @@ impl SpectrumBank {
     }
 
     /// Scores the pairs (rows of an (n, 2) int64 array of stored indices) in parallel:
-    /// returns z, dy, dx (binned pixels), pearson and overlap arrays.
+    /// returns z, dy, dx (binned pixels), pearson and overlap arrays; pearson and overlap
+    /// are NaN where z < `pearson_min_z`.
+    #[pyo3(signature = (pairs, pearson_min_z=0.0))]
     #[allow(clippy::type_complexity)]
     fn compare<'py>(
         &self,
         py: Python<'py>,
         pairs: PyReadonlyArray2<'py, i64>,
+        pearson_min_z: f64,
     ) -> PyResult<(
         Bound<'py, PyArray1<f64>>,
         Bound<'py, PyArray1<i64>>,
@@ -318,7 +321,7 @@ impl SpectrumBank {
             refs.push((get(row[0])?, get(row[1])?));
         }
         let plan = &self.plan;
-        let scores: Vec<micrographs::PairScore> = py.detach(|| refs.par_iter().map(|(a, b)| plan.compare(a, b)).collect());
+        let scores: Vec<micrographs::PairScore> = py.detach(|| refs.par_iter().map(|(a, b)| plan.compare(a, b, pearson_min_z)).collect());
         let column = |f: &dyn Fn(&micrographs::PairScore) -> f64| scores.iter().map(f).collect::<Vec<f64>>();
         Ok((
             column(&|s| s.z).into_pyarray(py),
@@ -330,10 +333,35 @@ impl SpectrumBank {
     }
 }
 
+/// bin_image(image, bin) -> float32 array: block-mean binning of a 2-D float32, float16,
+/// int16 or uint16 array (little-endian, C-contiguous), the GIL released.
+#[pyfunction]
+fn bin_image<'py>(py: Python<'py>, image: Bound<'py, PyAny>, bin: usize) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    if bin == 0 {
+        return Err(errors::value("bin must be at least 1".into()));
+    }
+    macro_rules! try_type {
+        ($t:ty) => {
+            if let Ok(a) = image.extract::<PyReadonlyArray2<'py, $t>>() {
+                let (ny, nx) = (a.shape()[0], a.shape()[1]);
+                let data = a.as_slice()?;
+                let (out, by, bx) = py.detach(|| micrographs::bin_mean(data, ny, nx, bin));
+                return Ok(out.into_pyarray(py).reshape([by, bx])?);
+            }
+        };
+    }
+    try_type!(f32);
+    try_type!(half::f16);
+    try_type!(i16);
+    try_type!(u16);
+    Err(errors::value("expected a 2-D float32, float16, int16 or uint16 array".into()))
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(dedup, m)?)?;
+    m.add_function(wrap_pyfunction!(bin_image, m)?)?;
     m.add_class::<StarFile>()?;
     m.add_class::<SpectrumBank>()?;
     m.add("StarSyntaxError", m.py().get_type::<errors::StarSyntaxError>())?;

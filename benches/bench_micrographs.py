@@ -1,0 +1,199 @@
+"""Benchmark of the micrograph job, in one run on the same files.
+
+1. Full-size K3 micrographs (5760 x 4092, 0.83 Å/px) as float32 and as float16 MRC files,
+   every seventh one a second exposure of the area taken 20 images before (60-90 % overlap):
+   - ``find_duplicate_micrographs`` (the job, in process; the script's pattern of pairs,
+     default 12 Å bin), and ``cryodedup micrographs`` end to end for reference;
+   - only reading and binning the same files (memory map + ``_core.bin_image``, 2 threads):
+     the floor any method pays;
+   - a plain numpy implementation of microduplicate_screener's pipeline on the same pairs:
+     bin 8 by block mean, band-pass 0.04-0.25 cycles/pixel, align by FFT cross-correlation,
+     Pearson coefficient of the aligned frames.
+2. All pairs of 5000 micrographs at a coarse bin (binned images of 90 x 64 pixels, 53 Å,
+   synthesised directly), 50 of them second exposures: ``cryodedup micrographs --candidates all``.
+
+Files are made once in ``--workdir``. The K3 files stay in the page cache (24 GiB here), so
+reading is from memory, as on a machine that has just written them; from disk, every method
+would wait for the same 94 MB per micrograph.
+
+Usage: python benches/bench_micrographs.py [--n-k3 100] [--n-all 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import mrcfile
+import numpy as np
+
+from cryodedup import MicrographOptions, _core, find_duplicate_micrographs
+from cryodedup.micrographs import candidate_offsets, candidate_pairs
+from cryodedup.synthetic import specimen_field, write_mrc
+
+K3 = (4092, 5760)
+PSIZE = 0.83
+
+
+def make_k3_set(folder: Path, n: int, seed: int = 0) -> list[tuple[int, int]]:
+    """n K3 micrographs in float32 and float16; returns the planted (original, duplicate)."""
+    f32, f16 = folder / "float32", folder / "float16"
+    planted = [(k - 20, k) for k in range(20, n, 7)]
+    if (f32 / f"mic_{n - 1:04d}.mrc").exists() and (f16 / f"mic_{n - 1:04d}.mrc").exists():
+        return planted
+    f32.mkdir(parents=True, exist_ok=True)
+    f16.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    # Each first exposure gets a field of its own, at 4x coarser sampling and upsampled by
+    # repetition (cheap, and rich in detail at the 12 Å the job bins to); a second exposure
+    # is a shifted window of its original's field.
+    wy, wx = K3[0] // 4, K3[1] // 4
+    fields = {}
+    for k in range(n):
+        dup_of = next((a for a, b in planted if b == k), None)
+        if dup_of is None:
+            fields[k] = specimen_field(rng, wy + 200, wx + 300, 4 * PSIZE)
+            y0, x0, field = 100, 150, fields[k]
+        else:
+            y0, x0, field = int(rng.integers(0, 200)), int(rng.integers(0, 300)), fields[dup_of]
+        window = field[y0:y0 + wy, x0:x0 + wx].repeat(4, 0).repeat(4, 1)
+        image = 0.3 * window + rng.standard_normal(K3, dtype=np.float32)
+        write_mrc(f32 / f"mic_{k:04d}.mrc", image, PSIZE)
+        write_mrc(f16 / f"mic_{k:04d}.mrc", image, PSIZE, dtype=np.float16)
+        fields.pop(k - 40, None)
+    return planted
+
+
+def read_and_bin(files: list[Path], binning: int) -> float:
+    def one(path):
+        with mrcfile.mmap(path, mode="r") as mrc:
+            return _core.bin_image(np.asarray(mrc.data), binning).shape
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(one, files))
+    return time.perf_counter() - start
+
+
+def numpy_reference(files: list[Path], pairs: np.ndarray) -> tuple[float, np.ndarray]:
+    """microduplicate_screener's pipeline in numpy: bin 8, band-pass, align, correlate."""
+    start = time.perf_counter()
+    binned = {}
+    for k in np.unique(pairs):
+        with mrcfile.mmap(files[k], mode="r") as mrc:
+            d = np.asarray(mrc.data, dtype=np.float32)
+        ny, nx = (d.shape[0] // 8) * 8, (d.shape[1] // 8) * 8
+        binned[k] = d[:ny, :nx].reshape(ny // 8, 8, nx // 8, 8).mean(axis=(1, 3))
+    some = next(iter(binned.values()))
+    f = np.hypot(*np.meshgrid(np.fft.fftfreq(some.shape[0]), np.fft.rfftfreq(some.shape[1]), indexing="ij"))
+    band = ((f >= 0.04) & (f <= 0.25)).astype(np.float32)
+    coefficients = []
+    for a, b in pairs:
+        fa = np.fft.rfft2(binned[a] - binned[a].mean()) * band
+        fb = np.fft.rfft2(binned[b] - binned[b].mean()) * band
+        ia, ib = np.fft.irfft2(fa, s=some.shape), np.fft.irfft2(fb, s=some.shape)
+        xc = np.fft.irfft2(fa * np.conj(fb), s=some.shape)
+        dy, dx = np.unravel_index(np.argmax(xc), xc.shape)
+        aligned = np.roll(ib, (dy, dx), axis=(0, 1))
+        coefficients.append(np.corrcoef(ia.ravel(), aligned.ravel())[0, 1])
+    return time.perf_counter() - start, np.array(coefficients)
+
+
+def run_cli(args: list[str], outdir: Path) -> float:
+    shutil.rmtree(outdir, ignore_errors=True)
+    subprocess.run(["sync"], check=True)
+    exe = shutil.which("cryodedup") or "cryodedup"
+    start = time.perf_counter()
+    subprocess.run([exe, "micrographs", *args, "-o", str(outdir), "--quiet"], check=True)
+    return time.perf_counter() - start
+
+
+def found(outdir: Path, planted, names) -> tuple[int, int]:
+    """Planted second exposures rejected, and other micrographs rejected (false positives)."""
+    import csv
+
+    with open(outdir / "duplicates.csv") as f:
+        rejected = {r["Duplicate"] for r in csv.DictReader(f)}
+    planted_names = {names[b] for _, b in planted}
+    return len(planted_names & rejected), len(rejected - planted_names)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n-k3", type=int, default=100)
+    ap.add_argument("--n-all", type=int, default=5000)
+    ap.add_argument("--workdir", type=Path, default=Path(__file__).parent / "out" / "micrographs")
+    args = ap.parse_args()
+    w = args.workdir
+    rows = []
+
+    planted = make_k3_set(w, args.n_k3)
+    options = MicrographOptions(candidates="pattern")
+    pairs = candidate_pairs(args.n_k3, candidate_offsets(options, args.n_k3))
+    binning = round(options.target_psize / PSIZE)
+    for dtype in ("float32", "float16"):
+        files = sorted((w / dtype).glob("mic_*.mrc"))
+        names = [str(p) for p in files]
+        t_floor = min(read_and_bin(files, binning) for _ in range(2))
+        t_cli = run_cli([*names, "--candidates", "pattern"], w / f"out_{dtype}")
+        hits, false = found(w / f"out_{dtype}", planted, names)
+        t_job = float("inf")
+        for _ in range(2):
+            shutil.rmtree(w / "api", ignore_errors=True)
+            start = time.perf_counter()
+            find_duplicate_micrographs(files, w / "api", options)
+            t_job = min(t_job, time.perf_counter() - start)
+        t_ref, r = numpy_reference(files, pairs)
+        n = len(files)
+        # The script compares each image with 12 others once a session is long; this run's
+        # pairs per image are fewer at the end of the list. The numpy pipeline's cost per
+        # image (I) and per pair (P): one pair costs 2I + P, the same pair 13 times 2I + 13P.
+        t_one = min(numpy_reference(files, np.array([[0, 1]]))[0] for _ in range(3))
+        t_many = min(numpy_reference(files, np.array([[0, 1]] * 13))[0] for _ in range(3))
+        per_pair = (t_many - t_one) / 12
+        per_image = (t_one - per_pair) / 2
+        steady = 1 / (per_image + 12 * per_pair)
+        rows.append((f"K3 {dtype}, {n} micrographs, {len(pairs)} pattern pairs",
+                     f"{n / t_job:.1f} images/s ({t_job:.2f} s; CLI {t_cli:.2f} s; {hits}/{len(planted)} planted found, {false} false)",
+                     f"read + bin {n / t_floor:.1f} images/s; numpy script pipeline {n / t_ref:.2f} images/s "
+                     f"on these pairs, {steady:.2f} images/s at 12 pairs per image",
+                     f"{t_job / t_floor:.2f}x the read + bin time; {t_ref / t_job:.0f}x the numpy throughput "
+                     f"on these pairs ({n / t_job / steady:.0f}x at 12 pairs per image)"))
+        print(rows[-1], file=sys.stderr)
+
+    # All pairs at a coarse bin.
+    folder = w / "coarse"
+    rng = np.random.default_rng(1)
+    shape, coarse_psize = (64, 90), 53.0
+    names = [str(folder / f"m{k:05d}.mrc") for k in range(args.n_all)]
+    planted_all = [(k - 37, k) for k in range(100, args.n_all, args.n_all // 50)][:50]
+    if not Path(names[-1]).exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        fields = {}
+        for k in range(args.n_all):
+            src = next((a for a, b in planted_all if b == k), None)
+            if src is None:
+                fields[k] = specimen_field(rng, 2 * shape[0], 2 * shape[1], coarse_psize)
+                window = fields[k][: shape[0], : shape[1]]
+            else:
+                fields[k] = fields[src]
+                window = fields[src][10:10 + shape[0], 15:15 + shape[1]]  # about 72 % overlap
+            write_mrc(names[k], window + 0.5 * rng.standard_normal(shape), coarse_psize)
+    t_all = run_cli([str(folder / "*.mrc"), "--candidates", "all", "--bin", "1", "--order", "input"], w / "out_all")
+    hits, false = found(w / "out_all", planted_all, names)
+    n_pairs = args.n_all * (args.n_all - 1) // 2
+    rows.append((f"all pairs of {args.n_all} micrographs at 53 Å (90 x 64 px)", f"{t_all / 60:.1f} min",
+                 f"{n_pairs:,} pairs, {n_pairs / t_all:,.0f} pairs/s", f"{hits}/{len(planted_all)} planted found, {false} false"))
+
+    print("| measurement | cryodedup | peers | ratios |\n|---|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+
+
+if __name__ == "__main__":
+    main()
