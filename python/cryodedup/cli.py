@@ -97,6 +97,22 @@ def pixel_size_rows(pixel_sizes: list[dict], several_inputs: bool) -> list[tuple
     return rows
 
 
+FORCE = click.option("--force", is_flag=True, help="Overwrite existing outputs.")
+QUIET = click.option("--quiet", "-q", is_flag=True, help="Print nothing on stderr but errors.")
+JSON = click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+
+
+def inputs_and_outdir(outdir_help: str):
+    """The INPUTS argument and the -o/--outdir option of a job command."""
+
+    def apply(f):
+        f = click.option("-o", "--outdir", required=True, type=click.Path(path_type=Path, file_okay=False),
+                         help=outdir_help)(f)
+        return click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))(f)
+
+    return apply
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cryodedup")
 def main() -> None:
@@ -104,9 +120,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("-o", "--outdir", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Folder for particles_kept.star and particles_rejected.star.")
+@inputs_and_outdir("Folder for particles_kept and particles_rejected (.star, or .cs and .csg).")
 @click.option("--min-dist", type=float, default=20.0, show_default=True,
               help="Minimum separation of particle centres, in Å. 0 removes exact copies only.")
 @click.option("--mic-psize", type=float, default=None,
@@ -126,9 +140,9 @@ def main() -> None:
 @click.option("--remove-entirely", is_flag=True, help="Reject every particle that has a neighbour within the distance.")
 @click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True,
               help="Seed of the random ranking used with `--score none`.")
-@click.option("--force", is_flag=True, help="Overwrite existing outputs.")
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing on stderr but errors.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@FORCE
+@QUIET
+@JSON
 @click.option_panel("Distance and pixel size", options=["--min-dist", "--mic-psize", "--micrographs"])
 @click.option_panel("Ranking", options=["--shift-key", "--score", "--score-order", "--remove-entirely", "--seed"])
 @click.option_panel("Output", options=["--outdir", "--force", "--quiet", "--json", "--help"])
@@ -160,9 +174,9 @@ def run_particle_job(title, inputs, outdir, options, report, force, as_json) -> 
 
 @main.command()
 @click.argument("outdir", type=click.Path(path_type=Path, file_okay=False), default="cryodedup-demo")
-@click.option("--force", is_flag=True, help="Overwrite an existing demo folder's outputs.")
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing on stderr but errors.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@FORCE
+@QUIET
+@JSON
 def demo(outdir, force, quiet, as_json) -> None:
     """Write the example dataset to OUTDIR and remove its duplicate particles.
 
@@ -215,9 +229,7 @@ class ProgressBar:
 
 
 @main.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("-o", "--outdir", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Folder for pairs.csv, duplicates.csv, micrographs_kept.* and micrographs_rejected.*.")
+@inputs_and_outdir("Folder for pairs.csv, duplicates.csv, micrographs_kept.* and micrographs_rejected.*.")
 @click.option("--target-psize", type=float, default=12.0, show_default=True,
               help="Pixel size (Å) to bin the micrographs to; the bin is rounded from it.")
 @click.option("--bin", "bin_", type=int, default=None, help="Binning factor (overrides --target-psize).")
@@ -242,9 +254,9 @@ class ProgressBar:
 @click.option("--skip-unreadable", is_flag=True, help="Go on without micrographs that cannot be read; list them.")
 @click.option("--particles", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="A particle STAR or .cs to split into the particles of kept and rejected micrographs.")
-@click.option("--force", is_flag=True, help="Overwrite existing outputs.")
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing on stderr but errors.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@FORCE
+@QUIET
+@JSON
 @click.option_panel("Images", options=["--target-psize", "--bin", "--lowpass", "--highpass", "--psize",
                                        "--project-dir", "--skip-unreadable"])
 @click.option_panel("Pairs", options=["--candidates", "--window", "--scan-range", "--images-per-move",
