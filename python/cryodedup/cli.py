@@ -143,11 +143,18 @@ def main() -> None:
 @FORCE
 @QUIET
 @JSON
+@click.option("--plot", is_flag=True, help="Also write pictures (PNG) and report.html to OUTDIR.")
+@click.option("--plot-mics", type=click.IntRange(0, 100), default=3, show_default=True,
+              help="Example micrographs to draw with their picks (those with the most rejections).")
+@click.option("--project-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Folder the micrograph paths start from, to draw them [default: the current folder, "
+                   "then the folders above the input].")
 @click.option_panel("Distance and pixel size", options=["--min-dist", "--mic-psize", "--micrographs"])
 @click.option_panel("Ranking", options=["--shift-key", "--score", "--score-order", "--remove-entirely", "--seed"])
-@click.option_panel("Output", options=["--outdir", "--force", "--quiet", "--json", "--help"])
+@click.option_panel("Output", options=["--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics",
+                                       "--project-dir", "--help"])
 def particles(inputs, outdir, min_dist, mic_psize, micrographs, shift_key, score, score_order,
-              remove_entirely, seed, force, quiet, as_json) -> None:
+              remove_entirely, seed, force, quiet, as_json, plot, plot_mics, project_dir) -> None:
     """Remove duplicate particles from RELION STAR files or CryoSPARC particles (.cs, .csg).
 
     Particles closer than the minimum distance on the same micrograph are duplicates; of each
@@ -157,7 +164,8 @@ def particles(inputs, outdir, min_dist, mic_psize, micrographs, shift_key, score
     """
     options = ParticleOptions(min_dist=min_dist, mic_psize=mic_psize, micrographs=micrographs,
                               shift_key=shift_key, score=score, score_order=score_order,
-                              remove_entirely=remove_entirely, seed=seed)
+                              remove_entirely=remove_entirely, seed=seed, plot=plot, plot_mics=plot_mics,
+                              project_dir=project_dir)
     run_particle_job("cryodedup particles", inputs, outdir, options, Reporter(quiet), force, as_json)
 
 
@@ -167,7 +175,10 @@ def run_particle_job(title, inputs, outdir, options, report, force, as_json) -> 
         summary = remove_duplicate_particles(inputs, outdir, options, force=force, log=report.log)
     except CryodedupError as err:
         fail(str(err))
-    report.table(title, particle_summary_rows(summary))
+    rows = particle_summary_rows(summary)
+    if summary.get("plots"):
+        rows.append(("Pictures", "\n".join(summary["plots"])))
+    report.table(title, rows)
     if as_json:
         print(json.dumps(summary, indent=2))
 
@@ -177,7 +188,8 @@ def run_particle_job(title, inputs, outdir, options, report, force, as_json) -> 
 @FORCE
 @QUIET
 @JSON
-def demo(outdir, force, quiet, as_json) -> None:
+@click.option("--plot", is_flag=True, help="Also write pictures (PNG) and report.html.")
+def demo(outdir, force, quiet, as_json, plot) -> None:
     """Write the example dataset to OUTDIR and remove its duplicate particles.
 
     The example: four micrographs picked by two pickers (LoG and template picking), the
@@ -204,8 +216,9 @@ def demo(outdir, force, quiet, as_json) -> None:
             "Running: cryodedup particles "
             + " ".join(str(p) for p in pickers)
             + f" --micrographs {micrographs} --score rlnMaxValueProbDistribution -o {result}"
+            + (" --plot" if plot else "")
         )
-    options = ParticleOptions(micrographs=micrographs, score="rlnMaxValueProbDistribution")
+    options = ParticleOptions(micrographs=micrographs, score="rlnMaxValueProbDistribution", plot=plot)
     run_particle_job("cryodedup demo", pickers, result, options, report, force, as_json)
 
 
@@ -261,10 +274,14 @@ class ProgressBar:
                                        "--project-dir", "--skip-unreadable"])
 @click.option_panel("Pairs", options=["--candidates", "--window", "--scan-range", "--images-per-move",
                                       "--images-per-hole", "--order", "--min-z", "--min-pearson"])
-@click.option_panel("Output", options=["--outdir", "--particles", "--force", "--quiet", "--json", "--help"])
+@click.option("--plot", is_flag=True, help="Also write pictures (PNG) and report.html to OUTDIR.")
+@click.option("--plot-pairs", type=click.IntRange(0, 1000), default=12, show_default=True,
+              help="Flagged pairs to draw (highest z first).")
+@click.option_panel("Output", options=["--outdir", "--particles", "--force", "--quiet", "--json", "--plot",
+                                       "--plot-pairs", "--help"])
 def micrographs(inputs, outdir, target_psize, bin_, lowpass, highpass, candidates, window, scan_range,
                 images_per_move, images_per_hole, order, min_z, min_pearson, psize, project_dir,
-                skip_unreadable, particles, force, quiet, as_json) -> None:
+                skip_unreadable, particles, force, quiet, as_json, plot, plot_pairs) -> None:
     """Find micrographs that image the same area twice (multi-hole beam-shift collection).
 
     INPUTS: a micrographs STAR, CryoSPARC exposures (.cs/.csg), or MRC files or globs.
@@ -273,7 +290,7 @@ def micrographs(inputs, outdir, target_psize, bin_, lowpass, highpass, candidate
                                 candidates=candidates, window=window, scan_range=scan_range,
                                 images_per_move=images_per_move, images_per_hole=images_per_hole, order=order,
                                 min_z=min_z, min_pearson=min_pearson, psize=psize, project_dir=project_dir,
-                                skip_unreadable=skip_unreadable)
+                                skip_unreadable=skip_unreadable, plot=plot, plot_pairs=plot_pairs)
     report = Reporter(quiet)
     bars = (lambda total: ProgressBar(report.console, total)) if report.chatty else None
     try:
@@ -291,7 +308,7 @@ def micrographs(inputs, outdir, target_psize, bin_, lowpass, highpass, candidate
         ("Duplicate pairs", f"{s['duplicate_pairs']:,} (z >= {s['thresholds']['z']:g}, Pearson >= {s['thresholds']['pearson']:g})"),
         ("Kept", f"{s['kept']:,}"),
         ("Rejected", f"{s['rejected']:,} (later exposures of an area)"),
-        ("Outputs", "\n".join(s["outputs"])),
+        ("Outputs", "\n".join(s["outputs"] + s.get("plots", []))),
         ("Time", f"{s['seconds']:.2f} s ({s['images_per_second']} images/s)"),
     ])
     if as_json:

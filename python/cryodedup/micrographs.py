@@ -53,6 +53,8 @@ class MicrographOptions:
     project_dir: Path | None = None
     skip_unreadable: bool = False
     batch: int = 32
+    plot: bool = False
+    plot_pairs: int = 12
 
     def check(self) -> None:
         if self.candidates not in CANDIDATES:
@@ -86,7 +88,7 @@ class Micrographs:
 
 # --- inputs -------------------------------------------------------------------------------
 
-def _resolve(names: list[str], source: Path | None, project_dir: Path | None) -> tuple[list[Path], Path]:
+def resolve_paths(names: list[str], source: Path | None, project_dir: Path | None) -> tuple[list[Path], Path]:
     """Paths of the micrograph files. RELION and CryoSPARC write paths relative to the
     project folder: try ``project_dir`` (default: the current folder), then the folders above
     the input file."""
@@ -122,7 +124,7 @@ def _from_star(path: Path, options: MicrographOptions) -> Micrographs:
                 raise CryodedupError(f"{path}: optics groups have different pixel sizes ({sorted(values)}); "
                                      "deduplicate each on its own")
             psize = values.pop()
-    paths, root = _resolve(row_names, path, options.project_dir)
+    paths, root = resolve_paths(row_names, path, options.project_dir)
     return Micrographs("star", row_names, paths, psize, root, star=star, block=block, source=path)
 
 
@@ -137,7 +139,7 @@ def _from_cs(path: Path, options: MicrographOptions) -> Micrographs:
         if len(values) > 1:
             raise CryodedupError(f"{path}: exposures have different pixel sizes ({values.tolist()})")
         psize = float(values[0]) if len(values) else None
-    paths, root = _resolve(names, path, options.project_dir)
+    paths, root = resolve_paths(names, path, options.project_dir)
     return Micrographs("cs", names, paths, psize, root, group=group, source=path, uids=group.column("uid"))
 
 
@@ -395,7 +397,7 @@ def find_duplicate_micrographs(inputs, outdir, options: MicrographOptions | None
         if particles is not None:
             _write_particles(Path(particles), mics, keep, tmp[paths[len(names)]], tmp[paths[len(names) + 1]])
     elapsed = time.perf_counter() - start
-    return {
+    summary = {
         "inputs": [str(p) for p in inputs],
         "micrographs": n,
         "unreadable": unreadable,
@@ -415,6 +417,33 @@ def find_duplicate_micrographs(inputs, outdir, options: MicrographOptions | None
         "seconds": round(elapsed, 3),
         "images_per_second": round(len(positions) / elapsed, 1) if elapsed > 0 else None,
     }
+    if options.plot:
+        summary["plots"] = _plot(mics, options, pairs, scores, is_dup, rank, binning, outdir, force, summary)
+    return summary
+
+
+def _plot(mics, options, pairs, scores, is_dup, rank, binning, outdir, force, summary) -> list[str]:
+    """The z distribution and, for the best flagged pairs, the two images and their overlay."""
+    from . import plots
+
+    figures = [("z_distribution.png", "Phase-correlation z of all scored pairs", plots.z_distribution(scores["z"], options.min_z))]
+    flagged = np.flatnonzero(is_dup)
+    for k, p in enumerate(flagged[np.argsort(-scores["z"][flagged])][: options.plot_pairs]):
+        a, b = pairs[p]
+        first, later = (a, b) if rank[a] <= rank[b] else (b, a)
+        dy, dx = int(scores["dy"][p]), int(scores["dx"][p])
+        if first != a:  # the shift is of b against a; seen from the other side it flips
+            dy, dx = -dy, -dx
+        images = []
+        for i in (first, later):
+            mrc, data = _open_mrc(mics.paths[i])
+            images.append(_core.bin_image(np.ascontiguousarray(data), binning))
+            mrc.close()
+        title = (f"{Path(mics.names[first]).name} and {Path(mics.names[later]).name}: z {scores['z'][p]:.1f}, "
+                 f"Pearson {scores['pearson'][p]:.2f}, overlap {scores['overlap'][p]:.0%}")
+        figures.append((f"pair_{k + 1}.png", f"Flagged pair {k + 1}", plots.pair_figure(images[0], images[1], dy, dx, title)))
+    parameters = {k: v for k, v in vars(options).items() if k != "plot"}
+    return plots.write_all(outdir, figures, "cryodedup micrographs", parameters, summary, force)
 
 
 def _write_pairs(path, mics, pairs, scores, is_dup, binning, binned_psize) -> None:

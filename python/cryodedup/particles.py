@@ -47,6 +47,9 @@ class ParticleOptions:
     score_order: str = "auto"
     remove_entirely: bool = False
     seed: int = 0
+    plot: bool = False
+    plot_mics: int = 3
+    project_dir: Path | None = None
 
     def check(self) -> None:
         if not np.isfinite(self.min_dist) or self.min_dist < 0:
@@ -431,8 +434,11 @@ def remove_duplicate_particles(inputs, outdir, options: ParticleOptions | None =
     if len(kinds) > 1:
         raise CryodedupError("inputs mix CryoSPARC (.cs/.csg) and STAR files; deduplicate each kind on its own")
     if kinds == {True}:
-        summary = particles_cs.run(inputs, outdir, options, force=force, warn=warn, log=log)
-        return _finish(summary, options, warnings, start)
+        summary, details = particles_cs.run(inputs, outdir, options, force=force, warn=warn, log=log)
+        summary = _finish(summary, options, warnings, start)
+        if options.plot:
+            summary["plots"] = plot_particles(details, outdir, options, inputs[0], force, summary)
+        return summary
     if options.shift_key not in ("auto", "none"):
         raise CryodedupError(f"--shift-key for STAR files is auto or none, got {options.shift_key!r}")
     parts = [ParticleStar(p, options.shift_key) for p in inputs]
@@ -441,13 +447,14 @@ def remove_duplicate_particles(inputs, outdir, options: ParticleOptions | None =
     mic_psizes = micrograph_pixel_sizes(options.micrographs) if options.micrographs and options.mic_psize is None else None
 
     group_ids: dict[str, int] = {}
-    groups, centres, scores, pixel_sizes, counts = [], [], [], [], []
+    groups, centres, scores, pixel_sizes, counts, psizes = [], [], [], [], [], []
     for part in parts:
         log(f"reading {part.path} ({part.star.size / 1e6:.1f} MB)", "info")
         numbers, keys, names = part.star.scan(part.block, part.columns.numbers(score_label), part.columns.key)
         remap = np.array([group_ids.setdefault(name, len(group_ids)) for name in names], dtype=np.int64)
         groups.append(remap[keys] if keys.size else np.zeros(0, dtype=np.int64))
         psize, used = row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn)
+        psizes.append(np.broadcast_to(psize, keys.shape))
         centres.append(centres_in_angstrom(part, numbers, psize))
         pixel_sizes.extend(used)
         if score_label:
@@ -496,7 +503,32 @@ def remove_duplicate_particles(inputs, outdir, options: ParticleOptions | None =
         "score": {"column": score_label, "order": ("max" if higher else "min") if score_label else f"random (seed {options.seed})"},
         "outputs": {"kept": [str(kept_path)], "rejected": [str(rejected_path)]},
     }
-    return _finish(summary, options, warnings, start)
+    summary = _finish(summary, options, warnings, start)
+    if options.plot:
+        from .plots import ParticleDetails
+
+        details = ParticleDetails(
+            mic_names=list(group_ids), groups=np.concatenate(groups), centres=np.concatenate(centres),
+            psize=np.concatenate(psizes), keep=result.keep, suppressed_by=result.suppressed_by,
+            scores=np.concatenate(scores) if score_label else None, score_label=score_label,
+            inputs=[str(p) for p in inputs], input_of=np.repeat(np.arange(len(parts)), counts),
+            min_dist=options.min_dist, mic_shapes={})
+        summary["plots"] = plot_particles(details, outdir, options, inputs[0], force, summary)
+    return summary
+
+
+def plot_particles(details, outdir: Path, options: ParticleOptions, first_input: Path, force: bool, summary: dict):
+    """The particle job's pictures and report (``--plot``)."""
+    from . import plots
+    from .micrographs import resolve_paths
+
+    def find_micrograph(name: str):
+        path = resolve_paths([name], first_input, options.project_dir)[0][0]
+        return path if path.exists() else None
+
+    figures = plots.particle_figures(details, options.plot_mics, find_micrograph)
+    parameters = {k: v for k, v in vars(options).items() if k != "plot"}
+    return plots.write_all(outdir, figures, "cryodedup particles", parameters, summary, force)
 
 
 def _finish(summary: dict, options: ParticleOptions, warnings: list[str], start: float) -> dict:

@@ -232,10 +232,40 @@ def run(inputs: list[Path], outdir: Path, options, *, force: bool, warn, log) ->
     result, info = decide(particles.group, options, warn, log)
     with outputs as tmp:
         particles.write(result.keep, paths, tmp)
-    return {
+    summary = {
         "inputs": [{"file": str(g.path), "particles": len(g)} for g in particles.groups],
         **info,
         "dropped_fields": particles.dropped,
         "collapsed_uids": particles.collapsed,
         "outputs": {"kept": [str(p) for p in paths[KEPT]], "rejected": [str(p) for p in paths[REJECTED]]},
     }
+    return summary, (_details(particles, options, result, info) if options.plot else None)
+
+
+def _details(particles: _Particles, options, result, info):
+    """The per-particle picture of the decision, for ``--plot``."""
+    from .plots import ParticleDetails
+
+    group = particles.group
+    groups, _, key = _micrograph_groups(group)
+    names_by_id = np.unique(group.column(key))
+    path_of = {}
+    if group.has("location/micrograph_path"):
+        for g, p in zip(groups, group.column("location/micrograph_path")):
+            path_of.setdefault(int(g), p.decode() if isinstance(p, bytes) else str(p))
+    mic_names = [path_of.get(i, str(names_by_id[i])) for i in range(len(names_by_id))]
+    psize, _ = _micrograph_pixel_size(group, options, lambda m: None)
+    shift, psize_align, _ = _shift(group, options.shift_key, lambda m: None)
+    shape = group.column("location/micrograph_shape").astype(np.float64)
+    centres = np.stack([group.column("location/center_x_frac") * shape[:, 1] * psize,
+                        group.column("location/center_y_frac") * shape[:, 0] * psize], axis=1)
+    if shift is not None:
+        centres -= shift * np.reshape(psize_align, (-1, 1))
+    scores, label, _ = _score(group, options, info["shift"])
+    shapes = {int(g): (int(s[0]), int(s[1])) for g, s in zip(groups, group.column("location/micrograph_shape"))}
+    return ParticleDetails(
+        mic_names=mic_names, groups=groups, centres=centres, psize=np.broadcast_to(np.asarray(psize, float), groups.shape),
+        keep=result.keep, suppressed_by=result.suppressed_by, scores=scores, score_label=label,
+        inputs=[str(g.path) for g in particles.groups],
+        input_of=np.repeat(np.arange(len(particles.groups)), particles.counts)[: len(groups)],
+        min_dist=options.min_dist, mic_shapes=shapes)
