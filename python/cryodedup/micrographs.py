@@ -25,7 +25,7 @@ import numpy as np
 from . import _core
 from .csfile import CsGroup
 from .errors import CryodedupError
-from .outputs import AtomicOutputs
+from .outputs import AtomicOutputs, check_plotting
 from .star import StarFile
 
 CANDIDATES = ("window", "pattern", "all")
@@ -66,6 +66,7 @@ class MicrographOptions:
                 raise CryodedupError(f"--{name.replace('_', '-')} must be at least 1")
         if self.bin is not None and self.bin < 1:
             raise CryodedupError(f"--bin must be at least 1, got {self.bin}")
+        check_plotting(self.plot)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -41,3 +42,9 @@ class AtomicOutputs:
         else:
             for tmp in self.temporary.values():
                 tmp.unlink(missing_ok=True)
+
+
+def check_plotting(plot: bool) -> None:
+    """``--plot`` needs matplotlib, an optional dependency: say so before any work."""
+    if plot and importlib.util.find_spec("matplotlib") is None:
+        raise CryodedupError("--plot needs matplotlib: pip install 'cryodedup[plot]' (or matplotlib)")

@@ -18,7 +18,7 @@ import numpy as np
 from . import particles_cs
 from .dedup import HIGHER_IS_BETTER, LOWER_IS_BETTER, dedup
 from .errors import CryodedupError
-from .outputs import AtomicOutputs
+from .outputs import AtomicOutputs, check_plotting
 from .particles_cs import is_cryosparc
 from .star import Block, StarFile, Table, split_fields, unquote
 
@@ -60,6 +60,7 @@ class ParticleOptions:
             raise CryodedupError(f"--score-order is auto, max or min, got {self.score_order!r}")
         if not 0 <= self.seed < 2**64:
             raise CryodedupError(f"--seed must be in [0, 2**64), got {self.seed}")
+        check_plotting(self.plot)
 
 
 @dataclass
