@@ -32,11 +32,12 @@ class _Particles:
         self.groups = [CsGroup.load(p) for p in inputs]
         self.dropped: list[str] = []
         self.collapsed = 0
+        self.counts = [len(g) for g in self.groups]
+        self.input_of = np.repeat(np.arange(len(self.groups)), self.counts)  # input of each row
         if len(self.groups) == 1:
             self.group = self.groups[0]
         else:
             self.group = self._merge(warn)
-        self.counts = [len(g) for g in self.groups]
 
     def _merge(self, warn) -> CsGroup:
         """One dataset with the fields common to all inputs; a uid met twice is collapsed
@@ -62,6 +63,7 @@ class _Particles:
         if self.collapsed:
             warn(f"{self.collapsed} particles appear in more than one input and are counted once")
             merged = merged.take(np.array(keep_rows))
+            self.input_of = self.input_of[keep_rows]
         encoding = self.groups[0].files[0].encoding
         single = CsFile(merged, encoding)
         slots = {f.split("/")[0]: 0 for f in common if "/" in f}
@@ -267,5 +269,5 @@ def _details(particles: _Particles, options, result, info):
         mic_names=mic_names, groups=groups, centres=centres, psize=np.broadcast_to(np.asarray(psize, float), groups.shape),
         keep=result.keep, suppressed_by=result.suppressed_by, scores=scores, score_label=label,
         inputs=[str(g.path) for g in particles.groups],
-        input_of=np.repeat(np.arange(len(particles.groups)), particles.counts)[: len(groups)],
+        input_of=particles.input_of,
         min_dist=options.min_dist, mic_shapes=shapes)
