@@ -42,6 +42,15 @@ class ParticleDetails:
     mic_shapes: dict[int, tuple[int, int]]  # micrograph id -> (ny, nx) pixels, where known
 
 
+def _axes(xlabel: str, ylabel: str, title: str, size=(7, 4)):
+    """A new figure with one labelled plot."""
+    fig, ax = plt.subplots(figsize=size)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    return fig, ax
+
+
 def save(fig, path) -> None:
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -68,12 +77,10 @@ def nn_histogram(details: ParticleDetails):
     d = nearest_neighbour_distances(details.groups, details.centres)
     d = d[np.isfinite(d)]
     top = max(5 * details.min_dist, 200.0)
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = _axes("distance to the nearest particle on the same micrograph (Å)", "particles",
+                    "Nearest-neighbour distances (last bin: that far or farther)")
     ax.hist(np.clip(d, 0, top), bins=100, range=(0, top), color="#4c72b0")
     ax.axvline(details.min_dist, color=REJECTED_COLOUR, lw=2, label=f"minimum distance {details.min_dist:g} Å")
-    ax.set_xlabel("distance to the nearest particle on the same micrograph (Å)")
-    ax.set_ylabel("particles")
-    ax.set_title("Nearest-neighbour distances (last bin: that far or farther)")
     ax.legend()
     return fig
 
@@ -83,25 +90,20 @@ def rejected_fraction(details: ParticleDetails):
     total = np.bincount(details.groups, minlength=n_mics)
     rejected = np.bincount(details.groups[~details.keep], minlength=n_mics)
     fraction = rejected[total > 0] / total[total > 0]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = _axes("fraction of a micrograph's particles rejected", "micrographs",
+                    f"Rejected per micrograph ({n_mics} micrographs)")
     ax.hist(fraction, bins=50, range=(0, 1), color="#4c72b0")
-    ax.set_xlabel("fraction of a micrograph's particles rejected")
-    ax.set_ylabel("micrographs")
-    ax.set_title(f"Rejected per micrograph ({n_mics} micrographs)")
     return fig
 
 
 def score_distributions(details: ParticleDetails):
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = _axes(details.score_label, "particles", "Scores of kept and rejected particles")
     s = details.scores
     finite = np.isfinite(s)
     lo, hi = (np.min(s[finite]), np.max(s[finite])) if finite.any() else (0, 1)
     for mask, colour, label in ((details.keep, KEPT_COLOUR, "kept"), (~details.keep, REJECTED_COLOUR, "rejected")):
         ax.hist(s[mask & finite], bins=60, range=(lo, hi), histtype="step", lw=2, color=colour,
                 label=f"{label} ({int(mask.sum())})")
-    ax.set_xlabel(details.score_label)
-    ax.set_ylabel("particles")
-    ax.set_title("Scores of kept and rejected particles")
     ax.legend()
     return fig
 
@@ -212,13 +214,11 @@ def particle_figures(details: ParticleDetails, n_mics: int, find_micrograph) -> 
 
 
 def z_distribution(z: np.ndarray, threshold: float):
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = _axes("phase-correlation peak z (standard deviations of the map)", "pairs (log scale)",
+                    f"Scores of {len(z):,} compared pairs")
     top = max(float(np.max(z)) if len(z) else 1.0, threshold * 1.5)
     ax.hist(z, bins=100, range=(0, top), color="#4c72b0", log=True)
     ax.axvline(threshold, color=REJECTED_COLOUR, lw=2, label=f"threshold z = {threshold:g}")
-    ax.set_xlabel("phase-correlation peak z (standard deviations of the map)")
-    ax.set_ylabel("pairs (log scale)")
-    ax.set_title(f"Scores of {len(z):,} compared pairs")
     ax.legend()
     return fig
 
