@@ -128,16 +128,17 @@ def main() -> None:
     ap.add_argument("--n-k3", type=int, default=100)
     ap.add_argument("--n-all", type=int, default=5000)
     ap.add_argument("--no-all-pairs", action="store_true", help="skip part 2")
+    ap.add_argument("--only-all-pairs", action="store_true", help="skip part 1")
     ap.add_argument("--workdir", type=Path, default=Path(__file__).parent / "out" / "micrographs")
     args = ap.parse_args()
     w = args.workdir
     rows = []
 
-    planted = make_k3_set(w, args.n_k3)
+    planted = make_k3_set(w, args.n_k3) if not args.only_all_pairs else []
     options = MicrographOptions(candidates="pattern")
     pairs = candidate_pairs(args.n_k3, candidate_offsets(options, args.n_k3))
     binning = round(options.target_psize / PSIZE)
-    for dtype in ("float32", "float16"):
+    for dtype in ("float32", "float16") if not args.only_all_pairs else ():
         files = sorted((w / dtype).glob("mic_*.mrc"))
         names = [str(p) for p in files]
         t_floor = min(read_and_bin(files, binning) for _ in range(2))

@@ -448,13 +448,16 @@ def _plot(mics, options, pairs, scores, is_dup, rank, binning, outdir, force, su
 
 
 def _write_pairs(path, mics, pairs, scores, is_dup, binning, binned_psize) -> None:
+    psize = binned_psize / binning
     with open(path, "w", newline="") as f:
-        f.write("index_a,index_b,name_a,name_b,z,pearson,overlap,shift_x_px,shift_y_px,shift_x_A,shift_y_A,duplicate\n")
+        w = csv.writer(f)
+        w.writerow(["index_a", "index_b", "name_a", "name_b", "z", "pearson", "overlap", "shift_x_px", "shift_y_px",
+                    "shift_x_A", "shift_y_A", "duplicate"])
         for k, (a, b) in enumerate(pairs.tolist()):
             dx, dy = int(scores["dx"][k]) * binning, int(scores["dy"][k]) * binning
-            f.write(f"{a},{b},{mics.names[a]},{mics.names[b]},{scores['z'][k]:.2f},{scores['pearson'][k]:.4f},"
-                    f"{scores['overlap'][k]:.3f},{dx},{dy},{dx * binned_psize / binning:.1f},"
-                    f"{dy * binned_psize / binning:.1f},{int(is_dup[k])}\n")
+            w.writerow([a, b, mics.names[a], mics.names[b], f"{scores['z'][k]:.2f}", f"{scores['pearson'][k]:.4f}",
+                        f"{scores['overlap'][k]:.3f}", dx, dy, f"{dx * psize:.1f}", f"{dy * psize:.1f}",
+                        int(is_dup[k])])
 
 
 def _write_micrographs(mics: Micrographs, keep: np.ndarray, tmp_paths: list[Path], names: list[str]) -> None:
