@@ -210,3 +210,32 @@ def test_cryosparc_exposures_in_and_out(overlapping, tmp_path):
     assert kept.dtype == exposures.dtype and np.array_equal(kept, exposures[:1])
     on_rejected = np.load(tmp_path / "out" / "particles_on_rejected_micrographs.cs")
     assert sorted(on_rejected["uid"].tolist()) == [1, 2, 4, 5]
+
+
+def test_cryosparc_exposure_group_with_passthrough(overlapping, tmp_path):
+    from cryodedup.synthetic import write_cs
+
+    folder, _ = overlapping
+    blobs = np.zeros(3, dtype=[("uid", "<u8"), ("micrograph_blob/path", "S200"), ("micrograph_blob/psize_A", "<f4")])
+    blobs["uid"] = [21, 22, 23]
+    blobs["micrograph_blob/path"] = [str(folder / f"mic_{k:03d}.mrc").encode() for k in (2, 0, 1)]
+    blobs["micrograph_blob/psize_A"] = PSIZE
+    ctf = np.zeros(3, dtype=[("uid", "<u8"), ("ctf/df1_A", "<f4")])
+    ctf["uid"] = [23, 21, 22]  # another row order: joined on uid
+    ctf["ctf/df1_A"] = [3e4, 1e4, 2e4]
+    write_cs(tmp_path / "J4_exposures.cs", blobs)
+    write_cs(tmp_path / "J4_passthrough_exposures.cs", ctf)
+    (tmp_path / "J4.csg").write_text(
+        "results:\n"
+        "  micrograph_blob: {metafile: '>J4_exposures.cs', num_items: 3, type: exposure.micrograph_blob}\n"
+        "  ctf: {metafile: '>J4_passthrough_exposures.cs', num_items: 3, type: exposure.ctf}\n")
+    summary = find_duplicate_micrographs([tmp_path / "J4.csg"], tmp_path / "out", MicrographOptions(bin=BIN, order="input"))
+    assert (summary["kept"], summary["rejected"]) == (1, 2)
+    out = tmp_path / "out"
+    assert np.load(out / "micrographs_kept.cs")["uid"].tolist() == [21]
+    assert sorted(np.load(out / "micrographs_rejected_passthrough_1.cs")["uid"].tolist()) == [22, 23]
+    import yaml
+
+    group = yaml.safe_load((out / "micrographs_kept.csg").read_text())
+    assert group["results"]["ctf"]["metafile"] == ">micrographs_kept_passthrough_1.cs"
+    assert group["results"]["micrograph_blob"]["num_items"] == 1

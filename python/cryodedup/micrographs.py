@@ -360,10 +360,8 @@ def find_duplicate_micrographs(inputs, outdir, options: MicrographOptions | None
     options.check()
     mics = load_inputs(list(inputs), options)
     outdir = Path(outdir)
-    suffix = {"star": ".star", "cs": ".cs", "mrc": ".txt"}[mics.kind]
-    names = ["pairs.csv", "duplicates.csv", f"micrographs_kept{suffix}", f"micrographs_rejected{suffix}"]
-    if mics.kind == "cs" and mics.group.csg is not None:
-        names += ["micrographs_kept.csg", "micrographs_rejected.csg"]
+    subsets = _subset_names(mics)
+    names = ["pairs.csv", "duplicates.csv"] + subsets["micrographs_kept"] + subsets["micrographs_rejected"]
     particle_names = []
     if particles is not None:
         psuffix = ".cs" if Path(particles).suffix in (".cs", ".csg") else ".star"
@@ -394,7 +392,8 @@ def find_duplicate_micrographs(inputs, outdir, options: MicrographOptions | None
             w.writerow(["Original", "Duplicate"])
             for i in sorted(np.flatnonzero(rejected), key=lambda i: rank[i]):
                 w.writerow([mics.names[root[i]], mics.names[i]])
-        _write_micrographs(mics, keep, [tmp[p] for p in paths[2:len(names)]], [p.name for p in paths[2:len(names)]])
+        _write_micrographs(mics, keep, {stem: [tmp[outdir / n] for n in files] for stem, files in subsets.items()},
+                           subsets)
         if particles is not None:
             _write_particles(Path(particles), mics, keep, tmp[paths[len(names)]], tmp[paths[len(names) + 1]])
     elapsed = time.perf_counter() - start
@@ -460,19 +459,31 @@ def _write_pairs(path, mics, pairs, scores, is_dup, binning, binned_psize) -> No
                         int(is_dup[k])])
 
 
-def _write_micrographs(mics: Micrographs, keep: np.ndarray, tmp_paths: list[Path], names: list[str]) -> None:
+def _subset_names(mics: Micrographs) -> dict[str, list[str]]:
+    """Output files of the kept and the rejected micrographs, in the input's format: one
+    .cs per file of a CryoSPARC group (and a .csg), one STAR, or one list of paths."""
+    out = {}
+    for stem in ("micrographs_kept", "micrographs_rejected"):
+        if mics.kind == "cs":
+            files = [f"{stem}.cs"] + [f"{stem}_passthrough_{k}.cs" for k in range(1, len(mics.group.files))]
+            out[stem] = files + ([f"{stem}.csg"] if mics.group.csg is not None else [])
+        else:
+            out[stem] = [f"{stem}{'.star' if mics.kind == 'star' else '.txt'}"]
+    return out
+
+
+def _write_micrographs(mics: Micrographs, keep: np.ndarray, tmp: dict[str, list[Path]], names: dict[str, list[str]]) -> None:
+    kept, rejected = tmp["micrographs_kept"], tmp["micrographs_rejected"]
     if mics.kind == "star":
-        mics.star.split_rows(mics.block, keep, tmp_paths[0], tmp_paths[1])
-    elif mics.kind == "cs":
-        csg = mics.group.csg is not None
-        for selected, cs_path, csg_path, name in ((keep, tmp_paths[0], tmp_paths[2] if csg else None, names[0]),
-                                                  (~keep, tmp_paths[1], tmp_paths[3] if csg else None, names[1])):
-            if len(mics.group.files) > 1:
-                raise CryodedupError(f"{mics.source}: exposures spread over several files are not supported yet")
-            mics.group.save_subset(selected, [cs_path], csg_path, [name])
-    else:
-        for selected, path in ((keep, tmp_paths[0]), (~keep, tmp_paths[1])):
-            Path(path).write_text("".join(f"{mics.names[i]}\n" for i in np.flatnonzero(selected)))
+        mics.star.split_rows(mics.block, keep, kept[0], rejected[0])
+        return
+    for stem, selected in (("micrographs_kept", keep), ("micrographs_rejected", ~keep)):
+        if mics.kind == "cs":
+            n_cs = len(mics.group.files)
+            csg = tmp[stem][-1] if mics.group.csg is not None else None
+            mics.group.save_subset(selected, tmp[stem][:n_cs], csg, names[stem][:n_cs])
+        else:
+            Path(tmp[stem][0]).write_text("".join(f"{mics.names[i]}\n" for i in np.flatnonzero(selected)))
 
 
 def _write_particles(path: Path, mics: Micrographs, keep: np.ndarray, kept_path, rejected_path) -> None:
