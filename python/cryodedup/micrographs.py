@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 
 from . import _core
-from .csfile import CsGroup
+from .csfile import CsFile, CsGroup, flatten
 from .errors import CryodedupError
 from .outputs import AtomicOutputs, check_plotting
 from .star import StarFile
@@ -490,6 +490,9 @@ def _write_particles(path: Path, mics: Micrographs, keep: np.ndarray, kept_path,
     rejected_names = {mics.names[i] for i in np.flatnonzero(~keep)}
     if path.suffix in (".cs", ".csg"):
         group = CsGroup.load(path)
+        if len(group.files) > 1:  # one output file with every field of the group
+            single = CsFile(flatten(group), group.files[0].encoding)
+            group = CsGroup(group.path, [single], {slot: 0 for slot in group.slots}, [np.arange(len(single))])
         if mics.uids is not None and group.has("location/micrograph_uid"):
             on_rejected = np.isin(group.column("location/micrograph_uid"), mics.uids[~keep])
         elif group.has("location/micrograph_path"):
