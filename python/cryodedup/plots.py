@@ -172,6 +172,12 @@ def micrograph_picks(details: ParticleDetails, mic: int, image: tuple[np.ndarray
     ax.set_aspect("equal")
     ax.set_xlabel("x (Å)")
     ax.set_ylabel("y (Å)")
+    from matplotlib.lines import Line2D
+
+    ax.legend(handles=[Line2D([], [], marker="o", fillstyle="none", ls="", color=KEPT_COLOUR, label="kept"),
+                       Line2D([], [], marker="o", fillstyle="none", ls="", color=REJECTED_COLOUR, label="rejected"),
+                       Line2D([], [], color=REJECTED_COLOUR, label="to the particle kept instead")],
+              loc="upper right", fontsize=8, framealpha=0.8)
     n_rejected = int((~details.keep[idx]).sum())
     ax.set_title(f"{Path(details.mic_names[mic]).name}: {len(idx) - n_rejected} kept (green), {n_rejected} rejected "
                  f"(red)\ncircles: half the minimum distance ({details.min_dist:g} Å); lines: to the particle kept instead",
