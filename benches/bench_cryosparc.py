@@ -59,7 +59,7 @@ def main() -> None:
     t_cli = best_of(args.repeat, lambda: subprocess.run(cli, check=True), clean)
     summary = remove_duplicate_particles([path], out, ParticleOptions(), force=True)
     clean()
-    print(f"| measurement | time | ratio to cryosparc-tools load + save |\n|---|---|---|")
+    print("| measurement | time | ratio to cryosparc-tools load + save |\n|---|---|---|")
     print(f"| cryosparc-tools Dataset.load + Dataset.save, {args.size:,} particles "
           f"({path.stat().st_size / 1e6:.0f} MB) | {t_tools:.2f} s | 1 |")
     print(f"| cryodedup remove_duplicate_particles, in process | {t_job:.2f} s | {t_job / t_tools:.2f} |")

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import star_text
-from cryodedup import CryodedupError, MicrographOptions, find_duplicate_micrographs
+from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.cli import main
 from cryodedup.micrographs import acquisition_order, candidate_offsets, candidate_pairs
 from cryodedup.synthetic import exposure, specimen_field, write_mrc

@@ -11,7 +11,7 @@ import pytest
 from cryosparc.dataset import CSDAT_FORMAT, Dataset
 from numpy.lib.recfunctions import repack_fields
 
-from conftest import SHARED_DATA, shared_file
+from conftest import shared_file
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.synthetic import cs_particles, write_cs
 from oracle import oracle_by_group

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import glob
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -242,7 +241,6 @@ def _header(path: Path):
 def score_pairs(mics: Micrographs, options: MicrographOptions, progress: Callable[[int], None] = lambda k: None):
     """Scores every candidate pair. Returns (pairs as input indices, scores dict, bin,
     binned pixel size, the order and its rule, unreadable files)."""
-    n = len(mics.names)
     order, rule = acquisition_order(mics.names, mics.paths, options.order)
     unreadable: list[str] = []
     readable = []

@@ -46,7 +46,7 @@ impl<const D: usize> KdTree<D> {
         // exact test `squared_distance <= r2` would accept.
         let slack = radius * 1e-9 + f64::MIN_POSITIVE;
         let window = (query[0] - radius - slack, query[0] + radius + slack);
-        self.search(0, self.points.len(), 0, query, r2, window, &mut visit);
+        self.search(0, self.points.len(), 0, &Query { point: query, r2, window }, &mut visit);
     }
 
     /// Calls `visit(a, b, squared_distance)` once for every pair of points within `radius`
@@ -80,16 +80,8 @@ impl<const D: usize> KdTree<D> {
         }
     }
 
-    fn search(
-        &self,
-        lo: usize,
-        hi: usize,
-        depth: usize,
-        query: &[f64; D],
-        r2: f64,
-        window: (f64, f64),
-        visit: &mut impl FnMut(u32, f64),
-    ) {
+    fn search(&self, lo: usize, hi: usize, depth: usize, q: &Query<D>, visit: &mut impl FnMut(u32, f64)) {
+        let (query, r2, window) = (q.point, q.r2, q.window);
         if hi - lo <= LEAF_SIZE {
             let leaf = &self.points[lo..hi];
             let first = leaf.partition_point(|p| p[0] < window.0);
@@ -112,12 +104,19 @@ impl<const D: usize> KdTree<D> {
         }
         let diff = query[axis] - self.points[mid][axis];
         let (near, far) = if diff <= 0.0 { ((lo, mid), (mid + 1, hi)) } else { ((mid + 1, hi), (lo, mid)) };
-        self.search(near.0, near.1, depth + 1, query, r2, window, visit);
+        self.search(near.0, near.1, depth + 1, q, visit);
         // A point across the splitting plane is at least |diff| away.
         if diff * diff <= r2 {
-            self.search(far.0, far.1, depth + 1, query, r2, window, visit);
+            self.search(far.0, far.1, depth + 1, q, visit);
         }
     }
+}
+
+/// A radius search: the point, the squared radius, and the x window of leaf scans.
+struct Query<'a, const D: usize> {
+    point: &'a [f64; D],
+    r2: f64,
+    window: (f64, f64),
 }
 
 fn split<const D: usize>(items: &mut [(u32, [f64; D])], depth: usize) {

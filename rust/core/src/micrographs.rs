@@ -344,6 +344,7 @@ mod tests {
         f
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn window(f: &[f32], nx: usize, y0: usize, x0: usize, h: usize, w: usize, noise: f64, rng: &mut Rng) -> Vec<f32> {
         let mut out = Vec::with_capacity(h * w);
         for y in y0..y0 + h {

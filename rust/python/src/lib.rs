@@ -294,7 +294,7 @@ impl SpectrumBank {
     fn image<'py>(&self, py: Python<'py>, index: usize) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let s = self.spectra.get(&index).ok_or_else(|| errors::value(format!("no image {index}")))?;
         let (by, bx) = self.binned_shape();
-        Ok(s.image().to_vec().into_pyarray(py).reshape([by, bx])?)
+        s.image().to_vec().into_pyarray(py).reshape([by, bx])
     }
 
     /// Scores the pairs (rows of an (n, 2) int64 array of stored indices) in parallel:
@@ -346,7 +346,7 @@ fn bin_image<'py>(py: Python<'py>, image: Bound<'py, PyAny>, bin: usize) -> PyRe
                 let (ny, nx) = (a.shape()[0], a.shape()[1]);
                 let data = a.as_slice()?;
                 let (out, by, bx) = py.detach(|| micrographs::bin_mean(data, ny, nx, bin));
-                return Ok(out.into_pyarray(py).reshape([by, bx])?);
+                return out.into_pyarray(py).reshape([by, bx]);
             }
         };
     }
