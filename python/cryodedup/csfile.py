@@ -140,6 +140,12 @@ class CsGroup:
     def __len__(self) -> int:
         return len(self.files[0])
 
+    def output_names(self, stem: str) -> list[str]:
+        """File names for a subset of this group: ``stem.cs`` for the first file, one
+        ``stem_passthrough_K.cs`` per further file, and ``stem.csg`` for a result group."""
+        names = [f"{stem}.cs"] + [f"{stem}_passthrough_{k}.cs" for k in range(1, len(self.files))]
+        return names + ([f"{stem}.csg"] if self.csg is not None else [])
+
     def save_subset(self, selected: np.ndarray, cs_paths: list[Path], csg_path: Path | None, names: list[str]) -> None:
         """Writes the selected particles: file k of the group to ``cs_paths[k]`` (rows in
         that file's own order), and a .csg naming the files ``names`` when ``csg_path``."""

@@ -463,8 +463,7 @@ def _subset_names(mics: Micrographs) -> dict[str, list[str]]:
     out = {}
     for stem in ("micrographs_kept", "micrographs_rejected"):
         if mics.kind == "cs":
-            files = [f"{stem}.cs"] + [f"{stem}_passthrough_{k}.cs" for k in range(1, len(mics.group.files))]
-            out[stem] = files + ([f"{stem}.csg"] if mics.group.csg is not None else [])
+            out[stem] = mics.group.output_names(stem)
         else:
             out[stem] = [f"{stem}{'.star' if mics.kind == 'star' else '.txt'}"]
     return out

@@ -72,13 +72,7 @@ class _Particles:
 
     def output_paths(self, outdir: Path) -> dict[str, list[Path]]:
         """The files written for kept and rejected: one per input file, plus a .csg."""
-        out = {}
-        for stem in (KEPT, REJECTED):
-            names = [f"{stem}.cs"] + [f"{stem}_passthrough_{k}.cs" for k in range(1, len(self.group.files))]
-            if self.group.csg is not None:
-                names.append(f"{stem}.csg")
-            out[stem] = [outdir / n for n in names]
-        return out
+        return {stem: [outdir / n for n in self.group.output_names(stem)] for stem in (KEPT, REJECTED)}
 
     def write(self, keep: np.ndarray, paths: dict[str, list[Path]], tmp: dict[Path, Path]) -> None:
         group = self.group
