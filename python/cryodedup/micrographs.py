@@ -25,6 +25,7 @@ from . import _core
 from .csfile import CsFile, CsGroup, flatten
 from .errors import CryodedupError
 from .outputs import AtomicOutputs, check_plotting
+from .particles import micrograph_pixel_sizes
 from .star import StarFile
 
 CANDIDATES = ("window", "pattern", "all")
@@ -108,22 +109,18 @@ def _from_star(path: Path, options: MicrographOptions) -> Micrographs:
         (b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None)
     if block is None or "rlnMicrographName" not in block.labels:
         raise CryodedupError(f"{path}: no rlnMicrographName column (is this a micrographs STAR?)")
-    numbers_wanted = ["rlnOpticsGroup"] if "rlnOpticsGroup" in block.labels else []
-    numbers, keys, names = star.scan(block, numbers_wanted, "rlnMicrographName")
+    _, keys, names = star.scan(block, [], "rlnMicrographName")
     row_names = [names[k] for k in keys]
     psize = options.psize
-    optics = star.block("optics")
-    if psize is None and optics is not None and numbers_wanted:
-        table = star.table(optics)
-        if "rlnMicrographPixelSize" in table.labels:
-            by_group = dict(zip(table.column("rlnOpticsGroup"), map(float, table.column("rlnMicrographPixelSize"))))
-            values = {by_group.get(str(int(g))) for g in np.unique(numbers["rlnOpticsGroup"])}
-            if None in values:
-                raise CryodedupError(f"{path}: a micrograph's optics group is missing from data_optics")
-            if len(values) > 1:
-                raise CryodedupError(f"{path}: optics groups have different pixel sizes ({sorted(values)}); "
-                                     "deduplicate each on its own")
-            psize = values.pop()
+    if psize is None:
+        try:
+            values = set(micrograph_pixel_sizes(path).values())
+        except CryodedupError:  # no pixel size in the STAR: the MRC headers may hold it
+            values = set()
+        if len(values) > 1:
+            raise CryodedupError(f"{path}: micrographs of different pixel sizes ({sorted(values)}); "
+                                 "deduplicate each optics group on its own")
+        psize = values.pop() if values else None
     paths, root = resolve_paths(row_names, path, options.project_dir)
     return Micrographs("star", row_names, paths, psize, root, star=star, block=block, source=path)
 
