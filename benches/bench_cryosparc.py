@@ -60,8 +60,10 @@ def main() -> None:
     summary = remove_duplicate_particles([path], out, ParticleOptions(), force=True)
     clean()
     print("| measurement | time | ratio to cryosparc-tools load + save |\n|---|---|---|")
-    print(f"| cryosparc-tools Dataset.load + Dataset.save, {args.size:,} particles "
-          f"({path.stat().st_size / 1e6:.0f} MB) | {t_tools:.2f} s | 1 |")
+    print(
+        f"| cryosparc-tools Dataset.load + Dataset.save, {args.size:,} particles "
+        f"({path.stat().st_size / 1e6:.0f} MB) | {t_tools:.2f} s | 1 |"
+    )
     print(f"| cryodedup remove_duplicate_particles, in process | {t_job:.2f} s | {t_job / t_tools:.2f} |")
     print(f"| cryodedup particles (CLI, end to end) | {t_cli:.2f} s | {t_cli / t_tools:.2f} |")
     print(f"\nkept {summary['kept']:,}, rejected {summary['rejected']:,}; command: {' '.join(cli)}")

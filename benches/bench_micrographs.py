@@ -61,7 +61,7 @@ def make_k3_set(folder: Path, n: int, seed: int = 0) -> list[tuple[int, int]]:
             y0, x0, field = 100, 150, fields[k]
         else:
             y0, x0, field = int(rng.integers(0, 200)), int(rng.integers(0, 300)), fields[dup_of]
-        window = field[y0:y0 + wy, x0:x0 + wx].repeat(4, 0).repeat(4, 1)
+        window = field[y0 : y0 + wy, x0 : x0 + wx].repeat(4, 0).repeat(4, 1)
         image = 0.3 * window + rng.standard_normal(K3, dtype=np.float32)
         write_mrc(f32 / f"mic_{k:04d}.mrc", image, PSIZE)
         write_mrc(f16 / f"mic_{k:04d}.mrc", image, PSIZE, dtype=np.float16)
@@ -160,12 +160,16 @@ def main() -> None:
         per_pair = (t_many - t_one) / 12
         per_image = (t_one - per_pair) / 2
         steady = 1 / (per_image + 12 * per_pair)
-        rows.append((f"K3 {dtype}, {n} micrographs, {len(pairs)} pattern pairs",
-                     f"{n / t_job:.1f} images/s ({t_job:.2f} s; CLI {t_cli:.2f} s; {hits}/{len(planted)} planted found, {false} false)",
-                     f"read + bin {n / t_floor:.1f} images/s; numpy script pipeline {n / t_ref:.2f} images/s "
-                     f"on these pairs, {steady:.2f} images/s at 12 pairs per image",
-                     f"{t_job / t_floor:.2f}x the read + bin time; {t_ref / t_job:.0f}x the numpy throughput "
-                     f"on these pairs ({n / t_job / steady:.0f}x at 12 pairs per image)"))
+        rows.append(
+            (
+                f"K3 {dtype}, {n} micrographs, {len(pairs)} pattern pairs",
+                f"{n / t_job:.1f} images/s ({t_job:.2f} s; CLI {t_cli:.2f} s; {hits}/{len(planted)} planted found, {false} false)",
+                f"read + bin {n / t_floor:.1f} images/s; numpy script pipeline {n / t_ref:.2f} images/s "
+                f"on these pairs, {steady:.2f} images/s at 12 pairs per image",
+                f"{t_job / t_floor:.2f}x the read + bin time; {t_ref / t_job:.0f}x the numpy throughput "
+                f"on these pairs ({n / t_job / steady:.0f}x at 12 pairs per image)",
+            )
+        )
         print(rows[-1], file=sys.stderr)
 
     if args.no_all_pairs:
@@ -186,15 +190,20 @@ def main() -> None:
                 window = fields[k][: shape[0], : shape[1]]
             else:
                 fields[k] = fields[src]
-                window = fields[src][10:10 + shape[0], 15:15 + shape[1]]  # about 72 % overlap
+                window = fields[src][10 : 10 + shape[0], 15 : 15 + shape[1]]  # about 72 % overlap
             write_mrc(names[k], window + 0.5 * rng.standard_normal(shape), coarse_psize)
     if args.n_all:
         t_all = run_cli([str(folder / "*.mrc"), "--candidates", "all", "--bin", "1", "--order", "input"], w / "out_all")
         hits, false = found(w / "out_all", planted_all, names)
         n_pairs = args.n_all * (args.n_all - 1) // 2
-        rows.append((f"all pairs of {args.n_all} micrographs at 53 Å (90 x 64 px)", f"{t_all / 60:.1f} min",
-                     f"{n_pairs:,} pairs, {n_pairs / t_all:,.0f} pairs/s",
-                     f"{hits}/{len(planted_all)} planted found, {false} false"))
+        rows.append(
+            (
+                f"all pairs of {args.n_all} micrographs at 53 Å (90 x 64 px)",
+                f"{t_all / 60:.1f} min",
+                f"{n_pairs:,} pairs, {n_pairs / t_all:,.0f} pairs/s",
+                f"{hits}/{len(planted_all)} planted found, {false} false",
+            )
+        )
 
     print("| measurement | cryodedup | peers | ratios |\n|---|---|---|---|")
     for r in rows:

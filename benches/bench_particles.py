@@ -60,8 +60,12 @@ def timed(cmd: list[str], outputs: list[Path], repeat: int) -> tuple[float, floa
         time.sleep(1)
         rss = Path(tempfile.mkstemp()[1])
         start = time.perf_counter()
-        subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(rss)] + cmd, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            ["/usr/bin/time", "-f", "%M", "-o", str(rss)] + cmd,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         best = min(best, time.perf_counter() - start)
         peak = max(peak, int(rss.read_text().split()[-1]) / 1e6)  # KiB -> GB (1e3 KiB ~ 1 MB)
         rss.unlink()
@@ -70,13 +74,21 @@ def timed(cmd: list[str], outputs: list[Path], repeat: int) -> tuple[float, floa
 
 def cryodedup_cmd(path: Path, outdir: Path) -> list[str]:
     exe = shutil.which("cryodedup") or "cryodedup"
-    return [exe, "particles", str(path), "-o", str(outdir), "--quiet", "--score", SCORE,
-            "--min-dist", str(MIN_DIST)]
+    return [exe, "particles", str(path), "-o", str(outdir), "--quiet", "--score", SCORE, "--min-dist", str(MIN_DIST)]
 
 
 def relion_cmd(path: Path, out: Path) -> list[str]:
-    return ["relion_star_handler", "--i", str(path), "--o", str(out), "--remove_duplicates", str(MIN_DIST),
-            "--image_angpix", str(PSIZE)]
+    return [
+        "relion_star_handler",
+        "--i",
+        str(path),
+        "--o",
+        str(out),
+        "--remove_duplicates",
+        str(MIN_DIST),
+        "--image_angpix",
+        str(PSIZE),
+    ]
 
 
 def load_arrays(path: Path):
@@ -85,8 +97,13 @@ def load_arrays(path: Path):
     block = star.block("particles")
     cols = ["rlnCoordinateX", "rlnCoordinateY", "rlnOriginXAngst", "rlnOriginYAngst", SCORE]
     numbers, keys, _ = star.scan(block, cols, "rlnMicrographName")
-    centres = np.stack([numbers["rlnCoordinateX"] * PSIZE - numbers["rlnOriginXAngst"],
-                        numbers["rlnCoordinateY"] * PSIZE - numbers["rlnOriginYAngst"]], axis=1)
+    centres = np.stack(
+        [
+            numbers["rlnCoordinateX"] * PSIZE - numbers["rlnOriginXAngst"],
+            numbers["rlnCoordinateY"] * PSIZE - numbers["rlnOriginYAngst"],
+        ],
+        axis=1,
+    )
     return keys.astype(np.int64), centres, numbers[SCORE]
 
 
@@ -142,31 +159,57 @@ def main() -> None:
     small = benchmark_file(w, args.relion_size)
     size_mb = small.stat().st_size / 1e6
     t_ours, _ = timed(cryodedup_cmd(small, w / "ours_small"), [w / "ours_small"], args.repeat)
-    t_relion, _ = timed(relion_cmd(small, w / "relion_small.star"),
-                        [w / "relion_small.star", w / "relion_small_removed.star"], args.relion_repeat)
-    rows.append((f"{args.relion_size:,} particles ({size_mb:.0f} MB), end to end",
-                 f"cryodedup {t_ours:.2f} s", f"relion_star_handler {t_relion:.1f} s", f"{t_relion / t_ours:.1f}x faster"))
+    t_relion, _ = timed(
+        relion_cmd(small, w / "relion_small.star"),
+        [w / "relion_small.star", w / "relion_small_removed.star"],
+        args.relion_repeat,
+    )
+    rows.append(
+        (
+            f"{args.relion_size:,} particles ({size_mb:.0f} MB), end to end",
+            f"cryodedup {t_ours:.2f} s",
+            f"relion_star_handler {t_relion:.1f} s",
+            f"{t_relion / t_ours:.1f}x faster",
+        )
+    )
     shutil.rmtree(w / "ours_small", ignore_errors=True)
 
     big = benchmark_file(w, args.big_size)
     big_gb = big.stat().st_size / 1e9
     t_big, peak = timed(cryodedup_cmd(big, w / "ours_big"), [w / "ours_big"], args.repeat)
-    rows.append((f"{args.big_size:,} particles ({big_gb:.2f} GB), end to end", f"cryodedup {t_big:.2f} s",
-                 f"peak memory {peak:.2f} GB", f"{peak / big_gb:.2f}x the file size"))
+    rows.append(
+        (
+            f"{args.big_size:,} particles ({big_gb:.2f} GB), end to end",
+            f"cryodedup {t_big:.2f} s",
+            f"peak memory {peak:.2f} GB",
+            f"{peak / big_gb:.2f}x the file size",
+        )
+    )
     shutil.rmtree(w / "ours_big", ignore_errors=True)
 
     groups, centres, scores = load_arrays(big)
     t_core, result = best_of(lambda: dedup(groups, centres, scores, min_dist=MIN_DIST), args.repeat)
     t_scipy, keep_scipy = best_of(lambda: scipy_baseline(groups, centres, scores, MIN_DIST), 1)
     same = np.array_equal(result.keep, keep_scipy)
-    rows.append((f"dedup in memory, {args.big_size:,} particles", f"cryodedup.dedup {t_core:.2f} s",
-                 f"scipy baseline {t_scipy:.1f} s", f"{t_scipy / t_core:.1f}x faster; same result: {same}"))
+    rows.append(
+        (
+            f"dedup in memory, {args.big_size:,} particles",
+            f"cryodedup.dedup {t_core:.2f} s",
+            f"scipy baseline {t_scipy:.1f} s",
+            f"{t_scipy / t_core:.1f}x faster; same result: {same}",
+        )
+    )
 
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; numpy {np.__version__}")
     print("| measurement | cryodedup | peer | ratio |\n|---|---|---|---|")
     for r in rows:
         print("| " + " | ".join(r) + " |")
-    print("\ncommands:\n  " + " ".join(cryodedup_cmd(small, w / "ours_small")) + "\n  " + " ".join(relion_cmd(small, w / "relion_small.star")))
+    print(
+        "\ncommands:\n  "
+        + " ".join(cryodedup_cmd(small, w / "ours_small"))
+        + "\n  "
+        + " ".join(relion_cmd(small, w / "relion_small.star"))
+    )
     if not same:
         sys.exit("cryodedup and the scipy baseline disagree")
 

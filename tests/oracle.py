@@ -25,8 +25,11 @@ def oracle(groups, coords, scores, min_dist, higher_is_better=True, remove_entir
     by = [-1] * n
     if remove_entirely:
         for i in range(n):
-            near = [(0.0 if min_dist == 0 else sum((a - b) ** 2 for a, b in zip(coords[i], coords[j])), j)
-                    for j in range(n) if j != i and close(i, j)]
+            near = [
+                (0.0 if min_dist == 0 else sum((a - b) ** 2 for a, b in zip(coords[i], coords[j])), j)
+                for j in range(n)
+                if j != i and close(i, j)
+            ]
             if near:
                 keep[i], by[i] = False, min(near)[1]
         return keep, by

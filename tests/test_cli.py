@@ -54,30 +54,61 @@ CASES = {
     "empty file": (lambda t: bad_input(t, "e.star", ""), [], r"e.star: the file is empty"),
     "no particle block": (
         lambda t: bad_input(t, "o.star", star_text(["a"], [[1]], block="one") + star_text(["b"], [[1]], block="two")),
-        [], r"o.star: no particle block found .*blocks present: data_one, data_two"),
+        [],
+        r"o.star: no particle block found .*blocks present: data_one, data_two",
+    ),
     "wrong field count": (
         lambda t: bad_input(t, "f.star", star_text(P31, GOOD_ROWS + [[1, 2, "m.mrc", 1]], optics=OPTICS)),
-        [], r"f.star: line {line_of '1 2 m.mrc 1'}: row has 4 fields, expected 5"),
+        [],
+        r"f.star: line {line_of '1 2 m.mrc 1'}: row has 4 fields, expected 5",
+    ),
     "non-numeric coordinate": (
         lambda t: bad_input(t, "n.star", star_text(P31, GOOD_ROWS + [["12a", 2, "m.mrc", 1, 0.2]], optics=OPTICS)),
-        [], r"n.star: line {line_of '12a 2 m.mrc 1 0.2'}: column rlnCoordinateX holds \"12a\", expected a number"),
+        [],
+        r"n.star: line {line_of '12a 2 m.mrc 1 0.2'}: column rlnCoordinateX holds \"12a\", expected a number",
+    ),
     "missing coordinates": (
         lambda t: bad_input(t, "c.star", star_text(P31[1:], [r[1:] for r in GOOD_ROWS], optics=OPTICS)),
-        [], r"c.star: data_particles \(line \d+\): no rlnCoordinateX column"),
+        [],
+        r"c.star: data_particles \(line \d+\): no rlnCoordinateX column",
+    ),
     "missing micrograph name": (
-        lambda t: bad_input(t, "m.star", star_text(P31[:2] + P31[3:], [r[:2] + r[3:] for r in GOOD_ROWS], optics=OPTICS)),
-        [], r"m.star: data_particles \(line \d+\): no rlnMicrographName column"),
+        lambda t: bad_input(
+            t, "m.star", star_text(P31[:2] + P31[3:], [r[:2] + r[3:] for r in GOOD_ROWS], optics=OPTICS)
+        ),
+        [],
+        r"m.star: data_particles \(line \d+\): no rlnMicrographName column",
+    ),
     "no micrograph pixel size": (
-        lambda t: bad_input(t, "p.star", star_text(P31, GOOD_ROWS, optics=[[1, "og1", 2.0]],
-                                                   optics_labels=["rlnOpticsGroup", "rlnOpticsGroupName", "rlnImagePixelSize"])),
-        [], r"p.star: .*no micrograph pixel size .*--mic-psize"),
-    "negative distance": (lambda t: write_star(t / "g.star", P31, GOOD_ROWS, optics=OPTICS), ["--min-dist", "-5"],
-                          r"--min-dist must be a distance in Å >= 0, got -5"),
-    "unknown score": (lambda t: write_star(t / "g.star", P31, GOOD_ROWS, optics=OPTICS), ["--score", "rlnFoo"],
-                      r"unknown score column 'rlnFoo'; numeric columns present: rlnCoordinateX, rlnCoordinateY, "
-                      r"rlnOpticsGroup, rlnAutopickFigureOfMerit"),
-    "no score column": (lambda t: write_star(t / "s.star", P31[:-1], [r[:-1] for r in GOOD_ROWS], optics=OPTICS), [],
-                        r"no score column found .*--score none"),
+        lambda t: bad_input(
+            t,
+            "p.star",
+            star_text(
+                P31,
+                GOOD_ROWS,
+                optics=[[1, "og1", 2.0]],
+                optics_labels=["rlnOpticsGroup", "rlnOpticsGroupName", "rlnImagePixelSize"],
+            ),
+        ),
+        [],
+        r"p.star: .*no micrograph pixel size .*--mic-psize",
+    ),
+    "negative distance": (
+        lambda t: write_star(t / "g.star", P31, GOOD_ROWS, optics=OPTICS),
+        ["--min-dist", "-5"],
+        r"--min-dist must be a distance in Å >= 0, got -5",
+    ),
+    "unknown score": (
+        lambda t: write_star(t / "g.star", P31, GOOD_ROWS, optics=OPTICS),
+        ["--score", "rlnFoo"],
+        r"unknown score column 'rlnFoo'; numeric columns present: rlnCoordinateX, rlnCoordinateY, "
+        r"rlnOpticsGroup, rlnAutopickFigureOfMerit",
+    ),
+    "no score column": (
+        lambda t: write_star(t / "s.star", P31[:-1], [r[:-1] for r in GOOD_ROWS], optics=OPTICS),
+        [],
+        r"no score column found .*--score none",
+    ),
 }
 
 
@@ -123,8 +154,11 @@ def test_usage_errors_exit_2(tmp_path, good):
 
 
 def test_installed_entry_point_and_demo(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "cryodedup.cli", "demo", str(tmp_path / "demo"), "--json"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "cryodedup.cli", "demo", str(tmp_path / "demo"), "--json"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["particles"] == 471 and 0 < summary["rejected"] < summary["particles"]

@@ -31,8 +31,14 @@ def cases(draw):
 def test_agrees_with_oracle(case):
     groups, coords, scores, min_dist, higher, entirely = case
     dim = len(coords[0]) if coords else 2
-    got = dedup(np.array(groups, dtype=np.int64), np.array(coords, dtype=float).reshape(len(groups), dim),
-                np.array(scores), min_dist=min_dist, higher_is_better=higher, remove_entirely=entirely)
+    got = dedup(
+        np.array(groups, dtype=np.int64),
+        np.array(coords, dtype=float).reshape(len(groups), dim),
+        np.array(scores),
+        min_dist=min_dist,
+        higher_is_better=higher,
+        remove_entirely=entirely,
+    )
     keep, by = oracle(groups, coords, scores, min_dist, higher, entirely)
     assert got.keep.tolist() == keep
     assert got.suppressed_by.tolist() == by

@@ -38,8 +38,9 @@ def overlapping(tmp_path_factory):
         for axis in ("x", "y", "d"):
             s = 1 - frac if axis != "d" else 1 - np.sqrt(frac)
             dy, dx = int(H * s) * (axis != "x"), int(W * s) * (axis != "y")
-            image = exposure(rng, field, 60 + dy, 60 + dx, H, W, PSIZE, defocus=rng.uniform(8000, 30000),
-                             gain=rng.uniform(0.8, 1.2))
+            image = exposure(
+                rng, field, 60 + dy, 60 + dx, H, W, PSIZE, defocus=rng.uniform(8000, 30000), gain=rng.uniform(0.8, 1.2)
+            )
             write_mrc(folder / f"mic_{k:03d}.mrc", image, PSIZE)
             truth[k] = (frac, dy, dx)
             k += 1
@@ -48,8 +49,9 @@ def overlapping(tmp_path_factory):
 
 def test_overlaps_from_30_to_100_percent_are_found_with_their_shift(overlapping, tmp_path):
     folder, truth = overlapping
-    summary = find_duplicate_micrographs(sorted(folder.glob("*.mrc")), tmp_path / "out",
-                                         MicrographOptions(bin=BIN, candidates="all"))
+    summary = find_duplicate_micrographs(
+        sorted(folder.glob("*.mrc")), tmp_path / "out", MicrographOptions(bin=BIN, candidates="all")
+    )
     rows = [r for r in read_pairs(tmp_path / "out" / "pairs.csv") if r["index_a"] == "0"]
     assert len(rows) == len(truth)
     for r in rows:
@@ -71,10 +73,14 @@ def test_no_false_duplicates_over_2000_unrelated_pairs(tmp_path):
     rng = np.random.default_rng(11)
     for k in range(70):
         field = specimen_field(rng, 291, 409, 2 * PSIZE)
-        write_mrc(tmp_path / f"m{k:02d}.mrc", exposure(rng, field, 0, 0, 291, 409, 2 * PSIZE, dose=120,
-                                                        defocus=rng.uniform(8000, 30000)), 2 * PSIZE)
-    summary = find_duplicate_micrographs(sorted(tmp_path.glob("*.mrc")), tmp_path / "out",
-                                         MicrographOptions(bin=1, candidates="all"))
+        write_mrc(
+            tmp_path / f"m{k:02d}.mrc",
+            exposure(rng, field, 0, 0, 291, 409, 2 * PSIZE, dose=120, defocus=rng.uniform(8000, 30000)),
+            2 * PSIZE,
+        )
+    summary = find_duplicate_micrographs(
+        sorted(tmp_path.glob("*.mrc")), tmp_path / "out", MicrographOptions(bin=1, candidates="all")
+    )
     assert summary["pairs_scored"] == 70 * 69 // 2 >= 2000
     assert summary["duplicate_pairs"] == 0 and summary["rejected"] == 0
     z = [float(r["z"]) for r in read_pairs(tmp_path / "out" / "pairs.csv")]
@@ -103,16 +109,20 @@ def test_window_and_all_pairs():
 
 
 def test_acquisition_order_prefers_epu_time_stamps(tmp_path):
-    names = ["FoilHole_9_Data_1_2_20240101_120005_fractions.mrc", "FoilHole_10_Data_1_2_20240101_115959_fractions.mrc",
-             "FoilHole_2_Data_1_2_20240101_120001_fractions.mrc"]
+    names = [
+        "FoilHole_9_Data_1_2_20240101_120005_fractions.mrc",
+        "FoilHole_10_Data_1_2_20240101_115959_fractions.mrc",
+        "FoilHole_2_Data_1_2_20240101_120001_fractions.mrc",
+    ]
     order, rule = acquisition_order(names, [tmp_path / n for n in names], "auto")
     assert order.tolist() == [1, 2, 0] and rule == "EPU time stamps"
     order, rule = acquisition_order(["mic10.mrc", "mic9.mrc", "mic100.mrc"], [tmp_path / "x"] * 3, "auto")
     assert order.tolist() == [1, 0, 2] and rule == "natural sort of names"
 
 
-@pytest.mark.parametrize("dtype, big_endian", [(np.float16, False), (np.int16, False), (np.uint16, False),
-                                               (np.float32, True)])
+@pytest.mark.parametrize(
+    "dtype, big_endian", [(np.float16, False), (np.int16, False), (np.uint16, False), (np.float32, True)]
+)
 def test_mrc_modes_and_byte_order(overlapping, tmp_path, dtype, big_endian):
     import mrcfile
 
@@ -133,12 +143,21 @@ def test_star_input_keeps_rows_and_splits_particles(overlapping, tmp_path):
         (tmp_path / n).write_bytes((folder / n.split("/")[1]).read_bytes())
     star = tmp_path / "CtfFind" / "job003" / "micrographs_ctf.star"
     star.parent.mkdir(parents=True)
-    star.write_text(star_text(["rlnMicrographName", "rlnOpticsGroup", "rlnCtfMaxResolution"],
-                              [[n, 1, 4.5] for n in names], block="micrographs", optics=[[1, "og1", PSIZE]],
-                              optics_labels=["rlnOpticsGroup", "rlnOpticsGroupName", "rlnMicrographPixelSize"]))
+    star.write_text(
+        star_text(
+            ["rlnMicrographName", "rlnOpticsGroup", "rlnCtfMaxResolution"],
+            [[n, 1, 4.5] for n in names],
+            block="micrographs",
+            optics=[[1, "og1", PSIZE]],
+            optics_labels=["rlnOpticsGroup", "rlnOpticsGroupName", "rlnMicrographPixelSize"],
+        )
+    )
     particles = tmp_path / "particles.star"
-    particles.write_text(star_text(["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName"],
-                                   [[10 * i, 20, names[i % 3]] for i in range(9)]))
+    particles.write_text(
+        star_text(
+            ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName"], [[10 * i, 20, names[i % 3]] for i in range(9)]
+        )
+    )
     # Run from elsewhere: the relative paths are found from the folders above the STAR file.
     summary = find_duplicate_micrographs([star], tmp_path / "out", MicrographOptions(bin=BIN), particles=particles)
     assert summary["root"] == str(tmp_path) and (summary["kept"], summary["rejected"]) == (1, 2)
@@ -169,8 +188,21 @@ def test_bad_micrograph_inputs(overlapping, tmp_path):
     (tmp_path / "m.star").write_text(star_text(["rlnImageName"], [["a.mrc"]]))
     cli_error([tmp_path / "m.star"], r"m.star: no rlnMicrographName column", tmp_path)
     (tmp_path / "junk.mrc").write_text("not an mrc")
-    result = CliRunner().invoke(main, ["micrographs", str(a), str(b), str(tmp_path / "junk.mrc"), "--skip-unreadable",
-                                       "-o", str(tmp_path / "out2"), "--json", "--bin", str(BIN)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "micrographs",
+            str(a),
+            str(b),
+            str(tmp_path / "junk.mrc"),
+            "--skip-unreadable",
+            "-o",
+            str(tmp_path / "out2"),
+            "--json",
+            "--bin",
+            str(BIN),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "skipped unreadable" in result.stderr and "junk.mrc" in result.stdout
 
@@ -181,30 +213,47 @@ def test_pixel_sizes_must_agree(overlapping, tmp_path):
     folder, _ = overlapping
     with mrcfile.open(folder / "mic_001.mrc") as mrc:
         write_mrc(tmp_path / "other.mrc", mrc.data, 2 * PSIZE)
-    cli_error([folder / "mic_000.mrc", tmp_path / "other.mrc"], r"other.mrc: pixel size 12 Å in its header, but "
-              r".*mic_000.mrc has 6 Å", tmp_path)
+    cli_error(
+        [folder / "mic_000.mrc", tmp_path / "other.mrc"],
+        r"other.mrc: pixel size 12 Å in its header, but "
+        r".*mic_000.mrc has 6 Å",
+        tmp_path,
+    )
 
 
 def test_cryosparc_exposures_in_and_out(overlapping, tmp_path):
     from cryodedup.synthetic import write_cs
 
     folder, _ = overlapping
-    exposures = np.zeros(3, dtype=[("uid", "<u8"), ("micrograph_blob/path", "S40"), ("micrograph_blob/psize_A", "<f4"),
-                                   ("ctf/df1_A", "<f4")])
+    exposures = np.zeros(
+        3,
+        dtype=[
+            ("uid", "<u8"),
+            ("micrograph_blob/path", "S40"),
+            ("micrograph_blob/psize_A", "<f4"),
+            ("ctf/df1_A", "<f4"),
+        ],
+    )
     exposures["uid"] = [11, 12, 13]
     exposures["micrograph_blob/path"] = [f"S1/motioncorrected/mic_{k:03d}.mrc".encode() for k in (0, 1, 2)]
     exposures["micrograph_blob/psize_A"] = PSIZE
     exposures["ctf/df1_A"] = [1e4, 2e4, 3e4]
     (tmp_path / "S1" / "motioncorrected").mkdir(parents=True)
     for k in (0, 1, 2):
-        (tmp_path / "S1" / "motioncorrected" / f"mic_{k:03d}.mrc").write_bytes((folder / f"mic_{k:03d}.mrc").read_bytes())
+        (tmp_path / "S1" / "motioncorrected" / f"mic_{k:03d}.mrc").write_bytes(
+            (folder / f"mic_{k:03d}.mrc").read_bytes()
+        )
     write_cs(tmp_path / "J3_exposures.cs", exposures)
     particles = np.zeros(6, dtype=[("uid", "<u8"), ("location/micrograph_uid", "<u8")])
     particles["uid"] = np.arange(6)
     particles["location/micrograph_uid"] = [11, 12, 13, 11, 12, 13]
     write_cs(tmp_path / "particles.cs", particles)
-    summary = find_duplicate_micrographs([tmp_path / "J3_exposures.cs"], tmp_path / "out",
-                                         MicrographOptions(bin=BIN, project_dir=tmp_path), particles=tmp_path / "particles.cs")
+    summary = find_duplicate_micrographs(
+        [tmp_path / "J3_exposures.cs"],
+        tmp_path / "out",
+        MicrographOptions(bin=BIN, project_dir=tmp_path),
+        particles=tmp_path / "particles.cs",
+    )
     assert (summary["kept"], summary["rejected"]) == (1, 2)
     kept = np.load(tmp_path / "out" / "micrographs_kept.cs")
     assert kept.dtype == exposures.dtype and np.array_equal(kept, exposures[:1])
@@ -228,8 +277,11 @@ def test_cryosparc_exposure_group_with_passthrough(overlapping, tmp_path):
     (tmp_path / "J4.csg").write_text(
         "results:\n"
         "  micrograph_blob: {metafile: '>J4_exposures.cs', num_items: 3, type: exposure.micrograph_blob}\n"
-        "  ctf: {metafile: '>J4_passthrough_exposures.cs', num_items: 3, type: exposure.ctf}\n")
-    summary = find_duplicate_micrographs([tmp_path / "J4.csg"], tmp_path / "out", MicrographOptions(bin=BIN, order="input"))
+        "  ctf: {metafile: '>J4_passthrough_exposures.cs', num_items: 3, type: exposure.ctf}\n"
+    )
+    summary = find_duplicate_micrographs(
+        [tmp_path / "J4.csg"], tmp_path / "out", MicrographOptions(bin=BIN, order="input")
+    )
     assert (summary["kept"], summary["rejected"]) == (1, 2)
     out = tmp_path / "out"
     assert np.load(out / "micrographs_kept.cs")["uid"].tolist() == [21]

@@ -10,8 +10,16 @@ from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particle
 from cryodedup.synthetic import write_benchmark_file
 from oracle import oracle_by_group, star_centres
 
-P31 = ["rlnCoordinateX", "rlnCoordinateY", "rlnOriginXAngst", "rlnOriginYAngst", "rlnMicrographName",
-       "rlnOpticsGroup", "rlnAutopickFigureOfMerit", "rlnImageName"]
+P31 = [
+    "rlnCoordinateX",
+    "rlnCoordinateY",
+    "rlnOriginXAngst",
+    "rlnOriginYAngst",
+    "rlnMicrographName",
+    "rlnOpticsGroup",
+    "rlnAutopickFigureOfMerit",
+    "rlnImageName",
+]
 
 
 def run(tmp_path, inputs, **options):
@@ -23,7 +31,7 @@ def rows_of(path) -> list[str]:
     """Data rows of the last loop, by plain text (independent of cryodedup's reader)."""
     lines = path.read_text().splitlines(keepends=True)
     last_label = max(i for i, line in enumerate(lines) if line.startswith("_"))
-    return [line for line in lines[last_label + 1:] if line.strip()]
+    return [line for line in lines[last_label + 1 :] if line.strip()]
 
 
 def kept_names(tmp_path) -> list[str]:
@@ -31,6 +39,7 @@ def kept_names(tmp_path) -> list[str]:
 
 
 # --- the frame: signs and pixel sizes -------------------------------------------------------
+
 
 def test_origin_is_subtracted(tmp_path):
     # Micrograph pixel 0.8 Å, particle pixel 2 Å. "b" was picked 30 px right of and 20 px
@@ -46,8 +55,16 @@ def test_origin_is_subtracted(tmp_path):
 
 def test_relion30_origins_are_in_particle_pixels(tmp_path):
     # RELION 3.0: rlnOriginX in particle pixels of 1e4 * 5 / 25000 = 2 Å; micrograph 1 Å.
-    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnOriginX", "rlnOriginY", "rlnDetectorPixelSize",
-              "rlnMagnification", "rlnMicrographName", "rlnImageName"]
+    labels = [
+        "rlnCoordinateX",
+        "rlnCoordinateY",
+        "rlnOriginX",
+        "rlnOriginY",
+        "rlnDetectorPixelSize",
+        "rlnMagnification",
+        "rlnMicrographName",
+        "rlnImageName",
+    ]
     rows = [[1000, 1000, 0, 0, 5, 25000, "m.mrc", "a"], [1030, 980, 15, -10, 5, 25000, "m.mrc", "b"]]
     path = write_star(tmp_path / "p.star", labels, rows, block="images")
     with pytest.raises(CryodedupError, match="no micrograph pixel size.*--mic-psize"):
@@ -89,8 +106,13 @@ def test_mic_psize_option_and_micrographs_star(tmp_path):
     assert run(tmp_path, [path], mic_psize=1.5, force=True)["rejected"] == 0
     mics = tmp_path / "micrographs.star"
     mics.write_text(
-        star_text(["rlnMicrographName", "rlnOpticsGroup"], [["m.mrc", 1]], block="micrographs",
-                  optics=[[1, "og1", 1.0]], optics_labels=["rlnOpticsGroup", "rlnOpticsGroupName", "rlnMicrographPixelSize"])
+        star_text(
+            ["rlnMicrographName", "rlnOpticsGroup"],
+            [["m.mrc", 1]],
+            block="micrographs",
+            optics=[[1, "og1", 1.0]],
+            optics_labels=["rlnOpticsGroup", "rlnOpticsGroupName", "rlnMicrographPixelSize"],
+        )
     )
     summary = run(tmp_path, [path], micrographs=mics, force=True)
     assert summary["rejected"] == 1 and summary["pixel_sizes"][0]["psize"] == 1.0
@@ -101,8 +123,12 @@ def test_mic_psize_option_and_micrographs_star(tmp_path):
 
 
 def test_pixel_size_per_optics_group(tmp_path):
-    rows = [[1000, 1000, 0, 0, "m1.mrc", 1, 2.0, "a"], [1015, 1000, 0, 0, "m1.mrc", 1, 1.0, "b"],
-            [1000, 1000, 0, 0, "m2.mrc", 2, 2.0, "c"], [1015, 1000, 0, 0, "m2.mrc", 2, 1.0, "d"]]
+    rows = [
+        [1000, 1000, 0, 0, "m1.mrc", 1, 2.0, "a"],
+        [1015, 1000, 0, 0, "m1.mrc", 1, 1.0, "b"],
+        [1000, 1000, 0, 0, "m2.mrc", 2, 2.0, "c"],
+        [1015, 1000, 0, 0, "m2.mrc", 2, 1.0, "d"],
+    ]
     path = write_star(tmp_path / "p.star", P31, rows, optics=[[1, "og1", 2.0, 1.0], [2, "og2", 6.0, 3.0]])
     summary = run(tmp_path, [path])
     assert kept_names(tmp_path) == ["a", "c", "d"]
@@ -110,10 +136,22 @@ def test_pixel_size_per_optics_group(tmp_path):
 
 
 def test_tomograms_use_centred_coordinates_in_angstrom(tmp_path):
-    labels = ["rlnTomoName", "rlnCenteredCoordinateXAngst", "rlnCenteredCoordinateYAngst",
-              "rlnCenteredCoordinateZAngst", "rlnOriginXAngst", "rlnOriginYAngst", "rlnOriginZAngst", "rlnImageName"]
-    rows = [["t1", 100, 100, 50, 0, 0, 0, "a"], ["t1", 110, 100, 50, 10, 0, 0, "b"],
-            ["t1", 100, 100, 70, 0, 0, 0, "c"], ["t2", 100, 100, 50, 0, 0, 0, "d"]]
+    labels = [
+        "rlnTomoName",
+        "rlnCenteredCoordinateXAngst",
+        "rlnCenteredCoordinateYAngst",
+        "rlnCenteredCoordinateZAngst",
+        "rlnOriginXAngst",
+        "rlnOriginYAngst",
+        "rlnOriginZAngst",
+        "rlnImageName",
+    ]
+    rows = [
+        ["t1", 100, 100, 50, 0, 0, 0, "a"],
+        ["t1", 110, 100, 50, 10, 0, 0, "b"],
+        ["t1", 100, 100, 70, 0, 0, 0, "c"],
+        ["t2", 100, 100, 50, 0, 0, 0, "d"],
+    ]
     path = write_star(tmp_path / "p.star", labels, rows)
     summary = run(tmp_path, [path], score="none", min_dist=5)
     assert kept_names(tmp_path) == ["a", "c", "d"] or kept_names(tmp_path) == ["b", "c", "d"]
@@ -121,6 +159,7 @@ def test_tomograms_use_centred_coordinates_in_angstrom(tmp_path):
 
 
 # --- outputs: byte-exact rows, agreement with an independent oracle -------------------------
+
 
 def test_outputs_are_row_copies_and_agree_with_oracle(tmp_path):
     path = tmp_path / "bench.star"
@@ -150,8 +189,11 @@ def test_nothing_removed_gives_the_input_back(tmp_path):
 
 
 def test_remove_entirely(tmp_path):
-    rows = [[1000, 1000, 0, 0, "m.mrc", 1, 2.0, "a"], [1010, 1000, 0, 0, "m.mrc", 1, 1.0, "b"],
-            [3000, 1000, 0, 0, "m.mrc", 1, 1.0, "c"]]
+    rows = [
+        [1000, 1000, 0, 0, "m.mrc", 1, 2.0, "a"],
+        [1010, 1000, 0, 0, "m.mrc", 1, 1.0, "b"],
+        [3000, 1000, 0, 0, "m.mrc", 1, 1.0, "c"],
+    ]
     path = write_star(tmp_path / "p.star", P31, rows, optics=[[1, "og1", 1.0, 1.0]])
     assert run(tmp_path, [path], remove_entirely=True)["rejected"] == 2
     assert kept_names(tmp_path) == ["c"]
@@ -166,13 +208,20 @@ def test_empty_particle_table(tmp_path):
 
 # --- several inputs ----------------------------------------------------------------------
 
+
 def test_two_pickers_merge_and_cross_input_duplicates(tmp_path):
-    a = write_star(tmp_path / "a.star", P31, [[1000, 1000, 0, 0, "m.mrc", 1, 1.0, "a1"],
-                                              [2000, 1000, 0, 0, "m.mrc", 1, 1.0, "a2"]],
-                   optics=[[1, "og1", 2.0, 1.0]])
-    b = write_star(tmp_path / "b.star", P31, [[1005, 1000, 0, 0, "m.mrc", 1, 3.0, "b1"],
-                                              [1000, 1000, 0, 0, "other.mrc", 1, 1.0, "b2"]],
-                   optics=[[1, "og1", 2.0, 1.0]])
+    a = write_star(
+        tmp_path / "a.star",
+        P31,
+        [[1000, 1000, 0, 0, "m.mrc", 1, 1.0, "a1"], [2000, 1000, 0, 0, "m.mrc", 1, 1.0, "a2"]],
+        optics=[[1, "og1", 2.0, 1.0]],
+    )
+    b = write_star(
+        tmp_path / "b.star",
+        P31,
+        [[1005, 1000, 0, 0, "m.mrc", 1, 3.0, "b1"], [1000, 1000, 0, 0, "other.mrc", 1, 1.0, "b2"]],
+        optics=[[1, "og1", 2.0, 1.0]],
+    )
     summary = run(tmp_path, [a, b])
     assert kept_names(tmp_path) == ["a2", "b1", "b2"]
     assert [(i["kept"], i["rejected"]) for i in summary["inputs"]] == [(1, 1), (2, 0)]
@@ -181,8 +230,7 @@ def test_two_pickers_merge_and_cross_input_duplicates(tmp_path):
 
 
 def test_clashing_optics_groups_are_renumbered(tmp_path):
-    a = write_star(tmp_path / "a.star", P31, [[1000, 1000, 0, 0, "m.mrc", 1, 1.0, "a1"]],
-                   optics=[[1, "og1", 2.0, 1.0]])
+    a = write_star(tmp_path / "a.star", P31, [[1000, 1000, 0, 0, "m.mrc", 1, 1.0, "a1"]], optics=[[1, "og1", 2.0, 1.0]])
     b_rows = [[3000, 1000, 0, 0, "m.mrc", 1, 1.0, "b1"], [1000, 1000, 0, 0, "n.mrc", 1, 1.0, "b2"]]
     b = write_star(tmp_path / "b.star", P31, b_rows, optics=[[1, "og1", 4.0, 1.0]])  # binned 4x: another group
     run(tmp_path, [a, b])
@@ -196,12 +244,17 @@ def test_clashing_optics_groups_are_renumbered(tmp_path):
 
 def test_inputs_with_different_columns_are_refused(tmp_path):
     a = write_star(tmp_path / "a.star", P31, [[1000, 1000, 0, 0, "m.mrc", 1, 1.0, "a1"]], optics=[[1, "og1", 2.0, 1.0]])
-    b = write_star(tmp_path / "b.star", P31[:-1] + ["rlnClassNumber"], [[1000, 1000, 0, 0, "m.mrc", 1, 1.0, 3]],
-                   optics=[[1, "og1", 2.0, 1.0]])
+    b = write_star(
+        tmp_path / "b.star",
+        P31[:-1] + ["rlnClassNumber"],
+        [[1000, 1000, 0, 0, "m.mrc", 1, 1.0, 3]],
+        optics=[[1, "og1", 2.0, 1.0]],
+    )
     with pytest.raises(CryodedupError, match="only in a.star: rlnImageName; only in b.star: rlnClassNumber"):
         run(tmp_path, [a, b])
-    c = write_star(tmp_path / "c.star", P31[::-1], [["a1", 1.0, 1, "m.mrc", 0, 0, 1000, 1000]],
-                   optics=[[1, "og1", 2.0, 1.0]])
+    c = write_star(
+        tmp_path / "c.star", P31[::-1], [["a1", 1.0, 1, "m.mrc", 0, 0, 1000, 1000]], optics=[[1, "og1", 2.0, 1.0]]
+    )
     with pytest.raises(CryodedupError, match="different order"):
         run(tmp_path, [a, c])
     assert not (tmp_path / "out").exists()

@@ -25,10 +25,18 @@ def run(tmp_path, inputs, **options):
 def location_rows(mic_uid, x_px, y_px, shift_px, shape=(4000, 6000), psize_align=2.0, psize_mic=0.8):
     """Particles as CryoSPARC stores them: fractions of the [ny, nx] micrograph shape."""
     n = len(x_px)
-    dtype = [("uid", "<u8"), ("location/micrograph_uid", "<u8"), ("location/micrograph_shape", "<u4", (2,)),
-             ("location/center_x_frac", "<f8"), ("location/center_y_frac", "<f8"),
-             ("location/micrograph_psize_A", "<f4"), ("alignments2D/shift", "<f4", (2,)),
-             ("alignments2D/psize_A", "<f4"), ("alignments2D/error", "<f4"), ("blob/psize_A", "<f4")]
+    dtype = [
+        ("uid", "<u8"),
+        ("location/micrograph_uid", "<u8"),
+        ("location/micrograph_shape", "<u4", (2,)),
+        ("location/center_x_frac", "<f8"),
+        ("location/center_y_frac", "<f8"),
+        ("location/micrograph_psize_A", "<f4"),
+        ("alignments2D/shift", "<f4", (2,)),
+        ("alignments2D/psize_A", "<f4"),
+        ("alignments2D/error", "<f4"),
+        ("blob/psize_A", "<f4"),
+    ]
     r = np.zeros(n, dtype=dtype)
     r["uid"] = np.arange(n) + 1000
     r["location/micrograph_uid"] = mic_uid
@@ -52,7 +60,11 @@ def test_frame_shift_is_subtracted_on_both_axes(tmp_path):
     path = tmp_path / "p.cs"
     write_cs(path, rows)
     summary = run(tmp_path, [path], min_dist=0.5)
-    assert (summary["rejected"], summary["shift"], summary["score"]["column"]) == (1, "alignments2D/shift", "alignments2D/error")
+    assert (summary["rejected"], summary["shift"], summary["score"]["column"]) == (
+        1,
+        "alignments2D/shift",
+        "alignments2D/error",
+    )
     # Without the shift the picks are 23.3 Å apart; with the sign flipped, 2 x 23.3 Å.
     assert run(tmp_path, [path], min_dist=23.0, shift_key="none", force=True)["rejected"] == 0
     assert run(tmp_path, [path], min_dist=23.5, shift_key="none", force=True)["rejected"] == 1
@@ -93,10 +105,17 @@ def test_outputs_keep_fields_dtypes_and_rows(tmp_path):
     assert np.array_equal(raw_kept, records[is_kept]) and np.array_equal(raw_rejected, records[~is_kept])
     # The decisions, against the brute-force oracle on centres computed here.
     shape = records["location/micrograph_shape"].astype(float)
-    centres = np.stack([records["location/center_x_frac"] * shape[:, 1], records["location/center_y_frac"] * shape[:, 0]], 1)
-    centres = centres * records["location/micrograph_psize_A"][:, None] - records["alignments2D/shift"] * records["alignments2D/psize_A"][:, None]
+    centres = np.stack(
+        [records["location/center_x_frac"] * shape[:, 1], records["location/center_y_frac"] * shape[:, 0]], 1
+    )
+    centres = (
+        centres * records["location/micrograph_psize_A"][:, None]
+        - records["alignments2D/shift"] * records["alignments2D/psize_A"][:, None]
+    )
     groups = np.unique(records["location/micrograph_uid"], return_inverse=True)[1]
-    assert np.array_equal(is_kept, oracle_by_group(groups, centres, records["pick_stats/ncc_score"].astype(float), 30.0))
+    assert np.array_equal(
+        is_kept, oracle_by_group(groups, centres, records["pick_stats/ncc_score"].astype(float), 30.0)
+    )
 
 
 def test_csdat_gives_the_same_result_as_numpy(tmp_path):
@@ -122,8 +141,12 @@ def test_several_inputs_merge_on_common_fields(tmp_path):
     write_cs(tmp_path / "template.cs", template)
     shared = blob[:50].copy()  # the same particles given twice: collapsed
     write_cs(tmp_path / "again.cs", repack_fields(shared[list(template.dtype.names)]))
-    summary = run(tmp_path, [tmp_path / "blob.cs", tmp_path / "template.cs", tmp_path / "again.cs"],
-                  shift_key="none", score="pick_stats/ncc_score")
+    summary = run(
+        tmp_path,
+        [tmp_path / "blob.cs", tmp_path / "template.cs", tmp_path / "again.cs"],
+        shift_key="none",
+        score="pick_stats/ncc_score",
+    )
     assert summary["particles"] == 700 and summary["collapsed_uids"] == 50
     assert "alignments2D/shift" in summary["dropped_fields"]
     kept = Dataset.load(tmp_path / "out" / "particles_kept.cs")
@@ -153,20 +176,32 @@ def test_result_group_with_passthrough(tmp_path):
     import yaml
 
     group = yaml.safe_load((out / "particles_kept.csg").read_text())
-    assert group["results"]["location"] == {"metafile": ">particles_kept_passthrough_1.cs", "num_items": summary["kept"],
-                                            "type": "particle.location"}
+    assert group["results"]["location"] == {
+        "metafile": ">particles_kept_passthrough_1.cs",
+        "num_items": summary["kept"],
+        "type": "particle.location",
+    }
     # Two micrographs hold two picks each (T20S, 7676 x 7420 px): check which are within 500 Å.
     loc = np.load(tmp_path / "t20s_10_particles_passthrough_location.cs")
     shape = loc["location/micrograph_shape"].astype(float)
     xy = np.stack([loc["location/center_x_frac"] * shape[:, 1], loc["location/center_y_frac"] * shape[:, 0]], 1)
     groups = np.unique(loc["location/micrograph_uid"], return_inverse=True)[1]
-    close = [(i, j) for i in range(10) for j in range(i) if groups[i] == groups[j] and np.hypot(*(xy[i] - xy[j])) <= 500]
+    close = [
+        (i, j) for i in range(10) for j in range(i) if groups[i] == groups[j] and np.hypot(*(xy[i] - xy[j])) <= 500
+    ]
     assert summary["rejected"] == len(close)
 
 
-@pytest.mark.parametrize("name", ["cryodrgn__cryosparc_P12_J24_001_particles.cs", "cryodrgn__cryosparc_J2_particles_exported.cs",
-                                  "cryodrgn__empiar_10076_7.cs", "t20s_10_particles_blob_ctf.cs",
-                                  "t20s_10_particles_blob_ctf.csdat.cs"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "cryodrgn__cryosparc_P12_J24_001_particles.cs",
+        "cryodrgn__cryosparc_J2_particles_exported.cs",
+        "cryodrgn__empiar_10076_7.cs",
+        "t20s_10_particles_blob_ctf.cs",
+        "t20s_10_particles_blob_ctf.csdat.cs",
+    ],
+)
 def test_real_files_without_location_are_refused(tmp_path, name):
     with pytest.raises(CryodedupError, match="no location slot .*not linked to micrographs"):
         run(tmp_path, [shared_file(f"cs/{name}")])
@@ -182,8 +217,11 @@ def test_real_passthrough_file_both_encodings(tmp_path):
     kept = {}
     for suffix in ("", ".csdat"):
         out = tmp_path / (suffix or "numpy")
-        summary = remove_duplicate_particles([shared_file(f"cs/t20s_10_particles_passthrough_location{suffix}.cs")],
-                                             out, ParticleOptions(mic_psize=1.0, score="none", min_dist=500.0))
+        summary = remove_duplicate_particles(
+            [shared_file(f"cs/t20s_10_particles_passthrough_location{suffix}.cs")],
+            out,
+            ParticleOptions(mic_psize=1.0, score="none", min_dist=500.0),
+        )
         assert (summary["particles"], summary["micrographs"]) == (10, 7)
         kept[suffix] = Dataset.load(out / "particles_kept.cs")
         assert len(kept[suffix]) == summary["kept"] == 9
@@ -214,10 +252,16 @@ def test_bad_cryosparc_inputs(tmp_path, good_cs):
     no_location = repack_fields(records[[n for n in records.dtype.names if not n.startswith("location/")]])
     write_cs(tmp_path / "noloc.cs", no_location)
     cli_bad_input(tmp_path, [tmp_path / "noloc.cs"], r"noloc.cs: no location slot .*not linked to micrographs")
-    cli_bad_input(tmp_path, [good_cs, "--shift-key", "alignments3D"],
-                  r"--shift-key alignments3D, but there is no alignments3D/shift field")
-    cli_bad_input(tmp_path, [good_cs, "--score", "pick_stats/nope"],
-                  r"unknown score field 'pick_stats/nope'; numeric fields present: .*pick_stats/ncc_score")
+    cli_bad_input(
+        tmp_path,
+        [good_cs, "--shift-key", "alignments3D"],
+        r"--shift-key alignments3D, but there is no alignments3D/shift field",
+    )
+    cli_bad_input(
+        tmp_path,
+        [good_cs, "--score", "pick_stats/nope"],
+        r"unknown score field 'pick_stats/nope'; numeric fields present: .*pick_stats/ncc_score",
+    )
     data = good_cs.read_bytes()
     (tmp_path / "cut.cs").write_bytes(data[: len(data) // 2])
     cli_bad_input(tmp_path, [tmp_path / "cut.cs"], r"cut.cs: not a readable CryoSPARC dataset, truncated or corrupted")
@@ -236,8 +280,9 @@ def test_micrograph_pixel_size_is_required(tmp_path, good_cs):
     records["location/micrograph_psize_A"] = 0
     write_cs(tmp_path / "nopsize.cs", records)
     cli_bad_input(tmp_path, [tmp_path / "nopsize.cs"], r"no micrograph pixel size .*--mic-psize.*--micrographs")
-    exposures = np.zeros(len(np.unique(records["location/micrograph_uid"])),
-                         dtype=[("uid", "<u8"), ("micrograph_blob/psize_A", "<f4")])
+    exposures = np.zeros(
+        len(np.unique(records["location/micrograph_uid"])), dtype=[("uid", "<u8"), ("micrograph_blob/psize_A", "<f4")]
+    )
     exposures["uid"] = np.unique(records["location/micrograph_uid"])
     exposures["micrograph_blob/psize_A"] = 0.83
     write_cs(tmp_path / "exposures.cs", exposures)

@@ -30,8 +30,9 @@ def details_of(tmp_path, n=3000):
 
     plots.particle_figures = spy
     try:
-        summary = remove_duplicate_particles([path], tmp_path / "out", ParticleOptions(
-            score="rlnMaxValueProbDistribution", plot=True, plot_mics=2))
+        summary = remove_duplicate_particles(
+            [path], tmp_path / "out", ParticleOptions(score="rlnMaxValueProbDistribution", plot=True, plot_mics=2)
+        )
     finally:
         plots.particle_figures = original
     return summary, captured["details"], path
@@ -40,8 +41,14 @@ def details_of(tmp_path, n=3000):
 def test_particle_pictures_show_the_decisions(tmp_path):
     summary, d, _ = details_of(tmp_path)
     names = {p.split("/")[-1] for p in summary["plots"]}
-    assert names == {"example_micrograph_1.png", "example_micrograph_2.png", "nn_distances.png",
-                     "rejected_per_micrograph.png", "scores.png", "report.html"}
+    assert names == {
+        "example_micrograph_1.png",
+        "example_micrograph_2.png",
+        "nn_distances.png",
+        "rejected_per_micrograph.png",
+        "scores.png",
+        "report.html",
+    }
     # The first example is the micrograph with the most rejections; its markers are its picks.
     rejected = np.bincount(d.groups[~d.keep])
     mic = int(np.argmax(rejected))
@@ -80,8 +87,9 @@ def test_micrograph_pictures_and_report(tmp_path):
     write_mrc(tmp_path / "a.mrc", exposure(rng, field, 60, 60, 582, 818, 6.0), 6.0)
     write_mrc(tmp_path / "b.mrc", exposure(rng, field, 210, 260, 582, 818, 6.0, defocus=25000), 6.0)
     write_mrc(tmp_path / "c.mrc", exposure(rng, specimen_field(rng, 600, 900, 6.0), 0, 0, 582, 818, 6.0), 6.0)
-    summary = find_duplicate_micrographs(sorted(tmp_path.glob("*.mrc")), tmp_path / "out",
-                                         MicrographOptions(bin=2, plot=True))
+    summary = find_duplicate_micrographs(
+        sorted(tmp_path.glob("*.mrc")), tmp_path / "out", MicrographOptions(bin=2, plot=True)
+    )
     assert [p.split("/")[-1] for p in summary["plots"]] == ["z_distribution.png", "pair_1.png", "report.html"]
     z = np.array([float(line.split(",")[4]) for line in (tmp_path / "out" / "pairs.csv").read_text().splitlines()[1:]])
     fig = plots.z_distribution(z, 8.0)
@@ -94,10 +102,12 @@ def test_micrograph_pictures_and_report(tmp_path):
 def test_default_path_imports_no_plotting(tmp_path):
     path = tmp_path / "p.star"
     write_benchmark_file(path, 200, seed=1)
-    code = ("import sys; from cryodedup.cli import main\n"
-            f"try:\n    main(['particles', '{path}', '-o', '{tmp_path / 'out'}', '-q'])\n"
-            "except SystemExit:\n    pass\n"
-            "print('matplotlib' in sys.modules)")
+    code = (
+        "import sys; from cryodedup.cli import main\n"
+        f"try:\n    main(['particles', '{path}', '-o', '{tmp_path / 'out'}', '-q'])\n"
+        "except SystemExit:\n    pass\n"
+        "print('matplotlib' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
     assert (tmp_path / "out" / "particles_kept.star").exists()

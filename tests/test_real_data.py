@@ -18,7 +18,7 @@ def run(tmp_path, name, **options):
 def rows(path):
     lines = path.read_text().splitlines()
     last_label = max(i for i, line in enumerate(lines) if line.startswith("_"))
-    return [line for line in lines[last_label + 1:] if line.strip()]
+    return [line for line in lines[last_label + 1 :] if line.strip()]
 
 
 def test_relion31_exact_duplicate_is_found(tmp_path):
@@ -44,7 +44,10 @@ def test_relion5_against_oracle(tmp_path):
     path = shared_file("star/cryodrgn__relion5.star")
     p = starfile.read(path)["particles"]
     psize = 0.89  # rlnMicrographOriginalPixelSize; the file has no rlnMicrographPixelSize
-    centres = p[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy() * psize - p[["rlnOriginXAngst", "rlnOriginYAngst"]].to_numpy()
+    centres = (
+        p[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy() * psize
+        - p[["rlnOriginXAngst", "rlnOriginYAngst"]].to_numpy()
+    )
     groups = np.unique(p["rlnMicrographName"], return_inverse=True)[1]
     for d in (50.0, 200.0, 400.0):
         summary = run(tmp_path, "cryodrgn__relion5.star", min_dist=d)
@@ -70,8 +73,9 @@ def test_file_without_coordinates_is_refused(tmp_path):
 
 def test_scipion_file_against_oracle(tmp_path):
     path = shared_file("star/3dem__particles_1k_scipion.star")
-    summary = run(tmp_path, "3dem__particles_1k_scipion.star", min_dist=150.0,
-                  score="rlnCtfFigureOfMerit", score_order="max")
+    summary = run(
+        tmp_path, "3dem__particles_1k_scipion.star", min_dist=150.0, score="rlnCtfFigureOfMerit", score_order="max"
+    )
     p = starfile.read(path)["particles"]
     centres = p[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy(float) * 1.0  # rlnMicrographOriginalPixelSize
     groups = np.unique(p["rlnMicrographName"], return_inverse=True)[1]

@@ -15,8 +15,9 @@ LABELS = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnAutopickF
 
 
 def test_blocks_labels_and_rows(tmp_path):
-    path = write_star(tmp_path / "p.star", LABELS, [[1, 2, "a.mrc", 0.5], [3, 4, "b.mrc", 0.25]],
-                      optics=[[1, "og1", 2.0, 1.0]])
+    path = write_star(
+        tmp_path / "p.star", LABELS, [[1, 2, "a.mrc", 0.5], [3, 4, "b.mrc", 0.25]], optics=[[1, "og1", 2.0, 1.0]]
+    )
     star = StarFile(path)
     assert [b.name for b in star.blocks] == ["optics", "particles"]
     block = star.block("particles")
@@ -67,23 +68,35 @@ def test_garbage_is_not_a_star_file(tmp_path):
 def test_scan_matches_starfile_on_a_big_loop(tmp_path):
     rng = np.random.default_rng(3)
     n = 60_000  # several parallel chunks
-    rows = [[f"{x:.6f}", f"{y:.6f}", f"mic{m}.mrc", f"{s:.6e}"]
-            for x, y, m, s in zip(rng.uniform(0, 4000, n), rng.uniform(0, 4000, n), rng.integers(0, 50, n),
-                                  rng.normal(0, 1e5, n))]
+    rows = [
+        [f"{x:.6f}", f"{y:.6f}", f"mic{m}.mrc", f"{s:.6e}"]
+        for x, y, m, s in zip(
+            rng.uniform(0, 4000, n), rng.uniform(0, 4000, n), rng.integers(0, 50, n), rng.normal(0, 1e5, n)
+        )
+    ]
     path = write_star(tmp_path / "big.star", LABELS, rows, optics=[[1, "og1", 2.0, 1.0]])
     reference = starfile.read(path)["particles"]
     star = StarFile(path)
-    numbers, keys, names = star.scan(star.block("particles"), ["rlnCoordinateX", "rlnAutopickFigureOfMerit"],
-                                     "rlnMicrographName")
+    numbers, keys, names = star.scan(
+        star.block("particles"), ["rlnCoordinateX", "rlnAutopickFigureOfMerit"], "rlnMicrographName"
+    )
     assert np.array_equal(numbers["rlnCoordinateX"], reference["rlnCoordinateX"].to_numpy())
-    assert np.allclose(numbers["rlnAutopickFigureOfMerit"], reference["rlnAutopickFigureOfMerit"].to_numpy(),
-                       rtol=1e-15)
+    assert np.allclose(
+        numbers["rlnAutopickFigureOfMerit"], reference["rlnAutopickFigureOfMerit"].to_numpy(), rtol=1e-15
+    )
     assert np.array_equal(np.array(names)[keys], reference["rlnMicrographName"].to_numpy())
 
 
-@pytest.mark.parametrize("name", ["cryodrgn__relion31.star", "cryodrgn__relion31.6opticsgroups.star",
-                                  "cryodrgn__relion5.star", "3dem__particles_1k_scipion.star",
-                                  "cryodrgn__FinalRefinement-OriginalParticles-PfCRT.star"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "cryodrgn__relion31.star",
+        "cryodrgn__relion31.6opticsgroups.star",
+        "cryodrgn__relion5.star",
+        "3dem__particles_1k_scipion.star",
+        "cryodrgn__FinalRefinement-OriginalParticles-PfCRT.star",
+    ],
+)
 def test_real_files_read_like_starfile(name):
     path = shared_file(f"star/{name}")
     reference = starfile.read(path, always_dict=True)

@@ -29,7 +29,7 @@ def test_second_picks_share_their_particle_centre(tmp_path):
     p = starfile.read(path)["particles"]
     xy = p[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy() * 1.06
     origin = p[["rlnOriginXAngst", "rlnOriginYAngst"]].to_numpy()
-    same_mic = (p["rlnMicrographName"].to_numpy()[1:] == p["rlnMicrographName"].to_numpy()[:-1])
+    same_mic = p["rlnMicrographName"].to_numpy()[1:] == p["rlnMicrographName"].to_numpy()[:-1]
     subtracted = np.hypot(*((xy - origin)[1:] - (xy - origin)[:-1]).T)[same_mic]
     added = np.hypot(*((xy + origin)[1:] - (xy + origin)[:-1]).T)[same_mic]
     assert np.mean(subtracted < 3) > 0.25  # about 30 % of rows are second picks

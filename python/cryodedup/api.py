@@ -53,8 +53,9 @@ def remove_duplicates(data, outdir=None, *, force: bool = False, log=None, **opt
     def warn(message):
         log(message, "warning")
 
-    if isinstance(data, (str, Path)) or (isinstance(data, (list, tuple)) and data and
-                                         all(isinstance(p, (str, Path)) for p in data)):
+    if isinstance(data, (str, Path)) or (
+        isinstance(data, (list, tuple)) and data and all(isinstance(p, (str, Path)) for p in data)
+    ):
         if outdir is None:
             raise ValueError("outdir is needed when the particles are files")
         paths = [data] if isinstance(data, (str, Path)) else list(data)
@@ -122,6 +123,13 @@ def _keep_relion(particles, optics, options: ParticleOptions, warn) -> np.ndarra
     mic_psizes = star_job.micrograph_pixel_sizes(options.micrographs) if options.micrographs else None
     psize, _ = star_job.row_pixel_sizes(part, numbers, keys, list(names), options, mic_psizes, warn)
     centres = star_job.centres_in_angstrom(part, numbers, psize)
-    result = dedup(keys.astype(np.int64), centres, numbers[score] if score else None, min_dist=options.min_dist,
-                   higher_is_better=higher, remove_entirely=options.remove_entirely, seed=options.seed)
+    result = dedup(
+        keys.astype(np.int64),
+        centres,
+        numbers[score] if score else None,
+        min_dist=options.min_dist,
+        higher_is_better=higher,
+        remove_entirely=options.remove_entirely,
+        seed=options.seed,
+    )
     return result.keep

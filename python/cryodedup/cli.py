@@ -56,7 +56,9 @@ def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
     rows = [("Particles in", f"{s['particles']:,}")]
     if len(s["inputs"]) > 1 and "kept" in s["inputs"][0]:
         for i in s["inputs"]:
-            rows.append((f"  {Path(i['file']).name}", f"{i['particles']:,} in, {i['kept']:,} kept, {i['rejected']:,} rejected"))
+            rows.append(
+                (f"  {Path(i['file']).name}", f"{i['particles']:,} in, {i['kept']:,} kept, {i['rejected']:,} rejected")
+            )
     pct = 100 * s["rejected"] / s["particles"] if s["particles"] else 0.0
     rows += [
         ("Kept", f"{s['kept']:,}"),
@@ -106,8 +108,9 @@ def inputs_and_outdir(outdir_help: str):
     """The INPUTS argument and the -o/--outdir option of a job command."""
 
     def apply(f):
-        f = click.option("-o", "--outdir", required=True, type=click.Path(path_type=Path, file_okay=False),
-                         help=outdir_help)(f)
+        f = click.option(
+            "-o", "--outdir", required=True, type=click.Path(path_type=Path, file_okay=False), help=outdir_help
+        )(f)
         return click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))(f)
 
     return apply
@@ -121,40 +124,97 @@ def main() -> None:
 
 @main.command()
 @inputs_and_outdir("Folder for particles_kept and particles_rejected (.star, or .cs and .csg).")
-@click.option("--min-dist", type=float, default=20.0, show_default=True,
-              help="Minimum separation of particle centres, in Å. 0 removes exact copies only.")
-@click.option("--mic-psize", type=float, default=None,
-              help="Pixel size of the micrographs the coordinates refer to, in Å (overrides the files).")
-@click.option("--micrographs", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="A micrographs STAR, or CryoSPARC exposures (.cs/.csg), to take micrograph pixel sizes from.")
-@click.option("--shift-key", type=click.Choice(["auto", "none", "alignments2D", "alignments3D"]), default="auto",
-              show_default=True,
-              help="auto: subtract the rlnOrigin columns (STAR), or the alignments3D, else alignments2D shifts "
-                   "(CryoSPARC); none: locations only; alignments2D/3D: that slot's shifts (CryoSPARC).")
-@click.option("--score", default="auto", show_default=True,
-              help="Column or field ranking duplicates (best kept), `none` for a seeded random choice, or `auto`: "
-                   "the first of rlnAutopickFigureOfMerit, rlnMaxValueProbDistribution, rlnLogLikeliContribution "
-                   "(STAR); pick_stats/ncc_score, else the alignment error (CryoSPARC).")
-@click.option("--score-order", type=click.Choice(["auto", "max", "min"]), default="auto", show_default=True,
-              help="Whether higher (max) or lower (min) scores are better.")
+@click.option(
+    "--min-dist",
+    type=float,
+    default=20.0,
+    show_default=True,
+    help="Minimum separation of particle centres, in Å. 0 removes exact copies only.",
+)
+@click.option(
+    "--mic-psize",
+    type=float,
+    default=None,
+    help="Pixel size of the micrographs the coordinates refer to, in Å (overrides the files).",
+)
+@click.option(
+    "--micrographs",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="A micrographs STAR, or CryoSPARC exposures (.cs/.csg), to take micrograph pixel sizes from.",
+)
+@click.option(
+    "--shift-key",
+    type=click.Choice(["auto", "none", "alignments2D", "alignments3D"]),
+    default="auto",
+    show_default=True,
+    help="auto: subtract the rlnOrigin columns (STAR), or the alignments3D, else alignments2D shifts "
+    "(CryoSPARC); none: locations only; alignments2D/3D: that slot's shifts (CryoSPARC).",
+)
+@click.option(
+    "--score",
+    default="auto",
+    show_default=True,
+    help="Column or field ranking duplicates (best kept), `none` for a seeded random choice, or `auto`: "
+    "the first of rlnAutopickFigureOfMerit, rlnMaxValueProbDistribution, rlnLogLikeliContribution "
+    "(STAR); pick_stats/ncc_score, else the alignment error (CryoSPARC).",
+)
+@click.option(
+    "--score-order",
+    type=click.Choice(["auto", "max", "min"]),
+    default="auto",
+    show_default=True,
+    help="Whether higher (max) or lower (min) scores are better.",
+)
 @click.option("--remove-entirely", is_flag=True, help="Reject every particle that has a neighbour within the distance.")
-@click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True,
-              help="Seed of the random ranking used with `--score none`.")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**64 - 1),
+    default=0,
+    show_default=True,
+    help="Seed of the random ranking used with `--score none`.",
+)
 @FORCE
 @QUIET
 @JSON
 @click.option("--plot", is_flag=True, help="Also write pictures (PNG) and report.html to OUTDIR.")
-@click.option("--plot-mics", type=click.IntRange(0, 100), default=3, show_default=True,
-              help="Example micrographs to draw with their picks (those with the most rejections).")
-@click.option("--project-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Folder the micrograph paths start from, to draw them [default: the current folder, "
-                   "then the folders above the input].")
+@click.option(
+    "--plot-mics",
+    type=click.IntRange(0, 100),
+    default=3,
+    show_default=True,
+    help="Example micrographs to draw with their picks (those with the most rejections).",
+)
+@click.option(
+    "--project-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder the micrograph paths start from, to draw them [default: the current folder, "
+    "then the folders above the input].",
+)
 @click.option_panel("Distance and pixel size", options=["--min-dist", "--mic-psize", "--micrographs"])
 @click.option_panel("Ranking", options=["--shift-key", "--score", "--score-order", "--remove-entirely", "--seed"])
-@click.option_panel("Output", options=["--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics",
-                                       "--project-dir", "--help"])
-def particles(inputs, outdir, min_dist, mic_psize, micrographs, shift_key, score, score_order,
-              remove_entirely, seed, force, quiet, as_json, plot, plot_mics, project_dir) -> None:
+@click.option_panel(
+    "Output", options=["--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics", "--project-dir", "--help"]
+)
+def particles(
+    inputs,
+    outdir,
+    min_dist,
+    mic_psize,
+    micrographs,
+    shift_key,
+    score,
+    score_order,
+    remove_entirely,
+    seed,
+    force,
+    quiet,
+    as_json,
+    plot,
+    plot_mics,
+    project_dir,
+) -> None:
     """Remove duplicate particles from RELION STAR files or CryoSPARC particles (.cs, .csg).
 
     Particles closer than the minimum distance on the same micrograph are duplicates; of each
@@ -162,10 +222,19 @@ def particles(inputs, outdir, min_dist, mic_psize, micrographs, shift_key, score
     pickers) are deduplicated together into one kept and one rejected output, each row a copy
     of its input row.
     """
-    options = ParticleOptions(min_dist=min_dist, mic_psize=mic_psize, micrographs=micrographs,
-                              shift_key=shift_key, score=score, score_order=score_order,
-                              remove_entirely=remove_entirely, seed=seed, plot=plot, plot_mics=plot_mics,
-                              project_dir=project_dir)
+    options = ParticleOptions(
+        min_dist=min_dist,
+        mic_psize=mic_psize,
+        micrographs=micrographs,
+        shift_key=shift_key,
+        score=score,
+        score_order=score_order,
+        remove_entirely=remove_entirely,
+        seed=seed,
+        plot=plot,
+        plot_mics=plot_mics,
+        project_dir=project_dir,
+    )
     run_particle_job("cryodedup particles", inputs, outdir, options, Reporter(quiet), force, as_json)
 
 
@@ -228,9 +297,15 @@ class ProgressBar:
     def __init__(self, console: Console, total: int):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        self.progress = Progress(TextColumn("scoring micrographs"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.speed} images/s"), TimeRemainingColumn(),
-                                 console=console, transient=True)
+        self.progress = Progress(
+            TextColumn("scoring micrographs"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.speed} images/s"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
         self.task = self.progress.add_task("micrographs", total=total)
         self.progress.start()
 
@@ -243,74 +318,172 @@ class ProgressBar:
 
 @main.command()
 @inputs_and_outdir("Folder for pairs.csv, duplicates.csv, micrographs_kept.* and micrographs_rejected.*.")
-@click.option("--target-psize", type=float, default=12.0, show_default=True,
-              help="Pixel size (Å) to bin the micrographs to; the bin is rounded from it.")
+@click.option(
+    "--target-psize",
+    type=float,
+    default=12.0,
+    show_default=True,
+    help="Pixel size (Å) to bin the micrographs to; the bin is rounded from it.",
+)
 @click.option("--bin", "bin_", type=int, default=None, help="Binning factor (overrides --target-psize).")
 @click.option("--lowpass", type=float, default=None, help="Finest detail used, Å [default: 4 binned pixels].")
 @click.option("--highpass", type=float, default=None, help="Coarsest detail used, Å [default: 25 binned pixels].")
-@click.option("--candidates", type=click.Choice(["window", "pattern", "all"]), default="window", show_default=True,
-              help="window: every pair within --window images in acquisition order; pattern: "
-                   "microduplicate_screener's pairs; all: every pair (use a coarse --target-psize).")
+@click.option(
+    "--candidates",
+    type=click.Choice(["window", "pattern", "all"]),
+    default="window",
+    show_default=True,
+    help="window: every pair within --window images in acquisition order; pattern: "
+    "microduplicate_screener's pairs; all: every pair (use a coarse --target-psize).",
+)
 @click.option("--window", type=int, default=32, show_default=True, help="Images compared with each image (window).")
 @click.option("--scan-range", type=int, default=48, show_default=True, help="pattern: images scanned past the move.")
 @click.option("--images-per-move", type=int, default=16, show_default=True, help="pattern: images per stage move.")
 @click.option("--images-per-hole", type=int, default=4, show_default=True, help="pattern: images per hole.")
-@click.option("--order", type=click.Choice(["auto", "epu", "mtime", "natural", "input"]), default="auto",
-              show_default=True, help="Acquisition order: auto takes EPU time stamps, else file times, else names.")
-@click.option("--min-z", type=float, default=MicrographOptions.min_z, show_default=True,
-              help="Phase-correlation peak, in standard deviations, for a duplicate.")
-@click.option("--min-pearson", type=float, default=MicrographOptions.min_pearson, show_default=True,
-              help="Pearson coefficient over the overlap, for a duplicate.")
+@click.option(
+    "--order",
+    type=click.Choice(["auto", "epu", "mtime", "natural", "input"]),
+    default="auto",
+    show_default=True,
+    help="Acquisition order: auto takes EPU time stamps, else file times, else names.",
+)
+@click.option(
+    "--min-z",
+    type=float,
+    default=MicrographOptions.min_z,
+    show_default=True,
+    help="Phase-correlation peak, in standard deviations, for a duplicate.",
+)
+@click.option(
+    "--min-pearson",
+    type=float,
+    default=MicrographOptions.min_pearson,
+    show_default=True,
+    help="Pearson coefficient over the overlap, for a duplicate.",
+)
 @click.option("--psize", type=float, default=None, help="Micrograph pixel size in Å (overrides the input).")
-@click.option("--project-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Folder the input's relative paths start from [default: the current folder].")
+@click.option(
+    "--project-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder the input's relative paths start from [default: the current folder].",
+)
 @click.option("--skip-unreadable", is_flag=True, help="Go on without micrographs that cannot be read; list them.")
-@click.option("--particles", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="A particle STAR or .cs to split into the particles of kept and rejected micrographs.")
+@click.option(
+    "--particles",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="A particle STAR or .cs to split into the particles of kept and rejected micrographs.",
+)
 @FORCE
 @QUIET
 @JSON
-@click.option_panel("Images", options=["--target-psize", "--bin", "--lowpass", "--highpass", "--psize",
-                                       "--project-dir", "--skip-unreadable"])
-@click.option_panel("Pairs", options=["--candidates", "--window", "--scan-range", "--images-per-move",
-                                      "--images-per-hole", "--order", "--min-z", "--min-pearson"])
+@click.option_panel(
+    "Images",
+    options=["--target-psize", "--bin", "--lowpass", "--highpass", "--psize", "--project-dir", "--skip-unreadable"],
+)
+@click.option_panel(
+    "Pairs",
+    options=[
+        "--candidates",
+        "--window",
+        "--scan-range",
+        "--images-per-move",
+        "--images-per-hole",
+        "--order",
+        "--min-z",
+        "--min-pearson",
+    ],
+)
 @click.option("--plot", is_flag=True, help="Also write pictures (PNG) and report.html to OUTDIR.")
-@click.option("--plot-pairs", type=click.IntRange(0, 1000), default=12, show_default=True,
-              help="Flagged pairs to draw (highest z first).")
-@click.option_panel("Output", options=["--outdir", "--particles", "--force", "--quiet", "--json", "--plot",
-                                       "--plot-pairs", "--help"])
-def micrographs(inputs, outdir, target_psize, bin_, lowpass, highpass, candidates, window, scan_range,
-                images_per_move, images_per_hole, order, min_z, min_pearson, psize, project_dir,
-                skip_unreadable, particles, force, quiet, as_json, plot, plot_pairs) -> None:
+@click.option(
+    "--plot-pairs",
+    type=click.IntRange(0, 1000),
+    default=12,
+    show_default=True,
+    help="Flagged pairs to draw (highest z first).",
+)
+@click.option_panel(
+    "Output", options=["--outdir", "--particles", "--force", "--quiet", "--json", "--plot", "--plot-pairs", "--help"]
+)
+def micrographs(
+    inputs,
+    outdir,
+    target_psize,
+    bin_,
+    lowpass,
+    highpass,
+    candidates,
+    window,
+    scan_range,
+    images_per_move,
+    images_per_hole,
+    order,
+    min_z,
+    min_pearson,
+    psize,
+    project_dir,
+    skip_unreadable,
+    particles,
+    force,
+    quiet,
+    as_json,
+    plot,
+    plot_pairs,
+) -> None:
     """Find micrographs that image the same area twice (multi-hole beam-shift collection).
 
     INPUTS: a micrographs STAR, CryoSPARC exposures (.cs/.csg), or MRC files or globs.
     """
-    options = MicrographOptions(target_psize=target_psize, bin=bin_, lowpass=lowpass, highpass=highpass,
-                                candidates=candidates, window=window, scan_range=scan_range,
-                                images_per_move=images_per_move, images_per_hole=images_per_hole, order=order,
-                                min_z=min_z, min_pearson=min_pearson, psize=psize, project_dir=project_dir,
-                                skip_unreadable=skip_unreadable, plot=plot, plot_pairs=plot_pairs)
+    options = MicrographOptions(
+        target_psize=target_psize,
+        bin=bin_,
+        lowpass=lowpass,
+        highpass=highpass,
+        candidates=candidates,
+        window=window,
+        scan_range=scan_range,
+        images_per_move=images_per_move,
+        images_per_hole=images_per_hole,
+        order=order,
+        min_z=min_z,
+        min_pearson=min_pearson,
+        psize=psize,
+        project_dir=project_dir,
+        skip_unreadable=skip_unreadable,
+        plot=plot,
+        plot_pairs=plot_pairs,
+    )
     report = Reporter(quiet)
     bars = (lambda total: ProgressBar(report.console, total)) if report.chatty else None
     try:
-        s = find_duplicate_micrographs(inputs, outdir, options, particles=particles, force=force, log=report.log,
-                                       progress_factory=bars)
+        s = find_duplicate_micrographs(
+            inputs, outdir, options, particles=particles, force=force, log=report.log, progress_factory=bars
+        )
     except CryodedupError as err:
         fail(str(err))
-    report.table("cryodedup micrographs", [
-        ("Micrographs", f"{s['micrographs']:,}" + (f" ({len(s['unreadable'])} unreadable, skipped)" if s["unreadable"] else "")),
-        ("Acquisition order", s["order"]),
-        ("Files found under", s["root"] or "-"),
-        ("Binning", f"{s['bin']} ({s['pixel_size_A']:g} Å to {s['binned_pixel_size_A']:g} Å per pixel)"),
-        ("Band", f"{s['band_A']['highpass']:g} Å to {s['band_A']['lowpass']:g} Å"),
-        ("Pairs scored", f"{s['pairs_scored']:,} ({s['candidates']})"),
-        ("Duplicate pairs", f"{s['duplicate_pairs']:,} (z >= {s['thresholds']['z']:g}, Pearson >= {s['thresholds']['pearson']:g})"),
-        ("Kept", f"{s['kept']:,}"),
-        ("Rejected", f"{s['rejected']:,} (later exposures of an area)"),
-        ("Outputs", "\n".join(s["outputs"] + s.get("plots", []))),
-        ("Time", f"{s['seconds']:.2f} s ({s['images_per_second']} images/s)"),
-    ])
+    report.table(
+        "cryodedup micrographs",
+        [
+            (
+                "Micrographs",
+                f"{s['micrographs']:,}" + (f" ({len(s['unreadable'])} unreadable, skipped)" if s["unreadable"] else ""),
+            ),
+            ("Acquisition order", s["order"]),
+            ("Files found under", s["root"] or "-"),
+            ("Binning", f"{s['bin']} ({s['pixel_size_A']:g} Å to {s['binned_pixel_size_A']:g} Å per pixel)"),
+            ("Band", f"{s['band_A']['highpass']:g} Å to {s['band_A']['lowpass']:g} Å"),
+            ("Pairs scored", f"{s['pairs_scored']:,} ({s['candidates']})"),
+            (
+                "Duplicate pairs",
+                f"{s['duplicate_pairs']:,} (z >= {s['thresholds']['z']:g}, Pearson >= {s['thresholds']['pearson']:g})",
+            ),
+            ("Kept", f"{s['kept']:,}"),
+            ("Rejected", f"{s['rejected']:,} (later exposures of an area)"),
+            ("Outputs", "\n".join(s["outputs"] + s.get("plots", []))),
+            ("Time", f"{s['seconds']:.2f} s ({s['images_per_second']} images/s)"),
+        ],
+    )
     if as_json:
         print(json.dumps(s, indent=2))
 

@@ -122,7 +122,9 @@ class CsGroup:
             results = csg["results"]
             metafiles = {slot: spec["metafile"] for slot, spec in results.items()}
         except (yaml.YAMLError, KeyError, TypeError, AttributeError) as err:
-            raise CryodedupError(f"{path}: not a CryoSPARC result group (.csg) with a results: section ({err})") from None
+            raise CryodedupError(
+                f"{path}: not a CryoSPARC result group (.csg) with a results: section ({err})"
+            ) from None
         names = list(dict.fromkeys(metafiles.values()))
         files = []
         for name in names:

@@ -89,6 +89,7 @@ class Micrographs:
 
 # --- inputs -------------------------------------------------------------------------------
 
+
 def resolve_paths(names: list[str], source: Path | None, project_dir: Path | None) -> tuple[list[Path], Path]:
     """Paths of the micrograph files. RELION and CryoSPARC write paths relative to the
     project folder: try ``project_dir`` (default: the current folder), then the folders above
@@ -106,7 +107,8 @@ def resolve_paths(names: list[str], source: Path | None, project_dir: Path | Non
 def _from_star(path: Path, options: MicrographOptions) -> Micrographs:
     star = StarFile(path)
     block = star.block("micrographs") or next(
-        (b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None)
+        (b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None
+    )
     if block is None or "rlnMicrographName" not in block.labels:
         raise CryodedupError(f"{path}: no rlnMicrographName column (is this a micrographs STAR?)")
     _, keys, names = star.scan(block, [], "rlnMicrographName")
@@ -118,8 +120,10 @@ def _from_star(path: Path, options: MicrographOptions) -> Micrographs:
         except CryodedupError:  # no pixel size in the STAR: the MRC headers may hold it
             values = set()
         if len(values) > 1:
-            raise CryodedupError(f"{path}: micrographs of different pixel sizes ({sorted(values)}); "
-                                 "deduplicate each optics group on its own")
+            raise CryodedupError(
+                f"{path}: micrographs of different pixel sizes ({sorted(values)}); "
+                "deduplicate each optics group on its own"
+            )
         psize = values.pop() if values else None
     paths, root = resolve_paths(row_names, path, options.project_dir)
     return Micrographs("star", row_names, paths, psize, root, star=star, block=block, source=path)
@@ -162,6 +166,7 @@ def load_inputs(inputs: list[Path], options: MicrographOptions) -> Micrographs:
 
 
 # --- order and candidates ----------------------------------------------------------------
+
 
 def natural_key(name: str):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
@@ -207,6 +212,7 @@ def candidate_pairs(n: int, offsets: np.ndarray | None) -> np.ndarray:
 
 # --- scoring -----------------------------------------------------------------------------
 
+
 def _open_mrc(path: Path):
     import mrcfile
 
@@ -245,8 +251,10 @@ def score_pairs(mics: Micrographs, options: MicrographOptions, progress: Callabl
     for k in order:
         try:
             if not mics.paths[k].exists():
-                raise CryodedupError(f"{mics.paths[k]}: micrograph file not found"
-                                     + (f" (paths resolved against {mics.root})" if mics.root else ""))
+                raise CryodedupError(
+                    f"{mics.paths[k]}: micrograph file not found"
+                    + (f" (paths resolved against {mics.root})" if mics.root else "")
+                )
             this_shape, header_psize = _header(mics.paths[k])
         except CryodedupError as err:
             if not options.skip_unreadable:
@@ -256,12 +264,20 @@ def score_pairs(mics: Micrographs, options: MicrographOptions, progress: Callabl
         if shape is None:
             shape, first_psize = this_shape, header_psize
         elif this_shape != shape:
-            raise CryodedupError(f"{mics.paths[k]}: {this_shape[1]} x {this_shape[0]} pixels, but "
-                                 f"{mics.paths[readable[0]]} is {shape[1]} x {shape[0]}; one run takes one size")
-        elif mics.psize is None and header_psize is not None and first_psize is not None \
-                and abs(header_psize - first_psize) > 1e-3 * first_psize:
-            raise CryodedupError(f"{mics.paths[k]}: pixel size {header_psize:g} Å in its header, but "
-                                 f"{mics.paths[readable[0]]} has {first_psize:g} Å; one run takes one pixel size")
+            raise CryodedupError(
+                f"{mics.paths[k]}: {this_shape[1]} x {this_shape[0]} pixels, but "
+                f"{mics.paths[readable[0]]} is {shape[1]} x {shape[0]}; one run takes one size"
+            )
+        elif (
+            mics.psize is None
+            and header_psize is not None
+            and first_psize is not None
+            and abs(header_psize - first_psize) > 1e-3 * first_psize
+        ):
+            raise CryodedupError(
+                f"{mics.paths[k]}: pixel size {header_psize:g} Å in its header, but "
+                f"{mics.paths[readable[0]]} has {first_psize:g} Å; one run takes one pixel size"
+            )
         readable.append(k)
     if len(readable) < 2:
         raise CryodedupError(f"{len(readable)} readable micrograph(s): at least two are needed")
@@ -298,8 +314,9 @@ def score_pairs(mics: Micrographs, options: MicrographOptions, progress: Callabl
         if hi > lo:
             # Below z = 5 a peak is noise (DESIGN.md 4): no Pearson is needed to reject the pair.
             z, dy, dx, r, overlap = bank.compare(pairs_pos[lo:hi], min(options.min_z, 5.0))
-            for key, value in zip(("pairs", "z", "dy", "dx", "pearson", "overlap"),
-                                  (positions[pairs_pos[lo:hi]], z, dy, dx, r, overlap)):
+            for key, value in zip(
+                ("pairs", "z", "dy", "dx", "pearson", "overlap"), (positions[pairs_pos[lo:hi]], z, dy, dx, r, overlap)
+            ):
                 results[key].append(value)
         if offsets is not None:
             bank.discard(list(range(done_upto, max(done_upto, stop - reach))))
@@ -330,9 +347,17 @@ def group_duplicates(n: int, pairs: np.ndarray, is_duplicate: np.ndarray, acquis
 
 # --- the job -----------------------------------------------------------------------------
 
-def find_duplicate_micrographs(inputs, outdir, options: MicrographOptions | None = None, *, particles=None,
-                               force: bool = False, log=lambda message, level: None,
-                               progress_factory=None) -> dict:
+
+def find_duplicate_micrographs(
+    inputs,
+    outdir,
+    options: MicrographOptions | None = None,
+    *,
+    particles=None,
+    force: bool = False,
+    log=lambda message, level: None,
+    progress_factory=None,
+) -> dict:
     """Finds micrographs that image the same area twice and writes the results to ``outdir``.
 
     Parameters
@@ -366,7 +391,8 @@ def find_duplicate_micrographs(inputs, outdir, options: MicrographOptions | None
 
     bar = progress_factory(len(mics.names)) if progress_factory else None
     scores, binning, binned_psize, band, positions, rule, unreadable = score_pairs(
-        mics, options, (bar.advance if bar else lambda k: None))
+        mics, options, (bar.advance if bar else lambda k: None)
+    )
     if bar:
         bar.close()
     for path in unreadable:
@@ -387,8 +413,9 @@ def find_duplicate_micrographs(inputs, outdir, options: MicrographOptions | None
             w.writerow(["Original", "Duplicate"])
             for i in sorted(np.flatnonzero(rejected), key=lambda i: rank[i]):
                 w.writerow([mics.names[root[i]], mics.names[i]])
-        _write_micrographs(mics, keep, {stem: [tmp[outdir / n] for n in files] for stem, files in subsets.items()},
-                           subsets)
+        _write_micrographs(
+            mics, keep, {stem: [tmp[outdir / n] for n in files] for stem, files in subsets.items()}, subsets
+        )
         if particles is not None:
             _write_particles(Path(particles), mics, keep, tmp[paths[len(names)]], tmp[paths[len(names) + 1]])
     elapsed = time.perf_counter() - start
@@ -421,7 +448,13 @@ def _plot(mics, options, pairs, scores, is_dup, rank, binning, outdir, force, su
     """The z distribution and, for the best flagged pairs, the two images and their overlay."""
     from . import plots
 
-    figures = [("z_distribution.png", "Phase-correlation z of all scored pairs", plots.z_distribution(scores["z"], options.min_z))]
+    figures = [
+        (
+            "z_distribution.png",
+            "Phase-correlation z of all scored pairs",
+            plots.z_distribution(scores["z"], options.min_z),
+        )
+    ]
     flagged = np.flatnonzero(is_dup)
     for k, p in enumerate(flagged[np.argsort(-scores["z"][flagged])][: options.plot_pairs]):
         a, b = pairs[p]
@@ -434,9 +467,13 @@ def _plot(mics, options, pairs, scores, is_dup, rank, binning, outdir, force, su
             mrc, data = _open_mrc(mics.paths[i])
             images.append(_core.bin_image(np.ascontiguousarray(data), binning))
             mrc.close()
-        title = (f"{Path(mics.names[first]).name} and {Path(mics.names[later]).name}: z {scores['z'][p]:.1f}, "
-                 f"Pearson {scores['pearson'][p]:.2f}, overlap {scores['overlap'][p]:.0%}")
-        figures.append((f"pair_{k + 1}.png", f"Flagged pair {k + 1}", plots.pair_figure(images[0], images[1], dy, dx, title)))
+        title = (
+            f"{Path(mics.names[first]).name} and {Path(mics.names[later]).name}: z {scores['z'][p]:.1f}, "
+            f"Pearson {scores['pearson'][p]:.2f}, overlap {scores['overlap'][p]:.0%}"
+        )
+        figures.append(
+            (f"pair_{k + 1}.png", f"Flagged pair {k + 1}", plots.pair_figure(images[0], images[1], dy, dx, title))
+        )
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}
     return plots.write_all(outdir, figures, "cryodedup micrographs", parameters, summary, force)
 
@@ -445,13 +482,40 @@ def _write_pairs(path, mics, pairs, scores, is_dup, binning, binned_psize) -> No
     psize = binned_psize / binning
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["index_a", "index_b", "name_a", "name_b", "z", "pearson", "overlap", "shift_x_px", "shift_y_px",
-                    "shift_x_A", "shift_y_A", "duplicate"])
+        w.writerow(
+            [
+                "index_a",
+                "index_b",
+                "name_a",
+                "name_b",
+                "z",
+                "pearson",
+                "overlap",
+                "shift_x_px",
+                "shift_y_px",
+                "shift_x_A",
+                "shift_y_A",
+                "duplicate",
+            ]
+        )
         for k, (a, b) in enumerate(pairs.tolist()):
             dx, dy = int(scores["dx"][k]) * binning, int(scores["dy"][k]) * binning
-            w.writerow([a, b, mics.names[a], mics.names[b], f"{scores['z'][k]:.2f}", f"{scores['pearson'][k]:.4f}",
-                        f"{scores['overlap'][k]:.3f}", dx, dy, f"{dx * psize:.1f}", f"{dy * psize:.1f}",
-                        int(is_dup[k])])
+            w.writerow(
+                [
+                    a,
+                    b,
+                    mics.names[a],
+                    mics.names[b],
+                    f"{scores['z'][k]:.2f}",
+                    f"{scores['pearson'][k]:.4f}",
+                    f"{scores['overlap'][k]:.3f}",
+                    dx,
+                    dy,
+                    f"{dx * psize:.1f}",
+                    f"{dy * psize:.1f}",
+                    int(is_dup[k]),
+                ]
+            )
 
 
 def _subset_names(mics: Micrographs) -> dict[str, list[str]]:
@@ -466,7 +530,9 @@ def _subset_names(mics: Micrographs) -> dict[str, list[str]]:
     return out
 
 
-def _write_micrographs(mics: Micrographs, keep: np.ndarray, tmp: dict[str, list[Path]], names: dict[str, list[str]]) -> None:
+def _write_micrographs(
+    mics: Micrographs, keep: np.ndarray, tmp: dict[str, list[Path]], names: dict[str, list[str]]
+) -> None:
     kept, rejected = tmp["micrographs_kept"], tmp["micrographs_rejected"]
     if mics.kind == "star":
         mics.star.split_rows(mics.block, keep, kept[0], rejected[0])
@@ -498,9 +564,13 @@ def _write_particles(path: Path, mics: Micrographs, keep: np.ndarray, kept_path,
         group.save_subset(on_rejected, [rejected_path], None, [])
         return
     star = StarFile(path)
-    block = star.block("particles") or next((b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None)
+    block = star.block("particles") or next(
+        (b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None
+    )
     if block is None or "rlnMicrographName" not in block.labels:
         raise CryodedupError(f"{path}: no particle table with rlnMicrographName")
     _, keys, names = star.scan(block, [], "rlnMicrographName")
-    on_rejected = np.array([name in rejected_names for name in names], dtype=bool)[keys] if len(keys) else np.zeros(0, bool)
+    on_rejected = (
+        np.array([name in rejected_names for name in names], dtype=bool)[keys] if len(keys) else np.zeros(0, bool)
+    )
     star.split_rows(block, ~on_rejected, kept_path, rejected_path)

@@ -182,9 +182,7 @@ def score_column(part: ParticleStar, options: ParticleOptions) -> tuple[str | No
         label = options.score
         if label not in part.labels:
             numeric = ", ".join(part.numeric_labels()) or "none"
-            raise CryodedupError(
-                f"{part.where()}: unknown score column {label!r}; numeric columns present: {numeric}"
-            )
+            raise CryodedupError(f"{part.where()}: unknown score column {label!r}; numeric columns present: {numeric}")
     if options.score_order != "auto":
         return label, options.score_order == "max"
     if label in HIGHER_IS_BETTER:
@@ -266,8 +264,10 @@ def row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn) -> tu
                 f"({len(missing)} of {len(names)} micrographs missing)"
             )
         per_mic = np.array([mic_psizes[name] for name in names])
-        used = [PixelSize(part.path.name, "all", float(v), f"rlnMicrographPixelSize in {options.micrographs}")
-                for v in np.unique(per_mic)]
+        used = [
+            PixelSize(part.path.name, "all", float(v), f"rlnMicrographPixelSize in {options.micrographs}")
+            for v in np.unique(per_mic)
+        ]
         return per_mic[keys], used
     hint = "give the micrograph pixel size with --mic-psize, or a micrographs STAR with --micrographs"
     if part.optics is None:
@@ -391,8 +391,9 @@ def _merge_optics(parts: list[ParticleStar]) -> _Merge:
     return _Merge(prefix, suffix, rewrites)
 
 
-def remove_duplicate_particles(inputs, outdir, options: ParticleOptions | None = None, *, force: bool = False,
-                               log: Log = _silent) -> dict:
+def remove_duplicate_particles(
+    inputs, outdir, options: ParticleOptions | None = None, *, force: bool = False, log: Log = _silent
+) -> dict:
     """Removes duplicate particles from RELION particle STAR files or CryoSPARC datasets.
 
     Parameters
@@ -445,7 +446,9 @@ def remove_duplicate_particles(inputs, outdir, options: ParticleOptions | None =
     parts = [ParticleStar(p, options.shift_key) for p in inputs]
     _check_same_layout(parts)
     score_label, higher = score_column(parts[0], options)
-    mic_psizes = micrograph_pixel_sizes(options.micrographs) if options.micrographs and options.mic_psize is None else None
+    mic_psizes = (
+        micrograph_pixel_sizes(options.micrographs) if options.micrographs and options.mic_psize is None else None
+    )
 
     group_ids: dict[str, int] = {}
     groups, centres, scores, pixel_sizes, counts, psizes = [], [], [], [], [], []
@@ -491,8 +494,12 @@ def remove_duplicate_particles(inputs, outdir, options: ParticleOptions | None =
 
     summary = {
         "inputs": [
-            {"file": str(p.path), "particles": int(hi - lo), "kept": int(result.keep[lo:hi].sum()),
-             "rejected": int(hi - lo - result.keep[lo:hi].sum())}
+            {
+                "file": str(p.path),
+                "particles": int(hi - lo),
+                "kept": int(result.keep[lo:hi].sum()),
+                "rejected": int(hi - lo - result.keep[lo:hi].sum()),
+            }
             for p, lo, hi in zip(parts, bounds[:-1], bounds[1:])
         ],
         "particles": n,
@@ -501,7 +508,10 @@ def remove_duplicate_particles(inputs, outdir, options: ParticleOptions | None =
         "micrographs": len(group_ids),
         "pixel_sizes": [vars(p) for p in pixel_sizes],
         "shift": ", ".join(parts[0].columns.origins) or "none",
-        "score": {"column": score_label, "order": ("max" if higher else "min") if score_label else f"random (seed {options.seed})"},
+        "score": {
+            "column": score_label,
+            "order": ("max" if higher else "min") if score_label else f"random (seed {options.seed})",
+        },
         "outputs": {"kept": [str(kept_path)], "rejected": [str(rejected_path)]},
     }
     summary = _finish(summary, options, warnings, start)
@@ -509,11 +519,19 @@ def remove_duplicate_particles(inputs, outdir, options: ParticleOptions | None =
         from .plots import ParticleDetails
 
         details = ParticleDetails(
-            mic_names=list(group_ids), groups=np.concatenate(groups), centres=np.concatenate(centres),
-            psize=np.concatenate(psizes), keep=result.keep, suppressed_by=result.suppressed_by,
-            scores=np.concatenate(scores) if score_label else None, score_label=score_label,
-            inputs=[str(p) for p in inputs], input_of=np.repeat(np.arange(len(parts)), counts),
-            min_dist=options.min_dist, mic_shapes={})
+            mic_names=list(group_ids),
+            groups=np.concatenate(groups),
+            centres=np.concatenate(centres),
+            psize=np.concatenate(psizes),
+            keep=result.keep,
+            suppressed_by=result.suppressed_by,
+            scores=np.concatenate(scores) if score_label else None,
+            score_label=score_label,
+            inputs=[str(p) for p in inputs],
+            input_of=np.repeat(np.arange(len(parts)), counts),
+            min_dist=options.min_dist,
+            mic_shapes={},
+        )
         summary["plots"] = plot_particles(details, outdir, options, inputs[0], force, summary)
     return summary
 

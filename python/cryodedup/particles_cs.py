@@ -49,7 +49,9 @@ class _Particles:
         self.dropped = sorted({f for d in flats for f in d.fields()} - set(common))
         if self.dropped:
             warn(f"fields not in every input are left out of the outputs: {', '.join(self.dropped)}")
-        merged = Dataset.append_many(*[d.filter_fields(common) for d in flats], assert_same_fields=True, repeat_allowed=True)
+        merged = Dataset.append_many(
+            *[d.filter_fields(common) for d in flats], assert_same_fields=True, repeat_allowed=True
+        )
         uid = np.asarray(merged["uid"])
         first = {}
         keep_rows = []
@@ -161,8 +163,12 @@ def _score(group: CsGroup, options, shift_slot: str) -> tuple[np.ndarray | None,
                 "use --score none to keep a seeded random particle of each duplicate group, or --score FIELD"
             )
     if not group.has(label):
-        numeric = [f for f in group.fields if f != "uid" and group.column(f).dtype.kind in "iuf" and group.column(f).ndim == 1]
-        raise CryodedupError(f"{group.path}: unknown score field {label!r}; numeric fields present: {', '.join(numeric)}")
+        numeric = [
+            f for f in group.fields if f != "uid" and group.column(f).dtype.kind in "iuf" and group.column(f).ndim == 1
+        ]
+        raise CryodedupError(
+            f"{group.path}: unknown score field {label!r}; numeric fields present: {', '.join(numeric)}"
+        )
     if options.score_order != "auto":
         higher = options.score_order == "max"
     elif label in HIGHER_IS_BETTER or label in LOWER_IS_BETTER:
@@ -179,8 +185,11 @@ def _symmetry_report(group: CsGroup, keep: np.ndarray) -> dict | None:
     sources, inverse = np.unique(src, return_inverse=True)
     kept_per_source = np.bincount(inverse.ravel()[keep], minlength=len(sources))
     copies, how_many = np.unique(kept_per_source, return_counts=True)
-    return {"sources": len(sources), "copies_in": len(src),
-            "sources_by_copies_kept": {int(c): int(h) for c, h in zip(copies, how_many)}}
+    return {
+        "sources": len(sources),
+        "copies_in": len(src),
+        "sources_by_copies_kept": {int(c): int(h) for c, h in zip(copies, how_many)},
+    }
 
 
 def decide(group: CsGroup, options, warn, log=lambda message, level: None):
@@ -195,24 +204,40 @@ def decide(group: CsGroup, options, warn, log=lambda message, level: None):
     scores, score_label, higher = _score(group, options, shift_used)
 
     shape = group.column("location/micrograph_shape").astype(np.float64)  # [ny, nx]
-    centres = np.stack([group.column("location/center_x_frac") * shape[:, 1] * psize_mic,
-                        group.column("location/center_y_frac") * shape[:, 0] * psize_mic], axis=1)
+    centres = np.stack(
+        [
+            group.column("location/center_x_frac") * shape[:, 1] * psize_mic,
+            group.column("location/center_y_frac") * shape[:, 0] * psize_mic,
+        ],
+        axis=1,
+    )
     if shift is not None:
         centres -= shift * np.reshape(psize_align, (-1, 1))
     log(f"removing duplicates among {len(groups)} particles on {n_mics} micrographs", "info")
-    result = dedup(groups, centres, scores, min_dist=options.min_dist, higher_is_better=higher,
-                   remove_entirely=options.remove_entirely, seed=options.seed)
+    result = dedup(
+        groups,
+        centres,
+        scores,
+        min_dist=options.min_dist,
+        higher_is_better=higher,
+        remove_entirely=options.remove_entirely,
+        seed=options.seed,
+    )
     info = {
         "particles": len(groups),
         "kept": result.n_kept,
         "rejected": result.n_rejected,
         "micrographs": n_mics,
         "micrograph_key": key,
-        "pixel_sizes": [{"input": "all", "optics_group": "all", "psize": float(v), "source": psize_source}
-                        for v in np.unique(psize_mic)[:10]],
+        "pixel_sizes": [
+            {"input": "all", "optics_group": "all", "psize": float(v), "source": psize_source}
+            for v in np.unique(psize_mic)[:10]
+        ],
         "shift": shift_used,
-        "score": {"column": score_label,
-                  "order": ("max" if higher else "min") if score_label else f"random (seed {options.seed})"},
+        "score": {
+            "column": score_label,
+            "order": ("max" if higher else "min") if score_label else f"random (seed {options.seed})",
+        },
         "symmetry_expansion": _symmetry_report(group, result.keep),
     }
     return result, info
@@ -253,15 +278,28 @@ def _details(particles: _Particles, options, result, info):
     psize, _ = _micrograph_pixel_size(group, options, lambda m: None)
     shift, psize_align, _ = _shift(group, options.shift_key, lambda m: None)
     shape = group.column("location/micrograph_shape").astype(np.float64)
-    centres = np.stack([group.column("location/center_x_frac") * shape[:, 1] * psize,
-                        group.column("location/center_y_frac") * shape[:, 0] * psize], axis=1)
+    centres = np.stack(
+        [
+            group.column("location/center_x_frac") * shape[:, 1] * psize,
+            group.column("location/center_y_frac") * shape[:, 0] * psize,
+        ],
+        axis=1,
+    )
     if shift is not None:
         centres -= shift * np.reshape(psize_align, (-1, 1))
     scores, label, _ = _score(group, options, info["shift"])
     shapes = {int(g): (int(s[0]), int(s[1])) for g, s in zip(groups, group.column("location/micrograph_shape"))}
     return ParticleDetails(
-        mic_names=mic_names, groups=groups, centres=centres, psize=np.broadcast_to(np.asarray(psize, float), groups.shape),
-        keep=result.keep, suppressed_by=result.suppressed_by, scores=scores, score_label=label,
+        mic_names=mic_names,
+        groups=groups,
+        centres=centres,
+        psize=np.broadcast_to(np.asarray(psize, float), groups.shape),
+        keep=result.keep,
+        suppressed_by=result.suppressed_by,
+        scores=scores,
+        score_label=label,
         inputs=[str(g.path) for g in particles.groups],
         input_of=particles.input_of,
-        min_dist=options.min_dist, mic_shapes=shapes)
+        min_dist=options.min_dist,
+        mic_shapes=shapes,
+    )

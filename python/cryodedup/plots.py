@@ -66,7 +66,7 @@ def nearest_neighbour_distances(groups: np.ndarray, centres: np.ndarray) -> np.n
         if len(idx) < 2:
             continue
         for start in range(0, len(idx), 2000):  # bounded memory for crowded micrographs
-            chunk = idx[start:start + 2000]
+            chunk = idx[start : start + 2000]
             d2 = ((centres[chunk, None, :] - centres[None, idx, :]) ** 2).sum(-1)
             d2[np.arange(len(chunk)), start + np.arange(len(chunk))] = np.inf
             out[chunk] = np.sqrt(d2.min(axis=1))
@@ -77,8 +77,11 @@ def nn_histogram(details: ParticleDetails):
     d = nearest_neighbour_distances(details.groups, details.centres)
     d = d[np.isfinite(d)]
     top = max(5 * details.min_dist, 200.0)
-    fig, ax = _axes("distance to the nearest particle on the same micrograph (Å)", "particles",
-                    "Nearest-neighbour distances (last bin: that far or farther)")
+    fig, ax = _axes(
+        "distance to the nearest particle on the same micrograph (Å)",
+        "particles",
+        "Nearest-neighbour distances (last bin: that far or farther)",
+    )
     ax.hist(np.clip(d, 0, top), bins=100, range=(0, top), color="#4c72b0")
     ax.axvline(details.min_dist, color=REJECTED_COLOUR, lw=2, label=f"minimum distance {details.min_dist:g} Å")
     ax.legend()
@@ -90,8 +93,11 @@ def rejected_fraction(details: ParticleDetails):
     total = np.bincount(details.groups, minlength=n_mics)
     rejected = np.bincount(details.groups[~details.keep], minlength=n_mics)
     fraction = rejected[total > 0] / total[total > 0]
-    fig, ax = _axes("fraction of a micrograph's particles rejected", "micrographs",
-                    f"Rejected per micrograph ({n_mics} micrographs)")
+    fig, ax = _axes(
+        "fraction of a micrograph's particles rejected",
+        "micrographs",
+        f"Rejected per micrograph ({n_mics} micrographs)",
+    )
     ax.hist(fraction, bins=50, range=(0, 1), color="#4c72b0")
     return fig
 
@@ -102,8 +108,15 @@ def score_distributions(details: ParticleDetails):
     finite = np.isfinite(s)
     lo, hi = (np.min(s[finite]), np.max(s[finite])) if finite.any() else (0, 1)
     for mask, colour, label in ((details.keep, KEPT_COLOUR, "kept"), (~details.keep, REJECTED_COLOUR, "rejected")):
-        ax.hist(s[mask & finite], bins=60, range=(lo, hi), histtype="step", lw=2, color=colour,
-                label=f"{label} ({int(mask.sum())})")
+        ax.hist(
+            s[mask & finite],
+            bins=60,
+            range=(lo, hi),
+            histtype="step",
+            lw=2,
+            color=colour,
+            label=f"{label} ({int(mask.sum())})",
+        )
     ax.legend()
     return fig
 
@@ -154,19 +167,36 @@ def micrograph_picks(details: ParticleDetails, mic: int, image: tuple[np.ndarray
         pixels, factor = image
         scale = psize * factor  # Å per displayed pixel
         lo, hi = np.percentile(pixels, [1, 99])
-        ax.imshow(pixels, cmap="gray", vmin=lo, vmax=hi, origin="lower",
-                  extent=(0, pixels.shape[1] * scale, 0, pixels.shape[0] * scale))
+        ax.imshow(
+            pixels,
+            cmap="gray",
+            vmin=lo,
+            vmax=hi,
+            origin="lower",
+            extent=(0, pixels.shape[1] * scale, 0, pixels.shape[0] * scale),
+        )
     else:
         ny, nx = details.mic_shapes.get(mic, (0, 0))
-        extent = (nx * psize or details.centres[idx, 0].max() * 1.05, ny * psize or details.centres[idx, 1].max() * 1.05)
+        extent = (
+            nx * psize or details.centres[idx, 0].max() * 1.05,
+            ny * psize or details.centres[idx, 1].max() * 1.05,
+        )
         ax.set_facecolor("#f2f2f2")
         ax.set_xlim(0, extent[0])
         ax.set_ylim(0, extent[1])
     radius = max(details.min_dist / 2, 1e-6)
     for i in idx:
         colour = KEPT_COLOUR if details.keep[i] else REJECTED_COLOUR
-        ax.add_patch(Circle(tuple(details.centres[i]), radius, fill=False, lw=1.5, color=colour,
-                            gid="kept" if details.keep[i] else "rejected"))
+        ax.add_patch(
+            Circle(
+                tuple(details.centres[i]),
+                radius,
+                fill=False,
+                lw=1.5,
+                color=colour,
+                gid="kept" if details.keep[i] else "rejected",
+            )
+        )
     lines = [(details.centres[i], details.centres[details.suppressed_by[i]]) for i in idx if not details.keep[i]]
     ax.add_collection(LineCollection(lines, colors=REJECTED_COLOUR, lw=1, gid="suppressed_by"))
     ax.set_aspect("equal")
@@ -174,14 +204,22 @@ def micrograph_picks(details: ParticleDetails, mic: int, image: tuple[np.ndarray
     ax.set_ylabel("y (Å)")
     from matplotlib.lines import Line2D
 
-    ax.legend(handles=[Line2D([], [], marker="o", fillstyle="none", ls="", color=KEPT_COLOUR, label="kept"),
-                       Line2D([], [], marker="o", fillstyle="none", ls="", color=REJECTED_COLOUR, label="rejected"),
-                       Line2D([], [], color=REJECTED_COLOUR, label="to the particle kept instead")],
-              loc="upper right", fontsize=8, framealpha=0.8)
+    ax.legend(
+        handles=[
+            Line2D([], [], marker="o", fillstyle="none", ls="", color=KEPT_COLOUR, label="kept"),
+            Line2D([], [], marker="o", fillstyle="none", ls="", color=REJECTED_COLOUR, label="rejected"),
+            Line2D([], [], color=REJECTED_COLOUR, label="to the particle kept instead"),
+        ],
+        loc="upper right",
+        fontsize=8,
+        framealpha=0.8,
+    )
     n_rejected = int((~details.keep[idx]).sum())
-    ax.set_title(f"{Path(details.mic_names[mic]).name}: {len(idx) - n_rejected} kept (green), {n_rejected} rejected "
-                 f"(red)\ncircles: half the minimum distance ({details.min_dist:g} Å); lines: to the particle kept instead",
-                 fontsize=9)
+    ax.set_title(
+        f"{Path(details.mic_names[mic]).name}: {len(idx) - n_rejected} kept (green), {n_rejected} rejected "
+        f"(red)\ncircles: half the minimum distance ({details.min_dist:g} Å); lines: to the particle kept instead",
+        fontsize=9,
+    )
     return fig
 
 
@@ -209,7 +247,9 @@ def particle_figures(details: ParticleDetails, n_mics: int, find_micrograph) -> 
     for k, mic in enumerate(micrographs_to_show(details, n_mics)):
         path = find_micrograph(details.mic_names[mic])
         image = display_image(path) if path is not None else None
-        out.append((f"example_micrograph_{k + 1}.png", f"Example micrograph {k + 1}", micrograph_picks(details, mic, image)))
+        out.append(
+            (f"example_micrograph_{k + 1}.png", f"Example micrograph {k + 1}", micrograph_picks(details, mic, image))
+        )
     out.append(("nn_distances.png", "Nearest-neighbour distances", nn_histogram(details)))
     out.append(("rejected_per_micrograph.png", "Rejected per micrograph", rejected_fraction(details)))
     if details.scores is not None:
@@ -220,8 +260,11 @@ def particle_figures(details: ParticleDetails, n_mics: int, find_micrograph) -> 
 
 
 def z_distribution(z: np.ndarray, threshold: float):
-    fig, ax = _axes("phase-correlation peak z (standard deviations of the map)", "pairs (log scale)",
-                    f"Scores of {len(z):,} compared pairs")
+    fig, ax = _axes(
+        "phase-correlation peak z (standard deviations of the map)",
+        "pairs (log scale)",
+        f"Scores of {len(z):,} compared pairs",
+    )
     top = max(float(np.max(z)) if len(z) else 1.0, threshold * 1.5)
     ax.hist(z, bins=100, range=(0, top), color="#4c72b0", log=True)
     ax.axvline(threshold, color=REJECTED_COLOUR, lw=2, label=f"threshold z = {threshold:g}")
@@ -246,9 +289,9 @@ def pair_figure(a: np.ndarray, b: np.ndarray, dy: int, dx: int, title: str):
     ny, nx = a.shape
     oy, ox = max(0, -dy), max(0, -dx)  # a's origin on the canvas; b's is (oy + dy, ox + dx)
     canvas = np.zeros((ny + abs(dy), nx + abs(dx), 3))
-    canvas[oy:oy + ny, ox:ox + nx, 0] = norm(a)
-    canvas[oy:oy + ny, ox:ox + nx, 2] = norm(a)
-    canvas[oy + dy:oy + dy + ny, ox + dx:ox + dx + nx, 1] = norm(b)
+    canvas[oy : oy + ny, ox : ox + nx, 0] = norm(a)
+    canvas[oy : oy + ny, ox : ox + nx, 2] = norm(a)
+    canvas[oy + dy : oy + dy + ny, ox + dx : ox + dx + nx, 1] = norm(b)
     axes[2].imshow(canvas)
     axes[2].set_title(f"overlaid at shift ({dx}, {dy}) px")
     axes[2].set_xlabel("x (binned pixels)")
@@ -258,19 +301,30 @@ def pair_figure(a: np.ndarray, b: np.ndarray, dy: int, dx: int, title: str):
 
 def write_report(path, title: str, parameters: dict, summary_rows: list[tuple[str, str]], figures: list) -> None:
     """One self-contained HTML file: parameters, summary and the figures, images embedded."""
-    def table(rows):
-        return "<table>" + "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
-                                   for k, v in rows) + "</table>"
 
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-             "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-             "th{text-align:left;padding-right:1.5em;vertical-align:top}td{white-space:pre-wrap}"
-             "img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1><h2>Summary</h2>", table(summary_rows),
-             "<h2>Parameters</h2>", table(parameters.items()), "<h2>Pictures</h2>"]
+    def table(rows):
+        return (
+            "<table>"
+            + "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+            + "</table>"
+        )
+
+    parts = [
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+        "th{text-align:left;padding-right:1.5em;vertical-align:top}td{white-space:pre-wrap}"
+        "img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1><h2>Summary</h2>",
+        table(summary_rows),
+        "<h2>Parameters</h2>",
+        table(parameters.items()),
+        "<h2>Pictures</h2>",
+    ]
     for name, caption, png in figures:
         data = base64.b64encode(png).decode()
-        parts.append(f"<h3>{html.escape(caption)}</h3><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>")
+        parts.append(
+            f"<h3>{html.escape(caption)}</h3><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"
+        )
     parts.append("</body></html>")
     Path(path).write_text("".join(parts))
 
@@ -288,8 +342,13 @@ def summary_rows(summary: dict) -> list[tuple[str, str]]:
         if key in ("outputs", "plots", "inputs"):
             continue
         if isinstance(value, list):
-            value = "\n".join(" ".join(f"{k}={v}" for k, v in item.items()) if isinstance(item, dict) else str(item)
-                              for item in value) or "-"
+            value = (
+                "\n".join(
+                    " ".join(f"{k}={v}" for k, v in item.items()) if isinstance(item, dict) else str(item)
+                    for item in value
+                )
+                or "-"
+            )
         elif isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items())
         rows.append((key.replace("_", " "), value))

@@ -18,12 +18,26 @@ MIC_SHAPE = (4092, 5760)  # (ny, nx), K3
 
 #: The 20 particle columns of the benchmark file and their print formats.
 PARTICLE_COLUMNS = [
-    ("rlnCoordinateX", "%.6f"), ("rlnCoordinateY", "%.6f"), ("rlnAutopickFigureOfMerit", "%.6f"),
-    ("rlnClassNumber", "%d"), ("rlnAnglePsi", "%.6f"), ("rlnImageName", "%s"), ("rlnMicrographName", "%s"),
-    ("rlnOpticsGroup", "%d"), ("rlnCtfMaxResolution", "%.6f"), ("rlnCtfFigureOfMerit", "%.6f"),
-    ("rlnDefocusU", "%.6f"), ("rlnDefocusV", "%.6f"), ("rlnDefocusAngle", "%.6f"), ("rlnCtfBfactor", "%.6f"),
-    ("rlnCtfScalefactor", "%.6f"), ("rlnPhaseShift", "%.6f"), ("rlnOriginXAngst", "%.6f"),
-    ("rlnOriginYAngst", "%.6f"), ("rlnMaxValueProbDistribution", "%.6f"), ("rlnLogLikeliContribution", "%.6e"),
+    ("rlnCoordinateX", "%.6f"),
+    ("rlnCoordinateY", "%.6f"),
+    ("rlnAutopickFigureOfMerit", "%.6f"),
+    ("rlnClassNumber", "%d"),
+    ("rlnAnglePsi", "%.6f"),
+    ("rlnImageName", "%s"),
+    ("rlnMicrographName", "%s"),
+    ("rlnOpticsGroup", "%d"),
+    ("rlnCtfMaxResolution", "%.6f"),
+    ("rlnCtfFigureOfMerit", "%.6f"),
+    ("rlnDefocusU", "%.6f"),
+    ("rlnDefocusV", "%.6f"),
+    ("rlnDefocusAngle", "%.6f"),
+    ("rlnCtfBfactor", "%.6f"),
+    ("rlnCtfScalefactor", "%.6f"),
+    ("rlnPhaseShift", "%.6f"),
+    ("rlnOriginXAngst", "%.6f"),
+    ("rlnOriginYAngst", "%.6f"),
+    ("rlnMaxValueProbDistribution", "%.6f"),
+    ("rlnLogLikeliContribution", "%.6e"),
 ]
 
 
@@ -39,14 +53,24 @@ class Optics:
     image_size: int = 128
 
     def labels(self) -> list[str]:
-        labels = ["rlnOpticsGroup", "rlnOpticsGroupName", "rlnAmplitudeContrast", "rlnSphericalAberration",
-                  "rlnVoltage", "rlnImagePixelSize", "rlnMicrographOriginalPixelSize", "rlnImageSize",
-                  "rlnImageDimensionality"]
+        labels = [
+            "rlnOpticsGroup",
+            "rlnOpticsGroupName",
+            "rlnAmplitudeContrast",
+            "rlnSphericalAberration",
+            "rlnVoltage",
+            "rlnImagePixelSize",
+            "rlnMicrographOriginalPixelSize",
+            "rlnImageSize",
+            "rlnImageDimensionality",
+        ]
         return labels + (["rlnMicrographPixelSize"] if self.mic_psize is not None else [])
 
     def row(self) -> str:
-        row = (f"{self.group:12d} {self.name:>14s} {0.1:12.6f} {2.7:12.6f} {300:12.6f} {self.image_psize:12.6f} "
-               f"{self.original_psize:12.6f} {self.image_size:12d} {2:12d}")
+        row = (
+            f"{self.group:12d} {self.name:>14s} {0.1:12.6f} {2.7:12.6f} {300:12.6f} {self.image_psize:12.6f} "
+            f"{self.original_psize:12.6f} {self.image_size:12d} {2:12d}"
+        )
         return row + (f" {self.mic_psize:12.6f}" if self.mic_psize is not None else "")
 
 
@@ -90,16 +114,26 @@ def particle_columns(rng, coords_px, truth_px, mic_names, psize, first_image=1, 
     defocus = rng.uniform(8000, 25000, n)
     images = [f"{first_image + i:06d}@Extract/job007/{name[:-4]}.mrcs" for i, name in enumerate(mic_names)]
     return {
-        "rlnCoordinateX": coords_px[:, 0], "rlnCoordinateY": coords_px[:, 1],
+        "rlnCoordinateX": coords_px[:, 0],
+        "rlnCoordinateY": coords_px[:, 1],
         "rlnAutopickFigureOfMerit": fom_scale * rng.gamma(4, 0.25, n),
-        "rlnClassNumber": rng.integers(1, 51, n), "rlnAnglePsi": rng.uniform(-180, 180, n),
-        "rlnImageName": images, "rlnMicrographName": list(mic_names),
-        "rlnOpticsGroup": np.ones(n, dtype=int), "rlnCtfMaxResolution": rng.uniform(2.8, 6, n),
-        "rlnCtfFigureOfMerit": rng.uniform(0.05, 0.3, n), "rlnDefocusU": defocus + 150,
-        "rlnDefocusV": defocus - 150, "rlnDefocusAngle": rng.uniform(-90, 90, n),
-        "rlnCtfBfactor": np.zeros(n), "rlnCtfScalefactor": np.ones(n), "rlnPhaseShift": np.zeros(n),
-        "rlnOriginXAngst": origin[:, 0], "rlnOriginYAngst": origin[:, 1],
-        "rlnMaxValueProbDistribution": rng.beta(2, 5, n), "rlnLogLikeliContribution": rng.normal(2.6e5, 3e3, n),
+        "rlnClassNumber": rng.integers(1, 51, n),
+        "rlnAnglePsi": rng.uniform(-180, 180, n),
+        "rlnImageName": images,
+        "rlnMicrographName": list(mic_names),
+        "rlnOpticsGroup": np.ones(n, dtype=int),
+        "rlnCtfMaxResolution": rng.uniform(2.8, 6, n),
+        "rlnCtfFigureOfMerit": rng.uniform(0.05, 0.3, n),
+        "rlnDefocusU": defocus + 150,
+        "rlnDefocusV": defocus - 150,
+        "rlnDefocusAngle": rng.uniform(-90, 90, n),
+        "rlnCtfBfactor": np.zeros(n),
+        "rlnCtfScalefactor": np.ones(n),
+        "rlnPhaseShift": np.zeros(n),
+        "rlnOriginXAngst": origin[:, 0],
+        "rlnOriginYAngst": origin[:, 1],
+        "rlnMaxValueProbDistribution": rng.beta(2, 5, n),
+        "rlnLogLikeliContribution": rng.normal(2.6e5, 3e3, n),
     }
 
 
@@ -129,8 +163,10 @@ def write_example(folder) -> list[Path]:
     rng = np.random.default_rng(20240101)
     psize, n_mics = 1.06, 4
     names = micrograph_names(0, n_mics)
-    pickers = {"log": dict(found_fraction=0.85, error_px=6, false_picks=8, fom_scale=0.4),
-               "template": dict(found_fraction=0.9, error_px=4, false_picks=5, fom_scale=3.0)}
+    pickers = {
+        "log": dict(found_fraction=0.85, error_px=6, false_picks=8, fom_scale=0.4),
+        "template": dict(found_fraction=0.9, error_px=4, false_picks=5, fom_scale=3.0),
+    }
     truth = [scatter_particles(rng, 60, spacing_px=150 / psize) for _ in range(n_mics)]
     written = []
     for picker, p in pickers.items():
@@ -150,14 +186,16 @@ def write_example(folder) -> list[Path]:
         "_rlnAmplitudeContrast #6 \n_rlnMicrographPixelSize #7 \n"
         f"opticsGroup1            1     {psize:.6f}   300.000000     2.700000     0.100000     {psize:.6f} \n"
         "\n\n# version 30001\n\ndata_micrographs\n\nloop_ \n_rlnMicrographName #1 \n_rlnOpticsGroup #2 \n"
-        + "".join(f"{name} 1 \n" for name in names) + "\n"
+        + "".join(f"{name} 1 \n" for name in names)
+        + "\n"
     )
     written.append(mic_path)
     return written
 
 
-def write_benchmark_file(path, n_particles: int, *, per_mic: int = 200, duplicate_fraction: float = 0.1,
-                         seed: int = 0, chunk: int = 250_000) -> None:
+def write_benchmark_file(
+    path, n_particles: int, *, per_mic: int = 200, duplicate_fraction: float = 0.1, seed: int = 0, chunk: int = 250_000
+) -> None:
     """A RELION 3.1 particle STAR with 20 columns and ``n_particles`` rows, a fraction of
     them second picks of a particle (within a few Å of its centre). Written in chunks."""
     rng = np.random.default_rng(seed)
@@ -187,8 +225,16 @@ def write_benchmark_file(path, n_particles: int, *, per_mic: int = 200, duplicat
         out.write("\n")
 
 
-def cs_particles(rng: np.random.Generator, n: int, *, per_mic: int = 200, duplicate_fraction: float = 0.1,
-                 psize_mic: float = 0.83, psize_align: float = 1.66, shape=MIC_SHAPE) -> np.ndarray:
+def cs_particles(
+    rng: np.random.Generator,
+    n: int,
+    *,
+    per_mic: int = 200,
+    duplicate_fraction: float = 0.1,
+    psize_mic: float = 0.83,
+    psize_align: float = 1.66,
+    shape=MIC_SHAPE,
+) -> np.ndarray:
     """CryoSPARC particles as a numpy structured array (the classic .cs layout): location,
     pick_stats, alignments2D and blob slots. A fraction are second picks of the particle
     before them; 2D alignment wrote the shift that re-centres every pick, following
@@ -204,19 +250,37 @@ def cs_particles(rng: np.random.Generator, n: int, *, per_mic: int = 200, duplic
     true[copy] = true[source[copy]]
     pick_px = np.round(true / psize_mic + rng.normal(0, 5, (n, 2)))  # picks are off-centre
     shift = (pick_px * psize_mic - true) / psize_align + rng.normal(0, 0.05, (n, 2))
-    dtype = [("uid", "<u8"), ("location/micrograph_uid", "<u8"), ("location/exp_group_id", "<u4"),
-             ("location/micrograph_path", "S80"), ("location/micrograph_shape", "<u4", (2,)),
-             ("location/center_x_frac", "<f4"), ("location/center_y_frac", "<f4"),
-             ("location/min_dist_A", "<f4"), ("location/micrograph_psize_A", "<f4"),
-             ("pick_stats/ncc_score", "<f4"), ("pick_stats/power", "<f4"),
-             ("alignments2D/shift", "<f4", (2,)), ("alignments2D/psize_A", "<f4"), ("alignments2D/error", "<f4"),
-             ("alignments2D/class", "<u4"), ("blob/path", "S80"), ("blob/idx", "<u4"), ("blob/psize_A", "<f4")]
+    dtype = [
+        ("uid", "<u8"),
+        ("location/micrograph_uid", "<u8"),
+        ("location/exp_group_id", "<u4"),
+        ("location/micrograph_path", "S80"),
+        ("location/micrograph_shape", "<u4", (2,)),
+        ("location/center_x_frac", "<f4"),
+        ("location/center_y_frac", "<f4"),
+        ("location/min_dist_A", "<f4"),
+        ("location/micrograph_psize_A", "<f4"),
+        ("pick_stats/ncc_score", "<f4"),
+        ("pick_stats/power", "<f4"),
+        ("alignments2D/shift", "<f4", (2,)),
+        ("alignments2D/psize_A", "<f4"),
+        ("alignments2D/error", "<f4"),
+        ("alignments2D/class", "<u4"),
+        ("blob/path", "S80"),
+        ("blob/idx", "<u4"),
+        ("blob/psize_A", "<f4"),
+    ]
     out = np.zeros(n, dtype=dtype)
     out["uid"] = rng.integers(1, 2**63, n, dtype=np.int64).astype(np.uint64) + np.uint64(2**62)
     mic_uids = rng.integers(1, 2**63, n_mics, dtype=np.int64).astype(np.uint64)
     out["location/micrograph_uid"] = mic_uids[mic]
-    names = np.array([f"J2/motioncorrected/{m:06d}_FoilHole_{4000000 + m}_Data_patch_aligned_doseweighted.mrc"
-                      for m in range(n_mics)], dtype="S80")
+    names = np.array(
+        [
+            f"J2/motioncorrected/{m:06d}_FoilHole_{4000000 + m}_Data_patch_aligned_doseweighted.mrc"
+            for m in range(n_mics)
+        ],
+        dtype="S80",
+    )
     out["location/micrograph_path"] = names[mic]
     out["location/micrograph_shape"] = (ny, nx)
     out["location/center_x_frac"] = pick_px[:, 0] / nx
@@ -243,8 +307,10 @@ def write_cs(path, records: np.ndarray) -> None:
 
 # --- micrographs -------------------------------------------------------------------------
 
-def specimen_field(rng: np.random.Generator, ny: int, nx: int, psize: float, particle_diameter: float = 120.0,
-                   density: float = 0.25) -> np.ndarray:
+
+def specimen_field(
+    rng: np.random.Generator, ny: int, nx: int, psize: float, particle_diameter: float = 120.0, density: float = 0.25
+) -> np.ndarray:
     """A projected specimen (float32, ny x nx) at ``psize`` Å/px: particles of random
     strength on a slowly varying ice thickness, and a few dark contaminants."""
     area = ny * nx * psize**2
@@ -267,11 +333,22 @@ def specimen_field(rng: np.random.Generator, ny: int, nx: int, psize: float, par
     return field
 
 
-def exposure(rng: np.random.Generator, field: np.ndarray, y0: int, x0: int, ny: int, nx: int, psize: float, *,
-             defocus: float = 15000.0, dose: float = 30.0, gain: float = 1.0) -> np.ndarray:
+def exposure(
+    rng: np.random.Generator,
+    field: np.ndarray,
+    y0: int,
+    x0: int,
+    ny: int,
+    nx: int,
+    psize: float,
+    *,
+    defocus: float = 15000.0,
+    dose: float = 30.0,
+    gain: float = 1.0,
+) -> np.ndarray:
     """One micrograph of the window ``field[y0:y0+ny, x0:x0+nx]``: phase contrast at
     ``defocus`` Å (300 kV), shot noise of ``dose`` electrons per pixel, a detector gain."""
-    window = field[y0:y0 + ny, x0:x0 + nx]
+    window = field[y0 : y0 + ny, x0 : x0 + nx]
     k2 = (np.fft.fftfreq(ny)[:, None] ** 2 + np.fft.rfftfreq(nx)[None, :] ** 2) / psize**2
     ctf = -np.sin(np.pi * 0.0197 * defocus * k2) - 0.07
     contrast = np.fft.irfft2(np.fft.rfft2(window - window.mean()) * ctf, s=(ny, nx))

@@ -200,7 +200,7 @@ fn score_key(score: f64, higher_is_better: bool) -> u64 {
         return u64::MAX;
     }
     let bits = (score + 0.0).to_bits(); // -0.0 ranks with 0.0
-    // Map the float order onto the unsigned integer order.
+                                        // Map the float order onto the unsigned integer order.
     let ascending = if bits >> 63 == 1 { !bits } else { bits | (1 << 63) };
     if higher_is_better {
         !ascending

@@ -29,13 +29,9 @@ pub fn squared_distance<const D: usize>(a: &[f64; D], b: &[f64; D]) -> f64 {
 impl<const D: usize> KdTree<D> {
     /// Builds the tree; `points[i]` gets id `i`.
     pub fn new(points: &[[f64; D]]) -> Self {
-        let mut order: Vec<(u32, [f64; D])> =
-            points.iter().enumerate().map(|(i, p)| (i as u32, *p)).collect();
+        let mut order: Vec<(u32, [f64; D])> = points.iter().enumerate().map(|(i, p)| (i as u32, *p)).collect();
         split(&mut order, 0);
-        KdTree {
-            points: order.iter().map(|(_, p)| *p).collect(),
-            ids: order.iter().map(|(i, _)| *i).collect(),
-        }
+        KdTree { points: order.iter().map(|(_, p)| *p).collect(), ids: order.iter().map(|(i, _)| *i).collect() }
     }
 
     /// Calls `visit(id, squared_distance)` for every point within `radius` of `query`
@@ -145,14 +141,16 @@ mod tests {
     fn radius_search_matches_brute_force() {
         let mut s = 7u64;
         for n in [0usize, 1, 5, 9, 40, 300, 3000] {
-            let pts: Vec<[f64; 3]> = (0..n).map(|_| [lcg(&mut s) * 100.0, lcg(&mut s) * 100.0, lcg(&mut s) * 5.0]).collect();
+            let pts: Vec<[f64; 3]> =
+                (0..n).map(|_| [lcg(&mut s) * 100.0, lcg(&mut s) * 100.0, lcg(&mut s) * 5.0]).collect();
             let tree = KdTree::new(&pts);
             for q in pts.iter().take(20) {
                 for r in [0.0, 3.0, 17.5] {
                     let mut got = Vec::new();
                     tree.for_each_within(q, r, |id, _| got.push(id));
                     got.sort();
-                    let want: Vec<u32> = (0..n as u32).filter(|&i| squared_distance(&pts[i as usize], q) <= r * r).collect();
+                    let want: Vec<u32> =
+                        (0..n as u32).filter(|&i| squared_distance(&pts[i as usize], q) <= r * r).collect();
                     assert_eq!(got, want);
                 }
             }
@@ -164,7 +162,8 @@ mod tests {
         let mut s = 3u64;
         for n in [0usize, 2, 50, 256, 257, 2000] {
             // Coarse integer coordinates: many exact ties and boundary distances.
-            let pts: Vec<[f64; 2]> = (0..n).map(|_| [(lcg(&mut s) * 60.0).floor(), (lcg(&mut s) * 60.0).floor()]).collect();
+            let pts: Vec<[f64; 2]> =
+                (0..n).map(|_| [(lcg(&mut s) * 60.0).floor(), (lcg(&mut s) * 60.0).floor()]).collect();
             for r in [0.0, 1.0, 5.0] {
                 let mut got = Vec::new();
                 KdTree::new(&pts).for_each_pair_within(r, |a, b, _| got.push((a, b)));

@@ -71,16 +71,17 @@ pub fn bin_mean<T: Pixel>(data: &[T], ny: usize, nx: usize, bin: usize) -> (Vec<
 
 /// The smallest n' >= n whose only prime factors are 2, 3 and 5.
 fn fast_size(n: usize) -> usize {
-    (n.max(1)..).find(|&m| {
-        let mut r = m;
-        for p in [2, 3, 5] {
-            while r % p == 0 {
-                r /= p;
+    (n.max(1)..)
+        .find(|&m| {
+            let mut r = m;
+            for p in [2, 3, 5] {
+                while r % p == 0 {
+                    r /= p;
+                }
             }
-        }
-        r == 1
-    })
-    .unwrap()
+            r == 1
+        })
+        .unwrap()
 }
 
 /// Spatial frequencies kept, in cycles per binned pixel: weight 1 between `highpass` and
@@ -94,8 +95,13 @@ pub struct Band {
 impl Band {
     fn weight(&self, f: f64) -> f32 {
         let ramp = |t: f64| 0.5 - 0.5 * (std::f64::consts::PI * t.clamp(0.0, 1.0)).cos();
-        let low = if f >= self.highpass { 1.0 } else { ramp((f - self.highpass / 1.5) / (self.highpass - self.highpass / 1.5)) };
-        let high = if f <= self.lowpass { 1.0 } else { ramp((self.lowpass * 1.5 - f) / (self.lowpass * 1.5 - self.lowpass)) };
+        let low = if f >= self.highpass {
+            1.0
+        } else {
+            ramp((f - self.highpass / 1.5) / (self.highpass - self.highpass / 1.5))
+        };
+        let high =
+            if f <= self.lowpass { 1.0 } else { ramp((self.lowpass * 1.5 - f) / (self.lowpass * 1.5 - self.lowpass)) };
         (low * high) as f32
     }
 }
@@ -180,7 +186,8 @@ impl Plan {
         let mut padded = vec![0.0f32; self.py * self.px];
         for y in 0..self.ny {
             for x in 0..self.nx {
-                padded[y * self.px + x] = (image[y * self.nx + x] as f64 - mean) as f32 * self.taper.0[y] * self.taper.1[x];
+                padded[y * self.px + x] =
+                    (image[y * self.nx + x] as f64 - mean) as f32 * self.taper.0[y] * self.taper.1[x];
             }
         }
         let mut freq = self.forward(&mut padded);
@@ -188,7 +195,8 @@ impl Plan {
         // an ice gradient shared by two unrelated images does not correlate them.
         let mut filtered: Vec<Complex32> = freq.iter().zip(&self.weights).map(|(c, &w)| c * w).collect();
         let band_passed = self.inverse(&mut filtered);
-        let image = (0..self.ny).flat_map(|y| band_passed[y * self.px..y * self.px + self.nx].iter().copied()).collect();
+        let image =
+            (0..self.ny).flat_map(|y| band_passed[y * self.px..y * self.px + self.nx].iter().copied()).collect();
         for (c, &w) in freq.iter_mut().zip(&self.weights) {
             let norm = c.norm();
             *c = if norm > 0.0 { *c * (w / norm) } else { Complex32::new(0.0, 0.0) };
@@ -206,7 +214,8 @@ impl Plan {
         let n = map.len() as f64;
         let mean = map.iter().map(|&v| v as f64).sum::<f64>() / n;
         let sd = (map.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
-        let (peak_at, peak) = map.iter().enumerate().fold((0, f32::MIN), |best, (k, &v)| if v > best.1 { (k, v) } else { best });
+        let (peak_at, peak) =
+            map.iter().enumerate().fold((0, f32::MIN), |best, (k, &v)| if v > best.1 { (k, v) } else { best });
         let z = if sd > 0.0 { (peak as f64 - mean) / sd } else { 0.0 };
         let (sy, sx) = ((peak_at / self.px) as i64, (peak_at % self.px) as i64);
         let mut best = PairScore { z, dy: sy, dx: sx, pearson: f64::NAN, overlap: f64::NAN };
@@ -273,7 +282,11 @@ fn tukey(n: usize) -> Vec<f32> {
     (0..n)
         .map(|i| {
             let d = (i as f64 + 0.5).min(n as f64 - i as f64 - 0.5);
-            if d >= edge { 1.0 } else { (0.5 - 0.5 * (std::f64::consts::PI * d / edge).cos()) as f32 }
+            if d >= edge {
+                1.0
+            } else {
+                (0.5 - 0.5 * (std::f64::consts::PI * d / edge).cos()) as f32
+            }
         })
         .collect()
 }
@@ -391,7 +404,16 @@ mod tests {
         for (dy, dx) in [(0i64, 0i64), (7, -13), (-40, 60), (90, -20), (-10, 150), (80, 110)] {
             let (ay, ax) = (150usize, 170usize);
             let a = plan.spectrum(&window(&f, 600, ay, ax, h, w, 0.5, &mut rng));
-            let b = plan.spectrum(&window(&f, 600, (ay as i64 + dy) as usize, (ax as i64 + dx) as usize, h, w, 0.5, &mut rng));
+            let b = plan.spectrum(&window(
+                &f,
+                600,
+                (ay as i64 + dy) as usize,
+                (ax as i64 + dx) as usize,
+                h,
+                w,
+                0.5,
+                &mut rng,
+            ));
             let s = plan.compare(&a, &b, 0.0);
             assert_eq!((s.dy, s.dx), (dy, dx), "{s:?}");
             assert!(s.z > 8.0 && s.pearson > 0.2, "{s:?}");

@@ -349,10 +349,8 @@ pub fn scan_rows(
 ) -> Result<RowScan, StarError> {
     let rows = &data[table.rows.clone()];
     let chunks = chunk_at_lines(rows, 1 << 22);
-    let results: Vec<ChunkScan> = chunks
-        .par_iter()
-        .map(|r| scan_chunk(rows, r.clone(), table, number_cols, key_col))
-        .collect();
+    let results: Vec<ChunkScan> =
+        chunks.par_iter().map(|r| scan_chunk(rows, r.clone(), table, number_cols, key_col)).collect();
 
     // Report the first error in file order, with its line number.
     if let Some((offset, mut err)) = results.iter().find_map(|c| c.error.clone()) {
@@ -383,7 +381,13 @@ fn chunk_at_lines(data: &[u8], size: usize) -> Vec<Range<usize>> {
     out
 }
 
-fn scan_chunk(rows: &[u8], range: Range<usize>, table: &Table, number_cols: &[usize], key_col: Option<usize>) -> ChunkScan {
+fn scan_chunk(
+    rows: &[u8],
+    range: Range<usize>,
+    table: &Table,
+    number_cols: &[usize],
+    key_col: Option<usize>,
+) -> ChunkScan {
     let ncols = table.labels.len();
     let mut scan = RowScan { numbers: vec![Vec::new(); number_cols.len()], ..Default::default() };
     let mut local_keys: HashMap<&[u8], u32> = HashMap::new();
@@ -410,7 +414,11 @@ fn scan_chunk(rows: &[u8], range: Range<usize>, table: &Table, number_cols: &[us
                         Some(v) => scan.numbers[j].push(v),
                         None => {
                             if bad.is_none() {
-                                bad = Some(StarError::NotANumber { line: 0, label: table.labels[k].clone(), text: text(f) });
+                                bad = Some(StarError::NotANumber {
+                                    line: 0,
+                                    label: table.labels[k].clone(),
+                                    text: text(f),
+                                });
                             }
                             scan.numbers[j].push(f64::NAN);
                         }
@@ -609,7 +617,11 @@ mod tests {
         let scan = scan_rows(data, blocks[0].table.as_ref().unwrap(), &[0], Some(1)).unwrap();
         assert_eq!(scan.spans.len(), 300_000);
         assert!(scan.numbers[0].iter().enumerate().all(|(i, &v)| v == i as f64));
-        assert!(scan.keys.iter().enumerate().all(|(i, &k)| scan.key_names[k as usize] == format!("m{}", i % 7).as_bytes()));
+        assert!(scan
+            .keys
+            .iter()
+            .enumerate()
+            .all(|(i, &k)| scan.key_names[k as usize] == format!("m{}", i % 7).as_bytes()));
     }
 
     #[test]

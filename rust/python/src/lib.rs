@@ -10,9 +10,11 @@ use std::sync::Mutex;
 use cryodedup_core::micrographs::{self, Band, Pixel, Plan, Spectrum};
 use cryodedup_core::{dedup as core_dedup, star};
 use memmap2::Mmap;
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
-use rayon::prelude::*;
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
 use pyo3::prelude::*;
+use rayon::prelude::*;
 
 mod errors {
     use pyo3::create_exception;
@@ -62,9 +64,7 @@ fn dedup<'py>(
         None => None,
     };
     let params = core_dedup::DedupParams { min_dist, higher_is_better, remove_entirely, seed };
-    let result = py
-        .detach(|| core_dedup::dedup(groups, coords, dim, scores, &params))
-        .map_err(errors::dedup)?;
+    let result = py.detach(|| core_dedup::dedup(groups, coords, dim, scores, &params)).map_err(errors::dedup)?;
     Ok((result.keep.into_pyarray(py), result.suppressed_by.into_pyarray(py)))
 }
 
@@ -171,14 +171,17 @@ impl StarFile {
         rewrite: Option<(usize, HashMap<String, String>)>,
     ) -> PyResult<()> {
         let spans_by_block = self.spans.lock().unwrap();
-        let spans = spans_by_block.get(&block).ok_or_else(|| errors::value(format!("block {block} was not scanned")))?;
+        let spans =
+            spans_by_block.get(&block).ok_or_else(|| errors::value(format!("block {block} was not scanned")))?;
         let keep = keep.as_slice()?;
         if keep.len() != spans.len() {
             return Err(errors::value(format!("keep has {} entries, the loop {} rows", keep.len(), spans.len())));
         }
-        let map: Option<HashMap<Vec<u8>, Vec<u8>>> =
-            rewrite.as_ref().map(|(_, m)| m.iter().map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())).collect());
-        let rw = rewrite.as_ref().zip(map.as_ref()).map(|((column, _), map)| star::ColumnRewrite { column: *column, map });
+        let map: Option<HashMap<Vec<u8>, Vec<u8>>> = rewrite
+            .as_ref()
+            .map(|(_, m)| m.iter().map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())).collect());
+        let rw =
+            rewrite.as_ref().zip(map.as_ref()).map(|((column, _), map)| star::ColumnRewrite { column: *column, map });
         let data = self.bytes();
         let write = |path: &PathBuf, want: bool| -> PyResult<()> {
             let file = OpenOptions::new().append(true).open(path).map_err(|e| errors::io(path, e))?;
@@ -257,10 +260,16 @@ impl SpectrumBank {
             } else if let Some(a) = &u16s[k] {
                 (a.shape().to_vec(), Pixels::U16(a.as_slice()?))
             } else {
-                return Err(errors::value(format!("image {} is not a 2-D float32, float16, int16 or uint16 array", indices[k])));
+                return Err(errors::value(format!(
+                    "image {} is not a 2-D float32, float16, int16 or uint16 array",
+                    indices[k]
+                )));
             };
             if shape != [self.ny, self.nx] {
-                return Err(errors::value(format!("image {} is {:?}, expected [{}, {}]", indices[k], shape, self.ny, self.nx)));
+                return Err(errors::value(format!(
+                    "image {} is {:?}, expected [{}, {}]",
+                    indices[k], shape, self.ny, self.nx
+                )));
             }
             pixels.push(view);
         }
@@ -317,11 +326,14 @@ impl SpectrumBank {
         let pairs = pairs.as_array();
         let mut refs = Vec::with_capacity(pairs.nrows());
         for row in pairs.rows() {
-            let get = |i: i64| self.spectra.get(&(i as usize)).ok_or_else(|| errors::value(format!("no spectrum for image {i}")));
+            let get = |i: i64| {
+                self.spectra.get(&(i as usize)).ok_or_else(|| errors::value(format!("no spectrum for image {i}")))
+            };
             refs.push((get(row[0])?, get(row[1])?));
         }
         let plan = &self.plan;
-        let scores: Vec<micrographs::PairScore> = py.detach(|| refs.par_iter().map(|(a, b)| plan.compare(a, b, pearson_min_z)).collect());
+        let scores: Vec<micrographs::PairScore> =
+            py.detach(|| refs.par_iter().map(|(a, b)| plan.compare(a, b, pearson_min_z)).collect());
         let column = |f: &dyn Fn(&micrographs::PairScore) -> f64| scores.iter().map(f).collect::<Vec<f64>>();
         Ok((
             column(&|s| s.z).into_pyarray(py),
