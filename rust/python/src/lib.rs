@@ -187,7 +187,7 @@ impl StarFile {
             let file = OpenOptions::new().append(true).open(path).map_err(|e| errors::io(path, e))?;
             let mut out = BufWriter::with_capacity(1 << 20, file);
             star::write_rows(data, spans, |i| keep[i] == want, rw.as_ref(), &mut out)
-                .and_then(|_| out.into_inner().map_err(|e| e.into_error()).map(|_| ()))
+                .and_then(|_| out.into_inner().map_err(std::io::IntoInnerError::into_error).map(|_| ()))
                 .map_err(|e| errors::io(path, e))
         };
         let (a, b) = py.detach(|| rayon::join(|| write(&kept_path, true), || write(&rejected_path, false)));
