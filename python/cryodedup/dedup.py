@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _core
 
@@ -45,9 +46,9 @@ class DedupResult:
 
 
 def dedup(
-    groups,
-    coords,
-    scores=None,
+    groups: ArrayLike,
+    coords: ArrayLike,
+    scores: ArrayLike | None = None,
     *,
     min_dist: float,
     higher_is_better: bool = True,

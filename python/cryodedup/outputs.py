@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Iterable
 from pathlib import Path
+from types import TracebackType
+from typing import Union
 
 from .errors import CryodedupError
+
+#: A path as users give one.
+StrPath = Union[str, "os.PathLike[str]"]
 
 
 class AtomicOutputs:
@@ -17,7 +23,7 @@ class AtomicOutputs:
     {final path: temporary path}.
     """
 
-    def __init__(self, paths, *, force: bool = False, inputs=()):
+    def __init__(self, paths: Iterable[StrPath], *, force: bool = False, inputs: Iterable[StrPath] = ()) -> None:
         self.paths = [Path(p) for p in paths]
         resolved_inputs = {Path(p).resolve() for p in inputs}
         for p in self.paths:
@@ -35,7 +41,9 @@ class AtomicOutputs:
                 raise CryodedupError(f"{p.parent}: cannot create the output folder ({err.strerror})") from None
         return self.temporary
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             for final, tmp in self.temporary.items():
                 os.replace(tmp, final)

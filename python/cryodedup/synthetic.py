@@ -9,10 +9,14 @@ have different coordinates but the same centre, as in real data.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
+
+from .outputs import StrPath
 
 MIC_SHAPE = (4092, 5760)  # (ny, nx), K3
 
@@ -137,11 +141,10 @@ def particle_columns(rng, coords_px, truth_px, mic_names, psize, first_image=1, 
     }
 
 
-def format_rows(columns: dict, labels_formats=PARTICLE_COLUMNS) -> str:
+def format_rows(columns: dict[str, ArrayLike], labels_formats: Sequence[tuple[str, str]] = PARTICLE_COLUMNS) -> str:
     """Rows of a loop, one per particle, fields in ``labels_formats`` order."""
     fmt = " ".join(f for _, f in labels_formats) + "\n"
-    values = [columns[label] for label, _ in labels_formats]
-    values = [v.tolist() if isinstance(v, np.ndarray) else v for v in values]
+    values = [np.asarray(columns[label]).tolist() for label, _ in labels_formats]
     return "".join(fmt % row for row in zip(*values))
 
 
@@ -155,7 +158,7 @@ def star_header(optics: list[Optics], labels: list[str]) -> str:
     return text
 
 
-def write_example(folder) -> list[Path]:
+def write_example(folder: StrPath) -> list[Path]:
     """The shipped example: 4 micrographs picked by two pickers (LoG and template), both
     sets extracted at bin 2 and 2D-classified; a micrographs STAR with the pixel size."""
     folder = Path(folder)
@@ -194,7 +197,13 @@ def write_example(folder) -> list[Path]:
 
 
 def write_benchmark_file(
-    path, n_particles: int, *, per_mic: int = 200, duplicate_fraction: float = 0.1, seed: int = 0, chunk: int = 250_000
+    path: StrPath,
+    n_particles: int,
+    *,
+    per_mic: int = 200,
+    duplicate_fraction: float = 0.1,
+    seed: int = 0,
+    chunk: int = 250_000,
 ) -> None:
     """A RELION 3.1 particle STAR with 20 columns and ``n_particles`` rows, a fraction of
     them second picks of a particle (within a few Å of its centre). Written in chunks."""
@@ -233,7 +242,7 @@ def cs_particles(
     duplicate_fraction: float = 0.1,
     psize_mic: float = 0.83,
     psize_align: float = 1.66,
-    shape=MIC_SHAPE,
+    shape: tuple[int, int] = MIC_SHAPE,
 ) -> np.ndarray:
     """CryoSPARC particles as a numpy structured array (the classic .cs layout): location,
     pick_stats, alignments2D and blob slots. A fraction are second picks of the particle
@@ -299,7 +308,7 @@ def cs_particles(
     return out
 
 
-def write_cs(path, records: np.ndarray) -> None:
+def write_cs(path: StrPath, records: np.ndarray) -> None:
     """A classic .cs file (a .npy file under another name)."""
     with open(path, "wb") as f:
         np.save(f, records, allow_pickle=False)
@@ -356,7 +365,9 @@ def exposure(
     return (gain * rng.poisson(np.clip(expected, 0, None))).astype(np.float32)
 
 
-def write_mrc(path, image: np.ndarray, psize: float, dtype=np.float32, big_endian: bool = False) -> None:
+def write_mrc(
+    path: StrPath, image: np.ndarray, psize: float, dtype: DTypeLike = np.float32, big_endian: bool = False
+) -> None:
     """An MRC file of one image, in the mode of ``dtype`` (float32, float16, int16, uint16)."""
     import mrcfile
 
