@@ -80,3 +80,15 @@ def oracle_by_group(groups, centres, scores, min_dist, higher_is_better=True):
             suppressed |= close
         keep[idx] = ~suppressed
     return keep
+
+
+def oracle_support(groups, coords, inputs, min_dist):
+    """Consensus support by brute force: for each pick, the set of inputs of all picks of
+    its micrograph within min_dist (itself included), counted."""
+    groups, coords, inputs = np.asarray(groups), np.asarray(coords, dtype=float), np.asarray(inputs)
+    support = np.zeros(len(groups), dtype=np.int64)
+    for i in range(len(groups)):
+        d2 = ((coords - coords[i]) ** 2).sum(axis=1)
+        near = (groups == groups[i]) & (d2 <= min_dist * min_dist)
+        support[i] = len(set(inputs[near].tolist()))
+    return support

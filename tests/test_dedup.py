@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cryodedup import dedup
-from oracle import oracle
+from cryodedup.dedup import support
+from oracle import oracle, oracle_support
 
 
 @st.composite
@@ -159,3 +160,57 @@ def test_zero_distance_means_identical_centres():
     r = dedup([0, 0, 0], [[0.0, 0.0], [0.0, 1e-213], [0.0, -0.0]], [3.0, 2.0, 1.0], min_dist=0.0)
     assert r.keep.tolist() == [True, True, False]
     assert r.suppressed_by.tolist() == [-1, -1, 0]
+
+
+# --- consensus support -------------------------------------------------------------------
+
+
+@st.composite
+def consensus_cases(draw):
+    n_inputs = draw(st.sampled_from([1, 2, 3]))
+    n = draw(st.integers(0, 40))
+    dim = draw(st.sampled_from([2, 3]))
+    grid = draw(st.booleans())  # integer grids make exact boundary distances
+    coord = st.integers(0, 30).map(float) if grid else st.floats(0, 100, allow_nan=False)
+    coords = [[draw(coord) for _ in range(dim)] for _ in range(n)]
+    groups = [draw(st.sampled_from([0, 1, 2**40])) for _ in range(n)]
+    inputs = [draw(st.integers(0, n_inputs - 1)) for _ in range(n)]
+    min_dist = draw(st.sampled_from([0.0, 1.0, 5.0, 12.5]))
+    return groups, np.array(coords, dtype=float).reshape(n, dim), inputs, min_dist
+
+
+@settings(max_examples=500, deadline=None)
+@given(consensus_cases())
+def test_support_agrees_with_oracle(case):
+    groups, coords, inputs, min_dist = case
+    got = support(groups, coords, inputs, min_dist=min_dist)
+    np.testing.assert_array_equal(got, oracle_support(groups, coords, inputs, min_dist))
+
+
+@pytest.mark.parametrize("n_inputs", [1, 2, 3])
+def test_support_random_dense_micrographs(n_inputs):
+    # Thousands of picks per micrograph: the k-d tree splits (leaves hold 256 points).
+    rng = np.random.default_rng(n_inputs)
+    n = 3000
+    groups = rng.integers(0, 3, n)
+    coords = rng.uniform(0, 2000, (n, 2)).round(0)
+    inputs = rng.integers(0, n_inputs, n)
+    got = support(groups, coords, inputs, min_dist=30.0)
+    np.testing.assert_array_equal(got, oracle_support(groups, coords, inputs, 30.0))
+    assert got.min() >= 1 and got.max() <= n_inputs
+
+
+def test_support_min_support_rule_hand_worked():
+    # Picker 0 at (0,0) and (100,0) Å, picker 1 at (3,4), picker 2 at (0,10), min_dist 6:
+    # (0,0) is confirmed by (3,4) at 5 Å -> 2; (100,0) alone -> 1; (3,4) -> 2; (0,10) is
+    # 10 Å and 6.7 Å away from the others -> 1. With K = 2 only the first and third stay.
+    got = support([0] * 4, [[0, 0], [100, 0], [3, 4], [0, 10]], [0, 0, 1, 2], min_dist=6.0)
+    assert got.tolist() == [2, 1, 2, 1]
+    assert (got >= 2).tolist() == [True, False, True, False]
+
+
+def test_support_refuses_bad_shapes():
+    with pytest.raises(ValueError, match="inputs"):
+        support([0, 0], [[0, 0], [1, 1]], [0], min_dist=1.0)
+    with pytest.raises(ValueError, match="min_dist"):
+        support([0], [[0, 0]], [0], min_dist=-1.0)

@@ -16,6 +16,12 @@ def dedup(
     remove_entirely: bool,
     seed: int,
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]: ...
+def support(
+    groups: npt.NDArray[np.int64],
+    coords: npt.NDArray[np.float64],
+    inputs: npt.NDArray[np.uint32],
+    min_dist: float,
+) -> npt.NDArray[np.uint32]: ...
 
 class StarFile:
     def __init__(self, path: str) -> None: ...

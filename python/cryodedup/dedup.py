@@ -102,3 +102,42 @@ def dedup(
         groups, coords, scores, float(min_dist), bool(higher_is_better), bool(remove_entirely), int(seed)
     )
     return DedupResult(keep=keep, suppressed_by=suppressed_by)
+
+
+def support(groups, coords, inputs, *, min_dist: float) -> np.ndarray:
+    """For each pick, the number of distinct inputs (pickers) that picked within ``min_dist``
+    of it on the same micrograph, its own input included, counting every pick.
+
+    This is the consensus count behind ``--min-support K``: after duplicate removal, a kept
+    pick stays kept only if its support is at least K. Memory is O(n) whatever the geometry
+    (one k-d tree query per pick, no pair list), micrographs run in parallel.
+
+    Parameters
+    ----------
+    groups : array_like of int, shape (n,)
+        Micrograph of each pick; only picks of one micrograph are compared.
+    coords : array_like of float, shape (n, 2) or (n, 3)
+        Pick centres, in Å (any unit shared with ``min_dist``).
+    inputs : array_like of int, shape (n,)
+        Input (picker) of each pick, >= 0.
+    min_dist : float
+        Distance within which another input's pick confirms this one (inclusive), >= 0.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (n,)
+        Support of each pick, between 1 and the number of inputs.
+    """
+    groups = np.ascontiguousarray(groups, dtype=np.int64)
+    coords = np.ascontiguousarray(coords, dtype=np.float64)
+    inputs = np.asarray(inputs)
+    if groups.ndim != 1:
+        raise ValueError(f"groups must be one-dimensional, got shape {groups.shape}")
+    if coords.ndim != 2 or coords.shape[0] != groups.size:
+        raise ValueError(f"coords must have shape ({groups.size}, 2) or ({groups.size}, 3), got {coords.shape}")
+    if inputs.shape != groups.shape:
+        raise ValueError(f"inputs must have shape {groups.shape}, got {inputs.shape}")
+    if inputs.size and (inputs.min() < 0 or inputs.max() >= 2**32 - 1):
+        raise ValueError("inputs must be numbers in [0, 2**32 - 1)")
+    inputs = np.ascontiguousarray(inputs, dtype=np.uint32)
+    return _core.support(groups, coords, inputs, float(min_dist)).astype(np.int64)

@@ -139,7 +139,7 @@ fn run<const D: usize>(groups: &[i64], coords: &[f64], scores: Option<&[f64]>, p
 }
 
 /// Particle indices sorted by (group, index).
-fn order_by_group(groups: &[i64]) -> Vec<u32> {
+pub(crate) fn order_by_group(groups: &[i64]) -> Vec<u32> {
     let n = groups.len();
     if groups.windows(2).all(|w| w[0] <= w[1]) {
         return (0..n as u32).collect();
@@ -169,7 +169,7 @@ fn order_by_group(groups: &[i64]) -> Vec<u32> {
 }
 
 /// Half-open ranges of `order` that share a group.
-fn group_ranges(groups: &[i64], order: &[u32]) -> Vec<(usize, usize)> {
+pub(crate) fn group_ranges(groups: &[i64], order: &[u32]) -> Vec<(usize, usize)> {
     let mut ranges = Vec::new();
     let mut lo = 0;
     for pos in 1..=order.len() {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use cryodedup_core::micrographs::{self, Band, Pixel, Plan, Spectrum};
-use cryodedup_core::{dedup as core_dedup, star};
+use cryodedup_core::{consensus, dedup as core_dedup, star};
 use memmap2::Mmap;
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
@@ -66,6 +66,22 @@ fn dedup<'py>(
     let params = core_dedup::DedupParams { min_dist, higher_is_better, remove_entirely, seed };
     let result = py.detach(|| core_dedup::dedup(groups, coords, dim, scores, &params)).map_err(errors::dedup)?;
     Ok((result.keep.into_pyarray(py), result.suppressed_by.into_pyarray(py)))
+}
+
+/// support(groups, coords, inputs, min_dist) -> support: for each pick, the number of
+/// distinct inputs with a pick within min_dist on the same micrograph, its own included.
+#[pyfunction]
+fn support<'py>(
+    py: Python<'py>,
+    groups: PyReadonlyArray1<'py, i64>,
+    coords: PyReadonlyArray2<'py, f64>,
+    inputs: PyReadonlyArray1<'py, u32>,
+    min_dist: f64,
+) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    let dim = coords.shape()[1];
+    let (groups, coords, inputs) = (groups.as_slice()?, coords.as_slice()?, inputs.as_slice()?);
+    let counts = py.detach(|| consensus::support(groups, coords, dim, inputs, min_dist)).map_err(errors::dedup)?;
+    Ok(counts.into_pyarray(py))
 }
 
 /// A STAR file mapped into memory and indexed; loops are scanned and written from the map.
@@ -373,6 +389,7 @@ fn bin_image<'py>(py: Python<'py>, image: Bound<'py, PyAny>, bin: usize) -> PyRe
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(dedup, m)?)?;
+    m.add_function(wrap_pyfunction!(support, m)?)?;
     m.add_function(wrap_pyfunction!(bin_image, m)?)?;
     m.add_class::<StarFile>()?;
     m.add_class::<SpectrumBank>()?;

@@ -1,0 +1,366 @@
+"""Picker coordinate files: one shared structure, and a dispatch that recognises each format.
+
+One input is one picker's output, which may be many per-micrograph files (a RELION AutoPick
+job, a crYOLO ``CBOX/`` folder, a glob of EMAN ``.box`` files) or one table (topaz). Each
+format module reads it into :class:`Picks`: micrograph names, the micrograph of each pick,
+centres in micrograph pixels, a score, and what its writer needs to write subsets back
+(each pick's original row text and the text around the rows of its file).
+
+A coordinate file knows no pixel size: the job converts pixels to Å with ``--mic-psize``
+or the micrographs STAR.
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CryodedupError
+from ..star import StarFile
+
+
+@dataclass
+class PickFile:
+    """One file the picks came from, with the text around its rows (copied to outputs).
+
+    ``micrograph`` is the index of its micrograph when the file holds one micrograph's picks
+    (None for a table of many micrographs, as topaz writes).
+    """
+
+    path: Path
+    micrograph: int | None
+    header: str
+    footer: str = ""
+
+
+@dataclass
+class Picks:
+    """One picker's picks.
+
+    Attributes
+    ----------
+    source : str
+        The input as the user gave it.
+    format : str
+        ``relion``, ``cryolo-cbox``, ``cryolo-star``, ``eman-box``, ``eman2-json`` or ``topaz``.
+    micrographs : list of str
+        Micrograph names, as RELION/CryoSPARC name them when a micrographs STAR was given,
+        else as the picker names them (file stem).
+    micrograph : numpy.ndarray of int64, shape (n,)
+        Index into ``micrographs`` of each pick.
+    centres : numpy.ndarray of float64, shape (n, 2)
+        Pick centres in micrograph pixels (x, y).
+    score : numpy.ndarray of float64, shape (n,), or None
+        The picker's score (NaN where missing).
+    score_name : str or None
+        Name of the score column.
+    higher_is_better : bool
+        Direction of the score.
+    files : list of PickFile
+        The files read.
+    file_of_pick : numpy.ndarray of int64, shape (n,)
+        Index into ``files`` of each pick.
+    lines : list of str
+        Original row text of each pick, without its newline.
+    box_size : numpy.ndarray of float64, shape (n,), or None
+        Box width in pixels where the format records one.
+    notes : list of str
+        What was inferred while reading (to show the user).
+    """
+
+    source: str
+    format: str
+    micrographs: list[str]
+    micrograph: np.ndarray
+    centres: np.ndarray
+    score: np.ndarray | None
+    score_name: str | None
+    higher_is_better: bool
+    files: list[PickFile]
+    file_of_pick: np.ndarray
+    lines: list[str]
+    box_size: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+
+class PicksBuilder:
+    """Collects picks file by file and names micrographs; ``build`` makes :class:`Picks`."""
+
+    def __init__(self, source: str, format: str, namer: MicrographNamer):
+        self.source, self.format, self.namer = source, format, namer
+        self.files: list[PickFile] = []
+        self.micrograph: list[int] = []
+        self.file_of_pick: list[int] = []
+        self.x: list[float] = []
+        self.y: list[float] = []
+        self.score: list[float] = []
+        self.box: list[float] = []
+        self.lines: list[str] = []
+        self.notes: list[str] = []
+
+    def add_file(self, path: Path, micrograph: str | None, header: str, footer: str = "") -> int:
+        index = None if micrograph is None else self.namer.index(micrograph, path)
+        self.files.append(PickFile(Path(path), index, header, footer))
+        return len(self.files) - 1
+
+    def add(self, file: int, micrograph: str | int, x: float, y: float, score: float, box: float, line: str) -> None:
+        index = micrograph if isinstance(micrograph, int) else self.namer.index(micrograph, self.files[file].path)
+        self.micrograph.append(index)
+        self.file_of_pick.append(file)
+        self.x.append(x)
+        self.y.append(y)
+        self.score.append(score)
+        self.box.append(box)
+        self.lines.append(line)
+
+    def build(self, score_name: str | None, higher_is_better: bool = True) -> Picks:
+        score = np.array(self.score, dtype=np.float64) if score_name else None
+        box = np.array(self.box, dtype=np.float64)
+        return Picks(
+            source=self.source,
+            format=self.format,
+            micrographs=list(self.namer.names),
+            micrograph=np.array(self.micrograph, dtype=np.int64),
+            centres=np.column_stack([np.array(self.x, dtype=np.float64), np.array(self.y, dtype=np.float64)]),
+            score=score,
+            score_name=score_name,
+            higher_is_better=higher_is_better,
+            files=self.files,
+            file_of_pick=np.array(self.file_of_pick, dtype=np.int64),
+            lines=self.lines,
+            box_size=None if np.isnan(box).all() else box,
+            notes=self.notes + self.namer.notes,
+        )
+
+
+def name_key(name: str) -> str:
+    """What a picker keeps of a micrograph name: the file name without folder and extension."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return base.rsplit(".", 1)[0] if "." in base else base
+
+
+class MicrographNamer:
+    """Gives micrographs their indices and full names.
+
+    With the names of a micrographs STAR, a picker's name (a file stem such as
+    ``x_autopick`` stripped to ``x``, or a topaz ``image_name``) is matched to the micrograph
+    whose file name without extension is the same; an unmatched name is an error. Without
+    them, the picker's name is used as it is.
+    """
+
+    def __init__(self, known: list[str] | None, where: str = "--micrographs"):
+        self.names: list[str] = []
+        self._index: dict[str, int] = {}
+        self.notes: list[str] = []
+        self.where = where
+        self.known: dict[str, str] | None = None
+        if known is not None:
+            self.known = {}
+            for full in known:
+                key = name_key(full)
+                if key in self.known and self.known[key] != full:
+                    raise CryodedupError(
+                        f"{where}: micrographs {self.known[key]} and {full} share the file name {key}; "
+                        "picks named by file name cannot tell them apart"
+                    )
+                self.known[key] = full
+
+    def index(self, name: str, path: Path) -> int:
+        full = name
+        if self.known is not None and name not in self.known.values():
+            full = self.known.get(name_key(name))
+            if full is None:
+                raise CryodedupError(f"{path}: micrograph {name} is not in {self.where}")
+        if full not in self._index:
+            self._index[full] = len(self.names)
+            self.names.append(full)
+        return self._index[full]
+
+
+def micrograph_names(path) -> list[str]:
+    """The ``rlnMicrographName`` column of a micrographs STAR (``data_micrographs`` or the
+    first loop that has the column)."""
+    star = StarFile(path)
+    block = star.block("micrographs")
+    if block is None or "rlnMicrographName" not in (block.labels or []):
+        block = next((b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None)
+    if block is None:
+        raise CryodedupError(f"{path}: no loop with rlnMicrographName; expected a micrographs STAR")
+    return star.table(block).column("rlnMicrographName")
+
+
+#: Suffixes of per-micrograph coordinate files, most specific first, and their format.
+SUFFIXES = (
+    ("_autopick.star", "relion"),
+    ("_manualpick.star", "relion"),
+    ("_info.json", "eman2-json"),
+    (".cbox", "cryolo-cbox"),
+    (".box", "eman-box"),
+    (".star", "star"),
+)
+
+
+def stem(path: Path) -> str:
+    """The micrograph part of a per-micrograph file name."""
+    name = path.name
+    for suffix, _ in SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def read_picks(paths, *, micrographs=None, topaz_scale=None, micrograph_shapes=None, project_dir=None) -> Picks:
+    """Reads one picker's output.
+
+    Parameters
+    ----------
+    paths : str, Path, or list of them
+        A file, a folder, or a glob pattern (quoted from the shell), or several files of one
+        format. Folders: a RELION AutoPick/ManualPick job (``autopick.star``,
+        ``manualpick.star`` or ``coords_suffix_*.star``), else the per-micrograph files in
+        it (crYOLO's ``CBOX/``, ``STAR/`` and ``EMAN/`` subfolders are looked into, CBOX
+        first: it carries the confidence).
+    micrographs : str, Path or list of str, optional
+        A micrographs STAR (or its names) to name the micrographs as RELION does.
+    topaz_scale : float or None
+        Factor from topaz coordinates to micrograph pixels; None infers it from
+        ``micrograph_shapes`` (1 without them).
+    micrograph_shapes : dict of str -> (ny, nx), optional
+        Micrograph sizes in pixels by name (used to infer the topaz scale).
+    project_dir : Path, optional
+        Where relative paths in RELION lists are resolved (default: the current folder,
+        then the folders above the list).
+
+    Returns
+    -------
+    Picks
+    """
+    from . import cryolo, eman, relion, topaz
+
+    known = micrographs
+    if micrographs is not None and not isinstance(micrographs, (list, tuple)):
+        known = micrograph_names(micrographs)
+    files = expand(paths)
+    source = " ".join(str(p) for p in (paths if isinstance(paths, (list, tuple)) else [paths]))
+    if len(files) == 1 and files[0].is_dir():
+        files = _folder_files(files[0])
+    kinds = {_kind(f) for f in files}
+    if len(kinds) > 1:
+        raise CryodedupError(
+            f"{source}: mixes coordinate formats ({', '.join(sorted(kinds))}); give one picker per input"
+        )
+    kind = kinds.pop()
+    namer = MicrographNamer(known)
+    if kind == "relion-list":
+        return relion.read_list(files, source, namer, project_dir)
+    if kind == "relion-suffix":
+        return relion.read_coords_suffix(files, source, namer, project_dir)
+    if kind in ("relion", "star"):
+        return relion.read_coordinate_stars(files, source, namer)
+    if kind == "cryolo-cbox":
+        return cryolo.read_cbox(files, source, namer)
+    if kind == "eman-box":
+        return eman.read_box(files, source, namer)
+    if kind == "eman2-json":
+        return eman.read_info_json(files, source, namer)
+    return topaz.read_table(files, source, namer, topaz_scale, micrograph_shapes)
+
+
+def expand(paths) -> list[Path]:
+    """Files named by ``paths``: globs expanded (sorted), missing files refused."""
+    items = paths if isinstance(paths, (list, tuple)) else [paths]
+    files: list[Path] = []
+    for item in items:
+        text = str(item)
+        if any(c in text for c in "*?[") and not Path(text).exists():
+            matches = sorted(glob.glob(text))
+            if not matches:
+                raise CryodedupError(f"{text}: no file matches this pattern")
+            files += [Path(m) for m in matches]
+        elif not Path(text).exists():
+            raise CryodedupError(f"{text}: file not found")
+        else:
+            files.append(Path(text))
+    if len(files) > 1 and any(f.is_dir() for f in files):
+        raise CryodedupError(f"{' '.join(map(str, items))}: give one folder, or files, per input")
+    return files
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    """The coordinate files of a picker's output folder."""
+    for name in ("autopick.star", "manualpick.star"):
+        if (folder / name).is_file():
+            return [folder / name]
+    suffix_files = sorted(folder.glob("coords_suffix_*.star"))
+    if suffix_files:
+        return suffix_files[:1]
+    for sub in ("CBOX", "STAR", "EMAN", "info", "."):
+        base = folder / sub
+        if not base.is_dir():
+            continue
+        for pattern, _ in SUFFIXES[:-1]:
+            found = sorted(p for p in base.rglob(f"*{pattern}") if p.is_file())
+            if found:
+                return found
+        found = sorted(p for p in base.glob("*.star") if p.is_file())
+        if found:
+            return found
+    tables = sorted(p for p in folder.iterdir() if p.suffix in (".txt", ".tsv", ".csv") and p.is_file())
+    if len(tables) == 1:
+        return tables
+    raise CryodedupError(
+        f"{folder}: no picker output found (RELION autopick.star, coords_suffix_*.star or *_autopick.star, "
+        "crYOLO .cbox/.star/.box, EMAN .box or info/*_info.json, one topaz table)"
+    )
+
+
+def _kind(path: Path) -> str:
+    """The format of one file, from its name and first bytes; unknown files are refused."""
+    name = path.name
+    if path.is_dir():
+        raise CryodedupError(f"{path}: give one folder, or files, per input")
+    if name.startswith("coords_suffix_") and name.endswith(".star"):
+        return "relion-suffix"
+    for suffix, kind in SUFFIXES:
+        if name.endswith(suffix):
+            return _star_kind(path) if kind == "star" else kind
+    with open(path, "rb") as f:
+        head = f.read(4096).decode("utf-8", errors="replace")
+    first = next((line for line in head.splitlines() if line.strip()), "")
+    if "image_name" in first.split() or "image_name" in first.split("\t"):
+        return "topaz"
+    if first.lstrip().startswith("data_") or "\ndata_" in head:
+        return _star_kind(path)
+    raise CryodedupError(
+        f"{path}: not a picker coordinate file cryodedup reads (RELION coordinate STAR, crYOLO .cbox/.star, "
+        "EMAN .box or _info.json, topaz table with an image_name header)"
+    )
+
+
+def _star_kind(path: Path) -> str:
+    """A STAR file: the RELION 4/5 coordinate list, a per-micrograph coordinate file, a
+    crYOLO cbox under another name, or something that is not picks."""
+    star = StarFile(path)
+    if star.block("coordinate_files") is not None:
+        return "relion-list"
+    if star.block("cryolo") is not None:
+        return "cryolo-cbox"
+    for block in star.blocks:
+        labels = block.labels or []
+        if "rlnCoordinateX" in labels and "rlnMicrographName" not in labels:
+            return "relion"
+        if "rlnMicrographName" in labels and ("rlnCoordinateX" in labels or "rlnImageName" in labels):
+            raise CryodedupError(
+                f"{path}: a particle STAR (rlnMicrographName with coordinates), not a picker's coordinate file; "
+                "use cryodedup particles"
+            )
+    raise CryodedupError(
+        f"{path}: a STAR file without picks: expected data_coordinate_files (autopick.star) or a loop with "
+        "rlnCoordinateX/rlnCoordinateY (a per-micrograph coordinate file)"
+    )

@@ -1,0 +1,150 @@
+"""RELION coordinate files: AutoPick and ManualPick jobs, both layouts, and any
+per-micrograph coordinate STAR (crYOLO's ``.star`` output has the same shape).
+
+Conventions (RELION's autopicker and Extract, also followed by crYOLO's STAR writer):
+
+- a per-micrograph file holds one loop with ``rlnCoordinateX``/``rlnCoordinateY``, the box
+  centre in micrograph pixels, and no micrograph name; ``rlnAutopickFigureOfMerit`` (higher
+  is better) when the picker scores;
+- RELION 4/5 lists them in ``autopick.star`` / ``manualpick.star``:
+  ``data_coordinate_files`` with ``rlnMicrographName`` and ``rlnMicrographCoordinates``,
+  paths relative to the project folder;
+- RELION 3.x writes ``coords_suffix_autopick.star`` (``_manualpick``), a one-line text file
+  naming the micrographs STAR; the file of micrograph ``MotionCorr/job002/Movies/x.mrc`` is
+  then ``AutoPick/jobNNN/Movies/x_autopick.star``: the job folder, the micrograph path
+  without its ``Type/jobNNN/`` prefix, the extension replaced by the suffix.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..errors import CryodedupError
+from ..star import StarFile
+from . import MicrographNamer, Picks, PicksBuilder, micrograph_names, stem
+
+SCORE = "rlnAutopickFigureOfMerit"
+_JOB_PREFIX = re.compile(r"^[^/]+/job\d+/")
+
+
+def relative_coordinate_path(micrograph: str, suffix: str = "_autopick.star") -> str:
+    """Where RELION puts a micrograph's coordinate file inside a picking job folder:
+    ``MotionCorr/job002/Movies/x.mrc`` -> ``Movies/x_autopick.star``."""
+    name = micrograph.replace("\\", "/")
+    if name.startswith("/"):
+        name = name.rsplit("/", 1)[-1]
+    name = _JOB_PREFIX.sub("", name)
+    base = name.rsplit(".", 1)[0] if "." in name.rsplit("/", 1)[-1] else name
+    return base + suffix
+
+
+def _project_root(first: str, source: Path, project_dir: Path | None) -> Path:
+    """The folder that relative paths in a RELION file start from: ``project_dir`` (default
+    the current folder), else the first folder above ``source`` where ``first`` exists."""
+    roots = [project_dir or Path.cwd()] + list(source.resolve().parents)
+    for root in roots:
+        if (root / first).exists():
+            return root
+    raise CryodedupError(
+        f"{source}: {first} is not found from {roots[0]} nor from the folders above {source}; "
+        "run from the RELION project folder or give the project folder"
+    )
+
+
+def read_list(files: list[Path], source: str, namer: MicrographNamer, project_dir: Path | None) -> Picks:
+    """A RELION 4/5 ``autopick.star`` / ``manualpick.star`` and the files it lists."""
+    (path,) = files
+    star = StarFile(path)
+    block = star.block("coordinate_files")
+    table = star.table(block)
+    for label in ("rlnMicrographName", "rlnMicrographCoordinates"):
+        if label not in table.labels:
+            raise CryodedupError(f"{path}: data_coordinate_files has no {label} column")
+    names = table.column("rlnMicrographName")
+    coordinate_files = table.column("rlnMicrographCoordinates")
+    builder = PicksBuilder(source, "relion", namer)
+    if not names:
+        return builder.build(None)
+    root = _project_root(coordinate_files[0], path, project_dir)
+    builder.notes.append(f"{path}: coordinate files read from {root}")
+    entries = []
+    for name, relative in zip(names, coordinate_files):
+        file = Path(relative) if Path(relative).is_absolute() else root / relative
+        if not file.is_file():
+            raise CryodedupError(f"{path}: {relative} (micrograph {name}) not found in {root}")
+        entries.append((file, name))
+    return _read_stars(entries, builder)
+
+
+def read_coords_suffix(files: list[Path], source: str, namer: MicrographNamer, project_dir: Path | None) -> Picks:
+    """A RELION 3.x job: ``coords_suffix_X.star`` names the micrographs STAR; each
+    micrograph's picks are in the job folder under its RELION name with suffix ``_X.star``.
+    Micrographs without a file have no picks."""
+    (path,) = files
+    lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    if len(lines) != 1 or lines[0].startswith("data_"):
+        raise CryodedupError(f"{path}: expected one line naming the micrographs STAR (RELION 3 coords_suffix file)")
+    relative = lines[0]
+    root = _project_root(relative, path, project_dir)
+    mic_star = Path(relative) if Path(relative).is_absolute() else root / relative
+    suffix = "_" + path.name[len("coords_suffix_") :]
+    job = path.parent
+    builder = PicksBuilder(source, "relion", namer)
+    builder.notes.append(f"{path}: micrographs from {mic_star}, coordinate files *{suffix} in {job}")
+    entries = []
+    for name in micrograph_names(mic_star):
+        file = job / relative_coordinate_path(name, suffix)
+        if file.is_file():
+            entries.append((file, name))
+    if not entries:
+        raise CryodedupError(
+            f"{path}: none of the micrographs of {mic_star} has a coordinate file in {job} "
+            f"(expected e.g. {job / relative_coordinate_path(micrograph_names(mic_star)[0], suffix)})"
+        )
+    return _read_stars(entries, builder)
+
+
+def read_coordinate_stars(files: list[Path], source: str, namer: MicrographNamer) -> Picks:
+    """Per-micrograph coordinate STAR files (``*_autopick.star``, ``*_manualpick.star``,
+    crYOLO ``.star``), the micrograph named by the file name."""
+    builder = PicksBuilder(source, "relion", namer)
+    return _read_stars([(f, stem(f)) for f in files], builder)
+
+
+def _read_stars(entries: list[tuple[Path, str]], builder: PicksBuilder) -> Picks:
+    score_in: set[bool] = set()
+    for file, name in entries:
+        star = StarFile(file)
+        block = next((b for b in star.blocks if b.labels and "rlnCoordinateX" in b.labels), None)
+        if block is None or "rlnCoordinateY" not in block.labels:
+            raise CryodedupError(f"{file}: no loop with rlnCoordinateX and rlnCoordinateY; not a coordinate file")
+        if "rlnMicrographName" in block.labels:
+            raise CryodedupError(
+                f"{file}: has rlnMicrographName: a particle STAR, not a per-micrograph coordinate file"
+            )
+        table = star.table(block)
+        index = builder.add_file(
+            file,
+            name,
+            star.read_bytes(0, block.rows_start).decode(),
+            star.read_bytes(block.rows_end, star.size).decode(),
+        )
+        jx, jy = table.labels.index("rlnCoordinateX"), table.labels.index("rlnCoordinateY")
+        js = table.labels.index(SCORE) if SCORE in table.labels else None
+        score_in.add(js is not None)
+        micrograph = builder.files[index].micrograph
+        for row, line in zip(table.rows, table.lines):
+            x, y = _number(row[jx], file, "rlnCoordinateX"), _number(row[jy], file, "rlnCoordinateY")
+            score = _number(row[js], file, SCORE) if js is not None else float("nan")
+            builder.add(index, micrograph, x, y, score, float("nan"), line)
+    if len(score_in) > 1:
+        builder.notes.append(f"{SCORE} is missing from some files: their picks have no score (NaN, ranked last)")
+    return builder.build(SCORE if True in score_in else None)
+
+
+def _number(text: str, file: Path, label: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise CryodedupError(f"{file}: {label} value {text!r} is not a number") from None

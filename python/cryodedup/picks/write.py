@@ -1,0 +1,238 @@
+"""Kept and rejected picks written for the next step: a RELION 4/5 coordinate job, a
+CryoSPARC particle ``.cs`` with a ``location`` slot, or the picker's own format.
+
+Every writer takes the inputs (one :class:`Picks` per picker) and one boolean ``keep`` over
+their picks concatenated in input order, and writes both subsets atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CryodedupError
+from ..outputs import AtomicOutputs
+from . import Picks
+from .relion import SCORE as RELION_SCORE
+from .relion import relative_coordinate_path
+
+SUBSETS = ("kept", "rejected")
+RELION_HEADER = "\n# version 30001\n\ndata_\n\nloop_ \n"
+
+
+def _split(inputs: list[Picks], keep) -> list[np.ndarray]:
+    """``keep`` cut into one mask per input."""
+    keep = np.asarray(keep, dtype=bool)
+    sizes = [len(p) for p in inputs]
+    if keep.shape != (sum(sizes),):
+        raise ValueError(f"keep must have one entry per pick ({sum(sizes)}), got shape {keep.shape}")
+    return np.split(keep, np.cumsum(sizes)[:-1])
+
+
+def _micrographs(inputs: list[Picks]) -> tuple[list[str], list[np.ndarray]]:
+    """The micrograph names of all inputs, joined by name in order of appearance, and each
+    input's micrograph index into them."""
+    names: list[str] = []
+    index: dict[str, int] = {}
+    for picks in inputs:
+        for name in picks.micrographs:
+            index.setdefault(name, len(names))
+            if len(names) < len(index):
+                names.append(name)
+    mapped = [np.array([index[n] for n in p.micrographs], dtype=np.int64)[p.micrograph] for p in inputs]
+    return names, mapped
+
+
+# --- RELION ---------------------------------------------------------------------------------
+
+
+def write_relion(inputs: list[Picks], keep, outdir, *, force: bool = False) -> dict[str, Path]:
+    """Writes a coordinate job that RELION 4/5 Extract reads (``--coord_list``):
+
+    ``OUTDIR/autopick_kept.star`` (``data_coordinate_files``: ``rlnMicrographName``,
+    ``rlnMicrographCoordinates``) lists one STAR per micrograph, ``OUTDIR/kept/Movies/
+    x_autopick.star`` for micrograph ``MotionCorr/job002/Movies/x.mrc``, every micrograph
+    listed (an empty loop when none of its picks is in the subset); ``*_rejected`` alike.
+    Paths in the list are ``OUTDIR/...`` as given: run Extract from the folder OUTDIR is
+    relative to (the RELION project). Rows of RELION inputs that share one header are byte
+    copies; otherwise rows hold ``rlnCoordinateX``, ``rlnCoordinateY`` (centres, pixels)
+    and ``rlnAutopickFigureOfMerit`` when every input has a score.
+
+    Returns
+    -------
+    dict of subset -> path of its list file
+    """
+    outdir = Path(outdir)
+    masks = _split(inputs, keep)
+    names, mapped = _micrographs(inputs)
+    per_mic = {s: {n: outdir / s / relative_coordinate_path(n) for n in names} for s in SUBSETS}
+    targets = {s: outdir / f"autopick_{s}.star" for s in SUBSETS}
+    clash = len({p for s in SUBSETS for p in per_mic[s].values()}) != 2 * len(names)
+    if clash:
+        raise CryodedupError(f"{outdir}: two micrographs would share one coordinate file name; their names clash")
+    header, copy_rows = _relion_header(inputs)
+    paths = list(targets.values()) + [p for s in SUBSETS for p in per_mic[s].values()]
+    sources = [f.path for p in inputs for f in p.files]
+    with AtomicOutputs(paths, force=force, inputs=sources) as tmp:
+        for subset, take in zip(SUBSETS, (True, False)):
+            rows: list[list[str]] = [[] for _ in names]
+            for picks, mask, mic in zip(inputs, masks, mapped):
+                chosen = np.flatnonzero(mask == take)
+                lines = [picks.lines[i] for i in chosen] if copy_rows else _relion_rows(picks, chosen, header)
+                for i, line in zip(chosen, lines):
+                    rows[mic[i]].append(line)
+            for name, mic_rows in zip(names, rows):
+                text = header + "".join(line + "\n" for line in mic_rows) + "\n"
+                tmp[per_mic[subset][name]].write_text(text)
+            listing = "\n# version 30001\n\ndata_coordinate_files\n\nloop_ \n_rlnMicrographName #1 \n"
+            listing += "_rlnMicrographCoordinates #2 \n"
+            listing += "".join(f"{_quote(n)} {_quote(str(per_mic[subset][n]))} \n" for n in names) + "\n"
+            tmp[targets[subset]].write_text(listing)
+    return targets
+
+
+def _relion_header(inputs: list[Picks]) -> tuple[str, bool]:
+    """The header of the per-micrograph files, and whether rows are byte copies."""
+    headers = {f.header for p in inputs for f in p.files}
+    if all(p.format == "relion" for p in inputs) and len(headers) == 1:
+        return headers.pop(), True
+    labels = ["rlnCoordinateX", "rlnCoordinateY"]
+    if inputs and all(p.score is not None for p in inputs):
+        labels.append(RELION_SCORE)
+    return RELION_HEADER + "".join(f"_{lab} #{k + 1} \n" for k, lab in enumerate(labels)), False
+
+
+def _relion_rows(picks: Picks, chosen: np.ndarray, header: str) -> list[str]:
+    with_score = RELION_SCORE in header
+    rows = []
+    for i in chosen:
+        x, y = picks.centres[i]
+        row = f"{x:12.6f} {y:12.6f}"
+        if with_score:
+            row += f" {picks.score[i]:12.6f}"
+        rows.append(row)
+    return rows
+
+
+def _quote(text: str) -> str:
+    return f'"{text}"' if any(c.isspace() for c in text) else text
+
+
+# --- CryoSPARC ------------------------------------------------------------------------------
+
+
+def micrograph_uid(name: str) -> int:
+    """A stable 64-bit uid for a micrograph known only by name (no exposures given)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
+
+
+def write_cryosparc(
+    inputs: list[Picks],
+    keep,
+    outdir,
+    *,
+    shapes: dict[str, tuple[int, int]],
+    psize: float,
+    micrograph_uids: dict[str, int] | None = None,
+    seed: int = 0,
+    force: bool = False,
+) -> dict[str, Path]:
+    """Writes ``OUTDIR/picks_kept.cs`` and ``picks_rejected.cs``: particles with the
+    ``location`` slot that CryoSPARC's *Extract From Micrographs* takes (import them with
+    *Import Result Group* / connect as particles; the micrographs must be the exposures the
+    names refer to).
+
+    Fields, as CryoSPARC's pickers write them: ``uid``; ``location/micrograph_uid``,
+    ``location/exp_group_id`` (0), ``location/micrograph_path``, ``location/micrograph_shape``
+    ``[ny, nx]``, ``location/micrograph_psize_A``, ``location/center_x_frac`` = x / nx,
+    ``location/center_y_frac`` = y / ny, ``location/min_dist_A`` (0); and
+    ``pick_stats/ncc_score`` (the picker's score, NaN where missing) when an input scores.
+
+    Parameters
+    ----------
+    shapes : dict of str -> (ny, nx)
+        Micrograph size in pixels by name (MRC headers or the exposures' ``micrograph_blob/shape``).
+    psize : float
+        Micrograph pixel size, Å.
+    micrograph_uids : dict of str -> int, optional
+        The exposures' uids by name; otherwise a stable hash of the name.
+    """
+    from cryosparc.dataset import Dataset
+
+    outdir = Path(outdir)
+    masks = _split(inputs, keep)
+    names, mapped = _micrographs(inputs)
+    missing = [n for n in names if n not in shapes]
+    if missing:
+        raise CryodedupError(f"micrograph {missing[0]}: its size is unknown; a .cs location needs micrograph_shape")
+    mic = np.concatenate(mapped) if mapped else np.zeros(0, dtype=np.int64)
+    centres = np.concatenate([p.centres for p in inputs]) if inputs else np.zeros((0, 2))
+    scored = any(p.score is not None for p in inputs)
+    score = np.concatenate([p.score if p.score is not None else np.full(len(p), np.nan) for p in inputs])
+    shape = np.array([shapes[n] for n in names], dtype=np.uint32).reshape(len(names), 2)
+    uids = micrograph_uids or {}
+    mic_uid = np.array([uids.get(n, micrograph_uid(n)) for n in names], dtype=np.uint64)
+    width = max([len(n.encode()) for n in names] + [1])
+    fields = [
+        ("location/micrograph_uid", "<u8"),
+        ("location/exp_group_id", "<u4"),
+        ("location/micrograph_path", f"S{width}"),
+        ("location/micrograph_shape", "<u4", (2,)),
+        ("location/micrograph_psize_A", "<f4"),
+        ("location/center_x_frac", "<f4"),
+        ("location/center_y_frac", "<f4"),
+        ("location/min_dist_A", "<f4"),
+    ] + ([("pick_stats/ncc_score", "<f4")] if scored else [])
+    rng = np.random.default_rng(seed)
+    targets = {s: outdir / f"picks_{s}.cs" for s in SUBSETS}
+    with AtomicOutputs(list(targets.values()), force=force) as tmp:
+        for subset, take in zip(SUBSETS, (True, False)):
+            rows = np.flatnonzero(np.concatenate(masks) == take) if masks else np.zeros(0, dtype=np.int64)
+            data = np.zeros(len(rows), dtype=[("uid", "<u8")] + fields)
+            data["uid"] = rng.integers(1, 2**63, len(rows), dtype=np.uint64)
+            m = mic[rows]
+            data["location/micrograph_uid"] = mic_uid[m]
+            data["location/micrograph_path"] = np.array([names[k].encode() for k in m], dtype=f"S{width}")
+            data["location/micrograph_shape"] = shape[m]
+            data["location/micrograph_psize_A"] = psize
+            data["location/center_x_frac"] = centres[rows, 0] / shape[m, 1]
+            data["location/center_y_frac"] = centres[rows, 1] / shape[m, 0]
+            if scored:
+                data["pick_stats/ncc_score"] = score[rows]
+            with open(tmp[targets[subset]], "wb") as f:
+                Dataset(data).save(f)
+    return targets
+
+
+# --- the picker's own format -----------------------------------------------------------------
+
+
+def write_like_input(picks: Picks, keep, outdir, *, force: bool = False) -> dict[str, list[Path]]:
+    """Writes one input's kept and rejected picks in its own format, file for file, under
+    ``OUTDIR/kept/`` and ``OUTDIR/rejected/`` with the input files' names: each file's text
+    before and after its rows is copied, and each kept row is its original line (EMAN2
+    ``_info.json``: the object with its ``boxes`` list cut to the subset)."""
+    outdir = Path(outdir)
+    (mask,) = _split([picks], keep)
+    names = [f.path.name for f in picks.files]
+    if len(set(names)) != len(names):
+        raise CryodedupError(f"{picks.source}: two input files share a file name; outputs would overwrite each other")
+    targets = {s: [outdir / s / n for n in names] for s in SUBSETS}
+    with AtomicOutputs(
+        [p for s in SUBSETS for p in targets[s]], force=force, inputs=[f.path for f in picks.files]
+    ) as tmp:
+        for subset, take in zip(SUBSETS, (True, False)):
+            per_file: list[list[str]] = [[] for _ in picks.files]
+            for i in np.flatnonzero(mask == take):
+                per_file[picks.file_of_pick[i]].append(picks.lines[i])
+            for file, lines, target in zip(picks.files, per_file, targets[subset]):
+                if picks.format == "eman2-json":
+                    info = json.loads(file.path.read_text(errors="replace"))
+                    info["boxes"] = [json.loads(line) for line in lines]
+                    tmp[target].write_text(json.dumps(info, indent=1))
+                else:
+                    tmp[target].write_text(file.header + "".join(line + "\n" for line in lines) + file.footer)
+    return targets

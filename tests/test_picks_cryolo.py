@@ -1,0 +1,72 @@
+"""crYOLO .cbox files: corner to centre, <NA>, confidence, filaments refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import shared_file
+from cryodedup.errors import CryodedupError
+from cryodedup.picks import read_picks
+
+# As crYOLO writes a CBOX (data_global with the format version, then data_cryolo).
+CBOX = """
+data_global
+
+_cbox_format_version 1.0
+
+data_cryolo
+
+loop_
+_CoordinateX #1
+_CoordinateY #2
+_CoordinateZ #3
+_Width #4
+_Height #5
+_Depth #6
+_EstWidth #7
+_EstHeight #8
+_Confidence #9
+_NumBoxes #10
+_Angle #11
+{rows}"""
+
+
+def cbox_text(rows) -> str:
+    return CBOX.format(rows="".join(f"{x} {y} <NA> {w} {h} <NA> 230.0 231.0 {c} <NA> <NA>\n" for x, y, w, h, c in rows))
+
+
+def test_corner_to_centre(tmp_path):
+    folder = tmp_path / "CBOX"
+    folder.mkdir()
+    # Corner (100, 200), box 220 x 180: centre (100 + 110, 200 + 90) = (210, 290).
+    (folder / "mic_a.cbox").write_text(cbox_text([(100.0, 200.0, 220.0, 180.0, 0.5), (0.0, 0.0, 64.0, 64.0, "<NA>")]))
+    (folder / "mic_b.cbox").write_text(cbox_text([(1000.5, 10.25, 220.0, 220.0, 0.9)]))
+    picks = read_picks(tmp_path)  # the crYOLO output folder: CBOX/ is looked into
+    assert picks.format == "cryolo-cbox"
+    assert picks.micrographs == ["mic_a", "mic_b"]
+    np.testing.assert_array_equal(picks.centres, [[210.0, 290.0], [32.0, 32.0], [1110.5, 120.25]])
+    np.testing.assert_array_equal(picks.score, [0.5, np.nan, 0.9])
+    np.testing.assert_array_equal(picks.box_size, [220.0, 64.0, 220.0])
+    named = read_picks(folder / "mic_b.cbox", micrographs=["MotionCorr/job002/Movies/mic_b.mrc"])
+    assert named.micrographs == ["MotionCorr/job002/Movies/mic_b.mrc"]
+
+
+def test_real_cbox():
+    picks = read_picks(shared_file("picks/napari-boxmanager__TcdA1-0018_frames_sum.cbox"))
+    assert len(picks) == 120
+    # First row: X 3700.3671875, Y 3874.455551147461, Width = Height = 220.
+    np.testing.assert_allclose(picks.centres[0], [3700.3671875 + 110, 3874.455551147461 + 110], rtol=0, atol=1e-9)
+    assert picks.score[0] == pytest.approx(0.6578449010848999)
+
+
+def test_real_filament_cbox_is_refused():
+    with pytest.raises(CryodedupError, match="filament .cbox"):
+        read_picks(shared_file("picks/napari-boxmanager__ActLifeact_03211.cbox"))
+
+
+def test_3d_cbox_is_refused(tmp_path):
+    path = tmp_path / "t.cbox"
+    path.write_text(cbox_text([(1, 2, 3, 4, 0.5)]).replace("<NA> 3 4", "12 3 4", 1))
+    with pytest.raises(CryodedupError, match="3-D"):
+        read_picks(path)

@@ -1,0 +1,151 @@
+"""RELION coordinate files: per-micrograph STARs, the 3.x coords_suffix job, the 4/5 list."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import shared_file
+from cryodedup.errors import CryodedupError
+from cryodedup.picks import read_picks
+from cryodedup.picks.relion import relative_coordinate_path
+
+# As RELION 3.1/4 AutoPick writes a micrograph's picks (version line, empty data_, trailing spaces).
+AUTOPICK = """
+# version 30001
+
+data_
+
+loop_ 
+_rlnCoordinateX #1 
+_rlnCoordinateY #2 
+_rlnAutopickFigureOfMerit #3 
+_rlnClassNumber #4 
+_rlnAnglePsi #5 
+{rows}
+"""
+
+
+def autopick_text(rows) -> str:
+    return AUTOPICK.format(
+        rows="".join(f"{x:12.6f} {y:12.6f} {s:12.6f}            0     0.000000 \n" for x, y, s in rows)
+    )
+
+
+MICROGRAPHS = """
+# version 30001
+
+data_optics
+
+loop_ 
+_rlnOpticsGroupName #1 
+_rlnOpticsGroup #2 
+_rlnMicrographPixelSize #3 
+opticsGroup1 1 0.885 
+ 
+
+# version 30001
+
+data_micrographs
+
+loop_ 
+_rlnMicrographName #1 
+_rlnOpticsGroup #2 
+{rows}
+"""
+
+
+def relion3_job(root, picks_by_mic):
+    """A RELION 3.1 project: CtfFind/job003/micrographs_ctf.star and AutoPick/job006 with
+    coords_suffix_autopick.star and Movies/*_autopick.star."""
+    names = [f"MotionCorr/job002/Movies/{m}.mrc" for m in picks_by_mic]
+    (root / "CtfFind/job003").mkdir(parents=True)
+    (root / "CtfFind/job003/micrographs_ctf.star").write_text(
+        MICROGRAPHS.format(rows="".join(f"{n} 1 \n" for n in names))
+    )
+    job = root / "AutoPick/job006"
+    (job / "Movies").mkdir(parents=True)
+    (job / "coords_suffix_autopick.star").write_text("CtfFind/job003/micrographs_ctf.star\n")
+    for mic, rows in picks_by_mic.items():
+        if rows is not None:
+            (job / f"Movies/{mic}_autopick.star").write_text(autopick_text(rows))
+    return job, names
+
+
+def test_relative_coordinate_path_follows_relion_naming():
+    assert relative_coordinate_path("MotionCorr/job002/Movies/x.mrc") == "Movies/x_autopick.star"
+    assert relative_coordinate_path("Import/job001/Movies/a/b.tiff", "_manualpick.star") == "Movies/a/b_manualpick.star"
+    assert relative_coordinate_path("/data/mics/x.mrc") == "x_autopick.star"
+
+
+def test_relion3_job_folder(tmp_path):
+    job, names = relion3_job(tmp_path, {"m1": [(100.5, 200.25, 0.3), (10, 20, 0.1)], "m2": [(7, 8, 1.5)], "m3": None})
+    picks = read_picks(job, project_dir=tmp_path)
+    assert picks.format == "relion"
+    # m3 has no coordinate file: it has no picks. Centres are the coordinates as written.
+    assert picks.micrographs == names[:2]
+    assert picks.micrograph.tolist() == [0, 0, 1]
+    np.testing.assert_array_equal(picks.centres, [[100.5, 200.25], [10, 20], [7, 8]])
+    np.testing.assert_array_equal(picks.score, [0.3, 0.1, 1.5])
+    assert picks.score_name == "rlnAutopickFigureOfMerit" and picks.higher_is_better
+    # The coords_suffix file given directly, from another folder: found above the file.
+    again = read_picks(job / "coords_suffix_autopick.star")
+    assert again.micrographs == names[:2]
+
+
+def test_relion3_job_without_any_coordinate_file(tmp_path):
+    job, _ = relion3_job(tmp_path, {"m1": None})
+    with pytest.raises(CryodedupError, match="none of the micrographs .* has a coordinate file"):
+        read_picks(job, project_dir=tmp_path)
+
+
+def test_per_micrograph_files_named_through_micrographs_star(tmp_path):
+    job, names = relion3_job(tmp_path, {"m1": [(1, 2, 0.5)], "m2": [(3, 4, 0.25)]})
+    star = tmp_path / "CtfFind/job003/micrographs_ctf.star"
+    picks = read_picks(str(job / "Movies/*_autopick.star"), micrographs=star)
+    assert picks.micrographs == names
+    bare = read_picks(job / "Movies/m2_autopick.star")
+    assert bare.micrographs == ["m2"]
+    with pytest.raises(CryodedupError, match="micrograph m1 is not in --micrographs"):
+        read_picks(job / "Movies/m1_autopick.star", micrographs=["MotionCorr/job002/Movies/other.mrc"])
+
+
+def test_particle_star_is_not_picks(tmp_path):
+    path = tmp_path / "particles.star"
+    path.write_text("data_particles\nloop_\n_rlnMicrographName\n_rlnCoordinateX\n_rlnCoordinateY\nm.mrc 1 2\n")
+    with pytest.raises(CryodedupError, match="a particle STAR .* use cryodedup particles"):
+        read_picks(path)
+
+
+def test_unknown_file_is_named(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("hello\n")
+    with pytest.raises(CryodedupError, match="notes.txt: not a picker coordinate file"):
+        read_picks(path)
+
+
+def test_real_autopick_file():
+    picks = read_picks(shared_file("picks/3dem__20170629_00049_frameImage_autopick.star"))
+    assert len(picks) == 195 and picks.micrographs == ["3dem__20170629_00049_frameImage"]
+    np.testing.assert_array_equal(picks.centres[0], [462.817657, 203.188232])
+    assert picks.score[0] == 0.172677
+
+
+def test_real_relion4_list_in_a_project(tmp_path):
+    # The real list names 24 micrographs; each gets a copy of the real autopick file.
+    listing = shared_file("picks/3dem__autopick_list.star")
+    one = shared_file("picks/3dem__20170629_00049_frameImage_autopick.star")
+    job = tmp_path / "AutoPick/job004"
+    (job / "Movies").mkdir(parents=True)
+    shutil.copy(listing, job / "autopick.star")
+    names = [line.split()[0] for line in listing.read_text().splitlines() if line.startswith("MotionCorr/")]
+    for name in names:
+        shutil.copy(one, tmp_path / "AutoPick/job004" / relative_coordinate_path(name))
+    picks = read_picks(job)  # found from the folders above the list
+    assert picks.micrographs == names and len(names) == 24
+    assert len(picks) == 24 * 195
+    np.testing.assert_array_equal(picks.centres[195], [462.817657, 203.188232])
+    with pytest.raises(CryodedupError, match="not found from"):
+        read_picks(listing)

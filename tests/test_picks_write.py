@@ -1,0 +1,100 @@
+"""Writers: a RELION coordinate job read back with starfile, a .cs that cryosparc-tools
+loads with a valid location slot, and the picker's own format."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import starfile
+
+from cryodedup.errors import CryodedupError
+from cryodedup.picks import read_picks
+from cryodedup.picks.write import write_cryosparc, write_like_input, write_relion
+from test_picks_cryolo import cbox_text
+from test_picks_relion import relion3_job
+
+
+@pytest.fixture
+def two_pickers(tmp_path):
+    """A RELION 3.1 AutoPick job and a crYOLO folder on the same two micrographs."""
+    job, names = relion3_job(tmp_path, {"m1": [(100.5, 200.25, 0.3), (10, 20, 0.1)], "m2": [(7, 8, 1.5)]})
+    cbox = tmp_path / "cryolo/CBOX"
+    cbox.mkdir(parents=True)
+    # Corners; centres (100 + 50, 200 + 50) = (150, 250) and (500 + 50, 600 + 50) = (550, 650).
+    (cbox / "m2.cbox").write_text(cbox_text([(100.0, 200.0, 100.0, 100.0, 0.9), (500.0, 600.0, 100.0, 100.0, 0.2)]))
+    star = tmp_path / "CtfFind/job003/micrographs_ctf.star"
+    relion = read_picks(job, project_dir=tmp_path)
+    cryolo = read_picks(tmp_path / "cryolo", micrographs=star)
+    return tmp_path, names, relion, cryolo
+
+
+def test_merged_relion_job_reads_back(two_pickers, monkeypatch):
+    root, names, relion, cryolo = two_pickers
+    monkeypatch.chdir(root)
+    keep = np.array([True, False, True, True, False])  # relion m1 a, b; relion m2; cryolo m2 x2
+    lists = write_relion([relion, cryolo], keep, "Dedup/job050")
+    assert lists["kept"] == root.joinpath("Dedup/job050/autopick_kept.star").relative_to(root)
+    table = starfile.read("Dedup/job050/autopick_kept.star")
+    assert table["rlnMicrographName"].tolist() == names
+    assert table["rlnMicrographCoordinates"].tolist() == [
+        "Dedup/job050/kept/Movies/m1_autopick.star",
+        "Dedup/job050/kept/Movies/m2_autopick.star",
+    ]
+    m1 = starfile.read("Dedup/job050/kept/Movies/m1_autopick.star")
+    m2 = starfile.read("Dedup/job050/kept/Movies/m2_autopick.star")
+    np.testing.assert_allclose(m1[["rlnCoordinateX", "rlnCoordinateY"]], [[100.5, 200.25]])
+    np.testing.assert_allclose(m2[["rlnCoordinateX", "rlnCoordinateY"]], [[7, 8], [150, 250]])
+    np.testing.assert_allclose(m2["rlnAutopickFigureOfMerit"], [1.5, 0.9], rtol=1e-6)
+    rejected = starfile.read("Dedup/job050/rejected/Movies/m2_autopick.star")
+    np.testing.assert_allclose(rejected[["rlnCoordinateX", "rlnCoordinateY"]], [[550, 650]])
+    with pytest.raises(CryodedupError, match="already exists"):
+        write_relion([relion, cryolo], keep, "Dedup/job050")
+
+
+def test_single_relion_input_rows_are_byte_copies(two_pickers):
+    root, _, relion, _ = two_pickers
+    write_relion([relion], [False, True, True], root / "out")
+    text = (root / "out/kept/Movies/m1_autopick.star").read_text()
+    original = (root / "AutoPick/job006/Movies/m1_autopick.star").read_text()
+    first_pick = original.splitlines()[-3]  # the file ends with its two rows and an empty line
+    assert first_pick.startswith("  100.500000") and text == original.replace(first_pick + "\n", "")
+
+
+def test_cs_output_loads_with_location(two_pickers):
+    from cryosparc.dataset import Dataset
+
+    root, names, relion, cryolo = two_pickers
+    shapes = {names[0]: (4000, 3000), names[1]: (4000, 3000)}
+    keep = np.array([True, False, True, True, False])
+    paths = write_cryosparc([relion, cryolo], keep, root / "cs", shapes=shapes, psize=0.885)
+    kept = Dataset.load(paths["kept"])
+    assert len(kept) == 3 and len(set(kept["uid"])) == 3
+    assert [p.decode() if isinstance(p, bytes) else p for p in kept["location/micrograph_path"]] == [
+        names[0],
+        names[1],
+        names[1],
+    ]
+    assert kept["location/micrograph_shape"].tolist() == [[4000, 3000]] * 3
+    # Centres back from fractions: x = frac_x * nx, y = frac_y * ny.
+    x = kept["location/center_x_frac"] * 3000
+    y = kept["location/center_y_frac"] * 4000
+    np.testing.assert_allclose(np.column_stack([x, y]), [[100.5, 200.25], [7, 8], [150, 250]], rtol=1e-6)
+    assert len(set(kept["location/micrograph_uid"].tolist())) == 2
+    np.testing.assert_allclose(kept["location/micrograph_psize_A"], 0.885, rtol=1e-6)
+    assert len(Dataset.load(paths["rejected"])) == 2
+    with pytest.raises(CryodedupError, match="size is unknown"):
+        write_cryosparc([relion], [True] * 3, root / "cs2", shapes={}, psize=1.0)
+
+
+def test_same_format_outputs(two_pickers, tmp_path):
+    root, _, _, cryolo = two_pickers
+    targets = write_like_input(cryolo, [False, True], root / "same")
+    kept = read_picks(targets["kept"][0])
+    np.testing.assert_array_equal(kept.centres, [[550, 650]])
+    original = (root / "cryolo/CBOX/m2.cbox").read_text()
+    assert targets["kept"][0].read_text() == original.replace(original.splitlines()[-2] + "\n", "")
+    topaz = tmp_path / "t.txt"
+    topaz.write_text("image_name\tx_coord\ty_coord\tscore\na\t1\t2\t0.5\nb\t3\t4\t0.1\n")
+    out = write_like_input(read_picks(topaz), [True, False], tmp_path / "tz")
+    assert out["kept"][0].read_text() == "image_name\tx_coord\ty_coord\tscore\na\t1\t2\t0.5\n"
+    assert out["rejected"][0].read_text() == "image_name\tx_coord\ty_coord\tscore\nb\t3\t4\t0.1\n"
