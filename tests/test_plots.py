@@ -86,7 +86,7 @@ def artist(ax, gid):
     return found[0] if found else None
 
 
-@pytest.mark.parametrize("min_dist", [1.0, 200.0])
+@pytest.mark.parametrize("min_dist", [1.0, 400.0])
 def test_picks_are_legible_at_any_minimum_distance(tmp_path, min_dist):
     _, d, _ = details_of(tmp_path, min_dist=min_dist)
     mic = int(np.argmax(np.bincount(d.groups[~d.keep])))
@@ -97,13 +97,13 @@ def test_picks_are_legible_at_any_minimum_distance(tmp_path, min_dist):
         assert ax.get_legend() is None  # the legend sits outside the data
     assert len(fig.legends) == 1
     # A circle of half the minimum distance only where it shows beyond the marker: 0.5 Å on a
-    # 4 000 Å micrograph is a speck; 100 Å is about 15 display pixels.
+    # 6 000 Å wide micrograph is a speck; 200 Å is about 19 display pixels.
     circles = [p for p in fig.axes[0].patches if isinstance(p, Circle)]
     if min_dist == 1.0:
         assert circles == []
     else:
         assert len(circles) == int((d.keep & (d.groups == mic)).sum())
-        assert all(c.radius == 100.0 for c in circles)
+        assert all(c.radius == 200.0 for c in circles)
     fig.canvas.draw()  # renders
 
 

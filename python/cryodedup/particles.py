@@ -547,9 +547,11 @@ def plot_particles(details, outdir: Path, options: ParticleOptions, first_input:
 
     figures, missing = plots.particle_figures(details, options.plot_mics, find_micrograph)
     if missing:
-        summary["micrograph_images"] = (
-            f"{len(missing)} of {len(plots.micrographs_to_show(details, options.plot_mics))} example micrographs not found (first: {missing[0]}); picks drawn on a blank frame. "
-            "Give the folder their paths start from with --project-dir"
+        n_examples = len(plots.micrographs_to_show(details, options.plot_mics))
+        summary["micrograph_images"] = (  # one line each, so that the path stays whole in a table
+            f"{len(missing)} of {n_examples} example micrographs not found; picks drawn on a blank frame\n"
+            f"first looked for: {missing[0]}\n"
+            "give the folder their paths start from with --project-dir"
         )
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}
     return plots.write_all(outdir, figures, "cryodedup particles", parameters, summary, force)

@@ -135,7 +135,7 @@ def input_contributions(details: ParticleDetails):
     ax.set_yticks(y, distinct_labels(details.inputs))
     ax.set_xlabel("particles")
     ax.set_title("Picks contributed by each input")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the bars, not on them
     return fig
 
 
@@ -217,7 +217,7 @@ def micrograph_picks(details: ParticleDetails, mic: int, image: tuple[np.ndarray
     ax_kept.scatter(c[kept, 0], c[kept, 1], facecolors="none", edgecolors=KEPT_COLOUR, gid="kept", **marker)
     radius = details.min_dist / 2
     marker_radius_px = MARKER_POINTS / 72 * DPI / 2
-    if radius * _pixels_per_angstrom(fig, ax_kept, width) > marker_radius_px + 2:
+    if radius * _pixels_per_angstrom(fig, ax_kept, width) > 2 * marker_radius_px:  # else a double ring
         for i in kept:
             ax_kept.add_patch(
                 Circle(tuple(c[i, :2]), radius, fill=False, lw=0.8, color=KEPT_COLOUR, gid="half_min_dist")
@@ -322,7 +322,7 @@ def z_against_pearson(z: np.ndarray, pearson: np.ndarray, is_duplicate: np.ndarr
         ax.scatter(z[mask], pearson[mask], s=14, color=colour, label=f"{label} ({int(mask.sum()):,})", gid=gid)
     ax.axvline(min_z, color="#444444", ls="--", lw=1, label=f"minimum z {min_z:g}")
     ax.axhline(min_pearson, color="#444444", ls=":", lw=1, label=f"minimum Pearson {min_pearson:g}")
-    ax.set_xscale("symlog", linthresh=10)
+    ax.set_xlim(0, max(float(np.max(z)) if len(z) else 0.0, 1.5 * min_z) * 1.05)
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=9, frameon=False)
     return fig
 
@@ -340,7 +340,7 @@ def pair_figure(a: np.ndarray, b: np.ndarray, dy: int, dx: int, title: str):
         ax.imshow(norm(img), cmap="gray", origin="upper")  # row 0 at the top, as in the particle pictures
         ax.set_title(label)
         ax.set_xlabel("x (binned pixels)")
-        ax.set_ylabel("y (binned pixels)")
+    axes[0].set_ylabel("y (binned pixels)")
     ny, nx = a.shape
     oy, ox = max(0, -dy), max(0, -dx)  # a's origin on the canvas; b's is (oy + dy, ox + dx)
     canvas = np.zeros((ny + abs(dy), nx + abs(dx), 3))
