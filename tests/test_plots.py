@@ -12,6 +12,7 @@ from scipy.spatial import cKDTree
 
 pytest.importorskip("matplotlib")
 
+from click.testing import CliRunner  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
 from conftest import write_star  # noqa: E402
@@ -22,6 +23,7 @@ from cryodedup import (  # noqa: E402
     plots,
     remove_duplicate_particles,
 )
+from cryodedup.cli import main  # noqa: E402
 from cryodedup.synthetic import exposure, specimen_field, write_benchmark_file, write_mrc  # noqa: E402
 
 
@@ -166,6 +168,10 @@ def test_the_summary_and_report_say_when_images_are_not_found(tmp_path):
     assert "1 of 1 example micrographs not found" in note and "mics/m.mrc" in note and "--project-dir" in note
     report = (tmp_path / "out" / "report.html").read_text()
     assert "micrograph images" in report and "--project-dir" in report
+    result = CliRunner().invoke(main, ["particles", str(star), "-o", str(tmp_path / "out"), "--plot", "--force"])
+    assert result.exit_code == 0, result.output
+    looked_for = note.splitlines()[1]  # "first looked for: PATH", whole on one line of the table
+    assert "Micrograph images" in result.stderr and looked_for in result.stderr
     summary = remove_duplicate_particles(
         [star], tmp_path / "out2", ParticleOptions(plot=True, project_dir=tmp_path / "data")
     )
