@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 import sys
 
@@ -163,3 +164,51 @@ def test_installed_entry_point_and_demo(tmp_path):
     summary = json.loads(result.stdout)
     assert summary["particles"] == 471 and 0 < summary["rejected"] < summary["particles"]
     assert (tmp_path / "demo" / "result" / "particles_kept.star").exists()
+
+
+def test_inputs_are_told_apart_and_paths_are_never_cut(tmp_path):
+    # Two particles.star of different jobs, deep enough that paths pass 80 columns.
+    deep = tmp_path / ("a_rather_long_project_folder_name_" * 3) / "Select"
+    files = []
+    for job in ("job020", "job021"):
+        (deep / job).mkdir(parents=True)
+        files.append(write_star(deep / job / "particles.star", P31, GOOD_ROWS, optics=OPTICS))
+    out = deep / "Dedup" / "job030"
+    for columns in ("80", "40"):  # a pipe (80 columns) and a narrow terminal
+        result = CliRunner(env={"COLUMNS": columns}).invoke(
+            main, ["particles", *map(str, files), "-o", str(out), "--force"]
+        )
+        assert result.exit_code == 0, result.output
+        assert "job020/particles.star" in result.stderr and "job021/particles.star" in result.stderr
+        assert str(out / "particles_kept.star") in result.stderr, result.stderr
+
+
+def test_demo_command_pastes_into_a_shell(tmp_path):
+    outdir = tmp_path / "my demo [1]"
+    result = cli("demo", outdir)
+    assert result.exit_code == 0, result.output
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("Running: ")]
+    args = shlex.split(line.removeprefix("Running: "))
+    assert args[:2] == ["cryodedup", "particles"]
+    assert args[2:4] == [
+        str(outdir / "input" / "particles_log.star"),
+        str(outdir / "input" / "particles_template.star"),
+    ]
+    assert args[args.index("-o") + 1] == str(outdir / "result")
+    assert args[args.index("--micrographs") + 1] == str(outdir / "input" / "micrographs_ctf.star")
+
+
+def test_seed_help_and_plot_message(tmp_path, good, monkeypatch):
+    help_text = cli("particles", "--help").output
+    assert "non-negative integer" in help_text and "18446744073709551615" not in help_text
+    assert cli("particles", good, "-o", tmp_path / "out", "--seed", "-1").exit_code == 2
+    # Without matplotlib, --plot says how to get it, brackets and all.
+    import cryodedup.outputs
+
+    real = cryodedup.outputs.importlib.util.find_spec
+    monkeypatch.setattr(
+        cryodedup.outputs.importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a)
+    )
+    result = cli("particles", good, "-o", tmp_path / "out", "--plot")
+    assert result.exit_code == 1
+    assert "pip install 'cryodedup[plot]'" in result.stderr, result.stderr

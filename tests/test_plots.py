@@ -12,15 +12,33 @@ from scipy.spatial import cKDTree
 
 pytest.importorskip("matplotlib")
 
-from cryodedup import MicrographOptions, ParticleOptions, find_duplicate_micrographs, remove_duplicate_particles  # noqa: E402
-from cryodedup import plots  # noqa: E402
-from cryodedup.synthetic import exposure, specimen_field, write_benchmark_file, write_mrc  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
+from conftest import write_star  # noqa: E402
+from cryodedup import (  # noqa: E402
+    MicrographOptions,
+    ParticleOptions,
+    find_duplicate_micrographs,
+    plots,
+    remove_duplicate_particles,
+)
+from cryodedup.cli import main  # noqa: E402
+from cryodedup.synthetic import exposure, specimen_field, write_benchmark_file, write_mrc  # noqa: E402
 
-def details_of(tmp_path, n=3000):
+
+def details_of(tmp_path, n=3000, min_dist=20.0):
     path = tmp_path / "p.star"
     write_benchmark_file(path, n, per_mic=300, seed=3)
+    return run_with_spy(
+        path,
+        tmp_path / "out",
+        ParticleOptions(min_dist=min_dist, score="rlnMaxValueProbDistribution", plot=True, plot_mics=2),
+    )
+
+
+def run_with_spy(path, outdir, options):
+    """Runs the particle job and returns (summary, the details given to the pictures, path)."""
     captured = {}
     original = plots.particle_figures
 
@@ -30,9 +48,7 @@ def details_of(tmp_path, n=3000):
 
     plots.particle_figures = spy
     try:
-        summary = remove_duplicate_particles(
-            [path], tmp_path / "out", ParticleOptions(score="rlnMaxValueProbDistribution", plot=True, plot_mics=2)
-        )
+        summary = remove_duplicate_particles([path], outdir, options)
     finally:
         plots.particle_figures = original
     return summary, captured["details"], path
@@ -49,18 +65,117 @@ def test_particle_pictures_show_the_decisions(tmp_path):
         "scores.png",
         "report.html",
     }
-    # The first example is the micrograph with the most rejections; its markers are its picks.
+    # The first example is the micrograph with the most rejections: kept picks in one panel,
+    # rejected picks in the other, each with a line to the pick kept instead.
     rejected = np.bincount(d.groups[~d.keep])
     mic = int(np.argmax(rejected))
     fig = plots.micrograph_picks(d, mic, None)
-    circles = [p for p in fig.axes[0].patches if isinstance(p, Circle)]
     on_mic = d.groups == mic
-    assert sum(c.get_gid() == "kept" for c in circles) == int((d.keep & on_mic).sum())
-    assert sum(c.get_gid() == "rejected" for c in circles) == int((~d.keep & on_mic).sum()) == rejected.max()
-    assert all(c.radius == d.min_dist / 2 for c in circles)
-    (lines,) = [c for c in fig.axes[0].collections if c.get_gid() == "suppressed_by"]
-    for segment, i in zip(lines.get_segments(), np.flatnonzero(~d.keep & on_mic)):
+    ax_kept, ax_rejected = fig.axes
+    assert np.allclose(artist(ax_kept, "kept").get_offsets(), d.centres[d.keep & on_mic])
+    assert np.allclose(artist(ax_rejected, "rejected").get_offsets(), d.centres[~d.keep & on_mic])
+    assert len(artist(ax_rejected, "rejected").get_offsets()) == rejected.max()
+    assert artist(ax_kept, "rejected") is None and artist(ax_rejected, "kept") is None
+    segments = artist(ax_rejected, "suppressed_by").get_segments()
+    assert len(segments) == rejected.max()
+    for segment, i in zip(segments, np.flatnonzero(~d.keep & on_mic)):
         assert np.allclose(segment, [d.centres[i], d.centres[d.suppressed_by[i]]])
+
+
+def artist(ax, gid):
+    """The collection of ``ax`` with this gid, or None."""
+    found = [c for c in ax.collections if c.get_gid() == gid]
+    return found[0] if found else None
+
+
+@pytest.mark.parametrize("min_dist", [1.0, 400.0])
+def test_picks_are_legible_at_any_minimum_distance(tmp_path, min_dist):
+    _, d, _ = details_of(tmp_path, min_dist=min_dist)
+    mic = int(np.argmax(np.bincount(d.groups[~d.keep])))
+    fig = plots.micrograph_picks(d, mic, None)
+    for ax, gid in zip(fig.axes, ("kept", "rejected")):
+        sizes = artist(ax, gid).get_sizes()
+        assert len(sizes) and np.all(np.sqrt(sizes) >= 5)  # at least 5 points wide, whatever the distance
+        assert ax.get_legend() is None  # the legend sits outside the data
+    assert len(fig.legends) == 1
+    # A circle of half the minimum distance only where it shows beyond the marker: 0.5 Å on a
+    # 6 000 Å wide micrograph is a speck; 200 Å is about 19 display pixels.
+    circles = [p for p in fig.axes[0].patches if isinstance(p, Circle)]
+    if min_dist == 1.0:
+        assert circles == []
+    else:
+        assert len(circles) == int((d.keep & (d.groups == mic)).sum())
+        assert all(c.radius == 200.0 for c in circles)
+    fig.canvas.draw()  # renders
+
+
+def bright_spot(fig, ax) -> np.ndarray:
+    """Centre (display pixels, origin bottom left) of the white pixels rendered inside ``ax``."""
+    fig.canvas.draw()
+    rgba = np.asarray(fig.canvas.buffer_rgba())
+    height = rgba.shape[0]
+    box = ax.get_window_extent()
+    rows, cols = np.nonzero(np.all(rgba[:, :, :3] > 235, axis=2))
+    inside = (cols > box.x0 + 1) & (cols < box.x1 - 1) & (height - rows > box.y0 + 1) & (height - rows < box.y1 - 1)
+    assert inside.sum() > 10
+    return np.array([cols[inside].mean(), height - rows[inside].mean()])
+
+
+def blob(ny, nx, row, col, sigma):
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    rng = np.random.default_rng(0)
+    return (100 * np.exp(-((yy - row) ** 2 + (xx - col) ** 2) / (2 * sigma**2)) + rng.normal(0, 1, (ny, nx))).astype(
+        np.float32
+    )
+
+
+def test_a_pick_on_a_bright_feature_is_drawn_on_it(tmp_path):
+    # A 360 x 240 pixel micrograph (2 Å) with a bright spot at column 250, row 40 of the MRC,
+    # picked at rlnCoordinateX 250, rlnCoordinateY 40: RELION's picker and extraction both put
+    # row r of the MRC at rlnCoordinateY r, and show row 0 (y = 0) at the top.
+    (tmp_path / "mics").mkdir()
+    write_mrc(tmp_path / "mics" / "m.mrc", blob(240, 360, 40, 250, 8), 2.0)
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup", "rlnAutopickFigureOfMerit"]
+    rows = [[250, 40, "mics/m.mrc", 1, 0.9], [252, 41, "mics/m.mrc", 1, 0.5], [60, 200, "mics/m.mrc", 1, 0.4]]
+    star = write_star(tmp_path / "p.star", labels, rows, optics=[[1, "og1", 2.0, 2.0]])
+    summary, d, _ = run_with_spy(star, tmp_path / "out", ParticleOptions(min_dist=20, plot=True, plot_mics=1))
+    assert "micrograph_images" not in summary  # found from the folder above the input
+    image = plots.display_image(tmp_path / "mics" / "m.mrc")
+    fig = plots.micrograph_picks(d, 0, image)
+    for ax in fig.axes:
+        spot = bright_spot(fig, ax)  # draws first: the transforms hold after layout
+        pick = ax.transData.transform((250 * 2.0, 40 * 2.0))
+        assert np.hypot(*(spot - pick)) < 4, (spot, pick)
+        assert ax.transData.transform((0, 0))[1] > ax.transData.transform((0, 100))[1]  # y = 0 at the top
+    # The micrograph-pair pictures show their images the same way: row 10 near the top.
+    a = blob(100, 120, 10, 70, 4)
+    fig = plots.pair_figure(a, a, 0, 0, "same")
+    for ax in fig.axes:
+        spot = bright_spot(fig, ax)
+        pick = ax.transData.transform((70, 10))
+        assert np.hypot(*(spot - pick)) < 4, (spot, pick)
+
+
+def test_the_summary_and_report_say_when_images_are_not_found(tmp_path):
+    (tmp_path / "data" / "mics").mkdir(parents=True)
+    write_mrc(tmp_path / "data" / "mics" / "m.mrc", blob(240, 360, 40, 250, 8), 2.0)
+    (tmp_path / "job").mkdir()
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup", "rlnAutopickFigureOfMerit"]
+    rows = [[250, 40, "mics/m.mrc", 1, 0.9], [252, 41, "mics/m.mrc", 1, 0.5]]
+    star = write_star(tmp_path / "job" / "p.star", labels, rows, optics=[[1, "og1", 2.0, 2.0]])
+    summary = remove_duplicate_particles([star], tmp_path / "out", ParticleOptions(plot=True))
+    note = summary["micrograph_images"]
+    assert "1 of 1 example micrographs not found" in note and "mics/m.mrc" in note and "--project-dir" in note
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert "micrograph images" in report and "--project-dir" in report
+    result = CliRunner().invoke(main, ["particles", str(star), "-o", str(tmp_path / "out"), "--plot", "--force"])
+    assert result.exit_code == 0, result.output
+    looked_for = note.splitlines()[1]  # "first looked for: PATH", whole on one line of the table
+    assert "Micrograph images" in result.stderr and looked_for in result.stderr
+    summary = remove_duplicate_particles(
+        [star], tmp_path / "out2", ParticleOptions(plot=True, project_dir=tmp_path / "data")
+    )
+    assert "micrograph_images" not in summary
 
 
 def test_nearest_neighbour_histogram_counts(tmp_path):
@@ -90,13 +205,42 @@ def test_micrograph_pictures_and_report(tmp_path):
     summary = find_duplicate_micrographs(
         sorted(tmp_path.glob("*.mrc")), tmp_path / "out", MicrographOptions(bin=2, plot=True)
     )
-    assert [p.split("/")[-1] for p in summary["plots"]] == ["z_distribution.png", "pair_1.png", "report.html"]
+    assert [p.split("/")[-1] for p in summary["plots"]] == [
+        "z_distribution.png",
+        "z_pearson.png",
+        "pair_1.png",
+        "report.html",
+    ]
     z = np.array([float(line.split(",")[4]) for line in (tmp_path / "out" / "pairs.csv").read_text().splitlines()[1:]])
     fig = plots.z_distribution(z, 8.0)
     assert sum(bar.get_height() for bar in fig.axes[0].patches) == len(z) == 3
     assert fig.axes[0].get_lines()[0].get_xdata()[0] == 8.0
     report = (tmp_path / "out" / "report.html").read_text()
-    assert report.count("data:image/png;base64,") == 2 and "http" not in report
+    assert report.count("data:image/png;base64,") == 3 and "http" not in report
+    # The table of flagged pairs: a.mrc then b.mrc (b is a moved 150 px down and 200 px right
+    # of a at 6 Å: 1200 Å, 900 Å), with full paths.
+    table = report.split("Flagged pairs (1, highest z first)")[1].split("</table>")[0]
+    cells = [c.split("</td>")[0] for c in table.split("<td>")[1:]]
+    assert cells[:2] == [str(tmp_path / "a.mrc"), str(tmp_path / "b.mrc")]
+    assert float(cells[2]) >= 8 and float(cells[3]) >= 0.3
+    shift_x, shift_y = (float(v) for v in cells[5].split(","))
+    assert abs(shift_x - 1200) <= 12 and abs(shift_y - 900) <= 12
+    # Human labels, no None or False.
+    assert "minimum z" in report and "target pixel size (Å)" in report
+    assert ">None<" not in report and ">False<" not in report and ">True<" not in report
+
+
+def test_z_against_pearson_shows_why_a_high_z_pair_is_not_flagged():
+    z = np.array([3.0, 20.0, 30.0, 9.0, 6.0])
+    r = np.array([np.nan, 0.1, 0.8, 0.5, 0.9])
+    is_dup = (z >= 8) & (r >= 0.3)
+    fig = plots.z_against_pearson(z, r, is_dup, 8.0, 0.3)
+    ax = fig.axes[0]
+    assert np.allclose(artist(ax, "not_duplicate").get_offsets(), [[20, 0.1], [6, 0.9]])
+    assert np.allclose(artist(ax, "duplicate").get_offsets(), [[30, 0.8], [9, 0.5]])
+    vertical, horizontal = ax.get_lines()
+    assert vertical.get_xdata()[0] == 8.0 and horizontal.get_ydata()[0] == 0.3
+    assert "1 with z below 5 have none" in ax.get_title()
 
 
 def test_default_path_imports_no_plotting(tmp_path):

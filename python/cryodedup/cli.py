@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import sys
 from pathlib import Path
 
 import rich_click as click
 from rich.console import Console
+from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 
 from . import __version__
 from .errors import CryodedupError
+from .labels import distinct_labels
 from .micrographs import MicrographOptions, find_duplicate_micrographs
 from .particles import ParticleOptions, remove_duplicate_particles
 
@@ -32,9 +36,9 @@ class Reporter:
 
     def log(self, message: str, level: str) -> None:
         if level == "warning" and not self.quiet:
-            self.console.print(f"[bold yellow]Warning:[/] {message}")
+            self.console.print(f"[bold yellow]Warning:[/] {escape(message)}", soft_wrap=True)
         elif self.chatty:
-            self.console.print(f"[dim]{message}[/]")
+            self.console.print(f"[dim]{escape(message)}[/]", soft_wrap=True)
 
     def table(self, title: str, rows: list[tuple[str, str]]) -> None:
         if self.quiet:
@@ -43,22 +47,25 @@ class Reporter:
         table.add_column(style="bold")
         table.add_column()
         for key, value in rows:
-            table.add_row(key, value)
-        self.console.print(table)
+            table.add_row(escape(key), escape(value))
+        # As wide as the longest path needs, even on a narrow terminal or a pipe (80 columns):
+        # a path cut or folded by the table cannot be pasted back.
+        width = Measurement.get(self.console, self.console.options.update_width(100_000), table).maximum
+        wide = Console(stderr=True, highlight=False, width=max(width, self.console.width))
+        wide.print(table, crop=False)
 
 
 def fail(message: str) -> None:
-    Console(stderr=True, highlight=False).print(f"[bold red]Error:[/] {message}", soft_wrap=True)
+    Console(stderr=True, highlight=False).print(f"[bold red]Error:[/] {escape(message)}", soft_wrap=True)
     sys.exit(1)
 
 
 def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
     rows = [("Particles in", f"{s['particles']:,}")]
     if len(s["inputs"]) > 1 and "kept" in s["inputs"][0]:
-        for i in s["inputs"]:
-            rows.append(
-                (f"  {Path(i['file']).name}", f"{i['particles']:,} in, {i['kept']:,} kept, {i['rejected']:,} rejected")
-            )
+        labels = distinct_labels([i["file"] for i in s["inputs"]])
+        for label, i in zip(labels, s["inputs"]):
+            rows.append((f"  {label}", f"{i['particles']:,} in, {i['kept']:,} kept, {i['rejected']:,} rejected"))
     pct = 100 * s["rejected"] / s["particles"] if s["particles"] else 0.0
     rows += [
         ("Kept", f"{s['kept']:,}"),
@@ -99,6 +106,22 @@ def pixel_size_rows(pixel_sizes: list[dict], several_inputs: bool) -> list[tuple
     return rows
 
 
+class Seed(click.ParamType):
+    """A non-negative integer that fits in 64 bits (click's IntRange would print the range)."""
+
+    name = "integer"
+
+    def convert(self, value, param, ctx):
+        try:
+            seed = int(value)
+        except (TypeError, ValueError):
+            seed = -1
+        if not 0 <= seed < 2**64:
+            self.fail(f"{value!r} is not a non-negative integer below 2**64", param, ctx)
+        return seed
+
+
+SEED = Seed()
 FORCE = click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 QUIET = click.option("--quiet", "-q", is_flag=True, help="Print nothing on stderr but errors.")
 JSON = click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
@@ -169,10 +192,10 @@ def main() -> None:
 @click.option("--remove-entirely", is_flag=True, help="Reject every particle that has a neighbour within the distance.")
 @click.option(
     "--seed",
-    type=click.IntRange(0, 2**64 - 1),
+    type=SEED,
     default=0,
     show_default=True,
-    help="Seed of the random ranking used with `--score none`.",
+    help="Seed of the random ranking used with `--score none`: a non-negative integer.",
 )
 @FORCE
 @QUIET
@@ -247,6 +270,8 @@ def run_particle_job(title, inputs, outdir, options, report, force, as_json) -> 
     rows = particle_summary_rows(summary)
     if summary.get("plots"):
         rows.append(("Pictures", "\n".join(summary["plots"])))
+    if summary.get("micrograph_images"):
+        rows.append(("Micrograph images", summary["micrograph_images"]))
     report.table(title, rows)
     if as_json:
         print(json.dumps(summary, indent=2))
@@ -281,12 +306,10 @@ def demo(outdir, force, quiet, as_json, plot) -> None:
     micrographs = data / "micrographs_ctf.star"
     result = outdir / "result"
     if not quiet:
-        report.console.print(
-            "Running: cryodedup particles "
-            + " ".join(str(p) for p in pickers)
-            + f" --micrographs {micrographs} --score rlnMaxValueProbDistribution -o {result}"
-            + (" --plot" if plot else "")
-        )
+        command = ["cryodedup", "particles", *map(str, pickers), "--micrographs", str(micrographs)]
+        command += ["--score", "rlnMaxValueProbDistribution", "-o", str(result)] + (["--plot"] if plot else [])
+        # Quoted for a shell, on one line (no wrapping), markup characters shown as they are.
+        report.console.print(f"Running: {escape(shlex.join(command))}", soft_wrap=True)
     options = ParticleOptions(micrographs=micrographs, score="rlnMaxValueProbDistribution", plot=plot)
     run_particle_job("cryodedup demo", pickers, result, options, report, force, as_json)
 

@@ -445,7 +445,8 @@ def find_duplicate_micrographs(
 
 
 def _plot(mics, options, pairs, scores, is_dup, rank, binning, outdir, force, summary) -> list[str]:
-    """The z distribution and, for the best flagged pairs, the two images and their overlay."""
+    """The z distribution, z against Pearson with both thresholds, a table of the flagged
+    pairs and, for the best of them, the two images and their overlay."""
     from . import plots
 
     figures = [
@@ -453,15 +454,31 @@ def _plot(mics, options, pairs, scores, is_dup, rank, binning, outdir, force, su
             "z_distribution.png",
             "Phase-correlation z of all scored pairs",
             plots.z_distribution(scores["z"], options.min_z),
-        )
+        ),
+        (
+            "z_pearson.png",
+            "z against Pearson: duplicates pass both thresholds",
+            plots.z_against_pearson(scores["z"], scores["pearson"], is_dup, options.min_z, options.min_pearson),
+        ),
     ]
     flagged = np.flatnonzero(is_dup)
-    for k, p in enumerate(flagged[np.argsort(-scores["z"][flagged])][: options.plot_pairs]):
-        a, b = pairs[p]
-        first, later = (a, b) if rank[a] <= rank[b] else (b, a)
-        dy, dx = int(scores["dy"][p]), int(scores["dx"][p])
-        if first != a:  # the shift is of b against a; seen from the other side it flips
-            dy, dx = -dy, -dx
+    flagged = flagged[np.argsort(-scores["z"][flagged], kind="stable")]
+    binned_psize = summary["binned_pixel_size_A"]
+    rows = []
+    for k, p in enumerate(flagged):
+        first, later, dy, dx = _seen_from_first(pairs[p], scores["dy"][p], scores["dx"][p], rank)
+        rows.append(
+            (
+                mics.names[first],
+                mics.names[later],
+                f"{scores['z'][p]:.1f}",
+                f"{scores['pearson'][p]:.2f}",
+                f"{scores['overlap'][p]:.0%}",
+                f"{dx * binned_psize:.0f}, {dy * binned_psize:.0f}",
+            )
+        )
+        if k >= options.plot_pairs:
+            continue
         images = []
         for i in (first, later):
             mrc, data = _open_mrc(mics.paths[i])
@@ -474,8 +491,20 @@ def _plot(mics, options, pairs, scores, is_dup, rank, binning, outdir, force, su
         figures.append(
             (f"pair_{k + 1}.png", f"Flagged pair {k + 1}", plots.pair_figure(images[0], images[1], dy, dx, title))
         )
+    header = ("first acquisition", "later acquisition", "z", "Pearson", "overlap", "shift x, y (Å)")
+    table = (f"Flagged pairs ({len(rows)}, highest z first)", header, rows)
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}
-    return plots.write_all(outdir, figures, "cryodedup micrographs", parameters, summary, force)
+    return plots.write_all(outdir, figures, "cryodedup micrographs", parameters, summary, force, tables=[table])
+
+
+def _seen_from_first(pair, dy, dx, rank) -> tuple[int, int, int, int]:
+    """The pair in acquisition order, and the shift of the later image against the first
+    (scored as b against a: seen from the other side it flips)."""
+    a, b = pair
+    dy, dx = int(dy), int(dx)
+    if rank[a] <= rank[b]:
+        return a, b, dy, dx
+    return b, a, -dy, -dx
 
 
 def _write_pairs(path, mics, pairs, scores, is_dup, binning, binned_psize) -> None:

@@ -537,15 +537,22 @@ def remove_duplicate_particles(
 
 
 def plot_particles(details, outdir: Path, options: ParticleOptions, first_input: Path, force: bool, summary: dict):
-    """The particle job's pictures and report (``--plot``)."""
+    """The particle job's pictures and report (``--plot``). When example micrographs' image
+    files are not found, the summary says so and how to point at them."""
     from . import plots
     from .micrographs import resolve_paths
 
-    def find_micrograph(name: str):
-        path = resolve_paths([name], first_input, options.project_dir)[0][0]
-        return path if path.exists() else None
+    def find_micrograph(name: str) -> Path:
+        return resolve_paths([name], first_input, options.project_dir)[0][0]
 
-    figures = plots.particle_figures(details, options.plot_mics, find_micrograph)
+    figures, missing = plots.particle_figures(details, options.plot_mics, find_micrograph)
+    if missing:
+        n_examples = len(plots.micrographs_to_show(details, options.plot_mics))
+        summary["micrograph_images"] = (  # one line each, so that the path stays whole in a table
+            f"{len(missing)} of {n_examples} example micrographs not found; picks drawn on a blank frame\n"
+            f"first looked for: {missing[0]}\n"
+            "give the folder their paths start from with --project-dir"
+        )
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}
     return plots.write_all(outdir, figures, "cryodedup particles", parameters, summary, force)
 

@@ -21,7 +21,10 @@ import numpy as np  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
+from .labels import distinct_labels, human  # noqa: E402
+
 KEPT_COLOUR, REJECTED_COLOUR = "#1a9641", "#d7191c"
+DPI = 110  # of the saved PNGs
 
 
 @dataclass
@@ -52,7 +55,7 @@ def _axes(xlabel: str, ylabel: str, title: str, size=(7, 4)):
 
 
 def save(fig, path) -> None:
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -129,10 +132,10 @@ def input_contributions(details: ParticleDetails):
     y = np.arange(k)
     ax.barh(y, kept, color=KEPT_COLOUR, label="kept")
     ax.barh(y, rejected, left=kept, color=REJECTED_COLOUR, label="rejected")
-    ax.set_yticks(y, [Path(n).name for n in details.inputs])
+    ax.set_yticks(y, distinct_labels(details.inputs))
     ax.set_xlabel("particles")
     ax.set_title("Picks contributed by each input")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the bars, not on them
     return fig
 
 
@@ -157,69 +160,105 @@ def display_image(path: Path, width: int = 900) -> tuple[np.ndarray, float] | No
     return smooth, float(factor)
 
 
-def micrograph_picks(details: ParticleDetails, mic: int, image: tuple[np.ndarray, float] | None):
-    """One micrograph with its picks: kept green, rejected red, circles of half the minimum
-    distance, and a line from each rejected pick to the particle that suppressed it."""
-    idx = np.flatnonzero(details.groups == mic)
-    psize = float(details.psize[idx[0]])
-    fig, ax = plt.subplots(figsize=(9, 7))
+MARKER_POINTS = 7  # marker width in points: visible whatever the minimum distance and micrograph size
+
+
+def _frame(details: ParticleDetails, mic: int, idx: np.ndarray, psize: float, image) -> tuple[float, float]:
+    """Width and height (Å) of the micrograph: from its image, its known shape, or its picks."""
     if image is not None:
         pixels, factor = image
-        scale = psize * factor  # Å per displayed pixel
+        return pixels.shape[1] * psize * factor, pixels.shape[0] * psize * factor
+    ny, nx = details.mic_shapes.get(mic, (0, 0))
+    return (
+        nx * psize or float(details.centres[idx, 0].max()) * 1.05 or 1.0,
+        ny * psize or float(details.centres[idx, 1].max()) * 1.05 or 1.0,
+    )
+
+
+def _show_micrograph(ax, image, width: float, height: float) -> None:
+    """The micrograph as RELION's and CryoSPARC's pick viewers show it: row 0 of the MRC at
+    the top, where y = 0 is; y grows downwards."""
+    if image is not None:
+        pixels, _ = image
         lo, hi = np.percentile(pixels, [1, 99])
-        ax.imshow(
-            pixels,
-            cmap="gray",
-            vmin=lo,
-            vmax=hi,
-            origin="lower",
-            extent=(0, pixels.shape[1] * scale, 0, pixels.shape[0] * scale),
-        )
+        ax.imshow(pixels, cmap="gray", vmin=lo, vmax=hi, origin="upper", extent=(0, width, height, 0))
     else:
-        ny, nx = details.mic_shapes.get(mic, (0, 0))
-        extent = (
-            nx * psize or details.centres[idx, 0].max() * 1.05,
-            ny * psize or details.centres[idx, 1].max() * 1.05,
-        )
         ax.set_facecolor("#f2f2f2")
-        ax.set_xlim(0, extent[0])
-        ax.set_ylim(0, extent[1])
-    radius = max(details.min_dist / 2, 1e-6)
-    for i in idx:
-        colour = KEPT_COLOUR if details.keep[i] else REJECTED_COLOUR
-        ax.add_patch(
-            Circle(
-                tuple(details.centres[i]),
-                radius,
-                fill=False,
-                lw=1.5,
-                color=colour,
-                gid="kept" if details.keep[i] else "rejected",
-            )
-        )
-    lines = [(details.centres[i], details.centres[details.suppressed_by[i]]) for i in idx if not details.keep[i]]
-    ax.add_collection(LineCollection(lines, colors=REJECTED_COLOUR, lw=1, gid="suppressed_by"))
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)
     ax.set_aspect("equal")
     ax.set_xlabel("x (Å)")
-    ax.set_ylabel("y (Å)")
+
+
+def _pixels_per_angstrom(fig, ax, width: float) -> float:
+    """Display pixels per Å of ``ax`` in the saved PNG."""
+    return ax.get_position().width * fig.get_figwidth() * DPI / width
+
+
+def micrograph_picks(details: ParticleDetails, mic: int, image: tuple[np.ndarray, float] | None, missing: str = ""):
+    """One micrograph twice, side by side: its kept picks, and its rejected picks each with a
+    line to the particle kept instead. Markers have a fixed size; circles of half the minimum
+    distance (two picks are duplicates when theirs overlap) are drawn when they are larger
+    than the markers. ``missing``: the image file that was not found, if any."""
+    idx = np.flatnonzero(details.groups == mic)
+    kept, rejected = idx[details.keep[idx]], idx[~details.keep[idx]]
+    psize = float(details.psize[idx[0]])
+    width, height = _frame(details, mic, idx, psize, image)
+    panel = 6.0  # inches per panel
+    fig, (ax_kept, ax_rejected) = plt.subplots(
+        1, 2, figsize=(2 * panel + 1.0, min(panel * height / width, 9.0) + 1.6), sharex=True, sharey=True
+    )
+    fig.subplots_adjust(left=0.07, right=0.98, top=0.86, bottom=0.16, wspace=0.08)
+    for ax in (ax_kept, ax_rejected):
+        _show_micrograph(ax, image, width, height)
+    ax_kept.set_ylabel("y (Å)")
+    marker = {"s": MARKER_POINTS**2, "linewidths": 1.5}
+    c = details.centres
+    ax_kept.scatter(c[kept, 0], c[kept, 1], facecolors="none", edgecolors=KEPT_COLOUR, gid="kept", **marker)
+    radius = details.min_dist / 2
+    marker_radius_px = MARKER_POINTS / 72 * DPI / 2
+    if radius * _pixels_per_angstrom(fig, ax_kept, width) > 2 * marker_radius_px:  # else a double ring
+        for i in kept:
+            ax_kept.add_patch(
+                Circle(tuple(c[i, :2]), radius, fill=False, lw=0.8, color=KEPT_COLOUR, gid="half_min_dist")
+            )
+    partners = details.suppressed_by[rejected]
+    lines = [(c[i, :2], c[j, :2]) for i, j in zip(rejected, partners)]
+    ax_rejected.add_collection(LineCollection(lines, colors="#ffbf00", lw=1.2, gid="suppressed_by"))
+    ax_rejected.scatter(c[partners, 0], c[partners, 1], s=16, color=KEPT_COLOUR, gid="kept_instead")
+    ax_rejected.scatter(c[rejected, 0], c[rejected, 1], marker="x", color=REJECTED_COLOUR, gid="rejected", **marker)
+    ax_kept.set_title(f"kept: {len(kept)}", fontsize=10)
+    ax_rejected.set_title(f"rejected: {len(rejected)}", fontsize=10)
+    title = f"{details.mic_names[mic]} (minimum distance {details.min_dist:g} Å)"
+    if missing:
+        title += f"\nimage not found ({missing}): picks on a blank frame; point at the images with --project-dir"
+    fig.suptitle(title, fontsize=10)
     from matplotlib.lines import Line2D
 
-    ax.legend(
-        handles=[
-            Line2D([], [], marker="o", fillstyle="none", ls="", color=KEPT_COLOUR, label="kept"),
-            Line2D([], [], marker="o", fillstyle="none", ls="", color=REJECTED_COLOUR, label="rejected"),
-            Line2D([], [], color=REJECTED_COLOUR, label="to the particle kept instead"),
-        ],
-        loc="upper right",
-        fontsize=8,
-        framealpha=0.8,
+    # Remove-entirely mode keeps none of a close pair: the line then goes to the neighbour.
+    partner_label = (
+        "to the pick kept instead" if details.keep[partners].all() else "to its neighbour within the distance"
     )
-    n_rejected = int((~details.keep[idx]).sum())
-    ax.set_title(
-        f"{Path(details.mic_names[mic]).name}: {len(idx) - n_rejected} kept (green), {n_rejected} rejected "
-        f"(red)\ncircles: half the minimum distance ({details.min_dist:g} Å); lines: to the particle kept instead",
-        fontsize=9,
-    )
+    handles = [
+        Line2D([], [], marker="o", ms=MARKER_POINTS, mfc="none", ls="", color=KEPT_COLOUR, label="kept pick"),
+        Line2D([], [], marker="x", ms=MARKER_POINTS, ls="", color=REJECTED_COLOUR, label="rejected pick"),
+        Line2D([], [], color="#ffbf00", marker="o", ms=4, mfc=KEPT_COLOUR, mec=KEPT_COLOUR, label=partner_label),
+    ]
+    if any(p.get_gid() == "half_min_dist" for p in ax_kept.patches):
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="o",
+                ms=14,
+                mfc="none",
+                ls="",
+                color=KEPT_COLOUR,
+                lw=0.8,
+                label="half the minimum distance",
+            )
+        )
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9, frameon=False)
     return fig
 
 
@@ -231,32 +270,25 @@ def micrographs_to_show(details: ParticleDetails, n: int) -> list[int]:
     return order[:n]
 
 
-def particle_figure_names(details: ParticleDetails, n_mics: int) -> list[str]:
-    names = [f"example_micrograph_{k + 1}.png" for k in range(len(micrographs_to_show(details, n_mics)))]
-    names += ["nn_distances.png", "rejected_per_micrograph.png"]
-    if details.scores is not None:
-        names.append("scores.png")
-    if len(details.inputs) > 1:
-        names.append("inputs.png")
-    return names
-
-
-def particle_figures(details: ParticleDetails, n_mics: int, find_micrograph) -> list:
-    """(file name, title, Figure) for every picture of the particle job."""
-    out = []
+def particle_figures(details: ParticleDetails, n_mics: int, find_micrograph) -> tuple[list, list[str]]:
+    """(file name, title, Figure) for every picture of the particle job, and the image files
+    of the example micrographs that were not found (``find_micrograph(name)`` gives the path
+    looked for)."""
+    out, missing = [], []
     for k, mic in enumerate(micrographs_to_show(details, n_mics)):
         path = find_micrograph(details.mic_names[mic])
-        image = display_image(path) if path is not None else None
-        out.append(
-            (f"example_micrograph_{k + 1}.png", f"Example micrograph {k + 1}", micrograph_picks(details, mic, image))
-        )
+        image = display_image(path) if path.exists() else None
+        if not path.exists():
+            missing.append(str(path))
+        figure = micrograph_picks(details, mic, image, missing=str(path) if not path.exists() else "")
+        out.append((f"example_micrograph_{k + 1}.png", f"Example micrograph {k + 1}", figure))
     out.append(("nn_distances.png", "Nearest-neighbour distances", nn_histogram(details)))
     out.append(("rejected_per_micrograph.png", "Rejected per micrograph", rejected_fraction(details)))
     if details.scores is not None:
         out.append(("scores.png", "Scores", score_distributions(details)))
     if len(details.inputs) > 1:
         out.append(("inputs.png", "Inputs", input_contributions(details)))
-    return out
+    return out, missing
 
 
 def z_distribution(z: np.ndarray, threshold: float):
@@ -272,6 +304,29 @@ def z_distribution(z: np.ndarray, threshold: float):
     return fig
 
 
+def z_against_pearson(z: np.ndarray, pearson: np.ndarray, is_duplicate: np.ndarray, min_z: float, min_pearson: float):
+    """Every scored pair by its z and Pearson coefficient, with both thresholds: a pair is a
+    duplicate only in the upper right corner. Pairs whose peak is too low for a Pearson
+    coefficient (``nan``) are counted in the title."""
+    has_r = np.isfinite(pearson)
+    fig, ax = _axes(
+        "phase-correlation peak z (standard deviations of the map)",
+        "Pearson coefficient over the overlap",
+        f"{int(has_r.sum()):,} pairs with a Pearson coefficient; {int((~has_r).sum()):,} with z below 5 have none",
+        size=(7, 5),
+    )
+    for mask, colour, label, gid in (
+        (has_r & ~is_duplicate, "#4c72b0", "not a duplicate", "not_duplicate"),
+        (has_r & is_duplicate, REJECTED_COLOUR, "duplicate", "duplicate"),
+    ):
+        ax.scatter(z[mask], pearson[mask], s=14, color=colour, label=f"{label} ({int(mask.sum()):,})", gid=gid)
+    ax.axvline(min_z, color="#444444", ls="--", lw=1, label=f"minimum z {min_z:g}")
+    ax.axhline(min_pearson, color="#444444", ls=":", lw=1, label=f"minimum Pearson {min_pearson:g}")
+    ax.set_xlim(0, max(float(np.max(z)) if len(z) else 0.0, 1.5 * min_z) * 1.05)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=9, frameon=False)
+    return fig
+
+
 def pair_figure(a: np.ndarray, b: np.ndarray, dy: int, dx: int, title: str):
     """Two binned micrographs side by side, and overlaid at the found shift (b[y, x] shows
     a[y + dy, x + dx]): a in magenta, b in green; grey where they agree."""
@@ -282,44 +337,136 @@ def pair_figure(a: np.ndarray, b: np.ndarray, dy: int, dx: int, title: str):
         return np.clip((img - lo) / (hi - lo + 1e-12), 0, 1)
 
     for ax, img, label in ((axes[0], a, "first acquisition"), (axes[1], b, "later acquisition")):
-        ax.imshow(norm(img), cmap="gray")
+        ax.imshow(norm(img), cmap="gray", origin="upper")  # row 0 at the top, as in the particle pictures
         ax.set_title(label)
         ax.set_xlabel("x (binned pixels)")
-        ax.set_ylabel("y (binned pixels)")
+    axes[0].set_ylabel("y (binned pixels)")
     ny, nx = a.shape
     oy, ox = max(0, -dy), max(0, -dx)  # a's origin on the canvas; b's is (oy + dy, ox + dx)
     canvas = np.zeros((ny + abs(dy), nx + abs(dx), 3))
     canvas[oy : oy + ny, ox : ox + nx, 0] = norm(a)
     canvas[oy : oy + ny, ox : ox + nx, 2] = norm(a)
     canvas[oy + dy : oy + dy + ny, ox + dx : ox + dx + nx, 1] = norm(b)
-    axes[2].imshow(canvas)
+    axes[2].imshow(canvas, origin="upper")
     axes[2].set_title(f"overlaid at shift ({dx}, {dy}) px")
     axes[2].set_xlabel("x (binned pixels)")
     fig.suptitle(title)
     return fig
 
 
-def write_report(path, title: str, parameters: dict, summary_rows: list[tuple[str, str]], figures: list) -> None:
-    """One self-contained HTML file: parameters, summary and the figures, images embedded."""
+# Labels of the summary's and the options' entries in the report; others read as their key.
+SUMMARY_LABELS = {
+    "particles": "particles in",
+    "min_dist_A": "minimum distance (Å)",
+    "pixel_sizes": "micrograph pixel size",
+    "seconds": "time (s)",
+    "micrograph_images": "micrograph images",
+    "unreadable": "unreadable micrographs",
+    "order": "acquisition order",
+    "root": "files found under",
+    "pixel_size_A": "pixel size (Å)",
+    "bin": "binning",
+    "binned_pixel_size_A": "binned pixel size (Å)",
+    "band_A": "band (Å)",
+    "pairs_scored": "pairs scored",
+    "duplicate_pairs": "duplicate pairs",
+    "images_per_second": "images per second",
+}
+PARAMETER_LABELS = {
+    "min_dist": "minimum distance (Å)",
+    "mic_psize": "micrograph pixel size (Å)",
+    "micrographs": "micrographs file",
+    "shift_key": "shift",
+    "score_order": "score order",
+    "plot_mics": "example micrographs drawn",
+    "project_dir": "project folder",
+    "target_psize": "target pixel size (Å)",
+    "bin": "binning",
+    "lowpass": "low-pass (Å)",
+    "highpass": "high-pass (Å)",
+    "window": "window (images)",
+    "scan_range": "scan range (images)",
+    "images_per_move": "images per move",
+    "images_per_hole": "images per hole",
+    "order": "acquisition order",
+    "min_z": "minimum z",
+    "min_pearson": "minimum Pearson",
+    "psize": "pixel size (Å)",
+    "skip_unreadable": "skip unreadable",
+    "batch": "images per batch",
+    "plot_pairs": "flagged pairs drawn",
+}
 
-    def table(rows):
-        return (
-            "<table>"
-            + "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
-            + "</table>"
-        )
 
+def _label(key: str, labels: dict) -> str:
+    return labels.get(key, key.replace("_", " "))
+
+
+def _text(value) -> str:
+    """A summary value as text: lists one item a line, dicts as ``key value`` pairs."""
+    if isinstance(value, list):
+        return "\n".join(_text(item) for item in value) or "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')} {human(v)}" for k, v in value.items())
+    return human(value)
+
+
+def summary_rows(summary: dict) -> list[tuple[str, str]]:
+    """The summary's entries with human labels, for the report; inputs are listed by full path."""
+    rows = []
+    for key, value in summary.items():
+        if key in ("outputs", "plots"):
+            continue
+        if key == "inputs":
+            paths = [i["file"] if isinstance(i, dict) else i for i in value]
+            value = [
+                f"{path}: {i['particles']:,} in, {i['kept']:,} kept, {i['rejected']:,} rejected"
+                if isinstance(i, dict) and "kept" in i
+                else path
+                for path, i in zip(paths, value)
+            ]
+        elif key == "pixel_sizes":
+            value = [
+                f"{human(p['psize'])} Å from {p['source']} ({p['input']}, optics group {p['optics_group']})"
+                for p in value
+            ]
+        rows.append((_label(key, SUMMARY_LABELS), _text(value)))
+    return rows
+
+
+def parameter_rows(parameters: dict) -> list[tuple[str, str]]:
+    return [(_label(k, PARAMETER_LABELS), human(v)) for k, v in parameters.items()]
+
+
+def _table(rows, header=None) -> str:
+    head = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>" if header else ""
+    cell = "td" if header else "th"
+    body = "".join(
+        f"<tr><{cell}>{html.escape(str(row[0]))}</{cell}>"
+        + "".join(f"<td>{html.escape(str(v))}</td>" for v in row[1:])
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table>{head}{body}</table>"
+
+
+def write_report(path, title: str, parameters: dict, summary: dict, figures: list, tables=()) -> None:
+    """One self-contained HTML file: summary, parameters, extra tables (heading, header,
+    rows) and the figures, images embedded."""
     parts = [
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-        "th{text-align:left;padding-right:1.5em;vertical-align:top}td{white-space:pre-wrap}"
+        "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
+        "th{text-align:left;padding-right:1.5em;vertical-align:top}td{white-space:pre-wrap;padding-right:1em;"
+        "overflow-wrap:anywhere}table{border-collapse:collapse}tr:nth-child(even){background:#f6f6f6}"
         "img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}</style></head><body>",
         f"<h1>{html.escape(title)}</h1><h2>Summary</h2>",
-        table(summary_rows),
+        _table(summary_rows(summary)),
         "<h2>Parameters</h2>",
-        table(parameters.items()),
-        "<h2>Pictures</h2>",
+        _table(parameter_rows(parameters)),
     ]
+    for heading, header, rows in tables:
+        parts += [f"<h2>{html.escape(heading)}</h2>", _table(rows, header) if rows else "<p>none</p>"]
+    parts.append("<h2>Pictures</h2>")
     for name, caption, png in figures:
         data = base64.b64encode(png).decode()
         parts.append(
@@ -331,31 +478,13 @@ def write_report(path, title: str, parameters: dict, summary_rows: list[tuple[st
 
 def png_bytes(fig) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     return buffer.getvalue()
 
 
-def summary_rows(summary: dict) -> list[tuple[str, str]]:
-    """The summary's plain entries, for the report."""
-    rows = []
-    for key, value in summary.items():
-        if key in ("outputs", "plots", "inputs"):
-            continue
-        if isinstance(value, list):
-            value = (
-                "\n".join(
-                    " ".join(f"{k}={v}" for k, v in item.items()) if isinstance(item, dict) else str(item)
-                    for item in value
-                )
-                or "-"
-            )
-        elif isinstance(value, dict):
-            value = ", ".join(f"{k}={v}" for k, v in value.items())
-        rows.append((key.replace("_", " "), value))
-    return rows
-
-
-def write_all(outdir: Path, figures: list, title: str, parameters: dict, summary: dict, force: bool) -> list[str]:
+def write_all(
+    outdir: Path, figures: list, title: str, parameters: dict, summary: dict, force: bool, tables=()
+) -> list[str]:
     """Saves the figures and report.html in ``outdir`` (complete files or none)."""
     from .outputs import AtomicOutputs
 
@@ -366,5 +495,5 @@ def write_all(outdir: Path, figures: list, title: str, parameters: dict, summary
     with AtomicOutputs(paths, force=force) as tmp:
         for (name, _, png), path in zip(rendered, paths):
             tmp[path].write_bytes(png)
-        write_report(tmp[paths[-1]], title, parameters, summary_rows(summary), rendered)
+        write_report(tmp[paths[-1]], title, parameters, summary, rendered, tables)
     return [str(p) for p in paths]

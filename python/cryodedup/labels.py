@@ -1,0 +1,43 @@
+"""Text for people: how paths and values read in the summary table and the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def distinct_labels(paths) -> list[str]:
+    """The shortest trailing part of each path that tells it apart from the others.
+
+    Parameters
+    ----------
+    paths : list of str or Path
+
+    Returns
+    -------
+    list of str
+        ``Select/job020/particles.star`` and ``Select/job021/particles.star`` give
+        ``job020/particles.star`` and ``job021/particles.star``; a path given twice keeps
+        its whole text.
+    """
+    parts = [Path(p).parts for p in paths]
+    labels = []
+    for i, own in enumerate(parts):
+        tail = own
+        for k in range(1, len(own) + 1):
+            tail = own[-k:]
+            if all(other[-k:] != tail for j, other in enumerate(parts) if j != i):
+                break
+        labels.append(str(Path(*tail)) if tail else str(paths[i]))
+    return labels
+
+
+def human(value) -> str:
+    """A value as a person reads it: ``-`` for nothing, ``yes``/``no``, numbers without
+    trailing zeros."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

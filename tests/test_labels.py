@@ -1,0 +1,26 @@
+"""Labels for people: the shortest distinct tail of each path, values without None/False."""
+
+from __future__ import annotations
+
+from cryodedup.labels import distinct_labels, human
+
+
+def test_shortest_distinct_paths():
+    assert distinct_labels(["Select/job020/particles.star", "Select/job021/particles.star"]) == [
+        "job020/particles.star",
+        "job021/particles.star",
+    ]
+    assert distinct_labels(["a/log.star", "a/template.star"]) == ["log.star", "template.star"]
+    # Same job number in two projects: the project tells them apart.
+    assert distinct_labels(["/d/P1/J5/p.cs", "/d/P2/J5/p.cs", "/d/P2/J6/p.cs"]) == [
+        "P1/J5/p.cs",
+        "P2/J5/p.cs",
+        "J6/p.cs",
+    ]
+    assert distinct_labels(["x.star", "sub/x.star"]) == ["x.star", "sub/x.star"]
+    assert distinct_labels(["same.star", "same.star"]) == ["same.star", "same.star"]
+    assert distinct_labels(["only/one.star"]) == ["one.star"]
+
+
+def test_human_values():
+    assert [human(v) for v in (None, False, True, 20.0, 0.5, 3, "x")] == ["-", "no", "yes", "20", "0.5", "3", "x"]
