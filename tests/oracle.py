@@ -88,7 +88,10 @@ def oracle_support(groups, coords, inputs, min_dist):
     groups, coords, inputs = np.asarray(groups), np.asarray(coords, dtype=float), np.asarray(inputs)
     support = np.zeros(len(groups), dtype=np.int64)
     for i in range(len(groups)):
-        d2 = ((coords - coords[i]) ** 2).sum(axis=1)
-        near = (groups == groups[i]) & (d2 <= min_dist * min_dist)
+        if min_dist == 0:  # identical centres only (a squared distance can underflow to 0)
+            close = (coords == coords[i]).all(axis=1)
+        else:
+            close = ((coords - coords[i]) ** 2).sum(axis=1) <= min_dist * min_dist
+        near = (groups == groups[i]) & close
         support[i] = len(set(inputs[near].tolist()))
     return support
