@@ -150,12 +150,33 @@ enum State {
     Rows,
 }
 
-/// Indexes every block of a STAR file. A file with binary content is refused first, so
-/// that no error message quotes its bytes.
+/// How much of a file's start and end is checked for binary content before indexing it.
+const EDGE: usize = 1 << 16;
+
+/// Binary content in the first or last `EDGE` bytes (an MRC or gzip header, a file padded
+/// with zeros after a crash), without reading the whole file.
+fn binary_at_edges(data: &[u8]) -> Option<usize> {
+    let head = &data[..data.len().min(EDGE)];
+    let tail_start = data.len().saturating_sub(EDGE).max(head.len());
+    find_binary(head).or_else(|| find_binary(&data[tail_start..]).map(|k| tail_start + k))
+}
+
+/// Prefers "binary content" to a syntax error when the file holds binary bytes anywhere:
+/// the error's line would be binary garbage. Only runs on the error path.
+fn binary_or(data: &[u8], err: StarError) -> StarError {
+    find_binary(data).map_or(err, |offset| StarError::Binary { offset })
+}
+
+/// Indexes every block of a STAR file. A binary file (an MRC, a gzip) is refused as such,
+/// so that no error message quotes its bytes.
 pub fn index(data: &[u8]) -> Result<Vec<Block>, StarError> {
-    if let Some(offset) = find_binary(data) {
+    if let Some(offset) = binary_at_edges(data) {
         return Err(StarError::Binary { offset });
     }
+    index_text(data).map_err(|e| binary_or(data, e))
+}
+
+fn index_text(data: &[u8]) -> Result<Vec<Block>, StarError> {
     let mut blocks: Vec<Block> = Vec::new();
     let mut state = State::Outside;
     let mut line_no = 0usize;
@@ -389,6 +410,10 @@ pub fn scan_rows(
     // Report the first error in file order, with its line number.
     if let Some((offset, mut err)) = results.iter().find_map(|c| c.error.clone()) {
         let line = table.first_row_line + memchr::memchr_iter(b'\n', &rows[..offset]).count();
+        let end = memchr(b'\n', &rows[offset..]).map_or(rows.len(), |k| offset + k);
+        if let Some(k) = find_binary(&rows[offset..end]) {
+            return Err(StarError::Binary { offset: table.rows.start + offset + k });
+        }
         match &mut err {
             StarError::FieldCount { line: l, .. }
             | StarError::NotANumber { line: l, .. }
@@ -787,6 +812,18 @@ mod tests {
         let at = text.len();
         text.extend_from_slice(b"\x00\x01");
         assert_eq!(index(&text), Err(StarError::Binary { offset: at }));
+        // Binary in the middle: found when it breaks the syntax (index or scan).
+        let mut middle = b"data_\nloop_\n_a\n_b\n".to_vec();
+        middle.extend(std::iter::repeat_n(b"1.0 2\n".as_slice(), 20_000).flatten());
+        let at = middle.len();
+        middle.extend_from_slice(b"\x001.0 2\n1 \x02\n");
+        middle.extend(std::iter::repeat_n(b"1.0 2\n".as_slice(), 20_000).flatten());
+        let blocks = index(&middle).unwrap();
+        let err = scan_rows(&middle, blocks[0].table.as_ref().unwrap(), &[0], None).unwrap_err();
+        assert_eq!(err, StarError::Binary { offset: at + 9 }); // the \x02 of the short row
+                                                               // A line of zeros ends the loop (control bytes are white space); the next row does not fit.
+        middle[at..at + 7].copy_from_slice(b"\x00\x00\x00\x00\x00\x00\n");
+        assert_eq!(index(&middle), Err(StarError::Binary { offset: at }));
         // Tab, vertical tab, form feed, CR and UTF-8 are text.
         assert!(index("data_\x0b\x0c\t\r\n# Å\n".as_bytes()).is_ok());
         assert_eq!(StarError::Binary { offset: 7 }.to_string(), "not a text STAR file: binary content at byte 7");
