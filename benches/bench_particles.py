@@ -8,12 +8,20 @@
    micrographs set apart, ``query_pairs``, then greedy suppression vectorised in numpy),
    checking that both keep the same particles.
 
+4. With ``--merge``, only the merge of two pickers' files (two ``--relion-size`` files,
+   different particles on the same micrographs): with equal column orders (rows are byte
+   copies) against the second file's columns in another order (``rlnClassNumber`` and
+   ``rlnAutopickFigureOfMerit`` swapped: its rows are rewritten field by field). With
+   ``--baseline-pythonpath DIR`` (a build of an earlier commit unpacked there), the single
+   file run of 1. is also timed with that build, to show a change is not slower.
+
 Files are generated once into ``--workdir`` (benches/out) with
 ``cryodedup.synthetic.write_benchmark_file``. Output folders are removed and the page cache
 flushed (``sync``) before each timed run, for every tool alike: replacing a 3 GB output in
 the timed run would add the file system's discard time, which is not the job's.
 
 Usage: python benches/bench_particles.py [--relion-size N] [--big-size N] [--repeat K]
+       python benches/bench_particles.py --merge [--relion-size N] [--baseline-pythonpath DIR]
 """
 
 from __future__ import annotations
@@ -72,9 +80,74 @@ def timed(cmd: list[str], outputs: list[Path], repeat: int) -> tuple[float, floa
     return best, peak
 
 
-def cryodedup_cmd(path: Path, outdir: Path) -> list[str]:
+def cryodedup_cmd(path: Path, outdir: Path, *more: Path) -> list[str]:
     exe = shutil.which("cryodedup") or "cryodedup"
-    return [exe, "particles", str(path), "-o", str(outdir), "--quiet", "--score", SCORE, "--min-dist", str(MIN_DIST)]
+    inputs = [str(p) for p in (path, *more)]
+    return [exe, "particles", *inputs, "-o", str(outdir), "--quiet", "--score", SCORE, "--min-dist", str(MIN_DIST)]
+
+
+def swapped_columns_file(source: Path) -> Path:
+    """``source`` with rlnAutopickFigureOfMerit and rlnClassNumber (columns 3 and 4)
+    swapped, in the labels and in every row, each field's text unchanged."""
+    path = source.with_name(source.stem + "_swapped.star")
+    if path.exists():
+        return path
+    print(f"generating {path} ...", file=sys.stderr)
+    a, b = "_rlnAutopickFigureOfMerit #3 \n", "_rlnClassNumber #4 \n"
+    with open(source) as src, open(path, "w") as out:
+        for line in src:
+            if line == a:
+                line = "_rlnClassNumber #3 \n"
+            elif line == b:
+                line = "_rlnAutopickFigureOfMerit #4 \n"
+            elif line[:1].isdigit() and "@" in line:
+                fields = line.split()
+                fields[2], fields[3] = fields[3], fields[2]
+                line = " ".join(fields) + "\n"
+            out.write(line)
+    return path
+
+
+def merge_rows(args, w: Path) -> list[tuple[str, ...]]:
+    """Two pickers merged, equal column orders against another order; and, with a baseline
+    build, the single-file run of this build against that build."""
+    rows = []
+    first = benchmark_file(w, args.relion_size)
+    second = w / f"particles_{args.relion_size}_picker2.star"
+    if not second.exists():
+        print(f"generating {second} ...", file=sys.stderr)
+        write_benchmark_file(second, args.relion_size, seed=1)
+    swapped = swapped_columns_file(second)
+    out = w / "ours_merge"
+    t_equal, _ = timed(cryodedup_cmd(first, out, second), [out], args.repeat)
+    t_swapped, _ = timed(cryodedup_cmd(first, out, swapped), [out], args.repeat)
+    rows.append(
+        (
+            f"merge of 2 x {args.relion_size:,} particles, second file's columns in another order",
+            f"cryodedup {t_swapped:.2f} s",
+            f"equal orders {t_equal:.2f} s",
+            f"{t_swapped / t_equal:.2f}x the equal-order time",
+        )
+    )
+    if args.baseline_pythonpath:
+        single = cryodedup_cmd(first, out)
+        baseline = [sys.executable, "-c", "import sys; from cryodedup.cli import main; sys.exit(main())"] + single[1:]
+        t_new, _ = timed(single, [out], args.repeat)
+        os.environ["PYTHONPATH"] = str(args.baseline_pythonpath)
+        try:
+            t_old, _ = timed(baseline, [out], args.repeat)
+        finally:
+            del os.environ["PYTHONPATH"]
+        rows.append(
+            (
+                f"{args.relion_size:,} particles, one file, end to end",
+                f"cryodedup {t_new:.2f} s",
+                f"baseline build {t_old:.2f} s",
+                f"{t_new / t_old:.2f}x the baseline time",
+            )
+        )
+    shutil.rmtree(out, ignore_errors=True)
+    return rows
 
 
 def relion_cmd(path: Path, out: Path) -> list[str]:
@@ -144,6 +217,13 @@ def best_of(fn, repeat):
     return best, result
 
 
+def print_rows(rows) -> None:
+    print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; numpy {np.__version__}")
+    print("| measurement | cryodedup | peer | ratio |\n|---|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--relion-size", type=int, default=1_000_000)
@@ -151,9 +231,14 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--relion-repeat", type=int, default=1)
     ap.add_argument("--workdir", type=Path, default=Path(__file__).parent / "out")
+    ap.add_argument("--merge", action="store_true", help="only the merge measurements (4.)")
+    ap.add_argument("--baseline-pythonpath", type=Path, help="an earlier build to compare the single-file run with")
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     w = args.workdir
+    if args.merge:
+        print_rows(merge_rows(args, w))
+        return
     rows = []
 
     small = benchmark_file(w, args.relion_size)
@@ -200,10 +285,7 @@ def main() -> None:
         )
     )
 
-    print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; numpy {np.__version__}")
-    print("| measurement | cryodedup | peer | ratio |\n|---|---|---|---|")
-    for r in rows:
-        print("| " + " | ".join(r) + " |")
+    print_rows(rows)
     print(
         "\ncommands:\n  "
         + " ".join(cryodedup_cmd(small, w / "ours_small"))

@@ -105,11 +105,6 @@ CASES = {
         r"unknown score column 'rlnFoo'; numeric columns present: rlnCoordinateX, rlnCoordinateY, "
         r"rlnOpticsGroup, rlnAutopickFigureOfMerit",
     ),
-    "no score column": (
-        lambda t: write_star(t / "s.star", P31[:-1], [r[:-1] for r in GOOD_ROWS], optics=OPTICS),
-        [],
-        r"no score column found .*--score none",
-    ),
 }
 
 

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
+import starfile
 
 from conftest import OPTICS_LABELS, star_text, write_star
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
-from cryodedup.synthetic import write_benchmark_file
+from cryodedup.synthetic import (
+    PARTICLE_COLUMNS,
+    Optics,
+    format_rows,
+    micrograph_names,
+    particle_columns,
+    pick,
+    scatter_particles,
+    star_header,
+    write_benchmark_file,
+)
 from oracle import oracle_by_group, star_centres
 
 P31 = [
@@ -242,22 +255,132 @@ def test_clashing_optics_groups_are_renumbered(tmp_path):
     assert kept[1:] == ["3000 1000 0 0 m.mrc 2 1.0 b1\n", "1000 1000 0 0 n.mrc 2 1.0 b2\n"]
 
 
-def test_inputs_with_different_columns_are_refused(tmp_path):
+# Two pickers as RELION's tutorial writes them (LoG and template: Extract, Class2D, Select):
+# the same columns, with rlnClassNumber and rlnAutopickFigureOfMerit in another order.
+SELECT = [label for label, _ in PARTICLE_COLUMNS]
+SWAPPED = SELECT[:2] + ["rlnClassNumber", "rlnAutopickFigureOfMerit"] + SELECT[4:]
+assert SELECT[2:4] == ["rlnAutopickFigureOfMerit", "rlnClassNumber"]
+
+
+def select_job(path, picker: int, labels, *, optics=None, drop=(), extra=None):
+    """A Select job's particles.star of one picker on four shared micrographs; the two
+    pickers found many of the same particles. ``labels`` sets the column order."""
+    rng = np.random.default_rng(7)
+    truth = [scatter_particles(rng, 40, spacing_px=140) for _ in range(4)]
+    names = micrograph_names(0, 4)
+    rng = np.random.default_rng(100 + picker)
+    per_mic = [pick(rng, t, 0.85, 4 + 2 * picker, 3) for t in truth]
+    coords = np.vstack([c for c, _ in per_mic])
+    true = np.vstack([t for _, t in per_mic])
+    mics = [names[m] for m, (c, _) in enumerate(per_mic) for _ in range(len(c))]
+    cols = particle_columns(rng, coords, true, mics, 1.06, first_image=1000 * picker)
+    cols["rlnImageName"] = [f"{i:06d}@Extract/job{7 + picker:03d}/{m[:-4]}.mrcs" for i, m in enumerate(mics, 1)]
+    cols.update(extra or {})
+    formats = dict(PARTICLE_COLUMNS) | {label: "%d" for label in (extra or {})}
+    labels = [label for label in labels if label not in drop]
+    text = star_header([optics or Optics(mic_psize=1.06)], labels) + format_rows(
+        cols, [(label, formats[label]) for label in labels]
+    )
+    path.write_text(text + "\n")
+    return path
+
+
+def loop_of(path):
+    """(labels, rows as lists of field texts, row lines) of the particle loop, by plain
+    text: labels are the _ lines after the last loop_, rows the lines after them."""
+    lines = path.read_text().splitlines(keepends=True)
+    start = max(i for i, line in enumerate(lines) if line.startswith("loop_"))
+    labels = [line.split()[0][1:] for line in lines[start + 1 :] if line.startswith("_")]
+    rows = rows_of(path)
+    return labels, [r.split() for r in rows], rows
+
+
+def by_image(path) -> dict[str, dict[str, str]]:
+    labels, rows, _ = loop_of(path)
+    image = labels.index("rlnImageName")
+    return {row[image]: dict(zip(labels, row)) for row in rows}
+
+
+def assert_fields_moved_unchanged(out_path, inputs):
+    """Every output field's text is its input field's text, for the same particle."""
+    source = {}
+    for path in inputs:
+        source.update(by_image(path))
+    labels, rows, _ = loop_of(out_path)
+    image = labels.index("rlnImageName")
+    for row in rows:
+        assert len(row) == len(labels)
+        assert dict(zip(labels, row)) == {lab: source[row[image]][lab] for lab in labels}
+
+
+def test_pickers_with_columns_in_another_order_are_merged(tmp_path):
+    log = select_job(tmp_path / "log.star", 1, SELECT)
+    template = select_job(tmp_path / "template.star", 2, SWAPPED)
+    same_order = select_job(tmp_path / "template_same_order.star", 2, SELECT)
+    score = "rlnMaxValueProbDistribution"
+    swapped = remove_duplicate_particles([log, template], tmp_path / "swapped", ParticleOptions(score=score))
+    equal = remove_duplicate_particles([log, same_order], tmp_path / "equal", ParticleOptions(score=score))
+    assert 0 < swapped["rejected"] == equal["rejected"] and swapped["warnings"] == []
+    for name in ("particles_kept.star", "particles_rejected.star"):
+        out = tmp_path / "swapped" / name
+        assert set(by_image(out)) == set(by_image(tmp_path / "equal" / name))
+        assert loop_of(out)[0] == SELECT  # the first input's column order
+        assert_fields_moved_unchanged(out, [log, template])
+        # The first input's rows are byte copies; the header is the first input's.
+        from_log = [r for r in loop_of(out)[2] if "@Extract/job008/" in r]
+        assert from_log and set(from_log) <= set(loop_of(log)[2])
+        assert out.read_text().startswith(log.read_text().split(loop_of(log)[2][0])[0])
+
+
+def test_different_column_sets_keep_the_shared_columns(tmp_path):
+    helical = {"rlnHelicalTubeID": np.arange(10_000)}
+    log = select_job(tmp_path / "log.star", 1, SELECT + ["rlnHelicalTubeID"], extra=helical)
+    template = select_job(tmp_path / "template.star", 2, SWAPPED, drop=["rlnClassNumber", "rlnAnglePsi"])
+    summary = remove_duplicate_particles(
+        [log, template], tmp_path / "out", ParticleOptions(score="rlnMaxValueProbDistribution")
+    )
+    shared = [lab for lab in SELECT if lab not in ("rlnClassNumber", "rlnAnglePsi")]
+    (warning,) = summary["warnings"]
+    for label in ("rlnClassNumber", "rlnAnglePsi", "rlnHelicalTubeID"):
+        assert re.search(rf"{label} \(from [^)]*log.star\)", warning)
+    assert "template.star" not in warning
+    for name in ("particles_kept.star", "particles_rejected.star"):
+        out = tmp_path / "out" / name
+        label_lines = [line for line in out.read_text().splitlines() if line.startswith("_rln")]
+        optics_lines = len(Optics(mic_psize=1.06).labels())
+        assert label_lines[optics_lines:] == [f"_{lab} #{k} " for k, lab in enumerate(shared, 1)]
+        assert_fields_moved_unchanged(out, [log, template])
+    assert starfile.read(tmp_path / "out" / "particles_kept.star")["particles"].columns.tolist() == shared
+
+
+def test_optics_tables_with_other_columns_are_refused_by_name(tmp_path):
+    refine = select_job(tmp_path / "run_data.star", 1, SELECT)
+    text = refine.read_text()
+    shiny = tmp_path / "shiny.star"
+    shiny.write_text(
+        text.replace(
+            "_rlnMicrographPixelSize #10 \n", "_rlnMicrographPixelSize #10 \n_rlnCtfDataAreCtfPremultiplied #11 \n"
+        ).replace("           2     1.060000 \n", "           2     1.060000 0 \n")
+    )
+    assert starfile.read(shiny)["optics"]["rlnCtfDataAreCtfPremultiplied"].tolist() == [0]
+    with pytest.raises(
+        CryodedupError,
+        match=rf"^{re.escape(str(refine))} and {re.escape(str(shiny))} have different optics columns.*"
+        rf"only in {re.escape(str(shiny))}: rlnCtfDataAreCtfPremultiplied\)$",
+    ):
+        run(tmp_path, [refine, shiny])
+
+
+def test_optics_columns_in_another_order_are_matched_by_name(tmp_path):
     a = write_star(tmp_path / "a.star", P31, [[1000, 1000, 0, 0, "m.mrc", 1, 1.0, "a1"]], optics=[[1, "og1", 2.0, 1.0]])
-    b = write_star(
-        tmp_path / "b.star",
-        P31[:-1] + ["rlnClassNumber"],
-        [[1000, 1000, 0, 0, "m.mrc", 1, 1.0, 3]],
-        optics=[[1, "og1", 2.0, 1.0]],
-    )
-    with pytest.raises(CryodedupError, match="only in a.star: rlnImageName; only in b.star: rlnClassNumber"):
-        run(tmp_path, [a, b])
-    c = write_star(
-        tmp_path / "c.star", P31[::-1], [["a1", 1.0, 1, "m.mrc", 0, 0, 1000, 1000]], optics=[[1, "og1", 2.0, 1.0]]
-    )
-    with pytest.raises(CryodedupError, match="different order"):
-        run(tmp_path, [a, c])
-    assert not (tmp_path / "out").exists()
+    reordered = [OPTICS_LABELS[1], OPTICS_LABELS[0]] + OPTICS_LABELS[2:]
+    b_rows = [[3000, 1000, 0, 0, "m.mrc", 1, 1.0, "b1"], [1000, 1000, 0, 0, "n.mrc", 2, 1.0, "b2"]]
+    optics = [["og1", 1, 2.0, 1.0], ["og2", 2, 4.0, 2.0]]
+    b = write_star(tmp_path / "b.star", P31, b_rows, optics=optics, optics_labels=reordered)
+    run(tmp_path, [a, b])
+    optics_out = starfile.read(tmp_path / "out" / "particles_kept.star")["optics"]
+    assert optics_out.columns.tolist() == OPTICS_LABELS
+    assert optics_out.values.tolist() == [[1, "og1", 2.0, 1.0], [2, "og2", 4.0, 2.0]]
 
 
 def test_an_error_in_a_later_input_writes_nothing(tmp_path):
@@ -266,3 +389,48 @@ def test_an_error_in_a_later_input_writes_nothing(tmp_path):
     with pytest.raises(CryodedupError, match="b.star: line"):
         run(tmp_path, [a, b])
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+# --- scores and what the user must give ---------------------------------------------------
+
+
+def test_score_auto_without_score_columns_falls_back_to_random(tmp_path):
+    path = select_job(
+        tmp_path / "p.star",
+        1,
+        SELECT,
+        drop=["rlnAutopickFigureOfMerit", "rlnMaxValueProbDistribution", "rlnLogLikeliContribution"],
+    )
+    auto = remove_duplicate_particles([path], tmp_path / "auto", ParticleOptions(seed=3, min_dist=200))
+    none = remove_duplicate_particles([path], tmp_path / "none", ParticleOptions(score="none", seed=3, min_dist=200))
+    (warning,) = auto["warnings"]
+    assert "--score auto" in warning and "seeded random particle (seed 3)" in warning
+    assert auto["score"] == none["score"] == {"column": None, "order": "random (seed 3)"}
+    for name in ("particles_kept.star", "particles_rejected.star"):
+        assert (tmp_path / "auto" / name).read_bytes() == (tmp_path / "none" / name).read_bytes()
+    assert 0 < auto["rejected"] < auto["particles"]
+
+
+def test_score_auto_takes_a_score_every_input_has(tmp_path):
+    log = select_job(tmp_path / "log.star", 1, SELECT)
+    template = select_job(tmp_path / "template.star", 2, SWAPPED, drop=["rlnAutopickFigureOfMerit"])
+    summary = run(tmp_path, [log, template])
+    assert summary["score"] == {"column": "rlnMaxValueProbDistribution", "order": "max"}
+
+
+def test_everything_the_user_must_give_is_reported_at_once(tmp_path):
+    # Two RELION 3.0 files (no micrograph pixel size) and a score of unknown order: three needs.
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnCtfFigureOfMerit", "rlnImageName"]
+    a = write_star(tmp_path / "a30.star", labels, [[1000, 1000, "m.mrc", 0.1, "a"]], block="images")
+    b = write_star(tmp_path / "b30.star", labels, [[1005, 1000, "m.mrc", 0.2, "b"]], block="images")
+    with pytest.raises(CryodedupError) as caught:
+        run(tmp_path, [a, b], score="rlnCtfFigureOfMerit")
+    message = str(caught.value)
+    assert message.startswith("3 things are missing: (1) ") and "\n" not in message
+    needs = re.split(r" \(\d\) ", message.split(":", 1)[1])[1:]
+    assert len(needs) == 3
+    assert any(re.match(r"--score rlnCtfFigureOfMerit: .*--score-order", n) for n in needs)
+    for name in ("a30.star", "b30.star"):
+        assert any(re.match(rf".*{name}: .*no micrograph pixel size.*--mic-psize", n) for n in needs)
+    summary = run(tmp_path, [a, b], score="rlnCtfFigureOfMerit", score_order="max", mic_psize=1.0)
+    assert kept_names(tmp_path) == ["b"] and summary["rejected"] == 1

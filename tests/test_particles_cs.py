@@ -290,3 +290,85 @@ def test_micrograph_pixel_size_is_required(tmp_path, good_cs):
     reference = run(tmp_path / "ref", [good_cs])
     assert with_exposures["kept"] == reference["kept"]
     assert with_exposures["pixel_sizes"][0]["source"].startswith("micrograph_blob/psize_A")
+
+
+# --- a particle file and its passthrough file given as separate inputs ----------------------
+
+
+def split_passthrough(records: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+    """The main file (pick_stats, alignments2D, blob) and the passthrough file (location),
+    the latter in another row order, as CryoSPARC writes a job's outputs."""
+    main = [n for n in records.dtype.names if not n.startswith("location/")]
+    passthrough = ["uid"] + [n for n in records.dtype.names if n.startswith("location/")]
+    return repack_fields(records[main]), repack_fields(records[passthrough])[rng.permutation(len(records))]
+
+
+def test_passthrough_given_as_a_separate_input_is_joined_on_uid(tmp_path):
+    rng = np.random.default_rng(8)
+    records = cs_particles(rng, 3000, per_mic=300)
+    main, passthrough = split_passthrough(records, rng)
+    write_cs(tmp_path / "whole.cs", records)
+    write_cs(tmp_path / "J9_particles.cs", main)
+    write_cs(tmp_path / "J9_passthrough_particles.cs", passthrough)
+    whole = remove_duplicate_particles([tmp_path / "whole.cs"], tmp_path / "a", ParticleOptions(min_dist=30.0))
+    split = remove_duplicate_particles(
+        [tmp_path / "J9_particles.cs", tmp_path / "J9_passthrough_particles.cs"],
+        tmp_path / "b",
+        ParticleOptions(min_dist=30.0),
+    )
+    assert split["warnings"] == [] and split["dropped_fields"] == []
+    assert (split["kept"], split["score"], split["shift"]) == (whole["kept"], whole["score"], whole["shift"])
+    assert 0 < split["rejected"] < 3000
+    # Each output file is a row subset of its own input, in its order; both hold the kept uids.
+    kept_uids = np.load(tmp_path / "a" / "particles_kept.cs")["uid"]
+    for stem, selected in (("particles_kept", True), ("particles_rejected", False)):
+        out_main = np.load(tmp_path / "b" / f"{stem}.cs")
+        out_pass = np.load(tmp_path / "b" / f"{stem}_passthrough_1.cs")
+        assert np.array_equal(out_main, main[np.isin(main["uid"], kept_uids) == selected])
+        assert np.array_equal(out_pass, passthrough[np.isin(passthrough["uid"], kept_uids) == selected])
+
+
+@pytest.mark.parametrize("suffixes", [("", ""), (".csdat", ".csdat"), ("", ".csdat")])
+def test_real_passthrough_given_separately_matches_the_result_group(tmp_path, suffixes):
+    files = [
+        shared_file(f"cs/t20s_10_particles_blob_ctf{suffixes[0]}.cs"),
+        shared_file(f"cs/t20s_10_particles_passthrough_location{suffixes[1]}.cs"),
+    ]
+    options = {"mic_psize": 1.0, "score": "none", "min_dist": 500.0}
+    summary = remove_duplicate_particles(files, tmp_path / "out", ParticleOptions(**options))
+    reference = remove_duplicate_particles(files[1:], tmp_path / "ref", ParticleOptions(**options))
+    assert (summary["particles"], summary["micrographs"], summary["kept"]) == (10, 7, reference["kept"])
+    assert summary["dropped_fields"] == [] and summary["warnings"] == []
+    kept = Dataset.load(tmp_path / "out" / "particles_kept.cs")
+    kept_location = Dataset.load(tmp_path / "out" / "particles_kept_passthrough_1.cs")
+    assert "ctf/df1_A" in kept.fields() and "location/center_x_frac" in kept_location.fields()
+    expected = Dataset.load(tmp_path / "ref" / "particles_kept.cs")["uid"]
+    assert sorted(kept["uid"]) == sorted(kept_location["uid"]) == sorted(expected)
+
+
+def test_passthrough_of_other_particles_is_refused(tmp_path):
+    rng = np.random.default_rng(9)
+    main, passthrough = split_passthrough(cs_particles(rng, 400), rng)
+    write_cs(tmp_path / "main.cs", main)
+    write_cs(tmp_path / "part.cs", passthrough[:250])  # some uids shared, slots disjoint
+    cli_bad_input(
+        tmp_path,
+        [tmp_path / "main.cs", tmp_path / "part.cs"],
+        r"main.cs and .*part.cs share 250 particle uids \(400 and 250 particles\) but hold different slots",
+    )
+
+
+def test_score_auto_without_score_fields_falls_back_to_random(tmp_path):
+    records = cs_particles(np.random.default_rng(10), 2000)
+    unscored = repack_fields(
+        records[[n for n in records.dtype.names if n.split("/")[0] in ("uid", "location", "blob")]]
+    )
+    write_cs(tmp_path / "p.cs", unscored)
+    auto = remove_duplicate_particles([tmp_path / "p.cs"], tmp_path / "auto", ParticleOptions(seed=5))
+    none = remove_duplicate_particles([tmp_path / "p.cs"], tmp_path / "none", ParticleOptions(score="none", seed=5))
+    (warning,) = auto["warnings"]
+    assert "--score auto" in warning and "seeded random particle (seed 5)" in warning
+    assert auto["score"] == none["score"] and 0 < auto["rejected"] == none["rejected"]
+    assert (tmp_path / "auto" / "particles_kept.cs").read_bytes() == (
+        tmp_path / "none" / "particles_kept.cs"
+    ).read_bytes()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +13,7 @@ import starfile
 from conftest import shared_file, star_text, write_star
 from cryodedup.errors import CryodedupError
 from cryodedup.star import StarFile, split_fields
+from cryodedup.synthetic import write_mrc
 
 LABELS = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnAutopickFigureOfMerit"]
 
@@ -63,6 +67,63 @@ def test_garbage_is_not_a_star_file(tmp_path):
     path.write_text("hello world\n")
     with pytest.raises(CryodedupError, match="x.star: line 1: unexpected text"):
         StarFile(path)
+
+
+def first_binary_byte(data: bytes) -> int:
+    """The oracle: the first control byte other than tab, LF, VT, FF and CR (or DEL)."""
+    return next(i for i, b in enumerate(data) if (b < 32 and b not in b"\t\n\x0b\x0c\r") or b == 127)
+
+
+def binary_files(tmp_path) -> dict[str, Path]:
+    """An MRC, a gzipped STAR and random bytes, each named as a STAR file."""
+    write_mrc(tmp_path / "mic.star", np.ones((64, 64), np.float32), psize=1.0)
+    (tmp_path / "gz.star").write_bytes(gzip.compress(star_text(LABELS, [[1, 2, "a.mrc", 0.5]] * 500).encode()))
+    # Text for a while, then random bytes (as a file cut by a failed copy and padded).
+    noise = np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes()
+    (tmp_path / "noise.star").write_bytes(star_text(LABELS, [[1, 2, "a.mrc", 0.5]] * 50).encode() + noise)
+    return {name: tmp_path / f"{name}.star" for name in ("mic", "gz", "noise")}
+
+
+def test_binary_files_are_refused_in_one_short_line(tmp_path):
+    for path in binary_files(tmp_path).values():
+        offset = first_binary_byte(path.read_bytes())
+        with pytest.raises(CryodedupError) as caught:
+            StarFile(path)
+        assert str(caught.value) == f"{path}: not a text STAR file: binary content at byte {offset}"
+
+
+def test_binary_files_are_refused_wherever_a_star_is_read(tmp_path):
+    from click.testing import CliRunner
+
+    from cryodedup.cli import main
+
+    good = write_star(
+        tmp_path / "good.star", LABELS + ["rlnOpticsGroup"], [[1, 2, "a.mrc", 0.5, 1]], optics=[[1, "og1", 2.0, 1.0]]
+    )
+    for path in binary_files(tmp_path).values():
+        runs = [
+            ["particles", path],
+            ["particles", good, path],
+            ["particles", good, "--micrographs", path],
+            ["micrographs", path],
+        ]
+        for args in runs:
+            out = tmp_path / "out"
+            result = CliRunner().invoke(main, [*map(str, args), "-o", str(out)])
+            assert result.exit_code == 1, (args, result.output)
+            assert f"not a text STAR file: binary content at byte {first_binary_byte(path.read_bytes())}" in (
+                " ".join(result.stderr.split())
+            )
+            assert len(result.stderr) < 400 and "Traceback" not in result.output
+            assert not out.exists() or not any(out.iterdir())
+
+
+def test_long_lines_are_cut_in_messages(tmp_path):
+    path = tmp_path / "x.star"
+    path.write_text("x" * 100_000 + "\n")
+    with pytest.raises(CryodedupError) as caught:
+        StarFile(path)
+    assert len(str(caught.value)) - len(str(path)) < 150
 
 
 def test_scan_matches_starfile_on_a_big_loop(tmp_path):

@@ -112,7 +112,9 @@ def _text(value) -> str:
 
 def _keep_relion(particles, optics, options: ParticleOptions, warn) -> np.ndarray:
     part = _FrameParticles(particles, optics, options.shift_key)
-    score, higher = star_job.score_column(part, options)
+    needs = star_job.Needs()
+    score, higher = star_job.score_column([part], options, warn, needs)
+    needs.check()
     numbers = {}
     for label in part.columns.numbers(score):
         try:

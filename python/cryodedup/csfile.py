@@ -181,6 +181,22 @@ class CsGroup:
         return self.files[k].column(name)[self.order[k]]
 
 
+def join_on_uid(groups: list[CsGroup]) -> CsGroup:
+    """One group from several that hold the same particles (uids) in different slots, as a
+    ``.csg`` joins a particle file and its passthrough files; rows in the first's order."""
+    first = groups[0]
+    files, slots, order, metafiles = list(first.files), dict(first.slots), list(first.order), list(first.metafiles)
+    uid0 = first.column("uid")
+    for group in groups[1:]:
+        rows = _align(uid0, group.column("uid"), first.path, group.path)
+        offset = len(files)
+        files += group.files
+        order += [o[rows] for o in group.order]
+        slots.update({slot: k + offset for slot, k in group.slots.items()})
+        metafiles += group.metafiles or [str(group.path)]
+    return CsGroup(first.path, files, slots, order, first.csg, metafiles)
+
+
 def flatten(group: CsGroup):
     """One cryosparc-tools Dataset with the group's fields, in its first file's row order."""
     from cryosparc.dataset import Dataset

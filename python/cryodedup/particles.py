@@ -8,6 +8,7 @@ written as one kept and one rejected file whose rows are byte copies of the inpu
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,26 @@ class PixelSize:
     source: str
 
 
+class Needs:
+    """What the user must supply (an option, a pixel size), gathered over all inputs so that
+    one message names everything at once instead of one thing per run."""
+
+    def __init__(self):
+        self.messages: list[str] = []
+
+    def add(self, message: str) -> None:
+        if message not in self.messages:
+            self.messages.append(message)
+
+    def check(self) -> None:
+        """Raises one CryodedupError naming every need, if there are any."""
+        if len(self.messages) == 1:
+            raise CryodedupError(self.messages[0])
+        if self.messages:
+            numbered = " ".join(f"({k}) {m}" for k, m in enumerate(self.messages, 1))
+            raise CryodedupError(f"{len(self.messages)} things are missing: {numbered}")
+
+
 class ParticleStar:
     """One particle STAR input: its particle and optics blocks and the columns to read."""
 
@@ -166,55 +187,78 @@ def choose_columns(labels: list[str], has_optics: bool, where: str, shift_key: s
     return columns
 
 
-def score_column(part: ParticleStar, options: ParticleOptions) -> tuple[str | None, bool]:
-    """The score label (None: random) and whether higher is better."""
+def score_column(parts: list, options: ParticleOptions, warn, needs: Needs) -> tuple[str | None, bool]:
+    """The score label (None: random ranking) and whether higher is better. The score must
+    be a column of every input; ``auto`` takes the first known score they all have, and
+    falls back to the seeded random ranking (as ``none``) with a warning when there is none.
+    An unknown column or order is added to ``needs`` (and None returned)."""
     if options.score == "none":
         return None, True
     if options.score == "auto":
-        label = next((s for s in AUTO_SCORES if s in part.labels), None)
+        label = next((s for s in AUTO_SCORES if all(s in p.labels for p in parts)), None)
         if label is None:
-            raise CryodedupError(
-                f"{part.where()}: no score column found (looked for {', '.join(AUTO_SCORES)}); "
-                "use --score none to keep a seeded random particle of each duplicate group, "
-                "or --score COLUMN"
+            which = "every input" if len(parts) > 1 else parts[0].path.name
+            warn(
+                f"--score auto: none of {', '.join(AUTO_SCORES)} is in {which}, so each group of duplicates "
+                f"keeps a seeded random particle (seed {options.seed}), as with --score none; "
+                "rank by a column with --score COLUMN"
             )
+            return None, True
     else:
         label = options.score
-        if label not in part.labels:
-            numeric = ", ".join(part.numeric_labels()) or "none"
-            raise CryodedupError(f"{part.where()}: unknown score column {label!r}; numeric columns present: {numeric}")
+        lacking = [p for p in parts if label not in p.labels]
+        if lacking:
+            numeric = [lab for lab in lacking[0].numeric_labels() if all(lab in p.labels for p in parts)]
+            needs.add(
+                f"{lacking[0].where()}: unknown score column {label!r}; numeric columns present"
+                f"{' in every input' if len(parts) > 1 else ''}: {', '.join(numeric) or 'none'}"
+            )
+            return None, True
     if options.score_order != "auto":
         return label, options.score_order == "max"
     if label in HIGHER_IS_BETTER:
         return label, True
     if label in LOWER_IS_BETTER:
         return label, False
-    raise CryodedupError(
+    needs.add(
         f"--score {label}: it is not known whether higher or lower is better; "
         "add --score-order max or --score-order min"
     )
+    return label, True
 
 
-def _check_same_layout(parts: list[ParticleStar]) -> None:
-    """Inputs are merged row by row, so their columns must match, in order."""
+def merged_columns(parts: list[ParticleStar], warn) -> list[str]:
+    """The particle columns of the merged output: those all inputs have, in the first
+    input's order. Each dropped column is named in a warning with the inputs it came from.
+    The optics tables must have the same columns (in any order)."""
     first = parts[0]
+    common = [lab for lab in first.labels if all(lab in p.labels for p in parts[1:])]
+    dropped: dict[str, list[str]] = {}
+    for part in parts:
+        for label in part.labels:
+            if label not in common:
+                dropped.setdefault(label, []).append(str(part.path))
+    if dropped:
+        named = "; ".join(f"{label} (from {', '.join(paths)})" for label, paths in dropped.items())
+        warn(f"particle columns not in every input are left out of the outputs: {named}")
     for other in parts[1:]:
-        if other.labels != first.labels:
-            a, b = set(first.labels), set(other.labels)
-            if a == b:
-                detail = "the same columns in a different order"
-            else:
-                detail = "; ".join(
-                    f"only in {p.path.name}: {', '.join(sorted(s))}" for p, s in ((first, a - b), (other, b - a)) if s
-                )
-            raise CryodedupError(f"{other.path} and {first.path} have different particle columns ({detail})")
         if (first.optics is None) != (other.optics is None):
             raise CryodedupError(
-                f"{other.path} and {first.path}: one has a data_optics block and the other not "
+                f"{first.path} and {other.path}: one has a data_optics block and the other not "
                 "(RELION 3.1+ and 3.0 files cannot be merged)"
             )
-        if first.optics is not None and first.optics.labels != other.optics.labels:
-            raise CryodedupError(f"{other.path} and {first.path} have different optics columns")
+        if first.optics is not None and set(first.optics.labels) != set(other.optics.labels):
+            a, b = first.optics.labels, other.optics.labels
+            detail = "; ".join(
+                f"only in {p}: {', '.join(only)}"
+                for p, only in ((first.path, [x for x in a if x not in b]), (other.path, [x for x in b if x not in a]))
+                if only
+            )
+            raise CryodedupError(
+                f"{first.path} and {other.path} have different optics columns, so their optics groups "
+                f"cannot be merged ({detail})"
+            )
+    return common
 
 
 def micrograph_pixel_sizes(path: Path) -> dict[str, float]:
@@ -249,8 +293,21 @@ def _optics_value(table: Table, label: str) -> dict[str, float]:
     return {g: float(v) for g, v in zip(table.column("rlnOpticsGroup"), table.column(label))}
 
 
-def row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn) -> tuple[np.ndarray, list[PixelSize]]:
-    """The micrograph pixel size of every row of one input, and what was used per group."""
+def row_pixel_sizes(
+    part, numbers, keys, names, options, mic_psizes, warn, needs: Needs | None = None
+) -> tuple[np.ndarray, list[PixelSize]]:
+    """The micrograph pixel size of every row of one input, and what was used per group.
+    A pixel size the user must give is added to ``needs`` (NaN for those rows); without
+    ``needs`` it is raised at once."""
+    own_needs = needs is None
+    needs = needs or Needs()
+    psize, used = _row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn, needs)
+    if own_needs:
+        needs.check()
+    return psize, used
+
+
+def _row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn, needs: Needs):
     n = keys.size
     if part.columns.coords_in_angstrom:
         return np.ones(n), [PixelSize(part.path.name, "all", None, "not needed: coordinates are in Å")]
@@ -270,17 +327,20 @@ def row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn) -> tu
         ]
         return per_mic[keys], used
     hint = "give the micrograph pixel size with --mic-psize, or a micrographs STAR with --micrographs"
+    unknown = np.full(n, np.nan), []
     if part.optics is None:
-        raise CryodedupError(
+        needs.add(
             f"{part.where()}: no micrograph pixel size (a RELION 3.0 file has only the particle pixel size, "
             f"which differs from the micrograph's when particles were rescaled); {hint}"
         )
+        return unknown
     if part.columns.optics_group is None:
-        raise CryodedupError(f"{part.where()}: no rlnOpticsGroup column to find each particle's pixel size; {hint}")
+        needs.add(f"{part.where()}: no rlnOpticsGroup column to find each particle's pixel size; {hint}")
+        return unknown
     mic = _optics_value(part.optics, "rlnMicrographPixelSize")
     original = _optics_value(part.optics, "rlnMicrographOriginalPixelSize")
     groups = numbers[part.columns.optics_group]
-    psize = np.empty(n)
+    psize = np.full(n, np.nan)
     used = []
     for g in np.unique(groups):
         label = str(int(g)) if float(g).is_integer() else str(g)
@@ -294,14 +354,16 @@ def row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn) -> tu
                 f"binned in motion correction ({hint} to be sure)"
             )
         elif label in _optics_value(part.optics, "rlnImagePixelSize") or not part.optics.rows:
-            raise CryodedupError(
+            needs.add(
                 f"{part.where()}: optics group {label} has no micrograph pixel size "
                 f"(rlnImagePixelSize is the extracted particles' and is not used); {hint}"
             )
+            continue
         else:
             raise CryodedupError(f"{part.where()}: particles refer to optics group {label}, absent from data_optics")
         if not value > 0:
-            raise CryodedupError(f"{part.where()}: optics group {label} has pixel size {value}, expected > 0; {hint}")
+            needs.add(f"{part.where()}: optics group {label} has pixel size {value}, expected > 0; {hint}")
+            continue
         psize[groups == g] = value
         used.append(PixelSize(part.path.name, label, value, source))
     return psize, used
@@ -342,19 +404,38 @@ def _replace_fields(line: str, replacements: dict[int, str]) -> str:
     return line
 
 
-def _merge_optics(parts: list[ParticleStar]) -> _Merge:
-    """Optics groups of all inputs in one table. A group identical in every value but its
+def _particle_header(part: ParticleStar, labels: list[str]) -> bytes:
+    """The particle block of ``part`` from its ``data_`` line to its first row, listing only
+    ``labels`` (a subset of its own, in its order), renumbered ``#1``..``#k``."""
+    header = part.star.read_bytes(part.block.start, part.block.rows_start)
+    if labels == part.labels:
+        return header
+    wanted, lines, k = set(labels), [], 0
+    for line in header.decode("utf-8", errors="surrogateescape").splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped.startswith("_"):  # in a loop's header, every _ line is a label
+            if stripped.split()[0][1:] not in wanted:
+                continue
+            k += 1
+            line = re.sub(r"#\d+", f"#{k}", line, count=1)
+        lines.append(line)
+    return "".join(lines).encode("utf-8", errors="surrogateescape")
+
+
+def _merge_optics(parts: list[ParticleStar], labels: list[str]) -> _Merge:
+    """The merged output's header (optics groups of all inputs in one table, the particle
+    loop listing ``labels``) and footer. An optics group identical in every value but its
     number maps onto the existing one; a different group gets its own number (its old one
-    if free) and, if its name is taken, a new name. Only clashing numbers are rewritten."""
+    if free) and, if its name is taken, a new name. Only clashing numbers are rewritten.
+    Optics columns in another order are matched by name."""
     base = parts[0]
-    data_end = base.star.size
-    suffix = base.star.read_bytes(base.block.rows_end, data_end)
-    head_end = base.block.rows_start
+    suffix = base.star.read_bytes(base.block.rows_end, base.star.size)
+    particle_header = _particle_header(base, labels)
     if base.optics is None or len(parts) == 1:
-        return _Merge(base.star.read_bytes(0, head_end), suffix, [None] * len(parts))
-    labels = base.optics.labels
-    g_col = labels.index("rlnOpticsGroup")
-    n_col = labels.index("rlnOpticsGroupName") if "rlnOpticsGroupName" in labels else None
+        return _Merge(base.star.read_bytes(0, base.block.start) + particle_header, suffix, [None] * len(parts))
+    optics_labels = base.optics.labels
+    g_col = optics_labels.index("rlnOpticsGroup")
+    n_col = optics_labels.index("rlnOpticsGroupName") if "rlnOpticsGroupName" in optics_labels else None
 
     def identity(row):
         return tuple(unquote(v) for j, v in enumerate(row) if j != g_col)
@@ -363,8 +444,10 @@ def _merge_optics(parts: list[ParticleStar]) -> _Merge:
     names = {unquote(row[n_col]) for row in base.optics.rows} if n_col is not None else set()
     new_lines, rewrites = [], [None]
     for part in parts[1:]:
+        order = [part.optics.labels.index(lab) for lab in optics_labels]
         mapping = {}
         for row, line in zip(part.optics.rows, part.optics.lines):
+            row = [row[j] for j in order]
             number = int(row[g_col])
             if identity(row) in known:
                 mapping[number] = known[identity(row)]
@@ -377,7 +460,8 @@ def _merge_optics(parts: list[ParticleStar]) -> _Merge:
             new_row = [replace.get(j, v) for j, v in enumerate(row)]
             known[identity(new_row)] = new
             names.add(unquote(new_row[n_col]) if n_col is not None else "")
-            new_lines.append(_replace_fields(line, replace))
+            in_order = order == list(range(len(order)))
+            new_lines.append(_replace_fields(line, replace) if in_order else " ".join(new_row))
             mapping[number] = new
         changed = {old: new for old, new in mapping.items() if old != new}
         rewrites.append({k: str(new) for old, new in changed.items() for k in (str(old), f"{old:.6f}")} or None)
@@ -387,7 +471,7 @@ def _merge_optics(parts: list[ParticleStar]) -> _Merge:
     if head and not head.endswith(b"\n"):
         head += newline.encode()
     added = "".join(line + newline for line in new_lines).encode()
-    prefix = head + added + base.star.read_bytes(optics_end, head_end)
+    prefix = head + added + base.star.read_bytes(optics_end, base.block.start) + particle_header
     return _Merge(prefix, suffix, rewrites)
 
 
@@ -444,8 +528,9 @@ def remove_duplicate_particles(
     if options.shift_key not in ("auto", "none"):
         raise CryodedupError(f"--shift-key for STAR files is auto or none, got {options.shift_key!r}")
     parts = [ParticleStar(p, options.shift_key) for p in inputs]
-    _check_same_layout(parts)
-    score_label, higher = score_column(parts[0], options)
+    labels = merged_columns(parts, warn)
+    needs = Needs()
+    score_label, higher = score_column(parts, options, warn, needs)
     mic_psizes = (
         micrograph_pixel_sizes(options.micrographs) if options.micrographs and options.mic_psize is None else None
     )
@@ -457,7 +542,7 @@ def remove_duplicate_particles(
         numbers, keys, names = part.star.scan(part.block, part.columns.numbers(score_label), part.columns.key)
         remap = np.array([group_ids.setdefault(name, len(group_ids)) for name in names], dtype=np.int64)
         groups.append(remap[keys] if keys.size else np.zeros(0, dtype=np.int64))
-        psize, used = row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn)
+        psize, used = row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn, needs)
         psizes.append(np.broadcast_to(psize, keys.shape))
         centres.append(centres_in_angstrom(part, numbers, psize))
         pixel_sizes.extend(used)
@@ -465,6 +550,7 @@ def remove_duplicate_particles(
             scores.append(numbers[score_label])
         counts.append(keys.size)
 
+    needs.check()
     n = sum(counts)
     dim = max(c.shape[1] for c in centres)
     if any(c.shape[1] != dim for c in centres):
@@ -480,14 +566,15 @@ def remove_duplicate_particles(
         seed=options.seed,
     )
 
-    merge = _merge_optics(parts)
+    merge = _merge_optics(parts, labels)
     bounds = np.cumsum([0] + counts)
     with outputs as tmp:
         for path in (kept_path, rejected_path):
             tmp[path].write_bytes(merge.prefix)
         for part, lo, hi, rewrite in zip(parts, bounds[:-1], bounds[1:], merge.rewrites):
             rw = (part.columns.optics_group, rewrite) if rewrite else None
-            part.star.append_split(part.block, result.keep[lo:hi], tmp[kept_path], tmp[rejected_path], rw)
+            columns = None if part.labels == labels else labels  # rows in order already: byte copies
+            part.star.append_split(part.block, result.keep[lo:hi], tmp[kept_path], tmp[rejected_path], rw, columns)
         for path in (kept_path, rejected_path):
             with open(tmp[path], "ab") as f:
                 f.write(merge.suffix)

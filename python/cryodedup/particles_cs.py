@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .csfile import CsFile, CsGroup, flatten
+from .csfile import CsFile, CsGroup, flatten, join_on_uid
 from .dedup import dedup
 from .errors import CryodedupError
 
@@ -29,7 +29,8 @@ class _Particles:
     """The merged particle set of all inputs, and how to write its subsets."""
 
     def __init__(self, inputs: list[Path], warn):
-        self.groups = [CsGroup.load(p) for p in inputs]
+        self.inputs = [CsGroup.load(p) for p in inputs]
+        self.groups = _join_passthrough(self.inputs)
         self.dropped: list[str] = []
         self.collapsed = 0
         self.counts = [len(g) for g in self.groups]
@@ -83,6 +84,38 @@ class _Particles:
             n_cs = len(group.files)
             csg = tmp[files[-1]] if group.csg is not None else None
             group.save_subset(selected, [tmp[f] for f in files[:n_cs]], csg, [f.name for f in files[:n_cs]])
+
+
+def _join_passthrough(inputs: list[CsGroup]) -> list[CsGroup]:
+    """Inputs that hold the same uids in different slots (a particle file and its
+    passthrough file) are one dataset, joined on uid as a ``.csg`` would; inputs with other
+    uids are other datasets (other pickers), merged later on their common fields. Inputs
+    that share only some uids and hold different slots are refused: neither reading fits."""
+    datasets: list[list[CsGroup]] = []
+    uids: list[np.ndarray] = []
+    for group in inputs:
+        mine = np.sort(group.column("uid"))
+        for members, theirs in zip(datasets, uids):
+            if np.array_equal(mine, theirs) and not set(group.slots) & {s for m in members for s in m.slots}:
+                members.append(group)
+                break
+        else:
+            datasets.append([group])
+            uids.append(mine)
+    for a in range(len(datasets)):
+        for b in range(a):
+            slots_a = {s for m in datasets[a] for s in m.slots}
+            slots_b = {s for m in datasets[b] for s in m.slots}
+            shared = np.intersect1d(uids[a], uids[b]).size
+            if shared and not slots_a & slots_b:
+                raise CryodedupError(
+                    f"{datasets[b][0].path} and {datasets[a][0].path} share {shared} particle uids "
+                    f"({len(uids[b])} and {len(uids[a])} particles) but hold different slots "
+                    f"({', '.join(sorted(slots_b))} / {', '.join(sorted(slots_a))}): a particle file and its "
+                    "passthrough file hold the same particles, so these cannot be joined (give the passthrough "
+                    "file of the same output)"
+                )
+    return [join_on_uid(members) if len(members) > 1 else members[0] for members in datasets]
 
 
 def _same_row(d, i: int, j: int, fields: list[str]) -> bool:
@@ -147,7 +180,9 @@ def _shift(group: CsGroup, shift_key: str, warn) -> tuple[np.ndarray | None, np.
     raise CryodedupError(f"{group.path}: no {shift_key}/psize_A or blob/psize_A to give the shifts' pixel size")
 
 
-def _score(group: CsGroup, options, shift_slot: str) -> tuple[np.ndarray | None, str | None, bool]:
+def _score(group: CsGroup, options, shift_slot: str, warn) -> tuple[np.ndarray | None, str | None, bool]:
+    """The score field, its values and whether higher is better; ``auto`` without a known
+    score field falls back to the seeded random ranking, as CryoSPARC's ``none``."""
     from .dedup import HIGHER_IS_BETTER, LOWER_IS_BETTER
 
     label = options.score
@@ -158,10 +193,12 @@ def _score(group: CsGroup, options, shift_slot: str) -> tuple[np.ndarray | None,
         candidates = ("pick_stats/ncc_score", f"{slot}/error", "alignments3D/error", "alignments2D/error")
         label = next((f for f in candidates if group.has(f)), None)
         if label is None:
-            raise CryodedupError(
-                f"{group.path}: no score field found (looked for pick_stats/ncc_score and the alignment error); "
-                "use --score none to keep a seeded random particle of each duplicate group, or --score FIELD"
+            warn(
+                f"--score auto: {group.path.name} has no pick_stats/ncc_score nor alignment error, so each group of "
+                f"duplicates keeps a seeded random particle (seed {options.seed}), as with --score none; "
+                "rank by a field with --score FIELD"
             )
+            return None, None, True
     if not group.has(label):
         numeric = [
             f for f in group.fields if f != "uid" and group.column(f).dtype.kind in "iuf" and group.column(f).ndim == 1
@@ -201,7 +238,7 @@ def decide(group: CsGroup, options, warn, log=lambda message, level: None):
             raise CryodedupError(f"{group.path}: the location slot has no {needed} field")
     psize_mic, psize_source = _micrograph_pixel_size(group, options, warn)
     shift, psize_align, shift_used = _shift(group, options.shift_key, warn)
-    scores, score_label, higher = _score(group, options, shift_used)
+    scores, score_label, higher = _score(group, options, shift_used, warn)
 
     shape = group.column("location/micrograph_shape").astype(np.float64)  # [ny, nx]
     centres = np.stack(
@@ -254,7 +291,7 @@ def run(inputs: list[Path], outdir: Path, options, *, force: bool, warn, log) ->
     with outputs as tmp:
         particles.write(result.keep, paths, tmp)
     summary = {
-        "inputs": [{"file": str(g.path), "particles": len(g)} for g in particles.groups],
+        "inputs": [{"file": str(g.path), "particles": len(g)} for g in particles.inputs],
         **info,
         "dropped_fields": particles.dropped,
         "collapsed_uids": particles.collapsed,
@@ -287,7 +324,7 @@ def _details(particles: _Particles, options, result, info):
     )
     if shift is not None:
         centres -= shift * np.reshape(psize_align, (-1, 1))
-    scores, label, _ = _score(group, options, info["shift"])
+    scores, label, _ = _score(group, options, info["shift"], lambda message: None)
     shapes = {int(g): (int(s[0]), int(s[1])) for g, s in zip(groups, group.column("location/micrograph_shape"))}
     return ParticleDetails(
         mic_names=mic_names,

@@ -170,10 +170,14 @@ class StarFile:
             with open(path, "ab") as f:
                 f.write(tail)
 
-    def append_split(self, block: Block, keep: np.ndarray, kept_path, rejected_path, rewrite=None) -> None:
+    def append_split(
+        self, block: Block, keep: np.ndarray, kept_path, rejected_path, rewrite=None, columns=None
+    ) -> None:
         """Appends the rows of a scanned loop to two files: kept rows to one, the rest to
         the other, byte for byte. ``rewrite`` = (label, {old text: new text}) changes one
-        field of the rows that hold an old text."""
+        field of the rows that hold an old text. ``columns`` (labels of the block) writes
+        only those fields, in that order, each field's text unchanged."""
         rw = None if rewrite is None else (block.column(rewrite[0]), dict(rewrite[1]))
+        cols = None if columns is None else [block.column(label) for label in columns]
         keep = np.ascontiguousarray(keep, dtype=bool)
-        self._raw.append_split(block.index, keep, str(kept_path), str(rejected_path), rw)
+        self._raw.append_split(block.index, keep, str(kept_path), str(rejected_path), rw, cols)

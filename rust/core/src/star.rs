@@ -47,6 +47,8 @@ pub enum StarError {
     NotANumber { line: usize, label: String, text: String },
     /// A quoted field without its closing quote.
     Unterminated { line: usize },
+    /// A byte no text file holds (an MRC, a gzip or other binary file given as STAR).
+    Binary { offset: usize },
 }
 
 impl fmt::Display for StarError {
@@ -62,6 +64,7 @@ impl fmt::Display for StarError {
                 write!(f, "line {line}: column {label} holds {text:?}, expected a number")
             }
             StarError::Unterminated { line } => write!(f, "line {line}: quoted field has no closing quote"),
+            StarError::Binary { offset } => write!(f, "not a text STAR file: binary content at byte {offset}"),
         }
     }
 }
@@ -106,6 +109,33 @@ fn text(t: &[u8]) -> String {
     String::from_utf8_lossy(t).into_owned()
 }
 
+/// The start of `t` as text for an error message: a long line is cut, not printed whole.
+fn excerpt(t: &[u8]) -> String {
+    const MAX: usize = 60;
+    if t.len() <= MAX {
+        return text(t);
+    }
+    let cut = String::from_utf8_lossy(&t[..MAX]);
+    format!("{}...", cut.trim_end_matches('\u{FFFD}'))
+}
+
+/// A control byte that text never holds: NUL to backspace, 0x0E to 0x1F, DEL (tab, line
+/// feed, vertical tab, form feed and carriage return are white space).
+#[inline]
+fn is_binary(b: u8) -> bool {
+    (b < 0x09) | (b.wrapping_sub(0x0e) < 0x12) | (b == 0x7f)
+}
+
+/// The offset of the first binary byte of `data`, if any. Branch-free per chunk, so it
+/// vectorises; chunks run in parallel.
+pub fn find_binary(data: &[u8]) -> Option<usize> {
+    const CHUNK: usize = 1 << 20;
+    data.par_chunks(CHUNK)
+        .enumerate()
+        .find_first(|(_, chunk)| chunk.iter().fold(false, |any, &b| any | is_binary(b)))
+        .and_then(|(k, chunk)| chunk.iter().position(|&b| is_binary(b)).map(|i| k * CHUNK + i))
+}
+
 /// The label of a `_label #N` or `_label value` line, and the rest of the line.
 fn split_label(t: &[u8]) -> (String, String) {
     let t = &t[1..];
@@ -120,8 +150,33 @@ enum State {
     Rows,
 }
 
-/// Indexes every block of a STAR file.
+/// How much of a file's start and end is checked for binary content before indexing it.
+const EDGE: usize = 1 << 16;
+
+/// Binary content in the first or last `EDGE` bytes (an MRC or gzip header, a file padded
+/// with zeros after a crash), without reading the whole file.
+fn binary_at_edges(data: &[u8]) -> Option<usize> {
+    let head = &data[..data.len().min(EDGE)];
+    let tail_start = data.len().saturating_sub(EDGE).max(head.len());
+    find_binary(head).or_else(|| find_binary(&data[tail_start..]).map(|k| tail_start + k))
+}
+
+/// Prefers "binary content" to a syntax error when the file holds binary bytes anywhere:
+/// the error's line would be binary garbage. Only runs on the error path.
+fn binary_or(data: &[u8], err: StarError) -> StarError {
+    find_binary(data).map_or(err, |offset| StarError::Binary { offset })
+}
+
+/// Indexes every block of a STAR file. A binary file (an MRC, a gzip) is refused as such,
+/// so that no error message quotes its bytes.
 pub fn index(data: &[u8]) -> Result<Vec<Block>, StarError> {
+    if let Some(offset) = binary_at_edges(data) {
+        return Err(StarError::Binary { offset });
+    }
+    index_text(data).map_err(|e| binary_or(data, e))
+}
+
+fn index_text(data: &[u8]) -> Result<Vec<Block>, StarError> {
     let mut blocks: Vec<Block> = Vec::new();
     let mut state = State::Outside;
     let mut line_no = 0usize;
@@ -157,7 +212,7 @@ pub fn index(data: &[u8]) -> Result<Vec<Block>, StarError> {
             continue;
         }
         match state {
-            State::Outside => return Err(StarError::Unexpected { line: line_no, text: text(t) }),
+            State::Outside => return Err(StarError::Unexpected { line: line_no, text: excerpt(t) }),
             State::InBlock | State::Rows => {
                 let block = blocks.last_mut().unwrap();
                 if t.starts_with(b"loop_") && block.table.is_none() && block.pairs.is_empty() {
@@ -166,7 +221,7 @@ pub fn index(data: &[u8]) -> Result<Vec<Block>, StarError> {
                 } else if t.starts_with(b"_") && block.table.is_none() {
                     block.pairs.push(split_label(t));
                 } else {
-                    return Err(StarError::Unexpected { line: line_no, text: text(t) });
+                    return Err(StarError::Unexpected { line: line_no, text: excerpt(t) });
                 }
             }
             State::Labels => {
@@ -176,7 +231,7 @@ pub fn index(data: &[u8]) -> Result<Vec<Block>, StarError> {
                     table.rows = next..next;
                     table.first_row_line = line_no + 1;
                 } else if t.starts_with(b"loop_") {
-                    return Err(StarError::Unexpected { line: line_no, text: text(t) });
+                    return Err(StarError::Unexpected { line: line_no, text: excerpt(t) });
                 } else {
                     table.rows = start..next;
                     table.first_row_line = line_no;
@@ -355,11 +410,16 @@ pub fn scan_rows(
     // Report the first error in file order, with its line number.
     if let Some((offset, mut err)) = results.iter().find_map(|c| c.error.clone()) {
         let line = table.first_row_line + memchr::memchr_iter(b'\n', &rows[..offset]).count();
+        let end = memchr(b'\n', &rows[offset..]).map_or(rows.len(), |k| offset + k);
+        if let Some(k) = find_binary(&rows[offset..end]) {
+            return Err(StarError::Binary { offset: table.rows.start + offset + k });
+        }
         match &mut err {
             StarError::FieldCount { line: l, .. }
             | StarError::NotANumber { line: l, .. }
             | StarError::Unterminated { line: l }
             | StarError::Unexpected { line: l, .. } => *l = line,
+            StarError::Binary { .. } => {}
         }
         return Err(err);
     }
@@ -417,7 +477,7 @@ fn scan_chunk(
                                 bad = Some(StarError::NotANumber {
                                     line: 0,
                                     label: table.labels[k].clone(),
-                                    text: text(f),
+                                    text: excerpt(f),
                                 });
                             }
                             scan.numbers[j].push(f64::NAN);
@@ -495,24 +555,41 @@ pub struct ColumnRewrite<'a> {
     pub map: &'a HashMap<Vec<u8>, Vec<u8>>,
 }
 
-/// Writes the rows `spans[i]` for which `select(i)` holds, in order, byte for byte.
-/// Adjacent rows are written in one call. A last row without a line terminator gets `\n`.
+/// How rows are changed on their way out. The default copies them byte for byte.
+#[derive(Default)]
+pub struct RowEdit<'a> {
+    /// One field replaced by a new text (optics groups renumbered by a merge).
+    pub rewrite: Option<ColumnRewrite<'a>>,
+    /// The output's columns: `columns[j]` is the input column written as column `j` (another
+    /// file's column order, or a subset of the columns). Each field's text is moved unchanged,
+    /// with the white space before it in the input (one space where there was none).
+    pub columns: Option<&'a [usize]>,
+}
+
+impl RowEdit<'_> {
+    fn is_copy(&self) -> bool {
+        self.rewrite.is_none() && self.columns.is_none()
+    }
+}
+
+/// Writes the rows `spans[i]` for which `select(i)` holds, in order. Unedited rows are byte
+/// copies, adjacent rows written in one call. A last row without a line terminator gets `\n`.
 pub fn write_rows(
     data: &[u8],
     spans: &[(u64, u64)],
     select: impl Fn(usize) -> bool,
-    rewrite: Option<&ColumnRewrite>,
+    edit: &RowEdit,
     out: &mut impl Write,
 ) -> io::Result<()> {
     let mut run: Option<(usize, usize)> = None;
+    let mut fields = Vec::new();
     for (i, &(a, b)) in spans.iter().enumerate() {
         if !select(i) {
             continue;
         }
         let (a, b) = (a as usize, b as usize);
-        if let Some(rw) = rewrite {
-            flush(data, &mut run, out)?;
-            write_rewritten(&data[a..b], rw, out)?;
+        if !edit.is_copy() {
+            write_edited(&data[a..b], edit, &mut fields, out)?;
             continue;
         }
         run = match run {
@@ -536,22 +613,56 @@ fn flush(data: &[u8], run: &mut Option<(usize, usize)>, out: &mut impl Write) ->
     Ok(())
 }
 
-fn write_rewritten(line: &[u8], rw: &ColumnRewrite, out: &mut impl Write) -> io::Result<()> {
-    let mut target: Option<(usize, usize)> = None;
+/// One field of a row: where the white space before it starts, and the field's own bytes.
+#[derive(Clone, Copy)]
+struct FieldSpan {
+    gap: usize,
+    start: usize,
+    end: usize,
+}
+
+/// Writes one row line (terminator included) with `edit` applied. `fields` is scratch space.
+fn write_edited(line: &[u8], edit: &RowEdit, fields: &mut Vec<FieldSpan>, out: &mut impl Write) -> io::Result<()> {
+    let body = line.strip_suffix(b"\n").map_or(line, |l| l.strip_suffix(b"\r").unwrap_or(l));
+    fields.clear();
     let base = line.as_ptr() as usize;
-    let _ = for_each_field(line, |k, f| {
-        if k == rw.column {
-            let s = f.as_ptr() as usize - base;
-            target = Some((s, s + f.len()));
-        }
+    let mut gap = 0;
+    let counted = for_each_field(body, |_, f| {
+        let start = f.as_ptr() as usize - base;
+        fields.push(FieldSpan { gap, start, end: start + f.len() });
+        gap = start + f.len();
     });
-    match target.and_then(|(s, e)| rw.map.get(&line[s..e]).map(|new| (s, e, new))) {
-        Some((s, e, new)) => {
-            out.write_all(&line[..s])?;
-            out.write_all(new)?;
-            out.write_all(&line[e..])?;
+    if counted.is_err() {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "a row has an unterminated quote"));
+    }
+    // Input column k's text, rewritten if it is the rewritten column.
+    let field = |k: usize| -> &[u8] {
+        let text = &line[fields[k].start..fields[k].end];
+        match &edit.rewrite {
+            Some(rw) if rw.column == k => rw.map.get(text).map_or(text, |new| new.as_slice()),
+            _ => text,
         }
-        None => out.write_all(line)?,
+    };
+    match edit.columns {
+        None => {
+            for (k, f) in fields.iter().enumerate() {
+                out.write_all(&line[f.gap..f.start])?;
+                out.write_all(field(k))?;
+            }
+            out.write_all(&line[gap..])?; // trailing white space and the terminator
+        }
+        Some(columns) => {
+            if let Some(&bad) = columns.iter().find(|&&c| c >= fields.len()) {
+                let message = format!("a row has {} fields, column {bad} was asked for", fields.len());
+                return Err(io::Error::new(io::ErrorKind::InvalidData, message));
+            }
+            for (j, &c) in columns.iter().enumerate() {
+                let space = &line[fields[c].gap..fields[c].start];
+                out.write_all(if space.is_empty() && j > 0 { b" " } else { space })?;
+                out.write_all(field(c))?;
+            }
+            out.write_all(&line[body.len()..])?;
+        }
     }
     if line.last() != Some(&b'\n') {
         out.write_all(b"\n")?;
@@ -589,7 +700,7 @@ mod tests {
         assert_eq!(scan.keys, vec![0, 1, 0]);
         assert_eq!(scan.key_names, vec![b"mic1.mrc".to_vec(), b"\"mic 2.mrc\"".to_vec()]);
         let mut out = Vec::new();
-        write_rows(data, &scan.spans, |i| i != 1, None, &mut out).unwrap();
+        write_rows(data, &scan.spans, |i| i != 1, &RowEdit::default(), &mut out).unwrap();
         assert_eq!(out, b" 10.0 20.0 mic1.mrc\n 12.0 22.0 mic1.mrc\n");
     }
 
@@ -645,14 +756,83 @@ mod tests {
         assert_eq!(for_each_unquoted_field(b"a \"b c\"", &mut |_, _| panic!()), None);
     }
 
+    /// The rows of the only loop of `data`, scanned for no column.
+    fn scan_all(data: &[u8]) -> RowScan {
+        let blocks = index(data).unwrap();
+        scan_rows(data, blocks[0].table.as_ref().unwrap(), &[], None).unwrap()
+    }
+
     #[test]
     fn rewrite_changes_one_field_only() {
         let data = b"data_\nloop_\n_a\n_g\n_n\n1.5   1  x\n2.5\t2 y";
-        let blocks = index(data).unwrap();
-        let scan = scan_rows(data, blocks[0].table.as_ref().unwrap(), &[], None).unwrap();
+        let scan = scan_all(data);
         let map: HashMap<Vec<u8>, Vec<u8>> = [(b"1".to_vec(), b"17".to_vec())].into_iter().collect();
         let mut out = Vec::new();
-        write_rows(data, &scan.spans, |_| true, Some(&ColumnRewrite { column: 1, map: &map }), &mut out).unwrap();
+        let edit = RowEdit { rewrite: Some(ColumnRewrite { column: 1, map: &map }), columns: None };
+        write_rows(data, &scan.spans, |_| true, &edit, &mut out).unwrap();
         assert_eq!(out, b"1.5   17  x\n2.5\t2 y\n");
+    }
+
+    #[test]
+    fn columns_are_reordered_with_each_field_unchanged() {
+        // Fields of different widths and spacing, a quoted name, CRLF, and a last row
+        // without a terminator; output in the order (c, a, b).
+        let data = b"data_\nloop_\n_a\n_b\n_c\n   1.500000     12 \"my mic.mrc\"\r\n2.5e-07\t3 m2.mrc  \n-0 4 m3";
+        let scan = scan_all(data);
+        let columns = [2, 0, 1];
+        let edit = RowEdit { rewrite: None, columns: Some(&columns) };
+        let mut out = Vec::new();
+        write_rows(data, &scan.spans, |_| true, &edit, &mut out).unwrap();
+        // "2.5e-07" had no white space before it: it gets one space.
+        let expected = " \"my mic.mrc\"   1.500000     12\r\n m2.mrc 2.5e-07\t3\n m3 -0 4\n";
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    #[test]
+    fn a_subset_of_columns_with_a_rewrite() {
+        let data = b"data_\nloop_\n_a\n_g\n_n\n1.5   1  x\n2.5\t2 y\n";
+        let scan = scan_all(data);
+        let map: HashMap<Vec<u8>, Vec<u8>> = [(b"1".to_vec(), b"17".to_vec())].into_iter().collect();
+        let columns = [2, 1];
+        let edit = RowEdit { rewrite: Some(ColumnRewrite { column: 1, map: &map }), columns: Some(&columns) };
+        let mut out = Vec::new();
+        write_rows(data, &scan.spans, |i| i < 2, &edit, &mut out).unwrap();
+        assert_eq!(out, b"  x   17\n y\t2\n"); // each field keeps the white space before it
+    }
+
+    #[test]
+    fn binary_files_are_refused_by_offset() {
+        assert_eq!(index(b"\x1f\x8b\x08\x00 gzip"), Err(StarError::Binary { offset: 0 }));
+        let mut mrc = vec![0u8; 1024];
+        mrc[0..4].copy_from_slice(&4096u32.to_le_bytes());
+        assert_eq!(index(&mrc), Err(StarError::Binary { offset: 0 })); // 4096 little-endian: 00 10 00 00
+                                                                       // Text first, then binary far into the file (beyond the first parallel chunk).
+        let mut text = b"data_\nloop_\n_a\n".to_vec();
+        text.extend(std::iter::repeat_n(b"1.0\n".as_slice(), 400_000).flatten());
+        let at = text.len();
+        text.extend_from_slice(b"\x00\x01");
+        assert_eq!(index(&text), Err(StarError::Binary { offset: at }));
+        // Binary in the middle: found when it breaks the syntax (index or scan).
+        let mut middle = b"data_\nloop_\n_a\n_b\n".to_vec();
+        middle.extend(std::iter::repeat_n(b"1.0 2\n".as_slice(), 20_000).flatten());
+        let at = middle.len();
+        middle.extend_from_slice(b"\x001.0 2\n1 \x02\n");
+        middle.extend(std::iter::repeat_n(b"1.0 2\n".as_slice(), 20_000).flatten());
+        let blocks = index(&middle).unwrap();
+        let err = scan_rows(&middle, blocks[0].table.as_ref().unwrap(), &[0], None).unwrap_err();
+        assert_eq!(err, StarError::Binary { offset: at + 9 }); // the \x02 of the short row
+                                                               // A line of zeros ends the loop (control bytes are white space); the next row does not fit.
+        middle[at..at + 7].copy_from_slice(b"\x00\x00\x00\x00\x00\x00\n");
+        assert_eq!(index(&middle), Err(StarError::Binary { offset: at }));
+        // Tab, vertical tab, form feed, CR and UTF-8 are text.
+        assert!(index("data_\x0b\x0c\t\r\n# Å\n".as_bytes()).is_ok());
+        assert_eq!(StarError::Binary { offset: 7 }.to_string(), "not a text STAR file: binary content at byte 7");
+    }
+
+    #[test]
+    fn long_lines_are_cut_in_messages() {
+        let line = "x".repeat(5000);
+        let Err(StarError::Unexpected { text, .. }) = index(line.as_bytes()) else { panic!() };
+        assert_eq!(text, format!("{}...", "x".repeat(60)));
     }
 }

@@ -175,8 +175,10 @@ impl StarFile {
 
     /// Appends the scanned rows of `block` to two files: rows where `keep` holds to
     /// `kept_path`, the others to `rejected_path`, byte for byte. `rewrite`, if given, is
-    /// (column, {old text: new text}) applied to every written row.
-    #[pyo3(signature = (block, keep, kept_path, rejected_path, rewrite=None))]
+    /// (column, {old text: new text}) applied to every written row; `columns`, if given, the
+    /// input column of each output column (fields moved unchanged).
+    #[pyo3(signature = (block, keep, kept_path, rejected_path, rewrite=None, columns=None))]
+    #[allow(clippy::too_many_arguments)]
     fn append_split(
         &self,
         py: Python<'_>,
@@ -185,7 +187,12 @@ impl StarFile {
         kept_path: PathBuf,
         rejected_path: PathBuf,
         rewrite: Option<(usize, HashMap<String, String>)>,
+        columns: Option<Vec<usize>>,
     ) -> PyResult<()> {
+        let n_columns = self.table(block)?.labels.len();
+        if let Some(&bad) = columns.iter().flatten().find(|&&c| c >= n_columns) {
+            return Err(errors::value(format!("column {bad} is out of range")));
+        }
         let spans_by_block = self.spans.lock().unwrap();
         let spans =
             spans_by_block.get(&block).ok_or_else(|| errors::value(format!("block {block} was not scanned")))?;
@@ -196,13 +203,18 @@ impl StarFile {
         let map: Option<HashMap<Vec<u8>, Vec<u8>>> = rewrite
             .as_ref()
             .map(|(_, m)| m.iter().map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())).collect());
-        let rw =
-            rewrite.as_ref().zip(map.as_ref()).map(|((column, _), map)| star::ColumnRewrite { column: *column, map });
+        let edit = star::RowEdit {
+            rewrite: rewrite
+                .as_ref()
+                .zip(map.as_ref())
+                .map(|((column, _), map)| star::ColumnRewrite { column: *column, map }),
+            columns: columns.as_deref(),
+        };
         let data = self.bytes();
         let write = |path: &PathBuf, want: bool| -> PyResult<()> {
             let file = OpenOptions::new().append(true).open(path).map_err(|e| errors::io(path, e))?;
             let mut out = BufWriter::with_capacity(1 << 20, file);
-            star::write_rows(data, spans, |i| keep[i] == want, rw.as_ref(), &mut out)
+            star::write_rows(data, spans, |i| keep[i] == want, &edit, &mut out)
                 .and_then(|_| out.into_inner().map_err(std::io::IntoInnerError::into_error).map(|_| ()))
                 .map_err(|e| errors::io(path, e))
         };
