@@ -397,3 +397,12 @@ def test_duplicate_near_the_window_edge_is_warned_about(numbered_copies):
     # mic_46 is 36 images after mic_10: found, near the edge of the 40 compared.
     assert re.search(r"36 images apart.*--window", stderr, re.S), stderr
     assert s["rejected"] == 2  # mic_46 and mic_70; mic_110 (90 after) is beyond reach
+
+
+def test_summary_and_help_say_only_what_is_true(numbered_copies):
+    ordered, _ = numbered_copies
+    _, stderr = run_in(ordered, "--candidates", "pattern", "-o", "out_summary")
+    # MRC files named on the command line are not looked up under any folder.
+    assert "Files found under" not in stderr and "Acquisition order" in stderr
+    help_text = " ".join(CliRunner().invoke(main, ["micrographs", "--help"], terminal_width=200).output.split())
+    assert re.search(r"--project-dir .*the current folder, then the folders above the input", help_text)
