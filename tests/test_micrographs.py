@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import itertools
+import json
+import os
 import re
 
 import numpy as np
@@ -14,7 +16,7 @@ from click.testing import CliRunner
 from conftest import star_text
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.cli import main
-from cryodedup.micrographs import acquisition_order, candidate_offsets, candidate_pairs
+from cryodedup.micrographs import ALL_PAIRS_UPTO, acquisition_order, candidate_offsets, candidate_pairs
 from cryodedup.synthetic import exposure, specimen_field, write_mrc
 
 PSIZE, H, W, BIN = 6.0, 582, 818, 2  # binned: 291 x 409 pixels of 12 Å, like a K3 at 12 Å
@@ -102,7 +104,10 @@ def test_pattern_mode_compares_the_scripts_pairs():
 
 
 def test_window_and_all_pairs():
-    window = {tuple(p) for p in candidate_pairs(20, candidate_offsets(MicrographOptions(window=3), 20)).tolist()}
+    window = {
+        tuple(p)
+        for p in candidate_pairs(20, candidate_offsets(MicrographOptions(candidates="window", window=3), 20)).tolist()
+    }
     assert window == {(i, j) for i in range(20) for j in range(i + 1, min(20, i + 4))}
     everything = candidate_pairs(12, None).tolist()
     assert sorted(map(tuple, everything)) == list(itertools.combinations(range(12), 2))
@@ -117,7 +122,15 @@ def test_acquisition_order_prefers_epu_time_stamps(tmp_path):
     order, rule = acquisition_order(names, [tmp_path / n for n in names], "auto")
     assert order.tolist() == [1, 2, 0] and rule == "EPU time stamps"
     order, rule = acquisition_order(["mic10.mrc", "mic9.mrc", "mic100.mrc"], [tmp_path / "x"] * 3, "auto")
-    assert order.tolist() == [1, 0, 2] and rule == "natural sort of names"
+    assert order.tolist() == [1, 0, 2] and rule == "numbers in the names (natural sort)"
+    # File times count only when asked: here they say mic100, mic10, mic9.
+    paths = [tmp_path / n for n in ("mic10.mrc", "mic9.mrc", "mic100.mrc")]
+    for path, t in zip(paths, (2e9, 3e9, 1e9)):
+        path.write_bytes(b"")
+        os.utime(path, (t, t))
+    assert acquisition_order([p.name for p in paths], paths, "auto")[0].tolist() == [1, 0, 2]
+    order, rule = acquisition_order([p.name for p in paths], paths, "mtime")
+    assert order.tolist() == [2, 0, 1] and rule == "file times"
 
 
 @pytest.mark.parametrize(
@@ -291,3 +304,105 @@ def test_cryosparc_exposure_group_with_passthrough(overlapping, tmp_path):
     group = yaml.safe_load((out / "micrographs_kept.csg").read_text())
     assert group["results"]["ctf"]["metafile"] == ">micrographs_kept_passthrough_1.cs"
     assert group["results"]["micrograph_blob"]["num_items"] == 1
+
+
+# --- acquisition order and reach (issue 8, items 5 and 6) ---------------------------------
+
+N_SET, SET_SHAPE = 130, (200, 280)  # binned images of 12 Å, synthesised directly
+PLANTED = {46: 10, 110: 20, 70: 50}  # re-exposure number: original number (36, 90 and 20 apart)
+
+
+def write_numbered_set(folder, order_written, mtimes):
+    """Micrographs mic_1 ... mic_130 (unpadded numbers, as SerialEM writes them) in
+    ``folder/Movies``, written in ``order_written`` with the given file times; the
+    re-exposures in PLANTED show their original's area shifted by 20-40 %."""
+    rng = np.random.default_rng(3)
+    fields, images = {}, {}
+    for k in range(1, N_SET + 1):
+        if k in PLANTED:
+            field, (y0, x0) = fields[PLANTED[k]], (int(rng.integers(40, 80)), int(rng.integers(60, 110)))
+        else:
+            fields[k] = field = specimen_field(rng, SET_SHAPE[0] + 80, SET_SHAPE[1] + 110, 12.0)
+            y0, x0 = 0, 0
+        images[k] = exposure(rng, field, y0, x0, *SET_SHAPE, 12.0, dose=120, defocus=rng.uniform(8000, 30000))
+    (folder / "Movies").mkdir(parents=True)
+    for k in order_written:
+        path = folder / "Movies" / f"mic_{k}.mrc"
+        write_mrc(path, images[k], 12.0)
+        os.utime(path, (mtimes[k], mtimes[k]))
+
+
+@pytest.fixture(scope="module")
+def numbered_copies(tmp_path_factory):
+    """The same set twice: file times in acquisition order, and copied in shuffled order
+    with shuffled file times (a parallel transfer)."""
+    numbers = list(range(1, N_SET + 1))
+    ordered = tmp_path_factory.mktemp("ordered")
+    write_numbered_set(ordered, numbers, {k: 1.7e9 + 60 * k for k in numbers})
+    shuffled = tmp_path_factory.mktemp("shuffled")
+    order = np.random.default_rng(8).permutation(numbers).tolist()
+    write_numbered_set(shuffled, order, {k: 1.7e9 + 7 * i for i, k in enumerate(order)})
+    return ordered, shuffled
+
+
+def run_in(folder, *args):
+    """``cryodedup micrographs 'Movies/*.mrc'`` run inside ``folder`` (relative names, so that
+    the outputs of two copies can be compared byte for byte): the summary and stderr."""
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        result = CliRunner().invoke(main, ["micrographs", "Movies/*.mrc", *args, "--json"])
+    finally:
+        os.chdir(cwd)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout), result.stderr
+
+
+@pytest.mark.parametrize("mode", [[], ["--candidates", "pattern"]], ids=["default", "pattern"])
+def test_shuffled_copy_gives_identical_outputs(numbered_copies, mode):
+    ordered, shuffled = numbered_copies
+    summaries = [run_in(folder, *mode, "-o", f"out{len(mode)}")[0] for folder in (ordered, shuffled)]
+    assert all(s["order"] == "numbers in the names (natural sort)" for s in summaries)
+    for name in ("duplicates.csv", "pairs.csv"):
+        assert (ordered / f"out{len(mode)}" / name).read_bytes() == (shuffled / f"out{len(mode)}" / name).read_bytes()
+    # The oracle: the planted re-exposures the mode can reach, each against its original.
+    reachable = {b: a for b, a in PLANTED.items() if mode == [] or b - a in range(16, 61, 4)}
+    expected = [["Original", "Duplicate"]] + [
+        [f"Movies/mic_{reachable[b]}.mrc", f"Movies/mic_{b}.mrc"] for b in sorted(reachable)
+    ]
+    assert list(csv.reader(open(ordered / f"out{len(mode)}" / "duplicates.csv"))) == expected
+
+
+def test_default_finds_re_exposures_36_and_90_images_later_and_says_how_far_it_looked(numbered_copies):
+    ordered, _ = numbered_copies
+    s, _ = run_in(ordered, "-o", "out_default")
+    rows = list(csv.reader(open(ordered / "out_default" / "duplicates.csv")))[1:]
+    assert sorted(rows) == sorted([f"Movies/mic_{a}.mrc", f"Movies/mic_{b}.mrc"] for b, a in PLANTED.items())
+    # 130 images: every pair, 129 apart at most.
+    assert s["pairs_scored"] == N_SET * (N_SET - 1) // 2
+    assert s["candidates"] == "all" and s["reach"] == N_SET - 1
+
+
+def test_auto_candidates_beyond_the_all_pairs_limit_use_a_window_of_100():
+    n = ALL_PAIRS_UPTO + 1
+    offsets = candidate_offsets(MicrographOptions(), n)
+    assert offsets.tolist() == list(range(1, 101))
+    assert candidate_offsets(MicrographOptions(), ALL_PAIRS_UPTO) is None
+
+
+def test_duplicate_near_the_window_edge_is_warned_about(numbered_copies):
+    ordered, _ = numbered_copies
+    s, stderr = run_in(ordered, "--candidates", "window", "--window", "40", "-o", "out_w40")
+    assert s["reach"] == 40 and s["candidates"] == "window"
+    # mic_46 is 36 images after mic_10: found, near the edge of the 40 compared.
+    assert re.search(r"36 images apart.*--window", stderr, re.S), stderr
+    assert s["rejected"] == 2  # mic_46 and mic_70; mic_110 (90 after) is beyond reach
+
+
+def test_summary_and_help_say_only_what_is_true(numbered_copies):
+    ordered, _ = numbered_copies
+    _, stderr = run_in(ordered, "--candidates", "pattern", "-o", "out_summary")
+    # MRC files named on the command line are not looked up under any folder.
+    assert "Files found under" not in stderr and "Acquisition order" in stderr
+    help_text = " ".join(CliRunner().invoke(main, ["micrographs", "--help"], terminal_width=200).output.split())
+    assert re.search(r"--project-dir .*the current folder, then the folders above the input", help_text)

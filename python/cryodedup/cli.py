@@ -17,7 +17,7 @@ from rich.table import Table
 from . import __version__
 from .errors import CryodedupError
 from .labels import distinct_labels
-from .micrographs import MicrographOptions, find_duplicate_micrographs
+from .micrographs import ALL_PAIRS_UPTO, MicrographOptions, find_duplicate_micrographs
 from .particles import ParticleOptions, remove_duplicate_particles
 
 EXAMPLES = Path(__file__).parent / "examples"
@@ -353,13 +353,19 @@ class ProgressBar:
 @click.option("--highpass", type=float, default=None, help="Coarsest detail used, Å [default: 25 binned pixels].")
 @click.option(
     "--candidates",
-    type=click.Choice(["window", "pattern", "all"]),
-    default="window",
+    type=click.Choice(["auto", "window", "pattern", "all"]),
+    default="auto",
     show_default=True,
-    help="window: every pair within --window images in acquisition order; pattern: "
-    "microduplicate_screener's pairs; all: every pair (use a coarse --target-psize).",
+    help=f"auto: every pair up to {ALL_PAIRS_UPTO} micrographs, else window; window: every pair within "
+    "--window images in acquisition order; pattern: microduplicate_screener's pairs; all: every pair.",
 )
-@click.option("--window", type=int, default=32, show_default=True, help="Images compared with each image (window).")
+@click.option(
+    "--window",
+    type=int,
+    default=MicrographOptions.window,
+    show_default=True,
+    help="Images after each image compared with it (window, and auto on large sets).",
+)
 @click.option("--scan-range", type=int, default=48, show_default=True, help="pattern: images scanned past the move.")
 @click.option("--images-per-move", type=int, default=16, show_default=True, help="pattern: images per stage move.")
 @click.option("--images-per-hole", type=int, default=4, show_default=True, help="pattern: images per hole.")
@@ -368,7 +374,8 @@ class ProgressBar:
     type=click.Choice(["auto", "epu", "mtime", "natural", "input"]),
     default="auto",
     show_default=True,
-    help="Acquisition order: auto takes EPU time stamps, else file times, else names.",
+    help="Acquisition order: auto takes EPU time stamps (_YYYYMMDD_HHMMSS), else the numbers in the names "
+    "(natural sort); mtime: file times (a copy or restore shuffles them).",
 )
 @click.option(
     "--min-z",
@@ -389,7 +396,8 @@ class ProgressBar:
     "--project-dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="Folder the input's relative paths start from [default: the current folder].",
+    help="Folder the input's relative paths start from [default: the current folder, then the folders "
+    "above the input file].",
 )
 @click.option("--skip-unreadable", is_flag=True, help="Go on without micrographs that cannot be read; list them.")
 @click.option(
@@ -493,10 +501,10 @@ def micrographs(
                 f"{s['micrographs']:,}" + (f" ({len(s['unreadable'])} unreadable, skipped)" if s["unreadable"] else ""),
             ),
             ("Acquisition order", s["order"]),
-            ("Files found under", s["root"] or "-"),
+            *([("Files found under", s["root"])] if s["root"] else []),
             ("Binning", f"{s['bin']} ({s['pixel_size_A']:g} Å to {s['binned_pixel_size_A']:g} Å per pixel)"),
             ("Band", f"{s['band_A']['highpass']:g} Å to {s['band_A']['lowpass']:g} Å"),
-            ("Pairs scored", f"{s['pairs_scored']:,} ({s['candidates']})"),
+            ("Pairs scored", f"{s['pairs_scored']:,} ({s['candidates']}; up to {s['reach']:,} images apart)"),
             (
                 "Duplicate pairs",
                 f"{s['duplicate_pairs']:,} (z >= {s['thresholds']['z']:g}, Pearson >= {s['thresholds']['pearson']:g})",

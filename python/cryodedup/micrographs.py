@@ -28,7 +28,12 @@ from .outputs import AtomicOutputs, check_plotting
 from .particles import micrograph_pixel_sizes
 from .star import StarFile
 
-CANDIDATES = ("window", "pattern", "all")
+CANDIDATES = ("auto", "window", "pattern", "all")
+# --candidates auto compares every pair of a set up to this size, and a --window beyond it.
+# Every pair of 200 micrographs costs what a 100-image window costs (about 100 pairs per
+# image), so up to 200 nothing is saved by leaving pairs out. Measured (benches/RESULTS.md,
+# K3 at 12 Å, 2 cores): reading and binning one image costs as much as 31-35 pairs.
+ALL_PAIRS_UPTO = 200
 ORDERS = ("auto", "epu", "mtime", "natural", "input")
 EPU_TIME = re.compile(r"_(\d{8})_(\d{6})")
 
@@ -41,8 +46,8 @@ class MicrographOptions:
     bin: int | None = None
     lowpass: float | None = None  # Å; default 4 binned pixels (0.25 cycles/pixel)
     highpass: float | None = None  # Å; default 25 binned pixels (0.04 cycles/pixel)
-    candidates: str = "window"
-    window: int = 32
+    candidates: str = "auto"
+    window: int = 100
     scan_range: int = 48
     images_per_move: int = 16
     images_per_hole: int = 4
@@ -168,33 +173,57 @@ def load_inputs(inputs: list[Path], options: MicrographOptions) -> Micrographs:
 # --- order and candidates ----------------------------------------------------------------
 
 
-def natural_key(name: str):
+def natural_key(name: str) -> list:
+    """Sort key that orders the numbers in a name by value: mic_9 before mic_10."""
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
 def acquisition_order(names: list[str], paths: list[Path], how: str) -> tuple[np.ndarray, str]:
-    """Indices of the micrographs in acquisition order, and which rule gave it."""
-    if how in ("auto", "epu") and all(EPU_TIME.search(Path(n).name) for n in names):
+    """Indices of the micrographs in acquisition order, and which rule gave it.
+
+    ``auto``: EPU time stamps (``_YYYYMMDD_HHMMSS``) when every name has one, else the
+    numbers in the names (natural sort: EPU, SerialEM, Leginon and MotionCor number their
+    acquisitions). File times only with ``mtime``: a parallel copy, rsync or restore
+    shuffles them, and the later exposure would then be kept.
+    """
+    natural = [natural_key(n) for n in names]
+    if how in ("auto", "epu") and names and all(EPU_TIME.search(Path(n).name) for n in names):
         stamps = [EPU_TIME.findall(Path(n).name)[-1] for n in names]
-        return np.array(sorted(range(len(names)), key=lambda i: (stamps[i], natural_key(names[i])))), "EPU time stamps"
+        return np.array(sorted(range(len(names)), key=lambda i: (stamps[i], natural[i]))), "EPU time stamps"
     if how == "epu":
         raise CryodedupError("--order epu: not every name holds an EPU time stamp (_YYYYMMDD_HHMMSS)")
-    if how in ("auto", "mtime") and all(p.exists() for p in paths):
-        times = [p.stat().st_mtime for p in paths]
-        return np.array(sorted(range(len(names)), key=lambda i: (times[i], natural_key(names[i])))), "file times"
+    if how == "mtime":
+        # A missing file sorts last; it is reported (or skipped) when read.
+        times = [p.stat().st_mtime if p.exists() else float("inf") for p in paths]
+        return np.array(sorted(range(len(names)), key=lambda i: (times[i], natural[i]))), "file times"
     if how == "input":
         return np.arange(len(names)), "input order"
-    return np.array(sorted(range(len(names)), key=lambda i: natural_key(names[i]))), "natural sort of names"
+    return np.array(sorted(range(len(names)), key=lambda i: natural[i])), "numbers in the names (natural sort)"
 
 
 def candidate_offsets(options: MicrographOptions, n: int) -> np.ndarray | None:
     """Offsets j - i (in acquisition order) of the pairs compared; None for all pairs."""
-    if options.candidates == "all":
+    if options.candidates == "all" or (options.candidates == "auto" and n <= ALL_PAIRS_UPTO):
         return None
-    if options.candidates == "window":
+    if options.candidates in ("window", "auto"):
         return np.arange(1, options.window + 1)
     m, h, s = options.images_per_move, options.images_per_hole, options.scan_range
     return np.array([m + k * h for k in range(s) if k * h < s])
+
+
+def candidates_used(options: MicrographOptions, n: int) -> str:
+    """The candidate mode that ``auto`` resolves to for ``n`` micrographs."""
+    if options.candidates != "auto":
+        return options.candidates
+    return "all" if candidate_offsets(options, n) is None else "window"
+
+
+def reach(offsets: np.ndarray | None, n: int) -> int:
+    """How many images apart the farthest compared pair is (in acquisition order)."""
+    if offsets is None:
+        return max(n - 1, 0)
+    within = offsets[offsets < n]
+    return int(within.max()) if len(within) else 0
 
 
 def candidate_pairs(n: int, offsets: np.ndarray | None) -> np.ndarray:
@@ -295,7 +324,7 @@ def score_pairs(mics: Micrographs, options: MicrographOptions, progress: Callabl
     positions = np.array(readable)  # acquisition positions hold input indices
     offsets = candidate_offsets(options, len(positions))
     pairs_pos = candidate_pairs(len(positions), offsets)
-    reach = len(positions) if offsets is None else int(offsets.max())
+    farthest = reach(offsets, len(positions))
     results = {k: [] for k in ("pairs", "z", "dy", "dx", "pearson", "overlap")}
     done_upto = 0
     for start in range(0, len(positions), options.batch):
@@ -319,8 +348,8 @@ def score_pairs(mics: Micrographs, options: MicrographOptions, progress: Callabl
             ):
                 results[key].append(value)
         if offsets is not None:
-            bank.discard(list(range(done_upto, max(done_upto, stop - reach))))
-            done_upto = max(done_upto, stop - reach)
+            bank.discard(list(range(done_upto, max(done_upto, stop - farthest))))
+            done_upto = max(done_upto, stop - farthest)
         progress(stop - start)
     scores = {k: (np.concatenate(v) if v else np.zeros((0, 2) if k == "pairs" else 0)) for k, v in results.items()}
     return scores, binning, binned_psize, (lowpass, highpass), positions, rule, unreadable
@@ -404,6 +433,10 @@ def find_duplicate_micrographs(
     is_dup = (scores["z"] >= options.min_z) & (scores["pearson"] >= options.min_pearson)
     root = group_duplicates(n, pairs, is_dup, rank)
     rejected = root != np.arange(n)
+    farthest = reach(candidate_offsets(options, len(positions)), len(positions))
+    edge_warning = _near_the_edge(pairs[is_dup], rank, farthest, len(positions))
+    if edge_warning:
+        log(edge_warning, "warning")
     keep = ~rejected
 
     with outputs as tmp:
@@ -429,7 +462,8 @@ def find_duplicate_micrographs(
         "bin": binning,
         "binned_pixel_size_A": round(binned_psize, 3),
         "band_A": {"lowpass": round(band[0], 1), "highpass": round(band[1], 1)},
-        "candidates": options.candidates,
+        "candidates": candidates_used(options, len(positions)),
+        "reach": farthest,
         "pairs_scored": len(pairs),
         "duplicate_pairs": int(is_dup.sum()),
         "thresholds": {"z": options.min_z, "pearson": options.min_pearson},
@@ -442,6 +476,21 @@ def find_duplicate_micrographs(
     if options.plot:
         summary["plots"] = _plot(mics, options, pairs, scores, is_dup, rank, binning, outdir, force, summary)
     return summary
+
+
+def _near_the_edge(duplicates: np.ndarray, rank: np.ndarray, farthest: int, n: int) -> str | None:
+    """A warning when a duplicate pair lies in the last quarter of the reach: pairs farther
+    apart were never compared, and a re-exposure pattern that reaches this far may reach
+    farther."""
+    if farthest >= n - 1 or not len(duplicates):  # every pair was compared
+        return None
+    apart = np.abs(rank[duplicates[:, 1]] - rank[duplicates[:, 0]])
+    if apart.max() < 0.75 * farthest:
+        return None
+    return (
+        f"a duplicate pair {apart.max()} images apart, near the {farthest} images apart compared at most: "
+        "farther duplicates would be missed; give a larger --window (or --candidates all)"
+    )
 
 
 def _plot(mics, options, pairs, scores, is_dup, rank, binning, outdir, force, summary) -> list[str]:

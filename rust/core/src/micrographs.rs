@@ -109,6 +109,9 @@ impl Band {
 /// One image, ready to be compared: its band-weighted phase spectrum, and the band-passed
 /// image for the Pearson coefficient.
 pub struct Spectrum {
+    /// Column-major (`kx * py + ky`), only the columns `kx < Plan::columns_used` (the rest
+    /// lies beyond the band and is zero): the inverse FFT of a pair then runs down contiguous
+    /// columns, and skips the empty ones.
     freq: Vec<Complex32>,
     image: Vec<f32>,
 }
@@ -144,6 +147,8 @@ pub struct Plan {
     col_inverse: Arc<dyn Fft<f32>>,
     weights: Vec<f32>,
     taper: (Vec<f32>, Vec<f32>),
+    /// Columns of the half spectrum (kx) holding any weight: beyond them the band is zero.
+    columns_used: usize,
 }
 
 /// Smallest overlap (fraction of the image) at which a Pearson coefficient is trusted.
@@ -163,7 +168,9 @@ impl Plan {
                 weights[ky * hx + kx] = band.weight((fy * fy + fx * fx).sqrt());
             }
         }
+        let columns_used = (0..hx).rev().find(|&kx| (0..py).any(|ky| weights[ky * hx + kx] > 0.0)).map_or(1, |k| k + 1);
         Plan {
+            columns_used,
             ny,
             nx,
             py,
@@ -201,6 +208,9 @@ impl Plan {
             let norm = c.norm();
             *c = if norm > 0.0 { *c * (w / norm) } else { Complex32::new(0.0, 0.0) };
         }
+        let hx = self.px / 2 + 1;
+        let columns = (0..self.columns_used).flat_map(|kx| (0..self.py).map(move |ky| (ky, kx)));
+        let freq = columns.map(|(ky, kx)| freq[ky * hx + kx]).collect();
         Spectrum { freq, image }
     }
 
@@ -210,12 +220,13 @@ impl Plan {
     /// all pairs are compared.
     pub fn compare(&self, a: &Spectrum, b: &Spectrum, min_z: f64) -> PairScore {
         let mut product: Vec<Complex32> = a.freq.iter().zip(&b.freq).map(|(p, q)| p * q.conj()).collect();
-        let map = self.inverse(&mut product);
-        let n = map.len() as f64;
-        let mean = map.iter().map(|&v| v as f64).sum::<f64>() / n;
-        let sd = (map.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
-        let (peak_at, peak) =
-            map.iter().enumerate().fold((0, f32::MIN), |best, (k, &v)| if v > best.1 { (k, v) } else { best });
+        // The map's mean and standard deviation from the spectrum (Parseval), not from a
+        // pass over the map: for the unnormalised inverse FFT, mean = P(0, 0) and
+        // variance = sum over the full spectrum of |P|^2, minus the mean squared.
+        let mean = product[0].re as f64;
+        let sd = (self.full_spectrum_power(&product) - mean * mean).max(0.0).sqrt();
+        let map = self.inverse_columns(&mut product);
+        let (peak_at, peak) = argmax(&map);
         let z = if sd > 0.0 { (peak as f64 - mean) / sd } else { 0.0 };
         let (sy, sx) = ((peak_at / self.px) as i64, (peak_at % self.px) as i64);
         let mut best = PairScore { z, dy: sy, dx: sx, pearson: f64::NAN, overlap: f64::NAN };
@@ -231,6 +242,44 @@ impl Plan {
             }
         }
         best
+    }
+
+    /// Sum of |P|^2 over the full spectrum whose half (columns kx < columns_used,
+    /// column-major) is given: the columns 0 < kx < px/2 stand for their mirror images too.
+    fn full_spectrum_power(&self, half: &[Complex32]) -> f64 {
+        half.chunks_exact(self.py)
+            .enumerate()
+            .map(|(kx, column)| {
+                let power: f32 = column.iter().map(|c| c.norm_sqr()).sum();
+                let mirrored = kx > 0 && 2 * kx != self.px;
+                power as f64 * if mirrored { 2.0 } else { 1.0 }
+            })
+            .sum()
+    }
+
+    /// The real map of a half spectrum given as the first `columns_used` columns,
+    /// column-major: one batched FFT down the contiguous columns, then a real inverse FFT
+    /// along each row.
+    fn inverse_columns(&self, columns: &mut [Complex32]) -> Vec<f32> {
+        let hx = self.px / 2 + 1;
+        let mut scratch = vec![Complex32::new(0.0, 0.0); self.col_inverse.get_inplace_scratch_len()];
+        self.col_inverse.process_with_scratch(columns, &mut scratch);
+        let mut out = vec![0.0f32; self.py * self.px];
+        let mut row = self.c2r.make_input_vec();
+        let mut row_scratch = self.c2r.make_scratch_vec();
+        for (ky, dst) in out.chunks_exact_mut(self.px).enumerate() {
+            // The real FFT uses its input as scratch: every term is set again for each row.
+            for (kx, value) in row.iter_mut().enumerate() {
+                *value = if kx < self.columns_used { columns[kx * self.py + ky] } else { Complex32::new(0.0, 0.0) };
+            }
+            // The inverse real FFT needs exactly real DC and Nyquist terms.
+            row[0].im = 0.0;
+            if self.px % 2 == 0 {
+                row[hx - 1].im = 0.0;
+            }
+            self.c2r.process_with_scratch(&mut row, dst, &mut row_scratch).expect("row FFT sizes match the plan");
+        }
+        out
     }
 
     fn forward(&self, padded: &mut [f32]) -> Vec<Complex32> {
@@ -274,6 +323,21 @@ impl Plan {
             }
         }
     }
+}
+
+/// Index and value of the largest element (the first of equals). The maximum is found first
+/// in independent lanes, which the compiler vectorises, then its index.
+fn argmax(values: &[f32]) -> (usize, f32) {
+    let mut lanes = [f32::MIN; 16];
+    let chunks = values.chunks_exact(16);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane = if v > *lane { v } else { *lane };
+        }
+    }
+    let peak = lanes.iter().chain(tail).fold(f32::MIN, |m, &v| if v > m { v } else { m });
+    (values.iter().position(|&v| v == peak).unwrap_or(0), peak)
 }
 
 /// A window that is 1 inside and falls to 0 over the outer 8 % at each end (Tukey).
@@ -380,6 +444,46 @@ mod tests {
         let floored = plan.compare(&a, &b, 1e9);
         assert_eq!((full.z, full.dy, full.dx), (floored.z, floored.dy, floored.dx));
         assert!(floored.pearson.is_nan() && floored.overlap.is_nan() && !full.pearson.is_nan());
+    }
+
+    /// The z, peak and shift of `compare` against the same map's statistics taken directly:
+    /// the full half spectrum rebuilt row-major, inverted, mean, standard deviation and
+    /// maximum computed over every pixel in f64.
+    #[test]
+    fn z_from_the_spectrum_equals_z_from_the_map() {
+        let mut rng = Rng(21);
+        for (h, w) in [(64usize, 64usize), (45, 70), (292, 411)] {
+            let plan = Plan::new(h, w, Band { highpass: 0.04, lowpass: 0.25 });
+            assert!(plan.columns_used < plan.px / 2 + 1, "the band leaves columns out");
+            let f = field(&mut rng, h + 20, w + 20);
+            let a = plan.spectrum(&window(&f, w + 20, 0, 0, h, w, 0.5, &mut rng));
+            let b = plan.spectrum(&window(&f, w + 20, 5, 9, h, w, 3.0, &mut rng));
+            let c = plan.spectrum(&window(&field(&mut rng, h, w), w, 0, 0, h, w, 0.5, &mut rng));
+            for (x, y) in [(&a, &b), (&a, &c), (&b, &c)] {
+                let hx = plan.px / 2 + 1;
+                let mut product = vec![Complex32::new(0.0, 0.0); plan.py * hx];
+                for kx in 0..plan.columns_used {
+                    for ky in 0..plan.py {
+                        let k = kx * plan.py + ky;
+                        product[ky * hx + kx] = x.freq[k] * y.freq[k].conj();
+                    }
+                }
+                let map = plan.inverse(&mut product);
+                let n = map.len() as f64;
+                let mean = map.iter().map(|&v| v as f64).sum::<f64>() / n;
+                let sd = (map.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
+                let (mut at, mut peak) = (0, f32::MIN);
+                for (k, &v) in map.iter().enumerate() {
+                    if v > peak {
+                        (at, peak) = (k, v);
+                    }
+                }
+                let s = plan.compare(x, y, 1e9);
+                let z = (peak as f64 - mean) / sd;
+                assert!((s.z - z).abs() < 1e-3 * z.abs().max(1.0), "{} against {z}", s.z);
+                assert_eq!((s.dy, s.dx), ((at / plan.px) as i64, (at % plan.px) as i64));
+            }
+        }
     }
 
     #[test]
