@@ -61,3 +61,27 @@ class SpectrumBank:
         npt.NDArray[np.float64],
         npt.NDArray[np.float64],
     ]: ...
+
+class PickFileError(ValueError): ...
+
+def read_pick_files(
+    paths: list[str], layout: str, names: list[str], numbers: list[str], key: str | None = None, missing: str | None = None
+) -> tuple[
+    list[tuple[list[str] | None, bytes, bytes, int]],
+    list[npt.NDArray[np.float64]],
+    npt.NDArray[np.uint64],
+    npt.NDArray[np.uint64],
+    npt.NDArray[np.uint32],
+    list[str],
+]: ...
+def write_pick_rows(
+    outputs: list[tuple[str, bytes, bytes]],
+    target: npt.NDArray[np.int64],
+    sources: list[str],
+    files: npt.NDArray[np.uint32],
+    starts: npt.NDArray[np.uint64],
+    ends: npt.NDArray[np.uint64],
+) -> None: ...
+def write_pick_numbers(
+    outputs: list[tuple[str, bytes, bytes]], target: npt.NDArray[np.int64], values: npt.NDArray[np.float64]
+) -> None: ...

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import _core
 from ..errors import CryodedupError
 from ..star import StarFile
 
@@ -63,8 +64,10 @@ class Picks:
         The files read.
     file_of_pick : numpy.ndarray of int64, shape (n,)
         Index into ``files`` of each pick.
-    lines : list of str
-        Original row text of each pick, without its newline.
+    row_start, row_end : numpy.ndarray of uint64, shape (n,)
+        Where each pick's row lies in its file, in bytes, line terminator included (writers
+        copy these bytes). EMAN2 ``_info.json``: the index of the pick in the file's
+        ``boxes`` list, and that index + 1.
     box_size : numpy.ndarray of float64, shape (n,), or None
         Box width in pixels where the format records one.
     notes : list of str
@@ -81,27 +84,78 @@ class Picks:
     higher_is_better: bool
     files: list[PickFile]
     file_of_pick: np.ndarray
-    lines: list[str]
+    row_start: np.ndarray
+    row_end: np.ndarray
     box_size: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.lines)
+        return len(self.micrograph)
+
+
+@dataclass
+class FileTables:
+    """Tables of many picker files read at once by the Rust core (:func:`read_tables`).
+
+    ``labels[f]`` is None for a STAR file without the loop asked for; ``counts[f]`` its
+    number of rows; the arrays run over the rows of all files in order.
+    """
+
+    labels: list[list[str] | None]
+    headers: list[str]
+    footers: list[str]
+    counts: np.ndarray
+    numbers: dict[str, np.ndarray]
+    row_start: np.ndarray
+    row_end: np.ndarray
+    keys: np.ndarray
+    key_names: list[str]
+
+    def file_of_row(self) -> np.ndarray:
+        return np.repeat(np.arange(len(self.counts), dtype=np.int64), self.counts)
+
+    def first_row(self) -> np.ndarray:
+        """Index of each file's first row in the arrays."""
+        return np.concatenate([[0], np.cumsum(self.counts)[:-1]]).astype(np.int64)
+
+
+def read_tables(
+    files: list[Path], layout: str, names: list[str], numbers: list[str], key: str | None = None, missing=None
+) -> FileTables:
+    """Reads many picker files in parallel (memory-mapped, in Rust): ``layout`` ``star``
+    (the first loop with the label ``names[0]``), ``tab`` (header line, tab-separated rows)
+    or ``whitespace`` (rows whose first fields are ``names``). ``numbers`` are parsed as
+    float64 (NaN where a file lacks the column, or a field is ``missing``); ``key`` is a text
+    column given as ids into ``key_names``. Errors name the file and line."""
+    try:
+        info, columns, starts, ends, keys, key_names = _core.read_pick_files(
+            [str(f) for f in files], layout, names, numbers, key, missing
+        )
+    except _core.PickFileError as err:
+        raise CryodedupError(str(err)) from None
+    return FileTables(
+        labels=[labels for labels, _, _, _ in info],
+        headers=[bytes(h).decode("utf-8", errors="replace") for _, h, _, _ in info],
+        footers=[bytes(f).decode("utf-8", errors="replace") for _, _, f, _ in info],
+        counts=np.array([n for _, _, _, n in info], dtype=np.int64),
+        numbers=dict(zip(numbers, columns)),
+        row_start=starts,
+        row_end=ends,
+        keys=keys,
+        key_names=key_names,
+    )
 
 
 class PicksBuilder:
-    """Collects picks file by file and names micrographs; ``build`` makes :class:`Picks`."""
+    """Collects picks a batch of rows at a time and names micrographs; ``build`` makes
+    :class:`Picks`."""
 
     def __init__(self, source: str, format: str, namer: MicrographNamer):
         self.source, self.format, self.namer = source, format, namer
         self.files: list[PickFile] = []
-        self.micrograph: list[int] = []
-        self.file_of_pick: list[int] = []
-        self.x: list[float] = []
-        self.y: list[float] = []
-        self.score: list[float] = []
-        self.box: list[float] = []
-        self.lines: list[str] = []
+        self.columns: dict[str, list[np.ndarray]] = {
+            name: [] for name in ("micrograph", "file", "x", "y", "score", "box", "start", "end")
+        }
         self.notes: list[str] = []
 
     def add_file(self, path: Path, micrograph: str | None, header: str, footer: str = "") -> int:
@@ -109,33 +163,52 @@ class PicksBuilder:
         self.files.append(PickFile(Path(path), index, header, footer))
         return len(self.files) - 1
 
-    def add(self, file: int, micrograph: str | int, x: float, y: float, score: float, box: float, line: str) -> None:
-        index = micrograph if isinstance(micrograph, int) else self.namer.index(micrograph, self.files[file].path)
-        self.micrograph.append(index)
-        self.file_of_pick.append(file)
-        self.x.append(x)
-        self.y.append(y)
-        self.score.append(score)
-        self.box.append(box)
-        self.lines.append(line)
+    def add_rows(self, *, micrograph, file, x, y, score, box, start, end) -> None:
+        """Adds picks: arrays of equal length (``micrograph`` and ``file`` indices; ``score``
+        and ``box`` may be None for NaN)."""
+        n = len(x)
+        nan = np.full(n, np.nan)
+        values = dict(micrograph=micrograph, file=file, x=x, y=y, score=score, box=box, start=start, end=end)
+        for name, value in values.items():
+            self.columns[name].append(nan if value is None else np.asarray(value))
 
     def build(self, score_name: str | None, higher_is_better: bool = True) -> Picks:
-        score = np.array(self.score, dtype=np.float64) if score_name else None
-        box = np.array(self.box, dtype=np.float64)
+        def joined(name, dtype):
+            parts = self.columns[name]
+            return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
+
+        box = joined("box", np.float64)
         return Picks(
             source=self.source,
             format=self.format,
             micrographs=list(self.namer.names),
-            micrograph=np.array(self.micrograph, dtype=np.int64),
-            centres=np.column_stack([np.array(self.x, dtype=np.float64), np.array(self.y, dtype=np.float64)]),
-            score=score,
+            micrograph=joined("micrograph", np.int64),
+            centres=np.column_stack([joined("x", np.float64), joined("y", np.float64)]),
+            score=joined("score", np.float64) if score_name else None,
             score_name=score_name,
             higher_is_better=higher_is_better,
             files=self.files,
-            file_of_pick=np.array(self.file_of_pick, dtype=np.int64),
-            lines=self.lines,
+            file_of_pick=joined("file", np.int64),
+            row_start=joined("start", np.uint64),
+            row_end=joined("end", np.uint64),
             box_size=None if np.isnan(box).all() else box,
             notes=self.notes + self.namer.notes,
+        )
+
+    def add_tables(self, tables: FileTables, first_file: int, x, y, score=None, box=None) -> None:
+        """Adds the rows of ``tables``, whose files were added from index ``first_file`` on,
+        each pick on its file's micrograph."""
+        file = tables.file_of_row() + first_file
+        mics = np.array([-1 if f.micrograph is None else f.micrograph for f in self.files], dtype=np.int64)
+        self.add_rows(
+            micrograph=mics[file] if len(file) else np.zeros(0, dtype=np.int64),
+            file=file,
+            x=x,
+            y=y,
+            score=score,
+            box=box,
+            start=tables.row_start,
+            end=tables.row_end,
         )
 
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import CryodedupError
-from ..star import StarFile
-from . import MicrographNamer, Picks, PicksBuilder, stem
+from . import MicrographNamer, Picks, PicksBuilder, read_tables, stem
 
 SCORE = "Confidence"
 
@@ -23,46 +24,34 @@ SCORE = "Confidence"
 def read_cbox(files: list[Path], source: str, namer: MicrographNamer) -> Picks:
     """crYOLO ``.cbox`` files, one per micrograph, the micrograph named by the file name."""
     builder = PicksBuilder(source, "cryolo-cbox", namer)
-    for file in files:
-        star = StarFile(file)
-        block = star.block("cryolo")
-        if block is None:
+    corner = ("CoordinateX", "CoordinateY", "Width", "Height")
+    tables = read_tables(files, "star", ["CoordinateX"], [*corner, SCORE, "CoordinateZ"], missing="<NA>")
+    first = len(builder.files)
+    for file, labels, header, footer in zip(files, tables.labels, tables.headers, tables.footers):
+        if labels is None:
             raise CryodedupError(f"{file}: no data_cryolo loop; not a crYOLO .cbox file")
-        labels = block.labels
         if "filamentid" in labels:
             raise CryodedupError(
                 f"{file}: a crYOLO filament .cbox (_filamentid): filament segments are not supported; "
                 "pick single particles, or remove duplicate segments after extraction"
             )
-        missing = [lab for lab in ("CoordinateX", "CoordinateY", "Width", "Height") if lab not in labels]
+        missing = [lab for lab in corner if lab not in labels]
         if missing:
             raise CryodedupError(f"{file}: data_cryolo has no {', '.join('_' + m for m in missing)} column")
-        table = star.table(block)
-        index = builder.add_file(
-            file,
-            stem(file),
-            star.read_bytes(0, block.rows_start).decode(),
-            star.read_bytes(block.rows_end, star.size).decode(),
-        )
-        micrograph = builder.files[index].micrograph
-        col = {lab: labels.index(lab) for lab in labels}
-        for k, (row, line) in enumerate(zip(table.rows, table.lines)):
-            if "CoordinateZ" in col and row[col["CoordinateZ"]] != "<NA>":
-                raise CryodedupError(f"{file}: row {k + 1} has a _CoordinateZ: 3-D (tomogram) picks are not supported")
-            x, y, w, h = (
-                _value(row[col[lab]], file, lab, k) for lab in ("CoordinateX", "CoordinateY", "Width", "Height")
-            )
-            score = _value(row[col[SCORE]], file, SCORE, k) if SCORE in col else float("nan")
-            builder.add(index, micrograph, x + w / 2, y + h / 2, score, w, line)
-    return builder.build(SCORE if files and SCORE in labels else None)
+        builder.add_file(file, stem(file), header, footer)
+    numbers = tables.numbers
+    _refuse_rows(files, tables, ~np.isnan(numbers["CoordinateZ"]), " has a _CoordinateZ: 3-D (tomogram) picks are not supported")
+    for label in corner:
+        _refuse_rows(files, tables, np.isnan(numbers[label]), f": _{label} is <NA>; a pick needs its corner and box size")
+    x, y, w, h = (numbers[label] for label in corner)
+    builder.add_tables(tables, first, x + w / 2, y + h / 2, numbers[SCORE], w)
+    scored = any(labels and SCORE in labels for labels in tables.labels)
+    return builder.build(SCORE if scored else None)
 
 
-def _value(text: str, file: Path, label: str, row: int) -> float:
-    if text == "<NA>":
-        if label == SCORE:
-            return float("nan")
-        raise CryodedupError(f"{file}: row {row + 1}: _{label} is <NA>; a pick needs its corner and box size")
-    try:
-        return float(text)
-    except ValueError:
-        raise CryodedupError(f"{file}: row {row + 1}: _{label} value {text!r} is not a number") from None
+def _refuse_rows(files: list[Path], tables, bad: np.ndarray, message: str) -> None:
+    """Refuses the first row where ``bad`` holds, naming its file and row."""
+    if bad.any():
+        i = int(np.argmax(bad))
+        f = int(tables.file_of_row()[i])
+        raise CryodedupError(f"{files[f]}: row {i - tables.first_row()[f] + 1}{message}")

@@ -16,29 +16,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import CryodedupError
-from . import MicrographNamer, Picks, PicksBuilder, stem
+from . import MicrographNamer, Picks, PicksBuilder, read_tables, stem
 
 
 def read_box(files: list[Path], source: str, namer: MicrographNamer) -> Picks:
     """EMAN ``.box`` files, one per micrograph."""
     builder = PicksBuilder(source, "eman-box", namer)
+    corner = ["x", "y", "width", "height"]
+    tables = read_tables(files, "whitespace", corner, corner)
+    first = len(builder.files)
     for file in files:
-        index = builder.add_file(file, stem(file), "")
-        micrograph = builder.files[index].micrograph
-        for k, line in enumerate(file.read_text(errors="replace").splitlines()):
-            fields = line.split()
-            if not fields or fields[0].startswith("#"):
-                continue
-            if len(fields) < 4:
-                raise CryodedupError(f"{file}: line {k + 1}: expected x y width height, found {len(fields)} fields")
-            try:
-                x, y, w, h = (float(v) for v in fields[:4])
-            except ValueError:
-                raise CryodedupError(
-                    f"{file}: line {k + 1}: x y width height must be numbers: {line.strip()!r}"
-                ) from None
-            builder.add(index, micrograph, x + w / 2, y + h / 2, float("nan"), w, line)
+        builder.add_file(file, stem(file), "")
+    x, y, w, h = (tables.numbers[label] for label in corner)
+    builder.add_tables(tables, first, x + w / 2, y + h / 2, None, w)
     return builder.build(None)
 
 
@@ -55,19 +48,28 @@ def read_info_json(files: list[Path], source: str, namer: MicrographNamer) -> Pi
         if not isinstance(boxes, list):
             raise CryodedupError(f'{file}: expected a JSON object with a "boxes" list (EMAN2 _info.json)')
         index = builder.add_file(file, stem(file), "")
-        micrograph = builder.files[index].micrograph
+        x, y, score = [], [], []
         for k, box in enumerate(boxes):
             if not isinstance(box, list) or len(box) < 2 or not all(isinstance(v, (int, float)) for v in box[:2]):
                 raise CryodedupError(f"{file}: boxes[{k}] is {box!r}; expected [x, y, type, ...]")
             has_score = len(box) > 3 and isinstance(box[3], (int, float)) and not isinstance(box[3], bool)
             scored = scored and has_score
-            builder.add(
-                index,
-                micrograph,
-                float(box[0]),
-                float(box[1]),
-                float(box[3]) if has_score else float("nan"),
-                float("nan"),
-                json.dumps(box),
-            )
-    return builder.build("score" if scored and builder.lines else None)
+            x.append(float(box[0]))
+            y.append(float(box[1]))
+            score.append(float(box[3]) if has_score else float("nan"))
+        # A pick's "row" is its place in the boxes list.
+        place = np.arange(len(boxes), dtype=np.uint64)
+        builder.add_rows(
+            micrograph=np.full(len(boxes), builder.files[index].micrograph, dtype=np.int64),
+            file=np.full(len(boxes), index, dtype=np.int64),
+            x=np.array(x, dtype=np.float64),
+            y=np.array(y, dtype=np.float64),
+            score=np.array(score, dtype=np.float64),
+            box=None,
+            start=place,
+            end=place + 1,
+        )
+    picks = builder.build("score")
+    if not (scored and len(picks)):
+        picks.score, picks.score_name = None, None
+    return picks

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..errors import CryodedupError
 from ..star import StarFile
-from . import MicrographNamer, Picks, PicksBuilder, micrograph_names, stem
+from . import MicrographNamer, Picks, PicksBuilder, micrograph_names, read_tables, stem
 
 SCORE = "rlnAutopickFigureOfMerit"
 _JOB_PREFIX = re.compile(r"^[^/]+/job\d+/")
@@ -113,38 +113,20 @@ def read_coordinate_stars(files: list[Path], source: str, namer: MicrographNamer
 
 
 def _read_stars(entries: list[tuple[Path, str]], builder: PicksBuilder) -> Picks:
-    score_in: set[bool] = set()
-    for file, name in entries:
-        star = StarFile(file)
-        block = next((b for b in star.blocks if b.labels and "rlnCoordinateX" in b.labels), None)
-        if block is None or "rlnCoordinateY" not in block.labels:
+    files = [file for file, _ in entries]
+    tables = read_tables(files, "star", ["rlnCoordinateX"], ["rlnCoordinateX", "rlnCoordinateY", SCORE])
+    first = len(builder.files)
+    for (file, name), labels, header, footer in zip(entries, tables.labels, tables.headers, tables.footers):
+        if labels is None or "rlnCoordinateY" not in labels:
             raise CryodedupError(f"{file}: no loop with rlnCoordinateX and rlnCoordinateY; not a coordinate file")
-        if "rlnMicrographName" in block.labels:
+        if "rlnMicrographName" in labels:
             raise CryodedupError(
                 f"{file}: has rlnMicrographName: a particle STAR, not a per-micrograph coordinate file"
             )
-        table = star.table(block)
-        index = builder.add_file(
-            file,
-            name,
-            star.read_bytes(0, block.rows_start).decode(),
-            star.read_bytes(block.rows_end, star.size).decode(),
-        )
-        jx, jy = table.labels.index("rlnCoordinateX"), table.labels.index("rlnCoordinateY")
-        js = table.labels.index(SCORE) if SCORE in table.labels else None
-        score_in.add(js is not None)
-        micrograph = builder.files[index].micrograph
-        for row, line in zip(table.rows, table.lines):
-            x, y = _number(row[jx], file, "rlnCoordinateX"), _number(row[jy], file, "rlnCoordinateY")
-            score = _number(row[js], file, SCORE) if js is not None else float("nan")
-            builder.add(index, micrograph, x, y, score, float("nan"), line)
+        builder.add_file(file, name, header, footer)
+    score_in = {SCORE in labels for labels in tables.labels}
+    numbers = tables.numbers
+    builder.add_tables(tables, first, numbers["rlnCoordinateX"], numbers["rlnCoordinateY"], numbers[SCORE])
     if len(score_in) > 1:
         builder.notes.append(f"{SCORE} is missing from some files: their picks have no score (NaN, ranked last)")
     return builder.build(SCORE if True in score_in else None)
-
-
-def _number(text: str, file: Path, label: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise CryodedupError(f"{file}: {label} value {text!r} is not a number") from None

@@ -13,8 +13,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import CryodedupError
-from . import MicrographNamer, Picks, PicksBuilder, name_key
+from . import MicrographNamer, Picks, PicksBuilder, name_key, read_tables
 
 SCORE = "score"
 
@@ -25,58 +27,66 @@ def read_table(
     """topaz tables; ``scale`` multiplies the coordinates (None: inferred from ``shapes``,
     the micrograph sizes (ny, nx) by name, else 1)."""
     builder = PicksBuilder(source, "topaz", namer)
-    raw: list[tuple[int, str, float, float, float, str]] = []
-    has_score = True
-    for file in files:
-        lines = file.read_text(errors="replace").splitlines()
-        header = lines[0].split("\t") if lines else []
-        header = [h.strip() for h in header]
-        missing = [c for c in ("image_name", "x_coord", "y_coord") if c not in header]
+    tables = read_tables(files, "tab", [], ["x_coord", "y_coord", SCORE], key="image_name")
+    first = len(builder.files)
+    for file, labels, header in zip(files, tables.labels, tables.headers):
+        missing = [c for c in ("image_name", "x_coord", "y_coord") if c not in labels]
         if missing:
             raise CryodedupError(
                 f"{file}: line 1: expected the topaz header image_name<TAB>x_coord<TAB>y_coord[<TAB>score], "
                 f"missing {', '.join(missing)}"
             )
-        col = {c: header.index(c) for c in header}
-        has_score = has_score and SCORE in col
-        index = builder.add_file(file, None, lines[0] + "\n")
-        for k, line in enumerate(lines[1:], start=2):
-            if not line.strip():
-                continue
-            fields = line.split("\t")
-            if len(fields) != len(header):
-                raise CryodedupError(f"{file}: line {k}: {len(fields)} tab-separated fields, expected {len(header)}")
-            try:
-                x, y = float(fields[col["x_coord"]]), float(fields[col["y_coord"]])
-                score = float(fields[col[SCORE]]) if SCORE in col else float("nan")
-            except ValueError:
-                raise CryodedupError(f"{file}: line {k}: x_coord, y_coord and score must be numbers") from None
-            raw.append((index, fields[col["image_name"]], x, y, score, line))
+        builder.add_file(file, None, header)
+    has_score = all(SCORE in labels for labels in tables.labels)
+    x, y = tables.numbers["x_coord"], tables.numbers["y_coord"]
+    names = tables.key_names
     if scale is None:
-        scale, note = infer_scale(raw, shapes)
+        scale, note = infer_scale(names, tables.keys, x, y, shapes)
     else:
         note = f"topaz coordinates multiplied by {scale:g} (given)"
         if not (scale > 0 and math.isfinite(scale)):
             raise CryodedupError(f"topaz scale must be a number > 0, got {scale}")
     builder.notes.append(note)
-    for index, name, x, y, score, line in raw:
-        builder.add(index, name, x * scale, y * scale, score, float("nan"), line)
-    return builder.build(SCORE if has_score and raw else None)
+    # Micrographs named in order of first appearance, each error naming the file it is in.
+    file_of_row = tables.file_of_row() + first
+    first_rows = np.unique(tables.keys, return_index=True)[1] if len(tables.keys) else []
+    index = np.zeros(len(names), dtype=np.int64)
+    for row in sorted(first_rows):
+        key = tables.keys[row]
+        index[key] = namer.index(names[key], builder.files[file_of_row[row]].path)
+    builder.add_rows(
+        micrograph=index[tables.keys],
+        file=file_of_row,
+        x=x * scale,
+        y=y * scale,
+        score=tables.numbers[SCORE],
+        box=None,
+        start=tables.row_start,
+        end=tables.row_end,
+    )
+    return builder.build(SCORE if has_score and len(x) else None)
 
 
-def infer_scale(raw, shapes: dict | None) -> tuple[float, str]:
+def infer_scale(names: list[str], keys: np.ndarray, x: np.ndarray, y: np.ndarray, shapes: dict | None):
     """The integer factor S that brings the coordinates to the micrographs' size: the
-    largest S for which every micrograph's largest x and y, times S, still fit in it."""
+    largest S for which every micrograph's largest x and y, times S, still fit in it.
+
+    ``names[keys[i]]`` is the micrograph of the pick at (``x[i]``, ``y[i]``). Returns (S, a
+    note saying how it was chosen)."""
     if not shapes:
         return 1.0, (
             "topaz coordinates taken as full-size micrograph pixels (scale 1): no micrograph sizes to infer "
             "the scale from; give the scale if topaz ran on down-scaled micrographs"
         )
     sizes = {name_key(name): shape for name, shape in shapes.items()}
+    max_x = np.full(len(names), -np.inf)
+    max_y = np.full(len(names), -np.inf)
+    np.maximum.at(max_x, keys, x)
+    np.maximum.at(max_y, keys, y)
     extent: dict[str, tuple[float, float]] = {}
-    for _, name, x, y, _, _ in raw:
-        mx, my = extent.get(name_key(name), (0.0, 0.0))
-        extent[name_key(name)] = (max(mx, x), max(my, y))
+    for name, mx, my in zip(names, max_x, max_y):
+        ex, ey = extent.get(name_key(name), (0.0, 0.0))
+        extent[name_key(name)] = (max(ex, mx), max(ey, my))
     ratios = []
     for key, (mx, my) in extent.items():
         if key in sizes:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import _core
 from ..errors import CryodedupError
 from ..outputs import AtomicOutputs
 from . import Picks
@@ -77,16 +78,16 @@ def write_relion(inputs: list[Picks], keep, outdir, *, force: bool = False) -> d
     paths = list(targets.values()) + [p for s in SUBSETS for p in per_mic[s].values()]
     sources = [f.path for p in inputs for f in p.files]
     with AtomicOutputs(paths, force=force, inputs=sources) as tmp:
-        for subset, take in zip(SUBSETS, (True, False)):
-            rows: list[list[str]] = [[] for _ in names]
-            for picks, mask, mic in zip(inputs, masks, mapped):
-                chosen = np.flatnonzero(mask == take)
-                lines = [picks.lines[i] for i in chosen] if copy_rows else _relion_rows(picks, chosen, header)
-                for i, line in zip(chosen, lines):
-                    rows[mic[i]].append(line)
-            for name, mic_rows in zip(names, rows):
-                text = header + "".join(line + "\n" for line in mic_rows) + "\n"
-                tmp[per_mic[subset][name]].write_text(text)
+        # Output k < len(names): the kept file of micrograph k; the rejected files follow.
+        outputs = [(str(tmp[per_mic[s][n]]), header.encode(), b"\n") for s in SUBSETS for n in names]
+        mic = np.concatenate(mapped) if mapped else np.zeros(0, dtype=np.int64)
+        keep_all = np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
+        target = np.where(keep_all, mic, mic + len(names)).astype(np.int64)
+        if copy_rows:
+            _copy_rows(inputs, outputs, target)
+        else:
+            _write_number_rows(_relion_values(inputs, RELION_SCORE in header), outputs, target)
+        for subset in SUBSETS:
             listing = "\n# version 30001\n\ndata_coordinate_files\n\nloop_ \n_rlnMicrographName #1 \n"
             listing += "_rlnMicrographCoordinates #2 \n"
             listing += "".join(f"{_quote(n)} {_quote(str(per_mic[subset][n]))} \n" for n in names) + "\n"
@@ -105,16 +106,36 @@ def _relion_header(inputs: list[Picks]) -> tuple[str, bool]:
     return RELION_HEADER + "".join(f"_{lab} #{k + 1} \n" for k, lab in enumerate(labels)), False
 
 
-def _relion_rows(picks: Picks, chosen: np.ndarray, header: str) -> list[str]:
-    with_score = RELION_SCORE in header
-    rows = []
-    for i in chosen:
-        x, y = picks.centres[i]
-        row = f"{x:12.6f} {y:12.6f}"
-        if with_score:
-            row += f" {picks.score[i]:12.6f}"
-        rows.append(row)
-    return rows
+def _relion_values(inputs: list[Picks], with_score: bool) -> np.ndarray:
+    """The numbers of the rows written for non-RELION inputs: x, y (centres) and the score."""
+    columns = [np.concatenate([p.centres for p in inputs])] if inputs else [np.zeros((0, 2))]
+    if with_score:
+        columns.append(np.concatenate([p.score for p in inputs])[:, None])
+    return np.ascontiguousarray(np.hstack(columns), dtype=np.float64)
+
+
+def _copy_rows(inputs: list[Picks], outputs: list[tuple[str, bytes, bytes]], target: np.ndarray) -> None:
+    """Writes ``outputs`` (path, header, footer), each with the input rows ``i`` for which
+    ``target[i]`` is its index, copied byte for byte from the input files."""
+    sources = [str(f.path) for p in inputs for f in p.files]
+    offsets = np.cumsum([0] + [len(p.files) for p in inputs])[:-1]
+    files = np.concatenate([p.file_of_pick + k for p, k in zip(inputs, offsets)]) if inputs else np.zeros(0)
+    starts = np.concatenate([p.row_start for p in inputs]) if inputs else np.zeros(0)
+    ends = np.concatenate([p.row_end for p in inputs]) if inputs else np.zeros(0)
+    try:
+        _core.write_pick_rows(
+            outputs, target, sources, files.astype(np.uint32), starts.astype(np.uint64), ends.astype(np.uint64)
+        )
+    except _core.PickFileError as err:
+        raise CryodedupError(str(err)) from None
+
+
+def _write_number_rows(values: np.ndarray, outputs: list[tuple[str, bytes, bytes]], target: np.ndarray) -> None:
+    """As :func:`_copy_rows`, each row written from ``values[i]`` (``%12.6f``, space-separated)."""
+    try:
+        _core.write_pick_numbers(outputs, target, values)
+    except _core.PickFileError as err:
+        raise CryodedupError(str(err)) from None
 
 
 def _quote(text: str) -> str:
@@ -224,15 +245,26 @@ def write_like_input(picks: Picks, keep, outdir, *, force: bool = False) -> dict
     with AtomicOutputs(
         [p for s in SUBSETS for p in targets[s]], force=force, inputs=[f.path for f in picks.files]
     ) as tmp:
-        for subset, take in zip(SUBSETS, (True, False)):
-            per_file: list[list[str]] = [[] for _ in picks.files]
-            for i in np.flatnonzero(mask == take):
-                per_file[picks.file_of_pick[i]].append(picks.lines[i])
-            for file, lines, target in zip(picks.files, per_file, targets[subset]):
-                if picks.format == "eman2-json":
-                    info = json.loads(file.path.read_text(errors="replace"))
-                    info["boxes"] = [json.loads(line) for line in lines]
-                    tmp[target].write_text(json.dumps(info, indent=1))
-                else:
-                    tmp[target].write_text(file.header + "".join(line + "\n" for line in lines) + file.footer)
+        if picks.format == "eman2-json":
+            _write_info_json(picks, mask, targets, tmp)
+        else:
+            # Output k < n: the kept part of input file k; the rejected parts follow.
+            n = len(picks.files)
+            outputs = [
+                (str(tmp[target]), f.header.encode(), f.footer.encode())
+                for s in SUBSETS
+                for f, target in zip(picks.files, targets[s])
+            ]
+            _copy_rows([picks], outputs, np.where(mask, picks.file_of_pick, picks.file_of_pick + n))
     return targets
+
+
+def _write_info_json(picks: Picks, mask: np.ndarray, targets: dict[str, list[Path]], tmp: dict[Path, Path]) -> None:
+    """EMAN2 ``_info.json`` subsets: each file's object with its ``boxes`` list cut to the subset."""
+    for subset, take in zip(SUBSETS, (True, False)):
+        chosen = mask == take
+        for k, (file, target) in enumerate(zip(picks.files, targets[subset])):
+            info = json.loads(file.path.read_text(errors="replace"))
+            places = picks.row_start[chosen & (picks.file_of_pick == k)]
+            info["boxes"] = [info["boxes"][int(i)] for i in places]
+            tmp[target].write_text(json.dumps(info, indent=1))

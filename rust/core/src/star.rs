@@ -72,9 +72,9 @@ impl fmt::Display for StarError {
 impl std::error::Error for StarError {}
 
 /// Splits `data` into lines: yields (start, end_of_content, end_with_terminator).
-struct Lines<'a> {
-    data: &'a [u8],
-    pos: usize,
+pub(crate) struct Lines<'a> {
+    pub(crate) data: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 impl Iterator for Lines<'_> {
@@ -95,7 +95,7 @@ fn is_space(b: u8) -> bool {
     b <= b' '
 }
 
-fn trim(line: &[u8]) -> &[u8] {
+pub(crate) fn trim(line: &[u8]) -> &[u8] {
     let a = line.iter().position(|&b| !is_space(b)).unwrap_or(line.len());
     let b = line.iter().rposition(|&b| !is_space(b)).map_or(a, |k| k + 1);
     &line[a..b]
@@ -105,7 +105,7 @@ fn is_comment(t: &[u8]) -> bool {
     matches!(t.first(), Some(b'#') | Some(b';'))
 }
 
-fn text(t: &[u8]) -> String {
+pub(crate) fn text(t: &[u8]) -> String {
     String::from_utf8_lossy(t).into_owned()
 }
 
@@ -246,7 +246,7 @@ fn index_text(data: &[u8]) -> Result<Vec<Block>, StarError> {
 /// Calls `field(k, bytes)` for each field of a row line; returns the number of fields.
 /// Quotes are kept in the field bytes; `Err(())` for an unterminated quote.
 #[inline]
-fn for_each_field<'a>(line: &'a [u8], mut field: impl FnMut(usize, &'a [u8])) -> Result<usize, ()> {
+pub(crate) fn for_each_field<'a>(line: &'a [u8], mut field: impl FnMut(usize, &'a [u8])) -> Result<usize, ()> {
     match for_each_unquoted_field(line, &mut field) {
         Some(n) => Ok(n),
         None => for_each_field_quoted(line, field),
@@ -390,7 +390,7 @@ struct ChunkScan {
 
 /// A field as a number, in the syntax Rust's `str::parse::<f64>` accepts (fast-float2 reads
 /// the bytes directly: no UTF-8 check, about twice as fast).
-fn parse_number(field: &[u8]) -> Option<f64> {
+pub(crate) fn parse_number(field: &[u8]) -> Option<f64> {
     fast_float2::parse(field).ok()
 }
 
@@ -402,10 +402,21 @@ pub fn scan_rows(
     number_cols: &[usize],
     key_col: Option<usize>,
 ) -> Result<RowScan, StarError> {
+    scan_rows_with_missing(data, table, number_cols, key_col, None)
+}
+
+/// `scan_rows` where a number field equal to `missing` (crYOLO's `<NA>`) reads as NaN.
+pub fn scan_rows_with_missing(
+    data: &[u8],
+    table: &Table,
+    number_cols: &[usize],
+    key_col: Option<usize>,
+    missing: Option<&[u8]>,
+) -> Result<RowScan, StarError> {
     let rows = &data[table.rows.clone()];
     let chunks = chunk_at_lines(rows, 1 << 22);
     let results: Vec<ChunkScan> =
-        chunks.par_iter().map(|r| scan_chunk(rows, r.clone(), table, number_cols, key_col)).collect();
+        chunks.par_iter().map(|r| scan_chunk(rows, r.clone(), table, number_cols, key_col, missing)).collect();
 
     // Report the first error in file order, with its line number.
     if let Some((offset, mut err)) = results.iter().find_map(|c| c.error.clone()) {
@@ -447,6 +458,7 @@ fn scan_chunk(
     table: &Table,
     number_cols: &[usize],
     key_col: Option<usize>,
+    missing: Option<&[u8]>,
 ) -> ChunkScan {
     let ncols = table.labels.len();
     let mut scan = RowScan { numbers: vec![Vec::new(); number_cols.len()], ..Default::default() };
@@ -472,6 +484,7 @@ fn scan_chunk(
                 if j != usize::MAX {
                     match parse_number(f) {
                         Some(v) => scan.numbers[j].push(v),
+                        None if Some(f) == missing => scan.numbers[j].push(f64::NAN),
                         None => {
                             if bad.is_none() {
                                 bad = Some(StarError::NotANumber {

@@ -8,12 +8,13 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use cryodedup_core::micrographs::{self, Band, Pixel, Plan, Spectrum};
-use cryodedup_core::{consensus, dedup as core_dedup, star};
+use cryodedup_core::{consensus, dedup as core_dedup, picks, star};
 use memmap2::Mmap;
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
 };
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use rayon::prelude::*;
 
 mod errors {
@@ -23,6 +24,11 @@ mod errors {
     use std::path::Path;
 
     create_exception!(_core, StarSyntaxError, PyValueError, "A STAR file breaks the STAR syntax.");
+    create_exception!(_core, PickFileError, PyValueError, "A picker file cannot be read or written.");
+
+    pub fn picks(e: cryodedup_core::picks::PicksError) -> PyErr {
+        PickFileError::new_err(e.to_string())
+    }
 
     pub fn star(e: cryodedup_core::star::StarError) -> PyErr {
         StarSyntaxError::new_err(e.to_string())
@@ -82,6 +88,122 @@ fn support<'py>(
     let (groups, coords, inputs) = (groups.as_slice()?, coords.as_slice()?, inputs.as_slice()?);
     let counts = py.detach(|| consensus::support(groups, coords, dim, inputs, min_dist)).map_err(errors::dedup)?;
     Ok(counts.into_pyarray(py))
+}
+
+/// One file's table as Python sees it: (labels or None, header, footer, number of rows).
+type PickFileTuple<'py> = (Option<Vec<String>>, Bound<'py, PyBytes>, Bound<'py, PyBytes>, usize);
+
+/// read_pick_files(paths, layout, names, numbers, key=None, missing=None)
+/// -> (files, numbers, starts, ends, keys, key_names).
+///
+/// Reads picker files in parallel (GIL released). `layout` is "star" (the first loop with the
+/// label names[0]), "tab" (a tab-separated table with a header line) or "whitespace" (rows
+/// whose first fields are `names`). `numbers` are the labels parsed as float64 (NaN where a
+/// file lacks one, or where a field equals `missing`); `key` a text column mapped to ids
+/// shared by all files. Arrays run over the rows of all files in order; starts/ends are each
+/// row's byte span in its file.
+#[pyfunction]
+#[pyo3(signature = (paths, layout, names, numbers, key=None, missing=None))]
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
+fn read_pick_files<'py>(
+    py: Python<'py>,
+    paths: Vec<PathBuf>,
+    layout: &str,
+    names: Vec<String>,
+    numbers: Vec<String>,
+    key: Option<String>,
+    missing: Option<String>,
+) -> PyResult<(
+    Vec<PickFileTuple<'py>>,
+    Vec<Bound<'py, PyArray1<f64>>>,
+    Bound<'py, PyArray1<u64>>,
+    Bound<'py, PyArray1<u64>>,
+    Bound<'py, PyArray1<u32>>,
+    Vec<String>,
+)> {
+    let layout = match layout {
+        "star" => picks::Layout::Star {
+            label: names.first().cloned().ok_or_else(|| errors::value("star layout needs a label".into()))?,
+        },
+        "tab" => picks::Layout::Tab,
+        "whitespace" => picks::Layout::Whitespace { names },
+        other => return Err(errors::value(format!("unknown layout {other:?}"))),
+    };
+    let n_numbers = numbers.len();
+    let request = picks::Request { layout, numbers, key, missing: missing.map(String::into_bytes) };
+    let tables = py.detach(|| picks::read_files(&paths, &request)).map_err(errors::picks)?;
+    let total: usize = tables.files.iter().map(|f| f.spans.len()).sum();
+    let (columns, starts, ends, keys) = py.detach(|| {
+        let mut columns = vec![Vec::with_capacity(total); n_numbers];
+        let (mut starts, mut ends, mut keys) =
+            (Vec::with_capacity(total), Vec::with_capacity(total), Vec::with_capacity(total));
+        for f in &tables.files {
+            for (dst, src) in columns.iter_mut().zip(&f.numbers) {
+                dst.extend_from_slice(src);
+            }
+            starts.extend(f.spans.iter().map(|s| s.0));
+            ends.extend(f.spans.iter().map(|s| s.1));
+            keys.extend_from_slice(&f.keys);
+        }
+        (columns, starts, ends, keys)
+    });
+    let files = tables
+        .files
+        .iter()
+        .map(|f| (f.labels.clone(), PyBytes::new(py, &f.header), PyBytes::new(py, &f.footer), f.spans.len()))
+        .collect();
+    let key_names = tables.key_names.iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect();
+    let columns = columns.into_iter().map(|c| c.into_pyarray(py)).collect();
+    Ok((files, columns, starts.into_pyarray(py), ends.into_pyarray(py), keys.into_pyarray(py), key_names))
+}
+
+fn pick_outputs(outputs: Vec<(PathBuf, Vec<u8>, Vec<u8>)>) -> Vec<picks::Output> {
+    outputs.into_iter().map(|(path, header, footer)| picks::Output { path, header, footer }).collect()
+}
+
+/// write_pick_rows(outputs, target, sources, files, starts, ends): writes each output
+/// (path, header, footer) with the rows i where target[i] is its index, in order: bytes
+/// starts[i]..ends[i] of sources[files[i]], copied. Outputs written in parallel, GIL released.
+#[pyfunction]
+fn write_pick_rows(
+    py: Python<'_>,
+    outputs: Vec<(PathBuf, Vec<u8>, Vec<u8>)>,
+    target: PyReadonlyArray1<'_, i64>,
+    sources: Vec<PathBuf>,
+    files: PyReadonlyArray1<'_, u32>,
+    starts: PyReadonlyArray1<'_, u64>,
+    ends: PyReadonlyArray1<'_, u64>,
+) -> PyResult<()> {
+    let (target, files, starts, ends) = (target.as_slice()?, files.as_slice()?, starts.as_slice()?, ends.as_slice()?);
+    let n = target.len();
+    if files.len() != n || starts.len() != n || ends.len() != n {
+        return Err(errors::value("target, files, starts and ends must have one entry per row".into()));
+    }
+    if let Some(&bad) = files.iter().find(|&&f| f as usize >= sources.len()) {
+        return Err(errors::value(format!("file index {bad} is out of range")));
+    }
+    let outputs = pick_outputs(outputs);
+    let rows = picks::RowSource::Copy { sources: &sources, files, starts, ends };
+    py.detach(|| picks::write_outputs(&outputs, target, &rows)).map_err(errors::picks)
+}
+
+/// write_pick_numbers(outputs, target, values): as write_pick_rows, each row written from
+/// values[i] (float64, shape (n, k)), each number as "%12.6f", separated by spaces.
+#[pyfunction]
+fn write_pick_numbers(
+    py: Python<'_>,
+    outputs: Vec<(PathBuf, Vec<u8>, Vec<u8>)>,
+    target: PyReadonlyArray1<'_, i64>,
+    values: PyReadonlyArray2<'_, f64>,
+) -> PyResult<()> {
+    let width = values.shape()[1];
+    let (target, values) = (target.as_slice()?, values.as_slice()?);
+    if values.len() != target.len() * width {
+        return Err(errors::value("values must have one row per entry of target".into()));
+    }
+    let outputs = pick_outputs(outputs);
+    let rows = picks::RowSource::Numbers { values, width };
+    py.detach(|| picks::write_outputs(&outputs, target, &rows)).map_err(errors::picks)
 }
 
 /// A STAR file mapped into memory and indexed; loops are scanned and written from the map.
@@ -403,8 +525,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dedup, m)?)?;
     m.add_function(wrap_pyfunction!(support, m)?)?;
     m.add_function(wrap_pyfunction!(bin_image, m)?)?;
+    m.add_function(wrap_pyfunction!(read_pick_files, m)?)?;
+    m.add_function(wrap_pyfunction!(write_pick_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(write_pick_numbers, m)?)?;
     m.add_class::<StarFile>()?;
     m.add_class::<SpectrumBank>()?;
     m.add("StarSyntaxError", m.py().get_type::<errors::StarSyntaxError>())?;
+    m.add("PickFileError", m.py().get_type::<errors::PickFileError>())?;
     Ok(())
 }

@@ -1,0 +1,542 @@
+//! Picker coordinate files, many at a time: each file memory-mapped, files read in parallel,
+//! only the number columns a job needs parsed, and each row's byte span kept so that
+//! writers copy rows byte for byte; rows are copied out again in parallel.
+//!
+//! Layouts, as pickers write them:
+//! - [`Layout::Star`]: a STAR loop (RELION coordinate files, crYOLO `.cbox`), indexed and
+//!   scanned by [`crate::star`]; the loop is the first one holding the layout's label.
+//! - [`Layout::Tab`]: a header line of tab-separated names, then tab-separated rows (topaz).
+//! - [`Layout::Whitespace`]: rows of whitespace-separated fields, no header; blank lines and
+//!   `#` comments skipped; the first fields are named by the layout (EMAN `.box`).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use memchr::memchr_iter;
+use memmap2::Mmap;
+use rayon::prelude::*;
+
+use crate::star::{self, for_each_field, parse_number, text, trim, Lines, StarError};
+
+#[derive(Clone, Debug)]
+pub enum Layout {
+    /// The first STAR loop whose labels include `label`.
+    Star { label: String },
+    /// A tab-separated table with a header line.
+    Tab,
+    /// Whitespace-separated rows; `names` name the first fields, which every row must have.
+    Whitespace { names: Vec<String> },
+}
+
+/// What to read of each file.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub layout: Layout,
+    /// Columns parsed as f64, by label (NaN for a file without the label).
+    pub numbers: Vec<String>,
+    /// A text column mapped to dense ids shared by all files (topaz `image_name`).
+    pub key: Option<String>,
+    /// A field that reads as NaN in a number column (crYOLO's `<NA>`).
+    pub missing: Option<Vec<u8>>,
+}
+
+/// One file's table.
+#[derive(Debug, Default)]
+pub struct FileRows {
+    /// The table's labels; None for a STAR file without a loop holding the layout's label.
+    pub labels: Option<Vec<String>>,
+    /// Bytes before the first row and after the last row.
+    pub header: Vec<u8>,
+    pub footer: Vec<u8>,
+    /// Byte range of each row's line, terminator included.
+    pub spans: Vec<(u64, u64)>,
+    /// One vector per requested number column.
+    pub numbers: Vec<Vec<f64>>,
+    /// Per row, the id of its key (ids shared across files after [`read_files`]).
+    pub keys: Vec<u32>,
+    key_names: Vec<Vec<u8>>,
+}
+
+#[derive(Debug)]
+pub enum PicksError {
+    Io {
+        path: PathBuf,
+        error: io::Error,
+    },
+    Star {
+        path: PathBuf,
+        error: StarError,
+    },
+    /// A row that does not fit the layout.
+    Row {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+}
+
+impl fmt::Display for PicksError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PicksError::Io { path, error } => write!(f, "{}: cannot read the file ({error})", path.display()),
+            PicksError::Star { path, error } => write!(f, "{}: {error}", path.display()),
+            PicksError::Row { path, line, message } => write!(f, "{}: line {line}: {message}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for PicksError {}
+
+/// All files read: their tables, keys joined into one list of names.
+#[derive(Debug, Default)]
+pub struct Tables {
+    pub files: Vec<FileRows>,
+    pub key_names: Vec<Vec<u8>>,
+}
+
+/// Reads `paths` in parallel. The first error in the order of `paths` is returned.
+pub fn read_files(paths: &[PathBuf], request: &Request) -> Result<Tables, PicksError> {
+    let mut files = paths.par_iter().map(|p| read_file(p, request)).collect::<Result<Vec<_>, _>>()?;
+    // Key ids are per file until here: make them global, in order of first appearance.
+    let mut global: HashMap<Vec<u8>, u32> = HashMap::new();
+    let mut key_names = Vec::new();
+    for file in &mut files {
+        let remap: Vec<u32> = std::mem::take(&mut file.key_names)
+            .into_iter()
+            .map(|name| {
+                let fresh = global.len() as u32;
+                *global.entry(name.clone()).or_insert_with(|| {
+                    key_names.push(name);
+                    fresh
+                })
+            })
+            .collect();
+        file.keys.iter_mut().for_each(|k| *k = remap[*k as usize]);
+    }
+    Ok(Tables { files, key_names })
+}
+
+/// Reads one file.
+pub fn read_file(path: &Path, request: &Request) -> Result<FileRows, PicksError> {
+    let io_error = |error| PicksError::Io { path: path.to_path_buf(), error };
+    let file = File::open(path).map_err(io_error)?;
+    let len = file.metadata().map_err(io_error)?.len();
+    // SAFETY: inputs are only read; cryodedup never writes to them.
+    let map = if len == 0 { None } else { Some(unsafe { Mmap::map(&file) }.map_err(io_error)?) };
+    read_bytes(path, map.as_deref().unwrap_or(&[]), request)
+}
+
+/// Reads one file's bytes (`path` names it in errors).
+pub fn read_bytes(path: &Path, data: &[u8], request: &Request) -> Result<FileRows, PicksError> {
+    match &request.layout {
+        Layout::Star { label } => read_star(path, data, label, request),
+        Layout::Tab => read_tab(path, data, request),
+        Layout::Whitespace { names } => read_whitespace(path, data, names, request),
+    }
+}
+
+fn read_star(path: &Path, data: &[u8], label: &str, request: &Request) -> Result<FileRows, PicksError> {
+    let star_error = |error| PicksError::Star { path: path.to_path_buf(), error };
+    let blocks = star::index(data).map_err(star_error)?;
+    let Some(table) = blocks.iter().filter_map(|b| b.table.as_ref()).find(|t| t.labels.iter().any(|l| l == label))
+    else {
+        return Ok(FileRows::default());
+    };
+    let (wanted, columns) = present(&table.labels, &request.numbers);
+    let key_col = request.key.as_ref().and_then(|k| table.labels.iter().position(|l| l == k));
+    let scan =
+        star::scan_rows_with_missing(data, table, &columns, key_col, request.missing.as_deref()).map_err(star_error)?;
+    let n = scan.spans.len();
+    Ok(FileRows {
+        labels: Some(table.labels.clone()),
+        header: data[..table.rows.start].to_vec(),
+        footer: data[table.rows.end..].to_vec(),
+        numbers: spread(scan.numbers, &wanted, request.numbers.len(), n),
+        keys: scan.keys,
+        key_names: scan.key_names,
+        spans: scan.spans,
+    })
+}
+
+/// Which requested labels `labels` has: (position in the request, column) of each.
+fn present(labels: &[String], requested: &[String]) -> (Vec<usize>, Vec<usize>) {
+    requested.iter().enumerate().filter_map(|(j, r)| labels.iter().position(|l| l == r).map(|c| (j, c))).unzip()
+}
+
+/// Scanned columns put at their requested positions; absent ones NaN.
+fn spread(scanned: Vec<Vec<f64>>, wanted: &[usize], n_requested: usize, n_rows: usize) -> Vec<Vec<f64>> {
+    let mut out: Vec<Option<Vec<f64>>> = vec![None; n_requested];
+    for (&j, column) in wanted.iter().zip(scanned) {
+        out[j] = Some(column);
+    }
+    out.into_iter().map(|c| c.unwrap_or_else(|| vec![f64::NAN; n_rows])).collect()
+}
+
+/// A table's columns to parse, and its key column, as the line parsers use them.
+struct Columns {
+    /// For each table column, the requested number it feeds (usize::MAX: none).
+    slot: Vec<usize>,
+    key: Option<usize>,
+    labels: Vec<String>,
+}
+
+impl Columns {
+    fn new(labels: Vec<String>, request: &Request) -> Columns {
+        let (wanted, columns) = present(&labels, &request.numbers);
+        let mut slot = vec![usize::MAX; labels.len()];
+        for (&j, &c) in wanted.iter().zip(&columns) {
+            slot[c] = j;
+        }
+        let key = request.key.as_ref().and_then(|k| labels.iter().position(|l| l == k));
+        Columns { slot, key, labels }
+    }
+}
+
+/// Collects rows of a header-less or tab table into a [`FileRows`].
+struct Collector<'a> {
+    path: &'a Path,
+    columns: Columns,
+    missing: Option<&'a [u8]>,
+    rows: FileRows,
+    key_ids: HashMap<&'a [u8], u32>,
+}
+
+impl<'a> Collector<'a> {
+    fn new(path: &'a Path, columns: Columns, request: &'a Request) -> Collector<'a> {
+        let rows = FileRows { numbers: vec![Vec::new(); request.numbers.len()], ..Default::default() };
+        Collector { path, columns, missing: request.missing.as_deref(), rows, key_ids: HashMap::new() }
+    }
+
+    fn error(&self, line: usize, message: String) -> PicksError {
+        PicksError::Row { path: self.path.to_path_buf(), line, message }
+    }
+
+    /// One field `k` of a row on line `line`.
+    fn field(&mut self, line: usize, k: usize, f: &'a [u8]) -> Result<(), PicksError> {
+        let Some(&j) = self.columns.slot.get(k) else { return Ok(()) };
+        if j != usize::MAX {
+            let f = trim(f);
+            let value = match parse_number(f) {
+                Some(v) => v,
+                None if Some(f) == self.missing => f64::NAN,
+                None => {
+                    let label = &self.columns.labels[k];
+                    return Err(self.error(line, format!("column {label} holds {:?}, expected a number", text(f))));
+                }
+            };
+            self.rows.numbers[j].push(value);
+        }
+        if Some(k) == self.columns.key {
+            let fresh = self.key_ids.len() as u32;
+            let id = *self.key_ids.entry(f).or_insert(fresh);
+            if id == fresh {
+                self.rows.key_names.push(f.to_vec());
+            }
+            self.rows.keys.push(id);
+        }
+        Ok(())
+    }
+
+    fn finish(mut self, header: Vec<u8>) -> FileRows {
+        self.rows.labels = Some(self.columns.labels);
+        self.rows.header = header;
+        self.rows
+    }
+}
+
+fn read_tab<'a>(path: &'a Path, data: &'a [u8], request: &'a Request) -> Result<FileRows, PicksError> {
+    let mut lines = Lines { data, pos: 0 };
+    let Some((_, end, body)) = lines.next() else {
+        return Ok(FileRows { labels: Some(Vec::new()), ..Default::default() });
+    };
+    let labels: Vec<String> = data[..end].split(|&b| b == b'\t').map(|f| text(trim(f))).collect();
+    let ncols = labels.len();
+    let mut rows = Collector::new(path, Columns::new(labels, request), request);
+    let mut line_no = 1;
+    for (start, end, next) in lines {
+        line_no += 1;
+        let line = &data[start..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if trim(line).is_empty() {
+            continue;
+        }
+        let got = memchr_iter(b'\t', line).count() + 1;
+        if got != ncols {
+            return Err(rows.error(line_no, format!("{got} tab-separated fields, expected {ncols}")));
+        }
+        for (k, f) in line.split(|&b| b == b'\t').enumerate() {
+            rows.field(line_no, k, f)?;
+        }
+        rows.rows.spans.push((start as u64, next as u64));
+    }
+    Ok(rows.finish(data[..body].to_vec()))
+}
+
+fn read_whitespace<'a>(
+    path: &'a Path,
+    data: &'a [u8],
+    names: &[String],
+    request: &'a Request,
+) -> Result<FileRows, PicksError> {
+    let mut rows = Collector::new(path, Columns::new(names.to_vec(), request), request);
+    for (line_no, (start, end, next)) in (Lines { data, pos: 0 }).enumerate() {
+        let line = &data[start..end];
+        let t = trim(line);
+        if t.is_empty() || t.starts_with(b"#") {
+            continue;
+        }
+        let mut fields: Vec<&[u8]> = Vec::with_capacity(8);
+        let _ = for_each_field(line, |_, f| fields.push(f));
+        if fields.len() < names.len() {
+            let expected = names.join(" ");
+            let message = format!("expected {expected}, found {} fields", fields.len());
+            return Err(rows.error(line_no + 1, message));
+        }
+        for (k, f) in fields.into_iter().enumerate() {
+            rows.field(line_no + 1, k, f)?;
+        }
+        rows.rows.spans.push((start as u64, next as u64));
+    }
+    Ok(rows.finish(Vec::new()))
+}
+
+/// One output file: its path, and the bytes before and after its rows.
+pub struct Output {
+    pub path: PathBuf,
+    pub header: Vec<u8>,
+    pub footer: Vec<u8>,
+}
+
+/// What one written row is made of.
+pub enum RowSource<'a> {
+    /// Row `i` is bytes `starts[i]..ends[i]` of `sources[files[i]]`.
+    Copy { sources: &'a [PathBuf], files: &'a [u32], starts: &'a [u64], ends: &'a [u64] },
+    /// Row `i` is `values[i * width..(i + 1) * width]`, each as `{:12.6}`, space-separated.
+    Numbers { values: &'a [f64], width: usize },
+}
+
+/// Writes each output: its header, the rows `i` with `target[i] == output index`, in order
+/// (a row without a line terminator gets one), its footer. Outputs are written in parallel.
+pub fn write_outputs(outputs: &[Output], target: &[i64], rows: &RowSource) -> Result<(), PicksError> {
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); outputs.len()];
+    for (i, &t) in target.iter().enumerate() {
+        if t >= 0 && (t as usize) < outputs.len() {
+            members[t as usize].push(i);
+        }
+    }
+    let maps = match rows {
+        RowSource::Copy { sources, files, .. } => map_sources(sources, files)?,
+        RowSource::Numbers { .. } => Vec::new(),
+    };
+    outputs.par_iter().zip(&members).try_for_each(|(output, members)| {
+        let io_error = |error| PicksError::Io { path: output.path.clone(), error };
+        let mut out = BufWriter::with_capacity(1 << 16, File::create(&output.path).map_err(io_error)?);
+        out.write_all(&output.header).map_err(io_error)?;
+        write_members(&mut out, members, rows, &maps).map_err(io_error)?;
+        out.write_all(&output.footer).map_err(io_error)?;
+        out.flush().map_err(io_error)
+    })
+}
+
+/// The source files that rows are copied from, mapped (None: unused or empty).
+fn map_sources(sources: &[PathBuf], files: &[u32]) -> Result<Vec<Option<Mmap>>, PicksError> {
+    let mut used = vec![false; sources.len()];
+    files.iter().for_each(|&f| used[f as usize] = true);
+    sources
+        .par_iter()
+        .zip(used)
+        .map(|(path, used)| {
+            let io_error = |error| PicksError::Io { path: path.clone(), error };
+            if !used {
+                return Ok(None);
+            }
+            let file = File::open(path).map_err(io_error)?;
+            if file.metadata().map_err(io_error)?.len() == 0 {
+                return Ok(None);
+            }
+            // SAFETY: inputs are only read; cryodedup never writes to them.
+            Ok(Some(unsafe { Mmap::map(&file) }.map_err(io_error)?))
+        })
+        .collect()
+}
+
+fn write_members(out: &mut impl Write, members: &[usize], rows: &RowSource, maps: &[Option<Mmap>]) -> io::Result<()> {
+    match rows {
+        RowSource::Copy { files, starts, ends, .. } => {
+            for &i in members {
+                let data: &[u8] = maps[files[i] as usize].as_deref().unwrap_or(&[]);
+                let row = data.get(starts[i] as usize..ends[i] as usize).ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "a row span lies outside its source file")
+                })?;
+                out.write_all(row)?;
+                if row.last() != Some(&b'\n') {
+                    out.write_all(b"\n")?;
+                }
+            }
+        }
+        RowSource::Numbers { values, width } => {
+            for &i in members {
+                let mut line = Vec::with_capacity(16 * width);
+                for (k, &v) in values[i * width..(i + 1) * width].iter().enumerate() {
+                    if k > 0 {
+                        line.push(b' ');
+                    }
+                    push_fixed6(&mut line, v);
+                }
+                line.push(b'\n');
+                out.write_all(&line)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Appends `v` as `%12.6f` does (right-aligned in 12 characters, 6 decimals). Numbers
+/// below 1e12 are written from `round(|v| * 1e6)` as an integer, several times faster than
+/// `format!` (the last digit may differ from exact decimal rounding when `|v| * 1e6` lies
+/// within one rounding error of a half); others, NaN and infinities go through `format!`.
+fn push_fixed6(line: &mut Vec<u8>, v: f64) {
+    let scaled = (v.abs() * 1e6).round();
+    if !(scaled < 1e18) {
+        let text = if v.is_nan() {
+            "nan".to_string()
+        } else if v.is_infinite() {
+            format!("{}inf", if v < 0.0 { "-" } else { "" })
+        } else {
+            format!("{v:.6}")
+        };
+        line.extend_from_slice(format!("{text:>12}").as_bytes());
+        return;
+    }
+    let micro = scaled as u64;
+    let mut digits = [0u8; 24];
+    let mut n = 0;
+    let mut rest = micro;
+    while n < 8 || rest > 0 {
+        digits[n] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        n += 1;
+        if n == 6 {
+            digits[n] = b'.';
+            n += 1;
+        }
+    }
+    if v.is_sign_negative() {
+        digits[n] = b'-';
+        n += 1;
+    }
+    line.extend(std::iter::repeat_n(b' ', 12usize.saturating_sub(n)));
+    line.extend(digits[..n].iter().rev());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(layout: Layout, numbers: &[&str], key: Option<&str>, missing: Option<&str>) -> Request {
+        Request {
+            layout,
+            numbers: numbers.iter().map(|s| s.to_string()).collect(),
+            key: key.map(str::to_string),
+            missing: missing.map(|m| m.as_bytes().to_vec()),
+        }
+    }
+
+    #[test]
+    fn star_loop_with_missing_values() {
+        let data = b"\ndata_global\n\n_version 1\n\ndata_cryolo\n\nloop_\n_CoordinateX #1\n_CoordinateY #2\n_Confidence #3\n10 20 0.5\n11 21 <NA>\n\n";
+        let req = request(
+            Layout::Star { label: "CoordinateX".into() },
+            &["CoordinateY", "Width", "Confidence"],
+            None,
+            Some("<NA>"),
+        );
+        let rows = read_bytes(Path::new("a.cbox"), data, &req).unwrap();
+        assert_eq!(rows.labels.unwrap(), vec!["CoordinateX", "CoordinateY", "Confidence"]);
+        assert_eq!(rows.numbers[0], vec![20.0, 21.0]);
+        assert!(rows.numbers[1].iter().all(|v| v.is_nan()));
+        assert_eq!(rows.numbers[2][0], 0.5);
+        assert!(rows.numbers[2][1].is_nan());
+        let text = std::str::from_utf8(data).unwrap();
+        let first = text.find("10 20").unwrap() as u64;
+        assert_eq!(rows.spans, vec![(first, first + 10), (first + 10, first + 21)]);
+        assert!(rows.header.ends_with(b"_Confidence #3\n"));
+        assert_eq!(rows.footer, b"\n");
+        let no_na = request(Layout::Star { label: "CoordinateX".into() }, &["Confidence"], None, None);
+        let err = read_bytes(Path::new("a.cbox"), data, &no_na).unwrap_err();
+        assert_eq!(err.to_string(), "a.cbox: line 13: column Confidence holds \"<NA>\", expected a number");
+    }
+
+    #[test]
+    fn star_without_the_label_is_not_found() {
+        let req = request(Layout::Star { label: "rlnCoordinateX".into() }, &[], None, None);
+        let rows = read_bytes(Path::new("x.star"), b"data_\nloop_\n_a\n1\n", &req).unwrap();
+        assert!(rows.labels.is_none());
+    }
+
+    #[test]
+    fn tab_table_keys_and_errors() {
+        let data = b"image_name\tx_coord\ty_coord\tscore\nm1\t1\t2\t-0.5\r\nm2\t3\t4\t1\n\nm1\t5\t6\t2\n";
+        let req = request(Layout::Tab, &["x_coord", "y_coord", "score"], Some("image_name"), None);
+        let rows = read_bytes(Path::new("t.txt"), data, &req).unwrap();
+        assert_eq!(rows.numbers, vec![vec![1.0, 3.0, 5.0], vec![2.0, 4.0, 6.0], vec![-0.5, 1.0, 2.0]]);
+        assert_eq!(rows.keys, vec![0, 1, 0]);
+        assert_eq!(rows.header, b"image_name\tx_coord\ty_coord\tscore\n");
+        let err = read_bytes(Path::new("t.txt"), b"a\tb\n1\t2\n3\n", &req).unwrap_err();
+        assert_eq!(err.to_string(), "t.txt: line 3: 1 tab-separated fields, expected 2");
+    }
+
+    #[test]
+    fn whitespace_rows_skip_comments_and_count_fields() {
+        let names: Vec<String> = ["x", "y", "w", "h"].iter().map(|s| s.to_string()).collect();
+        let req = request(Layout::Whitespace { names: names.clone() }, &["x", "h"], None, None);
+        let rows = read_bytes(Path::new("m.box"), b"# c\n1 2 3 4 -3\n\n5\t6\t7\t8", &req).unwrap();
+        assert_eq!(rows.numbers, vec![vec![1.0, 5.0], vec![4.0, 8.0]]);
+        assert_eq!(rows.spans, vec![(4, 15), (16, 23)]);
+        let err = read_bytes(Path::new("m.box"), b"1 2\n", &req).unwrap_err();
+        assert_eq!(err.to_string(), "m.box: line 1: expected x y w h, found 2 fields");
+    }
+
+    #[test]
+    fn keys_are_shared_across_files_and_rows_written_back() {
+        let dir = std::env::temp_dir().join(format!("cryodedup-picks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a.txt"), dir.join("b.txt"));
+        std::fs::write(&a, "image_name\tx\nm2\t1\nm1\t2\n").unwrap();
+        std::fs::write(&b, "image_name\tx\nm1\t3\nm3\t4").unwrap();
+        let req = request(Layout::Tab, &["x"], Some("image_name"), None);
+        let tables = read_files(&[a.clone(), b.clone()], &req).unwrap();
+        assert_eq!(tables.key_names, vec![b"m2".to_vec(), b"m1".to_vec(), b"m3".to_vec()]);
+        assert_eq!(tables.files[1].keys, vec![1, 2]);
+        let out = dir.join("out.txt");
+        let outputs = [Output { path: out.clone(), header: b"H\n".to_vec(), footer: b"F\n".to_vec() }];
+        let spans: Vec<(u64, u64)> = tables.files.iter().flat_map(|f| f.spans.clone()).collect();
+        let starts: Vec<u64> = spans.iter().map(|s| s.0).collect();
+        let ends: Vec<u64> = spans.iter().map(|s| s.1).collect();
+        let sources = [a, b];
+        let rows = RowSource::Copy { sources: &sources, files: &[0, 0, 1, 1], starts: &starts, ends: &ends };
+        write_outputs(&outputs, &[0, -1, 0, 0], &rows).unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "H\nm2\t1\nm1\t3\nm3\t4\nF\n");
+        let rows = RowSource::Numbers { values: &[1.5, f64::NAN, 2.0, 3.0], width: 2 };
+        write_outputs(&outputs, &[0, 0], &rows).unwrap();
+        let expected = "H\n    1.500000          nan\n    2.000000     3.000000\nF\n";
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), expected);
+        for (v, text) in [
+            (0.0, "    0.000000"),
+            (-0.25, "   -0.250000"),
+            (1234.5678914, " 1234.567891"),
+            (-0.0000004, "   -0.000000"),
+            (123456789.125, "123456789.125000"),
+            (1e20, "100000000000000000000.000000"),
+            (f64::NEG_INFINITY, "        -inf"),
+        ] {
+            let mut line = Vec::new();
+            push_fixed6(&mut line, v);
+            assert_eq!(String::from_utf8(line).unwrap(), text, "{v}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
