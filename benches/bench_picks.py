@@ -139,8 +139,10 @@ def main() -> None:
         start = time.perf_counter()
         n, kept = end_to_end(relion, cryolo, workdir / "out")
         job = time.perf_counter() - start
-        print(f"(c) end to end (read, dedup, write RELION): {job:.2f} s, {n} picks, {kept} kept; "
-              f"{floor / job:.1f}x faster than (a)")
+        print(
+            f"(c) end to end (read, dedup, write RELION): {job:.2f} s, {n} picks, {kept} kept; "
+            f"{floor / job:.1f}x faster than (a)"
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

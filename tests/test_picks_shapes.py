@@ -43,7 +43,10 @@ def test_exposures_give_ny_nx(tmp_path):
     data["micrograph_blob/shape"] = [[4092, 5760], [100, 200]]
     with open(tmp_path / "exposures.cs", "wb") as f:
         Dataset(data).save(f)
-    assert exposure_shapes(tmp_path / "exposures.cs") == {"J1/imported/a.mrc": (4092, 5760), "J1/imported/b.mrc": (100, 200)}
+    assert exposure_shapes(tmp_path / "exposures.cs") == {
+        "J1/imported/a.mrc": (4092, 5760),
+        "J1/imported/b.mrc": (100, 200),
+    }
 
 
 def test_exposures_without_shape_are_refused(tmp_path):

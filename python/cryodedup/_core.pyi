@@ -65,7 +65,12 @@ class SpectrumBank:
 class PickFileError(ValueError): ...
 
 def read_pick_files(
-    paths: list[str], layout: str, names: list[str], numbers: list[str], key: str | None = None, missing: str | None = None
+    paths: list[str],
+    layout: str,
+    names: list[str],
+    numbers: list[str],
+    key: str | None = None,
+    missing: str | None = None,
 ) -> tuple[
     list[tuple[list[str] | None, bytes, bytes, int]],
     list[npt.NDArray[np.float64]],

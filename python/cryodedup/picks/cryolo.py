@@ -40,9 +40,13 @@ def read_cbox(files: list[Path], source: str, namer: MicrographNamer) -> Picks:
             raise CryodedupError(f"{file}: data_cryolo has no {', '.join('_' + m for m in missing)} column")
         builder.add_file(file, stem(file), header, footer)
     numbers = tables.numbers
-    _refuse_rows(files, tables, ~np.isnan(numbers["CoordinateZ"]), " has a _CoordinateZ: 3-D (tomogram) picks are not supported")
+    _refuse_rows(
+        files, tables, ~np.isnan(numbers["CoordinateZ"]), " has a _CoordinateZ: 3-D (tomogram) picks are not supported"
+    )
     for label in corner:
-        _refuse_rows(files, tables, np.isnan(numbers[label]), f": _{label} is <NA>; a pick needs its corner and box size")
+        _refuse_rows(
+            files, tables, np.isnan(numbers[label]), f": _{label} is <NA>; a pick needs its corner and box size"
+        )
     x, y, w, h = (numbers[label] for label in corner)
     builder.add_tables(tables, first, x + w / 2, y + h / 2, numbers[SCORE], w)
     scored = any(labels and SCORE in labels for labels in tables.labels)
