@@ -250,7 +250,7 @@ impl Plan {
         half.chunks_exact(self.py)
             .enumerate()
             .map(|(kx, column)| {
-                let power: f32 = column.iter().map(|c| c.norm_sqr()).sum();
+                let power: f32 = column.iter().map(realfft::num_complex::Complex::norm_sqr).sum();
                 let mirrored = kx > 0 && 2 * kx != self.px;
                 power as f64 * if mirrored { 2.0 } else { 1.0 }
             })

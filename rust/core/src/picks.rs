@@ -400,7 +400,7 @@ fn write_members(out: &mut impl Write, members: &[usize], rows: &RowSource, maps
 /// within one rounding error of a half); others, NaN and infinities go through `format!`.
 fn push_fixed6(line: &mut Vec<u8>, v: f64) {
     let scaled = (v.abs() * 1e6).round();
-    if !(scaled < 1e18) {
+    if scaled.is_nan() || scaled >= 1e18 {
         let text = if v.is_nan() {
             "nan".to_string()
         } else if v.is_infinite() {
@@ -439,7 +439,7 @@ mod tests {
     fn request(layout: Layout, numbers: &[&str], key: Option<&str>, missing: Option<&str>) -> Request {
         Request {
             layout,
-            numbers: numbers.iter().map(|s| s.to_string()).collect(),
+            numbers: numbers.iter().map(ToString::to_string).collect(),
             key: key.map(str::to_string),
             missing: missing.map(|m| m.as_bytes().to_vec()),
         }
@@ -491,7 +491,7 @@ mod tests {
 
     #[test]
     fn whitespace_rows_skip_comments_and_count_fields() {
-        let names: Vec<String> = ["x", "y", "w", "h"].iter().map(|s| s.to_string()).collect();
+        let names: Vec<String> = ["x", "y", "w", "h"].iter().map(ToString::to_string).collect();
         let req = request(Layout::Whitespace { names: names.clone() }, &["x", "h"], None, None);
         let rows = read_bytes(Path::new("m.box"), b"# c\n1 2 3 4 -3\n\n5\t6\t7\t8", &req).unwrap();
         assert_eq!(rows.numbers, vec![vec![1.0, 5.0], vec![4.0, 8.0]]);
