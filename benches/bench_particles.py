@@ -69,7 +69,7 @@ def timed(cmd: list[str], outputs: list[Path], repeat: int) -> tuple[float, floa
         rss = Path(tempfile.mkstemp()[1])
         start = time.perf_counter()
         subprocess.run(
-            ["/usr/bin/time", "-f", "%M", "-o", str(rss)] + cmd,
+            ["/usr/bin/time", "-f", "%M", "-o", str(rss), *cmd],
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -131,7 +131,7 @@ def merge_rows(args, w: Path) -> list[tuple[str, ...]]:
     )
     if args.baseline_pythonpath:
         single = cryodedup_cmd(first, out)
-        baseline = [sys.executable, "-c", "import sys; from cryodedup.cli import main; sys.exit(main())"] + single[1:]
+        baseline = [sys.executable, "-c", "import sys; from cryodedup.cli import main; sys.exit(main())", *single[1:]]
         t_new, _ = timed(single, [out], args.repeat)
         os.environ["PYTHONPATH"] = str(args.baseline_pythonpath)
         try:

@@ -18,7 +18,7 @@ def cs_file(tmp_path):
 
 
 def test_structured_array_and_dataset_match_the_files(tmp_path, cs_file):
-    kept_paths, rejected_paths = remove_duplicates(cs_file, tmp_path / "out", min_dist=25.0)
+    kept_paths, _rejected_paths = remove_duplicates(cs_file, tmp_path / "out", min_dist=25.0)
     from_files = np.load(kept_paths[0])
     records = np.load(cs_file)
     kept, rejected = remove_duplicates(records, min_dist=25.0)

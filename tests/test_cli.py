@@ -59,12 +59,12 @@ CASES = {
         r"o.star: no particle block found .*blocks present: data_one, data_two",
     ),
     "wrong field count": (
-        lambda t: bad_input(t, "f.star", star_text(P31, GOOD_ROWS + [[1, 2, "m.mrc", 1]], optics=OPTICS)),
+        lambda t: bad_input(t, "f.star", star_text(P31, [*GOOD_ROWS, [1, 2, "m.mrc", 1]], optics=OPTICS)),
         [],
         r"f.star: line {line_of '1 2 m.mrc 1'}: row has 4 fields, expected 5",
     ),
     "non-numeric coordinate": (
-        lambda t: bad_input(t, "n.star", star_text(P31, GOOD_ROWS + [["12a", 2, "m.mrc", 1, 0.2]], optics=OPTICS)),
+        lambda t: bad_input(t, "n.star", star_text(P31, [*GOOD_ROWS, ["12a", 2, "m.mrc", 1, 0.2]], optics=OPTICS)),
         [],
         r"n.star: line {line_of '12a 2 m.mrc 1 0.2'}: column rlnCoordinateX holds \"12a\", expected a number",
     ),

@@ -126,10 +126,10 @@ def test_large_input_keeps_the_guarantees():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(groups=[0], coords=[[0.0]], min_dist=1), "2 or 3 columns"),
-        (dict(groups=[0], coords=[[0.0, 0.0]], min_dist=-1), "min_dist"),
-        (dict(groups=[0, 0], coords=[[0.0, 0.0], [np.nan, 0]], min_dist=1), "particle 1"),
-        (dict(groups=[0], coords=[[0.0, 0.0]], scores=[1.0, 2.0], min_dist=1), "scores"),
+        ({"groups": [0], "coords": [[0.0]], "min_dist": 1}, "2 or 3 columns"),
+        ({"groups": [0], "coords": [[0.0, 0.0]], "min_dist": -1}, "min_dist"),
+        ({"groups": [0, 0], "coords": [[0.0, 0.0], [np.nan, 0]], "min_dist": 1}, "particle 1"),
+        ({"groups": [0], "coords": [[0.0, 0.0]], "scores": [1.0, 2.0], "min_dist": 1}, "scores"),
     ],
 )
 def test_bad_arrays_are_refused(kwargs, message):

@@ -93,7 +93,7 @@ def pair_15px(tmp_path, optics_labels, optics_row, name="p.star"):
 
 
 def test_micrograph_pixel_size_is_preferred(tmp_path):
-    labels = OPTICS_LABELS + ["rlnMicrographOriginalPixelSize"]
+    labels = [*OPTICS_LABELS, "rlnMicrographOriginalPixelSize"]
     path = pair_15px(tmp_path, labels, [1, "og1", 1.0, 2.0, 1.0])  # micrograph 2 Å: 30 Å apart
     summary = run(tmp_path, [path])
     assert summary["rejected"] == 0
@@ -258,7 +258,7 @@ def test_clashing_optics_groups_are_renumbered(tmp_path):
 # Two pickers as RELION's tutorial writes them (LoG and template: Extract, Class2D, Select):
 # the same columns, with rlnClassNumber and rlnAutopickFigureOfMerit in another order.
 SELECT = [label for label, _ in PARTICLE_COLUMNS]
-SWAPPED = SELECT[:2] + ["rlnClassNumber", "rlnAutopickFigureOfMerit"] + SELECT[4:]
+SWAPPED = [*SELECT[:2], "rlnClassNumber", "rlnAutopickFigureOfMerit", *SELECT[4:]]
 assert SELECT[2:4] == ["rlnAutopickFigureOfMerit", "rlnClassNumber"]
 
 
@@ -276,7 +276,7 @@ def select_job(path, picker: int, labels, *, optics=None, drop=(), extra=None):
     cols = particle_columns(rng, coords, true, mics, 1.06, first_image=1000 * picker)
     cols["rlnImageName"] = [f"{i:06d}@Extract/job{7 + picker:03d}/{m[:-4]}.mrcs" for i, m in enumerate(mics, 1)]
     cols.update(extra or {})
-    formats = dict(PARTICLE_COLUMNS) | {label: "%d" for label in (extra or {})}
+    formats = dict(PARTICLE_COLUMNS) | dict.fromkeys(extra or {}, "%d")
     labels = [label for label in labels if label not in drop]
     text = star_header([optics or Optics(mic_psize=1.06)], labels) + format_rows(
         cols, [(label, formats[label]) for label in labels]
@@ -334,7 +334,7 @@ def test_pickers_with_columns_in_another_order_are_merged(tmp_path):
 
 def test_different_column_sets_keep_the_shared_columns(tmp_path):
     helical = {"rlnHelicalTubeID": np.arange(10_000)}
-    log = select_job(tmp_path / "log.star", 1, SELECT + ["rlnHelicalTubeID"], extra=helical)
+    log = select_job(tmp_path / "log.star", 1, [*SELECT, "rlnHelicalTubeID"], extra=helical)
     template = select_job(tmp_path / "template.star", 2, SWAPPED, drop=["rlnClassNumber", "rlnAnglePsi"])
     summary = remove_duplicate_particles(
         [log, template], tmp_path / "out", ParticleOptions(score="rlnMaxValueProbDistribution")
@@ -373,7 +373,7 @@ def test_optics_tables_with_other_columns_are_refused_by_name(tmp_path):
 
 def test_optics_columns_in_another_order_are_matched_by_name(tmp_path):
     a = write_star(tmp_path / "a.star", P31, [[1000, 1000, 0, 0, "m.mrc", 1, 1.0, "a1"]], optics=[[1, "og1", 2.0, 1.0]])
-    reordered = [OPTICS_LABELS[1], OPTICS_LABELS[0]] + OPTICS_LABELS[2:]
+    reordered = [OPTICS_LABELS[1], OPTICS_LABELS[0], *OPTICS_LABELS[2:]]
     b_rows = [[3000, 1000, 0, 0, "m.mrc", 1, 1.0, "b1"], [1000, 1000, 0, 0, "n.mrc", 2, 1.0, "b2"]]
     optics = [["og1", 1, 2.0, 1.0], ["og2", 2, 4.0, 2.0]]
     b = write_star(tmp_path / "b.star", P31, b_rows, optics=optics, optics_labels=reordered)

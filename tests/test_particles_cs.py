@@ -77,7 +77,7 @@ def test_symmetry_expansion_keeps_one_copy_per_source(tmp_path):
     base = location_rows(np.repeat([1, 2], 50), rng.uniform(0, 6000, 100), rng.uniform(0, 4000, 100), [0, 0])
     copies = np.repeat(base, 4)  # C4: four copies share a location, each with its own 3D shift
     copies["uid"] = np.arange(400) + 10**6
-    dtype = copies.dtype.descr + [("sym_expand/src_uid", "<u8"), ("sym_expand/idx", "<u4")]
+    dtype = [*copies.dtype.descr, ("sym_expand/src_uid", "<u8"), ("sym_expand/idx", "<u4")]
     expanded = np.zeros(400, dtype=dtype)
     for name in copies.dtype.names:
         expanded[name] = copies[name]

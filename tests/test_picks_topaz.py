@@ -50,7 +50,7 @@ def test_real_topaz_table():
     assert len(picks) == 1500 and len(picks.micrographs) == 30 and picks.score is None
     assert picks.centres[0].tolist() == [6924, 2481]
     # EMPIAR-10025 micrographs are 7676 x 7420 (ny, nx): full-size coordinates, scale 1.
-    shapes = {name: (7676, 7420) for name in picks.micrographs}
+    shapes = dict.fromkeys(picks.micrographs, (7676, 7420))
     assert read_picks(shared_file("picks/topaz__EMPIAR-10025_particles.txt"), micrograph_shapes=shapes).centres[
         0
     ].tolist() == [6924, 2481]

@@ -12,19 +12,19 @@ from scipy.spatial import cKDTree
 
 pytest.importorskip("matplotlib")
 
-from click.testing import CliRunner  # noqa: E402
-from matplotlib.patches import Circle  # noqa: E402
+from click.testing import CliRunner
+from matplotlib.patches import Circle
 
-from conftest import write_star  # noqa: E402
-from cryodedup import (  # noqa: E402
+from conftest import write_star
+from cryodedup import (
     MicrographOptions,
     ParticleOptions,
     find_duplicate_micrographs,
     plots,
     remove_duplicate_particles,
 )
-from cryodedup.cli import main  # noqa: E402
-from cryodedup.synthetic import exposure, specimen_field, write_benchmark_file, write_mrc  # noqa: E402
+from cryodedup.cli import main
+from cryodedup.synthetic import exposure, specimen_field, write_benchmark_file, write_mrc
 
 
 def details_of(tmp_path, n=3000, min_dist=20.0):

@@ -37,7 +37,7 @@ def test_quoted_fields_and_windows_line_endings(tmp_path):
     path = write_star(tmp_path / "p.star", LABELS, [[1, 2, '"my mic.mrc"', 0.5], [3, 4, "'x y'", 1]], newline="\r\n")
     star = StarFile(path)
     block = star.block("particles")
-    numbers, keys, names = star.scan(block, ["rlnCoordinateX", "rlnAutopickFigureOfMerit"], "rlnMicrographName")
+    numbers, _keys, names = star.scan(block, ["rlnCoordinateX", "rlnAutopickFigureOfMerit"], "rlnMicrographName")
     assert numbers["rlnAutopickFigureOfMerit"].tolist() == [0.5, 1.0]
     assert names == ['"my mic.mrc"', "'x y'"]
     assert [t for _, _, t in split_fields('1 "a b" c')] == ["1", '"a b"', "c"]
@@ -98,7 +98,7 @@ def test_binary_files_are_refused_wherever_a_star_is_read(tmp_path):
     from cryodedup.cli import main
 
     good = write_star(
-        tmp_path / "good.star", LABELS + ["rlnOpticsGroup"], [[1, 2, "a.mrc", 0.5, 1]], optics=[[1, "og1", 2.0, 1.0]]
+        tmp_path / "good.star", [*LABELS, "rlnOpticsGroup"], [[1, 2, "a.mrc", 0.5, 1]], optics=[[1, "og1", 2.0, 1.0]]
     )
     for path in binary_files(tmp_path).values():
         runs = [
@@ -163,11 +163,11 @@ def test_real_files_read_like_starfile(name):
     reference = starfile.read(path, always_dict=True)
     star = StarFile(path)
     loops = [b for b in star.blocks if b.labels is not None]
-    assert [b.name or "" for b in loops] == [k for k in reference]
+    assert [b.name or "" for b in loops] == list(reference)
     block = loops[-1]
     table = reference[list(reference)[-1]]
     assert block.labels == list(table.columns)
     numeric = [lab for lab in block.labels if pd.api.types.is_numeric_dtype(table[lab])]
-    numbers, keys, _ = star.scan(block, numeric, None)
+    numbers, _keys, _ = star.scan(block, numeric, None)
     for lab in numeric:
         assert np.allclose(numbers[lab], table[lab].to_numpy(dtype=float), rtol=1e-12, equal_nan=True), lab

@@ -23,10 +23,10 @@ __all__ = [
     "CryodedupError",
     "DedupResult",
     "MicrographOptions",
-    "find_duplicate_micrographs",
     "ParticleOptions",
+    "__version__",
     "dedup",
+    "find_duplicate_micrographs",
     "remove_duplicate_particles",
     "remove_duplicates",
-    "__version__",
 ]

@@ -144,13 +144,15 @@ class CsGroup:
 
     def output_names(self, stem: str) -> list[str]:
         """File names for a subset of this group: ``stem.cs`` for the first file, one
-        ``stem_passthrough_K.cs`` per further file, and ``stem.csg`` for a result group."""
+        ``stem_passthrough_K.cs`` per further file, and ``stem.csg`` for a result group.
+        """
         names = [f"{stem}.cs"] + [f"{stem}_passthrough_{k}.cs" for k in range(1, len(self.files))]
         return names + ([f"{stem}.csg"] if self.csg is not None else [])
 
     def save_subset(self, selected: np.ndarray, cs_paths: list[Path], csg_path: Path | None, names: list[str]) -> None:
         """Writes the selected particles: file k of the group to ``cs_paths[k]`` (rows in
-        that file's own order), and a .csg naming the files ``names`` when ``csg_path``."""
+        that file's own order), and a .csg naming the files ``names`` when ``csg_path``.
+        """
         for k, cs in enumerate(self.files):
             cs.take(np.sort(self.order[k][selected])).save(cs_paths[k])
         if csg_path is not None and self.csg is not None:
@@ -183,7 +185,8 @@ class CsGroup:
 
 def join_on_uid(groups: list[CsGroup]) -> CsGroup:
     """One group from several that hold the same particles (uids) in different slots, as a
-    ``.csg`` joins a particle file and its passthrough files; rows in the first's order."""
+    ``.csg`` joins a particle file and its passthrough files; rows in the first's order.
+    """
     first = groups[0]
     files, slots, order, metafiles = list(first.files), dict(first.slots), list(first.order), list(first.metafiles)
     uid0 = first.column("uid")

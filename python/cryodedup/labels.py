@@ -33,7 +33,8 @@ def distinct_labels(paths) -> list[str]:
 
 def human(value) -> str:
     """A value as a person reads it: ``-`` for nothing, ``yes``/``no``, numbers without
-    trailing zeros."""
+    trailing zeros.
+    """
     if value is None:
         return "-"
     if isinstance(value, bool):

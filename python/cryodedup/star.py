@@ -160,7 +160,8 @@ class StarFile:
 
     def split_rows(self, block: Block, keep: np.ndarray, kept_path, rejected_path) -> None:
         """Writes the file twice, with only the kept and only the other rows of ``block``
-        (scanned before); everything outside the block's rows is copied unchanged."""
+        (scanned before); everything outside the block's rows is copied unchanged.
+        """
         head = self.read_bytes(0, block.rows_start)
         tail = self.read_bytes(block.rows_end, self.size)
         for path in (kept_path, rejected_path):
@@ -176,7 +177,8 @@ class StarFile:
         """Appends the rows of a scanned loop to two files: kept rows to one, the rest to
         the other, byte for byte. ``rewrite`` = (label, {old text: new text}) changes one
         field of the rows that hold an old text. ``columns`` (labels of the block) writes
-        only those fields, in that order, each field's text unchanged."""
+        only those fields, in that order, each field's text unchanged.
+        """
         rw = None if rewrite is None else (block.column(rewrite[0]), dict(rewrite[1]))
         cols = None if columns is None else [block.column(label) for label in columns]
         keep = np.ascontiguousarray(keep, dtype=bool)

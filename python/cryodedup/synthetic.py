@@ -101,7 +101,8 @@ def scatter_particles(rng: np.random.Generator, count: int, spacing_px: float, m
 
 def pick(rng, truth_px, found_fraction, error_px, false_picks):
     """One picker's coordinates (px, integers as RELION writes them) and the true centre
-    of each pick (NaN for false picks)."""
+    of each pick (NaN for false picks).
+    """
     found = truth_px[rng.random(len(truth_px)) < found_fraction]
     picks = np.round(found + rng.normal(0, error_px, found.shape))
     ny, nx = MIC_SHAPE
@@ -160,15 +161,16 @@ def star_header(optics: list[Optics], labels: list[str]) -> str:
 
 def write_example(folder: StrPath) -> list[Path]:
     """The shipped example: 4 micrographs picked by two pickers (LoG and template), both
-    sets extracted at bin 2 and 2D-classified; a micrographs STAR with the pixel size."""
+    sets extracted at bin 2 and 2D-classified; a micrographs STAR with the pixel size.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(20240101)
     psize, n_mics = 1.06, 4
     names = micrograph_names(0, n_mics)
     pickers = {
-        "log": dict(found_fraction=0.85, error_px=6, false_picks=8, fom_scale=0.4),
-        "template": dict(found_fraction=0.9, error_px=4, false_picks=5, fom_scale=3.0),
+        "log": {"found_fraction": 0.85, "error_px": 6, "false_picks": 8, "fom_scale": 0.4},
+        "template": {"found_fraction": 0.9, "error_px": 4, "false_picks": 5, "fom_scale": 3.0},
     }
     truth = [scatter_particles(rng, 60, spacing_px=150 / psize) for _ in range(n_mics)]
     written = []
@@ -206,7 +208,8 @@ def write_benchmark_file(
     chunk: int = 250_000,
 ) -> None:
     """A RELION 3.1 particle STAR with 20 columns and ``n_particles`` rows, a fraction of
-    them second picks of a particle (within a few Å of its centre). Written in chunks."""
+    them second picks of a particle (within a few Å of its centre). Written in chunks.
+    """
     rng = np.random.default_rng(seed)
     psize = 1.06
     labels = [label for label, _ in PARTICLE_COLUMNS]
@@ -247,7 +250,8 @@ def cs_particles(
     """CryoSPARC particles as a numpy structured array (the classic .cs layout): location,
     pick_stats, alignments2D and blob slots. A fraction are second picks of the particle
     before them; 2D alignment wrote the shift that re-centres every pick, following
-    CryoSPARC's sign (centre = location - shift)."""
+    CryoSPARC's sign (centre = location - shift).
+    """
     ny, nx = shape
     n_mics = max(1, n // per_mic)
     mic = np.sort(rng.integers(0, n_mics, n))
@@ -321,7 +325,8 @@ def specimen_field(
     rng: np.random.Generator, ny: int, nx: int, psize: float, particle_diameter: float = 120.0, density: float = 0.25
 ) -> np.ndarray:
     """A projected specimen (float32, ny x nx) at ``psize`` Å/px: particles of random
-    strength on a slowly varying ice thickness, and a few dark contaminants."""
+    strength on a slowly varying ice thickness, and a few dark contaminants.
+    """
     area = ny * nx * psize**2
     n_particles = int(density * area / (np.pi * (particle_diameter / 2) ** 2))
     impulses = np.zeros((ny, nx), dtype=np.float32)
@@ -356,7 +361,8 @@ def exposure(
     gain: float = 1.0,
 ) -> np.ndarray:
     """One micrograph of the window ``field[y0:y0+ny, x0:x0+nx]``: phase contrast at
-    ``defocus`` Å (300 kV), shot noise of ``dose`` electrons per pixel, a detector gain."""
+    ``defocus`` Å (300 kV), shot noise of ``dose`` electrons per pixel, a detector gain.
+    """
     window = field[y0 : y0 + ny, x0 : x0 + nx]
     k2 = (np.fft.fftfreq(ny)[:, None] ** 2 + np.fft.rfftfreq(nx)[None, :] ** 2) / psize**2
     ctf = -np.sin(np.pi * 0.0197 * defocus * k2) - 0.07

@@ -126,7 +126,8 @@ def read_tables(
     (the first loop with the label ``names[0]``), ``tab`` (header line, tab-separated rows)
     or ``whitespace`` (rows whose first fields are ``names``). ``numbers`` are parsed as
     float64 (NaN where a file lacks the column, or a field is ``missing``); ``key`` is a text
-    column given as ids into ``key_names``. Errors name the file and line."""
+    column given as ids into ``key_names``. Errors name the file and line.
+    """
     try:
         info, columns, starts, ends, keys, key_names = _core.read_pick_files(
             [str(f) for f in files], layout, names, numbers, key, missing
@@ -148,7 +149,8 @@ def read_tables(
 
 class PicksBuilder:
     """Collects picks a batch of rows at a time and names micrographs; ``build`` makes
-    :class:`Picks`."""
+    :class:`Picks`.
+    """
 
     def __init__(self, source: str, format: str, namer: MicrographNamer):
         self.source, self.format, self.namer = source, format, namer
@@ -165,10 +167,20 @@ class PicksBuilder:
 
     def add_rows(self, *, micrograph, file, x, y, score, box, start, end) -> None:
         """Adds picks: arrays of equal length (``micrograph`` and ``file`` indices; ``score``
-        and ``box`` may be None for NaN)."""
+        and ``box`` may be None for NaN).
+        """
         n = len(x)
         nan = np.full(n, np.nan)
-        values = dict(micrograph=micrograph, file=file, x=x, y=y, score=score, box=box, start=start, end=end)
+        values = {
+            "micrograph": micrograph,
+            "file": file,
+            "x": x,
+            "y": y,
+            "score": score,
+            "box": box,
+            "start": start,
+            "end": end,
+        }
         for name, value in values.items():
             self.columns[name].append(nan if value is None else np.asarray(value))
 
@@ -197,7 +209,8 @@ class PicksBuilder:
 
     def add_tables(self, tables: FileTables, first_file: int, x, y, score=None, box=None) -> None:
         """Adds the rows of ``tables``, whose files were added from index ``first_file`` on,
-        each pick on its file's micrograph."""
+        each pick on its file's micrograph.
+        """
         file = tables.file_of_row() + first_file
         mics = np.array([-1 if f.micrograph is None else f.micrograph for f in self.files], dtype=np.int64)
         self.add_rows(
@@ -258,7 +271,8 @@ class MicrographNamer:
 
 def micrograph_names(path) -> list[str]:
     """The ``rlnMicrographName`` column of a micrographs STAR (``data_micrographs`` or the
-    first loop that has the column)."""
+    first loop that has the column).
+    """
     star = StarFile(path)
     block = star.block("micrographs")
     if block is None or "rlnMicrographName" not in (block.labels or []):
@@ -418,7 +432,8 @@ def _kind(path: Path) -> str:
 
 def _star_kind(path: Path) -> str:
     """A STAR file: the RELION 4/5 coordinate list, a per-micrograph coordinate file, a
-    crYOLO cbox under another name, or something that is not picks."""
+    crYOLO cbox under another name, or something that is not picks.
+    """
     star = StarFile(path)
     if star.block("coordinate_files") is not None:
         return "relion-list"

@@ -22,7 +22,7 @@ SCORE = "Confidence"
 
 
 def read_cbox(files: list[Path], source: str, namer: MicrographNamer) -> Picks:
-    """crYOLO ``.cbox`` files, one per micrograph, the micrograph named by the file name."""
+    """CrYOLO ``.cbox`` files, one per micrograph, the micrograph named by the file name."""
     builder = PicksBuilder(source, "cryolo-cbox", namer)
     corner = ("CoordinateX", "CoordinateY", "Width", "Height")
     tables = read_tables(files, "star", ["CoordinateX"], [*corner, SCORE, "CoordinateZ"], missing="<NA>")

@@ -30,7 +30,8 @@ _JOB_PREFIX = re.compile(r"^[^/]+/job\d+/")
 
 def relative_coordinate_path(micrograph: str, suffix: str = "_autopick.star") -> str:
     """Where RELION puts a micrograph's coordinate file inside a picking job folder:
-    ``MotionCorr/job002/Movies/x.mrc`` -> ``Movies/x_autopick.star``."""
+    ``MotionCorr/job002/Movies/x.mrc`` -> ``Movies/x_autopick.star``.
+    """
     name = micrograph.replace("\\", "/")
     if name.startswith("/"):
         name = name.rsplit("/", 1)[-1]
@@ -41,8 +42,9 @@ def relative_coordinate_path(micrograph: str, suffix: str = "_autopick.star") ->
 
 def _project_root(first: str, source: Path, project_dir: Path | None) -> Path:
     """The folder that relative paths in a RELION file start from: ``project_dir`` (default
-    the current folder), else the first folder above ``source`` where ``first`` exists."""
-    roots = [project_dir or Path.cwd()] + list(source.resolve().parents)
+    the current folder), else the first folder above ``source`` where ``first`` exists.
+    """
+    roots = [project_dir or Path.cwd(), *list(source.resolve().parents)]
     for root in roots:
         if (root / first).exists():
             return root
@@ -80,7 +82,8 @@ def read_list(files: list[Path], source: str, namer: MicrographNamer, project_di
 def read_coords_suffix(files: list[Path], source: str, namer: MicrographNamer, project_dir: Path | None) -> Picks:
     """A RELION 3.x job: ``coords_suffix_X.star`` names the micrographs STAR; each
     micrograph's picks are in the job folder under its RELION name with suffix ``_X.star``.
-    Micrographs without a file have no picks."""
+    Micrographs without a file have no picks.
+    """
     (path,) = files
     lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
     if len(lines) != 1 or lines[0].startswith("data_"):
@@ -107,7 +110,8 @@ def read_coords_suffix(files: list[Path], source: str, namer: MicrographNamer, p
 
 def read_coordinate_stars(files: list[Path], source: str, namer: MicrographNamer) -> Picks:
     """Per-micrograph coordinate STAR files (``*_autopick.star``, ``*_manualpick.star``,
-    crYOLO ``.star``), the micrograph named by the file name."""
+    crYOLO ``.star``), the micrograph named by the file name.
+    """
     builder = PicksBuilder(source, "relion", namer)
     return _read_stars([(f, stem(f)) for f in files], builder)
 

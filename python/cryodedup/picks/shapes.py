@@ -1,6 +1,7 @@
 """Micrograph sizes in pixels, (ny, nx) by name, which a CryoSPARC ``location`` and the topaz
 scale inference need: from MRC headers (the data is not read) or from CryoSPARC exposures
-(``micrograph_blob/shape``, [ny, nx])."""
+(``micrograph_blob/shape``, [ny, nx]).
+"""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ def mrc_shapes(names: list[str], *, source=None, project_dir=None) -> dict[str, 
 
 def exposure_shapes(path) -> dict[str, tuple[int, int]]:
     """(ny, nx) of each exposure of a CryoSPARC exposures dataset (``.cs`` or ``.csg``), by
-    ``micrograph_blob/path``, from ``micrograph_blob/shape``."""
+    ``micrograph_blob/path``, from ``micrograph_blob/shape``.
+    """
     group = CsGroup.load(Path(path))
     missing = [f for f in ("micrograph_blob/path", "micrograph_blob/shape") if not group.has(f)]
     if missing:

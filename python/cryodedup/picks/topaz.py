@@ -24,8 +24,9 @@ SCORE = "score"
 def read_table(
     files: list[Path], source: str, namer: MicrographNamer, scale: float | None, shapes: dict | None
 ) -> Picks:
-    """topaz tables; ``scale`` multiplies the coordinates (None: inferred from ``shapes``,
-    the micrograph sizes (ny, nx) by name, else 1)."""
+    """Topaz tables; ``scale`` multiplies the coordinates (None: inferred from ``shapes``,
+    the micrograph sizes (ny, nx) by name, else 1).
+    """
     builder = PicksBuilder(source, "topaz", namer)
     tables = read_tables(files, "tab", [], ["x_coord", "y_coord", SCORE], key="image_name")
     first = len(builder.files)
@@ -72,7 +73,8 @@ def infer_scale(names: list[str], keys: np.ndarray, x: np.ndarray, y: np.ndarray
     largest S for which every micrograph's largest x and y, times S, still fit in it.
 
     ``names[keys[i]]`` is the micrograph of the pick at (``x[i]``, ``y[i]``). Returns (S, a
-    note saying how it was chosen)."""
+    note saying how it was chosen).
+    """
     if not shapes:
         return 1.0, (
             "topaz coordinates taken as full-size micrograph pixels (scale 1): no micrograph sizes to infer "

@@ -35,7 +35,8 @@ def _split(inputs: list[Picks], keep) -> list[np.ndarray]:
 
 def _micrographs(inputs: list[Picks]) -> tuple[list[str], list[np.ndarray]]:
     """The micrograph names of all inputs, joined by name in order of appearance, and each
-    input's micrograph index into them."""
+    input's micrograph index into them.
+    """
     names: list[str] = []
     index: dict[str, int] = {}
     for picks in inputs:
@@ -116,7 +117,8 @@ def _relion_values(inputs: list[Picks], with_score: bool) -> np.ndarray:
 
 def _copy_rows(inputs: list[Picks], outputs: list[tuple[str, bytes, bytes]], target: np.ndarray) -> None:
     """Writes ``outputs`` (path, header, footer), each with the input rows ``i`` for which
-    ``target[i]`` is its index, copied byte for byte from the input files."""
+    ``target[i]`` is its index, copied byte for byte from the input files.
+    """
     sources = [str(f.path) for p in inputs for f in p.files]
     offsets = np.cumsum([0] + [len(p.files) for p in inputs])[:-1]
     files = np.concatenate([p.file_of_pick + k for p, k in zip(inputs, offsets)]) if inputs else np.zeros(0)
@@ -212,7 +214,7 @@ def write_cryosparc(
     with AtomicOutputs(list(targets.values()), force=force) as tmp:
         for subset, take in zip(SUBSETS, (True, False)):
             rows = np.flatnonzero(np.concatenate(masks) == take) if masks else np.zeros(0, dtype=np.int64)
-            data = np.zeros(len(rows), dtype=[("uid", "<u8")] + fields)
+            data = np.zeros(len(rows), dtype=[("uid", "<u8"), *fields])
             data["uid"] = rng.integers(1, 2**63, len(rows), dtype=np.uint64)
             m = mic[rows]
             data["location/micrograph_uid"] = mic_uid[m]
@@ -235,7 +237,8 @@ def write_like_input(picks: Picks, keep, outdir, *, force: bool = False) -> dict
     """Writes one input's kept and rejected picks in its own format, file for file, under
     ``OUTDIR/kept/`` and ``OUTDIR/rejected/`` with the input files' names: each file's text
     before and after its rows is copied, and each kept row is its original line (EMAN2
-    ``_info.json``: the object with its ``boxes`` list cut to the subset)."""
+    ``_info.json``: the object with its ``boxes`` list cut to the subset).
+    """
     outdir = Path(outdir)
     (mask,) = _split([picks], keep)
     names = [f.path.name for f in picks.files]
