@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import OPTICS_LABELS, star_text, write_star
+from helpers import OPTICS_LABELS, star_text, write_star
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.synthetic import write_benchmark_file
 from oracle import oracle_by_group, star_centres

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 import starfile
 
-from conftest import shared_file
+from helpers import shared_file
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from oracle import oracle_by_group
+
+pytestmark = pytest.mark.real_data
 
 
 def run(tmp_path, name, **options):
