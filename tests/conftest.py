@@ -1,40 +1,28 @@
-"""Shared helpers: small STAR files written by hand, and the real files in ../shared/data."""
+"""pytest hooks: the ``real_data`` marker, and a line saying how many real-data tests were skipped.
+
+Shared helpers live in helpers.py; tests import them from there, never from this file.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from helpers import NO_SHARED_DATA, SHARED_DATA
 
 
-def shared_file(relative: str) -> Path:
-    """A real file from ../shared/data; skips the test when the folder is absent."""
-    path = SHARED_DATA / relative
-    if not path.exists():
-        pytest.skip(f"{path} is not available (real-data tests need ../shared/data)")
-    return path
+def pytest_configure(config):
+    config.addinivalue_line("markers", "real_data: reads the real files in ../shared/data (skipped without them)")
 
 
-OPTICS_LABELS = ["rlnOpticsGroup", "rlnOpticsGroupName", "rlnImagePixelSize", "rlnMicrographPixelSize"]
+def pytest_collection_modifyitems(config, items):
+    if SHARED_DATA.is_dir():
+        return
+    for item in items:
+        if item.get_closest_marker("real_data"):
+            item.add_marker(pytest.mark.skip(reason=NO_SHARED_DATA))
 
 
-def star_text(labels, rows, *, optics=None, optics_labels=OPTICS_LABELS, block="particles", newline="\n") -> str:
-    """A RELION 3.1 particle STAR (or 3.0 without ``optics``) from rows of strings/numbers."""
-    text = ""
-    if optics is not None:
-        text += "\n# version 30001\n\ndata_optics\n\nloop_\n"
-        text += "".join(f"_{lab} #{i + 1}\n" for i, lab in enumerate(optics_labels))
-        text += "".join(" ".join(str(v) for v in row) + "\n" for row in optics)
-        text += "\n\n# version 30001\n"
-    text += f"\ndata_{block}\n\nloop_\n"
-    text += "".join(f"_{lab} #{i + 1}\n" for i, lab in enumerate(labels))
-    text += "".join(" ".join(str(v) for v in row) + "\n" for row in rows)
-    text += "\n"
-    return text.replace("\n", newline)
-
-
-def write_star(path: Path, labels, rows, **kw) -> Path:
-    path.write_bytes(star_text(labels, rows, **kw).encode())
-    return path
+def pytest_terminal_summary(terminalreporter):
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if NO_SHARED_DATA in str(r.longrepr)]
+    if skipped:
+        terminalreporter.write_line(f"{len(skipped)} real-data tests skipped: {SHARED_DATA} is absent")

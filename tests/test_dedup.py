@@ -1,4 +1,4 @@
-"""cryodedup.dedup against a brute-force oracle written from DESIGN.md section 2."""
+"""cryodedup.dedup against a brute-force oracle written from docs/design.md section 2."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def test_random_ranking_depends_on_seed_not_row_order():
 
 
 def test_chain_keeps_both_ends():
-    # DESIGN.md: centres at 0, 15 and 30 Å with 20 Å; RELION keeps one, we keep two.
+    # docs/design.md section 2: centres at 0, 15 and 30 Å with 20 Å; RELION keeps one, we keep two.
     r = dedup([0, 0, 0], [[0, 0], [15, 0], [30, 0]], [1.0, 1.0, 1.0], min_dist=20)
     assert r.keep.tolist() == [True, False, True]
     assert r.suppressed_by.tolist() == [-1, 0, -1]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import star_text
+from helpers import star_text
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.cli import main
 from cryodedup.micrographs import ALL_PAIRS_UPTO, acquisition_order, candidate_offsets, candidate_pairs

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import starfile
 
-from conftest import OPTICS_LABELS, star_text, write_star
+from helpers import OPTICS_LABELS, star_text, write_star
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.synthetic import (
     PARTICLE_COLUMNS,

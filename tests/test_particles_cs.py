@@ -11,7 +11,7 @@ import pytest
 from cryosparc.dataset import CSDAT_FORMAT, Dataset
 from numpy.lib.recfunctions import repack_fields
 
-from conftest import shared_file
+from helpers import shared_file
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.synthetic import cs_particles, write_cs
 from oracle import oracle_by_group
@@ -158,6 +158,7 @@ def test_several_inputs_merge_on_common_fields(tmp_path):
         run(tmp_path, [tmp_path / "blob.cs", tmp_path / "clash.cs"], shift_key="none", force=True)
 
 
+@pytest.mark.real_data
 def test_result_group_with_passthrough(tmp_path):
     for name in ("t20s_10_particles_blob_ctf.cs", "t20s_10_particles_passthrough_location.cs"):
         shutil.copy(shared_file(f"cs/{name}"), tmp_path / name)
@@ -192,6 +193,7 @@ def test_result_group_with_passthrough(tmp_path):
     assert summary["rejected"] == len(close)
 
 
+@pytest.mark.real_data
 @pytest.mark.parametrize(
     "name",
     [
@@ -207,12 +209,14 @@ def test_real_files_without_location_are_refused(tmp_path, name):
         run(tmp_path, [shared_file(f"cs/{name}")])
 
 
+@pytest.mark.real_data
 def test_real_header_only_file_gives_empty_outputs(tmp_path):
     summary = run(tmp_path, [shared_file("cs/cryosparc-tools__4k_dataset_header_only.cs")])
     assert summary["particles"] == 0
     assert len(Dataset.load(tmp_path / "out" / "particles_kept.cs")) == 0
 
 
+@pytest.mark.real_data
 def test_real_passthrough_file_both_encodings(tmp_path):
     kept = {}
     for suffix in ("", ".csdat"):
@@ -328,6 +332,7 @@ def test_passthrough_given_as_a_separate_input_is_joined_on_uid(tmp_path):
         assert np.array_equal(out_pass, passthrough[np.isin(passthrough["uid"], kept_uids) == selected])
 
 
+@pytest.mark.real_data
 @pytest.mark.parametrize("suffixes", [("", ""), (".csdat", ".csdat"), ("", ".csdat")])
 def test_real_passthrough_given_separately_matches_the_result_group(tmp_path, suffixes):
     files = [

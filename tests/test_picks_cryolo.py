@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import shared_file
+from helpers import shared_file
 from cryodedup.errors import CryodedupError
 from cryodedup.picks import read_picks
 
@@ -52,6 +52,7 @@ def test_corner_to_centre(tmp_path):
     assert named.micrographs == ["MotionCorr/job002/Movies/mic_b.mrc"]
 
 
+@pytest.mark.real_data
 def test_real_cbox():
     picks = read_picks(shared_file("picks/napari-boxmanager__TcdA1-0018_frames_sum.cbox"))
     assert len(picks) == 120
@@ -60,6 +61,7 @@ def test_real_cbox():
     assert picks.score[0] == pytest.approx(0.6578449010848999)
 
 
+@pytest.mark.real_data
 def test_real_filament_cbox_is_refused():
     with pytest.raises(CryodedupError, match="filament .cbox"):
         read_picks(shared_file("picks/napari-boxmanager__ActLifeact_03211.cbox"))

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import shared_file
+from helpers import shared_file
 from cryodedup.errors import CryodedupError
 from cryodedup.picks import read_picks
 from cryodedup.picks.relion import relative_coordinate_path
@@ -126,6 +126,7 @@ def test_unknown_file_is_named(tmp_path):
         read_picks(path)
 
 
+@pytest.mark.real_data
 def test_real_autopick_file():
     picks = read_picks(shared_file("picks/3dem__20170629_00049_frameImage_autopick.star"))
     assert len(picks) == 195 and picks.micrographs == ["3dem__20170629_00049_frameImage"]
@@ -133,6 +134,7 @@ def test_real_autopick_file():
     assert picks.score[0] == 0.172677
 
 
+@pytest.mark.real_data
 def test_real_relion4_list_in_a_project(tmp_path):
     # The real list names 24 micrographs; each gets a copy of the real autopick file.
     listing = shared_file("picks/3dem__autopick_list.star")

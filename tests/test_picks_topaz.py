@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import shared_file
+from helpers import shared_file
 from cryodedup.errors import CryodedupError
 from cryodedup.picks import read_picks
 
@@ -45,6 +45,7 @@ def test_bad_tables(tmp_path):
         read_picks(path)
 
 
+@pytest.mark.real_data
 def test_real_topaz_table():
     picks = read_picks(shared_file("picks/topaz__EMPIAR-10025_particles.txt"))
     assert len(picks) == 1500 and len(picks.micrographs) == 30 and picks.score is None

@@ -15,7 +15,7 @@ pytest.importorskip("matplotlib")
 from click.testing import CliRunner
 from matplotlib.patches import Circle
 
-from conftest import write_star
+from helpers import write_star
 from cryodedup import (
     MicrographOptions,
     ParticleOptions,

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 import starfile
 
-from conftest import shared_file
+from helpers import shared_file
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from oracle import oracle_by_group
+
+pytestmark = pytest.mark.real_data
 
 
 def run(tmp_path, name, **options):
@@ -21,6 +23,7 @@ def rows(path):
     return [line for line in lines[last_label + 1 :] if line.strip()]
 
 
+@pytest.mark.real_data
 def test_relion31_exact_duplicate_is_found(tmp_path):
     # Rows 1 and 2 share coordinates and micrograph: a real exact duplicate.
     summary = run(tmp_path, "cryodrgn__relion31.star", min_dist=0.0, shift_key="none")
@@ -32,6 +35,7 @@ def test_relion31_exact_duplicate_is_found(tmp_path):
     assert summary["pixel_sizes"][0]["psize"] == 1.403  # not rlnImagePixelSize 2.806
 
 
+@pytest.mark.real_data
 def test_six_optics_groups_report_each_pixel_size(tmp_path):
     summary = run(tmp_path, "cryodrgn__relion31.6opticsgroups.star")
     optics = starfile.read(shared_file("star/cryodrgn__relion31.6opticsgroups.star"))["optics"]
@@ -40,6 +44,7 @@ def test_six_optics_groups_report_each_pixel_size(tmp_path):
     assert (summary["particles"], summary["micrographs"], summary["rejected"]) == (139, 139, 0)
 
 
+@pytest.mark.real_data
 def test_relion5_against_oracle(tmp_path):
     path = shared_file("star/cryodrgn__relion5.star")
     p = starfile.read(path)["particles"]
@@ -71,6 +76,7 @@ def test_file_without_coordinates_is_refused(tmp_path):
         run(tmp_path, "cryodrgn__empiar_10076_7.star")
 
 
+@pytest.mark.real_data
 def test_scipion_file_against_oracle(tmp_path):
     path = shared_file("star/3dem__particles_1k_scipion.star")
     summary = run(

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import starfile
 
-from conftest import shared_file, star_text, write_star
+from helpers import shared_file, star_text, write_star
 from cryodedup.errors import CryodedupError
 from cryodedup.star import StarFile, split_fields
 from cryodedup.synthetic import write_mrc
@@ -148,6 +148,7 @@ def test_scan_matches_starfile_on_a_big_loop(tmp_path):
     assert np.array_equal(np.array(names)[keys], reference["rlnMicrographName"].to_numpy())
 
 
+@pytest.mark.real_data
 @pytest.mark.parametrize(
     "name",
     [

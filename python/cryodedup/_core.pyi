@@ -23,13 +23,24 @@ def support(
     min_dist: float,
 ) -> npt.NDArray[np.uint32]: ...
 
+class StarBlock:
+    """One ``data_`` block: where it is, and its labels if it holds a loop."""
+
+    name: str
+    line: int
+    start: int
+    end: int
+    labels: list[str] | None
+    rows_start: int
+    rows_end: int
+    first_row_line: int
+    pairs: list[tuple[str, str]]
+
 class StarFile:
     def __init__(self, path: str) -> None: ...
     @property
     def size(self) -> int: ...
-    def blocks(
-        self,
-    ) -> list[tuple[str, int, int, int, list[str] | None, int, int, int, list[tuple[str, str]]]]: ...
+    def blocks(self) -> list[StarBlock]: ...
     def read(self, start: int, end: int) -> bytes: ...
     def scan(
         self, block: int, number_cols: list[int], key_col: int | None = None

@@ -341,7 +341,7 @@ def score_pairs(mics: Micrographs, options: MicrographOptions, progress: Callabl
                 mrc.close()
         lo, hi = np.searchsorted(pairs_pos[:, 1], [start, stop])
         if hi > lo:
-            # Below z = 5 a peak is noise (DESIGN.md 4): no Pearson is needed to reject the pair.
+            # Below z = 5 a peak is noise (docs/design.md section 4): no Pearson is needed to reject the pair.
             z, dy, dx, r, overlap = bank.compare(pairs_pos[lo:hi], min(options.min_z, 5.0))
             for key, value in zip(
                 ("pairs", "z", "dy", "dx", "pearson", "overlap"), (positions[pairs_pos[lo:hi]], z, dy, dx, r, overlap)

@@ -58,12 +58,19 @@ class AtomicOutputs:
 
 
 def _identity(path: StrPath) -> tuple[int, int] | None:
-    """The (device, inode) of an existing file, None for a path where nothing is."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
+    """The (device, inode) of the file a path names, None where nothing is.
+
+    A path through a folder that does not exist yet (``new/../particles.star``) names, once
+    the outputs' folders are made, the file its normalised spelling names: that one is looked
+    up too.
+    """
+    for spelling in (path, os.path.normpath(os.path.abspath(path))):
+        try:
+            st = os.stat(spelling)
+        except OSError:
+            continue
+        return st.st_dev, st.st_ino
+    return None
 
 
 def check_plotting(plot: bool) -> None:

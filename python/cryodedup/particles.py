@@ -1,6 +1,6 @@
 """The particle job: remove duplicate particles from RELION particle STAR files.
 
-Centres are computed in Å as DESIGN.md section 2 defines them (the origin is subtracted;
+Centres are computed in Å as docs/design.md section 2 defines them (the origin is subtracted;
 RELION 3.0 origins are in particle pixels), with the micrograph pixel size taken per optics
 group and never from ``rlnImagePixelSize``. Several inputs are deduplicated together and
 written as one kept and one rejected file whose rows are byte copies of the input rows.

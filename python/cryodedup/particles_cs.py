@@ -1,7 +1,7 @@
 """The particle job on CryoSPARC particles (``.cs`` and ``.csg``): CryoSPARC's *Remove
 Duplicate Particles*, with the same core as the STAR job.
 
-Centres in Å (DESIGN.md section 2): ``center_x_frac * micrograph_shape[1] * psize_mic -
+Centres in Å (docs/design.md section 2): ``center_x_frac * micrograph_shape[1] * psize_mic -
 shift[0] * psize_align`` and ``center_y_frac * micrograph_shape[0] * psize_mic - shift[1] *
 psize_align``; ``micrograph_shape`` is ``[ny, nx]``, the shift ``[x, y]`` in alignment
 pixels, subtracted.

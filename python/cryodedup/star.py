@@ -97,8 +97,10 @@ class StarFile:
         if self._raw.size == 0:
             raise CryodedupError(f"{self.path}: the file is empty")
         self.blocks = [
-            Block(i, name, line, start, end, labels, rs, re_, frl, dict(pairs))
-            for i, (name, line, start, end, labels, rs, re_, frl, pairs) in enumerate(self._raw.blocks())
+            Block(
+                i, b.name, b.line, b.start, b.end, b.labels, b.rows_start, b.rows_end, b.first_row_line, dict(b.pairs)
+            )
+            for i, b in enumerate(self._raw.blocks())
         ]
         if not self.blocks:
             raise CryodedupError(f"{self.path}: no data_ block found; is this a STAR file?")

@@ -1,7 +1,7 @@
 //! Duplicate particles: per micrograph, score-ordered greedy suppression within a minimum
 //! distance (or "remove entirely"), micrographs processed in parallel.
 //!
-//! Semantics (DESIGN.md section 2): two particles of the same group are duplicates when
+//! Semantics (docs/design.md section 2): two particles of the same group are duplicates when
 //! their squared distance is `<= min_dist^2`. Particles are ranked by score (best first,
 //! ties by input order, NaN last) or by a seeded random key. Walking the ranking, a particle
 //! not yet suppressed is kept and suppresses every particle within `min_dist`; a suppressed

@@ -7,7 +7,7 @@ use std::io::BufWriter;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use cryodedup_core::micrographs::{self, Band, Pixel, Plan, Spectrum};
+use cryodedup_core::micrographs::{self, Band, Plan, Spectrum};
 use cryodedup_core::{consensus, dedup as core_dedup, picks, star};
 use memmap2::Mmap;
 use numpy::{
@@ -229,7 +229,54 @@ impl StarFile {
     }
 }
 
-type BlockTuple = (String, usize, usize, usize, Option<Vec<String>>, usize, usize, usize, Vec<(String, String)>);
+/// One `data_` block of a STAR file: where it is, and its labels if it holds a loop.
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+struct StarBlock {
+    /// The name after `data_`.
+    name: String,
+    /// The 1-based line of the `data_` line.
+    line: usize,
+    /// Byte offsets from the `data_` line to the next block (or the end of the file).
+    start: usize,
+    end: usize,
+    /// The loop's labels (without the leading `_` or the `#N` suffix), or None without a loop.
+    labels: Option<Vec<String>>,
+    /// Byte offsets of the loop's rows (an empty span at the end without a loop).
+    rows_start: usize,
+    rows_end: usize,
+    /// The 1-based line of the first row, or of where it would be in an empty loop (0 without a loop).
+    first_row_line: usize,
+    /// The key-value pairs, in file order.
+    pairs: Vec<(String, String)>,
+}
+
+impl StarBlock {
+    fn from_core(block: &star::Block) -> Self {
+        let (labels, rows, first_row_line) = match &block.table {
+            Some(t) => (Some(t.labels.clone()), t.rows.clone(), t.first_row_line),
+            None => (None, block.span.end..block.span.end, 0),
+        };
+        StarBlock {
+            name: block.name.clone(),
+            line: block.line,
+            start: block.span.start,
+            end: block.span.end,
+            labels,
+            rows_start: rows.start,
+            rows_end: rows.end,
+            first_row_line,
+            pairs: block.pairs.clone(),
+        }
+    }
+}
+
+#[pymethods]
+impl StarBlock {
+    fn __repr__(&self) -> String {
+        let loop_size = self.labels.as_ref().map_or(0, |l| l.len());
+        format!("StarBlock(data_{}, line {}, {} labels)", self.name, self.line, loop_size)
+    }
+}
 
 #[pymethods]
 impl StarFile {
@@ -249,19 +296,9 @@ impl StarFile {
         self.bytes().len()
     }
 
-    /// Each block as (name, line, start, end, labels or None, rows_start, rows_end,
-    /// first_row_line, pairs).
-    fn blocks(&self) -> Vec<BlockTuple> {
-        self.blocks
-            .iter()
-            .map(|b| {
-                let (labels, rows, first) = match &b.table {
-                    Some(t) => (Some(t.labels.clone()), t.rows.clone(), t.first_row_line),
-                    None => (None, b.span.end..b.span.end, 0),
-                };
-                (b.name.clone(), b.line, b.span.start, b.span.end, labels, rows.start, rows.end, first, b.pairs.clone())
-            })
-            .collect()
+    /// The blocks of the file, in file order.
+    fn blocks(&self) -> Vec<StarBlock> {
+        self.blocks.iter().map(StarBlock::from_core).collect()
     }
 
     /// Bytes `start..end` of the file (for headers and small tables).
@@ -359,7 +396,16 @@ struct SpectrumBank {
     spectra: HashMap<usize, Spectrum>,
 }
 
-/// One image's pixels, borrowed from a C-contiguous numpy array of a supported dtype.
+/// A 2-D numpy array of one of the pixel types MRC files hold (modes 2, 12, 1 and 6),
+/// borrowed read-only. The one place that knows the supported dtypes.
+enum PixelArray<'py> {
+    F32(PyReadonlyArray2<'py, f32>),
+    F16(PyReadonlyArray2<'py, half::f16>),
+    I16(PyReadonlyArray2<'py, i16>),
+    U16(PyReadonlyArray2<'py, u16>),
+}
+
+/// One image's pixels as a slice, to be binned without the GIL.
 enum Pixels<'a> {
     F32(&'a [f32]),
     F16(&'a [half::f16]),
@@ -367,8 +413,56 @@ enum Pixels<'a> {
     U16(&'a [u16]),
 }
 
-fn binned<T: Pixel>(data: &[T], ny: usize, nx: usize, bin: usize) -> Vec<f32> {
-    micrographs::bin_mean(data, ny, nx, bin).0
+const PIXEL_TYPES: &str = "a 2-D float32, float16, int16 or uint16 array (native byte order, C-contiguous)";
+
+impl<'py> PixelArray<'py> {
+    /// Borrows `array`; the error names what `what` (an image, say) should have been.
+    fn extract(array: &Bound<'py, PyAny>, what: &str) -> PyResult<Self> {
+        if let Ok(a) = array.extract() {
+            Ok(PixelArray::F32(a))
+        } else if let Ok(a) = array.extract() {
+            Ok(PixelArray::F16(a))
+        } else if let Ok(a) = array.extract() {
+            Ok(PixelArray::I16(a))
+        } else if let Ok(a) = array.extract() {
+            Ok(PixelArray::U16(a))
+        } else {
+            Err(errors::value(format!("{what} is not {PIXEL_TYPES}")))
+        }
+    }
+
+    /// (ny, nx)
+    fn shape(&self) -> (usize, usize) {
+        let shape = match self {
+            PixelArray::F32(a) => a.shape(),
+            PixelArray::F16(a) => a.shape(),
+            PixelArray::I16(a) => a.shape(),
+            PixelArray::U16(a) => a.shape(),
+        };
+        (shape[0], shape[1])
+    }
+
+    /// The pixels as a slice (errors if the array is not contiguous).
+    fn pixels(&self) -> PyResult<Pixels<'_>> {
+        Ok(match self {
+            PixelArray::F32(a) => Pixels::F32(a.as_slice()?),
+            PixelArray::F16(a) => Pixels::F16(a.as_slice()?),
+            PixelArray::I16(a) => Pixels::I16(a.as_slice()?),
+            PixelArray::U16(a) => Pixels::U16(a.as_slice()?),
+        })
+    }
+}
+
+impl Pixels<'_> {
+    /// Block-mean binning of an `ny` x `nx` image: (binned, binned ny, binned nx).
+    fn bin_mean(&self, ny: usize, nx: usize, bin: usize) -> (Vec<f32>, usize, usize) {
+        match self {
+            Pixels::F32(d) => micrographs::bin_mean(d, ny, nx, bin),
+            Pixels::F16(d) => micrographs::bin_mean(d, ny, nx, bin),
+            Pixels::I16(d) => micrographs::bin_mean(d, ny, nx, bin),
+            Pixels::U16(d) => micrographs::bin_mean(d, ny, nx, bin),
+        }
+    }
 }
 
 #[pymethods]
@@ -395,49 +489,25 @@ impl SpectrumBank {
         if indices.len() != images.len() {
             return Err(errors::value("one index per image is needed".into()));
         }
-        let f32s: Vec<Option<PyReadonlyArray2<'_, f32>>> = images.iter().map(|a| a.extract().ok()).collect();
-        let f16s: Vec<Option<PyReadonlyArray2<'_, half::f16>>> = images.iter().map(|a| a.extract().ok()).collect();
-        let i16s: Vec<Option<PyReadonlyArray2<'_, i16>>> = images.iter().map(|a| a.extract().ok()).collect();
-        let u16s: Vec<Option<PyReadonlyArray2<'_, u16>>> = images.iter().map(|a| a.extract().ok()).collect();
-        let mut pixels = Vec::with_capacity(images.len());
-        for k in 0..images.len() {
-            let (shape, view) = if let Some(a) = &f32s[k] {
-                (a.shape().to_vec(), Pixels::F32(a.as_slice()?))
-            } else if let Some(a) = &f16s[k] {
-                (a.shape().to_vec(), Pixels::F16(a.as_slice()?))
-            } else if let Some(a) = &i16s[k] {
-                (a.shape().to_vec(), Pixels::I16(a.as_slice()?))
-            } else if let Some(a) = &u16s[k] {
-                (a.shape().to_vec(), Pixels::U16(a.as_slice()?))
-            } else {
-                return Err(errors::value(format!(
-                    "image {} is not a 2-D float32, float16, int16 or uint16 array",
-                    indices[k]
-                )));
-            };
-            if shape != [self.ny, self.nx] {
-                return Err(errors::value(format!(
-                    "image {} is {:?}, expected [{}, {}]",
-                    indices[k], shape, self.ny, self.nx
-                )));
-            }
-            pixels.push(view);
-        }
+        let arrays = images
+            .iter()
+            .zip(&indices)
+            .map(|(image, index)| {
+                let array = PixelArray::extract(image, &format!("image {index}"))?;
+                if array.shape() != (self.ny, self.nx) {
+                    let (ny, nx) = array.shape();
+                    return Err(errors::value(format!(
+                        "image {index} is [{ny}, {nx}], expected [{}, {}]",
+                        self.ny, self.nx
+                    )));
+                }
+                Ok(array)
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        let pixels = arrays.iter().map(PixelArray::pixels).collect::<PyResult<Vec<_>>>()?;
         let (ny, nx, bin, plan) = (self.ny, self.nx, self.bin, &self.plan);
-        let spectra: Vec<Spectrum> = py.detach(|| {
-            pixels
-                .par_iter()
-                .map(|p| {
-                    let image = match p {
-                        Pixels::F32(d) => binned(d, ny, nx, bin),
-                        Pixels::F16(d) => binned(d, ny, nx, bin),
-                        Pixels::I16(d) => binned(d, ny, nx, bin),
-                        Pixels::U16(d) => binned(d, ny, nx, bin),
-                    };
-                    plan.spectrum(&image)
-                })
-                .collect()
-        });
+        let spectra: Vec<Spectrum> =
+            py.detach(|| pixels.par_iter().map(|p| plan.spectrum(&p.bin_mean(ny, nx, bin).0)).collect());
         self.spectra.extend(indices.into_iter().zip(spectra));
         Ok(())
     }
@@ -502,21 +572,11 @@ fn bin_image<'py>(py: Python<'py>, image: Bound<'py, PyAny>, bin: usize) -> PyRe
     if bin == 0 {
         return Err(errors::value("bin must be at least 1".into()));
     }
-    macro_rules! try_type {
-        ($t:ty) => {
-            if let Ok(a) = image.extract::<PyReadonlyArray2<'py, $t>>() {
-                let (ny, nx) = (a.shape()[0], a.shape()[1]);
-                let data = a.as_slice()?;
-                let (out, by, bx) = py.detach(|| micrographs::bin_mean(data, ny, nx, bin));
-                return out.into_pyarray(py).reshape([by, bx]);
-            }
-        };
-    }
-    try_type!(f32);
-    try_type!(half::f16);
-    try_type!(i16);
-    try_type!(u16);
-    Err(errors::value("expected a 2-D float32, float16, int16 or uint16 array".into()))
+    let array = PixelArray::extract(&image, "the image")?;
+    let (ny, nx) = array.shape();
+    let pixels = array.pixels()?;
+    let (out, by, bx) = py.detach(|| pixels.bin_mean(ny, nx, bin));
+    out.into_pyarray(py).reshape([by, bx])
 }
 
 #[pymodule]
@@ -529,6 +589,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(write_pick_rows, m)?)?;
     m.add_function(wrap_pyfunction!(write_pick_numbers, m)?)?;
     m.add_class::<StarFile>()?;
+    m.add_class::<StarBlock>()?;
     m.add_class::<SpectrumBank>()?;
     m.add("StarSyntaxError", m.py().get_type::<errors::StarSyntaxError>())?;
     m.add("PickFileError", m.py().get_type::<errors::PickFileError>())?;

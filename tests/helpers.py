@@ -1,0 +1,62 @@
+"""Helpers the tests share: small STAR files written by hand, and the real files in ../shared/data.
+
+Tests import these with ``from helpers import ...`` (pytest puts tests/ on ``sys.path``);
+conftest.py holds only pytest hooks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+# The skip reason of every real-data test; conftest.py counts the skips that carry it.
+NO_SHARED_DATA = f"real-data test: {SHARED_DATA} is absent"
+
+
+def shared_file(relative: str) -> Path:
+    """A real file from ../shared/data.
+
+    Parameters
+    ----------
+    relative : str
+        The path inside ``../shared/data``, e.g. ``"star/cryodrgn__relion31.star"``.
+
+    Returns
+    -------
+    Path
+        The file. The test is skipped when ``../shared/data`` is absent, and fails when the
+        folder is there but the file is not (a misspelt name must not pass as a skip).
+    """
+    if not SHARED_DATA.is_dir():
+        pytest.skip(NO_SHARED_DATA)
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.fail(f"{path} does not exist, though {SHARED_DATA} does")
+    return path
+
+
+OPTICS_LABELS = ["rlnOpticsGroup", "rlnOpticsGroupName", "rlnImagePixelSize", "rlnMicrographPixelSize"]
+
+
+def star_text(labels, rows, *, optics=None, optics_labels=OPTICS_LABELS, block="particles", newline="\n") -> str:
+    """A RELION 3.1 particle STAR (or 3.0 without ``optics``) from rows of strings/numbers."""
+    text = ""
+    if optics is not None:
+        text += "\n# version 30001\n\ndata_optics\n\nloop_\n"
+        text += "".join(f"_{lab} #{i + 1}\n" for i, lab in enumerate(optics_labels))
+        text += "".join(" ".join(str(v) for v in row) + "\n" for row in optics)
+        text += "\n\n# version 30001\n"
+    text += f"\ndata_{block}\n\nloop_\n"
+    text += "".join(f"_{lab} #{i + 1}\n" for i, lab in enumerate(labels))
+    text += "".join(" ".join(str(v) for v in row) + "\n" for row in rows)
+    text += "\n"
+    return text.replace("\n", newline)
+
+
+def write_star(path: Path, labels, rows, **kw) -> Path:
+    """Writes :func:`star_text` to ``path`` and returns the path."""
+    path.write_bytes(star_text(labels, rows, **kw).encode())
+    return path

@@ -1,0 +1,88 @@
+"""The binding crate (cryodedup._core): typed results with named fields, one pixel-type dispatch, stubs that match."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cryodedup import _core
+from helpers import write_star
+
+
+def test_star_blocks_have_named_fields(tmp_path):
+    path = tmp_path / "p.star"
+    lines = ["# version 30001", "", "data_general", "_rlnImageSize 128", "", "data_particles", "", "loop_"]
+    lines += ["_rlnCoordinateX #1", "_rlnCoordinateY #2", "1 2", "3 4"]
+    path.write_text("".join(line + "\n" for line in lines))
+    general, particles = _core.StarFile(str(path)).blocks()
+    assert isinstance(general, _core.StarBlock)
+    # Worked out by hand from the text above: line numbers are 1-based, offsets in bytes.
+    assert (general.name, general.line, general.start, general.labels) == ("general", 3, 17, None)
+    assert general.pairs == [("rlnImageSize", "128")] and general.end == particles.start == 49
+    assert (particles.name, particles.line, particles.labels) == ("particles", 6, ["rlnCoordinateX", "rlnCoordinateY"])
+    assert (particles.rows_start, particles.rows_end, particles.first_row_line) == (109, 117, 11)
+    assert path.read_bytes()[particles.rows_start : particles.rows_end] == b"1 2\n3 4\n"
+    assert particles.end == path.stat().st_size and particles.pairs == []
+    assert "particles" in repr(particles)
+
+
+def test_a_block_without_loop_has_an_empty_row_span(tmp_path):
+    path = write_star(tmp_path / "p.star", ["rlnCoordinateX"], [[1]], block="particles")
+    path.write_text("data_only_pairs\n_rlnA 1\n" + path.read_text())
+    first = _core.StarFile(str(path)).blocks()[0]
+    assert first.labels is None and first.rows_start == first.rows_end == first.end and first.first_row_line == 0
+
+
+def block_means(image: np.ndarray, b: int) -> np.ndarray:
+    """Independent oracle: the mean of each full b x b block, in float64."""
+    ny, nx = image.shape[0] // b, image.shape[1] // b
+    return image[: ny * b, : nx * b].astype(np.float64).reshape(ny, b, nx, b).mean(axis=(1, 3))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "int16", "uint16"])
+def test_every_mrc_pixel_type_is_binned_alike(dtype):
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 1000, size=(37, 50)).astype(dtype)
+    binned = _core.bin_image(image, 4)
+    assert binned.dtype == np.float32 and binned.shape == (9, 12)
+    np.testing.assert_allclose(binned, block_means(image, 4), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "int32", "uint8", ">f4"])
+def test_other_pixel_types_are_refused_by_both_entry_points(dtype):
+    image = np.zeros((64, 64), dtype=dtype)
+    with pytest.raises(ValueError, match="the image is not a 2-D float32, float16, int16 or uint16 array"):
+        _core.bin_image(image, 2)
+    bank = _core.SpectrumBank(64, 64, 2, 0.04, 0.25)
+    with pytest.raises(ValueError, match="image 7 is not a 2-D float32, float16, int16 or uint16 array"):
+        bank.add([7], [image])
+
+
+def test_spectrum_bank_accepts_mixed_pixel_types_and_checks_shapes():
+    rng = np.random.default_rng(5)
+    base = rng.integers(0, 1000, size=(64, 64))
+    bank = _core.SpectrumBank(64, 64, 2, 0.04, 0.25)
+    bank.add([0, 1, 2, 3], [base.astype(t) for t in ("float32", "float16", "int16", "uint16")])
+    images = [bank.image(i) for i in range(4)]
+    for other in images[1:]:
+        np.testing.assert_allclose(other, images[0], atol=1e-5)
+    with pytest.raises(ValueError, match=r"image 9 is \[64, 32\], expected \[64, 64\]"):
+        bank.add([9], [np.zeros((64, 32), np.float32)])
+
+
+def test_stub_lists_what_the_extension_has():
+    stub = ast.parse((Path(_core.__file__).parent / "_core.pyi").read_text())
+    for node in stub.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            assert hasattr(_core, node.name), f"_core.pyi names {node.name}, which the extension lacks"
+        if isinstance(node, ast.ClassDef):
+            for member in node.body:
+                if isinstance(member, (ast.FunctionDef, ast.AnnAssign)):
+                    name = member.name if isinstance(member, ast.FunctionDef) else member.target.id
+                    assert hasattr(getattr(_core, node.name), name), f"_core.pyi: {node.name}.{name} is missing"
+    public = {n for n in dir(_core) if not n.startswith("_")}
+    stubbed = {n.name for n in stub.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    assert public <= stubbed, f"not in _core.pyi: {public - stubbed}"

@@ -1,0 +1,69 @@
+"""cryodedup.outputs: outputs appear complete or not at all; existing files and inputs are refused."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from cryodedup import CryodedupError
+from cryodedup.outputs import AtomicOutputs, check_plotting
+
+
+def test_outputs_appear_only_when_the_block_succeeds(tmp_path):
+    final = [tmp_path / "out" / "a.star", tmp_path / "out" / "b.star"]
+    with AtomicOutputs(final) as temporary:
+        assert set(temporary) == set(final)
+        for path, tmp in temporary.items():
+            assert tmp.parent == path.parent and tmp.name.startswith(".") and tmp != path
+            tmp.write_text(path.name)
+        assert not any(p.exists() for p in final)  # nothing under the final names until the end
+    assert [p.read_text() for p in final] == ["a.star", "b.star"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.star", "b.star"]
+
+
+def test_a_failure_leaves_nothing_behind(tmp_path):
+    final = [tmp_path / "a.star", tmp_path / "b.star"]
+    with pytest.raises(RuntimeError):
+        with AtomicOutputs(final) as temporary:
+            temporary[final[0]].write_text("half")
+            raise RuntimeError("the job failed")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_outputs_are_refused_unless_force(tmp_path):
+    existing = tmp_path / "kept.star"
+    existing.write_text("old")
+    with pytest.raises(CryodedupError, match=r"kept\.star: already exists; use --force"):
+        AtomicOutputs([existing])
+    assert existing.read_text() == "old"
+    with AtomicOutputs([existing], force=True) as temporary:
+        temporary[existing].write_text("new")
+    assert existing.read_text() == "new"
+
+
+def test_an_input_is_never_an_output_even_with_force(tmp_path):
+    source = tmp_path / "particles.star"
+    source.write_text("data")
+    same_file = tmp_path / "sub" / ".." / "particles.star"
+    with pytest.raises(CryodedupError, match="is also an input; choose another output folder"):
+        AtomicOutputs([same_file], force=True, inputs=[source])
+    assert source.read_text() == "data"
+
+
+def test_an_output_folder_below_a_file_is_one_clear_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(CryodedupError, match=r"file/out: cannot create the output folder"):
+        with AtomicOutputs([tmp_path / "file" / "out" / "a.star"]):
+            pass
+
+
+def test_plotting_without_matplotlib_is_refused_before_any_work(monkeypatch):
+    check_plotting(False)  # never asks without --plot
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "matplotlib" else real_find_spec(name)
+    )
+    check_plotting(False)
+    with pytest.raises(CryodedupError, match=r"--plot needs matplotlib: pip install 'cryodedup\[plot\]'"):
+        check_plotting(True)
