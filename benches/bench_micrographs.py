@@ -227,7 +227,8 @@ def main() -> None:
         rows.append(
             (
                 f"K3 {dtype}, {n} micrographs, {len(pairs)} pattern pairs",
-                f"{n / t_job:.1f} images/s ({t_job:.2f} s; CLI {t_cli:.2f} s; {hits}/{len(planted)} planted found, {false} false)",
+                f"{n / t_job:.1f} images/s ({t_job:.2f} s; CLI {t_cli:.2f} s; "
+                f"{hits}/{len(planted)} planted found, {false} false)",
                 f"read + bin {n / t_floor:.1f} images/s; numpy script pipeline {n / t_ref:.2f} images/s "
                 f"on these pairs, {steady:.2f} images/s at 12 pairs per image",
                 f"{t_job / t_floor:.2f}x the read + bin time; {t_ref / t_job:.0f}x the numpy throughput "

@@ -154,6 +154,7 @@ def test_installed_entry_point_and_demo(tmp_path):
         [sys.executable, "-m", "cryodedup.cli", "demo", str(tmp_path / "demo"), "--json"],
         capture_output=True,
         text=True,
+        check=False,  # the assert below shows stderr when it fails
     )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)

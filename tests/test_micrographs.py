@@ -27,6 +27,11 @@ def read_pairs(path):
         return list(csv.DictReader(f))
 
 
+def csv_rows(path):
+    with open(path) as f:
+        return list(csv.reader(f))
+
+
 @pytest.fixture(scope="module")
 def overlapping(tmp_path_factory):
     """Micrograph 0 and windows overlapping it by 100 % to 30 % along x, y and diagonals."""
@@ -65,7 +70,7 @@ def test_overlaps_from_30_to_100_percent_are_found_with_their_shift(overlapping,
     assert (summary["kept"], summary["rejected"]) == (1, len(truth))
     kept = (tmp_path / "out" / "micrographs_kept.txt").read_text().split()
     assert kept == [str(folder / "mic_000.mrc")]
-    duplicates = list(csv.reader(open(tmp_path / "out" / "duplicates.csv")))
+    duplicates = csv_rows(tmp_path / "out" / "duplicates.csv")
     assert duplicates[0] == ["Original", "Duplicate"] and len(duplicates) == 1 + len(truth)
     assert all(row[0] == str(folder / "mic_000.mrc") for row in duplicates[1:])
 
@@ -370,13 +375,13 @@ def test_shuffled_copy_gives_identical_outputs(numbered_copies, mode):
     expected = [["Original", "Duplicate"]] + [
         [f"Movies/mic_{reachable[b]}.mrc", f"Movies/mic_{b}.mrc"] for b in sorted(reachable)
     ]
-    assert list(csv.reader(open(ordered / f"out{len(mode)}" / "duplicates.csv"))) == expected
+    assert csv_rows(ordered / f"out{len(mode)}" / "duplicates.csv") == expected
 
 
 def test_default_finds_re_exposures_36_and_90_images_later_and_says_how_far_it_looked(numbered_copies):
     ordered, _ = numbered_copies
     s, _ = run_in(ordered, "-o", "out_default")
-    rows = list(csv.reader(open(ordered / "out_default" / "duplicates.csv")))[1:]
+    rows = csv_rows(ordered / "out_default" / "duplicates.csv")[1:]
     assert sorted(rows) == sorted([f"Movies/mic_{a}.mrc", f"Movies/mic_{b}.mrc"] for b, a in PLANTED.items())
     # 130 images: every pair, 129 apart at most.
     assert s["pairs_scored"] == N_SET * (N_SET - 1) // 2

@@ -9,8 +9,8 @@ import pytest
 
 from helpers import shared_file
 from cryodedup.errors import CryodedupError
-from cryodedup.picks import read_picks
-from cryodedup.picks.relion import relative_coordinate_path
+from cryodedup.picks import MicrographNamer, read_picks
+from cryodedup.picks.relion import read_list, relative_coordinate_path
 
 # As RELION 3.1/4 AutoPick writes a micrograph's picks (version line, empty data_, trailing spaces).
 AUTOPICK = """
@@ -117,6 +117,15 @@ def test_particle_star_is_not_picks(tmp_path):
     path.write_text("data_particles\nloop_\n_rlnMicrographName\n_rlnCoordinateX\n_rlnCoordinateY\nm.mrc 1 2\n")
     with pytest.raises(CryodedupError, match="a particle STAR .* use cryodedup particles"):
         read_picks(path)
+
+
+def test_a_coordinate_list_without_its_loop_is_named(tmp_path):
+    # read_picks only sends files with data_coordinate_files here; called directly, the
+    # reader still names the file instead of failing on a missing block.
+    path = tmp_path / "autopick.star"
+    path.write_text("data_other\nloop_\n_rlnMicrographName\nm.mrc\n")
+    with pytest.raises(CryodedupError, match="autopick.star: no data_coordinate_files loop"):
+        read_list([path], str(path), MicrographNamer(None), tmp_path)
 
 
 def test_unknown_file_is_named(tmp_path):

@@ -62,6 +62,29 @@ def test_not_a_number_names_line_and_column(tmp_path):
         star.scan(star.block("particles"), ["rlnCoordinateX", "rlnCoordinateY"], None)
 
 
+def test_a_missing_column_or_loop_is_named_not_a_type_error(tmp_path):
+    # Lines: 1 "data_general", 3 "_rlnImageSize 64", 6 "data_particles" (star_text starts with a blank line).
+    path = tmp_path / "p.star"
+    path.write_text("data_general\n\n_rlnImageSize 64\n\n" + star_text(LABELS, [[1, 2, "a.mrc", 0.5]]))
+    star = StarFile(path)
+    block = star.block("particles")
+    with pytest.raises(CryodedupError, match=r"p.star: line 6: data_particles has no column rlnAngleRot$"):
+        star.scan(block, ["rlnCoordinateX", "rlnAngleRot"], None)
+    with pytest.raises(CryodedupError, match=r"p.star: line 6: data_particles has no column rlnClassNumber$"):
+        star.scan(block, [], "rlnClassNumber")
+    keep = np.ones(1, dtype=bool)
+    with pytest.raises(CryodedupError, match="has no column rlnAngleRot"):
+        star.append_split(block, keep, tmp_path / "k.star", tmp_path / "r.star", columns=["rlnAngleRot"])
+    with pytest.raises(CryodedupError, match="has no column rlnAngleRot"):
+        star.append_split(block, keep, tmp_path / "k.star", tmp_path / "r.star", rewrite=("rlnAngleRot", {}))
+    general = star.blocks[0]
+    assert general.name == "general" and general.labels is None
+    with pytest.raises(CryodedupError, match=r"p.star: line 1: data_general holds no loop, expected one$"):
+        star.table(general)
+    with pytest.raises(CryodedupError, match="data_general holds no loop"):
+        star.numeric_labels(general)
+
+
 def test_garbage_is_not_a_star_file(tmp_path):
     path = tmp_path / "x.star"
     path.write_text("hello world\n")

@@ -52,6 +52,7 @@ class StarFile:
         kept_path: str,
         rejected_path: str,
         rewrite: tuple[int, dict[str, str]] | None = None,
+        columns: list[int] | None = None,
     ) -> None: ...
 
 def bin_image(image: npt.NDArray, bin: int) -> npt.NDArray[np.float32]: ...

@@ -1,9 +1,9 @@
-"""CryoSPARC datasets: ``.cs`` files in both encodings, and ``.csg`` result groups.
+r"""CryoSPARC datasets: ``.cs`` files in both encodings, and ``.csg`` result groups.
 
-A classic ``.cs`` (magic ``\\x93NUMPY``) is a numpy structured array: it is read with
+A classic ``.cs`` (magic ``\x93NUMPY``) is a numpy structured array: it is read with
 ``np.load`` and its row subsets written with ``np.save``, so fields, dtypes (string widths
 included) and bytes of every row stay as they were. A compressed ``.cs`` (magic
-``\\x95CSDAT``) is read and written with cryosparc-tools' ``Dataset``. A ``.csg`` (YAML)
+``\x95CSDAT``) is read and written with cryosparc-tools' ``Dataset``. A ``.csg`` (YAML)
 names, per slot, the ``.cs`` file that holds it; the files share one set of ``uid``.
 """
 
@@ -11,10 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
 from .errors import CryodedupError
+from .outputs import StrPath
+
+if TYPE_CHECKING:
+    from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy
+
+#: The rows of a ``.cs`` file: a numpy structured array, or a cryosparc-tools Dataset.
+CsData = Union[np.ndarray, "Dataset"]
 
 NUMPY_MAGIC = b"\x93NUMPY"
 CSDAT_MAGIC = b"\x95CSDAT"
@@ -23,13 +31,14 @@ CSDAT_MAGIC = b"\x95CSDAT"
 class CsFile:
     """The rows of one ``.cs`` file, in its own encoding ("numpy" or "csdat")."""
 
-    def __init__(self, data, encoding: str, path: Path | None = None):
-        self.data = data  # numpy structured array, or cryosparc.dataset.Dataset
+    def __init__(self, data: CsData, encoding: str, path: Path | None = None) -> None:
+        self.data = data
         self.encoding = encoding
         self.path = path
 
     @classmethod
-    def load(cls, path) -> CsFile:
+    def load(cls, path: StrPath) -> CsFile:
+        """Reads a ``.cs`` file in either encoding; errors name the file and what is wrong."""
         path = Path(path)
         if not path.exists():
             raise CryodedupError(f"{path}: file not found")
@@ -53,6 +62,7 @@ class CsFile:
 
     @property
     def fields(self) -> list[str]:
+        """The names of the fields (columns), in the file's order."""
         if isinstance(self.data, np.ndarray):
             return list(self.data.dtype.names or ())
         return list(self.data.fields())
@@ -61,14 +71,16 @@ class CsFile:
         return len(self.data)
 
     def column(self, name: str) -> np.ndarray:
+        """The values of field ``name``, one per row."""
         return np.asarray(self.data[name])
 
     def take(self, indices: np.ndarray) -> CsFile:
+        """The rows at ``indices`` (in that order), in the same encoding."""
         if isinstance(self.data, np.ndarray):
             return CsFile(self.data[indices], self.encoding)
         return CsFile(self.data.take(indices), self.encoding)
 
-    def save(self, path) -> None:
+    def save(self, path: StrPath) -> None:
         """Writes to ``path`` exactly (no ``.npy`` suffix added), in this file's encoding."""
         with open(path, "wb") as f:
             if isinstance(self.data, np.ndarray):
@@ -78,7 +90,7 @@ class CsFile:
 
                 self.data.save(f, format=CSDAT_FORMAT if self.encoding == "csdat" else NUMPY_FORMAT)
 
-    def dataset(self):
+    def dataset(self) -> Dataset:
         """The rows as a cryosparc-tools Dataset."""
         if isinstance(self.data, np.ndarray):
             from cryosparc.dataset import Dataset
@@ -103,7 +115,8 @@ class CsGroup:
     metafiles: list[str] = field(default_factory=list)
 
     @classmethod
-    def load(cls, path) -> CsGroup:
+    def load(cls, path: StrPath) -> CsGroup:
+        """Reads a ``.cs`` file (one file holds every slot) or a ``.csg`` and the files it names."""
         path = Path(path)
         if path.suffix == ".csg":
             return cls._load_csg(path)
@@ -143,15 +156,19 @@ class CsGroup:
         return len(self.files[0])
 
     def output_names(self, stem: str) -> list[str]:
-        """File names for a subset of this group: ``stem.cs`` for the first file, one
-        ``stem_passthrough_K.cs`` per further file, and ``stem.csg`` for a result group.
+        """File names for a subset of this group.
+
+        ``stem.cs`` for the first file, one ``stem_passthrough_K.cs`` per further file, and
+        ``stem.csg`` for a result group.
         """
         names = [f"{stem}.cs"] + [f"{stem}_passthrough_{k}.cs" for k in range(1, len(self.files))]
         return names + ([f"{stem}.csg"] if self.csg is not None else [])
 
     def save_subset(self, selected: np.ndarray, cs_paths: list[Path], csg_path: Path | None, names: list[str]) -> None:
-        """Writes the selected particles: file k of the group to ``cs_paths[k]`` (rows in
-        that file's own order), and a .csg naming the files ``names`` when ``csg_path``.
+        """Writes the selected particles, file by file.
+
+        File k of the group goes to ``cs_paths[k]`` (rows in that file's own order), and a
+        .csg naming the files ``names`` to ``csg_path`` when given.
         """
         for k, cs in enumerate(self.files):
             cs.take(np.sort(self.order[k][selected])).save(cs_paths[k])
@@ -175,6 +192,7 @@ class CsGroup:
         return out
 
     def has(self, name: str) -> bool:
+        """Whether the group holds field ``name``."""
         return name in self.fields
 
     def column(self, name: str) -> np.ndarray:
@@ -184,8 +202,10 @@ class CsGroup:
 
 
 def join_on_uid(groups: list[CsGroup]) -> CsGroup:
-    """One group from several that hold the same particles (uids) in different slots, as a
-    ``.csg`` joins a particle file and its passthrough files; rows in the first's order.
+    """One group from several that hold the same particles (uids) in different slots.
+
+    This is how a ``.csg`` joins a particle file and its passthrough files; rows are in the
+    first group's order.
     """
     first = groups[0]
     files, slots, order, metafiles = list(first.files), dict(first.slots), list(first.order), list(first.metafiles)
@@ -200,7 +220,7 @@ def join_on_uid(groups: list[CsGroup]) -> CsGroup:
     return CsGroup(first.path, files, slots, order, first.csg, metafiles)
 
 
-def flatten(group: CsGroup):
+def flatten(group: CsGroup) -> Dataset:
     """One cryosparc-tools Dataset with the group's fields, in its first file's row order."""
     from cryosparc.dataset import Dataset
 

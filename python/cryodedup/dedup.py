@@ -38,10 +38,12 @@ class DedupResult:
 
     @property
     def n_kept(self) -> int:
+        """The number of particles kept."""
         return int(np.count_nonzero(self.keep))
 
     @property
     def n_rejected(self) -> int:
+        """The number of particles rejected."""
         return int(self.keep.size - np.count_nonzero(self.keep))
 
 
@@ -104,9 +106,11 @@ def dedup(
     return DedupResult(keep=keep, suppressed_by=suppressed_by)
 
 
-def support(groups, coords, inputs, *, min_dist: float) -> np.ndarray:
-    """For each pick, the number of distinct inputs (pickers) that picked within ``min_dist``
-    of it on the same micrograph, its own input included, counting every pick.
+def support(groups: ArrayLike, coords: ArrayLike, inputs: ArrayLike, *, min_dist: float) -> np.ndarray:
+    """For each pick, the number of distinct inputs (pickers) that picked near it.
+
+    An input counts when one of its picks lies within ``min_dist`` of this pick on the same
+    micrograph; the pick's own input is included, and every pick counts.
 
     This is the consensus count behind ``--min-support K``: after duplicate removal, a kept
     pick stays kept only if its support is at least K. Memory is O(n) whatever the geometry

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+from .outputs import StrPath
 
-def distinct_labels(paths) -> list[str]:
+
+def distinct_labels(paths: Sequence[StrPath]) -> list[str]:
     """The shortest trailing part of each path that tells it apart from the others.
 
     Parameters
@@ -31,9 +34,10 @@ def distinct_labels(paths) -> list[str]:
     return labels
 
 
-def human(value) -> str:
-    """A value as a person reads it: ``-`` for nothing, ``yes``/``no``, numbers without
-    trailing zeros.
+def human(value: object) -> str:
+    """A value as a person reads it.
+
+    ``-`` for nothing, ``yes``/``no`` for a truth value, numbers without trailing zeros.
     """
     if value is None:
         return "-"

@@ -16,10 +16,10 @@ StrPath = Union[str, "os.PathLike[str]"]
 
 
 class AtomicOutputs:
-    """Writes outputs under temporary names in their folder and renames them all when the
-    block succeeds; on any error the temporary files are removed and nothing appears.
+    """Outputs written under temporary names, all renamed when the block succeeds.
 
-    Existing outputs are refused unless ``force``. Use as a context manager that yields
+    The temporary files sit in the outputs' folders; on any error they are removed and
+    nothing appears. Existing outputs are refused unless ``force``. Use as a context manager that yields
     {final path: temporary path}.
     """
 

@@ -8,6 +8,7 @@ for the few columns a job needs, and rows are written back byte for byte. Small 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from . import _core
 from .errors import CryodedupError
+from .outputs import StrPath
 
 _FIELD = re.compile(r"\"[^\"]*\"(?=\s|$)|'[^']*'(?=\s|$)|\S+")
 
@@ -25,12 +27,14 @@ def split_fields(line: str) -> list[tuple[int, int, str]]:
 
 
 def unquote(text: str) -> str:
+    """``text`` without the pair of double or single quotes around it, if it has one."""
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
         return text[1:-1]
     return text
 
 
 def is_number(text: str) -> bool:
+    """Whether ``text`` reads as a number (``float`` accepts it: ``1``, ``-2.5e3``, ``nan``)."""
     try:
         float(text)
     except ValueError:
@@ -69,6 +73,7 @@ class Table:
     lines: list[str]
 
     def column(self, label: str) -> list[str]:
+        """The unquoted text of ``label`` in each row; ``label`` must be one of ``labels``."""
         j = self.labels.index(label)
         return [unquote(r[j]) for r in self.rows]
 
@@ -82,7 +87,7 @@ class StarFile:
         The file to read. It is never modified.
     """
 
-    def __init__(self, path):
+    def __init__(self, path: StrPath) -> None:
         self.path = Path(path)
         if not self.path.exists():
             raise CryodedupError(f"{self.path}: file not found")
@@ -107,6 +112,7 @@ class StarFile:
 
     @property
     def size(self) -> int:
+        """The file's length in bytes."""
         return self._raw.size
 
     def block(self, name: str) -> Block | None:
@@ -114,36 +120,42 @@ class StarFile:
         return next((b for b in self.blocks if b.name == name and b.labels is not None), None)
 
     def read_bytes(self, start: int, end: int) -> bytes:
+        """The bytes of the file from offset ``start`` up to ``end`` (excluded)."""
         return bytes(self._raw.read(start, end))
 
     def table(self, block: Block) -> Table:
         """Reads a small loop as strings, checking each row's field count."""
         text = self.read_bytes(block.rows_start, block.rows_end).decode("utf-8", errors="replace")
-        rows, lines = [], []
+        labels = self._loop_labels(block)
+        rows: list[list[str]] = []
+        lines: list[str] = []
         for k, line in enumerate(text.splitlines()):
             stripped = line.strip()
             if not stripped or stripped[0] in "#;":
                 continue
             fields = [f for _, _, f in split_fields(line)]
-            if len(fields) != len(block.labels):
+            if len(fields) != len(labels):
                 raise CryodedupError(
                     f"{self.path}: line {block.first_row_line + k}: row has {len(fields)} fields, "
-                    f"expected {len(block.labels)} (one per column label)"
+                    f"expected {len(labels)} (one per column label)"
                 )
             rows.append(fields)
             lines.append(line)
-        return Table(list(block.labels), rows, lines)
+        return Table(list(labels), rows, lines)
 
     def numeric_labels(self, block: Block) -> list[str]:
         """Labels whose value in the first row is a number."""
+        labels = self._loop_labels(block)
         head = self.read_bytes(block.rows_start, min(block.rows_end, block.rows_start + 65536))
         for line in head.decode("utf-8", errors="replace").splitlines():
             fields = [f for _, _, f in split_fields(line)]
-            if fields and fields[0][0] not in "#;" and len(fields) == len(block.labels):
-                return [lab for lab, f in zip(block.labels, fields) if is_number(f)]
+            if fields and fields[0][0] not in "#;" and len(fields) == len(labels):
+                return [lab for lab, f in zip(labels, fields) if is_number(f)]
         return []
 
-    def scan(self, block: Block, number_labels: list[str], key_label: str | None):
+    def scan(
+        self, block: Block, number_labels: list[str], key_label: str | None
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, list[str]]:
         """Scans every row of a loop in parallel.
 
         Returns
@@ -152,17 +164,18 @@ class StarFile:
         keys : uint32 array, the id of each row's ``key_label`` value (empty without one)
         key_names : list of str, the distinct ``key_label`` values by id
         """
-        cols = [block.column(lab) for lab in number_labels]
-        key_col = block.column(key_label) if key_label else None
+        cols = [self._column_index(block, lab) for lab in number_labels]
+        key_col = self._column_index(block, key_label) if key_label else None
         try:
             numbers, keys, names = self._raw.scan(block.index, cols, key_col)
         except _core.StarSyntaxError as err:
             raise CryodedupError(f"{self.path}: {err}") from None
         return dict(zip(number_labels, numbers)), keys, names
 
-    def split_rows(self, block: Block, keep: np.ndarray, kept_path, rejected_path) -> None:
-        """Writes the file twice, with only the kept and only the other rows of ``block``
-        (scanned before); everything outside the block's rows is copied unchanged.
+    def split_rows(self, block: Block, keep: np.ndarray, kept_path: StrPath, rejected_path: StrPath) -> None:
+        """Writes the file twice, with only the kept and only the other rows of ``block``.
+
+        ``block`` was scanned before; everything outside its rows is copied unchanged.
         """
         head = self.read_bytes(0, block.rows_start)
         tail = self.read_bytes(block.rows_end, self.size)
@@ -174,14 +187,34 @@ class StarFile:
                 f.write(tail)
 
     def append_split(
-        self, block: Block, keep: np.ndarray, kept_path, rejected_path, rewrite=None, columns=None
+        self,
+        block: Block,
+        keep: np.ndarray,
+        kept_path: StrPath,
+        rejected_path: StrPath,
+        rewrite: tuple[str, Mapping[str, str]] | None = None,
+        columns: Sequence[str] | None = None,
     ) -> None:
-        """Appends the rows of a scanned loop to two files: kept rows to one, the rest to
-        the other, byte for byte. ``rewrite`` = (label, {old text: new text}) changes one
-        field of the rows that hold an old text. ``columns`` (labels of the block) writes
-        only those fields, in that order, each field's text unchanged.
+        """Appends the rows of a scanned loop to two files, byte for byte.
+
+        Kept rows go to ``kept_path``, the rest to ``rejected_path``. ``rewrite`` = (label,
+        {old text: new text}) changes one field of the rows that hold an old text. ``columns``
+        (labels of the block) writes only those fields, in that order, each field's text unchanged.
         """
-        rw = None if rewrite is None else (block.column(rewrite[0]), dict(rewrite[1]))
-        cols = None if columns is None else [block.column(label) for label in columns]
+        rw = None if rewrite is None else (self._column_index(block, rewrite[0]), dict(rewrite[1]))
+        cols = None if columns is None else [self._column_index(block, label) for label in columns]
         keep = np.ascontiguousarray(keep, dtype=bool)
         self._raw.append_split(block.index, keep, str(kept_path), str(rejected_path), rw, cols)
+
+    def _loop_labels(self, block: Block) -> list[str]:
+        """The labels of ``block``'s loop; a block of ``key value`` pairs has none to read."""
+        if block.labels is None:
+            raise CryodedupError(f"{self.path}: line {block.line}: data_{block.name} holds no loop, expected one")
+        return block.labels
+
+    def _column_index(self, block: Block, label: str) -> int:
+        """The position of ``label`` in ``block``'s loop, which must have it."""
+        column = block.column(label)
+        if column is None:
+            raise CryodedupError(f"{self.path}: line {block.line}: data_{block.name} has no column {label}")
+        return column

@@ -57,6 +57,7 @@ class Optics:
     image_size: int = 128
 
     def labels(self) -> list[str]:
+        """The labels of the optics loop, ``rlnMicrographPixelSize`` only when it is set."""
         labels = [
             "rlnOpticsGroup",
             "rlnOpticsGroupName",
@@ -71,6 +72,7 @@ class Optics:
         return labels + (["rlnMicrographPixelSize"] if self.mic_psize is not None else [])
 
     def row(self) -> str:
+        """The group's row of the optics loop, fields in the order of :meth:`labels`."""
         row = (
             f"{self.group:12d} {self.name:>14s} {0.1:12.6f} {2.7:12.6f} {300:12.6f} {self.image_psize:12.6f} "
             f"{self.original_psize:12.6f} {self.image_size:12d} {2:12d}"
@@ -99,9 +101,12 @@ def scatter_particles(rng: np.random.Generator, count: int, spacing_px: float, m
     return np.array(kept).reshape(-1, 2)
 
 
-def pick(rng, truth_px, found_fraction, error_px, false_picks):
-    """One picker's coordinates (px, integers as RELION writes them) and the true centre
-    of each pick (NaN for false picks).
+def pick(
+    rng: np.random.Generator, truth_px: np.ndarray, found_fraction: float, error_px: float, false_picks: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One picker's coordinates and the true centre of each pick.
+
+    Coordinates are in px, integers as RELION writes them; the true centre of a false pick is NaN.
     """
     found = truth_px[rng.random(len(truth_px)) < found_fraction]
     picks = np.round(found + rng.normal(0, error_px, found.shape))
@@ -160,8 +165,9 @@ def star_header(optics: list[Optics], labels: list[str]) -> str:
 
 
 def write_example(folder: StrPath) -> list[Path]:
-    """The shipped example: 4 micrographs picked by two pickers (LoG and template), both
-    sets extracted at bin 2 and 2D-classified; a micrographs STAR with the pixel size.
+    """The shipped example: 4 micrographs picked by two pickers (LoG and template).
+
+    Both sets are extracted at bin 2 and 2D-classified; a micrographs STAR gives the pixel size.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -175,7 +181,7 @@ def write_example(folder: StrPath) -> list[Path]:
     truth = [scatter_particles(rng, 60, spacing_px=150 / psize) for _ in range(n_mics)]
     written = []
     for picker, p in pickers.items():
-        per_mic = [pick(rng, t, p["found_fraction"], p["error_px"], p["false_picks"]) for t in truth]
+        per_mic = [pick(rng, t, p["found_fraction"], p["error_px"], int(p["false_picks"])) for t in truth]
         coords = np.vstack([c for c, _ in per_mic])
         true = np.vstack([t for _, t in per_mic])
         mics = [names[m] for m, (c, _) in enumerate(per_mic) for _ in range(len(c))]
@@ -207,8 +213,9 @@ def write_benchmark_file(
     seed: int = 0,
     chunk: int = 250_000,
 ) -> None:
-    """A RELION 3.1 particle STAR with 20 columns and ``n_particles`` rows, a fraction of
-    them second picks of a particle (within a few Å of its centre). Written in chunks.
+    """A RELION 3.1 particle STAR with 20 columns and ``n_particles`` rows, written in chunks.
+
+    A fraction of the rows are second picks of a particle (within a few Å of its centre).
     """
     rng = np.random.default_rng(seed)
     psize = 1.06
@@ -247,8 +254,9 @@ def cs_particles(
     psize_align: float = 1.66,
     shape: tuple[int, int] = MIC_SHAPE,
 ) -> np.ndarray:
-    """CryoSPARC particles as a numpy structured array (the classic .cs layout): location,
-    pick_stats, alignments2D and blob slots. A fraction are second picks of the particle
+    """CryoSPARC particles as a numpy structured array (the classic .cs layout).
+
+    The slots are location, pick_stats, alignments2D and blob. A fraction are second picks of the particle
     before them; 2D alignment wrote the shift that re-centres every pick, following
     CryoSPARC's sign (centre = location - shift).
     """
@@ -324,8 +332,9 @@ def write_cs(path: StrPath, records: np.ndarray) -> None:
 def specimen_field(
     rng: np.random.Generator, ny: int, nx: int, psize: float, particle_diameter: float = 120.0, density: float = 0.25
 ) -> np.ndarray:
-    """A projected specimen (float32, ny x nx) at ``psize`` Å/px: particles of random
-    strength on a slowly varying ice thickness, and a few dark contaminants.
+    """A projected specimen (float32, ny x nx) at ``psize`` Å/px.
+
+    Particles of random strength lie on a slowly varying ice thickness, with a few dark contaminants.
     """
     area = ny * nx * psize**2
     n_particles = int(density * area / (np.pi * (particle_diameter / 2) ** 2))
@@ -360,8 +369,9 @@ def exposure(
     dose: float = 30.0,
     gain: float = 1.0,
 ) -> np.ndarray:
-    """One micrograph of the window ``field[y0:y0+ny, x0:x0+nx]``: phase contrast at
-    ``defocus`` Å (300 kV), shot noise of ``dose`` electrons per pixel, a detector gain.
+    """One micrograph of the window ``field[y0:y0+ny, x0:x0+nx]``.
+
+    Phase contrast at ``defocus`` Å (300 kV), shot noise of ``dose`` electrons per pixel, a detector gain.
     """
     window = field[y0 : y0 + ny, x0 : x0 + nx]
     k2 = (np.fft.fftfreq(ny)[:, None] ** 2 + np.fft.rfftfreq(nx)[None, :] ** 2) / psize**2

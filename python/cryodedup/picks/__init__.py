@@ -13,13 +13,16 @@ or the micrographs STAR.
 from __future__ import annotations
 
 import glob
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from .. import _core
 from ..errors import CryodedupError
+from ..outputs import StrPath
 from ..star import StarFile
 
 
@@ -112,6 +115,7 @@ class FileTables:
     key_names: list[str]
 
     def file_of_row(self) -> np.ndarray:
+        """Index of each row's file."""
         return np.repeat(np.arange(len(self.counts), dtype=np.int64), self.counts)
 
     def first_row(self) -> np.ndarray:
@@ -120,11 +124,17 @@ class FileTables:
 
 
 def read_tables(
-    files: list[Path], layout: str, names: list[str], numbers: list[str], key: str | None = None, missing=None
+    files: list[Path],
+    layout: str,
+    names: list[str],
+    numbers: list[str],
+    key: str | None = None,
+    missing: str | None = None,
 ) -> FileTables:
-    """Reads many picker files in parallel (memory-mapped, in Rust): ``layout`` ``star``
-    (the first loop with the label ``names[0]``), ``tab`` (header line, tab-separated rows)
-    or ``whitespace`` (rows whose first fields are ``names``). ``numbers`` are parsed as
+    """Reads many picker files in parallel (memory-mapped, in Rust).
+
+    ``layout`` is ``star`` (the first loop with the label ``names[0]``), ``tab`` (header line,
+    tab-separated rows) or ``whitespace`` (rows whose first fields are ``names``). ``numbers`` are parsed as
     float64 (NaN where a file lacks the column, or a field is ``missing``); ``key`` is a text
     column given as ids into ``key_names``. Errors name the file and line.
     """
@@ -148,11 +158,12 @@ def read_tables(
 
 
 class PicksBuilder:
-    """Collects picks a batch of rows at a time and names micrographs; ``build`` makes
-    :class:`Picks`.
+    """Collects picks a batch of rows at a time and names micrographs.
+
+    :meth:`build` makes :class:`Picks` of them.
     """
 
-    def __init__(self, source: str, format: str, namer: MicrographNamer):
+    def __init__(self, source: str, format: str, namer: MicrographNamer) -> None:
         self.source, self.format, self.namer = source, format, namer
         self.files: list[PickFile] = []
         self.columns: dict[str, list[np.ndarray]] = {
@@ -161,13 +172,29 @@ class PicksBuilder:
         self.notes: list[str] = []
 
     def add_file(self, path: Path, micrograph: str | None, header: str, footer: str = "") -> int:
+        """Adds a file read, with the text before and after its rows; returns its index.
+
+        ``micrograph`` names the file's micrograph, None for a table of many micrographs.
+        """
         index = None if micrograph is None else self.namer.index(micrograph, path)
         self.files.append(PickFile(Path(path), index, header, footer))
         return len(self.files) - 1
 
-    def add_rows(self, *, micrograph, file, x, y, score, box, start, end) -> None:
-        """Adds picks: arrays of equal length (``micrograph`` and ``file`` indices; ``score``
-        and ``box`` may be None for NaN).
+    def add_rows(
+        self,
+        *,
+        micrograph: ArrayLike,
+        file: ArrayLike,
+        x: np.ndarray,
+        y: np.ndarray,
+        score: ArrayLike | None,
+        box: ArrayLike | None,
+        start: ArrayLike,
+        end: ArrayLike,
+    ) -> None:
+        """Adds picks, given as arrays of equal length.
+
+        ``micrograph`` and ``file`` are indices; ``score`` and ``box`` may be None for NaN.
         """
         n = len(x)
         nan = np.full(n, np.nan)
@@ -185,7 +212,9 @@ class PicksBuilder:
             self.columns[name].append(nan if value is None else np.asarray(value))
 
     def build(self, score_name: str | None, higher_is_better: bool = True) -> Picks:
-        def joined(name, dtype):
+        """The picks added so far; ``score_name`` None means they have no score."""
+
+        def joined(name: str, dtype: DTypeLike) -> np.ndarray:
             parts = self.columns[name]
             return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
 
@@ -207,9 +236,18 @@ class PicksBuilder:
             notes=self.notes + self.namer.notes,
         )
 
-    def add_tables(self, tables: FileTables, first_file: int, x, y, score=None, box=None) -> None:
-        """Adds the rows of ``tables``, whose files were added from index ``first_file`` on,
-        each pick on its file's micrograph.
+    def add_tables(
+        self,
+        tables: FileTables,
+        first_file: int,
+        x: np.ndarray,
+        y: np.ndarray,
+        score: ArrayLike | None = None,
+        box: ArrayLike | None = None,
+    ) -> None:
+        """Adds the rows of ``tables``, each pick on its file's micrograph.
+
+        The files of ``tables`` were added from index ``first_file`` on.
         """
         file = tables.file_of_row() + first_file
         mics = np.array([-1 if f.micrograph is None else f.micrograph for f in self.files], dtype=np.int64)
@@ -240,7 +278,7 @@ class MicrographNamer:
     them, the picker's name is used as it is.
     """
 
-    def __init__(self, known: list[str] | None, where: str = "--micrographs"):
+    def __init__(self, known: Sequence[str] | None, where: str = "--micrographs") -> None:
         self.names: list[str] = []
         self._index: dict[str, int] = {}
         self.notes: list[str] = []
@@ -258,20 +296,23 @@ class MicrographNamer:
                 self.known[key] = full
 
     def index(self, name: str, path: Path) -> int:
+        """The index of micrograph ``name`` (read from ``path``), given at its first sight."""
         full = name
         if self.known is not None and name not in self.known.values():
-            full = self.known.get(name_key(name))
-            if full is None:
+            matched = self.known.get(name_key(name))
+            if matched is None:
                 raise CryodedupError(f"{path}: micrograph {name} is not in {self.where}")
+            full = matched
         if full not in self._index:
             self._index[full] = len(self.names)
             self.names.append(full)
         return self._index[full]
 
 
-def micrograph_names(path) -> list[str]:
-    """The ``rlnMicrographName`` column of a micrographs STAR (``data_micrographs`` or the
-    first loop that has the column).
+def micrograph_names(path: StrPath) -> list[str]:
+    """The ``rlnMicrographName`` column of a micrographs STAR.
+
+    It is read from ``data_micrographs``, else from the first loop that has the column.
     """
     star = StarFile(path)
     block = star.block("micrographs")
@@ -302,7 +343,14 @@ def stem(path: Path) -> str:
     return path.stem
 
 
-def read_picks(paths, *, micrographs=None, topaz_scale=None, micrograph_shapes=None, project_dir=None) -> Picks:
+def read_picks(
+    paths: StrPath | Sequence[StrPath],
+    *,
+    micrographs: StrPath | list[str] | tuple[str, ...] | None = None,
+    topaz_scale: float | None = None,
+    micrograph_shapes: Mapping[str, tuple[int, int]] | None = None,
+    project_dir: Path | None = None,
+) -> Picks:
     """Reads one picker's output.
 
     Parameters
@@ -330,8 +378,10 @@ def read_picks(paths, *, micrographs=None, topaz_scale=None, micrograph_shapes=N
     """
     from . import cryolo, eman, relion, topaz
 
-    known = micrographs
-    if micrographs is not None and not isinstance(micrographs, (list, tuple)):
+    known: Sequence[str] | None
+    if micrographs is None or isinstance(micrographs, (list, tuple)):
+        known = micrographs
+    else:
         known = micrograph_names(micrographs)
     files = expand(paths)
     source = " ".join(str(p) for p in (paths if isinstance(paths, (list, tuple)) else [paths]))
@@ -359,7 +409,7 @@ def read_picks(paths, *, micrographs=None, topaz_scale=None, micrograph_shapes=N
     return topaz.read_table(files, source, namer, topaz_scale, micrograph_shapes)
 
 
-def expand(paths) -> list[Path]:
+def expand(paths: StrPath | Sequence[StrPath]) -> list[Path]:
     """Files named by ``paths``: globs expanded (sorted), missing files refused."""
     items = paths if isinstance(paths, (list, tuple)) else [paths]
     files: list[Path] = []
@@ -431,8 +481,10 @@ def _kind(path: Path) -> str:
 
 
 def _star_kind(path: Path) -> str:
-    """A STAR file: the RELION 4/5 coordinate list, a per-micrograph coordinate file, a
-    crYOLO cbox under another name, or something that is not picks.
+    """The kind of a STAR file, or an error when it holds no picks.
+
+    It is the RELION 4/5 coordinate list, a per-micrograph coordinate file, or a crYOLO cbox
+    under another name.
     """
     star = StarFile(path)
     if star.block("coordinate_files") is not None:

@@ -1,5 +1,6 @@
-"""crYOLO's ``.cbox`` files (its ``.star`` output is read by :mod:`.relion`, its ``.box``
-output by :mod:`.eman`).
+"""crYOLO's ``.cbox`` files.
+
+Its ``.star`` output is read by :mod:`.relion`, its ``.box`` output by :mod:`.eman`.
 
 Convention (crYOLO's CBOX writer; napari-boxmanager's reader): STAR syntax, ``data_cryolo``
 with ``_CoordinateX``/``_CoordinateY`` the box's lower-left corner in micrograph pixels, so
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CryodedupError
-from . import MicrographNamer, Picks, PicksBuilder, read_tables, stem
+from . import FileTables, MicrographNamer, Picks, PicksBuilder, read_tables, stem
 
 SCORE = "Confidence"
 
@@ -53,7 +54,7 @@ def read_cbox(files: list[Path], source: str, namer: MicrographNamer) -> Picks:
     return builder.build(SCORE if scored else None)
 
 
-def _refuse_rows(files: list[Path], tables, bad: np.ndarray, message: str) -> None:
+def _refuse_rows(files: list[Path], tables: FileTables, bad: np.ndarray, message: str) -> None:
     """Refuses the first row where ``bad`` holds, naming its file and row."""
     if bad.any():
         i = int(np.argmax(bad))

@@ -1,5 +1,6 @@
-"""EMAN coordinate files: ``.box`` (EMAN1/EMAN2, also written by crYOLO) and EMAN2's
-``info/*_info.json``.
+"""EMAN coordinate files: ``.box`` and EMAN2's ``info/*_info.json``.
+
+``.box`` files are written by EMAN1, EMAN2 and crYOLO.
 
 Conventions (EMAN2 wiki, Eman2OtherFiles and Eman2InfoMetadata; crYOLO's box writer):
 

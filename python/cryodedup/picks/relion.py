@@ -1,5 +1,7 @@
-"""RELION coordinate files: AutoPick and ManualPick jobs, both layouts, and any
-per-micrograph coordinate STAR (crYOLO's ``.star`` output has the same shape).
+"""RELION coordinate files: AutoPick and ManualPick jobs, and per-micrograph coordinate STARs.
+
+Both layouts of the jobs are read, and any per-micrograph coordinate STAR (crYOLO's ``.star``
+output has the same shape).
 
 Conventions (RELION's autopicker and Extract, also followed by crYOLO's STAR writer):
 
@@ -29,7 +31,8 @@ _JOB_PREFIX = re.compile(r"^[^/]+/job\d+/")
 
 
 def relative_coordinate_path(micrograph: str, suffix: str = "_autopick.star") -> str:
-    """Where RELION puts a micrograph's coordinate file inside a picking job folder:
+    """Where RELION puts a micrograph's coordinate file inside a picking job folder.
+
     ``MotionCorr/job002/Movies/x.mrc`` -> ``Movies/x_autopick.star``.
     """
     name = micrograph.replace("\\", "/")
@@ -41,8 +44,10 @@ def relative_coordinate_path(micrograph: str, suffix: str = "_autopick.star") ->
 
 
 def _project_root(first: str, source: Path, project_dir: Path | None) -> Path:
-    """The folder that relative paths in a RELION file start from: ``project_dir`` (default
-    the current folder), else the first folder above ``source`` where ``first`` exists.
+    """The folder that relative paths in a RELION file start from.
+
+    It is ``project_dir`` (default the current folder), else the first folder above ``source``
+    where ``first`` exists.
     """
     roots = [project_dir or Path.cwd(), *list(source.resolve().parents)]
     for root in roots:
@@ -59,6 +64,8 @@ def read_list(files: list[Path], source: str, namer: MicrographNamer, project_di
     (path,) = files
     star = StarFile(path)
     block = star.block("coordinate_files")
+    if block is None:
+        raise CryodedupError(f"{path}: no data_coordinate_files loop; expected a RELION autopick.star")
     table = star.table(block)
     for label in ("rlnMicrographName", "rlnMicrographCoordinates"):
         if label not in table.labels:
@@ -80,9 +87,10 @@ def read_list(files: list[Path], source: str, namer: MicrographNamer, project_di
 
 
 def read_coords_suffix(files: list[Path], source: str, namer: MicrographNamer, project_dir: Path | None) -> Picks:
-    """A RELION 3.x job: ``coords_suffix_X.star`` names the micrographs STAR; each
-    micrograph's picks are in the job folder under its RELION name with suffix ``_X.star``.
-    Micrographs without a file have no picks.
+    """A RELION 3.x job, from its ``coords_suffix_X.star``.
+
+    That file names the micrographs STAR; each micrograph's picks are in the job folder under
+    its RELION name with suffix ``_X.star``. Micrographs without a file have no picks.
     """
     (path,) = files
     lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
@@ -109,8 +117,9 @@ def read_coords_suffix(files: list[Path], source: str, namer: MicrographNamer, p
 
 
 def read_coordinate_stars(files: list[Path], source: str, namer: MicrographNamer) -> Picks:
-    """Per-micrograph coordinate STAR files (``*_autopick.star``, ``*_manualpick.star``,
-    crYOLO ``.star``), the micrograph named by the file name.
+    """Per-micrograph coordinate STAR files, the micrograph named by the file name.
+
+    These are ``*_autopick.star``, ``*_manualpick.star`` and crYOLO's ``.star``.
     """
     builder = PicksBuilder(source, "relion", namer)
     return _read_stars([(f, stem(f)) for f in files], builder)
@@ -120,6 +129,7 @@ def _read_stars(entries: list[tuple[Path, str]], builder: PicksBuilder) -> Picks
     files = [file for file, _ in entries]
     tables = read_tables(files, "star", ["rlnCoordinateX"], ["rlnCoordinateX", "rlnCoordinateY", SCORE])
     first = len(builder.files)
+    labels_read: list[list[str]] = []
     for (file, name), labels, header, footer in zip(entries, tables.labels, tables.headers, tables.footers):
         if labels is None or "rlnCoordinateY" not in labels:
             raise CryodedupError(f"{file}: no loop with rlnCoordinateX and rlnCoordinateY; not a coordinate file")
@@ -128,7 +138,8 @@ def _read_stars(entries: list[tuple[Path, str]], builder: PicksBuilder) -> Picks
                 f"{file}: has rlnMicrographName: a particle STAR, not a per-micrograph coordinate file"
             )
         builder.add_file(file, name, header, footer)
-    score_in = {SCORE in labels for labels in tables.labels}
+        labels_read.append(labels)
+    score_in = {SCORE in labels for labels in labels_read}
     numbers = tables.numbers
     builder.add_tables(tables, first, numbers["rlnCoordinateX"], numbers["rlnCoordinateY"], numbers[SCORE])
     if len(score_in) > 1:

@@ -1,6 +1,7 @@
-"""Micrograph sizes in pixels, (ny, nx) by name, which a CryoSPARC ``location`` and the topaz
-scale inference need: from MRC headers (the data is not read) or from CryoSPARC exposures
-(``micrograph_blob/shape``, [ny, nx]).
+"""Micrograph sizes in pixels, (ny, nx) by name.
+
+A CryoSPARC ``location`` and the topaz scale inference need them. They are read from MRC
+headers (the data is not read) or from CryoSPARC exposures (``micrograph_blob/shape``, [ny, nx]).
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import numpy as np
 from ..csfile import CsGroup
 from ..errors import CryodedupError
 from ..micrographs import resolve_paths
+from ..outputs import StrPath
 
 
-def mrc_shapes(names: list[str], *, source=None, project_dir=None) -> dict[str, tuple[int, int]]:
+def mrc_shapes(
+    names: list[str], *, source: StrPath | None = None, project_dir: Path | None = None
+) -> dict[str, tuple[int, int]]:
     """(ny, nx) of each micrograph from its MRC header.
 
     Parameters
@@ -54,9 +58,10 @@ def mrc_shapes(names: list[str], *, source=None, project_dir=None) -> dict[str, 
     return shapes
 
 
-def exposure_shapes(path) -> dict[str, tuple[int, int]]:
-    """(ny, nx) of each exposure of a CryoSPARC exposures dataset (``.cs`` or ``.csg``), by
-    ``micrograph_blob/path``, from ``micrograph_blob/shape``.
+def exposure_shapes(path: StrPath) -> dict[str, tuple[int, int]]:
+    """(ny, nx) of each exposure of a CryoSPARC exposures dataset (``.cs`` or ``.csg``).
+
+    Sizes are read from ``micrograph_blob/shape``, keyed by ``micrograph_blob/path``.
     """
     group = CsGroup.load(Path(path))
     missing = [f for f in ("micrograph_blob/path", "micrograph_blob/shape") if not group.has(f)]

@@ -11,6 +11,7 @@ full-size coordinates; otherwise they must be multiplied by S.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -22,15 +23,21 @@ SCORE = "score"
 
 
 def read_table(
-    files: list[Path], source: str, namer: MicrographNamer, scale: float | None, shapes: dict | None
+    files: list[Path],
+    source: str,
+    namer: MicrographNamer,
+    scale: float | None,
+    shapes: Mapping[str, tuple[int, int]] | None,
 ) -> Picks:
-    """Topaz tables; ``scale`` multiplies the coordinates (None: inferred from ``shapes``,
-    the micrograph sizes (ny, nx) by name, else 1).
+    """Topaz tables, their coordinates multiplied by ``scale``.
+
+    A ``scale`` of None is inferred from ``shapes``, the micrograph sizes (ny, nx) by name, else 1.
     """
     builder = PicksBuilder(source, "topaz", namer)
     tables = read_tables(files, "tab", [], ["x_coord", "y_coord", SCORE], key="image_name")
     first = len(builder.files)
     for file, labels, header in zip(files, tables.labels, tables.headers):
+        labels = labels or []  # a tab table always has its header's labels, maybe none
         missing = [c for c in ("image_name", "x_coord", "y_coord") if c not in labels]
         if missing:
             raise CryodedupError(
@@ -38,7 +45,7 @@ def read_table(
                 f"missing {', '.join(missing)}"
             )
         builder.add_file(file, None, header)
-    has_score = all(SCORE in labels for labels in tables.labels)
+    has_score = all(SCORE in (labels or []) for labels in tables.labels)
     x, y = tables.numbers["x_coord"], tables.numbers["y_coord"]
     names = tables.key_names
     if scale is None:
@@ -50,7 +57,7 @@ def read_table(
     builder.notes.append(note)
     # Micrographs named in order of first appearance, each error naming the file it is in.
     file_of_row = tables.file_of_row() + first
-    first_rows = np.unique(tables.keys, return_index=True)[1] if len(tables.keys) else []
+    first_rows: np.ndarray = np.unique(tables.keys, return_index=True)[1] if len(tables.keys) else np.zeros(0, np.int64)
     index = np.zeros(len(names), dtype=np.int64)
     for row in sorted(first_rows):
         key = tables.keys[row]
@@ -68,9 +75,12 @@ def read_table(
     return builder.build(SCORE if has_score and len(x) else None)
 
 
-def infer_scale(names: list[str], keys: np.ndarray, x: np.ndarray, y: np.ndarray, shapes: dict | None):
-    """The integer factor S that brings the coordinates to the micrographs' size: the
-    largest S for which every micrograph's largest x and y, times S, still fit in it.
+def infer_scale(
+    names: list[str], keys: np.ndarray, x: np.ndarray, y: np.ndarray, shapes: Mapping[str, tuple[int, int]] | None
+) -> tuple[float, str]:
+    """The integer factor S that brings the coordinates to the micrographs' size.
+
+    S is the largest factor for which every micrograph's largest x and y, times S, still fit in it.
 
     ``names[keys[i]]`` is the micrograph of the pick at (``x[i]``, ``y[i]``). Returns (S, a
     note saying how it was chosen).

@@ -1,5 +1,7 @@
-"""Kept and rejected picks written for the next step: a RELION 4/5 coordinate job, a
-CryoSPARC particle ``.cs`` with a ``location`` slot, or the picker's own format.
+"""Kept and rejected picks written for the next step.
+
+The next step reads a RELION 4/5 coordinate job, a CryoSPARC particle ``.cs`` with a
+``location`` slot, or the picker's own format.
 
 Every writer takes the inputs (one :class:`Picks` per picker) and one boolean ``keep`` over
 their picks concatenated in input order, and writes both subsets atomically.
@@ -12,10 +14,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import _core
 from ..errors import CryodedupError
-from ..outputs import AtomicOutputs
+from ..outputs import AtomicOutputs, StrPath
 from . import Picks
 from .relion import SCORE as RELION_SCORE
 from .relion import relative_coordinate_path
@@ -24,7 +27,7 @@ SUBSETS = ("kept", "rejected")
 RELION_HEADER = "\n# version 30001\n\ndata_\n\nloop_ \n"
 
 
-def _split(inputs: list[Picks], keep) -> list[np.ndarray]:
+def _split(inputs: list[Picks], keep: ArrayLike) -> list[np.ndarray]:
     """``keep`` cut into one mask per input."""
     keep = np.asarray(keep, dtype=bool)
     sizes = [len(p) for p in inputs]
@@ -34,8 +37,9 @@ def _split(inputs: list[Picks], keep) -> list[np.ndarray]:
 
 
 def _micrographs(inputs: list[Picks]) -> tuple[list[str], list[np.ndarray]]:
-    """The micrograph names of all inputs, joined by name in order of appearance, and each
-    input's micrograph index into them.
+    """The micrograph names of all inputs, and each input's micrograph index into them.
+
+    Names are joined by name, in order of appearance.
     """
     names: list[str] = []
     index: dict[str, int] = {}
@@ -51,8 +55,8 @@ def _micrographs(inputs: list[Picks]) -> tuple[list[str], list[np.ndarray]]:
 # --- RELION ---------------------------------------------------------------------------------
 
 
-def write_relion(inputs: list[Picks], keep, outdir, *, force: bool = False) -> dict[str, Path]:
-    """Writes a coordinate job that RELION 4/5 Extract reads (``--coord_list``):
+def write_relion(inputs: list[Picks], keep: ArrayLike, outdir: StrPath, *, force: bool = False) -> dict[str, Path]:
+    """Writes a coordinate job that RELION 4/5 Extract reads (``--coord_list``).
 
     ``OUTDIR/autopick_kept.star`` (``data_coordinate_files``: ``rlnMicrographName``,
     ``rlnMicrographCoordinates``) lists one STAR per micrograph, ``OUTDIR/kept/Movies/
@@ -116,8 +120,9 @@ def _relion_values(inputs: list[Picks], with_score: bool) -> np.ndarray:
 
 
 def _copy_rows(inputs: list[Picks], outputs: list[tuple[str, bytes, bytes]], target: np.ndarray) -> None:
-    """Writes ``outputs`` (path, header, footer), each with the input rows ``i`` for which
-    ``target[i]`` is its index, copied byte for byte from the input files.
+    """Writes ``outputs`` (path, header, footer), rows copied byte for byte from the input files.
+
+    Output ``j`` gets the input rows ``i`` for which ``target[i]`` is ``j``.
     """
     sources = [str(f.path) for p in inputs for f in p.files]
     offsets = np.cumsum([0] + [len(p.files) for p in inputs])[:-1]
@@ -154,8 +159,8 @@ def micrograph_uid(name: str) -> int:
 
 def write_cryosparc(
     inputs: list[Picks],
-    keep,
-    outdir,
+    keep: ArrayLike,
+    outdir: StrPath,
     *,
     shapes: dict[str, tuple[int, int]],
     psize: float,
@@ -163,10 +168,10 @@ def write_cryosparc(
     seed: int = 0,
     force: bool = False,
 ) -> dict[str, Path]:
-    """Writes ``OUTDIR/picks_kept.cs`` and ``picks_rejected.cs``: particles with the
-    ``location`` slot that CryoSPARC's *Extract From Micrographs* takes (import them with
-    *Import Result Group* / connect as particles; the micrographs must be the exposures the
-    names refer to).
+    """Writes ``OUTDIR/picks_kept.cs`` and ``picks_rejected.cs``, particles with a ``location`` slot.
+
+    CryoSPARC's *Extract From Micrographs* takes that slot (import them with *Import Result
+    Group* / connect as particles; the micrographs must be the exposures the names refer to).
 
     Fields, as CryoSPARC's pickers write them: ``uid``; ``location/micrograph_uid``,
     ``location/exp_group_id`` (0), ``location/micrograph_path``, ``location/micrograph_shape``
@@ -233,11 +238,12 @@ def write_cryosparc(
 # --- the picker's own format -----------------------------------------------------------------
 
 
-def write_like_input(picks: Picks, keep, outdir, *, force: bool = False) -> dict[str, list[Path]]:
-    """Writes one input's kept and rejected picks in its own format, file for file, under
-    ``OUTDIR/kept/`` and ``OUTDIR/rejected/`` with the input files' names: each file's text
-    before and after its rows is copied, and each kept row is its original line (EMAN2
-    ``_info.json``: the object with its ``boxes`` list cut to the subset).
+def write_like_input(picks: Picks, keep: ArrayLike, outdir: StrPath, *, force: bool = False) -> dict[str, list[Path]]:
+    """Writes one input's kept and rejected picks in its own format, file for file.
+
+    The files go under ``OUTDIR/kept/`` and ``OUTDIR/rejected/`` with the input files' names:
+    each file's text before and after its rows is copied, and each kept row is its original
+    line (EMAN2 ``_info.json``: the object with its ``boxes`` list cut to the subset).
     """
     outdir = Path(outdir)
     (mask,) = _split([picks], keep)
