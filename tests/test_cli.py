@@ -11,8 +11,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from helpers import star_text, write_star
 from cryodedup.cli import main
+from helpers import star_text, write_star
 
 P31 = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup", "rlnAutopickFigureOfMerit"]
 OPTICS = [[1, "og1", 2.0, 1.0]]

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from helpers import star_text
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.cli import main
 from cryodedup.micrographs import ALL_PAIRS_UPTO, acquisition_order, candidate_offsets, candidate_pairs
 from cryodedup.synthetic import exposure, specimen_field, write_mrc
+from helpers import star_text
 
 PSIZE, H, W, BIN = 6.0, 582, 818, 2  # binned: 291 x 409 pixels of 12 Å, like a K3 at 12 Å
 

@@ -24,10 +24,9 @@ def test_outputs_appear_only_when_the_block_succeeds(tmp_path):
 
 def test_a_failure_leaves_nothing_behind(tmp_path):
     final = [tmp_path / "a.star", tmp_path / "b.star"]
-    with pytest.raises(RuntimeError):
-        with AtomicOutputs(final) as temporary:
-            temporary[final[0]].write_text("half")
-            raise RuntimeError("the job failed")
+    with pytest.raises(RuntimeError), AtomicOutputs(final) as temporary:
+        temporary[final[0]].write_text("half")
+        raise RuntimeError("the job failed")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -53,9 +52,11 @@ def test_an_input_is_never_an_output_even_with_force(tmp_path):
 
 def test_an_output_folder_below_a_file_is_one_clear_error(tmp_path):
     (tmp_path / "file").write_text("")
-    with pytest.raises(CryodedupError, match=r"file/out: cannot create the output folder"):
-        with AtomicOutputs([tmp_path / "file" / "out" / "a.star"]):
-            pass
+    with (
+        pytest.raises(CryodedupError, match=r"file/out: cannot create the output folder"),
+        AtomicOutputs([tmp_path / "file" / "out" / "a.star"]),
+    ):
+        pass
 
 
 def test_plotting_without_matplotlib_is_refused_before_any_work(monkeypatch):

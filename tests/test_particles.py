@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import starfile
 
-from helpers import OPTICS_LABELS, star_text, write_star
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.synthetic import (
     PARTICLE_COLUMNS,
@@ -21,6 +20,7 @@ from cryodedup.synthetic import (
     star_header,
     write_benchmark_file,
 )
+from helpers import OPTICS_LABELS, star_text, write_star
 from oracle import oracle_by_group, star_centres
 
 P31 = [

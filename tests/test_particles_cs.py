@@ -11,9 +11,9 @@ import pytest
 from cryosparc.dataset import CSDAT_FORMAT, Dataset
 from numpy.lib.recfunctions import repack_fields
 
-from helpers import shared_file
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.synthetic import cs_particles, write_cs
+from helpers import shared_file
 from oracle import oracle_by_group
 
 

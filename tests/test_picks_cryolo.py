@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import shared_file
 from cryodedup.errors import CryodedupError
 from cryodedup.picks import read_picks
+from helpers import shared_file
 
 # As crYOLO writes a CBOX (data_global with the format version, then data_cryolo).
 CBOX = """

@@ -7,10 +7,10 @@ import shutil
 import numpy as np
 import pytest
 
-from helpers import shared_file
 from cryodedup.errors import CryodedupError
 from cryodedup.picks import MicrographNamer, read_picks
 from cryodedup.picks.relion import read_list, relative_coordinate_path
+from helpers import shared_file
 
 # As RELION 3.1/4 AutoPick writes a micrograph's picks (version line, empty data_, trailing spaces).
 AUTOPICK = """

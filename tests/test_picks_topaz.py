@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import shared_file
 from cryodedup.errors import CryodedupError
 from cryodedup.picks import read_picks
+from helpers import shared_file
 
 # As topaz extract writes it: tab-separated, a header, image_name without extension.
 TABLE = "image_name\tx_coord\ty_coord\tscore\nmicA\t100\t200\t1.5\nmicA\t1000\t50\t-0.25\nmicB\t900\t880\t3\n"

@@ -15,7 +15,6 @@ pytest.importorskip("matplotlib")
 from click.testing import CliRunner
 from matplotlib.patches import Circle
 
-from helpers import write_star
 from cryodedup import (
     MicrographOptions,
     ParticleOptions,
@@ -25,6 +24,7 @@ from cryodedup import (
 )
 from cryodedup.cli import main
 from cryodedup.synthetic import exposure, specimen_field, write_benchmark_file, write_mrc
+from helpers import write_star
 
 
 def details_of(tmp_path, n=3000, min_dist=20.0):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import starfile
 
-from helpers import shared_file
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
+from helpers import shared_file
 from oracle import oracle_by_group
 
 pytestmark = pytest.mark.real_data

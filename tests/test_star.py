@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import starfile
 
-from helpers import shared_file, star_text, write_star
 from cryodedup.errors import CryodedupError
 from cryodedup.star import StarFile, split_fields
 from cryodedup.synthetic import write_mrc
+from helpers import shared_file, star_text, write_star
 
 LABELS = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnAutopickFigureOfMerit"]
 
