@@ -22,6 +22,7 @@ from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
 from .labels import distinct_labels, human  # noqa: E402
+from .particle_set import ParticleSet  # noqa: E402
 
 KEPT_COLOUR, REJECTED_COLOUR = "#1a9641", "#d7191c"
 DPI = 110  # of the saved PNGs
@@ -29,20 +30,49 @@ DPI = 110  # of the saved PNGs
 
 @dataclass
 class ParticleDetails:
-    """What the particle job decided, per particle, for the pictures."""
+    """What the particle job decided, per particle, for the pictures: the particles as read
+    and the decision. The particles' fields are reachable under the names the figures use."""
 
-    mic_names: list[str]  # by micrograph id
-    groups: np.ndarray  # micrograph id of each particle
-    centres: np.ndarray  # (n, 2) Å
-    psize: np.ndarray  # micrograph pixel size of each particle, Å
+    particles: ParticleSet
     keep: np.ndarray
     suppressed_by: np.ndarray
-    scores: np.ndarray | None
-    score_label: str | None
-    inputs: list[str]
-    input_of: np.ndarray  # index into inputs of each particle
     min_dist: float
-    mic_shapes: dict[int, tuple[int, int]]  # micrograph id -> (ny, nx) pixels, where known
+
+    @property
+    def mic_names(self) -> list[str]:
+        return self.particles.mic_names
+
+    @property
+    def groups(self) -> np.ndarray:
+        return self.particles.groups
+
+    @property
+    def centres(self) -> np.ndarray:
+        return self.particles.centres
+
+    @property
+    def psize(self) -> np.ndarray:
+        return self.particles.psize
+
+    @property
+    def scores(self) -> np.ndarray | None:
+        return self.particles.scores
+
+    @property
+    def score_label(self) -> str | None:
+        return self.particles.score_label
+
+    @property
+    def inputs(self) -> list[str]:
+        return self.particles.inputs
+
+    @property
+    def input_of(self) -> np.ndarray:
+        return self.particles.input_of
+
+    @property
+    def mic_shapes(self) -> dict[int, tuple[int, int]]:
+        return self.particles.mic_shapes
 
 
 def _axes(xlabel: str, ylabel: str, title: str, size=(7, 4)):
@@ -143,14 +173,11 @@ def display_image(path: Path, width: int = 900) -> tuple[np.ndarray, float] | No
     """A micrograph binned to about ``width`` pixels and low-pass filtered for display, and
     the binning factor; None if it cannot be read."""
     try:
-        import mrcfile
-
         from . import _core
+        from .micrograph_files import open_mrc
 
-        with mrcfile.mmap(path, mode="r", permissive=True) as mrc:
-            data = np.asarray(mrc.data).reshape(mrc.data.shape[-2:])
-            if data.dtype.byteorder == ">":
-                data = data.astype(data.dtype.newbyteorder("<"))
+        mrc, data = open_mrc(path)
+        with mrc:
             factor = max(1, data.shape[1] // width)
             image = _core.bin_image(np.ascontiguousarray(data), factor)
     except Exception:  # a picture is not worth failing the job for
@@ -223,7 +250,9 @@ def micrograph_picks(details: ParticleDetails, mic: int, image: tuple[np.ndarray
                 Circle(tuple(c[i, :2]), radius, fill=False, lw=0.8, color=KEPT_COLOUR, gid="half_min_dist")
             )
     partners = details.suppressed_by[rejected]
-    lines = [(c[i, :2], c[j, :2]) for i, j in zip(rejected, partners)]
+    paired = partners >= 0  # picks rejected for lack of consensus have no partner
+    lines = [(c[i, :2], c[j, :2]) for i, j in zip(rejected[paired], partners[paired])]
+    partners = partners[paired]
     ax_rejected.add_collection(LineCollection(lines, colors="#ffbf00", lw=1.2, gid="suppressed_by"))
     ax_rejected.scatter(c[partners, 0], c[partners, 1], s=16, color=KEPT_COLOUR, gid="kept_instead")
     ax_rejected.scatter(c[rejected, 0], c[rejected, 1], marker="x", color=REJECTED_COLOUR, gid="rejected", **marker)

@@ -84,6 +84,22 @@ fn support<'py>(
     Ok(counts.into_pyarray(py))
 }
 
+/// support_masks(groups, coords, inputs, min_dist) -> masks: for each pick, bit k set when
+/// input k has a pick within min_dist on the same micrograph (inputs below 64).
+#[pyfunction]
+fn support_masks<'py>(
+    py: Python<'py>,
+    groups: PyReadonlyArray1<'py, i64>,
+    coords: PyReadonlyArray2<'py, f64>,
+    inputs: PyReadonlyArray1<'py, u32>,
+    min_dist: f64,
+) -> PyResult<Bound<'py, PyArray1<u64>>> {
+    let dim = coords.shape()[1];
+    let (groups, coords, inputs) = (groups.as_slice()?, coords.as_slice()?, inputs.as_slice()?);
+    let masks = py.detach(|| consensus::support_masks(groups, coords, dim, inputs, min_dist)).map_err(errors::dedup)?;
+    Ok(masks.into_pyarray(py))
+}
+
 /// A STAR file mapped into memory and indexed; loops are scanned and written from the map.
 #[pyclass(module = "cryodedup._core", frozen)]
 struct StarFile {
@@ -402,6 +418,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(dedup, m)?)?;
     m.add_function(wrap_pyfunction!(support, m)?)?;
+    m.add_function(wrap_pyfunction!(support_masks, m)?)?;
     m.add_function(wrap_pyfunction!(bin_image, m)?)?;
     m.add_class::<StarFile>()?;
     m.add_class::<SpectrumBank>()?;
