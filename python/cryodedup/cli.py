@@ -79,13 +79,44 @@ def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
         sym = s["symmetry_expansion"]
         by = ", ".join(f"{h:,} with {c} kept" for c, h in sym["sources_by_copies_kept"].items())
         rows.append(("Symmetry copies", f"{sym['copies_in']:,} copies of {sym['sources']:,} particles; {by}"))
+    rows += consensus_rows(s)
+    score_text = f"{score['column']} ({score['order']} first)" if score["column"] else score["order"]
+    if score.get("normalized"):
+        score_text += f"; {score['normalized']}"
     rows += [
         ("Shift", s["shift"]),
-        ("Score", f"{score['column']} ({score['order']} first)" if score["column"] else score["order"]),
+        ("Score", score_text),
         ("Kept files", "\n".join(s["outputs"]["kept"])),
         ("Rejected files", "\n".join(s["outputs"]["rejected"])),
         ("Time", f"{s['seconds']:.2f} s"),
     ]
+    return rows
+
+
+def consensus_rows(s: dict) -> list[tuple[str, str]]:
+    """Per input, its picks confirmed by another input and kept alone or confirmed; the
+    Jaccard agreement of each pair of inputs; the micrographs where they agree least."""
+    consensus = s.get("consensus")
+    if not consensus:
+        return []
+    labels = distinct_labels([i["file"] for i in consensus["per_input"]])
+    rows = [("Consensus", f"min support {consensus['min_support']} of {len(labels)} inputs")]
+    for label, i in zip(labels, consensus["per_input"]):
+        rows.append(
+            (
+                f"  {label}",
+                f"{i['confirmed']:,} confirmed by another input; kept {i['kept_confirmed']:,} confirmed, "
+                f"{i['kept_alone']:,} alone",
+            )
+        )
+    matrix = consensus["jaccard"]
+    for a in range(len(labels)):
+        for b in range(a + 1, len(labels)):
+            value = matrix[a][b]
+            rows.append((f"  Jaccard {labels[a]} / {labels[b]}", "n/a" if value is None else f"{value:.3f}"))
+    worst = consensus["least_agreement"][:3]
+    if worst:
+        rows.append(("  Least agreement", "\n".join(f"{w['micrograph']} ({w['mean_jaccard']:.2f})" for w in worst)))
     return rows
 
 
@@ -127,14 +158,15 @@ QUIET = click.option("--quiet", "-q", is_flag=True, help="Print nothing on stder
 JSON = click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 
 
-def inputs_and_outdir(outdir_help: str):
-    """The INPUTS argument and the -o/--outdir option of a job command."""
+def inputs_and_outdir(outdir_help: str, folders: bool = False):
+    """The INPUTS argument (files, and folders when ``folders``) and the -o/--outdir option
+    of a job command."""
 
     def apply(f):
         f = click.option(
             "-o", "--outdir", required=True, type=click.Path(path_type=Path, file_okay=False), help=outdir_help
         )(f)
-        return click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))(f)
+        return click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=folders))(f)
 
     return apply
 
@@ -146,7 +178,9 @@ def main() -> None:
 
 
 @main.command()
-@inputs_and_outdir("Folder for particles_kept and particles_rejected (.star, or .cs and .csg).")
+@inputs_and_outdir(
+    "Folder for particles_kept and particles_rejected (.star, or .cs and .csg), or the picks' outputs.", folders=True
+)
 @click.option(
     "--min-dist",
     type=float,
@@ -197,6 +231,36 @@ def main() -> None:
     show_default=True,
     help="Seed of the random ranking used with `--score none`: a non-negative integer.",
 )
+@click.option(
+    "--min-support",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Consensus: keep a pick only if picks of at least this many inputs (its own included) lie within "
+    "the minimum distance; the others are rejected.",
+)
+@click.option(
+    "--score-normalize",
+    type=click.Choice(["none", "rank"]),
+    default="none",
+    show_default=True,
+    help="rank: compare each input's scores as percentiles within that input (pickers' scores are not on one scale).",
+)
+@click.option(
+    "--output-format",
+    type=click.Choice(["auto", "relion", "cryosparc", "input"]),
+    default="auto",
+    show_default=True,
+    help="Picker inputs: relion (a coordinate job for Extract), cryosparc (particles .cs with a location "
+    "slot), input (each picker's own format); auto: the inputs' format when they share one, else relion.",
+)
+@click.option(
+    "--topaz-scale",
+    type=float,
+    default=None,
+    help="Factor from topaz coordinates to micrograph pixels (the -s of topaz preprocess) [default: "
+    "inferred from the micrograph sizes, else 1].",
+)
 @FORCE
 @QUIET
 @JSON
@@ -216,7 +280,11 @@ def main() -> None:
     "then the folders above the input].",
 )
 @click.option_panel("Distance and pixel size", options=["--min-dist", "--mic-psize", "--micrographs"])
-@click.option_panel("Ranking", options=["--shift-key", "--score", "--score-order", "--remove-entirely", "--seed"])
+@click.option_panel(
+    "Ranking",
+    options=["--shift-key", "--score", "--score-order", "--score-normalize", "--remove-entirely", "--seed"],
+)
+@click.option_panel("Pickers and consensus", options=["--min-support", "--output-format", "--topaz-scale"])
 @click.option_panel(
     "Output", options=["--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics", "--project-dir", "--help"]
 )
@@ -231,6 +299,10 @@ def particles(
     score_order,
     remove_entirely,
     seed,
+    min_support,
+    score_normalize,
+    output_format,
+    topaz_scale,
     force,
     quiet,
     as_json,
@@ -238,12 +310,14 @@ def particles(
     plot_mics,
     project_dir,
 ) -> None:
-    """Remove duplicate particles from RELION STAR files or CryoSPARC particles (.cs, .csg).
+    """Remove duplicate particles from RELION STAR files, CryoSPARC particles (.cs, .csg) or
+    pickers' coordinates (RELION AutoPick/ManualPick jobs, crYOLO, topaz, EMAN).
 
     Particles closer than the minimum distance on the same micrograph are duplicates; of each
     group the best-scoring one is kept. Several INPUTS (for example the particles of two
     pickers) are deduplicated together into one kept and one rejected output, each row a copy
-    of its input row.
+    of its input row. Each picker's output (a folder, a quoted glob, a file) is one input;
+    --min-support keeps only picks that several pickers agree on.
     """
     options = ParticleOptions(
         min_dist=min_dist,
@@ -257,6 +331,10 @@ def particles(
         plot=plot,
         plot_mics=plot_mics,
         project_dir=project_dir,
+        min_support=min_support,
+        score_normalize=score_normalize,
+        output_format=output_format,
+        topaz_scale=topaz_scale,
     )
     run_particle_job("cryodedup particles", inputs, outdir, options, Reporter(quiet), force, as_json)
 

@@ -24,8 +24,8 @@ import numpy as np
 from . import _core
 from .csfile import CsFile, CsGroup, flatten
 from .errors import CryodedupError
-from .outputs import AtomicOutputs, check_plotting
 from .micrograph_files import as_text, micrograph_pixel_sizes, mrc_header, open_mrc, resolve_paths
+from .outputs import AtomicOutputs, check_plotting
 from .star import StarFile
 
 CANDIDATES = ("window", "pattern", "all")

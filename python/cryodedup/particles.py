@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 
+from .consensus import consensus_report, popcount
 from .dedup import MAX_INPUTS, dedup, support_masks
 from .errors import CryodedupError
 from .micrograph_files import resolve_paths
@@ -107,12 +108,6 @@ class Decision:
         return None if self.confirmed_by is None else popcount(self.confirmed_by)
 
 
-def popcount(masks: np.ndarray) -> np.ndarray:
-    """Number of set bits of each uint64."""
-    bits = np.unpackbits(np.ascontiguousarray(masks, dtype="<u8").view(np.uint8).reshape(-1, 8), axis=1)
-    return bits.sum(axis=1).astype(np.int64)
-
-
 def rank_percentiles(scores: np.ndarray, input_of: np.ndarray, higher_is_better: bool) -> np.ndarray:
     """Each score as its percentile among its own input's scores, in (0, 1), 1 best:
     (number of worse scores + half the number of other equal scores + 1/2) / count, so that
@@ -156,67 +151,6 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
     return Decision(keep, result.suppressed_by, confirmed_by)
 
 
-def jaccard(confirmed_by: np.ndarray, input_of: np.ndarray, n_inputs: int) -> list[list[float | None]]:
-    """Pairwise agreement of inputs A and B (README, "Consensus"): with m(A,B) the picks of A
-    that have a pick of B within the minimum distance, shared = (m(A,B) + m(B,A)) / 2 and
-    J = shared / (|A| + |B| - shared); None when A and B hold no pick."""
-    size = np.bincount(input_of, minlength=n_inputs)
-    bits = np.arange(n_inputs, dtype=np.uint64)
-    met = ((confirmed_by[:, None] >> bits[None, :]) & np.uint64(1)).astype(np.int64)  # (n, inputs)
-    matched = np.zeros((n_inputs, n_inputs))
-    np.add.at(matched, input_of, met)  # matched[a, b] = m(a, b)
-    matrix: list[list[float | None]] = []
-    for a in range(n_inputs):
-        row: list[float | None] = []
-        for b in range(n_inputs):
-            shared = (matched[a, b] + matched[b, a]) / 2
-            union = size[a] + size[b] - shared
-            row.append(round(float(shared / union), 4) if union > 0 else None)
-        matrix.append(row)
-    return matrix
-
-
-def consensus_report(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> dict:
-    """Per input: picks confirmed by another input, kept alone and kept confirmed; the
-    Jaccard matrix between inputs overall and per micrograph, and the micrographs where the
-    inputs agree least."""
-    n_inputs = len(particles.inputs)
-    support = decision.support
-    confirmed = support >= 2
-    per_input = []
-    for k, name in enumerate(particles.inputs):
-        mine = particles.input_of == k
-        per_input.append(
-            {
-                "file": name,
-                "confirmed": int(np.count_nonzero(mine & confirmed)),
-                "kept_alone": int(np.count_nonzero(mine & decision.keep & ~confirmed)),
-                "kept_confirmed": int(np.count_nonzero(mine & decision.keep & confirmed)),
-            }
-        )
-    per_mic = {}
-    order = np.argsort(particles.groups, kind="stable")
-    bounds = np.searchsorted(particles.groups[order], np.arange(len(particles.mic_names) + 1))
-    for m, name in enumerate(particles.mic_names):
-        rows = order[bounds[m] : bounds[m + 1]]
-        per_mic[name] = jaccard(decision.confirmed_by[rows], particles.input_of[rows], n_inputs)
-    overall = jaccard(decision.confirmed_by, particles.input_of, n_inputs)
-    agreement = {name: _mean_off_diagonal(matrix) for name, matrix in per_mic.items()}
-    worst = sorted((v, name) for name, v in agreement.items() if v is not None)[:10]
-    return {
-        "min_support": options.min_support,
-        "per_input": per_input,
-        "jaccard": overall,
-        "jaccard_per_micrograph": per_mic,
-        "least_agreement": [{"micrograph": name, "mean_jaccard": v} for v, name in worst],
-    }
-
-
-def _mean_off_diagonal(matrix: list[list[float | None]]) -> float | None:
-    values = [v for a, row in enumerate(matrix) for b, v in enumerate(row) if a != b and v is not None]
-    return round(float(np.mean(values)), 4) if values else None
-
-
 def summarize(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> dict:
     """The summary of the decision: counts per input and in all, pixel sizes, shift, score."""
     counts = particles.counts()
@@ -246,7 +180,7 @@ def summarize(particles: ParticleSet, decision: Decision, options: ParticleOptio
     summary.update(particles.summary)
     summary.update(particles.decision_report(decision.keep))
     if decision.confirmed_by is not None:
-        summary["consensus"] = consensus_report(particles, decision, options)
+        summary["consensus"] = consensus_report(particles, decision.keep, decision.confirmed_by, options.min_support)
     return summary
 
 
@@ -301,7 +235,9 @@ def remove_duplicate_particles(
     if options.plot:
         from .plots import ParticleDetails
 
-        details = ParticleDetails(particles, decision.keep, decision.suppressed_by, options.min_dist)
+        details = ParticleDetails(
+            particles, decision.keep, decision.suppressed_by, options.min_dist, decision.confirmed_by
+        )
         summary["plots"] = plot_particles(details, outdir, options, inputs[0], force, summary)
     return summary
 

@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
+from .consensus import jaccard_matrices, mean_agreement, popcount  # noqa: E402
 from .labels import distinct_labels, human  # noqa: E402
 from .particle_set import ParticleSet  # noqa: E402
 
@@ -37,6 +38,7 @@ class ParticleDetails:
     keep: np.ndarray
     suppressed_by: np.ndarray
     min_dist: float
+    confirmed_by: np.ndarray | None = None  # bitmask of the inputs confirming each row, several inputs only
 
     @property
     def mic_names(self) -> list[str]:
@@ -166,6 +168,48 @@ def input_contributions(details: ParticleDetails):
     ax.set_xlabel("particles")
     ax.set_title("Picks contributed by each input")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the bars, not on them
+    return fig
+
+
+def consensus_by_input(details: ParticleDetails):
+    """Per input, its kept picks confirmed by another input and those kept alone."""
+    k = len(details.inputs)
+    confirmed = popcount(details.confirmed_by) >= 2
+    alone = np.bincount(details.input_of[details.keep & ~confirmed], minlength=k)
+    shared = np.bincount(details.input_of[details.keep & confirmed], minlength=k)
+    fig, ax = plt.subplots(figsize=(7, 1.5 + 0.5 * k))
+    y = np.arange(k)
+    ax.barh(y, shared, color=KEPT_COLOUR, label="kept, confirmed by another input", gid="confirmed")
+    ax.barh(y, alone, left=shared, color="#fdae61", label="kept alone", gid="alone")
+    ax.set_yticks(y, distinct_labels(details.inputs))
+    ax.set_xlabel("kept picks")
+    ax.set_title("Kept picks confirmed by another input")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    return fig
+
+
+def agreement(details: ParticleDetails):
+    """The Jaccard matrix between inputs over all micrographs, and the distribution over
+    micrographs of their mean pairwise Jaccard (low: the inputs disagree there)."""
+    k = len(details.inputs)
+    n_mics = len(details.mic_names)
+    overall = jaccard_matrices(details.confirmed_by, details.input_of, np.zeros_like(details.groups), 1, k)[0]
+    per_mic = mean_agreement(jaccard_matrices(details.confirmed_by, details.input_of, details.groups, n_mics, k))
+    fig, (ax_matrix, ax_mics) = plt.subplots(1, 2, figsize=(11, 4.5))
+    image = ax_matrix.imshow(overall, vmin=0, vmax=1, cmap="viridis")
+    labels = distinct_labels(details.inputs)
+    ax_matrix.set_xticks(range(k), labels, rotation=30, ha="right")
+    ax_matrix.set_yticks(range(k), labels)
+    for a in range(k):
+        for b in range(k):
+            if not np.isnan(overall[a, b]):
+                ax_matrix.text(b, a, f"{overall[a, b]:.2f}", ha="center", va="center", color="w", fontsize=9)
+    fig.colorbar(image, ax=ax_matrix, label="Jaccard index")
+    ax_matrix.set_title("Agreement between inputs")
+    ax_mics.hist(per_mic[~np.isnan(per_mic)], bins=np.linspace(0, 1, 21), color="#2b83ba")
+    ax_mics.set_xlabel("mean pairwise Jaccard index of a micrograph")
+    ax_mics.set_ylabel("micrographs")
+    ax_mics.set_title("Per micrograph (low: the inputs disagree)")
     return fig
 
 
@@ -317,6 +361,9 @@ def particle_figures(details: ParticleDetails, n_mics: int, find_micrograph) -> 
         out.append(("scores.png", "Scores", score_distributions(details)))
     if len(details.inputs) > 1:
         out.append(("inputs.png", "Inputs", input_contributions(details)))
+    if details.confirmed_by is not None:
+        out.append(("consensus.png", "Consensus by input", consensus_by_input(details)))
+        out.append(("agreement.png", "Agreement between inputs", agreement(details)))
     return out, missing
 
 
