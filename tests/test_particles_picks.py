@@ -198,6 +198,9 @@ def test_picks_without_pixel_size_are_refused(relion_and_cryolo):
     result = cli("cryolo", "-o", "out")
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: picker coordinates are in micrograph pixels and carry no pixel size")
+    result = cli("cryolo", "--micrographs", "exposures.cs", "-o", "out")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: exposures.cs: picker inputs are named through a micrographs STAR")
 
 
 def test_real_picker_files_through_the_cli(tmp_path):
@@ -208,6 +211,7 @@ def test_real_picker_files_through_the_cli(tmp_path):
     # 1500 training labels, 50 on each of 30 micrographs, no duplicate rows: the PROVENANCE notes.
     assert (summary["particles"], summary["micrographs"]) == (1500, 30)
     assert summary["output_format"] == "input" and (tmp_path / "topaz/kept" / topaz.name).is_file()
+    assert any("multiplied by 1 (given)" in note for note in summary["reading_notes"])
     cboxes = [shared_file(f"picks/napari-boxmanager__TcdA1-00{k}_frames_sum.cbox") for k in (18, 19)]
     folder = tmp_path / "cbox"
     folder.mkdir()

@@ -80,6 +80,10 @@ def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
         by = ", ".join(f"{h:,} with {c} kept" for c, h in sym["sources_by_copies_kept"].items())
         rows.append(("Symmetry copies", f"{sym['copies_in']:,} copies of {sym['sources']:,} particles; {by}"))
     rows += consensus_rows(s)
+    if s.get("reading_notes"):
+        rows.append(("Read", "\n".join(s["reading_notes"])))
+    if s.get("output_format"):
+        rows.append(("Output format", s["output_format"]))
     score_text = f"{score['column']} ({score['order']} first)" if score["column"] else score["order"]
     if score.get("normalized"):
         score_text += f"; {score['normalized']}"
@@ -198,7 +202,8 @@ def main() -> None:
     "--micrographs",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="A micrographs STAR, or CryoSPARC exposures (.cs/.csg), to take micrograph pixel sizes from.",
+    help="A micrographs STAR, or CryoSPARC exposures (.cs/.csg), to take micrograph pixel sizes from; "
+    "for picker inputs, the micrographs STAR also names the micrographs as RELION does.",
 )
 @click.option(
     "--shift-key",

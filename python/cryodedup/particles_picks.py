@@ -177,6 +177,11 @@ def read_picker_outputs(inputs: list[Path], outdir: Path, options: ParticleOptio
     writer writes the ``--output-format`` chosen."""
     if options.output_format not in ("auto", *OUTPUT_FORMATS):
         raise CryodedupError(f"--output-format is auto, relion, cryosparc or input, got {options.output_format!r}")
+    if options.micrographs is not None and Path(options.micrographs).suffix in (".cs", ".csg"):
+        raise CryodedupError(
+            f"{options.micrographs}: picker inputs are named through a micrographs STAR; for CryoSPARC "
+            "exposures give the pixel size with --mic-psize"
+        )
     known = str(options.micrographs) if options.micrographs else None
     pickers = []
     for path in inputs:
@@ -225,5 +230,6 @@ def read_picker_outputs(inputs: list[Path], outdir: Path, options: ParticleOptio
         summary={
             "formats": [p.format for p in pickers],
             "output_format": output_format,
+            "reading_notes": [f"{p.source}: {note}" for p in pickers for note in p.notes],
         },
     )
