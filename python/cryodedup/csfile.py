@@ -51,13 +51,6 @@ class CsFile:
             raise CryodedupError(f"{path}: the file is empty")
         raise CryodedupError(f"{path}: not a CryoSPARC .cs file (it starts with neither \\x93NUMPY nor \\x95CSDAT)")
 
-    def write_subset(self, selected: np.ndarray, targets: list[Path], names: list[str]) -> None:
-        """Writes the selected particles to ``targets``, the files ``output_names`` names
-        (``names``, in that order: the .cs files, then the .csg of a result group)."""
-        n_cs = len(self.files)
-        csg = targets[n_cs] if self.csg is not None else None
-        self.save_subset(selected, list(targets[:n_cs]), csg, list(names[:n_cs]))
-
     @property
     def fields(self) -> list[str]:
         if isinstance(self.data, np.ndarray):

@@ -16,14 +16,21 @@ from .errors import CryodedupError
 from .star import StarFile
 
 
+def block_naming_micrographs(star: StarFile, name: str, missing: str):
+    """The block ``data_<name>``, else the first loop with ``rlnMicrographName``; raises
+    ``missing`` (prefixed with the file) when neither has that column."""
+    block = star.block(name) or next((b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None)
+    if block is None or "rlnMicrographName" not in block.labels:
+        raise CryodedupError(f"{star.path}: {missing}")
+    return block
+
+
 def micrograph_pixel_sizes(path: Path) -> dict[str, float]:
     """Micrograph name -> pixel size in Å, from a micrographs STAR (any RELION version)."""
     star = StarFile(path)
-    block = star.block("micrographs") or next(
-        (b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None
+    block = block_naming_micrographs(
+        star, "micrographs", "no micrographs table with rlnMicrographName (is this a micrographs STAR?)"
     )
-    if block is None or "rlnMicrographName" not in block.labels:
-        raise CryodedupError(f"{path}: no micrographs table with rlnMicrographName (is this a micrographs STAR?)")
     table = star.table(block)
     names = table.column("rlnMicrographName")
     optics = star.block("optics")

@@ -24,7 +24,14 @@ import numpy as np
 from . import _core
 from .csfile import CsFile, CsGroup, flatten
 from .errors import CryodedupError
-from .micrograph_files import as_text, micrograph_pixel_sizes, mrc_header, open_mrc, resolve_paths
+from .micrograph_files import (
+    as_text,
+    block_naming_micrographs,
+    micrograph_pixel_sizes,
+    mrc_header,
+    open_mrc,
+    resolve_paths,
+)
 from .outputs import AtomicOutputs, check_plotting
 from .star import StarFile
 
@@ -92,11 +99,7 @@ class Micrographs:
 
 def _from_star(path: Path, options: MicrographOptions) -> Micrographs:
     star = StarFile(path)
-    block = star.block("micrographs") or next(
-        (b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None
-    )
-    if block is None or "rlnMicrographName" not in block.labels:
-        raise CryodedupError(f"{path}: no rlnMicrographName column (is this a micrographs STAR?)")
+    block = block_naming_micrographs(star, "micrographs", "no rlnMicrographName column (is this a micrographs STAR?)")
     _, keys, names = star.scan(block, [], "rlnMicrographName")
     row_names = [names[k] for k in keys]
     psize = options.psize
@@ -549,11 +552,7 @@ def _write_particles(path: Path, mics: Micrographs, keep: np.ndarray, kept_path,
         group.save_subset(on_rejected, [rejected_path], None, [])
         return
     star = StarFile(path)
-    block = star.block("particles") or next(
-        (b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None
-    )
-    if block is None or "rlnMicrographName" not in block.labels:
-        raise CryodedupError(f"{path}: no particle table with rlnMicrographName")
+    block = block_naming_micrographs(star, "particles", "no particle table with rlnMicrographName")
     _, keys, names = star.scan(block, [], "rlnMicrographName")
     on_rejected = (
         np.array([name in rejected_names for name in names], dtype=bool)[keys] if len(keys) else np.zeros(0, bool)
