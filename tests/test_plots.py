@@ -266,6 +266,10 @@ def test_consensus_pictures(tmp_path):
     options = ParticleOptions(mic_psize=1.0, topaz_scale=1.0, plot=True, plot_mics=0)
     summary = remove_duplicate_particles([tmp_path / "a.txt", tmp_path / "b.txt"], tmp_path / "out", options)
     assert {"consensus.png", "agreement.png"} <= {p.split("/")[-1] for p in summary["plots"]}
+    report = (tmp_path / "out/report.html").read_text()
+    # a: 2 picks, b: 1, one pair shared: J = 1 / (2 + 1 - 1) = 0.5, in the report; the
+    # per-micrograph matrices only in --json.
+    assert "Jaccard a.txt / b.txt" in report and "0.500" in report and "jaccard_per_micrograph" not in report
     captured = {}
     original = plots.consensus_by_input
 

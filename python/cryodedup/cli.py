@@ -15,6 +15,7 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from . import __version__
+from .consensus import consensus_rows
 from .errors import CryodedupError
 from .labels import distinct_labels
 from .micrographs import MicrographOptions, find_duplicate_micrographs
@@ -79,7 +80,7 @@ def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
         sym = s["symmetry_expansion"]
         by = ", ".join(f"{h:,} with {c} kept" for c, h in sym["sources_by_copies_kept"].items())
         rows.append(("Symmetry copies", f"{sym['copies_in']:,} copies of {sym['sources']:,} particles; {by}"))
-    rows += consensus_rows(s)
+    rows += consensus_rows(s["consensus"]) if s.get("consensus") else []
     if s.get("reading_notes"):
         rows.append(("Read", "\n".join(s["reading_notes"])))
     if s.get("output_format"):
@@ -94,33 +95,6 @@ def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
         ("Rejected files", "\n".join(s["outputs"]["rejected"])),
         ("Time", f"{s['seconds']:.2f} s"),
     ]
-    return rows
-
-
-def consensus_rows(s: dict) -> list[tuple[str, str]]:
-    """Per input, its picks confirmed by another input and kept alone or confirmed; the
-    Jaccard agreement of each pair of inputs; the micrographs where they agree least."""
-    consensus = s.get("consensus")
-    if not consensus:
-        return []
-    labels = distinct_labels([i["file"] for i in consensus["per_input"]])
-    rows = [("Consensus", f"min support {consensus['min_support']} of {len(labels)} inputs")]
-    for label, i in zip(labels, consensus["per_input"]):
-        rows.append(
-            (
-                f"  {label}",
-                f"{i['confirmed']:,} confirmed by another input; kept {i['kept_confirmed']:,} confirmed, "
-                f"{i['kept_alone']:,} alone",
-            )
-        )
-    matrix = consensus["jaccard"]
-    for a in range(len(labels)):
-        for b in range(a + 1, len(labels)):
-            value = matrix[a][b]
-            rows.append((f"  Jaccard {labels[a]} / {labels[b]}", "n/a" if value is None else f"{value:.3f}"))
-    worst = consensus["least_agreement"][:3]
-    if worst:
-        rows.append(("  Least agreement", "\n".join(f"{w['micrograph']} ({w['mean_jaccard']:.2f})" for w in worst)))
     return rows
 
 

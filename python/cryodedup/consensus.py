@@ -12,6 +12,8 @@ import warnings
 
 import numpy as np
 
+from .labels import distinct_labels
+
 
 def popcount(masks: np.ndarray) -> np.ndarray:
     """Number of set bits of each uint64."""
@@ -91,3 +93,28 @@ def consensus_report(particles, keep: np.ndarray, confirmed_by: np.ndarray, min_
             {"micrograph": particles.mic_names[m], "mean_jaccard": round(float(agreement[m]), 4)} for m in worst
         ],
     }
+
+
+def consensus_rows(consensus: dict) -> list[tuple[str, str]]:
+    """The report of :func:`consensus_report` as (label, text) rows: per input, its picks
+    confirmed by another input and kept alone or confirmed; the Jaccard index of each pair
+    of inputs; the micrographs where they agree least."""
+    labels = distinct_labels([i["file"] for i in consensus["per_input"]])
+    rows = [("Consensus", f"min support {consensus['min_support']} of {len(labels)} inputs")]
+    for label, i in zip(labels, consensus["per_input"]):
+        rows.append(
+            (
+                f"  {label}",
+                f"{i['confirmed']:,} confirmed by another input; kept {i['kept_confirmed']:,} confirmed, "
+                f"{i['kept_alone']:,} alone",
+            )
+        )
+    matrix = consensus["jaccard"]
+    for a in range(len(labels)):
+        for b in range(a + 1, len(labels)):
+            value = matrix[a][b]
+            rows.append((f"  Jaccard {labels[a]} / {labels[b]}", "n/a" if value is None else f"{value:.3f}"))
+    worst = consensus["least_agreement"][:3]
+    if worst:
+        rows.append(("  Least agreement", "\n".join(f"{w['micrograph']} ({w['mean_jaccard']:.2f})" for w in worst)))
+    return rows

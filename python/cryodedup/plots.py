@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
-from .consensus import jaccard_matrices, mean_agreement, popcount  # noqa: E402
+from .consensus import consensus_rows, jaccard_matrices, mean_agreement, popcount  # noqa: E402
 from .labels import distinct_labels, human  # noqa: E402
 from .particle_set import ParticleSet  # noqa: E402
 
@@ -501,6 +501,9 @@ def summary_rows(summary: dict) -> list[tuple[str, str]]:
                 else path
                 for path, i in zip(paths, value)
             ]
+        elif key == "consensus":  # per-micrograph matrices are in --json; the report lists the worst
+            rows += consensus_rows(value)
+            continue
         elif key == "pixel_sizes":
             value = [
                 f"{human(p['psize'])} Å from {p['source']} ({p['input']}, optics group {p['optics_group']})"
