@@ -227,3 +227,21 @@ def test_real_picker_files_through_the_cli(tmp_path):
     filament = shared_file("picks/napari-boxmanager__ActLifeact_03211.cbox")
     result = cli(filament, "--mic-psize", 1.0, "-o", tmp_path / "filament")
     assert result.exit_code == 1 and result.stderr.count("\n") == 1 and "filament" in result.stderr
+
+
+def test_which_inputs_are_picker_outputs(tmp_path):
+    from conftest import write_star
+    from cryodedup.particles_picks import is_picker_output
+
+    particles = write_star(tmp_path / "particles.star", ["rlnCoordinateX", "rlnCoordinateY"], [[1, 2]])
+    coordinates = tmp_path / "m_picks.star"  # a per-micrograph coordinate STAR under another name
+    coordinates.write_text("\ndata_\n\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n1 2\n")
+    listing = tmp_path / "list.star"
+    listing.write_text("data_coordinate_files\nloop_\n_rlnMicrographName\n_rlnMicrographCoordinates\na.mrc a.star\n")
+    (tmp_path / "CBOX").mkdir()
+    for path in (tmp_path / "CBOX", str(tmp_path / "*.box"), tmp_path / "x.cbox", tmp_path / "t.txt", listing):
+        assert is_picker_output(path), path
+    assert is_picker_output(coordinates)
+    assert is_picker_output(tmp_path / "coords_suffix_autopick.star")
+    for path in (particles, tmp_path / "p.cs", tmp_path / "g.csg"):
+        assert not is_picker_output(path), path
