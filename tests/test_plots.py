@@ -255,3 +255,34 @@ def test_default_path_imports_no_plotting(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
     assert (tmp_path / "out" / "particles_kept.star").exists()
+
+
+def test_consensus_pictures(tmp_path):
+    # Two topaz pickers on one micrograph: a's (100, 100) and b's (105, 100) are 5 Å apart,
+    # a's (500, 500) is alone. Kept: one of the pair (confirmed) and a's lone pick.
+    for name, rows in (("a", [(100.0, 100.0, 0.9), (500.0, 500.0, 0.5)]), ("b", [(105.0, 100.0, 0.1)])):
+        lines = ["image_name\tx_coord\ty_coord\tscore"] + [f"m\t{x}\t{y}\t{s}" for x, y, s in rows]
+        (tmp_path / f"{name}.txt").write_text("\n".join(lines) + "\n")
+    options = ParticleOptions(mic_psize=1.0, topaz_scale=1.0, plot=True, plot_mics=0)
+    summary = remove_duplicate_particles([tmp_path / "a.txt", tmp_path / "b.txt"], tmp_path / "out", options)
+    assert {"consensus.png", "agreement.png"} <= {p.split("/")[-1] for p in summary["plots"]}
+    report = (tmp_path / "out/report.html").read_text()
+    # a: 2 picks, b: 1, one pair shared: J = 1 / (2 + 1 - 1) = 0.5, in the report; the
+    # per-micrograph matrices only in --json.
+    assert "Jaccard a.txt / b.txt" in report and "0.500" in report and "jaccard_per_micrograph" not in report
+    captured = {}
+    original = plots.consensus_by_input
+
+    def spy(details):
+        captured["fig"] = original(details)
+        return captured["fig"]
+
+    plots.consensus_by_input = spy
+    try:
+        remove_duplicate_particles([tmp_path / "a.txt", tmp_path / "b.txt"], tmp_path / "again", options)
+    finally:
+        plots.consensus_by_input = original
+    ax = captured["fig"].axes[0]
+    confirmed = [p.get_width() for p in ax.patches if p.get_gid() == "confirmed"]
+    alone = [p.get_width() for p in ax.patches if p.get_gid() == "alone"]
+    assert (confirmed, alone) == ([1, 0], [1, 0])

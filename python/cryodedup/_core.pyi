@@ -22,6 +22,12 @@ def support(
     inputs: npt.NDArray[np.uint32],
     min_dist: float,
 ) -> npt.NDArray[np.uint32]: ...
+def support_masks(
+    groups: npt.NDArray[np.int64],
+    coords: npt.NDArray[np.float64],
+    inputs: npt.NDArray[np.uint32],
+    min_dist: float,
+) -> npt.NDArray[np.uint64]: ...
 
 class StarBlock:
     """One ``data_`` block: where it is, and its labels if it holds a loop."""

@@ -12,13 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import particles as star_job
-from . import particles_cs
-from .csfile import CsFile, CsGroup
-from .dedup import dedup
-from .errors import CryodedupError
-from .particles import ParticleOptions, remove_duplicate_particles
-from .star import Table
+from .csfile import CsFile
+from .particle_set import ParticleSet
+from .particles import ParticleOptions, decide, remove_duplicate_particles
+from .particles_cs import read_dataset
+from .particles_star import read_frame
 
 
 def remove_duplicates(data, outdir=None, *, force: bool = False, log=None, **options):
@@ -76,62 +74,13 @@ def remove_duplicates(data, outdir=None, *, force: bool = False, log=None, **opt
     raise TypeError(f"cannot remove duplicates from a {type(data).__name__}; see help(remove_duplicates)")
 
 
+def _keep(particles: ParticleSet, options: ParticleOptions) -> np.ndarray:
+    return decide(particles, options).keep
+
+
 def _keep_cryosparc(cs: CsFile, options: ParticleOptions, warn) -> np.ndarray:
-    slots = {f.split("/")[0]: 0 for f in cs.fields if "/" in f}
-    group = CsGroup(Path(f"<{type(cs.data).__name__}>"), [cs], slots, [np.arange(len(cs))])
-    result, _ = particles_cs.decide(group, options, warn)
-    return result.keep
-
-
-class _FrameParticles:
-    """A RELION particle table in memory, seen as the STAR job sees a file."""
-
-    def __init__(self, particles, optics, shift_key: str):
-        self.path = Path("<DataFrame>")
-        self.frame = particles
-        self.labels = [str(c) for c in particles.columns]
-        self.optics = None
-        if optics is not None:
-            rows = [[_text(v) for v in row] for row in optics.itertuples(index=False)]
-            self.optics = Table([str(c) for c in optics.columns], rows, [])
-        self.columns = star_job.choose_columns(self.labels, self.optics is not None, self.where(), shift_key)
-
-    def where(self) -> str:
-        return "the particle table"
-
-    def numeric_labels(self) -> list[str]:
-        return [c for c in self.labels if self.frame[c].dtype.kind in "iuf"]
-
-
-def _text(value) -> str:
-    """A table value as RELION writes it (integers without a decimal point)."""
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
+    return _keep(read_dataset(cs, options, warn), options)
 
 
 def _keep_relion(particles, optics, options: ParticleOptions, warn) -> np.ndarray:
-    part = _FrameParticles(particles, optics, options.shift_key)
-    needs = star_job.Needs()
-    score, higher = star_job.score_column([part], options, warn, needs)
-    needs.check()
-    numbers = {}
-    for label in part.columns.numbers(score):
-        try:
-            numbers[label] = particles[label].to_numpy(dtype=np.float64)
-        except (TypeError, ValueError):
-            raise CryodedupError(f"column {label} of the particle table is not numeric") from None
-    names, keys = np.unique(particles[part.columns.key].astype(str).to_numpy(), return_inverse=True)
-    mic_psizes = star_job.micrograph_pixel_sizes(options.micrographs) if options.micrographs else None
-    psize, _ = star_job.row_pixel_sizes(part, numbers, keys, list(names), options, mic_psizes, warn)
-    centres = star_job.centres_in_angstrom(part, numbers, psize)
-    result = dedup(
-        keys.astype(np.int64),
-        centres,
-        numbers[score] if score else None,
-        min_dist=options.min_dist,
-        higher_is_better=higher,
-        remove_entirely=options.remove_entirely,
-        seed=options.seed,
-    )
-    return result.keep
+    return _keep(read_frame(particles, optics, options, warn), options)

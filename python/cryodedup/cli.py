@@ -15,6 +15,7 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from . import __version__
+from .consensus import consensus_rows
 from .errors import CryodedupError
 from .labels import distinct_labels
 from .micrographs import ALL_PAIRS_UPTO, MicrographOptions, find_duplicate_micrographs
@@ -79,9 +80,17 @@ def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
         sym = s["symmetry_expansion"]
         by = ", ".join(f"{h:,} with {c} kept" for c, h in sym["sources_by_copies_kept"].items())
         rows.append(("Symmetry copies", f"{sym['copies_in']:,} copies of {sym['sources']:,} particles; {by}"))
+    rows += consensus_rows(s["consensus"]) if s.get("consensus") else []
+    if s.get("reading_notes"):
+        rows.append(("Read", "\n".join(s["reading_notes"])))
+    if s.get("output_format"):
+        rows.append(("Output format", s["output_format"]))
+    score_text = f"{score['column']} ({score['order']} first)" if score["column"] else score["order"]
+    if score.get("normalized"):
+        score_text += f"; {score['normalized']}"
     rows += [
         ("Shift", s["shift"]),
-        ("Score", f"{score['column']} ({score['order']} first)" if score["column"] else score["order"]),
+        ("Score", score_text),
         ("Kept files", "\n".join(s["outputs"]["kept"])),
         ("Rejected files", "\n".join(s["outputs"]["rejected"])),
         ("Time", f"{s['seconds']:.2f} s"),
@@ -127,14 +136,15 @@ QUIET = click.option("--quiet", "-q", is_flag=True, help="Print nothing on stder
 JSON = click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 
 
-def inputs_and_outdir(outdir_help: str):
-    """The INPUTS argument and the -o/--outdir option of a job command."""
+def inputs_and_outdir(outdir_help: str, folders: bool = False):
+    """The INPUTS argument (files, and folders when ``folders``) and the -o/--outdir option
+    of a job command."""
 
     def apply(f):
         f = click.option(
             "-o", "--outdir", required=True, type=click.Path(path_type=Path, file_okay=False), help=outdir_help
         )(f)
-        return click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))(f)
+        return click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=folders))(f)
 
     return apply
 
@@ -146,7 +156,9 @@ def main() -> None:
 
 
 @main.command()
-@inputs_and_outdir("Folder for particles_kept and particles_rejected (.star, or .cs and .csg).")
+@inputs_and_outdir(
+    "Folder for particles_kept and particles_rejected (.star, or .cs and .csg), or the picks' outputs.", folders=True
+)
 @click.option(
     "--min-dist",
     type=float,
@@ -164,7 +176,8 @@ def main() -> None:
     "--micrographs",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="A micrographs STAR, or CryoSPARC exposures (.cs/.csg), to take micrograph pixel sizes from.",
+    help="A micrographs STAR, or CryoSPARC exposures (.cs/.csg), to take micrograph pixel sizes from; "
+    "for picker inputs, the micrographs STAR also names the micrographs as RELION does.",
 )
 @click.option(
     "--shift-key",
@@ -197,6 +210,36 @@ def main() -> None:
     show_default=True,
     help="Seed of the random ranking used with `--score none`: a non-negative integer.",
 )
+@click.option(
+    "--min-support",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Consensus: keep a pick only if picks of at least this many inputs (its own included) lie within "
+    "the minimum distance; the others are rejected.",
+)
+@click.option(
+    "--score-normalize",
+    type=click.Choice(["none", "rank"]),
+    default="none",
+    show_default=True,
+    help="rank: compare each input's scores as percentiles within that input (pickers' scores are not on one scale).",
+)
+@click.option(
+    "--output-format",
+    type=click.Choice(["auto", "relion", "cryosparc", "input"]),
+    default="auto",
+    show_default=True,
+    help="Picker inputs: relion (a coordinate job for Extract), cryosparc (particles .cs with a location "
+    "slot), input (each picker's own format); auto: the inputs' format when they share one, else relion.",
+)
+@click.option(
+    "--topaz-scale",
+    type=float,
+    default=None,
+    help="Factor from topaz coordinates to micrograph pixels (the -s of topaz preprocess) [default: "
+    "inferred from the micrograph sizes, else 1].",
+)
 @FORCE
 @QUIET
 @JSON
@@ -216,7 +259,11 @@ def main() -> None:
     "then the folders above the input].",
 )
 @click.option_panel("Distance and pixel size", options=["--min-dist", "--mic-psize", "--micrographs"])
-@click.option_panel("Ranking", options=["--shift-key", "--score", "--score-order", "--remove-entirely", "--seed"])
+@click.option_panel(
+    "Ranking",
+    options=["--shift-key", "--score", "--score-order", "--score-normalize", "--remove-entirely", "--seed"],
+)
+@click.option_panel("Pickers and consensus", options=["--min-support", "--output-format", "--topaz-scale"])
 @click.option_panel(
     "Output", options=["--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics", "--project-dir", "--help"]
 )
@@ -231,6 +278,10 @@ def particles(
     score_order,
     remove_entirely,
     seed,
+    min_support,
+    score_normalize,
+    output_format,
+    topaz_scale,
     force,
     quiet,
     as_json,
@@ -238,12 +289,14 @@ def particles(
     plot_mics,
     project_dir,
 ) -> None:
-    """Remove duplicate particles from RELION STAR files or CryoSPARC particles (.cs, .csg).
+    """Remove duplicate particles from RELION STAR files, CryoSPARC particles (.cs, .csg) or
+    pickers' coordinates (RELION AutoPick/ManualPick jobs, crYOLO, topaz, EMAN).
 
     Particles closer than the minimum distance on the same micrograph are duplicates; of each
     group the best-scoring one is kept. Several INPUTS (for example the particles of two
     pickers) are deduplicated together into one kept and one rejected output, each row a copy
-    of its input row.
+    of its input row. Each picker's output (a folder, a quoted glob, a file) is one input;
+    --min-support keeps only picks that several pickers agree on.
     """
     options = ParticleOptions(
         min_dist=min_dist,
@@ -257,6 +310,10 @@ def particles(
         plot=plot,
         plot_mics=plot_mics,
         project_dir=project_dir,
+        min_support=min_support,
+        score_normalize=score_normalize,
+        output_format=output_format,
+        topaz_scale=topaz_scale,
     )
     run_particle_job("cryodedup particles", inputs, outdir, options, Reporter(quiet), force, as_json)
 

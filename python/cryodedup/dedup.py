@@ -20,6 +20,18 @@ HIGHER_IS_BETTER = (
 LOWER_IS_BETTER = ("alignments2D/error", "alignments3D/error", "alignments2D/error_min", "alignments3D/error_min")
 
 
+def score_direction(label: str, score_order: str = "auto") -> bool | None:
+    """Whether higher scores are better: ``score_order`` ``max`` or ``min`` when given,
+    else what is known of the column ``label``; None when it is not known."""
+    if score_order != "auto":
+        return score_order == "max"
+    if label in HIGHER_IS_BETTER:
+        return True
+    if label in LOWER_IS_BETTER:
+        return False
+    return None
+
+
 @dataclass(frozen=True)
 class DedupResult:
     """What :func:`dedup` decided for each particle.
@@ -106,11 +118,45 @@ def dedup(
     return DedupResult(keep=keep, suppressed_by=suppressed_by)
 
 
-def support(groups: ArrayLike, coords: ArrayLike, inputs: ArrayLike, *, min_dist: float) -> np.ndarray:
-    """For each pick, the number of distinct inputs (pickers) that picked near it.
+#: Inputs (pickers) that consensus can tell apart: one bit each in a uint64.
+MAX_INPUTS = 64
 
-    An input counts when one of its picks lies within ``min_dist`` of this pick on the same
-    micrograph; the pick's own input is included, and every pick counts.
+
+def _consensus_arrays(
+    groups: ArrayLike, coords: ArrayLike, inputs: ArrayLike, max_input: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    groups = np.ascontiguousarray(groups, dtype=np.int64)
+    coords = np.ascontiguousarray(coords, dtype=np.float64)
+    inputs = np.asarray(inputs)
+    if groups.ndim != 1:
+        raise ValueError(f"groups must be one-dimensional, got shape {groups.shape}")
+    if coords.ndim != 2 or coords.shape[0] != groups.size:
+        raise ValueError(f"coords must have shape ({groups.size}, 2) or ({groups.size}, 3), got {coords.shape}")
+    if inputs.shape != groups.shape:
+        raise ValueError(f"inputs must have shape {groups.shape}, got {inputs.shape}")
+    if inputs.size and (inputs.min() < 0 or inputs.max() >= max_input):
+        raise ValueError(f"inputs must be numbers in [0, {max_input})")
+    return groups, coords, np.ascontiguousarray(inputs, dtype=np.uint32)
+
+
+def support_masks(groups: ArrayLike, coords: ArrayLike, inputs: ArrayLike, *, min_dist: float) -> np.ndarray:
+    """For each pick, WHICH inputs picked within ``min_dist`` of it on the same micrograph:
+    bit k of the result is set when input k has a pick there (its own input's bit always
+    is). :func:`support` is the number of bits set.
+
+    Parameters are those of :func:`support`; ``inputs`` must be below :data:`MAX_INPUTS`.
+
+    Returns
+    -------
+    numpy.ndarray of uint64, shape (n,)
+    """
+    groups, coords, inputs = _consensus_arrays(groups, coords, inputs, MAX_INPUTS)
+    return _core.support_masks(groups, coords, inputs, float(min_dist))
+
+
+def support(groups: ArrayLike, coords: ArrayLike, inputs: ArrayLike, *, min_dist: float) -> np.ndarray:
+    """For each pick, the number of distinct inputs (pickers) that picked within ``min_dist``
+    of it on the same micrograph, its own input included, counting every pick.
 
     This is the consensus count behind ``--min-support K``: after duplicate removal, a kept
     pick stays kept only if its support is at least K. Memory is O(n) whatever the geometry
@@ -132,16 +178,5 @@ def support(groups: ArrayLike, coords: ArrayLike, inputs: ArrayLike, *, min_dist
     numpy.ndarray of int64, shape (n,)
         Support of each pick, between 1 and the number of inputs.
     """
-    groups = np.ascontiguousarray(groups, dtype=np.int64)
-    coords = np.ascontiguousarray(coords, dtype=np.float64)
-    inputs = np.asarray(inputs)
-    if groups.ndim != 1:
-        raise ValueError(f"groups must be one-dimensional, got shape {groups.shape}")
-    if coords.ndim != 2 or coords.shape[0] != groups.size:
-        raise ValueError(f"coords must have shape ({groups.size}, 2) or ({groups.size}, 3), got {coords.shape}")
-    if inputs.shape != groups.shape:
-        raise ValueError(f"inputs must have shape {groups.shape}, got {inputs.shape}")
-    if inputs.size and (inputs.min() < 0 or inputs.max() >= 2**32 - 1):
-        raise ValueError("inputs must be numbers in [0, 2**32 - 1)")
-    inputs = np.ascontiguousarray(inputs, dtype=np.uint32)
+    groups, coords, inputs = _consensus_arrays(groups, coords, inputs, 2**32 - 1)
     return _core.support(groups, coords, inputs, float(min_dist)).astype(np.int64)

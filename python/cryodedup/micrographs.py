@@ -24,8 +24,15 @@ import numpy as np
 from . import _core
 from .csfile import CsFile, CsGroup, flatten
 from .errors import CryodedupError
+from .micrograph_files import (
+    as_text,
+    block_naming_micrographs,
+    micrograph_pixel_sizes,
+    mrc_header,
+    open_mrc,
+    resolve_paths,
+)
 from .outputs import AtomicOutputs, check_plotting
-from .particles import micrograph_pixel_sizes
 from .star import StarFile
 
 CANDIDATES = ("auto", "window", "pattern", "all")
@@ -95,27 +102,9 @@ class Micrographs:
 # --- inputs -------------------------------------------------------------------------------
 
 
-def resolve_paths(names: list[str], source: Path | None, project_dir: Path | None) -> tuple[list[Path], Path]:
-    """Paths of the micrograph files. RELION and CryoSPARC write paths relative to the
-    project folder: try ``project_dir`` (default: the current folder), then the folders above
-    the input file."""
-    roots = [project_dir or Path.cwd()]
-    if source is not None:
-        roots += list(source.resolve().parents)
-    for root in roots:
-        paths = [Path(n) if Path(n).is_absolute() else root / n for n in names]
-        if paths and paths[0].exists():
-            return paths, root
-    return [Path(n) if Path(n).is_absolute() else roots[0] / n for n in names], roots[0]
-
-
 def _from_star(path: Path, options: MicrographOptions) -> Micrographs:
     star = StarFile(path)
-    block = star.block("micrographs") or next(
-        (b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None
-    )
-    if block is None or "rlnMicrographName" not in block.labels:
-        raise CryodedupError(f"{path}: no rlnMicrographName column (is this a micrographs STAR?)")
+    block = block_naming_micrographs(star, "micrographs", "no rlnMicrographName column (is this a micrographs STAR?)")
     _, keys, names = star.scan(block, [], "rlnMicrographName")
     row_names = [names[k] for k in keys]
     psize = options.psize
@@ -138,7 +127,7 @@ def _from_cs(path: Path, options: MicrographOptions) -> Micrographs:
     group = CsGroup.load(path)
     if not group.has("micrograph_blob/path"):
         raise CryodedupError(f"{path}: no micrograph_blob/path field (is this a CryoSPARC exposures dataset?)")
-    names = [n.decode() if isinstance(n, bytes) else str(n) for n in group.column("micrograph_blob/path")]
+    names = as_text(group.column("micrograph_blob/path"))
     psize = options.psize
     if psize is None and group.has("micrograph_blob/psize_A"):
         values = np.unique(group.column("micrograph_blob/psize_A"))
@@ -242,34 +231,6 @@ def candidate_pairs(n: int, offsets: np.ndarray | None) -> np.ndarray:
 # --- scoring -----------------------------------------------------------------------------
 
 
-def _open_mrc(path: Path):
-    import mrcfile
-
-    mrc = mrcfile.mmap(path, mode="r", permissive=True)
-    data = mrc.data
-    if data is None or data.ndim not in (2, 3) or (data.ndim == 3 and data.shape[0] != 1):
-        shape = None if data is None else data.shape
-        mrc.close()
-        raise CryodedupError(f"{path}: expected one 2-D image, found data of shape {shape}")
-    data = data.reshape(data.shape[-2:])
-    if data.dtype.byteorder == ">":
-        data = data.astype(data.dtype.newbyteorder("<"))  # the Rust side reads little-endian
-    return mrc, data
-
-
-def _header(path: Path):
-    """(ny, nx) and the header's pixel size (None when unset) of an MRC file."""
-    try:
-        mrc, data = _open_mrc(path)
-    except CryodedupError:
-        raise
-    except (OSError, ValueError) as err:
-        raise CryodedupError(f"{path}: cannot read the MRC file ({err})") from None
-    psize = float(mrc.voxel_size.x)
-    mrc.close()
-    return data.shape, (psize if psize > 0 else None)
-
-
 def score_pairs(mics: Micrographs, options: MicrographOptions, progress: Callable[[int], None] = lambda k: None):
     """Scores every candidate pair. Returns (pairs as input indices, scores dict, bin,
     binned pixel size, the order and its rule, unreadable files)."""
@@ -284,7 +245,7 @@ def score_pairs(mics: Micrographs, options: MicrographOptions, progress: Callabl
                     f"{mics.paths[k]}: micrograph file not found"
                     + (f" (paths resolved against {mics.root})" if mics.root else "")
                 )
-            this_shape, header_psize = _header(mics.paths[k])
+            this_shape, header_psize = mrc_header(mics.paths[k])
         except CryodedupError as err:
             if not options.skip_unreadable:
                 raise CryodedupError(f"{err} (use --skip-unreadable to go on without it)") from None
@@ -331,7 +292,7 @@ def score_pairs(mics: Micrographs, options: MicrographOptions, progress: Callabl
         stop = min(start + options.batch, len(positions))
         handles, arrays = [], []
         for q in range(start, stop):
-            mrc, data = _open_mrc(mics.paths[positions[q]])
+            mrc, data = open_mrc(mics.paths[positions[q]])
             handles.append(mrc)
             arrays.append(np.ascontiguousarray(data))
         try:
@@ -530,7 +491,7 @@ def _plot(mics, options, pairs, scores, is_dup, rank, binning, outdir, force, su
             continue
         images = []
         for i in (first, later):
-            mrc, data = _open_mrc(mics.paths[i])
+            mrc, data = open_mrc(mics.paths[i])
             images.append(_core.bin_image(np.ascontiguousarray(data), binning))
             mrc.close()
         title = (
@@ -617,9 +578,7 @@ def _write_micrographs(
         return
     for stem, selected in (("micrographs_kept", keep), ("micrographs_rejected", ~keep)):
         if mics.kind == "cs":
-            n_cs = len(mics.group.files)
-            csg = tmp[stem][-1] if mics.group.csg is not None else None
-            mics.group.save_subset(selected, tmp[stem][:n_cs], csg, names[stem][:n_cs])
+            mics.group.write_subset(selected, tmp[stem], names[stem])
         else:
             Path(tmp[stem][0]).write_text("".join(f"{mics.names[i]}\n" for i in np.flatnonzero(selected)))
 
@@ -634,7 +593,7 @@ def _write_particles(path: Path, mics: Micrographs, keep: np.ndarray, kept_path,
         if mics.uids is not None and group.has("location/micrograph_uid"):
             on_rejected = np.isin(group.column("location/micrograph_uid"), mics.uids[~keep])
         elif group.has("location/micrograph_path"):
-            paths = [p.decode() if isinstance(p, bytes) else str(p) for p in group.column("location/micrograph_path")]
+            paths = as_text(group.column("location/micrograph_path"))
             on_rejected = np.array([p in rejected_names for p in paths], dtype=bool)
         else:
             raise CryodedupError(f"{path}: no location/micrograph_uid or micrograph_path to match micrographs")
@@ -642,11 +601,7 @@ def _write_particles(path: Path, mics: Micrographs, keep: np.ndarray, kept_path,
         group.save_subset(on_rejected, [rejected_path], None, [])
         return
     star = StarFile(path)
-    block = star.block("particles") or next(
-        (b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None
-    )
-    if block is None or "rlnMicrographName" not in block.labels:
-        raise CryodedupError(f"{path}: no particle table with rlnMicrographName")
+    block = block_naming_micrographs(star, "particles", "no particle table with rlnMicrographName")
     _, keys, names = star.scan(block, [], "rlnMicrographName")
     on_rejected = (
         np.array([name in rejected_names for name in names], dtype=bool)[keys] if len(keys) else np.zeros(0, bool)

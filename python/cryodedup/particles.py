@@ -1,33 +1,29 @@
-"""The particle job: remove duplicate particles from RELION particle STAR files.
+"""The particle job: remove duplicate particles (or picks), whatever their format.
 
-Centres are computed in Å as docs/design.md section 2 defines them (the origin is subtracted;
-RELION 3.0 origins are in particle pixels), with the micrograph pixel size taken per optics
-group and never from ``rlnImagePixelSize``. Several inputs are deduplicated together and
-written as one kept and one rejected file whose rows are byte copies of the input rows.
+Each format module reads its inputs into one :class:`~cryodedup.particle_set.ParticleSet`
+(``particles_star`` for RELION particle STAR files, ``particles_cs`` for CryoSPARC
+datasets); this module decides which rows to keep from that structure alone, hands the
+mask to the set's writer, and makes the summary and the pictures.
 """
 
 from __future__ import annotations
 
-import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from . import particles_cs
-from .dedup import HIGHER_IS_BETTER, LOWER_IS_BETTER, dedup
+from .consensus import consensus_report, popcount
+from .dedup import MAX_INPUTS, dedup, support_masks
 from .errors import CryodedupError
-from .outputs import AtomicOutputs, check_plotting
-from .particles_cs import is_cryosparc
-from .star import Block, StarFile, Table, split_fields, unquote
-
-#: The score columns ``--score auto`` looks for, in order.
-AUTO_SCORES = ("rlnAutopickFigureOfMerit", "rlnMaxValueProbDistribution", "rlnLogLikeliContribution")
-
-KEPT_NAME = "particles_kept.star"
-REJECTED_NAME = "particles_rejected.star"
+from .micrograph_files import resolve_paths
+from .outputs import check_plotting
+from .particle_set import ParticleSet
+from .particles_cs import is_cryosparc, read_cs_files
+from .particles_picks import is_picker_output, read_picker_outputs
+from .particles_star import read_star_files
 
 Log = Callable[[str, str], None]
 
@@ -51,6 +47,10 @@ class ParticleOptions:
     plot: bool = False
     plot_mics: int = 3
     project_dir: Path | None = None
+    min_support: int = 1
+    score_normalize: str = "none"
+    output_format: str = "auto"
+    topaz_scale: float | None = None
 
     def check(self) -> None:
         if not np.isfinite(self.min_dist) or self.min_dist < 0:
@@ -59,420 +59,129 @@ class ParticleOptions:
             raise CryodedupError(f"--mic-psize must be a pixel size in Å > 0, got {self.mic_psize}")
         if self.score_order not in ("auto", "max", "min"):
             raise CryodedupError(f"--score-order is auto, max or min, got {self.score_order!r}")
+        if not (isinstance(self.min_support, int) and 1 <= self.min_support <= MAX_INPUTS):
+            raise CryodedupError(f"--min-support must be a whole number of inputs from 1 to {MAX_INPUTS}")
+        if self.score_normalize not in ("none", "rank"):
+            raise CryodedupError(f"--score-normalize is none or rank, got {self.score_normalize!r}")
+        if self.topaz_scale is not None and not (np.isfinite(self.topaz_scale) and self.topaz_scale > 0):
+            raise CryodedupError(f"--topaz-scale must be a number > 0, got {self.topaz_scale}")
         if not 0 <= self.seed < 2**64:
             raise CryodedupError(f"--seed must be in [0, 2**64), got {self.seed}")
         check_plotting(self.plot)
 
 
-@dataclass
-class Columns:
-    """Which columns of a particle block the job reads, and in which units."""
-
-    key: str
-    coords: list[str]
-    coords_in_angstrom: bool
-    origins: list[str] = field(default_factory=list)
-    origins_in_pixels: bool = False
-    optics_group: str | None = None
-
-    def numbers(self, score: str | None) -> list[str]:
-        extra = ["rlnDetectorPixelSize", "rlnMagnification"] if self.origins_in_pixels else []
-        group = [self.optics_group] if self.optics_group else []
-        return list(dict.fromkeys(self.coords + self.origins + group + extra + ([score] if score else [])))
-
-
-@dataclass
-class PixelSize:
-    """The micrograph pixel size used for one optics group of one input."""
-
-    input: str
-    optics_group: str
-    psize: float | None
-    source: str
-
-
-class Needs:
-    """What the user must supply (an option, a pixel size), gathered over all inputs so that
-    one message names everything at once instead of one thing per run."""
-
-    def __init__(self):
-        self.messages: list[str] = []
-
-    def add(self, message: str) -> None:
-        if message not in self.messages:
-            self.messages.append(message)
-
-    def check(self) -> None:
-        """Raises one CryodedupError naming every need, if there are any."""
-        if len(self.messages) == 1:
-            raise CryodedupError(self.messages[0])
-        if self.messages:
-            numbered = " ".join(f"({k}) {m}" for k, m in enumerate(self.messages, 1))
-            raise CryodedupError(f"{len(self.messages)} things are missing: {numbered}")
-
-
-class ParticleStar:
-    """One particle STAR input: its particle and optics blocks and the columns to read."""
-
-    def __init__(self, path, shift_key: str = "auto"):
-        self.star = StarFile(path)
-        self.path = self.star.path
-        self.block = self._particle_block()
-        self.labels = list(self.block.labels)
-        optics = self.star.block("optics")
-        self.optics_block: Block | None = optics
-        self.optics: Table | None = self.star.table(optics) if optics else None
-        self.columns = choose_columns(self.labels, self.optics is not None, self.where(), shift_key)
-
-    def where(self) -> str:
-        return f"{self.path}: data_{self.block.name} (line {self.block.line})"
-
-    def numeric_labels(self) -> list[str]:
-        return self.star.numeric_labels(self.block)
-
-    def _particle_block(self) -> Block:
-        found = self.star.block("particles")
-        if found:
-            return found
-        loops = [b for b in self.star.blocks if b.labels is not None and b.name != "optics"]
-        located = [b for b in loops if {"rlnCoordinateX", "rlnCenteredCoordinateXAngst"} & set(b.labels)]
-        if len(loops) == 1:
-            return loops[0]
-        if len(located) == 1:
-            return located[0]
-        names = ", ".join(f"data_{b.name}" for b in self.star.blocks) or "none"
+def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn, log) -> ParticleSet:
+    """The inputs read by the module of their format (all inputs must share one)."""
+    kinds = {is_cryosparc(p) for p in inputs}
+    if len(kinds) > 1:
         raise CryodedupError(
-            f"{self.path}: no particle block found (expected data_particles, or one loop with "
-            f"rlnCoordinateX/Y); blocks present: {names}"
+            "inputs mix CryoSPARC (.cs/.csg) and STAR files or picker coordinates; deduplicate each kind on its own"
         )
-
-
-def choose_columns(labels: list[str], has_optics: bool, where: str, shift_key: str) -> Columns:
-    """The columns that locate the particles of a table with these labels, and their units."""
-    all_labels = list(labels)
-    labels = set(labels)
-    if "rlnCenteredCoordinateXAngst" in labels:  # RELION 5 tomography: centres in Å
-        axes = [a for a in "XYZ" if f"rlnCenteredCoordinate{a}Angst" in labels]
-        coords, in_angstrom = [f"rlnCenteredCoordinate{a}Angst" for a in axes], True
-    else:
-        missing = [lab for lab in ("rlnCoordinateX", "rlnCoordinateY") if lab not in labels]
-        if missing:
-            raise CryodedupError(
-                f"{where}: no {' or '.join(missing)} column; the particles cannot be located "
-                f"on their micrographs (columns present: {', '.join(all_labels)})"
-            )
-        axes = ["X", "Y"] + (["Z"] if "rlnCoordinateZ" in labels else [])
-        coords, in_angstrom = [f"rlnCoordinate{a}" for a in axes], False
-    key = next((k for k in ("rlnMicrographName", "rlnTomoName") if k in labels), None)
-    if key is None:
+    pickers = {is_picker_output(p) for p in inputs}
+    if len(pickers) > 1:
         raise CryodedupError(
-            f"{where}: no rlnMicrographName column; particles are only compared with "
-            "particles of the same micrograph, so each needs one"
+            "inputs mix picker coordinates and particle files; deduplicate each kind on its own "
+            "(or extract the picks first)"
         )
-    columns = Columns(key=key, coords=coords, coords_in_angstrom=in_angstrom)
-    if has_optics and "rlnOpticsGroup" in labels:
-        columns.optics_group = "rlnOpticsGroup"
-    if shift_key == "auto":
-        if f"rlnOrigin{axes[0]}Angst" in labels:
-            columns.origins = [f"rlnOrigin{a}Angst" for a in axes if f"rlnOrigin{a}Angst" in labels]
-        elif "rlnOriginX" in labels and not in_angstrom:
-            columns.origins = [f"rlnOrigin{a}" for a in axes if f"rlnOrigin{a}" in labels]
-            columns.origins_in_pixels = True
-            for needed in ("rlnDetectorPixelSize", "rlnMagnification"):
-                if needed not in labels:
-                    raise CryodedupError(
-                        f"{where}: rlnOriginX is in particle pixels but there is no {needed} "
-                        "column to give their size; use --shift-key none to ignore the origins"
-                    )
-    return columns
-
-
-def score_column(parts: list, options: ParticleOptions, warn, needs: Needs) -> tuple[str | None, bool]:
-    """The score label (None: random ranking) and whether higher is better. The score must
-    be a column of every input; ``auto`` takes the first known score they all have, and
-    falls back to the seeded random ranking (as ``none``) with a warning when there is none.
-    An unknown column or order is added to ``needs`` (and None returned)."""
-    if options.score == "none":
-        return None, True
-    if options.score == "auto":
-        label = next((s for s in AUTO_SCORES if all(s in p.labels for p in parts)), None)
-        if label is None:
-            which = "every input" if len(parts) > 1 else parts[0].path.name
-            warn(
-                f"--score auto: none of {', '.join(AUTO_SCORES)} is in {which}, so each group of duplicates "
-                f"keeps a seeded random particle (seed {options.seed}), as with --score none; "
-                "rank by a column with --score COLUMN"
-            )
-            return None, True
-    else:
-        label = options.score
-        lacking = [p for p in parts if label not in p.labels]
-        if lacking:
-            numeric = [lab for lab in lacking[0].numeric_labels() if all(lab in p.labels for p in parts)]
-            needs.add(
-                f"{lacking[0].where()}: unknown score column {label!r}; numeric columns present"
-                f"{' in every input' if len(parts) > 1 else ''}: {', '.join(numeric) or 'none'}"
-            )
-            return None, True
-    if options.score_order != "auto":
-        return label, options.score_order == "max"
-    if label in HIGHER_IS_BETTER:
-        return label, True
-    if label in LOWER_IS_BETTER:
-        return label, False
-    needs.add(
-        f"--score {label}: it is not known whether higher or lower is better; "
-        "add --score-order max or --score-order min"
-    )
-    return label, True
-
-
-def merged_columns(parts: list[ParticleStar], warn) -> list[str]:
-    """The particle columns of the merged output: those all inputs have, in the first
-    input's order. Each dropped column is named in a warning with the inputs it came from.
-    The optics tables must have the same columns (in any order)."""
-    first = parts[0]
-    common = [lab for lab in first.labels if all(lab in p.labels for p in parts[1:])]
-    dropped: dict[str, list[str]] = {}
-    for part in parts:
-        for label in part.labels:
-            if label not in common:
-                dropped.setdefault(label, []).append(str(part.path))
-    if dropped:
-        named = "; ".join(f"{label} (from {', '.join(paths)})" for label, paths in dropped.items())
-        warn(f"particle columns not in every input are left out of the outputs: {named}")
-    for other in parts[1:]:
-        if (first.optics is None) != (other.optics is None):
-            raise CryodedupError(
-                f"{first.path} and {other.path}: one has a data_optics block and the other not "
-                "(RELION 3.1+ and 3.0 files cannot be merged)"
-            )
-        if first.optics is not None and set(first.optics.labels) != set(other.optics.labels):
-            a, b = first.optics.labels, other.optics.labels
-            detail = "; ".join(
-                f"only in {p}: {', '.join(only)}"
-                for p, only in ((first.path, [x for x in a if x not in b]), (other.path, [x for x in b if x not in a]))
-                if only
-            )
-            raise CryodedupError(
-                f"{first.path} and {other.path} have different optics columns, so their optics groups "
-                f"cannot be merged ({detail})"
-            )
-    return common
-
-
-def micrograph_pixel_sizes(path: Path) -> dict[str, float]:
-    """Micrograph name -> pixel size in Å, from a micrographs STAR (any RELION version)."""
-    star = StarFile(path)
-    block = star.block("micrographs") or next(
-        (b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None
-    )
-    if block is None or "rlnMicrographName" not in block.labels:
-        raise CryodedupError(f"{path}: no micrographs table with rlnMicrographName (is this a micrographs STAR?)")
-    table = star.table(block)
-    names = table.column("rlnMicrographName")
-    optics = star.block("optics")
-    try:
-        if optics is not None and "rlnOpticsGroup" in table.labels:
-            otable = star.table(optics)
-            if "rlnMicrographPixelSize" not in otable.labels:
-                raise CryodedupError(f"{path}: data_optics has no rlnMicrographPixelSize column")
-            by_group = dict(zip(otable.column("rlnOpticsGroup"), map(float, otable.column("rlnMicrographPixelSize"))))
-            return {n: by_group[g] for n, g in zip(names, table.column("rlnOpticsGroup"))}
-        if {"rlnDetectorPixelSize", "rlnMagnification"} <= set(table.labels):
-            det, mag = table.column("rlnDetectorPixelSize"), table.column("rlnMagnification")
-            return {n: 1e4 * float(d) / float(m) for n, d, m in zip(names, det, mag)}
-    except (KeyError, ValueError) as err:
-        raise CryodedupError(f"{path}: inconsistent optics groups or pixel sizes ({err})") from None
-    raise CryodedupError(f"{path}: no micrograph pixel size in it (rlnMicrographPixelSize in data_optics)")
-
-
-def _optics_value(table: Table, label: str) -> dict[str, float]:
-    if label not in table.labels:
-        return {}
-    return {g: float(v) for g, v in zip(table.column("rlnOpticsGroup"), table.column(label))}
-
-
-def row_pixel_sizes(
-    part, numbers, keys, names, options, mic_psizes, warn, needs: Needs | None = None
-) -> tuple[np.ndarray, list[PixelSize]]:
-    """The micrograph pixel size of every row of one input, and what was used per group.
-    A pixel size the user must give is added to ``needs`` (NaN for those rows); without
-    ``needs`` it is raised at once."""
-    own_needs = needs is None
-    needs = needs or Needs()
-    psize, used = _row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn, needs)
-    if own_needs:
-        needs.check()
-    return psize, used
-
-
-def _row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn, needs: Needs):
-    n = keys.size
-    if part.columns.coords_in_angstrom:
-        return np.ones(n), [PixelSize(part.path.name, "all", None, "not needed: coordinates are in Å")]
-    if options.mic_psize is not None:
-        return np.full(n, options.mic_psize), [PixelSize(part.path.name, "all", options.mic_psize, "--mic-psize")]
-    if mic_psizes is not None:
-        missing = [name for name in names if name not in mic_psizes]
-        if missing:
-            raise CryodedupError(
-                f"{part.where()}: micrograph {missing[0]!r} is not in {options.micrographs} "
-                f"({len(missing)} of {len(names)} micrographs missing)"
-            )
-        per_mic = np.array([mic_psizes[name] for name in names])
-        used = [
-            PixelSize(part.path.name, "all", float(v), f"rlnMicrographPixelSize in {options.micrographs}")
-            for v in np.unique(per_mic)
-        ]
-        return per_mic[keys], used
-    hint = "give the micrograph pixel size with --mic-psize, or a micrographs STAR with --micrographs"
-    unknown = np.full(n, np.nan), []
-    if part.optics is None:
-        needs.add(
-            f"{part.where()}: no micrograph pixel size (a RELION 3.0 file has only the particle pixel size, "
-            f"which differs from the micrograph's when particles were rescaled); {hint}"
-        )
-        return unknown
-    if part.columns.optics_group is None:
-        needs.add(f"{part.where()}: no rlnOpticsGroup column to find each particle's pixel size; {hint}")
-        return unknown
-    mic = _optics_value(part.optics, "rlnMicrographPixelSize")
-    original = _optics_value(part.optics, "rlnMicrographOriginalPixelSize")
-    groups = numbers[part.columns.optics_group]
-    psize = np.full(n, np.nan)
-    used = []
-    for g in np.unique(groups):
-        label = str(int(g)) if float(g).is_integer() else str(g)
-        if label in mic:
-            value, source = mic[label], "rlnMicrographPixelSize"
-        elif label in original:
-            value, source = original[label], "rlnMicrographOriginalPixelSize (assumes no binning at motion correction)"
-            warn(
-                f"{part.path.name}: optics group {label} has no rlnMicrographPixelSize; using "
-                f"rlnMicrographOriginalPixelSize {value} Å, which is only right if the movies were not "
-                f"binned in motion correction ({hint} to be sure)"
-            )
-        elif label in _optics_value(part.optics, "rlnImagePixelSize") or not part.optics.rows:
-            needs.add(
-                f"{part.where()}: optics group {label} has no micrograph pixel size "
-                f"(rlnImagePixelSize is the extracted particles' and is not used); {hint}"
-            )
-            continue
-        else:
-            raise CryodedupError(f"{part.where()}: particles refer to optics group {label}, absent from data_optics")
-        if not value > 0:
-            needs.add(f"{part.where()}: optics group {label} has pixel size {value}, expected > 0; {hint}")
-            continue
-        psize[groups == g] = value
-        used.append(PixelSize(part.path.name, label, value, source))
-    return psize, used
-
-
-def centres_in_angstrom(part: ParticleStar, numbers, psize: np.ndarray) -> np.ndarray:
-    """Particle centres in Å: coordinate x micrograph pixel size - origin (origin subtracted)."""
-    cols = part.columns
-    centres = np.empty((psize.size, len(cols.coords)))
-    origin_by_axis = {lab[-1] if not lab.endswith("Angst") else lab[-6]: lab for lab in cols.origins}
-    image_psize = None
-    if cols.origins_in_pixels:
-        image_psize = 1e4 * numbers["rlnDetectorPixelSize"] / numbers["rlnMagnification"]
-    for j, label in enumerate(cols.coords):
-        axis = label[-6] if label.endswith("Angst") else label[-1]
-        c = numbers[label] if cols.coords_in_angstrom else numbers[label] * psize
-        origin = origin_by_axis.get(axis)
-        if origin is not None:
-            c = c - (numbers[origin] * image_psize if image_psize is not None else numbers[origin])
-        centres[:, j] = c
-    return centres
+    if pickers == {True}:
+        return read_picker_outputs(inputs, outdir, options, warn, log)
+    read = read_cs_files if kinds == {True} else read_star_files
+    return read(inputs, outdir, options, warn, log)
 
 
 @dataclass
-class _Merge:
-    """The header of the merged output and the optics-group renumbering of each input."""
+class Decision:
+    """Which rows are kept, and why the others are not.
 
-    prefix: bytes
-    suffix: bytes
-    rewrites: list[dict[str, str] | None]
+    ``suppressed_by`` is the kept-first duplicate of a row rejected as a duplicate (-1
+    otherwise); ``confirmed_by`` is, per row, the bitmask of inputs with a row within the
+    minimum distance on its micrograph, its own input included (None with one input).
+    """
 
+    keep: np.ndarray
+    suppressed_by: np.ndarray
+    confirmed_by: np.ndarray | None
 
-def _replace_fields(line: str, replacements: dict[int, str]) -> str:
-    spans = split_fields(line)
-    for j in sorted(replacements, reverse=True):
-        start, end, _ = spans[j]
-        line = line[:start] + replacements[j] + line[end:]
-    return line
-
-
-def _particle_header(part: ParticleStar, labels: list[str]) -> bytes:
-    """The particle block of ``part`` from its ``data_`` line to its first row, listing only
-    ``labels`` (a subset of its own, in its order), renumbered ``#1``..``#k``."""
-    header = part.star.read_bytes(part.block.start, part.block.rows_start)
-    if labels == part.labels:
-        return header
-    wanted, lines, k = set(labels), [], 0
-    for line in header.decode("utf-8", errors="surrogateescape").splitlines(keepends=True):
-        stripped = line.strip()
-        if stripped.startswith("_"):  # in a loop's header, every _ line is a label
-            if stripped.split()[0][1:] not in wanted:
-                continue
-            k += 1
-            line = re.sub(r"#\d+", f"#{k}", line, count=1)
-        lines.append(line)
-    return "".join(lines).encode("utf-8", errors="surrogateescape")
+    @property
+    def support(self) -> np.ndarray | None:
+        """Number of distinct inputs confirming each row (its own included)."""
+        return None if self.confirmed_by is None else popcount(self.confirmed_by)
 
 
-def _merge_optics(parts: list[ParticleStar], labels: list[str]) -> _Merge:
-    """The merged output's header (optics groups of all inputs in one table, the particle
-    loop listing ``labels``) and footer. An optics group identical in every value but its
-    number maps onto the existing one; a different group gets its own number (its old one
-    if free) and, if its name is taken, a new name. Only clashing numbers are rewritten.
-    Optics columns in another order are matched by name."""
-    base = parts[0]
-    suffix = base.star.read_bytes(base.block.rows_end, base.star.size)
-    particle_header = _particle_header(base, labels)
-    if base.optics is None or len(parts) == 1:
-        return _Merge(base.star.read_bytes(0, base.block.start) + particle_header, suffix, [None] * len(parts))
-    optics_labels = base.optics.labels
-    g_col = optics_labels.index("rlnOpticsGroup")
-    n_col = optics_labels.index("rlnOpticsGroupName") if "rlnOpticsGroupName" in optics_labels else None
+def rank_percentiles(scores: np.ndarray, input_of: np.ndarray, higher_is_better: bool) -> np.ndarray:
+    """Each score as its percentile among its own input's scores, in (0, 1), 1 best:
+    (number of worse scores + half the number of other equal scores + 1/2) / count, so that
+    ties share a value. NaN stays NaN (ranked last)."""
+    oriented = scores if higher_is_better else -scores
+    out = np.full(scores.shape, np.nan)
+    for k in np.unique(input_of):
+        rows = np.flatnonzero((input_of == k) & ~np.isnan(oriented))
+        values = np.sort(oriented[rows])
+        below = np.searchsorted(values, oriented[rows], "left")
+        equal = np.searchsorted(values, oriented[rows], "right") - below
+        out[rows] = (below + equal / 2) / len(rows)
+    return out
 
-    def identity(row):
-        return tuple(unquote(v) for j, v in enumerate(row) if j != g_col)
 
-    known = {identity(row): int(row[g_col]) for row in base.optics.rows}
-    names = {unquote(row[n_col]) for row in base.optics.rows} if n_col is not None else set()
-    new_lines, rewrites = [], [None]
-    for part in parts[1:]:
-        order = [part.optics.labels.index(lab) for lab in optics_labels]
-        mapping = {}
-        for row, line in zip(part.optics.rows, part.optics.lines):
-            row = [row[j] for j in order]
-            number = int(row[g_col])
-            if identity(row) in known:
-                mapping[number] = known[identity(row)]
-                continue
-            taken = set(known.values())
-            new = number if number not in taken else max(taken) + 1
-            replace = {g_col: str(new)}
-            if n_col is not None and unquote(row[n_col]) in names:
-                replace[n_col] = f"opticsGroup{new}"
-            new_row = [replace.get(j, v) for j, v in enumerate(row)]
-            known[identity(new_row)] = new
-            names.add(unquote(new_row[n_col]) if n_col is not None else "")
-            in_order = order == list(range(len(order)))
-            new_lines.append(_replace_fields(line, replace) if in_order else " ".join(new_row))
-            mapping[number] = new
-        changed = {old: new for old, new in mapping.items() if old != new}
-        rewrites.append({k: str(new) for old, new in changed.items() for k in (str(old), f"{old:.6f}")} or None)
-    optics_end = base.optics_block.rows_end
-    head = base.star.read_bytes(0, optics_end)
-    newline = "\r\n" if head.endswith(b"\r\n") else "\n"
-    if head and not head.endswith(b"\n"):
-        head += newline.encode()
-    added = "".join(line + newline for line in new_lines).encode()
-    prefix = head + added + base.star.read_bytes(optics_end, base.block.start) + particle_header
-    return _Merge(prefix, suffix, rewrites)
+def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent) -> Decision:
+    """Which rows to keep: duplicates removed by score-ordered greedy suppression over all
+    inputs; then, with ``min_support`` K > 1, a kept row stays kept only if rows of at least
+    K distinct inputs (its own included, kept or suppressed) lie within ``min_dist``."""
+    n_inputs = len(particles.inputs)
+    if options.min_support > n_inputs:
+        raise CryodedupError(f"--min-support {options.min_support}: there are only {n_inputs} inputs")
+    scores, higher = particles.scores, particles.higher_is_better
+    if options.score_normalize == "rank" and scores is not None:
+        scores, higher = rank_percentiles(scores, particles.input_of, higher), True
+    log(f"removing duplicates among {len(particles)} particles on {len(particles.mic_names)} micrographs", "info")
+    result = dedup(
+        particles.groups,
+        particles.centres,
+        scores,
+        min_dist=options.min_dist,
+        higher_is_better=higher,
+        remove_entirely=options.remove_entirely,
+        seed=options.seed,
+    )
+    keep, confirmed_by = result.keep, None
+    if n_inputs > 1:
+        confirmed_by = support_masks(particles.groups, particles.centres, particles.input_of, min_dist=options.min_dist)
+        if options.min_support > 1:
+            keep = keep & (popcount(confirmed_by) >= options.min_support)
+    return Decision(keep, result.suppressed_by, confirmed_by)
+
+
+def summarize(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> dict:
+    """The summary of the decision: counts per input and in all, pixel sizes, shift, score."""
+    counts = particles.counts()
+    kept = np.bincount(particles.input_of[decision.keep], minlength=len(particles.inputs))
+    score_label = particles.score_label
+    n_kept = int(np.count_nonzero(decision.keep))
+    summary = {
+        "inputs": [
+            {"file": name, "particles": int(n), "kept": int(k), "rejected": int(n - k)}
+            for name, n, k in zip(particles.inputs, counts, kept)
+        ],
+        "particles": len(particles),
+        "kept": n_kept,
+        "rejected": len(particles) - n_kept,
+        "micrographs": len(particles.mic_names),
+        "pixel_sizes": particles.pixel_sizes,
+        "shift": particles.shift,
+        "score": {
+            "column": score_label,
+            "order": ("max" if particles.higher_is_better else "min")
+            if score_label
+            else f"random (seed {options.seed})",
+        },
+    }
+    if score_label and options.score_normalize == "rank":
+        summary["score"]["normalized"] = "rank: each input's scores as percentiles (1 best)"
+    summary.update(particles.summary)
+    summary.update(particles.decision_report(decision.keep))
+    if decision.confirmed_by is not None:
+        summary["consensus"] = consensus_report(particles, decision.keep, decision.confirmed_by, options.min_support)
+    return summary
 
 
 def remove_duplicate_particles(
@@ -508,116 +217,26 @@ def remove_duplicate_particles(
     if not inputs:
         raise CryodedupError("no input files given")
     outdir = Path(outdir)
-    kept_path, rejected_path = outdir / KEPT_NAME, outdir / REJECTED_NAME
-    outputs = AtomicOutputs([kept_path, rejected_path], force=force, inputs=inputs)
     warnings: list[str] = []
 
     def warn(message: str) -> None:
         warnings.append(message)
         log(message, "warning")
 
-    kinds = {is_cryosparc(p) for p in inputs}
-    if len(kinds) > 1:
-        raise CryodedupError("inputs mix CryoSPARC (.cs/.csg) and STAR files; deduplicate each kind on its own")
-    if kinds == {True}:
-        summary, details = particles_cs.run(inputs, outdir, options, force=force, warn=warn, log=log)
-        summary = _finish(summary, options, warnings, start)
-        if options.plot:
-            summary["plots"] = plot_particles(details, outdir, options, inputs[0], force, summary)
-        return summary
-    if options.shift_key not in ("auto", "none"):
-        raise CryodedupError(f"--shift-key for STAR files is auto or none, got {options.shift_key!r}")
-    parts = [ParticleStar(p, options.shift_key) for p in inputs]
-    labels = merged_columns(parts, warn)
-    needs = Needs()
-    score_label, higher = score_column(parts, options, warn, needs)
-    mic_psizes = (
-        micrograph_pixel_sizes(options.micrographs) if options.micrographs and options.mic_psize is None else None
-    )
-
-    group_ids: dict[str, int] = {}
-    groups, centres, scores, pixel_sizes, counts, psizes = [], [], [], [], [], []
-    for part in parts:
-        log(f"reading {part.path} ({part.star.size / 1e6:.1f} MB)", "info")
-        numbers, keys, names = part.star.scan(part.block, part.columns.numbers(score_label), part.columns.key)
-        remap = np.array([group_ids.setdefault(name, len(group_ids)) for name in names], dtype=np.int64)
-        groups.append(remap[keys] if keys.size else np.zeros(0, dtype=np.int64))
-        psize, used = row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn, needs)
-        psizes.append(np.broadcast_to(psize, keys.shape))
-        centres.append(centres_in_angstrom(part, numbers, psize))
-        pixel_sizes.extend(used)
-        if score_label:
-            scores.append(numbers[score_label])
-        counts.append(keys.size)
-
-    needs.check()
-    n = sum(counts)
-    dim = max(c.shape[1] for c in centres)
-    if any(c.shape[1] != dim for c in centres):
-        raise CryodedupError("inputs mix 2D and 3D coordinates")
-    log(f"removing duplicates among {n} particles on {len(group_ids)} micrographs", "info")
-    result = dedup(
-        np.concatenate(groups),
-        np.concatenate(centres) if n else np.zeros((0, dim)),
-        np.concatenate(scores) if score_label else None,
-        min_dist=options.min_dist,
-        higher_is_better=higher,
-        remove_entirely=options.remove_entirely,
-        seed=options.seed,
-    )
-
-    merge = _merge_optics(parts, labels)
-    bounds = np.cumsum([0] + counts)
-    with outputs as tmp:
-        for path in (kept_path, rejected_path):
-            tmp[path].write_bytes(merge.prefix)
-        for part, lo, hi, rewrite in zip(parts, bounds[:-1], bounds[1:], merge.rewrites):
-            rw = (part.columns.optics_group, rewrite) if rewrite else None
-            columns = None if part.labels == labels else labels  # rows in order already: byte copies
-            part.star.append_split(part.block, result.keep[lo:hi], tmp[kept_path], tmp[rejected_path], rw, columns)
-        for path in (kept_path, rejected_path):
-            with open(tmp[path], "ab") as f:
-                f.write(merge.suffix)
-
-    summary = {
-        "inputs": [
-            {
-                "file": str(p.path),
-                "particles": int(hi - lo),
-                "kept": int(result.keep[lo:hi].sum()),
-                "rejected": int(hi - lo - result.keep[lo:hi].sum()),
-            }
-            for p, lo, hi in zip(parts, bounds[:-1], bounds[1:])
-        ],
-        "particles": n,
-        "kept": result.n_kept,
-        "rejected": result.n_rejected,
-        "micrographs": len(group_ids),
-        "pixel_sizes": [vars(p) for p in pixel_sizes],
-        "shift": ", ".join(parts[0].columns.origins) or "none",
-        "score": {
-            "column": score_label,
-            "order": ("max" if higher else "min") if score_label else f"random (seed {options.seed})",
-        },
-        "outputs": {"kept": [str(kept_path)], "rejected": [str(rejected_path)]},
-    }
-    summary = _finish(summary, options, warnings, start)
+    particles = read_inputs(inputs, outdir, options, warn, log)
+    decision = decide(particles, options, log)
+    outputs = particles.writer.write(decision.keep, force)
+    summary = summarize(particles, decision, options)
+    summary["outputs"] = {subset: [str(p) for p in files] for subset, files in outputs.items()}
+    summary["min_dist_A"] = options.min_dist
+    summary["mode"] = "remove entirely" if options.remove_entirely else "keep best of each group"
+    summary["warnings"] = warnings
+    summary["seconds"] = round(time.perf_counter() - start, 3)
     if options.plot:
         from .plots import ParticleDetails
 
         details = ParticleDetails(
-            mic_names=list(group_ids),
-            groups=np.concatenate(groups),
-            centres=np.concatenate(centres),
-            psize=np.concatenate(psizes),
-            keep=result.keep,
-            suppressed_by=result.suppressed_by,
-            scores=np.concatenate(scores) if score_label else None,
-            score_label=score_label,
-            inputs=[str(p) for p in inputs],
-            input_of=np.repeat(np.arange(len(parts)), counts),
-            min_dist=options.min_dist,
-            mic_shapes={},
+            particles, decision.keep, decision.suppressed_by, options.min_dist, decision.confirmed_by
         )
         summary["plots"] = plot_particles(details, outdir, options, inputs[0], force, summary)
     return summary
@@ -627,7 +246,6 @@ def plot_particles(details, outdir: Path, options: ParticleOptions, first_input:
     """The particle job's pictures and report (``--plot``). When example micrographs' image
     files are not found, the summary says so and how to point at them."""
     from . import plots
-    from .micrographs import resolve_paths
 
     def find_micrograph(name: str) -> Path:
         return resolve_paths([name], first_input, options.project_dir)[0][0]
@@ -642,12 +260,3 @@ def plot_particles(details, outdir: Path, options: ParticleOptions, first_input:
         )
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}
     return plots.write_all(outdir, figures, "cryodedup particles", parameters, summary, force)
-
-
-def _finish(summary: dict, options: ParticleOptions, warnings: list[str], start: float) -> dict:
-    """The summary entries common to both file kinds."""
-    summary["min_dist_A"] = options.min_dist
-    summary["mode"] = "remove entirely" if options.remove_entirely else "keep best of each group"
-    summary["warnings"] = warnings
-    summary["seconds"] = round(time.perf_counter() - start, 3)
-    return summary

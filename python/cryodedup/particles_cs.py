@@ -1,5 +1,6 @@
-"""The particle job on CryoSPARC particles (``.cs`` and ``.csg``): CryoSPARC's *Remove
-Duplicate Particles*, with the same core as the STAR job.
+"""CryoSPARC particles (``.cs`` and ``.csg``, or a Dataset in memory) read into a
+ParticleSet, and kept and rejected written back as datasets of the same fields (the job
+is then CryoSPARC's *Remove Duplicate Particles*).
 
 Centres in Å (docs/design.md section 2): ``center_x_frac * micrograph_shape[1] * psize_mic -
 shift[0] * psize_align`` and ``center_y_frac * micrograph_shape[0] * psize_mic - shift[1] *
@@ -14,8 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from .csfile import CsFile, CsGroup, flatten, join_on_uid
-from .dedup import dedup
+from .dedup import score_direction
 from .errors import CryodedupError
+from .micrograph_files import as_text, exposure_pixel_sizes
+from .outputs import AtomicOutputs
+from .particle_set import ParticleSet, pixel_sizes_used
 
 SHIFT_KEYS = ("auto", "none", "alignments2D", "alignments3D")
 KEPT, REJECTED = "particles_kept", "particles_rejected"
@@ -73,17 +77,21 @@ class _Particles:
         csg = self.groups[0].csg
         return CsGroup(self.groups[0].path, [single], slots, [np.arange(len(single))], csg, ["merged"])
 
-    def output_paths(self, outdir: Path) -> dict[str, list[Path]]:
-        """The files written for kept and rejected: one per input file, plus a .csg."""
-        return {stem: [outdir / n for n in self.group.output_names(stem)] for stem in (KEPT, REJECTED)}
 
-    def write(self, keep: np.ndarray, paths: dict[str, list[Path]], tmp: dict[Path, Path]) -> None:
-        group = self.group
-        for stem, selected in ((KEPT, keep), (REJECTED, ~keep)):
-            files = paths[stem]
-            n_cs = len(group.files)
-            csg = tmp[files[-1]] if group.csg is not None else None
-            group.save_subset(selected, [tmp[f] for f in files[:n_cs]], csg, [f.name for f in files[:n_cs]])
+class CsWriter:
+    """Writes kept and rejected as the input's files: one .cs per file of the (merged)
+    group, its passthrough files, and a .csg for a result group."""
+
+    def __init__(self, group: CsGroup, outdir: Path, inputs: list[Path]):
+        self.group, self.inputs = group, inputs
+        self.paths = {stem: [outdir / n for n in group.output_names(stem)] for stem in (KEPT, REJECTED)}
+
+    def write(self, keep: np.ndarray, force: bool) -> dict[str, list[Path]]:
+        with AtomicOutputs(self.paths[KEPT] + self.paths[REJECTED], force=force, inputs=self.inputs) as tmp:
+            for stem, selected in ((KEPT, keep), (REJECTED, ~keep)):
+                files = self.paths[stem]
+                self.group.write_subset(selected, [tmp[f] for f in files], [f.name for f in files])
+        return {"kept": self.paths[KEPT], "rejected": self.paths[REJECTED]}
 
 
 def _join_passthrough(inputs: list[CsGroup]) -> list[CsGroup]:
@@ -134,18 +142,11 @@ def _micrograph_groups(group: CsGroup) -> tuple[np.ndarray, int, str]:
     )
 
 
-def _exposure_pixel_sizes(path) -> dict[int, float]:
-    exposures = CsGroup.load(path)
-    if not exposures.has("micrograph_blob/psize_A"):
-        raise CryodedupError(f"{path}: no micrograph_blob/psize_A field (is this a CryoSPARC exposures dataset?)")
-    return dict(zip(exposures.column("uid").tolist(), exposures.column("micrograph_blob/psize_A").tolist()))
-
-
 def _micrograph_pixel_size(group: CsGroup, options, warn) -> tuple[np.ndarray | float, str]:
     if options.mic_psize is not None:
         return options.mic_psize, "--mic-psize"
     if options.micrographs is not None:
-        by_uid = _exposure_pixel_sizes(options.micrographs)
+        by_uid = exposure_pixel_sizes(options.micrographs)
         uids = group.column("location/micrograph_uid").tolist()
         missing = [u for u in uids if u not in by_uid]
         if missing:
@@ -183,8 +184,6 @@ def _shift(group: CsGroup, shift_key: str, warn) -> tuple[np.ndarray | None, np.
 def _score(group: CsGroup, options, shift_slot: str, warn) -> tuple[np.ndarray | None, str | None, bool]:
     """The score field, its values and whether higher is better; ``auto`` without a known
     score field falls back to the seeded random ranking, as CryoSPARC's ``none``."""
-    from .dedup import HIGHER_IS_BETTER, LOWER_IS_BETTER
-
     label = options.score
     if label == "none":
         return None, None, True
@@ -206,11 +205,8 @@ def _score(group: CsGroup, options, shift_slot: str, warn) -> tuple[np.ndarray |
         raise CryodedupError(
             f"{group.path}: unknown score field {label!r}; numeric fields present: {', '.join(numeric)}"
         )
-    if options.score_order != "auto":
-        higher = options.score_order == "max"
-    elif label in HIGHER_IS_BETTER or label in LOWER_IS_BETTER:
-        higher = label in HIGHER_IS_BETTER
-    else:
+    higher = score_direction(label, options.score_order)
+    if higher is None:
         raise CryodedupError(f"--score {label}: say whether higher or lower is better with --score-order max or min")
     return group.column(label).astype(np.float64), label, higher
 
@@ -229,9 +225,19 @@ def _symmetry_report(group: CsGroup, keep: np.ndarray) -> dict | None:
     }
 
 
-def decide(group: CsGroup, options, warn, log=lambda message, level: None):
-    """Which particles of ``group`` to keep; returns the DedupResult and the summary entries
-    that describe how (micrographs, pixel size, shift, score)."""
+def _mic_names(group: CsGroup, groups: np.ndarray, key: str) -> list[str]:
+    """Micrograph names by id: the micrograph path where the location slot has one, else
+    the uid."""
+    ids = np.unique(group.column(key))
+    path_of: dict[int, str] = {}
+    if group.has("location/micrograph_path"):
+        for g, p in zip(groups.tolist(), as_text(group.column("location/micrograph_path"))):
+            path_of.setdefault(g, p)
+    return [path_of.get(i, str(ids[i])) for i in range(len(ids))]
+
+
+def read_group(group: CsGroup, options, warn, inputs: list[str], input_of: np.ndarray) -> ParticleSet:
+    """The ParticleSet of one (possibly merged) particle group, without a writer."""
     groups, n_mics, key = _micrograph_groups(group)
     for needed in ("location/center_x_frac", "location/center_y_frac", "location/micrograph_shape"):
         if not group.has(needed):
@@ -239,7 +245,6 @@ def decide(group: CsGroup, options, warn, log=lambda message, level: None):
     psize_mic, psize_source = _micrograph_pixel_size(group, options, warn)
     shift, psize_align, shift_used = _shift(group, options.shift_key, warn)
     scores, score_label, higher = _score(group, options, shift_used, warn)
-
     shape = group.column("location/micrograph_shape").astype(np.float64)  # [ny, nx]
     centres = np.stack(
         [
@@ -250,93 +255,50 @@ def decide(group: CsGroup, options, warn, log=lambda message, level: None):
     )
     if shift is not None:
         centres -= shift * np.reshape(psize_align, (-1, 1))
-    log(f"removing duplicates among {len(groups)} particles on {n_mics} micrographs", "info")
-    result = dedup(
-        groups,
-        centres,
-        scores,
-        min_dist=options.min_dist,
-        higher_is_better=higher,
-        remove_entirely=options.remove_entirely,
-        seed=options.seed,
-    )
-    info = {
-        "particles": len(groups),
-        "kept": result.n_kept,
-        "rejected": result.n_rejected,
-        "micrographs": n_mics,
-        "micrograph_key": key,
-        "pixel_sizes": [
-            {"input": "all", "optics_group": "all", "psize": float(v), "source": psize_source}
-            for v in np.unique(psize_mic)[:10]
-        ],
-        "shift": shift_used,
-        "score": {
-            "column": score_label,
-            "order": ("max" if higher else "min") if score_label else f"random (seed {options.seed})",
-        },
-        "symmetry_expansion": _symmetry_report(group, result.keep),
-    }
-    return result, info
-
-
-def run(inputs: list[Path], outdir: Path, options, *, force: bool, warn, log) -> dict:
-    """The CryoSPARC branch of ``remove_duplicate_particles``; returns the summary."""
-    from .outputs import AtomicOutputs
-
-    particles = _Particles(inputs, warn)
-    paths = particles.output_paths(outdir)
-    outputs = AtomicOutputs(paths[KEPT] + paths[REJECTED], force=force, inputs=inputs)
-    result, info = decide(particles.group, options, warn, log)
-    with outputs as tmp:
-        particles.write(result.keep, paths, tmp)
-    summary = {
-        "inputs": [{"file": str(g.path), "particles": len(g)} for g in particles.inputs],
-        **info,
-        "dropped_fields": particles.dropped,
-        "collapsed_uids": particles.collapsed,
-        "outputs": {"kept": [str(p) for p in paths[KEPT]], "rejected": [str(p) for p in paths[REJECTED]]},
-    }
-    return summary, (_details(particles, options, result, info) if options.plot else None)
-
-
-def _details(particles: _Particles, options, result, info):
-    """The per-particle picture of the decision, for ``--plot``."""
-    from .plots import ParticleDetails
-
-    group = particles.group
-    groups, _, key = _micrograph_groups(group)
-    names_by_id = np.unique(group.column(key))
-    path_of = {}
-    if group.has("location/micrograph_path"):
-        for g, p in zip(groups, group.column("location/micrograph_path")):
-            path_of.setdefault(int(g), p.decode() if isinstance(p, bytes) else str(p))
-    mic_names = [path_of.get(i, str(names_by_id[i])) for i in range(len(names_by_id))]
-    psize, _ = _micrograph_pixel_size(group, options, lambda m: None)
-    shift, psize_align, _ = _shift(group, options.shift_key, lambda m: None)
-    shape = group.column("location/micrograph_shape").astype(np.float64)
-    centres = np.stack(
-        [
-            group.column("location/center_x_frac") * shape[:, 1] * psize,
-            group.column("location/center_y_frac") * shape[:, 0] * psize,
-        ],
-        axis=1,
-    )
-    if shift is not None:
-        centres -= shift * np.reshape(psize_align, (-1, 1))
-    scores, label, _ = _score(group, options, info["shift"], lambda message: None)
     shapes = {int(g): (int(s[0]), int(s[1])) for g, s in zip(groups, group.column("location/micrograph_shape"))}
-    return ParticleDetails(
-        mic_names=mic_names,
+    return ParticleSet(
+        inputs=inputs,
+        input_of=input_of,
+        mic_names=_mic_names(group, groups, key),
         groups=groups,
         centres=centres,
-        psize=np.broadcast_to(np.asarray(psize, float), groups.shape),
-        keep=result.keep,
-        suppressed_by=result.suppressed_by,
+        psize=np.broadcast_to(np.asarray(psize_mic, dtype=np.float64), groups.shape),
+        pixel_sizes=pixel_sizes_used(psize_mic, psize_source),
         scores=scores,
-        score_label=label,
-        inputs=[str(g.path) for g in particles.groups],
-        input_of=particles.input_of,
-        min_dist=options.min_dist,
+        score_label=score_label,
+        higher_is_better=higher,
+        shift=shift_used,
         mic_shapes=shapes,
+        summary={"micrograph_key": key},
+        decision_report=lambda keep: {"symmetry_expansion": _symmetry_report(group, keep)},
     )
+
+
+def read_cs_files(inputs: list[Path], outdir: Path, options, warn, log) -> ParticleSet:
+    """Reads CryoSPARC particle files (a particle file and its passthrough files are joined
+    on uid; other inputs are merged on their common fields) into one ParticleSet whose
+    writer writes ``OUTDIR/particles_kept.cs`` and ``particles_rejected.cs`` (with
+    passthrough files and a .csg for a result group)."""
+    particles = _Particles(inputs, warn)
+    group = particles.group
+    names = [str(g.path) for g in particles.groups]
+    found = read_group(group, options, warn, names, particles.input_of)
+    found.read_files = [Path(p) for p in inputs]
+    found.writer = CsWriter(group, Path(outdir), found.read_files)
+    found.summary.update(
+        {
+            "input_files": [{"file": str(g.path), "particles": len(g)} for g in particles.inputs],
+            "dropped_fields": particles.dropped,
+            "collapsed_uids": particles.collapsed,
+        }
+    )
+    return found
+
+
+def read_dataset(cs: CsFile, options, warn) -> ParticleSet:
+    """A cryosparc-tools Dataset or numpy structured array in memory, read into a
+    ParticleSet without a writer."""
+    slots = {f.split("/")[0]: 0 for f in cs.fields if "/" in f}
+    name = f"<{type(cs.data).__name__}>"
+    group = CsGroup(Path(name), [cs], slots, [np.arange(len(cs))])
+    return read_group(group, options, warn, [name], np.zeros(len(cs), dtype=np.int64))

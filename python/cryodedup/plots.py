@@ -21,7 +21,9 @@ import numpy as np  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
+from .consensus import consensus_rows, jaccard_matrices, mean_agreement, popcount  # noqa: E402
 from .labels import distinct_labels, human  # noqa: E402
+from .particle_set import ParticleSet  # noqa: E402
 
 KEPT_COLOUR, REJECTED_COLOUR = "#1a9641", "#d7191c"
 DPI = 110  # of the saved PNGs
@@ -29,20 +31,50 @@ DPI = 110  # of the saved PNGs
 
 @dataclass
 class ParticleDetails:
-    """What the particle job decided, per particle, for the pictures."""
+    """What the particle job decided, per particle, for the pictures: the particles as read
+    and the decision. The particles' fields are reachable under the names the figures use."""
 
-    mic_names: list[str]  # by micrograph id
-    groups: np.ndarray  # micrograph id of each particle
-    centres: np.ndarray  # (n, 2) Å
-    psize: np.ndarray  # micrograph pixel size of each particle, Å
+    particles: ParticleSet
     keep: np.ndarray
     suppressed_by: np.ndarray
-    scores: np.ndarray | None
-    score_label: str | None
-    inputs: list[str]
-    input_of: np.ndarray  # index into inputs of each particle
     min_dist: float
-    mic_shapes: dict[int, tuple[int, int]]  # micrograph id -> (ny, nx) pixels, where known
+    confirmed_by: np.ndarray | None = None  # bitmask of the inputs confirming each row, several inputs only
+
+    @property
+    def mic_names(self) -> list[str]:
+        return self.particles.mic_names
+
+    @property
+    def groups(self) -> np.ndarray:
+        return self.particles.groups
+
+    @property
+    def centres(self) -> np.ndarray:
+        return self.particles.centres
+
+    @property
+    def psize(self) -> np.ndarray:
+        return self.particles.psize
+
+    @property
+    def scores(self) -> np.ndarray | None:
+        return self.particles.scores
+
+    @property
+    def score_label(self) -> str | None:
+        return self.particles.score_label
+
+    @property
+    def inputs(self) -> list[str]:
+        return self.particles.inputs
+
+    @property
+    def input_of(self) -> np.ndarray:
+        return self.particles.input_of
+
+    @property
+    def mic_shapes(self) -> dict[int, tuple[int, int]]:
+        return self.particles.mic_shapes
 
 
 def _axes(xlabel: str, ylabel: str, title: str, size=(7, 4)):
@@ -139,18 +171,57 @@ def input_contributions(details: ParticleDetails):
     return fig
 
 
+def consensus_by_input(details: ParticleDetails):
+    """Per input, its kept picks confirmed by another input and those kept alone."""
+    k = len(details.inputs)
+    confirmed = popcount(details.confirmed_by) >= 2
+    alone = np.bincount(details.input_of[details.keep & ~confirmed], minlength=k)
+    shared = np.bincount(details.input_of[details.keep & confirmed], minlength=k)
+    fig, ax = plt.subplots(figsize=(7, 1.5 + 0.5 * k))
+    y = np.arange(k)
+    ax.barh(y, shared, color=KEPT_COLOUR, label="kept, confirmed by another input", gid="confirmed")
+    ax.barh(y, alone, left=shared, color="#fdae61", label="kept alone", gid="alone")
+    ax.set_yticks(y, distinct_labels(details.inputs))
+    ax.set_xlabel("kept picks")
+    ax.set_title("Kept picks confirmed by another input")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    return fig
+
+
+def agreement(details: ParticleDetails):
+    """The Jaccard matrix between inputs over all micrographs, and the distribution over
+    micrographs of their mean pairwise Jaccard (low: the inputs disagree there)."""
+    k = len(details.inputs)
+    n_mics = len(details.mic_names)
+    overall = jaccard_matrices(details.confirmed_by, details.input_of, np.zeros_like(details.groups), 1, k)[0]
+    per_mic = mean_agreement(jaccard_matrices(details.confirmed_by, details.input_of, details.groups, n_mics, k))
+    fig, (ax_matrix, ax_mics) = plt.subplots(1, 2, figsize=(11, 4.5))
+    image = ax_matrix.imshow(overall, vmin=0, vmax=1, cmap="viridis")
+    labels = distinct_labels(details.inputs)
+    ax_matrix.set_xticks(range(k), labels, rotation=30, ha="right")
+    ax_matrix.set_yticks(range(k), labels)
+    for a in range(k):
+        for b in range(k):
+            if not np.isnan(overall[a, b]):
+                ax_matrix.text(b, a, f"{overall[a, b]:.2f}", ha="center", va="center", color="w", fontsize=9)
+    fig.colorbar(image, ax=ax_matrix, label="Jaccard index")
+    ax_matrix.set_title("Agreement between inputs")
+    ax_mics.hist(per_mic[~np.isnan(per_mic)], bins=np.linspace(0, 1, 21), color="#2b83ba")
+    ax_mics.set_xlabel("mean pairwise Jaccard index of a micrograph")
+    ax_mics.set_ylabel("micrographs")
+    ax_mics.set_title("Per micrograph (low: the inputs disagree)")
+    return fig
+
+
 def display_image(path: Path, width: int = 900) -> tuple[np.ndarray, float] | None:
     """A micrograph binned to about ``width`` pixels and low-pass filtered for display, and
     the binning factor; None if it cannot be read."""
     try:
-        import mrcfile
-
         from . import _core
+        from .micrograph_files import open_mrc
 
-        with mrcfile.mmap(path, mode="r", permissive=True) as mrc:
-            data = np.asarray(mrc.data).reshape(mrc.data.shape[-2:])
-            if data.dtype.byteorder == ">":
-                data = data.astype(data.dtype.newbyteorder("<"))
+        mrc, data = open_mrc(path)
+        with mrc:
             factor = max(1, data.shape[1] // width)
             image = _core.bin_image(np.ascontiguousarray(data), factor)
     except Exception:  # a picture is not worth failing the job for
@@ -223,7 +294,9 @@ def micrograph_picks(details: ParticleDetails, mic: int, image: tuple[np.ndarray
                 Circle(tuple(c[i, :2]), radius, fill=False, lw=0.8, color=KEPT_COLOUR, gid="half_min_dist")
             )
     partners = details.suppressed_by[rejected]
-    lines = [(c[i, :2], c[j, :2]) for i, j in zip(rejected, partners)]
+    paired = partners >= 0  # picks rejected for lack of consensus have no partner
+    lines = [(c[i, :2], c[j, :2]) for i, j in zip(rejected[paired], partners[paired])]
+    partners = partners[paired]
     ax_rejected.add_collection(LineCollection(lines, colors="#ffbf00", lw=1.2, gid="suppressed_by"))
     ax_rejected.scatter(c[partners, 0], c[partners, 1], s=16, color=KEPT_COLOUR, gid="kept_instead")
     ax_rejected.scatter(c[rejected, 0], c[rejected, 1], marker="x", color=REJECTED_COLOUR, gid="rejected", **marker)
@@ -288,6 +361,9 @@ def particle_figures(details: ParticleDetails, n_mics: int, find_micrograph) -> 
         out.append(("scores.png", "Scores", score_distributions(details)))
     if len(details.inputs) > 1:
         out.append(("inputs.png", "Inputs", input_contributions(details)))
+    if details.confirmed_by is not None:
+        out.append(("consensus.png", "Consensus by input", consensus_by_input(details)))
+        out.append(("agreement.png", "Agreement between inputs", agreement(details)))
     return out, missing
 
 
@@ -425,6 +501,9 @@ def summary_rows(summary: dict) -> list[tuple[str, str]]:
                 else path
                 for path, i in zip(paths, value)
             ]
+        elif key == "consensus":  # per-micrograph matrices are in --json; the report lists the worst
+            rows += consensus_rows(value)
+            continue
         elif key == "pixel_sizes":
             value = [
                 f"{human(p['psize'])} Å from {p['source']} ({p['input']}, optics group {p['optics_group']})"

@@ -20,6 +20,37 @@ pub fn support(
     inputs: &[u32],
     min_dist: f64,
 ) -> Result<Vec<u32>, DedupError> {
+    check(groups, coords, dim, inputs, min_dist)?;
+    Ok(match dim {
+        2 => run::<2, u32>(groups, coords, inputs, min_dist, support_in_group::<2>),
+        _ => run::<3, u32>(groups, coords, inputs, min_dist, support_in_group::<3>),
+    })
+}
+
+/// The most inputs [`support_masks`] tells apart: one bit each in a `u64`.
+pub const MAX_MASK_INPUTS: u32 = 64;
+
+/// For every pick: WHICH inputs have a pick within `min_dist` on the same group, as a
+/// bitmask (bit `k` for input `k`; its own input's bit always set). The popcount of each
+/// mask is [`support`]. Inputs must be below [`MAX_MASK_INPUTS`].
+pub fn support_masks(
+    groups: &[i64],
+    coords: &[f64],
+    dim: usize,
+    inputs: &[u32],
+    min_dist: f64,
+) -> Result<Vec<u64>, DedupError> {
+    check(groups, coords, dim, inputs, min_dist)?;
+    if let Some(index) = inputs.iter().position(|&i| i >= MAX_MASK_INPUTS) {
+        return Err(DedupError::InputOutOfRange { index, limit: MAX_MASK_INPUTS });
+    }
+    Ok(match dim {
+        2 => run::<2, u64>(groups, coords, inputs, min_dist, masks_in_group::<2>),
+        _ => run::<3, u64>(groups, coords, inputs, min_dist, masks_in_group::<3>),
+    })
+}
+
+fn check(groups: &[i64], coords: &[f64], dim: usize, inputs: &[u32], min_dist: f64) -> Result<(), DedupError> {
     let n = groups.len();
     if dim != 2 && dim != 3 {
         return Err(DedupError::Dimension(dim));
@@ -39,28 +70,46 @@ pub fn support(
     if let Some(index) = coords.iter().position(|c| !c.is_finite()) {
         return Err(DedupError::NonFinite { index: index / dim });
     }
-    Ok(match dim {
-        2 => run::<2>(groups, coords, inputs, min_dist),
-        _ => run::<3>(groups, coords, inputs, min_dist),
-    })
+    Ok(())
 }
 
-fn run<const D: usize>(groups: &[i64], coords: &[f64], inputs: &[u32], min_dist: f64) -> Vec<u32> {
+/// What one group's picks get: `(coords, inputs, members, n_inputs, min_dist)` -> one value
+/// per member.
+type PerGroup<T> = fn(&[f64], &[u32], &[u32], usize, f64) -> Vec<T>;
+
+fn run<const D: usize, T: Copy + Default + Send>(
+    groups: &[i64],
+    coords: &[f64],
+    inputs: &[u32],
+    min_dist: f64,
+    per_group: PerGroup<T>,
+) -> Vec<T> {
     let n_inputs = inputs.iter().map(|&i| i as usize + 1).max().unwrap_or(0);
     let order = order_by_group(groups);
     let ranges = group_ranges(groups, &order);
-    let per_group: Vec<Vec<u32>> = ranges
+    let results: Vec<Vec<T>> = ranges
         .par_iter()
         .with_min_len(8)
-        .map(|&(lo, hi)| support_in_group::<D>(coords, inputs, &order[lo..hi], n_inputs, min_dist))
+        .map(|&(lo, hi)| per_group(coords, inputs, &order[lo..hi], n_inputs, min_dist))
         .collect();
-    let mut support = vec![0u32; groups.len()];
-    for (&(lo, hi), counts) in ranges.iter().zip(&per_group) {
-        for (&i, &c) in order[lo..hi].iter().zip(counts) {
-            support[i as usize] = c;
+    let mut out = vec![T::default(); groups.len()];
+    for (&(lo, hi), values) in ranges.iter().zip(&results) {
+        for (&i, &v) in order[lo..hi].iter().zip(values) {
+            out[i as usize] = v;
         }
     }
-    support
+    out
+}
+
+fn group_points<const D: usize>(coords: &[f64], members: &[u32]) -> Vec<[f64; D]> {
+    members
+        .iter()
+        .map(|&i| {
+            let mut p = [0.0; D];
+            p.copy_from_slice(&coords[i as usize * D..i as usize * D + D]);
+            p
+        })
+        .collect()
 }
 
 /// One group: `members` are global indices; returns their support, aligned with `members`.
@@ -71,14 +120,7 @@ fn support_in_group<const D: usize>(
     n_inputs: usize,
     min_dist: f64,
 ) -> Vec<u32> {
-    let points: Vec<[f64; D]> = members
-        .iter()
-        .map(|&i| {
-            let mut p = [0.0; D];
-            p.copy_from_slice(&coords[i as usize * D..i as usize * D + D]);
-            p
-        })
-        .collect();
+    let points = group_points::<D>(coords, members);
     let tree = KdTree::new(&points);
     // seen[input] == query number + 1 when that input was already counted for this query.
     let mut seen = vec![0u32; n_inputs];
@@ -96,6 +138,28 @@ fn support_in_group<const D: usize>(
                 }
             });
             count
+        })
+        .collect()
+}
+
+/// One group: the bitmask of inputs met by each member, aligned with `members`.
+fn masks_in_group<const D: usize>(
+    coords: &[f64],
+    inputs: &[u32],
+    members: &[u32],
+    _n_inputs: usize,
+    min_dist: f64,
+) -> Vec<u64> {
+    let points = group_points::<D>(coords, members);
+    let tree = KdTree::new(&points);
+    points
+        .iter()
+        .map(|p| {
+            let mut mask = 0u64;
+            tree.for_each_within(p, min_dist, |other, _| {
+                mask |= 1u64 << inputs[members[other as usize] as usize];
+            });
+            mask
         })
         .collect()
 }
@@ -128,5 +192,20 @@ mod tests {
             Err(DedupError::Length { what: "inputs", expected: 1, got: 2 })
         );
         assert_eq!(support(&[0], &[0.0, 0.0], 2, &[0], -1.0), Err(DedupError::MinDist(-1.0)));
+    }
+
+    #[test]
+    fn masks_name_the_inputs_and_count_as_support() {
+        // The hand-worked case above with 6: (0,0) meets inputs 0 and 1 -> 0b011; (100,0)
+        // only its own input 0 -> 0b001; (3,4) meets 0 and 1 -> 0b011; (0,10) only input 2
+        // -> 0b100; micrograph 1's pick only its own input 1 -> 0b010.
+        let groups = [0, 0, 0, 0, 1];
+        let coords = [0.0, 0.0, 100.0, 0.0, 3.0, 4.0, 0.0, 10.0, 0.0, 0.0];
+        let inputs = [0, 0, 1, 2, 1];
+        let masks = support_masks(&groups, &coords, 2, &inputs, 6.0).unwrap();
+        assert_eq!(masks, vec![0b011, 0b001, 0b011, 0b100, 0b010]);
+        let counts: Vec<u32> = masks.iter().map(|m| m.count_ones()).collect();
+        assert_eq!(counts, support(&groups, &coords, 2, &inputs, 6.0).unwrap());
+        assert!(support_masks(&groups, &coords, 2, &[0, 0, 64, 0, 0], 6.0).is_err());
     }
 }

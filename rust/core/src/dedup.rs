@@ -41,6 +41,7 @@ pub enum DedupError {
     MinDist(f64),
     NonFinite { index: usize },
     TooMany(usize),
+    InputOutOfRange { index: usize, limit: u32 },
 }
 
 impl fmt::Display for DedupError {
@@ -55,6 +56,9 @@ impl fmt::Display for DedupError {
                 write!(f, "particle {index} has a coordinate that is NaN or infinite")
             }
             DedupError::TooMany(n) => write!(f, "{n} particles is more than the 2^32 - 1 supported"),
+            DedupError::InputOutOfRange { index, limit } => {
+                write!(f, "particle {index} belongs to an input numbered {limit} or more (at most {limit} inputs)")
+            }
         }
     }
 }

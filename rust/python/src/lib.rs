@@ -206,6 +206,22 @@ fn write_pick_numbers(
     py.detach(|| picks::write_outputs(&outputs, target, &rows)).map_err(errors::picks)
 }
 
+/// support_masks(groups, coords, inputs, min_dist) -> masks: for each pick, bit k set when
+/// input k has a pick within min_dist on the same micrograph (inputs below 64).
+#[pyfunction]
+fn support_masks<'py>(
+    py: Python<'py>,
+    groups: PyReadonlyArray1<'py, i64>,
+    coords: PyReadonlyArray2<'py, f64>,
+    inputs: PyReadonlyArray1<'py, u32>,
+    min_dist: f64,
+) -> PyResult<Bound<'py, PyArray1<u64>>> {
+    let dim = coords.shape()[1];
+    let (groups, coords, inputs) = (groups.as_slice()?, coords.as_slice()?, inputs.as_slice()?);
+    let masks = py.detach(|| consensus::support_masks(groups, coords, dim, inputs, min_dist)).map_err(errors::dedup)?;
+    Ok(masks.into_pyarray(py))
+}
+
 /// A STAR file mapped into memory and indexed; loops are scanned and written from the map.
 #[pyclass(module = "cryodedup._core", frozen)]
 struct StarFile {
@@ -584,6 +600,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(dedup, m)?)?;
     m.add_function(wrap_pyfunction!(support, m)?)?;
+    m.add_function(wrap_pyfunction!(support_masks, m)?)?;
     m.add_function(wrap_pyfunction!(bin_image, m)?)?;
     m.add_function(wrap_pyfunction!(read_pick_files, m)?)?;
     m.add_function(wrap_pyfunction!(write_pick_rows, m)?)?;

@@ -1,0 +1,98 @@
+"""Benchmark: two pickers' RELION 4 coordinate jobs merged end to end by
+``cryodedup particles`` against reading the same files with starfile alone (the floor of any
+Python tool built on it).
+
+Each picker is an ``autopick.star`` list and one ``Movies/*_autopick.star`` per micrograph
+(``--per-mic`` picks each, ``rlnCoordinateX/Y`` and ``rlnAutopickFigureOfMerit``); the
+second picker's picks lie within a few pixels of the first's on half of them. Files are made
+once in ``--workdir``; outputs are removed before each timed run.
+
+Usage: python benches/bench_picks_merge.py [--picks N] [--per-mic K] [--repeat R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HEADER = (
+    "\n# version 30001\n\ndata_\n\nloop_ \n_rlnCoordinateX #1 \n_rlnCoordinateY #2 \n_rlnAutopickFigureOfMerit #3 \n"
+)
+
+
+def write_picker(root: Path, job: str, n_mics: int, per_mic: int, seed: int, base: np.ndarray | None) -> np.ndarray:
+    """One picker's AutoPick job under ``root``; returns its coordinates (mics, per_mic, 2)."""
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 4000, (n_mics, per_mic, 2)) if base is None else base + rng.normal(0, 3, base.shape)
+    if base is not None:
+        far = rng.random((n_mics, per_mic)) < 0.5
+        xy[far] = rng.uniform(0, 4000, (int(far.sum()), 2))
+    folder = root / job / "Movies"
+    folder.mkdir(parents=True, exist_ok=True)
+    listing = ["", "# version 30001", "", "data_coordinate_files", "", "loop_ ", "_rlnMicrographName #1 "]
+    listing.append("_rlnMicrographCoordinates #2 ")
+    for m in range(n_mics):
+        scores = rng.uniform(0, 1, per_mic)
+        rows = "".join(f"{x:12.6f} {y:12.6f} {s:12.6f} \n" for (x, y), s in zip(xy[m], scores))
+        (folder / f"mic{m:06d}_autopick.star").write_text(HEADER + rows + "\n")
+        listing.append(f"MotionCorr/job002/Movies/mic{m:06d}.mrc {job}/Movies/mic{m:06d}_autopick.star ")
+    (root / job / "autopick.star").write_text("\n".join(listing) + "\n\n")
+    return xy
+
+
+def make(workdir: Path, n: int, per_mic: int) -> Path:
+    root = workdir / f"picks_{n}"
+    if not (root / "AutoPick/job011/autopick.star").exists():
+        print(f"generating {root} ...", file=sys.stderr)
+        n_mics = max(1, n // (2 * per_mic))
+        first = write_picker(root, "AutoPick/job010", n_mics, per_mic, 1, None)
+        write_picker(root, "AutoPick/job011", n_mics, per_mic, 2, first)
+    return root
+
+
+def time_cryodedup(root: Path, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        shutil.rmtree(root / "Dedup", ignore_errors=True)
+        cmd = ["cryodedup", "particles", "AutoPick/job010", "AutoPick/job011", "--mic-psize", "1.0"]
+        cmd += ["--min-dist", "20", "-o", "Dedup/job050", "--quiet"]
+        start = time.perf_counter()
+        subprocess.run(cmd, cwd=root, check=True)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def time_starfile(root: Path) -> float:
+    import starfile
+
+    start = time.perf_counter()
+    for job in ("AutoPick/job010", "AutoPick/job011"):
+        listing = starfile.read(root / job / "autopick.star")
+        for path in listing["rlnMicrographCoordinates"]:
+            starfile.read(root / path)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--picks", type=int, default=1_000_000, help="picks of both pickers together")
+    parser.add_argument("--per-mic", type=int, default=500)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--workdir", type=Path, default=Path("benches/out"))
+    args = parser.parse_args()
+    root = make(args.workdir, args.picks, args.per_mic)
+    ours = time_cryodedup(root, args.repeat)
+    floor = time_starfile(root)
+    print("| measurement | cryodedup | starfile (reading only) | ratio |")
+    print("|---|---|---|---|")
+    print(f"| {args.picks:,} picks, two pickers, end to end | {ours:.2f} s | {floor:.2f} s | {floor / ours:.1f}x |")
+
+
+if __name__ == "__main__":
+    main()

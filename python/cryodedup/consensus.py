@@ -1,0 +1,120 @@
+"""Agreement between inputs (pickers): which inputs confirm each pick, and the pairwise
+Jaccard index between inputs overall and per micrograph.
+
+A pick of input A is confirmed by input B when B has a pick within the minimum distance on
+the same micrograph (``cryodedup.dedup.support_masks`` gives, per pick, the bitmask of the
+inputs that confirm it, its own included).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .labels import distinct_labels
+
+
+def popcount(masks: np.ndarray) -> np.ndarray:
+    """Number of set bits of each uint64."""
+    bits = np.unpackbits(np.ascontiguousarray(masks, dtype="<u8").view(np.uint8).reshape(-1, 8), axis=1)
+    return bits.sum(axis=1).astype(np.int64)
+
+
+def jaccard_matrices(confirmed_by, input_of, groups, n_groups: int, n_inputs: int) -> np.ndarray:
+    """Pairwise agreement of inputs A and B on each group (README, "Consensus"): with m(A,B)
+    the picks of A that have a pick of B within the minimum distance, shared = (m(A,B) +
+    m(B,A)) / 2 and J = shared / (|A| + |B| - shared); NaN when neither holds a pick there.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_groups, n_inputs, n_inputs)
+    """
+    cell = np.asarray(groups, dtype=np.int64) * n_inputs + np.asarray(input_of, dtype=np.int64)
+    size = np.bincount(cell, minlength=n_groups * n_inputs).reshape(n_groups, n_inputs).astype(np.float64)
+    matched = np.empty((n_groups, n_inputs, n_inputs))  # matched[g, a, b] = m(a, b) on group g
+    for b in range(n_inputs):
+        met = ((confirmed_by >> np.uint64(b)) & np.uint64(1)).astype(np.float64)
+        matched[:, :, b] = np.bincount(cell, weights=met, minlength=n_groups * n_inputs).reshape(n_groups, n_inputs)
+    shared = (matched + matched.transpose(0, 2, 1)) / 2
+    union = size[:, :, None] + size[:, None, :] - shared
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, shared / np.where(union > 0, union, 1), np.nan)
+
+
+def _as_lists(matrix: np.ndarray) -> list[list[float | None]]:
+    return [[None if np.isnan(v) else round(float(v), 4) for v in row] for row in matrix]
+
+
+def jaccard(confirmed_by, input_of, n_inputs: int) -> list[list[float | None]]:
+    """The Jaccard matrix of :func:`jaccard_matrices` over all picks at once (None where
+    undefined)."""
+    zeros = np.zeros(len(input_of), dtype=np.int64)
+    return _as_lists(jaccard_matrices(confirmed_by, input_of, zeros, 1, n_inputs)[0])
+
+
+def mean_agreement(matrices: np.ndarray) -> np.ndarray:
+    """Mean of the off-diagonal Jaccard indices of each group (NaN where none is defined)."""
+    n_inputs = matrices.shape[1]
+    off = matrices[:, ~np.eye(n_inputs, dtype=bool)]
+    with warnings.catch_warnings():  # a group where no pair is defined: NaN, without the warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(off, axis=1) if off.size else np.full(len(matrices), np.nan)
+
+
+def consensus_report(particles, keep: np.ndarray, confirmed_by: np.ndarray, min_support: int) -> dict:
+    """For a ParticleSet and its decision: per input, the picks confirmed by another input,
+    kept alone and kept confirmed; the Jaccard matrix between inputs overall and per
+    micrograph, and the ten micrographs where the inputs agree least."""
+    n_inputs = len(particles.inputs)
+    confirmed = popcount(confirmed_by) >= 2
+    per_input = []
+    for k, name in enumerate(particles.inputs):
+        mine = particles.input_of == k
+        per_input.append(
+            {
+                "file": name,
+                "confirmed": int(np.count_nonzero(mine & confirmed)),
+                "kept_alone": int(np.count_nonzero(mine & keep & ~confirmed)),
+                "kept_confirmed": int(np.count_nonzero(mine & keep & confirmed)),
+            }
+        )
+    n_mics = len(particles.mic_names)
+    per_mic = jaccard_matrices(confirmed_by, particles.input_of, particles.groups, n_mics, n_inputs)
+    agreement = mean_agreement(per_mic)
+    defined = np.flatnonzero(~np.isnan(agreement))
+    worst = defined[np.argsort(agreement[defined], kind="stable")][:10]
+    return {
+        "min_support": min_support,
+        "per_input": per_input,
+        "jaccard": jaccard(confirmed_by, particles.input_of, n_inputs),
+        "jaccard_per_micrograph": {name: _as_lists(m) for name, m in zip(particles.mic_names, per_mic)},
+        "least_agreement": [
+            {"micrograph": particles.mic_names[m], "mean_jaccard": round(float(agreement[m]), 4)} for m in worst
+        ],
+    }
+
+
+def consensus_rows(consensus: dict) -> list[tuple[str, str]]:
+    """The report of :func:`consensus_report` as (label, text) rows: per input, its picks
+    confirmed by another input and kept alone or confirmed; the Jaccard index of each pair
+    of inputs; the micrographs where they agree least."""
+    labels = distinct_labels([i["file"] for i in consensus["per_input"]])
+    rows = [("Consensus", f"min support {consensus['min_support']} of {len(labels)} inputs")]
+    for label, i in zip(labels, consensus["per_input"]):
+        rows.append(
+            (
+                f"  {label}",
+                f"{i['confirmed']:,} confirmed by another input; kept {i['kept_confirmed']:,} confirmed, "
+                f"{i['kept_alone']:,} alone",
+            )
+        )
+    matrix = consensus["jaccard"]
+    for a in range(len(labels)):
+        for b in range(a + 1, len(labels)):
+            value = matrix[a][b]
+            rows.append((f"  Jaccard {labels[a]} / {labels[b]}", "n/a" if value is None else f"{value:.3f}"))
+    worst = consensus["least_agreement"][:3]
+    if worst:
+        rows.append(("  Least agreement", "\n".join(f"{w['micrograph']} ({w['mean_jaccard']:.2f})" for w in worst)))
+    return rows

@@ -1,0 +1,105 @@
+"""What several jobs need to know about micrographs: their pixel sizes (from a micrographs
+STAR or CryoSPARC exposures), where their image files are, and how to open one.
+
+The particle jobs and the micrograph job both import this module; it imports neither, so
+there is no cycle between them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .csfile import CsGroup
+from .errors import CryodedupError
+from .star import StarFile
+
+
+def block_naming_micrographs(star: StarFile, name: str, missing: str):
+    """The block ``data_<name>``, else the first loop with ``rlnMicrographName``; raises
+    ``missing`` (prefixed with the file) when neither has that column."""
+    block = star.block(name) or next((b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None)
+    if block is None or "rlnMicrographName" not in block.labels:
+        raise CryodedupError(f"{star.path}: {missing}")
+    return block
+
+
+def micrograph_pixel_sizes(path: Path) -> dict[str, float]:
+    """Micrograph name -> pixel size in Å, from a micrographs STAR (any RELION version)."""
+    star = StarFile(path)
+    block = block_naming_micrographs(
+        star, "micrographs", "no micrographs table with rlnMicrographName (is this a micrographs STAR?)"
+    )
+    table = star.table(block)
+    names = table.column("rlnMicrographName")
+    optics = star.block("optics")
+    try:
+        if optics is not None and "rlnOpticsGroup" in table.labels:
+            otable = star.table(optics)
+            if "rlnMicrographPixelSize" not in otable.labels:
+                raise CryodedupError(f"{path}: data_optics has no rlnMicrographPixelSize column")
+            by_group = dict(zip(otable.column("rlnOpticsGroup"), map(float, otable.column("rlnMicrographPixelSize"))))
+            return {n: by_group[g] for n, g in zip(names, table.column("rlnOpticsGroup"))}
+        if {"rlnDetectorPixelSize", "rlnMagnification"} <= set(table.labels):
+            det, mag = table.column("rlnDetectorPixelSize"), table.column("rlnMagnification")
+            return {n: 1e4 * float(d) / float(m) for n, d, m in zip(names, det, mag)}
+    except (KeyError, ValueError) as err:
+        raise CryodedupError(f"{path}: inconsistent optics groups or pixel sizes ({err})") from None
+    raise CryodedupError(f"{path}: no micrograph pixel size in it (rlnMicrographPixelSize in data_optics)")
+
+
+def exposure_pixel_sizes(path) -> dict[int, float]:
+    """Exposure uid -> micrograph pixel size in Å, from a CryoSPARC exposures dataset."""
+    exposures = CsGroup.load(path)
+    if not exposures.has("micrograph_blob/psize_A"):
+        raise CryodedupError(f"{path}: no micrograph_blob/psize_A field (is this a CryoSPARC exposures dataset?)")
+    return dict(zip(exposures.column("uid").tolist(), exposures.column("micrograph_blob/psize_A").tolist()))
+
+
+def resolve_paths(names: list[str], source: Path | None, project_dir: Path | None) -> tuple[list[Path], Path]:
+    """Paths of the micrograph files. RELION and CryoSPARC write paths relative to the
+    project folder: try ``project_dir`` (default: the current folder), then the folders above
+    the input file."""
+    roots = [project_dir or Path.cwd()]
+    if source is not None:
+        roots += list(source.resolve().parents)
+    for root in roots:
+        paths = [Path(n) if Path(n).is_absolute() else root / n for n in names]
+        if paths and paths[0].exists():
+            return paths, root
+    return [Path(n) if Path(n).is_absolute() else roots[0] / n for n in names], roots[0]
+
+
+def open_mrc(path: Path):
+    """The memory-mapped MRC file (close it when done) and its one 2-D image, little-endian."""
+    import mrcfile
+
+    mrc = mrcfile.mmap(path, mode="r", permissive=True)
+    data = mrc.data
+    if data is None or data.ndim not in (2, 3) or (data.ndim == 3 and data.shape[0] != 1):
+        shape = None if data is None else data.shape
+        mrc.close()
+        raise CryodedupError(f"{path}: expected one 2-D image, found data of shape {shape}")
+    data = data.reshape(data.shape[-2:])
+    if data.dtype.byteorder == ">":
+        data = data.astype(data.dtype.newbyteorder("<"))  # the Rust side reads little-endian
+    return mrc, data
+
+
+def mrc_header(path: Path):
+    """(ny, nx) and the header's pixel size (None when unset) of an MRC file."""
+    try:
+        mrc, data = open_mrc(path)
+    except CryodedupError:
+        raise
+    except (OSError, ValueError) as err:
+        raise CryodedupError(f"{path}: cannot read the MRC file ({err})") from None
+    psize = float(mrc.voxel_size.x)
+    mrc.close()
+    return data.shape, (psize if psize > 0 else None)
+
+
+def as_text(values) -> list[str]:
+    """Strings of a column that may hold bytes (CryoSPARC paths)."""
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(values).tolist()]

@@ -1,0 +1,97 @@
+"""The one structure every particle format is read into, whatever it came from.
+
+A format module (``particles_star``, ``particles_cs``, ``particles_picks``) reads its
+inputs into a :class:`ParticleSet`; the job (``particles``) decides which rows to keep from
+it alone and hands the boolean mask back to the set's writer. Nothing in the job knows a
+file format, and nothing in a format module knows how the decision is made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+
+
+class SubsetWriter(Protocol):
+    """Writes the kept and rejected rows of a set where its format puts them."""
+
+    def write(self, keep: np.ndarray, force: bool) -> dict[str, list[Path]]:
+        """Writes the rows where ``keep`` is True to the kept outputs and the others to the
+        rejected outputs, all or nothing (:class:`~cryodedup.outputs.AtomicOutputs`,
+        existing files refused unless ``force``, never over an input). Returns
+        ``{"kept": [paths], "rejected": [paths]}``."""
+        ...
+
+
+@dataclass
+class ParticleSet:
+    """Particles (or picks) of one or more inputs, located in Å on their micrographs.
+
+    Attributes
+    ----------
+    inputs : list of str
+        The inputs as named in the summary (a file, a picker's folder).
+    input_of : numpy.ndarray of int64, shape (n,)
+        Index into ``inputs`` of each row.
+    mic_names : list of str
+        Micrograph names by micrograph id.
+    groups : numpy.ndarray of int64, shape (n,)
+        Micrograph id of each row.
+    centres : numpy.ndarray of float64, shape (n, 2) or (n, 3)
+        Centres in Å (origins or shifts already subtracted).
+    psize : numpy.ndarray of float64, shape (n,)
+        Micrograph pixel size of each row, Å.
+    pixel_sizes : list of dict
+        What pixel size was used where: ``input``, ``optics_group``, ``psize``, ``source``.
+    scores : numpy.ndarray of float64, shape (n,), or None
+        Score of each row; None ranks by a seeded random order.
+    score_label : str or None
+        The score column or field.
+    higher_is_better : bool
+        Direction of the score.
+    shift : str
+        The origin or shift used (``none`` when none).
+    read_files : list of Path
+        Every file read, so that no output overwrites one.
+    writer : SubsetWriter or None
+        Writes kept and rejected (None for data in memory).
+    mic_shapes : dict of int -> (ny, nx)
+        Micrograph sizes in pixels by id, where known.
+    summary : dict
+        Entries the format adds to the job's summary.
+    decision_report : callable(keep) -> dict
+        Further summary entries that depend on the decision (symmetry copies kept).
+    """
+
+    inputs: list[str]
+    input_of: np.ndarray
+    mic_names: list[str]
+    groups: np.ndarray
+    centres: np.ndarray
+    psize: np.ndarray
+    pixel_sizes: list[dict]
+    scores: np.ndarray | None
+    score_label: str | None
+    higher_is_better: bool
+    shift: str = "none"
+    read_files: list[Path] = field(default_factory=list)
+    writer: SubsetWriter | None = None
+    mic_shapes: dict[int, tuple[int, int]] = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)
+    decision_report: Callable[[np.ndarray], dict] = lambda keep: {}
+
+    def __len__(self) -> int:
+        return int(self.groups.size)
+
+    def counts(self) -> np.ndarray:
+        """Rows of each input."""
+        return np.bincount(self.input_of, minlength=len(self.inputs))
+
+
+def pixel_sizes_used(psize, source: str) -> list[dict]:
+    """The summary's ``pixel_sizes`` entries for pixel sizes that apply to all inputs: one
+    per distinct value (the first ten)."""
+    return [{"input": "all", "optics_group": "all", "psize": float(v), "source": source} for v in np.unique(psize)[:10]]

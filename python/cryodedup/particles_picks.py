@@ -1,0 +1,235 @@
+"""Picker coordinates (RELION AutoPick/ManualPick jobs, crYOLO, topaz, EMAN) read into a
+ParticleSet through :func:`cryodedup.picks.read_picks`, and kept and rejected written as a
+RELION coordinate job, a CryoSPARC particle ``.cs`` or each picker's own format.
+
+One input is one picker's output (a folder, a quoted glob, a file). Pick centres are in
+micrograph pixels: the micrograph pixel size comes from ``--mic-psize`` or from the
+micrographs STAR given with ``--micrographs``, which also names the micrographs as RELION
+does (the pickers' names are matched to it by file name without extension).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import CryodedupError
+from .micrograph_files import micrograph_pixel_sizes, mrc_header, resolve_paths
+from .particle_set import ParticleSet, pixel_sizes_used
+from .picks import Picks, name_key, read_picks
+from .picks.write import write_cryosparc, write_like_input, write_relion
+
+if TYPE_CHECKING:
+    from .particles import ParticleOptions
+
+#: Output formats of ``--output-format`` besides ``auto``.
+OUTPUT_FORMATS = ("relion", "cryosparc", "input")
+_PICK_SUFFIXES = (".box", ".cbox", ".txt", ".tsv", ".csv", ".json")
+
+
+def is_picker_output(path) -> bool:
+    """True for a picker's output: a folder, a glob pattern, a coordinate file (by its name,
+    or a STAR whose first 64 KiB show a coordinate list or coordinates without micrograph
+    names, nor a particle table's marks). A particle STAR or a CryoSPARC file is not."""
+    text = str(path)
+    path = Path(text)
+    if path.is_dir() or (any(c in text for c in "*?[") and not path.exists()):
+        return True
+    if path.suffix in _PICK_SUFFIXES or path.name.startswith("coords_suffix_"):
+        return True
+    if path.name.endswith(("_autopick.star", "_manualpick.star")):
+        return True
+    if path.suffix != ".star" or not path.is_file():
+        return False
+    with open(path, "rb") as f:
+        head = f.read(65536).decode("utf-8", errors="replace")
+    if "data_coordinate_files" in head:
+        return True
+    particle_marks = ("_rlnMicrographName", "_rlnTomoName", "_rlnImageName", "data_particles", "data_optics")
+    return "_rlnCoordinateX" in head and not any(mark in head for mark in particle_marks)
+
+
+class PicksWriter:
+    """Writes kept and rejected picks in the chosen output format."""
+
+    def __init__(self, pickers: list[Picks], output_format: str, outdir: Path, psize: float | None, shapes):
+        self.pickers, self.format, self.outdir = pickers, output_format, outdir
+        self.psize, self.shapes = psize, shapes
+
+    def write(self, keep: np.ndarray, force: bool) -> dict[str, list[Path]]:
+        if self.format == "relion":
+            lists = write_relion(self.pickers, keep, self.outdir, force=force)
+            return {s: [p] for s, p in lists.items()}
+        if self.format == "cryosparc":
+            files = write_cryosparc(self.pickers, keep, self.outdir, shapes=self.shapes, psize=self.psize, force=force)
+            return {s: [p] for s, p in files.items()}
+        return self._write_own_format(keep, force)
+
+    def _write_own_format(self, keep: np.ndarray, force: bool) -> dict[str, list[Path]]:
+        """One picker: ``OUTDIR/kept/``, ``OUTDIR/rejected/``; several: the same under
+        ``OUTDIR/picker_K/`` for picker K (counted from 1), each in its own format."""
+        bounds = np.cumsum([0] + [len(p) for p in self.pickers])
+        folders: dict[str, list[Path]] = {"kept": [], "rejected": []}
+        for k, picks in enumerate(self.pickers):
+            outdir = self.outdir if len(self.pickers) == 1 else self.outdir / f"picker_{k + 1}"
+            write_like_input(picks, keep[bounds[k] : bounds[k + 1]], outdir, force=force)
+            for subset in folders:
+                folders[subset].append(outdir / subset)
+        return folders
+
+
+def _joined_micrographs(pickers: list[Picks], named_by_star: bool, warn) -> list[Picks]:
+    """The pickers with one name per micrograph. Without a micrographs STAR, pickers name a
+    micrograph differently (a RELION path, a crYOLO file stem): micrographs are then joined
+    by file name without extension, and named as the first picker that has them names them."""
+    if named_by_star or len(pickers) == 1:
+        return pickers
+    canonical: dict[str, str] = {}
+    renamed = 0
+    out = []
+    for picks in pickers:
+        names = [canonical.setdefault(name_key(n), n) for n in picks.micrographs]
+        renamed += sum(a != b for a, b in zip(names, picks.micrographs))
+        out.append(dataclasses.replace(picks, micrographs=names))
+    if renamed:
+        warn(
+            f"{renamed} micrograph names differ between pickers and were matched by file name without "
+            "extension; give the micrographs STAR with --micrographs to name them as RELION does"
+        )
+    return out
+
+
+def _pixel_sizes(names: list[str], options: ParticleOptions) -> tuple[np.ndarray, str]:
+    """Micrograph pixel size of each micrograph, and where it came from."""
+    if options.mic_psize is not None:
+        return np.full(len(names), options.mic_psize), "--mic-psize"
+    if options.micrographs is not None:
+        by_name = micrograph_pixel_sizes(options.micrographs)
+        return np.array(
+            [by_name[n] for n in names], dtype=np.float64
+        ), f"rlnMicrographPixelSize in {options.micrographs}"
+    raise CryodedupError(
+        "picker coordinates are in micrograph pixels and carry no pixel size: give it with --mic-psize, "
+        "or the micrographs STAR with --micrographs"
+    )
+
+
+def _scores(pickers: list[Picks], options: ParticleOptions, warn) -> tuple[np.ndarray | None, str | None, bool]:
+    """The scores used to rank duplicates, their name and direction. Each picker's own
+    score is used; ``--score none`` (or a picker without scores) ranks at random."""
+    if options.score not in ("auto", "none"):
+        raise CryodedupError(
+            f"--score {options.score}: picker inputs are ranked by each picker's own score (auto) or at random (none)"
+        )
+    if options.score == "none":
+        return None, None, True
+    unscored = [p.source for p in pickers if p.score is None]
+    if unscored:
+        warn(
+            f"{', '.join(unscored)}: no score in the picks, so each group of duplicates keeps a seeded random "
+            f"pick (seed {options.seed}), as with --score none"
+        )
+        return None, None, True
+    directions = {p.higher_is_better for p in pickers}
+    if len(directions) > 1 and options.score_normalize != "rank":
+        raise CryodedupError(
+            "the pickers' scores run in opposite directions (higher is better for some, lower for others); "
+            "add --score-normalize rank"
+        )
+    names = list(dict.fromkeys(p.score_name for p in pickers))
+    label = names[0] if len(names) == 1 else " / ".join(names)
+    if len(pickers) > 1 and options.score_normalize != "rank":
+        warn(
+            f"the pickers' scores ({label}) are compared as they are; scores of different pickers are rarely "
+            "on one scale: --score-normalize rank compares their percentiles"
+        )
+    return np.concatenate([p.score for p in pickers]), label, directions.pop() if len(directions) == 1 else True
+
+
+def _output_format(pickers: list[Picks], requested: str) -> str:
+    if requested != "auto":
+        return requested
+    formats = {p.format for p in pickers}
+    if formats == {"relion"} or len(formats) > 1:
+        return "relion"
+    return "input"
+
+
+def _micrograph_shapes(names: list[str], options: ParticleOptions, first_input: Path) -> dict[str, tuple[int, int]]:
+    """(ny, nx) of each micrograph from its MRC header (a .cs location needs the shape)."""
+    source = Path(options.micrographs) if options.micrographs else first_input
+    paths, _ = resolve_paths(names, source, options.project_dir)
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise CryodedupError(
+            f"--output-format cryosparc needs each micrograph's size, read from its MRC header: {missing[0]} "
+            f"not found ({len(missing)} of {len(paths)} missing); give the folder the micrograph paths start "
+            "from with --project-dir"
+        )
+    return {n: tuple(int(v) for v in mrc_header(p)[0]) for n, p in zip(names, paths)}
+
+
+def read_picker_outputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn, log) -> ParticleSet:
+    """Reads each input as one picker's output into one ParticleSet (centres in Å), whose
+    writer writes the ``--output-format`` chosen."""
+    if options.output_format not in ("auto", *OUTPUT_FORMATS):
+        raise CryodedupError(f"--output-format is auto, relion, cryosparc or input, got {options.output_format!r}")
+    if options.micrographs is not None and Path(options.micrographs).suffix in (".cs", ".csg"):
+        raise CryodedupError(
+            f"{options.micrographs}: picker inputs are named through a micrographs STAR; for CryoSPARC "
+            "exposures give the pixel size with --mic-psize"
+        )
+    known = str(options.micrographs) if options.micrographs else None
+    pickers = []
+    for path in inputs:
+        log(f"reading picks from {path}", "info")
+        picks = read_picks(
+            str(path), micrographs=known, topaz_scale=options.topaz_scale, project_dir=options.project_dir
+        )
+        for note in picks.notes:
+            log(f"{path}: {note}", "info")
+        pickers.append(picks)
+    pickers = _joined_micrographs(pickers, known is not None, warn)
+    mic_ids: dict[str, int] = {}
+    groups = []
+    for picks in pickers:
+        ids = np.array([mic_ids.setdefault(n, len(mic_ids)) for n in picks.micrographs], dtype=np.int64)
+        groups.append(ids[picks.micrograph])
+    names = list(mic_ids)
+    groups = np.concatenate(groups) if groups else np.zeros(0, dtype=np.int64)
+    mic_psize, psize_source = _pixel_sizes(names, options)
+    row_psize = mic_psize[groups]
+    scores, score_label, higher = _scores(pickers, options, warn)
+    output_format = _output_format(pickers, options.output_format)
+    if output_format == "input" and len({p.format for p in pickers}) > 1:
+        raise CryodedupError("--output-format input: the pickers wrote different formats; choose relion or cryosparc")
+    single_psize = None
+    shapes = None
+    if output_format == "cryosparc":
+        if len(np.unique(mic_psize)) > 1:
+            raise CryodedupError("--output-format cryosparc: the micrographs have different pixel sizes")
+        single_psize = float(mic_psize[0]) if len(mic_psize) else 1.0
+        shapes = _micrograph_shapes(names, options, Path(inputs[0]))
+    return ParticleSet(
+        inputs=[p.source for p in pickers],
+        input_of=np.repeat(np.arange(len(pickers)), [len(p) for p in pickers]),
+        mic_names=names,
+        groups=groups,
+        centres=np.concatenate([p.centres for p in pickers]) * row_psize[:, None],
+        psize=row_psize,
+        pixel_sizes=pixel_sizes_used(mic_psize, psize_source),
+        scores=scores,
+        score_label=score_label,
+        higher_is_better=higher,
+        read_files=[f.path for p in pickers for f in p.files],
+        writer=PicksWriter(pickers, output_format, Path(outdir), single_psize, shapes),
+        mic_shapes={mic_ids[n]: s for n, s in (shapes or {}).items()},
+        summary={
+            "formats": [p.format for p in pickers],
+            "output_format": output_format,
+            "reading_notes": [f"{p.source}: {note}" for p in pickers for note in p.notes],
+        },
+    )

@@ -1,0 +1,553 @@
+"""RELION particle STAR files (3.0 to 5) read into a ParticleSet, and kept and rejected
+written back as byte copies of the input rows.
+
+Centres are computed in Å as docs/design.md section 2 defines them (the origin is subtracted;
+RELION 3.0 origins are in particle pixels), with the micrograph pixel size taken per optics
+group and never from ``rlnImagePixelSize``. Several inputs are written as one kept and one
+rejected file; their optics groups are merged (clashing numbers renumbered).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .dedup import score_direction
+from .errors import CryodedupError
+from .micrograph_files import micrograph_pixel_sizes
+from .outputs import AtomicOutputs
+from .particle_set import ParticleSet
+from .star import Block, StarFile, Table, split_fields, unquote
+
+if TYPE_CHECKING:
+    from .particles import ParticleOptions
+
+#: The score columns ``--score auto`` looks for, in order.
+AUTO_SCORES = ("rlnAutopickFigureOfMerit", "rlnMaxValueProbDistribution", "rlnLogLikeliContribution")
+
+KEPT_NAME = "particles_kept.star"
+REJECTED_NAME = "particles_rejected.star"
+
+
+@dataclass
+class Columns:
+    """Which columns of a particle block the job reads, and in which units."""
+
+    key: str
+    coords: list[str]
+    coords_in_angstrom: bool
+    origins: list[str] = field(default_factory=list)
+    origins_in_pixels: bool = False
+    optics_group: str | None = None
+
+    def numbers(self, score: str | None) -> list[str]:
+        extra = ["rlnDetectorPixelSize", "rlnMagnification"] if self.origins_in_pixels else []
+        group = [self.optics_group] if self.optics_group else []
+        return list(dict.fromkeys(self.coords + self.origins + group + extra + ([score] if score else [])))
+
+
+@dataclass
+class PixelSize:
+    """The micrograph pixel size used for one optics group of one input."""
+
+    input: str
+    optics_group: str
+    psize: float | None
+    source: str
+
+
+class Needs:
+    """What the user must supply (an option, a pixel size), gathered over all inputs so that
+    one message names everything at once instead of one thing per run."""
+
+    def __init__(self):
+        self.messages: list[str] = []
+
+    def add(self, message: str) -> None:
+        if message not in self.messages:
+            self.messages.append(message)
+
+    def check(self) -> None:
+        """Raises one CryodedupError naming every need, if there are any."""
+        if len(self.messages) == 1:
+            raise CryodedupError(self.messages[0])
+        if self.messages:
+            numbered = " ".join(f"({k}) {m}" for k, m in enumerate(self.messages, 1))
+            raise CryodedupError(f"{len(self.messages)} things are missing: {numbered}")
+
+
+class ParticleStar:
+    """One particle STAR input: its particle and optics blocks and the columns to read."""
+
+    def __init__(self, path, shift_key: str = "auto"):
+        self.star = StarFile(path)
+        self.path = self.star.path
+        self.block = self._particle_block()
+        self.labels = list(self.block.labels)
+        optics = self.star.block("optics")
+        self.optics_block: Block | None = optics
+        self.optics: Table | None = self.star.table(optics) if optics else None
+        self.columns = choose_columns(self.labels, self.optics is not None, self.where(), shift_key)
+
+    def where(self) -> str:
+        return f"{self.path}: data_{self.block.name} (line {self.block.line})"
+
+    def numeric_labels(self) -> list[str]:
+        return self.star.numeric_labels(self.block)
+
+    def _particle_block(self) -> Block:
+        found = self.star.block("particles")
+        if found:
+            return found
+        loops = [b for b in self.star.blocks if b.labels is not None and b.name != "optics"]
+        located = [b for b in loops if {"rlnCoordinateX", "rlnCenteredCoordinateXAngst"} & set(b.labels)]
+        if len(loops) == 1:
+            return loops[0]
+        if len(located) == 1:
+            return located[0]
+        names = ", ".join(f"data_{b.name}" for b in self.star.blocks) or "none"
+        raise CryodedupError(
+            f"{self.path}: no particle block found (expected data_particles, or one loop with "
+            f"rlnCoordinateX/Y); blocks present: {names}"
+        )
+
+
+def choose_columns(labels: list[str], has_optics: bool, where: str, shift_key: str) -> Columns:
+    """The columns that locate the particles of a table with these labels, and their units."""
+    all_labels = list(labels)
+    labels = set(labels)
+    if "rlnCenteredCoordinateXAngst" in labels:  # RELION 5 tomography: centres in Å
+        axes = [a for a in "XYZ" if f"rlnCenteredCoordinate{a}Angst" in labels]
+        coords, in_angstrom = [f"rlnCenteredCoordinate{a}Angst" for a in axes], True
+    else:
+        missing = [lab for lab in ("rlnCoordinateX", "rlnCoordinateY") if lab not in labels]
+        if missing:
+            raise CryodedupError(
+                f"{where}: no {' or '.join(missing)} column; the particles cannot be located "
+                f"on their micrographs (columns present: {', '.join(all_labels)})"
+            )
+        axes = ["X", "Y"] + (["Z"] if "rlnCoordinateZ" in labels else [])
+        coords, in_angstrom = [f"rlnCoordinate{a}" for a in axes], False
+    key = next((k for k in ("rlnMicrographName", "rlnTomoName") if k in labels), None)
+    if key is None:
+        raise CryodedupError(
+            f"{where}: no rlnMicrographName column; particles are only compared with "
+            "particles of the same micrograph, so each needs one"
+        )
+    columns = Columns(key=key, coords=coords, coords_in_angstrom=in_angstrom)
+    if has_optics and "rlnOpticsGroup" in labels:
+        columns.optics_group = "rlnOpticsGroup"
+    if shift_key == "auto":
+        if f"rlnOrigin{axes[0]}Angst" in labels:
+            columns.origins = [f"rlnOrigin{a}Angst" for a in axes if f"rlnOrigin{a}Angst" in labels]
+        elif "rlnOriginX" in labels and not in_angstrom:
+            columns.origins = [f"rlnOrigin{a}" for a in axes if f"rlnOrigin{a}" in labels]
+            columns.origins_in_pixels = True
+            for needed in ("rlnDetectorPixelSize", "rlnMagnification"):
+                if needed not in labels:
+                    raise CryodedupError(
+                        f"{where}: rlnOriginX is in particle pixels but there is no {needed} "
+                        "column to give their size; use --shift-key none to ignore the origins"
+                    )
+    return columns
+
+
+def score_column(parts: list, options: ParticleOptions, warn, needs: Needs) -> tuple[str | None, bool]:
+    """The score label (None: random ranking) and whether higher is better. The score must
+    be a column of every input; ``auto`` takes the first known score they all have, and
+    falls back to the seeded random ranking (as ``none``) with a warning when there is none.
+    An unknown column or order is added to ``needs`` (and None returned)."""
+    if options.score == "none":
+        return None, True
+    if options.score == "auto":
+        label = next((s for s in AUTO_SCORES if all(s in p.labels for p in parts)), None)
+        if label is None:
+            which = "every input" if len(parts) > 1 else parts[0].path.name
+            warn(
+                f"--score auto: none of {', '.join(AUTO_SCORES)} is in {which}, so each group of duplicates "
+                f"keeps a seeded random particle (seed {options.seed}), as with --score none; "
+                "rank by a column with --score COLUMN"
+            )
+            return None, True
+    else:
+        label = options.score
+        lacking = [p for p in parts if label not in p.labels]
+        if lacking:
+            numeric = [lab for lab in lacking[0].numeric_labels() if all(lab in p.labels for p in parts)]
+            needs.add(
+                f"{lacking[0].where()}: unknown score column {label!r}; numeric columns present"
+                f"{' in every input' if len(parts) > 1 else ''}: {', '.join(numeric) or 'none'}"
+            )
+            return None, True
+    higher = score_direction(label, options.score_order)
+    if higher is not None:
+        return label, higher
+    needs.add(
+        f"--score {label}: it is not known whether higher or lower is better; "
+        "add --score-order max or --score-order min"
+    )
+    return label, True
+
+
+def merged_columns(parts: list[ParticleStar], warn) -> list[str]:
+    """The particle columns of the merged output: those all inputs have, in the first
+    input's order. Each dropped column is named in a warning with the inputs it came from.
+    The optics tables must have the same columns (in any order)."""
+    first = parts[0]
+    common = [lab for lab in first.labels if all(lab in p.labels for p in parts[1:])]
+    dropped: dict[str, list[str]] = {}
+    for part in parts:
+        for label in part.labels:
+            if label not in common:
+                dropped.setdefault(label, []).append(str(part.path))
+    if dropped:
+        named = "; ".join(f"{label} (from {', '.join(paths)})" for label, paths in dropped.items())
+        warn(f"particle columns not in every input are left out of the outputs: {named}")
+    for other in parts[1:]:
+        if (first.optics is None) != (other.optics is None):
+            raise CryodedupError(
+                f"{first.path} and {other.path}: one has a data_optics block and the other not "
+                "(RELION 3.1+ and 3.0 files cannot be merged)"
+            )
+        if first.optics is not None and set(first.optics.labels) != set(other.optics.labels):
+            a, b = first.optics.labels, other.optics.labels
+            detail = "; ".join(
+                f"only in {p}: {', '.join(only)}"
+                for p, only in ((first.path, [x for x in a if x not in b]), (other.path, [x for x in b if x not in a]))
+                if only
+            )
+            raise CryodedupError(
+                f"{first.path} and {other.path} have different optics columns, so their optics groups "
+                f"cannot be merged ({detail})"
+            )
+    return common
+
+
+def _optics_value(table: Table, label: str) -> dict[str, float]:
+    if label not in table.labels:
+        return {}
+    return {g: float(v) for g, v in zip(table.column("rlnOpticsGroup"), table.column(label))}
+
+
+def row_pixel_sizes(
+    part, numbers, keys, names, options, mic_psizes, warn, needs: Needs | None = None
+) -> tuple[np.ndarray, list[PixelSize]]:
+    """The micrograph pixel size of every row of one input, and what was used per group.
+    A pixel size the user must give is added to ``needs`` (NaN for those rows); without
+    ``needs`` it is raised at once."""
+    own_needs = needs is None
+    needs = needs or Needs()
+    psize, used = _row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn, needs)
+    if own_needs:
+        needs.check()
+    return psize, used
+
+
+def _row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn, needs: Needs):
+    n = keys.size
+    if part.columns.coords_in_angstrom:
+        return np.ones(n), [PixelSize(part.path.name, "all", None, "not needed: coordinates are in Å")]
+    if options.mic_psize is not None:
+        return np.full(n, options.mic_psize), [PixelSize(part.path.name, "all", options.mic_psize, "--mic-psize")]
+    if mic_psizes is not None:
+        missing = [name for name in names if name not in mic_psizes]
+        if missing:
+            raise CryodedupError(
+                f"{part.where()}: micrograph {missing[0]!r} is not in {options.micrographs} "
+                f"({len(missing)} of {len(names)} micrographs missing)"
+            )
+        per_mic = np.array([mic_psizes[name] for name in names])
+        used = [
+            PixelSize(part.path.name, "all", float(v), f"rlnMicrographPixelSize in {options.micrographs}")
+            for v in np.unique(per_mic)
+        ]
+        return per_mic[keys], used
+    hint = "give the micrograph pixel size with --mic-psize, or a micrographs STAR with --micrographs"
+    unknown = np.full(n, np.nan), []
+    if part.optics is None:
+        needs.add(
+            f"{part.where()}: no micrograph pixel size (a RELION 3.0 file has only the particle pixel size, "
+            f"which differs from the micrograph's when particles were rescaled); {hint}"
+        )
+        return unknown
+    if part.columns.optics_group is None:
+        needs.add(f"{part.where()}: no rlnOpticsGroup column to find each particle's pixel size; {hint}")
+        return unknown
+    mic = _optics_value(part.optics, "rlnMicrographPixelSize")
+    original = _optics_value(part.optics, "rlnMicrographOriginalPixelSize")
+    groups = numbers[part.columns.optics_group]
+    psize = np.full(n, np.nan)
+    used = []
+    for g in np.unique(groups):
+        label = str(int(g)) if float(g).is_integer() else str(g)
+        if label in mic:
+            value, source = mic[label], "rlnMicrographPixelSize"
+        elif label in original:
+            value, source = original[label], "rlnMicrographOriginalPixelSize (assumes no binning at motion correction)"
+            warn(
+                f"{part.path.name}: optics group {label} has no rlnMicrographPixelSize; using "
+                f"rlnMicrographOriginalPixelSize {value} Å, which is only right if the movies were not "
+                f"binned in motion correction ({hint} to be sure)"
+            )
+        elif label in _optics_value(part.optics, "rlnImagePixelSize") or not part.optics.rows:
+            needs.add(
+                f"{part.where()}: optics group {label} has no micrograph pixel size "
+                f"(rlnImagePixelSize is the extracted particles' and is not used); {hint}"
+            )
+            continue
+        else:
+            raise CryodedupError(f"{part.where()}: particles refer to optics group {label}, absent from data_optics")
+        if not value > 0:
+            needs.add(f"{part.where()}: optics group {label} has pixel size {value}, expected > 0; {hint}")
+            continue
+        psize[groups == g] = value
+        used.append(PixelSize(part.path.name, label, value, source))
+    return psize, used
+
+
+def centres_in_angstrom(part: ParticleStar, numbers, psize: np.ndarray) -> np.ndarray:
+    """Particle centres in Å: coordinate x micrograph pixel size - origin (origin subtracted)."""
+    cols = part.columns
+    centres = np.empty((psize.size, len(cols.coords)))
+    origin_by_axis = {lab[-1] if not lab.endswith("Angst") else lab[-6]: lab for lab in cols.origins}
+    image_psize = None
+    if cols.origins_in_pixels:
+        image_psize = 1e4 * numbers["rlnDetectorPixelSize"] / numbers["rlnMagnification"]
+    for j, label in enumerate(cols.coords):
+        axis = label[-6] if label.endswith("Angst") else label[-1]
+        c = numbers[label] if cols.coords_in_angstrom else numbers[label] * psize
+        origin = origin_by_axis.get(axis)
+        if origin is not None:
+            c = c - (numbers[origin] * image_psize if image_psize is not None else numbers[origin])
+        centres[:, j] = c
+    return centres
+
+
+@dataclass
+class _Merge:
+    """The header of the merged output and the optics-group renumbering of each input."""
+
+    prefix: bytes
+    suffix: bytes
+    rewrites: list[dict[str, str] | None]
+
+
+def _replace_fields(line: str, replacements: dict[int, str]) -> str:
+    spans = split_fields(line)
+    for j in sorted(replacements, reverse=True):
+        start, end, _ = spans[j]
+        line = line[:start] + replacements[j] + line[end:]
+    return line
+
+
+def _particle_header(part: ParticleStar, labels: list[str]) -> bytes:
+    """The particle block of ``part`` from its ``data_`` line to its first row, listing only
+    ``labels`` (a subset of its own, in its order), renumbered ``#1``..``#k``."""
+    header = part.star.read_bytes(part.block.start, part.block.rows_start)
+    if labels == part.labels:
+        return header
+    wanted, lines, k = set(labels), [], 0
+    for line in header.decode("utf-8", errors="surrogateescape").splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped.startswith("_"):  # in a loop's header, every _ line is a label
+            if stripped.split()[0][1:] not in wanted:
+                continue
+            k += 1
+            line = re.sub(r"#\d+", f"#{k}", line, count=1)
+        lines.append(line)
+    return "".join(lines).encode("utf-8", errors="surrogateescape")
+
+
+def _merge_optics(parts: list[ParticleStar], labels: list[str]) -> _Merge:
+    """The merged output's header (optics groups of all inputs in one table, the particle
+    loop listing ``labels``) and footer. An optics group identical in every value but its
+    number maps onto the existing one; a different group gets its own number (its old one
+    if free) and, if its name is taken, a new name. Only clashing numbers are rewritten.
+    Optics columns in another order are matched by name."""
+    base = parts[0]
+    suffix = base.star.read_bytes(base.block.rows_end, base.star.size)
+    particle_header = _particle_header(base, labels)
+    if base.optics is None or len(parts) == 1:
+        return _Merge(base.star.read_bytes(0, base.block.start) + particle_header, suffix, [None] * len(parts))
+    optics_labels = base.optics.labels
+    g_col = optics_labels.index("rlnOpticsGroup")
+    n_col = optics_labels.index("rlnOpticsGroupName") if "rlnOpticsGroupName" in optics_labels else None
+
+    def identity(row):
+        return tuple(unquote(v) for j, v in enumerate(row) if j != g_col)
+
+    known = {identity(row): int(row[g_col]) for row in base.optics.rows}
+    names = {unquote(row[n_col]) for row in base.optics.rows} if n_col is not None else set()
+    new_lines, rewrites = [], [None]
+    for part in parts[1:]:
+        order = [part.optics.labels.index(lab) for lab in optics_labels]
+        mapping = {}
+        for row, line in zip(part.optics.rows, part.optics.lines):
+            row = [row[j] for j in order]
+            number = int(row[g_col])
+            if identity(row) in known:
+                mapping[number] = known[identity(row)]
+                continue
+            taken = set(known.values())
+            new = number if number not in taken else max(taken) + 1
+            replace = {g_col: str(new)}
+            if n_col is not None and unquote(row[n_col]) in names:
+                replace[n_col] = f"opticsGroup{new}"
+            new_row = [replace.get(j, v) for j, v in enumerate(row)]
+            known[identity(new_row)] = new
+            names.add(unquote(new_row[n_col]) if n_col is not None else "")
+            in_order = order == list(range(len(order)))
+            new_lines.append(_replace_fields(line, replace) if in_order else " ".join(new_row))
+            mapping[number] = new
+        changed = {old: new for old, new in mapping.items() if old != new}
+        rewrites.append({k: str(new) for old, new in changed.items() for k in (str(old), f"{old:.6f}")} or None)
+    optics_end = base.optics_block.rows_end
+    head = base.star.read_bytes(0, optics_end)
+    newline = "\r\n" if head.endswith(b"\r\n") else "\n"
+    if head and not head.endswith(b"\n"):
+        head += newline.encode()
+    added = "".join(line + newline for line in new_lines).encode()
+    prefix = head + added + base.star.read_bytes(optics_end, base.block.start) + particle_header
+    return _Merge(prefix, suffix, rewrites)
+
+
+class StarWriter:
+    """Writes kept and rejected rows of the particle STAR inputs as two files whose rows are
+    byte copies of the input rows (under the merged header)."""
+
+    def __init__(self, parts: list[ParticleStar], labels: list[str], counts: list[int], outdir: Path):
+        self.parts, self.labels, self.counts = parts, labels, counts
+        self.kept_path, self.rejected_path = outdir / KEPT_NAME, outdir / REJECTED_NAME
+
+    def write(self, keep: np.ndarray, force: bool) -> dict[str, list[Path]]:
+        paths = [self.kept_path, self.rejected_path]
+        with AtomicOutputs(paths, force=force, inputs=[p.path for p in self.parts]) as tmp:
+            self._write(keep, tmp)
+        return {"kept": [self.kept_path], "rejected": [self.rejected_path]}
+
+    def _write(self, keep: np.ndarray, tmp: dict[Path, Path]) -> None:
+        merge = _merge_optics(self.parts, self.labels)
+        bounds = np.cumsum([0] + self.counts)
+        for path in (self.kept_path, self.rejected_path):
+            tmp[path].write_bytes(merge.prefix)
+        for part, lo, hi, rewrite in zip(self.parts, bounds[:-1], bounds[1:], merge.rewrites):
+            rw = (part.columns.optics_group, rewrite) if rewrite else None
+            columns = None if part.labels == self.labels else self.labels  # rows in order already: byte copies
+            part.star.append_split(part.block, keep[lo:hi], tmp[self.kept_path], tmp[self.rejected_path], rw, columns)
+        for path in (self.kept_path, self.rejected_path):
+            with open(tmp[path], "ab") as f:
+                f.write(merge.suffix)
+
+
+def read_star_files(inputs: list[Path], outdir: Path, options: ParticleOptions, warn, log) -> ParticleSet:
+    """Reads RELION particle STAR files into one ParticleSet whose writer writes
+    ``OUTDIR/particles_kept.star`` and ``particles_rejected.star``.
+
+    Everything the user must supply (a pixel size, a score order) is gathered over all
+    inputs and raised as one CryodedupError.
+    """
+    if options.shift_key not in ("auto", "none"):
+        raise CryodedupError(f"--shift-key for STAR files is auto or none, got {options.shift_key!r}")
+    parts = [ParticleStar(p, options.shift_key) for p in inputs]
+    labels = merged_columns(parts, warn)
+    needs = Needs()
+    score_label, higher = score_column(parts, options, warn, needs)
+    mic_psizes = (
+        micrograph_pixel_sizes(options.micrographs) if options.micrographs and options.mic_psize is None else None
+    )
+    group_ids: dict[str, int] = {}
+    groups, centres, scores, psizes, counts, pixel_sizes = [], [], [], [], [], []
+    for part in parts:
+        log(f"reading {part.path} ({part.star.size / 1e6:.1f} MB)", "info")
+        numbers, keys, names = part.star.scan(part.block, part.columns.numbers(score_label), part.columns.key)
+        remap = np.array([group_ids.setdefault(name, len(group_ids)) for name in names], dtype=np.int64)
+        groups.append(remap[keys] if keys.size else np.zeros(0, dtype=np.int64))
+        psize, used = row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn, needs)
+        psizes.append(np.broadcast_to(psize, keys.shape))
+        centres.append(centres_in_angstrom(part, numbers, psize))
+        pixel_sizes.extend(vars(p) for p in used)
+        if score_label:
+            scores.append(numbers[score_label])
+        counts.append(keys.size)
+    needs.check()
+    dim = max(c.shape[1] for c in centres)
+    if any(c.shape[1] != dim for c in centres):
+        raise CryodedupError("inputs mix 2D and 3D coordinates")
+    return ParticleSet(
+        inputs=[str(p.path) for p in parts],
+        input_of=np.repeat(np.arange(len(parts)), counts),
+        mic_names=list(group_ids),
+        groups=np.concatenate(groups),
+        centres=np.concatenate(centres) if sum(counts) else np.zeros((0, dim)),
+        psize=np.concatenate(psizes).astype(np.float64),
+        pixel_sizes=pixel_sizes,
+        scores=np.concatenate(scores) if score_label else None,
+        score_label=score_label,
+        higher_is_better=higher,
+        shift=", ".join(parts[0].columns.origins) or "none",
+        read_files=[p.path for p in parts],
+        writer=StarWriter(parts, labels, counts, Path(outdir)),
+    )
+
+
+class _FrameParticles:
+    """A RELION particle table in memory, seen as the reader sees a file."""
+
+    def __init__(self, particles, optics, shift_key: str):
+        self.path = Path("<DataFrame>")
+        self.frame = particles
+        self.labels = [str(c) for c in particles.columns]
+        self.optics = None
+        if optics is not None:
+            rows = [[_text(v) for v in row] for row in optics.itertuples(index=False)]
+            self.optics = Table([str(c) for c in optics.columns], rows, [])
+        self.columns = choose_columns(self.labels, self.optics is not None, self.where(), shift_key)
+
+    def where(self) -> str:
+        return "the particle table"
+
+    def numeric_labels(self) -> list[str]:
+        return [c for c in self.labels if self.frame[c].dtype.kind in "iuf"]
+
+
+def _text(value) -> str:
+    """A table value as RELION writes it (integers without a decimal point)."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def read_frame(particles, optics, options: ParticleOptions, warn) -> ParticleSet:
+    """A RELION particle table in memory (a pandas DataFrame with RELION's labels, and the
+    optics table or None, as ``starfile.read`` gives them) read into a ParticleSet without
+    a writer: the caller selects the rows itself."""
+    part = _FrameParticles(particles, optics, options.shift_key)
+    needs = Needs()
+    score, higher = score_column([part], options, warn, needs)
+    needs.check()
+    numbers = {}
+    for label in part.columns.numbers(score):
+        try:
+            numbers[label] = particles[label].to_numpy(dtype=np.float64)
+        except (TypeError, ValueError):
+            raise CryodedupError(f"column {label} of the particle table is not numeric") from None
+    names, keys = np.unique(particles[part.columns.key].astype(str).to_numpy(), return_inverse=True)
+    mic_psizes = micrograph_pixel_sizes(options.micrographs) if options.micrographs else None
+    psize, used = row_pixel_sizes(part, numbers, keys, list(names), options, mic_psizes, warn)
+    return ParticleSet(
+        inputs=[str(part.path)],
+        input_of=np.zeros(keys.size, dtype=np.int64),
+        mic_names=[str(n) for n in names],
+        groups=keys.astype(np.int64).ravel(),
+        centres=centres_in_angstrom(part, numbers, psize),
+        psize=np.broadcast_to(np.asarray(psize, dtype=np.float64), keys.shape),
+        pixel_sizes=[vars(p) for p in used],
+        scores=numbers[score] if score else None,
+        score_label=score,
+        higher_is_better=higher,
+        shift=", ".join(part.columns.origins) or "none",
+    )

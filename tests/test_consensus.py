@@ -1,0 +1,34 @@
+"""cryodedup.consensus: popcount and the Jaccard agreement, by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cryodedup.consensus import jaccard, jaccard_matrices, mean_agreement, popcount
+
+
+def test_popcount():
+    masks = np.array([0, 1, 0b1011, 2**63 + 1, 2**64 - 1], dtype=np.uint64)
+    assert popcount(masks).tolist() == [0, 1, 3, 2, 64]
+
+
+def test_jaccard_by_hand():
+    # Picker 0: picks p, q; picker 1: picks r, s, t. p is within reach of r; q, s, t alone.
+    # m(0,1) = 1 (p), m(1,0) = 1 (r): shared 1, union 2 + 3 - 1 = 4, J = 0.25.
+    masks = np.array([0b11, 0b01, 0b11, 0b10, 0b10], dtype=np.uint64)
+    input_of = np.array([0, 0, 1, 1, 1])
+    assert jaccard(masks, input_of, 2) == [[1.0, 0.25], [0.25, 1.0]]
+    assert jaccard(masks[:0], input_of[:0], 2) == [[None, None], [None, None]]
+
+
+def test_jaccard_per_micrograph_by_hand():
+    # Micrograph 0: the case above (J 0.25). Micrograph 1: picker 0 alone with one pick: J(0,1)
+    # = 0 / (1 + 0 - 0) = 0, J(1,1) undefined. Micrograph 2: nothing, all undefined.
+    masks = np.array([0b11, 0b01, 0b11, 0b10, 0b10, 0b01], dtype=np.uint64)
+    input_of = np.array([0, 0, 1, 1, 1, 0])
+    groups = np.array([0, 0, 0, 0, 0, 1])
+    m = jaccard_matrices(masks, input_of, groups, 3, 2)
+    np.testing.assert_allclose(m[0], [[1, 0.25], [0.25, 1]])
+    np.testing.assert_allclose(m[1], [[1, 0], [0, np.nan]])
+    assert np.isnan(m[2]).all()
+    np.testing.assert_allclose(mean_agreement(m), [0.25, 0.0, np.nan])

@@ -1,0 +1,247 @@
+"""Picker outputs through the particle job: consensus against a brute-force oracle, a RELION
+3.1 AutoPick job merged with a crYOLO folder into a coordinate set that starfile reads back,
+the .cs output in cryosparc-tools, the real picker files, and the agreement report."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import starfile
+from click.testing import CliRunner
+
+from conftest import shared_file
+from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
+from cryodedup.cli import main
+from cryodedup.particles import rank_percentiles
+from test_picks_cryolo import cbox_text
+from test_picks_relion import relion3_job
+
+
+def write_topaz(path, rows) -> None:
+    """A topaz extract table: image_name, x_coord, y_coord, score (tab-separated)."""
+    lines = ["image_name\tx_coord\ty_coord\tscore"] + [f"{m}\t{x!r}\t{y!r}\t{s!r}" for m, x, y, s in rows]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def oracle(mic, xy, score, picker, min_dist, min_support):
+    """Brute force written from the issue: greedy suppression over all picks by score (best
+    first, ties by input order), then a kept pick stays only if at least ``min_support``
+    distinct pickers have a pick (kept or suppressed) within ``min_dist`` of it."""
+    n = len(mic)
+    order = sorted(range(n), key=lambda i: (-score[i], i))
+    suppressed = [False] * n
+    kept = [False] * n
+    for i in order:
+        if suppressed[i]:
+            continue
+        kept[i] = True
+        for j in range(n):
+            if j != i and mic[j] == mic[i] and (xy[i][0] - xy[j][0]) ** 2 + (xy[i][1] - xy[j][1]) ** 2 <= min_dist**2:
+                suppressed[j] = True
+    for i in range(n):
+        if kept[i]:
+            near = {
+                picker[j]
+                for j in range(n)
+                if mic[j] == mic[i] and (xy[i][0] - xy[j][0]) ** 2 + (xy[i][1] - xy[j][1]) ** 2 <= min_dist**2
+            }
+            kept[i] = len(near) >= min_support
+    return np.array(kept)
+
+
+@pytest.mark.parametrize("n_pickers", [1, 2, 3])
+def test_consensus_agrees_with_brute_force(tmp_path, n_pickers):
+    rng = np.random.default_rng(n_pickers)
+    for trial in range(4):
+        mic, xy, score, picker = [], [], [], []
+        inputs = []
+        for p in range(n_pickers):
+            rows = []
+            for _ in range(int(rng.integers(20, 60))):
+                m = f"mic{int(rng.integers(0, 3))}"
+                x, y = (float(v) for v in np.round(rng.uniform(0, 400, 2), 2))
+                s = float(np.round(rng.uniform(0, 1), 6))
+                rows.append((m, x, y, s))
+                mic.append(m), xy.append((x, y)), score.append(s), picker.append(p)
+            write_topaz(tmp_path / f"t{trial}_p{p}.txt", rows)
+            inputs.append(tmp_path / f"t{trial}_p{p}.txt")
+        for k in range(1, n_pickers + 1):
+            options = ParticleOptions(min_dist=30.0, mic_psize=1.0, topaz_scale=1.0, min_support=k)
+            summary = remove_duplicate_particles(inputs, tmp_path / f"out{trial}_{k}", options)
+            expected = oracle(mic, xy, score, picker, 30.0, k)
+            assert summary["kept"] == int(expected.sum()), (trial, k)
+            got = set()
+            for p in range(n_pickers):
+                folder = tmp_path / f"out{trial}_{k}" / ("" if n_pickers == 1 else f"picker_{p + 1}") / "kept"
+                for line in (folder / f"t{trial}_p{p}.txt").read_text().splitlines()[1:]:
+                    m, x, y, s = line.split("\t")
+                    got.add((p, m, float(x), float(y)))
+            want = {(picker[i], mic[i], *xy[i]) for i in np.flatnonzero(expected)}
+            assert got == want, (trial, k)
+
+
+def test_min_support_above_the_number_of_inputs_is_refused(tmp_path):
+    write_topaz(tmp_path / "a.txt", [("m", 1.0, 2.0, 0.5)])
+    with pytest.raises(CryodedupError, match="--min-support 2: there are only 1 inputs"):
+        remove_duplicate_particles([tmp_path / "a.txt"], tmp_path / "out", ParticleOptions(mic_psize=1, min_support=2))
+
+
+def test_rank_percentiles_by_hand():
+    # Input 0 scores 0.1, 0.5, 0.5, 0.9 (higher better): worse + half the equal others + 1/2, over 4:
+    # 0.1 -> 0.5/4 = 0.125; 0.5 -> (1 + 1) / 4 = 0.5 (both); 0.9 -> 3.5/4 = 0.875.
+    # Input 1 scores 10, 20 with lower better: 10 -> 1.5/2 = 0.75, 20 -> 0.5/2 = 0.25; NaN stays NaN.
+    scores = np.array([0.1, 0.5, 10.0, 0.5, 0.9, 20.0, np.nan])
+    input_of = np.array([0, 0, 1, 0, 0, 1, 1])
+    got = rank_percentiles(scores, input_of, higher_is_better=True)
+    np.testing.assert_allclose(got[[0, 1, 3, 4]], [0.125, 0.5, 0.5, 0.875])
+    lower = rank_percentiles(scores, input_of, higher_is_better=False)
+    np.testing.assert_allclose(lower[[2, 5]], [0.75, 0.25])
+    assert np.isnan(lower[6])
+
+
+def test_rank_normalisation_lets_a_low_scale_picker_win(tmp_path):
+    # Picker a scores 0.1 .. 0.3 (its best is 0.3), picker b 1 .. 3: the duplicate pair is a's best
+    # (0.3, percentile 5/6) and b's worst (1.0, percentile 1/6). Raw scores keep b's; ranks keep a's.
+    write_topaz(tmp_path / "a.txt", [("m", 100.0, 100.0, 0.3), ("m", 500.0, 500.0, 0.1), ("m", 900.0, 900.0, 0.2)])
+    write_topaz(tmp_path / "b.txt", [("m", 105.0, 100.0, 1.0), ("m", 50.0, 900.0, 3.0), ("m", 900.0, 50.0, 2.0)])
+    inputs = [tmp_path / "a.txt", tmp_path / "b.txt"]
+    raw = remove_duplicate_particles(inputs, tmp_path / "raw", ParticleOptions(mic_psize=1.0, topaz_scale=1.0))
+    ranked = remove_duplicate_particles(
+        inputs, tmp_path / "rank", ParticleOptions(mic_psize=1.0, topaz_scale=1.0, score_normalize="rank")
+    )
+    assert [i["kept"] for i in raw["inputs"]] == [2, 3]
+    assert [i["kept"] for i in ranked["inputs"]] == [3, 2]
+    assert "rank" in ranked["score"]["normalized"] and "normalized" not in raw["score"]
+
+
+@pytest.fixture
+def relion_and_cryolo(tmp_path, monkeypatch):
+    """A RELION 3.1 AutoPick job (pixel 0.885 Å from the micrographs STAR) and crYOLO's CBOX
+    folder on the same micrographs, in a RELION project."""
+    monkeypatch.chdir(tmp_path)
+    job, names = relion3_job(tmp_path, {"m1": [(100.5, 200.25, 0.3), (1000, 20, 0.1)], "m2": [(700, 800, 1.5)]})
+    cbox = tmp_path / "cryolo/CBOX"
+    cbox.mkdir(parents=True)
+    # Corners, box 100: centres (100.5, 210.25) (10 px = 8.85 Å from RELION's m1 pick), and (1550, 1650).
+    (cbox / "m1.cbox").write_text(cbox_text([(50.5, 160.25, 100.0, 100.0, 0.9)]))
+    (cbox / "m2.cbox").write_text(cbox_text([(1500.0, 1600.0, 100.0, 100.0, 0.2)]))
+    return tmp_path, names
+
+
+def cli(*args):
+    return CliRunner().invoke(main, ["particles", *map(str, args)])
+
+
+def test_relion31_job_and_cryolo_merge_into_a_relion_coordinate_job(relion_and_cryolo):
+    root, names = relion_and_cryolo
+    star = "CtfFind/job003/micrographs_ctf.star"
+    result = cli("AutoPick/job006", "cryolo", "--micrographs", star, "--min-dist", 20, "-o", "Dedup/job050", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    assert summary["output_format"] == "relion"
+    listing = starfile.read("Dedup/job050/autopick_kept.star")
+    assert listing["rlnMicrographName"].tolist() == names
+    m1 = starfile.read(listing["rlnMicrographCoordinates"][0])
+    m2 = starfile.read(listing["rlnMicrographCoordinates"][1])
+    # m1: crYOLO's 0.9 and RELION's 0.3 are 8.85 Å apart: raw scores keep crYOLO's (centre from its corner).
+    np.testing.assert_allclose(m1[["rlnCoordinateX", "rlnCoordinateY"]], [[1000, 20], [100.5, 210.25]])
+    np.testing.assert_allclose(m2[["rlnCoordinateX", "rlnCoordinateY"]], [[700, 800], [1550, 1650]])
+    rejected = starfile.read("Dedup/job050/rejected/Movies/m1_autopick.star")
+    np.testing.assert_allclose(rejected[["rlnCoordinateX", "rlnCoordinateY"]], [[100.5, 200.25]])
+    per_input = summary["consensus"]["per_input"]
+    assert [i["confirmed"] for i in per_input] == [1, 1]
+    # Consensus of two: only the m1 location is confirmed; the kept row is crYOLO's own.
+    result = cli("AutoPick/job006", "cryolo", "--micrographs", star, "--min-support", 2, "-o", "Dedup/job051", "--json")
+    assert result.exit_code == 0, result.output
+    kept = starfile.read("Dedup/job051/kept/Movies/m1_autopick.star")
+    np.testing.assert_allclose(kept[["rlnCoordinateX", "rlnCoordinateY"]], [[100.5, 210.25]])
+    assert "_rlnCoordinateX" in (root / "Dedup/job051/kept/Movies/m2_autopick.star").read_text()  # listed, empty
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    assert summary["kept"] == 1 and summary["rejected"] == 4
+    # Jaccard: m(RELION, crYOLO) = 1, m(crYOLO, RELION) = 1: shared 1 of 3 + 2 - 1 = 4.
+    assert summary["consensus"]["jaccard"][0][1] == 0.25
+
+
+def test_cs_output_loads_in_cryosparc_tools(relion_and_cryolo):
+    from cryosparc.dataset import Dataset
+
+    from cryodedup.synthetic import write_mrc
+
+    root, names = relion_and_cryolo
+    for name in names:  # micrographs 1800 x 2000 (ny, nx)
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        write_mrc(root / name, np.zeros((1800, 2000), dtype=np.float32), 0.885)
+    star = "CtfFind/job003/micrographs_ctf.star"
+    result = cli("AutoPick/job006", "cryolo", "--micrographs", star, "--output-format", "cryosparc", "-o", "cs")
+    assert result.exit_code == 0, result.output
+    kept = Dataset.load("cs/picks_kept.cs")
+    assert len(kept) == 4
+    assert set(kept.prefixes()) >= {"location"}
+    np.testing.assert_array_equal(kept["location/micrograph_shape"], [[1800, 2000]] * 4)
+    np.testing.assert_allclose(kept["location/micrograph_psize_A"], 0.885, rtol=1e-6)
+    x = kept["location/center_x_frac"] * 2000
+    y = kept["location/center_y_frac"] * 1800
+    got = sorted(zip(np.round(x, 2).tolist(), np.round(y, 2).tolist()))
+    assert got == sorted([(1000.0, 20.0), (700.0, 800.0), (100.5, 210.25), (1550.0, 1650.0)])
+
+
+def test_cs_output_without_micrograph_files_is_refused(relion_and_cryolo):
+    star = "CtfFind/job003/micrographs_ctf.star"
+    result = cli("AutoPick/job006", "cryolo", "--micrographs", star, "--output-format", "cryosparc", "-o", "cs")
+    assert result.exit_code == 1
+    assert "needs each micrograph's size" in result.stderr and "--project-dir" in result.stderr
+
+
+def test_picks_without_pixel_size_are_refused(relion_and_cryolo):
+    result = cli("cryolo", "-o", "out")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: picker coordinates are in micrograph pixels and carry no pixel size")
+    result = cli("cryolo", "--micrographs", "exposures.cs", "-o", "out")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: exposures.cs: picker inputs are named through a micrographs STAR")
+
+
+def test_real_picker_files_through_the_cli(tmp_path):
+    topaz = shared_file("picks/topaz__EMPIAR-10025_particles.txt")
+    result = cli(topaz, "--mic-psize", 1.0, "--topaz-scale", 1, "--min-dist", 50, "-o", tmp_path / "topaz", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    # 1500 training labels, 50 on each of 30 micrographs, no duplicate rows: the PROVENANCE notes.
+    assert (summary["particles"], summary["micrographs"]) == (1500, 30)
+    assert summary["output_format"] == "input" and (tmp_path / "topaz/kept" / topaz.name).is_file()
+    assert any("multiplied by 1 (given)" in note for note in summary["reading_notes"])
+    cboxes = [shared_file(f"picks/napari-boxmanager__TcdA1-00{k}_frames_sum.cbox") for k in (18, 19)]
+    folder = tmp_path / "cbox"
+    folder.mkdir()
+    for c in cboxes:
+        (folder / c.name).write_bytes(c.read_bytes())
+    result = cli(folder, "--mic-psize", 1.0, "-o", tmp_path / "cbox_out", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout[result.stdout.index("{") :])["micrographs"] == 2
+    autopick = shared_file("picks/3dem__20170629_00049_frameImage_autopick.star")
+    result = cli(autopick, "--mic-psize", 0.885, "-o", tmp_path / "relion", "--json")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "relion/autopick_kept.star").is_file()
+    filament = shared_file("picks/napari-boxmanager__ActLifeact_03211.cbox")
+    result = cli(filament, "--mic-psize", 1.0, "-o", tmp_path / "filament")
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1 and "filament" in result.stderr
+
+
+def test_which_inputs_are_picker_outputs(tmp_path):
+    from conftest import write_star
+    from cryodedup.particles_picks import is_picker_output
+
+    particles = write_star(tmp_path / "particles.star", ["rlnCoordinateX", "rlnCoordinateY"], [[1, 2]])
+    coordinates = tmp_path / "m_picks.star"  # a per-micrograph coordinate STAR under another name
+    coordinates.write_text("\ndata_\n\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n1 2\n")
+    listing = tmp_path / "list.star"
+    listing.write_text("data_coordinate_files\nloop_\n_rlnMicrographName\n_rlnMicrographCoordinates\na.mrc a.star\n")
+    (tmp_path / "CBOX").mkdir()
+    for path in (tmp_path / "CBOX", str(tmp_path / "*.box"), tmp_path / "x.cbox", tmp_path / "t.txt", listing):
+        assert is_picker_output(path), path
+    assert is_picker_output(coordinates)
+    assert is_picker_output(tmp_path / "coords_suffix_autopick.star")
+    for path in (particles, tmp_path / "p.cs", tmp_path / "g.csg"):
+        assert not is_picker_output(path), path
