@@ -11,10 +11,10 @@ import pytest
 import starfile
 from click.testing import CliRunner
 
-from conftest import shared_file
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
 from cryodedup.particles import rank_percentiles
+from helpers import shared_file
 from test_picks_cryolo import cbox_text
 from test_picks_relion import relion3_job
 
@@ -121,7 +121,7 @@ def relion_and_cryolo(tmp_path, monkeypatch):
     """A RELION 3.1 AutoPick job (pixel 0.885 Å from the micrographs STAR) and crYOLO's CBOX
     folder on the same micrographs, in a RELION project."""
     monkeypatch.chdir(tmp_path)
-    job, names = relion3_job(tmp_path, {"m1": [(100.5, 200.25, 0.3), (1000, 20, 0.1)], "m2": [(700, 800, 1.5)]})
+    _job, names = relion3_job(tmp_path, {"m1": [(100.5, 200.25, 0.3), (1000, 20, 0.1)], "m2": [(700, 800, 1.5)]})
     cbox = tmp_path / "cryolo/CBOX"
     cbox.mkdir(parents=True)
     # Corners, box 100: centres (100.5, 210.25) (10 px = 8.85 Å from RELION's m1 pick), and (1550, 1650).
@@ -203,6 +203,7 @@ def test_picks_without_pixel_size_are_refused(relion_and_cryolo):
     assert result.stderr.startswith("Error: exposures.cs: picker inputs are named through a micrographs STAR")
 
 
+@pytest.mark.real_data
 def test_real_picker_files_through_the_cli(tmp_path):
     topaz = shared_file("picks/topaz__EMPIAR-10025_particles.txt")
     result = cli(topaz, "--mic-psize", 1.0, "--topaz-scale", 1, "--min-dist", 50, "-o", tmp_path / "topaz", "--json")
@@ -230,7 +231,7 @@ def test_real_picker_files_through_the_cli(tmp_path):
 
 
 def test_which_inputs_are_picker_outputs(tmp_path):
-    from conftest import write_star
+    from helpers import write_star
     from cryodedup.particles_picks import is_picker_output
 
     particles = write_star(tmp_path / "particles.star", ["rlnCoordinateX", "rlnCoordinateY"], [[1, 2]])
