@@ -289,7 +289,7 @@ impl StarBlock {
 #[pymethods]
 impl StarBlock {
     fn __repr__(&self) -> String {
-        let loop_size = self.labels.as_ref().map_or(0, |l| l.len());
+        let loop_size = self.labels.as_ref().map_or(0, Vec::len);
         format!("StarBlock(data_{}, line {}, {} labels)", self.name, self.line, loop_size)
     }
 }
