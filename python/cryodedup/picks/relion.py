@@ -55,7 +55,7 @@ def _project_root(first: str, source: Path, project_dir: Path | None) -> Path:
             return root
     raise CryodedupError(
         f"{source}: {first} is not found from {roots[0]} nor from the folders above {source}; "
-        "run from the RELION project folder or give the project folder"
+        "run from the RELION project folder or give it with --project-dir"
     )
 
 

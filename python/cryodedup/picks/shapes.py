@@ -44,7 +44,7 @@ def mrc_shapes(
             where = f" or the folders above {source}" if source is not None else ""
             raise CryodedupError(
                 f"micrograph {name}: no file {path} (looked from {root}{where}); its size (ny, nx) is needed: "
-                "give the project folder, or the exposures"
+                "point at the project folder with --project-dir"
             )
         try:
             with mrcfile.open(path, mode="r", permissive=True, header_only=True) as mrc:

@@ -88,7 +88,7 @@ def infer_scale(
     if not shapes:
         return 1.0, (
             "topaz coordinates taken as full-size micrograph pixels (scale 1): no micrograph sizes to infer "
-            "the scale from; give the scale if topaz ran on down-scaled micrographs"
+            "the scale from; give --topaz-scale if topaz ran on down-scaled micrographs"
         )
     sizes = {name_key(name): shape for name, shape in shapes.items()}
     max_x = np.full(len(names), -np.inf)
