@@ -16,14 +16,14 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
-from matplotlib.patches import Circle  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.collections import LineCollection
+from matplotlib.patches import Circle
 
-from .consensus import consensus_rows, jaccard_matrices, mean_agreement, popcount  # noqa: E402
-from .labels import distinct_labels, human  # noqa: E402
-from .particle_set import ParticleSet  # noqa: E402
+from .consensus import consensus_rows, jaccard_matrices, mean_agreement, popcount
+from .labels import distinct_labels, human
+from .particle_set import ParticleSet
 
 KEPT_COLOUR, REJECTED_COLOUR = "#1a9641", "#d7191c"
 DPI = 110  # of the saved PNGs
@@ -31,8 +31,11 @@ DPI = 110  # of the saved PNGs
 
 @dataclass
 class ParticleDetails:
-    """What the particle job decided, per particle, for the pictures: the particles as read
-    and the decision. The particles' fields are reachable under the names the figures use."""
+    """What the particle job decided, per particle, for the pictures.
+
+    The particles as read and the decision. The particles' fields are reachable under the
+    names the figures use.
+    """
 
     particles: ParticleSet
     keep: np.ndarray
@@ -42,38 +45,47 @@ class ParticleDetails:
 
     @property
     def mic_names(self) -> list[str]:
+        """Micrograph names by micrograph id."""
         return self.particles.mic_names
 
     @property
     def groups(self) -> np.ndarray:
+        """Micrograph id of each particle."""
         return self.particles.groups
 
     @property
     def centres(self) -> np.ndarray:
+        """Centre of each particle, Å."""
         return self.particles.centres
 
     @property
     def psize(self) -> np.ndarray:
+        """Micrograph pixel size of each particle, Å."""
         return self.particles.psize
 
     @property
     def scores(self) -> np.ndarray | None:
+        """Score of each particle, or None when ranked at random."""
         return self.particles.scores
 
     @property
     def score_label(self) -> str | None:
+        """The score column or field, or None."""
         return self.particles.score_label
 
     @property
     def inputs(self) -> list[str]:
+        """The input files."""
         return self.particles.inputs
 
     @property
     def input_of(self) -> np.ndarray:
+        """Index in ``inputs`` of each particle's input."""
         return self.particles.input_of
 
     @property
     def mic_shapes(self) -> dict[int, tuple[int, int]]:
+        """Image shape (ny, nx) by micrograph id, where known."""
         return self.particles.mic_shapes
 
 
@@ -87,13 +99,16 @@ def _axes(xlabel: str, ylabel: str, title: str, size=(7, 4)):
 
 
 def save(fig, path) -> None:
+    """Write ``fig`` as a PNG to ``path`` and close it."""
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
 
 
 def nearest_neighbour_distances(groups: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Distance (Å) from each particle to the nearest other particle of its micrograph
-    (inf when it is alone)."""
+    """Distance (Å) from each particle to the nearest other particle of its micrograph.
+
+    A particle alone on its micrograph gets inf.
+    """
     out = np.full(len(groups), np.inf)
     order = np.argsort(groups, kind="stable")
     bounds = np.flatnonzero(np.diff(groups[order])) + 1
@@ -109,6 +124,7 @@ def nearest_neighbour_distances(groups: np.ndarray, centres: np.ndarray) -> np.n
 
 
 def nn_histogram(details: ParticleDetails):
+    """Histogram of nearest-neighbour distances, with the minimum distance marked."""
     d = nearest_neighbour_distances(details.groups, details.centres)
     d = d[np.isfinite(d)]
     top = max(5 * details.min_dist, 200.0)
@@ -124,6 +140,7 @@ def nn_histogram(details: ParticleDetails):
 
 
 def rejected_fraction(details: ParticleDetails):
+    """Histogram over micrographs of the fraction of their particles rejected."""
     n_mics = len(details.mic_names)
     total = np.bincount(details.groups, minlength=n_mics)
     rejected = np.bincount(details.groups[~details.keep], minlength=n_mics)
@@ -138,6 +155,7 @@ def rejected_fraction(details: ParticleDetails):
 
 
 def score_distributions(details: ParticleDetails):
+    """Score histograms of the kept and of the rejected particles."""
     fig, ax = _axes(details.score_label, "particles", "Scores of kept and rejected particles")
     s = details.scores
     finite = np.isfinite(s)
@@ -157,6 +175,7 @@ def score_distributions(details: ParticleDetails):
 
 
 def input_contributions(details: ParticleDetails):
+    """Per input, bars of its kept and rejected picks."""
     k = len(details.inputs)
     kept = np.bincount(details.input_of[details.keep], minlength=k)
     rejected = np.bincount(details.input_of[~details.keep], minlength=k)
@@ -189,8 +208,11 @@ def consensus_by_input(details: ParticleDetails):
 
 
 def agreement(details: ParticleDetails):
-    """The Jaccard matrix between inputs over all micrographs, and the distribution over
-    micrographs of their mean pairwise Jaccard (low: the inputs disagree there)."""
+    """The agreement between inputs: overall, and micrograph by micrograph.
+
+    The Jaccard matrix between inputs over all micrographs, and the distribution over
+    micrographs of their mean pairwise Jaccard (low: the inputs disagree there).
+    """
     k = len(details.inputs)
     n_mics = len(details.mic_names)
     overall = jaccard_matrices(details.confirmed_by, details.input_of, np.zeros_like(details.groups), 1, k)[0]
@@ -214,8 +236,10 @@ def agreement(details: ParticleDetails):
 
 
 def display_image(path: Path, width: int = 900) -> tuple[np.ndarray, float] | None:
-    """A micrograph binned to about ``width`` pixels and low-pass filtered for display, and
-    the binning factor; None if it cannot be read."""
+    """A micrograph binned and low-pass filtered for display, and the binning factor.
+
+    The image is binned to about ``width`` pixels; None if the file cannot be read.
+    """
     try:
         from . import _core
         from .micrograph_files import open_mrc
@@ -247,8 +271,10 @@ def _frame(details: ParticleDetails, mic: int, idx: np.ndarray, psize: float, im
 
 
 def _show_micrograph(ax, image, width: float, height: float) -> None:
-    """The micrograph as RELION's and CryoSPARC's pick viewers show it: row 0 of the MRC at
-    the top, where y = 0 is; y grows downwards."""
+    """The micrograph as RELION's and CryoSPARC's pick viewers show it.
+
+    Row 0 of the MRC is at the top, where y = 0 is; y grows downwards.
+    """
     if image is not None:
         pixels, _ = image
         lo, hi = np.percentile(pixels, [1, 99])
@@ -267,10 +293,13 @@ def _pixels_per_angstrom(fig, ax, width: float) -> float:
 
 
 def micrograph_picks(details: ParticleDetails, mic: int, image: tuple[np.ndarray, float] | None, missing: str = ""):
-    """One micrograph twice, side by side: its kept picks, and its rejected picks each with a
-    line to the particle kept instead. Markers have a fixed size; circles of half the minimum
-    distance (two picks are duplicates when theirs overlap) are drawn when they are larger
-    than the markers. ``missing``: the image file that was not found, if any."""
+    """One micrograph twice, side by side: its kept picks, and its rejected picks.
+
+    Each rejected pick has a line to the particle kept instead. Markers have a fixed size;
+    circles of half the minimum distance (two picks are duplicates when theirs overlap) are
+    drawn when they are larger than the markers. ``missing``: the image file that was not
+    found, if any.
+    """
     idx = np.flatnonzero(details.groups == mic)
     kept, rejected = idx[details.keep[idx]], idx[~details.keep[idx]]
     psize = float(details.psize[idx[0]])
@@ -344,9 +373,11 @@ def micrographs_to_show(details: ParticleDetails, n: int) -> list[int]:
 
 
 def particle_figures(details: ParticleDetails, n_mics: int, find_micrograph) -> tuple[list, list[str]]:
-    """(file name, title, Figure) for every picture of the particle job, and the image files
-    of the example micrographs that were not found (``find_micrograph(name)`` gives the path
-    looked for)."""
+    """(file name, title, Figure) for every picture of the particle job, and the missing images.
+
+    The second list names the image files of the example micrographs that were not found
+    (``find_micrograph(name)`` gives the path looked for).
+    """
     out, missing = [], []
     for k, mic in enumerate(micrographs_to_show(details, n_mics)):
         path = find_micrograph(details.mic_names[mic])
@@ -368,6 +399,7 @@ def particle_figures(details: ParticleDetails, n_mics: int, find_micrograph) -> 
 
 
 def z_distribution(z: np.ndarray, threshold: float):
+    """Histogram (log scale) of the phase-correlation z of all scored pairs, with the threshold."""
     fig, ax = _axes(
         "phase-correlation peak z (standard deviations of the map)",
         "pairs (log scale)",
@@ -381,9 +413,11 @@ def z_distribution(z: np.ndarray, threshold: float):
 
 
 def z_against_pearson(z: np.ndarray, pearson: np.ndarray, is_duplicate: np.ndarray, min_z: float, min_pearson: float):
-    """Every scored pair by its z and Pearson coefficient, with both thresholds: a pair is a
-    duplicate only in the upper right corner. Pairs whose peak is too low for a Pearson
-    coefficient (``nan``) are counted in the title."""
+    """Every scored pair by its z and Pearson coefficient, with both thresholds.
+
+    A pair is a duplicate only in the upper right corner. Pairs whose peak is too low for a
+    Pearson coefficient (``nan``) are counted in the title.
+    """
     has_r = np.isfinite(pearson)
     fig, ax = _axes(
         "phase-correlation peak z (standard deviations of the map)",
@@ -404,8 +438,11 @@ def z_against_pearson(z: np.ndarray, pearson: np.ndarray, is_duplicate: np.ndarr
 
 
 def pair_figure(a: np.ndarray, b: np.ndarray, dy: int, dx: int, title: str):
-    """Two binned micrographs side by side, and overlaid at the found shift (b[y, x] shows
-    a[y + dy, x + dx]): a in magenta, b in green; grey where they agree."""
+    """Two binned micrographs side by side, and overlaid at the found shift.
+
+    b[y, x] shows a[y + dy, x + dx]; in the overlay a is magenta, b green, and grey where
+    they agree.
+    """
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
 
     def norm(img):
@@ -514,6 +551,7 @@ def summary_rows(summary: dict) -> list[tuple[str, str]]:
 
 
 def parameter_rows(parameters: dict) -> list[tuple[str, str]]:
+    """The job's options with human labels, for the report."""
     return [(_label(k, PARAMETER_LABELS), human(v)) for k, v in parameters.items()]
 
 
@@ -530,8 +568,10 @@ def _table(rows, header=None) -> str:
 
 
 def write_report(path, title: str, parameters: dict, summary: dict, figures: list, tables=()) -> None:
-    """One self-contained HTML file: summary, parameters, extra tables (heading, header,
-    rows) and the figures, images embedded."""
+    """One self-contained HTML file: summary, parameters, extra tables and the figures.
+
+    ``tables`` holds (heading, header, rows); the figures' PNGs are embedded.
+    """
     parts = [
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
         "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
@@ -556,6 +596,7 @@ def write_report(path, title: str, parameters: dict, summary: dict, figures: lis
 
 
 def png_bytes(fig) -> bytes:
+    """The figure as PNG bytes."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     return buffer.getvalue()
@@ -572,7 +613,7 @@ def write_all(
     for _, _, fig in figures:
         plt.close(fig)
     with AtomicOutputs(paths, force=force) as tmp:
-        for (name, _, png), path in zip(rendered, paths):
+        for (_, _, png), path in zip(rendered, paths):
             tmp[path].write_bytes(png)
         write_report(tmp[paths[-1]], title, parameters, summary, rendered, tables)
     return [str(p) for p in paths]
