@@ -6,7 +6,9 @@ import json
 import shlex
 import shutil
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 import rich_click as click
 from rich.console import Console
@@ -36,12 +38,14 @@ class Reporter:
         self.chatty = not quiet and self.console.is_terminal
 
     def log(self, message: str, level: str) -> None:
+        """Print a message: warnings unless quiet, other levels only on a terminal."""
         if level == "warning" and not self.quiet:
             self.console.print(f"[bold yellow]Warning:[/] {escape(message)}", soft_wrap=True)
         elif self.chatty:
             self.console.print(f"[dim]{escape(message)}[/]", soft_wrap=True)
 
     def table(self, title: str, rows: list[tuple[str, str]]) -> None:
+        """Print ``rows`` (label, value) as a table, unless quiet."""
         if self.quiet:
             return
         table = Table(title=title, show_header=False, title_justify="left")
@@ -56,12 +60,14 @@ class Reporter:
         wide.print(table, crop=False)
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
+    """Print ``message`` as an error on stderr and exit with status 1."""
     Console(stderr=True, highlight=False).print(f"[bold red]Error:[/] {escape(message)}", soft_wrap=True)
     sys.exit(1)
 
 
 def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
+    """The particle job's summary as (label, value) rows for the terminal."""
     rows = [("Particles in", f"{s['particles']:,}")]
     if len(s["inputs"]) > 1 and "kept" in s["inputs"][0]:
         labels = distinct_labels([i["file"] for i in s["inputs"]])
@@ -105,7 +111,7 @@ def pixel_size_rows(pixel_sizes: list[dict], several_inputs: bool) -> list[tuple
         where = f"{p['input']} " if several_inputs else ""
         where += "" if p["optics_group"] == "all" else f"group {p['optics_group']}"
         used.setdefault((p["psize"], p["source"]), []).append(where.strip())
-    rows = []
+    rows: list[tuple[str, str]] = []
     for (psize, source), groups in used.items():
         value = f"{psize:g} Å from {source}" if psize is not None else source
         named = [g for g in groups if g]
@@ -120,7 +126,8 @@ class Seed(click.ParamType):
 
     name = "integer"
 
-    def convert(self, value, param, ctx):
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        """The seed as an int; anything else fails with the reason."""
         try:
             seed = int(value)
         except (TypeError, ValueError):
@@ -136,11 +143,13 @@ QUIET = click.option("--quiet", "-q", is_flag=True, help="Print nothing on stder
 JSON = click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 
 
-def inputs_and_outdir(outdir_help: str, folders: bool = False):
-    """The INPUTS argument (files, and folders when ``folders``) and the -o/--outdir option
-    of a job command."""
+def inputs_and_outdir(outdir_help: str, folders: bool = False) -> Callable[[Callable], Callable]:
+    """The INPUTS argument and the -o/--outdir option of a job command.
 
-    def apply(f):
+    INPUTS are files, and folders too when ``folders``.
+    """
+
+    def apply(f: Callable) -> Callable:
         f = click.option(
             "-o", "--outdir", required=True, type=click.Path(path_type=Path, file_okay=False), help=outdir_help
         )(f)
@@ -268,29 +277,31 @@ def main() -> None:
     "Output", options=["--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics", "--project-dir", "--help"]
 )
 def particles(
-    inputs,
-    outdir,
-    min_dist,
-    mic_psize,
-    micrographs,
-    shift_key,
-    score,
-    score_order,
-    remove_entirely,
-    seed,
-    min_support,
-    score_normalize,
-    output_format,
-    topaz_scale,
-    force,
-    quiet,
-    as_json,
-    plot,
-    plot_mics,
-    project_dir,
+    inputs: tuple[Path, ...],
+    outdir: Path,
+    min_dist: float,
+    mic_psize: float | None,
+    micrographs: Path | None,
+    shift_key: str,
+    score: str,
+    score_order: str,
+    remove_entirely: bool,
+    seed: int,
+    min_support: int,
+    score_normalize: str,
+    output_format: str,
+    topaz_scale: float | None,
+    force: bool,
+    quiet: bool,
+    as_json: bool,
+    plot: bool,
+    plot_mics: int,
+    project_dir: Path | None,
 ) -> None:
-    """Remove duplicate particles from RELION STAR files, CryoSPARC particles (.cs, .csg) or
-    pickers' coordinates (RELION AutoPick/ManualPick jobs, crYOLO, topaz, EMAN).
+    """Remove duplicate particles from RELION, CryoSPARC or picker files.
+
+    INPUTS: RELION STAR files, CryoSPARC particles (.cs, .csg) or pickers' coordinates
+    (RELION AutoPick/ManualPick jobs, crYOLO, topaz, EMAN).
 
     Particles closer than the minimum distance on the same micrograph are duplicates; of each
     group the best-scoring one is kept. Several INPUTS (for example the particles of two
@@ -318,7 +329,15 @@ def particles(
     run_particle_job("cryodedup particles", inputs, outdir, options, Reporter(quiet), force, as_json)
 
 
-def run_particle_job(title, inputs, outdir, options, report, force, as_json) -> None:
+def run_particle_job(
+    title: str,
+    inputs: Sequence[Path],
+    outdir: Path,
+    options: ParticleOptions,
+    report: Reporter,
+    force: bool,
+    as_json: bool,
+) -> None:
     """Runs the job; a user's mistake ends the program with its message and status 1."""
     try:
         summary = remove_duplicate_particles(inputs, outdir, options, force=force, log=report.log)
@@ -340,7 +359,7 @@ def run_particle_job(title, inputs, outdir, options, report, force, as_json) -> 
 @QUIET
 @JSON
 @click.option("--plot", is_flag=True, help="Also write pictures (PNG) and report.html.")
-def demo(outdir, force, quiet, as_json, plot) -> None:
+def demo(outdir: Path, force: bool, quiet: bool, as_json: bool, plot: bool) -> None:
     """Write the example dataset to OUTDIR and remove its duplicate particles.
 
     The example: four micrographs picked by two pickers (LoG and template picking), the
@@ -349,7 +368,7 @@ def demo(outdir, force, quiet, as_json, plot) -> None:
     """
     report = Reporter(quiet)
     data = outdir / "input"
-    inputs = []
+    inputs: list[Path] = []
     try:
         data.mkdir(parents=True, exist_ok=True)
         for src in sorted(EXAMPLES.glob("*.star")):
@@ -390,9 +409,11 @@ class ProgressBar:
         self.progress.start()
 
     def advance(self, k: int) -> None:
+        """Count ``k`` more images read."""
         self.progress.advance(self.task, k)
 
     def close(self) -> None:
+        """Remove the bar."""
         self.progress.stop()
 
 
@@ -495,29 +516,29 @@ class ProgressBar:
     "Output", options=["--outdir", "--particles", "--force", "--quiet", "--json", "--plot", "--plot-pairs", "--help"]
 )
 def micrographs(
-    inputs,
-    outdir,
-    target_psize,
-    bin_,
-    lowpass,
-    highpass,
-    candidates,
-    window,
-    scan_range,
-    images_per_move,
-    images_per_hole,
-    order,
-    min_z,
-    min_pearson,
-    psize,
-    project_dir,
-    skip_unreadable,
-    particles,
-    force,
-    quiet,
-    as_json,
-    plot,
-    plot_pairs,
+    inputs: tuple[Path, ...],
+    outdir: Path,
+    target_psize: float,
+    bin_: int | None,
+    lowpass: float | None,
+    highpass: float | None,
+    candidates: str,
+    window: int,
+    scan_range: int,
+    images_per_move: int,
+    images_per_hole: int,
+    order: str,
+    min_z: float,
+    min_pearson: float,
+    psize: float | None,
+    project_dir: Path | None,
+    skip_unreadable: bool,
+    particles: Path | None,
+    force: bool,
+    quiet: bool,
+    as_json: bool,
+    plot: bool,
+    plot_pairs: int,
 ) -> None:
     """Find micrographs that image the same area twice (multi-hole beam-shift collection).
 

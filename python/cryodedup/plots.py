@@ -10,29 +10,43 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
-from matplotlib.patches import Circle  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from matplotlib.patches import Circle
 
-from .consensus import consensus_rows, jaccard_matrices, mean_agreement, popcount  # noqa: E402
-from .labels import distinct_labels, human  # noqa: E402
-from .particle_set import ParticleSet  # noqa: E402
+from .consensus import consensus_rows, jaccard_matrices, mean_agreement, popcount
+from .labels import distinct_labels, human
+from .outputs import StrPath
+from .particle_set import ParticleSet
 
 KEPT_COLOUR, REJECTED_COLOUR = "#1a9641", "#d7191c"
 DPI = 110  # of the saved PNGs
 
+#: A displayed micrograph: the binned, smoothed pixels and the binning factor.
+DisplayImage = tuple[np.ndarray, float]
+#: A picture of a job: file name, caption and the figure.
+NamedFigure = tuple[str, str, Figure]
+#: An extra table of the report: heading, column names and rows.
+ReportTable = tuple[str, Sequence[str], Sequence[Sequence[object]]]
+
 
 @dataclass
 class ParticleDetails:
-    """What the particle job decided, per particle, for the pictures: the particles as read
-    and the decision. The particles' fields are reachable under the names the figures use."""
+    """What the particle job decided, per particle, for the pictures.
+
+    The particles as read and the decision. The particles' fields are reachable under the
+    names the figures use.
+    """
 
     particles: ParticleSet
     keep: np.ndarray
@@ -42,42 +56,51 @@ class ParticleDetails:
 
     @property
     def mic_names(self) -> list[str]:
+        """Micrograph names by micrograph id."""
         return self.particles.mic_names
 
     @property
     def groups(self) -> np.ndarray:
+        """Micrograph id of each particle."""
         return self.particles.groups
 
     @property
     def centres(self) -> np.ndarray:
+        """Centre of each particle, Å."""
         return self.particles.centres
 
     @property
     def psize(self) -> np.ndarray:
+        """Micrograph pixel size of each particle, Å."""
         return self.particles.psize
 
     @property
     def scores(self) -> np.ndarray | None:
+        """Score of each particle, or None when ranked at random."""
         return self.particles.scores
 
     @property
     def score_label(self) -> str | None:
+        """The score column or field, or None."""
         return self.particles.score_label
 
     @property
     def inputs(self) -> list[str]:
+        """The input files."""
         return self.particles.inputs
 
     @property
     def input_of(self) -> np.ndarray:
+        """Index in ``inputs`` of each particle's input."""
         return self.particles.input_of
 
     @property
     def mic_shapes(self) -> dict[int, tuple[int, int]]:
+        """Image shape (ny, nx) by micrograph id, where known."""
         return self.particles.mic_shapes
 
 
-def _axes(xlabel: str, ylabel: str, title: str, size=(7, 4)):
+def _axes(xlabel: str, ylabel: str, title: str, size: tuple[float, float] = (7, 4)) -> tuple[Figure, Axes]:
     """A new figure with one labelled plot."""
     fig, ax = plt.subplots(figsize=size)
     ax.set_xlabel(xlabel)
@@ -86,14 +109,17 @@ def _axes(xlabel: str, ylabel: str, title: str, size=(7, 4)):
     return fig, ax
 
 
-def save(fig, path) -> None:
+def save(fig: Figure, path: StrPath) -> None:
+    """Write ``fig`` as a PNG to ``path`` and close it."""
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
 
 
 def nearest_neighbour_distances(groups: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Distance (Å) from each particle to the nearest other particle of its micrograph
-    (inf when it is alone)."""
+    """Distance (Å) from each particle to the nearest other particle of its micrograph.
+
+    A particle alone on its micrograph gets inf.
+    """
     out = np.full(len(groups), np.inf)
     order = np.argsort(groups, kind="stable")
     bounds = np.flatnonzero(np.diff(groups[order])) + 1
@@ -108,7 +134,8 @@ def nearest_neighbour_distances(groups: np.ndarray, centres: np.ndarray) -> np.n
     return out
 
 
-def nn_histogram(details: ParticleDetails):
+def nn_histogram(details: ParticleDetails) -> Figure:
+    """Histogram of nearest-neighbour distances, with the minimum distance marked."""
     d = nearest_neighbour_distances(details.groups, details.centres)
     d = d[np.isfinite(d)]
     top = max(5 * details.min_dist, 200.0)
@@ -123,7 +150,8 @@ def nn_histogram(details: ParticleDetails):
     return fig
 
 
-def rejected_fraction(details: ParticleDetails):
+def rejected_fraction(details: ParticleDetails) -> Figure:
+    """Histogram over micrographs of the fraction of their particles rejected."""
     n_mics = len(details.mic_names)
     total = np.bincount(details.groups, minlength=n_mics)
     rejected = np.bincount(details.groups[~details.keep], minlength=n_mics)
@@ -137,9 +165,12 @@ def rejected_fraction(details: ParticleDetails):
     return fig
 
 
-def score_distributions(details: ParticleDetails):
-    fig, ax = _axes(details.score_label, "particles", "Scores of kept and rejected particles")
-    s = details.scores
+def score_distributions(details: ParticleDetails) -> Figure:
+    """Score histograms of the kept and of the rejected particles (which must have scores)."""
+    s, label = details.scores, details.score_label
+    if s is None or label is None:  # set together by every reader
+        raise ValueError("score_distributions: the particles have no scores")
+    fig, ax = _axes(label, "particles", "Scores of kept and rejected particles")
     finite = np.isfinite(s)
     lo, hi = (np.min(s[finite]), np.max(s[finite])) if finite.any() else (0, 1)
     for mask, colour, label in ((details.keep, KEPT_COLOUR, "kept"), (~details.keep, REJECTED_COLOUR, "rejected")):
@@ -156,7 +187,8 @@ def score_distributions(details: ParticleDetails):
     return fig
 
 
-def input_contributions(details: ParticleDetails):
+def input_contributions(details: ParticleDetails) -> Figure:
+    """Per input, bars of its kept and rejected picks."""
     k = len(details.inputs)
     kept = np.bincount(details.input_of[details.keep], minlength=k)
     rejected = np.bincount(details.input_of[~details.keep], minlength=k)
@@ -171,10 +203,17 @@ def input_contributions(details: ParticleDetails):
     return fig
 
 
-def consensus_by_input(details: ParticleDetails):
+def _confirmed_by(details: ParticleDetails) -> np.ndarray:
+    """The bitmask of the inputs confirming each particle; the consensus pictures need it."""
+    if details.confirmed_by is None:
+        raise ValueError("the consensus pictures need the inputs confirming each particle (confirmed_by)")
+    return details.confirmed_by
+
+
+def consensus_by_input(details: ParticleDetails) -> Figure:
     """Per input, its kept picks confirmed by another input and those kept alone."""
     k = len(details.inputs)
-    confirmed = popcount(details.confirmed_by) >= 2
+    confirmed = popcount(_confirmed_by(details)) >= 2
     alone = np.bincount(details.input_of[details.keep & ~confirmed], minlength=k)
     shared = np.bincount(details.input_of[details.keep & confirmed], minlength=k)
     fig, ax = plt.subplots(figsize=(7, 1.5 + 0.5 * k))
@@ -188,13 +227,17 @@ def consensus_by_input(details: ParticleDetails):
     return fig
 
 
-def agreement(details: ParticleDetails):
-    """The Jaccard matrix between inputs over all micrographs, and the distribution over
-    micrographs of their mean pairwise Jaccard (low: the inputs disagree there)."""
+def agreement(details: ParticleDetails) -> Figure:
+    """The agreement between inputs: overall, and micrograph by micrograph.
+
+    The Jaccard matrix between inputs over all micrographs, and the distribution over
+    micrographs of their mean pairwise Jaccard (low: the inputs disagree there).
+    """
     k = len(details.inputs)
     n_mics = len(details.mic_names)
-    overall = jaccard_matrices(details.confirmed_by, details.input_of, np.zeros_like(details.groups), 1, k)[0]
-    per_mic = mean_agreement(jaccard_matrices(details.confirmed_by, details.input_of, details.groups, n_mics, k))
+    confirmed_by = _confirmed_by(details)
+    overall = jaccard_matrices(confirmed_by, details.input_of, np.zeros_like(details.groups), 1, k)[0]
+    per_mic = mean_agreement(jaccard_matrices(confirmed_by, details.input_of, details.groups, n_mics, k))
     fig, (ax_matrix, ax_mics) = plt.subplots(1, 2, figsize=(11, 4.5))
     image = ax_matrix.imshow(overall, vmin=0, vmax=1, cmap="viridis")
     labels = distinct_labels(details.inputs)
@@ -213,9 +256,11 @@ def agreement(details: ParticleDetails):
     return fig
 
 
-def display_image(path: Path, width: int = 900) -> tuple[np.ndarray, float] | None:
-    """A micrograph binned to about ``width`` pixels and low-pass filtered for display, and
-    the binning factor; None if it cannot be read."""
+def display_image(path: Path, width: int = 900) -> DisplayImage | None:
+    """A micrograph binned and low-pass filtered for display, and the binning factor.
+
+    The image is binned to about ``width`` pixels; None if the file cannot be read.
+    """
     try:
         from . import _core
         from .micrograph_files import open_mrc
@@ -234,7 +279,9 @@ def display_image(path: Path, width: int = 900) -> tuple[np.ndarray, float] | No
 MARKER_POINTS = 7  # marker width in points: visible whatever the minimum distance and micrograph size
 
 
-def _frame(details: ParticleDetails, mic: int, idx: np.ndarray, psize: float, image) -> tuple[float, float]:
+def _frame(
+    details: ParticleDetails, mic: int, idx: np.ndarray, psize: float, image: DisplayImage | None
+) -> tuple[float, float]:
     """Width and height (Å) of the micrograph: from its image, its known shape, or its picks."""
     if image is not None:
         pixels, factor = image
@@ -246,9 +293,11 @@ def _frame(details: ParticleDetails, mic: int, idx: np.ndarray, psize: float, im
     )
 
 
-def _show_micrograph(ax, image, width: float, height: float) -> None:
-    """The micrograph as RELION's and CryoSPARC's pick viewers show it: row 0 of the MRC at
-    the top, where y = 0 is; y grows downwards."""
+def _show_micrograph(ax: Axes, image: DisplayImage | None, width: float, height: float) -> None:
+    """The micrograph as RELION's and CryoSPARC's pick viewers show it.
+
+    Row 0 of the MRC is at the top, where y = 0 is; y grows downwards.
+    """
     if image is not None:
         pixels, _ = image
         lo, hi = np.percentile(pixels, [1, 99])
@@ -261,16 +310,19 @@ def _show_micrograph(ax, image, width: float, height: float) -> None:
     ax.set_xlabel("x (Å)")
 
 
-def _pixels_per_angstrom(fig, ax, width: float) -> float:
+def _pixels_per_angstrom(fig: Figure, ax: Axes, width: float) -> float:
     """Display pixels per Å of ``ax`` in the saved PNG."""
     return ax.get_position().width * fig.get_figwidth() * DPI / width
 
 
-def micrograph_picks(details: ParticleDetails, mic: int, image: tuple[np.ndarray, float] | None, missing: str = ""):
-    """One micrograph twice, side by side: its kept picks, and its rejected picks each with a
-    line to the particle kept instead. Markers have a fixed size; circles of half the minimum
-    distance (two picks are duplicates when theirs overlap) are drawn when they are larger
-    than the markers. ``missing``: the image file that was not found, if any."""
+def micrograph_picks(details: ParticleDetails, mic: int, image: DisplayImage | None, missing: str = "") -> Figure:
+    """One micrograph twice, side by side: its kept picks, and its rejected picks.
+
+    Each rejected pick has a line to the particle kept instead. Markers have a fixed size;
+    circles of half the minimum distance (two picks are duplicates when theirs overlap) are
+    drawn when they are larger than the markers. ``missing``: the image file that was not
+    found, if any.
+    """
     idx = np.flatnonzero(details.groups == mic)
     kept, rejected = idx[details.keep[idx]], idx[~details.keep[idx]]
     psize = float(details.psize[idx[0]])
@@ -343,11 +395,16 @@ def micrographs_to_show(details: ParticleDetails, n: int) -> list[int]:
     return order[:n]
 
 
-def particle_figures(details: ParticleDetails, n_mics: int, find_micrograph) -> tuple[list, list[str]]:
-    """(file name, title, Figure) for every picture of the particle job, and the image files
-    of the example micrographs that were not found (``find_micrograph(name)`` gives the path
-    looked for)."""
-    out, missing = [], []
+def particle_figures(
+    details: ParticleDetails, n_mics: int, find_micrograph: Callable[[str], Path]
+) -> tuple[list[NamedFigure], list[str]]:
+    """(file name, title, Figure) for every picture of the particle job, and the missing images.
+
+    The second list names the image files of the example micrographs that were not found
+    (``find_micrograph(name)`` gives the path looked for).
+    """
+    out: list[NamedFigure] = []
+    missing: list[str] = []
     for k, mic in enumerate(micrographs_to_show(details, n_mics)):
         path = find_micrograph(details.mic_names[mic])
         image = display_image(path) if path.exists() else None
@@ -367,7 +424,8 @@ def particle_figures(details: ParticleDetails, n_mics: int, find_micrograph) -> 
     return out, missing
 
 
-def z_distribution(z: np.ndarray, threshold: float):
+def z_distribution(z: np.ndarray, threshold: float) -> Figure:
+    """Histogram (log scale) of the phase-correlation z of all scored pairs, with the threshold."""
     fig, ax = _axes(
         "phase-correlation peak z (standard deviations of the map)",
         "pairs (log scale)",
@@ -380,10 +438,14 @@ def z_distribution(z: np.ndarray, threshold: float):
     return fig
 
 
-def z_against_pearson(z: np.ndarray, pearson: np.ndarray, is_duplicate: np.ndarray, min_z: float, min_pearson: float):
-    """Every scored pair by its z and Pearson coefficient, with both thresholds: a pair is a
-    duplicate only in the upper right corner. Pairs whose peak is too low for a Pearson
-    coefficient (``nan``) are counted in the title."""
+def z_against_pearson(
+    z: np.ndarray, pearson: np.ndarray, is_duplicate: np.ndarray, min_z: float, min_pearson: float
+) -> Figure:
+    """Every scored pair by its z and Pearson coefficient, with both thresholds.
+
+    A pair is a duplicate only in the upper right corner. Pairs whose peak is too low for a
+    Pearson coefficient (``nan``) are counted in the title.
+    """
     has_r = np.isfinite(pearson)
     fig, ax = _axes(
         "phase-correlation peak z (standard deviations of the map)",
@@ -403,12 +465,15 @@ def z_against_pearson(z: np.ndarray, pearson: np.ndarray, is_duplicate: np.ndarr
     return fig
 
 
-def pair_figure(a: np.ndarray, b: np.ndarray, dy: int, dx: int, title: str):
-    """Two binned micrographs side by side, and overlaid at the found shift (b[y, x] shows
-    a[y + dy, x + dx]): a in magenta, b in green; grey where they agree."""
+def pair_figure(a: np.ndarray, b: np.ndarray, dy: int, dx: int, title: str) -> Figure:
+    """Two binned micrographs side by side, and overlaid at the found shift.
+
+    b[y, x] shows a[y + dy, x + dx]; in the overlay a is magenta, b green, and grey where
+    they agree.
+    """
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
 
-    def norm(img):
+    def norm(img: np.ndarray) -> np.ndarray:
         lo, hi = np.percentile(img, [1, 99])
         return np.clip((img - lo) / (hi - lo + 1e-12), 0, 1)
 
@@ -474,11 +539,11 @@ PARAMETER_LABELS = {
 }
 
 
-def _label(key: str, labels: dict) -> str:
+def _label(key: str, labels: dict[str, str]) -> str:
     return labels.get(key, key.replace("_", " "))
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     """A summary value as text: lists one item a line, dicts as ``key value`` pairs."""
     if isinstance(value, list):
         return "\n".join(_text(item) for item in value) or "-"
@@ -489,7 +554,7 @@ def _text(value) -> str:
 
 def summary_rows(summary: dict) -> list[tuple[str, str]]:
     """The summary's entries with human labels, for the report; inputs are listed by full path."""
-    rows = []
+    rows: list[tuple[str, str]] = []
     for key, value in summary.items():
         if key in ("outputs", "plots"):
             continue
@@ -514,10 +579,11 @@ def summary_rows(summary: dict) -> list[tuple[str, str]]:
 
 
 def parameter_rows(parameters: dict) -> list[tuple[str, str]]:
+    """The job's options with human labels, for the report."""
     return [(_label(k, PARAMETER_LABELS), human(v)) for k, v in parameters.items()]
 
 
-def _table(rows, header=None) -> str:
+def _table(rows: Iterable[Sequence[object]], header: Sequence[str] | None = None) -> str:
     head = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>" if header else ""
     cell = "td" if header else "th"
     body = "".join(
@@ -529,9 +595,18 @@ def _table(rows, header=None) -> str:
     return f"<table>{head}{body}</table>"
 
 
-def write_report(path, title: str, parameters: dict, summary: dict, figures: list, tables=()) -> None:
-    """One self-contained HTML file: summary, parameters, extra tables (heading, header,
-    rows) and the figures, images embedded."""
+def write_report(
+    path: StrPath,
+    title: str,
+    parameters: dict,
+    summary: dict,
+    figures: Sequence[tuple[str, str, bytes]],
+    tables: Iterable[ReportTable] = (),
+) -> None:
+    """One self-contained HTML file: summary, parameters, extra tables and the figures.
+
+    ``tables`` holds (heading, header, rows); the figures' PNGs are embedded.
+    """
     parts = [
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
         "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
@@ -555,14 +630,21 @@ def write_report(path, title: str, parameters: dict, summary: dict, figures: lis
     Path(path).write_text("".join(parts))
 
 
-def png_bytes(fig) -> bytes:
+def png_bytes(fig: Figure) -> bytes:
+    """The figure as PNG bytes."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     return buffer.getvalue()
 
 
 def write_all(
-    outdir: Path, figures: list, title: str, parameters: dict, summary: dict, force: bool, tables=()
+    outdir: Path,
+    figures: Sequence[NamedFigure],
+    title: str,
+    parameters: dict,
+    summary: dict,
+    force: bool,
+    tables: Iterable[ReportTable] = (),
 ) -> list[str]:
     """Saves the figures and report.html in ``outdir`` (complete files or none)."""
     from .outputs import AtomicOutputs
@@ -572,7 +654,7 @@ def write_all(
     for _, _, fig in figures:
         plt.close(fig)
     with AtomicOutputs(paths, force=force) as tmp:
-        for (name, _, png), path in zip(rendered, paths):
+        for (_, _, png), path in zip(rendered, paths):
             tmp[path].write_bytes(png)
         write_report(tmp[paths[-1]], title, parameters, summary, rendered, tables)
     return [str(p) for p in paths]
