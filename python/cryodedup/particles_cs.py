@@ -27,7 +27,7 @@ from .particle_set import ParticleSet, pixel_sizes_used
 if TYPE_CHECKING:
     from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy
 
-    from .particles import ParticleOptions
+    from .particles import Log, ParticleOptions
 
 SHIFT_KEYS = ("auto", "none", "alignments2D", "alignments3D")
 KEPT, REJECTED = "particles_kept", "particles_rejected"
@@ -304,11 +304,7 @@ def read_group(
 
 
 def read_cs_files(
-    inputs: list[Path],
-    outdir: StrPath,
-    options: ParticleOptions,
-    warn: Callable[[str], None],
-    log: Callable[[str, str], None],
+    inputs: list[Path], outdir: StrPath, options: ParticleOptions, warn: Callable[[str], None], log: Log
 ) -> ParticleSet:
     """Reads CryoSPARC particle files into one ParticleSet.
 

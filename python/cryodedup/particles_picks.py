@@ -26,7 +26,7 @@ from .picks import Picks, name_key, read_picks
 from .picks.write import write_cryosparc, write_like_input, write_relion
 
 if TYPE_CHECKING:
-    from .particles import ParticleOptions
+    from .particles import Log, ParticleOptions
 
 #: Output formats of ``--output-format`` besides ``auto``.
 OUTPUT_FORMATS = ("relion", "cryosparc", "input")
@@ -198,11 +198,7 @@ def _micrograph_shapes(names: list[str], options: ParticleOptions, first_input: 
 
 
 def read_picker_outputs(
-    inputs: list[Path],
-    outdir: StrPath,
-    options: ParticleOptions,
-    warn: Callable[[str], None],
-    log: Callable[[str, str], None],
+    inputs: list[Path], outdir: StrPath, options: ParticleOptions, warn: Callable[[str], None], log: Log
 ) -> ParticleSet:
     """Reads each input as one picker's output into one ParticleSet (centres in Å).
 
