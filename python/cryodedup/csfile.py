@@ -184,8 +184,10 @@ class CsGroup:
             Path(csg_path).write_text(yaml.safe_dump(csg, sort_keys=False))
 
     def write_subset(self, selected: np.ndarray, targets: list[Path], names: list[str]) -> None:
-        """Writes the selected particles to ``targets``, the files ``output_names`` names
-        (``names``, in that order: the .cs files, then the .csg of a result group)."""
+        """Writes the selected particles to ``targets``, the files ``output_names`` names.
+
+        ``names`` are those names, in that order: the .cs files, then the .csg of a result group.
+        """
         n_cs = len(self.files)
         csg = targets[n_cs] if self.csg is not None else None
         self.save_subset(selected, list(targets[:n_cs]), csg, list(names[:n_cs]))

@@ -21,8 +21,11 @@ LOWER_IS_BETTER = ("alignments2D/error", "alignments3D/error", "alignments2D/err
 
 
 def score_direction(label: str, score_order: str = "auto") -> bool | None:
-    """Whether higher scores are better: ``score_order`` ``max`` or ``min`` when given,
-    else what is known of the column ``label``; None when it is not known."""
+    """Whether higher scores are better.
+
+    ``score_order`` ``max`` or ``min`` when given, else what is known of the column
+    ``label``; None when it is not known.
+    """
     if score_order != "auto":
         return score_order == "max"
     if label in HIGHER_IS_BETTER:
@@ -140,8 +143,9 @@ def _consensus_arrays(
 
 
 def support_masks(groups: ArrayLike, coords: ArrayLike, inputs: ArrayLike, *, min_dist: float) -> np.ndarray:
-    """For each pick, WHICH inputs picked within ``min_dist`` of it on the same micrograph:
-    bit k of the result is set when input k has a pick there (its own input's bit always
+    """For each pick, WHICH inputs picked within ``min_dist`` of it on the same micrograph.
+
+    Bit k of the result is set when input k has a pick there (its own input's bit always
     is). :func:`support` is the number of bits set.
 
     Parameters are those of :func:`support`; ``inputs`` must be below :data:`MAX_INPUTS`.
@@ -155,10 +159,10 @@ def support_masks(groups: ArrayLike, coords: ArrayLike, inputs: ArrayLike, *, mi
 
 
 def support(groups: ArrayLike, coords: ArrayLike, inputs: ArrayLike, *, min_dist: float) -> np.ndarray:
-    """For each pick, the number of distinct inputs (pickers) that picked within ``min_dist``
-    of it on the same micrograph, its own input included, counting every pick.
+    """For each pick, the number of distinct inputs (pickers) that picked near it.
 
-    This is the consensus count behind ``--min-support K``: after duplicate removal, a kept
+    Near is within ``min_dist`` on the same micrograph; its own input is included, and
+    every pick counts. This is the consensus count behind ``--min-support K``: after duplicate removal, a kept
     pick stays kept only if its support is at least K. Memory is O(n) whatever the geometry
     (one k-d tree query per pick, no pair list), micrographs run in parallel.
 

@@ -1,5 +1,7 @@
-"""What several jobs need to know about micrographs: their pixel sizes (from a micrographs
-STAR or CryoSPARC exposures), where their image files are, and how to open one.
+"""What several jobs need to know about micrographs.
+
+Their pixel sizes (from a micrographs STAR or CryoSPARC exposures), where their image files
+are, and how to open one.
 
 The particle jobs and the micrograph job both import this module; it imports neither, so
 there is no cycle between them.
@@ -8,19 +10,27 @@ there is no cycle between them.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .csfile import CsGroup
 from .errors import CryodedupError
-from .star import StarFile
+from .outputs import StrPath
+from .star import Block, StarFile
+
+if TYPE_CHECKING:
+    from mrcfile.mrcmemmap import MrcMemmap  # mrcfile ships no type information: MrcMemmap is Any to mypy
 
 
-def block_naming_micrographs(star: StarFile, name: str, missing: str):
-    """The block ``data_<name>``, else the first loop with ``rlnMicrographName``; raises
-    ``missing`` (prefixed with the file) when neither has that column."""
+def block_naming_micrographs(star: StarFile, name: str, missing: str) -> Block:
+    """The block ``data_<name>``, else the first loop with ``rlnMicrographName``.
+
+    Raises ``missing`` (prefixed with the file) when neither has that column.
+    """
     block = star.block(name) or next((b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None)
-    if block is None or "rlnMicrographName" not in block.labels:
+    if block is None or block.labels is None or "rlnMicrographName" not in block.labels:
         raise CryodedupError(f"{star.path}: {missing}")
     return block
 
@@ -49,7 +59,7 @@ def micrograph_pixel_sizes(path: Path) -> dict[str, float]:
     raise CryodedupError(f"{path}: no micrograph pixel size in it (rlnMicrographPixelSize in data_optics)")
 
 
-def exposure_pixel_sizes(path) -> dict[int, float]:
+def exposure_pixel_sizes(path: StrPath) -> dict[int, float]:
     """Exposure uid -> micrograph pixel size in Å, from a CryoSPARC exposures dataset."""
     exposures = CsGroup.load(path)
     if not exposures.has("micrograph_blob/psize_A"):
@@ -58,9 +68,11 @@ def exposure_pixel_sizes(path) -> dict[int, float]:
 
 
 def resolve_paths(names: list[str], source: Path | None, project_dir: Path | None) -> tuple[list[Path], Path]:
-    """Paths of the micrograph files. RELION and CryoSPARC write paths relative to the
-    project folder: try ``project_dir`` (default: the current folder), then the folders above
-    the input file."""
+    """Paths of the micrograph files, and the folder they were found under.
+
+    RELION and CryoSPARC write paths relative to the project folder: try ``project_dir``
+    (default: the current folder), then the folders above the input file.
+    """
     roots = [project_dir or Path.cwd()]
     if source is not None:
         roots += list(source.resolve().parents)
@@ -71,7 +83,7 @@ def resolve_paths(names: list[str], source: Path | None, project_dir: Path | Non
     return [Path(n) if Path(n).is_absolute() else roots[0] / n for n in names], roots[0]
 
 
-def open_mrc(path: Path):
+def open_mrc(path: Path) -> tuple[MrcMemmap, np.ndarray]:
     """The memory-mapped MRC file (close it when done) and its one 2-D image, little-endian."""
     import mrcfile
 
@@ -87,7 +99,7 @@ def open_mrc(path: Path):
     return mrc, data
 
 
-def mrc_header(path: Path):
+def mrc_header(path: Path) -> tuple[tuple[int, int], float | None]:
     """(ny, nx) and the header's pixel size (None when unset) of an MRC file."""
     try:
         mrc, data = open_mrc(path)
@@ -97,9 +109,10 @@ def mrc_header(path: Path):
         raise CryodedupError(f"{path}: cannot read the MRC file ({err})") from None
     psize = float(mrc.voxel_size.x)
     mrc.close()
-    return data.shape, (psize if psize > 0 else None)
+    ny, nx = data.shape
+    return (ny, nx), (psize if psize > 0 else None)
 
 
-def as_text(values) -> list[str]:
+def as_text(values: ArrayLike) -> list[str]:
     """Strings of a column that may hold bytes (CryoSPARC paths)."""
     return [v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(values).tolist()]

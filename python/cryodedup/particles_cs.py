@@ -1,6 +1,7 @@
-"""CryoSPARC particles (``.cs`` and ``.csg``, or a Dataset in memory) read into a
-ParticleSet, and kept and rejected written back as datasets of the same fields (the job
-is then CryoSPARC's *Remove Duplicate Particles*).
+"""CryoSPARC particles (``.cs`` and ``.csg``, or a Dataset in memory) read into a ParticleSet.
+
+Kept and rejected are written back as datasets of the same fields (the job is then
+CryoSPARC's *Remove Duplicate Particles*).
 
 Centres in Å (docs/design.md section 2): ``center_x_frac * micrograph_shape[1] * psize_mic -
 shift[0] * psize_align`` and ``center_y_frac * micrograph_shape[0] * psize_mic - shift[1] *
@@ -10,7 +11,9 @@ pixels, subtracted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,21 +21,27 @@ from .csfile import CsFile, CsGroup, flatten, join_on_uid
 from .dedup import score_direction
 from .errors import CryodedupError
 from .micrograph_files import as_text, exposure_pixel_sizes
-from .outputs import AtomicOutputs
+from .outputs import AtomicOutputs, StrPath
 from .particle_set import ParticleSet, pixel_sizes_used
+
+if TYPE_CHECKING:
+    from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy
+
+    from .particles import Log, ParticleOptions
 
 SHIFT_KEYS = ("auto", "none", "alignments2D", "alignments3D")
 KEPT, REJECTED = "particles_kept", "particles_rejected"
 
 
-def is_cryosparc(path) -> bool:
+def is_cryosparc(path: StrPath) -> bool:
+    """True for a CryoSPARC dataset (``.cs``) or result group (``.csg``), by its suffix."""
     return Path(path).suffix in (".cs", ".csg")
 
 
 class _Particles:
     """The merged particle set of all inputs, and how to write its subsets."""
 
-    def __init__(self, inputs: list[Path], warn):
+    def __init__(self, inputs: list[Path], warn: Callable[[str], None]) -> None:
         self.inputs = [CsGroup.load(p) for p in inputs]
         self.groups = _join_passthrough(self.inputs)
         self.dropped: list[str] = []
@@ -44,9 +53,11 @@ class _Particles:
         else:
             self.group = self._merge(warn)
 
-    def _merge(self, warn) -> CsGroup:
-        """One dataset with the fields common to all inputs; a uid met twice is collapsed
-        when its rows are the same particle, and refused otherwise."""
+    def _merge(self, warn: Callable[[str], None]) -> CsGroup:
+        """One dataset with the fields common to all inputs.
+
+        A uid met twice is collapsed when its rows are the same particle, and refused otherwise.
+        """
         from cryosparc.dataset import Dataset
 
         flats = [flatten(g) for g in self.groups]
@@ -58,7 +69,7 @@ class _Particles:
             *[d.filter_fields(common) for d in flats], assert_same_fields=True, repeat_allowed=True
         )
         uid = np.asarray(merged["uid"])
-        first = {}
+        first: dict[int, int] = {}
         keep_rows = []
         for i, u in enumerate(uid.tolist()):
             j = first.setdefault(u, i)
@@ -79,14 +90,17 @@ class _Particles:
 
 
 class CsWriter:
-    """Writes kept and rejected as the input's files: one .cs per file of the (merged)
-    group, its passthrough files, and a .csg for a result group."""
+    """Writes kept and rejected as the input's files.
 
-    def __init__(self, group: CsGroup, outdir: Path, inputs: list[Path]):
+    One .cs per file of the (merged) group, its passthrough files, and a .csg for a result group.
+    """
+
+    def __init__(self, group: CsGroup, outdir: Path, inputs: list[Path]) -> None:
         self.group, self.inputs = group, inputs
         self.paths = {stem: [outdir / n for n in group.output_names(stem)] for stem in (KEPT, REJECTED)}
 
     def write(self, keep: np.ndarray, force: bool) -> dict[str, list[Path]]:
+        """Writes the rows where ``keep`` is True as kept, the others as rejected, all or nothing."""
         with AtomicOutputs(self.paths[KEPT] + self.paths[REJECTED], force=force, inputs=self.inputs) as tmp:
             for stem, selected in ((KEPT, keep), (REJECTED, ~keep)):
                 files = self.paths[stem]
@@ -95,10 +109,13 @@ class CsWriter:
 
 
 def _join_passthrough(inputs: list[CsGroup]) -> list[CsGroup]:
-    """Inputs that hold the same uids in different slots (a particle file and its
-    passthrough file) are one dataset, joined on uid as a ``.csg`` would; inputs with other
-    uids are other datasets (other pickers), merged later on their common fields. Inputs
-    that share only some uids and hold different slots are refused: neither reading fits."""
+    """The inputs grouped into datasets, each joined on uid.
+
+    Inputs that hold the same uids in different slots (a particle file and its passthrough
+    file) are one dataset, joined on uid as a ``.csg`` would; inputs with other uids are
+    other datasets (other pickers), merged later on their common fields. Inputs that share
+    only some uids and hold different slots are refused: neither reading fits.
+    """
     datasets: list[list[CsGroup]] = []
     uids: list[np.ndarray] = []
     for group in inputs:
@@ -126,7 +143,7 @@ def _join_passthrough(inputs: list[CsGroup]) -> list[CsGroup]:
     return [join_on_uid(members) if len(members) > 1 else members[0] for members in datasets]
 
 
-def _same_row(d, i: int, j: int, fields: list[str]) -> bool:
+def _same_row(d: Dataset, i: int, j: int, fields: list[str]) -> bool:
     return all(np.array_equal(np.asarray(d[f][i]), np.asarray(d[f][j])) for f in fields)
 
 
@@ -142,7 +159,7 @@ def _micrograph_groups(group: CsGroup) -> tuple[np.ndarray, int, str]:
     )
 
 
-def _micrograph_pixel_size(group: CsGroup, options, warn) -> tuple[np.ndarray | float, str]:
+def _micrograph_pixel_size(group: CsGroup, options: ParticleOptions) -> tuple[np.ndarray | float, str]:
     if options.mic_psize is not None:
         return options.mic_psize, "--mic-psize"
     if options.micrographs is not None:
@@ -162,7 +179,9 @@ def _micrograph_pixel_size(group: CsGroup, options, warn) -> tuple[np.ndarray | 
     )
 
 
-def _shift(group: CsGroup, shift_key: str, warn) -> tuple[np.ndarray | None, np.ndarray | float, str]:
+def _shift(
+    group: CsGroup, shift_key: str, warn: Callable[[str], None]
+) -> tuple[np.ndarray | None, np.ndarray | float, str]:
     """The alignment shifts [x, y] in alignment pixels, their pixel size, and the slot used."""
     if shift_key not in SHIFT_KEYS:
         raise CryodedupError(f"--shift-key is one of {', '.join(SHIFT_KEYS)}, got {shift_key!r}")
@@ -181,23 +200,29 @@ def _shift(group: CsGroup, shift_key: str, warn) -> tuple[np.ndarray | None, np.
     raise CryodedupError(f"{group.path}: no {shift_key}/psize_A or blob/psize_A to give the shifts' pixel size")
 
 
-def _score(group: CsGroup, options, shift_slot: str, warn) -> tuple[np.ndarray | None, str | None, bool]:
-    """The score field, its values and whether higher is better; ``auto`` without a known
-    score field falls back to the seeded random ranking, as CryoSPARC's ``none``."""
+def _score(
+    group: CsGroup, options: ParticleOptions, shift_slot: str, warn: Callable[[str], None]
+) -> tuple[np.ndarray | None, str | None, bool]:
+    """The score field's values, its name and whether higher is better.
+
+    ``auto`` without a known score field falls back to the seeded random ranking, as
+    CryoSPARC's ``none``.
+    """
     label = options.score
     if label == "none":
         return None, None, True
     if label == "auto":
         slot = shift_slot.split("/")[0]
         candidates = ("pick_stats/ncc_score", f"{slot}/error", "alignments3D/error", "alignments2D/error")
-        label = next((f for f in candidates if group.has(f)), None)
-        if label is None:
+        found = next((f for f in candidates if group.has(f)), None)
+        if found is None:
             warn(
                 f"--score auto: {group.path.name} has no pick_stats/ncc_score nor alignment error, so each group of "
                 f"duplicates keeps a seeded random particle (seed {options.seed}), as with --score none; "
                 "rank by a field with --score FIELD"
             )
             return None, None, True
+        label = found
     if not group.has(label):
         numeric = [
             f for f in group.fields if f != "uid" and group.column(f).dtype.kind in "iuf" and group.column(f).ndim == 1
@@ -226,8 +251,10 @@ def _symmetry_report(group: CsGroup, keep: np.ndarray) -> dict | None:
 
 
 def _mic_names(group: CsGroup, groups: np.ndarray, key: str) -> list[str]:
-    """Micrograph names by id: the micrograph path where the location slot has one, else
-    the uid."""
+    """Micrograph names by id.
+
+    The micrograph path where the location slot has one, else the uid.
+    """
     ids = np.unique(group.column(key))
     path_of: dict[int, str] = {}
     if group.has("location/micrograph_path"):
@@ -236,13 +263,15 @@ def _mic_names(group: CsGroup, groups: np.ndarray, key: str) -> list[str]:
     return [path_of.get(i, str(ids[i])) for i in range(len(ids))]
 
 
-def read_group(group: CsGroup, options, warn, inputs: list[str], input_of: np.ndarray) -> ParticleSet:
+def read_group(
+    group: CsGroup, options: ParticleOptions, warn: Callable[[str], None], inputs: list[str], input_of: np.ndarray
+) -> ParticleSet:
     """The ParticleSet of one (possibly merged) particle group, without a writer."""
-    groups, n_mics, key = _micrograph_groups(group)
+    groups, _, key = _micrograph_groups(group)
     for needed in ("location/center_x_frac", "location/center_y_frac", "location/micrograph_shape"):
         if not group.has(needed):
             raise CryodedupError(f"{group.path}: the location slot has no {needed} field")
-    psize_mic, psize_source = _micrograph_pixel_size(group, options, warn)
+    psize_mic, psize_source = _micrograph_pixel_size(group, options)
     shift, psize_align, shift_used = _shift(group, options.shift_key, warn)
     scores, score_label, higher = _score(group, options, shift_used, warn)
     shape = group.column("location/micrograph_shape").astype(np.float64)  # [ny, nx]
@@ -274,11 +303,15 @@ def read_group(group: CsGroup, options, warn, inputs: list[str], input_of: np.nd
     )
 
 
-def read_cs_files(inputs: list[Path], outdir: Path, options, warn, log) -> ParticleSet:
-    """Reads CryoSPARC particle files (a particle file and its passthrough files are joined
-    on uid; other inputs are merged on their common fields) into one ParticleSet whose
-    writer writes ``OUTDIR/particles_kept.cs`` and ``particles_rejected.cs`` (with
-    passthrough files and a .csg for a result group)."""
+def read_cs_files(
+    inputs: list[Path], outdir: StrPath, options: ParticleOptions, warn: Callable[[str], None], log: Log
+) -> ParticleSet:
+    """Reads CryoSPARC particle files into one ParticleSet.
+
+    A particle file and its passthrough files are joined on uid; other inputs are merged on
+    their common fields. The set's writer writes ``OUTDIR/particles_kept.cs`` and
+    ``particles_rejected.cs`` (with passthrough files and a .csg for a result group).
+    """
     particles = _Particles(inputs, warn)
     group = particles.group
     names = [str(g.path) for g in particles.groups]
@@ -295,9 +328,11 @@ def read_cs_files(inputs: list[Path], outdir: Path, options, warn, log) -> Parti
     return found
 
 
-def read_dataset(cs: CsFile, options, warn) -> ParticleSet:
-    """A cryosparc-tools Dataset or numpy structured array in memory, read into a
-    ParticleSet without a writer."""
+def read_dataset(cs: CsFile, options: ParticleOptions, warn: Callable[[str], None]) -> ParticleSet:
+    """A cryosparc-tools Dataset or numpy structured array in memory, read into a ParticleSet.
+
+    The set has no writer: the caller holds the data.
+    """
     slots = {f.split("/")[0]: 0 for f in cs.fields if "/" in f}
     name = f"<{type(cs.data).__name__}>"
     group = CsGroup(Path(name), [cs], slots, [np.arange(len(cs))])

@@ -1,6 +1,7 @@
-"""Picker coordinates (RELION AutoPick/ManualPick jobs, crYOLO, topaz, EMAN) read into a
-ParticleSet through :func:`cryodedup.picks.read_picks`, and kept and rejected written as a
-RELION coordinate job, a CryoSPARC particle ``.cs`` or each picker's own format.
+"""Picker coordinates (RELION AutoPick/ManualPick jobs, crYOLO, topaz, EMAN) read into a ParticleSet.
+
+They are read through :func:`cryodedup.picks.read_picks`, and kept and rejected written as
+a RELION coordinate job, a CryoSPARC particle ``.cs`` or each picker's own format.
 
 One input is one picker's output (a folder, a quoted glob, a file). Pick centres are in
 micrograph pixels: the micrograph pixel size comes from ``--mic-psize`` or from the
@@ -11,6 +12,7 @@ does (the pickers' names are matched to it by file name without extension).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,22 +20,26 @@ import numpy as np
 
 from .errors import CryodedupError
 from .micrograph_files import micrograph_pixel_sizes, mrc_header, resolve_paths
+from .outputs import StrPath
 from .particle_set import ParticleSet, pixel_sizes_used
 from .picks import Picks, name_key, read_picks
 from .picks.write import write_cryosparc, write_like_input, write_relion
 
 if TYPE_CHECKING:
-    from .particles import ParticleOptions
+    from .particles import Log, ParticleOptions
 
 #: Output formats of ``--output-format`` besides ``auto``.
 OUTPUT_FORMATS = ("relion", "cryosparc", "input")
 _PICK_SUFFIXES = (".box", ".cbox", ".txt", ".tsv", ".csv", ".json")
 
 
-def is_picker_output(path) -> bool:
-    """True for a picker's output: a folder, a glob pattern, a coordinate file (by its name,
-    or a STAR whose first 64 KiB show a coordinate list or coordinates without micrograph
-    names, nor a particle table's marks). A particle STAR or a CryoSPARC file is not."""
+def is_picker_output(path: StrPath) -> bool:
+    """True for a picker's output: a folder, a glob pattern or a coordinate file.
+
+    A coordinate file is known by its name, or is a STAR whose first 64 KiB show a
+    coordinate list or coordinates without micrograph names, nor a particle table's marks.
+    A particle STAR or a CryoSPARC file is not a picker's output.
+    """
     text = str(path)
     path = Path(text)
     if path.is_dir() or (any(c in text for c in "*?[") and not path.exists()):
@@ -55,22 +61,34 @@ def is_picker_output(path) -> bool:
 class PicksWriter:
     """Writes kept and rejected picks in the chosen output format."""
 
-    def __init__(self, pickers: list[Picks], output_format: str, outdir: Path, psize: float | None, shapes):
+    def __init__(
+        self,
+        pickers: list[Picks],
+        output_format: str,
+        outdir: Path,
+        psize: float | None,
+        shapes: dict[str, tuple[int, int]] | None,
+    ) -> None:
         self.pickers, self.format, self.outdir = pickers, output_format, outdir
         self.psize, self.shapes = psize, shapes
 
     def write(self, keep: np.ndarray, force: bool) -> dict[str, list[Path]]:
+        """Writes the picks where ``keep`` is True as kept, the others as rejected, all or nothing."""
         if self.format == "relion":
             lists = write_relion(self.pickers, keep, self.outdir, force=force)
             return {s: [p] for s, p in lists.items()}
         if self.format == "cryosparc":
+            assert self.psize is not None and self.shapes is not None, "read_picker_outputs sets both for cryosparc"
             files = write_cryosparc(self.pickers, keep, self.outdir, shapes=self.shapes, psize=self.psize, force=force)
             return {s: [p] for s, p in files.items()}
         return self._write_own_format(keep, force)
 
     def _write_own_format(self, keep: np.ndarray, force: bool) -> dict[str, list[Path]]:
-        """One picker: ``OUTDIR/kept/``, ``OUTDIR/rejected/``; several: the same under
-        ``OUTDIR/picker_K/`` for picker K (counted from 1), each in its own format."""
+        """Writes each picker's kept and rejected picks in its own format.
+
+        One picker: ``OUTDIR/kept/``, ``OUTDIR/rejected/``; several: the same under
+        ``OUTDIR/picker_K/`` for picker K (counted from 1).
+        """
         bounds = np.cumsum([0] + [len(p) for p in self.pickers])
         folders: dict[str, list[Path]] = {"kept": [], "rejected": []}
         for k, picks in enumerate(self.pickers):
@@ -81,10 +99,13 @@ class PicksWriter:
         return folders
 
 
-def _joined_micrographs(pickers: list[Picks], named_by_star: bool, warn) -> list[Picks]:
-    """The pickers with one name per micrograph. Without a micrographs STAR, pickers name a
-    micrograph differently (a RELION path, a crYOLO file stem): micrographs are then joined
-    by file name without extension, and named as the first picker that has them names them."""
+def _joined_micrographs(pickers: list[Picks], named_by_star: bool, warn: Callable[[str], None]) -> list[Picks]:
+    """The pickers with one name per micrograph.
+
+    Without a micrographs STAR, pickers name a micrograph differently (a RELION path, a
+    crYOLO file stem): micrographs are then joined by file name without extension, and named
+    as the first picker that has them names them.
+    """
     if named_by_star or len(pickers) == 1:
         return pickers
     canonical: dict[str, str] = {}
@@ -117,9 +138,13 @@ def _pixel_sizes(names: list[str], options: ParticleOptions) -> tuple[np.ndarray
     )
 
 
-def _scores(pickers: list[Picks], options: ParticleOptions, warn) -> tuple[np.ndarray | None, str | None, bool]:
-    """The scores used to rank duplicates, their name and direction. Each picker's own
-    score is used; ``--score none`` (or a picker without scores) ranks at random."""
+def _scores(
+    pickers: list[Picks], options: ParticleOptions, warn: Callable[[str], None]
+) -> tuple[np.ndarray | None, str | None, bool]:
+    """The scores used to rank duplicates, their name and direction.
+
+    Each picker's own score is used; ``--score none`` (or a picker without scores) ranks at random.
+    """
     if options.score not in ("auto", "none"):
         raise CryodedupError(
             f"--score {options.score}: picker inputs are ranked by each picker's own score (auto) or at random (none)"
@@ -139,7 +164,7 @@ def _scores(pickers: list[Picks], options: ParticleOptions, warn) -> tuple[np.nd
             "the pickers' scores run in opposite directions (higher is better for some, lower for others); "
             "add --score-normalize rank"
         )
-    names = list(dict.fromkeys(p.score_name for p in pickers))
+    names = list(dict.fromkeys(p.score_name for p in pickers if p.score_name))  # every picker here is scored, so named
     label = names[0] if len(names) == 1 else " / ".join(names)
     if len(pickers) > 1 and options.score_normalize != "rank":
         warn(
@@ -169,12 +194,16 @@ def _micrograph_shapes(names: list[str], options: ParticleOptions, first_input: 
             f"not found ({len(missing)} of {len(paths)} missing); give the folder the micrograph paths start "
             "from with --project-dir"
         )
-    return {n: tuple(int(v) for v in mrc_header(p)[0]) for n, p in zip(names, paths)}
+    return {n: mrc_header(p)[0] for n, p in zip(names, paths)}
 
 
-def read_picker_outputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn, log) -> ParticleSet:
-    """Reads each input as one picker's output into one ParticleSet (centres in Å), whose
-    writer writes the ``--output-format`` chosen."""
+def read_picker_outputs(
+    inputs: list[Path], outdir: StrPath, options: ParticleOptions, warn: Callable[[str], None], log: Log
+) -> ParticleSet:
+    """Reads each input as one picker's output into one ParticleSet (centres in Å).
+
+    The set's writer writes the ``--output-format`` chosen.
+    """
     if options.output_format not in ("auto", *OUTPUT_FORMATS):
         raise CryodedupError(f"--output-format is auto, relion, cryosparc or input, got {options.output_format!r}")
     if options.micrographs is not None and Path(options.micrographs).suffix in (".cs", ".csg"):
@@ -194,12 +223,12 @@ def read_picker_outputs(inputs: list[Path], outdir: Path, options: ParticleOptio
         pickers.append(picks)
     pickers = _joined_micrographs(pickers, known is not None, warn)
     mic_ids: dict[str, int] = {}
-    groups = []
+    groups_of_picker = []
     for picks in pickers:
         ids = np.array([mic_ids.setdefault(n, len(mic_ids)) for n in picks.micrographs], dtype=np.int64)
-        groups.append(ids[picks.micrograph])
+        groups_of_picker.append(ids[picks.micrograph])
     names = list(mic_ids)
-    groups = np.concatenate(groups) if groups else np.zeros(0, dtype=np.int64)
+    groups = np.concatenate(groups_of_picker) if groups_of_picker else np.zeros(0, dtype=np.int64)
     mic_psize, psize_source = _pixel_sizes(names, options)
     row_psize = mic_psize[groups]
     scores, score_label, higher = _scores(pickers, options, warn)
