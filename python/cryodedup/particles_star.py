@@ -276,31 +276,12 @@ def row_pixel_sizes(
     options: ParticleOptions,
     mic_psizes: dict[str, float] | None,
     warn: Warn,
-    needs: Needs | None = None,
+    needs: Needs,
 ) -> tuple[np.ndarray, list[PixelSize]]:
     """The micrograph pixel size of every row of one input, and what was used per group.
 
-    A pixel size the user must give is added to ``needs`` (NaN for those rows); without
-    ``needs`` it is raised at once.
+    A pixel size the user must give is added to ``needs`` (NaN for those rows).
     """
-    own_needs = needs is None
-    needs = needs or Needs()
-    psize, used = _row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn, needs)
-    if own_needs:
-        needs.check()
-    return psize, used
-
-
-def _row_pixel_sizes(
-    part: ParticleTable,
-    numbers: dict[str, np.ndarray],
-    keys: np.ndarray,
-    names: list[str],
-    options: ParticleOptions,
-    mic_psizes: dict[str, float] | None,
-    warn: Warn,
-    needs: Needs,
-) -> tuple[np.ndarray, list[PixelSize]]:
     n = keys.size
     if part.columns.coords_in_angstrom:
         return np.ones(n), [PixelSize(part.path.name, "all", None, "not needed: coordinates are in Å")]
@@ -618,7 +599,8 @@ def read_frame(particles: DataFrame, optics: DataFrame | None, options: Particle
             raise CryodedupError(f"column {label} of the particle table is not numeric") from None
     names, keys = np.unique(particles[part.columns.key].astype(str).to_numpy(), return_inverse=True)
     mic_psizes = micrograph_pixel_sizes(options.micrographs) if options.micrographs else None
-    psize, used = row_pixel_sizes(part, numbers, keys, list(names), options, mic_psizes, warn)
+    psize, used = row_pixel_sizes(part, numbers, keys, list(names), options, mic_psizes, warn, needs)
+    needs.check()
     return ParticleSet(
         inputs=[str(part.path)],
         input_of=np.zeros(keys.size, dtype=np.int64),
