@@ -255,6 +255,19 @@ def test_clashing_optics_groups_are_renumbered(tmp_path):
     assert kept[1:] == ["3000 1000 0 0 m.mrc 2 1.0 b1\n", "1000 1000 0 0 n.mrc 2 1.0 b2\n"]
 
 
+def test_renumbered_optics_group_without_a_particle_column_is_refused_clearly(tmp_path):
+    # b's optics group 1 (binned 2x) becomes group 2 in the merged output, but b's particles
+    # carry no rlnOpticsGroup field to follow it: refused by name, before anything is written
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName"]
+    a = write_star(tmp_path / "a.star", labels, [[10, 10, "m.mrc"]], optics=[[1, "og1", 2.0, 1.0]])
+    b = write_star(tmp_path / "b.star", labels, [[900, 10, "m.mrc"]], optics=[[1, "og1", 3.0, 1.5]])
+    with pytest.raises(
+        CryodedupError, match=r"b\.star: data_particles .*optics group 1 is renumbered 2.*rlnOpticsGroup"
+    ):
+        run(tmp_path, [a, b], mic_psize=1.0)
+    assert not (tmp_path / "out" / "particles_kept.star").exists()
+
+
 # Two pickers as RELION's tutorial writes them (LoG and template: Extract, Class2D, Select):
 # the same columns, with rlnClassNumber and rlnAutopickFigureOfMerit in another order.
 SELECT = [label for label, _ in PARTICLE_COLUMNS]

@@ -9,17 +9,21 @@ Kept and rejected come back in the form that came in.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .csfile import CsFile
-from .particle_set import ParticleSet
+from .outputs import StrPath
+from .particle_set import Log, ParticleSet, Warn
 from .particles import ParticleOptions, decide, remove_duplicate_particles
 from .particles_cs import read_dataset
-from .particles_star import read_frame
+from .particles_star import DataFrame, read_frame
 
 
-def remove_duplicates(data, outdir=None, *, force: bool = False, log=None, **options):
+def remove_duplicates(
+    data: Any, outdir: StrPath | None = None, *, force: bool = False, log: Log | None = None, **options: Any
+) -> tuple[Any, Any]:
     """Remove duplicate particles from files or from data in memory.
 
     Parameters
@@ -46,10 +50,10 @@ def remove_duplicates(data, outdir=None, *, force: bool = False, log=None, **opt
     """
     opts = ParticleOptions(**options)
     opts.check()
-    log = log or (lambda message, level: None)
+    report: Log = log or (lambda message, level: None)
 
-    def warn(message):
-        log(message, "warning")
+    def warn(message: str) -> None:
+        report(message, "warning")
 
     if isinstance(data, (str, Path)) or (
         isinstance(data, (list, tuple)) and data and all(isinstance(p, (str, Path)) for p in data)
@@ -57,7 +61,7 @@ def remove_duplicates(data, outdir=None, *, force: bool = False, log=None, **opt
         if outdir is None:
             raise ValueError("outdir is needed when the particles are files")
         paths = [data] if isinstance(data, (str, Path)) else list(data)
-        summary = remove_duplicate_particles(paths, outdir, opts, force=force, log=log)
+        summary = remove_duplicate_particles(paths, outdir, opts, force=force, log=report)
         return summary["outputs"]["kept"], summary["outputs"]["rejected"]
     if isinstance(data, np.ndarray) and data.dtype.names:
         keep = _keep_cryosparc(CsFile(data, "numpy"), opts, warn)
@@ -78,9 +82,9 @@ def _keep(particles: ParticleSet, options: ParticleOptions) -> np.ndarray:
     return decide(particles, options).keep
 
 
-def _keep_cryosparc(cs: CsFile, options: ParticleOptions, warn) -> np.ndarray:
+def _keep_cryosparc(cs: CsFile, options: ParticleOptions, warn: Warn) -> np.ndarray:
     return _keep(read_dataset(cs, options, warn), options)
 
 
-def _keep_relion(particles, optics, options: ParticleOptions, warn) -> np.ndarray:
+def _keep_relion(particles: DataFrame, optics: DataFrame | None, options: ParticleOptions, warn: Warn) -> np.ndarray:
     return _keep(read_frame(particles, optics, options, warn), options)

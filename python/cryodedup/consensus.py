@@ -1,8 +1,8 @@
-"""Agreement between inputs (pickers): which inputs confirm each pick, and the pairwise
-Jaccard index between inputs overall and per micrograph.
+"""Agreement between inputs (pickers): which inputs confirm each pick, and how far they agree.
 
-A pick of input A is confirmed by input B when B has a pick within the minimum distance on
-the same micrograph (``cryodedup.dedup.support_masks`` gives, per pick, the bitmask of the
+Agreement is the pairwise Jaccard index between inputs, overall and per micrograph. A pick
+of input A is confirmed by input B when B has a pick within the minimum distance on the
+same micrograph (``cryodedup.dedup.support_masks`` gives, per pick, the bitmask of the
 inputs that confirm it, its own included).
 """
 
@@ -11,8 +11,10 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .labels import distinct_labels
+from .particle_set import ParticleSet
 
 
 def popcount(masks: np.ndarray) -> np.ndarray:
@@ -21,10 +23,14 @@ def popcount(masks: np.ndarray) -> np.ndarray:
     return bits.sum(axis=1).astype(np.int64)
 
 
-def jaccard_matrices(confirmed_by, input_of, groups, n_groups: int, n_inputs: int) -> np.ndarray:
-    """Pairwise agreement of inputs A and B on each group (README, "Consensus"): with m(A,B)
-    the picks of A that have a pick of B within the minimum distance, shared = (m(A,B) +
-    m(B,A)) / 2 and J = shared / (|A| + |B| - shared); NaN when neither holds a pick there.
+def jaccard_matrices(
+    confirmed_by: np.ndarray, input_of: ArrayLike, groups: ArrayLike, n_groups: int, n_inputs: int
+) -> np.ndarray:
+    """Pairwise agreement of inputs A and B on each group (README, "Consensus").
+
+    With m(A,B) the picks of A that have a pick of B within the minimum distance, shared =
+    (m(A,B) + m(B,A)) / 2 and J = shared / (|A| + |B| - shared); NaN when neither holds a
+    pick there.
 
     Returns
     -------
@@ -46,9 +52,8 @@ def _as_lists(matrix: np.ndarray) -> list[list[float | None]]:
     return [[None if np.isnan(v) else round(float(v), 4) for v in row] for row in matrix]
 
 
-def jaccard(confirmed_by, input_of, n_inputs: int) -> list[list[float | None]]:
-    """The Jaccard matrix of :func:`jaccard_matrices` over all picks at once (None where
-    undefined)."""
+def jaccard(confirmed_by: np.ndarray, input_of: np.ndarray, n_inputs: int) -> list[list[float | None]]:
+    """The Jaccard matrix of :func:`jaccard_matrices` over all picks at once (None where undefined)."""
     zeros = np.zeros(len(input_of), dtype=np.int64)
     return _as_lists(jaccard_matrices(confirmed_by, input_of, zeros, 1, n_inputs)[0])
 
@@ -62,10 +67,13 @@ def mean_agreement(matrices: np.ndarray) -> np.ndarray:
         return np.nanmean(off, axis=1) if off.size else np.full(len(matrices), np.nan)
 
 
-def consensus_report(particles, keep: np.ndarray, confirmed_by: np.ndarray, min_support: int) -> dict:
-    """For a ParticleSet and its decision: per input, the picks confirmed by another input,
-    kept alone and kept confirmed; the Jaccard matrix between inputs overall and per
-    micrograph, and the ten micrographs where the inputs agree least."""
+def consensus_report(particles: ParticleSet, keep: np.ndarray, confirmed_by: np.ndarray, min_support: int) -> dict:
+    """The agreement between the inputs of a ParticleSet, and the decision on it.
+
+    Per input, the picks confirmed by another input, kept alone and kept confirmed; the
+    Jaccard matrix between inputs overall and per micrograph, and the ten micrographs where
+    the inputs agree least.
+    """
     n_inputs = len(particles.inputs)
     confirmed = popcount(confirmed_by) >= 2
     per_input = []
@@ -96,9 +104,11 @@ def consensus_report(particles, keep: np.ndarray, confirmed_by: np.ndarray, min_
 
 
 def consensus_rows(consensus: dict) -> list[tuple[str, str]]:
-    """The report of :func:`consensus_report` as (label, text) rows: per input, its picks
-    confirmed by another input and kept alone or confirmed; the Jaccard index of each pair
-    of inputs; the micrographs where they agree least."""
+    """The report of :func:`consensus_report` as (label, text) rows.
+
+    Per input, its picks confirmed by another input and kept alone or confirmed; the Jaccard
+    index of each pair of inputs; the micrographs where they agree least.
+    """
     labels = distinct_labels([i["file"] for i in consensus["per_input"]])
     rows = [("Consensus", f"min support {consensus['min_support']} of {len(labels)} inputs")]
     for label, i in zip(labels, consensus["per_input"]):

@@ -13,16 +13,23 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+#: Receives each warning for the user, as one line.
+Warn = Callable[[str], None]
+#: Receives progress messages (level ``"info"``) and warnings (level ``"warning"``).
+Log = Callable[[str, str], None]
 
 
 class SubsetWriter(Protocol):
     """Writes the kept and rejected rows of a set where its format puts them."""
 
     def write(self, keep: np.ndarray, force: bool) -> dict[str, list[Path]]:
-        """Writes the rows where ``keep`` is True to the kept outputs and the others to the
-        rejected outputs, all or nothing (:class:`~cryodedup.outputs.AtomicOutputs`,
-        existing files refused unless ``force``, never over an input). Returns
-        ``{"kept": [paths], "rejected": [paths]}``."""
+        """Writes the rows where ``keep`` is True to the kept outputs and the others to the rejected outputs.
+
+        All or nothing (:class:`~cryodedup.outputs.AtomicOutputs`), existing files refused
+        unless ``force``, never over an input. Returns ``{"kept": [paths], "rejected": [paths]}``.
+        """
         ...
 
 
@@ -91,7 +98,9 @@ class ParticleSet:
         return np.bincount(self.input_of, minlength=len(self.inputs))
 
 
-def pixel_sizes_used(psize, source: str) -> list[dict]:
-    """The summary's ``pixel_sizes`` entries for pixel sizes that apply to all inputs: one
-    per distinct value (the first ten)."""
+def pixel_sizes_used(psize: ArrayLike, source: str) -> list[dict]:
+    """The summary's ``pixel_sizes`` entries for pixel sizes that apply to all inputs.
+
+    One entry per distinct value (the first ten).
+    """
     return [{"input": "all", "optics_group": "all", "psize": float(v), "source": source} for v in np.unique(psize)[:10]]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,13 +19,16 @@ from .consensus import consensus_report, popcount
 from .dedup import MAX_INPUTS, dedup, support_masks
 from .errors import CryodedupError
 from .micrograph_files import resolve_paths
-from .outputs import check_plotting
-from .particle_set import ParticleSet
+from .outputs import StrPath, check_plotting
+from .particle_set import Log, ParticleSet, Warn
 from .particles_cs import is_cryosparc, read_cs_files
 from .particles_picks import is_picker_output, read_picker_outputs
 from .particles_star import read_star_files
 
-Log = Callable[[str, str], None]
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from .plots import ParticleDetails
 
 
 def _silent(message: str, level: str) -> None:
@@ -53,13 +56,14 @@ class ParticleOptions:
     topaz_scale: float | None = None
 
     def check(self) -> None:
+        """Raises a CryodedupError naming the first option out of its range."""
         if not np.isfinite(self.min_dist) or self.min_dist < 0:
             raise CryodedupError(f"--min-dist must be a distance in Å >= 0, got {self.min_dist}")
         if self.mic_psize is not None and not (np.isfinite(self.mic_psize) and self.mic_psize > 0):
             raise CryodedupError(f"--mic-psize must be a pixel size in Å > 0, got {self.mic_psize}")
         if self.score_order not in ("auto", "max", "min"):
             raise CryodedupError(f"--score-order is auto, max or min, got {self.score_order!r}")
-        if not (isinstance(self.min_support, int) and 1 <= self.min_support <= MAX_INPUTS):
+        if not _is_whole_number(self.min_support) or not 1 <= self.min_support <= MAX_INPUTS:
             raise CryodedupError(f"--min-support must be a whole number of inputs from 1 to {MAX_INPUTS}")
         if self.score_normalize not in ("none", "rank"):
             raise CryodedupError(f"--score-normalize is none or rank, got {self.score_normalize!r}")
@@ -70,7 +74,12 @@ class ParticleOptions:
         check_plotting(self.plot)
 
 
-def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn, log) -> ParticleSet:
+def _is_whole_number(value: object) -> bool:
+    """Whether ``value`` is an int: options from the Python API arrive unchecked."""
+    return isinstance(value, int)
+
+
+def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
     """The inputs read by the module of their format (all inputs must share one)."""
     kinds = {is_cryosparc(p) for p in inputs}
     if len(kinds) > 1:
@@ -109,9 +118,11 @@ class Decision:
 
 
 def rank_percentiles(scores: np.ndarray, input_of: np.ndarray, higher_is_better: bool) -> np.ndarray:
-    """Each score as its percentile among its own input's scores, in (0, 1), 1 best:
-    (number of worse scores + half the number of other equal scores + 1/2) / count, so that
-    ties share a value. NaN stays NaN (ranked last)."""
+    """Each score as its percentile among its own input's scores, in (0, 1), 1 best.
+
+    The percentile is (number of worse scores + half the number of other equal scores + 1/2)
+    / count, so that ties share a value. NaN stays NaN (ranked last).
+    """
     oriented = scores if higher_is_better else -scores
     out = np.full(scores.shape, np.nan)
     for k in np.unique(input_of):
@@ -124,9 +135,12 @@ def rank_percentiles(scores: np.ndarray, input_of: np.ndarray, higher_is_better:
 
 
 def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent) -> Decision:
-    """Which rows to keep: duplicates removed by score-ordered greedy suppression over all
-    inputs; then, with ``min_support`` K > 1, a kept row stays kept only if rows of at least
-    K distinct inputs (its own included, kept or suppressed) lie within ``min_dist``."""
+    """Which rows to keep.
+
+    Duplicates are removed by score-ordered greedy suppression over all inputs; then, with
+    ``min_support`` K > 1, a kept row stays kept only if rows of at least K distinct inputs
+    (its own included, kept or suppressed) lie within ``min_dist``.
+    """
     n_inputs = len(particles.inputs)
     if options.min_support > n_inputs:
         raise CryodedupError(f"--min-support {options.min_support}: there are only {n_inputs} inputs")
@@ -157,7 +171,13 @@ def summarize(particles: ParticleSet, decision: Decision, options: ParticleOptio
     kept = np.bincount(particles.input_of[decision.keep], minlength=len(particles.inputs))
     score_label = particles.score_label
     n_kept = int(np.count_nonzero(decision.keep))
-    summary = {
+    score: dict[str, str | None] = {
+        "column": score_label,
+        "order": ("max" if particles.higher_is_better else "min") if score_label else f"random (seed {options.seed})",
+    }
+    if score_label and options.score_normalize == "rank":
+        score["normalized"] = "rank: each input's scores as percentiles (1 best)"
+    summary: dict = {
         "inputs": [
             {"file": name, "particles": int(n), "kept": int(k), "rejected": int(n - k)}
             for name, n, k in zip(particles.inputs, counts, kept)
@@ -168,15 +188,8 @@ def summarize(particles: ParticleSet, decision: Decision, options: ParticleOptio
         "micrographs": len(particles.mic_names),
         "pixel_sizes": particles.pixel_sizes,
         "shift": particles.shift,
-        "score": {
-            "column": score_label,
-            "order": ("max" if particles.higher_is_better else "min")
-            if score_label
-            else f"random (seed {options.seed})",
-        },
+        "score": score,
     }
-    if score_label and options.score_normalize == "rank":
-        summary["score"]["normalized"] = "rank: each input's scores as percentiles (1 best)"
     summary.update(particles.summary)
     summary.update(particles.decision_report(decision.keep))
     if decision.confirmed_by is not None:
@@ -185,7 +198,12 @@ def summarize(particles: ParticleSet, decision: Decision, options: ParticleOptio
 
 
 def remove_duplicate_particles(
-    inputs, outdir, options: ParticleOptions | None = None, *, force: bool = False, log: Log = _silent
+    inputs: Iterable[StrPath],
+    outdir: StrPath,
+    options: ParticleOptions | None = None,
+    *,
+    force: bool = False,
+    log: Log = _silent,
 ) -> dict:
     """Removes duplicate particles from RELION particle STAR files or CryoSPARC datasets.
 
@@ -213,8 +231,8 @@ def remove_duplicate_particles(
     start = time.perf_counter()
     options = options or ParticleOptions()
     options.check()
-    inputs = [Path(p) for p in inputs]
-    if not inputs:
+    paths = [Path(p) for p in inputs]
+    if not paths:
         raise CryodedupError("no input files given")
     outdir = Path(outdir)
     warnings: list[str] = []
@@ -223,7 +241,8 @@ def remove_duplicate_particles(
         warnings.append(message)
         log(message, "warning")
 
-    particles = read_inputs(inputs, outdir, options, warn, log)
+    particles = read_inputs(paths, outdir, options, warn, log)
+    assert particles.writer is not None, "every reader of files gives the set a writer"
     decision = decide(particles, options, log)
     outputs = particles.writer.write(decision.keep, force)
     summary = summarize(particles, decision, options)
@@ -238,13 +257,18 @@ def remove_duplicate_particles(
         details = ParticleDetails(
             particles, decision.keep, decision.suppressed_by, options.min_dist, decision.confirmed_by
         )
-        summary["plots"] = plot_particles(details, outdir, options, inputs[0], force, summary)
+        summary["plots"] = plot_particles(details, outdir, options, paths[0], force, summary)
     return summary
 
 
-def plot_particles(details, outdir: Path, options: ParticleOptions, first_input: Path, force: bool, summary: dict):
-    """The particle job's pictures and report (``--plot``). When example micrographs' image
-    files are not found, the summary says so and how to point at them."""
+def plot_particles(
+    details: ParticleDetails, outdir: Path, options: ParticleOptions, first_input: Path, force: bool, summary: dict
+) -> list[str]:
+    """The particle job's pictures and report (``--plot``).
+
+    When example micrographs' image files are not found, the summary says so and how to
+    point at them.
+    """
     from . import plots
 
     def find_micrograph(name: str) -> Path:

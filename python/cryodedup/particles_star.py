@@ -1,7 +1,7 @@
-"""RELION particle STAR files (3.0 to 5) read into a ParticleSet, and kept and rejected
-written back as byte copies of the input rows.
+"""RELION particle STAR files (3.0 to 5) read into a ParticleSet.
 
-Centres are computed in Å as docs/design.md section 2 defines them (the origin is subtracted;
+Kept and rejected particles are written back as byte copies of the input rows. Centres
+are computed in Å as docs/design.md section 2 defines them (the origin is subtracted;
 RELION 3.0 origins are in particle pixels), with the micrograph pixel size taken per optics
 group and never from ``rlnImagePixelSize``. Several inputs are written as one kept and one
 rejected file; their optics groups are merged (clashing numbers renumbered).
@@ -10,21 +10,26 @@ rejected file; their optics groups are merged (clashing numbers renumbered).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from .dedup import score_direction
 from .errors import CryodedupError
 from .micrograph_files import micrograph_pixel_sizes
-from .outputs import AtomicOutputs
-from .particle_set import ParticleSet
+from .outputs import AtomicOutputs, StrPath
+from .particle_set import Log, ParticleSet, Warn
 from .star import Block, StarFile, Table, split_fields, unquote
 
 if TYPE_CHECKING:
     from .particles import ParticleOptions
+
+#: A pandas DataFrame. pandas is not a dependency (only users with tables in memory have
+#: it), so it is not imported, even for type checking.
+DataFrame = Any
 
 #: The score columns ``--score auto`` looks for, in order.
 AUTO_SCORES = ("rlnAutopickFigureOfMerit", "rlnMaxValueProbDistribution", "rlnLogLikeliContribution")
@@ -45,6 +50,7 @@ class Columns:
     optics_group: str | None = None
 
     def numbers(self, score: str | None) -> list[str]:
+        """The numeric columns to scan: coordinates, origins, optics group, and ``score``."""
         extra = ["rlnDetectorPixelSize", "rlnMagnification"] if self.origins_in_pixels else []
         group = [self.optics_group] if self.optics_group else []
         return list(dict.fromkeys(self.coords + self.origins + group + extra + ([score] if score else [])))
@@ -61,13 +67,16 @@ class PixelSize:
 
 
 class Needs:
-    """What the user must supply (an option, a pixel size), gathered over all inputs so that
-    one message names everything at once instead of one thing per run."""
+    """What the user must supply (an option, a pixel size), gathered over all inputs.
 
-    def __init__(self):
+    One message then names everything at once instead of one thing per run.
+    """
+
+    def __init__(self) -> None:
         self.messages: list[str] = []
 
     def add(self, message: str) -> None:
+        """Records one need (once, however often it is added)."""
         if message not in self.messages:
             self.messages.append(message)
 
@@ -80,23 +89,42 @@ class Needs:
             raise CryodedupError(f"{len(self.messages)} things are missing: {numbered}")
 
 
+class ParticleTable(Protocol):
+    """A particle table as the reader sees it: a STAR input, or a table in memory."""
+
+    path: Path
+    labels: list[str]
+    optics: Table | None
+    columns: Columns
+
+    def where(self) -> str:
+        """Where the table came from, to start an error message with."""
+        ...
+
+    def numeric_labels(self) -> list[str]:
+        """The labels of numeric columns."""
+        ...
+
+
 class ParticleStar:
     """One particle STAR input: its particle and optics blocks and the columns to read."""
 
-    def __init__(self, path, shift_key: str = "auto"):
+    def __init__(self, path: StrPath, shift_key: str = "auto") -> None:
         self.star = StarFile(path)
         self.path = self.star.path
         self.block = self._particle_block()
-        self.labels = list(self.block.labels)
+        self.labels = list(self.block.labels or ())  # never empty: _particle_block returns a loop
         optics = self.star.block("optics")
         self.optics_block: Block | None = optics
         self.optics: Table | None = self.star.table(optics) if optics else None
         self.columns = choose_columns(self.labels, self.optics is not None, self.where(), shift_key)
 
     def where(self) -> str:
+        """The file and block, to start an error message with."""
         return f"{self.path}: data_{self.block.name} (line {self.block.line})"
 
     def numeric_labels(self) -> list[str]:
+        """The labels whose values in the first row are numbers."""
         return self.star.numeric_labels(self.block)
 
     def _particle_block(self) -> Block:
@@ -104,7 +132,7 @@ class ParticleStar:
         if found:
             return found
         loops = [b for b in self.star.blocks if b.labels is not None and b.name != "optics"]
-        located = [b for b in loops if {"rlnCoordinateX", "rlnCenteredCoordinateXAngst"} & set(b.labels)]
+        located = [b for b in loops if {"rlnCoordinateX", "rlnCenteredCoordinateXAngst"} & set(b.labels or ())]
         if len(loops) == 1:
             return loops[0]
         if len(located) == 1:
@@ -118,37 +146,36 @@ class ParticleStar:
 
 def choose_columns(labels: list[str], has_optics: bool, where: str, shift_key: str) -> Columns:
     """The columns that locate the particles of a table with these labels, and their units."""
-    all_labels = list(labels)
-    labels = set(labels)
-    if "rlnCenteredCoordinateXAngst" in labels:  # RELION 5 tomography: centres in Å
-        axes = [a for a in "XYZ" if f"rlnCenteredCoordinate{a}Angst" in labels]
+    present = set(labels)  # looked up often
+    if "rlnCenteredCoordinateXAngst" in present:  # RELION 5 tomography: centres in Å
+        axes = [a for a in "XYZ" if f"rlnCenteredCoordinate{a}Angst" in present]
         coords, in_angstrom = [f"rlnCenteredCoordinate{a}Angst" for a in axes], True
     else:
-        missing = [lab for lab in ("rlnCoordinateX", "rlnCoordinateY") if lab not in labels]
+        missing = [lab for lab in ("rlnCoordinateX", "rlnCoordinateY") if lab not in present]
         if missing:
             raise CryodedupError(
                 f"{where}: no {' or '.join(missing)} column; the particles cannot be located "
-                f"on their micrographs (columns present: {', '.join(all_labels)})"
+                f"on their micrographs (columns present: {', '.join(labels)})"
             )
-        axes = ["X", "Y"] + (["Z"] if "rlnCoordinateZ" in labels else [])
+        axes = ["X", "Y"] + (["Z"] if "rlnCoordinateZ" in present else [])
         coords, in_angstrom = [f"rlnCoordinate{a}" for a in axes], False
-    key = next((k for k in ("rlnMicrographName", "rlnTomoName") if k in labels), None)
+    key = next((k for k in ("rlnMicrographName", "rlnTomoName") if k in present), None)
     if key is None:
         raise CryodedupError(
             f"{where}: no rlnMicrographName column; particles are only compared with "
             "particles of the same micrograph, so each needs one"
         )
     columns = Columns(key=key, coords=coords, coords_in_angstrom=in_angstrom)
-    if has_optics and "rlnOpticsGroup" in labels:
+    if has_optics and "rlnOpticsGroup" in present:
         columns.optics_group = "rlnOpticsGroup"
     if shift_key == "auto":
-        if f"rlnOrigin{axes[0]}Angst" in labels:
-            columns.origins = [f"rlnOrigin{a}Angst" for a in axes if f"rlnOrigin{a}Angst" in labels]
-        elif "rlnOriginX" in labels and not in_angstrom:
-            columns.origins = [f"rlnOrigin{a}" for a in axes if f"rlnOrigin{a}" in labels]
+        if f"rlnOrigin{axes[0]}Angst" in present:
+            columns.origins = [f"rlnOrigin{a}Angst" for a in axes if f"rlnOrigin{a}Angst" in present]
+        elif "rlnOriginX" in present and not in_angstrom:
+            columns.origins = [f"rlnOrigin{a}" for a in axes if f"rlnOrigin{a}" in present]
             columns.origins_in_pixels = True
             for needed in ("rlnDetectorPixelSize", "rlnMagnification"):
-                if needed not in labels:
+                if needed not in present:
                     raise CryodedupError(
                         f"{where}: rlnOriginX is in particle pixels but there is no {needed} "
                         "column to give their size; use --shift-key none to ignore the origins"
@@ -156,11 +183,15 @@ def choose_columns(labels: list[str], has_optics: bool, where: str, shift_key: s
     return columns
 
 
-def score_column(parts: list, options: ParticleOptions, warn, needs: Needs) -> tuple[str | None, bool]:
-    """The score label (None: random ranking) and whether higher is better. The score must
-    be a column of every input; ``auto`` takes the first known score they all have, and
-    falls back to the seeded random ranking (as ``none``) with a warning when there is none.
-    An unknown column or order is added to ``needs`` (and None returned)."""
+def score_column(
+    parts: Sequence[ParticleTable], options: ParticleOptions, warn: Warn, needs: Needs
+) -> tuple[str | None, bool]:
+    """The score label (None: random ranking) and whether higher is better.
+
+    The score must be a column of every input; ``auto`` takes the first known score they all
+    have, and falls back to the seeded random ranking (as ``none``) with a warning when there
+    is none. An unknown column or order is added to ``needs`` (and None returned).
+    """
     if options.score == "none":
         return None, True
     if options.score == "auto":
@@ -193,10 +224,12 @@ def score_column(parts: list, options: ParticleOptions, warn, needs: Needs) -> t
     return label, True
 
 
-def merged_columns(parts: list[ParticleStar], warn) -> list[str]:
-    """The particle columns of the merged output: those all inputs have, in the first
-    input's order. Each dropped column is named in a warning with the inputs it came from.
-    The optics tables must have the same columns (in any order)."""
+def merged_columns(parts: list[ParticleStar], warn: Warn) -> list[str]:
+    """The particle columns of the merged output: those all inputs have, in the first input's order.
+
+    Each dropped column is named in a warning with the inputs it came from. The optics tables
+    must have the same columns (in any order).
+    """
     first = parts[0]
     common = [lab for lab in first.labels if all(lab in p.labels for p in parts[1:])]
     dropped: dict[str, list[str]] = {}
@@ -208,12 +241,14 @@ def merged_columns(parts: list[ParticleStar], warn) -> list[str]:
         named = "; ".join(f"{label} (from {', '.join(paths)})" for label, paths in dropped.items())
         warn(f"particle columns not in every input are left out of the outputs: {named}")
     for other in parts[1:]:
-        if (first.optics is None) != (other.optics is None):
+        if first.optics is None and other.optics is None:
+            continue
+        if first.optics is None or other.optics is None:
             raise CryodedupError(
                 f"{first.path} and {other.path}: one has a data_optics block and the other not "
                 "(RELION 3.1+ and 3.0 files cannot be merged)"
             )
-        if first.optics is not None and set(first.optics.labels) != set(other.optics.labels):
+        if set(first.optics.labels) != set(other.optics.labels):
             a, b = first.optics.labels, other.optics.labels
             detail = "; ".join(
                 f"only in {p}: {', '.join(only)}"
@@ -234,20 +269,19 @@ def _optics_value(table: Table, label: str) -> dict[str, float]:
 
 
 def row_pixel_sizes(
-    part, numbers, keys, names, options, mic_psizes, warn, needs: Needs | None = None
+    part: ParticleTable,
+    numbers: dict[str, np.ndarray],
+    keys: np.ndarray,
+    names: list[str],
+    options: ParticleOptions,
+    mic_psizes: dict[str, float] | None,
+    warn: Warn,
+    needs: Needs,
 ) -> tuple[np.ndarray, list[PixelSize]]:
     """The micrograph pixel size of every row of one input, and what was used per group.
-    A pixel size the user must give is added to ``needs`` (NaN for those rows); without
-    ``needs`` it is raised at once."""
-    own_needs = needs is None
-    needs = needs or Needs()
-    psize, used = _row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn, needs)
-    if own_needs:
-        needs.check()
-    return psize, used
 
-
-def _row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn, needs: Needs):
+    A pixel size the user must give is added to ``needs`` (NaN for those rows).
+    """
     n = keys.size
     if part.columns.coords_in_angstrom:
         return np.ones(n), [PixelSize(part.path.name, "all", None, "not needed: coordinates are in Å")]
@@ -267,7 +301,7 @@ def _row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn, need
         ]
         return per_mic[keys], used
     hint = "give the micrograph pixel size with --mic-psize, or a micrographs STAR with --micrographs"
-    unknown = np.full(n, np.nan), []
+    unknown: tuple[np.ndarray, list[PixelSize]] = (np.full(n, np.nan), [])
     if part.optics is None:
         needs.add(
             f"{part.where()}: no micrograph pixel size (a RELION 3.0 file has only the particle pixel size, "
@@ -309,12 +343,12 @@ def _row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn, need
     return psize, used
 
 
-def centres_in_angstrom(part: ParticleStar, numbers, psize: np.ndarray) -> np.ndarray:
+def centres_in_angstrom(part: ParticleTable, numbers: dict[str, np.ndarray], psize: np.ndarray) -> np.ndarray:
     """Particle centres in Å: coordinate x micrograph pixel size - origin (origin subtracted)."""
     cols = part.columns
     centres = np.empty((psize.size, len(cols.coords)))
     origin_by_axis = {lab[-1] if not lab.endswith("Angst") else lab[-6]: lab for lab in cols.origins}
-    image_psize = None
+    image_psize: np.ndarray | None = None
     if cols.origins_in_pixels:
         image_psize = 1e4 * numbers["rlnDetectorPixelSize"] / numbers["rlnMagnification"]
     for j, label in enumerate(cols.coords):
@@ -345,8 +379,10 @@ def _replace_fields(line: str, replacements: dict[int, str]) -> str:
 
 
 def _particle_header(part: ParticleStar, labels: list[str]) -> bytes:
-    """The particle block of ``part`` from its ``data_`` line to its first row, listing only
-    ``labels`` (a subset of its own, in its order), renumbered ``#1``..``#k``."""
+    """The particle block of ``part`` from its ``data_`` line to its first row.
+
+    Only ``labels`` (a subset of its own, in its order) are listed, renumbered ``#1``..``#k``.
+    """
     header = part.star.read_bytes(part.block.start, part.block.rows_start)
     if labels == part.labels:
         return header
@@ -363,11 +399,14 @@ def _particle_header(part: ParticleStar, labels: list[str]) -> bytes:
 
 
 def _merge_optics(parts: list[ParticleStar], labels: list[str]) -> _Merge:
-    """The merged output's header (optics groups of all inputs in one table, the particle
-    loop listing ``labels``) and footer. An optics group identical in every value but its
-    number maps onto the existing one; a different group gets its own number (its old one
-    if free) and, if its name is taken, a new name. Only clashing numbers are rewritten.
-    Optics columns in another order are matched by name."""
+    """The merged output's header and footer.
+
+    The header holds the optics groups of all inputs in one table, and the particle loop
+    listing ``labels``. An optics group identical in every value but its number maps onto
+    the existing one; a different group gets its own number (its old one if free) and, if
+    its name is taken, a new name. Only clashing numbers are rewritten. Optics columns in
+    another order are matched by name.
+    """
     base = parts[0]
     suffix = base.star.read_bytes(base.block.rows_end, base.star.size)
     particle_header = _particle_header(base, labels)
@@ -377,16 +416,19 @@ def _merge_optics(parts: list[ParticleStar], labels: list[str]) -> _Merge:
     g_col = optics_labels.index("rlnOpticsGroup")
     n_col = optics_labels.index("rlnOpticsGroupName") if "rlnOpticsGroupName" in optics_labels else None
 
-    def identity(row):
+    def identity(row: list[str]) -> tuple[str, ...]:
         return tuple(unquote(v) for j, v in enumerate(row) if j != g_col)
 
     known = {identity(row): int(row[g_col]) for row in base.optics.rows}
     names = {unquote(row[n_col]) for row in base.optics.rows} if n_col is not None else set()
-    new_lines, rewrites = [], [None]
+    new_lines: list[str] = []
+    rewrites: list[dict[str, str] | None] = [None]
     for part in parts[1:]:
-        order = [part.optics.labels.index(lab) for lab in optics_labels]
-        mapping = {}
-        for row, line in zip(part.optics.rows, part.optics.lines):
+        optics = part.optics
+        assert optics is not None, "merged_columns let through inputs with and without data_optics"
+        order = [optics.labels.index(lab) for lab in optics_labels]
+        mapping: dict[int, int] = {}
+        for row, line in zip(optics.rows, optics.lines):
             row = [row[j] for j in order]
             number = int(row[g_col])
             if identity(row) in known:
@@ -404,7 +446,14 @@ def _merge_optics(parts: list[ParticleStar], labels: list[str]) -> _Merge:
             new_lines.append(_replace_fields(line, replace) if in_order else " ".join(new_row))
             mapping[number] = new
         changed = {old: new for old, new in mapping.items() if old != new}
+        if changed and part.columns.optics_group is None:
+            raise CryodedupError(
+                f"{part.where()}: optics group {next(iter(changed))} is renumbered {next(iter(changed.values()))} "
+                f"to merge with {base.path}, but the particles have no rlnOpticsGroup column to follow it; "
+                "add the column, or give the inputs distinct optics groups"
+            )
         rewrites.append({k: str(new) for old, new in changed.items() for k in (str(old), f"{old:.6f}")} or None)
+    assert base.optics_block is not None, "ParticleStar sets optics and optics_block together"
     optics_end = base.optics_block.rows_end
     head = base.star.read_bytes(0, optics_end)
     newline = "\r\n" if head.endswith(b"\r\n") else "\n"
@@ -416,14 +465,17 @@ def _merge_optics(parts: list[ParticleStar], labels: list[str]) -> _Merge:
 
 
 class StarWriter:
-    """Writes kept and rejected rows of the particle STAR inputs as two files whose rows are
-    byte copies of the input rows (under the merged header)."""
+    """Writes kept and rejected rows of the particle STAR inputs as two files.
+
+    Their rows are byte copies of the input rows (under the merged header).
+    """
 
     def __init__(self, parts: list[ParticleStar], labels: list[str], counts: list[int], outdir: Path):
         self.parts, self.labels, self.counts = parts, labels, counts
         self.kept_path, self.rejected_path = outdir / KEPT_NAME, outdir / REJECTED_NAME
 
     def write(self, keep: np.ndarray, force: bool) -> dict[str, list[Path]]:
+        """Writes the rows where ``keep`` is True to the kept file and the others to the rejected file."""
         paths = [self.kept_path, self.rejected_path]
         with AtomicOutputs(paths, force=force, inputs=[p.path for p in self.parts]) as tmp:
             self._write(keep, tmp)
@@ -431,11 +483,12 @@ class StarWriter:
 
     def _write(self, keep: np.ndarray, tmp: dict[Path, Path]) -> None:
         merge = _merge_optics(self.parts, self.labels)
-        bounds = np.cumsum([0] + self.counts)
+        bounds = np.cumsum([0, *self.counts])
         for path in (self.kept_path, self.rejected_path):
             tmp[path].write_bytes(merge.prefix)
         for part, lo, hi, rewrite in zip(self.parts, bounds[:-1], bounds[1:], merge.rewrites):
-            rw = (part.columns.optics_group, rewrite) if rewrite else None
+            group = part.columns.optics_group  # never None with a rewrite: _merge_optics checks
+            rw = (group, rewrite) if rewrite and group else None
             columns = None if part.labels == self.labels else self.labels  # rows in order already: byte copies
             part.star.append_split(part.block, keep[lo:hi], tmp[self.kept_path], tmp[self.rejected_path], rw, columns)
         for path in (self.kept_path, self.rejected_path):
@@ -443,10 +496,10 @@ class StarWriter:
                 f.write(merge.suffix)
 
 
-def read_star_files(inputs: list[Path], outdir: Path, options: ParticleOptions, warn, log) -> ParticleSet:
-    """Reads RELION particle STAR files into one ParticleSet whose writer writes
-    ``OUTDIR/particles_kept.star`` and ``particles_rejected.star``.
+def read_star_files(inputs: list[Path], outdir: StrPath, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
+    """Reads RELION particle STAR files into one ParticleSet.
 
+    Its writer writes ``OUTDIR/particles_kept.star`` and ``particles_rejected.star``.
     Everything the user must supply (a pixel size, a score order) is gathered over all
     inputs and raised as one CryodedupError.
     """
@@ -460,7 +513,12 @@ def read_star_files(inputs: list[Path], outdir: Path, options: ParticleOptions, 
         micrograph_pixel_sizes(options.micrographs) if options.micrographs and options.mic_psize is None else None
     )
     group_ids: dict[str, int] = {}
-    groups, centres, scores, psizes, counts, pixel_sizes = [], [], [], [], [], []
+    groups: list[np.ndarray] = []
+    centres: list[np.ndarray] = []
+    scores: list[np.ndarray] = []
+    psizes: list[np.ndarray] = []
+    counts: list[int] = []
+    pixel_sizes: list[dict] = []
     for part in parts:
         log(f"reading {part.path} ({part.star.size / 1e6:.1f} MB)", "info")
         numbers, keys, names = part.star.scan(part.block, part.columns.numbers(score_label), part.columns.key)
@@ -497,39 +555,43 @@ def read_star_files(inputs: list[Path], outdir: Path, options: ParticleOptions, 
 class _FrameParticles:
     """A RELION particle table in memory, seen as the reader sees a file."""
 
-    def __init__(self, particles, optics, shift_key: str):
+    def __init__(self, particles: DataFrame, optics: DataFrame | None, shift_key: str) -> None:
         self.path = Path("<DataFrame>")
         self.frame = particles
         self.labels = [str(c) for c in particles.columns]
-        self.optics = None
+        self.optics: Table | None = None
         if optics is not None:
             rows = [[_text(v) for v in row] for row in optics.itertuples(index=False)]
             self.optics = Table([str(c) for c in optics.columns], rows, [])
         self.columns = choose_columns(self.labels, self.optics is not None, self.where(), shift_key)
 
     def where(self) -> str:
+        """The table, to start an error message with."""
         return "the particle table"
 
     def numeric_labels(self) -> list[str]:
+        """The labels of the columns of numbers."""
         return [c for c in self.labels if self.frame[c].dtype.kind in "iuf"]
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     """A table value as RELION writes it (integers without a decimal point)."""
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return str(int(value))
     return str(value)
 
 
-def read_frame(particles, optics, options: ParticleOptions, warn) -> ParticleSet:
-    """A RELION particle table in memory (a pandas DataFrame with RELION's labels, and the
-    optics table or None, as ``starfile.read`` gives them) read into a ParticleSet without
-    a writer: the caller selects the rows itself."""
+def read_frame(particles: DataFrame, optics: DataFrame | None, options: ParticleOptions, warn: Warn) -> ParticleSet:
+    """A RELION particle table in memory read into a ParticleSet without a writer.
+
+    ``particles`` is a pandas DataFrame with RELION's labels and ``optics`` the optics table
+    or None, as ``starfile.read`` gives them. The caller selects the rows itself.
+    """
     part = _FrameParticles(particles, optics, options.shift_key)
     needs = Needs()
     score, higher = score_column([part], options, warn, needs)
     needs.check()
-    numbers = {}
+    numbers: dict[str, np.ndarray] = {}
     for label in part.columns.numbers(score):
         try:
             numbers[label] = particles[label].to_numpy(dtype=np.float64)
@@ -537,7 +599,8 @@ def read_frame(particles, optics, options: ParticleOptions, warn) -> ParticleSet
             raise CryodedupError(f"column {label} of the particle table is not numeric") from None
     names, keys = np.unique(particles[part.columns.key].astype(str).to_numpy(), return_inverse=True)
     mic_psizes = micrograph_pixel_sizes(options.micrographs) if options.micrographs else None
-    psize, used = row_pixel_sizes(part, numbers, keys, list(names), options, mic_psizes, warn)
+    psize, used = row_pixel_sizes(part, numbers, keys, list(names), options, mic_psizes, warn, needs)
+    needs.check()
     return ParticleSet(
         inputs=[str(part.path)],
         input_of=np.zeros(keys.size, dtype=np.int64),
