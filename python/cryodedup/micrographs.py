@@ -359,11 +359,13 @@ def score_pairs(
         lo, hi = np.searchsorted(pairs_pos[:, 1], [start, stop])
         if hi > lo:
             # Below z = 5 a peak is noise (docs/design.md section 4): no Pearson is needed to reject the pair.
-            z, dy, dx, r, overlap = bank.compare(pairs_pos[lo:hi], min(options.min_z, 5.0))
-            for key, value in zip(
-                ("pairs", "z", "dy", "dx", "pearson", "overlap"), (positions[pairs_pos[lo:hi]], z, dy, dx, r, overlap)
-            ):
-                results[key].append(value)
+            scored = bank.compare(pairs_pos[lo:hi], min(options.min_z, 5.0))
+            results["pairs"].append(positions[pairs_pos[lo:hi]])
+            results["z"].append(scored.z)
+            results["dy"].append(scored.dy)
+            results["dx"].append(scored.dx)
+            results["pearson"].append(scored.pearson)
+            results["overlap"].append(scored.overlap)
         if offsets is not None:
             bank.discard(list(range(done_upto, max(done_upto, stop - farthest))))
             done_upto = max(done_upto, stop - farthest)
