@@ -36,6 +36,45 @@ def test_a_block_without_loop_has_an_empty_row_span(tmp_path):
     assert first.labels is None and first.rows_start == first.rows_end == first.end and first.first_row_line == 0
 
 
+def test_a_scan_has_named_fields(tmp_path):
+    path = tmp_path / "p.star"
+    lines = ["data_particles", "loop_", "_rlnCoordinateX #1", "_rlnMicrographName #2", "_rlnCoordinateY #3"]
+    lines += ["1.5 b.mrc 10", "2 a.mrc -3e1", "4 b.mrc 7"]
+    path.write_text("".join(line + "\n" for line in lines))
+    raw = _core.StarFile(str(path))
+    scan = raw.scan(0, [2, 0], 1)
+    assert isinstance(scan, _core.StarScan)
+    # By hand: the numbers of columns 2 then 0; key ids in order of first appearance.
+    assert [a.tolist() for a in scan.numbers] == [[10.0, -30.0, 7.0], [1.5, 2.0, 4.0]]
+    assert scan.keys.dtype == np.uint32 and scan.keys.tolist() == [0, 1, 0]
+    assert scan.key_names == ["b.mrc", "a.mrc"]
+    assert scan.numbers[0].dtype == np.float64
+    # The arrays are handed over, not copied on each access.
+    assert scan.keys is scan.keys and scan.numbers[1] is scan.numbers[1]
+    without_key = raw.scan(0, [0])
+    assert without_key.keys.tolist() == [] and without_key.key_names == []
+    assert "3 rows" in repr(scan)
+
+
+def test_pair_scores_have_named_fields():
+    rng = np.random.default_rng(1)
+    field = rng.normal(size=(96, 96)).astype(np.float32)
+    first, shifted = field[:64, :64], field[5:69, 3:67]  # shifted[y][x] == first[y + 5][x + 3]
+    unrelated = rng.normal(size=(64, 64)).astype(np.float32)
+    bank = _core.SpectrumBank(64, 64, 1, 0.04, 0.25)
+    bank.add([0, 1, 2], [np.ascontiguousarray(a) for a in (first, shifted, unrelated)])
+    scores = bank.compare(np.array([[0, 1], [0, 2]], dtype=np.int64), 5.0)
+    assert isinstance(scores, _core.PairScores)
+    assert scores.dy.dtype == scores.dx.dtype == np.int64
+    assert (scores.dy[0], scores.dx[0]) == (5, 3)
+    assert scores.overlap[0] == pytest.approx(59 * 61 / 64**2)  # the overlap is 59 x 61 of 64 x 64 pixels
+    assert scores.z[0] > 10 > scores.z[1] and scores.pearson[0] > 0.9
+    assert np.isnan(scores.pearson[1]) and np.isnan(scores.overlap[1])  # z below 5: not computed
+    for name in ("z", "dy", "dx", "pearson", "overlap"):
+        assert getattr(scores, name) is getattr(scores, name) and len(getattr(scores, name)) == 2
+    assert "2 pairs" in repr(scores)
+
+
 def block_means(image: np.ndarray, b: int) -> np.ndarray:
     """Independent oracle: the mean of each full b x b block, in float64."""
     ny, nx = image.shape[0] // b, image.shape[1] // b
@@ -86,3 +125,35 @@ def test_stub_lists_what_the_extension_has():
     public = {n for n in dir(_core) if not n.startswith("_")}
     stubbed = {n.name for n in stub.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     assert public <= stubbed, f"not in _core.pyi: {public - stubbed}"
+
+
+def stub_classes() -> dict[str, ast.ClassDef]:
+    stub = ast.parse((Path(_core.__file__).parent / "_core.pyi").read_text())
+    return {node.name: node for node in stub.body if isinstance(node, ast.ClassDef)}
+
+
+def test_stub_lists_every_attribute_of_the_extension_classes():
+    stubs = stub_classes()
+    classes = [c for c in vars(_core).values() if isinstance(c, type) and not issubclass(c, BaseException)]
+    assert {c.__name__ for c in classes} >= {"StarBlock", "StarScan", "StarFile", "PairScores", "SpectrumBank"}
+    for cls in classes:
+        listed = set()
+        for member in stubs[cls.__name__].body:
+            if isinstance(member, ast.FunctionDef):
+                listed.add(member.name)
+            elif isinstance(member, ast.AnnAssign) and isinstance(member.target, ast.Name):
+                listed.add(member.target.id)
+        public = {name for name in vars(cls) if not name.startswith("_")}
+        assert public <= listed, f"_core.pyi: {cls.__name__} lacks {public - listed}"
+
+
+def test_stub_names_the_typed_results():
+    returns = {
+        (cls.name, fn.name): ast.unparse(fn.returns)
+        for cls in stub_classes().values()
+        for fn in cls.body
+        if isinstance(fn, ast.FunctionDef) and fn.returns is not None
+    }
+    assert returns[("StarFile", "scan")] == "StarScan"
+    assert returns[("StarFile", "blocks")] == "list[StarBlock]"
+    assert returns[("SpectrumBank", "compare")] == "PairScores"

@@ -42,15 +42,21 @@ class StarBlock:
     first_row_line: int
     pairs: list[tuple[str, str]]
 
+class StarScan:
+    """The rows of one loop, scanned: the numbers of the requested columns and each row's key."""
+
+    rows: int
+    numbers: list[npt.NDArray[np.float64]]
+    keys: npt.NDArray[np.uint32]
+    key_names: list[str]
+
 class StarFile:
     def __init__(self, path: str) -> None: ...
     @property
     def size(self) -> int: ...
     def blocks(self) -> list[StarBlock]: ...
     def read(self, start: int, end: int) -> bytes: ...
-    def scan(
-        self, block: int, number_cols: list[int], key_col: int | None = None
-    ) -> tuple[list[npt.NDArray[np.float64]], npt.NDArray[np.uint32], list[str]]: ...
+    def scan(self, block: int, number_cols: list[int], key_col: int | None = None) -> StarScan: ...
     def append_split(
         self,
         block: int,
@@ -63,6 +69,15 @@ class StarFile:
 
 def bin_image(image: npt.NDArray, bin: int) -> npt.NDArray[np.float32]: ...
 
+class PairScores:
+    """The scores of compared pairs, one entry per pair; shifts in binned pixels."""
+
+    z: npt.NDArray[np.float64]
+    dy: npt.NDArray[np.int64]
+    dx: npt.NDArray[np.int64]
+    pearson: npt.NDArray[np.float64]
+    overlap: npt.NDArray[np.float64]
+
 class SpectrumBank:
     def __init__(self, ny: int, nx: int, bin: int, highpass: float, lowpass: float) -> None: ...
     @property
@@ -70,15 +85,7 @@ class SpectrumBank:
     def add(self, indices: list[int], images: list[npt.NDArray]) -> None: ...
     def discard(self, indices: list[int]) -> None: ...
     def image(self, index: int) -> npt.NDArray[np.float32]: ...
-    def compare(
-        self, pairs: npt.NDArray[np.int64], pearson_min_z: float = 0.0
-    ) -> tuple[
-        npt.NDArray[np.float64],
-        npt.NDArray[np.int64],
-        npt.NDArray[np.int64],
-        npt.NDArray[np.float64],
-        npt.NDArray[np.float64],
-    ]: ...
+    def compare(self, pairs: npt.NDArray[np.int64], pearson_min_z: float = 0.0) -> PairScores: ...
 
 class PickFileError(ValueError): ...
 

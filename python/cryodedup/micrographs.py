@@ -15,9 +15,10 @@ import csv
 import glob
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -32,8 +33,8 @@ from .micrograph_files import (
     open_mrc,
     resolve_paths,
 )
-from .outputs import AtomicOutputs, check_plotting
-from .star import StarFile
+from .outputs import AtomicOutputs, StrPath, check_plotting
+from .star import Block, StarFile
 
 CANDIDATES = ("auto", "window", "pattern", "all")
 # --candidates auto compares every pair of a set up to this size, and a --window beyond it.
@@ -43,6 +44,16 @@ CANDIDATES = ("auto", "window", "pattern", "all")
 ALL_PAIRS_UPTO = 200
 ORDERS = ("auto", "epu", "mtime", "natural", "input")
 EPU_TIME = re.compile(r"_(\d{8})_(\d{6})")
+
+
+class ProgressBar(Protocol):
+    """A progress bar the job advances by the number of micrographs read."""
+
+    def advance(self, k: int) -> None:
+        """Counts ``k`` more micrographs as read."""
+
+    def close(self) -> None:
+        """Ends the bar."""
 
 
 @dataclass
@@ -69,6 +80,7 @@ class MicrographOptions:
     plot_pairs: int = 12
 
     def check(self) -> None:
+        """Raises a ``CryodedupError`` naming the first option out of its range."""
         if self.candidates not in CANDIDATES:
             raise CryodedupError(f"--candidates is one of {', '.join(CANDIDATES)}, got {self.candidates!r}")
         if self.order not in ORDERS:
@@ -83,8 +95,11 @@ class MicrographOptions:
 
 @dataclass
 class Micrographs:
-    """The input micrographs: names as the input writes them, files, pixel size, and how
-    to write a subset in the input's format."""
+    """The input micrographs.
+
+    Their names as the input writes them, their files, the pixel size, and what is needed to
+    write a subset in the input's format.
+    """
 
     kind: str  # "star", "cs" or "mrc"
     names: list[str]
@@ -92,7 +107,7 @@ class Micrographs:
     psize: float | None
     root: Path | None = None
     star: StarFile | None = None
-    block: object = None
+    block: Block | None = None
     group: CsGroup | None = None
     source: Path | None = None
     uids: np.ndarray | None = None
@@ -148,15 +163,28 @@ def _from_mrc(patterns: list[Path], options: MicrographOptions) -> Micrographs:
     return Micrographs("mrc", names, [Path(n) for n in names], options.psize)
 
 
-def load_inputs(inputs: list[Path], options: MicrographOptions) -> Micrographs:
-    inputs = [Path(p) for p in inputs]
-    if len(inputs) == 1 and inputs[0].suffix == ".star":
-        return _from_star(inputs[0], options)
-    if len(inputs) == 1 and inputs[0].suffix in (".cs", ".csg"):
-        return _from_cs(inputs[0], options)
-    if any(p.suffix in (".star", ".cs", ".csg") for p in inputs):
+def load_inputs(inputs: Sequence[StrPath], options: MicrographOptions) -> Micrographs:
+    """The micrographs of one STAR, one CryoSPARC exposures file, or a list of MRC files and globs.
+
+    Parameters
+    ----------
+    inputs : list of path
+        One ``.star``, one ``.cs``/``.csg``, or MRC files and glob patterns.
+    options : MicrographOptions
+        ``psize`` overrides the input's pixel size; ``project_dir`` resolves relative paths.
+
+    Returns
+    -------
+    Micrographs
+    """
+    paths = [Path(p) for p in inputs]
+    if len(paths) == 1 and paths[0].suffix == ".star":
+        return _from_star(paths[0], options)
+    if len(paths) == 1 and paths[0].suffix in (".cs", ".csg"):
+        return _from_cs(paths[0], options)
+    if any(p.suffix in (".star", ".cs", ".csg") for p in paths):
         raise CryodedupError("give one micrographs STAR, one CryoSPARC exposures file, or MRC files")
-    return _from_mrc(inputs, options)
+    return _from_mrc(paths, options)
 
 
 # --- order and candidates ----------------------------------------------------------------
@@ -231,13 +259,41 @@ def candidate_pairs(n: int, offsets: np.ndarray | None) -> np.ndarray:
 # --- scoring -----------------------------------------------------------------------------
 
 
-def score_pairs(mics: Micrographs, options: MicrographOptions, progress: Callable[[int], None] = lambda k: None):
-    """Scores every candidate pair. Returns (pairs as input indices, scores dict, bin,
-    binned pixel size, the order and its rule, unreadable files)."""
+def score_pairs(
+    mics: Micrographs, options: MicrographOptions, progress: Callable[[int], None] = lambda k: None
+) -> tuple[dict[str, np.ndarray], int, float, tuple[float, float], np.ndarray, str, list[str]]:
+    """Scores every candidate pair.
+
+    Parameters
+    ----------
+    mics : Micrographs
+    options : MicrographOptions
+    progress : callable
+        Called with the number of micrographs read after each batch.
+
+    Returns
+    -------
+    scores : dict of str -> array
+        ``pairs`` (input indices, shape (n, 2)), ``z``, ``dy``, ``dx`` (binned pixels),
+        ``pearson`` and ``overlap``, one entry per pair.
+    bin : int
+        The binning applied.
+    binned_psize : float
+        Å per binned pixel.
+    band : (float, float)
+        The lowpass and highpass in Å.
+    positions : int array
+        The input index of each readable micrograph, in acquisition order.
+    rule : str
+        What gave the acquisition order.
+    unreadable : list of str
+        The files skipped with ``--skip-unreadable``.
+    """
     order, rule = acquisition_order(mics.names, mics.paths, options.order)
     unreadable: list[str] = []
-    readable = []
-    shape = None
+    readable: list[int] = []
+    shape: tuple[int, int] | None = None
+    first_psize: float | None = None
     for k in order:
         try:
             if not mics.paths[k].exists():
@@ -269,12 +325,12 @@ def score_pairs(mics: Micrographs, options: MicrographOptions, progress: Callabl
                 f"{mics.paths[readable[0]]} has {first_psize:g} Å; one run takes one pixel size"
             )
         readable.append(k)
-    if len(readable) < 2:
+    if len(readable) < 2 or shape is None:
         raise CryodedupError(f"{len(readable)} readable micrograph(s): at least two are needed")
     psize = mics.psize or first_psize
     if psize is None:
         raise CryodedupError("no micrograph pixel size in the input or the MRC headers; give it with --psize")
-    binning = options.bin or max(1, int(round(options.target_psize / psize)))
+    binning = options.bin or max(1, round(options.target_psize / psize))
     binned_psize = psize * binning
     lowpass = options.lowpass or 4 * binned_psize
     highpass = options.highpass or 25 * binned_psize
@@ -286,7 +342,7 @@ def score_pairs(mics: Micrographs, options: MicrographOptions, progress: Callabl
     offsets = candidate_offsets(options, len(positions))
     pairs_pos = candidate_pairs(len(positions), offsets)
     farthest = reach(offsets, len(positions))
-    results = {k: [] for k in ("pairs", "z", "dy", "dx", "pearson", "overlap")}
+    results: dict[str, list[np.ndarray]] = {k: [] for k in ("pairs", "z", "dy", "dx", "pearson", "overlap")}
     done_upto = 0
     for start in range(0, len(positions), options.batch):
         stop = min(start + options.batch, len(positions))
@@ -303,11 +359,13 @@ def score_pairs(mics: Micrographs, options: MicrographOptions, progress: Callabl
         lo, hi = np.searchsorted(pairs_pos[:, 1], [start, stop])
         if hi > lo:
             # Below z = 5 a peak is noise (docs/design.md section 4): no Pearson is needed to reject the pair.
-            z, dy, dx, r, overlap = bank.compare(pairs_pos[lo:hi], min(options.min_z, 5.0))
-            for key, value in zip(
-                ("pairs", "z", "dy", "dx", "pearson", "overlap"), (positions[pairs_pos[lo:hi]], z, dy, dx, r, overlap)
-            ):
-                results[key].append(value)
+            scored = bank.compare(pairs_pos[lo:hi], min(options.min_z, 5.0))
+            results["pairs"].append(positions[pairs_pos[lo:hi]])
+            results["z"].append(scored.z)
+            results["dy"].append(scored.dy)
+            results["dx"].append(scored.dx)
+            results["pearson"].append(scored.pearson)
+            results["overlap"].append(scored.overlap)
         if offsets is not None:
             bank.discard(list(range(done_upto, max(done_upto, stop - farthest))))
             done_upto = max(done_upto, stop - farthest)
@@ -320,7 +378,7 @@ def group_duplicates(n: int, pairs: np.ndarray, is_duplicate: np.ndarray, acquis
     """For each micrograph, the micrograph of its group that was acquired first (union-find)."""
     parent = np.arange(n)
 
-    def find(i):
+    def find(i: int) -> int:
         while parent[i] != i:
             parent[i] = parent[parent[i]]
             i = parent[i]
@@ -339,15 +397,15 @@ def group_duplicates(n: int, pairs: np.ndarray, is_duplicate: np.ndarray, acquis
 
 
 def find_duplicate_micrographs(
-    inputs,
-    outdir,
+    inputs: Sequence[StrPath],
+    outdir: StrPath,
     options: MicrographOptions | None = None,
     *,
-    particles=None,
+    particles: StrPath | None = None,
     force: bool = False,
-    log=lambda message, level: None,
-    progress_factory=None,
-) -> dict:
+    log: Callable[[str, str], None] = lambda message, level: None,
+    progress_factory: Callable[[int], ProgressBar] | None = None,
+) -> dict[str, Any]:
     """Finds micrographs that image the same area twice and writes the results to ``outdir``.
 
     Parameters
@@ -440,9 +498,11 @@ def find_duplicate_micrographs(
 
 
 def _near_the_edge(duplicates: np.ndarray, rank: np.ndarray, farthest: int, n: int) -> str | None:
-    """A warning when a duplicate pair lies in the last quarter of the reach: pairs farther
-    apart were never compared, and a re-exposure pattern that reaches this far may reach
-    farther."""
+    """A warning when a duplicate pair lies in the last quarter of the reach.
+
+    Pairs farther apart were never compared, and a re-exposure pattern that reaches this far
+    may reach farther.
+    """
     if farthest >= n - 1 or not len(duplicates):  # every pair was compared
         return None
     apart = np.abs(rank[duplicates[:, 1]] - rank[duplicates[:, 0]])
@@ -454,9 +514,23 @@ def _near_the_edge(duplicates: np.ndarray, rank: np.ndarray, farthest: int, n: i
     )
 
 
-def _plot(mics, options, pairs, scores, is_dup, rank, binning, outdir, force, summary) -> list[str]:
-    """The z distribution, z against Pearson with both thresholds, a table of the flagged
-    pairs and, for the best of them, the two images and their overlay."""
+def _plot(
+    mics: Micrographs,
+    options: MicrographOptions,
+    pairs: np.ndarray,
+    scores: dict[str, np.ndarray],
+    is_dup: np.ndarray,
+    rank: np.ndarray,
+    binning: int,
+    outdir: Path,
+    force: bool,
+    summary: dict[str, Any],
+) -> list[str]:
+    """The figures and report of the job.
+
+    The z distribution, z against Pearson with both thresholds, a table of the flagged pairs
+    and, for the best of them, the two images and their overlay.
+    """
     from . import plots
 
     figures = [
@@ -507,9 +581,11 @@ def _plot(mics, options, pairs, scores, is_dup, rank, binning, outdir, force, su
     return plots.write_all(outdir, figures, "cryodedup micrographs", parameters, summary, force, tables=[table])
 
 
-def _seen_from_first(pair, dy, dx, rank) -> tuple[int, int, int, int]:
-    """The pair in acquisition order, and the shift of the later image against the first
-    (scored as b against a: seen from the other side it flips)."""
+def _seen_from_first(pair: np.ndarray, dy: int, dx: int, rank: np.ndarray) -> tuple[int, int, int, int]:
+    """The pair in acquisition order, and the shift of the later image against the first.
+
+    The shift was scored as b against a: seen from the other side it flips.
+    """
     a, b = pair
     dy, dx = int(dy), int(dx)
     if rank[a] <= rank[b]:
@@ -517,7 +593,15 @@ def _seen_from_first(pair, dy, dx, rank) -> tuple[int, int, int, int]:
     return b, a, -dy, -dx
 
 
-def _write_pairs(path, mics, pairs, scores, is_dup, binning, binned_psize) -> None:
+def _write_pairs(
+    path: Path,
+    mics: Micrographs,
+    pairs: np.ndarray,
+    scores: dict[str, np.ndarray],
+    is_dup: np.ndarray,
+    binning: int,
+    binned_psize: float,
+) -> None:
     psize = binned_psize / binning
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
@@ -558,11 +642,13 @@ def _write_pairs(path, mics, pairs, scores, is_dup, binning, binned_psize) -> No
 
 
 def _subset_names(mics: Micrographs) -> dict[str, list[str]]:
-    """Output files of the kept and the rejected micrographs, in the input's format: one
-    .cs per file of a CryoSPARC group (and a .csg), one STAR, or one list of paths."""
+    """Output files of the kept and the rejected micrographs, in the input's format.
+
+    One .cs per file of a CryoSPARC group (and a .csg), one STAR, or one list of paths.
+    """
     out = {}
     for stem in ("micrographs_kept", "micrographs_rejected"):
-        if mics.kind == "cs":
+        if mics.group is not None:
             out[stem] = mics.group.output_names(stem)
         else:
             out[stem] = [f"{stem}{'.star' if mics.kind == 'star' else '.txt'}"]
@@ -573,23 +659,23 @@ def _write_micrographs(
     mics: Micrographs, keep: np.ndarray, tmp: dict[str, list[Path]], names: dict[str, list[str]]
 ) -> None:
     kept, rejected = tmp["micrographs_kept"], tmp["micrographs_rejected"]
-    if mics.kind == "star":
+    if mics.star is not None and mics.block is not None:
         mics.star.split_rows(mics.block, keep, kept[0], rejected[0])
         return
     for stem, selected in (("micrographs_kept", keep), ("micrographs_rejected", ~keep)):
-        if mics.kind == "cs":
+        if mics.group is not None:
             mics.group.write_subset(selected, tmp[stem], names[stem])
         else:
             Path(tmp[stem][0]).write_text("".join(f"{mics.names[i]}\n" for i in np.flatnonzero(selected)))
 
 
-def _write_particles(path: Path, mics: Micrographs, keep: np.ndarray, kept_path, rejected_path) -> None:
+def _write_particles(path: Path, mics: Micrographs, keep: np.ndarray, kept_path: Path, rejected_path: Path) -> None:
     rejected_names = {mics.names[i] for i in np.flatnonzero(~keep)}
     if path.suffix in (".cs", ".csg"):
         group = CsGroup.load(path)
         if len(group.files) > 1:  # one output file with every field of the group
             single = CsFile(flatten(group), group.files[0].encoding)
-            group = CsGroup(group.path, [single], {slot: 0 for slot in group.slots}, [np.arange(len(single))])
+            group = CsGroup(group.path, [single], dict.fromkeys(group.slots, 0), [np.arange(len(single))])
         if mics.uids is not None and group.has("location/micrograph_uid"):
             on_rejected = np.isin(group.column("location/micrograph_uid"), mics.uids[~keep])
         elif group.has("location/micrograph_path"):

@@ -167,10 +167,10 @@ class StarFile:
         cols = [self._column_index(block, lab) for lab in number_labels]
         key_col = self._column_index(block, key_label) if key_label else None
         try:
-            numbers, keys, names = self._raw.scan(block.index, cols, key_col)
+            scanned = self._raw.scan(block.index, cols, key_col)
         except _core.StarSyntaxError as err:
             raise CryodedupError(f"{self.path}: {err}") from None
-        return dict(zip(number_labels, numbers)), keys, names
+        return dict(zip(number_labels, scanned.numbers)), scanned.keys, scanned.key_names
 
     def split_rows(self, block: Block, keep: np.ndarray, kept_path: StrPath, rejected_path: StrPath) -> None:
         """Writes the file twice, with only the kept and only the other rows of ``block``.

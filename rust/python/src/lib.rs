@@ -294,6 +294,27 @@ impl StarBlock {
     }
 }
 
+/// The rows of one loop, scanned: the numbers of the requested columns and each row's key.
+/// The arrays are handed to numpy as they are, not copied.
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+struct StarScan {
+    /// The number of rows in the loop.
+    rows: usize,
+    /// One float64 array per requested column, in the order asked for.
+    numbers: Vec<Py<PyArray1<f64>>>,
+    /// Each row's key id (uint32), an index into `key_names`; empty without a key column.
+    keys: Py<PyArray1<u32>>,
+    /// The distinct texts of the key column, by id (in order of first appearance).
+    key_names: Vec<String>,
+}
+
+#[pymethods]
+impl StarScan {
+    fn __repr__(&self) -> String {
+        format!("StarScan({} rows, {} number columns, {} keys)", self.rows, self.numbers.len(), self.key_names.len())
+    }
+}
+
 #[pymethods]
 impl StarFile {
     #[new]
@@ -325,27 +346,27 @@ impl StarFile {
             .ok_or_else(|| errors::value(format!("range {start}..{end} is outside the file")))
     }
 
-    /// Scans the rows of block `block`: returns (numbers, keys, key_names), one float64 array
-    /// per column of `number_cols`, the key ids (uint32) and the distinct key strings.
+    /// Scans the rows of block `block` in parallel: a float64 array per column of
+    /// `number_cols`, and the key id (uint32) of each row's `key_col` text with the distinct texts.
     #[pyo3(signature = (block, number_cols, key_col=None))]
-    #[allow(clippy::type_complexity)]
-    fn scan<'py>(
+    fn scan(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         block: usize,
         number_cols: Vec<usize>,
         key_col: Option<usize>,
-    ) -> PyResult<(Vec<Bound<'py, PyArray1<f64>>>, Bound<'py, PyArray1<u32>>, Vec<String>)> {
+    ) -> PyResult<StarScan> {
         let table = self.table(block)?;
         if let Some(&bad) = number_cols.iter().chain(key_col.iter()).find(|&&c| c >= table.labels.len()) {
             return Err(errors::value(format!("column {bad} is out of range")));
         }
         let data = self.bytes();
         let scan = py.detach(|| star::scan_rows(data, table, &number_cols, key_col)).map_err(errors::star)?;
-        let names = scan.key_names.iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect();
+        let key_names = scan.key_names.iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect();
+        let rows = scan.spans.len();
         self.spans.lock().unwrap().insert(block, scan.spans);
-        let numbers = scan.numbers.into_iter().map(|v| v.into_pyarray(py)).collect();
-        Ok((numbers, scan.keys.into_pyarray(py), names))
+        let numbers = scan.numbers.into_iter().map(|v| v.into_pyarray(py).unbind()).collect();
+        Ok(StarScan { rows, numbers, keys: scan.keys.into_pyarray(py).unbind(), key_names })
     }
 
     /// Appends the scanned rows of `block` to two files: rows where `keep` holds to
@@ -481,6 +502,27 @@ impl Pixels<'_> {
     }
 }
 
+/// The scores of compared pairs, one entry per pair, as numpy arrays handed over uncopied.
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+struct PairScores {
+    /// Height of the phase-correlation peak, in standard deviations of the correlation map.
+    z: Py<PyArray1<f64>>,
+    /// The shift in binned pixels: b[y][x] shows what a[y + dy][x + dx] shows.
+    dy: Py<PyArray1<i64>>,
+    dx: Py<PyArray1<i64>>,
+    /// Pearson coefficient of the two images over their overlap at the shift (NaN below the z floor).
+    pearson: Py<PyArray1<f64>>,
+    /// The overlap's fraction of the image (NaN below the z floor).
+    overlap: Py<PyArray1<f64>>,
+}
+
+#[pymethods]
+impl PairScores {
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!("PairScores({} pairs)", self.z.bind(py).len())
+    }
+}
+
 #[pymethods]
 impl SpectrumBank {
     /// Images of `ny` x `nx` pixels, binned by `bin`; the band in cycles per binned pixel.
@@ -542,23 +584,10 @@ impl SpectrumBank {
         s.image().to_vec().into_pyarray(py).reshape([by, bx])
     }
 
-    /// Scores the pairs (rows of an (n, 2) int64 array of stored indices) in parallel:
-    /// returns z, dy, dx (binned pixels), pearson and overlap arrays; pearson and overlap
-    /// are NaN where z < `pearson_min_z`.
+    /// Scores the pairs (rows of an (n, 2) int64 array of stored indices) in parallel;
+    /// pearson and overlap are NaN where z < `pearson_min_z`.
     #[pyo3(signature = (pairs, pearson_min_z=0.0))]
-    #[allow(clippy::type_complexity)]
-    fn compare<'py>(
-        &self,
-        py: Python<'py>,
-        pairs: PyReadonlyArray2<'py, i64>,
-        pearson_min_z: f64,
-    ) -> PyResult<(
-        Bound<'py, PyArray1<f64>>,
-        Bound<'py, PyArray1<i64>>,
-        Bound<'py, PyArray1<i64>>,
-        Bound<'py, PyArray1<f64>>,
-        Bound<'py, PyArray1<f64>>,
-    )> {
+    fn compare(&self, py: Python<'_>, pairs: PyReadonlyArray2<'_, i64>, pearson_min_z: f64) -> PyResult<PairScores> {
         let pairs = pairs.as_array();
         let mut refs = Vec::with_capacity(pairs.nrows());
         for row in pairs.rows() {
@@ -570,14 +599,15 @@ impl SpectrumBank {
         let plan = &self.plan;
         let scores: Vec<micrographs::PairScore> =
             py.detach(|| refs.par_iter().map(|(a, b)| plan.compare(a, b, pearson_min_z)).collect());
-        let column = |f: &dyn Fn(&micrographs::PairScore) -> f64| scores.iter().map(f).collect::<Vec<f64>>();
-        Ok((
-            column(&|s| s.z).into_pyarray(py),
-            scores.iter().map(|s| s.dy).collect::<Vec<i64>>().into_pyarray(py),
-            scores.iter().map(|s| s.dx).collect::<Vec<i64>>().into_pyarray(py),
-            column(&|s| s.pearson).into_pyarray(py),
-            column(&|s| s.overlap).into_pyarray(py),
-        ))
+        let floats = |f: fn(&micrographs::PairScore) -> f64| scores.iter().map(f).collect::<Vec<_>>().into_pyarray(py);
+        let ints = |f: fn(&micrographs::PairScore) -> i64| scores.iter().map(f).collect::<Vec<_>>().into_pyarray(py);
+        Ok(PairScores {
+            z: floats(|s| s.z).unbind(),
+            dy: ints(|s| s.dy).unbind(),
+            dx: ints(|s| s.dx).unbind(),
+            pearson: floats(|s| s.pearson).unbind(),
+            overlap: floats(|s| s.overlap).unbind(),
+        })
     }
 }
 
@@ -607,6 +637,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(write_pick_numbers, m)?)?;
     m.add_class::<StarFile>()?;
     m.add_class::<StarBlock>()?;
+    m.add_class::<StarScan>()?;
+    m.add_class::<PairScores>()?;
     m.add_class::<SpectrumBank>()?;
     m.add("StarSyntaxError", m.py().get_type::<errors::StarSyntaxError>())?;
     m.add("PickFileError", m.py().get_type::<errors::PickFileError>())?;
