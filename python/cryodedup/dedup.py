@@ -191,7 +191,9 @@ def dedup_and_support_masks(
         The masks of :func:`support_masks`.
     """
     groups, coords, inputs = _consensus_arrays(groups, coords, inputs, MAX_INPUTS)
-    return _run_dedup(groups, coords, scores, inputs, min_dist, higher_is_better, remove_entirely, seed)
+    result, masks = _run_dedup(groups, coords, scores, inputs, min_dist, higher_is_better, remove_entirely, seed)
+    assert masks is not None  # the core returns masks whenever it is given inputs
+    return result, masks
 
 
 def support(groups: ArrayLike, coords: ArrayLike, inputs: ArrayLike, *, min_dist: float) -> np.ndarray:
