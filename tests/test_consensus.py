@@ -32,3 +32,12 @@ def test_jaccard_per_micrograph_by_hand():
     np.testing.assert_allclose(m[1], [[1, 0], [0, np.nan]])
     assert np.isnan(m[2]).all()
     np.testing.assert_allclose(mean_agreement(m), [0.25, 0.0, np.nan])
+
+
+def test_popcount_without_bitwise_count_counts_the_same(monkeypatch):
+    # numpy < 2 has no bitwise_count: the byte table must give what bin() counts.
+    masks = np.random.default_rng(3).integers(0, 2**63, 500, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    masks = np.concatenate([masks, np.array([0, 2**64 - 1], dtype=np.uint64)])
+    expected = [bin(int(m)).count("1") for m in masks]
+    monkeypatch.delattr(np, "bitwise_count", raising=False)
+    assert popcount(masks).tolist() == expected

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cryodedup import dedup
-from cryodedup.dedup import support
+from cryodedup.dedup import dedup_and_support_masks, support
 from oracle import oracle, oracle_support
 
 
@@ -214,3 +214,30 @@ def test_support_refuses_bad_shapes():
         support([0, 0], [[0, 0], [1, 1]], [0], min_dist=1.0)
     with pytest.raises(ValueError, match="min_dist"):
         support([0], [[0, 0]], [0], min_dist=-1.0)
+
+
+@settings(max_examples=500, deadline=None)
+@given(cases(), st.sampled_from([1, 2, 3]), st.data())
+def test_one_pass_agrees_with_oracles(case, n_inputs, data):
+    # dedup and the consensus masks in one pass: keep and suppressed_by as the dedup
+    # oracle, and bit k of a pick's mask set exactly when input k has a pick within
+    # min_dist on its micrograph (brute force, itself included).
+    groups, coords, scores, min_dist, higher, entirely = case
+    n = len(groups)
+    inputs = [data.draw(st.integers(0, n_inputs - 1)) for _ in range(n)]
+    centres = np.array(coords, dtype=float).reshape(n, len(coords[0]) if coords else 2)
+    got, masks = dedup_and_support_masks(
+        groups, centres, np.array(scores), inputs, min_dist=min_dist, higher_is_better=higher, remove_entirely=entirely
+    )
+    keep, by = oracle(groups, coords, scores, min_dist, higher, entirely)
+    assert got.keep.tolist() == keep
+    assert got.suppressed_by.tolist() == by
+    expected = []
+    for i in range(n):
+        if min_dist == 0:
+            close = (centres == centres[i]).all(axis=1)
+        else:
+            close = ((centres - centres[i]) ** 2).sum(axis=1) <= min_dist * min_dist
+        near = close & (np.array(groups) == groups[i])
+        expected.append(sum(1 << k for k in set(np.array(inputs)[near].tolist())))
+    assert masks.tolist() == expected

@@ -68,3 +68,15 @@ def test_plotting_without_matplotlib_is_refused_before_any_work(monkeypatch):
     check_plotting(False)
     with pytest.raises(CryodedupError, match=r"--plot needs matplotlib: pip install 'cryodedup\[plot\]'"):
         check_plotting(True)
+
+
+def test_an_existing_output_among_many_new_ones_is_refused(tmp_path):
+    # Outputs in folders that do not exist yet are not looked up one by one; one that exists still counts.
+    existing = tmp_path / "old" / "kept.star"
+    existing.parent.mkdir()
+    existing.write_text("old")
+    fresh = [tmp_path / "new" / "Movies" / f"m{k}.star" for k in range(50)]
+    with pytest.raises(CryodedupError, match=r"old/kept\.star: already exists"):
+        AtomicOutputs([*fresh, existing])
+    with pytest.raises(CryodedupError, match="is also an input"):
+        AtomicOutputs([*fresh, tmp_path / "new" / ".." / "old" / "kept.star"], force=True, inputs=[existing])

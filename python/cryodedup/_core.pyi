@@ -15,7 +15,8 @@ def dedup(
     higher_is_better: bool,
     remove_entirely: bool,
     seed: int,
-) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]: ...
+    inputs: npt.NDArray[np.uint32] | None = None,
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.uint64] | None]: ...
 def support(
     groups: npt.NDArray[np.int64],
     coords: npt.NDArray[np.float64],

@@ -109,16 +109,30 @@ def dedup(
         raise ValueError(f"groups must be one-dimensional, got shape {groups.shape}")
     if coords.ndim != 2 or coords.shape[0] != groups.size:
         raise ValueError(f"coords must have shape ({groups.size}, 2) or ({groups.size}, 3), got {coords.shape}")
+    return _run_dedup(groups, coords, scores, None, min_dist, higher_is_better, remove_entirely, seed)[0]
+
+
+def _run_dedup(
+    groups: np.ndarray,
+    coords: np.ndarray,
+    scores: ArrayLike | None,
+    inputs: np.ndarray | None,
+    min_dist: float,
+    higher_is_better: bool,
+    remove_entirely: bool,
+    seed: int,
+) -> tuple[DedupResult, np.ndarray | None]:
+    """The Rust core's dedup on checked ``groups``, ``coords`` and ``inputs`` (None: no masks)."""
     if scores is not None:
         scores = np.ascontiguousarray(scores, dtype=np.float64)
         if scores.shape != groups.shape:
             raise ValueError(f"scores must have shape {groups.shape}, got {scores.shape}")
     if not 0 <= seed < 2**64:
         raise ValueError(f"seed must be in [0, 2**64), got {seed}")
-    keep, suppressed_by = _core.dedup(
-        groups, coords, scores, float(min_dist), bool(higher_is_better), bool(remove_entirely), int(seed)
+    keep, suppressed_by, masks = _core.dedup(
+        groups, coords, scores, float(min_dist), bool(higher_is_better), bool(remove_entirely), int(seed), inputs
     )
-    return DedupResult(keep=keep, suppressed_by=suppressed_by)
+    return DedupResult(keep=keep, suppressed_by=suppressed_by), masks
 
 
 #: Inputs (pickers) that consensus can tell apart: one bit each in a uint64.
@@ -156,6 +170,34 @@ def support_masks(groups: ArrayLike, coords: ArrayLike, inputs: ArrayLike, *, mi
     """
     groups, coords, inputs = _consensus_arrays(groups, coords, inputs, MAX_INPUTS)
     return _core.support_masks(groups, coords, inputs, float(min_dist))
+
+
+def dedup_and_support_masks(
+    groups: ArrayLike,
+    coords: ArrayLike,
+    scores: ArrayLike | None,
+    inputs: ArrayLike,
+    *,
+    min_dist: float,
+    higher_is_better: bool = True,
+    remove_entirely: bool = False,
+    seed: int = 0,
+) -> tuple[DedupResult, np.ndarray]:
+    """:func:`dedup` and :func:`support_masks` in one pass over each micrograph.
+
+    The neighbours within ``min_dist`` that make duplicates are those that confirm a pick,
+    so each micrograph's tree and pairs are built once. Parameters are those of the two.
+
+    Returns
+    -------
+    DedupResult
+    numpy.ndarray of uint64, shape (n,)
+        The masks of :func:`support_masks`.
+    """
+    groups, coords, inputs = _consensus_arrays(groups, coords, inputs, MAX_INPUTS)
+    result, masks = _run_dedup(groups, coords, scores, inputs, min_dist, higher_is_better, remove_entirely, seed)
+    assert masks is not None  # the core returns masks whenever it is given inputs
+    return result, masks
 
 
 def support(groups: ArrayLike, coords: ArrayLike, inputs: ArrayLike, *, min_dist: float) -> np.ndarray:

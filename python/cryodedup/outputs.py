@@ -25,18 +25,18 @@ class AtomicOutputs:
 
     def __init__(self, paths: Iterable[StrPath], *, force: bool = False, inputs: Iterable[StrPath] = ()) -> None:
         self.paths = [Path(p) for p in paths]
-        # Files are compared by identity (device, inode), which sees through links and spelling
-        # and costs one stat per file: a picker job has thousands of inputs and outputs.
-        input_ids = {_identity(p) for p in inputs} - {None}
-        for p in self.paths:
-            identity = _identity(p)
-            if identity is None:
-                continue
+        # Files are compared by identity (device, inode), which sees through links and spelling.
+        # A picker job has thousands of inputs and outputs: outputs in a folder that does not
+        # exist yet are not looked up, and inputs only when some output exists.
+        existing = _existing(self.paths)
+        input_ids = {_identity(p) for p in inputs} - {None} if existing else set()
+        for p, identity in existing:
             if identity in input_ids:
                 raise CryodedupError(f"{p}: is also an input; choose another output folder")
             if not force:
                 raise CryodedupError(f"{p}: already exists; use --force to overwrite it")
-        self.temporary = {p: p.with_name(f".{p.name}.{os.getpid()}.tmp") for p in self.paths}
+        pid = os.getpid()
+        self.temporary = {p: p.with_name(f".{p.name}.{pid}.tmp") for p in self.paths}
 
     def __enter__(self) -> dict[Path, Path]:
         for folder in dict.fromkeys(p.parent for p in self.paths):
@@ -51,10 +51,35 @@ class AtomicOutputs:
     ) -> None:
         if exc_type is None:
             for final, tmp in self.temporary.items():
-                os.replace(tmp, final)
+                os.replace(str(tmp), str(final))
         else:
             for tmp in self.temporary.values():
                 tmp.unlink(missing_ok=True)
+
+
+def _existing(paths: list[Path]) -> list[tuple[Path, tuple[int, int]]]:
+    """The paths that name a file now, with its identity, in order.
+
+    A path is looked up only when the folder of one of its spellings (as given, normalised)
+    exists; each folder is looked up once.
+    """
+    folder_exists: dict[str, bool] = {}
+
+    def in_existing_folder(spelling: str) -> bool:
+        folder = os.path.dirname(spelling) or "."
+        if folder not in folder_exists:
+            folder_exists[folder] = os.path.isdir(folder)
+        return folder_exists[folder]
+
+    found = []
+    for p in paths:
+        text = str(p)
+        if not (in_existing_folder(text) or in_existing_folder(os.path.normpath(os.path.abspath(text)))):
+            continue
+        identity = _identity(text)
+        if identity is not None:
+            found.append((p, identity))
+    return found
 
 
 def _identity(path: StrPath) -> tuple[int, int] | None:

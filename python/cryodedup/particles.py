@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .consensus import consensus_report, popcount
-from .dedup import MAX_INPUTS, dedup, support_masks
+from .dedup import MAX_INPUTS, dedup, dedup_and_support_masks
 from .errors import CryodedupError
 from .micrograph_files import resolve_paths
 from .outputs import StrPath, check_plotting
@@ -148,20 +148,21 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
     if options.score_normalize == "rank" and scores is not None:
         scores, higher = rank_percentiles(scores, particles.input_of, higher), True
     log(f"removing duplicates among {len(particles)} particles on {len(particles.mic_names)} micrographs", "info")
-    result = dedup(
-        particles.groups,
-        particles.centres,
-        scores,
-        min_dist=options.min_dist,
-        higher_is_better=higher,
-        remove_entirely=options.remove_entirely,
-        seed=options.seed,
+    settings = {
+        "min_dist": options.min_dist,
+        "higher_is_better": higher,
+        "remove_entirely": options.remove_entirely,
+        "seed": options.seed,
+    }
+    if n_inputs == 1:
+        result = dedup(particles.groups, particles.centres, scores, **settings)
+        return Decision(result.keep, result.suppressed_by, None)
+    result, confirmed_by = dedup_and_support_masks(
+        particles.groups, particles.centres, scores, particles.input_of, **settings
     )
-    keep, confirmed_by = result.keep, None
-    if n_inputs > 1:
-        confirmed_by = support_masks(particles.groups, particles.centres, particles.input_of, min_dist=options.min_dist)
-        if options.min_support > 1:
-            keep = keep & (popcount(confirmed_by) >= options.min_support)
+    keep = result.keep
+    if options.min_support > 1:
+        keep = keep & (popcount(confirmed_by) >= options.min_support)
     return Decision(keep, result.suppressed_by, confirmed_by)
 
 

@@ -177,7 +177,7 @@ class PicksBuilder:
         ``micrograph`` names the file's micrograph, None for a table of many micrographs.
         """
         index = None if micrograph is None else self.namer.index(micrograph, path)
-        self.files.append(PickFile(Path(path), index, header, footer))
+        self.files.append(PickFile(path if isinstance(path, Path) else Path(path), index, header, footer))
         return len(self.files) - 1
 
     def add_rows(
@@ -198,6 +198,7 @@ class PicksBuilder:
         """
         n = len(x)
         nan = np.full(n, np.nan)
+        nan.flags.writeable = False  # may stand for several columns: never written in place
         values = {
             "micrograph": micrograph,
             "file": file,
@@ -215,8 +216,11 @@ class PicksBuilder:
         """The picks added so far; ``score_name`` None means they have no score."""
 
         def joined(name: str, dtype: DTypeLike) -> np.ndarray:
-            parts = self.columns[name]
-            return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
+            # Millions of picks: no copy of a column read in one batch (the usual case).
+            parts = [np.asarray(p, dtype=dtype) for p in self.columns[name]]
+            if len(parts) == 1:
+                return parts[0]
+            return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
         box = joined("box", np.float64)
         return Picks(

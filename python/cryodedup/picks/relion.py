@@ -19,6 +19,7 @@ Conventions (RELION's autopicker and Extract, also followed by crYOLO's STAR wri
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -79,10 +80,11 @@ def read_list(files: list[Path], source: str, namer: MicrographNamer, project_di
     builder.notes.append(f"{path}: coordinate files read from {root}")
     entries = []
     for name, relative in zip(names, coordinate_files):
-        file = Path(relative) if Path(relative).is_absolute() else root / relative
-        if not file.is_file():
+        # Strings, not Path arithmetic, until the one Path per file: a job lists thousands.
+        file = relative if os.path.isabs(relative) else os.path.join(root, relative)
+        if not os.path.isfile(file):
             raise CryodedupError(f"{path}: {relative} (micrograph {name}) not found in {root}")
-        entries.append((file, name))
+        entries.append((Path(file), name))
     return _read_stars(entries, builder)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,8 @@ def write_relion(inputs: list[Picks], keep: ArrayLike, outdir: StrPath, *, force
     outdir = Path(outdir)
     masks = _split(inputs, keep)
     names, mapped = _micrographs(inputs)
-    per_mic = {s: {n: outdir / s / relative_coordinate_path(n) for n in names} for s in SUBSETS}
+    relative = [relative_coordinate_path(n) for n in names]
+    per_mic = {s: {n: Path(f"{outdir}/{s}/{r}") for n, r in zip(names, relative)} for s in SUBSETS}
     targets = {s: outdir / f"autopick_{s}.star" for s in SUBSETS}
     clash = len({p for s in SUBSETS for p in per_mic[s].values()}) != 2 * len(names)
     if clash:
@@ -145,8 +147,11 @@ def _write_number_rows(values: np.ndarray, outputs: list[tuple[str, bytes, bytes
         raise CryodedupError(str(err)) from None
 
 
+_SPACE = re.compile(r"\s")
+
+
 def _quote(text: str) -> str:
-    return f'"{text}"' if any(c.isspace() for c in text) else text
+    return f'"{text}"' if _SPACE.search(text) else text
 
 
 # --- CryoSPARC ------------------------------------------------------------------------------

@@ -73,7 +73,31 @@ pub fn dedup(
     scores: Option<&[f64]>,
     params: &DedupParams,
 ) -> Result<DedupResult, DedupError> {
+    Ok(dedup_with_masks(groups, coords, dim, scores, None, params)?.0)
+}
+
+/// [`dedup`], and with `inputs` (each particle's input, below
+/// [`crate::consensus::MAX_MASK_INPUTS`]) in the same pass over each micrograph the masks
+/// of [`crate::consensus::support_masks`]: the neighbours within `min_dist` that decide the
+/// duplicates are the ones that confirm a pick, so the tree and the pairs are built once.
+pub fn dedup_with_masks(
+    groups: &[i64],
+    coords: &[f64],
+    dim: usize,
+    scores: Option<&[f64]>,
+    inputs: Option<&[u32]>,
+    params: &DedupParams,
+) -> Result<(DedupResult, Option<Vec<u64>>), DedupError> {
     let n = groups.len();
+    if let Some(inputs) = inputs {
+        if inputs.len() != n {
+            return Err(DedupError::Length { what: "inputs", expected: n, got: inputs.len() });
+        }
+        let limit = crate::consensus::MAX_MASK_INPUTS;
+        if let Some(index) = inputs.iter().position(|&i| i >= limit) {
+            return Err(DedupError::InputOutOfRange { index, limit });
+        }
+    }
     if dim != 2 && dim != 3 {
         return Err(DedupError::Dimension(dim));
     }
@@ -96,8 +120,8 @@ pub fn dedup(
         return Err(DedupError::NonFinite { index: index / dim });
     }
     Ok(match dim {
-        2 => run::<2>(groups, coords, scores, params),
-        _ => run::<3>(groups, coords, scores, params),
+        2 => run::<2>(groups, coords, scores, inputs, params),
+        _ => run::<3>(groups, coords, scores, inputs, params),
     })
 }
 
@@ -105,10 +129,25 @@ pub fn dedup(
 struct Input<'a> {
     coords: &'a [f64],
     scores: Option<&'a [f64]>,
+    /// Each particle's input, when masks are wanted.
+    inputs: Option<&'a [u32]>,
     params: &'a DedupParams,
 }
 
-fn run<const D: usize>(groups: &[i64], coords: &[f64], scores: Option<&[f64]>, params: &DedupParams) -> DedupResult {
+/// One group's slices of the outputs, aligned with its members (`masks` empty when not wanted).
+struct GroupOut<'a> {
+    keep: &'a mut [bool],
+    sup: &'a mut [i64],
+    masks: &'a mut [u64],
+}
+
+fn run<const D: usize>(
+    groups: &[i64],
+    coords: &[f64],
+    scores: Option<&[f64]>,
+    inputs: Option<&[u32]>,
+    params: &DedupParams,
+) -> (DedupResult, Option<Vec<u64>>) {
     let n = groups.len();
     let order = order_by_group(groups);
     let ranges = group_ranges(groups, &order);
@@ -116,30 +155,39 @@ fn run<const D: usize>(groups: &[i64], coords: &[f64], scores: Option<&[f64]>, p
     // Results are computed in group order (each group a contiguous slice), then scattered.
     let mut keep_grouped = vec![true; n];
     let mut sup_grouped = vec![-1i64; n];
+    let mut masks_grouped = vec![0u64; if inputs.is_some() { n } else { 0 }];
     let mut tasks = Vec::with_capacity(ranges.len());
     let (mut keep_rest, mut sup_rest) = (&mut keep_grouped[..], &mut sup_grouped[..]);
+    let mut masks_rest = &mut masks_grouped[..];
     for &(lo, hi) in &ranges {
-        let (k, kr) = std::mem::take(&mut keep_rest).split_at_mut(hi - lo);
-        let (s, sr) = std::mem::take(&mut sup_rest).split_at_mut(hi - lo);
-        keep_rest = kr;
-        sup_rest = sr;
-        tasks.push((&order[lo..hi], k, s));
+        let (keep, kr) = std::mem::take(&mut keep_rest).split_at_mut(hi - lo);
+        let (sup, sr) = std::mem::take(&mut sup_rest).split_at_mut(hi - lo);
+        let take = if inputs.is_some() { hi - lo } else { 0 };
+        let (masks, mr) = std::mem::take(&mut masks_rest).split_at_mut(take);
+        (keep_rest, sup_rest, masks_rest) = (kr, sr, mr);
+        tasks.push((&order[lo..hi], GroupOut { keep, sup, masks }));
     }
-    let input = Input { coords, scores, params };
-    tasks.into_par_iter().with_min_len(8).for_each(|(members, keep, sup)| {
-        dedup_group::<D>(&input, members, keep, sup);
+    let input = Input { coords, scores, inputs, params };
+    tasks.into_par_iter().with_min_len(8).for_each(|(members, mut out)| {
+        dedup_group::<D>(&input, members, &mut out);
     });
 
+    let masks_wanted = inputs.is_some();
     if order.iter().enumerate().all(|(pos, &i)| pos == i as usize) {
-        return DedupResult { keep: keep_grouped, suppressed_by: sup_grouped };
+        let result = DedupResult { keep: keep_grouped, suppressed_by: sup_grouped };
+        return (result, masks_wanted.then_some(masks_grouped));
     }
     let mut keep = vec![true; n];
     let mut suppressed_by = vec![-1i64; n];
+    let mut masks = vec![0u64; masks_grouped.len()];
     for (pos, &i) in order.iter().enumerate() {
         keep[i as usize] = keep_grouped[pos];
         suppressed_by[i as usize] = sup_grouped[pos];
+        if masks_wanted {
+            masks[i as usize] = masks_grouped[pos];
+        }
     }
-    DedupResult { keep, suppressed_by }
+    (DedupResult { keep, suppressed_by }, masks_wanted.then_some(masks))
 }
 
 /// Particle indices sorted by (group, index).
@@ -245,14 +293,29 @@ fn exact_key<const D: usize>(p: &[f64; D]) -> [u64; D] {
     key
 }
 
-/// One group. `members` are global indices in increasing order; `keep` and `sup` are this
-/// group's slices of the output, aligned with `members`.
-fn dedup_group<const D: usize>(input: &Input, members: &[u32], keep: &mut [bool], sup: &mut [i64]) {
+/// One group. `members` are global indices in increasing order; `out` holds this group's
+/// slices of the outputs, aligned with `members`.
+fn dedup_group<const D: usize>(input: &Input, members: &[u32], out: &mut GroupOut) {
+    let own_bit = |local: usize| input.inputs.map_or(0, |inputs| 1u64 << inputs[members[local] as usize]);
+    for (local, mask) in out.masks.iter_mut().enumerate() {
+        *mask = own_bit(local);
+    }
     if members.len() < 2 {
         return;
     }
+    let (keep, sup) = (&mut *out.keep, &mut *out.sup);
     let points: Vec<[f64; D]> = members.iter().map(|&i| point::<D>(input.coords, i)).collect();
     let params = input.params;
+    if params.min_dist == 0.0 && !out.masks.is_empty() {
+        // Picks confirm each other where their centres are equal.
+        let mut shared: HashMap<[u64; D], u64> = HashMap::with_capacity(points.len());
+        for (local, p) in points.iter().enumerate() {
+            *shared.entry(exact_key(p)).or_insert(0) |= own_bit(local);
+        }
+        for (mask, p) in out.masks.iter_mut().zip(&points) {
+            *mask = shared[&exact_key(p)];
+        }
+    }
     match (params.min_dist == 0.0, params.remove_entirely) {
         (true, false) => {
             let mut first: HashMap<[u64; D], u32> = HashMap::with_capacity(points.len());
@@ -291,6 +354,12 @@ fn dedup_group<const D: usize>(input: &Input, members: &[u32], keep: &mut [bool]
             KdTree::new(&points).for_each_pair_within(params.min_dist, |a, b, d2| pairs.push((a, b, d2)));
             if pairs.is_empty() {
                 return;
+            }
+            if !out.masks.is_empty() {
+                for &(a, b, _) in &pairs {
+                    out.masks[a as usize] |= own_bit(b as usize);
+                    out.masks[b as usize] |= own_bit(a as usize);
+                }
             }
             if entirely {
                 reject_all_with_neighbours(&pairs, members, keep, sup);
@@ -446,5 +515,34 @@ mod tests {
             dedup(&[0, 0], &[0.0, 0.0, f64::NAN, 0.0], 2, None, &params(1.0)),
             Err(DedupError::NonFinite { index: 1 })
         );
+    }
+
+    #[test]
+    fn masks_of_one_pass_are_those_of_support_masks() {
+        // Random picks of three inputs on four unsorted micrographs, rounded to a grid so
+        // that equal centres (min_dist 0) occur: one pass gives the same keep,
+        // suppressed_by and masks as dedup and support_masks apart.
+        let mut state = 7u64;
+        let mut next = move || {
+            state = mix(state);
+            state
+        };
+        let n = 600;
+        let groups: Vec<i64> = (0..n).map(|_| (next() % 4) as i64 * 3).collect();
+        let coords: Vec<f64> = (0..2 * n).map(|_| (next() % 60) as f64 * 0.5).collect();
+        let inputs: Vec<u32> = (0..n).map(|_| (next() % 3) as u32).collect();
+        let scores: Vec<f64> = (0..n).map(|_| (next() % 1000) as f64).collect();
+        for min_dist in [0.0, 1.0, 2.5] {
+            for remove_entirely in [false, true] {
+                let p = DedupParams { remove_entirely, ..params(min_dist) };
+                let (fused, masks) = dedup_with_masks(&groups, &coords, 2, Some(&scores), Some(&inputs), &p).unwrap();
+                let alone = dedup(&groups, &coords, 2, Some(&scores), &p).unwrap();
+                let expected = crate::consensus::support_masks(&groups, &coords, 2, &inputs, min_dist).unwrap();
+                assert_eq!(fused, alone);
+                assert_eq!(masks.unwrap(), expected, "min_dist {min_dist}");
+            }
+        }
+        let too_many = dedup_with_masks(&[0], &[0.0, 0.0], 2, None, Some(&[64]), &params(1.0));
+        assert_eq!(too_many.unwrap_err(), DedupError::InputOutOfRange { index: 0, limit: 64 });
     }
 }

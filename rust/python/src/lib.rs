@@ -47,10 +47,12 @@ mod errors {
     }
 }
 
-/// dedup(groups, coords, scores, min_dist, higher_is_better, remove_entirely, seed)
-/// -> (keep, suppressed_by). Arrays must be C-contiguous (the Python wrapper sees to it).
+/// dedup(groups, coords, scores, min_dist, higher_is_better, remove_entirely, seed,
+/// inputs=None) -> (keep, suppressed_by, masks). With inputs (each row's input, below 64),
+/// masks are those of support_masks, found in the same pass over each micrograph; else None.
+/// Arrays must be C-contiguous (the Python wrapper sees to it).
 #[pyfunction]
-#[pyo3(signature = (groups, coords, scores, min_dist, higher_is_better, remove_entirely, seed))]
+#[pyo3(signature = (groups, coords, scores, min_dist, higher_is_better, remove_entirely, seed, inputs=None))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn dedup<'py>(
     py: Python<'py>,
@@ -61,7 +63,8 @@ fn dedup<'py>(
     higher_is_better: bool,
     remove_entirely: bool,
     seed: u64,
-) -> PyResult<(Bound<'py, PyArray1<bool>>, Bound<'py, PyArray1<i64>>)> {
+    inputs: Option<PyReadonlyArray1<'py, u32>>,
+) -> PyResult<(Bound<'py, PyArray1<bool>>, Bound<'py, PyArray1<i64>>, Option<Bound<'py, PyArray1<u64>>>)> {
     let dim = coords.shape()[1];
     let groups = groups.as_slice()?;
     let coords = coords.as_slice()?;
@@ -69,9 +72,16 @@ fn dedup<'py>(
         Some(s) => Some(s.as_slice()?),
         None => None,
     };
+    let inputs = match &inputs {
+        Some(i) => Some(i.as_slice()?),
+        None => None,
+    };
     let params = core_dedup::DedupParams { min_dist, higher_is_better, remove_entirely, seed };
-    let result = py.detach(|| core_dedup::dedup(groups, coords, dim, scores, &params)).map_err(errors::dedup)?;
-    Ok((result.keep.into_pyarray(py), result.suppressed_by.into_pyarray(py)))
+    let (result, masks) = py
+        .detach(|| core_dedup::dedup_with_masks(groups, coords, dim, scores, inputs, &params))
+        .map_err(errors::dedup)?;
+    let masks = masks.map(|m| m.into_pyarray(py));
+    Ok((result.keep.into_pyarray(py), result.suppressed_by.into_pyarray(py), masks))
 }
 
 /// support(groups, coords, inputs, min_dist) -> support: for each pick, the number of
