@@ -148,17 +148,26 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
     if options.score_normalize == "rank" and scores is not None:
         scores, higher = rank_percentiles(scores, particles.input_of, higher), True
     log(f"removing duplicates among {len(particles)} particles on {len(particles.mic_names)} micrographs", "info")
-    settings = {
-        "min_dist": options.min_dist,
-        "higher_is_better": higher,
-        "remove_entirely": options.remove_entirely,
-        "seed": options.seed,
-    }
     if n_inputs == 1:
-        result = dedup(particles.groups, particles.centres, scores, **settings)
+        result = dedup(
+            particles.groups,
+            particles.centres,
+            scores,
+            min_dist=options.min_dist,
+            higher_is_better=higher,
+            remove_entirely=options.remove_entirely,
+            seed=options.seed,
+        )
         return Decision(result.keep, result.suppressed_by, None)
     result, confirmed_by = dedup_and_support_masks(
-        particles.groups, particles.centres, scores, particles.input_of, **settings
+        particles.groups,
+        particles.centres,
+        scores,
+        particles.input_of,
+        min_dist=options.min_dist,
+        higher_is_better=higher,
+        remove_entirely=options.remove_entirely,
+        seed=options.seed,
     )
     keep = result.keep
     if options.min_support > 1:

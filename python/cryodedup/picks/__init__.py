@@ -177,7 +177,7 @@ class PicksBuilder:
         ``micrograph`` names the file's micrograph, None for a table of many micrographs.
         """
         index = None if micrograph is None else self.namer.index(micrograph, path)
-        self.files.append(PickFile(path if isinstance(path, Path) else Path(path), index, header, footer))
+        self.files.append(PickFile(path, index, header, footer))
         return len(self.files) - 1
 
     def add_rows(
