@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cryodedup.consensus import jaccard, jaccard_matrices, mean_agreement, popcount
+from cryodedup.consensus import jaccard, jaccard_matrices, mean_agreement
+from cryodedup.dedup import popcount
 
 
 def test_popcount():

@@ -17,12 +17,6 @@ def dedup(
     seed: int,
     inputs: npt.NDArray[np.uint32] | None = None,
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.uint64] | None]: ...
-def support(
-    groups: npt.NDArray[np.int64],
-    coords: npt.NDArray[np.float64],
-    inputs: npt.NDArray[np.uint32],
-    min_dist: float,
-) -> npt.NDArray[np.uint32]: ...
 def support_masks(
     groups: npt.NDArray[np.int64],
     coords: npt.NDArray[np.float64],

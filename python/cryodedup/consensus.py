@@ -13,19 +13,9 @@ import warnings
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .dedup import popcount
 from .labels import distinct_labels
 from .particle_set import ParticleSet
-
-#: Number of set bits of each byte value (numpy < 2 has no bitwise_count).
-_BYTE_BITS = np.array([bin(b).count("1") for b in range(256)], dtype=np.uint8)
-
-
-def popcount(masks: np.ndarray) -> np.ndarray:
-    """Number of set bits of each uint64."""
-    masks = np.ascontiguousarray(masks, dtype="<u8")
-    if hasattr(np, "bitwise_count"):
-        return np.bitwise_count(masks).astype(np.int64)
-    return _BYTE_BITS[masks.view(np.uint8).reshape(-1, 8)].sum(axis=1, dtype=np.int64)
 
 
 def jaccard_matrices(

@@ -215,7 +215,7 @@ def support(groups: ArrayLike, coords: ArrayLike, inputs: ArrayLike, *, min_dist
     coords : array_like of float, shape (n, 2) or (n, 3)
         Pick centres, in Å (any unit shared with ``min_dist``).
     inputs : array_like of int, shape (n,)
-        Input (picker) of each pick, >= 0.
+        Input (picker) of each pick, in [0, 64).
     min_dist : float
         Distance within which another input's pick confirms this one (inclusive), >= 0.
 
@@ -224,5 +224,16 @@ def support(groups: ArrayLike, coords: ArrayLike, inputs: ArrayLike, *, min_dist
     numpy.ndarray of int64, shape (n,)
         Support of each pick, between 1 and the number of inputs.
     """
-    groups, coords, inputs = _consensus_arrays(groups, coords, inputs, 2**32 - 1)
-    return _core.support(groups, coords, inputs, float(min_dist)).astype(np.int64)
+    return popcount(support_masks(groups, coords, inputs, min_dist=min_dist))
+
+
+#: Number of set bits of each byte value (numpy < 2 has no bitwise_count).
+_BYTE_BITS = np.array([bin(b).count("1") for b in range(256)], dtype=np.uint8)
+
+
+def popcount(masks: np.ndarray) -> np.ndarray:
+    """Number of set bits of each uint64."""
+    masks = np.ascontiguousarray(masks, dtype="<u8")
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(masks).astype(np.int64)
+    return _BYTE_BITS[masks.view(np.uint8).reshape(-1, 8)].sum(axis=1, dtype=np.int64)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .consensus import consensus_report, popcount
-from .dedup import MAX_INPUTS, dedup, dedup_and_support_masks
+from .consensus import consensus_report
+from .dedup import MAX_INPUTS, dedup, dedup_and_support_masks, popcount
 from .errors import CryodedupError
 from .micrograph_files import resolve_paths
 from .outputs import StrPath, check_plotting

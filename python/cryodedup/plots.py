@@ -24,7 +24,8 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
-from .consensus import consensus_rows, jaccard_matrices, mean_agreement, popcount
+from .consensus import consensus_rows, jaccard_matrices, mean_agreement
+from .dedup import popcount
 from .labels import distinct_labels, human
 from .outputs import StrPath
 from .particle_set import ParticleSet

@@ -9,30 +9,13 @@ use rayon::prelude::*;
 use crate::dedup::{group_ranges, order_by_group, DedupError};
 use crate::kdtree::KdTree;
 
-/// For every pick: the number of distinct inputs with a pick within `min_dist`
-/// (inclusive, `sum((a - b)^2) <= min_dist^2`) on the same group, its own input included,
-/// counting every pick. `coords` is row-major with `dim` (2 or 3) values per pick;
-/// `inputs[i]` is the input (picker) of pick `i`, in `0..n_inputs`.
-pub fn support(
-    groups: &[i64],
-    coords: &[f64],
-    dim: usize,
-    inputs: &[u32],
-    min_dist: f64,
-) -> Result<Vec<u32>, DedupError> {
-    check(groups, coords, dim, inputs, min_dist)?;
-    Ok(match dim {
-        2 => run::<2, u32>(groups, coords, inputs, min_dist, support_in_group::<2>),
-        _ => run::<3, u32>(groups, coords, inputs, min_dist, support_in_group::<3>),
-    })
-}
-
 /// The most inputs [`support_masks`] tells apart: one bit each in a `u64`.
 pub const MAX_MASK_INPUTS: u32 = 64;
 
 /// For every pick: WHICH inputs have a pick within `min_dist` on the same group, as a
 /// bitmask (bit `k` for input `k`; its own input's bit always set). The popcount of each
-/// mask is [`support`]. Inputs must be below [`MAX_MASK_INPUTS`].
+/// mask is the pick's support: how many distinct inputs confirm it. Inputs must be below
+/// [`MAX_MASK_INPUTS`].
 pub fn support_masks(
     groups: &[i64],
     coords: &[f64],
@@ -112,36 +95,6 @@ fn group_points<const D: usize>(coords: &[f64], members: &[u32]) -> Vec<[f64; D]
         .collect()
 }
 
-/// One group: `members` are global indices; returns their support, aligned with `members`.
-fn support_in_group<const D: usize>(
-    coords: &[f64],
-    inputs: &[u32],
-    members: &[u32],
-    n_inputs: usize,
-    min_dist: f64,
-) -> Vec<u32> {
-    let points = group_points::<D>(coords, members);
-    let tree = KdTree::new(&points);
-    // seen[input] == query number + 1 when that input was already counted for this query.
-    let mut seen = vec![0u32; n_inputs];
-    points
-        .iter()
-        .enumerate()
-        .map(|(k, p)| {
-            let stamp = k as u32 + 1;
-            let mut count = 0u32;
-            tree.for_each_within(p, min_dist, |other, _| {
-                let input = inputs[members[other as usize] as usize] as usize;
-                if seen[input] != stamp {
-                    seen[input] = stamp;
-                    count += 1;
-                }
-            });
-            count
-        })
-        .collect()
-}
-
 /// One group: the bitmask of inputs met by each member, aligned with `members`.
 fn masks_in_group<const D: usize>(
     coords: &[f64],
@@ -167,6 +120,17 @@ fn masks_in_group<const D: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Support: the number of inputs in each pick's mask.
+    fn support(
+        groups: &[i64],
+        coords: &[f64],
+        dim: usize,
+        inputs: &[u32],
+        min_dist: f64,
+    ) -> Result<Vec<u32>, DedupError> {
+        Ok(support_masks(groups, coords, dim, inputs, min_dist)?.iter().map(|m| m.count_ones()).collect())
+    }
 
     #[test]
     fn hand_worked_support() {

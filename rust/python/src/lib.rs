@@ -84,22 +84,6 @@ fn dedup<'py>(
     Ok((result.keep.into_pyarray(py), result.suppressed_by.into_pyarray(py), masks))
 }
 
-/// support(groups, coords, inputs, min_dist) -> support: for each pick, the number of
-/// distinct inputs with a pick within min_dist on the same micrograph, its own included.
-#[pyfunction]
-fn support<'py>(
-    py: Python<'py>,
-    groups: PyReadonlyArray1<'py, i64>,
-    coords: PyReadonlyArray2<'py, f64>,
-    inputs: PyReadonlyArray1<'py, u32>,
-    min_dist: f64,
-) -> PyResult<Bound<'py, PyArray1<u32>>> {
-    let dim = coords.shape()[1];
-    let (groups, coords, inputs) = (groups.as_slice()?, coords.as_slice()?, inputs.as_slice()?);
-    let counts = py.detach(|| consensus::support(groups, coords, dim, inputs, min_dist)).map_err(errors::dedup)?;
-    Ok(counts.into_pyarray(py))
-}
-
 /// One file's table as Python sees it: (labels or None, header, footer, number of rows).
 type PickFileTuple<'py> = (Option<Vec<String>>, Bound<'py, PyBytes>, Bound<'py, PyBytes>, usize);
 
@@ -639,7 +623,6 @@ fn bin_image<'py>(py: Python<'py>, image: Bound<'py, PyAny>, bin: usize) -> PyRe
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(dedup, m)?)?;
-    m.add_function(wrap_pyfunction!(support, m)?)?;
     m.add_function(wrap_pyfunction!(support_masks, m)?)?;
     m.add_function(wrap_pyfunction!(bin_image, m)?)?;
     m.add_function(wrap_pyfunction!(read_pick_files, m)?)?;
