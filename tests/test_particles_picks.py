@@ -246,3 +246,16 @@ def test_which_inputs_are_picker_outputs(tmp_path):
     assert is_picker_output(tmp_path / "coords_suffix_autopick.star")
     for path in (particles, tmp_path / "p.cs", tmp_path / "g.csg"):
         assert not is_picker_output(path), path
+
+
+def test_inputs_on_no_common_micrograph_are_warned_about(tmp_path):
+    # Two crYOLO files of different micrographs given as two inputs: one picker's output
+    # split in two, where one input was meant. The warning names the input; one input is quiet.
+    a, b = tmp_path / "m1.cbox", tmp_path / "m2.cbox"
+    a.write_text(cbox_text([(50.0, 60.0, 100.0, 100.0, 0.9)]))
+    b.write_text(cbox_text([(500.0, 600.0, 100.0, 100.0, 0.8)]))
+    options = ParticleOptions(mic_psize=1.0)
+    summary = remove_duplicate_particles([a, b], tmp_path / "two", options)
+    assert [w for w in summary["warnings"] if "shares no micrograph" in w and "m1.cbox" in w]
+    summary = remove_duplicate_particles([str(tmp_path / "*.cbox")], tmp_path / "one", options)
+    assert not [w for w in summary["warnings"] if "shares no micrograph" in w]

@@ -98,6 +98,27 @@ def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn
     return read(inputs, outdir, options, warn, log)
 
 
+def warn_inputs_apart(particles: ParticleSet, warn: Warn) -> None:
+    """Warn about an input that shares no micrograph with the others.
+
+    Picks are compared only on the same micrograph, so such an input can neither duplicate
+    nor confirm another; most often its files are one picker's output given as several
+    inputs, where one input (a folder or a quoted glob) was meant.
+    """
+    n_inputs = len(particles.inputs)
+    if n_inputs < 2:
+        return
+    mics_of = [set(np.unique(particles.groups[particles.input_of == k]).tolist()) for k in range(n_inputs)]
+    for k, mine in enumerate(mics_of):
+        others = set().union(*(m for j, m in enumerate(mics_of) if j != k))
+        if mine and not mine & others:
+            warn(
+                f"{particles.inputs[k]} shares no micrograph with the other inputs, so none of its picks can "
+                "duplicate or confirm theirs; if these are one picker's files, give them as one input "
+                "(a folder or a quoted glob)"
+            )
+
+
 @dataclass
 class Decision:
     """Which rows are kept, and why the others are not.
@@ -253,6 +274,8 @@ def remove_duplicate_particles(
 
     particles = read_inputs(paths, outdir, options, warn, log)
     assert particles.writer is not None, "every reader of files gives the set a writer"
+    if is_picker_output(paths[0]):
+        warn_inputs_apart(particles, warn)
     decision = decide(particles, options, log)
     outputs = particles.writer.write(decision.keep, force)
     summary = summarize(particles, decision, options)
