@@ -264,8 +264,8 @@ def main() -> None:
     "--project-dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="Folder the micrograph paths start from, to draw them [default: the current folder, "
-    "then the folders above the input].",
+    help="Folder the relative paths in the inputs start from (micrographs to draw, picker lists) "
+    "[default: the current folder, then the folders above the input].",
 )
 @click.option_panel("Distance and pixel size", options=["--min-dist", "--mic-psize", "--micrographs"])
 @click.option_panel(

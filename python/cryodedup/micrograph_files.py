@@ -25,12 +25,15 @@ if TYPE_CHECKING:
 
 
 def block_naming_micrographs(star: StarFile, name: str, missing: str) -> Block:
-    """The block ``data_<name>``, else the first loop with ``rlnMicrographName``.
+    """The block ``data_<name>`` if it has ``rlnMicrographName``, else the first loop that has it.
 
     Raises ``missing`` (prefixed with the file) when neither has that column.
     """
-    block = star.block(name) or next((b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None)
-    if block is None or block.labels is None or "rlnMicrographName" not in block.labels:
+    named = star.block(name)
+    if named is not None and named.labels is not None and "rlnMicrographName" in named.labels:
+        return named
+    block = next((b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None)
+    if block is None or block.labels is None:
         raise CryodedupError(f"{star.path}: {missing}")
     return block
 

@@ -22,6 +22,7 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from .. import _core
 from ..errors import CryodedupError
+from ..micrograph_files import block_naming_micrographs
 from ..outputs import StrPath
 from ..star import StarFile
 
@@ -319,11 +320,7 @@ def micrograph_names(path: StrPath) -> list[str]:
     It is read from ``data_micrographs``, else from the first loop that has the column.
     """
     star = StarFile(path)
-    block = star.block("micrographs")
-    if block is None or "rlnMicrographName" not in (block.labels or []):
-        block = next((b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None)
-    if block is None:
-        raise CryodedupError(f"{path}: no loop with rlnMicrographName; expected a micrographs STAR")
+    block = block_naming_micrographs(star, "micrographs", "no loop with rlnMicrographName; expected a micrographs STAR")
     return star.table(block).column("rlnMicrographName")
 
 
