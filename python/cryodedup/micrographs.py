@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import csv
 import glob
+import os
 import re
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Optional, Protocol
 
 import numpy as np
 
@@ -243,51 +245,73 @@ def reach(offsets: np.ndarray | None, n: int) -> int:
     return int(within.max()) if len(within) else 0
 
 
-def candidate_pairs(n: int, offsets: np.ndarray | None) -> np.ndarray:
-    """Pairs (p, q) of acquisition positions, p < q, sorted by q."""
+def candidate_pairs(n: int, offsets: np.ndarray | None, owned: tuple[int, int] | None = None) -> np.ndarray:
+    """Pairs (p, q) of acquisition positions, p < q, sorted by q.
+
+    With ``owned`` = (lo, hi), only the pairs whose earlier image p is in [lo, hi).
+    """
+    lo, hi = owned if owned is not None else (0, n)
     if offsets is None:
         q, p = np.triu_indices(n, 1)[::-1]
+        mine = (p >= lo) & (p < hi)
+        p, q = p[mine], q[mine]
         order = np.lexsort((p, q))
         return np.stack([p[order], q[order]], axis=1)
-    p = np.arange(n)[:, None] + 0 * offsets[None, :]
+    p = np.arange(lo, hi)[:, None] + 0 * offsets[None, :]
     q = p + offsets[None, :]
     keep = q < n
-    pairs = np.stack([p[keep], q[keep]], axis=1)
+    pairs = np.stack([p[keep], q[keep]], axis=1).reshape(-1, 2)
     return pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]
 
 
-# --- scoring -----------------------------------------------------------------------------
+# --- scoring, in shards ------------------------------------------------------------------
 
 
-def score_pairs(
-    mics: Micrographs, options: MicrographOptions, progress: Callable[[int], None] = lambda k: None
-) -> tuple[dict[str, np.ndarray], int, float, tuple[float, float], np.ndarray, str, list[str]]:
-    """Scores every candidate pair.
+@dataclass
+class ScoringPlan:
+    """What every shard needs to score its pairs, decided once from the MRC headers.
 
-    Parameters
-    ----------
-    mics : Micrographs
-    options : MicrographOptions
-    progress : callable
-        Called with the number of micrographs read after each batch.
+    Small and picklable: a shard elsewhere (a SLURM task, a Dask worker) gets this and reads
+    the images it needs itself.
+    """
 
-    Returns
-    -------
-    scores : dict of str -> array
-        ``pairs`` (input indices, shape (n, 2)), ``z``, ``dy``, ``dx`` (binned pixels),
-        ``pearson`` and ``overlap``, one entry per pair.
-    bin : int
-        The binning applied.
-    binned_psize : float
-        Å per binned pixel.
-    band : (float, float)
-        The lowpass and highpass in Å.
-    positions : int array
-        The input index of each readable micrograph, in acquisition order.
-    rule : str
-        What gave the acquisition order.
-    unreadable : list of str
-        The files skipped with ``--skip-unreadable``.
+    paths: list[str]  # every micrograph file, in input order
+    positions: np.ndarray  # input index of each readable micrograph, in acquisition order
+    shape: tuple[int, int]  # (ny, nx) of every image
+    binning: int
+    binned_psize: float
+    band: tuple[float, float]  # lowpass, highpass in Å
+    offsets: np.ndarray | None  # offsets j - i compared; None for every pair
+    rule: str  # what gave the acquisition order
+    unreadable: list[str]
+    batch: int
+    pearson_min_z: float
+
+    @property
+    def reach(self) -> int:
+        """How many images apart the farthest compared pair is."""
+        return reach(self.offsets, len(self.positions))
+
+
+@dataclass
+class ShardScores:
+    """The scored pairs of one shard and what reading its images cost."""
+
+    shard: int  # 1 to shards
+    shards: int
+    scores: dict[str, np.ndarray]  # pairs (input indices, (n, 2)), z, dy, dx, pearson, overlap
+    images_read: int
+    bytes_read: int
+    read_seconds: float  # opening, reading and binning the images
+    seconds: float
+    worker: str  # where it ran: host:pid, or the Dask worker's address
+
+
+def plan_scoring(mics: Micrographs, options: MicrographOptions) -> ScoringPlan:
+    """Reads every MRC header and decides the order, binning, band and candidates.
+
+    Raises a ``CryodedupError`` for a missing or unreadable file (unless ``skip_unreadable``),
+    images of different sizes or pixel sizes, fewer than two readable micrographs, or no pixel size.
     """
     order, rule = acquisition_order(mics.names, mics.paths, options.order)
     unreadable: list[str] = []
@@ -336,42 +360,137 @@ def score_pairs(
     highpass = options.highpass or 25 * binned_psize
     if lowpass < 2 * binned_psize:
         raise CryodedupError(f"--lowpass {lowpass} Å is beyond Nyquist of the binned images ({2 * binned_psize:.1f} Å)")
-    bank = _core.SpectrumBank(shape[0], shape[1], binning, binned_psize / highpass, binned_psize / lowpass)
+    return ScoringPlan(
+        paths=[str(p) for p in mics.paths],
+        positions=np.array(readable),
+        shape=shape,
+        binning=binning,
+        binned_psize=binned_psize,
+        band=(lowpass, highpass),
+        offsets=candidate_offsets(options, len(readable)),
+        rule=rule,
+        unreadable=unreadable,
+        batch=options.batch,
+        # Below z = 5 a peak is noise (docs/design.md section 4): no Pearson is needed to reject the pair.
+        pearson_min_z=min(options.min_z, 5.0),
+    )
 
-    positions = np.array(readable)  # acquisition positions hold input indices
-    offsets = candidate_offsets(options, len(positions))
-    pairs_pos = candidate_pairs(len(positions), offsets)
-    farthest = reach(offsets, len(positions))
+
+def shard_bounds(count: int, shard: int, shards: int) -> tuple[int, int]:
+    """The acquisition positions [lo, hi) that shard ``shard`` of ``shards`` (from 1) owns."""
+    return (shard - 1) * count // shards, shard * count // shards
+
+
+def shard_pairs(plan: ScoringPlan, shard: int, shards: int) -> np.ndarray:
+    """The pairs of acquisition positions a shard scores (sorted by the later image).
+
+    A pair belongs to the shard that owns its earlier image, so each is scored exactly once;
+    the later images of the last pairs come from the next chunks.
+    """
+    count = len(plan.positions)
+    return candidate_pairs(count, plan.offsets, shard_bounds(count, shard, shards))
+
+
+def images_to_read(plan: ScoringPlan, shard: int, shards: int) -> int:
+    """How many images a shard reads: those of its chunk and of the next chunks its pairs reach."""
+    return len(np.unique(shard_pairs(plan, shard, shards)))
+
+
+def score_shard(
+    plan: ScoringPlan, shard: int, shards: int, progress: Callable[[int], None] | None = None
+) -> ShardScores:
+    """Scores the pairs of one shard.
+
+    Images are read in acquisition order, ``plan.batch`` at a time, and their spectra dropped
+    once no later pair of the shard needs them: memory holds the reach plus one batch.
+
+    Parameters
+    ----------
+    plan : ScoringPlan
+    shard, shards : int
+        Which shard, from 1 to ``shards``.
+    progress : callable, optional
+        Called with the number of images read after each batch.
+
+    Returns
+    -------
+    ShardScores
+    """
+    start = time.perf_counter()
+    pairs_pos = shard_pairs(plan, shard, shards)
+    needed = np.unique(pairs_pos)
+    lowpass, highpass = plan.band
+    ny, nx = plan.shape
+    bank = _core.SpectrumBank(ny, nx, plan.binning, plan.binned_psize / highpass, plan.binned_psize / lowpass)
     results: dict[str, list[np.ndarray]] = {k: [] for k in ("pairs", "z", "dy", "dx", "pearson", "overlap")}
-    done_upto = 0
-    for start in range(0, len(positions), options.batch):
-        stop = min(start + options.batch, len(positions))
+    bytes_read, read_seconds, stored_from = 0, 0.0, 0
+    for first in range(0, len(needed), plan.batch):
+        batch = needed[first : first + plan.batch]
+        started = time.perf_counter()
         handles, arrays = [], []
-        for q in range(start, stop):
-            mrc, data = open_mrc(mics.paths[positions[q]])
+        for q in batch:
+            mrc, data = open_mrc(Path(plan.paths[plan.positions[q]]))
             handles.append(mrc)
             arrays.append(np.ascontiguousarray(data))
+            bytes_read += data.nbytes
         try:
-            bank.add(list(range(start, stop)), arrays)
+            bank.add(batch.tolist(), arrays)
         finally:
             for mrc in handles:
                 mrc.close()
-        lo, hi = np.searchsorted(pairs_pos[:, 1], [start, stop])
+        read_seconds += time.perf_counter() - started
+        lo, hi = np.searchsorted(pairs_pos[:, 1], [batch[0], batch[-1] + 1])
         if hi > lo:
-            # Below z = 5 a peak is noise (docs/design.md section 4): no Pearson is needed to reject the pair.
-            scored = bank.compare(pairs_pos[lo:hi], min(options.min_z, 5.0))
-            results["pairs"].append(positions[pairs_pos[lo:hi]])
+            scored = bank.compare(pairs_pos[lo:hi], plan.pearson_min_z)
+            results["pairs"].append(plan.positions[pairs_pos[lo:hi]])
             results["z"].append(scored.z)
             results["dy"].append(scored.dy)
             results["dx"].append(scored.dx)
             results["pearson"].append(scored.pearson)
             results["overlap"].append(scored.overlap)
-        if offsets is not None:
-            bank.discard(list(range(done_upto, max(done_upto, stop - farthest))))
-            done_upto = max(done_upto, stop - farthest)
-        progress(stop - start)
+        # Later pairs have q > batch[-1], so p > batch[-1] - reach: older spectra are not needed again.
+        drop_upto = int(np.searchsorted(needed, batch[-1] + 1 - plan.reach))
+        if drop_upto > stored_from:
+            bank.discard(needed[stored_from:drop_upto].tolist())
+            stored_from = drop_upto
+        if progress is not None:
+            progress(len(batch))
     scores = {k: (np.concatenate(v) if v else np.zeros((0, 2) if k == "pairs" else 0)) for k, v in results.items()}
-    return scores, binning, binned_psize, (lowpass, highpass), positions, rule, unreadable
+    return ShardScores(
+        shard,
+        shards,
+        scores,
+        images_read=len(needed),
+        bytes_read=bytes_read,
+        read_seconds=read_seconds,
+        seconds=time.perf_counter() - start,
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+    )
+
+
+def combine_shards(plan: ScoringPlan, shards: list[ShardScores]) -> dict[str, np.ndarray]:
+    """The scores of all shards, in the order of one unsharded run: by later image, then earlier."""
+    scores = {k: np.concatenate([s.scores[k] for s in shards]) for k in shards[0].scores}
+    pairs = scores["pairs"].astype(np.int64).reshape(-1, 2)
+    rank = np.zeros(len(plan.paths), dtype=np.int64)
+    rank[plan.positions] = np.arange(len(plan.positions))
+    order = np.lexsort((rank[pairs[:, 0]], rank[pairs[:, 1]]))
+    scores["pairs"] = pairs
+    return {k: v[order] for k, v in scores.items()}
+
+
+def run_in_process(plan: ScoringPlan, progress_factory: Callable[[int], ProgressBar] | None) -> list[ShardScores]:
+    """Scores every pair here, as one shard."""
+    bar = progress_factory(images_to_read(plan, 1, 1)) if progress_factory else None
+    try:
+        return [score_shard(plan, 1, 1, bar.advance if bar else None)]
+    finally:
+        if bar:
+            bar.close()
+
+
+#: Scores a plan's pairs (here, or on a Dask cluster), with one progress bar, and returns every shard's scores.
+ShardRunner = Callable[[ScoringPlan, Optional[Callable[[int], ProgressBar]]], list[ShardScores]]
 
 
 def group_duplicates(n: int, pairs: np.ndarray, is_duplicate: np.ndarray, acquisition_rank: np.ndarray) -> np.ndarray:
@@ -405,6 +524,7 @@ def find_duplicate_micrographs(
     force: bool = False,
     log: Callable[[str, str], None] = lambda message, level: None,
     progress_factory: Callable[[int], ProgressBar] | None = None,
+    runner: ShardRunner = run_in_process,
 ) -> dict[str, Any]:
     """Finds micrographs that image the same area twice and writes the results to ``outdir``.
 
@@ -417,6 +537,9 @@ def find_duplicate_micrographs(
     options : MicrographOptions
     particles : path, optional
         A particle STAR or ``.cs`` to split into the particles of kept and rejected micrographs.
+    runner : callable
+        Scores the pairs: here as one shard (default), or in shards elsewhere
+        (``micrograph_dask.dask_runner``).
 
     Returns
     -------
@@ -427,74 +550,139 @@ def find_duplicate_micrographs(
     options = options or MicrographOptions()
     options.check()
     mics = load_inputs(list(inputs), options)
-    outdir = Path(outdir)
+    outputs = prepare_outputs(mics, Path(outdir), inputs, particles, force)
+    plan = plan_scoring(mics, options)
+    scoring_started = time.perf_counter()
+    shards = runner(plan, progress_factory)
+    scoring = time.perf_counter() - scoring_started
+    summary = write_results(mics, options, plan, shards, outputs, inputs=inputs, particles=particles, log=log)
+    elapsed = time.perf_counter() - start
+    summary["seconds"] = round(elapsed, 3)
+    summary["images_per_second"] = round(len(plan.positions) / scoring, 1) if scoring > 0 else None
+    return summary
+
+
+@dataclass
+class PreparedOutputs:
+    """The output files of the job, checked (none exists unless --force) before any work."""
+
+    outdir: Path
+    atomic: AtomicOutputs
+    paths: list[Path]
+    subsets: dict[str, list[str]]  # micrographs_kept/_rejected: their file names
+    force: bool
+
+
+def prepare_outputs(
+    mics: Micrographs, outdir: Path, inputs: Sequence[StrPath], particles: StrPath | None, force: bool
+) -> PreparedOutputs:
+    """The outputs' paths, refused if they exist (unless ``force``) or are inputs."""
     subsets = _subset_names(mics)
     names = ["pairs.csv", "duplicates.csv"] + subsets["micrographs_kept"] + subsets["micrographs_rejected"]
-    particle_names = []
     if particles is not None:
         psuffix = ".cs" if Path(particles).suffix in (".cs", ".csg") else ".star"
-        particle_names = [f"particles_on_kept_micrographs{psuffix}", f"particles_on_rejected_micrographs{psuffix}"]
-    paths = [outdir / n for n in names + particle_names]
-    outputs = AtomicOutputs(paths, force=force, inputs=list(inputs) + ([particles] if particles else []))
+        names += [f"particles_on_kept_micrographs{psuffix}", f"particles_on_rejected_micrographs{psuffix}"]
+    paths = [outdir / n for n in names]
+    atomic = AtomicOutputs(paths, force=force, inputs=list(inputs) + ([particles] if particles else []))
+    return PreparedOutputs(outdir, atomic, paths, subsets, force)
 
-    bar = progress_factory(len(mics.names)) if progress_factory else None
-    scores, binning, binned_psize, band, positions, rule, unreadable = score_pairs(
-        mics, options, (bar.advance if bar else lambda k: None)
-    )
-    if bar:
-        bar.close()
-    for path in unreadable:
+
+def write_results(
+    mics: Micrographs,
+    options: MicrographOptions,
+    plan: ScoringPlan,
+    shards: list[ShardScores],
+    outputs: PreparedOutputs,
+    *,
+    inputs: Sequence[StrPath],
+    particles: StrPath | None,
+    log: Callable[[str, str], None],
+) -> dict[str, Any]:
+    """Groups the duplicates of all shards' scores and writes the outputs; returns the summary.
+
+    One run and a merge of shards both end here, so their outputs are the same.
+    """
+    scores = combine_shards(plan, shards)
+    for path in plan.unreadable:
         log(f"skipped unreadable {path}", "warning")
     n = len(mics.names)
+    positions = plan.positions
     rank = np.full(n, n)
     rank[positions] = np.arange(len(positions))
-    pairs = scores["pairs"].astype(np.int64).reshape(-1, 2)
+    pairs = scores["pairs"]
     is_dup = (scores["z"] >= options.min_z) & (scores["pearson"] >= options.min_pearson)
     root = group_duplicates(n, pairs, is_dup, rank)
     rejected = root != np.arange(n)
-    farthest = reach(candidate_offsets(options, len(positions)), len(positions))
-    edge_warning = _near_the_edge(pairs[is_dup], rank, farthest, len(positions))
+    edge_warning = _near_the_edge(pairs[is_dup], rank, plan.reach, len(positions))
     if edge_warning:
         log(edge_warning, "warning")
     keep = ~rejected
-
-    with outputs as tmp:
-        _write_pairs(tmp[paths[0]], mics, pairs, scores, is_dup, binning, binned_psize)
+    paths, subsets = outputs.paths, outputs.subsets
+    with outputs.atomic as tmp:
+        _write_pairs(tmp[paths[0]], mics, pairs, scores, is_dup, plan.binning, plan.binned_psize)
         with open(tmp[paths[1]], "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["Original", "Duplicate"])
             for i in sorted(np.flatnonzero(rejected), key=lambda i: rank[i]):
                 w.writerow([mics.names[root[i]], mics.names[i]])
         _write_micrographs(
-            mics, keep, {stem: [tmp[outdir / n] for n in files] for stem, files in subsets.items()}, subsets
+            mics, keep, {stem: [tmp[outputs.outdir / n] for n in files] for stem, files in subsets.items()}, subsets
         )
         if particles is not None:
-            _write_particles(Path(particles), mics, keep, tmp[paths[len(names)]], tmp[paths[len(names) + 1]])
-    elapsed = time.perf_counter() - start
+            _write_particles(Path(particles), mics, keep, tmp[paths[-2]], tmp[paths[-1]])
+    binning, binned_psize, band = plan.binning, plan.binned_psize, plan.band
     summary = {
         "inputs": [str(p) for p in inputs],
         "micrographs": n,
-        "unreadable": unreadable,
-        "order": rule,
+        "unreadable": plan.unreadable,
+        "order": plan.rule,
         "root": str(mics.root) if mics.root else None,
         "pixel_size_A": round(binned_psize / binning, 4),
         "bin": binning,
         "binned_pixel_size_A": round(binned_psize, 3),
         "band_A": {"lowpass": round(band[0], 1), "highpass": round(band[1], 1)},
         "candidates": candidates_used(options, len(positions)),
-        "reach": farthest,
+        "reach": plan.reach,
         "pairs_scored": len(pairs),
         "duplicate_pairs": int(is_dup.sum()),
         "thresholds": {"z": options.min_z, "pearson": options.min_pearson},
         "kept": int(keep.sum()),
         "rejected": int(rejected.sum()),
         "outputs": [str(p) for p in paths],
-        "seconds": round(elapsed, 3),
-        "images_per_second": round(len(positions) / elapsed, 1) if elapsed > 0 else None,
+        "shards": len(shards),
+        "workers": reading_by_worker(shards),
     }
     if options.plot:
-        summary["plots"] = _plot(mics, options, pairs, scores, is_dup, rank, binning, outdir, force, summary)
+        summary["plots"] = _plot(
+            mics, options, pairs, scores, is_dup, rank, binning, outputs.outdir, outputs.force, summary
+        )
     return summary
+
+
+def reading_by_worker(shards: list[ShardScores]) -> list[dict[str, Any]]:
+    """Per worker (host:pid or Dask worker): shards run, images and megabytes read, and the read rate.
+
+    The rate is over the time spent opening, reading and binning: near the file system's
+    bandwidth, the file system is the limit.
+    """
+    by_worker: dict[str, list[ShardScores]] = {}
+    for s in sorted(shards, key=lambda s: s.shard):
+        by_worker.setdefault(s.worker, []).append(s)
+    rows = []
+    for worker, runs in by_worker.items():
+        megabytes = sum(s.bytes_read for s in runs) / 1e6
+        seconds = sum(s.read_seconds for s in runs)
+        rows.append(
+            {
+                "worker": worker,
+                "shards": [s.shard for s in runs],
+                "images_read": sum(s.images_read for s in runs),
+                "megabytes_read": round(megabytes, 1),
+                "read_seconds": round(seconds, 3),
+                "read_MB_per_s": round(megabytes / seconds, 1) if seconds > 0 else None,
+            }
+        )
+    return rows
 
 
 def _near_the_edge(duplicates: np.ndarray, rank: np.ndarray, farthest: int, n: int) -> str | None:
