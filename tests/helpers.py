@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -60,3 +61,36 @@ def write_star(path: Path, labels, rows, **kw) -> Path:
     """Writes :func:`star_text` to ``path`` and returns the path."""
     path.write_bytes(star_text(labels, rows, **kw).encode())
     return path
+
+
+# --- micrographs with planted re-exposures (shards and Dask) -------------------------------
+
+PLANTED_COUNT, PLANTED_SHAPE = 40, (200, 280)  # binned images of 12 Å, synthesised directly
+# Re-exposure number: original number. Boundaries (first number of a chunk, numbers from 1):
+# N = 3: 14, 27; N = 7: 6, 12, 18, 23, 29, 35. mic_3, mic_9 and mic_16 show one area.
+PLANTED_MICROGRAPHS = {6: 4, 15: 12, 9: 3, 16: 9, 28: 26, 36: 33}
+
+
+def planted_original(k: int) -> int:
+    """The first acquisition of the area micrograph ``k`` shows."""
+    while k in PLANTED_MICROGRAPHS:
+        k = PLANTED_MICROGRAPHS[k]
+    return k
+
+
+def write_planted_micrographs(folder: Path) -> list[Path]:
+    """mic_1.mrc ... mic_40.mrc in ``folder``; each re-exposure shows its original's area shifted by 20-40 %."""
+    from cryodedup.synthetic import exposure, specimen_field, write_mrc
+
+    rng = np.random.default_rng(5)
+    fields = {}
+    ny, nx = PLANTED_SHAPE
+    for k in range(1, PLANTED_COUNT + 1):
+        if k in PLANTED_MICROGRAPHS:
+            field, y0, x0 = fields[planted_original(k)], int(rng.integers(40, 80)), int(rng.integers(60, 110))
+        else:
+            fields[k] = field = specimen_field(rng, ny + 80, nx + 110, 12.0)
+            y0, x0 = 0, 0
+        image = exposure(rng, field, y0, x0, ny, nx, 12.0, dose=120, defocus=rng.uniform(8000, 30000))
+        write_mrc(folder / f"mic_{k}.mrc", image, 12.0)
+    return [folder / f"mic_{k}.mrc" for k in range(1, PLANTED_COUNT + 1)]

@@ -75,7 +75,8 @@ def test_the_licence_file_matches_the_declared_licence():
 
 def test_every_imported_package_is_declared():
     project = pyproject()["project"]
-    declared = requirement_names(project["dependencies"] + project["optional-dependencies"]["plot"])
+    extras = project["optional-dependencies"]
+    declared = requirement_names(project["dependencies"] + extras["plot"] + extras["dask"])
     imported = third_party_imports(ROOT.joinpath("python", "cryodedup").rglob("*.py"))
     assert imported - declared == set()
 

@@ -20,7 +20,9 @@ from . import __version__
 from .consensus import consensus_rows
 from .errors import CryodedupError
 from .labels import distinct_labels
-from .micrographs import ALL_PAIRS_UPTO, MicrographOptions, find_duplicate_micrographs
+from .micrograph_dask import dask_runner
+from .micrograph_shards import merge_micrograph_shards, parse_shard, run_micrograph_shard
+from .micrographs import ALL_PAIRS_UPTO, MicrographOptions, find_duplicate_micrographs, run_in_process
 from .particles import ParticleOptions, remove_duplicate_particles
 
 EXAMPLES = Path(__file__).parent / "examples"
@@ -417,6 +419,21 @@ class ProgressBar:
         self.progress.stop()
 
 
+MICROGRAPH_PARTICLES = click.option(
+    "--particles",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="A particle STAR or .cs to split into the particles of kept and rejected micrographs.",
+)
+PLOT_PAIRS = click.option(
+    "--plot-pairs",
+    type=click.IntRange(0, 1000),
+    default=12,
+    show_default=True,
+    help="Flagged pairs to draw (highest z first).",
+)
+
+
 @main.command()
 @inputs_and_outdir("Folder for pairs.csv, duplicates.csv, micrographs_kept.* and micrographs_rejected.*.")
 @click.option(
@@ -478,12 +495,7 @@ class ProgressBar:
     "above the input file].",
 )
 @click.option("--skip-unreadable", is_flag=True, help="Go on without micrographs that cannot be read; list them.")
-@click.option(
-    "--particles",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="A particle STAR or .cs to split into the particles of kept and rejected micrographs.",
-)
+@MICROGRAPH_PARTICLES
 @FORCE
 @QUIET
 @JSON
@@ -505,13 +517,25 @@ class ProgressBar:
     ],
 )
 @click.option("--plot", is_flag=True, help="Also write pictures (PNG) and report.html to OUTDIR.")
+@PLOT_PAIRS
 @click.option(
-    "--plot-pairs",
-    type=click.IntRange(0, 1000),
-    default=12,
-    show_default=True,
-    help="Flagged pairs to draw (highest z first).",
+    "--shard",
+    default=None,
+    metavar="K/N",
+    help="Score only the K-th of N chunks (K from 1: `--shard ${SLURM_ARRAY_TASK_ID}/N` with `--array=1-N`) "
+    "into OUTDIR/shard-K-of-N; a complete shard is not redone. Then run `cryodedup micrographs-merge`.",
 )
+@click.option(
+    "--dask",
+    default=None,
+    metavar="SCHEDULER",
+    help="Score the shards as Dask tasks: a scheduler address (tcp://node:8786), a scheduler file, or "
+    '`local` (one worker per core). Needs `pip install "cryodedup[dask]"`.',
+)
+@click.option(
+    "--shards", type=click.IntRange(1), default=None, help="With --dask: how many shards [default: one per worker]."
+)
+@click.option_panel("Cluster", options=["--shard", "--dask", "--shards"])
 @click.option_panel(
     "Output", options=["--outdir", "--particles", "--force", "--quiet", "--json", "--plot", "--plot-pairs", "--help"]
 )
@@ -539,10 +563,15 @@ def micrographs(
     as_json: bool,
     plot: bool,
     plot_pairs: int,
+    shard: str | None,
+    dask: str | None,
+    shards: int | None,
 ) -> None:
     """Find micrographs that image the same area twice (multi-hole beam-shift collection).
 
     INPUTS: a micrographs STAR, CryoSPARC exposures (.cs/.csg), or MRC files or globs.
+
+    On a cluster: `--shard K/N` in each task of a job array, then `micrographs-merge`; or `--dask`.
     """
     options = MicrographOptions(
         target_psize=target_psize,
@@ -566,33 +595,120 @@ def micrographs(
     report = Reporter(quiet)
     bars = (lambda total: ProgressBar(report.console, total)) if report.chatty else None
     try:
-        s = find_duplicate_micrographs(
-            inputs, outdir, options, particles=particles, force=force, log=report.log, progress_factory=bars
+        if shard is not None:
+            if dask is not None or particles is not None:
+                raise CryodedupError(
+                    "--shard writes scored pairs only: give --particles to micrographs-merge, no --dask"
+                )
+            k, n = parse_shard(shard)
+            s = run_micrograph_shard(inputs, outdir, options, k, n, force=force, log=report.log, progress_factory=bars)
+        else:
+            if shards is not None and dask is None:
+                raise CryodedupError("--shards goes with --dask (with a job array, give --shard K/N to each task)")
+            runner = run_in_process if dask is None else dask_runner(dask, shards)
+            s = find_duplicate_micrographs(
+                inputs,
+                outdir,
+                options,
+                particles=particles,
+                force=force,
+                log=report.log,
+                progress_factory=bars,
+                runner=runner,
+            )
+    except CryodedupError as err:
+        fail(str(err))
+    if shard is not None:
+        report.table("cryodedup micrographs --shard", shard_summary_rows(s))
+    else:
+        report.table("cryodedup micrographs", micrograph_summary_rows(s))
+    if as_json:
+        print(json.dumps(s, indent=2))
+
+
+def micrograph_summary_rows(s: dict) -> list[tuple[str, str]]:
+    """The micrograph job's (or merge's) summary as (label, value) rows for the terminal."""
+    speed = f" ({s['images_per_second']} images/s)" if s.get("images_per_second") else ""
+    return [
+        (
+            "Micrographs",
+            f"{s['micrographs']:,}" + (f" ({len(s['unreadable'])} unreadable, skipped)" if s["unreadable"] else ""),
+        ),
+        ("Acquisition order", s["order"]),
+        *([("Files found under", s["root"])] if s["root"] else []),
+        ("Binning", f"{s['bin']} ({s['pixel_size_A']:g} Å to {s['binned_pixel_size_A']:g} Å per pixel)"),
+        ("Band", f"{s['band_A']['highpass']:g} Å to {s['band_A']['lowpass']:g} Å"),
+        ("Pairs scored", f"{s['pairs_scored']:,} ({s['candidates']}; up to {s['reach']:,} images apart)"),
+        (
+            "Duplicate pairs",
+            f"{s['duplicate_pairs']:,} (z >= {s['thresholds']['z']:g}, Pearson >= {s['thresholds']['pearson']:g})",
+        ),
+        ("Kept", f"{s['kept']:,}"),
+        ("Rejected", f"{s['rejected']:,} (later exposures of an area)"),
+        ("Read", "\n".join(reading_text(w) for w in s["workers"])),
+        ("Outputs", "\n".join(s["outputs"] + s.get("plots", []))),
+        ("Time", f"{s['seconds']:.2f} s{speed}"),
+    ]
+
+
+def reading_text(w: dict) -> str:
+    """One worker's reading: shards, images, megabytes and rate (reading and binning)."""
+    rate = f", {w['read_MB_per_s']:,} MB/s read and binned" if w["read_MB_per_s"] else ""
+    shards = f" (shard{'s' if len(w['shards']) > 1 else ''} {', '.join(map(str, w['shards']))})"
+    return f"{w['worker']}{shards}: {w['images_read']:,} images, {w['megabytes_read']:,} MB{rate}"
+
+
+def shard_summary_rows(s: dict) -> list[tuple[str, str]]:
+    """One shard's summary as (label, value) rows."""
+    done = "already complete, not redone" if s["already_complete"] else "scored"
+    return [
+        ("Shard", f"{s['shard']} of {s['shards']} ({done})"),
+        ("Folder", s["folder"]),
+        ("Micrographs", f"{s['micrographs']:,}"),
+        ("Pairs scored", f"{s['pairs_scored']:,}"),
+        ("Read", reading_text({**s, "shards": [s["shard"]]})),
+        ("Time", f"{s['seconds']:.2f} s"),
+    ]
+
+
+@main.command("micrographs-merge")
+@click.argument("shard_dirs", nargs=-1, required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "-o",
+    "--outdir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for pairs.csv, duplicates.csv, micrographs_kept.* and micrographs_rejected.*.",
+)
+@MICROGRAPH_PARTICLES
+@FORCE
+@QUIET
+@JSON
+@click.option("--plot", is_flag=True, help="Also write pictures (PNG) and report.html to OUTDIR.")
+@PLOT_PAIRS
+def micrographs_merge(
+    shard_dirs: tuple[Path, ...],
+    outdir: Path,
+    particles: Path | None,
+    force: bool,
+    quiet: bool,
+    as_json: bool,
+    plot: bool,
+    plot_pairs: int,
+) -> None:
+    """Merge the shards of `cryodedup micrographs --shard K/N` into the outputs of one run.
+
+    SHARD_DIRS: the shard folders (shard-K-of-N), or the folder holding them. All N must be
+    there and complete, from the same inputs and options; the inputs and options are theirs.
+    """
+    report = Reporter(quiet)
+    try:
+        s = merge_micrograph_shards(
+            shard_dirs, outdir, particles=particles, plot=plot, plot_pairs=plot_pairs, force=force, log=report.log
         )
     except CryodedupError as err:
         fail(str(err))
-    report.table(
-        "cryodedup micrographs",
-        [
-            (
-                "Micrographs",
-                f"{s['micrographs']:,}" + (f" ({len(s['unreadable'])} unreadable, skipped)" if s["unreadable"] else ""),
-            ),
-            ("Acquisition order", s["order"]),
-            *([("Files found under", s["root"])] if s["root"] else []),
-            ("Binning", f"{s['bin']} ({s['pixel_size_A']:g} Å to {s['binned_pixel_size_A']:g} Å per pixel)"),
-            ("Band", f"{s['band_A']['highpass']:g} Å to {s['band_A']['lowpass']:g} Å"),
-            ("Pairs scored", f"{s['pairs_scored']:,} ({s['candidates']}; up to {s['reach']:,} images apart)"),
-            (
-                "Duplicate pairs",
-                f"{s['duplicate_pairs']:,} (z >= {s['thresholds']['z']:g}, Pearson >= {s['thresholds']['pearson']:g})",
-            ),
-            ("Kept", f"{s['kept']:,}"),
-            ("Rejected", f"{s['rejected']:,} (later exposures of an area)"),
-            ("Outputs", "\n".join(s["outputs"] + s.get("plots", []))),
-            ("Time", f"{s['seconds']:.2f} s ({s['images_per_second']} images/s)"),
-        ],
-    )
+    report.table("cryodedup micrographs-merge", micrograph_summary_rows(s))
     if as_json:
         print(json.dumps(s, indent=2))
 

@@ -1,0 +1,140 @@
+"""The micrograph job's shards as Dask tasks (``cryodedup micrographs ... --dask ADDRESS``).
+
+Each task gets the plan (file paths, order, binning: no image), reads the images of its shard
+on its worker and returns only the scored pairs and what reading cost. Dask is an optional
+dependency (``pip install "cryodedup[dask]"``), imported only here and only when asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import CryodedupError
+from .micrographs import ProgressBar, ScoringPlan, ShardRunner, ShardScores, images_to_read, score_shard
+
+INSTALL = 'pip install "cryodedup[dask]"'
+
+
+def dask_runner(scheduler: Any, shards: int | None = None) -> ShardRunner:
+    """A runner that scores the shards on a Dask cluster.
+
+    Parameters
+    ----------
+    scheduler : str or distributed.Client
+        ``local`` (a LocalCluster on this machine, one worker process per core), a scheduler
+        address (``tcp://node:8786``), a scheduler file (``dask scheduler --scheduler-file``),
+        or a connected ``distributed.Client``.
+    shards : int, optional
+        How many shards [default: one per worker].
+
+    Returns
+    -------
+    callable
+        ``runner(plan, progress_factory)`` for ``find_duplicate_micrographs(runner=...)``.
+    """
+    try:
+        import dask.distributed  # noqa: F401
+    except ImportError:
+        raise CryodedupError(f"--dask needs Dask's distributed scheduler: {INSTALL}") from None
+
+    def run(plan: ScoringPlan, progress_factory: Callable[[int], ProgressBar] | None) -> list[ShardScores]:
+        with _client(scheduler) as client:
+            client.wait_for_workers(1)
+            count = shards or len(client.scheduler_info()["workers"])
+            return _run_shards(client, plan, count, progress_factory)
+
+    return run
+
+
+@contextmanager
+def _client(scheduler: Any) -> Iterator[Any]:
+    """A client of the cluster ``scheduler`` names, closed after (with its LocalCluster)."""
+    from dask.distributed import Client, LocalCluster
+
+    if isinstance(scheduler, Client):
+        yield scheduler
+        return
+    try:
+        if scheduler == "local":
+            cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, dashboard_address=None)
+            client = Client(cluster)
+        elif Path(scheduler).is_file():
+            cluster, client = None, Client(scheduler_file=scheduler, timeout="30s")
+        else:
+            cluster, client = None, Client(scheduler, timeout="30s")
+    except (OSError, TimeoutError, ValueError) as err:
+        raise CryodedupError(f"--dask {scheduler}: cannot reach the Dask scheduler ({err})") from None
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _run_shards(
+    client: Any, plan: ScoringPlan, count: int, progress_factory: Callable[[int], ProgressBar] | None
+) -> list[ShardScores]:
+    """Submits one task per shard; one progress bar counts the images all of them read."""
+    from dask.distributed import as_completed
+
+    shards = range(1, count + 1)
+    bar = progress_factory(sum(images_to_read(plan, k, count) for k in shards)) if progress_factory else None
+    progress = _ShardProgress(bar)
+    topic = f"cryodedup-progress-{uuid.uuid4().hex}"  # this run's events only
+    client.subscribe_topic(topic, progress.event)
+    try:
+        [shared_plan] = client.scatter([plan], broadcast=True)
+        futures = [client.submit(score_on_worker, shared_plan, k, count, topic, pure=False) for k in shards]
+        results = []
+        for future in as_completed(futures):
+            result = future.result()
+            progress.done(result.shard, result.images_read)
+            results.append(result)
+        return results
+    finally:
+        client.unsubscribe_topic(topic)
+        if bar is not None:
+            bar.close()
+
+
+class _ShardProgress:
+    """Advances one bar from the shards' events; a finished shard counts in full, whatever events are late."""
+
+    def __init__(self, bar: ProgressBar | None):
+        self.bar = bar
+        self.counted: dict[int, int] = {}
+        self.finished: set[int] = set()
+        self.lock = threading.Lock()
+
+    def _advance(self, shard: int, images: int) -> None:
+        if self.bar is not None and shard not in self.finished:
+            self.counted[shard] = self.counted.get(shard, 0) + images
+            self.bar.advance(images)
+
+    def event(self, event: tuple[float, tuple[int, int]]) -> None:
+        """A worker's event (time, (shard, images read))."""
+        with self.lock:
+            self._advance(*event[1])
+
+    def done(self, shard: int, images_read: int) -> None:
+        """The shard's result arrived: count what its events have not."""
+        with self.lock:
+            self._advance(shard, images_read - self.counted.get(shard, 0))
+            self.finished.add(shard)
+
+
+def score_on_worker(plan: ScoringPlan, shard: int, shards: int, topic: str) -> ShardScores:
+    """The task: one shard scored on a worker, its progress sent to the client as events."""
+    from dask.distributed import get_worker
+
+    worker = get_worker()
+    result = score_shard(plan, shard, shards, lambda k: worker.log_event(topic, (shard, k)))
+    result.worker = str(worker.address)
+    return result

@@ -1,0 +1,415 @@
+"""Micrograph shards on disk, for any scheduler: one shard's scored pairs in a folder, and their merge.
+
+``cryodedup micrographs ... --shard K/N -o SHARDS`` scores the pairs whose earlier image lies
+in the K-th of N contiguous chunks of the acquisition order (docs/design.md section 4), reading
+the later images from the next chunks, and writes to ``SHARDS/shard-K-of-N/``:
+
+- ``pairs.npz``: the scored pairs (input indices, z, shift, Pearson, overlap);
+- ``shard.json``, written last (the completion marker): the run (inputs, micrographs, files,
+  options), the plan every shard shares (acquisition order, binning, band, candidates), the
+  size and SHA-256 of ``pairs.npz``, and what reading cost.
+
+A shard folder without ``shard.json``, or whose ``pairs.npz`` no longer matches it, is
+incomplete: the shard is run again from scratch. A complete shard of the same run is not
+redone. ``cryodedup micrographs-merge`` checks that the shards agree and are all there, and
+writes exactly the outputs of one unsharded run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import CryodedupError
+from .micrographs import (
+    MicrographOptions,
+    Micrographs,
+    ProgressBar,
+    ScoringPlan,
+    ShardScores,
+    images_to_read,
+    load_inputs,
+    plan_scoring,
+    prepare_outputs,
+    score_shard,
+    write_results,
+)
+from .outputs import StrPath
+
+FORMAT = "cryodedup micrograph shard 1"
+MARKER = "shard.json"
+PAIRS = "pairs.npz"
+SHARD_FOLDER = re.compile(r"shard-(\d+)-of-(\d+)")
+# The options that change which pairs are scored, their scores, or the decision.
+RUN_OPTIONS = (
+    "target_psize",
+    "bin",
+    "lowpass",
+    "highpass",
+    "candidates",
+    "window",
+    "scan_range",
+    "images_per_move",
+    "images_per_hole",
+    "order",
+    "min_z",
+    "min_pearson",
+    "psize",
+    "skip_unreadable",
+)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``K/N`` as (K, N), K from 1 to N (``--array=1-N``, ``--shard ${SLURM_ARRAY_TASK_ID}/N``)."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        raise CryodedupError(f"--shard {text!r}: expected K/N with 1 <= K <= N (as ${{SLURM_ARRAY_TASK_ID}}/N)")
+    return int(match[1]), int(match[2])
+
+
+def shard_folder(outdir: Path, shard: int, shards: int) -> Path:
+    """``outdir/shard-K-of-N``, K zero-padded so that the folders sort in order."""
+    return outdir / f"shard-{shard:0{len(str(shards))}d}-of-{shards}"
+
+
+def run_record(inputs: Sequence[StrPath], mics: Micrographs, options: MicrographOptions) -> dict[str, Any]:
+    """What makes two shards parts of one run: inputs, micrographs, their files and the options."""
+    record = {
+        "inputs": [os.path.abspath(p) for p in inputs],
+        "micrographs": list(mics.names),
+        "files": [os.path.abspath(p) for p in mics.paths],
+        "kind": mics.kind,
+        "root": os.path.abspath(mics.root) if mics.root else None,
+        "options": {name: getattr(options, name) for name in RUN_OPTIONS},
+    }
+    return json.loads(json.dumps(record))  # as read back from shard.json
+
+
+def _difference(mine: dict[str, Any], other: dict[str, Any]) -> str:
+    """The first thing two run records differ in, in words."""
+    for name in RUN_OPTIONS:
+        a, b = mine["options"].get(name), other["options"].get(name)
+        if a != b:
+            return f"--{name.replace('_', '-')} {b} against {a}"
+    for key, what in (("inputs", "inputs"), ("micrographs", "micrographs"), ("files", "micrograph files")):
+        if mine[key] != other[key]:
+            return f"other {what}"
+    return "another run"
+
+
+def _plan_record(plan: ScoringPlan) -> dict[str, Any]:
+    return {
+        "positions": plan.positions.tolist(),
+        "shape": list(plan.shape),
+        "binning": plan.binning,
+        "binned_psize": plan.binned_psize,
+        "band": list(plan.band),
+        "offsets": None if plan.offsets is None else plan.offsets.tolist(),
+        "rule": plan.rule,
+        "unreadable": plan.unreadable,
+        "batch": plan.batch,
+        "pearson_min_z": plan.pearson_min_z,
+    }
+
+
+def _plan_from_record(record: dict[str, Any], files: list[str]) -> ScoringPlan:
+    ny, nx = record["shape"]
+    lowpass, highpass = record["band"]
+    return ScoringPlan(
+        paths=files,
+        positions=np.array(record["positions"], dtype=np.int64),
+        shape=(ny, nx),
+        binning=record["binning"],
+        binned_psize=record["binned_psize"],
+        band=(lowpass, highpass),
+        offsets=None if record["offsets"] is None else np.array(record["offsets"], dtype=np.int64),
+        rule=record["rule"],
+        unreadable=record["unreadable"],
+        batch=record["batch"],
+        pearson_min_z=record["pearson_min_z"],
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def shard_state(folder: Path) -> tuple[dict[str, Any] | None, str]:
+    """The record of a complete shard and "", or None and why the shard is not complete."""
+    marker = folder / MARKER
+    if not marker.exists():
+        return None, f"no {MARKER}: still running, or stopped before the end"
+    try:
+        record = json.loads(marker.read_text())
+        if record.get("format") != FORMAT:
+            return None, f"{MARKER} is not a cryodedup micrograph shard's"
+        expected = record["pairs_file"]
+    except (OSError, ValueError, KeyError, AttributeError):
+        return None, f"{MARKER} cannot be read"
+    pairs = folder / PAIRS
+    if not pairs.exists():
+        return None, f"no {PAIRS}"
+    if pairs.stat().st_size != expected["bytes"] or _sha256(pairs) != expected["sha256"]:
+        return None, f"{PAIRS} does not match {MARKER} (truncated or changed)"
+    return record, ""
+
+
+def _write_shard(folder: Path, run: dict[str, Any], plan: ScoringPlan, result: ShardScores) -> dict[str, Any]:
+    """``pairs.npz``, then ``shard.json`` (the marker), each under a temporary name renamed when complete."""
+    tmp_pairs = folder / f".{PAIRS}.{os.getpid()}.tmp"
+    with open(tmp_pairs, "wb") as f:
+        np.savez(f, **result.scores)  # type: ignore[arg-type]  # numpy types the keywords as allow_pickle
+    os.replace(tmp_pairs, folder / PAIRS)
+    record = {
+        "format": FORMAT,
+        "shard": result.shard,
+        "shards": result.shards,
+        "run": run,
+        "plan": _plan_record(plan),
+        "pairs_file": {"bytes": (folder / PAIRS).stat().st_size, "sha256": _sha256(folder / PAIRS)},
+        "reading": {
+            "worker": result.worker,
+            "images_read": result.images_read,
+            "bytes_read": result.bytes_read,
+            "read_seconds": result.read_seconds,
+            "seconds": result.seconds,
+        },
+    }
+    tmp_marker = folder / f".{MARKER}.{os.getpid()}.tmp"
+    tmp_marker.write_text(json.dumps(record))
+    os.replace(tmp_marker, folder / MARKER)
+    return record
+
+
+def _clear(folder: Path) -> None:
+    """Removes what an earlier, incomplete or replaced, attempt left; the marker first."""
+    for name in (MARKER, PAIRS):
+        (folder / name).unlink(missing_ok=True)
+    for leftover in folder.glob(".*.tmp"):
+        leftover.unlink(missing_ok=True)
+
+
+def run_micrograph_shard(
+    inputs: Sequence[StrPath],
+    outdir: StrPath,
+    options: MicrographOptions,
+    shard: int,
+    shards: int,
+    *,
+    force: bool = False,
+    log: Callable[[str, str], None] = lambda message, level: None,
+    progress_factory: Callable[[int], ProgressBar] | None = None,
+) -> dict[str, Any]:
+    """Scores one shard of the micrograph job into ``outdir/shard-K-of-N`` (a complete one is not redone).
+
+    Parameters
+    ----------
+    inputs : list of path
+        As for ``find_duplicate_micrographs``.
+    outdir : path
+        The folder of all shards of the run.
+    options : MicrographOptions
+    shard, shards : int
+        K (from 1) and N.
+    force : bool
+        Replace a complete shard of another run (other inputs or options) in the folder.
+
+    Returns
+    -------
+    dict
+        The shard's summary: its folder, pairs, images read and whether it was already complete.
+    """
+    start = time.perf_counter()
+    options.check()
+    if options.plot:
+        raise CryodedupError("--plot goes with micrographs-merge, which writes the outputs of all shards")
+    mics = load_inputs(list(inputs), options)
+    run = run_record(inputs, mics, options)
+    folder = shard_folder(Path(outdir), shard, shards)
+    record, why = shard_state(folder)
+    if record is not None and record["run"] == run and record["shards"] == shards:
+        log(f"{folder}: shard {shard}/{shards} already complete, not redone", "info")
+        return _shard_summary(folder, record, time.perf_counter() - start, redone=False)
+    if record is not None and not force:
+        raise CryodedupError(
+            f"{folder}: holds a shard of another run ({_difference(run, record['run'])}); "
+            "use --force to replace it, or another -o"
+        )
+    if record is None and (folder / MARKER).exists():
+        log(f"{folder}: incomplete ({why}); run again from scratch", "warning")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CryodedupError(f"{folder}: cannot create the shard folder ({err.strerror})") from None
+    _clear(folder)
+    plan = plan_scoring(mics, options)
+    bar = progress_factory(images_to_read(plan, shard, shards)) if progress_factory else None
+    try:
+        result = score_shard(plan, shard, shards, bar.advance if bar else None)
+    finally:
+        if bar:
+            bar.close()
+    record = _write_shard(folder, run, plan, result)
+    return _shard_summary(folder, record, time.perf_counter() - start, redone=True)
+
+
+def _shard_summary(folder: Path, record: dict[str, Any], seconds: float, redone: bool) -> dict[str, Any]:
+    reading = record["reading"]
+    megabytes = reading["bytes_read"] / 1e6
+    with np.load(folder / PAIRS) as scores:
+        pairs = len(scores["z"])
+    return {
+        "shard": record["shard"],
+        "shards": record["shards"],
+        "folder": str(folder),
+        "already_complete": not redone,
+        "micrographs": len(record["run"]["micrographs"]),
+        "pairs_scored": pairs,
+        "worker": reading["worker"],
+        "images_read": reading["images_read"],
+        "megabytes_read": round(megabytes, 1),
+        "read_MB_per_s": round(megabytes / reading["read_seconds"], 1) if reading["read_seconds"] > 0 else None,
+        "seconds": round(seconds, 3),
+    }
+
+
+# --- the merge ---------------------------------------------------------------------------
+
+
+def _shard_folders(arguments: Sequence[StrPath]) -> list[Path]:
+    """Shard folders given, or found (``shard-K-of-N``) in the folders given."""
+    folders: list[Path] = []
+    for argument in map(Path, arguments):
+        if (argument / MARKER).exists() or SHARD_FOLDER.fullmatch(argument.name):
+            folders.append(argument)
+        elif argument.is_dir():
+            found = sorted(p for p in argument.iterdir() if p.is_dir() and SHARD_FOLDER.fullmatch(p.name))
+            if not found:
+                raise CryodedupError(
+                    f"{argument}: neither a shard folder ({MARKER}) nor a folder of shard-K-of-N folders"
+                )
+            folders += found
+        else:
+            raise CryodedupError(f"{argument}: no such folder")
+    return folders
+
+
+def _complete_shards(folders: list[Path]) -> list[tuple[Path, dict[str, Any]]]:
+    """Every shard's record, after checking that all are complete, of one run, and all there."""
+    shards = []
+    for folder in folders:
+        record, why = shard_state(folder)
+        if record is None:
+            raise CryodedupError(f"{folder}: shard incomplete ({why}); run it again (complete shards are not redone)")
+        shards.append((folder, record))
+    first_folder, first = shards[0]
+    count = first["shards"]
+    seen: dict[int, Path] = {}
+    for folder, record in shards:
+        if record["shards"] != count:
+            raise CryodedupError(
+                f"{folder}: shard {record['shard']} of {record['shards']}, but {first_folder} is one of {count}"
+            )
+        if record["run"] != first["run"]:
+            raise CryodedupError(
+                f"{folder}: a shard of another run than {first_folder} ({_difference(first['run'], record['run'])})"
+            )
+        if record["plan"] != first["plan"]:
+            changed = next(k for k in first["plan"] if first["plan"][k] != record["plan"].get(k))
+            raise CryodedupError(
+                f"{folder}: the micrographs read differently than for {first_folder} ({changed} differs: "
+                "files changed between the shards?); run the shards again"
+            )
+        if record["shard"] in seen:
+            raise CryodedupError(f"shard {record['shard']}/{count} given twice: {seen[record['shard']]} and {folder}")
+        seen[record["shard"]] = folder
+    missing = sorted(set(range(1, count + 1)) - set(seen))
+    if missing:
+        raise CryodedupError(
+            f"shard{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))} of {count} missing "
+            f"(found {len(seen)} in {', '.join(sorted({str(f.parent) for f, _ in shards}))})"
+        )
+    return sorted(shards, key=lambda s: s[1]["shard"])
+
+
+def _inputs_of(run: dict[str, Any], options: MicrographOptions) -> Micrographs:
+    """The run's micrographs, read again from its inputs (to write their kept and rejected rows)."""
+    if run["kind"] == "mrc":
+        return Micrographs("mrc", run["micrographs"], [Path(p) for p in run["files"]], options.psize)
+    options.project_dir = Path(run["root"]) if run["root"] else None
+    mics = load_inputs(run["inputs"], options)
+    if mics.names != run["micrographs"]:
+        raise CryodedupError(f"{run['inputs'][0]}: its micrographs changed since the shards ran; run them again")
+    mics.paths = [Path(p) for p in run["files"]]
+    return mics
+
+
+def _scores_of(folder: Path, record: dict[str, Any]) -> ShardScores:
+    reading = record["reading"]
+    with np.load(folder / PAIRS) as f:
+        scores = {k: f[k] for k in f.files}
+    return ShardScores(
+        record["shard"],
+        record["shards"],
+        scores,
+        images_read=reading["images_read"],
+        bytes_read=reading["bytes_read"],
+        read_seconds=reading["read_seconds"],
+        seconds=reading["seconds"],
+        worker=reading["worker"],
+    )
+
+
+def merge_micrograph_shards(
+    shard_folders: Sequence[StrPath],
+    outdir: StrPath,
+    *,
+    particles: StrPath | None = None,
+    plot: bool = False,
+    plot_pairs: int = 12,
+    force: bool = False,
+    log: Callable[[str, str], None] = lambda message, level: None,
+) -> dict[str, Any]:
+    """Merges the shards of one run into the outputs an unsharded run writes.
+
+    Parameters
+    ----------
+    shard_folders : list of path
+        Shard folders (``shard-K-of-N``), or folders holding them.
+    outdir : path
+        Receives pairs.csv, duplicates.csv, micrographs_kept.* and micrographs_rejected.*.
+    particles : path, optional
+        A particle STAR or ``.cs`` to split into the particles of kept and rejected micrographs.
+    plot : bool
+        Also write pictures and report.html.
+
+    Returns
+    -------
+    dict
+        The summary, as ``find_duplicate_micrographs`` returns it.
+    """
+    start = time.perf_counter()
+    shards = _complete_shards(_shard_folders(shard_folders))
+    run = shards[0][1]["run"]
+    options = MicrographOptions(**run["options"], plot=plot, plot_pairs=plot_pairs)
+    options.check()
+    mics = _inputs_of(run, options)
+    plan = _plan_from_record(shards[0][1]["plan"], run["files"])
+    outputs = prepare_outputs(mics, Path(outdir), run["inputs"], particles, force)
+    scores = [_scores_of(folder, record) for folder, record in shards]
+    summary = write_results(mics, options, plan, scores, outputs, inputs=run["inputs"], particles=particles, log=log)
+    summary["seconds"] = round(time.perf_counter() - start, 3)
+    summary["images_per_second"] = None  # the shards ran elsewhere; their read rates are in "workers"
+    return summary
