@@ -128,10 +128,10 @@ pub fn scan_particles(
                 key_psizes.push(psize); // a micrograph's first row gives its pixel size
             }
             let image_psize = pixel_slots.map(|(d, m)| 1e4 * rows.numbers[d][i] / rows.numbers[m][i]);
-            for axis in 0..dim {
+            for (axis, origin) in origin_slot.iter().enumerate() {
                 let x = rows.numbers[axis][i];
                 let mut c = if matches!(plan.psize, PixelSize::Angstrom) { x } else { x * psize };
-                if let Some(slot) = origin_slot[axis] {
+                if let Some(slot) = *origin {
                     let origin = rows.numbers[slot][i];
                     c -= match image_psize {
                         Some(p) => origin * p,

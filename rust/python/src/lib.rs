@@ -249,7 +249,7 @@ impl StarFile {
     }
 
     fn release(&self, range: Range<usize>) {
-        release_pages(&self.map, range)
+        release_pages(&self.map, range);
     }
 
     fn table(&self, block: usize) -> PyResult<&star::Table> {
