@@ -115,7 +115,12 @@ def main() -> None:
     print(f"{free / 1e9:.0f} GB free in {args.workdir}", file=sys.stderr)
     chunk = generated_chunk(args.workdir, min(CHUNK, max(sizes)))
     baseline = measure(args.workdir, 1000, chunk)["peak_rss"]
-    rows = [measure(args.workdir, n, chunk) for n in sizes]
+    rows = []
+    for n in sizes:
+        rows.append(measure(args.workdir, n, chunk))
+        r = rows[-1]
+        print(f"{n:,}: {r['seconds']:.1f} s, peak RSS {r['peak_rss'] / 1e9:.2f} GB, {r['summary'].get('timings')}")
+        sys.stdout.flush()
     first = rows[0]["seconds"] / rows[0]["n"]
     print(f"\nfixed buffer (peak RSS at 1000 particles): {baseline / 1e6:.0f} MB; cores: {os.cpu_count()}")
     print(
