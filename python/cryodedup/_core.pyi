@@ -8,7 +8,7 @@ __version__: str
 class StarSyntaxError(ValueError): ...
 
 def dedup(
-    groups: npt.NDArray[np.int64],
+    groups: npt.NDArray[np.int64] | npt.NDArray[np.uint32],
     coords: npt.NDArray[np.float64],
     scores: npt.NDArray[np.float64] | None,
     min_dist: float,
@@ -16,7 +16,8 @@ def dedup(
     remove_entirely: bool,
     seed: int,
     inputs: npt.NDArray[np.uint32] | None = None,
-) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.uint64] | None]: ...
+    want_suppressed_by: bool = True,
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64] | None, npt.NDArray[np.uint64] | None]: ...
 def support_masks(
     groups: npt.NDArray[np.int64],
     coords: npt.NDArray[np.float64],
@@ -45,6 +46,17 @@ class StarScan:
     keys: npt.NDArray[np.uint32]
     key_names: list[str]
 
+class ParticleScan:
+    """What the particle job keeps of each row of a particle loop."""
+
+    rows: int
+    centres: npt.NDArray[np.float64]
+    scores: npt.NDArray[np.float64] | None
+    keys: npt.NDArray[np.uint32]
+    key_names: list[str]
+    key_psizes: npt.NDArray[np.float64]
+    optics_groups: list[float]
+
 class StarFile:
     def __init__(self, path: str) -> None: ...
     @property
@@ -61,6 +73,16 @@ class StarFile:
         rewrite: tuple[int, dict[str, str]] | None = None,
         columns: list[int] | None = None,
     ) -> None: ...
+    def scan_particles(
+        self,
+        block: int,
+        key: int,
+        coords: list[int],
+        origins: list[int | None],
+        origin_pixels: tuple[int, int] | None,
+        psize: tuple,
+        score: int | None = None,
+    ) -> ParticleScan: ...
 
 def bin_image(image: npt.NDArray, bin: int) -> npt.NDArray[np.float32]: ...
 

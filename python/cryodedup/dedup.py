@@ -43,13 +43,14 @@ class DedupResult:
     ----------
     keep : numpy.ndarray of bool, shape (n,)
         True for the particles kept.
-    suppressed_by : numpy.ndarray of int64, shape (n,)
+    suppressed_by : numpy.ndarray of int64, shape (n,), or None
         For a rejected particle, the index of a kept particle within ``min_dist`` that ranks
         above it (in remove-entirely mode, its nearest neighbour); -1 for kept particles.
+        None when not asked for (``want_suppressed_by=False``: 8 bytes per particle saved).
     """
 
     keep: np.ndarray
-    suppressed_by: np.ndarray
+    suppressed_by: np.ndarray | None
 
     @property
     def n_kept(self) -> int:
@@ -71,6 +72,7 @@ def dedup(
     higher_is_better: bool = True,
     remove_entirely: bool = False,
     seed: int = 0,
+    want_suppressed_by: bool = True,
 ) -> DedupResult:
     """Remove duplicate particles, micrograph by micrograph.
 
@@ -85,7 +87,8 @@ def dedup(
     Parameters
     ----------
     groups : array_like of int, shape (n,)
-        Micrograph of each particle; only particles of one group are compared.
+        Micrograph of each particle; only particles of one group are compared. uint32 is
+        used as it is (half the memory of int64); other types are read as int64.
     coords : array_like of float, shape (n, 2) or (n, 3)
         Particle centres, in Å.
     scores : array_like of float, shape (n,), optional
@@ -98,18 +101,29 @@ def dedup(
         Reject every particle that has another particle within ``min_dist``.
     seed : int
         Seed of the random ranking used when ``scores`` is None.
+    want_suppressed_by : bool
+        Fill ``DedupResult.suppressed_by`` (else None).
 
     Returns
     -------
     DedupResult
     """
-    groups = np.ascontiguousarray(groups, dtype=np.int64)
+    groups = _group_ids(groups)
     coords = np.ascontiguousarray(coords, dtype=np.float64)
     if groups.ndim != 1:
         raise ValueError(f"groups must be one-dimensional, got shape {groups.shape}")
     if coords.ndim != 2 or coords.shape[0] != groups.size:
         raise ValueError(f"coords must have shape ({groups.size}, 2) or ({groups.size}, 3), got {coords.shape}")
-    return _run_dedup(groups, coords, scores, None, min_dist, higher_is_better, remove_entirely, seed)[0]
+    return _run_dedup(
+        groups, coords, scores, None, min_dist, higher_is_better, remove_entirely, seed, want_suppressed_by
+    )[0]
+
+
+def _group_ids(groups: ArrayLike) -> np.ndarray:
+    """Micrograph ids as the core takes them: uint32 as given (no copy), anything else as int64."""
+    if isinstance(groups, np.ndarray) and groups.dtype == np.uint32:
+        return np.ascontiguousarray(groups)
+    return np.ascontiguousarray(groups, dtype=np.int64)
 
 
 def _run_dedup(
@@ -121,6 +135,7 @@ def _run_dedup(
     higher_is_better: bool,
     remove_entirely: bool,
     seed: int,
+    want_suppressed_by: bool = True,
 ) -> tuple[DedupResult, np.ndarray | None]:
     """The Rust core's dedup on checked ``groups``, ``coords`` and ``inputs`` (None: no masks)."""
     if scores is not None:
@@ -130,7 +145,15 @@ def _run_dedup(
     if not 0 <= seed < 2**64:
         raise ValueError(f"seed must be in [0, 2**64), got {seed}")
     keep, suppressed_by, masks = _core.dedup(
-        groups, coords, scores, float(min_dist), bool(higher_is_better), bool(remove_entirely), int(seed), inputs
+        groups,
+        coords,
+        scores,
+        float(min_dist),
+        bool(higher_is_better),
+        bool(remove_entirely),
+        int(seed),
+        inputs,
+        bool(want_suppressed_by),
     )
     return DedupResult(keep=keep, suppressed_by=suppressed_by), masks
 
@@ -142,7 +165,7 @@ MAX_INPUTS = 64
 def _consensus_arrays(
     groups: ArrayLike, coords: ArrayLike, inputs: ArrayLike, max_input: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    groups = np.ascontiguousarray(groups, dtype=np.int64)
+    groups = _group_ids(groups)
     coords = np.ascontiguousarray(coords, dtype=np.float64)
     inputs = np.asarray(inputs)
     if groups.ndim != 1:
@@ -169,7 +192,7 @@ def support_masks(groups: ArrayLike, coords: ArrayLike, inputs: ArrayLike, *, mi
     numpy.ndarray of uint64, shape (n,)
     """
     groups, coords, inputs = _consensus_arrays(groups, coords, inputs, MAX_INPUTS)
-    return _core.support_masks(groups, coords, inputs, float(min_dist))
+    return _core.support_masks(groups.astype(np.int64, copy=False), coords, inputs, float(min_dist))
 
 
 def dedup_and_support_masks(
@@ -182,6 +205,7 @@ def dedup_and_support_masks(
     higher_is_better: bool = True,
     remove_entirely: bool = False,
     seed: int = 0,
+    want_suppressed_by: bool = True,
 ) -> tuple[DedupResult, np.ndarray]:
     """:func:`dedup` and :func:`support_masks` in one pass over each micrograph.
 
@@ -195,7 +219,9 @@ def dedup_and_support_masks(
         The masks of :func:`support_masks`.
     """
     groups, coords, inputs = _consensus_arrays(groups, coords, inputs, MAX_INPUTS)
-    result, masks = _run_dedup(groups, coords, scores, inputs, min_dist, higher_is_better, remove_entirely, seed)
+    result, masks = _run_dedup(
+        groups, coords, scores, inputs, min_dist, higher_is_better, remove_entirely, seed, want_suppressed_by
+    )
     assert masks is not None  # the core returns masks whenever it is given inputs
     return result, masks
 

@@ -41,16 +41,17 @@ class ParticleSet:
     ----------
     inputs : list of str
         The inputs as named in the summary (a file, a picker's folder).
-    input_of : numpy.ndarray of int64, shape (n,)
-        Index into ``inputs`` of each row.
+    input_of : numpy.ndarray of int, shape (n,)
+        Index into ``inputs`` of each row (any integer type; uint8 for STAR files).
     mic_names : list of str
         Micrograph names by micrograph id.
-    groups : numpy.ndarray of int64, shape (n,)
+    groups : numpy.ndarray of int64 or uint32, shape (n,)
         Micrograph id of each row.
     centres : numpy.ndarray of float64, shape (n, 2) or (n, 3)
         Centres in Å (origins or shifts already subtracted).
     psize : numpy.ndarray of float64, shape (n,)
-        Micrograph pixel size of each row, Å.
+        Micrograph pixel size of each row, Å (read-only, and a broadcast value when one
+        pixel size holds for all rows).
     pixel_sizes : list of dict
         What pixel size was used where: ``input``, ``optics_group``, ``psize``, ``source``.
     scores : numpy.ndarray of float64, shape (n,), or None
@@ -93,9 +94,15 @@ class ParticleSet:
     def __len__(self) -> int:
         return int(self.groups.size)
 
-    def counts(self) -> np.ndarray:
-        """Rows of each input."""
-        return np.bincount(self.input_of, minlength=len(self.inputs))
+    def counts(self, where: np.ndarray | None = None) -> np.ndarray:
+        """Rows of each input (only those where ``where`` is True, if given).
+
+        Counted input by input, so that no array of 8 bytes per row is made.
+        """
+        if len(self.inputs) == 1:
+            return np.array([len(self) if where is None else np.count_nonzero(where)])
+        mask = (lambda k: self.input_of == k) if where is None else (lambda k: where & (self.input_of == k))
+        return np.array([np.count_nonzero(mask(k)) for k in range(len(self.inputs))])
 
 
 def pixel_sizes_used(psize: ArrayLike, source: str) -> list[dict]:

@@ -124,12 +124,12 @@ class Decision:
     """Which rows are kept, and why the others are not.
 
     ``suppressed_by`` is the kept-first duplicate of a row rejected as a duplicate (-1
-    otherwise); ``confirmed_by`` is, per row, the bitmask of inputs with a row within the
+    otherwise), None unless pictures need it; ``confirmed_by`` is, per row, the bitmask of inputs with a row within the
     minimum distance on its micrograph, its own input included (None with one input).
     """
 
     keep: np.ndarray
-    suppressed_by: np.ndarray
+    suppressed_by: np.ndarray | None
     confirmed_by: np.ndarray | None
 
     @property
@@ -178,6 +178,7 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
             higher_is_better=higher,
             remove_entirely=options.remove_entirely,
             seed=options.seed,
+            want_suppressed_by=options.plot,  # 8 bytes per particle, for the pictures only
         )
         return Decision(result.keep, result.suppressed_by, None)
     result, confirmed_by = dedup_and_support_masks(
@@ -189,6 +190,7 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
         higher_is_better=higher,
         remove_entirely=options.remove_entirely,
         seed=options.seed,
+        want_suppressed_by=options.plot,
     )
     keep = result.keep
     if options.min_support > 1:
@@ -199,7 +201,7 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
 def summarize(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> dict:
     """The summary of the decision: counts per input and in all, pixel sizes, shift, score."""
     counts = particles.counts()
-    kept = np.bincount(particles.input_of[decision.keep], minlength=len(particles.inputs))
+    kept = particles.counts(decision.keep)
     score_label = particles.score_label
     n_kept = int(np.count_nonzero(decision.keep))
     score: dict[str, str | None] = {
@@ -276,9 +278,17 @@ def remove_duplicate_particles(
     assert particles.writer is not None, "every reader of files gives the set a writer"
     if is_picker_output(paths[0]):
         warn_inputs_apart(particles, warn)
+    read_at = time.perf_counter()
     decision = decide(particles, options, log)
+    decided_at = time.perf_counter()
     outputs = particles.writer.write(decision.keep, force)
+    written_at = time.perf_counter()
     summary = summarize(particles, decision, options)
+    summary["timings"] = {  # where the time goes: reading (index and scan), dedup, writing
+        "read": round(read_at - start, 3),
+        "decide": round(decided_at - read_at, 3),
+        "write": round(written_at - decided_at, 3),
+    }
     summary["outputs"] = {subset: [str(p) for p in files] for subset, files in outputs.items()}
     summary["min_dist_A"] = options.min_dist
     summary["mode"] = "remove entirely" if options.remove_entirely else "keep best of each group"
@@ -287,6 +297,7 @@ def remove_duplicate_particles(
     if options.plot:
         from .plots import ParticleDetails
 
+        assert decision.suppressed_by is not None, "decide() fills suppressed_by for the pictures"
         details = ParticleDetails(
             particles, decision.keep, decision.suppressed_by, options.min_dist, decision.confirmed_by
         )

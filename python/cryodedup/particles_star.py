@@ -22,9 +22,11 @@ from .errors import CryodedupError
 from .micrograph_files import micrograph_pixel_sizes
 from .outputs import AtomicOutputs, StrPath
 from .particle_set import Log, ParticleSet, Warn
-from .star import Block, StarFile, Table, split_fields, unquote
+from .star import Block, StarFile, Table, is_number, split_fields, unquote
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from .particles import ParticleOptions
 
 #: A pandas DataFrame. pandas is not a dependency (only users with tables in memory have
@@ -268,25 +270,59 @@ def _optics_value(table: Table, label: str) -> dict[str, float]:
     return {g: float(v) for g, v in zip(table.column("rlnOpticsGroup"), table.column(label))}
 
 
-def row_pixel_sizes(
+def _group_label(group: float) -> str:
+    """An optics group number as its label in data_optics (``1``, not ``1.0``)."""
+    return str(int(group)) if float(group).is_integer() else str(group)
+
+
+def _optics_pixel_sizes(optics: Table) -> dict[str, float]:
+    """Micrograph pixel size by optics group label: rlnMicrographPixelSize, else the original one."""
+    return {
+        **_optics_value(optics, "rlnMicrographOriginalPixelSize"),
+        **_optics_value(optics, "rlnMicrographPixelSize"),
+    }
+
+
+def pixel_size_plan(part: ParticleTable, options: ParticleOptions, mic_psizes: dict[str, float] | None) -> tuple:
+    """Where the scan takes each row's micrograph pixel size from (see ``StarFile.scan_particles``).
+
+    Rows whose pixel size is unknown get NaN; :func:`pixel_sizes_used` then names what is missing.
+    """
+    if part.columns.coords_in_angstrom:
+        return ("angstrom",)
+    if options.mic_psize is not None:
+        return ("constant", options.mic_psize)
+    if mic_psizes is not None:
+        return ("micrographs", mic_psizes)
+    if part.optics is None or part.columns.optics_group is None:
+        return ("constant", float("nan"))
+    by_group = []
+    for label, value in _optics_pixel_sizes(part.optics).items():
+        # A row's group number matches the label it prints as (so "01" matches no row).
+        if is_number(label) and _group_label(float(label)) == label:
+            by_group.append((float(label), value))
+    return ("optics", part.columns.optics_group, by_group)
+
+
+def pixel_sizes_used(
     part: ParticleTable,
-    numbers: dict[str, np.ndarray],
-    keys: np.ndarray,
+    groups_met: Iterable[float],
     names: list[str],
     options: ParticleOptions,
     mic_psizes: dict[str, float] | None,
     warn: Warn,
     needs: Needs,
-) -> tuple[np.ndarray, list[PixelSize]]:
-    """The micrograph pixel size of every row of one input, and what was used per group.
+) -> tuple[list[PixelSize], dict[float, float]]:
+    """What micrograph pixel size was used for the rows of one input, and by optics group.
 
-    A pixel size the user must give is added to ``needs`` (NaN for those rows).
+    ``groups_met`` are the distinct optics group numbers of the rows, ``names`` their
+    micrographs. A pixel size the user must give is added to ``needs``; the warnings name
+    the groups that fall back to ``rlnMicrographOriginalPixelSize``.
     """
-    n = keys.size
     if part.columns.coords_in_angstrom:
-        return np.ones(n), [PixelSize(part.path.name, "all", None, "not needed: coordinates are in Å")]
+        return [PixelSize(part.path.name, "all", None, "not needed: coordinates are in Å")], {}
     if options.mic_psize is not None:
-        return np.full(n, options.mic_psize), [PixelSize(part.path.name, "all", options.mic_psize, "--mic-psize")]
+        return [PixelSize(part.path.name, "all", options.mic_psize, "--mic-psize")], {}
     if mic_psizes is not None:
         missing = [name for name in names if name not in mic_psizes]
         if missing:
@@ -294,30 +330,24 @@ def row_pixel_sizes(
                 f"{part.where()}: micrograph {missing[0]!r} is not in {options.micrographs} "
                 f"({len(missing)} of {len(names)} micrographs missing)"
             )
-        per_mic = np.array([mic_psizes[name] for name in names])
-        used = [
-            PixelSize(part.path.name, "all", float(v), f"rlnMicrographPixelSize in {options.micrographs}")
-            for v in np.unique(per_mic)
-        ]
-        return per_mic[keys], used
+        source = f"rlnMicrographPixelSize in {options.micrographs}"
+        values = np.unique([mic_psizes[name] for name in names])
+        return [PixelSize(part.path.name, "all", float(v), source) for v in values], {}
     hint = "give the micrograph pixel size with --mic-psize, or a micrographs STAR with --micrographs"
-    unknown: tuple[np.ndarray, list[PixelSize]] = (np.full(n, np.nan), [])
     if part.optics is None:
         needs.add(
             f"{part.where()}: no micrograph pixel size (a RELION 3.0 file has only the particle pixel size, "
             f"which differs from the micrograph's when particles were rescaled); {hint}"
         )
-        return unknown
+        return [], {}
     if part.columns.optics_group is None:
         needs.add(f"{part.where()}: no rlnOpticsGroup column to find each particle's pixel size; {hint}")
-        return unknown
+        return [], {}
     mic = _optics_value(part.optics, "rlnMicrographPixelSize")
     original = _optics_value(part.optics, "rlnMicrographOriginalPixelSize")
-    groups = numbers[part.columns.optics_group]
-    psize = np.full(n, np.nan)
-    used = []
-    for g in np.unique(groups):
-        label = str(int(g)) if float(g).is_integer() else str(g)
+    used, by_group = [], {}
+    for g in np.unique(np.asarray(list(groups_met), dtype=np.float64)):
+        label = _group_label(g)
         if label in mic:
             value, source = mic[label], "rlnMicrographPixelSize"
         elif label in original:
@@ -338,8 +368,38 @@ def row_pixel_sizes(
         if not value > 0:
             needs.add(f"{part.where()}: optics group {label} has pixel size {value}, expected > 0; {hint}")
             continue
-        psize[groups == g] = value
+        by_group[float(g)] = value
         used.append(PixelSize(part.path.name, label, value, source))
+    return used, by_group
+
+
+def row_pixel_sizes(
+    part: ParticleTable,
+    numbers: dict[str, np.ndarray],
+    keys: np.ndarray,
+    names: list[str],
+    options: ParticleOptions,
+    mic_psizes: dict[str, float] | None,
+    warn: Warn,
+    needs: Needs,
+) -> tuple[np.ndarray, list[PixelSize]]:
+    """The micrograph pixel size of every row of a table in memory, and what was used per group.
+
+    A pixel size the user must give is added to ``needs`` (NaN for those rows).
+    """
+    n = keys.size
+    group_label = part.columns.optics_group
+    groups = numbers[group_label] if group_label and part.optics is not None else np.zeros(0)
+    used, by_group = pixel_sizes_used(part, np.unique(groups), names, options, mic_psizes, warn, needs)
+    if part.columns.coords_in_angstrom:
+        return np.ones(n), used
+    if options.mic_psize is not None:
+        return np.full(n, options.mic_psize), used
+    if mic_psizes is not None:
+        return np.array([mic_psizes[name] for name in names])[keys], used
+    psize = np.full(n, np.nan)
+    for g, value in by_group.items():
+        psize[groups == g] = value
     return psize, used
 
 
@@ -513,43 +573,104 @@ def read_star_files(inputs: list[Path], outdir: StrPath, options: ParticleOption
         micrograph_pixel_sizes(options.micrographs) if options.micrographs and options.mic_psize is None else None
     )
     group_ids: dict[str, int] = {}
-    groups: list[np.ndarray] = []
-    centres: list[np.ndarray] = []
-    scores: list[np.ndarray] = []
-    psizes: list[np.ndarray] = []
-    counts: list[int] = []
+    scans: list[ParticleScan] = []
     pixel_sizes: list[dict] = []
     for part in parts:
         log(f"reading {part.path} ({part.star.size / 1e6:.1f} MB)", "info")
-        numbers, keys, names = part.star.scan(part.block, part.columns.numbers(score_label), part.columns.key)
-        remap = np.array([group_ids.setdefault(name, len(group_ids)) for name in names], dtype=np.int64)
-        groups.append(remap[keys] if keys.size else np.zeros(0, dtype=np.int64))
-        psize, used = row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn, needs)
-        psizes.append(np.broadcast_to(psize, keys.shape))
-        centres.append(centres_in_angstrom(part, numbers, psize))
+        scan = scan_particles(part, score_label, pixel_size_plan(part, options, mic_psizes))
+        used, _ = pixel_sizes_used(part, scan.optics_groups, scan.key_names, options, mic_psizes, warn, needs)
         pixel_sizes.extend(vars(p) for p in used)
-        if score_label:
-            scores.append(numbers[score_label])
-        counts.append(keys.size)
+        scan.mic_ids = [group_ids.setdefault(name, len(group_ids)) for name in scan.key_names]
+        if scan.mic_ids != list(range(len(scan.mic_ids))):  # not the first input's ids: renumber
+            scan.groups = np.asarray(scan.mic_ids, dtype=np.uint32)[scan.groups]
+        scans.append(scan)
     needs.check()
-    dim = max(c.shape[1] for c in centres)
-    if any(c.shape[1] != dim for c in centres):
+    dim = max(s.centres.shape[1] for s in scans)
+    if any(s.centres.shape[1] != dim for s in scans):
         raise CryodedupError("inputs mix 2D and 3D coordinates")
+    counts = [len(s.groups) for s in scans]
+    mic_psize = np.full(len(group_ids), np.nan)
+    for scan in scans[::-1]:  # the first input that has a micrograph gives its pixel size
+        mic_psize[scan.mic_ids] = scan.key_psizes
     return ParticleSet(
         inputs=[str(p.path) for p in parts],
-        input_of=np.repeat(np.arange(len(parts)), counts),
+        input_of=input_numbers(counts),
         mic_names=list(group_ids),
-        groups=np.concatenate(groups),
-        centres=np.concatenate(centres) if sum(counts) else np.zeros((0, dim)),
-        psize=np.concatenate(psizes).astype(np.float64),
+        groups=_joined([s.groups for s in scans]),
+        centres=_joined([s.centres for s in scans]),
+        psize=row_psizes(mic_psize, scans),
         pixel_sizes=pixel_sizes,
-        scores=np.concatenate(scores) if score_label else None,
+        scores=_joined([s.scores for s in scans]) if score_label else None,
         score_label=score_label,
         higher_is_better=higher,
         shift=", ".join(parts[0].columns.origins) or "none",
         read_files=[p.path for p in parts],
         writer=StarWriter(parts, labels, counts, Path(outdir)),
     )
+
+
+@dataclass
+class ParticleScan:
+    """What the job keeps of one input's rows: micrograph ids (uint32), centres, scores.
+
+    ``key_names`` are the input's micrographs (by the scan's ids), ``key_psizes`` their
+    pixel sizes, ``mic_ids`` their ids among all inputs' micrographs.
+    """
+
+    groups: np.ndarray
+    centres: np.ndarray
+    scores: np.ndarray | None
+    key_names: list[str]
+    key_psizes: np.ndarray
+    optics_groups: list[float]
+    mic_ids: list[int] = field(default_factory=list)
+
+
+def scan_particles(part: ParticleStar, score_label: str | None, psize_plan: tuple) -> ParticleScan:
+    """One input's rows, scanned one window of the file at a time: 28 bytes per 2D particle."""
+    cols = part.columns
+    origin_by_axis = {lab[-1] if not lab.endswith("Angst") else lab[-6]: lab for lab in cols.origins}
+    axes = [lab[-6] if lab.endswith("Angst") else lab[-1] for lab in cols.coords]
+    origin_pixels = ("rlnDetectorPixelSize", "rlnMagnification") if cols.origins_in_pixels else None
+    raw = part.star.scan_particles(
+        part.block,
+        cols.key,
+        cols.coords,
+        [origin_by_axis.get(axis) for axis in axes],
+        origin_pixels,
+        psize_plan,
+        score_label,
+    )
+    return ParticleScan(
+        groups=raw.keys,
+        centres=raw.centres.reshape(-1, len(cols.coords)),
+        scores=raw.scores,
+        key_names=raw.key_names,
+        key_psizes=raw.key_psizes,
+        optics_groups=raw.optics_groups,
+    )
+
+
+def input_numbers(counts: list[int]) -> np.ndarray:
+    """The input of each row, rows input by input: one byte per row (no memory for one input)."""
+    if len(counts) == 1:
+        return np.broadcast_to(np.uint8(0), (counts[0],))
+    dtype = np.uint8 if len(counts) <= 256 else np.int64
+    return np.repeat(np.arange(len(counts), dtype=dtype), counts)
+
+
+def _joined(arrays: list) -> np.ndarray:
+    """The arrays of all inputs as one (the only one as it is: no copy of a big input)."""
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+def row_psizes(mic_psize: np.ndarray, scans: list[ParticleScan]) -> np.ndarray:
+    """The micrograph pixel size of each row: no memory when all micrographs share one."""
+    n = sum(len(s.groups) for s in scans)
+    known = np.unique(mic_psize[~np.isnan(mic_psize)])
+    if len(known) <= 1 and not np.isnan(mic_psize).any():
+        return np.broadcast_to(known[0] if len(known) else np.nan, (n,))
+    return mic_psize[_joined([s.groups for s in scans])] if n else np.zeros(0)
 
 
 class _FrameParticles:

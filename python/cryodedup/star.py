@@ -1,7 +1,8 @@
 """STAR files: blocks, small tables, and fast scans and row copies of big loops.
 
 The file is memory-mapped and indexed by the Rust core; big loops are scanned in parallel
-for the few columns a job needs, and rows are written back byte for byte. Small tables
+for the few columns a job needs, and rows are written back byte for byte, one window of
+the file at a time (pages released behind, so memory does not grow with the file). Small tables
 (optics groups, micrograph lists) are read here as strings.
 """
 
@@ -172,6 +173,40 @@ class StarFile:
             raise CryodedupError(f"{self.path}: {err}") from None
         return dict(zip(number_labels, scanned.numbers)), scanned.keys, scanned.key_names
 
+    def scan_particles(
+        self,
+        block: Block,
+        key: str,
+        coords: Sequence[str],
+        origins: Sequence[str | None],
+        origin_pixels: tuple[str, str] | None,
+        psize: tuple,
+        score: str | None,
+    ) -> _core.ParticleScan:
+        """Scans a particle loop for the particle job, one window of the file at a time.
+
+        Keeps per row only the centre in Å, the score and the micrograph id (the file's
+        pages are released as the scan passes them). ``psize`` says where each row's
+        micrograph pixel size comes from: ``("angstrom",)`` (coordinates in Å),
+        ``("constant", value)``, ``("optics", label, [(group, psize), ...])`` or
+        ``("micrographs", {name: psize})``.
+        """
+        col = self._column_index
+        if psize[0] == "optics":
+            psize = ("optics", col(block, psize[1]), psize[2])
+        try:
+            return self._raw.scan_particles(
+                block.index,
+                col(block, key),
+                [col(block, c) for c in coords],
+                [None if o is None else col(block, o) for o in origins],
+                None if origin_pixels is None else (col(block, origin_pixels[0]), col(block, origin_pixels[1])),
+                psize,
+                None if score is None else col(block, score),
+            )
+        except _core.StarSyntaxError as err:
+            raise CryodedupError(f"{self.path}: {err}") from None
+
     def split_rows(self, block: Block, keep: np.ndarray, kept_path: StrPath, rejected_path: StrPath) -> None:
         """Writes the file twice, with only the kept and only the other rows of ``block``.
 
@@ -197,7 +232,8 @@ class StarFile:
     ) -> None:
         """Appends the rows of a scanned loop to two files, byte for byte.
 
-        Kept rows go to ``kept_path``, the rest to ``rejected_path``. ``rewrite`` = (label,
+        Kept rows go to ``kept_path``, the rest to ``rejected_path``; the rows are read
+        again, one window at a time, so ``keep`` must have one entry per row. ``rewrite`` = (label,
         {old text: new text}) changes one field of the rows that hold an old text. ``columns``
         (labels of the block) writes only those fields, in that order, each field's text unchanged.
         """

@@ -23,13 +23,16 @@ pub struct DedupParams {
     pub remove_entirely: bool,
     /// Seed of the random ranking used when there are no scores.
     pub seed: u64,
+    /// Fill `DedupResult::suppressed_by` (8 bytes per particle; only pictures need it).
+    pub want_suppressed_by: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct DedupResult {
     pub keep: Vec<bool>,
     /// For a rejected particle: a kept particle within `min_dist` that ranks above it (in
-    /// remove-entirely mode: its nearest neighbour). -1 for kept particles.
+    /// remove-entirely mode: its nearest neighbour). -1 for kept particles. Empty unless
+    /// `DedupParams::want_suppressed_by`.
     pub suppressed_by: Vec<i64>,
 }
 
@@ -64,9 +67,26 @@ impl fmt::Display for DedupError {
 
 impl std::error::Error for DedupError {}
 
+/// A micrograph id: `i64` from Python's own arrays, `u32` from a scan (half the memory).
+pub trait GroupId: Copy + Ord + Send + Sync {
+    fn to_i64(self) -> i64;
+}
+
+impl GroupId for i64 {
+    fn to_i64(self) -> i64 {
+        self
+    }
+}
+
+impl GroupId for u32 {
+    fn to_i64(self) -> i64 {
+        self as i64
+    }
+}
+
 /// Runs the duplicate removal. `coords` is row-major, `dim` (2 or 3) values per particle.
-pub fn dedup(
-    groups: &[i64],
+pub fn dedup<G: GroupId>(
+    groups: &[G],
     coords: &[f64],
     dim: usize,
     scores: Option<&[f64]>,
@@ -78,8 +98,8 @@ pub fn dedup(
 /// [`dedup`], and with `inputs` (each particle's input, below
 /// [`crate::consensus::MAX_MASK_INPUTS`]) in the same pass over each micrograph the masks
 /// of [`crate::consensus::support_masks`], so each micrograph's points are gathered once.
-pub fn dedup_with_masks(
-    groups: &[i64],
+pub fn dedup_with_masks<G: GroupId>(
+    groups: &[G],
     coords: &[f64],
     dim: usize,
     scores: Option<&[f64]>,
@@ -118,8 +138,8 @@ pub fn dedup_with_masks(
         return Err(DedupError::NonFinite { index: index / dim });
     }
     Ok(match dim {
-        2 => run::<2>(groups, coords, scores, inputs, params),
-        _ => run::<3>(groups, coords, scores, inputs, params),
+        2 => run::<2, G>(groups, coords, scores, inputs, params),
+        _ => run::<3, G>(groups, coords, scores, inputs, params),
     })
 }
 
@@ -139,8 +159,8 @@ struct GroupOut<'a> {
     masks: &'a mut [u64],
 }
 
-fn run<const D: usize>(
-    groups: &[i64],
+fn run<const D: usize, G: GroupId>(
+    groups: &[G],
     coords: &[f64],
     scores: Option<&[f64]>,
     inputs: Option<&[u32]>,
@@ -152,14 +172,15 @@ fn run<const D: usize>(
 
     // Results are computed in group order (each group a contiguous slice), then scattered.
     let mut keep_grouped = vec![true; n];
-    let mut sup_grouped = vec![-1i64; n];
+    let mut sup_grouped = vec![-1i64; if params.want_suppressed_by { n } else { 0 }];
     let mut masks_grouped = vec![0u64; if inputs.is_some() { n } else { 0 }];
     let mut tasks = Vec::with_capacity(ranges.len());
     let (mut keep_rest, mut sup_rest) = (&mut keep_grouped[..], &mut sup_grouped[..]);
     let mut masks_rest = &mut masks_grouped[..];
     for &(lo, hi) in &ranges {
         let (keep, kr) = std::mem::take(&mut keep_rest).split_at_mut(hi - lo);
-        let (sup, sr) = std::mem::take(&mut sup_rest).split_at_mut(hi - lo);
+        let take_sup = if params.want_suppressed_by { hi - lo } else { 0 };
+        let (sup, sr) = std::mem::take(&mut sup_rest).split_at_mut(take_sup);
         let take = if inputs.is_some() { hi - lo } else { 0 };
         let (masks, mr) = std::mem::take(&mut masks_rest).split_at_mut(take);
         (keep_rest, sup_rest, masks_rest) = (kr, sr, mr);
@@ -176,11 +197,13 @@ fn run<const D: usize>(
         return (result, masks_wanted.then_some(masks_grouped));
     }
     let mut keep = vec![true; n];
-    let mut suppressed_by = vec![-1i64; n];
+    let mut suppressed_by = vec![-1i64; sup_grouped.len()];
     let mut masks = vec![0u64; masks_grouped.len()];
     for (pos, &i) in order.iter().enumerate() {
         keep[i as usize] = keep_grouped[pos];
-        suppressed_by[i as usize] = sup_grouped[pos];
+        if params.want_suppressed_by {
+            suppressed_by[i as usize] = sup_grouped[pos];
+        }
         if masks_wanted {
             masks[i as usize] = masks_grouped[pos];
         }
@@ -189,25 +212,25 @@ fn run<const D: usize>(
 }
 
 /// Particle indices sorted by (group, index).
-pub(crate) fn order_by_group(groups: &[i64]) -> Vec<u32> {
+pub(crate) fn order_by_group<G: GroupId>(groups: &[G]) -> Vec<u32> {
     let n = groups.len();
     if groups.windows(2).all(|w| w[0] <= w[1]) {
         return (0..n as u32).collect();
     }
-    let (min, max) = groups.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &g| (lo.min(g), hi.max(g)));
+    let (min, max) = groups.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &g| (lo.min(g.to_i64()), hi.max(g.to_i64())));
     let span = (max as i128 - min as i128) as u128;
     if span <= 2 * n as u128 + 1024 {
         // Dense labels (the usual case: micrograph numbers): a stable counting sort.
         let mut starts = vec![0u32; span as usize + 2];
         for &g in groups {
-            starts[(g - min) as usize + 1] += 1;
+            starts[(g.to_i64() - min) as usize + 1] += 1;
         }
         for k in 1..starts.len() {
             starts[k] += starts[k - 1];
         }
         let mut order = vec![0u32; n];
         for (i, &g) in groups.iter().enumerate() {
-            let slot = &mut starts[(g - min) as usize];
+            let slot = &mut starts[(g.to_i64() - min) as usize];
             order[*slot as usize] = i as u32;
             *slot += 1;
         }
@@ -219,7 +242,7 @@ pub(crate) fn order_by_group(groups: &[i64]) -> Vec<u32> {
 }
 
 /// Half-open ranges of `order` that share a group.
-pub(crate) fn group_ranges(groups: &[i64], order: &[u32]) -> Vec<(usize, usize)> {
+pub(crate) fn group_ranges<G: GroupId>(groups: &[G], order: &[u32]) -> Vec<(usize, usize)> {
     let mut ranges = Vec::new();
     let mut lo = 0;
     for pos in 1..=order.len() {
@@ -459,7 +482,9 @@ impl<const D: usize> Positions<D> {
 
 fn reject(keep: &mut [bool], sup: &mut [i64], local: u32, by_global: u32) {
     keep[local as usize] = false;
-    sup[local as usize] = by_global as i64;
+    if let Some(s) = sup.get_mut(local as usize) {
+        *s = by_global as i64; // sup is empty when not wanted
+    }
 }
 
 #[cfg(test)]
@@ -467,7 +492,7 @@ mod tests {
     use super::*;
 
     fn params(min_dist: f64) -> DedupParams {
-        DedupParams { min_dist, higher_is_better: true, remove_entirely: false, seed: 0 }
+        DedupParams { min_dist, higher_is_better: true, remove_entirely: false, seed: 0, want_suppressed_by: true }
     }
 
     #[test]
@@ -475,15 +500,33 @@ mod tests {
         // Centres at 0, 15 and 30 Å with 20 Å: the middle one is suppressed by the best
         // ranked, and the far end survives because a suppressed particle suppresses nothing.
         let coords = [0.0, 0.0, 15.0, 0.0, 30.0, 0.0];
-        let r = dedup(&[0, 0, 0], &coords, 2, Some(&[3.0, 2.0, 1.0]), &params(20.0)).unwrap();
+        let r = dedup(&[0i64, 0, 0], &coords, 2, Some(&[3.0, 2.0, 1.0]), &params(20.0)).unwrap();
         assert_eq!(r.keep, vec![true, false, true]);
         assert_eq!(r.suppressed_by, vec![-1, 0, -1]);
     }
 
     #[test]
+    fn u32_groups_and_no_suppressed_by_decide_alike() {
+        // Two micrographs interleaved (so results are scattered back), chains at 0, 15, 30 Å.
+        let groups_i64 = [5i64, 2, 5, 2, 5, 2];
+        let groups_u32 = [5u32, 2, 5, 2, 5, 2];
+        let coords = [0.0, 0.0, 0.0, 0.0, 15.0, 0.0, 15.0, 0.0, 30.0, 0.0, 30.0, 0.0];
+        let scores = [3.0, 1.0, 2.0, 2.0, 1.0, 3.0];
+        let full = dedup(&groups_i64, &coords, 2, Some(&scores), &params(20.0)).unwrap();
+        // Group 5 ranks 0 (3.0) first: keeps 0, suppresses 2; 4 survives. Group 2 ranks 5 first:
+        // keeps 5, suppresses 3; 1 survives.
+        assert_eq!(full.keep, vec![true, true, false, false, true, true]);
+        assert_eq!(full.suppressed_by, vec![-1, -1, 0, 5, -1, -1]);
+        let lean = DedupParams { want_suppressed_by: false, ..params(20.0) };
+        let r = dedup(&groups_u32, &coords, 2, Some(&scores), &lean).unwrap();
+        assert_eq!(r.keep, full.keep);
+        assert!(r.suppressed_by.is_empty());
+    }
+
+    #[test]
     fn groups_never_interact() {
         let coords = [0.0, 0.0, 0.0, 0.0];
-        let r = dedup(&[5, 9], &coords, 2, None, &params(20.0)).unwrap();
+        let r = dedup(&[5i64, 9], &coords, 2, None, &params(20.0)).unwrap();
         assert_eq!(r.keep, vec![true, true]);
     }
 
@@ -491,7 +534,7 @@ mod tests {
     fn lower_is_better_and_nan_last() {
         let coords = [0.0, 0.0, 1.0, 0.0, 2.0, 0.0];
         let p = DedupParams { higher_is_better: false, ..params(5.0) };
-        let r = dedup(&[1, 1, 1], &coords, 2, Some(&[f64::NAN, 0.5, 0.2]), &p).unwrap();
+        let r = dedup(&[1i64, 1, 1], &coords, 2, Some(&[f64::NAN, 0.5, 0.2]), &p).unwrap();
         assert_eq!(r.keep, vec![false, false, true]);
         assert_eq!(r.suppressed_by, vec![2, 2, -1]);
     }
@@ -499,11 +542,11 @@ mod tests {
     #[test]
     fn exact_matching_at_zero_distance() {
         let coords = [1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 1.0, 2.0, 3.0000001, -0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
-        let r = dedup(&[0, 0, 0, 0, 0], &coords, 3, Some(&[1.0, 2.0, 0.0, 1.0, 1.0]), &params(0.0)).unwrap();
+        let r = dedup(&[0i64, 0, 0, 0, 0], &coords, 3, Some(&[1.0, 2.0, 0.0, 1.0, 1.0]), &params(0.0)).unwrap();
         assert_eq!(r.keep, vec![false, true, true, true, false]);
         assert_eq!(r.suppressed_by, vec![1, -1, -1, -1, 3]);
         let entirely = DedupParams { remove_entirely: true, ..params(0.0) };
-        let r = dedup(&[0, 0, 0, 0, 0], &coords, 3, None, &entirely).unwrap();
+        let r = dedup(&[0i64, 0, 0, 0, 0], &coords, 3, None, &entirely).unwrap();
         assert_eq!(r.keep, vec![false, false, true, false, false]);
         assert_eq!(r.suppressed_by, vec![1, 0, -1, 4, 3]);
     }
@@ -512,7 +555,7 @@ mod tests {
     fn remove_entirely_names_nearest() {
         let coords = [0.0, 0.0, 9.0, 0.0, 4.0, 0.0, 100.0, 0.0];
         let p = DedupParams { remove_entirely: true, ..params(10.0) };
-        let r = dedup(&[0, 0, 0, 0], &coords, 2, None, &p).unwrap();
+        let r = dedup(&[0i64, 0, 0, 0], &coords, 2, None, &p).unwrap();
         assert_eq!(r.keep, vec![false, false, false, true]);
         assert_eq!(r.suppressed_by, vec![2, 2, 0, -1]);
     }
@@ -544,10 +587,10 @@ mod tests {
 
     #[test]
     fn bad_input_is_refused() {
-        assert_eq!(dedup(&[0], &[0.0], 1, None, &params(1.0)), Err(DedupError::Dimension(1)));
-        assert_eq!(dedup(&[0], &[0.0, 0.0], 2, None, &params(-1.0)), Err(DedupError::MinDist(-1.0)));
+        assert_eq!(dedup(&[0i64], &[0.0], 1, None, &params(1.0)), Err(DedupError::Dimension(1)));
+        assert_eq!(dedup(&[0i64], &[0.0, 0.0], 2, None, &params(-1.0)), Err(DedupError::MinDist(-1.0)));
         assert_eq!(
-            dedup(&[0, 0], &[0.0, 0.0, f64::NAN, 0.0], 2, None, &params(1.0)),
+            dedup(&[0i64, 0], &[0.0, 0.0, f64::NAN, 0.0], 2, None, &params(1.0)),
             Err(DedupError::NonFinite { index: 1 })
         );
     }
@@ -577,7 +620,7 @@ mod tests {
                 assert_eq!(masks.unwrap(), expected, "min_dist {min_dist}");
             }
         }
-        let too_many = dedup_with_masks(&[0], &[0.0, 0.0], 2, None, Some(&[64]), &params(1.0));
+        let too_many = dedup_with_masks(&[0i64], &[0.0, 0.0], 2, None, Some(&[64]), &params(1.0));
         assert_eq!(too_many.unwrap_err(), DedupError::InputOutOfRange { index: 0, limit: 64 });
     }
 

@@ -10,5 +10,6 @@ pub mod consensus;
 pub mod dedup;
 pub mod kdtree;
 pub mod micrographs;
+pub mod particle_rows;
 pub mod picks;
 pub mod star;

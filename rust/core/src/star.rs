@@ -167,21 +167,43 @@ fn binary_or(data: &[u8], err: StarError) -> StarError {
     find_binary(data).map_or(err, |offset| StarError::Binary { offset })
 }
 
+/// Bytes of a big file handled between two calls of a [`Release`]: the fixed buffer of a
+/// streaming pass, whatever the file's size. Small in tests, so that they cross windows.
+pub const WINDOW: usize = if cfg!(test) { 1 << 16 } else { 1 << 26 };
+
+/// Called with byte ranges of the input that a pass has finished with, in increasing order,
+/// so that a memory-mapped file's pages can be released behind the cursor (resident memory
+/// then stays within a window, not the file).
+pub type Release<'a> = &'a (dyn Fn(Range<usize>) + Sync);
+
+/// A [`Release`] that keeps everything (data already in memory).
+pub fn keep_all(_: Range<usize>) {}
+
 /// Indexes every block of a STAR file. A binary file (an MRC, a gzip) is refused as such,
 /// so that no error message quotes its bytes.
 pub fn index(data: &[u8]) -> Result<Vec<Block>, StarError> {
+    index_releasing(data, &keep_all)
+}
+
+/// [`index`], releasing each [`WINDOW`] of `data` once it is indexed.
+pub fn index_releasing(data: &[u8], release: Release) -> Result<Vec<Block>, StarError> {
     if let Some(offset) = binary_at_edges(data) {
         return Err(StarError::Binary { offset });
     }
-    index_text(data).map_err(|e| binary_or(data, e))
+    index_text(data, release).map_err(|e| binary_or(data, e))
 }
 
-fn index_text(data: &[u8]) -> Result<Vec<Block>, StarError> {
+fn index_text(data: &[u8], release: Release) -> Result<Vec<Block>, StarError> {
     let mut blocks: Vec<Block> = Vec::new();
     let mut state = State::Outside;
     let mut line_no = 0usize;
+    let mut released = 0usize;
     for (start, end, next) in (Lines { data, pos: 0 }) {
         line_no += 1;
+        if next - released >= WINDOW {
+            release(released..next);
+            released = next;
+        }
         let t = trim(&data[start..end]);
         if let State::Rows = state {
             // The hot path: most lines of a big file are rows.
@@ -413,28 +435,96 @@ pub fn scan_rows_with_missing(
     key_col: Option<usize>,
     missing: Option<&[u8]>,
 ) -> Result<RowScan, StarError> {
-    let rows = &data[table.rows.clone()];
-    let chunks = chunk_at_lines(rows, 1 << 22);
-    let results: Vec<ChunkScan> =
-        chunks.par_iter().map(|r| scan_chunk(rows, r.clone(), table, number_cols, key_col, missing)).collect();
+    let mut out = RowScan { numbers: vec![Vec::new(); number_cols.len()], ..Default::default() };
+    let request = ScanRequest { number_cols, key_col, missing };
+    out.key_names = scan_rows_streaming(data, table, &request, &keep_all, |rows, _| {
+        out.spans.extend_from_slice(&rows.spans);
+        out.keys.extend_from_slice(&rows.keys);
+        for (dst, src) in out.numbers.iter_mut().zip(&rows.numbers) {
+            dst.extend_from_slice(src);
+        }
+    })?;
+    Ok(out)
+}
 
-    // Report the first error in file order, with its line number.
-    if let Some((offset, mut err)) = results.iter().find_map(|c| c.error.clone()) {
-        let line = table.first_row_line + memchr::memchr_iter(b'\n', &rows[..offset]).count();
-        let end = memchr(b'\n', &rows[offset..]).map_or(rows.len(), |k| offset + k);
-        if let Some(k) = find_binary(&rows[offset..end]) {
-            return Err(StarError::Binary { offset: table.rows.start + offset + k });
+/// The columns a streaming scan reads.
+pub struct ScanRequest<'a> {
+    /// Columns parsed as f64.
+    pub number_cols: &'a [usize],
+    /// A text column mapped to dense ids (micrograph names).
+    pub key_col: Option<usize>,
+    /// A field text that reads as NaN in a number column (crYOLO's `<NA>`).
+    pub missing: Option<&'a [u8]>,
+}
+
+/// Scans the rows of `table` one [`WINDOW`] at a time (rows of a window in parallel) and
+/// hands each piece of rows to `consume` in file order, with the key texts by id so far,
+/// then releases the window. Key ids are global (shared by all pieces); returns the
+/// distinct key texts by id. Memory: the
+/// pieces of one window, plus one entry per distinct key.
+pub fn scan_rows_streaming(
+    data: &[u8],
+    table: &Table,
+    request: &ScanRequest,
+    release: Release,
+    mut consume: impl FnMut(&RowScan, &[Vec<u8>]),
+) -> Result<Vec<Vec<u8>>, StarError> {
+    let rows = &data[table.rows.clone()];
+    let mut global: HashMap<Vec<u8>, u32> = HashMap::new();
+    let mut key_names: Vec<Vec<u8>> = Vec::new();
+    for window in chunk_at_lines(rows, WINDOW) {
+        let pieces: Vec<Range<usize>> = chunk_at_lines(&rows[window.clone()], 1 << 22)
+            .into_iter()
+            .map(|r| r.start + window.start..r.end + window.start)
+            .collect();
+        let results: Vec<ChunkScan> = pieces
+            .par_iter()
+            .map(|r| scan_chunk(rows, r.clone(), table, request.number_cols, request.key_col, request.missing))
+            .collect();
+        if let Some((offset, err)) = results.iter().find_map(|c| c.error.clone()) {
+            return Err(locate_error(rows, table, offset, err));
         }
-        match &mut err {
-            StarError::FieldCount { line: l, .. }
-            | StarError::NotANumber { line: l, .. }
-            | StarError::Unterminated { line: l }
-            | StarError::Unexpected { line: l, .. } => *l = line,
-            StarError::Binary { .. } => {}
+        for mut chunk in results {
+            let remap: Vec<u32> = std::mem::take(&mut chunk.scan.key_names)
+                .into_iter()
+                .map(|name| {
+                    let fresh = global.len() as u32;
+                    *global.entry(name).or_insert_with_key(|name| {
+                        key_names.push(name.clone());
+                        fresh
+                    })
+                })
+                .collect();
+            for k in chunk.scan.keys.iter_mut() {
+                *k = remap[*k as usize];
+            }
+            let base = table.rows.start as u64;
+            for span in chunk.scan.spans.iter_mut() {
+                *span = (span.0 + base, span.1 + base);
+            }
+            consume(&chunk.scan, &key_names);
         }
-        return Err(err);
+        release(table.rows.start + window.start..table.rows.start + window.end);
     }
-    Ok(merge_chunks(results, table.rows.start as u64, number_cols.len()))
+    Ok(key_names)
+}
+
+/// The error of a row at `offset` in `rows`, with its line number (counted from the
+/// loop's start: only on the error path) or as binary content.
+fn locate_error(rows: &[u8], table: &Table, offset: usize, mut err: StarError) -> StarError {
+    let line = table.first_row_line + memchr::memchr_iter(b'\n', &rows[..offset]).count();
+    let end = memchr(b'\n', &rows[offset..]).map_or(rows.len(), |k| offset + k);
+    if let Some(k) = find_binary(&rows[offset..end]) {
+        return StarError::Binary { offset: table.rows.start + offset + k };
+    }
+    match &mut err {
+        StarError::FieldCount { line: l, .. }
+        | StarError::NotANumber { line: l, .. }
+        | StarError::Unterminated { line: l }
+        | StarError::Unexpected { line: l, .. } => *l = line,
+        StarError::Binary { .. } => {}
+    }
+    err
 }
 
 /// Splits `data` into ranges of about `size` bytes that end at line ends.
@@ -531,36 +621,6 @@ fn scan_chunk(
     ChunkScan { scan, error: None }
 }
 
-/// Concatenates chunk results, turning chunk-local key ids into global ones and row offsets
-/// into file offsets.
-fn merge_chunks(chunks: Vec<ChunkScan>, base: u64, n_numbers: usize) -> RowScan {
-    let total: usize = chunks.iter().map(|c| c.scan.spans.len()).sum();
-    let mut out = RowScan { numbers: vec![Vec::with_capacity(total); n_numbers], ..Default::default() };
-    out.spans.reserve(total);
-    out.keys.reserve(total);
-    let mut global: HashMap<Vec<u8>, u32> = HashMap::new();
-    for chunk in chunks {
-        let s = chunk.scan;
-        let remap: Vec<u32> = s
-            .key_names
-            .into_iter()
-            .map(|name| {
-                let fresh = global.len() as u32;
-                *global.entry(name.clone()).or_insert_with(|| {
-                    out.key_names.push(name);
-                    fresh
-                })
-            })
-            .collect();
-        out.keys.extend(s.keys.iter().map(|&k| remap[k as usize]));
-        out.spans.extend(s.spans.iter().map(|&(a, b)| (a + base, b + base)));
-        for (dst, src) in out.numbers.iter_mut().zip(s.numbers) {
-            dst.extend(src);
-        }
-    }
-    out
-}
-
 /// Rewrites one column of chosen rows: the field `column` is replaced where its text is a
 /// key of `map`. Only that field's bytes change; spacing is kept.
 pub struct ColumnRewrite<'a> {
@@ -616,7 +676,75 @@ pub fn write_rows(
     flush(data, &mut run, out)
 }
 
-fn flush(data: &[u8], run: &mut Option<(usize, usize)>, out: &mut impl Write) -> io::Result<()> {
+/// Writes the rows of `table` in order, row `i` to `kept` where `keep[i]` holds and to
+/// `rejected` otherwise, re-reading the rows instead of keeping their offsets (the rows a
+/// scan counted: comments and blank lines are skipped as the scan skips them). Unedited
+/// rows are byte copies, adjacent rows written in one call; a last row without a line
+/// terminator gets `\n`. Each [`WINDOW`] is released once written.
+pub fn write_split(
+    data: &[u8],
+    table: &Table,
+    keep: &[bool],
+    edit: &RowEdit,
+    kept: &mut impl Write,
+    rejected: &mut impl Write,
+    release: Release,
+) -> io::Result<()> {
+    let mut runs: [Option<(usize, usize)>; 2] = [None, None];
+    let mut fields = Vec::new();
+    let mut row = 0usize;
+    let mut released = table.rows.start;
+    let rows = table.rows.clone();
+    for (a, end, b) in (Lines { data: &data[rows.clone()], pos: 0 }) {
+        let (a, b) = (a + rows.start, b + rows.start);
+        let t = trim(&data[a..end + rows.start]);
+        if t.is_empty() || is_comment(t) {
+            continue;
+        }
+        let Some(&wanted) = keep.get(row) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("keep has {} entries, the loop more rows", keep.len()),
+            ));
+        };
+        row += 1;
+        let (out, run): (&mut dyn Write, _) = if wanted { (kept, &mut runs[0]) } else { (rejected, &mut runs[1]) };
+        if !edit.is_copy() {
+            write_edited(&data[a..b], edit, &mut fields, out)?;
+        } else {
+            *run = match *run {
+                Some((s, e)) if e == a => Some((s, b)),
+                _ => {
+                    flush(data, run, out)?;
+                    Some((a, b))
+                }
+            };
+            if run.is_some_and(|(s, e)| e - s >= WINDOW) {
+                flush(data, run, out)?; // a run of a window at most, so that windows can be released
+            }
+        }
+        if b - released >= WINDOW {
+            // Everything before the open runs is written: release up to the first of them.
+            let open = runs.iter().flatten().map(|&(s, _)| s).min().unwrap_or(b);
+            if open > released {
+                release(released..open);
+                released = open;
+            }
+        }
+    }
+    if row != keep.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("keep has {} entries, the loop {row} rows", keep.len()),
+        ));
+    }
+    flush(data, &mut runs[0], kept)?;
+    flush(data, &mut runs[1], rejected)?;
+    release(released..rows.end.max(released));
+    Ok(())
+}
+
+fn flush(data: &[u8], run: &mut Option<(usize, usize)>, out: &mut (impl Write + ?Sized)) -> io::Result<()> {
     if let Some((s, e)) = run.take() {
         out.write_all(&data[s..e])?;
         if data[e - 1] != b'\n' {
@@ -635,7 +763,12 @@ struct FieldSpan {
 }
 
 /// Writes one row line (terminator included) with `edit` applied. `fields` is scratch space.
-fn write_edited(line: &[u8], edit: &RowEdit, fields: &mut Vec<FieldSpan>, out: &mut impl Write) -> io::Result<()> {
+fn write_edited(
+    line: &[u8],
+    edit: &RowEdit,
+    fields: &mut Vec<FieldSpan>,
+    out: &mut (impl Write + ?Sized),
+) -> io::Result<()> {
     let body = line.strip_suffix(b"\n").map_or(line, |l| l.strip_suffix(b"\r").unwrap_or(l));
     fields.clear();
     let base = line.as_ptr() as usize;
@@ -811,6 +944,47 @@ mod tests {
         let mut out = Vec::new();
         write_rows(data, &scan.spans, |i| i < 2, &edit, &mut out).unwrap();
         assert_eq!(out, b"  x   17\n y\t2\n"); // each field keeps the white space before it
+    }
+
+    #[test]
+    fn split_rereads_rows_and_releases_every_byte_once() {
+        // Rows of many windows, a comment among them, a last row without a terminator.
+        let mut s = String::from("data_p\nloop_\n_x\n_m\n");
+        let n = 3 * WINDOW / 10;
+        for i in 0..n {
+            s.push_str(&format!("{i:>3} m\n"));
+            if i == 7 {
+                s.push_str("# comment\n");
+            }
+        }
+        s.push_str("last m");
+        let data = s.as_bytes();
+        let table = index(data).unwrap()[0].table.clone().unwrap();
+        let keep: Vec<bool> = (0..=n).map(|i| i % 3 != 1).collect();
+        let released = std::sync::Mutex::new(Vec::new());
+        let record = |r: Range<usize>| released.lock().unwrap().push(r);
+        let (mut kept, mut rejected) = (Vec::new(), Vec::new());
+        write_split(data, &table, &keep, &RowEdit::default(), &mut kept, &mut rejected, &record).unwrap();
+        // The oracle: the rows' lines, comment left out, each to the file its flag names.
+        let lines: Vec<&str> = s.lines().skip(4).filter(|l| !l.starts_with('#')).collect();
+        let expect = |want: bool| -> Vec<u8> {
+            lines
+                .iter()
+                .zip(&keep)
+                .filter(|(_, &k)| k == want)
+                .flat_map(|(l, _)| format!("{l}\n").into_bytes())
+                .collect()
+        };
+        assert!(kept == expect(true) && rejected == expect(false));
+        // Released in order, without gaps, up to the end, in more than one window.
+        let released = released.into_inner().unwrap();
+        assert!(released.len() > 2);
+        assert_eq!(released[0].start, table.rows.start);
+        assert!(released.windows(2).all(|w| w[0].end == w[1].start));
+        assert_eq!(released.last().unwrap().end, data.len());
+        // A mask of another length is refused.
+        let err = write_split(data, &table, &keep[1..], &RowEdit::default(), &mut kept, &mut rejected, &keep_all);
+        assert!(err.is_err());
     }
 
     #[test]

@@ -4,12 +4,13 @@
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::BufWriter;
+use std::ops::Range;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use cryodedup_core::micrographs::{self, Band, Plan, Spectrum};
+use cryodedup_core::particle_rows::{self, CentrePlan, PixelSize};
 use cryodedup_core::{consensus, dedup as core_dedup, picks, star};
-use memmap2::Mmap;
+use memmap2::{Advice, Mmap, UncheckedAdvice};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
 };
@@ -48,15 +49,16 @@ mod errors {
 }
 
 /// dedup(groups, coords, scores, min_dist, higher_is_better, remove_entirely, seed,
-/// inputs=None) -> (keep, suppressed_by, masks). With inputs (each row's input, below 64),
-/// masks are those of support_masks, found in the same pass over each micrograph; else None.
-/// Arrays must be C-contiguous (the Python wrapper sees to it).
+/// inputs=None, want_suppressed_by=True) -> (keep, suppressed_by, masks). Groups are int64
+/// or uint32. With inputs (each row's input, below 64), masks are those of support_masks,
+/// found in the same pass over each micrograph; else None. suppressed_by is None unless
+/// wanted. Arrays must be C-contiguous (the Python wrapper sees to it).
 #[pyfunction]
-#[pyo3(signature = (groups, coords, scores, min_dist, higher_is_better, remove_entirely, seed, inputs=None))]
+#[pyo3(signature = (groups, coords, scores, min_dist, higher_is_better, remove_entirely, seed, inputs=None, want_suppressed_by=true))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn dedup<'py>(
     py: Python<'py>,
-    groups: PyReadonlyArray1<'py, i64>,
+    groups: &Bound<'py, PyAny>,
     coords: PyReadonlyArray2<'py, f64>,
     scores: Option<PyReadonlyArray1<'py, f64>>,
     min_dist: f64,
@@ -64,9 +66,9 @@ fn dedup<'py>(
     remove_entirely: bool,
     seed: u64,
     inputs: Option<PyReadonlyArray1<'py, u32>>,
-) -> PyResult<(Bound<'py, PyArray1<bool>>, Bound<'py, PyArray1<i64>>, Option<Bound<'py, PyArray1<u64>>>)> {
+    want_suppressed_by: bool,
+) -> PyResult<(Bound<'py, PyArray1<bool>>, Option<Bound<'py, PyArray1<i64>>>, Option<Bound<'py, PyArray1<u64>>>)> {
     let dim = coords.shape()[1];
-    let groups = groups.as_slice()?;
     let coords = coords.as_slice()?;
     let scores = match &scores {
         Some(s) => Some(s.as_slice()?),
@@ -76,12 +78,19 @@ fn dedup<'py>(
         Some(i) => Some(i.as_slice()?),
         None => None,
     };
-    let params = core_dedup::DedupParams { min_dist, higher_is_better, remove_entirely, seed };
-    let (result, masks) = py
-        .detach(|| core_dedup::dedup_with_masks(groups, coords, dim, scores, inputs, &params))
-        .map_err(errors::dedup)?;
+    let params = core_dedup::DedupParams { min_dist, higher_is_better, remove_entirely, seed, want_suppressed_by };
+    let (result, masks) = if let Ok(small) = groups.extract::<PyReadonlyArray1<'py, u32>>() {
+        let groups = small.as_slice()?;
+        py.detach(|| core_dedup::dedup_with_masks(groups, coords, dim, scores, inputs, &params))
+    } else {
+        let wide = groups.extract::<PyReadonlyArray1<'py, i64>>()?;
+        let groups = wide.as_slice()?;
+        py.detach(|| core_dedup::dedup_with_masks(groups, coords, dim, scores, inputs, &params))
+    }
+    .map_err(errors::dedup)?;
     let masks = masks.map(|m| m.into_pyarray(py));
-    Ok((result.keep.into_pyarray(py), result.suppressed_by.into_pyarray(py), masks))
+    let suppressed_by = want_suppressed_by.then(|| result.suppressed_by.into_pyarray(py));
+    Ok((result.keep.into_pyarray(py), suppressed_by, masks))
 }
 
 /// One file's table as Python sees it: (labels or None, header, footer, number of rows).
@@ -216,19 +225,31 @@ fn support_masks<'py>(
     Ok(masks.into_pyarray(py))
 }
 
-/// A STAR file mapped into memory and indexed; loops are scanned and written from the map.
+/// A STAR file mapped into memory and indexed; loops are scanned and written from the map,
+/// one window at a time, each window's pages released once passed (resident memory stays
+/// within a window, whatever the file's size).
 #[pyclass(module = "cryodedup._core", frozen)]
 struct StarFile {
     path: PathBuf,
     map: Option<Mmap>,
     blocks: Vec<star::Block>,
-    /// Row spans of each scanned loop, by block index.
-    spans: Mutex<HashMap<usize, Vec<(u64, u64)>>>,
+}
+
+/// Drops the pages of `range` of `map` from the process (the page cache keeps them).
+fn release_pages(map: &Option<Mmap>, range: Range<usize>) {
+    if let Some(map) = map {
+        // SAFETY: the map is read-only and shared; dropped pages are read again on access.
+        let _ = unsafe { map.unchecked_advise_range(UncheckedAdvice::DontNeed, range.start, range.len()) };
+    }
 }
 
 impl StarFile {
     fn bytes(&self) -> &[u8] {
         self.map.as_deref().unwrap_or(&[])
+    }
+
+    fn release(&self, range: Range<usize>) {
+        release_pages(&self.map, range);
     }
 
     fn table(&self, block: usize) -> PyResult<&star::Table> {
@@ -302,6 +323,33 @@ struct StarScan {
     key_names: Vec<String>,
 }
 
+/// What the particle job keeps of each row of a particle loop (see StarFile.scan_particles).
+/// The arrays are handed to numpy as they are, not copied.
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+struct ParticleScan {
+    /// The number of rows in the loop.
+    rows: usize,
+    /// Centres in Å, float64, one value per axis per row (flat, row-major).
+    centres: Py<PyArray1<f64>>,
+    /// The score of each row (float64), or None without a score column.
+    scores: Option<Py<PyArray1<f64>>>,
+    /// Each row's micrograph id (uint32), an index into `key_names`.
+    keys: Py<PyArray1<u32>>,
+    /// The distinct micrograph names, by id (in order of first appearance).
+    key_names: Vec<String>,
+    /// The pixel size used for each micrograph (of its first row), by id; NaN where unknown.
+    key_psizes: Py<PyArray1<f64>>,
+    /// The distinct optics group numbers met, with pixel sizes by optics group.
+    optics_groups: Vec<f64>,
+}
+
+#[pymethods]
+impl ParticleScan {
+    fn __repr__(&self) -> String {
+        format!("ParticleScan({} rows, {} micrographs)", self.rows, self.key_names.len())
+    }
+}
+
 #[pymethods]
 impl StarScan {
     fn __repr__(&self) -> String {
@@ -317,9 +365,13 @@ impl StarFile {
         let len = file.metadata().map_err(|e| errors::io(&path, e))?.len();
         // SAFETY: the file is only read; cryodedup never writes to its inputs.
         let map = if len == 0 { None } else { Some(unsafe { Mmap::map(&file) }.map_err(|e| errors::io(&path, e))?) };
+        if let Some(map) = &map {
+            let _ = map.advise(Advice::Sequential); // read ahead; a hint only
+        }
         let data: &[u8] = map.as_deref().unwrap_or(&[]);
-        let blocks = py.detach(|| star::index(data)).map_err(errors::star)?;
-        Ok(StarFile { path, map, blocks, spans: Mutex::new(HashMap::new()) })
+        let release = |range: Range<usize>| release_pages(&map, range);
+        let blocks = py.detach(|| star::index_releasing(data, &release)).map_err(errors::star)?;
+        Ok(StarFile { path, map, blocks })
     }
 
     #[getter]
@@ -358,7 +410,6 @@ impl StarFile {
         let scan = py.detach(|| star::scan_rows(data, table, &number_cols, key_col)).map_err(errors::star)?;
         let key_names = scan.key_names.iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect();
         let rows = scan.spans.len();
-        self.spans.lock().unwrap().insert(block, scan.spans);
         let numbers = scan.numbers.into_iter().map(|v| v.into_pyarray(py).unbind()).collect();
         Ok(StarScan { rows, numbers, keys: scan.keys.into_pyarray(py).unbind(), key_names })
     }
@@ -383,13 +434,8 @@ impl StarFile {
         if let Some(&bad) = columns.iter().flatten().find(|&&c| c >= n_columns) {
             return Err(errors::value(format!("column {bad} is out of range")));
         }
-        let spans_by_block = self.spans.lock().unwrap();
-        let spans =
-            spans_by_block.get(&block).ok_or_else(|| errors::value(format!("block {block} was not scanned")))?;
+        let table = self.table(block)?;
         let keep = keep.as_slice()?;
-        if keep.len() != spans.len() {
-            return Err(errors::value(format!("keep has {} entries, the loop {} rows", keep.len(), spans.len())));
-        }
         let map: Option<HashMap<Vec<u8>, Vec<u8>>> = rewrite
             .as_ref()
             .map(|(_, m)| m.iter().map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())).collect());
@@ -401,15 +447,83 @@ impl StarFile {
             columns: columns.as_deref(),
         };
         let data = self.bytes();
-        let write = |path: &PathBuf, want: bool| -> PyResult<()> {
+        let open = |path: &PathBuf| -> PyResult<BufWriter<File>> {
             let file = OpenOptions::new().append(true).open(path).map_err(|e| errors::io(path, e))?;
-            let mut out = BufWriter::with_capacity(1 << 20, file);
-            star::write_rows(data, spans, |i| keep[i] == want, &edit, &mut out)
-                .and_then(|_| out.into_inner().map_err(std::io::IntoInnerError::into_error).map(|_| ()))
-                .map_err(|e| errors::io(path, e))
+            Ok(BufWriter::with_capacity(1 << 20, file))
         };
-        let (a, b) = py.detach(|| rayon::join(|| write(&kept_path, true), || write(&rejected_path, false)));
-        a.and(b)
+        let (mut kept, mut rejected) = (open(&kept_path)?, open(&rejected_path)?);
+        let release = |range: Range<usize>| self.release(range);
+        py.detach(|| {
+            star::write_split(data, table, keep, &edit, &mut kept, &mut rejected, &release)?;
+            kept.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+            rejected.into_inner().map_err(std::io::IntoInnerError::into_error).map(|_| ())
+        })
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => errors::value(e.to_string()),
+            _ => errors::io(&kept_path, e),
+        })
+    }
+
+    /// Scans the particle loop `block` for the job: per row the centre in Å (float64,
+    /// `len(coords)` values per row), the score and the micrograph id, one window at a time.
+    /// `origins` gives each axis' origin column or None; `origin_pixels` the (detector pixel
+    /// size, magnification) columns of origins in particle pixels; `psize` is ("angstrom",),
+    /// ("constant", value), ("optics", column, [(group, psize)]) or ("micrographs", {name: psize}).
+    #[pyo3(signature = (block, key, coords, origins, origin_pixels, psize, score=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn scan_particles(
+        &self,
+        py: Python<'_>,
+        block: usize,
+        key: usize,
+        coords: Vec<usize>,
+        origins: Vec<Option<usize>>,
+        origin_pixels: Option<(usize, usize)>,
+        psize: &Bound<'_, PyAny>,
+        score: Option<usize>,
+    ) -> PyResult<ParticleScan> {
+        let table = self.table(block)?;
+        let n_columns = table.labels.len();
+        let mut used: Vec<usize> = vec![key];
+        used.extend(&coords);
+        used.extend(origins.iter().flatten());
+        used.extend(origin_pixels.iter().flat_map(|&(a, b)| [a, b]));
+        used.extend(score);
+        let kind: String = psize.get_item(0)?.extract()?;
+        let psize = match kind.as_str() {
+            "angstrom" => PixelSize::Angstrom,
+            "constant" => PixelSize::Constant(psize.get_item(1)?.extract()?),
+            "optics" => {
+                let column: usize = psize.get_item(1)?.extract()?;
+                used.push(column);
+                PixelSize::ByOpticsGroup { column, table: psize.get_item(2)?.extract()? }
+            }
+            "micrographs" => {
+                let by_name: HashMap<String, f64> = psize.get_item(1)?.extract()?;
+                PixelSize::ByMicrograph(by_name.into_iter().map(|(k, v)| (k.into_bytes(), v)).collect())
+            }
+            other => return Err(errors::value(format!("unknown pixel size source {other:?}"))),
+        };
+        if let Some(&bad) = used.iter().find(|&&c| c >= n_columns) {
+            return Err(errors::value(format!("column {bad} is out of range")));
+        }
+        if origins.len() != coords.len() || !(2..=3).contains(&coords.len()) {
+            return Err(errors::value("coords and origins must name 2 or 3 axes alike".into()));
+        }
+        let plan = CentrePlan { key, coords, origins, origin_pixels, psize, score };
+        let data = self.bytes();
+        let release = |range: Range<usize>| self.release(range);
+        let rows = py.detach(|| particle_rows::scan_particles(data, table, &plan, &release)).map_err(errors::star)?;
+        let key_names = rows.key_names.iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect();
+        Ok(ParticleScan {
+            rows: rows.keys.len(),
+            centres: rows.centres.into_pyarray(py).unbind(),
+            scores: plan.score.map(|_| rows.scores.into_pyarray(py).unbind()),
+            keys: rows.keys.into_pyarray(py).unbind(),
+            key_names,
+            key_psizes: rows.key_psizes.into_pyarray(py).unbind(),
+            optics_groups: rows.optics_groups,
+        })
     }
 
     fn __repr__(&self) -> String {
@@ -631,6 +745,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<StarFile>()?;
     m.add_class::<StarBlock>()?;
     m.add_class::<StarScan>()?;
+    m.add_class::<ParticleScan>()?;
     m.add_class::<PairScores>()?;
     m.add_class::<SpectrumBank>()?;
     m.add("StarSyntaxError", m.py().get_type::<errors::StarSyntaxError>())?;

@@ -1,0 +1,144 @@
+"""Scale benchmark of the particle job: peak memory and time per particle against file size.
+
+For each size, a RELION 3.1 particle STAR (20 columns, 10 % second picks) is written on
+disk, ``cryodedup particles`` runs on it in a subprocess under GNU time (Debian package
+``time``: peak resident memory), and the input and outputs are deleted before the next size.
+The file is written as blocks of one generated chunk of 1M rows (``cryodedup.synthetic
+.write_benchmark_file``), each block's micrographs renamed, so that a 27 GB file takes
+minutes to write, not an hour; every particle's duplicates stay within its block.
+
+Reported per size: file size, wall time, time per particle and its ratio to the smallest
+size's, peak RSS, and bytes per particle above a fixed buffer (peak RSS minus the peak of a
+run on 1000 particles, which holds Python, numpy and the extension), and the job's own
+split of the time (read = index and scan, decide = dedup, write) from its ``--json``
+summary, and the marginal bytes per particle (peak RSS added per particle from the
+previous size, which the fixed buffers do not enter). Target (issue 12): at most 40 bytes
+per particle, time per particle within 1.3x.
+
+Usage: python benches/bench_scale.py [--sizes 10000000 30000000 100000000] [--workdir DIR]
+       python benches/bench_scale.py --quick        (sizes 200k, 600k, 2M)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cryodedup.synthetic import write_benchmark_file
+
+CHUNK = 1_000_000
+SCORE = "rlnMaxValueProbDistribution"
+
+
+def generated_chunk(workdir: Path, n: int) -> tuple[str, list[str]]:
+    """The header and the row lines of a generated particle STAR of ``n`` rows."""
+    chunk = workdir / f"chunk_{n}.star"
+    write_benchmark_file(chunk, n, seed=0)
+    lines = chunk.read_text().splitlines(keepends=True)
+    chunk.unlink()
+    last_label = max(i for i, line in enumerate(lines) if line.startswith("_"))
+    return "".join(lines[: last_label + 1]), [line for line in lines[last_label + 1 :] if line.strip()]
+
+
+def write_scaled_file(path: Path, n: int, chunk: tuple[str, list[str]]) -> None:
+    """A particle STAR of ``n`` rows: blocks of ``chunk``'s rows, micrographs renamed per block."""
+    header, lines = chunk
+    rows = "".join(lines)
+    with open(path, "w") as out:
+        out.write(header)
+        done, block = 0, 0
+        while done < n:
+            take = min(len(lines), n - done)
+            part = rows if take == len(lines) else "".join(lines[:take])
+            out.write(part.replace("Movies/FoilHole_", f"Movies/B{block:04d}_FoilHole_"))
+            done, block = done + take, block + 1
+        out.write("\n")
+
+
+def run_job(path: Path, outdir: Path) -> dict:
+    """Runs the CLI on ``path``: wall seconds, peak RSS (bytes) and the job's --json summary."""
+    rss_file = Path(tempfile.mkstemp()[1])
+    cmd = ["cryodedup", "particles", str(path), "-o", str(outdir), "--min-dist", "20", "--score", SCORE, "--json"]
+    subprocess.run(["sync"], check=True)
+    start = time.perf_counter()
+    done = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *cmd], check=False, capture_output=True, text=True
+    )
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"cryodedup failed on {path}:\n{done.stderr}")
+    peak = int(rss_file.read_text().split()[-1]) * 1024  # GNU time prints KiB
+    rss_file.unlink()
+    return {"seconds": seconds, "peak_rss": peak, "summary": json.loads(done.stdout)}
+
+
+def measure(workdir: Path, n: int, chunk: tuple[str, list[str]]) -> dict:
+    path = workdir / f"scale_{n}.star"
+    outdir = workdir / f"scale_{n}_out"
+    print(f"{n:>11,} particles: writing {path} ...", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    write_scaled_file(path, n, chunk)
+    size = path.stat().st_size
+    print(f"{'':>11}  {size / 1e9:.2f} GB in {time.perf_counter() - start:.0f} s; running ...", file=sys.stderr)
+    try:
+        result = run_job(path, outdir)
+    finally:
+        path.unlink(missing_ok=True)
+        shutil.rmtree(outdir, ignore_errors=True)
+    result.update(n=n, file_bytes=size)
+    return result
+
+
+def marginal(row: dict, previous: dict | None) -> str:
+    """Peak RSS added per particle from the previous size: the per-particle cost, buffers excluded."""
+    if previous is None:
+        return "-"
+    return f"{(row['peak_rss'] - previous['peak_rss']) / (row['n'] - previous['n']):.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000_000, 30_000_000, 100_000_000])
+    parser.add_argument("--quick", action="store_true", help="sizes 200k, 600k and 2M")
+    parser.add_argument("--workdir", type=Path, default=Path(__file__).parent / "out")
+    args = parser.parse_args()
+    sizes = [200_000, 600_000, 2_000_000] if args.quick else args.sizes
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(args.workdir).free
+    print(f"{free / 1e9:.0f} GB free in {args.workdir}", file=sys.stderr)
+    chunk = generated_chunk(args.workdir, min(CHUNK, max(sizes)))
+    baseline = measure(args.workdir, 1000, chunk)["peak_rss"]
+    rows = []
+    for n in sizes:
+        rows.append(measure(args.workdir, n, chunk))
+        r = rows[-1]
+        print(f"{n:,}: {r['seconds']:.1f} s, peak RSS {r['peak_rss'] / 1e9:.2f} GB, {r['summary'].get('timings')}")
+        sys.stdout.flush()
+    first = rows[0]["seconds"] / rows[0]["n"]
+    print(f"\nfixed buffer (peak RSS at 1000 particles): {baseline / 1e6:.0f} MB; cores: {os.cpu_count()}")
+    print(
+        "| particles | file | wall | µs/particle | ratio to first | peak RSS | B/particle above 1k run "
+        "| B/particle marginal | read | decide | write |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r, previous in zip(rows, [None, *rows[:-1]]):
+        per = r["seconds"] / r["n"]
+        parts = r["summary"].get("timings", {})
+        print(
+            f"| {r['n']:,} | {r['file_bytes'] / 1e9:.2f} GB | {r['seconds']:.1f} s | {per * 1e6:.2f} | "
+            f"{per / first:.2f} | {r['peak_rss'] / 1e9:.2f} GB | {(r['peak_rss'] - baseline) / r['n']:.1f} | "
+            f"{marginal(r, previous)} | "
+            + " | ".join(f"{parts.get(k, float('nan')):.1f} s" for k in ("read", "decide", "write"))
+            + " |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""The particle job on STAR files in bounded memory gives the same bytes as before.
+
+The expected SHA-256 digests are of the outputs of the in-memory job (main at bd2ce80, before
+the streaming scan and writer), on generated files and on real files in ../shared/data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from cryodedup import _core
+from cryodedup.particles import ParticleOptions, remove_duplicate_particles
+from cryodedup.star import StarFile
+from cryodedup.synthetic import write_benchmark_file, write_example
+from helpers import shared_file, write_star
+
+# name: (kept digest, rejected digest), outputs of main at bd2ce80
+EXPECTED = {
+    "bench": (
+        "93092cfdb67e62c598e89d2dd341e1349f84d7a6ad4d551e6cbb8768fd761c01",
+        "1ecc7e8cb2238d985851907dbe04e3d51b31896608b62a18e4785e35b29dfe15",
+    ),
+    "bench_entirely": (
+        "1e77476e58062c48a733e3785a7c18512c7598a3759f85b71130070ce503036f",
+        "516576510360bfd823bed190e2098a5aa9c18f4482db274f143d5dd20508b8fc",
+    ),
+    "example_merge": (
+        "1ae4fd74393a0f9c9cbfff9e0a7657e8b9427f3dbafef7689837b19ec2a25b64",
+        "fe47d1046d4845d92bffac929fde8c5a9101418c39945860022f7066fffa0e6d",
+    ),
+    "relion31_6optics": (
+        "b405f43975dfc11c1213e19c05ac8620046a6fb248a9c3a51f4ec146700d8ac6",
+        "75a93b6238dbc45d211ca837770fcf78dc6a844ddd35920c192154cc18fc5fd1",
+    ),
+    "scipion": (
+        "13e4318bbe3959414f86803aeb2d209feeca14d0ded13f1739a493b14b237947",
+        "1ce4132b1695330101c91d2cb17db1cff072b2ade6b771a6f2d46e90ea4d1c58",
+    ),
+    "relion30_helical": (
+        "4b09f17f05fb7bbd51f0373189c6c1279518f60eaf0f188956b0ab6dabe19d36",
+        "d3eddd59de9c9c450bd198eaf2a9570623d7881f2fb772182c4eb329d79aa4c6",
+    ),
+    "relion5": (
+        "7494f2c319decf97ebaa91a16e071e0ac05d8f386077363d2ab8593fcee101b2",
+        "c412a4ab0ed7c77e5910da475b3926d96788c466a6cdf1757ec9fefa28751f7c",
+    ),
+    "tomo": (
+        "ffe8c26f161dfd760b0c2d4f68297c9dd6ba77a9c5389d98df2b4df6e01170dc",
+        "54dc248414e8b83aa172aaf49c0862848bfaffc3dd1366fe1cded88b1dc45e19",
+    ),
+}
+
+REAL = {
+    "relion31_6optics": ("star/cryodrgn__relion31.6opticsgroups.star", {"min_dist": 400.0}),
+    "scipion": ("star/3dem__particles_1k_scipion.star", {"min_dist": 400.0, "mic_psize": 1.0}),
+    "relion30_helical": ("helical/mMiRP__example_relion30_helical.star", {"mic_psize": 1.2, "min_dist": 300.0}),
+    "relion5": ("star/cryodrgn__relion5.star", {"min_dist": 400.0}),
+    "tomo": ("tomo/cets-relion__Select_job077_particles_removed.star", {"min_dist": 100.0}),
+}
+
+
+def digests(outdir):
+    return tuple(
+        hashlib.sha256((outdir / name).read_bytes()).hexdigest()
+        for name in ("particles_kept.star", "particles_rejected.star")
+    )
+
+
+@pytest.mark.parametrize(
+    "name, options",
+    [
+        ("bench", {"score": "rlnMaxValueProbDistribution"}),
+        ("bench_entirely", {"score": "none", "remove_entirely": True, "min_dist": 30.0}),
+    ],
+)
+def test_generated_file_outputs_are_those_of_the_in_memory_job(tmp_path, name, options):
+    path = tmp_path / "bench.star"
+    write_benchmark_file(path, 20000, seed=3)
+    remove_duplicate_particles([path], tmp_path / "out", ParticleOptions(**options))
+    assert digests(tmp_path / "out") == EXPECTED[name]
+
+
+def test_merged_pickers_outputs_are_those_of_the_in_memory_job(tmp_path):
+    log, template, mics = write_example(tmp_path / "ex")
+    options = ParticleOptions(micrographs=mics, score="rlnMaxValueProbDistribution", min_dist=40.0)
+    remove_duplicate_particles([log, template], tmp_path / "out", options)
+    assert digests(tmp_path / "out") == EXPECTED["example_merge"]
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("name", sorted(REAL))
+def test_real_file_outputs_are_those_of_the_in_memory_job(tmp_path, name):
+    relative, options = REAL[name]
+    remove_duplicate_particles([shared_file(relative)], tmp_path / "out", ParticleOptions(**options))
+    assert digests(tmp_path / "out") == EXPECTED[name]
+
+
+def test_scan_keeps_centres_scores_and_micrographs_only(tmp_path):
+    # Centres by hand: x * 2.0 - originX, y * 2.0 - originY (optics group 1, 2.0 Å/px).
+    labels = [
+        "rlnCoordinateX",
+        "rlnCoordinateY",
+        "rlnOriginXAngst",
+        "rlnOriginYAngst",
+        "rlnOpticsGroup",
+        "rlnMicrographName",
+        "rlnAutopickFigureOfMerit",
+    ]
+    rows = [[100, 50, 1.5, -2, 1, "a.mrc", 0.25], [10, 20, 0, 0, 1, "b.mrc", 0.5], [30, 40, 4, 4, 1, "a.mrc", 1.0]]
+    path = write_star(tmp_path / "p.star", labels, rows, optics=[[1, "og1", 4.0, 2.0]])
+    star = StarFile(path)
+    block = star.block("particles")
+    scan = star.scan_particles(
+        block,
+        "rlnMicrographName",
+        labels[:2],
+        labels[2:4],
+        None,
+        ("optics", "rlnOpticsGroup", [(1.0, 2.0)]),
+        "rlnAutopickFigureOfMerit",
+    )
+    assert isinstance(scan, _core.ParticleScan)
+    np.testing.assert_array_equal(scan.centres.reshape(-1, 2), [[198.5, 102.0], [20.0, 40.0], [56.0, 76.0]])
+    np.testing.assert_array_equal(scan.scores, [0.25, 0.5, 1.0])
+    assert scan.keys.dtype == np.uint32 and scan.keys.tolist() == [0, 1, 0]
+    assert scan.key_names == ["a.mrc", "b.mrc"] and scan.key_psizes.tolist() == [2.0, 2.0]
+    assert scan.optics_groups == [1.0]
+
+
+def test_split_refuses_a_mask_of_another_length(tmp_path):
+    path = write_star(tmp_path / "p.star", ["rlnCoordinateX", "rlnMicrographName"], [[1, "a"], [2, "a"]])
+    star = StarFile(path)
+    block = star.block("particles")
+    for name in ("k", "r"):
+        (tmp_path / name).touch()
+    with pytest.raises(ValueError, match="keep has 3 entries"):
+        star.append_split(block, np.ones(3, dtype=bool), tmp_path / "k", tmp_path / "r")
