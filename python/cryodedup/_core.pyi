@@ -16,6 +16,8 @@ def dedup(
     remove_entirely: bool,
     seed: int,
     inputs: npt.NDArray[np.uint32] | None = None,
+    tubes: npt.NDArray[np.uint32] | None = None,
+    whole_tubes: bool = False,
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.uint64] | None]: ...
 def support_masks(
     groups: npt.NDArray[np.int64],

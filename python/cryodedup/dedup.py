@@ -71,6 +71,8 @@ def dedup(
     higher_is_better: bool = True,
     remove_entirely: bool = False,
     seed: int = 0,
+    tubes: ArrayLike | None = None,
+    whole_tubes: bool = False,
 ) -> DedupResult:
     """Remove duplicate particles, micrograph by micrograph.
 
@@ -98,6 +100,12 @@ def dedup(
         Reject every particle that has another particle within ``min_dist``.
     seed : int
         Seed of the random ranking used when ``scores`` is None.
+    tubes : array_like of int, shape (n,), optional
+        Filament tube of each particle, one id per tube and micrograph, 0 for none: particles
+        with the same non-zero id are never duplicates of each other.
+    whole_tubes : bool
+        With ``tubes``: rank tubes by the mean score of their segments and reject a tube whole
+        when more than half of its segments lie within ``min_dist`` of a better kept tube.
 
     Returns
     -------
@@ -109,7 +117,9 @@ def dedup(
         raise ValueError(f"groups must be one-dimensional, got shape {groups.shape}")
     if coords.ndim != 2 or coords.shape[0] != groups.size:
         raise ValueError(f"coords must have shape ({groups.size}, 2) or ({groups.size}, 3), got {coords.shape}")
-    return _run_dedup(groups, coords, scores, None, min_dist, higher_is_better, remove_entirely, seed)[0]
+    return _run_dedup(
+        groups, coords, scores, None, min_dist, higher_is_better, remove_entirely, seed, tubes, whole_tubes
+    )[0]
 
 
 def _run_dedup(
@@ -121,6 +131,8 @@ def _run_dedup(
     higher_is_better: bool,
     remove_entirely: bool,
     seed: int,
+    tubes: ArrayLike | None = None,
+    whole_tubes: bool = False,
 ) -> tuple[DedupResult, np.ndarray | None]:
     """The Rust core's dedup on checked ``groups``, ``coords`` and ``inputs`` (None: no masks)."""
     if scores is not None:
@@ -129,8 +141,26 @@ def _run_dedup(
             raise ValueError(f"scores must have shape {groups.shape}, got {scores.shape}")
     if not 0 <= seed < 2**64:
         raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+    if tubes is not None:
+        tubes = np.asarray(tubes)
+        if tubes.shape != groups.shape:
+            raise ValueError(f"tubes must have shape {groups.shape}, got {tubes.shape}")
+        if tubes.size and (tubes.min() < 0 or tubes.max() >= 2**32):
+            raise ValueError("tubes must be numbers in [0, 2**32)")
+        tubes = np.ascontiguousarray(tubes, dtype=np.uint32)
+    elif whole_tubes:
+        raise ValueError("whole_tubes needs tubes")
     keep, suppressed_by, masks = _core.dedup(
-        groups, coords, scores, float(min_dist), bool(higher_is_better), bool(remove_entirely), int(seed), inputs
+        groups,
+        coords,
+        scores,
+        float(min_dist),
+        bool(higher_is_better),
+        bool(remove_entirely),
+        int(seed),
+        inputs,
+        tubes,
+        bool(whole_tubes),
     )
     return DedupResult(keep=keep, suppressed_by=suppressed_by), masks
 
@@ -182,6 +212,8 @@ def dedup_and_support_masks(
     higher_is_better: bool = True,
     remove_entirely: bool = False,
     seed: int = 0,
+    tubes: ArrayLike | None = None,
+    whole_tubes: bool = False,
 ) -> tuple[DedupResult, np.ndarray]:
     """:func:`dedup` and :func:`support_masks` in one pass over each micrograph.
 
@@ -195,7 +227,9 @@ def dedup_and_support_masks(
         The masks of :func:`support_masks`.
     """
     groups, coords, inputs = _consensus_arrays(groups, coords, inputs, MAX_INPUTS)
-    result, masks = _run_dedup(groups, coords, scores, inputs, min_dist, higher_is_better, remove_entirely, seed)
+    result, masks = _run_dedup(
+        groups, coords, scores, inputs, min_dist, higher_is_better, remove_entirely, seed, tubes, whole_tubes
+    )
     assert masks is not None  # the core returns masks whenever it is given inputs
     return result, masks
 

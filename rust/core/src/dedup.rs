@@ -76,6 +76,24 @@ pub fn dedup(
     Ok(dedup_with_masks(groups, coords, dim, scores, None, params)?.0)
 }
 
+/// [`dedup_with_masks`] for filament segments: two particles with the same non-zero `tubes`
+/// id (one id per tube and micrograph) are never neighbours, so segments of one tube never
+/// duplicate or confirm each other; id 0 is a particle of no tube (docs/design.md section 8).
+pub fn dedup_with_tubes(
+    groups: &[i64],
+    coords: &[f64],
+    dim: usize,
+    scores: Option<&[f64]>,
+    inputs: Option<&[u32]>,
+    tubes: &[u32],
+    params: &DedupParams,
+) -> Result<(DedupResult, Option<Vec<u64>>), DedupError> {
+    if tubes.len() != groups.len() {
+        return Err(DedupError::Length { what: "tubes", expected: groups.len(), got: tubes.len() });
+    }
+    checked_run(groups, coords, dim, scores, inputs, Some(tubes), params)
+}
+
 /// [`dedup`], and with `inputs` (each particle's input, below
 /// [`crate::consensus::MAX_MASK_INPUTS`]) in the same pass over each micrograph the masks
 /// of [`crate::consensus::support_masks`]: the neighbours within `min_dist` that decide the
@@ -88,6 +106,35 @@ pub fn dedup_with_masks(
     inputs: Option<&[u32]>,
     params: &DedupParams,
 ) -> Result<(DedupResult, Option<Vec<u64>>), DedupError> {
+    checked_run(groups, coords, dim, scores, inputs, None, params)
+}
+
+fn checked_run(
+    groups: &[i64],
+    coords: &[f64],
+    dim: usize,
+    scores: Option<&[f64]>,
+    inputs: Option<&[u32]>,
+    tubes: Option<&[u32]>,
+    params: &DedupParams,
+) -> Result<(DedupResult, Option<Vec<u64>>), DedupError> {
+    validate(groups, coords, dim, scores, inputs, params)?;
+    let input = Input { coords, scores, inputs, tubes, params };
+    Ok(match dim {
+        2 => run::<2>(groups, &input),
+        _ => run::<3>(groups, &input),
+    })
+}
+
+/// Checks the arrays' lengths and values and the parameters.
+pub(crate) fn validate(
+    groups: &[i64],
+    coords: &[f64],
+    dim: usize,
+    scores: Option<&[f64]>,
+    inputs: Option<&[u32]>,
+    params: &DedupParams,
+) -> Result<(), DedupError> {
     let n = groups.len();
     if let Some(inputs) = inputs {
         if inputs.len() != n {
@@ -119,10 +166,7 @@ pub fn dedup_with_masks(
         let index = coords.iter().position(|c| !c.is_finite()).unwrap();
         return Err(DedupError::NonFinite { index: index / dim });
     }
-    Ok(match dim {
-        2 => run::<2>(groups, coords, scores, inputs, params),
-        _ => run::<3>(groups, coords, scores, inputs, params),
-    })
+    Ok(())
 }
 
 /// Everything one group's work needs, shared read-only between threads.
@@ -131,7 +175,16 @@ struct Input<'a> {
     scores: Option<&'a [f64]>,
     /// Each particle's input, when masks are wanted.
     inputs: Option<&'a [u32]>,
+    /// Each particle's tube (0: none): equal non-zero tubes are never neighbours.
+    tubes: Option<&'a [u32]>,
     params: &'a DedupParams,
+}
+
+impl Input<'_> {
+    /// Whether global particles `a` and `b` are segments of one tube (never duplicates).
+    fn same_tube(&self, a: u32, b: u32) -> bool {
+        self.tubes.is_some_and(|t| t[a as usize] != 0 && t[a as usize] == t[b as usize])
+    }
 }
 
 /// One group's slices of the outputs, aligned with its members (`masks` empty when not wanted).
@@ -141,14 +194,9 @@ struct GroupOut<'a> {
     masks: &'a mut [u64],
 }
 
-fn run<const D: usize>(
-    groups: &[i64],
-    coords: &[f64],
-    scores: Option<&[f64]>,
-    inputs: Option<&[u32]>,
-    params: &DedupParams,
-) -> (DedupResult, Option<Vec<u64>>) {
+fn run<const D: usize>(groups: &[i64], input: &Input) -> (DedupResult, Option<Vec<u64>>) {
     let n = groups.len();
+    let inputs = input.inputs;
     let order = order_by_group(groups);
     let ranges = group_ranges(groups, &order);
 
@@ -167,9 +215,8 @@ fn run<const D: usize>(
         (keep_rest, sup_rest, masks_rest) = (kr, sr, mr);
         tasks.push((&order[lo..hi], GroupOut { keep, sup, masks }));
     }
-    let input = Input { coords, scores, inputs, params };
     tasks.into_par_iter().with_min_len(8).for_each(|(members, mut out)| {
-        dedup_group::<D>(&input, members, &mut out);
+        dedup_group::<D>(input, members, &mut out);
     });
 
     let masks_wanted = inputs.is_some();
@@ -247,7 +294,7 @@ pub fn random_key(seed: u64, index: u64) -> u64 {
 }
 
 /// A sort key that orders scores best first, NaN last (ties are broken by the caller).
-fn score_key(score: f64, higher_is_better: bool) -> u64 {
+pub(crate) fn score_key(score: f64, higher_is_better: bool) -> u64 {
     if score.is_nan() {
         return u64::MAX;
     }
@@ -278,7 +325,7 @@ fn ranking(input: &Input, members: &[u32], subset: impl Iterator<Item = u32>) ->
     keyed.into_iter().map(|(_, k)| k).collect()
 }
 
-fn point<const D: usize>(coords: &[f64], index: u32) -> [f64; D] {
+pub(crate) fn point<const D: usize>(coords: &[f64], index: u32) -> [f64; D] {
     let mut p = [0.0; D];
     p.copy_from_slice(&coords[index as usize * D..index as usize * D + D]);
     p
@@ -306,7 +353,9 @@ fn dedup_group<const D: usize>(input: &Input, members: &[u32], out: &mut GroupOu
     let (keep, sup) = (&mut *out.keep, &mut *out.sup);
     let points: Vec<[f64; D]> = members.iter().map(|&i| point::<D>(input.coords, i)).collect();
     let params = input.params;
-    if params.min_dist == 0.0 && !out.masks.is_empty() {
+    // Exact matching ignores tubes: with tubes, distance 0 takes the neighbour search.
+    let exact = params.min_dist == 0.0 && input.tubes.is_none();
+    if exact && !out.masks.is_empty() {
         // Picks confirm each other where their centres are equal.
         let mut shared: HashMap<[u64; D], u64> = HashMap::with_capacity(points.len());
         for (local, p) in points.iter().enumerate() {
@@ -316,7 +365,7 @@ fn dedup_group<const D: usize>(input: &Input, members: &[u32], out: &mut GroupOu
             *mask = shared[&exact_key(p)];
         }
     }
-    match (params.min_dist == 0.0, params.remove_entirely) {
+    match (exact, params.remove_entirely) {
         (true, false) => {
             let mut first: HashMap<[u64; D], u32> = HashMap::with_capacity(points.len());
             for r in ranking(input, members, 0..members.len() as u32) {
@@ -351,7 +400,11 @@ fn dedup_group<const D: usize>(input: &Input, members: &[u32], out: &mut GroupOu
             // Only particles with a neighbour can be rejected or reject others, so find the
             // close pairs first; most particles have none and are never ranked.
             let mut pairs: Vec<(u32, u32, f64)> = Vec::new();
-            KdTree::new(&points).for_each_pair_within(params.min_dist, |a, b, d2| pairs.push((a, b, d2)));
+            KdTree::new(&points).for_each_pair_within(params.min_dist, |a, b, d2| {
+                if !input.same_tube(members[a as usize], members[b as usize]) {
+                    pairs.push((a, b, d2));
+                }
+            });
             if pairs.is_empty() {
                 return;
             }

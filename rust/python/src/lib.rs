@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use cryodedup_core::micrographs::{self, Band, Plan, Spectrum};
-use cryodedup_core::{consensus, dedup as core_dedup, picks, star};
+use cryodedup_core::{consensus, dedup as core_dedup, filaments, picks, star};
 use memmap2::Mmap;
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
@@ -48,11 +48,15 @@ mod errors {
 }
 
 /// dedup(groups, coords, scores, min_dist, higher_is_better, remove_entirely, seed,
-/// inputs=None) -> (keep, suppressed_by, masks). With inputs (each row's input, below 64),
-/// masks are those of support_masks, found in the same pass over each micrograph; else None.
+/// inputs=None, tubes=None, whole_tubes=False) -> (keep, suppressed_by, masks). With inputs
+/// (each row's input, below 64), masks are those of support_masks, found in the same pass over
+/// each micrograph; else None. With tubes (each row's tube id, 0 for none), segments of one
+/// tube are never neighbours, and whole_tubes removes tubes whole (filaments.rs).
 /// Arrays must be C-contiguous (the Python wrapper sees to it).
 #[pyfunction]
-#[pyo3(signature = (groups, coords, scores, min_dist, higher_is_better, remove_entirely, seed, inputs=None))]
+#[pyo3(signature = (
+    groups, coords, scores, min_dist, higher_is_better, remove_entirely, seed, inputs=None, tubes=None, whole_tubes=false
+))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn dedup<'py>(
     py: Python<'py>,
@@ -64,6 +68,8 @@ fn dedup<'py>(
     remove_entirely: bool,
     seed: u64,
     inputs: Option<PyReadonlyArray1<'py, u32>>,
+    tubes: Option<PyReadonlyArray1<'py, u32>>,
+    whole_tubes: bool,
 ) -> PyResult<(Bound<'py, PyArray1<bool>>, Bound<'py, PyArray1<i64>>, Option<Bound<'py, PyArray1<u64>>>)> {
     let dim = coords.shape()[1];
     let groups = groups.as_slice()?;
@@ -76,9 +82,24 @@ fn dedup<'py>(
         Some(i) => Some(i.as_slice()?),
         None => None,
     };
+    let tubes = match &tubes {
+        Some(t) => Some(t.as_slice()?),
+        None => None,
+    };
     let params = core_dedup::DedupParams { min_dist, higher_is_better, remove_entirely, seed };
     let (result, masks) = py
-        .detach(|| core_dedup::dedup_with_masks(groups, coords, dim, scores, inputs, &params))
+        .detach(|| match tubes {
+            None => core_dedup::dedup_with_masks(groups, coords, dim, scores, inputs, &params),
+            Some(tubes) if whole_tubes => {
+                // The masks (consensus) are those of the segment-wise pass: who picked near a segment.
+                let masks = match inputs {
+                    Some(_) => core_dedup::dedup_with_tubes(groups, coords, dim, scores, inputs, tubes, &params)?.1,
+                    None => None,
+                };
+                Ok((filaments::dedup_whole_tubes(groups, coords, dim, scores, tubes, &params)?, masks))
+            }
+            Some(tubes) => core_dedup::dedup_with_tubes(groups, coords, dim, scores, inputs, tubes, &params),
+        })
         .map_err(errors::dedup)?;
     let masks = masks.map(|m| m.into_pyarray(py));
     Ok((result.keep.into_pyarray(py), result.suppressed_by.into_pyarray(py), masks))
