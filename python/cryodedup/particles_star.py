@@ -19,10 +19,12 @@ import numpy as np
 
 from .dedup import score_direction
 from .errors import CryodedupError
+from .filaments import RELION_TUBE, tube_ids
 from .micrograph_files import micrograph_pixel_sizes
 from .outputs import AtomicOutputs, StrPath
 from .particle_set import Log, ParticleSet, Warn
 from .star import Block, StarFile, Table, split_fields, unquote
+from .tomography import SUBTOMOGRAM_ANGLES, TILT_SERIES_PSIZE, rotate_origins, warp_tomograms
 
 if TYPE_CHECKING:
     from .particles import ParticleOptions
@@ -48,10 +50,13 @@ class Columns:
     origins: list[str] = field(default_factory=list)
     origins_in_pixels: bool = False
     optics_group: str | None = None
+    #: RELION 5 subtomogram angles that rotate the origins (docs/design.md section 7); empty: none.
+    subtomogram_angles: list[str] = field(default_factory=list)
 
     def numbers(self, score: str | None) -> list[str]:
         """The numeric columns to scan: coordinates, origins, optics group, and ``score``."""
         extra = ["rlnDetectorPixelSize", "rlnMagnification"] if self.origins_in_pixels else []
+        extra += self.subtomogram_angles
         group = [self.optics_group] if self.optics_group else []
         return list(dict.fromkeys(self.coords + self.origins + group + extra + ([score] if score else [])))
 
@@ -180,6 +185,8 @@ def choose_columns(labels: list[str], has_optics: bool, where: str, shift_key: s
                         f"{where}: rlnOriginX is in particle pixels but there is no {needed} "
                         "column to give their size; use --shift-key none to ignore the origins"
                     )
+    if len(columns.origins) == 3 and not columns.origins_in_pixels and set(SUBTOMOGRAM_ANGLES) <= present:
+        columns.subtomogram_angles = list(SUBTOMOGRAM_ANGLES)
     return columns
 
 
@@ -287,6 +294,14 @@ def row_pixel_sizes(
         return np.ones(n), [PixelSize(part.path.name, "all", None, "not needed: coordinates are in Å")]
     if options.mic_psize is not None:
         return np.full(n, options.mic_psize), [PixelSize(part.path.name, "all", options.mic_psize, "--mic-psize")]
+    warp = warp_tomograms(names)
+    if warp:  # docs/design.md section 7: the file does not say the pixel size of its coordinates
+        needs.add(
+            f"{part.where()}: a Warp/WarpTools particle file (tomogram {warp[0]!r}): rlnCoordinateX/Y/Z are in "
+            "pixels of the exported tomograms (ts_export_particles --output_angpix), a size the file does not "
+            "record; give it with --mic-psize"
+        )
+        return np.full(n, np.nan), []
     if mic_psizes is not None:
         missing = [name for name in names if name not in mic_psizes]
         if missing:
@@ -311,7 +326,10 @@ def row_pixel_sizes(
     if part.columns.optics_group is None:
         needs.add(f"{part.where()}: no rlnOpticsGroup column to find each particle's pixel size; {hint}")
         return unknown
-    mic = _optics_value(part.optics, "rlnMicrographPixelSize")
+    mic_label = "rlnMicrographPixelSize"
+    if len(part.columns.coords) == 3 and TILT_SERIES_PSIZE in part.optics.labels:
+        mic_label = TILT_SERIES_PSIZE  # RELION 4 tomography: tilt-series pixels (docs/design.md section 7)
+    mic = _optics_value(part.optics, mic_label)
     original = _optics_value(part.optics, "rlnMicrographOriginalPixelSize")
     groups = numbers[part.columns.optics_group]
     psize = np.full(n, np.nan)
@@ -319,7 +337,7 @@ def row_pixel_sizes(
     for g in np.unique(groups):
         label = str(int(g)) if float(g).is_integer() else str(g)
         if label in mic:
-            value, source = mic[label], "rlnMicrographPixelSize"
+            value, source = mic[label], mic_label
         elif label in original:
             value, source = original[label], "rlnMicrographOriginalPixelSize (assumes no binning at motion correction)"
             warn(
@@ -344,9 +362,14 @@ def row_pixel_sizes(
 
 
 def centres_in_angstrom(part: ParticleTable, numbers: dict[str, np.ndarray], psize: np.ndarray) -> np.ndarray:
-    """Particle centres in Å: coordinate x micrograph pixel size - origin (origin subtracted)."""
+    """Particle centres in Å: coordinate x micrograph pixel size - origin (origin subtracted).
+
+    With RELION's subtomogram angles the origin is first rotated into the tomogram frame
+    (docs/design.md section 7).
+    """
     cols = part.columns
     centres = np.empty((psize.size, len(cols.coords)))
+    origins = np.zeros_like(centres)
     origin_by_axis = {lab[-1] if not lab.endswith("Angst") else lab[-6]: lab for lab in cols.origins}
     image_psize: np.ndarray | None = None
     if cols.origins_in_pixels:
@@ -356,9 +379,11 @@ def centres_in_angstrom(part: ParticleTable, numbers: dict[str, np.ndarray], psi
         c = numbers[label] if cols.coords_in_angstrom else numbers[label] * psize
         origin = origin_by_axis.get(axis)
         if origin is not None:
-            c = c - (numbers[origin] * image_psize if image_psize is not None else numbers[origin])
+            origins[:, j] = numbers[origin] * image_psize if image_psize is not None else numbers[origin]
         centres[:, j] = c
-    return centres
+    if cols.subtomogram_angles:
+        origins = rotate_origins(origins, *(numbers[label] for label in cols.subtomogram_angles))
+    return centres - origins
 
 
 @dataclass
@@ -519,9 +544,12 @@ def read_star_files(inputs: list[Path], outdir: StrPath, options: ParticleOption
     psizes: list[np.ndarray] = []
     counts: list[int] = []
     pixel_sizes: list[dict] = []
+    tubes: list[np.ndarray] = []  # docs/design.md section 8: filament segments
     for part in parts:
         log(f"reading {part.path} ({part.star.size / 1e6:.1f} MB)", "info")
-        numbers, keys, names = part.star.scan(part.block, part.columns.numbers(score_label), part.columns.key)
+        wanted = part.columns.numbers(score_label) + ([RELION_TUBE] if RELION_TUBE in part.labels else [])
+        numbers, keys, names = part.star.scan(part.block, wanted, part.columns.key)
+        tubes.append(numbers.get(RELION_TUBE, np.full(keys.size, np.nan)))
         remap = np.array([group_ids.setdefault(name, len(group_ids)) for name in names], dtype=np.int64)
         groups.append(remap[keys] if keys.size else np.zeros(0, dtype=np.int64))
         psize, used = row_pixel_sizes(part, numbers, keys, names, options, mic_psizes, warn, needs)
@@ -535,11 +563,14 @@ def read_star_files(inputs: list[Path], outdir: StrPath, options: ParticleOption
     dim = max(c.shape[1] for c in centres)
     if any(c.shape[1] != dim for c in centres):
         raise CryodedupError("inputs mix 2D and 3D coordinates")
+    input_of = np.repeat(np.arange(len(parts)), counts)
+    all_groups = np.concatenate(groups)
+    filament = any(RELION_TUBE in p.labels for p in parts)
     return ParticleSet(
         inputs=[str(p.path) for p in parts],
-        input_of=np.repeat(np.arange(len(parts)), counts),
+        input_of=input_of,
         mic_names=list(group_ids),
-        groups=np.concatenate(groups),
+        groups=all_groups,
         centres=np.concatenate(centres) if sum(counts) else np.zeros((0, dim)),
         psize=np.concatenate(psizes).astype(np.float64),
         pixel_sizes=pixel_sizes,
@@ -549,6 +580,8 @@ def read_star_files(inputs: list[Path], outdir: StrPath, options: ParticleOption
         shift=", ".join(parts[0].columns.origins) or "none",
         read_files=[p.path for p in parts],
         writer=StarWriter(parts, labels, counts, Path(outdir)),
+        tubes=tube_ids(input_of, all_groups, np.concatenate(tubes)) if filament else None,
+        tube_column=RELION_TUBE if filament else None,
     )
 
 
@@ -601,11 +634,13 @@ def read_frame(particles: DataFrame, optics: DataFrame | None, options: Particle
     mic_psizes = micrograph_pixel_sizes(options.micrographs) if options.micrographs else None
     psize, used = row_pixel_sizes(part, numbers, keys, list(names), options, mic_psizes, warn, needs)
     needs.check()
+    filament = RELION_TUBE in part.labels
+    groups = keys.astype(np.int64).ravel()
     return ParticleSet(
         inputs=[str(part.path)],
         input_of=np.zeros(keys.size, dtype=np.int64),
         mic_names=[str(n) for n in names],
-        groups=keys.astype(np.int64).ravel(),
+        groups=groups,
         centres=centres_in_angstrom(part, numbers, psize),
         psize=np.broadcast_to(np.asarray(psize, dtype=np.float64), keys.shape),
         pixel_sizes=[vars(p) for p in used],
@@ -613,4 +648,6 @@ def read_frame(particles: DataFrame, optics: DataFrame | None, options: Particle
         score_label=score,
         higher_is_better=higher,
         shift=", ".join(part.columns.origins) or "none",
+        tubes=tube_ids(np.zeros_like(groups), groups, particles[RELION_TUBE].to_numpy(float)) if filament else None,
+        tube_column=RELION_TUBE if filament else None,
     )
