@@ -61,35 +61,32 @@ struct Segments<'a> {
     params: &'a DedupParams,
 }
 
-/// One micrograph: (keep, suppressed_by) of each member, aligned with `members`.
+/// One micrograph: (keep, suppressed_by) of each member, aligned with `members`. No pair
+/// list: each segment of a tube asks the tree once, when its tube's turn comes.
 fn decide_group<const D: usize>(input: &Segments, members: &[u32]) -> Vec<(bool, i64)> {
-    let m = members.len();
     let tube_of = local_tubes(input.tubes, members);
     let n_tubes = tube_of.iter().max().map_or(0, |&t| t + 1);
     let mut segments: Vec<Vec<usize>> = vec![Vec::new(); n_tubes];
     for (k, &t) in tube_of.iter().enumerate() {
         segments[t].push(k);
     }
-    // Neighbours in other tubes, with their squared distance.
     let points: Vec<[f64; D]> = members.iter().map(|&i| point::<D>(input.coords, i)).collect();
-    let mut near: Vec<Vec<(f64, usize)>> = vec![Vec::new(); m];
-    KdTree::new(&points).for_each_pair_within(input.params.min_dist, |a, b, d2| {
-        let (a, b) = (a as usize, b as usize);
-        if tube_of[a] != tube_of[b] {
-            near[a].push((d2, b));
-            near[b].push((d2, a));
-        }
-    });
-    let mut decision = vec![(true, -1i64); m];
+    let tree = KdTree::new(&points);
+    let mut decision = vec![(true, -1i64); members.len()];
     let mut kept_tube = vec![false; n_tubes];
     for t in rank_tubes(input, members, &segments) {
-        // The nearest segment of a kept tube, for each segment of this tube that has one.
+        // The nearest segment of a kept tube (ties: lowest index), for each segment that has one.
         let covered: Vec<(usize, usize)> = segments[t]
             .iter()
             .filter_map(|&k| {
-                let best =
-                    near[k].iter().filter(|&&(_, o)| kept_tube[tube_of[o]]).min_by(|x, y| x.partial_cmp(y).unwrap());
-                best.map(|&(_, o)| (k, o))
+                let mut best: Option<(f64, usize)> = None;
+                tree.for_each_within(&points[k], input.params.min_dist, |o, d2| {
+                    let o = o as usize;
+                    if kept_tube[tube_of[o]] && best.is_none_or(|b| (d2, o) < b) {
+                        best = Some((d2, o));
+                    }
+                });
+                best.map(|(_, o)| (k, o))
             })
             .collect();
         if 2 * covered.len() <= segments[t].len() {
