@@ -8,8 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import starfile
+from click.testing import CliRunner
 
-from cryodedup import CryodedupError, ParticleOptions, dedup, remove_duplicate_particles
+from cryodedup import CryodedupError, ParticleOptions, dedup, remove_duplicate_particles, remove_duplicates
+from cryodedup.cli import main
 from cryodedup.synthetic import cs_particles, write_cs
 from helpers import shared_file, write_star
 from oracle import oracle_filaments
@@ -203,3 +205,21 @@ def test_real_relion30_helical_round_trip(tmp_path):
         kept = starfile.read(tmp_path / mode / "particles_kept.star")
         assert summary["rejected"] == int((~expected).sum())
         assert kept.equals(table[expected].reset_index(drop=True))
+
+
+def test_tubes_of_a_table_in_memory(tmp_path):
+    rows = filament_rows()
+    path = write_star(tmp_path / "p.star", HELICAL, rows, optics=OPTICS)
+    kept, rejected = remove_duplicates(starfile.read(path, always_dict=True), min_dist=30.0, filament_mode="tube")
+    assert rejected["particles"]["rlnImageName"].tolist() == [f"b{k}" for k in range(10)]
+    assert len(kept["particles"]) == 20
+
+
+def test_filament_mode_through_the_cli(tmp_path):
+    path = write_star(tmp_path / "p.star", HELICAL, filament_rows(6), optics=OPTICS)
+    args = ["particles", str(path), "--min-dist", "30", "--filament-mode", "tube", "-o", str(tmp_path / "o")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "Filaments" in result.stderr and "rejected whole" in result.stderr
+    result = CliRunner().invoke(main, [*args, "--force", "--filament-mode", "whole"])
+    assert result.exit_code == 2  # click refuses the choice

@@ -10,8 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import starfile
+from click.testing import CliRunner
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
+from cryodedup.cli import main
 from cryodedup.tomography import subtomogram_matrices
 from helpers import shared_file, write_star
 from oracle import oracle_by_group
@@ -198,3 +200,11 @@ def test_warptools_round_trip(tmp_path):
     kept = starfile.read(tmp_path / "out/particles_kept.star", always_dict=True)["particles"]
     assert 0 < summary["rejected"] < 40
     assert kept.equals(table[expected].reset_index(drop=True))
+
+
+@pytest.mark.real_data
+def test_warptools_refusal_is_one_line_in_the_cli(tmp_path):
+    result = CliRunner().invoke(
+        main, ["particles", str(shared_file(WARP)), "--score", "none", "-o", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1 and "--mic-psize" in result.stderr
