@@ -95,3 +95,42 @@ def oracle_support(groups, coords, inputs, min_dist):
         near = (groups == groups[i]) & close
         support[i] = len(set(inputs[near].tolist()))
     return support
+
+
+def oracle_filaments(groups, tubes, coords, scores, min_dist, whole_tubes=False):
+    """Filament rules by brute force (docs/design.md section 8), higher scores better.
+
+    Segment mode: the greedy rule of :func:`oracle` where two rows of one non-zero tube are
+    never close. Tube mode: tubes of a micrograph ranked by mean score (ties by first row),
+    each rejected whole when more than half its rows lie within ``min_dist`` of a row of a
+    kept tube, else kept whole. Tube 0 is a tube of one row.
+    """
+    n = len(groups)
+    tube_key = [(groups[i], tubes[i]) if tubes[i] else (groups[i], "row", i) for i in range(n)]
+
+    def close(i, j):
+        if groups[i] != groups[j] or tube_key[i] == tube_key[j]:
+            return False
+        return sum((a - b) ** 2 for a, b in zip(coords[i], coords[j])) <= min_dist * min_dist
+
+    if not whole_tubes:
+        keep = [True] * n
+        for i in sorted(range(n), key=lambda i: (-scores[i], i)):
+            if keep[i]:
+                for j in range(n):
+                    if keep[j] and close(i, j) and (-scores[j], j) > (-scores[i], i):
+                        keep[j] = False
+        return keep
+    rows_of = {}
+    for i in range(n):
+        rows_of.setdefault(tube_key[i], []).append(i)
+    ranked = sorted(rows_of.values(), key=lambda rows: (-sum(scores[i] for i in rows) / len(rows), rows[0]))
+    keep, kept_rows = [True] * n, []
+    for rows in ranked:
+        covered = sum(any(close(i, j) for j in kept_rows) for i in rows)
+        if 2 * covered > len(rows):
+            for i in rows:
+                keep[i] = False
+        else:
+            kept_rows += rows
+    return keep

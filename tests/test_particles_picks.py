@@ -226,8 +226,10 @@ def test_real_picker_files_through_the_cli(tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "relion/autopick_kept.star").is_file()
     filament = shared_file("picks/napari-boxmanager__ActLifeact_03211.cbox")
-    result = cli(filament, "--mic-psize", 1.0, "-o", tmp_path / "filament")
-    assert result.exit_code == 1 and result.stderr.count("\n") == 1 and "filament" in result.stderr
+    result = cli(filament, "--mic-psize", 1.0, "--filament-mode", "tube", "-o", tmp_path / "filament", "--json")
+    assert result.exit_code == 0, result.output
+    filaments = json.loads(result.stdout[result.stdout.index("{") :])["filaments"]
+    assert (filaments["column"], filaments["tubes"], filaments["mode"]) == ("_filamentid", 1, "tube")
 
 
 def test_which_inputs_are_picker_outputs(tmp_path):

@@ -1,4 +1,4 @@
-"""crYOLO .cbox files: corner to centre, <NA>, confidence, filaments refused."""
+"""crYOLO .cbox files: corner to centre, <NA>, confidence, filament ids."""
 
 from __future__ import annotations
 
@@ -62,9 +62,10 @@ def test_real_cbox():
 
 
 @pytest.mark.real_data
-def test_real_filament_cbox_is_refused():
-    with pytest.raises(CryodedupError, match="filament .cbox"):
-        read_picks(shared_file("picks/napari-boxmanager__ActLifeact_03211.cbox"))
+def test_real_filament_cbox_gives_each_pick_its_filament():
+    picks = read_picks(shared_file("picks/napari-boxmanager__ActLifeact_03211.cbox"))
+    assert picks.tube is not None and picks.tube.tolist() == [0.0] * 16
+    assert picks.centres[0].tolist() == pytest.approx([5.987737909516682 + 50, 861.738627145086 + 50])
 
 
 def test_3d_cbox_is_refused(tmp_path):

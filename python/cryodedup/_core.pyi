@@ -17,6 +17,8 @@ def dedup(
     seed: int,
     inputs: npt.NDArray[np.uint32] | None = None,
     want_suppressed_by: bool = True,
+    tubes: npt.NDArray[np.uint32] | None = None,
+    whole_tubes: bool = False,
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64] | None, npt.NDArray[np.uint64] | None]: ...
 def support_masks(
     groups: npt.NDArray[np.int64],

@@ -89,6 +89,9 @@ def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
         by = ", ".join(f"{h:,} with {c} kept" for c, h in sym["sources_by_copies_kept"].items())
         rows.append(("Symmetry copies", f"{sym['copies_in']:,} copies of {sym['sources']:,} particles; {by}"))
     rows += consensus_rows(s["consensus"]) if s.get("consensus") else []
+    if s.get("filaments"):
+        f = s["filaments"]
+        rows.append(("Filaments", f"{f['tubes']:,} tubes ({f['column']}), mode {f['mode']}: {f['rule']}"))
     if s.get("reading_notes"):
         rows.append(("Read", "\n".join(s["reading_notes"])))
     if s.get("output_format"):
@@ -188,7 +191,8 @@ def main() -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
     help="A micrographs STAR, or CryoSPARC exposures (.cs/.csg), to take micrograph pixel sizes from; "
-    "for picker inputs, the micrographs STAR also names the micrographs as RELION does.",
+    "for picker inputs, the micrographs STAR also names the micrographs as RELION does; for Dynamo tables, "
+    "the table map (.doc) or volume list (.vll) naming the tomograms.",
 )
 @click.option(
     "--shift-key",
@@ -251,6 +255,15 @@ def main() -> None:
     help="Factor from topaz coordinates to micrograph pixels (the -s of topaz preprocess) [default: "
     "inferred from the micrograph sizes, else 1].",
 )
+@click.option(
+    "--filament-mode",
+    type=click.Choice(["segment", "tube"]),
+    default="segment",
+    show_default=True,
+    help="Filaments (rlnHelicalTubeID, filament/filament_uid, crYOLO _filamentid): segments of one tube are "
+    "never duplicates; segment: remove duplicate segments between tubes; tube: reject a tube whole when more "
+    "than half of its segments lie near a better tube (ranked by mean segment score).",
+)
 @FORCE
 @QUIET
 @JSON
@@ -272,7 +285,15 @@ def main() -> None:
 @click.option_panel("Distance and pixel size", options=["--min-dist", "--mic-psize", "--micrographs"])
 @click.option_panel(
     "Ranking",
-    options=["--shift-key", "--score", "--score-order", "--score-normalize", "--remove-entirely", "--seed"],
+    options=[
+        "--shift-key",
+        "--score",
+        "--score-order",
+        "--score-normalize",
+        "--remove-entirely",
+        "--seed",
+        "--filament-mode",
+    ],
 )
 @click.option_panel("Pickers and consensus", options=["--min-support", "--output-format", "--topaz-scale"])
 @click.option_panel(
@@ -293,6 +314,7 @@ def particles(
     score_normalize: str,
     output_format: str,
     topaz_scale: float | None,
+    filament_mode: str,
     force: bool,
     quiet: bool,
     as_json: bool,
@@ -302,8 +324,9 @@ def particles(
 ) -> None:
     """Remove duplicate particles from RELION, CryoSPARC or picker files.
 
-    INPUTS: RELION STAR files, CryoSPARC particles (.cs, .csg) or pickers' coordinates
-    (RELION AutoPick/ManualPick jobs, crYOLO, topaz, EMAN).
+    INPUTS: RELION STAR files (single particles, filaments, subtomograms; Warp/WarpTools),
+    CryoSPARC particles (.cs, .csg), Dynamo tables (.tbl) or pickers' coordinates (RELION
+    AutoPick/ManualPick jobs, crYOLO, topaz, EMAN).
 
     Particles closer than the minimum distance on the same micrograph are duplicates; of each
     group the best-scoring one is kept. Several INPUTS (for example the particles of two
@@ -327,6 +350,7 @@ def particles(
         score_normalize=score_normalize,
         output_format=output_format,
         topaz_scale=topaz_scale,
+        filament_mode=filament_mode,
     )
     run_particle_job("cryodedup particles", inputs, outdir, options, Reporter(quiet), force, as_json)
 

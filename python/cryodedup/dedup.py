@@ -73,6 +73,8 @@ def dedup(
     remove_entirely: bool = False,
     seed: int = 0,
     want_suppressed_by: bool = True,
+    tubes: ArrayLike | None = None,
+    whole_tubes: bool = False,
 ) -> DedupResult:
     """Remove duplicate particles, micrograph by micrograph.
 
@@ -103,6 +105,12 @@ def dedup(
         Seed of the random ranking used when ``scores`` is None.
     want_suppressed_by : bool
         Fill ``DedupResult.suppressed_by`` (else None).
+    tubes : array_like of int, shape (n,), optional
+        Filament tube of each particle, one id per tube and micrograph, 0 for none: particles
+        with the same non-zero id are never duplicates of each other.
+    whole_tubes : bool
+        With ``tubes``: rank tubes by the mean score of their segments and reject a tube whole
+        when more than half of its segments lie within ``min_dist`` of a better kept tube.
 
     Returns
     -------
@@ -115,7 +123,17 @@ def dedup(
     if coords.ndim != 2 or coords.shape[0] != groups.size:
         raise ValueError(f"coords must have shape ({groups.size}, 2) or ({groups.size}, 3), got {coords.shape}")
     return _run_dedup(
-        groups, coords, scores, None, min_dist, higher_is_better, remove_entirely, seed, want_suppressed_by
+        groups,
+        coords,
+        scores,
+        None,
+        min_dist,
+        higher_is_better,
+        remove_entirely,
+        seed,
+        want_suppressed_by,
+        tubes,
+        whole_tubes,
     )[0]
 
 
@@ -136,6 +154,8 @@ def _run_dedup(
     remove_entirely: bool,
     seed: int,
     want_suppressed_by: bool = True,
+    tubes: ArrayLike | None = None,
+    whole_tubes: bool = False,
 ) -> tuple[DedupResult, np.ndarray | None]:
     """The Rust core's dedup on checked ``groups``, ``coords`` and ``inputs`` (None: no masks)."""
     if scores is not None:
@@ -144,6 +164,15 @@ def _run_dedup(
             raise ValueError(f"scores must have shape {groups.shape}, got {scores.shape}")
     if not 0 <= seed < 2**64:
         raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+    if tubes is not None:
+        tubes = np.asarray(tubes)
+        if tubes.shape != groups.shape:
+            raise ValueError(f"tubes must have shape {groups.shape}, got {tubes.shape}")
+        if tubes.size and (tubes.min() < 0 or tubes.max() >= 2**32):
+            raise ValueError("tubes must be numbers in [0, 2**32)")
+        tubes = np.ascontiguousarray(tubes, dtype=np.uint32)
+    elif whole_tubes:
+        raise ValueError("whole_tubes needs tubes")
     keep, suppressed_by, masks = _core.dedup(
         groups,
         coords,
@@ -154,6 +183,8 @@ def _run_dedup(
         int(seed),
         inputs,
         bool(want_suppressed_by),
+        tubes,
+        bool(whole_tubes),
     )
     return DedupResult(keep=keep, suppressed_by=suppressed_by), masks
 
@@ -206,6 +237,8 @@ def dedup_and_support_masks(
     remove_entirely: bool = False,
     seed: int = 0,
     want_suppressed_by: bool = True,
+    tubes: ArrayLike | None = None,
+    whole_tubes: bool = False,
 ) -> tuple[DedupResult, np.ndarray]:
     """:func:`dedup` and :func:`support_masks` in one pass over each micrograph.
 
@@ -220,7 +253,17 @@ def dedup_and_support_masks(
     """
     groups, coords, inputs = _consensus_arrays(groups, coords, inputs, MAX_INPUTS)
     result, masks = _run_dedup(
-        groups, coords, scores, inputs, min_dist, higher_is_better, remove_entirely, seed, want_suppressed_by
+        groups,
+        coords,
+        scores,
+        inputs,
+        min_dist,
+        higher_is_better,
+        remove_entirely,
+        seed,
+        want_suppressed_by,
+        tubes,
+        whole_tubes,
     )
     assert masks is not None  # the core returns masks whenever it is given inputs
     return result, masks

@@ -72,6 +72,10 @@ class ParticleSet:
         Entries the format adds to the job's summary.
     decision_report : callable(keep) -> dict
         Further summary entries that depend on the decision (symmetry copies kept).
+    tubes : numpy.ndarray of uint32, shape (n,), or None
+        Filament tube of each row (0: none), see :mod:`cryodedup.filaments`; None without filaments.
+    tube_column : str or None
+        The column (field) the tubes came from.
     """
 
     inputs: list[str]
@@ -90,6 +94,8 @@ class ParticleSet:
     mic_shapes: dict[int, tuple[int, int]] = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
     decision_report: Callable[[np.ndarray], dict] = lambda keep: {}
+    tubes: np.ndarray | None = None
+    tube_column: str | None = None
 
     def __len__(self) -> int:
         return int(self.groups.size)

@@ -17,7 +17,10 @@ import numpy as np
 
 from .consensus import consensus_report
 from .dedup import MAX_INPUTS, dedup, dedup_and_support_masks, popcount
+from .dynamo_table import is_dynamo_table, read_dynamo_tables
 from .errors import CryodedupError
+from .filaments import MODES as FILAMENT_MODES
+from .filaments import filament_summary
 from .micrograph_files import resolve_paths
 from .outputs import StrPath, check_plotting
 from .particle_set import Log, ParticleSet, Warn
@@ -54,6 +57,7 @@ class ParticleOptions:
     score_normalize: str = "none"
     output_format: str = "auto"
     topaz_scale: float | None = None
+    filament_mode: str = "segment"
 
     def check(self) -> None:
         """Raises a CryodedupError naming the first option out of its range."""
@@ -71,6 +75,12 @@ class ParticleOptions:
             raise CryodedupError(f"--topaz-scale must be a number > 0, got {self.topaz_scale}")
         if not 0 <= self.seed < 2**64:
             raise CryodedupError(f"--seed must be in [0, 2**64), got {self.seed}")
+        if self.filament_mode not in FILAMENT_MODES:
+            raise CryodedupError(f"--filament-mode is segment or tube, got {self.filament_mode!r}")
+        if self.filament_mode == "tube" and self.remove_entirely:
+            raise CryodedupError(
+                "--filament-mode tube and --remove-entirely exclude each other: tubes are kept or rejected whole"
+            )
         check_plotting(self.plot)
 
 
@@ -86,6 +96,11 @@ def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn
         raise CryodedupError(
             "inputs mix CryoSPARC (.cs/.csg) and STAR files or picker coordinates; deduplicate each kind on its own"
         )
+    dynamo = {is_dynamo_table(p) for p in inputs}
+    if dynamo == {True}:
+        return read_dynamo_tables(inputs, outdir, options, warn, log)
+    if len(dynamo) > 1:
+        raise CryodedupError("inputs mix Dynamo tables (.tbl) and other files; deduplicate each kind on its own")
     pickers = {is_picker_output(p) for p in inputs}
     if len(pickers) > 1:
         raise CryodedupError(
@@ -169,6 +184,7 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
     if options.score_normalize == "rank" and scores is not None:
         scores, higher = rank_percentiles(scores, particles.input_of, higher), True
     log(f"removing duplicates among {len(particles)} particles on {len(particles.mic_names)} micrographs", "info")
+    whole_tubes = particles.tubes is not None and options.filament_mode == "tube"
     if n_inputs == 1:
         result = dedup(
             particles.groups,
@@ -179,6 +195,8 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
             remove_entirely=options.remove_entirely,
             seed=options.seed,
             want_suppressed_by=options.plot,  # 8 bytes per particle, for the pictures only
+            tubes=particles.tubes,
+            whole_tubes=whole_tubes,
         )
         return Decision(result.keep, result.suppressed_by, None)
     result, confirmed_by = dedup_and_support_masks(
@@ -191,6 +209,8 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
         remove_entirely=options.remove_entirely,
         seed=options.seed,
         want_suppressed_by=options.plot,
+        tubes=particles.tubes,
+        whole_tubes=whole_tubes,
     )
     keep = result.keep
     if options.min_support > 1:
@@ -224,6 +244,8 @@ def summarize(particles: ParticleSet, decision: Decision, options: ParticleOptio
         "score": score,
     }
     summary.update(particles.summary)
+    if particles.tubes is not None:
+        summary["filaments"] = filament_summary(particles.tube_column or "", particles.tubes, options.filament_mode)
     summary.update(particles.decision_report(decision.keep))
     if decision.confirmed_by is not None:
         summary["consensus"] = consensus_report(particles, decision.keep, decision.confirmed_by, options.min_support)

@@ -20,6 +20,7 @@ import numpy as np
 from .csfile import CsFile, CsGroup, flatten, join_on_uid
 from .dedup import score_direction
 from .errors import CryodedupError
+from .filaments import CRYOSPARC_TUBE, tube_ids
 from .micrograph_files import as_text, exposure_pixel_sizes
 from .outputs import AtomicOutputs, StrPath
 from .particle_set import ParticleSet, pixel_sizes_used
@@ -285,6 +286,9 @@ def read_group(
     if shift is not None:
         centres -= shift * np.reshape(psize_align, (-1, 1))
     shapes = {int(g): (int(s[0]), int(s[1])) for g, s in zip(groups, group.column("location/micrograph_shape"))}
+    filament = group.has(CRYOSPARC_TUBE)  # docs/design.md section 8
+    # filament_uid is a uint64 hash: compared exactly, as its rank among the uids present.
+    tube_values = np.unique(group.column(CRYOSPARC_TUBE), return_inverse=True)[1].ravel() if filament else None
     return ParticleSet(
         inputs=inputs,
         input_of=input_of,
@@ -300,6 +304,8 @@ def read_group(
         mic_shapes=shapes,
         summary={"micrograph_key": key},
         decision_report=lambda keep: {"symmetry_expansion": _symmetry_report(group, keep)},
+        tubes=None if tube_values is None else tube_ids(input_of, groups, tube_values.astype(np.float64)),
+        tube_column=CRYOSPARC_TUBE if filament else None,
     )
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import CryodedupError
+from .filaments import CRYOLO_TUBE, tube_ids
 from .micrograph_files import micrograph_pixel_sizes, mrc_header, resolve_paths
 from .outputs import StrPath
 from .particle_set import ParticleSet, pixel_sizes_used
@@ -174,6 +175,14 @@ def _scores(
     return np.concatenate([p.score for p in pickers]), label, directions.pop() if len(directions) == 1 else True
 
 
+def _tubes(pickers: list[Picks], groups: np.ndarray) -> np.ndarray | None:
+    """Each pick's filament tube (docs/design.md section 8), None when no picker picked filaments."""
+    if all(p.tube is None for p in pickers):
+        return None
+    values = np.concatenate([np.full(len(p), np.nan) if p.tube is None else p.tube for p in pickers])
+    return tube_ids(np.repeat(np.arange(len(pickers)), [len(p) for p in pickers]), groups, values)
+
+
 def _output_format(pickers: list[Picks], requested: str) -> str:
     if requested != "auto":
         return requested
@@ -256,6 +265,8 @@ def read_picker_outputs(
         read_files=[f.path for p in pickers for f in p.files],
         writer=PicksWriter(pickers, output_format, Path(outdir), single_psize, shapes),
         mic_shapes={mic_ids[n]: s for n, s in (shapes or {}).items()},
+        tubes=_tubes(pickers, groups),
+        tube_column=CRYOLO_TUBE if any(p.tube is not None for p in pickers) else None,
         summary={
             "formats": [p.format for p in pickers],
             "output_format": output_format,

@@ -19,10 +19,12 @@ import numpy as np
 
 from .dedup import score_direction
 from .errors import CryodedupError
+from .filaments import RELION_TUBE, tube_ids
 from .micrograph_files import micrograph_pixel_sizes
 from .outputs import AtomicOutputs, StrPath
 from .particle_set import Log, ParticleSet, Warn
 from .star import Block, StarFile, Table, is_number, split_fields, unquote
+from .tomography import SUBTOMOGRAM_ANGLES, TILT_SERIES_PSIZE, rotate_origins, warp_tomograms
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -50,10 +52,13 @@ class Columns:
     origins: list[str] = field(default_factory=list)
     origins_in_pixels: bool = False
     optics_group: str | None = None
+    #: RELION 5 subtomogram angles that rotate the origins (docs/design.md section 7); empty: none.
+    subtomogram_angles: list[str] = field(default_factory=list)
 
     def numbers(self, score: str | None) -> list[str]:
         """The numeric columns to scan: coordinates, origins, optics group, and ``score``."""
         extra = ["rlnDetectorPixelSize", "rlnMagnification"] if self.origins_in_pixels else []
+        extra += self.subtomogram_angles
         group = [self.optics_group] if self.optics_group else []
         return list(dict.fromkeys(self.coords + self.origins + group + extra + ([score] if score else [])))
 
@@ -182,6 +187,8 @@ def choose_columns(labels: list[str], has_optics: bool, where: str, shift_key: s
                         f"{where}: rlnOriginX is in particle pixels but there is no {needed} "
                         "column to give their size; use --shift-key none to ignore the origins"
                     )
+    if len(columns.origins) == 3 and not columns.origins_in_pixels and set(SUBTOMOGRAM_ANGLES) <= present:
+        columns.subtomogram_angles = list(SUBTOMOGRAM_ANGLES)
     return columns
 
 
@@ -275,11 +282,21 @@ def _group_label(group: float) -> str:
     return str(int(group)) if float(group).is_integer() else str(group)
 
 
-def _optics_pixel_sizes(optics: Table) -> dict[str, float]:
-    """Micrograph pixel size by optics group label: rlnMicrographPixelSize, else the original one."""
+def _mic_psize_label(part: ParticleTable) -> str:
+    """The optics column giving the pixel size of the coordinates: RELION 4 tomography writes
+    them in tilt-series pixels (docs/design.md section 7), everything else in micrograph pixels."""
+    assert part.optics is not None
+    if len(part.columns.coords) == 3 and TILT_SERIES_PSIZE in part.optics.labels:
+        return TILT_SERIES_PSIZE
+    return "rlnMicrographPixelSize"
+
+
+def _optics_pixel_sizes(part: ParticleTable) -> dict[str, float]:
+    """Coordinate pixel size by optics group label: that of :func:`_mic_psize_label`, else the original one."""
+    assert part.optics is not None
     return {
-        **_optics_value(optics, "rlnMicrographOriginalPixelSize"),
-        **_optics_value(optics, "rlnMicrographPixelSize"),
+        **_optics_value(part.optics, "rlnMicrographOriginalPixelSize"),
+        **_optics_value(part.optics, _mic_psize_label(part)),
     }
 
 
@@ -297,7 +314,7 @@ def pixel_size_plan(part: ParticleTable, options: ParticleOptions, mic_psizes: d
     if part.optics is None or part.columns.optics_group is None:
         return ("constant", float("nan"))
     by_group = []
-    for label, value in _optics_pixel_sizes(part.optics).items():
+    for label, value in _optics_pixel_sizes(part).items():
         # A row's group number matches the label it prints as (so "01" matches no row).
         if is_number(label) and _group_label(float(label)) == label:
             by_group.append((float(label), value))
@@ -323,6 +340,14 @@ def pixel_sizes_used(
         return [PixelSize(part.path.name, "all", None, "not needed: coordinates are in Å")], {}
     if options.mic_psize is not None:
         return [PixelSize(part.path.name, "all", options.mic_psize, "--mic-psize")], {}
+    warp = warp_tomograms(names)
+    if warp:  # docs/design.md section 7: the file does not say the pixel size of its coordinates
+        needs.add(
+            f"{part.where()}: a Warp/WarpTools particle file (tomogram {warp[0]!r}): rlnCoordinateX/Y/Z are in "
+            "pixels of the exported tomograms (ts_export_particles --output_angpix), a size the file does not "
+            "record; give it with --mic-psize"
+        )
+        return [], {}
     if mic_psizes is not None:
         missing = [name for name in names if name not in mic_psizes]
         if missing:
@@ -343,13 +368,14 @@ def pixel_sizes_used(
     if part.columns.optics_group is None:
         needs.add(f"{part.where()}: no rlnOpticsGroup column to find each particle's pixel size; {hint}")
         return [], {}
-    mic = _optics_value(part.optics, "rlnMicrographPixelSize")
+    mic_label = _mic_psize_label(part)
+    mic = _optics_value(part.optics, mic_label)
     original = _optics_value(part.optics, "rlnMicrographOriginalPixelSize")
     used, by_group = [], {}
     for g in np.unique(np.asarray(list(groups_met), dtype=np.float64)):
         label = _group_label(g)
         if label in mic:
-            value, source = mic[label], "rlnMicrographPixelSize"
+            value, source = mic[label], mic_label
         elif label in original:
             value, source = original[label], "rlnMicrographOriginalPixelSize (assumes no binning at motion correction)"
             warn(
@@ -404,9 +430,14 @@ def row_pixel_sizes(
 
 
 def centres_in_angstrom(part: ParticleTable, numbers: dict[str, np.ndarray], psize: np.ndarray) -> np.ndarray:
-    """Particle centres in Å: coordinate x micrograph pixel size - origin (origin subtracted)."""
+    """Particle centres in Å: coordinate x micrograph pixel size - origin (origin subtracted).
+
+    With RELION's subtomogram angles the origin is first rotated into the tomogram frame
+    (docs/design.md section 7).
+    """
     cols = part.columns
     centres = np.empty((psize.size, len(cols.coords)))
+    origins = np.zeros_like(centres)
     origin_by_axis = {lab[-1] if not lab.endswith("Angst") else lab[-6]: lab for lab in cols.origins}
     image_psize: np.ndarray | None = None
     if cols.origins_in_pixels:
@@ -416,9 +447,11 @@ def centres_in_angstrom(part: ParticleTable, numbers: dict[str, np.ndarray], psi
         c = numbers[label] if cols.coords_in_angstrom else numbers[label] * psize
         origin = origin_by_axis.get(axis)
         if origin is not None:
-            c = c - (numbers[origin] * image_psize if image_psize is not None else numbers[origin])
+            origins[:, j] = numbers[origin] * image_psize if image_psize is not None else numbers[origin]
         centres[:, j] = c
-    return centres
+    if cols.subtomogram_angles:
+        origins = rotate_origins(origins, *(numbers[label] for label in cols.subtomogram_angles))
+    return centres - origins
 
 
 @dataclass
@@ -592,11 +625,17 @@ def read_star_files(inputs: list[Path], outdir: StrPath, options: ParticleOption
     mic_psize = np.full(len(group_ids), np.nan)
     for scan in scans[::-1]:  # the first input that has a micrograph gives its pixel size
         mic_psize[scan.mic_ids] = scan.key_psizes
+    input_of = input_numbers(counts)
+    groups = _joined([s.groups for s in scans])
+    filament = any(s.tubes is not None for s in scans)
+    if filament:
+        tube_values = [s.tubes if s.tubes is not None else np.full(len(s.groups), np.nan) for s in scans]
+        tubes = tube_ids(input_of, groups, np.concatenate(tube_values))
     return ParticleSet(
         inputs=[str(p.path) for p in parts],
-        input_of=input_numbers(counts),
+        input_of=input_of,
         mic_names=list(group_ids),
-        groups=_joined([s.groups for s in scans]),
+        groups=groups,
         centres=_joined([s.centres for s in scans]),
         psize=row_psizes(mic_psize, scans),
         pixel_sizes=pixel_sizes,
@@ -606,6 +645,8 @@ def read_star_files(inputs: list[Path], outdir: StrPath, options: ParticleOption
         shift=", ".join(parts[0].columns.origins) or "none",
         read_files=[p.path for p in parts],
         writer=StarWriter(parts, labels, counts, Path(outdir)),
+        tubes=tubes if filament else None,
+        tube_column=RELION_TUBE if filament else None,
     )
 
 
@@ -624,6 +665,8 @@ class ParticleScan:
     key_psizes: np.ndarray
     optics_groups: list[float]
     mic_ids: list[int] = field(default_factory=list)
+    #: The tube column's value of each row (docs/design.md section 8); None without one.
+    tubes: np.ndarray | None = None
 
 
 def scan_particles(part: ParticleStar, score_label: str | None, psize_plan: tuple) -> ParticleScan:
@@ -641,7 +684,7 @@ def scan_particles(part: ParticleStar, score_label: str | None, psize_plan: tupl
         psize_plan,
         score_label,
     )
-    return ParticleScan(
+    scan = ParticleScan(
         groups=raw.keys,
         centres=raw.centres.reshape(-1, len(cols.coords)),
         scores=raw.scores,
@@ -649,6 +692,17 @@ def scan_particles(part: ParticleStar, score_label: str | None, psize_plan: tupl
         key_psizes=raw.key_psizes,
         optics_groups=raw.optics_groups,
     )
+    # Filaments and RELION 5 subtomograms (small files) need columns the lean scan does not
+    # keep: one more pass over the loop for them.
+    extra = ([RELION_TUBE] if RELION_TUBE in part.labels else []) + (cols.origins + cols.subtomogram_angles)
+    if RELION_TUBE in part.labels or cols.subtomogram_angles:
+        numbers = part.star.scan(part.block, list(dict.fromkeys(extra)), None)[0]
+        scan.tubes = numbers.get(RELION_TUBE)
+        if cols.subtomogram_angles:  # the scan subtracted the origins unrotated: rotate them (section 7)
+            origins = np.stack([numbers[label] for label in cols.origins], axis=1)
+            angles = (numbers[label] for label in cols.subtomogram_angles)
+            scan.centres += origins - rotate_origins(origins, *angles)
+    return scan
 
 
 def input_numbers(counts: list[int]) -> np.ndarray:
@@ -722,11 +776,13 @@ def read_frame(particles: DataFrame, optics: DataFrame | None, options: Particle
     mic_psizes = micrograph_pixel_sizes(options.micrographs) if options.micrographs else None
     psize, used = row_pixel_sizes(part, numbers, keys, list(names), options, mic_psizes, warn, needs)
     needs.check()
+    filament = RELION_TUBE in part.labels
+    groups = keys.astype(np.int64).ravel()
     return ParticleSet(
         inputs=[str(part.path)],
         input_of=np.zeros(keys.size, dtype=np.int64),
         mic_names=[str(n) for n in names],
-        groups=keys.astype(np.int64).ravel(),
+        groups=groups,
         centres=centres_in_angstrom(part, numbers, psize),
         psize=np.broadcast_to(np.asarray(psize, dtype=np.float64), keys.shape),
         pixel_sizes=[vars(p) for p in used],
@@ -734,4 +790,6 @@ def read_frame(particles: DataFrame, optics: DataFrame | None, options: Particle
         score_label=score,
         higher_is_better=higher,
         shift=", ".join(part.columns.origins) or "none",
+        tubes=tube_ids(np.zeros_like(groups), groups, particles[RELION_TUBE].to_numpy(float)) if filament else None,
+        tube_column=RELION_TUBE if filament else None,
     )

@@ -74,6 +74,9 @@ class Picks:
         ``boxes`` list, and that index + 1.
     box_size : numpy.ndarray of float64, shape (n,), or None
         Box width in pixels where the format records one.
+    tube : numpy.ndarray of float64, shape (n,), or None
+        The filament of each pick (crYOLO ``_filamentid``, numbered per micrograph; NaN for
+        none), None when the picker picked no filaments.
     notes : list of str
         What was inferred while reading (to show the user).
     """
@@ -92,6 +95,7 @@ class Picks:
     row_end: np.ndarray
     box_size: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    tube: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.micrograph)

@@ -5,9 +5,10 @@ Its ``.star`` output is read by :mod:`.relion`, its ``.box`` output by :mod:`.em
 Convention (crYOLO's CBOX writer; napari-boxmanager's reader): STAR syntax, ``data_cryolo``
 with ``_CoordinateX``/``_CoordinateY`` the box's lower-left corner in micrograph pixels, so
 the centre is ``X + Width/2``, ``Y + Height/2``; ``_Confidence`` in 0..1 (higher is better);
-``<NA>`` for a missing value. Filament picks carry ``_filamentid`` and are refused: a
-filament's segments are not duplicates of each other. 3-D picks (numbers in
-``_CoordinateZ``) are tomogram picks and are refused too.
+``<NA>`` for a missing value. Filament picks carry ``_filamentid`` (numbered per micrograph
+from 0): it becomes each pick's tube, whose segments are never duplicates of each other
+(docs/design.md section 8). 3-D picks (numbers in ``_CoordinateZ``) are tomogram picks and
+are refused.
 """
 
 from __future__ import annotations
@@ -20,22 +21,18 @@ from ..errors import CryodedupError
 from . import FileTables, MicrographNamer, Picks, PicksBuilder, read_tables, stem
 
 SCORE = "Confidence"
+FILAMENT = "filamentid"
 
 
 def read_cbox(files: list[Path], source: str, namer: MicrographNamer) -> Picks:
     """CrYOLO ``.cbox`` files, one per micrograph, the micrograph named by the file name."""
     builder = PicksBuilder(source, "cryolo-cbox", namer)
     corner = ("CoordinateX", "CoordinateY", "Width", "Height")
-    tables = read_tables(files, "star", ["CoordinateX"], [*corner, SCORE, "CoordinateZ"], missing="<NA>")
+    tables = read_tables(files, "star", ["CoordinateX"], [*corner, SCORE, "CoordinateZ", FILAMENT], missing="<NA>")
     first = len(builder.files)
     for file, labels, header, footer in zip(files, tables.labels, tables.headers, tables.footers):
         if labels is None:
             raise CryodedupError(f"{file}: no data_cryolo loop; not a crYOLO .cbox file")
-        if "filamentid" in labels:
-            raise CryodedupError(
-                f"{file}: a crYOLO filament .cbox (_filamentid): filament segments are not supported; "
-                "pick single particles, or remove duplicate segments after extraction"
-            )
         missing = [lab for lab in corner if lab not in labels]
         if missing:
             raise CryodedupError(f"{file}: data_cryolo has no {', '.join('_' + m for m in missing)} column")
@@ -51,7 +48,10 @@ def read_cbox(files: list[Path], source: str, namer: MicrographNamer) -> Picks:
     x, y, w, h = (numbers[label] for label in corner)
     builder.add_tables(tables, first, x + w / 2, y + h / 2, numbers[SCORE], w)
     scored = any(labels and SCORE in labels for labels in tables.labels)
-    return builder.build(SCORE if scored else None)
+    picks = builder.build(SCORE if scored else None)
+    if any(labels and FILAMENT in labels for labels in tables.labels):
+        picks.tube = numbers[FILAMENT]  # the rows of one add_tables call, in order
+    return picks
 
 
 def _refuse_rows(files: list[Path], tables: FileTables, bad: np.ndarray, message: str) -> None:

@@ -31,8 +31,7 @@ pub struct DedupParams {
 pub struct DedupResult {
     pub keep: Vec<bool>,
     /// For a rejected particle: a kept particle within `min_dist` that ranks above it (in
-    /// remove-entirely mode: its nearest neighbour). -1 for kept particles. Empty unless
-    /// `DedupParams::want_suppressed_by`.
+    /// remove-entirely mode: its nearest neighbour). -1 for kept particles.
     pub suppressed_by: Vec<i64>,
 }
 
@@ -95,6 +94,24 @@ pub fn dedup<G: GroupId>(
     Ok(dedup_with_masks(groups, coords, dim, scores, None, params)?.0)
 }
 
+/// [`dedup_with_masks`] for filament segments: two particles with the same non-zero `tubes`
+/// id (one id per tube and micrograph) are never duplicates, so segments of one tube never
+/// suppress or confirm each other; id 0 is a particle of no tube (docs/design.md section 8).
+pub fn dedup_with_tubes<G: GroupId>(
+    groups: &[G],
+    coords: &[f64],
+    dim: usize,
+    scores: Option<&[f64]>,
+    inputs: Option<&[u32]>,
+    tubes: &[u32],
+    params: &DedupParams,
+) -> Result<(DedupResult, Option<Vec<u64>>), DedupError> {
+    if tubes.len() != groups.len() {
+        return Err(DedupError::Length { what: "tubes", expected: groups.len(), got: tubes.len() });
+    }
+    checked_run(groups, coords, dim, scores, inputs, Some(tubes), params)
+}
+
 /// [`dedup`], and with `inputs` (each particle's input, below
 /// [`crate::consensus::MAX_MASK_INPUTS`]) in the same pass over each micrograph the masks
 /// of [`crate::consensus::support_masks`], so each micrograph's points are gathered once.
@@ -106,6 +123,35 @@ pub fn dedup_with_masks<G: GroupId>(
     inputs: Option<&[u32]>,
     params: &DedupParams,
 ) -> Result<(DedupResult, Option<Vec<u64>>), DedupError> {
+    checked_run(groups, coords, dim, scores, inputs, None, params)
+}
+
+fn checked_run<G: GroupId>(
+    groups: &[G],
+    coords: &[f64],
+    dim: usize,
+    scores: Option<&[f64]>,
+    inputs: Option<&[u32]>,
+    tubes: Option<&[u32]>,
+    params: &DedupParams,
+) -> Result<(DedupResult, Option<Vec<u64>>), DedupError> {
+    validate(groups, coords, dim, scores, inputs, params)?;
+    let input = Input { coords, scores, inputs, tubes, params };
+    Ok(match dim {
+        2 => run::<2, G>(groups, &input),
+        _ => run::<3, G>(groups, &input),
+    })
+}
+
+/// Checks the arrays' lengths and values and the parameters.
+pub(crate) fn validate<G: GroupId>(
+    groups: &[G],
+    coords: &[f64],
+    dim: usize,
+    scores: Option<&[f64]>,
+    inputs: Option<&[u32]>,
+    params: &DedupParams,
+) -> Result<(), DedupError> {
     let n = groups.len();
     if let Some(inputs) = inputs {
         if inputs.len() != n {
@@ -137,10 +183,7 @@ pub fn dedup_with_masks<G: GroupId>(
         let index = coords.iter().position(|c| !c.is_finite()).unwrap();
         return Err(DedupError::NonFinite { index: index / dim });
     }
-    Ok(match dim {
-        2 => run::<2, G>(groups, coords, scores, inputs, params),
-        _ => run::<3, G>(groups, coords, scores, inputs, params),
-    })
+    Ok(())
 }
 
 /// Everything one group's work needs, shared read-only between threads.
@@ -149,7 +192,16 @@ struct Input<'a> {
     scores: Option<&'a [f64]>,
     /// Each particle's input, when masks are wanted.
     inputs: Option<&'a [u32]>,
+    /// Each particle's tube (0: none): equal non-zero tubes are never duplicates.
+    tubes: Option<&'a [u32]>,
     params: &'a DedupParams,
+}
+
+impl Input<'_> {
+    /// Whether global particles `a` and `b` are segments of one tube (never duplicates).
+    fn same_tube(&self, a: u32, b: u32) -> bool {
+        self.tubes.is_some_and(|t| t[a as usize] != 0 && t[a as usize] == t[b as usize])
+    }
 }
 
 /// One group's slices of the outputs, aligned with its members (`masks` empty when not wanted).
@@ -159,36 +211,30 @@ struct GroupOut<'a> {
     masks: &'a mut [u64],
 }
 
-fn run<const D: usize, G: GroupId>(
-    groups: &[G],
-    coords: &[f64],
-    scores: Option<&[f64]>,
-    inputs: Option<&[u32]>,
-    params: &DedupParams,
-) -> (DedupResult, Option<Vec<u64>>) {
+fn run<const D: usize, G: GroupId>(groups: &[G], input: &Input) -> (DedupResult, Option<Vec<u64>>) {
     let n = groups.len();
+    let inputs = input.inputs;
     let order = order_by_group(groups);
     let ranges = group_ranges(groups, &order);
 
     // Results are computed in group order (each group a contiguous slice), then scattered.
     let mut keep_grouped = vec![true; n];
-    let mut sup_grouped = vec![-1i64; if params.want_suppressed_by { n } else { 0 }];
+    let want_sup = input.params.want_suppressed_by;
+    let mut sup_grouped = vec![-1i64; if want_sup { n } else { 0 }];
     let mut masks_grouped = vec![0u64; if inputs.is_some() { n } else { 0 }];
     let mut tasks = Vec::with_capacity(ranges.len());
     let (mut keep_rest, mut sup_rest) = (&mut keep_grouped[..], &mut sup_grouped[..]);
     let mut masks_rest = &mut masks_grouped[..];
     for &(lo, hi) in &ranges {
         let (keep, kr) = std::mem::take(&mut keep_rest).split_at_mut(hi - lo);
-        let take_sup = if params.want_suppressed_by { hi - lo } else { 0 };
-        let (sup, sr) = std::mem::take(&mut sup_rest).split_at_mut(take_sup);
+        let (sup, sr) = std::mem::take(&mut sup_rest).split_at_mut(if want_sup { hi - lo } else { 0 });
         let take = if inputs.is_some() { hi - lo } else { 0 };
         let (masks, mr) = std::mem::take(&mut masks_rest).split_at_mut(take);
         (keep_rest, sup_rest, masks_rest) = (kr, sr, mr);
         tasks.push((&order[lo..hi], GroupOut { keep, sup, masks }));
     }
-    let input = Input { coords, scores, inputs, params };
     tasks.into_par_iter().with_min_len(8).for_each(|(members, mut out)| {
-        dedup_group::<D>(&input, members, &mut out);
+        dedup_group::<D>(input, members, &mut out);
     });
 
     let masks_wanted = inputs.is_some();
@@ -201,7 +247,7 @@ fn run<const D: usize, G: GroupId>(
     let mut masks = vec![0u64; masks_grouped.len()];
     for (pos, &i) in order.iter().enumerate() {
         keep[i as usize] = keep_grouped[pos];
-        if params.want_suppressed_by {
+        if want_sup {
             suppressed_by[i as usize] = sup_grouped[pos];
         }
         if masks_wanted {
@@ -268,7 +314,7 @@ pub fn random_key(seed: u64, index: u64) -> u64 {
 }
 
 /// A sort key that orders scores best first, NaN last (ties are broken by the caller).
-fn score_key(score: f64, higher_is_better: bool) -> u64 {
+pub(crate) fn score_key(score: f64, higher_is_better: bool) -> u64 {
     if score.is_nan() {
         return u64::MAX;
     }
@@ -299,7 +345,7 @@ fn ranking(input: &Input, members: &[u32], subset: impl Iterator<Item = u32>) ->
     keyed.into_iter().map(|(_, k)| k).collect()
 }
 
-fn point<const D: usize>(coords: &[f64], index: u32) -> [f64; D] {
+pub(crate) fn point<const D: usize>(coords: &[f64], index: u32) -> [f64; D] {
     let mut p = [0.0; D];
     p.copy_from_slice(&coords[index as usize * D..index as usize * D + D]);
     p
@@ -335,7 +381,18 @@ fn dedup_group<const D: usize>(input: &Input, members: &[u32], out: &mut GroupOu
     if out.masks.is_empty() {
         return;
     }
-    if input.params.min_dist > 0.0 {
+    if input.tubes.is_some() {
+        // Confirmation follows the duplicate test, which leaves out the segments of one tube.
+        for (local, mask) in out.masks.iter_mut().enumerate() {
+            near.for_each_position_near(local as u32, |position, d2| {
+                for &m in near.positions.members(position) {
+                    if near.is_duplicate(local as u32, m, d2) {
+                        *mask |= 1 << member_inputs[m as usize];
+                    }
+                }
+            });
+        }
+    } else if input.params.min_dist > 0.0 {
         crate::consensus::masks_of_points(&points, &member_inputs, input.params.min_dist, out.masks);
     } else {
         // Picks confirm each other where their centres are equal.
@@ -371,7 +428,7 @@ impl<'a, const D: usize> Neighbourhood<'a, D> {
     /// condition on a pair (e.g. on poses) goes here and nowhere else.
     #[inline]
     fn is_duplicate(&self, a: u32, b: u32, _d2: f64) -> bool {
-        a != b
+        a != b && !self.input.same_tube(self.members[a as usize], self.members[b as usize])
     }
 
     /// Calls `visit(position, squared_distance)` for every position within `min_dist` of

@@ -2,12 +2,14 @@
 //!
 //! - [`dedup`]: duplicate particles per micrograph (k-d tree radius search, score-ordered
 //!   greedy suppression), parallel over micrographs.
+//! - [`filaments`]: filament tubes removed whole when they duplicate a better tube.
 //! - [`consensus`]: how many distinct inputs picked near each pick (consensus picking).
 //! - [`picks`]: picker coordinate files read and written many at a time.
 //! - [`star`]: reading and writing the big loops of STAR files without copying them.
 
 pub mod consensus;
 pub mod dedup;
+pub mod filaments;
 pub mod kdtree;
 pub mod micrographs;
 pub mod particle_rows;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use cryodedup_core::micrographs::{self, Band, Plan, Spectrum};
 use cryodedup_core::particle_rows::{self, CentrePlan, PixelSize};
-use cryodedup_core::{consensus, dedup as core_dedup, picks, star};
+use cryodedup_core::{consensus, dedup as core_dedup, filaments, picks, star};
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
@@ -49,12 +49,17 @@ mod errors {
 }
 
 /// dedup(groups, coords, scores, min_dist, higher_is_better, remove_entirely, seed,
-/// inputs=None, want_suppressed_by=True) -> (keep, suppressed_by, masks). Groups are int64
-/// or uint32. With inputs (each row's input, below 64), masks are those of support_masks,
-/// found in the same pass over each micrograph; else None. suppressed_by is None unless
-/// wanted. Arrays must be C-contiguous (the Python wrapper sees to it).
+/// inputs=None, want_suppressed_by=True, tubes=None, whole_tubes=False) -> (keep,
+/// suppressed_by, masks). Groups are int64 or uint32. With inputs (each row's input, below
+/// 64), masks are those of support_masks, found in the same pass over each micrograph; else
+/// None. suppressed_by is None unless wanted. With tubes (each row's tube id, 0 for none),
+/// segments of one tube are never neighbours, and whole_tubes removes tubes whole
+/// (filaments.rs). Arrays must be C-contiguous (the Python wrapper sees to it).
 #[pyfunction]
-#[pyo3(signature = (groups, coords, scores, min_dist, higher_is_better, remove_entirely, seed, inputs=None, want_suppressed_by=true))]
+#[pyo3(signature = (
+    groups, coords, scores, min_dist, higher_is_better, remove_entirely, seed, inputs=None, want_suppressed_by=true,
+    tubes=None, whole_tubes=false
+))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn dedup<'py>(
     py: Python<'py>,
@@ -67,6 +72,8 @@ fn dedup<'py>(
     seed: u64,
     inputs: Option<PyReadonlyArray1<'py, u32>>,
     want_suppressed_by: bool,
+    tubes: Option<PyReadonlyArray1<'py, u32>>,
+    whole_tubes: bool,
 ) -> PyResult<(Bound<'py, PyArray1<bool>>, Option<Bound<'py, PyArray1<i64>>>, Option<Bound<'py, PyArray1<u64>>>)> {
     let dim = coords.shape()[1];
     let coords = coords.as_slice()?;
@@ -78,19 +85,56 @@ fn dedup<'py>(
         Some(i) => Some(i.as_slice()?),
         None => None,
     };
+    let tubes = match &tubes {
+        Some(t) => Some(t.as_slice()?),
+        None => None,
+    };
     let params = core_dedup::DedupParams { min_dist, higher_is_better, remove_entirely, seed, want_suppressed_by };
+    let run = Dedup { coords, dim, scores, inputs, tubes, whole_tubes, params: &params };
     let (result, masks) = if let Ok(small) = groups.extract::<PyReadonlyArray1<'py, u32>>() {
         let groups = small.as_slice()?;
-        py.detach(|| core_dedup::dedup_with_masks(groups, coords, dim, scores, inputs, &params))
+        py.detach(|| run.on(groups))
     } else {
         let wide = groups.extract::<PyReadonlyArray1<'py, i64>>()?;
         let groups = wide.as_slice()?;
-        py.detach(|| core_dedup::dedup_with_masks(groups, coords, dim, scores, inputs, &params))
+        py.detach(|| run.on(groups))
     }
     .map_err(errors::dedup)?;
     let masks = masks.map(|m| m.into_pyarray(py));
     let suppressed_by = want_suppressed_by.then(|| result.suppressed_by.into_pyarray(py));
     Ok((result.keep.into_pyarray(py), suppressed_by, masks))
+}
+
+/// One dedup call's arguments but the micrograph ids, which come as `u32` or `i64`.
+struct Dedup<'a> {
+    coords: &'a [f64],
+    dim: usize,
+    scores: Option<&'a [f64]>,
+    inputs: Option<&'a [u32]>,
+    tubes: Option<&'a [u32]>,
+    whole_tubes: bool,
+    params: &'a core_dedup::DedupParams,
+}
+
+impl Dedup<'_> {
+    fn on<G: core_dedup::GroupId>(
+        &self,
+        groups: &[G],
+    ) -> Result<(core_dedup::DedupResult, Option<Vec<u64>>), core_dedup::DedupError> {
+        let Dedup { coords, dim, scores, inputs, tubes, whole_tubes, params } = *self;
+        match tubes {
+            None => core_dedup::dedup_with_masks(groups, coords, dim, scores, inputs, params),
+            Some(tubes) if whole_tubes => {
+                // The masks (consensus) are those of the segment-wise pass: who picked near a segment.
+                let masks = match inputs {
+                    Some(_) => core_dedup::dedup_with_tubes(groups, coords, dim, scores, inputs, tubes, params)?.1,
+                    None => None,
+                };
+                Ok((filaments::dedup_whole_tubes(groups, coords, dim, scores, tubes, params)?, masks))
+            }
+            Some(tubes) => core_dedup::dedup_with_tubes(groups, coords, dim, scores, inputs, tubes, params),
+        }
+    }
 }
 
 /// One file's table as Python sees it: (labels or None, header, footer, number of rows).
