@@ -283,8 +283,11 @@ def _group_label(group: float) -> str:
 
 
 def _mic_psize_label(part: ParticleTable) -> str:
-    """The optics column giving the pixel size of the coordinates: RELION 4 tomography writes
-    them in tilt-series pixels (docs/design.md section 7), everything else in micrograph pixels."""
+    """The optics column giving the pixel size of the coordinates.
+
+    RELION 4 tomography writes them in tilt-series pixels (docs/design.md section 7),
+    everything else in micrograph pixels.
+    """
     assert part.optics is not None
     if len(part.columns.coords) == 3 and TILT_SERIES_PSIZE in part.optics.labels:
         return TILT_SERIES_PSIZE
@@ -628,6 +631,7 @@ def read_star_files(inputs: list[Path], outdir: StrPath, options: ParticleOption
     input_of = input_numbers(counts)
     groups = _joined([s.groups for s in scans])
     filament = any(s.tubes is not None for s in scans)
+    tubes = None
     if filament:
         tube_values = [s.tubes if s.tubes is not None else np.full(len(s.groups), np.nan) for s in scans]
         tubes = tube_ids(input_of, groups, np.concatenate(tube_values))
@@ -645,7 +649,7 @@ def read_star_files(inputs: list[Path], outdir: StrPath, options: ParticleOption
         shift=", ".join(parts[0].columns.origins) or "none",
         read_files=[p.path for p in parts],
         writer=StarWriter(parts, labels, counts, Path(outdir)),
-        tubes=tubes if filament else None,
+        tubes=tubes,
         tube_column=RELION_TUBE if filament else None,
     )
 
