@@ -16,6 +16,10 @@ def dedup(
     remove_entirely: bool,
     seed: int,
     inputs: npt.NDArray[np.uint32] | None = None,
+    poses: npt.NDArray[np.float64] | None = None,
+    pose_kind: str = "relion",
+    max_angle: float = 180.0,
+    sym: str = "C1",
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.uint64] | None]: ...
 def support_masks(
     groups: npt.NDArray[np.int64],
@@ -60,6 +64,7 @@ class StarFile:
         rejected_path: str,
         rewrite: tuple[int, dict[str, str]] | None = None,
         columns: list[int] | None = None,
+        values: tuple[int, npt.NDArray[np.uint8], list[str]] | None = None,
     ) -> None: ...
 
 def bin_image(image: npt.NDArray, bin: int) -> npt.NDArray[np.float32]: ...

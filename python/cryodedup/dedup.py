@@ -71,6 +71,10 @@ def dedup(
     higher_is_better: bool = True,
     remove_entirely: bool = False,
     seed: int = 0,
+    poses: ArrayLike | None = None,
+    pose_kind: str = "relion",
+    max_angle: float = 180.0,
+    sym: str = "C1",
 ) -> DedupResult:
     """Remove duplicate particles, micrograph by micrograph.
 
@@ -98,6 +102,12 @@ def dedup(
         Reject every particle that has another particle within ``min_dist``.
     seed : int
         Seed of the random ranking used when ``scores`` is None.
+    poses : array_like of float, shape (n, 3), optional
+        Orientation of each particle: RELION's rot, tilt, psi in degrees (``pose_kind``
+        ``"relion"``) or CryoSPARC's rotation vector in radians (``"rotvec"``). With poses,
+        two particles within ``min_dist`` are duplicates only if their orientations differ by
+        at most ``max_angle`` degrees, the smallest angle over the operators of ``sym``
+        (C1, Cn, Dn, T, O, I).
 
     Returns
     -------
@@ -109,7 +119,27 @@ def dedup(
         raise ValueError(f"groups must be one-dimensional, got shape {groups.shape}")
     if coords.ndim != 2 or coords.shape[0] != groups.size:
         raise ValueError(f"coords must have shape ({groups.size}, 2) or ({groups.size}, 3), got {coords.shape}")
-    return _run_dedup(groups, coords, scores, None, min_dist, higher_is_better, remove_entirely, seed)[0]
+    pose = _Pose.of(poses, groups.size, pose_kind, max_angle, sym)
+    return _run_dedup(groups, coords, scores, None, min_dist, higher_is_better, remove_entirely, seed, pose)[0]
+
+
+@dataclass(frozen=True)
+class _Pose:
+    """Orientations checked for the core: (n, 3) float64, how to read them, the limit, the group."""
+
+    poses: np.ndarray
+    kind: str
+    max_angle: float
+    sym: str
+
+    @classmethod
+    def of(cls, poses: ArrayLike | None, n: int, kind: str, max_angle: float, sym: str) -> _Pose | None:
+        if poses is None:
+            return None
+        array = np.ascontiguousarray(poses, dtype=np.float64)
+        if array.shape != (n, 3):
+            raise ValueError(f"poses must have shape ({n}, 3), got {array.shape}")
+        return cls(array, kind, float(max_angle), sym)
 
 
 def _run_dedup(
@@ -121,6 +151,7 @@ def _run_dedup(
     higher_is_better: bool,
     remove_entirely: bool,
     seed: int,
+    pose: _Pose | None = None,
 ) -> tuple[DedupResult, np.ndarray | None]:
     """The Rust core's dedup on checked ``groups``, ``coords`` and ``inputs`` (None: no masks)."""
     if scores is not None:
@@ -129,9 +160,11 @@ def _run_dedup(
             raise ValueError(f"scores must have shape {groups.shape}, got {scores.shape}")
     if not 0 <= seed < 2**64:
         raise ValueError(f"seed must be in [0, 2**64), got {seed}")
-    keep, suppressed_by, masks = _core.dedup(
-        groups, coords, scores, float(min_dist), bool(higher_is_better), bool(remove_entirely), int(seed), inputs
-    )
+    args = (groups, coords, scores, float(min_dist), bool(higher_is_better), bool(remove_entirely), int(seed), inputs)
+    if pose is None:
+        keep, suppressed_by, masks = _core.dedup(*args)
+    else:
+        keep, suppressed_by, masks = _core.dedup(*args, pose.poses, pose.kind, pose.max_angle, pose.sym)
     return DedupResult(keep=keep, suppressed_by=suppressed_by), masks
 
 
@@ -182,6 +215,10 @@ def dedup_and_support_masks(
     higher_is_better: bool = True,
     remove_entirely: bool = False,
     seed: int = 0,
+    poses: ArrayLike | None = None,
+    pose_kind: str = "relion",
+    max_angle: float = 180.0,
+    sym: str = "C1",
 ) -> tuple[DedupResult, np.ndarray]:
     """:func:`dedup` and :func:`support_masks` in one pass over each micrograph.
 
@@ -195,7 +232,8 @@ def dedup_and_support_masks(
         The masks of :func:`support_masks`.
     """
     groups, coords, inputs = _consensus_arrays(groups, coords, inputs, MAX_INPUTS)
-    result, masks = _run_dedup(groups, coords, scores, inputs, min_dist, higher_is_better, remove_entirely, seed)
+    pose = _Pose.of(poses, groups.size, pose_kind, max_angle, sym)
+    result, masks = _run_dedup(groups, coords, scores, inputs, min_dist, higher_is_better, remove_entirely, seed, pose)
     assert masks is not None  # the core returns masks whenever it is given inputs
     return result, masks
 

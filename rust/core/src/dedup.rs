@@ -13,6 +13,7 @@ use std::fmt;
 use rayon::prelude::*;
 
 use crate::kdtree::KdTree;
+use crate::pose::PoseTest;
 
 #[derive(Clone, Debug)]
 pub struct DedupParams {
@@ -42,6 +43,7 @@ pub enum DedupError {
     NonFinite { index: usize },
     TooMany(usize),
     InputOutOfRange { index: usize, limit: u32 },
+    NonFinitePose { index: usize },
 }
 
 impl fmt::Display for DedupError {
@@ -56,6 +58,7 @@ impl fmt::Display for DedupError {
                 write!(f, "particle {index} has a coordinate that is NaN or infinite")
             }
             DedupError::TooMany(n) => write!(f, "{n} particles is more than the 2^32 - 1 supported"),
+            DedupError::NonFinitePose { index } => write!(f, "particle {index} has an angle that is NaN or infinite"),
             DedupError::InputOutOfRange { index, limit } => {
                 write!(f, "particle {index} belongs to an input numbered {limit} or more (at most {limit} inputs)")
             }
@@ -88,7 +91,30 @@ pub fn dedup_with_masks(
     inputs: Option<&[u32]>,
     params: &DedupParams,
 ) -> Result<(DedupResult, Option<Vec<u64>>), DedupError> {
+    dedup_with_poses(groups, coords, dim, scores, inputs, params, None)
+}
+
+/// [`dedup_with_masks`] where, with `pose`, two particles within `min_dist` are duplicates
+/// only if their orientations are within the pose test's maximum angle (docs/design.md
+/// section 7); the angle is computed for the close pairs only.
+pub fn dedup_with_poses(
+    groups: &[i64],
+    coords: &[f64],
+    dim: usize,
+    scores: Option<&[f64]>,
+    inputs: Option<&[u32]>,
+    params: &DedupParams,
+    pose: Option<&PoseTest>,
+) -> Result<(DedupResult, Option<Vec<u64>>), DedupError> {
     let n = groups.len();
+    if let Some(pose) = pose {
+        if pose.poses.len() != 3 * n {
+            return Err(DedupError::Length { what: "poses", expected: n, got: pose.poses.len() / 3 });
+        }
+        if let Some(index) = pose.poses.iter().position(|c| !c.is_finite()) {
+            return Err(DedupError::NonFinitePose { index: index / 3 });
+        }
+    }
     if let Some(inputs) = inputs {
         if inputs.len() != n {
             return Err(DedupError::Length { what: "inputs", expected: n, got: inputs.len() });
@@ -120,8 +146,8 @@ pub fn dedup_with_masks(
         return Err(DedupError::NonFinite { index: index / dim });
     }
     Ok(match dim {
-        2 => run::<2>(groups, coords, scores, inputs, params),
-        _ => run::<3>(groups, coords, scores, inputs, params),
+        2 => run::<2>(groups, coords, scores, inputs, params, pose),
+        _ => run::<3>(groups, coords, scores, inputs, params, pose),
     })
 }
 
@@ -132,6 +158,8 @@ struct Input<'a> {
     /// Each particle's input, when masks are wanted.
     inputs: Option<&'a [u32]>,
     params: &'a DedupParams,
+    /// Duplicates only within this angle, when given.
+    pose: Option<&'a PoseTest<'a>>,
 }
 
 /// One group's slices of the outputs, aligned with its members (`masks` empty when not wanted).
@@ -147,6 +175,7 @@ fn run<const D: usize>(
     scores: Option<&[f64]>,
     inputs: Option<&[u32]>,
     params: &DedupParams,
+    pose: Option<&PoseTest>,
 ) -> (DedupResult, Option<Vec<u64>>) {
     let n = groups.len();
     let order = order_by_group(groups);
@@ -167,7 +196,7 @@ fn run<const D: usize>(
         (keep_rest, sup_rest, masks_rest) = (kr, sr, mr);
         tasks.push((&order[lo..hi], GroupOut { keep, sup, masks }));
     }
-    let input = Input { coords, scores, inputs, params };
+    let input = Input { coords, scores, inputs, params, pose };
     tasks.into_par_iter().with_min_len(8).for_each(|(members, mut out)| {
         dedup_group::<D>(&input, members, &mut out);
     });
@@ -306,7 +335,9 @@ fn dedup_group<const D: usize>(input: &Input, members: &[u32], out: &mut GroupOu
     let (keep, sup) = (&mut *out.keep, &mut *out.sup);
     let points: Vec<[f64; D]> = members.iter().map(|&i| point::<D>(input.coords, i)).collect();
     let params = input.params;
-    if params.min_dist == 0.0 && !out.masks.is_empty() {
+    // Exact hashing finds identical centres; with poses, the pairs are tested one by one.
+    let exact = params.min_dist == 0.0 && input.pose.is_none();
+    if exact && !out.masks.is_empty() {
         // Picks confirm each other where their centres are equal.
         let mut shared: HashMap<[u64; D], u64> = HashMap::with_capacity(points.len());
         for (local, p) in points.iter().enumerate() {
@@ -316,7 +347,7 @@ fn dedup_group<const D: usize>(input: &Input, members: &[u32], out: &mut GroupOu
             *mask = shared[&exact_key(p)];
         }
     }
-    match (params.min_dist == 0.0, params.remove_entirely) {
+    match (exact, params.remove_entirely) {
         (true, false) => {
             let mut first: HashMap<[u64; D], u32> = HashMap::with_capacity(points.len());
             for r in ranking(input, members, 0..members.len() as u32) {
@@ -351,7 +382,15 @@ fn dedup_group<const D: usize>(input: &Input, members: &[u32], out: &mut GroupOu
             // Only particles with a neighbour can be rejected or reject others, so find the
             // close pairs first; most particles have none and are never ranked.
             let mut pairs: Vec<(u32, u32, f64)> = Vec::new();
-            KdTree::new(&points).for_each_pair_within(params.min_dist, |a, b, d2| pairs.push((a, b, d2)));
+            let neighbours = |a: u32, b: u32| {
+                let identical = params.min_dist > 0.0 || points[a as usize] == points[b as usize];
+                identical && input.pose.is_none_or(|pose| pose.close(members[a as usize], members[b as usize]))
+            };
+            KdTree::new(&points).for_each_pair_within(params.min_dist, |a, b, d2| {
+                if neighbours(a, b) {
+                    pairs.push((a, b, d2));
+                }
+            });
             if pairs.is_empty() {
                 return;
             }

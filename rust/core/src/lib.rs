@@ -4,6 +4,7 @@
 //!   greedy suppression), parallel over micrographs.
 //! - [`consensus`]: how many distinct inputs picked near each pick (consensus picking).
 //! - [`picks`]: picker coordinate files read and written many at a time.
+//! - [`pose`]: orientations, point groups and the angle between two particles.
 //! - [`star`]: reading and writing the big loops of STAR files without copying them.
 
 pub mod consensus;
@@ -11,4 +12,5 @@ pub mod dedup;
 pub mod kdtree;
 pub mod micrographs;
 pub mod picks;
+pub mod pose;
 pub mod star;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use cryodedup_core::micrographs::{self, Band, Plan, Spectrum};
-use cryodedup_core::{consensus, dedup as core_dedup, picks, star};
+use cryodedup_core::{consensus, dedup as core_dedup, picks, pose, star};
 use memmap2::Mmap;
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
@@ -48,11 +48,17 @@ mod errors {
 }
 
 /// dedup(groups, coords, scores, min_dist, higher_is_better, remove_entirely, seed,
-/// inputs=None) -> (keep, suppressed_by, masks). With inputs (each row's input, below 64),
-/// masks are those of support_masks, found in the same pass over each micrograph; else None.
-/// Arrays must be C-contiguous (the Python wrapper sees to it).
+/// inputs=None, poses=None, pose_kind="relion", max_angle=180.0, sym="C1")
+/// -> (keep, suppressed_by, masks). With inputs (each row's input, below 64), masks are those
+/// of support_masks, found in the same pass over each micrograph; else None. With poses (n, 3:
+/// RELION rot, tilt, psi in degrees for pose_kind "relion", a rotation vector in radians for
+/// "rotvec"), particles within min_dist are duplicates only within max_angle degrees under the
+/// point group sym. Arrays must be C-contiguous (the Python wrapper sees to it).
 #[pyfunction]
-#[pyo3(signature = (groups, coords, scores, min_dist, higher_is_better, remove_entirely, seed, inputs=None))]
+#[pyo3(signature = (
+    groups, coords, scores, min_dist, higher_is_better, remove_entirely, seed, inputs=None,
+    poses=None, pose_kind="relion", max_angle=180.0, sym="C1"
+))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn dedup<'py>(
     py: Python<'py>,
@@ -64,8 +70,26 @@ fn dedup<'py>(
     remove_entirely: bool,
     seed: u64,
     inputs: Option<PyReadonlyArray1<'py, u32>>,
+    poses: Option<PyReadonlyArray2<'py, f64>>,
+    pose_kind: &str,
+    max_angle: f64,
+    sym: &str,
 ) -> PyResult<(Bound<'py, PyArray1<bool>>, Bound<'py, PyArray1<i64>>, Option<Bound<'py, PyArray1<u64>>>)> {
     let dim = coords.shape()[1];
+    let kind = match pose_kind {
+        "relion" => pose::PoseKind::RelionEulerDegrees,
+        "rotvec" => pose::PoseKind::RotationVector,
+        other => return Err(errors::value(format!("pose_kind is relion or rotvec, got {other:?}"))),
+    };
+    let group = pose::point_group(sym).map_err(|e| errors::value(e.to_string()))?;
+    if !(0.0..=180.0).contains(&max_angle) {
+        return Err(errors::value(format!("max_angle must be in [0, 180] degrees, got {max_angle}")));
+    }
+    let pose_test = match &poses {
+        Some(p) if p.shape()[1] == 3 => Some(pose::PoseTest::new(p.as_slice()?, kind, group, max_angle)),
+        Some(p) => return Err(errors::value(format!("poses must have 3 columns, got {}", p.shape()[1]))),
+        None => None,
+    };
     let groups = groups.as_slice()?;
     let coords = coords.as_slice()?;
     let scores = match &scores {
@@ -78,7 +102,7 @@ fn dedup<'py>(
     };
     let params = core_dedup::DedupParams { min_dist, higher_is_better, remove_entirely, seed };
     let (result, masks) = py
-        .detach(|| core_dedup::dedup_with_masks(groups, coords, dim, scores, inputs, &params))
+        .detach(|| core_dedup::dedup_with_poses(groups, coords, dim, scores, inputs, &params, pose_test.as_ref()))
         .map_err(errors::dedup)?;
     let masks = masks.map(|m| m.into_pyarray(py));
     Ok((result.keep.into_pyarray(py), result.suppressed_by.into_pyarray(py), masks))
@@ -366,8 +390,10 @@ impl StarFile {
     /// Appends the scanned rows of `block` to two files: rows where `keep` holds to
     /// `kept_path`, the others to `rejected_path`, byte for byte. `rewrite`, if given, is
     /// (column, {old text: new text}) applied to every written row; `columns`, if given, the
-    /// input column of each output column (fields moved unchanged).
-    #[pyo3(signature = (block, keep, kept_path, rejected_path, rewrite=None, columns=None))]
+    /// input column of each output column (fields moved unchanged); `values`, if given, is
+    /// (column, choice, texts): row `i`'s field becomes `texts[choice[i] - 1]`, unchanged where
+    /// `choice[i]` is 0.
+    #[pyo3(signature = (block, keep, kept_path, rejected_path, rewrite=None, columns=None, values=None))]
     #[allow(clippy::too_many_arguments)]
     fn append_split(
         &self,
@@ -378,6 +404,7 @@ impl StarFile {
         rejected_path: PathBuf,
         rewrite: Option<(usize, HashMap<String, String>)>,
         columns: Option<Vec<usize>>,
+        values: Option<(usize, PyReadonlyArray1<'_, u8>, Vec<String>)>,
     ) -> PyResult<()> {
         let n_columns = self.table(block)?.labels.len();
         if let Some(&bad) = columns.iter().flatten().find(|&&c| c >= n_columns) {
@@ -393,11 +420,26 @@ impl StarFile {
         let map: Option<HashMap<Vec<u8>, Vec<u8>>> = rewrite
             .as_ref()
             .map(|(_, m)| m.iter().map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())).collect());
+        let texts: Vec<Vec<u8>> = values.iter().flat_map(|(_, _, t)| t.iter().map(|v| v.as_bytes().to_vec())).collect();
+        let choice = match &values {
+            Some((column, choice, _)) => {
+                let choice = choice.as_slice()?;
+                if *column >= n_columns || choice.len() != spans.len() {
+                    return Err(errors::value(format!("values: column {column}, {} choices", choice.len())));
+                }
+                if let Some(&bad) = choice.iter().find(|&&c| c as usize > texts.len()) {
+                    return Err(errors::value(format!("values: choice {bad} of {} texts", texts.len())));
+                }
+                Some((*column, choice))
+            }
+            None => None,
+        };
         let edit = star::RowEdit {
             rewrite: rewrite
                 .as_ref()
                 .zip(map.as_ref())
                 .map(|((column, _), map)| star::ColumnRewrite { column: *column, map }),
+            values: choice.map(|(column, choice)| star::RowValues { column, choice, texts: &texts }),
             columns: columns.as_deref(),
         };
         let data = self.bytes();
