@@ -7,7 +7,6 @@
 //! not yet suppressed is kept and suppresses every particle within `min_dist`; a suppressed
 //! particle suppresses nothing.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use rayon::prelude::*;
@@ -81,8 +80,7 @@ pub fn dedup(
 
 /// [`dedup`], and with `inputs` (each particle's input, below
 /// [`crate::consensus::MAX_MASK_INPUTS`]) in the same pass over each micrograph the masks
-/// of [`crate::consensus::support_masks`]: the neighbours within `min_dist` that decide the
-/// duplicates are the ones that confirm a pick, so the tree and the pairs are built once.
+/// of [`crate::consensus::support_masks`], so each micrograph's points are gathered once.
 pub fn dedup_with_masks(
     groups: &[i64],
     coords: &[f64],
@@ -325,139 +323,166 @@ fn exact_key<const D: usize>(p: &[f64; D]) -> [u64; D] {
 /// One group. `members` are global indices in increasing order; `out` holds this group's
 /// slices of the outputs, aligned with `members`.
 fn dedup_group<const D: usize>(input: &Input, members: &[u32], out: &mut GroupOut) {
-    let own_bit = |local: usize| input.inputs.map_or(0, |inputs| 1u64 << inputs[members[local] as usize]);
-    for (local, mask) in out.masks.iter_mut().enumerate() {
-        *mask = own_bit(local);
+    let member_inputs: Vec<u32> =
+        input.inputs.map_or_else(Vec::new, |inputs| members.iter().map(|&i| inputs[i as usize]).collect());
+    for (mask, &own) in out.masks.iter_mut().zip(&member_inputs) {
+        *mask = 1 << own;
     }
     if members.len() < 2 {
         return;
     }
-    let (keep, sup) = (&mut *out.keep, &mut *out.sup);
     let points: Vec<[f64; D]> = members.iter().map(|&i| point::<D>(input.coords, i)).collect();
-    let params = input.params;
-    // Exact hashing finds identical centres; with poses, the pairs are tested one by one.
-    let exact = params.min_dist == 0.0 && input.pose.is_none();
-    if exact && !out.masks.is_empty() {
+    let near = Neighbourhood::new(input, members, &points);
+    if input.params.remove_entirely {
+        reject_all_with_neighbours(&near, out.keep, out.sup);
+    } else {
+        suppress_greedily(&near, out.keep, out.sup);
+    }
+    if out.masks.is_empty() {
+        return;
+    }
+    if input.params.min_dist > 0.0 {
+        crate::consensus::masks_of_points(&points, &member_inputs, input.params.min_dist, out.masks);
+    } else {
         // Picks confirm each other where their centres are equal.
-        let mut shared: HashMap<[u64; D], u64> = HashMap::with_capacity(points.len());
-        for (local, p) in points.iter().enumerate() {
-            *shared.entry(exact_key(p)).or_insert(0) |= own_bit(local);
-        }
-        for (mask, p) in out.masks.iter_mut().zip(&points) {
-            *mask = shared[&exact_key(p)];
-        }
-    }
-    match (exact, params.remove_entirely) {
-        (true, false) => {
-            let mut first: HashMap<[u64; D], u32> = HashMap::with_capacity(points.len());
-            for r in ranking(input, members, 0..members.len() as u32) {
-                match first.get(&exact_key(&points[r as usize])) {
-                    Some(&winner) => reject(keep, sup, r, members[winner as usize]),
-                    None => {
-                        first.insert(exact_key(&points[r as usize]), r);
-                    }
-                }
-            }
-        }
-        (true, true) => {
-            // The lowest-indexed member of each key, and whether the key is shared.
-            let mut first: HashMap<[u64; D], (u32, bool)> = HashMap::with_capacity(points.len());
-            for (local, p) in points.iter().enumerate() {
-                first.entry(exact_key(p)).and_modify(|e| e.1 = true).or_insert((local as u32, false));
-            }
-            for (local, p) in points.iter().enumerate() {
-                let (lowest, shared) = first[&exact_key(p)];
-                if shared {
-                    // Nearest neighbour: every copy is at distance 0; name the first other copy.
-                    let other = if lowest as usize != local {
-                        lowest as usize
-                    } else {
-                        (local + 1..points.len()).find(|&o| exact_key(&points[o]) == exact_key(p)).unwrap()
-                    };
-                    reject(keep, sup, local as u32, members[other]);
-                }
-            }
-        }
-        (false, entirely) => {
-            // Only particles with a neighbour can be rejected or reject others, so find the
-            // close pairs first; most particles have none and are never ranked.
-            let mut pairs: Vec<(u32, u32, f64)> = Vec::new();
-            let neighbours = |a: u32, b: u32| {
-                let identical = params.min_dist > 0.0 || points[a as usize] == points[b as usize];
-                identical && input.pose.is_none_or(|pose| pose.close(members[a as usize], members[b as usize]))
-            };
-            KdTree::new(&points).for_each_pair_within(params.min_dist, |a, b, d2| {
-                if neighbours(a, b) {
-                    pairs.push((a, b, d2));
-                }
-            });
-            if pairs.is_empty() {
-                return;
-            }
-            if !out.masks.is_empty() {
-                for &(a, b, _) in &pairs {
-                    out.masks[a as usize] |= own_bit(b as usize);
-                    out.masks[b as usize] |= own_bit(a as usize);
-                }
-            }
-            if entirely {
-                reject_all_with_neighbours(&pairs, members, keep, sup);
-            } else {
-                suppress_greedily(input, &pairs, members, keep, sup);
+        for position in 0..near.positions.start.len() as u32 - 1 {
+            let sharing = near.positions.members(position);
+            let mask = sharing.iter().fold(0u64, |bits, &m| bits | 1 << member_inputs[m as usize]);
+            for &m in sharing {
+                out.masks[m as usize] = mask;
             }
         }
     }
 }
 
-/// Remove-entirely mode: every particle in a pair goes, naming its nearest neighbour (ties:
-/// the lowest index).
-fn reject_all_with_neighbours(pairs: &[(u32, u32, f64)], members: &[u32], keep: &mut [bool], sup: &mut [i64]) {
-    let mut nearest = vec![(f64::INFINITY, u32::MAX); members.len()];
-    for &(a, b, d2) in pairs {
-        for (me, other) in [(a, b), (b, a)] {
-            if (d2, other) < nearest[me as usize] {
-                nearest[me as usize] = (d2, other);
-            }
+/// The neighbours of a group's particles: its distinct positions and, when `min_dist > 0`, a
+/// k-d tree of them (with `min_dist` 0 only a particle's own position holds its neighbours).
+struct Neighbourhood<'a, const D: usize> {
+    input: &'a Input<'a>,
+    members: &'a [u32],
+    points: &'a [[f64; D]],
+    positions: Positions<D>,
+    tree: Option<KdTree<D>>,
+}
+
+impl<'a, const D: usize> Neighbourhood<'a, D> {
+    fn new(input: &'a Input<'a>, members: &'a [u32], points: &'a [[f64; D]]) -> Self {
+        let positions = Positions::new(points);
+        let tree = (input.params.min_dist > 0.0).then(|| KdTree::new(&positions.points));
+        Neighbourhood { input, members, points, positions, tree }
+    }
+
+    /// Whether members `a` and `b` (local positions), found within `min_dist` of each other
+    /// at squared distance `d2`, are duplicates. Every mode asks this one test, so a further
+    /// condition on a pair (e.g. on poses) goes here and nowhere else.
+    #[inline]
+    fn is_duplicate(&self, a: u32, b: u32, _d2: f64) -> bool {
+        a != b && self.input.pose.is_none_or(|pose| pose.close(self.members[a as usize], self.members[b as usize]))
+    }
+
+    /// Calls `visit(position, squared_distance)` for every position within `min_dist` of
+    /// member `local`, its own included.
+    fn for_each_position_near(&self, local: u32, mut visit: impl FnMut(u32, f64)) {
+        match &self.tree {
+            Some(tree) => tree.for_each_within(&self.points[local as usize], self.input.params.min_dist, visit),
+            None => visit(self.positions.of[local as usize], 0.0),
         }
     }
-    for (local, &(_, other)) in nearest.iter().enumerate() {
-        if other != u32::MAX {
-            reject(keep, sup, local as u32, members[other as usize]);
+
+    /// The first member (by index) at `position` that is a duplicate of member `local`.
+    fn first_duplicate_at(&self, position: u32, local: u32, d2: f64) -> Option<u32> {
+        self.positions.members(position).iter().copied().find(|&m| self.is_duplicate(local, m, d2))
+    }
+
+    /// The duplicate of member `local` nearest to it, ties to the lowest index, as (squared
+    /// distance, member). Copies at its own position are at distance 0; one nearest-neighbour
+    /// search finds the closest other position.
+    fn nearest_duplicate(&self, local: u32) -> Option<(f64, u32)> {
+        let own = self.positions.of[local as usize];
+        let at_own = self.first_duplicate_at(own, local, 0.0).map(|m| (0.0, m));
+        let Some(tree) = &self.tree else { return at_own };
+        let point = &self.points[local as usize];
+        let elsewhere = tree.nearest_within(point, self.input.params.min_dist, |position, d2| {
+            position != own && self.first_duplicate_at(position, local, d2).is_some()
+        });
+        let elsewhere = elsewhere.map(|(position, d2)| (d2, self.first_duplicate_at(position, local, d2).unwrap()));
+        match (at_own, elsewhere) {
+            (Some(a), Some(b)) => Some(if b < a { b } else { a }),
+            (a, b) => a.or(b),
         }
     }
 }
 
-/// Keep-best mode: walk the particles that have neighbours from best to worst; one not yet
-/// suppressed is kept and suppresses its neighbours (a suppressed one suppresses nothing).
-fn suppress_greedily(input: &Input, pairs: &[(u32, u32, f64)], members: &[u32], keep: &mut [bool], sup: &mut [i64]) {
-    // Neighbour lists in compressed form: neighbours of k are adjacent[start[k]..start[k + 1]].
-    let n = members.len();
-    let mut start = vec![0u32; n + 1];
-    for &(a, b, _) in pairs {
-        start[a as usize + 1] += 1;
-        start[b as usize + 1] += 1;
-    }
-    for k in 0..n {
-        start[k + 1] += start[k];
-    }
-    let mut fill = start.clone();
-    let mut adjacent = vec![0u32; 2 * pairs.len()];
-    for &(a, b, _) in pairs {
-        for (me, other) in [(a, b), (b, a)] {
-            adjacent[fill[me as usize] as usize] = other;
-            fill[me as usize] += 1;
-        }
-    }
-    let involved = (0..n as u32).filter(|&k| start[k as usize + 1] > start[k as usize]);
-    for r in ranking(input, members, involved) {
+/// Keep-best mode: walk the particles from best to worst; one not yet suppressed is kept and
+/// suppresses the particles within `min_dist` that are not yet suppressed (a suppressed one
+/// suppresses nothing). No pair list: each kept particle searches the tree once. Kept
+/// particles are pairwise more than `min_dist` apart, so a position is met by only a few
+/// kept particles' searches (at most 5 in 2-D, 12 in 3-D) and the work is near-linear in any
+/// geometry, a thousand picks on one spot included.
+fn suppress_greedily<const D: usize>(near: &Neighbourhood<D>, keep: &mut [bool], sup: &mut [i64]) {
+    let members = near.members;
+    for r in ranking(near.input, members, 0..members.len() as u32) {
         if !keep[r as usize] {
             continue;
         }
-        for &other in &adjacent[start[r as usize] as usize..start[r as usize + 1] as usize] {
-            if keep[other as usize] {
-                reject(keep, sup, other, members[r as usize]);
+        near.for_each_position_near(r, |position, d2| {
+            for &other in near.positions.members(position) {
+                if keep[other as usize] && near.is_duplicate(r, other, d2) {
+                    reject(keep, sup, other, members[r as usize]);
+                }
+            }
+        });
+    }
+}
+
+/// Remove-entirely mode: every particle with a duplicate goes, naming its nearest duplicate
+/// (ties: the lowest index). One nearest-neighbour search each, in the tree of distinct
+/// positions: coincident particles (all picks at (0, 0) after a bad conversion) share one
+/// tree point, so no search wades through them.
+fn reject_all_with_neighbours<const D: usize>(near: &Neighbourhood<D>, keep: &mut [bool], sup: &mut [i64]) {
+    for local in 0..near.members.len() as u32 {
+        if let Some((_, other)) = near.nearest_duplicate(local) {
+            reject(keep, sup, local, near.members[other as usize]);
+        }
+    }
+}
+
+/// The distinct positions of a group's points: exact copies (bit for bit, -0.0 as 0.0) share one.
+struct Positions<const D: usize> {
+    /// One point per position, numbered in order of their lowest member.
+    points: Vec<[f64; D]>,
+    /// `of[local]`: the position of member `local`.
+    of: Vec<u32>,
+    /// Members of position `p` in increasing order: `sorted[start[p]..start[p + 1]]`.
+    sorted: Vec<u32>,
+    start: Vec<u32>,
+}
+
+impl<const D: usize> Positions<D> {
+    fn new(points: &[[f64; D]]) -> Self {
+        // Runs of equal keys, then the runs in order of their lowest member, so that a tie in
+        // distance between two positions goes to the lower-indexed particle.
+        let mut by_key: Vec<u32> = (0..points.len() as u32).collect();
+        by_key.sort_unstable_by_key(|&k| (exact_key(&points[k as usize]), k));
+        let same = |a: u32, b: u32| exact_key(&points[a as usize]) == exact_key(&points[b as usize]);
+        let mut runs: Vec<&[u32]> = by_key.chunk_by(|&a, &b| same(a, b)).collect();
+        runs.sort_unstable_by_key(|run| run[0]);
+        let mut of = vec![0u32; points.len()];
+        let (mut sorted, mut start) = (Vec::with_capacity(points.len()), Vec::with_capacity(runs.len() + 1));
+        for (position, run) in runs.iter().enumerate() {
+            start.push(sorted.len() as u32);
+            sorted.extend_from_slice(run);
+            for &k in *run {
+                of[k as usize] = position as u32;
             }
         }
+        start.push(sorted.len() as u32);
+        let unique = runs.iter().map(|run| points[run[0] as usize]).collect();
+        Positions { points: unique, of, sorted, start }
+    }
+
+    fn members(&self, position: u32) -> &[u32] {
+        &self.sorted[self.start[position as usize] as usize..self.start[position as usize + 1] as usize]
     }
 }
 
@@ -583,5 +608,101 @@ mod tests {
         }
         let too_many = dedup_with_masks(&[0], &[0.0, 0.0], 2, None, Some(&[64]), &params(1.0));
         assert_eq!(too_many.unwrap_err(), DedupError::InputOutOfRange { index: 0, limit: 64 });
+    }
+
+    /// The rules of docs/design.md section 2 written out pair by pair, O(n^2): the oracle.
+    fn brute_force(groups: &[i64], coords: &[f64], scores: &[f64], p: &DedupParams) -> DedupResult {
+        let n = groups.len();
+        let d2 = |a: usize, b: usize| (0..2).map(|k| (coords[2 * a + k] - coords[2 * b + k]).powi(2)).sum::<f64>();
+        let close = |a: usize, b: usize| {
+            a != b
+                && groups[a] == groups[b]
+                && if p.min_dist == 0.0 {
+                    (0..2).all(|k| coords[2 * a + k] == coords[2 * b + k])
+                } else {
+                    d2(a, b) <= p.min_dist * p.min_dist
+                }
+        };
+        let (mut keep, mut sup) = (vec![true; n], vec![-1i64; n]);
+        if p.remove_entirely {
+            for a in 0..n {
+                let nearest = (0..n).filter(|&b| close(a, b)).min_by(|&x, &y| d2(a, x).total_cmp(&d2(a, y)));
+                if let Some(b) = nearest {
+                    (keep[a], sup[a]) = (false, b as i64);
+                }
+            }
+            return DedupResult { keep, suppressed_by: sup };
+        }
+        let mut order: Vec<usize> = (0..n).collect();
+        let key = |i: usize| if scores[i].is_nan() { f64::INFINITY } else { -scores[i] };
+        order.sort_by(|&a, &b| key(a).total_cmp(&key(b)).then(a.cmp(&b)));
+        for &a in &order {
+            if keep[a] {
+                for b in 0..n {
+                    if keep[b] && close(a, b) {
+                        (keep[b], sup[b]) = (false, a as i64);
+                    }
+                }
+            }
+        }
+        DedupResult { keep, suppressed_by: sup }
+    }
+
+    #[test]
+    fn agrees_with_brute_force() {
+        // Coarse grid coordinates (exact copies, distances exactly at min_dist), tied and NaN
+        // scores, two groups; 3-4-5 steps make boundary cases in both axes.
+        let mut state = 11u64;
+        let mut next = move || {
+            state = mix(state);
+            state
+        };
+        for round in 0..40 {
+            let n = [2, 7, 40, 300][round % 4];
+            let groups: Vec<i64> = (0..n).map(|_| (next() % 2) as i64).collect();
+            let coords: Vec<f64> =
+                (0..2 * n).map(|_| (next() % 12) as f64 * if round % 3 == 0 { 1.0 } else { 4.0 }).collect();
+            let scores: Vec<f64> =
+                (0..n).map(|_| if next() % 7 == 0 { f64::NAN } else { (next() % 5) as f64 }).collect();
+            for min_dist in [0.0, 3.0, 5.0, 20.0] {
+                for remove_entirely in [false, true] {
+                    let p = DedupParams { remove_entirely, ..params(min_dist) };
+                    let got = dedup(&groups, &coords, 2, Some(&scores), &p).unwrap();
+                    assert_eq!(got, brute_force(&groups, &coords, &scores, &p), "n {n} d {min_dist} {remove_entirely}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_dense_cluster_needs_no_pair_list() {
+        // 100 000 picks on one spot hold 5e9 pairs: a pair list needs 80 GB. The best one is
+        // kept and suppresses the rest; with remove-entirely each names its nearest, the
+        // lowest other index (1 for particle 0, 0 for the rest). A second spot 30 Å away
+        // with 20 Å stays apart; a pick 19 Å off the spot goes with it.
+        let n = 100_000;
+        let mut coords = vec![0.0; 2 * n];
+        for i in (n - 100)..n {
+            coords[2 * i] = 30.0;
+        }
+        coords[2 * 5] = -19.0;
+        let scores: Vec<f64> = (0..n).map(|i| (i % 1000) as f64).collect();
+        let groups = vec![3i64; n];
+        let r = dedup(&groups, &coords, 2, Some(&scores), &params(20.0)).unwrap();
+        // Best score 999 first at index 999 (the spot), then 99_999 at 30 Å (index n - 1).
+        let kept: Vec<usize> = (0..n).filter(|&i| r.keep[i]).collect();
+        assert_eq!(kept, vec![999, n - 1]);
+        assert!((0..n - 100).all(|i| i == 999 || r.suppressed_by[i] == 999));
+        assert!((n - 100..n - 1).all(|i| r.suppressed_by[i] == (n - 1) as i64));
+        let entirely = DedupParams { remove_entirely: true, ..params(20.0) };
+        let r = dedup(&groups, &coords, 2, None, &entirely).unwrap();
+        assert!(r.keep.iter().all(|&k| !k));
+        assert_eq!(r.suppressed_by[0], 1);
+        // Particle 5 at -19 Å: its nearest are the copies at 0 (lowest: 0); those at 30 are 49 Å off.
+        assert_eq!(r.suppressed_by[5], 0);
+        assert!((1..n - 100).all(|i| r.suppressed_by[i] == 0));
+        assert!((n - 100..n).all(|i| r.suppressed_by[i] == if i == n - 100 { n as i64 - 99 } else { n as i64 - 100 }));
+        let none = dedup(&groups, &coords, 2, None, &params(20.0)).unwrap();
+        assert_eq!(none.keep.iter().filter(|&&k| k).count(), 2);
     }
 }

@@ -45,35 +45,86 @@ impl<const D: usize> KdTree<D> {
         self.search(0, self.points.len(), 0, &Query { point: query, r2, window }, &mut visit);
     }
 
-    /// Calls `visit(a, b, squared_distance)` once for every pair of points within `radius`
-    /// of each other (inclusive), with `a < b`.
-    pub fn for_each_pair_within(&self, radius: f64, mut visit: impl FnMut(u32, u32, f64)) {
-        let r2 = radius * radius;
-        if self.points.len() <= LEAF_SIZE {
-            // One leaf, sorted by x: a forward sweep sees each pair once.
-            let reach = radius + radius * 1e-9 + f64::MIN_POSITIVE;
-            for (a, pa) in self.points.iter().enumerate() {
-                for (b, pb) in self.points.iter().enumerate().skip(a + 1) {
-                    if pb[0] - pa[0] > reach {
-                        break;
-                    }
-                    let d2 = squared_distance(pa, pb);
-                    if d2 <= r2 {
-                        let (i, j) = (self.ids[a], self.ids[b]);
-                        visit(i.min(j), i.max(j), d2);
-                    }
+    /// The point nearest to `query` within `radius` (inclusive) among those that `accept(id,
+    /// squared_distance)` takes, as `(id, squared_distance)`; ties go to the lowest id. The
+    /// search shrinks its radius to the best distance found, so it visits few points even in
+    /// a dense cluster, as long as the tree holds no large set of coincident points.
+    pub fn nearest_within(
+        &self,
+        query: &[f64; D],
+        radius: f64,
+        mut accept: impl FnMut(u32, f64) -> bool,
+    ) -> Option<(u32, f64)> {
+        let mut best = (radius * radius, u32::MAX);
+        let mut step = |id, d2| if accept(id, d2) { Step::Take } else { Step::Skip };
+        self.nearest(0, self.points.len(), 0, query, &mut best, &mut step);
+        (best.1 != u32::MAX).then_some((best.1, best.0))
+    }
+
+    /// Whether any point lies within `radius` of `query` (inclusive); stops at the first.
+    pub fn any_within(&self, query: &[f64; D], radius: f64) -> bool {
+        let mut best = (radius * radius, u32::MAX);
+        self.nearest(0, self.points.len(), 0, query, &mut best, &mut |_, _| Step::Stop);
+        best.1 != u32::MAX
+    }
+
+    /// Branch and bound for [`Self::nearest_within`] and [`Self::any_within`]: `best` is
+    /// `(squared distance, id)`, starting at `(radius^2, u32::MAX)`; a candidate that compares
+    /// lower is offered to `step`, which takes it, skips it, or takes it and ends the search.
+    /// Returns true when the search was ended.
+    fn nearest(
+        &self,
+        lo: usize,
+        hi: usize,
+        depth: usize,
+        query: &[f64; D],
+        best: &mut (f64, u32),
+        step: &mut impl FnMut(u32, f64) -> Step,
+    ) -> bool {
+        let mut consider = |k: usize, best: &mut (f64, u32)| {
+            let (d2, id) = (squared_distance(&self.points[k], query), self.ids[k]);
+            if d2 > best.0 || (d2, id) >= *best {
+                return false;
+            }
+            match step(id, d2) {
+                Step::Skip => false,
+                Step::Take => {
+                    *best = (d2, id);
+                    false
+                }
+                Step::Stop => {
+                    *best = (d2, id);
+                    true
                 }
             }
-            return;
-        }
-        for (a, pa) in self.points.iter().enumerate() {
-            let me = self.ids[a];
-            self.for_each_within(pa, radius, |other, d2| {
-                if other > me {
-                    visit(me, other, d2);
+        };
+        if hi - lo <= LEAF_SIZE {
+            let reach = best.0.sqrt();
+            let reach = reach + reach * 1e-9 + f64::MIN_POSITIVE;
+            let first = self.points[lo..hi].partition_point(|p| p[0] < query[0] - reach);
+            for k in lo + first..hi {
+                if self.points[k][0] > query[0] + reach {
+                    break;
                 }
-            });
+                if consider(k, best) {
+                    return true;
+                }
+            }
+            return false;
         }
+        let mid = lo + (hi - lo) / 2;
+        let axis = depth % D;
+        if consider(mid, best) {
+            return true;
+        }
+        let diff = query[axis] - self.points[mid][axis];
+        let (near, far) = if diff <= 0.0 { ((lo, mid), (mid + 1, hi)) } else { ((mid + 1, hi), (lo, mid)) };
+        if self.nearest(near.0, near.1, depth + 1, query, best, step) {
+            return true;
+        }
+        // A point across the splitting plane is at least |diff| away; at exactly the best
+        // distance it may still win on its id.
+        diff * diff <= best.0 && self.nearest(far.0, far.1, depth + 1, query, best, step)
     }
 
     fn search(&self, lo: usize, hi: usize, depth: usize, q: &Query<D>, visit: &mut impl FnMut(u32, f64)) {
@@ -106,6 +157,13 @@ impl<const D: usize> KdTree<D> {
             self.search(far.0, far.1, depth + 1, q, visit);
         }
     }
+}
+
+/// What a nearest-point search does with a candidate closer than the best so far.
+enum Step {
+    Skip,
+    Take,
+    Stop,
 }
 
 /// A radius search: the point, the squared radius, and the x window of leaf scans.
@@ -158,30 +216,6 @@ mod tests {
     }
 
     #[test]
-    fn pairs_match_brute_force() {
-        let mut s = 3u64;
-        for n in [0usize, 2, 50, 256, 257, 2000] {
-            // Coarse integer coordinates: many exact ties and boundary distances.
-            let pts: Vec<[f64; 2]> =
-                (0..n).map(|_| [(lcg(&mut s) * 60.0).floor(), (lcg(&mut s) * 60.0).floor()]).collect();
-            for r in [0.0, 1.0, 5.0] {
-                let mut got = Vec::new();
-                KdTree::new(&pts).for_each_pair_within(r, |a, b, _| got.push((a, b)));
-                got.sort();
-                let mut want = Vec::new();
-                for a in 0..n {
-                    for b in a + 1..n {
-                        if squared_distance(&pts[a], &pts[b]) <= r * r {
-                            want.push((a as u32, b as u32));
-                        }
-                    }
-                }
-                assert_eq!(got, want, "n {n} r {r}");
-            }
-        }
-    }
-
-    #[test]
     fn boundary_is_inclusive() {
         // A 3-4-5 triangle scaled to 20: squared distance exactly 400.
         let pts = [[0.0, 0.0], [12.0, 16.0], [12.0, 16.000001]];
@@ -190,5 +224,30 @@ mod tests {
         tree.for_each_within(&pts[0], 20.0, |id, _| got.push(id));
         got.sort();
         assert_eq!(got, vec![0, 1]);
+    }
+
+    #[test]
+    fn nearest_and_any_match_brute_force() {
+        let mut s = 5u64;
+        for n in [0usize, 1, 30, 257, 3000] {
+            // Coarse coordinates: coincident points and equal distances, where ids decide.
+            let pts: Vec<[f64; 2]> =
+                (0..n).map(|_| [(lcg(&mut s) * 30.0).floor(), (lcg(&mut s) * 30.0).floor()]).collect();
+            let tree = KdTree::new(&pts);
+            for q in pts.iter().take(30).chain([[-50.0, 0.0]].iter()) {
+                for r in [0.0, 1.0, 4.5] {
+                    let skip_even = |id: u32| id % 2 == 1;
+                    let got = tree.nearest_within(q, r, |id, _| skip_even(id));
+                    let want = (0..n as u32)
+                        .filter(|&i| skip_even(i) && squared_distance(&pts[i as usize], q) <= r * r)
+                        .map(|i| (squared_distance(&pts[i as usize], q), i))
+                        .min_by(|a, b| a.partial_cmp(b).unwrap())
+                        .map(|(d2, i)| (i, d2));
+                    assert_eq!(got, want, "n {n} r {r}");
+                    let any = pts.iter().any(|p| squared_distance(p, q) <= r * r);
+                    assert_eq!(tree.any_within(q, r), any);
+                }
+            }
+        }
     }
 }
