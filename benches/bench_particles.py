@@ -156,9 +156,31 @@ def merge_rows(args, w: Path) -> list[tuple[str, ...]]:
     return rows
 
 
+def angles_file(source: Path) -> Path:
+    """``source`` with rlnAngleRot and rlnAngleTilt added (random, seeded), as a 3D refinement
+    writes them; every other field's text unchanged."""
+    path = source.with_name(source.stem + "_angles.star")
+    if path.exists():
+        return path
+    print(f"generating {path} ...", file=sys.stderr)
+    rng = np.random.default_rng(5)
+    with open(source) as src, open(path.with_suffix(".tmp"), "w") as out:
+        while lines := src.readlines(1 << 26):
+            rows = [k for k, line in enumerate(lines) if line[:1].isdigit() and "@" in line]
+            rot, tilt = rng.uniform(-180, 180, len(rows)), rng.uniform(0, 180, len(rows))
+            for k, r, t in zip(rows, rot.tolist(), tilt.tolist()):
+                lines[k] = f"{lines[k].rstrip()} {r:.6f} {t:.6f}\n"
+            for k, line in enumerate(lines):
+                if line == "_rlnLogLikeliContribution #20 \n":
+                    lines[k] = line + "_rlnAngleRot #21 \n_rlnAngleTilt #22 \n"
+            out.writelines(lines)
+    path.with_suffix(".tmp").rename(path)
+    return path
+
+
 def pose_rows(args, w: Path) -> list[tuple[str, ...]]:
     """--big-size particles with --max-angle against without: end to end and in memory."""
-    big = benchmark_file(w, args.big_size)
+    big = angles_file(benchmark_file(w, args.big_size))
     out = w / "ours_pose"
     pose_options = ["--max-angle", str(args.max_angle), "--sym", args.sym]
     t_plain, _ = timed(cryodedup_cmd(big, out), [out], args.repeat)
