@@ -15,6 +15,11 @@
    ``--baseline-pythonpath DIR`` (a build of an earlier commit unpacked there), the single
    file run of 1. is also timed with that build, to show a change is not slower.
 
+5. With ``--max-angle DEG`` (and ``--sym``), only the pose-aware measurements: a
+   ``--big-size`` file end to end with ``--max-angle DEG`` against without (the angles are
+   read and compared on the close pairs only), and the core in memory with and without
+   poses, checking that at 180° in C1 poses change nothing.
+
 Files are generated once into ``--workdir`` (benches/out) with
 ``cryodedup.synthetic.write_benchmark_file``. Output folders are removed and the page cache
 flushed (``sync``) before each timed run, for every tool alike: replacing a 3 GB output in
@@ -22,6 +27,7 @@ the timed run would add the file system's discard time, which is not the job's.
 
 Usage: python benches/bench_particles.py [--relion-size N] [--big-size N] [--repeat K]
        python benches/bench_particles.py --merge [--relion-size N] [--baseline-pythonpath DIR]
+       python benches/bench_particles.py --max-angle 10 [--sym C1] [--big-size N] [--repeat K]
 """
 
 from __future__ import annotations
@@ -150,6 +156,69 @@ def merge_rows(args, w: Path) -> list[tuple[str, ...]]:
     return rows
 
 
+def angles_file(source: Path) -> Path:
+    """``source`` with rlnAngleRot and rlnAngleTilt added (random, seeded), as a 3D refinement
+    writes them; every other field's text unchanged."""
+    path = source.with_name(source.stem + "_angles.star")
+    if path.exists():
+        return path
+    print(f"generating {path} ...", file=sys.stderr)
+    rng = np.random.default_rng(5)
+    with open(source) as src, open(path.with_suffix(".tmp"), "w") as out:
+        while lines := src.readlines(1 << 26):
+            rows = [k for k, line in enumerate(lines) if line[:1].isdigit() and "@" in line]
+            rot, tilt = rng.uniform(-180, 180, len(rows)), rng.uniform(0, 180, len(rows))
+            for k, r, t in zip(rows, rot.tolist(), tilt.tolist()):
+                lines[k] = f"{lines[k].rstrip()} {r:.6f} {t:.6f}\n"
+            for k, line in enumerate(lines):
+                if line == "_rlnLogLikeliContribution #20 \n":
+                    lines[k] = line + "_rlnAngleRot #21 \n_rlnAngleTilt #22 \n"
+            out.writelines(lines)
+    path.with_suffix(".tmp").rename(path)
+    return path
+
+
+def pose_rows(args, w: Path) -> list[tuple[str, ...]]:
+    """--big-size particles with --max-angle against without: end to end and in memory."""
+    big = angles_file(benchmark_file(w, args.big_size))
+    out = w / "ours_pose"
+    pose_options = ["--max-angle", str(args.max_angle), "--sym", args.sym]
+    t_plain, _ = timed(cryodedup_cmd(big, out), [out], args.repeat)
+    t_pose, _ = timed(cryodedup_cmd(big, out) + pose_options, [out], args.repeat)
+    shutil.rmtree(out, ignore_errors=True)
+    rows = [
+        (
+            f"{args.big_size:,} particles end to end, --max-angle {args.max_angle:g} --sym {args.sym}",
+            f"cryodedup {t_pose:.2f} s",
+            f"without --max-angle {t_plain:.2f} s",
+            f"{t_pose / t_plain:.2f}x the time without",
+        )
+    ]
+    groups, centres, scores = load_arrays(big)
+    star = StarFile(big)
+    numbers, _, _ = star.scan(star.block("particles"), ["rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"], None)
+    poses = np.stack([numbers["rlnAngleRot"], numbers["rlnAngleTilt"], numbers["rlnAnglePsi"]], axis=1)
+    t_core, plain = best_of(lambda: dedup(groups, centres, scores, min_dist=MIN_DIST), args.repeat)
+    t_core_pose, _ = best_of(
+        lambda: dedup(groups, centres, scores, min_dist=MIN_DIST, poses=poses, max_angle=args.max_angle, sym=args.sym),
+        args.repeat,
+    )
+    wide = dedup(groups, centres, scores, min_dist=MIN_DIST, poses=poses, max_angle=180.0)
+    same = np.array_equal(plain.keep, wide.keep)
+    rows.append(
+        (
+            f"dedup in memory, {args.big_size:,} particles, max_angle {args.max_angle:g}, sym {args.sym}",
+            f"cryodedup.dedup {t_core_pose:.2f} s",
+            f"without poses {t_core:.2f} s",
+            f"{t_core_pose / t_core:.2f}x; at 180° same result: {same}",
+        )
+    )
+    print(f"\ncommand:\n  {' '.join(cryodedup_cmd(big, out) + pose_options)}")
+    if not same:
+        sys.exit("poses at 180° changed the result")
+    return rows
+
+
 def relion_cmd(path: Path, out: Path) -> list[str]:
     return [
         "relion_star_handler",
@@ -233,11 +302,16 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path(__file__).parent / "out")
     ap.add_argument("--merge", action="store_true", help="only the merge measurements (4.)")
     ap.add_argument("--baseline-pythonpath", type=Path, help="an earlier build to compare the single-file run with")
+    ap.add_argument("--max-angle", type=float, help="only the pose-aware measurements (5.), at this angle")
+    ap.add_argument("--sym", default="C1", help="point group of the pose-aware measurements")
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     w = args.workdir
     if args.merge:
         print_rows(merge_rows(args, w))
+        return
+    if args.max_angle is not None:
+        print_rows(pose_rows(args, w))
         return
     rows = []
 

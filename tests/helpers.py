@@ -94,3 +94,31 @@ def write_planted_micrographs(folder: Path) -> list[Path]:
         image = exposure(rng, field, y0, x0, ny, nx, 12.0, dose=120, defocus=rng.uniform(8000, 30000))
         write_mrc(folder / f"mic_{k}.mrc", image, 12.0)
     return [folder / f"mic_{k}.mrc" for k in range(1, PLANTED_COUNT + 1)]
+
+
+#: The fields of CryoSPARC's location slot, as extraction writes them.
+LOCATION_FIELDS = [
+    ("uid", "<u8"),
+    ("location/micrograph_uid", "<u8"),
+    ("location/micrograph_shape", "<u4", (2,)),
+    ("location/center_x_frac", "<f8"),
+    ("location/center_y_frac", "<f8"),
+    ("location/micrograph_psize_A", "<f4"),
+]
+
+
+def located_records(mic_uid, x_a, y_a, more_fields=(), shape=(4000, 4000)):
+    """CryoSPARC particles at (x, y) Å on micrographs of 1 Å pixels, with ``more_fields`` zeroed.
+
+    uids count from 5000; ``shape`` is [ny, nx].
+    """
+    import numpy as np
+
+    r = np.zeros(len(x_a), dtype=LOCATION_FIELDS + list(more_fields))
+    r["uid"] = np.arange(len(x_a)) + 5000
+    r["location/micrograph_uid"] = mic_uid
+    r["location/micrograph_shape"] = shape
+    r["location/center_x_frac"] = np.asarray(x_a, dtype=float) / shape[1]
+    r["location/center_y_frac"] = np.asarray(y_a, dtype=float) / shape[0]
+    r["location/micrograph_psize_A"] = 1.0
+    return r

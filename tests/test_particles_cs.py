@@ -88,7 +88,12 @@ def test_symmetry_expansion_keeps_one_copy_per_source(tmp_path):
     summary = run(tmp_path, [tmp_path / "sym.cs"], min_dist=0.0, shift_key="none", score="none")
     kept = np.load(tmp_path / "out" / "particles_kept.cs")
     assert sorted(kept["sym_expand/src_uid"].tolist()) == sorted(base["uid"].tolist())
-    assert summary["symmetry_expansion"] == {"sources": 100, "copies_in": 400, "sources_by_copies_kept": {1: 100}}
+    assert summary["symmetry_expansion"] == {
+        "column": "sym_expand/src_uid",
+        "sources": 100,
+        "copies_in": 400,
+        "sources_by_copies_kept": {1: 100},
+    }
 
 
 def test_outputs_keep_fields_dtypes_and_rows(tmp_path):

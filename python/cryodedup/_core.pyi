@@ -19,6 +19,10 @@ def dedup(
     want_suppressed_by: bool = True,
     tubes: npt.NDArray[np.uint32] | None = None,
     whole_tubes: bool = False,
+    poses: npt.NDArray[np.float64] | None = None,
+    pose_kind: str = "relion",
+    max_angle: float = 180.0,
+    sym: str = "C1",
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64] | None, npt.NDArray[np.uint64] | None]: ...
 def support_masks(
     groups: npt.NDArray[np.int64],
@@ -74,6 +78,7 @@ class StarFile:
         rejected_path: str,
         rewrite: tuple[int, dict[str, str]] | None = None,
         columns: list[int] | None = None,
+        values: tuple[int, npt.NDArray[np.uint8], list[str]] | None = None,
     ) -> None: ...
     def scan_particles(
         self,

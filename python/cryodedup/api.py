@@ -40,7 +40,8 @@ def remove_duplicates(
         Receives progress messages and warnings.
     **options
         The fields of :class:`ParticleOptions`: ``min_dist``, ``mic_psize``, ``shift_key``,
-        ``score``, ``score_order``, ``remove_entirely``, ``seed``, ``micrographs``.
+        ``score``, ``score_order``, ``remove_entirely``, ``seed``, ``micrographs``,
+        ``max_angle`` and ``sym`` (orientations compared, docs/design.md section 9).
 
     Returns
     -------

@@ -17,6 +17,7 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from . import __version__
+from .audit import audit_rows
 from .consensus import consensus_rows
 from .errors import CryodedupError
 from .labels import distinct_labels
@@ -88,6 +89,11 @@ def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
         sym = s["symmetry_expansion"]
         by = ", ".join(f"{h:,} with {c} kept" for c, h in sym["sources_by_copies_kept"].items())
         rows.append(("Symmetry copies", f"{sym['copies_in']:,} copies of {sym['sources']:,} particles; {by}"))
+    rows += audit_rows(s["halfset_audit"]) if s.get("halfset_audit") else []
+    if s.get("halfsets"):
+        rows.append(("Half-sets", s["halfsets"]["message"]))
+    if s.get("orientations"):
+        rows.append(("Orientations", s["orientations"]))
     rows += consensus_rows(s["consensus"]) if s.get("consensus") else []
     if s.get("filaments"):
         f = s["filaments"]
@@ -102,8 +108,8 @@ def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
     rows += [
         ("Shift", s["shift"]),
         ("Score", score_text),
-        ("Kept files", "\n".join(s["outputs"]["kept"])),
-        ("Rejected files", "\n".join(s["outputs"]["rejected"])),
+        ("Kept files", "\n".join(s["outputs"]["kept"]) or "none written (--audit)"),
+        ("Rejected files", "\n".join(s["outputs"]["rejected"]) or "none written (--audit)"),
         ("Time", f"{s['seconds']:.2f} s"),
     ]
     return rows
@@ -264,6 +270,33 @@ def main() -> None:
     "never duplicates; segment: remove duplicate segments between tubes; tube: reject a tube whole when more "
     "than half of its segments lie near a better tube (ranked by mean segment score).",
 )
+@click.option(
+    "--audit",
+    is_flag=True,
+    help="Report only (summary, --json, --plot): duplicate pairs across and within the half-sets of a "
+    "refinement, symmetry copies; no particle files are written.",
+)
+@click.option(
+    "--halfsets",
+    type=click.Choice(["keep", "micrograph"]),
+    default="keep",
+    show_default=True,
+    help="micrograph: give all kept particles of a micrograph one half-set (rlnRandomSubset, "
+    "alignments3D/split), halves balanced in count; only that column changes.",
+)
+@click.option(
+    "--max-angle",
+    type=click.FloatRange(0, 180),
+    default=None,
+    help="Particles within the minimum distance are duplicates only if their orientations (rlnAngleRot/Tilt/Psi, "
+    "alignments3D/pose) differ by at most this many degrees [default: orientations not compared].",
+)
+@click.option(
+    "--sym",
+    default="C1",
+    show_default=True,
+    help="Point group of the reference (C1, Cn, Dn, T, O, I) for --max-angle: the smallest angle over its operators.",
+)
 @FORCE
 @QUIET
 @JSON
@@ -296,6 +329,7 @@ def main() -> None:
     ],
 )
 @click.option_panel("Pickers and consensus", options=["--min-support", "--output-format", "--topaz-scale"])
+@click.option_panel("Half-sets and orientations", options=["--audit", "--halfsets", "--max-angle", "--sym"])
 @click.option_panel(
     "Output", options=["--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics", "--project-dir", "--help"]
 )
@@ -321,6 +355,10 @@ def particles(
     plot: bool,
     plot_mics: int,
     project_dir: Path | None,
+    audit: bool,
+    halfsets: str,
+    max_angle: float | None,
+    sym: str,
 ) -> None:
     """Remove duplicate particles from RELION, CryoSPARC or picker files.
 
@@ -351,6 +389,10 @@ def particles(
         output_format=output_format,
         topaz_scale=topaz_scale,
         filament_mode=filament_mode,
+        audit=audit,
+        halfsets=halfsets,
+        max_angle=max_angle,
+        sym=sym,
     )
     run_particle_job("cryodedup particles", inputs, outdir, options, Reporter(quiet), force, as_json)
 

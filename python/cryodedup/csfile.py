@@ -80,6 +80,11 @@ class CsFile:
             return CsFile(self.data[indices], self.encoding)
         return CsFile(self.data.take(indices), self.encoding)
 
+    def set_column(self, name: str, values: np.ndarray) -> None:
+        """Replaces the values of field ``name`` (these rows are a copy: the input is untouched)."""
+        column = self.data[name]
+        column[...] = np.asarray(values).astype(column.dtype, copy=False).reshape(column.shape)
+
     def save(self, path: StrPath) -> None:
         """Writes to ``path`` exactly (no ``.npy`` suffix added), in this file's encoding."""
         with open(path, "wb") as f:
@@ -164,14 +169,29 @@ class CsGroup:
         names = [f"{stem}.cs"] + [f"{stem}_passthrough_{k}.cs" for k in range(1, len(self.files))]
         return names + ([f"{stem}.csg"] if self.csg is not None else [])
 
-    def save_subset(self, selected: np.ndarray, cs_paths: list[Path], csg_path: Path | None, names: list[str]) -> None:
+    def save_subset(
+        self,
+        selected: np.ndarray,
+        cs_paths: list[Path],
+        csg_path: Path | None,
+        names: list[str],
+        values: dict[str, np.ndarray] | None = None,
+    ) -> None:
         """Writes the selected particles, file by file.
 
         File k of the group goes to ``cs_paths[k]`` (rows in that file's own order), and a
-        .csg naming the files ``names`` to ``csg_path`` when given.
+        .csg naming the files ``names`` to ``csg_path`` when given. ``values`` maps a field
+        to new values, one per row of the group, written in place of the field's own.
         """
+        rows = np.flatnonzero(selected)
         for k, cs in enumerate(self.files):
-            cs.take(np.sort(self.order[k][selected])).save(cs_paths[k])
+            in_file = self.order[k][rows]
+            order = np.argsort(in_file, kind="stable")
+            subset = cs.take(in_file[order])
+            for name, new in (values or {}).items():
+                if self.slots.get(name.split("/")[0]) == k:
+                    subset.set_column(name, np.asarray(new)[rows][order])
+            subset.save(cs_paths[k])
         if csg_path is not None and self.csg is not None:
             import yaml
 
@@ -183,14 +203,17 @@ class CsGroup:
             }
             Path(csg_path).write_text(yaml.safe_dump(csg, sort_keys=False))
 
-    def write_subset(self, selected: np.ndarray, targets: list[Path], names: list[str]) -> None:
+    def write_subset(
+        self, selected: np.ndarray, targets: list[Path], names: list[str], values: dict[str, np.ndarray] | None = None
+    ) -> None:
         """Writes the selected particles to ``targets``, the files ``output_names`` names.
 
-        ``names`` are those names, in that order: the .cs files, then the .csg of a result group.
+        ``names`` are those names, in that order: the .cs files, then the .csg of a result
+        group; ``values`` are new values of fields (see :meth:`save_subset`).
         """
         n_cs = len(self.files)
         csg = targets[n_cs] if self.csg is not None else None
-        self.save_subset(selected, list(targets[:n_cs]), csg, list(names[:n_cs]))
+        self.save_subset(selected, list(targets[:n_cs]), csg, list(names[:n_cs]), values)
 
     @property
     def fields(self) -> list[str]:

@@ -75,6 +75,10 @@ def dedup(
     want_suppressed_by: bool = True,
     tubes: ArrayLike | None = None,
     whole_tubes: bool = False,
+    poses: ArrayLike | None = None,
+    pose_kind: str = "relion",
+    max_angle: float = 180.0,
+    sym: str = "C1",
 ) -> DedupResult:
     """Remove duplicate particles, micrograph by micrograph.
 
@@ -111,6 +115,12 @@ def dedup(
     whole_tubes : bool
         With ``tubes``: rank tubes by the mean score of their segments and reject a tube whole
         when more than half of its segments lie within ``min_dist`` of a better kept tube.
+    poses : array_like of float, shape (n, 3), optional
+        Orientation of each particle: RELION's rot, tilt, psi in degrees (``pose_kind``
+        ``"relion"``) or CryoSPARC's rotation vector in radians (``"rotvec"``). With poses,
+        two particles within ``min_dist`` are duplicates only if their orientations differ by
+        at most ``max_angle`` degrees, the smallest angle over the operators of ``sym``
+        (C1, Cn, Dn, T, O, I).
 
     Returns
     -------
@@ -122,6 +132,7 @@ def dedup(
         raise ValueError(f"groups must be one-dimensional, got shape {groups.shape}")
     if coords.ndim != 2 or coords.shape[0] != groups.size:
         raise ValueError(f"coords must have shape ({groups.size}, 2) or ({groups.size}, 3), got {coords.shape}")
+    pose = _Pose.of(poses, groups.size, pose_kind, max_angle, sym)
     return _run_dedup(
         groups,
         coords,
@@ -134,6 +145,7 @@ def dedup(
         want_suppressed_by,
         tubes,
         whole_tubes,
+        pose,
     )[0]
 
 
@@ -142,6 +154,25 @@ def _group_ids(groups: ArrayLike) -> np.ndarray:
     if isinstance(groups, np.ndarray) and groups.dtype == np.uint32:
         return np.ascontiguousarray(groups)
     return np.ascontiguousarray(groups, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class _Pose:
+    """Orientations checked for the core: (n, 3) float64, how to read them, the limit, the group."""
+
+    poses: np.ndarray
+    kind: str
+    max_angle: float
+    sym: str
+
+    @classmethod
+    def of(cls, poses: ArrayLike | None, n: int, kind: str, max_angle: float, sym: str) -> _Pose | None:
+        if poses is None:
+            return None
+        array = np.ascontiguousarray(poses, dtype=np.float64)
+        if array.shape != (n, 3):
+            raise ValueError(f"poses must have shape ({n}, 3), got {array.shape}")
+        return cls(array, kind, float(max_angle), sym)
 
 
 def _run_dedup(
@@ -156,6 +187,7 @@ def _run_dedup(
     want_suppressed_by: bool = True,
     tubes: ArrayLike | None = None,
     whole_tubes: bool = False,
+    pose: _Pose | None = None,
 ) -> tuple[DedupResult, np.ndarray | None]:
     """The Rust core's dedup on checked ``groups``, ``coords`` and ``inputs`` (None: no masks)."""
     if scores is not None:
@@ -173,6 +205,8 @@ def _run_dedup(
         tubes = np.ascontiguousarray(tubes, dtype=np.uint32)
     elif whole_tubes:
         raise ValueError("whole_tubes needs tubes")
+    if pose is not None and whole_tubes:
+        raise ValueError("whole_tubes does not compare orientations")
     keep, suppressed_by, masks = _core.dedup(
         groups,
         coords,
@@ -185,6 +219,7 @@ def _run_dedup(
         bool(want_suppressed_by),
         tubes,
         bool(whole_tubes),
+        *((pose.poses, pose.kind, pose.max_angle, pose.sym) if pose is not None else ()),
     )
     return DedupResult(keep=keep, suppressed_by=suppressed_by), masks
 
@@ -239,6 +274,10 @@ def dedup_and_support_masks(
     want_suppressed_by: bool = True,
     tubes: ArrayLike | None = None,
     whole_tubes: bool = False,
+    poses: ArrayLike | None = None,
+    pose_kind: str = "relion",
+    max_angle: float = 180.0,
+    sym: str = "C1",
 ) -> tuple[DedupResult, np.ndarray]:
     """:func:`dedup` and :func:`support_masks` in one pass over each micrograph.
 
@@ -252,6 +291,7 @@ def dedup_and_support_masks(
         The masks of :func:`support_masks`.
     """
     groups, coords, inputs = _consensus_arrays(groups, coords, inputs, MAX_INPUTS)
+    pose = _Pose.of(poses, groups.size, pose_kind, max_angle, sym)
     result, masks = _run_dedup(
         groups,
         coords,
@@ -264,6 +304,7 @@ def dedup_and_support_masks(
         want_suppressed_by,
         tubes,
         whole_tubes,
+        pose,
     )
     assert masks is not None  # the core returns masks whenever it is given inputs
     return result, masks

@@ -186,8 +186,9 @@ class TableWriter:
         self.tables = tables
         self.kept_path, self.rejected_path = outdir / KEPT_NAME, outdir / REJECTED_NAME
 
-    def write(self, keep: np.ndarray, force: bool) -> dict[str, list[Path]]:
+    def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
         """Writes the rows where ``keep`` is True to the kept table and the others to the rejected table."""
+        assert halves is None, "Dynamo tables carry no half-set column"
         lines = [line if line.endswith(b"\n") else line + b"\n" for t in self.tables for line in t.lines]
         paths = [self.kept_path, self.rejected_path]
         with AtomicOutputs(paths, force=force, inputs=[t.path for t in self.tables]) as tmp:

@@ -21,14 +21,36 @@ Warn = Callable[[str], None]
 Log = Callable[[str, str], None]
 
 
+@dataclass
+class HalfSets:
+    """Each row's half-set of a gold-standard refinement, and how its format writes them.
+
+    Attributes
+    ----------
+    label : str
+        The column or field (``rlnRandomSubset``, ``alignments3D/split``).
+    half : numpy.ndarray of int8, shape (n,)
+        0 for the first half-set, 1 for the second.
+    texts : tuple of str
+        The values of the two halves as the format writes them (``("1", "2")`` for RELION,
+        ``("0", "1")`` for CryoSPARC).
+    """
+
+    label: str
+    half: np.ndarray
+    texts: tuple[str, str]
+
+
 class SubsetWriter(Protocol):
     """Writes the kept and rejected rows of a set where its format puts them."""
 
-    def write(self, keep: np.ndarray, force: bool) -> dict[str, list[Path]]:
+    def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
         """Writes the rows where ``keep`` is True to the kept outputs and the others to the rejected outputs.
 
         All or nothing (:class:`~cryodedup.outputs.AtomicOutputs`), existing files refused
-        unless ``force``, never over an input. Returns ``{"kept": [paths], "rejected": [paths]}``.
+        unless ``force``, never over an input. ``halves`` (0 or 1 per row), where given,
+        replaces the half-set column of the kept rows (only that field). Returns
+        ``{"kept": [paths], "rejected": [paths]}``.
         """
         ...
 
@@ -70,12 +92,23 @@ class ParticleSet:
         Micrograph sizes in pixels by id, where known.
     summary : dict
         Entries the format adds to the job's summary.
-    decision_report : callable(keep) -> dict
-        Further summary entries that depend on the decision (symmetry copies kept).
     tubes : numpy.ndarray of uint32, shape (n,), or None
         Filament tube of each row (0: none), see :mod:`cryodedup.filaments`; None without filaments.
     tube_column : str or None
         The column (field) the tubes came from.
+    halfsets : HalfSets or None
+        The half-set of each row, when the particles carry one.
+    sources : numpy.ndarray of int64, shape (n,), or None
+        The source particle of each row of a symmetry-expanded set (None otherwise).
+    sources_label : str
+        What names the sources (``sym_expand/src_uid``, ``rlnImageName``).
+    poses : numpy.ndarray of float64, shape (n, 3), or None
+        Each row's orientation, read only for ``--max-angle``: RELION's rot, tilt, psi in
+        degrees (``pose_kind`` ``"relion"``) or CryoSPARC's rotation vector (``"rotvec"``).
+    pose_kind : str
+        How ``poses`` are read.
+    pose_label : str
+        The columns or field they came from.
     """
 
     inputs: list[str]
@@ -93,9 +126,14 @@ class ParticleSet:
     writer: SubsetWriter | None = None
     mic_shapes: dict[int, tuple[int, int]] = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
-    decision_report: Callable[[np.ndarray], dict] = lambda keep: {}
     tubes: np.ndarray | None = None
     tube_column: str | None = None
+    halfsets: HalfSets | None = None
+    sources: np.ndarray | None = None
+    sources_label: str = ""
+    poses: np.ndarray | None = None
+    pose_kind: str = "relion"
+    pose_label: str = ""
 
     def __len__(self) -> int:
         return int(self.groups.size)

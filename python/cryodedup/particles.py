@@ -8,13 +8,15 @@ mask to the set's writer, and makes the summary and the pictures.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .audit import check_halfsets, halfset_audit, halfsets_by_micrograph, halfsets_report, symmetry_copies
 from .consensus import consensus_report
 from .dedup import MAX_INPUTS, dedup, dedup_and_support_masks, popcount
 from .dynamo_table import is_dynamo_table, read_dynamo_tables
@@ -58,6 +60,10 @@ class ParticleOptions:
     output_format: str = "auto"
     topaz_scale: float | None = None
     filament_mode: str = "segment"
+    audit: bool = False
+    halfsets: str = "keep"
+    max_angle: float | None = None
+    sym: str = "C1"
 
     def check(self) -> None:
         """Raises a CryodedupError naming the first option out of its range."""
@@ -81,7 +87,21 @@ class ParticleOptions:
             raise CryodedupError(
                 "--filament-mode tube and --remove-entirely exclude each other: tubes are kept or rejected whole"
             )
+        if self.halfsets not in ("keep", "micrograph"):
+            raise CryodedupError(f"--halfsets is keep or micrograph, got {self.halfsets!r}")
+        if self.max_angle is not None and not (np.isfinite(self.max_angle) and 0 <= self.max_angle <= 180):
+            raise CryodedupError(f"--max-angle must be an angle in degrees from 0 to 180, got {self.max_angle}")
+        if not SYMMETRY.fullmatch(self.sym):
+            raise CryodedupError(f"--sym is C1, Cn, Dn (n >= 1), T, O or I, got {self.sym!r}")
+        if self.sym.upper() != "C1" and self.max_angle is None:
+            raise CryodedupError(f"--sym {self.sym} compares orientations: give the angle with --max-angle")
+        if self.audit and self.halfsets != "keep":
+            raise CryodedupError("--audit writes no particle files, so --halfsets has nothing to rewrite; drop one")
         check_plotting(self.plot)
+
+
+#: The point groups the core knows (rust/core/src/pose.rs).
+SYMMETRY = re.compile(r"[CcDd][1-9][0-9]{0,2}|[TtOoIi]")
 
 
 def _is_whole_number(value: object) -> bool:
@@ -184,7 +204,18 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
     if options.score_normalize == "rank" and scores is not None:
         scores, higher = rank_percentiles(scores, particles.input_of, higher), True
     log(f"removing duplicates among {len(particles)} particles on {len(particles.mic_names)} micrographs", "info")
+    want_pairs = particles.halfsets is not None  # the half-set audit counts (rejected, suppressor) pairs
     whole_tubes = particles.tubes is not None and options.filament_mode == "tube"
+    poses: dict[str, Any] = {}
+    if options.max_angle is not None:
+        if particles.poses is None:
+            raise CryodedupError(
+                "--max-angle: the particles carry no orientations (rlnAngleRot/Tilt/Psi, alignments3D/pose)"
+            )
+        if whole_tubes:
+            raise CryodedupError("--max-angle and --filament-mode tube exclude each other: tubes are compared whole")
+        poses = {"poses": particles.poses, "pose_kind": particles.pose_kind, "max_angle": options.max_angle}
+        poses["sym"] = options.sym.upper()
     if n_inputs == 1:
         result = dedup(
             particles.groups,
@@ -194,9 +225,10 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
             higher_is_better=higher,
             remove_entirely=options.remove_entirely,
             seed=options.seed,
-            want_suppressed_by=options.plot,  # 8 bytes per particle, for the pictures only
+            want_suppressed_by=options.plot or want_pairs,  # 8 bytes per particle, for pictures and the audit only
             tubes=particles.tubes,
             whole_tubes=whole_tubes,
+            **poses,
         )
         return Decision(result.keep, result.suppressed_by, None)
     result, confirmed_by = dedup_and_support_masks(
@@ -208,9 +240,10 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
         higher_is_better=higher,
         remove_entirely=options.remove_entirely,
         seed=options.seed,
-        want_suppressed_by=options.plot,
+        want_suppressed_by=options.plot or want_pairs,
         tubes=particles.tubes,
         whole_tubes=whole_tubes,
+        **poses,
     )
     keep = result.keep
     if options.min_support > 1:
@@ -218,8 +251,14 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
     return Decision(keep, result.suppressed_by, confirmed_by)
 
 
-def summarize(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> dict:
-    """The summary of the decision: counts per input and in all, pixel sizes, shift, score."""
+def summarize(
+    particles: ParticleSet, decision: Decision, options: ParticleOptions, halves: np.ndarray | None = None
+) -> dict:
+    """The summary of the decision: counts per input and in all, pixel sizes, shift, score.
+
+    With half-sets in the input, the half-set audit; with symmetry-expanded copies, how
+    many of each were kept; with ``halves`` (``--halfsets micrograph``), the new halves.
+    """
     counts = particles.counts()
     kept = particles.counts(decision.keep)
     score_label = particles.score_label
@@ -246,7 +285,23 @@ def summarize(particles: ParticleSet, decision: Decision, options: ParticleOptio
     summary.update(particles.summary)
     if particles.tubes is not None:
         summary["filaments"] = filament_summary(particles.tube_column or "", particles.tubes, options.filament_mode)
-    summary.update(particles.decision_report(decision.keep))
+    if particles.halfsets is not None:
+        assert decision.suppressed_by is not None, "decide() keeps the pairs when there are half-sets"
+        summary["halfset_audit"] = halfset_audit(particles, decision.suppressed_by)
+    elif options.audit:
+        summary["halfset_audit"] = {
+            "column": None,
+            "message": "the particles carry no half-sets (rlnRandomSubset 1/2, alignments3D/split 0/1): "
+            "nothing to audit",
+        }
+    if halves is not None:
+        summary["halfsets"] = halfsets_report(particles, decision.keep, halves)
+    if options.max_angle is not None:
+        summary["orientations"] = (
+            f"duplicates only within {options.max_angle:g}° ({particles.pose_label}, symmetry {options.sym.upper()})"
+        )
+    if particles.sources is not None:
+        summary["symmetry_expansion"] = symmetry_copies(particles.sources, particles.sources_label, decision.keep)
     if decision.confirmed_by is not None:
         summary["consensus"] = consensus_report(particles, decision.keep, decision.confirmed_by, options.min_support)
     return summary
@@ -300,12 +355,17 @@ def remove_duplicate_particles(
     assert particles.writer is not None, "every reader of files gives the set a writer"
     if is_picker_output(paths[0]):
         warn_inputs_apart(particles, warn)
+    reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()
     decision = decide(particles, options, log)
     decided_at = time.perf_counter()
-    outputs = particles.writer.write(decision.keep, force)
+    halves = halfsets_by_micrograph(particles.groups, decision.keep) if reassign else None
+    if options.audit:
+        outputs: dict[str, list[Path]] = {"kept": [], "rejected": []}
+    else:
+        outputs = particles.writer.write(decision.keep, force, halves)
     written_at = time.perf_counter()
-    summary = summarize(particles, decision, options)
+    summary = summarize(particles, decision, options, halves)
     summary["timings"] = {  # where the time goes: reading (index and scan), dedup, writing
         "read": round(read_at - start, 3),
         "decide": round(decided_at - read_at, 3),

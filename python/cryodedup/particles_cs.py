@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .audit import read_halves
 from .csfile import CsFile, CsGroup, flatten, join_on_uid
 from .dedup import score_direction
 from .errors import CryodedupError
 from .filaments import CRYOSPARC_TUBE, tube_ids
 from .micrograph_files import as_text, exposure_pixel_sizes
 from .outputs import AtomicOutputs, StrPath
-from .particle_set import ParticleSet, pixel_sizes_used
+from .particle_set import HalfSets, ParticleSet, pixel_sizes_used
 
 if TYPE_CHECKING:
     from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy
@@ -32,6 +33,10 @@ if TYPE_CHECKING:
 
 SHIFT_KEYS = ("auto", "none", "alignments2D", "alignments3D")
 KEPT, REJECTED = "particles_kept", "particles_rejected"
+#: The half-set of a particle in a refinement, and the source of a symmetry-expanded copy.
+SPLIT, SOURCE = "alignments3D/split", "sym_expand/src_uid"
+#: The orientation of a particle in a refinement: a rotation vector in radians.
+POSE = "alignments3D/pose"
 
 
 def is_cryosparc(path: StrPath) -> bool:
@@ -100,12 +105,16 @@ class CsWriter:
         self.group, self.inputs = group, inputs
         self.paths = {stem: [outdir / n for n in group.output_names(stem)] for stem in (KEPT, REJECTED)}
 
-    def write(self, keep: np.ndarray, force: bool) -> dict[str, list[Path]]:
-        """Writes the rows where ``keep`` is True as kept, the others as rejected, all or nothing."""
+    def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
+        """Writes the rows where ``keep`` is True as kept, the others as rejected, all or nothing.
+
+        ``halves`` (0 or 1 per row), where given, is the kept rows' ``alignments3D/split``.
+        """
         with AtomicOutputs(self.paths[KEPT] + self.paths[REJECTED], force=force, inputs=self.inputs) as tmp:
             for stem, selected in ((KEPT, keep), (REJECTED, ~keep)):
                 files = self.paths[stem]
-                self.group.write_subset(selected, [tmp[f] for f in files], [f.name for f in files])
+                values = {SPLIT: halves} if halves is not None and stem == KEPT else None
+                self.group.write_subset(selected, [tmp[f] for f in files], [f.name for f in files], values)
         return {"kept": self.paths[KEPT], "rejected": self.paths[REJECTED]}
 
 
@@ -237,18 +246,22 @@ def _score(
     return group.column(label).astype(np.float64), label, higher
 
 
-def _symmetry_report(group: CsGroup, keep: np.ndarray) -> dict | None:
-    if not group.has("sym_expand/src_uid"):
+def _poses(group: CsGroup) -> np.ndarray:
+    """The orientations of a refinement (``alignments3D/pose``, rotation vectors in radians)."""
+    if not group.has(POSE):
+        raise CryodedupError(f"{group.path}: --max-angle needs the orientations, and there is no {POSE} field")
+    return group.column(POSE).astype(np.float64).reshape(-1, 3)
+
+
+def _halfsets(group: CsGroup, warn: Callable[[str], None]) -> HalfSets | None:
+    """The half-sets of a refinement (``alignments3D/split``: 0 or 1), if the particles have them."""
+    if not group.has(SPLIT):
         return None
-    src = group.column("sym_expand/src_uid")
-    sources, inverse = np.unique(src, return_inverse=True)
-    kept_per_source = np.bincount(inverse.ravel()[keep], minlength=len(sources))
-    copies, how_many = np.unique(kept_per_source, return_counts=True)
-    return {
-        "sources": len(sources),
-        "copies_in": len(src),
-        "sources_by_copies_kept": {int(c): int(h) for c, h in zip(copies, how_many)},
-    }
+    half, problem = read_halves(group.column(SPLIT).astype(np.float64), ("0", "1"), SPLIT, str(group.path))
+    if half is None:
+        warn(problem)
+        return None
+    return HalfSets(SPLIT, half, ("0", "1"))
 
 
 def _mic_names(group: CsGroup, groups: np.ndarray, key: str) -> list[str]:
@@ -303,9 +316,14 @@ def read_group(
         shift=shift_used,
         mic_shapes=shapes,
         summary={"micrograph_key": key},
-        decision_report=lambda keep: {"symmetry_expansion": _symmetry_report(group, keep)},
         tubes=None if tube_values is None else tube_ids(input_of, groups, tube_values.astype(np.float64)),
         tube_column=CRYOSPARC_TUBE if filament else None,
+        halfsets=_halfsets(group, warn),
+        sources=group.column(SOURCE) if group.has(SOURCE) else None,
+        sources_label=SOURCE,
+        poses=_poses(group) if options.max_angle is not None else None,
+        pose_kind="rotvec",
+        pose_label=POSE,
     )
 
 

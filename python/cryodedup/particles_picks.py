@@ -73,8 +73,12 @@ class PicksWriter:
         self.pickers, self.format, self.outdir = pickers, output_format, outdir
         self.psize, self.shapes = psize, shapes
 
-    def write(self, keep: np.ndarray, force: bool) -> dict[str, list[Path]]:
-        """Writes the picks where ``keep`` is True as kept, the others as rejected, all or nothing."""
+    def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
+        """Writes the picks where ``keep`` is True as kept, the others as rejected, all or nothing.
+
+        Picks have no half-sets: ``halves`` must be None (the job refuses --halfsets first).
+        """
+        assert halves is None, "picks carry no half-set column"
         if self.format == "relion":
             lists = write_relion(self.pickers, keep, self.outdir, force=force)
             return {s: [p] for s, p in lists.items()}

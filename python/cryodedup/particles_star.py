@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from .audit import read_halves
 from .dedup import score_direction
 from .errors import CryodedupError
 from .filaments import RELION_TUBE, tube_ids
 from .micrograph_files import micrograph_pixel_sizes
 from .outputs import AtomicOutputs, StrPath
-from .particle_set import Log, ParticleSet, Warn
+from .particle_set import HalfSets, Log, ParticleSet, Warn
 from .star import Block, StarFile, Table, is_number, split_fields, unquote
 from .tomography import SUBTOMOGRAM_ANGLES, TILT_SERIES_PSIZE, rotate_origins, warp_tomograms
 
@@ -37,6 +38,13 @@ DataFrame = Any
 
 #: The score columns ``--score auto`` looks for, in order.
 AUTO_SCORES = ("rlnAutopickFigureOfMerit", "rlnMaxValueProbDistribution", "rlnLogLikeliContribution")
+
+#: RELION's half-set column and how it writes the two halves.
+RANDOM_SUBSET, HALF_TEXTS = "rlnRandomSubset", ("1", "2")
+#: RELION's orientation of a particle: Euler angles (ZYZ) in degrees.
+ANGLES = ["rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"]
+#: The column that expanded copies share (relion_particle_symmetry_expand keeps each image).
+IMAGE_NAME = "rlnImageName"
 
 KEPT_NAME = "particles_kept.star"
 REJECTED_NAME = "particles_rejected.star"
@@ -570,23 +578,30 @@ class StarWriter:
         self.parts, self.labels, self.counts = parts, labels, counts
         self.kept_path, self.rejected_path = outdir / KEPT_NAME, outdir / REJECTED_NAME
 
-    def write(self, keep: np.ndarray, force: bool) -> dict[str, list[Path]]:
-        """Writes the rows where ``keep`` is True to the kept file and the others to the rejected file."""
+    def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
+        """Writes the rows where ``keep`` is True to the kept file and the others to the rejected file.
+
+        ``halves`` (0 or 1 per row), where given, sets the kept rows' rlnRandomSubset (1 or 2).
+        """
         paths = [self.kept_path, self.rejected_path]
         with AtomicOutputs(paths, force=force, inputs=[p.path for p in self.parts]) as tmp:
-            self._write(keep, tmp)
+            self._write(keep, tmp, halves)
         return {"kept": [self.kept_path], "rejected": [self.rejected_path]}
 
-    def _write(self, keep: np.ndarray, tmp: dict[Path, Path]) -> None:
+    def _write(self, keep: np.ndarray, tmp: dict[Path, Path], halves: np.ndarray | None) -> None:
         merge = _merge_optics(self.parts, self.labels)
         bounds = np.cumsum([0, *self.counts])
+        # Text k - 1 for choice k; 0 leaves a row's text (rejected rows keep their half-set).
+        choice = None if halves is None else np.where(keep, np.asarray(halves) + 1, 0).astype(np.uint8)
         for path in (self.kept_path, self.rejected_path):
             tmp[path].write_bytes(merge.prefix)
         for part, lo, hi, rewrite in zip(self.parts, bounds[:-1], bounds[1:], merge.rewrites):
             group = part.columns.optics_group  # never None with a rewrite: _merge_optics checks
             rw = (group, rewrite) if rewrite and group else None
             columns = None if part.labels == self.labels else self.labels  # rows in order already: byte copies
-            part.star.append_split(part.block, keep[lo:hi], tmp[self.kept_path], tmp[self.rejected_path], rw, columns)
+            values = None if choice is None else (RANDOM_SUBSET, choice[lo:hi], HALF_TEXTS)
+            kept, rejected = tmp[self.kept_path], tmp[self.rejected_path]
+            part.star.append_split(part.block, keep[lo:hi], kept, rejected, rw, columns, values)
         for path in (self.kept_path, self.rejected_path):
             with open(tmp[path], "ab") as f:
                 f.write(merge.suffix)
@@ -611,9 +626,27 @@ def read_star_files(inputs: list[Path], outdir: StrPath, options: ParticleOption
     group_ids: dict[str, int] = {}
     scans: list[ParticleScan] = []
     pixel_sizes: list[dict] = []
+    with_halves = all(RANDOM_SUBSET in p.labels for p in parts)
+    halves: list[np.ndarray] = []
+    with_angles = options.max_angle is not None
+    for part in parts if with_angles else []:
+        lacking = [label for label in ANGLES if label not in part.labels]
+        if lacking:
+            raise CryodedupError(f"{part.where()}: --max-angle needs the orientations, and there is no {lacking[0]}")
+    angles: list[np.ndarray] = []
     for part in parts:
         log(f"reading {part.path} ({part.star.size / 1e6:.1f} MB)", "info")
-        scan = scan_particles(part, score_label, pixel_size_plan(part, options, mic_psizes))
+        wanted = ([RANDOM_SUBSET] if with_halves else []) + (ANGLES if with_angles else [])
+        scan = scan_particles(part, score_label, pixel_size_plan(part, options, mic_psizes), wanted)
+        if with_angles:
+            angles.append(np.stack([scan.extra[label] for label in ANGLES], axis=1))
+        if with_halves:
+            half, problem = read_halves(scan.extra[RANDOM_SUBSET], HALF_TEXTS, RANDOM_SUBSET, part.where())
+            if half is None:
+                warn(problem)
+                with_halves = False
+            halves.append(half if half is not None else np.zeros(0, dtype=np.int8))
+        scan.extra = {}
         used, _ = pixel_sizes_used(part, scan.optics_groups, scan.key_names, options, mic_psizes, warn, needs)
         pixel_sizes.extend(vars(p) for p in used)
         scan.mic_ids = [group_ids.setdefault(name, len(group_ids)) for name in scan.key_names]
@@ -651,6 +684,11 @@ def read_star_files(inputs: list[Path], outdir: StrPath, options: ParticleOption
         writer=StarWriter(parts, labels, counts, Path(outdir)),
         tubes=tubes,
         tube_column=RELION_TUBE if filament else None,
+        halfsets=HalfSets(RANDOM_SUBSET, np.concatenate(halves), HALF_TEXTS) if with_halves else None,
+        sources=_expanded_copies(parts) if options.audit or options.min_dist == 0 else None,
+        sources_label=IMAGE_NAME,
+        poses=np.concatenate(angles) if with_angles else None,
+        pose_label="rlnAngleRot/Tilt/Psi",
     )
 
 
@@ -671,10 +709,18 @@ class ParticleScan:
     mic_ids: list[int] = field(default_factory=list)
     #: The tube column's value of each row (docs/design.md section 8); None without one.
     tubes: np.ndarray | None = None
+    #: Further columns asked for (half-sets, orientations), by label.
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def scan_particles(part: ParticleStar, score_label: str | None, psize_plan: tuple) -> ParticleScan:
-    """One input's rows, scanned one window of the file at a time: 28 bytes per 2D particle."""
+def scan_particles(
+    part: ParticleStar, score_label: str | None, psize_plan: tuple, extra: list[str] | None = None
+) -> ParticleScan:
+    """One input's rows, scanned one window of the file at a time: 28 bytes per 2D particle.
+
+    ``extra`` columns (and those filaments and RELION 5 subtomograms need) are read in one
+    more pass over the loop, only when asked for or present.
+    """
     cols = part.columns
     origin_by_axis = {lab[-1] if not lab.endswith("Angst") else lab[-6]: lab for lab in cols.origins}
     axes = [lab[-6] if lab.endswith("Angst") else lab[-1] for lab in cols.coords]
@@ -698,10 +744,12 @@ def scan_particles(part: ParticleStar, score_label: str | None, psize_plan: tupl
     )
     # Filaments and RELION 5 subtomograms (small files) need columns the lean scan does not
     # keep: one more pass over the loop for them.
-    extra = ([RELION_TUBE] if RELION_TUBE in part.labels else []) + (cols.origins + cols.subtomogram_angles)
-    if RELION_TUBE in part.labels or cols.subtomogram_angles:
-        numbers = part.star.scan(part.block, list(dict.fromkeys(extra)), None)[0]
+    wanted = list(extra or []) + ([RELION_TUBE] if RELION_TUBE in part.labels else [])
+    wanted += cols.origins + cols.subtomogram_angles if cols.subtomogram_angles else []
+    if wanted:
+        numbers = part.star.scan(part.block, list(dict.fromkeys(wanted)), None)[0]
         scan.tubes = numbers.get(RELION_TUBE)
+        scan.extra = {label: numbers[label] for label in extra or []}
         if cols.subtomogram_angles:  # the scan subtracted the origins unrotated: rotate them (section 7)
             origins = np.stack([numbers[label] for label in cols.origins], axis=1)
             angles = (numbers[label] for label in cols.subtomogram_angles)
@@ -729,6 +777,25 @@ def row_psizes(mic_psize: np.ndarray, scans: list[ParticleScan]) -> np.ndarray:
     if len(known) <= 1 and not np.isnan(mic_psize).any():
         return np.broadcast_to(known[0] if len(known) else np.nan, (n,))
     return mic_psize[_joined([s.groups for s in scans])] if n else np.zeros(0)
+
+
+def _expanded_copies(parts: list[ParticleStar]) -> np.ndarray | None:
+    """The image id of each row when some rows share an image (symmetry-expanded copies), else None.
+
+    Reading every image name costs several times the job's own scan (measured: 9 s for 1M
+    rows against 1 s), so the job asks only with ``--min-dist 0`` (undoing an expansion)
+    or ``--audit``.
+    """
+    if not all(IMAGE_NAME in p.labels for p in parts):
+        return None
+    image_ids: dict[str, int] = {}
+    ids = []
+    for part in parts:
+        _, keys, names = part.star.scan(part.block, [], IMAGE_NAME)
+        remap = np.array([image_ids.setdefault(name, len(image_ids)) for name in names], dtype=np.int64)
+        ids.append(remap[keys] if keys.size else np.zeros(0, dtype=np.int64))
+    rows = sum(len(i) for i in ids)
+    return np.concatenate(ids) if len(image_ids) < rows else None
 
 
 class _FrameParticles:
@@ -796,4 +863,14 @@ def read_frame(particles: DataFrame, optics: DataFrame | None, options: Particle
         shift=", ".join(part.columns.origins) or "none",
         tubes=tube_ids(np.zeros_like(groups), groups, particles[RELION_TUBE].to_numpy(float)) if filament else None,
         tube_column=RELION_TUBE if filament else None,
+        poses=_frame_angles(particles) if options.max_angle is not None else None,
+        pose_label="rlnAngleRot/Tilt/Psi",
     )
+
+
+def _frame_angles(particles: DataFrame) -> np.ndarray:
+    """RELION's Euler angles of a table in memory, for ``max_angle``."""
+    lacking = [label for label in ANGLES if label not in particles.columns]
+    if lacking:
+        raise CryodedupError(f"the particle table: max_angle needs the orientations, and there is no {lacking[0]}")
+    return particles[ANGLES].to_numpy(dtype=np.float64)

@@ -24,6 +24,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
+from .audit import TOP_MICROGRAPHS, audit_rows, straddling_per_micrograph
 from .consensus import consensus_rows, jaccard_matrices, mean_agreement
 from .dedup import popcount
 from .labels import distinct_labels, human
@@ -388,6 +389,41 @@ def micrograph_picks(details: ParticleDetails, mic: int, image: DisplayImage | N
     return fig
 
 
+def halfset_pairs(details: ParticleDetails) -> Figure:
+    """Where duplicate pairs straddle the half-sets: per micrograph, and the worst micrographs.
+
+    Left, the straddling pairs of every micrograph in the order the input lists them (a run
+    of crowded micrographs shows as a block); right, the micrographs with the most, with
+    their pairs within one half-set beside them.
+    """
+    across, within = straddling_per_micrograph(details.particles, details.suppressed_by)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]})
+    left.bar(np.arange(across.size), across, width=1.0, color=REJECTED_COLOUR)
+    left.set_xlabel("micrograph (input order)")
+    left.set_ylabel("duplicate pairs straddling the half-sets")
+    left.set_title(f"Straddling pairs per micrograph ({int(across.sum()):,} pairs, {across.size:,} micrographs)")
+    left.set_xlim(-0.5, max(across.size, 1) - 0.5)
+    worst = [int(m) for m in np.lexsort((np.arange(across.size), -across)) if across[m] > 0][:TOP_MICROGRAPHS]
+    y = np.arange(len(worst))
+    right.barh(y, across[worst], color=REJECTED_COLOUR, label="across the half-sets")
+    right.barh(y, within[worst], left=across[worst], color="#9aa7b8", label="within one half-set")
+    right.set_yticks(y, [_short(details.mic_names[m]) for m in worst], fontsize=8)
+    right.invert_yaxis()
+    right.set_xlabel("duplicate pairs")
+    right.set_title("Micrographs with the most straddling pairs")
+    if worst:
+        right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8)
+    else:
+        right.text(0.5, 0.5, "no pair straddles the half-sets", ha="center", va="center", transform=right.transAxes)
+    fig.tight_layout()
+    return fig
+
+
+def _short(name: str, width: int = 32) -> str:
+    """A micrograph name cut to its last ``width`` characters, to label a bar."""
+    return name if len(name) <= width else "…" + name[-width + 1 :]
+
+
 def micrographs_to_show(details: ParticleDetails, n: int) -> list[int]:
     """The micrograph with the most rejections first, then the next most."""
     rejected = np.bincount(details.groups[~details.keep], minlength=len(details.mic_names))
@@ -419,6 +455,8 @@ def particle_figures(
         out.append(("scores.png", "Scores", score_distributions(details)))
     if len(details.inputs) > 1:
         out.append(("inputs.png", "Inputs", input_contributions(details)))
+    if details.particles.halfsets is not None:
+        out.append(("halfset_pairs.png", "Duplicate pairs across the half-sets", halfset_pairs(details)))
     if details.confirmed_by is not None:
         out.append(("consensus.png", "Consensus by input", consensus_by_input(details)))
         out.append(("agreement.png", "Agreement between inputs", agreement(details)))
@@ -570,6 +608,11 @@ def summary_rows(summary: dict) -> list[tuple[str, str]]:
         elif key == "consensus":  # per-micrograph matrices are in --json; the report lists the worst
             rows += consensus_rows(value)
             continue
+        elif key == "halfset_audit":
+            rows += [(label.strip(), text) for label, text in audit_rows(value)]
+            continue
+        elif key == "halfsets":
+            value = value["message"]
         elif key == "pixel_sizes":
             value = [
                 f"{human(p['psize'])} Å from {p['source']} ({p['input']}, optics group {p['optics_group']})"

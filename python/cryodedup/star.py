@@ -229,6 +229,7 @@ class StarFile:
         rejected_path: StrPath,
         rewrite: tuple[str, Mapping[str, str]] | None = None,
         columns: Sequence[str] | None = None,
+        values: tuple[str, np.ndarray, Sequence[str]] | None = None,
     ) -> None:
         """Appends the rows of a scanned loop to two files, byte for byte.
 
@@ -236,11 +237,17 @@ class StarFile:
         again, one window at a time, so ``keep`` must have one entry per row. ``rewrite`` = (label,
         {old text: new text}) changes one field of the rows that hold an old text. ``columns``
         (labels of the block) writes only those fields, in that order, each field's text unchanged.
+        ``values`` = (label, choice, texts) sets one field row by row: row i's text becomes
+        ``texts[choice[i] - 1]``, and stays as it is where ``choice[i]`` is 0.
         """
         rw = None if rewrite is None else (self._column_index(block, rewrite[0]), dict(rewrite[1]))
         cols = None if columns is None else [self._column_index(block, label) for label in columns]
+        vals = None
+        if values is not None:
+            label, choice, texts = values
+            vals = (self._column_index(block, label), np.ascontiguousarray(choice, dtype=np.uint8), list(texts))
         keep = np.ascontiguousarray(keep, dtype=bool)
-        self._raw.append_split(block.index, keep, str(kept_path), str(rejected_path), rw, cols)
+        self._raw.append_split(block.index, keep, str(kept_path), str(rejected_path), rw, cols, vals)
 
     def _loop_labels(self, block: Block) -> list[str]:
         """The labels of ``block``'s loop; a block of ``key value`` pairs has none to read."""

@@ -12,6 +12,7 @@ use std::fmt;
 use rayon::prelude::*;
 
 use crate::kdtree::KdTree;
+use crate::pose::PoseTest;
 
 #[derive(Clone, Debug)]
 pub struct DedupParams {
@@ -43,6 +44,7 @@ pub enum DedupError {
     NonFinite { index: usize },
     TooMany(usize),
     InputOutOfRange { index: usize, limit: u32 },
+    NonFinitePose { index: usize },
 }
 
 impl fmt::Display for DedupError {
@@ -57,6 +59,7 @@ impl fmt::Display for DedupError {
                 write!(f, "particle {index} has a coordinate that is NaN or infinite")
             }
             DedupError::TooMany(n) => write!(f, "{n} particles is more than the 2^32 - 1 supported"),
+            DedupError::NonFinitePose { index } => write!(f, "particle {index} has an angle that is NaN or infinite"),
             DedupError::InputOutOfRange { index, limit } => {
                 write!(f, "particle {index} belongs to an input numbered {limit} or more (at most {limit} inputs)")
             }
@@ -109,7 +112,7 @@ pub fn dedup_with_tubes<G: GroupId>(
     if tubes.len() != groups.len() {
         return Err(DedupError::Length { what: "tubes", expected: groups.len(), got: tubes.len() });
     }
-    checked_run(groups, coords, dim, scores, inputs, Some(tubes), params)
+    dedup_full(groups, coords, dim, scores, inputs, Some(tubes), None, params)
 }
 
 /// [`dedup`], and with `inputs` (each particle's input, below
@@ -123,20 +126,39 @@ pub fn dedup_with_masks<G: GroupId>(
     inputs: Option<&[u32]>,
     params: &DedupParams,
 ) -> Result<(DedupResult, Option<Vec<u64>>), DedupError> {
-    checked_run(groups, coords, dim, scores, inputs, None, params)
+    dedup_full(groups, coords, dim, scores, inputs, None, None, params)
 }
 
-fn checked_run<G: GroupId>(
+/// [`dedup_with_masks`] where, with `pose`, two particles within `min_dist` are duplicates
+/// only if their orientations are within the pose test's maximum angle (docs/design.md
+/// section 9); the angle is computed for the close pairs only.
+pub fn dedup_with_poses<G: GroupId>(
+    groups: &[G],
+    coords: &[f64],
+    dim: usize,
+    scores: Option<&[f64]>,
+    inputs: Option<&[u32]>,
+    params: &DedupParams,
+    pose: Option<&PoseTest>,
+) -> Result<(DedupResult, Option<Vec<u64>>), DedupError> {
+    dedup_full(groups, coords, dim, scores, inputs, None, pose, params)
+}
+
+/// Every variant at once: masks with `inputs`, the filament rule with `tubes`, the
+/// orientation rule with `pose`.
+#[allow(clippy::too_many_arguments)]
+pub fn dedup_full<G: GroupId>(
     groups: &[G],
     coords: &[f64],
     dim: usize,
     scores: Option<&[f64]>,
     inputs: Option<&[u32]>,
     tubes: Option<&[u32]>,
+    pose: Option<&PoseTest>,
     params: &DedupParams,
 ) -> Result<(DedupResult, Option<Vec<u64>>), DedupError> {
-    validate(groups, coords, dim, scores, inputs, params)?;
-    let input = Input { coords, scores, inputs, tubes, params };
+    validate(groups, coords, dim, scores, inputs, pose, params)?;
+    let input = Input { coords, scores, inputs, tubes, params, pose };
     Ok(match dim {
         2 => run::<2, G>(groups, &input),
         _ => run::<3, G>(groups, &input),
@@ -150,9 +172,18 @@ pub(crate) fn validate<G: GroupId>(
     dim: usize,
     scores: Option<&[f64]>,
     inputs: Option<&[u32]>,
+    pose: Option<&PoseTest>,
     params: &DedupParams,
 ) -> Result<(), DedupError> {
     let n = groups.len();
+    if let Some(pose) = pose {
+        if pose.poses.len() != 3 * n {
+            return Err(DedupError::Length { what: "poses", expected: n, got: pose.poses.len() / 3 });
+        }
+        if let Some(index) = pose.poses.iter().position(|c| !c.is_finite()) {
+            return Err(DedupError::NonFinitePose { index: index / 3 });
+        }
+    }
     if let Some(inputs) = inputs {
         if inputs.len() != n {
             return Err(DedupError::Length { what: "inputs", expected: n, got: inputs.len() });
@@ -195,6 +226,8 @@ struct Input<'a> {
     /// Each particle's tube (0: none): equal non-zero tubes are never duplicates.
     tubes: Option<&'a [u32]>,
     params: &'a DedupParams,
+    /// Duplicates only within this angle, when given.
+    pose: Option<&'a PoseTest<'a>>,
 }
 
 impl Input<'_> {
@@ -428,7 +461,10 @@ impl<'a, const D: usize> Neighbourhood<'a, D> {
     /// condition on a pair (e.g. on poses) goes here and nowhere else.
     #[inline]
     fn is_duplicate(&self, a: u32, b: u32, _d2: f64) -> bool {
-        a != b && !self.input.same_tube(self.members[a as usize], self.members[b as usize])
+        a != b && {
+            let (ga, gb) = (self.members[a as usize], self.members[b as usize]);
+            !self.input.same_tube(ga, gb) && self.input.pose.is_none_or(|pose| pose.close(ga, gb))
+        }
     }
 
     /// Calls `visit(position, squared_distance)` for every position within `min_dist` of

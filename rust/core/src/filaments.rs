@@ -29,7 +29,7 @@ pub fn dedup_whole_tubes<G: GroupId>(
     tubes: &[u32],
     params: &DedupParams,
 ) -> Result<DedupResult, DedupError> {
-    validate(groups, coords, dim, scores, None, params)?;
+    validate(groups, coords, dim, scores, None, None, params)?;
     if tubes.len() != groups.len() {
         return Err(DedupError::Length { what: "tubes", expected: groups.len(), got: tubes.len() });
     }

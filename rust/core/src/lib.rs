@@ -5,6 +5,7 @@
 //! - [`filaments`]: filament tubes removed whole when they duplicate a better tube.
 //! - [`consensus`]: how many distinct inputs picked near each pick (consensus picking).
 //! - [`picks`]: picker coordinate files read and written many at a time.
+//! - [`pose`]: orientations, point groups and the angle between two particles.
 //! - [`star`]: reading and writing the big loops of STAR files without copying them.
 
 pub mod consensus;
@@ -14,4 +15,5 @@ pub mod kdtree;
 pub mod micrographs;
 pub mod particle_rows;
 pub mod picks;
+pub mod pose;
 pub mod star;

@@ -628,11 +628,22 @@ pub struct ColumnRewrite<'a> {
     pub map: &'a HashMap<Vec<u8>, Vec<u8>>,
 }
 
+/// Sets one column row by row: row `i`'s field `column` becomes `texts[choice[i] - 1]`, and
+/// is left as it is where `choice[i]` is 0 (half-sets reassigned per micrograph). Only that
+/// field's bytes change; spacing is kept.
+pub struct RowValues<'a> {
+    pub column: usize,
+    pub choice: &'a [u8],
+    pub texts: &'a [Vec<u8>],
+}
+
 /// How rows are changed on their way out. The default copies them byte for byte.
 #[derive(Default)]
 pub struct RowEdit<'a> {
     /// One field replaced by a new text (optics groups renumbered by a merge).
     pub rewrite: Option<ColumnRewrite<'a>>,
+    /// One field set per row (indexed like the rows of the loop).
+    pub values: Option<RowValues<'a>>,
     /// The output's columns: `columns[j]` is the input column written as column `j` (another
     /// file's column order, or a subset of the columns). Each field's text is moved unchanged,
     /// with the white space before it in the input (one space where there was none).
@@ -640,8 +651,15 @@ pub struct RowEdit<'a> {
 }
 
 impl RowEdit<'_> {
-    fn is_copy(&self) -> bool {
-        self.rewrite.is_none() && self.columns.is_none()
+    /// Whether row `row` goes out byte for byte.
+    fn is_copy(&self, row: usize) -> bool {
+        self.rewrite.is_none() && self.columns.is_none() && self.values.as_ref().is_none_or(|v| v.choice[row] == 0)
+    }
+
+    /// The new text of field `column` of row `row`, if this edit sets one.
+    fn value(&self, row: usize, column: usize) -> Option<&[u8]> {
+        let v = self.values.as_ref().filter(|v| v.column == column && v.choice[row] != 0)?;
+        Some(&v.texts[v.choice[row] as usize - 1])
     }
 }
 
@@ -661,8 +679,9 @@ pub fn write_rows(
             continue;
         }
         let (a, b) = (a as usize, b as usize);
-        if !edit.is_copy() {
-            write_edited(&data[a..b], edit, &mut fields, out)?;
+        if !edit.is_copy(i) {
+            flush(data, &mut run, out)?;
+            write_edited(&data[a..b], i, edit, &mut fields, out)?;
             continue;
         }
         run = match run {
@@ -707,10 +726,12 @@ pub fn write_split(
                 format!("keep has {} entries, the loop more rows", keep.len()),
             ));
         };
+        let i = row;
         row += 1;
         let (out, run): (&mut dyn Write, _) = if wanted { (kept, &mut runs[0]) } else { (rejected, &mut runs[1]) };
-        if !edit.is_copy() {
-            write_edited(&data[a..b], edit, &mut fields, out)?;
+        if !edit.is_copy(i) {
+            flush(data, run, out)?;
+            write_edited(&data[a..b], i, edit, &mut fields, out)?;
         } else {
             *run = match *run {
                 Some((s, e)) if e == a => Some((s, b)),
@@ -765,6 +786,7 @@ struct FieldSpan {
 /// Writes one row line (terminator included) with `edit` applied. `fields` is scratch space.
 fn write_edited(
     line: &[u8],
+    row: usize,
     edit: &RowEdit,
     fields: &mut Vec<FieldSpan>,
     out: &mut (impl Write + ?Sized),
@@ -784,6 +806,9 @@ fn write_edited(
     // Input column k's text, rewritten if it is the rewritten column.
     let field = |k: usize| -> &[u8] {
         let text = &line[fields[k].start..fields[k].end];
+        if let Some(value) = edit.value(row, k) {
+            return value;
+        }
         match &edit.rewrite {
             Some(rw) if rw.column == k => rw.map.get(text).map_or(text, |new| new.as_slice()),
             _ => text,
@@ -914,9 +939,28 @@ mod tests {
         let scan = scan_all(data);
         let map: HashMap<Vec<u8>, Vec<u8>> = [(b"1".to_vec(), b"17".to_vec())].into_iter().collect();
         let mut out = Vec::new();
-        let edit = RowEdit { rewrite: Some(ColumnRewrite { column: 1, map: &map }), columns: None };
+        let edit =
+            RowEdit { rewrite: Some(ColumnRewrite { column: 1, map: &map }), columns: None, ..Default::default() };
         write_rows(data, &scan.spans, |_| true, &edit, &mut out).unwrap();
         assert_eq!(out, b"1.5   17  x\n2.5\t2 y\n");
+    }
+
+    #[test]
+    fn values_set_one_field_of_chosen_rows() {
+        // Rows 0 and 1 take texts 2 and 1, row 2 keeps its text (choice 0); spacing, the
+        // other fields and the CRLF stay as they were.
+        let data = b"data_\nloop_\n_a\n_h\n_n\n1.5   1  x\r\n2.5\t2 y\n3.5 2.000000 z";
+        let scan = scan_all(data);
+        let texts = [b"1".to_vec(), b"2".to_vec()];
+        let choice = [2u8, 1, 0];
+        let edit =
+            RowEdit { values: Some(RowValues { column: 1, choice: &choice, texts: &texts }), ..Default::default() };
+        let mut out = Vec::new();
+        write_rows(data, &scan.spans, |_| true, &edit, &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "1.5   2  x\r\n2.5\t1 y\n3.5 2.000000 z\n");
+        let mut only_last = Vec::new();
+        write_rows(data, &scan.spans, |i| i != 1, &edit, &mut only_last).unwrap();
+        assert_eq!(String::from_utf8(only_last).unwrap(), "1.5   2  x\r\n3.5 2.000000 z\n");
     }
 
     #[test]
@@ -926,7 +970,7 @@ mod tests {
         let data = b"data_\nloop_\n_a\n_b\n_c\n   1.500000     12 \"my mic.mrc\"\r\n2.5e-07\t3 m2.mrc  \n-0 4 m3";
         let scan = scan_all(data);
         let columns = [2, 0, 1];
-        let edit = RowEdit { rewrite: None, columns: Some(&columns) };
+        let edit = RowEdit { columns: Some(&columns), ..Default::default() };
         let mut out = Vec::new();
         write_rows(data, &scan.spans, |_| true, &edit, &mut out).unwrap();
         // "2.5e-07" had no white space before it: it gets one space.
@@ -940,7 +984,11 @@ mod tests {
         let scan = scan_all(data);
         let map: HashMap<Vec<u8>, Vec<u8>> = [(b"1".to_vec(), b"17".to_vec())].into_iter().collect();
         let columns = [2, 1];
-        let edit = RowEdit { rewrite: Some(ColumnRewrite { column: 1, map: &map }), columns: Some(&columns) };
+        let edit = RowEdit {
+            rewrite: Some(ColumnRewrite { column: 1, map: &map }),
+            columns: Some(&columns),
+            ..Default::default()
+        };
         let mut out = Vec::new();
         write_rows(data, &scan.spans, |i| i < 2, &edit, &mut out).unwrap();
         assert_eq!(out, b"  x   17\n y\t2\n"); // each field keeps the white space before it

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use cryodedup_core::micrographs::{self, Band, Plan, Spectrum};
 use cryodedup_core::particle_rows::{self, CentrePlan, PixelSize};
-use cryodedup_core::{consensus, dedup as core_dedup, filaments, picks, star};
+use cryodedup_core::{consensus, dedup as core_dedup, filaments, picks, pose, star};
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
@@ -49,16 +49,19 @@ mod errors {
 }
 
 /// dedup(groups, coords, scores, min_dist, higher_is_better, remove_entirely, seed,
-/// inputs=None, want_suppressed_by=True, tubes=None, whole_tubes=False) -> (keep,
-/// suppressed_by, masks). Groups are int64 or uint32. With inputs (each row's input, below
-/// 64), masks are those of support_masks, found in the same pass over each micrograph; else
-/// None. suppressed_by is None unless wanted. With tubes (each row's tube id, 0 for none),
-/// segments of one tube are never neighbours, and whole_tubes removes tubes whole
-/// (filaments.rs). Arrays must be C-contiguous (the Python wrapper sees to it).
+/// inputs=None, want_suppressed_by=True, tubes=None, whole_tubes=False, poses=None,
+/// pose_kind="relion", max_angle=180.0, sym="C1") -> (keep, suppressed_by, masks). Groups
+/// are int64 or uint32. With inputs (each row's input, below 64), masks are those of
+/// support_masks, found in the same pass over each micrograph; else None. suppressed_by is
+/// None unless wanted. With tubes (each row's tube id, 0 for none), segments of one tube are
+/// never neighbours, and whole_tubes removes tubes whole (filaments.rs). With poses (n, 3:
+/// RELION rot, tilt, psi in degrees for pose_kind "relion", a rotation vector in radians for
+/// "rotvec"), particles within min_dist are duplicates only within max_angle degrees under the
+/// point group sym. Arrays must be C-contiguous (the Python wrapper sees to it).
 #[pyfunction]
 #[pyo3(signature = (
     groups, coords, scores, min_dist, higher_is_better, remove_entirely, seed, inputs=None, want_suppressed_by=true,
-    tubes=None, whole_tubes=false
+    tubes=None, whole_tubes=false, poses=None, pose_kind="relion", max_angle=180.0, sym="C1"
 ))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn dedup<'py>(
@@ -74,8 +77,26 @@ fn dedup<'py>(
     want_suppressed_by: bool,
     tubes: Option<PyReadonlyArray1<'py, u32>>,
     whole_tubes: bool,
+    poses: Option<PyReadonlyArray2<'py, f64>>,
+    pose_kind: &str,
+    max_angle: f64,
+    sym: &str,
 ) -> PyResult<(Bound<'py, PyArray1<bool>>, Option<Bound<'py, PyArray1<i64>>>, Option<Bound<'py, PyArray1<u64>>>)> {
     let dim = coords.shape()[1];
+    let kind = match pose_kind {
+        "relion" => pose::PoseKind::RelionEulerDegrees,
+        "rotvec" => pose::PoseKind::RotationVector,
+        other => return Err(errors::value(format!("pose_kind is relion or rotvec, got {other:?}"))),
+    };
+    let group = pose::point_group(sym).map_err(|e| errors::value(e.to_string()))?;
+    if !(0.0..=180.0).contains(&max_angle) {
+        return Err(errors::value(format!("max_angle must be in [0, 180] degrees, got {max_angle}")));
+    }
+    let pose_test = match &poses {
+        Some(p) if p.shape()[1] == 3 => Some(pose::PoseTest::new(p.as_slice()?, kind, group, max_angle)),
+        Some(p) => return Err(errors::value(format!("poses must have 3 columns, got {}", p.shape()[1]))),
+        None => None,
+    };
     let coords = coords.as_slice()?;
     let scores = match &scores {
         Some(s) => Some(s.as_slice()?),
@@ -90,7 +111,7 @@ fn dedup<'py>(
         None => None,
     };
     let params = core_dedup::DedupParams { min_dist, higher_is_better, remove_entirely, seed, want_suppressed_by };
-    let run = Dedup { coords, dim, scores, inputs, tubes, whole_tubes, params: &params };
+    let run = Dedup { coords, dim, scores, inputs, tubes, whole_tubes, pose: pose_test.as_ref(), params: &params };
     let (result, masks) = if let Ok(small) = groups.extract::<PyReadonlyArray1<'py, u32>>() {
         let groups = small.as_slice()?;
         py.detach(|| run.on(groups))
@@ -113,6 +134,7 @@ struct Dedup<'a> {
     inputs: Option<&'a [u32]>,
     tubes: Option<&'a [u32]>,
     whole_tubes: bool,
+    pose: Option<&'a pose::PoseTest<'a>>,
     params: &'a core_dedup::DedupParams,
 }
 
@@ -121,9 +143,9 @@ impl Dedup<'_> {
         &self,
         groups: &[G],
     ) -> Result<(core_dedup::DedupResult, Option<Vec<u64>>), core_dedup::DedupError> {
-        let Dedup { coords, dim, scores, inputs, tubes, whole_tubes, params } = *self;
+        let Dedup { coords, dim, scores, inputs, tubes, whole_tubes, pose, params } = *self;
         match tubes {
-            None => core_dedup::dedup_with_masks(groups, coords, dim, scores, inputs, params),
+            None => core_dedup::dedup_full(groups, coords, dim, scores, inputs, None, pose, params),
             Some(tubes) if whole_tubes => {
                 // The masks (consensus) are those of the segment-wise pass: who picked near a segment.
                 let masks = match inputs {
@@ -132,7 +154,7 @@ impl Dedup<'_> {
                 };
                 Ok((filaments::dedup_whole_tubes(groups, coords, dim, scores, tubes, params)?, masks))
             }
-            Some(tubes) => core_dedup::dedup_with_tubes(groups, coords, dim, scores, inputs, tubes, params),
+            Some(tubes) => core_dedup::dedup_full(groups, coords, dim, scores, inputs, Some(tubes), pose, params),
         }
     }
 }
@@ -461,8 +483,10 @@ impl StarFile {
     /// Appends the scanned rows of `block` to two files: rows where `keep` holds to
     /// `kept_path`, the others to `rejected_path`, byte for byte. `rewrite`, if given, is
     /// (column, {old text: new text}) applied to every written row; `columns`, if given, the
-    /// input column of each output column (fields moved unchanged).
-    #[pyo3(signature = (block, keep, kept_path, rejected_path, rewrite=None, columns=None))]
+    /// input column of each output column (fields moved unchanged); `values`, if given, is
+    /// (column, choice, texts): row `i`'s field becomes `texts[choice[i] - 1]`, unchanged where
+    /// `choice[i]` is 0.
+    #[pyo3(signature = (block, keep, kept_path, rejected_path, rewrite=None, columns=None, values=None))]
     #[allow(clippy::too_many_arguments)]
     fn append_split(
         &self,
@@ -473,6 +497,7 @@ impl StarFile {
         rejected_path: PathBuf,
         rewrite: Option<(usize, HashMap<String, String>)>,
         columns: Option<Vec<usize>>,
+        values: Option<(usize, PyReadonlyArray1<'_, u8>, Vec<String>)>,
     ) -> PyResult<()> {
         let n_columns = self.table(block)?.labels.len();
         if let Some(&bad) = columns.iter().flatten().find(|&&c| c >= n_columns) {
@@ -483,11 +508,26 @@ impl StarFile {
         let map: Option<HashMap<Vec<u8>, Vec<u8>>> = rewrite
             .as_ref()
             .map(|(_, m)| m.iter().map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())).collect());
+        let texts: Vec<Vec<u8>> = values.iter().flat_map(|(_, _, t)| t.iter().map(|v| v.as_bytes().to_vec())).collect();
+        let choice = match &values {
+            Some((column, choice, _)) => {
+                let choice = choice.as_slice()?;
+                if *column >= n_columns || choice.len() != keep.len() {
+                    return Err(errors::value(format!("values: column {column}, {} choices", choice.len())));
+                }
+                if let Some(&bad) = choice.iter().find(|&&c| c as usize > texts.len()) {
+                    return Err(errors::value(format!("values: choice {bad} of {} texts", texts.len())));
+                }
+                Some((*column, choice))
+            }
+            None => None,
+        };
         let edit = star::RowEdit {
             rewrite: rewrite
                 .as_ref()
                 .zip(map.as_ref())
                 .map(|((column, _), map)| star::ColumnRewrite { column: *column, map }),
+            values: choice.map(|(column, choice)| star::RowValues { column, choice, texts: &texts }),
             columns: columns.as_deref(),
         };
         let data = self.bytes();
