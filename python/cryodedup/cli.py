@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import rich_click as click
 from rich.console import Console
@@ -64,6 +66,60 @@ def fail(message: str) -> NoReturn:
     """Print ``message`` as an error on stderr and exit with status 1."""
     Console(stderr=True, highlight=False).print(f"[bold red]Error:[/] {escape(message)}", soft_wrap=True)
     sys.exit(1)
+
+
+class Stopped(KeyboardInterrupt):
+    """A signal (SIGINT, SIGTERM) that ends the run: raised so that every output's temporary files go."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def signals_stop_the_run() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`Stopped` while the block runs; a file size limit is an error.
+
+    Without this, SIGTERM kills the process at once and leaves its temporary files behind.
+    SIGXFSZ (``ulimit -f``) is ignored, so that the write fails with EFBIG and is reported.
+    """
+
+    def stop(signum: int, frame: object) -> None:
+        raise Stopped(signum)
+
+    handled = [signal.SIGINT, signal.SIGTERM, signal.SIGXFSZ]
+    previous = {s: signal.getsignal(s) for s in handled}
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+Result = TypeVar("Result")
+
+
+def run_job(job: Callable[[], Result]) -> Result:
+    """Runs a job; a user's mistake ends the program with its message and status 1.
+
+    A signal ends it with one line and status 128 + the signal's number (130 for SIGINT,
+    143 for SIGTERM), after the outputs' temporary files are removed.
+    """
+    try:
+        with signals_stop_the_run():
+            return job()
+    except CryodedupError as err:
+        fail(str(err))
+    except KeyboardInterrupt as err:
+        signum = err.signum if isinstance(err, Stopped) else signal.SIGINT
+        name = signal.Signals(signum).name
+        Console(stderr=True, highlight=False).print(
+            f"[bold red]Stopped[/] by {name}: no output was written (temporary files removed)", soft_wrap=True
+        )
+        sys.exit(128 + signum)
 
 
 def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
@@ -339,10 +395,7 @@ def run_particle_job(
     as_json: bool,
 ) -> None:
     """Runs the job; a user's mistake ends the program with its message and status 1."""
-    try:
-        summary = remove_duplicate_particles(inputs, outdir, options, force=force, log=report.log)
-    except CryodedupError as err:
-        fail(str(err))
+    summary = run_job(lambda: remove_duplicate_particles(inputs, outdir, options, force=force, log=report.log))
     rows = particle_summary_rows(summary)
     if summary.get("plots"):
         rows.append(("Pictures", "\n".join(summary["plots"])))
@@ -565,12 +618,11 @@ def micrographs(
     )
     report = Reporter(quiet)
     bars = (lambda total: ProgressBar(report.console, total)) if report.chatty else None
-    try:
-        s = find_duplicate_micrographs(
+    s = run_job(
+        lambda: find_duplicate_micrographs(
             inputs, outdir, options, particles=particles, force=force, log=report.log, progress_factory=bars
         )
-    except CryodedupError as err:
-        fail(str(err))
+    )
     report.table(
         "cryodedup micrographs",
         [

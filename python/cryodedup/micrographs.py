@@ -33,7 +33,7 @@ from .micrograph_files import (
     open_mrc,
     resolve_paths,
 )
-from .outputs import AtomicOutputs, StrPath, check_plotting
+from .outputs import AtomicOutputs, StrPath, all_outputs_at_once, check_plotting
 from .star import Block, StarFile
 
 CANDIDATES = ("auto", "window", "pattern", "all")
@@ -396,6 +396,7 @@ def group_duplicates(n: int, pairs: np.ndarray, is_duplicate: np.ndarray, acquis
 # --- the job -----------------------------------------------------------------------------
 
 
+@all_outputs_at_once
 def find_duplicate_micrographs(
     inputs: Sequence[StrPath],
     outdir: StrPath,

@@ -19,7 +19,7 @@ from .consensus import consensus_report
 from .dedup import MAX_INPUTS, dedup, dedup_and_support_masks, popcount
 from .errors import CryodedupError
 from .micrograph_files import resolve_paths
-from .outputs import StrPath, check_plotting
+from .outputs import StrPath, all_outputs_at_once, check_plotting
 from .particle_set import Log, ParticleSet, Warn
 from .particles_cs import is_cryosparc, read_cs_files
 from .particles_picks import is_picker_output, read_picker_outputs
@@ -228,6 +228,7 @@ def summarize(particles: ParticleSet, decision: Decision, options: ParticleOptio
     return summary
 
 
+@all_outputs_at_once
 def remove_duplicate_particles(
     inputs: Iterable[StrPath],
     outdir: StrPath,
