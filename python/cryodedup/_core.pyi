@@ -44,6 +44,7 @@ class StarScan:
     numbers: list[npt.NDArray[np.float64]]
     keys: npt.NDArray[np.uint32]
     key_names: list[str]
+    comment_lines: int
 
 class StarFile:
     def __init__(self, path: str) -> None: ...

@@ -182,7 +182,13 @@ fn index_text(data: &[u8]) -> Result<Vec<Block>, StarError> {
     let mut line_no = 0usize;
     for (start, end, next) in (Lines { data, pos: 0 }) {
         line_no += 1;
-        let t = trim(&data[start..end]);
+        // A UTF-8 byte-order mark (Windows editors write one) starts the first line: skip it.
+        let line = if start == 0 {
+            data[start..end].strip_prefix(b"\xef\xbb\xbf").unwrap_or(&data[..end])
+        } else {
+            &data[start..end]
+        };
+        let t = trim(line);
         if let State::Rows = state {
             // The hot path: most lines of a big file are rows.
             if !t.is_empty() && !t.starts_with(b"data_") && !t.starts_with(b"loop_") && !t.starts_with(b"_") {
@@ -701,6 +707,17 @@ mod tests {
         let rows = std::str::from_utf8(&data[p.rows.clone()]).unwrap();
         assert_eq!(rows, " 10.0 20.0 mic1.mrc\n 11.0 21.0 \"mic 2.mrc\"\n# a comment\n 12.0 22.0 mic1.mrc\n");
         assert_eq!(blocks[0].span.end, blocks[1].span.start);
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_first_block_is_skipped() {
+        // Issue 11 item 13: files saved by Windows editors start with EF BB BF.
+        let data = [b"\xef\xbb\xbfdata_particles\nloop_\n_rlnCoordinateX #1\n1.0\n".as_slice()].concat();
+        let blocks = index(&data).unwrap();
+        assert_eq!(blocks.len(), 1);
+        assert_eq!(blocks[0].name, "particles");
+        let bom_later = b"data_a\n\xef\xbb\xbf_x 1\n";
+        assert!(index(bom_later).is_err(), "only the file's first bytes may be a byte-order mark");
     }
 
     #[test]

@@ -298,6 +298,8 @@ struct StarScan {
     numbers: Vec<Py<PyArray1<f64>>>,
     /// Each row's key id (uint32), an index into `key_names`; empty without a key column.
     keys: Py<PyArray1<u32>>,
+    /// The number of comment lines among the rows (they are not copied to the outputs).
+    comment_lines: usize,
     /// The distinct texts of the key column, by id (in order of first appearance).
     key_names: Vec<String>,
 }
@@ -307,6 +309,24 @@ impl StarScan {
     fn __repr__(&self) -> String {
         format!("StarScan({} rows, {} number columns, {} keys)", self.rows, self.numbers.len(), self.key_names.len())
     }
+}
+
+/// Comment lines between the rows of a loop (`start..end`): the gaps between row spans that
+/// hold anything but white space. Rows are usually back to back, so this costs little.
+fn comment_lines(data: &[u8], start: u64, end: u64, spans: &[(u64, u64)]) -> usize {
+    let mut at = start;
+    let mut found = 0;
+    for &(row_start, row_end) in spans.iter().chain(std::iter::once(&(end, end))) {
+        if row_start > at {
+            let gap = &data[at as usize..row_start as usize];
+            found += gap
+                .split(|&b| b == b'\n')
+                .filter(|line| matches!(line.trim_ascii_start().first(), Some(b'#' | b';')))
+                .count();
+        }
+        at = at.max(row_end);
+    }
+    found
 }
 
 #[pymethods]
@@ -358,9 +378,10 @@ impl StarFile {
         let scan = py.detach(|| star::scan_rows(data, table, &number_cols, key_col)).map_err(errors::star)?;
         let key_names = scan.key_names.iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect();
         let rows = scan.spans.len();
+        let comment_lines = comment_lines(data, table.rows.start as u64, table.rows.end as u64, &scan.spans);
         self.spans.lock().unwrap().insert(block, scan.spans);
         let numbers = scan.numbers.into_iter().map(|v| v.into_pyarray(py).unbind()).collect();
-        Ok(StarScan { rows, numbers, keys: scan.keys.into_pyarray(py).unbind(), key_names })
+        Ok(StarScan { rows, numbers, keys: scan.keys.into_pyarray(py).unbind(), key_names, comment_lines })
     }
 
     /// Appends the scanned rows of `block` to two files: rows where `keep` holds to
