@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, Union
 
 import numpy as np
 
@@ -42,6 +42,8 @@ CANDIDATES = ("auto", "window", "pattern", "all")
 # image), so up to 200 nothing is saved by leaving pairs out. Measured (benches/RESULTS.md,
 # K3 at 12 Å, 2 cores): reading and binning one image costs as much as 31-35 pairs.
 ALL_PAIRS_UPTO = 200
+#: The fewest binned pixels along a side that a comparison needs (the core's floor).
+MIN_BINNED = 8
 ORDERS = ("auto", "epu", "mtime", "natural", "input")
 EPU_TIME = re.compile(r"_(\d{8})_(\d{6})")
 
@@ -90,6 +92,19 @@ class MicrographOptions:
                 raise CryodedupError(f"--{name.replace('_', '-')} must be at least 1")
         if self.bin is not None and self.bin < 1:
             raise CryodedupError(f"--bin must be at least 1, got {self.bin}")
+        for name in ("target_psize", "lowpass", "highpass", "psize"):
+            value = getattr(self, name)
+            if value is not None and not (np.isfinite(value) and value > 0):
+                raise CryodedupError(f"--{name.replace('_', '-')} must be a finite number of Å > 0, got {value}")
+        if self.lowpass is not None and self.highpass is not None and self.highpass <= self.lowpass:
+            raise CryodedupError(
+                f"--highpass ({self.highpass} Å, the coarsest detail used) must be above --lowpass "
+                f"({self.lowpass} Å, the finest); the band between them would be empty"
+            )
+        if not np.isfinite(self.min_z):
+            raise CryodedupError(f"--min-z must be a finite number of standard deviations, got {self.min_z}")
+        if not -1 <= self.min_pearson <= 1:  # NaN fails too
+            raise CryodedupError(f"--min-pearson must be a coefficient from -1 to 1, got {self.min_pearson}")
         check_plotting(self.plot)
 
 
@@ -328,14 +343,26 @@ def score_pairs(
     if len(readable) < 2 or shape is None:
         raise CryodedupError(f"{len(readable)} readable micrograph(s): at least two are needed")
     psize = mics.psize or first_psize
+    if psize is not None and not (np.isfinite(psize) and psize > 0):
+        raise CryodedupError(f"micrograph pixel size {psize} Å read from the input: expected > 0; give it with --psize")
     if psize is None:
         raise CryodedupError("no micrograph pixel size in the input or the MRC headers; give it with --psize")
     binning = options.bin or max(1, round(options.target_psize / psize))
     binned_psize = psize * binning
     lowpass = options.lowpass or 4 * binned_psize
     highpass = options.highpass or 25 * binned_psize
+    if shape[0] // binning < MIN_BINNED or shape[1] // binning < MIN_BINNED:
+        raise CryodedupError(
+            f"binning {shape[1]} x {shape[0]} pixel images by {binning} leaves fewer than {MIN_BINNED} x {MIN_BINNED} "
+            "pixels to compare; give a smaller --bin or --target-psize"
+        )
     if lowpass < 2 * binned_psize:
         raise CryodedupError(f"--lowpass {lowpass} Å is beyond Nyquist of the binned images ({2 * binned_psize:.1f} Å)")
+    if highpass <= lowpass:
+        raise CryodedupError(
+            f"the band is empty: highpass {highpass:g} Å is not above lowpass {lowpass:g} Å; "
+            "set --highpass and --lowpass"
+        )
     bank = _core.SpectrumBank(shape[0], shape[1], binning, binned_psize / highpass, binned_psize / lowpass)
 
     positions = np.array(readable)  # acquisition positions hold input indices
@@ -356,6 +383,12 @@ def score_pairs(
         finally:
             for mrc in handles:
                 mrc.close()
+        for q, array in zip(range(start, stop), arrays):
+            if array.dtype.kind == "f" and not np.isfinite(bank.image(q)).all():
+                raise CryodedupError(
+                    f"{mics.paths[positions[q]]}: holds NaN or infinite pixels, which make every comparison "
+                    "with it meaningless; repair or leave out this micrograph"
+                )
         lo, hi = np.searchsorted(pairs_pos[:, 1], [start, stop])
         if hi > lo:
             # Below z = 5 a peak is noise (docs/design.md section 4): no Pearson is needed to reject the pair.
@@ -437,6 +470,7 @@ def find_duplicate_micrographs(
         particle_names = [f"particles_on_kept_micrographs{psuffix}", f"particles_on_rejected_micrographs{psuffix}"]
     paths = [outdir / n for n in names + particle_names]
     outputs = AtomicOutputs(paths, force=force, inputs=list(inputs) + ([particles] if particles else []))
+    particle_source = _load_particles(Path(particles)) if particles is not None else None
 
     bar = progress_factory(len(mics.names)) if progress_factory else None
     scores, binning, binned_psize, band, positions, rule, unreadable = score_pairs(
@@ -469,8 +503,8 @@ def find_duplicate_micrographs(
         _write_micrographs(
             mics, keep, {stem: [tmp[outdir / n] for n in files] for stem, files in subsets.items()}, subsets
         )
-        if particles is not None:
-            _write_particles(Path(particles), mics, keep, tmp[paths[len(names)]], tmp[paths[len(names) + 1]])
+        if particle_source is not None:
+            _write_particles(particle_source, mics, keep, tmp[paths[len(names)]], tmp[paths[len(names) + 1]])
     elapsed = time.perf_counter() - start
     summary = {
         "inputs": [str(p) for p in inputs],
@@ -670,13 +704,29 @@ def _write_micrographs(
             Path(tmp[stem][0]).write_text("".join(f"{mics.names[i]}\n" for i in np.flatnonzero(selected)))
 
 
-def _write_particles(path: Path, mics: Micrographs, keep: np.ndarray, kept_path: Path, rejected_path: Path) -> None:
-    rejected_names = {mics.names[i] for i in np.flatnonzero(~keep)}
+ParticleSource = Union[CsGroup, tuple[StarFile, Block]]
+
+
+def _load_particles(path: Path) -> ParticleSource:
+    """The ``--particles`` file, read (and its columns checked) before any micrograph is scored."""
     if path.suffix in (".cs", ".csg"):
         group = CsGroup.load(path)
+        if not (group.has("location/micrograph_uid") or group.has("location/micrograph_path")):
+            raise CryodedupError(f"{path}: no location/micrograph_uid or micrograph_path to match micrographs")
         if len(group.files) > 1:  # one output file with every field of the group
             single = CsFile(flatten(group), group.files[0].encoding)
             group = CsGroup(group.path, [single], dict.fromkeys(group.slots, 0), [np.arange(len(single))])
+        return group
+    star = StarFile(path)
+    return star, block_naming_micrographs(star, "particles", "no particle table with rlnMicrographName")
+
+
+def _write_particles(
+    source: ParticleSource, mics: Micrographs, keep: np.ndarray, kept_path: Path, rejected_path: Path
+) -> None:
+    rejected_names = {mics.names[i] for i in np.flatnonzero(~keep)}
+    if isinstance(source, CsGroup):
+        group, path = source, source.path
         if mics.uids is not None and group.has("location/micrograph_uid"):
             on_rejected = np.isin(group.column("location/micrograph_uid"), mics.uids[~keep])
         elif group.has("location/micrograph_path"):
@@ -687,8 +737,7 @@ def _write_particles(path: Path, mics: Micrographs, keep: np.ndarray, kept_path:
         group.save_subset(~on_rejected, [kept_path], None, [])
         group.save_subset(on_rejected, [rejected_path], None, [])
         return
-    star = StarFile(path)
-    block = block_naming_micrographs(star, "particles", "no particle table with rlnMicrographName")
+    star, block = source
     _, keys, names = star.scan(block, [], "rlnMicrographName")
     on_rejected = (
         np.array([name in rejected_names for name in names], dtype=bool)[keys] if len(keys) else np.zeros(0, bool)
