@@ -85,6 +85,7 @@ def signals_stop_the_run() -> Iterator[None]:
     """
 
     def stop(signum: int, frame: object) -> None:
+        _signals_received.append(signum)
         raise Stopped(signum)
 
     handled = [signal.SIGINT, signal.SIGTERM, signal.SIGXFSZ]
@@ -98,6 +99,9 @@ def signals_stop_the_run() -> Iterator[None]:
         for s, handler in previous.items():
             signal.signal(s, handler)
 
+
+#: The signals received while a job ran: an exception that escapes after one is the signal's doing.
+_signals_received: list[int] = []
 
 Result = TypeVar("Result")
 
@@ -114,12 +118,22 @@ def run_job(job: Callable[[], Result]) -> Result:
     except CryodedupError as err:
         fail(str(err))
     except KeyboardInterrupt as err:
-        signum = err.signum if isinstance(err, Stopped) else signal.SIGINT
-        name = signal.Signals(signum).name
-        Console(stderr=True, highlight=False).print(
-            f"[bold red]Stopped[/] by {name}: no output was written (temporary files removed)", soft_wrap=True
-        )
-        sys.exit(128 + signum)
+        stopped(err.signum if isinstance(err, Stopped) else signal.SIGINT)
+    except BaseException as err:
+        # A Rust panic (pyo3's PanicException) raised while the interpreter handles a signal
+        # is the signal's doing: the user stopped the run and gets the one line, not a traceback.
+        if _signals_received and type(err).__name__ == "PanicException":
+            stopped(_signals_received[0])
+        raise
+
+
+def stopped(signum: int) -> NoReturn:
+    """Print that a signal stopped the run, and exit with status 128 + its number."""
+    name = signal.Signals(signum).name
+    Console(stderr=True, highlight=False).print(
+        f"[bold red]Stopped[/] by {name}: no output was written (temporary files removed)", soft_wrap=True
+    )
+    sys.exit(128 + signum)
 
 
 def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
