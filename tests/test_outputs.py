@@ -274,7 +274,7 @@ def test_sigterm_while_writing_removes_the_temporary_files_and_exits_143(tmp_pat
     if run.returncode == 0:
         pytest.skip("the run ended before the signal arrived")
     assert run.returncode == 143, stderr
-    assert stderr.strip().splitlines() == ["Stopped by SIGTERM: no output was written (temporary files removed)"]
+    assert stderr.strip().splitlines() == ["Stopped by SIGTERM: temporary files removed, outputs whole or absent"]
     assert not out.exists() or _files(out) == []
 
 
@@ -300,5 +300,26 @@ def test_sigint_while_reading_exits_130_with_one_line(tmp_path):
     if run.returncode == 0:
         pytest.skip("the run ended before the signal arrived")
     assert run.returncode == 130, stderr
-    assert stderr.strip().splitlines() == ["Stopped by SIGINT: no output was written (temporary files removed)"]
+    assert stderr.strip().splitlines() == ["Stopped by SIGINT: temporary files removed, outputs whole or absent"]
     assert not out.exists() or _files(out) == []
+
+
+def test_a_signal_during_the_renames_waits_until_every_output_is_in_place(tmp_path, monkeypatch):
+    # A Ctrl-C between two renames left the new kept file beside the old rejected one (and a backup).
+    from cryodedup import outputs
+
+    finals = [tmp_path / "kept.star", tmp_path / "rejected.star"]
+    for p in finals:
+        p.write_text(f"old {p.name}")
+    real_replace = os.replace
+
+    def replace_then_interrupt(src, dst):
+        real_replace(src, dst)
+        os.kill(os.getpid(), signal.SIGINT)  # Python's default handler raises KeyboardInterrupt
+
+    monkeypatch.setattr(outputs.os, "replace", replace_then_interrupt)
+    with pytest.raises(KeyboardInterrupt), AtomicOutputs(finals, force=True) as tmp:
+        for p in finals:
+            tmp[p].write_text(f"new {p.name}")
+    assert [p.read_text() for p in finals] == ["new kept.star", "new rejected.star"]
+    assert _files(tmp_path) == ["kept.star", "rejected.star"]

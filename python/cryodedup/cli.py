@@ -131,7 +131,7 @@ def stopped(signum: int) -> NoReturn:
     """Print that a signal stopped the run, and exit with status 128 + its number."""
     name = signal.Signals(signum).name
     Console(stderr=True, highlight=False).print(
-        f"[bold red]Stopped[/] by {name}: no output was written (temporary files removed)", soft_wrap=True
+        f"[bold red]Stopped[/] by {name}: temporary files removed, outputs whole or absent", soft_wrap=True
     )
     sys.exit(128 + signum)
 

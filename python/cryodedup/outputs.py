@@ -7,6 +7,8 @@ import fcntl
 import functools
 import importlib.util
 import os
+import signal
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -232,12 +234,44 @@ def _remove_if_empty(folder: Path) -> None:
         folder.rmdir()
 
 
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block ends (in the main thread; elsewhere nothing changes).
+
+    A signal handler that raises in the middle of the renames would leave half of the new
+    outputs and half of the old ones; the handler runs once they are all in place.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in handled}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            if handler is not None:
+                signal.signal(s, handler)
+        if received:
+            handler = previous[signal.Signals(received[0])]
+            if callable(handler):
+                handler(received[0], None)
+            elif handler != signal.SIG_IGN:
+                raise KeyboardInterrupt
+
+
 def _rename_all(renames: list[tuple[Path, Path]]) -> None:
     """Renames every temporary file to its final name; on a failure puts the old files back.
 
     Each existing final file is first linked to a backup name, so that the set of outputs
     is either the new one or the old one, never half of each.
     """
+    with _signals_deferred():
+        _rename_or_restore(renames)
+
+
+def _rename_or_restore(renames: list[tuple[Path, Path]]) -> None:
     backups: list[tuple[Path, Path]] = []
     done: list[Path] = []
     try:

@@ -642,6 +642,10 @@ fn bin_image<'py>(py: Python<'py>, image: Bound<'py, PyAny>, bin: usize) -> PyRe
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // rust-numpy imports NumPy's C API on first use, running Python code; were that first use
+    // in a job, a signal handled meanwhile (Ctrl-C) would fail the import and panic. Import it
+    // now, before the CLI handles any signal.
+    drop(Vec::<f64>::new().into_pyarray(m.py()));
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(dedup, m)?)?;
     m.add_function(wrap_pyfunction!(support_masks, m)?)?;
