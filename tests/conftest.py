@@ -12,6 +12,7 @@ from helpers import NO_SHARED_DATA, SHARED_DATA
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "real_data: reads the real files in ../shared/data (skipped without them)")
+    config.addinivalue_line("markers", "slow: takes minutes (CI runs it; deselect with -m 'not slow')")
 
 
 def pytest_collection_modifyitems(config, items):

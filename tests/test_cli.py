@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -208,3 +209,215 @@ def test_seed_help_and_plot_message(tmp_path, good, monkeypatch):
     result = cli("particles", good, "-o", tmp_path / "out", "--plot")
     assert result.exit_code == 1
     assert "pip install 'cryodedup[plot]'" in result.stderr, result.stderr
+
+
+# --- issue 11: bad input is one line, status 1, no output, inputs unchanged -------------------------------------
+
+PARTICLE_LABELS = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup"]
+
+
+def _particles(folder, rows=(("100", "100"), ("110", "100"), ("900", "900")), name="p.star", **kw):
+    table = [[x, y, "m.mrc", 1] for x, y in rows]
+    return write_star(folder / name, PARTICLE_LABELS, table, optics=OPTICS, **kw)
+
+
+def _cs(folder, edit=None, name="p.cs"):
+    import numpy as np
+
+    from cryodedup.synthetic import cs_particles, write_cs
+
+    records = cs_particles(np.random.default_rng(0), 50)
+    records = edit(records) if edit else records
+    write_cs(folder / name, records)
+    return folder / name
+
+
+def _mrcs(folder, edit=None, dtype="float32", shape=(128, 128)):
+    import numpy as np
+
+    from cryodedup.synthetic import write_mrc
+
+    paths = []
+    for k in range(2):
+        image = np.random.default_rng(k).normal(size=shape).astype(np.float32)
+        path = folder / f"mic_{k}.mrc"
+        write_mrc(path, image, 4.0, dtype=dtype)
+        paths.append(path)
+    if edit:
+        edit(paths[1])
+    return paths
+
+
+def _two_blocks(folder):
+    text = star_text(PARTICLE_LABELS, [[1, 1, "m.mrc", 1]], optics=OPTICS)
+    path = folder / "p.star"
+    path.write_text(text + star_text(PARTICLE_LABELS, [[5, 5, "m.mrc", 1]]))
+    return ["particles", path]
+
+
+def _nan_pixels(path):
+    import mrcfile
+
+    with mrcfile.open(path, "r+") as mrc:
+        mrc.data[10, :10] = float("nan")
+
+
+def _csg(folder, metafile):
+    cs = _cs(folder)
+    (folder / "p.csg").write_text(
+        "created: 2024-01-01\ngroup:\n  name: particles\n  title: Particles\n  type: particle\n  description: x\n"
+        f"results:\n  blob:\n    metafile: {metafile}\n    num_items: 50\n    type: particle.blob\n"
+    )
+    return cs
+
+
+def _fifo(folder):
+    os.mkfifo(folder / "p.star")
+    return ["particles", folder / "p.star"]
+
+
+BAD_INPUTS = {
+    # Tracebacks listed in issue 11, and items 3, 9, 11, 12.
+    "nan coordinate": (
+        lambda d: ["particles", _particles(d, [("nan", "100"), ("5", "5")])],
+        r"p\.star: particle 1 has no finite centre",
+    ),
+    "inf coordinate": (
+        lambda d: ["particles", _particles(d, [("5", "5"), ("inf", "100")])],
+        r"p\.star: particle 2 has no finite centre",
+    ),
+    "coordinate overflowing when scaled": (
+        lambda d: ["particles", _particles(d, [("1e308", "1"), ("5", "5")]), "--mic-psize", "10"],
+        r"particle 1 has no finite centre",
+    ),
+    "nan center_x_frac": (
+        lambda d: ["particles", _cs(d, lambda r: (r.__setitem__("location/center_x_frac", float("nan")), r)[1])],
+        r"p\.cs: particle 1 has no finite centre",
+    ),
+    "micrograph_shape 0 x 0": (
+        lambda d: ["particles", _cs(d, lambda r: (r.__setitem__("location/micrograph_shape", (0, 0)), r)[1])],
+        r"location/micrograph_shape \[0, 0\]",
+    ),
+    "a uid twice in a .cs": (
+        lambda d: ["particles", _cs(d, lambda r: (r.__setitem__("uid", 7), r)[1])],
+        r"p\.cs: uid 7 is held by 50 rows",
+    ),
+    "2-D structured .cs": (
+        lambda d: ["particles", _cs(d, lambda r: r.reshape(5, 10))],
+        r"p\.cs: a 5x10 array of named fields",
+    ),
+    ".csg metafile a number": (lambda d: ["particles", _csg(d, "42").with_suffix(".csg")], r"metafile entry is 42"),
+    ".csg metafile outside its folder": (
+        lambda d: ["particles", _csg(d, "'>../elsewhere.cs'").with_suffix(".csg")],
+        r"metafile '>\.\./elsewhere\.cs' lies outside the folder of the \.csg",
+    ),
+    "two data_particles blocks": (_two_blocks, r"p\.star: 2 data_particles blocks"),
+    "duplicate column label": (
+        lambda d: [
+            "particles",
+            write_star(d / "p.star", [*PARTICLE_LABELS, "rlnMicrographName"], [[1, 1, "a", 1, "b"]], optics=OPTICS),
+        ],
+        r"label _rlnMicrographName is listed twice, as column 3 and column 5",
+    ),
+    "the same input twice": (
+        lambda d: ["particles", _particles(d), d / "." / "p.star"],
+        r"the same file as the input",
+    ),
+    "a FIFO as input": (_fifo, r"p\.star: is a named pipe \(FIFO\), expected a particle or coordinate file"),
+    "a FIFO as a picker file": (
+        lambda d: (os.mkfifo(d / "m1.box"), ["particles", d / "m1.box", "--mic-psize", "1"])[1],
+        r"m1\.box: is a named pipe \(FIFO\)",
+    ),
+    "--min-z nan": (lambda d: ["micrographs", *_mrcs(d), "--min-z", "nan"], r"--min-z must be a finite number"),
+    "--lowpass nan": (lambda d: ["micrographs", *_mrcs(d), "--lowpass", "nan"], r"--lowpass must be a finite number"),
+    "--highpass below --lowpass": (
+        lambda d: ["micrographs", *_mrcs(d), "--lowpass", "40", "--highpass", "20"],
+        r"--highpass \(20\.0 Å, the coarsest detail used\) must be above --lowpass",
+    ),
+    "--target-psize 0": (lambda d: ["micrographs", *_mrcs(d), "--target-psize", "0"], r"--target-psize must be"),
+    "--psize negative": (lambda d: ["micrographs", *_mrcs(d), "--psize", "-1"], r"--psize must be a finite number"),
+    "--psize nan": (lambda d: ["micrographs", *_mrcs(d), "--psize", "nan"], r"--psize must be a finite number"),
+    "--bin 100000": (lambda d: ["micrographs", *_mrcs(d), "--bin", "100000"], r"leaves fewer than 8 x 8 pixels"),
+    "4 x 4 images": (
+        lambda d: ["micrographs", *_mrcs(d, shape=(4, 4)), "--bin", "1"],
+        r"binning 4 x 4 pixel images by 1 leaves fewer than 8 x 8",
+    ),
+    "MRC mode 0 with NaN-free int8 is read": (
+        lambda d: [
+            "micrographs",
+            *_mrcs(d, dtype="int8"),
+            "--bin",
+            "1",
+            "--lowpass",
+            "12",
+            "--min-z",
+            "1e9",
+            "--particles",
+            d / "missing.star",
+        ],
+        r"missing\.star: file not found",
+    ),
+    "complex MRC": (
+        lambda d: ["micrographs", *_mrcs(d, dtype="complex64"), "--bin", "1"],
+        r"mic_0\.mrc: complex pixels \(MRC mode 4\)",
+    ),
+    "NaN pixels": (
+        lambda d: ["micrographs", *_mrcs(d, edit=_nan_pixels), "--bin", "1"],
+        r"mic_1\.mrc: holds NaN or infinite pixels",
+    ),
+    "a bad --particles found before scoring": (
+        lambda d: ["micrographs", *_mrcs(d), "--bin", "1", "--particles", write_star(d / "q.star", ["rlnX"], [[1]])],
+        r"q\.star: no particle table with rlnMicrographName",
+    ),
+    "MRC header warnings as one line": (
+        lambda d: ["micrographs", *_mrcs(d, edit=lambda p: p.write_bytes(p.read_bytes()[:1100])), "--bin", "1"],
+        r"mic_1\.mrc: .*",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_one_line_status_1_and_writes_nothing(tmp_path, case):
+    build, message = BAD_INPUTS[case]
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    args = build(inputs)
+    before = {p: p.read_bytes() for p in inputs.iterdir() if p.is_file()}
+    out = tmp_path / "out"
+    run = subprocess.run(
+        [sys.executable, "-m", "cryodedup.cli", *map(str, args), "-o", str(out)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = [line for line in run.stderr.strip().splitlines() if not line.startswith("Warning: ")]
+    assert run.returncode == 1, run.stderr
+    assert len(lines) == 1 and lines[0].startswith("Error: "), run.stderr
+    assert re.search(message, lines[0]), lines[0]
+    assert not out.exists(), sorted(out.rglob("*"))
+    assert {p: p.read_bytes() for p in inputs.iterdir() if p.is_file()} == before
+
+
+def test_a_rust_panic_after_a_signal_ends_the_run_as_the_signal(monkeypatch, capsys):
+    # Issue 11 item 5: SIGINT while parsing ended in a PanicException traceback.
+    import signal
+
+    from cryodedup import cli as cli_module
+
+    class PanicException(BaseException):  # pyo3's, as the extension raises it
+        pass
+
+    monkeypatch.setattr(cli_module, "_signals_received", [])
+
+    def job_panicking_after_a_signal():
+        cli_module._signals_received.append(signal.SIGINT)
+        raise PanicException("the core gave up")
+
+    with pytest.raises(SystemExit) as stop:
+        cli_module.run_job(job_panicking_after_a_signal)
+    assert stop.value.code == 130
+    assert capsys.readouterr().err.strip() == "Stopped by SIGINT: temporary files removed, outputs whole or absent"
+    monkeypatch.setattr(cli_module, "_signals_received", [])
+    with pytest.raises(PanicException):  # without a signal, a panic is a bug and keeps its traceback
+        cli_module.run_job(lambda: (_ for _ in ()).throw(PanicException("bug")))

@@ -241,3 +241,26 @@ def test_one_pass_agrees_with_oracles(case, n_inputs, data):
         near = close & (np.array(groups) == groups[i])
         expected.append(sum(1 << k for k in set(np.array(inputs)[near].tolist())))
     assert masks.tolist() == expected
+
+
+# --- issue 11 item 7: group ids are integers, exactly ---------------------------------------------------------
+
+
+def test_float_group_ids_that_are_not_whole_numbers_are_refused():
+    coords = np.zeros((2, 2))  # two picks at one spot: duplicates only if in one group
+    with pytest.raises(ValueError, match=r"groups must be integer ids; got the float 0\.2"):
+        dedup([0.2, 0.8], coords, min_dist=1.0)
+    with pytest.raises(ValueError, match=r"not a whole number within int64"):
+        dedup(np.array([2.0**63, 2.0**64]), coords, min_dist=1.0)  # float64 CryoSPARC uids
+    with pytest.raises(ValueError, match=r"groups must be integer ids"):
+        support([0.5, 1.5], coords, [0, 1], min_dist=1.0)
+
+
+def test_whole_float_and_integer_group_ids_give_the_same_result():
+    coords = np.array([[0.0, 0.0], [0.5, 0.0], [0.0, 0.0]])
+    as_float = dedup([1.0, 1.0, 2.0], coords, min_dist=1.0, seed=3)
+    as_int = dedup(np.array([1, 1, 2], dtype=np.uint64), coords, min_dist=1.0, seed=3)
+    assert as_float.keep.tolist() == as_int.keep.tolist()
+    assert as_float.n_kept == 2  # one of the first two, and the third on its own micrograph
+    with pytest.raises(ValueError, match="fit in int64"):
+        dedup(np.array([2**63, 1], dtype=np.uint64), coords[:2], min_dist=1.0)

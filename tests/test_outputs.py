@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import importlib.util
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cryodedup import CryodedupError
@@ -80,3 +89,237 @@ def test_an_existing_output_among_many_new_ones_is_refused(tmp_path):
         AtomicOutputs([*fresh, existing])
     with pytest.raises(CryodedupError, match="is also an input"):
         AtomicOutputs([*fresh, tmp_path / "new" / ".." / "old" / "kept.star"], force=True, inputs=[existing])
+
+
+# --- issue 11: a job's outputs together, a lock per folder, write errors and signals as one line --------------
+
+
+def _example_inputs(folder):
+    from cryodedup.synthetic import write_example
+
+    return [p for p in write_example(folder) if p.name.startswith("particles_")]
+
+
+def _files(folder):
+    return sorted(p.name for p in folder.rglob("*") if p.is_file())
+
+
+def test_a_failure_in_a_later_step_of_a_batch_leaves_the_earlier_outputs_unwritten(tmp_path):
+    from cryodedup.outputs import output_batch
+
+    first, second = tmp_path / "out" / "particles_kept.star", tmp_path / "out" / "report.html"
+    second.parent.mkdir()
+    second.write_text("old report")
+    with pytest.raises(CryodedupError, match=r"report\.html: already exists"), output_batch():
+        with AtomicOutputs([first]) as tmp:
+            tmp[first].write_text("new")
+        AtomicOutputs([second])  # the pictures' step is refused: the particle file must not appear
+    assert _files(tmp_path / "out") == ["report.html"]
+
+
+def test_an_output_that_is_a_folder_is_refused_before_anything_is_written_even_with_force(tmp_path):
+    # Issue 11 item 4: particles_kept was renamed into place before particles_rejected (a folder) failed.
+    from cryodedup.particles import ParticleOptions, remove_duplicate_particles
+
+    inputs = _example_inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    (out / "particles_rejected.star").mkdir(parents=True)
+    (out / "particles_kept.star").write_text("old kept")
+    with pytest.raises(CryodedupError, match=r"particles_rejected\.star: is a folder"):
+        remove_duplicate_particles(inputs, out, ParticleOptions(score="none"), force=True)
+    assert (out / "particles_kept.star").read_text() == "old kept"
+    assert _files(out) == ["particles_kept.star"]
+
+
+def test_an_existing_picture_stops_the_run_before_the_particle_files_appear(tmp_path):
+    pytest.importorskip("matplotlib")
+    from cryodedup.particles import ParticleOptions, remove_duplicate_particles
+
+    inputs = _example_inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.html").write_text("old")
+    with pytest.raises(CryodedupError, match=r"report\.html: already exists"):
+        remove_duplicate_particles(inputs, out, ParticleOptions(score="none", plot=True, plot_mics=1))
+    assert _files(out) == ["report.html"]
+
+
+def test_a_failed_rename_puts_the_old_outputs_back(tmp_path, monkeypatch):
+    from cryodedup import outputs
+
+    finals = [tmp_path / "kept.star", tmp_path / "rejected.star"]
+    for p in finals:
+        p.write_text(f"old {p.name}")
+    real_replace = os.replace
+
+    def failing_replace(src, dst):
+        if str(dst).endswith("rejected.star") and ".tmp" in str(src):
+            raise OSError(errno.EIO, "Input/output error", str(dst))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(outputs.os, "replace", failing_replace)
+    with (
+        pytest.raises(CryodedupError, match=r"rejected\.star: cannot put the outputs in place"),
+        AtomicOutputs(finals, force=True) as tmp,
+    ):
+        for p in finals:
+            tmp[p].write_text(f"new {p.name}")
+    assert [p.read_text() for p in finals] == ["old kept.star", "old rejected.star"]
+    assert _files(tmp_path) == ["kept.star", "rejected.star"]
+
+
+def test_a_second_run_into_a_locked_folder_is_refused(tmp_path):
+    # Issue 11 item 6: two runs into one folder both exited 0, one replacing the other's outputs.
+    out = tmp_path / "out"
+    holder = AtomicOutputs([out / "a.star"])
+    with pytest.raises(CryodedupError, match=r"out: another cryodedup run is writing to this output folder"):
+        _other_process_takes(out / "b.star")
+    with holder as tmp:
+        tmp[out / "a.star"].write_text("a")
+    assert _files(out) == ["a.star"]  # the lock file goes with the run
+    with pytest.raises(AssertionError, match="not refused"):  # free again
+        _other_process_takes(out / "b.star")
+
+
+def _other_process_takes(path):
+    code = (
+        "import sys\nfrom cryodedup import CryodedupError\nfrom cryodedup.outputs import AtomicOutputs\n"
+        "try:\n    AtomicOutputs([sys.argv[1]])\nexcept CryodedupError as err:\n    print(err); sys.exit(3)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code, str(path)], check=False, capture_output=True, text=True)
+    if run.returncode == 3:
+        raise CryodedupError(run.stdout.strip())
+    raise AssertionError(f"the second process was not refused: {run.returncode} {run.stdout} {run.stderr}")
+
+
+def test_concurrent_cli_runs_into_one_folder_never_both_succeed(tmp_path):
+    inputs = [str(p) for p in _example_inputs(tmp_path / "in")]
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "cryodedup.cli", "particles", *inputs, "-o", str(out), "--score", "none", "-q"]
+    for trial in range(4):
+        runs = [subprocess.Popen(command, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        codes = [r.wait() for r in runs]
+        errors = [r.stderr.read() for r in runs]
+        assert codes.count(0) <= 1, (trial, codes, errors)
+        assert codes.count(0) == 1 or any("another cryodedup run" in e for e in errors)
+        for code, err in zip(codes, errors):
+            assert code == 0 or ("already exists" in err or "another cryodedup run" in err), err
+        assert _files(out) == ["particles_kept.star", "particles_rejected.star"]
+        for p in out.iterdir():
+            p.unlink()
+
+
+def test_an_output_folder_without_write_permission_is_one_line(tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    out = tmp_path / "out"
+    out.mkdir(mode=0o555)
+    with pytest.raises(CryodedupError, match=r"out: cannot write in the output folder \(Permission denied\)"):
+        AtomicOutputs([out / "a.star"])
+
+
+def _run_limited(command, limit_bytes, cwd):
+    """Runs the CLI with files limited to ``limit_bytes`` (as a full disk: writes fail with EFBIG)."""
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    return subprocess.run(command, check=False, capture_output=True, text=True, preexec_fn=limit, cwd=cwd)
+
+
+@pytest.mark.parametrize("kind", ["star", "cs", "micrographs"])
+def test_a_disk_that_fills_while_writing_is_one_line_and_leaves_nothing(tmp_path, kind):
+    from cryodedup.synthetic import cs_particles, write_cs, write_mrc
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    if kind == "star":
+        from cryodedup.synthetic import write_benchmark_file
+
+        write_benchmark_file(inputs / "p.star", 4000)
+        args = ["particles", str(inputs / "p.star"), "--score", "none"]
+    elif kind == "cs":
+        write_cs(inputs / "p.cs", cs_particles(np.random.default_rng(0), 4000))
+        args = ["particles", str(inputs / "p.cs"), "--score", "none"]
+    else:
+        rng = np.random.default_rng(0)
+        for k in range(3):
+            write_mrc(inputs / f"m{k}.mrc", rng.normal(size=(256, 256)).astype(np.float32), psize=4.0)
+        args = ["micrographs", str(inputs / "m0.mrc"), str(inputs / "m1.mrc"), str(inputs / "m2.mrc")]
+    before = {p: p.read_bytes() for p in inputs.iterdir()}
+    out = tmp_path / "out"
+    run = _run_limited([sys.executable, "-m", "cryodedup.cli", *args, "-o", str(out), "-q"], 100, tmp_path)
+    assert run.returncode == 1, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "file size limit" in lines[0] and "no output was written" in lines[0], run.stderr
+    assert not out.exists()  # not even the folder it made
+    assert {p: p.read_bytes() for p in inputs.iterdir()} == before
+
+
+def test_sigterm_while_writing_removes_the_temporary_files_and_exits_143(tmp_path):
+    from cryodedup.synthetic import write_benchmark_file
+
+    source = tmp_path / "p.star"
+    write_benchmark_file(source, 300_000)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "cryodedup.cli", "particles", str(source), "-o", str(out), "--score", "none"]
+    run = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (out.is_dir() and any(out.glob(".*.tmp"))):
+        time.sleep(0.005)
+        if run.poll() is not None:
+            pytest.skip("the run ended before it wrote: the machine is too fast for this test")
+    run.send_signal(signal.SIGTERM)
+    stderr = run.communicate(timeout=60)[1]
+    if run.returncode == 0:
+        pytest.skip("the run ended before the signal arrived")
+    assert run.returncode == 143, stderr
+    assert stderr.strip().splitlines() == ["Stopped by SIGTERM: temporary files removed, outputs whole or absent"]
+    assert not out.exists() or _files(out) == []
+
+
+def test_sigint_while_reading_exits_130_with_one_line(tmp_path):
+    from cryodedup.synthetic import write_benchmark_file
+
+    source = tmp_path / "p.star"
+    write_benchmark_file(source, 300_000)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "cryodedup.cli", "particles", str(source), "-o", str(out), "--score", "none"]
+    run = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    maps = Path(f"/proc/{run.pid}/maps")
+    while time.monotonic() < deadline and run.poll() is None:  # until the input is mapped: it is being read
+        try:
+            if str(source) in maps.read_text():
+                break
+        except OSError:
+            pass
+        time.sleep(0.002)
+    run.send_signal(signal.SIGINT)
+    stderr = run.communicate(timeout=60)[1]
+    if run.returncode == 0:
+        pytest.skip("the run ended before the signal arrived")
+    assert run.returncode == 130, stderr
+    assert stderr.strip().splitlines() == ["Stopped by SIGINT: temporary files removed, outputs whole or absent"]
+    assert not out.exists() or _files(out) == []
+
+
+def test_a_signal_during_the_renames_waits_until_every_output_is_in_place(tmp_path, monkeypatch):
+    # A Ctrl-C between two renames left the new kept file beside the old rejected one (and a backup).
+    from cryodedup import outputs
+
+    finals = [tmp_path / "kept.star", tmp_path / "rejected.star"]
+    for p in finals:
+        p.write_text(f"old {p.name}")
+    real_replace = os.replace
+
+    def replace_then_interrupt(src, dst):
+        real_replace(src, dst)
+        os.kill(os.getpid(), signal.SIGINT)  # Python's default handler raises KeyboardInterrupt
+
+    monkeypatch.setattr(outputs.os, "replace", replace_then_interrupt)
+    with pytest.raises(KeyboardInterrupt), AtomicOutputs(finals, force=True) as tmp:
+        for p in finals:
+            tmp[p].write_text(f"new {p.name}")
+    assert [p.read_text() for p in finals] == ["new kept.star", "new rejected.star"]
+    assert _files(tmp_path) == ["kept.star", "rejected.star"]

@@ -447,3 +447,119 @@ def test_everything_the_user_must_give_is_reported_at_once(tmp_path):
         assert any(re.match(rf".*{name}: .*no micrograph pixel size.*--mic-psize", n) for n in needs)
     summary = run(tmp_path, [a, b], score="rlnCtfFigureOfMerit", score_order="max", mic_psize=1.0)
     assert kept_names(tmp_path) == ["b"] and summary["rejected"] == 1
+
+
+# --- issue 11 item 13: comment lines among the rows, and a byte-order mark --------------------------------------
+
+
+def test_comment_lines_among_the_rows_are_named_in_a_warning(tmp_path):
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName"]
+    text = star_text(labels, [[10, 10, "m"], [500, 500, "m"], [900, 900, "m"]])
+    text = text.replace("500 500 m\n", "# picked by hand\n500 500 m\n; and checked\n")
+    (tmp_path / "p.star").write_text(text)
+    warnings = []
+    summary = remove_duplicate_particles(
+        [tmp_path / "p.star"],
+        tmp_path / "out",
+        ParticleOptions(mic_psize=1.0, score="none"),
+        log=lambda message, level: warnings.append(message) if level == "warning" else None,
+    )
+    assert summary["kept"] == 3
+    assert any("2 comment line(s) among the particle rows are not copied to the outputs" in w for w in warnings)
+
+
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName"]
+    text = star_text(labels, [[10, 10, "m"], [12, 10, "m"], [900, 900, "m"]]).lstrip("\n")
+    (tmp_path / "p.star").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    summary = remove_duplicate_particles(
+        [tmp_path / "p.star"], tmp_path / "out", ParticleOptions(mic_psize=1.0, score="none")
+    )
+    assert (summary["kept"], summary["rejected"]) == (2, 1)  # the picks 2 Å apart are one particle
+    kept = (tmp_path / "out" / "particles_kept.star").read_bytes()
+    assert kept.startswith(b"\xef\xbb\xbfdata_particles")  # the header is copied as it was
+
+
+# --- issue 11: hypothesis-made STAR text, valid and mutated, through the whole job ------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_LABELS = [
+    "rlnCoordinateX",
+    "rlnCoordinateY",
+    "rlnMicrographName",
+    "rlnOpticsGroup",
+    "rlnAutopickFigureOfMerit",
+    "rlnOriginXAngst",
+    "rlnOriginYAngst",
+    "rlnImageName",
+]
+_VALUES = st.one_of(
+    st.integers(-(10**6), 10**6).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(["m1.mrc", "m2.mrc", '"a b.mrc"', "1", "2", "", "nan", "-inf", "1e400", "#", ";", "_x", "loop_"]),
+)
+
+
+@st.composite
+def star_texts(draw):
+    labels = draw(st.lists(st.sampled_from(_LABELS), min_size=1, max_size=8, unique=True))
+    if draw(st.booleans()):
+        labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", *labels]
+        labels = list(dict.fromkeys(labels))
+    rows = draw(st.lists(st.lists(_VALUES, min_size=len(labels), max_size=len(labels)), max_size=12))
+    optics = [[1, "og1", 2.0, 1.0]] if draw(st.booleans()) else None
+    text = star_text(labels, rows, optics=optics)
+    for _ in range(draw(st.integers(0, 3))):  # mutations: cut, insert, repeat a line
+        at = draw(st.integers(0, len(text)))
+        kind = draw(st.sampled_from(["cut", "insert", "repeat"]))
+        if kind == "cut":
+            text = text[:at] + text[at + draw(st.integers(1, 40)) :]
+        elif kind == "insert":
+            text = (
+                text[:at]
+                + draw(
+                    st.sampled_from(
+                        [
+                            "data_particles\n",
+                            "loop_\n",
+                            "_rlnCoordinateX #9\n",
+                            "\x00",
+                            "\ufeff",
+                            "\r\n",
+                            " # c\n",
+                            "é",
+                            "data_\n",
+                            "\n\n",
+                        ]
+                    )
+                )
+                + text[at:]
+            )
+        else:
+            lines = text.splitlines(keepends=True)
+            if lines:
+                k = draw(st.integers(0, len(lines) - 1))
+                lines.insert(k, lines[k])
+                text = "".join(lines)
+    return text
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=star_texts(), remove_entirely=st.booleans())
+def test_any_star_text_gives_outputs_or_one_clear_error(tmp_path_factory, text, remove_entirely):
+    folder = tmp_path_factory.mktemp("fuzz")
+    source = folder / "p.star"
+    source.write_bytes(text.encode("utf-8", errors="surrogatepass"))
+    before = source.read_bytes()
+    options = ParticleOptions(mic_psize=1.0, score="auto", remove_entirely=remove_entirely)
+    try:
+        summary = remove_duplicate_particles([source], folder / "out", options)
+    except CryodedupError as err:
+        assert "\n" not in str(err) and str(err)
+        assert not (folder / "out").exists()
+    else:
+        assert summary["kept"] + summary["rejected"] == summary["particles"]
+        assert sorted(p.name for p in (folder / "out").iterdir()) == ["particles_kept.star", "particles_rejected.star"]
+    assert source.read_bytes() == before

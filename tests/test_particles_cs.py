@@ -382,3 +382,23 @@ def test_score_auto_without_score_fields_falls_back_to_random(tmp_path):
     assert (tmp_path / "auto" / "particles_kept.cs").read_bytes() == (
         tmp_path / "none" / "particles_kept.cs"
     ).read_bytes()
+
+
+def test_force_never_overwrites_a_file_that_a_csg_lists(tmp_path):
+    # Issue 11 item 1: a .csg in OUTDIR naming particles_kept_passthrough_1.cs lost rows to --force.
+    records = cs_particles(np.random.default_rng(0), 60)
+    location = ["uid"] + [n for n in records.dtype.names if n.startswith("location/")]
+    out = tmp_path / "out"
+    out.mkdir()
+    write_cs(out / "main.cs", repack_fields(records[[n for n in records.dtype.names if n not in location[1:]]]))
+    write_cs(out / "particles_kept_passthrough_1.cs", repack_fields(records[location]))
+    (out / "group.csg").write_text(
+        "results:\n  blob: {metafile: '>main.cs', num_items: 60, type: particle.blob}\n"
+        "  location: {metafile: '>particles_kept_passthrough_1.cs', num_items: 60, type: particle.location}\n"
+    )
+    listed = (out / "particles_kept_passthrough_1.cs").read_bytes()
+    for force in (False, True):
+        with pytest.raises(CryodedupError, match=r"particles_kept_passthrough_1\.cs: is also an input"):
+            remove_duplicate_particles([out / "group.csg"], out, ParticleOptions(score="none"), force=force)
+    assert (out / "particles_kept_passthrough_1.cs").read_bytes() == listed
+    assert sorted(p.name for p in out.iterdir()) == ["group.csg", "main.cs", "particles_kept_passthrough_1.cs"]

@@ -39,6 +39,7 @@ def test_exposures_give_ny_nx(tmp_path):
     from cryosparc.dataset import Dataset
 
     data = np.zeros(2, dtype=[("uid", "<u8"), ("micrograph_blob/path", "S20"), ("micrograph_blob/shape", "<u4", (2,))])
+    data["uid"] = [11, 12]  # every CryoSPARC row has its own uid
     data["micrograph_blob/path"] = [b"J1/imported/a.mrc", b"J1/imported/b.mrc"]
     data["micrograph_blob/shape"] = [[4092, 5760], [100, 200]]
     with open(tmp_path / "exposures.cs", "wb") as f:

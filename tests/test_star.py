@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -195,3 +197,28 @@ def test_real_files_read_like_starfile(name):
     numbers, _keys, _ = star.scan(block, numeric, None)
     for lab in numeric:
         assert np.allclose(numbers[lab], table[lab].to_numpy(dtype=float), rtol=1e-12, equal_nan=True), lab
+
+
+def test_an_interrupt_during_the_first_array_of_a_scan_cannot_panic(tmp_path):
+    # Issue 11 item 5: Ctrl-C while the extension first made a NumPy array (rust-numpy imports
+    # NumPy's C API then, running Python code) failed that import and panicked. The extension
+    # now imports it when it is loaded: a scan runs no Python code an interrupt could stop.
+    (tmp_path / "p.star").write_text("data_p\nloop_\n_rlnCoordinateX\n1.0\n2.0\n")
+    code = """
+import sys
+from cryodedup import _core
+ran_python = []
+def trace(frame, event, arg):
+    if event == "call" and "numpy" in frame.f_code.co_filename:
+        ran_python.append(frame.f_code.co_filename)
+        raise KeyboardInterrupt  # as a Ctrl-C handled at that moment would
+sys.settrace(trace)
+scanned = _core.StarFile(sys.argv[1]).scan(0, [0])
+sys.settrace(None)
+print(scanned.numbers[0].tolist(), ran_python)
+"""
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "p.star")], check=False, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "[1.0, 2.0] []"

@@ -51,6 +51,7 @@ class StarScan:
     numbers: list[npt.NDArray[np.float64]]
     keys: npt.NDArray[np.uint32]
     key_names: list[str]
+    comment_lines: int
 
 class ParticleScan:
     """What the particle job keeps of each row of a particle loop."""
@@ -62,6 +63,7 @@ class ParticleScan:
     key_names: list[str]
     key_psizes: npt.NDArray[np.float64]
     optics_groups: list[float]
+    comment_lines: int
 
 class StarFile:
     def __init__(self, path: str) -> None: ...

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import rich_click as click
 from rich.console import Console
@@ -67,6 +69,74 @@ def fail(message: str) -> NoReturn:
     """Print ``message`` as an error on stderr and exit with status 1."""
     Console(stderr=True, highlight=False).print(f"[bold red]Error:[/] {escape(message)}", soft_wrap=True)
     sys.exit(1)
+
+
+class Stopped(KeyboardInterrupt):
+    """A signal (SIGINT, SIGTERM) that ends the run: raised so that every output's temporary files go."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def signals_stop_the_run() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`Stopped` while the block runs; a file size limit is an error.
+
+    Without this, SIGTERM kills the process at once and leaves its temporary files behind.
+    SIGXFSZ (``ulimit -f``) is ignored, so that the write fails with EFBIG and is reported.
+    """
+
+    def stop(signum: int, frame: object) -> None:
+        _signals_received.append(signum)
+        raise Stopped(signum)
+
+    handled = [signal.SIGINT, signal.SIGTERM, signal.SIGXFSZ]
+    previous = {s: signal.getsignal(s) for s in handled}
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+#: The signals received while a job ran: an exception that escapes after one is the signal's doing.
+_signals_received: list[int] = []
+
+Result = TypeVar("Result")
+
+
+def run_job(job: Callable[[], Result]) -> Result:
+    """Runs a job; a user's mistake ends the program with its message and status 1.
+
+    A signal ends it with one line and status 128 + the signal's number (130 for SIGINT,
+    143 for SIGTERM), after the outputs' temporary files are removed.
+    """
+    try:
+        with signals_stop_the_run():
+            return job()
+    except CryodedupError as err:
+        fail(str(err))
+    except KeyboardInterrupt as err:
+        stopped(err.signum if isinstance(err, Stopped) else signal.SIGINT)
+    except BaseException as err:
+        # A Rust panic (pyo3's PanicException) raised while the interpreter handles a signal
+        # is the signal's doing: the user stopped the run and gets the one line, not a traceback.
+        if _signals_received and type(err).__name__ == "PanicException":
+            stopped(_signals_received[0])
+        raise
+
+
+def stopped(signum: int) -> NoReturn:
+    """Print that a signal stopped the run, and exit with status 128 + its number."""
+    name = signal.Signals(signum).name
+    Console(stderr=True, highlight=False).print(
+        f"[bold red]Stopped[/] by {name}: temporary files removed, outputs whole or absent", soft_wrap=True
+    )
+    sys.exit(128 + signum)
 
 
 def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
@@ -407,10 +477,7 @@ def run_particle_job(
     as_json: bool,
 ) -> None:
     """Runs the job; a user's mistake ends the program with its message and status 1."""
-    try:
-        summary = remove_duplicate_particles(inputs, outdir, options, force=force, log=report.log)
-    except CryodedupError as err:
-        fail(str(err))
+    summary = run_job(lambda: remove_duplicate_particles(inputs, outdir, options, force=force, log=report.log))
     rows = particle_summary_rows(summary)
     if summary.get("plots"):
         rows.append(("Pictures", "\n".join(summary["plots"])))
@@ -660,30 +727,32 @@ def micrographs(
     )
     report = Reporter(quiet)
     bars = (lambda total: ProgressBar(report.console, total)) if report.chatty else None
-    try:
+
+    def run() -> dict:
         if shard is not None:
             if dask is not None or particles is not None:
                 raise CryodedupError(
                     "--shard writes scored pairs only: give --particles to micrographs-merge, no --dask"
                 )
             k, n = parse_shard(shard)
-            s = run_micrograph_shard(inputs, outdir, options, k, n, force=force, log=report.log, progress_factory=bars)
-        else:
-            if shards is not None and dask is None:
-                raise CryodedupError("--shards goes with --dask (with a job array, give --shard K/N to each task)")
-            runner = run_in_process if dask is None else dask_runner(dask, shards)
-            s = find_duplicate_micrographs(
-                inputs,
-                outdir,
-                options,
-                particles=particles,
-                force=force,
-                log=report.log,
-                progress_factory=bars,
-                runner=runner,
+            return run_micrograph_shard(
+                inputs, outdir, options, k, n, force=force, log=report.log, progress_factory=bars
             )
-    except CryodedupError as err:
-        fail(str(err))
+        if shards is not None and dask is None:
+            raise CryodedupError("--shards goes with --dask (with a job array, give --shard K/N to each task)")
+        runner = run_in_process if dask is None else dask_runner(dask, shards)
+        return find_duplicate_micrographs(
+            inputs,
+            outdir,
+            options,
+            particles=particles,
+            force=force,
+            log=report.log,
+            progress_factory=bars,
+            runner=runner,
+        )
+
+    s = run_job(run)
     if shard is not None:
         report.table("cryodedup micrographs --shard", shard_summary_rows(s))
     else:
@@ -768,12 +837,11 @@ def micrographs_merge(
     there and complete, from the same inputs and options; the inputs and options are theirs.
     """
     report = Reporter(quiet)
-    try:
-        s = merge_micrograph_shards(
+    s = run_job(
+        lambda: merge_micrograph_shards(
             shard_dirs, outdir, particles=particles, plot=plot, plot_pairs=plot_pairs, force=force, log=report.log
         )
-    except CryodedupError as err:
-        fail(str(err))
+    )
     report.table("cryodedup micrographs-merge", micrograph_summary_rows(s))
     if as_json:
         print(json.dumps(s, indent=2))

@@ -9,6 +9,7 @@ names, per slot, the ``.cs`` file that holds it; the files share one set of ``ui
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Union
 import numpy as np
 
 from .errors import CryodedupError
+from .input_files import check_regular_file
 from .outputs import StrPath
 
 if TYPE_CHECKING:
@@ -26,6 +28,29 @@ CsData = Union[np.ndarray, "Dataset"]
 
 NUMPY_MAGIC = b"\x93NUMPY"
 CSDAT_MAGIC = b"\x95CSDAT"
+
+
+def _one_row_per_particle(data: np.ndarray, path: Path) -> np.ndarray:
+    """Refuses a numpy file that is not a one-dimensional table of named fields with a uid."""
+    if not data.dtype.names or data.ndim != 1:
+        shape = "x".join(map(str, data.shape))
+        raise CryodedupError(
+            f"{path}: a {shape} array{' of named fields' if data.dtype.names else ''}; a CryoSPARC dataset "
+            "is a one-dimensional table of named fields"
+        )
+    if "uid" not in data.dtype.names:
+        raise CryodedupError(f"{path}: no uid field; every CryoSPARC dataset has one")
+    _check_distinct_uids(data["uid"], path)
+    return data
+
+
+def _check_distinct_uids(uid: np.ndarray, path: Path) -> None:
+    """Refuses a dataset whose rows share a uid: joins and merges on uid would mix them up."""
+    values, counts = np.unique(uid, return_counts=True)
+    if len(values) != len(uid):
+        raise CryodedupError(
+            f"{path}: uid {values[counts > 1][0]} is held by {counts.max()} rows; each particle has its own uid"
+        )
 
 
 class CsFile:
@@ -39,19 +64,23 @@ class CsFile:
     @classmethod
     def load(cls, path: StrPath) -> CsFile:
         """Reads a ``.cs`` file in either encoding; errors name the file and what is wrong."""
-        path = Path(path)
-        if not path.exists():
-            raise CryodedupError(f"{path}: file not found")
+        path = check_regular_file(path, "a CryoSPARC .cs file")
         try:
             with open(path, "rb") as f:
                 magic = f.read(6)
                 f.seek(0)
                 if magic == NUMPY_MAGIC:
-                    return cls(np.load(f, allow_pickle=False, max_header_size=2**24), "numpy", path)
+                    return cls(
+                        _one_row_per_particle(np.load(f, allow_pickle=False, max_header_size=2**24), path),
+                        "numpy",
+                        path,
+                    )
             if magic == CSDAT_MAGIC:
                 from cryosparc.dataset import Dataset
 
-                return cls(Dataset.load(path), "csdat", path)
+                dataset = Dataset.load(path)
+                _check_distinct_uids(np.asarray(dataset["uid"]), path)
+                return cls(dataset, "csdat", path)
         except CryodedupError:
             raise
         except Exception as err:  # numpy and cryosparc-tools raise many kinds on bad bytes
@@ -133,23 +162,17 @@ class CsGroup:
     def _load_csg(cls, path: Path) -> CsGroup:
         import yaml
 
-        if not path.exists():
-            raise CryodedupError(f"{path}: file not found")
+        check_regular_file(path, "a CryoSPARC .csg file")
         try:
             csg = yaml.safe_load(path.read_text())
             results = csg["results"]
             metafiles = {slot: spec["metafile"] for slot, spec in results.items()}
-        except (yaml.YAMLError, KeyError, TypeError, AttributeError) as err:
+        except (yaml.YAMLError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as err:
             raise CryodedupError(
-                f"{path}: not a CryoSPARC result group (.csg) with a results: section ({err})"
+                f"{path}: not a CryoSPARC result group (.csg) with a results: section ({' '.join(str(err).split())})"
             ) from None
         names = list(dict.fromkeys(metafiles.values()))
-        files = []
-        for name in names:
-            target = path.parent / name[1:] if name.startswith(">") else Path(name)
-            if not target.exists():
-                raise CryodedupError(f"{path}: refers to {name!r}, and {target} does not exist")
-            files.append(CsFile.load(target))
+        files = [CsFile.load(_metafile(path, name)) for name in names]
         order = [np.arange(len(files[0]))]
         uid0 = files[0].column("uid")
         for cs in files[1:]:
@@ -231,6 +254,27 @@ class CsGroup:
         """A field, in the row order of the group's first file."""
         k = 0 if name == "uid" else self.slots[name.split("/")[0]]
         return self.files[k].column(name)[self.order[k]]
+
+
+def _metafile(csg: Path, name: object) -> Path:
+    """The file a ``metafile:`` entry of a .csg names: ``>name`` in the .csg's folder.
+
+    CryoSPARC writes the files of a result group beside it; a name that leads out of that
+    folder (``../``, an absolute path) is refused, so that a .csg from elsewhere cannot make
+    cryodedup read (or, with --force, overwrite) files the user did not give.
+    """
+    if not isinstance(name, str) or not name:
+        raise CryodedupError(f"{csg}: a metafile entry is {name!r}, expected a file name such as '>particles.cs'")
+    relative = name[1:] if name.startswith(">") else name
+    target = csg.parent / relative
+    inside = os.path.realpath(csg.parent)
+    if os.path.isabs(relative) or not os.path.realpath(target).startswith(inside.rstrip(os.sep) + os.sep):
+        raise CryodedupError(
+            f"{csg}: metafile {name!r} lies outside the folder of the .csg; give that .cs file itself as an input"
+        )
+    if not target.exists():
+        raise CryodedupError(f"{csg}: refers to {name!r}, and {target} does not exist")
+    return target
 
 
 def join_on_uid(groups: list[CsGroup]) -> CsGroup:

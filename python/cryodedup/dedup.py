@@ -126,7 +126,7 @@ def dedup(
     -------
     DedupResult
     """
-    groups = _group_ids(groups)
+    groups = group_ids(groups)
     coords = np.ascontiguousarray(coords, dtype=np.float64)
     if groups.ndim != 1:
         raise ValueError(f"groups must be one-dimensional, got shape {groups.shape}")
@@ -147,13 +147,6 @@ def dedup(
         whole_tubes,
         pose,
     )[0]
-
-
-def _group_ids(groups: ArrayLike) -> np.ndarray:
-    """Micrograph ids as the core takes them: uint32 as given (no copy), anything else as int64."""
-    if isinstance(groups, np.ndarray) and groups.dtype == np.uint32:
-        return np.ascontiguousarray(groups)
-    return np.ascontiguousarray(groups, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -228,10 +221,43 @@ def _run_dedup(
 MAX_INPUTS = 64
 
 
+def group_ids(groups: ArrayLike) -> np.ndarray:
+    """Micrograph ids as the core takes them, exactly: uint32 as given (no copy), else int64.
+
+    Floats are taken only when every value is a whole number within int64: a cast would
+    truncate 0.2 and 0.8 to one group, and a float64 CryoSPARC uid beyond 2**63 to
+    INT64_MIN; such ids are refused (map them to integers, e.g. with
+    ``numpy.unique(ids, return_inverse=True)``).
+    """
+    if isinstance(groups, np.ndarray) and groups.dtype == np.uint32:
+        return np.ascontiguousarray(groups)
+    array = np.asarray(groups)
+    if array.dtype.kind == "O" and array.size:  # Python ints (or floats) in an object array
+        array = np.asarray(array.tolist())
+    if array.dtype.kind in "iub":
+        if array.dtype == np.uint64 and array.size and array.max() > np.iinfo(np.int64).max:
+            raise ValueError("groups must fit in int64; map large ids with numpy.unique(ids, return_inverse=True)")
+        return np.ascontiguousarray(array, dtype=np.int64)
+    if array.dtype.kind == "f":
+        limit = float(2**63)
+        whole = np.isfinite(array) & (np.trunc(array) == array) & (array >= -limit) & (array < limit)
+        if not whole.all():
+            bad = float(array.ravel()[np.flatnonzero(~whole.ravel())[0]])
+            raise ValueError(
+                f"groups must be integer ids; got the float {bad!r}, which is not a whole number within int64 "
+                "(map any ids with numpy.unique(ids, return_inverse=True))"
+            )
+        return np.ascontiguousarray(array, dtype=np.int64)
+    raise ValueError(
+        f"groups must be integer ids, got an array of {array.dtype}; "
+        "map them with numpy.unique(ids, return_inverse=True)"
+    )
+
+
 def _consensus_arrays(
     groups: ArrayLike, coords: ArrayLike, inputs: ArrayLike, max_input: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    groups = _group_ids(groups)
+    groups = group_ids(groups)
     coords = np.ascontiguousarray(coords, dtype=np.float64)
     inputs = np.asarray(inputs)
     if groups.ndim != 1:

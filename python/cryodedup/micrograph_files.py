@@ -9,6 +9,7 @@ there is no cycle between them.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from numpy.typing import ArrayLike
 
 from .csfile import CsGroup
 from .errors import CryodedupError
+from .input_files import check_regular_file
 from .outputs import StrPath
 from .star import Block, StarFile
 
@@ -90,13 +92,23 @@ def open_mrc(path: Path) -> tuple[MrcMemmap, np.ndarray]:
     """The memory-mapped MRC file (close it when done) and its one 2-D image, little-endian."""
     import mrcfile
 
-    mrc = mrcfile.mmap(path, mode="r", permissive=True)
+    check_regular_file(path, "an MRC file")
+    with warnings.catch_warnings(record=True) as caught:  # permissive mode warns of what it cannot read
+        warnings.simplefilter("always")
+        mrc = mrcfile.mmap(path, mode="r", permissive=True)
     data = mrc.data
     if data is None or data.ndim not in (2, 3) or (data.ndim == 3 and data.shape[0] != 1):
         shape = None if data is None else data.shape
         mrc.close()
-        raise CryodedupError(f"{path}: expected one 2-D image, found data of shape {shape}")
+        why = f" ({caught[0].message})" if caught else ""
+        raise CryodedupError(f"{path}: expected one 2-D image, found data of shape {shape}{why}")
+    if data.dtype.kind == "c":
+        mode = int(mrc.header.mode)
+        mrc.close()
+        raise CryodedupError(f"{path}: complex pixels (MRC mode {mode}): a Fourier transform, not an image")
     data = data.reshape(data.shape[-2:])
+    if data.dtype not in (np.float32, np.float16, np.int16, np.uint16):  # mode 0 (8-bit) and others: as float32
+        data = data.astype(np.float32)
     if data.dtype.byteorder == ">":
         data = data.astype(data.dtype.newbyteorder("<"))  # the Rust side reads little-endian
     return mrc, data

@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol, Union
 
 import numpy as np
 
@@ -35,7 +35,7 @@ from .micrograph_files import (
     open_mrc,
     resolve_paths,
 )
-from .outputs import AtomicOutputs, StrPath, check_plotting
+from .outputs import AtomicOutputs, StrPath, all_outputs_at_once, check_plotting
 from .star import Block, StarFile
 
 CANDIDATES = ("auto", "window", "pattern", "all")
@@ -44,6 +44,8 @@ CANDIDATES = ("auto", "window", "pattern", "all")
 # image), so up to 200 nothing is saved by leaving pairs out. Measured (benches/RESULTS.md,
 # K3 at 12 Å, 2 cores): reading and binning one image costs as much as 31-35 pairs.
 ALL_PAIRS_UPTO = 200
+#: The fewest binned pixels along a side that a comparison needs (the core's floor).
+MIN_BINNED = 8
 ORDERS = ("auto", "epu", "mtime", "natural", "input")
 EPU_TIME = re.compile(r"_(\d{8})_(\d{6})")
 
@@ -92,6 +94,19 @@ class MicrographOptions:
                 raise CryodedupError(f"--{name.replace('_', '-')} must be at least 1")
         if self.bin is not None and self.bin < 1:
             raise CryodedupError(f"--bin must be at least 1, got {self.bin}")
+        for name in ("target_psize", "lowpass", "highpass", "psize"):
+            value = getattr(self, name)
+            if value is not None and not (np.isfinite(value) and value > 0):
+                raise CryodedupError(f"--{name.replace('_', '-')} must be a finite number of Å > 0, got {value}")
+        if self.lowpass is not None and self.highpass is not None and self.highpass <= self.lowpass:
+            raise CryodedupError(
+                f"--highpass ({self.highpass} Å, the coarsest detail used) must be above --lowpass "
+                f"({self.lowpass} Å, the finest); the band between them would be empty"
+            )
+        if not np.isfinite(self.min_z):
+            raise CryodedupError(f"--min-z must be a finite number of standard deviations, got {self.min_z}")
+        if not -1 <= self.min_pearson <= 1:  # NaN fails too
+            raise CryodedupError(f"--min-pearson must be a coefficient from -1 to 1, got {self.min_pearson}")
         check_plotting(self.plot)
 
 
@@ -352,14 +367,26 @@ def plan_scoring(mics: Micrographs, options: MicrographOptions) -> ScoringPlan:
     if len(readable) < 2 or shape is None:
         raise CryodedupError(f"{len(readable)} readable micrograph(s): at least two are needed")
     psize = mics.psize or first_psize
+    if psize is not None and not (np.isfinite(psize) and psize > 0):
+        raise CryodedupError(f"micrograph pixel size {psize} Å read from the input: expected > 0; give it with --psize")
     if psize is None:
         raise CryodedupError("no micrograph pixel size in the input or the MRC headers; give it with --psize")
     binning = options.bin or max(1, round(options.target_psize / psize))
     binned_psize = psize * binning
     lowpass = options.lowpass or 4 * binned_psize
     highpass = options.highpass or 25 * binned_psize
+    if shape[0] // binning < MIN_BINNED or shape[1] // binning < MIN_BINNED:
+        raise CryodedupError(
+            f"binning {shape[1]} x {shape[0]} pixel images by {binning} leaves fewer than {MIN_BINNED} x {MIN_BINNED} "
+            "pixels to compare; give a smaller --bin or --target-psize"
+        )
     if lowpass < 2 * binned_psize:
         raise CryodedupError(f"--lowpass {lowpass} Å is beyond Nyquist of the binned images ({2 * binned_psize:.1f} Å)")
+    if highpass <= lowpass:
+        raise CryodedupError(
+            f"the band is empty: highpass {highpass:g} Å is not above lowpass {lowpass:g} Å; "
+            "set --highpass and --lowpass"
+        )
     return ScoringPlan(
         paths=[str(p) for p in mics.paths],
         positions=np.array(readable),
@@ -439,6 +466,12 @@ def score_shard(
             for mrc in handles:
                 mrc.close()
         read_seconds += time.perf_counter() - started
+        for q, array in zip(batch.tolist(), arrays):
+            if array.dtype.kind == "f" and not np.isfinite(bank.image(q)).all():
+                raise CryodedupError(
+                    f"{plan.paths[plan.positions[q]]}: holds NaN or infinite pixels, which make every comparison "
+                    "with it meaningless; repair or leave out this micrograph"
+                )
         lo, hi = np.searchsorted(pairs_pos[:, 1], [batch[0], batch[-1] + 1])
         if hi > lo:
             scored = bank.compare(pairs_pos[lo:hi], plan.pearson_min_z)
@@ -515,6 +548,7 @@ def group_duplicates(n: int, pairs: np.ndarray, is_duplicate: np.ndarray, acquis
 # --- the job -----------------------------------------------------------------------------
 
 
+@all_outputs_at_once
 def find_duplicate_micrographs(
     inputs: Sequence[StrPath],
     outdir: StrPath,
@@ -571,6 +605,7 @@ class PreparedOutputs:
     paths: list[Path]
     subsets: dict[str, list[str]]  # micrographs_kept/_rejected: their file names
     force: bool
+    particle_source: ParticleSource | None = None  # --particles, read before any scoring
 
 
 def prepare_outputs(
@@ -584,7 +619,8 @@ def prepare_outputs(
         names += [f"particles_on_kept_micrographs{psuffix}", f"particles_on_rejected_micrographs{psuffix}"]
     paths = [outdir / n for n in names]
     atomic = AtomicOutputs(paths, force=force, inputs=list(inputs) + ([particles] if particles else []))
-    return PreparedOutputs(outdir, atomic, paths, subsets, force)
+    particle_source = _load_particles(Path(particles)) if particles is not None else None
+    return PreparedOutputs(outdir, atomic, paths, subsets, force, particle_source)
 
 
 def write_results(
@@ -628,8 +664,8 @@ def write_results(
         _write_micrographs(
             mics, keep, {stem: [tmp[outputs.outdir / n] for n in files] for stem, files in subsets.items()}, subsets
         )
-        if particles is not None:
-            _write_particles(Path(particles), mics, keep, tmp[paths[-2]], tmp[paths[-1]])
+        if outputs.particle_source is not None:
+            _write_particles(outputs.particle_source, mics, keep, tmp[paths[-2]], tmp[paths[-1]])
     binning, binned_psize, band = plan.binning, plan.binned_psize, plan.band
     summary = {
         "inputs": [str(p) for p in inputs],
@@ -857,13 +893,29 @@ def _write_micrographs(
             Path(tmp[stem][0]).write_text("".join(f"{mics.names[i]}\n" for i in np.flatnonzero(selected)))
 
 
-def _write_particles(path: Path, mics: Micrographs, keep: np.ndarray, kept_path: Path, rejected_path: Path) -> None:
-    rejected_names = {mics.names[i] for i in np.flatnonzero(~keep)}
+ParticleSource = Union[CsGroup, tuple[StarFile, Block]]
+
+
+def _load_particles(path: Path) -> ParticleSource:
+    """The ``--particles`` file, read (and its columns checked) before any micrograph is scored."""
     if path.suffix in (".cs", ".csg"):
         group = CsGroup.load(path)
+        if not (group.has("location/micrograph_uid") or group.has("location/micrograph_path")):
+            raise CryodedupError(f"{path}: no location/micrograph_uid or micrograph_path to match micrographs")
         if len(group.files) > 1:  # one output file with every field of the group
             single = CsFile(flatten(group), group.files[0].encoding)
             group = CsGroup(group.path, [single], dict.fromkeys(group.slots, 0), [np.arange(len(single))])
+        return group
+    star = StarFile(path)
+    return star, block_naming_micrographs(star, "particles", "no particle table with rlnMicrographName")
+
+
+def _write_particles(
+    source: ParticleSource, mics: Micrographs, keep: np.ndarray, kept_path: Path, rejected_path: Path
+) -> None:
+    rejected_names = {mics.names[i] for i in np.flatnonzero(~keep)}
+    if isinstance(source, CsGroup):
+        group, path = source, source.path
         if mics.uids is not None and group.has("location/micrograph_uid"):
             on_rejected = np.isin(group.column("location/micrograph_uid"), mics.uids[~keep])
         elif group.has("location/micrograph_path"):
@@ -874,8 +926,7 @@ def _write_particles(path: Path, mics: Micrographs, keep: np.ndarray, kept_path:
         group.save_subset(~on_rejected, [kept_path], None, [])
         group.save_subset(on_rejected, [rejected_path], None, [])
         return
-    star = StarFile(path)
-    block = block_naming_micrographs(star, "particles", "no particle table with rlnMicrographName")
+    star, block = source
     _, keys, names = star.scan(block, [], "rlnMicrographName")
     on_rejected = (
         np.array([name in rejected_names for name in names], dtype=bool)[keys] if len(keys) else np.zeros(0, bool)

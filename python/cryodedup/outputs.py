@@ -1,60 +1,316 @@
-"""Output files that appear complete or not at all."""
+"""Output files that appear complete or not at all, one run per output folder at a time."""
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import functools
 import importlib.util
 import os
-from collections.abc import Iterable
+import signal
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
-from typing import Union
+from typing import Callable, ClassVar, TypeVar, Union
 
 from .errors import CryodedupError
 
 #: A path as users give one.
 StrPath = Union[str, "os.PathLike[str]"]
 
+#: The file in an output folder that a run holds locked while it writes there.
+LOCK_NAME = ".cryodedup.lock"
+
+
+class _Batch:
+    """The renames of every output of one job, done together when the job succeeds."""
+
+    def __init__(self) -> None:
+        self.renames: list[tuple[Path, Path]] = []  # (temporary, final)
+        self.locks: list[_FolderLock] = []
+        self.created: list[Path] = []  # output folders this job made, removed again if it fails
+
+
+_batches: list[_Batch] = []
+
+
+@contextmanager
+def output_batch() -> Iterator[None]:
+    """All :class:`AtomicOutputs` opened inside appear together at the end, or none does.
+
+    A job writes its outputs in several steps (particle files, then pictures and a report);
+    inside a batch each step's files stay under their temporary names until the batch ends,
+    so a failure in a later step leaves the previous outputs (or none) in place.
+    """
+    batch = _Batch()
+    _batches.append(batch)
+    try:
+        yield
+    except BaseException:
+        _batches.remove(batch)
+        _discard(tmp for tmp, _ in batch.renames)
+        _release(batch.locks)
+        for folder in reversed(batch.created):
+            _remove_if_empty(folder)
+        raise
+    _batches.remove(batch)
+    try:
+        _rename_all(batch.renames)
+    finally:
+        _release(batch.locks)
+
+
+Job = TypeVar("Job", bound=Callable)
+
+
+def all_outputs_at_once(job: Job) -> Job:
+    """Runs the decorated job inside :func:`output_batch`: its outputs appear together or not at all."""
+
+    @functools.wraps(job)
+    def run(*args, **kwargs):
+        with output_batch():
+            return job(*args, **kwargs)
+
+    return run  # type: ignore[return-value]
+
 
 class AtomicOutputs:
     """Outputs written under temporary names, all renamed when the block succeeds.
 
-    The temporary files sit in the outputs' folders; on any error they are removed and
-    nothing appears. Existing outputs are refused unless ``force``. Use as a context manager that yields
-    {final path: temporary path}.
+    The temporary files sit in the outputs' folders; on any error (a signal included) they
+    are removed and nothing appears. Existing outputs are refused unless ``force``, and an
+    input or a folder never. The output folder is locked for the run (``.cryodedup.lock``):
+    a second run into it is refused. Inside :func:`output_batch` the renames wait for the
+    batch's end. Use as a context manager that yields {final path: temporary path}.
     """
 
     def __init__(self, paths: Iterable[StrPath], *, force: bool = False, inputs: Iterable[StrPath] = ()) -> None:
         self.paths = [Path(p) for p in paths]
-        # Files are compared by identity (device, inode), which sees through links and spelling.
-        # A picker job has thousands of inputs and outputs: outputs in a folder that does not
-        # exist yet are not looked up, and inputs only when some output exists.
-        existing = _existing(self.paths)
-        input_ids = {_identity(p) for p in inputs} - {None} if existing else set()
-        for p, identity in existing:
-            if identity in input_ids:
-                raise CryodedupError(f"{p}: is also an input; choose another output folder")
-            if not force:
-                raise CryodedupError(f"{p}: already exists; use --force to overwrite it")
+        self.created = _make_folders(dict.fromkeys(p.parent for p in self.paths))
+        self.locks: list[_FolderLock] = []
+        try:
+            self.locks = [_FolderLock.take(folder) for folder in _topmost(self.created.keys())]
+            _check_targets(self.paths, force, inputs)
+        except BaseException:
+            self._give_up()
+            raise
         pid = os.getpid()
         self.temporary = {p: p.with_name(f".{p.name}.{pid}.tmp") for p in self.paths}
+        if _batches:  # the batch renames, unlocks and removes new folders at its end
+            _batches[-1].locks += self.locks
+            _batches[-1].created += [folder for folder, created in self.created.items() if created]
+            self.locks = []
 
     def __enter__(self) -> dict[Path, Path]:
-        for folder in dict.fromkeys(p.parent for p in self.paths):
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as err:
-                raise CryodedupError(f"{folder}: cannot create the output folder ({err.strerror})") from None
         return self.temporary
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if exc_type is None:
-            for final, tmp in self.temporary.items():
-                os.replace(str(tmp), str(final))
-        else:
-            for tmp in self.temporary.values():
-                tmp.unlink(missing_ok=True)
+        if exc_type is not None:
+            self._give_up()
+            if isinstance(exc, OSError) and not isinstance(exc, CryodedupError):
+                raise _write_error(exc, self.temporary) from None
+            return
+        renames = [(tmp, final) for final, tmp in self.temporary.items()]
+        if _batches:
+            _batches[-1].renames += renames
+            return
+        try:
+            _rename_all(renames)
+        finally:
+            _release(self.locks)
+
+    def _give_up(self) -> None:
+        _discard(getattr(self, "temporary", {}).values())
+        _release(self.locks)
+        for folder, created in reversed(self.created.items()):
+            if created:
+                _remove_if_empty(folder)
+
+
+def _make_folders(folders: Iterable[Path]) -> dict[Path, bool]:
+    """Creates the output folders; {folder: whether this run created it}."""
+    made: dict[Path, bool] = {}
+    for folder in folders:
+        existed = folder.is_dir()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise CryodedupError(f"{folder}: cannot create the output folder ({err.strerror})") from None
+        made[folder] = not existed
+    return made
+
+
+def _topmost(folders: Iterable[Path]) -> list[Path]:
+    """The folders that lie in none of the others (a picker job writes into thousands below one)."""
+    resolved = {os.path.realpath(f): f for f in folders}
+    tops: list[tuple[str, Path]] = []
+    for real, folder in sorted(resolved.items()):
+        if not any(real.startswith(top.rstrip(os.sep) + os.sep) for top, _ in tops):
+            tops.append((real, folder))
+    return [folder for _, folder in tops]
+
+
+def _check_targets(paths: list[Path], force: bool, inputs: Iterable[StrPath]) -> None:
+    """Refuses an output that is an input, a folder, or (without ``force``) an existing file."""
+    # Files are compared by identity (device, inode), which sees through links and spelling.
+    # A picker job has thousands of inputs and outputs: inputs are looked up only when some output exists.
+    existing = _existing(paths)
+    input_ids = {_identity(p) for p in inputs} - {None} if existing else set()
+    for p, identity in existing:
+        if identity in input_ids:
+            raise CryodedupError(f"{p}: is also an input; choose another output folder")
+        if p.is_dir():
+            raise CryodedupError(f"{p}: is a folder; an output file cannot replace it (remove it or choose another)")
+        if not force:
+            raise CryodedupError(f"{p}: already exists; use --force to overwrite it")
+
+
+class _FolderLock:
+    """An exclusive lock on an output folder, held by this process (counted, so jobs can nest)."""
+
+    held: ClassVar[dict[str, _FolderLock]] = {}
+
+    def __init__(self, key: str, path: Path, fd: int) -> None:
+        self.key, self.path, self.fd, self.count = key, path, fd, 1
+
+    @classmethod
+    def take(cls, folder: Path) -> _FolderLock:
+        key = os.path.realpath(folder)
+        if key in cls.held:
+            cls.held[key].count += 1
+            return cls.held[key]
+        path = folder / LOCK_NAME
+        while True:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as err:
+                raise CryodedupError(f"{folder}: cannot write in the output folder ({err.strerror})") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise CryodedupError(
+                    f"{folder}: another cryodedup run is writing to this output folder (it holds {LOCK_NAME}); "
+                    "wait for it to end or choose another folder"
+                ) from None
+            # The run that held the lock removes the file as it ends: a lock on a removed file is no lock.
+            try:
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                cls.held[key] = lock = cls(key, path, fd)
+                return lock
+            os.close(fd)
+
+    def release(self) -> None:
+        self.count -= 1
+        if self.count == 0:
+            del self.held[self.key]
+            try:
+                os.unlink(self.path)
+            finally:
+                os.close(self.fd)
+
+
+def _release(locks: list[_FolderLock]) -> None:
+    for lock in locks:
+        lock.release()
+    locks.clear()
+
+
+def _discard(temporary: Iterable[Path]) -> None:
+    for tmp in temporary:
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    with suppress(OSError):
+        folder.rmdir()
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block ends (in the main thread; elsewhere nothing changes).
+
+    A signal handler that raises in the middle of the renames would leave half of the new
+    outputs and half of the old ones; the handler runs once they are all in place.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in handled}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            if handler is not None:
+                signal.signal(s, handler)
+        if received:
+            handler = previous[signal.Signals(received[0])]
+            if callable(handler):
+                handler(received[0], None)
+            elif handler != signal.SIG_IGN:
+                raise KeyboardInterrupt
+
+
+def _rename_all(renames: list[tuple[Path, Path]]) -> None:
+    """Renames every temporary file to its final name; on a failure puts the old files back.
+
+    Each existing final file is first linked to a backup name, so that the set of outputs
+    is either the new one or the old one, never half of each.
+    """
+    with _signals_deferred():
+        _rename_or_restore(renames)
+
+
+def _rename_or_restore(renames: list[tuple[Path, Path]]) -> None:
+    backups: list[tuple[Path, Path]] = []
+    done: list[Path] = []
+    try:
+        for _, final in renames:
+            if final.exists():
+                backup = final.with_name(f".{final.name}.{os.getpid()}.old")
+                try:
+                    os.link(final, backup)
+                except OSError:  # a file system without hard links: that file cannot be put back
+                    continue
+                backups.append((backup, final))
+        for tmp, final in renames:
+            os.replace(tmp, final)
+            done.append(final)
+    except OSError as err:
+        for final in done:
+            final.unlink(missing_ok=True)
+        for backup, final in backups:
+            if final in done or not final.exists():
+                os.replace(backup, final)
+        # A backup of a file never replaced is a second link to it (rename would be a no-op).
+        _discard(backup for backup, _ in backups)
+        _discard(tmp for tmp, _ in renames)
+        raise CryodedupError(
+            f"{err.filename}: cannot put the outputs in place ({err.strerror}); none was changed"
+        ) from None
+    _discard(backup for backup, _ in backups)
+
+
+def _write_error(err: OSError, temporary: dict[Path, Path]) -> CryodedupError:
+    """One line for a failed write, naming the output (not its temporary name) and why."""
+    final_of = {str(tmp): final for final, tmp in temporary.items()}
+    name = final_of.get(str(err.filename), err.filename or "the outputs")
+    reason = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded"}.get(
+        err.errno or 0, err.strerror or str(err)
+    )
+    if err.errno == errno.EFBIG:
+        reason = "the file size limit was reached (ulimit -f)"
+    return CryodedupError(f"{name}: {reason} while writing the outputs; no output was written")
 
 
 def _existing(paths: list[Path]) -> list[tuple[Path, tuple[int, int]]]:

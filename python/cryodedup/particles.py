@@ -8,7 +8,9 @@ mask to the set's writer, and makes the summary and the pictures.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +25,9 @@ from .dynamo_table import is_dynamo_table, read_dynamo_tables
 from .errors import CryodedupError
 from .filaments import MODES as FILAMENT_MODES
 from .filaments import filament_summary
+from .input_files import check_regular_file
 from .micrograph_files import resolve_paths
-from .outputs import StrPath, check_plotting
+from .outputs import StrPath, all_outputs_at_once, check_plotting
 from .particle_set import Log, ParticleSet, Warn
 from .particles_cs import is_cryosparc, read_cs_files
 from .particles_picks import is_picker_output, read_picker_outputs
@@ -111,6 +114,7 @@ def _is_whole_number(value: object) -> bool:
 
 def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
     """The inputs read by the module of their format (all inputs must share one)."""
+    check_input_paths(inputs)
     kinds = {is_cryosparc(p) for p in inputs}
     if len(kinds) > 1:
         raise CryodedupError(
@@ -131,6 +135,40 @@ def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn
         return read_picker_outputs(inputs, outdir, options, warn, log)
     read = read_cs_files if kinds == {True} else read_star_files
     return read(inputs, outdir, options, warn, log)
+
+
+def check_input_paths(inputs: list[Path]) -> None:
+    """Refuses an input that is neither a file nor a folder (a FIFO would block the reader), or one given twice.
+
+    One file given twice would count each particle twice (and confirm itself in a consensus).
+    """
+    seen: dict[tuple[int, int], Path] = {}
+    for path in inputs:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue  # a glob, or a missing file: the reader says what is wrong with it
+        if not stat.S_ISDIR(st.st_mode):
+            check_regular_file(path, "a particle or coordinate file")
+        identity = (st.st_dev, st.st_ino)
+        if identity in seen:
+            raise CryodedupError(f"{path}: the same file as the input {seen[identity]}; give each input once")
+        seen[identity] = path
+
+
+def check_centres(particles: ParticleSet) -> None:
+    """Refuses a particle whose centre is not a finite number (NaN, inf, or overflowed when scaled)."""
+    finite = np.isfinite(particles.centres).all(axis=1)
+    if finite.all():
+        return
+    bad = int(np.flatnonzero(~finite)[0])
+    k = int(particles.input_of[bad])
+    row = int(np.count_nonzero(particles.input_of[:bad] == k))  # its row among its input's rows
+    raise CryodedupError(
+        f"{particles.inputs[k]}: particle {row + 1} has no finite centre ({particles.centres[bad].tolist()} Å: "
+        f"a coordinate, origin or pixel size is NaN, infinite or too large); {int(np.count_nonzero(~finite))} "
+        "such particles in all: fix or remove them"
+    )
 
 
 def warn_inputs_apart(particles: ParticleSet, warn: Warn) -> None:
@@ -307,6 +345,7 @@ def summarize(
     return summary
 
 
+@all_outputs_at_once
 def remove_duplicate_particles(
     inputs: Iterable[StrPath],
     outdir: StrPath,
@@ -355,6 +394,7 @@ def remove_duplicate_particles(
     assert particles.writer is not None, "every reader of files gives the set a writer"
     if is_picker_output(paths[0]):
         warn_inputs_apart(particles, warn)
+    check_centres(particles)
     reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()
     decision = decide(particles, options, log)

@@ -289,15 +289,22 @@ def read_group(
     shift, psize_align, shift_used = _shift(group, options.shift_key, warn)
     scores, score_label, higher = _score(group, options, shift_used, warn)
     shape = group.column("location/micrograph_shape").astype(np.float64)  # [ny, nx]
-    centres = np.stack(
-        [
-            group.column("location/center_x_frac") * shape[:, 1] * psize_mic,
-            group.column("location/center_y_frac") * shape[:, 0] * psize_mic,
-        ],
-        axis=1,
-    )
-    if shift is not None:
-        centres -= shift * np.reshape(psize_align, (-1, 1))
+    if shape.size and not (shape > 0).all():
+        row = int(np.flatnonzero(~(shape > 0).all(axis=1))[0])
+        raise CryodedupError(
+            f"{group.path}: particle {row + 1} has location/micrograph_shape {shape[row].astype(int).tolist()}; "
+            "the fractional centres need the micrograph's size in pixels (> 0)"
+        )
+    with np.errstate(over="ignore", invalid="ignore"):  # a centre that overflows is refused by the job
+        centres = np.stack(
+            [
+                group.column("location/center_x_frac") * shape[:, 1] * psize_mic,
+                group.column("location/center_y_frac") * shape[:, 0] * psize_mic,
+            ],
+            axis=1,
+        )
+        if shift is not None:
+            centres -= shift * np.reshape(psize_align, (-1, 1))
     shapes = {int(g): (int(s[0]), int(s[1])) for g, s in zip(groups, group.column("location/micrograph_shape"))}
     filament = group.has(CRYOSPARC_TUBE)  # docs/design.md section 8
     # filament_uid is a uint64 hash: compared exactly, as its rank among the uids present.
@@ -340,7 +347,8 @@ def read_cs_files(
     group = particles.group
     names = [str(g.path) for g in particles.groups]
     found = read_group(group, options, warn, names, particles.input_of)
-    found.read_files = [Path(p) for p in inputs]
+    # Every file read, the files a .csg names included: none may be overwritten by an output.
+    found.read_files = [Path(p) for p in inputs] + [cs.path for g in particles.inputs for cs in g.files if cs.path]
     found.writer = CsWriter(group, Path(outdir), found.read_files)
     found.summary.update(
         {

@@ -145,6 +145,12 @@ class ParticleStar:
     def _particle_block(self) -> Block:
         found = self.star.block("particles")
         if found:
+            twice = [b for b in self.star.blocks if b.name == "particles" and b.labels is not None]
+            if len(twice) > 1:
+                raise CryodedupError(
+                    f"{self.path}: {len(twice)} data_particles blocks (lines "
+                    f"{', '.join(str(b.line) for b in twice)}); one file holds one particle table: split the file"
+                )
             return found
         loops = [b for b in self.star.blocks if b.labels is not None and b.name != "optics"]
         located = [b for b in loops if {"rlnCoordinateX", "rlnCenteredCoordinateXAngst"} & set(b.labels or ())]
@@ -455,14 +461,16 @@ def centres_in_angstrom(part: ParticleTable, numbers: dict[str, np.ndarray], psi
         image_psize = 1e4 * numbers["rlnDetectorPixelSize"] / numbers["rlnMagnification"]
     for j, label in enumerate(cols.coords):
         axis = label[-6] if label.endswith("Angst") else label[-1]
-        c = numbers[label] if cols.coords_in_angstrom else numbers[label] * psize
-        origin = origin_by_axis.get(axis)
-        if origin is not None:
-            origins[:, j] = numbers[origin] * image_psize if image_psize is not None else numbers[origin]
+        with np.errstate(over="ignore", invalid="ignore"):  # a centre that overflows is refused by the job
+            c = numbers[label] if cols.coords_in_angstrom else numbers[label] * psize
+            origin = origin_by_axis.get(axis)
+            if origin is not None:
+                origins[:, j] = numbers[origin] * image_psize if image_psize is not None else numbers[origin]
         centres[:, j] = c
     if cols.subtomogram_angles:
         origins = rotate_origins(origins, *(numbers[label] for label in cols.subtomogram_angles))
-    return centres - origins
+    with np.errstate(over="ignore", invalid="ignore"):
+        return centres - origins
 
 
 @dataclass
@@ -653,6 +661,12 @@ def read_star_files(inputs: list[Path], outdir: StrPath, options: ParticleOption
         if scan.mic_ids != list(range(len(scan.mic_ids))):  # not the first input's ids: renumber
             scan.groups = np.asarray(scan.mic_ids, dtype=np.uint32)[scan.groups]
         scans.append(scan)
+        comments = part.star.comment_lines.get(part.block.index, 0)
+        if comments:
+            warn(
+                f"{part.where()}: {comments} comment line(s) among the particle rows are not copied to the outputs "
+                "(a row is either kept or rejected; a comment belongs to neither)"
+            )
     needs.check()
     dim = max(s.centres.shape[1] for s in scans)
     if any(s.centres.shape[1] != dim for s in scans):

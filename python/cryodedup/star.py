@@ -17,6 +17,7 @@ import numpy as np
 
 from . import _core
 from .errors import CryodedupError
+from .input_files import check_regular_file
 from .outputs import StrPath
 
 _FIELD = re.compile(r"\"[^\"]*\"(?=\s|$)|'[^']*'(?=\s|$)|\S+")
@@ -79,6 +80,18 @@ class Table:
         return [unquote(r[j]) for r in self.rows]
 
 
+def _check_distinct_labels(path: Path, block: Block) -> None:
+    """Refuses a loop that lists one label twice: which of the two columns is meant cannot be known."""
+    seen: dict[str, int] = {}
+    for k, label in enumerate(block.labels or (), 1):
+        if label in seen:
+            raise CryodedupError(
+                f"{path}: data_{block.name} (line {block.line}): label _{label} is listed twice, as "
+                f"column {seen[label]} and column {k}; remove one"
+            )
+        seen[label] = k
+
+
 class StarFile:
     """A STAR file, mapped and indexed. Errors name the file and line.
 
@@ -89,17 +102,15 @@ class StarFile:
     """
 
     def __init__(self, path: StrPath) -> None:
-        self.path = Path(path)
-        if not self.path.exists():
-            raise CryodedupError(f"{self.path}: file not found")
-        if self.path.is_dir():
-            raise CryodedupError(f"{self.path}: is a folder, expected a STAR file")
+        self.path = check_regular_file(path, "a STAR file")
         try:
             self._raw = _core.StarFile(str(self.path))
         except _core.StarSyntaxError as err:
             raise CryodedupError(f"{self.path}: {err}") from None
         except OSError as err:
             raise CryodedupError(f"{self.path}: cannot read the file ({err.strerror or err})") from None
+        #: Comment lines among the rows of each scanned loop (by block index): the outputs leave them out.
+        self.comment_lines: dict[int, int] = {}
         if self._raw.size == 0:
             raise CryodedupError(f"{self.path}: the file is empty")
         self.blocks = [
@@ -110,6 +121,8 @@ class StarFile:
         ]
         if not self.blocks:
             raise CryodedupError(f"{self.path}: no data_ block found; is this a STAR file?")
+        for block in self.blocks:
+            _check_distinct_labels(self.path, block)
 
     @property
     def size(self) -> int:
@@ -171,6 +184,7 @@ class StarFile:
             scanned = self._raw.scan(block.index, cols, key_col)
         except _core.StarSyntaxError as err:
             raise CryodedupError(f"{self.path}: {err}") from None
+        self.comment_lines[block.index] = scanned.comment_lines
         return dict(zip(number_labels, scanned.numbers)), scanned.keys, scanned.key_names
 
     def scan_particles(
@@ -195,7 +209,7 @@ class StarFile:
         if psize[0] == "optics":
             psize = ("optics", col(block, psize[1]), psize[2])
         try:
-            return self._raw.scan_particles(
+            scanned = self._raw.scan_particles(
                 block.index,
                 col(block, key),
                 [col(block, c) for c in coords],
@@ -206,6 +220,8 @@ class StarFile:
             )
         except _core.StarSyntaxError as err:
             raise CryodedupError(f"{self.path}: {err}") from None
+        self.comment_lines[block.index] = scanned.comment_lines
+        return scanned
 
     def split_rows(self, block: Block, keep: np.ndarray, kept_path: StrPath, rejected_path: StrPath) -> None:
         """Writes the file twice, with only the kept and only the other rows of ``block``.

@@ -35,6 +35,9 @@ pub struct Table {
     pub rows: Range<usize>,
     /// 1-based line of the first row (or of where it would be, for an empty loop).
     pub first_row_line: usize,
+    /// Comment lines between the rows (not copied to outputs: a row is kept or rejected, a
+    /// comment belongs to neither).
+    pub comment_lines: usize,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -198,23 +201,34 @@ fn index_text(data: &[u8], release: Release) -> Result<Vec<Block>, StarError> {
     let mut state = State::Outside;
     let mut line_no = 0usize;
     let mut released = 0usize;
+    let mut comments_pending = 0usize;
     for (start, end, next) in (Lines { data, pos: 0 }) {
         line_no += 1;
         if next - released >= WINDOW {
             release(released..next);
             released = next;
         }
-        let t = trim(&data[start..end]);
+        // A UTF-8 byte-order mark (Windows editors write one) starts the first line: skip it.
+        let line = if start == 0 {
+            data[start..end].strip_prefix(b"\xef\xbb\xbf").unwrap_or(&data[..end])
+        } else {
+            &data[start..end]
+        };
+        let t = trim(line);
         if let State::Rows = state {
             // The hot path: most lines of a big file are rows.
             if !t.is_empty() && !t.starts_with(b"data_") && !t.starts_with(b"loop_") && !t.starts_with(b"_") {
-                if !is_comment(t) {
+                if is_comment(t) {
+                    comments_pending += 1; // between rows once a row follows
+                } else {
                     let table = blocks.last_mut().unwrap().table.as_mut().unwrap();
                     table.rows.end = next;
+                    table.comment_lines += std::mem::take(&mut comments_pending);
                 }
                 continue;
             }
             state = State::InBlock;
+            comments_pending = 0; // comments after the last row belong to no loop
         }
         if t.starts_with(b"data_") {
             if let Some(b) = blocks.last_mut() {
@@ -238,7 +252,12 @@ fn index_text(data: &[u8], release: Release) -> Result<Vec<Block>, StarError> {
             State::InBlock | State::Rows => {
                 let block = blocks.last_mut().unwrap();
                 if t.starts_with(b"loop_") && block.table.is_none() && block.pairs.is_empty() {
-                    block.table = Some(Table { labels: Vec::new(), rows: next..next, first_row_line: line_no + 1 });
+                    block.table = Some(Table {
+                        labels: Vec::new(),
+                        rows: next..next,
+                        first_row_line: line_no + 1,
+                        comment_lines: 0,
+                    });
                     state = State::Labels;
                 } else if t.starts_with(b"_") && block.table.is_none() {
                     block.pairs.push(split_label(t));
@@ -859,6 +878,17 @@ mod tests {
         let rows = std::str::from_utf8(&data[p.rows.clone()]).unwrap();
         assert_eq!(rows, " 10.0 20.0 mic1.mrc\n 11.0 21.0 \"mic 2.mrc\"\n# a comment\n 12.0 22.0 mic1.mrc\n");
         assert_eq!(blocks[0].span.end, blocks[1].span.start);
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_first_block_is_skipped() {
+        // Issue 11 item 13: files saved by Windows editors start with EF BB BF.
+        let data = [b"\xef\xbb\xbfdata_particles\nloop_\n_rlnCoordinateX #1\n1.0\n".as_slice()].concat();
+        let blocks = index(&data).unwrap();
+        assert_eq!(blocks.len(), 1);
+        assert_eq!(blocks[0].name, "particles");
+        let bom_later = b"data_a\n\xef\xbb\xbf_x 1\n";
+        assert!(index(bom_later).is_err(), "only the file's first bytes may be a byte-order mark");
     }
 
     #[test]

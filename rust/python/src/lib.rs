@@ -385,6 +385,8 @@ struct StarScan {
     numbers: Vec<Py<PyArray1<f64>>>,
     /// Each row's key id (uint32), an index into `key_names`; empty without a key column.
     keys: Py<PyArray1<u32>>,
+    /// The number of comment lines among the rows (they are not copied to the outputs).
+    comment_lines: usize,
     /// The distinct texts of the key column, by id (in order of first appearance).
     key_names: Vec<String>,
 }
@@ -407,6 +409,8 @@ struct ParticleScan {
     key_psizes: Py<PyArray1<f64>>,
     /// The distinct optics group numbers met, with pixel sizes by optics group.
     optics_groups: Vec<f64>,
+    /// Comment lines between the rows (not copied to the outputs).
+    comment_lines: usize,
 }
 
 #[pymethods]
@@ -476,8 +480,9 @@ impl StarFile {
         let scan = py.detach(|| star::scan_rows(data, table, &number_cols, key_col)).map_err(errors::star)?;
         let key_names = scan.key_names.iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect();
         let rows = scan.spans.len();
+        let comment_lines = table.comment_lines;
         let numbers = scan.numbers.into_iter().map(|v| v.into_pyarray(py).unbind()).collect();
-        Ok(StarScan { rows, numbers, keys: scan.keys.into_pyarray(py).unbind(), key_names })
+        Ok(StarScan { rows, numbers, keys: scan.keys.into_pyarray(py).unbind(), key_names, comment_lines })
     }
 
     /// Appends the scanned rows of `block` to two files: rows where `keep` holds to
@@ -607,6 +612,7 @@ impl StarFile {
             key_names,
             key_psizes: rows.key_psizes.into_pyarray(py).unbind(),
             optics_groups: rows.optics_groups,
+            comment_lines: table.comment_lines,
         })
     }
 
@@ -819,6 +825,10 @@ fn bin_image<'py>(py: Python<'py>, image: Bound<'py, PyAny>, bin: usize) -> PyRe
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // rust-numpy imports NumPy's C API on first use, running Python code; were that first use
+    // in a job, a signal handled meanwhile (Ctrl-C) would fail the import and panic. Import it
+    // now, before the CLI handles any signal.
+    drop(Vec::<f64>::new().into_pyarray(m.py()));
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(dedup, m)?)?;
     m.add_function(wrap_pyfunction!(support_masks, m)?)?;

@@ -1,0 +1,605 @@
+"""A barrage of bad, extreme and hostile inputs through the ``cryodedup`` command line.
+
+Each case writes its inputs into a folder of its own, runs the CLI as a subprocess with a
+time limit (``--timeout``, 10 s) and a memory limit (RLIMIT_AS, ``--memory-gb``, 4 GB), and
+checks what a user must be able to count on (issue 11):
+
+- traceback: a Python traceback, a Rust panic, or a crash (killed by a signal, exit > 2);
+- hang: still running at the time limit;
+- OOM: a MemoryError, a failed allocation, or killed for memory;
+- changed input: a file of the case's input folder differs (SHA-256) after the run;
+- partial output: a temporary file, a backup or a lock file left in the output folder, half
+  of a kept/rejected pair, or any output at all after a failed run;
+- unclear error: a failed run whose stderr is not one ``Error: ...`` line (click's usage
+  errors, status 2, count as clear).
+
+Prints a table of the counts per input kind and writes it with the command into
+``--results`` (benches/RESULTS.md) when given. ``--quick`` runs one case of every few, for
+the test suite.
+
+    python benches/barrage.py                    # all cases
+    python benches/barrage.py --quick            # a quarter of them
+    python benches/barrage.py --results benches/RESULTS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cryodedup.synthetic import cs_particles, write_benchmark_file, write_cs, write_mrc
+
+COLUMNS = ("traceback", "hang", "OOM", "changed input", "partial output", "unclear error")
+KINDS = ("STAR", ".cs", ".csg", "MRC", "coordinates", "options")
+
+LABELS = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup", "rlnAutopickFigureOfMerit"]
+OPTICS = "data_optics\nloop_\n_rlnOpticsGroup #1\n_rlnOpticsGroupName #2\n_rlnMicrographPixelSize #3\n1 og1 1.0\n\n"
+
+
+def star(rows: list[str], labels: list[str] = LABELS, optics: str = OPTICS, block: str = "particles") -> str:
+    """A particle STAR: the optics table, then ``rows`` (text lines) under ``labels``."""
+    head = "".join(f"_{label} #{k + 1}\n" for k, label in enumerate(labels))
+    return f"{optics}data_{block}\nloop_\n{head}" + "".join(r + "\n" for r in rows)
+
+
+GOOD_ROWS = ["100 100 m1.mrc 1 0.5", "105 100 m1.mrc 1 0.7", "900 900 m1.mrc 1 0.1", "100 100 m2.mrc 1 0.2"]
+
+
+@dataclass
+class Case:
+    """One run: its input kind, a name, and what it writes into its folder (returns the CLI arguments)."""
+
+    kind: str
+    name: str
+    build: Callable[[Path], list[str]]
+
+
+CASES: list[Case] = []
+
+
+def case(kind: str, name: str) -> Callable[[Callable[[Path], list[str]]], Callable[[Path], list[str]]]:
+    def register(build: Callable[[Path], list[str]]) -> Callable[[Path], list[str]]:
+        CASES.append(Case(kind, name, build))
+        return build
+
+    return register
+
+
+def text_case(kind: str, name: str, filename: str, content: str | bytes, *extra: str) -> None:
+    """A case whose one input file holds ``content``."""
+
+    def build(d: Path) -> list[str]:
+        path = d / "in" / filename
+        path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8", "surrogatepass"))
+        job = "micrographs" if kind == "MRC" else "particles"
+        return [job, str(path), *extra]
+
+    CASES.append(Case(kind, name, build))
+
+
+# --- STAR -------------------------------------------------------------------------------------------------------
+
+P = "p.star"
+text_case("STAR", "empty file", P, b"")
+text_case("STAR", "binary junk", P, bytes(range(256)) * 64)
+text_case("STAR", "white space only", P, "\n \n\t\n")
+text_case("STAR", "no data_ block", P, "loop_\n_rlnCoordinateX\n1\n")
+text_case("STAR", "UTF-8 byte-order mark", P, "\ufeff" + star(GOOD_ROWS))
+text_case("STAR", "two data_particles blocks", P, star(GOOD_ROWS) + star(GOOD_ROWS, optics=""))
+text_case("STAR", "duplicate column label", P, star(["1 2 m 1 0.5 m"], [*LABELS, "rlnMicrographName"]))
+text_case("STAR", "NaN coordinate", P, star(["nan 100 m1.mrc 1 0.5", *GOOD_ROWS]))
+text_case("STAR", "infinite coordinate", P, star(["inf -inf m1.mrc 1 0.5", *GOOD_ROWS]))
+text_case("STAR", "coordinate overflowing when scaled", P, star(["1e308 1 m1.mrc 1 0.5"]), "--mic-psize", "100")
+text_case("STAR", "1e400 coordinate", P, star(["1e400 1 m1.mrc 1 0.5"]))
+text_case("STAR", "no micrograph column", P, star(["1 2 1 0.5"], [LABELS[0], LABELS[1], LABELS[3], LABELS[4]]))
+text_case("STAR", "row with too few fields", P, star(["1 2 m1.mrc", *GOOD_ROWS]))
+text_case("STAR", "row with too many fields", P, star([*GOOD_ROWS, "1 2 m1.mrc 1 0.5 7 8"]))
+text_case("STAR", "text in a number column", P, star(["abc 2 m1.mrc 1 0.5"]))
+text_case("STAR", "unicode micrograph names", P, star(["1 2 ミクロ.mrc 1 0.5", "3 2 ミクロ.mrc 1 0.4"]))
+text_case("STAR", "invalid UTF-8 in names", P, star(GOOD_ROWS).encode() + b"5 5 \xff\xfe.mrc 1 0.3\n")
+text_case("STAR", "one line of 2 MB", P, star(GOOD_ROWS) + "#" + "x" * 2_000_000 + "\n")
+text_case("STAR", "CRLF line ends", P, star(GOOD_ROWS).replace("\n", "\r\n"))
+text_case("STAR", "cut in the middle of a row", P, star(GOOD_ROWS)[:-9])
+text_case("STAR", "comment lines among rows", P, star([GOOD_ROWS[0], "# a note", *GOOD_ROWS[1:], "; more"]))
+text_case("STAR", "header only, no rows", P, star([]))
+text_case("STAR", "optics group absent from data_optics", P, star(["1 2 m1.mrc 7 0.5"]))
+text_case("STAR", "pixel size 0 in optics", P, star(GOOD_ROWS, optics=OPTICS.replace("og1 1.0", "og1 0")))
+text_case("STAR", "pixel size nan in optics", P, star(GOOD_ROWS, optics=OPTICS.replace("og1 1.0", "og1 nan")))
+text_case("STAR", "quote never closed", P, star(['1 2 "m1.mrc 1 0.5']))
+text_case("STAR", "NUL byte in the middle", P, star(GOOD_ROWS[:2]) + "\x00\n" + "\n".join(GOOD_ROWS[2:]) + "\n")
+
+
+@case("STAR", "a FIFO as input")
+def _fifo(d: Path) -> list[str]:
+    os.mkfifo(d / "in" / P)
+    return ["particles", str(d / "in" / P)]
+
+
+@case("STAR", "a folder named like a STAR")
+def _folder_input(d: Path) -> list[str]:
+    (d / "in" / "x.star").mkdir()
+    return ["particles", str(d / "in" / "x.star")]
+
+
+@case("STAR", "input that does not exist")
+def _missing(d: Path) -> list[str]:
+    return ["particles", str(d / "in" / "gone.star")]
+
+
+@case("STAR", "the same input twice")
+def _twice(d: Path) -> list[str]:
+    (d / "in" / P).write_text(star(GOOD_ROWS))
+    return ["particles", str(d / "in" / P), str(d / "in" / "." / P)]
+
+
+@case("STAR", "spaces and unicode in the paths")
+def _spaces(d: Path) -> list[str]:
+    folder = d / "in" / "my data é"
+    folder.mkdir()
+    (folder / "part icles ü.star").write_text(star(GOOD_ROWS))
+    return ["particles", str(folder / "part icles ü.star")]
+
+
+@case("STAR", "an output named like the input, --force")
+def _output_is_input(d: Path) -> list[str]:
+    (d / "in" / "particles_kept.star").write_text(star(GOOD_ROWS))
+    return ["particles", str(d / "in" / "particles_kept.star"), "--force", "-o", str(d / "in")]
+
+
+@case("STAR", "a symlink to the input as output, --force")
+def _symlink_output(d: Path) -> list[str]:
+    (d / "in" / P).write_text(star(GOOD_ROWS))
+    (d / "out").mkdir()
+    (d / "out" / "particles_rejected.star").symlink_to(d / "in" / P)
+    return ["particles", str(d / "in" / P), "--force"]
+
+
+@case("STAR", "an output that is a folder, --force")
+def _folder_output(d: Path) -> list[str]:
+    (d / "in" / P).write_text(star(GOOD_ROWS))
+    (d / "out" / "particles_rejected.star").mkdir(parents=True)
+    return ["particles", str(d / "in" / P), "--force"]
+
+
+@case("STAR", "a read-only output folder")
+def _read_only(d: Path) -> list[str]:
+    (d / "in" / P).write_text(star(GOOD_ROWS))
+    (d / "out").mkdir(mode=0o555)
+    return ["particles", str(d / "in" / P), "--min-dist", "10"]
+
+
+@case("STAR", "the output folder is a file")
+def _outdir_file(d: Path) -> list[str]:
+    (d / "in" / P).write_text(star(GOOD_ROWS))
+    (d / "out").write_text("")
+    return ["particles", str(d / "in" / P)]
+
+
+@case("STAR", "200k particles (extreme size)")
+def _big(d: Path) -> list[str]:
+    write_benchmark_file(d / "in" / P, 200_000)
+    return ["particles", str(d / "in" / P)]
+
+
+@case("STAR", "3000 picks at one spot")
+def _dense(d: Path) -> list[str]:
+    (d / "in" / P).write_text(star([f"500 500 m1.mrc 1 {k}" for k in range(3000)]))
+    return ["particles", str(d / "in" / P), "--remove-entirely"]
+
+
+@case("STAR", "2D and 3D inputs mixed")
+def _mixed_dims(d: Path) -> list[str]:
+    (d / "in" / "a.star").write_text(star(GOOD_ROWS))
+    (d / "in" / "b.star").write_text(
+        star(["1 2 3 m1.mrc 1 0.5"], [LABELS[0], LABELS[1], "rlnCoordinateZ", *LABELS[2:]])
+    )
+    return ["particles", str(d / "in" / "a.star"), str(d / "in" / "b.star")]
+
+
+# --- CryoSPARC .cs ----------------------------------------------------------------------------------------------
+
+
+def cs_case(name: str, edit: Callable[[np.ndarray], np.ndarray], *extra: str) -> None:
+    def build(d: Path) -> list[str]:
+        write_cs(d / "in" / "p.cs", edit(cs_particles(np.random.default_rng(0), 200)))
+        return ["particles", str(d / "in" / "p.cs"), *extra]
+
+    CASES.append(Case(".cs", name, build))
+
+
+def _set(field: str, value: object) -> Callable[[np.ndarray], np.ndarray]:
+    def edit(r: np.ndarray) -> np.ndarray:
+        r[field] = value
+        return r
+
+    return edit
+
+
+text_case(".cs", "empty file", "p.cs", b"")
+text_case(".cs", "binary junk", "p.cs", os.urandom(4096))
+text_case(".cs", "numpy magic, then junk", "p.cs", b"\x93NUMPY" + os.urandom(300))
+text_case(".cs", "CSDAT magic, then junk", "p.cs", b"\x95CSDAT" + b"\x00" * 300)
+text_case(".cs", "a STAR file named .cs", "p.cs", star(GOOD_ROWS))
+cs_case("2-D structured array", lambda r: r.reshape(20, 10))
+cs_case("one uid on every row", _set("uid", 7))
+cs_case("micrograph_shape 0 x 0", _set("location/micrograph_shape", (0, 0)))
+cs_case("NaN center_x_frac", _set("location/center_x_frac", np.nan))
+cs_case("infinite shift", _set("alignments2D/shift", np.inf))
+cs_case("pixel size 0", _set("location/micrograph_psize_A", 0.0))
+cs_case("no rows", lambda r: r[:0])
+cs_case("huge fractions", _set("location/center_x_frac", 3e38), "--mic-psize", "1e10")
+
+
+@case(".cs", "truncated numpy .cs")
+def _cut_cs(d: Path) -> list[str]:
+    write_cs(d / "in" / "p.cs", cs_particles(np.random.default_rng(0), 200))
+    data = (d / "in" / "p.cs").read_bytes()
+    (d / "in" / "p.cs").write_bytes(data[: len(data) // 2])
+    return ["particles", str(d / "in" / "p.cs")]
+
+
+@case(".cs", "plain integer array")
+def _ints(d: Path) -> list[str]:
+    with open(d / "in" / "p.cs", "wb") as f:
+        np.save(f, np.arange(10))
+    return ["particles", str(d / "in" / "p.cs")]
+
+
+@case(".cs", "object array (pickle)")
+def _pickle(d: Path) -> list[str]:
+    with open(d / "in" / "p.cs", "wb") as f:
+        np.save(f, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    return ["particles", str(d / "in" / "p.cs")]
+
+
+# --- CryoSPARC .csg ---------------------------------------------------------------------------------------------
+
+
+def csg_case(name: str, text: str) -> None:
+    def build(d: Path) -> list[str]:
+        write_cs(d / "in" / "p.cs", cs_particles(np.random.default_rng(0), 100))
+        (d / "in" / "g.csg").write_text(text)
+        return ["particles", str(d / "in" / "g.csg")]
+
+    CASES.append(Case(".csg", name, build))
+
+
+csg_case("empty", "")
+csg_case("not YAML", "results: [unclosed\n  - {")
+csg_case("a YAML list", "- 1\n- 2\n")
+csg_case("no results", "group: {name: x}\n")
+csg_case("metafile a number", "results:\n  blob: {metafile: 42}\n")
+csg_case("metafile null", "results:\n  blob: {metafile: null}\n")
+csg_case("metafile ../ outside", "results:\n  blob: {metafile: '>../p.cs'}\n")
+csg_case("metafile absolute", "results:\n  blob: {metafile: /etc/passwd}\n")
+csg_case("metafile missing", "results:\n  blob: {metafile: '>gone.cs'}\n")
+csg_case("metafile is the .csg", "results:\n  blob: {metafile: '>g.csg'}\n")
+csg_case(
+    "YAML bomb",
+    "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\nresults: *d\n",
+)
+
+
+@case(".csg", "--force over a file the .csg lists")
+def _csg_listed(d: Path) -> list[str]:
+    records = cs_particles(np.random.default_rng(0), 60)
+    from numpy.lib.recfunctions import repack_fields
+
+    location = ["uid"] + [n for n in records.dtype.names if n.startswith("location/")]
+    write_cs(d / "in" / "main.cs", repack_fields(records[[n for n in records.dtype.names if n not in location[1:]]]))
+    write_cs(d / "in" / "particles_kept_passthrough_1.cs", repack_fields(records[location]))
+    (d / "in" / "g.csg").write_text(
+        "results:\n  blob: {metafile: '>main.cs'}\n  location: {metafile: '>particles_kept_passthrough_1.cs'}\n"
+    )
+    return ["particles", str(d / "in" / "g.csg"), "-o", str(d / "in"), "--force", "--score", "none"]
+
+
+# --- MRC (the micrograph job) -----------------------------------------------------------------------------------
+
+
+def mrc_case(name: str, edit: Callable[[Path], None] | None = None, *extra: str, shape=(128, 128), dtype="float32"):
+    def build(d: Path) -> list[str]:
+        paths = []
+        for k in range(3):
+            image = np.random.default_rng(k).normal(size=shape).astype(np.float32)
+            write_mrc(d / "in" / f"mic_{k}.mrc", image, 4.0, dtype=dtype)
+            paths.append(str(d / "in" / f"mic_{k}.mrc"))
+        if edit:
+            edit(d / "in" / "mic_1.mrc")
+        return ["micrographs", *paths, *(extra or ("--bin", "1"))]
+
+    CASES.append(Case("MRC", name, build))
+
+
+def _nan_pixels(path: Path) -> None:
+    import mrcfile
+
+    with mrcfile.open(path, "r+") as mrc:
+        mrc.data[5, :] = np.nan
+
+
+mrc_case("plain (control)")
+mrc_case("an empty file", lambda p: p.write_bytes(b""))
+mrc_case("junk", lambda p: p.write_bytes(os.urandom(5000)))
+mrc_case("cut after the header", lambda p: p.write_bytes(p.read_bytes()[:1100]))
+mrc_case("cut in the data", lambda p: p.write_bytes(p.read_bytes()[:20000]))
+mrc_case("NaN pixels", _nan_pixels)
+mrc_case("mode 0 (int8)", dtype="int8")
+mrc_case("complex (mode 4)", dtype="complex64")
+mrc_case("4 x 4 images", shape=(4, 4))
+mrc_case("--bin 100000", None, "--bin", "100000")
+mrc_case("--psize nan", None, "--psize", "nan")
+mrc_case("--psize 0", None, "--psize", "0")
+mrc_case("--target-psize 0", None, "--target-psize", "0")
+mrc_case("--lowpass nan", None, "--lowpass", "nan")
+mrc_case("--highpass below --lowpass", None, "--lowpass", "40", "--highpass", "20")
+mrc_case("--min-z nan", None, "--min-z", "nan", "--bin", "1")
+mrc_case("--min-pearson 2", None, "--min-pearson", "2", "--bin", "1")
+mrc_case("a FIFO among the images", lambda p: (p.unlink(), os.mkfifo(p)))
+mrc_case("bad --particles", None, "--bin", "1", "--particles", "/nonexistent/p.star")
+
+
+@case("MRC", "a 3-D stack")
+def _stack(d: Path) -> list[str]:
+    import mrcfile
+
+    for k in range(2):
+        with mrcfile.new(d / "in" / f"s{k}.mrc") as mrc:
+            mrc.set_data(np.zeros((3, 64, 64), np.float32))
+    return ["micrographs", str(d / "in" / "s0.mrc"), str(d / "in" / "s1.mrc"), "--psize", "4"]
+
+
+@case("MRC", "a glob that matches nothing")
+def _no_match(d: Path) -> list[str]:
+    return ["micrographs", str(d / "in" / "*.mrc"), "--psize", "4"]
+
+
+@case("MRC", "a micrographs STAR naming missing files")
+def _mic_star(d: Path) -> list[str]:
+    (d / "in" / "m.star").write_text("data_micrographs\nloop_\n_rlnMicrographName\na.mrc\nb.mrc\n")
+    return ["micrographs", str(d / "in" / "m.star"), "--psize", "4"]
+
+
+# --- picker coordinates -----------------------------------------------------------------------------------------
+
+
+def picks_case(name: str, files: dict[str, str | bytes], *extra: str) -> None:
+    def build(d: Path) -> list[str]:
+        folder = d / "in" / "picks"
+        folder.mkdir()
+        for filename, content in files.items():
+            data = content if isinstance(content, bytes) else content.encode()
+            (folder / filename).write_bytes(data)
+        return ["particles", str(folder), "--mic-psize", "1", *extra]
+
+    CASES.append(Case("coordinates", name, build))
+
+
+picks_case("an empty .box", {"m1.box": ""})
+
+
+@case("coordinates", "a FIFO given as a .box")
+def _fifo_box(d: Path) -> list[str]:
+    os.mkfifo(d / "in" / "m1.box")
+    return ["particles", str(d / "in" / "m1.box"), "--mic-psize", "1"]
+
+
+@case("coordinates", "one picker folder given twice")
+def _folder_twice(d: Path) -> list[str]:
+    (d / "in" / "picks").mkdir()
+    (d / "in" / "picks" / "m1.box").write_text("10 10 100 100\n")
+    return ["particles", str(d / "in" / "picks"), str(d / "in" / "picks" / "."), "--mic-psize", "1"]
+
+
+picks_case("junk .box", {"m1.box": os.urandom(2000)})
+picks_case("NaN in a .box", {"m1.box": "nan 10 100 100\n20 20 100 100\n"})
+picks_case("negative box size", {"m1.box": "10 10 -100 -100\n20 20 100 100\n"})
+picks_case("too few fields in a .box", {"m1.box": "10\n20 20 100 100\n"})
+picks_case("cut .cbox", {"m1.cbox": "data_cryolo\nloop_\n_CoordinateX #1\n_CoordinateY #2\n10 "})
+picks_case("topaz table with inf scores", {"picks.txt": "image_name\tx_coord\ty_coord\tscore\nm1\t1\t2\tinf\n"})
+picks_case("an empty folder", {})
+picks_case("EMAN json junk", {"m1_info.json": "{not json"})
+picks_case("huge coordinates", {"m1.box": "1e300 1e300 100 100\n-1e300 5 100 100\n"})
+
+
+# --- options ----------------------------------------------------------------------------------------------------
+
+
+def option_case(name: str, *options: str) -> None:
+    def build(d: Path) -> list[str]:
+        (d / "in" / P).write_text(star(GOOD_ROWS))
+        return ["particles", str(d / "in" / P), *options]
+
+    CASES.append(Case("options", name, build))
+
+
+option_case("--min-dist -1", "--min-dist", "-1")
+option_case("--min-dist nan", "--min-dist", "nan")
+option_case("--min-dist inf", "--min-dist", "inf")
+option_case("--min-dist 1e308", "--min-dist", "1e308")
+option_case("--mic-psize -1", "--mic-psize", "-1")
+option_case("--mic-psize nan", "--mic-psize", "nan")
+option_case("--seed -1", "--seed", "-1")
+option_case("--seed 2**64", "--seed", str(2**64))
+option_case("--score unknown", "--score", "rlnNothing")
+option_case("--score of a text column", "--score", "rlnMicrographName")
+option_case("--shift-key alignments2D on STAR", "--shift-key", "alignments2D")
+option_case("--min-support 5 with one input", "--min-support", "5")
+option_case("--micrographs missing", "--micrographs", "/nonexistent/m.star")
+option_case("--topaz-scale 0", "--topaz-scale", "0")
+option_case("no -o", "-o")
+
+
+# --- running ----------------------------------------------------------------------------------------------------
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    """SHA-256 of every regular file below ``folder`` (FIFOs and folders by their kind only)."""
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink():
+            out[str(path)] = "link:" + os.readlink(path)
+        elif path.is_file():
+            out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+        else:
+            out[str(path)] = "other"
+    return out
+
+
+def partial_outputs(out: Path, succeeded: bool, there_before: set[str]) -> list[str]:
+    """Leftovers that must never be there: temporary files, backups, a lock, half a pair, or output after a failure.
+
+    Files that were there before the run (inputs, a folder or link the case put there) do not count.
+    """
+    if not out.is_dir():
+        return []
+    found = []
+    names = {p.name for p in out.rglob("*") if str(p) not in there_before}
+    for name in names:
+        if re.search(r"\.\d+\.(tmp|old)$", name) or name == ".cryodedup.lock":
+            found.append(name)
+    for pair in (("particles_kept.star", "particles_rejected.star"), ("particles_kept.cs", "particles_rejected.cs")):
+        if (pair[0] in names) != (pair[1] in names):
+            found.append(f"half of {pair}")
+    if not succeeded:
+        found += sorted(n for n in names if n.startswith(("particles_", "micrographs_", "pairs", "duplicates")))
+    return sorted(set(found))
+
+
+def run_case(c: Case, root: Path, timeout: float, memory_gb: float) -> dict[str, object]:
+    """Runs one case; returns its flags per column and what happened."""
+    d = root / re.sub(r"[^A-Za-z0-9]+", "_", f"{c.kind}_{c.name}")
+    (d / "in").mkdir(parents=True)
+    args = c.build(d)
+    if "-o" not in args:
+        args += ["-o", str(d / "out")]
+    elif args[-1] == "-o":
+        args = args[:-1]  # the case without -o
+    out = Path(args[args.index("-o") + 1]) if "-o" in args else d / "out"
+    before = checksums(d / "in")
+    there_before = {str(p) for p in out.rglob("*")} if out.is_dir() else set()
+    limit = int(memory_gb * 2**30)
+
+    def limits() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    command = [sys.executable, "-m", "cryodedup.cli", *args, "-q"]
+    start = time.monotonic()
+    run = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=limits,  # noqa: PLW1509 (this script starts no threads)
+        start_new_session=True,
+    )
+    try:
+        _, err = run.communicate(timeout=timeout)
+        hung = False
+    except subprocess.TimeoutExpired:
+        os.killpg(run.pid, signal.SIGKILL)
+        _, err = run.communicate()
+        hung = True
+    seconds = time.monotonic() - start
+    stderr = err.decode("utf-8", "replace")
+    code = run.returncode
+    oom = bool(re.search(r"MemoryError|memory allocation of|Cannot allocate memory|out of memory", stderr))
+    crashed = not hung and (code < 0 or code > 2)
+    traceback = "Traceback (most recent call last)" in stderr or "panicked at" in stderr or (crashed and not oom)
+    after = checksums(d / "in")
+    changed = sorted(k for k in before if after.get(k) != before[k])
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    clear = code in (0, 2) or hung or (len(lines) == 1 and lines[0].startswith("Error: "))
+    if (d / "out").exists():
+        os.chmod(d / "out", 0o755) if (d / "out").is_dir() else None
+    return {
+        "case": c,
+        "code": code,
+        "seconds": seconds,
+        "message": lines[-1] if lines else "",
+        "traceback": traceback,
+        "hang": hung,
+        "OOM": oom,
+        "changed input": bool(changed),
+        "partial output": bool(partial_outputs(out, code == 0, there_before)),
+        "unclear error": not clear and not traceback,
+        "details": (stderr[-800:] if traceback or not clear else "")
+        + (f" changed {changed}" if changed else "")
+        + (
+            f" left {partial_outputs(out, code == 0, there_before)}"
+            if partial_outputs(out, code == 0, there_before)
+            else ""
+        ),
+    }
+
+
+def table(results: list[dict[str, object]]) -> str:
+    """The counts per input kind and column, as a Markdown table."""
+    header = "| inputs | cases | exit 0 | exit 1/2 | " + " | ".join(COLUMNS) + " |"
+    lines = [header, "|" + "---|" * (4 + len(COLUMNS))]
+    for kind in (*KINDS, "all"):
+        rows = [r for r in results if kind == "all" or r["case"].kind == kind]  # type: ignore[attr-defined]
+        if not rows:
+            continue
+        ok = sum(r["code"] == 0 for r in rows)
+        failed = sum(r["code"] in (1, 2) for r in rows)
+        counts = [sum(bool(r[c]) for r in rows) for c in COLUMNS]
+        lines.append(f"| {kind} | {len(rows)} | {ok} | {failed} | " + " | ".join(map(str, counts)) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="run every fourth case only (for the test suite)")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds before a run counts as hung")
+    parser.add_argument("--memory-gb", type=float, default=4.0, help="address-space limit of each run (RLIMIT_AS)")
+    parser.add_argument("--results", type=Path, help="append the table and the command to this Markdown file")
+    parser.add_argument("-k", dest="only", help="run only the cases whose name contains this text")
+    args = parser.parse_args()
+    cases = CASES[::4] if args.quick else CASES
+    if args.only:
+        cases = [c for c in cases if args.only in c.name]
+    root = Path(tempfile.mkdtemp(prefix="cryodedup-barrage-"))
+    results = []
+    try:
+        for c in cases:
+            r = run_case(c, root, args.timeout, args.memory_gb)
+            results.append(r)
+            flags = [col for col in COLUMNS if r[col]]
+            status = ("BAD " + ", ".join(flags)) if flags else "ok"
+            print(f"{c.kind:12} {c.name[:48]:48} exit {r['code']!s:4} {r['seconds']:5.1f} s  {status}", flush=True)
+            if flags:
+                print("    " + str(r["details"]).replace("\n", "\n    "), flush=True)
+    finally:
+        for path in root.rglob("*"):
+            if path.is_dir():
+                path.chmod(0o755)
+        shutil.rmtree(root, ignore_errors=True)
+    text = table(results)
+    print(f"\n{len(results)} cases\n{text}")
+    if args.results:
+        command = "python benches/barrage.py" + (" --quick" if args.quick else "")
+        with open(args.results, "a") as f:
+            f.write(
+                f"\n### Barrage of bad inputs (issue 11)\n\n`{command}` ({len(results)} cases, "
+                f"{args.timeout:g} s and {args.memory_gb:g} GB per run):\n\n{text}\n"
+            )
+    return 0 if all(not any(r[c] for c in COLUMNS) for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

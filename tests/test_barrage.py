@@ -1,0 +1,27 @@
+"""benches/barrage.py --quick: a quarter of the barrage of bad inputs, every column 0 (issue 11)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BARRAGE = Path(__file__).resolve().parents[1] / "benches" / "barrage.py"
+
+
+@pytest.mark.slow
+def test_the_quick_barrage_finds_no_traceback_hang_oom_changed_input_or_partial_output():
+    if not BARRAGE.exists():
+        pytest.skip("benches/ is not shipped with an installed package")
+    run = subprocess.run(
+        [sys.executable, str(BARRAGE), "--quick", "--timeout", "60"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    all_row = next(line for line in run.stdout.splitlines() if line.startswith("| all |"))
+    assert all_row.endswith("| 0 | 0 | 0 | 0 | 0 | 0 |"), all_row
