@@ -8,6 +8,7 @@
 
 pub mod consensus;
 pub mod dedup;
+pub mod fuzzing;
 pub mod kdtree;
 pub mod micrographs;
 pub mod picks;
