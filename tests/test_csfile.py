@@ -189,3 +189,82 @@ def test_a_csg_without_results_is_refused(tmp_path, text):
         CryodedupError, match=r"bad\.csg: not a CryoSPARC result group \(\.csg\) with a results: section"
     ):
         CsGroup.load(tmp_path / "bad.csg")
+
+
+# Loads each cut of a CSDAT file in one interpreter and prints one line per cut, so that a
+# crash of the decoder (a segfault kills the interpreter) fails the test, naming the cut.
+LOAD_CUTS = """
+import sys
+import numpy as np
+from cryodedup.csfile import CsFile
+from cryodedup.errors import CryodedupError
+original = CsFile.load(sys.argv[1])
+data = open(sys.argv[1], "rb").read()
+cut_path = sys.argv[2]
+for cut in map(int, sys.argv[3:]):
+    print(f"cut {cut}: ", end="", flush=True)
+    open(cut_path, "wb").write(data[:cut])
+    try:
+        cs = CsFile.load(cut_path)
+    except CryodedupError as err:
+        print("error", str(err).replace(chr(10), " "), flush=True)
+        continue
+    same = cs.fields == original.fields and len(cs) == len(original) and all(
+        np.array_equal(cs.column(f), original.column(f)) for f in original.fields
+    )
+    print("identical" if same else "DIFFERENT", flush=True)
+"""
+
+
+def csdat_with_strings(path):
+    """A compressed .cs of 300 particles with string, integer, float and array fields."""
+    rows = 300
+    dataset = Dataset.allocate(
+        rows, [("blob/path", "O"), ("blob/idx", "<u4"), ("location/micrograph_path", "O"), ("blob/shape", "<u4", (2,))]
+    )
+    dataset["blob/path"] = [f"J12/extract/{k // 7:04d}_particles.mrc" for k in range(rows)]
+    dataset["blob/idx"] = np.arange(rows) % 7
+    dataset["location/micrograph_path"] = [f"J3/motioncorrected/{k // 20:05d}_patch_aligned.mrc" for k in range(rows)]
+    dataset["blob/shape"] = 256
+    dataset.save(str(path), format=CSDAT_FORMAT)
+    return path
+
+
+def test_a_cut_csdat_file_is_one_clear_error_never_a_crash(tmp_path):
+    # Before the check, a file cut near its end loaded with cut or empty micrograph paths,
+    # and cut earlier, the decoder crashed the interpreter (exit -11).
+    import subprocess
+    import sys
+
+    path = csdat_with_strings(tmp_path / "full.cs")
+    size = len(path.read_bytes())
+    cuts = sorted({size * k // 50 for k in range(1, 50)} | set(range(size - 100, size)))
+    run = subprocess.run(
+        [sys.executable, "-c", LOAD_CUTS, str(path), str(tmp_path / "cut.cs"), *map(str, cuts)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = run.stdout.splitlines()
+    assert run.returncode == 0, f"the decoder crashed ({run.returncode}) at {lines[-1] if lines else 'start'}"
+    assert len(lines) == len(cuts)
+    # A cut file can never be whole: every cut is refused, in one line naming the file.
+    for line in lines:
+        assert "error" in line and "cut.cs: not a readable CryoSPARC dataset, truncated or corrupted" in line, line
+
+
+@pytest.mark.parametrize(
+    "patch, message",
+    [
+        (lambda d: d[:6] + (10**6).to_bytes(4, "little") + d[10:], r"the header declares 1000000 bytes"),
+        (lambda d: d[:10] + b"[" + d[11:], r"the header is not the JSON object"),
+        (lambda d: d.replace(b'"length": 300', b'"length": 900'), r"field 'uid' holds 2400 bytes, 900 rows need 7200"),
+    ],
+    ids=["header-size", "header-json", "length"],
+)
+def test_a_corrupt_csdat_header_is_one_clear_error(tmp_path, patch, message):
+    data = csdat_with_strings(tmp_path / "full.cs").read_bytes()
+    (tmp_path / "bad.cs").write_bytes(patch(data))
+    with pytest.raises(CryodedupError, match=r"bad\.cs: not a readable CryoSPARC dataset.*" + message):
+        CsFile.load(tmp_path / "bad.cs")

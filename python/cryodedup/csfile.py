@@ -9,10 +9,13 @@ names, per slot, the ``.cs`` file that holds it; the files share one set of ``ui
 
 from __future__ import annotations
 
+import io
+import json
 import os
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, NoReturn, Union
 
 import numpy as np
 
@@ -78,7 +81,9 @@ class CsFile:
             if magic == CSDAT_MAGIC:
                 from cryosparc.dataset import Dataset
 
-                dataset = Dataset.load(path)
+                data = path.read_bytes()
+                check_csdat(path, data)  # cryosparc-tools' decoder can crash on bad bytes
+                dataset = Dataset.load(io.BytesIO(data))
                 _check_distinct_uids(np.asarray(dataset["uid"]), path)
                 return cls(dataset, "csdat", path)
         except CryodedupError:
@@ -131,6 +136,122 @@ class CsFile:
 
             return Dataset(self.data)
         return self.data
+
+
+#: LZ4 turns at most this many bytes into one (a run costs 1 byte per 255 plus a little).
+LZ4_MAX_RATIO = 255
+
+
+def check_csdat(path: Path, data: bytes) -> None:
+    """Checks a compressed (CSDAT) ``.cs`` file completely, before cryosparc-tools decodes it.
+
+    The layout (cryosparc-tools' ``Dataset.stream``): the magic, a little-endian u32 header
+    size, a JSON header (``length``, ``dtype``, ``compression``, ``compressed_fields``), then
+    for each field a u32 size and that many bytes (LZ4 blocks for compressed fields), then
+    the string heap: NUL-terminated strings that string fields index by byte offset. Every
+    size is checked against the bytes present, every compressed field is decompressed to
+    exactly its declared size, and every string offset must start a string inside the heap:
+    the decoder trusts all of these, and a truncated file made it crash.
+
+    Raises
+    ------
+    CryodedupError
+        One line naming the file and the part (header or field) that is wrong.
+    """
+
+    def fail(what: str) -> NoReturn:
+        raise CryodedupError(f"{path}: not a readable CryoSPARC dataset, truncated or corrupted: {what}")
+
+    pos = len(CSDAT_MAGIC)
+    if len(data) < pos + 4:
+        fail("the header size is cut off")
+    (header_size,) = struct.unpack_from("<I", data, pos)
+    pos += 4
+    if pos + header_size > len(data):
+        fail(f"the header declares {header_size} bytes, {len(data) - pos} are present")
+    header = _csdat_header(data[pos : pos + header_size])
+    if header is None:
+        fail("the header is not the JSON object cryosparc-tools writes")
+    pos += header_size
+    length, compressed = header["length"], set(header["compressed_fields"])
+    string_offsets: list[tuple[str, np.ndarray]] = []
+    for spec in header["dtype"] if length else []:
+        name, dtype = spec[0], _field_dtype(spec)
+        if dtype is None:
+            fail(f"field {name!r} has no valid type ({spec[1:]!r})")
+        expected = length * dtype.itemsize
+        if pos + 4 > len(data):
+            fail(f"field {name!r}: its size is cut off")
+        (size,) = struct.unpack_from("<I", data, pos)
+        pos += 4
+        if pos + size > len(data):
+            fail(f"field {name!r} declares {size} bytes, {len(data) - pos} are present")
+        chunk = data[pos : pos + size]
+        pos += size
+        if name in compressed:
+            raw = _lz4_decompress(chunk, expected)
+            if raw is None:
+                fail(f"field {name!r}: its compressed bytes do not decode to {length} rows")
+        else:
+            if size != expected:
+                fail(f"field {name!r} holds {size} bytes, {length} rows need {expected}")
+            raw = chunk
+        if dtype == np.dtype(object):
+            string_offsets.append((name, np.frombuffer(raw, dtype="<u8")))
+    heap = np.frombuffer(data, dtype=np.uint8, offset=pos)
+    if string_offsets and (len(heap) == 0 or heap[-1] != 0):
+        fail("the string heap is cut off (it must end with a NUL byte)")
+    for name, offsets in string_offsets:
+        if len(offsets) and offsets.max() >= len(heap):
+            fail(f"field {name!r} names a string past the end of the string heap ({len(heap)} bytes)")
+        starts = offsets[offsets > 0]
+        if len(starts) and heap[starts - 1].any():
+            fail(f"field {name!r} names a string offset inside another string")
+
+
+def _csdat_header(text: bytes) -> dict | None:
+    """The CSDAT header, or None when it is not what cryosparc-tools writes."""
+    try:
+        header = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    ok = (
+        isinstance(header, dict)
+        and isinstance(header.get("length"), int)
+        and header["length"] >= 0
+        and isinstance(header.get("dtype"), list)
+        and all(isinstance(f, list) and len(f) in (2, 3) and isinstance(f[0], str) for f in header["dtype"])
+        and header.get("compression") in (None, "lz4")
+        and isinstance(header.get("compressed_fields"), list)
+    )
+    return header if ok else None
+
+
+def _field_dtype(spec: list) -> np.dtype | None:
+    """The numpy type of one header field ``[name, type]`` or ``[name, type, shape]``."""
+    try:
+        dtype = np.dtype(spec[1]) if len(spec) == 2 else np.dtype((spec[1], tuple(spec[2])))
+    except (TypeError, ValueError):
+        return None
+    return dtype if dtype.itemsize > 0 else None
+
+
+def _lz4_decompress(chunk: bytes, size: int) -> bytes | None:
+    """``chunk`` decompressed as one LZ4 block of exactly ``size`` bytes, else None.
+
+    Uses the bounds-checked decoder (``LZ4_decompress_safe``) of cryosparc-tools; sizes that
+    no LZ4 block of this length can reach are refused before any buffer is allocated.
+    """
+    from cryosparc.dataset.core import Stream
+
+    if size <= 0 or size > LZ4_MAX_RATIO * len(chunk) + 16 or size >= 2**31:
+        return None
+    out = np.empty(size, dtype=np.uint8)
+    try:
+        decoded = Stream().decompress_numpy(chunk, out)
+    except ValueError:
+        return None
+    return out.tobytes() if len(decoded) == size else None
 
 
 @dataclass

@@ -451,7 +451,11 @@ struct Neighbourhood<'a, const D: usize> {
 
 impl<'a, const D: usize> Neighbourhood<'a, D> {
     fn new(input: &'a Input<'a>, members: &'a [u32], points: &'a [[f64; D]]) -> Self {
-        let positions = Positions::new(points);
+        // Only exact matching and nearest-neighbour searches need coincident points merged;
+        // the greedy radius searches meet each point a bounded number of times anyway.
+        let params = input.params;
+        let merge = params.min_dist == 0.0 || params.remove_entirely;
+        let positions = if merge { Positions::new(points) } else { Positions::each_apart(points) };
         let tree = (input.params.min_dist > 0.0).then(|| KdTree::new(&positions.points));
         Neighbourhood { input, members, points, positions, tree }
     }
@@ -566,6 +570,12 @@ impl<const D: usize> Positions<D> {
         start.push(sorted.len() as u32);
         let unique = runs.iter().map(|run| points[run[0] as usize]).collect();
         Positions { points: unique, of, sorted, start }
+    }
+
+    /// Every point a position of its own (no sort: for radius searches only).
+    fn each_apart(points: &[[f64; D]]) -> Self {
+        let n = points.len() as u32;
+        Positions { points: points.to_vec(), of: (0..n).collect(), sorted: (0..n).collect(), start: (0..=n).collect() }
     }
 
     fn members(&self, position: u32) -> &[u32] {

@@ -99,11 +99,22 @@ impl<const D: usize> KdTree<D> {
             }
         };
         if hi - lo <= LEAF_SIZE {
-            let reach = best.0.sqrt();
-            let reach = reach + reach * 1e-9 + f64::MIN_POSITIVE;
-            let first = self.points[lo..hi].partition_point(|p| p[0] < query[0] - reach);
-            for k in lo + first..hi {
-                if self.points[k][0] > query[0] + reach {
+            // A leaf is sorted by x: scan outwards from the query's x and stop on each side
+            // once dx^2 alone exceeds the best distance (exact: d2 = dx^2 + ... >= dx^2), so
+            // in a dense leaf only the few points near the query are measured.
+            let at = lo + self.points[lo..hi].partition_point(|p| p[0] < query[0]);
+            for k in at..hi {
+                let dx = self.points[k][0] - query[0];
+                if dx * dx > best.0 {
+                    break;
+                }
+                if consider(k, best) {
+                    return true;
+                }
+            }
+            for k in (lo..at).rev() {
+                let dx = self.points[k][0] - query[0];
+                if dx * dx > best.0 {
                     break;
                 }
                 if consider(k, best) {

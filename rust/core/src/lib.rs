@@ -11,6 +11,7 @@
 pub mod consensus;
 pub mod dedup;
 pub mod filaments;
+pub mod fuzzing;
 pub mod kdtree;
 pub mod micrographs;
 pub mod particle_rows;
