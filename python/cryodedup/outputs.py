@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -21,9 +22,20 @@ class AtomicOutputs:
     The temporary files sit in the outputs' folders; on any error they are removed and
     nothing appears. Existing outputs are refused unless ``force``. Use as a context manager that yields
     {final path: temporary path}.
+
+    Outputs inside one of ``folders`` that does not exist yet (a picker job's thousands of
+    per-micrograph files) are written in a temporary folder beside it, renamed into place
+    once: one rename instead of one per file. A folder that exists gets its files one by one.
     """
 
-    def __init__(self, paths: Iterable[StrPath], *, force: bool = False, inputs: Iterable[StrPath] = ()) -> None:
+    def __init__(
+        self,
+        paths: Iterable[StrPath],
+        *,
+        force: bool = False,
+        inputs: Iterable[StrPath] = (),
+        folders: Iterable[StrPath] = (),
+    ) -> None:
         self.paths = [Path(p) for p in paths]
         # Files are compared by identity (device, inode), which sees through links and spelling.
         # A picker job has thousands of inputs and outputs: outputs in a folder that does not
@@ -36,10 +48,20 @@ class AtomicOutputs:
             if not force:
                 raise CryodedupError(f"{p}: already exists; use --force to overwrite it")
         pid = os.getpid()
-        self.temporary = {p: p.with_name(f".{p.name}.{pid}.tmp") for p in self.paths}
+        new_folders = [str(f) for f in folders if not os.path.lexists(f)]
+        #: {final folder: temporary folder} of the folders renamed whole.
+        self.folders = {f: os.path.join(os.path.dirname(f), f".{os.path.basename(f)}.{pid}.tmp") for f in new_folders}
+        self.temporary = {p: self._temporary_name(p, pid) for p in self.paths}
+
+    def _temporary_name(self, path: Path, pid: int) -> Path:
+        text = str(path)
+        for final, temporary in self.folders.items():
+            if text.startswith(final + os.sep):
+                return Path(temporary + text[len(final) :])
+        return path.with_name(f".{path.name}.{pid}.tmp")
 
     def __enter__(self) -> dict[Path, Path]:
-        for folder in dict.fromkeys(p.parent for p in self.paths):
+        for folder in dict.fromkeys(p.parent for p in self.temporary.values()):
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as err:
@@ -49,12 +71,20 @@ class AtomicOutputs:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        renamed_whole = tuple(f + os.sep for f in self.folders)
         if exc_type is None:
             for final, tmp in self.temporary.items():
-                os.replace(str(tmp), str(final))
+                if not str(final).startswith(renamed_whole):
+                    os.replace(str(tmp), str(final))
+            for final_folder, tmp_folder in self.folders.items():
+                if os.path.isdir(tmp_folder):
+                    os.replace(tmp_folder, final_folder)
         else:
-            for tmp in self.temporary.values():
-                tmp.unlink(missing_ok=True)
+            for final, tmp in self.temporary.items():
+                if not str(final).startswith(renamed_whole):
+                    tmp.unlink(missing_ok=True)
+            for tmp_folder in self.folders.values():
+                shutil.rmtree(tmp_folder, ignore_errors=True)
 
 
 def _existing(paths: list[Path]) -> list[tuple[Path, tuple[int, int]]]:
