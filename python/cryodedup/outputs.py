@@ -48,7 +48,7 @@ class AtomicOutputs:
             if not force:
                 raise CryodedupError(f"{p}: already exists; use --force to overwrite it")
         pid = os.getpid()
-        new_folders = [str(f) for f in folders if not os.path.lexists(f)]
+        new_folders = [str(Path(f)) for f in folders if not os.path.lexists(f)]
         #: {final folder: temporary folder} of the folders renamed whole.
         self.folders = {f: os.path.join(os.path.dirname(f), f".{os.path.basename(f)}.{pid}.tmp") for f in new_folders}
         self.temporary = {p: self._temporary_name(p, pid) for p in self.paths}
@@ -73,12 +73,13 @@ class AtomicOutputs:
     ) -> None:
         renamed_whole = tuple(f + os.sep for f in self.folders)
         if exc_type is None:
-            for final, tmp in self.temporary.items():
-                if not str(final).startswith(renamed_whole):
-                    os.replace(str(tmp), str(final))
+            # The folders first: a list file that names their files appears after them.
             for final_folder, tmp_folder in self.folders.items():
                 if os.path.isdir(tmp_folder):
                     os.replace(tmp_folder, final_folder)
+            for final, tmp in self.temporary.items():
+                if not str(final).startswith(renamed_whole):
+                    os.replace(str(tmp), str(final))
         else:
             for final, tmp in self.temporary.items():
                 if not str(final).startswith(renamed_whole):
