@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+
 import numpy as np
 import pytest
 
@@ -323,3 +324,44 @@ def test_a_signal_during_the_renames_waits_until_every_output_is_in_place(tmp_pa
             tmp[p].write_text(f"new {p.name}")
     assert [p.read_text() for p in finals] == ["new kept.star", "new rejected.star"]
     assert _files(tmp_path) == ["kept.star", "rejected.star"]
+
+def _tree(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def test_a_new_folder_of_outputs_appears_whole_by_one_rename(tmp_path):
+    # A picker job writes thousands of per-micrograph files: they go into one temporary
+    # folder, renamed into place at the end; until then no output folder appears.
+    job = tmp_path / "job"
+    files = [job / "kept" / "Movies" / f"m{k}_autopick.star" for k in range(3)] + [job / "autopick_kept.star"]
+    with AtomicOutputs(files, folders=[job / "kept"]) as temporary:
+        for path, tmp in temporary.items():
+            tmp.write_text(path.name)
+        assert not (job / "kept").exists() and not files[-1].exists()
+        assert {tmp.parent.parent.name for tmp in list(temporary.values())[:3]} == {f".kept.{os.getpid()}.tmp"}
+    assert _tree(job) == ["autopick_kept.star", "kept", "kept/Movies"] + [
+        f"kept/Movies/m{k}_autopick.star" for k in range(3)
+    ]
+    assert [p.read_text() for p in files] == [p.name for p in files]
+
+
+def test_a_failure_leaves_no_output_folder_behind(tmp_path):
+    job = tmp_path / "job"
+    files = [job / "kept" / "Movies" / "m0_autopick.star", job / "autopick_kept.star"]
+    with pytest.raises(RuntimeError), AtomicOutputs(files, folders=[job / "kept"]) as temporary:
+        temporary[files[0]].write_text("half")
+        raise RuntimeError("the job failed")
+    assert _tree(job) == []
+
+
+def test_an_existing_output_folder_gets_its_files_one_by_one(tmp_path):
+    # Rerun with --force: the folder stays, with its other files; the outputs are replaced.
+    folder = tmp_path / "kept"
+    (folder / "Movies").mkdir(parents=True)
+    (folder / "Movies" / "other.star").write_text("not ours")
+    (folder / "Movies" / "m0_autopick.star").write_text("old")
+    target = folder / "Movies" / "m0_autopick.star"
+    with AtomicOutputs([target], force=True, folders=[folder]) as temporary:
+        assert temporary[target].parent == target.parent
+        temporary[target].write_text("new")
+    assert target.read_text() == "new" and (folder / "Movies" / "other.star").read_text() == "not ours"

@@ -98,3 +98,41 @@ def test_same_format_outputs(two_pickers, tmp_path):
     out = write_like_input(read_picks(topaz), [True, False], tmp_path / "tz")
     assert out["kept"][0].read_text() == "image_name\tx_coord\ty_coord\tscore\na\t1\t2\t0.5\n"
     assert out["rejected"][0].read_text() == "image_name\tx_coord\ty_coord\tscore\nb\t3\t4\t0.1\n"
+
+
+def test_two_relion_jobs_merge_into_a_tree_of_byte_copies(tmp_path):
+    # The whole output tree, file for file: each per-micrograph file is the inputs' header and
+    # the subset's rows, first picker's then second's, each row its input line unchanged.
+    from test_picks_relion import autopick_text
+
+    picks = {"m1": [(100.5, 200.25, 0.3), (10, 20, 0.1)], "m2": [(7, 8, 1.5)], "m3": []}
+    job, _ = relion3_job(tmp_path, picks)
+    second = {"m1": [(101.0, 201.0, 0.9)], "m2": [(300.0, 40.0, 0.2), (7.5, 8.5, 0.05)], "m3": [(1, 2, 3)]}
+    other = tmp_path / "AutoPick/job007"
+    (other / "Movies").mkdir(parents=True)
+    (other / "coords_suffix_autopick.star").write_text("CtfFind/job003/micrographs_ctf.star\n")
+    for mic, rows in second.items():
+        (other / f"Movies/{mic}_autopick.star").write_text(autopick_text(rows))
+    inputs = [read_picks(job, project_dir=tmp_path), read_picks(other, project_dir=tmp_path)]
+    keep = np.array([True, False, True, False, True, False, True])  # job006 m1 x2, m2; job007 m1, m2 x2, m3
+    write_relion(inputs, keep, tmp_path / "out")
+
+    header = autopick_text([])
+    lines = {
+        (j, m): autopick_text(rows)[len(header) - 1 :].splitlines(keepends=True)[:-1]
+        for j, mics in enumerate([picks, second])
+        for m, rows in mics.items()
+    }
+    expected = {}
+    flags = iter(keep)
+    chosen = {(j, m): [next(flags) for _ in lines[j, m]] for j in (0, 1) for m in ("m1", "m2", "m3")}
+    for subset, wanted in (("kept", True), ("rejected", False)):
+        for m in ("m1", "m2", "m3"):
+            rows = [line for j in (0, 1) for line, flag in zip(lines[j, m], chosen[j, m]) if flag == wanted]
+            expected[f"{subset}/Movies/{m}_autopick.star"] = header[:-1] + "".join(rows) + "\n"
+    out = tmp_path / "out"
+    written = {str(p.relative_to(out)): p.read_text() for p in out.rglob("*") if p.is_file()}
+    assert set(written) == set(expected) | {"autopick_kept.star", "autopick_rejected.star"}
+    for name, text in expected.items():
+        assert written[name] == text, name
+    assert [p.name for p in out.rglob(".*")] == []  # no temporary left

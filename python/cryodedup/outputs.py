@@ -7,6 +7,7 @@ import fcntl
 import functools
 import importlib.util
 import os
+import shutil
 import signal
 import threading
 from collections.abc import Iterable, Iterator
@@ -84,26 +85,53 @@ class AtomicOutputs:
     input or a folder never. The output folder is locked for the run (``.cryodedup.lock``):
     a second run into it is refused. Inside :func:`output_batch` the renames wait for the
     batch's end. Use as a context manager that yields {final path: temporary path}.
+
+    Outputs inside one of ``folders`` that does not exist yet (a picker job's thousands of
+    per-micrograph files) are written in a temporary folder beside it, renamed into place
+    once: one rename instead of one per file. A folder that exists gets its files one by one.
     """
 
-    def __init__(self, paths: Iterable[StrPath], *, force: bool = False, inputs: Iterable[StrPath] = ()) -> None:
+    def __init__(
+        self,
+        paths: Iterable[StrPath],
+        *,
+        force: bool = False,
+        inputs: Iterable[StrPath] = (),
+        folders: Iterable[StrPath] = (),
+    ) -> None:
         self.paths = [Path(p) for p in paths]
-        self.created = _make_folders(dict.fromkeys(p.parent for p in self.paths))
+        pid = os.getpid()
+        #: {final folder: temporary folder} of the new folders renamed whole.
+        self.folders = {
+            Path(f): Path(f).with_name(f".{Path(f).name}.{pid}.tmp") for f in folders if not os.path.lexists(f)
+        }
+        self.temporary = {p: self._temporary_name(p, pid) for p in self.paths}
+        singly = [p for p, tmp in self.temporary.items() if tmp.parent == p.parent]  # not in a new folder
+        self.created = _make_folders(dict.fromkeys([p.parent for p in singly] + [f.parent for f in self.folders]))
         self.locks: list[_FolderLock] = []
         try:
             self.locks = [_FolderLock.take(folder) for folder in _topmost(self.created.keys())]
-            _check_targets(self.paths, force, inputs)
+            _check_targets(singly, force, inputs)  # a folder that did not exist holds no file
         except BaseException:
             self._give_up()
             raise
-        pid = os.getpid()
-        self.temporary = {p: p.with_name(f".{p.name}.{pid}.tmp") for p in self.paths}
         if _batches:  # the batch renames, unlocks and removes new folders at its end
             _batches[-1].locks += self.locks
             _batches[-1].created += [folder for folder, created in self.created.items() if created]
             self.locks = []
 
+    def _temporary_name(self, path: Path, pid: int) -> Path:
+        for final, temporary in self.folders.items():
+            if path.is_relative_to(final):
+                return temporary / path.relative_to(final)
+        return path.with_name(f".{path.name}.{pid}.tmp")
+
     def __enter__(self) -> dict[Path, Path]:
+        for folder in dict.fromkeys(tmp.parent for final, tmp in self.temporary.items() if tmp.parent != final.parent):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise _write_error(err, self.temporary) from None
         return self.temporary
 
     def __exit__(
@@ -114,7 +142,9 @@ class AtomicOutputs:
             if isinstance(exc, OSError) and not isinstance(exc, CryodedupError):
                 raise _write_error(exc, self.temporary) from None
             return
-        renames = [(tmp, final) for final, tmp in self.temporary.items()]
+        # The folders first: a list file that names their files appears after them.
+        renames = [(tmp, final) for final, tmp in self.folders.items() if tmp.is_dir()]
+        renames += [(tmp, final) for final, tmp in self.temporary.items() if tmp.parent == final.parent]
         if _batches:
             _batches[-1].renames += renames
             return
@@ -125,6 +155,7 @@ class AtomicOutputs:
 
     def _give_up(self) -> None:
         _discard(getattr(self, "temporary", {}).values())
+        _discard(getattr(self, "folders", {}).values())
         _release(self.locks)
         for folder, created in reversed(self.created.items()):
             if created:
@@ -224,9 +255,13 @@ def _release(locks: list[_FolderLock]) -> None:
 
 
 def _discard(temporary: Iterable[Path]) -> None:
+    """Removes temporary files and folders (a folder renamed whole is removed with its files)."""
     for tmp in temporary:
         with suppress(OSError):
-            tmp.unlink(missing_ok=True)
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp)
+            else:
+                tmp.unlink(missing_ok=True)
 
 
 def _remove_if_empty(folder: Path) -> None:
@@ -287,8 +322,7 @@ def _rename_or_restore(renames: list[tuple[Path, Path]]) -> None:
             os.replace(tmp, final)
             done.append(final)
     except OSError as err:
-        for final in done:
-            final.unlink(missing_ok=True)
+        _discard(done)
         for backup, final in backups:
             if final in done or not final.exists():
                 os.replace(backup, final)

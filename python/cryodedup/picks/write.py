@@ -84,7 +84,8 @@ def write_relion(inputs: list[Picks], keep: ArrayLike, outdir: StrPath, *, force
     header, copy_rows = _relion_header(inputs)
     paths = list(targets.values()) + [p for s in SUBSETS for p in per_mic[s].values()]
     sources = [f.path for p in inputs for f in p.files]
-    with AtomicOutputs(paths, force=force, inputs=sources) as tmp:
+    folders = [outdir / s for s in SUBSETS]
+    with AtomicOutputs(paths, force=force, inputs=sources, folders=folders) as tmp:
         # Output k < len(names): the kept file of micrograph k; the rejected files follow.
         outputs = [(str(tmp[per_mic[s][n]]), header.encode(), b"\n") for s in SUBSETS for n in names]
         mic = np.concatenate(mapped) if mapped else np.zeros(0, dtype=np.int64)
@@ -257,7 +258,10 @@ def write_like_input(picks: Picks, keep: ArrayLike, outdir: StrPath, *, force: b
         raise CryodedupError(f"{picks.source}: two input files share a file name; outputs would overwrite each other")
     targets = {s: [outdir / s / n for n in names] for s in SUBSETS}
     with AtomicOutputs(
-        [p for s in SUBSETS for p in targets[s]], force=force, inputs=[f.path for f in picks.files]
+        [p for s in SUBSETS for p in targets[s]],
+        force=force,
+        inputs=[f.path for f in picks.files],
+        folders=[outdir / s for s in SUBSETS],
     ) as tmp:
         if picks.format == "eman2-json":
             _write_info_json(picks, mask, targets, tmp)

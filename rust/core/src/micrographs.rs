@@ -151,6 +151,11 @@ pub struct Plan {
     columns_used: usize,
 }
 
+thread_local! {
+    /// Each thread's buffer for the cross-power spectrum of the pair it compares.
+    static PRODUCT: std::cell::RefCell<Vec<Complex32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Smallest overlap (fraction of the image) at which a Pearson coefficient is trusted.
 const MIN_OVERLAP: f64 = 0.05;
 
@@ -219,14 +224,19 @@ impl Plan {
     /// coefficient and overlap are not computed (NaN), which saves most of the time when
     /// all pairs are compared.
     pub fn compare(&self, a: &Spectrum, b: &Spectrum, min_z: f64) -> PairScore {
-        let mut product: Vec<Complex32> = a.freq.iter().zip(&b.freq).map(|(p, q)| p * q.conj()).collect();
-        // The map's mean and standard deviation from the spectrum (Parseval), not from a
-        // pass over the map: for the unnormalised inverse FFT, mean = P(0, 0) and
-        // variance = sum over the full spectrum of |P|^2, minus the mean squared.
-        let mean = product[0].re as f64;
-        let sd = (self.full_spectrum_power(&product) - mean * mean).max(0.0).sqrt();
-        let map = self.inverse_columns(&mut product);
-        let (peak_at, peak) = argmax(&map);
+        // The product's buffer is kept by each thread from pair to pair: a fresh one of this
+        // size would be mapped, faulted in and unmapped by the allocator for every pair.
+        let (mean, sd, peak_at, peak) = PRODUCT.with_borrow_mut(|product| {
+            product.clear();
+            product.extend(a.freq.iter().zip(&b.freq).map(|(p, q)| p * q.conj()));
+            // The map's mean and standard deviation from the spectrum (Parseval), not from a
+            // pass over the map: for the unnormalised inverse FFT, mean = P(0, 0) and
+            // variance = sum over the full spectrum of |P|^2, minus the mean squared.
+            let mean = product[0].re as f64;
+            let sd = (self.full_spectrum_power(product) - mean * mean).max(0.0).sqrt();
+            let (peak_at, peak) = self.inverse_columns_argmax(product);
+            (mean, sd, peak_at, peak)
+        });
         let z = if sd > 0.0 { (peak as f64 - mean) / sd } else { 0.0 };
         let (sy, sx) = ((peak_at / self.px) as i64, (peak_at % self.px) as i64);
         let mut best = PairScore { z, dy: sy, dx: sx, pearson: f64::NAN, overlap: f64::NAN };
@@ -257,29 +267,46 @@ impl Plan {
             .sum()
     }
 
-    /// The real map of a half spectrum given as the first `columns_used` columns,
-    /// column-major: one batched FFT down the contiguous columns, then a real inverse FFT
-    /// along each row.
-    fn inverse_columns(&self, columns: &mut [Complex32]) -> Vec<f32> {
+    /// Index (row-major, in the `py` x `px` map) and value of the largest element of the real
+    /// map of a half spectrum given as the first `columns_used` columns, column-major (the
+    /// first of equals). One batched FFT down the contiguous columns, then a real inverse FFT
+    /// along each row; the map is never stored whole: rows are made a few at a time from
+    /// whole cache lines of the columns, and each row's maximum is taken as it comes.
+    fn inverse_columns_argmax(&self, columns: &mut [Complex32]) -> (usize, f32) {
+        const ROWS: usize = 8;
         let hx = self.px / 2 + 1;
         let mut scratch = vec![Complex32::new(0.0, 0.0); self.col_inverse.get_inplace_scratch_len()];
         self.col_inverse.process_with_scratch(columns, &mut scratch);
-        let mut out = vec![0.0f32; self.py * self.px];
-        let mut row = self.c2r.make_input_vec();
+        let mut rows = vec![Complex32::new(0.0, 0.0); ROWS * hx];
         let mut row_scratch = self.c2r.make_scratch_vec();
-        for (ky, dst) in out.chunks_exact_mut(self.px).enumerate() {
-            // The real FFT uses its input as scratch: every term is set again for each row.
-            for (kx, value) in row.iter_mut().enumerate() {
-                *value = if kx < self.columns_used { columns[kx * self.py + ky] } else { Complex32::new(0.0, 0.0) };
+        let mut out = vec![0.0f32; self.px];
+        let (mut best_at, mut best) = (0, f32::MIN);
+        for y0 in (0..self.py).step_by(ROWS) {
+            let n = ROWS.min(self.py - y0);
+            for (kx, column) in columns.chunks_exact(self.py).enumerate() {
+                for (k, &value) in column[y0..y0 + n].iter().enumerate() {
+                    rows[k * hx + kx] = value;
+                }
             }
-            // The inverse real FFT needs exactly real DC and Nyquist terms.
-            row[0].im = 0.0;
-            if self.px % 2 == 0 {
-                row[hx - 1].im = 0.0;
+            for (k, row) in rows.chunks_exact_mut(hx).take(n).enumerate() {
+                // The real FFT uses its input as scratch: the terms beyond the band are zeroed
+                // again for each row.
+                row[self.columns_used..].fill(Complex32::new(0.0, 0.0));
+                // The inverse real FFT needs exactly real DC and Nyquist terms.
+                row[0].im = 0.0;
+                if self.px % 2 == 0 {
+                    row[hx - 1].im = 0.0;
+                }
+                self.c2r.process_with_scratch(row, &mut out, &mut row_scratch).expect("row FFT sizes match the plan");
+                // Most rows hold no new maximum: the place is looked for only in those that do.
+                let peak = max_value(&out);
+                if peak > best {
+                    let at = out.iter().position(|&v| v == peak).unwrap_or(0);
+                    (best_at, best) = ((y0 + k) * self.px + at, peak);
+                }
             }
-            self.c2r.process_with_scratch(&mut row, dst, &mut row_scratch).expect("row FFT sizes match the plan");
         }
-        out
+        (best_at, best)
     }
 
     fn forward(&self, padded: &mut [f32]) -> Vec<Complex32> {
@@ -325,9 +352,8 @@ impl Plan {
     }
 }
 
-/// Index and value of the largest element (the first of equals). The maximum is found first
-/// in independent lanes, which the compiler vectorises, then its index.
-fn argmax(values: &[f32]) -> (usize, f32) {
+/// The largest element (NaN ignored), found in independent lanes that the compiler vectorises.
+fn max_value(values: &[f32]) -> f32 {
     let mut lanes = [f32::MIN; 16];
     let chunks = values.chunks_exact(16);
     let tail = chunks.remainder();
@@ -336,8 +362,7 @@ fn argmax(values: &[f32]) -> (usize, f32) {
             *lane = if v > *lane { v } else { *lane };
         }
     }
-    let peak = lanes.iter().chain(tail).fold(f32::MIN, |m, &v| if v > m { v } else { m });
-    (values.iter().position(|&v| v == peak).unwrap_or(0), peak)
+    lanes.iter().chain(tail).fold(f32::MIN, |m, &v| if v > m { v } else { m })
 }
 
 /// A window that is 1 inside and falls to 0 over the outer 8 % at each end (Tukey).

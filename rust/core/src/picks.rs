@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use memchr::memchr_iter;
@@ -122,12 +122,22 @@ pub fn read_files(paths: &[PathBuf], request: &Request) -> Result<Tables, PicksE
 /// Reads one file.
 pub fn read_file(path: &Path, request: &Request) -> Result<FileRows, PicksError> {
     let io_error = |error| PicksError::Io { path: path.to_path_buf(), error };
-    let file = File::open(path).map_err(io_error)?;
+    let mut file = File::open(path).map_err(io_error)?;
     let len = file.metadata().map_err(io_error)?.len();
+    if len < MAP_FROM_BYTES {
+        // A picker's per-micrograph file is a few kB: read into memory, which costs less
+        // than mapping it (page faults, and an unmap that every thread's TLB must see).
+        let mut data = Vec::with_capacity(len as usize);
+        file.read_to_end(&mut data).map_err(io_error)?;
+        return read_bytes(path, &data, request);
+    }
     // SAFETY: inputs are only read; cryodedup never writes to them.
-    let map = if len == 0 { None } else { Some(unsafe { Mmap::map(&file) }.map_err(io_error)?) };
-    read_bytes(path, map.as_deref().unwrap_or(&[]), request)
+    let map = unsafe { Mmap::map(&file) }.map_err(io_error)?;
+    read_bytes(path, &map, request)
 }
+
+/// Files from this size on are memory-mapped, smaller ones read.
+const MAP_FROM_BYTES: u64 = 1 << 20;
 
 /// Reads one file's bytes (`path` names it in errors).
 pub fn read_bytes(path: &Path, data: &[u8], request: &Request) -> Result<FileRows, PicksError> {
