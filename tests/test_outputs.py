@@ -325,6 +325,7 @@ def test_a_signal_during_the_renames_waits_until_every_output_is_in_place(tmp_pa
     assert [p.read_text() for p in finals] == ["new kept.star", "new rejected.star"]
     assert _files(tmp_path) == ["kept.star", "rejected.star"]
 
+
 def _tree(root):
     return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
 
