@@ -318,9 +318,14 @@ def test_a_signal_during_the_renames_waits_until_every_output_is_in_place(tmp_pa
         os.kill(os.getpid(), signal.SIGINT)  # Python's default handler raises KeyboardInterrupt
 
     monkeypatch.setattr(outputs.os, "replace", replace_then_interrupt)
-    with pytest.raises(KeyboardInterrupt), AtomicOutputs(finals, force=True) as tmp:
-        for p in finals:
-            tmp[p].write_text(f"new {p.name}")
+    # Python's own handler, even where the test runner was started with SIGINT ignored (nohup, &).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), AtomicOutputs(finals, force=True) as tmp:
+            for p in finals:
+                tmp[p].write_text(f"new {p.name}")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert [p.read_text() for p in finals] == ["new kept.star", "new rejected.star"]
     assert _files(tmp_path) == ["kept.star", "rejected.star"]
 
