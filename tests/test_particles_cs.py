@@ -13,7 +13,7 @@ from numpy.lib.recfunctions import repack_fields
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.synthetic import cs_particles, write_cs
-from helpers import shared_file
+from helpers import LOCATION_FIELDS, shared_file
 from oracle import oracle_by_group
 
 
@@ -26,12 +26,7 @@ def location_rows(mic_uid, x_px, y_px, shift_px, shape=(4000, 6000), psize_align
     """Particles as CryoSPARC stores them: fractions of the [ny, nx] micrograph shape."""
     n = len(x_px)
     dtype = [
-        ("uid", "<u8"),
-        ("location/micrograph_uid", "<u8"),
-        ("location/micrograph_shape", "<u4", (2,)),
-        ("location/center_x_frac", "<f8"),
-        ("location/center_y_frac", "<f8"),
-        ("location/micrograph_psize_A", "<f4"),
+        *LOCATION_FIELDS,
         ("alignments2D/shift", "<f4", (2,)),
         ("alignments2D/psize_A", "<f4"),
         ("alignments2D/error", "<f4"),

@@ -129,23 +129,10 @@ pub fn dedup_with_masks<G: GroupId>(
     dedup_full(groups, coords, dim, scores, inputs, None, None, params)
 }
 
-/// [`dedup_with_masks`] where, with `pose`, two particles within `min_dist` are duplicates
-/// only if their orientations are within the pose test's maximum angle (docs/design.md
-/// section 9); the angle is computed for the close pairs only.
-pub fn dedup_with_poses<G: GroupId>(
-    groups: &[G],
-    coords: &[f64],
-    dim: usize,
-    scores: Option<&[f64]>,
-    inputs: Option<&[u32]>,
-    params: &DedupParams,
-    pose: Option<&PoseTest>,
-) -> Result<(DedupResult, Option<Vec<u64>>), DedupError> {
-    dedup_full(groups, coords, dim, scores, inputs, None, pose, params)
-}
-
 /// Every variant at once: masks with `inputs`, the filament rule with `tubes`, the
-/// orientation rule with `pose`.
+/// orientation rule with `pose` (two particles within `min_dist` are duplicates only if
+/// their orientations are within its maximum angle, docs/design.md section 9; the angle is
+/// computed for the close pairs only).
 #[allow(clippy::too_many_arguments)]
 pub fn dedup_full<G: GroupId>(
     groups: &[G],
@@ -598,6 +585,14 @@ mod tests {
         DedupParams { min_dist, higher_is_better: true, remove_entirely: false, seed: 0, want_suppressed_by: true }
     }
 
+    /// A reproducible stream of pseudo-random numbers.
+    fn seeded(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state = mix(state);
+            state
+        }
+    }
+
     #[test]
     fn chain_keeps_both_ends() {
         // Centres at 0, 15 and 30 Å with 20 Å: the middle one is suppressed by the best
@@ -703,11 +698,7 @@ mod tests {
         // Random picks of three inputs on four unsorted micrographs, rounded to a grid so
         // that equal centres (min_dist 0) occur: one pass gives the same keep,
         // suppressed_by and masks as dedup and support_masks apart.
-        let mut state = 7u64;
-        let mut next = move || {
-            state = mix(state);
-            state
-        };
+        let mut next = seeded(7);
         let n = 600;
         let groups: Vec<i64> = (0..n).map(|_| (next() % 4) as i64 * 3).collect();
         let coords: Vec<f64> = (0..2 * n).map(|_| (next() % 60) as f64 * 0.5).collect();
@@ -769,11 +760,7 @@ mod tests {
     fn agrees_with_brute_force() {
         // Coarse grid coordinates (exact copies, distances exactly at min_dist), tied and NaN
         // scores, two groups; 3-4-5 steps make boundary cases in both axes.
-        let mut state = 11u64;
-        let mut next = move || {
-            state = mix(state);
-            state
-        };
+        let mut next = seeded(11);
         for round in 0..40 {
             let n = [2, 7, 40, 300][round % 4];
             let groups: Vec<i64> = (0..n).map(|_| (next() % 2) as i64).collect();
