@@ -95,7 +95,7 @@ def test_same_format_outputs(two_pickers, tmp_path):
     assert targets["kept"][0].read_text() == original.replace(original.splitlines()[-2] + "\n", "")
     topaz = tmp_path / "t.txt"
     topaz.write_text("image_name\tx_coord\ty_coord\tscore\na\t1\t2\t0.5\nb\t3\t4\t0.1\n")
-    out = write_like_input(read_picks(topaz), [True, False], tmp_path / "tz")
+    out = write_like_input(read_picks(topaz, topaz_scale=1), [True, False], tmp_path / "tz")
     assert out["kept"][0].read_text() == "image_name\tx_coord\ty_coord\tscore\na\t1\t2\t0.5\n"
     assert out["rejected"][0].read_text() == "image_name\tx_coord\ty_coord\tscore\nb\t3\t4\t0.1\n"
 
@@ -136,3 +136,25 @@ def test_two_relion_jobs_merge_into_a_tree_of_byte_copies(tmp_path):
     for name, text in expected.items():
         assert written[name] == text, name
     assert [p.name for p in out.rglob(".*")] == []  # no temporary left
+
+
+@pytest.mark.slow
+def test_more_files_than_the_map_limit_are_written(tmp_path):
+    # Linux allows a process 65530 memory maps (vm.max_map_count): a writer that held every
+    # source file mapped at once failed here. 70,000 EMAN .box files of one pick each.
+    folder = tmp_path / "boxes"
+    folder.mkdir()
+    n = 70_000
+    for k in range(n):
+        (folder / f"m{k:05d}.box").write_text(f"{k}\t{2 * k}\t100\t100\n")
+    picks = read_picks(folder)
+    assert len(picks) == n
+    keep = np.arange(n) % 3 != 0
+    targets = write_like_input(picks, keep, tmp_path / "out")
+    assert len(targets["kept"]) == n and len(targets["rejected"]) == n
+    # Each output is its input's line in its subset, and empty in the other (hand-worked).
+    for k in (0, 1, 65_531, n - 1):
+        line = f"{k}\t{2 * k}\t100\t100\n"
+        kept = (tmp_path / f"out/kept/m{k:05d}.box").read_text()
+        rejected = (tmp_path / f"out/rejected/m{k:05d}.box").read_text()
+        assert (kept, rejected) == (("", line) if k % 3 == 0 else (line, ""))

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use memchr::memchr_iter;
@@ -99,7 +99,10 @@ pub struct Tables {
 
 /// Reads `paths` in parallel. The first error in the order of `paths` is returned.
 pub fn read_files(paths: &[PathBuf], request: &Request) -> Result<Tables, PicksError> {
-    let mut files = paths.par_iter().map(|p| read_file(p, request)).collect::<Result<Vec<_>, _>>()?;
+    let mut files = paths
+        .par_iter()
+        .map_init(Vec::new, |buffer, p| read_file_with(p, request, buffer))
+        .collect::<Result<Vec<_>, _>>()?;
     // Key ids are per file until here: make them global, in order of first appearance.
     let mut global: HashMap<Vec<u8>, u32> = HashMap::new();
     let mut key_names = Vec::new();
@@ -121,19 +124,21 @@ pub fn read_files(paths: &[PathBuf], request: &Request) -> Result<Tables, PicksE
 
 /// Reads one file.
 pub fn read_file(path: &Path, request: &Request) -> Result<FileRows, PicksError> {
-    let io_error = |error| PicksError::Io { path: path.to_path_buf(), error };
-    let mut file = File::open(path).map_err(io_error)?;
-    let len = file.metadata().map_err(io_error)?.len();
-    if len < MAP_FROM_BYTES {
-        // A picker's per-micrograph file is a few kB: read into memory, which costs less
-        // than mapping it (page faults, and an unmap that every thread's TLB must see).
-        let mut data = Vec::with_capacity(len as usize);
-        file.read_to_end(&mut data).map_err(io_error)?;
-        return read_bytes(path, &data, request);
+    read_file_with(path, request, &mut Vec::new())
+}
+
+/// Reads one file; a small one through `buffer`, reused from file to file.
+///
+/// A picker's per-micrograph file is a few kB: reading it costs less than mapping it (page
+/// faults, and an unmap that every thread's TLB must see); large files are mapped.
+fn read_file_with(path: &Path, request: &Request, buffer: &mut Vec<u8>) -> Result<FileRows, PicksError> {
+    let source = load_source(path, std::mem::take(buffer))
+        .map_err(|error| PicksError::Io { path: path.to_path_buf(), error })?;
+    let rows = read_bytes(path, source.bytes(), request);
+    if let Source::Read(data) = source {
+        *buffer = data;
     }
-    // SAFETY: inputs are only read; cryodedup never writes to them.
-    let map = unsafe { Mmap::map(&file) }.map_err(io_error)?;
-    read_bytes(path, &map, request)
+    rows
 }
 
 /// Files from this size on are memory-mapped, smaller ones read.
@@ -329,75 +334,221 @@ pub enum RowSource<'a> {
 }
 
 /// Writes each output: its header, the rows `i` with `target[i] == output index`, in order
-/// (a row without a line terminator gets one), its footer. Outputs are written in parallel.
+/// (a row without a line terminator gets one), its footer. Outputs are written in parallel,
+/// each with one `write` of its whole content.
+///
+/// Source files are read again here, a few at a time: the outputs that copy rows from the
+/// same sources (a micrograph's kept and rejected files) are written together, holding only
+/// their sources, so that any number of files can be written without hitting the process's
+/// limits on open files and memory maps (Linux: 65530 maps).
 pub fn write_outputs(outputs: &[Output], target: &[i64], rows: &RowSource) -> Result<(), PicksError> {
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); outputs.len()];
-    for (i, &t) in target.iter().enumerate() {
-        if t >= 0 && (t as usize) < outputs.len() {
-            members[t as usize].push(i);
+    let members = Members::of(outputs.len(), target);
+    let tasks = match rows {
+        RowSource::Copy { sources, files, .. } => tasks_sharing_sources(&members, files, sources.len()),
+        RowSource::Numbers { .. } => (0..outputs.len()).map(|o| vec![o]).collect(),
+    };
+    tasks.par_iter().try_for_each_init(
+        || (Vec::new(), SourceCache::default()),
+        |(buffer, cache), task| {
+            cache.clear();
+            for &o in task {
+                let output = &outputs[o];
+                let io_error = |error| PicksError::Io { path: output.path.clone(), error };
+                buffer.clear();
+                buffer.extend_from_slice(&output.header);
+                append_rows(buffer, members.of_output(o), rows, cache)?;
+                buffer.extend_from_slice(&output.footer);
+                File::create(&output.path).and_then(|mut f| f.write_all(buffer)).map_err(io_error)?;
+            }
+            Ok(())
+        },
+    )
+}
+
+/// The rows of each output, in order: one flat list cut by offsets (no vector per output).
+struct Members {
+    offsets: Vec<usize>,
+    rows: Vec<usize>,
+}
+
+impl Members {
+    fn of(n_outputs: usize, target: &[i64]) -> Members {
+        let valid = |t: i64| t >= 0 && (t as usize) < n_outputs;
+        let mut offsets = vec![0usize; n_outputs + 1];
+        target.iter().filter(|&&t| valid(t)).for_each(|&t| offsets[t as usize + 1] += 1);
+        for o in 0..n_outputs {
+            offsets[o + 1] += offsets[o];
+        }
+        let mut next = offsets.clone();
+        let mut rows = vec![0usize; offsets[n_outputs]];
+        for (i, &t) in target.iter().enumerate() {
+            if valid(t) {
+                rows[next[t as usize]] = i;
+                next[t as usize] += 1;
+            }
+        }
+        Members { offsets, rows }
+    }
+
+    fn of_output(&self, o: usize) -> &[usize] {
+        &self.rows[self.offsets[o]..self.offsets[o + 1]]
+    }
+}
+
+/// Outputs grouped so that no source file is needed by two groups: the connected parts of
+/// the graph linking outputs to their sources (union-find over sources). Outputs without
+/// rows are groups of their own.
+fn tasks_sharing_sources(members: &Members, files: &[u32], n_sources: usize) -> Vec<Vec<usize>> {
+    let mut parent: Vec<u32> = (0..n_sources as u32).collect();
+    fn root(parent: &mut [u32], mut s: u32) -> u32 {
+        while parent[s as usize] != s {
+            parent[s as usize] = parent[parent[s as usize] as usize];
+            s = parent[s as usize];
+        }
+        s
+    }
+    let n_outputs = members.offsets.len() - 1;
+    for o in 0..n_outputs {
+        let mut last = None;
+        for &i in members.of_output(o) {
+            let f = files[i];
+            if let Some(previous) = last.filter(|&p| p != f) {
+                let (a, b) = (root(&mut parent, previous), root(&mut parent, f));
+                parent[a as usize] = b;
+            }
+            last = Some(f);
         }
     }
-    let maps = match rows {
-        RowSource::Copy { sources, files, .. } => map_sources(sources, files)?,
-        RowSource::Numbers { .. } => Vec::new(),
-    };
-    outputs.par_iter().zip(&members).try_for_each(|(output, members)| {
-        let io_error = |error| PicksError::Io { path: output.path.clone(), error };
-        let mut out = BufWriter::with_capacity(1 << 16, File::create(&output.path).map_err(io_error)?);
-        out.write_all(&output.header).map_err(io_error)?;
-        write_members(&mut out, members, rows, &maps).map_err(io_error)?;
-        out.write_all(&output.footer).map_err(io_error)?;
-        out.flush().map_err(io_error)
-    })
+    let mut task_of_root: HashMap<u32, usize> = HashMap::new();
+    let mut tasks: Vec<Vec<usize>> = Vec::new();
+    for o in 0..n_outputs {
+        match members.of_output(o).first() {
+            None => tasks.push(vec![o]),
+            Some(&i) => {
+                let r = root(&mut parent, files[i]);
+                let t = *task_of_root.entry(r).or_insert_with(|| {
+                    tasks.push(Vec::new());
+                    tasks.len() - 1
+                });
+                tasks[t].push(o);
+            }
+        }
+    }
+    tasks
 }
 
-/// The source files that rows are copied from, mapped (None: unused or empty).
-fn map_sources(sources: &[PathBuf], files: &[u32]) -> Result<Vec<Option<Mmap>>, PicksError> {
-    let mut used = vec![false; sources.len()];
-    files.iter().for_each(|&f| used[f as usize] = true);
-    sources
-        .par_iter()
-        .zip(used)
-        .map(|(path, used)| {
-            let io_error = |error| PicksError::Io { path: path.clone(), error };
-            if !used {
-                return Ok(None);
-            }
-            let file = File::open(path).map_err(io_error)?;
-            if file.metadata().map_err(io_error)?.len() == 0 {
-                return Ok(None);
-            }
-            // SAFETY: inputs are only read; cryodedup never writes to them.
-            Ok(Some(unsafe { Mmap::map(&file) }.map_err(io_error)?))
-        })
-        .collect()
+/// Source files held while one group of outputs is written, at most [`SOURCES_HELD`] at a
+/// time (least recently used dropped first). Small files are read into reused buffers;
+/// large ones mapped.
+#[derive(Default)]
+struct SourceCache {
+    held: Vec<(u32, Source)>,
+    spare: Vec<Vec<u8>>,
 }
 
-fn write_members(out: &mut impl Write, members: &[usize], rows: &RowSource, maps: &[Option<Mmap>]) -> io::Result<()> {
+enum Source {
+    Read(Vec<u8>),
+    Mapped(Mmap),
+}
+
+impl Source {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Source::Read(data) => data,
+            Source::Mapped(map) => map,
+        }
+    }
+}
+
+/// Source files held at once by one writing thread.
+const SOURCES_HELD: usize = 16;
+
+impl SourceCache {
+    fn clear(&mut self) {
+        while let Some((_, source)) = self.held.pop() {
+            self.recycle(source);
+        }
+    }
+
+    fn recycle(&mut self, source: Source) {
+        if let Source::Read(data) = source {
+            self.spare.push(data);
+        }
+    }
+
+    /// The bytes of source `f` (`path`), read or mapped on first use.
+    fn get(&mut self, f: u32, path: &Path) -> Result<&[u8], PicksError> {
+        if self.held.last().is_some_and(|(held, _)| *held == f) {
+            // The row's file is the previous row's: the usual case, rows come file by file.
+        } else if let Some(k) = self.held.iter().position(|(held, _)| *held == f) {
+            let entry = self.held.remove(k);
+            self.held.push(entry); // most recently used last
+        } else {
+            if self.held.len() == SOURCES_HELD {
+                let (_, old) = self.held.remove(0);
+                self.recycle(old);
+            }
+            let buffer = self.spare.pop().unwrap_or_default();
+            let source =
+                load_source(path, buffer).map_err(|error| PicksError::Io { path: path.to_path_buf(), error })?;
+            self.held.push((f, source));
+        }
+        Ok(self.held.last().map(|(_, s)| s.bytes()).unwrap_or(&[]))
+    }
+}
+
+/// A source file's bytes: read into `buffer` (one `read` for a file that does not change),
+/// or mapped from [`MAP_FROM_BYTES`] on.
+fn load_source(path: &Path, mut buffer: Vec<u8>) -> io::Result<Source> {
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    if len >= MAP_FROM_BYTES {
+        // SAFETY: inputs are only read; cryodedup never writes to them.
+        return Ok(Source::Mapped(unsafe { Mmap::map(&file) }?));
+    }
+    buffer.clear();
+    buffer.resize(len as usize, 0);
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match file.read(&mut buffer[filled..])? {
+            0 => break, // shortened since: the row spans below say so
+            n => filled += n,
+        }
+    }
+    buffer.truncate(filled);
+    Ok(Source::Read(buffer))
+}
+
+fn append_rows(
+    out: &mut Vec<u8>,
+    members: &[usize],
+    rows: &RowSource,
+    cache: &mut SourceCache,
+) -> Result<(), PicksError> {
     match rows {
-        RowSource::Copy { files, starts, ends, .. } => {
+        RowSource::Copy { sources, files, starts, ends } => {
             for &i in members {
-                let data: &[u8] = maps[files[i] as usize].as_deref().unwrap_or(&[]);
-                let row = data.get(starts[i] as usize..ends[i] as usize).ok_or_else(|| {
-                    io::Error::new(io::ErrorKind::InvalidInput, "a row span lies outside its source file")
+                let path = &sources[files[i] as usize];
+                let data = cache.get(files[i], path)?;
+                let row = data.get(starts[i] as usize..ends[i] as usize).ok_or_else(|| PicksError::Io {
+                    path: path.clone(),
+                    error: io::Error::new(io::ErrorKind::InvalidInput, "a row span lies outside its source file"),
                 })?;
-                out.write_all(row)?;
+                out.extend_from_slice(row);
                 if row.last() != Some(&b'\n') {
-                    out.write_all(b"\n")?;
+                    out.push(b'\n');
                 }
             }
         }
         RowSource::Numbers { values, width } => {
             for &i in members {
-                let mut line = Vec::with_capacity(16 * width);
                 for (k, &v) in values[i * width..(i + 1) * width].iter().enumerate() {
                     if k > 0 {
-                        line.push(b' ');
+                        out.push(b' ');
                     }
-                    push_fixed6(&mut line, v);
+                    push_fixed6(out, v);
                 }
-                line.push(b'\n');
-                out.write_all(&line)?;
+                out.push(b'\n');
             }
         }
     }
@@ -508,6 +659,39 @@ mod tests {
         assert_eq!(rows.spans, vec![(4, 15), (16, 23)]);
         let err = read_bytes(Path::new("m.box"), b"1 2\n", &req).unwrap_err();
         assert_eq!(err.to_string(), "m.box: line 1: expected x y w h, found 2 fields");
+    }
+
+    #[test]
+    fn outputs_are_grouped_by_the_sources_they_share() {
+        // Outputs 0 and 2 copy from sources 0 and 1, output 1 from source 2, output 3 nothing.
+        let members = Members::of(4, &[0, 2, 1, 0, -1, 2]);
+        assert_eq!(members.of_output(0), &[0, 3]);
+        assert_eq!(members.of_output(2), &[1, 5]);
+        let files = [0, 1, 2, 1, 2, 0];
+        assert_eq!(tasks_sharing_sources(&members, &files, 3), vec![vec![0, 2], vec![1], vec![3]]);
+    }
+
+    #[test]
+    fn one_output_from_more_sources_than_are_held_at_once() {
+        let dir = std::env::temp_dir().join(format!("cryodedup-held-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let n = SOURCES_HELD + 5;
+        let sources: Vec<PathBuf> = (0..n).map(|k| dir.join(format!("s{k}.txt"))).collect();
+        for (k, path) in sources.iter().enumerate() {
+            std::fs::write(path, format!("a{k}\nb{k}\n")).unwrap();
+        }
+        // Rows a0, a1, ..., then b0, b1, ...: every source is dropped and read again.
+        let files: Vec<u32> = (0..2 * n).map(|i| (i % n) as u32).collect();
+        let starts: Vec<u64> =
+            (0..2 * n).map(|i| if i < n { 0 } else { 2 + (i % n).to_string().len() as u64 }).collect();
+        let ends: Vec<u64> = (0..2 * n).map(|i| starts[i] + 2 + (i % n).to_string().len() as u64).collect();
+        let out = dir.join("out.txt");
+        let outputs = [Output { path: out.clone(), header: Vec::new(), footer: Vec::new() }];
+        let rows = RowSource::Copy { sources: &sources, files: &files, starts: &starts, ends: &ends };
+        write_outputs(&outputs, &vec![0; 2 * n], &rows).unwrap();
+        let expected: String = (0..n).map(|k| format!("a{k}\n")).chain((0..n).map(|k| format!("b{k}\n"))).collect();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), expected);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
