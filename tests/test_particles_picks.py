@@ -85,7 +85,9 @@ def test_consensus_agrees_with_brute_force(tmp_path, n_pickers):
 def test_min_support_above_the_number_of_inputs_is_refused(tmp_path):
     write_topaz(tmp_path / "a.txt", [("m", 1.0, 2.0, 0.5)])
     with pytest.raises(CryodedupError, match="--min-support 2: there are only 1 inputs"):
-        remove_duplicate_particles([tmp_path / "a.txt"], tmp_path / "out", ParticleOptions(mic_psize=1, min_support=2))
+        remove_duplicate_particles(
+            [tmp_path / "a.txt"], tmp_path / "out", ParticleOptions(mic_psize=1, topaz_scale=1, min_support=2)
+        )
 
 
 def test_rank_percentiles_by_hand():
@@ -199,8 +201,133 @@ def test_picks_without_pixel_size_are_refused(relion_and_cryolo):
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: picker coordinates are in micrograph pixels and carry no pixel size")
     result = cli("cryolo", "--micrographs", "exposures.cs", "-o", "out")
+    assert result.exit_code == 1 and "exposures.cs" in result.stderr and "Traceback" not in result.output
+
+
+def write_exposures(path, names, shape, psize) -> None:
+    """CryoSPARC exposures as Patch CTF Estimation writes them (numpy .cs): uid, micrograph_blob/*, ctf/*."""
+    width = max(len(n) for n in names)
+    data = np.zeros(
+        len(names),
+        dtype=[
+            ("uid", "<u8"),
+            ("micrograph_blob/path", f"S{width}"),
+            ("micrograph_blob/idx", "<u4"),
+            ("micrograph_blob/shape", "<u4", (2,)),
+            ("micrograph_blob/psize_A", "<f4"),
+            ("micrograph_blob/format", "S13"),
+            ("ctf/type", "S11"),
+            ("ctf/df1_A", "<f4"),
+        ],
+    )
+    data["uid"] = [11111111111111111 + k for k in range(len(names))]
+    data["micrograph_blob/path"] = [n.encode() for n in names]
+    data["micrograph_blob/shape"] = shape
+    data["micrograph_blob/psize_A"] = psize
+    data["micrograph_blob/format"] = b"MRC/1.0"
+    data["ctf/type"] = b"imported"
+    with open(path, "wb") as f:
+        np.save(f, data)
+
+
+# CryoSPARC names a motion-corrected micrograph <uid>_<movie>_patch_aligned_doseweighted.mrc.
+CS_MICS = [
+    "J3/motioncorrected/008177466327186286218_mic1_patch_aligned_doseweighted.mrc",
+    "J3/motioncorrected/015338114040446316307_mic2_patch_aligned_doseweighted.mrc",
+]
+
+
+def test_cryosparc_exposures_name_the_micrographs_and_give_pixel_sizes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_exposures(tmp_path / "J4_exposures_accepted.cs", CS_MICS, (4092, 5760), 0.83)
+    cbox = tmp_path / "cryolo/CBOX"
+    cbox.mkdir(parents=True)
+    # crYOLO ran on the exported micrographs: its files carry their stems. Corners, box 100:
+    # centres (150, 250) and (160, 250) on mic1 (10 px = 8.3 Å apart), (1050, 2050) on mic2.
+    stems = [n.rsplit("/", 1)[1][:-4] for n in CS_MICS]
+    (cbox / f"{stems[0]}.cbox").write_text(
+        cbox_text([(100.0, 200.0, 100.0, 100.0, 0.9), (110.0, 200.0, 100.0, 100.0, 0.5)])
+    )
+    (cbox / f"{stems[1]}.cbox").write_text(cbox_text([(1000.0, 2000.0, 100.0, 100.0, 0.7)]))
+    args = ["cryolo", "--micrographs", "J4_exposures_accepted.cs", "--output-format", "relion", "--json"]
+    result = cli(*args, "--min-dist", 8, "-o", "near")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    # 10 px x 0.83 Å = 8.3 Å > 8: both kept; the pixel size is the exposures' float32 0.83.
+    assert summary["kept"] == 3
+    assert summary["pixel_sizes"][0]["source"] == "micrograph_blob/psize_A in J4_exposures_accepted.cs"
+    assert summary["pixel_sizes"][0]["psize"] == pytest.approx(0.83, rel=1e-6)
+    listing = starfile.read("near/autopick_kept.star")
+    assert listing["rlnMicrographName"].tolist() == CS_MICS
+    result = cli(*args, "--min-dist", 8.4, "-o", "far")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    assert summary["kept"] == 2  # 8.3 Å <= 8.4: the 0.5 pick goes
+    rejected = starfile.read(f"far/rejected/J3/motioncorrected/{stems[0]}_autopick.star")
+    np.testing.assert_allclose(rejected[["rlnCoordinateX", "rlnCoordinateY"]], [[160, 250]])
+
+
+def test_cs_output_takes_shapes_and_uids_from_the_exposures(tmp_path, monkeypatch):
+    from cryosparc.dataset import Dataset
+
+    monkeypatch.chdir(tmp_path)
+    write_exposures(tmp_path / "exposures.cs", CS_MICS, (4092, 5760), 0.83)
+    write_topaz(tmp_path / "t.txt", [(n.rsplit("/", 1)[1][:-4], 1439.0, 1022.0, 1.0) for n in CS_MICS])
+    result = cli(
+        "t.txt", "--micrographs", "exposures.cs", "--output-format", "cryosparc", "--topaz-scale", 4, "-o", "cs"
+    )
+    assert result.exit_code == 0, result.output
+    kept = Dataset.load("cs/picks_kept.cs")
+    assert kept["location/micrograph_uid"].tolist() == [11111111111111111, 11111111111111112]
+    assert kept["location/micrograph_shape"].tolist() == [[4092, 5760]] * 2
+    # (1439, 1022) x 4 = (5756, 4088) px: fractions 5756 / 5760 and 4088 / 4092.
+    np.testing.assert_allclose(kept["location/center_x_frac"], 5756 / 5760, rtol=1e-6)
+    np.testing.assert_allclose(kept["location/center_y_frac"], 4088 / 4092, rtol=1e-6)
+
+
+def test_topaz_scale_inferred_from_the_exposures_and_said(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_exposures(tmp_path / "exposures.cs", CS_MICS, (4092, 5760), 0.83)
+    stems = [n.rsplit("/", 1)[1][:-4] for n in CS_MICS]
+    # topaz preprocess -s 4: 5760 x 4092 becomes 1440 x 1023. mic1's picks reach x 1400
+    # (1401 / 1440 = 97 %) and y 1000 (1001 / 1023 = 98 %); at -s 5 (1152 x 818) they would
+    # lie outside, at -s 3 they would reach only 98 % x 3 / 4 = 73 %: the scale is 4.
+    write_topaz(tmp_path / "t.txt", [(stems[0], 1400.0, 1000.0, 2.0), (stems[1], 100.0, 50.0, -1.0)])
+    result = cli("t.txt", "--micrographs", "exposures.cs", "--output-format", "relion", "--json", "-o", "out")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    (note,) = summary["reading_notes"]
+    assert "multiplied by 4 (inferred from 2 micrograph sizes: at -s 4 the picks reach 98%" in note
+    assert "at -s 3 only 73%" in note and "at -s 5 they would lie outside" in note
+    rows = starfile.read(f"out/kept/J3/motioncorrected/{stems[0]}_autopick.star")
+    np.testing.assert_allclose(rows[["rlnCoordinateX", "rlnCoordinateY"]], [[5600, 4000]])
+
+
+def test_topaz_scale_inferred_from_the_mrc_files_of_a_micrographs_star(tmp_path, monkeypatch):
+    from cryodedup.synthetic import write_mrc
+
+    monkeypatch.chdir(tmp_path)
+    _job, names = relion3_job(tmp_path, {"m1": [(1, 2, 0.3)], "m2": [(3, 4, 0.1)]})
+    for name in names:  # 600 x 400 (nx x ny); -s 4 gives 150 x 100
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        write_mrc(tmp_path / name, np.zeros((400, 600), dtype=np.float32), 0.885)
+    # m1 reaches x 148 (149 / 150 = 99 %), y 95 (96 / 100): at -s 3, 99 % x 3 / 4 = 75 %.
+    write_topaz(tmp_path / "t.txt", [("m1", 148.0, 95.0, 1.0), ("m2", 10.0, 20.0, 0.0)])
+    star = "CtfFind/job003/micrographs_ctf.star"
+    result = cli("t.txt", "--micrographs", star, "--output-format", "relion", "--json", "-o", "out")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    assert (
+        "multiplied by 4 (inferred from 2 micrograph sizes: at -s 4 the picks reach 99%" in summary["reading_notes"][0]
+    )
+    rows = starfile.read("out/kept/Movies/m1_autopick.star")
+    np.testing.assert_allclose(rows[["rlnCoordinateX", "rlnCoordinateY"]], [[592, 380]])
+    # Without the MRC files the sizes are unknown: refused, saying what to give.
+    for name in names:
+        (tmp_path / name).unlink()
+    result = cli("t.txt", "--micrographs", star, "-o", "out2")
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: exposures.cs: picker inputs are named through a micrographs STAR")
+    assert "m1.mrc is not found (nor any of the 2 micrographs)" in result.stderr and "--topaz-scale" in result.stderr
 
 
 @pytest.mark.real_data

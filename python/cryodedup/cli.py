@@ -267,7 +267,7 @@ def main() -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
     help="A micrographs STAR, or CryoSPARC exposures (.cs/.csg), to take micrograph pixel sizes from; "
-    "for picker inputs, the micrographs STAR also names the micrographs as RELION does; for Dynamo tables, "
+    "for picker inputs, it also names the micrographs as RELION or CryoSPARC does; for Dynamo tables, "
     "the table map (.doc) or volume list (.vll) naming the tomograms.",
 )
 @click.option(
@@ -328,8 +328,8 @@ def main() -> None:
     "--topaz-scale",
     type=float,
     default=None,
-    help="Factor from topaz coordinates to micrograph pixels (the -s of topaz preprocess) [default: "
-    "inferred from the micrograph sizes, else 1].",
+    help="Factor from topaz coordinates to micrograph pixels (the -s of topaz preprocess; 1 after topaz "
+    "extract -x) [default: inferred from the micrographs' sizes given with --micrographs, else refused].",
 )
 @click.option(
     "--filament-mode",

@@ -10,6 +10,7 @@ there is no cycle between them.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,6 +71,61 @@ def exposure_pixel_sizes(path: StrPath) -> dict[int, float]:
     if not exposures.has("micrograph_blob/psize_A"):
         raise CryodedupError(f"{path}: no micrograph_blob/psize_A field (is this a CryoSPARC exposures dataset?)")
     return dict(zip(exposures.column("uid").tolist(), exposures.column("micrograph_blob/psize_A").tolist()))
+
+
+@dataclass
+class MicrographList:
+    """The micrographs a user named with ``--micrographs``: a micrographs STAR or CryoSPARC exposures.
+
+    Attributes
+    ----------
+    path : Path
+        The file given.
+    names : list of str
+        ``rlnMicrographName``, or the exposures' ``micrograph_blob/path``.
+    pixel_sizes : dict of str -> float
+        Micrograph pixel size in Å by name.
+    pixel_size_field : str
+        Where the pixel sizes come from (``rlnMicrographPixelSize``, ``micrograph_blob/psize_A``).
+    shapes : dict of str -> (ny, nx), or None
+        The exposures' ``micrograph_blob/shape``; None for a STAR (sizes are in the MRC files).
+    uids : dict of str -> int, or None
+        The exposures' ``uid`` by name.
+    """
+
+    path: Path
+    names: list[str]
+    pixel_sizes: dict[str, float]
+    pixel_size_field: str
+    shapes: dict[str, tuple[int, int]] | None = None
+    uids: dict[str, int] | None = None
+
+
+def micrograph_list(path: StrPath) -> MicrographList:
+    """Reads a micrographs STAR, or CryoSPARC exposures (``.cs``/``.csg`` of Patch CTF, Curate Exposures...)."""
+    path = Path(path)
+    if path.suffix not in (".cs", ".csg"):
+        star = StarFile(path)
+        block = block_naming_micrographs(
+            star, "micrographs", "no loop with rlnMicrographName; expected a micrographs STAR"
+        )
+        names = star.table(block).column("rlnMicrographName")
+        return MicrographList(path, names, micrograph_pixel_sizes(path), "rlnMicrographPixelSize")
+    exposures = CsGroup.load(path)
+    for needed in ("micrograph_blob/path", "micrograph_blob/psize_A"):
+        if not exposures.has(needed):
+            raise CryodedupError(
+                f"{path}: no {needed} field; expected CryoSPARC exposures with micrographs (the exposures output "
+                "of Patch Motion Correction, Patch CTF Estimation or Curate Exposures)"
+            )
+    names = as_text(exposures.column("micrograph_blob/path"))
+    psize = exposures.column("micrograph_blob/psize_A").astype(np.float64).tolist()
+    shapes = None
+    if exposures.has("micrograph_blob/shape"):
+        shape = np.asarray(exposures.column("micrograph_blob/shape")).reshape(len(names), -1)[:, -2:]
+        shapes = {n: (int(ny), int(nx)) for n, (ny, nx) in zip(names, shape.tolist())}
+    uids = dict(zip(names, (int(u) for u in exposures.column("uid").tolist())))
+    return MicrographList(path, names, dict(zip(names, psize)), "micrograph_blob/psize_A", shapes, uids)
 
 
 def resolve_paths(names: list[str], source: Path | None, project_dir: Path | None) -> tuple[list[Path], Path]:

@@ -20,7 +20,7 @@ import numpy as np
 
 from .errors import CryodedupError
 from .filaments import CRYOLO_TUBE, tube_ids
-from .micrograph_files import micrograph_pixel_sizes, mrc_header, resolve_paths
+from .micrograph_files import MicrographList, micrograph_list, mrc_header, resolve_paths
 from .outputs import StrPath
 from .particle_set import ParticleSet, pixel_sizes_used
 from .picks import Picks, name_key, read_picks
@@ -69,9 +69,10 @@ class PicksWriter:
         outdir: Path,
         psize: float | None,
         shapes: dict[str, tuple[int, int]] | None,
+        micrograph_uids: dict[str, int] | None = None,
     ) -> None:
         self.pickers, self.format, self.outdir = pickers, output_format, outdir
-        self.psize, self.shapes = psize, shapes
+        self.psize, self.shapes, self.uids = psize, shapes, micrograph_uids
 
     def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
         """Writes the picks where ``keep`` is True as kept, the others as rejected, all or nothing.
@@ -84,7 +85,15 @@ class PicksWriter:
             return {s: [p] for s, p in lists.items()}
         if self.format == "cryosparc":
             assert self.psize is not None and self.shapes is not None, "read_picker_outputs sets both for cryosparc"
-            files = write_cryosparc(self.pickers, keep, self.outdir, shapes=self.shapes, psize=self.psize, force=force)
+            files = write_cryosparc(
+                self.pickers,
+                keep,
+                self.outdir,
+                shapes=self.shapes,
+                psize=self.psize,
+                micrograph_uids=self.uids,
+                force=force,
+            )
             return {s: [p] for s, p in files.items()}
         return self._write_own_format(keep, force)
 
@@ -128,18 +137,22 @@ def _joined_micrographs(pickers: list[Picks], named_by_star: bool, warn: Callabl
     return out
 
 
-def _pixel_sizes(names: list[str], options: ParticleOptions) -> tuple[np.ndarray, str]:
+def _pixel_sizes(names: list[str], options: ParticleOptions, given: MicrographList | None) -> tuple[np.ndarray, str]:
     """Micrograph pixel size of each micrograph, and where it came from."""
     if options.mic_psize is not None:
         return np.full(len(names), options.mic_psize), "--mic-psize"
-    if options.micrographs is not None:
-        by_name = micrograph_pixel_sizes(options.micrographs)
-        return np.array(
-            [by_name[n] for n in names], dtype=np.float64
-        ), f"rlnMicrographPixelSize in {options.micrographs}"
+    if given is not None:
+        psize = np.array([given.pixel_sizes[n] for n in names], dtype=np.float64)
+        bad = np.flatnonzero(~(psize > 0))
+        if len(bad):
+            raise CryodedupError(
+                f"{given.path}: micrograph {names[bad[0]]} has the pixel size {psize[bad[0]]} "
+                f"({given.pixel_size_field}); give it with --mic-psize"
+            )
+        return psize, f"{given.pixel_size_field} in {given.path}"
     raise CryodedupError(
         "picker coordinates are in micrograph pixels and carry no pixel size: give it with --mic-psize, "
-        "or the micrographs STAR with --micrographs"
+        "or the micrographs with --micrographs (a micrographs STAR or CryoSPARC exposures)"
     )
 
 
@@ -196,9 +209,16 @@ def _output_format(pickers: list[Picks], requested: str) -> str:
     return "input"
 
 
-def _micrograph_shapes(names: list[str], options: ParticleOptions, first_input: Path) -> dict[str, tuple[int, int]]:
-    """(ny, nx) of each micrograph from its MRC header (a .cs location needs the shape)."""
-    source = Path(options.micrographs) if options.micrographs else first_input
+def _micrograph_shapes(
+    names: list[str], options: ParticleOptions, given: MicrographList | None, first_input: Path
+) -> dict[str, tuple[int, int]]:
+    """(ny, nx) of each micrograph (a .cs location needs the shape): the exposures', else its MRC header."""
+    if given is not None and given.shapes is not None:
+        unsized = [n for n in names if n not in given.shapes]
+        if unsized:
+            raise CryodedupError(f"{given.path}: micrograph {unsized[0]} has no micrograph_blob/shape")
+        return {n: given.shapes[n] for n in names}
+    source = given.path if given is not None else first_input
     paths, _ = resolve_paths(names, source, options.project_dir)
     missing = [p for p in paths if not p.is_file()]
     if missing:
@@ -210,6 +230,35 @@ def _micrograph_shapes(names: list[str], options: ParticleOptions, first_input: 
     return {n: mrc_header(p)[0] for n, p in zip(names, paths)}
 
 
+def _shape_finder(
+    given: MicrographList | None, options: ParticleOptions
+) -> Callable[[list[str]], dict[str, tuple[int, int]]]:
+    """A function giving the sizes (ny, nx) of the micrographs a picker names, where they are known.
+
+    They are the exposures' ``micrograph_blob/shape``, or the MRC headers of the micrographs
+    of a micrographs STAR that are found (the topaz scale is inferred from them).
+    """
+
+    def shapes(picker_names: list[str]) -> dict[str, tuple[int, int]]:
+        if given is None:
+            return {}
+        if given.shapes is not None:
+            return given.shapes
+        by_key = {name_key(n): n for n in given.names}
+        wanted = list(dict.fromkeys(by_key[name_key(n)] for n in picker_names if name_key(n) in by_key))
+        paths, _ = resolve_paths(wanted, given.path, options.project_dir)
+        found = {n: mrc_header(p)[0] for n, p in zip(wanted, paths) if p.is_file()}
+        if wanted and not found:
+            raise CryodedupError(
+                f"topaz coordinates: their scale is inferred from the micrographs' sizes, but {paths[0]} is not found "
+                f"(nor any of the {len(wanted)} micrographs); give the folder their paths start from with "
+                "--project-dir, or the -s of topaz preprocess with --topaz-scale"
+            )
+        return found
+
+    return shapes
+
+
 def read_picker_outputs(
     inputs: list[Path], outdir: StrPath, options: ParticleOptions, warn: Callable[[str], None], log: Log
 ) -> ParticleSet:
@@ -219,17 +268,17 @@ def read_picker_outputs(
     """
     if options.output_format not in ("auto", *OUTPUT_FORMATS):
         raise CryodedupError(f"--output-format is auto, relion, cryosparc or input, got {options.output_format!r}")
-    if options.micrographs is not None and Path(options.micrographs).suffix in (".cs", ".csg"):
-        raise CryodedupError(
-            f"{options.micrographs}: picker inputs are named through a micrographs STAR; for CryoSPARC "
-            "exposures give the pixel size with --mic-psize"
-        )
-    known = str(options.micrographs) if options.micrographs else None
+    given = micrograph_list(options.micrographs) if options.micrographs is not None else None
+    known = given.names if given is not None else None
     pickers = []
     for path in inputs:
         log(f"reading picks from {path}", "info")
         picks = read_picks(
-            str(path), micrographs=known, topaz_scale=options.topaz_scale, project_dir=options.project_dir
+            str(path),
+            micrographs=known,
+            topaz_scale=options.topaz_scale,
+            micrograph_shapes=_shape_finder(given, options),
+            project_dir=options.project_dir,
         )
         for note in picks.notes:
             log(f"{path}: {note}", "info")
@@ -242,7 +291,7 @@ def read_picker_outputs(
         groups_of_picker.append(ids[picks.micrograph])
     names = list(mic_ids)
     groups = np.concatenate(groups_of_picker) if groups_of_picker else np.zeros(0, dtype=np.int64)
-    mic_psize, psize_source = _pixel_sizes(names, options)
+    mic_psize, psize_source = _pixel_sizes(names, options, given)
     row_psize = mic_psize[groups]
     scores, score_label, higher = _scores(pickers, options, warn)
     output_format = _output_format(pickers, options.output_format)
@@ -254,7 +303,7 @@ def read_picker_outputs(
         if len(np.unique(mic_psize)) > 1:
             raise CryodedupError("--output-format cryosparc: the micrographs have different pixel sizes")
         single_psize = float(mic_psize[0]) if len(mic_psize) else 1.0
-        shapes = _micrograph_shapes(names, options, Path(inputs[0]))
+        shapes = _micrograph_shapes(names, options, given, Path(inputs[0]))
     return ParticleSet(
         inputs=[p.source for p in pickers],
         input_of=np.repeat(np.arange(len(pickers)), [len(p) for p in pickers]),
@@ -267,7 +316,7 @@ def read_picker_outputs(
         score_label=score_label,
         higher_is_better=higher,
         read_files=[f.path for p in pickers for f in p.files],
-        writer=PicksWriter(pickers, output_format, Path(outdir), single_psize, shapes),
+        writer=PicksWriter(pickers, output_format, Path(outdir), single_psize, shapes, given.uids if given else None),
         mic_shapes={mic_ids[n]: s for n, s in (shapes or {}).items()},
         tubes=_tubes(pickers, groups),
         tube_column=CRYOLO_TUBE if any(p.tube is not None for p in pickers) else None,

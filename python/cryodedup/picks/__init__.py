@@ -13,7 +13,7 @@ or the micrographs STAR.
 from __future__ import annotations
 
 import glob
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -353,7 +353,9 @@ def read_picks(
     *,
     micrographs: StrPath | list[str] | tuple[str, ...] | None = None,
     topaz_scale: float | None = None,
-    micrograph_shapes: Mapping[str, tuple[int, int]] | None = None,
+    micrograph_shapes: Mapping[str, tuple[int, int]]
+    | Callable[[list[str]], Mapping[str, tuple[int, int]]]
+    | None = None,
     project_dir: Path | None = None,
 ) -> Picks:
     """Reads one picker's output.
@@ -370,9 +372,10 @@ def read_picks(
         A micrographs STAR (or its names) to name the micrographs as RELION does.
     topaz_scale : float or None
         Factor from topaz coordinates to micrograph pixels; None infers it from
-        ``micrograph_shapes`` (1 without them).
-    micrograph_shapes : dict of str -> (ny, nx), optional
-        Micrograph sizes in pixels by name (used to infer the topaz scale).
+        ``micrograph_shapes`` (refused when it cannot be told, see :func:`topaz.infer_scale`).
+    micrograph_shapes : dict of str -> (ny, nx), or a function of the picker's names giving one, optional
+        Micrograph sizes in pixels by name (used to infer the topaz scale; the function is
+        called only then).
     project_dir : Path, optional
         Where relative paths in RELION lists are resolved (default: the current folder,
         then the folders above the list).

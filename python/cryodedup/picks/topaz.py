@@ -11,7 +11,7 @@ full-size coordinates; otherwise they must be multiplied by S.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +27,13 @@ def read_table(
     source: str,
     namer: MicrographNamer,
     scale: float | None,
-    shapes: Mapping[str, tuple[int, int]] | None,
+    shapes: Mapping[str, tuple[int, int]] | Callable[[list[str]], Mapping[str, tuple[int, int]]] | None,
 ) -> Picks:
     """Topaz tables, their coordinates multiplied by ``scale``.
 
-    A ``scale`` of None is inferred from ``shapes``, the micrograph sizes (ny, nx) by name, else 1.
+    A ``scale`` of None is inferred from ``shapes``, the micrograph sizes (ny, nx) by name, or
+    a function of the table's micrograph names that gives them (called only then), with
+    :func:`infer_scale`.
     """
     builder = PicksBuilder(source, "topaz", namer)
     tables = read_tables(files, "tab", [], ["x_coord", "y_coord", SCORE], key="image_name")
@@ -49,7 +51,7 @@ def read_table(
     x, y = tables.numbers["x_coord"], tables.numbers["y_coord"]
     names = tables.key_names
     if scale is None:
-        scale, note = infer_scale(names, tables.keys, x, y, shapes)
+        scale, note = infer_scale(names, tables.keys, x, y, shapes(names) if callable(shapes) else shapes)
     else:
         note = f"topaz coordinates multiplied by {scale:g} (given)"
         if not (scale > 0 and math.isfinite(scale)):
@@ -75,39 +77,77 @@ def read_table(
     return builder.build(SCORE if has_score and len(x) else None)
 
 
+#: Picks must reach this fraction of a micrograph's width or height at the scale inferred.
+REACH = 0.9
+
+
 def infer_scale(
     names: list[str], keys: np.ndarray, x: np.ndarray, y: np.ndarray, shapes: Mapping[str, tuple[int, int]] | None
 ) -> tuple[float, str]:
-    """The integer factor S that brings the coordinates to the micrographs' size.
+    """The factor S of ``topaz preprocess -s S`` that brings the coordinates to the micrographs.
 
-    S is the largest factor for which every micrograph's largest x and y, times S, still fit in it.
+    topaz down-scales a micrograph of ``nx`` pixels to ``floor(nx / S)`` (its ``downsample``)
+    and picks on that image, so a pick lies at ``x < floor(nx / S)``. S is the largest whole
+    number for which every pick lies on its down-scaled micrograph (x and y alike). Picks
+    spread over a micrograph come near its edges: S is told only when, at S, the picks of
+    some micrograph reach at least :data:`REACH` of its down-scaled width or height, and
+    at S - 1 they would not (else a smaller S fits as well).
 
-    ``names[keys[i]]`` is the micrograph of the pick at (``x[i]``, ``y[i]``). Returns (S, a
-    note saying how it was chosen).
+    ``names[keys[i]]`` is the micrograph of the pick at (``x[i]``, ``y[i]``); ``shapes`` the
+    micrograph sizes (ny, nx), matched by file name without extension. Returns (S, a note
+    saying why). Raises CryodedupError when S cannot be told, saying why.
     """
+    give = (
+        "give the -s of topaz preprocess with --topaz-scale (1 for coordinates of full-size micrographs, "
+        "as topaz extract -x S writes them)"
+    )
     if not shapes:
-        return 1.0, (
-            "topaz coordinates taken as full-size micrograph pixels (scale 1): no micrograph sizes to infer "
-            "the scale from; give --topaz-scale if topaz ran on down-scaled micrographs"
+        raise CryodedupError(
+            f"topaz coordinates: their scale cannot be inferred without the micrographs' sizes (--micrographs, "
+            f"with the MRC files reachable, or CryoSPARC exposures); {give}"
         )
     sizes = {name_key(name): shape for name, shape in shapes.items()}
     max_x = np.full(len(names), -np.inf)
     max_y = np.full(len(names), -np.inf)
     np.maximum.at(max_x, keys, x)
     np.maximum.at(max_y, keys, y)
-    extent: dict[str, tuple[float, float]] = {}
-    for name, mx, my in zip(names, max_x, max_y):
-        ex, ey = extent.get(name_key(name), (0.0, 0.0))
-        extent[name_key(name)] = (max(ex, mx), max(ey, my))
-    ratios = []
-    for key, (mx, my) in extent.items():
-        if key in sizes:
-            ny, nx = sizes[key]
-            ratios.append(min(nx / (mx + 1), ny / (my + 1)))
-    if not ratios:
-        return 1.0, "topaz coordinates taken at scale 1: none of their micrographs has a known size"
-    scale = max(1, math.floor(min(ratios)))
+    # Per micrograph of known size: the extent of its picks (largest + 1 pixel) and its size.
+    known = [
+        (mx + 1, my + 1, *sizes[name_key(n)][::-1]) for n, mx, my in zip(names, max_x, max_y) if name_key(n) in sizes
+    ]
+    if not known:
+        raise CryodedupError(
+            f"topaz coordinates: none of their {len(names)} micrographs has a known size to infer the scale from; "
+            f"{give}"
+        )
+    extent, size = np.array(known, dtype=np.float64).reshape(-1, 2, 2).transpose(1, 0, 2)  # (x, y) each
+    scale = _largest_fitting_scale(extent, size)
+    reach = float((extent / size).max()) * scale
+    n_known = len(known)
+    if scale < 1:
+        raise CryodedupError(
+            f"topaz coordinates: picks lie outside their micrographs even at full size (up to {reach:.2f}x a "
+            f"micrograph's width or height); {give}"
+        )
+    if reach < REACH or (scale > 1 and reach * (scale - 1) / scale >= REACH):
+        raise CryodedupError(
+            f"topaz coordinates: the scale cannot be told from {n_known} micrographs: at -s {scale} the picks "
+            f"reach {reach:.0%} of a micrograph's width or height"
+            + (f", at -s {scale - 1} {reach * (scale - 1) / scale:.0%}" if scale > 1 else "")
+            + f" (told when one scale reaches {REACH:.0%} and the next smaller does not); {give}"
+        )
     return float(scale), (
-        f"topaz coordinates multiplied by {scale} (inferred: the largest fit their {len(ratios)} micrographs "
-        f"only up to {min(ratios):.2f}x)"
+        f"topaz coordinates multiplied by {scale} (inferred from {n_known} micrograph sizes: at -s {scale} the "
+        f"picks reach {reach:.0%} of a micrograph's width or height"
+        + (f", at -s {scale - 1} only {reach * (scale - 1) / scale:.0%}" if scale > 1 else "")
+        + f", at -s {scale + 1} they would lie outside)"
     )
+
+
+def _largest_fitting_scale(extent: np.ndarray, size: np.ndarray) -> int:
+    """The largest S for which every extent (x, y) fits in floor(size / S) pixels; 0 when none does."""
+    scale = int(np.floor((size / extent).min()))
+    # floor(n / S) can be smaller than n / S: step down until every micrograph holds its picks.
+    while scale >= 1 and (extent > np.floor(size / scale)).any():
+        scale -= 1
+    return scale
