@@ -105,6 +105,7 @@ class AtomicOutputs:
         self.folders = {
             Path(f): Path(f).with_name(f".{Path(f).name}.{pid}.tmp") for f in folders if not os.path.lexists(f)
         }
+        self._folder_prefixes = [(str(f) + os.sep, str(t) + os.sep) for f, t in self.folders.items()]
         self.temporary = {p: self._temporary_name(p, pid) for p in self.paths}
         singly = [p for p, tmp in self.temporary.items() if tmp.parent == p.parent]  # not in a new folder
         self.created = _make_folders(dict.fromkeys([p.parent for p in singly] + [f.parent for f in self.folders]))
@@ -121,9 +122,11 @@ class AtomicOutputs:
             self.locks = []
 
     def _temporary_name(self, path: Path, pid: int) -> Path:
-        for final, temporary in self.folders.items():
-            if path.is_relative_to(final):
-                return temporary / path.relative_to(final)
+        # A picker job has tens of thousands of outputs: folders are looked up as strings.
+        text = str(path)
+        for final, temporary in self._folder_prefixes:
+            if text.startswith(final):
+                return Path(temporary + text[len(final) :])
         return path.with_name(f".{path.name}.{pid}.tmp")
 
     def __enter__(self) -> dict[Path, Path]:

@@ -90,7 +90,7 @@ def write_relion(inputs: list[Picks], keep: ArrayLike, outdir: StrPath, *, force
         outputs = [(str(tmp[per_mic[s][n]]), header.encode(), b"\n") for s in SUBSETS for n in names]
         mic = np.concatenate(mapped) if mapped else np.zeros(0, dtype=np.int64)
         keep_all = np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
-        target = np.where(keep_all, mic, mic + len(names)).astype(np.int64)
+        target = np.where(keep_all, mic, mic + len(names))
         if copy_rows:
             _copy_rows(inputs, outputs, target)
         else:
@@ -129,13 +129,18 @@ def _copy_rows(inputs: list[Picks], outputs: list[tuple[str, bytes, bytes]], tar
     """
     sources = [str(f.path) for p in inputs for f in p.files]
     offsets = np.cumsum([0] + [len(p.files) for p in inputs])[:-1]
-    files = np.concatenate([p.file_of_pick + k for p, k in zip(inputs, offsets)]) if inputs else np.zeros(0)
-    starts = np.concatenate([p.row_start for p in inputs]) if inputs else np.zeros(0)
-    ends = np.concatenate([p.row_end for p in inputs]) if inputs else np.zeros(0)
+    # Millions of rows: each array made once in the core's dtype (no second copy by astype).
+    files = (
+        np.concatenate([p.file_of_pick for p in inputs], dtype=np.uint32, casting="unsafe")
+        if inputs
+        else np.zeros(0, np.uint32)
+    )
+    for p, k, first in zip(inputs, offsets, np.cumsum([0] + [len(p) for p in inputs])):
+        files[first : first + len(p)] += np.uint32(k)
+    starts = np.concatenate([p.row_start for p in inputs], dtype=np.uint64) if inputs else np.zeros(0, np.uint64)
+    ends = np.concatenate([p.row_end for p in inputs], dtype=np.uint64) if inputs else np.zeros(0, np.uint64)
     try:
-        _core.write_pick_rows(
-            outputs, target, sources, files.astype(np.uint32), starts.astype(np.uint64), ends.astype(np.uint64)
-        )
+        _core.write_pick_rows(outputs, target, sources, files, starts, ends)
     except _core.PickFileError as err:
         raise CryodedupError(str(err)) from None
 
