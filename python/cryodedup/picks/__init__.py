@@ -171,9 +171,11 @@ class PicksBuilder:
     def __init__(self, source: str, format: str, namer: MicrographNamer) -> None:
         self.source, self.format, self.namer = source, format, namer
         self.files: list[PickFile] = []
-        self.columns: dict[str, list[np.ndarray]] = {
+        #: Each column as the batches of rows added (None: the column is missing there, NaN).
+        self.columns: dict[str, list[np.ndarray | None]] = {
             name: [] for name in ("micrograph", "file", "x", "y", "score", "box", "start", "end")
         }
+        self.sizes: list[int] = []  # rows of each batch
         self.notes: list[str] = []
 
     def add_file(self, path: Path, micrograph: str | None, header: str, footer: str = "") -> int:
@@ -201,9 +203,7 @@ class PicksBuilder:
 
         ``micrograph`` and ``file`` are indices; ``score`` and ``box`` may be None for NaN.
         """
-        n = len(x)
-        nan = np.full(n, np.nan)
-        nan.flags.writeable = False  # may stand for several columns: never written in place
+        self.sizes.append(len(x))
         values = {
             "micrograph": micrograph,
             "file": file,
@@ -215,19 +215,25 @@ class PicksBuilder:
             "end": end,
         }
         for name, value in values.items():
-            self.columns[name].append(nan if value is None else np.asarray(value))
+            self.columns[name].append(None if value is None else np.asarray(value))
 
     def build(self, score_name: str | None, higher_is_better: bool = True) -> Picks:
         """The picks added so far; ``score_name`` None means they have no score."""
 
         def joined(name: str, dtype: DTypeLike) -> np.ndarray:
             # Millions of picks: no copy of a column read in one batch (the usual case).
-            parts = [np.asarray(p, dtype=dtype) for p in self.columns[name]]
+            parts = [
+                np.full(n, np.nan) if p is None else np.asarray(p, dtype=dtype)
+                for p, n in zip(self.columns[name], self.sizes)
+            ]
             if len(parts) == 1:
                 return parts[0]
             return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
-        box = joined("box", np.float64)
+        def given(name: str) -> bool:
+            return any(p is not None for p in self.columns[name])
+
+        box = joined("box", np.float64) if given("box") else None
         return Picks(
             source=self.source,
             format=self.format,
@@ -241,7 +247,7 @@ class PicksBuilder:
             file_of_pick=joined("file", np.int64),
             row_start=joined("start", np.uint64),
             row_end=joined("end", np.uint64),
-            box_size=None if np.isnan(box).all() else box,
+            box_size=None if box is None or np.isnan(box).all() else box,
             notes=self.notes + self.namer.notes,
         )
 
