@@ -411,7 +411,13 @@ picks_case("NaN in a .box", {"m1.box": "nan 10 100 100\n20 20 100 100\n"})
 picks_case("negative box size", {"m1.box": "10 10 -100 -100\n20 20 100 100\n"})
 picks_case("too few fields in a .box", {"m1.box": "10\n20 20 100 100\n"})
 picks_case("cut .cbox", {"m1.cbox": "data_cryolo\nloop_\n_CoordinateX #1\n_CoordinateY #2\n10 "})
-picks_case("topaz table with inf scores", {"picks.txt": "image_name\tx_coord\ty_coord\tscore\nm1\t1\t2\tinf\n"})
+picks_case(
+    "topaz table with inf scores",
+    {"picks.txt": "image_name\tx_coord\ty_coord\tscore\nm1\t1\t2\tinf\n"},
+    "--topaz-scale",
+    "1",
+)
+picks_case("topaz table, no scale nor micrograph sizes", {"picks.txt": "image_name\tx_coord\ty_coord\nm1\t1\t2\n"})
 picks_case("an empty folder", {})
 picks_case("EMAN json junk", {"m1_info.json": "{not json"})
 picks_case("huge coordinates", {"m1.box": "1e300 1e300 100 100\n-1e300 5 100 100\n"})
