@@ -1,6 +1,7 @@
 """Scale benchmark of the particle job: peak memory and time per particle against file size.
 
-For each size, a RELION 3.1 particle STAR (20 columns, 10 % second picks) is written on
+For each size, a RELION 3.1 particle STAR (20 columns, 10 % second picks, about 270 bytes
+per row) is written on
 disk, ``cryodedup particles`` runs on it in a subprocess under GNU time (Debian package
 ``time``: peak resident memory), and the input and outputs are deleted before the next size.
 The file is written as blocks of one generated chunk of 1M rows (``cryodedup.synthetic
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,7 +52,10 @@ def generated_chunk(workdir: Path, n: int) -> tuple[str, list[str]]:
     lines = chunk.read_text().splitlines(keepends=True)
     chunk.unlink()
     last_label = max(i for i, line in enumerate(lines) if line.startswith("_"))
-    return "".join(lines[: last_label + 1]), [line for line in lines[last_label + 1 :] if line.strip()]
+    # Shorter micrograph names (mic3000000 for FoilHole_3000000_Data_20240101_000000): rows of
+    # about 270 bytes, so that 100M particles take 27 GB, and as much again of outputs.
+    rows = [re.sub(r"FoilHole_(\d+)_Data_\d{8}_\d{6}", r"mic\1", line) for line in lines[last_label + 1 :]]
+    return "".join(lines[: last_label + 1]), [line for line in rows if line.strip()]
 
 
 def write_scaled_file(path: Path, n: int, chunk: tuple[str, list[str]]) -> None:
@@ -63,7 +68,7 @@ def write_scaled_file(path: Path, n: int, chunk: tuple[str, list[str]]) -> None:
         while done < n:
             take = min(len(lines), n - done)
             part = rows if take == len(lines) else "".join(lines[:take])
-            out.write(part.replace("Movies/FoilHole_", f"Movies/B{block:04d}_"))
+            out.write(part.replace("Movies/mic", f"Movies/B{block:04d}_mic"))
             done, block = done + take, block + 1
         out.write("\n")
 
