@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use cryodedup_core::micrographs::{self, Band, Plan, Spectrum};
 use cryodedup_core::particle_rows::{self, CentrePlan, PixelSize};
-use cryodedup_core::{consensus, dedup as core_dedup, filaments, picks, pose, star};
+use cryodedup_core::{consensus, dedup as core_dedup, filaments, page_cache, picks, pose, star};
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
@@ -298,6 +298,7 @@ fn support_masks<'py>(
 #[pyclass(module = "cryodedup._core", frozen)]
 struct StarFile {
     path: PathBuf,
+    file: File,
     map: Option<Mmap>,
     /// The index up to the first row of the loop of block `defer_rows_of` when opened so
     /// (the rest is indexed while that loop is scanned), else the whole index.
@@ -488,7 +489,7 @@ impl StarFile {
                 blocks
             }
         };
-        Ok(StarFile { path, map, header, index })
+        Ok(StarFile { path, file, map, header, index })
     }
 
     /// Whether the file was opened with `defer_rows_of` and its index is still partial.
@@ -595,12 +596,21 @@ impl StarFile {
             columns: columns.as_deref(),
         };
         let data = self.bytes();
-        let open = |path: &PathBuf| -> PyResult<BufWriter<File>> {
+        // A file bigger than the page cache: the input behind the pass and the outputs on
+        // the disk are dropped from it, leaving it to the input still ahead (section 5).
+        let big = page_cache::bigger_than_cache(data.len() as u64);
+        let open = |path: &PathBuf| -> PyResult<BufWriter<page_cache::WriteBehind>> {
             let file = OpenOptions::new().append(true).open(path).map_err(|e| errors::io(path, e))?;
-            Ok(BufWriter::with_capacity(1 << 20, file))
+            let out = page_cache::WriteBehind::new(file, big).map_err(|e| errors::io(path, e))?;
+            Ok(BufWriter::with_capacity(1 << 20, out))
         };
         let (mut kept, mut rejected) = (open(&kept_path)?, open(&rejected_path)?);
-        let release = |range: Range<usize>| self.release(range);
+        let release = |range: Range<usize>| {
+            if big {
+                page_cache::drop_cached(&self.file, range.start as u64..range.end as u64);
+            }
+            self.release(range);
+        };
         py.detach(|| {
             star::write_split(data, table, keep, &edit, &mut kept, &mut rejected, &release)?;
             kept.into_inner().map_err(std::io::IntoInnerError::into_error)?;
