@@ -1,11 +1,18 @@
 """Scale benchmark of the particle job: peak memory and time per particle against file size.
 
-For each size, a RELION 3.1 particle STAR (20 columns, 10 % second picks) is written on
+For each size, a RELION 3.1 particle STAR (20 columns, 10 % second picks, about 270 bytes
+per row) is written on
 disk, ``cryodedup particles`` runs on it in a subprocess under GNU time (Debian package
 ``time``: peak resident memory), and the input and outputs are deleted before the next size.
 The file is written as blocks of one generated chunk of 1M rows (``cryodedup.synthetic
 .write_benchmark_file``), each block's micrographs renamed, so that a 27 GB file takes
 minutes to write, not an hour; every particle's duplicates stay within its block.
+
+Each run starts as a run on a file written hours earlier would: the file is synced and its
+pages dropped from the page cache (``posix_fadvise(DONTNEED)``, no root needed), so that
+every size is read from the disk and the sizes compare like with like (a 100M file cannot
+be cached on this machine anyway). ``--warm`` reads the file once before the run instead
+(the case of a file just written, which only small sizes can have).
 
 Reported per size: file size, wall time, time per particle and its ratio to the smallest
 size's, peak RSS, and bytes per particle above a fixed buffer (peak RSS minus the peak of a
@@ -15,7 +22,7 @@ summary, and the marginal bytes per particle (peak RSS added per particle from t
 previous size, which the fixed buffers do not enter). Target (issue 12): at most 40 bytes
 per particle, time per particle within 1.3x.
 
-Usage: python benches/bench_scale.py [--sizes 10000000 30000000 100000000] [--workdir DIR]
+Usage: python benches/bench_scale.py [--sizes 10000000 30000000 100000000] [--workdir DIR] [--warm]
        python benches/bench_scale.py --quick        (sizes 200k, 600k, 2M)
 """
 
@@ -24,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -44,7 +52,10 @@ def generated_chunk(workdir: Path, n: int) -> tuple[str, list[str]]:
     lines = chunk.read_text().splitlines(keepends=True)
     chunk.unlink()
     last_label = max(i for i, line in enumerate(lines) if line.startswith("_"))
-    return "".join(lines[: last_label + 1]), [line for line in lines[last_label + 1 :] if line.strip()]
+    # Shorter micrograph names (mic3000000 for FoilHole_3000000_Data_20240101_000000): rows of
+    # about 270 bytes, so that 100M particles take 27 GB, and as much again of outputs.
+    rows = [re.sub(r"FoilHole_(\d+)_Data_\d{8}_\d{6}", r"mic\1", line) for line in lines[last_label + 1 :]]
+    return "".join(lines[: last_label + 1]), [line for line in rows if line.strip()]
 
 
 def write_scaled_file(path: Path, n: int, chunk: tuple[str, list[str]]) -> None:
@@ -57,9 +68,27 @@ def write_scaled_file(path: Path, n: int, chunk: tuple[str, list[str]]) -> None:
         while done < n:
             take = min(len(lines), n - done)
             part = rows if take == len(lines) else "".join(lines[:take])
-            out.write(part.replace("Movies/FoilHole_", f"Movies/B{block:04d}_FoilHole_"))
+            out.write(part.replace("Movies/mic", f"Movies/B{block:04d}_mic"))
             done, block = done + take, block + 1
         out.write("\n")
+
+
+def drop_from_cache(path: Path) -> None:
+    """Writes ``path`` to the disk and drops its pages from the page cache."""
+    os.sync()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def read_once(path: Path) -> None:
+    """Brings ``path`` into the page cache (as far as it fits)."""
+    os.sync()
+    with open(path, "rb") as f:
+        while f.read(1 << 24):
+            pass
 
 
 def run_job(path: Path, outdir: Path) -> dict:
@@ -79,15 +108,22 @@ def run_job(path: Path, outdir: Path) -> dict:
     return {"seconds": seconds, "peak_rss": peak, "summary": json.loads(done.stdout)}
 
 
-def measure(workdir: Path, n: int, chunk: tuple[str, list[str]]) -> dict:
+def measure(workdir: Path, n: int, chunk: tuple[str, list[str]], warm: bool) -> dict:
     path = workdir / f"scale_{n}.star"
     outdir = workdir / f"scale_{n}_out"
+    need = 2.05 * n * sum(map(len, chunk[1])) / len(chunk[1])  # the input, then as much again of outputs
+    if shutil.disk_usage(workdir).free < need:
+        sys.exit(
+            f"{n:,} particles need {need / 1e9:.0f} GB free in {workdir}: only "
+            f"{shutil.disk_usage(workdir).free / 1e9:.0f} GB"
+        )
     print(f"{n:>11,} particles: writing {path} ...", file=sys.stderr, flush=True)
     start = time.perf_counter()
     write_scaled_file(path, n, chunk)
     size = path.stat().st_size
     print(f"{'':>11}  {size / 1e9:.2f} GB in {time.perf_counter() - start:.0f} s; running ...", file=sys.stderr)
     try:
+        read_once(path) if warm else drop_from_cache(path)
         result = run_job(path, outdir)
     finally:
         path.unlink(missing_ok=True)
@@ -108,21 +144,23 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000_000, 30_000_000, 100_000_000])
     parser.add_argument("--quick", action="store_true", help="sizes 200k, 600k and 2M")
     parser.add_argument("--workdir", type=Path, default=Path(__file__).parent / "out")
+    parser.add_argument("--warm", action="store_true", help="read each file once before its run (page cache warm)")
     args = parser.parse_args()
     sizes = [200_000, 600_000, 2_000_000] if args.quick else args.sizes
     args.workdir.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(args.workdir).free
     print(f"{free / 1e9:.0f} GB free in {args.workdir}", file=sys.stderr)
     chunk = generated_chunk(args.workdir, min(CHUNK, max(sizes)))
-    baseline = measure(args.workdir, 1000, chunk)["peak_rss"]
+    baseline = measure(args.workdir, 1000, chunk, args.warm)["peak_rss"]
     rows = []
     for n in sizes:
-        rows.append(measure(args.workdir, n, chunk))
+        rows.append(measure(args.workdir, n, chunk, args.warm))
         r = rows[-1]
         print(f"{n:,}: {r['seconds']:.1f} s, peak RSS {r['peak_rss'] / 1e9:.2f} GB, {r['summary'].get('timings')}")
         sys.stdout.flush()
     first = rows[0]["seconds"] / rows[0]["n"]
-    print(f"\nfixed buffer (peak RSS at 1000 particles): {baseline / 1e6:.0f} MB; cores: {os.cpu_count()}")
+    cache = "warm (each file read once before its run)" if args.warm else "cold (each file dropped from the page cache)"
+    print(f"\nfixed buffer (peak RSS at 1000 particles): {baseline / 1e6:.0f} MB; cores: {os.cpu_count()}; {cache}")
     print(
         "| particles | file | wall | µs/particle | ratio to first | peak RSS | B/particle above 1k run "
         "| B/particle marginal | read | decide | write |"

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from cryodedup import _core
+from cryodedup.errors import CryodedupError
 from cryodedup.particles import ParticleOptions, remove_duplicate_particles
 from cryodedup.star import StarFile
 from cryodedup.synthetic import write_benchmark_file, write_example
@@ -135,3 +136,60 @@ def test_split_refuses_a_mask_of_another_length(tmp_path):
         (tmp_path / name).touch()
     with pytest.raises(ValueError, match="keep has 3 entries"):
         star.append_split(block, np.ones(3, dtype=bool), tmp_path / "k", tmp_path / "r")
+
+
+def _with_trailer(tmp_path, trailer: str):
+    path = tmp_path / "bench.star"
+    write_benchmark_file(path, 5000, seed=4)
+    with open(path, "a") as f:
+        f.write(trailer)
+    return path
+
+
+def test_the_index_is_finished_while_the_particle_rows_are_scanned(tmp_path):
+    # The particle job indexes up to the first particle row, and the rest while scanning the
+    # rows (one read of a big file); the whole index read first is the oracle.
+    from cryodedup.particles_star import ParticleStar, pixel_size_plan, scan_particles
+
+    path = _with_trailer(tmp_path, "\n# after the rows\n\ndata_extra\n\nloop_\n_rlnFoo\n1\n2\n")
+    whole = StarFile(path)
+    part = ParticleStar(path)
+    assert part.star.deferred
+    assert [b.name for b in part.star.blocks] == ["optics", "particles"]
+    assert part.block.rows_end < whole.blocks[1].rows_end  # its first row only, so far
+    options = ParticleOptions(score="rlnMaxValueProbDistribution")
+    scan = scan_particles(part, options.score, pixel_size_plan(part, options, None))
+    assert not part.star.deferred
+    assert part.star.blocks == whole.blocks
+    assert part.block == whole.blocks[1]
+    numbers, keys, names = whole.scan(whole.blocks[1], ["rlnMaxValueProbDistribution"], "rlnMicrographName")
+    assert np.array_equal(scan.scores, numbers["rlnMaxValueProbDistribution"])
+    assert [names[k] for k in keys] == [scan.key_names[k] for k in scan.groups]
+
+
+def test_an_optics_table_after_the_particles_is_used(tmp_path):
+    # Read deferred, the optics table would be missed: the file is read again, whole index first.
+    # Oracle: the same blocks in RELION's order.
+    first = tmp_path / "first"
+    first.mkdir()
+    ordered = _with_trailer(first, "")
+    text = ordered.read_text()
+    optics, particles = text[: text.index("data_particles")], text[text.index("data_particles") :]
+    after = tmp_path / "after.star"
+    after.write_text(particles + "\n" + optics)
+    options = ParticleOptions(score="rlnMaxValueProbDistribution")
+    one = remove_duplicate_particles([ordered], tmp_path / "one", options)
+    two = remove_duplicate_particles([after], tmp_path / "two", options)
+    assert (one["kept"], one["rejected"]) == (two["kept"], two["rejected"])
+
+    def rows(outdir, name):
+        return [line for line in (outdir / name).read_text().splitlines() if line[:1].isdigit()]
+
+    for name in ("particles_kept.star", "particles_rejected.star"):
+        assert rows(tmp_path / "one", name) == rows(tmp_path / "two", name)
+
+
+def test_a_second_particle_table_after_the_rows_is_refused(tmp_path):
+    path = _with_trailer(tmp_path, "\ndata_particles\n\nloop_\n_rlnCoordinateX\n_rlnCoordinateY\n1 2\n")
+    with pytest.raises(CryodedupError, match="2 data_particles blocks"):
+        remove_duplicate_particles([path], tmp_path / "out", ParticleOptions(score="none"))

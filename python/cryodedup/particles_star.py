@@ -121,11 +121,21 @@ class ParticleTable(Protocol):
         ...
 
 
+class BlocksFollowParticles(Exception):
+    """A deferred read found blocks after the particle rows that change what was read."""
+
+
+def _index(block: Block | None) -> int | None:
+    return None if block is None else block.index
+
+
 class ParticleStar:
     """One particle STAR input: its particle and optics blocks and the columns to read."""
 
-    def __init__(self, path: StrPath, shift_key: str = "auto") -> None:
-        self.star = StarFile(path)
+    def __init__(self, path: StrPath, shift_key: str = "auto", defer: bool = True) -> None:
+        # Indexed up to the particle rows: the rest is indexed while they are scanned (one
+        # read of the file for the decision; confirm_blocks checks what followed them).
+        self.star = StarFile(path, defer_rows_of="particles" if defer else None)
         self.path = self.star.path
         self.block = self._particle_block()
         self.labels = list(self.block.labels or ())  # never empty: _particle_block returns a loop
@@ -141,6 +151,18 @@ class ParticleStar:
     def numeric_labels(self) -> list[str]:
         """The labels whose values in the first row are numbers."""
         return self.star.numeric_labels(self.block)
+
+    def confirm_blocks(self) -> None:
+        """After the particle rows are scanned: the whole index, and the blocks chosen again.
+
+        Raises BlocksFollowParticles if what follows the rows changes the choice of the particle
+        or optics block (a file laid out unlike RELION's: read it again, not deferred).
+        """
+        self.star.refresh_blocks()
+        block, optics = self._particle_block(), self.star.block("optics")
+        if block.index != self.block.index or _index(optics) != _index(self.optics_block):
+            raise BlocksFollowParticles(str(self.path))
+        self.block, self.optics_block = block, optics
 
     def _particle_block(self) -> Block:
         found = self.star.block("particles")
@@ -621,10 +643,24 @@ def read_star_files(inputs: list[Path], outdir: StrPath, options: ParticleOption
     Its writer writes ``OUTDIR/particles_kept.star`` and ``particles_rejected.star``.
     Everything the user must supply (a pixel size, a score order) is gathered over all
     inputs and raised as one CryodedupError.
+
+    Each file is indexed up to its particle rows, and the rest while the rows are scanned
+    (one read of the file); a file whose particle rows are followed by blocks that change
+    the reading (an optics table after them) is read again with the whole index first.
     """
     if options.shift_key not in ("auto", "none"):
         raise CryodedupError(f"--shift-key for STAR files is auto or none, got {options.shift_key!r}")
-    parts = [ParticleStar(p, options.shift_key) for p in inputs]
+    try:
+        return _read_star_files(inputs, outdir, options, warn, log, defer=True)
+    except BlocksFollowParticles as err:
+        log(f"{err}: blocks follow the particle rows; reading the files again with their whole index", "info")
+        return _read_star_files(inputs, outdir, options, warn, log, defer=False)
+
+
+def _read_star_files(
+    inputs: list[Path], outdir: StrPath, options: ParticleOptions, warn: Warn, log: Log, defer: bool
+) -> ParticleSet:
+    parts = [ParticleStar(p, options.shift_key, defer) for p in inputs]
     labels = merged_columns(parts, warn)
     needs = Needs()
     score_label, higher = score_column(parts, options, warn, needs)
@@ -748,6 +784,7 @@ def scan_particles(
         psize_plan,
         score_label,
     )
+    part.confirm_blocks()
     scan = ParticleScan(
         groups=raw.keys,
         centres=raw.centres.reshape(-1, len(cols.coords)),

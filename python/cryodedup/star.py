@@ -99,12 +99,17 @@ class StarFile:
     ----------
     path : str or Path
         The file to read. It is never modified.
+    defer_rows_of : str, optional
+        Index the file only up to the first row of the loop of the first block of this name;
+        the rest is indexed while ``scan_particles`` reads that loop, so that a big file is
+        read once, not twice (``blocks`` holds the blocks known so far, the last one's rows
+        ending after its first row, until ``refresh_blocks``).
     """
 
-    def __init__(self, path: StrPath) -> None:
+    def __init__(self, path: StrPath, defer_rows_of: str | None = None) -> None:
         self.path = check_regular_file(path, "a STAR file")
         try:
-            self._raw = _core.StarFile(str(self.path))
+            self._raw = _core.StarFile(str(self.path), defer_rows_of)
         except _core.StarSyntaxError as err:
             raise CryodedupError(f"{self.path}: {err}") from None
         except OSError as err:
@@ -113,16 +118,32 @@ class StarFile:
         self.comment_lines: dict[int, int] = {}
         if self._raw.size == 0:
             raise CryodedupError(f"{self.path}: the file is empty")
-        self.blocks = [
+        self.blocks = self._blocks(self._raw.header_blocks())
+        if not self.blocks:
+            raise CryodedupError(f"{self.path}: no data_ block found; is this a STAR file?")
+
+    @property
+    def deferred(self) -> bool:
+        """Whether ``blocks`` stops at the first row of the deferred loop, not yet scanned."""
+        return bool(self._raw.deferred)
+
+    def refresh_blocks(self) -> None:
+        """Indexes the whole file if it is not yet (one pass), and lists every block."""
+        try:
+            self.blocks = self._blocks(self._raw.blocks())
+        except _core.StarSyntaxError as err:
+            raise CryodedupError(f"{self.path}: {err}") from None
+
+    def _blocks(self, raw_blocks: list) -> list[Block]:
+        blocks = [
             Block(
                 i, b.name, b.line, b.start, b.end, b.labels, b.rows_start, b.rows_end, b.first_row_line, dict(b.pairs)
             )
-            for i, b in enumerate(self._raw.blocks())
+            for i, b in enumerate(raw_blocks)
         ]
-        if not self.blocks:
-            raise CryodedupError(f"{self.path}: no data_ block found; is this a STAR file?")
-        for block in self.blocks:
+        for block in blocks:
             _check_distinct_labels(self.path, block)
+        return blocks
 
     @property
     def size(self) -> int:

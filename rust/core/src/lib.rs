@@ -14,6 +14,7 @@ pub mod filaments;
 pub mod fuzzing;
 pub mod kdtree;
 pub mod micrographs;
+pub mod page_cache;
 pub mod particle_rows;
 pub mod picks;
 pub mod pose;

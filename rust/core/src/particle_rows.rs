@@ -10,7 +10,9 @@
 
 use std::collections::HashMap;
 
-use crate::star::{scan_rows_streaming, Release, ScanRequest, StarError, Table};
+use crate::star::{
+    index_observed, scan_rows_streaming, Block, Release, RowScan, RowStream, ScanRequest, StarError, Table,
+};
 
 /// Where each row's micrograph pixel size comes from.
 #[derive(Clone, Debug)]
@@ -72,42 +74,111 @@ pub fn scan_particles(
     plan: &CentrePlan,
     release: Release,
 ) -> Result<ParticleRows, StarError> {
-    // The number columns, in this order: coordinates, origins, pixel-size columns, optics group, score.
-    let mut cols: Vec<usize> = plan.coords.clone();
-    let origin_slot: Vec<Option<usize>> = plan
-        .origins
-        .iter()
-        .map(|o| {
-            o.map(|c| {
-                cols.push(c);
-                cols.len() - 1
-            })
-        })
-        .collect();
-    let mut push = |c: usize| {
-        cols.push(c);
-        cols.len() - 1
-    };
-    let pixel_slots = plan.origin_pixels.map(|(det, mag)| (push(det), push(mag)));
-    let group_slot = match &plan.psize {
-        PixelSize::ByOpticsGroup { column, .. } => Some(push(*column)),
-        _ => None,
-    };
-    let score_slot = plan.score.map(&mut push);
-    let dim = plan.coords.len();
-    let mut out = ParticleRows::default();
+    let mut scanner = Scanner::new(plan);
+    let request = ScanRequest { number_cols: &scanner.cols.clone(), key_col: Some(plan.key), missing: None };
+    let key_names = scan_rows_streaming(data, table, &request, release, |rows, names| scanner.take(rows, names))?;
+    Ok(scanner.finish(key_names))
+}
+
+/// [`scan_particles`] of the loop of block `block` while the file is indexed, so that a
+/// file bigger than memory is read from the disk once, not twice. `header` is the file's
+/// index up to that loop's first row ([`index_header`](crate::star::index_header)), from
+/// which the caller made `plan`. Returns the whole index and the rows.
+pub fn index_and_scan_particles(
+    data: &[u8],
+    block: usize,
+    plan: &CentrePlan,
+    release: Release,
+) -> Result<(Vec<Block>, ParticleRows), StarError> {
+    let mut scanner = Scanner::new(plan);
+    let cols = scanner.cols.clone();
     let request = ScanRequest { number_cols: &cols, key_col: Some(plan.key), missing: None };
-    let mut key_psizes: Vec<f64> = Vec::new();
-    out.key_names = scan_rows_streaming(data, table, &request, release, |rows, names| {
+    let mut stream = RowStream::new(&request);
+    // Rows before this offset are scanned. The indexer has passed every row before its
+    // table's `rows.end`, and the rows never change once passed.
+    let mut scanned = 0usize;
+    let mut scan_up_to_index = |blocks: &[Block], stream: &mut RowStream, scanner: &mut Scanner| {
+        let Some(table) = blocks.get(block).and_then(|b| b.table.as_ref()) else { return Ok(()) };
+        let from = scanned.max(table.rows.start);
+        if table.rows.end > from {
+            stream.feed(data, table, from..table.rows.end, &mut |rows, names| scanner.take(rows, names))?;
+            scanned = table.rows.end;
+        }
+        Ok(())
+    };
+    let blocks = index_observed(data, &mut |window, blocks| {
+        scan_up_to_index(blocks, &mut stream, &mut scanner)?;
+        release(window);
+        Ok(())
+    })?;
+    scan_up_to_index(&blocks, &mut stream, &mut scanner)?;
+    release(0..data.len());
+    let key_names = std::mem::take(&mut stream.key_names);
+    Ok((blocks, scanner.finish(key_names)))
+}
+
+/// What the scan of one loop keeps of its rows, piece by piece.
+struct Scanner<'a> {
+    plan: &'a CentrePlan,
+    /// The number columns, in this order: coordinates, origins, pixel-size columns, optics group, score.
+    cols: Vec<usize>,
+    origin_slot: Vec<Option<usize>>,
+    pixel_slots: Option<(usize, usize)>,
+    group_slot: Option<usize>,
+    score_slot: Option<usize>,
+    key_psizes: Vec<f64>,
+    out: ParticleRows,
+}
+
+impl<'a> Scanner<'a> {
+    fn new(plan: &'a CentrePlan) -> Self {
+        let mut cols: Vec<usize> = plan.coords.clone();
+        let origin_slot: Vec<Option<usize>> = plan
+            .origins
+            .iter()
+            .map(|o| {
+                o.map(|c| {
+                    cols.push(c);
+                    cols.len() - 1
+                })
+            })
+            .collect();
+        let mut push = |c: usize| {
+            cols.push(c);
+            cols.len() - 1
+        };
+        let pixel_slots = plan.origin_pixels.map(|(det, mag)| (push(det), push(mag)));
+        let group_slot = match &plan.psize {
+            PixelSize::ByOpticsGroup { column, .. } => Some(push(*column)),
+            _ => None,
+        };
+        let score_slot = plan.score.map(&mut push);
+        Scanner {
+            plan,
+            cols,
+            origin_slot,
+            pixel_slots,
+            group_slot,
+            score_slot,
+            key_psizes: Vec::new(),
+            out: ParticleRows::default(),
+        }
+    }
+
+    /// Keeps what the job needs of one piece of scanned rows.
+    fn take(&mut self, rows: &RowScan, names: &[Vec<u8>]) {
+        let plan = self.plan;
+        let out = &mut self.out;
+        let key_psizes = &mut self.key_psizes;
         let n = rows.keys.len();
-        out.centres.reserve(n * dim);
+        out.centres.reserve(n * plan.coords.len());
         for i in 0..n {
             let key = rows.keys[i] as usize;
             let psize = match &plan.psize {
                 PixelSize::Angstrom => 1.0,
                 PixelSize::Constant(p) => *p,
                 PixelSize::ByOpticsGroup { table, .. } => {
-                    let group = rows.numbers[group_slot.unwrap()][i];
+                    let group = rows.numbers[self.group_slot.unwrap()][i];
                     if !out.optics_groups.iter().any(|&g| g == group || (g.is_nan() && group.is_nan())) {
                         out.optics_groups.push(group);
                     }
@@ -127,8 +198,8 @@ pub fn scan_particles(
             if key == key_psizes.len() {
                 key_psizes.push(psize); // a micrograph's first row gives its pixel size
             }
-            let image_psize = pixel_slots.map(|(d, m)| 1e4 * rows.numbers[d][i] / rows.numbers[m][i]);
-            for (axis, origin) in origin_slot.iter().enumerate() {
+            let image_psize = self.pixel_slots.map(|(d, m)| 1e4 * rows.numbers[d][i] / rows.numbers[m][i]);
+            for (axis, origin) in self.origin_slot.iter().enumerate() {
                 let x = rows.numbers[axis][i];
                 let mut c = if matches!(plan.psize, PixelSize::Angstrom) { x } else { x * psize };
                 if let Some(slot) = *origin {
@@ -141,19 +212,23 @@ pub fn scan_particles(
                 out.centres.push(c);
             }
         }
-        if let Some(slot) = score_slot {
+        if let Some(slot) = self.score_slot {
             out.scores.extend_from_slice(&rows.numbers[slot]);
         }
         out.keys.extend_from_slice(&rows.keys);
-    })?;
-    out.key_psizes = key_psizes;
-    Ok(out)
+    }
+
+    fn finish(mut self, key_names: Vec<Vec<u8>>) -> ParticleRows {
+        self.out.key_names = key_names;
+        self.out.key_psizes = self.key_psizes;
+        self.out
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::star::{index, keep_all};
+    use crate::star::{index, keep_all, Block};
 
     const FILE: &str = "data_optics\nloop_\n_rlnOpticsGroup\n_rlnMicrographPixelSize\n1 1.5\n\ndata_particles\nloop_\n_rlnCoordinateX\n_rlnCoordinateY\n_rlnOriginXAngst\n_rlnOriginYAngst\n_rlnOpticsGroup\n_rlnMicrographName\n_rlnScore\n10 20 3 -4 1 a.mrc 0.5\n# comment\n11 21 0.25 0 2 b.mrc 0.7\n12 22 0 0 1 a.mrc nan\n";
 
@@ -166,6 +241,94 @@ mod tests {
             psize,
             score: Some(6),
         }
+    }
+
+    /// A particle file of `n` rows (several test windows), comments among the rows, and
+    /// `after` appended behind the loop.
+    fn big_file(n: usize, after: &str) -> Vec<u8> {
+        let mut text = String::from("data_optics\nloop_\n_rlnOpticsGroup\n_rlnMicrographPixelSize\n1 1.5\n2 0.5\n\n");
+        text += "data_particles\nloop_\n_rlnCoordinateX\n_rlnCoordinateY\n_rlnOriginXAngst\n_rlnOriginYAngst\n";
+        text += "_rlnOpticsGroup\n_rlnMicrographName\n_rlnScore\n";
+        for i in 0..n {
+            if i % 997 == 5 {
+                text += "# a comment among the rows\n";
+            }
+            let (x, y, group) = (i % 4000, (i * 7) % 3000, 1 + i % 2);
+            text += &format!("{x} {y} 0.5 -1.25 {group} mic{:04}.mrc {}\n", i / 300, (i * 13) % 101);
+        }
+        text += after;
+        text.into_bytes()
+    }
+
+    type Read = Result<(Vec<Block>, ParticleRows), StarError>;
+
+    /// The file indexed, then scanned (the oracle), and scanned while indexed.
+    fn both_ways(data: &[u8]) -> (Read, Read) {
+        let plan = plan(PixelSize::ByOpticsGroup { column: 4, table: vec![(1.0, 1.5), (2.0, 0.5)] });
+        let classic = index(data).and_then(|blocks| {
+            let rows = scan_particles(data, blocks[1].table.as_ref().unwrap(), &plan, &keep_all)?;
+            Ok((blocks, rows))
+        });
+        let header = crate::star::index_header(data, "particles").unwrap();
+        assert!(header.deferred);
+        assert_eq!(header.blocks[0], classic.as_ref().map(|c| c.0[0].clone()).unwrap_or(header.blocks[0].clone()));
+        let fused = index_and_scan_particles(data, 1, &plan, &keep_all);
+        (classic, fused)
+    }
+
+    fn same_rows(a: &ParticleRows, b: &ParticleRows) {
+        assert_eq!(a.keys, b.keys);
+        assert_eq!(a.key_names, b.key_names);
+        assert_eq!(a.optics_groups, b.optics_groups);
+        assert_eq!(
+            a.centres.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            b.centres.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            a.scores.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            b.scores.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+        assert_eq!(a.key_psizes, b.key_psizes);
+    }
+
+    #[test]
+    fn scanning_while_indexing_equals_indexing_then_scanning() {
+        // Rows over many windows; the loop last, or followed by blank lines, comments and blocks.
+        for after in ["", "\n", "\n# the end\n\n", "\ndata_more\n_rlnKey value\n\ndata_other\nloop_\n_a\n1\n2\n"] {
+            let data = big_file(20_000, after);
+            assert!(data.len() > 10 * crate::star::WINDOW);
+            let (classic, fused) = both_ways(&data);
+            let ((blocks_a, rows_a), (blocks_b, rows_b)) = (classic.unwrap(), fused.unwrap());
+            assert_eq!(blocks_a, blocks_b, "after {after:?}");
+            assert_eq!(blocks_a[1].table.as_ref().unwrap().comment_lines, 21);
+            assert_eq!(rows_a.keys.len(), 20_000);
+            same_rows(&rows_a, &rows_b);
+        }
+        // No line end after the last row.
+        let mut data = big_file(3000, "");
+        data.pop();
+        let (classic, fused) = both_ways(&data);
+        let ((blocks_a, rows_a), (blocks_b, rows_b)) = (classic.unwrap(), fused.unwrap());
+        assert_eq!(blocks_a, blocks_b);
+        same_rows(&rows_a, &rows_b);
+    }
+
+    #[test]
+    fn scanning_while_indexing_reports_the_same_errors() {
+        // A short row deep in the loop; text after the loop that is no STAR.
+        let mut data = big_file(20_000, "");
+        let at = data.len() / 2;
+        let line_start = at + data[at..].iter().position(|&b| b == b'\n').unwrap() + 1;
+        data.splice(line_start..line_start, b"1 2 3\n".iter().copied());
+        let (classic, fused) = both_ways(&data);
+        let error = classic.err().unwrap();
+        assert!(matches!(error, StarError::FieldCount { expected: 7, got: 3, .. }), "{error:?}");
+        assert_eq!(Some(error), fused.err());
+        let data = big_file(20_000, "\nnot STAR\n");
+        let (classic, fused) = both_ways(&data);
+        let error = classic.err().unwrap();
+        assert!(matches!(error, StarError::Unexpected { line: 20_039, .. }), "{error:?}");
+        assert_eq!(Some(error), fused.err());
     }
 
     #[test]

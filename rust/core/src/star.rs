@@ -193,10 +193,62 @@ pub fn index_releasing(data: &[u8], release: Release) -> Result<Vec<Block>, Star
     if let Some(offset) = binary_at_edges(data) {
         return Err(StarError::Binary { offset });
     }
-    index_text(data, release).map_err(|e| binary_or(data, e))
+    let mut passed = |range: Range<usize>, _: &[Block]| {
+        release(range);
+        Ok(())
+    };
+    match index_text(data, None, &mut passed) {
+        Ok(indexed) => Ok(indexed.blocks),
+        Err(Stop::Syntax(e)) | Err(Stop::Observer(e)) => Err(binary_or(data, e)),
+    }
 }
 
-fn index_text(data: &[u8], release: Release) -> Result<Vec<Block>, StarError> {
+/// The blocks of a file up to the first row of the loop of the first block named `name`.
+/// That loop's table then holds its first row only (enough for its labels and the type of
+/// each column), and `deferred` is set: the rest is indexed by [`index_observed`] while a
+/// scan reads the rows (one read of a big file instead of two). Without such a loop, the
+/// whole index.
+pub fn index_header(data: &[u8], name: &str) -> Result<Indexed, StarError> {
+    if let Some(offset) = binary_at_edges(data) {
+        return Err(StarError::Binary { offset });
+    }
+    index_text(data, Some(name), &mut |_, _| Ok(())).map_err(|e| match e {
+        Stop::Syntax(e) | Stop::Observer(e) => binary_or(data, e),
+    })
+}
+
+/// What [`index_header`] found.
+pub struct Indexed {
+    pub blocks: Vec<Block>,
+    /// Whether indexing stopped at the first row of the last block's loop.
+    pub deferred: bool,
+}
+
+/// Why indexing stopped before the end.
+pub enum Stop {
+    /// The file breaks the STAR grammar (binary content is told apart by the caller).
+    Syntax(StarError),
+    /// The observer of [`index_observed`] failed (a row of the loop it scans).
+    Observer(StarError),
+}
+
+/// Called with each [`WINDOW`] of the file the indexer has passed (byte range, in order) and
+/// the blocks found so far, the last one's table growing as its rows are met.
+pub type Observer<'a> = dyn FnMut(Range<usize>, &[Block]) -> Result<(), StarError> + 'a;
+
+/// The whole index of `data`, calling `observer` as the indexer passes each window, so that
+/// a loop's rows can be scanned while their pages are fresh from the disk. A syntax error
+/// is told apart from binary content (as [`index`] does); an observer's error is returned
+/// as it is.
+pub fn index_observed(data: &[u8], observer: &mut Observer) -> Result<Vec<Block>, StarError> {
+    match index_text(data, None, observer) {
+        Ok(indexed) => Ok(indexed.blocks),
+        Err(Stop::Syntax(e)) => Err(binary_or(data, e)),
+        Err(Stop::Observer(e)) => Err(e),
+    }
+}
+
+fn index_text(data: &[u8], defer_at: Option<&str>, observer: &mut Observer) -> Result<Indexed, Stop> {
     let mut blocks: Vec<Block> = Vec::new();
     let mut state = State::Outside;
     let mut line_no = 0usize;
@@ -205,7 +257,7 @@ fn index_text(data: &[u8], release: Release) -> Result<Vec<Block>, StarError> {
     for (start, end, next) in (Lines { data, pos: 0 }) {
         line_no += 1;
         if next - released >= WINDOW {
-            release(released..next);
+            observer(released..next, &blocks).map_err(Stop::Observer)?;
             released = next;
         }
         // A UTF-8 byte-order mark (Windows editors write one) starts the first line: skip it.
@@ -248,7 +300,7 @@ fn index_text(data: &[u8], release: Release) -> Result<Vec<Block>, StarError> {
             continue;
         }
         match state {
-            State::Outside => return Err(StarError::Unexpected { line: line_no, text: excerpt(t) }),
+            State::Outside => return Err(Stop::Syntax(StarError::Unexpected { line: line_no, text: excerpt(t) })),
             State::InBlock | State::Rows => {
                 let block = blocks.last_mut().unwrap();
                 if t.starts_with(b"loop_") && block.table.is_none() && block.pairs.is_empty() {
@@ -262,7 +314,7 @@ fn index_text(data: &[u8], release: Release) -> Result<Vec<Block>, StarError> {
                 } else if t.starts_with(b"_") && block.table.is_none() {
                     block.pairs.push(split_label(t));
                 } else {
-                    return Err(StarError::Unexpected { line: line_no, text: excerpt(t) });
+                    return Err(Stop::Syntax(StarError::Unexpected { line: line_no, text: excerpt(t) }));
                 }
             }
             State::Labels => {
@@ -272,16 +324,19 @@ fn index_text(data: &[u8], release: Release) -> Result<Vec<Block>, StarError> {
                     table.rows = next..next;
                     table.first_row_line = line_no + 1;
                 } else if t.starts_with(b"loop_") {
-                    return Err(StarError::Unexpected { line: line_no, text: excerpt(t) });
+                    return Err(Stop::Syntax(StarError::Unexpected { line: line_no, text: excerpt(t) }));
                 } else {
                     table.rows = start..next;
                     table.first_row_line = line_no;
                     state = State::Rows;
+                    if defer_at.is_some_and(|name| blocks.last().unwrap().name == name) {
+                        return Ok(Indexed { blocks, deferred: true });
+                    }
                 }
             }
         }
     }
-    Ok(blocks)
+    Ok(Indexed { blocks, deferred: false })
 }
 
 /// Calls `field(k, bytes)` for each field of a row line; returns the number of fields.
@@ -488,14 +543,45 @@ pub fn scan_rows_streaming(
     release: Release,
     mut consume: impl FnMut(&RowScan, &[Vec<u8>]),
 ) -> Result<Vec<Vec<u8>>, StarError> {
-    let rows = &data[table.rows.clone()];
-    let mut global: HashMap<Vec<u8>, u32> = HashMap::new();
-    let mut key_names: Vec<Vec<u8>> = Vec::new();
-    for window in chunk_at_lines(rows, WINDOW) {
-        let pieces: Vec<Range<usize>> = chunk_at_lines(&rows[window.clone()], 1 << 22)
+    let mut stream = RowStream::new(request);
+    for window in chunk_at_lines(&data[table.rows.clone()], WINDOW) {
+        let window = table.rows.start + window.start..table.rows.start + window.end;
+        stream.feed(data, table, window.clone(), &mut consume)?;
+        release(window);
+    }
+    Ok(stream.key_names)
+}
+
+/// A scan of a loop's rows fed one byte range at a time, in file order: the ranges need not
+/// be known in advance (a loop scanned while the file is being indexed).
+pub struct RowStream<'a> {
+    request: &'a ScanRequest<'a>,
+    global: HashMap<Vec<u8>, u32>,
+    /// Distinct key texts by id, in order of first appearance.
+    pub key_names: Vec<Vec<u8>>,
+}
+
+impl<'a> RowStream<'a> {
+    pub fn new(request: &'a ScanRequest<'a>) -> Self {
+        RowStream { request, global: HashMap::new(), key_names: Vec::new() }
+    }
+
+    /// Scans the whole lines `range` (byte offsets in `data`, within `table.rows`) in
+    /// parallel pieces, handing each piece to `consume` in order.
+    pub fn feed(
+        &mut self,
+        data: &[u8],
+        table: &Table,
+        range: Range<usize>,
+        consume: &mut impl FnMut(&RowScan, &[Vec<u8>]),
+    ) -> Result<(), StarError> {
+        let rows = &data[table.rows.clone()];
+        let local = range.start - table.rows.start..range.end - table.rows.start;
+        let pieces: Vec<Range<usize>> = chunk_at_lines(&rows[local.clone()], 1 << 22)
             .into_iter()
-            .map(|r| r.start + window.start..r.end + window.start)
+            .map(|r| r.start + local.start..r.end + local.start)
             .collect();
+        let request = self.request;
         let results: Vec<ChunkScan> = pieces
             .par_iter()
             .map(|r| scan_chunk(rows, r.clone(), table, request.number_cols, request.key_col, request.missing))
@@ -507,8 +593,9 @@ pub fn scan_rows_streaming(
             let remap: Vec<u32> = std::mem::take(&mut chunk.scan.key_names)
                 .into_iter()
                 .map(|name| {
-                    let fresh = global.len() as u32;
-                    *global.entry(name).or_insert_with_key(|name| {
+                    let fresh = self.global.len() as u32;
+                    let key_names = &mut self.key_names;
+                    *self.global.entry(name).or_insert_with_key(|name| {
                         key_names.push(name.clone());
                         fresh
                     })
@@ -521,11 +608,10 @@ pub fn scan_rows_streaming(
             for span in chunk.scan.spans.iter_mut() {
                 *span = (span.0 + base, span.1 + base);
             }
-            consume(&chunk.scan, &key_names);
+            consume(&chunk.scan, &self.key_names);
         }
-        release(table.rows.start + window.start..table.rows.start + window.end);
+        Ok(())
     }
-    Ok(key_names)
 }
 
 /// The error of a row at `offset` in `rows`, with its line number (counted from the

@@ -6,10 +6,11 @@ use std::fs::{File, OpenOptions};
 use std::io::BufWriter;
 use std::ops::Range;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use cryodedup_core::micrographs::{self, Band, Plan, Spectrum};
 use cryodedup_core::particle_rows::{self, CentrePlan, PixelSize};
-use cryodedup_core::{consensus, dedup as core_dedup, filaments, picks, pose, star};
+use cryodedup_core::{consensus, dedup as core_dedup, filaments, page_cache, picks, pose, star};
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
@@ -297,15 +298,35 @@ fn support_masks<'py>(
 #[pyclass(module = "cryodedup._core", frozen)]
 struct StarFile {
     path: PathBuf,
+    file: File,
     map: Option<Mmap>,
-    blocks: Vec<star::Block>,
+    /// The index up to the first row of the loop of block `defer_rows_of` when opened so
+    /// (the rest is indexed while that loop is scanned), else the whole index.
+    header: Vec<star::Block>,
+    /// The whole index, once known.
+    index: OnceLock<Vec<star::Block>>,
 }
 
-/// Drops the pages of `range` of `map` from the process (the page cache keeps them).
+/// Bytes asked from the disk ahead of a streaming pass. One sequential reader keeps one
+/// read in flight; asking for the next windows at once keeps several, which reads a cold
+/// file about twice as fast here (benches/RESULTS.md, session 4; docs/design.md section 5).
+const READ_AHEAD: usize = 4 * star::WINDOW;
+
+/// Drops the pages of `range` of `map` from the process (the page cache keeps them), and
+/// asks the kernel to start reading the [`READ_AHEAD`] bytes after it.
 fn release_pages(map: &Option<Mmap>, range: Range<usize>) {
     if let Some(map) = map {
         // SAFETY: the map is read-only and shared; dropped pages are read again on access.
         let _ = unsafe { map.unchecked_advise_range(UncheckedAdvice::DontNeed, range.start, range.len()) };
+        read_ahead(map, range.end);
+    }
+}
+
+/// Starts reading `map` from `start` for [`READ_AHEAD`] bytes (a hint: it does not wait).
+fn read_ahead(map: &Mmap, start: usize) {
+    let len = READ_AHEAD.min(map.len().saturating_sub(start));
+    if len > 0 {
+        let _ = map.advise_range(Advice::WillNeed, start, len);
     }
 }
 
@@ -318,8 +339,19 @@ impl StarFile {
         release_pages(&self.map, range);
     }
 
-    fn table(&self, block: usize) -> PyResult<&star::Table> {
-        self.blocks
+    /// The whole index: indexes the rest of a file opened deferred (one more pass over it).
+    fn blocks_indexed(&self, py: Python<'_>) -> PyResult<&[star::Block]> {
+        if let Some(blocks) = self.index.get() {
+            return Ok(blocks);
+        }
+        let data = self.bytes();
+        let release = |range: Range<usize>| self.release(range);
+        let blocks = py.detach(|| star::index_releasing(data, &release)).map_err(errors::star)?;
+        Ok(self.index.get_or_init(|| blocks))
+    }
+
+    fn table(&self, py: Python<'_>, block: usize) -> PyResult<&star::Table> {
+        self.blocks_indexed(py)?
             .get(block)
             .and_then(|b| b.table.as_ref())
             .ok_or_else(|| errors::value(format!("block {block} has no loop")))
@@ -430,18 +462,46 @@ impl StarScan {
 #[pymethods]
 impl StarFile {
     #[new]
-    fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+    #[pyo3(signature = (path, defer_rows_of=None))]
+    fn new(py: Python<'_>, path: PathBuf, defer_rows_of: Option<String>) -> PyResult<Self> {
         let file = File::open(&path).map_err(|e| errors::io(&path, e))?;
         let len = file.metadata().map_err(|e| errors::io(&path, e))?.len();
         // SAFETY: the file is only read; cryodedup never writes to its inputs.
         let map = if len == 0 { None } else { Some(unsafe { Mmap::map(&file) }.map_err(|e| errors::io(&path, e))?) };
         if let Some(map) = &map {
             let _ = map.advise(Advice::Sequential); // read ahead; a hint only
+            read_ahead(map, 0);
         }
         let data: &[u8] = map.as_deref().unwrap_or(&[]);
         let release = |range: Range<usize>| release_pages(&map, range);
-        let blocks = py.detach(|| star::index_releasing(data, &release)).map_err(errors::star)?;
-        Ok(StarFile { path, map, blocks })
+        let index = OnceLock::new();
+        let header = match defer_rows_of {
+            Some(name) => {
+                let found = py.detach(|| star::index_header(data, &name)).map_err(errors::star)?;
+                if !found.deferred {
+                    let _ = index.set(found.blocks.clone());
+                }
+                found.blocks
+            }
+            None => {
+                let blocks = py.detach(|| star::index_releasing(data, &release)).map_err(errors::star)?;
+                let _ = index.set(blocks.clone());
+                blocks
+            }
+        };
+        Ok(StarFile { path, file, map, header, index })
+    }
+
+    /// Whether the file was opened with `defer_rows_of` and its index is still partial.
+    #[getter]
+    fn deferred(&self) -> bool {
+        self.index.get().is_none()
+    }
+
+    /// The blocks known without indexing further: up to the deferred loop's first row while
+    /// the file is deferred, else all of them.
+    fn header_blocks(&self) -> Vec<StarBlock> {
+        self.index.get().unwrap_or(&self.header).iter().map(StarBlock::from_core).collect()
     }
 
     #[getter]
@@ -449,9 +509,9 @@ impl StarFile {
         self.bytes().len()
     }
 
-    /// The blocks of the file, in file order.
-    fn blocks(&self) -> Vec<StarBlock> {
-        self.blocks.iter().map(StarBlock::from_core).collect()
+    /// The blocks of the file, in file order (the whole index).
+    fn blocks(&self, py: Python<'_>) -> PyResult<Vec<StarBlock>> {
+        Ok(self.blocks_indexed(py)?.iter().map(StarBlock::from_core).collect())
     }
 
     /// Bytes `start..end` of the file (for headers and small tables).
@@ -472,7 +532,7 @@ impl StarFile {
         number_cols: Vec<usize>,
         key_col: Option<usize>,
     ) -> PyResult<StarScan> {
-        let table = self.table(block)?;
+        let table = self.table(py, block)?;
         if let Some(&bad) = number_cols.iter().chain(key_col.iter()).find(|&&c| c >= table.labels.len()) {
             return Err(errors::value(format!("column {bad} is out of range")));
         }
@@ -504,11 +564,11 @@ impl StarFile {
         columns: Option<Vec<usize>>,
         values: Option<(usize, PyReadonlyArray1<'_, u8>, Vec<String>)>,
     ) -> PyResult<()> {
-        let n_columns = self.table(block)?.labels.len();
+        let table = self.table(py, block)?;
+        let n_columns = table.labels.len();
         if let Some(&bad) = columns.iter().flatten().find(|&&c| c >= n_columns) {
             return Err(errors::value(format!("column {bad} is out of range")));
         }
-        let table = self.table(block)?;
         let keep = keep.as_slice()?;
         let map: Option<HashMap<Vec<u8>, Vec<u8>>> = rewrite
             .as_ref()
@@ -536,12 +596,21 @@ impl StarFile {
             columns: columns.as_deref(),
         };
         let data = self.bytes();
-        let open = |path: &PathBuf| -> PyResult<BufWriter<File>> {
+        // A file bigger than the page cache: the input behind the pass and the outputs on
+        // the disk are dropped from it, leaving it to the input still ahead (section 5).
+        let big = page_cache::bigger_than_cache(data.len() as u64);
+        let open = |path: &PathBuf| -> PyResult<BufWriter<page_cache::WriteBehind>> {
             let file = OpenOptions::new().append(true).open(path).map_err(|e| errors::io(path, e))?;
-            Ok(BufWriter::with_capacity(1 << 20, file))
+            let out = page_cache::WriteBehind::new(file, big).map_err(|e| errors::io(path, e))?;
+            Ok(BufWriter::with_capacity(1 << 20, out))
         };
         let (mut kept, mut rejected) = (open(&kept_path)?, open(&rejected_path)?);
-        let release = |range: Range<usize>| self.release(range);
+        let release = |range: Range<usize>| {
+            if big {
+                page_cache::drop_cached(&self.file, range.start as u64..range.end as u64);
+            }
+            self.release(range);
+        };
         py.detach(|| {
             star::write_split(data, table, keep, &edit, &mut kept, &mut rejected, &release)?;
             kept.into_inner().map_err(std::io::IntoInnerError::into_error)?;
@@ -571,7 +640,13 @@ impl StarFile {
         psize: &Bound<'_, PyAny>,
         score: Option<usize>,
     ) -> PyResult<ParticleScan> {
-        let table = self.table(block)?;
+        // A deferred file's loop is scanned while the rest of the file is indexed (one read).
+        let fused = self.index.get().is_none() && block + 1 == self.header.len();
+        let table = if fused {
+            self.header[block].table.as_ref().ok_or_else(|| errors::value(format!("block {block} has no loop")))?
+        } else {
+            self.table(py, block)?
+        };
         let n_columns = table.labels.len();
         let mut used: Vec<usize> = vec![key];
         used.extend(&coords);
@@ -602,7 +677,16 @@ impl StarFile {
         let plan = CentrePlan { key, coords, origins, origin_pixels, psize, score };
         let data = self.bytes();
         let release = |range: Range<usize>| self.release(range);
-        let rows = py.detach(|| particle_rows::scan_particles(data, table, &plan, &release)).map_err(errors::star)?;
+        let rows = if fused {
+            let (blocks, rows) = py
+                .detach(|| particle_rows::index_and_scan_particles(data, block, &plan, &release))
+                .map_err(errors::star)?;
+            self.index.get_or_init(|| blocks);
+            rows
+        } else {
+            py.detach(|| particle_rows::scan_particles(data, table, &plan, &release)).map_err(errors::star)?
+        };
+        let comment_lines = self.table(py, block)?.comment_lines;
         let key_names = rows.key_names.iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect();
         Ok(ParticleScan {
             rows: rows.keys.len(),
@@ -612,12 +696,15 @@ impl StarFile {
             key_names,
             key_psizes: rows.key_psizes.into_pyarray(py).unbind(),
             optics_groups: rows.optics_groups,
-            comment_lines: table.comment_lines,
+            comment_lines,
         })
     }
 
     fn __repr__(&self) -> String {
-        format!("StarFile({:?}, {} blocks)", self.path, self.blocks.len())
+        match self.index.get() {
+            Some(blocks) => format!("StarFile({:?}, {} blocks)", self.path, blocks.len()),
+            None => format!("StarFile({:?}, {} blocks so far, deferred)", self.path, self.header.len()),
+        }
     }
 }
 

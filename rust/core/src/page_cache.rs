@@ -1,0 +1,133 @@
+//! Page-cache hints for files bigger than memory (docs/design.md section 5).
+//!
+//! The particle job reads its input twice: once to decide, once to copy the rows. When the
+//! input is bigger than memory, the second pass would find none of it cached: each page it
+//! reads, and each output page it writes, pushes out an input page it has not reached yet.
+//! Dropping what a pass has finished with (input behind the cursor, outputs once on the
+//! disk) leaves the cache to the input still ahead. On other systems than Linux the hints
+//! do nothing.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::ops::Range;
+
+/// Bytes written between two hand-overs of an output to the disk.
+const CHUNK: u64 = 1 << 26;
+
+/// Whether a file of `len` bytes is more than half of the machine's memory: then it cannot
+/// stay cached from one pass to the next, and its passes drop what they leave behind.
+pub fn bigger_than_cache(len: u64) -> bool {
+    physical_memory().is_some_and(|memory| len > memory / 2)
+}
+
+#[cfg(target_os = "linux")]
+fn physical_memory() -> Option<u64> {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let (pages, size) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
+    (pages > 0 && size > 0).then(|| pages as u64 * size as u64)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn physical_memory() -> Option<u64> {
+    None
+}
+
+/// Drops the cached pages of `range` of `file` (clean pages only; a hint).
+#[cfg(target_os = "linux")]
+pub fn drop_cached(file: &File, range: Range<u64>) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: an advice on a valid descriptor; it changes no memory of this process.
+    unsafe {
+        libc::posix_fadvise(
+            file.as_raw_fd(),
+            range.start as i64,
+            (range.end - range.start) as i64,
+            libc::POSIX_FADV_DONTNEED,
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn drop_cached(_: &File, _: Range<u64>) {}
+
+/// An output written from its current end onwards that, when `behind` is set, hands each
+/// [`CHUNK`] to the disk as soon as it is written and drops the chunk before it from the
+/// cache once it is on the disk: the writer then goes at the disk's pace, instead of
+/// filling memory with dirty pages and stalling when the kernel's limit is reached.
+pub struct WriteBehind {
+    file: File,
+    behind: bool,
+    /// Offsets: written up to `end`; handed to the disk up to `handed`; dropped up to `dropped`.
+    end: u64,
+    handed: u64,
+    dropped: u64,
+}
+
+impl WriteBehind {
+    pub fn new(file: File, behind: bool) -> io::Result<Self> {
+        let end = file.metadata()?.len();
+        Ok(WriteBehind { file, behind, end, handed: end, dropped: end })
+    }
+
+    #[cfg(target_os = "linux")]
+    fn hand_over(&mut self) {
+        use std::os::fd::AsRawFd;
+        let fd = self.file.as_raw_fd();
+        let wait = libc::SYNC_FILE_RANGE_WAIT_BEFORE | libc::SYNC_FILE_RANGE_WRITE | libc::SYNC_FILE_RANGE_WAIT_AFTER;
+        // SAFETY: hints on a valid descriptor; errors only leave the pages to the kernel.
+        unsafe {
+            libc::sync_file_range(fd, self.handed as i64, (self.end - self.handed) as i64, libc::SYNC_FILE_RANGE_WRITE);
+            if self.handed > self.dropped {
+                let (start, len) = (self.dropped as i64, (self.handed - self.dropped) as i64);
+                libc::sync_file_range(fd, start, len, wait);
+                libc::posix_fadvise(fd, start, len, libc::POSIX_FADV_DONTNEED);
+            }
+        }
+        (self.dropped, self.handed) = (self.handed, self.end);
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn hand_over(&mut self) {}
+}
+
+impl Write for WriteBehind {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.end += n as u64;
+        if self.behind && self.end - self.handed >= CHUNK {
+            self.hand_over();
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn written_behind_or_not_the_file_holds_every_byte() {
+        for behind in [false, true] {
+            let path = std::env::temp_dir().join(format!("cryodedup-write-behind-{}-{behind}", std::process::id()));
+            std::fs::write(&path, b"head\n").unwrap();
+            let file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+            let mut out = WriteBehind::new(file, behind).unwrap();
+            let block: Vec<u8> = (0..1_000_003u32).map(|i| (i % 251) as u8).collect();
+            for _ in 0..150 {
+                out.write_all(&block).unwrap(); // 150 MB: more than two chunks
+            }
+            out.flush().unwrap();
+            let mut back = Vec::new();
+            File::open(&path).unwrap().read_to_end(&mut back).unwrap();
+            std::fs::remove_file(&path).unwrap();
+            assert_eq!(&back[..5], b"head\n");
+            assert_eq!(back.len(), 5 + 150 * block.len());
+            assert!(back[5..].chunks(block.len()).all(|c| c == block.as_slice()));
+        }
+    }
+}
