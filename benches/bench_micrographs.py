@@ -158,7 +158,9 @@ def pair_cost(files: list[Path], binning: int, count: int = 24) -> tuple[float, 
     return t_add / count, best / len(pairs)
 
 
-def default_row(dtype: str, files: list[Path], binning: int, t_floor: float, t_default: float) -> tuple:
+def default_row(
+    dtype: str, files: list[Path], binning: int, t_floor: float, t_default: float, hits: tuple[int, int], planted: int
+) -> tuple:
     """The default run against the floor, and what one pair costs next to reading one image."""
     n = len(files)
     per_image, per_pair = pair_cost(files, binning)
@@ -168,7 +170,7 @@ def default_row(dtype: str, files: list[Path], binning: int, t_floor: float, t_d
     window_100 = 1 + (spectrum + 100 * per_pair) / floor_per_image
     return (
         f"K3 {dtype}, {n} micrographs, defaults (every pair: {n * (n - 1) // 2} pairs)",
-        f"{n / t_default:.1f} images/s ({t_default:.2f} s)",
+        f"{n / t_default:.1f} images/s ({t_default:.2f} s; {hits[0]}/{planted} planted found, {hits[1]} false)",
         f"read + bin {n / t_floor:.1f} images/s ({floor_per_image * 1e3:.1f} ms/image); one pair "
         f"{per_pair * 1e3:.3f} ms; read + bin + spectrum {per_image * 1e3:.1f} ms/image",
         f"{t_default / t_floor:.2f}x the read + bin time; reading one image costs {ratio:.0f} pairs "
@@ -201,8 +203,9 @@ def main() -> None:
         hits, false = found(w / f"out_{dtype}", planted, names)
         t_job = best_job_time(files, w / "api", options)
         t_default = best_job_time(files, w / "api", MicrographOptions())
+        default_hits = found(w / "api", planted, names)
         n = len(files)
-        rows.append(default_row(dtype, files, binning, t_floor, t_default))
+        rows.append(default_row(dtype, files, binning, t_floor, t_default, default_hits, len(planted)))
         print(rows[-1], file=sys.stderr)
         if args.no_numpy:
             rows.append(

@@ -739,6 +739,14 @@ impl SpectrumBank {
         (self.ny / self.bin, self.nx / self.bin)
     }
 
+    /// The window of each binned image that is compared, (y0, x0, height, width) (a crop of
+    /// at most 2 % per side where it reaches a faster FFT size), and the FFT size (py, px).
+    #[getter]
+    fn geometry(&self) -> ((usize, usize, usize, usize), (usize, usize)) {
+        let g = self.plan.geometry();
+        ((g.y0, g.x0, g.height, g.width), (g.py, g.px))
+    }
+
     /// Bins the images (2-D arrays of float32, float16, int16 or uint16, little-endian,
     /// C-contiguous) and stores their spectra under `indices`, in parallel.
     fn add(&mut self, py: Python<'_>, indices: Vec<usize>, images: Vec<Bound<'_, PyAny>>) -> PyResult<()> {
@@ -775,11 +783,11 @@ impl SpectrumBank {
         }
     }
 
-    /// The binned, normalised image stored under `index`.
+    /// The compared window of the binned image stored under `index`, tapered and band-passed.
     fn image<'py>(&self, py: Python<'py>, index: usize) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let s = self.spectra.get(&index).ok_or_else(|| errors::value(format!("no image {index}")))?;
-        let (by, bx) = self.binned_shape();
-        s.image().to_vec().into_pyarray(py).reshape([by, bx])
+        let g = self.plan.geometry();
+        s.image().to_vec().into_pyarray(py).reshape([g.height, g.width])
     }
 
     /// Scores the pairs (rows of an (n, 2) int64 array of stored indices) in parallel;
