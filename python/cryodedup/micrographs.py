@@ -28,10 +28,12 @@ from . import _core
 from .csfile import CsFile, CsGroup, flatten
 from .errors import CryodedupError
 from .micrograph_files import (
+    MrcLayout,
     as_text,
     block_naming_micrographs,
+    map_mrc,
     micrograph_pixel_sizes,
-    mrc_header,
+    mrc_layout,
     open_mrc,
     resolve_paths,
 )
@@ -301,6 +303,9 @@ class ScoringPlan:
     unreadable: list[str]
     batch: int
     pearson_min_z: float
+    # Where each readable micrograph's image lies in its file (same order as positions), from
+    # the header read when planning: the images are mapped without parsing the headers again.
+    layouts: list[MrcLayout] | None = None
 
     @property
     def reach(self) -> int:
@@ -331,6 +336,7 @@ def plan_scoring(mics: Micrographs, options: MicrographOptions) -> ScoringPlan:
     order, rule = acquisition_order(mics.names, mics.paths, options.order)
     unreadable: list[str] = []
     readable: list[int] = []
+    layouts: list[MrcLayout] = []
     shape: tuple[int, int] | None = None
     first_psize: float | None = None
     for k in order:
@@ -340,7 +346,8 @@ def plan_scoring(mics: Micrographs, options: MicrographOptions) -> ScoringPlan:
                     f"{mics.paths[k]}: micrograph file not found"
                     + (f" (paths resolved against {mics.root})" if mics.root else "")
                 )
-            this_shape, header_psize = mrc_header(mics.paths[k])
+            layout = mrc_layout(mics.paths[k])
+            this_shape, header_psize = layout.shape, layout.psize
         except CryodedupError as err:
             if not options.skip_unreadable:
                 raise CryodedupError(f"{err} (use --skip-unreadable to go on without it)") from None
@@ -364,6 +371,7 @@ def plan_scoring(mics: Micrographs, options: MicrographOptions) -> ScoringPlan:
                 f"{mics.paths[readable[0]]} has {first_psize:g} Å; one run takes one pixel size"
             )
         readable.append(k)
+        layouts.append(layout)
     if len(readable) < 2 or shape is None:
         raise CryodedupError(f"{len(readable)} readable micrograph(s): at least two are needed")
     psize = mics.psize or first_psize
@@ -400,6 +408,7 @@ def plan_scoring(mics: Micrographs, options: MicrographOptions) -> ScoringPlan:
         batch=options.batch,
         # Below z = 5 a peak is noise (docs/design.md section 4): no Pearson is needed to reject the pair.
         pearson_min_z=min(options.min_z, 5.0),
+        layouts=layouts,
     )
 
 
@@ -454,17 +463,9 @@ def score_shard(
     for first in range(0, len(needed), plan.batch):
         batch = needed[first : first + plan.batch]
         started = time.perf_counter()
-        handles, arrays = [], []
-        for q in batch:
-            mrc, data = open_mrc(Path(plan.paths[plan.positions[q]]))
-            handles.append(mrc)
-            arrays.append(np.ascontiguousarray(data))
-            bytes_read += data.nbytes
-        try:
-            bank.add(batch.tolist(), arrays)
-        finally:
-            for mrc in handles:
-                mrc.close()
+        arrays = [_read_image(plan, q) for q in batch]
+        bytes_read += sum(a.nbytes for a in arrays)
+        bank.add(batch.tolist(), arrays)
         read_seconds += time.perf_counter() - started
         for q, array in zip(batch.tolist(), arrays):
             if array.dtype.kind == "f" and not np.isfinite(bank.image(q)).all():
@@ -499,6 +500,13 @@ def score_shard(
         seconds=time.perf_counter() - start,
         worker=f"{socket.gethostname()}:{os.getpid()}",
     )
+
+
+def _read_image(plan: ScoringPlan, q: int) -> np.ndarray:
+    """The image at acquisition position ``q``, memory-mapped (unmapped when no longer referenced)."""
+    path = Path(plan.paths[plan.positions[q]])
+    layout = plan.layouts[q] if plan.layouts is not None else mrc_layout(path)
+    return np.ascontiguousarray(map_mrc(path, layout))
 
 
 def combine_shards(plan: ScoringPlan, shards: list[ShardScores]) -> dict[str, np.ndarray]:
