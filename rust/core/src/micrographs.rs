@@ -190,9 +190,10 @@ impl Band {
 /// One image, ready to be compared: its band-weighted phase spectrum, and the band-passed
 /// image for the Pearson coefficient.
 pub struct Spectrum {
-    /// Column-major (`kx * py + ky`), only the columns `kx < Plan::columns_used` (the rest
-    /// lies beyond the band and is zero): the inverse FFT of a pair then runs down contiguous
-    /// columns, and skips the empty ones.
+    /// Column by column (`kx < Plan::columns_used`; the rest lies beyond the band and is
+    /// zero), and in each column only the rows that hold weight: the first `head` and the
+    /// last `tail` of its `py` (`Plan::band_rows`); the rows between are beyond the band, and
+    /// storing them would add a third to what every pair reads.
     freq: Vec<Complex32>,
     image: Vec<f32>,
     /// Every coefficient with weight has magnitude `weight` (none was zero before whitening).
@@ -237,6 +238,9 @@ pub struct Plan {
     taper: (Vec<f32>, Vec<f32>),
     /// Columns of the half spectrum (kx) holding any weight: beyond them the band is zero.
     columns_used: usize,
+    /// For each of those columns, (head, tail): its rows ky < head and ky >= py - tail hold
+    /// all its weight (the band is a disc: the high |ky| of the outer columns are empty).
+    band_rows: Vec<(usize, usize)>,
     /// Sum of |P|^2 over the full spectrum of any pair's product P when no coefficient in the
     /// band is zero: whitening leaves |a| = weight, so |P|^2 = weight^4 (see `Plan::compare`).
     band_power: f64,
@@ -266,6 +270,14 @@ impl Plan {
             }
         }
         let columns_used = (0..hx).rev().find(|&kx| (0..py).any(|ky| weights[ky * hx + kx] > 0.0)).map_or(1, |k| k + 1);
+        let band_rows = (0..columns_used)
+            .map(|kx| {
+                let has_weight = |ky: usize| weights[ky * hx + kx] > 0.0;
+                let head = (0..=py / 2).rev().find(|&ky| has_weight(ky)).map_or(0, |ky| ky + 1);
+                let tail = (py / 2 + 1..py).find(|&ky| has_weight(ky)).map_or(0, |ky| py - ky);
+                (head, tail)
+            })
+            .collect();
         let band_power = (0..columns_used)
             .map(|kx| {
                 let power: f64 = (0..py).map(|ky| (weights[ky * hx + kx] as f64).powi(4)).sum();
@@ -274,6 +286,7 @@ impl Plan {
             .sum();
         Plan {
             columns_used,
+            band_rows,
             band_power,
             ny,
             nx,
@@ -324,9 +337,34 @@ impl Plan {
             *c = if norm > 0.0 { *c * (w / norm) } else { Complex32::new(0.0, 0.0) };
         }
         let hx = self.px / 2 + 1;
-        let columns = (0..self.columns_used).flat_map(|kx| (0..self.py).map(move |ky| (ky, kx)));
-        let freq = columns.map(|(ky, kx)| freq[ky * hx + kx]).collect();
+        let stored = self
+            .band_rows
+            .iter()
+            .enumerate()
+            .flat_map(|(kx, &(head, tail))| (0..head).chain(self.py - tail..self.py).map(move |ky| (ky, kx)));
+        let freq = stored.map(|(ky, kx)| freq[ky * hx + kx]).collect();
         Spectrum { freq, image, whole }
+    }
+
+    /// The cross-power spectrum `a b*` of the band's columns, column-major, into `product`
+    /// (zero beyond the band's rows of each column).
+    fn cross_power(&self, a: &Spectrum, b: &Spectrum, product: &mut Vec<Complex32>) {
+        // Every element is written below: the buffer's old contents need no clearing.
+        product.resize(self.columns_used * self.py, Complex32::new(0.0, 0.0));
+        let mut at = 0;
+        for (column, &(head, tail)) in product.chunks_exact_mut(self.py).zip(&self.band_rows) {
+            let (top, rest) = column.split_at_mut(head);
+            let (middle, bottom) = rest.split_at_mut(self.py - head - tail);
+            let multiply = |out: &mut [Complex32], from: usize| {
+                for ((o, x), y) in out.iter_mut().zip(&a.freq[from..]).zip(&b.freq[from..]) {
+                    *o = x * y.conj();
+                }
+            };
+            multiply(top, at);
+            middle.fill(Complex32::new(0.0, 0.0));
+            multiply(bottom, at + head);
+            at += head + tail;
+        }
     }
 
     /// Phase correlation of two spectra, the shift resolved among its aliases by the
@@ -337,8 +375,7 @@ impl Plan {
         // The product's buffer is kept by each thread from pair to pair: a fresh one of this
         // size would be mapped, faulted in and unmapped by the allocator for every pair.
         let (mean, sd, peak_at, peak) = PRODUCT.with_borrow_mut(|product| {
-            product.clear();
-            product.extend(a.freq.iter().zip(&b.freq).map(|(p, q)| p * q.conj()));
+            self.cross_power(a, b, product);
             // The map's mean and standard deviation from the spectrum (Parseval), not from a
             // pass over the map: for the unnormalised inverse FFT, mean = P(0, 0) and
             // variance = sum over the full spectrum of |P|^2, minus the mean squared. That sum
@@ -386,7 +423,7 @@ impl Plan {
     /// along each row; the map is never stored whole: rows are made a few at a time from
     /// whole cache lines of the columns, and each row's maximum is taken as it comes.
     fn inverse_columns_argmax(&self, columns: &mut [Complex32]) -> (usize, f32) {
-        const ROWS: usize = 8;
+        const ROWS: usize = 16;
         let hx = self.px / 2 + 1;
         let mut scratch = vec![Complex32::new(0.0, 0.0); self.col_inverse.get_inplace_scratch_len()];
         self.col_inverse.process_with_scratch(columns, &mut scratch);
@@ -572,6 +609,21 @@ mod tests {
 
     const BAND: Band = Band { highpass: 0.01, lowpass: 0.25 };
 
+    impl Plan {
+        /// A spectrum's columns whole (`kx * py + ky`), zeros put back between its stored rows.
+        fn full_columns(&self, s: &Spectrum) -> Vec<Complex32> {
+            let mut full = vec![Complex32::new(0.0, 0.0); self.columns_used * self.py];
+            let mut stored = s.freq.iter();
+            for (kx, &(head, tail)) in self.band_rows.iter().enumerate() {
+                for ky in (0..head).chain(self.py - tail..self.py) {
+                    full[kx * self.py + ky] = *stored.next().unwrap();
+                }
+            }
+            assert!(stored.next().is_none());
+            full
+        }
+    }
+
     #[test]
     fn pearson_is_skipped_below_the_z_floor() {
         let mut rng = Rng(9);
@@ -600,10 +652,11 @@ mod tests {
             for (x, y) in [(&a, &b), (&a, &c), (&b, &c)] {
                 let hx = plan.px / 2 + 1;
                 let mut product = vec![Complex32::new(0.0, 0.0); plan.py * hx];
+                let (xs, ys) = (plan.full_columns(x), plan.full_columns(y));
                 for kx in 0..plan.columns_used {
                     for ky in 0..plan.py {
                         let k = kx * plan.py + ky;
-                        product[ky * hx + kx] = x.freq[k] * y.freq[k].conj();
+                        product[ky * hx + kx] = xs[k] * ys[k].conj();
                     }
                 }
                 let map = plan.inverse(&mut product);
@@ -639,6 +692,26 @@ mod tests {
         assert_eq!(g, Geometry { y0: 2, x0: 0, height: 288, width: 411, py: 288, px: 432 });
         assert_eq!(Plan::new(292, 411, band).columns_used, band_columns(432, band));
         assert_eq!(band_columns(432, band), 162);
+    }
+
+    /// K3 at 12 Å (288 x 432 after the crop): a spectrum keeps only the rows of each column
+    /// inside the band's disc, whose weight ends at 1.5 x 0.25 = 0.375 cycles per pixel. By
+    /// hand, in integers: (ky / 288)^2 + (kx / 432)^2 < 0.375^2 is 9 ky^2 + 4 kx^2 < 324^2
+    /// (no point lies on the circle but on the axes: 324 = 2^2 3^4 is the hypotenuse of no
+    /// other right triangle), so column kx keeps 2 m + 1 rows, m the largest with
+    /// 9 m^2 < 324^2 - 4 kx^2; 162 columns, 59 % of their 162 x 288 coefficients.
+    #[test]
+    fn k3_spectra_keep_only_the_rows_inside_the_band() {
+        let plan = Plan::new(292, 411, Band { highpass: 0.04, lowpass: 0.25 });
+        let kept: usize = (0..162usize)
+            .map(|kx| {
+                let m = (0..=144usize).rev().find(|&m| 9 * m * m + 4 * kx * kx < 324 * 324).unwrap();
+                2 * m + 1
+            })
+            .sum();
+        let image = field(&mut Rng(3), 292, 411);
+        assert_eq!(plan.spectrum(&image).freq.len(), kept);
+        assert!((kept as f64 / (162.0 * 288.0) - 0.59).abs() < 0.01, "{kept}");
     }
 
     /// Every size from 8 to 600 against a brute-force search over the same rules: smooth
