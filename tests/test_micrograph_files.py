@@ -6,11 +6,9 @@ import mrcfile
 import numpy as np
 import pytest
 
-from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.errors import CryodedupError
 from cryodedup.micrograph_files import map_mrc, mrc_layout
 from cryodedup.synthetic import write_mrc
-from helpers import write_planted_micrographs
 
 
 @pytest.mark.parametrize(
@@ -41,12 +39,3 @@ def test_a_file_cut_short_since_its_header_was_read_is_named(tmp_path):
         f.truncate(1024 + 100)
     with pytest.raises(CryodedupError, match=r"m\.mrc: cannot map the image its MRC header described"):
         map_mrc(path, layout)
-
-
-def test_the_job_parses_each_header_once(tmp_path, monkeypatch):
-    files = write_planted_micrographs(tmp_path)[:6]
-    opened = []
-    real_mmap = mrcfile.mmap
-    monkeypatch.setattr(mrcfile, "mmap", lambda path, *a, **kw: opened.append(path) or real_mmap(path, *a, **kw))
-    find_duplicate_micrographs(files, tmp_path / "out", MicrographOptions(bin=1))
-    assert sorted(map(str, opened)) == sorted(map(str, files))
