@@ -9,6 +9,7 @@ import json
 import os
 import re
 
+import mrcfile
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -17,7 +18,7 @@ from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.cli import main
 from cryodedup.micrographs import ALL_PAIRS_UPTO, acquisition_order, candidate_offsets, candidate_pairs
 from cryodedup.synthetic import exposure, specimen_field, write_mrc
-from helpers import star_text
+from helpers import star_text, write_planted_micrographs
 
 PSIZE, H, W, BIN = 6.0, 582, 818, 2  # binned: 291 x 409 pixels of 12 Å, like a K3 at 12 Å
 
@@ -411,3 +412,37 @@ def test_summary_and_help_say_only_what_is_true(numbered_copies):
     assert "Files found under" not in stderr and "Acquisition order" in stderr
     help_text = " ".join(CliRunner().invoke(main, ["micrographs", "--help"], terminal_width=200).output.split())
     assert re.search(r"--project-dir .*the current folder, then the folders above the input", help_text)
+
+
+def test_the_job_parses_each_header_once(tmp_path, monkeypatch):
+    files = write_planted_micrographs(tmp_path)[:6]
+    opened = []
+    real_mmap = mrcfile.mmap
+    monkeypatch.setattr(mrcfile, "mmap", lambda path, *a, **kw: opened.append(path) or real_mmap(path, *a, **kw))
+    find_duplicate_micrographs(files, tmp_path / "out", MicrographOptions(bin=1))
+    assert sorted(map(str, opened)) == sorted(map(str, files))
+
+
+def test_images_are_read_ahead_on_their_own_thread_with_the_same_scores(tmp_path, monkeypatch):
+    """Batches of 3 images, 14 images, every pair: the reads happen on the reading thread, and
+    the scores equal those of one batch holding every image (nothing read ahead, nothing dropped)."""
+    import threading
+
+    import cryodedup.micrographs as micrographs
+
+    files = write_planted_micrographs(tmp_path)[:14]
+    threads = []
+    read_image = micrographs._read_image
+    monkeypatch.setattr(
+        micrographs,
+        "_read_image",
+        lambda plan, q: threads.append(threading.current_thread().name) or read_image(plan, q),
+    )
+    summaries = [
+        find_duplicate_micrographs(files, tmp_path / f"out{batch}", MicrographOptions(bin=1, batch=batch))
+        for batch in (3, 100)
+    ]
+    assert len(threads) == 28 and all(name.startswith("cryodedup-read") for name in threads)
+    pairs = [(tmp_path / f"out{batch}" / "pairs.csv").read_text() for batch in (3, 100)]
+    assert pairs[0] == pairs[1] and len(pairs[0].splitlines()) == 1 + 14 * 13 // 2
+    assert summaries[0]["rejected"] == summaries[1]["rejected"] > 0

@@ -146,6 +146,12 @@ def resolve_paths(names: list[str], source: Path | None, project_dir: Path | Non
 
 def open_mrc(path: Path) -> tuple[MrcMemmap, np.ndarray]:
     """The memory-mapped MRC file (close it when done) and its one 2-D image, little-endian."""
+    mrc, data = _open_mrc_as_stored(path)
+    return mrc, _supported_pixels(data)
+
+
+def _open_mrc_as_stored(path: Path) -> tuple[MrcMemmap, np.ndarray]:
+    """The memory-mapped MRC file and its one 2-D image, in the file's own pixel type and byte order."""
     import mrcfile
 
     check_regular_file(path, "an MRC file")
@@ -162,26 +168,63 @@ def open_mrc(path: Path) -> tuple[MrcMemmap, np.ndarray]:
         mode = int(mrc.header.mode)
         mrc.close()
         raise CryodedupError(f"{path}: complex pixels (MRC mode {mode}): a Fourier transform, not an image")
-    data = data.reshape(data.shape[-2:])
+    return mrc, data.reshape(data.shape[-2:])
+
+
+def _supported_pixels(data: np.ndarray) -> np.ndarray:
+    """The image in a pixel type the Rust side reads (float32, float16, int16, uint16), little-endian."""
     if data.dtype not in (np.float32, np.float16, np.int16, np.uint16):  # mode 0 (8-bit) and others: as float32
         data = data.astype(np.float32)
     if data.dtype.byteorder == ">":
         data = data.astype(data.dtype.newbyteorder("<"))  # the Rust side reads little-endian
-    return mrc, data
+    return data
 
 
-def mrc_header(path: Path) -> tuple[tuple[int, int], float | None]:
-    """(ny, nx) and the header's pixel size (None when unset) of an MRC file."""
+@dataclass(frozen=True)
+class MrcLayout:
+    """Where an MRC file's one image lies, read from its header once.
+
+    Enough to map the image again without parsing the header (``map_mrc``): the micrograph
+    job reads every header to plan, then maps each image once more to read it.
+    """
+
+    shape: tuple[int, int]  # (ny, nx)
+    dtype: str  # the pixels as stored, byte order included (numpy's ``dtype.str``)
+    offset: int  # bytes before the image: the header and the extended header
+    psize: float | None  # the header's pixel size in Å, None when unset
+
+
+def mrc_layout(path: Path) -> MrcLayout:
+    """The image's size, pixel type, place in the file and pixel size, from the MRC header."""
     try:
-        mrc, data = open_mrc(path)
+        mrc, data = _open_mrc_as_stored(path)
     except CryodedupError:
         raise
     except (OSError, ValueError) as err:
         raise CryodedupError(f"{path}: cannot read the MRC file ({err})") from None
     psize = float(mrc.voxel_size.x)
+    offset = int(mrc.header.nbytes) + int(mrc.header.nsymbt)
     mrc.close()
     ny, nx = data.shape
-    return (ny, nx), (psize if psize > 0 else None)
+    return MrcLayout((ny, nx), data.dtype.str, offset, psize if psize > 0 else None)
+
+
+def mrc_header(path: Path) -> tuple[tuple[int, int], float | None]:
+    """(ny, nx) and the header's pixel size (None when unset) of an MRC file."""
+    layout = mrc_layout(path)
+    return layout.shape, layout.psize
+
+
+def map_mrc(path: Path, layout: MrcLayout) -> np.ndarray:
+    """The image of an MRC file whose header was read before (``mrc_layout``), memory-mapped again.
+
+    The header is not parsed again; a file that changed since and is now too short is an error.
+    """
+    try:
+        data = np.memmap(path, dtype=np.dtype(layout.dtype), mode="r", offset=layout.offset, shape=layout.shape)
+    except (OSError, ValueError) as err:
+        raise CryodedupError(f"{path}: cannot map the image its MRC header described ({err}); changed?") from None
+    return _supported_pixels(data)
 
 
 def as_text(values: ArrayLike) -> list[str]:

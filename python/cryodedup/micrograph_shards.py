@@ -29,6 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import CryodedupError
+from .micrograph_files import MrcLayout
 from .micrographs import (
     MicrographOptions,
     Micrographs,
@@ -117,6 +118,8 @@ def _plan_record(plan: ScoringPlan) -> dict[str, Any]:
         "unreadable": plan.unreadable,
         "batch": plan.batch,
         "pearson_min_z": plan.pearson_min_z,
+        # Each image's place and pixel type in its file (the shape is the plan's).
+        "layouts": None if plan.layouts is None else [[m.offset, m.dtype, m.psize] for m in plan.layouts],
     }
 
 
@@ -135,6 +138,9 @@ def _plan_from_record(record: dict[str, Any], files: list[str]) -> ScoringPlan:
         unreadable=record["unreadable"],
         batch=record["batch"],
         pearson_min_z=record["pearson_min_z"],
+        layouts=None
+        if record.get("layouts") is None
+        else [MrcLayout((ny, nx), dtype, offset, psize) for offset, dtype, psize in record["layouts"]],
     )
 
 

@@ -18,6 +18,7 @@ import re
 import socket
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Protocol, Union
@@ -28,10 +29,12 @@ from . import _core
 from .csfile import CsFile, CsGroup, flatten
 from .errors import CryodedupError
 from .micrograph_files import (
+    MrcLayout,
     as_text,
     block_naming_micrographs,
+    map_mrc,
     micrograph_pixel_sizes,
-    mrc_header,
+    mrc_layout,
     open_mrc,
     resolve_paths,
 )
@@ -44,6 +47,8 @@ CANDIDATES = ("auto", "window", "pattern", "all")
 # image), so up to 200 nothing is saved by leaving pairs out. Measured (benches/RESULTS.md,
 # K3 at 12 Å, 2 cores): reading and binning one image costs as much as 31-35 pairs.
 ALL_PAIRS_UPTO = 200
+#: Batches of images read while the pairs of an earlier one are compared.
+READ_AHEAD = 2
 #: The fewest binned pixels along a side that a comparison needs (the core's floor).
 MIN_BINNED = 8
 ORDERS = ("auto", "epu", "mtime", "natural", "input")
@@ -301,6 +306,9 @@ class ScoringPlan:
     unreadable: list[str]
     batch: int
     pearson_min_z: float
+    # Where each readable micrograph's image lies in its file (same order as positions), from
+    # the header read when planning: the images are mapped without parsing the headers again.
+    layouts: list[MrcLayout] | None = None
 
     @property
     def reach(self) -> int:
@@ -331,6 +339,7 @@ def plan_scoring(mics: Micrographs, options: MicrographOptions) -> ScoringPlan:
     order, rule = acquisition_order(mics.names, mics.paths, options.order)
     unreadable: list[str] = []
     readable: list[int] = []
+    layouts: list[MrcLayout] = []
     shape: tuple[int, int] | None = None
     first_psize: float | None = None
     for k in order:
@@ -340,7 +349,8 @@ def plan_scoring(mics: Micrographs, options: MicrographOptions) -> ScoringPlan:
                     f"{mics.paths[k]}: micrograph file not found"
                     + (f" (paths resolved against {mics.root})" if mics.root else "")
                 )
-            this_shape, header_psize = mrc_header(mics.paths[k])
+            layout = mrc_layout(mics.paths[k])
+            this_shape, header_psize = layout.shape, layout.psize
         except CryodedupError as err:
             if not options.skip_unreadable:
                 raise CryodedupError(f"{err} (use --skip-unreadable to go on without it)") from None
@@ -364,6 +374,7 @@ def plan_scoring(mics: Micrographs, options: MicrographOptions) -> ScoringPlan:
                 f"{mics.paths[readable[0]]} has {first_psize:g} Å; one run takes one pixel size"
             )
         readable.append(k)
+        layouts.append(layout)
     if len(readable) < 2 or shape is None:
         raise CryodedupError(f"{len(readable)} readable micrograph(s): at least two are needed")
     psize = mics.psize or first_psize
@@ -400,6 +411,7 @@ def plan_scoring(mics: Micrographs, options: MicrographOptions) -> ScoringPlan:
         batch=options.batch,
         # Below z = 5 a peak is noise (docs/design.md section 4): no Pearson is needed to reject the pair.
         pearson_min_z=min(options.min_z, 5.0),
+        layouts=layouts,
     )
 
 
@@ -428,8 +440,9 @@ def score_shard(
 ) -> ShardScores:
     """Scores the pairs of one shard.
 
-    Images are read in acquisition order, ``plan.batch`` at a time, and their spectra dropped
-    once no later pair of the shard needs them: memory holds the reach plus one batch.
+    Images are read in acquisition order, ``plan.batch`` at a time, the next batches while the
+    pairs of this one are compared, and their spectra dropped once no later pair of the shard
+    needs them: memory holds the reach plus three batches.
 
     Parameters
     ----------
@@ -451,43 +464,49 @@ def score_shard(
     bank = _core.SpectrumBank(ny, nx, plan.binning, plan.binned_psize / highpass, plan.binned_psize / lowpass)
     results: dict[str, list[np.ndarray]] = {k: [] for k in ("pairs", "z", "dy", "dx", "pearson", "overlap")}
     bytes_read, read_seconds, stored_from = 0, 0.0, 0
-    for first in range(0, len(needed), plan.batch):
-        batch = needed[first : first + plan.batch]
+    batches = [needed[first : first + plan.batch] for first in range(0, len(needed), plan.batch)]
+    maker = bank.maker
+
+    def read(batch: np.ndarray) -> tuple[_core.SpectraBatch, int, list[int], float]:
+        """On the reading thread: the batch's spectra, bytes read, float images, seconds."""
         started = time.perf_counter()
-        handles, arrays = [], []
-        for q in batch:
-            mrc, data = open_mrc(Path(plan.paths[plan.positions[q]]))
-            handles.append(mrc)
-            arrays.append(np.ascontiguousarray(data))
-            bytes_read += data.nbytes
-        try:
-            bank.add(batch.tolist(), arrays)
-        finally:
-            for mrc in handles:
-                mrc.close()
-        read_seconds += time.perf_counter() - started
-        for q, array in zip(batch.tolist(), arrays):
-            if array.dtype.kind == "f" and not np.isfinite(bank.image(q)).all():
-                raise CryodedupError(
-                    f"{plan.paths[plan.positions[q]]}: holds NaN or infinite pixels, which make every comparison "
-                    "with it meaningless; repair or leave out this micrograph"
-                )
-        lo, hi = np.searchsorted(pairs_pos[:, 1], [batch[0], batch[-1] + 1])
-        if hi > lo:
-            scored = bank.compare(pairs_pos[lo:hi], plan.pearson_min_z)
-            results["pairs"].append(plan.positions[pairs_pos[lo:hi]])
-            results["z"].append(scored.z)
-            results["dy"].append(scored.dy)
-            results["dx"].append(scored.dx)
-            results["pearson"].append(scored.pearson)
-            results["overlap"].append(scored.overlap)
-        # Later pairs have q > batch[-1], so p > batch[-1] - reach: older spectra are not needed again.
-        drop_upto = int(np.searchsorted(needed, batch[-1] + 1 - plan.reach))
-        if drop_upto > stored_from:
-            bank.discard(needed[stored_from:drop_upto].tolist())
-            stored_from = drop_upto
-        if progress is not None:
-            progress(len(batch))
+        arrays = [_read_image(plan, q) for q in batch]
+        made = maker.spectra(batch.tolist(), arrays)
+        floats = [q for q, array in zip(batch.tolist(), arrays) if array.dtype.kind == "f"]
+        return made, sum(a.nbytes for a in arrays), floats, time.perf_counter() - started
+
+    # Batches k + 1 and k + 2 are read while batch k's pairs are compared (docs/design.md
+    # section 4): the reader runs ahead, since the pairs of the last batches cost the most.
+    with ThreadPoolExecutor(1, thread_name_prefix="cryodedup-read") as reader:
+        reading = [reader.submit(read, batch) for batch in batches[:READ_AHEAD]]
+        for k, batch in enumerate(batches):
+            made, nbytes, floats, seconds = reading[k].result()
+            bytes_read, read_seconds = bytes_read + nbytes, read_seconds + seconds
+            bank.store(made)
+            for q in floats:
+                if not np.isfinite(bank.image(q)).all():
+                    raise CryodedupError(
+                        f"{plan.paths[plan.positions[q]]}: holds NaN or infinite pixels, which make every "
+                        "comparison with it meaningless; repair or leave out this micrograph"
+                    )
+            # This batch's pairs and all later ones have p >= batch[0] - reach: older spectra are not needed again.
+            drop_upto = int(np.searchsorted(needed, batch[0] - plan.reach))
+            if drop_upto > stored_from:
+                bank.discard(needed[stored_from:drop_upto].tolist())
+                stored_from = drop_upto
+            if k + READ_AHEAD < len(batches):
+                reading.append(reader.submit(read, batches[k + READ_AHEAD]))
+            lo, hi = np.searchsorted(pairs_pos[:, 1], [batch[0], batch[-1] + 1])
+            if hi > lo:
+                scored = bank.compare(pairs_pos[lo:hi], plan.pearson_min_z)
+                results["pairs"].append(plan.positions[pairs_pos[lo:hi]])
+                results["z"].append(scored.z)
+                results["dy"].append(scored.dy)
+                results["dx"].append(scored.dx)
+                results["pearson"].append(scored.pearson)
+                results["overlap"].append(scored.overlap)
+            if progress is not None:
+                progress(len(batch))
     scores = {k: (np.concatenate(v) if v else np.zeros((0, 2) if k == "pairs" else 0)) for k, v in results.items()}
     return ShardScores(
         shard,
@@ -499,6 +518,13 @@ def score_shard(
         seconds=time.perf_counter() - start,
         worker=f"{socket.gethostname()}:{os.getpid()}",
     )
+
+
+def _read_image(plan: ScoringPlan, q: int) -> np.ndarray:
+    """The image at acquisition position ``q``, memory-mapped (unmapped when no longer referenced)."""
+    path = Path(plan.paths[plan.positions[q]])
+    layout = plan.layouts[q] if plan.layouts is not None else mrc_layout(path)
+    return np.ascontiguousarray(map_mrc(path, layout))
 
 
 def combine_shards(plan: ScoringPlan, shards: list[ShardScores]) -> dict[str, np.ndarray]:

@@ -711,11 +711,19 @@ impl StarFile {
 /// Spectra of binned micrographs of one shape, kept by image index, and their comparison.
 #[pyclass(module = "cryodedup._core")]
 struct SpectrumBank {
+    maker: SpectrumMaker,
+    spectra: HashMap<usize, Spectrum>,
+}
+
+/// Makes the spectra of images of one shape, for a `SpectrumBank` to store (`SpectrumBank.maker`):
+/// immutable, so that a reading thread can use it while the bank is changed and compares.
+#[pyclass(module = "cryodedup._core", frozen, skip_from_py_object)]
+#[derive(Clone)]
+struct SpectrumMaker {
     ny: usize,
     nx: usize,
     bin: usize,
-    plan: Plan,
-    spectra: HashMap<usize, Spectrum>,
+    plan: std::sync::Arc<Plan>,
 }
 
 /// A 2-D numpy array of one of the pixel types MRC files hold (modes 2, 12, 1 and 6),
@@ -787,6 +795,25 @@ impl Pixels<'_> {
     }
 }
 
+/// Spectra made by `SpectrumBank.spectra`, waiting to be stored.
+#[pyclass(module = "cryodedup._core", frozen)]
+struct SpectraBatch {
+    made: std::sync::Mutex<Option<Vec<(usize, Spectrum)>>>,
+}
+
+/// The threads that read images and make their spectra: a pool apart from rayon's global
+/// one, which compares pairs, so that the two can run at once (as many threads each).
+fn reading_pool() -> &'static rayon::ThreadPool {
+    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(rayon::current_num_threads())
+            .thread_name(|i| format!("cryodedup-read-{i}"))
+            .build()
+            .expect("threads for reading micrographs")
+    })
+}
+
 /// The scores of compared pairs, one entry per pair, as numpy arrays handed over uncopied.
 #[pyclass(module = "cryodedup._core", frozen, get_all)]
 struct PairScores {
@@ -816,19 +843,94 @@ impl SpectrumBank {
         if bin == 0 || ny / bin < 8 || nx / bin < 8 {
             return Err(errors::value(format!("binning {ny} x {nx} by {bin} leaves less than 8 x 8 pixels")));
         }
-        let plan = Plan::new(ny / bin, nx / bin, Band { highpass, lowpass });
-        Ok(SpectrumBank { ny, nx, bin, plan, spectra: HashMap::new() })
+        let plan = std::sync::Arc::new(Plan::new(ny / bin, nx / bin, Band { highpass, lowpass }));
+        Ok(SpectrumBank { maker: SpectrumMaker { ny, nx, bin, plan }, spectra: HashMap::new() })
     }
 
     /// The binned image size (ny, nx).
     #[getter]
     fn binned_shape(&self) -> (usize, usize) {
-        (self.ny / self.bin, self.nx / self.bin)
+        (self.maker.ny / self.maker.bin, self.maker.nx / self.maker.bin)
+    }
+
+    /// The window of each binned image that is compared, (y0, x0, height, width) (a crop of
+    /// at most 2 % per side where it reaches a faster FFT size), and the FFT size (py, px).
+    #[getter]
+    fn geometry(&self) -> ((usize, usize, usize, usize), (usize, usize)) {
+        let g = self.maker.plan.geometry();
+        ((g.y0, g.x0, g.height, g.width), (g.py, g.px))
     }
 
     /// Bins the images (2-D arrays of float32, float16, int16 or uint16, little-endian,
     /// C-contiguous) and stores their spectra under `indices`, in parallel.
     fn add(&mut self, py: Python<'_>, indices: Vec<usize>, images: Vec<Bound<'_, PyAny>>) -> PyResult<()> {
+        let batch = self.maker.spectra(py, indices, images)?;
+        self.store(&batch)
+    }
+
+    /// What makes this bank's spectra, to be used on another thread (`SpectrumMaker.spectra`).
+    #[getter]
+    fn maker(&self) -> SpectrumMaker {
+        self.maker.clone()
+    }
+
+    /// Stores the spectra `SpectrumMaker.spectra` made, under their indices (once: the batch is emptied).
+    fn store(&mut self, batch: &SpectraBatch) -> PyResult<()> {
+        let made = batch.made.lock().map_err(|_| errors::value("a batch of spectra was poisoned".into()))?.take();
+        let made = made.ok_or_else(|| errors::value("this batch of spectra is already stored".into()))?;
+        self.spectra.extend(made);
+        Ok(())
+    }
+
+    /// Forgets the spectra of `indices` (to bound memory).
+    fn discard(&mut self, indices: Vec<usize>) {
+        for i in indices {
+            self.spectra.remove(&i);
+        }
+    }
+
+    /// The compared window of the binned image stored under `index`, tapered and band-passed.
+    fn image<'py>(&self, py: Python<'py>, index: usize) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let s = self.spectra.get(&index).ok_or_else(|| errors::value(format!("no image {index}")))?;
+        let g = self.maker.plan.geometry();
+        s.image().to_vec().into_pyarray(py).reshape([g.height, g.width])
+    }
+
+    /// Scores the pairs (rows of an (n, 2) int64 array of stored indices) in parallel;
+    /// pearson and overlap are NaN where z < `pearson_min_z`.
+    #[pyo3(signature = (pairs, pearson_min_z=0.0))]
+    fn compare(&self, py: Python<'_>, pairs: PyReadonlyArray2<'_, i64>, pearson_min_z: f64) -> PyResult<PairScores> {
+        let pairs = pairs.as_array();
+        let mut refs = Vec::with_capacity(pairs.nrows());
+        for row in pairs.rows() {
+            let get = |i: i64| {
+                self.spectra.get(&(i as usize)).ok_or_else(|| errors::value(format!("no spectrum for image {i}")))
+            };
+            refs.push((get(row[0])?, get(row[1])?));
+        }
+        let plan = &self.maker.plan;
+        let scores: Vec<micrographs::PairScore> =
+            py.detach(|| refs.par_iter().map(|(a, b)| plan.compare(a, b, pearson_min_z)).collect());
+        let floats = |f: fn(&micrographs::PairScore) -> f64| scores.iter().map(f).collect::<Vec<_>>().into_pyarray(py);
+        let ints = |f: fn(&micrographs::PairScore) -> i64| scores.iter().map(f).collect::<Vec<_>>().into_pyarray(py);
+        Ok(PairScores {
+            z: floats(|s| s.z).unbind(),
+            dy: ints(|s| s.dy).unbind(),
+            dx: ints(|s| s.dx).unbind(),
+            pearson: floats(|s| s.pearson).unbind(),
+            overlap: floats(|s| s.overlap).unbind(),
+        })
+    }
+}
+
+#[pymethods]
+impl SpectrumMaker {
+    /// Bins the images (as for `SpectrumBank.add`) and makes their spectra, without storing
+    /// them (`SpectrumBank.store` does), on threads of their own: one thread can make the next
+    /// images' spectra while others compare pairs of the stored ones. Reading is mostly
+    /// waiting for memory, comparing mostly arithmetic: together they fill the cores better
+    /// than one after the other.
+    fn spectra(&self, py: Python<'_>, indices: Vec<usize>, images: Vec<Bound<'_, PyAny>>) -> PyResult<SpectraBatch> {
         if indices.len() != images.len() {
             return Err(errors::value("one index per image is needed".into()));
         }
@@ -849,50 +951,10 @@ impl SpectrumBank {
             .collect::<PyResult<Vec<_>>>()?;
         let pixels = arrays.iter().map(PixelArray::pixels).collect::<PyResult<Vec<_>>>()?;
         let (ny, nx, bin, plan) = (self.ny, self.nx, self.bin, &self.plan);
-        let spectra: Vec<Spectrum> =
-            py.detach(|| pixels.par_iter().map(|p| plan.spectrum(&p.bin_mean(ny, nx, bin).0)).collect());
-        self.spectra.extend(indices.into_iter().zip(spectra));
-        Ok(())
-    }
-
-    /// Forgets the spectra of `indices` (to bound memory).
-    fn discard(&mut self, indices: Vec<usize>) {
-        for i in indices {
-            self.spectra.remove(&i);
-        }
-    }
-
-    /// The binned, normalised image stored under `index`.
-    fn image<'py>(&self, py: Python<'py>, index: usize) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let s = self.spectra.get(&index).ok_or_else(|| errors::value(format!("no image {index}")))?;
-        let (by, bx) = self.binned_shape();
-        s.image().to_vec().into_pyarray(py).reshape([by, bx])
-    }
-
-    /// Scores the pairs (rows of an (n, 2) int64 array of stored indices) in parallel;
-    /// pearson and overlap are NaN where z < `pearson_min_z`.
-    #[pyo3(signature = (pairs, pearson_min_z=0.0))]
-    fn compare(&self, py: Python<'_>, pairs: PyReadonlyArray2<'_, i64>, pearson_min_z: f64) -> PyResult<PairScores> {
-        let pairs = pairs.as_array();
-        let mut refs = Vec::with_capacity(pairs.nrows());
-        for row in pairs.rows() {
-            let get = |i: i64| {
-                self.spectra.get(&(i as usize)).ok_or_else(|| errors::value(format!("no spectrum for image {i}")))
-            };
-            refs.push((get(row[0])?, get(row[1])?));
-        }
-        let plan = &self.plan;
-        let scores: Vec<micrographs::PairScore> =
-            py.detach(|| refs.par_iter().map(|(a, b)| plan.compare(a, b, pearson_min_z)).collect());
-        let floats = |f: fn(&micrographs::PairScore) -> f64| scores.iter().map(f).collect::<Vec<_>>().into_pyarray(py);
-        let ints = |f: fn(&micrographs::PairScore) -> i64| scores.iter().map(f).collect::<Vec<_>>().into_pyarray(py);
-        Ok(PairScores {
-            z: floats(|s| s.z).unbind(),
-            dy: ints(|s| s.dy).unbind(),
-            dx: ints(|s| s.dx).unbind(),
-            pearson: floats(|s| s.pearson).unbind(),
-            overlap: floats(|s| s.overlap).unbind(),
-        })
+        let spectra: Vec<Spectrum> = py.detach(|| {
+            reading_pool().install(|| pixels.par_iter().map(|p| plan.spectrum(&p.bin_mean(ny, nx, bin).0)).collect())
+        });
+        Ok(SpectraBatch { made: std::sync::Mutex::new(Some(indices.into_iter().zip(spectra).collect())) })
     }
 }
 
@@ -929,6 +991,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ParticleScan>()?;
     m.add_class::<PairScores>()?;
     m.add_class::<SpectrumBank>()?;
+    m.add_class::<SpectraBatch>()?;
+    m.add_class::<SpectrumMaker>()?;
     m.add("StarSyntaxError", m.py().get_type::<errors::StarSyntaxError>())?;
     m.add("PickFileError", m.py().get_type::<errors::PickFileError>())?;
     Ok(())
