@@ -10,6 +10,7 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::ops::Range;
+use std::sync::{Arc, Condvar, Mutex};
 
 /// Bytes written between two hand-overs of an output to the disk.
 const CHUNK: u64 = 1 << 26;
@@ -18,6 +19,18 @@ const CHUNK: u64 = 1 << 26;
 /// stay cached from one pass to the next, and its passes drop what they leave behind.
 pub fn bigger_than_cache(len: u64) -> bool {
     physical_memory().is_some_and(|memory| len > memory / 2)
+}
+
+/// Whether writing `len` bytes would pass the kernel's limit of dirty pages
+/// (`vm.dirty_ratio` percent of memory, 20 by default): beyond it the kernel stalls the
+/// writer, and writing behind (each chunk handed to the disk as soon as written) is faster.
+pub fn bigger_than_dirty_limit(len: u64) -> bool {
+    let ratio = std::fs::read_to_string("/proc/sys/vm/dirty_ratio")
+        .ok()
+        .and_then(|text| text.trim().parse::<u64>().ok())
+        .filter(|&r| r > 0)
+        .unwrap_or(20);
+    physical_memory().is_some_and(|memory| len > memory / 100 * ratio)
 }
 
 #[cfg(target_os = "linux")]
@@ -105,6 +118,95 @@ impl Write for WriteBehind {
     }
 }
 
+/// Reads a file into the page cache ahead of a pass, on a thread of its own, so that the
+/// disk always has reads to do while the pass parses what is already read: a cold file
+/// then streams at the disk's rate, not at the rate of a reader that waits for each page
+/// it touches (measured here: 0.41 GB/s in the job's pass, 0.9 GB/s for one reading
+/// thread alone).
+pub struct Prefetcher {
+    shared: Arc<Prefetch>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+struct Prefetch {
+    /// The pass is at `from` and wants the file read up to `until`; `done` ends the thread.
+    wanted: Mutex<(u64, u64, bool)>,
+    wake: Condvar,
+}
+
+/// Bytes read into the cache per call of the prefetching thread.
+const PREFETCH_CHUNK: u64 = 1 << 23;
+
+impl Prefetcher {
+    /// A prefetcher of `file` (its own handle is kept, so `file` may be closed).
+    pub fn new(file: &File) -> io::Result<Prefetcher> {
+        let file = file.try_clone()?;
+        let shared = Arc::new(Prefetch { wanted: Mutex::new((0, 0, false)), wake: Condvar::new() });
+        let worker = Arc::clone(&shared);
+        let thread = std::thread::Builder::new().name("cryodedup-prefetch".into()).spawn(move || worker.run(&file))?;
+        Ok(Prefetcher { shared, thread: Some(thread) })
+    }
+
+    /// A pass is at `from` and will read up to `until`: have that read into the cache.
+    pub fn want(&self, from: u64, until: u64) {
+        let mut wanted = self.shared.wanted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        (wanted.0, wanted.1) = (from, until);
+        self.shared.wake.notify_one();
+    }
+}
+
+impl Drop for Prefetcher {
+    fn drop(&mut self) {
+        self.shared.wanted.lock().unwrap_or_else(std::sync::PoisonError::into_inner).2 = true;
+        self.shared.wake.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Prefetch {
+    fn run(&self, file: &File) {
+        let (mut cursor, mut pass_at) = (0u64, 0u64);
+        loop {
+            let (from, until) = {
+                let mut wanted = self.wanted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                loop {
+                    let (from, until, done) = *wanted;
+                    if done {
+                        return;
+                    }
+                    if from < pass_at {
+                        cursor = from; // a new pass from the start of the file: follow it
+                    }
+                    pass_at = from;
+                    if cursor.max(from) < until {
+                        break (from, until);
+                    }
+                    wanted = self.wake.wait(wanted).unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+            };
+            cursor = cursor.max(from);
+            let end = until.min(cursor + PREFETCH_CHUNK);
+            read_into_cache(file, cursor..end);
+            cursor = end;
+        }
+    }
+}
+
+/// Reads `range` of `file` into the page cache, waiting until it is read.
+#[cfg(target_os = "linux")]
+fn read_into_cache(file: &File, range: Range<u64>) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: readahead only fills the page cache from a valid descriptor.
+    unsafe {
+        libc::readahead(file.as_raw_fd(), range.start as i64, (range.end - range.start) as usize);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_into_cache(_: &File, _: Range<u64>) {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,5 +231,18 @@ mod tests {
             assert_eq!(back.len(), 5 + 150 * block.len());
             assert!(back[5..].chunks(block.len()).all(|c| c == block.as_slice()));
         }
+    }
+
+    #[test]
+    fn a_prefetcher_follows_passes_and_ends_with_its_owner() {
+        let path = std::env::temp_dir().join(format!("cryodedup-prefetch-{}", std::process::id()));
+        std::fs::write(&path, vec![7u8; 3 << 20]).unwrap();
+        let file = File::open(&path).unwrap();
+        let prefetcher = Prefetcher::new(&file).unwrap();
+        prefetcher.want(0, 2 << 20);
+        prefetcher.want(1 << 20, 3 << 20);
+        prefetcher.want(0, 1 << 20); // a second pass
+        drop(prefetcher); // joins the thread
+        std::fs::remove_file(&path).unwrap();
     }
 }

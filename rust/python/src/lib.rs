@@ -300,6 +300,8 @@ struct StarFile {
     path: PathBuf,
     file: File,
     map: Option<Mmap>,
+    /// Reads the file into the cache ahead of each pass (docs/design.md section 5).
+    prefetcher: Option<page_cache::Prefetcher>,
     /// The index up to the first row of the loop of block `defer_rows_of` when opened so
     /// (the rest is indexed while that loop is scanned), else the whole index.
     header: Vec<star::Block>,
@@ -307,9 +309,9 @@ struct StarFile {
     index: OnceLock<Vec<star::Block>>,
 }
 
-/// Bytes asked from the disk ahead of a streaming pass. One sequential reader keeps one
-/// read in flight; asking for the next windows at once keeps several, which reads a cold
-/// file about twice as fast here (benches/RESULTS.md, session 4; docs/design.md section 5).
+/// Bytes read ahead of a streaming pass (by the file's prefetching thread, and hinted to
+/// the kernel): a pass that waits for each page it touches leaves the disk idle while it
+/// parses (docs/design.md section 5).
 const READ_AHEAD: usize = 4 * star::WINDOW;
 
 /// Drops the pages of `range` of `map` from the process (the page cache keeps them), and
@@ -336,6 +338,9 @@ impl StarFile {
     }
 
     fn release(&self, range: Range<usize>) {
+        if let Some(prefetcher) = &self.prefetcher {
+            prefetcher.want(range.end as u64, (range.end + READ_AHEAD).min(self.bytes().len()) as u64);
+        }
         release_pages(&self.map, range);
     }
 
@@ -489,7 +494,9 @@ impl StarFile {
                 blocks
             }
         };
-        Ok(StarFile { path, file, map, header, index })
+        // Big files only: a small one is read at once, and a thread each would be waste.
+        let prefetcher = if data.len() >= 4 * READ_AHEAD { page_cache::Prefetcher::new(&file).ok() } else { None };
+        Ok(StarFile { path, file, map, prefetcher, header, index })
     }
 
     /// Whether the file was opened with `defer_rows_of` and its index is still partial.
@@ -596,12 +603,14 @@ impl StarFile {
             columns: columns.as_deref(),
         };
         let data = self.bytes();
-        // A file bigger than the page cache: the input behind the pass and the outputs on
-        // the disk are dropped from it, leaving it to the input still ahead (section 5).
+        // Outputs beyond the kernel's limit of dirty pages are written behind; an input
+        // bigger than the page cache is dropped from it behind the pass, leaving the cache
+        // to the input still ahead (docs/design.md section 5).
         let big = page_cache::bigger_than_cache(data.len() as u64);
+        let behind = page_cache::bigger_than_dirty_limit(data.len() as u64);
         let open = |path: &PathBuf| -> PyResult<BufWriter<page_cache::WriteBehind>> {
             let file = OpenOptions::new().append(true).open(path).map_err(|e| errors::io(path, e))?;
-            let out = page_cache::WriteBehind::new(file, big).map_err(|e| errors::io(path, e))?;
+            let out = page_cache::WriteBehind::new(file, behind).map_err(|e| errors::io(path, e))?;
             Ok(BufWriter::with_capacity(1 << 20, out))
         };
         let (mut kept, mut rejected) = (open(&kept_path)?, open(&rejected_path)?);
