@@ -136,6 +136,7 @@ class ParticleStar:
         # Indexed up to the particle rows: the rest is indexed while they are scanned (one
         # read of the file for the decision; confirm_blocks checks what followed them).
         self.star = StarFile(path, defer_rows_of="particles" if defer else None)
+        self._deferred = self.star.deferred
         self.path = self.star.path
         self.block = self._particle_block()
         self.labels = list(self.block.labels or ())  # never empty: _particle_block returns a loop
@@ -156,8 +157,12 @@ class ParticleStar:
         """After the particle rows are scanned: the whole index, and the blocks chosen again.
 
         Raises BlocksFollowParticles if what follows the rows changes the choice of the particle
-        or optics block (a file laid out unlike RELION's: read it again, not deferred).
+        or optics block (a file laid out unlike RELION's: read it again, not deferred). A file
+        indexed whole from the start has nothing to confirm.
         """
+        if not self._deferred:
+            return
+        self._deferred = False
         self.star.refresh_blocks()
         block, optics = self._particle_block(), self.star.block("optics")
         if block.index != self.block.index or _index(optics) != _index(self.optics_block):
