@@ -21,6 +21,15 @@ pub fn bigger_than_cache(len: u64) -> bool {
     physical_memory().is_some_and(|memory| len > memory / 2)
 }
 
+/// How much of the start of a file bigger than the cache its reading pass leaves in the
+/// cache (half of memory): the writing pass starts there and finds it without the disk.
+/// The rest is dropped behind the reading pass: the pages it frees are the cache the pass
+/// needs next, so the kernel never has to look for pages to reclaim. Cached pages are no
+/// commitment: the kernel takes them back before the job's arrays would lack memory.
+pub fn head_kept(len: u64) -> u64 {
+    physical_memory().map_or(0, |memory| (memory / 2).min(len))
+}
+
 /// Whether writing `len` bytes would pass the kernel's limit of dirty pages
 /// (`vm.dirty_ratio` percent of memory, 20 by default): beyond it the kernel stalls the
 /// writer, and writing behind (each chunk handed to the disk as soon as written) is faster.

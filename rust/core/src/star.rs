@@ -146,7 +146,9 @@ fn split_label(t: &[u8]) -> (String, String) {
     (text(&t[..k]), text(trim(&t[k..])))
 }
 
+#[derive(Default)]
 enum State {
+    #[default]
     Outside,
     InBlock,
     Labels,
@@ -174,6 +176,10 @@ fn binary_or(data: &[u8], err: StarError) -> StarError {
 /// streaming pass, whatever the file's size. Small in tests, so that they cross windows.
 pub const WINDOW: usize = if cfg!(test) { 1 << 16 } else { 1 << 26 };
 
+/// Bytes of rows scanned by one task of a parallel scan. Small in tests, so that a window
+/// holds many pieces.
+const PIECE: usize = if cfg!(test) { 1 << 12 } else { 1 << 22 };
+
 /// Called with byte ranges of the input that a pass has finished with, in increasing order,
 /// so that a memory-mapped file's pages can be released behind the cursor (resident memory
 /// then stays within a window, not the file).
@@ -193,28 +199,19 @@ pub fn index_releasing(data: &[u8], release: Release) -> Result<Vec<Block>, Star
     if let Some(offset) = binary_at_edges(data) {
         return Err(StarError::Binary { offset });
     }
-    let mut passed = |range: Range<usize>, _: &[Block]| {
-        release(range);
-        Ok(())
-    };
-    match index_text(data, None, &mut passed) {
-        Ok(indexed) => Ok(indexed.blocks),
-        Err(Stop::Syntax(e)) | Err(Stop::Observer(e)) => Err(binary_or(data, e)),
-    }
+    index_text(data, None, release).map(|indexed| indexed.blocks).map_err(|e| binary_or(data, e))
 }
 
 /// The blocks of a file up to the first row of the loop of the first block named `name`.
 /// That loop's table then holds its first row only (enough for its labels and the type of
-/// each column), and `deferred` is set: the rest is indexed by [`index_observed`] while a
+/// each column), and `deferred` is set: the rest is indexed by [`index_scanning`] while a
 /// scan reads the rows (one read of a big file instead of two). Without such a loop, the
 /// whole index.
 pub fn index_header(data: &[u8], name: &str) -> Result<Indexed, StarError> {
     if let Some(offset) = binary_at_edges(data) {
         return Err(StarError::Binary { offset });
     }
-    index_text(data, Some(name), &mut |_, _| Ok(())).map_err(|e| match e {
-        Stop::Syntax(e) | Stop::Observer(e) => binary_or(data, e),
-    })
+    index_text(data, Some(name), &keep_all).map_err(|e| binary_or(data, e))
 }
 
 /// What [`index_header`] found.
@@ -224,85 +221,162 @@ pub struct Indexed {
     pub deferred: bool,
 }
 
-/// Why indexing stopped before the end.
-pub enum Stop {
-    /// The file breaks the STAR grammar (binary content is told apart by the caller).
-    Syntax(StarError),
-    /// The observer of [`index_observed`] failed (a row of the loop it scans).
-    Observer(StarError),
-}
-
-/// Called with each [`WINDOW`] of the file the indexer has passed (byte range, in order) and
-/// the blocks found so far, the last one's table growing as its rows are met.
-pub type Observer<'a> = dyn FnMut(Range<usize>, &[Block]) -> Result<(), StarError> + 'a;
-
-/// The whole index of `data`, calling `observer` as the indexer passes each window, so that
-/// a loop's rows can be scanned while their pages are fresh from the disk. A syntax error
-/// is told apart from binary content (as [`index`] does); an observer's error is returned
-/// as it is.
-pub fn index_observed(data: &[u8], observer: &mut Observer) -> Result<Vec<Block>, StarError> {
-    match index_text(data, None, observer) {
-        Ok(indexed) => Ok(indexed.blocks),
-        Err(Stop::Syntax(e)) => Err(binary_or(data, e)),
-        Err(Stop::Observer(e)) => Err(e),
+/// The whole index of `data`, and a scan of the rows of the loop of the first block named
+/// `name` (see [`scan_rows_streaming`]) made while indexing: a big file is read once, not
+/// twice. The indexer stops at the loop's first row; from there the scan walks the rows one
+/// [`WINDOW`] at a time, in parallel, and finds where the loop ends as the indexer would
+/// (so each line is walked once); the indexer resumes after the loop. Returns the blocks
+/// and the distinct key texts by id. Errors are those of [`index`] then [`scan_rows`].
+pub fn index_scanning(
+    data: &[u8],
+    name: &str,
+    request: &ScanRequest,
+    release: Release,
+    mut consume: impl FnMut(&RowScan, &[Vec<u8>]),
+) -> Result<(Vec<Block>, Vec<Vec<u8>>), StarError> {
+    if let Some(offset) = binary_at_edges(data) {
+        return Err(StarError::Binary { offset });
     }
+    let syntax = |e: StarError| binary_or(data, e);
+    let mut indexer = Indexer::default();
+    if !indexer.run(data, 0, Some(name), release).map_err(syntax)? {
+        // No rows to scan while indexing: the index is whole; scan the loop, if any.
+        let blocks = indexer.blocks;
+        let table = blocks.iter().find(|b| b.name == name).and_then(|b| b.table.as_ref());
+        let key_names = match table {
+            Some(table) => scan_rows_streaming(data, table, request, release, consume)?,
+            None => Vec::new(),
+        };
+        return Ok((blocks, key_names));
+    }
+    let first = indexer.table().clone();
+    // The loop's rows as far as the scan knows: to the end of the data until it finds more.
+    let loop_table = Table { rows: first.rows.start..data.len(), ..first.clone() };
+    let mut stream = RowStream::new(request);
+    let mut extent = Extent::default();
+    let mut pos = first.rows.start;
+    while pos < data.len() && extent.stop.is_none() {
+        let end = line_end_after(data, (pos + WINDOW).min(data.len()));
+        extent = extent.then(stream.feed(data, &loop_table, pos..end, true, &mut consume)?);
+        release(pos..end);
+        pos = end;
+    }
+    let table = indexer.table();
+    // The first row is a row: the scan met at least that one.
+    table.rows.end = extent.last_row_end.unwrap_or(first.rows.end);
+    table.comment_lines = extent.comments_among_rows;
+    if let Some(stop) = extent.stop {
+        // Resume at the line that ends the loop, still in the rows' state (that line leaves it).
+        indexer.line_no = first.first_row_line - 1 + extent.lines;
+        indexer.comments_pending = 0;
+        indexer.released = stop;
+        indexer.run(data, stop, None, release).map_err(syntax)?;
+    }
+    Ok((indexer.blocks, stream.key_names))
 }
 
-fn index_text(data: &[u8], defer_at: Option<&str>, observer: &mut Observer) -> Result<Indexed, Stop> {
-    let mut blocks: Vec<Block> = Vec::new();
-    let mut state = State::Outside;
-    let mut line_no = 0usize;
-    let mut released = 0usize;
-    let mut comments_pending = 0usize;
-    for (start, end, next) in (Lines { data, pos: 0 }) {
-        line_no += 1;
-        if next - released >= WINDOW {
-            observer(released..next, &blocks).map_err(Stop::Observer)?;
-            released = next;
-        }
-        // A UTF-8 byte-order mark (Windows editors write one) starts the first line: skip it.
-        let line = if start == 0 {
-            data[start..end].strip_prefix(b"\xef\xbb\xbf").unwrap_or(&data[..end])
-        } else {
-            &data[start..end]
-        };
-        let t = trim(line);
-        if let State::Rows = state {
-            // The hot path: most lines of a big file are rows.
-            if !t.is_empty() && !t.starts_with(b"data_") && !t.starts_with(b"loop_") && !t.starts_with(b"_") {
-                if is_comment(t) {
-                    comments_pending += 1; // between rows once a row follows
-                } else {
-                    let table = blocks.last_mut().unwrap().table.as_mut().unwrap();
-                    table.rows.end = next;
-                    table.comment_lines += std::mem::take(&mut comments_pending);
-                }
-                continue;
+/// The end of the line holding byte `at` (after its terminator), or `data.len()`.
+fn line_end_after(data: &[u8], at: usize) -> usize {
+    if at >= data.len() {
+        return data.len();
+    }
+    memchr(b'\n', &data[at..]).map_or(data.len(), |k| at + k + 1)
+}
+
+fn index_text(data: &[u8], defer_at: Option<&str>, release: Release) -> Result<Indexed, StarError> {
+    let mut indexer = Indexer::default();
+    let deferred = indexer.run(data, 0, defer_at, release)?;
+    Ok(Indexed { blocks: indexer.blocks, deferred })
+}
+
+/// The indexer's state between lines: it can stop at a loop's first row and resume at any
+/// line start after it (once a scan has found where the loop ends).
+#[derive(Default)]
+struct Indexer {
+    blocks: Vec<Block>,
+    state: State,
+    /// Lines before the next one read.
+    line_no: usize,
+    /// Where the pages were last released up to.
+    released: usize,
+    /// Comment lines met after the last row of the current loop.
+    comments_pending: usize,
+}
+
+impl Indexer {
+    /// Indexes `data` from the line starting at `from`; returns whether it stopped at the
+    /// first row of the loop of the block named `defer_at`.
+    fn run(&mut self, data: &[u8], from: usize, defer_at: Option<&str>, release: Release) -> Result<bool, StarError> {
+        for (start, end, next) in (Lines { data, pos: from }) {
+            self.line_no += 1;
+            if next - self.released >= WINDOW {
+                release(self.released..next);
+                self.released = next;
             }
-            state = State::InBlock;
-            comments_pending = 0; // comments after the last row belong to no loop
+            // A UTF-8 byte-order mark (Windows editors write one) starts the first line: skip it.
+            let line = if start == 0 {
+                data[start..end].strip_prefix(b"\xef\xbb\xbf").unwrap_or(&data[..end])
+            } else {
+                &data[start..end]
+            };
+            if self.line(trim(line), start, next, data.len())? && defer_at.is_some_and(|name| self.last().name == name)
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn last(&mut self) -> &mut Block {
+        self.blocks.last_mut().expect("a block is open")
+    }
+
+    fn table(&mut self) -> &mut Table {
+        self.last().table.as_mut().expect("the block has a loop")
+    }
+
+    /// Takes the trimmed line `t` (from byte `start`, the next line at `next`); returns
+    /// whether it is the first row of a loop.
+    fn line(&mut self, t: &[u8], start: usize, next: usize, len: usize) -> Result<bool, StarError> {
+        let line_no = self.line_no;
+        let unexpected = || Err(StarError::Unexpected { line: line_no, text: excerpt(t) });
+        if let State::Rows = self.state {
+            // The hot path of the indexer alone: most lines of a big file are rows.
+            if !ends_rows(t) {
+                if is_comment(t) {
+                    self.comments_pending += 1; // between rows once a row follows
+                } else {
+                    let pending = std::mem::take(&mut self.comments_pending);
+                    let table = self.table();
+                    table.rows.end = next;
+                    table.comment_lines += pending;
+                }
+                return Ok(false);
+            }
+            self.state = State::InBlock;
+            self.comments_pending = 0; // comments after the last row belong to no loop
         }
         if t.starts_with(b"data_") {
-            if let Some(b) = blocks.last_mut() {
+            if let Some(b) = self.blocks.last_mut() {
                 b.span.end = start;
             }
-            blocks.push(Block {
+            self.blocks.push(Block {
                 name: text(&t[5..]),
                 line: line_no,
-                span: start..data.len(),
+                span: start..len,
                 table: None,
                 pairs: Vec::new(),
             });
-            state = State::InBlock;
-            continue;
+            self.state = State::InBlock;
+            return Ok(false);
         }
         if t.is_empty() || is_comment(t) {
-            continue;
+            return Ok(false);
         }
-        match state {
-            State::Outside => return Err(Stop::Syntax(StarError::Unexpected { line: line_no, text: excerpt(t) })),
+        match self.state {
+            State::Outside => return unexpected(),
             State::InBlock | State::Rows => {
-                let block = blocks.last_mut().unwrap();
+                let block = self.last();
                 if t.starts_with(b"loop_") && block.table.is_none() && block.pairs.is_empty() {
                     block.table = Some(Table {
                         labels: Vec::new(),
@@ -310,33 +384,38 @@ fn index_text(data: &[u8], defer_at: Option<&str>, observer: &mut Observer) -> R
                         first_row_line: line_no + 1,
                         comment_lines: 0,
                     });
-                    state = State::Labels;
+                    self.state = State::Labels;
                 } else if t.starts_with(b"_") && block.table.is_none() {
                     block.pairs.push(split_label(t));
                 } else {
-                    return Err(Stop::Syntax(StarError::Unexpected { line: line_no, text: excerpt(t) }));
+                    return unexpected();
                 }
             }
             State::Labels => {
-                let table = blocks.last_mut().unwrap().table.as_mut().unwrap();
                 if t.starts_with(b"_") {
+                    let table = self.table();
                     table.labels.push(split_label(t).0);
                     table.rows = next..next;
                     table.first_row_line = line_no + 1;
                 } else if t.starts_with(b"loop_") {
-                    return Err(Stop::Syntax(StarError::Unexpected { line: line_no, text: excerpt(t) }));
+                    return unexpected();
                 } else {
+                    let table = self.table();
                     table.rows = start..next;
                     table.first_row_line = line_no;
-                    state = State::Rows;
-                    if defer_at.is_some_and(|name| blocks.last().unwrap().name == name) {
-                        return Ok(Indexed { blocks, deferred: true });
-                    }
+                    self.state = State::Rows;
+                    return Ok(true);
                 }
             }
         }
+        Ok(false)
     }
-    Ok(Indexed { blocks, deferred: false })
+}
+
+/// Whether the trimmed line `t`, met among a loop's rows, ends them: a blank line, a new
+/// block, loop or label (a comment does not).
+fn ends_rows(t: &[u8]) -> bool {
+    t.is_empty() || t.starts_with(b"data_") || t.starts_with(b"loop_") || t.starts_with(b"_")
 }
 
 /// Calls `field(k, bytes)` for each field of a row line; returns the number of fields.
@@ -482,6 +561,43 @@ pub struct RowScan {
 struct ChunkScan {
     scan: RowScan,
     error: Option<(usize, StarError)>,
+    extent: Extent,
+}
+
+/// Where a loop's rows end, as far as a scan that looks for the end has seen: what the
+/// indexer would have found walking the same lines (offsets absolute once combined).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Extent {
+    /// The start of the first line that ends the loop, if met.
+    pub stop: Option<usize>,
+    /// Lines walked before the stop.
+    pub lines: usize,
+    /// The end of the last row's line (terminator included), if a row was met.
+    pub last_row_end: Option<usize>,
+    /// Comment lines before the last row met (they count as the loop's).
+    pub comments_among_rows: usize,
+    /// Comment lines after it (the loop's only if a row follows).
+    pub comments_after: usize,
+}
+
+impl Extent {
+    /// This extent followed by `next`, the extent of the lines after it.
+    fn then(self, next: Extent) -> Extent {
+        let (last_row_end, comments_among_rows, comments_after) = match next.last_row_end {
+            Some(end) => (
+                Some(end),
+                self.comments_among_rows + self.comments_after + next.comments_among_rows,
+                next.comments_after,
+            ),
+            None => (self.last_row_end, self.comments_among_rows, self.comments_after + next.comments_after),
+        };
+        Extent { stop: next.stop, lines: self.lines + next.lines, last_row_end, comments_among_rows, comments_after }
+    }
+
+    /// The extent with its offsets moved by `base`.
+    fn shifted(self, base: usize) -> Extent {
+        Extent { stop: self.stop.map(|s| s + base), last_row_end: self.last_row_end.map(|e| e + base), ..self }
+    }
 }
 
 /// A field as a number, in the syntax Rust's `str::parse::<f64>` accepts (fast-float2 reads
@@ -522,6 +638,7 @@ pub fn scan_rows_with_missing(
 }
 
 /// The columns a streaming scan reads.
+#[derive(Clone, Copy)]
 pub struct ScanRequest<'a> {
     /// Columns parsed as f64.
     pub number_cols: &'a [usize],
@@ -546,7 +663,7 @@ pub fn scan_rows_streaming(
     let mut stream = RowStream::new(request);
     for window in chunk_at_lines(&data[table.rows.clone()], WINDOW) {
         let window = table.rows.start + window.start..table.rows.start + window.end;
-        stream.feed(data, table, window.clone(), &mut consume)?;
+        stream.feed(data, table, window.clone(), false, &mut consume)?;
         release(window);
     }
     Ok(stream.key_names)
@@ -567,29 +684,32 @@ impl<'a> RowStream<'a> {
     }
 
     /// Scans the whole lines `range` (byte offsets in `data`, within `table.rows`) in
-    /// parallel pieces, handing each piece to `consume` in order.
+    /// parallel pieces, handing each piece to `consume` in order. With `find_end`, the scan
+    /// also looks for the line that ends the loop (`table.rows` then runs to the end of the
+    /// data) and stops there; the returned extent says where it is.
     pub fn feed(
         &mut self,
         data: &[u8],
         table: &Table,
         range: Range<usize>,
+        find_end: bool,
         consume: &mut impl FnMut(&RowScan, &[Vec<u8>]),
-    ) -> Result<(), StarError> {
+    ) -> Result<Extent, StarError> {
         let rows = &data[table.rows.clone()];
         let local = range.start - table.rows.start..range.end - table.rows.start;
-        let pieces: Vec<Range<usize>> = chunk_at_lines(&rows[local.clone()], 1 << 22)
+        let pieces: Vec<Range<usize>> = chunk_at_lines(&rows[local.clone()], PIECE)
             .into_iter()
             .map(|r| r.start + local.start..r.end + local.start)
             .collect();
         let request = self.request;
-        let results: Vec<ChunkScan> = pieces
-            .par_iter()
-            .map(|r| scan_chunk(rows, r.clone(), table, request.number_cols, request.key_col, request.missing))
-            .collect();
-        if let Some((offset, err)) = results.iter().find_map(|c| c.error.clone()) {
-            return Err(locate_error(rows, table, offset, err));
-        }
+        let results: Vec<ChunkScan> =
+            pieces.par_iter().map(|r| scan_chunk(rows, r.clone(), table, request, find_end)).collect();
+        let mut extent = Extent::default();
+        // In file order: a piece after the loop's end (its rows, its errors) is not the loop's.
         for mut chunk in results {
+            if let Some((offset, err)) = chunk.error.take() {
+                return Err(locate_error(rows, table, offset, err));
+            }
             let remap: Vec<u32> = std::mem::take(&mut chunk.scan.key_names)
                 .into_iter()
                 .map(|name| {
@@ -609,8 +729,12 @@ impl<'a> RowStream<'a> {
                 *span = (span.0 + base, span.1 + base);
             }
             consume(&chunk.scan, &self.key_names);
+            extent = extent.then(chunk.extent.shifted(table.rows.start));
+            if extent.stop.is_some() {
+                break;
+            }
         }
-        Ok(())
+        Ok(extent)
     }
 }
 
@@ -647,14 +771,12 @@ fn chunk_at_lines(data: &[u8], size: usize) -> Vec<Range<usize>> {
     out
 }
 
-fn scan_chunk(
-    rows: &[u8],
-    range: Range<usize>,
-    table: &Table,
-    number_cols: &[usize],
-    key_col: Option<usize>,
-    missing: Option<&[u8]>,
-) -> ChunkScan {
+/// Scans the rows of `rows[range]`. With `find_end`, stops at the first line that ends the
+/// loop (a blank line, a new block, loop or label: the indexer's rule) and counts the lines
+/// and comments before it.
+fn scan_chunk(rows: &[u8], range: Range<usize>, table: &Table, request: &ScanRequest, find_end: bool) -> ChunkScan {
+    let ScanRequest { number_cols, key_col, missing } = *request;
+    let mut extent = Extent::default();
     let ncols = table.labels.len();
     let mut scan = RowScan { numbers: vec![Vec::new(); number_cols.len()], ..Default::default() };
     let mut local_keys: HashMap<&[u8], u32> = HashMap::new();
@@ -668,7 +790,13 @@ fn scan_chunk(
         let (start, end, next) = (start + range.start, end + range.start, next + range.start);
         let line = &rows[start..end];
         let t = trim(line);
+        if find_end && ends_rows(t) {
+            extent.stop = Some(start);
+            break;
+        }
+        extent.lines += 1;
         if t.is_empty() || is_comment(t) {
+            extent.comments_after += usize::from(!t.is_empty());
             continue;
         }
         let mut bad: Option<StarError> = None;
@@ -703,7 +831,7 @@ fn scan_chunk(
             Ok(_) => bad,
         };
         if let Some(e) = error {
-            return ChunkScan { scan, error: Some((start, e)) };
+            return ChunkScan { scan, error: Some((start, e)), extent };
         }
         if key_col.is_some() {
             // Rows of one micrograph usually follow each other: skip the hash most times.
@@ -722,8 +850,10 @@ fn scan_chunk(
             scan.keys.push(id);
         }
         scan.spans.push((start as u64, next as u64));
+        extent.comments_among_rows += std::mem::take(&mut extent.comments_after);
+        extent.last_row_end = Some(next);
     }
-    ChunkScan { scan, error: None }
+    ChunkScan { scan, error: None, extent }
 }
 
 /// Rewrites one column of chosen rows: the field `column` is replaced where its text is a

@@ -685,16 +685,35 @@ impl StarFile {
         }
         let plan = CentrePlan { key, coords, origins, origin_pixels, psize, score };
         let data = self.bytes();
-        let release = |range: Range<usize>| self.release(range);
+        // A file bigger than the cache is dropped behind the scan but for its start, which
+        // the write pass reads first (docs/design.md section 5).
+        let head = match page_cache::bigger_than_cache(data.len() as u64) {
+            true => page_cache::head_kept(data.len() as u64) as usize,
+            false => data.len(),
+        };
+        let release = |range: Range<usize>| {
+            if range.end > head {
+                page_cache::drop_cached(&self.file, range.start.max(head) as u64..range.end as u64);
+            }
+            self.release(range);
+        };
         let rows = if fused {
+            let name = self.header[block].name.as_str();
             let (blocks, rows) = py
-                .detach(|| particle_rows::index_and_scan_particles(data, block, &plan, &release))
+                .detach(|| particle_rows::index_and_scan_particles(data, name, &plan, &release))
                 .map_err(errors::star)?;
             self.index.get_or_init(|| blocks);
             rows
         } else {
             py.detach(|| particle_rows::scan_particles(data, table, &plan, &release)).map_err(errors::star)?
         };
+        if head < data.len() {
+            // The job now decides (no disk reads for seconds): have the disk read again the
+            // start of the file that the write pass reads first, if it has left the cache.
+            if let Some(prefetcher) = &self.prefetcher {
+                prefetcher.want(0, head as u64);
+            }
+        }
         let comment_lines = self.table(py, block)?.comment_lines;
         let key_names = rows.key_names.iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect();
         Ok(ParticleScan {
