@@ -58,6 +58,9 @@ fn physical_memory() -> Option<u64> {
 #[cfg(target_os = "linux")]
 pub fn drop_cached(file: &File, range: Range<u64>) {
     use std::os::fd::AsRawFd;
+    if range.is_empty() {
+        return; // (a length of 0 would mean "to the end of the file")
+    }
     // SAFETY: an advice on a valid descriptor; it changes no memory of this process.
     unsafe {
         libc::posix_fadvise(
@@ -138,9 +141,19 @@ pub struct Prefetcher {
 }
 
 struct Prefetch {
-    /// The pass is at `from` and wants the file read up to `until`; `done` ends the thread.
-    wanted: Mutex<(u64, u64, bool)>,
+    wanted: Mutex<Wanted>,
     wake: Condvar,
+}
+
+#[derive(Default)]
+struct Wanted {
+    /// The pass is at `from` and wants the file read up to `until`.
+    from: u64,
+    until: u64,
+    /// Bytes to drop from the cache (behind the pass), dropped before reading more.
+    drop: Range<u64>,
+    /// Ends the thread.
+    done: bool,
 }
 
 /// Bytes read into the cache per call of the prefetching thread.
@@ -150,7 +163,7 @@ impl Prefetcher {
     /// A prefetcher of `file` (its own handle is kept, so `file` may be closed).
     pub fn new(file: &File) -> io::Result<Prefetcher> {
         let file = file.try_clone()?;
-        let shared = Arc::new(Prefetch { wanted: Mutex::new((0, 0, false)), wake: Condvar::new() });
+        let shared = Arc::new(Prefetch { wanted: Mutex::new(Wanted::default()), wake: Condvar::new() });
         let worker = Arc::clone(&shared);
         let thread = std::thread::Builder::new().name("cryodedup-prefetch".into()).spawn(move || worker.run(&file))?;
         Ok(Prefetcher { shared, thread: Some(thread) })
@@ -159,14 +172,26 @@ impl Prefetcher {
     /// A pass is at `from` and will read up to `until`: have that read into the cache.
     pub fn want(&self, from: u64, until: u64) {
         let mut wanted = self.shared.wanted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        (wanted.0, wanted.1) = (from, until);
+        (wanted.from, wanted.until) = (from, until);
+        self.shared.wake.notify_one();
+    }
+
+    /// Has `range` dropped from the page cache ([`drop_cached`]) on the prefetching thread,
+    /// so that the pass does not wait while the kernel frees the pages.
+    pub fn drop_cached(&self, range: Range<u64>) {
+        if range.is_empty() {
+            return;
+        }
+        let mut wanted = self.shared.wanted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let pending = &mut wanted.drop;
+        *pending = if pending.is_empty() { range } else { pending.start.min(range.start)..pending.end.max(range.end) };
         self.shared.wake.notify_one();
     }
 }
 
 impl Drop for Prefetcher {
     fn drop(&mut self) {
-        self.shared.wanted.lock().unwrap_or_else(std::sync::PoisonError::into_inner).2 = true;
+        self.shared.wanted.lock().unwrap_or_else(std::sync::PoisonError::into_inner).done = true;
         self.shared.wake.notify_one();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -174,31 +199,48 @@ impl Drop for Prefetcher {
     }
 }
 
+/// What the prefetching thread does next.
+enum Job {
+    Drop(Range<u64>),
+    Read(Range<u64>),
+}
+
 impl Prefetch {
     fn run(&self, file: &File) {
         let (mut cursor, mut pass_at) = (0u64, 0u64);
         loop {
-            let (from, until) = {
+            let job = {
                 let mut wanted = self.wanted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 loop {
-                    let (from, until, done) = *wanted;
-                    if done {
+                    if wanted.done {
+                        // Pages asked to be dropped are dropped even so: the pass is over.
+                        let rest = std::mem::take(&mut wanted.drop);
+                        drop(wanted);
+                        drop_cached(file, rest);
                         return;
                     }
+                    if !wanted.drop.is_empty() {
+                        break Job::Drop(std::mem::take(&mut wanted.drop));
+                    }
+                    let (from, until) = (wanted.from, wanted.until);
                     if from < pass_at {
                         cursor = from; // a new pass from the start of the file: follow it
                     }
                     pass_at = from;
-                    if cursor.max(from) < until {
-                        break (from, until);
+                    cursor = cursor.max(from);
+                    if cursor < until {
+                        break Job::Read(cursor..until.min(cursor + PREFETCH_CHUNK));
                     }
                     wanted = self.wake.wait(wanted).unwrap_or_else(std::sync::PoisonError::into_inner);
                 }
             };
-            cursor = cursor.max(from);
-            let end = until.min(cursor + PREFETCH_CHUNK);
-            read_into_cache(file, cursor..end);
-            cursor = end;
+            match job {
+                Job::Drop(range) => drop_cached(file, range),
+                Job::Read(range) => {
+                    read_into_cache(file, range.clone());
+                    cursor = range.end;
+                }
+            }
         }
     }
 }
@@ -252,6 +294,43 @@ mod tests {
         prefetcher.want(1 << 20, 3 << 20);
         prefetcher.want(0, 1 << 20); // a second pass
         drop(prefetcher); // joins the thread
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    /// Which pages of `file` (of `len` bytes) are in the page cache.
+    #[cfg(target_os = "linux")]
+    fn resident(file: &File, len: usize) -> Vec<bool> {
+        // SAFETY: the test's file is not changed while mapped.
+        let map = unsafe { memmap2::Mmap::map(file) }.unwrap();
+        let page = 4096;
+        let mut flags = vec![0u8; len.div_ceil(page)];
+        // SAFETY: the map is `len` bytes long and `flags` holds one byte per page of it.
+        let rc = unsafe { libc::mincore(map.as_ptr() as *mut libc::c_void, len, flags.as_mut_ptr()) };
+        assert_eq!(rc, 0);
+        flags.iter().map(|f| f & 1 == 1).collect()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_prefetcher_drops_what_it_is_asked_to_and_nothing_else() {
+        let path = std::env::temp_dir().join(format!("cryodedup-prefetch-drop-{}", std::process::id()));
+        std::fs::write(&path, vec![7u8; 4096 << 12]).unwrap();
+        let file = File::open(&path).unwrap();
+        file.sync_all().unwrap(); // clean pages: the kernel drops only those
+        let mut bytes = Vec::new();
+        (&file).read_to_end(&mut bytes).unwrap();
+        drop_cached(&file, 0..0); // nothing (not "to the end of the file")
+        assert!(resident(&file, bytes.len()).iter().all(|&r| r));
+        let prefetcher = Prefetcher::new(&file).unwrap();
+        prefetcher.drop_cached(1024 << 12..2048 << 12);
+        prefetcher.drop_cached(2048 << 12..3072 << 12); // joined to the pending range
+        prefetcher.drop_cached(3500 << 12..3500 << 12); // empty: nothing (not "to the end of the file")
+        drop(prefetcher); // drops what is pending, then joins
+        let pages = resident(&file, bytes.len());
+        // (Pages still in a CPU's batch of new pages are not dropped: a few at most.)
+        let dropped = pages[1024..3072].iter().filter(|&&r| !r).count();
+        assert!(dropped > 2000, "{dropped} of 2048 dropped");
+        assert!(pages[..1024].iter().chain(&pages[3072..]).all(|&r| r));
         std::fs::remove_file(&path).unwrap();
     }
 }

@@ -344,6 +344,18 @@ impl StarFile {
         release_pages(&self.map, range);
     }
 
+    /// Drops `range` of the file from the page cache, on the prefetching thread if the
+    /// file has one: a pass that the CPU limits then does not wait while the kernel frees
+    /// the pages. (Not for a pass that the disk limits: its reads ahead would wait behind
+    /// the drops.)
+    fn drop_cached_behind(&self, range: Range<usize>) {
+        let range = range.start as u64..range.end as u64;
+        match &self.prefetcher {
+            Some(prefetcher) => prefetcher.drop_cached(range),
+            None => page_cache::drop_cached(&self.file, range),
+        }
+    }
+
     /// The whole index: indexes the rest of a file opened deferred (one more pass over it).
     fn blocks_indexed(&self, py: Python<'_>) -> PyResult<&[star::Block]> {
         if let Some(blocks) = self.index.get() {
@@ -693,7 +705,7 @@ impl StarFile {
         };
         let release = |range: Range<usize>| {
             if range.end > head {
-                page_cache::drop_cached(&self.file, range.start.max(head) as u64..range.end as u64);
+                self.drop_cached_behind(range.start.max(head)..range.end);
             }
             self.release(range);
         };
