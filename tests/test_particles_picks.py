@@ -388,3 +388,20 @@ def test_inputs_on_no_common_micrograph_are_warned_about(tmp_path):
     assert [w for w in summary["warnings"] if "shares no micrograph" in w and "m1.cbox" in w]
     summary = remove_duplicate_particles([str(tmp_path / "*.cbox")], tmp_path / "one", options)
     assert not [w for w in summary["warnings"] if "shares no micrograph" in w]
+
+
+def test_picks_set_is_built_without_8_byte_columns_per_pick(tmp_path):
+    # Ten million picks: micrograph ids and inputs as uint32, one pixel size broadcast (no
+    # memory per pick); centres in Å as the picker's pixels times the pixel size, by hand.
+    from cryodedup.particles import read_inputs
+
+    a, b = tmp_path / "m1.cbox", tmp_path / "m2.cbox"
+    a.write_text(cbox_text([(50.0, 60.0, 100.0, 100.0, 0.9)]))
+    b.write_text(cbox_text([(500.0, 600.0, 100.0, 100.0, 0.8), (10.0, 20.0, 50.0, 50.0, 0.7)]))
+    options = ParticleOptions(mic_psize=2.0)
+    particles = read_inputs([a, b], tmp_path / "out", options, lambda message: None, lambda message, level: None)
+    assert particles.groups.dtype == np.uint32 and particles.input_of.dtype == np.uint32
+    assert particles.groups.tolist() == [0, 1, 1] and particles.input_of.tolist() == [0, 1, 1]
+    assert particles.psize.strides == (0,) and particles.psize.tolist() == [2.0, 2.0, 2.0]
+    # crYOLO corners: centre = corner + size / 2 -> (100, 110), (550, 650), (35, 45) px.
+    assert particles.centres.tolist() == [[200.0, 220.0], [1100.0, 1300.0], [70.0, 90.0]]

@@ -62,3 +62,14 @@ def test_many_files_keep_their_order(tmp_path):
     assert picks.centres.tolist() == [[float(x), float(y)] for x, y in expected]
     names = [picks.micrographs[i] for i in picks.micrograph]
     assert names == [f"mic{m:03d}" for m in range(40) for _ in range(m % 5)]
+
+
+def test_picks_of_a_relion_file_are_read_without_copies(tmp_path):
+    # Millions of picks: the centres are a view of the table the core returns (x and y are
+    # neighbouring columns there), the file of each pick 4 bytes, not 8.
+    path = tmp_path / "m1_autopick.star"
+    path.write_bytes(CRLF_STAR.encode())
+    picks = read_picks(path)
+    assert not picks.centres.flags.owndata and picks.centres.base is not None
+    assert np.may_share_memory(picks.centres, picks.score)  # columns of one table
+    assert picks.file_of_pick.dtype == np.uint32

@@ -137,7 +137,7 @@ def read_pick_files(
     missing: str | None = None,
 ) -> tuple[
     list[tuple[list[str] | None, bytes, bytes, int]],
-    list[npt.NDArray[np.float64]],
+    npt.NDArray[np.float64],
     npt.NDArray[np.uint64],
     npt.NDArray[np.uint64],
     npt.NDArray[np.uint32],
@@ -147,9 +147,9 @@ def write_pick_rows(
     outputs: list[tuple[str, bytes, bytes]],
     target: npt.NDArray[np.int64],
     sources: list[str],
-    files: npt.NDArray[np.uint32],
-    starts: npt.NDArray[np.uint64],
-    ends: npt.NDArray[np.uint64],
+    files: list[npt.NDArray[np.uint32]],
+    starts: list[npt.NDArray[np.uint64]],
+    ends: list[npt.NDArray[np.uint64]],
 ) -> None: ...
 def write_pick_numbers(
     outputs: list[tuple[str, bytes, bytes]], target: npt.NDArray[np.int64], values: npt.NDArray[np.float64]

@@ -31,12 +31,25 @@ def jaccard_matrices(
     -------
     numpy.ndarray of float64, shape (n_groups, n_inputs, n_inputs)
     """
-    cell = np.asarray(groups, dtype=np.int64) * n_inputs + np.asarray(input_of, dtype=np.int64)
+    return _jaccard_of(*_pair_counts(confirmed_by, input_of, groups, n_groups, n_inputs))
+
+
+def _pair_counts(
+    confirmed_by: np.ndarray, input_of: ArrayLike, groups: ArrayLike, n_groups: int, n_inputs: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per group, the picks of each input (n_groups, n_inputs) and m(a, b) (n_groups, n_inputs, n_inputs)."""
+    cell = np.asarray(groups, dtype=np.int64) * n_inputs
+    cell += np.asarray(input_of)
     size = np.bincount(cell, minlength=n_groups * n_inputs).reshape(n_groups, n_inputs).astype(np.float64)
     matched = np.empty((n_groups, n_inputs, n_inputs))  # matched[g, a, b] = m(a, b) on group g
     for b in range(n_inputs):
-        met = ((confirmed_by >> np.uint64(b)) & np.uint64(1)).astype(np.float64)
-        matched[:, :, b] = np.bincount(cell, weights=met, minlength=n_groups * n_inputs).reshape(n_groups, n_inputs)
+        met = cell[(confirmed_by & np.uint64(1 << b)) != 0]  # the cells of the picks input b confirms
+        matched[:, :, b] = np.bincount(met, minlength=n_groups * n_inputs).reshape(n_groups, n_inputs)
+    return size, matched
+
+
+def _jaccard_of(size: np.ndarray, matched: np.ndarray) -> np.ndarray:
+    """The Jaccard matrices of :func:`jaccard_matrices` from the counts of :func:`_pair_counts`."""
     shared = (matched + matched.transpose(0, 2, 1)) / 2
     union = size[:, :, None] + size[:, None, :] - shared
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -83,14 +96,16 @@ def consensus_report(particles: ParticleSet, keep: np.ndarray, confirmed_by: np.
             }
         )
     n_mics = len(particles.mic_names)
-    per_mic = jaccard_matrices(confirmed_by, particles.input_of, particles.groups, n_mics, n_inputs)
+    size, matched = _pair_counts(confirmed_by, particles.input_of, particles.groups, n_mics, n_inputs)
+    per_mic = _jaccard_of(size, matched)
+    overall = _jaccard_of(size.sum(axis=0, keepdims=True), matched.sum(axis=0, keepdims=True))[0]
     agreement = mean_agreement(per_mic)
     defined = np.flatnonzero(~np.isnan(agreement))
     worst = defined[np.argsort(agreement[defined], kind="stable")][:10]
     return {
         "min_support": min_support,
         "per_input": per_input,
-        "jaccard": jaccard(confirmed_by, particles.input_of, n_inputs),
+        "jaccard": _as_lists(overall),
         "jaccard_per_micrograph": {name: _as_lists(m) for name, m in zip(particles.mic_names, per_mic)},
         "least_agreement": [
             {"micrograph": particles.mic_names[m], "mean_jaccard": round(float(agreement[m]), 4)} for m in worst

@@ -106,8 +106,15 @@ class AtomicOutputs:
             Path(f): Path(f).with_name(f".{Path(f).name}.{pid}.tmp") for f in folders if not os.path.lexists(f)
         }
         self._folder_prefixes = [(str(f) + os.sep, str(t) + os.sep) for f, t in self.folders.items()]
-        self.temporary = {p: self._temporary_name(p, pid) for p in self.paths}
-        singly = [p for p, tmp in self.temporary.items() if tmp.parent == p.parent]  # not in a new folder
+        self.temporary: dict[Path, Path] = {}
+        #: The outputs written under a temporary name beside them (not in a new folder).
+        self._singly: list[Path] = []
+        #: The temporary files inside new folders, as text (a picker job has tens of thousands).
+        self._in_new_folders: list[str] = []
+        for p in self.paths:
+            if p not in self.temporary:
+                self.temporary[p] = self._temporary_name(p, pid)
+        singly = self._singly
         self.created = _make_folders(dict.fromkeys([p.parent for p in singly] + [f.parent for f in self.folders]))
         self.locks: list[_FolderLock] = []
         try:
@@ -126,13 +133,15 @@ class AtomicOutputs:
         text = str(path)
         for final, temporary in self._folder_prefixes:
             if text.startswith(final):
-                return Path(temporary + text[len(final) :])
+                self._in_new_folders.append(temporary + text[len(final) :])
+                return Path(self._in_new_folders[-1])
+        self._singly.append(path)
         return path.with_name(f".{path.name}.{pid}.tmp")
 
     def __enter__(self) -> dict[Path, Path]:
-        for folder in dict.fromkeys(tmp.parent for final, tmp in self.temporary.items() if tmp.parent != final.parent):
+        for folder in dict.fromkeys(os.path.dirname(tmp) for tmp in self._in_new_folders):
             try:
-                folder.mkdir(parents=True, exist_ok=True)
+                Path(folder).mkdir(parents=True, exist_ok=True)
             except OSError as err:
                 raise _write_error(err, self.temporary) from None
         return self.temporary
@@ -147,7 +156,7 @@ class AtomicOutputs:
             return
         # The folders first: a list file that names their files appears after them.
         renames = [(tmp, final) for final, tmp in self.folders.items() if tmp.is_dir()]
-        renames += [(tmp, final) for final, tmp in self.temporary.items() if tmp.parent == final.parent]
+        renames += [(self.temporary[final], final) for final in self._singly]
         if _batches:
             _batches[-1].renames += renames
             return

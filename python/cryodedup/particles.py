@@ -158,6 +158,9 @@ def check_input_paths(inputs: list[Path]) -> None:
 
 def check_centres(particles: ParticleSet) -> None:
     """Refuses a particle whose centre is not a finite number (NaN, inf, or overflowed when scaled)."""
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, or an overflow: the rows are checked below
+        if np.isfinite(particles.centres.sum()):
+            return  # a sum of finite numbers is finite unless it overflows
     finite = np.isfinite(particles.centres).all(axis=1)
     if finite.all():
         return
@@ -181,10 +184,13 @@ def warn_inputs_apart(particles: ParticleSet, warn: Warn) -> None:
     n_inputs = len(particles.inputs)
     if n_inputs < 2:
         return
-    mics_of = [set(np.unique(particles.groups[particles.input_of == k]).tolist()) for k in range(n_inputs)]
-    for k, mine in enumerate(mics_of):
-        others = set().union(*(m for j, m in enumerate(mics_of) if j != k))
-        if mine and not mine & others:
+    # present[k, g]: input k has a pick on micrograph g (one pass, no sort of millions of ids)
+    present = np.zeros((n_inputs, len(particles.mic_names)), dtype=bool)
+    present[particles.input_of, particles.groups] = True
+    inputs_on = present.sum(axis=0)
+    for k in range(n_inputs):
+        mine = present[k]
+        if mine.any() and not (inputs_on[mine] > 1).any():
             warn(
                 f"{particles.inputs[k]} shares no micrograph with the other inputs, so none of its picks can "
                 "duplicate or confirm theirs; if these are one picker's files, give them as one input "

@@ -70,9 +70,12 @@ class PicksWriter:
         psize: float | None,
         shapes: dict[str, tuple[int, int]] | None,
         micrograph_uids: dict[str, int] | None = None,
+        micrographs: tuple[list[str], np.ndarray] | None = None,
     ) -> None:
         self.pickers, self.format, self.outdir = pickers, output_format, outdir
         self.psize, self.shapes, self.uids = psize, shapes, micrograph_uids
+        #: The micrograph names of all pickers and each pick's index among them, as read.
+        self.micrographs = micrographs
 
     def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
         """Writes the picks where ``keep`` is True as kept, the others as rejected, all or nothing.
@@ -81,7 +84,7 @@ class PicksWriter:
         """
         assert halves is None, "picks carry no half-set column"
         if self.format == "relion":
-            lists = write_relion(self.pickers, keep, self.outdir, force=force)
+            lists = write_relion(self.pickers, keep, self.outdir, force=force, micrographs=self.micrographs)
             return {s: [p] for s, p in lists.items()}
         if self.format == "cryosparc":
             assert self.psize is not None and self.shapes is not None, "read_picker_outputs sets both for cryosparc"
@@ -259,11 +262,45 @@ def _shape_finder(
     return shapes
 
 
-def _centres_in_angstrom(pickers: list[Picks], row_psize: np.ndarray) -> np.ndarray:
-    """The pickers' centres, concatenated (a new array) and scaled in place: no second 10M-row copy."""
-    centres = np.concatenate([p.centres for p in pickers]) if pickers else np.zeros((0, 2))
-    centres *= row_psize[:, None]
+def _micrograph_ids(pickers: list[Picks]) -> tuple[list[str], np.ndarray]:
+    """The micrograph names of all pickers (in order of first appearance), and each pick's id among them.
+
+    The ids are uint32, written straight into one array: 4 bytes a pick, no temporaries.
+    """
+    mic_ids: dict[str, int] = {}
+    groups = np.empty(sum(len(p) for p in pickers), dtype=np.uint32)
+    first = 0
+    for picks in pickers:
+        ids = np.array([mic_ids.setdefault(n, len(mic_ids)) for n in picks.micrographs], dtype=np.uint32)
+        np.take(ids, picks.micrograph, out=groups[first : first + len(picks)])
+        first += len(picks)
+    return list(mic_ids), groups
+
+
+def _centres_in_angstrom(pickers: list[Picks], groups: np.ndarray, mic_psize: np.ndarray) -> np.ndarray:
+    """The pickers' centres times their micrograph's pixel size, written into one new array."""
+    centres = np.empty((len(groups), 2))
+    uniform = len(mic_psize) > 0 and bool((mic_psize == mic_psize[0]).all())
+    first = 0
+    for picks in pickers:
+        rows = slice(first, first + len(picks))
+        psize = mic_psize[0] if uniform else mic_psize[groups[rows]][:, None]
+        np.multiply(picks.centres, psize, out=centres[rows])
+        first += len(picks)
     return centres
+
+
+def _row_pixel_sizes(groups: np.ndarray, mic_psize: np.ndarray) -> np.ndarray:
+    """Each pick's micrograph pixel size: a broadcast (read-only, no memory) when all are equal."""
+    if len(mic_psize) > 0 and bool((mic_psize == mic_psize[0]).all()):
+        return np.broadcast_to(mic_psize[0], groups.shape)
+    return mic_psize[groups]
+
+
+def _shapes_by_id(names: list[str], shapes: dict[str, tuple[int, int]] | None) -> dict[int, tuple[int, int]]:
+    """The micrograph sizes by micrograph id (index into ``names``)."""
+    ids = {n: k for k, n in enumerate(names)}
+    return {ids[n]: s for n, s in (shapes or {}).items()}
 
 
 def read_picker_outputs(
@@ -291,15 +328,8 @@ def read_picker_outputs(
             log(f"{path}: {note}", "info")
         pickers.append(picks)
     pickers = _joined_micrographs(pickers, known is not None, warn)
-    mic_ids: dict[str, int] = {}
-    groups_of_picker = []
-    for picks in pickers:
-        ids = np.array([mic_ids.setdefault(n, len(mic_ids)) for n in picks.micrographs], dtype=np.int64)
-        groups_of_picker.append(ids[picks.micrograph])
-    names = list(mic_ids)
-    groups = np.concatenate(groups_of_picker) if groups_of_picker else np.zeros(0, dtype=np.int64)
+    names, groups = _micrograph_ids(pickers)
     mic_psize, psize_source = _pixel_sizes(names, options, given)
-    row_psize = mic_psize[groups]
     scores, score_label, higher = _scores(pickers, options, warn)
     output_format = _output_format(pickers, options.output_format)
     if output_format == "input" and len({p.format for p in pickers}) > 1:
@@ -313,18 +343,20 @@ def read_picker_outputs(
         shapes = _micrograph_shapes(names, options, given, Path(inputs[0]))
     return ParticleSet(
         inputs=[p.source for p in pickers],
-        input_of=np.repeat(np.arange(len(pickers)), [len(p) for p in pickers]),
+        input_of=np.repeat(np.arange(len(pickers), dtype=np.uint32), [len(p) for p in pickers]),
         mic_names=names,
         groups=groups,
-        centres=_centres_in_angstrom(pickers, row_psize),
-        psize=row_psize,
+        centres=_centres_in_angstrom(pickers, groups, mic_psize),
+        psize=_row_pixel_sizes(groups, mic_psize),
         pixel_sizes=pixel_sizes_used(mic_psize, psize_source),
         scores=scores,
         score_label=score_label,
         higher_is_better=higher,
         read_files=[f.path for p in pickers for f in p.files],
-        writer=PicksWriter(pickers, output_format, Path(outdir), single_psize, shapes, given.uids if given else None),
-        mic_shapes={mic_ids[n]: s for n, s in (shapes or {}).items()},
+        writer=PicksWriter(
+            pickers, output_format, Path(outdir), single_psize, shapes, given.uids if given else None, (names, groups)
+        ),
+        mic_shapes=_shapes_by_id(names, shapes),
         tubes=_tubes(pickers, groups),
         tube_column=CRYOLO_TUBE if any(p.tube is not None for p in pickers) else None,
         summary={

@@ -66,7 +66,7 @@ class Picks:
         Direction of the score.
     files : list of PickFile
         The files read.
-    file_of_pick : numpy.ndarray of int64, shape (n,)
+    file_of_pick : numpy.ndarray of uint32, shape (n,)
         Index into ``files`` of each pick.
     row_start, row_end : numpy.ndarray of uint64, shape (n,)
         Where each pick's row lies in its file, in bytes, line terminator included (writers
@@ -106,7 +106,8 @@ class FileTables:
     """Tables of many picker files read at once by the Rust core (:func:`read_tables`).
 
     ``labels[f]`` is None for a STAR file without the loop asked for; ``counts[f]`` its
-    number of rows; the arrays run over the rows of all files in order.
+    number of rows; the arrays run over the rows of all files in order. ``numbers`` are
+    columns of one row-major table (views, not copies).
     """
 
     labels: list[list[str] | None]
@@ -121,7 +122,7 @@ class FileTables:
 
     def file_of_row(self) -> np.ndarray:
         """Index of each row's file."""
-        return np.repeat(np.arange(len(self.counts), dtype=np.int64), self.counts)
+        return np.repeat(np.arange(len(self.counts), dtype=np.uint32), self.counts)
 
     def first_row(self) -> np.ndarray:
         """Index of each file's first row in the arrays."""
@@ -144,7 +145,7 @@ def read_tables(
     column given as ids into ``key_names``. Errors name the file and line.
     """
     try:
-        info, columns, starts, ends, keys, key_names = _core.read_pick_files(
+        info, table, starts, ends, keys, key_names = _core.read_pick_files(
             [str(f) for f in files], layout, names, numbers, key, missing
         )
     except _core.PickFileError as err:
@@ -154,7 +155,7 @@ def read_tables(
         headers=[bytes(h).decode("utf-8", errors="replace") for _, h, _, _ in info],
         footers=[bytes(f).decode("utf-8", errors="replace") for _, _, f, _ in info],
         counts=np.array([n for _, _, _, n in info], dtype=np.int64),
-        numbers=dict(zip(numbers, columns)),
+        numbers=dict(zip(numbers, table.T)),
         row_start=starts,
         row_end=ends,
         keys=keys,
@@ -239,12 +240,12 @@ class PicksBuilder:
             format=self.format,
             micrographs=list(self.namer.names),
             micrograph=joined("micrograph", np.int64),
-            centres=np.column_stack([joined("x", np.float64), joined("y", np.float64)]),
+            centres=_side_by_side(joined("x", np.float64), joined("y", np.float64)),
             score=joined("score", np.float64) if score_name else None,
             score_name=score_name,
             higher_is_better=higher_is_better,
             files=self.files,
-            file_of_pick=joined("file", np.int64),
+            file_of_pick=joined("file", np.uint32),
             row_start=joined("start", np.uint64),
             row_end=joined("end", np.uint64),
             box_size=None if box is None or np.isnan(box).all() else box,
@@ -264,11 +265,11 @@ class PicksBuilder:
 
         The files of ``tables`` were added from index ``first_file`` on.
         """
-        file = tables.file_of_row() + first_file
-        mics = np.array([-1 if f.micrograph is None else f.micrograph for f in self.files], dtype=np.int64)
+        files = self.files[first_file : first_file + len(tables.counts)]
+        mics = np.array([-1 if f.micrograph is None else f.micrograph for f in files], dtype=np.int64)
         self.add_rows(
-            micrograph=mics[file] if len(file) else np.zeros(0, dtype=np.int64),
-            file=file,
+            micrograph=np.repeat(mics, tables.counts),
+            file=tables.file_of_row() + np.uint32(first_file),
             x=x,
             y=y,
             score=score,
@@ -276,6 +277,27 @@ class PicksBuilder:
             start=tables.row_start,
             end=tables.row_end,
         )
+
+
+def _side_by_side(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``x`` and ``y`` as the columns of one (n, 2) array.
+
+    When they are neighbouring columns of one table (as :func:`read_tables` gives them) the
+    result is a read-only view of that table: millions of picks are not copied once more.
+    """
+    neighbours = (
+        x.dtype == y.dtype
+        and x.ndim == y.ndim == 1
+        and x.shape == y.shape
+        and x.strides == y.strides
+        and x.base is not None
+        and x.base is y.base
+        and y.ctypes.data - x.ctypes.data == x.itemsize
+    )
+    if not neighbours:
+        return np.column_stack([x, y])
+    strides = (x.strides[0], x.itemsize)
+    return np.lib.stride_tricks.as_strided(x, shape=(len(x), 2), strides=strides, writeable=False)
 
 
 def name_key(name: str) -> str:

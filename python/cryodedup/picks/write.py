@@ -56,7 +56,14 @@ def _micrographs(inputs: list[Picks]) -> tuple[list[str], list[np.ndarray]]:
 # --- RELION ---------------------------------------------------------------------------------
 
 
-def write_relion(inputs: list[Picks], keep: ArrayLike, outdir: StrPath, *, force: bool = False) -> dict[str, Path]:
+def write_relion(
+    inputs: list[Picks],
+    keep: ArrayLike,
+    outdir: StrPath,
+    *,
+    force: bool = False,
+    micrographs: tuple[list[str], np.ndarray] | None = None,
+) -> dict[str, Path]:
     """Writes a coordinate job that RELION 4/5 Extract reads (``--coord_list``).
 
     ``OUTDIR/autopick_kept.star`` (``data_coordinate_files``: ``rlnMicrographName``,
@@ -68,13 +75,19 @@ def write_relion(inputs: list[Picks], keep: ArrayLike, outdir: StrPath, *, force
     copies; otherwise rows hold ``rlnCoordinateX``, ``rlnCoordinateY`` (centres, pixels)
     and ``rlnAutopickFigureOfMerit`` when every input has a score.
 
+    ``micrographs``, when the caller holds them already: the names of all inputs'
+    micrographs joined by name in order of appearance, and each pick's index among them.
+
     Returns
     -------
     dict of subset -> path of its list file
     """
     outdir = Path(outdir)
-    masks = _split(inputs, keep)
-    names, mapped = _micrographs(inputs)
+    keep_all = np.concatenate(_split(inputs, keep)) if inputs else np.zeros(0, dtype=bool)
+    if micrographs is None:
+        names, mapped = _micrographs(inputs)
+        micrographs = names, np.concatenate(mapped) if mapped else np.zeros(0, dtype=np.int64)
+    names, mic = micrographs
     relative = [relative_coordinate_path(n) for n in names]
     per_mic = {s: {n: Path(f"{outdir}/{s}/{r}") for n, r in zip(names, relative)} for s in SUBSETS}
     targets = {s: outdir / f"autopick_{s}.star" for s in SUBSETS}
@@ -88,9 +101,8 @@ def write_relion(inputs: list[Picks], keep: ArrayLike, outdir: StrPath, *, force
     with AtomicOutputs(paths, force=force, inputs=sources, folders=folders) as tmp:
         # Output k < len(names): the kept file of micrograph k; the rejected files follow.
         outputs = [(str(tmp[per_mic[s][n]]), header.encode(), b"\n") for s in SUBSETS for n in names]
-        mic = np.concatenate(mapped) if mapped else np.zeros(0, dtype=np.int64)
-        keep_all = np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
-        target = np.where(keep_all, mic, mic + len(names))
+        target = np.where(keep_all, 0, len(names))  # one new array: the rejected files follow the kept
+        target += mic
         if copy_rows:
             _copy_rows(inputs, outputs, target)
         else:
@@ -129,20 +141,23 @@ def _copy_rows(inputs: list[Picks], outputs: list[tuple[str, bytes, bytes]], tar
     """
     sources = [str(f.path) for p in inputs for f in p.files]
     offsets = np.cumsum([0] + [len(p.files) for p in inputs])[:-1]
-    # Millions of rows: each array made once in the core's dtype (no second copy by astype).
-    files = (
-        np.concatenate([p.file_of_pick for p in inputs], dtype=np.uint32, casting="unsafe")
-        if inputs
-        else np.zeros(0, np.uint32)
-    )
-    for p, k, first in zip(inputs, offsets, np.cumsum([0] + [len(p) for p in inputs])):
-        files[first : first + len(p)] += np.uint32(k)
-    starts = np.concatenate([p.row_start for p in inputs], dtype=np.uint64) if inputs else np.zeros(0, np.uint64)
-    ends = np.concatenate([p.row_end for p in inputs], dtype=np.uint64) if inputs else np.zeros(0, np.uint64)
+    # Each input's arrays go to the core as they are (it takes them end to end): millions of
+    # rows are not concatenated; only the file indices of the inputs after the first are shifted.
+    files = [
+        _as(p.file_of_pick, np.uint32) + np.uint32(k) if k else _as(p.file_of_pick, np.uint32)
+        for p, k in zip(inputs, offsets)
+    ]
+    starts = [_as(p.row_start, np.uint64) for p in inputs]
+    ends = [_as(p.row_end, np.uint64) for p in inputs]
     try:
         _core.write_pick_rows(outputs, target, sources, files, starts, ends)
     except _core.PickFileError as err:
         raise CryodedupError(str(err)) from None
+
+
+def _as(array: np.ndarray, dtype: type) -> np.ndarray:
+    """``array`` as a contiguous array of ``dtype`` (itself when it is one)."""
+    return np.ascontiguousarray(array, dtype=dtype)
 
 
 def _write_number_rows(values: np.ndarray, outputs: list[tuple[str, bytes, bytes]], target: np.ndarray) -> None:
@@ -278,7 +293,9 @@ def write_like_input(picks: Picks, keep: ArrayLike, outdir: StrPath, *, force: b
                 for s in SUBSETS
                 for f, target in zip(picks.files, targets[s])
             ]
-            _copy_rows([picks], outputs, np.where(mask, picks.file_of_pick, picks.file_of_pick + n))
+            target = np.where(mask, 0, n)
+            target += picks.file_of_pick
+            _copy_rows([picks], outputs, target)
     return targets
 
 

@@ -11,6 +11,7 @@ use std::fmt;
 
 use rayon::prelude::*;
 
+use crate::grid::Grid;
 use crate::kdtree::KdTree;
 use crate::pose::PoseTest;
 
@@ -412,6 +413,12 @@ fn dedup_group<const D: usize>(input: &Input, members: &[u32], out: &mut GroupOu
                 }
             });
         }
+    } else if let Some(grid) = &near.grid {
+        // Every pick within min_dist, of any input, its own included.
+        for ((point, mask), &own) in points.iter().zip(out.masks.iter_mut()).zip(&member_inputs) {
+            *mask = 1 << own;
+            grid.for_each_within(point, input.params.min_dist, |other, _| *mask |= 1 << member_inputs[other as usize]);
+        }
     } else if input.params.min_dist > 0.0 {
         crate::consensus::masks_of_points(&points, &member_inputs, input.params.min_dist, out.masks);
     } else {
@@ -427,12 +434,14 @@ fn dedup_group<const D: usize>(input: &Input, members: &[u32], out: &mut GroupOu
 }
 
 /// The neighbours of a group's particles: its distinct positions and, when `min_dist > 0`, a
-/// k-d tree of them (with `min_dist` 0 only a particle's own position holds its neighbours).
+/// uniform grid of them (radius searches among spread points) or else a k-d tree (with
+/// `min_dist` 0 only a particle's own position holds its neighbours).
 struct Neighbourhood<'a, const D: usize> {
     input: &'a Input<'a>,
     members: &'a [u32],
     points: &'a [[f64; D]],
     positions: Positions<D>,
+    grid: Option<Grid<D>>,
     tree: Option<KdTree<D>>,
 }
 
@@ -443,8 +452,10 @@ impl<'a, const D: usize> Neighbourhood<'a, D> {
         let params = input.params;
         let merge = params.min_dist == 0.0 || params.remove_entirely;
         let positions = if merge { Positions::new(points) } else { Positions::each_apart(points) };
-        let tree = (input.params.min_dist > 0.0).then(|| KdTree::new(&positions.points));
-        Neighbourhood { input, members, points, positions, tree }
+        // Nearest-neighbour searches (remove entirely) need the tree; a crowded group too.
+        let grid = if merge { None } else { Grid::new(&positions.points, params.min_dist) };
+        let tree = (params.min_dist > 0.0 && grid.is_none()).then(|| KdTree::new(&positions.points));
+        Neighbourhood { input, members, points, positions, grid, tree }
     }
 
     /// Whether members `a` and `b` (local positions), found within `min_dist` of each other
@@ -461,9 +472,11 @@ impl<'a, const D: usize> Neighbourhood<'a, D> {
     /// Calls `visit(position, squared_distance)` for every position within `min_dist` of
     /// member `local`, its own included.
     fn for_each_position_near(&self, local: u32, mut visit: impl FnMut(u32, f64)) {
-        match &self.tree {
-            Some(tree) => tree.for_each_within(&self.points[local as usize], self.input.params.min_dist, visit),
-            None => visit(self.positions.of[local as usize], 0.0),
+        let (point, min_dist) = (&self.points[local as usize], self.input.params.min_dist);
+        match (&self.grid, &self.tree) {
+            (Some(grid), _) => grid.for_each_within(point, min_dist, visit),
+            (None, Some(tree)) => tree.for_each_within(point, min_dist, visit),
+            (None, None) => visit(self.positions.of[local as usize], 0.0),
         }
     }
 

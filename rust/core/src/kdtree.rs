@@ -198,10 +198,11 @@ fn split<const D: usize>(items: &mut [(u32, [f64; D])], depth: usize) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn lcg(state: &mut u64) -> f64 {
+    /// A reproducible uniform number in [0, 1) (tests only).
+    pub(crate) fn lcg(state: &mut u64) -> f64 {
         *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (*state >> 11) as f64 / (1u64 << 53) as f64
     }

@@ -1,7 +1,8 @@
 //! cryodedup-core: the algorithms of cryodedup, with no Python in them.
 //!
-//! - [`dedup`]: duplicate particles per micrograph (k-d tree radius search, score-ordered
+//! - [`dedup`]: duplicate particles per micrograph (grid or k-d tree radius search, score-ordered
 //!   greedy suppression), parallel over micrographs.
+//! - [`grid`]: a uniform grid for radius searches among spread points.
 //! - [`filaments`]: filament tubes removed whole when they duplicate a better tube.
 //! - [`consensus`]: how many distinct inputs picked near each pick (consensus picking).
 //! - [`picks`]: picker coordinate files read and written many at a time.
@@ -12,6 +13,7 @@ pub mod consensus;
 pub mod dedup;
 pub mod filaments;
 pub mod fuzzing;
+pub mod grid;
 pub mod kdtree;
 pub mod micrographs;
 pub mod page_cache;

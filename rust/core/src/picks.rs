@@ -122,6 +122,57 @@ pub fn read_files(paths: &[PathBuf], request: &Request) -> Result<Tables, PicksE
     Ok(Tables { files, key_names })
 }
 
+/// The rows of many files in flat arrays, in file order: the numbers as one row-major table
+/// (rows x requested numbers), each row's byte span, and the key ids (rows of files with a key).
+#[derive(Debug, Default)]
+pub struct FlatRows {
+    pub numbers: Vec<f64>,
+    pub starts: Vec<u64>,
+    pub ends: Vec<u64>,
+    pub keys: Vec<u32>,
+}
+
+impl FlatRows {
+    /// `files`' rows gathered into fresh arrays, each file's slice filled in parallel.
+    pub fn of(files: &[FileRows], n_numbers: usize) -> FlatRows {
+        let total: usize = files.iter().map(|f| f.spans.len()).sum();
+        let total_keys: usize = files.iter().map(|f| f.keys.len()).sum();
+        let mut flat = FlatRows {
+            numbers: vec![0.0; total * n_numbers],
+            starts: vec![0; total],
+            ends: vec![0; total],
+            keys: vec![0; total_keys],
+        };
+        let mut slices = Vec::with_capacity(files.len());
+        let (mut numbers, mut starts) = (&mut flat.numbers[..], &mut flat.starts[..]);
+        let (mut ends, mut keys) = (&mut flat.ends[..], &mut flat.keys[..]);
+        for f in files {
+            let n = f.spans.len();
+            let (nums, rest) = std::mem::take(&mut numbers).split_at_mut(n * n_numbers);
+            numbers = rest;
+            let (s, rest) = std::mem::take(&mut starts).split_at_mut(n);
+            starts = rest;
+            let (e, rest) = std::mem::take(&mut ends).split_at_mut(n);
+            ends = rest;
+            let (k, rest) = std::mem::take(&mut keys).split_at_mut(f.keys.len());
+            keys = rest;
+            slices.push((f, nums, s, e, k));
+        }
+        slices.into_par_iter().with_min_len(16).for_each(|(f, nums, s, e, k)| {
+            for (j, column) in f.numbers.iter().enumerate() {
+                for (row, &v) in column.iter().enumerate() {
+                    nums[row * n_numbers + j] = v;
+                }
+            }
+            for ((start, end), &(a, b)) in s.iter_mut().zip(e.iter_mut()).zip(&f.spans) {
+                (*start, *end) = (a, b);
+            }
+            k.copy_from_slice(&f.keys);
+        });
+        flat
+    }
+}
+
 /// Reads one file.
 pub fn read_file(path: &Path, request: &Request) -> Result<FileRows, PicksError> {
     read_file_with(path, request, &mut Vec::new())
@@ -325,10 +376,45 @@ pub struct Output {
     pub footer: Vec<u8>,
 }
 
+/// Where rows lie in their source files: row `i` is bytes `starts[i]..ends[i]` of source `files[i]`.
+pub struct RowSpans<'a> {
+    pub files: &'a [u32],
+    pub starts: &'a [u64],
+    pub ends: &'a [u64],
+}
+
+/// The spans of several inputs' rows taken as one list, in order (no concatenated copy).
+struct SpanParts<'a> {
+    parts: &'a [RowSpans<'a>],
+    /// `firsts[p]`: the index of part `p`'s first row; one more entry for the end.
+    firsts: Vec<usize>,
+}
+
+impl<'a> SpanParts<'a> {
+    fn new(parts: &'a [RowSpans<'a>]) -> Self {
+        let mut firsts = vec![0];
+        for part in parts {
+            firsts.push(firsts.last().unwrap() + part.files.len());
+        }
+        SpanParts { parts, firsts }
+    }
+
+    /// (source, start, end) of row `i`.
+    #[inline]
+    fn get(&self, i: usize) -> (u32, u64, u64) {
+        let mut p = 0;
+        while i >= self.firsts[p + 1] {
+            p += 1;
+        }
+        let (part, k) = (&self.parts[p], i - self.firsts[p]);
+        (part.files[k], part.starts[k], part.ends[k])
+    }
+}
+
 /// What one written row is made of.
 pub enum RowSource<'a> {
-    /// Row `i` is bytes `starts[i]..ends[i]` of `sources[files[i]]`.
-    Copy { sources: &'a [PathBuf], files: &'a [u32], starts: &'a [u64], ends: &'a [u64] },
+    /// Row `i` is the `i`-th span of `parts` taken in order, copied from `sources`.
+    Copy { sources: &'a [PathBuf], parts: &'a [RowSpans<'a>] },
     /// Row `i` is `values[i * width..(i + 1) * width]`, each as `{:12.6}`, space-separated.
     Numbers { values: &'a [f64], width: usize },
 }
@@ -344,7 +430,7 @@ pub enum RowSource<'a> {
 pub fn write_outputs(outputs: &[Output], target: &[i64], rows: &RowSource) -> Result<(), PicksError> {
     let members = Members::of(outputs.len(), target);
     let tasks = match rows {
-        RowSource::Copy { sources, files, .. } => tasks_sharing_sources(&members, files, sources.len()),
+        RowSource::Copy { sources, parts } => tasks_sharing_sources(&members, &SpanParts::new(parts), sources.len()),
         RowSource::Numbers { .. } => (0..outputs.len()).map(|o| vec![o]).collect(),
     };
     tasks.par_iter().try_for_each_init(
@@ -398,7 +484,7 @@ impl Members {
 /// Outputs grouped so that no source file is needed by two groups: the connected parts of
 /// the graph linking outputs to their sources (union-find over sources). Outputs without
 /// rows are groups of their own.
-fn tasks_sharing_sources(members: &Members, files: &[u32], n_sources: usize) -> Vec<Vec<usize>> {
+fn tasks_sharing_sources(members: &Members, spans: &SpanParts, n_sources: usize) -> Vec<Vec<usize>> {
     let mut parent: Vec<u32> = (0..n_sources as u32).collect();
     fn root(parent: &mut [u32], mut s: u32) -> u32 {
         while parent[s as usize] != s {
@@ -411,7 +497,7 @@ fn tasks_sharing_sources(members: &Members, files: &[u32], n_sources: usize) -> 
     for o in 0..n_outputs {
         let mut last = None;
         for &i in members.of_output(o) {
-            let f = files[i];
+            let f = spans.get(i).0;
             if let Some(previous) = last.filter(|&p| p != f) {
                 let (a, b) = (root(&mut parent, previous), root(&mut parent, f));
                 parent[a as usize] = b;
@@ -425,7 +511,7 @@ fn tasks_sharing_sources(members: &Members, files: &[u32], n_sources: usize) -> 
         match members.of_output(o).first() {
             None => tasks.push(vec![o]),
             Some(&i) => {
-                let r = root(&mut parent, files[i]);
+                let r = root(&mut parent, spans.get(i).0);
                 let t = *task_of_root.entry(r).or_insert_with(|| {
                     tasks.push(Vec::new());
                     tasks.len() - 1
@@ -526,11 +612,13 @@ fn append_rows(
     cache: &mut SourceCache,
 ) -> Result<(), PicksError> {
     match rows {
-        RowSource::Copy { sources, files, starts, ends } => {
+        RowSource::Copy { sources, parts } => {
+            let spans = SpanParts::new(parts);
             for &i in members {
-                let path = &sources[files[i] as usize];
-                let data = cache.get(files[i], path)?;
-                let row = data.get(starts[i] as usize..ends[i] as usize).ok_or_else(|| PicksError::Io {
+                let (file, start, end) = spans.get(i);
+                let path = &sources[file as usize];
+                let data = cache.get(file, path)?;
+                let row = data.get(start as usize..end as usize).ok_or_else(|| PicksError::Io {
                     path: path.clone(),
                     error: io::Error::new(io::ErrorKind::InvalidInput, "a row span lies outside its source file"),
                 })?;
@@ -662,13 +750,29 @@ mod tests {
     }
 
     #[test]
+    fn flat_rows_interleave_the_numbers_of_every_file() {
+        // File a: rows (1, 2) and (3, 4); file b: one row (5, NaN: it lacks the second label).
+        let req = request(Layout::Star { label: "x".into() }, &["x", "y"], None, None);
+        let a = read_bytes(Path::new("a"), b"data_\nloop_\n_x\n_y\n1 2\n3 4\n", &req).unwrap();
+        let b = read_bytes(Path::new("b"), b"data_\nloop_\n_x\n5\n", &req).unwrap();
+        let flat = FlatRows::of(&[a, b], 2);
+        assert_eq!(flat.numbers[..5], [1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert!(flat.numbers[5].is_nan());
+        // Spans by hand: "data_\nloop_\n_x\n_y\n" is 18 bytes, each row 4; b's header 15.
+        assert_eq!(flat.starts, vec![18, 22, 15]);
+        assert_eq!(flat.ends, vec![22, 26, 17]);
+        assert!(flat.keys.is_empty());
+    }
+
+    #[test]
     fn outputs_are_grouped_by_the_sources_they_share() {
         // Outputs 0 and 2 copy from sources 0 and 1, output 1 from source 2, output 3 nothing.
         let members = Members::of(4, &[0, 2, 1, 0, -1, 2]);
         assert_eq!(members.of_output(0), &[0, 3]);
         assert_eq!(members.of_output(2), &[1, 5]);
         let files = [0, 1, 2, 1, 2, 0];
-        assert_eq!(tasks_sharing_sources(&members, &files, 3), vec![vec![0, 2], vec![1], vec![3]]);
+        let spans = [RowSpans { files: &files, starts: &[0; 6], ends: &[0; 6] }];
+        assert_eq!(tasks_sharing_sources(&members, &SpanParts::new(&spans), 3), vec![vec![0, 2], vec![1], vec![3]]);
     }
 
     #[test]
@@ -687,7 +791,8 @@ mod tests {
         let ends: Vec<u64> = (0..2 * n).map(|i| starts[i] + 2 + (i % n).to_string().len() as u64).collect();
         let out = dir.join("out.txt");
         let outputs = [Output { path: out.clone(), header: Vec::new(), footer: Vec::new() }];
-        let rows = RowSource::Copy { sources: &sources, files: &files, starts: &starts, ends: &ends };
+        let parts = [RowSpans { files: &files, starts: &starts, ends: &ends }];
+        let rows = RowSource::Copy { sources: &sources, parts: &parts };
         write_outputs(&outputs, &vec![0; 2 * n], &rows).unwrap();
         let expected: String = (0..n).map(|k| format!("a{k}\n")).chain((0..n).map(|k| format!("b{k}\n"))).collect();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), expected);
@@ -711,7 +816,16 @@ mod tests {
         let starts: Vec<u64> = spans.iter().map(|s| s.0).collect();
         let ends: Vec<u64> = spans.iter().map(|s| s.1).collect();
         let sources = [a, b];
-        let rows = RowSource::Copy { sources: &sources, files: &[0, 0, 1, 1], starts: &starts, ends: &ends };
+        let parts = [RowSpans { files: &[0, 0, 1, 1], starts: &starts, ends: &ends }];
+        let rows = RowSource::Copy { sources: &sources, parts: &parts };
+        write_outputs(&outputs, &[0, -1, 0, 0], &rows).unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "H\nm2\t1\nm1\t3\nm3\t4\nF\n");
+        // The same rows given as two parts (two inputs' spans, not concatenated).
+        let parts = [
+            RowSpans { files: &[0, 0], starts: &starts[..2], ends: &ends[..2] },
+            RowSpans { files: &[1, 1], starts: &starts[2..], ends: &ends[2..] },
+        ];
+        let rows = RowSource::Copy { sources: &sources, parts: &parts };
         write_outputs(&outputs, &[0, -1, 0, 0], &rows).unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "H\nm2\t1\nm1\t3\nm3\t4\nF\n");
         let rows = RowSource::Numbers { values: &[1.5, f64::NAN, 2.0, 3.0], width: 2 };

@@ -169,9 +169,9 @@ type PickFileTuple<'py> = (Option<Vec<String>>, Bound<'py, PyBytes>, Bound<'py, 
 /// Reads picker files in parallel (GIL released). `layout` is "star" (the first loop with the
 /// label names[0]), "tab" (a tab-separated table with a header line) or "whitespace" (rows
 /// whose first fields are `names`). `numbers` are the labels parsed as float64 (NaN where a
-/// file lacks one, or where a field equals `missing`); `key` a text column mapped to ids
-/// shared by all files. Arrays run over the rows of all files in order; starts/ends are each
-/// row's byte span in its file.
+/// file lacks one, or where a field equals `missing`), returned as one row-major table of
+/// shape (rows, len(numbers)); `key` a text column mapped to ids shared by all files. Arrays
+/// run over the rows of all files in order; starts/ends are each row's byte span in its file.
 #[pyfunction]
 #[pyo3(signature = (paths, layout, names, numbers, key=None, missing=None))]
 #[allow(clippy::type_complexity, clippy::too_many_arguments)]
@@ -185,7 +185,7 @@ fn read_pick_files<'py>(
     missing: Option<String>,
 ) -> PyResult<(
     Vec<PickFileTuple<'py>>,
-    Vec<Bound<'py, PyArray1<f64>>>,
+    Bound<'py, PyArray2<f64>>,
     Bound<'py, PyArray1<u64>>,
     Bound<'py, PyArray1<u64>>,
     Bound<'py, PyArray1<u32>>,
@@ -202,29 +202,23 @@ fn read_pick_files<'py>(
     let n_numbers = numbers.len();
     let request = picks::Request { layout, numbers, key, missing: missing.map(String::into_bytes) };
     let tables = py.detach(|| picks::read_files(&paths, &request)).map_err(errors::picks)?;
-    let total: usize = tables.files.iter().map(|f| f.spans.len()).sum();
-    let (columns, starts, ends, keys) = py.detach(|| {
-        let mut columns = vec![Vec::with_capacity(total); n_numbers];
-        let (mut starts, mut ends, mut keys) =
-            (Vec::with_capacity(total), Vec::with_capacity(total), Vec::with_capacity(total));
-        for f in &tables.files {
-            for (dst, src) in columns.iter_mut().zip(&f.numbers) {
-                dst.extend_from_slice(src);
-            }
-            starts.extend(f.spans.iter().map(|s| s.0));
-            ends.extend(f.spans.iter().map(|s| s.1));
-            keys.extend_from_slice(&f.keys);
-        }
-        (columns, starts, ends, keys)
-    });
+    let rows = py.detach(|| picks::FlatRows::of(&tables.files, n_numbers));
     let files = tables
         .files
         .iter()
         .map(|f| (f.labels.clone(), PyBytes::new(py, &f.header), PyBytes::new(py, &f.footer), f.spans.len()))
         .collect();
     let key_names = tables.key_names.iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect();
-    let columns = columns.into_iter().map(|c| c.into_pyarray(py)).collect();
-    Ok((files, columns, starts.into_pyarray(py), ends.into_pyarray(py), keys.into_pyarray(py), key_names))
+    let n_rows = rows.starts.len();
+    let numbers = rows.numbers.into_pyarray(py).reshape([n_rows, n_numbers])?;
+    Ok((
+        files,
+        numbers,
+        rows.starts.into_pyarray(py),
+        rows.ends.into_pyarray(py),
+        rows.keys.into_pyarray(py),
+        key_names,
+    ))
 }
 
 fn pick_outputs(outputs: Vec<(PathBuf, Vec<u8>, Vec<u8>)>) -> Vec<picks::Output> {
@@ -233,27 +227,39 @@ fn pick_outputs(outputs: Vec<(PathBuf, Vec<u8>, Vec<u8>)>) -> Vec<picks::Output>
 
 /// write_pick_rows(outputs, target, sources, files, starts, ends): writes each output
 /// (path, header, footer) with the rows i where target[i] is its index, in order: bytes
-/// starts[i]..ends[i] of sources[files[i]], copied. Outputs written in parallel, GIL released.
+/// starts[i]..ends[i] of sources[files[i]], copied. `files`, `starts` and `ends` are lists of
+/// arrays (one per input, say) taken end to end, so that no concatenated copy is needed.
+/// Outputs written in parallel, GIL released.
 #[pyfunction]
 fn write_pick_rows(
     py: Python<'_>,
     outputs: Vec<(PathBuf, Vec<u8>, Vec<u8>)>,
     target: PyReadonlyArray1<'_, i64>,
     sources: Vec<PathBuf>,
-    files: PyReadonlyArray1<'_, u32>,
-    starts: PyReadonlyArray1<'_, u64>,
-    ends: PyReadonlyArray1<'_, u64>,
+    files: Vec<PyReadonlyArray1<'_, u32>>,
+    starts: Vec<PyReadonlyArray1<'_, u64>>,
+    ends: Vec<PyReadonlyArray1<'_, u64>>,
 ) -> PyResult<()> {
-    let (target, files, starts, ends) = (target.as_slice()?, files.as_slice()?, starts.as_slice()?, ends.as_slice()?);
-    let n = target.len();
-    if files.len() != n || starts.len() != n || ends.len() != n {
+    let target = target.as_slice()?;
+    if files.len() != starts.len() || files.len() != ends.len() {
+        return Err(errors::value("files, starts and ends must be lists of as many arrays".into()));
+    }
+    let mut parts = Vec::with_capacity(files.len());
+    for ((f, s), e) in files.iter().zip(&starts).zip(&ends) {
+        let (files, starts, ends) = (f.as_slice()?, s.as_slice()?, e.as_slice()?);
+        if starts.len() != files.len() || ends.len() != files.len() {
+            return Err(errors::value("files, starts and ends must have one entry per row".into()));
+        }
+        if let Some(&bad) = files.iter().find(|&&f| f as usize >= sources.len()) {
+            return Err(errors::value(format!("file index {bad} is out of range")));
+        }
+        parts.push(picks::RowSpans { files, starts, ends });
+    }
+    if parts.iter().map(|p| p.files.len()).sum::<usize>() != target.len() {
         return Err(errors::value("target, files, starts and ends must have one entry per row".into()));
     }
-    if let Some(&bad) = files.iter().find(|&&f| f as usize >= sources.len()) {
-        return Err(errors::value(format!("file index {bad} is out of range")));
-    }
     let outputs = pick_outputs(outputs);
-    let rows = picks::RowSource::Copy { sources: &sources, files, starts, ends };
+    let rows = picks::RowSource::Copy { sources: &sources, parts: &parts };
     py.detach(|| picks::write_outputs(&outputs, target, &rows)).map_err(errors::picks)
 }
 
