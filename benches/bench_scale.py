@@ -20,7 +20,9 @@ run on 1000 particles, which holds Python, numpy and the extension), and the job
 split of the time (read = index and scan, decide = dedup, write) from its ``--json``
 summary, and the marginal bytes per particle (peak RSS added per particle from the
 previous size, which the fixed buffers do not enter). Target (issue 12): at most 40 bytes
-per particle, time per particle within 1.3x.
+per particle, time per particle within 1.3x. Also the time until the outputs are on the
+disk (the wall time plus a ``sync`` right after): a 10M run returns with all of its
+outputs still in the page cache, a 100M run has written all but the last of its own.
 
 Usage: python benches/bench_scale.py [--sizes 10000000 30000000 100000000] [--workdir DIR] [--warm]
        python benches/bench_scale.py --quick        (sizes 200k, 600k, 2M)
@@ -103,9 +105,13 @@ def run_job(path: Path, outdir: Path) -> dict:
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"cryodedup failed on {path}:\n{done.stderr}")
+    # The outputs still in the page cache when the job returns (all of a 10M run's, none of
+    # a 100M run's beyond the kernel's dirty limit) reach the disk here.
+    subprocess.run(["sync"], check=True)
+    flushed = time.perf_counter() - start
     peak = int(rss_file.read_text().split()[-1]) * 1024  # GNU time prints KiB
     rss_file.unlink()
-    return {"seconds": seconds, "peak_rss": peak, "summary": json.loads(done.stdout)}
+    return {"seconds": seconds, "flushed": flushed, "peak_rss": peak, "summary": json.loads(done.stdout)}
 
 
 def measure(workdir: Path, n: int, chunk: tuple[str, list[str]], warm: bool) -> dict:
@@ -159,13 +165,14 @@ def main() -> None:
         print(f"{n:,}: {r['seconds']:.1f} s, peak RSS {r['peak_rss'] / 1e9:.2f} GB, {r['summary'].get('timings')}")
         sys.stdout.flush()
     first = rows[0]["seconds"] / rows[0]["n"]
+    first_flushed = rows[0]["flushed"] / rows[0]["n"]
     cache = "warm (each file read once before its run)" if args.warm else "cold (each file dropped from the page cache)"
     print(f"\nfixed buffer (peak RSS at 1000 particles): {baseline / 1e6:.0f} MB; cores: {os.cpu_count()}; {cache}")
     print(
         "| particles | file | wall | µs/particle | ratio to first | peak RSS | B/particle above 1k run "
-        "| B/particle marginal | read | decide | write |"
+        "| B/particle marginal | read | decide | write | wall + sync of the outputs | ratio to first |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r, previous in zip(rows, [None, *rows[:-1]]):
         per = r["seconds"] / r["n"]
         parts = r["summary"].get("timings", {})
@@ -174,7 +181,7 @@ def main() -> None:
             f"{per / first:.2f} | {r['peak_rss'] / 1e9:.2f} GB | {(r['peak_rss'] - baseline) / r['n']:.1f} | "
             f"{marginal(r, previous)} | "
             + " | ".join(f"{parts.get(k, float('nan')):.1f} s" for k in ("read", "decide", "write"))
-            + " |"
+            + f" | {r['flushed']:.1f} s | {r['flushed'] / r['n'] / first_flushed:.2f} |"
         )
 
 
