@@ -25,6 +25,7 @@ disk (the wall time plus a ``sync`` right after): a 10M run returns with all of 
 outputs still in the page cache, a 100M run has written all but the last of its own.
 
 Usage: python benches/bench_scale.py [--sizes 10000000 30000000 100000000] [--workdir DIR] [--warm]
+       [--settle SECONDS]
        python benches/bench_scale.py --quick        (sizes 200k, 600k, 2M)
 """
 
@@ -114,7 +115,7 @@ def run_job(path: Path, outdir: Path) -> dict:
     return {"seconds": seconds, "flushed": flushed, "peak_rss": peak, "summary": json.loads(done.stdout)}
 
 
-def measure(workdir: Path, n: int, chunk: tuple[str, list[str]], warm: bool) -> dict:
+def measure(workdir: Path, n: int, chunk: tuple[str, list[str]], warm: bool, settle: float = 0.0) -> dict:
     path = workdir / f"scale_{n}.star"
     outdir = workdir / f"scale_{n}_out"
     need = 2.05 * n * sum(map(len, chunk[1])) / len(chunk[1])  # the input, then as much again of outputs
@@ -130,6 +131,7 @@ def measure(workdir: Path, n: int, chunk: tuple[str, list[str]], warm: bool) -> 
     print(f"{'':>11}  {size / 1e9:.2f} GB in {time.perf_counter() - start:.0f} s; running ...", file=sys.stderr)
     try:
         read_once(path) if warm else drop_from_cache(path)
+        time.sleep(settle)  # the disk as for a file written earlier, not one just written in a burst
         result = run_job(path, outdir)
     finally:
         path.unlink(missing_ok=True)
@@ -151,6 +153,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="sizes 200k, 600k and 2M")
     parser.add_argument("--workdir", type=Path, default=Path(__file__).parent / "out")
     parser.add_argument("--warm", action="store_true", help="read each file once before its run (page cache warm)")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        help="seconds of rest between writing a file and its run (this machine's disk slows after a burst of writes)",
+    )
     args = parser.parse_args()
     sizes = [200_000, 600_000, 2_000_000] if args.quick else args.sizes
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -160,7 +168,7 @@ def main() -> None:
     baseline = measure(args.workdir, 1000, chunk, args.warm)["peak_rss"]
     rows = []
     for n in sizes:
-        rows.append(measure(args.workdir, n, chunk, args.warm))
+        rows.append(measure(args.workdir, n, chunk, args.warm, args.settle))
         r = rows[-1]
         print(f"{n:,}: {r['seconds']:.1f} s, peak RSS {r['peak_rss'] / 1e9:.2f} GB, {r['summary'].get('timings')}")
         sys.stdout.flush()
