@@ -277,14 +277,19 @@ def _micrograph_ids(pickers: list[Picks]) -> tuple[list[str], np.ndarray]:
     return list(mic_ids), groups
 
 
+def _one_pixel_size(mic_psize: np.ndarray) -> float | None:
+    """The pixel size of every micrograph, when they all have the same one."""
+    return float(mic_psize[0]) if len(mic_psize) > 0 and bool((mic_psize == mic_psize[0]).all()) else None
+
+
 def _centres_in_angstrom(pickers: list[Picks], groups: np.ndarray, mic_psize: np.ndarray) -> np.ndarray:
     """The pickers' centres times their micrograph's pixel size, written into one new array."""
     centres = np.empty((len(groups), 2))
-    uniform = len(mic_psize) > 0 and bool((mic_psize == mic_psize[0]).all())
+    one = _one_pixel_size(mic_psize)
     first = 0
     for picks in pickers:
         rows = slice(first, first + len(picks))
-        psize = mic_psize[0] if uniform else mic_psize[groups[rows]][:, None]
+        psize = one if one is not None else mic_psize[groups[rows]][:, None]
         np.multiply(picks.centres, psize, out=centres[rows])
         first += len(picks)
     return centres
@@ -292,9 +297,8 @@ def _centres_in_angstrom(pickers: list[Picks], groups: np.ndarray, mic_psize: np
 
 def _row_pixel_sizes(groups: np.ndarray, mic_psize: np.ndarray) -> np.ndarray:
     """Each pick's micrograph pixel size: a broadcast (read-only, no memory) when all are equal."""
-    if len(mic_psize) > 0 and bool((mic_psize == mic_psize[0]).all()):
-        return np.broadcast_to(mic_psize[0], groups.shape)
-    return mic_psize[groups]
+    one = _one_pixel_size(mic_psize)
+    return mic_psize[groups] if one is None else np.broadcast_to(mic_psize[0], groups.shape)
 
 
 def _shapes_by_id(names: list[str], shapes: dict[str, tuple[int, int]] | None) -> dict[int, tuple[int, int]]:

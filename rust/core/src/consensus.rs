@@ -1,12 +1,14 @@
 //! Consensus between pickers: for each pick, how many distinct inputs picked within
 //! `min_dist` of it on the same micrograph, its own input included.
 //!
-//! Memory is O(n) whatever the geometry: each pick asks a k-d tree of each other input of its
-//! micrograph whether it holds a pick within `min_dist`, so no pair list is ever built.
+//! Memory is O(n) whatever the geometry: each pick searches a grid of its micrograph's picks
+//! (spread picks) or asks a k-d tree of each other input whether it holds a pick within
+//! `min_dist` (crowded picks), so no pair list is ever built.
 
 use rayon::prelude::*;
 
 use crate::dedup::{group_ranges, order_by_group, DedupError};
+use crate::grid::Grid;
 use crate::kdtree::KdTree;
 
 /// The most inputs [`support_masks`] tells apart: one bit each in a `u64`.
@@ -106,15 +108,31 @@ fn masks_in_group<const D: usize>(
     let points = group_points::<D>(coords, members);
     let member_inputs: Vec<u32> = members.iter().map(|&i| inputs[i as usize]).collect();
     let mut masks = vec![0u64; members.len()];
-    masks_of_points(&points, &member_inputs, min_dist, &mut masks);
+    masks_of_points(&points, &member_inputs, min_dist, None, &mut masks);
     masks
 }
 
 /// The masks of one group's points: bit `inputs[k]` of each point's own input, and the bit of
-/// every other input with a point within `min_dist`. One tree per input and one "is there
-/// any?" search per point and other input, which stops at the first point it meets: memory
-/// O(n) and near-linear time even when thousands of picks sit on one spot.
-pub(crate) fn masks_of_points<const D: usize>(points: &[[f64; D]], inputs: &[u32], min_dist: f64, masks: &mut [u64]) {
+/// every other input with a point within `min_dist`. Where the points are spread, one grid
+/// search per point (`grid`, a grid of `points` for `min_dist`, or one made here); where
+/// they crowd, one tree per input and one "is there any?" search per point and other input,
+/// which stops at the first point it meets: memory O(n) and near-linear time even when
+/// thousands of picks sit on one spot.
+pub(crate) fn masks_of_points<const D: usize>(
+    points: &[[f64; D]],
+    inputs: &[u32],
+    min_dist: f64,
+    grid: Option<&Grid<D>>,
+    masks: &mut [u64],
+) {
+    let made = if grid.is_none() { Grid::new(points, min_dist) } else { None };
+    if let Some(grid) = grid.or(made.as_ref()) {
+        for ((point, mask), &own) in points.iter().zip(masks.iter_mut()).zip(inputs) {
+            *mask = 1 << own;
+            grid.for_each_within(point, min_dist, |other, _| *mask |= 1 << inputs[other as usize]);
+        }
+        return;
+    }
     let present = inputs.iter().fold(0u64, |bits, &i| bits | 1 << i);
     let trees: Vec<(u32, KdTree<D>)> = (0..MAX_MASK_INPUTS)
         .filter(|&k| present & 1 << k != 0)

@@ -413,14 +413,9 @@ fn dedup_group<const D: usize>(input: &Input, members: &[u32], out: &mut GroupOu
                 }
             });
         }
-    } else if let Some(grid) = &near.grid {
-        // Every pick within min_dist, of any input, its own included.
-        for ((point, mask), &own) in points.iter().zip(out.masks.iter_mut()).zip(&member_inputs) {
-            *mask = 1 << own;
-            grid.for_each_within(point, input.params.min_dist, |other, _| *mask |= 1 << member_inputs[other as usize]);
-        }
     } else if input.params.min_dist > 0.0 {
-        crate::consensus::masks_of_points(&points, &member_inputs, input.params.min_dist, out.masks);
+        let grid = near.grid.as_ref(); // (made for the same points and radius: not made twice)
+        crate::consensus::masks_of_points(&points, &member_inputs, input.params.min_dist, grid, out.masks);
     } else {
         // Picks confirm each other where their centres are equal.
         for position in 0..near.positions.start.len() as u32 - 1 {

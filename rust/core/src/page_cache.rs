@@ -21,13 +21,14 @@ pub fn bigger_than_cache(len: u64) -> bool {
     physical_memory().is_some_and(|memory| len > memory / 2)
 }
 
-/// How much of the start of a file bigger than the cache its reading pass leaves in the
-/// cache (half of memory): the writing pass starts there and finds it without the disk.
-/// The rest is dropped behind the reading pass: the pages it frees are the cache the pass
-/// needs next, so the kernel never has to look for pages to reclaim. Cached pages are no
-/// commitment: the kernel takes them back before the job's arrays would lack memory.
+/// How much of the start of a file its reading pass leaves in the cache: all of a file that
+/// fits in half of memory, else half of memory (the writing pass starts there and finds it
+/// without the disk). The rest is dropped behind the reading pass: the pages it frees are
+/// the cache the pass needs next, so the kernel never has to look for pages to reclaim.
+/// Cached pages are no commitment: the kernel takes them back before the job's arrays would
+/// lack memory.
 pub fn head_kept(len: u64) -> u64 {
-    physical_memory().map_or(0, |memory| (memory / 2).min(len))
+    physical_memory().map_or(len, |memory| (memory / 2).min(len))
 }
 
 /// Whether writing `len` bytes would pass the kernel's limit of dirty pages
@@ -105,9 +106,9 @@ impl WriteBehind {
             if self.handed > self.dropped {
                 let (start, len) = (self.dropped as i64, (self.handed - self.dropped) as i64);
                 libc::sync_file_range(fd, start, len, wait);
-                libc::posix_fadvise(fd, start, len, libc::POSIX_FADV_DONTNEED);
             }
         }
+        drop_cached(&self.file, self.dropped..self.handed);
         (self.dropped, self.handed) = (self.handed, self.end);
     }
 

@@ -705,10 +705,7 @@ impl StarFile {
         let data = self.bytes();
         // A file bigger than the cache is dropped behind the scan but for its start, which
         // the write pass reads first (docs/design.md section 5).
-        let head = match page_cache::bigger_than_cache(data.len() as u64) {
-            true => page_cache::head_kept(data.len() as u64) as usize,
-            false => data.len(),
-        };
+        let head = page_cache::head_kept(data.len() as u64) as usize;
         let release = |range: Range<usize>| {
             if range.end > head {
                 self.drop_cached_behind(range.start.max(head)..range.end);
