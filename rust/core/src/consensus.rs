@@ -5,6 +5,8 @@
 //! (spread picks) or asks a k-d tree of each other input whether it holds a pick within
 //! `min_dist` (crowded picks), so no pair list is ever built.
 
+use std::collections::HashMap;
+
 use rayon::prelude::*;
 
 use crate::dedup::{group_ranges, order_by_group, DedupError};
@@ -125,6 +127,19 @@ pub(crate) fn masks_of_points<const D: usize>(
     grid: Option<&Grid<D>>,
     masks: &mut [u64],
 ) {
+    if min_dist == 0.0 {
+        // Identical centres only, as the duplicate test has it: a squared distance can
+        // underflow to 0 between centres 1e-200 apart. (+ 0.0 makes -0.0 the same key as 0.0.)
+        let key = |p: &[f64; D]| p.map(|c| (c + 0.0).to_bits());
+        let mut at: HashMap<[u64; D], u64> = HashMap::new();
+        for (p, &own) in points.iter().zip(inputs) {
+            *at.entry(key(p)).or_default() |= 1 << own;
+        }
+        for (p, mask) in points.iter().zip(masks.iter_mut()) {
+            *mask = at[&key(p)];
+        }
+        return;
+    }
     let made = if grid.is_none() { Grid::new(points, min_dist) } else { None };
     if let Some(grid) = grid.or(made.as_ref()) {
         for ((point, mask), &own) in points.iter().zip(masks.iter_mut()).zip(inputs) {
@@ -181,6 +196,14 @@ mod tests {
         assert_eq!(support(&groups, &coords, 2, &inputs, 7.0).unwrap(), vec![2, 1, 3, 2, 1]);
         // Two picks of one input close together count that input once.
         assert_eq!(support(&[0, 0], &[0.0, 0.0, 1.0, 0.0], 2, &[0, 0], 5.0).unwrap(), vec![1, 1]);
+    }
+
+    #[test]
+    fn zero_distance_means_identical_centres() {
+        // (1.7e-217)^2 underflows to 0: a squared-distance test would call these identical.
+        // -0.0 and 0.0 are the same centre.
+        let coords = [0.0, 0.0, 0.0, 1.7e-217, 0.0, -0.0];
+        assert_eq!(support(&[0, 0, 0], &coords, 2, &[0, 1, 2], 0.0).unwrap(), vec![2, 1, 2]);
     }
 
     #[test]
