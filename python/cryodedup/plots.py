@@ -23,6 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
+from matplotlib.ticker import MaxNLocator
 
 from .audit import TOP_MICROGRAPHS, audit_rows, straddling_per_micrograph
 from .consensus import consensus_rows, jaccard_matrices, mean_agreement
@@ -240,7 +241,8 @@ def agreement(details: ParticleDetails) -> Figure:
     confirmed_by = _confirmed_by(details)
     overall = jaccard_matrices(confirmed_by, details.input_of, np.zeros_like(details.groups), 1, k)[0]
     per_mic = mean_agreement(jaccard_matrices(confirmed_by, details.input_of, details.groups, n_mics, k))
-    fig, (ax_matrix, ax_mics) = plt.subplots(1, 2, figsize=(11, 4.5))
+    # (Room between the colour bar's label and the histogram's axis label.)
+    fig, (ax_matrix, ax_mics) = plt.subplots(1, 2, figsize=(11, 4.5), gridspec_kw={"wspace": 0.45})
     image = ax_matrix.imshow(overall, vmin=0, vmax=1, cmap="viridis")
     labels = distinct_labels(details.inputs)
     ax_matrix.set_xticks(range(k), labels, rotation=30, ha="right")
@@ -254,6 +256,7 @@ def agreement(details: ParticleDetails) -> Figure:
     ax_mics.hist(per_mic[~np.isnan(per_mic)], bins=np.linspace(0, 1, 21), color="#2b83ba")
     ax_mics.set_xlabel("mean pairwise Jaccard index of a micrograph")
     ax_mics.set_ylabel("micrographs")
+    ax_mics.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of micrographs
     ax_mics.set_title("Per micrograph (low: the inputs disagree)")
     return fig
 
