@@ -11,7 +11,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from cryodedup import _core
+from cryodedup import _core, particles_star
 from cryodedup.errors import CryodedupError
 from cryodedup.particles import ParticleOptions, remove_duplicate_particles
 from cryodedup.star import StarFile
@@ -193,3 +193,88 @@ def test_a_second_particle_table_after_the_rows_is_refused(tmp_path):
     path = _with_trailer(tmp_path, "\ndata_particles\n\nloop_\n_rlnCoordinateX\n_rlnCoordinateY\n1 2\n")
     with pytest.raises(CryodedupError, match="2 data_particles blocks"):
         remove_duplicate_particles([path], tmp_path / "out", ParticleOptions(score="none"))
+
+
+# --- one pass: rows decided and written while the file is scanned (docs/design.md section 5) ---
+
+
+def _job(path, outdir, options, monkeypatch, one_pass: bool):
+    """The job, in one pass (checked) or forced into two; its log and the split it made."""
+    made = []
+
+    def start_split(*args):
+        made.append(split := original(*args) if one_pass else None)
+        return split
+
+    original = particles_star._start_split
+    with monkeypatch.context() as patch:
+        patch.setattr(particles_star, "_start_split", start_split)
+        messages = []
+        remove_duplicate_particles([path], outdir, options, log=lambda m, level: messages.append(m))
+    return messages, made
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"score": "rlnMaxValueProbDistribution"},
+        {"score": "none", "seed": 11},  # random ranks follow each row's index in the file
+        {"score": "rlnAutopickFigureOfMerit", "remove_entirely": True, "min_dist": 30.0},
+    ],
+)
+def test_one_pass_writes_the_bytes_of_two_passes(tmp_path, monkeypatch, options):
+    # 150,000 rows: several batches of micrographs decided while the file streams by.
+    path = tmp_path / "p.star"
+    write_benchmark_file(path, 150_000, per_mic=150, seed=5)
+    with open(path, "a") as f:
+        f.write("\ndata_after\nloop_\n_rlnA\n1\n")  # what follows the rows is copied too
+    messages, made = _job(path, tmp_path / "one", ParticleOptions(**options), monkeypatch, one_pass=True)
+    assert made[0] is not None and made[0].keep is not None, messages
+    assert not any("second pass" in m for m in messages)
+    _job(path, tmp_path / "two", ParticleOptions(**options), monkeypatch, one_pass=False)
+    assert digests(tmp_path / "one") == digests(tmp_path / "two")
+    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == ["particles_kept.star", "particles_rejected.star"]
+
+
+def _rows_of_micrographs(order):
+    """Rows on micrographs named by ``order`` (one row each), two picks 3 px apart per micrograph."""
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnAutopickFigureOfMerit"]
+    rows = [[100 + 3 * k, 200, f"m{mic}.mrc", 0.1 * (i % 7)] for i, mic in enumerate(order) for k in (0, 1)]
+    return labels, rows
+
+
+def test_a_micrograph_whose_rows_come_back_is_decided_in_a_second_pass(tmp_path, monkeypatch):
+    labels, rows = _rows_of_micrographs([0, 1, 2, 1, 3])  # m1's rows twice, apart
+    path = write_star(tmp_path / "p.star", labels, rows)
+    options = ParticleOptions(mic_psize=1.0, min_dist=10.0)
+    messages, made = _job(path, tmp_path / "one", options, monkeypatch, one_pass=True)
+    assert made[0] is not None and made[0].keep is None
+    assert any("second pass: the rows of micrograph m1.mrc are not together (row 7 is one)" in m for m in messages)
+    _job(path, tmp_path / "two", options, monkeypatch, one_pass=False)
+    assert digests(tmp_path / "one") == digests(tmp_path / "two")
+    kept = (tmp_path / "one" / "particles_kept.star").read_text()
+    assert kept.count("m1.mrc") == 1  # all four picks of m1 are one group: one kept (by hand)
+    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == ["particles_kept.star", "particles_rejected.star"]
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf"])
+def test_a_centre_that_is_not_finite_leaves_no_file(tmp_path, bad):
+    labels, rows = _rows_of_micrographs(range(40))
+    rows[61][0] = bad
+    path = write_star(tmp_path / "p.star", labels, rows)
+    with pytest.raises(CryodedupError, match="particle 62 has no finite centre"):
+        remove_duplicate_particles([path], tmp_path / "out", ParticleOptions(mic_psize=1.0))
+    assert not (tmp_path / "out").exists()
+
+
+def test_one_pass_over_existing_outputs_needs_force(tmp_path):
+    labels, rows = _rows_of_micrographs(range(5))
+    path = write_star(tmp_path / "p.star", labels, rows)
+    options = ParticleOptions(mic_psize=1.0, min_dist=10.0)
+    remove_duplicate_particles([path], tmp_path / "out", options)
+    first = digests(tmp_path / "out")
+    with pytest.raises(CryodedupError, match="already exists; use --force"):
+        remove_duplicate_particles([path], tmp_path / "out", options)
+    remove_duplicate_particles([path], tmp_path / "out", options, force=True)
+    assert digests(tmp_path / "out") == first
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["particles_kept.star", "particles_rejected.star"]

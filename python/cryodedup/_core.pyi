@@ -64,6 +64,8 @@ class ParticleScan:
     key_psizes: npt.NDArray[np.float64]
     optics_groups: list[float]
     comment_lines: int
+    keep: npt.NDArray[np.bool_] | None
+    split_note: str | None
 
 class StarFile:
     def __init__(self, path: str, defer_rows_of: str | None = None) -> None: ...
@@ -94,6 +96,7 @@ class StarFile:
         origin_pixels: tuple[int, int] | None,
         psize: tuple,
         score: int | None = None,
+        split: tuple[float, bool, bool, int, str, str] | None = None,
     ) -> ParticleScan: ...
 
 def bin_image(image: npt.NDArray, bin: int) -> npt.NDArray[np.float32]: ...

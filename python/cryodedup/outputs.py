@@ -32,6 +32,7 @@ class _Batch:
         self.renames: list[tuple[Path, Path]] = []  # (temporary, final)
         self.locks: list[_FolderLock] = []
         self.created: list[Path] = []  # output folders this job made, removed again if it fails
+        self.scratch: list[Path] = []  # files of scratch_files(), removed when the batch ends
 
 
 _batches: list[_Batch] = []
@@ -52,6 +53,7 @@ def output_batch() -> Iterator[None]:
     except BaseException:
         _batches.remove(batch)
         _discard(tmp for tmp, _ in batch.renames)
+        _discard(batch.scratch)
         _release(batch.locks)
         for folder in reversed(batch.created):
             _remove_if_empty(folder)
@@ -60,7 +62,29 @@ def output_batch() -> Iterator[None]:
     try:
         _rename_all(batch.renames)
     finally:
+        _discard(batch.scratch)
         _release(batch.locks)
+
+
+def scratch_files(paths: Iterable[Path]) -> dict[Path, Path] | None:
+    """Temporary files beside the outputs ``paths``, for outputs written before they are sure.
+
+    The particle job's single pass over a big file writes its outputs before it knows that
+    it will keep them. Only inside :func:`output_batch` (else None): their folders are made and locked as
+    :class:`AtomicOutputs` does, and the batch removes the files when it ends, whatever
+    happens. An :class:`AtomicOutputs` of the batch can take such a file over by renaming it
+    to its own temporary name. Returns {output: temporary file}.
+    """
+    if not _batches:
+        return None
+    batch = _batches[-1]
+    paths = list(paths)
+    created = _make_folders(dict.fromkeys(p.parent for p in paths))
+    batch.created += [folder for folder, made in created.items() if made]
+    batch.locks += [_FolderLock.take(folder) for folder in _topmost(created)]
+    scratch = {p: p.with_name(f".{p.name}.{os.getpid()}.scratch") for p in paths}
+    batch.scratch += scratch.values()
+    return scratch
 
 
 Job = TypeVar("Job", bound=Callable)
@@ -143,7 +167,7 @@ class AtomicOutputs:
             try:
                 Path(folder).mkdir(parents=True, exist_ok=True)
             except OSError as err:
-                raise _write_error(err, self.temporary) from None
+                raise write_error(err, self.temporary) from None
         return self.temporary
 
     def __exit__(
@@ -152,7 +176,7 @@ class AtomicOutputs:
         if exc_type is not None:
             self._give_up()
             if isinstance(exc, OSError) and not isinstance(exc, CryodedupError):
-                raise _write_error(exc, self.temporary) from None
+                raise write_error(exc, self.temporary) from None
             return
         # The folders first: a list file that names their files appears after them.
         renames = [(tmp, final) for final, tmp in self.folders.items() if tmp.is_dir()]
@@ -347,7 +371,7 @@ def _rename_or_restore(renames: list[tuple[Path, Path]]) -> None:
     _discard(backup for backup, _ in backups)
 
 
-def _write_error(err: OSError, temporary: dict[Path, Path]) -> CryodedupError:
+def write_error(err: OSError, temporary: dict[Path, Path]) -> CryodedupError:
     """One line for a failed write, naming the output (not its temporary name) and why."""
     final_of = {str(tmp): final for final, tmp in temporary.items()}
     name = final_of.get(str(err.filename), err.filename or "the outputs")

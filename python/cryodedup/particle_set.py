@@ -109,6 +109,10 @@ class ParticleSet:
         How ``poses`` are read.
     pose_label : str
         The columns or field they came from.
+    decided : numpy.ndarray of bool, shape (n,), or None
+        Whether each row is kept, when the reader made the job's decision itself (one big
+        STAR file decided and written in one pass, docs/design.md section 5): the job then
+        does not decide again, and the writer has the outputs already.
     """
 
     inputs: list[str]
@@ -134,6 +138,7 @@ class ParticleSet:
     poses: np.ndarray | None = None
     pose_kind: str = "relion"
     pose_label: str = ""
+    decided: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.groups.size)

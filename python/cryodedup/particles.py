@@ -248,6 +248,8 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
     if options.score_normalize == "rank" and scores is not None:
         scores, higher = rank_percentiles(scores, particles.input_of, higher), True
     log(f"removing duplicates among {len(particles)} particles on {len(particles.mic_names)} micrographs", "info")
+    if particles.decided is not None:  # decided while read, for these options (docs/design.md section 5)
+        return Decision(particles.decided, None, None)
     want_pairs = particles.halfsets is not None  # the half-set audit counts (rejected, suppressor) pairs
     whole_tubes = particles.tubes is not None and options.filament_mode == "tube"
     poses: dict[str, Any] = {}

@@ -9,6 +9,7 @@ rejected file; their optics groups are merged (clashing numbers renumbered).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from .dedup import score_direction
 from .errors import CryodedupError
 from .filaments import RELION_TUBE, tube_ids
 from .micrograph_files import micrograph_pixel_sizes
-from .outputs import AtomicOutputs, StrPath
+from .outputs import AtomicOutputs, StrPath, scratch_files, write_error
 from .particle_set import HalfSets, Log, ParticleSet, Warn
 from .star import Block, StarFile, Table, is_number, split_fields, unquote
 from .tomography import SUBTOMOGRAM_ANGLES, TILT_SERIES_PSIZE, rotate_origins, warp_tomograms
@@ -609,9 +610,13 @@ class StarWriter:
     Their rows are byte copies of the input rows (under the merged header).
     """
 
-    def __init__(self, parts: list[ParticleStar], labels: list[str], counts: list[int], outdir: Path):
+    def __init__(
+        self, parts: list[ParticleStar], labels: list[str], counts: list[int], outdir: Path, split: Split | None = None
+    ):
         self.parts, self.labels, self.counts = parts, labels, counts
         self.kept_path, self.rejected_path = outdir / KEPT_NAME, outdir / REJECTED_NAME
+        #: The rows already written while they were scanned, and the decision they follow.
+        self.split = split
 
     def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
         """Writes the rows where ``keep`` is True to the kept file and the others to the rejected file.
@@ -620,8 +625,20 @@ class StarWriter:
         """
         paths = [self.kept_path, self.rejected_path]
         with AtomicOutputs(paths, force=force, inputs=[p.path for p in self.parts]) as tmp:
-            self._write(keep, tmp, halves)
+            split = self.split
+            if split is not None and halves is None and keep is split.keep:
+                self._finish_split(split, tmp)
+            else:
+                self._write(keep, tmp, halves)
         return {"kept": [self.kept_path], "rejected": [self.rejected_path]}
+
+    def _finish_split(self, split: Split, tmp: dict[Path, Path]) -> None:
+        """Ends the files the scan wrote (what follows the rows) and makes them the outputs."""
+        suffix = _merge_optics(self.parts, self.labels).suffix
+        for path, scratch in split.files.items():
+            with open(scratch, "ab") as f:
+                f.write(suffix)
+            os.replace(scratch, tmp[path])
 
     def _write(self, keep: np.ndarray, tmp: dict[Path, Path], halves: np.ndarray | None) -> None:
         merge = _merge_optics(self.parts, self.labels)
@@ -640,6 +657,43 @@ class StarWriter:
         for path in (self.kept_path, self.rejected_path):
             with open(tmp[path], "ab") as f:
                 f.write(merge.suffix)
+
+
+@dataclass
+class Split:
+    """Output files written while the particle rows were scanned (docs/design.md section 5).
+
+    ``files`` maps each output to its scratch file: the header, then the rows; ``keep`` is
+    the decision the rows follow (None until the scan has made it).
+    """
+
+    files: dict[Path, Path]
+    keep: np.ndarray | None = None
+
+
+def _start_split(parts: list[ParticleStar], labels: list[str], options: ParticleOptions, outdir: Path) -> Split | None:
+    """Scratch outputs, their headers written, for a scan that decides and writes as it goes.
+
+    Only where that one pass makes the job's decision: one input, and a plain duplicate
+    removal (no pictures, audit, half-sets, orientations, filaments or subtomograms, which
+    need more than one pass or each pair of duplicates). None otherwise.
+    """
+    part = parts[0]
+    plain = not (options.plot or options.audit or options.max_angle is not None or options.halfsets != "keep")
+    plain = plain and options.min_support == 1 and options.score_normalize == "none"
+    columns = set(part.labels)
+    if len(parts) > 1 or not plain or {RANDOM_SUBSET, RELION_TUBE} & columns or part.columns.subtomogram_angles:
+        return None
+    files = scratch_files([outdir / KEPT_NAME, outdir / REJECTED_NAME])
+    if files is None:
+        return None
+    header = part.star.read_bytes(0, part.block.start) + _particle_header(part, labels)
+    try:
+        for scratch in files.values():
+            Path(scratch).write_bytes(header)
+    except OSError as err:
+        raise write_error(err, files) from None
+    return Split(files)
 
 
 def read_star_files(inputs: list[Path], outdir: StrPath, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
@@ -683,10 +737,17 @@ def _read_star_files(
         if lacking:
             raise CryodedupError(f"{part.where()}: --max-angle needs the orientations, and there is no {lacking[0]}")
     angles: list[np.ndarray] = []
+    split = _start_split(parts, labels, options, Path(outdir))
     for part in parts:
         log(f"reading {part.path} ({part.star.size / 1e6:.1f} MB)", "info")
         wanted = ([RANDOM_SUBSET] if with_halves else []) + (ANGLES if with_angles else [])
-        scan = scan_particles(part, score_label, pixel_size_plan(part, options, mic_psizes), wanted)
+        plan = pixel_size_plan(part, options, mic_psizes)
+        splitting = None if split is None else _SplitRequest(split, options, bool(higher))
+        scan = scan_particles(part, score_label, plan, wanted, splitting)
+        if split is not None:
+            split.keep = scan.keep
+            if scan.keep is None:
+                log(f"{part.path}: deciding and writing in a second pass: {scan.split_note}", "info")
         if with_angles:
             angles.append(np.stack([scan.extra[label] for label in ANGLES], axis=1))
         if with_halves:
@@ -736,7 +797,8 @@ def _read_star_files(
         higher_is_better=higher,
         shift=", ".join(parts[0].columns.origins) or "none",
         read_files=[p.path for p in parts],
-        writer=StarWriter(parts, labels, counts, Path(outdir)),
+        writer=StarWriter(parts, labels, counts, Path(outdir), split if split and split.keep is not None else None),
+        decided=split.keep if split else None,
         tubes=tubes,
         tube_column=RELION_TUBE if filament else None,
         halfsets=HalfSets(RANDOM_SUBSET, np.concatenate(halves), HALF_TEXTS) if with_halves else None,
@@ -766,16 +828,39 @@ class ParticleScan:
     tubes: np.ndarray | None = None
     #: Further columns asked for (half-sets, orientations), by label.
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Whether each row was kept, when the rows were split as they were scanned.
+    keep: np.ndarray | None = None
+    #: Why a split asked for was given up.
+    split_note: str | None = None
+
+
+@dataclass
+class _SplitRequest:
+    """A split of the rows while they are scanned: into which files, and how to decide."""
+
+    split: Split
+    options: ParticleOptions
+    higher_is_better: bool
 
 
 def scan_particles(
-    part: ParticleStar, score_label: str | None, psize_plan: tuple, extra: list[str] | None = None
+    part: ParticleStar,
+    score_label: str | None,
+    psize_plan: tuple,
+    extra: list[str] | None = None,
+    split: _SplitRequest | None = None,
 ) -> ParticleScan:
     """One input's rows, scanned one window of the file at a time: 28 bytes per 2D particle.
 
     ``extra`` columns (and those filaments and RELION 5 subtomograms need) are read in one
-    more pass over the loop, only when asked for or present.
+    more pass over the loop, only when asked for or present. With ``split``, the rows are
+    also decided and appended to its files as the scan goes (see :class:`Split`).
     """
+    split_args = None
+    if split is not None:
+        options = split.options
+        kept, rejected = split.split.files.values()  # (made in this order by _start_split)
+        split_args = (options.min_dist, split.higher_is_better, options.remove_entirely, options.seed, kept, rejected)
     cols = part.columns
     origin_by_axis = {lab[-1] if not lab.endswith("Angst") else lab[-6]: lab for lab in cols.origins}
     axes = [lab[-6] if lab.endswith("Angst") else lab[-1] for lab in cols.coords]
@@ -788,6 +873,7 @@ def scan_particles(
         origin_pixels,
         psize_plan,
         score_label,
+        split_args,
     )
     part.confirm_blocks()
     scan = ParticleScan(
@@ -797,6 +883,8 @@ def scan_particles(
         key_names=raw.key_names,
         key_psizes=raw.key_psizes,
         optics_groups=raw.optics_groups,
+        keep=raw.keep,
+        split_note=raw.split_note,
     )
     # Filaments and RELION 5 subtomograms (small files) need columns the lean scan does not
     # keep: one more pass over the loop for them.

@@ -217,6 +217,7 @@ class StarFile:
         origin_pixels: tuple[str, str] | None,
         psize: tuple,
         score: str | None,
+        split: tuple[float, bool, bool, int, StrPath, StrPath] | None = None,
     ) -> _core.ParticleScan:
         """Scans a particle loop for the particle job, one window of the file at a time.
 
@@ -225,6 +226,12 @@ class StarFile:
         micrograph pixel size comes from: ``("angstrom",)`` (coordinates in Å),
         ``("constant", value)``, ``("optics", label, [(group, psize), ...])`` or
         ``("micrographs", {name: psize})``.
+
+        ``split`` = (min_dist, higher_is_better, remove_entirely, seed, kept path, rejected
+        path) also decides each micrograph once its rows end and appends its rows to the
+        kept or rejected file (they hold their header already): the result's ``keep`` is
+        the decision, or None with ``split_note`` saying why the split was given up (rows
+        of a micrograph apart, a centre that is not finite); the files are then incomplete.
         """
         col = self._column_index
         if psize[0] == "optics":
@@ -238,6 +245,7 @@ class StarFile:
                 None if origin_pixels is None else (col(block, origin_pixels[0]), col(block, origin_pixels[1])),
                 psize,
                 None if score is None else col(block, score),
+                None if split is None else (*split[:4], str(split[4]), str(split[5])),
             )
         except _core.StarSyntaxError as err:
             raise CryodedupError(f"{self.path}: {err}") from None

@@ -146,10 +146,30 @@ pub fn dedup_full<G: GroupId>(
     params: &DedupParams,
 ) -> Result<(DedupResult, Option<Vec<u64>>), DedupError> {
     validate(groups, coords, dim, scores, inputs, pose, params)?;
-    let input = Input { coords, scores, inputs, tubes, params, pose };
+    let input = Input { coords, scores, inputs, tubes, params, pose, first_index: 0 };
     Ok(match dim {
         2 => run::<2, G>(groups, &input),
         _ => run::<3, G>(groups, &input),
+    })
+}
+
+/// [`dedup`] of particles `first_index..first_index + groups.len()` of a larger set, whose
+/// groups (micrographs) all lie within this slice: the same decisions as the whole set's,
+/// random ranks included (they follow each particle's index in the whole set). For a file
+/// decided micrograph by micrograph as it streams by.
+pub fn dedup_slice<G: GroupId>(
+    first_index: u64,
+    groups: &[G],
+    coords: &[f64],
+    dim: usize,
+    scores: Option<&[f64]>,
+    params: &DedupParams,
+) -> Result<DedupResult, DedupError> {
+    validate(groups, coords, dim, scores, None, None, params)?;
+    let input = Input { coords, scores, inputs: None, tubes: None, params, pose: None, first_index };
+    Ok(match dim {
+        2 => run::<2, G>(groups, &input).0,
+        _ => run::<3, G>(groups, &input).0,
     })
 }
 
@@ -216,6 +236,8 @@ struct Input<'a> {
     params: &'a DedupParams,
     /// Duplicates only within this angle, when given.
     pose: Option<&'a PoseTest<'a>>,
+    /// The index of the first particle in the whole set (for the random ranks).
+    first_index: u64,
 }
 
 impl Input<'_> {
@@ -358,7 +380,7 @@ fn ranking(input: &Input, members: &[u32], subset: impl Iterator<Item = u32>) ->
         }
         None => {
             let seed = input.params.seed;
-            subset.map(|k| (random_key(seed, members[k as usize] as u64), k)).collect()
+            subset.map(|k| (random_key(seed, input.first_index + members[k as usize] as u64), k)).collect()
         }
     };
     // NaN scores share u64::MAX with no finite score, and the position breaks every tie.

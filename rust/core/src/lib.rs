@@ -7,6 +7,7 @@
 //! - [`consensus`]: how many distinct inputs picked near each pick (consensus picking).
 //! - [`picks`]: picker coordinate files read and written many at a time.
 //! - [`pose`]: orientations, point groups and the angle between two particles.
+//! - [`particle_split`]: a big particle STAR decided and split in one pass, micrograph by micrograph.
 //! - [`star`]: reading and writing the big loops of STAR files without copying them.
 
 pub mod consensus;
@@ -18,6 +19,7 @@ pub mod kdtree;
 pub mod micrographs;
 pub mod page_cache;
 pub mod particle_rows;
+pub mod particle_split;
 pub mod picks;
 pub mod pose;
 pub mod star;

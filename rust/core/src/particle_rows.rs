@@ -64,6 +64,18 @@ fn lookup(table: &[(f64, f64)], group: f64) -> f64 {
     table.iter().find(|&&(g, _)| same(g)).map_or(f64::NAN, |&(_, p)| p)
 }
 
+/// Which particle loop a scan reads.
+#[derive(Clone, Copy)]
+pub enum Loop<'a> {
+    /// The loop of an indexed file.
+    Indexed(&'a Table),
+    /// The loop of the first block named so, scanned while the rest of the file is indexed
+    /// ([`index_scanning`]): a file bigger than memory is read from the disk once, not
+    /// twice, and each row line is walked once. The caller made its plan from the file's
+    /// index up to that loop's first row ([`index_header`](crate::star::index_header)).
+    Deferred(&'a str),
+}
+
 /// Scans the particle loop `table` of `data` one window at a time (released behind), keeping
 /// per row the centre, score and micrograph id of `plan`.
 pub fn scan_particles(
@@ -72,26 +84,45 @@ pub fn scan_particles(
     plan: &CentrePlan,
     release: Release,
 ) -> Result<ParticleRows, StarError> {
-    let mut scanner = Scanner::new(plan);
-    let request = ScanRequest { number_cols: &scanner.cols.clone(), key_col: Some(plan.key), missing: None };
-    let key_names = scan_rows_streaming(data, table, &request, release, |rows, names| scanner.take(rows, names))?;
-    Ok(scanner.finish(key_names))
+    Ok(scan_loop(data, Loop::Indexed(table), plan, release, |_, _, _| {})?.1)
 }
 
 /// [`scan_particles`] of the loop of the first block named `name` while the file is indexed
-/// ([`index_scanning`]), so that a file bigger than memory is read from the disk once, not
-/// twice, and each row line is walked once. The caller made `plan` from the file's index up
-/// to that loop's first row ([`index_header`](crate::star::index_header)). Returns the whole
-/// index and the rows.
+/// ([`Loop::Deferred`]). Returns the whole index and the rows.
 pub fn index_and_scan_particles(
     data: &[u8],
     name: &str,
     plan: &CentrePlan,
     release: Release,
 ) -> Result<(Vec<Block>, ParticleRows), StarError> {
+    let (blocks, rows) = scan_loop(data, Loop::Deferred(name), plan, release, |_, _, _| {})?;
+    Ok((blocks.unwrap_or_default(), rows))
+}
+
+/// Scans the loop `source` as [`scan_particles`] does, calling `after` with each piece of
+/// rows once it is kept (the piece, the micrograph names by id so far, everything kept so
+/// far). Returns the whole index of a [`Loop::Deferred`] scan, and the rows.
+pub fn scan_loop(
+    data: &[u8],
+    source: Loop,
+    plan: &CentrePlan,
+    release: Release,
+    mut after: impl FnMut(&RowScan, &[Vec<u8>], &ParticleRows),
+) -> Result<(Option<Vec<Block>>, ParticleRows), StarError> {
     let mut scanner = Scanner::new(plan);
-    let request = ScanRequest { number_cols: &scanner.cols.clone(), key_col: Some(plan.key), missing: None };
-    let (blocks, key_names) = index_scanning(data, name, &request, release, |rows, names| scanner.take(rows, names))?;
+    let cols = scanner.cols.clone();
+    let request = ScanRequest { number_cols: &cols, key_col: Some(plan.key), missing: None };
+    let consume = |rows: &RowScan, names: &[Vec<u8>]| {
+        scanner.take(rows, names);
+        after(rows, names, &scanner.out);
+    };
+    let (blocks, key_names) = match source {
+        Loop::Indexed(table) => (None, scan_rows_streaming(data, table, &request, release, consume)?),
+        Loop::Deferred(name) => {
+            let (blocks, key_names) = index_scanning(data, name, &request, release, consume)?;
+            (Some(blocks), key_names)
+        }
+    };
     Ok((blocks, scanner.finish(key_names)))
 }
 

@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 use cryodedup_core::micrographs::{self, Band, Plan, Spectrum};
 use cryodedup_core::particle_rows::{self, CentrePlan, PixelSize};
+use cryodedup_core::particle_split;
 use cryodedup_core::{consensus, dedup as core_dedup, filaments, page_cache, picks, pose, star};
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 use numpy::{
@@ -324,10 +325,15 @@ const READ_AHEAD: usize = 4 * star::WINDOW;
 /// asks the kernel to start reading the [`READ_AHEAD`] bytes after it.
 fn release_pages(map: &Option<Mmap>, range: Range<usize>) {
     if let Some(map) = map {
-        // SAFETY: the map is read-only and shared; dropped pages are read again on access.
-        let _ = unsafe { map.unchecked_advise_range(UncheckedAdvice::DontNeed, range.start, range.len()) };
+        unmap_pages(map, range.clone());
         read_ahead(map, range.end);
     }
+}
+
+/// Drops the pages of `range` of `map` from the process (the page cache keeps them).
+fn unmap_pages(map: &Mmap, range: Range<usize>) {
+    // SAFETY: the map is read-only and shared; dropped pages are read again on access.
+    let _ = unsafe { map.unchecked_advise_range(UncheckedAdvice::DontNeed, range.start, range.len()) };
 }
 
 /// Starts reading `map` from `start` for [`READ_AHEAD`] bytes (a hint: it does not wait).
@@ -338,16 +344,69 @@ fn read_ahead(map: &Mmap, start: usize) {
     }
 }
 
+/// What a particle scan returns: the whole index (of a deferred file), the rows, and the
+/// split's outcome when the rows were split as they were scanned.
+type Scanned = (Option<Vec<star::Block>>, particle_rows::ParticleRows, Option<particle_split::Splitting>);
+
+/// The centre plan of a particle scan, its columns checked against the loop's `n_columns`.
+#[allow(clippy::too_many_arguments)]
+fn centre_plan(
+    n_columns: usize,
+    key: usize,
+    coords: Vec<usize>,
+    origins: Vec<Option<usize>>,
+    origin_pixels: Option<(usize, usize)>,
+    psize: &Bound<'_, PyAny>,
+    score: Option<usize>,
+) -> PyResult<CentrePlan> {
+    let mut used: Vec<usize> = vec![key];
+    used.extend(&coords);
+    used.extend(origins.iter().flatten());
+    used.extend(origin_pixels.iter().flat_map(|&(a, b)| [a, b]));
+    used.extend(score);
+    let kind: String = psize.get_item(0)?.extract()?;
+    let psize = match kind.as_str() {
+        "angstrom" => PixelSize::Angstrom,
+        "constant" => PixelSize::Constant(psize.get_item(1)?.extract()?),
+        "optics" => {
+            let column: usize = psize.get_item(1)?.extract()?;
+            used.push(column);
+            PixelSize::ByOpticsGroup { column, table: psize.get_item(2)?.extract()? }
+        }
+        "micrographs" => {
+            let by_name: HashMap<String, f64> = psize.get_item(1)?.extract()?;
+            PixelSize::ByMicrograph(by_name.into_iter().map(|(k, v)| (k.into_bytes(), v)).collect())
+        }
+        other => return Err(errors::value(format!("unknown pixel size source {other:?}"))),
+    };
+    if let Some(&bad) = used.iter().find(|&&c| c >= n_columns) {
+        return Err(errors::value(format!("column {bad} is out of range")));
+    }
+    if origins.len() != coords.len() || !(2..=3).contains(&coords.len()) {
+        return Err(errors::value("coords and origins must name 2 or 3 axes alike".into()));
+    }
+    Ok(CentrePlan { key, coords, origins, origin_pixels, psize, score })
+}
+
+/// `path` opened to append rows to, buffered. Outputs beyond the kernel's limit of dirty
+/// pages are written behind (an input of `input_len` bytes gives at most as much).
+fn appending(path: &PathBuf, input_len: usize) -> PyResult<BufWriter<page_cache::WriteBehind>> {
+    let behind = page_cache::bigger_than_dirty_limit(input_len as u64);
+    let file = OpenOptions::new().append(true).open(path).map_err(|e| errors::io(path, e))?;
+    let out = page_cache::WriteBehind::new(file, behind).map_err(|e| errors::io(path, e))?;
+    Ok(BufWriter::with_capacity(1 << 20, out))
+}
+
 impl StarFile {
     fn bytes(&self) -> &[u8] {
         self.map.as_deref().unwrap_or(&[])
     }
 
     fn release(&self, range: Range<usize>) {
-        if let Some(prefetcher) = &self.prefetcher {
-            prefetcher.want(range.end as u64, (range.end + READ_AHEAD).min(self.bytes().len()) as u64);
+        if let Some(map) = &self.map {
+            unmap_pages(map, range.clone());
         }
-        release_pages(&self.map, range);
+        self.read_ahead_from(range.end);
     }
 
     /// Drops `range` of the file from the page cache, on the prefetching thread if the
@@ -359,6 +418,89 @@ impl StarFile {
         match &self.prefetcher {
             Some(prefetcher) => prefetcher.drop_cached(range),
             None => page_cache::drop_cached(&self.file, range),
+        }
+    }
+
+    /// The decision pass of a job that writes in a second pass: a file bigger than the
+    /// cache is dropped behind the scan but for its start, which the write pass reads first
+    /// (docs/design.md section 5).
+    fn scan_for_two_passes(
+        &self,
+        py: Python<'_>,
+        source: particle_rows::Loop,
+        plan: &CentrePlan,
+    ) -> PyResult<(Option<Vec<star::Block>>, particle_rows::ParticleRows)> {
+        let data = self.bytes();
+        let head = page_cache::head_kept(data.len() as u64) as usize;
+        let release = |range: Range<usize>| {
+            if range.end > head {
+                self.drop_cached_behind(range.start.max(head)..range.end);
+            }
+            self.release(range);
+        };
+        let scanned =
+            py.detach(|| particle_rows::scan_loop(data, source, plan, &release, |_, _, _| {})).map_err(errors::star)?;
+        self.reread_head(head);
+        Ok(scanned)
+    }
+
+    /// The job in one pass: rows decided and written as the scan goes. The scan only reads
+    /// ahead; the rows' pages go once they are written.
+    fn scan_and_split(
+        &self,
+        py: Python<'_>,
+        source: particle_rows::Loop,
+        plan: &CentrePlan,
+        split: &(f64, bool, bool, u64, PathBuf, PathBuf),
+    ) -> PyResult<Scanned> {
+        let (min_dist, higher_is_better, remove_entirely, seed, kept_path, rejected_path) = split;
+        let params = core_dedup::DedupParams {
+            min_dist: *min_dist,
+            higher_is_better: *higher_is_better,
+            remove_entirely: *remove_entirely,
+            seed: *seed,
+            want_suppressed_by: false,
+        };
+        let data = self.bytes();
+        let big = page_cache::bigger_than_cache(data.len() as u64);
+        let kept = appending(kept_path, data.len())?;
+        let rejected = appending(rejected_path, data.len())?;
+        let read_ahead = |range: Range<usize>| self.read_ahead_from(range.end);
+        let written = |range: Range<usize>| {
+            if big {
+                page_cache::drop_cached(&self.file, range.start as u64..range.end as u64);
+            }
+            if let Some(map) = &self.map {
+                unmap_pages(map, range);
+            }
+        };
+        let split = particle_split::Split { params, kept, rejected, written: &written };
+        let (blocks, rows, splitting) = py
+            .detach(|| particle_split::scan_and_split(data, source, plan, &read_ahead, split))
+            .map_err(errors::star)?;
+        if !matches!(splitting, particle_split::Splitting::Done(_)) {
+            self.reread_head(page_cache::head_kept(data.len() as u64) as usize);
+        }
+        Ok((blocks, rows, Some(splitting)))
+    }
+
+    /// Has the prefetching thread read `..head` into the cache again, if the file is bigger:
+    /// the write pass reads it first, while the job decides (no disk reads for seconds).
+    fn reread_head(&self, head: usize) {
+        if head < self.bytes().len() {
+            if let Some(prefetcher) = &self.prefetcher {
+                prefetcher.want(0, head as u64);
+            }
+        }
+    }
+
+    /// Asks for the [`READ_AHEAD`] bytes after `end` to be read into the cache.
+    fn read_ahead_from(&self, end: usize) {
+        if let Some(prefetcher) = &self.prefetcher {
+            prefetcher.want(end as u64, (end + READ_AHEAD).min(self.bytes().len()) as u64);
+        }
+        if let Some(map) = &self.map {
+            read_ahead(map, end);
         }
     }
 
@@ -466,6 +608,10 @@ struct ParticleScan {
     optics_groups: Vec<f64>,
     /// Comment lines between the rows (not copied to the outputs).
     comment_lines: usize,
+    /// Whether each row was kept, when the rows were split as they were scanned (bool).
+    keep: Option<Py<PyArray1<bool>>>,
+    /// Why a split asked for was given up (its outputs are then incomplete).
+    split_note: Option<String>,
 }
 
 #[pymethods]
@@ -625,13 +771,7 @@ impl StarFile {
         // bigger than the page cache is dropped from it behind the pass, leaving the cache
         // to the input still ahead (docs/design.md section 5).
         let big = page_cache::bigger_than_cache(data.len() as u64);
-        let behind = page_cache::bigger_than_dirty_limit(data.len() as u64);
-        let open = |path: &PathBuf| -> PyResult<BufWriter<page_cache::WriteBehind>> {
-            let file = OpenOptions::new().append(true).open(path).map_err(|e| errors::io(path, e))?;
-            let out = page_cache::WriteBehind::new(file, behind).map_err(|e| errors::io(path, e))?;
-            Ok(BufWriter::with_capacity(1 << 20, out))
-        };
-        let (mut kept, mut rejected) = (open(&kept_path)?, open(&rejected_path)?);
+        let (mut kept, mut rejected) = (appending(&kept_path, data.len())?, appending(&rejected_path, data.len())?);
         let release = |range: Range<usize>| {
             if big {
                 page_cache::drop_cached(&self.file, range.start as u64..range.end as u64);
@@ -654,7 +794,13 @@ impl StarFile {
     /// `origins` gives each axis' origin column or None; `origin_pixels` the (detector pixel
     /// size, magnification) columns of origins in particle pixels; `psize` is ("angstrom",),
     /// ("constant", value), ("optics", column, [(group, psize)]) or ("micrographs", {name: psize}).
-    #[pyo3(signature = (block, key, coords, origins, origin_pixels, psize, score=None))]
+    ///
+    /// With `split` (min_dist, higher_is_better, remove_entirely, seed, kept path, rejected
+    /// path), each micrograph is also decided once its rows end and its rows are appended to
+    /// the kept or rejected file as the scan goes (docs/design.md section 5): the result's
+    /// `keep` then holds the decision, or None and `split_note` says why the split was given
+    /// up (the files are then incomplete).
+    #[pyo3(signature = (block, key, coords, origins, origin_pixels, psize, score=None, split=None))]
     #[allow(clippy::too_many_arguments)]
     fn scan_particles(
         &self,
@@ -666,6 +812,7 @@ impl StarFile {
         origin_pixels: Option<(usize, usize)>,
         psize: &Bound<'_, PyAny>,
         score: Option<usize>,
+        split: Option<(f64, bool, bool, u64, PathBuf, PathBuf)>,
     ) -> PyResult<ParticleScan> {
         // A deferred file's loop is scanned while the rest of the file is indexed (one read).
         let fused = self.index.get().is_none() && block + 1 == self.header.len();
@@ -674,61 +821,27 @@ impl StarFile {
         } else {
             self.table(py, block)?
         };
-        let n_columns = table.labels.len();
-        let mut used: Vec<usize> = vec![key];
-        used.extend(&coords);
-        used.extend(origins.iter().flatten());
-        used.extend(origin_pixels.iter().flat_map(|&(a, b)| [a, b]));
-        used.extend(score);
-        let kind: String = psize.get_item(0)?.extract()?;
-        let psize = match kind.as_str() {
-            "angstrom" => PixelSize::Angstrom,
-            "constant" => PixelSize::Constant(psize.get_item(1)?.extract()?),
-            "optics" => {
-                let column: usize = psize.get_item(1)?.extract()?;
-                used.push(column);
-                PixelSize::ByOpticsGroup { column, table: psize.get_item(2)?.extract()? }
-            }
-            "micrographs" => {
-                let by_name: HashMap<String, f64> = psize.get_item(1)?.extract()?;
-                PixelSize::ByMicrograph(by_name.into_iter().map(|(k, v)| (k.into_bytes(), v)).collect())
-            }
-            other => return Err(errors::value(format!("unknown pixel size source {other:?}"))),
+        let plan = centre_plan(table.labels.len(), key, coords, origins, origin_pixels, psize, score)?;
+        let source = match fused {
+            true => particle_rows::Loop::Deferred(self.header[block].name.as_str()),
+            false => particle_rows::Loop::Indexed(table),
         };
-        if let Some(&bad) = used.iter().find(|&&c| c >= n_columns) {
-            return Err(errors::value(format!("column {bad} is out of range")));
-        }
-        if origins.len() != coords.len() || !(2..=3).contains(&coords.len()) {
-            return Err(errors::value("coords and origins must name 2 or 3 axes alike".into()));
-        }
-        let plan = CentrePlan { key, coords, origins, origin_pixels, psize, score };
-        let data = self.bytes();
-        // A file bigger than the cache is dropped behind the scan but for its start, which
-        // the write pass reads first (docs/design.md section 5).
-        let head = page_cache::head_kept(data.len() as u64) as usize;
-        let release = |range: Range<usize>| {
-            if range.end > head {
-                self.drop_cached_behind(range.start.max(head)..range.end);
+        let (blocks, rows, splitting) = match &split {
+            Some(split) => self.scan_and_split(py, source, &plan, split)?,
+            None => {
+                let (blocks, rows) = self.scan_for_two_passes(py, source, &plan)?;
+                (blocks, rows, None)
             }
-            self.release(range);
         };
-        let rows = if fused {
-            let name = self.header[block].name.as_str();
-            let (blocks, rows) = py
-                .detach(|| particle_rows::index_and_scan_particles(data, name, &plan, &release))
-                .map_err(errors::star)?;
+        if let Some(blocks) = blocks {
             self.index.get_or_init(|| blocks);
-            rows
-        } else {
-            py.detach(|| particle_rows::scan_particles(data, table, &plan, &release)).map_err(errors::star)?
-        };
-        if head < data.len() {
-            // The job now decides (no disk reads for seconds): have the disk read again the
-            // start of the file that the write pass reads first, if it has left the cache.
-            if let Some(prefetcher) = &self.prefetcher {
-                prefetcher.want(0, head as u64);
-            }
         }
+        let (keep, split_note) = match splitting {
+            Some(particle_split::Splitting::Done(keep)) => (Some(keep.into_pyarray(py).unbind()), None),
+            Some(particle_split::Splitting::GivenUp(reason)) => (None, Some(reason)),
+            Some(particle_split::Splitting::Failed(e)) => return Err(errors::io(&split.unwrap().4, e)),
+            None => (None, None),
+        };
         let comment_lines = self.table(py, block)?.comment_lines;
         let key_names = rows.key_names.iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect();
         Ok(ParticleScan {
@@ -740,6 +853,8 @@ impl StarFile {
             key_psizes: rows.key_psizes.into_pyarray(py).unbind(),
             optics_groups: rows.optics_groups,
             comment_lines,
+            keep,
+            split_note,
         })
     }
 

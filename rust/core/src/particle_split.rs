@@ -1,0 +1,366 @@
+//! The particle job in one pass over a big STAR file whose rows come micrograph by
+//! micrograph, as RELION writes them: each micrograph is decided as soon as its rows end,
+//! and its rows are copied to the kept or rejected output while the rest of the file is
+//! still being read (docs/design.md section 5). The input is then read from the disk once,
+//! instead of once to decide and once more to copy the rows.
+//!
+//! The decisions are those of the whole file's [`dedup`](crate::dedup::dedup): micrographs
+//! never interact, and [`dedup_slice`] ranks a slice of them as the whole set would. If a
+//! micrograph's rows turn out not to be together (its name comes back after other
+//! micrographs), or a batch cannot be decided (a centre that is not finite), the split is
+//! given up: the scan goes on, and the caller decides and writes in a second pass as usual.
+
+use std::io::{self, Write};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+
+use crate::dedup::{dedup_slice, DedupParams};
+use crate::particle_rows::{scan_loop, CentrePlan, Loop, ParticleRows};
+use crate::star::{Block, Release, RowScan, StarError};
+
+/// Rows decided together: enough that the micrographs of a batch keep both cores busy.
+const BATCH: usize = if cfg!(test) { 64 } else { 1 << 16 };
+
+/// Batches decided but not yet written, at most (the writer's lead over the scan).
+const QUEUED: usize = 4;
+
+/// The outputs of a scan that splits the rows as it goes.
+pub struct Split<'a, W> {
+    /// The duplicate removal; `want_suppressed_by` is not used.
+    pub params: DedupParams,
+    pub kept: W,
+    pub rejected: W,
+    /// Called with each range of the input once its rows are written.
+    pub written: Release<'a>,
+}
+
+/// What became of the split.
+#[derive(Debug)]
+pub enum Splitting {
+    /// Every row was decided and written; whether each row was kept.
+    Done(Vec<bool>),
+    /// Given up for this reason: the outputs are incomplete.
+    GivenUp(String),
+    /// Writing an output failed.
+    Failed(io::Error),
+}
+
+/// A run of adjacent rows that go to one output: byte range, and whether they are kept.
+type Run = (usize, usize, bool);
+
+/// [`scan_loop`] that also decides each micrograph once its rows end and writes its rows to
+/// `split`'s outputs, on a thread of its own, in the order of the input. `release` is
+/// called as a scan calls it (the rows' pages are still to be written then: it should only
+/// read ahead); `split.written` once rows are written.
+pub fn scan_and_split<W: Write + Send>(
+    data: &[u8],
+    source: Loop,
+    plan: &CentrePlan,
+    release: Release,
+    split: Split<W>,
+) -> Result<(Option<Vec<Block>>, ParticleRows, Splitting), StarError> {
+    let Split { params, kept, rejected, written } = split;
+    std::thread::scope(|scope| {
+        let (to_writer, batches) = sync_channel::<Vec<Run>>(QUEUED);
+        let writer = scope.spawn(move || write_runs(data, batches, kept, rejected, written));
+        let mut splitter = Splitter::new(params, plan.coords.len(), plan.score.is_some(), to_writer);
+        let scanned = scan_loop(data, source, plan, release, |rows, names, kept_so_far| {
+            splitter.take(rows, names, kept_so_far);
+        });
+        let outcome = match &scanned {
+            Ok((_, rows)) => splitter.finish(rows),
+            Err(_) => {
+                drop(splitter); // (its channel: the writer ends)
+                Splitting::GivenUp("the file could not be read".into())
+            }
+        };
+        let wrote = writer.join().unwrap_or_else(|_| Err(io::Error::other("the writing thread panicked")));
+        let (blocks, rows) = scanned?;
+        let outcome = match (wrote, outcome) {
+            (Err(e), _) => Splitting::Failed(e),
+            (Ok(()), outcome) => outcome,
+        };
+        Ok((blocks, rows, outcome))
+    })
+}
+
+/// Follows the rows as they are scanned: which micrograph's rows are still coming, which
+/// rows are decided, and the byte spans of the rows not yet decided.
+struct Splitter {
+    params: DedupParams,
+    dim: usize,
+    scored: bool,
+    /// The decision of each row decided so far (rows `0..keep.len()`).
+    keep: Vec<bool>,
+    /// The byte span of each row from `keep.len()` on.
+    pending: Vec<(u64, u64)>,
+    /// The micrograph whose rows came last, and its first row.
+    current: Option<u32>,
+    current_from: usize,
+    /// Micrograph ids met so far (ids are given in order of first appearance).
+    micrographs: usize,
+    rows: usize,
+    to_writer: Option<SyncSender<Vec<Run>>>,
+    given_up: Option<String>,
+}
+
+impl Splitter {
+    fn new(params: DedupParams, dim: usize, scored: bool, to_writer: SyncSender<Vec<Run>>) -> Self {
+        Splitter {
+            params: DedupParams { want_suppressed_by: false, ..params },
+            dim,
+            scored,
+            keep: Vec::new(),
+            pending: Vec::new(),
+            current: None,
+            current_from: 0,
+            micrographs: 0,
+            rows: 0,
+            to_writer: Some(to_writer),
+            given_up: None,
+        }
+    }
+
+    /// Takes the next piece of rows; decides and hands over the micrographs that ended.
+    fn take(&mut self, piece: &RowScan, names: &[Vec<u8>], scanned: &ParticleRows) {
+        if self.given_up.is_some() {
+            return;
+        }
+        self.pending.extend_from_slice(&piece.spans);
+        for (i, &key) in piece.keys.iter().enumerate() {
+            if Some(key) == self.current {
+                continue;
+            }
+            if (key as usize) < self.micrographs {
+                let name = String::from_utf8_lossy(&names[key as usize]);
+                let row = self.rows + i + 1;
+                return self.give_up(format!("the rows of micrograph {name} are not together (row {row} is one)"));
+            }
+            (self.current, self.current_from, self.micrographs) = (Some(key), self.rows + i, key as usize + 1);
+        }
+        self.rows += piece.keys.len();
+        if self.current_from - self.keep.len() >= BATCH {
+            self.decide_until(self.current_from, scanned);
+        }
+    }
+
+    /// Decides and hands over the rows left; the outcome.
+    fn finish(mut self, scanned: &ParticleRows) -> Splitting {
+        if self.given_up.is_none() {
+            self.decide_until(self.rows, scanned);
+        }
+        self.to_writer = None; // the writer ends once it has written what it was sent
+        match self.given_up {
+            Some(reason) => Splitting::GivenUp(reason),
+            None => Splitting::Done(self.keep),
+        }
+    }
+
+    /// Decides rows `keep.len()..end` (whole micrographs) and sends them to the writer.
+    fn decide_until(&mut self, end: usize, scanned: &ParticleRows) {
+        let (start, dim) = (self.keep.len(), self.dim);
+        if end == start {
+            return;
+        }
+        let scores = self.scored.then(|| &scanned.scores[start..end]);
+        let keys = &scanned.keys[start..end];
+        let centres = &scanned.centres[start * dim..end * dim];
+        let decided = match dedup_slice(start as u64, keys, centres, dim, scores, &self.params) {
+            Ok(decided) => decided.keep,
+            Err(e) => return self.give_up(format!("rows {} to {end} cannot be decided ({e})", start + 1)),
+        };
+        let runs = runs_of(&self.pending[..end - start], &decided);
+        self.pending.drain(..end - start);
+        self.keep.extend_from_slice(&decided);
+        let sent = self.to_writer.as_ref().is_some_and(|w| w.send(runs).is_ok());
+        if !sent {
+            self.give_up("writing stopped".into()); // the writer's error is the outcome
+        }
+    }
+
+    fn give_up(&mut self, reason: String) {
+        self.given_up = Some(reason);
+        self.to_writer = None;
+        self.pending = Vec::new();
+    }
+}
+
+/// The rows `spans` as runs of adjacent rows going to the same output.
+fn runs_of(spans: &[(u64, u64)], keep: &[bool]) -> Vec<Run> {
+    let mut runs: Vec<Run> = Vec::new();
+    for (&(a, b), &kept) in spans.iter().zip(keep) {
+        let (a, b) = (a as usize, b as usize);
+        match runs.last_mut() {
+            Some((_, end, k)) if *end == a && *k == kept => *end = b,
+            _ => runs.push((a, b, kept)),
+        }
+    }
+    runs
+}
+
+/// Writes each batch's runs of `data` to their output, then calls `written` with the input
+/// range they cover. A last row without a line terminator gets `\n`.
+fn write_runs<W: Write>(
+    data: &[u8],
+    batches: Receiver<Vec<Run>>,
+    mut kept: W,
+    mut rejected: W,
+    written: Release,
+) -> io::Result<()> {
+    let mut released: Option<usize> = None;
+    for runs in batches {
+        for &(a, b, keep) in &runs {
+            let out = if keep { &mut kept } else { &mut rejected };
+            out.write_all(&data[a..b])?;
+            if data[b - 1] != b'\n' {
+                out.write_all(b"\n")?;
+            }
+        }
+        if let (Some(first), Some(last)) = (runs.first(), runs.last()) {
+            let from = released.unwrap_or(first.0);
+            written(from..last.1);
+            released = Some(last.1);
+        }
+    }
+    kept.flush()?;
+    rejected.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dedup::dedup;
+    use crate::particle_rows::PixelSize;
+    use crate::star::{index, keep_all, write_split, RowEdit};
+    use std::sync::Mutex;
+
+    fn plan(score: Option<usize>) -> CentrePlan {
+        CentrePlan {
+            key: 3,
+            coords: vec![0, 1],
+            origins: vec![None, None],
+            origin_pixels: None,
+            psize: PixelSize::Constant(2.0),
+            score,
+        }
+    }
+
+    fn params(remove_entirely: bool) -> DedupParams {
+        DedupParams { min_dist: 30.0, higher_is_better: true, remove_entirely, seed: 7, want_suppressed_by: false }
+    }
+
+    /// A particle file of `n` rows on micrographs of `per_mic` rows each (`mic(i)` names row
+    /// `i`'s), close pairs among them, comments now and then, and a block after the loop.
+    fn file(n: usize, mic: impl Fn(usize) -> usize, last_newline: bool) -> Vec<u8> {
+        let mut text = String::from("data_particles\nloop_\n_rlnCoordinateX\n_rlnCoordinateY\n_rlnScore\n");
+        text += "_rlnMicrographName\n";
+        for i in 0..n {
+            if i % 61 == 7 {
+                text += "# a comment among the rows\n";
+            }
+            let (x, y) = ((i / 2 * 37) % 400 + i % 2 * 3, (i / 2 * 11) % 300); // pairs 6 Å apart
+            text += &format!("{x} {y}  {} m{:03}.mrc\n", (i * 13) % 29, mic(i));
+        }
+        if !last_newline {
+            text.pop();
+        } else {
+            text += "\ndata_other\nloop_\n_rlnA\n1\n";
+        }
+        text.into_bytes()
+    }
+
+    /// The file split in one pass, and the oracle: the whole file decided, then written by
+    /// [`write_split`].
+    fn both_ways(
+        data: &[u8],
+        plan: &CentrePlan,
+        params: &DedupParams,
+    ) -> (Splitting, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>) {
+        let (mut kept, mut rejected) = (Vec::new(), Vec::new());
+        let written = Mutex::new(Vec::new());
+        let note = |range: std::ops::Range<usize>| written.lock().unwrap().push(range);
+        let split = Split { params: params.clone(), kept: &mut kept, rejected: &mut rejected, written: &note };
+        let (_, rows, outcome) = scan_and_split(data, Loop::Deferred("particles"), plan, &keep_all, split).unwrap();
+        let blocks = index(data).unwrap();
+        let table = blocks[0].table.as_ref().unwrap();
+        let scores = plan.score.map(|_| &rows.scores[..]);
+        let (mut kept2, mut rejected2) = (Vec::new(), Vec::new());
+        if let Splitting::Done(keep) = &outcome {
+            let whole = dedup(&rows.keys, &rows.centres, 2, scores, params).unwrap();
+            write_split(data, table, &whole.keep, &RowEdit::default(), &mut kept2, &mut rejected2, &keep_all).unwrap();
+            assert_eq!(keep, &whole.keep);
+            // The ranges written run in order, one after the other, over every row.
+            let ranges = written.into_inner().unwrap();
+            assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
+            assert_eq!(ranges.first().unwrap().start, table.rows.start);
+            assert_eq!(ranges.last().unwrap().end, table.rows.end);
+        }
+        (outcome, kept, rejected, kept2, rejected2)
+    }
+
+    #[test]
+    fn rows_grouped_by_micrograph_are_split_as_two_passes_split_them() {
+        for (score, remove_entirely, last_newline) in
+            [(Some(2), false, true), (None, false, true), (Some(2), true, false), (None, true, false)]
+        {
+            // Micrographs of 1 to 40 rows, over many batches and windows.
+            let data = file(5000, |i| (i / 40) * 3 + (i % 40 >= 7) as usize + (i % 40 >= 9) as usize, last_newline);
+            let (outcome, kept, rejected, kept2, rejected2) = both_ways(&data, &plan(score), &params(remove_entirely));
+            assert!(matches!(outcome, Splitting::Done(_)), "{outcome:?}");
+            assert!(!kept.is_empty() && !rejected.is_empty());
+            assert_eq!(kept, kept2);
+            assert_eq!(rejected, rejected2);
+        }
+    }
+
+    #[test]
+    fn a_micrograph_that_comes_back_gives_up() {
+        // Micrograph 0's rows come back at row 4000, far beyond the first batches.
+        let data = file(5000, |i| if i == 4000 { 0 } else { i / 25 }, true);
+        let (outcome, ..) = both_ways(&data, &plan(Some(2)), &params(false));
+        match outcome {
+            Splitting::GivenUp(reason) => assert!(reason.contains("micrograph m000.mrc"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_centre_that_is_not_finite_gives_up() {
+        let mut data = file(3000, |i| i / 25, true);
+        let at = data.windows(4).position(|w| w == b"\n77 ").unwrap(); // row 5's x
+        data.splice(at + 1..at + 3, b"nan".iter().copied());
+        let (outcome, ..) = both_ways(&data, &plan(Some(2)), &params(false));
+        assert!(matches!(outcome, Splitting::GivenUp(ref r) if r.contains("cannot be decided")), "{outcome:?}");
+    }
+
+    #[test]
+    fn a_row_that_breaks_the_file_is_its_error() {
+        let mut data = file(3000, |i| i / 25, true);
+        let at = data.windows(4).position(|w| w == b"\n77 ").unwrap();
+        data.splice(at + 1..at + 4, b"".iter().copied()); // row 5 loses a field
+        let (mut kept, mut rejected) = (Vec::new(), Vec::new());
+        let split = Split { params: params(false), kept: &mut kept, rejected: &mut rejected, written: &keep_all };
+        let err = scan_and_split(&data, Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap_err();
+        assert!(matches!(err, StarError::FieldCount { expected: 4, got: 3, .. }), "{err:?}");
+    }
+
+    /// An output that refuses a write.
+    struct Full;
+    impl Write for Full {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::other("disk full"))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_write_is_the_outcome() {
+        let data = file(3000, |i| i / 25, true);
+        let split = Split { params: params(false), kept: Full, rejected: Full, written: &keep_all };
+        let (_, rows, outcome) =
+            scan_and_split(&data, Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap();
+        assert_eq!(rows.keys.len(), 3000); // the scan went on
+        assert!(matches!(outcome, Splitting::Failed(ref e) if e.to_string() == "disk full"), "{outcome:?}");
+    }
+}
