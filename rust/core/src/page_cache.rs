@@ -131,6 +131,146 @@ impl Write for WriteBehind {
     }
 }
 
+/// Alignment of a direct write's memory, offset and length (the largest logical block size
+/// of common disks).
+const DIRECT_ALIGN: usize = 4096;
+
+/// Bytes gathered before each direct write.
+const DIRECT_CHUNK: usize = if cfg!(test) { 3 * DIRECT_ALIGN } else { 1 << 23 };
+
+/// An output appended to with direct I/O (`O_DIRECT`), where the file system has it: the
+/// disk reads the bytes from this writer's own buffer, so the kernel neither copies them
+/// into the page cache nor has to write back and free dirty pages (measured on a 100M-row
+/// job: the kernel's copy alone was 12 % of the CPU time). What the file holds already is
+/// kept. The last bytes, short of a whole block, are written through the page cache by
+/// [`flush`](Write::flush), which leaves the file complete (flushing twice is harmless).
+/// Where direct writes are refused (tmpfs, some network file systems), the same writer goes
+/// through the page cache instead.
+pub struct DirectWriter {
+    /// The file opened for direct writes, until one is refused.
+    direct: Option<File>,
+    /// The file opened as usual.
+    plain: File,
+    buffer: AlignedBuffer,
+    /// Bytes in the buffer; the buffer holds the file's bytes from `offset` on.
+    len: usize,
+    offset: u64,
+}
+
+impl DirectWriter {
+    /// Appends to the file at `path` (which must exist).
+    pub fn append(path: &std::path::Path) -> io::Result<Self> {
+        let mut plain = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
+        let direct = open_direct(path);
+        let size = plain.metadata()?.len();
+        // The buffer starts at the last whole block: its bytes are read back into it.
+        let offset = size - size % DIRECT_ALIGN as u64;
+        let mut buffer = AlignedBuffer::new(DIRECT_CHUNK);
+        let len = (size - offset) as usize;
+        use std::io::{Read, Seek};
+        plain.seek(io::SeekFrom::Start(offset))?;
+        plain.read_exact(&mut buffer.as_mut()[..len])?;
+        Ok(DirectWriter { direct, plain, buffer, len, offset })
+    }
+
+    /// Writes the buffer's whole blocks and moves what is left to its start.
+    fn write_blocks(&mut self) -> io::Result<()> {
+        let whole = self.len - self.len % DIRECT_ALIGN;
+        if whole == 0 {
+            return Ok(());
+        }
+        self.write_at(whole)?;
+        self.buffer.as_mut().copy_within(whole..self.len, 0);
+        self.len -= whole;
+        self.offset += whole as u64;
+        Ok(())
+    }
+
+    /// Writes the first `n` bytes of the buffer at `offset`: directly if it can.
+    fn write_at(&mut self, n: usize) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let bytes = &self.buffer.as_ref()[..n];
+        if let Some(direct) = &self.direct {
+            match direct.write_all_at(bytes, self.offset) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => self.direct = None, // not here: go plain
+                Err(e) => return Err(e),
+            }
+        }
+        self.plain.write_all_at(bytes, self.offset)
+    }
+}
+
+impl Write for DirectWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = buf.len().min(DIRECT_CHUNK - self.len);
+        self.buffer.as_mut()[self.len..self.len + n].copy_from_slice(&buf[..n]);
+        self.len += n;
+        if self.len == DIRECT_CHUNK {
+            self.write_blocks()?;
+        }
+        Ok(n)
+    }
+
+    /// Writes everything: whole blocks directly, the rest through the page cache (and kept
+    /// in the buffer: the next direct write starts at its block again).
+    fn flush(&mut self) -> io::Result<()> {
+        self.write_blocks()?;
+        if self.len > 0 {
+            use std::os::unix::fs::FileExt;
+            self.plain.write_all_at(&self.buffer.as_ref()[..self.len], self.offset)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn open_direct(path: &std::path::Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().write(true).custom_flags(libc::O_DIRECT).open(path).ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_direct(_: &std::path::Path) -> Option<File> {
+    None
+}
+
+/// A zeroed buffer aligned for direct I/O.
+struct AlignedBuffer {
+    ptr: std::ptr::NonNull<u8>,
+    layout: std::alloc::Layout,
+}
+
+// SAFETY: the buffer is owned memory, like a Vec<u8>.
+unsafe impl Send for AlignedBuffer {}
+
+impl AlignedBuffer {
+    fn new(len: usize) -> Self {
+        let layout = std::alloc::Layout::from_size_align(len, DIRECT_ALIGN).expect("a valid buffer size");
+        // SAFETY: the layout has a non-zero size.
+        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+        let ptr = std::ptr::NonNull::new(ptr).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        AlignedBuffer { ptr, layout }
+    }
+
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: `layout.size()` initialised bytes are owned by this buffer.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.layout.size()) }
+    }
+
+    fn as_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `as_ref`, and borrowed mutably once.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.layout.size()) }
+    }
+}
+
+impl Drop for AlignedBuffer {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout.
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), self.layout) }
+    }
+}
+
 /// Reads a file into the page cache ahead of a pass, on a thread of its own, so that the
 /// disk always has reads to do while the pass parses what is already read: a cold file
 /// then streams at the disk's rate, not at the rate of a reader that waits for each page
@@ -283,6 +423,34 @@ mod tests {
             assert_eq!(back.len(), 5 + 150 * block.len());
             assert!(back[5..].chunks(block.len()).all(|c| c == block.as_slice()));
         }
+    }
+
+    #[test]
+    fn a_direct_writer_appends_every_byte_after_what_the_file_held() {
+        // Heads short of a block, of a block, and longer; writes of odd sizes across chunks;
+        // flushes in between (the unaligned rest goes through the cache, then again).
+        let dir = std::env::temp_dir().join(format!("cryodedup-direct-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for head in [0usize, 17, DIRECT_ALIGN, DIRECT_ALIGN + 5] {
+            let path = dir.join(format!("out{head}"));
+            let mut expected: Vec<u8> = (0..head).map(|i| (i % 7) as u8 + b'a').collect();
+            std::fs::write(&path, &expected).unwrap();
+            let mut out = DirectWriter::append(&path).unwrap();
+            for k in 0..40usize {
+                let piece: Vec<u8> = (0..(k * 997) % 5003 + 1).map(|i| (i * 31 + k) as u8).collect();
+                out.write_all(&piece).unwrap();
+                expected.extend_from_slice(&piece);
+                if k % 9 == 4 {
+                    out.flush().unwrap();
+                    assert_eq!(std::fs::read(&path).unwrap(), expected, "head {head}, after piece {k}");
+                }
+            }
+            out.flush().unwrap();
+            out.flush().unwrap();
+            drop(out);
+            assert_eq!(std::fs::read(&path).unwrap(), expected, "head {head}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

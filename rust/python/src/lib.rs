@@ -463,8 +463,9 @@ impl StarFile {
         };
         let data = self.bytes();
         let big = page_cache::bigger_than_cache(data.len() as u64);
-        let kept = appending(kept_path, data.len())?;
-        let rejected = appending(rejected_path, data.len())?;
+        // Direct writes: no copy into the page cache, no dirty pages to write back and drop.
+        let direct = |path: &PathBuf| page_cache::DirectWriter::append(path).map_err(|e| errors::io(path, e));
+        let (kept, rejected) = (direct(kept_path)?, direct(rejected_path)?);
         let read_ahead = |range: Range<usize>| self.read_ahead_from(range.end);
         let written = |range: Range<usize>| {
             if big {
