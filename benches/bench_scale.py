@@ -189,6 +189,7 @@ def main() -> None:
             f"{per / first:.2f} | {r['peak_rss'] / 1e9:.2f} GB | {(r['peak_rss'] - baseline) / r['n']:.1f} | "
             f"{marginal(r, previous)} | "
             + " | ".join(f"{parts.get(k, float('nan')):.1f} s" for k in ("read", "decide", "write"))
+            + (" (one pass)" if parts.get("one_pass") else "")
             + f" | {r['flushed']:.1f} s | {r['flushed'] / r['n'] / first_flushed:.2f} |"
         )
 

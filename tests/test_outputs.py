@@ -227,8 +227,11 @@ def _run_limited(command, limit_bytes, cwd):
     return subprocess.run(command, check=False, capture_output=True, text=True, preexec_fn=limit, cwd=cwd)
 
 
-@pytest.mark.parametrize("kind", ["star", "cs", "micrographs"])
-def test_a_disk_that_fills_while_writing_is_one_line_and_leaves_nothing(tmp_path, kind):
+@pytest.mark.parametrize(
+    "kind, limit",
+    [("star", 100), ("star", 300_000), ("cs", 100), ("micrographs", 100)],  # star: the header, the rows
+)
+def test_a_disk_that_fills_while_writing_is_one_line_and_leaves_nothing(tmp_path, kind, limit):
     from cryodedup.synthetic import cs_particles, write_cs, write_mrc
 
     inputs = tmp_path / "in"
@@ -248,7 +251,7 @@ def test_a_disk_that_fills_while_writing_is_one_line_and_leaves_nothing(tmp_path
         args = ["micrographs", str(inputs / "m0.mrc"), str(inputs / "m1.mrc"), str(inputs / "m2.mrc")]
     before = {p: p.read_bytes() for p in inputs.iterdir()}
     out = tmp_path / "out"
-    run = _run_limited([sys.executable, "-m", "cryodedup.cli", *args, "-o", str(out), "-q"], 100, tmp_path)
+    run = _run_limited([sys.executable, "-m", "cryodedup.cli", *args, "-o", str(out), "-q"], limit, tmp_path)
     assert run.returncode == 1, run.stderr
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and "file size limit" in lines[0] and "no output was written" in lines[0], run.stderr

@@ -418,6 +418,8 @@ def remove_duplicate_particles(
         "read": round(read_at - start, 3),
         "decide": round(decided_at - read_at, 3),
         "write": round(written_at - decided_at, 3),
+        # Decided and written while read (docs/design.md section 5): "read" holds all three.
+        "one_pass": particles.decided is not None,
     }
     summary["outputs"] = {subset: [str(p) for p in files] for subset, files in outputs.items()}
     summary["min_dist_A"] = options.min_dist

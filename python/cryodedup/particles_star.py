@@ -865,16 +865,19 @@ def scan_particles(
     origin_by_axis = {lab[-1] if not lab.endswith("Angst") else lab[-6]: lab for lab in cols.origins}
     axes = [lab[-6] if lab.endswith("Angst") else lab[-1] for lab in cols.coords]
     origin_pixels = ("rlnDetectorPixelSize", "rlnMagnification") if cols.origins_in_pixels else None
-    raw = part.star.scan_particles(
-        part.block,
-        cols.key,
-        cols.coords,
-        [origin_by_axis.get(axis) for axis in axes],
-        origin_pixels,
-        psize_plan,
-        score_label,
-        split_args,
-    )
+    try:
+        raw = part.star.scan_particles(
+            part.block,
+            cols.key,
+            cols.coords,
+            [origin_by_axis.get(axis) for axis in axes],
+            origin_pixels,
+            psize_plan,
+            score_label,
+            split_args,
+        )
+    except OSError as err:  # writing the split's files (reading errors are CryodedupErrors)
+        raise write_error(err, split.split.files if split else {}) from None
     part.confirm_blocks()
     scan = ParticleScan(
         groups=raw.keys,

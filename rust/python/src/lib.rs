@@ -463,9 +463,17 @@ impl StarFile {
         };
         let data = self.bytes();
         let big = page_cache::bigger_than_cache(data.len() as u64);
-        // Direct writes: no copy into the page cache, no dirty pages to write back and drop.
-        let direct = |path: &PathBuf| page_cache::DirectWriter::append(path).map_err(|e| errors::io(path, e));
-        let (kept, rejected) = (direct(kept_path)?, direct(rejected_path)?);
+        // Outputs that the kernel would stall on (beyond its limit of dirty pages) are
+        // written directly: no copy into the page cache, no dirty pages to write back and
+        // drop. Smaller ones go to the cache, and the job ends before they reach the disk.
+        let direct = page_cache::bigger_than_dirty_limit(data.len() as u64);
+        let open = |path: &PathBuf| -> PyResult<Box<dyn std::io::Write + Send>> {
+            Ok(match direct {
+                true => Box::new(page_cache::DirectWriter::append(path).map_err(|e| errors::io(path, e))?),
+                false => Box::new(appending(path, data.len())?),
+            })
+        };
+        let (kept, rejected) = (open(kept_path)?, open(rejected_path)?);
         let read_ahead = |range: Range<usize>| self.read_ahead_from(range.end);
         let written = |range: Range<usize>| {
             if big {
