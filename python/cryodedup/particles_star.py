@@ -663,15 +663,24 @@ class StarWriter:
 class Split:
     """Output files written while the particle rows were scanned (docs/design.md section 5).
 
-    ``files`` maps each output to its scratch file: the header, then the rows; ``keep`` is
+    ``files`` maps each output to its scratch file: the header, then the rows; ``rule`` is
+    how the scan decides (min_dist, higher_is_better, remove_entirely, seed); ``keep`` is
     the decision the rows follow (None until the scan has made it).
     """
 
     files: dict[Path, Path]
+    rule: tuple[float, bool, bool, int]
     keep: np.ndarray | None = None
 
+    def scan_arguments(self) -> tuple[float, bool, bool, int, Path, Path]:
+        """The ``split`` argument of :meth:`StarFile.scan_particles`."""
+        kept, rejected = self.files.values()  # (made in this order by _start_split)
+        return (*self.rule, kept, rejected)
 
-def _start_split(parts: list[ParticleStar], labels: list[str], options: ParticleOptions, outdir: Path) -> Split | None:
+
+def _start_split(
+    parts: list[ParticleStar], labels: list[str], options: ParticleOptions, higher: bool, outdir: Path
+) -> Split | None:
     """Scratch outputs, their headers written, for a scan that decides and writes as it goes.
 
     Only where that one pass makes the job's decision: one input, and a plain duplicate
@@ -693,7 +702,7 @@ def _start_split(parts: list[ParticleStar], labels: list[str], options: Particle
             Path(scratch).write_bytes(header)
     except OSError as err:
         raise write_error(err, files) from None
-    return Split(files)
+    return Split(files, (options.min_dist, higher, options.remove_entirely, options.seed))
 
 
 def read_star_files(inputs: list[Path], outdir: StrPath, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
@@ -737,17 +746,18 @@ def _read_star_files(
         if lacking:
             raise CryodedupError(f"{part.where()}: --max-angle needs the orientations, and there is no {lacking[0]}")
     angles: list[np.ndarray] = []
-    split = _start_split(parts, labels, options, Path(outdir))
+    split = _start_split(parts, labels, options, bool(higher), Path(outdir))
     for part in parts:
         log(f"reading {part.path} ({part.star.size / 1e6:.1f} MB)", "info")
         wanted = ([RANDOM_SUBSET] if with_halves else []) + (ANGLES if with_angles else [])
         plan = pixel_size_plan(part, options, mic_psizes)
-        splitting = None if split is None else _SplitRequest(split, options, bool(higher))
-        scan = scan_particles(part, score_label, plan, wanted, splitting)
+        scan = scan_particles(part, score_label, plan, wanted, split)
         if split is not None:
             split.keep = scan.keep
             if scan.keep is None:
                 log(f"{part.path}: deciding and writing in a second pass: {scan.split_note}", "info")
+                for scratch in split.files.values():
+                    scratch.unlink(missing_ok=True)  # (the disk space, for the second pass's outputs)
         if with_angles:
             angles.append(np.stack([scan.extra[label] for label in ANGLES], axis=1))
         if with_halves:
@@ -834,21 +844,12 @@ class ParticleScan:
     split_note: str | None = None
 
 
-@dataclass
-class _SplitRequest:
-    """A split of the rows while they are scanned: into which files, and how to decide."""
-
-    split: Split
-    options: ParticleOptions
-    higher_is_better: bool
-
-
 def scan_particles(
     part: ParticleStar,
     score_label: str | None,
     psize_plan: tuple,
     extra: list[str] | None = None,
-    split: _SplitRequest | None = None,
+    split: Split | None = None,
 ) -> ParticleScan:
     """One input's rows, scanned one window of the file at a time: 28 bytes per 2D particle.
 
@@ -856,11 +857,6 @@ def scan_particles(
     more pass over the loop, only when asked for or present. With ``split``, the rows are
     also decided and appended to its files as the scan goes (see :class:`Split`).
     """
-    split_args = None
-    if split is not None:
-        options = split.options
-        kept, rejected = split.split.files.values()  # (made in this order by _start_split)
-        split_args = (options.min_dist, split.higher_is_better, options.remove_entirely, options.seed, kept, rejected)
     cols = part.columns
     origin_by_axis = {lab[-1] if not lab.endswith("Angst") else lab[-6]: lab for lab in cols.origins}
     axes = [lab[-6] if lab.endswith("Angst") else lab[-1] for lab in cols.coords]
@@ -874,10 +870,10 @@ def scan_particles(
             origin_pixels,
             psize_plan,
             score_label,
-            split_args,
+            None if split is None else split.scan_arguments(),
         )
     except OSError as err:  # writing the split's files (reading errors are CryodedupErrors)
-        raise write_error(err, split.split.files if split else {}) from None
+        raise write_error(err, split.files if split else {}) from None
     part.confirm_blocks()
     scan = ParticleScan(
         groups=raw.keys,
