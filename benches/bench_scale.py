@@ -18,7 +18,8 @@ Reported per size: file size, wall time, time per particle and its ratio to the 
 size's, peak RSS, and bytes per particle above a fixed buffer (peak RSS minus the peak of a
 run on 1000 particles, which holds Python, numpy and the extension), and the job's own
 split of the time (read = index and scan, decide = dedup, write) from its ``--json``
-summary, and the marginal bytes per particle (peak RSS added per particle from the
+summary ("one pass" where the rows were decided and written during the scan, all of it
+then under read), and the marginal bytes per particle (peak RSS added per particle from the
 previous size, which the fixed buffers do not enter). Target (issue 12): at most 40 bytes
 per particle, time per particle within 1.3x. Also the time until the outputs are on the
 disk (the wall time plus a ``sync`` right after): a 10M run returns with all of its
