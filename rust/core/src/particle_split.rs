@@ -1,4 +1,4 @@
-//! The particle job in one pass over a big STAR file whose rows come micrograph by
+//! The particle job in one pass over a STAR file whose rows come micrograph by
 //! micrograph, as RELION writes them: each micrograph is decided as soon as its rows end,
 //! and its rows are copied to the kept or rejected output while the rest of the file is
 //! still being read (docs/design.md section 5). The input is then read from the disk once,
@@ -63,8 +63,8 @@ pub fn scan_and_split<W: Write + Send>(
         let (to_writer, batches) = sync_channel::<Vec<Run>>(QUEUED);
         let writer = scope.spawn(move || write_runs(data, batches, kept, rejected, written));
         let mut splitter = Splitter::new(params, plan.coords.len(), plan.score.is_some(), to_writer);
-        let scanned = scan_loop(data, source, plan, release, |rows, names, kept_so_far| {
-            splitter.take(rows, names, kept_so_far);
+        let scanned = scan_loop(data, source, plan, release, |rows, names, scanned_so_far| {
+            splitter.take(rows, names, scanned_so_far);
         });
         let outcome = match &scanned {
             Ok((_, rows)) => splitter.finish(rows),
