@@ -175,6 +175,6 @@ def test_a_listed_coordinate_file_that_is_missing_is_named_as_listed(tmp_path):
     with pytest.raises(CryodedupError) as err:
         read_picks(job, project_dir=tmp_path)
     assert str(err.value) == (
-        f"{job / 'autopick.star'}: AutoPick/job004/Movies/m2_autopick.star (micrograph MotionCorr/job002/Movies/m 2.mrc) "
-        f"not found in {tmp_path}"
+        f"{job / 'autopick.star'}: AutoPick/job004/Movies/m2_autopick.star "
+        f"(micrograph MotionCorr/job002/Movies/m 2.mrc) not found in {tmp_path}"
     )

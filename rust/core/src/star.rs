@@ -818,7 +818,14 @@ fn scan_chunk(rows: &[u8], range: Range<usize>, table: &Table, request: &ScanReq
     let ScanRequest { number_cols, key_col, missing } = *request;
     let mut extent = Extent::default();
     let ncols = table.labels.len();
-    let mut scan = RowScan { numbers: vec![Vec::new(); number_cols.len()], ..Default::default() };
+    // Room for every line of the range at once (SIMD count): no vector grows row by row.
+    let lines = memchr::memchr_iter(b'\n', &rows[range.clone()]).count() + 1;
+    let mut scan = RowScan {
+        spans: Vec::with_capacity(lines),
+        numbers: (0..number_cols.len()).map(|_| Vec::with_capacity(lines)).collect(),
+        keys: Vec::with_capacity(if key_col.is_some() { lines } else { 0 }),
+        ..Default::default()
+    };
     let mut local_keys: HashMap<&[u8], u32> = HashMap::new();
     // Which requested number (if any) each column feeds.
     let mut slot = vec![usize::MAX; ncols];
