@@ -27,7 +27,7 @@ def dedup(
 def agreement_counts(
     groups: npt.NDArray[np.uint32],
     inputs: npt.NDArray[np.uint32],
-    masks: npt.NDArray[np.uint64],
+    masks: npt.NDArray[np.uint64] | None,
     keep: npt.NDArray[np.bool_] | None,
     n_groups: int,
     n_inputs: int,

@@ -42,8 +42,14 @@ def _pair_counts(
     return size, matched
 
 
+def picks_per_group(input_of: ArrayLike, groups: ArrayLike, n_groups: int, n_inputs: int) -> np.ndarray:
+    """The picks of each input on each group, shape (n_groups, n_inputs), in one pass of the core."""
+    size, _, _ = _agreement_counts(None, input_of, groups, None, n_groups, n_inputs)
+    return size
+
+
 def _agreement_counts(
-    confirmed_by: np.ndarray,
+    confirmed_by: np.ndarray | None,
     input_of: ArrayLike,
     groups: ArrayLike,
     keep: np.ndarray | None,
@@ -57,7 +63,7 @@ def _agreement_counts(
     size, matched, per_input = _core.agreement_counts(
         np.ascontiguousarray(groups, dtype=np.uint32),
         np.ascontiguousarray(input_of, dtype=np.uint32),
-        np.ascontiguousarray(confirmed_by, dtype=np.uint64),
+        None if confirmed_by is None else np.ascontiguousarray(confirmed_by, dtype=np.uint64),
         None if keep is None else np.ascontiguousarray(keep, dtype=bool),
         n_groups,
         n_inputs,

@@ -180,24 +180,28 @@ pub struct Agreement {
     pub per_input: Vec<[u64; 3]>,
 }
 
-/// The [`Agreement`] counts in one pass over the picks (`keep` None: nothing kept).
+/// The [`Agreement`] counts in one pass over the picks (`keep` None: nothing kept; `masks`
+/// None: only `size`, each pick confirmed by its own input alone).
 ///
-/// Groups must be below `n_groups` and inputs below `n_inputs` (at most [`MAX_MASK_INPUTS`]).
+/// Groups must be below `n_groups` and inputs below `n_inputs` (at most [`MAX_MASK_INPUTS`]
+/// with masks).
 pub fn agreement(
     groups: &[u32],
     inputs: &[u32],
-    masks: &[u64],
+    masks: Option<&[u64]>,
     keep: Option<&[bool]>,
     n_groups: usize,
     n_inputs: usize,
 ) -> Result<Agreement, DedupError> {
     let n = groups.len();
-    for (what, len) in [("inputs", inputs.len()), ("masks", masks.len()), ("keep", keep.map_or(n, <[bool]>::len))] {
+    let lengths =
+        [("inputs", inputs.len()), ("masks", masks.map_or(n, <[u64]>::len)), ("keep", keep.map_or(n, <[bool]>::len))];
+    for (what, len) in lengths {
         if len != n {
             return Err(DedupError::Length { what, expected: n, got: len });
         }
     }
-    if n_inputs > MAX_MASK_INPUTS as usize {
+    if masks.is_some() && n_inputs > MAX_MASK_INPUTS as usize {
         return Err(DedupError::InputOutOfRange { index: 0, limit: MAX_MASK_INPUTS });
     }
     if let Some(index) = inputs.iter().position(|&i| i as usize >= n_inputs) {
@@ -212,7 +216,8 @@ pub fn agreement(
         per_input: vec![[0; 3]; n_inputs],
     };
     for i in 0..n {
-        let (a, mask) = (inputs[i] as usize, masks[i]);
+        let a = inputs[i] as usize;
+        let mask = masks.map_or(1 << a, |m| m[i]);
         let cell = groups[i] as usize * n_inputs + a;
         counts.size[cell] += 1;
         let mut bits = mask;
@@ -253,13 +258,14 @@ mod tests {
         let inputs = [0, 0, 1, 1];
         let masks = [0b11, 0b01, 0b11, 0b10];
         let keep = [true, true, false, true];
-        let counts = agreement(&groups, &inputs, &masks, Some(&keep), 2, 2).unwrap();
+        let counts = agreement(&groups, &inputs, Some(&masks), Some(&keep), 2, 2).unwrap();
         assert_eq!(counts.size, vec![2, 1, 0, 1]);
         // (g, a, b): g0 a0 -> b0 2, b1 1; g0 a1 -> b0 1, b1 1; g1 a0 -> 0, 0; g1 a1 -> b0 0, b1 1
         assert_eq!(counts.matched, vec![2, 1, 1, 1, 0, 0, 0, 1]);
         assert_eq!(counts.per_input, vec![[1, 1, 1], [1, 1, 0]]);
-        assert!(agreement(&groups, &inputs, &masks, None, 1, 2).is_err());
-        assert!(agreement(&groups, &inputs, &masks, None, 2, 1).is_err());
+        assert_eq!(agreement(&groups, &inputs, None, None, 2, 2).unwrap().size, counts.size);
+        assert!(agreement(&groups, &inputs, Some(&masks), None, 1, 2).is_err());
+        assert!(agreement(&groups, &inputs, Some(&masks), None, 2, 1).is_err());
     }
 
     #[test]

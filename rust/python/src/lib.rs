@@ -285,7 +285,7 @@ fn write_pick_numbers(
 /// agreement_counts(groups, inputs, masks, keep, n_groups, n_inputs) -> (size, matched, per_input):
 /// the consensus report's counts in one pass (see cryodedup_core::consensus::agreement):
 /// size (n_groups, n_inputs), matched (n_groups, n_inputs, n_inputs) flattened, per_input
-/// (n_inputs, 3): confirmed, kept alone, kept confirmed. `keep` may be None.
+/// (n_inputs, 3): confirmed, kept alone, kept confirmed. `masks` and `keep` may be None.
 #[pyfunction]
 #[pyo3(signature = (groups, inputs, masks, keep, n_groups, n_inputs))]
 #[allow(clippy::type_complexity)]
@@ -293,12 +293,13 @@ fn agreement_counts<'py>(
     py: Python<'py>,
     groups: PyReadonlyArray1<'py, u32>,
     inputs: PyReadonlyArray1<'py, u32>,
-    masks: PyReadonlyArray1<'py, u64>,
+    masks: Option<PyReadonlyArray1<'py, u64>>,
     keep: Option<PyReadonlyArray1<'py, bool>>,
     n_groups: usize,
     n_inputs: usize,
 ) -> PyResult<(Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<u64>>)> {
-    let (groups, inputs, masks) = (groups.as_slice()?, inputs.as_slice()?, masks.as_slice()?);
+    let (groups, inputs) = (groups.as_slice()?, inputs.as_slice()?);
+    let masks = masks.as_ref().map(|m| m.as_slice()).transpose()?;
     let keep = keep.as_ref().map(|k| k.as_slice()).transpose()?;
     let counts =
         py.detach(|| consensus::agreement(groups, inputs, masks, keep, n_groups, n_inputs)).map_err(errors::dedup)?;
