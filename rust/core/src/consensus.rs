@@ -208,29 +208,33 @@ pub fn agreement(
         return Err(DedupError::InputOutOfRange { index, limit: n_inputs as u32 });
     }
     if let Some(index) = groups.iter().position(|&g| g as usize >= n_groups) {
-        return Err(DedupError::Length { what: "groups", expected: n_groups, got: index });
+        return Err(DedupError::GroupOutOfRange { index, limit: n_groups });
     }
     let mut counts = Agreement {
         size: vec![0; n_groups * n_inputs],
         matched: vec![0; n_groups * n_inputs * n_inputs],
         per_input: vec![[0; 3]; n_inputs],
     };
-    for i in 0..n {
-        let a = inputs[i] as usize;
-        let mask = masks.map_or(1 << a, |m| m[i]);
-        let cell = groups[i] as usize * n_inputs + a;
-        counts.size[cell] += 1;
-        let mut bits = mask;
-        while bits != 0 {
-            counts.matched[cell * n_inputs + bits.trailing_zeros() as usize] += 1;
-            bits &= bits - 1;
+    // One tight loop per count: the sizes alone are what the check for inputs apart asks.
+    for (&g, &a) in groups.iter().zip(inputs) {
+        counts.size[g as usize * n_inputs + a as usize] += 1;
+    }
+    if let Some(masks) = masks {
+        for ((&g, &a), &mask) in groups.iter().zip(inputs).zip(masks) {
+            let cell = g as usize * n_inputs + a as usize;
+            let mut bits = mask;
+            while bits != 0 {
+                counts.matched[cell * n_inputs + bits.trailing_zeros() as usize] += 1;
+                bits &= bits - 1;
+            }
+            counts.per_input[a as usize][0] += u64::from(mask.count_ones() >= 2);
         }
-        let confirmed = mask.count_ones() >= 2;
-        let kept = keep.is_some_and(|k| k[i]);
-        let tally = &mut counts.per_input[a];
-        tally[0] += confirmed as u64;
-        tally[1] += (kept && !confirmed) as u64;
-        tally[2] += (kept && confirmed) as u64;
+    }
+    if let Some(keep) = keep {
+        for (i, _) in keep.iter().enumerate().filter(|(_, &kept)| kept) {
+            let confirmed = masks.is_some_and(|m| m[i].count_ones() >= 2);
+            counts.per_input[inputs[i] as usize][1 + usize::from(confirmed)] += 1;
+        }
     }
     Ok(counts)
 }
