@@ -84,7 +84,8 @@ def _jaccard_of(size: np.ndarray, matched: np.ndarray) -> np.ndarray:
 
 
 def _as_lists(matrix: np.ndarray) -> list[list[float | None]]:
-    return [[None if np.isnan(v) else round(float(v), 4) for v in row] for row in matrix]
+    # Python floats (tolist): a summary has one matrix per micrograph, tens of thousands.
+    return [[None if v != v else round(v, 4) for v in row] for row in matrix.tolist()]
 
 
 def jaccard(confirmed_by: np.ndarray, input_of: np.ndarray, n_inputs: int) -> list[list[float | None]]:
