@@ -12,7 +12,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from cryodedup.cli import main
+from cryodedup.cli import main, numpy_huge_pages
 from helpers import star_text, write_star
 
 P31 = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup", "rlnAutopickFigureOfMerit"]
@@ -421,3 +421,15 @@ def test_a_rust_panic_after_a_signal_ends_the_run_as_the_signal(monkeypatch, cap
     monkeypatch.setattr(cli_module, "_signals_received", [])
     with pytest.raises(PanicException):  # without a signal, a panic is a bug and keeps its traceback
         cli_module.run_job(lambda: (_ for _ in ()).throw(PanicException("bug")))
+
+
+def test_a_run_asks_numpy_for_no_huge_pages(tmp_path, monkeypatch):
+    # Huge pages cost the kernel a compaction each once the page cache fills the memory
+    # (benches/RESULTS.md): a run turns them off for its process, unless the environment says.
+    monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+    numpy_huge_pages(True)
+    try:
+        CliRunner().invoke(main, ["particles", str(tmp_path / "missing.star"), "-o", str(tmp_path / "out")])
+        assert numpy_huge_pages(True) is False
+    finally:
+        numpy_huge_pages(True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from cryodedup.consensus import jaccard, jaccard_matrices, mean_agreement
+from cryodedup.consensus import consensus_report, jaccard, jaccard_matrices, mean_agreement
 from cryodedup.dedup import popcount
+from cryodedup.particle_set import ParticleSet
 
 
 def test_popcount():
@@ -42,3 +43,43 @@ def test_popcount_without_bitwise_count_counts_the_same(monkeypatch):
     expected = [bin(int(m)).count("1") for m in masks]
     monkeypatch.delattr(np, "bitwise_count", raising=False)
     assert popcount(masks).tolist() == expected
+
+
+def test_consensus_report_counts_match_brute_force():
+    # Random masks (own input's bit set) and decisions over 3 inputs on 5 micrographs: the per-input
+    # counts and per-micrograph Jaccard of the report against counts made pick by pick in Python.
+    rng = np.random.default_rng(7)
+    n, n_inputs, n_mics = 400, 3, 5
+    input_of = rng.integers(0, n_inputs, n).astype(np.uint32)
+    groups = rng.integers(0, n_mics, n).astype(np.uint32)
+    masks = (rng.integers(0, 2**n_inputs, n) | (1 << input_of.astype(np.int64))).astype(np.uint64)
+    keep = rng.random(n) < 0.6
+    particles = ParticleSet(
+        inputs=["a", "b", "c"],
+        input_of=input_of,
+        mic_names=[f"m{g}" for g in range(n_mics)],
+        groups=groups,
+        centres=np.zeros((n, 2)),
+        psize=np.ones(n),
+        pixel_sizes=[],
+        scores=None,
+        score_label=None,
+        higher_is_better=True,
+    )
+    report = consensus_report(particles, keep, masks, 2)
+    for k, entry in enumerate(report["per_input"]):
+        mine = [i for i in range(n) if input_of[i] == k]
+        confirmed = [i for i in mine if bin(int(masks[i])).count("1") >= 2]
+        assert entry["confirmed"] == len(confirmed)
+        assert entry["kept_confirmed"] == sum(bool(keep[i]) for i in confirmed)
+        assert entry["kept_alone"] == sum(bool(keep[i]) for i in mine) - entry["kept_confirmed"]
+    for g in range(n_mics):
+        for a in range(n_inputs):
+            for b in range(n_inputs):
+                size_a = sum(1 for i in range(n) if groups[i] == g and input_of[i] == a)
+                size_b = sum(1 for i in range(n) if groups[i] == g and input_of[i] == b)
+                m_ab = sum(1 for i in range(n) if groups[i] == g and input_of[i] == a and int(masks[i]) >> b & 1)
+                m_ba = sum(1 for i in range(n) if groups[i] == g and input_of[i] == b and int(masks[i]) >> a & 1)
+                shared = (m_ab + m_ba) / 2
+                want = round(shared / (size_a + size_b - shared), 4) if size_a + size_b - shared > 0 else None
+                assert report["jaccard_per_micrograph"][f"m{g}"][a][b] == want

@@ -373,3 +373,20 @@ def test_an_existing_output_folder_gets_its_files_one_by_one(tmp_path):
         assert temporary[target].parent == target.parent
         temporary[target].write_text("new")
     assert target.read_text() == "new" and (folder / "Movies" / "other.star").read_text() == "not ours"
+
+
+def test_temporary_names_as_text_match_the_paths(tmp_path):
+    # A picker job asks for tens of thousands of temporary names as text (no Path each):
+    # they must be the names the dict gives, for files in a new folder and beside the others.
+    job = tmp_path / "job"
+    inside = [str(job / "kept" / "Movies" / f"m{k}_autopick.star") for k in range(3)]
+    beside = job / "autopick_kept.star"
+    with AtomicOutputs([*inside, beside], folders=[job / "kept"]) as temporary:
+        texts = [temporary.text(p) for p in [*inside, str(beside)]]
+        assert texts[:3] == [str(job / f".kept.{os.getpid()}.tmp" / "Movies" / f"m{k}_autopick.star") for k in range(3)]
+        assert texts[3] == str(job / f".autopick_kept.star.{os.getpid()}.tmp")
+        assert texts == [str(temporary[Path(p)]) for p in [*inside, str(beside)]]
+        assert list(temporary) == [Path(p) for p in inside] + [beside]  # every output, in the order given
+        for final, text in zip([*inside, str(beside)], texts):
+            Path(text).write_text(Path(final).name)
+    assert [Path(p).read_text() for p in [*inside, str(beside)]] == [Path(p).name for p in [*inside, str(beside)]]

@@ -160,3 +160,21 @@ def test_real_relion4_list_in_a_project(tmp_path):
     np.testing.assert_array_equal(picks.centres[195], [462.817657, 203.188232])
     with pytest.raises(CryodedupError, match="not found from"):
         read_picks(listing)
+
+
+def test_a_listed_coordinate_file_that_is_missing_is_named_as_listed(tmp_path):
+    # RELION 4 list of two micrographs; the second one's file is missing (a quoted name in the list too).
+    job = tmp_path / "AutoPick/job004"
+    (job / "Movies").mkdir(parents=True)
+    (job / "Movies/m1_autopick.star").write_text(autopick_text([(1, 2, 0.5)]))
+    (job / "autopick.star").write_text(
+        "\ndata_coordinate_files\n\nloop_ \n_rlnMicrographName #1 \n_rlnMicrographCoordinates #2 \n"
+        "MotionCorr/job002/Movies/m1.mrc AutoPick/job004/Movies/m1_autopick.star \n"
+        "'MotionCorr/job002/Movies/m 2.mrc' AutoPick/job004/Movies/m2_autopick.star \n\n"
+    )
+    with pytest.raises(CryodedupError) as err:
+        read_picks(job, project_dir=tmp_path)
+    assert str(err.value) == (
+        f"{job / 'autopick.star'}: AutoPick/job004/Movies/m2_autopick.star "
+        f"(micrograph MotionCorr/job002/Movies/m 2.mrc) not found in {tmp_path}"
+    )

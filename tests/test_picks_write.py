@@ -3,13 +3,15 @@ loads with a valid location slot, and the picker's own format."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import starfile
 
 from cryodedup.errors import CryodedupError
 from cryodedup.picks import read_picks
-from cryodedup.picks.write import write_cryosparc, write_like_input, write_relion
+from cryodedup.picks.write import _path_text, write_cryosparc, write_like_input, write_relion
 from test_picks_cryolo import cbox_text
 from test_picks_relion import relion3_job
 
@@ -158,3 +160,23 @@ def test_more_files_than_the_map_limit_are_written(tmp_path):
         kept = (tmp_path / f"out/kept/m{k:05d}.box").read_text()
         rejected = (tmp_path / f"out/rejected/m{k:05d}.box").read_text()
         assert (kept, rejected) == (("", line) if k % 3 == 0 else (line, ""))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "out/kept/Movies/x_autopick.star",
+        "./out/kept/x.star",
+        "out/kept//Movies/x.star",
+        "out/./kept/x.star",
+        "out/kept/",
+        "out/kept/.",
+        "//out/x.star",
+        "/abs/out/kept/Movies/x.star",
+        "out/../kept/x.star",
+        ".",
+    ],
+)
+def test_output_names_are_spelt_as_paths_spell_them(text):
+    # The coordinate list names each file as str(Path(...)) did: the same bytes whatever the spelling.
+    assert _path_text(text) == str(Path(text))

@@ -24,6 +24,14 @@ def dedup(
     max_angle: float = 180.0,
     sym: str = "C1",
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64] | None, npt.NDArray[np.uint64] | None]: ...
+def agreement_counts(
+    groups: npt.NDArray[np.uint32],
+    inputs: npt.NDArray[np.uint32],
+    masks: npt.NDArray[np.uint64] | None,
+    keep: npt.NDArray[np.bool_] | None,
+    n_groups: int,
+    n_inputs: int,
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.uint64]]: ...
 def support_masks(
     groups: npt.NDArray[np.int64],
     coords: npt.NDArray[np.float64],

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .dedup import popcount
+from . import _core
 from .labels import distinct_labels
 from .particle_set import ParticleSet
 
@@ -38,14 +38,41 @@ def _pair_counts(
     confirmed_by: np.ndarray, input_of: ArrayLike, groups: ArrayLike, n_groups: int, n_inputs: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per group, the picks of each input (n_groups, n_inputs) and m(a, b) (n_groups, n_inputs, n_inputs)."""
-    cell = np.asarray(groups, dtype=np.int64) * n_inputs
-    cell += np.asarray(input_of)
-    size = np.bincount(cell, minlength=n_groups * n_inputs).reshape(n_groups, n_inputs).astype(np.float64)
-    matched = np.empty((n_groups, n_inputs, n_inputs))  # matched[g, a, b] = m(a, b) on group g
-    for b in range(n_inputs):
-        met = cell[(confirmed_by & np.uint64(1 << b)) != 0]  # the cells of the picks input b confirms
-        matched[:, :, b] = np.bincount(met, minlength=n_groups * n_inputs).reshape(n_groups, n_inputs)
+    size, matched, _ = _agreement_counts(confirmed_by, input_of, groups, None, n_groups, n_inputs)
     return size, matched
+
+
+def picks_per_group(input_of: ArrayLike, groups: ArrayLike, n_groups: int, n_inputs: int) -> np.ndarray:
+    """The picks of each input on each group, shape (n_groups, n_inputs), in one pass of the core."""
+    size, _, _ = _agreement_counts(None, input_of, groups, None, n_groups, n_inputs)
+    return size
+
+
+def _agreement_counts(
+    confirmed_by: np.ndarray | None,
+    input_of: ArrayLike,
+    groups: ArrayLike,
+    keep: np.ndarray | None,
+    n_groups: int,
+    n_inputs: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_pair_counts`, and per input its picks confirmed, kept alone and kept confirmed (n_inputs, 3).
+
+    One pass of the core over the picks (``keep`` None: nothing counted as kept).
+    """
+    size, matched, per_input = _core.agreement_counts(
+        np.ascontiguousarray(groups, dtype=np.uint32),
+        np.ascontiguousarray(input_of, dtype=np.uint32),
+        None if confirmed_by is None else np.ascontiguousarray(confirmed_by, dtype=np.uint64),
+        None if keep is None else np.ascontiguousarray(keep, dtype=bool),
+        n_groups,
+        n_inputs,
+    )
+    return (
+        size.reshape(n_groups, n_inputs).astype(np.float64),
+        matched.reshape(n_groups, n_inputs, n_inputs).astype(np.float64),
+        per_input.reshape(n_inputs, 3),
+    )
 
 
 def _jaccard_of(size: np.ndarray, matched: np.ndarray) -> np.ndarray:
@@ -57,7 +84,8 @@ def _jaccard_of(size: np.ndarray, matched: np.ndarray) -> np.ndarray:
 
 
 def _as_lists(matrix: np.ndarray) -> list[list[float | None]]:
-    return [[None if np.isnan(v) else round(float(v), 4) for v in row] for row in matrix]
+    # Python floats (tolist): a summary has one matrix per micrograph, tens of thousands.
+    return [[None if v != v else round(v, 4) for v in row] for row in matrix.tolist()]
 
 
 def jaccard(confirmed_by: np.ndarray, input_of: np.ndarray, n_inputs: int) -> list[list[float | None]]:
@@ -83,20 +111,14 @@ def consensus_report(particles: ParticleSet, keep: np.ndarray, confirmed_by: np.
     the inputs agree least.
     """
     n_inputs = len(particles.inputs)
-    confirmed = popcount(confirmed_by) >= 2
-    per_input = []
-    for k, name in enumerate(particles.inputs):
-        mine = particles.input_of == k
-        per_input.append(
-            {
-                "file": name,
-                "confirmed": int(np.count_nonzero(mine & confirmed)),
-                "kept_alone": int(np.count_nonzero(mine & keep & ~confirmed)),
-                "kept_confirmed": int(np.count_nonzero(mine & keep & confirmed)),
-            }
-        )
     n_mics = len(particles.mic_names)
-    size, matched = _pair_counts(confirmed_by, particles.input_of, particles.groups, n_mics, n_inputs)
+    size, matched, counts = _agreement_counts(
+        confirmed_by, particles.input_of, particles.groups, keep, n_mics, n_inputs
+    )
+    per_input = [
+        {"file": name, "confirmed": int(c), "kept_alone": int(alone), "kept_confirmed": int(both)}
+        for name, (c, alone, both) in zip(particles.inputs, counts)
+    ]
     per_mic = _jaccard_of(size, matched)
     overall = _jaccard_of(size.sum(axis=0, keepdims=True), matched.sum(axis=0, keepdims=True))[0]
     agreement = mean_agreement(per_mic)

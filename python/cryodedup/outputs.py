@@ -123,21 +123,27 @@ class AtomicOutputs:
         inputs: Iterable[StrPath] = (),
         folders: Iterable[StrPath] = (),
     ) -> None:
-        self.paths = [Path(p) for p in paths]
         pid = os.getpid()
         #: {final folder: temporary folder} of the new folders renamed whole.
         self.folders = {
             Path(f): Path(f).with_name(f".{Path(f).name}.{pid}.tmp") for f in folders if not os.path.lexists(f)
         }
         self._folder_prefixes = [(str(f) + os.sep, str(t) + os.sep) for f, t in self.folders.items()]
-        self.temporary: dict[Path, Path] = {}
         #: The outputs written under a temporary name beside them (not in a new folder).
         self._singly: list[Path] = []
-        #: The temporary files inside new folders, as text (a picker job has tens of thousands).
-        self._in_new_folders: list[str] = []
-        for p in self.paths:
-            if p not in self.temporary:
-                self.temporary[p] = self._temporary_name(p, pid)
+        #: The outputs inside new folders, as text (a picker job has tens of thousands).
+        in_new_folders: list[str] = []
+        singly_temporary: dict[Path, Path] = {}
+        texts = [os.fspath(p) for p in paths]
+        for text in texts:
+            # A picker job has tens of thousands of outputs: no Path for those in new folders.
+            if any(text.startswith(final) for final, _ in self._folder_prefixes):
+                in_new_folders.append(text)
+            elif Path(text) not in singly_temporary:
+                path = Path(text)
+                self._singly.append(path)
+                singly_temporary[path] = path.with_name(f".{path.name}.{pid}.tmp")
+        self.temporary = TemporaryNames(singly_temporary, self._folder_prefixes, in_new_folders, texts)
         singly = self._singly
         self.created = _make_folders(dict.fromkeys([p.parent for p in singly] + [f.parent for f in self.folders]))
         self.locks: list[_FolderLock] = []
@@ -152,18 +158,8 @@ class AtomicOutputs:
             _batches[-1].created += [folder for folder, created in self.created.items() if created]
             self.locks = []
 
-    def _temporary_name(self, path: Path, pid: int) -> Path:
-        # A picker job has tens of thousands of outputs: folders are looked up as strings.
-        text = str(path)
-        for final, temporary in self._folder_prefixes:
-            if text.startswith(final):
-                self._in_new_folders.append(temporary + text[len(final) :])
-                return Path(self._in_new_folders[-1])
-        self._singly.append(path)
-        return path.with_name(f".{path.name}.{pid}.tmp")
-
-    def __enter__(self) -> dict[Path, Path]:
-        for folder in dict.fromkeys(os.path.dirname(tmp) for tmp in self._in_new_folders):
+    def __enter__(self) -> TemporaryNames:
+        for folder in dict.fromkeys(os.path.dirname(tmp) for tmp in self.temporary.texts_in_new_folders()):
             try:
                 Path(folder).mkdir(parents=True, exist_ok=True)
             except OSError as err:
@@ -196,6 +192,75 @@ class AtomicOutputs:
         for folder, created in reversed(self.created.items()):
             if created:
                 _remove_if_empty(folder)
+
+
+class TemporaryNames(dict[Path, Path]):
+    """{final path: temporary path} of a run's outputs, a dict.
+
+    Outputs inside new folders (a picker job has tens of thousands) are kept as text until
+    they are asked for: :meth:`text` gives one's temporary name as text, without a Path.
+    """
+
+    def __init__(
+        self,
+        singly: dict[Path, Path],
+        folder_prefixes: list[tuple[str, str]],
+        in_new_folders: list[str],
+        order: list[str],
+    ) -> None:
+        super().__init__(singly)
+        self._prefixes = folder_prefixes  # (final folder + os.sep, temporary folder + os.sep)
+        self._pending = in_new_folders  # the final names in new folders not yet in the dict
+        self._order = order  # every final name as given, in order
+
+    def text(self, final: str) -> str:
+        """The temporary name of output ``final`` (given as text), as text."""
+        for folder, temporary in self._prefixes:
+            if final.startswith(folder):
+                return temporary + final[len(folder) :]
+        return str(self[Path(final)])
+
+    def texts_in_new_folders(self) -> list[str]:
+        """The temporary names, as text, of the outputs in new folders."""
+        filled = [str(tmp) for final, tmp in dict.items(self) if self._in_new_folder(str(final))]
+        return [self.text(final) for final in self._pending] + filled
+
+    def _in_new_folder(self, final: str) -> bool:
+        return any(final.startswith(folder) for folder, _ in self._prefixes)
+
+    def __missing__(self, final: StrPath) -> Path:
+        if self._in_new_folder(os.fspath(final)):
+            return Path(self.text(os.fspath(final)))
+        raise KeyError(final)
+
+    def _filled(self) -> TemporaryNames:
+        """Itself with every output in the dict (as Paths, in the order given), for the callers that go through all."""
+        if self._pending:
+            singly = dict(dict.items(self))
+            new = {Path(final): Path(self.text(final)) for final in self._pending}
+            dict.clear(self)
+            for final in map(Path, self._order):
+                dict.__setitem__(self, final, singly[final] if final in singly else new[final])
+            self._pending = []
+        return self
+
+    def __iter__(self) -> Iterator[Path]:
+        return dict.__iter__(self._filled())
+
+    def __len__(self) -> int:
+        return dict.__len__(self._filled())
+
+    def __contains__(self, final: object) -> bool:
+        return dict.__contains__(self._filled(), final)
+
+    def keys(self):  # noqa: D102 (dict's, filled first)
+        return dict.keys(self._filled())
+
+    def values(self):  # noqa: D102 (dict's, filled first)
+        return dict.values(self._filled())
+
+    def items(self):  # noqa: D102 (dict's, filled first)
+        return dict.items(self._filled())
 
 
 def _make_folders(folders: Iterable[Path]) -> dict[Path, bool]:

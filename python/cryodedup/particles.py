@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .audit import check_halfsets, halfset_audit, halfsets_by_micrograph, halfsets_report, symmetry_copies
-from .consensus import consensus_report
+from .consensus import consensus_report, picks_per_group
 from .dedup import MAX_INPUTS, dedup, dedup_and_support_masks, popcount
 from .dynamo_table import is_dynamo_table, read_dynamo_tables
 from .errors import CryodedupError
@@ -184,9 +184,8 @@ def warn_inputs_apart(particles: ParticleSet, warn: Warn) -> None:
     n_inputs = len(particles.inputs)
     if n_inputs < 2:
         return
-    # present[k, g]: input k has a pick on micrograph g (one pass, no sort of millions of ids)
-    present = np.zeros((n_inputs, len(particles.mic_names)), dtype=bool)
-    present[particles.input_of, particles.groups] = True
+    # present[k, g]: input k has a pick on micrograph g (one pass of the core, no sort of millions of ids)
+    present = picks_per_group(particles.input_of, particles.groups, len(particles.mic_names), n_inputs).T > 0
     inputs_on = present.sum(axis=0)
     for k in range(n_inputs):
         mine = present[k]

@@ -168,7 +168,9 @@ class StarFile:
             stripped = line.strip()
             if not stripped or stripped[0] in "#;":
                 continue
-            fields = [f for _, _, f in split_fields(line)]
+            # Without quotes the fields are the whitespace-separated words (a list of
+            # thousands of micrographs is read at each run).
+            fields = line.split() if '"' not in line and "'" not in line else [f for _, _, f in split_fields(line)]
             if len(fields) != len(labels):
                 raise CryodedupError(
                     f"{self.path}: line {block.first_row_line + k}: row has {len(fields)} fields, "

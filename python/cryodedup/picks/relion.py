@@ -78,14 +78,17 @@ def read_list(files: list[Path], source: str, namer: MicrographNamer, project_di
         return builder.build(None)
     root = _project_root(coordinate_files[0], path, project_dir)
     builder.notes.append(f"{path}: coordinate files read from {root}")
-    entries = []
-    for name, relative in zip(names, coordinate_files):
-        # Strings, not Path arithmetic, until the one Path per file: a job lists thousands.
-        file = relative if os.path.isabs(relative) else os.path.join(root, relative)
-        if not os.path.isfile(file):
-            raise CryodedupError(f"{path}: {relative} (micrograph {name}) not found in {root}")
-        entries.append((Path(file), name))
-    return _read_stars(entries, builder)
+    # Strings, not Path arithmetic, until the one Path per file: a job lists thousands.
+    listed = [relative if os.path.isabs(relative) else os.path.join(root, relative) for relative in coordinate_files]
+    try:
+        return _read_stars([(Path(file), name) for file, name in zip(listed, names)], builder)
+    except CryodedupError:
+        # A listed file that is missing is named as the list names it (looked for only now: a
+        # job lists thousands, and the reader fails on the first it cannot open).
+        for file, name, relative in zip(listed, names, coordinate_files):
+            if not os.path.isfile(file):
+                raise CryodedupError(f"{path}: {relative} (micrograph {name}) not found in {root}") from None
+        raise
 
 
 def read_coords_suffix(files: list[Path], source: str, namer: MicrographNamer, project_dir: Path | None) -> Picks:

@@ -89,18 +89,20 @@ def write_relion(
         micrographs = names, np.concatenate(mapped) if mapped else np.zeros(0, dtype=np.int64)
     names, mic = micrographs
     relative = [relative_coordinate_path(n) for n in names]
-    per_mic = {s: {n: Path(f"{outdir}/{s}/{r}") for n, r in zip(names, relative)} for s in SUBSETS}
+    # Text, not Paths: a job writes two files per micrograph, tens of thousands.
+    per_mic = {s: [_path_text(f"{outdir}/{s}/{r}") for r in relative] for s in SUBSETS}
     targets = {s: outdir / f"autopick_{s}.star" for s in SUBSETS}
-    clash = len({p for s in SUBSETS for p in per_mic[s].values()}) != 2 * len(names)
+    clash = len({p for s in SUBSETS for p in per_mic[s]}) != 2 * len(names)
     if clash:
         raise CryodedupError(f"{outdir}: two micrographs would share one coordinate file name; their names clash")
     header, copy_rows = _relion_header(inputs)
-    paths = list(targets.values()) + [p for s in SUBSETS for p in per_mic[s].values()]
+    paths: list[StrPath] = [*targets.values(), *per_mic["kept"], *per_mic["rejected"]]
     sources = [f.path for p in inputs for f in p.files]
     folders = [outdir / s for s in SUBSETS]
     with AtomicOutputs(paths, force=force, inputs=sources, folders=folders) as tmp:
         # Output k < len(names): the kept file of micrograph k; the rejected files follow.
-        outputs = [(str(tmp[per_mic[s][n]]), header.encode(), b"\n") for s in SUBSETS for n in names]
+        head = header.encode()
+        outputs = [(tmp.text(path), head, b"\n") for s in SUBSETS for path in per_mic[s]]
         target = np.where(keep_all, 0, len(names))  # one new array: the rejected files follow the kept
         target += mic
         if copy_rows:
@@ -110,7 +112,7 @@ def write_relion(
         for subset in SUBSETS:
             listing = "\n# version 30001\n\ndata_coordinate_files\n\nloop_ \n_rlnMicrographName #1 \n"
             listing += "_rlnMicrographCoordinates #2 \n"
-            listing += "".join(f"{_quote(n)} {_quote(str(per_mic[subset][n]))} \n" for n in names) + "\n"
+            listing += "".join(f"{_quote(n)} {_quote(p)} \n" for n, p in zip(names, per_mic[subset])) + "\n"
             tmp[targets[subset]].write_text(listing)
     return targets
 
@@ -169,6 +171,12 @@ def _write_number_rows(values: np.ndarray, outputs: list[tuple[str, bytes, bytes
 
 
 _SPACE = re.compile(r"\s")
+
+
+def _path_text(text: str) -> str:
+    """``str(Path(text))``, without making a Path when ``text`` is spelt as Path spells it."""
+    odd = "//" in text or "/./" in text or text.startswith("./") or text.endswith(("/", "/."))
+    return str(Path(text)) if odd else text
 
 
 def _quote(text: str) -> str:

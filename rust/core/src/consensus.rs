@@ -166,6 +166,79 @@ pub(crate) fn masks_of_points<const D: usize>(
     }
 }
 
+/// What the consensus report counts, from the support masks: per group, the picks of each
+/// input and how many of them each input confirms; per input, its picks confirmed by another
+/// input, and of its kept picks those alone and those confirmed.
+#[derive(Debug, PartialEq)]
+pub struct Agreement {
+    /// `size[g * n_inputs + a]`: the picks of input `a` on group `g`.
+    pub size: Vec<u64>,
+    /// `matched[(g * n_inputs + a) * n_inputs + b]`: the picks of input `a` on group `g` that
+    /// input `b` confirms (bit `b` of their mask set).
+    pub matched: Vec<u64>,
+    /// Per input: (picks confirmed by another input, kept alone, kept confirmed).
+    pub per_input: Vec<[u64; 3]>,
+}
+
+/// The [`Agreement`] counts in one pass over the picks (`keep` None: nothing kept; `masks`
+/// None: only `size`, each pick confirmed by its own input alone).
+///
+/// Groups must be below `n_groups` and inputs below `n_inputs` (at most [`MAX_MASK_INPUTS`]
+/// with masks).
+pub fn agreement(
+    groups: &[u32],
+    inputs: &[u32],
+    masks: Option<&[u64]>,
+    keep: Option<&[bool]>,
+    n_groups: usize,
+    n_inputs: usize,
+) -> Result<Agreement, DedupError> {
+    let n = groups.len();
+    let lengths =
+        [("inputs", inputs.len()), ("masks", masks.map_or(n, <[u64]>::len)), ("keep", keep.map_or(n, <[bool]>::len))];
+    for (what, len) in lengths {
+        if len != n {
+            return Err(DedupError::Length { what, expected: n, got: len });
+        }
+    }
+    if masks.is_some() && n_inputs > MAX_MASK_INPUTS as usize {
+        return Err(DedupError::InputOutOfRange { index: 0, limit: MAX_MASK_INPUTS });
+    }
+    if let Some(index) = inputs.iter().position(|&i| i as usize >= n_inputs) {
+        return Err(DedupError::InputOutOfRange { index, limit: n_inputs as u32 });
+    }
+    if let Some(index) = groups.iter().position(|&g| g as usize >= n_groups) {
+        return Err(DedupError::GroupOutOfRange { index, limit: n_groups });
+    }
+    let mut counts = Agreement {
+        size: vec![0; n_groups * n_inputs],
+        matched: vec![0; n_groups * n_inputs * n_inputs],
+        per_input: vec![[0; 3]; n_inputs],
+    };
+    // One tight loop per count: the sizes alone are what the check for inputs apart asks.
+    for (&g, &a) in groups.iter().zip(inputs) {
+        counts.size[g as usize * n_inputs + a as usize] += 1;
+    }
+    if let Some(masks) = masks {
+        for ((&g, &a), &mask) in groups.iter().zip(inputs).zip(masks) {
+            let cell = g as usize * n_inputs + a as usize;
+            let mut bits = mask;
+            while bits != 0 {
+                counts.matched[cell * n_inputs + bits.trailing_zeros() as usize] += 1;
+                bits &= bits - 1;
+            }
+            counts.per_input[a as usize][0] += u64::from(mask.count_ones() >= 2);
+        }
+    }
+    if let Some(keep) = keep {
+        for (i, _) in keep.iter().enumerate().filter(|(_, &kept)| kept) {
+            let confirmed = masks.is_some_and(|m| m[i].count_ones() >= 2);
+            counts.per_input[inputs[i] as usize][1 + usize::from(confirmed)] += 1;
+        }
+    }
+    Ok(counts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +252,24 @@ mod tests {
         min_dist: f64,
     ) -> Result<Vec<u32>, DedupError> {
         Ok(support_masks(groups, coords, dim, inputs, min_dist)?.iter().map(|m| m.count_ones()).collect())
+    }
+
+    #[test]
+    fn agreement_counts_hand_worked() {
+        // Group 0: input 0 picks twice (one confirmed by input 1), input 1 once (confirmed by 0);
+        // group 1: input 1 alone. Masks include each pick's own input.
+        let groups = [0, 0, 0, 1];
+        let inputs = [0, 0, 1, 1];
+        let masks = [0b11, 0b01, 0b11, 0b10];
+        let keep = [true, true, false, true];
+        let counts = agreement(&groups, &inputs, Some(&masks), Some(&keep), 2, 2).unwrap();
+        assert_eq!(counts.size, vec![2, 1, 0, 1]);
+        // (g, a, b): g0 a0 -> b0 2, b1 1; g0 a1 -> b0 1, b1 1; g1 a0 -> 0, 0; g1 a1 -> b0 0, b1 1
+        assert_eq!(counts.matched, vec![2, 1, 1, 1, 0, 0, 0, 1]);
+        assert_eq!(counts.per_input, vec![[1, 1, 1], [1, 1, 0]]);
+        assert_eq!(agreement(&groups, &inputs, None, None, 2, 2).unwrap().size, counts.size);
+        assert!(agreement(&groups, &inputs, Some(&masks), None, 1, 2).is_err());
+        assert!(agreement(&groups, &inputs, Some(&masks), None, 2, 1).is_err());
     }
 
     #[test]

@@ -46,6 +46,7 @@ pub enum DedupError {
     TooMany(usize),
     InputOutOfRange { index: usize, limit: u32 },
     NonFinitePose { index: usize },
+    GroupOutOfRange { index: usize, limit: usize },
 }
 
 impl fmt::Display for DedupError {
@@ -61,6 +62,9 @@ impl fmt::Display for DedupError {
             }
             DedupError::TooMany(n) => write!(f, "{n} particles is more than the 2^32 - 1 supported"),
             DedupError::NonFinitePose { index } => write!(f, "particle {index} has an angle that is NaN or infinite"),
+            DedupError::GroupOutOfRange { index, limit } => {
+                write!(f, "particle {index} belongs to a group numbered {limit} or more ({limit} groups)")
+            }
             DedupError::InputOutOfRange { index, limit } => {
                 write!(f, "particle {index} belongs to an input numbered {limit} or more (at most {limit} inputs)")
             }

@@ -75,11 +75,13 @@ impl<const D: usize> Grid<D> {
     /// The column or row of coordinate `v` along axis `k`, clamped into the grid.
     fn index(&self, v: f64, k: usize) -> usize {
         let last = if k == 0 { self.nx - 1 } else { self.ny - 1 };
-        let i = ((v - self.origin[k]) / self.cell).floor();
-        if i <= 0.0 {
-            0
-        } else {
+        // Above 0 the cast truncates as floor would (no call to floor: it is a library call
+        // without SSE4.1); NaN, 0 and below give cell 0.
+        let i = (v - self.origin[k]) / self.cell;
+        if i > 0.0 {
             (i as usize).min(last)
+        } else {
+            0
         }
     }
 

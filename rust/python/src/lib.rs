@@ -283,6 +283,31 @@ fn write_pick_numbers(
     py.detach(|| picks::write_outputs(&outputs, target, &rows)).map_err(errors::picks)
 }
 
+/// agreement_counts(groups, inputs, masks, keep, n_groups, n_inputs) -> (size, matched, per_input):
+/// the consensus report's counts in one pass (see cryodedup_core::consensus::agreement):
+/// size (n_groups, n_inputs), matched (n_groups, n_inputs, n_inputs) flattened, per_input
+/// (n_inputs, 3): confirmed, kept alone, kept confirmed. `masks` and `keep` may be None.
+#[pyfunction]
+#[pyo3(signature = (groups, inputs, masks, keep, n_groups, n_inputs))]
+#[allow(clippy::type_complexity)]
+fn agreement_counts<'py>(
+    py: Python<'py>,
+    groups: PyReadonlyArray1<'py, u32>,
+    inputs: PyReadonlyArray1<'py, u32>,
+    masks: Option<PyReadonlyArray1<'py, u64>>,
+    keep: Option<PyReadonlyArray1<'py, bool>>,
+    n_groups: usize,
+    n_inputs: usize,
+) -> PyResult<(Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<u64>>)> {
+    let (groups, inputs) = (groups.as_slice()?, inputs.as_slice()?);
+    let masks = masks.as_ref().map(|m| m.as_slice()).transpose()?;
+    let keep = keep.as_ref().map(|k| k.as_slice()).transpose()?;
+    let counts =
+        py.detach(|| consensus::agreement(groups, inputs, masks, keep, n_groups, n_inputs)).map_err(errors::dedup)?;
+    let per_input: Vec<u64> = counts.per_input.iter().flatten().copied().collect();
+    Ok((counts.size.into_pyarray(py), counts.matched.into_pyarray(py), per_input.into_pyarray(py)))
+}
+
 /// support_masks(groups, coords, inputs, min_dist) -> masks: for each pick, bit k set when
 /// input k has a pick within min_dist on the same micrograph (inputs below 64).
 #[pyfunction]
@@ -1148,6 +1173,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(dedup, m)?)?;
     m.add_function(wrap_pyfunction!(support_masks, m)?)?;
+    m.add_function(wrap_pyfunction!(agreement_counts, m)?)?;
     m.add_function(wrap_pyfunction!(bin_image, m)?)?;
     m.add_function(wrap_pyfunction!(read_pick_files, m)?)?;
     m.add_function(wrap_pyfunction!(write_pick_rows, m)?)?;
