@@ -268,7 +268,11 @@ def test_sigterm_while_writing_removes_the_temporary_files_and_exits_143(tmp_pat
     command = [sys.executable, "-m", "cryodedup.cli", "particles", str(source), "-o", str(out), "--score", "none"]
     run = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (out.is_dir() and any(out.glob(".*.tmp"))):
+
+    def writing() -> bool:  # the one pass's outputs (written while the rows are read), or the writer's
+        return out.is_dir() and any(p.suffix in (".scratch", ".tmp") for p in out.glob(".*"))
+
+    while time.monotonic() < deadline and not writing():
         time.sleep(0.005)
         if run.poll() is not None:
             pytest.skip("the run ended before it wrote: the machine is too fast for this test")
@@ -390,3 +394,18 @@ def test_temporary_names_as_text_match_the_paths(tmp_path):
         for final, text in zip([*inside, str(beside)], texts):
             Path(text).write_text(Path(final).name)
     assert [Path(p).read_text() for p in [*inside, str(beside)]] == [Path(p).name for p in [*inside, str(beside)]]
+
+
+def test_a_signal_as_the_outputs_are_handed_to_the_batch_leaves_no_file(tmp_path, monkeypatch):
+    # A signal raised in AtomicOutputs.__exit__ before the batch holds the renames (the particle
+    # job's one pass makes its outputs just before that): the batch could not remove the files.
+    class Interrupted(list):
+        def __iadd__(self, other):
+            raise KeyboardInterrupt
+
+    from cryodedup import outputs
+
+    with pytest.raises(KeyboardInterrupt), outputs.output_batch(), AtomicOutputs([tmp_path / "out" / "a.star"]) as tmp:
+        tmp[tmp_path / "out" / "a.star"].write_text("rows\n")
+        monkeypatch.setattr(outputs._batches[-1], "renames", Interrupted())
+    assert not (tmp_path / "out").exists()

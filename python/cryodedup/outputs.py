@@ -174,12 +174,16 @@ class AtomicOutputs:
             if isinstance(exc, OSError) and not isinstance(exc, CryodedupError):
                 raise write_error(exc, self.temporary) from None
             return
-        # The folders first: a list file that names their files appears after them.
-        renames = [(tmp, final) for final, tmp in self.folders.items() if tmp.is_dir()]
-        renames += [(self.temporary[final], final) for final in self._singly]
-        if _batches:
-            _batches[-1].renames += renames
-            return
+        try:
+            # The folders first: a list file that names their files appears after them.
+            renames = [(tmp, final) for final, tmp in self.folders.items() if tmp.is_dir()]
+            renames += [(self.temporary[final], final) for final in self._singly]
+            if _batches:
+                _batches[-1].renames += renames
+                return
+        except BaseException:  # a signal before the batch holds the renames: it could not remove the files
+            self._give_up()
+            raise
         try:
             _rename_all(renames)
         finally:
