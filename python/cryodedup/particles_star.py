@@ -538,6 +538,11 @@ def _particle_header(part: ParticleStar, labels: list[str]) -> bytes:
     return "".join(lines).encode("utf-8", errors="surrogateescape")
 
 
+def _header(part: ParticleStar, labels: list[str]) -> bytes:
+    """The output of one input up to its first particle row: its blocks before the particles, as they are."""
+    return part.star.read_bytes(0, part.block.start) + _particle_header(part, labels)
+
+
 def _merge_optics(parts: list[ParticleStar], labels: list[str]) -> _Merge:
     """The merged output's header and footer.
 
@@ -549,9 +554,9 @@ def _merge_optics(parts: list[ParticleStar], labels: list[str]) -> _Merge:
     """
     base = parts[0]
     suffix = base.star.read_bytes(base.block.rows_end, base.star.size)
-    particle_header = _particle_header(base, labels)
     if base.optics is None or len(parts) == 1:
-        return _Merge(base.star.read_bytes(0, base.block.start) + particle_header, suffix, [None] * len(parts))
+        return _Merge(_header(base, labels), suffix, [None] * len(parts))
+    particle_header = _particle_header(base, labels)
     optics_labels = base.optics.labels
     g_col = optics_labels.index("rlnOpticsGroup")
     n_col = optics_labels.index("rlnOpticsGroupName") if "rlnOpticsGroupName" in optics_labels else None
@@ -696,7 +701,7 @@ def _start_split(
     files = scratch_files([outdir / KEPT_NAME, outdir / REJECTED_NAME])
     if files is None:
         return None
-    header = part.star.read_bytes(0, part.block.start) + _particle_header(part, labels)
+    header = _header(part, labels)
     try:
         for scratch in files.values():
             Path(scratch).write_bytes(header)

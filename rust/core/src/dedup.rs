@@ -99,7 +99,7 @@ pub fn dedup<G: GroupId>(
     scores: Option<&[f64]>,
     params: &DedupParams,
 ) -> Result<DedupResult, DedupError> {
-    Ok(dedup_with_masks(groups, coords, dim, scores, None, params)?.0)
+    dedup_slice(0, groups, coords, dim, scores, params)
 }
 
 /// [`dedup_with_masks`] for filament segments: two particles with the same non-zero `tubes`
@@ -150,11 +150,7 @@ pub fn dedup_full<G: GroupId>(
     params: &DedupParams,
 ) -> Result<(DedupResult, Option<Vec<u64>>), DedupError> {
     validate(groups, coords, dim, scores, inputs, pose, params)?;
-    let input = Input { coords, scores, inputs, tubes, params, pose, first_index: 0 };
-    Ok(match dim {
-        2 => run::<2, G>(groups, &input),
-        _ => run::<3, G>(groups, &input),
-    })
+    Ok(run_in(dim, groups, &Input { coords, scores, inputs, tubes, params, pose, first_index: 0 }))
 }
 
 /// [`dedup`] of particles `first_index..first_index + groups.len()` of a larger set, whose
@@ -170,11 +166,15 @@ pub fn dedup_slice<G: GroupId>(
     params: &DedupParams,
 ) -> Result<DedupResult, DedupError> {
     validate(groups, coords, dim, scores, None, None, params)?;
-    let input = Input { coords, scores, inputs: None, tubes: None, params, pose: None, first_index };
-    Ok(match dim {
-        2 => run::<2, G>(groups, &input).0,
-        _ => run::<3, G>(groups, &input).0,
-    })
+    Ok(run_in(dim, groups, &Input { coords, scores, inputs: None, tubes: None, params, pose: None, first_index }).0)
+}
+
+/// [`run`] for points of `dim` (2 or 3, validated) coordinates.
+fn run_in<G: GroupId>(dim: usize, groups: &[G], input: &Input) -> (DedupResult, Option<Vec<u64>>) {
+    match dim {
+        2 => run::<2, G>(groups, input),
+        _ => run::<3, G>(groups, input),
+    }
 }
 
 /// Checks the arrays' lengths and values and the parameters.
