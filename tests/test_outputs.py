@@ -409,3 +409,21 @@ def test_a_signal_as_the_outputs_are_handed_to_the_batch_leaves_no_file(tmp_path
         tmp[tmp_path / "out" / "a.star"].write_text("rows\n")
         monkeypatch.setattr(outputs._batches[-1], "renames", Interrupted())
     assert not (tmp_path / "out").exists()
+
+
+def test_a_signal_while_scratch_files_are_set_up_leaves_nothing(tmp_path, monkeypatch):
+    # The particle job's one pass sets up its scratch files right after opening its input, where
+    # a user's Ctrl-C often lands: the batch must know the folder and lock before the signal acts.
+    from cryodedup import outputs
+
+    made_folders = outputs._make_folders
+
+    def make_then_interrupt(folders):
+        made = made_folders(folders)
+        os.kill(os.getpid(), signal.SIGINT)
+        return made
+
+    monkeypatch.setattr(outputs, "_make_folders", make_then_interrupt)
+    with pytest.raises(KeyboardInterrupt), outputs.output_batch():
+        outputs.scratch_files([tmp_path / "out" / "a.star"])
+    assert not (tmp_path / "out").exists()

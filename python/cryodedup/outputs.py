@@ -79,11 +79,14 @@ def scratch_files(paths: Iterable[Path]) -> dict[Path, Path] | None:
         return None
     batch = _batches[-1]
     paths = list(paths)
-    created = _make_folders(dict.fromkeys(p.parent for p in paths))
-    batch.created += [folder for folder, made in created.items() if made]
-    batch.locks += [_FolderLock.take(folder) for folder in _topmost(created)]
     scratch = {p: p.with_name(f".{p.name}.{os.getpid()}.scratch") for p in paths}
-    batch.scratch += scratch.values()
+    # A signal waits until the batch knows each folder, lock and file (the job is often
+    # stopped here, as its input has just been opened): else they would stay behind.
+    with _signals_deferred():
+        created = _make_folders(dict.fromkeys(p.parent for p in paths))
+        batch.created += [folder for folder, made in created.items() if made]
+        batch.locks += [_FolderLock.take(folder) for folder in _topmost(created)]
+        batch.scratch += scratch.values()
     return scratch
 
 
