@@ -424,6 +424,11 @@ def test_a_signal_while_scratch_files_are_set_up_leaves_nothing(tmp_path, monkey
         return made
 
     monkeypatch.setattr(outputs, "_make_folders", make_then_interrupt)
-    with pytest.raises(KeyboardInterrupt), outputs.output_batch():
-        outputs.scratch_files([tmp_path / "out" / "a.star"])
+    # Python's own handler: a run in the background (as CI's) starts with SIGINT ignored.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), outputs.output_batch():
+            outputs.scratch_files([tmp_path / "out" / "a.star"])
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert not (tmp_path / "out").exists()
