@@ -239,6 +239,15 @@ def inputs_and_outdir(outdir_help: str, folders: bool = False) -> Callable[[Call
     return apply
 
 
+def print_json(summary: dict) -> None:
+    """The summary on stdout as one line of JSON.
+
+    One line, not indented: Python's indenting encoder is pure Python, 0.1 s for the
+    40,000 per-micrograph values of a 10M-pick consensus (``jq`` indents it for reading).
+    """
+    print(json.dumps(summary))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cryodedup")
 def main() -> None:
@@ -506,7 +515,7 @@ def run_particle_job(
         rows.append(("Micrograph images", summary["micrograph_images"]))
     report.table(title, rows)
     if as_json:
-        print(json.dumps(summary, indent=2))
+        print_json(summary)
 
 
 @main.command()
@@ -779,7 +788,7 @@ def micrographs(
     else:
         report.table("cryodedup micrographs", micrograph_summary_rows(s))
     if as_json:
-        print(json.dumps(s, indent=2))
+        print_json(s)
 
 
 def micrograph_summary_rows(s: dict) -> list[tuple[str, str]]:
@@ -865,7 +874,7 @@ def micrographs_merge(
     )
     report.table("cryodedup micrographs-merge", micrograph_summary_rows(s))
     if as_json:
-        print(json.dumps(s, indent=2))
+        print_json(s)
 
 
 if __name__ == "__main__":  # pragma: no cover
