@@ -8,12 +8,15 @@ file format, and nothing in a format module knows how the decision is made.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+from .outputs import StrPath
 
 #: Receives each warning for the user, as one line.
 Warn = Callable[[str], None]
@@ -84,7 +87,7 @@ class ParticleSet:
         Direction of the score.
     shift : str
         The origin or shift used (``none`` when none).
-    read_files : list of Path
+    read_files : list of str or Path
         Every file read, so that no output overwrites one.
     writer : SubsetWriter or None
         Writes kept and rejected (None for data in memory).
@@ -126,7 +129,7 @@ class ParticleSet:
     score_label: str | None
     higher_is_better: bool
     shift: str = "none"
-    read_files: list[Path] = field(default_factory=list)
+    read_files: Sequence[StrPath] = field(default_factory=list)
     writer: SubsetWriter | None = None
     mic_shapes: dict[int, tuple[int, int]] = field(default_factory=dict)
     summary: dict = field(default_factory=dict)

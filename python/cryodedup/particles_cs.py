@@ -348,8 +348,9 @@ def read_cs_files(
     names = [str(g.path) for g in particles.groups]
     found = read_group(group, options, warn, names, particles.input_of)
     # Every file read, the files a .csg names included: none may be overwritten by an output.
-    found.read_files = [Path(p) for p in inputs] + [cs.path for g in particles.inputs for cs in g.files if cs.path]
-    found.writer = CsWriter(group, Path(outdir), found.read_files)
+    read_files = [Path(p) for p in inputs] + [cs.path for g in particles.inputs for cs in g.files if cs.path]
+    found.read_files = read_files
+    found.writer = CsWriter(group, Path(outdir), read_files)
     found.summary.update(
         {
             "input_files": [{"file": str(g.path), "particles": len(g)} for g in particles.inputs],

@@ -81,7 +81,7 @@ def read_list(files: list[Path], source: str, namer: MicrographNamer, project_di
     # Strings, not Path arithmetic, until the one Path per file: a job lists thousands.
     listed = [relative if os.path.isabs(relative) else os.path.join(root, relative) for relative in coordinate_files]
     try:
-        return _read_stars([(Path(file), name) for file, name in zip(listed, names)], builder)
+        return _read_stars(list(zip(listed, names)), builder)
     except CryodedupError:
         # A listed file that is missing is named as the list names it (looked for only now: a
         # job lists thousands, and the reader fails on the first it cannot open).
@@ -112,7 +112,7 @@ def read_coords_suffix(files: list[Path], source: str, namer: MicrographNamer, p
     for name in micrograph_names(mic_star):
         file = job / relative_coordinate_path(name, suffix)
         if file.is_file():
-            entries.append((file, name))
+            entries.append((str(file), name))
     if not entries:
         raise CryodedupError(
             f"{path}: none of the micrographs of {mic_star} has a coordinate file in {job} "
@@ -127,10 +127,10 @@ def read_coordinate_stars(files: list[Path], source: str, namer: MicrographNamer
     These are ``*_autopick.star``, ``*_manualpick.star`` and crYOLO's ``.star``.
     """
     builder = PicksBuilder(source, "relion", namer)
-    return _read_stars([(f, stem(f)) for f in files], builder)
+    return _read_stars([(str(f), stem(f)) for f in files], builder)
 
 
-def _read_stars(entries: list[tuple[Path, str]], builder: PicksBuilder) -> Picks:
+def _read_stars(entries: list[tuple[str, str]], builder: PicksBuilder) -> Picks:
     files = [file for file, _ in entries]
     tables = read_tables(files, "star", ["rlnCoordinateX"], ["rlnCoordinateX", "rlnCoordinateY", SCORE])
     first = len(builder.files)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 
@@ -141,7 +142,7 @@ def _copy_rows(inputs: list[Picks], outputs: list[tuple[str, bytes, bytes]], tar
 
     Output ``j`` gets the input rows ``i`` for which ``target[i]`` is ``j``.
     """
-    sources = [str(f.path) for p in inputs for f in p.files]
+    sources = [f.path for p in inputs for f in p.files]
     offsets = np.cumsum([0] + [len(p.files) for p in inputs])[:-1]
     # Each input's arrays go to the core as they are (it takes them end to end): millions of
     # rows are not concatenated; only the file indices of the inputs after the first are shifted.
@@ -281,7 +282,7 @@ def write_like_input(picks: Picks, keep: ArrayLike, outdir: StrPath, *, force: b
     """
     outdir = Path(outdir)
     (mask,) = _split([picks], keep)
-    names = [f.path.name for f in picks.files]
+    names = [os.path.basename(f.path) for f in picks.files]
     if len(set(names)) != len(names):
         raise CryodedupError(f"{picks.source}: two input files share a file name; outputs would overwrite each other")
     targets = {s: [outdir / s / n for n in names] for s in SUBSETS}
@@ -312,7 +313,7 @@ def _write_info_json(picks: Picks, mask: np.ndarray, targets: dict[str, list[Pat
     for subset, take in zip(SUBSETS, (True, False)):
         chosen = mask == take
         for k, (file, target) in enumerate(zip(picks.files, targets[subset])):
-            info = json.loads(file.path.read_text(errors="replace"))
+            info = json.loads(Path(file.path).read_text(errors="replace"))
             places = picks.row_start[chosen & (picks.file_of_pick == k)]
             info["boxes"] = [info["boxes"][int(i)] for i in places]
             tmp[target].write_text(json.dumps(info, indent=1))
