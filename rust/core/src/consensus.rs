@@ -180,6 +180,57 @@ pub struct Agreement {
     pub per_input: Vec<[u64; 3]>,
 }
 
+impl Agreement {
+    fn zeros(n_groups: usize, n_inputs: usize) -> Agreement {
+        Agreement {
+            size: vec![0; n_groups * n_inputs],
+            matched: vec![0; n_groups * n_inputs * n_inputs],
+            per_input: vec![[0; 3]; n_inputs],
+        }
+    }
+
+    /// Counts the picks `picks` (see [`agreement`]).
+    fn add(
+        &mut self,
+        picks: std::ops::Range<usize>,
+        groups: &[u32],
+        inputs: &[u32],
+        masks: Option<&[u64]>,
+        keep: Option<&[bool]>,
+    ) {
+        let n_inputs = self.per_input.len();
+        for i in picks {
+            let (g, a) = (groups[i] as usize, inputs[i] as usize);
+            let cell = g * n_inputs + a;
+            self.size[cell] += 1;
+            // Without masks a pick is confirmed by its own input alone.
+            let mask = masks.map_or(1 << a, |m| m[i]);
+            let confirmed = mask.count_ones() >= 2;
+            if masks.is_some() {
+                let mut bits = mask;
+                while bits != 0 {
+                    self.matched[cell * n_inputs + bits.trailing_zeros() as usize] += 1;
+                    bits &= bits - 1;
+                }
+                self.per_input[a][0] += u64::from(confirmed);
+            }
+            if keep.is_some_and(|k| k[i]) {
+                self.per_input[a][1 + usize::from(confirmed)] += 1;
+            }
+        }
+    }
+
+    fn sum(mut self, other: Agreement) -> Agreement {
+        let add = |mine: &mut [u64], theirs: &[u64]| mine.iter_mut().zip(theirs).for_each(|(m, t)| *m += t);
+        add(&mut self.size, &other.size);
+        add(&mut self.matched, &other.matched);
+        for (mine, theirs) in self.per_input.iter_mut().zip(&other.per_input) {
+            add(mine, theirs);
+        }
+        self
+    }
+}
+
 /// The [`Agreement`] counts in one pass over the picks (`keep` None: nothing kept; `masks`
 /// None: only `size`, each pick confirmed by its own input alone).
 ///
@@ -210,32 +261,20 @@ pub fn agreement(
     if let Some(index) = groups.iter().position(|&g| g as usize >= n_groups) {
         return Err(DedupError::GroupOutOfRange { index, limit: n_groups });
     }
-    let mut counts = Agreement {
-        size: vec![0; n_groups * n_inputs],
-        matched: vec![0; n_groups * n_inputs * n_inputs],
-        per_input: vec![[0; 3]; n_inputs],
-    };
-    // One tight loop per count: the sizes alone are what the check for inputs apart asks.
-    for (&g, &a) in groups.iter().zip(inputs) {
-        counts.size[g as usize * n_inputs + a as usize] += 1;
-    }
-    if let Some(masks) = masks {
-        for ((&g, &a), &mask) in groups.iter().zip(inputs).zip(masks) {
-            let cell = g as usize * n_inputs + a as usize;
-            let mut bits = mask;
-            while bits != 0 {
-                counts.matched[cell * n_inputs + bits.trailing_zeros() as usize] += 1;
-                bits &= bits - 1;
-            }
-            counts.per_input[a as usize][0] += u64::from(mask.count_ones() >= 2);
-        }
-    }
-    if let Some(keep) = keep {
-        for (i, _) in keep.iter().enumerate().filter(|(_, &kept)| kept) {
-            let confirmed = masks.is_some_and(|m| m[i].count_ones() >= 2);
-            counts.per_input[inputs[i] as usize][1 + usize::from(confirmed)] += 1;
-        }
-    }
+    // Pieces of picks counted in parallel, each into counters of its own, then summed; in one
+    // piece when the counters (per group and pair of inputs) are many for the picks.
+    let counters = n_groups * n_inputs * (n_inputs + 1);
+    let pieces = if counters.saturating_mul(16) > n { 1 } else { 4 * rayon::current_num_threads() };
+    let piece = n.div_ceil(pieces).max(1);
+    let counts = (0..n.div_ceil(piece))
+        .into_par_iter()
+        .map(|k| {
+            let picks = k * piece..n.min((k + 1) * piece);
+            let mut counts = Agreement::zeros(n_groups, n_inputs);
+            counts.add(picks, groups, inputs, masks, keep);
+            counts
+        })
+        .reduce(|| Agreement::zeros(n_groups, n_inputs), Agreement::sum);
     Ok(counts)
 }
 
@@ -270,6 +309,40 @@ mod tests {
         assert_eq!(agreement(&groups, &inputs, None, None, 2, 2).unwrap().size, counts.size);
         assert!(agreement(&groups, &inputs, Some(&masks), None, 1, 2).is_err());
         assert!(agreement(&groups, &inputs, Some(&masks), None, 2, 1).is_err());
+    }
+
+    #[test]
+    fn agreement_counts_in_pieces_match_one_by_one_counts() {
+        // Enough picks for several pieces counted in parallel; the oracle counts pick by pick.
+        let (n, n_groups, n_inputs) = (300_000, 7, 3);
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |m: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % m
+        };
+        let groups: Vec<u32> = (0..n).map(|_| next(n_groups as u64) as u32).collect();
+        let inputs: Vec<u32> = (0..n).map(|_| next(n_inputs as u64) as u32).collect();
+        let masks: Vec<u64> = inputs.iter().map(|&a| 1 << a | next(1 << n_inputs)).collect();
+        let keep: Vec<bool> = (0..n).map(|_| next(2) == 1).collect();
+        let counts = agreement(&groups, &inputs, Some(&masks), Some(&keep), n_groups, n_inputs).unwrap();
+        let mut size = vec![0u64; n_groups * n_inputs];
+        let mut matched = vec![0u64; n_groups * n_inputs * n_inputs];
+        let mut per_input = vec![[0u64; 3]; n_inputs];
+        for i in 0..n {
+            let (g, a) = (groups[i] as usize, inputs[i] as usize);
+            size[g * n_inputs + a] += 1;
+            for b in (0..n_inputs).filter(|&b| masks[i] >> b & 1 == 1) {
+                matched[(g * n_inputs + a) * n_inputs + b] += 1;
+            }
+            let confirmed = masks[i].count_ones() >= 2;
+            per_input[a][0] += u64::from(confirmed);
+            if keep[i] {
+                per_input[a][1 + usize::from(confirmed)] += 1;
+            }
+        }
+        assert_eq!((counts.size, counts.matched, counts.per_input), (size, matched, per_input));
     }
 
     #[test]
