@@ -529,7 +529,8 @@ def demo(outdir: Path, force: bool, quiet: bool, as_json: bool, plot: bool) -> N
 
     The example: four micrographs picked by two pickers (LoG and template picking), the
     particles of both extracted and 2D-classified; many particles were picked by both.
-    The command it runs is printed; run it yourself with other options.
+    The command it runs is printed; run it yourself with other options. The example has
+    no micrograph images: with --plot, its pictures draw the picks on a blank frame.
     """
     report = Reporter(quiet)
     data = outdir / "input"

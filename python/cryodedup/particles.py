@@ -455,7 +455,7 @@ def plot_particles(
         summary["micrograph_images"] = (  # one line each, so that the path stays whole in a table
             f"{len(missing)} of {n_examples} example micrographs not found; picks drawn on a blank frame\n"
             f"first looked for: {missing[0]}\n"
-            "give the folder their paths start from with --project-dir"
+            "if the images exist, give the folder their paths start from with --project-dir"
         )
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}
     return plots.write_all(outdir, figures, "cryodedup particles", parameters, summary, force)

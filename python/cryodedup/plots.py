@@ -361,7 +361,8 @@ def micrograph_picks(details: ParticleDetails, mic: int, image: DisplayImage | N
     ax_rejected.set_title(f"rejected: {len(rejected)}", fontsize=10)
     title = f"{details.mic_names[mic]} (minimum distance {details.min_dist:g} Å)"
     if missing:
-        title += f"\nimage not found ({missing}): picks on a blank frame; point at the images with --project-dir"
+        title += f"\nimage not found ({missing}): picks on a blank frame"
+        title += "; if the images exist, point at them with --project-dir"
     fig.suptitle(title, fontsize=10)
     from matplotlib.lines import Line2D
 
