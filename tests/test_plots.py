@@ -196,6 +196,23 @@ def test_nearest_neighbour_histogram_counts(tmp_path):
     assert line.get_xdata()[0] == d.min_dist
 
 
+@pytest.mark.parametrize("dim", [2, 3])
+def test_nearest_neighbour_distances_match_scipy(dim):
+    # Spread picks, copies at one centre, and a micrograph with a single pick (inf).
+    rng = np.random.default_rng(dim)
+    groups = rng.integers(0, 6, 4000)
+    centres = rng.uniform(0, 4000, (4000, dim))
+    centres[::40] = 123.0
+    groups[7] = 99
+    got = plots.nearest_neighbour_distances(groups, centres)
+    assert got[7] == np.inf
+    for g in np.unique(groups[groups != 99]):
+        on = np.flatnonzero(groups == g)
+        want = cKDTree(centres[on]).query(centres[on], k=2)[0][:, 1]
+        np.testing.assert_allclose(got[on], want, rtol=1e-12, atol=0)
+    assert (got[::40][groups[::40] != 99] == 0).all()
+
+
 def test_micrograph_pictures_and_report(tmp_path):
     rng = np.random.default_rng(3)
     field = specimen_field(rng, 1300, 1800, 6.0)

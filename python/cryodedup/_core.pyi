@@ -38,6 +38,7 @@ def support_masks(
     inputs: npt.NDArray[np.uint32],
     min_dist: float,
 ) -> npt.NDArray[np.uint64]: ...
+def nearest_distances(groups: npt.NDArray[np.int64], coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
 
 class StarBlock:
     """One ``data_`` block: where it is, and its labels if it holds a loop."""

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 from matplotlib.ticker import MaxNLocator
 
+from . import _core
 from .audit import TOP_MICROGRAPHS, audit_rows, straddling_per_micrograph
 from .consensus import consensus_rows, jaccard_matrices, mean_agreement
 from .dedup import popcount
@@ -121,20 +122,11 @@ def save(fig: Figure, path: StrPath) -> None:
 def nearest_neighbour_distances(groups: np.ndarray, centres: np.ndarray) -> np.ndarray:
     """Distance (Å) from each particle to the nearest other particle of its micrograph.
 
-    A particle alone on its micrograph gets inf.
+    A particle alone on its micrograph gets inf. One k-d tree search per particle, in the core.
     """
-    out = np.full(len(groups), np.inf)
-    order = np.argsort(groups, kind="stable")
-    bounds = np.flatnonzero(np.diff(groups[order])) + 1
-    for idx in np.split(order, bounds):
-        if len(idx) < 2:
-            continue
-        for start in range(0, len(idx), 2000):  # bounded memory for crowded micrographs
-            chunk = idx[start : start + 2000]
-            d2 = ((centres[chunk, None, :] - centres[None, idx, :]) ** 2).sum(-1)
-            d2[np.arange(len(chunk)), start + np.arange(len(chunk))] = np.inf
-            out[chunk] = np.sqrt(d2.min(axis=1))
-    return out
+    return _core.nearest_distances(
+        np.ascontiguousarray(groups, dtype=np.int64), np.ascontiguousarray(centres, dtype=np.float64)
+    )
 
 
 def nn_histogram(details: ParticleDetails) -> Figure:

@@ -315,13 +315,7 @@ mod tests {
     fn agreement_counts_in_pieces_match_one_by_one_counts() {
         // Enough picks for several pieces counted in parallel; the oracle counts pick by pick.
         let (n, n_groups, n_inputs) = (300_000, 7, 3);
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = |m: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % m
-        };
+        let mut next = crate::test_random(0x9E37_79B9_7F4A_7C15u64);
         let groups: Vec<u32> = (0..n).map(|_| next(n_groups as u64) as u32).collect();
         let inputs: Vec<u32> = (0..n).map(|_| next(n_inputs as u64) as u32).collect();
         let masks: Vec<u64> = inputs.iter().map(|&a| 1 << a | next(1 << n_inputs)).collect();

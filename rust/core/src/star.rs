@@ -1153,13 +1153,7 @@ mod tests {
     #[test]
     fn plain_decimals_read_as_the_general_parser_reads_them() {
         // Oracle: Rust's own correctly rounded str::parse::<f64>.
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_random(0x2545_f491_4f6c_dd1du64);
         let mut fields: Vec<String> = [
             "0",
             "-0",
@@ -1190,15 +1184,15 @@ mod tests {
         .map(ToString::to_string)
         .collect();
         for _ in 0..200_000 {
-            let (int_digits, frac_digits) = ((next() % 12) as usize, (next() % 12) as usize);
+            let (int_digits, frac_digits) = (next(12) as usize, next(12) as usize);
             let mut f = String::new();
-            if next() % 2 == 0 {
+            if next(2) == 0 {
                 f.push('-');
             }
-            (0..int_digits).for_each(|_| f.push((b'0' + (next() % 10) as u8) as char));
-            if next() % 4 != 0 {
+            (0..int_digits).for_each(|_| f.push((b'0' + next(10) as u8) as char));
+            if next(4) != 0 {
                 f.push('.');
-                (0..frac_digits).for_each(|_| f.push((b'0' + (next() % 10) as u8) as char));
+                (0..frac_digits).for_each(|_| f.push((b'0' + next(10) as u8) as char));
             }
             fields.push(f);
         }

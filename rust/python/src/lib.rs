@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use cryodedup_core::micrographs::{self, Band, Plan, Spectrum};
 use cryodedup_core::particle_rows::{self, CentrePlan, PixelSize};
 use cryodedup_core::particle_split;
-use cryodedup_core::{consensus, dedup as core_dedup, filaments, page_cache, picks, pose, star};
+use cryodedup_core::{consensus, dedup as core_dedup, filaments, neighbours, page_cache, picks, pose, star};
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
@@ -322,6 +322,20 @@ fn support_masks<'py>(
     let (groups, coords, inputs) = (groups.as_slice()?, coords.as_slice()?, inputs.as_slice()?);
     let masks = py.detach(|| consensus::support_masks(groups, coords, dim, inputs, min_dist)).map_err(errors::dedup)?;
     Ok(masks.into_pyarray(py))
+}
+
+/// nearest_distances(groups, coords) -> distances: each particle's distance to the nearest
+/// other particle of its group (inf when alone).
+#[pyfunction]
+fn nearest_distances<'py>(
+    py: Python<'py>,
+    groups: PyReadonlyArray1<'py, i64>,
+    coords: PyReadonlyArray2<'py, f64>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let dim = coords.shape()[1];
+    let (groups, coords) = (groups.as_slice()?, coords.as_slice()?);
+    let distances = py.detach(|| neighbours::nearest_distances(groups, coords, dim)).map_err(errors::dedup)?;
+    Ok(distances.into_pyarray(py))
 }
 
 /// A STAR file mapped into memory and indexed; loops are scanned and written from the map,
@@ -1173,6 +1187,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(dedup, m)?)?;
     m.add_function(wrap_pyfunction!(support_masks, m)?)?;
+    m.add_function(wrap_pyfunction!(nearest_distances, m)?)?;
     m.add_function(wrap_pyfunction!(agreement_counts, m)?)?;
     m.add_function(wrap_pyfunction!(bin_image, m)?)?;
     m.add_function(wrap_pyfunction!(read_pick_files, m)?)?;
