@@ -84,9 +84,18 @@ def test_consensus_agrees_with_brute_force(tmp_path, n_pickers):
 
 def test_min_support_above_the_number_of_inputs_is_refused(tmp_path):
     write_topaz(tmp_path / "a.txt", [("m", 1.0, 2.0, 0.5)])
-    with pytest.raises(CryodedupError, match="--min-support 2: there are only 1 inputs"):
+    with pytest.raises(CryodedupError, match="--min-support 2: there is only 1 input; give each picker as its own"):
         remove_duplicate_particles(
             [tmp_path / "a.txt"], tmp_path / "out", ParticleOptions(mic_psize=1, topaz_scale=1, min_support=2)
+        )
+
+
+def test_a_missing_input_is_named_whatever_the_others_are(tmp_path):
+    # Not "inputs mix picker coordinates and particle files": the folder is simply not there.
+    write_topaz(tmp_path / "a.txt", [("m", 1.0, 2.0, 0.5)])
+    with pytest.raises(CryodedupError, match=r"^\S*nosuch_dir: file not found$"):
+        remove_duplicate_particles(
+            [tmp_path / "a.txt", tmp_path / "nosuch_dir"], tmp_path / "out", ParticleOptions(mic_psize=1, topaz_scale=1)
         )
 
 

@@ -10,6 +10,11 @@ from .errors import CryodedupError
 from .outputs import StrPath
 
 
+def is_glob(path: StrPath) -> bool:
+    """Whether ``path`` is a pattern (``*``, ``?``, ``[``) that names files, as picker inputs may be."""
+    return any(c in os.fspath(path) for c in "*?[")
+
+
 def check_regular_file(path: StrPath, expected: str = "a file") -> Path:
     """``path`` as a Path, if it names a regular file (through links); else one clear error.
 

@@ -25,7 +25,7 @@ from .dynamo_table import is_dynamo_table, read_dynamo_tables
 from .errors import CryodedupError
 from .filaments import MODES as FILAMENT_MODES
 from .filaments import filament_summary
-from .input_files import check_regular_file
+from .input_files import check_regular_file, is_glob
 from .micrograph_files import resolve_paths
 from .outputs import StrPath, all_outputs_at_once, check_plotting
 from .particle_set import Log, ParticleSet, Warn
@@ -146,8 +146,12 @@ def check_input_paths(inputs: list[Path]) -> None:
     for path in inputs:
         try:
             st = os.stat(path)
+        except FileNotFoundError:
+            if not is_glob(path):
+                raise CryodedupError(f"{path}: file not found") from None
+            continue  # a glob of picker files: its reader says when it matches nothing
         except OSError:
-            continue  # a glob, or a missing file: the reader says what is wrong with it
+            continue  # e.g. a folder without permission: the reader names the error
         if not stat.S_ISDIR(st.st_mode):
             check_regular_file(path, "a particle or coordinate file")
         identity = (st.st_dev, st.st_ino)
@@ -242,7 +246,8 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
     """
     n_inputs = len(particles.inputs)
     if options.min_support > n_inputs:
-        raise CryodedupError(f"--min-support {options.min_support}: there are only {n_inputs} inputs")
+        inputs = "there is only 1 input" if n_inputs == 1 else f"there are only {n_inputs} inputs"
+        raise CryodedupError(f"--min-support {options.min_support}: {inputs}; give each picker as its own input")
     scores, higher = particles.scores, particles.higher_is_better
     if options.score_normalize == "rank" and scores is not None:
         scores, higher = rank_percentiles(scores, particles.input_of, higher), True

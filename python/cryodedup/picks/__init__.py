@@ -23,6 +23,7 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from .. import _core
 from ..errors import CryodedupError
+from ..input_files import is_glob
 from ..micrograph_files import block_naming_micrographs
 from ..outputs import StrPath
 from ..star import StarFile
@@ -456,7 +457,7 @@ def expand(paths: StrPath | Sequence[StrPath]) -> list[Path]:
     files: list[Path] = []
     for item in items:
         text = str(item)
-        if any(c in text for c in "*?[") and not Path(text).exists():
+        if is_glob(text) and not Path(text).exists():
             matches = sorted(glob.glob(text))
             if not matches:
                 raise CryodedupError(f"{text}: no file matches this pattern")
