@@ -28,7 +28,8 @@ def write_topaz(path, rows) -> None:
 def oracle(mic, xy, score, picker, min_dist, min_support):
     """Brute force written from the issue: greedy suppression over all picks by score (best
     first, ties by input order), then a kept pick stays only if at least ``min_support``
-    distinct pickers have a pick (kept or suppressed) within ``min_dist`` of it."""
+    distinct pickers have a pick (kept or suppressed) within ``min_dist`` of it. Returns the
+    kept picks, and those that only the support rule rejected."""
     n = len(mic)
     order = sorted(range(n), key=lambda i: (-score[i], i))
     suppressed = [False] * n
@@ -40,6 +41,7 @@ def oracle(mic, xy, score, picker, min_dist, min_support):
         for j in range(n):
             if j != i and mic[j] == mic[i] and (xy[i][0] - xy[j][0]) ** 2 + (xy[i][1] - xy[j][1]) ** 2 <= min_dist**2:
                 suppressed[j] = True
+    unconfirmed = [False] * n
     for i in range(n):
         if kept[i]:
             near = {
@@ -48,7 +50,8 @@ def oracle(mic, xy, score, picker, min_dist, min_support):
                 if mic[j] == mic[i] and (xy[i][0] - xy[j][0]) ** 2 + (xy[i][1] - xy[j][1]) ** 2 <= min_dist**2
             }
             kept[i] = len(near) >= min_support
-    return np.array(kept)
+            unconfirmed[i] = not kept[i]
+    return np.array(kept), np.array(unconfirmed)
 
 
 @pytest.mark.parametrize("n_pickers", [1, 2, 3])
@@ -70,8 +73,11 @@ def test_consensus_agrees_with_brute_force(tmp_path, n_pickers):
         for k in range(1, n_pickers + 1):
             options = ParticleOptions(min_dist=30.0, mic_psize=1.0, topaz_scale=1.0, min_support=k)
             summary = remove_duplicate_particles(inputs, tmp_path / f"out{trial}_{k}", options)
-            expected = oracle(mic, xy, score, picker, 30.0, k)
+            expected, unconfirmed = oracle(mic, xy, score, picker, 30.0, k)
             assert summary["kept"] == int(expected.sum()), (trial, k)
+            if n_pickers > 1:
+                by_input = [i["rejected_unconfirmed"] for i in summary["consensus"]["per_input"]]
+                assert by_input == np.bincount(np.array(picker)[unconfirmed], minlength=n_pickers).tolist()
             got = set()
             for p in range(n_pickers):
                 folder = tmp_path / f"out{trial}_{k}" / ("" if n_pickers == 1 else f"picker_{p + 1}") / "kept"

@@ -103,21 +103,39 @@ def mean_agreement(matrices: np.ndarray) -> np.ndarray:
         return np.nanmean(off, axis=1) if off.size else np.full(len(matrices), np.nan)
 
 
-def consensus_report(particles: ParticleSet, keep: np.ndarray, confirmed_by: np.ndarray, min_support: int) -> dict:
+def consensus_report(
+    particles: ParticleSet,
+    keep: np.ndarray,
+    confirmed_by: np.ndarray,
+    min_support: int,
+    unconfirmed: np.ndarray | None = None,
+) -> dict:
     """The agreement between the inputs of a ParticleSet, and the decision on it.
 
-    Per input, the picks confirmed by another input, kept alone and kept confirmed; the
-    Jaccard matrix between inputs overall and per micrograph, and the ten micrographs where
-    the inputs agree least.
+    Per input, the picks confirmed by another input, kept alone and kept confirmed, and
+    rejected as unconfirmed (``unconfirmed``: no duplicate displaced them, too few inputs
+    confirm them); the Jaccard matrix between inputs overall and per micrograph, and the ten
+    micrographs where the inputs agree least.
     """
     n_inputs = len(particles.inputs)
     n_mics = len(particles.mic_names)
     size, matched, counts = _agreement_counts(
         confirmed_by, particles.input_of, particles.groups, keep, n_mics, n_inputs
     )
+    rejected_unconfirmed = (
+        np.zeros(n_inputs, dtype=np.int64)
+        if unconfirmed is None
+        else np.bincount(np.asarray(particles.input_of)[unconfirmed], minlength=n_inputs)
+    )
     per_input = [
-        {"file": name, "confirmed": int(c), "kept_alone": int(alone), "kept_confirmed": int(both)}
-        for name, (c, alone, both) in zip(particles.inputs, counts)
+        {
+            "file": name,
+            "confirmed": int(c),
+            "kept_alone": int(alone),
+            "kept_confirmed": int(both),
+            "rejected_unconfirmed": int(dropped),
+        }
+        for name, (c, alone, both), dropped in zip(particles.inputs, counts, rejected_unconfirmed)
     ]
     per_mic = _jaccard_of(size, matched)
     overall = _jaccard_of(size.sum(axis=0, keepdims=True), matched.sum(axis=0, keepdims=True))[0]
@@ -138,19 +156,21 @@ def consensus_report(particles: ParticleSet, keep: np.ndarray, confirmed_by: np.
 def consensus_rows(consensus: dict) -> list[tuple[str, str]]:
     """The report of :func:`consensus_report` as (label, text) rows.
 
-    Per input, its picks confirmed by another input and kept alone or confirmed; the Jaccard
-    index of each pair of inputs; the micrographs where they agree least.
+    Per input, its picks confirmed by another input, kept alone or confirmed, and (with a
+    minimum support above 1) rejected as unconfirmed; the Jaccard index of each pair of
+    inputs; the micrographs where they agree least.
     """
     labels = distinct_labels([i["file"] for i in consensus["per_input"]])
-    rows = [("Consensus", f"min support {consensus['min_support']} of {len(labels)} inputs")]
+    k = consensus["min_support"]
+    rows = [("Consensus", f"min support {k} of {len(labels)} inputs")]
     for label, i in zip(labels, consensus["per_input"]):
-        rows.append(
-            (
-                f"  {label}",
-                f"{i['confirmed']:,} confirmed by another input; kept {i['kept_confirmed']:,} confirmed, "
-                f"{i['kept_alone']:,} alone",
-            )
+        text = (
+            f"{i['confirmed']:,} confirmed by another input; kept {i['kept_confirmed']:,} confirmed, "
+            f"{i['kept_alone']:,} alone"
         )
+        if k > 1:
+            text += f"; rejected {i['rejected_unconfirmed']:,} confirmed by fewer than {k} inputs"
+        rows.append((f"  {label}", text))
     matrix = consensus["jaccard"]
     for a in range(len(labels)):
         for b in range(a + 1, len(labels)):

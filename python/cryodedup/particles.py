@@ -207,12 +207,15 @@ class Decision:
 
     ``suppressed_by`` is the kept-first duplicate of a row rejected as a duplicate (-1
     otherwise), None unless pictures need it; ``confirmed_by`` is, per row, the bitmask of inputs with a row within the
-    minimum distance on its micrograph, its own input included (None with one input).
+    minimum distance on its micrograph, its own input included (None with one input);
+    ``unconfirmed`` marks the rows that no duplicate displaced but that too few inputs
+    confirm (None without ``--min-support`` above 1).
     """
 
     keep: np.ndarray
     suppressed_by: np.ndarray | None
     confirmed_by: np.ndarray | None
+    unconfirmed: np.ndarray | None = None
 
     @property
     def support(self) -> np.ndarray | None:
@@ -295,10 +298,10 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
         whole_tubes=whole_tubes,
         **poses,
     )
-    keep = result.keep
-    if options.min_support > 1:
-        keep = keep & (popcount(confirmed_by) >= options.min_support)
-    return Decision(keep, result.suppressed_by, confirmed_by)
+    if options.min_support <= 1:
+        return Decision(result.keep, result.suppressed_by, confirmed_by)
+    supported = popcount(confirmed_by) >= options.min_support
+    return Decision(result.keep & supported, result.suppressed_by, confirmed_by, result.keep & ~supported)
 
 
 def summarize(
@@ -353,7 +356,9 @@ def summarize(
     if particles.sources is not None:
         summary["symmetry_expansion"] = symmetry_copies(particles.sources, particles.sources_label, decision.keep)
     if decision.confirmed_by is not None:
-        summary["consensus"] = consensus_report(particles, decision.keep, decision.confirmed_by, options.min_support)
+        summary["consensus"] = consensus_report(
+            particles, decision.keep, decision.confirmed_by, options.min_support, decision.unconfirmed
+        )
     return summary
 
 
