@@ -420,3 +420,14 @@ def test_picks_set_is_built_without_8_byte_columns_per_pick(tmp_path):
     assert particles.psize.strides == (0,) and particles.psize.tolist() == [2.0, 2.0, 2.0]
     # crYOLO corners: centre = corner + size / 2 -> (100, 110), (550, 650), (35, 45) px.
     assert particles.centres.tolist() == [[200.0, 220.0], [1100.0, 1300.0], [70.0, 90.0]]
+
+
+def test_an_unscored_picker_says_the_others_scores_go_unused_too(tmp_path):
+    write_topaz(tmp_path / "scored.txt", [("m", 10.0, 10.0, 0.9)])
+    (tmp_path / "plain.txt").write_text("image_name\tx_coord\ty_coord\nm\t12.0\t10.0\n")
+    options = ParticleOptions(mic_psize=1, topaz_scale=1)
+    summary = remove_duplicate_particles([tmp_path / "scored.txt", tmp_path / "plain.txt"], tmp_path / "out", options)
+    (warning,) = [w for w in summary["warnings"] if "no score" in w]
+    assert warning.startswith(f"{tmp_path / 'plain.txt'}: no score in the picks")
+    assert "the other inputs' scores are not used either" in warning
+    assert summary["score"]["order"] == "random (seed 0)"

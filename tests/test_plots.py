@@ -25,6 +25,7 @@ from cryodedup import (
 from cryodedup.cli import main
 from cryodedup.synthetic import exposure, specimen_field, write_benchmark_file, write_mrc
 from helpers import write_star
+from test_particles_picks import write_topaz
 
 
 def details_of(tmp_path, n=3000, min_dist=20.0):
@@ -39,6 +40,12 @@ def details_of(tmp_path, n=3000, min_dist=20.0):
 
 def run_with_spy(path, outdir, options):
     """Runs the particle job and returns (summary, the details given to the pictures, path)."""
+    summary, details, _ = run_with_spy_inputs([path], outdir, options)
+    return summary, details, path
+
+
+def run_with_spy_inputs(paths, outdir, options):
+    """:func:`run_with_spy` for several inputs."""
     captured = {}
     original = plots.particle_figures
 
@@ -48,10 +55,10 @@ def run_with_spy(path, outdir, options):
 
     plots.particle_figures = spy
     try:
-        summary = remove_duplicate_particles([path], outdir, options)
+        summary = remove_duplicate_particles(paths, outdir, options)
     finally:
         plots.particle_figures = original
-    return summary, captured["details"], path
+    return summary, captured["details"], paths
 
 
 def test_particle_pictures_show_the_decisions(tmp_path):
@@ -194,6 +201,21 @@ def test_nearest_neighbour_histogram_counts(tmp_path):
     assert np.array_equal(heights, counts)
     (line,) = ax.get_lines()
     assert line.get_xdata()[0] == d.min_dist
+
+
+def test_scores_are_drawn_as_compared(tmp_path):
+    # Two pickers on different scales, compared as percentiles: the score picture shows the
+    # percentiles the decision used (1 best), not the raw scores side by side.
+    rng = np.random.default_rng(5)
+    for name, scale in (("a.txt", 0.1), ("b.txt", 3.0)):
+        rows = [("m", *rng.uniform(0, 400, 2).tolist(), scale * rng.random()) for _ in range(50)]
+        write_topaz(tmp_path / name, rows)
+    options = ParticleOptions(mic_psize=1, topaz_scale=1, score_normalize="rank", plot=True, plot_mics=1)
+    _, details, _ = run_with_spy_inputs([tmp_path / "a.txt", tmp_path / "b.txt"], tmp_path / "out", options)
+    assert details.scores.min() > 0 and details.scores.max() <= 1
+    assert np.array_equal(np.argsort(details.scores[:50]), np.argsort(details.particles.scores[:50]))
+    ax = plots.score_distributions(details).axes[0]
+    assert ax.get_xlabel() == "score: percentile within its input (1 best)"
 
 
 @pytest.mark.parametrize("dim", [2, 3])

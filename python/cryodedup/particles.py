@@ -223,6 +223,16 @@ class Decision:
         return None if self.confirmed_by is None else popcount(self.confirmed_by)
 
 
+def compared_scores(particles: ParticleSet, options: ParticleOptions) -> tuple[np.ndarray | None, bool]:
+    """The scores the decision compares, and whether higher is better.
+
+    As read, or as percentiles within each input with ``--score-normalize rank``.
+    """
+    if options.score_normalize == "rank" and particles.scores is not None:
+        return rank_percentiles(particles.scores, particles.input_of, particles.higher_is_better), True
+    return particles.scores, particles.higher_is_better
+
+
 def rank_percentiles(scores: np.ndarray, input_of: np.ndarray, higher_is_better: bool) -> np.ndarray:
     """Each score as its percentile among its own input's scores, in (0, 1), 1 best.
 
@@ -251,9 +261,7 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
     if options.min_support > n_inputs:
         inputs = "there is only 1 input" if n_inputs == 1 else f"there are only {n_inputs} inputs"
         raise CryodedupError(f"--min-support {options.min_support}: {inputs}; give each picker as its own input")
-    scores, higher = particles.scores, particles.higher_is_better
-    if options.score_normalize == "rank" and scores is not None:
-        scores, higher = rank_percentiles(scores, particles.input_of, higher), True
+    scores, higher = compared_scores(particles, options)
     log(f"removing duplicates among {len(particles)} particles on {len(particles.mic_names)} micrographs", "info")
     if particles.decided is not None:  # decided while read, for these options (docs/design.md section 5)
         return Decision(particles.decided, None, None)
@@ -439,8 +447,14 @@ def remove_duplicate_particles(
         from .plots import ParticleDetails
 
         assert decision.suppressed_by is not None, "decide() fills suppressed_by for the pictures"
+        ranked = options.score_normalize == "rank" and particles.scores is not None
         details = ParticleDetails(
-            particles, decision.keep, decision.suppressed_by, options.min_dist, decision.confirmed_by
+            particles,
+            decision.keep,
+            decision.suppressed_by,
+            options.min_dist,
+            decision.confirmed_by,
+            compared_scores=compared_scores(particles, options)[0] if ranked else None,
         )
         summary["plots"] = plot_particles(details, outdir, options, paths[0], force, summary)
     return summary

@@ -174,9 +174,10 @@ def _scores(
         return None, None, True
     unscored = [p.source for p in pickers if p.score is None]
     if unscored:
+        others = " (the other inputs' scores are not used either)" if len(unscored) < len(pickers) else ""
         warn(
             f"{', '.join(unscored)}: no score in the picks, so each group of duplicates keeps a seeded random "
-            f"pick (seed {options.seed}), as with --score none"
+            f"pick (seed {options.seed}), as with --score none{others}"
         )
         return None, None, True
     directions = {p.higher_is_better for p in pickers}

@@ -57,6 +57,8 @@ class ParticleDetails:
     suppressed_by: np.ndarray
     min_dist: float
     confirmed_by: np.ndarray | None = None  # bitmask of the inputs confirming each row, several inputs only
+    #: The scores as the decision compared them, when not as read (``--score-normalize rank``).
+    compared_scores: np.ndarray | None = None
 
     @property
     def mic_names(self) -> list[str]:
@@ -80,13 +82,16 @@ class ParticleDetails:
 
     @property
     def scores(self) -> np.ndarray | None:
-        """Score of each particle, or None when ranked at random."""
-        return self.particles.scores
+        """Score of each particle as the decision compared it, or None when ranked at random."""
+        return self.particles.scores if self.compared_scores is None else self.compared_scores
 
     @property
     def score_label(self) -> str | None:
-        """The score column or field, or None."""
-        return self.particles.score_label
+        """The score column or field (and how it was compared), or None."""
+        label = self.particles.score_label
+        if label is None or self.compared_scores is None:
+            return label
+        return f"{label}: percentile within its input (1 best)"
 
     @property
     def inputs(self) -> list[str]:
@@ -193,6 +198,7 @@ def input_contributions(details: ParticleDetails) -> Figure:
     ax.barh(y, rejected, left=kept, color=REJECTED_COLOUR, label="rejected")
     ax.set_yticks(y, distinct_labels(details.inputs))
     ax.set_xlabel("particles")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts of particles
     ax.set_title("Picks contributed by each input")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the bars, not on them
     return fig
@@ -217,6 +223,7 @@ def consensus_by_input(details: ParticleDetails) -> Figure:
     ax.barh(y, alone, left=shared, color="#fdae61", label="kept alone", gid="alone")
     ax.set_yticks(y, distinct_labels(details.inputs))
     ax.set_xlabel("kept picks")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts of picks
     ax.set_title("Kept picks confirmed by another input")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     return fig
@@ -242,7 +249,8 @@ def agreement(details: ParticleDetails) -> Figure:
     for a in range(k):
         for b in range(k):
             if not np.isnan(overall[a, b]):
-                ax_matrix.text(b, a, f"{overall[a, b]:.2f}", ha="center", va="center", color="w", fontsize=9)
+                colour = "k" if overall[a, b] > 0.7 else "w"  # legible on viridis' yellow and its blues
+                ax_matrix.text(b, a, f"{overall[a, b]:.2f}", ha="center", va="center", color=colour, fontsize=9)
     fig.colorbar(image, ax=ax_matrix, label="Jaccard index")
     ax_matrix.set_title("Agreement between inputs")
     ax_mics.hist(per_mic[~np.isnan(per_mic)], bins=np.linspace(0, 1, 21), color="#2b83ba")
