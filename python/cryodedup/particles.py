@@ -71,7 +71,7 @@ class ParticleOptions:
     def check(self) -> None:
         """Raises a CryodedupError naming the first option out of its range."""
         if not np.isfinite(self.min_dist) or self.min_dist < 0:
-            raise CryodedupError(f"--min-dist must be a distance in Å >= 0, got {self.min_dist}")
+            raise CryodedupError(f"--min-dist must be a finite distance in Å >= 0, got {self.min_dist}")
         if self.mic_psize is not None and not (np.isfinite(self.mic_psize) and self.mic_psize > 0):
             raise CryodedupError(f"--mic-psize must be a pixel size in Å > 0, got {self.mic_psize}")
         if self.score_order not in ("auto", "max", "min"):
