@@ -431,3 +431,13 @@ def test_an_unscored_picker_says_the_others_scores_go_unused_too(tmp_path):
     assert warning.startswith(f"{tmp_path / 'plain.txt'}: no score in the picks")
     assert "the other inputs' scores are not used either" in warning
     assert summary["score"]["order"] == "random (seed 0)"
+
+
+def test_a_relion_list_of_bare_micrograph_stems_is_warned_about(tmp_path):
+    # x_autopick.star names its micrograph "x" only: RELION Extract would not match it.
+    text = "\ndata_\n\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n10.0 20.0\n40.0 20.0\n"
+    (tmp_path / "x_autopick.star").write_text(text)
+    summary = remove_duplicate_particles([tmp_path / "x_autopick.star"], tmp_path / "out", ParticleOptions(mic_psize=1))
+    assert any(w.startswith("micrographs known only by file stem (1, e.g. x)") for w in summary["warnings"])
+    listed = starfile.read(tmp_path / "out" / "autopick_kept.star")
+    assert listed["rlnMicrographName"].tolist() == ["x"]

@@ -12,6 +12,7 @@ does (the pickers' names are matched to it by file name without extension).
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -138,6 +139,20 @@ def _joined_micrographs(pickers: list[Picks], named_by_star: bool, warn: Callabl
             "extension; give the micrographs STAR with --micrographs to name them as RELION does"
         )
     return out
+
+
+def _warn_bare_names(names: list[str], warn: Callable[[str], None]) -> None:
+    """Warns when a RELION coordinate list would name micrographs by bare file stems.
+
+    A picker file named ``x_autopick.star`` or ``x.cbox`` says only ``x``; RELION's Extract
+    matches the list's ``rlnMicrographName`` to the micrographs STAR's full names.
+    """
+    bare = [n for n in names if "." not in os.path.basename(n)]
+    if bare:
+        warn(
+            f"micrographs known only by file stem ({len(bare)}, e.g. {bare[0]}) are named so in the coordinate "
+            "list; RELION Extract matches full micrograph names: give the micrographs STAR with --micrographs"
+        )
 
 
 def _pixel_sizes(names: list[str], options: ParticleOptions, given: MicrographList | None) -> tuple[np.ndarray, str]:
@@ -337,6 +352,8 @@ def read_picker_outputs(
     mic_psize, psize_source = _pixel_sizes(names, options, given)
     scores, score_label, higher = _scores(pickers, options, warn)
     output_format = _output_format(pickers, options.output_format)
+    if output_format == "relion" and given is None:
+        _warn_bare_names(names, warn)
     if output_format == "input" and len({p.format for p in pickers}) > 1:
         raise CryodedupError("--output-format input: the pickers wrote different formats; choose relion or cryosparc")
     single_psize = None
