@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use crate::dedup::{group_ranges, order_by_group, DedupError};
+use crate::dedup::{point, values_by_group, DedupError};
 use crate::grid::Grid;
 use crate::kdtree::KdTree;
 
@@ -32,8 +32,8 @@ pub fn support_masks(
         return Err(DedupError::InputOutOfRange { index, limit: MAX_MASK_INPUTS });
     }
     Ok(match dim {
-        2 => run::<2, u64>(groups, coords, inputs, min_dist, masks_in_group::<2>),
-        _ => run::<3, u64>(groups, coords, inputs, min_dist, masks_in_group::<3>),
+        2 => values_by_group(groups, |members| masks_in_group::<2>(coords, inputs, members, min_dist)),
+        _ => values_by_group(groups, |members| masks_in_group::<3>(coords, inputs, members, min_dist)),
     })
 }
 
@@ -60,54 +60,9 @@ fn check(groups: &[i64], coords: &[f64], dim: usize, inputs: &[u32], min_dist: f
     Ok(())
 }
 
-/// What one group's picks get: `(coords, inputs, members, n_inputs, min_dist)` -> one value
-/// per member.
-type PerGroup<T> = fn(&[f64], &[u32], &[u32], usize, f64) -> Vec<T>;
-
-fn run<const D: usize, T: Copy + Default + Send>(
-    groups: &[i64],
-    coords: &[f64],
-    inputs: &[u32],
-    min_dist: f64,
-    per_group: PerGroup<T>,
-) -> Vec<T> {
-    let n_inputs = inputs.iter().map(|&i| i as usize + 1).max().unwrap_or(0);
-    let order = order_by_group(groups);
-    let ranges = group_ranges(groups, &order);
-    let results: Vec<Vec<T>> = ranges
-        .par_iter()
-        .with_min_len(8)
-        .map(|&(lo, hi)| per_group(coords, inputs, &order[lo..hi], n_inputs, min_dist))
-        .collect();
-    let mut out = vec![T::default(); groups.len()];
-    for (&(lo, hi), values) in ranges.iter().zip(&results) {
-        for (&i, &v) in order[lo..hi].iter().zip(values) {
-            out[i as usize] = v;
-        }
-    }
-    out
-}
-
-fn group_points<const D: usize>(coords: &[f64], members: &[u32]) -> Vec<[f64; D]> {
-    members
-        .iter()
-        .map(|&i| {
-            let mut p = [0.0; D];
-            p.copy_from_slice(&coords[i as usize * D..i as usize * D + D]);
-            p
-        })
-        .collect()
-}
-
 /// One group: the bitmask of inputs met by each member, aligned with `members`.
-fn masks_in_group<const D: usize>(
-    coords: &[f64],
-    inputs: &[u32],
-    members: &[u32],
-    _n_inputs: usize,
-    min_dist: f64,
-) -> Vec<u64> {
-    let points = group_points::<D>(coords, members);
+fn masks_in_group<const D: usize>(coords: &[f64], inputs: &[u32], members: &[u32], min_dist: f64) -> Vec<u64> {
+    let points: Vec<[f64; D]> = members.iter().map(|&i| point::<D>(coords, i)).collect();
     let member_inputs: Vec<u32> = members.iter().map(|&i| inputs[i as usize]).collect();
     let mut masks = vec![0u64; members.len()];
     masks_of_points(&points, &member_inputs, min_dist, None, &mut masks);

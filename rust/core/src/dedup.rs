@@ -334,6 +334,24 @@ pub(crate) fn order_by_group<G: GroupId>(groups: &[G]) -> Vec<u32> {
     order
 }
 
+/// `each(members)` for every group in parallel (`members`: the group's particle indices,
+/// increasing), its values (one per member) put back in particle order.
+pub(crate) fn values_by_group<G: GroupId, T: Copy + Default + Send>(
+    groups: &[G],
+    each: impl Fn(&[u32]) -> Vec<T> + Sync,
+) -> Vec<T> {
+    let order = order_by_group(groups);
+    let ranges = group_ranges(groups, &order);
+    let values: Vec<Vec<T>> = ranges.par_iter().with_min_len(8).map(|&(lo, hi)| each(&order[lo..hi])).collect();
+    let mut out = vec![T::default(); groups.len()];
+    for (&(lo, hi), values) in ranges.iter().zip(&values) {
+        for (&i, &v) in order[lo..hi].iter().zip(values) {
+            out[i as usize] = v;
+        }
+    }
+    out
+}
+
 /// Half-open ranges of `order` that share a group.
 pub(crate) fn group_ranges<G: GroupId>(groups: &[G], order: &[u32]) -> Vec<(usize, usize)> {
     let mut ranges = Vec::new();

@@ -2,9 +2,7 @@
 //! pictures' histogram of nearest-neighbour distances: one k-d tree per micrograph and one
 //! search per particle, so a million picks take a second, not the minute of all pairs.
 
-use rayon::prelude::*;
-
-use crate::dedup::{group_ranges, order_by_group, point, DedupError};
+use crate::dedup::{point, values_by_group, DedupError};
 use crate::kdtree::KdTree;
 
 /// For every particle, the distance to the nearest other particle of its group (0 for a
@@ -24,23 +22,9 @@ pub fn nearest_distances(groups: &[i64], coords: &[f64], dim: usize) -> Result<V
         return Err(DedupError::NonFinite { index: index / dim });
     }
     Ok(match dim {
-        2 => nearest_by_group::<2>(groups, coords),
-        _ => nearest_by_group::<3>(groups, coords),
+        2 => values_by_group(groups, |members| nearest_in_group::<2>(coords, members)),
+        _ => values_by_group(groups, |members| nearest_in_group::<3>(coords, members)),
     })
-}
-
-fn nearest_by_group<const D: usize>(groups: &[i64], coords: &[f64]) -> Vec<f64> {
-    let order = order_by_group(groups);
-    let ranges = group_ranges(groups, &order);
-    let per_group: Vec<Vec<f64>> =
-        ranges.par_iter().with_min_len(8).map(|&(lo, hi)| nearest_in_group::<D>(coords, &order[lo..hi])).collect();
-    let mut out = vec![f64::INFINITY; groups.len()];
-    for (&(lo, hi), distances) in ranges.iter().zip(&per_group) {
-        for (&i, &d) in order[lo..hi].iter().zip(distances) {
-            out[i as usize] = d;
-        }
-    }
-    out
 }
 
 /// The distances of one group's members (aligned with `members`).
