@@ -209,28 +209,20 @@ class Decision:
     otherwise), None unless pictures need it; ``confirmed_by`` is, per row, the bitmask of inputs with a row within the
     minimum distance on its micrograph, its own input included (None with one input);
     ``unconfirmed`` marks the rows that no duplicate displaced but that too few inputs
-    confirm (None without ``--min-support`` above 1).
+    confirm (None without ``--min-support`` above 1); ``ranked_scores`` are the scores
+    compared, when not as read (``--score-normalize rank``: percentiles within each input).
     """
 
     keep: np.ndarray
     suppressed_by: np.ndarray | None
     confirmed_by: np.ndarray | None
     unconfirmed: np.ndarray | None = None
+    ranked_scores: np.ndarray | None = None
 
     @property
     def support(self) -> np.ndarray | None:
         """Number of distinct inputs confirming each row (its own included)."""
         return None if self.confirmed_by is None else popcount(self.confirmed_by)
-
-
-def compared_scores(particles: ParticleSet, options: ParticleOptions) -> tuple[np.ndarray | None, bool]:
-    """The scores the decision compares, and whether higher is better.
-
-    As read, or as percentiles within each input with ``--score-normalize rank``.
-    """
-    if options.score_normalize == "rank" and particles.scores is not None:
-        return rank_percentiles(particles.scores, particles.input_of, particles.higher_is_better), True
-    return particles.scores, particles.higher_is_better
 
 
 def rank_percentiles(scores: np.ndarray, input_of: np.ndarray, higher_is_better: bool) -> np.ndarray:
@@ -261,7 +253,10 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
     if options.min_support > n_inputs:
         inputs = "there is only 1 input" if n_inputs == 1 else f"there are only {n_inputs} inputs"
         raise CryodedupError(f"--min-support {options.min_support}: {inputs}; give each picker as its own input")
-    scores, higher = compared_scores(particles, options)
+    scores, higher = particles.scores, particles.higher_is_better
+    if options.score_normalize == "rank" and scores is not None:
+        scores, higher = rank_percentiles(scores, particles.input_of, higher), True
+    ranked = None if scores is particles.scores else scores
     log(f"removing duplicates among {len(particles)} particles on {len(particles.mic_names)} micrographs", "info")
     if particles.decided is not None:  # decided while read, for these options (docs/design.md section 5)
         return Decision(particles.decided, None, None)
@@ -291,7 +286,7 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
             whole_tubes=whole_tubes,
             **poses,
         )
-        return Decision(result.keep, result.suppressed_by, None)
+        return Decision(result.keep, result.suppressed_by, None, ranked_scores=ranked)
     result, confirmed_by = dedup_and_support_masks(
         particles.groups,
         particles.centres,
@@ -307,9 +302,9 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
         **poses,
     )
     if options.min_support <= 1:
-        return Decision(result.keep, result.suppressed_by, confirmed_by)
+        return Decision(result.keep, result.suppressed_by, confirmed_by, ranked_scores=ranked)
     supported = popcount(confirmed_by) >= options.min_support
-    return Decision(result.keep & supported, result.suppressed_by, confirmed_by, result.keep & ~supported)
+    return Decision(result.keep & supported, result.suppressed_by, confirmed_by, result.keep & ~supported, ranked)
 
 
 def summarize(
@@ -447,14 +442,13 @@ def remove_duplicate_particles(
         from .plots import ParticleDetails
 
         assert decision.suppressed_by is not None, "decide() fills suppressed_by for the pictures"
-        ranked = options.score_normalize == "rank" and particles.scores is not None
         details = ParticleDetails(
             particles,
             decision.keep,
             decision.suppressed_by,
             options.min_dist,
             decision.confirmed_by,
-            compared_scores=compared_scores(particles, options)[0] if ranked else None,
+            compared_scores=decision.ranked_scores,
         )
         summary["plots"] = plot_particles(details, outdir, options, paths[0], force, summary)
     return summary
