@@ -260,48 +260,82 @@ struct GroupOut<'a> {
 
 fn run<const D: usize, G: GroupId>(groups: &[G], input: &Input) -> (DedupResult, Option<Vec<u64>>) {
     let n = groups.len();
-    let inputs = input.inputs;
     let order = order_by_group(groups);
     let ranges = group_ranges(groups, &order);
-
-    // Results are computed in group order (each group a contiguous slice), then scattered.
-    let mut keep_grouped = vec![true; n];
     let want_sup = input.params.want_suppressed_by;
-    let mut sup_grouped = vec![-1i64; if want_sup { n } else { 0 }];
-    let mut masks_grouped = vec![0u64; if inputs.is_some() { n } else { 0 }];
-    let mut tasks = Vec::with_capacity(ranges.len());
-    let (mut keep_rest, mut sup_rest) = (&mut keep_grouped[..], &mut sup_grouped[..]);
-    let mut masks_rest = &mut masks_grouped[..];
-    for &(lo, hi) in &ranges {
-        let (keep, kr) = std::mem::take(&mut keep_rest).split_at_mut(hi - lo);
-        let (sup, sr) = std::mem::take(&mut sup_rest).split_at_mut(if want_sup { hi - lo } else { 0 });
-        let take = if inputs.is_some() { hi - lo } else { 0 };
-        let (masks, mr) = std::mem::take(&mut masks_rest).split_at_mut(take);
-        (keep_rest, sup_rest, masks_rest) = (kr, sr, mr);
-        tasks.push((&order[lo..hi], GroupOut { keep, sup, masks }));
-    }
-    tasks.into_par_iter().with_min_len(8).for_each(|(members, mut out)| {
-        dedup_group::<D>(input, members, &mut out);
-    });
+    let want_masks = input.inputs.is_some();
 
-    let masks_wanted = inputs.is_some();
-    if order.iter().enumerate().all(|(pos, &i)| pos == i as usize) {
-        let result = DedupResult { keep: keep_grouped, suppressed_by: sup_grouped };
-        return (result, masks_wanted.then_some(masks_grouped));
-    }
+    // Each group is worked in a thread's own buffers, aligned with its members, and its
+    // results written straight to their particles (no grouped copy scattered afterwards).
     let mut keep = vec![true; n];
-    let mut suppressed_by = vec![-1i64; sup_grouped.len()];
-    let mut masks = vec![0u64; masks_grouped.len()];
-    for (pos, &i) in order.iter().enumerate() {
-        keep[i as usize] = keep_grouped[pos];
-        if want_sup {
-            suppressed_by[i as usize] = sup_grouped[pos];
+    let mut suppressed_by = vec![-1i64; if want_sup { n } else { 0 }];
+    let mut masks = vec![0u64; if want_masks { n } else { 0 }];
+    let (keep_out, sup_out, masks_out) =
+        (Scatter::new(&mut keep), Scatter::new(&mut suppressed_by), Scatter::new(&mut masks));
+    ranges.par_iter().with_min_len(8).for_each_init(GroupBuffers::default, |buffers, &(lo, hi)| {
+        let members = &order[lo..hi];
+        let mut out = buffers.reset(members.len(), want_sup, want_masks);
+        dedup_group::<D>(input, members, &mut out);
+        // SAFETY: `order` is a permutation of 0..n and the groups' ranges do not overlap,
+        // so every particle index is written by exactly one group, and each output holds
+        // n values (or none, and then its buffer is empty too).
+        unsafe {
+            keep_out.put(members, out.keep);
+            sup_out.put(members, out.sup);
+            masks_out.put(members, out.masks);
         }
-        if masks_wanted {
-            masks[i as usize] = masks_grouped[pos];
+    });
+    (DedupResult { keep, suppressed_by }, want_masks.then_some(masks))
+}
+
+/// One thread's output buffers, reused from group to group.
+#[derive(Default)]
+struct GroupBuffers {
+    keep: Vec<bool>,
+    sup: Vec<i64>,
+    masks: Vec<u64>,
+}
+
+impl GroupBuffers {
+    /// Fresh outputs for a group of `len` members (`sup`, `masks` empty when not wanted).
+    fn reset(&mut self, len: usize, want_sup: bool, want_masks: bool) -> GroupOut<'_> {
+        fn refill<T: Copy>(buffer: &mut Vec<T>, len: usize, value: T) {
+            buffer.clear();
+            buffer.resize(len, value);
+        }
+        refill(&mut self.keep, len, true);
+        refill(&mut self.sup, if want_sup { len } else { 0 }, -1);
+        refill(&mut self.masks, if want_masks { len } else { 0 }, 0);
+        GroupOut { keep: &mut self.keep, sup: &mut self.sup, masks: &mut self.masks }
+    }
+}
+
+/// An output in particle order that the groups' threads fill in, each at its own indices.
+struct Scatter<T> {
+    start: *mut T,
+    len: usize,
+}
+
+// SAFETY: a `Scatter` only writes through `put`, whose callers guarantee disjoint indices.
+unsafe impl<T: Send> Sync for Scatter<T> {}
+
+impl<T: Copy> Scatter<T> {
+    fn new(values: &mut [T]) -> Self {
+        Scatter { start: values.as_mut_ptr(), len: values.len() }
+    }
+
+    /// Writes `values[k]` at index `indices[k]` (nothing when `values` is empty).
+    ///
+    /// # Safety
+    /// No other thread may write or read any of `indices` while this runs, and the
+    /// underlying slice must outlive the `Scatter`.
+    unsafe fn put(&self, indices: &[u32], values: &[T]) {
+        for (&i, &v) in indices.iter().zip(values) {
+            assert!((i as usize) < self.len);
+            // SAFETY: in bounds (asserted), and the caller guarantees exclusive access.
+            unsafe { *self.start.add(i as usize) = v };
         }
     }
-    (DedupResult { keep, suppressed_by }, masks_wanted.then_some(masks))
 }
 
 /// Particle indices sorted by (group, index).
@@ -342,13 +376,14 @@ pub(crate) fn values_by_group<G: GroupId, T: Copy + Default + Send>(
 ) -> Vec<T> {
     let order = order_by_group(groups);
     let ranges = group_ranges(groups, &order);
-    let values: Vec<Vec<T>> = ranges.par_iter().with_min_len(8).map(|&(lo, hi)| each(&order[lo..hi])).collect();
     let mut out = vec![T::default(); groups.len()];
-    for (&(lo, hi), values) in ranges.iter().zip(&values) {
-        for (&i, &v) in order[lo..hi].iter().zip(values) {
-            out[i as usize] = v;
-        }
-    }
+    let scatter = Scatter::new(&mut out);
+    ranges.par_iter().with_min_len(8).for_each(|&(lo, hi)| {
+        let members = &order[lo..hi];
+        let values = each(members);
+        // SAFETY: `order` is a permutation and the ranges are disjoint (see `run`).
+        unsafe { scatter.put(members, &values) };
+    });
     out
 }
 
