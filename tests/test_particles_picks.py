@@ -219,6 +219,15 @@ def test_picks_without_pixel_size_are_refused(relion_and_cryolo):
     assert result.exit_code == 1 and "exposures.cs" in result.stderr and "Traceback" not in result.output
 
 
+def test_topaz_without_pixel_size_or_scale_is_told_both_at_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_topaz(tmp_path / "topaz.txt", [("m1", 10, 20, 0.5)])
+    result = cli("topaz.txt", "-o", "out")
+    assert result.exit_code == 1
+    assert "--mic-psize" in result.stderr and "--topaz-scale" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def write_exposures(path, names, shape, psize) -> None:
     """CryoSPARC exposures as Patch CTF Estimation writes them (numpy .cs): uid, micrograph_blob/*, ctf/*."""
     width = max(len(n) for n in names)

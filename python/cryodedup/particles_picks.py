@@ -24,7 +24,7 @@ from .filaments import CRYOLO_TUBE, tube_ids
 from .micrograph_files import MicrographList, micrograph_list, mrc_header, resolve_paths
 from .outputs import StrPath
 from .particle_set import ParticleSet, pixel_sizes_used
-from .picks import Picks, name_key, read_picks
+from .picks import Picks, name_key, picker_files, read_picks
 from .picks.write import write_cryosparc, write_like_input, write_relion
 
 if TYPE_CHECKING:
@@ -159,18 +159,33 @@ def _pixel_sizes(names: list[str], options: ParticleOptions, given: MicrographLi
     """Micrograph pixel size of each micrograph, and where it came from."""
     if options.mic_psize is not None:
         return np.full(len(names), options.mic_psize), "--mic-psize"
-    if given is not None:
-        psize = np.array([given.pixel_sizes[n] for n in names], dtype=np.float64)
-        bad = np.flatnonzero(~(psize > 0))
-        if len(bad):
-            raise CryodedupError(
-                f"{given.path}: micrograph {names[bad[0]]} has the pixel size {psize[bad[0]]} "
-                f"({given.pixel_size_field}); give it with --mic-psize"
-            )
-        return psize, f"{given.pixel_size_field} in {given.path}"
+    assert given is not None, "_require_pixel_size refuses picks with neither"
+    psize = np.array([given.pixel_sizes[n] for n in names], dtype=np.float64)
+    bad = np.flatnonzero(~(psize > 0))
+    if len(bad):
+        raise CryodedupError(
+            f"{given.path}: micrograph {names[bad[0]]} has the pixel size {psize[bad[0]]} "
+            f"({given.pixel_size_field}); give it with --mic-psize"
+        )
+    return psize, f"{given.pixel_size_field} in {given.path}"
+
+
+def _require_pixel_size(inputs: list[Path], options: ParticleOptions) -> None:
+    """Refuses, before any file is read, picks that could not be put in Å.
+
+    Everything missing is said at once: topaz tables without --micrographs need their scale too.
+    """
+    if options.mic_psize is not None or options.micrographs is not None:
+        return
+    topaz = [p for p in inputs if picker_files(p)[1] == "topaz"] if options.topaz_scale is None else []
+    also = (
+        f"; {topaz[0]} (topaz) also needs the -s of topaz preprocess with --topaz-scale (1 for full-size coordinates)"
+        if topaz
+        else ""
+    )
     raise CryodedupError(
         "picker coordinates are in micrograph pixels and carry no pixel size: give it with --mic-psize, "
-        "or the micrographs with --micrographs (a micrographs STAR or CryoSPARC exposures)"
+        f"or the micrographs with --micrographs (a micrographs STAR or CryoSPARC exposures){also}"
     )
 
 
@@ -281,14 +296,19 @@ def _shape_finder(
 def _micrograph_ids(pickers: list[Picks]) -> tuple[list[str], np.ndarray]:
     """The micrograph names of all pickers (in order of first appearance), and each pick's id among them.
 
-    The ids are uint32, written straight into one array: 4 bytes a pick, no temporaries.
+    The ids are uint32, written straight into one array: 4 bytes a pick, and no temporary
+    where a picker numbers its micrographs as the ids do (pickers run on one micrograph list).
     """
     mic_ids: dict[str, int] = {}
     groups = np.empty(sum(len(p) for p in pickers), dtype=np.uint32)
     first = 0
     for picks in pickers:
         ids = np.array([mic_ids.setdefault(n, len(mic_ids)) for n in picks.micrographs], dtype=np.uint32)
-        np.take(ids, picks.micrograph, out=groups[first : first + len(picks)])
+        rows = groups[first : first + len(picks)]
+        if np.array_equal(ids, np.arange(len(ids))):
+            rows[:] = picks.micrograph
+        else:
+            np.take(ids, picks.micrograph, out=rows)  # (makes an index array of 8 bytes a pick)
         first += len(picks)
     return list(mic_ids), groups
 
@@ -332,6 +352,7 @@ def read_picker_outputs(
     """
     if options.output_format not in ("auto", *OUTPUT_FORMATS):
         raise CryodedupError(f"--output-format is auto, relion, cryosparc or input, got {options.output_format!r}")
+    _require_pixel_size(inputs, options)
     given = micrograph_list(options.micrographs) if options.micrographs is not None else None
     known = given.names if given is not None else None
     pickers = []

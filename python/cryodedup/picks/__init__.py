@@ -58,7 +58,7 @@ class Picks:
     micrographs : list of str
         Micrograph names, as RELION/CryoSPARC name them when a micrographs STAR was given,
         else as the picker names them (file stem).
-    micrograph : numpy.ndarray of int64, shape (n,)
+    micrograph : numpy.ndarray of int32, shape (n,)
         Index into ``micrographs`` of each pick.
     centres : numpy.ndarray of float64, shape (n, 2)
         Pick centres in micrograph pixels (x, y).
@@ -243,7 +243,7 @@ class PicksBuilder:
             source=self.source,
             format=self.format,
             micrographs=list(self.namer.names),
-            micrograph=joined("micrograph", np.int64),
+            micrograph=joined("micrograph", np.int32),
             centres=_side_by_side(joined("x", np.float64), joined("y", np.float64)),
             score=joined("score", np.float64) if score_name else None,
             score_name=score_name,
@@ -270,7 +270,7 @@ class PicksBuilder:
         The files of ``tables`` were added from index ``first_file`` on.
         """
         files = self.files[first_file : first_file + len(tables.counts)]
-        mics = np.array([-1 if f.micrograph is None else f.micrograph for f in files], dtype=np.int64)
+        mics = np.array([-1 if f.micrograph is None else f.micrograph for f in files], dtype=np.int32)
         file_of_row = tables.file_of_row()
         file_of_row += np.uint32(first_file)  # in place: no second array of 4 bytes a pick
         self.add_rows(
@@ -425,16 +425,8 @@ def read_picks(
         known = micrographs
     else:
         known = micrograph_names(micrographs)
-    files = expand(paths)
     source = " ".join(str(p) for p in (paths if isinstance(paths, (list, tuple)) else [paths]))
-    if len(files) == 1 and files[0].is_dir():
-        files = _folder_files(files[0])
-    kinds = {_kind(f) for f in files}
-    if len(kinds) > 1:
-        raise CryodedupError(
-            f"{source}: mixes coordinate formats ({', '.join(sorted(kinds))}); give one picker per input"
-        )
-    kind = kinds.pop()
+    files, kind = picker_files(paths)
     namer = MicrographNamer(known)
     if kind == "relion-list":
         return relion.read_list(files, source, namer, project_dir)
@@ -449,6 +441,20 @@ def read_picks(
     if kind == "eman2-json":
         return eman.read_info_json(files, source, namer)
     return topaz.read_table(files, source, namer, topaz_scale, micrograph_shapes)
+
+
+def picker_files(paths: StrPath | Sequence[StrPath]) -> tuple[list[Path], str]:
+    """The files of one picker's output (see :func:`read_picks`) and their format."""
+    files = expand(paths)
+    if len(files) == 1 and files[0].is_dir():
+        files = _folder_files(files[0])
+    kinds = {_kind(f) for f in files}
+    if len(kinds) > 1:
+        source = " ".join(str(p) for p in (paths if isinstance(paths, (list, tuple)) else [paths]))
+        raise CryodedupError(
+            f"{source}: mixes coordinate formats ({', '.join(sorted(kinds))}); give one picker per input"
+        )
+    return files, kinds.pop()
 
 
 def expand(paths: StrPath | Sequence[StrPath]) -> list[Path]:

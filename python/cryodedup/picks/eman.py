@@ -61,7 +61,7 @@ def read_info_json(files: list[Path], source: str, namer: MicrographNamer) -> Pi
         # A pick's "row" is its place in the boxes list.
         place = np.arange(len(boxes), dtype=np.uint64)
         builder.add_rows(
-            micrograph=np.full(len(boxes), builder.files[index].micrograph, dtype=np.int64),
+            micrograph=np.full(len(boxes), builder.files[index].micrograph, dtype=np.int32),
             file=np.full(len(boxes), index, dtype=np.int64),
             x=np.array(x, dtype=np.float64),
             y=np.array(y, dtype=np.float64),

@@ -60,7 +60,7 @@ def read_table(
     # Micrographs named in order of first appearance, each error naming the file it is in.
     file_of_row = tables.file_of_row() + first
     first_rows: np.ndarray = np.unique(tables.keys, return_index=True)[1] if len(tables.keys) else np.zeros(0, np.int64)
-    index = np.zeros(len(names), dtype=np.int64)
+    index = np.zeros(len(names), dtype=np.int32)
     for row in sorted(first_rows):
         key = tables.keys[row]
         index[key] = namer.index(names[key], builder.files[file_of_row[row]].path)

@@ -90,36 +90,65 @@ impl fmt::Display for PicksError {
 
 impl std::error::Error for PicksError {}
 
-/// All files read: their tables, keys joined into one list of names.
+/// What a file is, besides its rows.
+#[derive(Debug, Default)]
+pub struct FileHead {
+    /// The table's labels; None for a STAR file without a loop holding the layout's label.
+    pub labels: Option<Vec<String>>,
+    pub header: Vec<u8>,
+    pub footer: Vec<u8>,
+    pub n_rows: usize,
+}
+
+/// All files read: each file's head, the rows of all in flat arrays, keys joined into one
+/// list of names.
 #[derive(Debug, Default)]
 pub struct Tables {
-    pub files: Vec<FileRows>,
+    pub files: Vec<FileHead>,
+    pub rows: FlatRows,
     pub key_names: Vec<Vec<u8>>,
 }
 
-/// Reads `paths` in parallel. The first error in the order of `paths` is returned.
+/// Files parsed at once before their rows join the flat arrays: a picker writes one small
+/// file per micrograph, and holding every file's own vectors until the end would double the
+/// memory touched (fresh pages are the dearest part of reading tens of thousands of files).
+const FILES_PER_BATCH: usize = 256;
+
+/// Reads `paths` in parallel, into `n_numbers` = `request.numbers.len()` columns.
+/// The first error in the order of `paths` is returned.
 pub fn read_files(paths: &[PathBuf], request: &Request) -> Result<Tables, PicksError> {
-    let mut files = paths
-        .par_iter()
-        .map_init(Vec::new, |buffer, p| read_file_with(p, request, buffer))
-        .collect::<Result<Vec<_>, _>>()?;
-    // Key ids are per file until here: make them global, in order of first appearance.
+    let mut tables = Tables::default();
+    // Key ids are per file until joined: made global, in order of first appearance.
     let mut global: HashMap<Vec<u8>, u32> = HashMap::new();
-    let mut key_names = Vec::new();
-    for file in &mut files {
-        let remap: Vec<u32> = std::mem::take(&mut file.key_names)
+    for batch in paths.chunks(FILES_PER_BATCH) {
+        let mut files: Vec<FileRows> = batch
+            .par_iter()
+            .map_init(Vec::new, |buffer, p| read_file_with(p, request, buffer))
+            .collect::<Vec<_>>()
             .into_iter()
-            .map(|name| {
-                let fresh = global.len() as u32;
-                *global.entry(name.clone()).or_insert_with(|| {
-                    key_names.push(name);
-                    fresh
+            .collect::<Result<_, _>>()?;
+        for file in &mut files {
+            let remap: Vec<u32> = std::mem::take(&mut file.key_names)
+                .into_iter()
+                .map(|name| {
+                    let fresh = global.len() as u32;
+                    *global.entry(name.clone()).or_insert_with(|| {
+                        tables.key_names.push(name);
+                        fresh
+                    })
                 })
-            })
-            .collect();
-        file.keys.iter_mut().for_each(|k| *k = remap[*k as usize]);
+                .collect();
+            file.keys.iter_mut().for_each(|k| *k = remap[*k as usize]);
+        }
+        tables.rows.append(&files, request.numbers.len());
+        tables.files.extend(files.into_iter().map(|f| FileHead {
+            n_rows: f.spans.len(),
+            labels: f.labels,
+            header: f.header,
+            footer: f.footer,
+        }));
     }
-    Ok(Tables { files, key_names })
+    Ok(tables)
 }
 
 /// The rows of many files in flat arrays, in file order: the numbers as one row-major table
@@ -133,44 +162,57 @@ pub struct FlatRows {
 }
 
 impl FlatRows {
-    /// `files`' rows gathered into fresh arrays, each file's slice filled in parallel.
-    pub fn of(files: &[FileRows], n_numbers: usize) -> FlatRows {
-        let total: usize = files.iter().map(|f| f.spans.len()).sum();
-        let total_keys: usize = files.iter().map(|f| f.keys.len()).sum();
-        let mut flat = FlatRows {
-            numbers: vec![0.0; total * n_numbers],
-            starts: vec![0; total],
-            ends: vec![0; total],
-            keys: vec![0; total_keys],
-        };
-        let mut slices = Vec::with_capacity(files.len());
-        let (mut numbers, mut starts) = (&mut flat.numbers[..], &mut flat.starts[..]);
-        let (mut ends, mut keys) = (&mut flat.ends[..], &mut flat.keys[..]);
-        for f in files {
-            let n = f.spans.len();
-            let (nums, rest) = std::mem::take(&mut numbers).split_at_mut(n * n_numbers);
-            numbers = rest;
-            let (s, rest) = std::mem::take(&mut starts).split_at_mut(n);
-            starts = rest;
-            let (e, rest) = std::mem::take(&mut ends).split_at_mut(n);
-            ends = rest;
-            let (k, rest) = std::mem::take(&mut keys).split_at_mut(f.keys.len());
-            keys = rest;
-            slices.push((f, nums, s, e, k));
-        }
-        slices.into_par_iter().with_min_len(16).for_each(|(f, nums, s, e, k)| {
-            for (j, column) in f.numbers.iter().enumerate() {
-                for (row, &v) in column.iter().enumerate() {
-                    nums[row * n_numbers + j] = v;
-                }
-            }
-            for ((start, end), &(a, b)) in s.iter_mut().zip(e.iter_mut()).zip(&f.spans) {
-                (*start, *end) = (a, b);
-            }
-            k.copy_from_slice(&f.keys);
+    /// Appends `files`' rows, each file's part filled in parallel.
+    pub fn append(&mut self, files: &[FileRows], n_numbers: usize) {
+        let rows: Vec<usize> = files.iter().map(|f| f.spans.len()).collect();
+        let cells: Vec<usize> = rows.iter().map(|n| n * n_numbers).collect();
+        let keys: Vec<usize> = files.iter().map(|f| f.keys.len()).collect();
+        // Row-major: row after row, each with every requested number.
+        extend_in_parallel(&mut self.numbers, &cells, |k| {
+            let f = &files[k];
+            (0..rows[k]).flat_map(move |row| f.numbers.iter().map(move |column| column[row]))
         });
-        flat
+        extend_in_parallel(&mut self.starts, &rows, |k| files[k].spans.iter().map(|s| s.0));
+        extend_in_parallel(&mut self.ends, &rows, |k| files[k].spans.iter().map(|s| s.1));
+        extend_in_parallel(&mut self.keys, &keys, |k| files[k].keys.iter().copied());
     }
+}
+
+/// Appends runs of `sizes[k]` values, run `k` being `run(k)`, the runs written in parallel.
+///
+/// The new slots are written once, straight into the vector's spare capacity: no serial
+/// zero-filling first (the fresh pages are touched by the threads that fill them).
+fn extend_in_parallel<T: Send, I: Iterator<Item = T>>(
+    values: &mut Vec<T>,
+    sizes: &[usize],
+    run: impl Fn(usize) -> I + Sync,
+) {
+    let total: usize = sizes.iter().sum();
+    values.reserve(total);
+    let mut spare = &mut values.spare_capacity_mut()[..total];
+    let mut parts = Vec::with_capacity(sizes.len());
+    for (k, &size) in sizes.iter().enumerate() {
+        let (part, rest) = std::mem::take(&mut spare).split_at_mut(size);
+        spare = rest;
+        parts.push((k, part));
+    }
+    parts.into_par_iter().with_min_len(16).for_each(|(k, part)| {
+        let mut written = 0;
+        for (slot, value) in part.iter_mut().zip(run(k)) {
+            slot.write(value);
+            written += 1;
+        }
+        assert_eq!(written, part.len(), "a run shorter than its size");
+    });
+    let len = values.len() + total;
+    // SAFETY: every one of the `total` slots after the old length was written above (a run
+    // that fell short panicked before this point).
+    unsafe { values.set_len(len) };
+}
+
+/// "1 field", "2 fields".
+fn count_of(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// Reads one file.
@@ -307,6 +349,13 @@ impl<'a> Collector<'a> {
     }
 
     fn finish(mut self, header: Vec<u8>) -> FileRows {
+        // A requested number the table does not hold reads as NaN, as in a STAR file.
+        let n_rows = self.rows.spans.len();
+        for (j, column) in self.rows.numbers.iter_mut().enumerate() {
+            if !self.columns.slot.contains(&j) {
+                *column = vec![f64::NAN; n_rows];
+            }
+        }
         self.rows.labels = Some(self.columns.labels);
         self.rows.header = header;
         self.rows
@@ -331,7 +380,7 @@ fn read_tab<'a>(path: &'a Path, data: &'a [u8], request: &'a Request) -> Result<
         }
         let got = memchr_iter(b'\t', line).count() + 1;
         if got != ncols {
-            return Err(rows.error(line_no, format!("{got} tab-separated fields, expected {ncols}")));
+            return Err(rows.error(line_no, format!("{}, expected {ncols}", count_of(got, "tab-separated field"))));
         }
         for (k, f) in line.split(|&b| b == b'\t').enumerate() {
             rows.field(line_no, k, f)?;
@@ -358,7 +407,7 @@ fn read_whitespace<'a>(
         let _ = for_each_field(line, |_, f| fields.push(f));
         if fields.len() < names.len() {
             let expected = names.join(" ");
-            let message = format!("expected {expected}, found {} fields", fields.len());
+            let message = format!("expected {expected}, found {}", count_of(fields.len(), "field"));
             return Err(rows.error(line_no + 1, message));
         }
         for (k, f) in fields.into_iter().enumerate() {
@@ -735,7 +784,11 @@ mod tests {
         assert_eq!(rows.keys, vec![0, 1, 0]);
         assert_eq!(rows.header, b"image_name\tx_coord\ty_coord\tscore\n");
         let err = read_bytes(Path::new("t.txt"), b"a\tb\n1\t2\n3\n", &req).unwrap_err();
-        assert_eq!(err.to_string(), "t.txt: line 3: 1 tab-separated fields, expected 2");
+        assert_eq!(err.to_string(), "t.txt: line 3: 1 tab-separated field, expected 2");
+        // A table without the score: NaN for each row (not zero), as for a STAR file.
+        let rows = read_bytes(Path::new("t.txt"), b"image_name\tx_coord\ty_coord\nm1\t1\t2\n", &req).unwrap();
+        assert_eq!(rows.numbers[..2], [vec![1.0], vec![2.0]]);
+        assert!(rows.numbers[2].len() == 1 && rows.numbers[2][0].is_nan());
     }
 
     #[test]
@@ -755,7 +808,9 @@ mod tests {
         let req = request(Layout::Star { label: "x".into() }, &["x", "y"], None, None);
         let a = read_bytes(Path::new("a"), b"data_\nloop_\n_x\n_y\n1 2\n3 4\n", &req).unwrap();
         let b = read_bytes(Path::new("b"), b"data_\nloop_\n_x\n5\n", &req).unwrap();
-        let flat = FlatRows::of(&[a, b], 2);
+        let mut flat = FlatRows::default();
+        flat.append(&[a], 2);
+        flat.append(&[b], 2);
         assert_eq!(flat.numbers[..5], [1.0, 2.0, 3.0, 4.0, 5.0]);
         assert!(flat.numbers[5].is_nan());
         // Spans by hand: "data_\nloop_\n_x\n_y\n" is 18 bytes, each row 4; b's header 15.
@@ -809,14 +864,13 @@ mod tests {
         let req = request(Layout::Tab, &["x"], Some("image_name"), None);
         let tables = read_files(&[a.clone(), b.clone()], &req).unwrap();
         assert_eq!(tables.key_names, vec![b"m2".to_vec(), b"m1".to_vec(), b"m3".to_vec()]);
-        assert_eq!(tables.files[1].keys, vec![1, 2]);
+        assert_eq!(tables.rows.keys, vec![0, 1, 1, 2]);
+        assert_eq!(tables.files.iter().map(|f| f.n_rows).collect::<Vec<_>>(), vec![2, 2]);
         let out = dir.join("out.txt");
         let outputs = [Output { path: out.clone(), header: b"H\n".to_vec(), footer: b"F\n".to_vec() }];
-        let spans: Vec<(u64, u64)> = tables.files.iter().flat_map(|f| f.spans.clone()).collect();
-        let starts: Vec<u64> = spans.iter().map(|s| s.0).collect();
-        let ends: Vec<u64> = spans.iter().map(|s| s.1).collect();
+        let (starts, ends) = (&tables.rows.starts, &tables.rows.ends);
         let sources = [a, b];
-        let parts = [RowSpans { files: &[0, 0, 1, 1], starts: &starts, ends: &ends }];
+        let parts = [RowSpans { files: &[0, 0, 1, 1], starts, ends }];
         let rows = RowSource::Copy { sources: &sources, parts: &parts };
         write_outputs(&outputs, &[0, -1, 0, 0], &rows).unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "H\nm2\t1\nm1\t3\nm3\t4\nF\n");

@@ -203,11 +203,11 @@ fn read_pick_files<'py>(
     let n_numbers = numbers.len();
     let request = picks::Request { layout, numbers, key, missing: missing.map(String::into_bytes) };
     let tables = py.detach(|| picks::read_files(&paths, &request)).map_err(errors::picks)?;
-    let rows = py.detach(|| picks::FlatRows::of(&tables.files, n_numbers));
+    let rows = tables.rows;
     let files = tables
         .files
-        .iter()
-        .map(|f| (f.labels.clone(), PyBytes::new(py, &f.header), PyBytes::new(py, &f.footer), f.spans.len()))
+        .into_iter()
+        .map(|f| (f.labels, PyBytes::new(py, &f.header), PyBytes::new(py, &f.footer), f.n_rows))
         .collect();
     let key_names = tables.key_names.iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect();
     let n_rows = rows.starts.len();
