@@ -325,3 +325,32 @@ def test_consensus_pictures(tmp_path):
     confirmed = [p.get_width() for p in ax.patches if p.get_gid() == "confirmed"]
     alone = [p.get_width() for p in ax.patches if p.get_gid() == "alone"]
     assert (confirmed, alone) == ([1, 0], [1, 0])
+
+
+def test_picks_rejected_for_lack_of_support_are_drawn_apart_from_duplicates(tmp_path):
+    # As above, with --min-support 2: b's (105, 100) is a duplicate of a's (100, 100); a's
+    # (500, 500) is no duplicate but no other input picked it, so it goes for lack of support.
+    for name, rows in (("a", [(100.0, 100.0, 0.9), (500.0, 500.0, 0.5)]), ("b", [(105.0, 100.0, 0.1)])):
+        write_topaz(tmp_path / f"{name}.txt", [("m", x, y, s) for x, y, s in rows])
+    options = ParticleOptions(mic_psize=1.0, topaz_scale=1.0, min_support=2, plot=True, plot_mics=1)
+    _, d = run_with_spy_inputs([tmp_path / "a.txt", tmp_path / "b.txt"], tmp_path / "out", options)[:2]
+    fig = plots.micrograph_picks(d, 0, None)
+    ax_rejected = fig.axes[1]
+    assert artist(ax_rejected, "rejected").get_offsets().tolist() == [[105.0, 100.0]]
+    assert artist(ax_rejected, "unconfirmed").get_offsets().tolist() == [[500.0, 500.0]]
+    assert ax_rejected.get_title() == "rejected: 2 (duplicates: 1, unconfirmed: 1)"
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "rejected: too few inputs picked it (--min-support)" in labels
+
+
+def test_a_micrograph_known_by_its_stem_is_drawn_from_its_mrc_file(tmp_path, monkeypatch):
+    # topaz names micrograph m (m.mrc) by its stem: the picture finds m.mrc in the project folder.
+    monkeypatch.chdir(tmp_path)
+    write_mrc(tmp_path / "m.mrc", np.zeros((100, 100), dtype=np.float32), 1.0)
+    write_topaz(tmp_path / "a.txt", [("m", 10.0, 20.0, 0.5), ("m", 12.0, 20.0, 0.4)])
+    options = ParticleOptions(mic_psize=1.0, topaz_scale=1.0, plot=True, plot_mics=1)
+    summary = remove_duplicate_particles([tmp_path / "a.txt"], tmp_path / "out", options)
+    assert "micrograph_images" not in summary
+    (tmp_path / "m.mrc").unlink()
+    summary = remove_duplicate_particles([tmp_path / "a.txt"], tmp_path / "again", options)
+    assert f"first looked for: {tmp_path / 'm.mrc'}" in summary["micrograph_images"]

@@ -157,12 +157,12 @@ def read_pick_files(
 ]: ...
 def write_pick_rows(
     outputs: list[tuple[str, bytes, bytes]],
-    target: npt.NDArray[np.int64],
+    target: npt.NDArray[np.uint32],
     sources: list[str],
     files: list[npt.NDArray[np.uint32]],
     starts: list[npt.NDArray[np.uint64]],
     ends: list[npt.NDArray[np.uint64]],
 ) -> None: ...
 def write_pick_numbers(
-    outputs: list[tuple[str, bytes, bytes]], target: npt.NDArray[np.int64], values: npt.NDArray[np.float64]
+    outputs: list[tuple[str, bytes, bytes]], target: npt.NDArray[np.uint32], values: npt.NDArray[np.float64]
 ) -> None: ...

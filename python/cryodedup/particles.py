@@ -454,6 +454,11 @@ def remove_duplicate_particles(
     return summary
 
 
+def _image_names(name: str) -> list[str]:
+    """The file names a micrograph's image may have: a bare file stem is tried as .mrc first."""
+    return [name] if Path(name).suffix else [f"{name}.mrc", name]
+
+
 def plot_particles(
     details: ParticleDetails, outdir: Path, options: ParticleOptions, first_input: Path, force: bool, summary: dict
 ) -> list[str]:
@@ -465,7 +470,9 @@ def plot_particles(
     from . import plots
 
     def find_micrograph(name: str) -> Path:
-        return resolve_paths([name], first_input, options.project_dir)[0][0]
+        # Pickers know a micrograph by its file stem (x.cbox for x.mrc): try the MRC file first.
+        tried = [resolve_paths([n], first_input, options.project_dir)[0][0] for n in _image_names(name)]
+        return next((p for p in tried if p.exists()), tried[0])
 
     figures, missing = plots.particle_figures(details, options.plot_mics, find_micrograph)
     if missing:

@@ -34,6 +34,7 @@ from .outputs import StrPath
 from .particle_set import ParticleSet
 
 KEPT_COLOUR, REJECTED_COLOUR = "#1a9641", "#d7191c"
+UNCONFIRMED_COLOUR = "#7b3294"  # kept as no duplicate, then rejected for lack of support
 DPI = 110  # of the saved PNGs
 
 #: A displayed micrograph: the binned, smoothed pixels and the binning factor.
@@ -352,13 +353,24 @@ def micrograph_picks(details: ParticleDetails, mic: int, image: DisplayImage | N
             )
     partners = details.suppressed_by[rejected]
     paired = partners >= 0  # picks rejected for lack of consensus have no partner
-    lines = [(c[i, :2], c[j, :2]) for i, j in zip(rejected[paired], partners[paired])]
+    duplicates, unconfirmed = rejected[paired], rejected[~paired]
+    lines = [(c[i, :2], c[j, :2]) for i, j in zip(duplicates, partners[paired])]
     partners = partners[paired]
     ax_rejected.add_collection(LineCollection(lines, colors="#ffbf00", lw=1.2, gid="suppressed_by"))
     ax_rejected.scatter(c[partners, 0], c[partners, 1], s=16, color=KEPT_COLOUR, gid="kept_instead")
-    ax_rejected.scatter(c[rejected, 0], c[rejected, 1], marker="x", color=REJECTED_COLOUR, gid="rejected", **marker)
+    ax_rejected.scatter(c[duplicates, 0], c[duplicates, 1], marker="x", color=REJECTED_COLOUR, gid="rejected", **marker)
+    ax_rejected.scatter(
+        c[unconfirmed, 0],
+        c[unconfirmed, 1],
+        marker="s",
+        facecolors="none",
+        edgecolors=UNCONFIRMED_COLOUR,
+        gid="unconfirmed",
+        **marker,
+    )
     ax_kept.set_title(f"kept: {len(kept)}", fontsize=10)
-    ax_rejected.set_title(f"rejected: {len(rejected)}", fontsize=10)
+    split = f" (duplicates: {len(duplicates)}, unconfirmed: {len(unconfirmed)})" if len(unconfirmed) else ""
+    ax_rejected.set_title(f"rejected: {len(rejected)}{split}", fontsize=10)
     title = f"{details.mic_names[mic]} (minimum distance {details.min_dist:g} Å)"
     if missing:
         title += f"\nimage not found ({missing}): picks on a blank frame"
@@ -372,9 +384,22 @@ def micrograph_picks(details: ParticleDetails, mic: int, image: DisplayImage | N
     )
     handles = [
         Line2D([], [], marker="o", ms=MARKER_POINTS, mfc="none", ls="", color=KEPT_COLOUR, label="kept pick"),
-        Line2D([], [], marker="x", ms=MARKER_POINTS, ls="", color=REJECTED_COLOUR, label="rejected pick"),
+        Line2D([], [], marker="x", ms=MARKER_POINTS, ls="", color=REJECTED_COLOUR, label="rejected duplicate"),
         Line2D([], [], color="#ffbf00", marker="o", ms=4, mfc=KEPT_COLOUR, mec=KEPT_COLOUR, label=partner_label),
     ]
+    if len(unconfirmed):
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="s",
+                ms=MARKER_POINTS,
+                mfc="none",
+                ls="",
+                color=UNCONFIRMED_COLOUR,
+                label="rejected: too few inputs picked it (--min-support)",
+            )
+        )
     if any(p.get_gid() == "half_min_dist" for p in ax_kept.patches):
         handles.append(
             Line2D(

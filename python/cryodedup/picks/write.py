@@ -104,8 +104,7 @@ def write_relion(
         # Output k < len(names): the kept file of micrograph k; the rejected files follow.
         head = header.encode()
         outputs = [(tmp.text(path), head, b"\n") for s in SUBSETS for path in per_mic[s]]
-        target = np.where(keep_all, 0, len(names))  # one new array: the rejected files follow the kept
-        target += mic
+        target = _row_targets(keep_all, len(names), mic)  # the rejected files follow the kept
         if copy_rows:
             _copy_rows(inputs, outputs, target)
         else:
@@ -156,6 +155,16 @@ def _copy_rows(inputs: list[Picks], outputs: list[tuple[str, bytes, bytes]], tar
         _core.write_pick_rows(outputs, target, sources, files, starts, ends)
     except _core.PickFileError as err:
         raise CryodedupError(str(err)) from None
+
+
+def _row_targets(kept: np.ndarray, n: int, index: np.ndarray) -> np.ndarray:
+    """Each row's output for the core's writers: ``index`` if kept, else ``n + index``.
+
+    uint32, 4 bytes a row (millions of rows).
+    """
+    target = np.where(kept, np.uint32(0), np.uint32(n)).astype(np.uint32, copy=False)
+    np.add(target, index, out=target, casting="unsafe")
+    return target
 
 
 def _as(array: np.ndarray, dtype: type) -> np.ndarray:
@@ -302,8 +311,7 @@ def write_like_input(picks: Picks, keep: ArrayLike, outdir: StrPath, *, force: b
                 for s in SUBSETS
                 for f, target in zip(picks.files, targets[s])
             ]
-            target = np.where(mask, 0, n)
-            target += picks.file_of_pick
+            target = _row_targets(mask, n, picks.file_of_pick)
             _copy_rows([picks], outputs, target)
     return targets
 

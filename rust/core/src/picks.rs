@@ -469,14 +469,15 @@ pub enum RowSource<'a> {
 }
 
 /// Writes each output: its header, the rows `i` with `target[i] == output index`, in order
-/// (a row without a line terminator gets one), its footer. Outputs are written in parallel,
+/// (a row without a line terminator gets one), its footer; a row whose target is past the
+/// last output is written nowhere. Outputs are written in parallel,
 /// each with one `write` of its whole content.
 ///
 /// Source files are read again here, a few at a time: the outputs that copy rows from the
 /// same sources (a micrograph's kept and rejected files) are written together, holding only
 /// their sources, so that any number of files can be written without hitting the process's
 /// limits on open files and memory maps (Linux: 65530 maps).
-pub fn write_outputs(outputs: &[Output], target: &[i64], rows: &RowSource) -> Result<(), PicksError> {
+pub fn write_outputs(outputs: &[Output], target: &[u32], rows: &RowSource) -> Result<(), PicksError> {
     let members = Members::of(outputs.len(), target);
     let tasks = match rows {
         RowSource::Copy { sources, parts } => tasks_sharing_sources(&members, &SpanParts::new(parts), sources.len()),
@@ -503,29 +504,29 @@ pub fn write_outputs(outputs: &[Output], target: &[i64], rows: &RowSource) -> Re
 /// The rows of each output, in order: one flat list cut by offsets (no vector per output).
 struct Members {
     offsets: Vec<usize>,
-    rows: Vec<usize>,
+    rows: Vec<u32>,
 }
 
 impl Members {
-    fn of(n_outputs: usize, target: &[i64]) -> Members {
-        let valid = |t: i64| t >= 0 && (t as usize) < n_outputs;
+    fn of(n_outputs: usize, target: &[u32]) -> Members {
+        let valid = |t: u32| (t as usize) < n_outputs;
         let mut offsets = vec![0usize; n_outputs + 1];
         target.iter().filter(|&&t| valid(t)).for_each(|&t| offsets[t as usize + 1] += 1);
         for o in 0..n_outputs {
             offsets[o + 1] += offsets[o];
         }
         let mut next = offsets.clone();
-        let mut rows = vec![0usize; offsets[n_outputs]];
+        let mut rows = vec![0u32; offsets[n_outputs]];
         for (i, &t) in target.iter().enumerate() {
             if valid(t) {
-                rows[next[t as usize]] = i;
+                rows[next[t as usize]] = i as u32;
                 next[t as usize] += 1;
             }
         }
         Members { offsets, rows }
     }
 
-    fn of_output(&self, o: usize) -> &[usize] {
+    fn of_output(&self, o: usize) -> &[u32] {
         &self.rows[self.offsets[o]..self.offsets[o + 1]]
     }
 }
@@ -546,7 +547,7 @@ fn tasks_sharing_sources(members: &Members, spans: &SpanParts, n_sources: usize)
     for o in 0..n_outputs {
         let mut last = None;
         for &i in members.of_output(o) {
-            let f = spans.get(i).0;
+            let f = spans.get(i as usize).0;
             if let Some(previous) = last.filter(|&p| p != f) {
                 let (a, b) = (root(&mut parent, previous), root(&mut parent, f));
                 parent[a as usize] = b;
@@ -560,7 +561,7 @@ fn tasks_sharing_sources(members: &Members, spans: &SpanParts, n_sources: usize)
         match members.of_output(o).first() {
             None => tasks.push(vec![o]),
             Some(&i) => {
-                let r = root(&mut parent, spans.get(i).0);
+                let r = root(&mut parent, spans.get(i as usize).0);
                 let t = *task_of_root.entry(r).or_insert_with(|| {
                     tasks.push(Vec::new());
                     tasks.len() - 1
@@ -656,7 +657,7 @@ fn load_source(path: &Path, mut buffer: Vec<u8>) -> io::Result<Source> {
 
 fn append_rows(
     out: &mut Vec<u8>,
-    members: &[usize],
+    members: &[u32],
     rows: &RowSource,
     cache: &mut SourceCache,
 ) -> Result<(), PicksError> {
@@ -664,7 +665,7 @@ fn append_rows(
         RowSource::Copy { sources, parts } => {
             let spans = SpanParts::new(parts);
             for &i in members {
-                let (file, start, end) = spans.get(i);
+                let (file, start, end) = spans.get(i as usize);
                 let path = &sources[file as usize];
                 let data = cache.get(file, path)?;
                 let row = data.get(start as usize..end as usize).ok_or_else(|| PicksError::Io {
@@ -679,6 +680,7 @@ fn append_rows(
         }
         RowSource::Numbers { values, width } => {
             for &i in members {
+                let i = i as usize;
                 for (k, &v) in values[i * width..(i + 1) * width].iter().enumerate() {
                     if k > 0 {
                         out.push(b' ');
@@ -822,7 +824,7 @@ mod tests {
     #[test]
     fn outputs_are_grouped_by_the_sources_they_share() {
         // Outputs 0 and 2 copy from sources 0 and 1, output 1 from source 2, output 3 nothing.
-        let members = Members::of(4, &[0, 2, 1, 0, -1, 2]);
+        let members = Members::of(4, &[0, 2, 1, 0, u32::MAX, 2]);
         assert_eq!(members.of_output(0), &[0, 3]);
         assert_eq!(members.of_output(2), &[1, 5]);
         let files = [0, 1, 2, 1, 2, 0];
@@ -872,7 +874,7 @@ mod tests {
         let sources = [a, b];
         let parts = [RowSpans { files: &[0, 0, 1, 1], starts, ends }];
         let rows = RowSource::Copy { sources: &sources, parts: &parts };
-        write_outputs(&outputs, &[0, -1, 0, 0], &rows).unwrap();
+        write_outputs(&outputs, &[0, 9, 0, 0], &rows).unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "H\nm2\t1\nm1\t3\nm3\t4\nF\n");
         // The same rows given as two parts (two inputs' spans, not concatenated).
         let parts = [
@@ -880,7 +882,7 @@ mod tests {
             RowSpans { files: &[1, 1], starts: &starts[2..], ends: &ends[2..] },
         ];
         let rows = RowSource::Copy { sources: &sources, parts: &parts };
-        write_outputs(&outputs, &[0, -1, 0, 0], &rows).unwrap();
+        write_outputs(&outputs, &[0, 9, 0, 0], &rows).unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "H\nm2\t1\nm1\t3\nm3\t4\nF\n");
         let rows = RowSource::Numbers { values: &[1.5, f64::NAN, 2.0, 3.0], width: 2 };
         write_outputs(&outputs, &[0, 0], &rows).unwrap();

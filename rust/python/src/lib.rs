@@ -227,7 +227,8 @@ fn pick_outputs(outputs: Vec<(PathBuf, Vec<u8>, Vec<u8>)>) -> Vec<picks::Output>
 }
 
 /// write_pick_rows(outputs, target, sources, files, starts, ends): writes each output
-/// (path, header, footer) with the rows i where target[i] is its index, in order: bytes
+/// (path, header, footer) with the rows i where target[i] (uint32) is its index, in order
+/// (a target past the last output: the row is written nowhere): bytes
 /// starts[i]..ends[i] of sources[files[i]], copied. `files`, `starts` and `ends` are lists of
 /// arrays (one per input, say) taken end to end, so that no concatenated copy is needed.
 /// Outputs written in parallel, GIL released.
@@ -235,7 +236,7 @@ fn pick_outputs(outputs: Vec<(PathBuf, Vec<u8>, Vec<u8>)>) -> Vec<picks::Output>
 fn write_pick_rows(
     py: Python<'_>,
     outputs: Vec<(PathBuf, Vec<u8>, Vec<u8>)>,
-    target: PyReadonlyArray1<'_, i64>,
+    target: PyReadonlyArray1<'_, u32>,
     sources: Vec<PathBuf>,
     files: Vec<PyReadonlyArray1<'_, u32>>,
     starts: Vec<PyReadonlyArray1<'_, u64>>,
@@ -270,7 +271,7 @@ fn write_pick_rows(
 fn write_pick_numbers(
     py: Python<'_>,
     outputs: Vec<(PathBuf, Vec<u8>, Vec<u8>)>,
-    target: PyReadonlyArray1<'_, i64>,
+    target: PyReadonlyArray1<'_, u32>,
     values: PyReadonlyArray2<'_, f64>,
 ) -> PyResult<()> {
     let width = values.shape()[1];
