@@ -80,7 +80,8 @@ def test_consensus_agrees_with_brute_force(tmp_path, n_pickers):
                 assert by_input == np.bincount(np.array(picker)[unconfirmed], minlength=n_pickers).tolist()
             got = set()
             for p in range(n_pickers):
-                folder = tmp_path / f"out{trial}_{k}" / ("" if n_pickers == 1 else f"picker_{p + 1}") / "kept"
+                mine = "" if n_pickers == 1 else f"picker_{p + 1}_t{trial}_p{p}"
+                folder = tmp_path / f"out{trial}_{k}" / mine / "kept"
                 for line in (folder / f"t{trial}_p{p}.txt").read_text().splitlines()[1:]:
                     m, x, y, s = line.split("\t")
                     got.add((p, m, float(x), float(y)))
@@ -450,3 +451,14 @@ def test_a_relion_list_of_bare_micrograph_stems_is_warned_about(tmp_path):
     assert any(w.startswith("micrographs known only by file stem (1, e.g. x)") for w in summary["warnings"])
     listed = starfile.read(tmp_path / "out" / "autopick_kept.star")
     assert listed["rlnMicrographName"].tolist() == ["x"]
+
+
+def test_each_pickers_output_folder_names_its_input(tmp_path):
+    from cryodedup.particles_picks import picker_folder
+
+    (tmp_path / "AutoPick/job010").mkdir(parents=True)
+    (tmp_path / "topaz picks.txt").write_text("")
+    assert picker_folder(0, tmp_path / "AutoPick/job010") == "picker_1_job010"
+    assert picker_folder(1, tmp_path / "topaz picks.txt") == "picker_2_topaz_picks"
+    assert picker_folder(2, tmp_path / "cryolo/CBOX/*.cbox") == "picker_3_CBOX"
+    assert picker_folder(3, tmp_path / "..") == "picker_4"

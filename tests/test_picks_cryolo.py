@@ -73,3 +73,13 @@ def test_3d_cbox_is_refused(tmp_path):
     path.write_text(cbox_text([(1, 2, 3, 4, 0.5)]).replace("<NA> 3 4", "12 3 4", 1))
     with pytest.raises(CryodedupError, match="3-D"):
         read_picks(path)
+
+
+def test_an_empty_or_headerless_cbox_is_refused_with_what_to_give_instead(tmp_path):
+    (tmp_path / "empty.cbox").write_text("")
+    with pytest.raises(CryodedupError, match=r"empty.cbox: the file is empty; .*EMAN/ \.box or STAR/ output"):
+        read_picks(tmp_path / "empty.cbox")
+    # crYOLO before 1.8: corner, box size, confidence, estimated size; no STAR header.
+    (tmp_path / "old.cbox").write_text("10\t20\t100\t100\t0.9\t98\t98\n")
+    with pytest.raises(CryodedupError, match=r"old.cbox: a crYOLO .cbox holds a data_cryolo loop \(crYOLO before 1\.8"):
+        read_picks(tmp_path / "old.cbox")

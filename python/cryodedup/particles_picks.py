@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ import numpy as np
 
 from .errors import CryodedupError
 from .filaments import CRYOLO_TUBE, tube_ids
+from .input_files import is_glob
 from .micrograph_files import MicrographList, micrograph_list, mrc_header, resolve_paths
 from .outputs import StrPath
 from .particle_set import ParticleSet, pixel_sizes_used
@@ -72,8 +74,11 @@ class PicksWriter:
         shapes: dict[str, tuple[int, int]] | None,
         micrograph_uids: dict[str, int] | None = None,
         micrographs: tuple[list[str], np.ndarray] | None = None,
+        inputs: list[Path] | None = None,
     ) -> None:
         self.pickers, self.format, self.outdir = pickers, output_format, outdir
+        #: Each picker's input as given (names its own-format output folder).
+        self.inputs = inputs or [Path(p.source) for p in pickers]
         self.psize, self.shapes, self.uids = psize, shapes, micrograph_uids
         #: The micrograph names of all pickers and each pick's index among them, as read.
         self.micrographs = micrographs
@@ -105,16 +110,28 @@ class PicksWriter:
         """Writes each picker's kept and rejected picks in its own format.
 
         One picker: ``OUTDIR/kept/``, ``OUTDIR/rejected/``; several: the same under
-        ``OUTDIR/picker_K/`` for picker K (counted from 1).
+        ``OUTDIR/picker_K_NAME/`` for picker K (counted from 1), NAME naming its input.
         """
         bounds = np.cumsum([0] + [len(p) for p in self.pickers])
         folders: dict[str, list[Path]] = {"kept": [], "rejected": []}
         for k, picks in enumerate(self.pickers):
-            outdir = self.outdir if len(self.pickers) == 1 else self.outdir / f"picker_{k + 1}"
+            outdir = self.outdir if len(self.pickers) == 1 else self.outdir / picker_folder(k, self.inputs[k])
             write_like_input(picks, keep[bounds[k] : bounds[k + 1]], outdir, force=force)
             for subset in folders:
                 folders[subset].append(outdir / subset)
         return folders
+
+
+def picker_folder(k: int, given: Path) -> str:
+    """``picker_K_NAME``: the output folder of picker K (counted from 0 here, from 1 in the name).
+
+    NAME says which input it holds: the folder's name (``AutoPick/job010`` -> ``job010``),
+    the file's name without extension, or for a glob its folder's name; characters other
+    than letters, digits, ``.``, ``_`` and ``-`` become ``_``.
+    """
+    name = given.parent.name if is_glob(given) else given.stem if given.is_file() else given.name
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", name).strip("._")
+    return f"picker_{k + 1}_{name}" if name else f"picker_{k + 1}"
 
 
 def _joined_micrographs(pickers: list[Picks], named_by_star: bool, warn: Callable[[str], None]) -> list[Picks]:
@@ -397,7 +414,14 @@ def read_picker_outputs(
         higher_is_better=higher,
         read_files=[f.path for p in pickers for f in p.files],
         writer=PicksWriter(
-            pickers, output_format, Path(outdir), single_psize, shapes, given.uids if given else None, (names, groups)
+            pickers,
+            output_format,
+            Path(outdir),
+            single_psize,
+            shapes,
+            given.uids if given else None,
+            (names, groups),
+            [Path(p) for p in inputs],
         ),
         mic_shapes=_shapes_by_id(names, shapes),
         tubes=_tubes(pickers, groups),

@@ -21,6 +21,10 @@ from ..errors import CryodedupError
 from . import FileTables, MicrographNamer, Picks, PicksBuilder, read_tables, stem
 
 SCORE = "Confidence"
+OLD_CBOX = (
+    "a crYOLO .cbox holds a data_cryolo loop (crYOLO before 1.8 wrote headerless .cbox files, "
+    "which are not read: give its EMAN/ .box or STAR/ output instead)"
+)
 FILAMENT = "filamentid"
 
 
@@ -28,11 +32,14 @@ def read_cbox(files: list[Path], source: str, namer: MicrographNamer) -> Picks:
     """CrYOLO ``.cbox`` files, one per micrograph, the micrograph named by the file name."""
     builder = PicksBuilder(source, "cryolo-cbox", namer)
     corner = ("CoordinateX", "CoordinateY", "Width", "Height")
+    if files and _headerless(files[0]):
+        raise CryodedupError(f"{files[0]}: {OLD_CBOX}")
     tables = read_tables(files, "star", ["CoordinateX"], [*corner, SCORE, "CoordinateZ", FILAMENT], missing="<NA>")
     first = len(builder.files)
     for file, labels, header, footer in zip(files, tables.labels, tables.headers, tables.footers):
         if labels is None:
-            raise CryodedupError(f"{file}: no data_cryolo loop; not a crYOLO .cbox file")
+            what = "the file is empty" if file.stat().st_size == 0 else "no data_cryolo loop"
+            raise CryodedupError(f"{file}: {what}; {OLD_CBOX}")
         missing = [lab for lab in corner if lab not in labels]
         if missing:
             raise CryodedupError(f"{file}: data_cryolo has no {', '.join('_' + m for m in missing)} column")
@@ -52,6 +59,14 @@ def read_cbox(files: list[Path], source: str, namer: MicrographNamer) -> Picks:
     if any(labels and FILAMENT in labels for labels in tables.labels):
         picks.tube = numbers[FILAMENT]  # the rows of one add_tables call, in order
     return picks
+
+
+def _headerless(path: Path) -> bool:
+    """Whether a .cbox starts with a row of numbers (crYOLO before 1.8: no STAR header)."""
+    with open(path, "rb") as f:
+        first = next((line for line in f.read(4096).splitlines() if line.strip()), b"")
+    lead = first.strip()[:1]
+    return lead.isdigit() or lead in (b"-", b"+", b".")
 
 
 def _refuse_rows(files: list[Path], tables: FileTables, bad: np.ndarray, message: str) -> None:
