@@ -167,7 +167,8 @@ def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
     rows += consensus_rows(s["consensus"]) if s.get("consensus") else []
     if s.get("filaments"):
         f = s["filaments"]
-        rows.append(("Filaments", f"{f['tubes']:,} tubes ({f['column']}), mode {f['mode']}: {f['rule']}"))
+        tubes = f"{f['tubes']:,} tube{'' if f['tubes'] == 1 else 's'}"
+        rows.append(("Filaments", f"{tubes} ({f['column']}), mode {f['mode']}: {f['rule']}"))
     if s.get("reading_notes"):
         rows.append(("Read", "\n".join(s["reading_notes"])))
     if s.get("output_format"):
