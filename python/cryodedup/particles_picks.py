@@ -72,13 +72,13 @@ class PicksWriter:
         outdir: Path,
         psize: float | None,
         shapes: dict[str, tuple[int, int]] | None,
+        inputs: list[Path],
         micrograph_uids: dict[str, int] | None = None,
         micrographs: tuple[list[str], np.ndarray] | None = None,
-        inputs: list[Path] | None = None,
     ) -> None:
         self.pickers, self.format, self.outdir = pickers, output_format, outdir
         #: Each picker's input as given (names its own-format output folder).
-        self.inputs = inputs or [Path(p.source) for p in pickers]
+        self.inputs = inputs
         self.psize, self.shapes, self.uids = psize, shapes, micrograph_uids
         #: The micrograph names of all pickers and each pick's index among them, as read.
         self.micrographs = micrographs
@@ -419,9 +419,9 @@ def read_picker_outputs(
             Path(outdir),
             single_psize,
             shapes,
+            [Path(p) for p in inputs],
             given.uids if given else None,
             (names, groups),
-            [Path(p) for p in inputs],
         ),
         mic_shapes=_shapes_by_id(names, shapes),
         tubes=_tubes(pickers, groups),

@@ -425,7 +425,7 @@ def read_picks(
         known = micrographs
     else:
         known = micrograph_names(micrographs)
-    source = " ".join(str(p) for p in (paths if isinstance(paths, (list, tuple)) else [paths]))
+    source = _source_text(paths)
     files, kind = picker_files(paths)
     namer = MicrographNamer(known)
     if kind == "relion-list":
@@ -450,11 +450,15 @@ def picker_files(paths: StrPath | Sequence[StrPath]) -> tuple[list[Path], str]:
         files = _folder_files(files[0])
     kinds = {_kind(f) for f in files}
     if len(kinds) > 1:
-        source = " ".join(str(p) for p in (paths if isinstance(paths, (list, tuple)) else [paths]))
         raise CryodedupError(
-            f"{source}: mixes coordinate formats ({', '.join(sorted(kinds))}); give one picker per input"
+            f"{_source_text(paths)}: mixes coordinate formats ({', '.join(sorted(kinds))}); give one picker per input"
         )
     return files, kinds.pop()
+
+
+def _source_text(paths: StrPath | Sequence[StrPath]) -> str:
+    """One picker's input as the user gave it, for messages and summaries."""
+    return " ".join(str(p) for p in (paths if isinstance(paths, (list, tuple)) else [paths]))
 
 
 def expand(paths: StrPath | Sequence[StrPath]) -> list[Path]:

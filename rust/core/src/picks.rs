@@ -114,8 +114,8 @@ pub struct Tables {
 /// memory touched (fresh pages are the dearest part of reading tens of thousands of files).
 const FILES_PER_BATCH: usize = 256;
 
-/// Reads `paths` in parallel, into `n_numbers` = `request.numbers.len()` columns.
-/// The first error in the order of `paths` is returned.
+/// Reads `paths` in parallel, a batch at a time. The first error in the order of `paths` is
+/// returned.
 pub fn read_files(paths: &[PathBuf], request: &Request) -> Result<Tables, PicksError> {
     let mut tables = Tables::default();
     // Key ids are per file until joined: made global, in order of first appearance.
