@@ -462,3 +462,31 @@ def test_each_pickers_output_folder_names_its_input(tmp_path):
     assert picker_folder(1, tmp_path / "topaz picks.txt") == "picker_2_topaz_picks"
     assert picker_folder(2, tmp_path / "cryolo/CBOX/*.cbox") == "picker_3_CBOX"
     assert picker_folder(3, tmp_path / "..") == "picker_4"
+
+
+def test_joined_picks_match_numpy_whatever_the_arrays_layout():
+    # Centres as a reader's table columns, as a reversed view and as a plain array; pixel
+    # sizes per micrograph; the joined set against numpy's concatenation of the same.
+    from cryodedup.particles_picks import _joined
+    from cryodedup.picks import Picks
+
+    rng = np.random.default_rng(3)
+    table = rng.uniform(0, 4000, (70_000, 3))  # x, y, score: past one task of the core
+    layouts = [table[:, :2], table[::-1, :2], np.array(table[:500, :2], order="F")]
+    scores = [table[:, 2], table[::-1, 2], table[:500, 2].copy()]
+    pickers, ids = [], []
+    for k, centres in enumerate(layouts):
+        n_mics = 3 + k
+        micrograph = rng.integers(0, n_mics, len(centres)).astype(np.int32)
+        ids.append(rng.permutation(6)[:n_mics].astype(np.uint32))
+        empty = np.zeros(len(centres), dtype=np.uint64)
+        pickers.append(Picks(f"p{k}", "relion", [], micrograph, centres, scores[k], "s", True, [], empty, empty, empty))
+    mic_psize = np.array([1.0, 0.5, 2.0, 1.25, 3.0, 0.75])
+    groups, centres, joined_scores, input_of = _joined(pickers, ids, scores, mic_psize)
+    expected_groups = np.concatenate([i[p.micrograph] for i, p in zip(ids, pickers)])
+    assert groups.tolist() == expected_groups.tolist()
+    expected = np.concatenate(layouts) * mic_psize[expected_groups][:, None]
+    assert np.array_equal(centres, expected)
+    assert np.array_equal(joined_scores, np.concatenate(scores))
+    assert input_of.tolist() == np.repeat([0, 1, 2], [len(c) for c in layouts]).tolist()
+    assert _joined(pickers, ids, None, mic_psize)[2] is None

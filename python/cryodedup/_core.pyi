@@ -162,7 +162,25 @@ def write_pick_rows(
     files: list[npt.NDArray[np.uint32]],
     starts: list[npt.NDArray[np.uint64]],
     ends: list[npt.NDArray[np.uint64]],
+    first_files: list[int] | None = None,
 ) -> None: ...
+def join_picks(
+    inputs: list[
+        tuple[
+            npt.NDArray[np.int32],
+            npt.NDArray[np.uint32],
+            npt.NDArray[np.float64],
+            npt.NDArray[np.float64] | None,
+        ]
+    ],
+    psize: npt.NDArray[np.float64],
+) -> tuple[
+    npt.NDArray[np.uint32],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64] | None,
+    npt.NDArray[np.uint32],
+]: ...
+def row_targets(keep: npt.NDArray[np.bool_], index: npt.NDArray[np.uint32], n: int) -> npt.NDArray[np.uint32]: ...
 def write_pick_numbers(
     outputs: list[tuple[str, bytes, bytes]], target: npt.NDArray[np.uint32], values: npt.NDArray[np.float64]
 ) -> None: ...

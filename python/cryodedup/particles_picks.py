@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import _core
 from .errors import CryodedupError
 from .filaments import CRYOLO_TUBE, tube_ids
 from .input_files import is_glob
@@ -208,8 +209,8 @@ def _require_pixel_size(inputs: list[Path], options: ParticleOptions) -> None:
 
 def _scores(
     pickers: list[Picks], options: ParticleOptions, warn: Callable[[str], None]
-) -> tuple[np.ndarray | None, str | None, bool]:
-    """The scores used to rank duplicates, their name and direction.
+) -> tuple[list[np.ndarray] | None, str | None, bool]:
+    """The scores used to rank duplicates (each picker's), their name and direction.
 
     Each picker's own score is used; ``--score none`` (or a picker without scores) ranks at random.
     """
@@ -240,7 +241,8 @@ def _scores(
             f"the pickers' scores ({label}) are compared as they are; scores of different pickers are rarely "
             "on one scale: --score-normalize rank compares their percentiles"
         )
-    return np.concatenate([p.score for p in pickers]), label, directions.pop() if len(directions) == 1 else True
+    scores = [p.score for p in pickers if p.score is not None]  # every one, checked above
+    return scores, label, directions.pop() if len(directions) == 1 else True
 
 
 def _tubes(pickers: list[Picks], groups: np.ndarray) -> np.ndarray | None:
@@ -310,24 +312,14 @@ def _shape_finder(
     return shapes
 
 
-def _micrograph_ids(pickers: list[Picks]) -> tuple[list[str], np.ndarray]:
-    """The micrograph names of all pickers (in order of first appearance), and each pick's id among them.
+def _micrograph_ids(pickers: list[Picks]) -> tuple[list[str], list[np.ndarray]]:
+    """The micrograph names of all pickers (in order of first appearance), and their ids.
 
-    The ids are uint32, written straight into one array: 4 bytes a pick, and no temporary
-    where a picker numbers its micrographs as the ids do (pickers run on one micrograph list).
+    For each picker, the id among the names of each of its micrographs (uint32).
     """
     mic_ids: dict[str, int] = {}
-    groups = np.empty(sum(len(p) for p in pickers), dtype=np.uint32)
-    first = 0
-    for picks in pickers:
-        ids = np.array([mic_ids.setdefault(n, len(mic_ids)) for n in picks.micrographs], dtype=np.uint32)
-        rows = groups[first : first + len(picks)]
-        if np.array_equal(ids, np.arange(len(ids))):
-            rows[:] = picks.micrograph
-        else:
-            np.take(ids, picks.micrograph, out=rows)  # (makes an index array of 8 bytes a pick)
-        first += len(picks)
-    return list(mic_ids), groups
+    ids = [np.array([mic_ids.setdefault(n, len(mic_ids)) for n in p.micrographs], dtype=np.uint32) for p in pickers]
+    return list(mic_ids), ids
 
 
 def _one_pixel_size(mic_psize: np.ndarray) -> float | None:
@@ -335,17 +327,40 @@ def _one_pixel_size(mic_psize: np.ndarray) -> float | None:
     return float(mic_psize[0]) if len(mic_psize) > 0 and bool((mic_psize == mic_psize[0]).all()) else None
 
 
-def _centres_in_angstrom(pickers: list[Picks], groups: np.ndarray, mic_psize: np.ndarray) -> np.ndarray:
-    """The pickers' centres times their micrograph's pixel size, written into one new array."""
-    centres = np.empty((len(groups), 2))
-    one = _one_pixel_size(mic_psize)
-    first = 0
-    for picks in pickers:
-        rows = slice(first, first + len(picks))
-        psize = one if one is not None else mic_psize[groups[rows]][:, None]
-        np.multiply(picks.centres, psize, out=centres[rows])
-        first += len(picks)
-    return centres
+def _joined(
+    pickers: list[Picks], ids: list[np.ndarray], scores: list[np.ndarray] | None, mic_psize: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """The pickers' picks as one set: micrograph ids, centres in Å, scores, inputs.
+
+    Ids and inputs are uint32, scores None when not ranked by them. Made by the core in
+    parallel from the readers' arrays as they are (for millions of picks, writing fresh
+    memory is most of the work, and one thread would do it alone).
+    """
+    parts = [
+        (
+            np.ascontiguousarray(p.micrograph, dtype=np.int32),
+            mic_ids,
+            _row_strided(p.centres),
+            None if scores is None else _row_strided(scores[k]),
+        )
+        for k, (p, mic_ids) in enumerate(zip(pickers, ids))
+    ]
+    return _core.join_picks(parts, np.ascontiguousarray(mic_psize, dtype=np.float64))
+
+
+def _row_strided(values: np.ndarray) -> np.ndarray:
+    """``values`` (float64, 1-D or 2-D) as the core takes them, copied only if need be.
+
+    The core takes rows of adjacent values, one row after another: a column view of a
+    reader's row-major table is such already (no copy); other layouts are copied.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    width, item = (values.shape[1] if values.ndim == 2 else 1), values.itemsize
+    step = values.strides[0] if values.ndim else 0
+    adjacent = values.ndim == 1 or values.strides[1] == item
+    if values.ndim in (1, 2) and adjacent and step >= width * item and step % item == 0:
+        return values
+    return np.ascontiguousarray(values)
 
 
 def _row_pixel_sizes(groups: np.ndarray, mic_psize: np.ndarray) -> np.ndarray:
@@ -386,9 +401,10 @@ def read_picker_outputs(
             log(f"{path}: {note}", "info")
         pickers.append(picks)
     pickers = _joined_micrographs(pickers, known is not None, warn)
-    names, groups = _micrograph_ids(pickers)
+    names, ids = _micrograph_ids(pickers)
     mic_psize, psize_source = _pixel_sizes(names, options, given)
-    scores, score_label, higher = _scores(pickers, options, warn)
+    ranked_by, score_label, higher = _scores(pickers, options, warn)
+    groups, centres, scores, input_of = _joined(pickers, ids, ranked_by, mic_psize)
     output_format = _output_format(pickers, options.output_format)
     if output_format == "relion" and given is None:
         _warn_bare_names(names, warn)
@@ -403,10 +419,10 @@ def read_picker_outputs(
         shapes = _micrograph_shapes(names, options, given, Path(inputs[0]))
     return ParticleSet(
         inputs=[p.source for p in pickers],
-        input_of=np.repeat(np.arange(len(pickers), dtype=np.uint32), [len(p) for p in pickers]),
+        input_of=input_of,
         mic_names=names,
         groups=groups,
-        centres=_centres_in_angstrom(pickers, groups, mic_psize),
+        centres=centres,
         psize=_row_pixel_sizes(groups, mic_psize),
         pixel_sizes=pixel_sizes_used(mic_psize, psize_source),
         scores=scores,

@@ -29,13 +29,18 @@ SUBSETS = ("kept", "rejected")
 RELION_HEADER = "\n# version 30001\n\ndata_\n\nloop_ \n"
 
 
+def _checked_keep(inputs: list[Picks], keep: ArrayLike) -> np.ndarray:
+    """``keep`` as a boolean array, refused unless it has one entry per pick of ``inputs``."""
+    keep = np.asarray(keep, dtype=bool)
+    n = sum(len(p) for p in inputs)
+    if keep.shape != (n,):
+        raise ValueError(f"keep must have one entry per pick ({n}), got shape {keep.shape}")
+    return keep
+
+
 def _split(inputs: list[Picks], keep: ArrayLike) -> list[np.ndarray]:
     """``keep`` cut into one mask per input."""
-    keep = np.asarray(keep, dtype=bool)
-    sizes = [len(p) for p in inputs]
-    if keep.shape != (sum(sizes),):
-        raise ValueError(f"keep must have one entry per pick ({sum(sizes)}), got shape {keep.shape}")
-    return np.split(keep, np.cumsum(sizes)[:-1])
+    return np.split(_checked_keep(inputs, keep), np.cumsum([len(p) for p in inputs])[:-1])
 
 
 def _micrographs(inputs: list[Picks]) -> tuple[list[str], list[np.ndarray]]:
@@ -84,7 +89,7 @@ def write_relion(
     dict of subset -> path of its list file
     """
     outdir = Path(outdir)
-    keep_all = np.concatenate(_split(inputs, keep)) if inputs else np.zeros(0, dtype=bool)
+    keep_all = _checked_keep(inputs, keep)
     if micrographs is None:
         names, mapped = _micrographs(inputs)
         micrographs = names, np.concatenate(mapped) if mapped else np.zeros(0, dtype=np.int64)
@@ -142,17 +147,14 @@ def _copy_rows(inputs: list[Picks], outputs: list[tuple[str, bytes, bytes]], tar
     Output ``j`` gets the input rows ``i`` for which ``target[i]`` is ``j``.
     """
     sources = [f.path for p in inputs for f in p.files]
-    offsets = np.cumsum([0] + [len(p.files) for p in inputs])[:-1]
-    # Each input's arrays go to the core as they are (it takes them end to end): millions of
-    # rows are not concatenated; only the file indices of the inputs after the first are shifted.
-    files = [
-        _as(p.file_of_pick, np.uint32) + np.uint32(k) if k else _as(p.file_of_pick, np.uint32)
-        for p, k in zip(inputs, offsets)
-    ]
+    # Each input's arrays go to the core as they are (it takes them end to end, each input's
+    # file indices after the previous inputs' files): millions of rows are not copied.
+    first_files = np.cumsum([0] + [len(p.files) for p in inputs])[:-1].tolist()
+    files = [_as(p.file_of_pick, np.uint32) for p in inputs]
     starts = [_as(p.row_start, np.uint64) for p in inputs]
     ends = [_as(p.row_end, np.uint64) for p in inputs]
     try:
-        _core.write_pick_rows(outputs, target, sources, files, starts, ends)
+        _core.write_pick_rows(outputs, target, sources, files, starts, ends, first_files)
     except _core.PickFileError as err:
         raise CryodedupError(str(err)) from None
 
@@ -160,11 +162,9 @@ def _copy_rows(inputs: list[Picks], outputs: list[tuple[str, bytes, bytes]], tar
 def _row_targets(kept: np.ndarray, n: int, index: np.ndarray) -> np.ndarray:
     """Each row's output for the core's writers: ``index`` if kept, else ``n + index``.
 
-    uint32, 4 bytes a row (millions of rows).
+    uint32, 4 bytes a row (millions of rows), filled by the core in parallel.
     """
-    target = np.where(kept, np.uint32(0), np.uint32(n)).astype(np.uint32, copy=False)
-    np.add(target, index, out=target, casting="unsafe")
-    return target
+    return _core.row_targets(_as(kept, np.bool_), _as(index, np.uint32), n)
 
 
 def _as(array: np.ndarray, dtype: type) -> np.ndarray:

@@ -13,6 +13,7 @@ use rayon::prelude::*;
 
 use crate::grid::Grid;
 use crate::kdtree::KdTree;
+use crate::parallel::{self, Scatter};
 use crate::pose::PoseTest;
 
 #[derive(Clone, Debug)]
@@ -260,8 +261,7 @@ struct GroupOut<'a> {
 
 fn run<const D: usize, G: GroupId>(groups: &[G], input: &Input) -> (DedupResult, Option<Vec<u64>>) {
     let n = groups.len();
-    let order = order_by_group(groups);
-    let ranges = group_ranges(groups, &order);
+    let (order, ranges) = grouped(groups);
     let want_sup = input.params.want_suppressed_by;
     let want_masks = input.inputs.is_some();
 
@@ -310,62 +310,40 @@ impl GroupBuffers {
     }
 }
 
-/// An output in particle order that the groups' threads fill in, each at its own indices.
-struct Scatter<T> {
-    start: *mut T,
-    len: usize,
-}
-
-// SAFETY: a `Scatter` only writes through `put`, whose callers guarantee disjoint indices.
-unsafe impl<T: Send> Sync for Scatter<T> {}
-
-impl<T: Copy> Scatter<T> {
-    fn new(values: &mut [T]) -> Self {
-        Scatter { start: values.as_mut_ptr(), len: values.len() }
-    }
-
-    /// Writes `values[k]` at index `indices[k]` (nothing when `values` is empty).
-    ///
-    /// # Safety
-    /// No other thread may write or read any of `indices` while this runs, and the
-    /// underlying slice must outlive the `Scatter`.
-    unsafe fn put(&self, indices: &[u32], values: &[T]) {
-        for (&i, &v) in indices.iter().zip(values) {
-            assert!((i as usize) < self.len);
-            // SAFETY: in bounds (asserted), and the caller guarantees exclusive access.
-            unsafe { *self.start.add(i as usize) = v };
-        }
-    }
-}
-
-/// Particle indices sorted by (group, index).
-pub(crate) fn order_by_group<G: GroupId>(groups: &[G]) -> Vec<u32> {
+/// Particle indices sorted by (group, index), and the half-open ranges of that order that
+/// share a group, in order of group.
+pub(crate) fn grouped<G: GroupId>(groups: &[G]) -> (Vec<u32>, Vec<(usize, usize)>) {
     let n = groups.len();
     if groups.windows(2).all(|w| w[0] <= w[1]) {
-        return (0..n as u32).collect();
+        let order = (0..n as u32).collect();
+        return (order, group_ranges(groups, |pos| pos));
     }
     let (min, max) = groups.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &g| (lo.min(g.to_i64()), hi.max(g.to_i64())));
     let span = (max as i128 - min as i128) as u128;
     if span <= 2 * n as u128 + 1024 {
         // Dense labels (the usual case: micrograph numbers): a stable counting sort.
-        let mut starts = vec![0u32; span as usize + 2];
-        for &g in groups {
-            starts[(g.to_i64() - min) as usize + 1] += 1;
-        }
-        for k in 1..starts.len() {
-            starts[k] += starts[k - 1];
-        }
-        let mut order = vec![0u32; n];
-        for (i, &g) in groups.iter().enumerate() {
-            let slot = &mut starts[(g.to_i64() - min) as usize];
-            order[*slot as usize] = i as u32;
-            *slot += 1;
-        }
-        return order;
+        let (order, offsets) = parallel::order_by_key(n, span as usize + 1, |i| (groups[i].to_i64() - min) as usize);
+        let ranges = offsets.windows(2).map(|w| (w[0], w[1])).filter(|(lo, hi)| hi > lo).collect();
+        return (order, ranges);
     }
     let mut order: Vec<u32> = (0..n as u32).collect();
     order.par_sort_unstable_by_key(|&i| (groups[i as usize], i));
-    order
+    let ranges = group_ranges(groups, |pos| order[pos] as usize);
+    (order, ranges)
+}
+
+/// Half-open ranges of positions `0..groups.len()` that share a group, the particle at
+/// position `pos` being `at(pos)` (positions in order of group).
+fn group_ranges<G: GroupId>(groups: &[G], at: impl Fn(usize) -> usize) -> Vec<(usize, usize)> {
+    let mut ranges = Vec::new();
+    let mut lo = 0;
+    for pos in 1..=groups.len() {
+        if pos == groups.len() || groups[at(pos)] != groups[at(lo)] {
+            ranges.push((lo, pos));
+            lo = pos;
+        }
+    }
+    ranges
 }
 
 /// `each(members)` for every group in parallel (`members`: the group's particle indices,
@@ -374,8 +352,7 @@ pub(crate) fn values_by_group<G: GroupId, T: Copy + Default + Send>(
     groups: &[G],
     each: impl Fn(&[u32]) -> Vec<T> + Sync,
 ) -> Vec<T> {
-    let order = order_by_group(groups);
-    let ranges = group_ranges(groups, &order);
+    let (order, ranges) = grouped(groups);
     let mut out = vec![T::default(); groups.len()];
     let scatter = Scatter::new(&mut out);
     ranges.par_iter().with_min_len(8).for_each(|&(lo, hi)| {
@@ -385,19 +362,6 @@ pub(crate) fn values_by_group<G: GroupId, T: Copy + Default + Send>(
         unsafe { scatter.put(members, &values) };
     });
     out
-}
-
-/// Half-open ranges of `order` that share a group.
-pub(crate) fn group_ranges<G: GroupId>(groups: &[G], order: &[u32]) -> Vec<(usize, usize)> {
-    let mut ranges = Vec::new();
-    let mut lo = 0;
-    for pos in 1..=order.len() {
-        if pos == order.len() || groups[order[pos] as usize] != groups[order[lo] as usize] {
-            ranges.push((lo, pos));
-            lo = pos;
-        }
-    }
-    ranges
 }
 
 /// A reproducible pseudo-random 64-bit key (splitmix64 finaliser).

@@ -13,9 +13,7 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use crate::dedup::{
-    group_ranges, order_by_group, point, random_key, score_key, validate, DedupError, DedupParams, DedupResult, GroupId,
-};
+use crate::dedup::{grouped, point, random_key, score_key, validate, DedupError, DedupParams, DedupResult, GroupId};
 use crate::kdtree::KdTree;
 
 /// Whole-tube removal. `tubes` holds each particle's tube id (the same id for the segments
@@ -33,8 +31,7 @@ pub fn dedup_whole_tubes<G: GroupId>(
     if tubes.len() != groups.len() {
         return Err(DedupError::Length { what: "tubes", expected: groups.len(), got: tubes.len() });
     }
-    let order = order_by_group(groups);
-    let ranges = group_ranges(groups, &order);
+    let (order, ranges) = grouped(groups);
     let input = Segments { coords, scores, tubes, params };
     let decided: Vec<Vec<(bool, i64)>> = ranges
         .par_iter()

@@ -6,6 +6,8 @@
 //! - [`filaments`]: filament tubes removed whole when they duplicate a better tube.
 //! - [`consensus`]: how many distinct inputs picked near each pick (consensus picking).
 //! - [`neighbours`]: each particle's distance to its nearest neighbour (for the pictures).
+//! - [`parallel`]: large arrays filled and counting-sorted by several threads.
+//! - [`pick_join`]: several pickers' picks joined into one set (micrograph ids, centres in Å).
 //! - [`picks`]: picker coordinate files read and written many at a time.
 //! - [`pose`]: orientations, point groups and the angle between two particles.
 //! - [`particle_split`]: a big particle STAR decided and split in one pass, micrograph by micrograph.
@@ -20,8 +22,10 @@ pub mod kdtree;
 pub mod micrographs;
 pub mod neighbours;
 pub mod page_cache;
+pub mod parallel;
 pub mod particle_rows;
 pub mod particle_split;
+pub mod pick_join;
 pub mod picks;
 pub mod pose;
 pub mod star;

@@ -19,6 +19,7 @@ use memchr::memchr_iter;
 use memmap2::Mmap;
 use rayon::prelude::*;
 
+use crate::parallel::{self, extend_in_parallel};
 use crate::star::{self, for_each_field, parse_number, text, trim, Lines, StarError};
 
 #[derive(Clone, Debug)]
@@ -176,38 +177,6 @@ impl FlatRows {
         extend_in_parallel(&mut self.ends, &rows, |k| files[k].spans.iter().map(|s| s.1));
         extend_in_parallel(&mut self.keys, &keys, |k| files[k].keys.iter().copied());
     }
-}
-
-/// Appends runs of `sizes[k]` values, run `k` being `run(k)`, the runs written in parallel.
-///
-/// The new slots are written once, straight into the vector's spare capacity: no serial
-/// zero-filling first (the fresh pages are touched by the threads that fill them).
-fn extend_in_parallel<T: Send, I: Iterator<Item = T>>(
-    values: &mut Vec<T>,
-    sizes: &[usize],
-    run: impl Fn(usize) -> I + Sync,
-) {
-    let total: usize = sizes.iter().sum();
-    values.reserve(total);
-    let mut spare = &mut values.spare_capacity_mut()[..total];
-    let mut parts = Vec::with_capacity(sizes.len());
-    for (k, &size) in sizes.iter().enumerate() {
-        let (part, rest) = std::mem::take(&mut spare).split_at_mut(size);
-        spare = rest;
-        parts.push((k, part));
-    }
-    parts.into_par_iter().with_min_len(16).for_each(|(k, part)| {
-        let mut written = 0;
-        for (slot, value) in part.iter_mut().zip(run(k)) {
-            slot.write(value);
-            written += 1;
-        }
-        assert_eq!(written, part.len(), "a run shorter than its size");
-    });
-    let len = values.len() + total;
-    // SAFETY: every one of the `total` slots after the old length was written above (a run
-    // that fell short panicked before this point).
-    unsafe { values.set_len(len) };
 }
 
 /// "1 field", "2 fields".
@@ -425,8 +394,12 @@ pub struct Output {
     pub footer: Vec<u8>,
 }
 
-/// Where rows lie in their source files: row `i` is bytes `starts[i]..ends[i]` of source `files[i]`.
+/// Where rows lie in their source files: row `i` is bytes `starts[i]..ends[i]` of source
+/// `first_file + files[i]`.
 pub struct RowSpans<'a> {
+    /// Added to every entry of `files`: an input's files numbered from 0 among its own, their
+    /// sources placed after the previous inputs' (no shifted copy of millions of indices).
+    pub first_file: u32,
     pub files: &'a [u32],
     pub starts: &'a [u64],
     pub ends: &'a [u64],
@@ -456,8 +429,15 @@ impl<'a> SpanParts<'a> {
             p += 1;
         }
         let (part, k) = (&self.parts[p], i - self.firsts[p]);
-        (part.files[k], part.starts[k], part.ends[k])
+        (part.first_file + part.files[k], part.starts[k], part.ends[k])
     }
+}
+
+/// Each row's output for [`write_outputs`] when the kept rows go to outputs `index[i]` and
+/// the others to `n + index[i]` (rejected outputs after the kept), filled in parallel.
+pub fn row_targets(keep: &[bool], index: &[u32], n: u32) -> Vec<u32> {
+    assert_eq!(keep.len(), index.len());
+    parallel::collect_in_parallel(keep.len(), |i| if keep[i] { index[i] } else { n.saturating_add(index[i]) })
 }
 
 /// What one written row is made of.
@@ -509,20 +489,7 @@ struct Members {
 
 impl Members {
     fn of(n_outputs: usize, target: &[u32]) -> Members {
-        let valid = |t: u32| (t as usize) < n_outputs;
-        let mut offsets = vec![0usize; n_outputs + 1];
-        target.iter().filter(|&&t| valid(t)).for_each(|&t| offsets[t as usize + 1] += 1);
-        for o in 0..n_outputs {
-            offsets[o + 1] += offsets[o];
-        }
-        let mut next = offsets.clone();
-        let mut rows = vec![0u32; offsets[n_outputs]];
-        for (i, &t) in target.iter().enumerate() {
-            if valid(t) {
-                rows[next[t as usize]] = i as u32;
-                next[t as usize] += 1;
-            }
-        }
+        let (rows, offsets) = parallel::order_by_key(target.len(), n_outputs, |i| target[i] as usize);
         Members { offsets, rows }
     }
 
@@ -828,7 +795,7 @@ mod tests {
         assert_eq!(members.of_output(0), &[0, 3]);
         assert_eq!(members.of_output(2), &[1, 5]);
         let files = [0, 1, 2, 1, 2, 0];
-        let spans = [RowSpans { files: &files, starts: &[0; 6], ends: &[0; 6] }];
+        let spans = [RowSpans { first_file: 0, files: &files, starts: &[0; 6], ends: &[0; 6] }];
         assert_eq!(tasks_sharing_sources(&members, &SpanParts::new(&spans), 3), vec![vec![0, 2], vec![1], vec![3]]);
     }
 
@@ -848,7 +815,7 @@ mod tests {
         let ends: Vec<u64> = (0..2 * n).map(|i| starts[i] + 2 + (i % n).to_string().len() as u64).collect();
         let out = dir.join("out.txt");
         let outputs = [Output { path: out.clone(), header: Vec::new(), footer: Vec::new() }];
-        let parts = [RowSpans { files: &files, starts: &starts, ends: &ends }];
+        let parts = [RowSpans { first_file: 0, files: &files, starts: &starts, ends: &ends }];
         let rows = RowSource::Copy { sources: &sources, parts: &parts };
         write_outputs(&outputs, &vec![0; 2 * n], &rows).unwrap();
         let expected: String = (0..n).map(|k| format!("a{k}\n")).chain((0..n).map(|k| format!("b{k}\n"))).collect();
@@ -872,14 +839,15 @@ mod tests {
         let outputs = [Output { path: out.clone(), header: b"H\n".to_vec(), footer: b"F\n".to_vec() }];
         let (starts, ends) = (&tables.rows.starts, &tables.rows.ends);
         let sources = [a, b];
-        let parts = [RowSpans { files: &[0, 0, 1, 1], starts, ends }];
+        let parts = [RowSpans { first_file: 0, files: &[0, 0, 1, 1], starts, ends }];
         let rows = RowSource::Copy { sources: &sources, parts: &parts };
         write_outputs(&outputs, &[0, 9, 0, 0], &rows).unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "H\nm2\t1\nm1\t3\nm3\t4\nF\n");
-        // The same rows given as two parts (two inputs' spans, not concatenated).
+        // The same rows given as two parts (two inputs' spans, not concatenated; the second
+        // input's files numbered from 0 among its own).
         let parts = [
-            RowSpans { files: &[0, 0], starts: &starts[..2], ends: &ends[..2] },
-            RowSpans { files: &[1, 1], starts: &starts[2..], ends: &ends[2..] },
+            RowSpans { first_file: 0, files: &[0, 0], starts: &starts[..2], ends: &ends[..2] },
+            RowSpans { first_file: 1, files: &[0, 0], starts: &starts[2..], ends: &ends[2..] },
         ];
         let rows = RowSource::Copy { sources: &sources, parts: &parts };
         write_outputs(&outputs, &[0, 9, 0, 0], &rows).unwrap();

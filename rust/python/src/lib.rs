@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use cryodedup_core::micrographs::{self, Band, Plan, Spectrum};
 use cryodedup_core::particle_rows::{self, CentrePlan, PixelSize};
 use cryodedup_core::particle_split;
+use cryodedup_core::pick_join::{self, Strided};
 use cryodedup_core::{consensus, dedup as core_dedup, filaments, neighbours, page_cache, picks, pose, star};
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 use numpy::{
@@ -31,6 +32,10 @@ mod errors {
 
     pub fn picks(e: cryodedup_core::picks::PicksError) -> PyErr {
         PickFileError::new_err(e.to_string())
+    }
+
+    pub fn join(e: cryodedup_core::pick_join::JoinError) -> PyErr {
+        PyValueError::new_err(e.to_string())
     }
 
     pub fn star(e: cryodedup_core::star::StarError) -> PyErr {
@@ -222,17 +227,103 @@ fn read_pick_files<'py>(
     ))
 }
 
+/// The rows of a float64 array (2-D, or 1-D as rows of one) that step through memory one
+/// whole row at a time, each row's values side by side (as the columns of a reader's
+/// row-major table are): a view of its memory, no copy. Other layouts are refused.
+fn strided_rows<'a>(values: &'a numpy::ndarray::ArrayViewD<'a, f64>, what: &str) -> PyResult<Strided<'a>> {
+    let (rows, width) = match values.shape() {
+        [rows] => (*rows, 1),
+        [rows, width] => (*rows, *width),
+        _ => return Err(errors::value(format!("{what} must be 1-D or 2-D"))),
+    };
+    let step = |k: usize| values.strides().get(k).copied().unwrap_or(1);
+    let (stride, along) = (step(0), if values.ndim() == 2 { step(1) } else { 1 });
+    if along != 1 || stride < width as isize {
+        return Err(errors::value(format!("{what} must have rows of adjacent values, one row after the other")));
+    }
+    let len = if rows == 0 { 0 } else { (rows - 1) * stride as usize + width };
+    // SAFETY: the view's rows lie in one numpy buffer, from its first element to its last
+    // (`len` values on from `as_ptr`), and the readonly borrow keeps it alive and unchanged.
+    let slice = unsafe { std::slice::from_raw_parts(values.as_ptr(), len) };
+    Ok(Strided { values: slice, stride: stride as usize, width })
+}
+
+type PickInput<'py> = (
+    PyReadonlyArray1<'py, i32>,
+    PyReadonlyArray1<'py, u32>,
+    numpy::PyReadonlyArrayDyn<'py, f64>,
+    Option<numpy::PyReadonlyArrayDyn<'py, f64>>,
+);
+
+/// join_picks(inputs, psize) -> (groups, centres, scores, input_of): pickers' picks joined
+/// in order, filled in parallel (GIL released). Each input is (micrograph int32: index into
+/// ids, ids uint32: the joined micrograph id of each of its micrographs, centres float64
+/// (n, d) in pixels, scores float64 (n,) or None); centres and scores may be strided
+/// columns of one table. Centres come back times psize[id] (Å), scores None unless given.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn join_picks<'py>(
+    py: Python<'py>,
+    inputs: Vec<PickInput<'py>>,
+    psize: PyReadonlyArray1<'py, f64>,
+) -> PyResult<(
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray2<f64>>,
+    Option<Bound<'py, PyArray1<f64>>>,
+    Bound<'py, PyArray1<u32>>,
+)> {
+    let views: Vec<_> = inputs.iter().map(|(_, _, c, s)| (c.as_array(), s.as_ref().map(|s| s.as_array()))).collect();
+    let mut parts = Vec::with_capacity(inputs.len());
+    for ((micrograph, ids, _, _), (centres, scores)) in inputs.iter().zip(&views) {
+        parts.push(pick_join::Input {
+            micrograph: micrograph.as_slice()?,
+            ids: ids.as_slice()?,
+            centres: strided_rows(centres, "centres")?,
+            scores: scores.as_ref().map(|s| strided_rows(s, "scores")).transpose()?,
+        });
+    }
+    let psize = psize.as_slice()?;
+    let joined = py.detach(|| pick_join::join(&parts, psize)).map_err(errors::join)?;
+    let width = parts.first().map_or(2, |p| p.centres.width);
+    let n = joined.groups.len();
+    Ok((
+        joined.groups.into_pyarray(py),
+        joined.centres.into_pyarray(py).reshape([n, width])?,
+        joined.scores.map(|s| s.into_pyarray(py)),
+        joined.input_of.into_pyarray(py),
+    ))
+}
+
+/// row_targets(keep, index, n) -> uint32: each row's output for write_pick_rows, index[i]
+/// where keep[i], else n + index[i] (kept outputs first, rejected after), filled in parallel.
+#[pyfunction]
+fn row_targets<'py>(
+    py: Python<'py>,
+    keep: PyReadonlyArray1<'py, bool>,
+    index: PyReadonlyArray1<'py, u32>,
+    n: u32,
+) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    let (keep, index) = (keep.as_slice()?, index.as_slice()?);
+    if keep.len() != index.len() {
+        return Err(errors::value("keep and index must have one entry per row".into()));
+    }
+    Ok(py.detach(|| picks::row_targets(keep, index, n)).into_pyarray(py))
+}
+
 fn pick_outputs(outputs: Vec<(PathBuf, Vec<u8>, Vec<u8>)>) -> Vec<picks::Output> {
     outputs.into_iter().map(|(path, header, footer)| picks::Output { path, header, footer }).collect()
 }
 
-/// write_pick_rows(outputs, target, sources, files, starts, ends): writes each output
-/// (path, header, footer) with the rows i where target[i] (uint32) is its index, in order
-/// (a target past the last output: the row is written nowhere): bytes
+/// write_pick_rows(outputs, target, sources, files, starts, ends, first_files=None): writes
+/// each output (path, header, footer) with the rows i where target[i] (uint32) is its index,
+/// in order (a target past the last output: the row is written nowhere): bytes
 /// starts[i]..ends[i] of sources[files[i]], copied. `files`, `starts` and `ends` are lists of
-/// arrays (one per input, say) taken end to end, so that no concatenated copy is needed.
-/// Outputs written in parallel, GIL released.
+/// arrays (one per input, say) taken end to end, so that no concatenated copy is needed;
+/// first_files[k] (default 0) is added to the file indices of part k. Outputs written in
+/// parallel, GIL released.
 #[pyfunction]
+#[pyo3(signature = (outputs, target, sources, files, starts, ends, first_files=None))]
+#[allow(clippy::too_many_arguments)]
 fn write_pick_rows(
     py: Python<'_>,
     outputs: Vec<(PathBuf, Vec<u8>, Vec<u8>)>,
@@ -241,21 +332,23 @@ fn write_pick_rows(
     files: Vec<PyReadonlyArray1<'_, u32>>,
     starts: Vec<PyReadonlyArray1<'_, u64>>,
     ends: Vec<PyReadonlyArray1<'_, u64>>,
+    first_files: Option<Vec<u32>>,
 ) -> PyResult<()> {
     let target = target.as_slice()?;
-    if files.len() != starts.len() || files.len() != ends.len() {
-        return Err(errors::value("files, starts and ends must be lists of as many arrays".into()));
+    let first_files = first_files.unwrap_or_else(|| vec![0; files.len()]);
+    if files.len() != starts.len() || files.len() != ends.len() || files.len() != first_files.len() {
+        return Err(errors::value("files, starts, ends and first_files must be lists of as many arrays".into()));
     }
     let mut parts = Vec::with_capacity(files.len());
-    for ((f, s), e) in files.iter().zip(&starts).zip(&ends) {
+    for (((f, s), e), &first_file) in files.iter().zip(&starts).zip(&ends).zip(&first_files) {
         let (files, starts, ends) = (f.as_slice()?, s.as_slice()?, e.as_slice()?);
         if starts.len() != files.len() || ends.len() != files.len() {
             return Err(errors::value("files, starts and ends must have one entry per row".into()));
         }
-        if let Some(&bad) = files.iter().find(|&&f| f as usize >= sources.len()) {
-            return Err(errors::value(format!("file index {bad} is out of range")));
+        if let Some(&bad) = files.iter().find(|&&f| first_file as usize + f as usize >= sources.len()) {
+            return Err(errors::value(format!("file index {first_file} + {bad} is out of range")));
         }
-        parts.push(picks::RowSpans { files, starts, ends });
+        parts.push(picks::RowSpans { first_file, files, starts, ends });
     }
     if parts.iter().map(|p| p.files.len()).sum::<usize>() != target.len() {
         return Err(errors::value("target, files, starts and ends must have one entry per row".into()));
@@ -1193,6 +1286,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bin_image, m)?)?;
     m.add_function(wrap_pyfunction!(read_pick_files, m)?)?;
     m.add_function(wrap_pyfunction!(write_pick_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(join_picks, m)?)?;
+    m.add_function(wrap_pyfunction!(row_targets, m)?)?;
     m.add_function(wrap_pyfunction!(write_pick_numbers, m)?)?;
     m.add_class::<StarFile>()?;
     m.add_class::<StarBlock>()?;
