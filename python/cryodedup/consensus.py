@@ -84,8 +84,22 @@ def _jaccard_of(size: np.ndarray, matched: np.ndarray) -> np.ndarray:
 
 
 def _as_lists(matrix: np.ndarray) -> list[list[float | None]]:
-    # Python floats (tolist): a summary has one matrix per micrograph, tens of thousands.
-    return [[None if v != v else round(v, 4) for v in row] for row in matrix.tolist()]
+    """A matrix as nested lists of Python floats rounded to 4 decimals, None for NaN."""
+    return _each_as_lists(matrix[None])[0]
+
+
+def _each_as_lists(matrices: np.ndarray) -> list[list[list[float | None]]]:
+    """:func:`_as_lists` of each matrix of a stack (g, n, n), in a few passes over all.
+
+    A summary has one matrix per micrograph, tens of thousands: one call per matrix would
+    cost more than the numbers.
+    """
+    n = matrices.shape[-1]
+    if n == 0:
+        return [[] for _ in range(len(matrices))]
+    flat = [None if v != v else round(v, 4) for v in matrices.ravel().tolist()]
+    rows = [flat[k : k + n] for k in range(0, len(flat), n)]
+    return [rows[k : k + n] for k in range(0, len(rows), n)]
 
 
 def jaccard(confirmed_by: np.ndarray, input_of: np.ndarray, n_inputs: int) -> list[list[float | None]]:
@@ -146,7 +160,7 @@ def consensus_report(
         "min_support": min_support,
         "per_input": per_input,
         "jaccard": _as_lists(overall),
-        "jaccard_per_micrograph": {name: _as_lists(m) for name, m in zip(particles.mic_names, per_mic)},
+        "jaccard_per_micrograph": dict(zip(particles.mic_names, _each_as_lists(per_mic))),
         "least_agreement": [
             {"micrograph": particles.mic_names[m], "mean_jaccard": round(float(agreement[m]), 4)} for m in worst
         ],

@@ -124,9 +124,10 @@ class FileTables:
     keys: np.ndarray
     key_names: list[str]
 
-    def file_of_row(self) -> np.ndarray:
-        """Index of each row's file."""
-        return np.repeat(np.arange(len(self.counts), dtype=np.uint32), self.counts)
+    def file_of_row(self, first: int = 0) -> np.ndarray:
+        """Index of each row's file (uint32), counted from ``first``."""
+        files = np.arange(first, first + len(self.counts), dtype=np.int32)
+        return repeat(files, self.counts).view(np.uint32)
 
     def first_row(self) -> np.ndarray:
         """Index of each file's first row in the arrays."""
@@ -271,11 +272,9 @@ class PicksBuilder:
         """
         files = self.files[first_file : first_file + len(tables.counts)]
         mics = np.array([-1 if f.micrograph is None else f.micrograph for f in files], dtype=np.int32)
-        file_of_row = tables.file_of_row()
-        file_of_row += np.uint32(first_file)  # in place: no second array of 4 bytes a pick
         self.add_rows(
-            micrograph=np.repeat(mics, tables.counts),
-            file=file_of_row,
+            micrograph=repeat(mics, tables.counts),
+            file=tables.file_of_row(first_file),
             x=x,
             y=y,
             score=score,
@@ -283,6 +282,12 @@ class PicksBuilder:
             start=tables.row_start,
             end=tables.row_end,
         )
+
+
+def repeat(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``numpy.repeat`` of int32 ``values``, written by the core in parallel (millions of picks)."""
+    values, counts = np.ascontiguousarray(values, dtype=np.int32), np.ascontiguousarray(counts, dtype=np.int64)
+    return _core.repeat_int32(values, counts)
 
 
 def _side_by_side(x: np.ndarray, y: np.ndarray) -> np.ndarray:

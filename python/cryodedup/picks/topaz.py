@@ -58,7 +58,7 @@ def read_table(
             raise CryodedupError(f"topaz scale must be a number > 0, got {scale}")
     builder.notes.append(note)
     # Micrographs named in order of first appearance, each error naming the file it is in.
-    file_of_row = tables.file_of_row() + first
+    file_of_row = tables.file_of_row(first)
     first_rows: np.ndarray = np.unique(tables.keys, return_index=True)[1] if len(tables.keys) else np.zeros(0, np.int64)
     index = np.zeros(len(names), dtype=np.int32)
     for row in sorted(first_rows):

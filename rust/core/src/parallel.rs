@@ -82,6 +82,14 @@ pub fn extend_in_parallel<T: Send, I: Iterator<Item = T>>(
     unsafe { values.set_len(len) };
 }
 
+/// `values[k]` repeated `counts[k]` times, for each `k` in order, written in parallel.
+pub fn repeat_in_parallel<T: Copy + Send + Sync>(values: &[T], counts: &[usize]) -> Vec<T> {
+    assert_eq!(values.len(), counts.len());
+    let mut out = Vec::new();
+    extend_in_parallel(&mut out, counts, |k| std::iter::repeat_n(values[k], counts[k]));
+    out
+}
+
 /// `f(i)` for `i` in `0..n`, computed and written in parallel.
 pub fn collect_in_parallel<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
     let sizes = task_sizes(n);
@@ -162,6 +170,14 @@ mod tests {
                 assert!(order[offsets[k]..offsets[k + 1]].iter().all(|&i| keys[i as usize] == k));
             }
         }
+    }
+
+    #[test]
+    fn repeat_in_parallel_is_the_serial_repeat() {
+        let counts: Vec<usize> = (0..500).map(|k| (k * 37) % 11).collect();
+        let values: Vec<i32> = (0..500).map(|k| k - 250).collect();
+        let expected: Vec<i32> = values.iter().zip(&counts).flat_map(|(&v, &c)| std::iter::repeat_n(v, c)).collect();
+        assert_eq!(repeat_in_parallel(&values, &counts), expected);
     }
 
     #[test]

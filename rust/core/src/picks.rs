@@ -511,24 +511,34 @@ fn tasks_sharing_sources(members: &Members, spans: &SpanParts, n_sources: usize)
         s
     }
     let n_outputs = members.offsets.len() - 1;
-    for o in 0..n_outputs {
-        let mut last = None;
-        for &i in members.of_output(o) {
-            let f = spans.get(i as usize).0;
-            if let Some(previous) = last.filter(|&p| p != f) {
-                let (a, b) = (root(&mut parent, previous), root(&mut parent, f));
-                parent[a as usize] = b;
+    // Each output's sources, found in parallel (millions of rows; a row's source is mostly
+    // the previous row's), then joined one after another.
+    let sources_of: Vec<Vec<u32>> = (0..n_outputs)
+        .into_par_iter()
+        .map(|o| {
+            let mut sources: Vec<u32> = Vec::new();
+            for &i in members.of_output(o) {
+                let f = spans.get(i as usize).0;
+                if sources.last() != Some(&f) {
+                    sources.push(f);
+                }
             }
-            last = Some(f);
+            sources
+        })
+        .collect();
+    for sources in &sources_of {
+        for pair in sources.windows(2) {
+            let (a, b) = (root(&mut parent, pair[0]), root(&mut parent, pair[1]));
+            parent[a as usize] = b;
         }
     }
     let mut task_of_root: HashMap<u32, usize> = HashMap::new();
     let mut tasks: Vec<Vec<usize>> = Vec::new();
-    for o in 0..n_outputs {
-        match members.of_output(o).first() {
+    for (o, sources) in sources_of.iter().enumerate() {
+        match sources.first() {
             None => tasks.push(vec![o]),
-            Some(&i) => {
-                let r = root(&mut parent, spans.get(i as usize).0);
+            Some(&f) => {
+                let r = root(&mut parent, f);
                 let t = *task_of_root.entry(r).or_insert_with(|| {
                     tasks.push(Vec::new());
                     tasks.len() - 1

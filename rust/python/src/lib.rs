@@ -294,6 +294,27 @@ fn join_picks<'py>(
     ))
 }
 
+/// repeat_int32(values, counts) -> int32: values[k] repeated counts[k] times, in order (as
+/// numpy.repeat), written in parallel.
+#[pyfunction]
+fn repeat_int32<'py>(
+    py: Python<'py>,
+    values: PyReadonlyArray1<'py, i32>,
+    counts: PyReadonlyArray1<'py, i64>,
+) -> PyResult<Bound<'py, PyArray1<i32>>> {
+    let values = values.as_slice()?;
+    let counts: Vec<usize> = counts
+        .as_slice()?
+        .iter()
+        .map(|&c| usize::try_from(c))
+        .collect::<Result<_, _>>()
+        .map_err(|_| errors::value("counts must not be negative".into()))?;
+    if counts.len() != values.len() {
+        return Err(errors::value("values and counts must have as many entries".into()));
+    }
+    Ok(py.detach(|| cryodedup_core::parallel::repeat_in_parallel(values, &counts)).into_pyarray(py))
+}
+
 /// row_targets(keep, index, n) -> uint32: each row's output for write_pick_rows, index[i]
 /// where keep[i], else n + index[i] (kept outputs first, rejected after), filled in parallel.
 #[pyfunction]
@@ -345,7 +366,7 @@ fn write_pick_rows(
         if starts.len() != files.len() || ends.len() != files.len() {
             return Err(errors::value("files, starts and ends must have one entry per row".into()));
         }
-        if let Some(&bad) = files.iter().find(|&&f| first_file as usize + f as usize >= sources.len()) {
+        if let Some(&bad) = files.par_iter().find_first(|&&f| first_file as usize + f as usize >= sources.len()) {
             return Err(errors::value(format!("file index {first_file} + {bad} is out of range")));
         }
         parts.push(picks::RowSpans { first_file, files, starts, ends });
@@ -1288,6 +1309,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(write_pick_rows, m)?)?;
     m.add_function(wrap_pyfunction!(join_picks, m)?)?;
     m.add_function(wrap_pyfunction!(row_targets, m)?)?;
+    m.add_function(wrap_pyfunction!(repeat_int32, m)?)?;
     m.add_function(wrap_pyfunction!(write_pick_numbers, m)?)?;
     m.add_class::<StarFile>()?;
     m.add_class::<StarBlock>()?;
