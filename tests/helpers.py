@@ -122,3 +122,24 @@ def located_records(mic_uid, x_a, y_a, more_fields=(), shape=(4000, 4000)):
     r["location/center_y_frac"] = np.asarray(y_a, dtype=float) / shape[0]
     r["location/micrograph_psize_A"] = 1.0
     return r
+
+
+def bare_particle_set(inputs: list[str], input_of, groups, mic_names: list[str]):
+    """A ParticleSet of rows with only an input and a micrograph (centres at 0, unscored)."""
+    import numpy as np
+
+    from cryodedup.particle_set import ParticleSet
+
+    n = len(input_of)
+    return ParticleSet(
+        inputs=inputs,
+        input_of=input_of,
+        mic_names=mic_names,
+        groups=groups,
+        centres=np.zeros((n, 2)),
+        psize=np.ones(n),
+        pixel_sizes=[],
+        scores=None,
+        score_label=None,
+        higher_is_better=True,
+    )

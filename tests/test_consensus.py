@@ -6,7 +6,7 @@ import numpy as np
 
 from cryodedup.consensus import consensus_report, jaccard, jaccard_matrices, mean_agreement
 from cryodedup.dedup import popcount
-from cryodedup.particle_set import ParticleSet
+from helpers import bare_particle_set
 
 
 def test_popcount():
@@ -54,18 +54,7 @@ def test_consensus_report_counts_match_brute_force():
     groups = rng.integers(0, n_mics, n).astype(np.uint32)
     masks = (rng.integers(0, 2**n_inputs, n) | (1 << input_of.astype(np.int64))).astype(np.uint64)
     keep = rng.random(n) < 0.6
-    particles = ParticleSet(
-        inputs=["a", "b", "c"],
-        input_of=input_of,
-        mic_names=[f"m{g}" for g in range(n_mics)],
-        groups=groups,
-        centres=np.zeros((n, 2)),
-        psize=np.ones(n),
-        pixel_sizes=[],
-        scores=None,
-        score_label=None,
-        higher_is_better=True,
-    )
+    particles = bare_particle_set(["a", "b", "c"], input_of, groups, [f"m{g}" for g in range(n_mics)])
     report = consensus_report(particles, keep, masks, 2)
     for k, entry in enumerate(report["per_input"]):
         mine = [i for i in range(n) if input_of[i] == k]
@@ -83,3 +72,15 @@ def test_consensus_report_counts_match_brute_force():
                 shared = (m_ab + m_ba) / 2
                 want = round(shared / (size_a + size_b - shared), 4) if size_a + size_b - shared > 0 else None
                 assert report["jaccard_per_micrograph"][f"m{g}"][a][b] == want
+
+
+def test_rounded_lists_are_pythons_round_and_none_for_nan():
+    from cryodedup.consensus import _each_as_lists
+
+    rng = np.random.default_rng(11)
+    values = rng.random((300, 3, 3))
+    values[0, 0] = [0.00005, 0.12345, 0.28745]  # halves at the fifth decimal (binary near-ties)
+    values[1, 1] = [np.nan, 1.0, 0.0]
+    values[2:100] = np.round(rng.random((98, 3, 3)), 5)  # many near-halves, where rint(x * 1e4) errs
+    expected = [[[None if v != v else round(v, 4) for v in row] for row in m] for m in values.tolist()]
+    assert _each_as_lists(values) == expected

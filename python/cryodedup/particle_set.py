@@ -149,12 +149,20 @@ class ParticleSet:
     def counts(self, where: np.ndarray | None = None) -> np.ndarray:
         """Rows of each input (only those where ``where`` is True, if given).
 
-        Counted input by input, so that no array of 8 bytes per row is made.
+        Counted input by input, so that no array of 8 bytes per row is made; inputs whose rows
+        follow one another (as every reader gives them) by bisection.
         """
-        if len(self.inputs) == 1:
+        n_inputs = len(self.inputs)
+        if n_inputs == 1:
             return np.array([len(self) if where is None else np.count_nonzero(where)])
+        if self.input_of.size and bool((self.input_of[1:] >= self.input_of[:-1]).all()):
+            # Inputs one after another (as they are read): each is a run, found by bisection.
+            starts = np.searchsorted(self.input_of, np.arange(1, n_inputs).astype(self.input_of.dtype))
+            bounds = [0, *starts.tolist(), len(self.input_of)]
+            runs = zip(bounds[:-1], bounds[1:])
+            return np.array([b - a if where is None else np.count_nonzero(where[a:b]) for a, b in runs])
         mask = (lambda k: self.input_of == k) if where is None else (lambda k: where & (self.input_of == k))
-        return np.array([np.count_nonzero(mask(k)) for k in range(len(self.inputs))])
+        return np.array([np.count_nonzero(mask(k)) for k in range(n_inputs)])
 
 
 def pixel_sizes_used(psize: ArrayLike, source: str) -> list[dict]:
