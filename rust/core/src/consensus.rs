@@ -210,10 +210,10 @@ pub fn agreement(
     if masks.is_some() && n_inputs > MAX_MASK_INPUTS as usize {
         return Err(DedupError::InputOutOfRange { index: 0, limit: MAX_MASK_INPUTS });
     }
-    if let Some(index) = inputs.par_iter().position_first(|&i| i as usize >= n_inputs) {
+    if let Some(index) = inputs.iter().position(|&i| i as usize >= n_inputs) {
         return Err(DedupError::InputOutOfRange { index, limit: n_inputs as u32 });
     }
-    if let Some(index) = groups.par_iter().position_first(|&g| g as usize >= n_groups) {
+    if let Some(index) = groups.iter().position(|&g| g as usize >= n_groups) {
         return Err(DedupError::GroupOutOfRange { index, limit: n_groups });
     }
     // Pieces of picks counted in parallel, each into counters of its own, then summed; in one

@@ -193,7 +193,7 @@ pub(crate) fn validate<G: GroupId>(
         if pose.poses.len() != 3 * n {
             return Err(DedupError::Length { what: "poses", expected: n, got: pose.poses.len() / 3 });
         }
-        if let Some(index) = pose.poses.par_iter().position_first(|c| !c.is_finite()) {
+        if let Some(index) = pose.poses.iter().position(|c| !c.is_finite()) {
             return Err(DedupError::NonFinitePose { index: index / 3 });
         }
     }
@@ -202,7 +202,7 @@ pub(crate) fn validate<G: GroupId>(
             return Err(DedupError::Length { what: "inputs", expected: n, got: inputs.len() });
         }
         let limit = crate::consensus::MAX_MASK_INPUTS;
-        if let Some(index) = inputs.par_iter().position_first(|&i| i >= limit) {
+        if let Some(index) = inputs.iter().position(|&i| i >= limit) {
             return Err(DedupError::InputOutOfRange { index, limit });
         }
     }
@@ -314,14 +314,11 @@ impl GroupBuffers {
 /// share a group, in order of group.
 pub(crate) fn grouped<G: GroupId>(groups: &[G]) -> (Vec<u32>, Vec<(usize, usize)>) {
     let n = groups.len();
-    if groups.par_windows(2).all(|w| w[0] <= w[1]) {
+    if groups.windows(2).all(|w| w[0] <= w[1]) {
         let order = (0..n as u32).collect();
         return (order, group_ranges(groups, |pos| pos));
     }
-    let (min, max) = groups
-        .par_iter()
-        .fold(|| (i64::MAX, i64::MIN), |(lo, hi), &g| (lo.min(g.to_i64()), hi.max(g.to_i64())))
-        .reduce(|| (i64::MAX, i64::MIN), |a, b| (a.0.min(b.0), a.1.max(b.1)));
+    let (min, max) = groups.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &g| (lo.min(g.to_i64()), hi.max(g.to_i64())));
     let span = (max as i128 - min as i128) as u128;
     if span <= 2 * n as u128 + 1024 {
         // Dense labels (the usual case: micrograph numbers): a stable counting sort.

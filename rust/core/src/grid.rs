@@ -73,6 +73,7 @@ impl<const D: usize> Grid<D> {
     }
 
     /// The column or row of coordinate `v` along axis `k`, clamped into the grid.
+    #[inline]
     fn index(&self, v: f64, k: usize) -> usize {
         let last = if k == 0 { self.nx - 1 } else { self.ny - 1 };
         // Above 0 the cast truncates as floor would (no call to floor: it is a library call
@@ -92,6 +93,9 @@ impl<const D: usize> Grid<D> {
     /// Calls `visit(id, squared_distance)` for every point within `radius` (at most the radius
     /// the grid was made for) of `query`, inclusive, the query point itself included if it
     /// is one of the points.
+    // Inlined into each search loop (with its `visit`): the hottest code of a dedup run,
+    // which the compiler left out of line when the crate's code units were cut otherwise.
+    #[inline]
     pub fn for_each_within(&self, query: &[f64; D], radius: f64, mut visit: impl FnMut(u32, f64)) {
         let r2 = radius * radius;
         // Cells widened so that rounding never drops a point the exact test accepts.

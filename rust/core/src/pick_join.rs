@@ -7,8 +7,6 @@
 
 use std::fmt;
 
-use rayon::prelude::*;
-
 use crate::parallel::{extend_in_parallel, ROWS_PER_TASK};
 
 /// Rows of `width` numbers, row `r` being `values[r * stride..r * stride + width]`.
@@ -82,7 +80,7 @@ fn check(inputs: &[Input], psize: &[f64]) -> Result<(), JoinError> {
         if !input.centres.holds(n) || input.scores.is_some_and(|s| s.width != 1 || !s.holds(n)) {
             return error(k, "centres and scores must have one row per pick");
         }
-        if input.micrograph.par_iter().any(|&m| m < 0 || m as usize >= input.ids.len()) {
+        if input.micrograph.iter().any(|&m| m < 0 || m as usize >= input.ids.len()) {
             return error(k, "a micrograph index is out of range");
         }
         if input.ids.iter().any(|&g| g as usize >= psize.len()) {

@@ -366,7 +366,7 @@ fn write_pick_rows(
         if starts.len() != files.len() || ends.len() != files.len() {
             return Err(errors::value("files, starts and ends must have one entry per row".into()));
         }
-        if let Some(&bad) = files.par_iter().find_first(|&&f| first_file as usize + f as usize >= sources.len()) {
+        if let Some(&bad) = files.iter().find(|&&f| first_file as usize + f as usize >= sources.len()) {
             return Err(errors::value(format!("file index {first_file} + {bad} is out of range")));
         }
         parts.push(picks::RowSpans { first_file, files, starts, ends });
