@@ -490,3 +490,27 @@ def test_joined_picks_match_numpy_whatever_the_arrays_layout():
     assert np.array_equal(joined_scores, np.concatenate(scores))
     assert input_of.tolist() == np.repeat([0, 1, 2], [len(c) for c in layouts]).tolist()
     assert _joined(pickers, ids, None, mic_psize)[2] is None
+
+
+def test_relion_columns_not_written_are_named(tmp_path):
+    # Two pickers' files with other columns, in another order: one coordinate file per
+    # micrograph cannot copy both, so the rows hold centre and score and the warning says what is lost.
+    head = "\ndata_\n\nloop_\n"
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    a_labels = "_rlnCoordinateX #1\n_rlnCoordinateY #2\n_rlnAutopickFigureOfMerit #3\n"
+    a_labels += "_rlnClassNumber #4\n_rlnAnglePsi #5\n"
+    (tmp_path / "a/x_autopick.star").write_text(head + a_labels + "10.0 20.0 0.5 0 0.0\n")
+    b_labels = "_rlnAutopickFigureOfMerit #1\n_rlnCoordinateY #2\n_rlnCoordinateX #3\n"
+    (tmp_path / "b/x_autopick.star").write_text(head + b_labels + "0.9 21.0 12.0\n300.0 400.0 500.0\n")
+    inputs = [tmp_path / "a/x_autopick.star", tmp_path / "b/x_autopick.star"]
+    summary = remove_duplicate_particles(inputs, tmp_path / "out", ParticleOptions(mic_psize=1, min_dist=10))
+    (warning,) = [w for w in summary["warnings"] if "not written" in w]
+    assert warning.endswith(f"not written: {inputs[0]}: rlnClassNumber, rlnAnglePsi")
+    kept = starfile.read(tmp_path / "out/kept/x_autopick.star")
+    assert list(kept.columns) == ["rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit"]
+    assert sorted(kept["rlnCoordinateX"].tolist()) == [12.0, 500.0]  # b's better pick, and its far one
+    # The same columns in both: rows are byte copies, nothing to warn about.
+    (tmp_path / "b/x_autopick.star").write_text(head + a_labels + "12.0 21.0 0.9 1 90.0\n")
+    summary = remove_duplicate_particles(inputs, tmp_path / "out2", ParticleOptions(mic_psize=1, min_dist=10))
+    assert not [w for w in summary["warnings"] if "not written" in w]
+    assert (tmp_path / "out2/kept/x_autopick.star").read_text().endswith("12.0 21.0 0.9 1 90.0\n\n")

@@ -34,8 +34,10 @@ def test_scale_inferred_from_micrograph_sizes(tmp_path):
     picks = read_picks(path, micrograph_shapes={"Movies/micA.mrc": (4096, 4096), "Movies/micB.mrc": (4096, 4096)})
     assert picks.centres[1].tolist() == [4000, 200]
     assert any("multiplied by 4 (inferred" in n for n in picks.notes)
-    with pytest.raises(CryodedupError, match="scale cannot be inferred without the micrographs' sizes.*--topaz-scale"):
+    unsized = "scale cannot be inferred without the micrographs' sizes.*--topaz-scale"
+    with pytest.raises(CryodedupError, match=unsized) as err:
         read_picks(path)
+    assert str(err.value).startswith(f"{path}: topaz coordinates:")  # names the table
 
 
 def test_bad_tables(tmp_path):

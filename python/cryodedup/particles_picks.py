@@ -28,7 +28,7 @@ from .micrograph_files import MicrographList, micrograph_list, mrc_header, resol
 from .outputs import StrPath
 from .particle_set import ParticleSet, pixel_sizes_used
 from .picks import Picks, name_key, picker_files, read_picks
-from .picks.write import write_cryosparc, write_like_input, write_relion
+from .picks.write import relion_columns_lost, write_cryosparc, write_like_input, write_relion
 
 if TYPE_CHECKING:
     from .particles import Log, ParticleOptions
@@ -170,6 +170,22 @@ def _warn_bare_names(names: list[str], warn: Callable[[str], None]) -> None:
         warn(
             f"micrographs known only by file stem ({len(bare)}, e.g. {bare[0]}) are named so in the coordinate "
             "list; RELION Extract matches full micrograph names: give the micrographs STAR with --micrographs"
+        )
+
+
+def _warn_columns_lost(pickers: list[Picks], warn: Callable[[str], None]) -> None:
+    """Warns when RELION inputs' columns will be missing from the coordinate job written.
+
+    One coordinate file per micrograph holds the picks of every input: when the inputs'
+    files differ in their columns (or in their order), the rows are written from each pick's
+    centre and score, not copied.
+    """
+    lost = relion_columns_lost(pickers)
+    if lost:
+        which = "; ".join(f"{source}: {', '.join(labels)}" for source, labels in lost.items())
+        warn(
+            "the inputs' coordinate files differ in their columns or their order, so each micrograph's "
+            f"coordinate file holds the centre and score of each pick only; not written: {which}"
         )
 
 
@@ -408,6 +424,8 @@ def read_picker_outputs(
     output_format = _output_format(pickers, options.output_format)
     if output_format == "relion" and given is None:
         _warn_bare_names(names, warn)
+    if output_format == "relion":
+        _warn_columns_lost(pickers, warn)
     if output_format == "input" and len({p.format for p in pickers}) > 1:
         raise CryodedupError("--output-format input: the pickers wrote different formats; choose relion or cryosparc")
     single_psize = None

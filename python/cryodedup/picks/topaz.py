@@ -51,7 +51,10 @@ def read_table(
     x, y = tables.numbers["x_coord"], tables.numbers["y_coord"]
     names = tables.key_names
     if scale is None:
-        scale, note = infer_scale(names, tables.keys, x, y, shapes(names) if callable(shapes) else shapes)
+        try:
+            scale, note = infer_scale(names, tables.keys, x, y, shapes(names) if callable(shapes) else shapes)
+        except CryodedupError as err:
+            raise CryodedupError(f"{source}: {err}") from None
     else:
         note = f"topaz coordinates multiplied by {scale:g} (given)"
         if not (scale > 0 and math.isfinite(scale)):

@@ -127,10 +127,39 @@ def _relion_header(inputs: list[Picks]) -> tuple[str, bool]:
     headers = {f.header for p in inputs for f in p.files}
     if all(p.format == "relion" for p in inputs) and len(headers) == 1:
         return headers.pop(), True
+    return RELION_HEADER + "".join(f"_{lab} #{k + 1} \n" for k, lab in enumerate(_written_labels(inputs))), False
+
+
+def _written_labels(inputs: list[Picks]) -> list[str]:
+    """The columns of rows written from numbers: the centre, and the score if every input has one."""
     labels = ["rlnCoordinateX", "rlnCoordinateY"]
     if inputs and all(p.score is not None for p in inputs):
         labels.append(RELION_SCORE)
-    return RELION_HEADER + "".join(f"_{lab} #{k + 1} \n" for k, lab in enumerate(labels)), False
+    return labels
+
+
+def relion_columns_lost(inputs: list[Picks]) -> dict[str, list[str]]:
+    """The columns of RELION inputs that a RELION coordinate job written from them lacks.
+
+    Rows are byte copies (every column kept) only when all inputs are RELION files with one
+    header; otherwise each row is written from its centre and score. Returns {input: its
+    columns not written}, for the inputs that lose any.
+    """
+    if _relion_header(inputs)[1]:
+        return {}
+    written = set(_written_labels(inputs))
+    lost: dict[str, list[str]] = {}
+    for picks in inputs:
+        if picks.format != "relion":
+            continue
+        headers = dict.fromkeys(f.header for f in picks.files)  # one per job, as a rule
+        labels = dict.fromkeys(label for header in headers for label in _LABEL.findall(header))
+        if missing := [label for label in labels if label not in written]:
+            lost[picks.source] = missing
+    return lost
+
+
+_LABEL = re.compile(r"^\s*_(rln\w+)", re.MULTILINE)
 
 
 def _relion_values(inputs: list[Picks], with_score: bool) -> np.ndarray:

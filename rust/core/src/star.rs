@@ -61,7 +61,8 @@ impl fmt::Display for StarError {
                 write!(f, "line {line}: unexpected text {text:?} (expected data_, loop_, a _label or a comment)")
             }
             StarError::FieldCount { line, expected, got } => {
-                write!(f, "line {line}: row has {got} fields, expected {expected} (one per column label)")
+                let noun = if *got == 1 { "field" } else { "fields" };
+                write!(f, "line {line}: row has {got} {noun}, expected {expected} (one per column label)")
             }
             StarError::NotANumber { line, label, text } => {
                 write!(f, "line {line}: column {label} holds {text:?}, expected a number")
