@@ -92,16 +92,16 @@ pub fn repeat_in_parallel<T: Copy + Send + Sync>(values: &[T], counts: &[usize])
 
 /// `f(i)` for `i` in `0..n`, computed and written in parallel.
 pub fn collect_in_parallel<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let sizes = task_sizes(n);
-    let firsts: Vec<usize> = sizes.iter().scan(0, |first, &s| Some(std::mem::replace(first, *first + s))).collect();
+    let stretches: Vec<(usize, usize)> = tasks(n).collect();
+    let sizes: Vec<usize> = stretches.iter().map(|&(_, rows)| rows).collect();
     let mut values = Vec::new();
-    extend_in_parallel(&mut values, &sizes, |k| (firsts[k]..firsts[k] + sizes[k]).map(&f));
+    extend_in_parallel(&mut values, &sizes, |k| (stretches[k].0..stretches[k].0 + sizes[k]).map(&f));
     values
 }
 
-/// `0..n` cut into tasks of [`ROWS_PER_TASK`] (the last one shorter).
-fn task_sizes(n: usize) -> Vec<usize> {
-    (0..n).step_by(ROWS_PER_TASK).map(|first| ROWS_PER_TASK.min(n - first)).collect()
+/// `0..n` cut into tasks of [`ROWS_PER_TASK`] rows (the last one shorter): (first row, rows).
+pub fn tasks(n: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..n).step_by(ROWS_PER_TASK).map(move |first| (first, ROWS_PER_TASK.min(n - first)))
 }
 
 /// The indices `0..n` ordered by `key(i)` (a stable counting sort), keys below `n_keys`;

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::parallel::{extend_in_parallel, ROWS_PER_TASK};
+use crate::parallel::{extend_in_parallel, tasks};
 
 /// Rows of `width` numbers, row `r` being `values[r * stride..r * stride + width]`.
 #[derive(Clone, Copy, Debug)]
@@ -96,17 +96,14 @@ pub fn join(inputs: &[Input], psize: &[f64]) -> Result<Joined, JoinError> {
     check(inputs, psize)?;
     let width = inputs.first().map_or(2, |i| i.centres.width);
     // Tasks: (input, first row, rows), each input cut into stretches of ROWS_PER_TASK.
-    let tasks: Vec<(usize, usize, usize)> = inputs
+    let stretches: Vec<(usize, usize, usize)> = inputs
         .iter()
         .enumerate()
-        .flat_map(|(k, input)| {
-            let n = input.micrograph.len();
-            (0..n).step_by(ROWS_PER_TASK).map(move |lo| (k, lo, ROWS_PER_TASK.min(n - lo)))
-        })
+        .flat_map(|(k, input)| tasks(input.micrograph.len()).map(move |(lo, n)| (k, lo, n)))
         .collect();
-    let sizes: Vec<usize> = tasks.iter().map(|t| t.2).collect();
+    let sizes: Vec<usize> = stretches.iter().map(|t| t.2).collect();
     let rows_of = |t: usize| {
-        let (k, lo, n) = tasks[t];
+        let (k, lo, n) = stretches[t];
         (&inputs[k], lo..lo + n)
     };
     let id = |input: &Input, r: usize| input.ids[input.micrograph[r] as usize];
@@ -133,13 +130,14 @@ pub fn join(inputs: &[Input], psize: &[f64]) -> Result<Joined, JoinError> {
         });
         joined.scores = Some(scores);
     }
-    extend_in_parallel(&mut joined.input_of, &sizes, |t| std::iter::repeat_n(tasks[t].0 as u32, tasks[t].2));
+    extend_in_parallel(&mut joined.input_of, &sizes, |t| std::iter::repeat_n(stretches[t].0 as u32, stretches[t].2));
     Ok(joined)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parallel::ROWS_PER_TASK;
 
     #[test]
     fn picks_join_in_input_order_scaled_by_their_micrographs_pixel_size() {
