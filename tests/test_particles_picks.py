@@ -5,6 +5,7 @@ the .cs output in cryosparc-tools, the real picker files, and the agreement repo
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
 from cryodedup.particles import rank_percentiles
+from cryodedup.particles_picks import _read_overlapped
 from helpers import shared_file
 from test_picks_cryolo import cbox_text
 from test_picks_relion import relion3_job
@@ -104,6 +106,29 @@ def test_a_missing_input_is_named_whatever_the_others_are(tmp_path):
         remove_duplicate_particles(
             [tmp_path / "a.txt", tmp_path / "nosuch_dir"], tmp_path / "out", ParticleOptions(mic_psize=1, topaz_scale=1)
         )
+
+
+def test_pickers_are_read_two_at_a_time_in_order_and_the_first_error_comes_first():
+    # The first read waits for the second to have run: read one after the other, it would not return.
+    second_done = threading.Event()
+
+    def read(path, fail):
+        if path == "a":
+            assert second_done.wait(10), "the second input is not read while the first is"
+        else:
+            second_done.set()
+        if fail:
+            raise CryodedupError(f"{path}: bad")
+        return path.upper()
+
+    announced = []
+    assert list(_read_overlapped(["a", "b"], lambda p: read(p, False), announced.append)) == ["A", "B"]
+    assert announced == ["a", "b"]
+    second_done.clear()
+    announced.clear()
+    with pytest.raises(CryodedupError, match="^a: bad$"):  # b failed first
+        list(_read_overlapped(["a", "b"], lambda p: read(p, True), announced.append))
+    assert announced == ["a"]
 
 
 def test_rank_percentiles_by_hand():

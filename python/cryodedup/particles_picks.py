@@ -14,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -391,6 +392,28 @@ def _shapes_by_id(names: list[str], shapes: dict[str, tuple[int, int]] | None) -
     return {ids[n]: s for n, s in (shapes or {}).items()}
 
 
+def _read_overlapped(
+    inputs: list[Path], read: Callable[[Path], Picks], announce: Callable[[Path], None]
+) -> Iterator[Picks]:
+    """``read(path)`` of each input in order, two inputs read at a time.
+
+    ``announce(path)`` is called as each input's turn comes. Reading a picker's output is
+    the core's parse of its files (in parallel, without the GIL) and then Python's work on
+    the file list, which leaves the core's threads idle: with two reads under way, one's
+    Python work overlaps the other's parse (benches/RESULTS.md). The first input's error is
+    raised first, as when they are read one after the other, without waiting for the reads
+    under way; those not started are cancelled.
+    """
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cryodedup-read")
+    futures = [pool.submit(read, path) for path in inputs]
+    try:
+        for path, future in zip(inputs, futures):
+            announce(path)
+            yield future.result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 def read_picker_outputs(
     inputs: list[Path], outdir: StrPath, options: ParticleOptions, warn: Callable[[str], None], log: Log
 ) -> ParticleSet:
@@ -403,16 +426,22 @@ def read_picker_outputs(
     _require_pixel_size(inputs, options)
     given = micrograph_list(options.micrographs) if options.micrographs is not None else None
     known = given.names if given is not None else None
-    pickers = []
-    for path in inputs:
-        log(f"reading picks from {path}", "info")
-        picks = read_picks(
+    shape_finder = _shape_finder(given, options)
+
+    def read(path: Path) -> Picks:
+        return read_picks(
             str(path),
             micrographs=known,
             topaz_scale=options.topaz_scale,
-            micrograph_shapes=_shape_finder(given, options),
+            micrograph_shapes=shape_finder,
             project_dir=options.project_dir,
         )
+
+    def announce(path: Path) -> None:
+        log(f"reading picks from {path}", "info")
+
+    pickers = []
+    for path, picks in zip(inputs, _read_overlapped(inputs, read, announce)):
         for note in picks.notes:
             log(f"{path}: {note}", "info")
         pickers.append(picks)

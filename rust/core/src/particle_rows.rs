@@ -10,7 +10,9 @@
 
 use std::collections::HashMap;
 
-use crate::star::{index_scanning, scan_rows_streaming, Block, Release, RowScan, ScanRequest, StarError, Table};
+use crate::star::{
+    index_scanning, scan_rows_streaming, Block, LoopOf, Release, RowScan, ScanRequest, StarError, Table,
+};
 
 /// Where each row's micrograph pixel size comes from.
 #[derive(Clone, Debug)]
@@ -119,7 +121,7 @@ pub fn scan_loop(
     let (blocks, key_names) = match source {
         Loop::Indexed(table) => (None, scan_rows_streaming(data, table, &request, release, consume)?),
         Loop::Deferred(name) => {
-            let (blocks, key_names) = index_scanning(data, name, &request, release, consume)?;
+            let (blocks, key_names) = index_scanning(data, LoopOf::Block(name), &request, release, consume)?;
             (Some(blocks), key_names)
         }
     };
@@ -279,7 +281,7 @@ mod tests {
             Ok((blocks, rows))
         });
         // (A file with binary bytes near an edge has no header: both ways refuse it.)
-        if let Ok(header) = crate::star::index_header(data, "particles") {
+        if let Ok(header) = crate::star::index_header(data, LoopOf::Block("particles")) {
             assert!(header.deferred);
             assert_eq!(header.blocks[0], classic.as_ref().map(|c| c.0[0].clone()).unwrap_or(header.blocks[0].clone()));
         }

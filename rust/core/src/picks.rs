@@ -20,7 +20,9 @@ use memmap2::Mmap;
 use rayon::prelude::*;
 
 use crate::parallel::{self, extend_in_parallel};
-use crate::star::{self, for_each_field, parse_number, text, trim, Lines, StarError};
+use crate::star::{
+    self, for_each_field, keep_all, parse_number, text, trim, Lines, LoopOf, RowScan, ScanRequest, StarError,
+};
 
 #[derive(Clone, Debug)]
 pub enum Layout {
@@ -215,17 +217,38 @@ pub fn read_bytes(path: &Path, data: &[u8], request: &Request) -> Result<FileRow
     }
 }
 
+/// One pass over a small file: the index stops at the first row of the loop holding `label`,
+/// the scan reads its rows and finds where they end, and the index resumes there (a
+/// picker's files are many and small: walking each line once, not once to index and once
+/// to scan, is a fifth of reading them).
 fn read_star(path: &Path, data: &[u8], label: &str, request: &Request) -> Result<FileRows, PicksError> {
     let star_error = |error| PicksError::Star { path: path.to_path_buf(), error };
-    let blocks = star::index(data).map_err(star_error)?;
-    let Some(table) = blocks.iter().filter_map(|b| b.table.as_ref()).find(|t| t.labels.iter().any(|l| l == label))
-    else {
+    // Which columns to parse is known from the loop's labels only: the first (header-only)
+    // index finds them, and the scan that follows parses them.
+    let wanted_loop = LoopOf::Label(label);
+    let header = star::index_header(data, wanted_loop).map_err(star_error)?;
+    let Some(first) = wanted_loop.find(&header.blocks) else {
         return Ok(FileRows::default());
     };
-    let (wanted, columns) = present(&table.labels, &request.numbers);
-    let key_col = request.key.as_ref().and_then(|k| table.labels.iter().position(|l| l == k));
-    let scan =
-        star::scan_rows_with_missing(data, table, &columns, key_col, request.missing.as_deref()).map_err(star_error)?;
+    let (wanted, columns) = present(&first.labels, &request.numbers);
+    let key_col = request.key.as_ref().and_then(|k| first.labels.iter().position(|l| l == k));
+    let scan_request = ScanRequest { number_cols: &columns, key_col, missing: request.missing.as_deref() };
+    let mut scan = RowScan { numbers: vec![Vec::new(); columns.len()], ..Default::default() };
+    let consume = |rows: &RowScan, _: &[Vec<u8>]| {
+        scan.spans.extend_from_slice(&rows.spans);
+        scan.keys.extend_from_slice(&rows.keys);
+        for (all, piece) in scan.numbers.iter_mut().zip(&rows.numbers) {
+            all.extend_from_slice(piece);
+        }
+    };
+    let (blocks, key_names) = if header.deferred {
+        star::index_scanning(data, wanted_loop, &scan_request, &keep_all, consume)
+    } else {
+        // The loop has no rows: the header's index is the whole index.
+        star::scan_rows_streaming(data, first, &scan_request, &keep_all, consume).map(|names| (header.blocks, names))
+    }
+    .map_err(star_error)?;
+    let table = wanted_loop.find(&blocks).expect("the loop found by the header is in the whole index");
     let n = scan.spans.len();
     Ok(FileRows {
         labels: Some(table.labels.clone()),
@@ -233,7 +256,7 @@ fn read_star(path: &Path, data: &[u8], label: &str, request: &Request) -> Result
         footer: data[table.rows.end..].to_vec(),
         numbers: spread(scan.numbers, &wanted, request.numbers.len(), n),
         keys: scan.keys,
-        key_names: scan.key_names,
+        key_names,
         spans: scan.spans,
     })
 }
@@ -745,6 +768,36 @@ mod tests {
         let no_na = request(Layout::Star { label: "CoordinateX".into() }, &["Confidence"], None, None);
         let err = read_bytes(Path::new("a.cbox"), data, &no_na).unwrap_err();
         assert_eq!(err.to_string(), "a.cbox: line 13: column Confidence holds \"<NA>\", expected a number");
+    }
+
+    #[test]
+    fn star_loop_found_by_label_among_blocks_and_read_in_one_pass() {
+        // A loop without the label first; comments among and after the rows; a block after
+        // the loop (the footer); then the same loop with no rows, and a syntax error after it.
+        let data =
+            "data_optics\nloop_\n_rlnCoordinateX_not #1\n5\n\ndata_\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n\
+                    1.5 2.5\n# among\n3 4\n# after\n\ndata_more\n_rlnX 1\n";
+        let req = request(Layout::Star { label: "rlnCoordinateX".into() }, &["rlnCoordinateY"], None, None);
+        let rows = read_bytes(Path::new("p.star"), data.as_bytes(), &req).unwrap();
+        assert_eq!(rows.labels.unwrap(), vec!["rlnCoordinateX", "rlnCoordinateY"]);
+        assert_eq!(rows.numbers, vec![vec![2.5, 4.0]]);
+        let (first, second) = (data.find("1.5 2.5").unwrap() as u64, data.find("3 4").unwrap() as u64);
+        assert_eq!(rows.spans, vec![(first, first + 8), (second, second + 4)]);
+        assert_eq!(rows.header, &data.as_bytes()[..first as usize]);
+        assert_eq!(rows.footer, b"# after\n\ndata_more\n_rlnX 1\n");
+
+        let empty = "data_\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n\ndata_x\n";
+        let rows = read_bytes(Path::new("e.star"), empty.as_bytes(), &req).unwrap();
+        assert_eq!(rows.labels.unwrap(), vec!["rlnCoordinateX", "rlnCoordinateY"]);
+        assert!(rows.spans.is_empty() && rows.numbers == vec![Vec::<f64>::new()]);
+        assert_eq!(rows.header, b"data_\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n");
+
+        let broken = "data_\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n1 2\n\nnot star\n";
+        let err = read_bytes(Path::new("b.star"), broken.as_bytes(), &req).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "b.star: line 7: unexpected text \"not star\" (expected data_, loop_, a _label or a comment)"
+        );
     }
 
     #[test]

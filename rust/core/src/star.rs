@@ -203,16 +203,39 @@ pub fn index_releasing(data: &[u8], release: Release) -> Result<Vec<Block>, Star
     index_text(data, None, release).map(|indexed| indexed.blocks).map_err(|e| binary_or(data, e))
 }
 
-/// The blocks of a file up to the first row of the loop of the first block named `name`.
-/// That loop's table then holds its first row only (enough for its labels and the type of
-/// each column), and `deferred` is set: the rest is indexed by [`index_scanning`] while a
-/// scan reads the rows (one read of a big file instead of two). Without such a loop, the
-/// whole index.
-pub fn index_header(data: &[u8], name: &str) -> Result<Indexed, StarError> {
+/// The loop a one-pass read scans while it indexes the file.
+#[derive(Clone, Copy, Debug)]
+pub enum LoopOf<'a> {
+    /// The loop of the first block with this name (`particles` for a particle STAR).
+    Block(&'a str),
+    /// The first loop with a column of this label (a picker's coordinates, whatever its
+    /// block is named).
+    Label(&'a str),
+}
+
+impl LoopOf<'_> {
+    fn holds(&self, block: &Block) -> bool {
+        match *self {
+            LoopOf::Block(name) => block.name == name,
+            LoopOf::Label(label) => block.table.as_ref().is_some_and(|t| t.labels.iter().any(|l| l == label)),
+        }
+    }
+
+    /// The loop's table in a whole index, if the file has one.
+    pub fn find<'b>(&self, blocks: &'b [Block]) -> Option<&'b Table> {
+        blocks.iter().find(|b| self.holds(b)).and_then(|b| b.table.as_ref())
+    }
+}
+
+/// The blocks of a file up to the first row of the loop `wanted`. That loop's table then
+/// holds its first row only (enough for its labels and the type of each column), and
+/// `deferred` is set: the rest is indexed by [`index_scanning`] while a scan reads the rows
+/// (one read of a big file instead of two). Without such a loop, the whole index.
+pub fn index_header(data: &[u8], wanted: LoopOf) -> Result<Indexed, StarError> {
     if let Some(offset) = binary_at_edges(data) {
         return Err(StarError::Binary { offset });
     }
-    index_text(data, Some(name), &keep_all).map_err(|e| binary_or(data, e))
+    index_text(data, Some(wanted), &keep_all).map_err(|e| binary_or(data, e))
 }
 
 /// What [`index_header`] found.
@@ -222,15 +245,14 @@ pub struct Indexed {
     pub deferred: bool,
 }
 
-/// The whole index of `data`, and a scan of the rows of the loop of the first block named
-/// `name` (see [`scan_rows_streaming`]) made while indexing: a big file is read once, not
-/// twice. The indexer stops at the loop's first row; from there the scan walks the rows one
+/// The whole index of `data`, and a scan of the rows of the loop `wanted` (see
+/// [`scan_rows_streaming`]) made while indexing: a big file is read once, not twice. The indexer stops at the loop's first row; from there the scan walks the rows one
 /// [`WINDOW`] at a time, in parallel, and finds where the loop ends as the indexer would
 /// (so each line is walked once); the indexer resumes after the loop. Returns the blocks
 /// and the distinct key texts by id. Errors are those of [`index`] then [`scan_rows`].
 pub fn index_scanning(
     data: &[u8],
-    name: &str,
+    wanted: LoopOf,
     request: &ScanRequest,
     release: Release,
     mut consume: impl FnMut(&RowScan, &[Vec<u8>]),
@@ -240,11 +262,10 @@ pub fn index_scanning(
     }
     let syntax = |e: StarError| binary_or(data, e);
     let mut indexer = Indexer::default();
-    if !indexer.run(data, 0, Some(name), release).map_err(syntax)? {
+    if !indexer.run(data, 0, Some(wanted), release).map_err(syntax)? {
         // No rows to scan while indexing: the index is whole; scan the loop, if any.
         let blocks = indexer.blocks;
-        let table = blocks.iter().find(|b| b.name == name).and_then(|b| b.table.as_ref());
-        let key_names = match table {
+        let key_names = match wanted.find(&blocks) {
             Some(table) => scan_rows_streaming(data, table, request, release, consume)?,
             None => Vec::new(),
         };
@@ -284,7 +305,7 @@ fn line_end_after(data: &[u8], at: usize) -> usize {
     memchr(b'\n', &data[at..]).map_or(data.len(), |k| at + k + 1)
 }
 
-fn index_text(data: &[u8], defer_at: Option<&str>, release: Release) -> Result<Indexed, StarError> {
+fn index_text(data: &[u8], defer_at: Option<LoopOf>, release: Release) -> Result<Indexed, StarError> {
     let mut indexer = Indexer::default();
     let deferred = indexer.run(data, 0, defer_at, release)?;
     Ok(Indexed { blocks: indexer.blocks, deferred })
@@ -306,8 +327,8 @@ struct Indexer {
 
 impl Indexer {
     /// Indexes `data` from the line starting at `from`; returns whether it stopped at the
-    /// first row of the loop of the block named `defer_at`.
-    fn run(&mut self, data: &[u8], from: usize, defer_at: Option<&str>, release: Release) -> Result<bool, StarError> {
+    /// first row of the loop `defer_at`.
+    fn run(&mut self, data: &[u8], from: usize, defer_at: Option<LoopOf>, release: Release) -> Result<bool, StarError> {
         for (start, end, next) in (Lines { data, pos: from }) {
             self.line_no += 1;
             if next - self.released >= WINDOW {
@@ -320,7 +341,8 @@ impl Indexer {
             } else {
                 &data[start..end]
             };
-            if self.line(trim(line), start, next, data.len())? && defer_at.is_some_and(|name| self.last().name == name)
+            if self.line(trim(line), start, next, data.len())?
+                && defer_at.is_some_and(|wanted| wanted.holds(self.last()))
             {
                 return Ok(true);
             }

@@ -809,7 +809,7 @@ impl StarFile {
         let index = OnceLock::new();
         let header = match defer_rows_of {
             Some(name) => {
-                let found = py.detach(|| star::index_header(data, &name)).map_err(errors::star)?;
+                let found = py.detach(|| star::index_header(data, star::LoopOf::Block(&name))).map_err(errors::star)?;
                 if !found.deferred {
                     let _ = index.set(found.blocks.clone());
                 }
