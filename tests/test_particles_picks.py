@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
 from cryodedup.particles import rank_percentiles
-from cryodedup.particles_picks import _read_overlapped
+from cryodedup.particles_picks import _read_overlapped, read_picker_outputs
 from helpers import shared_file
 from test_picks_cryolo import cbox_text
 from test_picks_relion import relion3_job
@@ -539,3 +539,24 @@ def test_relion_columns_not_written_are_named(tmp_path):
     summary = remove_duplicate_particles(inputs, tmp_path / "out2", ParticleOptions(mic_psize=1, min_dist=10))
     assert not [w for w in summary["warnings"] if "not written" in w]
     assert (tmp_path / "out2/kept/x_autopick.star").read_text().endswith("12.0 21.0 0.9 1 90.0\n\n")
+
+
+def test_pickers_numbers_are_let_go_only_when_the_writer_copies_rows(tmp_path):
+    # Joined into the set, the pickers' centres and scores are not held twice when the
+    # RELION writer copies rows; when it writes them from numbers (files of other columns), they stay.
+    head = "\ndata_\n\nloop_\n"
+    xy_score = "_rlnCoordinateX #1\n_rlnCoordinateY #2\n_rlnAutopickFigureOfMerit #3\n"
+    score_xy = "_rlnAutopickFigureOfMerit #1\n_rlnCoordinateX #2\n_rlnCoordinateY #3\n"
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    (tmp_path / "a/x_autopick.star").write_text(head + xy_score + "10.0 20.0 0.5\n")
+    inputs = [tmp_path / "a/x_autopick.star", tmp_path / "b/x_autopick.star"]
+    for b_file, held in ((xy_score + "12.0 21.0 0.9\n", False), (score_xy + "0.9 12.0 21.0\n", True)):
+        (tmp_path / "b/x_autopick.star").write_text(head + b_file)
+        options = ParticleOptions(mic_psize=1, min_dist=10)
+        particles = read_picker_outputs(inputs, tmp_path / "out", options, lambda m: None, lambda m, level: None)
+        assert particles.centres.tolist() == [[10.0, 20.0], [12.0, 21.0]]  # the set has them
+        assert particles.scores.tolist() == [0.5, 0.9]
+        for picks in particles.writer.pickers:
+            assert (picks.centres.strides != (0, 0)) == held and picks.centres.shape == (1, 2)
+            assert np.isnan(picks.centres).all() != held
+            assert (picks.score.strides != (0,)) == held and picks.score.shape == (1,)

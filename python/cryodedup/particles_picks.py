@@ -29,7 +29,7 @@ from .micrograph_files import MicrographList, micrograph_list, mrc_header, resol
 from .outputs import StrPath
 from .particle_set import ParticleSet, pixel_sizes_used
 from .picks import Picks, name_key, picker_files, read_picks
-from .picks.write import relion_columns_lost, write_cryosparc, write_like_input, write_relion
+from .picks.write import relion_columns_lost, rows_copied, write_cryosparc, write_like_input, write_relion
 
 if TYPE_CHECKING:
     from .particles import Log, ParticleOptions
@@ -450,11 +450,15 @@ def read_picker_outputs(
     mic_psize, psize_source = _pixel_sizes(names, options, given)
     ranked_by, score_label, higher = _scores(pickers, options, warn)
     groups, centres, scores, input_of = _joined(pickers, ids, ranked_by, mic_psize)
+    del ranked_by  # (views of the readers' arrays)
     output_format = _output_format(pickers, options.output_format)
     if output_format == "relion" and given is None:
         _warn_bare_names(names, warn)
     if output_format == "relion":
         _warn_columns_lost(pickers, warn)
+        if rows_copied(pickers):
+            # Joined into the set, the pickers' centres and scores are not read again.
+            pickers = [p.without_numbers() for p in pickers]
     if output_format == "input" and len({p.format for p in pickers}) > 1:
         raise CryodedupError("--output-format input: the pickers wrote different formats; choose relion or cryosparc")
     single_psize = None

@@ -122,6 +122,15 @@ def write_relion(
     return targets
 
 
+def rows_copied(inputs: list[Picks]) -> bool:
+    """Whether :func:`write_relion` copies the inputs' rows byte for byte.
+
+    So it does when every input is a RELION file and all have one header; it then reads no
+    centre or score of theirs.
+    """
+    return _relion_header(inputs)[1]
+
+
 def _relion_header(inputs: list[Picks]) -> tuple[str, bool]:
     """The header of the per-micrograph files, and whether rows are byte copies."""
     headers = {f.header for p in inputs for f in p.files}
@@ -145,7 +154,7 @@ def relion_columns_lost(inputs: list[Picks]) -> dict[str, list[str]]:
     header; otherwise each row is written from its centre and score. Returns {input: its
     columns not written}, for the inputs that lose any.
     """
-    if _relion_header(inputs)[1]:
+    if rows_copied(inputs):
         return {}
     written = set(_written_labels(inputs))
     lost: dict[str, list[str]] = {}
