@@ -162,7 +162,8 @@ class AtomicOutputs:
             self.locks = []
 
     def __enter__(self) -> TemporaryNames:
-        for folder in dict.fromkeys(os.path.dirname(tmp) for tmp in self.temporary.texts_in_new_folders()):
+        # The folders of tens of thousands of files, each a path in a folder: one split each.
+        for folder in dict.fromkeys(tmp.rpartition(os.sep)[0] for tmp in self.temporary.texts_in_new_folders()):
             try:
                 Path(folder).mkdir(parents=True, exist_ok=True)
             except OSError as err:
