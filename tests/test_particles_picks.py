@@ -539,6 +539,14 @@ def test_relion_columns_not_written_are_named(tmp_path):
     summary = remove_duplicate_particles(inputs, tmp_path / "out2", ParticleOptions(mic_psize=1, min_dist=10))
     assert not [w for w in summary["warnings"] if "not written" in w]
     assert (tmp_path / "out2/kept/x_autopick.star").read_text().endswith("12.0 21.0 0.9 1 90.0\n\n")
+    # The same columns, written by another tool (starfile: a comment, no "#N"): copied too.
+    other_tool = "# Created by the starfile Python package\n\n\ndata_\n\nloop_\n"
+    other_tool += "".join(f"{line.split()[0]}\n" for line in a_labels.splitlines())
+    (tmp_path / "b/x_autopick.star").write_text(other_tool + "12.0\t21.0\t0.9\t1\t90.0\n")
+    summary = remove_duplicate_particles(inputs, tmp_path / "out3", ParticleOptions(mic_psize=1, min_dist=10))
+    assert not [w for w in summary["warnings"] if "not written" in w]
+    kept = (tmp_path / "out3/kept/x_autopick.star").read_text()
+    assert kept.startswith(head + a_labels) and kept.endswith("12.0\t21.0\t0.9\t1\t90.0\n\n")
 
 
 def test_pickers_numbers_are_let_go_only_when_the_writer_copies_rows(tmp_path):

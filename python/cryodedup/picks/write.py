@@ -125,17 +125,23 @@ def write_relion(
 def rows_copied(inputs: list[Picks]) -> bool:
     """Whether :func:`write_relion` copies the inputs' rows byte for byte.
 
-    So it does when every input is a RELION file and all have one header; it then reads no
-    centre or score of theirs.
+    So it does when every input is a RELION file and all headers name the same columns in
+    the same order; it then reads no centre or score of theirs.
     """
     return _relion_header(inputs)[1]
 
 
 def _relion_header(inputs: list[Picks]) -> tuple[str, bool]:
-    """The header of the per-micrograph files, and whether rows are byte copies."""
-    headers = {f.header for p in inputs for f in p.files}
-    if all(p.format == "relion" for p in inputs) and len(headers) == 1:
-        return headers.pop(), True
+    """The header of the per-micrograph files, and whether rows are byte copies.
+
+    Rows are copied when every input is a RELION file and all headers name the same columns
+    in the same order, however each tool wrote them (RELION's `_label #N `, starfile's
+    `_label`, comments): the first file's header then heads every file.
+    """
+    headers = dict.fromkeys(f.header for p in inputs for f in p.files)
+    columns = {tuple(_LABEL.findall(header)) for header in headers}
+    if all(p.format == "relion" for p in inputs) and len(columns) == 1:
+        return next(iter(headers)), True
     return RELION_HEADER + "".join(f"_{lab} #{k + 1} \n" for k, lab in enumerate(_written_labels(inputs))), False
 
 
@@ -150,8 +156,9 @@ def _written_labels(inputs: list[Picks]) -> list[str]:
 def relion_columns_lost(inputs: list[Picks]) -> dict[str, list[str]]:
     """The columns of RELION inputs that a RELION coordinate job written from them lacks.
 
-    Rows are byte copies (every column kept) only when all inputs are RELION files with one
-    header; otherwise each row is written from its centre and score. Returns {input: its
+    Rows are byte copies (every column kept) only when all inputs are RELION files whose
+    headers name the same columns in the same order; otherwise each row is written from its
+    centre and score. Returns {input: its
     columns not written}, for the inputs that lose any.
     """
     if rows_copied(inputs):
@@ -168,7 +175,8 @@ def relion_columns_lost(inputs: list[Picks]) -> dict[str, list[str]]:
     return lost
 
 
-_LABEL = re.compile(r"^\s*_(rln\w+)", re.MULTILINE)
+#: A label of a STAR header (a loop's column, or a key of a `_key value` pair).
+_LABEL = re.compile(r"^[ \t]*_(\S+)", re.MULTILINE)
 
 
 def _relion_values(inputs: list[Picks], with_score: bool) -> np.ndarray:
