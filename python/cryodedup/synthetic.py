@@ -44,6 +44,10 @@ PARTICLE_COLUMNS = [
     ("rlnLogLikeliContribution", "%.6e"),
 ]
 
+#: The same columns as RELION writes them (MetaDataTable: numbers right-aligned in 12
+#: characters, one space between fields and one before the end of the row).
+RELION_WIDTHS = [(label, {"%.6f": "%12.6f", "%d": "%12d", "%.6e": "%12.6e"}.get(f, f)) for label, f in PARTICLE_COLUMNS]
+
 
 @dataclass
 class Optics:
@@ -147,9 +151,11 @@ def particle_columns(rng, coords_px, truth_px, mic_names, psize, first_image=1, 
     }
 
 
-def format_rows(columns: dict[str, ArrayLike], labels_formats: Sequence[tuple[str, str]] = PARTICLE_COLUMNS) -> str:
+def format_rows(
+    columns: dict[str, ArrayLike], labels_formats: Sequence[tuple[str, str]] = PARTICLE_COLUMNS, end: str = "\n"
+) -> str:
     """Rows of a loop, one per particle, fields in ``labels_formats`` order."""
-    fmt = " ".join(f for _, f in labels_formats) + "\n"
+    fmt = " ".join(f for _, f in labels_formats) + end
     values = [np.asarray(columns[label]).tolist() for label, _ in labels_formats]
     return "".join(fmt % row for row in zip(*values))
 
@@ -215,7 +221,8 @@ def write_benchmark_file(
 ) -> None:
     """A RELION 3.1 particle STAR with 20 columns and ``n_particles`` rows, written in chunks.
 
-    A fraction of the rows are second picks of a particle (within a few Å of its centre).
+    The rows are laid out as RELION writes them (:data:`RELION_WIDTHS`). A fraction of the rows
+    are second picks of a particle (within a few Å of its centre).
     """
     rng = np.random.default_rng(seed)
     psize = 1.06
@@ -238,7 +245,7 @@ def write_benchmark_file(
             coords = np.round(true + rng.normal(0, 4, (n, 2)))
             names = micrograph_names(mic, n_mics)
             cols = particle_columns(rng, coords, true, [names[m] for m in mic_of], psize, first_image=done + 1)
-            out.write(format_rows(cols))
+            out.write(format_rows(cols, RELION_WIDTHS, end=" \n"))
             done += n
             mic += n_mics
         out.write("\n")
@@ -256,7 +263,8 @@ def cs_particles(
 ) -> np.ndarray:
     """CryoSPARC particles as a numpy structured array (the classic .cs layout).
 
-    The slots are location, pick_stats, alignments2D and blob. A fraction are second picks of the particle
+    Every field that Extract From Micrographs and 2D Classification write (blob, ctf, location
+    with the micrograph's path, pick_stats, alignments2D). A fraction are second picks of the particle
     before them; 2D alignment wrote the shift that re-centres every pick, following
     CryoSPARC's sign (centre = location - shift).
     """
@@ -271,37 +279,11 @@ def cs_particles(
     true[copy] = true[source[copy]]
     pick_px = np.round(true / psize_mic + rng.normal(0, 5, (n, 2)))  # picks are off-centre
     shift = (pick_px * psize_mic - true) / psize_align + rng.normal(0, 0.05, (n, 2))
-    dtype = [
-        ("uid", "<u8"),
-        ("location/micrograph_uid", "<u8"),
-        ("location/exp_group_id", "<u4"),
-        ("location/micrograph_path", "S80"),
-        ("location/micrograph_shape", "<u4", (2,)),
-        ("location/center_x_frac", "<f4"),
-        ("location/center_y_frac", "<f4"),
-        ("location/min_dist_A", "<f4"),
-        ("location/micrograph_psize_A", "<f4"),
-        ("pick_stats/ncc_score", "<f4"),
-        ("pick_stats/power", "<f4"),
-        ("alignments2D/shift", "<f4", (2,)),
-        ("alignments2D/psize_A", "<f4"),
-        ("alignments2D/error", "<f4"),
-        ("alignments2D/class", "<u4"),
-        ("blob/path", "S80"),
-        ("blob/idx", "<u4"),
-        ("blob/psize_A", "<f4"),
-    ]
-    out = np.zeros(n, dtype=dtype)
+    out = np.zeros(n, dtype=CS_EXTRACT_2D_FIELDS)
     out["uid"] = rng.integers(1, 2**63, n, dtype=np.int64).astype(np.uint64) + np.uint64(2**62)
     mic_uids = rng.integers(1, 2**63, n_mics, dtype=np.int64).astype(np.uint64)
     out["location/micrograph_uid"] = mic_uids[mic]
-    names = np.array(
-        [
-            f"J2/motioncorrected/{m:06d}_FoilHole_{4000000 + m}_Data_patch_aligned_doseweighted.mrc"
-            for m in range(n_mics)
-        ],
-        dtype="S80",
-    )
+    names = np.array([cs_micrograph_path(m) for m in range(n_mics)], dtype="S123")
     out["location/micrograph_path"] = names[mic]
     out["location/micrograph_shape"] = (ny, nx)
     out["location/center_x_frac"] = pick_px[:, 0] / nx
@@ -314,10 +296,112 @@ def cs_particles(
     out["alignments2D/psize_A"] = psize_align
     out["alignments2D/error"] = rng.uniform(9e4, 1e5, n)
     out["alignments2D/class"] = rng.integers(0, 50, n)
-    out["blob/path"] = [b"J5/extract/" + p.split(b"/")[-1] + b"s" for p in out["location/micrograph_path"][:1]] * n
+    # Extract writes one particle stack per micrograph, named after it.
+    stacks = np.array([b"J5/extract/" + p.split(b"/")[-1][:-4] + b"_particles.mrc" for p in names], dtype="S160")
+    out["blob/path"] = stacks[mic]
     out["blob/idx"] = np.arange(n) % per_mic
     out["blob/psize_A"] = psize_align
+    _fill_extract_2d_rest(rng, out, mic, n_mics)
     return out
+
+
+#: The fields of CryoSPARC particles after Extract From Micrographs and 2D Classification,
+#: with the dtypes CryoSPARC writes (from real files: see the cs/ folder of the test data).
+CS_EXTRACT_2D_FIELDS: list = [
+    ("uid", "<u8"),
+    ("blob/path", "S160"),
+    ("blob/idx", "<u4"),
+    ("blob/shape", "<u4", (2,)),
+    ("blob/psize_A", "<f4"),
+    ("blob/sign", "<f4"),
+    ("blob/import_sig", "<u8"),
+    ("ctf/type", "S9"),
+    ("ctf/exp_group_id", "<u4"),
+    ("ctf/accel_kv", "<f4"),
+    ("ctf/cs_mm", "<f4"),
+    ("ctf/amp_contrast", "<f4"),
+    ("ctf/df1_A", "<f4"),
+    ("ctf/df2_A", "<f4"),
+    ("ctf/df_angle_rad", "<f4"),
+    ("ctf/phase_shift_rad", "<f4"),
+    ("ctf/scale", "<f4"),
+    ("ctf/scale_const", "<f4"),
+    ("ctf/shift_A", "<f4", (2,)),
+    ("ctf/tilt_A", "<f4", (2,)),
+    ("ctf/trefoil_A", "<f4", (2,)),
+    ("ctf/tetra_A", "<f4", (4,)),
+    ("ctf/anisomag", "<f4", (4,)),
+    ("ctf/bfactor", "<f4"),
+    ("location/micrograph_uid", "<u8"),
+    ("location/exp_group_id", "<u4"),
+    ("location/micrograph_path", "S123"),
+    ("location/micrograph_shape", "<u4", (2,)),
+    ("location/center_x_frac", "<f4"),
+    ("location/center_y_frac", "<f4"),
+    ("location/min_dist_A", "<f4"),
+    ("location/micrograph_psize_A", "<f4"),
+    ("pick_stats/ncc_score", "<f4"),
+    ("pick_stats/power", "<f4"),
+    ("pick_stats/template_idx", "<u4"),
+    ("pick_stats/angle_rad", "<f4"),
+    ("alignments2D/split", "<u4"),
+    ("alignments2D/shift", "<f4", (2,)),
+    ("alignments2D/pose", "<f4"),
+    ("alignments2D/psize_A", "<f4"),
+    ("alignments2D/error", "<f4"),
+    ("alignments2D/error_min", "<f4"),
+    ("alignments2D/resid_pow", "<f4"),
+    ("alignments2D/slice_pow", "<f4"),
+    ("alignments2D/image_pow", "<f4"),
+    ("alignments2D/cross_cor", "<f4"),
+    ("alignments2D/alpha", "<f4"),
+    ("alignments2D/alpha_min", "<f4"),
+    ("alignments2D/weight", "<f4"),
+    ("alignments2D/pose_ess", "<f4"),
+    ("alignments2D/shift_ess", "<f4"),
+    ("alignments2D/class_posterior", "<f4"),
+    ("alignments2D/class", "<u4"),
+    ("alignments2D/class_ess", "<f4"),
+]
+
+
+def cs_micrograph_path(m: int) -> str:
+    """A motion-corrected micrograph's path as CryoSPARC names it (a 21-digit uid prefix)."""
+    stem = f"{10**20 + 7919 * m:021d}_FoilHole_{4000000 + m}_Data_4001234_12_20240101_120000"
+    return f"J2/motioncorrected/{stem}_patch_aligned_doseweighted.mrc"
+
+
+def _fill_extract_2d_rest(rng: np.random.Generator, out: np.ndarray, mic: np.ndarray, n_mics: int) -> None:
+    """The fields no centre depends on: CTF per micrograph, blob, pick and 2D statistics per particle."""
+    n = len(out)
+    out["blob/shape"] = (256, 256)
+    out["blob/sign"] = -1.0
+    out["blob/import_sig"] = np.uint64(5810213337151209587)
+    out["ctf/type"] = b"imported"
+    out["ctf/exp_group_id"] = out["location/exp_group_id"] = 1
+    out["ctf/accel_kv"] = 300.0
+    out["ctf/cs_mm"] = 2.7
+    out["ctf/amp_contrast"] = 0.1
+    defocus = rng.uniform(8000, 25000, n_mics)[mic]
+    out["ctf/df1_A"] = defocus + 150
+    out["ctf/df2_A"] = defocus - 150
+    out["ctf/df_angle_rad"] = rng.uniform(-np.pi, np.pi, n_mics)[mic]
+    out["ctf/scale"] = 1.0
+    out["ctf/anisomag"] = (1.0, 0.0, 0.0, 1.0)
+    out["pick_stats/template_idx"] = rng.integers(0, 3, n)
+    out["pick_stats/angle_rad"] = rng.uniform(0, 2 * np.pi, n)
+    out["alignments2D/split"] = rng.integers(0, 2, n)
+    out["alignments2D/pose"] = rng.uniform(-np.pi, np.pi, n)
+    out["alignments2D/error_min"] = out["alignments2D/error"] - rng.uniform(0, 100, n)
+    for field in ("resid_pow", "slice_pow", "image_pow", "cross_cor"):
+        out[f"alignments2D/{field}"] = rng.uniform(1e4, 1e5, n)
+    out["alignments2D/alpha"] = rng.uniform(0.9, 1.1, n)
+    out["alignments2D/alpha_min"] = out["alignments2D/alpha"]
+    out["alignments2D/weight"] = 1.0
+    out["alignments2D/pose_ess"] = rng.uniform(1, 3, n)
+    out["alignments2D/shift_ess"] = rng.uniform(1, 3, n)
+    out["alignments2D/class_posterior"] = rng.uniform(0.5, 1, n)
+    out["alignments2D/class_ess"] = rng.uniform(1, 3, n)
 
 
 def write_cs(path: StrPath, records: np.ndarray) -> None:
