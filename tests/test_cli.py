@@ -433,3 +433,24 @@ def test_a_run_asks_numpy_for_no_huge_pages(tmp_path, monkeypatch):
         assert numpy_huge_pages(True) is False
     finally:
         numpy_huge_pages(True)
+
+
+def test_a_quiet_star_job_imports_only_what_it_runs(tmp_path):
+    # Start-up is a fixed cost of every run (issue 29): a STAR job run with --quiet must not
+    # load rich (nothing printed), the micrograph job, the other formats' readers or the API.
+    from cryodedup.synthetic import write_benchmark_file
+
+    star = tmp_path / "p.star"
+    write_benchmark_file(star, 500, seed=0)
+    script = (
+        "import sys\nfrom cryodedup.cli import main\n"
+        f"sys.argv = ['cryodedup', 'particles', {str(star)!r}, '-o', {str(tmp_path / 'out')!r}, '--quiet']\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True)
+    loaded = set(done.stdout.split())
+    assert (tmp_path / "out" / "particles_kept.star").exists()
+    assert "cryodedup.particles_star" in loaded  # the job did run
+    never = {"rich", "cryodedup.micrographs", "cryodedup.particles_cs", "cryodedup.particles_picks", "cryodedup.api"}
+    assert not never & loaded

@@ -410,7 +410,7 @@ def test_real_picker_files_through_the_cli(tmp_path):
 
 
 def test_which_inputs_are_picker_outputs(tmp_path):
-    from cryodedup.particles_picks import is_picker_output
+    from cryodedup.input_files import is_picker_output
     from helpers import write_star
 
     particles = write_star(tmp_path / "particles.star", ["rlnCoordinateX", "rlnCoordinateY"], [[1, 2]])

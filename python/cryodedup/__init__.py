@@ -12,12 +12,46 @@ find_duplicate_micrographs
     The micrograph job: micrographs that image the same area twice.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from ._core import __version__
-from .api import remove_duplicates
-from .dedup import DedupResult, dedup
-from .errors import CryodedupError
-from .micrographs import MicrographOptions, find_duplicate_micrographs
-from .particles import ParticleOptions, remove_duplicate_particles
+
+# The API's names are imported when first used (PEP 562): the command line imports only the
+# modules of the job it runs, so that a small job does not pay for loading all of them.
+_WHERE = {
+    "remove_duplicates": "api",
+    "DedupResult": "dedup",
+    "dedup": "dedup",
+    "CryodedupError": "errors",
+    "MicrographOptions": "micrographs",
+    "find_duplicate_micrographs": "micrographs",
+    "ParticleOptions": "particles",
+    "remove_duplicate_particles": "particles",
+}
+
+if TYPE_CHECKING:
+    from .api import remove_duplicates
+    from .dedup import DedupResult, dedup
+    from .errors import CryodedupError
+    from .micrographs import MicrographOptions, find_duplicate_micrographs
+    from .particles import ParticleOptions, remove_duplicate_particles
+
+
+def __getattr__(name: str) -> object:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'cryodedup' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "CryodedupError",

@@ -11,23 +11,22 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import rich_click as click
-from rich.console import Console
-from rich.markup import escape
-from rich.measure import Measurement
-from rich.table import Table
 
 from . import __version__
-from .audit import audit_rows
-from .consensus import consensus_rows
 from .errors import CryodedupError
-from .labels import distinct_labels
-from .micrograph_dask import dask_runner
-from .micrograph_shards import merge_micrograph_shards, parse_shard, run_micrograph_shard
-from .micrographs import ALL_PAIRS_UPTO, MicrographOptions, find_duplicate_micrographs, run_in_process
-from .particles import ParticleOptions, remove_duplicate_particles
+from .micrograph_options import ALL_PAIRS_UPTO, MicrographOptions
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .particles import ParticleOptions
+
+# rich, and the modules of each job, are imported where they are used: a job imports only
+# what it runs, and --quiet or --json runs print nothing through rich (start-up is a fixed
+# cost of every run; benches/RESULTS.md, issue 29).
 
 EXAMPLES = Path(__file__).parent / "examples"
 
@@ -39,9 +38,16 @@ class Reporter:
     """Logs and the summary on stderr; info lines only on a terminal; nothing with --quiet."""
 
     def __init__(self, quiet: bool):
-        self.console = Console(stderr=True, highlight=False)
         self.quiet = quiet
-        self.chatty = not quiet and self.console.is_terminal
+        self.chatty = not quiet and sys.stderr.isatty()
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        """The console on stderr, made when first needed."""
+        if self._console is None:
+            self._console = stderr_console()
+        return self._console
 
     def log(self, message: str, level: str) -> None:
         """Print a message: warnings unless quiet, other levels only on a terminal."""
@@ -54,6 +60,9 @@ class Reporter:
         """Print ``rows`` (label, value) as a table, unless quiet."""
         if self.quiet:
             return
+        from rich.measure import Measurement
+        from rich.table import Table
+
         table = Table(title=title, show_header=False, title_justify="left")
         table.add_column(style="bold")
         table.add_column()
@@ -62,13 +71,27 @@ class Reporter:
         # As wide as the longest path needs, even on a narrow terminal or a pipe (80 columns):
         # a path cut or folded by the table cannot be pasted back.
         width = Measurement.get(self.console, self.console.options.update_width(100_000), table).maximum
-        wide = Console(stderr=True, highlight=False, width=max(width, self.console.width))
+        wide = stderr_console(width=max(width, self.console.width))
         wide.print(table, crop=False)
+
+
+def stderr_console(width: int | None = None) -> Console:
+    """A rich console on stderr that highlights nothing but its markup."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, width=width)
+
+
+def escape(text: str) -> str:
+    """``text`` with rich's markup characters escaped."""
+    from rich.markup import escape
+
+    return escape(text)
 
 
 def fail(message: str) -> NoReturn:
     """Print ``message`` as an error on stderr and exit with status 1."""
-    Console(stderr=True, highlight=False).print(f"[bold red]Error:[/] {escape(message)}", soft_wrap=True)
+    stderr_console().print(f"[bold red]Error:[/] {escape(message)}", soft_wrap=True)
     sys.exit(1)
 
 
@@ -152,7 +175,7 @@ def run_job(job: Callable[[], Result]) -> Result:
 def stopped(signum: int) -> NoReturn:
     """Print that a signal stopped the run, and exit with status 128 + its number."""
     name = signal.Signals(signum).name
-    Console(stderr=True, highlight=False).print(
+    stderr_console().print(
         f"[bold red]Stopped[/] by {name}: temporary files removed, outputs whole or absent", soft_wrap=True
     )
     sys.exit(128 + signum)
@@ -160,6 +183,10 @@ def stopped(signum: int) -> NoReturn:
 
 def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
     """The particle job's summary as (label, value) rows for the terminal."""
+    from .audit import audit_rows
+    from .consensus import consensus_rows
+    from .labels import distinct_labels
+
     rows = [("Particles in", f"{s['particles']:,}")]
     if len(s["inputs"]) > 1 and "kept" in s["inputs"][0]:
         labels = distinct_labels([i["file"] for i in s["inputs"]])
@@ -492,6 +519,8 @@ def particles(
     of its input row. Each picker's output (a folder, a quoted glob, a file) is one input;
     --min-support keeps only picks that several pickers agree on.
     """
+    from .particles import ParticleOptions
+
     options = ParticleOptions(
         min_dist=min_dist,
         mic_psize=mic_psize,
@@ -527,6 +556,8 @@ def run_particle_job(
     as_json: bool,
 ) -> None:
     """Runs the job; a user's mistake ends the program with its message and status 1."""
+    from .particles import remove_duplicate_particles
+
     summary = run_job(lambda: remove_duplicate_particles(inputs, outdir, options, force=force, log=report.log))
     rows = particle_summary_rows(summary)
     if summary.get("plots"):
@@ -572,6 +603,8 @@ def demo(outdir: Path, force: bool, quiet: bool, as_json: bool, plot: bool) -> N
         command += ["--score", "rlnMaxValueProbDistribution", "-o", str(result)] + (["--plot"] if plot else [])
         # Quoted for a shell, on one line (no wrapping), markup characters shown as they are.
         report.console.print(f"Running: {escape(shlex.join(command))}", soft_wrap=True)
+    from .particles import ParticleOptions
+
     options = ParticleOptions(micrographs=micrographs, score="rlnMaxValueProbDistribution", plot=plot)
     run_particle_job("cryodedup demo", pickers, result, options, report, force, as_json)
 
@@ -776,6 +809,10 @@ def micrographs(
         plot=plot,
         plot_pairs=plot_pairs,
     )
+    from .micrograph_dask import dask_runner
+    from .micrograph_shards import parse_shard, run_micrograph_shard
+    from .micrographs import find_duplicate_micrographs, run_in_process
+
     report = Reporter(quiet)
     bars = (lambda total: ProgressBar(report.console, total)) if report.chatty else None
 
@@ -887,6 +924,8 @@ def micrographs_merge(
     SHARD_DIRS: the shard folders (shard-K-of-N), or the folder holding them. All N must be
     there and complete, from the same inputs and options; the inputs and options are theirs.
     """
+    from .micrograph_shards import merge_micrograph_shards
+
     report = Reporter(quiet)
     s = run_job(
         lambda: merge_micrograph_shards(

@@ -42,11 +42,6 @@ REJECTED_NAME = "particles_rejected.tbl"
 _COMPLEX = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)[-+](?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[ij]$")
 
 
-def is_dynamo_table(path: StrPath) -> bool:
-    """Whether ``path`` names a Dynamo table (by its ``.tbl`` extension)."""
-    return Path(path).suffix.lower() == ".tbl"
-
-
 def _number(token: str, path: Path, line: int, column: int) -> float:
     try:
         return float(token)

@@ -1,4 +1,9 @@
-"""Checks every reader makes before it opens an input: a regular file, not a folder or a pipe."""
+"""What kind of input a path is, and the checks every reader makes before it opens one.
+
+A reader opens only a regular file, not a folder or a pipe. The predicates of the input
+kinds live here, apart from their readers, so that the particle job imports only the reader
+its inputs need.
+"""
 
 from __future__ import annotations
 
@@ -40,3 +45,42 @@ def check_regular_file(path: StrPath, expected: str = "a file") -> Path:
         else "a device"
     )
     raise CryodedupError(f"{path}: is {what}, expected {expected}")
+
+
+def is_cryosparc(path: StrPath) -> bool:
+    """True for a CryoSPARC dataset (``.cs``) or result group (``.csg``), by its suffix."""
+    return Path(path).suffix in (".cs", ".csg")
+
+
+def is_dynamo_table(path: StrPath) -> bool:
+    """Whether ``path`` names a Dynamo table (by its ``.tbl`` extension)."""
+    return Path(path).suffix.lower() == ".tbl"
+
+
+#: The suffixes of picker coordinate files that are not STAR files.
+PICK_SUFFIXES = (".box", ".cbox", ".txt", ".tsv", ".csv", ".json")
+
+
+def is_picker_output(path: StrPath) -> bool:
+    """True for a picker's output: a folder, a glob pattern or a coordinate file.
+
+    A coordinate file is known by its name, or is a STAR whose first 64 KiB show a
+    coordinate list or coordinates without micrograph names, nor a particle table's marks.
+    A particle STAR or a CryoSPARC file is not a picker's output.
+    """
+    text = str(path)
+    path = Path(text)
+    if path.is_dir() or (any(c in text for c in "*?[") and not path.exists()):
+        return True
+    if path.suffix in PICK_SUFFIXES or path.name.startswith("coords_suffix_"):
+        return True
+    if path.name.endswith(("_autopick.star", "_manualpick.star")):
+        return True
+    if path.suffix != ".star" or not path.is_file():
+        return False
+    with open(path, "rb") as f:
+        head = f.read(65536).decode("utf-8", errors="replace")
+    if "data_coordinate_files" in head:
+        return True
+    particle_marks = ("_rlnMicrographName", "_rlnTomoName", "_rlnImageName", "data_particles", "data_optics")
+    return "_rlnCoordinateX" in head and not any(mark in head for mark in particle_marks)

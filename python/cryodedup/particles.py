@@ -21,17 +21,13 @@ import numpy as np
 from .audit import check_halfsets, halfset_audit, halfsets_by_micrograph, halfsets_report, symmetry_copies
 from .consensus import consensus_report, picks_per_group
 from .dedup import MAX_INPUTS, dedup, dedup_and_support_masks, popcount
-from .dynamo_table import is_dynamo_table, read_dynamo_tables
 from .errors import CryodedupError
 from .filaments import MODES as FILAMENT_MODES
 from .filaments import filament_summary
-from .input_files import check_regular_file, is_glob
+from .input_files import check_regular_file, is_cryosparc, is_dynamo_table, is_glob, is_picker_output
 from .micrograph_files import resolve_paths
 from .outputs import StrPath, all_outputs_at_once, check_plotting
 from .particle_set import Log, ParticleSet, Warn
-from .particles_cs import is_cryosparc, read_cs_files
-from .particles_picks import is_picker_output, read_picker_outputs
-from .particles_star import read_star_files
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -122,6 +118,8 @@ def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn
         )
     dynamo = {is_dynamo_table(p) for p in inputs}
     if dynamo == {True}:
+        from .dynamo_table import read_dynamo_tables
+
         return read_dynamo_tables(inputs, outdir, options, warn, log)
     if len(dynamo) > 1:
         raise CryodedupError("inputs mix Dynamo tables (.tbl) and other files; deduplicate each kind on its own")
@@ -131,10 +129,18 @@ def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn
             "inputs mix picker coordinates and particle files; deduplicate each kind on its own "
             "(or extract the picks first)"
         )
+    # Each format's reader is imported only when its inputs are given.
     if pickers == {True}:
+        from .particles_picks import read_picker_outputs
+
         return read_picker_outputs(inputs, outdir, options, warn, log)
-    read = read_cs_files if kinds == {True} else read_star_files
-    return read(inputs, outdir, options, warn, log)
+    if kinds == {True}:
+        from .particles_cs import read_cs_files
+
+        return read_cs_files(inputs, outdir, options, warn, log)
+    from .particles_star import read_star_files
+
+    return read_star_files(inputs, outdir, options, warn, log)
 
 
 def check_input_paths(inputs: list[Path]) -> None:

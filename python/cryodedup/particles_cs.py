@@ -39,11 +39,6 @@ SPLIT, SOURCE = "alignments3D/split", "sym_expand/src_uid"
 POSE = "alignments3D/pose"
 
 
-def is_cryosparc(path: StrPath) -> bool:
-    """True for a CryoSPARC dataset (``.cs``) or result group (``.csg``), by its suffix."""
-    return Path(path).suffix in (".cs", ".csg")
-
-
 class _Particles:
     """The merged particle set of all inputs, and how to write its subsets."""
 

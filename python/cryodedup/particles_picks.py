@@ -36,32 +36,6 @@ if TYPE_CHECKING:
 
 #: Output formats of ``--output-format`` besides ``auto``.
 OUTPUT_FORMATS = ("relion", "cryosparc", "input")
-_PICK_SUFFIXES = (".box", ".cbox", ".txt", ".tsv", ".csv", ".json")
-
-
-def is_picker_output(path: StrPath) -> bool:
-    """True for a picker's output: a folder, a glob pattern or a coordinate file.
-
-    A coordinate file is known by its name, or is a STAR whose first 64 KiB show a
-    coordinate list or coordinates without micrograph names, nor a particle table's marks.
-    A particle STAR or a CryoSPARC file is not a picker's output.
-    """
-    text = str(path)
-    path = Path(text)
-    if path.is_dir() or (any(c in text for c in "*?[") and not path.exists()):
-        return True
-    if path.suffix in _PICK_SUFFIXES or path.name.startswith("coords_suffix_"):
-        return True
-    if path.name.endswith(("_autopick.star", "_manualpick.star")):
-        return True
-    if path.suffix != ".star" or not path.is_file():
-        return False
-    with open(path, "rb") as f:
-        head = f.read(65536).decode("utf-8", errors="replace")
-    if "data_coordinate_files" in head:
-        return True
-    particle_marks = ("_rlnMicrographName", "_rlnTomoName", "_rlnImageName", "data_particles", "data_optics")
-    return "_rlnCoordinateX" in head and not any(mark in head for mark in particle_marks)
 
 
 class PicksWriter:
