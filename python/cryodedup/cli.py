@@ -210,9 +210,11 @@ def matching_rows(matching: dict | None) -> list[tuple[str, str]]:
     """How micrographs of different inputs were matched (``--match-micrographs``), as one row."""
     if not matching:
         return []
-    text = f"{matching['used']} (--match-micrographs {matching['mode']})"
+    text = f"--match-micrographs {matching['mode']}: "
     if matching.get("matched_by_name"):
-        text += f"; {matching['matched_by_name']:,} micrographs matched by file name, e.g. {matching['example']}"
+        text += f"{matching['matched_by_name']:,} micrographs matched by file name, e.g. {matching['example']}"
+    else:
+        text += "by exact path"
     if matching.get("kept_apart"):
         text += f"; {matching['kept_apart']:,} micrographs sharing a file name within one input kept apart"
     if matching.get("not_matched"):
