@@ -18,13 +18,15 @@ from typing import TYPE_CHECKING
 
 from ._core import __version__
 
-# The API's names are imported when first used (PEP 562): the command line imports only the
+# ``dedup`` is also the name of its module: imported here, so that the function, not the
+# module the import system binds when another module imports ``.dedup``, is the attribute.
+from .dedup import DedupResult, dedup
+from .errors import CryodedupError
+
+# The jobs' names are imported when first used (PEP 562): the command line imports only the
 # modules of the job it runs, so that a small job does not pay for loading all of them.
 _WHERE = {
     "remove_duplicates": "api",
-    "DedupResult": "dedup",
-    "dedup": "dedup",
-    "CryodedupError": "errors",
     "MicrographOptions": "micrographs",
     "find_duplicate_micrographs": "micrographs",
     "ParticleOptions": "particles",
@@ -33,8 +35,6 @@ _WHERE = {
 
 if TYPE_CHECKING:
     from .api import remove_duplicates
-    from .dedup import DedupResult, dedup
-    from .errors import CryodedupError
     from .micrographs import MicrographOptions, find_duplicate_micrographs
     from .particles import ParticleOptions, remove_duplicate_particles
 
