@@ -22,6 +22,7 @@ from rich.table import Table
 from . import __version__
 from .audit import audit_rows
 from .consensus import consensus_rows
+from .dedup import SAME_CENTRE_A
 from .errors import CryodedupError
 from .labels import distinct_labels
 from .micrograph_dask import dask_runner
@@ -170,7 +171,7 @@ def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
         ("Kept", f"{s['kept']:,}"),
         ("Rejected", f"{s['rejected']:,} ({pct:.1f} %)"),
         ("Micrographs", f"{s['micrographs']:,}"),
-        ("Minimum distance", f"{s['min_dist_A']:g} Å ({s['mode']})"),
+        ("Minimum distance", f"{distance_text(s)} ({s['mode']})"),
     ]
     rows += pixel_size_rows(s["pixel_sizes"], several_inputs=len(s["inputs"]) > 1)
     score = s["score"]
@@ -203,6 +204,13 @@ def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
         ("Time", f"{s['seconds']:.2f} s"),
     ]
     return rows
+
+
+def distance_text(summary: dict) -> str:
+    """The minimum distance as the summary shows it; 0 says what identical means."""
+    if summary["min_dist_A"] == 0:
+        return f"0 Å: identical centres (within {SAME_CENTRE_A:g} Å)"
+    return f"{summary['min_dist_A']:g} Å"
 
 
 def pixel_size_rows(pixel_sizes: list[dict], several_inputs: bool) -> list[tuple[str, str]]:
@@ -304,7 +312,7 @@ def numpy_huge_pages(wanted: bool) -> bool:
     type=float,
     default=20.0,
     show_default=True,
-    help="Minimum separation of particle centres, in Å. 0 removes exact copies only.",
+    help="Minimum separation of particle centres, in Å. 0 removes exact copies only (centres within 0.001 Å).",
 )
 @click.option(
     "--mic-psize",
