@@ -20,7 +20,9 @@ Rows (issue 29; the files are made once in ``--workdir`` and shaped like the rea
 - ``dense``: a million picks on one spot against the same number spread over micrographs
   (benches/bench_dense.py).
 
-Every timed command runs in its own process, outputs removed and ``sync`` before it. Times
+The package is compiled to bytecode first, as ``pip install`` does (an editable install, or
+PYTHONDONTWRITEBYTECODE, would otherwise compile every module in every run). Every timed
+command runs in its own process, outputs removed and ``sync`` before it. Times
 are wall seconds; a ratio of interleaved runs is the median of the per-round ratios.
 
 Usage: python benches/run_all.py [--quick] [--only star cs ...] [--repeat 3] [--workdir benches/out]
@@ -278,6 +280,7 @@ def main() -> None:
     sizes, repeat = (QUICK, 1) if args.quick else (FULL, args.repeat)
     w = args.workdir.resolve()
     w.mkdir(parents=True, exist_ok=True)
+    bench_picks_merge.compile_bytecode()  # as pip install does: no run pays for compiling the modules
     rows: list[Row] = []
     todo = {
         "star": lambda: star_rows(w, sizes["star"], repeat, args.relion_repeat),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from cryosparc.dataset import CSDAT_FORMAT, Dataset
 from numpy.lib.recfunctions import repack_fields
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
+from cryodedup.particles_cs import read_cs_files
 from cryodedup.synthetic import cs_particles, write_cs
 from helpers import LOCATION_FIELDS, shared_file
 from oracle import oracle_by_group
@@ -397,3 +399,43 @@ def test_force_never_overwrites_a_file_that_a_csg_lists(tmp_path):
             remove_duplicate_particles([out / "group.csg"], out, ParticleOptions(score="none"), force=force)
     assert (out / "particles_kept_passthrough_1.cs").read_bytes() == listed
     assert sorted(p.name for p in out.iterdir()) == ["group.csg", "main.cs", "particles_kept_passthrough_1.cs"]
+
+
+def python_calls(inputs, outdir):
+    """The read particle set, and the Python calls (functions and builtins) made reading it."""
+    calls = 0
+
+    def count(frame, event, arg):
+        nonlocal calls
+        calls += event in ("call", "c_call")
+
+    sys.setprofile(count)
+    try:
+        found = read_cs_files(inputs, outdir, ParticleOptions(), lambda m: None, lambda m, level: None)
+    finally:
+        sys.setprofile(None)
+    return found, calls
+
+
+def test_reading_does_no_python_work_per_particle(tmp_path):
+    # Issue 29: what is read per micrograph (its name, its shape) is read once per micrograph,
+    # and the rows of a uid met in two inputs are compared as arrays. Counted, not timed: the
+    # Python calls (sys.setprofile) of reading 20,000 and 100,000 particles on the same 100
+    # micrographs must not grow with the particles; one call per particle (a decode, a dict
+    # insert, a comparison) adds 80,000.
+    calls = {}
+    for n in (20_000, 100_000):
+        records = cs_particles(np.random.default_rng(0), n, per_mic=n // 100)
+        write_cs(tmp_path / f"a{n}.cs", records)
+        write_cs(tmp_path / f"b{n}.cs", records[: n // 2])  # the same particles again: collapsed on uid
+        for k, inputs in enumerate(([tmp_path / f"a{n}.cs"], [tmp_path / f"a{n}.cs", tmp_path / f"b{n}.cs"])):
+            python_calls(inputs, tmp_path / "out")  # modules imported on first use are not counted
+            found, calls[n, k] = python_calls(inputs, tmp_path / "out")
+            # Against a plain reading: each micrograph's first path, and its shape.
+            first = np.unique(records["location/micrograph_uid"], return_index=True)[1]
+            assert found.mic_names == [p.decode() for p in records["location/micrograph_path"][first]]
+            shapes = records["location/micrograph_shape"][first].tolist()
+            assert found.mic_shapes == {g: tuple(s) for g, s in enumerate(shapes)}
+            assert len(found.groups) == n
+    for k in (0, 1):
+        assert calls[100_000, k] - calls[20_000, k] < 2_000, calls

@@ -45,6 +45,7 @@ def test_particles_are_spaced():
     assert len(pts) == 50 and d[np.triu_indices(50, 1)].min() >= 140
 
 
+@pytest.mark.real_data
 @pytest.mark.parametrize(
     "real",
     [
@@ -82,6 +83,7 @@ def relion_layout(row: str) -> list[int]:
     return [-1 if s else w for s, w in zip(strings, widths)]
 
 
+@pytest.mark.real_data
 def test_benchmark_star_rows_are_laid_out_as_relion_writes_them(tmp_path):
     # RELION's MetaDataTable: numbers right-aligned in 12 characters, strings as they are, one
     # space between fields and one before the end of each row; checked against RELION's own file.

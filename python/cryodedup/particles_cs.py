@@ -70,18 +70,19 @@ class _Particles:
             *[d.filter_fields(common) for d in flats], assert_same_fields=True, repeat_allowed=True
         )
         uid = np.asarray(merged["uid"])
-        first: dict[int, int] = {}
-        keep_rows = []
-        for i, u in enumerate(uid.tolist()):
-            j = first.setdefault(u, i)
-            if j == i:
-                keep_rows.append(i)
-            elif not _same_row(merged, i, j, common):
-                raise CryodedupError(f"uid {u} appears in two inputs with different values: not the same particle")
+        # Each repeated uid is compared with its first row, all at once.
+        _, first_index, inverse = np.unique(uid, return_index=True, return_inverse=True)
+        first_of = first_index[inverse.ravel()]
+        repeats = np.flatnonzero(first_of != np.arange(len(uid)))
+        differ = _rows_differ(merged, repeats, first_of[repeats], common)
+        if differ.any():
+            u = uid[repeats[np.argmax(differ)]]
+            raise CryodedupError(f"uid {u} appears in two inputs with different values: not the same particle")
+        keep_rows = np.sort(first_index)
         self.collapsed = len(uid) - len(keep_rows)
         if self.collapsed:
             warn(f"{self.collapsed} particles appear in more than one input and are counted once")
-            merged = merged.take(np.array(keep_rows))
+            merged = merged.take(keep_rows)
             self.input_of = self.input_of[keep_rows]
         encoding = self.groups[0].files[0].encoding
         single = CsFile(merged, encoding)
@@ -148,8 +149,13 @@ def _join_passthrough(inputs: list[CsGroup]) -> list[CsGroup]:
     return [join_on_uid(members) if len(members) > 1 else members[0] for members in datasets]
 
 
-def _same_row(d: Dataset, i: int, j: int, fields: list[str]) -> bool:
-    return all(np.array_equal(np.asarray(d[f][i]), np.asarray(d[f][j])) for f in fields)
+def _rows_differ(d: Dataset, rows: np.ndarray, others: np.ndarray, fields: list[str]) -> np.ndarray:
+    """Whether each of ``rows`` differs from its row in ``others`` in any of ``fields`` (NaN differs)."""
+    differ = np.zeros(len(rows), dtype=bool)
+    for f in fields:
+        column = np.asarray(d[f])
+        differ |= ~np.asarray(column[rows] == column[others]).reshape(len(rows), -1).all(axis=1)
+    return differ
 
 
 def _micrograph_groups(group: CsGroup) -> tuple[np.ndarray, int, str]:
@@ -169,11 +175,12 @@ def _micrograph_pixel_size(group: CsGroup, options: ParticleOptions) -> tuple[np
         return options.mic_psize, "--mic-psize"
     if options.micrographs is not None:
         by_uid = exposure_pixel_sizes(options.micrographs)
-        uids = group.column("location/micrograph_uid").tolist()
-        missing = [u for u in uids if u not in by_uid]
+        uids, inverse = np.unique(group.column("location/micrograph_uid"), return_inverse=True)
+        missing = [u for u in uids.tolist() if u not in by_uid]
         if missing:
             raise CryodedupError(f"micrograph uid {missing[0]} is not among the exposures in {options.micrographs}")
-        return np.array([by_uid[u] for u in uids]), f"micrograph_blob/psize_A in {options.micrographs}"
+        psize = np.array([by_uid[u] for u in uids.tolist()], dtype=np.float64)  # one per micrograph
+        return psize[inverse.ravel()], f"micrograph_blob/psize_A in {options.micrographs}"
     if group.has("location/micrograph_psize_A"):
         psize = group.column("location/micrograph_psize_A").astype(np.float64)
         if np.all(psize > 0):
@@ -259,17 +266,32 @@ def _halfsets(group: CsGroup, warn: Callable[[str], None]) -> HalfSets | None:
     return HalfSets(SPLIT, half, ("0", "1"))
 
 
-def _mic_names(group: CsGroup, groups: np.ndarray, key: str) -> list[str]:
+def _rows_of_micrographs(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first and the last row of each micrograph id (ids 0..n-1, all present).
+
+    What is read per micrograph is read from one of its rows: work per micrograph, not per
+    particle (a Python loop over a million rows cost seconds; issue 29).
+    """
+    first = np.unique(groups, return_index=True)[1]
+    last = len(groups) - 1 - np.unique(groups[::-1], return_index=True)[1]
+    return first, last
+
+
+def _mic_names(group: CsGroup, key: str, first: np.ndarray) -> list[str]:
     """Micrograph names by id.
 
-    The micrograph path where the location slot has one, else the uid.
+    The micrograph path where the location slot has one (that of the micrograph's first
+    row), else the uid.
     """
-    ids = np.unique(group.column(key))
-    path_of: dict[int, str] = {}
     if group.has("location/micrograph_path"):
-        for g, p in zip(groups.tolist(), as_text(group.column("location/micrograph_path"))):
-            path_of.setdefault(g, p)
-    return [path_of.get(i, str(ids[i])) for i in range(len(ids))]
+        return as_text(group.column("location/micrograph_path")[first])
+    return [str(u) for u in group.column(key)[first].tolist()]
+
+
+def _mic_shapes(group: CsGroup, last: np.ndarray) -> dict[int, tuple[int, int]]:
+    """Each micrograph's (ny, nx), from its last row."""
+    shape = group.column("location/micrograph_shape")[last].astype(np.int64).tolist()
+    return {g: (s[0], s[1]) for g, s in enumerate(shape)}
 
 
 def read_group(
@@ -300,14 +322,14 @@ def read_group(
         )
         if shift is not None:
             centres -= shift * np.reshape(psize_align, (-1, 1))
-    shapes = {int(g): (int(s[0]), int(s[1])) for g, s in zip(groups, group.column("location/micrograph_shape"))}
+    first, last = _rows_of_micrographs(groups)
     filament = group.has(CRYOSPARC_TUBE)  # docs/design.md section 8
     # filament_uid is a uint64 hash: compared exactly, as its rank among the uids present.
     tube_values = np.unique(group.column(CRYOSPARC_TUBE), return_inverse=True)[1].ravel() if filament else None
     return ParticleSet(
         inputs=inputs,
         input_of=input_of,
-        mic_names=_mic_names(group, groups, key),
+        mic_names=_mic_names(group, key, first),
         groups=groups,
         centres=centres,
         psize=np.broadcast_to(np.asarray(psize_mic, dtype=np.float64), groups.shape),
@@ -316,7 +338,7 @@ def read_group(
         score_label=score_label,
         higher_is_better=higher,
         shift=shift_used,
-        mic_shapes=shapes,
+        mic_shapes=_mic_shapes(group, last),
         summary={"micrograph_key": key},
         tubes=None if tube_values is None else tube_ids(input_of, groups, tube_values.astype(np.float64)),
         tube_column=CRYOSPARC_TUBE if filament else None,
