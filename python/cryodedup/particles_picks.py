@@ -339,6 +339,14 @@ def _micrograph_ids(pickers: list[Picks]) -> tuple[list[str], list[np.ndarray]]:
     return list(mic_ids), ids
 
 
+def _coverage(ids: list[np.ndarray], n_mics: int) -> np.ndarray:
+    """Whether picker k ran on micrograph g: it names it (a file of its own, even one without picks; a list entry)."""
+    covered = np.zeros((n_mics, len(ids)), dtype=bool)
+    for k, mic_ids in enumerate(ids):
+        covered[mic_ids, k] = True
+    return covered
+
+
 def _one_pixel_size(mic_psize: np.ndarray) -> float | None:
     """The pixel size of every micrograph, when they all have the same one."""
     return float(mic_psize[0]) if len(mic_psize) > 0 and bool((mic_psize == mic_psize[0]).all()) else None
@@ -491,6 +499,7 @@ def read_picker_outputs(
             (names, groups),
         ),
         mic_shapes=_shapes_by_id(names, shapes),
+        coverage=_coverage(ids, len(names)),
         tubes=_tubes(pickers, groups),
         tube_column=CRYOLO_TUBE if any(p.tube is not None for p in pickers) else None,
         summary={
