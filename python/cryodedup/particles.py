@@ -27,6 +27,7 @@ from .filaments import MODES as FILAMENT_MODES
 from .filaments import filament_summary
 from .input_files import check_regular_file, is_glob
 from .micrograph_files import resolve_paths
+from .micrograph_match import check_match_mode, match_particle_set
 from .outputs import StrPath, all_outputs_at_once, check_plotting
 from .particle_set import Log, ParticleSet, Warn
 from .particles_cs import is_cryosparc, read_cs_files
@@ -69,6 +70,9 @@ class ParticleOptions:
     halfsets: str = "keep"
     max_angle: float | None = None
     sym: str = "C1"
+    #: How micrographs of different inputs are matched: auto, path or name (docs/design.md
+    #: section 2, "Matching micrographs").
+    match_micrographs: str = "auto"
 
     def check(self) -> None:
         """Raises a CryodedupError naming the first option out of its range."""
@@ -104,6 +108,7 @@ class ParticleOptions:
             raise CryodedupError(f"--sym is C1, Cn, Dn (n >= 1), T, O or I, got {self.sym!r}")
         if self.sym.upper() != "C1" and self.max_angle is None:
             raise CryodedupError(f"--sym {self.sym} compares orientations: give the angle with --max-angle")
+        check_match_mode(self.match_micrographs)
         if self.audit and self.halfsets != "keep":
             raise CryodedupError("--audit writes no particle files, so --halfsets has nothing to rewrite; drop one")
         check_plotting(self.plot)
@@ -132,7 +137,9 @@ def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn
         )
     dynamo = {is_dynamo_table(p) for p in inputs}
     if dynamo == {True}:
-        return read_dynamo_tables(inputs, outdir, options, warn, log)
+        particles = read_dynamo_tables(inputs, outdir, options, warn, log)
+        match_particle_set(particles, options.match_micrographs, warn)
+        return particles
     if len(dynamo) > 1:
         raise CryodedupError("inputs mix Dynamo tables (.tbl) and other files; deduplicate each kind on its own")
     pickers = {is_picker_output(p) for p in inputs}
@@ -142,9 +149,13 @@ def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn
             "(or extract the picks first)"
         )
     if pickers == {True}:
-        return read_picker_outputs(inputs, outdir, options, warn, log)
+        return read_picker_outputs(inputs, outdir, options, warn, log)  # matches the pickers' micrographs itself
     read = read_cs_files if kinds == {True} else read_star_files
-    return read(inputs, outdir, options, warn, log)
+    particles = read(inputs, outdir, options, warn, log)
+    # One input is decided while read (docs/design.md section 5): its micrographs are matched by
+    # exact path, as this matching keeps them, so it changes nothing there.
+    match_particle_set(particles, options.match_micrographs, warn)
+    return particles
 
 
 def check_input_paths(inputs: list[Path]) -> None:
