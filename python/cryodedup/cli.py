@@ -259,15 +259,22 @@ QUIET = click.option("--quiet", "-q", is_flag=True, help="Print nothing on stder
 JSON = click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 
 
-def inputs_and_outdir(outdir_help: str, folders: bool = False) -> Callable[[Callable], Callable]:
+def inputs_and_outdir(
+    outdir_help: str, folders: bool = False, outdir_required: bool = True
+) -> Callable[[Callable], Callable]:
     """The INPUTS argument and the -o/--outdir option of a job command.
 
-    INPUTS are files, and folders too when ``folders``.
+    INPUTS are files, and folders too when ``folders``. A command whose outdir is not
+    ``outdir_required`` checks itself when it needs one.
     """
 
     def apply(f: Callable) -> Callable:
         f = click.option(
-            "-o", "--outdir", required=True, type=click.Path(path_type=Path, file_okay=False), help=outdir_help
+            "-o",
+            "--outdir",
+            required=outdir_required,
+            type=click.Path(path_type=Path, file_okay=False),
+            help=outdir_help,
         )(f)
         return click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=folders))(f)
 
@@ -323,7 +330,10 @@ MATCH_MICROGRAPHS = click.option(
 
 @main.command()
 @inputs_and_outdir(
-    "Folder for particles_kept and particles_rejected (.star, or .cs and .csg), or the picks' outputs.", folders=True
+    "Folder for particles_kept and particles_rejected (.star, or .cs and .csg), or the picks' outputs "
+    "(not needed with --audit without --plot).",
+    folders=True,
+    outdir_required=False,
 )
 @click.option(
     "--min-dist",
@@ -503,7 +513,7 @@ MATCH_MICROGRAPHS = click.option(
 )
 def particles(
     inputs: tuple[Path, ...],
-    outdir: Path,
+    outdir: Path | None,
     min_dist: float,
     mic_psize: float | None,
     micrographs: Path | None,
@@ -543,6 +553,9 @@ def particles(
     of its input row. Each picker's output (a folder, a quoted glob, a file) is one input;
     --min-support keeps only picks that several pickers agree on.
     """
+    if outdir is None and not (audit and not plot):
+        # click's own words for a missing option, and when none is needed
+        raise click.UsageError("Missing option '-o' / '--outdir' (only --audit without --plot writes nothing).")
     options = ParticleOptions(
         min_dist=min_dist,
         mic_psize=mic_psize,
@@ -574,7 +587,7 @@ def particles(
 def run_particle_job(
     title: str,
     inputs: Sequence[Path],
-    outdir: Path,
+    outdir: Path | None,
     options: ParticleOptions,
     report: Reporter,
     force: bool,

@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .audit import check_halfsets, halfset_audit, halfsets_by_micrograph, halfsets_report, symmetry_copies
+from .audit import (
+    check_halfsets,
+    duplicate_criterion,
+    halfset_audit,
+    halfsets_by_micrograph,
+    halfsets_report,
+    symmetry_copies,
+)
 from .consensus import consensus_report, picks_per_group
 from .dedup import MAX_INPUTS, dedup, dedup_and_support_masks, popcount
 from .dynamo_table import is_dynamo_table, read_dynamo_tables
@@ -406,7 +413,8 @@ def summarize(
         summary["filaments"] = filament_summary(particles.tube_column or "", particles.tubes, options.filament_mode)
     if particles.halfsets is not None:
         assert decision.suppressed_by is not None, "decide() keeps the pairs when there are half-sets"
-        summary["halfset_audit"] = halfset_audit(particles, decision.suppressed_by)
+        criterion = duplicate_criterion(options.min_dist, options.max_angle)
+        summary["halfset_audit"] = halfset_audit(particles, decision.suppressed_by, criterion)
     elif options.audit:
         summary["halfset_audit"] = {
             "column": None,
@@ -438,7 +446,7 @@ def summarize(
 @all_outputs_at_once
 def remove_duplicate_particles(
     inputs: Iterable[StrPath],
-    outdir: StrPath,
+    outdir: StrPath | None,
     options: ParticleOptions | None = None,
     *,
     force: bool = False,
@@ -451,10 +459,11 @@ def remove_duplicate_particles(
     inputs : list of path
         Particle STAR files (RELION 3.0 to 5, or files written by other tools in that
         format), or CryoSPARC ``.cs`` / ``.csg`` files. Several are deduplicated together.
-    outdir : path
+    outdir : path or None
         Folder that receives ``particles_kept.star`` and ``particles_rejected.star``, or
         ``particles_kept.cs``, ``particles_rejected.cs`` (and ``.csg`` and passthrough
-        files for a result group).
+        files for a result group). None only with ``audit`` and without ``plot``, which
+        write nothing.
     options : ParticleOptions
         Minimum distance, pixel size, shift, score and mode.
     force : bool
@@ -473,7 +482,10 @@ def remove_duplicate_particles(
     paths = [Path(p) for p in inputs]
     if not paths:
         raise CryodedupError("no input files given")
-    outdir = Path(outdir)
+    if outdir is None and not (options.audit and not options.plot):
+        raise CryodedupError("outdir: an output folder is needed (only audit=True without plot=True writes nothing)")
+    # Without one (an audit) the readers' writers get the current folder, and are never called.
+    outdir = Path(outdir if outdir is not None else ".")
     warnings: list[str] = []
 
     def warn(message: str) -> None:
