@@ -298,3 +298,49 @@ def test_pictures_leave_out_what_one_input_never_saw():
     assert "1.00\non 1 of 2 mics" in texts  # A / B on m0 only: every pick shared
     assert "1 of 2 micrographs left out" in per_mic.get_title()
     assert sum(p.get_height() for p in per_mic.patches) == 1  # m0 alone
+
+
+def test_relion_jobs_give_the_pixel_size_of_the_micrographs_they_name(tmp_path, monkeypatch):
+    """No --mic-psize: each RELION job names its micrographs STAR, which holds rlnMicrographPixelSize."""
+    monkeypatch.chdir(tmp_path)
+    tutorial_like(tmp_path, np.random.default_rng(5))
+    summary = remove_duplicate_particles(
+        ["AutoPick/job006", "AutoPick/job011"], "Dedup", ParticleOptions(min_dist=40.0, score_normalize="rank")
+    )
+    (used,) = summary["pixel_sizes"]
+    assert used["psize"] == PSIZE
+    assert used["source"] == (
+        "rlnMicrographPixelSize in Select/job005/micrographs_selected.star, CtfFind/job003/micrographs_ctf.star"
+    )
+    with_psize = remove_duplicate_particles(
+        ["AutoPick/job006", "AutoPick/job011"],
+        "Dedup2",
+        ParticleOptions(min_dist=40.0, score_normalize="rank", mic_psize=PSIZE),
+    )
+    assert summary["kept"] == with_psize["kept"]
+
+
+def test_a_relion4_job_names_its_micrographs_in_its_job_star(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    names = [f"MotionCorr/job002/Movies/m{k}.mrc" for k in range(2)]
+    (tmp_path / "CtfFind/job003").mkdir(parents=True)
+    (tmp_path / "CtfFind/job003/micrographs_ctf.star").write_text(micrographs_star(names))
+    job = tmp_path / "AutoPick/job010"
+    (job / "Movies").mkdir(parents=True)
+    listing = "data_coordinate_files\n\nloop_\n_rlnMicrographName #1\n_rlnMicrographCoordinates #2\n"
+    for k, name in enumerate(names):
+        (job / f"Movies/m{k}_autopick.star").write_text(coordinate_star(LOG_LABELS, [(100.0, 100.0, 0.5, 0, 0.0)]))
+        listing += f"{name} AutoPick/job010/Movies/m{k}_autopick.star\n"
+    (job / "autopick.star").write_text(listing)
+    args = ["particles", "AutoPick/job010", "-o", "Dedup"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and "carry no pixel size" in result.stderr  # no job.star: nothing names them
+    (job / "job.star").write_text(
+        "data_job\n\n_rlnJobTypeLabel relion.autopick.log\n\ndata_joboptions_values\n\nloop_\n"
+        "_rlnJobOptionVariable #1\n_rlnJobOptionValue #2\nangpix -1\n"
+        "fn_input_autopick CtfFind/job003/micrographs_ctf.star\n"
+    )
+    result = CliRunner().invoke(main, [*args, "--json", "--quiet"])
+    assert result.exit_code == 0, result.output
+    (used,) = json.loads(result.stdout)["pixel_sizes"]
+    assert used["psize"] == PSIZE and "CtfFind/job003/micrographs_ctf.star" in used["source"]

@@ -25,11 +25,12 @@ from . import _core
 from .errors import CryodedupError
 from .filaments import CRYOLO_TUBE, tube_ids
 from .input_files import is_glob
-from .micrograph_files import MicrographList, micrograph_list, mrc_header, resolve_paths
+from .micrograph_files import MicrographList, micrograph_list, micrograph_pixel_sizes, mrc_header, resolve_paths
 from .micrograph_match import match_micrographs
 from .outputs import StrPath
 from .particle_set import ParticleSet, pixel_sizes_used
 from .picks import Picks, name_key, picker_files, read_picks
+from .picks.relion import job_micrographs
 from .picks.write import relion_columns_lost, rows_copied, write_cryosparc, write_like_input, write_relion
 
 if TYPE_CHECKING:
@@ -189,11 +190,17 @@ def _warn_columns_lost(pickers: list[Picks], warn: Callable[[str], None]) -> Non
         )
 
 
-def _pixel_sizes(names: list[str], options: ParticleOptions, given: MicrographList | None) -> tuple[np.ndarray, str]:
-    """Micrograph pixel size of each micrograph, and where it came from."""
+def _pixel_sizes(
+    names: list[str], options: ParticleOptions, given: MicrographList | None, pickers: list[Picks]
+) -> tuple[np.ndarray, str]:
+    """Micrograph pixel size of each micrograph, and where it came from.
+
+    ``--mic-psize``, else ``--micrographs``, else the micrographs STARs the RELION jobs name.
+    """
     if options.mic_psize is not None:
         return np.full(len(names), options.mic_psize), "--mic-psize"
-    assert given is not None, "_require_pixel_size refuses picks with neither"
+    if given is None:
+        return _pixel_sizes_of_jobs(names, pickers)
     psize = np.array([given.pixel_sizes[n] for n in names], dtype=np.float64)
     bad = np.flatnonzero(~(psize > 0))
     if len(bad):
@@ -204,23 +211,52 @@ def _pixel_sizes(names: list[str], options: ParticleOptions, given: MicrographLi
     return psize, f"{given.pixel_size_field} in {given.path}"
 
 
+def _pixel_sizes_of_jobs(names: list[str], pickers: list[Picks]) -> tuple[np.ndarray, str]:
+    """The pixel sizes of the micrographs STARs the pickers' RELION jobs name (every picker names one)."""
+    stars = list(dict.fromkeys(p.micrographs_star for p in pickers if p.micrographs_star is not None))
+    by_name: dict[str, float] = {}
+    for _, path in stars:
+        for name, value in micrograph_pixel_sizes(Path(path)).items():
+            by_name.setdefault(name, value)
+    named = ", ".join(named for named, _ in stars)
+    unknown = [n for n in names if not by_name.get(n, 0) > 0]
+    if unknown:
+        raise CryodedupError(
+            f"micrograph {unknown[0]} has no pixel size in the micrographs STAR the jobs name ({named}); "
+            "give it with --mic-psize"
+        )
+    return np.array([by_name[n] for n in names], dtype=np.float64), f"rlnMicrographPixelSize in {named}"
+
+
 def _require_pixel_size(inputs: list[Path], options: ParticleOptions) -> None:
     """Refuses, before any file is read, picks that could not be put in Å.
 
-    Everything missing is said at once: topaz tables without --micrographs need their scale too.
+    RELION jobs that name their micrographs STAR give it; other inputs need --mic-psize or
+    --micrographs. Everything missing is said at once: topaz tables without --micrographs
+    need their scale too.
     """
     if options.mic_psize is not None or options.micrographs is not None:
         return
-    topaz = [p for p in inputs if picker_files(p)[1] == "topaz"] if options.topaz_scale is None else []
+    found = [picker_files(p) for p in inputs]
+    unnamed = [p for p, (files, kind) in zip(inputs, found) if not _names_its_micrographs(files, kind, options)]
+    if not unnamed:
+        return
+    topaz = [p for p, (_, kind) in zip(inputs, found) if kind == "topaz"] if options.topaz_scale is None else []
     also = (
         f"; {topaz[0]} (topaz) also needs the -s of topaz preprocess with --topaz-scale (1 for full-size coordinates)"
         if topaz
         else ""
     )
+    jobs = f" ({unnamed[0]} is not a RELION job that names its micrographs STAR)" if len(unnamed) < len(inputs) else ""
     raise CryodedupError(
         "picker coordinates are in micrograph pixels and carry no pixel size: give it with --mic-psize, "
-        f"or the micrographs with --micrographs (a micrographs STAR or CryoSPARC exposures){also}"
+        f"or the micrographs with --micrographs (a micrographs STAR or CryoSPARC exposures){jobs}{also}"
     )
+
+
+def _names_its_micrographs(files: list[Path], kind: str, options: ParticleOptions) -> bool:
+    """Whether a picker's output is a RELION job naming a micrographs STAR that is found."""
+    return kind in ("relion-suffix", "relion-list") and job_micrographs(files[0], options.project_dir) is not None
 
 
 def _scores(
@@ -454,7 +490,7 @@ def read_picker_outputs(
         pickers.append(picks)
     pickers, matching = _joined_micrographs(pickers, options.match_micrographs, known is not None, warn)
     names, ids = _micrograph_ids(pickers)
-    mic_psize, psize_source = _pixel_sizes(names, options, given)
+    mic_psize, psize_source = _pixel_sizes(names, options, given, pickers)
     ranked_by, score_label, higher = _scores(pickers, options, warn)
     groups, centres, scores, input_of = _joined(pickers, ids, ranked_by, mic_psize)
     del ranked_by  # (views of the readers' arrays)

@@ -84,6 +84,9 @@ class Picks:
         none), None when the picker picked no filaments.
     notes : list of str
         What was inferred while reading (to show the user).
+    micrographs_star : tuple of (str, str), or None
+        The micrographs STAR a RELION job names (its ``coords_suffix`` file, or the input of
+        its ``job.star``): as the job names it, and the path to read it from.
     """
 
     source: str
@@ -101,6 +104,7 @@ class Picks:
     box_size: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
     tube: np.ndarray | None = None
+    micrographs_star: tuple[str, str] | None = None
 
     def __len__(self) -> int:
         return len(self.micrograph)
