@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cryodedup import ParticleOptions, remove_duplicate_particles
+from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
 from test_picks_cryolo import cbox_text
 
@@ -38,7 +38,8 @@ def micrographs_star(names) -> str:
     rows = "".join(f"{n} 1 \n" for n in names)
     return (
         "\n# version 30001\n\ndata_optics\n\nloop_ \n_rlnOpticsGroupName #1 \n_rlnOpticsGroup #2 \n"
-        f"_rlnMicrographPixelSize #3 \nopticsGroup1 1 {PSIZE} \n \n\n# version 30001\n\ndata_micrographs\n\n"
+        "_rlnMicrographPixelSize #3 \n_rlnVoltage #4 \n_rlnSphericalAberration #5 \n_rlnAmplitudeContrast #6 \n"
+        f"opticsGroup1 1 {PSIZE} 300 2.7 0.1 \n \n\n# version 30001\n\ndata_micrographs\n\n"
         f"loop_ \n_rlnMicrographName #1 \n_rlnOpticsGroup #2 \n{rows} \n"
     )
 
@@ -87,14 +88,14 @@ def tutorial_like(root, rng, n_mics=24, n_log=5):
     return jobs, picks
 
 
-def brute_force(picks_by_input, covered_by_input, min_dist_px, min_support, uncovered="keep"):
+def brute_force(picks_by_input, covered_by_input, min_dist_px, min_support, uncovered="keep", rank=True):
     """The decision written from the issue, pick by pick.
 
     Greedy suppression by score (best first, ties by input order) over all picks of a
     micrograph; then a kept pick on a micrograph that at least K inputs ran on stays only if
     K distinct inputs have a pick within the distance; on other micrographs it cannot be
     confirmed and is kept (``uncovered`` keep) or rejected. Scores are each input's rank
-    percentile, as --score-normalize rank gives them.
+    percentile, as --score-normalize rank gives them (``rank``), else as given.
     """
     flat = []
     for k, by_mic in enumerate(picks_by_input):
@@ -104,7 +105,7 @@ def brute_force(picks_by_input, covered_by_input, min_dist_px, min_support, unco
             for x, y, s in rows:
                 worse = sum(v < s for v in scores)
                 equal = sum(v == s for v in scores)
-                flat.append((k, mic, x, y, (worse + equal / 2) / n))
+                flat.append((k, mic, x, y, (worse + equal / 2) / n if rank else s))
     order = sorted(range(len(flat)), key=lambda i: (-flat[i][4], i))
 
     def close(i, j):
@@ -344,3 +345,40 @@ def test_a_relion4_job_names_its_micrographs_in_its_job_star(tmp_path, monkeypat
     assert result.exit_code == 0, result.output
     (used,) = json.loads(result.stdout)["pixel_sizes"]
     assert used["psize"] == PSIZE and "CtfFind/job003/micrographs_ctf.star" in used["source"]
+
+
+def test_score_names_a_column_every_picker_has(tmp_path, monkeypatch):
+    """--score COLUMN for picker inputs: the pickers' own column, or another one with its direction."""
+    monkeypatch.chdir(tmp_path)
+    _jobs, picks = tutorial_like(tmp_path, np.random.default_rng(5))
+    jobs = ["AutoPick/job006", "AutoPick/job011"]
+    base = {"min_dist": 40.0, "mic_psize": PSIZE, "score_normalize": "rank"}
+    auto = remove_duplicate_particles(jobs, "auto", ParticleOptions(**base))
+    named = remove_duplicate_particles(jobs, "named", ParticleOptions(**base, score="rlnAutopickFigureOfMerit"))
+    assert named["kept"] == auto["kept"] and named["score"]["column"] == "rlnAutopickFigureOfMerit"
+    with pytest.raises(CryodedupError, match="--score rlnClassNumber: it is not known whether higher or lower"):
+        remove_duplicate_particles(
+            jobs, "class", ParticleOptions(min_dist=40.0, mic_psize=PSIZE, score="rlnClassNumber")
+        )
+    # Lower class first: LoG's class 0 beats the template's class 1 at every duplicate.
+    options = ParticleOptions(min_dist=40.0, mic_psize=PSIZE, score="rlnClassNumber", score_order="min")
+    summary = remove_duplicate_particles(jobs, "class", options)
+    by_class = [
+        {m: [(x, y, -cls) for x, y, _ in rows] for m, rows in picks[j].items()}
+        for j, cls in (("job006", 0), ("job011", 1))
+    ]
+    covered = [set(picks["job006"]), set(picks["job011"])]
+    flat, final, _, _ = brute_force(by_class, covered, 40.0 / PSIZE, 1, rank=False)
+    assert summary["kept"] == len(final)
+    assert [i["kept"] for i in summary["inputs"]] == [sum(flat[i][0] == k for i in final) for k in range(2)]
+
+
+def test_score_column_missing_from_a_picker_is_named(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    tutorial_like(tmp_path, np.random.default_rng(5))
+    write_cryolo_folder(tmp_path / "cryolo", {"mic_000": [(100.0, 100.0, 0.5)], "mic_001": []})
+    options = ParticleOptions(min_dist=40.0, mic_psize=PSIZE, score="rlnAutopickFigureOfMerit")
+    with pytest.raises(CryodedupError, match=r"mic_000.cbox: no column rlnAutopickFigureOfMerit for --score"):
+        remove_duplicate_particles(["AutoPick/job011", "cryolo"], "out", options)
+    alone = remove_duplicate_particles(["cryolo"], "out", ParticleOptions(mic_psize=PSIZE, score="_Confidence"))
+    assert alone["score"] == {"column": "Confidence", "order": "max"}

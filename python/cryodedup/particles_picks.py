@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import _core
+from .dedup import score_direction
 from .errors import CryodedupError
 from .filaments import CRYOLO_TUBE, tube_ids
 from .input_files import is_glob
@@ -29,7 +30,7 @@ from .micrograph_files import MicrographList, micrograph_list, micrograph_pixel_
 from .micrograph_match import match_micrographs
 from .outputs import StrPath
 from .particle_set import ParticleSet, pixel_sizes_used
-from .picks import Picks, name_key, picker_files, read_picks
+from .picks import Picks, micrograph_names, name_key, picker_files, read_picks, score_column
 from .picks.relion import job_micrographs
 from .picks.write import relion_columns_lost, rows_copied, write_cryosparc, write_like_input, write_relion
 
@@ -79,6 +80,7 @@ class PicksWriter:
         inputs: list[Path],
         micrograph_uids: dict[str, int] | None = None,
         micrographs: tuple[list[str], np.ndarray] | None = None,
+        relion3_micrographs: str | None = None,
     ) -> None:
         self.pickers, self.format, self.outdir = pickers, output_format, outdir
         #: Each picker's input as given (names its own-format output folder).
@@ -86,6 +88,8 @@ class PicksWriter:
         self.psize, self.shapes, self.uids = psize, shapes, micrograph_uids
         #: The micrograph names of all pickers and each pick's index among them, as read.
         self.micrographs = micrographs
+        #: The micrographs STAR a RELION 3.x coordinate set names (None: none written).
+        self.relion3_micrographs = relion3_micrographs
 
     def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
         """Writes the picks where ``keep`` is True as kept, the others as rejected, all or nothing.
@@ -94,8 +98,14 @@ class PicksWriter:
         """
         assert halves is None, "picks carry no half-set column"
         if self.format == "relion":
-            lists = write_relion(self.pickers, keep, self.outdir, force=force, micrographs=self.micrographs)
-            return {s: [p] for s, p in lists.items()}
+            return write_relion(
+                self.pickers,
+                keep,
+                self.outdir,
+                force=force,
+                micrographs=self.micrographs,
+                relion3_micrographs=self.relion3_micrographs,
+            )
         if self.format == "cryosparc":
             assert self.psize is not None and self.shapes is not None, "read_picker_outputs sets both for cryosparc"
             files = write_cryosparc(
@@ -190,6 +200,32 @@ def _warn_columns_lost(pickers: list[Picks], warn: Callable[[str], None]) -> Non
         )
 
 
+def _relion3_micrographs(
+    inputs: list[Path], pickers: list[Picks], names: list[str], options: ParticleOptions, warn: Callable[[str], None]
+) -> str | None:
+    """The micrographs STAR a RELION 3.x coordinate output names, when an input is a 3.x job.
+
+    It is the first, of ``--micrographs`` and the STARs the 3.x jobs name, that lists every
+    micrograph of the output (RELION 3.x Extract takes the micrographs from it); None, with a
+    warning, when none does.
+    """
+    jobs = [p for path, p in zip(inputs, pickers) if picker_files(path)[1] == "relion-suffix"]
+    if not jobs:
+        return None
+    candidates = [(str(options.micrographs), str(options.micrographs))] if options.micrographs else []
+    candidates += [p.micrographs_star for p in jobs if p.micrographs_star is not None]
+    wanted = set(names)
+    for named, path in dict.fromkeys(candidates):
+        if Path(path).suffix == ".star" and wanted <= set(micrograph_names(path)):
+            return named
+    warn(
+        f"no micrographs STAR lists all {len(names):,} micrographs of the output "
+        f"({', '.join(named for named, _ in candidates)}), so no RELION 3.x coords_suffix file is written; "
+        "give one that does with --micrographs"
+    )
+    return None
+
+
 def _pixel_sizes(
     names: list[str], options: ParticleOptions, given: MicrographList | None, pickers: list[Picks]
 ) -> tuple[np.ndarray, str]:
@@ -264,14 +300,13 @@ def _scores(
 ) -> tuple[list[np.ndarray] | None, str | None, bool]:
     """The scores used to rank duplicates (each picker's), their name and direction.
 
-    Each picker's own score is used; ``--score none`` (or a picker without scores) ranks at random.
+    ``--score auto`` uses each picker's own score, a column name the values of that column
+    (every picker must have it), ``none`` (or a picker without scores) ranks at random.
     """
-    if options.score not in ("auto", "none"):
-        raise CryodedupError(
-            f"--score {options.score}: picker inputs are ranked by each picker's own score (auto) or at random (none)"
-        )
     if options.score == "none":
         return None, None, True
+    if options.score != "auto":
+        return _named_scores(pickers, options, warn)
     unscored = [p.source for p in pickers if p.score is None]
     if unscored:
         others = " (the other inputs' scores are not used either)" if len(unscored) < len(pickers) else ""
@@ -288,13 +323,43 @@ def _scores(
         )
     names = list(dict.fromkeys(p.score_name for p in pickers if p.score_name))  # every picker here is scored, so named
     label = names[0] if len(names) == 1 else " / ".join(names)
+    _warn_scales(pickers, label, options, warn)
+    scores = [p.score for p in pickers if p.score is not None]  # every one, checked above
+    return scores, label, directions.pop() if len(directions) == 1 else True
+
+
+def _named_scores(
+    pickers: list[Picks], options: ParticleOptions, warn: Callable[[str], None]
+) -> tuple[list[np.ndarray], str, bool]:
+    """The scores of ``--score COLUMN``: that column of every picker, and its direction.
+
+    The direction is ``--score-order``, else the picker's own for its own score column,
+    else what is known of the column; an unknown one is asked for.
+    """
+    label = options.score.lstrip("_")
+    scores = [
+        p.score if p.score_name == label and p.score is not None else score_column(p, options.score) for p in pickers
+    ]
+    own = {p.higher_is_better for p in pickers if p.score_name == label}
+    higher = score_direction(label, options.score_order)
+    if higher is None and len(own) == 1 and all(p.score_name == label for p in pickers):
+        higher = own.pop()
+    if higher is None:
+        raise CryodedupError(
+            f"--score {options.score}: it is not known whether higher or lower is better; "
+            "add --score-order max or --score-order min"
+        )
+    _warn_scales(pickers, label, options, warn)
+    return scores, label, higher
+
+
+def _warn_scales(pickers: list[Picks], label: str, options: ParticleOptions, warn: Callable[[str], None]) -> None:
+    """Warns that several pickers' scores are compared as they are (without --score-normalize rank)."""
     if len(pickers) > 1 and options.score_normalize != "rank":
         warn(
             f"the pickers' scores ({label}) are compared as they are; scores of different pickers are rarely "
             "on one scale: --score-normalize rank compares their percentiles"
         )
-    scores = [p.score for p in pickers if p.score is not None]  # every one, checked above
-    return scores, label, directions.pop() if len(directions) == 1 else True
 
 
 def _tubes(pickers: list[Picks], groups: np.ndarray) -> np.ndarray | None:
@@ -497,6 +562,7 @@ def read_picker_outputs(
     output_format = _output_format(pickers, options.output_format)
     if output_format == "relion" and given is None:
         _warn_bare_names(names, warn)
+    relion3_star = _relion3_micrographs(inputs, pickers, names, options, warn) if output_format == "relion" else None
     if output_format == "relion":
         _warn_columns_lost(pickers, warn)
         if rows_copied(pickers):
@@ -532,6 +598,7 @@ def read_picker_outputs(
             [Path(p) for p in inputs],
             given.uids if given else None,
             (names, groups),
+            relion3_star,
         ),
         mic_shapes=_shapes_by_id(names, shapes),
         coverage=_coverage(ids, len(names)),

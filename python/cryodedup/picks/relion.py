@@ -28,18 +28,25 @@ from ..star import StarFile
 from . import MicrographNamer, Picks, PicksBuilder, micrograph_names, read_tables, stem
 
 SCORE = "rlnAutopickFigureOfMerit"
-_JOB_PREFIX = re.compile(r"^[^/]+/job\d+/")
+#: A pipeline job folder as RELION finds it: ``/job`` and three digits, after the first character.
+_JOB_FOLDER = re.compile(r"/job\d{3}")
 
 
 def relative_coordinate_path(micrograph: str, suffix: str = "_autopick.star") -> str:
-    """Where RELION puts a micrograph's coordinate file inside a picking job folder.
+    """Where RELION 3.x puts a micrograph's coordinate file inside a picking job folder.
 
-    ``MotionCorr/job002/Movies/x.mrc`` -> ``Movies/x_autopick.star``.
+    ``MotionCorr/job002/Movies/x.mrc`` -> ``Movies/x_autopick.star``. As RELION 3.1's
+    ``decomposePipelineFileName`` and ``withoutExtension`` (used alike by its autopicker to
+    write and by Extract to read): the name after its first ``jobNNN/`` folder, else the
+    whole name (an absolute path keeps its folders: ``/data/x.mrc`` -> ``data/x...``, the
+    job folder's ``//`` being one ``/``), without its extension.
     """
     name = micrograph.replace("\\", "/")
-    if name.startswith("/"):
-        name = name.rsplit("/", 1)[-1]
-    name = _JOB_PREFIX.sub("", name)
+    job = _JOB_FOLDER.search(name, 1)
+    if job is not None:
+        after = name.find("/", job.start() + 6)
+        name = name[after + 1 :] if after >= 0 else ""
+    name = name.lstrip("/")
     base = name.rsplit(".", 1)[0] if "." in name.rsplit("/", 1)[-1] else name
     return base + suffix
 
