@@ -17,6 +17,19 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 NO_SHARED_DATA = f"real-data test: {SHARED_DATA} is absent"
 
 
+def missing_program(reason: str) -> None:
+    """Skips the test because a program it runs is absent; fails it where CI requires the program.
+
+    CI (``.ci/run``) installs RELION and the CCP-EM pipeliner and sets
+    ``CRYODEDUP_REQUIRE_PIPELINES=1``, so that their tests cannot pass as skips there.
+    """
+    import os
+
+    if os.environ.get("CRYODEDUP_REQUIRE_PIPELINES") == "1":
+        pytest.fail(f"{reason}, though CRYODEDUP_REQUIRE_PIPELINES=1")
+    pytest.skip(reason)
+
+
 def shared_file(relative: str) -> Path:
     """A real file from ../shared/data.
 

@@ -20,6 +20,7 @@ from helpers import (
     cli_reference,
     coordinate_merge_args,
     kept_rows,
+    missing_program,
     write_pipeline_project,
 )
 from oracle import oracle, star_centres
@@ -163,9 +164,10 @@ def test_failure_without_an_output_folder_is_one_line(capsys):
 def relion_pipeliner() -> str:
     found = shutil.which("relion_pipeliner")
     if found is None:
-        pytest.skip("RELION is not installed (relion_pipeliner not on PATH; Debian: apt-get install relion)")
+        missing_program("RELION is not installed (relion_pipeliner not on PATH; Debian: apt-get install relion)")
     if not (BIN / "cryodedup-relion").exists():
-        pytest.skip(f"cryodedup-relion is not installed beside {sys.executable}")
+        missing_program(f"cryodedup-relion is not installed beside {sys.executable}")
+    assert found is not None
     return found
 
 
