@@ -119,9 +119,8 @@ class CryodedupJob(PipelinerJob):
         for name, param in command_options(self.JOB).items():
             self.joboptions[name] = job_option(param)
         self.get_runtab_options(addtl_args=True)
-        self.joboptions["other_args"].help_text = (
-            f"More options of cryodedup {jobs.COMMAND_OF_JOB[self.JOB]}, as on its command line (see its --help)."
-        )
+        command_name = jobs.COMMAND_OF_JOB[self.JOB]
+        self.joboptions["other_args"].help_text = f"More options of cryodedup {command_name}, as on its command line."
 
     def command_args(self) -> list[str]:
         """The command line's arguments for the job's options."""

@@ -16,6 +16,7 @@ added to the command line works in the pipelines without a change here.
 from __future__ import annotations
 
 import sys
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,7 +163,9 @@ def write_logfile_pdf(path: Path, title: str, summary: str, pictures: Sequence[P
     from matplotlib.backends.backend_pdf import PdfPages
 
     with PdfPages(path) as pdf:
-        lines = summary.rstrip().splitlines() or ["(no summary)"]
+        # Long lines (warnings) folded to the page's width, about 190 characters at 7 points.
+        lines = [part for line in summary.rstrip().splitlines() for part in textwrap.wrap(line, 190) or [""]]
+        lines = lines or ["(no summary)"]
         page = plt.figure(figsize=(11.7, max(3.0, 0.17 * (len(lines) + 4))))
         page.text(0.02, 0.98, title, family="monospace", fontsize=11, weight="bold", va="top")
         page.text(0.02, 0.98 - 0.5 / page.get_figheight(), "\n".join(lines), family="monospace", fontsize=7, va="top")
