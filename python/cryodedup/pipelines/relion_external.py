@@ -250,36 +250,39 @@ class ExternalJob:
         text = "".join(out).strip()
         return json.loads(text.splitlines()[-1]) if text else {}
 
-    def write_nodes(self, plan: Plan, call: ExternalCall, summary: dict) -> list[str]:
-        """Writes logfile.pdf, RELION 3.1's coordinate suffix files and RELION_OUTPUT_NODES.star.
-
-        Returns the node lines written, for run.out.
-        """
+    def write_nodes(self, plan: Plan, summary: dict) -> list[str]:
+        """Writes logfile.pdf and RELION_OUTPUT_NODES.star; returns the node lines, for run.out."""
         generation = relion_generation(self.folder)
         nodes = [(o.name, o.kind) for o in plan.outputs if o.kind != "coordinates" or generation != "3.1"]
-        suffix_files = {}
         if plan.job == "coordinates" and generation != "4/5":
-            micrographs = micrographs_star_of(call)
-            if micrographs is not None:
-                suffix_files = {f"{s}/{COORDS_SUFFIX_31}": micrographs for s in ("kept", "rejected")}
-                nodes += [(name, "coordinates") for name in suffix_files]
-            elif generation == "3.1":
-                raise jobs.ParameterError(
-                    "RELION 3.1 names the micrographs of a coordinate job: fill in Input micrographs"
-                )
+            nodes += relion31_coordinate_nodes(self.folder, generation)
         pictures = [Path(p) for p in summary.get("plots", []) if str(p).endswith(".png")]
         if plan.plot and pictures:
             nodes.append((jobs.LOGFILE, "logfile"))
-        own_files = [self.folder / name for name in suffix_files]
-        own_files += [self.folder / jobs.LOGFILE] if (jobs.LOGFILE, "logfile") in nodes else []
+        own_files = [self.folder / jobs.LOGFILE] if (jobs.LOGFILE, "logfile") in nodes else []
         with AtomicOutputs([*own_files, self.folder / OUTPUT_NODES], force=True) as tmp:
-            for name, micrographs_star in suffix_files.items():
-                tmp[self.folder / name].write_text(micrographs_star + "\n")
-            if (self.folder / jobs.LOGFILE) in tmp:
+            if own_files:
                 title = f"cryodedup {plan.job}: {self.outdir}"
                 jobs.write_logfile_pdf(tmp[self.folder / jobs.LOGFILE], title, self.summary_text, pictures)
             tmp[self.folder / OUTPUT_NODES].write_text(output_nodes_star([(self.node_name(n), k) for n, k in nodes]))
         return [f"{self.node_name(n)} ({NODE_LABEL_45[k]}, type {NODE_TYPE_31[k]})" for n, k in nodes]
+
+
+def relion31_coordinate_nodes(folder: Path, generation: str | None) -> list[tuple[str, str]]:
+    """RELION 3.1's coordinate nodes: the ``coords_suffix`` files the picker job wrote for 3.x inputs.
+
+    The picker job writes ``kept/coords_suffix_autopick.star`` (and ``rejected/``) naming a
+    micrographs STAR that lists every micrograph, when an input is a RELION 3.x job; without
+    them RELION 3.1's Extract cannot take the output, which run.out says.
+    """
+    found = [f"{s}/{COORDS_SUFFIX_31}" for s in ("kept", "rejected") if (folder / s / COORDS_SUFFIX_31).is_file()]
+    if not found and generation == "3.1":
+        print(
+            f"Warning: no {COORDS_SUFFIX_31} was written (see the warnings above), "
+            "so RELION 3.1's Extract cannot take these coordinates",
+            flush=True,
+        )
+    return [(name, "coordinates") for name in found]
 
 
 def _relay(stream: IO[str], messages: list[str]) -> None:
@@ -306,17 +309,6 @@ def relion_generation(folder: Path) -> str | None:
     return None
 
 
-def micrographs_star_of(call: ExternalCall) -> str | None:
-    """The micrographs STAR that RELION 3.1's coordinate node names: Input micrographs, else the input's own."""
-    if "mics" in call.inputs:
-        return call.inputs["mics"][0]
-    source = Path(call.inputs["coords"][0])
-    if source.name.startswith("coords_suffix") and source.is_file():
-        lines = source.read_text(errors="replace").split()
-        return lines[0] if lines else None
-    return None
-
-
 def output_nodes_star(nodes: Sequence[tuple[str, str]]) -> str:
     """RELION_OUTPUT_NODES.star: each node's name with its RELION 3.1 type and its RELION 4/5 type label."""
     rows = "".join(f"{name} {NODE_TYPE_31[kind]} {NODE_LABEL_45[kind]}\n" for name, kind in nodes)
@@ -338,7 +330,7 @@ def execute(job: ExternalJob, argv: Sequence[str]) -> None:
     job.check_abort("running cryodedup")
     summary = job.run_command(the_plan.args, call.threads)
     job.check_abort("registering the outputs")
-    for line in job.write_nodes(the_plan, call, summary):
+    for line in job.write_nodes(the_plan, summary):
         print(f"Output node: {line}", flush=True)
 
 
