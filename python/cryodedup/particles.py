@@ -81,10 +81,9 @@ class ParticleOptions:
 
     def check(self) -> None:
         """Raises a CryodedupError naming the first option out of its range."""
-        if not (self.min_dist == 0 or MIN_DIST <= self.min_dist <= MAX_CENTRE):
+        if not 0 <= self.min_dist <= MAX_CENTRE:
             raise CryodedupError(
-                f"--min-dist must be 0 or a distance in Å from 1e-150 to 1e150 "
-                f"(its square a normal finite number), got {self.min_dist}"
+                f"--min-dist must be a distance in Å from 0 to 1e150 (its square finite), got {self.min_dist}"
             )
         if self.mic_psize is not None and not (np.isfinite(self.mic_psize) and self.mic_psize > 0):
             raise CryodedupError(f"--mic-psize must be a pixel size in Å > 0, got {self.mic_psize}")
@@ -117,9 +116,6 @@ class ParticleOptions:
             raise CryodedupError("--audit writes no particle files, so --halfsets has nothing to rewrite; drop one")
         check_plotting(self.plot)
 
-
-#: The smallest non-zero --min-dist (the core's MIN_DISTANCE): a smaller square underflows.
-MIN_DIST = 1e-150
 
 #: The point groups the core knows (rust/core/src/pose.rs).
 SYMMETRY = re.compile(r"[CcDd][1-9][0-9]{0,2}|[TtOoIi]")

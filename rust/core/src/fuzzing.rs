@@ -148,8 +148,8 @@ pub fn dedup(data: &[u8]) {
         let (p, q) = (&coords[a * dim..(a + 1) * dim], &coords[b * dim..(b + 1) * dim]);
         let d2: f64 = p.iter().zip(q).map(|(x, y)| (x - y).powi(2)).sum();
         assert!(d2.is_finite(), "particles {a} and {b}: squared distance {d2}");
-        // min_dist 0 is identical centres (a squared distance of 1e-200 apart underflows to 0).
-        groups[a] == groups[b] && if min_dist == 0.0 { p == q } else { d2 <= min_dist * min_dist }
+        // Within min_dist, never less than SAME_CENTRE (min_dist 0: the same centre).
+        groups[a] == groups[b] && d2 <= crate::dedup::search_radius(min_dist).powi(2)
     };
     for i in 0..n {
         let by = result.suppressed_by[i];
