@@ -152,6 +152,8 @@ def _join_passthrough(inputs: list[CsGroup]) -> list[CsGroup]:
 def _rows_differ(d: Dataset, rows: np.ndarray, others: np.ndarray, fields: list[str]) -> np.ndarray:
     """Whether each of ``rows`` differs from its row in ``others`` in any of ``fields`` (NaN differs)."""
     differ = np.zeros(len(rows), dtype=bool)
+    if not len(rows):  # no uid met twice
+        return differ
     for f in fields:
         column = np.asarray(d[f])
         differ |= ~np.asarray(column[rows] == column[others]).reshape(len(rows), -1).all(axis=1)
