@@ -245,6 +245,31 @@ def _refuse_centres(particles: ParticleSet, bad_rows: np.ndarray, what: str, why
     )
 
 
+#: Scores a picker gives its picks, each picker on its own scale (RELION's LoG about 0.1,
+#: its template matching 0-3, topaz logits; CryoSPARC's blob and template pickers).
+PICKER_SCORES = ("rlnAutopickFigureOfMerit", "pick_stats/ncc_score", "pick_stats/power")
+
+
+def raw_picker_scores(particles: ParticleSet, options: ParticleOptions) -> str | None:
+    """What to say when several inputs' particles are ranked by a picker's score as read, else None.
+
+    Two pickers' figures of merit are not on one scale, so the picker with the larger
+    numbers wins nearly every group of duplicates, whatever its picks are worth.
+    """
+    label = particles.score_label
+    if label not in PICKER_SCORES or particles.scores is None or options.score_normalize == "rank":
+        return None
+    n_ranked = int(np.count_nonzero(np.bincount(particles.input_of, minlength=len(particles.inputs))))
+    if n_ranked < 2:
+        return None
+    return (
+        f"the {n_ranked} inputs' particles are ranked by {label} as read, a picker's figure of merit: "
+        "different pickers' scores are rarely on one scale, so the picker with the larger numbers wins "
+        "nearly every group of duplicates; rank by a score all inputs share after classification "
+        "(--score rlnMaxValueProbDistribution) or by each input's percentiles (--score-normalize rank)"
+    )
+
+
 def warn_inputs_apart(particles: ParticleSet, warn: Warn) -> None:
     """Warn about an input that shares no micrograph with the others.
 
@@ -434,6 +459,8 @@ def summarize(
     }
     if score_label and options.score_normalize == "rank":
         score["normalized"] = "rank: each input's scores as percentiles (1 best)"
+    if raw_picker_scores(particles, options):
+        score["scale"] = "compared as read across inputs, though pickers' scores are rarely on one scale"
     summary: dict = {
         "inputs": [
             {"file": name, "particles": int(n), "kept": int(k), "rejected": int(n - k)}
@@ -535,6 +562,8 @@ def remove_duplicate_particles(
     assert particles.writer is not None, "every reader of files gives the set a writer"
     if is_picker_output(paths[0]):
         warn_inputs_apart(particles, warn)
+    elif raw := raw_picker_scores(particles, options):
+        warn(raw)  # (picker inputs: their reader says it, naming each picker's score)
     check_centres(particles)
     reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()
