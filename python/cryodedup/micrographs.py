@@ -28,6 +28,7 @@ import numpy as np
 from . import _core
 from .csfile import CsFile, CsGroup, flatten
 from .errors import CryodedupError
+from .metadata import Placement, linked_roots, place
 from .micrograph_files import (
     MrcLayout,
     as_text,
@@ -41,7 +42,7 @@ from .micrograph_files import (
 from .outputs import AtomicOutputs, StrPath, all_outputs_at_once, check_plotting
 from .star import Block, StarFile
 
-CANDIDATES = ("auto", "window", "pattern", "all")
+CANDIDATES = ("auto", "window", "pattern", "all", "metadata")
 # --candidates auto compares every pair of a set up to this size, and a --window beyond it.
 # Every pair of 200 micrographs costs what a 100-image window costs (about 100 pairs per
 # image), so up to 200 nothing is saved by leaving pairs out. Measured (benches/RESULTS.md,
@@ -51,7 +52,7 @@ ALL_PAIRS_UPTO = 200
 READ_AHEAD = 2
 #: The fewest binned pixels along a side that a comparison needs (the core's floor).
 MIN_BINNED = 8
-ORDERS = ("auto", "epu", "mtime", "natural", "input")
+ORDERS = ("auto", "metadata", "epu", "mtime", "natural", "input")
 EPU_TIME = re.compile(r"_(\d{8})_(\d{6})")
 
 
@@ -87,6 +88,10 @@ class MicrographOptions:
     batch: int = 32
     plot: bool = False
     plot_pairs: int = 12
+    metadata: list[Path] = field(default_factory=list)  # EPU .xml, SerialEM .mdoc: files, folders, globs
+    shift_calibration: float | None = None  # µm per shift unit; None: inferred
+    beam_diameter: float | None = None  # µm; None: the metadata's, else the field's diagonal
+    no_images: bool = False  # decide from the metadata alone
 
     def check(self) -> None:
         """Raises a ``CryodedupError`` naming the first option out of its range."""
@@ -113,6 +118,28 @@ class MicrographOptions:
         if not -1 <= self.min_pearson <= 1:  # NaN fails too
             raise CryodedupError(f"--min-pearson must be a coefficient from -1 to 1, got {self.min_pearson}")
         check_plotting(self.plot)
+        self._check_metadata()
+
+    def _check_metadata(self) -> None:
+        needs = [
+            what
+            for what, used in (
+                ("--candidates metadata", self.candidates == "metadata"),
+                ("--no-images", self.no_images),
+                ("--order metadata", self.order == "metadata"),
+                ("--shift-calibration", self.shift_calibration is not None),
+                ("--beam-diameter", self.beam_diameter is not None),
+            )
+            if used
+        ]
+        if needs and not self.metadata:
+            raise CryodedupError(f"{needs[0]} needs --metadata (EPU .xml or SerialEM .mdoc files, folders or globs)")
+        if self.shift_calibration is not None and not (np.isfinite(self.shift_calibration) and self.shift_calibration):
+            raise CryodedupError(
+                f"--shift-calibration must be a finite, non-zero µm per unit, got {self.shift_calibration}"
+            )
+        if self.beam_diameter is not None and not (np.isfinite(self.beam_diameter) and self.beam_diameter > 0):
+            raise CryodedupError(f"--beam-diameter must be a finite number of µm > 0, got {self.beam_diameter}")
 
 
 @dataclass
@@ -217,15 +244,24 @@ def natural_key(name: str) -> list:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
-def acquisition_order(names: list[str], paths: list[Path], how: str) -> tuple[np.ndarray, str]:
+def acquisition_order(
+    names: list[str], paths: list[Path], how: str, times: np.ndarray | None = None
+) -> tuple[np.ndarray, str]:
     """Indices of the micrographs in acquisition order, and which rule gave it.
 
-    ``auto``: EPU time stamps (``_YYYYMMDD_HHMMSS``) when every name has one, else the
+    ``auto``: the acquisition times of the metadata (``times``) when every micrograph has
+    one, else EPU time stamps (``_YYYYMMDD_HHMMSS``) when every name has one, else the
     numbers in the names (natural sort: EPU, SerialEM, Leginon and MotionCor number their
     acquisitions). File times only with ``mtime``: a parallel copy, rsync or restore
     shuffles them, and the later exposure would then be kept.
     """
     natural = [natural_key(n) for n in names]
+    known = np.full(len(names), np.nan) if times is None else np.asarray(times, dtype=np.float64)
+    if how in ("auto", "metadata") and len(known) == len(names) and bool(np.isfinite(known).all()):
+        return np.array(sorted(range(len(names)), key=lambda i: (known[i], natural[i]))), "acquisition times (metadata)"
+    if how == "metadata":
+        missing = int((~np.isfinite(known)).sum())
+        raise CryodedupError(f"--order metadata: {missing} micrograph(s) without an acquisition time in the metadata")
     if how in ("auto", "epu") and names and all(EPU_TIME.search(Path(n).name) for n in names):
         stamps = [EPU_TIME.findall(Path(n).name)[-1] for n in names]
         return np.array(sorted(range(len(names)), key=lambda i: (stamps[i], natural[i]))), "EPU time stamps"
@@ -233,8 +269,8 @@ def acquisition_order(names: list[str], paths: list[Path], how: str) -> tuple[np
         raise CryodedupError("--order epu: not every name holds an EPU time stamp (_YYYYMMDD_HHMMSS)")
     if how == "mtime":
         # A missing file sorts last; it is reported (or skipped) when read.
-        times = [p.stat().st_mtime if p.exists() else float("inf") for p in paths]
-        return np.array(sorted(range(len(names)), key=lambda i: (times[i], natural[i]))), "file times"
+        mtimes = [p.stat().st_mtime if p.exists() else float("inf") for p in paths]
+        return np.array(sorted(range(len(names)), key=lambda i: (mtimes[i], natural[i]))), "file times"
     if how == "input":
         return np.arange(len(names)), "input order"
     return np.array(sorted(range(len(names)), key=lambda i: natural[i])), "numbers in the names (natural sort)"
@@ -242,6 +278,8 @@ def acquisition_order(names: list[str], paths: list[Path], how: str) -> tuple[np
 
 def candidate_offsets(options: MicrographOptions, n: int) -> np.ndarray | None:
     """Offsets j - i (in acquisition order) of the pairs compared; None for all pairs."""
+    if options.candidates == "metadata":
+        return np.zeros(0, dtype=np.int64)  # the plan's pairs, from the metadata
     if options.candidates == "all" or (options.candidates == "auto" and n <= ALL_PAIRS_UPTO):
         return None
     if options.candidates in ("window", "auto"):
@@ -252,6 +290,8 @@ def candidate_offsets(options: MicrographOptions, n: int) -> np.ndarray | None:
 
 def candidates_used(options: MicrographOptions, n: int) -> str:
     """The candidate mode that ``auto`` resolves to for ``n`` micrographs."""
+    if options.no_images:
+        return "metadata"
     if options.candidates != "auto":
         return options.candidates
     return "all" if candidate_offsets(options, n) is None else "window"
@@ -309,10 +349,14 @@ class ScoringPlan:
     # Where each readable micrograph's image lies in its file (same order as positions), from
     # the header read when planning: the images are mapped without parsing the headers again.
     layouts: list[MrcLayout] | None = None
+    # --candidates metadata: the pairs (acquisition positions, p < q) whose metadata place them close.
+    pairs: np.ndarray | None = None
 
     @property
     def reach(self) -> int:
         """How many images apart the farthest compared pair is."""
+        if self.pairs is not None:
+            return int((self.pairs[:, 1] - self.pairs[:, 0]).max()) if len(self.pairs) else 0
         return reach(self.offsets, len(self.positions))
 
 
@@ -330,13 +374,13 @@ class ShardScores:
     worker: str  # where it ran: host:pid, or the Dask worker's address
 
 
-def plan_scoring(mics: Micrographs, options: MicrographOptions) -> ScoringPlan:
+def plan_scoring(mics: Micrographs, options: MicrographOptions, placement: Placement | None = None) -> ScoringPlan:
     """Reads every MRC header and decides the order, binning, band and candidates.
 
     Raises a ``CryodedupError`` for a missing or unreadable file (unless ``skip_unreadable``),
     images of different sizes or pixel sizes, fewer than two readable micrographs, or no pixel size.
     """
-    order, rule = acquisition_order(mics.names, mics.paths, options.order)
+    order, rule = acquisition_order(mics.names, mics.paths, options.order, _times(placement))
     unreadable: list[str] = []
     readable: list[int] = []
     layouts: list[MrcLayout] = []
@@ -412,7 +456,64 @@ def plan_scoring(mics: Micrographs, options: MicrographOptions) -> ScoringPlan:
         # Below z = 5 a peak is noise (docs/design.md section 4): no Pearson is needed to reject the pair.
         pearson_min_z=min(options.min_z, 5.0),
         layouts=layouts,
+        pairs=_placed_pairs(placement, readable) if options.candidates == "metadata" and placement else None,
     )
+
+
+def _times(placement: Placement | None) -> np.ndarray | None:
+    return placement.times if placement is not None else None
+
+
+def _placed_pairs(placement: Placement, in_order: list[int]) -> np.ndarray:
+    """The pairs (acquisition positions, sorted by the later) within the beam diameter of each other."""
+    position = np.full(len(placement.index), -1, dtype=np.int64)
+    position[np.asarray(in_order, dtype=np.int64)] = np.arange(len(in_order))
+    pairs = position[placement.pairs_within(placement.beam_diameter)]
+    pairs = pairs[(pairs >= 0).all(axis=1)]
+    pairs = np.sort(pairs, axis=1)
+    return pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))].reshape(-1, 2)
+
+
+def decide_without_images(
+    mics: Micrographs, options: MicrographOptions, placement: Placement
+) -> tuple[ScoringPlan, list[ShardScores]]:
+    """The pairs within the beam diameter of each other, as scores without images (z, Pearson: NaN).
+
+    Nothing is read but the metadata: the decision is the distance alone (``decide``).
+    """
+    order, rule = acquisition_order(mics.names, mics.paths, options.order, placement.times)
+    pairs = _placed_pairs(placement, order.tolist())
+    empty = np.full(len(pairs), np.nan)
+    plan = ScoringPlan(
+        paths=[str(p) for p in mics.paths],
+        positions=order,
+        shape=(0, 0),
+        binning=1,
+        binned_psize=float("nan"),
+        band=(float("nan"), float("nan")),
+        offsets=np.zeros(0, dtype=np.int64),
+        rule=rule,
+        unreadable=[],
+        batch=options.batch,
+        pearson_min_z=options.min_z,
+        pairs=pairs,
+    )
+    scores = {"pairs": order[pairs].reshape(-1, 2), "z": empty, "dy": empty, "dx": empty}
+    scores.update(pearson=empty, overlap=empty)
+    shard = ShardScores(1, 1, scores, 0, 0, 0.0, 0.0, f"{socket.gethostname()}:{os.getpid()}")
+    return plan, [shard]
+
+
+def decide(scores: dict[str, np.ndarray], options: MicrographOptions, placement: Placement | None) -> np.ndarray:
+    """Which scored pairs are duplicates.
+
+    From the images: z and Pearson both at or above their thresholds. From the metadata alone
+    (``--no-images``): positions at most half the beam diameter apart, so that the later
+    exposure's centre lay in the earlier one's beam.
+    """
+    if options.no_images and placement is not None:
+        return placement.distance(scores["pairs"]) <= placement.beam_diameter / 2
+    return (scores["z"] >= options.min_z) & (scores["pearson"] >= options.min_pearson)
 
 
 def shard_bounds(count: int, shard: int, shards: int) -> tuple[int, int]:
@@ -427,6 +528,9 @@ def shard_pairs(plan: ScoringPlan, shard: int, shards: int) -> np.ndarray:
     the later images of the last pairs come from the next chunks.
     """
     count = len(plan.positions)
+    if plan.pairs is not None:
+        lo, hi = shard_bounds(count, shard, shards)
+        return plan.pairs[(plan.pairs[:, 0] >= lo) & (plan.pairs[:, 0] < hi)]
     return candidate_pairs(count, plan.offsets, shard_bounds(count, shard, shards))
 
 
@@ -554,21 +658,7 @@ ShardRunner = Callable[[ScoringPlan, Optional[Callable[[int], ProgressBar]]], li
 
 def group_duplicates(n: int, pairs: np.ndarray, is_duplicate: np.ndarray, acquisition_rank: np.ndarray) -> np.ndarray:
     """For each micrograph, the micrograph of its group that was acquired first (union-find)."""
-    parent = np.arange(n)
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for a, b in pairs[is_duplicate]:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            # The root is always the earlier acquisition of the two groups.
-            first, second = (ra, rb) if acquisition_rank[ra] <= acquisition_rank[rb] else (rb, ra)
-            parent[second] = first
-    return np.array([find(i) for i in range(n)])
+    return linked_roots(n, pairs[is_duplicate], acquisition_rank)
 
 
 # --- the job -----------------------------------------------------------------------------
@@ -611,14 +701,30 @@ def find_duplicate_micrographs(
     options.check()
     mics = load_inputs(list(inputs), options)
     outputs = prepare_outputs(mics, Path(outdir), inputs, particles, force)
-    plan = plan_scoring(mics, options)
+    placement = (
+        place(mics.names, options.metadata, options.shift_calibration, options.beam_diameter)
+        if options.metadata
+        else None
+    )
+    if placement is not None and not placement.matched.any():
+        raise CryodedupError(
+            f"--metadata: none of the {placement.acquisitions} acquisitions matches a micrograph by file name "
+            f"(e.g. {Path(mics.names[0]).name})"
+        )
     scoring_started = time.perf_counter()
-    shards = runner(plan, progress_factory)
+    if options.no_images and placement is not None:
+        plan, shards = decide_without_images(mics, options, placement)
+    else:
+        plan = plan_scoring(mics, options, placement)
+        shards = runner(plan, progress_factory)
     scoring = time.perf_counter() - scoring_started
-    summary = write_results(mics, options, plan, shards, outputs, inputs=inputs, particles=particles, log=log)
+    summary = write_results(
+        mics, options, plan, shards, outputs, inputs=inputs, particles=particles, log=log, placement=placement
+    )
     elapsed = time.perf_counter() - start
     summary["seconds"] = round(elapsed, 3)
-    summary["images_per_second"] = round(len(plan.positions) / scoring, 1) if scoring > 0 else None
+    read = not options.no_images and scoring > 0
+    summary["images_per_second"] = round(summary["images_read"] / scoring, 1) if read else None
     return summary
 
 
@@ -659,6 +765,7 @@ def write_results(
     inputs: Sequence[StrPath],
     particles: StrPath | None,
     log: Callable[[str, str], None],
+    placement: Placement | None = None,
 ) -> dict[str, Any]:
     """Groups the duplicates of all shards' scores and writes the outputs; returns the summary.
 
@@ -672,16 +779,19 @@ def write_results(
     rank = np.full(n, n)
     rank[positions] = np.arange(len(positions))
     pairs = scores["pairs"]
-    is_dup = (scores["z"] >= options.min_z) & (scores["pearson"] >= options.min_pearson)
+    is_dup = decide(scores, options, placement)
     root = group_duplicates(n, pairs, is_dup, rank)
     rejected = root != np.arange(n)
-    edge_warning = _near_the_edge(pairs[is_dup], rank, plan.reach, len(positions))
+    edge_warning = None if plan.pairs is not None else _near_the_edge(pairs[is_dup], rank, plan.reach, len(positions))
+    if placement is not None:
+        _warn_unmatched(placement, mics, log)
     if edge_warning:
         log(edge_warning, "warning")
     keep = ~rejected
     paths, subsets = outputs.paths, outputs.subsets
     with outputs.atomic as tmp:
-        _write_pairs(tmp[paths[0]], mics, pairs, scores, is_dup, plan.binning, plan.binned_psize)
+        distance = placement.distance(pairs) if placement is not None else None
+        _write_pairs(tmp[paths[0]], mics, pairs, scores, is_dup, plan.binning, plan.binned_psize, distance)
         with open(tmp[paths[1]], "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["Original", "Duplicate"])
@@ -713,12 +823,29 @@ def write_results(
         "outputs": [str(p) for p in paths],
         "shards": len(shards),
         "workers": reading_by_worker(shards),
+        "images_read": sum(s.images_read for s in shards),
+        "confirmed_by_images": not options.no_images,
     }
+    if placement is not None:
+        summary["metadata"] = placement.summary()
+        if options.no_images:
+            summary["thresholds"] = {"distance_um": round(placement.beam_diameter / 2, 4)}
     if options.plot:
         summary["plots"] = _plot(
-            mics, options, pairs, scores, is_dup, rank, binning, outputs.outdir, outputs.force, summary
+            mics, options, pairs, scores, is_dup, rank, binning, outputs.outdir, outputs.force, summary, placement
         )
     return summary
+
+
+def _warn_unmatched(placement: Placement, mics: Micrographs, log: Callable[[str, str], None]) -> None:
+    """One line naming how many micrographs have no metadata, and the first of them."""
+    missing = np.flatnonzero(~placement.matched)
+    if len(missing):
+        log(
+            f"{len(missing)} micrograph(s) without metadata (never compared by position), e.g. "
+            f"{Path(mics.names[missing[0]]).name}",
+            "warning",
+        )
 
 
 def reading_by_worker(shards: list[ShardScores]) -> list[dict[str, Any]]:
@@ -775,15 +902,29 @@ def _plot(
     outdir: Path,
     force: bool,
     summary: dict[str, Any],
+    placement: Placement | None = None,
 ) -> list[str]:
     """The figures and report of the job.
 
     The z distribution, z against Pearson with both thresholds, a table of the flagged pairs
-    and, for the best of them, the two images and their overlay.
+    and, for the best of them, the two images and their overlay; with --metadata, the map of
+    the specimen positions.
     """
     from . import plots
 
+    parameters = {k: v for k, v in vars(options).items() if k != "plot"}
+    position_figures = []
+    if placement is not None:
+        rejected = np.zeros(len(mics.names), dtype=bool)
+        rejected[[max(pair, key=lambda i: rank[i]) for pair in pairs[is_dup].tolist()]] = True
+        figure = plots.position_map(
+            placement.xy, placement.squares, placement.square_names, pairs[is_dup], rejected, placement.beam_diameter
+        )
+        position_figures.append(("position_map.png", "Specimen positions per grid square", figure))
+    if options.no_images:
+        return plots.write_all(outdir, position_figures, "cryodedup micrographs", parameters, summary, force, tables=[])
     figures = [
+        *position_figures,
         (
             "z_distribution.png",
             "Phase-correlation z of all scored pairs",
@@ -827,7 +968,6 @@ def _plot(
         )
     header = ("first acquisition", "later acquisition", "z", "Pearson", "overlap", "shift x, y (Å)")
     table = (f"Flagged pairs ({len(rows)}, highest z first)", header, rows)
-    parameters = {k: v for k, v in vars(options).items() if k != "plot"}
     return plots.write_all(outdir, figures, "cryodedup micrographs", parameters, summary, force, tables=[table])
 
 
@@ -851,44 +991,30 @@ def _write_pairs(
     is_dup: np.ndarray,
     binning: int,
     binned_psize: float,
+    distance: np.ndarray | None = None,
 ) -> None:
+    """One row per scored pair; with --metadata a last column, the positions' distance in µm.
+
+    Without images (``--no-images``) the image scores and shifts are left empty.
+    """
     psize = binned_psize / binning
+    header = ["index_a", "index_b", "name_a", "name_b", "z", "pearson", "overlap"]
+    header += ["shift_x_px", "shift_y_px", "shift_x_A", "shift_y_A", "duplicate"]
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(
-            [
-                "index_a",
-                "index_b",
-                "name_a",
-                "name_b",
-                "z",
-                "pearson",
-                "overlap",
-                "shift_x_px",
-                "shift_y_px",
-                "shift_x_A",
-                "shift_y_A",
-                "duplicate",
-            ]
-        )
+        w.writerow(header + (["distance_um"] if distance is not None else []))
         for k, (a, b) in enumerate(pairs.tolist()):
-            dx, dy = int(scores["dx"][k]) * binning, int(scores["dy"][k]) * binning
-            w.writerow(
-                [
-                    a,
-                    b,
-                    mics.names[a],
-                    mics.names[b],
-                    f"{scores['z'][k]:.2f}",
-                    f"{scores['pearson'][k]:.4f}",
-                    f"{scores['overlap'][k]:.3f}",
-                    dx,
-                    dy,
-                    f"{dx * psize:.1f}",
-                    f"{dy * psize:.1f}",
-                    int(is_dup[k]),
-                ]
-            )
+            row: list[Any] = [a, b, mics.names[a], mics.names[b]]
+            if np.isfinite(scores["dx"][k]):
+                dx, dy = int(scores["dx"][k]) * binning, int(scores["dy"][k]) * binning
+                row += [f"{scores['z'][k]:.2f}", f"{scores['pearson'][k]:.4f}", f"{scores['overlap'][k]:.3f}"]
+                row += [dx, dy, f"{dx * psize:.1f}", f"{dy * psize:.1f}"]
+            else:
+                row += [""] * 7
+            row.append(int(is_dup[k]))
+            if distance is not None:
+                row.append(f"{distance[k]:.4f}" if np.isfinite(distance[k]) else "")
+            w.writerow(row)
 
 
 def _subset_names(mics: Micrographs) -> dict[str, list[str]]:
