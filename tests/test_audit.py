@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
-from cryodedup.audit import halfsets_by_micrograph
+from cryodedup.audit import duplicate_criterion, halfsets_by_micrograph
 from cryodedup.cli import main
 from cryodedup.synthetic import write_cs
 from helpers import located_records, write_star
@@ -85,7 +85,7 @@ def test_hand_worked_audit(tmp_path):
     assert audit["particles_straddling"] == 2
     assert audit["fraction"] == pytest.approx(0.4)
     assert audit["top_micrographs"] == [{"micrograph": "mic_00.mrc", "straddling_pairs": 1, "particles": 3}]
-    assert audit["message"].startswith("1 duplicate pairs straddle the two half-sets (40.0 % of particles)")
+    assert audit["message"].startswith("1 duplicate pair within 20 Å straddles the half-sets (40.0 % of particles)")
     assert not (tmp_path / "out" / "particles_kept.star").exists()  # --audit writes no particle files
 
 
@@ -276,9 +276,28 @@ def test_cli_audit_table_and_json(tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["halfset_audit"]["straddling_pairs"] == 1
-    assert "1 duplicate pairs straddle the two half-sets" in result.stderr
+    assert "1 duplicate pair within 20 Å straddles the half-sets" in result.stderr
     assert "none written (--audit)" in result.stderr
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_cli_audit_needs_no_outdir(tmp_path, monkeypatch):
+    # The README's example: no -o. Two particles 5 Å apart in one half-set: none straddles,
+    # and the verdict says what was looked for, not that the FSC is fine.
+    path = write_planted(tmp_path / "run_data.star", [0, 0], np.array([[100.0, 100], [105, 100]]), [1, 1], [0.9, 0.5])
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["particles", "run_data.star", "--min-dist", "20", "--audit", "--json"])
+    assert result.exit_code == 0, result.output
+    message = json.loads(result.stdout)["halfset_audit"]["message"]
+    assert message == "no duplicate pairs within 20 Å straddle the half-sets"
+    assert "no duplicate pairs within 20 Å straddle the half-sets" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # nothing written
+    for needs_a_folder in (["--audit", "--plot"], []):
+        result = CliRunner().invoke(main, ["particles", "run_data.star", *needs_a_folder])
+        assert result.exit_code == 2 and "Missing option '-o' / '--outdir'" in result.stderr
+    with pytest.raises(CryodedupError, match="outdir: an output folder is needed"):
+        remove_duplicate_particles([path], None, ParticleOptions())
+    assert duplicate_criterion(20, 10) == "within 20 Å and 10°" and duplicate_criterion(0) == "at the same centre"
 
 
 def test_cli_refuses_audit_with_halfsets(tmp_path):

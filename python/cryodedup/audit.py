@@ -46,8 +46,17 @@ def straddling_per_micrograph(particles: ParticleSet, suppressed_by: np.ndarray)
     return np.bincount(mic[across], minlength=n_mics), np.bincount(mic[~across], minlength=n_mics)
 
 
-def halfset_audit(particles: ParticleSet, suppressed_by: np.ndarray) -> dict:
+def duplicate_criterion(min_dist: float, max_angle: float | None = None) -> str:
+    """What made two particles a duplicate pair, as the audit's verdict says it."""
+    where = f"within {min_dist:g} Å" if min_dist > 0 else "at the same centre"
+    return where + (f" and {max_angle:g}°" if max_angle is not None else "")
+
+
+def halfset_audit(particles: ParticleSet, suppressed_by: np.ndarray, criterion: str) -> dict:
     """The half-set audit of the input's duplicates, for the summary and ``--json``.
+
+    ``criterion`` (:func:`duplicate_criterion`) says which pairs were looked for: the verdict
+    names it, since pairs farther apart were not looked for and may straddle too.
 
     Returns
     -------
@@ -67,12 +76,17 @@ def halfset_audit(particles: ParticleSet, suppressed_by: np.ndarray) -> dict:
     worst = [int(m) for m in np.lexsort((np.arange(straddling.size), -straddling)) if straddling[m] > 0]
     n_across = int(np.count_nonzero(across))
     if n_across:
+        pairs = (
+            f"{n_across:,} duplicate pair {criterion} straddles"
+            if n_across == 1
+            else (f"{n_across:,} duplicate pairs {criterion} straddle")
+        )
         message = (
-            f"{n_across:,} duplicate pairs straddle the two half-sets ({100 * fraction:.1f} % of particles): "
-            "the FSC of a refinement on this input may be inflated; refine the kept set"
+            f"{pairs} the half-sets ({100 * fraction:.1f} % of particles): the FSC of a refinement "
+            "on this input may be inflated; refine the kept set"
         )
     else:
-        message = "no duplicate pair straddles the two half-sets: the input's FSC is not inflated by duplicates"
+        message = f"no duplicate pairs {criterion} straddle the half-sets"
     return {
         "column": halfsets.label,
         "duplicate_pairs": int(a.size),

@@ -170,6 +170,7 @@ def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
         ("Kept", f"{s['kept']:,}"),
         ("Rejected", f"{s['rejected']:,} ({pct:.1f} %)"),
         ("Micrographs", f"{s['micrographs']:,}"),
+        *matching_rows(s.get("micrograph_matching")),
         ("Minimum distance", f"{s['min_dist_A']:g} Å ({s['mode']})"),
     ]
     rows += pixel_size_rows(s["pixel_sizes"], several_inputs=len(s["inputs"]) > 1)
@@ -203,6 +204,20 @@ def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
         ("Time", f"{s['seconds']:.2f} s"),
     ]
     return rows
+
+
+def matching_rows(matching: dict | None) -> list[tuple[str, str]]:
+    """How micrographs of different inputs were matched (``--match-micrographs``), as one row."""
+    if not matching:
+        return []
+    text = f"{matching['used']} (--match-micrographs {matching['mode']})"
+    if matching.get("matched_by_name"):
+        text += f"; {matching['matched_by_name']:,} micrographs matched by file name, e.g. {matching['example']}"
+    if matching.get("kept_apart"):
+        text += f"; {matching['kept_apart']:,} micrographs sharing a file name within one input kept apart"
+    if matching.get("not_matched"):
+        text += f"; {matching['not_matched']:,} with a file name of another input's micrograph not compared"
+    return [("Micrograph matching", text)]
 
 
 def pixel_size_rows(pixel_sizes: list[dict], several_inputs: bool) -> list[tuple[str, str]]:
@@ -244,15 +259,22 @@ QUIET = click.option("--quiet", "-q", is_flag=True, help="Print nothing on stder
 JSON = click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 
 
-def inputs_and_outdir(outdir_help: str, folders: bool = False) -> Callable[[Callable], Callable]:
+def inputs_and_outdir(
+    outdir_help: str, folders: bool = False, outdir_required: bool = True
+) -> Callable[[Callable], Callable]:
     """The INPUTS argument and the -o/--outdir option of a job command.
 
-    INPUTS are files, and folders too when ``folders``.
+    INPUTS are files, and folders too when ``folders``. A command whose outdir is not
+    ``outdir_required`` checks itself when it needs one.
     """
 
     def apply(f: Callable) -> Callable:
         f = click.option(
-            "-o", "--outdir", required=True, type=click.Path(path_type=Path, file_okay=False), help=outdir_help
+            "-o",
+            "--outdir",
+            required=outdir_required,
+            type=click.Path(path_type=Path, file_okay=False),
+            help=outdir_help,
         )(f)
         return click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=folders))(f)
 
@@ -295,9 +317,23 @@ def numpy_huge_pages(wanted: bool) -> bool:
     return bool(setter(wanted))
 
 
+MATCH_MICROGRAPHS = click.option(
+    "--match-micrographs",
+    type=click.Choice(["auto", "path", "name"]),
+    default="auto",
+    show_default=True,
+    help="How micrographs of different inputs are matched: path (exact), name (file name without folders, "
+    "extensions, CryoSPARC's uid and motion-correction endings such as _patch_aligned_doseweighted), auto "
+    "(name between inputs that share no path). A file name in two folders of one input is never merged.",
+)
+
+
 @main.command()
 @inputs_and_outdir(
-    "Folder for particles_kept and particles_rejected (.star, or .cs and .csg), or the picks' outputs.", folders=True
+    "Folder for particles_kept and particles_rejected (.star, or .cs and .csg), or the picks' outputs "
+    "(not needed with --audit without --plot).",
+    folders=True,
+    outdir_required=False,
 )
 @click.option(
     "--min-dist",
@@ -417,6 +453,7 @@ def numpy_huge_pages(wanted: bool) -> bool:
     show_default=True,
     help="Point group of the reference (C1, Cn, Dn, T, O, I) for --max-angle: the smallest angle over its operators.",
 )
+@MATCH_MICROGRAPHS
 @FORCE
 @QUIET
 @JSON
@@ -435,7 +472,9 @@ def numpy_huge_pages(wanted: bool) -> bool:
     help="Folder the relative paths in the inputs start from (micrographs to draw, picker lists) "
     "[default: the current folder, then the folders above the input].",
 )
-@click.option_panel("Distance and pixel size", options=["--min-dist", "--mic-psize", "--micrographs"])
+@click.option_panel(
+    "Distance and pixel size", options=["--min-dist", "--mic-psize", "--micrographs", "--match-micrographs"]
+)
 @click.option_panel(
     "Ranking",
     options=[
@@ -455,7 +494,7 @@ def numpy_huge_pages(wanted: bool) -> bool:
 )
 def particles(
     inputs: tuple[Path, ...],
-    outdir: Path,
+    outdir: Path | None,
     min_dist: float,
     mic_psize: float | None,
     micrographs: Path | None,
@@ -479,6 +518,7 @@ def particles(
     halfsets: str,
     max_angle: float | None,
     sym: str,
+    match_micrographs: str,
 ) -> None:
     """Remove duplicate particles from RELION, CryoSPARC or picker files.
 
@@ -492,6 +532,9 @@ def particles(
     of its input row. Each picker's output (a folder, a quoted glob, a file) is one input;
     --min-support keeps only picks that several pickers agree on.
     """
+    if outdir is None and not (audit and not plot):
+        # click's own words for a missing option, and when none is needed
+        raise click.UsageError("Missing option '-o' / '--outdir' (only --audit without --plot writes nothing).")
     options = ParticleOptions(
         min_dist=min_dist,
         mic_psize=mic_psize,
@@ -513,6 +556,7 @@ def particles(
         halfsets=halfsets,
         max_angle=max_angle,
         sym=sym,
+        match_micrographs=match_micrographs,
     )
     run_particle_job("cryodedup particles", inputs, outdir, options, Reporter(quiet), force, as_json)
 
@@ -520,7 +564,7 @@ def particles(
 def run_particle_job(
     title: str,
     inputs: Sequence[Path],
-    outdir: Path,
+    outdir: Path | None,
     options: ParticleOptions,
     report: Reporter,
     force: bool,
@@ -710,6 +754,7 @@ PLOT_PAIRS = click.option(
     help="Decide from --metadata alone (no image is read: nothing is confirmed by images).",
 )
 @MICROGRAPH_PARTICLES
+@MATCH_MICROGRAPHS
 @FORCE
 @QUIET
 @JSON
@@ -752,7 +797,18 @@ PLOT_PAIRS = click.option(
 )
 @click.option_panel("Cluster", options=["--shard", "--dask", "--shards"])
 @click.option_panel(
-    "Output", options=["--outdir", "--particles", "--force", "--quiet", "--json", "--plot", "--plot-pairs", "--help"]
+    "Output",
+    options=[
+        "--outdir",
+        "--particles",
+        "--match-micrographs",
+        "--force",
+        "--quiet",
+        "--json",
+        "--plot",
+        "--plot-pairs",
+        "--help",
+    ],
 )
 def micrographs(
     inputs: tuple[Path, ...],
@@ -777,6 +833,7 @@ def micrographs(
     beam_diameter: float | None,
     no_images: bool,
     particles: Path | None,
+    match_micrographs: str,
     force: bool,
     quiet: bool,
     as_json: bool,
@@ -839,6 +896,7 @@ def micrographs(
             outdir,
             options,
             particles=particles,
+            match_micrographs=match_micrographs,
             force=force,
             log=report.log,
             progress_factory=bars,
@@ -881,6 +939,7 @@ def micrograph_summary_rows(s: dict) -> list[tuple[str, str]]:
         ("Duplicate pairs", f"{s['duplicate_pairs']:,} ({rule})"),
         ("Kept", f"{s['kept']:,}"),
         ("Rejected", f"{s['rejected']:,} (later exposures of an area)"),
+        *particle_split_rows(s.get("particles")),
         ("Read", "\n".join(reading_text(w) for w in s["workers"])),
         ("Outputs", "\n".join(s["outputs"] + s.get("plots", []))),
         ("Time", f"{s['seconds']:.2f} s{speed}"),
@@ -901,6 +960,20 @@ def metadata_rows(m: dict | None) -> list[tuple[str, str]]:
         ("Shift calibration", f"{m['shift_calibration_um_per_unit']:g} µm per unit ({m['shift_calibration']})"),
         ("Beam diameter", f"{m['beam_diameter_um']:g} µm ({m['beam_diameter']})"),
     ]
+
+
+def particle_split_rows(particles: dict | None) -> list[tuple[str, str]]:
+    """Where the --particles rows went, and how their micrographs were found."""
+    if not particles:
+        return []
+    kept, rejected = particles["on_kept_micrographs"], particles["on_rejected_micrographs"]
+    text = f"{kept:,} on kept, {rejected:,} on rejected micrographs"
+    if particles["on_micrographs_not_in_input"]:
+        text += f", {particles['on_micrographs_not_in_input']:,} on micrographs not in the input (with the kept)"
+    matching = particles["micrograph_matching"]
+    rows = [("Particles", text)]
+    rows += matching_rows(matching) if "matched_by_name" in matching else [("Micrograph matching", matching["used"])]
+    return rows
 
 
 def reading_text(w: dict) -> str:
@@ -933,6 +1006,7 @@ def shard_summary_rows(s: dict) -> list[tuple[str, str]]:
     help="Folder for pairs.csv, duplicates.csv, micrographs_kept.* and micrographs_rejected.*.",
 )
 @MICROGRAPH_PARTICLES
+@MATCH_MICROGRAPHS
 @FORCE
 @QUIET
 @JSON
@@ -942,6 +1016,7 @@ def micrographs_merge(
     shard_dirs: tuple[Path, ...],
     outdir: Path,
     particles: Path | None,
+    match_micrographs: str,
     force: bool,
     quiet: bool,
     as_json: bool,
@@ -956,7 +1031,14 @@ def micrographs_merge(
     report = Reporter(quiet)
     s = run_job(
         lambda: merge_micrograph_shards(
-            shard_dirs, outdir, particles=particles, plot=plot, plot_pairs=plot_pairs, force=force, log=report.log
+            shard_dirs,
+            outdir,
+            particles=particles,
+            match_micrographs=match_micrographs,
+            plot=plot,
+            plot_pairs=plot_pairs,
+            force=force,
+            log=report.log,
         )
     )
     report.table("cryodedup micrographs-merge", micrograph_summary_rows(s))

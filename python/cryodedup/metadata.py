@@ -24,14 +24,11 @@ import numpy as np
 
 from .errors import CryodedupError
 from .input_files import check_regular_file, is_glob
+from .micrograph_match import name_key
 from .outputs import StrPath
 
-#: File extensions of movies and micrographs, removed (repeatedly) from the end of a name.
-EXTENSIONS = (".mrc", ".mrcs", ".tif", ".tiff", ".eer", ".bz2", ".mdoc", ".xml")
-#: What motion correction adds to a movie's name (CryoSPARC, MotionCor2, RELION, EPU movies).
-SUFFIXES = ("_patch_aligned_doseweighted", "_patch_aligned", "_rigid_aligned", "_DW", "_noDW", "_Fractions")
-#: The uid CryoSPARC puts before the file names it writes.
-CRYOSPARC_UID = re.compile(r"^[0-9]{21}_(?=.)")
+#: The metadata files' own extensions, removed before the micrograph's name rules apply.
+METADATA_EXTENSIONS = (".mdoc", ".xml")
 #: EPU's grid square folder (``Images-Disc1/GridSquare_1234/Data/``).
 GRID_SQUARE = re.compile(r"^GridSquare_\d+$")
 #: Stage positions closer than this (µm) are one stage stop (stage read-out scatters by nanometres).
@@ -308,25 +305,17 @@ def read_metadata(paths: Sequence[StrPath]) -> list[Acquisition]:
 
 
 def image_key(name: str) -> str:
-    """A file name with its folders, extensions, CryoSPARC's uid and motion correction's suffixes removed.
+    """A file name as micrographs are matched (the particle job's rule, ``micrograph_match.name_key``).
 
-    Only listed extensions are removed, so SerialEM's ``s_00993_33.0_Oct08_07.39.05.tif``
-    keeps its dots.
+    Folders, extensions, CryoSPARC's uid and motion correction's suffixes are removed. A
+    metadata file's own ``.xml`` or ``.mdoc`` goes first: SerialEM's ``x.tif.mdoc`` is ``x``.
     """
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    base = _strip_endings(base, EXTENSIONS)
-    base = CRYOSPARC_UID.sub("", base)
-    return _strip_endings(base, SUFFIXES) or base
-
-
-def _strip_endings(text: str, endings: tuple[str, ...]) -> str:
-    lowered = [e.lower() for e in endings]
-    while True:
-        low = text.lower()
-        found = next((e for e in lowered if low.endswith(e) and len(text) > len(e)), None)
-        if found is None:
-            return text
-        text = text[: -len(found)]
+    for ending in METADATA_EXTENSIONS:
+        if base.lower().endswith(ending) and len(base) > len(ending):
+            base = base[: -len(ending)]
+            break
+    return name_key(base)
 
 
 def match_to_micrographs(micrographs: Sequence[str], acquisitions: Sequence[Acquisition]) -> np.ndarray:

@@ -30,6 +30,7 @@ import numpy as np
 
 from .errors import CryodedupError
 from .micrograph_files import MrcLayout
+from .micrograph_match import check_match_mode
 from .micrographs import (
     MicrographOptions,
     Micrographs,
@@ -383,6 +384,7 @@ def merge_micrograph_shards(
     outdir: StrPath,
     *,
     particles: StrPath | None = None,
+    match_micrographs: str = "auto",
     plot: bool = False,
     plot_pairs: int = 12,
     force: bool = False,
@@ -398,6 +400,8 @@ def merge_micrograph_shards(
         Receives pairs.csv, duplicates.csv, micrographs_kept.* and micrographs_rejected.*.
     particles : path, optional
         A particle STAR or ``.cs`` to split into the particles of kept and rejected micrographs.
+    match_micrographs : str
+        How the particles' micrographs are found among the inputs (``auto``, ``path``, ``name``).
     plot : bool
         Also write pictures and report.html.
 
@@ -407,6 +411,7 @@ def merge_micrograph_shards(
         The summary, as ``find_duplicate_micrographs`` returns it.
     """
     start = time.perf_counter()
+    check_match_mode(match_micrographs)
     shards = _complete_shards(_shard_folders(shard_folders))
     run = shards[0][1]["run"]
     options = MicrographOptions(**run["options"], plot=plot, plot_pairs=plot_pairs)
@@ -415,7 +420,17 @@ def merge_micrograph_shards(
     plan = _plan_from_record(shards[0][1]["plan"], run["files"])
     outputs = prepare_outputs(mics, Path(outdir), run["inputs"], particles, force)
     scores = [_scores_of(folder, record) for folder, record in shards]
-    summary = write_results(mics, options, plan, scores, outputs, inputs=run["inputs"], particles=particles, log=log)
+    summary = write_results(
+        mics,
+        options,
+        plan,
+        scores,
+        outputs,
+        inputs=run["inputs"],
+        particles=particles,
+        log=log,
+        match_micrographs=match_micrographs,
+    )
     summary["seconds"] = round(time.perf_counter() - start, 3)
     summary["images_per_second"] = None  # the shards ran elsewhere; their read rates are in "workers"
     return summary

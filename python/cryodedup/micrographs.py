@@ -39,6 +39,7 @@ from .micrograph_files import (
     open_mrc,
     resolve_paths,
 )
+from .micrograph_match import check_match_mode, match_micrographs
 from .outputs import AtomicOutputs, StrPath, all_outputs_at_once, check_plotting
 from .star import Block, StarFile
 
@@ -671,6 +672,7 @@ def find_duplicate_micrographs(
     options: MicrographOptions | None = None,
     *,
     particles: StrPath | None = None,
+    match_micrographs: str = "auto",
     force: bool = False,
     log: Callable[[str, str], None] = lambda message, level: None,
     progress_factory: Callable[[int], ProgressBar] | None = None,
@@ -687,6 +689,9 @@ def find_duplicate_micrographs(
     options : MicrographOptions
     particles : path, optional
         A particle STAR or ``.cs`` to split into the particles of kept and rejected micrographs.
+    match_micrographs : str
+        How the particles' micrographs are found among the inputs: ``auto``, ``path`` or
+        ``name`` (as the particle job's option of that name; uids first for CryoSPARC).
     runner : callable
         Scores the pairs: here as one shard (default), or in shards elsewhere
         (``micrograph_dask.dask_runner``).
@@ -699,6 +704,7 @@ def find_duplicate_micrographs(
     start = time.perf_counter()
     options = options or MicrographOptions()
     options.check()
+    check_match_mode(match_micrographs)
     mics = load_inputs(list(inputs), options)
     outputs = prepare_outputs(mics, Path(outdir), inputs, particles, force)
     placement = (
@@ -719,7 +725,16 @@ def find_duplicate_micrographs(
         shards = runner(plan, progress_factory)
     scoring = time.perf_counter() - scoring_started
     summary = write_results(
-        mics, options, plan, shards, outputs, inputs=inputs, particles=particles, log=log, placement=placement
+        mics,
+        options,
+        plan,
+        shards,
+        outputs,
+        inputs=inputs,
+        particles=particles,
+        log=log,
+        match_micrographs=match_micrographs,
+        placement=placement,
     )
     elapsed = time.perf_counter() - start
     summary["seconds"] = round(elapsed, 3)
@@ -766,10 +781,12 @@ def write_results(
     particles: StrPath | None,
     log: Callable[[str, str], None],
     placement: Placement | None = None,
+    match_micrographs: str = "auto",
 ) -> dict[str, Any]:
     """Groups the duplicates of all shards' scores and writes the outputs; returns the summary.
 
     One run and a merge of shards both end here, so their outputs are the same.
+    ``match_micrographs`` is how the ``particles``' micrographs are found among the inputs.
     """
     scores = combine_shards(plan, shards)
     for path in plan.unreadable:
@@ -789,6 +806,7 @@ def write_results(
         log(edge_warning, "warning")
     keep = ~rejected
     paths, subsets = outputs.paths, outputs.subsets
+    particle_counts: dict[str, Any] = {}
     with outputs.atomic as tmp:
         distance = placement.distance(pairs) if placement is not None else None
         _write_pairs(tmp[paths[0]], mics, pairs, scores, is_dup, plan.binning, plan.binned_psize, distance)
@@ -801,7 +819,9 @@ def write_results(
             mics, keep, {stem: [tmp[outputs.outdir / n] for n in files] for stem, files in subsets.items()}, subsets
         )
         if outputs.particle_source is not None:
-            _write_particles(outputs.particle_source, mics, keep, tmp[paths[-2]], tmp[paths[-1]])
+            particle_counts = _write_particles(
+                outputs.particle_source, mics, keep, tmp[paths[-2]], tmp[paths[-1]], match_micrographs, log
+            )
     binning, binned_psize, band = plan.binning, plan.binned_psize, plan.band
     summary = {
         "inputs": [str(p) for p in inputs],
@@ -830,6 +850,8 @@ def write_results(
         summary["metadata"] = placement.summary()
         if options.no_images:
             summary["thresholds"] = {"distance_um": round(placement.beam_diameter / 2, 4)}
+    if particle_counts:
+        summary["particles"] = particle_counts
     if options.plot:
         summary["plots"] = _plot(
             mics, options, pairs, scores, is_dup, rank, binning, outputs.outdir, outputs.force, summary, placement
@@ -1063,24 +1085,71 @@ def _load_particles(path: Path) -> ParticleSource:
 
 
 def _write_particles(
-    source: ParticleSource, mics: Micrographs, keep: np.ndarray, kept_path: Path, rejected_path: Path
-) -> None:
-    rejected_names = {mics.names[i] for i in np.flatnonzero(~keep)}
+    source: ParticleSource,
+    mics: Micrographs,
+    keep: np.ndarray,
+    kept_path: Path,
+    rejected_path: Path,
+    match_mode: str,
+    log: Callable[[str, str], None],
+) -> dict[str, Any]:
+    """Splits the ``--particles`` rows by their micrograph's fate; returns the summary's ``particles``.
+
+    A particle's micrograph is found by CryoSPARC uid when the particles share uids with the
+    exposures, else by name as ``--match-micrographs`` says (docs/design.md section 2,
+    "Matching micrographs"). Particles on micrographs not among the inputs stay with the kept.
+    """
     if isinstance(source, CsGroup):
-        group, path = source, source.path
+        group = source
         if mics.uids is not None and group.has("location/micrograph_uid"):
-            on_rejected = np.isin(group.column("location/micrograph_uid"), mics.uids[~keep])
-        elif group.has("location/micrograph_path"):
-            paths = as_text(group.column("location/micrograph_path"))
-            on_rejected = np.array([p in rejected_names for p in paths], dtype=bool)
-        else:
-            raise CryodedupError(f"{path}: no location/micrograph_uid or micrograph_path to match micrographs")
-        group.save_subset(~on_rejected, [kept_path], None, [])
-        group.save_subset(on_rejected, [rejected_path], None, [])
-        return
+            uids = group.column("location/micrograph_uid")
+            known = np.isin(uids, mics.uids)
+            if known.any() or not group.has("location/micrograph_path"):
+                on_rejected = np.isin(uids, mics.uids[~keep])
+                group.save_subset(~on_rejected, [kept_path], None, [])
+                group.save_subset(on_rejected, [rejected_path], None, [])
+                return _particle_counts(on_rejected, known, {"mode": match_mode, "used": "CryoSPARC uid"})
+        if not group.has("location/micrograph_path"):
+            raise CryodedupError(f"{group.path}: no location/micrograph_uid or micrograph_path to match micrographs")
+        paths, rows = np.unique(as_text(group.column("location/micrograph_path")), return_inverse=True)
+        on_rejected, known, matching = _on_rejected(mics, keep, [str(n) for n in paths], match_mode, log)
+        group.save_subset(~on_rejected[rows], [kept_path], None, [])
+        group.save_subset(on_rejected[rows], [rejected_path], None, [])
+        return _particle_counts(on_rejected[rows], known[rows], matching)
     star, block = source
     _, keys, names = star.scan(block, [], "rlnMicrographName")
-    on_rejected = (
-        np.array([name in rejected_names for name in names], dtype=bool)[keys] if len(keys) else np.zeros(0, bool)
-    )
-    star.split_rows(block, ~on_rejected, kept_path, rejected_path)
+    on_rejected, known, matching = _on_rejected(mics, keep, list(names), match_mode, log)
+    rows_on_rejected = on_rejected[keys] if len(keys) else np.zeros(0, bool)
+    star.split_rows(block, ~rows_on_rejected, kept_path, rejected_path)
+    return _particle_counts(rows_on_rejected, known[keys] if len(keys) else np.zeros(0, bool), matching)
+
+
+def _on_rejected(
+    mics: Micrographs, keep: np.ndarray, names: list[str], match_mode: str, log: Callable[[str, str], None]
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """For each of the particles' micrograph names: on a rejected micrograph, among the micrographs at all."""
+    match = match_micrographs([mics.names, names], match_mode)
+    for line in match.warnings(["the micrographs", "the --particles file"]):
+        log(line, "warning")
+    rejected = {match.same[mics.names[i]] for i in np.flatnonzero(~keep)}
+    present = {match.same[n] for n in mics.names}
+    on_rejected = np.array([match.same[n] in rejected for n in names], dtype=bool)
+    known = np.array([match.same[n] in present for n in names], dtype=bool)
+    unknown = [n for n, k in zip(names, known) if not k]
+    if unknown:
+        log(
+            f"--particles: {len(unknown)} of {len(names)} micrographs the particles name are not among the "
+            f"micrographs (e.g. {unknown[0]}); their particles are written with those of kept micrographs",
+            "warning",
+        )
+    return on_rejected, known, match.summary()
+
+
+def _particle_counts(on_rejected: np.ndarray, known: np.ndarray, matching: dict) -> dict[str, Any]:
+    """The summary's ``particles``: how many went where, and how their micrographs were found."""
+    return {
+        "on_kept_micrographs": int(np.count_nonzero(~on_rejected & known)),
+        "on_rejected_micrographs": int(np.count_nonzero(on_rejected)),
+        "on_micrographs_not_in_input": int(np.count_nonzero(~known)),
+        "micrograph_matching": matching,
+    }

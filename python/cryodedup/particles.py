@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .audit import check_halfsets, halfset_audit, halfsets_by_micrograph, halfsets_report, symmetry_copies
+from .audit import (
+    check_halfsets,
+    duplicate_criterion,
+    halfset_audit,
+    halfsets_by_micrograph,
+    halfsets_report,
+    symmetry_copies,
+)
 from .consensus import consensus_report, picks_per_group
 from .dedup import MAX_INPUTS, dedup, dedup_and_support_masks, popcount
 from .dynamo_table import is_dynamo_table, read_dynamo_tables
@@ -27,6 +34,7 @@ from .filaments import MODES as FILAMENT_MODES
 from .filaments import filament_summary
 from .input_files import check_regular_file, is_glob
 from .micrograph_files import resolve_paths
+from .micrograph_match import check_match_mode, match_particle_set
 from .outputs import StrPath, all_outputs_at_once, check_plotting
 from .particle_set import Log, ParticleSet, Warn
 from .particles_cs import is_cryosparc, read_cs_files
@@ -67,6 +75,9 @@ class ParticleOptions:
     halfsets: str = "keep"
     max_angle: float | None = None
     sym: str = "C1"
+    #: How micrographs of different inputs are matched: auto, path or name (docs/design.md
+    #: section 2, "Matching micrographs").
+    match_micrographs: str = "auto"
 
     def check(self) -> None:
         """Raises a CryodedupError naming the first option out of its range."""
@@ -98,6 +109,7 @@ class ParticleOptions:
             raise CryodedupError(f"--sym is C1, Cn, Dn (n >= 1), T, O or I, got {self.sym!r}")
         if self.sym.upper() != "C1" and self.max_angle is None:
             raise CryodedupError(f"--sym {self.sym} compares orientations: give the angle with --max-angle")
+        check_match_mode(self.match_micrographs)
         if self.audit and self.halfsets != "keep":
             raise CryodedupError("--audit writes no particle files, so --halfsets has nothing to rewrite; drop one")
         check_plotting(self.plot)
@@ -122,7 +134,9 @@ def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn
         )
     dynamo = {is_dynamo_table(p) for p in inputs}
     if dynamo == {True}:
-        return read_dynamo_tables(inputs, outdir, options, warn, log)
+        particles = read_dynamo_tables(inputs, outdir, options, warn, log)
+        match_particle_set(particles, options.match_micrographs, warn)
+        return particles
     if len(dynamo) > 1:
         raise CryodedupError("inputs mix Dynamo tables (.tbl) and other files; deduplicate each kind on its own")
     pickers = {is_picker_output(p) for p in inputs}
@@ -132,9 +146,13 @@ def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn
             "(or extract the picks first)"
         )
     if pickers == {True}:
-        return read_picker_outputs(inputs, outdir, options, warn, log)
+        return read_picker_outputs(inputs, outdir, options, warn, log)  # matches the pickers' micrographs itself
     read = read_cs_files if kinds == {True} else read_star_files
-    return read(inputs, outdir, options, warn, log)
+    particles = read(inputs, outdir, options, warn, log)
+    # One input is decided while read (docs/design.md section 5): its micrographs are matched by
+    # exact path, as this matching keeps them, so it changes nothing there.
+    match_particle_set(particles, options.match_micrographs, warn)
+    return particles
 
 
 def check_input_paths(inputs: list[Path]) -> None:
@@ -343,7 +361,8 @@ def summarize(
         summary["filaments"] = filament_summary(particles.tube_column or "", particles.tubes, options.filament_mode)
     if particles.halfsets is not None:
         assert decision.suppressed_by is not None, "decide() keeps the pairs when there are half-sets"
-        summary["halfset_audit"] = halfset_audit(particles, decision.suppressed_by)
+        criterion = duplicate_criterion(options.min_dist, options.max_angle)
+        summary["halfset_audit"] = halfset_audit(particles, decision.suppressed_by, criterion)
     elif options.audit:
         summary["halfset_audit"] = {
             "column": None,
@@ -368,7 +387,7 @@ def summarize(
 @all_outputs_at_once
 def remove_duplicate_particles(
     inputs: Iterable[StrPath],
-    outdir: StrPath,
+    outdir: StrPath | None,
     options: ParticleOptions | None = None,
     *,
     force: bool = False,
@@ -381,10 +400,11 @@ def remove_duplicate_particles(
     inputs : list of path
         Particle STAR files (RELION 3.0 to 5, or files written by other tools in that
         format), or CryoSPARC ``.cs`` / ``.csg`` files. Several are deduplicated together.
-    outdir : path
+    outdir : path or None
         Folder that receives ``particles_kept.star`` and ``particles_rejected.star``, or
         ``particles_kept.cs``, ``particles_rejected.cs`` (and ``.csg`` and passthrough
-        files for a result group).
+        files for a result group). None only with ``audit`` and without ``plot``, which
+        write nothing.
     options : ParticleOptions
         Minimum distance, pixel size, shift, score and mode.
     force : bool
@@ -403,7 +423,10 @@ def remove_duplicate_particles(
     paths = [Path(p) for p in inputs]
     if not paths:
         raise CryodedupError("no input files given")
-    outdir = Path(outdir)
+    if outdir is None and not (options.audit and not options.plot):
+        raise CryodedupError("outdir: an output folder is needed (only audit=True without plot=True writes nothing)")
+    # Without one (an audit) the readers' writers get the current folder, and are never called.
+    outdir = Path(outdir if outdir is not None else ".")
     warnings: list[str] = []
 
     def warn(message: str) -> None:

@@ -26,6 +26,7 @@ from .errors import CryodedupError
 from .filaments import CRYOLO_TUBE, tube_ids
 from .input_files import is_glob
 from .micrograph_files import MicrographList, micrograph_list, mrc_header, resolve_paths
+from .micrograph_match import match_micrographs
 from .outputs import StrPath
 from .particle_set import ParticleSet, pixel_sizes_used
 from .picks import Picks, name_key, picker_files, read_picks
@@ -136,28 +137,26 @@ def picker_folder(k: int, given: Path) -> str:
     return f"picker_{k + 1}_{name}" if name else f"picker_{k + 1}"
 
 
-def _joined_micrographs(pickers: list[Picks], named_by_star: bool, warn: Callable[[str], None]) -> list[Picks]:
-    """The pickers with one name per micrograph.
+def _joined_micrographs(
+    pickers: list[Picks], mode: str, named_by_star: bool, warn: Callable[[str], None]
+) -> tuple[list[Picks], dict]:
+    """The pickers with one name per micrograph, and the summary's ``micrograph_matching``.
 
-    Without a micrographs STAR, pickers name a micrograph differently (a RELION path, a
-    crYOLO file stem): micrographs are then joined by file name without extension, and named
-    as the first picker that has them names them.
+    Pickers name a micrograph differently (a RELION path, a crYOLO file stem, a CryoSPARC
+    file name): they are matched as ``--match-micrographs`` says (docs/design.md section 2,
+    "Matching micrographs") and named as the first picker that has them names them.
     """
-    if named_by_star or len(pickers) == 1:
-        return pickers
-    canonical: dict[str, str] = {}
-    renamed = 0
-    out = []
-    for picks in pickers:
-        names = [canonical.setdefault(name_key(n), n) for n in picks.micrographs]
-        renamed += sum(a != b for a, b in zip(names, picks.micrographs))
-        out.append(dataclasses.replace(picks, micrographs=names))
-    if renamed:
+    match = match_micrographs([list(dict.fromkeys(p.micrographs)) for p in pickers], mode)
+    for line in match.warnings([p.source for p in pickers]):
+        warn(line)
+    if match.by_name and not named_by_star:
         warn(
-            f"{renamed} micrograph names differ between pickers and were matched by file name without "
-            "extension; give the micrographs STAR with --micrographs to name them as RELION does"
+            f"{match.by_name} micrographs are named differently by the pickers and were matched by file name "
+            f"(e.g. {match.example[1] if match.example else ''}); give the micrographs STAR with --micrographs to "
+            "name them as RELION does"
         )
-    return out
+    out = [dataclasses.replace(p, micrographs=[match.same[n] for n in p.micrographs]) for p in pickers]
+    return out, match.summary()
 
 
 def _warn_bare_names(names: list[str], warn: Callable[[str], None]) -> None:
@@ -445,7 +444,7 @@ def read_picker_outputs(
         for note in picks.notes:
             log(f"{path}: {note}", "info")
         pickers.append(picks)
-    pickers = _joined_micrographs(pickers, known is not None, warn)
+    pickers, matching = _joined_micrographs(pickers, options.match_micrographs, known is not None, warn)
     names, ids = _micrograph_ids(pickers)
     mic_psize, psize_source = _pixel_sizes(names, options, given)
     ranked_by, score_label, higher = _scores(pickers, options, warn)
@@ -497,5 +496,6 @@ def read_picker_outputs(
             "formats": [p.format for p in pickers],
             "output_format": output_format,
             "reading_notes": [f"{p.source}: {note}" for p in pickers for note in p.notes],
+            "micrograph_matching": matching,
         },
     )

@@ -25,6 +25,7 @@ from .. import _core
 from ..errors import CryodedupError
 from ..input_files import is_glob
 from ..micrograph_files import block_naming_micrographs
+from ..micrograph_match import name_key  # what a picker keeps of a micrograph's name
 from ..outputs import StrPath
 from ..star import StarFile
 
@@ -319,12 +320,6 @@ def _side_by_side(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.column_stack([x, y])
     strides = (x.strides[0], x.itemsize)
     return np.lib.stride_tricks.as_strided(x, shape=(len(x), 2), strides=strides, writeable=False)
-
-
-def name_key(name: str) -> str:
-    """What a picker keeps of a micrograph name: the file name without folder and extension."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    return base.rsplit(".", 1)[0] if "." in base else base
 
 
 class MicrographNamer:
