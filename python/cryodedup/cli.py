@@ -25,6 +25,7 @@ from .consensus import consensus_rows
 from .errors import CryodedupError
 from .labels import distinct_labels
 from .micrograph_dask import dask_runner
+from .micrograph_match import matching_text
 from .micrograph_shards import merge_micrograph_shards, parse_shard, run_micrograph_shard
 from .micrographs import ALL_PAIRS_UPTO, MicrographOptions, find_duplicate_micrographs, run_in_process
 from .particles import ParticleOptions, remove_duplicate_particles
@@ -208,16 +209,7 @@ def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
 
 def matching_rows(matching: dict | None) -> list[tuple[str, str]]:
     """How micrographs of different inputs were matched (``--match-micrographs``), as one row."""
-    if not matching:
-        return []
-    text = f"{matching['used']} (--match-micrographs {matching['mode']})"
-    if matching.get("matched_by_name"):
-        text += f"; {matching['matched_by_name']:,} micrographs matched by file name, e.g. {matching['example']}"
-    if matching.get("kept_apart"):
-        text += f"; {matching['kept_apart']:,} micrographs sharing a file name within one input kept apart"
-    if matching.get("not_matched"):
-        text += f"; {matching['not_matched']:,} with a file name of another input's micrograph not compared"
-    return [("Micrograph matching", text)]
+    return [("Micrograph matching", matching_text(matching))] if matching else []
 
 
 def pixel_size_rows(pixel_sizes: list[dict], several_inputs: bool) -> list[tuple[str, str]]:
@@ -972,7 +964,7 @@ def particle_split_rows(particles: dict | None) -> list[tuple[str, str]]:
         text += f", {particles['on_micrographs_not_in_input']:,} on micrographs not in the input (with the kept)"
     matching = particles["micrograph_matching"]
     rows = [("Particles", text)]
-    rows += matching_rows(matching) if "matched_by_name" in matching else [("Micrograph matching", matching["used"])]
+    rows += matching_rows(matching)
     return rows
 
 
