@@ -22,6 +22,7 @@ from rich.table import Table
 from . import __version__
 from .audit import audit_rows
 from .consensus import consensus_rows
+from .dedup import SAME_CENTRE_A
 from .errors import CryodedupError
 from .labels import distinct_labels
 from .micrograph_dask import dask_runner
@@ -172,7 +173,7 @@ def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
         ("Rejected", f"{s['rejected']:,} ({pct:.1f} %)"),
         ("Micrographs", f"{s['micrographs']:,}"),
         *matching_rows(s.get("micrograph_matching")),
-        ("Minimum distance", f"{s['min_dist_A']:g} Å ({s['mode']})"),
+        ("Minimum distance", f"{distance_text(s)} ({s['mode']})"),
     ]
     rows += pixel_size_rows(s["pixel_sizes"], several_inputs=len(s["inputs"]) > 1)
     score = s["score"]
@@ -205,6 +206,13 @@ def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
         ("Time", f"{s['seconds']:.2f} s"),
     ]
     return rows
+
+
+def distance_text(summary: dict) -> str:
+    """The minimum distance as the summary shows it; 0 says what identical means."""
+    if summary["min_dist_A"] == 0:
+        return f"0 Å: identical centres (within {SAME_CENTRE_A:g} Å)"
+    return f"{summary['min_dist_A']:g} Å"
 
 
 def matching_rows(matching: dict | None) -> list[tuple[str, str]]:
@@ -332,7 +340,7 @@ MATCH_MICROGRAPHS = click.option(
     type=float,
     default=20.0,
     show_default=True,
-    help="Minimum separation of particle centres, in Å. 0 removes exact copies only.",
+    help="Minimum separation of particle centres, in Å. 0 removes exact copies only (centres within 0.001 Å).",
 )
 @click.option(
     "--mic-psize",
