@@ -588,7 +588,7 @@ def z_threshold(z: np.ndarray, floor: float) -> tuple[float, dict[str, Any]]:
     null = {"median": round(median, 2), "robust_sd": round(sigma, 3)}
     if lifted > floor:
         return lifted, {"rule": f"null median + {NULL_SIGMAS:g} robust SD", **null}
-    return floor, {"rule": "--min-z (above the null's median + 8 robust SD)", **null}
+    return floor, {"rule": "--min-z (higher than the null's median + 8 robust SD)", **null}
 
 
 def shard_bounds(count: int, shard: int, shards: int) -> tuple[int, int]:
