@@ -730,7 +730,8 @@ PLOT_PAIRS = click.option(
     type=float,
     default=MicrographOptions.min_z,
     show_default=True,
-    help="Phase-correlation peak, in standard deviations, for a duplicate.",
+    help="Phase-correlation peak, in standard deviations, for a duplicate: the floor of the threshold, which "
+    "rises to the run's own null (median z of its pairs + 8 robust SD) when that is higher.",
 )
 @click.option(
     "--min-pearson",
@@ -941,6 +942,11 @@ def micrograph_summary_rows(s: dict) -> list[tuple[str, str]]:
     by_images = s.get("confirmed_by_images", True)
     if by_images:
         rule = f"z >= {s['thresholds']['z']:g}, Pearson >= {s['thresholds']['pearson']:g}"
+        z_from = s["thresholds"]["z_from"]
+        if "median" in z_from:
+            rule += f"; z threshold: {z_from['rule']} (median {z_from['median']:g}, SD {z_from['robust_sd']:g})"
+        else:
+            rule += f"; z threshold: {z_from['rule']}"
         image_rows = [
             ("Binning", f"{s['bin']} ({s['pixel_size_A']:g} Å to {s['binned_pixel_size_A']:g} Å per pixel)"),
             ("Band", f"{s['band_A']['highpass']:g} Å to {s['band_A']['lowpass']:g} Å"),
@@ -960,6 +966,7 @@ def micrograph_summary_rows(s: dict) -> list[tuple[str, str]]:
         *image_rows,
         ("Pairs scored", f"{s['pairs_scored']:,} ({s['candidates']}{reach})"),
         ("Duplicate pairs", f"{s['duplicate_pairs']:,} ({rule})"),
+        *margin_rows(s),
         ("Kept", f"{s['kept']:,}"),
         ("Rejected", f"{s['rejected']:,} (later exposures of an area)"),
         *particle_split_rows(s.get("particles")),
@@ -967,6 +974,20 @@ def micrograph_summary_rows(s: dict) -> list[tuple[str, str]]:
         ("Outputs", "\n".join(s["outputs"] + s.get("plots", []))),
         ("Time", f"{s['seconds']:.2f} s{speed}"),
     ]
+
+
+def margin_rows(s: dict) -> list[tuple[str, str]]:
+    """The run's margin (weakest duplicate against strongest other pair, joint scores) and its uncertain pairs."""
+    if "margin" not in s:
+        return []
+    m = s["margin"]
+    weakest = "no duplicate" if m["weakest_duplicate"] is None else f"weakest duplicate {m['weakest_duplicate']:g}"
+    strongest = "no other pair" if m["strongest_other"] is None else f"strongest other {m['strongest_other']:g}"
+    ratio = f" (x{m['ratio']:g})" if m["ratio"] is not None else ""
+    rows = [("Margin", f"{weakest}, {strongest}{ratio}; joint score, 1 is the boundary")]
+    if s.get("uncertain_pairs"):
+        rows.append(("Uncertain", f"{s['uncertain_pairs']:,} pairs near the boundary (pairs.csv: uncertain = 1)"))
+    return rows
 
 
 def metadata_rows(m: dict | None) -> list[tuple[str, str]]:

@@ -82,7 +82,7 @@ class MicrographOptions:
     images_per_hole: int = 4
     order: str = "auto"
     min_z: float = 8.0
-    min_pearson: float = 0.3
+    min_pearson: float = 0.15
     psize: float | None = None
     project_dir: Path | None = None
     skip_unreadable: bool = False
@@ -505,16 +505,90 @@ def decide_without_images(
     return plan, [shard]
 
 
-def decide(scores: dict[str, np.ndarray], options: MicrographOptions, placement: Placement | None) -> np.ndarray:
-    """Which scored pairs are duplicates.
+#: The z threshold is this many robust standard deviations above the run's typical pair.
+NULL_SIGMAS = 8.0
+#: Below this many scored pairs the run's own null is not estimated: --min-z alone.
+NULL_PAIRS = 30
+#: A pair whose joint score lies within this factor of 1 (either side) is "uncertain".
+UNCERTAIN = 1.25
 
-    From the images: z and Pearson both at or above their thresholds. From the metadata alone
-    (``--no-images``): positions at most half the beam diameter apart, so that the later
-    exposure's centre lay in the earlier one's beam.
+
+@dataclass
+class Decision:
+    """What was decided about each scored pair, and why."""
+
+    duplicate: np.ndarray  # bool per pair
+    uncertain: np.ndarray  # bool per pair: within UNCERTAIN of the boundary
+    joint: np.ndarray  # min(z / z threshold, Pearson / Pearson threshold); >= 1 is a duplicate
+    min_z: float  # the z threshold the run used
+    min_pearson: float
+    null: dict[str, Any]  # how the z threshold was found
+
+    def summary(self) -> dict[str, Any]:
+        """The summary's thresholds, uncertain count and margin."""
+        out: dict[str, Any] = {
+            "thresholds": {"z": round(self.min_z, 2), "pearson": self.min_pearson, "z_from": self.null},
+            "uncertain_pairs": int(self.uncertain.sum()),
+        }
+        dup, other = self.joint[self.duplicate], self.joint[~self.duplicate]
+        other = other[np.isfinite(other)]
+        weakest = float(dup.min()) if len(dup) else None
+        strongest = float(other.max()) if len(other) else None
+        ratio = weakest / strongest if weakest is not None and strongest is not None and strongest > 0 else None
+        out["margin"] = {
+            "weakest_duplicate": None if weakest is None else round(weakest, 3),
+            "strongest_other": None if strongest is None else round(strongest, 3),
+            "ratio": None if ratio is None else round(ratio, 2),
+        }
+        return out
+
+
+def decide(scores: dict[str, np.ndarray], options: MicrographOptions, placement: Placement | None) -> Decision:
+    """Which scored pairs are duplicates, which are near the boundary, and the run's margin.
+
+    From the images: the joint score min(z / T_z, Pearson / T_p) is at least 1. T_z is --min-z
+    or, when higher, the median z plus ``NULL_SIGMAS`` robust standard deviations (1.4826 x
+    MAD) of the run's pairs whose images do not agree (Pearson under T_p): their z is the run's
+    own null, which a camera's fixed pattern or aligned filaments lift above any fixed
+    threshold. T_p is --min-pearson: it rejects a high peak that is not an overlap (a fixed
+    pattern correlates unrelated images at zero shift with a Pearson coefficient near 0).
+    From the metadata alone (--no-images): positions at most half the beam diameter apart
+    (the later exposure's centre lay in the earlier one's beam); the joint score is then half
+    the beam diameter over the distance.
     """
     if options.no_images and placement is not None:
-        return placement.distance(scores["pairs"]) <= placement.beam_diameter / 2
-    return (scores["z"] >= options.min_z) & (scores["pearson"] >= options.min_pearson)
+        radius = placement.beam_diameter / 2
+        distance = placement.distance(scores["pairs"])
+        joint = radius / np.maximum(distance, 1e-9)
+        return _decision(joint, float("nan"), float("nan"), {"rule": "distance", "radius_um": round(radius, 4)})
+    z, pearson = scores["z"], scores["pearson"]
+    # The null is taken from the pairs whose images do not agree at the found shift (Pearson under
+    # its threshold, or not computed): a set made mostly of re-exposures does not lift it.
+    unrelated = ~(pearson >= options.min_pearson)
+    threshold, null = z_threshold(z[unrelated], options.min_z)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        joint = np.minimum(z / threshold, np.where(np.isfinite(pearson), pearson, -np.inf) / options.min_pearson)
+    return _decision(joint, threshold, options.min_pearson, null)
+
+
+def _decision(joint: np.ndarray, min_z: float, min_pearson: float, null: dict[str, Any]) -> Decision:
+    duplicate = joint >= 1
+    uncertain = (joint >= 1 / UNCERTAIN) & (joint < UNCERTAIN)
+    return Decision(duplicate, uncertain, joint, min_z, min_pearson, null)
+
+
+def z_threshold(z: np.ndarray, floor: float) -> tuple[float, dict[str, Any]]:
+    """The run's z threshold: ``floor``, or the null's median + ``NULL_SIGMAS`` robust deviations when higher."""
+    finite = z[np.isfinite(z)]
+    if len(finite) < NULL_PAIRS:
+        return floor, {"rule": f"--min-z (fewer than {NULL_PAIRS} pairs for the run's own null)"}
+    median = float(np.median(finite))
+    sigma = 1.4826 * float(np.median(np.abs(finite - median)))
+    lifted = median + NULL_SIGMAS * sigma
+    null = {"median": round(median, 2), "robust_sd": round(sigma, 3)}
+    if lifted > floor:
+        return lifted, {"rule": f"null median + {NULL_SIGMAS:g} robust SD", **null}
+    return floor, {"rule": "--min-z (higher than the null's median + 8 robust SD)", **null}
 
 
 def shard_bounds(count: int, shard: int, shards: int) -> tuple[int, int]:
@@ -796,7 +870,8 @@ def write_results(
     rank = np.full(n, n)
     rank[positions] = np.arange(len(positions))
     pairs = scores["pairs"]
-    is_dup = decide(scores, options, placement)
+    decision = decide(scores, options, placement)
+    is_dup = decision.duplicate
     root = group_duplicates(n, pairs, is_dup, rank)
     rejected = root != np.arange(n)
     edge_warning = None if plan.pairs is not None else _near_the_edge(pairs[is_dup], rank, plan.reach, len(positions))
@@ -809,7 +884,7 @@ def write_results(
     particle_counts: dict[str, Any] = {}
     with outputs.atomic as tmp:
         distance = placement.distance(pairs) if placement is not None else None
-        _write_pairs(tmp[paths[0]], mics, pairs, scores, is_dup, plan.binning, plan.binned_psize, distance)
+        _write_pairs(tmp[paths[0]], mics, pairs, scores, decision, plan.binning, plan.binned_psize, distance)
         with open(tmp[paths[1]], "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["Original", "Duplicate"])
@@ -837,7 +912,6 @@ def write_results(
         "reach": plan.reach,
         "pairs_scored": len(pairs),
         "duplicate_pairs": int(is_dup.sum()),
-        "thresholds": {"z": options.min_z, "pearson": options.min_pearson},
         "kept": int(keep.sum()),
         "rejected": int(rejected.sum()),
         "outputs": [str(p) for p in paths],
@@ -845,16 +919,23 @@ def write_results(
         "workers": reading_by_worker(shards),
         "images_read": sum(s.images_read for s in shards),
         "confirmed_by_images": not options.no_images,
+        **decision.summary(),
     }
+    if decision.uncertain.any():
+        log(
+            f"{int(decision.uncertain.sum())} pair(s) near the thresholds (joint score within {UNCERTAIN:g}x of 1): "
+            "marked uncertain in pairs.csv; look at them before trusting the decision",
+            "warning",
+        )
     if placement is not None:
         summary["metadata"] = placement.summary()
         if options.no_images:
-            summary["thresholds"] = {"distance_um": round(placement.beam_diameter / 2, 4)}
+            summary["thresholds"] = {"distance_um": round(placement.beam_diameter / 2, 4), "z_from": decision.null}
     if particle_counts:
         summary["particles"] = particle_counts
     if options.plot:
         summary["plots"] = _plot(
-            mics, options, pairs, scores, is_dup, rank, binning, outputs.outdir, outputs.force, summary, placement
+            mics, options, pairs, scores, decision, rank, binning, outputs.outdir, outputs.force, summary, placement
         )
     return summary
 
@@ -918,7 +999,7 @@ def _plot(
     options: MicrographOptions,
     pairs: np.ndarray,
     scores: dict[str, np.ndarray],
-    is_dup: np.ndarray,
+    decision: Decision,
     rank: np.ndarray,
     binning: int,
     outdir: Path,
@@ -934,6 +1015,7 @@ def _plot(
     """
     from . import plots
 
+    is_dup = decision.duplicate
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}
     position_figures = []
     if placement is not None:
@@ -950,12 +1032,12 @@ def _plot(
         (
             "z_distribution.png",
             "Phase-correlation z of all scored pairs",
-            plots.z_distribution(scores["z"], options.min_z),
+            plots.z_distribution(scores["z"], decision.min_z),
         ),
         (
             "z_pearson.png",
             "z against Pearson: duplicates pass both thresholds",
-            plots.z_against_pearson(scores["z"], scores["pearson"], is_dup, options.min_z, options.min_pearson),
+            plots.z_against_pearson(scores["z"], scores["pearson"], is_dup, decision.min_z, decision.min_pearson),
         ),
     ]
     flagged = np.flatnonzero(is_dup)
@@ -1010,18 +1092,20 @@ def _write_pairs(
     mics: Micrographs,
     pairs: np.ndarray,
     scores: dict[str, np.ndarray],
-    is_dup: np.ndarray,
+    decision: Decision,
     binning: int,
     binned_psize: float,
     distance: np.ndarray | None = None,
 ) -> None:
     """One row per scored pair; with --metadata a last column, the positions' distance in µm.
 
+    ``uncertain`` marks a pair near the boundary; ``joint`` is its joint score (>= 1: duplicate).
+
     Without images (``--no-images``) the image scores and shifts are left empty.
     """
     psize = binned_psize / binning
     header = ["index_a", "index_b", "name_a", "name_b", "z", "pearson", "overlap"]
-    header += ["shift_x_px", "shift_y_px", "shift_x_A", "shift_y_A", "duplicate"]
+    header += ["shift_x_px", "shift_y_px", "shift_x_A", "shift_y_A", "duplicate", "uncertain", "joint"]
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(header + (["distance_um"] if distance is not None else []))
@@ -1033,7 +1117,7 @@ def _write_pairs(
                 row += [dx, dy, f"{dx * psize:.1f}", f"{dy * psize:.1f}"]
             else:
                 row += [""] * 7
-            row.append(int(is_dup[k]))
+            row += [int(decision.duplicate[k]), int(decision.uncertain[k]), f"{decision.joint[k]:.3f}"]
             if distance is not None:
                 row.append(f"{distance[k]:.4f}" if np.isfinite(distance[k]) else "")
             w.writerow(row)
