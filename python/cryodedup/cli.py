@@ -198,6 +198,8 @@ def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
     score_text = f"{score['column']} ({score['order']} first)" if score["column"] else score["order"]
     if score.get("normalized"):
         score_text += f"; {score['normalized']}"
+    if score.get("scale"):
+        score_text += f"; {score['scale']} (--score-normalize rank)"
     rows += [
         ("Shift", s["shift"]),
         ("Score", score_text),

@@ -82,7 +82,8 @@ class ParticleOptions:
     match_micrographs: str = "auto"
 
     def check(self) -> None:
-        """Raises a CryodedupError naming the first option out of its range."""
+        """Raises a CryodedupError naming the first option out of its range or of the wrong type."""
+        _check_option_types(self)
         if not 0 <= self.min_dist <= MAX_CENTRE:
             raise CryodedupError(
                 f"--min-dist must be a distance in Å from 0 to 1e150 (its square finite), got {self.min_dist}"
@@ -127,13 +128,30 @@ class ParticleOptions:
 #: have run on every micrograph.
 COVERAGE = ("auto", "all")
 
+
+def _check_option_types(options: ParticleOptions) -> None:
+    """Numbers must be numbers: options from the Python API arrive unchecked (``min_dist='5'``)."""
+    for name in ("min_dist", "mic_psize", "topaz_scale", "max_angle"):
+        value = getattr(options, name)
+        if value is not None and not _is_real_number(value):
+            raise CryodedupError(f"--{name.replace('_', '-')} must be a number, got {value!r}")
+    for name in ("seed", "plot_mics"):  # (min_support: checked with its range)
+        if not _is_whole_number(getattr(options, name)):
+            raise CryodedupError(f"--{name.replace('_', '-')} must be a whole number, got {getattr(options, name)!r}")
+
+
+def _is_real_number(value: object) -> bool:
+    """An int or float (numpy's included), not a bool or a string."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
 #: The point groups the core knows (rust/core/src/pose.rs).
 SYMMETRY = re.compile(r"[CcDd][1-9][0-9]{0,2}|[TtOoIi]")
 
 
 def _is_whole_number(value: object) -> bool:
-    """Whether ``value`` is an int: options from the Python API arrive unchecked."""
-    return isinstance(value, int)
+    """Whether ``value`` is an int (numpy's included, not a bool): options from the Python API arrive unchecked."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
@@ -224,6 +242,31 @@ def _refuse_centres(particles: ParticleSet, bad_rows: np.ndarray, what: str, why
     raise CryodedupError(
         f"{particles.inputs[k]}: particle {row + 1} has {what} ({particles.centres[bad].tolist()} Å: {why}); "
         f"{int(np.count_nonzero(bad_rows))} such particles in all: fix or remove them"
+    )
+
+
+#: Scores a picker gives its picks, each picker on its own scale (RELION's LoG about 0.1,
+#: its template matching 0-3, topaz logits; CryoSPARC's blob and template pickers).
+PICKER_SCORES = ("rlnAutopickFigureOfMerit", "pick_stats/ncc_score", "pick_stats/power")
+
+
+def raw_picker_scores(particles: ParticleSet, options: ParticleOptions) -> str | None:
+    """What to say when several inputs' particles are ranked by a picker's score as read, else None.
+
+    Two pickers' figures of merit are not on one scale, so the picker with the larger
+    numbers wins nearly every group of duplicates, whatever its picks are worth.
+    """
+    label = particles.score_label
+    if label not in PICKER_SCORES or particles.scores is None or options.score_normalize == "rank":
+        return None
+    n_ranked = int(np.count_nonzero(np.bincount(particles.input_of, minlength=len(particles.inputs))))
+    if n_ranked < 2:
+        return None
+    return (
+        f"the {n_ranked} inputs' particles are ranked by {label} as read, a picker's figure of merit: "
+        "different pickers' scores are rarely on one scale, so the picker with the larger numbers wins "
+        "nearly every group of duplicates; rank by a score all inputs share after classification "
+        "(--score rlnMaxValueProbDistribution) or by each input's percentiles (--score-normalize rank)"
     )
 
 
@@ -416,6 +459,8 @@ def summarize(
     }
     if score_label and options.score_normalize == "rank":
         score["normalized"] = "rank: each input's scores as percentiles (1 best)"
+    if raw_picker_scores(particles, options):
+        score["scale"] = "compared as read across inputs, though pickers' scores are rarely on one scale"
     summary: dict = {
         "inputs": [
             {"file": name, "particles": int(n), "kept": int(k), "rejected": int(n - k)}
@@ -517,6 +562,8 @@ def remove_duplicate_particles(
     assert particles.writer is not None, "every reader of files gives the set a writer"
     if is_picker_output(paths[0]):
         warn_inputs_apart(particles, warn)
+    elif raw := raw_picker_scores(particles, options):
+        warn(raw)  # (picker inputs: their reader says it, naming each picker's score)
     check_centres(particles)
     reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()
