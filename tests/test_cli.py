@@ -437,7 +437,7 @@ def test_a_run_asks_numpy_for_no_huge_pages(tmp_path, monkeypatch):
 
 def test_a_quiet_star_job_imports_only_what_it_runs(tmp_path):
     # Start-up is a fixed cost of every run (issue 29): a STAR job run with --quiet must not
-    # load rich (nothing printed), the micrograph job, the other formats' readers or the API.
+    # load rich (nothing printed), the other formats' readers or the API.
     from cryodedup.synthetic import write_benchmark_file
 
     star = tmp_path / "p.star"
@@ -452,5 +452,5 @@ def test_a_quiet_star_job_imports_only_what_it_runs(tmp_path):
     loaded = set(done.stdout.split())
     assert (tmp_path / "out" / "particles_kept.star").exists()
     assert "cryodedup.particles_star" in loaded  # the job did run
-    never = {"rich", "cryodedup.micrographs", "cryodedup.particles_cs", "cryodedup.particles_picks", "cryodedup.api"}
+    never = {"rich", "cryodedup.particles_cs", "cryodedup.particles_picks", "cryodedup.api"}
     assert not never & loaded
