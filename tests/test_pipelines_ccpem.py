@@ -79,7 +79,21 @@ def run_job(root: Path, job_class: type, values: dict[str, str]) -> Path:
         assert time.monotonic() < deadline, f"{folder} did not finish"
         time.sleep(0.5)
     assert (folder / "PIPELINER_JOB_EXIT_SUCCESS").exists(), (folder / "run.err").read_text()
+    assert job_status(root, folder) == "Succeeded"
     return folder
+
+
+def job_status(root: Path, folder: Path) -> str:
+    """The job's status in the pipeline once the pipeliner has looked at its exit file (as Doppio does)."""
+    code = (
+        "from pipeliner.project_graph import ProjectGraph\n"
+        "with ProjectGraph(read_only=False) as pipeline:\n"
+        "    pipeline.check_process_completion()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=root, check=True, timeout=300)
+    name = f"{folder.relative_to(root)}/"
+    rows = [line.split() for line in (root / "default_pipeline.star").read_text().splitlines()]
+    return next(r[3] for r in rows if len(r) == 4 and r[0] == name)
 
 
 def node_labels(root: Path) -> dict[str, str]:
