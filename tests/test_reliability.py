@@ -10,9 +10,12 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from cryodedup import dedup
+from cryodedup import dedup, remove_duplicates
+from cryodedup.dedup import support
+from cryodedup.errors import CryodedupError
 from helpers import write_star
 
 OPTICS = [[1, "og1", 2.0, 1.0]]
@@ -99,3 +102,69 @@ def test_a_min_dist_whose_square_is_not_finite_is_refused(tmp_path, min_dist):
 def test_the_core_refuses_min_dist_whose_square_overflows():
     with pytest.raises(ValueError, match="min_dist must be a number from 0 to 1e150"):
         dedup([0, 0], [[1.5e149, 0.0], [-1.5e149, 0.0]], min_dist=2e154)
+
+
+# Item 6: tube ids were cast to uint32: 1.7 and 1.2 both became tube 1, NaN became "no tube".
+
+
+@pytest.mark.parametrize(
+    ("tubes", "message"),
+    [([1.7, 1.2], r"tubes must be whole numbers; particle 0 has 1\.7"), ([np.nan, 2], "particle 0 has nan")],
+)
+def test_tube_ids_that_are_not_whole_numbers_are_refused(tubes, message):
+    with pytest.raises(ValueError, match=message):
+        dedup([0, 0], [[0.0, 0.0], [5.0, 0.0]], min_dist=20.0, tubes=tubes)
+
+
+def test_whole_float_tube_and_input_ids_are_taken_as_they_are():
+    # Two segments of tube 1 and one of tube 2, 5 Å apart: the tube-1 segments never
+    # suppress each other; the tube-2 segment is within 20 Å of the best, so it goes.
+    result = dedup([0, 0, 0], [[0.0, 0.0], [5.0, 0.0], [2.0, 0.0]], [3.0, 2.0, 1.0], min_dist=20.0, tubes=[1.0, 1, 2])
+    assert result.keep.tolist() == [True, True, False]
+    with pytest.raises(ValueError, match="inputs must be whole numbers; particle 1 has 0.5"):
+        support([0, 0], [[0.0, 0.0], [5.0, 0.0]], [0, 0.5], min_dist=20.0)
+
+
+# Item 17: the API's errors are ValueErrors, and its inputs are checked for their types.
+
+
+def relion_frame(names):
+    import pandas as pd
+
+    n = len(names)
+    return pd.DataFrame({"rlnCoordinateX": np.arange(n) * 100.0, "rlnCoordinateY": 0.0, "rlnMicrographName": names})
+
+
+def test_the_api_errors_are_value_errors():
+    assert issubclass(CryodedupError, ValueError)
+    with pytest.raises(ValueError, match="mic_psize"):
+        remove_duplicates(relion_frame(["a.mrc"]))  # no pixel size anywhere
+
+
+@pytest.mark.parametrize(
+    ("data", "options", "error", "message"),
+    [
+        ({"particles": [1, 2, 3]}, {}, TypeError, r"data\['particles'\] is a list; expected a pandas DataFrame"),
+        ("frame with a NaN name", {}, ValueError, "row 2 of the particle table has no rlnMicrographName"),
+        ("2-D structured array", {}, ValueError, r"one-dimensional, got shape \(2, 5\)"),
+        ("frame", {"seed": 1.5}, ValueError, "seed= must be a whole number, got 1.5"),
+        ("frame", {"min_dist": "5"}, ValueError, "min_dist= must be a number, got '5'"),
+        ("frame", {"mic_psize": True}, ValueError, "mic_psize= must be a number, got True"),
+    ],
+)
+def test_the_api_refuses_data_and_options_of_the_wrong_type(data, options, error, message):
+    from cryodedup.synthetic import cs_particles
+
+    data = (
+        {
+            "frame": relion_frame(["a.mrc", "a.mrc"]),
+            "frame with a NaN name": relion_frame(["a.mrc", np.nan, "a.mrc"]),
+            "2-D structured array": cs_particles(np.random.default_rng(0), 10).reshape(2, 5)
+            if isinstance(data, str)
+            else None,
+        }.get(data, data)
+        if isinstance(data, str)
+        else data
+    )
+    with pytest.raises(error, match=message):
+        remove_duplicates(data, **{"mic_psize": 1.0, **options})
