@@ -106,6 +106,13 @@ class ParticleOptions:
             raise CryodedupError(f"--coverage is auto or all, got {self.coverage!r}")
         if self.uncovered not in ("keep", "reject"):
             raise CryodedupError(f"--uncovered is keep or reject, got {self.uncovered!r}")
+        if self.uncovered == "reject" and self.min_support == 1:
+            # At support 1 every pick confirms itself: nothing is unconfirmable, so the
+            # option would change nothing while the user believes uncovered picks are gone.
+            raise CryodedupError(
+                "--uncovered reject decides the picks that --min-support cannot be asked of, and at "
+                "--min-support 1 there are none: give --min-support 2 or more, or drop --uncovered"
+            )
         if self.score_normalize not in ("none", "rank"):
             raise CryodedupError(f"--score-normalize is none or rank, got {self.score_normalize!r}")
         if self.topaz_scale is not None and not (np.isfinite(self.topaz_scale) and self.topaz_scale > 0):
