@@ -168,3 +168,59 @@ def test_the_api_refuses_data_and_options_of_the_wrong_type(data, options, error
     )
     with pytest.raises(error, match=message):
         remove_duplicates(data, **{"mic_psize": 1.0, **options})
+
+
+# Item 2: a micrograph given twice was compared with itself, kept and rejected at once.
+
+
+def three_micrographs(folder):
+    from cryodedup.synthetic import write_mrc
+
+    rng = np.random.default_rng(2)
+    for name in ("a.mrc", "c.mrc"):
+        write_mrc(folder / name, rng.normal(size=(256, 256)), 1.0)
+    (folder / "b.mrc").symlink_to(folder / "a.mrc")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "given", [["a.mrc", "a.mrc", "c.mrc"], ["a.mrc", "b.mrc", "c.mrc"], ["a.mrc", "[ab].mrc"]], ids=str
+)
+def test_a_micrograph_given_twice_is_refused(tmp_path, given):
+    folder = three_micrographs(tmp_path)
+    status, _, stderr = cryodedup("micrographs", *[folder / g for g in given], "-o", tmp_path / "out")
+    assert status == 1
+    line = one_error_line(stderr)
+    assert re.search(r"[ab]\.mrc: the same file as the input .*a\.mrc; give each micrograph once", line), line
+    assert not (tmp_path / "out").exists()
+
+
+# Item 13 (one of its cases): the natural sort read "²" as a digit and int("²") failed.
+
+
+def test_a_micrograph_name_with_a_superscript_digit_sorts(tmp_path):
+    from cryodedup.micrographs import natural_key
+
+    names = ["m1²2.mrc", "m1_10.mrc", "m1_9.mrc"]
+    assert sorted(names, key=natural_key) == ["m1_9.mrc", "m1_10.mrc", "m1²2.mrc"]  # "_" (0x5f) < "²" (0xb2)
+
+
+# Item 3: a RELION 5 subtomogram table without its Z coordinate was deduplicated in 2-D.
+
+
+@pytest.mark.parametrize(
+    ("coordinates", "z"),
+    [
+        (["rlnCenteredCoordinateXAngst", "rlnCenteredCoordinateYAngst"], "rlnCenteredCoordinateZAngst"),
+        (["rlnCoordinateX", "rlnCoordinateY"], "rlnCoordinateZ"),
+    ],
+)
+def test_subtomograms_without_z_are_refused(tmp_path, coordinates, z):
+    labels = ["rlnTomoName", *coordinates, "rlnOriginXAngst", "rlnOriginYAngst", "rlnOriginZAngst", "rlnImageName"]
+    # Two particles at the same (x, y), 50 Å apart in z: not duplicates at 20 Å.
+    rows = [["t1", 100, 100, 0, 0, 0, "a"], ["t1", 100, 100, 0, 0, 50, "b"]]
+    star = write_star(tmp_path / "p.star", labels, rows)
+    status, _, stderr = cryodedup("particles", star, "--mic-psize", "1", "-o", tmp_path / "out")
+    assert status == 1
+    line = one_error_line(stderr)
+    assert f"p.star: data_particles (line 2): subtomograms (rlnTomoName, rlnOriginZAngst) with no {z} column" in line

@@ -210,7 +210,25 @@ def _from_mrc(patterns: list[Path], options: MicrographOptions) -> Micrographs:
         if not matches:
             raise CryodedupError(f"{p}: no file matches")
         names += matches
+    _refuse_files_given_twice(names)
     return Micrographs("mrc", names, [Path(n) for n in names], options.psize)
+
+
+def _refuse_files_given_twice(names: list[str]) -> None:
+    """Refuses an MRC file given twice (by name, through a link, or by two patterns).
+
+    It would be compared with itself: a perfect duplicate, kept once and rejected once.
+    """
+    seen: dict[tuple[int, int], str] = {}
+    for name in names:
+        try:
+            st = os.stat(name)
+        except OSError:
+            continue  # (the reader names a missing or unreadable file)
+        identity = (st.st_dev, st.st_ino)
+        if identity in seen:
+            raise CryodedupError(f"{name}: the same file as the input {seen[identity]}; give each micrograph once")
+        seen[identity] = name
 
 
 def load_inputs(inputs: Sequence[StrPath], options: MicrographOptions) -> Micrographs:
@@ -242,7 +260,8 @@ def load_inputs(inputs: Sequence[StrPath], options: MicrographOptions) -> Microg
 
 def natural_key(name: str) -> list:
     """Sort key that orders the numbers in a name by value: mic_9 before mic_10."""
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+    # isdecimal, not isdigit: "²" is a digit that int() refuses (and \d does not split on).
+    return [int(t) if t.isdecimal() else t for t in re.split(r"(\d+)", name)]
 
 
 def acquisition_order(
