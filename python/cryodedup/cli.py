@@ -241,6 +241,8 @@ def distance_text(summary: dict) -> str:
     """The minimum distance as the summary shows it; 0 says what identical means."""
     if summary["min_dist_A"] == 0:
         return f"0 Å: identical centres (within {SAME_CENTRE_A:g} Å)"
+    if summary.get("min_dist_z_A") is not None:
+        return f"{summary['min_dist_A']:g} Å in x and y, {summary['min_dist_z_A']:g} Å in z (an ellipsoid)"
     return f"{summary['min_dist_A']:g} Å"
 
 
@@ -370,6 +372,13 @@ MATCH_MICROGRAPHS = click.option(
     default=20.0,
     show_default=True,
     help="Minimum separation of particle centres, in Å. 0 removes exact copies only (centres within 0.001 Å).",
+)
+@click.option(
+    "--min-dist-z",
+    type=float,
+    default=None,
+    help="Subtomograms: the minimum separation along z, in Å (the missing wedge blurs z). Two particles "
+    "are duplicates when (dx² + dy²) / min-dist² + dz² / min-dist-z² <= 1. Default: --min-dist.",
 )
 @click.option(
     "--mic-psize",
@@ -519,7 +528,8 @@ MATCH_MICROGRAPHS = click.option(
     "[default: the current folder, then the folders above the input].",
 )
 @click.option_panel(
-    "Distance and pixel size", options=["--min-dist", "--mic-psize", "--micrographs", "--match-micrographs"]
+    "Distance and pixel size",
+    options=["--min-dist", "--min-dist-z", "--mic-psize", "--micrographs", "--match-micrographs"],
 )
 @click.option_panel(
     "Ranking",
@@ -544,6 +554,7 @@ def particles(
     inputs: tuple[Path, ...],
     outdir: Path | None,
     min_dist: float,
+    min_dist_z: float | None,
     mic_psize: float | None,
     micrographs: Path | None,
     shift_key: str,
@@ -589,6 +600,7 @@ def particles(
 
     options = ParticleOptions(
         min_dist=min_dist,
+        min_dist_z=min_dist_z,
         mic_psize=mic_psize,
         micrographs=micrographs,
         shift_key=shift_key,

@@ -593,6 +593,7 @@ def pair_figure(a: np.ndarray, b: np.ndarray, dy: int, dx: int, title: str) -> F
 SUMMARY_LABELS = {
     "particles": "particles in",
     "min_dist_A": "minimum distance (Å)",
+    "min_dist_z_A": "minimum distance along z (Å)",
     "pixel_sizes": "micrograph pixel size",
     "seconds": "time (s)",
     "micrograph_images": "micrograph images",
@@ -609,6 +610,7 @@ SUMMARY_LABELS = {
 }
 PARAMETER_LABELS = {
     "min_dist": "minimum distance (Å)",
+    "min_dist_z": "minimum distance along z (Å)",
     "mic_psize": "micrograph pixel size (Å)",
     "micrographs": "micrographs file",
     "shift_key": "shift",
