@@ -4,6 +4,7 @@ import numpy as np
 import numpy.typing as npt
 
 __version__: str
+SAME_CENTRE_A: float
 
 class StarSyntaxError(ValueError): ...
 
@@ -163,6 +164,7 @@ def write_pick_rows(
     starts: list[npt.NDArray[np.uint64]],
     ends: list[npt.NDArray[np.uint64]],
     first_files: list[int] | None = None,
+    reorder: list[list[int] | None] | None = None,
 ) -> None: ...
 def join_picks(
     inputs: list[

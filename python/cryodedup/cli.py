@@ -22,6 +22,7 @@ from rich.table import Table
 from . import __version__
 from .audit import audit_rows
 from .consensus import consensus_rows
+from .dedup import SAME_CENTRE_A
 from .errors import CryodedupError
 from .labels import distinct_labels
 from .micrograph_dask import dask_runner
@@ -172,7 +173,7 @@ def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
         ("Rejected", f"{s['rejected']:,} ({pct:.1f} %)"),
         ("Micrographs", f"{s['micrographs']:,}"),
         *matching_rows(s.get("micrograph_matching")),
-        ("Minimum distance", f"{s['min_dist_A']:g} Å ({s['mode']})"),
+        ("Minimum distance", f"{distance_text(s)} ({s['mode']})"),
     ]
     rows += pixel_size_rows(s["pixel_sizes"], several_inputs=len(s["inputs"]) > 1)
     score = s["score"]
@@ -197,6 +198,8 @@ def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
     score_text = f"{score['column']} ({score['order']} first)" if score["column"] else score["order"]
     if score.get("normalized"):
         score_text += f"; {score['normalized']}"
+    if score.get("scale"):
+        score_text += f"; {score['scale']} (--score-normalize rank)"
     rows += [
         ("Shift", s["shift"]),
         ("Score", score_text),
@@ -205,6 +208,13 @@ def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
         ("Time", f"{s['seconds']:.2f} s"),
     ]
     return rows
+
+
+def distance_text(summary: dict) -> str:
+    """The minimum distance as the summary shows it; 0 says what identical means."""
+    if summary["min_dist_A"] == 0:
+        return f"0 Å: identical centres (within {SAME_CENTRE_A:g} Å)"
+    return f"{summary['min_dist_A']:g} Å"
 
 
 def matching_rows(matching: dict | None) -> list[tuple[str, str]]:
@@ -332,7 +342,7 @@ MATCH_MICROGRAPHS = click.option(
     type=float,
     default=20.0,
     show_default=True,
-    help="Minimum separation of particle centres, in Å. 0 removes exact copies only.",
+    help="Minimum separation of particle centres, in Å. 0 removes exact copies only (centres within 0.001 Å).",
 )
 @click.option(
     "--mic-psize",
@@ -386,6 +396,23 @@ MATCH_MICROGRAPHS = click.option(
     show_default=True,
     help="Consensus: keep a pick only if picks of at least this many inputs (its own included) lie within "
     "the minimum distance; the others are rejected.",
+)
+@click.option(
+    "--coverage",
+    type=click.Choice(["auto", "all"]),
+    default="auto",
+    show_default=True,
+    help="Consensus: which micrographs each input ran on. auto: as each picker's output says (a RELION job's "
+    "micrographs, the files of a crYOLO or EMAN folder, even empty ones; else the micrographs it has picks on); "
+    "all: every input ran on every micrograph (of --micrographs when given).",
+)
+@click.option(
+    "--uncovered",
+    type=click.Choice(["keep", "reject"]),
+    default="keep",
+    show_default=True,
+    help="Consensus: what becomes of picks on micrographs that fewer than --min-support inputs ran on, "
+    "where they cannot be confirmed.",
 )
 @click.option(
     "--score-normalize",
@@ -479,7 +506,9 @@ MATCH_MICROGRAPHS = click.option(
         "--filament-mode",
     ],
 )
-@click.option_panel("Pickers and consensus", options=["--min-support", "--output-format", "--topaz-scale"])
+@click.option_panel(
+    "Pickers and consensus", options=["--min-support", "--coverage", "--uncovered", "--output-format", "--topaz-scale"]
+)
 @click.option_panel("Half-sets and orientations", options=["--audit", "--halfsets", "--max-angle", "--sym"])
 @click.option_panel(
     "Output", options=["--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics", "--project-dir", "--help"]
@@ -496,6 +525,8 @@ def particles(
     remove_entirely: bool,
     seed: int,
     min_support: int,
+    coverage: str,
+    uncovered: str,
     score_normalize: str,
     output_format: str,
     topaz_scale: float | None,
@@ -540,6 +571,8 @@ def particles(
         plot_mics=plot_mics,
         project_dir=project_dir,
         min_support=min_support,
+        coverage=coverage,
+        uncovered=uncovered,
         score_normalize=score_normalize,
         output_format=output_format,
         topaz_scale=topaz_scale,

@@ -14,7 +14,7 @@ import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
@@ -67,6 +67,8 @@ class ParticleOptions:
     plot_mics: int = 3
     project_dir: Path | None = None
     min_support: int = 1
+    coverage: str = "auto"
+    uncovered: str = "keep"
     score_normalize: str = "none"
     output_format: str = "auto"
     topaz_scale: float | None = None
@@ -80,15 +82,22 @@ class ParticleOptions:
     match_micrographs: str = "auto"
 
     def check(self) -> None:
-        """Raises a CryodedupError naming the first option out of its range."""
-        if not np.isfinite(self.min_dist) or self.min_dist < 0:
-            raise CryodedupError(f"--min-dist must be a finite distance in Å >= 0, got {self.min_dist}")
+        """Raises a CryodedupError naming the first option out of its range or of the wrong type."""
+        _check_option_types(self)
+        if not 0 <= self.min_dist <= MAX_CENTRE:
+            raise CryodedupError(
+                f"--min-dist must be a distance in Å from 0 to 1e150 (its square finite), got {self.min_dist}"
+            )
         if self.mic_psize is not None and not (np.isfinite(self.mic_psize) and self.mic_psize > 0):
             raise CryodedupError(f"--mic-psize must be a pixel size in Å > 0, got {self.mic_psize}")
         if self.score_order not in ("auto", "max", "min"):
             raise CryodedupError(f"--score-order is auto, max or min, got {self.score_order!r}")
         if not _is_whole_number(self.min_support) or not 1 <= self.min_support <= MAX_INPUTS:
             raise CryodedupError(f"--min-support must be a whole number of inputs from 1 to {MAX_INPUTS}")
+        if self.coverage not in COVERAGE:
+            raise CryodedupError(f"--coverage is auto or all, got {self.coverage!r}")
+        if self.uncovered not in ("keep", "reject"):
+            raise CryodedupError(f"--uncovered is keep or reject, got {self.uncovered!r}")
         if self.score_normalize not in ("none", "rank"):
             raise CryodedupError(f"--score-normalize is none or rank, got {self.score_normalize!r}")
         if self.topaz_scale is not None and not (np.isfinite(self.topaz_scale) and self.topaz_scale > 0):
@@ -115,13 +124,34 @@ class ParticleOptions:
         check_plotting(self.plot)
 
 
+#: Values of ``--coverage``: ``auto`` reads which micrographs each input ran on, ``all`` takes every input to
+#: have run on every micrograph.
+COVERAGE = ("auto", "all")
+
+
+def _check_option_types(options: ParticleOptions) -> None:
+    """Numbers must be numbers: options from the Python API arrive unchecked (``min_dist='5'``)."""
+    for name in ("min_dist", "mic_psize", "topaz_scale", "max_angle"):
+        value = getattr(options, name)
+        if value is not None and not _is_real_number(value):
+            raise CryodedupError(f"--{name.replace('_', '-')} must be a number, got {value!r}")
+    for name in ("seed", "plot_mics"):  # (min_support: checked with its range)
+        if not _is_whole_number(getattr(options, name)):
+            raise CryodedupError(f"--{name.replace('_', '-')} must be a whole number, got {getattr(options, name)!r}")
+
+
+def _is_real_number(value: object) -> bool:
+    """An int or float (numpy's included), not a bool or a string."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
 #: The point groups the core knows (rust/core/src/pose.rs).
 SYMMETRY = re.compile(r"[CcDd][1-9][0-9]{0,2}|[TtOoIi]")
 
 
 def _is_whole_number(value: object) -> bool:
-    """Whether ``value`` is an int: options from the Python API arrive unchecked."""
-    return isinstance(value, int)
+    """Whether ``value`` is an int (numpy's included, not a bool): options from the Python API arrive unchecked."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
@@ -179,20 +209,64 @@ def check_input_paths(inputs: list[Path]) -> None:
 
 
 def check_centres(particles: ParticleSet) -> None:
-    """Refuses a particle whose centre is not a finite number (NaN, inf, or overflowed when scaled)."""
+    """Refuses a particle whose centre is not finite, or too far out to measure distances to.
+
+    Not finite: NaN, inf, or overflowed when scaled; too far: beyond ±1e150 Å, where
+    squared distances overflow.
+    """
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, or an overflow: the rows are checked below
-        if np.isfinite(particles.centres.sum()):
-            return  # a sum of finite numbers is finite unless it overflows
+        extent = np.abs(particles.centres).max() if particles.centres.size else 0.0
+    if extent <= MAX_CENTRE:
+        return  # also false for NaN
     finite = np.isfinite(particles.centres).all(axis=1)
-    if finite.all():
-        return
-    bad = int(np.flatnonzero(~finite)[0])
+    if not finite.all():
+        _refuse_centres(
+            particles, ~finite, "no finite centre", "a coordinate, origin or pixel size is NaN, infinite or too large"
+        )
+    _refuse_centres(
+        particles,
+        (np.abs(particles.centres) > MAX_CENTRE).any(axis=1),
+        "a centre beyond ±1e150 Å",
+        "squared distances to it overflow",
+    )
+
+
+#: The farthest centre the core takes (its MAX_COORDINATE): squared distances stay finite.
+MAX_CENTRE = 1e150
+
+
+def _refuse_centres(particles: ParticleSet, bad_rows: np.ndarray, what: str, why: str) -> NoReturn:
+    bad = int(np.flatnonzero(bad_rows)[0])
     k = int(particles.input_of[bad])
     row = int(np.count_nonzero(particles.input_of[:bad] == k))  # its row among its input's rows
     raise CryodedupError(
-        f"{particles.inputs[k]}: particle {row + 1} has no finite centre ({particles.centres[bad].tolist()} Å: "
-        f"a coordinate, origin or pixel size is NaN, infinite or too large); {int(np.count_nonzero(~finite))} "
-        "such particles in all: fix or remove them"
+        f"{particles.inputs[k]}: particle {row + 1} has {what} ({particles.centres[bad].tolist()} Å: {why}); "
+        f"{int(np.count_nonzero(bad_rows))} such particles in all: fix or remove them"
+    )
+
+
+#: Scores a picker gives its picks, each picker on its own scale (RELION's LoG about 0.1,
+#: its template matching 0-3, topaz logits; CryoSPARC's blob and template pickers).
+PICKER_SCORES = ("rlnAutopickFigureOfMerit", "pick_stats/ncc_score", "pick_stats/power")
+
+
+def raw_picker_scores(particles: ParticleSet, options: ParticleOptions) -> str | None:
+    """What to say when several inputs' particles are ranked by a picker's score as read, else None.
+
+    Two pickers' figures of merit are not on one scale, so the picker with the larger
+    numbers wins nearly every group of duplicates, whatever its picks are worth.
+    """
+    label = particles.score_label
+    if label not in PICKER_SCORES or particles.scores is None or options.score_normalize == "rank":
+        return None
+    n_ranked = int(np.count_nonzero(np.bincount(particles.input_of, minlength=len(particles.inputs))))
+    if n_ranked < 2:
+        return None
+    return (
+        f"the {n_ranked} inputs' particles are ranked by {label} as read, a picker's figure of merit: "
+        "different pickers' scores are rarely on one scale, so the picker with the larger numbers wins "
+        "nearly every group of duplicates; rank by a score all inputs share after classification "
+        "(--score rlnMaxValueProbDistribution) or by each input's percentiles (--score-normalize rank)"
     )
 
 
@@ -227,8 +301,12 @@ class Decision:
     otherwise), None unless pictures need it; ``confirmed_by`` is, per row, the bitmask of inputs with a row within the
     minimum distance on its micrograph, its own input included (None with one input);
     ``unconfirmed`` marks the rows that no duplicate displaced but that too few inputs
-    confirm (None without ``--min-support`` above 1); ``ranked_scores`` are the scores
-    compared, when not as read (``--score-normalize rank``: percentiles within each input).
+    confirm (None without ``--min-support`` above 1); ``not_confirmable`` the rows that no
+    duplicate displaced on micrographs fewer than ``--min-support`` inputs ran on (kept,
+    or rejected with ``--uncovered reject``; None without ``--min-support`` above 1);
+    ``covered`` whether input k ran on micrograph g (several inputs only);
+    ``ranked_scores`` are the scores compared, when not as read (``--score-normalize
+    rank``: percentiles within each input).
     """
 
     keep: np.ndarray
@@ -236,6 +314,8 @@ class Decision:
     confirmed_by: np.ndarray | None
     unconfirmed: np.ndarray | None = None
     ranked_scores: np.ndarray | None = None
+    not_confirmable: np.ndarray | None = None
+    covered: np.ndarray | None = None
 
     @property
     def support(self) -> np.ndarray | None:
@@ -264,8 +344,10 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
     """Which rows to keep.
 
     Duplicates are removed by score-ordered greedy suppression over all inputs; then, with
-    ``min_support`` K > 1, a kept row stays kept only if rows of at least K distinct inputs
-    (its own included, kept or suppressed) lie within ``min_dist``.
+    ``min_support`` K > 1, a kept row on a micrograph that at least K inputs ran on stays
+    kept only if rows of at least K distinct inputs (its own included, kept or suppressed)
+    lie within ``min_dist``. Elsewhere it cannot be confirmed: it stays kept, or is rejected
+    with ``--uncovered reject``.
     """
     n_inputs = len(particles.inputs)
     if options.min_support > n_inputs:
@@ -319,10 +401,44 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
         whole_tubes=whole_tubes,
         **poses,
     )
+    covered = coverage(particles, options.coverage)
     if options.min_support <= 1:
-        return Decision(result.keep, result.suppressed_by, confirmed_by, ranked_scores=ranked)
+        return Decision(result.keep, result.suppressed_by, confirmed_by, ranked_scores=ranked, covered=covered)
     supported = popcount(confirmed_by) >= options.min_support
-    return Decision(result.keep & supported, result.suppressed_by, confirmed_by, result.keep & ~supported, ranked)
+    confirmable = (covered.sum(axis=1) >= options.min_support)[particles.groups]
+    not_confirmable = result.keep & ~confirmable
+    keep = result.keep & (supported | (not_confirmable if options.uncovered == "keep" else False))
+    unconfirmed = result.keep & confirmable & ~supported
+    return Decision(keep, result.suppressed_by, confirmed_by, unconfirmed, ranked, not_confirmable, covered)
+
+
+def coverage(particles: ParticleSet, rule: str) -> np.ndarray:
+    """Whether input k ran on micrograph g, shape (n_micrographs, n_inputs).
+
+    ``all`` (``--coverage all``): every input on every micrograph. ``auto``: as the inputs
+    say (a picker's job names the micrographs it ran on); inputs that do not say are taken
+    to have run on the micrographs they have rows on.
+    """
+    n_mics, n_inputs = len(particles.mic_names), len(particles.inputs)
+    if rule == "all":
+        return np.ones((n_mics, n_inputs), dtype=bool)
+    if particles.coverage is not None:
+        return particles.coverage
+    return picks_per_group(particles.input_of, particles.groups, n_mics, n_inputs) > 0
+
+
+def warn_not_confirmable(particles: ParticleSet, decision: Decision, options: ParticleOptions, warn: Warn) -> None:
+    """Says how many picks could not be confirmed (too few inputs ran on their micrographs), and their fate."""
+    if decision.not_confirmable is None or decision.covered is None or not decision.not_confirmable.any():
+        return
+    short = np.flatnonzero(decision.covered.sum(axis=1) < options.min_support)
+    fate = "kept (--uncovered reject rejects them)" if options.uncovered == "keep" else "rejected (--uncovered reject)"
+    example = particles.mic_names[short[0]]
+    warn(
+        f"{int(decision.not_confirmable.sum()):,} picks lie on {len(short):,} of {len(particles.mic_names):,} "
+        f"micrographs that fewer than {options.min_support} inputs ran on (e.g. {example}), so --min-support "
+        f"{options.min_support} cannot be asked of them: {fate}"
+    )
 
 
 def summarize(
@@ -343,6 +459,8 @@ def summarize(
     }
     if score_label and options.score_normalize == "rank":
         score["normalized"] = "rank: each input's scores as percentiles (1 best)"
+    if raw_picker_scores(particles, options):
+        score["scale"] = "compared as read across inputs, though pickers' scores are rarely on one scale"
     summary: dict = {
         "inputs": [
             {"file": name, "particles": int(n), "kept": int(k), "rejected": int(n - k)}
@@ -379,7 +497,14 @@ def summarize(
         summary["symmetry_expansion"] = symmetry_copies(particles.sources, particles.sources_label, decision.keep)
     if decision.confirmed_by is not None:
         summary["consensus"] = consensus_report(
-            particles, decision.keep, decision.confirmed_by, options.min_support, decision.unconfirmed
+            particles,
+            decision.keep,
+            decision.confirmed_by,
+            options.min_support,
+            decision.unconfirmed,
+            covered=decision.covered,
+            not_confirmable=decision.not_confirmable,
+            uncovered=options.uncovered,
         )
     return summary
 
@@ -437,10 +562,13 @@ def remove_duplicate_particles(
     assert particles.writer is not None, "every reader of files gives the set a writer"
     if is_picker_output(paths[0]):
         warn_inputs_apart(particles, warn)
+    elif raw := raw_picker_scores(particles, options):
+        warn(raw)  # (picker inputs: their reader says it, naming each picker's score)
     check_centres(particles)
     reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()
     decision = decide(particles, options, log)
+    warn_not_confirmable(particles, decision, options, warn)
     decided_at = time.perf_counter()
     halves = halfsets_by_micrograph(particles.groups, decision.keep) if reassign else None
     if options.audit:
@@ -472,6 +600,7 @@ def remove_duplicate_particles(
             options.min_dist,
             decision.confirmed_by,
             compared_scores=decision.ranked_scores,
+            covered=decision.covered,
         )
         summary["plots"] = plot_particles(details, outdir, options, paths[0], force, summary)
     return summary

@@ -975,6 +975,18 @@ def _text(value: object) -> str:
     return str(value)
 
 
+def _micrograph_names(particles: DataFrame, key: str) -> np.ndarray:
+    """The column ``key`` as strings; a missing name (NaN, None) is refused, not read as "nan"."""
+    missing = particles[key].isna().to_numpy()
+    if missing.any():
+        row = int(np.flatnonzero(missing)[0])
+        raise CryodedupError(
+            f"row {row + 1} of the particle table has no {key} (a missing value): every particle needs its "
+            f"micrograph; {int(missing.sum())} such rows"
+        )
+    return np.asarray([str(name) for name in particles[key].to_numpy()], dtype=object)
+
+
 def read_frame(particles: DataFrame, optics: DataFrame | None, options: ParticleOptions, warn: Warn) -> ParticleSet:
     """A RELION particle table in memory read into a ParticleSet without a writer.
 
@@ -991,7 +1003,7 @@ def read_frame(particles: DataFrame, optics: DataFrame | None, options: Particle
             numbers[label] = particles[label].to_numpy(dtype=np.float64)
         except (TypeError, ValueError):
             raise CryodedupError(f"column {label} of the particle table is not numeric") from None
-    names, keys = np.unique(particles[part.columns.key].astype(str).to_numpy(), return_inverse=True)
+    names, keys = np.unique(_micrograph_names(particles, part.columns.key), return_inverse=True)
     mic_psizes = micrograph_pixel_sizes(options.micrographs) if options.micrographs else None
     psize, used = row_pixel_sizes(part, numbers, keys, list(names), options, mic_psizes, warn, needs)
     needs.check()

@@ -27,7 +27,7 @@ from matplotlib.ticker import MaxNLocator
 
 from . import _core
 from .audit import TOP_MICROGRAPHS, audit_rows, straddling_per_micrograph
-from .consensus import consensus_rows, jaccard_matrices, mean_agreement
+from .consensus import consensus_rows, covered_jaccard, mean_agreement, pair_counts
 from .dedup import popcount
 from .labels import distinct_labels, human
 from .micrograph_match import matching_text
@@ -61,6 +61,8 @@ class ParticleDetails:
     confirmed_by: np.ndarray | None = None  # bitmask of the inputs confirming each row, several inputs only
     #: The scores as the decision compared them, when not as read (``--score-normalize rank``).
     compared_scores: np.ndarray | None = None
+    #: Whether input k ran on micrograph g (n_micrographs, n_inputs); None: every input ran on every micrograph.
+    covered: np.ndarray | None = None
 
     @property
     def mic_names(self) -> list[str]:
@@ -234,32 +236,47 @@ def consensus_by_input(details: ParticleDetails) -> Figure:
 def agreement(details: ParticleDetails) -> Figure:
     """The agreement between inputs: overall, and micrograph by micrograph.
 
-    The Jaccard matrix between inputs over all micrographs, and the distribution over
-    micrographs of their mean pairwise Jaccard (low: the inputs disagree there).
+    The Jaccard matrix between inputs over the micrographs both inputs of a pair ran on
+    (with how many those are, when some input did not run on every micrograph; a pair that
+    shares none is marked "no micrograph in common"), and the distribution over micrographs
+    of their mean pairwise Jaccard (low: the inputs disagree there), of the micrographs at
+    least two inputs ran on.
     """
     k = len(details.inputs)
     n_mics = len(details.mic_names)
     confirmed_by = _confirmed_by(details)
-    overall = jaccard_matrices(confirmed_by, details.input_of, np.zeros_like(details.groups), 1, k)[0]
-    per_mic = mean_agreement(jaccard_matrices(confirmed_by, details.input_of, details.groups, n_mics, k))
+    size, matched = pair_counts(confirmed_by, details.input_of, details.groups, n_mics, k)
+    per_mic_matrices, overall = covered_jaccard(size, matched, details.covered)
+    per_mic = mean_agreement(per_mic_matrices)
+    covered = np.ones((n_mics, k), dtype=bool) if details.covered is None else details.covered
+    shared_mics = covered.T.astype(np.int64) @ covered.astype(np.int64)  # micrographs both of a pair ran on
+    partial = bool((shared_mics < n_mics).any())
     # (Room between the colour bar's label and the histogram's axis label.)
     fig, (ax_matrix, ax_mics) = plt.subplots(1, 2, figsize=(11, 4.5), gridspec_kw={"wspace": 0.45})
-    image = ax_matrix.imshow(overall, vmin=0, vmax=1, cmap="viridis")
+    viridis = plt.get_cmap("viridis").with_extremes(bad="#dddddd")  # grey: a pair without a micrograph in common
+    image = ax_matrix.imshow(np.ma.masked_invalid(overall), vmin=0, vmax=1, cmap=viridis)
     labels = distinct_labels(details.inputs)
     ax_matrix.set_xticks(range(k), labels, rotation=30, ha="right")
     ax_matrix.set_yticks(range(k), labels)
     for a in range(k):
         for b in range(k):
-            if not np.isnan(overall[a, b]):
+            on = f"\non {shared_mics[a, b]} of {n_mics} mics" if partial else ""  # those both ran on
+            if shared_mics[a, b] == 0:
+                ax_matrix.text(b, a, "no micrograph\nin common", ha="center", va="center", fontsize=8, gid="uncovered")
+            elif not np.isnan(overall[a, b]):
                 colour = "k" if overall[a, b] > 0.7 else "w"  # legible on viridis' yellow and its blues
-                ax_matrix.text(b, a, f"{overall[a, b]:.2f}", ha="center", va="center", color=colour, fontsize=9)
+                ax_matrix.text(b, a, f"{overall[a, b]:.2f}{on}", ha="center", va="center", color=colour, fontsize=9)
     fig.colorbar(image, ax=ax_matrix, label="Jaccard index")
     ax_matrix.set_title("Agreement between inputs")
     ax_mics.hist(per_mic[~np.isnan(per_mic)], bins=np.linspace(0, 1, 21), color="#2b83ba")
     ax_mics.set_xlabel("mean pairwise Jaccard index of a micrograph")
     ax_mics.set_ylabel("micrographs")
     ax_mics.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of micrographs
-    ax_mics.set_title("Per micrograph (low: the inputs disagree)")
+    lone = int((covered.sum(axis=1) < 2).sum())
+    title = "Per micrograph (low: the inputs disagree)"
+    if lone:
+        title += f"\n{lone} of {n_mics} micrographs left out: fewer than 2 inputs ran on them"
+    ax_mics.set_title(title)
     return fig
 
 
@@ -373,6 +390,9 @@ def micrograph_picks(details: ParticleDetails, mic: int, image: DisplayImage | N
     split = f" (duplicates: {len(duplicates)}, unconfirmed: {len(unconfirmed)})" if len(unconfirmed) else ""
     ax_rejected.set_title(f"rejected: {len(rejected)}{split}", fontsize=10)
     title = f"{details.mic_names[mic]} (minimum distance {details.min_dist:g} Å)"
+    if details.covered is not None and not details.covered[mic].all():
+        absent = [name for name, ran in zip(distinct_labels(details.inputs), details.covered[mic]) if not ran]
+        title += f"\nnot picked by {', '.join(absent)} (never ran on this micrograph)"
     if missing:
         title += f"\nimage not found ({missing}): picks on a blank frame"
         title += "; if the images exist, point at them with --project-dir"
@@ -455,10 +475,15 @@ def _short(name: str, width: int = 32) -> str:
 
 
 def micrographs_to_show(details: ParticleDetails, n: int) -> list[int]:
-    """The micrograph with the most rejections first, then the next most."""
+    """The micrograph with the most rejections first, then the next most.
+
+    With several inputs, micrographs that more of them ran on come first: one input alone
+    shows no agreement.
+    """
     rejected = np.bincount(details.groups[~details.keep], minlength=len(details.mic_names))
     present = np.bincount(details.groups, minlength=len(details.mic_names)) > 0
-    order = [int(m) for m in np.lexsort((np.arange(len(rejected)), -rejected)) if present[m]]
+    ran_on = np.zeros(len(rejected), dtype=np.int64) if details.covered is None else details.covered.sum(axis=1)
+    order = [int(m) for m in np.lexsort((np.arange(len(rejected)), -rejected, -ran_on)) if present[m]]
     return order[:n]
 
 
