@@ -168,3 +168,100 @@ def test_the_api_refuses_data_and_options_of_the_wrong_type(data, options, error
     )
     with pytest.raises(error, match=message):
         remove_duplicates(data, **{"mic_psize": 1.0, **options})
+
+
+# Item 2: a micrograph given twice was compared with itself, kept and rejected at once.
+
+
+def three_micrographs(folder):
+    from cryodedup.synthetic import write_mrc
+
+    rng = np.random.default_rng(2)
+    for name in ("a.mrc", "c.mrc"):
+        write_mrc(folder / name, rng.normal(size=(256, 256)), 1.0)
+    (folder / "b.mrc").symlink_to(folder / "a.mrc")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "given", [["a.mrc", "a.mrc", "c.mrc"], ["a.mrc", "b.mrc", "c.mrc"], ["a.mrc", "[ab].mrc"]], ids=str
+)
+def test_a_micrograph_given_twice_is_refused(tmp_path, given):
+    folder = three_micrographs(tmp_path)
+    status, _, stderr = cryodedup("micrographs", *[folder / g for g in given], "-o", tmp_path / "out")
+    assert status == 1
+    line = one_error_line(stderr)
+    assert re.search(r"[ab]\.mrc: the same file as the input .*a\.mrc; give each micrograph once", line), line
+    assert not (tmp_path / "out").exists()
+
+
+# Item 13 (one of its cases): the natural sort read "²" as a digit and int("²") failed.
+
+
+def test_a_micrograph_name_with_a_superscript_digit_sorts(tmp_path):
+    from cryodedup.micrographs import natural_key
+
+    names = ["m1²2.mrc", "m1_10.mrc", "m1_9.mrc"]
+    assert sorted(names, key=natural_key) == ["m1_9.mrc", "m1_10.mrc", "m1²2.mrc"]  # "_" (0x5f) < "²" (0xb2)
+
+
+# Item 3: a RELION 5 subtomogram table without its Z coordinate was deduplicated in 2-D.
+
+
+@pytest.mark.parametrize(
+    ("coordinates", "z"),
+    [
+        (["rlnCenteredCoordinateXAngst", "rlnCenteredCoordinateYAngst"], "rlnCenteredCoordinateZAngst"),
+        (["rlnCoordinateX", "rlnCoordinateY"], "rlnCoordinateZ"),
+    ],
+)
+def test_subtomograms_without_z_are_refused(tmp_path, coordinates, z):
+    labels = ["rlnTomoName", *coordinates, "rlnOriginXAngst", "rlnOriginYAngst", "rlnOriginZAngst", "rlnImageName"]
+    # Two particles at the same (x, y), 50 Å apart in z: not duplicates at 20 Å.
+    rows = [["t1", 100, 100, 0, 0, 0, "a"], ["t1", 100, 100, 0, 0, 50, "b"]]
+    star = write_star(tmp_path / "p.star", labels, rows)
+    status, _, stderr = cryodedup("particles", star, "--mic-psize", "1", "-o", tmp_path / "out")
+    assert status == 1
+    line = one_error_line(stderr)
+    assert f"p.star: data_particles (line 2): subtomograms (rlnTomoName, rlnOriginZAngst) with no {z} column" in line
+
+
+# Item 12: zero picks anywhere was a traceback; one empty picker is valid, all empty an error.
+
+
+def test_an_empty_picker_is_valid_and_all_empty_is_one_line(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "m1.box").write_text("100 100 50 50\n300 300 50 50\n106 100 50 50\n")
+    (tmp_path / "b" / "m1.box").write_text("")
+    status, stdout, stderr = cryodedup(
+        "particles", tmp_path / "a", tmp_path / "b", "--mic-psize", "1", "--json", "-o", tmp_path / "out"
+    )
+    assert status == 0, stderr
+    assert "no picks in" in stderr
+    summary = __import__("json").loads(stdout)
+    # By hand: centres (125, 125), (325, 325), (131, 125): the first and third are 6 Å apart.
+    assert [(i["particles"], i["kept"]) for i in summary["inputs"]] == [(3, 2), (0, 0)]
+    status, _, stderr = cryodedup("particles", tmp_path / "b", "--mic-psize", "1", "-o", tmp_path / "out2")
+    assert status == 1
+    assert "no picks in the input" in one_error_line(stderr)
+
+
+# Items 7 and 13: _info.json boxes of true/false were read as (1, 0); 10**400 and deep nesting
+# were tracebacks.
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"boxes": [[true, false, "manual"]]}', r"boxes\[0\] is \[True, False, 'manual'\]; expected"),
+        ('{"boxes": [[1' + "0" * 400 + ', 5, "manual"]]}', r"boxes\[0\] is \[1000"),
+        ('{"boxes": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+    ],
+    ids=["booleans", "10**400", "nesting"],
+)
+def test_bad_info_json_boxes_are_one_line(tmp_path, text, message):
+    (tmp_path / "m1_info.json").write_text(text)
+    status, _, stderr = cryodedup("particles", tmp_path / "m1_info.json", "--mic-psize", "1", "-o", tmp_path / "out")
+    assert status == 1
+    assert re.search(message, one_error_line(stderr))

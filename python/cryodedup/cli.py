@@ -214,6 +214,8 @@ def distance_text(summary: dict) -> str:
     """The minimum distance as the summary shows it; 0 says what identical means."""
     if summary["min_dist_A"] == 0:
         return f"0 Å: identical centres (within {SAME_CENTRE_A:g} Å)"
+    if summary.get("min_dist_z_A") is not None:
+        return f"{summary['min_dist_A']:g} Å in x and y, {summary['min_dist_z_A']:g} Å in z (an ellipsoid)"
     return f"{summary['min_dist_A']:g} Å"
 
 
@@ -343,6 +345,13 @@ MATCH_MICROGRAPHS = click.option(
     default=20.0,
     show_default=True,
     help="Minimum separation of particle centres, in Å. 0 removes exact copies only (centres within 0.001 Å).",
+)
+@click.option(
+    "--min-dist-z",
+    type=float,
+    default=None,
+    help="Subtomograms: the minimum separation along z, in Å (the missing wedge blurs z). Two particles "
+    "are duplicates when (dx² + dy²) / min-dist² + dz² / min-dist-z² <= 1. Default: --min-dist.",
 )
 @click.option(
     "--mic-psize",
@@ -492,7 +501,8 @@ MATCH_MICROGRAPHS = click.option(
     "[default: the current folder, then the folders above the input].",
 )
 @click.option_panel(
-    "Distance and pixel size", options=["--min-dist", "--mic-psize", "--micrographs", "--match-micrographs"]
+    "Distance and pixel size",
+    options=["--min-dist", "--min-dist-z", "--mic-psize", "--micrographs", "--match-micrographs"],
 )
 @click.option_panel(
     "Ranking",
@@ -517,6 +527,7 @@ def particles(
     inputs: tuple[Path, ...],
     outdir: Path | None,
     min_dist: float,
+    min_dist_z: float | None,
     mic_psize: float | None,
     micrographs: Path | None,
     shift_key: str,
@@ -560,6 +571,7 @@ def particles(
         raise click.UsageError("Missing option '-o' / '--outdir' (only --audit without --plot writes nothing).")
     options = ParticleOptions(
         min_dist=min_dist,
+        min_dist_z=min_dist_z,
         mic_psize=mic_psize,
         micrographs=micrographs,
         shift_key=shift_key,
@@ -701,11 +713,12 @@ PLOT_PAIRS = click.option(
 @click.option("--highpass", type=float, default=None, help="Coarsest detail used, Å [default: 25 binned pixels].")
 @click.option(
     "--candidates",
-    type=click.Choice(["auto", "window", "pattern", "all"]),
+    type=click.Choice(["auto", "window", "pattern", "all", "metadata"]),
     default="auto",
     show_default=True,
     help=f"auto: every pair up to {ALL_PAIRS_UPTO} micrographs, else window; window: every pair within "
-    "--window images in acquisition order; pattern: microduplicate_screener's pairs; all: every pair.",
+    "--window images in acquisition order; pattern: microduplicate_screener's pairs; all: every pair; "
+    "metadata: the pairs whose positions (--metadata) lie within --beam-diameter.",
 )
 @click.option(
     "--window",
@@ -719,18 +732,20 @@ PLOT_PAIRS = click.option(
 @click.option("--images-per-hole", type=int, default=4, show_default=True, help="pattern: images per hole.")
 @click.option(
     "--order",
-    type=click.Choice(["auto", "epu", "mtime", "natural", "input"]),
+    type=click.Choice(["auto", "metadata", "epu", "mtime", "natural", "input"]),
     default="auto",
     show_default=True,
-    help="Acquisition order: auto takes EPU time stamps (_YYYYMMDD_HHMMSS), else the numbers in the names "
-    "(natural sort); mtime: file times (a copy or restore shuffles them).",
+    help="Acquisition order: auto takes the acquisition times of --metadata, else EPU time stamps "
+    "(_YYYYMMDD_HHMMSS), else the numbers in the names (natural sort); mtime: file times (a copy or "
+    "restore shuffles them).",
 )
 @click.option(
     "--min-z",
     type=float,
     default=MicrographOptions.min_z,
     show_default=True,
-    help="Phase-correlation peak, in standard deviations, for a duplicate.",
+    help="Phase-correlation peak, in standard deviations, for a duplicate: the floor of the threshold, which "
+    "rises to the run's own null (median z of its pairs + 8 robust SD) when that is higher.",
 )
 @click.option(
     "--min-pearson",
@@ -748,6 +763,34 @@ PLOT_PAIRS = click.option(
     "above the input file].",
 )
 @click.option("--skip-unreadable", is_flag=True, help="Go on without micrographs that cannot be read; list them.")
+@click.option(
+    "--metadata",
+    multiple=True,
+    metavar="PATH",
+    help="EPU .xml or SerialEM .mdoc files, folders or quoted globs (repeat the option for several): where "
+    "each image was taken, matched to the micrographs by file name.",
+)
+@click.option(
+    "--shift-calibration",
+    type=float,
+    default=None,
+    metavar="UM_PER_UNIT",
+    help="µm of specimen per unit of beam/image shift [default: inferred from how the multi-hole template "
+    "repeats between stage stops].",
+)
+@click.option(
+    "--beam-diameter",
+    type=float,
+    default=None,
+    metavar="UM",
+    help="Pairs closer than this (µm) are compared with --candidates metadata; with --no-images, closer than "
+    "half of it are duplicates [default: the metadata's BeamDiameter, else the camera field's diagonal].",
+)
+@click.option(
+    "--no-images",
+    is_flag=True,
+    help="Decide from --metadata alone (no image is read: nothing is confirmed by images).",
+)
 @MICROGRAPH_PARTICLES
 @MATCH_MICROGRAPHS
 @FORCE
@@ -757,6 +800,7 @@ PLOT_PAIRS = click.option(
     "Images",
     options=["--target-psize", "--bin", "--lowpass", "--highpass", "--psize", "--project-dir", "--skip-unreadable"],
 )
+@click.option_panel("Metadata", options=["--metadata", "--shift-calibration", "--beam-diameter", "--no-images"])
 @click.option_panel(
     "Pairs",
     options=[
@@ -822,6 +866,10 @@ def micrographs(
     psize: float | None,
     project_dir: Path | None,
     skip_unreadable: bool,
+    metadata: tuple[str, ...],
+    shift_calibration: float | None,
+    beam_diameter: float | None,
+    no_images: bool,
     particles: Path | None,
     match_micrographs: str,
     force: bool,
@@ -835,7 +883,8 @@ def micrographs(
 ) -> None:
     """Find micrographs that image the same area twice (multi-hole beam-shift collection).
 
-    INPUTS: a micrographs STAR, CryoSPARC exposures (.cs/.csg), or MRC files or globs.
+    INPUTS: a micrographs STAR, CryoSPARC exposures (.cs/.csg), or MRC files or globs (with
+    --no-images, the movies or micrographs are only named, not read).
 
     On a cluster: `--shard K/N` in each task of a job array, then `micrographs-merge`; or `--dask`.
     """
@@ -857,11 +906,17 @@ def micrographs(
         skip_unreadable=skip_unreadable,
         plot=plot,
         plot_pairs=plot_pairs,
+        metadata=[Path(m) for m in metadata],
+        shift_calibration=shift_calibration,
+        beam_diameter=beam_diameter,
+        no_images=no_images,
     )
     report = Reporter(quiet)
     bars = (lambda total: ProgressBar(report.console, total)) if report.chatty else None
 
     def run() -> dict:
+        if metadata and (shard is not None or dask is not None):
+            raise CryodedupError("--metadata runs in one process: it cannot be given with --shard or --dask yet")
         if shard is not None:
             if dask is not None or particles is not None:
                 raise CryodedupError(
@@ -898,26 +953,70 @@ def micrographs(
 def micrograph_summary_rows(s: dict) -> list[tuple[str, str]]:
     """The micrograph job's (or merge's) summary as (label, value) rows for the terminal."""
     speed = f" ({s['images_per_second']} images/s)" if s.get("images_per_second") else ""
+    by_images = s.get("confirmed_by_images", True)
+    if by_images:
+        rule = f"z >= {s['thresholds']['z']:g}, Pearson >= {s['thresholds']['pearson']:g}"
+        z_from = s["thresholds"]["z_from"]
+        if "median" in z_from:
+            rule += f"; z threshold: {z_from['rule']} (median {z_from['median']:g}, SD {z_from['robust_sd']:g})"
+        else:
+            rule += f"; z threshold: {z_from['rule']}"
+        image_rows = [
+            ("Binning", f"{s['bin']} ({s['pixel_size_A']:g} Å to {s['binned_pixel_size_A']:g} Å per pixel)"),
+            ("Band", f"{s['band_A']['highpass']:g} Å to {s['band_A']['lowpass']:g} Å"),
+        ]
+    else:
+        rule = f"positions at most {s['thresholds']['distance_um']:g} µm apart; NOT confirmed by images"
+        image_rows = [("Images", "not read (--no-images): no pair was confirmed by its images")]
+    reach = "" if s["candidates"] == "metadata" else f"; up to {s['reach']:,} images apart"
     return [
         (
             "Micrographs",
             f"{s['micrographs']:,}" + (f" ({len(s['unreadable'])} unreadable, skipped)" if s["unreadable"] else ""),
         ),
+        *metadata_rows(s.get("metadata")),
         ("Acquisition order", s["order"]),
         *([("Files found under", s["root"])] if s["root"] else []),
-        ("Binning", f"{s['bin']} ({s['pixel_size_A']:g} Å to {s['binned_pixel_size_A']:g} Å per pixel)"),
-        ("Band", f"{s['band_A']['highpass']:g} Å to {s['band_A']['lowpass']:g} Å"),
-        ("Pairs scored", f"{s['pairs_scored']:,} ({s['candidates']}; up to {s['reach']:,} images apart)"),
-        (
-            "Duplicate pairs",
-            f"{s['duplicate_pairs']:,} (z >= {s['thresholds']['z']:g}, Pearson >= {s['thresholds']['pearson']:g})",
-        ),
+        *image_rows,
+        ("Pairs scored", f"{s['pairs_scored']:,} ({s['candidates']}{reach})"),
+        ("Duplicate pairs", f"{s['duplicate_pairs']:,} ({rule})"),
+        *margin_rows(s),
         ("Kept", f"{s['kept']:,}"),
         ("Rejected", f"{s['rejected']:,} (later exposures of an area)"),
         *particle_split_rows(s.get("particles")),
         ("Read", "\n".join(reading_text(w) for w in s["workers"])),
         ("Outputs", "\n".join(s["outputs"] + s.get("plots", []))),
         ("Time", f"{s['seconds']:.2f} s{speed}"),
+    ]
+
+
+def margin_rows(s: dict) -> list[tuple[str, str]]:
+    """The run's margin (weakest duplicate against strongest other pair, joint scores) and its uncertain pairs."""
+    if "margin" not in s:
+        return []
+    m = s["margin"]
+    weakest = "no duplicate" if m["weakest_duplicate"] is None else f"weakest duplicate {m['weakest_duplicate']:g}"
+    strongest = "no other pair" if m["strongest_other"] is None else f"strongest other {m['strongest_other']:g}"
+    ratio = f" (x{m['ratio']:g})" if m["ratio"] is not None else ""
+    rows = [("Margin", f"{weakest}, {strongest}{ratio}; joint score, 1 is the boundary")]
+    if s.get("uncertain_pairs"):
+        rows.append(("Uncertain", f"{s['uncertain_pairs']:,} pairs near the boundary (pairs.csv: uncertain = 1)"))
+    return rows
+
+
+def metadata_rows(m: dict | None) -> list[tuple[str, str]]:
+    """The --metadata part of the summary: what was matched, the calibration and the beam diameter."""
+    if not m:
+        return []
+    return [
+        (
+            "Metadata",
+            f"{m['acquisitions']:,} acquisitions in {m['files']:,} files; {m['micrographs_matched']:,} micrographs "
+            f"matched, {m['micrographs_unmatched']:,} unmatched; {m['acquisitions_unmatched']:,} acquisitions "
+            f"without a micrograph; {m['grid_squares']} grid square(s)",
+        ),
+        ("Shift calibration", f"{m['shift_calibration_um_per_unit']:g} µm per unit ({m['shift_calibration']})"),
+        ("Beam diameter", f"{m['beam_diameter_um']:g} µm ({m['beam_diameter']})"),
     ]
 
 

@@ -56,6 +56,7 @@ class ParticleOptions:
     """The job's parameters; the CLI options of ``cryodedup particles``."""
 
     min_dist: float = 20.0
+    min_dist_z: float | None = None
     mic_psize: float | None = None
     micrographs: Path | None = None
     shift_key: str = "auto"
@@ -88,6 +89,13 @@ class ParticleOptions:
             raise CryodedupError(
                 f"--min-dist must be a distance in Å from 0 to 1e150 (its square finite), got {self.min_dist}"
             )
+        if self.min_dist_z is not None:
+            if not 0 < self.min_dist_z <= MAX_CENTRE:
+                raise CryodedupError(f"--min-dist-z must be a distance in Å above 0, to 1e150, got {self.min_dist_z}")
+            if self.min_dist == 0:
+                raise CryodedupError(
+                    "--min-dist-z needs --min-dist > 0: the duplicate ellipsoid's half-axis in x and y"
+                )
         if self.mic_psize is not None and not (np.isfinite(self.mic_psize) and self.mic_psize > 0):
             raise CryodedupError(f"--mic-psize must be a pixel size in Å > 0, got {self.mic_psize}")
         if self.score_order not in ("auto", "max", "min"):
@@ -98,6 +106,13 @@ class ParticleOptions:
             raise CryodedupError(f"--coverage is auto or all, got {self.coverage!r}")
         if self.uncovered not in ("keep", "reject"):
             raise CryodedupError(f"--uncovered is keep or reject, got {self.uncovered!r}")
+        if self.uncovered == "reject" and self.min_support == 1:
+            # At support 1 every pick confirms itself: nothing is unconfirmable, so the
+            # option would change nothing while the user believes uncovered picks are gone.
+            raise CryodedupError(
+                "--uncovered reject decides the picks that --min-support cannot be asked of, and at "
+                "--min-support 1 there are none: give --min-support 2 or more, or drop --uncovered"
+            )
         if self.score_normalize not in ("none", "rank"):
             raise CryodedupError(f"--score-normalize is none or rank, got {self.score_normalize!r}")
         if self.topaz_scale is not None and not (np.isfinite(self.topaz_scale) and self.topaz_scale > 0):
@@ -360,6 +375,10 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
     log(f"removing duplicates among {len(particles)} particles on {len(particles.mic_names)} micrographs", "info")
     if particles.decided is not None:  # decided while read, for these options (docs/design.md section 5)
         return Decision(particles.decided, None, None)
+    if options.min_dist_z is not None and particles.centres.shape[1] != 3:
+        raise CryodedupError(
+            "--min-dist-z: these particles are 2-D (micrograph coordinates, no z); it is for subtomograms"
+        )
     want_pairs = particles.halfsets is not None  # the half-set audit counts (rejected, suppressor) pairs
     whole_tubes = particles.tubes is not None and options.filament_mode == "tube"
     poses: dict[str, Any] = {}
@@ -378,6 +397,7 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
             particles.centres,
             scores,
             min_dist=options.min_dist,
+            min_dist_z=options.min_dist_z,
             higher_is_better=higher,
             remove_entirely=options.remove_entirely,
             seed=options.seed,
@@ -393,6 +413,7 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
         scores,
         particles.input_of,
         min_dist=options.min_dist,
+        min_dist_z=options.min_dist_z,
         higher_is_better=higher,
         remove_entirely=options.remove_entirely,
         seed=options.seed,
@@ -586,6 +607,8 @@ def remove_duplicate_particles(
     }
     summary["outputs"] = {subset: [str(p) for p in files] for subset, files in outputs.items()}
     summary["min_dist_A"] = options.min_dist
+    if options.min_dist_z is not None:
+        summary["min_dist_z_A"] = options.min_dist_z
     summary["mode"] = "remove entirely" if options.remove_entirely else "keep best of each group"
     summary["warnings"] = warnings
     summary["seconds"] = round(time.perf_counter() - start, 3)

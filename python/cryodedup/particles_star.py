@@ -214,6 +214,7 @@ def choose_columns(labels: list[str], has_optics: bool, where: str, shift_key: s
             f"{where}: no rlnMicrographName column; particles are only compared with "
             "particles of the same micrograph, so each needs one"
         )
+    _refuse_flat_subtomograms(present, key, axes, in_angstrom, where)
     columns = Columns(key=key, coords=coords, coords_in_angstrom=in_angstrom)
     if has_optics and "rlnOpticsGroup" in present:
         columns.optics_group = "rlnOpticsGroup"
@@ -232,6 +233,23 @@ def choose_columns(labels: list[str], has_optics: bool, where: str, shift_key: s
     if len(columns.origins) == 3 and not columns.origins_in_pixels and set(SUBTOMOGRAM_ANGLES) <= present:
         columns.subtomogram_angles = list(SUBTOMOGRAM_ANGLES)
     return columns
+
+
+def _refuse_flat_subtomograms(present: set[str], key: str, axes: list[str], in_angstrom: bool, where: str) -> None:
+    """Refuses subtomograms (a tomogram name or a Z origin) that have no Z coordinate.
+
+    They would be compared in 2-D, so particles above one another in the tomogram would be
+    taken for duplicates without a word.
+    """
+    if "Z" in axes:
+        return
+    marks = [lab for lab in ("rlnTomoName", "rlnOriginZAngst", "rlnOriginZ") if lab in present]
+    if key == "rlnTomoName" or marks:
+        z = "rlnCenteredCoordinateZAngst" if in_angstrom else "rlnCoordinateZ"
+        raise CryodedupError(
+            f"{where}: subtomograms ({', '.join(marks)}) with no {z} column: their centres are 3-D, and in 2-D "
+            f"particles above one another would be taken for duplicates; add the {z} column"
+        )
 
 
 def score_column(
@@ -689,12 +707,13 @@ def _start_split(
     """Scratch outputs, their headers written, for a scan that decides and writes as it goes.
 
     Only where that one pass makes the job's decision: one input, and a plain duplicate
-    removal (no pictures, audit, half-sets, orientations, filaments or subtomograms, which
+    removal (no pictures, audit, half-sets, orientations, filaments, subtomograms or
+    ``--min-dist-z``, which
     need more than one pass or each pair of duplicates). None otherwise.
     """
     part = parts[0]
     plain = not (options.plot or options.audit or options.max_angle is not None or options.halfsets != "keep")
-    plain = plain and options.min_support == 1 and options.score_normalize == "none"
+    plain = plain and options.min_support == 1 and options.score_normalize == "none" and options.min_dist_z is None
     columns = set(part.labels)
     if len(parts) > 1 or not plain or {RANDOM_SUBSET, RELION_TUBE} & columns or part.columns.subtomogram_angles:
         return None
