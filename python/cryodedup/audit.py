@@ -103,8 +103,8 @@ def halfset_audit(particles: ParticleSet, suppressed_by: np.ndarray, criterion: 
     }
 
 
-def audit_rows(audit: dict) -> list[tuple[str, str]]:
-    """The audit as (label, value) rows, for the terminal table and the report."""
+def audit_rows(audit: dict, unit: str = "micrograph") -> list[tuple[str, str]]:
+    """The audit as (label, value) rows, for the terminal table and the report; ``unit`` names a micrograph."""
     if audit.get("column") is None:
         return [("Half-set audit", audit["message"])]
     rows = [
@@ -120,7 +120,7 @@ def audit_rows(audit: dict) -> list[tuple[str, str]]:
             f"{m['micrograph']}: {m['straddling_pairs']:,} (of {m['particles']:,} particles)"
             for m in audit["top_micrographs"]
         )
-        rows.append((f"  Most straddling ({audit['micrographs_with_straddling']:,} micrographs)", listed))
+        rows.append((f"  Most straddling ({audit['micrographs_with_straddling']:,} {unit}s)", listed))
     return rows
 
 

@@ -20,14 +20,12 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from . import __version__
-from .audit import audit_rows
-from .consensus import consensus_rows
 from .errors import CryodedupError
-from .labels import distinct_labels
 from .micrograph_dask import dask_runner
 from .micrograph_shards import merge_micrograph_shards, parse_shard, run_micrograph_shard
 from .micrographs import ALL_PAIRS_UPTO, MicrographOptions, find_duplicate_micrographs, run_in_process
 from .particles import ParticleOptions, remove_duplicate_particles
+from .summaries import micrograph_rows, particle_rows, reading_text
 
 EXAMPLES = Path(__file__).parent / "examples"
 
@@ -156,85 +154,6 @@ def stopped(signum: int) -> NoReturn:
         f"[bold red]Stopped[/] by {name}: temporary files removed, outputs whole or absent", soft_wrap=True
     )
     sys.exit(128 + signum)
-
-
-def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
-    """The particle job's summary as (label, value) rows for the terminal."""
-    rows = [("Particles in", f"{s['particles']:,}")]
-    if len(s["inputs"]) > 1 and "kept" in s["inputs"][0]:
-        labels = distinct_labels([i["file"] for i in s["inputs"]])
-        for label, i in zip(labels, s["inputs"]):
-            rows.append((f"  {label}", f"{i['particles']:,} in, {i['kept']:,} kept, {i['rejected']:,} rejected"))
-    pct = 100 * s["rejected"] / s["particles"] if s["particles"] else 0.0
-    rows += [
-        ("Kept", f"{s['kept']:,}"),
-        ("Rejected", f"{s['rejected']:,} ({pct:.1f} %)"),
-        ("Micrographs", f"{s['micrographs']:,}"),
-        *matching_rows(s.get("micrograph_matching")),
-        ("Minimum distance", f"{s['min_dist_A']:g} Å ({s['mode']})"),
-    ]
-    rows += pixel_size_rows(s["pixel_sizes"], several_inputs=len(s["inputs"]) > 1)
-    score = s["score"]
-    if s.get("symmetry_expansion"):
-        sym = s["symmetry_expansion"]
-        by = ", ".join(f"{h:,} with {c} kept" for c, h in sym["sources_by_copies_kept"].items())
-        rows.append(("Symmetry copies", f"{sym['copies_in']:,} copies of {sym['sources']:,} particles; {by}"))
-    rows += audit_rows(s["halfset_audit"]) if s.get("halfset_audit") else []
-    if s.get("halfsets"):
-        rows.append(("Half-sets", s["halfsets"]["message"]))
-    if s.get("orientations"):
-        rows.append(("Orientations", s["orientations"]))
-    rows += consensus_rows(s["consensus"]) if s.get("consensus") else []
-    if s.get("filaments"):
-        f = s["filaments"]
-        tubes = f"{f['tubes']:,} tube{'' if f['tubes'] == 1 else 's'}"
-        rows.append(("Filaments", f"{tubes} ({f['column']}), mode {f['mode']}: {f['rule']}"))
-    if s.get("reading_notes"):
-        rows.append(("Read", "\n".join(s["reading_notes"])))
-    if s.get("output_format"):
-        rows.append(("Output format", s["output_format"]))
-    score_text = f"{score['column']} ({score['order']} first)" if score["column"] else score["order"]
-    if score.get("normalized"):
-        score_text += f"; {score['normalized']}"
-    rows += [
-        ("Shift", s["shift"]),
-        ("Score", score_text),
-        ("Kept files", "\n".join(s["outputs"]["kept"]) or "none written (--audit)"),
-        ("Rejected files", "\n".join(s["outputs"]["rejected"]) or "none written (--audit)"),
-        ("Time", f"{s['seconds']:.2f} s"),
-    ]
-    return rows
-
-
-def matching_rows(matching: dict | None) -> list[tuple[str, str]]:
-    """How micrographs of different inputs were matched (``--match-micrographs``), as one row."""
-    if not matching:
-        return []
-    text = f"{matching['used']} (--match-micrographs {matching['mode']})"
-    if matching.get("matched_by_name"):
-        text += f"; {matching['matched_by_name']:,} micrographs matched by file name, e.g. {matching['example']}"
-    if matching.get("kept_apart"):
-        text += f"; {matching['kept_apart']:,} micrographs sharing a file name within one input kept apart"
-    if matching.get("not_matched"):
-        text += f"; {matching['not_matched']:,} with a file name of another input's micrograph not compared"
-    return [("Micrograph matching", text)]
-
-
-def pixel_size_rows(pixel_sizes: list[dict], several_inputs: bool) -> list[tuple[str, str]]:
-    """One row per distinct (pixel size, source), naming the optics groups it served."""
-    used: dict[tuple, list[str]] = {}
-    for p in pixel_sizes:
-        where = f"{p['input']} " if several_inputs else ""
-        where += "" if p["optics_group"] == "all" else f"group {p['optics_group']}"
-        used.setdefault((p["psize"], p["source"]), []).append(where.strip())
-    rows: list[tuple[str, str]] = []
-    for (psize, source), groups in used.items():
-        value = f"{psize:g} Å from {source}" if psize is not None else source
-        named = [g for g in groups if g]
-        if named and len(used) > 1:
-            value += f" ({', '.join(named)})"
-        rows.append(("Micrograph pixel size" if not rows else "", value))
-    return rows
 
 
 class Seed(click.ParamType):
@@ -572,7 +491,7 @@ def run_particle_job(
 ) -> None:
     """Runs the job; a user's mistake ends the program with its message and status 1."""
     summary = run_job(lambda: remove_duplicate_particles(inputs, outdir, options, force=force, log=report.log))
-    rows = particle_summary_rows(summary)
+    rows = particle_rows(summary)
     if summary.get("plots"):
         rows.append(("Pictures", "\n".join(summary["plots"])))
     if summary.get("micrograph_images"):
@@ -865,56 +784,9 @@ def micrographs(
     if shard is not None:
         report.table("cryodedup micrographs --shard", shard_summary_rows(s))
     else:
-        report.table("cryodedup micrographs", micrograph_summary_rows(s))
+        report.table("cryodedup micrographs", micrograph_rows(s))
     if as_json:
         print_json(s)
-
-
-def micrograph_summary_rows(s: dict) -> list[tuple[str, str]]:
-    """The micrograph job's (or merge's) summary as (label, value) rows for the terminal."""
-    speed = f" ({s['images_per_second']} images/s)" if s.get("images_per_second") else ""
-    return [
-        (
-            "Micrographs",
-            f"{s['micrographs']:,}" + (f" ({len(s['unreadable'])} unreadable, skipped)" if s["unreadable"] else ""),
-        ),
-        ("Acquisition order", s["order"]),
-        *([("Files found under", s["root"])] if s["root"] else []),
-        ("Binning", f"{s['bin']} ({s['pixel_size_A']:g} Å to {s['binned_pixel_size_A']:g} Å per pixel)"),
-        ("Band", f"{s['band_A']['highpass']:g} Å to {s['band_A']['lowpass']:g} Å"),
-        ("Pairs scored", f"{s['pairs_scored']:,} ({s['candidates']}; up to {s['reach']:,} images apart)"),
-        (
-            "Duplicate pairs",
-            f"{s['duplicate_pairs']:,} (z >= {s['thresholds']['z']:g}, Pearson >= {s['thresholds']['pearson']:g})",
-        ),
-        ("Kept", f"{s['kept']:,}"),
-        ("Rejected", f"{s['rejected']:,} (later exposures of an area)"),
-        *particle_split_rows(s.get("particles")),
-        ("Read", "\n".join(reading_text(w) for w in s["workers"])),
-        ("Outputs", "\n".join(s["outputs"] + s.get("plots", []))),
-        ("Time", f"{s['seconds']:.2f} s{speed}"),
-    ]
-
-
-def particle_split_rows(particles: dict | None) -> list[tuple[str, str]]:
-    """Where the --particles rows went, and how their micrographs were found."""
-    if not particles:
-        return []
-    kept, rejected = particles["on_kept_micrographs"], particles["on_rejected_micrographs"]
-    text = f"{kept:,} on kept, {rejected:,} on rejected micrographs"
-    if particles["on_micrographs_not_in_input"]:
-        text += f", {particles['on_micrographs_not_in_input']:,} on micrographs not in the input (with the kept)"
-    matching = particles["micrograph_matching"]
-    rows = [("Particles", text)]
-    rows += matching_rows(matching) if "matched_by_name" in matching else [("Micrograph matching", matching["used"])]
-    return rows
-
-
-def reading_text(w: dict) -> str:
-    """One worker's reading: shards, images, megabytes and rate (reading and binning)."""
-    rate = f", {w['read_MB_per_s']:,} MB/s read and binned" if w["read_MB_per_s"] else ""
-    shards = f" (shard{'s' if len(w['shards']) > 1 else ''} {', '.join(map(str, w['shards']))})"
-    return f"{w['worker']}{shards}: {w['images_read']:,} images, {w['megabytes_read']:,} MB{rate}"
 
 
 def shard_summary_rows(s: dict) -> list[tuple[str, str]]:
@@ -925,7 +797,7 @@ def shard_summary_rows(s: dict) -> list[tuple[str, str]]:
         ("Folder", s["folder"]),
         ("Micrographs", f"{s['micrographs']:,}"),
         ("Pairs scored", f"{s['pairs_scored']:,}"),
-        ("Read", reading_text({**s, "shards": [s["shard"]]})),
+        ("Read", reading_text(s, named=False)),  # the shard is named above; where it ran needs no name
         ("Time", f"{s['seconds']:.2f} s"),
     ]
 
@@ -975,7 +847,7 @@ def micrographs_merge(
             log=report.log,
         )
     )
-    report.table("cryodedup micrographs-merge", micrograph_summary_rows(s))
+    report.table("cryodedup micrographs-merge", micrograph_rows(s))
     if as_json:
         print_json(s)
 

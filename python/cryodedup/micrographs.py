@@ -331,6 +331,23 @@ class ShardScores:
     worker: str  # where it ran: host:pid, or the Dask worker's address
 
 
+def missing_micrographs(mics: Micrographs, missing: list[int]) -> str:
+    """The error for missing micrograph files: the first named, all counted.
+
+    When all are missing (24 of 24), the paths start from another folder: --project-dir,
+    not --skip-unreadable, is the way on.
+    """
+    counted = f"{len(missing):,} of {len(mics.paths):,} micrograph files not found"
+    resolved = f"; paths resolved against {mics.root}" if mics.root else ""
+    if len(missing) < len(mics.paths):
+        hint = "use --skip-unreadable to go on without them"
+    elif mics.kind == "mrc":
+        hint = "check the file names"
+    else:
+        hint = "give the folder the paths start from with --project-dir"
+    return f"{mics.paths[missing[0]]}: micrograph file not found ({counted}{resolved}); {hint}"
+
+
 def plan_scoring(mics: Micrographs, options: MicrographOptions) -> ScoringPlan:
     """Reads every MRC header and decides the order, binning, band and candidates.
 
@@ -343,13 +360,14 @@ def plan_scoring(mics: Micrographs, options: MicrographOptions) -> ScoringPlan:
     layouts: list[MrcLayout] = []
     shape: tuple[int, int] | None = None
     first_psize: float | None = None
+    missing = [k for k in order if not mics.paths[k].exists()]
+    if missing and not options.skip_unreadable:
+        raise CryodedupError(missing_micrographs(mics, missing))
+    not_found = set(missing)
     for k in order:
         try:
-            if not mics.paths[k].exists():
-                raise CryodedupError(
-                    f"{mics.paths[k]}: micrograph file not found"
-                    + (f" (paths resolved against {mics.root})" if mics.root else "")
-                )
+            if k in not_found:
+                raise CryodedupError("not found")  # skipped, listed as unreadable
             layout = mrc_layout(mics.paths[k])
             this_shape, header_psize = layout.shape, layout.psize
         except CryodedupError as err:
@@ -634,7 +652,9 @@ def find_duplicate_micrographs(
     )
     elapsed = time.perf_counter() - start
     summary["seconds"] = round(elapsed, 3)
-    summary["images_per_second"] = round(len(plan.positions) / scoring, 1) if scoring > 0 else None
+    # Over the images read (a pattern of candidates may leave some unread), not those listed
+    images_read = sum(s.images_read for s in shards)
+    summary["images_per_second"] = round(images_read / scoring, 1) if scoring > 0 else None
     return summary
 
 
@@ -693,7 +713,8 @@ def write_results(
     is_dup = (scores["z"] >= options.min_z) & (scores["pearson"] >= options.min_pearson)
     root = group_duplicates(n, pairs, is_dup, rank)
     rejected = root != np.arange(n)
-    edge_warning = _near_the_edge(pairs[is_dup], rank, plan.reach, len(positions))
+    reach_option = "--scan-range" if candidates_used(options, len(positions)) == "pattern" else "--window"
+    edge_warning = _near_the_edge(pairs[is_dup], rank, plan.reach, len(positions), reach_option)
     if edge_warning:
         log(edge_warning, "warning")
     keep = ~rejected
@@ -770,11 +791,12 @@ def reading_by_worker(shards: list[ShardScores]) -> list[dict[str, Any]]:
     return rows
 
 
-def _near_the_edge(duplicates: np.ndarray, rank: np.ndarray, farthest: int, n: int) -> str | None:
+def _near_the_edge(duplicates: np.ndarray, rank: np.ndarray, farthest: int, n: int, option: str) -> str | None:
     """A warning when a duplicate pair lies in the last quarter of the reach.
 
     Pairs farther apart were never compared, and a re-exposure pattern that reaches this far
-    may reach farther.
+    may reach farther. ``option`` sets the reach: ``--window``, or ``--scan-range`` for
+    the pattern mode.
     """
     if farthest >= n - 1 or not len(duplicates):  # every pair was compared
         return None
@@ -783,7 +805,7 @@ def _near_the_edge(duplicates: np.ndarray, rank: np.ndarray, farthest: int, n: i
         return None
     return (
         f"a duplicate pair {apart.max()} images apart, near the {farthest} images apart compared at most: "
-        "farther duplicates would be missed; give a larger --window (or --candidates all)"
+        f"farther duplicates would be missed; give a larger {option} (or --candidates all)"
     )
 
 

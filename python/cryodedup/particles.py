@@ -352,6 +352,7 @@ def summarize(
         "kept": n_kept,
         "rejected": len(particles) - n_kept,
         "micrographs": len(particles.mic_names),
+        "tomography": particles.centres.shape[1] == 3,  # the "micrographs" are tomograms
         "pixel_sizes": particles.pixel_sizes,
         "shift": particles.shift,
         "score": score,

@@ -1,0 +1,174 @@
+"""The jobs' summaries as (label, text) rows, with human labels and units.
+
+The terminal's table and the HTML report show the same rows; ``--json`` gives the summary
+itself. Nothing here prints or draws.
+"""
+
+from __future__ import annotations
+
+from .audit import audit_rows
+from .consensus import consensus_rows
+from .labels import distinct_labels
+
+#: A summary row: label and text (lines separated by newlines).
+Row = tuple[str, str]
+
+#: The summary's lists of micrographs (entry, list), each item naming one as "micrograph".
+LISTED_MICROGRAPHS = (("halfset_audit", "top_micrographs"), ("consensus", "least_agreement"))
+#: Micrograph names longer than this are shortened at the front in the report.
+NAME_WIDTH = 64
+
+
+def particle_rows(s: dict) -> list[Row]:
+    """The particle job's summary as rows.
+
+    A tomography summary says tomograms where a single-particle one says micrographs.
+    """
+    unit = "tomogram" if s.get("tomography") else "micrograph"
+    rows = [("Particles in", f"{s['particles']:,}")]
+    if len(s["inputs"]) > 1 and "kept" in s["inputs"][0]:
+        labels = distinct_labels([i["file"] for i in s["inputs"]])
+        for label, i in zip(labels, s["inputs"]):
+            rows.append((f"  {label}", f"{i['particles']:,} in, {i['kept']:,} kept, {i['rejected']:,} rejected"))
+    pct = 100 * s["rejected"] / s["particles"] if s["particles"] else 0.0
+    rows += [
+        ("Kept", f"{s['kept']:,}"),
+        ("Rejected", f"{s['rejected']:,} ({pct:.1f} %)"),
+        (f"{unit.capitalize()}s", f"{s['micrographs']:,}"),
+        ("Minimum distance", f"{s['min_dist_A']:g} Å ({s['mode']})"),
+    ]
+    psize_label = "Coordinate pixel size" if s.get("tomography") else "Micrograph pixel size"
+    rows += pixel_size_rows(s["pixel_sizes"], several_inputs=len(s["inputs"]) > 1, label=psize_label)
+    score = s["score"]
+    if s.get("symmetry_expansion"):
+        sym = s["symmetry_expansion"]
+        by = ", ".join(f"{h:,} with {c} kept" for c, h in sym["sources_by_copies_kept"].items())
+        rows.append(("Symmetry copies", f"{sym['copies_in']:,} copies of {sym['sources']:,} particles; {by}"))
+    rows += audit_rows(s["halfset_audit"], unit) if s.get("halfset_audit") else []
+    if s.get("halfsets"):
+        rows.append(("Half-sets", s["halfsets"]["message"]))
+    if s.get("orientations"):
+        rows.append(("Orientations", s["orientations"]))
+    rows += consensus_rows(s["consensus"]) if s.get("consensus") else []
+    if s.get("filaments"):
+        f = s["filaments"]
+        tubes = f"{f['tubes']:,} tube{'' if f['tubes'] == 1 else 's'}"
+        rows.append(("Filaments", f"{tubes} ({f['column']}), mode {f['mode']}: {f['rule']}"))
+    if s.get("reading_notes"):
+        rows.append(("Read", "\n".join(s["reading_notes"])))
+    if s.get("output_format"):
+        rows.append(("Output format", s["output_format"]))
+    score_text = f"{score['column']} ({score['order']} first)" if score["column"] else score["order"]
+    if score.get("normalized"):
+        score_text += f"; {score['normalized']}"
+    rows += [
+        ("Shift", s["shift"]),
+        ("Score", score_text),
+        ("Kept files", "\n".join(s["outputs"]["kept"]) or "none written (--audit)"),
+        ("Rejected files", "\n".join(s["outputs"]["rejected"]) or "none written (--audit)"),
+        ("Time", particle_time(s)),
+    ]
+    return rows
+
+
+def particle_time(s: dict) -> str:
+    """The run's time, and where it went when it took long enough to tell."""
+    text = f"{s['seconds']:.2f} s"
+    timings = s.get("timings")
+    if not timings or s["seconds"] < 0.1:
+        return text
+    if timings.get("one_pass"):
+        return text + " (read, decided and written in one pass)"
+    return (
+        text
+        + f" (reading {timings['read']:.2f} s, deciding {timings['decide']:.2f} s, writing {timings['write']:.2f} s)"
+    )
+
+
+def pixel_size_rows(pixel_sizes: list[dict], several_inputs: bool, label: str = "Micrograph pixel size") -> list[Row]:
+    """One row per distinct (pixel size, source), naming the optics groups it served."""
+    used: dict[tuple, list[str]] = {}
+    for p in pixel_sizes:
+        where = f"{p['input']} " if several_inputs else ""
+        where += "" if p["optics_group"] == "all" else f"group {p['optics_group']}"
+        used.setdefault((p["psize"], p["source"]), []).append(where.strip())
+    rows: list[Row] = []
+    for (psize, source), groups in used.items():
+        value = f"{psize:g} Å from {source}" if psize is not None else source
+        named = [g for g in groups if g]
+        if named and len(used) > 1:
+            value += f" ({', '.join(named)})"
+        rows.append((label if not rows else "", value))
+    return rows
+
+
+def micrograph_rows(s: dict) -> list[Row]:
+    """The micrograph job's (or merge's) summary as rows.
+
+    The time and reading rate are left out while the job is still running (its report is
+    written before the end).
+    """
+    unreadable = f" ({len(s['unreadable'])} unreadable, skipped)" if s["unreadable"] else ""
+    rows = [
+        ("Micrographs", f"{s['micrographs']:,}{unreadable}"),
+        ("Acquisition order", s["order"]),
+        *([("Files found under", s["root"])] if s["root"] else []),
+        ("Binning", f"{s['bin']} ({s['pixel_size_A']:g} Å to {s['binned_pixel_size_A']:g} Å per pixel)"),
+        ("Band", f"{s['band_A']['highpass']:g} Å to {s['band_A']['lowpass']:g} Å"),
+        ("Pairs scored", f"{s['pairs_scored']:,} ({s['candidates']}; up to {s['reach']:,} images apart)"),
+        (
+            "Duplicate pairs",
+            f"{s['duplicate_pairs']:,} (z >= {s['thresholds']['z']:g}, Pearson >= {s['thresholds']['pearson']:g})",
+        ),
+        ("Kept", f"{s['kept']:,}"),
+        ("Rejected", f"{s['rejected']:,} (later exposures of an area)"),
+        ("Read", reading_rows(s["workers"])),
+        ("Outputs", "\n".join(s["outputs"] + s.get("plots", []))),
+    ]
+    if "seconds" in s:
+        speed = f" ({s['images_per_second']:,} images/s)" if s.get("images_per_second") else ""
+        rows.append(("Time", f"{s['seconds']:.2f} s{speed}"))
+    return rows
+
+
+def reading_rows(workers: list[dict]) -> str:
+    """What each worker read; a run in one process is not named by its host and process."""
+    if len(workers) == 1 and len(workers[0]["shards"]) == 1:
+        return reading_text(workers[0], named=False)
+    return "\n".join(reading_text(w) for w in workers)
+
+
+def reading_text(w: dict, named: bool = True) -> str:
+    """One worker's reading: images, megabytes and rate (reading and binning), and where it ran."""
+    rate = f", {w['read_MB_per_s']:,} MB/s read and binned" if w["read_MB_per_s"] else ""
+    text = f"{w['images_read']:,} images, {w['megabytes_read']:,} MB{rate}"
+    if not named:
+        return text
+    shards = f"shard{'s' if len(w['shards']) > 1 else ''} {', '.join(map(str, w['shards']))}"
+    return f"{w['worker']} ({shards}): {text}"
+
+
+def short_name(name: str, width: int = NAME_WIDTH) -> str:
+    """A name cut to its last ``width`` characters, the cut marked at the front.
+
+    The end of a micrograph's name tells it apart (EPU's hole and time stamp, the
+    motion-correction suffix); a cut in the middle would hide which one it is.
+    """
+    return name if len(name) <= width else "…" + name[-width + 1 :]
+
+
+def with_short_micrograph_names(s: dict) -> dict:
+    """A copy of a particle summary whose listed micrographs are named for the report.
+
+    Each by the shortest end of its path that tells it apart from the others listed
+    (``FoilHole_..._fractions.mrc`` rather than ``MotionCorr/job002/Movies/GridSquare_.../Data/...``),
+    then shortened at the front to :data:`NAME_WIDTH` characters. ``--json`` has them whole.
+    """
+    names = sorted({e["micrograph"] for key, field in LISTED_MICROGRAPHS for e in s.get(key, {}).get(field, [])})
+    shown = {name: short_name(label) for name, label in zip(names, distinct_labels(names))}
+    s = dict(s)  # the summary's own entries stay whole (the per-micrograph Jaccard is not copied)
+    for key, field in LISTED_MICROGRAPHS:
+        if s.get(key, {}).get(field):
+            entries = [{**e, "micrograph": shown[e["micrograph"]]} for e in s[key][field]]
+            s[key] = {**s[key], field: entries}
+    return s
