@@ -132,6 +132,22 @@ class Match:
         return lines
 
 
+def matching_text(matching: dict) -> str:
+    """The summary's ``micrograph_matching`` in words, for the terminal and the report."""
+    if "matched_by_name" not in matching:  # the micrograph job's --particles found by CryoSPARC uid
+        return str(matching["used"])
+    text = f"--match-micrographs {matching['mode']}: "
+    if matching["matched_by_name"]:
+        text += f"{matching['matched_by_name']:,} micrographs matched by file name, e.g. {matching['example']}"
+    else:
+        text += "by exact path"
+    if matching.get("kept_apart"):
+        text += f"; {matching['kept_apart']:,} micrographs sharing a file name within one input kept apart"
+    if matching.get("not_matched"):
+        text += f"; {matching['not_matched']:,} with a file name of another input's micrograph not compared"
+    return text
+
+
 def match_micrographs(names_by_input: Sequence[Sequence[str]], mode: str) -> Match:
     """Which micrograph names of the inputs stand for one micrograph.
 

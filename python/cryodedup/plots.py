@@ -30,6 +30,7 @@ from .audit import TOP_MICROGRAPHS, audit_rows, straddling_per_micrograph
 from .consensus import consensus_rows, jaccard_matrices, mean_agreement
 from .dedup import popcount
 from .labels import distinct_labels, human
+from .micrograph_match import matching_text
 from .outputs import StrPath
 from .particle_set import ParticleSet
 
@@ -586,6 +587,7 @@ PARAMETER_LABELS = {
     "mic_psize": "micrograph pixel size (Å)",
     "micrographs": "micrographs file",
     "shift_key": "shift",
+    "match_micrographs": "micrographs matched by",
     "score_order": "score order",
     "plot_mics": "example micrographs drawn",
     "project_dir": "project folder",
@@ -642,6 +644,8 @@ def summary_rows(summary: dict) -> list[tuple[str, str]]:
             continue
         elif key == "halfsets":
             value = value["message"]
+        elif key == "micrograph_matching":
+            value = matching_text(value)
         elif key == "pixel_sizes":
             value = [
                 f"{human(p['psize'])} Å from {p['source']} ({p['input']}, optics group {p['optics_group']})"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from .audit import audit_rows
 from .consensus import consensus_rows
 from .labels import distinct_labels
+from .micrograph_match import matching_text
 
 #: A summary row: label and text (lines separated by newlines).
 Row = tuple[str, str]
@@ -35,6 +36,7 @@ def particle_rows(s: dict) -> list[Row]:
         ("Kept", f"{s['kept']:,}"),
         ("Rejected", f"{s['rejected']:,} ({pct:.1f} %)"),
         (f"{unit.capitalize()}s", f"{s['micrographs']:,}"),
+        *matching_rows(s.get("micrograph_matching")),
         ("Minimum distance", f"{s['min_dist_A']:g} Å ({s['mode']})"),
     ]
     psize_label = "Coordinate pixel size" if s.get("tomography") else "Micrograph pixel size"
@@ -85,6 +87,11 @@ def particle_time(s: dict) -> str:
     )
 
 
+def matching_rows(matching: dict | None) -> list[Row]:
+    """How micrographs of different inputs were matched (``--match-micrographs``), as one row."""
+    return [("Micrograph matching", matching_text(matching))] if matching else []
+
+
 def pixel_size_rows(pixel_sizes: list[dict], several_inputs: bool, label: str = "Micrograph pixel size") -> list[Row]:
     """One row per distinct (pixel size, source), naming the optics groups it served."""
     used: dict[tuple, list[str]] = {}
@@ -122,6 +129,7 @@ def micrograph_rows(s: dict) -> list[Row]:
         ),
         ("Kept", f"{s['kept']:,}"),
         ("Rejected", f"{s['rejected']:,} (later exposures of an area)"),
+        *particle_split_rows(s.get("particles")),
         ("Read", reading_rows(s["workers"])),
         ("Outputs", "\n".join(s["outputs"] + s.get("plots", []))),
     ]
@@ -129,6 +137,17 @@ def micrograph_rows(s: dict) -> list[Row]:
         speed = f" ({s['images_per_second']:,} images/s)" if s.get("images_per_second") else ""
         rows.append(("Time", f"{s['seconds']:.2f} s{speed}"))
     return rows
+
+
+def particle_split_rows(particles: dict | None) -> list[Row]:
+    """Where the --particles rows went, and how their micrographs were found."""
+    if not particles:
+        return []
+    kept, rejected = particles["on_kept_micrographs"], particles["on_rejected_micrographs"]
+    text = f"{kept:,} on kept, {rejected:,} on rejected micrographs"
+    if particles["on_micrographs_not_in_input"]:
+        text += f", {particles['on_micrographs_not_in_input']:,} on micrographs not in the input (with the kept)"
+    return [("Particles", text), *matching_rows(particles["micrograph_matching"])]
 
 
 def reading_rows(workers: list[dict]) -> str:
