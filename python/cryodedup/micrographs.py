@@ -28,6 +28,7 @@ import numpy as np
 from . import _core
 from .csfile import CsFile, CsGroup, flatten
 from .errors import CryodedupError
+from .labels import distinct_labels
 from .micrograph_files import (
     MrcLayout,
     as_text,
@@ -41,6 +42,7 @@ from .micrograph_files import (
 from .micrograph_match import check_match_mode, match_micrographs
 from .outputs import AtomicOutputs, StrPath, all_outputs_at_once, check_plotting
 from .star import Block, StarFile
+from .summaries import micrograph_rows, short_name
 
 CANDIDATES = ("auto", "window", "pattern", "all")
 # --candidates auto compares every pair of a set up to this size, and a --window beyond it.
@@ -703,6 +705,8 @@ def write_results(
     ``match_micrographs`` is how the ``particles``' micrographs are found among the inputs.
     """
     scores = combine_shards(plan, shards)
+    warnings: list[str] = []  # for the summary and the report, as they are logged
+    log = _collecting(log, warnings)
     for path in plan.unreadable:
         log(f"skipped unreadable {path}", "warning")
     n = len(mics.names)
@@ -755,6 +759,7 @@ def write_results(
         "outputs": [str(p) for p in paths],
         "shards": len(shards),
         "workers": reading_by_worker(shards),
+        "warnings": warnings,
     }
     if particle_counts:
         summary["particles"] = particle_counts
@@ -763,6 +768,17 @@ def write_results(
             mics, options, pairs, scores, is_dup, rank, binning, outputs.outdir, outputs.force, summary
         )
     return summary
+
+
+def _collecting(log: Callable[[str, str], None], warnings: list[str]) -> Callable[[str, str], None]:
+    """``log``, which also appends each warning to ``warnings``."""
+
+    def both(message: str, level: str) -> None:
+        if level == "warning":
+            warnings.append(message)
+        log(message, level)
+
+    return both
 
 
 def reading_by_worker(shards: list[ShardScores]) -> list[dict[str, Any]]:
@@ -844,12 +860,14 @@ def _plot(
     flagged = flagged[np.argsort(-scores["z"][flagged], kind="stable")]
     binned_psize = summary["binned_pixel_size_A"]
     rows = []
+    listed = sorted({int(i) for i in pairs[flagged].ravel()})  # named by the end of the path that tells them apart
+    shown = dict(zip(listed, (short_name(n) for n in distinct_labels([mics.names[i] for i in listed]))))
     for k, p in enumerate(flagged):
         first, later, dy, dx = _seen_from_first(pairs[p], scores["dy"][p], scores["dx"][p], rank)
         rows.append(
             (
-                mics.names[first],
-                mics.names[later],
+                shown[first],
+                shown[later],
                 f"{scores['z'][p]:.1f}",
                 f"{scores['pearson'][p]:.2f}",
                 f"{scores['overlap'][p]:.0%}",
@@ -873,7 +891,14 @@ def _plot(
     header = ("first acquisition", "later acquisition", "z", "Pearson", "overlap", "shift x, y (Å)")
     table = (f"Flagged pairs ({len(rows)}, highest z first)", header, rows)
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}
-    return plots.write_all(outdir, figures, "cryodedup micrographs", parameters, summary, force, tables=[table])
+    summary_rows = micrograph_rows(summary)
+    highlight = {}
+    if summary["warnings"]:
+        summary_rows.append(("Warnings", "\n".join(summary["warnings"])))
+        highlight["Warnings"] = "warn"
+    return plots.write_all(
+        outdir, figures, "cryodedup micrographs", parameters, summary_rows, force, tables=[table], highlight=highlight
+    )
 
 
 def _seen_from_first(pair: np.ndarray, dy: int, dx: int, rank: np.ndarray) -> tuple[int, int, int, int]:

@@ -40,6 +40,7 @@ from .particle_set import Log, ParticleSet, Warn
 from .particles_cs import is_cryosparc, read_cs_files
 from .particles_picks import is_picker_output, read_picker_outputs
 from .particles_star import read_star_files
+from .summaries import report_rows
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -501,10 +502,13 @@ def plot_particles(
     figures, missing = plots.particle_figures(details, options.plot_mics, find_micrograph)
     if missing:
         n_examples = len(plots.micrographs_to_show(details, options.plot_mics))
+        # All counted: none found says the paths start from another folder, a few that files are gone.
+        absent = sum(not find_micrograph(name).exists() for name in details.mic_names)
         summary["micrograph_images"] = (  # one line each, so that the path stays whole in a table
-            f"{len(missing)} of {n_examples} example micrographs not found; picks drawn on a blank frame\n"
-            f"first looked for: {missing[0]}\n"
+            f"{absent:,} of {len(details.mic_names):,} micrograph images not found; {len(missing)} of "
+            f"{n_examples} examples drawn on a blank frame\nfirst looked for: {missing[0]}\n"
             "if the images exist, give the folder their paths start from with --project-dir"
         )
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}
-    return plots.write_all(outdir, figures, "cryodedup particles", parameters, summary, force)
+    rows, highlight = report_rows(summary)
+    return plots.write_all(outdir, figures, "cryodedup particles", parameters, rows, force, highlight=highlight)

@@ -17,7 +17,7 @@ Row = tuple[str, str]
 #: The summary's lists of micrographs (entry, list), each item naming one as "micrograph".
 LISTED_MICROGRAPHS = (("halfset_audit", "top_micrographs"), ("consensus", "least_agreement"))
 #: Micrograph names longer than this are shortened at the front in the report.
-NAME_WIDTH = 64
+NAME_WIDTH = 80
 
 
 def particle_rows(s: dict) -> list[Row]:
@@ -73,6 +73,26 @@ def particle_rows(s: dict) -> list[Row]:
     return rows
 
 
+def report_rows(s: dict) -> tuple[list[Row], dict[str, str]]:
+    """The particle job's summary for its report, and the rows to highlight.
+
+    The terminal's rows with the micrographs named for reading (:func:`with_short_micrograph_names`),
+    the warnings (printed as they came on the terminal) and where the images were looked for;
+    the audit's verdict is highlighted red when pairs straddle the half-sets, green when none do.
+    """
+    rows = particle_rows(with_short_micrograph_names(s))
+    highlight = {}
+    audit = s.get("halfset_audit")
+    if audit and audit.get("column"):
+        highlight["Half-set audit"] = "bad" if audit["straddling_pairs"] else "good"
+    if s.get("warnings"):
+        rows.append(("Warnings", "\n".join(s["warnings"])))
+        highlight["Warnings"] = "warn"
+    if s.get("micrograph_images"):
+        rows.append(("Micrograph images", s["micrograph_images"]))
+    return rows, highlight
+
+
 def particle_time(s: dict) -> str:
     """The run's time, and where it went when it took long enough to tell."""
     text = f"{s['seconds']:.2f} s"
@@ -81,10 +101,13 @@ def particle_time(s: dict) -> str:
         return text
     if timings.get("one_pass"):
         return text + " (read, decided and written in one pass)"
-    return (
-        text
-        + f" (reading {timings['read']:.2f} s, deciding {timings['decide']:.2f} s, writing {timings['write']:.2f} s)"
-    )
+    parts = (("reading", "read"), ("deciding", "decide"), ("writing", "write"))
+    return text + " (" + ", ".join(f"{what} {_seconds(timings[key])}" for what, key in parts) + ")"
+
+
+def _seconds(value: float) -> str:
+    """A time in seconds, to two significant digits below 0.1 s (0.0041 s, not 0.00 s)."""
+    return f"{value:.2f} s" if value >= 0.1 else f"{value:.2g} s"
 
 
 def matching_rows(matching: dict | None) -> list[Row]:
