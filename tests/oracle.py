@@ -8,27 +8,29 @@ import math
 import numpy as np
 import starfile
 
+#: Centres closer than this (Å) are one centre: min_dist 0 means within it (docs/design.md section 2).
+SAME_CENTRE = 1e-3
+
+
+def radius(min_dist):
+    """The distance within which two centres are duplicates: ``min_dist``, at least SAME_CENTRE."""
+    return max(min_dist, SAME_CENTRE)
+
 
 def oracle(groups, coords, scores, min_dist, higher_is_better=True, remove_entirely=False):
     """Compares every pair; ranks by score (best first, ties by row, NaN last)."""
     n = len(groups)
-    r2 = min_dist * min_dist
+    r2 = radius(min_dist) ** 2
 
     def close(i, j):
-        if groups[i] != groups[j]:
-            return False
-        if min_dist == 0:  # identical centres only (a squared distance can underflow to 0)
-            return list(coords[i]) == list(coords[j])
-        return sum((a - b) ** 2 for a, b in zip(coords[i], coords[j])) <= r2
+        return groups[i] == groups[j] and sum((a - b) ** 2 for a, b in zip(coords[i], coords[j])) <= r2
 
     keep = [True] * n
     by = [-1] * n
     if remove_entirely:
         for i in range(n):
             near = [
-                (0.0 if min_dist == 0 else sum((a - b) ** 2 for a, b in zip(coords[i], coords[j])), j)
-                for j in range(n)
-                if j != i and close(i, j)
+                (sum((a - b) ** 2 for a, b in zip(coords[i], coords[j])), j) for j in range(n) if j != i and close(i, j)
             ]
             if near:
                 keep[i], by[i] = False, min(near)[1]
@@ -75,7 +77,7 @@ def oracle_by_group(groups, centres, scores, min_dist, higher_is_better=True):
         for r in np.lexsort((np.arange(len(idx)), key)):
             if suppressed[r]:
                 continue
-            close = d2[r] <= min_dist**2
+            close = d2[r] <= radius(min_dist) ** 2
             close[r] = False
             suppressed |= close
         keep[idx] = ~suppressed
@@ -88,10 +90,7 @@ def oracle_support(groups, coords, inputs, min_dist):
     groups, coords, inputs = np.asarray(groups), np.asarray(coords, dtype=float), np.asarray(inputs)
     support = np.zeros(len(groups), dtype=np.int64)
     for i in range(len(groups)):
-        if min_dist == 0:  # identical centres only (a squared distance can underflow to 0)
-            close = (coords == coords[i]).all(axis=1)
-        else:
-            close = ((coords - coords[i]) ** 2).sum(axis=1) <= min_dist * min_dist
+        close = ((coords - coords[i]) ** 2).sum(axis=1) <= radius(min_dist) ** 2
         near = (groups == groups[i]) & close
         support[i] = len(set(inputs[near].tolist()))
     return support

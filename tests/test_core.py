@@ -124,6 +124,7 @@ def test_stub_lists_what_the_extension_has():
                     assert hasattr(getattr(_core, node.name), name), f"_core.pyi: {node.name}.{name} is missing"
     public = {n for n in dir(_core) if not n.startswith("_")}
     stubbed = {n.name for n in stub.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    stubbed |= {n.target.id for n in stub.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
     assert public <= stubbed, f"not in _core.pyi: {public - stubbed}"
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from cryodedup import dedup
 from cryodedup.dedup import dedup_and_support_masks, support
-from oracle import oracle, oracle_support
+from oracle import oracle, oracle_support, radius
 
 
 @st.composite
@@ -155,11 +155,12 @@ def test_big_clustered_micrographs_match_the_oracle(dim):
     check_guarantees(groups, coords, result, 10, subset=np.flatnonzero(groups == 1))
 
 
-def test_zero_distance_means_identical_centres():
-    # (1e-213)**2 underflows to 0: a squared-distance test would call these identical.
-    r = dedup([0, 0, 0], [[0.0, 0.0], [0.0, 1e-213], [0.0, -0.0]], [3.0, 2.0, 1.0], min_dist=0.0)
-    assert r.keep.tolist() == [True, True, False]
-    assert r.suppressed_by.tolist() == [-1, -1, 0]
+def test_zero_distance_means_the_same_centre_to_a_thousandth_of_an_angstrom():
+    # 1e-213 and 9e-4 Å off, and -0.0: one centre with (0, 0); 1.1e-3 Å off: another.
+    coords = [[0.0, 0.0], [0.0, 1e-213], [0.0, -0.0], [9e-4, 0.0], [0.0, 1.1e-3]]
+    r = dedup([0] * 5, coords, [5.0, 4.0, 3.0, 2.0, 1.0], min_dist=0.0)
+    assert r.keep.tolist() == [True, False, False, False, True]
+    assert r.suppressed_by.tolist() == [-1, 0, 0, 0, -1]
 
 
 # --- consensus support -------------------------------------------------------------------
@@ -234,10 +235,7 @@ def test_one_pass_agrees_with_oracles(case, n_inputs, data):
     assert got.suppressed_by.tolist() == by
     expected = []
     for i in range(n):
-        if min_dist == 0:
-            close = (centres == centres[i]).all(axis=1)
-        else:
-            close = ((centres - centres[i]) ** 2).sum(axis=1) <= min_dist * min_dist
+        close = ((centres - centres[i]) ** 2).sum(axis=1) <= radius(min_dist) ** 2
         near = close & (np.array(groups) == groups[i])
         expected.append(sum(1 << k for k in set(np.array(inputs)[near].tolist())))
     assert masks.tolist() == expected

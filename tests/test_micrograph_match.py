@@ -361,3 +361,42 @@ def test_particles_of_a_reprocessed_job_follow_their_micrographs(
     )
     assert summary["particles"]["on_micrographs_not_in_input"] == unknown
     assert any("not among the micrographs" in w for w in warnings) == bool(unknown)
+
+
+def test_the_merge_of_shards_matches_the_particles_micrographs_too(three_micrographs, tmp_path):
+    _, star = three_micrographs
+    particles = tmp_path / "particles.star"
+    names = [f"MotionCorr/job099/Movies/mic_{k % 3}.mrc" for k in range(6)]
+    particles.write_text(
+        star_text(["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName"], [[9, 9, n] for n in names])
+    )
+    runner = CliRunner()
+    shard = runner.invoke(
+        main, ["micrographs", str(star), "-o", str(tmp_path / "shards"), "--bin", "2", "--shard", "1/1"]
+    )
+    assert shard.exit_code == 0, shard.output
+    for mode, on_rejected in (("auto", 2), ("path", 0)):
+        args = [
+            "micrographs-merge",
+            str(tmp_path / "shards"),
+            "-o",
+            str(tmp_path / mode),
+            "--particles",
+            str(particles),
+        ]
+        result = runner.invoke(main, [*args, "--match-micrographs", mode, "--json"])
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.stdout)
+        assert summary["particles"]["on_rejected_micrographs"] == on_rejected
+        assert summary["particles"]["micrograph_matching"]["mode"] == mode
+
+
+def test_an_unknown_matching_mode_is_refused_in_one_line(tmp_path):
+    from cryodedup.errors import CryodedupError
+
+    with pytest.raises(CryodedupError, match=r"^--match-micrographs is auto, path or name, got 'stem'$"):
+        remove_duplicate_particles([tmp_path / "x.star"], tmp_path / "out", ParticleOptions(match_micrographs="stem"))
+    result = CliRunner().invoke(
+        main, ["particles", str(tmp_path), "-o", str(tmp_path / "o"), "--match-micrographs", "x"]
+    )
+    assert result.exit_code == 2 and "Invalid value for '--match-micrographs'" in result.output

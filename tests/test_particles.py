@@ -563,3 +563,73 @@ def test_any_star_text_gives_outputs_or_one_clear_error(tmp_path_factory, text, 
         assert summary["kept"] + summary["rejected"] == summary["particles"]
         assert sorted(p.name for p in (folder / "out").iterdir()) == ["particles_kept.star", "particles_rejected.star"]
     assert source.read_bytes() == before
+
+
+# --- issue 27 item 3: exact copies that agree to floating-point error ------------------------------
+
+
+def relion_round(x: np.ndarray) -> np.ndarray:
+    """RELION's ROUND macro: (int)(x + 0.5) above 0, (int)(x - 0.5) below (halves away from 0)."""
+    return np.where(x > 0, np.floor(x + 0.5), np.ceil(x - 0.5))
+
+
+def recentred(coords: np.ndarray, origins: np.ndarray, mic_psize: float, particle_psize: float):
+    """Coordinates and origins (Å) of a re-extraction with re-centring, as RELION's
+    Preprocessing::getCoordinateMetaDataTable computes them: the origin in micrograph
+    pixels, its whole pixels moved into the coordinate, the rest left in the origin."""
+    offset = origins / particle_psize * (particle_psize / mic_psize)
+    whole = relion_round(offset)
+    return coords - whole, mic_psize * (offset - whole)
+
+
+def reextracted_pair(tmp_path, n_per_mic=400):
+    """A refinement's particles (4x binned, 3.54 Å) and their unbinned re-extraction, re-centred.
+
+    Picks are on a 60 px lattice (distinct originals are more than 50 Å apart); origins
+    and coordinates are written with 6 decimals, as RELION writes them.
+    """
+    rng = np.random.default_rng(27)
+    mic_psize, particle_psize = 0.885, 3.54
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnOriginXAngst", "rlnOriginYAngst", "rlnMicrographName"]
+    labels += ["rlnOpticsGroup", "rlnMaxValueProbDistribution", "rlnImageName"]
+    originals, copies = [], []
+    for m in range(3):
+        lattice = rng.choice(60 * 60, n_per_mic, replace=False)
+        coords = np.stack([lattice % 60, lattice // 60], axis=1) * 60.0 + 100
+        origins = np.round(rng.uniform(-40, 40, (n_per_mic, 2)), 6)
+        new_coords, new_origins = recentred(coords, origins, mic_psize, particle_psize)
+        for k in range(n_per_mic):
+            name, score = f"MotionCorr/job002/Movies/mic{m}.mrc", f"{rng.uniform():.6f}"
+            image = f"{k + 1:06d}@Extract/job{{}}/Movies/mic{m}.mrcs"
+            originals.append([*(f"{v:.6f}" for v in (*coords[k], *origins[k])), name, 1, score, image.format("007")])
+            copies.append(
+                [*(f"{v:.6f}" for v in (*new_coords[k], *new_origins[k])), name, 1, score, image.format("018")]
+            )
+    optics = [[1, "og1", particle_psize, mic_psize]]
+    first = write_star(tmp_path / "run_data.star", labels, originals, optics=optics)
+    second = write_star(tmp_path / "reextracted.star", labels, copies, optics=[[1, "og1", mic_psize, mic_psize]])
+    return first, second
+
+
+def test_zero_distance_finds_every_recentred_copy(tmp_path):
+    first, second = reextracted_pair(tmp_path)
+    # The oracle: centres from the text (starfile and numpy), every pair on a micrograph
+    # compared; within 1e-3 Å pairs each particle with its copy and nothing else.
+    (_, a, mics_a), (_, b, mics_b) = star_centres(first), star_centres(second)
+    close = (((a[:, None, :] - b[None, :, :]) ** 2).sum(-1) <= 1e-6) & (mics_a[:, None] == mics_b[None, :])
+    assert np.array_equal(close, np.eye(len(a), dtype=bool))
+    identical = int(np.count_nonzero((a == b).all(axis=1)))
+    assert identical < 0.8 * len(a), "the fixture must hold copies that are not bit-identical"
+    assert np.abs(a - b).max() < 1e-9
+    summary = run(tmp_path, [first, second], min_dist=0.0)
+    assert summary["rejected"] == len(a) and summary["inputs"][1]["rejected"] == len(a)
+    assert rows_of(tmp_path / "out" / "particles_kept.star") == rows_of(first)
+    # One file holding both, micrograph by micrograph: decided in one pass as it is read.
+    both = tmp_path / "combined.star"
+    per_mic = len(a) // 3
+    rows = [r for m in range(3) for f in (first, second) for r in rows_of(f)[m * per_mic : (m + 1) * per_mic]]
+    text = first.read_text()
+    both.write_text(text[: text.index("_rlnImageName #8\n") + len("_rlnImageName #8\n")] + "".join(rows))
+    summary = run(tmp_path, [both], min_dist=0.0, force=True)
+    assert summary["timings"]["one_pass"] and summary["rejected"] == len(a)
+    assert rows_of(tmp_path / "out" / "particles_kept.star") == rows_of(first)

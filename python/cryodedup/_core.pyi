@@ -4,6 +4,7 @@ import numpy as np
 import numpy.typing as npt
 
 __version__: str
+SAME_CENTRE_A: float
 
 class StarSyntaxError(ValueError): ...
 

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .dedup import SAME_CENTRE_A
 from .errors import CryodedupError
 from .particle_set import HalfSets, ParticleSet
 
@@ -48,7 +49,7 @@ def straddling_per_micrograph(particles: ParticleSet, suppressed_by: np.ndarray)
 
 def duplicate_criterion(min_dist: float, max_angle: float | None = None) -> str:
     """What made two particles a duplicate pair, as the audit's verdict says it."""
-    where = f"within {min_dist:g} Å" if min_dist > 0 else "at the same centre"
+    where = f"within {min_dist:g} Å" if min_dist > 0 else f"at the same centre (within {SAME_CENTRE_A:g} Å)"
     return where + (f" and {max_angle:g}°" if max_angle is not None else "")
 
 

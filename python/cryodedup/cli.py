@@ -259,7 +259,7 @@ MATCH_MICROGRAPHS = click.option(
     type=float,
     default=20.0,
     show_default=True,
-    help="Minimum separation of particle centres, in Å. 0 removes exact copies only.",
+    help="Minimum separation of particle centres, in Å. 0 removes exact copies only (centres within 0.001 Å).",
 )
 @click.option(
     "--mic-psize",

@@ -100,7 +100,8 @@ def dedup(
     scores : array_like of float, shape (n,), optional
         Quality of each particle. None: seeded random ranking.
     min_dist : float
-        Minimum separation in Å, >= 0. 0 removes exact copies (symmetry expansion).
+        Minimum separation in Å, >= 0. 0 removes exact copies (symmetry expansion,
+        re-extraction): centres within 0.001 Å, below which distances count as 0.
     higher_is_better : bool
         Rank higher scores first (False: lower first, as for CryoSPARC's ``error``).
     remove_entirely : bool
@@ -219,6 +220,10 @@ def _run_dedup(
 
 #: Inputs (pickers) that consensus can tell apart: one bit each in a uint64.
 MAX_INPUTS = 64
+
+#: Centres closer than this (Å) are one centre; ``min_dist`` 0 means within it
+#: (rust/core/src/dedup.rs, docs/design.md section 2).
+SAME_CENTRE_A: float = _core.SAME_CENTRE_A
 
 
 def group_ids(groups: ArrayLike) -> np.ndarray:

@@ -164,9 +164,9 @@ def match_micrographs(names_by_input: Sequence[Sequence[str]], mode: str) -> Mat
         for name in names:
             inputs_of.setdefault(name, []).append(k)
     match = Match(mode, {name: name for name in inputs_of})
-    by_key = _names_by_key(names_by_input, match)
     if mode == "path":
-        return match
+        return match  # exact strings, as asked: nothing kept apart or left out that names would join
+    by_key = _names_by_key(names_by_input, match)
     share = _inputs_sharing(inputs_of) if mode == "auto" else set()
     parent = {name: name for name in inputs_of}
     position = {name: k for k, name in enumerate(inputs_of)}  # a group is named by its first name

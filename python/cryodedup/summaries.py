@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .audit import audit_rows
 from .consensus import consensus_rows
+from .dedup import SAME_CENTRE_A
 from .labels import distinct_labels
 from .micrograph_match import matching_text
 
@@ -37,7 +38,7 @@ def particle_rows(s: dict) -> list[Row]:
         ("Rejected", f"{s['rejected']:,} ({pct:.1f} %)"),
         (f"{unit.capitalize()}s", f"{s['micrographs']:,}"),
         *matching_rows(s.get("micrograph_matching")),
-        ("Minimum distance", f"{s['min_dist_A']:g} Å ({s['mode']})"),
+        ("Minimum distance", f"{distance_text(s)} ({s['mode']})"),
     ]
     psize_label = "Coordinate pixel size" if s.get("tomography") else "Micrograph pixel size"
     rows += pixel_size_rows(s["pixel_sizes"], several_inputs=len(s["inputs"]) > 1, label=psize_label)
@@ -91,6 +92,13 @@ def report_rows(s: dict) -> tuple[list[Row], dict[str, str]]:
     if s.get("micrograph_images"):
         rows.append(("Micrograph images", s["micrograph_images"]))
     return rows, highlight
+
+
+def distance_text(summary: dict) -> str:
+    """The minimum distance as the summary shows it; 0 says what identical means."""
+    if summary["min_dist_A"] == 0:
+        return f"0 Å: identical centres (within {SAME_CENTRE_A:g} Å)"
+    return f"{summary['min_dist_A']:g} Å"
 
 
 def particle_time(s: dict) -> str:

@@ -3,13 +3,12 @@
 //!
 //! Memory is O(n) whatever the geometry: each pick searches a grid of its micrograph's picks
 //! (spread picks) or asks a k-d tree of each other input whether it holds a pick within
-//! `min_dist` (crowded picks), so no pair list is ever built.
-
-use std::collections::HashMap;
+//! `min_dist` (crowded picks), so no pair list is ever built. Distances below
+//! [`crate::dedup::SAME_CENTRE`] are not told apart: `min_dist` 0 means within it.
 
 use rayon::prelude::*;
 
-use crate::dedup::{point, values_by_group, DedupError};
+use crate::dedup::{point, search_radius, values_by_group, DedupError};
 use crate::grid::Grid;
 use crate::kdtree::KdTree;
 
@@ -31,9 +30,10 @@ pub fn support_masks(
     if let Some(index) = inputs.iter().position(|&i| i >= MAX_MASK_INPUTS) {
         return Err(DedupError::InputOutOfRange { index, limit: MAX_MASK_INPUTS });
     }
+    let radius = search_radius(min_dist);
     Ok(match dim {
-        2 => values_by_group(groups, |members| masks_in_group::<2>(coords, inputs, members, min_dist)),
-        _ => values_by_group(groups, |members| masks_in_group::<3>(coords, inputs, members, min_dist)),
+        2 => values_by_group(groups, |members| masks_in_group::<2>(coords, inputs, members, radius)),
+        _ => values_by_group(groups, |members| masks_in_group::<3>(coords, inputs, members, radius)),
     })
 }
 
@@ -61,45 +61,32 @@ fn check(groups: &[i64], coords: &[f64], dim: usize, inputs: &[u32], min_dist: f
 }
 
 /// One group: the bitmask of inputs met by each member, aligned with `members`.
-fn masks_in_group<const D: usize>(coords: &[f64], inputs: &[u32], members: &[u32], min_dist: f64) -> Vec<u64> {
+fn masks_in_group<const D: usize>(coords: &[f64], inputs: &[u32], members: &[u32], radius: f64) -> Vec<u64> {
     let points: Vec<[f64; D]> = members.iter().map(|&i| point::<D>(coords, i)).collect();
     let member_inputs: Vec<u32> = members.iter().map(|&i| inputs[i as usize]).collect();
     let mut masks = vec![0u64; members.len()];
-    masks_of_points(&points, &member_inputs, min_dist, None, &mut masks);
+    masks_of_points(&points, &member_inputs, radius, None, &mut masks);
     masks
 }
 
 /// The masks of one group's points: bit `inputs[k]` of each point's own input, and the bit of
-/// every other input with a point within `min_dist`. Where the points are spread, one grid
-/// search per point (`grid`, a grid of `points` for `min_dist`, or one made here); where
+/// every other input with a point within `radius` (> 0). Where the points are spread, one grid
+/// search per point (`grid`, a grid of `points` for `radius`, or one made here); where
 /// they crowd, one tree per input and one "is there any?" search per point and other input,
 /// which stops at the first point it meets: memory O(n) and near-linear time even when
 /// thousands of picks sit on one spot.
 pub(crate) fn masks_of_points<const D: usize>(
     points: &[[f64; D]],
     inputs: &[u32],
-    min_dist: f64,
+    radius: f64,
     grid: Option<&Grid<D>>,
     masks: &mut [u64],
 ) {
-    if min_dist == 0.0 {
-        // Identical centres only, as the duplicate test has it: a squared distance can
-        // underflow to 0 between centres 1e-200 apart. (+ 0.0 makes -0.0 the same key as 0.0.)
-        let key = |p: &[f64; D]| p.map(|c| (c + 0.0).to_bits());
-        let mut at: HashMap<[u64; D], u64> = HashMap::new();
-        for (p, &own) in points.iter().zip(inputs) {
-            *at.entry(key(p)).or_default() |= 1 << own;
-        }
-        for (p, mask) in points.iter().zip(masks.iter_mut()) {
-            *mask = at[&key(p)];
-        }
-        return;
-    }
-    let made = if grid.is_none() { Grid::new(points, min_dist) } else { None };
+    let made = if grid.is_none() { Grid::new(points, radius) } else { None };
     if let Some(grid) = grid.or(made.as_ref()) {
         for ((point, mask), &own) in points.iter().zip(masks.iter_mut()).zip(inputs) {
             *mask = 1 << own;
-            grid.for_each_within(point, min_dist, |other, _| *mask |= 1 << inputs[other as usize]);
+            grid.for_each_within(point, radius, |other, _| *mask |= 1 << inputs[other as usize]);
         }
         return;
     }
@@ -114,7 +101,7 @@ pub(crate) fn masks_of_points<const D: usize>(
     for ((p, &own), mask) in points.iter().zip(inputs).zip(masks.iter_mut()) {
         *mask = 1 << own;
         for (k, tree) in &trees {
-            if *k != own && tree.any_within(p, min_dist) {
+            if *k != own && tree.any_within(p, radius) {
                 *mask |= 1 << k;
             }
         }
@@ -312,11 +299,10 @@ mod tests {
     }
 
     #[test]
-    fn zero_distance_means_identical_centres() {
-        // (1.7e-217)^2 underflows to 0: a squared-distance test would call these identical.
-        // -0.0 and 0.0 are the same centre.
-        let coords = [0.0, 0.0, 0.0, 1.7e-217, 0.0, -0.0];
-        assert_eq!(support(&[0, 0, 0], &coords, 2, &[0, 1, 2], 0.0).unwrap(), vec![2, 1, 2]);
+    fn zero_distance_means_the_same_centre_to_a_thousandth_of_an_angstrom() {
+        // A re-centred copy 1e-12 Å off, -0.0 and 0.0: one centre; 0.01 Å off: another.
+        let coords = [0.0, 0.0, 0.0, 1e-12, 0.0, -0.0, 0.01, 0.0];
+        assert_eq!(support(&[0, 0, 0, 0], &coords, 2, &[0, 1, 2, 3], 0.0).unwrap(), vec![3, 3, 3, 1]);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! distance (or "remove entirely"), micrographs processed in parallel.
 //!
 //! Semantics (docs/design.md section 2): two particles of the same group are duplicates when
-//! their squared distance is `<= min_dist^2`. Particles are ranked by score (best first,
+//! their squared distance is `<= r^2`, `r` being `min_dist` and never below [`SAME_CENTRE`]
+//! (so `min_dist` 0 finds copies that agree to floating-point error). Particles are ranked by score (best first,
 //! ties by input order, NaN last) or by a seeded random key. Walking the ranking, a particle
 //! not yet suppressed is kept and suppresses every particle within `min_dist`; a suppressed
 //! particle suppresses nothing.
@@ -16,9 +17,23 @@ use crate::kdtree::KdTree;
 use crate::parallel::{self, Scatter};
 use crate::pose::PoseTest;
 
+/// Centres closer than this (Å) are one centre: `min_dist` 0 ("identical centres") means
+/// within it, and no smaller radius is ever searched. A re-extracted, re-centred particle
+/// keeps a whole-pixel coordinate and the rest of its shift in the origin, so its centre
+/// agrees with the original's only to floating-point error (about 1e-12 Å), and STAR files
+/// round to 6 decimals (1e-6 pixels): both far below this. No pixel is near it (>= 0.3 Å),
+/// so two distinct picks are never taken for one.
+pub const SAME_CENTRE: f64 = 1e-3;
+
+/// The radius searched for `min_dist`: the distance itself, never below [`SAME_CENTRE`].
+pub fn search_radius(min_dist: f64) -> f64 {
+    min_dist.max(SAME_CENTRE)
+}
+
 #[derive(Clone, Debug)]
 pub struct DedupParams {
-    /// Minimum separation, same unit as the coordinates (Å). 0 means identical centres.
+    /// Minimum separation, same unit as the coordinates (Å). 0 means identical centres
+    /// (within [`SAME_CENTRE`]).
     pub min_dist: f64,
     /// Rank higher scores first (else lower first). Ignored without scores.
     pub higher_is_better: bool,
@@ -74,6 +89,13 @@ impl fmt::Display for DedupError {
 }
 
 impl std::error::Error for DedupError {}
+
+impl DedupParams {
+    /// The radius within which two particles are duplicates ([`search_radius`]).
+    pub fn radius(&self) -> f64 {
+        search_radius(self.min_dist)
+    }
+}
 
 /// A micrograph id: `i64` from Python's own arrays, `u32` from a scan (half the memory).
 pub trait GroupId: Copy + Ord + Send + Sync {
@@ -440,7 +462,7 @@ fn dedup_group<const D: usize>(input: &Input, members: &[u32], out: &mut GroupOu
     // Masks from the greedy pass's own searches where a pair's test is the distance alone.
     let masks_in_greedy_pass = !out.masks.is_empty()
         && !input.params.remove_entirely
-        && near.grid.is_some()
+        && near.grid().is_some()
         && input.tubes.is_none()
         && input.pose.is_none();
     if input.params.remove_entirely {
@@ -465,44 +487,47 @@ fn dedup_group<const D: usize>(input: &Input, members: &[u32], out: &mut GroupOu
                 }
             });
         }
-    } else if input.params.min_dist > 0.0 {
-        let grid = near.grid.as_ref(); // (made for the same points and radius: not made twice)
-        crate::consensus::masks_of_points(&points, &member_inputs, input.params.min_dist, grid, out.masks);
     } else {
-        // Picks confirm each other where their centres are equal.
-        for position in 0..near.positions.start.len() as u32 - 1 {
-            let sharing = near.positions.members(position);
-            let mask = sharing.iter().fold(0u64, |bits, &m| bits | 1 << member_inputs[m as usize]);
-            for &m in sharing {
-                out.masks[m as usize] = mask;
-            }
-        }
+        // (a grid of these points for the same radius is not made twice)
+        crate::consensus::masks_of_points(&points, &member_inputs, input.params.radius(), near.grid(), out.masks);
     }
 }
 
-/// The neighbours of a group's particles: its distinct positions and, when `min_dist > 0`, a
-/// uniform grid of them (radius searches among spread points) or else a k-d tree (with
-/// `min_dist` 0 only a particle's own position holds its neighbours).
+/// The neighbours of a group's particles: its distinct positions and a search of them, a
+/// uniform grid (radius searches among spread points) or else a k-d tree.
 struct Neighbourhood<'a, const D: usize> {
     input: &'a Input<'a>,
     members: &'a [u32],
     points: &'a [[f64; D]],
     positions: Positions<D>,
-    grid: Option<Grid<D>>,
-    tree: Option<KdTree<D>>,
+    search: Search<D>,
+}
+
+/// How a group's positions are searched within the radius.
+enum Search<const D: usize> {
+    Grid(Grid<D>),
+    Tree(KdTree<D>),
 }
 
 impl<'a, const D: usize> Neighbourhood<'a, D> {
     fn new(input: &'a Input<'a>, members: &'a [u32], points: &'a [[f64; D]]) -> Self {
-        // Only exact matching and nearest-neighbour searches need coincident points merged;
-        // the greedy radius searches meet each point a bounded number of times anyway.
+        // Exact copies are merged for nearest-neighbour searches and for identical centres
+        // (symmetry expansion: dozens of copies per spot); the greedy radius searches meet
+        // each point a bounded number of times anyway.
         let params = input.params;
-        let merge = params.min_dist == 0.0 || params.remove_entirely;
-        let positions = if merge { Positions::new(points) } else { Positions::each_apart(points) };
+        let merged = params.min_dist == 0.0 || params.remove_entirely;
+        let positions = if merged { Positions::new(points) } else { Positions::each_apart(points) };
         // Nearest-neighbour searches (remove entirely) need the tree; a crowded group too.
-        let grid = if merge { None } else { Grid::new(&positions.points, params.min_dist) };
-        let tree = (params.min_dist > 0.0 && grid.is_none()).then(|| KdTree::new(&positions.points));
-        Neighbourhood { input, members, points, positions, grid, tree }
+        let grid = if merged { None } else { Grid::new(&positions.points, params.radius()) };
+        let search = grid.map_or_else(|| Search::Tree(KdTree::new(&positions.points)), Search::Grid);
+        Neighbourhood { input, members, points, positions, search }
+    }
+
+    fn grid(&self) -> Option<&Grid<D>> {
+        match &self.search {
+            Search::Grid(grid) => Some(grid),
+            Search::Tree(_) => None,
+        }
     }
 
     /// Whether members `a` and `b` (local positions), found within `min_dist` of each other
@@ -518,12 +543,11 @@ impl<'a, const D: usize> Neighbourhood<'a, D> {
 
     /// Calls `visit(position, squared_distance)` for every position within `min_dist` of
     /// member `local`, its own included.
-    fn for_each_position_near(&self, local: u32, mut visit: impl FnMut(u32, f64)) {
-        let (point, min_dist) = (&self.points[local as usize], self.input.params.min_dist);
-        match (&self.grid, &self.tree) {
-            (Some(grid), _) => grid.for_each_within(point, min_dist, visit),
-            (None, Some(tree)) => tree.for_each_within(point, min_dist, visit),
-            (None, None) => visit(self.positions.of[local as usize], 0.0),
+    fn for_each_position_near(&self, local: u32, visit: impl FnMut(u32, f64)) {
+        let (point, radius) = (&self.points[local as usize], self.input.params.radius());
+        match &self.search {
+            Search::Grid(grid) => grid.for_each_within(point, radius, visit),
+            Search::Tree(tree) => tree.for_each_within(point, radius, visit),
         }
     }
 
@@ -538,9 +562,9 @@ impl<'a, const D: usize> Neighbourhood<'a, D> {
     fn nearest_duplicate(&self, local: u32) -> Option<(f64, u32)> {
         let own = self.positions.of[local as usize];
         let at_own = self.first_duplicate_at(own, local, 0.0).map(|m| (0.0, m));
-        let Some(tree) = &self.tree else { return at_own };
+        let Search::Tree(tree) = &self.search else { return at_own };
         let point = &self.points[local as usize];
-        let elsewhere = tree.nearest_within(point, self.input.params.min_dist, |position, d2| {
+        let elsewhere = tree.nearest_within(point, self.input.params.radius(), |position, d2| {
             position != own && self.first_duplicate_at(position, local, d2).is_some()
         });
         let elsewhere = elsewhere.map(|(position, d2)| (d2, self.first_duplicate_at(position, local, d2).unwrap()));
@@ -742,15 +766,51 @@ mod tests {
     }
 
     #[test]
-    fn exact_matching_at_zero_distance() {
-        let coords = [1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 1.0, 2.0, 3.0000001, -0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
-        let r = dedup(&[0i64, 0, 0, 0, 0], &coords, 3, Some(&[1.0, 2.0, 0.0, 1.0, 1.0]), &params(0.0)).unwrap();
-        assert_eq!(r.keep, vec![false, true, true, true, false]);
-        assert_eq!(r.suppressed_by, vec![1, -1, -1, -1, 3]);
+    fn zero_distance_matches_centres_to_a_thousandth_of_an_angstrom() {
+        // Particles 0, 1 and 5 are one centre (5 is 4e-13 Å off, as a re-centred copy is),
+        // 2 is 0.01 Å off: another centre; -0.0 and 0.0 are one.
+        let coords =
+            [1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 1.0, 2.0, 3.01, -0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0 + 4e-13, 2.0, 3.0];
+        let groups = [0i64; 6];
+        let r = dedup(&groups, &coords, 3, Some(&[1.0, 2.0, 0.0, 1.0, 1.0, 0.5]), &params(0.0)).unwrap();
+        assert_eq!(r.keep, vec![false, true, true, true, false, false]);
+        assert_eq!(r.suppressed_by, vec![1, -1, -1, -1, 3, 1]);
         let entirely = DedupParams { remove_entirely: true, ..params(0.0) };
-        let r = dedup(&[0i64, 0, 0, 0, 0], &coords, 3, None, &entirely).unwrap();
-        assert_eq!(r.keep, vec![false, false, true, false, false]);
-        assert_eq!(r.suppressed_by, vec![1, 0, -1, 4, 3]);
+        let r = dedup(&groups, &coords, 3, None, &entirely).unwrap();
+        assert_eq!(r.keep, vec![false, false, true, false, false, false]);
+        assert_eq!(r.suppressed_by, vec![1, 0, -1, 4, 3, 0]);
+    }
+
+    #[test]
+    fn identical_centres_straddling_grid_cell_edges() {
+        // Spread picks get a grid whose cells start at the lowest point and are
+        // sqrt(area / n) wide (1000 x 1000 Å, 52 points: 138.7 Å). Copies 1e-6 Å apart on
+        // either side of a cell edge, in x and in y, are still one centre, for the
+        // duplicate test and for the confirmation of a second input alike.
+        let mut coords = vec![0.0, 0.0, 1000.0, 1000.0];
+        let cell = (1000.0f64 * 1000.0 / 52.0).sqrt();
+        for k in 1..=25 {
+            let edge = (k % 7 + 1) as f64 * cell;
+            let across = 37.0 * k as f64;
+            let (a, b) = if k % 2 == 0 {
+                ([edge - 5e-7, across], [edge + 5e-7, across])
+            } else {
+                ([across, edge - 5e-7], [across, edge + 5e-7])
+            };
+            coords.extend(a);
+            coords.extend(b);
+        }
+        let n = coords.len() / 2;
+        let groups = vec![0i64; n];
+        let inputs: Vec<u32> = (0..n as u32).map(|i| i % 2).collect();
+        let scores: Vec<f64> = (0..n).map(|i| if i % 2 == 0 { 1.0 } else { 0.0 }).collect();
+        let (r, masks) = dedup_with_masks(&groups, &coords, 2, Some(&scores), Some(&inputs), &params(0.0)).unwrap();
+        let rejected: Vec<usize> = (0..n).filter(|&i| !r.keep[i]).collect();
+        assert_eq!(rejected, (3..n).step_by(2).collect::<Vec<_>>(), "the second of each pair");
+        assert!(rejected.iter().all(|&i| r.suppressed_by[i] == i as i64 - 1));
+        let support: Vec<u32> = masks.unwrap().iter().map(|m| m.count_ones()).collect();
+        assert_eq!(support[2..], vec![2; n - 2][..], "each copy confirms the other");
+        assert_eq!(r, brute_force(&groups, &coords, &scores, &params(0.0)));
     }
 
     #[test]
@@ -826,15 +886,7 @@ mod tests {
     fn brute_force(groups: &[i64], coords: &[f64], scores: &[f64], p: &DedupParams) -> DedupResult {
         let n = groups.len();
         let d2 = |a: usize, b: usize| (0..2).map(|k| (coords[2 * a + k] - coords[2 * b + k]).powi(2)).sum::<f64>();
-        let close = |a: usize, b: usize| {
-            a != b
-                && groups[a] == groups[b]
-                && if p.min_dist == 0.0 {
-                    (0..2).all(|k| coords[2 * a + k] == coords[2 * b + k])
-                } else {
-                    d2(a, b) <= p.min_dist * p.min_dist
-                }
-        };
+        let close = |a: usize, b: usize| a != b && groups[a] == groups[b] && d2(a, b) <= p.min_dist.max(1e-3).powi(2);
         let (mut keep, mut sup) = (vec![true; n], vec![-1i64; n]);
         if p.remove_entirely {
             for a in 0..n {

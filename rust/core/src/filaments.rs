@@ -77,7 +77,7 @@ fn decide_group<const D: usize>(input: &Segments, members: &[u32]) -> Vec<(bool,
             .iter()
             .filter_map(|&k| {
                 let mut best: Option<(f64, usize)> = None;
-                tree.for_each_within(&points[k], input.params.min_dist, |o, d2| {
+                tree.for_each_within(&points[k], input.params.radius(), |o, d2| {
                     let o = o as usize;
                     if kept_tube[tube_of[o]] && best.is_none_or(|b| (d2, o) < b) {
                         best = Some((d2, o));

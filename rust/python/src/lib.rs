@@ -1300,6 +1300,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // now, before the CLI handles any signal.
     drop(Vec::<f64>::new().into_pyarray(m.py()));
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("SAME_CENTRE_A", core_dedup::SAME_CENTRE)?;
     m.add_function(wrap_pyfunction!(dedup, m)?)?;
     m.add_function(wrap_pyfunction!(support_masks, m)?)?;
     m.add_function(wrap_pyfunction!(nearest_distances, m)?)?;
