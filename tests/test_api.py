@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import starfile
 from cryosparc.dataset import Dataset
 
-from cryodedup import remove_duplicates
+from cryodedup import CryodedupError, remove_duplicates
 from cryodedup.synthetic import cs_particles, write_benchmark_file, write_cs
 
 
@@ -48,3 +50,51 @@ def test_unknown_data_and_missing_outdir():
         remove_duplicates(3)
     with pytest.raises(ValueError, match="outdir is needed"):
         remove_duplicates("p.star")
+
+
+# --- issue 27 item 12: Python warnings, and errors that name the keyword arguments -----------------
+
+
+def relion31_tables(micrograph_psize_label: str) -> dict:
+    """starfile's dict of a RELION 3.1 file: two particles 10 px apart on one micrograph."""
+    import pandas as pd
+
+    optics = pd.DataFrame({"rlnOpticsGroup": [1], "rlnImagePixelSize": [2.0], micrograph_psize_label: [1.5]})
+    particles = pd.DataFrame(
+        {
+            "rlnCoordinateX": [100.0, 110.0],
+            "rlnCoordinateY": [100.0, 100.0],
+            "rlnMicrographName": ["m.mrc", "m.mrc"],
+            "rlnOpticsGroup": [1, 1],
+            "rlnAutopickFigureOfMerit": [2.0, 1.0],
+        }
+    )
+    return {"optics": optics, "particles": particles}
+
+
+def test_original_pixel_size_fallback_is_a_python_warning():
+    tables = relion31_tables("rlnMicrographOriginalPixelSize")
+    with pytest.warns(UserWarning, match="rlnMicrographOriginalPixelSize 1.5 Å.*mic_psize=") as caught:
+        kept, rejected = remove_duplicates(tables, min_dist=16.0)  # 10 px x 1.5 Å = 15 Å apart
+    assert len(kept["particles"]) == 1 and len(rejected["particles"]) == 1
+    assert not any("--" in str(w.message) for w in caught)
+    assert caught[0].filename == __file__, "the warning points at the caller's line"
+    # The same through log, and nothing when the micrograph pixel size is there.
+    said = []
+    with pytest.warns(UserWarning):
+        remove_duplicates(tables, min_dist=16.0, log=lambda message, level: said.append((level, message)))
+    assert any(level == "warning" and "mic_psize=" in message for level, message in said)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        remove_duplicates(relion31_tables("rlnMicrographPixelSize"), min_dist=16.0)
+
+
+def test_errors_name_the_keyword_arguments():
+    tables = relion31_tables("rlnMicrographPixelSize")
+    with pytest.raises(CryodedupError, match=r"^min_dist= must be") as err:
+        remove_duplicates(tables, min_dist=-1.0)
+    assert "--" not in str(err.value)
+    bare = tables["particles"]  # no optics table: the micrograph pixel size must be given
+    with pytest.raises(CryodedupError, match="mic_psize=") as err:
+        remove_duplicates(bare, min_dist=16.0)
+    assert "--" not in str(err.value)

@@ -75,11 +75,17 @@ def test_3d_cbox_is_refused(tmp_path):
         read_picks(path)
 
 
-def test_an_empty_or_headerless_cbox_is_refused_with_what_to_give_instead(tmp_path):
-    (tmp_path / "empty.cbox").write_text("")
-    with pytest.raises(CryodedupError, match=r"empty.cbox: the file is empty; .*EMAN/ \.box or STAR/ output"):
-        read_picks(tmp_path / "empty.cbox")
+def test_an_empty_cbox_is_a_micrograph_without_picks(tmp_path):
+    """crYOLO writes a file for every micrograph it ran on, an empty one before 1.8 where it found nothing."""
+    (tmp_path / "a.cbox").write_text("")
+    (tmp_path / "b.cbox").write_text(cbox_text([(10, 20, 100, 100, 0.9)]))
+    picks = read_picks(str(tmp_path / "*.cbox"))
+    assert picks.micrographs == ["a", "b"] and picks.micrograph.tolist() == [1]
+
+
+def test_a_headerless_cbox_is_refused_with_what_to_give_instead(tmp_path):
+    (tmp_path / "a.cbox").write_text("")
     # crYOLO before 1.8: corner, box size, confidence, estimated size; no STAR header.
     (tmp_path / "old.cbox").write_text("10\t20\t100\t100\t0.9\t98\t98\n")
     with pytest.raises(CryodedupError, match=r"old.cbox: a crYOLO .cbox holds a data_cryolo loop \(crYOLO before 1\.8"):
-        read_picks(tmp_path / "old.cbox")
+        read_picks(str(tmp_path / "*.cbox"))

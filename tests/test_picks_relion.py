@@ -77,7 +77,12 @@ def relion3_job(root, picks_by_mic):
 def test_relative_coordinate_path_follows_relion_naming():
     assert relative_coordinate_path("MotionCorr/job002/Movies/x.mrc") == "Movies/x_autopick.star"
     assert relative_coordinate_path("Import/job001/Movies/a/b.tiff", "_manualpick.star") == "Movies/a/b_manualpick.star"
-    assert relative_coordinate_path("/data/mics/x.mrc") == "x_autopick.star"
+    # RELION 3.1 keeps every folder of a name outside a job (its Extract reads COORD_DIR//data/mics/x...).
+    assert relative_coordinate_path("/data/mics/x.mrc") == "data/mics/x_autopick.star"
+    # The first job folder at any depth, as RELION's decomposePipelineFileName finds it.
+    assert relative_coordinate_path("/proj/MotionCorr/job002/Movies/x.mrc") == "Movies/x_autopick.star"
+    assert relative_coordinate_path("a/b/job012/x.mrc") == "x_autopick.star"
+    assert relative_coordinate_path("x") == "x_autopick.star"
 
 
 def test_relion3_job_folder(tmp_path):

@@ -35,7 +35,7 @@ def test_merged_relion_job_reads_back(two_pickers, monkeypatch):
     monkeypatch.chdir(root)
     keep = np.array([True, False, True, True, False])  # relion m1 a, b; relion m2; cryolo m2 x2
     lists = write_relion([relion, cryolo], keep, "Dedup/job050")
-    assert lists["kept"] == root.joinpath("Dedup/job050/autopick_kept.star").relative_to(root)
+    assert lists["kept"] == [root.joinpath("Dedup/job050/autopick_kept.star").relative_to(root)]
     table = starfile.read("Dedup/job050/autopick_kept.star")
     assert table["rlnMicrographName"].tolist() == names
     assert table["rlnMicrographCoordinates"].tolist() == [

@@ -4,16 +4,24 @@ In memory, CryoSPARC particles are a cryosparc-tools ``Dataset`` or a numpy stru
 array with CryoSPARC's fields; RELION particles are a pandas DataFrame with RELION's
 labels, or the dict that ``starfile.read`` returns (``{"optics": ..., "particles": ...}``).
 Kept and rejected come back in the form that came in.
+
+Warnings (a pixel size taken from ``rlnMicrographOriginalPixelSize``, say) are issued with
+Python's :mod:`warnings`, and messages name the keyword arguments (``mic_psize=``), not the
+CLI's options (``--mic-psize``).
 """
 
 from __future__ import annotations
 
+import re
+import warnings
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .csfile import CsFile
+from .errors import CryodedupError
 from .outputs import StrPath
 from .particle_set import Log, ParticleSet, Warn
 from .particles import ParticleOptions, decide, remove_duplicate_particles
@@ -37,7 +45,8 @@ def remove_duplicates(
     force : bool
         Overwrite existing output files.
     log : callable(message, level), optional
-        Receives progress messages and warnings.
+        Receives progress messages and warnings. Warnings are issued with
+        :func:`warnings.warn` (``UserWarning``) as well, once the job is done or has failed.
     **options
         The fields of :class:`ParticleOptions`: ``min_dist``, ``mic_psize``, ``shift_key``,
         ``score``, ``score_order``, ``remove_entirely``, ``seed``, ``micrographs``,
@@ -49,9 +58,37 @@ def remove_duplicates(
         For files, the lists of output paths; otherwise two objects of the input's type
         holding the kept and the rejected particles, rows in input order.
     """
+    said: list[str] = []
+
+    def report(message: str, level: str) -> None:
+        message = keyword_names(message)
+        if level == "warning":
+            said.append(message)
+        if log is not None:
+            log(message, level)
+
+    try:
+        return _remove_duplicates(data, outdir, force, report, options)
+    except CryodedupError as err:
+        raise CryodedupError(keyword_names(str(err))) from None
+    finally:
+        for message in said:
+            warnings.warn(message, UserWarning, stacklevel=2)  # (the caller's line)
+
+
+#: The CLI's options that are keyword arguments of :func:`remove_duplicates`, by option name.
+_KEYWORDS = {f"--{f.name.replace('_', '-')}": f"{f.name}=" for f in fields(ParticleOptions)} | {"--force": "force="}
+
+
+def keyword_names(message: str) -> str:
+    """``message`` with the CLI's options named as keyword arguments (``--mic-psize`` as ``mic_psize=``)."""
+    return re.sub(r"--[a-z][a-z-]*", lambda m: _KEYWORDS.get(m.group(0), m.group(0)), message)
+
+
+def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: Log, options: dict) -> tuple[Any, Any]:
+    """:func:`remove_duplicates`, its messages (warnings included) sent to ``report``."""
     opts = ParticleOptions(**options)
     opts.check()
-    report: Log = log or (lambda message, level: None)
 
     def warn(message: str) -> None:
         report(message, "warning")

@@ -315,6 +315,23 @@ MATCH_MICROGRAPHS = click.option(
     "the minimum distance; the others are rejected.",
 )
 @click.option(
+    "--coverage",
+    type=click.Choice(["auto", "all"]),
+    default="auto",
+    show_default=True,
+    help="Consensus: which micrographs each input ran on. auto: as each picker's output says (a RELION job's "
+    "micrographs, the files of a crYOLO or EMAN folder, even empty ones; else the micrographs it has picks on); "
+    "all: every input ran on every micrograph (of --micrographs when given).",
+)
+@click.option(
+    "--uncovered",
+    type=click.Choice(["keep", "reject"]),
+    default="keep",
+    show_default=True,
+    help="Consensus: what becomes of picks on micrographs that fewer than --min-support inputs ran on, "
+    "where they cannot be confirmed.",
+)
+@click.option(
     "--score-normalize",
     type=click.Choice(["none", "rank"]),
     default="none",
@@ -406,7 +423,9 @@ MATCH_MICROGRAPHS = click.option(
         "--filament-mode",
     ],
 )
-@click.option_panel("Pickers and consensus", options=["--min-support", "--output-format", "--topaz-scale"])
+@click.option_panel(
+    "Pickers and consensus", options=["--min-support", "--coverage", "--uncovered", "--output-format", "--topaz-scale"]
+)
 @click.option_panel("Half-sets and orientations", options=["--audit", "--halfsets", "--max-angle", "--sym"])
 @click.option_panel(
     "Output", options=["--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics", "--project-dir", "--help"]
@@ -423,6 +442,8 @@ def particles(
     remove_entirely: bool,
     seed: int,
     min_support: int,
+    coverage: str,
+    uncovered: str,
     score_normalize: str,
     output_format: str,
     topaz_scale: float | None,
@@ -467,6 +488,8 @@ def particles(
         plot_mics=plot_mics,
         project_dir=project_dir,
         min_support=min_support,
+        coverage=coverage,
+        uncovered=uncovered,
         score_normalize=score_normalize,
         output_format=output_format,
         topaz_scale=topaz_scale,

@@ -116,6 +116,10 @@ class ParticleSet:
         Whether each row is kept, when the reader made the job's decision itself (one big
         STAR file decided and written in one pass, docs/design.md section 5): the job then
         does not decide again, and the writer has the outputs already.
+    coverage : numpy.ndarray of bool, shape (n_micrographs, n_inputs), or None
+        Whether input k ran on micrograph g (a picker's job names the micrographs it picked,
+        even those where it found nothing); None when the inputs do not say, and each input
+        is taken to cover the micrographs it has rows on.
     """
 
     inputs: list[str]
@@ -142,6 +146,7 @@ class ParticleSet:
     pose_kind: str = "relion"
     pose_label: str = ""
     decided: np.ndarray | None = None
+    coverage: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.groups.size)

@@ -68,6 +68,8 @@ class ParticleOptions:
     plot_mics: int = 3
     project_dir: Path | None = None
     min_support: int = 1
+    coverage: str = "auto"
+    uncovered: str = "keep"
     score_normalize: str = "none"
     output_format: str = "auto"
     topaz_scale: float | None = None
@@ -90,6 +92,10 @@ class ParticleOptions:
             raise CryodedupError(f"--score-order is auto, max or min, got {self.score_order!r}")
         if not _is_whole_number(self.min_support) or not 1 <= self.min_support <= MAX_INPUTS:
             raise CryodedupError(f"--min-support must be a whole number of inputs from 1 to {MAX_INPUTS}")
+        if self.coverage not in COVERAGE:
+            raise CryodedupError(f"--coverage is auto or all, got {self.coverage!r}")
+        if self.uncovered not in ("keep", "reject"):
+            raise CryodedupError(f"--uncovered is keep or reject, got {self.uncovered!r}")
         if self.score_normalize not in ("none", "rank"):
             raise CryodedupError(f"--score-normalize is none or rank, got {self.score_normalize!r}")
         if self.topaz_scale is not None and not (np.isfinite(self.topaz_scale) and self.topaz_scale > 0):
@@ -115,6 +121,10 @@ class ParticleOptions:
             raise CryodedupError("--audit writes no particle files, so --halfsets has nothing to rewrite; drop one")
         check_plotting(self.plot)
 
+
+#: Values of ``--coverage``: ``auto`` reads which micrographs each input ran on, ``all`` takes every input to
+#: have run on every micrograph.
+COVERAGE = ("auto", "all")
 
 #: The point groups the core knows (rust/core/src/pose.rs).
 SYMMETRY = re.compile(r"[CcDd][1-9][0-9]{0,2}|[TtOoIi]")
@@ -228,8 +238,12 @@ class Decision:
     otherwise), None unless pictures need it; ``confirmed_by`` is, per row, the bitmask of inputs with a row within the
     minimum distance on its micrograph, its own input included (None with one input);
     ``unconfirmed`` marks the rows that no duplicate displaced but that too few inputs
-    confirm (None without ``--min-support`` above 1); ``ranked_scores`` are the scores
-    compared, when not as read (``--score-normalize rank``: percentiles within each input).
+    confirm (None without ``--min-support`` above 1); ``not_confirmable`` the rows that no
+    duplicate displaced on micrographs fewer than ``--min-support`` inputs ran on (kept,
+    or rejected with ``--uncovered reject``; None without ``--min-support`` above 1);
+    ``covered`` whether input k ran on micrograph g (several inputs only);
+    ``ranked_scores`` are the scores compared, when not as read (``--score-normalize
+    rank``: percentiles within each input).
     """
 
     keep: np.ndarray
@@ -237,6 +251,8 @@ class Decision:
     confirmed_by: np.ndarray | None
     unconfirmed: np.ndarray | None = None
     ranked_scores: np.ndarray | None = None
+    not_confirmable: np.ndarray | None = None
+    covered: np.ndarray | None = None
 
     @property
     def support(self) -> np.ndarray | None:
@@ -265,8 +281,10 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
     """Which rows to keep.
 
     Duplicates are removed by score-ordered greedy suppression over all inputs; then, with
-    ``min_support`` K > 1, a kept row stays kept only if rows of at least K distinct inputs
-    (its own included, kept or suppressed) lie within ``min_dist``.
+    ``min_support`` K > 1, a kept row on a micrograph that at least K inputs ran on stays
+    kept only if rows of at least K distinct inputs (its own included, kept or suppressed)
+    lie within ``min_dist``. Elsewhere it cannot be confirmed: it stays kept, or is rejected
+    with ``--uncovered reject``.
     """
     n_inputs = len(particles.inputs)
     if options.min_support > n_inputs:
@@ -320,10 +338,44 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
         whole_tubes=whole_tubes,
         **poses,
     )
+    covered = coverage(particles, options.coverage)
     if options.min_support <= 1:
-        return Decision(result.keep, result.suppressed_by, confirmed_by, ranked_scores=ranked)
+        return Decision(result.keep, result.suppressed_by, confirmed_by, ranked_scores=ranked, covered=covered)
     supported = popcount(confirmed_by) >= options.min_support
-    return Decision(result.keep & supported, result.suppressed_by, confirmed_by, result.keep & ~supported, ranked)
+    confirmable = (covered.sum(axis=1) >= options.min_support)[particles.groups]
+    not_confirmable = result.keep & ~confirmable
+    keep = result.keep & (supported | (not_confirmable if options.uncovered == "keep" else False))
+    unconfirmed = result.keep & confirmable & ~supported
+    return Decision(keep, result.suppressed_by, confirmed_by, unconfirmed, ranked, not_confirmable, covered)
+
+
+def coverage(particles: ParticleSet, rule: str) -> np.ndarray:
+    """Whether input k ran on micrograph g, shape (n_micrographs, n_inputs).
+
+    ``all`` (``--coverage all``): every input on every micrograph. ``auto``: as the inputs
+    say (a picker's job names the micrographs it ran on); inputs that do not say are taken
+    to have run on the micrographs they have rows on.
+    """
+    n_mics, n_inputs = len(particles.mic_names), len(particles.inputs)
+    if rule == "all":
+        return np.ones((n_mics, n_inputs), dtype=bool)
+    if particles.coverage is not None:
+        return particles.coverage
+    return picks_per_group(particles.input_of, particles.groups, n_mics, n_inputs) > 0
+
+
+def warn_not_confirmable(particles: ParticleSet, decision: Decision, options: ParticleOptions, warn: Warn) -> None:
+    """Says how many picks could not be confirmed (too few inputs ran on their micrographs), and their fate."""
+    if decision.not_confirmable is None or decision.covered is None or not decision.not_confirmable.any():
+        return
+    short = np.flatnonzero(decision.covered.sum(axis=1) < options.min_support)
+    fate = "kept (--uncovered reject rejects them)" if options.uncovered == "keep" else "rejected (--uncovered reject)"
+    example = particles.mic_names[short[0]]
+    warn(
+        f"{int(decision.not_confirmable.sum()):,} picks lie on {len(short):,} of {len(particles.mic_names):,} "
+        f"micrographs that fewer than {options.min_support} inputs ran on (e.g. {example}), so --min-support "
+        f"{options.min_support} cannot be asked of them: {fate}"
+    )
 
 
 def summarize(
@@ -381,7 +433,14 @@ def summarize(
         summary["symmetry_expansion"] = symmetry_copies(particles.sources, particles.sources_label, decision.keep)
     if decision.confirmed_by is not None:
         summary["consensus"] = consensus_report(
-            particles, decision.keep, decision.confirmed_by, options.min_support, decision.unconfirmed
+            particles,
+            decision.keep,
+            decision.confirmed_by,
+            options.min_support,
+            decision.unconfirmed,
+            covered=decision.covered,
+            not_confirmable=decision.not_confirmable,
+            uncovered=options.uncovered,
         )
     return summary
 
@@ -443,6 +502,7 @@ def remove_duplicate_particles(
     reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()
     decision = decide(particles, options, log)
+    warn_not_confirmable(particles, decision, options, warn)
     decided_at = time.perf_counter()
     halves = halfsets_by_micrograph(particles.groups, decision.keep) if reassign else None
     if options.audit:
@@ -474,6 +534,7 @@ def remove_duplicate_particles(
             options.min_dist,
             decision.confirmed_by,
             compared_scores=decision.ranked_scores,
+            covered=decision.covered,
         )
         summary["plots"] = plot_particles(details, outdir, options, paths[0], force, summary)
     return summary

@@ -22,14 +22,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import _core
+from .dedup import score_direction
 from .errors import CryodedupError
 from .filaments import CRYOLO_TUBE, tube_ids
 from .input_files import is_glob
-from .micrograph_files import MicrographList, micrograph_list, mrc_header, resolve_paths
+from .micrograph_files import MicrographList, micrograph_list, micrograph_pixel_sizes, mrc_header, resolve_paths
 from .micrograph_match import match_micrographs
 from .outputs import StrPath
 from .particle_set import ParticleSet, pixel_sizes_used
-from .picks import Picks, name_key, picker_files, read_picks
+from .picks import Picks, micrograph_names, name_key, picker_files, read_picks, score_column
+from .picks.relion import job_micrographs
 from .picks.write import relion_columns_lost, rows_copied, write_cryosparc, write_like_input, write_relion
 
 if TYPE_CHECKING:
@@ -78,6 +80,7 @@ class PicksWriter:
         inputs: list[Path],
         micrograph_uids: dict[str, int] | None = None,
         micrographs: tuple[list[str], np.ndarray] | None = None,
+        relion3_micrographs: str | None = None,
     ) -> None:
         self.pickers, self.format, self.outdir = pickers, output_format, outdir
         #: Each picker's input as given (names its own-format output folder).
@@ -85,6 +88,8 @@ class PicksWriter:
         self.psize, self.shapes, self.uids = psize, shapes, micrograph_uids
         #: The micrograph names of all pickers and each pick's index among them, as read.
         self.micrographs = micrographs
+        #: The micrographs STAR a RELION 3.x coordinate set names (None: none written).
+        self.relion3_micrographs = relion3_micrographs
 
     def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
         """Writes the picks where ``keep`` is True as kept, the others as rejected, all or nothing.
@@ -93,8 +98,14 @@ class PicksWriter:
         """
         assert halves is None, "picks carry no half-set column"
         if self.format == "relion":
-            lists = write_relion(self.pickers, keep, self.outdir, force=force, micrographs=self.micrographs)
-            return {s: [p] for s, p in lists.items()}
+            return write_relion(
+                self.pickers,
+                keep,
+                self.outdir,
+                force=force,
+                micrographs=self.micrographs,
+                relion3_micrographs=self.relion3_micrographs,
+            )
         if self.format == "cryosparc":
             assert self.psize is not None and self.shapes is not None, "read_picker_outputs sets both for cryosparc"
             files = write_cryosparc(
@@ -189,11 +200,43 @@ def _warn_columns_lost(pickers: list[Picks], warn: Callable[[str], None]) -> Non
         )
 
 
-def _pixel_sizes(names: list[str], options: ParticleOptions, given: MicrographList | None) -> tuple[np.ndarray, str]:
-    """Micrograph pixel size of each micrograph, and where it came from."""
+def _relion3_micrographs(
+    inputs: list[Path], pickers: list[Picks], names: list[str], options: ParticleOptions, warn: Callable[[str], None]
+) -> str | None:
+    """The micrographs STAR a RELION 3.x coordinate output names, when an input is a 3.x job.
+
+    It is the first, of ``--micrographs`` and the STARs the 3.x jobs name, that lists every
+    micrograph of the output (RELION 3.x Extract takes the micrographs from it); None, with a
+    warning, when none does.
+    """
+    jobs = [p for path, p in zip(inputs, pickers) if picker_files(path)[1] == "relion-suffix"]
+    if not jobs:
+        return None
+    candidates = [(str(options.micrographs), str(options.micrographs))] if options.micrographs else []
+    candidates += [p.micrographs_star for p in jobs if p.micrographs_star is not None]
+    wanted = set(names)
+    for named, path in dict.fromkeys(candidates):
+        if Path(path).suffix == ".star" and wanted <= set(micrograph_names(path)):
+            return named
+    warn(
+        f"no micrographs STAR lists all {len(names):,} micrographs of the output "
+        f"({', '.join(named for named, _ in candidates)}), so no RELION 3.x coords_suffix file is written; "
+        "give one that does with --micrographs"
+    )
+    return None
+
+
+def _pixel_sizes(
+    names: list[str], options: ParticleOptions, given: MicrographList | None, pickers: list[Picks]
+) -> tuple[np.ndarray, str]:
+    """Micrograph pixel size of each micrograph, and where it came from.
+
+    ``--mic-psize``, else ``--micrographs``, else the micrographs STARs the RELION jobs name.
+    """
     if options.mic_psize is not None:
         return np.full(len(names), options.mic_psize), "--mic-psize"
-    assert given is not None, "_require_pixel_size refuses picks with neither"
+    if given is None:
+        return _pixel_sizes_of_jobs(names, pickers)
     psize = np.array([given.pixel_sizes[n] for n in names], dtype=np.float64)
     bad = np.flatnonzero(~(psize > 0))
     if len(bad):
@@ -204,23 +247,52 @@ def _pixel_sizes(names: list[str], options: ParticleOptions, given: MicrographLi
     return psize, f"{given.pixel_size_field} in {given.path}"
 
 
+def _pixel_sizes_of_jobs(names: list[str], pickers: list[Picks]) -> tuple[np.ndarray, str]:
+    """The pixel sizes of the micrographs STARs the pickers' RELION jobs name (every picker names one)."""
+    stars = list(dict.fromkeys(p.micrographs_star for p in pickers if p.micrographs_star is not None))
+    by_name: dict[str, float] = {}
+    for _, path in stars:
+        for name, value in micrograph_pixel_sizes(Path(path)).items():
+            by_name.setdefault(name, value)
+    named = ", ".join(named for named, _ in stars)
+    unknown = [n for n in names if not by_name.get(n, 0) > 0]
+    if unknown:
+        raise CryodedupError(
+            f"micrograph {unknown[0]} has no pixel size in the micrographs STAR the jobs name ({named}); "
+            "give it with --mic-psize"
+        )
+    return np.array([by_name[n] for n in names], dtype=np.float64), f"rlnMicrographPixelSize in {named}"
+
+
 def _require_pixel_size(inputs: list[Path], options: ParticleOptions) -> None:
     """Refuses, before any file is read, picks that could not be put in Å.
 
-    Everything missing is said at once: topaz tables without --micrographs need their scale too.
+    RELION jobs that name their micrographs STAR give it; other inputs need --mic-psize or
+    --micrographs. Everything missing is said at once: topaz tables without --micrographs
+    need their scale too.
     """
     if options.mic_psize is not None or options.micrographs is not None:
         return
-    topaz = [p for p in inputs if picker_files(p)[1] == "topaz"] if options.topaz_scale is None else []
+    found = [picker_files(p) for p in inputs]
+    unnamed = [p for p, (files, kind) in zip(inputs, found) if not _names_its_micrographs(files, kind, options)]
+    if not unnamed:
+        return
+    topaz = [p for p, (_, kind) in zip(inputs, found) if kind == "topaz"] if options.topaz_scale is None else []
     also = (
         f"; {topaz[0]} (topaz) also needs the -s of topaz preprocess with --topaz-scale (1 for full-size coordinates)"
         if topaz
         else ""
     )
+    jobs = f" ({unnamed[0]} is not a RELION job that names its micrographs STAR)" if len(unnamed) < len(inputs) else ""
     raise CryodedupError(
         "picker coordinates are in micrograph pixels and carry no pixel size: give it with --mic-psize, "
-        f"or the micrographs with --micrographs (a micrographs STAR or CryoSPARC exposures){also}"
+        f"or the micrographs with --micrographs (a micrographs STAR or CryoSPARC exposures){jobs}{also}"
     )
+
+
+def _names_its_micrographs(files: list[Path], kind: str, options: ParticleOptions) -> bool:
+    """Whether a picker's output is a RELION job naming a micrographs STAR that is found."""
+    return kind in ("relion-suffix", "relion-list") and job_micrographs(files[0], options.project_dir) is not None
 
 
 def _scores(
@@ -228,14 +300,13 @@ def _scores(
 ) -> tuple[list[np.ndarray] | None, str | None, bool]:
     """The scores used to rank duplicates (each picker's), their name and direction.
 
-    Each picker's own score is used; ``--score none`` (or a picker without scores) ranks at random.
+    ``--score auto`` uses each picker's own score, a column name the values of that column
+    (every picker must have it), ``none`` (or a picker without scores) ranks at random.
     """
-    if options.score not in ("auto", "none"):
-        raise CryodedupError(
-            f"--score {options.score}: picker inputs are ranked by each picker's own score (auto) or at random (none)"
-        )
     if options.score == "none":
         return None, None, True
+    if options.score != "auto":
+        return _named_scores(pickers, options, warn)
     unscored = [p.source for p in pickers if p.score is None]
     if unscored:
         others = " (the other inputs' scores are not used either)" if len(unscored) < len(pickers) else ""
@@ -252,13 +323,43 @@ def _scores(
         )
     names = list(dict.fromkeys(p.score_name for p in pickers if p.score_name))  # every picker here is scored, so named
     label = names[0] if len(names) == 1 else " / ".join(names)
+    _warn_scales(pickers, label, options, warn)
+    scores = [p.score for p in pickers if p.score is not None]  # every one, checked above
+    return scores, label, directions.pop() if len(directions) == 1 else True
+
+
+def _named_scores(
+    pickers: list[Picks], options: ParticleOptions, warn: Callable[[str], None]
+) -> tuple[list[np.ndarray], str, bool]:
+    """The scores of ``--score COLUMN``: that column of every picker, and its direction.
+
+    The direction is ``--score-order``, else the picker's own for its own score column,
+    else what is known of the column; an unknown one is asked for.
+    """
+    label = options.score.lstrip("_")
+    scores = [
+        p.score if p.score_name == label and p.score is not None else score_column(p, options.score) for p in pickers
+    ]
+    own = {p.higher_is_better for p in pickers if p.score_name == label}
+    higher = score_direction(label, options.score_order)
+    if higher is None and len(own) == 1 and all(p.score_name == label for p in pickers):
+        higher = own.pop()
+    if higher is None:
+        raise CryodedupError(
+            f"--score {options.score}: it is not known whether higher or lower is better; "
+            "add --score-order max or --score-order min"
+        )
+    _warn_scales(pickers, label, options, warn)
+    return scores, label, higher
+
+
+def _warn_scales(pickers: list[Picks], label: str, options: ParticleOptions, warn: Callable[[str], None]) -> None:
+    """Warns that several pickers' scores are compared as they are (without --score-normalize rank)."""
     if len(pickers) > 1 and options.score_normalize != "rank":
         warn(
             f"the pickers' scores ({label}) are compared as they are; scores of different pickers are rarely "
             "on one scale: --score-normalize rank compares their percentiles"
         )
-    scores = [p.score for p in pickers if p.score is not None]  # every one, checked above
-    return scores, label, directions.pop() if len(directions) == 1 else True
 
 
 def _tubes(pickers: list[Picks], groups: np.ndarray) -> np.ndarray | None:
@@ -336,6 +437,14 @@ def _micrograph_ids(pickers: list[Picks]) -> tuple[list[str], list[np.ndarray]]:
     mic_ids: dict[str, int] = {}
     ids = [np.array([mic_ids.setdefault(n, len(mic_ids)) for n in p.micrographs], dtype=np.uint32) for p in pickers]
     return list(mic_ids), ids
+
+
+def _coverage(ids: list[np.ndarray], n_mics: int) -> np.ndarray:
+    """Whether picker k ran on micrograph g: it names it (a file of its own, even one without picks; a list entry)."""
+    covered = np.zeros((n_mics, len(ids)), dtype=bool)
+    for k, mic_ids in enumerate(ids):
+        covered[mic_ids, k] = True
+    return covered
 
 
 def _one_pixel_size(mic_psize: np.ndarray) -> float | None:
@@ -446,13 +555,14 @@ def read_picker_outputs(
         pickers.append(picks)
     pickers, matching = _joined_micrographs(pickers, options.match_micrographs, known is not None, warn)
     names, ids = _micrograph_ids(pickers)
-    mic_psize, psize_source = _pixel_sizes(names, options, given)
+    mic_psize, psize_source = _pixel_sizes(names, options, given, pickers)
     ranked_by, score_label, higher = _scores(pickers, options, warn)
     groups, centres, scores, input_of = _joined(pickers, ids, ranked_by, mic_psize)
     del ranked_by  # (views of the readers' arrays)
     output_format = _output_format(pickers, options.output_format)
     if output_format == "relion" and given is None:
         _warn_bare_names(names, warn)
+    relion3_star = _relion3_micrographs(inputs, pickers, names, options, warn) if output_format == "relion" else None
     if output_format == "relion":
         _warn_columns_lost(pickers, warn)
         if rows_copied(pickers):
@@ -488,8 +598,10 @@ def read_picker_outputs(
             [Path(p) for p in inputs],
             given.uids if given else None,
             (names, groups),
+            relion3_star,
         ),
         mic_shapes=_shapes_by_id(names, shapes),
+        coverage=_coverage(ids, len(names)),
         tubes=_tubes(pickers, groups),
         tube_column=CRYOLO_TUBE if any(p.tube is not None for p in pickers) else None,
         summary={

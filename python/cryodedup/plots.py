@@ -23,12 +23,12 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
-from matplotlib.patches import Circle
+from matplotlib.patches import Circle, Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from . import _core
 from .audit import TOP_MICROGRAPHS, straddling_per_micrograph
-from .consensus import jaccard_matrices, mean_agreement
+from .consensus import covered_jaccard, mean_agreement, pair_counts
 from .dedup import popcount
 from .labels import distinct_labels, human
 from .outputs import StrPath
@@ -62,6 +62,8 @@ class ParticleDetails:
     confirmed_by: np.ndarray | None = None  # bitmask of the inputs confirming each row, several inputs only
     #: The scores as the decision compared them, when not as read (``--score-normalize rank``).
     compared_scores: np.ndarray | None = None
+    #: Whether input k ran on micrograph g (n_micrographs, n_inputs); None: every input ran on every micrograph.
+    covered: np.ndarray | None = None
 
     @property
     def mic_names(self) -> list[str]:
@@ -243,39 +245,79 @@ def agreement(details: ParticleDetails) -> Figure:
     """The agreement between inputs: overall, and micrograph by micrograph.
 
     The distribution over micrographs of their mean pairwise Jaccard index (low: the inputs
-    disagree there). Two inputs: their Jaccard index over all micrographs marked on it.
-    More: beside it, the index of each pair over all micrographs, each pair once (the matrix
-    below its diagonal, whose ones say nothing).
+    disagree there), of the micrographs at least two inputs ran on. The Jaccard index of a
+    pair over the micrographs both ran on (with how many those are, when some input did not
+    run on every micrograph): two inputs, marked on the histogram; more, beside it, each pair
+    once (the matrix below its diagonal, whose ones say nothing; a pair that shares no
+    micrograph is marked "no micrograph in common").
     """
     k = len(details.inputs)
     n_mics = len(details.mic_names)
+    unit = details.unit
     confirmed_by = _confirmed_by(details)
-    overall = jaccard_matrices(confirmed_by, details.input_of, np.zeros_like(details.groups), 1, k)[0]
-    per_mic = mean_agreement(jaccard_matrices(confirmed_by, details.input_of, details.groups, n_mics, k))
+    size, matched = pair_counts(confirmed_by, details.input_of, details.groups, n_mics, k)
+    per_mic_matrices, overall = covered_jaccard(size, matched, details.covered)
+    per_mic = mean_agreement(per_mic_matrices)
+    covered = np.ones((n_mics, k), dtype=bool) if details.covered is None else details.covered
+    shared_mics = covered.T.astype(np.int64) @ covered.astype(np.int64)  # micrographs both of a pair ran on
     labels = distinct_labels(details.inputs)
+    on = _on_shared(shared_mics, n_mics, unit)
     if k == 2:
         fig, ax_mics = plt.subplots(figsize=(7, 4))
-        if not np.isnan(overall[1, 0]):
-            line = f"all {details.unit}s: {overall[1, 0]:.2f} ({labels[0]} / {labels[1]})"
+        if shared_mics[1, 0] == 0:
+            ax_mics.text(
+                0.5,
+                0.9,
+                f"{labels[0]} and {labels[1]}: no {unit} in common",
+                ha="center",
+                transform=ax_mics.transAxes,
+                gid="uncovered",
+            )
+        elif not np.isnan(overall[1, 0]):
+            line = f"both: {overall[1, 0]:.2f}{on(1, 0, ' ')} ({labels[0]} / {labels[1]})"
             ax_mics.axvline(overall[1, 0], color="#333333", ls="--", lw=1.5, label=line, gid="overall")
     else:
-        side = 1.0 + 0.8 * (k - 1)  # inches of the matrix
+        side = 1.0 + 0.9 * (k - 1)  # inches of the matrix
         fig, (ax_matrix, ax_mics) = plt.subplots(
             1, 2, figsize=(side + 8.5, 4.5), gridspec_kw={"width_ratios": [side + 1.5, 6], "wspace": 0.5}
         )
-        _pair_matrix(fig, ax_matrix, overall, labels, f"Over all {details.unit}s")
-    unit = details.unit
+        _pair_matrix(fig, ax_matrix, overall, labels, shared_mics, on)
     ax_mics.hist(per_mic[~np.isnan(per_mic)], bins=np.linspace(0, 1, 21).tolist(), color="#2b83ba")
     ax_mics.set_xlabel(f"mean pairwise Jaccard index of a {unit}")
     ax_mics.set_ylabel(f"{unit}s")
     _count_ticks(ax_mics.yaxis)
-    ax_mics.set_title(f"Agreement per {unit} (low: the inputs disagree)")
+    title = f"Agreement per {unit} (low: the inputs disagree)"
+    lone = int((covered.sum(axis=1) < 2).sum())
+    if lone:
+        title += f"\n{lone} of {n_mics} {unit}s left out: fewer than 2 inputs ran on them"
+    ax_mics.set_title(title)
     if ax_mics.get_legend_handles_labels()[0]:
         ax_mics.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), fontsize=9, frameon=False)  # off the bars
     return fig
 
 
-def _pair_matrix(fig: Figure, ax: Axes, overall: np.ndarray, labels: list[str], title: str) -> None:
+#: Micrographs and tomograms as a matrix cell has room to say.
+SHORT_UNITS = {"micrograph": "mics", "tomogram": "tomos"}
+
+
+def _on_shared(shared_mics: np.ndarray, n_mics: int, unit: str) -> Callable[[int, int, str], str]:
+    """Says on how many micrographs a pair's index is, when not on all of them."""
+    partial = bool((shared_mics < n_mics).any())
+
+    def on(a: int, b: int, sep: str) -> str:
+        return f"{sep}on {shared_mics[a, b]} of {n_mics} {SHORT_UNITS[unit]}" if partial else ""
+
+    return on
+
+
+def _pair_matrix(
+    fig: Figure,
+    ax: Axes,
+    overall: np.ndarray,
+    labels: list[str],
+    shared_mics: np.ndarray,
+    on: Callable[[int, int, str], str],
+) -> None:
     """The Jaccard index of each pair of inputs: row a + 1, column b for a >= b, nothing above."""
     k = len(labels)
     below = overall[1:, :-1].copy()  # cell (a, b) is the pair (a + 1, b)
@@ -287,11 +329,15 @@ def _pair_matrix(fig: Figure, ax: Axes, overall: np.ndarray, labels: list[str], 
         ax.spines[side].set_visible(False)
     for a in range(k - 1):
         for b in range(a + 1):
-            if not np.isnan(below[a, b]):
+            if shared_mics[a + 1, b] == 0:  # grey: the pair has no micrograph in common
+                ax.add_patch(Rectangle((b - 0.5, a - 0.5), 1, 1, color="#dddddd"))
+                ax.text(b, a, "no micrograph\nin common", ha="center", va="center", fontsize=8, gid="uncovered")
+            elif not np.isnan(below[a, b]):
                 colour = "k" if below[a, b] > 0.7 else "w"  # legible on viridis' yellow and its blues
-                ax.text(b, a, f"{below[a, b]:.2f}", ha="center", va="center", color=colour, fontsize=9)
+                text = f"{below[a, b]:.2f}{on(a + 1, b, chr(10))}"
+                ax.text(b, a, text, ha="center", va="center", color=colour, fontsize=9)
     fig.colorbar(image, ax=ax, label="Jaccard index", fraction=0.1, pad=0.08)
-    ax.set_title(title, fontsize=10)
+    ax.set_title("Each pair, on the micrographs both ran on", fontsize=10)
 
 
 def _count_ticks(axis: Any) -> None:
@@ -427,6 +473,9 @@ def micrograph_picks(details: ParticleDetails, mic: int, image: DisplayImage | N
     title = f"{details.mic_names[mic]} (minimum distance {details.min_dist:g} Å)"
     if details.unit == "tomogram":  # distances are 3D; the picture shows x and y
         title = f"{details.mic_names[mic]}: picks seen along z (minimum distance {details.min_dist:g} Å in 3D)"
+    if details.covered is not None and not details.covered[mic].all():
+        absent = [name for name, ran in zip(distinct_labels(details.inputs), details.covered[mic]) if not ran]
+        title += f"\nnot picked by {', '.join(absent)} (never ran on this {details.unit})"
     if missing:  # the path is in the summary: a long one here would shrink the picture to fit
         title += "\nimage not found: picks on a blank frame (see the summary's micrograph images)"
     fig.suptitle(title, fontsize=10)
@@ -507,10 +556,15 @@ def halfset_pairs(details: ParticleDetails) -> Figure:
 
 
 def micrographs_to_show(details: ParticleDetails, n: int) -> list[int]:
-    """The micrograph with the most rejections first, then the next most."""
+    """The micrograph with the most rejections first, then the next most.
+
+    With several inputs, micrographs that more of them ran on come first: one input alone
+    shows no agreement.
+    """
     rejected = np.bincount(details.groups[~details.keep], minlength=len(details.mic_names))
     present = np.bincount(details.groups, minlength=len(details.mic_names)) > 0
-    order = [int(m) for m in np.lexsort((np.arange(len(rejected)), -rejected)) if present[m]]
+    ran_on = np.zeros(len(rejected), dtype=np.int64) if details.covered is None else details.covered.sum(axis=1)
+    order = [int(m) for m in np.lexsort((np.arange(len(rejected)), -rejected, -ran_on)) if present[m]]
     return order[:n]
 
 

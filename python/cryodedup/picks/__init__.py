@@ -84,6 +84,9 @@ class Picks:
         none), None when the picker picked no filaments.
     notes : list of str
         What was inferred while reading (to show the user).
+    micrographs_star : tuple of (str, str), or None
+        The micrographs STAR a RELION job names (its ``coords_suffix`` file, or the input of
+        its ``job.star``): as the job names it, and the path to read it from.
     """
 
     source: str
@@ -101,6 +104,7 @@ class Picks:
     box_size: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
     tube: np.ndarray | None = None
+    micrographs_star: tuple[str, str] | None = None
 
     def __len__(self) -> int:
         return len(self.micrograph)
@@ -451,6 +455,41 @@ def read_picks(
     if kind == "eman2-json":
         return eman.read_info_json(files, source, namer)
     return topaz.read_table(files, source, namer, topaz_scale, micrograph_shapes)
+
+
+#: How :func:`score_column` reads each format again: the layout of :func:`read_tables`, the
+#: column that marks the loop of picks, and the text of a missing value.
+_SCORE_LAYOUTS = {
+    "relion": ("star", "rlnCoordinateX", None),
+    "cryolo-cbox": ("star", "CoordinateX", "<NA>"),
+    "topaz": ("tab", None, None),
+}
+
+
+def score_column(picks: Picks, column: str) -> np.ndarray:
+    """The values of ``column`` for each of ``picks`` (float64, NaN where missing), read from its files again.
+
+    ``column`` is a label of the picks' table (``rlnAutopickFigureOfMerit``, crYOLO's
+    ``_Confidence`` or ``Confidence``, topaz's ``score``). A file without it is refused,
+    naming the file and the columns it has.
+    """
+    name = column.lstrip("_")
+    if picks.format not in _SCORE_LAYOUTS:
+        raise CryodedupError(
+            f"--score {column}: {picks.source} ({picks.format}) has no named columns; use auto or none"
+        )
+    layout, marker, missing = _SCORE_LAYOUTS[picks.format]
+    paths = [f.path for f in picks.files]
+    tables = read_tables(paths, layout, [marker] if marker else [], [name], missing=missing)
+    for path, labels, count in zip(paths, tables.labels, tables.counts):
+        if count and name not in (labels or []):
+            raise CryodedupError(
+                f"{path}: no column {name} for --score {column} (its columns: {', '.join(labels or [])})"
+            )
+    values = np.ascontiguousarray(tables.numbers[name], dtype=np.float64)
+    if len(values) != len(picks):
+        raise CryodedupError(f"{picks.source}: its files changed while read ({len(values)} rows, {len(picks)} picks)")
+    return values
 
 
 def picker_files(paths: StrPath | Sequence[StrPath]) -> tuple[list[Path], str]:

@@ -29,17 +29,25 @@ FILAMENT = "filamentid"
 
 
 def read_cbox(files: list[Path], source: str, namer: MicrographNamer) -> Picks:
-    """CrYOLO ``.cbox`` files, one per micrograph, the micrograph named by the file name."""
+    """CrYOLO ``.cbox`` files, one per micrograph, the micrograph named by the file name.
+
+    An empty file is a micrograph crYOLO ran on and found nothing on (crYOLO writes one for
+    every micrograph, and before 1.8 an empty one when it found nothing): it has no picks,
+    and counts among the micrographs the picker ran on.
+    """
     builder = PicksBuilder(source, "cryolo-cbox", namer)
     corner = ("CoordinateX", "CoordinateY", "Width", "Height")
-    if files and _headerless(files[0]):
-        raise CryodedupError(f"{files[0]}: {OLD_CBOX}")
+    first_written = next((f for f in files if f.stat().st_size > 0), None)
+    if first_written is not None and _headerless(first_written):
+        raise CryodedupError(f"{first_written}: {OLD_CBOX}")
     tables = read_tables(files, "star", ["CoordinateX"], [*corner, SCORE, "CoordinateZ", FILAMENT], missing="<NA>")
     first = len(builder.files)
     for file, labels, header, footer in zip(files, tables.labels, tables.headers, tables.footers):
+        if labels is None and file.stat().st_size == 0:
+            builder.add_file(file, stem(file), "")
+            continue
         if labels is None:
-            what = "the file is empty" if file.stat().st_size == 0 else "no data_cryolo loop"
-            raise CryodedupError(f"{file}: {what}; {OLD_CBOX}")
+            raise CryodedupError(f"{file}: no data_cryolo loop; {OLD_CBOX}")
         missing = [lab for lab in corner if lab not in labels]
         if missing:
             raise CryodedupError(f"{file}: data_cryolo has no {', '.join('_' + m for m in missing)} column")

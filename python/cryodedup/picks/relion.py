@@ -28,18 +28,25 @@ from ..star import StarFile
 from . import MicrographNamer, Picks, PicksBuilder, micrograph_names, read_tables, stem
 
 SCORE = "rlnAutopickFigureOfMerit"
-_JOB_PREFIX = re.compile(r"^[^/]+/job\d+/")
+#: A pipeline job folder as RELION finds it: ``/job`` and three digits, after the first character.
+_JOB_FOLDER = re.compile(r"/job\d{3}")
 
 
 def relative_coordinate_path(micrograph: str, suffix: str = "_autopick.star") -> str:
-    """Where RELION puts a micrograph's coordinate file inside a picking job folder.
+    """Where RELION 3.x puts a micrograph's coordinate file inside a picking job folder.
 
-    ``MotionCorr/job002/Movies/x.mrc`` -> ``Movies/x_autopick.star``.
+    ``MotionCorr/job002/Movies/x.mrc`` -> ``Movies/x_autopick.star``. As RELION 3.1's
+    ``decomposePipelineFileName`` and ``withoutExtension`` (used alike by its autopicker to
+    write and by Extract to read): the name after its first ``jobNNN/`` folder, else the
+    whole name (an absolute path keeps its folders: ``/data/x.mrc`` -> ``data/x...``, the
+    job folder's ``//`` being one ``/``), without its extension.
     """
     name = micrograph.replace("\\", "/")
-    if name.startswith("/"):
-        name = name.rsplit("/", 1)[-1]
-    name = _JOB_PREFIX.sub("", name)
+    job = _JOB_FOLDER.search(name, 1)
+    if job is not None:
+        after = name.find("/", job.start() + 6)
+        name = name[after + 1 :] if after >= 0 else ""
+    name = name.lstrip("/")
     base = name.rsplit(".", 1)[0] if "." in name.rsplit("/", 1)[-1] else name
     return base + suffix
 
@@ -81,7 +88,9 @@ def read_list(files: list[Path], source: str, namer: MicrographNamer, project_di
     # Strings, not Path arithmetic, until the one Path per file: a job lists thousands.
     listed = [relative if os.path.isabs(relative) else os.path.join(root, relative) for relative in coordinate_files]
     try:
-        return _read_stars(list(zip(listed, names)), builder)
+        picks = _read_stars(list(zip(listed, names)), builder)
+        picks.micrographs_star = job_micrographs(path, project_dir)
+        return picks
     except CryodedupError:
         # A listed file that is missing is named as the list names it (looked for only now: a
         # job lists thousands, and the reader fails on the first it cannot open).
@@ -118,7 +127,51 @@ def read_coords_suffix(files: list[Path], source: str, namer: MicrographNamer, p
             f"{path}: none of the micrographs of {mic_star} has a coordinate file in {job} "
             f"(expected e.g. {job / relative_coordinate_path(micrograph_names(mic_star)[0], suffix)})"
         )
-    return _read_stars(entries, builder)
+    picks = _read_stars(entries, builder)
+    picks.micrographs_star = (relative, str(mic_star))
+    return picks
+
+
+#: The option of a RELION 4/5 job.star that names the micrographs a picking job ran on (AutoPick, ManualPick).
+_MICROGRAPHS_OPTIONS = ("fn_input_autopick", "fn_in")
+
+
+def job_micrographs(listing: Path, project_dir: Path | None) -> tuple[str, str] | None:
+    """The micrographs STAR a RELION picking job names: as named, and the path to read.
+
+    A 3.x job names it in its ``coords_suffix_*.star``; a 4/5 job (``listing`` is its
+    ``autopick.star`` or ``manualpick.star``) in the ``job.star`` beside it
+    (``fn_input_autopick``, ManualPick's ``fn_in``). None when the job does not say, or
+    the file named is not found.
+    """
+    if listing.name.startswith("coords_suffix_"):
+        lines = [line.strip() for line in listing.read_text(errors="replace").splitlines() if line.strip()]
+        named = lines[0] if len(lines) == 1 and not lines[0].startswith("data_") else None
+    else:
+        named = _job_star_option(listing.parent / "job.star", _MICROGRAPHS_OPTIONS)
+    if not named or not named.endswith(".star"):
+        return None
+    try:
+        root = _project_root(named, listing, project_dir)
+    except CryodedupError:
+        return None
+    return named, str(Path(named) if Path(named).is_absolute() else root / named)
+
+
+def _job_star_option(job_star: Path, options: tuple[str, ...]) -> str | None:
+    """The value of the first of ``options`` set in a RELION 4/5 ``job.star`` (None without one)."""
+    if not job_star.is_file():
+        return None
+    try:
+        star = StarFile(job_star)
+        block = star.block("joboptions_values")
+        if block is None:
+            return None
+        table = star.table(block)
+        values = dict(zip(table.column("rlnJobOptionVariable"), table.column("rlnJobOptionValue")))
+    except (CryodedupError, ValueError):
+        return None
+    return next((values[o] for o in options if values.get(o)), None)
 
 
 def read_coordinate_stars(files: list[Path], source: str, namer: MicrographNamer) -> Picks:

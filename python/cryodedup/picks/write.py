@@ -69,8 +69,9 @@ def write_relion(
     *,
     force: bool = False,
     micrographs: tuple[list[str], np.ndarray] | None = None,
-) -> dict[str, Path]:
-    """Writes a coordinate job that RELION 4/5 Extract reads (``--coord_list``).
+    relion3_micrographs: str | None = None,
+) -> dict[str, list[Path]]:
+    """Writes a coordinate job that RELION 4/5 Extract reads (``--coord_list``), and RELION 3.x Extract.
 
     ``OUTDIR/autopick_kept.star`` (``data_coordinate_files``: ``rlnMicrographName``,
     ``rlnMicrographCoordinates``) lists one STAR per micrograph, ``OUTDIR/kept/Movies/
@@ -84,9 +85,16 @@ def write_relion(
     ``micrographs``, when the caller holds them already: the names of all inputs'
     micrographs joined by name in order of appearance, and each pick's index among them.
 
+    ``relion3_micrographs``, a micrographs STAR (as RELION names it, from the project
+    folder) that lists every micrograph: then also ``OUTDIR/kept/coords_suffix_autopick.star``
+    (and ``rejected/``), the RELION 3.x coordinate set naming it. RELION 3.1 Extract, given
+    that file, reads micrograph ``M``'s picks from ``OUTDIR/kept/`` + M after its job folder
+    without extension + ``_autopick.star`` (``--coord_dir``, ``--coord_suffix``), which is
+    where the per-micrograph files are.
+
     Returns
     -------
-    dict of subset -> path of its list file
+    dict of subset -> its list file (and its coords_suffix file)
     """
     outdir = Path(outdir)
     keep_all = _checked_keep(inputs, keep)
@@ -98,11 +106,12 @@ def write_relion(
     # Text, not Paths: a job writes two files per micrograph, tens of thousands.
     per_mic = {s: [_path_text(f"{outdir}/{s}/{r}") for r in relative] for s in SUBSETS}
     targets = {s: outdir / f"autopick_{s}.star" for s in SUBSETS}
+    suffix_files = {s: outdir / s / "coords_suffix_autopick.star" for s in SUBSETS} if relion3_micrographs else {}
     clash = len({p for s in SUBSETS for p in per_mic[s]}) != 2 * len(names)
     if clash:
         raise CryodedupError(f"{outdir}: two micrographs would share one coordinate file name; their names clash")
     header, copy_rows = _relion_header(inputs)
-    paths: list[StrPath] = [*targets.values(), *per_mic["kept"], *per_mic["rejected"]]
+    paths: list[StrPath] = [*targets.values(), *suffix_files.values(), *per_mic["kept"], *per_mic["rejected"]]
     sources = [f.path for p in inputs for f in p.files]
     folders = [outdir / s for s in SUBSETS]
     with AtomicOutputs(paths, force=force, inputs=sources, folders=folders) as tmp:
@@ -119,7 +128,9 @@ def write_relion(
             listing += "_rlnMicrographCoordinates #2 \n"
             listing += "".join(f"{_quote(n)} {_quote(p)} \n" for n, p in zip(names, per_mic[subset])) + "\n"
             tmp[targets[subset]].write_text(listing)
-    return targets
+            if relion3_micrographs:
+                tmp[suffix_files[subset]].write_text(relion3_micrographs + "\n")
+    return {s: [targets[s], *([suffix_files[s]] if relion3_micrographs else [])] for s in SUBSETS}
 
 
 def rows_copied(inputs: list[Picks]) -> bool:
