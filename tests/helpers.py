@@ -17,6 +17,19 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 NO_SHARED_DATA = f"real-data test: {SHARED_DATA} is absent"
 
 
+def missing_program(reason: str) -> None:
+    """Skips the test because a program it runs is absent; fails it where CI requires the program.
+
+    CI (``.ci/run``) installs RELION and the CCP-EM pipeliner and sets
+    ``CRYODEDUP_REQUIRE_PIPELINES=1``, so that their tests cannot pass as skips there.
+    """
+    import os
+
+    if os.environ.get("CRYODEDUP_REQUIRE_PIPELINES") == "1":
+        pytest.fail(f"{reason}, though CRYODEDUP_REQUIRE_PIPELINES=1")
+    pytest.skip(reason)
+
+
 def shared_file(relative: str) -> Path:
     """A real file from ../shared/data.
 
@@ -143,3 +156,126 @@ def bare_particle_set(inputs: list[str], input_of, groups, mic_names: list[str])
         score_label=None,
         higher_is_better=True,
     )
+
+
+# --- a RELION-shaped project for the pipeline jobs (RELION External, CCP-EM pipeliner) -----
+
+#: A RELION 3.1 pipeline with no job yet: relion_pipeliner adds jobs to it.
+EMPTY_RELION_PIPELINE = (
+    "\n# version 30001\n\ndata_pipeline_general\n\n_rlnPipeLineJobCounter                       1\n\n"
+)
+
+PIPELINE_MICROGRAPHS = 10  # mic_1 ... mic_10 of the planted set: mic_6 re-exposes mic_4, mic_9 re-exposes mic_3
+
+
+def _star_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    """The labels and rows of the particle loop of a STAR written by synthetic.write_example."""
+    text = path.read_text().split("data_particles", 1)[1]
+    lines = [line.split() for line in text.splitlines() if line.strip() and not line.startswith(("loop_", "#"))]
+    labels = [w[0].lstrip("_") for w in lines if w[0].startswith("_")]
+    return labels, [w for w in lines if not w[0].startswith("_")]
+
+
+def write_pipeline_project(root: Path) -> dict[str, str]:
+    """A RELION-shaped project in ``root``: what the pipeline jobs read, as RELION 3.1 lays it out.
+
+    - ``Select/job020/particles.star``, ``Select/job021/particles.star``: the shipped example's
+      two pickers' particles (on ``CtfFind/job003/micrographs_ctf.star``, 1.06 Å);
+    - ``AutoPick/job006`` and ``AutoPick/job007``: RELION 3.1 AutoPick jobs holding the same
+      picks (``coords_suffix_autopick.star`` and ``Movies/*_autopick.star``);
+    - ``CtfFind/job010/micrographs_ctf.star``: 10 MRC micrographs (12 Å) with planted
+      re-exposures, and ``Extract/job011/particles.star``: three particles on each.
+
+    Returns the project-relative paths by name.
+    """
+    import shutil
+
+    import cryodedup
+
+    examples = Path(cryodedup.__file__).parent / "examples"
+    paths = {
+        "particles_1": "Select/job020/particles.star",
+        "particles_2": "Select/job021/particles.star",
+        "micrographs": "CtfFind/job003/micrographs_ctf.star",
+        "coordinates_1": "AutoPick/job006/coords_suffix_autopick.star",
+        "coordinates_2": "AutoPick/job007/coords_suffix_autopick.star",
+        "planted_micrographs": "CtfFind/job010/micrographs_ctf.star",
+        "planted_particles": "Extract/job011/particles.star",
+    }
+    for name, picker in (("particles_1", "log"), ("particles_2", "template")):
+        (root / paths[name]).parent.mkdir(parents=True)
+        shutil.copy(examples / f"particles_{picker}.star", root / paths[name])
+        labels, rows = _star_rows(root / paths[name])
+        job = (root / paths[name.replace("particles", "coordinates")]).parent
+        job.mkdir(parents=True)
+        (job / "coords_suffix_autopick.star").write_text(paths["micrographs"] + "\n")
+        x, y, fom, mic = (
+            labels.index(k)
+            for k in ("rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit", "rlnMicrographName")
+        )
+        for micrograph in sorted({r[mic] for r in rows}):
+            picks = "".join(f"{r[x]} {r[y]} {r[fom]} 0 0.0 \n" for r in rows if r[mic] == micrograph)
+            target = job / "Movies" / (Path(micrograph).stem + "_autopick.star")
+            target.parent.mkdir(exist_ok=True)
+            target.write_text(
+                "\n# version 30001\n\ndata_\n\nloop_ \n_rlnCoordinateX #1 \n_rlnCoordinateY #2 \n"
+                "_rlnAutopickFigureOfMerit #3 \n_rlnClassNumber #4 \n_rlnAnglePsi #5 \n" + picks + "\n"
+            )
+    (root / paths["micrographs"]).parent.mkdir(parents=True)
+    shutil.copy(examples / "micrographs_ctf.star", root / paths["micrographs"])
+    movies = root / "MotionCorr/job009/Movies"
+    movies.mkdir(parents=True)
+    for path in write_planted_micrographs(movies)[PIPELINE_MICROGRAPHS:]:
+        path.unlink()
+    names = [f"MotionCorr/job009/Movies/mic_{k}.mrc" for k in range(1, PIPELINE_MICROGRAPHS + 1)]
+    optics = [[1, "opticsGroup1", 12.0, 12.0]]
+    (root / paths["planted_micrographs"]).parent.mkdir(parents=True)
+    write_star(
+        root / paths["planted_micrographs"],
+        ["rlnMicrographName", "rlnOpticsGroup"],
+        [[n, 1] for n in names],
+        optics=optics,
+        block="micrographs",
+    )
+    (root / paths["planted_particles"]).parent.mkdir(parents=True)
+    rows = [
+        [100 + 50 * i, 80, n, f"{3 * k + i + 1:06d}@Extract/job011/particles.mrcs", 1]
+        for k, n in enumerate(names)
+        for i in range(3)
+    ]
+    write_star(
+        root / paths["planted_particles"],
+        ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnImageName", "rlnOpticsGroup"],
+        rows,
+        optics=optics,
+    )
+    return paths
+
+
+def kept_rows(path: Path) -> list[str]:
+    """The particle rows of a STAR written by cryodedup (rows are byte copies of input rows)."""
+    text = path.read_text().split("data_particles", 1)[-1]
+    return [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith(("_", "loop_", "#"))]
+
+
+def cli_reference(root: Path, *args: str) -> Path:
+    """The command line's own run of a job from the project ``root``, into ``Reference/N``.
+
+    What a pipeline's run of the same job must match.
+    """
+    import subprocess
+    import sys
+
+    out = root / "Reference" / str(len(list(root.glob("Reference/*"))))
+    cryodedup = Path(sys.executable).parent / "cryodedup"
+    done = subprocess.run(
+        [str(cryodedup), *args, "-o", str(out), "--quiet"], cwd=root, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def coordinate_merge_args(paths: dict[str, str]) -> list[str]:
+    """The command line that merges the project's two AutoPick jobs at 40 Å (the coordinate job's reference)."""
+    coordinates = [str(Path(paths[k]).parent) for k in ("coordinates_1", "coordinates_2")]
+    return ["particles", *coordinates, "--micrographs", paths["micrographs"], "--min-dist", "40"]

@@ -98,7 +98,7 @@ CASES = {
     "negative distance": (
         lambda t: write_star(t / "g.star", P31, GOOD_ROWS, optics=OPTICS),
         ["--min-dist", "-5"],
-        r"--min-dist must be a finite distance in Å >= 0, got -5",
+        r"--min-dist must be a distance in Å from 0 to 1e150 .*, got -5",
     ),
     "unknown score": (
         lambda t: write_star(t / "g.star", P31, GOOD_ROWS, optics=OPTICS),

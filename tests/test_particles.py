@@ -9,6 +9,7 @@ import pytest
 import starfile
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
+from cryodedup.cli import EXAMPLES
 from cryodedup.synthetic import (
     PARTICLE_COLUMNS,
     Optics,
@@ -633,3 +634,30 @@ def test_zero_distance_finds_every_recentred_copy(tmp_path):
     summary = run(tmp_path, [both], min_dist=0.0, force=True)
     assert summary["timings"]["one_pass"] and summary["rejected"] == len(a)
     assert rows_of(tmp_path / "out" / "particles_kept.star") == rows_of(first)
+
+
+# --- issue 27 item 4: pickers' figures of merit compared raw are said, not silent ------------------
+
+
+def test_two_pickers_ranked_by_their_figures_of_merit_are_warned_about(tmp_path):
+    # The packaged example: a LoG and a template picker's particles, extracted; ranked by
+    # rlnAutopickFigureOfMerit (score auto) the template's larger numbers win every tie.
+    log, template = (EXAMPLES / f"particles_{picker}.star" for picker in ("log", "template"))
+    summary = run(tmp_path, [log, template], min_dist=100.0, plot=True)
+    assert summary["score"]["column"] == "rlnAutopickFigureOfMerit"
+    said = [w for w in summary["warnings"] if "rlnAutopickFigureOfMerit as read" in w]
+    assert len(said) == 1 and "--score-normalize rank" in said[0]
+    assert "rarely on one scale" in summary["score"]["scale"]
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert "rarely on one scale" in report
+    # Not said when the scores are made comparable, are shared, or come from one input.
+    quiet = [
+        {"score_normalize": "rank"},
+        {"score": "rlnMaxValueProbDistribution"},
+        {"score": "none"},
+    ]
+    for options in quiet:
+        summary = run(tmp_path, [log, template], min_dist=100.0, force=True, **options)
+        assert not any("as read" in w for w in summary["warnings"]) and "scale" not in summary["score"], options
+    summary = run(tmp_path, [log], min_dist=100.0, force=True)
+    assert not any("as read" in w for w in summary["warnings"]) and "scale" not in summary["score"]

@@ -397,3 +397,21 @@ def test_force_never_overwrites_a_file_that_a_csg_lists(tmp_path):
             remove_duplicate_particles([out / "group.csg"], out, ParticleOptions(score="none"), force=force)
     assert (out / "particles_kept_passthrough_1.cs").read_bytes() == listed
     assert sorted(p.name for p in out.iterdir()) == ["group.csg", "main.cs", "particles_kept_passthrough_1.cs"]
+
+
+def test_two_pickers_ranked_by_ncc_score_are_warned_about(tmp_path):
+    # Blob and template picks of one set of micrographs (other uids): ranked by each picker's
+    # pick_stats/ncc_score as read, which two pickers do not share a scale for.
+    rng = np.random.default_rng(27)
+    blob, template = cs_particles(rng, 600, per_mic=200), cs_particles(rng, 600, per_mic=200)
+    template["uid"] += 10**6
+    template["pick_stats/ncc_score"] *= 5
+    write_cs(tmp_path / "blob.cs", blob)
+    write_cs(tmp_path / "template.cs", template)
+    inputs = [tmp_path / "blob.cs", tmp_path / "template.cs"]
+    summary = remove_duplicate_particles(inputs, tmp_path / "a", ParticleOptions(min_dist=30.0))
+    assert summary["score"]["column"] == "pick_stats/ncc_score" and "scale" in summary["score"]
+    assert sum("pick_stats/ncc_score as read" in w for w in summary["warnings"]) == 1
+    rank = ParticleOptions(min_dist=30.0, score_normalize="rank")
+    summary = remove_duplicate_particles(inputs, tmp_path / "b", rank)
+    assert not any("as read" in w for w in summary["warnings"]) and "scale" not in summary["score"]

@@ -14,7 +14,7 @@ import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
@@ -84,8 +84,10 @@ class ParticleOptions:
 
     def check(self) -> None:
         """Raises a CryodedupError naming the first option out of its range."""
-        if not np.isfinite(self.min_dist) or self.min_dist < 0:
-            raise CryodedupError(f"--min-dist must be a finite distance in Å >= 0, got {self.min_dist}")
+        if not 0 <= self.min_dist <= MAX_CENTRE:
+            raise CryodedupError(
+                f"--min-dist must be a distance in Å from 0 to 1e150 (its square finite), got {self.min_dist}"
+            )
         if self.mic_psize is not None and not (np.isfinite(self.mic_psize) and self.mic_psize > 0):
             raise CryodedupError(f"--mic-psize must be a pixel size in Å > 0, got {self.mic_psize}")
         if self.score_order not in ("auto", "max", "min"):
@@ -190,20 +192,64 @@ def check_input_paths(inputs: list[Path]) -> None:
 
 
 def check_centres(particles: ParticleSet) -> None:
-    """Refuses a particle whose centre is not a finite number (NaN, inf, or overflowed when scaled)."""
+    """Refuses a particle whose centre is not finite, or too far out to measure distances to.
+
+    Not finite: NaN, inf, or overflowed when scaled; too far: beyond ±1e150 Å, where
+    squared distances overflow.
+    """
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, or an overflow: the rows are checked below
-        if np.isfinite(particles.centres.sum()):
-            return  # a sum of finite numbers is finite unless it overflows
+        extent = np.abs(particles.centres).max() if particles.centres.size else 0.0
+    if extent <= MAX_CENTRE:
+        return  # also false for NaN
     finite = np.isfinite(particles.centres).all(axis=1)
-    if finite.all():
-        return
-    bad = int(np.flatnonzero(~finite)[0])
+    if not finite.all():
+        _refuse_centres(
+            particles, ~finite, "no finite centre", "a coordinate, origin or pixel size is NaN, infinite or too large"
+        )
+    _refuse_centres(
+        particles,
+        (np.abs(particles.centres) > MAX_CENTRE).any(axis=1),
+        "a centre beyond ±1e150 Å",
+        "squared distances to it overflow",
+    )
+
+
+#: The farthest centre the core takes (its MAX_COORDINATE): squared distances stay finite.
+MAX_CENTRE = 1e150
+
+
+def _refuse_centres(particles: ParticleSet, bad_rows: np.ndarray, what: str, why: str) -> NoReturn:
+    bad = int(np.flatnonzero(bad_rows)[0])
     k = int(particles.input_of[bad])
     row = int(np.count_nonzero(particles.input_of[:bad] == k))  # its row among its input's rows
     raise CryodedupError(
-        f"{particles.inputs[k]}: particle {row + 1} has no finite centre ({particles.centres[bad].tolist()} Å: "
-        f"a coordinate, origin or pixel size is NaN, infinite or too large); {int(np.count_nonzero(~finite))} "
-        "such particles in all: fix or remove them"
+        f"{particles.inputs[k]}: particle {row + 1} has {what} ({particles.centres[bad].tolist()} Å: {why}); "
+        f"{int(np.count_nonzero(bad_rows))} such particles in all: fix or remove them"
+    )
+
+
+#: Scores a picker gives its picks, each picker on its own scale (RELION's LoG about 0.1,
+#: its template matching 0-3, topaz logits; CryoSPARC's blob and template pickers).
+PICKER_SCORES = ("rlnAutopickFigureOfMerit", "pick_stats/ncc_score", "pick_stats/power")
+
+
+def raw_picker_scores(particles: ParticleSet, options: ParticleOptions) -> str | None:
+    """What to say when several inputs' particles are ranked by a picker's score as read, else None.
+
+    Two pickers' figures of merit are not on one scale, so the picker with the larger
+    numbers wins nearly every group of duplicates, whatever its picks are worth.
+    """
+    label = particles.score_label
+    if label not in PICKER_SCORES or particles.scores is None or options.score_normalize == "rank":
+        return None
+    n_ranked = int(np.count_nonzero(np.bincount(particles.input_of, minlength=len(particles.inputs))))
+    if n_ranked < 2:
+        return None
+    return (
+        f"the {n_ranked} inputs' particles are ranked by {label} as read, a picker's figure of merit: "
+        "different pickers' scores are rarely on one scale, so the picker with the larger numbers wins "
+        "nearly every group of duplicates; rank by a score all inputs share after classification "
+        "(--score rlnMaxValueProbDistribution) or by each input's percentiles (--score-normalize rank)"
     )
 
 
@@ -396,6 +442,8 @@ def summarize(
     }
     if score_label and options.score_normalize == "rank":
         score["normalized"] = "rank: each input's scores as percentiles (1 best)"
+    if raw_picker_scores(particles, options):
+        score["scale"] = "compared as read across inputs, though pickers' scores are rarely on one scale"
     summary: dict = {
         "inputs": [
             {"file": name, "particles": int(n), "kept": int(k), "rejected": int(n - k)}
@@ -498,6 +546,8 @@ def remove_duplicate_particles(
     assert particles.writer is not None, "every reader of files gives the set a writer"
     if is_picker_output(paths[0]):
         warn_inputs_apart(particles, warn)
+    elif raw := raw_picker_scores(particles, options):
+        warn(raw)  # (picker inputs: their reader says it, naming each picker's score)
     check_centres(particles)
     reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()

@@ -64,6 +64,8 @@ def particle_rows(s: dict) -> list[Row]:
     score_text = f"{score['column']} ({score['order']} first)" if score["column"] else score["order"]
     if score.get("normalized"):
         score_text += f"; {score['normalized']}"
+    if score.get("scale"):
+        score_text += f"; {score['scale']} (--score-normalize rank)"
     rows += [
         ("Shift", s["shift"]),
         ("Score", score_text),

@@ -8,7 +8,7 @@
 
 use rayon::prelude::*;
 
-use crate::dedup::{point, search_radius, values_by_group, DedupError};
+use crate::dedup::{check_coordinates, check_min_dist, point, search_radius, values_by_group, DedupError};
 use crate::grid::Grid;
 use crate::kdtree::KdTree;
 
@@ -48,16 +48,11 @@ fn check(groups: &[i64], coords: &[f64], dim: usize, inputs: &[u32], min_dist: f
     if inputs.len() != n {
         return Err(DedupError::Length { what: "inputs", expected: n, got: inputs.len() });
     }
-    if !(min_dist >= 0.0 && min_dist.is_finite()) {
-        return Err(DedupError::MinDist(min_dist));
-    }
+    check_min_dist(min_dist)?;
     if n >= u32::MAX as usize {
         return Err(DedupError::TooMany(n));
     }
-    if let Some(index) = coords.iter().position(|c| !c.is_finite()) {
-        return Err(DedupError::NonFinite { index: index / dim });
-    }
-    Ok(())
+    check_coordinates(coords, dim)
 }
 
 /// One group: the bitmask of inputs met by each member, aligned with `members`.

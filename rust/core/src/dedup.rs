@@ -59,6 +59,7 @@ pub enum DedupError {
     Length { what: &'static str, expected: usize, got: usize },
     MinDist(f64),
     NonFinite { index: usize },
+    TooFar { index: usize },
     TooMany(usize),
     InputOutOfRange { index: usize, limit: u32 },
     NonFinitePose { index: usize },
@@ -72,10 +73,16 @@ impl fmt::Display for DedupError {
             DedupError::Length { what, expected, got } => {
                 write!(f, "{what} has {got} entries, expected {expected} (one per particle)")
             }
-            DedupError::MinDist(d) => write!(f, "min_dist must be a finite number >= 0, got {d}"),
+            DedupError::MinDist(d) => {
+                write!(f, "min_dist must be a number from 0 to {MAX_COORDINATE:e} (its square finite), got {d}")
+            }
             DedupError::NonFinite { index } => {
                 write!(f, "particle {index} has a coordinate that is NaN or infinite")
             }
+            DedupError::TooFar { index } => write!(
+                f,
+                "particle {index} has a coordinate beyond ±{MAX_COORDINATE:e}, where squared distances are not finite"
+            ),
             DedupError::TooMany(n) => write!(f, "{n} particles is more than the 2^32 - 1 supported"),
             DedupError::NonFinitePose { index } => write!(f, "particle {index} has an angle that is NaN or infinite"),
             DedupError::GroupOutOfRange { index, limit } => {
@@ -89,6 +96,35 @@ impl fmt::Display for DedupError {
 }
 
 impl std::error::Error for DedupError {}
+
+/// The largest coordinate (in magnitude) and `min_dist` accepted: the squared distance of two
+/// points this far out, `3 * (2e150)^2`, is still a finite f64 (above about 1.3e154 it is
+/// not, and every point would be "within" any distance).
+pub const MAX_COORDINATE: f64 = 1e150;
+
+/// Refuses a `min_dist` whose square is not finite (a smaller one than [`SAME_CENTRE`] is
+/// searched at that radius, whose square is a normal number).
+pub(crate) fn check_min_dist(min_dist: f64) -> Result<(), DedupError> {
+    if (0.0..=MAX_COORDINATE).contains(&min_dist) {
+        Ok(())
+    } else {
+        Err(DedupError::MinDist(min_dist))
+    }
+}
+
+/// Refuses coordinates that are NaN, infinite or beyond [`MAX_COORDINATE`].
+pub(crate) fn check_coordinates(coords: &[f64], dim: usize) -> Result<(), DedupError> {
+    let usable = |c: &f64| c.abs() <= MAX_COORDINATE; // false for NaN
+    if coords.par_chunks(1 << 16).all(|chunk| chunk.iter().all(usable)) {
+        return Ok(());
+    }
+    let index = coords.iter().position(|c| !usable(c)).unwrap();
+    Err(if coords[index].is_finite() {
+        DedupError::TooFar { index: index / dim }
+    } else {
+        DedupError::NonFinite { index: index / dim }
+    })
+}
 
 impl DedupParams {
     /// The radius within which two particles are duplicates ([`search_radius`]).
@@ -239,17 +275,11 @@ pub(crate) fn validate<G: GroupId>(
             return Err(DedupError::Length { what: "scores", expected: n, got: s.len() });
         }
     }
-    if !(params.min_dist >= 0.0 && params.min_dist.is_finite()) {
-        return Err(DedupError::MinDist(params.min_dist));
-    }
+    check_min_dist(params.min_dist)?;
     if n >= u32::MAX as usize {
         return Err(DedupError::TooMany(n));
     }
-    if coords.par_chunks(1 << 16).any(|chunk| chunk.iter().any(|c| !c.is_finite())) {
-        let index = coords.iter().position(|c| !c.is_finite()).unwrap();
-        return Err(DedupError::NonFinite { index: index / dim });
-    }
-    Ok(())
+    check_coordinates(coords, dim)
 }
 
 /// Everything one group's work needs, shared read-only between threads.

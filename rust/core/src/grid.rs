@@ -40,14 +40,7 @@ impl<const D: usize> Grid<D> {
             }
         }
         let (width, height) = (hi[0] - lo[0], hi[1] - lo[1]);
-        // About one point per cell where the points are spread, never narrower than the radius.
-        let mut cell = radius.max((width * height / n as f64).sqrt());
-        let cells_of = |cell: f64| ((width / cell) as usize + 1, (height / cell) as usize + 1);
-        let (mut nx, mut ny) = cells_of(cell);
-        while nx.saturating_mul(ny) > 2 * n + 16 {
-            cell *= 1.5;
-            (nx, ny) = cells_of(cell);
-        }
+        let (nx, ny, cell) = Self::shape(width, height, radius, n)?;
         let mut grid =
             Grid { origin: lo, cell, nx, ny, start: vec![0; nx * ny + 1], points: Vec::new(), ids: Vec::new() };
         let cells: Vec<u32> = points.iter().map(|p| grid.cell_of(p) as u32).collect();
@@ -70,6 +63,26 @@ impl<const D: usize> Grid<D> {
             next[c as usize] += 1;
         }
         Some(grid)
+    }
+
+    /// The columns, rows and cell width for `n` points spanning `width` x `height`: about one
+    /// point per cell where they are spread, cells never narrower than `radius`, at most
+    /// `2n + 16` cells. Counted in f64, which never overflows: a span of 1e25 at a radius of
+    /// 1 Å is 1e25 cells, more than a usize holds (the cast would saturate and the count
+    /// wrap). None when no such grid exists (a span that is not finite).
+    fn shape(width: f64, height: f64, radius: f64, n: usize) -> Option<(usize, usize, f64)> {
+        if !(width.is_finite() && height.is_finite()) {
+            return None;
+        }
+        let limit = 2.0 * n as f64 + 16.0;
+        let mut cell = radius.max((width * height / n as f64).sqrt());
+        let cells_of = |cell: f64| ((width / cell).floor() + 1.0, (height / cell).floor() + 1.0);
+        let (mut nx, mut ny) = cells_of(cell);
+        while nx * ny > limit {
+            cell *= 1.5; // (at most about 1,700 steps from the narrowest radius to the widest span)
+            (nx, ny) = cells_of(cell);
+        }
+        Some((nx as usize, ny as usize, cell))
     }
 
     /// The column or row of coordinate `v` along axis `k`, clamped into the grid.
@@ -150,6 +163,23 @@ mod tests {
         grid.for_each_within(&pts[0], 20.0, |id, _| got.push(id));
         got.sort();
         assert_eq!(got, vec![0, 1]);
+    }
+
+    #[test]
+    fn spans_of_more_cells_than_a_usize_holds_make_a_small_grid() {
+        // A span of 1e25 at radius 1 (1e25 cells) used to wrap the cell count and panic.
+        for (far, radius) in [(1e25, 1.0), (-1e22, 1.0), (1e300, 20.0), (5000.0, 1e-300)] {
+            let pts = [[0.0, 0.0], [far, 0.0], [3.0, 0.0]];
+            let grid = Grid::new(&pts, radius).unwrap();
+            assert!(grid.nx * grid.ny <= 2 * pts.len() + 16);
+            let mut got = Vec::new();
+            grid.for_each_within(&pts[0], radius, |id, _| got.push(id));
+            got.sort();
+            let want: Vec<u32> = if radius >= 3.0 { vec![0, 2] } else { vec![0] };
+            assert_eq!(got, want, "far {far} radius {radius}");
+        }
+        // A span that is not finite has no grid (the caller uses the tree).
+        assert!(Grid::new(&[[-1e308, 0.0], [1e308, 0.0]], 1.0).is_none());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! pictures' histogram of nearest-neighbour distances: one k-d tree per micrograph and one
 //! search per particle, so a million picks take a second, not the minute of all pairs.
 
-use crate::dedup::{point, values_by_group, DedupError};
+use crate::dedup::{check_coordinates, point, values_by_group, DedupError};
 use crate::kdtree::KdTree;
 
 /// For every particle, the distance to the nearest other particle of its group (0 for a
@@ -18,9 +18,7 @@ pub fn nearest_distances(groups: &[i64], coords: &[f64], dim: usize) -> Result<V
     if n >= u32::MAX as usize {
         return Err(DedupError::TooMany(n));
     }
-    if let Some(index) = coords.iter().position(|c| !c.is_finite()) {
-        return Err(DedupError::NonFinite { index: index / dim });
-    }
+    check_coordinates(coords, dim)?;
     Ok(match dim {
         2 => values_by_group(groups, |members| nearest_in_group::<2>(coords, members)),
         _ => values_by_group(groups, |members| nearest_in_group::<3>(coords, members)),

@@ -29,3 +29,8 @@ fn star_corpus() {
 fn picks_corpus() {
     replay("picks", cryodedup_core::fuzzing::picks);
 }
+
+#[test]
+fn dedup_corpus() {
+    replay("dedup", cryodedup_core::fuzzing::dedup);
+}

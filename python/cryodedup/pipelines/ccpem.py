@@ -1,0 +1,279 @@
+"""cryodedup's jobs as CCP-EM pipeliner plugins (``pip install "cryodedup[ccpem]"``).
+
+The pipeliner finds jobs through the ``ccpem_pipeliner.jobs`` entry-point group; cryodedup
+registers three (``pipeliner --available_jobs cryodedup`` lists them):
+
+- ``cryodedup.particles``: duplicate particles of one or two particle sets;
+- ``cryodedup.coordinates``: duplicate picks of one or two coordinate sets (pickers' merge);
+- ``cryodedup.micrographs``: micrographs that image the same area, and the particles on them.
+
+Inputs and outputs are RELION-style nodes (``ParticleGroupMetadata.star.relion``,
+``MicrographCoordsGroup.star.relion``, ``MicrographGroupMetadata.star.relion``), so the
+outputs feed the pipeliner's RELION jobs (Extract, Class2D ...). Every other option of the
+command is a job option, made from the command line's own option (its help shown as the
+pipeliner's help text), so options added to the command appear here without a change.
+Each job runs the command line (``python3 -m cryodedup.cli``) with ``--plot``; the
+report's pictures are the job's results in Doppio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
+
+import click
+from pipeliner.display_tools import create_results_display_object
+from pipeliner.job_options import (
+    BooleanJobOption,
+    FloatJobOption,
+    InputNodeJobOption,
+    IntJobOption,
+    JobOption,
+    MultipleChoiceJobOption,
+    StringJobOption,
+)
+from pipeliner.nodes import (
+    NODE_MICROGRAPHCOORDSGROUP,
+    NODE_MICROGRAPHGROUPMETADATA,
+    NODE_PARTICLEGROUPMETADATA,
+)
+from pipeliner.pipeliner_job import PipelinerCommand, PipelinerJob
+from pipeliner.results_display_objects import ResultsDisplayObject
+
+from .. import __version__
+from . import jobs
+
+NODE_OF_KIND = {
+    "particles": NODE_PARTICLEGROUPMETADATA,
+    "coordinates": NODE_MICROGRAPHCOORDSGROUP,
+    "micrographs": NODE_MICROGRAPHGROUPMETADATA,
+}
+
+#: Options that are input nodes here, or change what the job writes (a cluster's shard).
+NOT_JOB_OPTIONS = frozenset({"plot", "micrographs", "particles", "shard", "dask", "shards"})
+
+DOCUMENTATION = 'cryodedup README, section "In a pipeline"'
+
+
+def job_option(param: click.Option) -> JobOption:
+    """The pipeliner's job option for one option of the command line, with its help."""
+    label = (param.name or "").replace("_", " ").capitalize() + ":"
+    flag = next(o for o in param.opts if o.startswith("--"))
+    help_text = f"{param.help or ''} (command line: {flag})".strip()
+    group = "Options"
+    default = None if param.default is None or callable(param.default) else param.default
+    if param.is_flag:
+        return BooleanJobOption(label=label, default_value=False, help_text=help_text, jobop_group=group)
+    if isinstance(param.type, click.Choice):
+        choices = [str(c) for c in param.type.choices]
+        return MultipleChoiceJobOption(
+            label=label, choices=choices, default_value=str(default), help_text=help_text, jobop_group=group
+        )
+    if isinstance(param.type, (click.types.FloatParamType, click.FloatRange)):
+        value = None if default is None else float(default)
+        return FloatJobOption(label=label, default_value=value, help_text=help_text, jobop_group=group)
+    if isinstance(param.type, (click.types.IntParamType, click.IntRange)):
+        value = None if default is None else int(default)
+        return IntJobOption(label=label, default_value=value, help_text=help_text, jobop_group=group)
+    text = "" if default is None else str(default)
+    return StringJobOption(label=label, default_value=text, help_text=help_text, jobop_group=group)
+
+
+def command_options(job: str) -> dict[str, click.Option]:
+    """The command line's options that are this job's options, by name."""
+    skip = jobs.MANAGED_OPTIONS | NOT_JOB_OPTIONS
+    params = jobs.command(job).params
+    return {p.name: p for p in params if isinstance(p, click.Option) and p.name and p.name not in skip}
+
+
+def input_option(label: str, kind: str, help_text: str, required: bool) -> InputNodeJobOption:
+    """An input node of a RELION-style type."""
+    return InputNodeJobOption(
+        label=label,
+        node_type=NODE_OF_KIND[kind],
+        node_kwds=["relion"],
+        default_value="",
+        help_text=help_text,
+        is_required=required,
+    )
+
+
+class CryodedupJob(PipelinerJob):
+    """What the three jobs share: options from the command line, the command, outputs, results."""
+
+    JOB = ""
+    OUT_DIR = "Dedup"
+    CATEGORY_LABEL = "Subset Selection"
+    #: {job option: (command-line flag or "" for an input, kind, label, help, required)}
+    INPUTS: ClassVar[dict[str, tuple[str, str, str, str, bool]]] = {}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.jobinfo.programs = []
+        self.jobinfo.version = __version__
+        self.jobinfo.job_author = "cryodedup"
+        self.jobinfo.documentation = DOCUMENTATION
+        for key, (_, kind, label, help_text, required) in self.INPUTS.items():
+            self.joboptions[key] = input_option(label, kind, help_text, required)
+        for name, param in command_options(self.JOB).items():
+            self.joboptions[name] = job_option(param)
+        self.get_runtab_options(addtl_args=True)
+        command_name = jobs.COMMAND_OF_JOB[self.JOB]
+        self.joboptions["other_args"].help_text = f"More options of cryodedup {command_name}, as on its command line."
+
+    def command_args(self) -> list[str]:
+        """The command line's arguments for the job's options."""
+        inputs: list[str] = []
+        args: list[str] = []
+        for key, (flag, *_) in self.INPUTS.items():
+            value = self.joboptions[key].get_string()
+            if value and flag:
+                args += [flag, value]
+            elif value:
+                inputs.append(value)
+        cmd = jobs.command(self.JOB)
+        for name, param in command_options(self.JOB).items():
+            joboption = self.joboptions[name]
+            if isinstance(joboption, BooleanJobOption):
+                args += jobs.option_tokens(cmd, name, ["yes" if joboption.get_boolean() else "no"])
+            elif not jobs.is_default(param, joboption.get_string()):
+                args += jobs.option_tokens(cmd, name, [joboption.get_string()])
+        return [*jobs.cli_args(self.JOB, inputs, self.output_dir, args, plot=True), *self.parse_additional_args()]
+
+    def get_commands(self) -> list[PipelinerCommand]:
+        """One command: the command line under the pipeliner's Python."""
+        return [PipelinerCommand(["python3", "-m", "cryodedup.cli", *self.command_args()])]
+
+    def job_outputs(self) -> list[jobs.Output]:
+        """The files the job writes (the micrograph job splits particles only when given some)."""
+        splits = self.JOB == "micrographs" and bool(self.joboptions["input_particles"].get_string())
+        return jobs.outputs(self.JOB, with_particles=splits)
+
+    def create_output_nodes(self) -> None:
+        """Kept and rejected sets as RELION-style nodes (``ParticleGroupMetadata.star.relion.cryodedup.kept``)."""
+        for output in self.job_outputs():
+            self.add_output_node(output.name, NODE_OF_KIND[output.kind], ["relion", "cryodedup", output.subset])
+
+    def create_results_display(self) -> Sequence[ResultsDisplayObject]:
+        """The report's pictures, in the report's order, each with the files it describes."""
+        folder = Path(self.output_dir)
+        data = [str(folder / o.name) for o in self.job_outputs()]
+        pictures = sorted(folder.glob("*.png"), key=lambda p: p.stat().st_mtime_ns)
+        return [
+            create_results_display_object(
+                "image",
+                title=picture.stem.replace("_", " ").capitalize(),
+                image_path=str(picture),
+                image_desc=f"cryodedup {self.JOB}: {picture.name} (the whole report: {folder / 'report.html'})",
+                associated_data=data,
+            )
+            for picture in pictures
+        ]
+
+
+class ParticlesJob(CryodedupJob):
+    """cryodedup.particles: duplicate particles of one or two particle sets."""
+
+    PROCESS_NAME = "cryodedup.particles"
+    JOB = "particles"
+    INPUTS: ClassVar[dict[str, tuple[str, str, str, str, bool]]] = {
+        "input_particles": ("", "particles", "Input particles:", "A particle STAR file (RELION 3.0 to 5).", True),
+        "input_particles_2": (
+            "",
+            "particles",
+            "Second input particles:",
+            "Optional: a second set (another picker's particles), deduplicated together with the first.",
+            False,
+        ),
+        "input_micrographs": (
+            "--micrographs",
+            "micrographs",
+            "Micrographs:",
+            "Optional: the micrographs STAR the particles come from (its rlnMicrographPixelSize).",
+            False,
+        ),
+    }
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.jobinfo.display_name = "cryodedup: remove duplicate particles"
+        self.jobinfo.short_desc = "Remove duplicate particles (closer than a minimum distance on one micrograph)"
+        self.jobinfo.long_desc = (
+            "Particles whose centres (coordinates minus origin shifts, in Å) lie within the minimum distance"
+            " on the same micrograph are duplicates; of each group the best-scoring one is kept. Writes"
+            " particles_kept.star and particles_rejected.star, each row a copy of its input row."
+        )
+
+
+class CoordinatesJob(CryodedupJob):
+    """cryodedup.coordinates: duplicate picks of one or two pickers, written as a RELION coordinate job."""
+
+    PROCESS_NAME = "cryodedup.coordinates"
+    JOB = "coordinates"
+    INPUTS: ClassVar[dict[str, tuple[str, str, str, str, bool]]] = {
+        "input_coordinates": (
+            "",
+            "coordinates",
+            "Input coordinates:",
+            "A picking job's coordinates (RELION autopick.star / manualpick.star, or 3.1 coords_suffix file).",
+            True,
+        ),
+        "input_coordinates_2": (
+            "",
+            "coordinates",
+            "Second input coordinates:",
+            "Optional: a second picker's coordinates, merged with the first.",
+            False,
+        ),
+        "input_micrographs": (
+            "--micrographs",
+            "micrographs",
+            "Micrographs:",
+            "The micrographs STAR the picks are on: their names and pixel size.",
+            False,
+        ),
+    }
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.jobinfo.display_name = "cryodedup: merge pickers, remove duplicate picks"
+        self.jobinfo.short_desc = "Remove duplicate picks of one or two pickers (with consensus)"
+        self.jobinfo.long_desc = (
+            "Picks within the minimum distance on one micrograph are duplicates; the best-scoring is kept."
+            " Writes a RELION coordinate job: autopick_kept.star and autopick_rejected.star, each listing"
+            " one STAR per micrograph, for Extract."
+        )
+
+
+class MicrographsJob(CryodedupJob):
+    """cryodedup.micrographs: micrographs that image one area, and the particles on them."""
+
+    PROCESS_NAME = "cryodedup.micrographs"
+    JOB = "micrographs"
+    INPUTS: ClassVar[dict[str, tuple[str, str, str, str, bool]]] = {
+        "input_micrographs": (
+            "",
+            "micrographs",
+            "Input micrographs:",
+            "A micrographs STAR (motion-corrected or CTF-estimated micrographs).",
+            True,
+        ),
+        "input_particles": (
+            "--particles",
+            "particles",
+            "Particles to split:",
+            "Optional: a particle STAR split into the particles on kept and on rejected micrographs.",
+            False,
+        ),
+    }
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.jobinfo.display_name = "cryodedup: find duplicate micrographs"
+        self.jobinfo.short_desc = "Find micrographs that image the same area twice (multi-hole re-exposures)"
+        self.jobinfo.long_desc = (
+            "Each pair of candidate micrographs is phase-correlated on binned, band-passed images; pairs"
+            " above the thresholds are duplicates and the later acquisition of each group is rejected."
+            " Writes micrographs_kept.star, micrographs_rejected.star and pairs.csv."
+        )

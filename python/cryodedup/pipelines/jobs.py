@@ -1,0 +1,180 @@
+"""What a pipeline's cryodedup job runs and writes, for RELION's External job and CCP-EM's pipeliner.
+
+Three jobs, each one of the command line's commands:
+
+- ``particles``: ``cryodedup particles`` on particle STAR files;
+- ``coordinates``: ``cryodedup particles`` on pickers' coordinates (a RELION AutoPick or
+  ManualPick job), written back as a RELION coordinate job;
+- ``micrographs``: ``cryodedup micrographs`` on a micrographs STAR, optionally splitting a
+  particle STAR into the particles of kept and of rejected micrographs.
+
+Options are the command's own: a pipeline's parameter named ``min_dist`` (or ``min-dist``)
+is ``--min-dist``, checked by the command's own parser before the job runs, so an option
+added to the command line works in the pipelines without a change here.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from ..errors import CryodedupError
+
+JOBS = ("particles", "coordinates", "micrographs")
+
+#: The command line's command of each job.
+COMMAND_OF_JOB = {"particles": "particles", "coordinates": "particles", "micrographs": "micrographs"}
+
+#: Options a pipeline sets itself: the inputs, the job folder, and how the run reports.
+MANAGED_OPTIONS = frozenset({"inputs", "outdir", "force", "quiet", "as_json", "help"})
+
+TRUE_WORDS = frozenset({"", "yes", "true", "on", "1", "y"})
+FALSE_WORDS = frozenset({"no", "false", "off", "0", "n"})
+
+#: The report's pictures, gathered into one PDF: what RELION's "Display" button opens.
+LOGFILE = "logfile.pdf"
+
+
+class ParameterError(CryodedupError):
+    """A pipeline's parameter the job cannot take; its message is one line."""
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output file of a job, as a pipeline registers it."""
+
+    name: str  # path inside the job folder
+    kind: str  # "particles", "coordinates", "micrographs" or "logfile"
+    subset: str  # "kept", "rejected" or "report"
+
+
+def command(job: str) -> click.Command:
+    """The command line's command that runs ``job``."""
+    from ..cli import main
+
+    return main.commands[COMMAND_OF_JOB[job]]
+
+
+def outputs(job: str, *, with_particles: bool = False) -> list[Output]:
+    """The files ``job`` writes into its folder (the pictures' PDF aside).
+
+    ``with_particles``: the micrograph job was given particles to split.
+    """
+    if job == "particles":
+        return [Output(f"particles_{s}.star", "particles", s) for s in ("kept", "rejected")]
+    if job == "coordinates":
+        return [Output(f"autopick_{s}.star", "coordinates", s) for s in ("kept", "rejected")]
+    found = [Output(f"micrographs_{s}.star", "micrographs", s) for s in ("kept", "rejected")]
+    if with_particles:
+        found += [Output(f"particles_on_{s}_micrographs.star", "particles", s) for s in ("kept", "rejected")]
+    return found
+
+
+def option(cmd: click.Command, label: str) -> click.Option:
+    """The option of ``cmd`` a pipeline's parameter ``label`` names (``min_dist``, ``min-dist``, ``--min-dist``)."""
+    flag = "--" + label.lstrip("-").replace("_", "-")
+    for param in cmd.params:
+        if isinstance(param, click.Option) and flag in param.opts and param.name not in MANAGED_OPTIONS:
+            return param
+    known = ", ".join(
+        sorted(p.name for p in cmd.params if isinstance(p, click.Option) and p.name not in MANAGED_OPTIONS)
+    )
+    raise ParameterError(f"unknown parameter '{label}': cryodedup {cmd.name} has no option {flag} (it has: {known})")
+
+
+def option_tokens(cmd: click.Command, label: str, values: Sequence[str]) -> list[str]:
+    """The command-line words of one pipeline parameter: ``--label value...``, or the switch alone.
+
+    A switch (``remove_entirely``) is on for an empty value or yes/true/on/1, off for
+    no/false/off/0.
+    """
+    param = option(cmd, label)
+    flag = param.opts[0] if param.opts[0].startswith("--") else param.opts[-1]
+    if param.is_flag:
+        word = " ".join(values).strip().lower()
+        if word in TRUE_WORDS:
+            return [flag]
+        if word in FALSE_WORDS:
+            return []
+        raise ParameterError(f"parameter '{label}' is a switch: give yes or no, not '{' '.join(values)}'")
+    if not values:
+        raise ParameterError(f"parameter '{label}' ({flag}) needs a value")
+    if param.nargs == 1 and len(values) > 1:
+        raise ParameterError(f"parameter '{label}' ({flag}) takes one value, not '{' '.join(values)}'")
+    return [flag, *values]
+
+
+def check_arguments(cmd: click.Command, args: Sequence[str]) -> None:
+    """Parses ``args`` with the command's own parser; a value it refuses is a one-line :class:`ParameterError`."""
+    try:
+        with cmd.make_context(f"cryodedup {cmd.name}", list(args)):
+            pass
+    except click.ClickException as err:
+        raise ParameterError(" ".join(err.format_message().split())) from None
+
+
+def cli_args(
+    job: str, inputs: Sequence[str], outdir: str, tokens: Sequence[str], *, plot: bool, as_json: bool = False
+) -> list[str]:
+    """The arguments of the command that runs ``job`` (after the program's name).
+
+    The job folder is the pipeline's: outputs of an earlier run of the same job are replaced.
+    ``as_json``: the summary on stdout too.
+    """
+    args = [COMMAND_OF_JOB[job], *inputs, "-o", outdir, "--force"]
+    args += ["--json"] if as_json else []
+    return [*args, "--plot", *tokens] if plot else [*args, *tokens]
+
+
+def is_default(param: click.Option, value: str) -> bool:
+    """Whether ``value`` (text) is the option's default, which need not be written out."""
+    if param.default is None or callable(param.default):
+        return value == ""
+    try:
+        return param.type.convert(value, param, None) == param.default
+    except click.BadParameter:
+        return False
+
+
+def cli_program() -> list[str]:
+    """The command line of the cryodedup this module belongs to, under the running Python."""
+    return [sys.executable, "-m", "cryodedup.cli"]
+
+
+def can_plot() -> bool:
+    """Whether matplotlib, which draws the pictures, is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def write_logfile_pdf(path: Path, title: str, summary: str, pictures: Sequence[Path]) -> None:
+    """One PDF at ``path``: a page with the run's summary, then each picture on a page of its own size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.image as mpimg
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    with PdfPages(path) as pdf:
+        # Long lines (warnings) folded to the page's width, about 190 characters at 7 points.
+        lines = [part for line in summary.rstrip().splitlines() for part in textwrap.wrap(line, 190) or [""]]
+        lines = lines or ["(no summary)"]
+        page = plt.figure(figsize=(11.7, max(3.0, 0.17 * (len(lines) + 4))))
+        page.text(0.02, 0.98, title, family="monospace", fontsize=11, weight="bold", va="top")
+        page.text(0.02, 0.98 - 0.5 / page.get_figheight(), "\n".join(lines), family="monospace", fontsize=7, va="top")
+        pdf.savefig(page)
+        plt.close(page)
+        for picture in pictures:
+            image = mpimg.imread(picture)
+            height, width = image.shape[:2]
+            page = plt.figure(figsize=(width / 100, height / 100), dpi=100)
+            page.figimage(image, resize=False)
+            pdf.savefig(page, dpi=100)
+            plt.close(page)

@@ -1,0 +1,154 @@
+"""cryodedup's jobs as CCP-EM pipeliner plugins, run by the pipeliner itself in a project."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import cli_reference, coordinate_merge_args, kept_rows, missing_program, write_pipeline_project
+
+try:
+    from cryodedup.pipelines import ccpem
+except ImportError:  # the pipeliner is not installed
+    ccpem = None  # type: ignore[assignment]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _pipeliner_installed():
+    if ccpem is None:
+        missing_program("ccpem-pipeliner is not installed (pip install 'cryodedup[ccpem]')")
+
+
+BIN = Path(sys.executable).parent
+JOB_CLASSES = ["ParticlesJob", "CoordinatesJob", "MicrographsJob"]
+
+
+def pipeliner(root: Path, *args: str) -> str:
+    done = subprocess.run(
+        [str(BIN / "pipeliner"), *args], cwd=root, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+def test_available_jobs_lists_the_three(tmp_path):
+    listed = pipeliner(tmp_path, "--available_jobs", "cryodedup")
+    assert {"cryodedup.particles", "cryodedup.coordinates", "cryodedup.micrographs"} <= set(listed.split())
+
+
+@pytest.mark.parametrize("job_class", JOB_CLASSES)
+def test_every_option_is_documented_and_inputs_are_relion_nodes(job_class):
+    job = getattr(ccpem, job_class)()
+    for name, option in job.joboptions.items():
+        if option.jobop_group != "Queue submission options":  # the pipeliner's own
+            assert option.label.strip() and option.help_text.strip(), name
+    kinds = {key: job.joboptions[key].node_type for key in job.INPUTS}
+    assert set(kinds.values()) <= {"ParticleGroupMetadata", "MicrographCoordsGroup", "MicrographGroupMetadata"}
+    # Every option of the command line that the job does not set itself is offered, with its help.
+    assert "min_dist" in job.joboptions or "min_z" in job.joboptions
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ccpem_project")
+    paths = write_pipeline_project(root)
+    pipeliner(root, "--new_project")
+    return root, paths
+
+
+def run_job(root: Path, job_class: type, values: dict[str, str]) -> Path:
+    """Writes the job's default run.job with ``values`` set, runs it with ``pipeliner --run_job``, waits.
+
+    The default run.job is written as ``pipeliner --default_runjob`` writes it (``write_runjob``).
+    """
+    runjob = root / f"{job_class.PROCESS_NAME.replace('.', '_')}_run.job"
+    job_class().write_runjob(str(runjob))
+    lines = runjob.read_text().splitlines()
+    for label, value in values.items():
+        index = lines.index(next(line for line in lines if line.startswith(f"{label} == ")))
+        lines[index] = f"{label} == {value}"
+    runjob.write_text("\n".join(lines) + "\n")
+    ran = pipeliner(root, "--run_job", runjob.name)
+    folder = root / ran.split("Ran job as:", 1)[1].split()[0]
+    deadline = time.monotonic() + 300
+    while not any((folder / f"PIPELINER_JOB_EXIT_{e}").exists() for e in ("SUCCESS", "FAILURE", "ABORTED")):
+        assert time.monotonic() < deadline, f"{folder} did not finish"
+        time.sleep(0.5)
+    assert (folder / "PIPELINER_JOB_EXIT_SUCCESS").exists(), (folder / "run.err").read_text()
+    return folder
+
+
+def node_labels(root: Path) -> dict[str, str]:
+    text = (root / "default_pipeline.star").read_text().split("data_pipeline_nodes", 1)[1].split("data_", 1)[0]
+    rows = [line.split() for line in text.splitlines()]
+    return {r[0]: r[1] for r in rows if len(r) == 2 and not r[0].startswith("_")}
+
+
+def results_images(root: Path, folder: Path, monkeypatch) -> list[str]:
+    """The titles of the job's results as the pipeliner makes them for Doppio (images only)."""
+    from pipeliner.api.manage_project import PipelinerProject
+
+    monkeypatch.chdir(root)
+    job = PipelinerProject().get_job(f"{folder.relative_to(root)}/")
+    shown = job.create_results_display()
+    assert all(Path(r.image_path).exists() for r in shown)
+    return [r.title for r in shown]
+
+
+def test_particle_job_runs_in_a_pipeliner_project(project, monkeypatch):
+    root, paths = project
+    folder = run_job(
+        root,
+        ccpem.ParticlesJob,
+        {"Input particles:": paths["particles_1"], "Second input particles:": paths["particles_2"], "Min dist:": "40"},
+    )
+    name = f"{folder.relative_to(root)}"
+    labels = node_labels(root)
+    assert labels[f"{name}/particles_kept.star"] == "ParticleGroupMetadata.star.relion.cryodedup.kept"
+    assert labels[f"{name}/particles_rejected.star"] == "ParticleGroupMetadata.star.relion.cryodedup.rejected"
+    reference = cli_reference(root, "particles", paths["particles_1"], paths["particles_2"], "--min-dist", "40")
+    assert kept_rows(folder / "particles_kept.star") == kept_rows(reference / "particles_kept.star")
+    assert "Nn distances" in results_images(root, folder, monkeypatch)
+
+
+def test_coordinate_job_runs_in_a_pipeliner_project(project, monkeypatch):
+    root, paths = project
+    folder = run_job(
+        root,
+        ccpem.CoordinatesJob,
+        {
+            "Input coordinates:": paths["coordinates_1"],
+            "Second input coordinates:": paths["coordinates_2"],
+            "Micrographs:": paths["micrographs"],
+            "Min dist:": "40",
+        },
+    )
+    name = f"{folder.relative_to(root)}"
+    assert node_labels(root)[f"{name}/autopick_kept.star"] == "MicrographCoordsGroup.star.relion.cryodedup.kept"
+    reference = cli_reference(root, *coordinate_merge_args(paths))
+    kept = {p.relative_to(folder / "kept"): p.read_text() for p in (folder / "kept").rglob("*.star")}
+    assert kept and kept == {
+        p.relative_to(reference / "kept"): p.read_text() for p in (reference / "kept").rglob("*.star")
+    }
+    assert results_images(root, folder, monkeypatch)
+
+
+def test_micrograph_job_runs_in_a_pipeliner_project(project, monkeypatch):
+    root, paths = project
+    folder = run_job(
+        root,
+        ccpem.MicrographsJob,
+        {"Input micrographs:": paths["planted_micrographs"], "Particles to split:": paths["planted_particles"]},
+    )
+    name = f"{folder.relative_to(root)}"
+    labels = node_labels(root)
+    assert labels[f"{name}/micrographs_kept.star"] == "MicrographGroupMetadata.star.relion.cryodedup.kept"
+    assert labels[f"{name}/particles_on_kept_micrographs.star"] == "ParticleGroupMetadata.star.relion.cryodedup.kept"
+    # The planted re-exposures among mic_1..mic_10 are mic_6 (of mic_4) and mic_9 (of mic_3).
+    rejected = (folder / "micrographs_rejected.star").read_text()
+    assert [k for k in range(1, 11) if f"mic_{k}.mrc " in rejected] == [6, 9]
+    assert results_images(root, folder, monkeypatch)

@@ -1,0 +1,292 @@
+"""cryodedup-relion, the program of a RELION External job; run by RELION 3.1's own relion_pipeliner."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from cryodedup.pipelines import jobs
+from cryodedup.pipelines.relion_external import ExternalCall, main, output_nodes_star, parse_call, plan
+from helpers import (
+    EMPTY_RELION_PIPELINE,
+    PIPELINE_MICROGRAPHS,
+    cli_reference,
+    coordinate_merge_args,
+    kept_rows,
+    missing_program,
+    write_pipeline_project,
+)
+from oracle import oracle, star_centres
+
+BIN = Path(sys.executable).parent
+# RELION 3.1's process status numbers (src/pipeline_jobs.h).
+SUCCESS, FAILURE, ABORTED = 2, 3, 4
+
+
+def test_relion_command_line_read_as_relion_writes_it():
+    # getCommandsExternalJob: --o, the inputs filled in, --<label> <value> per parameter, --j, other args.
+    argv = "--o External/job012/ --in_parts A.star --in_mics M.star --min_dist 40 --remove_entirely --j 4 --sym D7"
+    call = parse_call(argv.split())
+    assert call.outdir == "External/job012/" and call.threads == "4"
+    assert call.inputs == {"parts": ["A.star"], "mics": ["M.star"]}
+    assert call.params == [("min_dist", ["40"]), ("remove_entirely", []), ("sym", ["D7"])]
+    # A second input by label; RELION 4's --pipeline_control is ignored.
+    call = parse_call(
+        ["--o", "E/", "--in_parts", "A.star", "--in_parts2", "B.star", "--pipeline_control", "E/", "--j", "1"]
+    )
+    assert call.inputs == {"parts": ["A.star", "B.star"]} and call.params == []
+
+
+def test_labels_become_the_commands_options(tmp_path):
+    call = ExternalCall(
+        outdir="External/job012/",
+        inputs={"parts": ["A.star", "B.star"]},
+        params=[("min_dist", ["40"]), ("score", ["rlnMaxValueProbDistribution"]), ("remove_entirely", ["yes"])],
+    )
+    p = plan(call)
+    assert p.job == "particles"
+    assert p.args[: p.args.index("--force")] == ["particles", "A.star", "B.star", "-o", "External/job012/"]
+    tail = p.args[p.args.index("--json") + 1 :]
+    assert [w for w in tail if w != "--plot"] == [
+        "--min-dist",
+        "40",
+        "--score",
+        "rlnMaxValueProbDistribution",
+        "--remove-entirely",
+    ]
+    # A switch set to no is left out; plot no turns the pictures off.
+    p = plan(ExternalCall("E/", {"parts": ["A.star"]}, [("remove_entirely", ["no"]), ("plot", ["no"])]))
+    assert "--remove-entirely" not in p.args and "--plot" not in p.args and not p.plot
+    # Coordinates with micrographs: the picker job, micrographs named with --micrographs.
+    p = plan(ExternalCall("E/", {"coords": ["AutoPick/job006/autopick.star"], "mics": ["M.star"]}, []))
+    assert p.job == "coordinates" and p.args[:2] == ["particles", "AutoPick/job006/autopick.star"]
+    assert p.args[p.args.index("--micrographs") + 1] == "M.star"
+    # Micrographs with particles: the micrograph job splitting them.
+    p = plan(ExternalCall("E/", {"mics": ["M.star"], "parts": ["P.star"]}, [("min_z", ["10"])]))
+    assert p.job == "micrographs" and p.args[p.args.index("--particles") + 1] == "P.star"
+    assert [o.name for o in p.outputs][2:] == [
+        "particles_on_kept_micrographs.star",
+        "particles_on_rejected_micrographs.star",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (ExternalCall("E/", {"parts": ["A.star"]}, [("min_dist", ["abc"])]), "Invalid value for '--min-dist': 'abc'"),
+        (ExternalCall("E/", {"parts": ["A.star"]}, [("min_distance", ["4"])]), "unknown parameter 'min_distance'"),
+        (ExternalCall("E/", {"parts": ["A.star"]}, [("remove_entirely", ["maybe"])]), "is a switch: give yes or no"),
+        (ExternalCall("E/", {"parts": ["A.star"]}, [("min_dist", [])]), "'min_dist' (--min-dist) needs a value"),
+        (ExternalCall("E/", {}, []), "no input: fill in Input particles"),
+        (ExternalCall("E/", {"parts": ["A.star"], "3dref": ["m.mrc"]}, []), "--in_3dref is not an input"),
+        (ExternalCall("E/", {"parts": ["A.star"], "coords": ["c.star"]}, []), "not both"),
+    ],
+)
+def test_bad_parameters_are_one_line(call, message):
+    with pytest.raises(jobs.ParameterError) as err:
+        plan(call)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_output_nodes_carry_both_relion_generations_columns():
+    text = output_nodes_star(
+        [("External/job012/particles_kept.star", "particles"), ("External/job012/logfile.pdf", "logfile")]
+    )
+    assert "data_output_nodes" in text
+    assert "External/job012/particles_kept.star 3 ParticleGroupMetadata.star.relion" in text
+    assert "External/job012/logfile.pdf 13 LogFile.pdf.relion" in text
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("relion_project")
+    return root, write_pipeline_project(root)
+
+
+def run_here(root: Path, argv: list[str]) -> int:
+    """cryodedup-relion run from the project folder, as RELION runs it."""
+    here = os.getcwd()
+    os.chdir(root)
+    try:
+        return main(argv)
+    finally:
+        os.chdir(here)
+
+
+def test_particles_job_keeps_what_the_oracle_keeps(project):
+    root, paths = project
+    status = run_here(
+        root,
+        ["--o", "External/job101/", "--in_parts", paths["particles_1"], "--min_dist", "40", "--plot", "no", "--j", "1"],
+    )
+    job = root / "External/job101"
+    assert status == 0 and (job / "RELION_JOB_EXIT_SUCCESS").exists()
+    # Oracle: greedy suppression by brute force, on the centres read independently.
+    particles, centres, groups = star_centres(root / paths["particles_1"], mic_psize=1.06)
+    keep, _ = oracle(groups, centres, particles["rlnAutopickFigureOfMerit"].to_numpy(float), 40.0)
+    rows = kept_rows(root / paths["particles_1"])
+    assert kept_rows(job / "particles_kept.star") == [r for r, k in zip(rows, keep) if k]
+    assert (
+        "External/job101/particles_kept.star 3 ParticleGroupMetadata.star.relion"
+        in (job / "RELION_OUTPUT_NODES.star").read_text()
+    )
+
+
+def test_abort_requested_while_cryodedup_runs(project, monkeypatch):
+    root, paths = project
+    job = root / "External/job102"
+    job.mkdir(parents=True)
+    # A command that would run for a minute: the abort must stop it within a second or two.
+    monkeypatch.setattr(jobs, "cli_program", lambda: [sys.executable, "-c", "import time; time.sleep(60)"])
+    threading.Timer(1.0, (job / "RELION_JOB_ABORT_NOW").touch).start()
+    start = time.monotonic()
+    status = run_here(root, ["--o", "External/job102/", "--in_parts", paths["particles_1"], "--plot", "no"])
+    assert status == 1 and time.monotonic() - start < 20
+    assert (job / "RELION_JOB_EXIT_ABORTED").exists() and not (job / "RELION_OUTPUT_NODES.star").exists()
+
+
+def test_failure_without_an_output_folder_is_one_line(capsys):
+    assert main(["--in_parts", "A.star"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--o External/jobNNN/" in err
+
+
+# --- RELION 3.1 itself ------------------------------------------------------------------------
+
+
+def relion_pipeliner() -> str:
+    found = shutil.which("relion_pipeliner")
+    if found is None:
+        missing_program("RELION is not installed (relion_pipeliner not on PATH; Debian: apt-get install relion)")
+    if not (BIN / "cryodedup-relion").exists():
+        missing_program(f"cryodedup-relion is not installed beside {sys.executable}")
+    assert found is not None
+    return found
+
+
+@pytest.fixture(scope="module")
+def relion_project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("relion31")
+    paths = write_pipeline_project(root)
+    (root / "default_pipeline.star").write_text(EMPTY_RELION_PIPELINE)
+    return root, paths
+
+
+def add_and_run(root: Path, options: str) -> tuple[str, int]:
+    """Adds an External job with ``options`` and runs it with relion_pipeliner; returns its name and status."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    pipeline = (root / "default_pipeline.star").read_text()
+    counter = int(pipeline.split("_rlnPipeLineJobCounter", 1)[1].split()[0])
+    name = f"External/job{counter:03d}/"
+    options = options.replace("JOB/", name)
+    for args in (["--addJob", "External", "--addJobOptions", options], ["--RunJobs", name, "--sec_wait_after", "1"]):
+        done = subprocess.run(
+            [relion_pipeliner(), *args], cwd=root, env=env, capture_output=True, text=True, timeout=300, check=False
+        )
+        assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in (root / "default_pipeline.star").read_text().splitlines()]
+    status = [int(r[3]) for r in rows if len(r) == 4 and r[0] == name]
+    return name, status[0]
+
+
+def pipeline_nodes(root: Path) -> dict[str, int]:
+    text = (root / "default_pipeline.star").read_text().split("data_pipeline_nodes", 1)[1].split("data_", 1)[0]
+    rows = [line.split() for line in text.splitlines()]
+    return {r[0]: int(r[1]) for r in rows if len(r) == 2 and r[1].isdigit()}
+
+
+def test_relion31_runs_the_particle_job(relion_project):
+    root, paths = relion_project
+    name, status = add_and_run(
+        root,
+        f"fn_exe == cryodedup-relion;in_part == {paths['particles_1']};param1_label == in_parts2;"
+        f"param1_value == {paths['particles_2']};param2_label == min_dist;param2_value == 40;",
+    )
+    assert status == SUCCESS, (root / name / "run.err").read_text()
+    nodes = pipeline_nodes(root)
+    assert nodes[f"{name}particles_kept.star"] == 3 and nodes[f"{name}particles_rejected.star"] == 3
+    if jobs.can_plot():
+        assert nodes[f"{name}logfile.pdf"] == 13 and (root / name / "logfile.pdf").read_bytes().startswith(b"%PDF")
+    reference = cli_reference(root, "particles", paths["particles_1"], paths["particles_2"], "--min-dist", "40")
+    assert kept_rows(root / name / "particles_kept.star") == kept_rows(reference / "particles_kept.star")
+    assert (root / name / "run.err").read_text() == ""
+
+
+def coordinate_rows(folder: Path) -> set[tuple[str, str]]:
+    """(file, row) of every per-micrograph coordinate file under ``folder``."""
+    return {
+        (str(p.relative_to(folder)), line)
+        for p in folder.rglob("*_autopick.star")
+        for line in p.read_text().splitlines()
+        if line[:1].isspace() or line[:1].isdigit()
+    }
+
+
+def test_relion31_runs_the_coordinate_job(relion_project):
+    root, paths = relion_project
+    name, status = add_and_run(
+        root,
+        f"fn_exe == cryodedup-relion;in_mic == {paths['micrographs']};in_coords == {paths['coordinates_1']};"
+        f"param1_label == in_coords2;param1_value == {paths['coordinates_2']};param2_label == min_dist;"
+        "param2_value == 40;param3_label == plot;param3_value == no;",
+    )
+    assert status == SUCCESS, (root / name / "run.err").read_text()
+    # RELION 3.1's coordinate nodes: a coords_suffix file naming the micrographs, beside the files.
+    nodes = pipeline_nodes(root)
+    assert nodes[f"{name}kept/coords_suffix_autopick.star"] == 2
+    assert (root / name / "kept/coords_suffix_autopick.star").read_text().strip() == paths["micrographs"]
+    reference = cli_reference(root, *coordinate_merge_args(paths))
+    kept = coordinate_rows(root / name / "kept")
+    assert kept and kept == coordinate_rows(reference / "kept")
+
+
+def test_relion31_runs_the_micrograph_job(relion_project):
+    root, paths = relion_project
+    name, status = add_and_run(
+        root,
+        f"fn_exe == cryodedup-relion;in_mic == {paths['planted_micrographs']};in_part == {paths['planted_particles']};"
+        "param1_label == plot;param1_value == no;",
+    )
+    assert status == SUCCESS, (root / name / "run.err").read_text()
+    nodes = pipeline_nodes(root)
+    assert nodes[f"{name}micrographs_kept.star"] == 1 and nodes[f"{name}particles_on_kept_micrographs.star"] == 3
+    # The planted re-exposures among mic_1..mic_10 are mic_6 (of mic_4) and mic_9 (of mic_3).
+    rejected = (root / name / "micrographs_rejected.star").read_text()
+    assert {f"mic_{k}.mrc" for k in range(1, PIPELINE_MICROGRAPHS + 1) if f"mic_{k}.mrc " in rejected} == {
+        "mic_6.mrc",
+        "mic_9.mrc",
+    }
+    on_kept = (root / name / "particles_on_kept_micrographs.star").read_text()
+    assert "mic_6.mrc" not in on_kept and on_kept.count("mic_1.mrc") == 3
+
+
+def test_relion31_fails_a_bad_parameter_with_one_line(relion_project):
+    root, paths = relion_project
+    name, status = add_and_run(
+        root,
+        f"fn_exe == cryodedup-relion;in_part == {paths['particles_1']};param1_label == min_dist;param1_value == abc;",
+    )
+    assert status == FAILURE and (root / name / "RELION_JOB_EXIT_FAILURE").exists()
+    assert (root / name / "run.err").read_text() == (
+        "cryodedup-relion: error: Invalid value for '--min-dist': 'abc' is not a valid float.\n"
+    )
+    assert not any(n.startswith(name) for n in pipeline_nodes(root))
+
+
+def test_relion31_abort_stops_the_job_cleanly(relion_project):
+    root, paths = relion_project
+    # The user presses Abort as the job starts: RELION writes RELION_JOB_ABORT_NOW into its folder.
+    name, status = add_and_run(
+        root, f"fn_exe == touch JOB/RELION_JOB_ABORT_NOW && cryodedup-relion;in_part == {paths['particles_1']};"
+    )
+    assert status == ABORTED and (root / name / "RELION_JOB_EXIT_ABORTED").exists()
+    assert not (root / name / "particles_kept.star").exists()
+    assert not any(n.startswith(name) for n in pipeline_nodes(root))
+    assert (root / name / "run.err").read_text() == ""
