@@ -337,7 +337,7 @@ def _pair_matrix(
                 text = f"{below[a, b]:.2f}{on(a + 1, b, chr(10))}"
                 ax.text(b, a, text, ha="center", va="center", color=colour, fontsize=9)
     fig.colorbar(image, ax=ax, label="Jaccard index", fraction=0.1, pad=0.08)
-    ax.set_title("Each pair, on the micrographs both ran on", fontsize=10)
+    ax.set_title("Each pair of inputs", fontsize=10)
 
 
 def _count_ticks(axis: Any) -> None:
