@@ -279,6 +279,19 @@ def test_cli_says_what_could_not_be_confirmed(tmp_path, monkeypatch):
     assert consensus["uncovered"] == "reject"
 
 
+def test_uncovered_reject_without_min_support_is_refused(tmp_path, monkeypatch):
+    # At --min-support 1 no pick is unconfirmable: --uncovered reject would silently do nothing.
+    monkeypatch.chdir(tmp_path)
+    tutorial_like(tmp_path, np.random.default_rng(5))
+    args = ["particles", "AutoPick/job006", "AutoPick/job011", "-o", "Dedup", "--mic-psize", str(PSIZE)]
+    result = CliRunner().invoke(main, [*args, "--uncovered", "reject"])
+    assert result.exit_code != 0
+    assert "--uncovered reject" in result.output and "--min-support 2 or more" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "Dedup").exists()
+    with pytest.raises(CryodedupError, match="--min-support 2 or more"):
+        ParticleOptions(uncovered="reject").check()
+
+
 def test_pictures_leave_out_what_one_input_never_saw():
     """Two inputs; B never ran on micrograph 1: that micrograph has no agreement, and is shown last."""
     from cryodedup.plots import ParticleDetails, agreement, micrographs_to_show

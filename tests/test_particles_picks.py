@@ -518,8 +518,8 @@ def test_joined_picks_match_numpy_whatever_the_arrays_layout():
 
 
 def test_relion_columns_not_written_are_named(tmp_path):
-    # Two pickers' files with other columns, in another order: one coordinate file per
-    # micrograph cannot copy both, so the rows hold centre and score and the warning says what is lost.
+    # Two pickers' files with other columns: one coordinate file per micrograph cannot copy
+    # both, so the rows hold centre and score and the warning says what is lost.
     head = "\ndata_\n\nloop_\n"
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
     a_labels = "_rlnCoordinateX #1\n_rlnCoordinateY #2\n_rlnAutopickFigureOfMerit #3\n"
@@ -547,6 +547,15 @@ def test_relion_columns_not_written_are_named(tmp_path):
     assert not [w for w in summary["warnings"] if "not written" in w]
     kept = (tmp_path / "out3/kept/x_autopick.star").read_text()
     assert kept.startswith(head + a_labels) and kept.endswith("12.0\t21.0\t0.9\t1\t90.0\n\n")
+    # The same columns in another order (RELION 3.1's template picker after its LoG picker):
+    # every column kept, b's fields put in a's order, each text unchanged.
+    b_order = "_rlnCoordinateX #1\n_rlnCoordinateY #2\n_rlnClassNumber #3\n_rlnAutopickFigureOfMerit #4\n"
+    b_order += "_rlnAnglePsi #5\n"
+    (tmp_path / "b/x_autopick.star").write_text(head + b_order + "  12.0 21.0    1  0.900 90.0 \n")
+    summary = remove_duplicate_particles(inputs, tmp_path / "out4", ParticleOptions(mic_psize=1, min_dist=10))
+    assert not [w for w in summary["warnings"] if "not written" in w]
+    kept = (tmp_path / "out4/kept/x_autopick.star").read_text()
+    assert kept.startswith(head + a_labels) and kept.endswith("  12.0 21.0  0.900    1 90.0\n\n")
 
 
 def test_pickers_numbers_are_let_go_only_when_the_writer_copies_rows(tmp_path):
@@ -554,11 +563,11 @@ def test_pickers_numbers_are_let_go_only_when_the_writer_copies_rows(tmp_path):
     # RELION writer copies rows; when it writes them from numbers (files of other columns), they stay.
     head = "\ndata_\n\nloop_\n"
     xy_score = "_rlnCoordinateX #1\n_rlnCoordinateY #2\n_rlnAutopickFigureOfMerit #3\n"
-    score_xy = "_rlnAutopickFigureOfMerit #1\n_rlnCoordinateX #2\n_rlnCoordinateY #3\n"
+    other = "_rlnAutopickFigureOfMerit #1\n_rlnCoordinateX #2\n_rlnCoordinateY #3\n_rlnClassNumber #4\n"
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
     (tmp_path / "a/x_autopick.star").write_text(head + xy_score + "10.0 20.0 0.5\n")
     inputs = [tmp_path / "a/x_autopick.star", tmp_path / "b/x_autopick.star"]
-    for b_file, held in ((xy_score + "12.0 21.0 0.9\n", False), (score_xy + "0.9 12.0 21.0\n", True)):
+    for b_file, held in ((xy_score + "12.0 21.0 0.9\n", False), (other + "0.9 12.0 21.0 1\n", True)):
         (tmp_path / "b/x_autopick.star").write_text(head + b_file)
         options = ParticleOptions(mic_psize=1, min_dist=10)
         particles = read_picker_outputs(inputs, tmp_path / "out", options, lambda m: None, lambda m, level: None)

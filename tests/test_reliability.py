@@ -10,9 +10,12 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from cryodedup import dedup
+from cryodedup import dedup, remove_duplicates
+from cryodedup.dedup import support
+from cryodedup.errors import CryodedupError
 from helpers import write_star
 
 OPTICS = [[1, "og1", 2.0, 1.0]]
@@ -99,3 +102,125 @@ def test_a_min_dist_whose_square_is_not_finite_is_refused(tmp_path, min_dist):
 def test_the_core_refuses_min_dist_whose_square_overflows():
     with pytest.raises(ValueError, match="min_dist must be a number from 0 to 1e150"):
         dedup([0, 0], [[1.5e149, 0.0], [-1.5e149, 0.0]], min_dist=2e154)
+
+
+# Item 6: tube ids were cast to uint32: 1.7 and 1.2 both became tube 1, NaN became "no tube".
+
+
+@pytest.mark.parametrize(
+    ("tubes", "message"),
+    [([1.7, 1.2], r"tubes must be whole numbers; particle 0 has 1\.7"), ([np.nan, 2], "particle 0 has nan")],
+)
+def test_tube_ids_that_are_not_whole_numbers_are_refused(tubes, message):
+    with pytest.raises(ValueError, match=message):
+        dedup([0, 0], [[0.0, 0.0], [5.0, 0.0]], min_dist=20.0, tubes=tubes)
+
+
+def test_whole_float_tube_and_input_ids_are_taken_as_they_are():
+    # Two segments of tube 1 and one of tube 2, 5 Å apart: the tube-1 segments never
+    # suppress each other; the tube-2 segment is within 20 Å of the best, so it goes.
+    result = dedup([0, 0, 0], [[0.0, 0.0], [5.0, 0.0], [2.0, 0.0]], [3.0, 2.0, 1.0], min_dist=20.0, tubes=[1.0, 1, 2])
+    assert result.keep.tolist() == [True, True, False]
+    with pytest.raises(ValueError, match="inputs must be whole numbers; particle 1 has 0.5"):
+        support([0, 0], [[0.0, 0.0], [5.0, 0.0]], [0, 0.5], min_dist=20.0)
+
+
+# Item 17: the API's errors are ValueErrors, and its inputs are checked for their types.
+
+
+def relion_frame(names):
+    import pandas as pd
+
+    n = len(names)
+    return pd.DataFrame({"rlnCoordinateX": np.arange(n) * 100.0, "rlnCoordinateY": 0.0, "rlnMicrographName": names})
+
+
+def test_the_api_errors_are_value_errors():
+    assert issubclass(CryodedupError, ValueError)
+    with pytest.raises(ValueError, match="mic_psize"):
+        remove_duplicates(relion_frame(["a.mrc"]))  # no pixel size anywhere
+
+
+@pytest.mark.parametrize(
+    ("data", "options", "error", "message"),
+    [
+        ({"particles": [1, 2, 3]}, {}, TypeError, r"data\['particles'\] is a list; expected a pandas DataFrame"),
+        ("frame with a NaN name", {}, ValueError, "row 2 of the particle table has no rlnMicrographName"),
+        ("2-D structured array", {}, ValueError, r"one-dimensional, got shape \(2, 5\)"),
+        ("frame", {"seed": 1.5}, ValueError, "seed= must be a whole number, got 1.5"),
+        ("frame", {"min_dist": "5"}, ValueError, "min_dist= must be a number, got '5'"),
+        ("frame", {"mic_psize": True}, ValueError, "mic_psize= must be a number, got True"),
+    ],
+)
+def test_the_api_refuses_data_and_options_of_the_wrong_type(data, options, error, message):
+    from cryodedup.synthetic import cs_particles
+
+    data = (
+        {
+            "frame": relion_frame(["a.mrc", "a.mrc"]),
+            "frame with a NaN name": relion_frame(["a.mrc", np.nan, "a.mrc"]),
+            "2-D structured array": cs_particles(np.random.default_rng(0), 10).reshape(2, 5)
+            if isinstance(data, str)
+            else None,
+        }.get(data, data)
+        if isinstance(data, str)
+        else data
+    )
+    with pytest.raises(error, match=message):
+        remove_duplicates(data, **{"mic_psize": 1.0, **options})
+
+
+# Item 2: a micrograph given twice was compared with itself, kept and rejected at once.
+
+
+def three_micrographs(folder):
+    from cryodedup.synthetic import write_mrc
+
+    rng = np.random.default_rng(2)
+    for name in ("a.mrc", "c.mrc"):
+        write_mrc(folder / name, rng.normal(size=(256, 256)), 1.0)
+    (folder / "b.mrc").symlink_to(folder / "a.mrc")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "given", [["a.mrc", "a.mrc", "c.mrc"], ["a.mrc", "b.mrc", "c.mrc"], ["a.mrc", "[ab].mrc"]], ids=str
+)
+def test_a_micrograph_given_twice_is_refused(tmp_path, given):
+    folder = three_micrographs(tmp_path)
+    status, _, stderr = cryodedup("micrographs", *[folder / g for g in given], "-o", tmp_path / "out")
+    assert status == 1
+    line = one_error_line(stderr)
+    assert re.search(r"[ab]\.mrc: the same file as the input .*a\.mrc; give each micrograph once", line), line
+    assert not (tmp_path / "out").exists()
+
+
+# Item 13 (one of its cases): the natural sort read "²" as a digit and int("²") failed.
+
+
+def test_a_micrograph_name_with_a_superscript_digit_sorts(tmp_path):
+    from cryodedup.micrographs import natural_key
+
+    names = ["m1²2.mrc", "m1_10.mrc", "m1_9.mrc"]
+    assert sorted(names, key=natural_key) == ["m1_9.mrc", "m1_10.mrc", "m1²2.mrc"]  # "_" (0x5f) < "²" (0xb2)
+
+
+# Item 3: a RELION 5 subtomogram table without its Z coordinate was deduplicated in 2-D.
+
+
+@pytest.mark.parametrize(
+    ("coordinates", "z"),
+    [
+        (["rlnCenteredCoordinateXAngst", "rlnCenteredCoordinateYAngst"], "rlnCenteredCoordinateZAngst"),
+        (["rlnCoordinateX", "rlnCoordinateY"], "rlnCoordinateZ"),
+    ],
+)
+def test_subtomograms_without_z_are_refused(tmp_path, coordinates, z):
+    labels = ["rlnTomoName", *coordinates, "rlnOriginXAngst", "rlnOriginYAngst", "rlnOriginZAngst", "rlnImageName"]
+    # Two particles at the same (x, y), 50 Å apart in z: not duplicates at 20 Å.
+    rows = [["t1", 100, 100, 0, 0, 0, "a"], ["t1", 100, 100, 0, 0, 50, "b"]]
+    star = write_star(tmp_path / "p.star", labels, rows)
+    status, _, stderr = cryodedup("particles", star, "--mic-psize", "1", "-o", tmp_path / "out")
+    assert status == 1
+    line = one_error_line(stderr)
+    assert f"p.star: data_particles (line 2): subtomograms (rlnTomoName, rlnOriginZAngst) with no {z} column" in line

@@ -19,7 +19,7 @@ import pytest
 import starfile
 
 from cryodedup import ParticleOptions, remove_duplicate_particles
-from test_coverage import PSIZE, tutorial_like, write_cryolo_folder
+from test_coverage import LOG_LABELS, PSIZE, tutorial_like, write_cryolo_folder
 
 
 def relion31_coordinate_file(coord_dir: str, micrograph: str, suffix: str) -> str:
@@ -105,3 +105,39 @@ def test_relion31_extract_reads_the_output(tmp_path, monkeypatch):
     for name in picks["job011"]:
         expected = read_rows(relion31_coordinate_file("Dedup/job050/kept/", name, "_autopick.star"))
         assert per_mic.get(name, 0) == expected
+
+
+def labelled_rows(path) -> tuple[list[str], list[dict[str, str]]]:
+    """A coordinate file's labels and each row's field texts by label (the oracle's own reading)."""
+    labels, rows = [], []
+    for line in path.read_text().splitlines():
+        words = line.split()
+        if words and words[0].startswith("_"):
+            labels.append(words[0][1:])
+        elif labels and len(words) == len(labels):
+            rows.append(dict(zip(labels, words)))
+    return labels, rows
+
+
+def test_log_and_template_jobs_keep_all_their_columns(tmp_path, monkeypatch):
+    """RELION 3.1's LoG and template pickers write the same columns in other orders: none is lost."""
+    monkeypatch.chdir(tmp_path)
+    tutorial_like(tmp_path, np.random.default_rng(5))
+    summary = remove_duplicate_particles(
+        ["AutoPick/job006", "AutoPick/job011"], "Dedup", ParticleOptions(min_dist=40.0, score_normalize="rank")
+    )
+    assert not [w for w in summary["warnings"] if "not written" in w]
+    inputs = {}
+    for job in ("job006", "job011"):
+        for path in sorted((tmp_path / "AutoPick" / job / "Movies").glob("*_autopick.star")):
+            for row in labelled_rows(path)[1]:
+                inputs[(path.name, row["rlnCoordinateX"], row["rlnCoordinateY"])] = row
+    written = 0
+    for subset in ("kept", "rejected"):
+        for path in sorted((tmp_path / "Dedup" / subset / "Movies").glob("*_autopick.star")):
+            labels, rows = labelled_rows(path)
+            assert labels == list(LOG_LABELS)  # the first input's order
+            for row in rows:
+                assert row == inputs[(path.name, row["rlnCoordinateX"], row["rlnCoordinateY"])]
+            written += len(rows)
+    assert written == len(inputs) == summary["particles"]

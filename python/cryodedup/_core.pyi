@@ -164,6 +164,7 @@ def write_pick_rows(
     starts: list[npt.NDArray[np.uint64]],
     ends: list[npt.NDArray[np.uint64]],
     first_files: list[int] | None = None,
+    reorder: list[list[int] | None] | None = None,
 ) -> None: ...
 def join_picks(
     inputs: list[

@@ -102,18 +102,31 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
         summary = remove_duplicate_particles(paths, outdir, opts, force=force, log=report)
         return summary["outputs"]["kept"], summary["outputs"]["rejected"]
     if isinstance(data, np.ndarray) and data.dtype.names:
+        if data.ndim != 1:
+            raise CryodedupError(f"a structured array of particles must be one-dimensional, got shape {data.shape}")
         keep = _keep_cryosparc(CsFile(data, "numpy"), opts, warn)
         return data[keep], data[~keep]
     if type(data).__name__ == "Dataset" and hasattr(data, "fields"):
         keep = _keep_cryosparc(CsFile(data, "csdat"), opts, warn)
         return data.mask(keep), data.mask(~keep)
     if isinstance(data, dict) and "particles" in data:
+        for key in ("particles", "optics"):
+            if data.get(key) is not None and not _is_frame(data[key]):
+                raise TypeError(
+                    f"data[{key!r}] is a {type(data[key]).__name__}; expected a pandas DataFrame, as starfile.read "
+                    "gives (starfile.read(path, always_dict=True))"
+                )
         keep = _keep_relion(data["particles"], data.get("optics"), opts, warn)
         return ({**data, "particles": data["particles"][keep]}, {**data, "particles": data["particles"][~keep]})
-    if hasattr(data, "columns") and hasattr(data, "to_numpy"):
+    if _is_frame(data):
         keep = _keep_relion(data, None, opts, warn)
         return data[keep], data[~keep]
     raise TypeError(f"cannot remove duplicates from a {type(data).__name__}; see help(remove_duplicates)")
+
+
+def _is_frame(data: Any) -> bool:
+    """Whether ``data`` is a pandas DataFrame (pandas is not imported for the test)."""
+    return hasattr(data, "columns") and hasattr(data, "to_numpy")
 
 
 def _keep(particles: ParticleSet, options: ParticleOptions) -> np.ndarray:

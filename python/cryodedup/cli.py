@@ -618,11 +618,12 @@ PLOT_PAIRS = click.option(
 @click.option("--highpass", type=float, default=None, help="Coarsest detail used, Å [default: 25 binned pixels].")
 @click.option(
     "--candidates",
-    type=click.Choice(["auto", "window", "pattern", "all"]),
+    type=click.Choice(["auto", "window", "pattern", "all", "metadata"]),
     default="auto",
     show_default=True,
     help=f"auto: every pair up to {ALL_PAIRS_UPTO} micrographs, else window; window: every pair within "
-    "--window images in acquisition order; pattern: microduplicate_screener's pairs; all: every pair.",
+    "--window images in acquisition order; pattern: microduplicate_screener's pairs; all: every pair; "
+    "metadata: the pairs whose positions (--metadata) lie within --beam-diameter.",
 )
 @click.option(
     "--window",
@@ -636,18 +637,20 @@ PLOT_PAIRS = click.option(
 @click.option("--images-per-hole", type=int, default=4, show_default=True, help="pattern: images per hole.")
 @click.option(
     "--order",
-    type=click.Choice(["auto", "epu", "mtime", "natural", "input"]),
+    type=click.Choice(["auto", "metadata", "epu", "mtime", "natural", "input"]),
     default="auto",
     show_default=True,
-    help="Acquisition order: auto takes EPU time stamps (_YYYYMMDD_HHMMSS), else the numbers in the names "
-    "(natural sort); mtime: file times (a copy or restore shuffles them).",
+    help="Acquisition order: auto takes the acquisition times of --metadata, else EPU time stamps "
+    "(_YYYYMMDD_HHMMSS), else the numbers in the names (natural sort); mtime: file times (a copy or "
+    "restore shuffles them).",
 )
 @click.option(
     "--min-z",
     type=float,
     default=MicrographOptions.min_z,
     show_default=True,
-    help="Phase-correlation peak, in standard deviations, for a duplicate.",
+    help="Phase-correlation peak, in standard deviations, for a duplicate: the floor of the threshold, which "
+    "rises to the run's own null (median z of its pairs + 8 robust SD) when that is higher.",
 )
 @click.option(
     "--min-pearson",
@@ -665,6 +668,34 @@ PLOT_PAIRS = click.option(
     "above the input file].",
 )
 @click.option("--skip-unreadable", is_flag=True, help="Go on without micrographs that cannot be read; list them.")
+@click.option(
+    "--metadata",
+    multiple=True,
+    metavar="PATH",
+    help="EPU .xml or SerialEM .mdoc files, folders or quoted globs (repeat the option for several): where "
+    "each image was taken, matched to the micrographs by file name.",
+)
+@click.option(
+    "--shift-calibration",
+    type=float,
+    default=None,
+    metavar="UM_PER_UNIT",
+    help="µm of specimen per unit of beam/image shift [default: inferred from how the multi-hole template "
+    "repeats between stage stops].",
+)
+@click.option(
+    "--beam-diameter",
+    type=float,
+    default=None,
+    metavar="UM",
+    help="Pairs closer than this (µm) are compared with --candidates metadata; with --no-images, closer than "
+    "half of it are duplicates [default: the metadata's BeamDiameter, else the camera field's diagonal].",
+)
+@click.option(
+    "--no-images",
+    is_flag=True,
+    help="Decide from --metadata alone (no image is read: nothing is confirmed by images).",
+)
 @MICROGRAPH_PARTICLES
 @MATCH_MICROGRAPHS
 @FORCE
@@ -674,6 +705,7 @@ PLOT_PAIRS = click.option(
     "Images",
     options=["--target-psize", "--bin", "--lowpass", "--highpass", "--psize", "--project-dir", "--skip-unreadable"],
 )
+@click.option_panel("Metadata", options=["--metadata", "--shift-calibration", "--beam-diameter", "--no-images"])
 @click.option_panel(
     "Pairs",
     options=[
@@ -739,6 +771,10 @@ def micrographs(
     psize: float | None,
     project_dir: Path | None,
     skip_unreadable: bool,
+    metadata: tuple[str, ...],
+    shift_calibration: float | None,
+    beam_diameter: float | None,
+    no_images: bool,
     particles: Path | None,
     match_micrographs: str,
     force: bool,
@@ -752,7 +788,8 @@ def micrographs(
 ) -> None:
     """Find micrographs that image the same area twice (multi-hole beam-shift collection).
 
-    INPUTS: a micrographs STAR, CryoSPARC exposures (.cs/.csg), or MRC files or globs.
+    INPUTS: a micrographs STAR, CryoSPARC exposures (.cs/.csg), or MRC files or globs (with
+    --no-images, the movies or micrographs are only named, not read).
 
     On a cluster: `--shard K/N` in each task of a job array, then `micrographs-merge`; or `--dask`.
     """
@@ -774,11 +811,17 @@ def micrographs(
         skip_unreadable=skip_unreadable,
         plot=plot,
         plot_pairs=plot_pairs,
+        metadata=[Path(m) for m in metadata],
+        shift_calibration=shift_calibration,
+        beam_diameter=beam_diameter,
+        no_images=no_images,
     )
     report = Reporter(quiet)
     bars = (lambda total: ProgressBar(report.console, total)) if report.chatty else None
 
     def run() -> dict:
+        if metadata and (shard is not None or dask is not None):
+            raise CryodedupError("--metadata runs in one process: it cannot be given with --shard or --dask yet")
         if shard is not None:
             if dask is not None or particles is not None:
                 raise CryodedupError(

@@ -191,12 +191,7 @@ def _run_dedup(
     if not 0 <= seed < 2**64:
         raise ValueError(f"seed must be in [0, 2**64), got {seed}")
     if tubes is not None:
-        tubes = np.asarray(tubes)
-        if tubes.shape != groups.shape:
-            raise ValueError(f"tubes must have shape {groups.shape}, got {tubes.shape}")
-        if tubes.size and (tubes.min() < 0 or tubes.max() >= 2**32):
-            raise ValueError("tubes must be numbers in [0, 2**32)")
-        tubes = np.ascontiguousarray(tubes, dtype=np.uint32)
+        tubes = small_ids(tubes, "tubes", groups.shape, 2**32)
     elif whole_tubes:
         raise ValueError("whole_tubes needs tubes")
     if pose is not None and whole_tubes:
@@ -264,16 +259,33 @@ def _consensus_arrays(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     groups = group_ids(groups)
     coords = np.ascontiguousarray(coords, dtype=np.float64)
-    inputs = np.asarray(inputs)
     if groups.ndim != 1:
         raise ValueError(f"groups must be one-dimensional, got shape {groups.shape}")
     if coords.ndim != 2 or coords.shape[0] != groups.size:
         raise ValueError(f"coords must have shape ({groups.size}, 2) or ({groups.size}, 3), got {coords.shape}")
-    if inputs.shape != groups.shape:
-        raise ValueError(f"inputs must have shape {groups.shape}, got {inputs.shape}")
-    if inputs.size and (inputs.min() < 0 or inputs.max() >= max_input):
-        raise ValueError(f"inputs must be numbers in [0, {max_input})")
-    return groups, coords, np.ascontiguousarray(inputs, dtype=np.uint32)
+    return groups, coords, small_ids(inputs, "inputs", groups.shape, max_input)
+
+
+def small_ids(values: ArrayLike, name: str, shape: tuple[int, ...], limit: int) -> np.ndarray:
+    """Ids in [0, ``limit``) as uint32, one per particle; floats only when whole numbers.
+
+    A cast would truncate tube ids 1.7 and 1.2 to one tube, and turn NaN into 0 ("no tube").
+    """
+    array = np.asarray(values)
+    if array.dtype.kind == "O" and array.size:  # Python ints (or floats) in an object array
+        array = np.asarray(array.tolist())
+    if array.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {array.shape}")
+    if array.dtype.kind == "f":
+        whole = np.isfinite(array) & (np.trunc(array) == array)
+        if not whole.all():
+            first = int(np.flatnonzero(~whole)[0])
+            raise ValueError(f"{name} must be whole numbers; particle {first} has {float(array[first])!r}")
+    elif array.dtype.kind not in "iub" and array.size:
+        raise ValueError(f"{name} must be integer ids, got an array of {array.dtype}")
+    if array.size and (array.min() < 0 or array.max() >= limit):
+        raise ValueError(f"{name} must be whole numbers in [0, {limit})")
+    return np.ascontiguousarray(array, dtype=np.uint32)
 
 
 def support_masks(groups: ArrayLike, coords: ArrayLike, inputs: ArrayLike, *, min_dist: float) -> np.ndarray:

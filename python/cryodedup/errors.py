@@ -5,5 +5,9 @@ that escapes is a bug in cryodedup and keeps its traceback.
 """
 
 
-class CryodedupError(Exception):
-    """Bad input or options: the message names the file, line or field and what was expected."""
+class CryodedupError(ValueError):
+    """Bad input or options: the message names the file, line or field and what was expected.
+
+    A ``ValueError``, so that callers of the Python API catch a bad value as they would
+    any other (``except ValueError``).
+    """

@@ -29,6 +29,7 @@ from . import _core
 from .csfile import CsFile, CsGroup, flatten
 from .errors import CryodedupError
 from .labels import distinct_labels
+from .metadata import Placement, linked_roots, place
 from .micrograph_files import (
     MrcLayout,
     as_text,
@@ -44,7 +45,7 @@ from .outputs import AtomicOutputs, StrPath, all_outputs_at_once, check_plotting
 from .star import Block, StarFile
 from .summaries import micrograph_rows, short_name
 
-CANDIDATES = ("auto", "window", "pattern", "all")
+CANDIDATES = ("auto", "window", "pattern", "all", "metadata")
 # --candidates auto compares every pair of a set up to this size, and a --window beyond it.
 # Every pair of 200 micrographs costs what a 100-image window costs (about 100 pairs per
 # image), so up to 200 nothing is saved by leaving pairs out. Measured (benches/RESULTS.md,
@@ -54,7 +55,7 @@ ALL_PAIRS_UPTO = 200
 READ_AHEAD = 2
 #: The fewest binned pixels along a side that a comparison needs (the core's floor).
 MIN_BINNED = 8
-ORDERS = ("auto", "epu", "mtime", "natural", "input")
+ORDERS = ("auto", "metadata", "epu", "mtime", "natural", "input")
 EPU_TIME = re.compile(r"_(\d{8})_(\d{6})")
 
 
@@ -83,13 +84,17 @@ class MicrographOptions:
     images_per_hole: int = 4
     order: str = "auto"
     min_z: float = 8.0
-    min_pearson: float = 0.3
+    min_pearson: float = 0.15
     psize: float | None = None
     project_dir: Path | None = None
     skip_unreadable: bool = False
     batch: int = 32
     plot: bool = False
     plot_pairs: int = 12
+    metadata: list[Path] = field(default_factory=list)  # EPU .xml, SerialEM .mdoc: files, folders, globs
+    shift_calibration: float | None = None  # µm per shift unit; None: inferred
+    beam_diameter: float | None = None  # µm; None: the metadata's, else the field's diagonal
+    no_images: bool = False  # decide from the metadata alone
 
     def check(self) -> None:
         """Raises a ``CryodedupError`` naming the first option out of its range."""
@@ -116,6 +121,28 @@ class MicrographOptions:
         if not -1 <= self.min_pearson <= 1:  # NaN fails too
             raise CryodedupError(f"--min-pearson must be a coefficient from -1 to 1, got {self.min_pearson}")
         check_plotting(self.plot)
+        self._check_metadata()
+
+    def _check_metadata(self) -> None:
+        needs = [
+            what
+            for what, used in (
+                ("--candidates metadata", self.candidates == "metadata"),
+                ("--no-images", self.no_images),
+                ("--order metadata", self.order == "metadata"),
+                ("--shift-calibration", self.shift_calibration is not None),
+                ("--beam-diameter", self.beam_diameter is not None),
+            )
+            if used
+        ]
+        if needs and not self.metadata:
+            raise CryodedupError(f"{needs[0]} needs --metadata (EPU .xml or SerialEM .mdoc files, folders or globs)")
+        if self.shift_calibration is not None and not (np.isfinite(self.shift_calibration) and self.shift_calibration):
+            raise CryodedupError(
+                f"--shift-calibration must be a finite, non-zero µm per unit, got {self.shift_calibration}"
+            )
+        if self.beam_diameter is not None and not (np.isfinite(self.beam_diameter) and self.beam_diameter > 0):
+            raise CryodedupError(f"--beam-diameter must be a finite number of µm > 0, got {self.beam_diameter}")
 
 
 @dataclass
@@ -185,7 +212,25 @@ def _from_mrc(patterns: list[Path], options: MicrographOptions) -> Micrographs:
         if not matches:
             raise CryodedupError(f"{p}: no file matches")
         names += matches
+    _refuse_files_given_twice(names)
     return Micrographs("mrc", names, [Path(n) for n in names], options.psize)
+
+
+def _refuse_files_given_twice(names: list[str]) -> None:
+    """Refuses an MRC file given twice (by name, through a link, or by two patterns).
+
+    It would be compared with itself: a perfect duplicate, kept once and rejected once.
+    """
+    seen: dict[tuple[int, int], str] = {}
+    for name in names:
+        try:
+            st = os.stat(name)
+        except OSError:
+            continue  # (the reader names a missing or unreadable file)
+        identity = (st.st_dev, st.st_ino)
+        if identity in seen:
+            raise CryodedupError(f"{name}: the same file as the input {seen[identity]}; give each micrograph once")
+        seen[identity] = name
 
 
 def load_inputs(inputs: Sequence[StrPath], options: MicrographOptions) -> Micrographs:
@@ -217,18 +262,28 @@ def load_inputs(inputs: Sequence[StrPath], options: MicrographOptions) -> Microg
 
 def natural_key(name: str) -> list:
     """Sort key that orders the numbers in a name by value: mic_9 before mic_10."""
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+    # isdecimal, not isdigit: "²" is a digit that int() refuses (and \d does not split on).
+    return [int(t) if t.isdecimal() else t for t in re.split(r"(\d+)", name)]
 
 
-def acquisition_order(names: list[str], paths: list[Path], how: str) -> tuple[np.ndarray, str]:
+def acquisition_order(
+    names: list[str], paths: list[Path], how: str, times: np.ndarray | None = None
+) -> tuple[np.ndarray, str]:
     """Indices of the micrographs in acquisition order, and which rule gave it.
 
-    ``auto``: EPU time stamps (``_YYYYMMDD_HHMMSS``) when every name has one, else the
+    ``auto``: the acquisition times of the metadata (``times``) when every micrograph has
+    one, else EPU time stamps (``_YYYYMMDD_HHMMSS``) when every name has one, else the
     numbers in the names (natural sort: EPU, SerialEM, Leginon and MotionCor number their
     acquisitions). File times only with ``mtime``: a parallel copy, rsync or restore
     shuffles them, and the later exposure would then be kept.
     """
     natural = [natural_key(n) for n in names]
+    known = np.full(len(names), np.nan) if times is None else np.asarray(times, dtype=np.float64)
+    if how in ("auto", "metadata") and len(known) == len(names) and bool(np.isfinite(known).all()):
+        return np.array(sorted(range(len(names)), key=lambda i: (known[i], natural[i]))), "acquisition times (metadata)"
+    if how == "metadata":
+        missing = int((~np.isfinite(known)).sum())
+        raise CryodedupError(f"--order metadata: {missing} micrograph(s) without an acquisition time in the metadata")
     if how in ("auto", "epu") and names and all(EPU_TIME.search(Path(n).name) for n in names):
         stamps = [EPU_TIME.findall(Path(n).name)[-1] for n in names]
         return np.array(sorted(range(len(names)), key=lambda i: (stamps[i], natural[i]))), "EPU time stamps"
@@ -236,8 +291,8 @@ def acquisition_order(names: list[str], paths: list[Path], how: str) -> tuple[np
         raise CryodedupError("--order epu: not every name holds an EPU time stamp (_YYYYMMDD_HHMMSS)")
     if how == "mtime":
         # A missing file sorts last; it is reported (or skipped) when read.
-        times = [p.stat().st_mtime if p.exists() else float("inf") for p in paths]
-        return np.array(sorted(range(len(names)), key=lambda i: (times[i], natural[i]))), "file times"
+        mtimes = [p.stat().st_mtime if p.exists() else float("inf") for p in paths]
+        return np.array(sorted(range(len(names)), key=lambda i: (mtimes[i], natural[i]))), "file times"
     if how == "input":
         return np.arange(len(names)), "input order"
     return np.array(sorted(range(len(names)), key=lambda i: natural[i])), "numbers in the names (natural sort)"
@@ -245,6 +300,8 @@ def acquisition_order(names: list[str], paths: list[Path], how: str) -> tuple[np
 
 def candidate_offsets(options: MicrographOptions, n: int) -> np.ndarray | None:
     """Offsets j - i (in acquisition order) of the pairs compared; None for all pairs."""
+    if options.candidates == "metadata":
+        return np.zeros(0, dtype=np.int64)  # the plan's pairs, from the metadata
     if options.candidates == "all" or (options.candidates == "auto" and n <= ALL_PAIRS_UPTO):
         return None
     if options.candidates in ("window", "auto"):
@@ -255,6 +312,8 @@ def candidate_offsets(options: MicrographOptions, n: int) -> np.ndarray | None:
 
 def candidates_used(options: MicrographOptions, n: int) -> str:
     """The candidate mode that ``auto`` resolves to for ``n`` micrographs."""
+    if options.no_images:
+        return "metadata"
     if options.candidates != "auto":
         return options.candidates
     return "all" if candidate_offsets(options, n) is None else "window"
@@ -312,10 +371,14 @@ class ScoringPlan:
     # Where each readable micrograph's image lies in its file (same order as positions), from
     # the header read when planning: the images are mapped without parsing the headers again.
     layouts: list[MrcLayout] | None = None
+    # --candidates metadata: the pairs (acquisition positions, p < q) whose metadata place them close.
+    pairs: np.ndarray | None = None
 
     @property
     def reach(self) -> int:
         """How many images apart the farthest compared pair is."""
+        if self.pairs is not None:
+            return int((self.pairs[:, 1] - self.pairs[:, 0]).max()) if len(self.pairs) else 0
         return reach(self.offsets, len(self.positions))
 
 
@@ -350,13 +413,13 @@ def missing_micrographs(mics: Micrographs, missing: list[int]) -> str:
     return f"{mics.paths[missing[0]]}: micrograph file not found ({counted}{resolved}); {hint}"
 
 
-def plan_scoring(mics: Micrographs, options: MicrographOptions) -> ScoringPlan:
+def plan_scoring(mics: Micrographs, options: MicrographOptions, placement: Placement | None = None) -> ScoringPlan:
     """Reads every MRC header and decides the order, binning, band and candidates.
 
     Raises a ``CryodedupError`` for a missing or unreadable file (unless ``skip_unreadable``),
     images of different sizes or pixel sizes, fewer than two readable micrographs, or no pixel size.
     """
-    order, rule = acquisition_order(mics.names, mics.paths, options.order)
+    order, rule = acquisition_order(mics.names, mics.paths, options.order, _times(placement))
     unreadable: list[str] = []
     readable: list[int] = []
     layouts: list[MrcLayout] = []
@@ -433,7 +496,138 @@ def plan_scoring(mics: Micrographs, options: MicrographOptions) -> ScoringPlan:
         # Below z = 5 a peak is noise (docs/design.md section 4): no Pearson is needed to reject the pair.
         pearson_min_z=min(options.min_z, 5.0),
         layouts=layouts,
+        pairs=_placed_pairs(placement, readable) if options.candidates == "metadata" and placement else None,
     )
+
+
+def _times(placement: Placement | None) -> np.ndarray | None:
+    return placement.times if placement is not None else None
+
+
+def _placed_pairs(placement: Placement, in_order: list[int]) -> np.ndarray:
+    """The pairs (acquisition positions, sorted by the later) within the beam diameter of each other."""
+    position = np.full(len(placement.index), -1, dtype=np.int64)
+    position[np.asarray(in_order, dtype=np.int64)] = np.arange(len(in_order))
+    pairs = position[placement.pairs_within(placement.beam_diameter)]
+    pairs = pairs[(pairs >= 0).all(axis=1)]
+    pairs = np.sort(pairs, axis=1)
+    return pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))].reshape(-1, 2)
+
+
+def decide_without_images(
+    mics: Micrographs, options: MicrographOptions, placement: Placement
+) -> tuple[ScoringPlan, list[ShardScores]]:
+    """The pairs within the beam diameter of each other, as scores without images (z, Pearson: NaN).
+
+    Nothing is read but the metadata: the decision is the distance alone (``decide``).
+    """
+    order, rule = acquisition_order(mics.names, mics.paths, options.order, placement.times)
+    pairs = _placed_pairs(placement, order.tolist())
+    empty = np.full(len(pairs), np.nan)
+    plan = ScoringPlan(
+        paths=[str(p) for p in mics.paths],
+        positions=order,
+        shape=(0, 0),
+        binning=1,
+        binned_psize=float("nan"),
+        band=(float("nan"), float("nan")),
+        offsets=np.zeros(0, dtype=np.int64),
+        rule=rule,
+        unreadable=[],
+        batch=options.batch,
+        pearson_min_z=options.min_z,
+        pairs=pairs,
+    )
+    scores = {"pairs": order[pairs].reshape(-1, 2), "z": empty, "dy": empty, "dx": empty}
+    scores.update(pearson=empty, overlap=empty)
+    shard = ShardScores(1, 1, scores, 0, 0, 0.0, 0.0, f"{socket.gethostname()}:{os.getpid()}")
+    return plan, [shard]
+
+
+#: The z threshold is this many robust standard deviations above the run's typical pair.
+NULL_SIGMAS = 8.0
+#: Below this many scored pairs the run's own null is not estimated: --min-z alone.
+NULL_PAIRS = 30
+#: A pair whose joint score lies within this factor of 1 (either side) is "uncertain".
+UNCERTAIN = 1.25
+
+
+@dataclass
+class Decision:
+    """What was decided about each scored pair, and why."""
+
+    duplicate: np.ndarray  # bool per pair
+    uncertain: np.ndarray  # bool per pair: within UNCERTAIN of the boundary
+    joint: np.ndarray  # min(z / z threshold, Pearson / Pearson threshold); >= 1 is a duplicate
+    min_z: float  # the z threshold the run used
+    min_pearson: float
+    null: dict[str, Any]  # how the z threshold was found
+
+    def summary(self) -> dict[str, Any]:
+        """The summary's thresholds, uncertain count and margin."""
+        out: dict[str, Any] = {
+            "thresholds": {"z": round(self.min_z, 2), "pearson": self.min_pearson, "z_from": self.null},
+            "uncertain_pairs": int(self.uncertain.sum()),
+        }
+        dup, other = self.joint[self.duplicate], self.joint[~self.duplicate]
+        other = other[np.isfinite(other)]
+        weakest = float(dup.min()) if len(dup) else None
+        strongest = float(other.max()) if len(other) else None
+        ratio = weakest / strongest if weakest is not None and strongest is not None and strongest > 0 else None
+        out["margin"] = {
+            "weakest_duplicate": None if weakest is None else round(weakest, 3),
+            "strongest_other": None if strongest is None else round(strongest, 3),
+            "ratio": None if ratio is None else round(ratio, 2),
+        }
+        return out
+
+
+def decide(scores: dict[str, np.ndarray], options: MicrographOptions, placement: Placement | None) -> Decision:
+    """Which scored pairs are duplicates, which are near the boundary, and the run's margin.
+
+    From the images: the joint score min(z / T_z, Pearson / T_p) is at least 1. T_z is --min-z
+    or, when higher, the median z plus ``NULL_SIGMAS`` robust standard deviations (1.4826 x
+    MAD) of the run's pairs whose images do not agree (Pearson under T_p): their z is the run's
+    own null, which a camera's fixed pattern or aligned filaments lift above any fixed
+    threshold. T_p is --min-pearson: it rejects a high peak that is not an overlap (a fixed
+    pattern correlates unrelated images at zero shift with a Pearson coefficient near 0).
+    From the metadata alone (--no-images): positions at most half the beam diameter apart
+    (the later exposure's centre lay in the earlier one's beam); the joint score is then half
+    the beam diameter over the distance.
+    """
+    if options.no_images and placement is not None:
+        radius = placement.beam_diameter / 2
+        distance = placement.distance(scores["pairs"])
+        joint = radius / np.maximum(distance, 1e-9)
+        return _decision(joint, float("nan"), float("nan"), {"rule": "distance", "radius_um": round(radius, 4)})
+    z, pearson = scores["z"], scores["pearson"]
+    # The null is taken from the pairs whose images do not agree at the found shift (Pearson under
+    # its threshold, or not computed): a set made mostly of re-exposures does not lift it.
+    unrelated = ~(pearson >= options.min_pearson)
+    threshold, null = z_threshold(z[unrelated], options.min_z)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        joint = np.minimum(z / threshold, np.where(np.isfinite(pearson), pearson, -np.inf) / options.min_pearson)
+    return _decision(joint, threshold, options.min_pearson, null)
+
+
+def _decision(joint: np.ndarray, min_z: float, min_pearson: float, null: dict[str, Any]) -> Decision:
+    duplicate = joint >= 1
+    uncertain = (joint >= 1 / UNCERTAIN) & (joint < UNCERTAIN)
+    return Decision(duplicate, uncertain, joint, min_z, min_pearson, null)
+
+
+def z_threshold(z: np.ndarray, floor: float) -> tuple[float, dict[str, Any]]:
+    """The run's z threshold: ``floor``, or the null's median + ``NULL_SIGMAS`` robust deviations when higher."""
+    finite = z[np.isfinite(z)]
+    if len(finite) < NULL_PAIRS:
+        return floor, {"rule": f"--min-z (fewer than {NULL_PAIRS} pairs for the run's own null)"}
+    median = float(np.median(finite))
+    sigma = 1.4826 * float(np.median(np.abs(finite - median)))
+    lifted = median + NULL_SIGMAS * sigma
+    null = {"median": round(median, 2), "robust_sd": round(sigma, 3)}
+    if lifted > floor:
+        return lifted, {"rule": f"null median + {NULL_SIGMAS:g} robust SD", **null}
+    return floor, {"rule": "--min-z (higher than the null's median + 8 robust SD)", **null}
 
 
 def shard_bounds(count: int, shard: int, shards: int) -> tuple[int, int]:
@@ -448,6 +642,9 @@ def shard_pairs(plan: ScoringPlan, shard: int, shards: int) -> np.ndarray:
     the later images of the last pairs come from the next chunks.
     """
     count = len(plan.positions)
+    if plan.pairs is not None:
+        lo, hi = shard_bounds(count, shard, shards)
+        return plan.pairs[(plan.pairs[:, 0] >= lo) & (plan.pairs[:, 0] < hi)]
     return candidate_pairs(count, plan.offsets, shard_bounds(count, shard, shards))
 
 
@@ -575,21 +772,7 @@ ShardRunner = Callable[[ScoringPlan, Optional[Callable[[int], ProgressBar]]], li
 
 def group_duplicates(n: int, pairs: np.ndarray, is_duplicate: np.ndarray, acquisition_rank: np.ndarray) -> np.ndarray:
     """For each micrograph, the micrograph of its group that was acquired first (union-find)."""
-    parent = np.arange(n)
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for a, b in pairs[is_duplicate]:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            # The root is always the earlier acquisition of the two groups.
-            first, second = (ra, rb) if acquisition_rank[ra] <= acquisition_rank[rb] else (rb, ra)
-            parent[second] = first
-    return np.array([find(i) for i in range(n)])
+    return linked_roots(n, pairs[is_duplicate], acquisition_rank)
 
 
 # --- the job -----------------------------------------------------------------------------
@@ -637,9 +820,22 @@ def find_duplicate_micrographs(
     check_match_mode(match_micrographs)
     mics = load_inputs(list(inputs), options)
     outputs = prepare_outputs(mics, Path(outdir), inputs, particles, force)
-    plan = plan_scoring(mics, options)
+    placement = (
+        place(mics.names, options.metadata, options.shift_calibration, options.beam_diameter)
+        if options.metadata
+        else None
+    )
+    if placement is not None and not placement.matched.any():
+        raise CryodedupError(
+            f"--metadata: none of the {placement.acquisitions} acquisitions matches a micrograph by file name "
+            f"(e.g. {Path(mics.names[0]).name})"
+        )
     scoring_started = time.perf_counter()
-    shards = runner(plan, progress_factory)
+    if options.no_images and placement is not None:
+        plan, shards = decide_without_images(mics, options, placement)
+    else:
+        plan = plan_scoring(mics, options, placement)
+        shards = runner(plan, progress_factory)
     scoring = time.perf_counter() - scoring_started
     summary = write_results(
         mics,
@@ -651,12 +847,13 @@ def find_duplicate_micrographs(
         particles=particles,
         log=log,
         match_micrographs=match_micrographs,
+        placement=placement,
     )
     elapsed = time.perf_counter() - start
     summary["seconds"] = round(elapsed, 3)
     # Over the images read (a pattern of candidates may leave some unread), not those listed
-    images_read = sum(s.images_read for s in shards)
-    summary["images_per_second"] = round(images_read / scoring, 1) if scoring > 0 else None
+    read = not options.no_images and scoring > 0
+    summary["images_per_second"] = round(summary["images_read"] / scoring, 1) if read else None
     return summary
 
 
@@ -697,6 +894,7 @@ def write_results(
     inputs: Sequence[StrPath],
     particles: StrPath | None,
     log: Callable[[str, str], None],
+    placement: Placement | None = None,
     match_micrographs: str = "auto",
 ) -> dict[str, Any]:
     """Groups the duplicates of all shards' scores and writes the outputs; returns the summary.
@@ -714,18 +912,24 @@ def write_results(
     rank = np.full(n, n)
     rank[positions] = np.arange(len(positions))
     pairs = scores["pairs"]
-    is_dup = (scores["z"] >= options.min_z) & (scores["pearson"] >= options.min_pearson)
+    decision = decide(scores, options, placement)
+    is_dup = decision.duplicate
     root = group_duplicates(n, pairs, is_dup, rank)
     rejected = root != np.arange(n)
     reach_option = "--scan-range" if candidates_used(options, len(positions)) == "pattern" else "--window"
-    edge_warning = _near_the_edge(pairs[is_dup], rank, plan.reach, len(positions), reach_option)
+    edge_warning = None
+    if plan.pairs is None:  # (metadata pairs have no reach in acquisition order)
+        edge_warning = _near_the_edge(pairs[is_dup], rank, plan.reach, len(positions), reach_option)
+    if placement is not None:
+        _warn_unmatched(placement, mics, log)
     if edge_warning:
         log(edge_warning, "warning")
     keep = ~rejected
     paths, subsets = outputs.paths, outputs.subsets
     particle_counts: dict[str, Any] = {}
     with outputs.atomic as tmp:
-        _write_pairs(tmp[paths[0]], mics, pairs, scores, is_dup, plan.binning, plan.binned_psize)
+        distance = placement.distance(pairs) if placement is not None else None
+        _write_pairs(tmp[paths[0]], mics, pairs, scores, decision, plan.binning, plan.binned_psize, distance)
         with open(tmp[paths[1]], "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["Original", "Duplicate"])
@@ -753,19 +957,31 @@ def write_results(
         "reach": plan.reach,
         "pairs_scored": len(pairs),
         "duplicate_pairs": int(is_dup.sum()),
-        "thresholds": {"z": options.min_z, "pearson": options.min_pearson},
         "kept": int(keep.sum()),
         "rejected": int(rejected.sum()),
         "outputs": [str(p) for p in paths],
         "shards": len(shards),
         "workers": reading_by_worker(shards),
         "warnings": warnings,
+        "images_read": sum(s.images_read for s in shards),
+        "confirmed_by_images": not options.no_images,
+        **decision.summary(),
     }
+    if decision.uncertain.any():
+        log(
+            f"{int(decision.uncertain.sum())} pair(s) near the thresholds (joint score within {UNCERTAIN:g}x of 1): "
+            "marked uncertain in pairs.csv; look at them before trusting the decision",
+            "warning",
+        )
+    if placement is not None:
+        summary["metadata"] = placement.summary()
+        if options.no_images:
+            summary["thresholds"] = {"distance_um": round(placement.beam_diameter / 2, 4), "z_from": decision.null}
     if particle_counts:
         summary["particles"] = particle_counts
     if options.plot:
         summary["plots"] = _plot(
-            mics, options, pairs, scores, is_dup, rank, binning, outputs.outdir, outputs.force, summary
+            mics, options, pairs, scores, decision, rank, binning, outputs.outdir, outputs.force, summary, placement
         )
     return summary
 
@@ -779,6 +995,17 @@ def _collecting(log: Callable[[str, str], None], warnings: list[str]) -> Callabl
         log(message, level)
 
     return both
+
+
+def _warn_unmatched(placement: Placement, mics: Micrographs, log: Callable[[str, str], None]) -> None:
+    """One line naming how many micrographs have no metadata, and the first of them."""
+    missing = np.flatnonzero(~placement.matched)
+    if len(missing):
+        log(
+            f"{len(missing)} micrograph(s) without metadata (never compared by position), e.g. "
+            f"{Path(mics.names[missing[0]]).name}",
+            "warning",
+        )
 
 
 def reading_by_worker(shards: list[ShardScores]) -> list[dict[str, Any]]:
@@ -830,30 +1057,52 @@ def _plot(
     options: MicrographOptions,
     pairs: np.ndarray,
     scores: dict[str, np.ndarray],
-    is_dup: np.ndarray,
+    decision: Decision,
     rank: np.ndarray,
     binning: int,
     outdir: Path,
     force: bool,
     summary: dict[str, Any],
+    placement: Placement | None = None,
 ) -> list[str]:
     """The figures and report of the job.
 
     The z distribution, z against Pearson with both thresholds, a table of the flagged pairs
-    and, for the best of them, the two images and their overlay.
+    and, for the best of them, the two images and their overlay; with --metadata, the map of
+    the specimen positions.
     """
     from . import plots
 
+    is_dup = decision.duplicate
+    parameters = {k: v for k, v in vars(options).items() if k != "plot"}
+    position_figures = []
+    if placement is not None:
+        rejected = np.zeros(len(mics.names), dtype=bool)
+        rejected[[max(pair, key=lambda i: rank[i]) for pair in pairs[is_dup].tolist()]] = True
+        figure = plots.position_map(
+            placement.xy, placement.squares, placement.square_names, pairs[is_dup], rejected, placement.beam_diameter
+        )
+        position_figures.append(("position_map.png", "Specimen positions per grid square", figure))
+    summary_rows = micrograph_rows(summary)
+    highlight = {}
+    if summary["warnings"]:
+        summary_rows.append(("Warnings", "\n".join(summary["warnings"])))
+        highlight["Warnings"] = "warn"
+    if options.no_images:
+        return plots.write_all(
+            outdir, position_figures, "cryodedup micrographs", parameters, summary_rows, force, highlight=highlight
+        )
     figures = [
+        *position_figures,
         (
             "z_distribution.png",
             "Phase-correlation z of all scored pairs",
-            plots.z_distribution(scores["z"], options.min_z),
+            plots.z_distribution(scores["z"], decision.min_z),
         ),
         (
             "z_pearson.png",
             "z against Pearson: duplicates pass both thresholds",
-            plots.z_against_pearson(scores["z"], scores["pearson"], is_dup, options.min_z, options.min_pearson),
+            plots.z_against_pearson(scores["z"], scores["pearson"], is_dup, decision.min_z, decision.min_pearson),
         ),
     ]
     flagged = np.flatnonzero(is_dup)
@@ -890,12 +1139,6 @@ def _plot(
         )
     header = ("first acquisition", "later acquisition", "z", "Pearson", "overlap", "shift x, y (Å)")
     table = (f"Flagged pairs ({len(rows)}, highest z first)", header, rows)
-    parameters = {k: v for k, v in vars(options).items() if k != "plot"}
-    summary_rows = micrograph_rows(summary)
-    highlight = {}
-    if summary["warnings"]:
-        summary_rows.append(("Warnings", "\n".join(summary["warnings"])))
-        highlight["Warnings"] = "warn"
     return plots.write_all(
         outdir, figures, "cryodedup micrographs", parameters, summary_rows, force, tables=[table], highlight=highlight
     )
@@ -918,47 +1161,35 @@ def _write_pairs(
     mics: Micrographs,
     pairs: np.ndarray,
     scores: dict[str, np.ndarray],
-    is_dup: np.ndarray,
+    decision: Decision,
     binning: int,
     binned_psize: float,
+    distance: np.ndarray | None = None,
 ) -> None:
+    """One row per scored pair; with --metadata a last column, the positions' distance in µm.
+
+    ``uncertain`` marks a pair near the boundary; ``joint`` is its joint score (>= 1: duplicate).
+
+    Without images (``--no-images``) the image scores and shifts are left empty.
+    """
     psize = binned_psize / binning
+    header = ["index_a", "index_b", "name_a", "name_b", "z", "pearson", "overlap"]
+    header += ["shift_x_px", "shift_y_px", "shift_x_A", "shift_y_A", "duplicate", "uncertain", "joint"]
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(
-            [
-                "index_a",
-                "index_b",
-                "name_a",
-                "name_b",
-                "z",
-                "pearson",
-                "overlap",
-                "shift_x_px",
-                "shift_y_px",
-                "shift_x_A",
-                "shift_y_A",
-                "duplicate",
-            ]
-        )
+        w.writerow(header + (["distance_um"] if distance is not None else []))
         for k, (a, b) in enumerate(pairs.tolist()):
-            dx, dy = int(scores["dx"][k]) * binning, int(scores["dy"][k]) * binning
-            w.writerow(
-                [
-                    a,
-                    b,
-                    mics.names[a],
-                    mics.names[b],
-                    f"{scores['z'][k]:.2f}",
-                    f"{scores['pearson'][k]:.4f}",
-                    f"{scores['overlap'][k]:.3f}",
-                    dx,
-                    dy,
-                    f"{dx * psize:.1f}",
-                    f"{dy * psize:.1f}",
-                    int(is_dup[k]),
-                ]
-            )
+            row: list[Any] = [a, b, mics.names[a], mics.names[b]]
+            if np.isfinite(scores["dx"][k]):
+                dx, dy = int(scores["dx"][k]) * binning, int(scores["dy"][k]) * binning
+                row += [f"{scores['z'][k]:.2f}", f"{scores['pearson'][k]:.4f}", f"{scores['overlap'][k]:.3f}"]
+                row += [dx, dy, f"{dx * psize:.1f}", f"{dy * psize:.1f}"]
+            else:
+                row += [""] * 7
+            row += [int(decision.duplicate[k]), int(decision.uncertain[k]), f"{decision.joint[k]:.3f}"]
+            if distance is not None:
+                row.append(f"{distance[k]:.4f}" if np.isfinite(distance[k]) else "")
+            w.writerow(row)
 
 
 def _subset_names(mics: Micrographs) -> dict[str, list[str]]:

@@ -83,7 +83,8 @@ class ParticleOptions:
     match_micrographs: str = "auto"
 
     def check(self) -> None:
-        """Raises a CryodedupError naming the first option out of its range."""
+        """Raises a CryodedupError naming the first option out of its range or of the wrong type."""
+        _check_option_types(self)
         if not 0 <= self.min_dist <= MAX_CENTRE:
             raise CryodedupError(
                 f"--min-dist must be a distance in Å from 0 to 1e150 (its square finite), got {self.min_dist}"
@@ -98,6 +99,13 @@ class ParticleOptions:
             raise CryodedupError(f"--coverage is auto or all, got {self.coverage!r}")
         if self.uncovered not in ("keep", "reject"):
             raise CryodedupError(f"--uncovered is keep or reject, got {self.uncovered!r}")
+        if self.uncovered == "reject" and self.min_support == 1:
+            # At support 1 every pick confirms itself: nothing is unconfirmable, so the
+            # option would change nothing while the user believes uncovered picks are gone.
+            raise CryodedupError(
+                "--uncovered reject decides the picks that --min-support cannot be asked of, and at "
+                "--min-support 1 there are none: give --min-support 2 or more, or drop --uncovered"
+            )
         if self.score_normalize not in ("none", "rank"):
             raise CryodedupError(f"--score-normalize is none or rank, got {self.score_normalize!r}")
         if self.topaz_scale is not None and not (np.isfinite(self.topaz_scale) and self.topaz_scale > 0):
@@ -128,13 +136,30 @@ class ParticleOptions:
 #: have run on every micrograph.
 COVERAGE = ("auto", "all")
 
+
+def _check_option_types(options: ParticleOptions) -> None:
+    """Numbers must be numbers: options from the Python API arrive unchecked (``min_dist='5'``)."""
+    for name in ("min_dist", "mic_psize", "topaz_scale", "max_angle"):
+        value = getattr(options, name)
+        if value is not None and not _is_real_number(value):
+            raise CryodedupError(f"--{name.replace('_', '-')} must be a number, got {value!r}")
+    for name in ("seed", "plot_mics"):  # (min_support: checked with its range)
+        if not _is_whole_number(getattr(options, name)):
+            raise CryodedupError(f"--{name.replace('_', '-')} must be a whole number, got {getattr(options, name)!r}")
+
+
+def _is_real_number(value: object) -> bool:
+    """An int or float (numpy's included), not a bool or a string."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
 #: The point groups the core knows (rust/core/src/pose.rs).
 SYMMETRY = re.compile(r"[CcDd][1-9][0-9]{0,2}|[TtOoIi]")
 
 
 def _is_whole_number(value: object) -> bool:
-    """Whether ``value`` is an int: options from the Python API arrive unchecked."""
-    return isinstance(value, int)
+    """Whether ``value`` is an int (numpy's included, not a bool): options from the Python API arrive unchecked."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:

@@ -188,14 +188,14 @@ def _warn_columns_lost(pickers: list[Picks], warn: Callable[[str], None]) -> Non
     """Warns when RELION inputs' columns will be missing from the coordinate job written.
 
     One coordinate file per micrograph holds the picks of every input: when the inputs'
-    files differ in their columns (or in their order), the rows are written from each pick's
-    centre and score, not copied.
+    files differ in their columns, the rows are written from each pick's centre and score,
+    not copied (the same columns in another order are copied, fields put in order).
     """
     lost = relion_columns_lost(pickers)
     if lost:
         which = "; ".join(f"{source}: {', '.join(labels)}" for source, labels in lost.items())
         warn(
-            "the inputs' coordinate files differ in their columns or their order, so each micrograph's "
+            "the inputs' coordinate files differ in their columns, so each micrograph's "
             f"coordinate file holds the centre and score of each pick only; not written: {which}"
         )
 

@@ -218,6 +218,7 @@ def choose_columns(labels: list[str], has_optics: bool, where: str, shift_key: s
             f"{where}: no rlnMicrographName column; particles are only compared with "
             "particles of the same micrograph, so each needs one"
         )
+    _refuse_flat_subtomograms(present, key, axes, in_angstrom, where)
     columns = Columns(key=key, coords=coords, coords_in_angstrom=in_angstrom)
     if has_optics and "rlnOpticsGroup" in present:
         columns.optics_group = "rlnOpticsGroup"
@@ -236,6 +237,23 @@ def choose_columns(labels: list[str], has_optics: bool, where: str, shift_key: s
     if len(columns.origins) == 3 and not columns.origins_in_pixels and set(SUBTOMOGRAM_ANGLES) <= present:
         columns.subtomogram_angles = list(SUBTOMOGRAM_ANGLES)
     return columns
+
+
+def _refuse_flat_subtomograms(present: set[str], key: str, axes: list[str], in_angstrom: bool, where: str) -> None:
+    """Refuses subtomograms (a tomogram name or a Z origin) that have no Z coordinate.
+
+    They would be compared in 2-D, so particles above one another in the tomogram would be
+    taken for duplicates without a word.
+    """
+    if "Z" in axes:
+        return
+    marks = [lab for lab in ("rlnTomoName", "rlnOriginZAngst", "rlnOriginZ") if lab in present]
+    if key == "rlnTomoName" or marks:
+        z = "rlnCenteredCoordinateZAngst" if in_angstrom else "rlnCoordinateZ"
+        raise CryodedupError(
+            f"{where}: subtomograms ({', '.join(marks)}) with no {z} column: their centres are 3-D, and in 2-D "
+            f"particles above one another would be taken for duplicates; add the {z} column"
+        )
 
 
 def score_column(
@@ -1002,6 +1020,18 @@ def _text(value: object) -> str:
     return str(value)
 
 
+def _micrograph_names(particles: DataFrame, key: str) -> np.ndarray:
+    """The column ``key`` as strings; a missing name (NaN, None) is refused, not read as "nan"."""
+    missing = particles[key].isna().to_numpy()
+    if missing.any():
+        row = int(np.flatnonzero(missing)[0])
+        raise CryodedupError(
+            f"row {row + 1} of the particle table has no {key} (a missing value): every particle needs its "
+            f"micrograph; {int(missing.sum())} such rows"
+        )
+    return np.asarray([str(name) for name in particles[key].to_numpy()], dtype=object)
+
+
 def read_frame(particles: DataFrame, optics: DataFrame | None, options: ParticleOptions, warn: Warn) -> ParticleSet:
     """A RELION particle table in memory read into a ParticleSet without a writer.
 
@@ -1018,7 +1048,7 @@ def read_frame(particles: DataFrame, optics: DataFrame | None, options: Particle
             numbers[label] = particles[label].to_numpy(dtype=np.float64)
         except (TypeError, ValueError):
             raise CryodedupError(f"column {label} of the particle table is not numeric") from None
-    names, keys = np.unique(particles[part.columns.key].astype(str).to_numpy(), return_inverse=True)
+    names, keys = np.unique(_micrograph_names(particles, part.columns.key), return_inverse=True)
     mic_psizes = micrograph_pixel_sizes(options.micrographs) if options.micrographs else None
     psize, used = row_pixel_sizes(part, numbers, keys, list(names), options, mic_psizes, warn, needs)
     needs.check()

@@ -810,3 +810,50 @@ def write_all(
             tmp[path].write_bytes(png)
         write_report(tmp[paths[-1]], title, parameters, summary, rendered, tables, highlight)
     return [str(p) for p in paths]
+
+
+def position_map(
+    xy: np.ndarray,
+    squares: np.ndarray,
+    square_names: Sequence[str],
+    duplicate_pairs: np.ndarray,
+    rejected: np.ndarray,
+    beam_diameter: float,
+    most: int = 9,
+) -> Figure:
+    """Every image's specimen position (µm) per grid square; duplicates joined by a line.
+
+    One panel per grid square, those with the most duplicates first (at most ``most``); each
+    image a circle of the beam's diameter, the rejected ones red, each duplicate pair joined.
+    What an operator reads to see which template or hole misfired.
+    """
+    placed = np.flatnonzero(squares >= 0)
+    dup_square = squares[duplicate_pairs[:, 0]] if len(duplicate_pairs) else np.zeros(0, dtype=np.int64)
+    counts = [(int((dup_square == q).sum()), int((squares == q).sum()), q) for q in np.unique(squares[placed])]
+    shown = [q for _, _, q in sorted(counts, key=lambda c: (-c[0], -c[1], c[2]))[:most]]
+    columns = min(3, max(1, len(shown)))
+    rows = max(1, -(-len(shown) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 4.2 * rows), squeeze=False)
+    for ax in axes.ravel()[len(shown) :]:
+        ax.axis("off")
+    for ax, q in zip(axes.ravel(), shown):
+        here = np.flatnonzero(squares == q)
+        for i in here:
+            colour = REJECTED_COLOUR if rejected[i] else KEPT_COLOUR
+            ax.add_patch(Circle(tuple(xy[i]), beam_diameter / 2, fill=False, lw=0.6, color=colour, alpha=0.7))
+        ax.scatter(xy[here, 0], xy[here, 1], s=4, c=KEPT_COLOUR)
+        gone = here[rejected[here]]
+        ax.scatter(xy[gone, 0], xy[gone, 1], s=60, marker="x", c=REJECTED_COLOUR, zorder=3)
+        mine = duplicate_pairs[dup_square == q] if len(duplicate_pairs) else duplicate_pairs
+        if len(mine):
+            ax.add_collection(LineCollection(xy[mine], colors=REJECTED_COLOUR, linewidths=1.5))
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.set_title(f"{square_names[q]}: {len(here)} images, {len(mine)} duplicate pairs", fontsize=9)
+        ax.set_xlabel("x (µm)")
+        ax.set_ylabel("y (µm)")
+    fig.suptitle(
+        f"Specimen positions (circles: beam {beam_diameter:.2f} µm; red: rejected, joined to its duplicate)",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return fig

@@ -148,18 +148,32 @@ def micrograph_rows(s: dict) -> list[Row]:
     The time and reading rate are left out while the job is still running (its report is
     written before the end).
     """
+    by_images = s.get("confirmed_by_images", True)
+    if by_images:
+        rule = f"z >= {s['thresholds']['z']:g}, Pearson >= {s['thresholds']['pearson']:g}"
+        z_from = s["thresholds"]["z_from"]
+        if "median" in z_from:
+            rule += f"; z threshold: {z_from['rule']} (median {z_from['median']:g}, SD {z_from['robust_sd']:g})"
+        else:
+            rule += f"; z threshold: {z_from['rule']}"
+        image_rows = [
+            ("Binning", f"{s['bin']} ({s['pixel_size_A']:g} Å to {s['binned_pixel_size_A']:g} Å per pixel)"),
+            ("Band", f"{s['band_A']['highpass']:g} Å to {s['band_A']['lowpass']:g} Å"),
+        ]
+    else:
+        rule = f"positions at most {s['thresholds']['distance_um']:g} µm apart; NOT confirmed by images"
+        image_rows = [("Images", "not read (--no-images): no pair was confirmed by its images")]
+    reach = "" if s["candidates"] == "metadata" else f"; up to {s['reach']:,} images apart"
     unreadable = f" ({len(s['unreadable'])} unreadable, skipped)" if s["unreadable"] else ""
     rows = [
         ("Micrographs", f"{s['micrographs']:,}{unreadable}"),
+        *metadata_rows(s.get("metadata")),
         ("Acquisition order", s["order"]),
         *([("Files found under", s["root"])] if s["root"] else []),
-        ("Binning", f"{s['bin']} ({s['pixel_size_A']:g} Å to {s['binned_pixel_size_A']:g} Å per pixel)"),
-        ("Band", f"{s['band_A']['highpass']:g} Å to {s['band_A']['lowpass']:g} Å"),
-        ("Pairs scored", f"{s['pairs_scored']:,} ({s['candidates']}; up to {s['reach']:,} images apart)"),
-        (
-            "Duplicate pairs",
-            f"{s['duplicate_pairs']:,} (z >= {s['thresholds']['z']:g}, Pearson >= {s['thresholds']['pearson']:g})",
-        ),
+        *image_rows,
+        ("Pairs scored", f"{s['pairs_scored']:,} ({s['candidates']}{reach})"),
+        ("Duplicate pairs", f"{s['duplicate_pairs']:,} ({rule})"),
+        *margin_rows(s),
         ("Kept", f"{s['kept']:,}"),
         ("Rejected", f"{s['rejected']:,} (later exposures of an area)"),
         *particle_split_rows(s.get("particles")),
@@ -170,6 +184,36 @@ def micrograph_rows(s: dict) -> list[Row]:
         speed = f" ({s['images_per_second']:,} images/s)" if s.get("images_per_second") else ""
         rows.append(("Time", f"{s['seconds']:.2f} s{speed}"))
     return rows
+
+
+def margin_rows(s: dict) -> list[Row]:
+    """The run's margin (weakest duplicate against strongest other pair, joint scores) and its uncertain pairs."""
+    if "margin" not in s:
+        return []
+    m = s["margin"]
+    weakest = "no duplicate" if m["weakest_duplicate"] is None else f"weakest duplicate {m['weakest_duplicate']:g}"
+    strongest = "no other pair" if m["strongest_other"] is None else f"strongest other {m['strongest_other']:g}"
+    ratio = f" (x{m['ratio']:g})" if m["ratio"] is not None else ""
+    rows = [("Margin", f"{weakest}, {strongest}{ratio}; joint score, 1 is the boundary")]
+    if s.get("uncertain_pairs"):
+        rows.append(("Uncertain", f"{s['uncertain_pairs']:,} pairs near the boundary (pairs.csv: uncertain = 1)"))
+    return rows
+
+
+def metadata_rows(m: dict | None) -> list[Row]:
+    """The --metadata part of the summary: what was matched, the calibration and the beam diameter."""
+    if not m:
+        return []
+    return [
+        (
+            "Metadata",
+            f"{m['acquisitions']:,} acquisitions in {m['files']:,} files; {m['micrographs_matched']:,} micrographs "
+            f"matched, {m['micrographs_unmatched']:,} unmatched; {m['acquisitions_unmatched']:,} acquisitions "
+            f"without a micrograph; {m['grid_squares']} grid square(s)",
+        ),
+        ("Shift calibration", f"{m['shift_calibration_um_per_unit']:g} µm per unit ({m['shift_calibration']})"),
+        ("Beam diameter", f"{m['beam_diameter_um']:g} µm ({m['beam_diameter']})"),
+    ]
 
 
 def particle_split_rows(particles: dict | None) -> list[Row]:

@@ -110,7 +110,7 @@ def write_relion(
     clash = len({p for s in SUBSETS for p in per_mic[s]}) != 2 * len(names)
     if clash:
         raise CryodedupError(f"{outdir}: two micrographs would share one coordinate file name; their names clash")
-    header, copy_rows = _relion_header(inputs)
+    header, reorder = _relion_header(inputs)
     paths: list[StrPath] = [*targets.values(), *suffix_files.values(), *per_mic["kept"], *per_mic["rejected"]]
     sources = [f.path for p in inputs for f in p.files]
     folders = [outdir / s for s in SUBSETS]
@@ -119,8 +119,8 @@ def write_relion(
         head = header.encode()
         outputs = [(tmp.text(path), head, b"\n") for s in SUBSETS for path in per_mic[s]]
         target = _row_targets(keep_all, len(names), mic)  # the rejected files follow the kept
-        if copy_rows:
-            _copy_rows(inputs, outputs, target)
+        if reorder is not None:
+            _copy_rows(inputs, outputs, target, reorder)
         else:
             _write_number_rows(_relion_values(inputs, RELION_SCORE in header), outputs, target)
         for subset in SUBSETS:
@@ -134,26 +134,34 @@ def write_relion(
 
 
 def rows_copied(inputs: list[Picks]) -> bool:
-    """Whether :func:`write_relion` copies the inputs' rows byte for byte.
+    """Whether :func:`write_relion` copies the inputs' rows (each field's text unchanged).
 
-    So it does when every input is a RELION file and all headers name the same columns in
-    the same order; it then reads no centre or score of theirs.
+    So it does when every input is a RELION file and all headers name the same columns (in
+    any order); it then reads no centre or score of theirs.
     """
-    return _relion_header(inputs)[1]
+    return _relion_header(inputs)[1] is not None
 
 
-def _relion_header(inputs: list[Picks]) -> tuple[str, bool]:
-    """The header of the per-micrograph files, and whether rows are byte copies.
+def _relion_header(inputs: list[Picks]) -> tuple[str, list[list[int] | None] | None]:
+    """The header of the per-micrograph files, and how each source file's rows are copied.
 
-    Rows are copied when every input is a RELION file and all headers name the same columns
-    in the same order, however each tool wrote them (RELION's `_label #N `, starfile's
-    `_label`, comments): the first file's header then heads every file.
+    Rows are copied when every input is a RELION file and all headers name the same columns,
+    however each tool wrote them (RELION's `_label #N `, starfile's `_label`, comments): the
+    first file's header then heads every file. The second value has one entry per source
+    file (in input order): None where its columns are in the first file's order (its rows
+    are byte copies), else the order to put its fields in (RELION's LoG and template
+    pickers write rlnClassNumber and rlnAutopickFigureOfMerit in opposite orders). It is
+    None when rows are written from numbers (other formats, or other columns).
     """
-    headers = dict.fromkeys(f.header for p in inputs for f in p.files)
-    columns = {tuple(_LABEL.findall(header)) for header in headers}
-    if all(p.format == "relion" for p in inputs) and len(columns) == 1:
-        return next(iter(headers)), True
-    return RELION_HEADER + "".join(f"_{lab} #{k + 1} \n" for k, lab in enumerate(_written_labels(inputs))), False
+    labels = [tuple(_LABEL.findall(f.header)) for p in inputs for f in p.files]
+    first = labels[0] if labels else ()
+    same_columns = all(sorted(lab) == sorted(first) for lab in labels)
+    # (A label named twice leaves the order ambiguous: then only identical headers are copied.)
+    distinct = len(set(first)) == len(first) or all(lab == first for lab in labels)
+    if labels and all(p.format == "relion" for p in inputs) and same_columns and distinct:
+        reorder = [None if lab == first else [lab.index(c) for c in first] for lab in labels]
+        return inputs[0].files[0].header, reorder
+    return RELION_HEADER + "".join(f"_{lab} #{k + 1} \n" for k, lab in enumerate(_written_labels(inputs))), None
 
 
 def _written_labels(inputs: list[Picks]) -> list[str]:
@@ -167,10 +175,10 @@ def _written_labels(inputs: list[Picks]) -> list[str]:
 def relion_columns_lost(inputs: list[Picks]) -> dict[str, list[str]]:
     """The columns of RELION inputs that a RELION coordinate job written from them lacks.
 
-    Rows are byte copies (every column kept) only when all inputs are RELION files whose
-    headers name the same columns in the same order; otherwise each row is written from its
-    centre and score. Returns {input: its
-    columns not written}, for the inputs that lose any.
+    Rows are copied (every column kept, fields put in the first file's order) when all
+    inputs are RELION files whose headers name the same columns; otherwise each row is
+    written from its centre and score. Returns {input: its columns not written}, for the
+    inputs that lose any.
     """
     if rows_copied(inputs):
         return {}
@@ -198,10 +206,17 @@ def _relion_values(inputs: list[Picks], with_score: bool) -> np.ndarray:
     return np.ascontiguousarray(np.hstack(columns), dtype=np.float64)
 
 
-def _copy_rows(inputs: list[Picks], outputs: list[tuple[str, bytes, bytes]], target: np.ndarray) -> None:
-    """Writes ``outputs`` (path, header, footer), rows copied byte for byte from the input files.
+def _copy_rows(
+    inputs: list[Picks],
+    outputs: list[tuple[str, bytes, bytes]],
+    target: np.ndarray,
+    reorder: list[list[int] | None] | None = None,
+) -> None:
+    """Writes ``outputs`` (path, header, footer), rows copied from the input files.
 
-    Output ``j`` gets the input rows ``i`` for which ``target[i]`` is ``j``.
+    Output ``j`` gets the input rows ``i`` for which ``target[i]`` is ``j``. Rows are byte
+    copies, except those of a source file ``f`` with ``reorder[f]``: their fields are put in
+    that order, each field's text unchanged.
     """
     sources = [f.path for p in inputs for f in p.files]
     # Each input's arrays go to the core as they are (it takes them end to end, each input's
@@ -211,7 +226,7 @@ def _copy_rows(inputs: list[Picks], outputs: list[tuple[str, bytes, bytes]], tar
     starts = [_as(p.row_start, np.uint64) for p in inputs]
     ends = [_as(p.row_end, np.uint64) for p in inputs]
     try:
-        _core.write_pick_rows(outputs, target, sources, files, starts, ends, first_files)
+        _core.write_pick_rows(outputs, target, sources, files, starts, ends, first_files, reorder)
     except _core.PickFileError as err:
         raise CryodedupError(str(err)) from None
 

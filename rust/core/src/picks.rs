@@ -21,7 +21,8 @@ use rayon::prelude::*;
 
 use crate::parallel::{self, extend_in_parallel};
 use crate::star::{
-    self, for_each_field, keep_all, parse_number, text, trim, Lines, LoopOf, RowScan, ScanRequest, StarError,
+    self, for_each_field, keep_all, parse_number, text, trim, write_row_reordered, Lines, LoopOf, RowFields, RowScan,
+    ScanRequest, StarError,
 };
 
 #[derive(Clone, Debug)]
@@ -465,8 +466,10 @@ pub fn row_targets(keep: &[bool], index: &[u32], n: u32) -> Vec<u32> {
 
 /// What one written row is made of.
 pub enum RowSource<'a> {
-    /// Row `i` is the `i`-th span of `parts` taken in order, copied from `sources`.
-    Copy { sources: &'a [PathBuf], parts: &'a [RowSpans<'a>] },
+    /// Row `i` is the `i`-th span of `parts` taken in order, copied from `sources`; a row of
+    /// source `f` has its fields put in the order `reorder[f]` where that is given (another
+    /// file's column order; each field's text unchanged), `reorder` empty or shorter for none.
+    Copy { sources: &'a [PathBuf], parts: &'a [RowSpans<'a>], reorder: &'a [Option<Vec<usize>>] },
     /// Row `i` is `values[i * width..(i + 1) * width]`, each as `{:12.6}`, space-separated.
     Numbers { values: &'a [f64], width: usize },
 }
@@ -483,7 +486,9 @@ pub enum RowSource<'a> {
 pub fn write_outputs(outputs: &[Output], target: &[u32], rows: &RowSource) -> Result<(), PicksError> {
     let members = Members::of(outputs.len(), target);
     let tasks = match rows {
-        RowSource::Copy { sources, parts } => tasks_sharing_sources(&members, &SpanParts::new(parts), sources.len()),
+        RowSource::Copy { sources, parts, .. } => {
+            tasks_sharing_sources(&members, &SpanParts::new(parts), sources.len())
+        }
         RowSource::Numbers { .. } => (0..outputs.len()).map(|o| vec![o]).collect(),
     };
     tasks.par_iter().try_for_each_init(
@@ -662,8 +667,9 @@ fn append_rows(
     cache: &mut SourceCache,
 ) -> Result<(), PicksError> {
     match rows {
-        RowSource::Copy { sources, parts } => {
+        RowSource::Copy { sources, parts, reorder } => {
             let spans = SpanParts::new(parts);
+            let mut fields = RowFields::default();
             for &i in members {
                 let (file, start, end) = spans.get(i as usize);
                 let path = &sources[file as usize];
@@ -672,6 +678,13 @@ fn append_rows(
                     path: path.clone(),
                     error: io::Error::new(io::ErrorKind::InvalidInput, "a row span lies outside its source file"),
                 })?;
+                if let Some(Some(columns)) = reorder.get(file as usize) {
+                    write_row_reordered(row, columns, &mut fields, out).map_err(|error| PicksError::Io {
+                        path: path.clone(),
+                        error: io::Error::new(error.kind(), format!("{error} (reordering its columns)")),
+                    })?;
+                    continue;
+                }
                 out.extend_from_slice(row);
                 if row.last() != Some(&b'\n') {
                     out.push(b'\n');
@@ -879,9 +892,30 @@ mod tests {
         let out = dir.join("out.txt");
         let outputs = [Output { path: out.clone(), header: Vec::new(), footer: Vec::new() }];
         let parts = [RowSpans { first_file: 0, files: &files, starts: &starts, ends: &ends }];
-        let rows = RowSource::Copy { sources: &sources, parts: &parts };
+        let rows = RowSource::Copy { sources: &sources, parts: &parts, reorder: &[] };
         write_outputs(&outputs, &vec![0; 2 * n], &rows).unwrap();
         let expected: String = (0..n).map(|k| format!("a{k}\n")).chain((0..n).map(|k| format!("b{k}\n"))).collect();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), expected);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn rows_of_a_source_in_another_column_order_are_reordered_field_by_field() {
+        // Source b holds the columns of a in the order (x, z, y): its rows are written as x y z,
+        // each field's text and the space before it unchanged; a's rows stay byte copies.
+        let dir = std::env::temp_dir().join(format!("cryodedup-reorder-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b) = (dir.join("a.star"), dir.join("b.star"));
+        std::fs::write(&a, "  1.000000   2.000000 3\n").unwrap();
+        std::fs::write(&b, "  4.500000 6   5.250000 \n7 9 8").unwrap();
+        let out = dir.join("out.star");
+        let outputs = [Output { path: out.clone(), header: Vec::new(), footer: Vec::new() }];
+        let sources = [a, b];
+        let parts = [RowSpans { first_file: 0, files: &[0, 1, 1], starts: &[0, 0, 25], ends: &[24, 25, 30] }];
+        let reorder = [None, Some(vec![0, 2, 1])];
+        let rows = RowSource::Copy { sources: &sources, parts: &parts, reorder: &reorder };
+        write_outputs(&outputs, &[0, 0, 0], &rows).unwrap();
+        let expected = "  1.000000   2.000000 3\n  4.500000   5.250000 6\n7 8 9\n"; // (trailing space dropped)
         assert_eq!(std::fs::read_to_string(&out).unwrap(), expected);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -903,7 +937,7 @@ mod tests {
         let (starts, ends) = (&tables.rows.starts, &tables.rows.ends);
         let sources = [a, b];
         let parts = [RowSpans { first_file: 0, files: &[0, 0, 1, 1], starts, ends }];
-        let rows = RowSource::Copy { sources: &sources, parts: &parts };
+        let rows = RowSource::Copy { sources: &sources, parts: &parts, reorder: &[] };
         write_outputs(&outputs, &[0, 9, 0, 0], &rows).unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "H\nm2\t1\nm1\t3\nm3\t4\nF\n");
         // The same rows given as two parts (two inputs' spans, not concatenated; the second
@@ -912,7 +946,7 @@ mod tests {
             RowSpans { first_file: 0, files: &[0, 0], starts: &starts[..2], ends: &ends[..2] },
             RowSpans { first_file: 1, files: &[0, 0], starts: &starts[2..], ends: &ends[2..] },
         ];
-        let rows = RowSource::Copy { sources: &sources, parts: &parts };
+        let rows = RowSource::Copy { sources: &sources, parts: &parts, reorder: &[] };
         write_outputs(&outputs, &[0, 9, 0, 0], &rows).unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "H\nm2\t1\nm1\t3\nm3\t4\nF\n");
         let rows = RowSource::Numbers { values: &[1.5, f64::NAN, 2.0, 3.0], width: 2 };

@@ -1111,6 +1111,24 @@ struct FieldSpan {
     end: usize,
 }
 
+/// Scratch space of [`write_row_reordered`] (the fields of the row being written), kept
+/// between rows so that no row allocates.
+#[derive(Default)]
+pub struct RowFields(Vec<FieldSpan>);
+
+/// Writes one row line with its fields in the order `columns` (`columns[j]`: the field
+/// written `j`-th), each field's text moved unchanged with the white space before it, as
+/// [`RowEdit::columns`] does for a loop's rows; a row without a terminator gets `\n`.
+pub fn write_row_reordered(
+    line: &[u8],
+    columns: &[usize],
+    scratch: &mut RowFields,
+    out: &mut (impl Write + ?Sized),
+) -> io::Result<()> {
+    let edit = RowEdit { columns: Some(columns), ..Default::default() };
+    write_edited(line, 0, &edit, &mut scratch.0, out)
+}
+
 /// Writes one row line (terminator included) with `edit` applied. `fields` is scratch space.
 fn write_edited(
     line: &[u8],

@@ -340,10 +340,12 @@ fn pick_outputs(outputs: Vec<(PathBuf, Vec<u8>, Vec<u8>)>) -> Vec<picks::Output>
 /// in order (a target past the last output: the row is written nowhere): bytes
 /// starts[i]..ends[i] of sources[files[i]], copied. `files`, `starts` and `ends` are lists of
 /// arrays (one per input, say) taken end to end, so that no concatenated copy is needed;
-/// first_files[k] (default 0) is added to the file indices of part k. Outputs written in
-/// parallel, GIL released.
+/// first_files[k] (default 0) is added to the file indices of part k; reorder[f], where
+/// given and not None, puts the fields of source f's rows in that order (field j of the
+/// written row is field reorder[f][j] of the input row, its text unchanged). Outputs
+/// written in parallel, GIL released.
 #[pyfunction]
-#[pyo3(signature = (outputs, target, sources, files, starts, ends, first_files=None))]
+#[pyo3(signature = (outputs, target, sources, files, starts, ends, first_files=None, reorder=None))]
 #[allow(clippy::too_many_arguments)]
 fn write_pick_rows(
     py: Python<'_>,
@@ -354,8 +356,13 @@ fn write_pick_rows(
     starts: Vec<PyReadonlyArray1<'_, u64>>,
     ends: Vec<PyReadonlyArray1<'_, u64>>,
     first_files: Option<Vec<u32>>,
+    reorder: Option<Vec<Option<Vec<usize>>>>,
 ) -> PyResult<()> {
     let target = target.as_slice()?;
+    let reorder = reorder.unwrap_or_default();
+    if reorder.len() > sources.len() {
+        return Err(errors::value("reorder has more entries than there are sources".into()));
+    }
     let first_files = first_files.unwrap_or_else(|| vec![0; files.len()]);
     if files.len() != starts.len() || files.len() != ends.len() || files.len() != first_files.len() {
         return Err(errors::value("files, starts, ends and first_files must be lists of as many arrays".into()));
@@ -375,7 +382,7 @@ fn write_pick_rows(
         return Err(errors::value("target, files, starts and ends must have one entry per row".into()));
     }
     let outputs = pick_outputs(outputs);
-    let rows = picks::RowSource::Copy { sources: &sources, parts: &parts };
+    let rows = picks::RowSource::Copy { sources: &sources, parts: &parts, reorder: &reorder };
     py.detach(|| picks::write_outputs(&outputs, target, &rows)).map_err(errors::picks)
 }
 
