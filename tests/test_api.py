@@ -98,3 +98,33 @@ def test_errors_name_the_keyword_arguments():
     with pytest.raises(CryodedupError, match="mic_psize=") as err:
         remove_duplicates(bare, min_dist=16.0)
     assert "--" not in str(err.value)
+
+
+def test_min_dist_z_in_the_api_agrees_with_the_ellipsoid():
+    import pandas as pd
+
+    rng = np.random.default_rng(9)
+    n = 300
+    xyz = np.column_stack([rng.uniform(0, 400, n), rng.uniform(0, 400, n), rng.uniform(0, 150, n)])
+    table = pd.DataFrame(
+        {
+            "rlnTomoName": rng.choice(["TS_01", "TS_02"], n),
+            "rlnCenteredCoordinateXAngst": xyz[:, 0],
+            "rlnCenteredCoordinateYAngst": xyz[:, 1],
+            "rlnCenteredCoordinateZAngst": xyz[:, 2],
+            "rlnMaxValueProbDistribution": rng.uniform(size=n),
+        }
+    )
+    kept, rejected = remove_duplicates(table, min_dist=25.0, min_dist_z=70.0)
+    # The oracle: every pair of one tomogram, the ellipsoid written out, best score first.
+    tomo, score = table["rlnTomoName"].to_numpy(), table["rlnMaxValueProbDistribution"].to_numpy()
+    keep = np.ones(n, dtype=bool)
+    for i in np.argsort(-score, kind="stable"):
+        if keep[i]:
+            d = xyz - xyz[i]
+            close = (d[:, 0] ** 2 + d[:, 1] ** 2) / 25.0**2 + d[:, 2] ** 2 / 70.0**2 <= 1
+            close[i] = False
+            keep &= ~(close & (tomo == tomo[i]) & (score < score[i]))
+    assert kept.index.tolist() == np.flatnonzero(keep).tolist() and len(rejected) == n - keep.sum() > 0
+    with pytest.raises(CryodedupError, match=r"^min_dist_z=: these particles are 2-D"):
+        remove_duplicates(relion31_tables("rlnMicrographPixelSize"), min_dist=25.0, min_dist_z=70.0)

@@ -301,6 +301,7 @@ def test_cli_audit_needs_no_outdir(tmp_path, monkeypatch):
         duplicate_criterion(20, 10) == "within 20 Å and 10°"
         and duplicate_criterion(0) == "at the same centre (within 0.001 Å)"
     )
+    assert duplicate_criterion(30, None, 60) == "within 30 Å (60 Å in z)"
 
 
 def test_cli_refuses_audit_with_halfsets(tmp_path):

@@ -262,3 +262,46 @@ def test_whole_float_and_integer_group_ids_give_the_same_result():
     assert as_float.n_kept == 2  # one of the first two, and the third on its own micrograph
     with pytest.raises(ValueError, match="fit in int64"):
         dedup(np.array([2**63, 1], dtype=np.uint64), coords[:2], min_dist=1.0)
+
+
+# --- issue 27 item 9: an anisotropic distance for subtomograms ----------------------------------
+
+
+def ellipsoid_oracle(groups, coords, scores, d, dz, inputs):
+    """Greedy suppression and consensus masks, pair by pair, with the ellipsoid test written out."""
+    n = len(groups)
+
+    def close(i, j):
+        dx, dy, dzz = (coords[i][k] - coords[j][k] for k in range(3))
+        return groups[i] == groups[j] and (dx * dx + dy * dy) / (d * d) + dzz * dzz / (dz * dz) <= 1
+
+    keep = [True] * n
+    for i in sorted(range(n), key=lambda i: (-scores[i], i)):
+        if keep[i]:
+            for j in range(n):
+                if j != i and keep[j] and close(i, j) and (-scores[j], j) > (-scores[i], i):
+                    keep[j] = False
+    masks = [sum(1 << k for k in {inputs[j] for j in range(n) if j == i or close(i, j)}) for i in range(n)]
+    return keep, masks
+
+
+@pytest.mark.parametrize("d, dz", [(20.0, 60.0), (30.0, 10.0), (25.0, 25.0)])
+def test_min_dist_z_agrees_with_the_ellipsoid_written_out(d, dz):
+    rng = np.random.default_rng(int(d + dz))
+    n = 400
+    groups = rng.integers(0, 3, n)
+    coords = np.column_stack([rng.uniform(0, 300, n), rng.uniform(0, 300, n), rng.uniform(0, 120, n)])
+    scores = rng.uniform(size=n)
+    inputs = rng.integers(0, 2, n)
+    keep, masks = ellipsoid_oracle(groups.tolist(), coords.tolist(), scores.tolist(), d, dz, inputs.tolist())
+    assert dedup(groups, coords, scores, min_dist=d, min_dist_z=dz).keep.tolist() == keep
+    got, got_masks = dedup_and_support_masks(groups, coords, scores, inputs, min_dist=d, min_dist_z=dz)
+    assert got.keep.tolist() == keep and got_masks.tolist() == masks
+    assert 0 < keep.count(False) < n and coords[:, 2].tolist() == coords[:, 2].tolist()  # (input not changed)
+
+
+def test_min_dist_z_needs_z_and_positive_distances():
+    with pytest.raises(ValueError, match="x, y and z"):
+        dedup([0, 0], [[0.0, 0.0], [1.0, 1.0]], min_dist=10.0, min_dist_z=20.0)
+    with pytest.raises(ValueError, match="> 0"):
+        dedup([0, 0], [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]], min_dist=0.0, min_dist_z=20.0)

@@ -183,3 +183,20 @@ def test_a_listed_coordinate_file_that_is_missing_is_named_as_listed(tmp_path):
         f"{job / 'autopick.star'}: AutoPick/job004/Movies/m2_autopick.star "
         f"(micrograph MotionCorr/job002/Movies/m 2.mrc) not found in {tmp_path}"
     )
+
+
+def test_relion3_job_names_its_micrographs_star_as_the_job_is_named(tmp_path, monkeypatch):
+    # Run from the project folder: the note names the STAR relative to it, like the job folder
+    # itself, not by the project's absolute path.
+    relion3_job(tmp_path, {"m1": [(1, 2, 0.5)]})
+    monkeypatch.chdir(tmp_path)
+    picks = read_picks("AutoPick/job006")
+    note = next(n for n in picks.notes if "micrographs from" in n)
+    assert "micrographs from CtfFind/job003/micrographs_ctf.star," in note
+    assert str(tmp_path) not in note
+    # From elsewhere the STAR lies outside the working folder: named whole.
+    monkeypatch.chdir(tmp_path / "AutoPick")
+    outside = read_picks(tmp_path / "AutoPick/job006")
+    assert f"micrographs from {(tmp_path / 'CtfFind/job003/micrographs_ctf.star').as_posix()}," in " ".join(
+        outside.notes
+    )

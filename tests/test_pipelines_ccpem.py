@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cryodedup.pipelines import jobs
 from helpers import cli_reference, coordinate_merge_args, kept_rows, missing_program, write_pipeline_project
 
 try:
@@ -52,6 +53,19 @@ def test_every_option_is_documented_and_inputs_are_relion_nodes(job_class):
     assert "min_dist" in job.joboptions or "min_z" in job.joboptions
 
 
+@pytest.mark.parametrize("job_class", JOB_CLASSES)
+def test_options_left_at_their_defaults_are_not_written(job_class):
+    # Options without a default (--metadata, repeatable) and flags left off add no word.
+    job = getattr(ccpem, job_class)()
+    job.output_dir = "Dedup/job001/"
+    first_input = next(iter(job.INPUTS))
+    job.joboptions[first_input].value = "in.star"
+    args = job.command_args()
+    assert args == [jobs.COMMAND_OF_JOB[job.JOB], "in.star", "-o", "Dedup/job001/", "--force", "--plot"]
+    job.joboptions["min_dist" if "min_dist" in job.joboptions else "min_z"].value = "55"
+    assert job.command_args()[-2:] in (["--min-dist", "55.0"], ["--min-z", "55.0"])
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("ccpem_project")
@@ -75,11 +89,25 @@ def run_job(root: Path, job_class: type, values: dict[str, str]) -> Path:
     ran = pipeliner(root, "--run_job", runjob.name)
     folder = root / ran.split("Ran job as:", 1)[1].split()[0]
     deadline = time.monotonic() + 300
-    while not any((folder / f"PIPELINER_JOB_EXIT_{e}").exists() for e in ("SUCCESS", "FAILURE", "ABORTED")):
+    while not any((folder / f"PIPELINER_JOB_EXIT_{e}").exists() for e in ("SUCCESS", "FAILED", "ABORTED")):
         assert time.monotonic() < deadline, f"{folder} did not finish"
         time.sleep(0.5)
     assert (folder / "PIPELINER_JOB_EXIT_SUCCESS").exists(), (folder / "run.err").read_text()
+    assert job_status(root, folder) == "Succeeded"
     return folder
+
+
+def job_status(root: Path, folder: Path) -> str:
+    """The job's status in the pipeline once the pipeliner has looked at its exit file (as Doppio does)."""
+    code = (
+        "from pipeliner.project_graph import ProjectGraph\n"
+        "with ProjectGraph(read_only=False) as pipeline:\n"
+        "    pipeline.check_process_completion()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=root, check=True, timeout=300)
+    name = f"{folder.relative_to(root)}/"
+    rows = [line.split() for line in (root / "default_pipeline.star").read_text().splitlines()]
+    return next(r[3] for r in rows if len(r) == 4 and r[0] == name)
 
 
 def node_labels(root: Path) -> dict[str, str]:

@@ -77,6 +77,11 @@ def test_labels_become_the_commands_options(tmp_path):
     ]
 
 
+def test_a_repeatable_option_takes_each_value():
+    p = plan(ExternalCall("E/", {"mics": ["M.star"]}, [("metadata", ["EPU/a.xml", "EPU/b.xml"])]))
+    assert p.args[p.args.index("--metadata") :][:4] == ["--metadata", "EPU/a.xml", "--metadata", "EPU/b.xml"]
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [

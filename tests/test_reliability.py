@@ -224,3 +224,44 @@ def test_subtomograms_without_z_are_refused(tmp_path, coordinates, z):
     assert status == 1
     line = one_error_line(stderr)
     assert f"p.star: data_particles (line 2): subtomograms (rlnTomoName, rlnOriginZAngst) with no {z} column" in line
+
+
+# Item 12: zero picks anywhere was a traceback; one empty picker is valid, all empty an error.
+
+
+def test_an_empty_picker_is_valid_and_all_empty_is_one_line(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "m1.box").write_text("100 100 50 50\n300 300 50 50\n106 100 50 50\n")
+    (tmp_path / "b" / "m1.box").write_text("")
+    status, stdout, stderr = cryodedup(
+        "particles", tmp_path / "a", tmp_path / "b", "--mic-psize", "1", "--json", "-o", tmp_path / "out"
+    )
+    assert status == 0, stderr
+    assert "no picks in" in stderr
+    summary = __import__("json").loads(stdout)
+    # By hand: centres (125, 125), (325, 325), (131, 125): the first and third are 6 Å apart.
+    assert [(i["particles"], i["kept"]) for i in summary["inputs"]] == [(3, 2), (0, 0)]
+    status, _, stderr = cryodedup("particles", tmp_path / "b", "--mic-psize", "1", "-o", tmp_path / "out2")
+    assert status == 1
+    assert "no picks in the input" in one_error_line(stderr)
+
+
+# Items 7 and 13: _info.json boxes of true/false were read as (1, 0); 10**400 and deep nesting
+# were tracebacks.
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"boxes": [[true, false, "manual"]]}', r"boxes\[0\] is \[True, False, 'manual'\]; expected"),
+        ('{"boxes": [[1' + "0" * 400 + ', 5, "manual"]]}', r"boxes\[0\] is \[1000"),
+        ('{"boxes": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+    ],
+    ids=["booleans", "10**400", "nesting"],
+)
+def test_bad_info_json_boxes_are_one_line(tmp_path, text, message):
+    (tmp_path / "m1_info.json").write_text(text)
+    status, _, stderr = cryodedup("particles", tmp_path / "m1_info.json", "--mic-psize", "1", "-o", tmp_path / "out")
+    assert status == 1
+    assert re.search(message, one_error_line(stderr))

@@ -232,3 +232,39 @@ def test_real_picks_annotation_file_needs_the_tomogram_pixel_size(tmp_path):
     result = CliRunner().invoke(main, ["particles", str(path), "-o", str(tmp_path / "o"), "--score", "none"])
     assert result.exit_code == 1 and "RELION 3.0" not in result.stderr
     assert "tomogram coordinates in pixels" in " ".join(result.stderr.split())
+
+
+# --- issue 27 item 9: --min-dist-z -----------------------------------------------------------------
+
+
+def test_min_dist_z_stretches_the_duplicate_test_along_z(tmp_path):
+    # Pairs on one tomogram 200 Å apart from each other: a copy 45 Å off in z is a duplicate
+    # with --min-dist 30 --min-dist-z 60 (45/60 < 1) and not without; one 45 Å off in x is
+    # not (45/30 > 1); one off by (20, 0, 40) Å: 4/9 + 4/9 <= 1, a duplicate.
+    offsets = {"z": (0, 0, 45), "x": (45, 0, 0), "xz": (20, 0, 40)}
+    rows = []
+    for k, (name, offset) in enumerate(offsets.items()):
+        centre = np.array([200.0 * k, 0.0, 0.0])
+        for copy, shift in enumerate([(0, 0, 0), offset]):
+            rows.append(["t1", 0, 0, 0, 0, 0, 0, *(centre + shift), 1.0 - copy / 10, f"{name}_{copy}"])
+    path = write_star(tmp_path / "p.star", R5, rows)
+    summary = run(tmp_path, [path], min_dist=30.0, min_dist_z=60.0)
+    assert sorted(names_in(tmp_path / "out/particles_rejected.star")) == ["xz_1", "z_1"]
+    assert summary["min_dist_z_A"] == 60.0
+    isotropic = remove_duplicate_particles([path], tmp_path / "iso", ParticleOptions(min_dist=30.0))
+    assert isotropic["rejected"] == 0 and "min_dist_z_A" not in isotropic
+
+
+def test_min_dist_z_is_refused_for_2d_particles(tmp_path):
+    rows = [[1000, 1000, "m.mrc", 1, "a"], [1010, 1000, "m.mrc", 1, "b"]]
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup", "rlnImageName"]
+    path = write_star(tmp_path / "p.star", labels, rows, optics=[[1, "og1", 1.0, 1.0]])
+    with pytest.raises(CryodedupError, match=r"^--min-dist-z: these particles are 2-D") as err:
+        run(tmp_path, [path], min_dist=30.0, min_dist_z=60.0)
+    assert "\n" not in str(err.value)
+    with pytest.raises(CryodedupError, match="--min-dist-z needs --min-dist > 0"):
+        run(tmp_path, [path], min_dist=0.0, min_dist_z=60.0)
+    args = ["particles", str(path), "-o", str(tmp_path / "cli"), "--min-dist", "30", "--min-dist-z", "60"]
+    args += ["--score", "none"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1 and "2-D" in result.stderr

@@ -48,7 +48,8 @@ def remove_duplicates(
         Receives progress messages and warnings. Warnings are issued with
         :func:`warnings.warn` (``UserWarning``) as well, once the job is done or has failed.
     **options
-        The fields of :class:`ParticleOptions`: ``min_dist``, ``mic_psize``, ``shift_key``,
+        The fields of :class:`ParticleOptions`: ``min_dist``, ``min_dist_z`` (subtomograms:
+        the distance along z), ``mic_psize``, ``shift_key``,
         ``score``, ``score_order``, ``remove_entirely``, ``seed``, ``micrographs``,
         ``max_angle`` and ``sym`` (orientations compared, docs/design.md section 9).
 

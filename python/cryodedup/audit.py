@@ -47,9 +47,11 @@ def straddling_per_micrograph(particles: ParticleSet, suppressed_by: np.ndarray)
     return np.bincount(mic[across], minlength=n_mics), np.bincount(mic[~across], minlength=n_mics)
 
 
-def duplicate_criterion(min_dist: float, max_angle: float | None = None) -> str:
+def duplicate_criterion(min_dist: float, max_angle: float | None = None, min_dist_z: float | None = None) -> str:
     """What made two particles a duplicate pair, as the audit's verdict says it."""
     where = f"within {min_dist:g} Å" if min_dist > 0 else f"at the same centre (within {SAME_CENTRE_A:g} Å)"
+    if min_dist_z is not None and min_dist > 0:
+        where += f" ({min_dist_z:g} Å in z)"
     return where + (f" and {max_angle:g}°" if max_angle is not None else "")
 
 

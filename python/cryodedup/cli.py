@@ -262,6 +262,13 @@ MATCH_MICROGRAPHS = click.option(
     help="Minimum separation of particle centres, in Å. 0 removes exact copies only (centres within 0.001 Å).",
 )
 @click.option(
+    "--min-dist-z",
+    type=float,
+    default=None,
+    help="Subtomograms: the minimum separation along z, in Å (the missing wedge blurs z). Two particles "
+    "are duplicates when (dx² + dy²) / min-dist² + dz² / min-dist-z² <= 1. Default: --min-dist.",
+)
+@click.option(
     "--mic-psize",
     type=float,
     default=None,
@@ -409,7 +416,8 @@ MATCH_MICROGRAPHS = click.option(
     "[default: the current folder, then the folders above the input].",
 )
 @click.option_panel(
-    "Distance and pixel size", options=["--min-dist", "--mic-psize", "--micrographs", "--match-micrographs"]
+    "Distance and pixel size",
+    options=["--min-dist", "--min-dist-z", "--mic-psize", "--micrographs", "--match-micrographs"],
 )
 @click.option_panel(
     "Ranking",
@@ -434,6 +442,7 @@ def particles(
     inputs: tuple[Path, ...],
     outdir: Path | None,
     min_dist: float,
+    min_dist_z: float | None,
     mic_psize: float | None,
     micrographs: Path | None,
     shift_key: str,
@@ -477,6 +486,7 @@ def particles(
         raise click.UsageError("Missing option '-o' / '--outdir' (only --audit without --plot writes nothing).")
     options = ParticleOptions(
         min_dist=min_dist,
+        min_dist_z=min_dist_z,
         mic_psize=mic_psize,
         micrographs=micrographs,
         shift_key=shift_key,

@@ -69,6 +69,7 @@ def dedup(
     scores: ArrayLike | None = None,
     *,
     min_dist: float,
+    min_dist_z: float | None = None,
     higher_is_better: bool = True,
     remove_entirely: bool = False,
     seed: int = 0,
@@ -102,6 +103,11 @@ def dedup(
     min_dist : float
         Minimum separation in Å, >= 0. 0 removes exact copies (symmetry expansion,
         re-extraction): centres within 0.001 Å, below which distances count as 0.
+    min_dist_z : float, optional
+        For 3-D centres (subtomograms), the separation along z, > 0, with ``min_dist`` > 0:
+        two particles are then duplicates when
+        ``(dx**2 + dy**2) / min_dist**2 + dz**2 / min_dist_z**2 <= 1`` (an ellipsoid; the
+        missing wedge makes z less precise than x and y).
     higher_is_better : bool
         Rank higher scores first (False: lower first, as for CryoSPARC's ``error``).
     remove_entirely : bool
@@ -136,7 +142,7 @@ def dedup(
     pose = _Pose.of(poses, groups.size, pose_kind, max_angle, sym)
     return _run_dedup(
         groups,
-        coords,
+        stretched(coords, min_dist, min_dist_z),
         scores,
         None,
         min_dist,
@@ -148,6 +154,24 @@ def dedup(
         whole_tubes,
         pose,
     )[0]
+
+
+def stretched(coords: np.ndarray, min_dist: float, min_dist_z: float | None) -> np.ndarray:
+    """``coords`` with z scaled by ``min_dist / min_dist_z`` (a copy), or as they are without ``min_dist_z``.
+
+    ``(dx**2 + dy**2) / d**2 + dz**2 / dz_min**2 <= 1`` is ``dx**2 + dy**2 + (dz * d / dz_min)**2
+    <= d**2``: in the scaled coordinates the ellipsoid is the sphere of ``min_dist``, so the
+    core's searches, its ranking and its consensus masks are used as they are.
+    """
+    if min_dist_z is None:
+        return coords
+    if coords.shape[1] != 3:
+        raise ValueError(f"min_dist_z needs coordinates with x, y and z, got shape {coords.shape}")
+    if not (np.isfinite(min_dist_z) and min_dist_z > 0 and np.isfinite(min_dist) and min_dist > 0):
+        raise ValueError(f"min_dist_z needs min_dist and min_dist_z > 0, got {min_dist} and {min_dist_z}")
+    out = coords.copy()
+    out[:, 2] *= min_dist / min_dist_z
+    return out
 
 
 @dataclass(frozen=True)
@@ -311,6 +335,7 @@ def dedup_and_support_masks(
     inputs: ArrayLike,
     *,
     min_dist: float,
+    min_dist_z: float | None = None,
     higher_is_better: bool = True,
     remove_entirely: bool = False,
     seed: int = 0,
@@ -337,7 +362,7 @@ def dedup_and_support_masks(
     pose = _Pose.of(poses, groups.size, pose_kind, max_angle, sym)
     result, masks = _run_dedup(
         groups,
-        coords,
+        stretched(coords, min_dist, min_dist_z),
         scores,
         inputs,
         min_dist,

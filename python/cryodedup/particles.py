@@ -57,6 +57,7 @@ class ParticleOptions:
     """The job's parameters; the CLI options of ``cryodedup particles``."""
 
     min_dist: float = 20.0
+    min_dist_z: float | None = None
     mic_psize: float | None = None
     micrographs: Path | None = None
     shift_key: str = "auto"
@@ -89,6 +90,13 @@ class ParticleOptions:
             raise CryodedupError(
                 f"--min-dist must be a distance in Å from 0 to 1e150 (its square finite), got {self.min_dist}"
             )
+        if self.min_dist_z is not None:
+            if not 0 < self.min_dist_z <= MAX_CENTRE:
+                raise CryodedupError(f"--min-dist-z must be a distance in Å above 0, to 1e150, got {self.min_dist_z}")
+            if self.min_dist == 0:
+                raise CryodedupError(
+                    "--min-dist-z needs --min-dist > 0: the duplicate ellipsoid's half-axis in x and y"
+                )
         if self.mic_psize is not None and not (np.isfinite(self.mic_psize) and self.mic_psize > 0):
             raise CryodedupError(f"--mic-psize must be a pixel size in Å > 0, got {self.mic_psize}")
         if self.score_order not in ("auto", "max", "min"):
@@ -368,6 +376,10 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
     log(f"removing duplicates among {len(particles)} particles on {len(particles.mic_names)} micrographs", "info")
     if particles.decided is not None:  # decided while read, for these options (docs/design.md section 5)
         return Decision(particles.decided, None, None)
+    if options.min_dist_z is not None and particles.centres.shape[1] != 3:
+        raise CryodedupError(
+            "--min-dist-z: these particles are 2-D (micrograph coordinates, no z); it is for subtomograms"
+        )
     want_pairs = particles.halfsets is not None  # the half-set audit counts (rejected, suppressor) pairs
     whole_tubes = particles.tubes is not None and options.filament_mode == "tube"
     poses: dict[str, Any] = {}
@@ -386,6 +398,7 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
             particles.centres,
             scores,
             min_dist=options.min_dist,
+            min_dist_z=options.min_dist_z,
             higher_is_better=higher,
             remove_entirely=options.remove_entirely,
             seed=options.seed,
@@ -401,6 +414,7 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
         scores,
         particles.input_of,
         min_dist=options.min_dist,
+        min_dist_z=options.min_dist_z,
         higher_is_better=higher,
         remove_entirely=options.remove_entirely,
         seed=options.seed,
@@ -488,7 +502,7 @@ def summarize(
         summary["filaments"] = filament_summary(particles.tube_column or "", particles.tubes, options.filament_mode)
     if particles.halfsets is not None:
         assert decision.suppressed_by is not None, "decide() keeps the pairs when there are half-sets"
-        criterion = duplicate_criterion(options.min_dist, options.max_angle)
+        criterion = duplicate_criterion(options.min_dist, options.max_angle, options.min_dist_z)
         summary["halfset_audit"] = halfset_audit(particles, decision.suppressed_by, criterion)
     elif options.audit:
         summary["halfset_audit"] = {
@@ -595,6 +609,8 @@ def remove_duplicate_particles(
     }
     summary["outputs"] = {subset: [str(p) for p in files] for subset, files in outputs.items()}
     summary["min_dist_A"] = options.min_dist
+    if options.min_dist_z is not None:
+        summary["min_dist_z_A"] = options.min_dist_z
     summary["mode"] = "remove entirely" if options.remove_entirely else "keep best of each group"
     summary["warnings"] = warnings
     summary["seconds"] = round(time.perf_counter() - start, 3)

@@ -447,6 +447,18 @@ def _coverage(ids: list[np.ndarray], n_mics: int) -> np.ndarray:
     return covered
 
 
+def _refuse_no_picks_at_all(inputs: list[Path], pickers: list[Picks], warn: Callable[[str], None]) -> None:
+    """An input without picks is valid (it confirms nothing); inputs that all lack them are an error."""
+    empty = [str(path) for path, picks in zip(inputs, pickers) if len(picks) == 0]
+    if len(empty) == len(inputs):
+        which = "the input" if len(empty) == 1 else "any of the inputs"
+        raise CryodedupError(
+            f"no picks in {which} ({', '.join(empty)}): the files hold headers or nothing; nothing to deduplicate"
+        )
+    if empty:
+        warn(f"no picks in {', '.join(empty)}: it confirms and duplicates nothing")
+
+
 def _one_pixel_size(mic_psize: np.ndarray) -> float | None:
     """The pixel size of every micrograph, when they all have the same one."""
     return float(mic_psize[0]) if len(mic_psize) > 0 and bool((mic_psize == mic_psize[0]).all()) else None
@@ -553,6 +565,7 @@ def read_picker_outputs(
         for note in picks.notes:
             log(f"{path}: {note}", "info")
         pickers.append(picks)
+    _refuse_no_picks_at_all(inputs, pickers, warn)
     pickers, matching = _joined_micrographs(pickers, options.match_micrographs, known is not None, warn)
     names, ids = _micrograph_ids(pickers)
     mic_psize, psize_source = _pixel_sizes(names, options, given, pickers)

@@ -731,12 +731,13 @@ def _start_split(
     """Scratch outputs, their headers written, for a scan that decides and writes as it goes.
 
     Only where that one pass makes the job's decision: one input, and a plain duplicate
-    removal (no pictures, audit, half-sets, orientations, filaments or subtomograms, which
+    removal (no pictures, audit, half-sets, orientations, filaments, subtomograms or
+    ``--min-dist-z``, which
     need more than one pass or each pair of duplicates). None otherwise.
     """
     part = parts[0]
     plain = not (options.plot or options.audit or options.max_angle is not None or options.halfsets != "keep")
-    plain = plain and options.min_support == 1 and options.score_normalize == "none"
+    plain = plain and options.min_support == 1 and options.score_normalize == "none" and options.min_dist_z is None
     columns = set(part.labels)
     if len(parts) > 1 or not plain or {RANDOM_SUBSET, RELION_TUBE} & columns or part.columns.subtomogram_angles:
         return None

@@ -677,6 +677,7 @@ def pair_figure(a: np.ndarray, b: np.ndarray, dy: int, dx: int, title: str) -> F
 # Labels of the options in the report; others read as their key.
 PARAMETER_LABELS = {
     "min_dist": "minimum distance (Å)",
+    "min_dist_z": "minimum distance along z (Å)",
     "mic_psize": "micrograph pixel size (Å)",
     "micrographs": "micrographs file",
     "shift_key": "shift",

@@ -100,6 +100,8 @@ def distance_text(summary: dict) -> str:
     """The minimum distance as the summary shows it; 0 says what identical means."""
     if summary["min_dist_A"] == 0:
         return f"0 Å: identical centres (within {SAME_CENTRE_A:g} Å)"
+    if summary.get("min_dist_z_A") is not None:
+        return f"{summary['min_dist_A']:g} Å in x and y, {summary['min_dist_z_A']:g} Å in z (an ellipsoid)"
     return f"{summary['min_dist_A']:g} Å"
 
 

@@ -45,15 +45,18 @@ def read_info_json(files: list[Path], source: str, namer: MicrographNamer) -> Pi
             info = json.loads(file.read_text(errors="replace"))
         except json.JSONDecodeError as err:
             raise CryodedupError(f"{file}: not valid JSON ({err.msg} at line {err.lineno})") from None
+        except RecursionError:
+            raise CryodedupError(f"{file}: JSON nested too deeply to be an EMAN2 _info.json") from None
         boxes = info.get("boxes", []) if isinstance(info, dict) else None
         if not isinstance(boxes, list):
             raise CryodedupError(f'{file}: expected a JSON object with a "boxes" list (EMAN2 _info.json)')
         index = builder.add_file(file, stem(file), "")
         x, y, score = [], [], []
         for k, box in enumerate(boxes):
-            if not isinstance(box, list) or len(box) < 2 or not all(isinstance(v, (int, float)) for v in box[:2]):
-                raise CryodedupError(f"{file}: boxes[{k}] is {box!r}; expected [x, y, type, ...]")
-            has_score = len(box) > 3 and isinstance(box[3], (int, float)) and not isinstance(box[3], bool)
+            if not isinstance(box, list) or len(box) < 2 or not all(_is_json_number(v) for v in box[:2]):
+                shown = repr(box) if len(repr(box)) < 200 else repr(box)[:200] + "..."
+                raise CryodedupError(f"{file}: boxes[{k}] is {shown}; expected [x, y, type, ...] (x, y numbers)")
+            has_score = len(box) > 3 and _is_json_number(box[3])
             scored = scored and has_score
             x.append(float(box[0]))
             y.append(float(box[1]))
@@ -74,3 +77,14 @@ def read_info_json(files: list[Path], source: str, namer: MicrographNamer) -> Pi
     if not (scored and len(picks)):
         picks.score, picks.score_name = None, None
     return picks
+
+
+def _is_json_number(value: object) -> bool:
+    """A JSON number that a float holds: not true/false (Python's bools are ints), not 10**400."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True

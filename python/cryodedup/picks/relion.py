@@ -100,6 +100,16 @@ def read_list(files: list[Path], source: str, namer: MicrographNamer, project_di
         raise
 
 
+def _as_typed(path: Path) -> str:
+    """``path`` relative to the working folder when it lies under it, else whole.
+
+    As the job folders are named in the summary: a project's absolute path next to relative
+    job names misleads.
+    """
+    relative = os.path.relpath(path)
+    return path.as_posix() if relative.startswith("..") else Path(relative).as_posix()
+
+
 def read_coords_suffix(files: list[Path], source: str, namer: MicrographNamer, project_dir: Path | None) -> Picks:
     """A RELION 3.x job, from its ``coords_suffix_X.star``.
 
@@ -116,7 +126,7 @@ def read_coords_suffix(files: list[Path], source: str, namer: MicrographNamer, p
     suffix = "_" + path.name[len("coords_suffix_") :]
     job = path.parent
     builder = PicksBuilder(source, "relion", namer)
-    builder.notes.append(f"{path}: micrographs from {mic_star}, coordinate files *{suffix} in {job}")
+    builder.notes.append(f"{path}: micrographs from {_as_typed(mic_star)}, coordinate files *{suffix} in {job}")
     entries = []
     for name in micrograph_names(mic_star):
         file = job / relative_coordinate_path(name, suffix)

@@ -60,9 +60,10 @@ def job_option(param: click.Option) -> JobOption:
     """The pipeliner's job option for one option of the command line, with its help."""
     label = (param.name or "").replace("_", " ").capitalize() + ":"
     flag = next(o for o in param.opts if o.startswith("--"))
-    help_text = f"{param.help or ''} (command line: {flag})".strip()
+    several = " Several values: separated by spaces." if param.multiple else ""
+    help_text = f"{param.help or ''}{several} (command line: {flag})".strip()
     group = "Options"
-    default = None if param.default is None or callable(param.default) else param.default
+    default = jobs.default_of(param)
     if param.is_flag:
         return BooleanJobOption(label=label, default_value=False, help_text=help_text, jobop_group=group)
     if isinstance(param.type, click.Choice):
@@ -138,7 +139,9 @@ class CryodedupJob(PipelinerJob):
             if isinstance(joboption, BooleanJobOption):
                 args += jobs.option_tokens(cmd, name, ["yes" if joboption.get_boolean() else "no"])
             elif not jobs.is_default(param, joboption.get_string()):
-                args += jobs.option_tokens(cmd, name, [joboption.get_string()])
+                # A repeatable option (--metadata) takes its values separated by spaces.
+                text = joboption.get_string()
+                args += jobs.option_tokens(cmd, name, text.split() if param.multiple else [text])
         return [*jobs.cli_args(self.JOB, inputs, self.output_dir, args, plot=True), *self.parse_additional_args()]
 
     def get_commands(self) -> list[PipelinerCommand]:

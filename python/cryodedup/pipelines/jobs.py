@@ -104,6 +104,8 @@ def option_tokens(cmd: click.Command, label: str, values: Sequence[str]) -> list
         raise ParameterError(f"parameter '{label}' is a switch: give yes or no, not '{' '.join(values)}'")
     if not values:
         raise ParameterError(f"parameter '{label}' ({flag}) needs a value")
+    if param.multiple:  # a repeatable option (--metadata a --metadata b): one value each
+        return [word for value in values for word in (flag, value)]
     if param.nargs == 1 and len(values) > 1:
         raise ParameterError(f"parameter '{label}' ({flag}) takes one value, not '{' '.join(values)}'")
     return [flag, *values]
@@ -131,9 +133,15 @@ def cli_args(
     return [*args, "--plot", *tokens] if plot else [*args, *tokens]
 
 
+def default_of(param: click.Option) -> str | int | float | None:
+    """The option's default value, or None when it has none to show (unset, computed, several)."""
+    default = param.default
+    return default if isinstance(default, (str, int, float)) and not isinstance(default, bool) else None
+
+
 def is_default(param: click.Option, value: str) -> bool:
     """Whether ``value`` (text) is the option's default, which need not be written out."""
-    if param.default is None or callable(param.default):
+    if default_of(param) is None:
         return value == ""
     try:
         return param.type.convert(value, param, None) == param.default

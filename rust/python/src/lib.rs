@@ -236,12 +236,16 @@ fn strided_rows<'a>(values: &'a numpy::ndarray::ArrayViewD<'a, f64>, what: &str)
         [rows, width] => (*rows, *width),
         _ => return Err(errors::value(format!("{what} must be 1-D or 2-D"))),
     };
+    if rows == 0 {
+        // No picks (an empty picker file): numpy gives an empty view any strides.
+        return Ok(Strided { values: &[], stride: width.max(1), width });
+    }
     let step = |k: usize| values.strides().get(k).copied().unwrap_or(1);
     let (stride, along) = (step(0), if values.ndim() == 2 { step(1) } else { 1 });
     if along != 1 || stride < width as isize {
         return Err(errors::value(format!("{what} must have rows of adjacent values, one row after the other")));
     }
-    let len = if rows == 0 { 0 } else { (rows - 1) * stride as usize + width };
+    let len = (rows - 1) * stride as usize + width;
     // SAFETY: the view's rows lie in one numpy buffer, from its first element to its last
     // (`len` values on from `as_ptr`), and the readonly borrow keeps it alive and unchanged.
     let slice = unsafe { std::slice::from_raw_parts(values.as_ptr(), len) };
