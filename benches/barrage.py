@@ -423,6 +423,73 @@ picks_case("EMAN json junk", {"m1_info.json": "{not json"})
 picks_case("huge coordinates", {"m1.box": "1e300 1e300 100 100\n-1e300 5 100 100\n"})
 
 
+# --- issue 30: extreme values, the new readers' empty and hostile files ----------------------------------------
+
+text_case("STAR", "one row at 1e25 Å, default distance [30]", P, star(["1e25 1 m1.mrc 1 0.5", *GOOD_ROWS]))
+text_case(
+    "STAR", "one row at -1e22 Å at --min-dist 1 [30]", P, star(["-1e22 1 m1.mrc 1 0.5", *GOOD_ROWS]), "--min-dist", "1"
+)
+text_case(
+    "STAR",
+    "centres 3e154 Å apart [30]",
+    P,
+    star(["1.5e154 1 m1.mrc 1 0.5", "-1.5e154 1 m1.mrc 1 0.4"]),
+    "--min-dist",
+    "1e150",
+)
+text_case(
+    "STAR",
+    "subtomograms without their Z coordinate [30]",
+    P,
+    star(
+        ["t1 100 100 0 0 0", "t1 100 100 0 0 50"],
+        [
+            "rlnTomoName",
+            "rlnCenteredCoordinateXAngst",
+            "rlnCenteredCoordinateYAngst",
+            "rlnOriginXAngst",
+            "rlnOriginYAngst",
+            "rlnOriginZAngst",
+        ],
+        optics="",
+    ),
+)
+picks_case("a header-only .cbox [30]", {"m1.cbox": "data_cryolo\nloop_\n_CoordinateX #1\n_CoordinateY #2\n"})
+picks_case("an _info.json of {} [30]", {"m1_info.json": "{}"})
+picks_case("_info.json boxes of true/false [30]", {"m1_info.json": '{"boxes": [[true, false, "manual"]]}'})
+picks_case("_info.json with 10**400 [30]", {"m1_info.json": '{"boxes": [[1' + "0" * 400 + ', 5, "manual"]]}'})
+picks_case("_info.json nested 100,000 deep [30]", {"m1_info.json": '{"boxes": ' + "[" * 100_000 + "]" * 100_000 + "}"})
+
+
+@case("coordinates", "one empty picker of two [30]")
+def _one_empty_picker(d: Path) -> list[str]:
+    for name, text in (("a", "10 10 100 100\n300 300 100 100\n"), ("b", "")):
+        (d / "in" / name).mkdir()
+        (d / "in" / name / "m1.box").write_text(text)
+    return ["particles", str(d / "in" / "a"), str(d / "in" / "b"), "--mic-psize", "1"]
+
+
+@case("MRC", "one micrograph given twice, once through a link [30]")
+def _mrc_twice(d: Path) -> list[str]:
+    from cryodedup.synthetic import write_mrc
+
+    rng = np.random.default_rng(0)
+    for name in ("a.mrc", "c.mrc"):
+        write_mrc(d / "in" / name, rng.normal(size=(128, 128)), 1.0)
+    (d / "in" / "b.mrc").symlink_to(d / "in" / "a.mrc")
+    return ["micrographs", *(str(d / "in" / n) for n in ("a.mrc", "b.mrc", "c.mrc"))]
+
+
+@case("MRC", "a superscript digit in a name [30]")
+def _mrc_superscript(d: Path) -> list[str]:
+    from cryodedup.synthetic import write_mrc
+
+    rng = np.random.default_rng(1)
+    for name in ("m1²2.mrc", "m1_3.mrc"):
+        write_mrc(d / "in" / name, rng.normal(size=(128, 128)), 1.0)
+    return ["micrographs", str(d / "in" / "*.mrc")]
+
+
 # --- options ----------------------------------------------------------------------------------------------------
 
 
@@ -448,6 +515,8 @@ option_case("--shift-key alignments2D on STAR", "--shift-key", "alignments2D")
 option_case("--min-support 5 with one input", "--min-support", "5")
 option_case("--micrographs missing", "--micrographs", "/nonexistent/m.star")
 option_case("--topaz-scale 0", "--topaz-scale", "0")
+option_case("--min-dist 2e154 [30]", "--min-dist", "2e154")
+option_case("--min-dist 1e-300 [30]", "--min-dist", "1e-300")
 option_case("no -o", "-o")
 
 

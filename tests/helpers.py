@@ -17,16 +17,17 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 NO_SHARED_DATA = f"real-data test: {SHARED_DATA} is absent"
 
 
-def missing_program(reason: str) -> None:
+def missing_program(reason: str, *, required_by: str = "CRYODEDUP_REQUIRE_PIPELINES") -> None:
     """Skips the test because a program it runs is absent; fails it where CI requires the program.
 
-    CI (``.ci/run``) installs RELION and the CCP-EM pipeliner and sets
-    ``CRYODEDUP_REQUIRE_PIPELINES=1``, so that their tests cannot pass as skips there.
+    CI (``.ci/run``) installs the CCP-EM pipeliner and sets ``CRYODEDUP_REQUIRE_PIPELINES=1``;
+    it sets ``CRYODEDUP_REQUIRE_RELION=1`` where Debian's relion package could be installed
+    (it says so when it could not). Their tests then cannot pass as skips there.
     """
     import os
 
-    if os.environ.get("CRYODEDUP_REQUIRE_PIPELINES") == "1":
-        pytest.fail(f"{reason}, though CRYODEDUP_REQUIRE_PIPELINES=1")
+    if os.environ.get(required_by) == "1":
+        pytest.fail(f"{reason}, though {required_by}=1")
     pytest.skip(reason)
 
 

@@ -8,8 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cryodedup import dedup
-from cryodedup.dedup import dedup_and_support_masks, support
+from cryodedup.dedup import dedup_and_support_masks, popcount
 from oracle import oracle, oracle_support, radius
+
+
+def support(groups, coords, inputs, *, min_dist):
+    """The consensus count of each pick (distinct inputs within min_dist, its own included), as the job takes it."""
+    _, masks = dedup_and_support_masks(groups, coords, None, inputs, min_dist=min_dist)
+    return popcount(masks)
 
 
 @st.composite

@@ -8,6 +8,7 @@ import itertools
 import json
 import os
 import re
+import time
 
 import mrcfile
 import numpy as np
@@ -16,7 +17,14 @@ from click.testing import CliRunner
 
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.cli import main
-from cryodedup.micrographs import ALL_PAIRS_UPTO, acquisition_order, candidate_offsets, candidate_pairs
+from cryodedup.micrographs import (
+    ALL_PAIRS_UPTO,
+    acquisition_order,
+    candidate_offsets,
+    candidate_pairs,
+    run_in_process,
+)
+from cryodedup.summaries import micrograph_rows
 from cryodedup.synthetic import exposure, specimen_field, write_mrc
 from helpers import star_text, write_planted_micrographs
 
@@ -194,10 +202,25 @@ def cli_error(args, message, tmp_path):
     return result
 
 
+def test_every_missing_micrograph_file_is_counted(tmp_path):
+    # A micrographs STAR whose 24 paths start from another project folder: all 24 are
+    # counted, not only the first (which is named).
+    names = [f"MotionCorr/job002/Movies/mic_{k:02d}.mrc" for k in range(24)]
+    (tmp_path / "micrographs_ctf.star").write_text(star_text(["rlnMicrographName"], [[n] for n in names]))
+    result = cli_error([tmp_path / "micrographs_ctf.star"], r"mic_00.mrc: micrograph file not found", tmp_path)
+    message = " ".join(result.stderr.split())
+    assert "(24 of 24 micrograph files not found" in message and "--project-dir" in message
+    assert "--skip-unreadable" not in message  # it would leave no micrograph
+
+
 def test_bad_micrograph_inputs(overlapping, tmp_path):
     folder, _ = overlapping
     a, b = folder / "mic_000.mrc", folder / "mic_001.mrc"
-    cli_error([a, tmp_path / "gone.mrc"], r"gone.mrc: micrograph file not found .*--skip-unreadable", tmp_path)
+    cli_error(
+        [a, tmp_path / "gone.mrc"],
+        r"gone.mrc: micrograph file not found \(1 of 2 micrograph files not found\); use --skip-unreadable",
+        tmp_path,
+    )
     cli_error([a], r"1 readable micrograph\(s\): at least two are needed", tmp_path)
     write_mrc(tmp_path / "small.mrc", np.zeros((100, 120), np.float32), PSIZE)
     cli_error([a, tmp_path / "small.mrc"], r"small.mrc: 120 x 100 pixels, but .*mic_000.mrc is 818 x 582", tmp_path)
@@ -403,6 +426,39 @@ def test_duplicate_near_the_window_edge_is_warned_about(numbered_copies):
     # mic_46 is 36 images after mic_10: found, near the edge of the 40 compared.
     assert re.search(r"36 images apart.*--window", stderr, re.S), stderr
     assert s["rejected"] == 2  # mic_46 and mic_70; mic_110 (90 after) is beyond reach
+
+
+def test_duplicate_near_the_edge_of_the_pattern_names_the_scan_range(numbered_copies):
+    ordered, _ = numbered_copies
+    # Pattern offsets 16 + 4k below 16 + 24: 16 to 36, so mic_46 (36 after mic_10) is at the edge;
+    # the pattern's reach is the --scan-range, not the --window it does not use.
+    s, stderr = run_in(ordered, "--candidates", "pattern", "--scan-range", "24", "-o", "out_p24")
+    assert s["reach"] == 36 and s["candidates"] == "pattern"
+    warning = " ".join(stderr.split())
+    assert "36 images apart" in warning and "give a larger --scan-range" in warning and "--window" not in warning
+
+
+def test_images_per_second_counts_the_images_read(numbered_copies, tmp_path):
+    # Pattern pairs 100 + 4k images apart among 130: images 30 to 99 are in no pair and are
+    # never read. The rate is over the 60 read, in the time the scoring took (timed here).
+    ordered, _ = numbered_copies
+    timed = []
+
+    def runner(plan, progress):
+        start = time.perf_counter()
+        shards = run_in_process(plan, progress)
+        time.sleep(0.5)  # a time long enough to measure
+        timed.append(time.perf_counter() - start)
+        return shards
+
+    options = MicrographOptions(candidates="pattern", images_per_move=100)
+    s = find_duplicate_micrographs(sorted((ordered / "Movies").glob("*.mrc")), tmp_path / "o", options, runner=runner)
+    assert s["workers"][0]["images_read"] == 60
+    # Within 25 % of 60 read in the time timed (the job's own timer holds a little more);
+    # the 130 listed would be 2.2 times as many.
+    assert s["images_per_second"] == pytest.approx(60 / timed[0], rel=0.25)
+    rows = dict(micrograph_rows(s))  # one run: no host:process, no shard
+    assert rows["Read"].startswith("60 images, ") and "shard" not in rows["Read"]
 
 
 def test_summary_and_help_say_only_what_is_true(numbered_copies):

@@ -278,3 +278,30 @@ def test_one_pass_over_existing_outputs_needs_force(tmp_path):
     remove_duplicate_particles([path], tmp_path / "out", options, force=True)
     assert digests(tmp_path / "out") == first
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["particles_kept.star", "particles_rejected.star"]
+
+
+def test_inputs_of_one_file_name_are_named_by_their_distinct_paths(tmp_path):
+    # Two Select jobs both write particles.star, without rlnMicrographPixelSize: the warnings
+    # and the pixel sizes name job020/particles.star and job021/particles.star, never
+    # "particles.star" twice.
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup"]
+    optics_labels = ["rlnOpticsGroup", "rlnOpticsGroupName", "rlnImagePixelSize", "rlnMicrographOriginalPixelSize"]
+    paths = []
+    for job in ("job020", "job021"):
+        (tmp_path / "Select" / job).mkdir(parents=True)
+        paths.append(
+            write_star(
+                tmp_path / "Select" / job / "particles.star",
+                labels,
+                [[100, 100, "m.mrc", 1]],
+                optics=[[1, "og1", 2.0, 1.0]],
+                optics_labels=optics_labels,
+            )
+        )
+    warnings = []
+    summary = remove_duplicate_particles(
+        paths, tmp_path / "out", ParticleOptions(), log=lambda m, level: warnings.append(m) if level == "warning" else 0
+    )
+    assert [p["input"] for p in summary["pixel_sizes"]] == ["job020/particles.star", "job021/particles.star"]
+    fallback = [w for w in warnings if "rlnMicrographOriginalPixelSize" in w]
+    assert [w.split(":")[0] for w in fallback] == ["job020/particles.star", "job021/particles.star"]

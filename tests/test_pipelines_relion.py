@@ -169,7 +169,10 @@ def test_failure_without_an_output_folder_is_one_line(capsys):
 def relion_pipeliner() -> str:
     found = shutil.which("relion_pipeliner")
     if found is None:
-        missing_program("RELION is not installed (relion_pipeliner not on PATH; Debian: apt-get install relion)")
+        missing_program(
+            "RELION is not installed (relion_pipeliner not on PATH; Debian: apt-get install relion)",
+            required_by="CRYODEDUP_REQUIRE_RELION",
+        )
     if not (BIN / "cryodedup-relion").exists():
         missing_program(f"cryodedup-relion is not installed beside {sys.executable}")
     assert found is not None

@@ -23,6 +23,7 @@ from cryodedup import (
     remove_duplicate_particles,
 )
 from cryodedup.cli import main
+from cryodedup.summaries import NAME_WIDTH, short_name
 from cryodedup.synthetic import exposure, specimen_field, write_benchmark_file, write_mrc
 from helpers import write_star
 from test_particles_picks import write_topaz
@@ -172,9 +173,10 @@ def test_the_summary_and_report_say_when_images_are_not_found(tmp_path):
     star = write_star(tmp_path / "job" / "p.star", labels, rows, optics=[[1, "og1", 2.0, 2.0]])
     summary = remove_duplicate_particles([star], tmp_path / "out", ParticleOptions(plot=True))
     note = summary["micrograph_images"]
-    assert "1 of 1 example micrographs not found" in note and "mics/m.mrc" in note and "--project-dir" in note
+    assert "1 of 1 micrograph images not found; 1 of 1 examples drawn on a blank frame" in note
+    assert "mics/m.mrc" in note and "--project-dir" in note
     report = (tmp_path / "out" / "report.html").read_text()
-    assert "micrograph images" in report and "--project-dir" in report
+    assert "Micrograph images" in report and "--project-dir" in report
     result = CliRunner().invoke(main, ["particles", str(star), "-o", str(tmp_path / "out"), "--plot", "--force"])
     assert result.exit_code == 0, result.output
     looked_for = note.splitlines()[1]  # "first looked for: PATH", whole on one line of the table
@@ -257,10 +259,10 @@ def test_micrograph_pictures_and_report(tmp_path):
     report = (tmp_path / "out" / "report.html").read_text()
     assert report.count("data:image/png;base64,") == 3 and "http" not in report
     # The table of flagged pairs: a.mrc then b.mrc (b is a moved 150 px down and 200 px right
-    # of a at 6 Å: 1200 Å, 900 Å), with full paths.
+    # of a at 6 Å: 1200 Å, 900 Å), named by the ends of their paths that tell them apart.
     table = report.split("Flagged pairs (1, highest z first)")[1].split("</table>")[0]
     cells = [c.split("</td>")[0] for c in table.split("<td>")[1:]]
-    assert cells[:2] == [str(tmp_path / "a.mrc"), str(tmp_path / "b.mrc")]
+    assert cells[:2] == ["a.mrc", "b.mrc"]
     assert float(cells[2]) >= 8 and float(cells[3]) >= 0.3
     shift_x, shift_y = (float(v) for v in cells[5].split(","))
     assert abs(shift_x - 1200) <= 12 and abs(shift_y - 900) <= 12
@@ -354,3 +356,103 @@ def test_a_micrograph_known_by_its_stem_is_drawn_from_its_mrc_file(tmp_path, mon
     (tmp_path / "m.mrc").unlink()
     summary = remove_duplicate_particles([tmp_path / "a.txt"], tmp_path / "again", options)
     assert f"first looked for: {tmp_path / 'm.mrc'}" in summary["micrograph_images"]
+
+
+# --- The report: the summary as a table, pictures with whole-number counts -----------------------
+
+LONG_NAME = "MotionCorr/job002/Movies/GridSquare_29306837/Data/FoilHole_{}_Data_29308236_29308238_20221104_061329.mrc"
+
+
+def write_refinements(tmp_path):
+    """Two Refine3D jobs' run_data.star (one file name), on micrographs with EPU-long paths:
+    on each micrograph a particle of job040 and its copy in job041 5 Å away, in the other half."""
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup", "rlnRandomSubset"]
+    labels.append("rlnMaxValueProbDistribution")
+    paths = []
+    for job, (dx, half, score) in {"job040": (0, 1, 0.9), "job041": (5, 2, 0.5)}.items():
+        rows = [[100 + dx, 100, LONG_NAME.format(29310345 + m), 1, half, score] for m in range(4)]
+        (tmp_path / "Refine3D" / job).mkdir(parents=True)
+        paths.append(
+            write_star(tmp_path / "Refine3D" / job / "run_data.star", labels, rows, optics=[[1, "og1", 1.0, 1.0]])
+        )
+    return paths
+
+
+def test_the_report_summary_is_the_terminal_table_with_the_verdict_highlighted(tmp_path):
+    paths = write_refinements(tmp_path)
+    options = ParticleOptions(plot=True, plot_mics=1, project_dir=tmp_path)
+    summary = remove_duplicate_particles(paths, tmp_path / "out", options)
+    report = (tmp_path / "out" / "report.html").read_text()
+    summary_table = report.split("<h2>Summary</h2>")[1].split("</table>")[0]
+    listed_rows = [
+        (row.split("</th>")[0].split(">")[-1], row.split("<td>")[1].split("</td>")[0].replace("<wbr>", ""))
+        for row in summary_table.split("<tr")[1:]
+    ]
+    rows = dict(listed_rows[::-1])  # a label used twice (an input's rows): its first row
+    # Human labels and units, not the --json keys ("timings: read 0.03, ...").
+    assert (
+        rows["Particles in"] == "8" and rows["Rejected"] == "4 (50.0 %)" and rows["Minimum distance"].startswith("20 Å")
+    )
+    assert rows["job040/run_data.star"] == "4 in, 4 kept, 0 rejected"  # a row under "Particles in"
+    assert rows["Time"].endswith(" s") or " s (" in rows["Time"]
+    for dump in ("timings", "one pass", "pixel sizes", "halfset audit", "{", "None"):
+        assert dump not in summary_table
+    # The verdict highlighted: 4 pairs straddle (one per micrograph).
+    assert "<tr class='bad'><th>Half-set audit</th>" in summary_table
+    assert rows["Half-set audit"].startswith("4 duplicate pairs within 20 Å straddle the half-sets")
+    # Micrographs named by the end of their paths (whole in --json), never cut in the middle.
+    listed = rows["Most straddling (4 micrographs)"].splitlines()
+    assert listed[0] == "FoilHole_29310345_Data_29308236_29308238_20221104_061329.mrc: 1 (of 2 particles)"
+    assert summary["halfset_audit"]["top_micrographs"][0]["micrograph"] == LONG_NAME.format(29310345)
+    assert rows["Micrograph images"].startswith("4 of 4 micrograph images not found; 1 of 1 examples")
+    # Without half-set pairs across: green.
+    ok = remove_duplicate_particles(paths[:1], tmp_path / "one", options)
+    assert ok["halfset_audit"]["straddling_pairs"] == 0
+    assert "<tr class='good'><th>Half-set audit</th>" in (tmp_path / "one" / "report.html").read_text()
+
+
+def test_short_names_are_cut_at_the_front():
+    name = LONG_NAME.format(1) + "_" * 40
+    assert short_name(name) == "…" + name[-79:] and len(short_name(name)) == NAME_WIDTH
+    assert short_name("mic.mrc") == "mic.mrc"
+
+
+def whole_numbers(ticks) -> bool:
+    return all(float(t).is_integer() for t in ticks)
+
+
+def test_counts_have_whole_number_ticks(tmp_path):
+    # Four micrographs, each with one pair across the halves: counts of 0 to 4 would get ticks of 0.5.
+    paths = write_refinements(tmp_path)
+    _, d, _ = run_with_spy_inputs(paths, tmp_path / "out", ParticleOptions(plot=True, plot_mics=0))
+    assert whole_numbers(plots.rejected_fraction(d).axes[0].get_yticks())
+    left, right = plots.halfset_pairs(d).axes[:2]
+    assert whole_numbers(left.get_yticks()) and whole_numbers(left.get_xticks()) and whole_numbers(right.get_xticks())
+    assert whole_numbers(plots.agreement(d).axes[-1].get_yticks())
+    assert whole_numbers(plots.nn_histogram(d).axes[0].get_yticks())
+
+
+def agreement_of(tmp_path, pickers):
+    tmp_path.mkdir()
+    for name, rows in pickers.items():
+        write_topaz(tmp_path / f"{name}.txt", [("m", x, y, 1.0) for x, y in rows])
+    options = ParticleOptions(mic_psize=1.0, topaz_scale=1.0, plot=True, plot_mics=0)
+    _, d, _ = run_with_spy_inputs([tmp_path / f"{n}.txt" for n in pickers], tmp_path / "out", options)
+    return plots.agreement(d)
+
+
+def test_the_agreement_picture_spends_nothing_on_the_diagonal(tmp_path):
+    a, b, c = [(100, 100), (500, 500)], [(105, 100)], [(100, 104), (500, 503), (900, 900)]
+    # By hand, at 20 Å: a-b share a's first pick (J = 1 / (2 + 1 - 1) = 0.5); a-c share two
+    # (J = 2 / (2 + 3 - 2) = 0.67); b-c share one (J = 1 / (1 + 3 - 1) = 0.33).
+    fig = agreement_of(tmp_path / "two", {"a": a, "b": b})
+    (ax,) = fig.axes  # two inputs: one number, marked on the histogram; no 2 x 2 matrix of ones
+    (line,) = [x for x in ax.get_lines() if x.get_gid() == "overall"]
+    assert line.get_xdata()[0] == pytest.approx(0.5)
+    fig = agreement_of(tmp_path / "three", {"a": a, "b": b, "c": c})
+    matrix = next(im for ax in fig.axes for im in ax.get_images() if im.get_gid() == "pair_matrix")
+    cells = matrix.get_array()
+    assert cells.shape == (2, 2) and cells.mask.tolist() == [[False, True], [False, False]]
+    assert np.allclose(cells.filled(-1), [[0.5, -1], [2 / 3, 1 / 3]])
+    texts = sorted(t.get_text() for t in matrix.axes.texts)
+    assert texts == ["0.33", "0.50", "0.67"]

@@ -210,6 +210,30 @@ def test_warptools_refusal_is_one_line_in_the_cli(tmp_path):
     assert result.exit_code == 1 and result.stderr.count("\n") == 1 and "--mic-psize" in result.stderr
 
 
+# --- RELION 5 Picks annotation files: rlnTomoName and coordinates in tomogram pixels -----------
+
+
+def test_a_tomogram_annotation_file_is_not_called_a_relion_3_file(tmp_path):
+    labels = ["rlnTomoName", "rlnCoordinateX", "rlnCoordinateY", "rlnCoordinateZ"]
+    path = write_star(tmp_path / "TS_54_particles.star", labels, [["TS_54", 10, 10, 5], ["TS_54", 11, 10, 5]], block="")
+    with pytest.raises(CryodedupError) as err:
+        run(tmp_path, [path], min_dist=20.0)
+    message = str(err.value)
+    assert "RELION 3.0" not in message and "tomogram coordinates in pixels" in message
+    assert "Picks job's annotation file" in message and "--mic-psize" in message
+    # With the tomogram's pixel size (10 Å): the two picks 10 Å apart are one particle.
+    summary = run(tmp_path, [path], min_dist=20.0, mic_psize=10.0)
+    assert (summary["kept"], summary["rejected"], summary["tomography"]) == (1, 1, True)
+
+
+@pytest.mark.real_data
+def test_real_picks_annotation_file_needs_the_tomogram_pixel_size(tmp_path):
+    path = shared_file("tomo/cets-relion__Picks_job019_TS_54_particles.star")
+    result = CliRunner().invoke(main, ["particles", str(path), "-o", str(tmp_path / "o"), "--score", "none"])
+    assert result.exit_code == 1 and "RELION 3.0" not in result.stderr
+    assert "tomogram coordinates in pixels" in " ".join(result.stderr.split())
+
+
 # --- issue 27 item 9: --min-dist-z -----------------------------------------------------------------
 
 

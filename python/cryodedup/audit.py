@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .dedup import SAME_CENTRE_A
 from .errors import CryodedupError
 from .particle_set import HalfSets, ParticleSet
 
@@ -46,9 +47,11 @@ def straddling_per_micrograph(particles: ParticleSet, suppressed_by: np.ndarray)
     return np.bincount(mic[across], minlength=n_mics), np.bincount(mic[~across], minlength=n_mics)
 
 
-def duplicate_criterion(min_dist: float, max_angle: float | None = None) -> str:
+def duplicate_criterion(min_dist: float, max_angle: float | None = None, min_dist_z: float | None = None) -> str:
     """What made two particles a duplicate pair, as the audit's verdict says it."""
-    where = f"within {min_dist:g} Å" if min_dist > 0 else "at the same centre"
+    where = f"within {min_dist:g} Å" if min_dist > 0 else f"at the same centre (within {SAME_CENTRE_A:g} Å)"
+    if min_dist_z is not None and min_dist > 0:
+        where += f" ({min_dist_z:g} Å in z)"
     return where + (f" and {max_angle:g}°" if max_angle is not None else "")
 
 
@@ -103,8 +106,8 @@ def halfset_audit(particles: ParticleSet, suppressed_by: np.ndarray, criterion: 
     }
 
 
-def audit_rows(audit: dict) -> list[tuple[str, str]]:
-    """The audit as (label, value) rows, for the terminal table and the report."""
+def audit_rows(audit: dict, unit: str = "micrograph") -> list[tuple[str, str]]:
+    """The audit as (label, value) rows, for the terminal table and the report; ``unit`` names a micrograph."""
     if audit.get("column") is None:
         return [("Half-set audit", audit["message"])]
     rows = [
@@ -120,7 +123,7 @@ def audit_rows(audit: dict) -> list[tuple[str, str]]:
             f"{m['micrograph']}: {m['straddling_pairs']:,} (of {m['particles']:,} particles)"
             for m in audit["top_micrographs"]
         )
-        rows.append((f"  Most straddling ({audit['micrographs_with_straddling']:,} micrographs)", listed))
+        rows.append((f"  Most straddling ({audit['micrographs_with_straddling']:,} {unit}s)", listed))
     return rows
 
 

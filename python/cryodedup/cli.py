@@ -20,16 +20,12 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from . import __version__
-from .audit import audit_rows
-from .consensus import consensus_rows
-from .dedup import SAME_CENTRE_A
 from .errors import CryodedupError
-from .labels import distinct_labels
 from .micrograph_dask import dask_runner
-from .micrograph_match import matching_text
 from .micrograph_shards import merge_micrograph_shards, parse_shard, run_micrograph_shard
 from .micrographs import ALL_PAIRS_UPTO, MicrographOptions, find_duplicate_micrographs, run_in_process
 from .particles import ParticleOptions, remove_duplicate_particles
+from .summaries import micrograph_rows, particle_rows, reading_text
 
 EXAMPLES = Path(__file__).parent / "examples"
 
@@ -158,87 +154,6 @@ def stopped(signum: int) -> NoReturn:
         f"[bold red]Stopped[/] by {name}: temporary files removed, outputs whole or absent", soft_wrap=True
     )
     sys.exit(128 + signum)
-
-
-def particle_summary_rows(s: dict) -> list[tuple[str, str]]:
-    """The particle job's summary as (label, value) rows for the terminal."""
-    rows = [("Particles in", f"{s['particles']:,}")]
-    if len(s["inputs"]) > 1 and "kept" in s["inputs"][0]:
-        labels = distinct_labels([i["file"] for i in s["inputs"]])
-        for label, i in zip(labels, s["inputs"]):
-            rows.append((f"  {label}", f"{i['particles']:,} in, {i['kept']:,} kept, {i['rejected']:,} rejected"))
-    pct = 100 * s["rejected"] / s["particles"] if s["particles"] else 0.0
-    rows += [
-        ("Kept", f"{s['kept']:,}"),
-        ("Rejected", f"{s['rejected']:,} ({pct:.1f} %)"),
-        ("Micrographs", f"{s['micrographs']:,}"),
-        *matching_rows(s.get("micrograph_matching")),
-        ("Minimum distance", f"{distance_text(s)} ({s['mode']})"),
-    ]
-    rows += pixel_size_rows(s["pixel_sizes"], several_inputs=len(s["inputs"]) > 1)
-    score = s["score"]
-    if s.get("symmetry_expansion"):
-        sym = s["symmetry_expansion"]
-        by = ", ".join(f"{h:,} with {c} kept" for c, h in sym["sources_by_copies_kept"].items())
-        rows.append(("Symmetry copies", f"{sym['copies_in']:,} copies of {sym['sources']:,} particles; {by}"))
-    rows += audit_rows(s["halfset_audit"]) if s.get("halfset_audit") else []
-    if s.get("halfsets"):
-        rows.append(("Half-sets", s["halfsets"]["message"]))
-    if s.get("orientations"):
-        rows.append(("Orientations", s["orientations"]))
-    rows += consensus_rows(s["consensus"]) if s.get("consensus") else []
-    if s.get("filaments"):
-        f = s["filaments"]
-        tubes = f"{f['tubes']:,} tube{'' if f['tubes'] == 1 else 's'}"
-        rows.append(("Filaments", f"{tubes} ({f['column']}), mode {f['mode']}: {f['rule']}"))
-    if s.get("reading_notes"):
-        rows.append(("Read", "\n".join(s["reading_notes"])))
-    if s.get("output_format"):
-        rows.append(("Output format", s["output_format"]))
-    score_text = f"{score['column']} ({score['order']} first)" if score["column"] else score["order"]
-    if score.get("normalized"):
-        score_text += f"; {score['normalized']}"
-    if score.get("scale"):
-        score_text += f"; {score['scale']} (--score-normalize rank)"
-    rows += [
-        ("Shift", s["shift"]),
-        ("Score", score_text),
-        ("Kept files", "\n".join(s["outputs"]["kept"]) or "none written (--audit)"),
-        ("Rejected files", "\n".join(s["outputs"]["rejected"]) or "none written (--audit)"),
-        ("Time", f"{s['seconds']:.2f} s"),
-    ]
-    return rows
-
-
-def distance_text(summary: dict) -> str:
-    """The minimum distance as the summary shows it; 0 says what identical means."""
-    if summary["min_dist_A"] == 0:
-        return f"0 Å: identical centres (within {SAME_CENTRE_A:g} Å)"
-    if summary.get("min_dist_z_A") is not None:
-        return f"{summary['min_dist_A']:g} Å in x and y, {summary['min_dist_z_A']:g} Å in z (an ellipsoid)"
-    return f"{summary['min_dist_A']:g} Å"
-
-
-def matching_rows(matching: dict | None) -> list[tuple[str, str]]:
-    """How micrographs of different inputs were matched (``--match-micrographs``), as one row."""
-    return [("Micrograph matching", matching_text(matching))] if matching else []
-
-
-def pixel_size_rows(pixel_sizes: list[dict], several_inputs: bool) -> list[tuple[str, str]]:
-    """One row per distinct (pixel size, source), naming the optics groups it served."""
-    used: dict[tuple, list[str]] = {}
-    for p in pixel_sizes:
-        where = f"{p['input']} " if several_inputs else ""
-        where += "" if p["optics_group"] == "all" else f"group {p['optics_group']}"
-        used.setdefault((p["psize"], p["source"]), []).append(where.strip())
-    rows: list[tuple[str, str]] = []
-    for (psize, source), groups in used.items():
-        value = f"{psize:g} Å from {source}" if psize is not None else source
-        named = [g for g in groups if g]
-        if named and len(used) > 1:
-            value += f" ({', '.join(named)})"
-        rows.append(("Micrograph pixel size" if not rows else "", value))
-    return rows
 
 
 class Seed(click.ParamType):
@@ -609,7 +524,7 @@ def run_particle_job(
 ) -> None:
     """Runs the job; a user's mistake ends the program with its message and status 1."""
     summary = run_job(lambda: remove_duplicate_particles(inputs, outdir, options, force=force, log=report.log))
-    rows = particle_summary_rows(summary)
+    rows = particle_rows(summary)
     if summary.get("plots"):
         rows.append(("Pictures", "\n".join(summary["plots"])))
     if summary.get("micrograph_images"):
@@ -945,100 +860,9 @@ def micrographs(
     if shard is not None:
         report.table("cryodedup micrographs --shard", shard_summary_rows(s))
     else:
-        report.table("cryodedup micrographs", micrograph_summary_rows(s))
+        report.table("cryodedup micrographs", micrograph_rows(s))
     if as_json:
         print_json(s)
-
-
-def micrograph_summary_rows(s: dict) -> list[tuple[str, str]]:
-    """The micrograph job's (or merge's) summary as (label, value) rows for the terminal."""
-    speed = f" ({s['images_per_second']} images/s)" if s.get("images_per_second") else ""
-    by_images = s.get("confirmed_by_images", True)
-    if by_images:
-        rule = f"z >= {s['thresholds']['z']:g}, Pearson >= {s['thresholds']['pearson']:g}"
-        z_from = s["thresholds"]["z_from"]
-        if "median" in z_from:
-            rule += f"; z threshold: {z_from['rule']} (median {z_from['median']:g}, SD {z_from['robust_sd']:g})"
-        else:
-            rule += f"; z threshold: {z_from['rule']}"
-        image_rows = [
-            ("Binning", f"{s['bin']} ({s['pixel_size_A']:g} Å to {s['binned_pixel_size_A']:g} Å per pixel)"),
-            ("Band", f"{s['band_A']['highpass']:g} Å to {s['band_A']['lowpass']:g} Å"),
-        ]
-    else:
-        rule = f"positions at most {s['thresholds']['distance_um']:g} µm apart; NOT confirmed by images"
-        image_rows = [("Images", "not read (--no-images): no pair was confirmed by its images")]
-    reach = "" if s["candidates"] == "metadata" else f"; up to {s['reach']:,} images apart"
-    return [
-        (
-            "Micrographs",
-            f"{s['micrographs']:,}" + (f" ({len(s['unreadable'])} unreadable, skipped)" if s["unreadable"] else ""),
-        ),
-        *metadata_rows(s.get("metadata")),
-        ("Acquisition order", s["order"]),
-        *([("Files found under", s["root"])] if s["root"] else []),
-        *image_rows,
-        ("Pairs scored", f"{s['pairs_scored']:,} ({s['candidates']}{reach})"),
-        ("Duplicate pairs", f"{s['duplicate_pairs']:,} ({rule})"),
-        *margin_rows(s),
-        ("Kept", f"{s['kept']:,}"),
-        ("Rejected", f"{s['rejected']:,} (later exposures of an area)"),
-        *particle_split_rows(s.get("particles")),
-        ("Read", "\n".join(reading_text(w) for w in s["workers"])),
-        ("Outputs", "\n".join(s["outputs"] + s.get("plots", []))),
-        ("Time", f"{s['seconds']:.2f} s{speed}"),
-    ]
-
-
-def margin_rows(s: dict) -> list[tuple[str, str]]:
-    """The run's margin (weakest duplicate against strongest other pair, joint scores) and its uncertain pairs."""
-    if "margin" not in s:
-        return []
-    m = s["margin"]
-    weakest = "no duplicate" if m["weakest_duplicate"] is None else f"weakest duplicate {m['weakest_duplicate']:g}"
-    strongest = "no other pair" if m["strongest_other"] is None else f"strongest other {m['strongest_other']:g}"
-    ratio = f" (x{m['ratio']:g})" if m["ratio"] is not None else ""
-    rows = [("Margin", f"{weakest}, {strongest}{ratio}; joint score, 1 is the boundary")]
-    if s.get("uncertain_pairs"):
-        rows.append(("Uncertain", f"{s['uncertain_pairs']:,} pairs near the boundary (pairs.csv: uncertain = 1)"))
-    return rows
-
-
-def metadata_rows(m: dict | None) -> list[tuple[str, str]]:
-    """The --metadata part of the summary: what was matched, the calibration and the beam diameter."""
-    if not m:
-        return []
-    return [
-        (
-            "Metadata",
-            f"{m['acquisitions']:,} acquisitions in {m['files']:,} files; {m['micrographs_matched']:,} micrographs "
-            f"matched, {m['micrographs_unmatched']:,} unmatched; {m['acquisitions_unmatched']:,} acquisitions "
-            f"without a micrograph; {m['grid_squares']} grid square(s)",
-        ),
-        ("Shift calibration", f"{m['shift_calibration_um_per_unit']:g} µm per unit ({m['shift_calibration']})"),
-        ("Beam diameter", f"{m['beam_diameter_um']:g} µm ({m['beam_diameter']})"),
-    ]
-
-
-def particle_split_rows(particles: dict | None) -> list[tuple[str, str]]:
-    """Where the --particles rows went, and how their micrographs were found."""
-    if not particles:
-        return []
-    kept, rejected = particles["on_kept_micrographs"], particles["on_rejected_micrographs"]
-    text = f"{kept:,} on kept, {rejected:,} on rejected micrographs"
-    if particles["on_micrographs_not_in_input"]:
-        text += f", {particles['on_micrographs_not_in_input']:,} on micrographs not in the input (with the kept)"
-    matching = particles["micrograph_matching"]
-    rows = [("Particles", text)]
-    rows += matching_rows(matching)
-    return rows
-
-
-def reading_text(w: dict) -> str:
-    """One worker's reading: shards, images, megabytes and rate (reading and binning)."""
-    rate = f", {w['read_MB_per_s']:,} MB/s read and binned" if w["read_MB_per_s"] else ""
-    shards = f" (shard{'s' if len(w['shards']) > 1 else ''} {', '.join(map(str, w['shards']))})"
-    return f"{w['worker']}{shards}: {w['images_read']:,} images, {w['megabytes_read']:,} MB{rate}"
 
 
 def shard_summary_rows(s: dict) -> list[tuple[str, str]]:
@@ -1049,7 +873,7 @@ def shard_summary_rows(s: dict) -> list[tuple[str, str]]:
         ("Folder", s["folder"]),
         ("Micrographs", f"{s['micrographs']:,}"),
         ("Pairs scored", f"{s['pairs_scored']:,}"),
-        ("Read", reading_text({**s, "shards": [s["shard"]]})),
+        ("Read", reading_text(s, named=False)),  # the shard is named above; where it ran needs no name
         ("Time", f"{s['seconds']:.2f} s"),
     ]
 
@@ -1099,7 +923,7 @@ def micrographs_merge(
             log=report.log,
         )
     )
-    report.table("cryodedup micrographs-merge", micrograph_summary_rows(s))
+    report.table("cryodedup micrographs-merge", micrograph_rows(s))
     if as_json:
         print_json(s)
 

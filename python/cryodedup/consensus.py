@@ -2,8 +2,8 @@
 
 Agreement is the pairwise Jaccard index between inputs, overall and per micrograph. A pick
 of input A is confirmed by input B when B has a pick within the minimum distance on the
-same micrograph (``cryodedup.dedup.support_masks`` gives, per pick, the bitmask of the
-inputs that confirm it, its own included).
+same micrograph (``cryodedup.dedup.dedup_and_support_masks`` gives, per pick, the bitmask
+of the inputs that confirm it, its own included).
 """
 
 from __future__ import annotations

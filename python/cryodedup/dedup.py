@@ -312,22 +312,6 @@ def small_ids(values: ArrayLike, name: str, shape: tuple[int, ...], limit: int) 
     return np.ascontiguousarray(array, dtype=np.uint32)
 
 
-def support_masks(groups: ArrayLike, coords: ArrayLike, inputs: ArrayLike, *, min_dist: float) -> np.ndarray:
-    """For each pick, WHICH inputs picked within ``min_dist`` of it on the same micrograph.
-
-    Bit k of the result is set when input k has a pick there (its own input's bit always
-    is). :func:`support` is the number of bits set.
-
-    Parameters are those of :func:`support`; ``inputs`` must be below :data:`MAX_INPUTS`.
-
-    Returns
-    -------
-    numpy.ndarray of uint64, shape (n,)
-    """
-    groups, coords, inputs = _consensus_arrays(groups, coords, inputs, MAX_INPUTS)
-    return _core.support_masks(groups.astype(np.int64, copy=False), coords, inputs, float(min_dist))
-
-
 def dedup_and_support_masks(
     groups: ArrayLike,
     coords: ArrayLike,
@@ -347,16 +331,19 @@ def dedup_and_support_masks(
     max_angle: float = 180.0,
     sym: str = "C1",
 ) -> tuple[DedupResult, np.ndarray]:
-    """:func:`dedup` and :func:`support_masks` in one pass over each micrograph.
+    """:func:`dedup`, and which inputs confirm each pick, in one pass over each micrograph.
 
     The neighbours within ``min_dist`` that make duplicates are those that confirm a pick,
-    so each micrograph's tree and pairs are built once. Parameters are those of the two.
+    so each micrograph's tree and pairs are built once. Parameters are those of
+    :func:`dedup`, and ``inputs``, the input (picker) of each pick, in [0, :data:`MAX_INPUTS`).
 
     Returns
     -------
     DedupResult
     numpy.ndarray of uint64, shape (n,)
-        The masks of :func:`support_masks`.
+        For each pick, bit k set when input k has a pick within ``min_dist`` of it on the
+        same micrograph (its own input's bit always is); :func:`popcount` gives the
+        consensus count behind ``--min-support``.
     """
     groups, coords, inputs = _consensus_arrays(groups, coords, inputs, MAX_INPUTS)
     pose = _Pose.of(poses, groups.size, pose_kind, max_angle, sym)
@@ -376,33 +363,6 @@ def dedup_and_support_masks(
     )
     assert masks is not None  # the core returns masks whenever it is given inputs
     return result, masks
-
-
-def support(groups: ArrayLike, coords: ArrayLike, inputs: ArrayLike, *, min_dist: float) -> np.ndarray:
-    """For each pick, the number of distinct inputs (pickers) that picked near it.
-
-    Near is within ``min_dist`` on the same micrograph; its own input is included, and
-    every pick counts. This is the consensus count behind ``--min-support K``: after duplicate removal, a kept
-    pick stays kept only if its support is at least K. Memory is O(n) whatever the geometry
-    (one k-d tree query per pick, no pair list), micrographs run in parallel.
-
-    Parameters
-    ----------
-    groups : array_like of int, shape (n,)
-        Micrograph of each pick; only picks of one micrograph are compared.
-    coords : array_like of float, shape (n, 2) or (n, 3)
-        Pick centres, in Å (any unit shared with ``min_dist``).
-    inputs : array_like of int, shape (n,)
-        Input (picker) of each pick, in [0, 64).
-    min_dist : float
-        Distance within which another input's pick confirms this one (inclusive), >= 0.
-
-    Returns
-    -------
-    numpy.ndarray of int64, shape (n,)
-        Support of each pick, between 1 and the number of inputs.
-    """
-    return popcount(support_masks(groups, coords, inputs, min_dist=min_dist))
 
 
 #: Number of set bits of each byte value (numpy < 2 has no bitwise_count).

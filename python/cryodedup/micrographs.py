@@ -28,6 +28,7 @@ import numpy as np
 from . import _core
 from .csfile import CsFile, CsGroup, flatten
 from .errors import CryodedupError
+from .labels import distinct_labels
 from .metadata import Placement, linked_roots, place
 from .micrograph_files import (
     MrcLayout,
@@ -42,6 +43,7 @@ from .micrograph_files import (
 from .micrograph_match import check_match_mode, match_micrographs
 from .outputs import AtomicOutputs, StrPath, all_outputs_at_once, check_plotting
 from .star import Block, StarFile
+from .summaries import micrograph_rows, short_name
 
 CANDIDATES = ("auto", "window", "pattern", "all", "metadata")
 # --candidates auto compares every pair of a set up to this size, and a --window beyond it.
@@ -394,6 +396,23 @@ class ShardScores:
     worker: str  # where it ran: host:pid, or the Dask worker's address
 
 
+def missing_micrographs(mics: Micrographs, missing: list[int]) -> str:
+    """The error for missing micrograph files: the first named, all counted.
+
+    When all are missing (24 of 24), the paths start from another folder: --project-dir,
+    not --skip-unreadable, is the way on.
+    """
+    counted = f"{len(missing):,} of {len(mics.paths):,} micrograph files not found"
+    resolved = f"; paths resolved against {mics.root}" if mics.root else ""
+    if len(missing) < len(mics.paths):
+        hint = "use --skip-unreadable to go on without them"
+    elif mics.kind == "mrc":
+        hint = "check the file names"
+    else:
+        hint = "give the folder the paths start from with --project-dir"
+    return f"{mics.paths[missing[0]]}: micrograph file not found ({counted}{resolved}); {hint}"
+
+
 def plan_scoring(mics: Micrographs, options: MicrographOptions, placement: Placement | None = None) -> ScoringPlan:
     """Reads every MRC header and decides the order, binning, band and candidates.
 
@@ -406,13 +425,14 @@ def plan_scoring(mics: Micrographs, options: MicrographOptions, placement: Place
     layouts: list[MrcLayout] = []
     shape: tuple[int, int] | None = None
     first_psize: float | None = None
+    missing = [k for k in order if not mics.paths[k].exists()]
+    if missing and not options.skip_unreadable:
+        raise CryodedupError(missing_micrographs(mics, missing))
+    not_found = set(missing)
     for k in order:
         try:
-            if not mics.paths[k].exists():
-                raise CryodedupError(
-                    f"{mics.paths[k]}: micrograph file not found"
-                    + (f" (paths resolved against {mics.root})" if mics.root else "")
-                )
+            if k in not_found:
+                raise CryodedupError("not found")  # skipped, listed as unreadable
             layout = mrc_layout(mics.paths[k])
             this_shape, header_psize = layout.shape, layout.psize
         except CryodedupError as err:
@@ -831,6 +851,7 @@ def find_duplicate_micrographs(
     )
     elapsed = time.perf_counter() - start
     summary["seconds"] = round(elapsed, 3)
+    # Over the images read (a pattern of candidates may leave some unread), not those listed
     read = not options.no_images and scoring > 0
     summary["images_per_second"] = round(summary["images_read"] / scoring, 1) if read else None
     return summary
@@ -882,6 +903,8 @@ def write_results(
     ``match_micrographs`` is how the ``particles``' micrographs are found among the inputs.
     """
     scores = combine_shards(plan, shards)
+    warnings: list[str] = []  # for the summary and the report, as they are logged
+    log = _collecting(log, warnings)
     for path in plan.unreadable:
         log(f"skipped unreadable {path}", "warning")
     n = len(mics.names)
@@ -893,7 +916,10 @@ def write_results(
     is_dup = decision.duplicate
     root = group_duplicates(n, pairs, is_dup, rank)
     rejected = root != np.arange(n)
-    edge_warning = None if plan.pairs is not None else _near_the_edge(pairs[is_dup], rank, plan.reach, len(positions))
+    reach_option = "--scan-range" if candidates_used(options, len(positions)) == "pattern" else "--window"
+    edge_warning = None
+    if plan.pairs is None:  # (metadata pairs have no reach in acquisition order)
+        edge_warning = _near_the_edge(pairs[is_dup], rank, plan.reach, len(positions), reach_option)
     if placement is not None:
         _warn_unmatched(placement, mics, log)
     if edge_warning:
@@ -936,6 +962,7 @@ def write_results(
         "outputs": [str(p) for p in paths],
         "shards": len(shards),
         "workers": reading_by_worker(shards),
+        "warnings": warnings,
         "images_read": sum(s.images_read for s in shards),
         "confirmed_by_images": not options.no_images,
         **decision.summary(),
@@ -957,6 +984,17 @@ def write_results(
             mics, options, pairs, scores, decision, rank, binning, outputs.outdir, outputs.force, summary, placement
         )
     return summary
+
+
+def _collecting(log: Callable[[str, str], None], warnings: list[str]) -> Callable[[str, str], None]:
+    """``log``, which also appends each warning to ``warnings``."""
+
+    def both(message: str, level: str) -> None:
+        if level == "warning":
+            warnings.append(message)
+        log(message, level)
+
+    return both
 
 
 def _warn_unmatched(placement: Placement, mics: Micrographs, log: Callable[[str, str], None]) -> None:
@@ -996,11 +1034,12 @@ def reading_by_worker(shards: list[ShardScores]) -> list[dict[str, Any]]:
     return rows
 
 
-def _near_the_edge(duplicates: np.ndarray, rank: np.ndarray, farthest: int, n: int) -> str | None:
+def _near_the_edge(duplicates: np.ndarray, rank: np.ndarray, farthest: int, n: int, option: str) -> str | None:
     """A warning when a duplicate pair lies in the last quarter of the reach.
 
     Pairs farther apart were never compared, and a re-exposure pattern that reaches this far
-    may reach farther.
+    may reach farther. ``option`` sets the reach: ``--window``, or ``--scan-range`` for
+    the pattern mode.
     """
     if farthest >= n - 1 or not len(duplicates):  # every pair was compared
         return None
@@ -1009,7 +1048,7 @@ def _near_the_edge(duplicates: np.ndarray, rank: np.ndarray, farthest: int, n: i
         return None
     return (
         f"a duplicate pair {apart.max()} images apart, near the {farthest} images apart compared at most: "
-        "farther duplicates would be missed; give a larger --window (or --candidates all)"
+        f"farther duplicates would be missed; give a larger {option} (or --candidates all)"
     )
 
 
@@ -1044,8 +1083,15 @@ def _plot(
             placement.xy, placement.squares, placement.square_names, pairs[is_dup], rejected, placement.beam_diameter
         )
         position_figures.append(("position_map.png", "Specimen positions per grid square", figure))
+    summary_rows = micrograph_rows(summary)
+    highlight = {}
+    if summary["warnings"]:
+        summary_rows.append(("Warnings", "\n".join(summary["warnings"])))
+        highlight["Warnings"] = "warn"
     if options.no_images:
-        return plots.write_all(outdir, position_figures, "cryodedup micrographs", parameters, summary, force, tables=[])
+        return plots.write_all(
+            outdir, position_figures, "cryodedup micrographs", parameters, summary_rows, force, highlight=highlight
+        )
     figures = [
         *position_figures,
         (
@@ -1063,12 +1109,14 @@ def _plot(
     flagged = flagged[np.argsort(-scores["z"][flagged], kind="stable")]
     binned_psize = summary["binned_pixel_size_A"]
     rows = []
+    listed = sorted({int(i) for i in pairs[flagged].ravel()})  # named by the end of the path that tells them apart
+    shown = dict(zip(listed, (short_name(n) for n in distinct_labels([mics.names[i] for i in listed]))))
     for k, p in enumerate(flagged):
         first, later, dy, dx = _seen_from_first(pairs[p], scores["dy"][p], scores["dx"][p], rank)
         rows.append(
             (
-                mics.names[first],
-                mics.names[later],
+                shown[first],
+                shown[later],
                 f"{scores['z'][p]:.1f}",
                 f"{scores['pearson'][p]:.2f}",
                 f"{scores['overlap'][p]:.0%}",
@@ -1091,7 +1139,9 @@ def _plot(
         )
     header = ("first acquisition", "later acquisition", "z", "Pearson", "overlap", "shift x, y (Å)")
     table = (f"Flagged pairs ({len(rows)}, highest z first)", header, rows)
-    return plots.write_all(outdir, figures, "cryodedup micrographs", parameters, summary, force, tables=[table])
+    return plots.write_all(
+        outdir, figures, "cryodedup micrographs", parameters, summary_rows, force, tables=[table], highlight=highlight
+    )
 
 
 def _seen_from_first(pair: np.ndarray, dy: int, dx: int, rank: np.ndarray) -> tuple[int, int, int, int]:

@@ -40,6 +40,7 @@ from .particle_set import Log, ParticleSet, Warn
 from .particles_cs import is_cryosparc, read_cs_files
 from .particles_picks import is_picker_output, read_picker_outputs
 from .particles_star import read_star_files
+from .summaries import report_rows
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -491,6 +492,7 @@ def summarize(
         "kept": n_kept,
         "rejected": len(particles) - n_kept,
         "micrographs": len(particles.mic_names),
+        "tomography": particles.centres.shape[1] == 3,  # the "micrographs" are tomograms
         "pixel_sizes": particles.pixel_sizes,
         "shift": particles.shift,
         "score": score,
@@ -500,7 +502,7 @@ def summarize(
         summary["filaments"] = filament_summary(particles.tube_column or "", particles.tubes, options.filament_mode)
     if particles.halfsets is not None:
         assert decision.suppressed_by is not None, "decide() keeps the pairs when there are half-sets"
-        criterion = duplicate_criterion(options.min_dist, options.max_angle)
+        criterion = duplicate_criterion(options.min_dist, options.max_angle, options.min_dist_z)
         summary["halfset_audit"] = halfset_audit(particles, decision.suppressed_by, criterion)
     elif options.audit:
         summary["halfset_audit"] = {
@@ -652,10 +654,13 @@ def plot_particles(
     figures, missing = plots.particle_figures(details, options.plot_mics, find_micrograph)
     if missing:
         n_examples = len(plots.micrographs_to_show(details, options.plot_mics))
+        # All counted: none found says the paths start from another folder, a few that files are gone.
+        absent = sum(not find_micrograph(name).exists() for name in details.mic_names)
         summary["micrograph_images"] = (  # one line each, so that the path stays whole in a table
-            f"{len(missing)} of {n_examples} example micrographs not found; picks drawn on a blank frame\n"
-            f"first looked for: {missing[0]}\n"
+            f"{absent:,} of {len(details.mic_names):,} micrograph images not found; {len(missing)} of "
+            f"{n_examples} examples drawn on a blank frame\nfirst looked for: {missing[0]}\n"
             "if the images exist, give the folder their paths start from with --project-dir"
         )
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}
-    return plots.write_all(outdir, figures, "cryodedup particles", parameters, summary, force)
+    rows, highlight = report_rows(summary)
+    return plots.write_all(outdir, figures, "cryodedup particles", parameters, rows, force, highlight=highlight)

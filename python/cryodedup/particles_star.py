@@ -22,6 +22,7 @@ from .audit import read_halves
 from .dedup import score_direction
 from .errors import CryodedupError
 from .filaments import RELION_TUBE, tube_ids
+from .labels import distinct_labels
 from .micrograph_files import micrograph_pixel_sizes
 from .outputs import AtomicOutputs, StrPath, scratch_files, write_error
 from .particle_set import HalfSets, Log, ParticleSet, Warn
@@ -109,6 +110,8 @@ class ParticleTable(Protocol):
     """A particle table as the reader sees it: a STAR input, or a table in memory."""
 
     path: Path
+    #: The input as the summary and warnings name it: its shortest distinct path among the inputs.
+    label: str
     labels: list[str]
     optics: Table | None
     columns: Columns
@@ -139,6 +142,7 @@ class ParticleStar:
         self.star = StarFile(path, defer_rows_of="particles" if defer else None)
         self._deferred = self.star.deferred
         self.path = self.star.path
+        self.label = self.path.name  # made distinct among the inputs by the reader
         self.block = self._particle_block()
         self.labels = list(self.block.labels or ())  # never empty: _particle_block returns a loop
         optics = self.star.block("optics")
@@ -266,7 +270,7 @@ def score_column(
     if options.score == "auto":
         label = next((s for s in AUTO_SCORES if all(s in p.labels for p in parts)), None)
         if label is None:
-            which = "every input" if len(parts) > 1 else parts[0].path.name
+            which = "every input" if len(parts) > 1 else parts[0].label
             warn(
                 f"--score auto: none of {', '.join(AUTO_SCORES)} is in {which}, so each group of duplicates "
                 f"keeps a seeded random particle (seed {options.seed}), as with --score none; "
@@ -384,6 +388,23 @@ def pixel_size_plan(part: ParticleTable, options: ParticleOptions, mic_psizes: d
     return ("optics", part.columns.optics_group, by_group)
 
 
+def tomogram_pixels_need(part: ParticleTable) -> str:
+    """What to give for tomogram coordinates in pixels of a file that does not say their size.
+
+    A RELION 5 Picks job's annotation files (``annotations/TS_01_particles.star``) hold
+    ``rlnTomoName`` and ``rlnCoordinateX/Y/Z`` in pixels of the reconstructed (binned)
+    tomogram, and no optics table; the job's ``particles.star`` holds the same picks in Å.
+    """
+    where = f"{part.where()}: tomogram coordinates in pixels ({', '.join(part.columns.coords)}"
+    if part.columns.key != "rlnTomoName":  # a RELION 3 subtomogram file names its tomogram's .mrc
+        return f"{where}) and no pixel size for them; give the tomograms' pixel size with --mic-psize"
+    return (
+        f"{where}, as in a RELION 5 Picks job's annotation file: pixels of the reconstructed tomogram) and no "
+        "pixel size for them; give it with --mic-psize (rlnTomoTiltSeriesPixelSize × rlnTomoTomogramBinning "
+        "of the tomograms STAR), or give the Picks job's particles.star, whose centres are in Å"
+    )
+
+
 def pixel_sizes_used(
     part: ParticleTable,
     groups_met: Iterable[float],
@@ -400,9 +421,9 @@ def pixel_sizes_used(
     the groups that fall back to ``rlnMicrographOriginalPixelSize``.
     """
     if part.columns.coords_in_angstrom:
-        return [PixelSize(part.path.name, "all", None, "not needed: coordinates are in Å")], {}
+        return [PixelSize(part.label, "all", None, "not needed: coordinates are in Å")], {}
     if options.mic_psize is not None:
-        return [PixelSize(part.path.name, "all", options.mic_psize, "--mic-psize")], {}
+        return [PixelSize(part.label, "all", options.mic_psize, "--mic-psize")], {}
     warp = warp_tomograms(names)
     if warp:  # docs/design.md section 7: the file does not say the pixel size of its coordinates
         needs.add(
@@ -420,8 +441,11 @@ def pixel_sizes_used(
             )
         source = f"rlnMicrographPixelSize in {options.micrographs}"
         values = np.unique([mic_psizes[name] for name in names])
-        return [PixelSize(part.path.name, "all", float(v), source) for v in values], {}
+        return [PixelSize(part.label, "all", float(v), source) for v in values], {}
     hint = "give the micrograph pixel size with --mic-psize, or a micrographs STAR with --micrographs"
+    if part.optics is None and len(part.columns.coords) == 3:
+        needs.add(tomogram_pixels_need(part))
+        return [], {}
     if part.optics is None:
         needs.add(
             f"{part.where()}: no micrograph pixel size (a RELION 3.0 file has only the particle pixel size, "
@@ -442,7 +466,7 @@ def pixel_sizes_used(
         elif label in original:
             value, source = original[label], "rlnMicrographOriginalPixelSize (assumes no binning at motion correction)"
             warn(
-                f"{part.path.name}: optics group {label} has no rlnMicrographPixelSize; using "
+                f"{part.label}: optics group {label} has no rlnMicrographPixelSize; using "
                 f"rlnMicrographOriginalPixelSize {value} Å, which is only right if the movies were not "
                 f"binned in motion correction ({hint} to be sure)"
             )
@@ -458,7 +482,7 @@ def pixel_sizes_used(
             needs.add(f"{part.where()}: optics group {label} has pixel size {value}, expected > 0; {hint}")
             continue
         by_group[float(g)] = value
-        used.append(PixelSize(part.path.name, label, value, source))
+        used.append(PixelSize(part.label, label, value, source))
     return used, by_group
 
 
@@ -753,6 +777,8 @@ def _read_star_files(
     inputs: list[Path], outdir: StrPath, options: ParticleOptions, warn: Warn, log: Log, defer: bool
 ) -> ParticleSet:
     parts = [ParticleStar(p, options.shift_key, defer) for p in inputs]
+    for part, label in zip(parts, distinct_labels(inputs)):
+        part.label = label  # never two "particles.star" in a summary or a warning
     labels = merged_columns(parts, warn)
     needs = Needs()
     score_label, higher = score_column(parts, options, warn, needs)
@@ -970,6 +996,7 @@ class _FrameParticles:
 
     def __init__(self, particles: DataFrame, optics: DataFrame | None, shift_key: str) -> None:
         self.path = Path("<DataFrame>")
+        self.label = self.path.name
         self.frame = particles
         self.labels = [str(c) for c in particles.columns]
         self.optics: Table | None = None

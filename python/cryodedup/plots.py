@@ -13,6 +13,7 @@ import io
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -22,17 +23,17 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
-from matplotlib.patches import Circle
+from matplotlib.patches import Circle, Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from . import _core
-from .audit import TOP_MICROGRAPHS, audit_rows, straddling_per_micrograph
-from .consensus import consensus_rows, covered_jaccard, mean_agreement, pair_counts
+from .audit import TOP_MICROGRAPHS, straddling_per_micrograph
+from .consensus import covered_jaccard, mean_agreement, pair_counts
 from .dedup import popcount
 from .labels import distinct_labels, human
-from .micrograph_match import matching_text
 from .outputs import StrPath
 from .particle_set import ParticleSet
+from .summaries import short_name
 
 KEPT_COLOUR, REJECTED_COLOUR = "#1a9641", "#d7191c"
 UNCONFIRMED_COLOUR = "#7b3294"  # kept as no duplicate, then rejected for lack of support
@@ -108,6 +109,11 @@ class ParticleDetails:
         return self.particles.input_of
 
     @property
+    def unit(self) -> str:
+        """What the particles lie in: ``tomogram`` (3D centres) or ``micrograph``."""
+        return "tomogram" if self.centres.shape[1] == 3 else "micrograph"
+
+    @property
     def mic_shapes(self) -> dict[int, tuple[int, int]]:
         """Image shape (ny, nx) by micrograph id, where known."""
         return self.particles.mic_shapes
@@ -144,13 +150,14 @@ def nn_histogram(details: ParticleDetails) -> Figure:
     d = d[np.isfinite(d)]
     top = max(5 * details.min_dist, 200.0)
     fig, ax = _axes(
-        "distance to the nearest particle on the same micrograph (Å)",
+        f"distance to the nearest particle in the same {details.unit} (Å)",
         "particles",
         "Nearest-neighbour distances (last bin: that far or farther)",
     )
     ax.hist(np.clip(d, 0, top), bins=100, range=(0, top), color="#4c72b0")
+    _count_ticks(ax.yaxis)  # counts of particles
     ax.axvline(details.min_dist, color=REJECTED_COLOUR, lw=2, label=f"minimum distance {details.min_dist:g} Å")
-    ax.legend()
+    ax.legend(loc="upper center")  # the bins at both ends are the tall ones
     return fig
 
 
@@ -160,12 +167,12 @@ def rejected_fraction(details: ParticleDetails) -> Figure:
     total = np.bincount(details.groups, minlength=n_mics)
     rejected = np.bincount(details.groups[~details.keep], minlength=n_mics)
     fraction = rejected[total > 0] / total[total > 0]
+    unit = details.unit
     fig, ax = _axes(
-        "fraction of a micrograph's particles rejected",
-        "micrographs",
-        f"Rejected per micrograph ({n_mics} micrographs)",
+        f"fraction of a {unit}'s particles rejected", f"{unit}s", f"Rejected per {unit} ({n_mics:,} {unit}s)"
     )
     ax.hist(fraction, bins=50, range=(0, 1), color="#4c72b0")
+    _count_ticks(ax.yaxis)  # counts of micrographs
     return fig
 
 
@@ -187,6 +194,7 @@ def score_distributions(details: ParticleDetails) -> Figure:
             color=colour,
             label=f"{label} ({int(mask.sum())})",
         )
+    _count_ticks(ax.yaxis)  # counts of particles
     ax.legend()
     return fig
 
@@ -202,7 +210,7 @@ def input_contributions(details: ParticleDetails) -> Figure:
     ax.barh(y, rejected, left=kept, color=REJECTED_COLOUR, label="rejected")
     ax.set_yticks(y, distinct_labels(details.inputs))
     ax.set_xlabel("particles")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts of particles
+    _count_ticks(ax.xaxis)  # counts of particles
     ax.set_title("Picks contributed by each input")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the bars, not on them
     return fig
@@ -227,7 +235,7 @@ def consensus_by_input(details: ParticleDetails) -> Figure:
     ax.barh(y, alone, left=shared, color="#fdae61", label="kept alone", gid="alone")
     ax.set_yticks(y, distinct_labels(details.inputs))
     ax.set_xlabel("kept picks")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts of picks
+    _count_ticks(ax.xaxis)  # counts of picks
     ax.set_title("Kept picks confirmed by another input")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     return fig
@@ -236,48 +244,105 @@ def consensus_by_input(details: ParticleDetails) -> Figure:
 def agreement(details: ParticleDetails) -> Figure:
     """The agreement between inputs: overall, and micrograph by micrograph.
 
-    The Jaccard matrix between inputs over the micrographs both inputs of a pair ran on
-    (with how many those are, when some input did not run on every micrograph; a pair that
-    shares none is marked "no micrograph in common"), and the distribution over micrographs
-    of their mean pairwise Jaccard (low: the inputs disagree there), of the micrographs at
-    least two inputs ran on.
+    The distribution over micrographs of their mean pairwise Jaccard index (low: the inputs
+    disagree there), of the micrographs at least two inputs ran on. The Jaccard index of a
+    pair over the micrographs both ran on (with how many those are, when some input did not
+    run on every micrograph): two inputs, marked on the histogram; more, beside it, each pair
+    once (the matrix below its diagonal, whose ones say nothing; a pair that shares no
+    micrograph is marked "no micrograph in common").
     """
     k = len(details.inputs)
     n_mics = len(details.mic_names)
+    unit = details.unit
     confirmed_by = _confirmed_by(details)
     size, matched = pair_counts(confirmed_by, details.input_of, details.groups, n_mics, k)
     per_mic_matrices, overall = covered_jaccard(size, matched, details.covered)
     per_mic = mean_agreement(per_mic_matrices)
     covered = np.ones((n_mics, k), dtype=bool) if details.covered is None else details.covered
     shared_mics = covered.T.astype(np.int64) @ covered.astype(np.int64)  # micrographs both of a pair ran on
-    partial = bool((shared_mics < n_mics).any())
-    # (Room between the colour bar's label and the histogram's axis label.)
-    fig, (ax_matrix, ax_mics) = plt.subplots(1, 2, figsize=(11, 4.5), gridspec_kw={"wspace": 0.45})
-    viridis = plt.get_cmap("viridis").with_extremes(bad="#dddddd")  # grey: a pair without a micrograph in common
-    image = ax_matrix.imshow(np.ma.masked_invalid(overall), vmin=0, vmax=1, cmap=viridis)
     labels = distinct_labels(details.inputs)
-    ax_matrix.set_xticks(range(k), labels, rotation=30, ha="right")
-    ax_matrix.set_yticks(range(k), labels)
-    for a in range(k):
-        for b in range(k):
-            on = f"\non {shared_mics[a, b]} of {n_mics} mics" if partial else ""  # those both ran on
-            if shared_mics[a, b] == 0:
-                ax_matrix.text(b, a, "no micrograph\nin common", ha="center", va="center", fontsize=8, gid="uncovered")
-            elif not np.isnan(overall[a, b]):
-                colour = "k" if overall[a, b] > 0.7 else "w"  # legible on viridis' yellow and its blues
-                ax_matrix.text(b, a, f"{overall[a, b]:.2f}{on}", ha="center", va="center", color=colour, fontsize=9)
-    fig.colorbar(image, ax=ax_matrix, label="Jaccard index")
-    ax_matrix.set_title("Agreement between inputs")
-    ax_mics.hist(per_mic[~np.isnan(per_mic)], bins=np.linspace(0, 1, 21), color="#2b83ba")
-    ax_mics.set_xlabel("mean pairwise Jaccard index of a micrograph")
-    ax_mics.set_ylabel("micrographs")
-    ax_mics.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of micrographs
+    on = _on_shared(shared_mics, n_mics, unit)
+    if k == 2:
+        fig, ax_mics = plt.subplots(figsize=(7, 4))
+        if shared_mics[1, 0] == 0:
+            ax_mics.text(
+                0.5,
+                0.9,
+                f"{labels[0]} and {labels[1]}: no {unit} in common",
+                ha="center",
+                transform=ax_mics.transAxes,
+                gid="uncovered",
+            )
+        elif not np.isnan(overall[1, 0]):
+            line = f"both: {overall[1, 0]:.2f}{on(1, 0, ' ')} ({labels[0]} / {labels[1]})"
+            ax_mics.axvline(overall[1, 0], color="#333333", ls="--", lw=1.5, label=line, gid="overall")
+    else:
+        side = 1.0 + 0.9 * (k - 1)  # inches of the matrix
+        fig, (ax_matrix, ax_mics) = plt.subplots(
+            1, 2, figsize=(side + 8.5, 4.5), gridspec_kw={"width_ratios": [side + 1.5, 6], "wspace": 0.5}
+        )
+        _pair_matrix(fig, ax_matrix, overall, labels, shared_mics, on)
+    ax_mics.hist(per_mic[~np.isnan(per_mic)], bins=np.linspace(0, 1, 21).tolist(), color="#2b83ba")
+    ax_mics.set_xlabel(f"mean pairwise Jaccard index of a {unit}")
+    ax_mics.set_ylabel(f"{unit}s")
+    _count_ticks(ax_mics.yaxis)
+    title = f"Agreement per {unit} (low: the inputs disagree)"
     lone = int((covered.sum(axis=1) < 2).sum())
-    title = "Per micrograph (low: the inputs disagree)"
     if lone:
-        title += f"\n{lone} of {n_mics} micrographs left out: fewer than 2 inputs ran on them"
+        title += f"\n{lone} of {n_mics} {unit}s left out: fewer than 2 inputs ran on them"
     ax_mics.set_title(title)
+    if ax_mics.get_legend_handles_labels()[0]:
+        ax_mics.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), fontsize=9, frameon=False)  # off the bars
     return fig
+
+
+#: Micrographs and tomograms as a matrix cell has room to say.
+SHORT_UNITS = {"micrograph": "mics", "tomogram": "tomos"}
+
+
+def _on_shared(shared_mics: np.ndarray, n_mics: int, unit: str) -> Callable[[int, int, str], str]:
+    """Says on how many micrographs a pair's index is, when not on all of them."""
+    partial = bool((shared_mics < n_mics).any())
+
+    def on(a: int, b: int, sep: str) -> str:
+        return f"{sep}on {shared_mics[a, b]} of {n_mics} {SHORT_UNITS[unit]}" if partial else ""
+
+    return on
+
+
+def _pair_matrix(
+    fig: Figure,
+    ax: Axes,
+    overall: np.ndarray,
+    labels: list[str],
+    shared_mics: np.ndarray,
+    on: Callable[[int, int, str], str],
+) -> None:
+    """The Jaccard index of each pair of inputs: row a + 1, column b for a >= b, nothing above."""
+    k = len(labels)
+    below = overall[1:, :-1].copy()  # cell (a, b) is the pair (a + 1, b)
+    below[np.triu_indices(k - 1, 1)] = np.nan
+    image = ax.imshow(np.ma.masked_invalid(below), vmin=0, vmax=1, cmap="viridis", gid="pair_matrix")
+    ax.set_xticks(range(k - 1), labels[:-1], rotation=30, ha="right")
+    ax.set_yticks(range(k - 1), labels[1:])
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    for a in range(k - 1):
+        for b in range(a + 1):
+            if shared_mics[a + 1, b] == 0:  # grey: the pair has no micrograph in common
+                ax.add_patch(Rectangle((b - 0.5, a - 0.5), 1, 1, color="#dddddd"))
+                ax.text(b, a, "no micrograph\nin common", ha="center", va="center", fontsize=8, gid="uncovered")
+            elif not np.isnan(below[a, b]):
+                colour = "k" if below[a, b] > 0.7 else "w"  # legible on viridis' yellow and its blues
+                text = f"{below[a, b]:.2f}{on(a + 1, b, chr(10))}"
+                ax.text(b, a, text, ha="center", va="center", color=colour, fontsize=9)
+    fig.colorbar(image, ax=ax, label="Jaccard index", fraction=0.1, pad=0.08)
+    ax.set_title("Each pair of inputs", fontsize=10)
+
+
+def _count_ticks(axis: Any) -> None:
+    """Whole-number ticks in steps of 1, 2 or 5 times a power of ten, for an axis of counts."""
+    axis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
 
 
 def display_image(path: Path, width: int = 900) -> DisplayImage | None:
@@ -300,36 +365,49 @@ def display_image(path: Path, width: int = 900) -> DisplayImage | None:
     return smooth, float(factor)
 
 
+#: Characters of a micrograph's name beside a bar (cut at the front: its end tells it apart).
+BAR_LABEL_WIDTH = 40
 MARKER_POINTS = 7  # marker width in points: visible whatever the minimum distance and micrograph size
 
 
-def _frame(
-    details: ParticleDetails, mic: int, idx: np.ndarray, psize: float, image: DisplayImage | None
-) -> tuple[float, float]:
-    """Width and height (Å) of the micrograph: from its image, its known shape, or its picks."""
+#: Where a micrograph (or a tomogram seen along z) is drawn: x and y of its corner, width and height, Å.
+Frame = tuple[float, float, float, float]
+
+
+def _frame(details: ParticleDetails, mic: int, idx: np.ndarray, psize: float, image: DisplayImage | None) -> Frame:
+    """The micrograph's extent: from its image, its known shape, or its picks.
+
+    From its picks, it starts at 0 unless some are below (RELION 5's tomogram centres are
+    counted from the tomogram's centre), and ends a little past the farthest.
+    """
     if image is not None:
         pixels, factor = image
-        return pixels.shape[1] * psize * factor, pixels.shape[0] * psize * factor
+        return 0.0, 0.0, pixels.shape[1] * psize * factor, pixels.shape[0] * psize * factor
     ny, nx = details.mic_shapes.get(mic, (0, 0))
-    return (
-        nx * psize or float(details.centres[idx, 0].max()) * 1.05 or 1.0,
-        ny * psize or float(details.centres[idx, 1].max()) * 1.05 or 1.0,
-    )
+    if nx and ny:
+        return 0.0, 0.0, nx * psize, ny * psize
+    xy = details.centres[idx, :2]
+    low, high = np.minimum(xy.min(axis=0), 0.0), xy.max(axis=0)
+    margin = 0.05 * (high - low)
+    low = np.where(low < 0, low - margin, 0.0)
+    size = np.maximum(high + margin - low, 1.0)
+    return float(low[0]), float(low[1]), float(size[0]), float(size[1])
 
 
-def _show_micrograph(ax: Axes, image: DisplayImage | None, width: float, height: float) -> None:
+def _show_micrograph(ax: Axes, image: DisplayImage | None, frame: Frame) -> None:
     """The micrograph as RELION's and CryoSPARC's pick viewers show it.
 
     Row 0 of the MRC is at the top, where y = 0 is; y grows downwards.
     """
+    x0, y0, width, height = frame
     if image is not None:
         pixels, _ = image
         lo, hi = np.percentile(pixels, [1, 99])
-        ax.imshow(pixels, cmap="gray", vmin=lo, vmax=hi, origin="upper", extent=(0, width, height, 0))
+        ax.imshow(pixels, cmap="gray", vmin=lo, vmax=hi, origin="upper", extent=(x0, x0 + width, y0 + height, y0))
     else:
         ax.set_facecolor("#f2f2f2")
-    ax.set_xlim(0, width)
-    ax.set_ylim(height, 0)
+    ax.set_xlim(x0, x0 + width)
+    ax.set_ylim(y0 + height, y0)
     ax.set_aspect("equal")
     ax.set_xlabel("x (Å)")
 
@@ -350,14 +428,17 @@ def micrograph_picks(details: ParticleDetails, mic: int, image: DisplayImage | N
     idx = np.flatnonzero(details.groups == mic)
     kept, rejected = idx[details.keep[idx]], idx[~details.keep[idx]]
     psize = float(details.psize[idx[0]])
-    width, height = _frame(details, mic, idx, psize, image)
+    frame = _frame(details, mic, idx, psize, image)
+    width, height = frame[2:]
     panel = 6.0  # inches per panel
     fig, (ax_kept, ax_rejected) = plt.subplots(
         1, 2, figsize=(2 * panel + 1.0, min(panel * height / width, 9.0) + 1.6), sharex=True, sharey=True
     )
-    fig.subplots_adjust(left=0.07, right=0.98, top=0.86, bottom=0.16, wspace=0.08)
+    inches = fig.get_figheight()  # margins for the title above and the legend below, whatever the height
+    top = 0.85 if missing else 0.65
+    fig.subplots_adjust(left=0.07, right=0.98, top=1 - top / inches, bottom=0.95 / inches, wspace=0.08)
     for ax in (ax_kept, ax_rejected):
-        _show_micrograph(ax, image, width, height)
+        _show_micrograph(ax, image, frame)
     ax_kept.set_ylabel("y (Å)")
     marker = {"s": MARKER_POINTS**2, "linewidths": 1.5}
     c = details.centres
@@ -390,12 +471,13 @@ def micrograph_picks(details: ParticleDetails, mic: int, image: DisplayImage | N
     split = f" (duplicates: {len(duplicates)}, unconfirmed: {len(unconfirmed)})" if len(unconfirmed) else ""
     ax_rejected.set_title(f"rejected: {len(rejected)}{split}", fontsize=10)
     title = f"{details.mic_names[mic]} (minimum distance {details.min_dist:g} Å)"
+    if details.unit == "tomogram":  # distances are 3D; the picture shows x and y
+        title = f"{details.mic_names[mic]}: picks seen along z (minimum distance {details.min_dist:g} Å in 3D)"
     if details.covered is not None and not details.covered[mic].all():
         absent = [name for name, ran in zip(distinct_labels(details.inputs), details.covered[mic]) if not ran]
-        title += f"\nnot picked by {', '.join(absent)} (never ran on this micrograph)"
-    if missing:
-        title += f"\nimage not found ({missing}): picks on a blank frame"
-        title += "; if the images exist, point at them with --project-dir"
+        title += f"\nnot picked by {', '.join(absent)} (never ran on this {details.unit})"
+    if missing:  # the path is in the summary: a long one here would shrink the picture to fit
+        title += "\nimage not found: picks on a blank frame (see the summary's micrograph images)"
     fig.suptitle(title, fontsize=10)
     from matplotlib.lines import Line2D
 
@@ -448,30 +530,29 @@ def halfset_pairs(details: ParticleDetails) -> Figure:
     """
     across, within = straddling_per_micrograph(details.particles, details.suppressed_by)
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]})
+    unit = details.unit
     left.bar(np.arange(across.size), across, width=1.0, color=REJECTED_COLOUR)
-    left.set_xlabel("micrograph (input order)")
+    left.set_xlabel(f"{unit} (input order)")
     left.set_ylabel("duplicate pairs straddling the half-sets")
-    left.set_title(f"Straddling pairs per micrograph ({int(across.sum()):,} pairs, {across.size:,} micrographs)")
+    left.set_title(f"Straddling pairs per {unit} ({int(across.sum()):,} pairs, {across.size:,} {unit}s)")
     left.set_xlim(-0.5, max(across.size, 1) - 0.5)
+    for axis in (left.xaxis, left.yaxis, right.xaxis):  # micrograph numbers and counts of pairs
+        _count_ticks(axis)
     worst = [int(m) for m in np.lexsort((np.arange(across.size), -across)) if across[m] > 0][:TOP_MICROGRAPHS]
     y = np.arange(len(worst))
     right.barh(y, across[worst], color=REJECTED_COLOUR, label="across the half-sets")
     right.barh(y, within[worst], left=across[worst], color="#9aa7b8", label="within one half-set")
-    right.set_yticks(y, [_short(details.mic_names[m]) for m in worst], fontsize=8)
+    shown = distinct_labels([details.mic_names[m] for m in worst])
+    right.set_yticks(y, [short_name(name, BAR_LABEL_WIDTH) for name in shown], fontsize=8)
     right.invert_yaxis()
     right.set_xlabel("duplicate pairs")
-    right.set_title("Micrographs with the most straddling pairs")
+    right.set_title(f"{unit.capitalize()}s with the most straddling pairs")
     if worst:
         right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8)
     else:
         right.text(0.5, 0.5, "no pair straddles the half-sets", ha="center", va="center", transform=right.transAxes)
     fig.tight_layout()
     return fig
-
-
-def _short(name: str, width: int = 32) -> str:
-    """A micrograph name cut to its last ``width`` characters, to label a bar."""
-    return name if len(name) <= width else "…" + name[-width + 1 :]
 
 
 def micrographs_to_show(details: ParticleDetails, n: int) -> list[int]:
@@ -498,6 +579,10 @@ def particle_figures(
     out: list[NamedFigure] = []
     missing: list[str] = []
     for k, mic in enumerate(micrographs_to_show(details, n_mics)):
+        if details.unit == "tomogram":  # a tomogram is a volume: its picks are drawn on a blank frame
+            figure = micrograph_picks(details, mic, None)
+            out.append((f"example_tomogram_{k + 1}.png", f"Example tomogram {k + 1}", figure))
+            continue
         path = find_micrograph(details.mic_names[mic])
         image = display_image(path) if path.exists() else None
         if not path.exists():
@@ -505,7 +590,7 @@ def particle_figures(
         figure = micrograph_picks(details, mic, image, missing=str(path) if not path.exists() else "")
         out.append((f"example_micrograph_{k + 1}.png", f"Example micrograph {k + 1}", figure))
     out.append(("nn_distances.png", "Nearest-neighbour distances", nn_histogram(details)))
-    out.append(("rejected_per_micrograph.png", "Rejected per micrograph", rejected_fraction(details)))
+    out.append(("rejected_per_micrograph.png", f"Rejected per {details.unit}", rejected_fraction(details)))
     if details.scores is not None:
         out.append(("scores.png", "Scores", score_distributions(details)))
     if len(details.inputs) > 1:
@@ -589,25 +674,7 @@ def pair_figure(a: np.ndarray, b: np.ndarray, dy: int, dx: int, title: str) -> F
     return fig
 
 
-# Labels of the summary's and the options' entries in the report; others read as their key.
-SUMMARY_LABELS = {
-    "particles": "particles in",
-    "min_dist_A": "minimum distance (Å)",
-    "min_dist_z_A": "minimum distance along z (Å)",
-    "pixel_sizes": "micrograph pixel size",
-    "seconds": "time (s)",
-    "micrograph_images": "micrograph images",
-    "unreadable": "unreadable micrographs",
-    "order": "acquisition order",
-    "root": "files found under",
-    "pixel_size_A": "pixel size (Å)",
-    "bin": "binning",
-    "binned_pixel_size_A": "binned pixel size (Å)",
-    "band_A": "band (Å)",
-    "pairs_scored": "pairs scored",
-    "duplicate_pairs": "duplicate pairs",
-    "images_per_second": "images per second",
-}
+# Labels of the options in the report; others read as their key.
 PARAMETER_LABELS = {
     "min_dist": "minimum distance (Å)",
     "min_dist_z": "minimum distance along z (Å)",
@@ -616,8 +683,14 @@ PARAMETER_LABELS = {
     "shift_key": "shift",
     "match_micrographs": "micrographs matched by",
     "score_order": "score order",
+    "remove_entirely": "remove entirely",
     "plot_mics": "example micrographs drawn",
     "project_dir": "project folder",
+    "min_support": "minimum support (inputs)",
+    "score_normalize": "score normalization",
+    "halfsets": "half-sets",
+    "max_angle": "maximum angle (°)",
+    "sym": "symmetry",
     "target_psize": "target pixel size (Å)",
     "bin": "binning",
     "lowpass": "low-pass (Å)",
@@ -634,91 +707,63 @@ PARAMETER_LABELS = {
     "batch": "images per batch",
     "plot_pairs": "flagged pairs drawn",
 }
-
-
-def _label(key: str, labels: dict[str, str]) -> str:
-    return labels.get(key, key.replace("_", " "))
-
-
-def _text(value: object) -> str:
-    """A summary value as text: lists one item a line, dicts as ``key value`` pairs."""
-    if isinstance(value, list):
-        return "\n".join(_text(item) for item in value) or "-"
-    if isinstance(value, dict):
-        return ", ".join(f"{k.replace('_', ' ')} {human(v)}" for k, v in value.items())
-    return human(value)
-
-
-def summary_rows(summary: dict) -> list[tuple[str, str]]:
-    """The summary's entries with human labels, for the report; inputs are listed by full path."""
-    rows: list[tuple[str, str]] = []
-    for key, value in summary.items():
-        if key in ("outputs", "plots"):
-            continue
-        if key == "inputs":
-            paths = [i["file"] if isinstance(i, dict) else i for i in value]
-            value = [
-                f"{path}: {i['particles']:,} in, {i['kept']:,} kept, {i['rejected']:,} rejected"
-                if isinstance(i, dict) and "kept" in i
-                else path
-                for path, i in zip(paths, value)
-            ]
-        elif key == "consensus":  # per-micrograph matrices are in --json; the report lists the worst
-            rows += consensus_rows(value)
-            continue
-        elif key == "halfset_audit":
-            rows += [(label.strip(), text) for label, text in audit_rows(value)]
-            continue
-        elif key == "halfsets":
-            value = value["message"]
-        elif key == "micrograph_matching":
-            value = matching_text(value)
-        elif key == "pixel_sizes":
-            value = [
-                f"{human(p['psize'])} Å from {p['source']} ({p['input']}, optics group {p['optics_group']})"
-                for p in value
-            ]
-        rows.append((_label(key, SUMMARY_LABELS), _text(value)))
-    return rows
+#: The report's colours of a highlighted summary row, by its kind.
+HIGHLIGHTS = {"bad": "#fde0dd", "good": "#e5f5e0", "warn": "#fff3cd"}
 
 
 def parameter_rows(parameters: dict) -> list[tuple[str, str]]:
     """The job's options with human labels, for the report."""
-    return [(_label(k, PARAMETER_LABELS), human(v)) for k, v in parameters.items()]
+    return [(PARAMETER_LABELS.get(k, k.replace("_", " ")), human(v)) for k, v in parameters.items()]
 
 
-def _table(rows: Iterable[Sequence[object]], header: Sequence[str] | None = None) -> str:
+def _cell(value: object) -> str:
+    """A value as HTML: a long path may break after a slash, never inside a name."""
+    return html.escape(str(value)).replace("/", "/<wbr>")
+
+
+def _table(
+    rows: Iterable[Sequence[object]], header: Sequence[str] | None = None, highlight: dict[str, str] | None = None
+) -> str:
+    """An HTML table; without a header the first column labels the rows, those in ``highlight`` coloured."""
     head = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>" if header else ""
     cell = "td" if header else "th"
-    body = "".join(
-        f"<tr><{cell}>{html.escape(str(row[0]))}</{cell}>"
-        + "".join(f"<td>{html.escape(str(v))}</td>" for v in row[1:])
-        + "</tr>"
-        for row in rows
-    )
-    return f"<table>{head}{body}</table>"
+    body = []
+    for row in rows:
+        kind = (highlight or {}).get(str(row[0]))
+        style = f" class='{kind}'" if kind else ""
+        label = str(row[0])
+        indent = " class='sub'" if label.startswith(" ") else ""  # a row under the one above (an input, a detail)
+        values = "".join(f"<td>{_cell(v)}</td>" for v in row[1:])
+        body.append(f"<tr{style}><{cell}{indent}>{html.escape(label.strip())}</{cell}>{values}</tr>")
+    return f"<table>{head}{''.join(body)}</table>"
 
 
 def write_report(
     path: StrPath,
     title: str,
     parameters: dict,
-    summary: dict,
+    summary: Sequence[tuple[str, str]],
     figures: Sequence[tuple[str, str, bytes]],
     tables: Iterable[ReportTable] = (),
+    highlight: dict[str, str] | None = None,
 ) -> None:
     """One self-contained HTML file: summary, parameters, extra tables and the figures.
 
+    ``summary`` holds the rows of the terminal's table (:mod:`cryodedup.summaries`); rows
+    whose label is in ``highlight`` are coloured by its kind (``bad``, ``good``, ``warn``).
     ``tables`` holds (heading, header, rows); the figures' PNGs are embedded.
     """
+    colours = "".join(f"tr.{kind}{{background:{colour}}}" for kind, colour in HIGHLIGHTS.items())
+    colours += "tr.bad td,tr.good td{font-weight:bold}"  # the verdict; warnings are coloured only
     parts = [
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
         "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
-        "th{text-align:left;padding-right:1.5em;vertical-align:top}td{white-space:pre-wrap;padding-right:1em;"
-        "overflow-wrap:anywhere}table{border-collapse:collapse}tr:nth-child(even){background:#f6f6f6}"
-        "img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}</style></head><body>",
+        "th{text-align:left;padding:0.15em 1.5em 0.15em 0.3em;vertical-align:top;white-space:nowrap}"
+        "td{white-space:pre-wrap;padding:0.15em 1em 0.15em 0.3em;overflow-wrap:break-word}"
+        "th.sub{padding-left:1.5em;font-weight:normal}table{border-collapse:collapse}tr:nth-child(even){background:#f6f6f6}"
+        f"{colours}img{{max-width:100%;border:1px solid #ddd;margin:0.5em 0}}</style></head><body>",
         f"<h1>{html.escape(title)}</h1><h2>Summary</h2>",
-        _table(summary_rows(summary)),
+        _table(summary, highlight=highlight),
         "<h2>Parameters</h2>",
         _table(parameter_rows(parameters)),
     ]
@@ -746,11 +791,15 @@ def write_all(
     figures: Sequence[NamedFigure],
     title: str,
     parameters: dict,
-    summary: dict,
+    summary: Sequence[tuple[str, str]],
     force: bool,
     tables: Iterable[ReportTable] = (),
+    highlight: dict[str, str] | None = None,
 ) -> list[str]:
-    """Saves the figures and report.html in ``outdir`` (complete files or none)."""
+    """Saves the figures and report.html in ``outdir`` (complete files or none).
+
+    ``summary`` and ``highlight`` are the report's summary rows and those to colour (:func:`write_report`).
+    """
     from .outputs import AtomicOutputs
 
     paths = [outdir / name for name, _, _ in figures] + [outdir / "report.html"]
@@ -760,7 +809,7 @@ def write_all(
     with AtomicOutputs(paths, force=force) as tmp:
         for (_, _, png), path in zip(rendered, paths):
             tmp[path].write_bytes(png)
-        write_report(tmp[paths[-1]], title, parameters, summary, rendered, tables)
+        write_report(tmp[paths[-1]], title, parameters, summary, rendered, tables, highlight)
     return [str(p) for p in paths]
 
 

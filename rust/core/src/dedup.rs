@@ -161,7 +161,7 @@ pub fn dedup<G: GroupId>(
     dedup_slice(0, groups, coords, dim, scores, params)
 }
 
-/// [`dedup_with_masks`] for filament segments: two particles with the same non-zero `tubes`
+/// [`dedup_full`] for filament segments: two particles with the same non-zero `tubes`
 /// id (one id per tube and micrograph) are never duplicates, so segments of one tube never
 /// suppress or confirm each other; id 0 is a particle of no tube (docs/design.md section 8).
 pub fn dedup_with_tubes<G: GroupId>(
@@ -179,21 +179,9 @@ pub fn dedup_with_tubes<G: GroupId>(
     dedup_full(groups, coords, dim, scores, inputs, Some(tubes), None, params)
 }
 
-/// [`dedup`], and with `inputs` (each particle's input, below
-/// [`crate::consensus::MAX_MASK_INPUTS`]) in the same pass over each micrograph the masks
-/// of [`crate::consensus::support_masks`], so each micrograph's points are gathered once.
-pub fn dedup_with_masks<G: GroupId>(
-    groups: &[G],
-    coords: &[f64],
-    dim: usize,
-    scores: Option<&[f64]>,
-    inputs: Option<&[u32]>,
-    params: &DedupParams,
-) -> Result<(DedupResult, Option<Vec<u64>>), DedupError> {
-    dedup_full(groups, coords, dim, scores, inputs, None, None, params)
-}
-
-/// Every variant at once: masks with `inputs`, the filament rule with `tubes`, the
+/// Every variant at once: with `inputs` (each particle's input, below
+/// [`crate::consensus::MAX_MASK_INPUTS`]) the masks of [`crate::consensus::support_masks`]
+/// in the same pass over each micrograph, the filament rule with `tubes`, the
 /// orientation rule with `pose` (two particles within `min_dist` are duplicates only if
 /// their orientations are within its maximum angle, docs/design.md section 9; the angle is
 /// computed for the close pairs only).
@@ -834,7 +822,8 @@ mod tests {
         let groups = vec![0i64; n];
         let inputs: Vec<u32> = (0..n as u32).map(|i| i % 2).collect();
         let scores: Vec<f64> = (0..n).map(|i| if i % 2 == 0 { 1.0 } else { 0.0 }).collect();
-        let (r, masks) = dedup_with_masks(&groups, &coords, 2, Some(&scores), Some(&inputs), &params(0.0)).unwrap();
+        let (r, masks) =
+            dedup_full(&groups, &coords, 2, Some(&scores), Some(&inputs), None, None, &params(0.0)).unwrap();
         let rejected: Vec<usize> = (0..n).filter(|&i| !r.keep[i]).collect();
         assert_eq!(rejected, (3..n).step_by(2).collect::<Vec<_>>(), "the second of each pair");
         assert!(rejected.iter().all(|&i| r.suppressed_by[i] == i as i64 - 1));
@@ -901,14 +890,15 @@ mod tests {
         for min_dist in [0.0, 1.0, 2.5] {
             for remove_entirely in [false, true] {
                 let p = DedupParams { remove_entirely, ..params(min_dist) };
-                let (fused, masks) = dedup_with_masks(&groups, &coords, 2, Some(&scores), Some(&inputs), &p).unwrap();
+                let (fused, masks) =
+                    dedup_full(&groups, &coords, 2, Some(&scores), Some(&inputs), None, None, &p).unwrap();
                 let alone = dedup(&groups, &coords, 2, Some(&scores), &p).unwrap();
                 let expected = crate::consensus::support_masks(&groups, &coords, 2, &inputs, min_dist).unwrap();
                 assert_eq!(fused, alone);
                 assert_eq!(masks.unwrap(), expected, "min_dist {min_dist}");
             }
         }
-        let too_many = dedup_with_masks(&[0i64], &[0.0, 0.0], 2, None, Some(&[64]), &params(1.0));
+        let too_many = dedup_full(&[0i64], &[0.0, 0.0], 2, None, Some(&[64]), None, None, &params(1.0));
         assert_eq!(too_many.unwrap_err(), DedupError::InputOutOfRange { index: 0, limit: 64 });
     }
 

@@ -89,18 +89,6 @@ pub fn scan_particles(
     Ok(scan_loop(data, Loop::Indexed(table), plan, release, |_, _, _| {})?.1)
 }
 
-/// [`scan_particles`] of the loop of the first block named `name` while the file is indexed
-/// ([`Loop::Deferred`]). Returns the whole index and the rows.
-pub fn index_and_scan_particles(
-    data: &[u8],
-    name: &str,
-    plan: &CentrePlan,
-    release: Release,
-) -> Result<(Vec<Block>, ParticleRows), StarError> {
-    let (blocks, rows) = scan_loop(data, Loop::Deferred(name), plan, release, |_, _, _| {})?;
-    Ok((blocks.unwrap_or_default(), rows))
-}
-
 /// Scans the loop `source` as [`scan_particles`] does, calling `after` with each piece of
 /// rows once it is kept (the piece, the micrograph names by id so far, everything kept so
 /// far). Returns the whole index of a [`Loop::Deferred`] scan, and the rows.
@@ -285,7 +273,8 @@ mod tests {
             assert!(header.deferred);
             assert_eq!(header.blocks[0], classic.as_ref().map(|c| c.0[0].clone()).unwrap_or(header.blocks[0].clone()));
         }
-        let fused = index_and_scan_particles(data, "particles", &plan, &keep_all);
+        let fused = scan_loop(data, Loop::Deferred("particles"), &plan, &keep_all, |_, _, _| {})
+            .map(|(blocks, rows)| (blocks.unwrap_or_default(), rows));
         (classic, fused)
     }
 

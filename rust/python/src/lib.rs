@@ -59,7 +59,7 @@ mod errors {
 /// inputs=None, want_suppressed_by=True, tubes=None, whole_tubes=False, poses=None,
 /// pose_kind="relion", max_angle=180.0, sym="C1") -> (keep, suppressed_by, masks). Groups
 /// are int64 or uint32. With inputs (each row's input, below 64), masks are those of
-/// support_masks, found in the same pass over each micrograph; else None. suppressed_by is
+/// consensus::support_masks, found in the same pass over each micrograph; else None. suppressed_by is
 /// None unless wanted. With tubes (each row's tube id, 0 for none), segments of one tube are
 /// never neighbours, and whole_tubes removes tubes whole (filaments.rs). With poses (n, 3:
 /// RELION rot, tilt, psi in degrees for pose_kind "relion", a rotation vector in radians for
@@ -432,22 +432,6 @@ fn agreement_counts<'py>(
         py.detach(|| consensus::agreement(groups, inputs, masks, keep, n_groups, n_inputs)).map_err(errors::dedup)?;
     let per_input: Vec<u64> = counts.per_input.iter().flatten().copied().collect();
     Ok((counts.size.into_pyarray(py), counts.matched.into_pyarray(py), per_input.into_pyarray(py)))
-}
-
-/// support_masks(groups, coords, inputs, min_dist) -> masks: for each pick, bit k set when
-/// input k has a pick within min_dist on the same micrograph (inputs below 64).
-#[pyfunction]
-fn support_masks<'py>(
-    py: Python<'py>,
-    groups: PyReadonlyArray1<'py, i64>,
-    coords: PyReadonlyArray2<'py, f64>,
-    inputs: PyReadonlyArray1<'py, u32>,
-    min_dist: f64,
-) -> PyResult<Bound<'py, PyArray1<u64>>> {
-    let dim = coords.shape()[1];
-    let (groups, coords, inputs) = (groups.as_slice()?, coords.as_slice()?, inputs.as_slice()?);
-    let masks = py.detach(|| consensus::support_masks(groups, coords, dim, inputs, min_dist)).map_err(errors::dedup)?;
-    Ok(masks.into_pyarray(py))
 }
 
 /// nearest_distances(groups, coords) -> distances: each particle's distance to the nearest
@@ -1179,12 +1163,6 @@ impl SpectrumBank {
         Ok(SpectrumBank { maker: SpectrumMaker { ny, nx, bin, plan }, spectra: HashMap::new() })
     }
 
-    /// The binned image size (ny, nx).
-    #[getter]
-    fn binned_shape(&self) -> (usize, usize) {
-        (self.maker.ny / self.maker.bin, self.maker.nx / self.maker.bin)
-    }
-
     /// The window of each binned image that is compared, (y0, x0, height, width) (a crop of
     /// at most 2 % per side where it reaches a faster FFT size), and the FFT size (py, px).
     #[getter]
@@ -1313,7 +1291,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("SAME_CENTRE_A", core_dedup::SAME_CENTRE)?;
     m.add_function(wrap_pyfunction!(dedup, m)?)?;
-    m.add_function(wrap_pyfunction!(support_masks, m)?)?;
     m.add_function(wrap_pyfunction!(nearest_distances, m)?)?;
     m.add_function(wrap_pyfunction!(agreement_counts, m)?)?;
     m.add_function(wrap_pyfunction!(bin_image, m)?)?;

@@ -1,0 +1,272 @@
+"""The jobs' summaries as (label, text) rows, with human labels and units.
+
+The terminal's table and the HTML report show the same rows; ``--json`` gives the summary
+itself. Nothing here prints or draws.
+"""
+
+from __future__ import annotations
+
+from .audit import audit_rows
+from .consensus import consensus_rows
+from .dedup import SAME_CENTRE_A
+from .labels import distinct_labels
+from .micrograph_match import matching_text
+
+#: A summary row: label and text (lines separated by newlines).
+Row = tuple[str, str]
+
+#: The summary's lists of micrographs (entry, list), each item naming one as "micrograph".
+LISTED_MICROGRAPHS = (("halfset_audit", "top_micrographs"), ("consensus", "least_agreement"))
+#: Micrograph names longer than this are shortened at the front in the report.
+NAME_WIDTH = 80
+
+
+def particle_rows(s: dict) -> list[Row]:
+    """The particle job's summary as rows.
+
+    A tomography summary says tomograms where a single-particle one says micrographs.
+    """
+    unit = "tomogram" if s.get("tomography") else "micrograph"
+    rows = [("Particles in", f"{s['particles']:,}")]
+    if len(s["inputs"]) > 1 and "kept" in s["inputs"][0]:
+        labels = distinct_labels([i["file"] for i in s["inputs"]])
+        for label, i in zip(labels, s["inputs"]):
+            rows.append((f"  {label}", f"{i['particles']:,} in, {i['kept']:,} kept, {i['rejected']:,} rejected"))
+    pct = 100 * s["rejected"] / s["particles"] if s["particles"] else 0.0
+    rows += [
+        ("Kept", f"{s['kept']:,}"),
+        ("Rejected", f"{s['rejected']:,} ({pct:.1f} %)"),
+        (f"{unit.capitalize()}s", f"{s['micrographs']:,}"),
+        *matching_rows(s.get("micrograph_matching")),
+        ("Minimum distance", f"{distance_text(s)} ({s['mode']})"),
+    ]
+    psize_label = "Coordinate pixel size" if s.get("tomography") else "Micrograph pixel size"
+    rows += pixel_size_rows(s["pixel_sizes"], several_inputs=len(s["inputs"]) > 1, label=psize_label)
+    score = s["score"]
+    if s.get("symmetry_expansion"):
+        sym = s["symmetry_expansion"]
+        by = ", ".join(f"{h:,} with {c} kept" for c, h in sym["sources_by_copies_kept"].items())
+        rows.append(("Symmetry copies", f"{sym['copies_in']:,} copies of {sym['sources']:,} particles; {by}"))
+    rows += audit_rows(s["halfset_audit"], unit) if s.get("halfset_audit") else []
+    if s.get("halfsets"):
+        rows.append(("Half-sets", s["halfsets"]["message"]))
+    if s.get("orientations"):
+        rows.append(("Orientations", s["orientations"]))
+    rows += consensus_rows(s["consensus"]) if s.get("consensus") else []
+    if s.get("filaments"):
+        f = s["filaments"]
+        tubes = f"{f['tubes']:,} tube{'' if f['tubes'] == 1 else 's'}"
+        rows.append(("Filaments", f"{tubes} ({f['column']}), mode {f['mode']}: {f['rule']}"))
+    if s.get("reading_notes"):
+        rows.append(("Read", "\n".join(s["reading_notes"])))
+    if s.get("output_format"):
+        rows.append(("Output format", s["output_format"]))
+    score_text = f"{score['column']} ({score['order']} first)" if score["column"] else score["order"]
+    if score.get("normalized"):
+        score_text += f"; {score['normalized']}"
+    if score.get("scale"):
+        score_text += f"; {score['scale']} (--score-normalize rank)"
+    rows += [
+        ("Shift", s["shift"]),
+        ("Score", score_text),
+        ("Kept files", "\n".join(s["outputs"]["kept"]) or "none written (--audit)"),
+        ("Rejected files", "\n".join(s["outputs"]["rejected"]) or "none written (--audit)"),
+        ("Time", particle_time(s)),
+    ]
+    return rows
+
+
+def report_rows(s: dict) -> tuple[list[Row], dict[str, str]]:
+    """The particle job's summary for its report, and the rows to highlight.
+
+    The terminal's rows with the micrographs named for reading (:func:`with_short_micrograph_names`),
+    the warnings (printed as they came on the terminal) and where the images were looked for;
+    the audit's verdict is highlighted red when pairs straddle the half-sets, green when none do.
+    """
+    rows = particle_rows(with_short_micrograph_names(s))
+    highlight = {}
+    audit = s.get("halfset_audit")
+    if audit and audit.get("column"):
+        highlight["Half-set audit"] = "bad" if audit["straddling_pairs"] else "good"
+    if s.get("warnings"):
+        rows.append(("Warnings", "\n".join(s["warnings"])))
+        highlight["Warnings"] = "warn"
+    if s.get("micrograph_images"):
+        rows.append(("Micrograph images", s["micrograph_images"]))
+    return rows, highlight
+
+
+def distance_text(summary: dict) -> str:
+    """The minimum distance as the summary shows it; 0 says what identical means."""
+    if summary["min_dist_A"] == 0:
+        return f"0 Å: identical centres (within {SAME_CENTRE_A:g} Å)"
+    if summary.get("min_dist_z_A") is not None:
+        return f"{summary['min_dist_A']:g} Å in x and y, {summary['min_dist_z_A']:g} Å in z (an ellipsoid)"
+    return f"{summary['min_dist_A']:g} Å"
+
+
+def particle_time(s: dict) -> str:
+    """The run's time, and where it went when it took long enough to tell."""
+    text = f"{s['seconds']:.2f} s"
+    timings = s.get("timings")
+    if not timings or s["seconds"] < 0.1:
+        return text
+    if timings.get("one_pass"):
+        return text + " (read, decided and written in one pass)"
+    parts = (("reading", "read"), ("deciding", "decide"), ("writing", "write"))
+    return text + " (" + ", ".join(f"{what} {_seconds(timings[key])}" for what, key in parts) + ")"
+
+
+def _seconds(value: float) -> str:
+    """A time in seconds, to two significant digits below 0.1 s (0.0041 s, not 0.00 s)."""
+    return f"{value:.2f} s" if value >= 0.1 else f"{value:.2g} s"
+
+
+def matching_rows(matching: dict | None) -> list[Row]:
+    """How micrographs of different inputs were matched (``--match-micrographs``), as one row."""
+    return [("Micrograph matching", matching_text(matching))] if matching else []
+
+
+def pixel_size_rows(pixel_sizes: list[dict], several_inputs: bool, label: str = "Micrograph pixel size") -> list[Row]:
+    """One row per distinct (pixel size, source), naming the optics groups it served."""
+    used: dict[tuple, list[str]] = {}
+    for p in pixel_sizes:
+        where = f"{p['input']} " if several_inputs else ""
+        where += "" if p["optics_group"] == "all" else f"group {p['optics_group']}"
+        used.setdefault((p["psize"], p["source"]), []).append(where.strip())
+    rows: list[Row] = []
+    for (psize, source), groups in used.items():
+        value = f"{psize:g} Å from {source}" if psize is not None else source
+        named = [g for g in groups if g]
+        if named and len(used) > 1:
+            value += f" ({', '.join(named)})"
+        rows.append((label if not rows else "", value))
+    return rows
+
+
+def micrograph_rows(s: dict) -> list[Row]:
+    """The micrograph job's (or merge's) summary as rows.
+
+    The time and reading rate are left out while the job is still running (its report is
+    written before the end).
+    """
+    by_images = s.get("confirmed_by_images", True)
+    if by_images:
+        rule = f"z >= {s['thresholds']['z']:g}, Pearson >= {s['thresholds']['pearson']:g}"
+        z_from = s["thresholds"]["z_from"]
+        if "median" in z_from:
+            rule += f"; z threshold: {z_from['rule']} (median {z_from['median']:g}, SD {z_from['robust_sd']:g})"
+        else:
+            rule += f"; z threshold: {z_from['rule']}"
+        image_rows = [
+            ("Binning", f"{s['bin']} ({s['pixel_size_A']:g} Å to {s['binned_pixel_size_A']:g} Å per pixel)"),
+            ("Band", f"{s['band_A']['highpass']:g} Å to {s['band_A']['lowpass']:g} Å"),
+        ]
+    else:
+        rule = f"positions at most {s['thresholds']['distance_um']:g} µm apart; NOT confirmed by images"
+        image_rows = [("Images", "not read (--no-images): no pair was confirmed by its images")]
+    reach = "" if s["candidates"] == "metadata" else f"; up to {s['reach']:,} images apart"
+    unreadable = f" ({len(s['unreadable'])} unreadable, skipped)" if s["unreadable"] else ""
+    rows = [
+        ("Micrographs", f"{s['micrographs']:,}{unreadable}"),
+        *metadata_rows(s.get("metadata")),
+        ("Acquisition order", s["order"]),
+        *([("Files found under", s["root"])] if s["root"] else []),
+        *image_rows,
+        ("Pairs scored", f"{s['pairs_scored']:,} ({s['candidates']}{reach})"),
+        ("Duplicate pairs", f"{s['duplicate_pairs']:,} ({rule})"),
+        *margin_rows(s),
+        ("Kept", f"{s['kept']:,}"),
+        ("Rejected", f"{s['rejected']:,} (later exposures of an area)"),
+        *particle_split_rows(s.get("particles")),
+        ("Read", reading_rows(s["workers"])),
+        ("Outputs", "\n".join(s["outputs"] + s.get("plots", []))),
+    ]
+    if "seconds" in s:
+        speed = f" ({s['images_per_second']:,} images/s)" if s.get("images_per_second") else ""
+        rows.append(("Time", f"{s['seconds']:.2f} s{speed}"))
+    return rows
+
+
+def margin_rows(s: dict) -> list[Row]:
+    """The run's margin (weakest duplicate against strongest other pair, joint scores) and its uncertain pairs."""
+    if "margin" not in s:
+        return []
+    m = s["margin"]
+    weakest = "no duplicate" if m["weakest_duplicate"] is None else f"weakest duplicate {m['weakest_duplicate']:g}"
+    strongest = "no other pair" if m["strongest_other"] is None else f"strongest other {m['strongest_other']:g}"
+    ratio = f" (x{m['ratio']:g})" if m["ratio"] is not None else ""
+    rows = [("Margin", f"{weakest}, {strongest}{ratio}; joint score, 1 is the boundary")]
+    if s.get("uncertain_pairs"):
+        rows.append(("Uncertain", f"{s['uncertain_pairs']:,} pairs near the boundary (pairs.csv: uncertain = 1)"))
+    return rows
+
+
+def metadata_rows(m: dict | None) -> list[Row]:
+    """The --metadata part of the summary: what was matched, the calibration and the beam diameter."""
+    if not m:
+        return []
+    return [
+        (
+            "Metadata",
+            f"{m['acquisitions']:,} acquisitions in {m['files']:,} files; {m['micrographs_matched']:,} micrographs "
+            f"matched, {m['micrographs_unmatched']:,} unmatched; {m['acquisitions_unmatched']:,} acquisitions "
+            f"without a micrograph; {m['grid_squares']} grid square(s)",
+        ),
+        ("Shift calibration", f"{m['shift_calibration_um_per_unit']:g} µm per unit ({m['shift_calibration']})"),
+        ("Beam diameter", f"{m['beam_diameter_um']:g} µm ({m['beam_diameter']})"),
+    ]
+
+
+def particle_split_rows(particles: dict | None) -> list[Row]:
+    """Where the --particles rows went, and how their micrographs were found."""
+    if not particles:
+        return []
+    kept, rejected = particles["on_kept_micrographs"], particles["on_rejected_micrographs"]
+    text = f"{kept:,} on kept, {rejected:,} on rejected micrographs"
+    if particles["on_micrographs_not_in_input"]:
+        text += f", {particles['on_micrographs_not_in_input']:,} on micrographs not in the input (with the kept)"
+    return [("Particles", text), *matching_rows(particles["micrograph_matching"])]
+
+
+def reading_rows(workers: list[dict]) -> str:
+    """What each worker read; a run in one process is not named by its host and process."""
+    if len(workers) == 1 and len(workers[0]["shards"]) == 1:
+        return reading_text(workers[0], named=False)
+    return "\n".join(reading_text(w) for w in workers)
+
+
+def reading_text(w: dict, named: bool = True) -> str:
+    """One worker's reading: images, megabytes and rate (reading and binning), and where it ran."""
+    rate = f", {w['read_MB_per_s']:,} MB/s read and binned" if w["read_MB_per_s"] else ""
+    text = f"{w['images_read']:,} images, {w['megabytes_read']:,} MB{rate}"
+    if not named:
+        return text
+    shards = f"shard{'s' if len(w['shards']) > 1 else ''} {', '.join(map(str, w['shards']))}"
+    return f"{w['worker']} ({shards}): {text}"
+
+
+def short_name(name: str, width: int = NAME_WIDTH) -> str:
+    """A name cut to its last ``width`` characters, the cut marked at the front.
+
+    The end of a micrograph's name tells it apart (EPU's hole and time stamp, the
+    motion-correction suffix); a cut in the middle would hide which one it is.
+    """
+    return name if len(name) <= width else "…" + name[-width + 1 :]
+
+
+def with_short_micrograph_names(s: dict) -> dict:
+    """A copy of a particle summary whose listed micrographs are named for the report.
+
+    Each by the shortest end of its path that tells it apart from the others listed
+    (``FoilHole_..._fractions.mrc`` rather than ``MotionCorr/job002/Movies/GridSquare_.../Data/...``),
+    then shortened at the front to :data:`NAME_WIDTH` characters. ``--json`` has them whole.
+    """
+    names = sorted({e["micrograph"] for key, field in LISTED_MICROGRAPHS for e in s.get(key, {}).get(field, [])})
+    shown = {name: short_name(label) for name, label in zip(names, distinct_labels(names))}
+    s = dict(s)  # the summary's own entries stay whole (the per-micrograph Jaccard is not copied)
+    for key, field in LISTED_MICROGRAPHS:
+        if s.get(key, {}).get(field):
+            entries = [{**e, "micrograph": shown[e["micrograph"]]} for e in s[key][field]]
+            s[key] = {**s[key], field: entries}
+    return s
