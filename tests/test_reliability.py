@@ -284,3 +284,13 @@ def test_a_project_dir_that_does_not_exist_is_refused(tmp_path):
     status, _, stderr = cryodedup("particles", star, "--project-dir", tmp_path / "nowhere", "-o", tmp_path / "out")
     assert status == 1
     assert "--project-dir" in one_error_line(stderr) and "no such folder" in stderr
+
+
+def test_65_inputs_say_the_limit_and_why(tmp_path):
+    boxes = []
+    for k in range(65):
+        boxes.append(tmp_path / f"m{k}.box")
+        boxes[-1].write_text("100 100 50 50\n")
+    status, _, stderr = cryodedup("particles", *boxes, "--mic-psize", "1", "-o", tmp_path / "out")
+    assert status == 1
+    assert "65 inputs: at most 64, since each pick records which inputs confirm it" in one_error_line(stderr)

@@ -175,6 +175,11 @@ def _is_whole_number(value: object) -> bool:
 def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
     """The inputs read by the module of their format (all inputs must share one)."""
     check_input_paths(inputs)
+    if len(inputs) > MAX_INPUTS:
+        raise CryodedupError(
+            f"{len(inputs)} inputs: at most {MAX_INPUTS}, since each pick records which inputs confirm it as one "
+            "bit per input of a 64-bit mask; give one picker's files as one input (a folder or a quoted glob)"
+        )
     kinds = {is_cryosparc(p) for p in inputs}
     if len(kinds) > 1:
         raise CryodedupError(
