@@ -4,16 +4,14 @@
 //! Memory is O(n) whatever the geometry: each pick searches a grid of its micrograph's picks
 //! (spread picks) or asks a k-d tree of each other input whether it holds a pick within
 //! `min_dist` (crowded picks), so no pair list is ever built. Distances below
-//! [`crate::dedup::SAME_CENTRE`] are not told apart: `min_dist` 0 means within it.
+//! [`crate::points::SAME_CENTRE`] are not told apart: `min_dist` 0 means within it.
 
 use rayon::prelude::*;
 
-use crate::dedup::{check_coordinates, check_min_dist, point, search_radius, values_by_group, DedupError};
-use crate::grid::Grid;
-use crate::kdtree::KdTree;
-
-/// The most inputs [`support_masks`] tells apart: one bit each in a `u64`.
-pub const MAX_MASK_INPUTS: u32 = 64;
+pub use crate::points::MAX_MASK_INPUTS;
+use crate::points::{
+    check_coordinates, check_min_dist, masks_of_points, point, search_radius, values_by_group, DedupError,
+};
 
 /// For every pick: WHICH inputs have a pick within `min_dist` on the same group, as a
 /// bitmask (bit `k` for input `k`; its own input's bit always set). The popcount of each
@@ -62,45 +60,6 @@ fn masks_in_group<const D: usize>(coords: &[f64], inputs: &[u32], members: &[u32
     let mut masks = vec![0u64; members.len()];
     masks_of_points(&points, &member_inputs, radius, None, &mut masks);
     masks
-}
-
-/// The masks of one group's points: bit `inputs[k]` of each point's own input, and the bit of
-/// every other input with a point within `radius` (> 0). Where the points are spread, one grid
-/// search per point (`grid`, a grid of `points` for `radius`, or one made here); where
-/// they crowd, one tree per input and one "is there any?" search per point and other input,
-/// which stops at the first point it meets: memory O(n) and near-linear time even when
-/// thousands of picks sit on one spot.
-pub(crate) fn masks_of_points<const D: usize>(
-    points: &[[f64; D]],
-    inputs: &[u32],
-    radius: f64,
-    grid: Option<&Grid<D>>,
-    masks: &mut [u64],
-) {
-    let made = if grid.is_none() { Grid::new(points, radius) } else { None };
-    if let Some(grid) = grid.or(made.as_ref()) {
-        for ((point, mask), &own) in points.iter().zip(masks.iter_mut()).zip(inputs) {
-            *mask = 1 << own;
-            grid.for_each_within(point, radius, |other, _| *mask |= 1 << inputs[other as usize]);
-        }
-        return;
-    }
-    let present = inputs.iter().fold(0u64, |bits, &i| bits | 1 << i);
-    let trees: Vec<(u32, KdTree<D>)> = (0..MAX_MASK_INPUTS)
-        .filter(|&k| present & 1 << k != 0)
-        .map(|k| {
-            let own: Vec<[f64; D]> = points.iter().zip(inputs).filter(|(_, &i)| i == k).map(|(p, _)| *p).collect();
-            (k, KdTree::new(&own))
-        })
-        .collect();
-    for ((p, &own), mask) in points.iter().zip(inputs).zip(masks.iter_mut()) {
-        *mask = 1 << own;
-        for (k, tree) in &trees {
-            if *k != own && tree.any_within(p, radius) {
-                *mask |= 1 << k;
-            }
-        }
-    }
 }
 
 /// What the consensus report counts, from the support masks: per group, the picks of each

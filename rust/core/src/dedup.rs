@@ -8,27 +8,14 @@
 //! not yet suppressed is kept and suppresses every particle within `min_dist`; a suppressed
 //! particle suppresses nothing.
 
-use std::fmt;
-
 use rayon::prelude::*;
 
 use crate::grid::Grid;
 use crate::kdtree::KdTree;
-use crate::parallel::{self, Scatter};
+use crate::parallel::Scatter;
+use crate::points::{check_coordinates, check_min_dist, grouped, masks_of_points, point, MAX_MASK_INPUTS};
+pub use crate::points::{search_radius, DedupError, GroupId, MAX_COORDINATE, SAME_CENTRE};
 use crate::pose::PoseTest;
-
-/// Centres closer than this (Å) are one centre: `min_dist` 0 ("identical centres") means
-/// within it, and no smaller radius is ever searched. A re-extracted, re-centred particle
-/// keeps a whole-pixel coordinate and the rest of its shift in the origin, so its centre
-/// agrees with the original's only to floating-point error (about 1e-12 Å), and STAR files
-/// round to 6 decimals (1e-6 pixels): both far below this. No pixel is near it (>= 0.3 Å),
-/// so two distinct picks are never taken for one.
-pub const SAME_CENTRE: f64 = 1e-3;
-
-/// The radius searched for `min_dist`: the distance itself, never below [`SAME_CENTRE`].
-pub fn search_radius(min_dist: f64) -> f64 {
-    min_dist.max(SAME_CENTRE)
-}
 
 #[derive(Clone, Debug)]
 pub struct DedupParams {
@@ -53,100 +40,10 @@ pub struct DedupResult {
     pub suppressed_by: Vec<i64>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub enum DedupError {
-    Dimension(usize),
-    Length { what: &'static str, expected: usize, got: usize },
-    MinDist(f64),
-    NonFinite { index: usize },
-    TooFar { index: usize },
-    TooMany(usize),
-    InputOutOfRange { index: usize, limit: u32 },
-    NonFinitePose { index: usize },
-    GroupOutOfRange { index: usize, limit: usize },
-}
-
-impl fmt::Display for DedupError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DedupError::Dimension(d) => write!(f, "coordinates must have 2 or 3 columns, got {d}"),
-            DedupError::Length { what, expected, got } => {
-                write!(f, "{what} has {got} entries, expected {expected} (one per particle)")
-            }
-            DedupError::MinDist(d) => {
-                write!(f, "min_dist must be a number from 0 to {MAX_COORDINATE:e} (its square finite), got {d}")
-            }
-            DedupError::NonFinite { index } => {
-                write!(f, "particle {index} has a coordinate that is NaN or infinite")
-            }
-            DedupError::TooFar { index } => write!(
-                f,
-                "particle {index} has a coordinate beyond ±{MAX_COORDINATE:e}, where squared distances are not finite"
-            ),
-            DedupError::TooMany(n) => write!(f, "{n} particles is more than the 2^32 - 1 supported"),
-            DedupError::NonFinitePose { index } => write!(f, "particle {index} has an angle that is NaN or infinite"),
-            DedupError::GroupOutOfRange { index, limit } => {
-                write!(f, "particle {index} belongs to a group numbered {limit} or more ({limit} groups)")
-            }
-            DedupError::InputOutOfRange { index, limit } => {
-                write!(f, "particle {index} belongs to an input numbered {limit} or more (at most {limit} inputs)")
-            }
-        }
-    }
-}
-
-impl std::error::Error for DedupError {}
-
-/// The largest coordinate (in magnitude) and `min_dist` accepted: the squared distance of two
-/// points this far out, `3 * (2e150)^2`, is still a finite f64 (above about 1.3e154 it is
-/// not, and every point would be "within" any distance).
-pub const MAX_COORDINATE: f64 = 1e150;
-
-/// Refuses a `min_dist` whose square is not finite (a smaller one than [`SAME_CENTRE`] is
-/// searched at that radius, whose square is a normal number).
-pub(crate) fn check_min_dist(min_dist: f64) -> Result<(), DedupError> {
-    if (0.0..=MAX_COORDINATE).contains(&min_dist) {
-        Ok(())
-    } else {
-        Err(DedupError::MinDist(min_dist))
-    }
-}
-
-/// Refuses coordinates that are NaN, infinite or beyond [`MAX_COORDINATE`].
-pub(crate) fn check_coordinates(coords: &[f64], dim: usize) -> Result<(), DedupError> {
-    let usable = |c: &f64| c.abs() <= MAX_COORDINATE; // false for NaN
-    if coords.par_chunks(1 << 16).all(|chunk| chunk.iter().all(usable)) {
-        return Ok(());
-    }
-    let index = coords.iter().position(|c| !usable(c)).unwrap();
-    Err(if coords[index].is_finite() {
-        DedupError::TooFar { index: index / dim }
-    } else {
-        DedupError::NonFinite { index: index / dim }
-    })
-}
-
 impl DedupParams {
     /// The radius within which two particles are duplicates ([`search_radius`]).
     pub fn radius(&self) -> f64 {
         search_radius(self.min_dist)
-    }
-}
-
-/// A micrograph id: `i64` from Python's own arrays, `u32` from a scan (half the memory).
-pub trait GroupId: Copy + Ord + Send + Sync {
-    fn to_i64(self) -> i64;
-}
-
-impl GroupId for i64 {
-    fn to_i64(self) -> i64 {
-        self
-    }
-}
-
-impl GroupId for u32 {
-    fn to_i64(self) -> i64 {
-        self as i64
     }
 }
 
@@ -180,7 +77,7 @@ pub fn dedup_with_tubes<G: GroupId>(
 }
 
 /// Every variant at once: with `inputs` (each particle's input, below
-/// [`crate::consensus::MAX_MASK_INPUTS`]) the masks of [`crate::consensus::support_masks`]
+/// [`MAX_MASK_INPUTS`]) the masks of `consensus::support_masks`
 /// in the same pass over each micrograph, the filament rule with `tubes`, the
 /// orientation rule with `pose` (two particles within `min_dist` are duplicates only if
 /// their orientations are within its maximum angle, docs/design.md section 9; the angle is
@@ -247,7 +144,7 @@ pub(crate) fn validate<G: GroupId>(
         if inputs.len() != n {
             return Err(DedupError::Length { what: "inputs", expected: n, got: inputs.len() });
         }
-        let limit = crate::consensus::MAX_MASK_INPUTS;
+        let limit = MAX_MASK_INPUTS;
         if let Some(index) = inputs.iter().position(|&i| i >= limit) {
             return Err(DedupError::InputOutOfRange { index, limit });
         }
@@ -350,60 +247,6 @@ impl GroupBuffers {
     }
 }
 
-/// Particle indices sorted by (group, index), and the half-open ranges of that order that
-/// share a group, in order of group.
-pub(crate) fn grouped<G: GroupId>(groups: &[G]) -> (Vec<u32>, Vec<(usize, usize)>) {
-    let n = groups.len();
-    if groups.windows(2).all(|w| w[0] <= w[1]) {
-        let order = (0..n as u32).collect();
-        return (order, group_ranges(groups, |pos| pos));
-    }
-    let (min, max) = groups.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &g| (lo.min(g.to_i64()), hi.max(g.to_i64())));
-    let span = (max as i128 - min as i128) as u128;
-    if span <= 2 * n as u128 + 1024 {
-        // Dense labels (the usual case: micrograph numbers): a stable counting sort.
-        let (order, offsets) = parallel::order_by_key(n, span as usize + 1, |i| (groups[i].to_i64() - min) as usize);
-        let ranges = offsets.windows(2).map(|w| (w[0], w[1])).filter(|(lo, hi)| hi > lo).collect();
-        return (order, ranges);
-    }
-    let mut order: Vec<u32> = (0..n as u32).collect();
-    order.par_sort_unstable_by_key(|&i| (groups[i as usize], i));
-    let ranges = group_ranges(groups, |pos| order[pos] as usize);
-    (order, ranges)
-}
-
-/// Half-open ranges of positions `0..groups.len()` that share a group, the particle at
-/// position `pos` being `at(pos)` (positions in order of group).
-fn group_ranges<G: GroupId>(groups: &[G], at: impl Fn(usize) -> usize) -> Vec<(usize, usize)> {
-    let mut ranges = Vec::new();
-    let mut lo = 0;
-    for pos in 1..=groups.len() {
-        if pos == groups.len() || groups[at(pos)] != groups[at(lo)] {
-            ranges.push((lo, pos));
-            lo = pos;
-        }
-    }
-    ranges
-}
-
-/// `each(members)` for every group in parallel (`members`: the group's particle indices,
-/// increasing), its values (one per member) put back in particle order.
-pub(crate) fn values_by_group<G: GroupId, T: Copy + Default + Send>(
-    groups: &[G],
-    each: impl Fn(&[u32]) -> Vec<T> + Sync,
-) -> Vec<T> {
-    let (order, ranges) = grouped(groups);
-    let mut out = vec![T::default(); groups.len()];
-    let scatter = Scatter::new(&mut out);
-    ranges.par_iter().with_min_len(8).for_each(|&(lo, hi)| {
-        let members = &order[lo..hi];
-        let values = each(members);
-        // SAFETY: `order` is a permutation and the ranges are disjoint (see `run`).
-        unsafe { scatter.put(members, &values) };
-    });
-    out
-}
-
 /// A reproducible pseudo-random 64-bit key (splitmix64 finaliser).
 fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -447,12 +290,6 @@ fn ranking(input: &Input, members: &[u32], subset: impl Iterator<Item = u32>) ->
     // NaN scores share u64::MAX with no finite score, and the position breaks every tie.
     keyed.sort_unstable();
     keyed.into_iter().map(|(_, k)| k).collect()
-}
-
-pub(crate) fn point<const D: usize>(coords: &[f64], index: u32) -> [f64; D] {
-    let mut p = [0.0; D];
-    p.copy_from_slice(&coords[index as usize * D..index as usize * D + D]);
-    p
 }
 
 /// Bit pattern of a point, with -0.0 folded onto 0.0, for exact matching.
@@ -507,7 +344,7 @@ fn dedup_group<const D: usize>(input: &Input, members: &[u32], out: &mut GroupOu
         }
     } else {
         // (a grid of these points for the same radius is not made twice)
-        crate::consensus::masks_of_points(&points, &member_inputs, input.params.radius(), near.grid(), out.masks);
+        masks_of_points(&points, &member_inputs, input.params.radius(), near.grid(), out.masks);
     }
 }
 
@@ -877,10 +714,10 @@ mod tests {
     }
 
     #[test]
-    fn masks_of_one_pass_are_those_of_support_masks() {
+    fn masks_of_one_pass_agree_with_brute_force() {
         // Random picks of three inputs on four unsorted micrographs, rounded to a grid so
-        // that equal centres (min_dist 0) occur: one pass gives the same keep,
-        // suppressed_by and masks as dedup and support_masks apart.
+        // that equal centres (min_dist 0) occur: one pass gives the same keep and
+        // suppressed_by as dedup alone, and the masks pair by pair.
         let mut next = seeded(7);
         let n = 600;
         let groups: Vec<i64> = (0..n).map(|_| (next() % 4) as i64 * 3).collect();
@@ -893,13 +730,26 @@ mod tests {
                 let (fused, masks) =
                     dedup_full(&groups, &coords, 2, Some(&scores), Some(&inputs), None, None, &p).unwrap();
                 let alone = dedup(&groups, &coords, 2, Some(&scores), &p).unwrap();
-                let expected = crate::consensus::support_masks(&groups, &coords, 2, &inputs, min_dist).unwrap();
+                let expected = brute_force_masks(&groups, &coords, &inputs, min_dist);
                 assert_eq!(fused, alone);
                 assert_eq!(masks.unwrap(), expected, "min_dist {min_dist}");
             }
         }
         let too_many = dedup_full(&[0i64], &[0.0, 0.0], 2, None, Some(&[64]), None, None, &params(1.0));
         assert_eq!(too_many.unwrap_err(), DedupError::InputOutOfRange { index: 0, limit: 64 });
+    }
+
+    /// Each pick's bit of its own input, and of every input with a pick of its group within
+    /// the radius searched for `min_dist`, pair by pair (O(n^2)): the masks' oracle.
+    fn brute_force_masks(groups: &[i64], coords: &[f64], inputs: &[u32], min_dist: f64) -> Vec<u64> {
+        let r2 = search_radius(min_dist).powi(2);
+        let d2 = |a: usize, b: usize| (0..2).map(|k| (coords[2 * a + k] - coords[2 * b + k]).powi(2)).sum::<f64>();
+        (0..groups.len())
+            .map(|i| {
+                let near = (0..groups.len()).filter(|&j| j == i || (groups[j] == groups[i] && d2(i, j) <= r2));
+                near.fold(0u64, |mask, j| mask | 1 << inputs[j])
+            })
+            .collect()
     }
 
     /// The rules of docs/design.md section 2 written out pair by pair, O(n^2): the oracle.

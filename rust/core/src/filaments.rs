@@ -13,8 +13,9 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use crate::dedup::{grouped, point, random_key, score_key, validate, DedupError, DedupParams, DedupResult, GroupId};
+use crate::dedup::{random_key, score_key, validate, DedupParams, DedupResult};
 use crate::kdtree::KdTree;
+use crate::points::{grouped, point, DedupError, GroupId};
 
 /// Whole-tube removal. `tubes` holds each particle's tube id (the same id for the segments
 /// of one tube on one micrograph; 0 for a particle of no tube, a tube of its own).

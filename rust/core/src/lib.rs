@@ -27,6 +27,7 @@ pub mod particle_rows;
 pub mod particle_split;
 pub mod pick_join;
 pub mod picks;
+pub mod points;
 pub mod pose;
 pub mod star;
 

@@ -2,8 +2,8 @@
 //! pictures' histogram of nearest-neighbour distances: one k-d tree per micrograph and one
 //! search per particle, so a million picks take a second, not the minute of all pairs.
 
-use crate::dedup::{check_coordinates, point, values_by_group, DedupError};
 use crate::kdtree::KdTree;
+use crate::points::{check_coordinates, point, values_by_group, DedupError};
 
 /// For every particle, the distance to the nearest other particle of its group (0 for a
 /// copy at the same centre; infinity for a particle alone in its group).

@@ -228,7 +228,12 @@ fn read_star(path: &Path, data: &[u8], label: &str, request: &Request) -> Result
     // index finds them, and the scan that follows parses them.
     let wanted_loop = LoopOf::Label(label);
     let header = star::index_header(data, wanted_loop).map_err(star_error)?;
-    let Some(first) = wanted_loop.find(&header.blocks) else {
+    // The loop scanned: where the header's index stopped (at the first row of a loop holding
+    // `label`), else the first loop holding it. An earlier loop with the label but no rows
+    // is passed over by the indexer, so the first such loop need not be the one scanned.
+    let holds = |b: &star::Block| b.table.as_ref().is_some_and(|t| t.labels.iter().any(|l| l == label));
+    let at = if header.deferred { header.blocks.len().checked_sub(1) } else { header.blocks.iter().position(holds) };
+    let Some(first) = at.and_then(|at| header.blocks[at].table.as_ref()) else {
         return Ok(FileRows::default());
     };
     let (wanted, columns) = present(&first.labels, &request.numbers);
@@ -249,7 +254,8 @@ fn read_star(path: &Path, data: &[u8], label: &str, request: &Request) -> Result
         star::scan_rows_streaming(data, first, &scan_request, &keep_all, consume).map(|names| (header.blocks, names))
     }
     .map_err(star_error)?;
-    let table = wanted_loop.find(&blocks).expect("the loop found by the header is in the whole index");
+    // (The header's blocks are the first blocks of the whole index.)
+    let table = blocks[at.unwrap()].table.as_ref().expect("the loop found by the header is in the whole index");
     let n = scan.spans.len();
     Ok(FileRows {
         labels: Some(table.labels.clone()),
