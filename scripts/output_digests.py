@@ -599,6 +599,8 @@ picks-topaz-scale  topaz.txt --mic-psize 1.06 --topaz-scale 4
 picks-merge        AutoPick/job006 cryolo topaz.txt --micrographs CtfFind/job003/micrographs_ctf.star
 picks-consensus    AutoPick/job006 cryolo topaz.txt 'eman/*.box' --micrographs CtfFind/job003/micrographs_ctf.star
     --min-support 2 --score-normalize rank
+picks-consensus-reject AutoPick/job006 cryolo 'eman/*.box' --micrographs CtfFind/job003/micrographs_ctf.star
+    --min-support 3 --coverage all --uncovered reject
 picks-input-format AutoPick/job006 AutoPick/job010 --micrographs CtfFind/job003/micrographs_ctf.star
     --output-format input
 picks-cryosparc    AutoPick/job010 cryolo --micrographs CtfFind/job003/micrographs_ctf.star --output-format cryosparc
@@ -608,6 +610,7 @@ TOMOGRAPHY_RUNS = """
 tomo-relion5            tomo/relion5.star --min-dist 40
 tomo-relion5-pose       tomo/relion5.star --min-dist 40 --max-angle 25
 tomo-relion4            tomo/relion4.star --min-dist 40
+tomo-relion4-min-dist-z tomo/relion4.star --min-dist 40 --min-dist-z 80
 tomo-relion4-shift-none tomo/relion4.star --min-dist 40 --shift-key none
 tomo-warp               tomo/warp.star --min-dist 40 --mic-psize 10
 dynamo                  tomo/crop.tbl --mic-psize 5 --min-dist 40

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from cryodedup import ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
-from cryodedup.micrograph_match import match_micrographs, name_key
+from cryodedup.micrograph_match import match_micrographs, matching_text, name_key
 from cryodedup.synthetic import write_cs
 from helpers import LOCATION_FIELDS, star_text
 from oracle import oracle
@@ -110,6 +110,17 @@ def test_path_matching_compares_nothing_across_the_folders(tutorial, tmp_path):
     summary = remove_duplicate_particles([first, copy], tmp_path / "out", options)
     assert summary["rejected"] == 0 and summary["micrographs"] == 2 * len(MOVIES)
     assert summary["micrograph_matching"] == {"mode": "path", "used": "exact path", "matched_by_name": 0}
+
+
+def test_name_matching_that_found_only_shared_paths_says_so_not_by_path():
+    # Asked for names, the inputs named every micrograph alike: the words must not read as if
+    # --match-micrographs name had been ignored.
+    summary = match_micrographs([["M/job002/a.mrc", "M/job002/b.mrc"], ["M/job002/a.mrc"]], "name").summary()
+    assert summary["matched_by_name"] == 0
+    text = matching_text(summary)
+    assert text.startswith("--match-micrographs name: no micrograph is named under different paths")
+    assert "by exact path" not in text
+    assert matching_text({"mode": "auto", "used": "exact path", "matched_by_name": 0}).endswith("auto: by exact path")
 
 
 def test_the_summary_says_what_was_matched_in_the_terminal_and_json(tutorial, tmp_path):

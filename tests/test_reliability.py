@@ -265,3 +265,32 @@ def test_bad_info_json_boxes_are_one_line(tmp_path, text, message):
     status, _, stderr = cryodedup("particles", tmp_path / "m1_info.json", "--mic-psize", "1", "-o", tmp_path / "out")
     assert status == 1
     assert re.search(message, one_error_line(stderr))
+
+
+# Items 13 and 16 (two cases each): NaN angles with --max-angle; --project-dir /nonexistent.
+
+
+def test_nan_angles_with_max_angle_are_one_line(tmp_path):
+    labels = [*LABELS, "rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"]
+    rows = [[0, 0, "m.mrc", 1, 0, 0, 0], [5, 0, "m.mrc", 1, "nan", 0, 0]]
+    star = write_star(tmp_path / "p.star", labels, rows, optics=OPTICS)
+    status, _, stderr = cryodedup("particles", star, "--max-angle", "10", "-o", tmp_path / "out")
+    assert status == 1
+    assert "p.star: particle 2 has an orientation that is NaN or infinite" in one_error_line(stderr)
+
+
+def test_a_project_dir_that_does_not_exist_is_refused(tmp_path):
+    star = particles_star(tmp_path, [("0", "0"), ("100", "0")])
+    status, _, stderr = cryodedup("particles", star, "--project-dir", tmp_path / "nowhere", "-o", tmp_path / "out")
+    assert status == 1
+    assert "--project-dir" in one_error_line(stderr) and "no such folder" in stderr
+
+
+def test_65_inputs_say_the_limit_and_why(tmp_path):
+    boxes = []
+    for k in range(65):
+        boxes.append(tmp_path / f"m{k}.box")
+        boxes[-1].write_text("100 100 50 50\n")
+    status, _, stderr = cryodedup("particles", *boxes, "--mic-psize", "1", "-o", tmp_path / "out")
+    assert status == 1
+    assert "65 inputs: at most 64, since each pick records which inputs confirm it" in one_error_line(stderr)

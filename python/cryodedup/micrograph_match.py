@@ -139,6 +139,8 @@ def matching_text(matching: dict) -> str:
     text = f"--match-micrographs {matching['mode']}: "
     if matching["matched_by_name"]:
         text += f"{matching['matched_by_name']:,} micrographs matched by file name, e.g. {matching['example']}"
+    elif matching["mode"] == "name":  # asked for names, found none under two paths: say so, not "by path"
+        text += "no micrograph is named under different paths by different inputs, so every match is an exact path"
     else:
         text += "by exact path"
     if matching.get("kept_apart"):

@@ -124,6 +124,8 @@ class ParticleOptions:
             )
         if self.halfsets not in ("keep", "micrograph"):
             raise CryodedupError(f"--halfsets is keep or micrograph, got {self.halfsets!r}")
+        if self.project_dir is not None and not Path(self.project_dir).is_dir():
+            raise CryodedupError(f"--project-dir {self.project_dir}: no such folder")
         if self.max_angle is not None and not (np.isfinite(self.max_angle) and 0 <= self.max_angle <= 180):
             raise CryodedupError(f"--max-angle must be an angle in degrees from 0 to 180, got {self.max_angle}")
         if not SYMMETRY.fullmatch(self.sym):
@@ -169,6 +171,11 @@ def _is_whole_number(value: object) -> bool:
 def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
     """The inputs read by the module of their format (all inputs must share one)."""
     check_input_paths(inputs)
+    if len(inputs) > MAX_INPUTS:
+        raise CryodedupError(
+            f"{len(inputs)} inputs: at most {MAX_INPUTS}, since each pick records which inputs confirm it as one "
+            "bit per input of a 64-bit mask; give one picker's files as one input (a folder or a quoted glob)"
+        )
     kinds = {is_cryosparc(p) for p in inputs}
     if len(kinds) > 1:
         raise CryodedupError(
@@ -290,6 +297,22 @@ def raw_picker_scores(particles: ParticleSet, options: ParticleOptions) -> str |
     )
 
 
+def _refuse_angles_not_finite(particles: ParticleSet) -> None:
+    """Refuses a NaN or infinite angle when orientations are compared (no angle to measure)."""
+    assert particles.poses is not None
+    finite = np.isfinite(particles.poses).all(axis=1)
+    if finite.all():
+        return
+    bad = int(np.flatnonzero(~finite)[0])
+    k = int(particles.input_of[bad])
+    row = int(np.count_nonzero(particles.input_of[:bad] == k))
+    raise CryodedupError(
+        f"{particles.inputs[k]}: particle {row + 1} has an orientation that is NaN or infinite "
+        f"({particles.poses[bad].tolist()}); --max-angle compares orientations: fix or remove "
+        f"{int(np.count_nonzero(~finite))} such particles"
+    )
+
+
 def warn_inputs_apart(particles: ParticleSet, warn: Warn) -> None:
     """Warn about an input that shares no micrograph with the others.
 
@@ -394,6 +417,7 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
             )
         if whole_tubes:
             raise CryodedupError("--max-angle and --filament-mode tube exclude each other: tubes are compared whole")
+        _refuse_angles_not_finite(particles)
         poses = {"poses": particles.poses, "pose_kind": particles.pose_kind, "max_angle": options.max_angle}
         poses["sym"] = options.sym.upper()
     if n_inputs == 1:
