@@ -307,3 +307,23 @@ def test_inputs_of_one_file_name_are_named_by_their_distinct_paths(tmp_path):
     assert [p["input"] for p in summary["pixel_sizes"]] == ["job020/particles.star", "job021/particles.star"]
     fallback = [w for w in warnings if "rlnMicrographOriginalPixelSize" in w]
     assert [w.split(":")[0] for w in fallback] == ["job020/particles.star", "job021/particles.star"]
+
+
+def test_a_copy_named_under_another_folder_is_told_to_give_the_pixel_size(tmp_path):
+    # A re-processed copy (MotionCorr/job099) with the micrographs STAR of job002: the pixel
+    # size is looked up by exact path, so the error must say why and what to give.
+    mics = tmp_path / "micrographs_ctf.star"
+    mics.write_text(
+        "data_optics\nloop_\n_rlnOpticsGroup #1\n_rlnMicrographPixelSize #2\n1 1.06\n\n"
+        "data_micrographs\nloop_\n_rlnMicrographName #1\n_rlnOpticsGroup #2\n"
+        "MotionCorr/job002/Movies/a.mrc 1\nMotionCorr/job002/Movies/b.mrc 1\n"
+    )
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnOpticsGroup", "rlnMicrographName"]
+    rows = [[10, 10, 1, "MotionCorr/job099/Movies/a.mrc"], [50, 50, 1, "MotionCorr/job099/Movies/c.mrc"]]
+    copy = write_star(tmp_path / "particles.star", labels, rows, optics=[[1, "og", 2.12, 1.06]])
+    with pytest.raises(CryodedupError) as error:
+        remove_duplicate_particles([copy], tmp_path / "out", ParticleOptions(micrographs=mics, score="none"))
+    message = str(error.value)
+    assert "(2 of 2 micrographs missing)" in message
+    assert "1 of them are listed there under another folder" in message
+    assert message.endswith("--mic-psize")

@@ -24,6 +24,7 @@ from .errors import CryodedupError
 from .filaments import RELION_TUBE, tube_ids
 from .labels import distinct_labels
 from .micrograph_files import micrograph_pixel_sizes
+from .micrograph_match import name_key
 from .outputs import AtomicOutputs, StrPath, scratch_files, write_error
 from .particle_set import HalfSets, Log, ParticleSet, Warn
 from .star import Block, StarFile, Table, is_number, split_fields, unquote
@@ -405,6 +406,29 @@ def tomogram_pixels_need(part: ParticleTable) -> str:
     )
 
 
+def _not_in_micrographs(
+    part: ParticleTable, missing: list[str], n_names: int, micrographs: Any, mic_psizes: dict[str, float]
+) -> str:
+    """The error for particles on micrographs that the micrographs STAR does not list.
+
+    A re-processed copy names its micrographs under another folder (``MotionCorr/job099/``
+    where the micrographs STAR says ``job002``): the pixel size is looked up by exact path,
+    so the message says so and what to give instead, rather than only that they are missing.
+    """
+    message = (
+        f"{part.where()}: micrograph {missing[0]!r} is not in {micrographs} "
+        f"({len(missing)} of {n_names} micrographs missing)"
+    )
+    listed = {name_key(name) for name in mic_psizes}
+    elsewhere = sum(name_key(name) in listed for name in missing)
+    if elsewhere:
+        message += (
+            f"; {elsewhere} of them are listed there under another folder (the same file name), and a micrograph's "
+            "pixel size is looked up by its exact path: give the micrograph pixel size with --mic-psize"
+        )
+    return message
+
+
 def pixel_sizes_used(
     part: ParticleTable,
     groups_met: Iterable[float],
@@ -435,10 +459,7 @@ def pixel_sizes_used(
     if mic_psizes is not None:
         missing = [name for name in names if name not in mic_psizes]
         if missing:
-            raise CryodedupError(
-                f"{part.where()}: micrograph {missing[0]!r} is not in {options.micrographs} "
-                f"({len(missing)} of {len(names)} micrographs missing)"
-            )
+            raise CryodedupError(_not_in_micrographs(part, missing, len(names), options.micrographs, mic_psizes))
         source = f"rlnMicrographPixelSize in {options.micrographs}"
         values = np.unique([mic_psizes[name] for name in names])
         return [PixelSize(part.label, "all", float(v), source) for v in values], {}
