@@ -30,7 +30,6 @@ import numpy as np
 
 from .errors import CryodedupError
 from .micrograph_files import MrcLayout
-from .micrograph_match import check_match_mode
 from .micrographs import (
     MicrographOptions,
     Micrographs,
@@ -45,6 +44,7 @@ from .micrographs import (
     write_results,
 )
 from .outputs import StrPath
+from .resolve import check_match_mode
 
 FORMAT = "cryodedup micrograph shard 1"
 MARKER = "shard.json"

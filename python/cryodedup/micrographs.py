@@ -26,8 +26,9 @@ from typing import Any, Callable, Optional, Protocol, Union
 import numpy as np
 
 from . import _core
-from .csfile import CsFile, CsGroup, flatten
 from .errors import CryodedupError
+from .formats.csfile import CsFile, CsGroup, flatten
+from .formats.star import Block, StarFile
 from .labels import distinct_labels
 from .metadata import Placement, linked_roots, place
 from .micrograph_files import (
@@ -40,9 +41,8 @@ from .micrograph_files import (
     open_mrc,
     resolve_paths,
 )
-from .micrograph_match import check_match_mode, match_micrographs
 from .outputs import AtomicOutputs, StrPath, all_outputs_at_once, check_plotting
-from .star import Block, StarFile
+from .resolve import check_match_mode, match_micrographs
 from .summaries import micrograph_rows, short_name
 
 CANDIDATES = ("auto", "window", "pattern", "all", "metadata")

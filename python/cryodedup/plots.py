@@ -27,12 +27,12 @@ from matplotlib.patches import Circle, Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from . import _core
-from .audit import TOP_MICROGRAPHS, straddling_per_micrograph
-from .consensus import covered_jaccard, mean_agreement, pair_counts
-from .dedup import popcount
+from .algo.audit import TOP_MICROGRAPHS, straddling_per_micrograph
+from .algo.consensus import covered_jaccard, mean_agreement, pair_counts
+from .algo.dedup import popcount
 from .labels import distinct_labels, human
+from .model import ParticleSet
 from .outputs import StrPath
-from .particle_set import ParticleSet
 from .summaries import short_name
 
 KEPT_COLOUR, REJECTED_COLOUR = "#1a9641", "#d7191c"
