@@ -1,4 +1,4 @@
-"""The shared particle set (cryodedup.particle_set)."""
+"""The shared particle set (cryodedup.model)."""
 
 from __future__ import annotations
 

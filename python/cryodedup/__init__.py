@@ -26,16 +26,16 @@ from .errors import CryodedupError
 # modules of the job it runs, so that a small job does not pay for loading all of them.
 _WHERE = {
     "remove_duplicates": "api",
-    "MicrographOptions": "micrographs",
-    "find_duplicate_micrographs": "micrographs",
+    "MicrographOptions": "jobs.micrographs.job",
+    "find_duplicate_micrographs": "jobs.micrographs.job",
     "ParticleOptions": "jobs.particles",
     "remove_duplicate_particles": "jobs.particles",
 }
 
 if TYPE_CHECKING:
     from .api import remove_duplicates
+    from .jobs.micrographs.job import MicrographOptions, find_duplicate_micrographs
     from .jobs.particles import ParticleOptions, remove_duplicate_particles
-    from .micrographs import MicrographOptions, find_duplicate_micrographs
 
 
 def __getattr__(name: str) -> object:

@@ -1,4 +1,4 @@
-"""Filament segments (cryodedup.filaments and the readers' tube columns).
+"""Filament segments (cryodedup.algo.filaments and the readers' tube columns).
 
 Oracle: tests/oracle.py's brute-force filament rules, on centres computed in the test.
 """

@@ -1,4 +1,4 @@
-"""cryodedup.csfile: .cs files in both encodings and .csg result groups, on hand-made datasets."""
+"""cryodedup.formats.csfile: .cs files in both encodings and .csg result groups, on hand-made datasets."""
 
 from __future__ import annotations
 

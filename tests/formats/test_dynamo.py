@@ -1,4 +1,4 @@
-"""cryodedup.dynamo_table: Dynamo tables read, deduplicated and written back as .tbl.
+"""cryodedup.formats.dynamo: Dynamo tables read, deduplicated and written back as .tbl.
 
 Oracles: tables parsed in the test with plain Python (complex tokens through Python's own
 ``complex``), centres = (position + shift) x pixel size, the greedy rule by brute force.

@@ -1,4 +1,4 @@
-"""cryodedup.star: the index, small tables and the parallel loop scan."""
+"""cryodedup.formats.star: the index, small tables and the parallel loop scan."""
 
 from __future__ import annotations
 

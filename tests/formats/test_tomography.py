@@ -1,4 +1,4 @@
-"""cryodedup.tomography and the tomography layouts of particle STAR files.
+"""cryodedup.formats.tomography and the tomography layouts of particle STAR files.
 
 RELION 5 subtomogram orientation, RELION 4 tilt-series pixels, Warp/WarpTools tomogram
 pixels. Oracles: rotation matrices built from elementary rotations in the test, centres

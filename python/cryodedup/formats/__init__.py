@@ -1,4 +1,6 @@
-"""The file formats: each module reads its files into a :class:`~cryodedup.model.ParticleSet` and writes subsets back.
+"""Readers and writers of the file formats cryodedup reads and writes, one module a format.
 
-Nothing here decides which rows to keep: that is the jobs' part (:mod:`cryodedup.jobs`).
+A particle format's module reads its files into a :class:`~cryodedup.model.ParticleSet` and
+writes subsets back; nothing here decides which rows to keep: that is the jobs' part
+(:mod:`cryodedup.jobs`).
 """

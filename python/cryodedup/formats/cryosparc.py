@@ -21,10 +21,10 @@ from ..algo.audit import read_halves
 from ..algo.dedup import score_direction
 from ..algo.filaments import CRYOSPARC_TUBE, tube_ids
 from ..errors import CryodedupError
-from ..micrograph_files import as_text, exposure_pixel_sizes
 from ..model import HalfSets, ParticleSet, pixel_sizes_used
 from ..outputs import AtomicOutputs, StrPath
 from .csfile import CsFile, CsGroup, flatten, join_on_uid
+from .mrc import as_text, exposure_pixel_sizes
 
 if TYPE_CHECKING:
     from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy

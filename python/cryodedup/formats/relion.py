@@ -23,10 +23,10 @@ from ..algo.dedup import score_direction
 from ..algo.filaments import RELION_TUBE, tube_ids
 from ..errors import CryodedupError
 from ..labels import distinct_labels
-from ..micrograph_files import micrograph_pixel_sizes
 from ..model import HalfSets, Log, ParticleSet, Warn
 from ..outputs import AtomicOutputs, StrPath, scratch_files, write_error
 from ..resolve import name_key
+from .mrc import micrograph_pixel_sizes
 from .star import Block, StarFile, Table, is_number, split_fields, unquote
 from .tomography import SUBTOMOGRAM_ANGLES, TILT_SERIES_PSIZE, rotate_origins, warp_tomograms
 

@@ -1,1 +1,1 @@
-"""The jobs: each reads its inputs through :mod:`cryodedup.formats`, decides, and writes its outputs."""
+"""The jobs: each reads its inputs through formats/, decides, and writes its outputs."""

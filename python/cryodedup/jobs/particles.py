@@ -31,8 +31,8 @@ from ..algo.dedup import MAX_INPUTS, dedup, dedup_and_support_masks, popcount
 from ..algo.filaments import MODES as FILAMENT_MODES
 from ..algo.filaments import filament_summary
 from ..errors import CryodedupError
+from ..formats.mrc import resolve_paths
 from ..formats.sniff import check_regular_file, is_cryosparc, is_dynamo_table, is_glob, is_picker_output
-from ..micrograph_files import resolve_paths
 from ..model import Log, ParticleSet, Warn
 from ..outputs import StrPath, all_outputs_at_once, check_plotting
 from ..resolve import check_match_mode, match_particle_set

@@ -23,9 +23,9 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from ... import _core
 from ...errors import CryodedupError
-from ...micrograph_files import block_naming_micrographs
 from ...outputs import StrPath
 from ...resolve import name_key  # what a picker keeps of a micrograph's name
+from ..mrc import block_naming_micrographs
 from ..sniff import is_glob
 from ..star import StarFile
 

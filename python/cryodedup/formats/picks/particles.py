@@ -25,10 +25,10 @@ from ... import _core
 from ...algo.dedup import score_direction
 from ...algo.filaments import CRYOLO_TUBE, tube_ids
 from ...errors import CryodedupError
-from ...micrograph_files import MicrographList, micrograph_list, micrograph_pixel_sizes, mrc_header, resolve_paths
 from ...model import ParticleSet, pixel_sizes_used
 from ...outputs import StrPath
 from ...resolve import match_micrographs
+from ..mrc import MicrographList, micrograph_list, micrograph_pixel_sizes, mrc_header, resolve_paths
 from ..sniff import is_glob
 from . import Picks, micrograph_names, name_key, picker_files, read_picks, score_column
 from .relion import job_micrographs

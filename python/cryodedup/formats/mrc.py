@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .errors import CryodedupError
-from .formats.csfile import CsGroup
-from .formats.sniff import check_regular_file
-from .formats.star import Block, StarFile
-from .outputs import StrPath
+from ..errors import CryodedupError
+from ..outputs import StrPath
+from .csfile import CsGroup
+from .sniff import check_regular_file
+from .star import Block, StarFile
 
 if TYPE_CHECKING:
     from mrcfile.mrcmemmap import MrcMemmap  # mrcfile ships no type information: MrcMemmap is Any to mypy

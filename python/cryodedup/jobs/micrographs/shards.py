@@ -28,9 +28,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import CryodedupError
-from .micrograph_files import MrcLayout
-from .micrographs import (
+from ...errors import CryodedupError
+from ...formats.mrc import MrcLayout
+from ...outputs import StrPath
+from ...resolve import check_match_mode
+from .job import (
     MicrographOptions,
     Micrographs,
     ProgressBar,
@@ -43,8 +45,6 @@ from .micrographs import (
     score_shard,
     write_results,
 )
-from .outputs import StrPath
-from .resolve import check_match_mode
 
 FORMAT = "cryodedup micrograph shard 1"
 MARKER = "shard.json"

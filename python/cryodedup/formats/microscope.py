@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CryodedupError
-from .formats.sniff import check_regular_file, is_glob
-from .outputs import StrPath
-from .resolve import name_key
+from ..errors import CryodedupError
+from ..outputs import StrPath
+from ..resolve import name_key
+from .sniff import check_regular_file, is_glob
 
 #: The metadata files' own extensions, removed before the micrograph's name rules apply.
 METADATA_EXTENSIONS = (".mdoc", ".xml")
