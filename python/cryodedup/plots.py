@@ -375,7 +375,7 @@ def display_image(path: Path, width: int = 900) -> DisplayImage | None:
     """
     try:
         from . import _core
-        from .micrograph_files import open_mrc
+        from .formats.mrc import open_mrc
 
         mrc, data = open_mrc(path)
         with mrc:
