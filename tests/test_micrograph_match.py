@@ -528,7 +528,7 @@ def test_one_reprocessed_input_gets_its_pixel_sizes_from_the_micrographs_star_by
     assert summary["micrograph_matching"]["pixel_sizes_by_file_name"] == 24
     used = sorted((p["psize"], p["source"]) for p in summary["pixel_sizes"])
     assert [psize for psize, _ in used] == pytest.approx([SMALL, LARGE])
-    assert all(source.endswith("(12 of 12 micrographs found there by file name, under another folder)")
+    assert all(source.endswith(", 12 of 12 micrographs found there by file name under another folder")
                for _, source in used)  # fmt: skip
 
 
@@ -570,10 +570,10 @@ def test_the_summary_counts_the_micrographs_found_by_file_name_among_exact_paths
     summary = json.loads(result.stdout)
     assert summary["kept"] == len(oracle_kept_images(rows, 20.0, "3.1")) == KEPT_BY_PSIZE
     assert summary["micrograph_matching"]["pixel_sizes_by_file_name"] == 20
-    sources = sorted(p["source"].rsplit("(", 1)[1] for p in summary["pixel_sizes"])
+    sources = sorted(p["source"].rsplit(", ", 1)[1] for p in summary["pixel_sizes"])
     assert sources == [
-        "12 of 12 micrographs found there by file name, under another folder)",  # 1.77 Å: movies 12-23
-        "8 of 12 micrographs found there by file name, under another folder)",  # 0.885 Å: 4 by path
+        "12 of 12 micrographs found there by file name under another folder",  # 1.77 Å: movies 12-23
+        "8 of 12 micrographs found there by file name under another folder",  # 0.885 Å: 4 by path
     ]
     text = matching_text(summary["micrograph_matching"])
     assert text.endswith("the pixel sizes of 20 micrographs found in the --micrographs STAR by file name "

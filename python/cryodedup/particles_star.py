@@ -463,7 +463,8 @@ def _not_in_micrographs(
         message += (
             f"; {len(shared)} of them have the file name of a micrograph listed there under another folder, but so "
             f"does another micrograph of this file ({name!r} and {other!r}): different micrographs, whose pixel "
-            "size is looked up by exact path only; give the micrograph pixel size with --mic-psize"
+            "size is looked up by exact path only; give a micrographs STAR that lists each by its path, or the "
+            "micrograph pixel size with --mic-psize"
         )
     return message
 
@@ -472,7 +473,7 @@ def _listed_source(options: ParticleOptions, n_mics: int, n_by_name: int) -> str
     """Where the pixel size of ``n_mics`` micrographs came from, ``n_by_name`` of them found by file name."""
     source = f"rlnMicrographPixelSize in {options.micrographs}"
     if n_by_name:
-        source += f" ({n_by_name:,} of {n_mics:,} micrographs found there by file name, under another folder)"
+        source += f", {n_by_name:,} of {n_mics:,} micrographs found there by file name under another folder"
     return source
 
 
