@@ -24,7 +24,7 @@ from ..errors import CryodedupError
 from ..model import HalfSets, ParticleSet, pixel_sizes_used
 from ..outputs import AtomicOutputs, StrPath
 from .csfile import CsFile, CsGroup, flatten, join_on_uid
-from .mrc import as_text, exposure_pixel_sizes
+from .micrograph_lists import as_text, exposure_pixel_sizes
 
 if TYPE_CHECKING:
     from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy

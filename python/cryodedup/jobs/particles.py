@@ -1,7 +1,7 @@
 """The particle job: remove duplicate particles (or picks), whatever their format.
 
 Each format module reads its inputs into one :class:`~cryodedup.model.ParticleSet`
-(``formats.relion`` for RELION particle STAR files, ``formats.cryosparc`` for CryoSPARC
+(``particles_star`` for RELION particle STAR files, ``particles_cs`` for CryoSPARC
 datasets); this module decides which rows to keep from that structure alone, hands the
 mask to the set's writer, and makes the summary and the pictures.
 """
@@ -31,7 +31,7 @@ from ..algo.dedup import MAX_INPUTS, dedup, dedup_and_support_masks, popcount
 from ..algo.filaments import MODES as FILAMENT_MODES
 from ..algo.filaments import filament_summary
 from ..errors import CryodedupError
-from ..formats.mrc import resolve_paths
+from ..formats.micrograph_lists import resolve_paths
 from ..formats.sniff import check_regular_file, is_cryosparc, is_dynamo_table, is_glob, is_picker_output
 from ..model import Log, ParticleSet, Warn
 from ..outputs import StrPath, all_outputs_at_once, check_plotting

@@ -25,7 +25,7 @@ from ... import _core
 from ...errors import CryodedupError
 from ...outputs import StrPath
 from ...resolve import name_key  # what a picker keeps of a micrograph's name
-from ..mrc import block_naming_micrographs
+from ..micrograph_lists import block_naming_micrographs
 from ..sniff import is_glob
 from ..star import StarFile
 
