@@ -8,11 +8,13 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use cryodedup_core::micrographs::{self, Band, Plan, Spectrum};
-use cryodedup_core::particle_rows::{self, CentrePlan, PixelSize};
+use cryodedup_core::algo::micrographs::{self, Band, Plan, Spectrum};
+use cryodedup_core::algo::{consensus, dedup as core_dedup, filaments, neighbours, pose};
+use cryodedup_core::errors::DedupError;
+use cryodedup_core::io::particle_rows::{self, CentrePlan, PixelSize};
+use cryodedup_core::io::pick_join::{self, Strided};
+use cryodedup_core::io::{page_cache, picks, star};
 use cryodedup_core::particle_split;
-use cryodedup_core::pick_join::{self, Strided};
-use cryodedup_core::{consensus, dedup as core_dedup, filaments, neighbours, page_cache, picks, pose, star};
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
@@ -30,19 +32,19 @@ mod errors {
     create_exception!(_core, StarSyntaxError, PyValueError, "A STAR file breaks the STAR syntax.");
     create_exception!(_core, PickFileError, PyValueError, "A picker file cannot be read or written.");
 
-    pub fn picks(e: cryodedup_core::picks::PicksError) -> PyErr {
+    pub fn picks(e: cryodedup_core::errors::PicksError) -> PyErr {
         PickFileError::new_err(e.to_string())
     }
 
-    pub fn join(e: cryodedup_core::pick_join::JoinError) -> PyErr {
+    pub fn join(e: cryodedup_core::errors::JoinError) -> PyErr {
         PyValueError::new_err(e.to_string())
     }
 
-    pub fn star(e: cryodedup_core::star::StarError) -> PyErr {
+    pub fn star(e: cryodedup_core::errors::StarError) -> PyErr {
         StarSyntaxError::new_err(e.to_string())
     }
 
-    pub fn dedup(e: cryodedup_core::dedup::DedupError) -> PyErr {
+    pub fn dedup(e: cryodedup_core::errors::DedupError) -> PyErr {
         PyValueError::new_err(e.to_string())
     }
 
@@ -149,7 +151,7 @@ impl Dedup<'_> {
     fn on<G: core_dedup::GroupId>(
         &self,
         groups: &[G],
-    ) -> Result<(core_dedup::DedupResult, Option<Vec<u64>>), core_dedup::DedupError> {
+    ) -> Result<(core_dedup::DedupResult, Option<Vec<u64>>), DedupError> {
         let Dedup { coords, dim, scores, inputs, tubes, whole_tubes, pose, params } = *self;
         match tubes {
             None => core_dedup::dedup_full(groups, coords, dim, scores, inputs, None, pose, params),
@@ -410,7 +412,7 @@ fn write_pick_numbers(
 }
 
 /// agreement_counts(groups, inputs, masks, keep, n_groups, n_inputs) -> (size, matched, per_input):
-/// the consensus report's counts in one pass (see cryodedup_core::consensus::agreement):
+/// the consensus report's counts in one pass (see cryodedup_core::algo::consensus::agreement):
 /// size (n_groups, n_inputs), matched (n_groups, n_inputs, n_inputs) flattened, per_input
 /// (n_inputs, 3): confirmed, kept alone, kept confirmed. `masks` and `keep` may be None.
 #[pyfunction]

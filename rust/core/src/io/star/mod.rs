@@ -7,11 +7,12 @@
 //! line, a new block or the end of the file. Fields may be quoted with `"` or `'`.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::io::{self, Write};
 use std::ops::Range;
 
 use memchr::memchr;
+
+use crate::errors::StarError;
 use rayon::prelude::*;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -39,41 +40,6 @@ pub struct Table {
     /// comment belongs to neither).
     pub comment_lines: usize,
 }
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum StarError {
-    /// A line that fits nowhere in the STAR grammar.
-    Unexpected { line: usize, text: String },
-    /// A row whose field count differs from the number of labels.
-    FieldCount { line: usize, expected: usize, got: usize },
-    /// A field that must be a number and is not.
-    NotANumber { line: usize, label: String, text: String },
-    /// A quoted field without its closing quote.
-    Unterminated { line: usize },
-    /// A byte no text file holds (an MRC, a gzip or other binary file given as STAR).
-    Binary { offset: usize },
-}
-
-impl fmt::Display for StarError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StarError::Unexpected { line, text } => {
-                write!(f, "line {line}: unexpected text {text:?} (expected data_, loop_, a _label or a comment)")
-            }
-            StarError::FieldCount { line, expected, got } => {
-                let noun = if *got == 1 { "field" } else { "fields" };
-                write!(f, "line {line}: row has {got} {noun}, expected {expected} (one per column label)")
-            }
-            StarError::NotANumber { line, label, text } => {
-                write!(f, "line {line}: column {label} holds {text:?}, expected a number")
-            }
-            StarError::Unterminated { line } => write!(f, "line {line}: quoted field has no closing quote"),
-            StarError::Binary { offset } => write!(f, "not a text STAR file: binary content at byte {offset}"),
-        }
-    }
-}
-
-impl std::error::Error for StarError {}
 
 /// Splits `data` into lines: yields (start, end_of_content, end_with_terminator).
 pub(crate) struct Lines<'a> {
