@@ -159,7 +159,7 @@ def _is_real_number(value: object) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
-#: The point groups the core knows (rust/core/src/pose.rs).
+#: The point groups the core knows (rust/core/src/algo/pose.rs).
 SYMMETRY = re.compile(r"[CcDd][1-9][0-9]{0,2}|[TtOoIi]")
 
 
