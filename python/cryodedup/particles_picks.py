@@ -449,7 +449,7 @@ def _joined(
     memory is most of the work, and one thread would do it alone).
     """
     parts = [
-        (
+        _core.PickInput(
             np.ascontiguousarray(p.micrograph, dtype=np.int32),
             mic_ids,
             _row_strided(p.centres),
@@ -457,7 +457,8 @@ def _joined(
         )
         for k, (p, mic_ids) in enumerate(zip(pickers, ids))
     ]
-    return _core.join_picks(parts, np.ascontiguousarray(mic_psize, dtype=np.float64))
+    joined = _core.join_picks(parts, np.ascontiguousarray(mic_psize, dtype=np.float64))
+    return joined.groups, joined.centres, joined.scores, joined.input_of
 
 
 def _row_strided(values: np.ndarray) -> np.ndarray:
