@@ -84,6 +84,7 @@ def relion31_coordinates(source, path, rows, scale=1.0):
     path.write_text("\n".join(header[: header.index("_rlnAnglePsi #5 ") + 1] + body) + "\n")
 
 
+@pytest.mark.real_data
 def test_picker_runs_of_one_picker_are_not_warned_about_but_other_scales_are(tmp_path):
     # The real autopick file (195 LoG picks on one micrograph, sorted by figure of merit):
     # alternate rows as two runs of the same picker; then one run's scores 20 times larger,
