@@ -12,8 +12,8 @@ import starfile
 from scipy.stats import ks_2samp
 
 from cryodedup import ParticleOptions, remove_duplicate_particles
+from cryodedup.algo.dedup import SCALE_DISTANCE, score_distance
 from cryodedup.cli import EXAMPLES
-from cryodedup.dedup import SCALE_DISTANCE, score_distance
 from helpers import shared_file
 
 AUTOPICK = "picks/3dem__20170629_00049_frameImage_autopick.star"
