@@ -23,6 +23,7 @@ from .dedup import score_direction
 from .errors import CryodedupError
 from .filaments import CRYOSPARC_TUBE, tube_ids
 from .formats.mrc import as_text, exposure_pixel_sizes
+from .input_files import is_cryosparc
 from .outputs import AtomicOutputs, StrPath
 from .particle_set import HalfSets, ParticleSet, pixel_sizes_used
 
@@ -176,6 +177,12 @@ def _micrograph_pixel_size(group: CsGroup, options: ParticleOptions) -> tuple[np
     if options.mic_psize is not None:
         return options.mic_psize, "--mic-psize"
     if options.micrographs is not None:
+        if not is_cryosparc(options.micrographs):  # a micrographs STAR: CryoSPARC particles name exposures by uid
+            raise CryodedupError(
+                f"--micrographs {options.micrographs}: CryoSPARC particles take their micrograph pixel size from "
+                "the exposures (a .cs or .csg with micrograph_blob/psize_A), matched by micrograph uid, not from a "
+                "micrographs STAR; give the exposures, or the pixel size with --mic-psize"
+            )
         by_uid = exposure_pixel_sizes(options.micrographs)
         uids, inverse = np.unique(group.column("location/micrograph_uid"), return_inverse=True)
         missing = [u for u in uids.tolist() if u not in by_uid]
