@@ -37,7 +37,7 @@ import mrcfile
 import numpy as np
 
 from cryodedup import MicrographOptions, _core, find_duplicate_micrographs
-from cryodedup.jobs.micrographs.job import candidate_offsets, candidate_pairs
+from cryodedup.jobs.micrographs.plan import candidate_offsets, candidate_pairs
 from cryodedup.synthetic import specimen_field, write_mrc
 
 K3 = (4092, 5760)

@@ -241,7 +241,7 @@ def _run_dedup(
 MAX_INPUTS = 64
 
 #: Centres closer than this (Å) are one centre; ``min_dist`` 0 means within it
-#: (rust/core/src/dedup.rs, docs/design.md section 2).
+#: (rust/core/src/algo/points.rs, docs/design.md section 2).
 SAME_CENTRE_A: float = _core.SAME_CENTRE_A
 
 

@@ -31,7 +31,7 @@ from .dedup import MAX_INPUTS, dedup, dedup_and_support_masks, popcount
 from .errors import CryodedupError
 from .filaments import MODES as FILAMENT_MODES
 from .filaments import filament_summary
-from .formats.mrc import resolve_paths
+from .formats.micrograph_lists import resolve_paths
 from .input_files import check_regular_file, is_cryosparc, is_dynamo_table, is_glob, is_picker_output
 from .micrograph_match import check_match_mode, match_particle_set
 from .outputs import StrPath, all_outputs_at_once, check_plotting
@@ -159,7 +159,7 @@ def _is_real_number(value: object) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
-#: The point groups the core knows (rust/core/src/pose.rs).
+#: The point groups the core knows (rust/core/src/algo/pose.rs).
 SYMMETRY = re.compile(r"[CcDd][1-9][0-9]{0,2}|[TtOoIi]")
 
 

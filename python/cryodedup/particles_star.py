@@ -22,7 +22,7 @@ from .audit import read_halves
 from .dedup import score_direction
 from .errors import CryodedupError
 from .filaments import RELION_TUBE, tube_ids
-from .formats.mrc import micrograph_pixel_sizes
+from .formats.micrograph_lists import micrograph_pixel_sizes
 from .labels import distinct_labels
 from .micrograph_match import listed_by_file_name, name_key
 from .outputs import AtomicOutputs, StrPath, scratch_files, write_error

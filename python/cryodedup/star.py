@@ -108,12 +108,7 @@ class StarFile:
 
     def __init__(self, path: StrPath, defer_rows_of: str | None = None) -> None:
         self.path = check_regular_file(path, "a STAR file")
-        try:
-            self._raw = _core.StarFile(str(self.path), defer_rows_of)
-        except _core.StarSyntaxError as err:
-            raise CryodedupError(f"{self.path}: {err}") from None
-        except OSError as err:
-            raise CryodedupError(f"{self.path}: cannot read the file ({err.strerror or err})") from None
+        self._raw = _core.StarFile(str(self.path), defer_rows_of)
         #: Comment lines among the rows of each scanned loop (by block index): the outputs leave them out.
         self.comment_lines: dict[int, int] = {}
         if self._raw.size == 0:
@@ -129,10 +124,7 @@ class StarFile:
 
     def refresh_blocks(self) -> None:
         """Indexes the whole file if it is not yet (one pass), and lists every block."""
-        try:
-            self.blocks = self._blocks(self._raw.blocks())
-        except _core.StarSyntaxError as err:
-            raise CryodedupError(f"{self.path}: {err}") from None
+        self.blocks = self._blocks(self._raw.blocks())
 
     def _blocks(self, raw_blocks: list) -> list[Block]:
         blocks = [
@@ -203,10 +195,7 @@ class StarFile:
         """
         cols = [self._column_index(block, lab) for lab in number_labels]
         key_col = self._column_index(block, key_label) if key_label else None
-        try:
-            scanned = self._raw.scan(block.index, cols, key_col)
-        except _core.StarSyntaxError as err:
-            raise CryodedupError(f"{self.path}: {err}") from None
+        scanned = self._raw.scan(block.index, cols, key_col)
         self.comment_lines[block.index] = scanned.comment_lines
         return dict(zip(number_labels, scanned.numbers)), scanned.keys, scanned.key_names
 
@@ -238,19 +227,16 @@ class StarFile:
         col = self._column_index
         if psize[0] == "optics":
             psize = ("optics", col(block, psize[1]), psize[2])
-        try:
-            scanned = self._raw.scan_particles(
-                block.index,
-                col(block, key),
-                [col(block, c) for c in coords],
-                [None if o is None else col(block, o) for o in origins],
-                None if origin_pixels is None else (col(block, origin_pixels[0]), col(block, origin_pixels[1])),
-                psize,
-                None if score is None else col(block, score),
-                None if split is None else (*split[:4], str(split[4]), str(split[5])),
-            )
-        except _core.StarSyntaxError as err:
-            raise CryodedupError(f"{self.path}: {err}") from None
+        scanned = self._raw.scan_particles(
+            block.index,
+            col(block, key),
+            [col(block, c) for c in coords],
+            [None if o is None else col(block, o) for o in origins],
+            None if origin_pixels is None else (col(block, origin_pixels[0]), col(block, origin_pixels[1])),
+            psize,
+            None if score is None else col(block, score),
+            None if split is None else (*split[:4], str(split[4]), str(split[5])),
+        )
         self.comment_lines[block.index] = scanned.comment_lines
         return scanned
 

@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from .. import _core
 from ..errors import CryodedupError
-from ..formats.mrc import block_naming_micrographs
+from ..formats.micrograph_lists import block_naming_micrographs
 from ..input_files import is_glob
 from ..micrograph_match import name_key  # what a picker keeps of a micrograph's name
 from ..outputs import StrPath
@@ -164,12 +164,9 @@ def read_tables(
     float64 (NaN where a file lacks the column, or a field is ``missing``); ``key`` is a text
     column given as ids into ``key_names``. Errors name the file and line.
     """
-    try:
-        info, table, starts, ends, keys, key_names = _core.read_pick_files(
-            [os.fspath(f) for f in files], layout, names, numbers, key, missing
-        )
-    except _core.PickFileError as err:
-        raise CryodedupError(str(err)) from None
+    info, table, starts, ends, keys, key_names = _core.read_pick_files(
+        [os.fspath(f) for f in files], layout, names, numbers, key, missing
+    )
     return FileTables(
         labels=[labels for labels, _, _, _ in info],
         headers=[bytes(h).decode("utf-8", errors="replace") for _, h, _, _ in info],

@@ -225,10 +225,7 @@ def _copy_rows(
     files = [_as(p.file_of_pick, np.uint32) for p in inputs]
     starts = [_as(p.row_start, np.uint64) for p in inputs]
     ends = [_as(p.row_end, np.uint64) for p in inputs]
-    try:
-        _core.write_pick_rows(outputs, target, sources, files, starts, ends, first_files, reorder)
-    except _core.PickFileError as err:
-        raise CryodedupError(str(err)) from None
+    _core.write_pick_rows(outputs, target, sources, files, starts, ends, first_files, reorder)
 
 
 def _row_targets(kept: np.ndarray, n: int, index: np.ndarray) -> np.ndarray:
@@ -246,10 +243,7 @@ def _as(array: np.ndarray, dtype: type) -> np.ndarray:
 
 def _write_number_rows(values: np.ndarray, outputs: list[tuple[str, bytes, bytes]], target: np.ndarray) -> None:
     """As :func:`_copy_rows`, each row written from ``values[i]`` (``%12.6f``, space-separated)."""
-    try:
-        _core.write_pick_numbers(outputs, target, values)
-    except _core.PickFileError as err:
-        raise CryodedupError(str(err)) from None
+    _core.write_pick_numbers(outputs, target, values)
 
 
 _SPACE = re.compile(r"\s")

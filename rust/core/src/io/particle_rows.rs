@@ -10,9 +10,8 @@
 
 use std::collections::HashMap;
 
-use crate::star::{
-    index_scanning, scan_rows_streaming, Block, LoopOf, Release, RowScan, ScanRequest, StarError, Table,
-};
+use crate::errors::StarError;
+use crate::io::star::{index_scanning, scan_rows_streaming, Block, LoopOf, Release, RowScan, ScanRequest, Table};
 
 /// Where each row's micrograph pixel size comes from.
 #[derive(Clone, Debug)]
@@ -74,7 +73,7 @@ pub enum Loop<'a> {
     /// The loop of the first block named so, scanned while the rest of the file is indexed
     /// ([`index_scanning`]): a file bigger than memory is read from the disk once, not
     /// twice, and each row line is walked once. The caller made its plan from the file's
-    /// index up to that loop's first row ([`index_header`](crate::star::index_header)).
+    /// index up to that loop's first row ([`index_header`](crate::io::star::index_header)).
     Deferred(&'a str),
 }
 
@@ -227,7 +226,7 @@ impl<'a> Scanner<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::star::{index, keep_all, Block};
+    use crate::io::star::{index, keep_all, Block};
 
     const FILE: &str = "data_optics\nloop_\n_rlnOpticsGroup\n_rlnMicrographPixelSize\n1 1.5\n\ndata_particles\nloop_\n_rlnCoordinateX\n_rlnCoordinateY\n_rlnOriginXAngst\n_rlnOriginYAngst\n_rlnOpticsGroup\n_rlnMicrographName\n_rlnScore\n10 20 3 -4 1 a.mrc 0.5\n# comment\n11 21 0.25 0 2 b.mrc 0.7\n12 22 0 0 1 a.mrc nan\n";
 
@@ -269,7 +268,7 @@ mod tests {
             Ok((blocks, rows))
         });
         // (A file with binary bytes near an edge has no header: both ways refuse it.)
-        if let Ok(header) = crate::star::index_header(data, LoopOf::Block("particles")) {
+        if let Ok(header) = crate::io::star::index_header(data, LoopOf::Block("particles")) {
             assert!(header.deferred);
             assert_eq!(header.blocks[0], classic.as_ref().map(|c| c.0[0].clone()).unwrap_or(header.blocks[0].clone()));
         }
@@ -308,7 +307,7 @@ mod tests {
             "\n\n\n# c\n\n",
         ] {
             let data = big_file(20_000, after);
-            assert!(data.len() > 10 * crate::star::WINDOW);
+            assert!(data.len() > 10 * crate::io::star::WINDOW);
             let (classic, fused) = both_ways(&data);
             let ((blocks_a, rows_a), (blocks_b, rows_b)) = (classic.unwrap(), fused.unwrap());
             assert_eq!(blocks_a, blocks_b, "after {after:?}");

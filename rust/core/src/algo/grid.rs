@@ -6,7 +6,7 @@
 //! (a dense cluster) the grid is refused and the caller uses the k-d tree, whose searches
 //! stay near-linear there.
 
-use crate::kdtree::squared_distance;
+use crate::algo::kdtree::squared_distance;
 
 /// A cell holding more points than this makes the grid refuse the micrograph.
 const MAX_PER_CELL: u32 = 48;
@@ -130,7 +130,7 @@ impl<const D: usize> Grid<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kdtree::tests::lcg;
+    use crate::algo::kdtree::tests::lcg;
 
     #[test]
     fn radius_search_matches_brute_force() {

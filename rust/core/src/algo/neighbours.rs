@@ -2,8 +2,9 @@
 //! pictures' histogram of nearest-neighbour distances: one k-d tree per micrograph and one
 //! search per particle, so a million picks take a second, not the minute of all pairs.
 
-use crate::kdtree::KdTree;
-use crate::points::{check_coordinates, point, values_by_group, DedupError};
+use crate::algo::kdtree::KdTree;
+use crate::algo::points::{check_coordinates, point, values_by_group};
+use crate::errors::DedupError;
 
 /// For every particle, the distance to the nearest other particle of its group (0 for a
 /// copy at the same centre; infinity for a particle alone in its group).
@@ -40,7 +41,7 @@ fn nearest_in_group<const D: usize>(coords: &[f64], members: &[u32]) -> Vec<f64>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kdtree::squared_distance;
+    use crate::algo::kdtree::squared_distance;
 
     #[test]
     fn nearest_distances_match_all_pairs() {

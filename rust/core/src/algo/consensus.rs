@@ -4,14 +4,13 @@
 //! Memory is O(n) whatever the geometry: each pick searches a grid of its micrograph's picks
 //! (spread picks) or asks a k-d tree of each other input whether it holds a pick within
 //! `min_dist` (crowded picks), so no pair list is ever built. Distances below
-//! [`crate::points::SAME_CENTRE`] are not told apart: `min_dist` 0 means within it.
+//! [`crate::algo::points::SAME_CENTRE`] are not told apart: `min_dist` 0 means within it.
 
 use rayon::prelude::*;
 
-pub use crate::points::MAX_MASK_INPUTS;
-use crate::points::{
-    check_coordinates, check_min_dist, masks_of_points, point, search_radius, values_by_group, DedupError,
-};
+pub use crate::algo::points::MAX_MASK_INPUTS;
+use crate::algo::points::{check_coordinates, check_min_dist, masks_of_points, point, search_radius, values_by_group};
+use crate::errors::DedupError;
 
 /// For every pick: WHICH inputs have a pick within `min_dist` on the same group, as a
 /// bitmask (bit `k` for input `k`; its own input's bit always set). The popcount of each

@@ -7,15 +7,16 @@
 //! first segment), ties by their first segment. Walking the ranking, a tube is rejected
 //! whole when more than half of its segments lie within `min_dist` of a segment of a tube
 //! already kept; otherwise it is kept whole. Segment-wise removal between tubes is
-//! [`crate::dedup::dedup_with_tubes`].
+//! [`crate::algo::dedup::dedup_with_tubes`].
 
 use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use crate::dedup::{random_key, score_key, validate, DedupParams, DedupResult};
-use crate::kdtree::KdTree;
-use crate::points::{grouped, point, DedupError, GroupId};
+use crate::algo::dedup::{random_key, score_key, validate, DedupParams, DedupResult};
+use crate::algo::kdtree::KdTree;
+use crate::algo::points::{grouped, point, GroupId};
+use crate::errors::DedupError;
 
 /// Whole-tube removal. `tubes` holds each particle's tube id (the same id for the segments
 /// of one tube on one micrograph; 0 for a particle of no tube, a tube of its own).
@@ -201,7 +202,7 @@ mod tests {
 
     #[test]
     fn segment_mode_removes_the_covered_segments_only() {
-        use crate::dedup::dedup_with_tubes;
+        use crate::algo::dedup::dedup_with_tubes;
         let (groups, coords, scores, tubes) = filament();
         let (r, _) = dedup_with_tubes(&groups, &coords, 2, Some(&scores), None, &tubes, &params(50.0)).unwrap();
         let kept: Vec<u32> = (0..18).filter(|&i| r.keep[i]).map(|i| tubes[i]).collect();

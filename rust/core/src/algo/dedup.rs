@@ -10,12 +10,13 @@
 
 use rayon::prelude::*;
 
-use crate::grid::Grid;
-use crate::kdtree::KdTree;
+use crate::algo::grid::Grid;
+use crate::algo::kdtree::KdTree;
+use crate::algo::points::{check_coordinates, check_min_dist, grouped, masks_of_points, point, MAX_MASK_INPUTS};
+pub use crate::algo::points::{search_radius, GroupId, SAME_CENTRE};
+use crate::algo::pose::PoseTest;
+use crate::errors::DedupError;
 use crate::parallel::Scatter;
-use crate::points::{check_coordinates, check_min_dist, grouped, masks_of_points, point, MAX_MASK_INPUTS};
-pub use crate::points::{search_radius, DedupError, GroupId, MAX_COORDINATE, SAME_CENTRE};
-use crate::pose::PoseTest;
 
 #[derive(Clone, Debug)]
 pub struct DedupParams {

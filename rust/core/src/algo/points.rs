@@ -1,14 +1,13 @@
-//! What duplicate removal ([`crate::dedup`]) and consensus ([`crate::consensus`]) share:
+//! What duplicate removal ([`crate::algo::dedup`]) and consensus ([`crate::algo::consensus`]) share:
 //! centres and the radius searched, the errors of bad input, per-group maps run in
 //! parallel, and the masks of inputs met within a radius. Both import from here; neither
 //! imports the other.
 
-use std::fmt;
-
 use rayon::prelude::*;
 
-use crate::grid::Grid;
-use crate::kdtree::KdTree;
+use crate::algo::grid::Grid;
+use crate::algo::kdtree::KdTree;
+use crate::errors::{DedupError, MAX_COORDINATE};
 use crate::parallel::{self, Scatter};
 
 /// Centres closer than this (Å) are one centre: `min_dist` 0 ("identical centres") means
@@ -23,55 +22,6 @@ pub const SAME_CENTRE: f64 = 1e-3;
 pub fn search_radius(min_dist: f64) -> f64 {
     min_dist.max(SAME_CENTRE)
 }
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum DedupError {
-    Dimension(usize),
-    Length { what: &'static str, expected: usize, got: usize },
-    MinDist(f64),
-    NonFinite { index: usize },
-    TooFar { index: usize },
-    TooMany(usize),
-    InputOutOfRange { index: usize, limit: u32 },
-    NonFinitePose { index: usize },
-    GroupOutOfRange { index: usize, limit: usize },
-}
-
-impl fmt::Display for DedupError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DedupError::Dimension(d) => write!(f, "coordinates must have 2 or 3 columns, got {d}"),
-            DedupError::Length { what, expected, got } => {
-                write!(f, "{what} has {got} entries, expected {expected} (one per particle)")
-            }
-            DedupError::MinDist(d) => {
-                write!(f, "min_dist must be a number from 0 to {MAX_COORDINATE:e} (its square finite), got {d}")
-            }
-            DedupError::NonFinite { index } => {
-                write!(f, "particle {index} has a coordinate that is NaN or infinite")
-            }
-            DedupError::TooFar { index } => write!(
-                f,
-                "particle {index} has a coordinate beyond ±{MAX_COORDINATE:e}, where squared distances are not finite"
-            ),
-            DedupError::TooMany(n) => write!(f, "{n} particles is more than the 2^32 - 1 supported"),
-            DedupError::NonFinitePose { index } => write!(f, "particle {index} has an angle that is NaN or infinite"),
-            DedupError::GroupOutOfRange { index, limit } => {
-                write!(f, "particle {index} belongs to a group numbered {limit} or more ({limit} groups)")
-            }
-            DedupError::InputOutOfRange { index, limit } => {
-                write!(f, "particle {index} belongs to an input numbered {limit} or more (at most {limit} inputs)")
-            }
-        }
-    }
-}
-
-impl std::error::Error for DedupError {}
-
-/// The largest coordinate (in magnitude) and `min_dist` accepted: the squared distance of two
-/// points this far out, `3 * (2e150)^2`, is still a finite f64 (above about 1.3e154 it is
-/// not, and every point would be "within" any distance).
-pub const MAX_COORDINATE: f64 = 1e150;
 
 /// Refuses a `min_dist` whose square is not finite (a smaller one than [`SAME_CENTRE`] is
 /// searched at that radius, whose square is a normal number).

@@ -9,7 +9,7 @@
 //! orientation, and the angle between two particles is
 //! `min over S of angle(S^T A1^T A2)`, the geodesic angle `acos((trace - 1) / 2)`.
 
-use std::fmt;
+use crate::errors::UnknownSymmetry;
 
 /// A 3x3 rotation matrix, row-major.
 pub type Mat3 = [[f64; 3]; 3];
@@ -24,18 +24,6 @@ pub enum PoseKind {
     /// CryoSPARC's alignments3D/pose, a rotation vector in radians.
     RotationVector,
 }
-
-/// A point group that is not one of C1, Cn, Dn, T, O, I.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UnknownSymmetry(pub String);
-
-impl fmt::Display for UnknownSymmetry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown symmetry {:?}: expected C1, Cn, Dn (n >= 1), T, O or I", self.0)
-    }
-}
-
-impl std::error::Error for UnknownSymmetry {}
 
 /// The matrix `A` of RELION's Euler angles (degrees), as RELION's `Euler_angles2matrix`.
 pub fn relion_matrix(rot: f64, tilt: f64, psi: f64) -> Mat3 {

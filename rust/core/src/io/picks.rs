@@ -4,13 +4,12 @@
 //!
 //! Layouts, as pickers write them:
 //! - [`Layout::Star`]: a STAR loop (RELION coordinate files, crYOLO `.cbox`), indexed and
-//!   scanned by [`crate::star`]; the loop is the first one holding the layout's label.
+//!   scanned by [`crate::io::star`]; the loop is the first one holding the layout's label.
 //! - [`Layout::Tab`]: a header line of tab-separated names, then tab-separated rows (topaz).
 //! - [`Layout::Whitespace`]: rows of whitespace-separated fields, no header; blank lines and
 //!   `#` comments skipped; the first fields are named by the layout (EMAN `.box`).
 
 use std::collections::HashMap;
-use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -19,11 +18,12 @@ use memchr::memchr_iter;
 use memmap2::Mmap;
 use rayon::prelude::*;
 
-use crate::parallel::{self, extend_in_parallel};
-use crate::star::{
+use crate::errors::PicksError;
+use crate::io::star::{
     self, for_each_field, keep_all, parse_number, text, trim, write_row_reordered, Lines, LoopOf, RowFields, RowScan,
-    ScanRequest, StarError,
+    ScanRequest,
 };
+use crate::parallel::{self, extend_in_parallel};
 
 #[derive(Clone, Debug)]
 pub enum Layout {
@@ -63,36 +63,6 @@ pub struct FileRows {
     pub keys: Vec<u32>,
     key_names: Vec<Vec<u8>>,
 }
-
-#[derive(Debug)]
-pub enum PicksError {
-    Io {
-        path: PathBuf,
-        error: io::Error,
-    },
-    Star {
-        path: PathBuf,
-        error: StarError,
-    },
-    /// A row that does not fit the layout.
-    Row {
-        path: PathBuf,
-        line: usize,
-        message: String,
-    },
-}
-
-impl fmt::Display for PicksError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PicksError::Io { path, error } => write!(f, "{}: cannot read the file ({error})", path.display()),
-            PicksError::Star { path, error } => write!(f, "{}: {error}", path.display()),
-            PicksError::Row { path, line, message } => write!(f, "{}: line {line}: {message}", path.display()),
-        }
-    }
-}
-
-impl std::error::Error for PicksError {}
 
 /// What a file is, besides its rows.
 #[derive(Debug, Default)]

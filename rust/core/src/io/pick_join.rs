@@ -5,8 +5,7 @@
 //! row-major table) and the joined arrays are filled in parallel: for millions of picks
 //! this is memory written for the first time, whose page faults one thread pays serially.
 
-use std::fmt;
-
+use crate::errors::JoinError;
 use crate::parallel::{extend_in_parallel, tasks};
 
 /// Rows of `width` numbers, row `r` being `values[r * stride..r * stride + width]`.
@@ -55,18 +54,6 @@ pub struct Joined {
     /// Index of each pick's input.
     pub input_of: Vec<u32>,
 }
-
-/// Inputs that cannot be joined (a caller's mistake, not a user's: the Python layer makes them).
-#[derive(Debug, PartialEq)]
-pub struct JoinError(String);
-
-impl fmt::Display for JoinError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for JoinError {}
 
 fn check(inputs: &[Input], psize: &[f64]) -> Result<(), JoinError> {
     let error = |k: usize, what: &str| Err(JoinError(format!("input {k}: {what}")));
