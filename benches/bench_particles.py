@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from cryodedup import dedup
-from cryodedup.star import StarFile
+from cryodedup.formats.star import StarFile
 from cryodedup.synthetic import write_benchmark_file
 
 SCORE = "rlnMaxValueProbDistribution"
