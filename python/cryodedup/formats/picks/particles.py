@@ -28,10 +28,10 @@ from ...errors import CryodedupError
 from ...model import ParticleSet, pixel_sizes_used
 from ...outputs import StrPath
 from ...resolve import match_micrographs
-from ..micrograph_lists import MicrographList, micrograph_list, micrograph_pixel_sizes, resolve_paths
+from ..micrograph_lists import MicrographList, micrograph_list, micrograph_names, micrograph_pixel_sizes, resolve_paths
 from ..mrc import mrc_header
 from ..sniff import is_glob
-from . import Picks, micrograph_names, name_key, picker_files, read_picks, score_column
+from . import Picks, name_key, picker_files, read_picks, score_column
 from .relion import job_micrographs
 from .write import relion_columns_lost, rows_copied, write_cryosparc, write_like_input, write_relion
 
