@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from .. import _core
 from ..algo.audit import read_halves
 from ..algo.dedup import score_direction
 from ..algo.filaments import RELION_TUBE, tube_ids
 from ..errors import CryodedupError
 from ..labels import distinct_labels
-from ..model import HalfSets, Log, ParticleSet, Warn
+from ..model import HalfSets, Log, ParticleSet, ReaderOptions, Warn
 from ..outputs import AtomicOutputs, StrPath, scratch_files, write_error
 from ..resolve import listed_by_file_name, name_key
 from .micrograph_lists import micrograph_pixel_sizes
@@ -33,7 +34,6 @@ from .tomography import SUBTOMOGRAM_ANGLES, TILT_SERIES_PSIZE, rotate_origins, w
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from ..jobs.particles import ParticleOptions
 
 #: A pandas DataFrame. pandas is not a dependency (only users with tables in memory have
 #: it), so it is not imported, even for type checking.
@@ -258,7 +258,7 @@ def _refuse_flat_subtomograms(present: set[str], key: str, axes: list[str], in_a
 
 
 def score_column(
-    parts: Sequence[ParticleTable], options: ParticleOptions, warn: Warn, needs: Needs
+    parts: Sequence[ParticleTable], options: ReaderOptions, warn: Warn, needs: Needs
 ) -> tuple[str | None, bool]:
     """The score label (None: random ranking) and whether higher is better.
 
@@ -368,25 +368,27 @@ def _optics_pixel_sizes(part: ParticleTable) -> dict[str, float]:
     }
 
 
-def pixel_size_plan(part: ParticleTable, options: ParticleOptions, mic_psizes: dict[str, float] | None) -> tuple:
+def pixel_size_plan(
+    part: ParticleTable, options: ReaderOptions, mic_psizes: dict[str, float] | None
+) -> _core.PixelSizes:
     """Where the scan takes each row's micrograph pixel size from (see ``StarFile.scan_particles``).
 
     Rows whose pixel size is unknown get NaN; :func:`pixel_sizes_used` then names what is missing.
     """
     if part.columns.coords_in_angstrom:
-        return ("angstrom",)
+        return _core.PixelSizes.angstrom()
     if options.mic_psize is not None:
-        return ("constant", options.mic_psize)
+        return _core.PixelSizes.constant(options.mic_psize)
     if mic_psizes is not None:
-        return ("micrographs", mic_psizes)
+        return _core.PixelSizes.by_micrograph(mic_psizes)
     if part.optics is None or part.columns.optics_group is None:
-        return ("constant", float("nan"))
+        return _core.PixelSizes.constant(float("nan"))
     by_group = []
     for label, value in _optics_pixel_sizes(part).items():
         # A row's group number matches the label it prints as (so "01" matches no row).
         if is_number(label) and _group_label(float(label)) == label:
             by_group.append((float(label), value))
-    return ("optics", part.columns.optics_group, by_group)
+    return _core.PixelSizes.by_optics_group(part.columns.optics_group, by_group)
 
 
 def tomogram_pixels_need(part: ParticleTable) -> str:
@@ -407,7 +409,7 @@ def tomogram_pixels_need(part: ParticleTable) -> str:
 
 
 def listed_pixel_sizes(
-    part: ParticleTable, names: Sequence[str], options: ParticleOptions, mic_psizes: dict[str, float]
+    part: ParticleTable, names: Sequence[str], options: ReaderOptions, mic_psizes: dict[str, float]
 ) -> tuple[dict[str, float], set[str]]:
     """The pixel size of each of ``names`` the micrographs STAR gives, and those found by file name.
 
@@ -434,7 +436,7 @@ def listed_pixel_sizes(
 
 
 def _not_in_micrographs(
-    part: ParticleTable, missing: list[str], names: list[str], options: ParticleOptions, mic_psizes: dict[str, float]
+    part: ParticleTable, missing: list[str], names: list[str], options: ReaderOptions, mic_psizes: dict[str, float]
 ) -> str:
     """The error for particles on micrographs that the micrographs STAR does not list.
 
@@ -469,7 +471,7 @@ def _not_in_micrographs(
     return message
 
 
-def _listed_source(options: ParticleOptions, n_mics: int, n_by_name: int) -> str:
+def _listed_source(options: ReaderOptions, n_mics: int, n_by_name: int) -> str:
     """Where the pixel size of ``n_mics`` micrographs came from, ``n_by_name`` of them found by file name."""
     source = f"rlnMicrographPixelSize in {options.micrographs}"
     if n_by_name:
@@ -481,7 +483,7 @@ def pixel_sizes_used(
     part: ParticleTable,
     groups_met: Iterable[float],
     names: list[str],
-    options: ParticleOptions,
+    options: ReaderOptions,
     mic_psizes: dict[str, float] | None,
     warn: Warn,
     needs: Needs,
@@ -564,7 +566,7 @@ def row_pixel_sizes(
     numbers: dict[str, np.ndarray],
     keys: np.ndarray,
     names: list[str],
-    options: ParticleOptions,
+    options: ReaderOptions,
     mic_psizes: dict[str, float] | None,
     warn: Warn,
     needs: Needs,
@@ -790,17 +792,17 @@ class Split:
     """
 
     files: dict[Path, Path]
-    rule: tuple[float, bool, bool, int]
+    rule: _core.DedupRule
     keep: np.ndarray | None = None
 
-    def scan_arguments(self) -> tuple[float, bool, bool, int, Path, Path]:
+    def scan_arguments(self) -> _core.SplitRule:
         """The ``split`` argument of :meth:`StarFile.scan_particles`."""
-        kept, rejected = self.files.values()  # (made in this order by _start_split)
-        return (*self.rule, kept, rejected)
+        scratch = {output.name: path for output, path in self.files.items()}
+        return _core.SplitRule(self.rule, kept=scratch[KEPT_NAME], rejected=scratch[REJECTED_NAME])
 
 
 def _start_split(
-    parts: list[ParticleStar], labels: list[str], options: ParticleOptions, higher: bool, outdir: Path
+    parts: list[ParticleStar], labels: list[str], options: ReaderOptions, higher: bool, outdir: Path
 ) -> Split | None:
     """Scratch outputs, their headers written, for a scan that decides and writes as it goes.
 
@@ -819,7 +821,10 @@ def _start_split(
     if files is None:
         return None
     _write_headers(files, part, labels)
-    return Split(files, (options.min_dist, higher, options.remove_entirely, options.seed))
+    rule = _core.DedupRule(
+        min_dist=options.min_dist, higher_is_better=higher, remove_entirely=options.remove_entirely, seed=options.seed
+    )
+    return Split(files, rule)
 
 
 def _write_headers(files: dict[Path, Path], part: ParticleStar, labels: list[str]) -> None:
@@ -835,7 +840,7 @@ def _write_headers(files: dict[Path, Path], part: ParticleStar, labels: list[str
 def _scan_input(
     part: ParticleStar,
     score_label: str | None,
-    options: ParticleOptions,
+    options: ReaderOptions,
     mic_psizes: dict[str, float] | None,
     wanted: list[str],
     split: Split | None,
@@ -852,7 +857,7 @@ def _scan_input(
     """
     plan = pixel_size_plan(part, options, mic_psizes)
     scan = scan_particles(part, score_label, plan, wanted, split)
-    if plan[0] != "micrographs" or mic_psizes is None:
+    if plan.source != "micrograph" or mic_psizes is None:
         return scan, set()
     listed, by_name = listed_pixel_sizes(part, scan.key_names, options, mic_psizes)
     if not by_name or len(listed) < len(scan.key_names):  # nothing found by name, or some not at all (refused later)
@@ -864,10 +869,10 @@ def _scan_input(
     )
     if split is not None:
         _write_headers(split.files, part, labels)
-    return scan_particles(part, score_label, ("micrographs", listed), wanted, split), by_name
+    return scan_particles(part, score_label, _core.PixelSizes.by_micrograph(listed), wanted, split), by_name
 
 
-def read_star_files(inputs: list[Path], outdir: StrPath, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
+def read_star_files(inputs: list[Path], outdir: StrPath, options: ReaderOptions, warn: Warn, log: Log) -> ParticleSet:
     """Reads RELION particle STAR files into one ParticleSet.
 
     Its writer writes ``OUTDIR/particles_kept.star`` and ``particles_rejected.star``.
@@ -888,7 +893,7 @@ def read_star_files(inputs: list[Path], outdir: StrPath, options: ParticleOption
 
 
 def _read_star_files(
-    inputs: list[Path], outdir: StrPath, options: ParticleOptions, warn: Warn, log: Log, defer: bool
+    inputs: list[Path], outdir: StrPath, options: ReaderOptions, warn: Warn, log: Log, defer: bool
 ) -> ParticleSet:
     parts = [ParticleStar(p, options.shift_key, defer) for p in inputs]
     for part, label in zip(parts, distinct_labels(inputs)):
@@ -1013,7 +1018,7 @@ class ParticleScan:
 def scan_particles(
     part: ParticleStar,
     score_label: str | None,
-    psize_plan: tuple,
+    psize_plan: _core.PixelSizes,
     extra: list[str] | None = None,
     split: Split | None = None,
 ) -> ParticleScan:
@@ -1149,7 +1154,7 @@ def _micrograph_names(particles: DataFrame, key: str) -> np.ndarray:
     return np.asarray([str(name) for name in particles[key].to_numpy()], dtype=object)
 
 
-def read_frame(particles: DataFrame, optics: DataFrame | None, options: ParticleOptions, warn: Warn) -> ParticleSet:
+def read_frame(particles: DataFrame, optics: DataFrame | None, options: ReaderOptions, warn: Warn) -> ParticleSet:
     """A RELION particle table in memory read into a ParticleSet without a writer.
 
     ``particles`` is a pandas DataFrame with RELION's labels and ``optics`` the optics table
