@@ -27,12 +27,13 @@ from ..algo.audit import (
     symmetry_copies,
 )
 from ..algo.consensus import consensus_report, picks_per_group
-from ..algo.dedup import MAX_INPUTS, dedup, dedup_and_support_masks, popcount
+from ..algo.dedup import MAX_INPUTS, dedup, dedup_and_support_masks, popcount, scales_differ
 from ..algo.filaments import MODES as FILAMENT_MODES
 from ..algo.filaments import filament_summary
 from ..errors import CryodedupError
 from ..formats.micrograph_lists import resolve_paths
 from ..formats.sniff import check_regular_file, is_cryosparc, is_dynamo_table, is_glob, is_picker_output
+from ..labels import distinct_labels
 from ..model import Log, ParticleSet, Warn
 from ..outputs import StrPath, all_outputs_at_once, check_plotting
 from ..resolve import check_match_mode, match_particle_set
@@ -281,18 +282,25 @@ def raw_picker_scores(particles: ParticleSet, options: ParticleOptions) -> str |
     """What to say when several inputs' particles are ranked by a picker's score as read, else None.
 
     Two pickers' figures of merit are not on one scale, so the picker with the larger
-    numbers wins nearly every group of duplicates, whatever its picks are worth.
+    numbers wins nearly every group of duplicates, whatever its picks are worth; several
+    files of one picker's particles are (their distributions are compared:
+    :func:`cryodedup.algo.dedup.scales_differ`).
     """
     label = particles.score_label
     if label not in PICKER_SCORES or particles.scores is None or options.score_normalize == "rank":
         return None
-    n_ranked = int(np.count_nonzero(np.bincount(particles.input_of, minlength=len(particles.inputs))))
+    n_inputs = len(particles.inputs)
+    n_ranked = int(np.count_nonzero(np.bincount(particles.input_of, minlength=n_inputs)))
     if n_ranked < 2:
         return None
+    per_input = [particles.scores[particles.input_of == k] for k in range(n_inputs)]
+    how = scales_differ(per_input, distinct_labels(particles.inputs))
+    if how is None:  # one picker's particles in several files: one scale
+        return None
     return (
-        f"the {n_ranked} inputs' particles are ranked by {label} as read, a picker's figure of merit: "
-        "different pickers' scores are rarely on one scale, so the picker with the larger numbers wins "
-        "nearly every group of duplicates; rank by a score all inputs share after classification "
+        f"the {n_ranked} inputs' particles are ranked by {label} as read, a picker's figure of merit, and "
+        f"their scores are on different scales ({how}): the input with the larger numbers wins nearly every "
+        "group of duplicates; rank by a score all inputs share after classification "
         "(--score rlnMaxValueProbDistribution) or by each input's percentiles (--score-normalize rank)"
     )
 
@@ -510,7 +518,7 @@ def summarize(
     if score_label and options.score_normalize == "rank":
         score["normalized"] = "rank: each input's scores as percentiles (1 best)"
     if raw_picker_scores(particles, options):
-        score["scale"] = "compared as read across inputs, though pickers' scores are rarely on one scale"
+        score["scale"] = "compared as read across inputs, though the inputs' scores are on different scales"
     summary: dict = {
         "inputs": [
             {"file": name, "particles": int(n), "kept": int(k), "rejected": int(n - k)}
