@@ -120,7 +120,7 @@ def test_scan_keeps_centres_scores_and_micrographs_only(tmp_path):
         labels[:2],
         labels[2:4],
         None,
-        ("optics", "rlnOpticsGroup", [(1.0, 2.0)]),
+        _core.PixelSizes.by_optics_group("rlnOpticsGroup", [(1.0, 2.0)]),
         "rlnAutopickFigureOfMerit",
     )
     assert isinstance(scan, _core.ParticleScan)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from .. import _core
 from ..algo.audit import read_halves
 from ..algo.dedup import score_direction
 from ..algo.filaments import RELION_TUBE, tube_ids
@@ -367,25 +368,27 @@ def _optics_pixel_sizes(part: ParticleTable) -> dict[str, float]:
     }
 
 
-def pixel_size_plan(part: ParticleTable, options: ReaderOptions, mic_psizes: dict[str, float] | None) -> tuple:
+def pixel_size_plan(
+    part: ParticleTable, options: ReaderOptions, mic_psizes: dict[str, float] | None
+) -> _core.PixelSizes:
     """Where the scan takes each row's micrograph pixel size from (see ``StarFile.scan_particles``).
 
     Rows whose pixel size is unknown get NaN; :func:`pixel_sizes_used` then names what is missing.
     """
     if part.columns.coords_in_angstrom:
-        return ("angstrom",)
+        return _core.PixelSizes.angstrom()
     if options.mic_psize is not None:
-        return ("constant", options.mic_psize)
+        return _core.PixelSizes.constant(options.mic_psize)
     if mic_psizes is not None:
-        return ("micrographs", mic_psizes)
+        return _core.PixelSizes.by_micrograph(mic_psizes)
     if part.optics is None or part.columns.optics_group is None:
-        return ("constant", float("nan"))
+        return _core.PixelSizes.constant(float("nan"))
     by_group = []
     for label, value in _optics_pixel_sizes(part).items():
         # A row's group number matches the label it prints as (so "01" matches no row).
         if is_number(label) and _group_label(float(label)) == label:
             by_group.append((float(label), value))
-    return ("optics", part.columns.optics_group, by_group)
+    return _core.PixelSizes.by_optics_group(part.columns.optics_group, by_group)
 
 
 def tomogram_pixels_need(part: ParticleTable) -> str:
@@ -789,13 +792,13 @@ class Split:
     """
 
     files: dict[Path, Path]
-    rule: tuple[float, bool, bool, int]
+    rule: _core.DedupRule
     keep: np.ndarray | None = None
 
-    def scan_arguments(self) -> tuple[float, bool, bool, int, Path, Path]:
+    def scan_arguments(self) -> _core.SplitRule:
         """The ``split`` argument of :meth:`StarFile.scan_particles`."""
-        kept, rejected = self.files.values()  # (made in this order by _start_split)
-        return (*self.rule, kept, rejected)
+        scratch = {output.name: path for output, path in self.files.items()}
+        return _core.SplitRule(self.rule, kept=scratch[KEPT_NAME], rejected=scratch[REJECTED_NAME])
 
 
 def _start_split(
@@ -818,7 +821,10 @@ def _start_split(
     if files is None:
         return None
     _write_headers(files, part, labels)
-    return Split(files, (options.min_dist, higher, options.remove_entirely, options.seed))
+    rule = _core.DedupRule(
+        min_dist=options.min_dist, higher_is_better=higher, remove_entirely=options.remove_entirely, seed=options.seed
+    )
+    return Split(files, rule)
 
 
 def _write_headers(files: dict[Path, Path], part: ParticleStar, labels: list[str]) -> None:
@@ -851,7 +857,7 @@ def _scan_input(
     """
     plan = pixel_size_plan(part, options, mic_psizes)
     scan = scan_particles(part, score_label, plan, wanted, split)
-    if plan[0] != "micrographs" or mic_psizes is None:
+    if plan.source != "micrograph" or mic_psizes is None:
         return scan, set()
     listed, by_name = listed_pixel_sizes(part, scan.key_names, options, mic_psizes)
     if not by_name or len(listed) < len(scan.key_names):  # nothing found by name, or some not at all (refused later)
@@ -863,7 +869,7 @@ def _scan_input(
     )
     if split is not None:
         _write_headers(split.files, part, labels)
-    return scan_particles(part, score_label, ("micrographs", listed), wanted, split), by_name
+    return scan_particles(part, score_label, _core.PixelSizes.by_micrograph(listed), wanted, split), by_name
 
 
 def read_star_files(inputs: list[Path], outdir: StrPath, options: ReaderOptions, warn: Warn, log: Log) -> ParticleSet:
@@ -1012,7 +1018,7 @@ class ParticleScan:
 def scan_particles(
     part: ParticleStar,
     score_label: str | None,
-    psize_plan: tuple,
+    psize_plan: _core.PixelSizes,
     extra: list[str] | None = None,
     split: Split | None = None,
 ) -> ParticleScan:
