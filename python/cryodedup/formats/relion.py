@@ -279,7 +279,7 @@ def score_column(
             )
             return None, True
     else:
-        label = options.score
+        label = options.score.lstrip("_")  # a label copied from a STAR header (_rlnX) names column rlnX
         lacking = [p for p in parts if label not in p.labels]
         if lacking:
             numeric = [lab for lab in lacking[0].numeric_labels() if all(lab in p.labels for p in parts)]
