@@ -22,6 +22,7 @@ from ...formats.csfile import CsFile, CsGroup, flatten
 from ...formats.micrograph_lists import Micrographs, as_text, block_naming_micrographs
 from ...formats.microscope import Placement
 from ...formats.mrc import open_mrc
+from ...formats.sniff import is_cryosparc
 from ...formats.star import Block, StarFile
 from ...labels import distinct_labels
 from ...outputs import AtomicOutputs, StrPath
@@ -52,7 +53,7 @@ def prepare_outputs(
     subsets = _subset_names(mics)
     names = ["pairs.csv", "duplicates.csv"] + subsets["micrographs_kept"] + subsets["micrographs_rejected"]
     if particles is not None:
-        psuffix = ".cs" if Path(particles).suffix in (".cs", ".csg") else ".star"
+        psuffix = ".cs" if is_cryosparc(particles) else ".star"
         names += [f"particles_on_kept_micrographs{psuffix}", f"particles_on_rejected_micrographs{psuffix}"]
     paths = [outdir / n for n in names]
     atomic = AtomicOutputs(paths, force=force, inputs=list(inputs) + ([particles] if particles else []))
@@ -357,7 +358,7 @@ ParticleSource = Union[CsGroup, tuple[StarFile, Block]]
 
 def _load_particles(path: Path) -> ParticleSource:
     """The ``--particles`` file, read (and its columns checked) before any micrograph is scored."""
-    if path.suffix in (".cs", ".csg"):
+    if is_cryosparc(path):
         group = CsGroup.load(path)
         if not (group.has("location/micrograph_uid") or group.has("location/micrograph_path")):
             raise CryodedupError(f"{path}: no location/micrograph_uid or micrograph_path to match micrographs")
