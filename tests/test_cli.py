@@ -224,7 +224,7 @@ def _particles(folder, rows=(("100", "100"), ("110", "100"), ("900", "900")), na
 def _cs(folder, edit=None, name="p.cs"):
     import numpy as np
 
-    from cryodedup.synthetic import cs_particles, write_cs
+    from fixtures.synthetic import cs_particles, write_cs
 
     records = cs_particles(np.random.default_rng(0), 50)
     records = edit(records) if edit else records
@@ -235,7 +235,7 @@ def _cs(folder, edit=None, name="p.cs"):
 def _mrcs(folder, edit=None, dtype="float32", shape=(128, 128)):
     import numpy as np
 
-    from cryodedup.synthetic import write_mrc
+    from fixtures.synthetic import write_mrc
 
     paths = []
     for k in range(2):
@@ -438,7 +438,7 @@ def test_a_run_asks_numpy_for_no_huge_pages(tmp_path, monkeypatch):
 def test_a_quiet_star_job_imports_only_what_it_runs(tmp_path):
     # Start-up is a fixed cost of every run (issue 29): a STAR job run with --quiet must not
     # load rich (nothing printed), the other formats' readers or the API.
-    from cryodedup.synthetic import write_benchmark_file
+    from fixtures.synthetic import write_benchmark_file
 
     star = tmp_path / "p.star"
     write_benchmark_file(star, 500, seed=0)

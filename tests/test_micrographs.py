@@ -24,8 +24,8 @@ from cryodedup.micrographs import (
     candidate_pairs,
     run_in_process,
 )
-from cryodedup.summaries import micrograph_rows
-from cryodedup.synthetic import exposure, specimen_field, write_mrc
+from cryodedup.report.summary import micrograph_rows
+from fixtures.synthetic import exposure, specimen_field, write_mrc
 from helpers import star_text, write_planted_micrographs
 
 PSIZE, H, W, BIN = 6.0, 582, 818, 2  # binned: 291 x 409 pixels of 12 Å, like a K3 at 12 Å
@@ -264,7 +264,7 @@ def test_pixel_sizes_must_agree(overlapping, tmp_path):
 
 
 def test_cryosparc_exposures_in_and_out(overlapping, tmp_path):
-    from cryodedup.synthetic import write_cs
+    from fixtures.synthetic import write_cs
 
     folder, _ = overlapping
     exposures = np.zeros(
@@ -304,7 +304,7 @@ def test_cryosparc_exposures_in_and_out(overlapping, tmp_path):
 
 
 def test_cryosparc_exposure_group_with_passthrough(overlapping, tmp_path):
-    from cryodedup.synthetic import write_cs
+    from fixtures.synthetic import write_cs
 
     folder, _ = overlapping
     blobs = np.zeros(3, dtype=[("uid", "<u8"), ("micrograph_blob/path", "S200"), ("micrograph_blob/psize_A", "<f4")])

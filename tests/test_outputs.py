@@ -95,7 +95,7 @@ def test_an_existing_output_among_many_new_ones_is_refused(tmp_path):
 
 
 def _example_inputs(folder):
-    from cryodedup.synthetic import write_example
+    from fixtures.synthetic import write_example
 
     return [p for p in write_example(folder) if p.name.startswith("particles_")]
 
@@ -232,12 +232,12 @@ def _run_limited(command, limit_bytes, cwd):
     [("star", 100), ("star", 300_000), ("cs", 100), ("micrographs", 100)],  # star: the header, the rows
 )
 def test_a_disk_that_fills_while_writing_is_one_line_and_leaves_nothing(tmp_path, kind, limit):
-    from cryodedup.synthetic import cs_particles, write_cs, write_mrc
+    from fixtures.synthetic import cs_particles, write_cs, write_mrc
 
     inputs = tmp_path / "in"
     inputs.mkdir()
     if kind == "star":
-        from cryodedup.synthetic import write_benchmark_file
+        from fixtures.synthetic import write_benchmark_file
 
         write_benchmark_file(inputs / "p.star", 4000)
         args = ["particles", str(inputs / "p.star"), "--score", "none"]
@@ -260,7 +260,7 @@ def test_a_disk_that_fills_while_writing_is_one_line_and_leaves_nothing(tmp_path
 
 
 def test_sigterm_while_writing_removes_the_temporary_files_and_exits_143(tmp_path):
-    from cryodedup.synthetic import write_benchmark_file
+    from fixtures.synthetic import write_benchmark_file
 
     source = tmp_path / "p.star"
     write_benchmark_file(source, 300_000)
@@ -286,7 +286,7 @@ def test_sigterm_while_writing_removes_the_temporary_files_and_exits_143(tmp_pat
 
 
 def test_sigint_while_reading_exits_130_with_one_line(tmp_path):
-    from cryodedup.synthetic import write_benchmark_file
+    from fixtures.synthetic import write_benchmark_file
 
     source = tmp_path / "p.star"
     write_benchmark_file(source, 300_000)

@@ -15,7 +15,7 @@ from cryodedup import _core, particles_star
 from cryodedup.errors import CryodedupError
 from cryodedup.particles import ParticleOptions, remove_duplicate_particles
 from cryodedup.star import StarFile
-from cryodedup.synthetic import write_benchmark_file, write_example
+from fixtures.synthetic import write_benchmark_file, write_example
 from helpers import shared_file, write_star
 
 # name: (kept digest, rejected digest), outputs of main at bd2ce80. The two "bench" digests are

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from cryodedup.cli import main
 from cryodedup.micrographs import NULL_PAIRS, MicrographOptions, decide, z_threshold
-from cryodedup.synthetic import write_reexposure_set
+from fixtures.synthetic import write_reexposure_set
 
 
 def test_z_threshold_is_the_floor_or_the_runs_null():

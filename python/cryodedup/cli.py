@@ -18,7 +18,7 @@ import rich_click as click
 from . import __version__
 from .errors import CryodedupError
 from .micrographs import ALL_PAIRS_UPTO, MicrographOptions
-from .summaries import micrograph_rows, particle_rows, reading_text
+from .report.summary import micrograph_rows, particle_rows, reading_text
 
 if TYPE_CHECKING:
     from rich.console import Console

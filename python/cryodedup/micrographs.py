@@ -42,8 +42,8 @@ from .micrograph_files import (
 )
 from .micrograph_match import check_match_mode, match_micrographs
 from .outputs import AtomicOutputs, StrPath, all_outputs_at_once, check_plotting
+from .report.summary import micrograph_rows, short_name
 from .star import Block, StarFile
-from .summaries import micrograph_rows, short_name
 
 CANDIDATES = ("auto", "window", "pattern", "all", "metadata")
 # --candidates auto compares every pair of a set up to this size, and a --window beyond it.
@@ -1071,7 +1071,7 @@ def _plot(
     and, for the best of them, the two images and their overlay; with --metadata, the map of
     the specimen positions.
     """
-    from . import plots
+    from .report import particle_figures as plots
 
     is_dup = decision.duplicate
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}

@@ -36,12 +36,12 @@ from .micrograph_files import resolve_paths
 from .micrograph_match import check_match_mode, match_particle_set
 from .outputs import StrPath, all_outputs_at_once, check_plotting
 from .particle_set import Log, ParticleSet, Warn
-from .summaries import report_rows
+from .report.summary import report_rows
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from .plots import ParticleDetails
+    from .report.particle_figures import ParticleDetails
 
 
 def _silent(message: str, level: str) -> None:
@@ -643,7 +643,7 @@ def remove_duplicate_particles(
     summary["warnings"] = warnings
     summary["seconds"] = round(time.perf_counter() - start, 3)
     if options.plot:
-        from .plots import ParticleDetails
+        from .report.particle_figures import ParticleDetails
 
         assert decision.suppressed_by is not None, "decide() fills suppressed_by for the pictures"
         details = ParticleDetails(
@@ -672,7 +672,7 @@ def plot_particles(
     When example micrographs' image files are not found, the summary says so and how to
     point at them.
     """
-    from . import plots
+    from .report import particle_figures as plots
 
     def find_micrograph(name: str) -> Path:
         # Pickers know a micrograph by its file stem (x.cbox for x.mrc): try the MRC file first.

@@ -19,12 +19,12 @@ from cryodedup import (
     MicrographOptions,
     ParticleOptions,
     find_duplicate_micrographs,
-    plots,
     remove_duplicate_particles,
 )
 from cryodedup.cli import main
-from cryodedup.summaries import NAME_WIDTH, short_name
-from cryodedup.synthetic import exposure, specimen_field, write_benchmark_file, write_mrc
+from cryodedup.report import particle_figures as plots
+from cryodedup.report.summary import NAME_WIDTH, short_name
+from fixtures.synthetic import exposure, specimen_field, write_benchmark_file, write_mrc
 from helpers import write_star
 from test_particles_picks import write_topaz
 

@@ -26,14 +26,14 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from . import _core
-from .audit import TOP_MICROGRAPHS, straddling_per_micrograph
-from .consensus import covered_jaccard, mean_agreement, pair_counts
-from .dedup import popcount
-from .labels import distinct_labels, human
-from .outputs import StrPath
-from .particle_set import ParticleSet
-from .summaries import short_name
+from .. import _core
+from ..audit import TOP_MICROGRAPHS, straddling_per_micrograph
+from ..consensus import covered_jaccard, mean_agreement, pair_counts
+from ..dedup import popcount
+from ..labels import distinct_labels, human
+from ..outputs import StrPath
+from ..particle_set import ParticleSet
+from .summary import short_name
 
 KEPT_COLOUR, REJECTED_COLOUR = "#1a9641", "#d7191c"
 UNCONFIRMED_COLOUR = "#7b3294"  # kept as no duplicate, then rejected for lack of support
@@ -351,8 +351,8 @@ def display_image(path: Path, width: int = 900) -> DisplayImage | None:
     The image is binned to about ``width`` pixels; None if the file cannot be read.
     """
     try:
-        from . import _core
-        from .micrograph_files import open_mrc
+        from .. import _core
+        from ..micrograph_files import open_mrc
 
         mrc, data = open_mrc(path)
         with mrc:
@@ -800,7 +800,7 @@ def write_all(
 
     ``summary`` and ``highlight`` are the report's summary rows and those to colour (:func:`write_report`).
     """
-    from .outputs import AtomicOutputs
+    from ..outputs import AtomicOutputs
 
     paths = [outdir / name for name, _, _ in figures] + [outdir / "report.html"]
     rendered = [(name, caption, png_bytes(fig)) for name, caption, fig in figures]
