@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from cryodedup.cli import main
-from cryodedup.micrographs import NULL_PAIRS, MicrographOptions, decide, z_threshold
+from cryodedup.jobs.micrographs.job import NULL_PAIRS, MicrographOptions, decide, z_threshold
 from fixtures.synthetic import write_reexposure_set
 
 

@@ -27,15 +27,15 @@ from .errors import CryodedupError
 # modules of the job it runs, so that a small job does not pay for loading all of them.
 _WHERE = {
     "remove_duplicates": "api",
-    "MicrographOptions": "micrographs",
-    "find_duplicate_micrographs": "micrographs",
+    "MicrographOptions": "jobs.micrographs.job",
+    "find_duplicate_micrographs": "jobs.micrographs.job",
     "ParticleOptions": "particles",
     "remove_duplicate_particles": "particles",
 }
 
 if TYPE_CHECKING:
     from .api import remove_duplicates
-    from .micrographs import MicrographOptions, find_duplicate_micrographs
+    from .jobs.micrographs.job import MicrographOptions, find_duplicate_micrographs
     from .particles import ParticleOptions, remove_duplicate_particles
 
 

@@ -17,7 +17,7 @@ import rich_click as click
 
 from . import __version__
 from .errors import CryodedupError
-from .micrographs import ALL_PAIRS_UPTO, MicrographOptions
+from .jobs.micrographs.job import ALL_PAIRS_UPTO, MicrographOptions
 from .report.summary import micrograph_rows, particle_rows, reading_text
 
 if TYPE_CHECKING:
@@ -858,9 +858,9 @@ def micrographs(
         beam_diameter=beam_diameter,
         no_images=no_images,
     )
-    from .micrograph_dask import dask_runner
-    from .micrograph_shards import parse_shard, run_micrograph_shard
-    from .micrographs import find_duplicate_micrographs, run_in_process
+    from .jobs.micrographs.dask import dask_runner
+    from .jobs.micrographs.job import find_duplicate_micrographs, run_in_process
+    from .jobs.micrographs.shards import parse_shard, run_micrograph_shard
 
     report = Reporter(quiet)
     bars = (lambda total: ProgressBar(report.console, total)) if report.chatty else None
@@ -946,7 +946,7 @@ def micrographs_merge(
     SHARD_DIRS: the shard folders (shard-K-of-N), or the folder holding them. All N must be
     there and complete, from the same inputs and options; the inputs and options are theirs.
     """
-    from .micrograph_shards import merge_micrograph_shards
+    from .jobs.micrographs.shards import merge_micrograph_shards
 
     report = Reporter(quiet)
     s = run_job(

@@ -25,8 +25,8 @@ from . import _core
 from .dedup import score_direction
 from .errors import CryodedupError
 from .filaments import CRYOLO_TUBE, tube_ids
+from .formats.mrc import MicrographList, micrograph_list, micrograph_pixel_sizes, mrc_header, resolve_paths
 from .input_files import is_glob
-from .micrograph_files import MicrographList, micrograph_list, micrograph_pixel_sizes, mrc_header, resolve_paths
 from .micrograph_match import match_micrographs
 from .outputs import StrPath
 from .particle_set import ParticleSet, pixel_sizes_used

@@ -22,8 +22,8 @@ from .audit import read_halves
 from .dedup import score_direction
 from .errors import CryodedupError
 from .filaments import RELION_TUBE, tube_ids
+from .formats.mrc import micrograph_pixel_sizes
 from .labels import distinct_labels
-from .micrograph_files import micrograph_pixel_sizes
 from .micrograph_match import name_key
 from .outputs import AtomicOutputs, StrPath, scratch_files, write_error
 from .particle_set import HalfSets, Log, ParticleSet, Warn

@@ -352,7 +352,7 @@ def display_image(path: Path, width: int = 900) -> DisplayImage | None:
     """
     try:
         from .. import _core
-        from ..micrograph_files import open_mrc
+        from ..formats.mrc import open_mrc
 
         mrc, data = open_mrc(path)
         with mrc:
@@ -749,7 +749,7 @@ def write_report(
 ) -> None:
     """One self-contained HTML file: summary, parameters, extra tables and the figures.
 
-    ``summary`` holds the rows of the terminal's table (:mod:`cryodedup.summaries`); rows
+    ``summary`` holds the rows of the terminal's table (:mod:`cryodedup.report.summary`); rows
     whose label is in ``highlight`` are coloured by its kind (``bad``, ``good``, ``warn``).
     ``tables`` holds (heading, header, rows); the figures' PNGs are embedded.
     """

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
-from cryodedup.micrograph_shards import (
+from cryodedup.jobs.micrographs.shards import (
     MARKER,
     PAIRS,
     merge_micrograph_shards,
@@ -122,7 +122,7 @@ def test_a_complete_shard_is_not_redone_and_an_incomplete_one_is(planted, tmp_pa
 
 KILL_AFTER_FIRST_BATCH = """
 import os, signal, sys
-from cryodedup import micrograph_shards
+from cryodedup.jobs.micrographs import shards as micrograph_shards
 from cryodedup.cli import main
 
 def score_then_die(plan, shard, shards, progress=None):

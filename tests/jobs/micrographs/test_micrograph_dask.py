@@ -8,7 +8,7 @@ from typing import ClassVar
 import pytest
 
 from cryodedup import MicrographOptions, find_duplicate_micrographs
-from cryodedup.micrographs import images_to_read, load_inputs, plan_scoring
+from cryodedup.jobs.micrographs.job import images_to_read, load_inputs, plan_scoring
 from helpers import write_planted_micrographs
 
 distributed = pytest.importorskip("dask.distributed")
@@ -51,7 +51,7 @@ class CountingBar:
 
 @pytest.mark.parametrize("shards", [None, 3, 7])
 def test_dask_local_cluster_writes_the_outputs_of_one_run(planted, tmp_path, client, shards):
-    from cryodedup.micrograph_dask import dask_runner
+    from cryodedup.jobs.micrographs.dask import dask_runner
 
     options = {"bin": 1, "candidates": "window", "window": 8}
     single = find_duplicate_micrographs(planted, tmp_path / "single", MicrographOptions(**options))

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.cli import main
-from cryodedup.micrographs import (
+from cryodedup.jobs.micrographs.job import (
     ALL_PAIRS_UPTO,
     acquisition_order,
     candidate_offsets,
@@ -484,7 +484,7 @@ def test_images_are_read_ahead_on_their_own_thread_with_the_same_scores(tmp_path
     the scores equal those of one batch holding every image (nothing read ahead, nothing dropped)."""
     import threading
 
-    import cryodedup.micrographs as micrographs
+    import cryodedup.jobs.micrographs.job as micrographs
 
     files = write_planted_micrographs(tmp_path)[:14]
     threads = []

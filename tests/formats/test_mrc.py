@@ -1,4 +1,4 @@
-"""cryodedup.micrograph_files: an MRC image mapped again from the layout its header gave."""
+"""cryodedup.formats.mrc: an MRC image mapped again from the layout its header gave."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cryodedup.errors import CryodedupError
-from cryodedup.micrograph_files import map_mrc, mrc_layout
+from cryodedup.formats.mrc import map_mrc, mrc_layout
 from fixtures.synthetic import write_mrc
 
 

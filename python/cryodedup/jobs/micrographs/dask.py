@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import CryodedupError
-from .micrographs import ProgressBar, ScoringPlan, ShardRunner, ShardScores, images_to_read, score_shard
+from ...errors import CryodedupError
+from .job import ProgressBar, ScoringPlan, ShardRunner, ShardScores, images_to_read, score_shard
 
 INSTALL = 'pip install "cryodedup[dask]"'
 

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CryodedupError
-from .input_files import check_regular_file, is_glob
-from .micrograph_match import name_key
-from .outputs import StrPath
+from ..errors import CryodedupError
+from ..input_files import check_regular_file, is_glob
+from ..micrograph_match import name_key
+from ..outputs import StrPath
 
 #: The metadata files' own extensions, removed before the micrograph's name rules apply.
 METADATA_EXTENSIONS = (".mdoc", ".xml")

@@ -25,12 +25,11 @@ from typing import Any, Callable, Optional, Protocol, Union
 
 import numpy as np
 
-from . import _core
-from .csfile import CsFile, CsGroup, flatten
-from .errors import CryodedupError
-from .labels import distinct_labels
-from .metadata import Placement, linked_roots, place
-from .micrograph_files import (
+from ... import _core
+from ...csfile import CsFile, CsGroup, flatten
+from ...errors import CryodedupError
+from ...formats.microscope import Placement, linked_roots, place
+from ...formats.mrc import (
     MrcLayout,
     as_text,
     block_naming_micrographs,
@@ -40,10 +39,11 @@ from .micrograph_files import (
     open_mrc,
     resolve_paths,
 )
-from .micrograph_match import check_match_mode, match_micrographs
-from .outputs import AtomicOutputs, StrPath, all_outputs_at_once, check_plotting
-from .report.summary import micrograph_rows, short_name
-from .star import Block, StarFile
+from ...labels import distinct_labels
+from ...micrograph_match import check_match_mode, match_micrographs
+from ...outputs import AtomicOutputs, StrPath, all_outputs_at_once, check_plotting
+from ...report.summary import micrograph_rows, short_name
+from ...star import Block, StarFile
 
 CANDIDATES = ("auto", "window", "pattern", "all", "metadata")
 # --candidates auto compares every pair of a set up to this size, and a --window beyond it.
@@ -1071,7 +1071,7 @@ def _plot(
     and, for the best of them, the two images and their overlay; with --metadata, the map of
     the specimen positions.
     """
-    from .report import particle_figures as plots
+    from ...report import particle_figures as plots
 
     is_dup = decision.duplicate
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}

@@ -28,10 +28,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import CryodedupError
-from .micrograph_files import MrcLayout
-from .micrograph_match import check_match_mode
-from .micrographs import (
+from ...errors import CryodedupError
+from ...formats.mrc import MrcLayout
+from ...micrograph_match import check_match_mode
+from ...outputs import StrPath
+from .job import (
     MicrographOptions,
     Micrographs,
     ProgressBar,
@@ -44,7 +45,6 @@ from .micrographs import (
     score_shard,
     write_results,
 )
-from .outputs import StrPath
 
 FORMAT = "cryodedup micrograph shard 1"
 MARKER = "shard.json"

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .csfile import CsGroup
-from .errors import CryodedupError
-from .input_files import check_regular_file
-from .outputs import StrPath
-from .star import Block, StarFile
+from ..csfile import CsGroup
+from ..errors import CryodedupError
+from ..input_files import check_regular_file
+from ..outputs import StrPath
+from ..star import Block, StarFile
 
 if TYPE_CHECKING:
     from mrcfile.mrcmemmap import MrcMemmap  # mrcfile ships no type information: MrcMemmap is Any to mypy

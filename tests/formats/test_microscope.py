@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
-from cryodedup.metadata import (
+from cryodedup.formats.microscope import (
     image_key,
     match_to_micrographs,
     neighbour_pairs,
@@ -26,7 +26,7 @@ from cryodedup.metadata import (
     read_metadata,
     specimen_positions,
 )
-from cryodedup.micrographs import acquisition_order
+from cryodedup.jobs.micrographs.job import acquisition_order
 from fixtures.synthetic import (
     multihole_session,
     write_epu_session,

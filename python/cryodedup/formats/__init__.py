@@ -1,0 +1,1 @@
+"""Readers and writers of the file formats cryodedup reads and writes, one module a format."""

@@ -1,0 +1,1 @@
+"""The jobs: each reads its inputs through formats/, decides, and writes its outputs."""

@@ -1,0 +1,1 @@
+"""The micrograph job (``cryodedup micrographs``): find micrographs that image the same area twice."""
