@@ -168,7 +168,8 @@ def test_relion31_jobs_on_different_micrographs_agree_with_a_brute_force(tmp_pat
     consensus = summary["consensus"]
     assert [i["micrographs"] for i in consensus["per_input"]] == [5, 24]
     by_input = [sum(flat[i][0] == k for i in not_confirmable) for k in range(2)]
-    assert [i["not_confirmable"] for i in consensus["per_input"]] == by_input
+    fate = "kept_not_confirmable" if uncovered == "keep" else "rejected_not_confirmable"
+    assert [i[fate] for i in consensus["per_input"]] == by_input
     assert by_input[0] == 0 and by_input[1] > 0  # the template's picks on the 19 micrographs LoG never saw
     assert [i["rejected_unconfirmed"] for i in consensus["per_input"]] == [
         sum(flat[i][0] == k for i in unconfirmed) for k in range(2)
@@ -256,7 +257,7 @@ def test_cryolo_empty_files_count_as_ran_on_and_relion4_lists_as_listed(tmp_path
     as_cryolo = {n: cryolo[n.rsplit("/", 1)[1][:-4]] for n in names[2:]}
     _flat, final, not_confirmable, _unconfirmed = brute_force([relion, as_cryolo], covered, 30.0 / PSIZE, 2)
     assert summary["kept"] == len(final)
-    assert sum(i["not_confirmable"] for i in consensus["per_input"]) == len(not_confirmable)
+    assert sum(i["kept_not_confirmable"] for i in consensus["per_input"]) == len(not_confirmable)
     # Micrographs 0 and 1 (RELION only) and 6, 7 (crYOLO only, no picks): 4 not confirmable.
     assert consensus["micrographs_not_confirmable"] == 4
     expected_j = jaccard_brute_force([relion, as_cryolo], covered, 30.0 / PSIZE)

@@ -14,8 +14,21 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _core
+from .dedup import popcount
 from .labels import distinct_labels
 from .particle_set import ParticleSet
+
+#: What became of a pick under consensus. Every pick of an input has exactly one of these
+#: fates, so per input they sum to its picks (docs/design.md section 2, "Which particles are duplicates").
+#: "confirmed": at least max(K, 2) inputs have a pick within the distance, its own included.
+OUTCOMES = (
+    "kept_confirmed",
+    "kept_alone",
+    "kept_not_confirmable",
+    "rejected_duplicate",
+    "rejected_unconfirmed",
+    "rejected_not_confirmable",
+)
 
 
 def jaccard_matrices(
@@ -163,36 +176,29 @@ def consensus_report(
     """The agreement between the inputs of a ParticleSet, and the decision on it.
 
     Per input, the micrographs it ran on (``covered``, n_micrographs x n_inputs; None: all
-    of them), the picks confirmed by another input, kept alone and kept confirmed, rejected
-    as unconfirmed (``unconfirmed``: no duplicate displaced them, too few inputs confirm
-    them) and not confirmable (``not_confirmable``: no duplicate displaced them, on a
-    micrograph fewer than ``min_support`` inputs ran on; kept, or rejected when
-    ``uncovered`` is ``reject``); the Jaccard matrix between inputs overall and per
-    micrograph on the micrographs both ran on, and the ten micrographs where the inputs
-    agree least.
+    of them), its picks, their fates (:data:`OUTCOMES`, which sum to its picks; see
+    :func:`pick_outcomes` for ``unconfirmed`` and ``not_confirmable``, the latter kept, or
+    rejected when ``uncovered`` is ``reject``) and its picks confirmed by another input
+    whatever their fate; the Jaccard matrix between inputs overall and per micrograph on
+    the micrographs both ran on, and the ten micrographs where the inputs agree least.
     """
     n_inputs = len(particles.inputs)
     n_mics = len(particles.mic_names)
     size, matched, counts = _agreement_counts(
-        confirmed_by, particles.input_of, particles.groups, keep, n_mics, n_inputs
+        confirmed_by, particles.input_of, particles.groups, None, n_mics, n_inputs
     )
     input_of = np.asarray(particles.input_of)
-    rejected_unconfirmed = _per_input(input_of, unconfirmed, n_inputs)
-    cannot_confirm = _per_input(input_of, not_confirmable, n_inputs)
+    fates = outcome_counts(pick_outcomes(keep, confirmed_by, unconfirmed, not_confirmable), input_of, n_inputs)
     ran_on = np.ones((n_mics, n_inputs), dtype=bool) if covered is None else covered
     per_input = [
         {
             "file": name,
             "micrographs": int(ran_on[:, k].sum()),
-            "confirmed": int(c),
-            "kept_alone": int(alone),
-            "kept_confirmed": int(both),
-            "rejected_unconfirmed": int(dropped),
-            "not_confirmable": int(unknown),
+            "picks": int(fates[k].sum()),
+            **{fate: int(n) for fate, n in zip(OUTCOMES, fates[k])},
+            "confirmed": int(counts[k, 0]),
         }
-        for k, (name, (c, alone, both), dropped, unknown) in enumerate(
-            zip(particles.inputs, counts, rejected_unconfirmed, cannot_confirm)
-        )
+        for k, name in enumerate(particles.inputs)
     ]
     per_mic, overall = covered_jaccard(size, matched, covered)
     agreement = mean_agreement(per_mic)
@@ -218,20 +224,43 @@ def consensus_report(
     }
 
 
-def _per_input(input_of: np.ndarray, rows: np.ndarray | None, n_inputs: int) -> np.ndarray:
-    """The number of ``rows`` (a mask, or None for none) of each input."""
-    if rows is None:
-        return np.zeros(n_inputs, dtype=np.int64)
-    return np.bincount(input_of[rows], minlength=n_inputs)
+def pick_outcomes(
+    keep: np.ndarray,
+    confirmed_by: np.ndarray,
+    unconfirmed: np.ndarray | None = None,
+    not_confirmable: np.ndarray | None = None,
+) -> np.ndarray:
+    """Each pick's fate, an index into :data:`OUTCOMES` (uint8).
+
+    ``not_confirmable`` (picks no duplicate displaced, on a micrograph fewer than K inputs
+    ran on) come first, whatever their support: at K > 2 such a pick may have another
+    input's pick nearby, yet K cannot be reached there. A kept pick elsewhere either reached
+    K (at K >= 2) or, at K = 1, is confirmed or alone by whether another input picked it.
+    A rejected pick is unconfirmed (``unconfirmed``: too few inputs confirm it) or else a
+    duplicate of a better-scored pick.
+    """
+    nothing = np.zeros(len(keep), dtype=bool)
+    short = nothing if not_confirmable is None else not_confirmable
+    too_few = nothing if unconfirmed is None else unconfirmed
+    alone = popcount(confirmed_by) < 2
+    kept_fate = np.where(short, 2, np.where(alone, 1, 0))
+    rejected_fate = np.where(short, 5, np.where(too_few, 4, 3))
+    return np.where(keep, kept_fate, rejected_fate).astype(np.uint8)
+
+
+def outcome_counts(outcomes: np.ndarray, input_of: np.ndarray, n_inputs: int) -> np.ndarray:
+    """Per input, its picks of each fate of :data:`OUTCOMES`, shape (n_inputs, len(OUTCOMES))."""
+    cells = input_of.astype(np.int64) * len(OUTCOMES) + outcomes
+    return np.bincount(cells, minlength=n_inputs * len(OUTCOMES)).reshape(n_inputs, len(OUTCOMES))
 
 
 def consensus_rows(consensus: dict) -> list[tuple[str, str]]:
     """The report of :func:`consensus_report` as (label, text) rows.
 
-    Per input, the micrographs it ran on when not all, its picks confirmed by another
-    input, kept alone or confirmed, and (with a minimum support above 1) rejected as
-    unconfirmed and not confirmable; the Jaccard index of each pair of inputs on the
-    micrographs both ran on; the micrographs where they agree least.
+    Per input, the micrographs it ran on when not all, and its picks split by fate (kept
+    confirmed, alone or not confirmable; rejected as duplicates, unconfirmed or not
+    confirmable: the parts sum to its picks); the Jaccard index of each pair of inputs on
+    the micrographs both ran on; the micrographs where they agree least.
     """
     labels = distinct_labels([i["file"] for i in consensus["per_input"]])
     k = consensus["min_support"]
@@ -240,16 +269,7 @@ def consensus_rows(consensus: dict) -> list[tuple[str, str]]:
     rows = [("Consensus", f"min support {k} of {len(labels)} inputs")]
     for label, i in zip(labels, consensus["per_input"]):
         text = f"ran on {i['micrographs']:,} of {n_mics:,} micrographs; " if partial else ""
-        text += (
-            f"{i['confirmed']:,} confirmed by another input; kept {i['kept_confirmed']:,} confirmed, "
-            f"{i['kept_alone']:,} alone"
-        )
-        if k > 1:
-            text += f"; rejected {i['rejected_unconfirmed']:,} confirmed by fewer than {k} inputs"
-            if i.get("not_confirmable"):
-                fate = "kept" if consensus.get("uncovered", "keep") == "keep" else "rejected"
-                text += f"; {fate} {i['not_confirmable']:,} not confirmable"
-        rows.append((f"  {label}", text))
+        rows.append((f"  {label}", text + _fates_text(i, k)))
     if k > 1 and consensus.get("micrographs_not_confirmable"):
         rows.append(("  Not confirmable", not_confirmable_text(consensus)))
     matrix = consensus["jaccard"]
@@ -264,10 +284,33 @@ def consensus_rows(consensus: dict) -> list[tuple[str, str]]:
     return rows
 
 
+def _fates_text(entry: dict, min_support: int) -> str:
+    """One input's picks split by fate, in words: each part once, so that they add up.
+
+    The parts that cannot occur under these options are left out unless they hold picks.
+    """
+    confirmed = "confirmed by another input" if min_support == 1 else f"confirmed by {min_support} or more inputs"
+    kept = [
+        ("kept_confirmed", confirmed, True),
+        ("kept_alone", "alone (no other input picked them)", min_support == 1),
+        ("kept_not_confirmable", "not confirmable", False),
+    ]
+    rejected = [
+        ("rejected_duplicate", "as duplicates", True),
+        ("rejected_unconfirmed", f"confirmed by fewer than {min_support} inputs", min_support > 1),
+        ("rejected_not_confirmable", "not confirmable", False),
+    ]
+
+    def part(fates: list[tuple[str, str, bool]]) -> str:
+        return ", ".join(f"{entry[key]:,} {words}" for key, words, always in fates if always or entry[key])
+
+    return f"{entry['picks']:,} picks: kept {part(kept)}; rejected {part(rejected)}"
+
+
 def not_confirmable_text(consensus: dict) -> str:
     """What could not be confirmed: the picks on micrographs fewer than K inputs ran on, and their fate."""
     k, n_mics = consensus["min_support"], consensus["micrographs"]
-    picks = sum(i.get("not_confirmable", 0) for i in consensus["per_input"])
+    picks = sum(i["kept_not_confirmable"] + i["rejected_not_confirmable"] for i in consensus["per_input"])
     short = consensus["micrographs_not_confirmable"]
     fate = (
         "kept (--uncovered reject rejects them)"

@@ -654,6 +654,9 @@ def remove_duplicate_particles(
             decision.confirmed_by,
             compared_scores=decision.ranked_scores,
             covered=decision.covered,
+            unconfirmed=decision.unconfirmed,
+            not_confirmable=decision.not_confirmable,
+            min_support=options.min_support,
         )
         summary["plots"] = plot_particles(details, outdir, options, paths[0], force, summary)
     return summary

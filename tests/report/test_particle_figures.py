@@ -324,9 +324,11 @@ def test_consensus_pictures(tmp_path):
     finally:
         plots.consensus_by_input = original
     ax = captured["fig"].axes[0]
-    confirmed = [p.get_width() for p in ax.patches if p.get_gid() == "confirmed"]
-    alone = [p.get_width() for p in ax.patches if p.get_gid() == "alone"]
-    assert (confirmed, alone) == ([1, 0], [1, 0])
+    # Each input's bar holds all its picks: a 1 kept confirmed + 1 kept alone, b 1 duplicate.
+    confirmed = [p.get_width() for p in ax.patches if p.get_gid() == "kept_confirmed"]
+    alone = [p.get_width() for p in ax.patches if p.get_gid() == "kept_alone"]
+    duplicate = [p.get_width() for p in ax.patches if p.get_gid() == "rejected_duplicate"]
+    assert (confirmed, alone, duplicate) == ([1, 0], [1, 0], [0, 1])
 
 
 def test_picks_rejected_for_lack_of_support_are_drawn_apart_from_duplicates(tmp_path):

@@ -28,8 +28,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .. import _core
 from ..audit import TOP_MICROGRAPHS, straddling_per_micrograph
-from ..consensus import covered_jaccard, mean_agreement, pair_counts
-from ..dedup import popcount
+from ..consensus import OUTCOMES, covered_jaccard, mean_agreement, outcome_counts, pair_counts, pick_outcomes
 from ..labels import distinct_labels, human
 from ..outputs import StrPath
 from ..particle_set import ParticleSet
@@ -64,6 +63,10 @@ class ParticleDetails:
     compared_scores: np.ndarray | None = None
     #: Whether input k ran on micrograph g (n_micrographs, n_inputs); None: every input ran on every micrograph.
     covered: np.ndarray | None = None
+    #: The consensus decision (``Decision.unconfirmed``, ``.not_confirmable``, --min-support).
+    unconfirmed: np.ndarray | None = None
+    not_confirmable: np.ndarray | None = None
+    min_support: int = 1
 
     @property
     def mic_names(self) -> list[str]:
@@ -223,20 +226,40 @@ def _confirmed_by(details: ParticleDetails) -> np.ndarray:
     return details.confirmed_by
 
 
+#: Colour and legend of each fate of a pick (cryodedup.consensus.OUTCOMES).
+FATE_STYLE = {
+    "kept_confirmed": (KEPT_COLOUR, "kept, confirmed"),
+    "kept_alone": ("#a6d96a", "kept alone (no other input picked it)"),
+    "kept_not_confirmable": ("#abd9e9", "kept, not confirmable (too few inputs ran there)"),
+    "rejected_duplicate": (REJECTED_COLOUR, "rejected duplicate"),
+    "rejected_unconfirmed": (UNCONFIRMED_COLOUR, "rejected, confirmed by too few inputs"),
+    "rejected_not_confirmable": ("#636363", "rejected, not confirmable (--uncovered reject)"),
+}
+
+
 def consensus_by_input(details: ParticleDetails) -> Figure:
-    """Per input, its kept picks confirmed by another input and those kept alone."""
+    """Per input, one bar of all its picks, split by fate: the parts add up to its picks.
+
+    Fates that no pick of any input has are left out of the bars and the legend.
+    """
     k = len(details.inputs)
-    confirmed = popcount(_confirmed_by(details)) >= 2
-    alone = np.bincount(details.input_of[details.keep & ~confirmed], minlength=k)
-    shared = np.bincount(details.input_of[details.keep & confirmed], minlength=k)
+    outcomes = pick_outcomes(details.keep, _confirmed_by(details), details.unconfirmed, details.not_confirmable)
+    counts = outcome_counts(outcomes, details.input_of, k)
     fig, ax = plt.subplots(figsize=(7, 1.5 + 0.5 * k))
     y = np.arange(k)
-    ax.barh(y, shared, color=KEPT_COLOUR, label="kept, confirmed by another input", gid="confirmed")
-    ax.barh(y, alone, left=shared, color="#fdae61", label="kept alone", gid="alone")
+    left = np.zeros(k, dtype=np.int64)
+    for fate, widths in zip(OUTCOMES, counts.T):
+        if not widths.any():
+            continue
+        colour, label = FATE_STYLE[fate]
+        if fate == "kept_confirmed" and details.min_support > 1:
+            label = f"kept, confirmed by {details.min_support} or more inputs"
+        ax.barh(y, widths, left=left, color=colour, label=label, gid=fate)
+        left += widths
     ax.set_yticks(y, distinct_labels(details.inputs))
-    ax.set_xlabel("kept picks")
+    ax.set_xlabel("picks")
     _count_ticks(ax.xaxis)  # counts of picks
-    ax.set_title("Kept picks confirmed by another input")
+    ax.set_title("What became of each input's picks")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     return fig
 
