@@ -12,7 +12,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from cryodedup.cli import main, numpy_huge_pages
+from cryodedup.cli import main
+from cryodedup.runner import numpy_huge_pages
 from helpers import star_text, write_star
 
 P31 = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup", "rlnAutopickFigureOfMerit"]
@@ -403,24 +404,24 @@ def test_a_rust_panic_after_a_signal_ends_the_run_as_the_signal(monkeypatch, cap
     # Issue 11 item 5: SIGINT while parsing ended in a PanicException traceback.
     import signal
 
-    from cryodedup import cli as cli_module
+    from cryodedup import runner
 
     class PanicException(BaseException):  # pyo3's, as the extension raises it
         pass
 
-    monkeypatch.setattr(cli_module, "_signals_received", [])
+    monkeypatch.setattr(runner, "_signals_received", [])
 
     def job_panicking_after_a_signal():
-        cli_module._signals_received.append(signal.SIGINT)
+        runner._signals_received.append(signal.SIGINT)
         raise PanicException("the core gave up")
 
     with pytest.raises(SystemExit) as stop:
-        cli_module.run_job(job_panicking_after_a_signal)
+        runner.run_job(job_panicking_after_a_signal)
     assert stop.value.code == 130
     assert capsys.readouterr().err.strip() == "Stopped by SIGINT: temporary files removed, outputs whole or absent"
-    monkeypatch.setattr(cli_module, "_signals_received", [])
+    monkeypatch.setattr(runner, "_signals_received", [])
     with pytest.raises(PanicException):  # without a signal, a panic is a bug and keeps its traceback
-        cli_module.run_job(lambda: (_ for _ in ()).throw(PanicException("bug")))
+        runner.run_job(lambda: (_ for _ in ()).throw(PanicException("bug")))
 
 
 def test_a_run_asks_numpy_for_no_huge_pages(tmp_path, monkeypatch):

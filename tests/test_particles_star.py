@@ -13,7 +13,8 @@ import pytest
 
 from cryodedup import _core, particles_star
 from cryodedup.errors import CryodedupError
-from cryodedup.particles import ParticleOptions, remove_duplicate_particles
+from cryodedup.options import ParticleOptions
+from cryodedup.particles import remove_duplicate_particles
 from cryodedup.star import StarFile
 from fixtures.synthetic import write_benchmark_file, write_example
 from helpers import shared_file, write_star

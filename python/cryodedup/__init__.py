@@ -27,16 +27,17 @@ from .errors import CryodedupError
 # modules of the job it runs, so that a small job does not pay for loading all of them.
 _WHERE = {
     "remove_duplicates": "api",
-    "MicrographOptions": "jobs.micrographs.job",
+    "MicrographOptions": "options",
     "find_duplicate_micrographs": "jobs.micrographs.job",
-    "ParticleOptions": "particles",
+    "ParticleOptions": "options",
     "remove_duplicate_particles": "particles",
 }
 
 if TYPE_CHECKING:
     from .api import remove_duplicates
-    from .jobs.micrographs.job import MicrographOptions, find_duplicate_micrographs
-    from .particles import ParticleOptions, remove_duplicate_particles
+    from .jobs.micrographs.job import find_duplicate_micrographs
+    from .options import MicrographOptions, ParticleOptions
+    from .particles import remove_duplicate_particles
 
 
 def __getattr__(name: str) -> object:

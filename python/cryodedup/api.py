@@ -22,9 +22,10 @@ import numpy as np
 
 from .csfile import CsFile
 from .errors import CryodedupError
+from .options import ParticleOptions
 from .outputs import StrPath
 from .particle_set import Log, ParticleSet, Warn
-from .particles import ParticleOptions, decide, remove_duplicate_particles
+from .particles import decide, remove_duplicate_particles
 from .particles_cs import read_dataset
 from .particles_star import DataFrame, read_frame
 

@@ -25,7 +25,7 @@ from .outputs import AtomicOutputs, StrPath
 from .particle_set import Log, ParticleSet, Warn
 
 if TYPE_CHECKING:
-    from .particles import ParticleOptions
+    from .options import ParticleOptions
 
 #: Dynamo's column names, 1-based column numbers (Dynamo's ``dthelp``; teamtomo/dynamotable convention.py).
 COLUMNS = {

@@ -29,7 +29,8 @@ from .particle_set import HalfSets, ParticleSet, pixel_sizes_used
 if TYPE_CHECKING:
     from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy
 
-    from .particles import Log, ParticleOptions
+    from .options import ParticleOptions
+    from .particles import Log
 
 SHIFT_KEYS = ("auto", "none", "alignments2D", "alignments3D")
 KEPT, REJECTED = "particles_kept", "particles_rejected"

@@ -35,7 +35,8 @@ from .picks.relion import job_micrographs
 from .picks.write import relion_columns_lost, rows_copied, write_cryosparc, write_like_input, write_relion
 
 if TYPE_CHECKING:
-    from .particles import Log, ParticleOptions
+    from .options import ParticleOptions
+    from .particles import Log
 
 #: Output formats of ``--output-format`` besides ``auto``.
 OUTPUT_FORMATS = ("relion", "cryosparc", "input")

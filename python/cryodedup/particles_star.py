@@ -33,7 +33,7 @@ from .tomography import SUBTOMOGRAM_ANGLES, TILT_SERIES_PSIZE, rotate_origins, w
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from .particles import ParticleOptions
+    from .options import ParticleOptions
 
 #: A pandas DataFrame. pandas is not a dependency (only users with tables in memory have
 #: it), so it is not imported, even for type checking.

@@ -270,3 +270,16 @@ def with_short_micrograph_names(s: dict) -> dict:
             entries = [{**e, "micrograph": shown[e["micrograph"]]} for e in s[key][field]]
             s[key] = {**s[key], field: entries}
     return s
+
+
+def shard_summary_rows(s: dict) -> list[Row]:
+    """One shard's summary as (label, value) rows."""
+    done = "already complete, not redone" if s["already_complete"] else "scored"
+    return [
+        ("Shard", f"{s['shard']} of {s['shards']} ({done})"),
+        ("Folder", s["folder"]),
+        ("Micrographs", f"{s['micrographs']:,}"),
+        ("Pairs scored", f"{s['pairs_scored']:,}"),
+        ("Read", reading_text(s, named=False)),  # the shard is named above; where it ran needs no name
+        ("Time", f"{s['seconds']:.2f} s"),
+    ]

@@ -30,7 +30,7 @@ import numpy as np
 
 from ...errors import CryodedupError
 from ...formats.mrc import MrcLayout
-from ...micrograph_match import check_match_mode
+from ...options import check_match_mode
 from ...outputs import StrPath
 from .job import (
     MicrographOptions,
