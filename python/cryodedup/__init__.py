@@ -27,7 +27,7 @@ from .errors import CryodedupError
 # modules of the job it runs, so that a small job does not pay for loading all of them.
 _WHERE = {
     "remove_duplicates": "api",
-    "MicrographOptions": "jobs.micrographs.job",
+    "MicrographOptions": "jobs.micrographs.options",
     "find_duplicate_micrographs": "jobs.micrographs.job",
     "ParticleOptions": "particles",
     "remove_duplicate_particles": "particles",
@@ -35,7 +35,8 @@ _WHERE = {
 
 if TYPE_CHECKING:
     from .api import remove_duplicates
-    from .jobs.micrographs.job import MicrographOptions, find_duplicate_micrographs
+    from .jobs.micrographs.job import find_duplicate_micrographs
+    from .jobs.micrographs.options import MicrographOptions
     from .particles import ParticleOptions, remove_duplicate_particles
 
 

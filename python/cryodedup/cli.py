@@ -17,7 +17,7 @@ import rich_click as click
 
 from . import __version__
 from .errors import CryodedupError
-from .jobs.micrographs.job import ALL_PAIRS_UPTO, MicrographOptions
+from .jobs.micrographs.options import ALL_PAIRS_UPTO, MicrographOptions
 from .report.summary import micrograph_rows, particle_rows, reading_text
 
 if TYPE_CHECKING:
@@ -859,7 +859,8 @@ def micrographs(
         no_images=no_images,
     )
     from .jobs.micrographs.dask import dask_runner
-    from .jobs.micrographs.job import find_duplicate_micrographs, run_in_process
+    from .jobs.micrographs.job import find_duplicate_micrographs
+    from .jobs.micrographs.score import run_in_process
     from .jobs.micrographs.shards import parse_shard, run_micrograph_shard
 
     report = Reporter(quiet)
