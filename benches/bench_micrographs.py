@@ -39,7 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the data generator: tests/fixtures
 
 from cryodedup import MicrographOptions, _core, find_duplicate_micrographs
-from cryodedup.jobs.micrographs.job import candidate_offsets, candidate_pairs
+from cryodedup.jobs.micrographs.plan import candidate_offsets, candidate_pairs
 from fixtures.synthetic import specimen_field, write_mrc
 
 K3 = (4092, 5760)

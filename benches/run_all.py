@@ -51,7 +51,7 @@ import bench_particles
 import bench_picks_merge
 import bench_scale
 from cryodedup import MicrographOptions, find_duplicate_micrographs
-from cryodedup.jobs.micrographs.job import candidate_offsets, candidate_pairs
+from cryodedup.jobs.micrographs.plan import candidate_offsets, candidate_pairs
 from fixtures.synthetic import cs_particles, write_cs
 
 FULL = {"star": 1_000_000, "cs": 1_000_000, "picks": 10_000_000, "k3": 24, "dense": 1_000_000}

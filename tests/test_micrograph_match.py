@@ -14,10 +14,11 @@ from click.testing import CliRunner
 
 from cryodedup import ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
+from cryodedup.errors import CryodedupError
 from cryodedup.micrograph_match import match_micrographs, matching_text, name_key
 from fixtures.synthetic import write_cs
 from helpers import LOCATION_FIELDS, star_text
-from oracle import oracle
+from oracle import oracle, oracle_by_group
 
 PSIZE = 0.885  # Å per micrograph pixel, as the tutorial's
 MOVIES = [f"20170629_000{k:02d}_frameImage" for k in range(21, 45)]  # 24 micrographs, tutorial-like names
@@ -411,3 +412,236 @@ def test_an_unknown_matching_mode_is_refused_in_one_line(tmp_path):
         main, ["particles", str(tmp_path), "-o", str(tmp_path / "o"), "--match-micrographs", "x"]
     )
     assert result.exit_code == 2 and "Invalid value for '--match-micrographs'" in result.output
+
+
+# --- the pixel size of a re-processed copy, looked up in --micrographs by file name ---------
+#
+# The micrographs STAR (CtfFind/job003) lists MotionCorr/job002/Movies/x.mrc; the particles
+# name MotionCorr/job099/Movies/x.mrc. Half the micrographs are 0.885 Å, half 1.77 Å (two
+# optics groups), and each micrograph holds pairs 16 px apart: 14.2 Å at 0.885 Å, within
+# 20 Å, but 28.3 Å at 1.77 Å, so any other pixel size for a micrograph changes the answer.
+
+SMALL, LARGE = 0.885, 1.77
+CTF_STAR = "CtfFind/job003/micrographs_ctf.star"
+
+
+def movie_psize(movie: str) -> float:
+    """The pixel size this test gives each movie: the first 12 of MOVIES 0.885 Å, the rest 1.77 Å."""
+    return SMALL if MOVIES.index(movie) < 12 else LARGE
+
+
+def write_ctf_star(root, version="3.1", entries=None):
+    """CtfFind/job003/micrographs_ctf.star listing ``entries`` ((name, pixel size)), by default
+    every movie under MotionCorr/job002; RELION 3.1 and 5 put the pixel size in two optics
+    groups, 3.0 in each row (detector pixel size and magnification)."""
+    if entries is None:
+        entries = [(f"MotionCorr/job002/Movies/{m}.mrc", movie_psize(m)) for m in MOVIES]
+    path = root / CTF_STAR
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if version == "3.0":
+        rows = [[name, psize, 10000.0] for name, psize in entries]
+        path.write_text(star_text(["rlnMicrographName", "rlnDetectorPixelSize", "rlnMagnification"], rows,
+                                  block="micrographs"))  # fmt: skip
+        return path
+    groups = {SMALL: 1, LARGE: 2}
+    optics = [[1, "opticsGroup1", SMALL], [2, "opticsGroup2", LARGE]]
+    rows = [[name, groups[psize]] for name, psize in entries]
+    text = star_text(["rlnMicrographName", "rlnOpticsGroup"], rows, optics=optics, block="micrographs",
+                     optics_labels=["rlnOpticsGroup", "rlnOpticsGroupName", "rlnMicrographPixelSize"])  # fmt: skip
+    path.write_text(text.replace("version 30001", "version 50001") if version == "5" else text)
+    return path
+
+
+def paired_rows(rng, folder, extract, version):
+    """An Extract job's rows on every movie: 6 pairs 15 to 17 px apart and 6 lone particles, all
+    other particles >= 150 px apart; origins within 1 Å (3.0: in particle pixels of 3.54 Å)."""
+    rows = []
+    for movie in MOVIES:
+        cells = rng.permutation(20 * 20)[:12]  # a 20 x 20 grid of 180 px
+        k = 0
+        for j, cell in enumerate(cells):
+            x, y = 150 + 180 * (cell % 20), 150 + 180 * (cell // 20)
+            for dx in (0, 16) if j < 6 else (0,):
+                k += 1
+                ox, oy = rng.uniform(-1, 1, 2)
+                origin = [f"{ox / 3.54:.6f}", f"{oy / 3.54:.6f}"] if version == "3.0" else [f"{ox:.6f}", f"{oy:.6f}"]
+                rows.append([f"{x + dx + rng.uniform(-0.5, 0.5):.6f}", f"{y + rng.uniform(-0.5, 0.5):.6f}",
+                             f"{rng.uniform(0, 3):.6f}", *origin, f"{k:06d}@{extract}/Movies/{movie}.mrcs",
+                             f"{folder}/{movie}.mrc"])  # fmt: skip
+    return rows
+
+
+def write_extract_job(root, rows, extract, version):
+    """``root/extract/particles.star`` as RELION of ``version`` writes it (3.0: no optics table)."""
+    path = root / extract / "particles.star"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if version == "3.0":
+        labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit", "rlnOriginX", "rlnOriginY",
+                  "rlnImageName", "rlnMicrographName", "rlnDetectorPixelSize", "rlnMagnification"]  # fmt: skip
+        path.write_text(star_text(labels, [[*r, 3.54, 10000.0] for r in rows]))
+        return path
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit", "rlnOriginXAngst", "rlnOriginYAngst",
+              "rlnImageName", "rlnMicrographName", "rlnOpticsGroup"]  # fmt: skip
+    optics_labels = ["rlnOpticsGroup", "rlnOpticsGroupName", "rlnMicrographOriginalPixelSize", "rlnImagePixelSize",
+                     "rlnImageSize", "rlnImageDimensionality"]  # fmt: skip
+    # The particles' own optics table says 0.885 Å for every micrograph (the movies' size):
+    # wrong for half of them, which is why --micrographs is given.
+    text = star_text(labels, [[*r, 1] for r in rows], optics=[[1, "opticsGroup1", SMALL, 3.54, 64, 2]],
+                     optics_labels=optics_labels)  # fmt: skip
+    path.write_text(text.replace("version 30001", "version 50001") if version == "5" else text)
+    return path
+
+
+def oracle_kept_images(rows, min_dist, version, psize_of=movie_psize):
+    """The images the brute force keeps: centres computed here (coordinate x the pixel size this
+    test gave the movie - origin), micrographs one per movie whatever its folder."""
+    movies = [r[6].rsplit("/", 1)[1][: -len(".mrc")] for r in rows]
+    psize = np.array([psize_of(m) for m in movies])
+    origin = np.array([[float(r[3]), float(r[4])] for r in rows]) * (3.54 if version == "3.0" else 1.0)
+    centres = np.array([[float(r[0]), float(r[1])] for r in rows]) * psize[:, None] - origin
+    groups = np.unique(movies, return_inverse=True)[1]
+    keep = oracle_by_group(groups, centres, [float(r[2]) for r in rows], min_dist)
+    return [r[5] for r, k in zip(rows, keep) if k]
+
+
+def kept_image_names(path):
+    return [field for line in path.read_text().splitlines() for field in line.split() if "@Extract/" in field]
+
+
+VERSIONS = ["3.0", "3.1", "5"]
+#: Kept by the brute force: a pair on each 0.885 Å micrograph is a duplicate, one on a 1.77 Å micrograph is not.
+KEPT_BY_PSIZE = 12 * 12 + 12 * 18
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_one_reprocessed_input_gets_its_pixel_sizes_from_the_micrographs_star_by_file_name(tmp_path, version):
+    rng = np.random.default_rng(99)
+    rows = paired_rows(rng, "MotionCorr/job099/Movies", "Extract/job099", version)
+    particles = write_extract_job(tmp_path, rows, "Extract/job099", version)
+    mics = write_ctf_star(tmp_path, version)
+    expected = oracle_kept_images(rows, 20.0, version)
+    assert len(expected) == KEPT_BY_PSIZE  # the oracle on the pixel sizes this test gave
+    assert len(oracle_kept_images(rows, 20.0, version, psize_of=lambda movie: SMALL)) == 24 * 12  # one size: wrong
+    summary = remove_duplicate_particles([particles], tmp_path / "out", ParticleOptions(min_dist=20, micrographs=mics))
+    assert summary["timings"]["one_pass"]  # one input: decided and written while read (the split)
+    assert kept_image_names(tmp_path / "out/particles_kept.star") == expected
+    assert summary["micrograph_matching"]["pixel_sizes_by_file_name"] == 24
+    used = sorted((p["psize"], p["source"]) for p in summary["pixel_sizes"])
+    assert [psize for psize, _ in used] == pytest.approx([SMALL, LARGE])
+    assert all(source.endswith(", 12 of 12 micrographs found there by file name under another folder")
+               for _, source in used)  # fmt: skip
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_an_extraction_and_its_reprocessed_copy_use_each_micrographs_pixel_size(tmp_path, version):
+    rng = np.random.default_rng(7)
+    rows = paired_rows(rng, "MotionCorr/job002/Movies", "Extract/job007", version)
+    # The copy: re-extracted from MotionCorr/job099, each particle moved up to 13 px in x (a
+    # duplicate of its original within 20 Å at 0.885 Å, not always at 1.77 Å), scored anew.
+    copy = [
+        [f"{float(r[0]) + rng.uniform(-13, 13):.6f}", r[1], f"{rng.uniform(0, 3):.6f}", r[3], r[4],
+         r[5].replace("Extract/job007", "Extract/job099"), r[6].replace("job002", "job099")]
+        for r in rows
+    ]  # fmt: skip
+    first = write_extract_job(tmp_path, rows, "Extract/job007", version)
+    second = write_extract_job(tmp_path, copy, "Extract/job099", version)
+    mics = write_ctf_star(tmp_path, version)
+    expected = oracle_kept_images(rows + copy, 20.0, version)
+    assert expected != oracle_kept_images(rows + copy, 20.0, version, psize_of=lambda movie: SMALL)
+    options = ParticleOptions(min_dist=20, micrographs=mics)
+    summary = remove_duplicate_particles([first, second], tmp_path / "out", options)
+    assert kept_image_names(tmp_path / "out/particles_kept.star") == expected
+    matching = summary["micrograph_matching"]
+    assert matching["matched_by_name"] == 24 and matching["pixel_sizes_by_file_name"] == 24  # the copy's
+
+
+def test_the_summary_counts_the_micrographs_found_by_file_name_among_exact_paths(tmp_path):
+    # 4 micrographs of the file under MotionCorr/job002 (as listed), 20 under job099.
+    rng = np.random.default_rng(3)
+    rows = paired_rows(rng, "MotionCorr/job099/Movies", "Extract/job099", "3.1")
+    for r in rows:
+        if MOVIES.index(r[6].rsplit("/", 1)[1][:-4]) < 4:
+            r[6] = r[6].replace("job099", "job002")
+    particles = write_extract_job(tmp_path, rows, "Extract/job099", "3.1")
+    mics = write_ctf_star(tmp_path)
+    args = ["particles", str(particles), "--micrographs", str(mics), "-o", str(tmp_path / "out"), "--min-dist", "20"]
+    result = CliRunner().invoke(main, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["kept"] == len(oracle_kept_images(rows, 20.0, "3.1")) == KEPT_BY_PSIZE
+    assert summary["micrograph_matching"]["pixel_sizes_by_file_name"] == 20
+    sources = sorted(p["source"].rsplit(", ", 1)[1] for p in summary["pixel_sizes"])
+    assert sources == [
+        "12 of 12 micrographs found there by file name under another folder",  # 1.77 Å: movies 12-23
+        "8 of 12 micrographs found there by file name under another folder",  # 0.885 Å: 4 by path
+    ]
+    text = matching_text(summary["micrograph_matching"])
+    assert text.endswith("the pixel sizes of 20 micrographs found in the --micrographs STAR by file name "
+                         "(listed there under another folder)")  # fmt: skip
+
+
+def test_path_matching_still_refuses_a_copy_under_another_folder_in_one_line(tmp_path):
+    rows = paired_rows(np.random.default_rng(1), "MotionCorr/job099/Movies", "Extract/job099", "3.1")
+    particles = write_extract_job(tmp_path, rows, "Extract/job099", "3.1")
+    mics = write_ctf_star(tmp_path)
+    args = ["particles", str(particles), "--micrographs", str(mics), "-o", str(tmp_path / "out")]
+    result = CliRunner().invoke(main, [*args, "--match-micrographs", "path"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    message = result.output.strip()
+    assert "\n" not in message.replace("\n ", " ") and message.startswith("Error: ")
+    assert "(24 of 24 micrographs missing); 24 of them are listed there under another folder" in message
+    assert "with --match-micrographs path a micrograph's pixel size is looked up by its exact path" in message
+    assert not (tmp_path / "out/particles_kept.star").exists()
+
+
+@pytest.mark.parametrize(("other_psize", "refused"), [(LARGE, True), (SMALL, False)])
+def test_a_file_name_listed_under_two_folders_with_two_pixel_sizes_is_never_guessed(tmp_path, other_psize, refused):
+    # The micrographs STAR joins two MotionCorr jobs whose movies share names (relion issue
+    # 615); the particles' first movie is under a third folder.
+    entries = [(f"MotionCorr/job002/Movies/{m}.mrc", SMALL) for m in MOVIES]
+    entries.append((f"MotionCorr/job003/Movies/{MOVIES[0]}.mrc", other_psize))
+    mics = write_ctf_star(tmp_path, entries=entries)
+    rows = paired_rows(np.random.default_rng(2), "MotionCorr/job099/Movies", "Extract/job099", "3.1")
+    particles = write_extract_job(tmp_path, rows, "Extract/job099", "3.1")
+    args = ["particles", str(particles), "--micrographs", str(mics), "-o", str(tmp_path / "out"), "--min-dist", "20"]
+    result = CliRunner().invoke(main, args)
+    if not refused:  # the same pixel size under both folders: nothing to guess
+        assert result.exit_code == 0, result.output
+        kept = kept_image_names(tmp_path / "out/particles_kept.star")
+        assert kept == oracle_kept_images(rows, 20.0, "3.1", psize_of=lambda movie: SMALL)
+        return
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    message = " ".join(result.output.split())  # (the terminal wraps the one line)
+    assert message.startswith(f"Error: {particles}: data_particles")
+    assert f"micrograph 'MotionCorr/job099/Movies/{MOVIES[0]}.mrc' is not in {mics} by its path" in message
+    assert f"its file name {MOVIES[0]} names 2 micrographs there with different pixel sizes" in message
+    assert (
+        f"MotionCorr/job002/Movies/{MOVIES[0]}.mrc (0.885 Å), MotionCorr/job003/Movies/{MOVIES[0]}.mrc (1.77 Å)"
+        in message
+    )
+    assert not (tmp_path / "out/particles_kept.star").exists()
+
+
+def test_a_file_name_of_two_micrographs_of_one_input_is_not_looked_up_by_it(tmp_path):
+    # The particles name one movie under job098 and job099 (two datasets, relion issue 615);
+    # the STAR lists it under job002 only: which of the two it is cannot be told.
+    rows = paired_rows(np.random.default_rng(4), "MotionCorr/job099/Movies", "Extract/job099", "3.1")
+    rows.append([*rows[0][:6], f"MotionCorr/job098/Movies/{MOVIES[0]}.mrc"])
+    particles = write_extract_job(tmp_path, rows, "Extract/job099", "3.1")
+    mics = write_ctf_star(tmp_path)
+    with pytest.raises(CryodedupError) as error:
+        remove_duplicate_particles([particles], tmp_path / "out", ParticleOptions(micrographs=mics))
+    message = str(error.value)
+    assert "(2 of 25 micrographs missing); 2 of them have the file name of a micrograph listed there" in message
+    assert "different micrographs, whose pixel size is looked up by exact path only" in message
+
+
+def test_a_starfile_table_in_memory_gets_its_pixel_sizes_by_file_name(tmp_path):
+    import starfile
+
+    from cryodedup import remove_duplicates
+
+    rows = paired_rows(np.random.default_rng(5), "MotionCorr/job099/Movies", "Extract/job099", "3.1")
+    data = starfile.read(write_extract_job(tmp_path, rows, "Extract/job099", "3.1"), always_dict=True)
+    kept, _ = remove_duplicates(data, micrographs=write_ctf_star(tmp_path), min_dist=20)
+    assert list(kept["particles"]["rlnImageName"]) == oracle_kept_images(rows, 20.0, "3.1")

@@ -310,9 +310,10 @@ def test_inputs_of_one_file_name_are_named_by_their_distinct_paths(tmp_path):
     assert [w.split(":")[0] for w in fallback] == ["job020/particles.star", "job021/particles.star"]
 
 
-def test_a_copy_named_under_another_folder_is_told_to_give_the_pixel_size(tmp_path):
-    # A re-processed copy (MotionCorr/job099) with the micrographs STAR of job002: the pixel
-    # size is looked up by exact path, so the error must say why and what to give.
+def test_a_copy_named_under_another_folder_is_told_what_to_give(tmp_path):
+    # A re-processed copy (MotionCorr/job099) with the micrographs STAR of job002: a.mrc is
+    # listed there under job002, c.mrc not at all. By path (--match-micrographs path) both are
+    # missing and the error says why and what to give; by file name (auto) only c.mrc is.
     mics = tmp_path / "micrographs_ctf.star"
     mics.write_text(
         "data_optics\nloop_\n_rlnOpticsGroup #1\n_rlnMicrographPixelSize #2\n1 1.06\n\n"
@@ -322,9 +323,15 @@ def test_a_copy_named_under_another_folder_is_told_to_give_the_pixel_size(tmp_pa
     labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnOpticsGroup", "rlnMicrographName"]
     rows = [[10, 10, 1, "MotionCorr/job099/Movies/a.mrc"], [50, 50, 1, "MotionCorr/job099/Movies/c.mrc"]]
     copy = write_star(tmp_path / "particles.star", labels, rows, optics=[[1, "og", 2.12, 1.06]])
+    by_path = ParticleOptions(micrographs=mics, score="none", match_micrographs="path")
     with pytest.raises(CryodedupError) as error:
-        remove_duplicate_particles([copy], tmp_path / "out", ParticleOptions(micrographs=mics, score="none"))
+        remove_duplicate_particles([copy], tmp_path / "out", by_path)
     message = str(error.value)
     assert "(2 of 2 micrographs missing)" in message
     assert "1 of them are listed there under another folder" in message
-    assert message.endswith("--mic-psize")
+    assert "use --match-micrographs auto or name" in message and message.endswith("--mic-psize")
+    with pytest.raises(CryodedupError) as error:
+        remove_duplicate_particles([copy], tmp_path / "out", ParticleOptions(micrographs=mics, score="none"))
+    assert str(error.value).endswith(
+        f"micrograph 'MotionCorr/job099/Movies/c.mrc' is not in {mics} (1 of 2 micrographs missing)"
+    )

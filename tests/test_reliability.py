@@ -199,7 +199,7 @@ def test_a_micrograph_given_twice_is_refused(tmp_path, given):
 
 
 def test_a_micrograph_name_with_a_superscript_digit_sorts(tmp_path):
-    from cryodedup.jobs.micrographs.job import natural_key
+    from cryodedup.jobs.micrographs.plan import natural_key
 
     names = ["m1²2.mrc", "m1_10.mrc", "m1_9.mrc"]
     assert sorted(names, key=natural_key) == ["m1_9.mrc", "m1_10.mrc", "m1²2.mrc"]  # "_" (0x5f) < "²" (0xb2)

@@ -139,6 +139,11 @@ def matching_text(matching: dict) -> str:
         text += f"; {matching['kept_apart']:,} micrographs sharing a file name within one input kept apart"
     if matching.get("not_matched"):
         text += f"; {matching['not_matched']:,} with a file name of another input's micrograph not compared"
+    if matching.get("pixel_sizes_by_file_name"):
+        text += (
+            f"; the pixel sizes of {matching['pixel_sizes_by_file_name']:,} micrographs found in the --micrographs "
+            "STAR by file name (listed there under another folder)"
+        )
     return text
 
 
@@ -237,7 +242,8 @@ def match_particle_set(particles: ParticleSet, mode: str, warn: Warn) -> None:
     match = match_micrographs(names_by_input, mode)
     for line in match.warnings(particles.inputs):
         warn(line)
-    particles.summary["micrograph_matching"] = match.summary()
+    # (keeping what the reader put there: how many pixel sizes --micrographs gave by file name)
+    particles.summary["micrograph_matching"] = {**match.summary(), **particles.summary.get("micrograph_matching", {})}
     if n_inputs < 2 or not match.by_name:
         return
     new_id: dict[str, int] = {}
@@ -260,3 +266,50 @@ def _names_by_input(particles: ParticleSet) -> list[list[str]]:
         return [list(particles.mic_names)]
     present = picks_per_group(particles.input_of, particles.groups, n_mics, n_inputs) > 0
     return [[particles.mic_names[g] for g in np.flatnonzero(present[:, k])] for k in range(n_inputs)]
+
+
+@dataclass
+class ListedByName:
+    """Micrographs of one input looked up by file name in a micrographs STAR (:func:`listed_by_file_name`).
+
+    ``found`` gives the pixel size of each micrograph found by its file-name key;
+    ``ambiguous`` the micrographs whose key names several listed micrographs of different
+    pixel sizes, each with those micrographs; ``shared`` the micrographs whose key another
+    micrograph of the same input has under another path, each with that other name.
+    """
+
+    found: dict[str, float] = field(default_factory=dict)
+    ambiguous: list[tuple[str, list[str]]] = field(default_factory=list)
+    shared: list[tuple[str, str]] = field(default_factory=list)
+
+
+def listed_by_file_name(names: Sequence[str], listed: dict[str, float]) -> ListedByName:
+    """The pixel sizes of ``names`` that ``listed`` (name -> pixel size) has under another path.
+
+    A name listed by its exact path is left out (it needs no key). A key that one input has
+    under several paths is never looked up (relion issue 615: those are different
+    micrographs); a key that names listed micrographs of different pixel sizes is never
+    guessed. Both are returned for the caller to name.
+    """
+    names = list(dict.fromkeys(names))
+    keys_of_input: dict[str, list[str]] = {}
+    for name in names:
+        keys_of_input.setdefault(name_key(name), []).append(name)
+    listed_by_key: dict[str, dict[float, str]] = {}
+    for name, psize in listed.items():
+        listed_by_key.setdefault(name_key(name), {}).setdefault(psize, name)
+    out = ListedByName()
+    for name in names:
+        if name in listed:
+            continue
+        key = name_key(name)
+        values = listed_by_key.get(key)
+        if not values:
+            continue
+        if len(keys_of_input[key]) > 1:
+            out.shared.append((name, next(other for other in keys_of_input[key] if other != name)))
+        elif len(values) > 1:
+            out.ambiguous.append((name, list(values.values())))
+        else:
+            out.found[name] = next(iter(values))
+    return out

@@ -29,7 +29,7 @@ from .consensus import consensus_report, picks_per_group
 from .dedup import MAX_INPUTS, dedup, dedup_and_support_masks, popcount
 from .errors import CryodedupError
 from .filaments import filament_summary
-from .formats.mrc import resolve_paths
+from .formats.micrograph_lists import resolve_paths
 from .input_files import check_regular_file, is_cryosparc, is_dynamo_table, is_glob, is_picker_output
 from .micrograph_match import match_particle_set
 from .options import MAX_CENTRE, ParticleOptions

@@ -22,7 +22,7 @@ from .csfile import CsFile, CsGroup, flatten, join_on_uid
 from .dedup import score_direction
 from .errors import CryodedupError
 from .filaments import CRYOSPARC_TUBE, tube_ids
-from .formats.mrc import as_text, exposure_pixel_sizes
+from .formats.micrograph_lists import as_text, exposure_pixel_sizes
 from .outputs import AtomicOutputs, StrPath
 from .particle_set import HalfSets, ParticleSet, pixel_sizes_used
 

@@ -25,7 +25,8 @@ from . import _core
 from .dedup import score_direction
 from .errors import CryodedupError
 from .filaments import CRYOLO_TUBE, tube_ids
-from .formats.mrc import MicrographList, micrograph_list, micrograph_pixel_sizes, mrc_header, resolve_paths
+from .formats.micrograph_lists import MicrographList, micrograph_list, micrograph_pixel_sizes, resolve_paths
+from .formats.mrc import mrc_header
 from .input_files import is_glob
 from .micrograph_match import match_micrographs
 from .outputs import StrPath

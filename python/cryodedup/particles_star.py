@@ -22,9 +22,9 @@ from .audit import read_halves
 from .dedup import score_direction
 from .errors import CryodedupError
 from .filaments import RELION_TUBE, tube_ids
-from .formats.mrc import micrograph_pixel_sizes
+from .formats.micrograph_lists import micrograph_pixel_sizes
 from .labels import distinct_labels
-from .micrograph_match import name_key
+from .micrograph_match import listed_by_file_name, name_key
 from .outputs import AtomicOutputs, StrPath, scratch_files, write_error
 from .particle_set import HalfSets, Log, ParticleSet, Warn
 from .star import Block, StarFile, Table, is_number, split_fields, unquote
@@ -406,27 +406,75 @@ def tomogram_pixels_need(part: ParticleTable) -> str:
     )
 
 
+def listed_pixel_sizes(
+    part: ParticleTable, names: Sequence[str], options: ParticleOptions, mic_psizes: dict[str, float]
+) -> tuple[dict[str, float], set[str]]:
+    """The pixel size of each of ``names`` the micrographs STAR gives, and those found by file name.
+
+    A micrograph is looked up by its exact path, then (``--match-micrographs`` auto or name)
+    by its file-name key: a re-processed copy names ``MotionCorr/job099/Movies/x.mrc`` where
+    the STAR lists ``MotionCorr/job002/Movies/x.mrc`` (docs/design.md section 2). A key that
+    names listed micrographs of different pixel sizes is refused, never guessed. Names found
+    neither way are left out (:func:`pixel_sizes_used` names them).
+    """
+    found = {name: mic_psizes[name] for name in names if name in mic_psizes}
+    if options.match_micrographs == "path" or len(found) == len(names):
+        return found, set()
+    by_name = listed_by_file_name(names, mic_psizes)
+    if by_name.ambiguous:
+        name, listed = by_name.ambiguous[0]
+        choices = ", ".join(f"{other} ({mic_psizes[other]:g} Å)" for other in listed[:3])
+        more = f"; {len(by_name.ambiguous)} micrographs alike" if len(by_name.ambiguous) > 1 else ""
+        raise CryodedupError(
+            f"{part.where()}: micrograph {name!r} is not in {options.micrographs} by its path, and its file name "
+            f"{name_key(name)} names {len(listed)} micrographs there with different pixel sizes: {choices}{more}; "
+            "which one it is cannot be told: give a micrographs STAR that lists it by its path, or --mic-psize"
+        )
+    return {**found, **by_name.found}, set(by_name.found)
+
+
 def _not_in_micrographs(
-    part: ParticleTable, missing: list[str], n_names: int, micrographs: Any, mic_psizes: dict[str, float]
+    part: ParticleTable, missing: list[str], names: list[str], options: ParticleOptions, mic_psizes: dict[str, float]
 ) -> str:
     """The error for particles on micrographs that the micrographs STAR does not list.
 
     A re-processed copy names its micrographs under another folder (``MotionCorr/job099/``
-    where the micrographs STAR says ``job002``): the pixel size is looked up by exact path,
-    so the message says so and what to give instead, rather than only that they are missing.
+    where the micrographs STAR says ``job002``): with ``--match-micrographs path`` they are
+    looked up by exact path only, so the message says so and what to give instead; with
+    auto or name, those whose file name another micrograph of the same file has are never
+    looked up by it, and the message names one.
     """
     message = (
-        f"{part.where()}: micrograph {missing[0]!r} is not in {micrographs} "
-        f"({len(missing)} of {n_names} micrographs missing)"
+        f"{part.where()}: micrograph {missing[0]!r} is not in {options.micrographs} "
+        f"({len(missing)} of {len(names)} micrographs missing)"
     )
     listed = {name_key(name) for name in mic_psizes}
     elsewhere = sum(name_key(name) in listed for name in missing)
-    if elsewhere:
+    if elsewhere and options.match_micrographs == "path":
         message += (
-            f"; {elsewhere} of them are listed there under another folder (the same file name), and a micrograph's "
-            "pixel size is looked up by its exact path: give the micrograph pixel size with --mic-psize"
+            f"; {elsewhere} of them are listed there under another folder (the same file name), and with "
+            "--match-micrographs path a micrograph's pixel size is looked up by its exact path: use "
+            "--match-micrographs auto or name to look it up by file name, or give the micrograph pixel size with "
+            "--mic-psize"
+        )
+    elif elsewhere:
+        shared = listed_by_file_name(names, mic_psizes).shared
+        name, other = shared[0]
+        message += (
+            f"; {len(shared)} of them have the file name of a micrograph listed there under another folder, but so "
+            f"does another micrograph of this file ({name!r} and {other!r}): different micrographs, whose pixel "
+            "size is looked up by exact path only; give a micrographs STAR that lists each by its path, or the "
+            "micrograph pixel size with --mic-psize"
         )
     return message
+
+
+def _listed_source(options: ParticleOptions, n_mics: int, n_by_name: int) -> str:
+    """Where the pixel size of ``n_mics`` micrographs came from, ``n_by_name`` of them found by file name."""
+    source = f"rlnMicrographPixelSize in {options.micrographs}"
+    if n_by_name:
+        source += f", {n_by_name:,} of {n_mics:,} micrographs found there by file name under another folder"
+    return source
 
 
 def pixel_sizes_used(
@@ -457,12 +505,16 @@ def pixel_sizes_used(
         )
         return [], {}
     if mic_psizes is not None:
-        missing = [name for name in names if name not in mic_psizes]
+        listed, by_name = listed_pixel_sizes(part, names, options, mic_psizes)
+        missing = [name for name in names if name not in listed]
         if missing:
-            raise CryodedupError(_not_in_micrographs(part, missing, len(names), options.micrographs, mic_psizes))
-        source = f"rlnMicrographPixelSize in {options.micrographs}"
-        values = np.unique([mic_psizes[name] for name in names])
-        return [PixelSize(part.label, "all", float(v), source) for v in values], {}
+            raise CryodedupError(_not_in_micrographs(part, missing, list(names), options, mic_psizes))
+        used = []
+        for value in np.unique(list(listed.values())):
+            with_value = [name for name, psize in listed.items() if psize == value]
+            source = _listed_source(options, len(with_value), len(by_name.intersection(with_value)))
+            used.append(PixelSize(part.label, "all", float(value), source))
+        return used, {}
     hint = "give the micrograph pixel size with --mic-psize, or a micrographs STAR with --micrographs"
     if part.optics is None and len(part.columns.coords) == 3:
         needs.add(tomogram_pixels_need(part))
@@ -530,7 +582,8 @@ def row_pixel_sizes(
     if options.mic_psize is not None:
         return np.full(n, options.mic_psize), used
     if mic_psizes is not None:
-        return np.array([mic_psizes[name] for name in names])[keys], used
+        listed, _ = listed_pixel_sizes(part, names, options, mic_psizes)
+        return np.array([listed[name] for name in names])[keys], used
     psize = np.full(n, np.nan)
     for g, value in by_group.items():
         psize[groups == g] = value
@@ -765,13 +818,53 @@ def _start_split(
     files = scratch_files([outdir / KEPT_NAME, outdir / REJECTED_NAME])
     if files is None:
         return None
+    _write_headers(files, part, labels)
+    return Split(files, (options.min_dist, higher, options.remove_entirely, options.seed))
+
+
+def _write_headers(files: dict[Path, Path], part: ParticleStar, labels: list[str]) -> None:
+    """Each scratch output of a split holding the header alone (what a scan appends its rows to)."""
     header = _header(part, labels)
     try:
         for scratch in files.values():
             Path(scratch).write_bytes(header)
     except OSError as err:
         raise write_error(err, files) from None
-    return Split(files, (options.min_dist, higher, options.remove_entirely, options.seed))
+
+
+def _scan_input(
+    part: ParticleStar,
+    score_label: str | None,
+    options: ParticleOptions,
+    mic_psizes: dict[str, float] | None,
+    wanted: list[str],
+    split: Split | None,
+    labels: list[str],
+    log: Log,
+) -> tuple[ParticleScan, set[str]]:
+    """One input's rows scanned with their pixel sizes, and the micrographs found by file name.
+
+    The scan (:func:`scan_particles`) looks a micrograph up in the micrographs STAR by exact
+    path. When the STAR lists the input's micrographs under another folder and every one is
+    then found by file name (:func:`listed_pixel_sizes`), the file is scanned again with those
+    pixel sizes: a second read only for such files (the first one's split, if any, gave up on
+    the unknown pixel sizes and starts over from the headers).
+    """
+    plan = pixel_size_plan(part, options, mic_psizes)
+    scan = scan_particles(part, score_label, plan, wanted, split)
+    if plan[0] != "micrographs" or mic_psizes is None:
+        return scan, set()
+    listed, by_name = listed_pixel_sizes(part, scan.key_names, options, mic_psizes)
+    if not by_name or len(listed) < len(scan.key_names):  # nothing found by name, or some not at all (refused later)
+        return scan, set()
+    log(
+        f"{part.path}: {len(by_name):,} micrographs are listed in {options.micrographs} under another folder; "
+        "reading the file again with their pixel sizes found by file name",
+        "info",
+    )
+    if split is not None:
+        _write_headers(split.files, part, labels)
+    return scan_particles(part, score_label, ("micrographs", listed), wanted, split), by_name
 
 
 def read_star_files(inputs: list[Path], outdir: StrPath, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
@@ -818,11 +911,12 @@ def _read_star_files(
             raise CryodedupError(f"{part.where()}: --max-angle needs the orientations, and there is no {lacking[0]}")
     angles: list[np.ndarray] = []
     split = _start_split(parts, labels, options, bool(higher), Path(outdir))
+    psizes_by_name: set[str] = set()  # micrographs whose pixel size --micrographs gave by file name
     for part in parts:
         log(f"reading {part.path} ({part.star.size / 1e6:.1f} MB)", "info")
         wanted = ([RANDOM_SUBSET] if with_halves else []) + (ANGLES if with_angles else [])
-        plan = pixel_size_plan(part, options, mic_psizes)
-        scan = scan_particles(part, score_label, plan, wanted, split)
+        scan, found_by_name = _scan_input(part, score_label, options, mic_psizes, wanted, split, labels, log)
+        psizes_by_name.update(found_by_name)
         if split is not None:
             split.keep = scan.keep
             if scan.keep is None:
@@ -887,6 +981,7 @@ def _read_star_files(
         sources_label=IMAGE_NAME,
         poses=np.concatenate(angles) if with_angles else None,
         pose_label="rlnAngleRot/Tilt/Psi",
+        summary={"micrograph_matching": {"pixel_sizes_by_file_name": len(psizes_by_name)}} if psizes_by_name else {},
     )
 
 

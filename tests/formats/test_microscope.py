@@ -26,7 +26,7 @@ from cryodedup.formats.microscope import (
     read_metadata,
     specimen_positions,
 )
-from cryodedup.jobs.micrographs.job import acquisition_order
+from cryodedup.jobs.micrographs.plan import acquisition_order
 from fixtures.synthetic import (
     multihole_session,
     write_epu_session,

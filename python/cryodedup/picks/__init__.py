@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from .. import _core
 from ..errors import CryodedupError
-from ..formats.mrc import block_naming_micrographs
+from ..formats.micrograph_lists import block_naming_micrographs
 from ..input_files import is_glob
 from ..micrograph_match import name_key  # what a picker keeps of a micrograph's name
 from ..outputs import StrPath

@@ -17,13 +17,9 @@ from click.testing import CliRunner
 
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.cli import main
-from cryodedup.jobs.micrographs.job import (
-    ALL_PAIRS_UPTO,
-    acquisition_order,
-    candidate_offsets,
-    candidate_pairs,
-    run_in_process,
-)
+from cryodedup.jobs.micrographs.plan import acquisition_order, candidate_offsets, candidate_pairs
+from cryodedup.jobs.micrographs.score import run_in_process
+from cryodedup.options import ALL_PAIRS_UPTO
 from cryodedup.report.summary import micrograph_rows
 from fixtures.synthetic import exposure, specimen_field, write_mrc
 from helpers import star_text, write_planted_micrographs
@@ -484,13 +480,13 @@ def test_images_are_read_ahead_on_their_own_thread_with_the_same_scores(tmp_path
     the scores equal those of one batch holding every image (nothing read ahead, nothing dropped)."""
     import threading
 
-    import cryodedup.jobs.micrographs.job as micrographs
+    import cryodedup.jobs.micrographs.score as score
 
     files = write_planted_micrographs(tmp_path)[:14]
     threads = []
-    read_image = micrographs._read_image
+    read_image = score._read_image
     monkeypatch.setattr(
-        micrographs,
+        score,
         "_read_image",
         lambda plan, q: threads.append(threading.current_thread().name) or read_image(plan, q),
     )

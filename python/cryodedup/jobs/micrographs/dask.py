@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ...errors import CryodedupError
-from .job import ProgressBar, ScoringPlan, ShardRunner, ShardScores, images_to_read, score_shard
+from .plan import ScoringPlan
+from .score import ProgressBar, ShardRunner, ShardScores, images_to_read, score_shard
 
 INSTALL = 'pip install "cryodedup[dask]"'
 

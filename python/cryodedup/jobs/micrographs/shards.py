@@ -29,22 +29,13 @@ from typing import Any, Callable
 import numpy as np
 
 from ...errors import CryodedupError
+from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...formats.mrc import MrcLayout
-from ...options import check_match_mode
+from ...options import MicrographOptions, check_match_mode
 from ...outputs import StrPath
-from .job import (
-    MicrographOptions,
-    Micrographs,
-    ProgressBar,
-    ScoringPlan,
-    ShardScores,
-    images_to_read,
-    load_inputs,
-    plan_scoring,
-    prepare_outputs,
-    score_shard,
-    write_results,
-)
+from .plan import ScoringPlan, plan_scoring
+from .score import ProgressBar, ShardScores, images_to_read, score_shard
+from .write import prepare_outputs, write_results
 
 FORMAT = "cryodedup micrograph shard 1"
 MARKER = "shard.json"
@@ -242,7 +233,7 @@ def run_micrograph_shard(
     options.check()
     if options.plot:
         raise CryodedupError("--plot goes with micrographs-merge, which writes the outputs of all shards")
-    mics = load_inputs(list(inputs), options)
+    mics = load_inputs(list(inputs), options.psize, options.project_dir)
     run = run_record(inputs, mics, options)
     folder = shard_folder(Path(outdir), shard, shards)
     record, why = shard_state(folder)
@@ -356,7 +347,7 @@ def _inputs_of(run: dict[str, Any], options: MicrographOptions) -> Micrographs:
     if run["kind"] == "mrc":
         return Micrographs("mrc", run["micrographs"], [Path(p) for p in run["files"]], options.psize)
     options.project_dir = Path(run["root"]) if run["root"] else None
-    mics = load_inputs(run["inputs"], options)
+    mics = load_inputs(run["inputs"], options.psize, options.project_dir)
     if mics.names != run["micrographs"]:
         raise CryodedupError(f"{run['inputs'][0]}: its micrographs changed since the shards ran; run them again")
     mics.paths = [Path(p) for p in run["files"]]

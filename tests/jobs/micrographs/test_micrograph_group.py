@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from cryodedup.cli import main
-from cryodedup.jobs.micrographs.job import NULL_PAIRS, decide, z_threshold
+from cryodedup.jobs.micrographs.group import NULL_PAIRS, decide, z_threshold
 from cryodedup.options import MicrographOptions
 from fixtures.synthetic import write_reexposure_set
 

@@ -1,0 +1,253 @@
+"""Lists of micrographs: a micrographs STAR, CryoSPARC exposures, or MRC files and globs.
+
+Their names as the list writes them, their pixel sizes, and where their files are. The
+particle job reads ``--micrographs`` through ``micrograph_list``; the micrograph job reads its
+inputs through ``load_inputs``, keeping what it needs to write a subset in the input's format.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ..csfile import CsGroup
+from ..errors import CryodedupError
+from ..outputs import StrPath
+from ..star import Block, StarFile
+
+
+def block_naming_micrographs(star: StarFile, name: str, missing: str) -> Block:
+    """The block ``data_<name>`` if it has ``rlnMicrographName``, else the first loop that has it.
+
+    Raises ``missing`` (prefixed with the file) when neither has that column.
+    """
+    named = star.block(name)
+    if named is not None and named.labels is not None and "rlnMicrographName" in named.labels:
+        return named
+    block = next((b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None)
+    if block is None or block.labels is None:
+        raise CryodedupError(f"{star.path}: {missing}")
+    return block
+
+
+def micrograph_pixel_sizes(path: Path) -> dict[str, float]:
+    """Micrograph name -> pixel size in Å, from a micrographs STAR (any RELION version)."""
+    star = StarFile(path)
+    block = block_naming_micrographs(
+        star, "micrographs", "no micrographs table with rlnMicrographName (is this a micrographs STAR?)"
+    )
+    table = star.table(block)
+    names = table.column("rlnMicrographName")
+    optics = star.block("optics")
+    try:
+        if optics is not None and "rlnOpticsGroup" in table.labels:
+            otable = star.table(optics)
+            if "rlnMicrographPixelSize" not in otable.labels:
+                raise CryodedupError(f"{path}: data_optics has no rlnMicrographPixelSize column")
+            by_group = dict(zip(otable.column("rlnOpticsGroup"), map(float, otable.column("rlnMicrographPixelSize"))))
+            return {n: by_group[g] for n, g in zip(names, table.column("rlnOpticsGroup"))}
+        if {"rlnDetectorPixelSize", "rlnMagnification"} <= set(table.labels):
+            det, mag = table.column("rlnDetectorPixelSize"), table.column("rlnMagnification")
+            return {n: 1e4 * float(d) / float(m) for n, d, m in zip(names, det, mag)}
+    except (KeyError, ValueError) as err:
+        raise CryodedupError(f"{path}: inconsistent optics groups or pixel sizes ({err})") from None
+    raise CryodedupError(f"{path}: no micrograph pixel size in it (rlnMicrographPixelSize in data_optics)")
+
+
+def exposure_pixel_sizes(path: StrPath) -> dict[int, float]:
+    """Exposure uid -> micrograph pixel size in Å, from a CryoSPARC exposures dataset."""
+    exposures = CsGroup.load(path)
+    if not exposures.has("micrograph_blob/psize_A"):
+        raise CryodedupError(f"{path}: no micrograph_blob/psize_A field (is this a CryoSPARC exposures dataset?)")
+    return dict(zip(exposures.column("uid").tolist(), exposures.column("micrograph_blob/psize_A").tolist()))
+
+
+@dataclass
+class MicrographList:
+    """The micrographs a user named with ``--micrographs``: a micrographs STAR or CryoSPARC exposures.
+
+    Attributes
+    ----------
+    path : Path
+        The file given.
+    names : list of str
+        ``rlnMicrographName``, or the exposures' ``micrograph_blob/path``.
+    pixel_sizes : dict of str -> float
+        Micrograph pixel size in Å by name.
+    pixel_size_field : str
+        Where the pixel sizes come from (``rlnMicrographPixelSize``, ``micrograph_blob/psize_A``).
+    shapes : dict of str -> (ny, nx), or None
+        The exposures' ``micrograph_blob/shape``; None for a STAR (sizes are in the MRC files).
+    uids : dict of str -> int, or None
+        The exposures' ``uid`` by name.
+    """
+
+    path: Path
+    names: list[str]
+    pixel_sizes: dict[str, float]
+    pixel_size_field: str
+    shapes: dict[str, tuple[int, int]] | None = None
+    uids: dict[str, int] | None = None
+
+
+def micrograph_list(path: StrPath) -> MicrographList:
+    """Reads a micrographs STAR, or CryoSPARC exposures (``.cs``/``.csg`` of Patch CTF, Curate Exposures...)."""
+    path = Path(path)
+    if path.suffix not in (".cs", ".csg"):
+        star = StarFile(path)
+        block = block_naming_micrographs(
+            star, "micrographs", "no loop with rlnMicrographName; expected a micrographs STAR"
+        )
+        names = star.table(block).column("rlnMicrographName")
+        return MicrographList(path, names, micrograph_pixel_sizes(path), "rlnMicrographPixelSize")
+    exposures = CsGroup.load(path)
+    for needed in ("micrograph_blob/path", "micrograph_blob/psize_A"):
+        if not exposures.has(needed):
+            raise CryodedupError(
+                f"{path}: no {needed} field; expected CryoSPARC exposures with micrographs (the exposures output "
+                "of Patch Motion Correction, Patch CTF Estimation or Curate Exposures)"
+            )
+    names = as_text(exposures.column("micrograph_blob/path"))
+    psize = exposures.column("micrograph_blob/psize_A").astype(np.float64).tolist()
+    shapes = None
+    if exposures.has("micrograph_blob/shape"):
+        shape = np.asarray(exposures.column("micrograph_blob/shape")).reshape(len(names), -1)[:, -2:]
+        shapes = {n: (int(ny), int(nx)) for n, (ny, nx) in zip(names, shape.tolist())}
+    uids = dict(zip(names, (int(u) for u in exposures.column("uid").tolist())))
+    return MicrographList(path, names, dict(zip(names, psize)), "micrograph_blob/psize_A", shapes, uids)
+
+
+def resolve_paths(names: list[str], source: Path | None, project_dir: Path | None) -> tuple[list[Path], Path]:
+    """Paths of the micrograph files, and the folder they were found under.
+
+    RELION and CryoSPARC write paths relative to the project folder: try ``project_dir``
+    (default: the current folder), then the folders above the input file.
+    """
+    roots = [project_dir or Path.cwd()]
+    if source is not None:
+        roots += list(source.resolve().parents)
+    for root in roots:
+        paths = [Path(n) if Path(n).is_absolute() else root / n for n in names]
+        if paths and paths[0].exists():
+            return paths, root
+    return [Path(n) if Path(n).is_absolute() else roots[0] / n for n in names], roots[0]
+
+
+@dataclass
+class Micrographs:
+    """The input micrographs.
+
+    Their names as the input writes them, their files, the pixel size, and what is needed to
+    write a subset in the input's format.
+    """
+
+    kind: str  # "star", "cs" or "mrc"
+    names: list[str]
+    paths: list[Path]
+    psize: float | None
+    root: Path | None = None
+    star: StarFile | None = None
+    block: Block | None = None
+    group: CsGroup | None = None
+    source: Path | None = None
+    uids: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _from_star(path: Path, psize: float | None, project_dir: Path | None) -> Micrographs:
+    star = StarFile(path)
+    block = block_naming_micrographs(star, "micrographs", "no rlnMicrographName column (is this a micrographs STAR?)")
+    _, keys, names = star.scan(block, [], "rlnMicrographName")
+    row_names = [names[k] for k in keys]
+    if psize is None:
+        try:
+            values = set(micrograph_pixel_sizes(path).values())
+        except CryodedupError:  # no pixel size in the STAR: the MRC headers may hold it
+            values = set()
+        if len(values) > 1:
+            raise CryodedupError(
+                f"{path}: micrographs of different pixel sizes ({sorted(values)}); "
+                "deduplicate each optics group on its own"
+            )
+        psize = values.pop() if values else None
+    paths, root = resolve_paths(row_names, path, project_dir)
+    return Micrographs("star", row_names, paths, psize, root, star=star, block=block, source=path)
+
+
+def _from_cs(path: Path, psize: float | None, project_dir: Path | None) -> Micrographs:
+    group = CsGroup.load(path)
+    if not group.has("micrograph_blob/path"):
+        raise CryodedupError(f"{path}: no micrograph_blob/path field (is this a CryoSPARC exposures dataset?)")
+    names = as_text(group.column("micrograph_blob/path"))
+    if psize is None and group.has("micrograph_blob/psize_A"):
+        values = np.unique(group.column("micrograph_blob/psize_A"))
+        if len(values) > 1:
+            raise CryodedupError(f"{path}: exposures have different pixel sizes ({values.tolist()})")
+        psize = float(values[0]) if len(values) else None
+    paths, root = resolve_paths(names, path, project_dir)
+    return Micrographs("cs", names, paths, psize, root, group=group, source=path, uids=group.column("uid"))
+
+
+def _from_mrc(patterns: list[Path], psize: float | None) -> Micrographs:
+    names = []
+    for p in patterns:
+        matches = sorted(glob.glob(str(p))) if glob.has_magic(str(p)) else [str(p)]
+        if not matches:
+            raise CryodedupError(f"{p}: no file matches")
+        names += matches
+    _refuse_files_given_twice(names)
+    return Micrographs("mrc", names, [Path(n) for n in names], psize)
+
+
+def _refuse_files_given_twice(names: list[str]) -> None:
+    """Refuses an MRC file given twice (by name, through a link, or by two patterns).
+
+    It would be compared with itself: a perfect duplicate, kept once and rejected once.
+    """
+    seen: dict[tuple[int, int], str] = {}
+    for name in names:
+        try:
+            st = os.stat(name)
+        except OSError:
+            continue  # (the reader names a missing or unreadable file)
+        identity = (st.st_dev, st.st_ino)
+        if identity in seen:
+            raise CryodedupError(f"{name}: the same file as the input {seen[identity]}; give each micrograph once")
+        seen[identity] = name
+
+
+def load_inputs(inputs: Sequence[StrPath], psize: float | None = None, project_dir: Path | None = None) -> Micrographs:
+    """The micrographs of one STAR, one CryoSPARC exposures file, or a list of MRC files and globs.
+
+    Parameters
+    ----------
+    inputs : list of path
+        One ``.star``, one ``.cs``/``.csg``, or MRC files and glob patterns.
+    psize : float, optional
+        Overrides the input's pixel size (Å).
+    project_dir : path, optional
+        The folder relative paths start from (default: the current folder, then the input's).
+
+    Returns
+    -------
+    Micrographs
+    """
+    paths = [Path(p) for p in inputs]
+    if len(paths) == 1 and paths[0].suffix == ".star":
+        return _from_star(paths[0], psize, project_dir)
+    if len(paths) == 1 and paths[0].suffix in (".cs", ".csg"):
+        return _from_cs(paths[0], psize, project_dir)
+    if any(p.suffix in (".star", ".cs", ".csg") for p in paths):
+        raise CryodedupError("give one micrographs STAR, one CryoSPARC exposures file, or MRC files")
+    return _from_mrc(paths, psize)
+
+
+def as_text(values: ArrayLike) -> list[str]:
+    """Strings of a column that may hold bytes (CryoSPARC paths)."""
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(values).tolist()]

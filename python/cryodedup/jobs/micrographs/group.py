@@ -1,0 +1,123 @@
+"""Decide which scored pairs are duplicates, and group them: the first acquisition of a group is kept."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ...formats.microscope import Placement, linked_roots
+from ...options import MicrographOptions
+
+#: The z threshold is this many robust standard deviations above the run's typical pair.
+NULL_SIGMAS = 8.0
+
+
+#: Below this many scored pairs the run's own null is not estimated: --min-z alone.
+NULL_PAIRS = 30
+
+
+#: A pair whose joint score lies within this factor of 1 (either side) is "uncertain".
+UNCERTAIN = 1.25
+
+
+@dataclass
+class Decision:
+    """What was decided about each scored pair, and why."""
+
+    duplicate: np.ndarray  # bool per pair
+    uncertain: np.ndarray  # bool per pair: within UNCERTAIN of the boundary
+    joint: np.ndarray  # min(z / z threshold, Pearson / Pearson threshold); >= 1 is a duplicate
+    min_z: float  # the z threshold the run used
+    min_pearson: float
+    null: dict[str, Any]  # how the z threshold was found
+
+    def summary(self) -> dict[str, Any]:
+        """The summary's thresholds, uncertain count and margin."""
+        out: dict[str, Any] = {
+            "thresholds": {"z": round(self.min_z, 2), "pearson": self.min_pearson, "z_from": self.null},
+            "uncertain_pairs": int(self.uncertain.sum()),
+        }
+        dup, other = self.joint[self.duplicate], self.joint[~self.duplicate]
+        other = other[np.isfinite(other)]
+        weakest = float(dup.min()) if len(dup) else None
+        strongest = float(other.max()) if len(other) else None
+        ratio = weakest / strongest if weakest is not None and strongest is not None and strongest > 0 else None
+        out["margin"] = {
+            "weakest_duplicate": None if weakest is None else round(weakest, 3),
+            "strongest_other": None if strongest is None else round(strongest, 3),
+            "ratio": None if ratio is None else round(ratio, 2),
+        }
+        return out
+
+
+def decide(scores: dict[str, np.ndarray], options: MicrographOptions, placement: Placement | None) -> Decision:
+    """Which scored pairs are duplicates, which are near the boundary, and the run's margin.
+
+    From the images: the joint score min(z / T_z, Pearson / T_p) is at least 1. T_z is --min-z
+    or, when higher, the median z plus ``NULL_SIGMAS`` robust standard deviations (1.4826 x
+    MAD) of the run's pairs whose images do not agree (Pearson under T_p): their z is the run's
+    own null, which a camera's fixed pattern or aligned filaments lift above any fixed
+    threshold. T_p is --min-pearson: it rejects a high peak that is not an overlap (a fixed
+    pattern correlates unrelated images at zero shift with a Pearson coefficient near 0).
+    From the metadata alone (--no-images): positions at most half the beam diameter apart
+    (the later exposure's centre lay in the earlier one's beam); the joint score is then half
+    the beam diameter over the distance.
+    """
+    if options.no_images and placement is not None:
+        radius = placement.beam_diameter / 2
+        distance = placement.distance(scores["pairs"])
+        joint = radius / np.maximum(distance, 1e-9)
+        return _decision(joint, float("nan"), float("nan"), {"rule": "distance", "radius_um": round(radius, 4)})
+    z, pearson = scores["z"], scores["pearson"]
+    # The null is taken from the pairs whose images do not agree at the found shift (Pearson under
+    # its threshold, or not computed): a set made mostly of re-exposures does not lift it.
+    unrelated = ~(pearson >= options.min_pearson)
+    threshold, null = z_threshold(z[unrelated], options.min_z)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        joint = np.minimum(z / threshold, np.where(np.isfinite(pearson), pearson, -np.inf) / options.min_pearson)
+    return _decision(joint, threshold, options.min_pearson, null)
+
+
+def _decision(joint: np.ndarray, min_z: float, min_pearson: float, null: dict[str, Any]) -> Decision:
+    duplicate = joint >= 1
+    uncertain = (joint >= 1 / UNCERTAIN) & (joint < UNCERTAIN)
+    return Decision(duplicate, uncertain, joint, min_z, min_pearson, null)
+
+
+def z_threshold(z: np.ndarray, floor: float) -> tuple[float, dict[str, Any]]:
+    """The run's z threshold: ``floor``, or the null's median + ``NULL_SIGMAS`` robust deviations when higher."""
+    finite = z[np.isfinite(z)]
+    if len(finite) < NULL_PAIRS:
+        return floor, {"rule": f"--min-z (fewer than {NULL_PAIRS} pairs for the run's own null)"}
+    median = float(np.median(finite))
+    sigma = 1.4826 * float(np.median(np.abs(finite - median)))
+    lifted = median + NULL_SIGMAS * sigma
+    null = {"median": round(median, 2), "robust_sd": round(sigma, 3)}
+    if lifted > floor:
+        return lifted, {"rule": f"null median + {NULL_SIGMAS:g} robust SD", **null}
+    return floor, {"rule": "--min-z (higher than the null's median + 8 robust SD)", **null}
+
+
+def group_duplicates(n: int, pairs: np.ndarray, is_duplicate: np.ndarray, acquisition_rank: np.ndarray) -> np.ndarray:
+    """For each micrograph, the micrograph of its group that was acquired first (union-find)."""
+    return linked_roots(n, pairs[is_duplicate], acquisition_rank)
+
+
+def near_the_edge(duplicates: np.ndarray, rank: np.ndarray, farthest: int, n: int, option: str) -> str | None:
+    """A warning when a duplicate pair lies in the last quarter of the reach.
+
+    Pairs farther apart were never compared, and a re-exposure pattern that reaches this far
+    may reach farther. ``option`` sets the reach: ``--window``, or ``--scan-range`` for
+    the pattern mode.
+    """
+    if farthest >= n - 1 or not len(duplicates):  # every pair was compared
+        return None
+    apart = np.abs(rank[duplicates[:, 1]] - rank[duplicates[:, 0]])
+    if apart.max() < 0.75 * farthest:
+        return None
+    return (
+        f"a duplicate pair {apart.max()} images apart, near the {farthest} images apart compared at most: "
+        f"farther duplicates would be missed; give a larger {option} (or --candidates all)"
+    )

@@ -1,0 +1,263 @@
+"""Plan a run from the MRC headers: acquisition order, binning, band and the pairs to compare.
+
+Every header is read once here (``mrc_layout``); the plan (``ScoringPlan``) is small and
+picklable, and carries each image's layout so that scoring maps the images without parsing
+the headers again.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import CryodedupError
+from ...formats.micrograph_lists import Micrographs
+from ...formats.microscope import Placement
+from ...formats.mrc import MrcLayout, mrc_layout
+from ...options import ALL_PAIRS_UPTO, MicrographOptions
+
+#: The fewest binned pixels along a side that a comparison needs (the core's floor).
+MIN_BINNED = 8
+
+
+EPU_TIME = re.compile(r"_(\d{8})_(\d{6})")
+
+
+def natural_key(name: str) -> list:
+    """Sort key that orders the numbers in a name by value: mic_9 before mic_10."""
+    # isdecimal, not isdigit: "²" is a digit that int() refuses (and \d does not split on).
+    return [int(t) if t.isdecimal() else t for t in re.split(r"(\d+)", name)]
+
+
+def acquisition_order(
+    names: list[str], paths: list[Path], how: str, times: np.ndarray | None = None
+) -> tuple[np.ndarray, str]:
+    """Indices of the micrographs in acquisition order, and which rule gave it.
+
+    ``auto``: the acquisition times of the metadata (``times``) when every micrograph has
+    one, else EPU time stamps (``_YYYYMMDD_HHMMSS``) when every name has one, else the
+    numbers in the names (natural sort: EPU, SerialEM, Leginon and MotionCor number their
+    acquisitions). File times only with ``mtime``: a parallel copy, rsync or restore
+    shuffles them, and the later exposure would then be kept.
+    """
+    natural = [natural_key(n) for n in names]
+    known = np.full(len(names), np.nan) if times is None else np.asarray(times, dtype=np.float64)
+    if how in ("auto", "metadata") and len(known) == len(names) and bool(np.isfinite(known).all()):
+        return np.array(sorted(range(len(names)), key=lambda i: (known[i], natural[i]))), "acquisition times (metadata)"
+    if how == "metadata":
+        missing = int((~np.isfinite(known)).sum())
+        raise CryodedupError(f"--order metadata: {missing} micrograph(s) without an acquisition time in the metadata")
+    if how in ("auto", "epu") and names and all(EPU_TIME.search(Path(n).name) for n in names):
+        stamps = [EPU_TIME.findall(Path(n).name)[-1] for n in names]
+        return np.array(sorted(range(len(names)), key=lambda i: (stamps[i], natural[i]))), "EPU time stamps"
+    if how == "epu":
+        raise CryodedupError("--order epu: not every name holds an EPU time stamp (_YYYYMMDD_HHMMSS)")
+    if how == "mtime":
+        # A missing file sorts last; it is reported (or skipped) when read.
+        mtimes = [p.stat().st_mtime if p.exists() else float("inf") for p in paths]
+        return np.array(sorted(range(len(names)), key=lambda i: (mtimes[i], natural[i]))), "file times"
+    if how == "input":
+        return np.arange(len(names)), "input order"
+    return np.array(sorted(range(len(names)), key=lambda i: natural[i])), "numbers in the names (natural sort)"
+
+
+def candidate_offsets(options: MicrographOptions, n: int) -> np.ndarray | None:
+    """Offsets j - i (in acquisition order) of the pairs compared; None for all pairs."""
+    if options.candidates == "metadata":
+        return np.zeros(0, dtype=np.int64)  # the plan's pairs, from the metadata
+    if options.candidates == "all" or (options.candidates == "auto" and n <= ALL_PAIRS_UPTO):
+        return None
+    if options.candidates in ("window", "auto"):
+        return np.arange(1, options.window + 1)
+    m, h, s = options.images_per_move, options.images_per_hole, options.scan_range
+    return np.array([m + k * h for k in range(s) if k * h < s])
+
+
+def candidates_used(options: MicrographOptions, n: int) -> str:
+    """The candidate mode that ``auto`` resolves to for ``n`` micrographs."""
+    if options.no_images:
+        return "metadata"
+    if options.candidates != "auto":
+        return options.candidates
+    return "all" if candidate_offsets(options, n) is None else "window"
+
+
+def reach(offsets: np.ndarray | None, n: int) -> int:
+    """How many images apart the farthest compared pair is (in acquisition order)."""
+    if offsets is None:
+        return max(n - 1, 0)
+    within = offsets[offsets < n]
+    return int(within.max()) if len(within) else 0
+
+
+def candidate_pairs(n: int, offsets: np.ndarray | None, owned: tuple[int, int] | None = None) -> np.ndarray:
+    """Pairs (p, q) of acquisition positions, p < q, sorted by q.
+
+    With ``owned`` = (lo, hi), only the pairs whose earlier image p is in [lo, hi).
+    """
+    lo, hi = owned if owned is not None else (0, n)
+    if offsets is None:
+        q, p = np.triu_indices(n, 1)[::-1]
+        mine = (p >= lo) & (p < hi)
+        p, q = p[mine], q[mine]
+        order = np.lexsort((p, q))
+        return np.stack([p[order], q[order]], axis=1)
+    p = np.arange(lo, hi)[:, None] + 0 * offsets[None, :]
+    q = p + offsets[None, :]
+    keep = q < n
+    pairs = np.stack([p[keep], q[keep]], axis=1).reshape(-1, 2)
+    return pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]
+
+
+@dataclass
+class ScoringPlan:
+    """What every shard needs to score its pairs, decided once from the MRC headers.
+
+    Small and picklable: a shard elsewhere (a SLURM task, a Dask worker) gets this and reads
+    the images it needs itself.
+    """
+
+    paths: list[str]  # every micrograph file, in input order
+    positions: np.ndarray  # input index of each readable micrograph, in acquisition order
+    shape: tuple[int, int]  # (ny, nx) of every image
+    binning: int
+    binned_psize: float
+    band: tuple[float, float]  # lowpass, highpass in Å
+    offsets: np.ndarray | None  # offsets j - i compared; None for every pair
+    rule: str  # what gave the acquisition order
+    unreadable: list[str]
+    batch: int
+    pearson_min_z: float
+    # Where each readable micrograph's image lies in its file (same order as positions), from
+    # the header read when planning: the images are mapped without parsing the headers again.
+    layouts: list[MrcLayout] | None = None
+    # --candidates metadata: the pairs (acquisition positions, p < q) whose metadata place them close.
+    pairs: np.ndarray | None = None
+
+    @property
+    def reach(self) -> int:
+        """How many images apart the farthest compared pair is."""
+        if self.pairs is not None:
+            return int((self.pairs[:, 1] - self.pairs[:, 0]).max()) if len(self.pairs) else 0
+        return reach(self.offsets, len(self.positions))
+
+
+def missing_micrographs(mics: Micrographs, missing: list[int]) -> str:
+    """The error for missing micrograph files: the first named, all counted.
+
+    When all are missing (24 of 24), the paths start from another folder: --project-dir,
+    not --skip-unreadable, is the way on.
+    """
+    counted = f"{len(missing):,} of {len(mics.paths):,} micrograph files not found"
+    resolved = f"; paths resolved against {mics.root}" if mics.root else ""
+    if len(missing) < len(mics.paths):
+        hint = "use --skip-unreadable to go on without them"
+    elif mics.kind == "mrc":
+        hint = "check the file names"
+    else:
+        hint = "give the folder the paths start from with --project-dir"
+    return f"{mics.paths[missing[0]]}: micrograph file not found ({counted}{resolved}); {hint}"
+
+
+def plan_scoring(mics: Micrographs, options: MicrographOptions, placement: Placement | None = None) -> ScoringPlan:
+    """Reads every MRC header and decides the order, binning, band and candidates.
+
+    Raises a ``CryodedupError`` for a missing or unreadable file (unless ``skip_unreadable``),
+    images of different sizes or pixel sizes, fewer than two readable micrographs, or no pixel size.
+    """
+    order, rule = acquisition_order(mics.names, mics.paths, options.order, _times(placement))
+    unreadable: list[str] = []
+    readable: list[int] = []
+    layouts: list[MrcLayout] = []
+    shape: tuple[int, int] | None = None
+    first_psize: float | None = None
+    missing = [k for k in order if not mics.paths[k].exists()]
+    if missing and not options.skip_unreadable:
+        raise CryodedupError(missing_micrographs(mics, missing))
+    not_found = set(missing)
+    for k in order:
+        try:
+            if k in not_found:
+                raise CryodedupError("not found")  # skipped, listed as unreadable
+            layout = mrc_layout(mics.paths[k])
+            this_shape, header_psize = layout.shape, layout.psize
+        except CryodedupError as err:
+            if not options.skip_unreadable:
+                raise CryodedupError(f"{err} (use --skip-unreadable to go on without it)") from None
+            unreadable.append(str(mics.paths[k]))
+            continue
+        if shape is None:
+            shape, first_psize = this_shape, header_psize
+        elif this_shape != shape:
+            raise CryodedupError(
+                f"{mics.paths[k]}: {this_shape[1]} x {this_shape[0]} pixels, but "
+                f"{mics.paths[readable[0]]} is {shape[1]} x {shape[0]}; one run takes one size"
+            )
+        elif (
+            mics.psize is None
+            and header_psize is not None
+            and first_psize is not None
+            and abs(header_psize - first_psize) > 1e-3 * first_psize
+        ):
+            raise CryodedupError(
+                f"{mics.paths[k]}: pixel size {header_psize:g} Å in its header, but "
+                f"{mics.paths[readable[0]]} has {first_psize:g} Å; one run takes one pixel size"
+            )
+        readable.append(k)
+        layouts.append(layout)
+    if len(readable) < 2 or shape is None:
+        raise CryodedupError(f"{len(readable)} readable micrograph(s): at least two are needed")
+    psize = mics.psize or first_psize
+    if psize is not None and not (np.isfinite(psize) and psize > 0):
+        raise CryodedupError(f"micrograph pixel size {psize} Å read from the input: expected > 0; give it with --psize")
+    if psize is None:
+        raise CryodedupError("no micrograph pixel size in the input or the MRC headers; give it with --psize")
+    binning = options.bin or max(1, round(options.target_psize / psize))
+    binned_psize = psize * binning
+    lowpass = options.lowpass or 4 * binned_psize
+    highpass = options.highpass or 25 * binned_psize
+    if shape[0] // binning < MIN_BINNED or shape[1] // binning < MIN_BINNED:
+        raise CryodedupError(
+            f"binning {shape[1]} x {shape[0]} pixel images by {binning} leaves fewer than {MIN_BINNED} x {MIN_BINNED} "
+            "pixels to compare; give a smaller --bin or --target-psize"
+        )
+    if lowpass < 2 * binned_psize:
+        raise CryodedupError(f"--lowpass {lowpass} Å is beyond Nyquist of the binned images ({2 * binned_psize:.1f} Å)")
+    if highpass <= lowpass:
+        raise CryodedupError(
+            f"the band is empty: highpass {highpass:g} Å is not above lowpass {lowpass:g} Å; "
+            "set --highpass and --lowpass"
+        )
+    return ScoringPlan(
+        paths=[str(p) for p in mics.paths],
+        positions=np.array(readable),
+        shape=shape,
+        binning=binning,
+        binned_psize=binned_psize,
+        band=(lowpass, highpass),
+        offsets=candidate_offsets(options, len(readable)),
+        rule=rule,
+        unreadable=unreadable,
+        batch=options.batch,
+        # Below z = 5 a peak is noise (docs/design.md section 4): no Pearson is needed to reject the pair.
+        pearson_min_z=min(options.min_z, 5.0),
+        layouts=layouts,
+        pairs=placed_pairs(placement, readable) if options.candidates == "metadata" and placement else None,
+    )
+
+
+def _times(placement: Placement | None) -> np.ndarray | None:
+    return placement.times if placement is not None else None
+
+
+def placed_pairs(placement: Placement, in_order: list[int]) -> np.ndarray:
+    """The pairs (acquisition positions, sorted by the later) within the beam diameter of each other."""
+    position = np.full(len(placement.index), -1, dtype=np.int64)
+    position[np.asarray(in_order, dtype=np.int64)] = np.arange(len(in_order))
+    pairs = position[placement.pairs_within(placement.beam_diameter)]
+    pairs = pairs[(pairs >= 0).all(axis=1)]
+    pairs = np.sort(pairs, axis=1)
+    return pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))].reshape(-1, 2)

@@ -1,0 +1,249 @@
+"""Score the planned pairs, in shards: read and bin each image once, compare its spectrum.
+
+A shard owns the pairs whose earlier image is in its chunk of the acquisition order; it
+runs here (``run_in_process``), as a SLURM task (shards.py) or as a Dask task (dask.py).
+``--no-images`` scores by the metadata's positions alone (``decide_without_images``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Protocol
+
+import numpy as np
+
+from ... import _core
+from ...errors import CryodedupError
+from ...formats.micrograph_lists import Micrographs
+from ...formats.microscope import Placement
+from ...formats.mrc import map_mrc, mrc_layout
+from ...options import MicrographOptions
+from .plan import ScoringPlan, acquisition_order, candidate_pairs, placed_pairs
+
+#: Batches of images read while the pairs of an earlier one are compared.
+READ_AHEAD = 2
+
+
+class ProgressBar(Protocol):
+    """A progress bar the job advances by the number of micrographs read."""
+
+    def advance(self, k: int) -> None:
+        """Counts ``k`` more micrographs as read."""
+
+    def close(self) -> None:
+        """Ends the bar."""
+
+
+@dataclass
+class ShardScores:
+    """The scored pairs of one shard and what reading its images cost."""
+
+    shard: int  # 1 to shards
+    shards: int
+    scores: dict[str, np.ndarray]  # pairs (input indices, (n, 2)), z, dy, dx, pearson, overlap
+    images_read: int
+    bytes_read: int
+    read_seconds: float  # opening, reading and binning the images
+    seconds: float
+    worker: str  # where it ran: host:pid, or the Dask worker's address
+
+
+def decide_without_images(
+    mics: Micrographs, options: MicrographOptions, placement: Placement
+) -> tuple[ScoringPlan, list[ShardScores]]:
+    """The pairs within the beam diameter of each other, as scores without images (z, Pearson: NaN).
+
+    Nothing is read but the metadata: the decision is the distance alone (``decide``).
+    """
+    order, rule = acquisition_order(mics.names, mics.paths, options.order, placement.times)
+    pairs = placed_pairs(placement, order.tolist())
+    empty = np.full(len(pairs), np.nan)
+    plan = ScoringPlan(
+        paths=[str(p) for p in mics.paths],
+        positions=order,
+        shape=(0, 0),
+        binning=1,
+        binned_psize=float("nan"),
+        band=(float("nan"), float("nan")),
+        offsets=np.zeros(0, dtype=np.int64),
+        rule=rule,
+        unreadable=[],
+        batch=options.batch,
+        pearson_min_z=options.min_z,
+        pairs=pairs,
+    )
+    scores = {"pairs": order[pairs].reshape(-1, 2), "z": empty, "dy": empty, "dx": empty}
+    scores.update(pearson=empty, overlap=empty)
+    shard = ShardScores(1, 1, scores, 0, 0, 0.0, 0.0, f"{socket.gethostname()}:{os.getpid()}")
+    return plan, [shard]
+
+
+def shard_bounds(count: int, shard: int, shards: int) -> tuple[int, int]:
+    """The acquisition positions [lo, hi) that shard ``shard`` of ``shards`` (from 1) owns."""
+    return (shard - 1) * count // shards, shard * count // shards
+
+
+def shard_pairs(plan: ScoringPlan, shard: int, shards: int) -> np.ndarray:
+    """The pairs of acquisition positions a shard scores (sorted by the later image).
+
+    A pair belongs to the shard that owns its earlier image, so each is scored exactly once;
+    the later images of the last pairs come from the next chunks.
+    """
+    count = len(plan.positions)
+    if plan.pairs is not None:
+        lo, hi = shard_bounds(count, shard, shards)
+        return plan.pairs[(plan.pairs[:, 0] >= lo) & (plan.pairs[:, 0] < hi)]
+    return candidate_pairs(count, plan.offsets, shard_bounds(count, shard, shards))
+
+
+def images_to_read(plan: ScoringPlan, shard: int, shards: int) -> int:
+    """How many images a shard reads: those of its chunk and of the next chunks its pairs reach."""
+    return len(np.unique(shard_pairs(plan, shard, shards)))
+
+
+def score_shard(
+    plan: ScoringPlan, shard: int, shards: int, progress: Callable[[int], None] | None = None
+) -> ShardScores:
+    """Scores the pairs of one shard.
+
+    Images are read in acquisition order, ``plan.batch`` at a time, the next batches while the
+    pairs of this one are compared, and their spectra dropped once no later pair of the shard
+    needs them: memory holds the reach plus three batches.
+
+    Parameters
+    ----------
+    plan : ScoringPlan
+    shard, shards : int
+        Which shard, from 1 to ``shards``.
+    progress : callable, optional
+        Called with the number of images read after each batch.
+
+    Returns
+    -------
+    ShardScores
+    """
+    start = time.perf_counter()
+    pairs_pos = shard_pairs(plan, shard, shards)
+    needed = np.unique(pairs_pos)
+    lowpass, highpass = plan.band
+    ny, nx = plan.shape
+    bank = _core.SpectrumBank(ny, nx, plan.binning, plan.binned_psize / highpass, plan.binned_psize / lowpass)
+    results: dict[str, list[np.ndarray]] = {k: [] for k in ("pairs", "z", "dy", "dx", "pearson", "overlap")}
+    bytes_read, read_seconds, stored_from = 0, 0.0, 0
+    batches = [needed[first : first + plan.batch] for first in range(0, len(needed), plan.batch)]
+    maker = bank.maker
+
+    def read(batch: np.ndarray) -> tuple[_core.SpectraBatch, int, list[int], float]:
+        """On the reading thread: the batch's spectra, bytes read, float images, seconds."""
+        started = time.perf_counter()
+        arrays = [_read_image(plan, q) for q in batch]
+        made = maker.spectra(batch.tolist(), arrays)
+        floats = [q for q, array in zip(batch.tolist(), arrays) if array.dtype.kind == "f"]
+        return made, sum(a.nbytes for a in arrays), floats, time.perf_counter() - started
+
+    # Batches k + 1 and k + 2 are read while batch k's pairs are compared (docs/design.md
+    # section 4): the reader runs ahead, since the pairs of the last batches cost the most.
+    with ThreadPoolExecutor(1, thread_name_prefix="cryodedup-read") as reader:
+        reading = [reader.submit(read, batch) for batch in batches[:READ_AHEAD]]
+        for k, batch in enumerate(batches):
+            made, nbytes, floats, seconds = reading[k].result()
+            bytes_read, read_seconds = bytes_read + nbytes, read_seconds + seconds
+            bank.store(made)
+            for q in floats:
+                if not np.isfinite(bank.image(q)).all():
+                    raise CryodedupError(
+                        f"{plan.paths[plan.positions[q]]}: holds NaN or infinite pixels, which make every "
+                        "comparison with it meaningless; repair or leave out this micrograph"
+                    )
+            # This batch's pairs and all later ones have p >= batch[0] - reach: older spectra are not needed again.
+            drop_upto = int(np.searchsorted(needed, batch[0] - plan.reach))
+            if drop_upto > stored_from:
+                bank.discard(needed[stored_from:drop_upto].tolist())
+                stored_from = drop_upto
+            if k + READ_AHEAD < len(batches):
+                reading.append(reader.submit(read, batches[k + READ_AHEAD]))
+            lo, hi = np.searchsorted(pairs_pos[:, 1], [batch[0], batch[-1] + 1])
+            if hi > lo:
+                scored = bank.compare(pairs_pos[lo:hi], plan.pearson_min_z)
+                results["pairs"].append(plan.positions[pairs_pos[lo:hi]])
+                results["z"].append(scored.z)
+                results["dy"].append(scored.dy)
+                results["dx"].append(scored.dx)
+                results["pearson"].append(scored.pearson)
+                results["overlap"].append(scored.overlap)
+            if progress is not None:
+                progress(len(batch))
+    scores = {k: (np.concatenate(v) if v else np.zeros((0, 2) if k == "pairs" else 0)) for k, v in results.items()}
+    return ShardScores(
+        shard,
+        shards,
+        scores,
+        images_read=len(needed),
+        bytes_read=bytes_read,
+        read_seconds=read_seconds,
+        seconds=time.perf_counter() - start,
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+    )
+
+
+def _read_image(plan: ScoringPlan, q: int) -> np.ndarray:
+    """The image at acquisition position ``q``, memory-mapped (unmapped when no longer referenced)."""
+    path = Path(plan.paths[plan.positions[q]])
+    layout = plan.layouts[q] if plan.layouts is not None else mrc_layout(path)
+    return np.ascontiguousarray(map_mrc(path, layout))
+
+
+def combine_shards(plan: ScoringPlan, shards: list[ShardScores]) -> dict[str, np.ndarray]:
+    """The scores of all shards, in the order of one unsharded run: by later image, then earlier."""
+    scores = {k: np.concatenate([s.scores[k] for s in shards]) for k in shards[0].scores}
+    pairs = scores["pairs"].astype(np.int64).reshape(-1, 2)
+    rank = np.zeros(len(plan.paths), dtype=np.int64)
+    rank[plan.positions] = np.arange(len(plan.positions))
+    order = np.lexsort((rank[pairs[:, 0]], rank[pairs[:, 1]]))
+    scores["pairs"] = pairs
+    return {k: v[order] for k, v in scores.items()}
+
+
+def run_in_process(plan: ScoringPlan, progress_factory: Callable[[int], ProgressBar] | None) -> list[ShardScores]:
+    """Scores every pair here, as one shard."""
+    bar = progress_factory(images_to_read(plan, 1, 1)) if progress_factory else None
+    try:
+        return [score_shard(plan, 1, 1, bar.advance if bar else None)]
+    finally:
+        if bar:
+            bar.close()
+
+
+#: Scores a plan's pairs (here, or on a Dask cluster), with one progress bar, and returns every shard's scores.
+ShardRunner = Callable[[ScoringPlan, Optional[Callable[[int], ProgressBar]]], list[ShardScores]]
+
+
+def reading_by_worker(shards: list[ShardScores]) -> list[dict[str, Any]]:
+    """Per worker (host:pid or Dask worker): shards run, images and megabytes read, and the read rate.
+
+    The rate is over the time spent opening, reading and binning: near the file system's
+    bandwidth, the file system is the limit.
+    """
+    by_worker: dict[str, list[ShardScores]] = {}
+    for s in sorted(shards, key=lambda s: s.shard):
+        by_worker.setdefault(s.worker, []).append(s)
+    rows = []
+    for worker, runs in by_worker.items():
+        megabytes = sum(s.bytes_read for s in runs) / 1e6
+        seconds = sum(s.read_seconds for s in runs)
+        rows.append(
+            {
+                "worker": worker,
+                "shards": [s.shard for s in runs],
+                "images_read": sum(s.images_read for s in runs),
+                "megabytes_read": round(megabytes, 1),
+                "read_seconds": round(seconds, 3),
+                "read_MB_per_s": round(megabytes / seconds, 1) if seconds > 0 else None,
+            }
+        )
+    return rows

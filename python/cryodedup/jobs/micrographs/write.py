@@ -1,0 +1,440 @@
+"""Write a run's outputs: the pairs, the groups, the kept and rejected micrographs and particles.
+
+pairs.csv, duplicates.csv, the kept and rejected micrographs in the input's format, the
+particles on each (``--particles``), and the figures (``--plot``).
+
+One run and a merge of shards both end in ``write_results``, so their outputs are the same.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Union
+
+import numpy as np
+
+from ... import _core
+from ...csfile import CsFile, CsGroup, flatten
+from ...errors import CryodedupError
+from ...formats.micrograph_lists import Micrographs, as_text, block_naming_micrographs
+from ...formats.microscope import Placement
+from ...formats.mrc import open_mrc
+from ...labels import distinct_labels
+from ...micrograph_match import match_micrographs
+from ...options import MicrographOptions
+from ...outputs import AtomicOutputs, StrPath
+from ...report.summary import micrograph_rows, short_name
+from ...star import Block, StarFile
+from .group import UNCERTAIN, Decision, decide, group_duplicates, near_the_edge
+from .plan import ScoringPlan, candidates_used
+from .score import ShardScores, combine_shards, reading_by_worker
+
+
+@dataclass
+class PreparedOutputs:
+    """The output files of the job, checked (none exists unless --force) before any work."""
+
+    outdir: Path
+    atomic: AtomicOutputs
+    paths: list[Path]
+    subsets: dict[str, list[str]]  # micrographs_kept/_rejected: their file names
+    force: bool
+    particle_source: ParticleSource | None = None  # --particles, read before any scoring
+
+
+def prepare_outputs(
+    mics: Micrographs, outdir: Path, inputs: Sequence[StrPath], particles: StrPath | None, force: bool
+) -> PreparedOutputs:
+    """The outputs' paths, refused if they exist (unless ``force``) or are inputs."""
+    subsets = _subset_names(mics)
+    names = ["pairs.csv", "duplicates.csv"] + subsets["micrographs_kept"] + subsets["micrographs_rejected"]
+    if particles is not None:
+        psuffix = ".cs" if Path(particles).suffix in (".cs", ".csg") else ".star"
+        names += [f"particles_on_kept_micrographs{psuffix}", f"particles_on_rejected_micrographs{psuffix}"]
+    paths = [outdir / n for n in names]
+    atomic = AtomicOutputs(paths, force=force, inputs=list(inputs) + ([particles] if particles else []))
+    particle_source = _load_particles(Path(particles)) if particles is not None else None
+    return PreparedOutputs(outdir, atomic, paths, subsets, force, particle_source)
+
+
+def write_results(
+    mics: Micrographs,
+    options: MicrographOptions,
+    plan: ScoringPlan,
+    shards: list[ShardScores],
+    outputs: PreparedOutputs,
+    *,
+    inputs: Sequence[StrPath],
+    particles: StrPath | None,
+    log: Callable[[str, str], None],
+    placement: Placement | None = None,
+    match_micrographs: str = "auto",
+) -> dict[str, Any]:
+    """Groups the duplicates of all shards' scores and writes the outputs; returns the summary.
+
+    One run and a merge of shards both end here, so their outputs are the same.
+    ``match_micrographs`` is how the ``particles``' micrographs are found among the inputs.
+    """
+    scores = combine_shards(plan, shards)
+    warnings: list[str] = []  # for the summary and the report, as they are logged
+    log = _collecting(log, warnings)
+    for path in plan.unreadable:
+        log(f"skipped unreadable {path}", "warning")
+    n = len(mics.names)
+    positions = plan.positions
+    rank = np.full(n, n)
+    rank[positions] = np.arange(len(positions))
+    pairs = scores["pairs"]
+    decision = decide(scores, options, placement)
+    is_dup = decision.duplicate
+    root = group_duplicates(n, pairs, is_dup, rank)
+    rejected = root != np.arange(n)
+    reach_option = "--scan-range" if candidates_used(options, len(positions)) == "pattern" else "--window"
+    edge_warning = None
+    if plan.pairs is None:  # (metadata pairs have no reach in acquisition order)
+        edge_warning = near_the_edge(pairs[is_dup], rank, plan.reach, len(positions), reach_option)
+    if placement is not None:
+        _warn_unmatched(placement, mics, log)
+    if edge_warning:
+        log(edge_warning, "warning")
+    keep = ~rejected
+    paths, subsets = outputs.paths, outputs.subsets
+    particle_counts: dict[str, Any] = {}
+    with outputs.atomic as tmp:
+        distance = placement.distance(pairs) if placement is not None else None
+        _write_pairs(tmp[paths[0]], mics, pairs, scores, decision, plan.binning, plan.binned_psize, distance)
+        with open(tmp[paths[1]], "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["Original", "Duplicate"])
+            for i in sorted(np.flatnonzero(rejected), key=lambda i: rank[i]):
+                w.writerow([mics.names[root[i]], mics.names[i]])
+        _write_micrographs(
+            mics, keep, {stem: [tmp[outputs.outdir / n] for n in files] for stem, files in subsets.items()}, subsets
+        )
+        if outputs.particle_source is not None:
+            particle_counts = _write_particles(
+                outputs.particle_source, mics, keep, tmp[paths[-2]], tmp[paths[-1]], match_micrographs, log
+            )
+    binning, binned_psize, band = plan.binning, plan.binned_psize, plan.band
+    summary = {
+        "inputs": [str(p) for p in inputs],
+        "micrographs": n,
+        "unreadable": plan.unreadable,
+        "order": plan.rule,
+        "root": str(mics.root) if mics.root else None,
+        "pixel_size_A": round(binned_psize / binning, 4),
+        "bin": binning,
+        "binned_pixel_size_A": round(binned_psize, 3),
+        "band_A": {"lowpass": round(band[0], 1), "highpass": round(band[1], 1)},
+        "candidates": candidates_used(options, len(positions)),
+        "reach": plan.reach,
+        "pairs_scored": len(pairs),
+        "duplicate_pairs": int(is_dup.sum()),
+        "kept": int(keep.sum()),
+        "rejected": int(rejected.sum()),
+        "outputs": [str(p) for p in paths],
+        "shards": len(shards),
+        "workers": reading_by_worker(shards),
+        "warnings": warnings,
+        "images_read": sum(s.images_read for s in shards),
+        "confirmed_by_images": not options.no_images,
+        **decision.summary(),
+    }
+    if decision.uncertain.any():
+        log(
+            f"{int(decision.uncertain.sum())} pair(s) near the thresholds (joint score within {UNCERTAIN:g}x of 1): "
+            "marked uncertain in pairs.csv; look at them before trusting the decision",
+            "warning",
+        )
+    if placement is not None:
+        summary["metadata"] = placement.summary()
+        if options.no_images:
+            summary["thresholds"] = {"distance_um": round(placement.beam_diameter / 2, 4), "z_from": decision.null}
+    if particle_counts:
+        summary["particles"] = particle_counts
+    if options.plot:
+        summary["plots"] = _plot(
+            mics, options, pairs, scores, decision, rank, binning, outputs.outdir, outputs.force, summary, placement
+        )
+    return summary
+
+
+def _collecting(log: Callable[[str, str], None], warnings: list[str]) -> Callable[[str, str], None]:
+    """``log``, which also appends each warning to ``warnings``."""
+
+    def both(message: str, level: str) -> None:
+        if level == "warning":
+            warnings.append(message)
+        log(message, level)
+
+    return both
+
+
+def _warn_unmatched(placement: Placement, mics: Micrographs, log: Callable[[str, str], None]) -> None:
+    """One line naming how many micrographs have no metadata, and the first of them."""
+    missing = np.flatnonzero(~placement.matched)
+    if len(missing):
+        log(
+            f"{len(missing)} micrograph(s) without metadata (never compared by position), e.g. "
+            f"{Path(mics.names[missing[0]]).name}",
+            "warning",
+        )
+
+
+def _plot(
+    mics: Micrographs,
+    options: MicrographOptions,
+    pairs: np.ndarray,
+    scores: dict[str, np.ndarray],
+    decision: Decision,
+    rank: np.ndarray,
+    binning: int,
+    outdir: Path,
+    force: bool,
+    summary: dict[str, Any],
+    placement: Placement | None = None,
+) -> list[str]:
+    """The figures and report of the job.
+
+    The z distribution, z against Pearson with both thresholds, a table of the flagged pairs
+    and, for the best of them, the two images and their overlay; with --metadata, the map of
+    the specimen positions.
+    """
+    from ...report import particle_figures as plots
+
+    is_dup = decision.duplicate
+    parameters = {k: v for k, v in vars(options).items() if k != "plot"}
+    position_figures = []
+    if placement is not None:
+        rejected = np.zeros(len(mics.names), dtype=bool)
+        rejected[[max(pair, key=lambda i: rank[i]) for pair in pairs[is_dup].tolist()]] = True
+        figure = plots.position_map(
+            placement.xy, placement.squares, placement.square_names, pairs[is_dup], rejected, placement.beam_diameter
+        )
+        position_figures.append(("position_map.png", "Specimen positions per grid square", figure))
+    summary_rows = micrograph_rows(summary)
+    highlight = {}
+    if summary["warnings"]:
+        summary_rows.append(("Warnings", "\n".join(summary["warnings"])))
+        highlight["Warnings"] = "warn"
+    if options.no_images:
+        return plots.write_all(
+            outdir, position_figures, "cryodedup micrographs", parameters, summary_rows, force, highlight=highlight
+        )
+    figures = [
+        *position_figures,
+        (
+            "z_distribution.png",
+            "Phase-correlation z of all scored pairs",
+            plots.z_distribution(scores["z"], decision.min_z),
+        ),
+        (
+            "z_pearson.png",
+            "z against Pearson: duplicates pass both thresholds",
+            plots.z_against_pearson(scores["z"], scores["pearson"], is_dup, decision.min_z, decision.min_pearson),
+        ),
+    ]
+    flagged = np.flatnonzero(is_dup)
+    flagged = flagged[np.argsort(-scores["z"][flagged], kind="stable")]
+    binned_psize = summary["binned_pixel_size_A"]
+    rows = []
+    listed = sorted({int(i) for i in pairs[flagged].ravel()})  # named by the end of the path that tells them apart
+    shown = dict(zip(listed, (short_name(n) for n in distinct_labels([mics.names[i] for i in listed]))))
+    for k, p in enumerate(flagged):
+        first, later, dy, dx = _seen_from_first(pairs[p], scores["dy"][p], scores["dx"][p], rank)
+        rows.append(
+            (
+                shown[first],
+                shown[later],
+                f"{scores['z'][p]:.1f}",
+                f"{scores['pearson'][p]:.2f}",
+                f"{scores['overlap'][p]:.0%}",
+                f"{dx * binned_psize:.0f}, {dy * binned_psize:.0f}",
+            )
+        )
+        if k >= options.plot_pairs:
+            continue
+        images = []
+        for i in (first, later):
+            mrc, data = open_mrc(mics.paths[i])
+            images.append(_core.bin_image(np.ascontiguousarray(data), binning))
+            mrc.close()
+        title = (
+            f"{Path(mics.names[first]).name} and {Path(mics.names[later]).name}: z {scores['z'][p]:.1f}, "
+            f"Pearson {scores['pearson'][p]:.2f}, overlap {scores['overlap'][p]:.0%}"
+        )
+        figures.append(
+            (f"pair_{k + 1}.png", f"Flagged pair {k + 1}", plots.pair_figure(images[0], images[1], dy, dx, title))
+        )
+    header = ("first acquisition", "later acquisition", "z", "Pearson", "overlap", "shift x, y (Å)")
+    table = (f"Flagged pairs ({len(rows)}, highest z first)", header, rows)
+    return plots.write_all(
+        outdir, figures, "cryodedup micrographs", parameters, summary_rows, force, tables=[table], highlight=highlight
+    )
+
+
+def _seen_from_first(pair: np.ndarray, dy: int, dx: int, rank: np.ndarray) -> tuple[int, int, int, int]:
+    """The pair in acquisition order, and the shift of the later image against the first.
+
+    The shift was scored as b against a: seen from the other side it flips.
+    """
+    a, b = pair
+    dy, dx = int(dy), int(dx)
+    if rank[a] <= rank[b]:
+        return a, b, dy, dx
+    return b, a, -dy, -dx
+
+
+def _write_pairs(
+    path: Path,
+    mics: Micrographs,
+    pairs: np.ndarray,
+    scores: dict[str, np.ndarray],
+    decision: Decision,
+    binning: int,
+    binned_psize: float,
+    distance: np.ndarray | None = None,
+) -> None:
+    """One row per scored pair; with --metadata a last column, the positions' distance in µm.
+
+    ``uncertain`` marks a pair near the boundary; ``joint`` is its joint score (>= 1: duplicate).
+
+    Without images (``--no-images``) the image scores and shifts are left empty.
+    """
+    psize = binned_psize / binning
+    header = ["index_a", "index_b", "name_a", "name_b", "z", "pearson", "overlap"]
+    header += ["shift_x_px", "shift_y_px", "shift_x_A", "shift_y_A", "duplicate", "uncertain", "joint"]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header + (["distance_um"] if distance is not None else []))
+        for k, (a, b) in enumerate(pairs.tolist()):
+            row: list[Any] = [a, b, mics.names[a], mics.names[b]]
+            if np.isfinite(scores["dx"][k]):
+                dx, dy = int(scores["dx"][k]) * binning, int(scores["dy"][k]) * binning
+                row += [f"{scores['z'][k]:.2f}", f"{scores['pearson'][k]:.4f}", f"{scores['overlap'][k]:.3f}"]
+                row += [dx, dy, f"{dx * psize:.1f}", f"{dy * psize:.1f}"]
+            else:
+                row += [""] * 7
+            row += [int(decision.duplicate[k]), int(decision.uncertain[k]), f"{decision.joint[k]:.3f}"]
+            if distance is not None:
+                row.append(f"{distance[k]:.4f}" if np.isfinite(distance[k]) else "")
+            w.writerow(row)
+
+
+def _subset_names(mics: Micrographs) -> dict[str, list[str]]:
+    """Output files of the kept and the rejected micrographs, in the input's format.
+
+    One .cs per file of a CryoSPARC group (and a .csg), one STAR, or one list of paths.
+    """
+    out = {}
+    for stem in ("micrographs_kept", "micrographs_rejected"):
+        if mics.group is not None:
+            out[stem] = mics.group.output_names(stem)
+        else:
+            out[stem] = [f"{stem}{'.star' if mics.kind == 'star' else '.txt'}"]
+    return out
+
+
+def _write_micrographs(
+    mics: Micrographs, keep: np.ndarray, tmp: dict[str, list[Path]], names: dict[str, list[str]]
+) -> None:
+    kept, rejected = tmp["micrographs_kept"], tmp["micrographs_rejected"]
+    if mics.star is not None and mics.block is not None:
+        mics.star.split_rows(mics.block, keep, kept[0], rejected[0])
+        return
+    for stem, selected in (("micrographs_kept", keep), ("micrographs_rejected", ~keep)):
+        if mics.group is not None:
+            mics.group.write_subset(selected, tmp[stem], names[stem])
+        else:
+            Path(tmp[stem][0]).write_text("".join(f"{mics.names[i]}\n" for i in np.flatnonzero(selected)))
+
+
+ParticleSource = Union[CsGroup, tuple[StarFile, Block]]
+
+
+def _load_particles(path: Path) -> ParticleSource:
+    """The ``--particles`` file, read (and its columns checked) before any micrograph is scored."""
+    if path.suffix in (".cs", ".csg"):
+        group = CsGroup.load(path)
+        if not (group.has("location/micrograph_uid") or group.has("location/micrograph_path")):
+            raise CryodedupError(f"{path}: no location/micrograph_uid or micrograph_path to match micrographs")
+        if len(group.files) > 1:  # one output file with every field of the group
+            single = CsFile(flatten(group), group.files[0].encoding)
+            group = CsGroup(group.path, [single], dict.fromkeys(group.slots, 0), [np.arange(len(single))])
+        return group
+    star = StarFile(path)
+    return star, block_naming_micrographs(star, "particles", "no particle table with rlnMicrographName")
+
+
+def _write_particles(
+    source: ParticleSource,
+    mics: Micrographs,
+    keep: np.ndarray,
+    kept_path: Path,
+    rejected_path: Path,
+    match_mode: str,
+    log: Callable[[str, str], None],
+) -> dict[str, Any]:
+    """Splits the ``--particles`` rows by their micrograph's fate; returns the summary's ``particles``.
+
+    A particle's micrograph is found by CryoSPARC uid when the particles share uids with the
+    exposures, else by name as ``--match-micrographs`` says (docs/design.md section 2,
+    "Matching micrographs"). Particles on micrographs not among the inputs stay with the kept.
+    """
+    if isinstance(source, CsGroup):
+        group = source
+        if mics.uids is not None and group.has("location/micrograph_uid"):
+            uids = group.column("location/micrograph_uid")
+            known = np.isin(uids, mics.uids)
+            if known.any() or not group.has("location/micrograph_path"):
+                on_rejected = np.isin(uids, mics.uids[~keep])
+                group.save_subset(~on_rejected, [kept_path], None, [])
+                group.save_subset(on_rejected, [rejected_path], None, [])
+                return _particle_counts(on_rejected, known, {"mode": match_mode, "used": "CryoSPARC uid"})
+        if not group.has("location/micrograph_path"):
+            raise CryodedupError(f"{group.path}: no location/micrograph_uid or micrograph_path to match micrographs")
+        paths, rows = np.unique(as_text(group.column("location/micrograph_path")), return_inverse=True)
+        on_rejected, known, matching = _on_rejected(mics, keep, [str(n) for n in paths], match_mode, log)
+        group.save_subset(~on_rejected[rows], [kept_path], None, [])
+        group.save_subset(on_rejected[rows], [rejected_path], None, [])
+        return _particle_counts(on_rejected[rows], known[rows], matching)
+    star, block = source
+    _, keys, names = star.scan(block, [], "rlnMicrographName")
+    on_rejected, known, matching = _on_rejected(mics, keep, list(names), match_mode, log)
+    rows_on_rejected = on_rejected[keys] if len(keys) else np.zeros(0, bool)
+    star.split_rows(block, ~rows_on_rejected, kept_path, rejected_path)
+    return _particle_counts(rows_on_rejected, known[keys] if len(keys) else np.zeros(0, bool), matching)
+
+
+def _on_rejected(
+    mics: Micrographs, keep: np.ndarray, names: list[str], match_mode: str, log: Callable[[str, str], None]
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """For each of the particles' micrograph names: on a rejected micrograph, among the micrographs at all."""
+    match = match_micrographs([mics.names, names], match_mode)
+    for line in match.warnings(["the micrographs", "the --particles file"]):
+        log(line, "warning")
+    rejected = {match.same[mics.names[i]] for i in np.flatnonzero(~keep)}
+    present = {match.same[n] for n in mics.names}
+    on_rejected = np.array([match.same[n] in rejected for n in names], dtype=bool)
+    known = np.array([match.same[n] in present for n in names], dtype=bool)
+    unknown = [n for n, k in zip(names, known) if not k]
+    if unknown:
+        log(
+            f"--particles: {len(unknown)} of {len(names)} micrographs the particles name are not among the "
+            f"micrographs (e.g. {unknown[0]}); their particles are written with those of kept micrographs",
+            "warning",
+        )
+    return on_rejected, known, match.summary()
+
+
+def _particle_counts(on_rejected: np.ndarray, known: np.ndarray, matching: dict) -> dict[str, Any]:
+    """The summary's ``particles``: how many went where, and how their micrographs were found."""
+    return {
+        "on_kept_micrographs": int(np.count_nonzero(~on_rejected & known)),
+        "on_rejected_micrographs": int(np.count_nonzero(on_rejected)),
+        "on_micrographs_not_in_input": int(np.count_nonzero(~known)),
+        "micrograph_matching": matching,
+    }
