@@ -106,6 +106,7 @@ def option(default: Any, flag: str, help: str, **how: Any) -> Any:
     A list default (``--metadata``, repeated) is made anew for each options object.
     """
     given = NOT_GIVEN if default is False or isinstance(default, list) else default
+    how.setdefault("show_default", given is not None and given is not NOT_GIVEN)  # the help shows every default
     metadata = {"flag": Flag((flag,), help, default=given, **how)}
     if isinstance(default, list):
         return field(default_factory=list, metadata=metadata)
@@ -136,7 +137,6 @@ class ParticleOptions:
         "--min-dist",
         "Minimum separation of particle centres, in Å. 0 removes exact copies only (centres within 0.001 Å).",
         type=float,
-        show_default=True,
     )
     min_dist_z: float | None = option(
         None,
@@ -165,7 +165,6 @@ class ParticleOptions:
         "auto: subtract the rlnOrigin columns (STAR), or the alignments3D, else alignments2D shifts "
         "(CryoSPARC); none: locations only; alignments2D/3D: that slot's shifts (CryoSPARC).",
         type=click.Choice(["auto", "none", "alignments2D", "alignments3D"]),
-        show_default=True,
     )
     score: str = option(
         "auto",
@@ -173,14 +172,12 @@ class ParticleOptions:
         "Column or field ranking duplicates (best kept), `none` for a seeded random choice, or `auto`: "
         "the first of rlnAutopickFigureOfMerit, rlnMaxValueProbDistribution, rlnLogLikeliContribution "
         "(STAR); pick_stats/ncc_score, else the alignment error (CryoSPARC).",
-        show_default=True,
     )
     score_order: str = option(
         "auto",
         "--score-order",
         "Whether higher (max) or lower (min) scores are better.",
         type=click.Choice(["auto", "max", "min"]),
-        show_default=True,
     )
     remove_entirely: bool = option(
         False, "--remove-entirely", "Reject every particle that has a neighbour within the distance.", is_flag=True
@@ -190,7 +187,6 @@ class ParticleOptions:
         "--seed",
         "Seed of the random ranking used with `--score none`: a non-negative integer.",
         type=Seed(),
-        show_default=True,
     )
     plot: bool = option(False, "--plot", PLOT_HELP, is_flag=True)
     plot_mics: int = option(
@@ -198,7 +194,6 @@ class ParticleOptions:
         "--plot-mics",
         "Example micrographs to draw with their picks (those with the most rejections).",
         type=click.IntRange(0, 100),
-        show_default=True,
     )
     project_dir: Path | None = option(
         None,
@@ -213,7 +208,6 @@ class ParticleOptions:
         "Consensus: keep a pick only if picks of at least this many inputs (its own included) lie within "
         "the minimum distance; the others are rejected.",
         type=click.IntRange(1, MAX_INPUTS),
-        show_default=True,
     )
     coverage: str = option(
         "auto",
@@ -222,7 +216,6 @@ class ParticleOptions:
         "micrographs, the files of a crYOLO or EMAN folder, even empty ones; else the micrographs it has picks "
         "on); all: every input ran on every micrograph (of --micrographs when given).",
         type=click.Choice(COVERAGE),
-        show_default=True,
     )
     uncovered: str = option(
         "keep",
@@ -230,14 +223,12 @@ class ParticleOptions:
         "Consensus: what becomes of picks on micrographs that fewer than --min-support inputs ran on, "
         "where they cannot be confirmed.",
         type=click.Choice(["keep", "reject"]),
-        show_default=True,
     )
     score_normalize: str = option(
         "none",
         "--score-normalize",
         "rank: compare each input's scores as percentiles within that input (pickers' scores are not on one scale).",
         type=click.Choice(["none", "rank"]),
-        show_default=True,
     )
     output_format: str = option(
         "auto",
@@ -245,7 +236,6 @@ class ParticleOptions:
         "Picker inputs: relion (a coordinate job for Extract), cryosparc (particles .cs with a location "
         "slot), input (each picker's own format); auto: the inputs' format when they share one, else relion.",
         type=click.Choice(["auto", "relion", "cryosparc", "input"]),
-        show_default=True,
     )
     topaz_scale: float | None = option(
         None,
@@ -261,7 +251,6 @@ class ParticleOptions:
         "never duplicates; segment: remove duplicate segments between tubes; tube: reject a tube whole when "
         "more than half of its segments lie near a better tube (ranked by mean segment score).",
         type=click.Choice(FILAMENT_MODES),
-        show_default=True,
     )
     audit: bool = option(
         False,
@@ -276,7 +265,6 @@ class ParticleOptions:
         "micrograph: give all kept particles of a micrograph one half-set (rlnRandomSubset, "
         "alignments3D/split), halves balanced in count; only that column changes.",
         type=click.Choice(["keep", "micrograph"]),
-        show_default=True,
     )
     max_angle: float | None = option(
         None,
@@ -289,7 +277,6 @@ class ParticleOptions:
         "C1",
         "--sym",
         "Point group of the reference (C1, Cn, Dn, T, O, I) for --max-angle: the smallest angle over its operators.",
-        show_default=True,
     )
     #: How micrographs of different inputs are matched: auto, path or name (docs/design.md
     #: section 2, "Matching micrographs").
@@ -392,7 +379,6 @@ class MicrographOptions:
         "--target-psize",
         "Pixel size (Å) to bin the micrographs to; the bin is rounded from it.",
         type=float,
-        show_default=True,
     )  # Å per binned pixel
     bin: int | None = option(None, "--bin", "Binning factor (overrides --target-psize).", type=int, name="bin_")
     lowpass: float | None = option(
@@ -408,20 +394,18 @@ class MicrographOptions:
         "--window images in acquisition order; pattern: microduplicate_screener's pairs; all: every pair; "
         "metadata: the pairs whose positions (--metadata) lie within --beam-diameter.",
         type=click.Choice(CANDIDATES),
-        show_default=True,
     )
     window: int = option(
         100,
         "--window",
         "Images after each image compared with it (window, and auto on large sets).",
         type=int,
-        show_default=True,
     )
-    scan_range: int = option(48, "--scan-range", "pattern: images scanned past the move.", type=int, show_default=True)
+    scan_range: int = option(48, "--scan-range", "pattern: images scanned past the move.", type=int)
     images_per_move: int = option(
         16, "--images-per-move", "pattern: images per stage move.", type=int, show_default=True
     )
-    images_per_hole: int = option(4, "--images-per-hole", "pattern: images per hole.", type=int, show_default=True)
+    images_per_hole: int = option(4, "--images-per-hole", "pattern: images per hole.", type=int)
     order: str = option(
         "auto",
         "--order",
@@ -429,7 +413,6 @@ class MicrographOptions:
         "(_YYYYMMDD_HHMMSS), else the numbers in the names (natural sort); mtime: file times (a copy or "
         "restore shuffles them).",
         type=click.Choice(ORDERS),
-        show_default=True,
     )
     min_z: float = option(
         8.0,
@@ -437,14 +420,12 @@ class MicrographOptions:
         "Phase-correlation peak, in standard deviations, for a duplicate: the floor of the threshold, which "
         "rises to the run's own null (median z of its pairs + 8 robust SD) when that is higher.",
         type=float,
-        show_default=True,
     )
     min_pearson: float = option(
         0.15,
         "--min-pearson",
         "Pearson coefficient over the overlap, for a duplicate.",
         type=float,
-        show_default=True,
     )
     psize: float | None = option(None, "--psize", "Micrograph pixel size in Å (overrides the input).", type=float)
     project_dir: Path | None = option(
@@ -465,7 +446,6 @@ class MicrographOptions:
         "--plot-pairs",
         "Flagged pairs to draw (highest z first).",
         type=click.IntRange(0, 1000),
-        show_default=True,
     )
     #: EPU .xml, SerialEM .mdoc: files, folders, globs.
     metadata: list[Path] = option(
@@ -659,17 +639,22 @@ DEMO = Command(
     ]
 )
 
+#: What the micrograph job and the merge of its shards write, and how they report.
+MICROGRAPH_OUTPUTS = [
+    MICROGRAPH_PARTICLES,
+    MATCH_MICROGRAPHS,
+    FORCE,
+    QUIET,
+    JSON,
+    *flags_of(MicrographOptions, start="plot", stop="plot_pairs"),
+]
+
 MICROGRAPHS = Command(
     [
         outdir(MICROGRAPHS_OUTDIR),
         *flags_of(MicrographOptions, stop="skip_unreadable"),
         *flags_of(MicrographOptions, start="metadata"),
-        MICROGRAPH_PARTICLES,
-        MATCH_MICROGRAPHS,
-        FORCE,
-        QUIET,
-        JSON,
-        *flags_of(MicrographOptions, start="plot", stop="plot_pairs"),
+        *MICROGRAPH_OUTPUTS,
         SHARD,
         DASK,
         SHARDS,
@@ -711,14 +696,4 @@ MICROGRAPHS = Command(
     ],
 )
 
-MICROGRAPHS_MERGE = Command(
-    [
-        outdir(MICROGRAPHS_OUTDIR),
-        MICROGRAPH_PARTICLES,
-        MATCH_MICROGRAPHS,
-        FORCE,
-        QUIET,
-        JSON,
-        *flags_of(MicrographOptions, start="plot", stop="plot_pairs"),
-    ]
-)
+MICROGRAPHS_MERGE = Command([outdir(MICROGRAPHS_OUTDIR), *MICROGRAPH_OUTPUTS])

@@ -550,6 +550,7 @@ def plot_particles(
     When example micrographs' image files are not found, the summary says so and how to
     point at them.
     """
+    from .report import html_report
     from .report import particle_figures as plots
 
     def find_micrograph(name: str) -> Path:
@@ -569,4 +570,4 @@ def plot_particles(
         )
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}
     rows, highlight = report_rows(summary)
-    return plots.write_all(outdir, figures, "cryodedup particles", parameters, rows, force, highlight=highlight)
+    return html_report.write_all(outdir, figures, "cryodedup particles", parameters, rows, force, highlight=highlight)

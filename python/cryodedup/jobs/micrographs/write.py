@@ -203,7 +203,8 @@ def _plot(
     and, for the best of them, the two images and their overlay; with --metadata, the map of
     the specimen positions.
     """
-    from ...report import particle_figures as plots
+    from ...report import html_report
+    from ...report import micrograph_figures as plots
 
     is_dup = decision.duplicate
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}
@@ -221,7 +222,7 @@ def _plot(
         summary_rows.append(("Warnings", "\n".join(summary["warnings"])))
         highlight["Warnings"] = "warn"
     if options.no_images:
-        return plots.write_all(
+        return html_report.write_all(
             outdir, position_figures, "cryodedup micrographs", parameters, summary_rows, force, highlight=highlight
         )
     figures = [
@@ -271,7 +272,7 @@ def _plot(
         )
     header = ("first acquisition", "later acquisition", "z", "Pearson", "overlap", "shift x, y (Å)")
     table = (f"Flagged pairs ({len(rows)}, highest z first)", header, rows)
-    return plots.write_all(
+    return html_report.write_all(
         outdir, figures, "cryodedup micrographs", parameters, summary_rows, force, tables=[table], highlight=highlight
     )
 
