@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING
 
 from ._core import __version__
 
-# ``dedup`` is also the name of its module: imported here, so that the function, not the
-# module the import system binds when another module imports ``.dedup``, is the attribute.
-from .dedup import DedupResult, dedup
+# The core algorithm on arrays, at the package's top: ``cryodedup.dedup(...)``.
+from .algo.dedup import DedupResult, dedup
 from .errors import CryodedupError
 
 # The jobs' names are imported when first used (PEP 562): the command line imports only the
@@ -29,15 +28,15 @@ _WHERE = {
     "remove_duplicates": "api",
     "MicrographOptions": "jobs.micrographs.options",
     "find_duplicate_micrographs": "jobs.micrographs.job",
-    "ParticleOptions": "particles",
-    "remove_duplicate_particles": "particles",
+    "ParticleOptions": "jobs.particles",
+    "remove_duplicate_particles": "jobs.particles",
 }
 
 if TYPE_CHECKING:
     from .api import remove_duplicates
     from .jobs.micrographs.job import find_duplicate_micrographs
     from .jobs.micrographs.options import MicrographOptions
-    from .particles import ParticleOptions, remove_duplicate_particles
+    from .jobs.particles import ParticleOptions, remove_duplicate_particles
 
 
 def __getattr__(name: str) -> object:

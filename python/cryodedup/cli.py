@@ -23,7 +23,7 @@ from .report.summary import micrograph_rows, particle_rows, reading_text
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .particles import ParticleOptions
+    from .jobs.particles import ParticleOptions
 
 # rich, and the modules of each job, are imported where they are used: a job imports only
 # what it runs, and --quiet or --json runs print nothing through rich (start-up is a fixed
@@ -510,7 +510,7 @@ def particles(
     if outdir is None and not (audit and not plot):
         # click's own words for a missing option, and when none is needed
         raise click.UsageError("Missing option '-o' / '--outdir' (only --audit without --plot writes nothing).")
-    from .particles import ParticleOptions
+    from .jobs.particles import ParticleOptions
 
     options = ParticleOptions(
         min_dist=min_dist,
@@ -551,7 +551,7 @@ def run_particle_job(
     as_json: bool,
 ) -> None:
     """Runs the job; a user's mistake ends the program with its message and status 1."""
-    from .particles import remove_duplicate_particles
+    from .jobs.particles import remove_duplicate_particles
 
     summary = run_job(lambda: remove_duplicate_particles(inputs, outdir, options, force=force, log=report.log))
     rows = particle_rows(summary)
@@ -598,7 +598,7 @@ def demo(outdir: Path, force: bool, quiet: bool, as_json: bool, plot: bool) -> N
         command += ["--score", "rlnMaxValueProbDistribution", "-o", str(result)] + (["--plot"] if plot else [])
         # Quoted for a shell, on one line (no wrapping), markup characters shown as they are.
         report.console.print(f"Running: {escape(shlex.join(command))}", soft_wrap=True)
-    from .particles import ParticleOptions
+    from .jobs.particles import ParticleOptions
 
     options = ParticleOptions(micrographs=micrographs, score="rlnMaxValueProbDistribution", plot=plot)
     run_particle_job("cryodedup demo", pickers, result, options, report, force, as_json)

@@ -26,7 +26,7 @@ from cryodedup.report import particle_figures as plots
 from cryodedup.report.summary import NAME_WIDTH, short_name
 from fixtures.synthetic import exposure, specimen_field, write_benchmark_file, write_mrc
 from helpers import write_star
-from test_particles_picks import write_topaz
+from picker_files import write_topaz
 
 
 def details_of(tmp_path, n=3000, min_dist=20.0):

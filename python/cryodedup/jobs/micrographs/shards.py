@@ -31,8 +31,8 @@ import numpy as np
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...formats.mrc import MrcLayout
-from ...micrograph_match import check_match_mode
 from ...outputs import StrPath
+from ...resolve import check_match_mode
 from .options import MicrographOptions
 from .plan import ScoringPlan, plan_scoring
 from .score import ProgressBar, ShardScores, images_to_read, score_shard
