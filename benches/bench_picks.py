@@ -8,7 +8,7 @@ in unused columns); ``--shared`` of the picks are found by both, within 3 pixels
 
 (a) ``starfile.read`` of every file (the peer floor; with ``--sample F`` only a random
     fraction F of the files, scaled to all of them, and said so);
-(b) ``cryodedup.picks.read_picks`` of each picker's folder;
+(b) ``cryodedup.formats.picks.read_picks`` of each picker's folder;
 (c) the end-to-end job (:func:`end_to_end`): read both, centres to Å, ``cryodedup.dedup``,
     kept and rejected written with the RELION writer.
 
@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 import cryodedup
-from cryodedup.picks import read_picks
-from cryodedup.picks.write import write_relion
+from cryodedup.formats.picks import read_picks
+from cryodedup.formats.picks.write import write_relion
 
 PSIZE = 1.06
 SHAPE = (4096, 4096)  # ny, nx

@@ -452,6 +452,6 @@ def test_a_quiet_star_job_imports_only_what_it_runs(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True)
     loaded = set(done.stdout.split())
     assert (tmp_path / "out" / "particles_kept.star").exists()
-    assert "cryodedup.particles_star" in loaded  # the job did run
-    never = {"rich", "cryodedup.particles_cs", "cryodedup.particles_picks", "cryodedup.api"}
+    assert "cryodedup.formats.relion" in loaded  # the job did run
+    never = {"rich", "cryodedup.formats.cryosparc", "cryodedup.formats.picks.particles", "cryodedup.api"}
     assert not never & loaded

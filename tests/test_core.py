@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from cryodedup import _core
+from cryodedup.errors import CryodedupError
 from helpers import write_star
 
 
@@ -54,6 +55,36 @@ def test_a_scan_has_named_fields(tmp_path):
     without_key = raw.scan(0, [0])
     assert without_key.keys.tolist() == [] and without_key.key_names == []
     assert "3 rows" in repr(scan)
+
+
+def test_a_broken_star_file_raises_the_package_error_naming_the_file_and_line(tmp_path):
+    path = tmp_path / "bad.star"
+    path.write_text("data_particles\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n1 2\n3\n")
+    # The final exception comes from the binding itself: the Python layer no longer re-wraps it.
+    raw = _core.StarFile(str(path))
+    with pytest.raises(CryodedupError) as raised:
+        raw.scan(0, [0])
+    # By hand: the short row is line 6, with 1 field for 2 labels.
+    assert str(raised.value) == f"{path}: line 6: row has 1 field, expected 2 (one per column label)"
+
+
+def test_an_unreadable_star_file_raises_the_package_error(tmp_path):
+    with pytest.raises(CryodedupError, match=r"^.*missing\.star: cannot read the file \("):
+        _core.StarFile(str(tmp_path / "missing.star"))
+
+
+def test_a_broken_picker_file_raises_the_package_error_naming_the_file(tmp_path):
+    path = tmp_path / "mic.box"
+    path.write_text("1 2 3 4\nx 2 3 4\n")
+    with pytest.raises(CryodedupError, match=r"mic\.box: line 2: "):
+        _core.read_pick_files([str(path)], "whitespace", ["x", "y", "w", "h"], ["x"])
+
+
+def test_a_caller_mistake_stays_a_plain_value_error():
+    with pytest.raises(ValueError) as raised:
+        _core.dedup(np.zeros(1, np.int64), np.zeros((1, 1)), None, 1.0, True, False, 0)
+    assert not isinstance(raised.value, CryodedupError)
+    assert not hasattr(_core, "StarSyntaxError") and not hasattr(_core, "PickFileError")
 
 
 def test_pair_scores_have_named_fields():

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
-from test_picks_cryolo import cbox_text
+from picker_files import cbox_text
 
 PSIZE = 0.885
 # RELION 3.1's autopicker: LoG rows are X Y FOM Class Psi, template rows X Y Class FOM Psi (autopicker.cpp).

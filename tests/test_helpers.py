@@ -62,7 +62,7 @@ def _test_functions(path: Path):
             yield node.name, marked, calls
 
 
-@pytest.mark.parametrize("path", sorted(TESTS.glob("test_*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(TESTS.rglob("test_*.py")), ids=lambda p: p.name)
 def test_real_data_tests_are_marked_and_helpers_not_taken_from_conftest(path):
     assert not _imports_from_conftest(path), f"{path.name}: import shared helpers from helpers.py, not conftest"
     for name, marked, calls in _test_functions(path):

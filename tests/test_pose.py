@@ -16,7 +16,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
-from cryodedup.dedup import dedup
+from cryodedup.algo.dedup import dedup
 from fixtures.synthetic import write_cs
 from helpers import located_records, write_star
 

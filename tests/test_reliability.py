@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from cryodedup import dedup, remove_duplicates
-from cryodedup.dedup import dedup_and_support_masks
+from cryodedup.algo.dedup import dedup_and_support_masks
 from cryodedup.errors import CryodedupError
 from helpers import write_star
 

@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING
 
 from ._core import __version__
 
-# ``dedup`` is also the name of its module: imported here, so that the function, not the
-# module the import system binds when another module imports ``.dedup``, is the attribute.
-from .dedup import DedupResult, dedup
+# The core algorithm on arrays, at the package's top: ``cryodedup.dedup(...)``.
+from .algo.dedup import DedupResult, dedup
 from .errors import CryodedupError
 
 # The jobs' names are imported when first used (PEP 562): the command line imports only the
@@ -30,14 +29,14 @@ _WHERE = {
     "MicrographOptions": "options",
     "find_duplicate_micrographs": "jobs.micrographs.job",
     "ParticleOptions": "options",
-    "remove_duplicate_particles": "particles",
+    "remove_duplicate_particles": "jobs.particles",
 }
 
 if TYPE_CHECKING:
     from .api import remove_duplicates
     from .jobs.micrographs.job import find_duplicate_micrographs
+    from .jobs.particles import remove_duplicate_particles
     from .options import MicrographOptions, ParticleOptions
-    from .particles import remove_duplicate_particles
 
 
 def __getattr__(name: str) -> object:

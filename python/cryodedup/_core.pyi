@@ -6,8 +6,6 @@ import numpy.typing as npt
 __version__: str
 SAME_CENTRE_A: float
 
-class StarSyntaxError(ValueError): ...
-
 def dedup(
     groups: npt.NDArray[np.int64] | npt.NDArray[np.uint32],
     coords: npt.NDArray[np.float64],
@@ -130,8 +128,6 @@ class SpectrumBank:
     def discard(self, indices: list[int]) -> None: ...
     def image(self, index: int) -> npt.NDArray[np.float32]: ...
     def compare(self, pairs: npt.NDArray[np.int64], pearson_min_z: float = 0.0) -> PairScores: ...
-
-class PickFileError(ValueError): ...
 
 def read_pick_files(
     paths: list[str],

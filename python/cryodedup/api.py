@@ -20,14 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from .csfile import CsFile
 from .errors import CryodedupError
+from .formats.cryosparc import read_dataset
+from .formats.csfile import CsFile
+from .formats.relion import DataFrame, read_frame
+from .jobs.particles import decide, remove_duplicate_particles
+from .model import Log, ParticleSet, Warn
 from .options import ParticleOptions
 from .outputs import StrPath
-from .particle_set import Log, ParticleSet, Warn
-from .particles import decide, remove_duplicate_particles
-from .particles_cs import read_dataset
-from .particles_star import DataFrame, read_frame
 
 
 def remove_duplicates(

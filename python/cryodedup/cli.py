@@ -89,7 +89,7 @@ def run_particle_job(
     as_json: bool,
 ) -> None:
     """Runs the job; a user's mistake ends the program with its message and status 1."""
-    from .particles import remove_duplicate_particles
+    from .jobs.particles import remove_duplicate_particles
 
     summary = run_job(lambda: remove_duplicate_particles(inputs, outdir, options, force=force, log=report.log))
     rows = particle_rows(summary)

@@ -23,9 +23,9 @@ from typing import Any
 import click
 import numpy as np
 
-from .dedup import MAX_INPUTS
+from .algo.dedup import MAX_INPUTS
+from .algo.filaments import MODES as FILAMENT_MODES
 from .errors import CryodedupError
-from .filaments import MODES as FILAMENT_MODES
 from .outputs import check_plotting
 
 #: Centres and distances beyond this many Å are refused: their squared distances overflow.

@@ -24,7 +24,7 @@ from cryodedup.report import micrograph_figures
 from cryodedup.report import particle_figures as plots
 from fixtures.synthetic import write_benchmark_file, write_mrc
 from helpers import write_star
-from test_particles_picks import write_topaz
+from picker_files import write_topaz
 
 
 def details_of(tmp_path, n=3000, min_dist=20.0):

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..csfile import CsGroup
 from ..errors import CryodedupError
 from ..outputs import StrPath
-from ..star import Block, StarFile
+from .csfile import CsGroup
+from .star import Block, StarFile
 
 
 def block_naming_micrographs(star: StarFile, name: str, missing: str) -> Block:

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CryodedupError
-from ..input_files import check_regular_file, is_glob
-from ..micrograph_match import name_key
 from ..outputs import StrPath
+from ..resolve import name_key
+from .sniff import check_regular_file, is_glob
 
 #: The metadata files' own extensions, removed before the micrograph's name rules apply.
 METADATA_EXTENSIONS = (".mdoc", ".xml")
@@ -305,7 +305,7 @@ def read_metadata(paths: Sequence[StrPath]) -> list[Acquisition]:
 
 
 def image_key(name: str) -> str:
-    """A file name as micrographs are matched (the particle job's rule, ``micrograph_match.name_key``).
+    """A file name as micrographs are matched (the particle job's rule, ``resolve.name_key``).
 
     Folders, extensions, CryoSPARC's uid and motion correction's suffixes are removed. A
     metadata file's own ``.xml`` or ``.mdoc`` goes first: SerialEM's ``x.tif.mdoc`` is ``x``.

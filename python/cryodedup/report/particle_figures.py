@@ -16,10 +16,10 @@ from matplotlib.patches import Circle, Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from .. import _core
-from ..audit import TOP_MICROGRAPHS, straddling_per_micrograph
-from ..consensus import OUTCOMES, covered_jaccard, mean_agreement, outcome_counts, pair_counts, pick_outcomes
+from ..algo.audit import TOP_MICROGRAPHS, straddling_per_micrograph
+from ..algo.consensus import OUTCOMES, covered_jaccard, mean_agreement, outcome_counts, pair_counts, pick_outcomes
 from ..labels import distinct_labels
-from ..particle_set import ParticleSet
+from ..model import ParticleSet
 from .figures import DPI, KEPT_COLOUR, REJECTED_COLOUR, NamedFigure, labelled_axes
 from .summary import short_name
 
@@ -194,7 +194,7 @@ def _confirmed_by(details: ParticleDetails) -> np.ndarray:
     return details.confirmed_by
 
 
-#: Colour and legend of each fate of a pick (cryodedup.consensus.OUTCOMES).
+#: Colour and legend of each fate of a pick (cryodedup.algo.consensus.OUTCOMES).
 FATE_STYLE = {
     "kept_confirmed": (KEPT_COLOUR, "kept, confirmed"),
     "kept_alone": ("#a6d96a", "kept alone (no other input picked it)"),

@@ -6,11 +6,11 @@ itself. Nothing here prints or draws.
 
 from __future__ import annotations
 
-from ..audit import audit_rows
-from ..consensus import consensus_rows
-from ..dedup import SAME_CENTRE_A
+from ..algo.audit import audit_rows
+from ..algo.consensus import consensus_rows
+from ..algo.dedup import SAME_CENTRE_A
 from ..labels import distinct_labels
-from ..micrograph_match import matching_text
+from ..resolve import matching_text
 
 #: A summary row: label and text (lines separated by newlines).
 Row = tuple[str, str]

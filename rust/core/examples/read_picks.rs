@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use cryodedup_core::picks::{self, Layout, Request};
+use cryodedup_core::io::picks::{self, Layout, Request};
 use rayon::prelude::*;
 
 fn main() {

@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use crate::picks::{self, Layout, Request};
-use crate::star;
+use crate::io::picks::{self, Layout, Request};
+use crate::io::star;
 
 /// The STAR block indexer, then the column scanner on every loop it finds (every column as a
 /// number, the first as the key, crYOLO's `<NA>` as missing), then the row splitter.
@@ -105,8 +105,8 @@ impl Numbers<'_> {
 /// is checked against brute force (a kept particle has no kept duplicate, a rejected one names
 /// a kept or, removing entirely, any particle within `min_dist` of it).
 pub fn dedup(data: &[u8]) {
-    use crate::dedup::{dedup_full, DedupParams};
-    use crate::pose::{point_group, PoseKind, PoseTest};
+    use crate::algo::dedup::{dedup_full, DedupParams};
+    use crate::algo::pose::{point_group, PoseKind, PoseTest};
 
     let mut bytes = Numbers(data);
     let flags = bytes.byte();
@@ -133,10 +133,10 @@ pub fn dedup(data: &[u8]) {
     let poses: Vec<f64> = coords.iter().cycle().take(3 * groups.len()).copied().collect();
     let pose = PoseTest::new(&poses, PoseKind::RelionEulerDegrees, point_group("C2").unwrap(), 30.0);
     let pose = (flags & 64 != 0).then_some(&pose);
-    let _ = crate::neighbours::nearest_distances(&groups, &coords, dim);
-    let _ = crate::consensus::support_masks(&groups, &coords, dim, &inputs, min_dist);
+    let _ = crate::algo::neighbours::nearest_distances(&groups, &coords, dim);
+    let _ = crate::algo::consensus::support_masks(&groups, &coords, dim, &inputs, min_dist);
     if flags & 128 != 0 {
-        let _ = crate::filaments::dedup_whole_tubes(&groups, &coords, dim, scores, &tubes, &params);
+        let _ = crate::algo::filaments::dedup_whole_tubes(&groups, &coords, dim, scores, &tubes, &params);
         return;
     }
     let Ok((result, _)) = dedup_full(&groups, &coords, dim, scores, inputs_used, tubes_used, pose, &params) else {
@@ -149,7 +149,7 @@ pub fn dedup(data: &[u8]) {
         let d2: f64 = p.iter().zip(q).map(|(x, y)| (x - y).powi(2)).sum();
         assert!(d2.is_finite(), "particles {a} and {b}: squared distance {d2}");
         // Within min_dist, never less than SAME_CENTRE (min_dist 0: the same centre).
-        groups[a] == groups[b] && d2 <= crate::dedup::search_radius(min_dist).powi(2)
+        groups[a] == groups[b] && d2 <= crate::algo::dedup::search_radius(min_dist).powi(2)
     };
     for i in 0..n {
         let by = result.suppressed_by[i];

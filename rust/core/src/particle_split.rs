@@ -4,7 +4,7 @@
 //! still being read (docs/design.md section 5). The input is then read from the disk once,
 //! instead of once to decide and once more to copy the rows.
 //!
-//! The decisions are those of the whole file's [`dedup`](crate::dedup::dedup): micrographs
+//! The decisions are those of the whole file's [`dedup`](crate::algo::dedup::dedup): micrographs
 //! never interact, and [`dedup_slice`] ranks a slice of them as the whole set would. If a
 //! micrograph's rows turn out not to be together (its name comes back after other
 //! micrographs), or a batch cannot be decided (a centre that is not finite), the split is
@@ -13,9 +13,10 @@
 use std::io::{self, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-use crate::dedup::{dedup_slice, DedupParams};
-use crate::particle_rows::{scan_loop, CentrePlan, Loop, ParticleRows};
-use crate::star::{Block, Release, RowScan, StarError};
+use crate::algo::dedup::{dedup_slice, DedupParams};
+use crate::errors::StarError;
+use crate::io::particle_rows::{scan_loop, CentrePlan, Loop, ParticleRows};
+use crate::io::star::{Block, Release, RowScan};
 
 /// Rows decided together: enough that the micrographs of a batch keep both cores busy.
 const BATCH: usize = if cfg!(test) { 64 } else { 1 << 16 };
@@ -228,9 +229,9 @@ fn write_runs<W: Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dedup::dedup;
-    use crate::particle_rows::PixelSize;
-    use crate::star::{index, keep_all, write_split, RowEdit};
+    use crate::algo::dedup::dedup;
+    use crate::io::particle_rows::PixelSize;
+    use crate::io::star::{index, keep_all, write_split, RowEdit};
     use std::sync::Mutex;
 
     fn plan(score: Option<usize>) -> CentrePlan {

@@ -17,17 +17,17 @@ from typing import Any, Callable, Union
 import numpy as np
 
 from ... import _core
-from ...csfile import CsFile, CsGroup, flatten
 from ...errors import CryodedupError
+from ...formats.csfile import CsFile, CsGroup, flatten
 from ...formats.micrograph_lists import Micrographs, as_text, block_naming_micrographs
 from ...formats.microscope import Placement
 from ...formats.mrc import open_mrc
+from ...formats.star import Block, StarFile
 from ...labels import distinct_labels
-from ...micrograph_match import match_micrographs
 from ...options import MicrographOptions
 from ...outputs import AtomicOutputs, StrPath
 from ...report.summary import micrograph_rows, short_name
-from ...star import Block, StarFile
+from ...resolve import match_micrographs
 from .group import UNCERTAIN, Decision, decide, group_duplicates, near_the_edge
 from .plan import ScoringPlan, candidates_used
 from .score import ShardScores, combine_shards, reading_by_worker

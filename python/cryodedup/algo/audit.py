@@ -1,0 +1,219 @@
+"""What duplicates did to a refinement: the half-set audit, half-sets per micrograph, symmetry copies.
+
+A particle present twice, once in each half-set of a gold-standard refinement, correlates
+the two half-maps and inflates the FSC. The audit counts the duplicate pairs that straddle
+the halves (docs/design.md section 9):
+
+- a **duplicate pair** is a rejected particle with the particle that suppressed it (the
+  ``suppressed_by`` of the decision: its kept, better-ranked neighbour; in remove-entirely
+  mode its nearest neighbour, a pair named from both ends counted once). A group of k
+  duplicates is thus k - 1 pairs, the pairs that decided what was removed;
+- it **straddles** when its two particles are in different half-sets.
+
+``--halfsets micrograph`` then gives the kept particles of one micrograph one half-set, so
+that neighbours which escaped the minimum distance cannot straddle either (cisTEM's rule).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..errors import CryodedupError
+from ..model import HalfSets, ParticleSet
+from .dedup import SAME_CENTRE_A
+
+#: Micrographs listed by name in the summary, the most straddling pairs first.
+TOP_MICROGRAPHS = 10
+
+
+def duplicate_pairs(suppressed_by: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The duplicate pairs (first, second row) of a decision, each unordered pair once, sorted."""
+    rows = np.flatnonzero(suppressed_by >= 0)
+    other = suppressed_by[rows]
+    pairs = np.unique(np.stack([np.minimum(rows, other), np.maximum(rows, other)], axis=1), axis=0)
+    return pairs[:, 0], pairs[:, 1]
+
+
+def straddling_per_micrograph(particles: ParticleSet, suppressed_by: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per micrograph id, the duplicate pairs that straddle the halves and those within one half."""
+    assert particles.halfsets is not None
+    a, b = duplicate_pairs(suppressed_by)
+    half = particles.halfsets.half
+    across = half[a] != half[b]
+    n_mics = len(particles.mic_names)
+    mic = particles.groups[a]  # both of a pair are on one micrograph
+    return np.bincount(mic[across], minlength=n_mics), np.bincount(mic[~across], minlength=n_mics)
+
+
+def duplicate_criterion(min_dist: float, max_angle: float | None = None, min_dist_z: float | None = None) -> str:
+    """What made two particles a duplicate pair, as the audit's verdict says it."""
+    where = f"within {min_dist:g} Å" if min_dist > 0 else f"at the same centre (within {SAME_CENTRE_A:g} Å)"
+    if min_dist_z is not None and min_dist > 0:
+        where += f" ({min_dist_z:g} Å in z)"
+    return where + (f" and {max_angle:g}°" if max_angle is not None else "")
+
+
+def halfset_audit(particles: ParticleSet, suppressed_by: np.ndarray, criterion: str) -> dict:
+    """The half-set audit of the input's duplicates, for the summary and ``--json``.
+
+    ``criterion`` (:func:`duplicate_criterion`) says which pairs were looked for: the verdict
+    names it, since pairs farther apart were not looked for and may straddle too.
+
+    Returns
+    -------
+    dict
+        ``column``; ``duplicate_pairs``; ``straddling_pairs`` and ``within_half_pairs``;
+        ``particles_straddling`` (particles in a straddling pair) and its ``fraction``;
+        ``top_micrographs`` (name, straddling pairs, particles, the most first); ``message``.
+    """
+    halfsets = particles.halfsets
+    assert halfsets is not None
+    a, b = duplicate_pairs(suppressed_by)
+    across = halfsets.half[a] != halfsets.half[b]
+    involved = np.unique(np.concatenate([a[across], b[across]])).size
+    fraction = involved / len(particles) if len(particles) else 0.0
+    straddling, _ = straddling_per_micrograph(particles, suppressed_by)
+    counts = np.bincount(particles.groups, minlength=len(particles.mic_names))
+    worst = [int(m) for m in np.lexsort((np.arange(straddling.size), -straddling)) if straddling[m] > 0]
+    n_across = int(np.count_nonzero(across))
+    if n_across:
+        pairs = (
+            f"{n_across:,} duplicate pair {criterion} straddles"
+            if n_across == 1
+            else (f"{n_across:,} duplicate pairs {criterion} straddle")
+        )
+        message = (
+            f"{pairs} the half-sets ({100 * fraction:.1f} % of particles): the FSC of a refinement "
+            "on this input may be inflated; refine the kept set"
+        )
+    else:
+        message = f"no duplicate pairs {criterion} straddle the half-sets"
+    return {
+        "column": halfsets.label,
+        "duplicate_pairs": int(a.size),
+        "straddling_pairs": n_across,
+        "within_half_pairs": int(a.size - n_across),
+        "particles_straddling": int(involved),
+        "fraction": round(fraction, 6),
+        "micrographs_with_straddling": int(np.count_nonzero(straddling)),
+        "top_micrographs": [
+            {"micrograph": particles.mic_names[m], "straddling_pairs": int(straddling[m]), "particles": int(counts[m])}
+            for m in worst[:TOP_MICROGRAPHS]
+        ],
+        "message": message,
+    }
+
+
+def audit_rows(audit: dict, unit: str = "micrograph") -> list[tuple[str, str]]:
+    """The audit as (label, value) rows, for the terminal table and the report; ``unit`` names a micrograph."""
+    if audit.get("column") is None:
+        return [("Half-set audit", audit["message"])]
+    rows = [
+        ("Half-set audit", audit["message"]),
+        (
+            "  Duplicate pairs",
+            f"{audit['duplicate_pairs']:,}: {audit['straddling_pairs']:,} across the half-sets, "
+            f"{audit['within_half_pairs']:,} within one ({audit['column']})",
+        ),
+    ]
+    if audit["top_micrographs"]:
+        listed = "\n".join(
+            f"{m['micrograph']}: {m['straddling_pairs']:,} (of {m['particles']:,} particles)"
+            for m in audit["top_micrographs"]
+        )
+        rows.append((f"  Most straddling ({audit['micrographs_with_straddling']:,} {unit}s)", listed))
+    return rows
+
+
+def halfsets_by_micrograph(groups: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """A half-set (0 or 1) for every row, the same for all kept rows of a micrograph.
+
+    Micrographs are taken by their number of kept rows, largest first (ties by id), each
+    into the half that holds fewer rows so far (ties: half 0). After each step the halves
+    differ by at most the largest micrograph's count, and so at the end. Rejected rows get
+    the half of their micrograph too; the writer leaves theirs as they were.
+    """
+    n_mics = int(groups.max()) + 1 if groups.size else 0
+    kept = np.bincount(groups[keep], minlength=n_mics)
+    half_of_mic = np.zeros(n_mics, dtype=np.int8)
+    sizes = [0, 0]
+    for mic in np.lexsort((np.arange(n_mics), -kept)):
+        if kept[mic] == 0:
+            break
+        smaller = 0 if sizes[0] <= sizes[1] else 1
+        half_of_mic[mic] = smaller
+        sizes[smaller] += int(kept[mic])
+    return half_of_mic[groups]
+
+
+def halfset_sizes(half: np.ndarray, keep: np.ndarray) -> list[int]:
+    """Kept rows in half 0 and in half 1."""
+    return [int(v) for v in np.bincount(half[keep].astype(np.int64), minlength=2)[:2]]
+
+
+def halfsets_report(particles: ParticleSet, keep: np.ndarray, halves: np.ndarray) -> dict:
+    """What ``--halfsets micrograph`` did, for the summary."""
+    assert particles.halfsets is not None
+    sizes = halfset_sizes(halves, keep)
+    largest = int(np.bincount(particles.groups[keep]).max()) if keep.any() else 0
+    texts = particles.halfsets.texts
+    return {
+        "column": particles.halfsets.label,
+        "rule": "micrograph",
+        "sizes": sizes,
+        "largest_micrograph": largest,
+        "message": (
+            f"{particles.halfsets.label} of the kept particles reassigned per micrograph: {sizes[0]:,} in half "
+            f"{texts[0]}, {sizes[1]:,} in half {texts[1]} (no micrograph split; the largest holds {largest:,})"
+        ),
+    }
+
+
+def check_halfsets(particles: ParticleSet, option: str) -> HalfSets | None:
+    """The half-sets to reassign for ``--halfsets`` ``option`` (None for ``keep``)."""
+    if option == "keep":
+        return None
+    if option != "micrograph":
+        raise CryodedupError(f"--halfsets is keep or micrograph, got {option!r}")
+    if particles.halfsets is None:
+        raise CryodedupError(
+            "--halfsets micrograph: the particles carry no half-set column (rlnRandomSubset with values 1 and 2, "
+            "or CryoSPARC's alignments3D/split with 0 and 1); give the output of a refinement"
+        )
+    return particles.halfsets
+
+
+def read_halves(values: np.ndarray, texts: Sequence[str], label: str, where: str) -> tuple[np.ndarray | None, str]:
+    """Each row's half (0 or 1) from a column holding ``texts`` as numbers, or None and why not.
+
+    A column with any other value (0 where RELION writes 1 and 2, NaN) is not a half-set
+    assignment: None, with a warning for the user.
+    """
+    first, second = float(texts[0]), float(texts[1])
+    valid = (values == first) | (values == second)
+    if values.size and not valid.all():
+        bad = int(np.flatnonzero(~valid)[0])
+        return None, (
+            f"{where}: {label} is {values[bad]:g} for particle {bad + 1}, expected {texts[0]} or {texts[1]}; "
+            "no half-set audit"
+        )
+    return (values == second).astype(np.int8), ""
+
+
+def symmetry_copies(sources: np.ndarray, label: str, keep: np.ndarray) -> dict:
+    """How many copies of each symmetry-expanded source particle were kept.
+
+    ``sources`` names the source of each row (CryoSPARC ``sym_expand/src_uid``, or the
+    id of RELION's ``rlnImageName``: expanded copies share the image).
+    """
+    ids, inverse = np.unique(sources, return_inverse=True)
+    kept_per_source = np.bincount(inverse.ravel()[keep], minlength=ids.size)
+    copies, how_many = np.unique(kept_per_source, return_counts=True)
+    return {
+        "column": label,
+        "sources": int(ids.size),
+        "copies_in": int(sources.size),
+        "sources_by_copies_kept": {int(c): int(h) for c, h in zip(copies, how_many)},
+    }

@@ -1,0 +1,323 @@
+"""Agreement between inputs (pickers): which inputs confirm each pick, and how far they agree.
+
+Agreement is the pairwise Jaccard index between inputs, overall and per micrograph. A pick
+of input A is confirmed by input B when B has a pick within the minimum distance on the
+same micrograph (``cryodedup.algo.dedup.dedup_and_support_masks`` gives, per pick, the bitmask
+of the inputs that confirm it, its own included).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .. import _core
+from ..labels import distinct_labels
+from ..model import ParticleSet
+from .dedup import popcount
+
+#: What became of a pick under consensus. Every pick of an input has exactly one of these
+#: fates, so per input they sum to its picks (docs/design.md section 2, "Which particles are duplicates").
+#: "confirmed": at least max(K, 2) inputs have a pick within the distance, its own included.
+OUTCOMES = (
+    "kept_confirmed",
+    "kept_alone",
+    "kept_not_confirmable",
+    "rejected_duplicate",
+    "rejected_unconfirmed",
+    "rejected_not_confirmable",
+)
+
+
+def jaccard_matrices(
+    confirmed_by: np.ndarray, input_of: ArrayLike, groups: ArrayLike, n_groups: int, n_inputs: int
+) -> np.ndarray:
+    """Pairwise agreement of inputs A and B on each group (README, "Consensus").
+
+    With m(A,B) the picks of A that have a pick of B within the minimum distance, shared =
+    (m(A,B) + m(B,A)) / 2 and J = shared / (|A| + |B| - shared); NaN when neither holds a
+    pick there.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n_groups, n_inputs, n_inputs)
+    """
+    return _jaccard_of(*pair_counts(confirmed_by, input_of, groups, n_groups, n_inputs))
+
+
+def pair_counts(
+    confirmed_by: np.ndarray, input_of: ArrayLike, groups: ArrayLike, n_groups: int, n_inputs: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per group, the picks of each input (n_groups, n_inputs) and m(a, b) (n_groups, n_inputs, n_inputs)."""
+    size, matched, _ = _agreement_counts(confirmed_by, input_of, groups, None, n_groups, n_inputs)
+    return size, matched
+
+
+def picks_per_group(input_of: ArrayLike, groups: ArrayLike, n_groups: int, n_inputs: int) -> np.ndarray:
+    """The picks of each input on each group, shape (n_groups, n_inputs), in one pass of the core."""
+    size, _, _ = _agreement_counts(None, input_of, groups, None, n_groups, n_inputs)
+    return size
+
+
+def _agreement_counts(
+    confirmed_by: np.ndarray | None,
+    input_of: ArrayLike,
+    groups: ArrayLike,
+    keep: np.ndarray | None,
+    n_groups: int,
+    n_inputs: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`pair_counts`, and per input its picks confirmed, kept alone and kept confirmed (n_inputs, 3).
+
+    One pass of the core over the picks (``keep`` None: nothing counted as kept).
+    """
+    size, matched, per_input = _core.agreement_counts(
+        np.ascontiguousarray(groups, dtype=np.uint32),
+        np.ascontiguousarray(input_of, dtype=np.uint32),
+        None if confirmed_by is None else np.ascontiguousarray(confirmed_by, dtype=np.uint64),
+        None if keep is None else np.ascontiguousarray(keep, dtype=bool),
+        n_groups,
+        n_inputs,
+    )
+    return (
+        size.reshape(n_groups, n_inputs).astype(np.float64),
+        matched.reshape(n_groups, n_inputs, n_inputs).astype(np.float64),
+        per_input.reshape(n_inputs, 3),
+    )
+
+
+def _jaccard_of(size: np.ndarray, matched: np.ndarray) -> np.ndarray:
+    """The Jaccard matrices of :func:`jaccard_matrices` from the counts of :func:`pair_counts`."""
+    shared = (matched + matched.transpose(0, 2, 1)) / 2
+    union = size[:, :, None] + size[:, None, :] - shared
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, shared / np.where(union > 0, union, 1), np.nan)
+
+
+def _as_lists(matrix: np.ndarray) -> list[list[float | None]]:
+    """A matrix as nested lists of Python floats rounded to 4 decimals, None for NaN."""
+    return _each_as_lists(matrix[None])[0]
+
+
+def _each_as_lists(matrices: np.ndarray) -> list[list[list[float | None]]]:
+    """:func:`_as_lists` of each matrix of a stack (g, n, n), in a few passes over all.
+
+    A summary has one matrix per micrograph, tens of thousands: Python's ``round`` on each
+    number would cost more than the numbers. ``rint(x * 1e4) / 1e4`` is the double nearest
+    to the decimal that ``round(x, 4)`` gives unless ``x * 1e4`` lies next to a half, where
+    the product's rounding may cross it: those few are rounded by ``round``.
+    """
+    scaled = matrices * 1e4
+    rounded = (np.rint(scaled) / 1e4).astype(object)
+    with np.errstate(invalid="ignore"):
+        near_half = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6
+    for at in zip(*np.nonzero(near_half)):
+        rounded[at] = round(float(matrices[at]), 4)
+    rounded[np.isnan(matrices)] = None
+    return rounded.tolist()
+
+
+def jaccard(confirmed_by: np.ndarray, input_of: np.ndarray, n_inputs: int) -> list[list[float | None]]:
+    """The Jaccard matrix of :func:`jaccard_matrices` over all picks at once (None where undefined)."""
+    zeros = np.zeros(len(input_of), dtype=np.int64)
+    return _as_lists(jaccard_matrices(confirmed_by, input_of, zeros, 1, n_inputs)[0])
+
+
+def mean_agreement(matrices: np.ndarray) -> np.ndarray:
+    """Mean of the off-diagonal Jaccard indices of each group (NaN where none is defined)."""
+    n_inputs = matrices.shape[1]
+    off = matrices[:, ~np.eye(n_inputs, dtype=bool)]
+    with warnings.catch_warnings():  # a group where no pair is defined: NaN, without the warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(off, axis=1) if off.size else np.full(len(matrices), np.nan)
+
+
+def covered_jaccard(size: np.ndarray, matched: np.ndarray, covered: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Jaccard matrices on the micrographs both inputs of a pair ran on: per micrograph, and over them all.
+
+    ``size`` (n_groups, n_inputs) and ``matched`` (n_groups, n_inputs, n_inputs) are the
+    counts of :func:`pair_counts`; ``covered`` (n_groups, n_inputs) whether input k ran on
+    micrograph g (None: all did). A micrograph one input of a pair never ran on says
+    nothing of their agreement: its cell is NaN, and it is left out of their overall index.
+
+    Returns
+    -------
+    per-micrograph (n_groups, n, n) and overall (n, n) matrices, float64, NaN where undefined
+    """
+    per_mic = _jaccard_of(size, matched)
+    if covered is None:
+        overall = _jaccard_of(size.sum(axis=0, keepdims=True), matched.sum(axis=0, keepdims=True))[0]
+        return per_mic, overall
+    both = covered[:, :, None] & covered[:, None, :]
+    per_mic[~both] = np.nan
+    # Per pair (a, b): a's picks and a's picks confirmed by b, on the micrographs both ran on.
+    size_ab = np.einsum("ga,gab->ab", size, both.astype(np.float64))
+    matched_ab = (matched * both).sum(axis=0)
+    shared = (matched_ab + matched_ab.T) / 2
+    union = size_ab + size_ab.T - shared
+    with np.errstate(invalid="ignore", divide="ignore"):
+        overall = np.where(union > 0, shared / np.where(union > 0, union, 1), np.nan)
+    return per_mic, overall
+
+
+def consensus_report(
+    particles: ParticleSet,
+    keep: np.ndarray,
+    confirmed_by: np.ndarray,
+    min_support: int,
+    unconfirmed: np.ndarray | None = None,
+    *,
+    covered: np.ndarray | None = None,
+    not_confirmable: np.ndarray | None = None,
+    uncovered: str = "keep",
+) -> dict:
+    """The agreement between the inputs of a ParticleSet, and the decision on it.
+
+    Per input, the micrographs it ran on (``covered``, n_micrographs x n_inputs; None: all
+    of them), its picks, their fates (:data:`OUTCOMES`, which sum to its picks; see
+    :func:`pick_outcomes` for ``unconfirmed`` and ``not_confirmable``, the latter kept, or
+    rejected when ``uncovered`` is ``reject``) and its picks confirmed by another input
+    whatever their fate; the Jaccard matrix between inputs overall and per micrograph on
+    the micrographs both ran on, and the ten micrographs where the inputs agree least.
+    """
+    n_inputs = len(particles.inputs)
+    n_mics = len(particles.mic_names)
+    size, matched, counts = _agreement_counts(
+        confirmed_by, particles.input_of, particles.groups, None, n_mics, n_inputs
+    )
+    input_of = np.asarray(particles.input_of)
+    fates = outcome_counts(pick_outcomes(keep, confirmed_by, unconfirmed, not_confirmable), input_of, n_inputs)
+    ran_on = np.ones((n_mics, n_inputs), dtype=bool) if covered is None else covered
+    per_input = [
+        {
+            "file": name,
+            "micrographs": int(ran_on[:, k].sum()),
+            "picks": int(fates[k].sum()),
+            **{fate: int(n) for fate, n in zip(OUTCOMES, fates[k])},
+            "confirmed": int(counts[k, 0]),
+        }
+        for k, name in enumerate(particles.inputs)
+    ]
+    per_mic, overall = covered_jaccard(size, matched, covered)
+    agreement = mean_agreement(per_mic)
+    defined = np.flatnonzero(~np.isnan(agreement))
+    worst = defined[np.argsort(agreement[defined], kind="stable")][:10]
+    short = ran_on.sum(axis=1) < min_support
+    return {
+        "min_support": min_support,
+        "micrographs": n_mics,
+        "uncovered": uncovered,
+        # Micrographs some input did not run on, and the inputs that did not.
+        "not_covered": {
+            particles.mic_names[g]: [particles.inputs[k] for k in np.flatnonzero(~ran_on[g])]
+            for g in np.flatnonzero(~ran_on.all(axis=1))
+        },
+        "micrographs_not_confirmable": int(short.sum()) if min_support > 1 else 0,
+        "per_input": per_input,
+        "jaccard": _as_lists(overall),
+        "jaccard_per_micrograph": dict(zip(particles.mic_names, _each_as_lists(per_mic))),
+        "least_agreement": [
+            {"micrograph": particles.mic_names[m], "mean_jaccard": round(float(agreement[m]), 4)} for m in worst
+        ],
+    }
+
+
+def pick_outcomes(
+    keep: np.ndarray,
+    confirmed_by: np.ndarray,
+    unconfirmed: np.ndarray | None = None,
+    not_confirmable: np.ndarray | None = None,
+) -> np.ndarray:
+    """Each pick's fate, an index into :data:`OUTCOMES` (uint8).
+
+    ``not_confirmable`` (picks no duplicate displaced, on a micrograph fewer than K inputs
+    ran on) come first, whatever their support: at K > 2 such a pick may have another
+    input's pick nearby, yet K cannot be reached there. A kept pick elsewhere either reached
+    K (at K >= 2) or, at K = 1, is confirmed or alone by whether another input picked it.
+    A rejected pick is unconfirmed (``unconfirmed``: too few inputs confirm it) or else a
+    duplicate of a better-scored pick.
+    """
+    nothing = np.zeros(len(keep), dtype=bool)
+    short = nothing if not_confirmable is None else not_confirmable
+    too_few = nothing if unconfirmed is None else unconfirmed
+    alone = popcount(confirmed_by) < 2
+    kept_fate = np.where(short, 2, np.where(alone, 1, 0))
+    rejected_fate = np.where(short, 5, np.where(too_few, 4, 3))
+    return np.where(keep, kept_fate, rejected_fate).astype(np.uint8)
+
+
+def outcome_counts(outcomes: np.ndarray, input_of: np.ndarray, n_inputs: int) -> np.ndarray:
+    """Per input, its picks of each fate of :data:`OUTCOMES`, shape (n_inputs, len(OUTCOMES))."""
+    cells = input_of.astype(np.int64) * len(OUTCOMES) + outcomes
+    return np.bincount(cells, minlength=n_inputs * len(OUTCOMES)).reshape(n_inputs, len(OUTCOMES))
+
+
+def consensus_rows(consensus: dict) -> list[tuple[str, str]]:
+    """The report of :func:`consensus_report` as (label, text) rows.
+
+    Per input, the micrographs it ran on when not all, and its picks split by fate (kept
+    confirmed, alone or not confirmable; rejected as duplicates, unconfirmed or not
+    confirmable: the parts sum to its picks); the Jaccard index of each pair of inputs on
+    the micrographs both ran on; the micrographs where they agree least.
+    """
+    labels = distinct_labels([i["file"] for i in consensus["per_input"]])
+    k = consensus["min_support"]
+    n_mics = consensus.get("micrographs", 0)
+    partial = any(i.get("micrographs", n_mics) < n_mics for i in consensus["per_input"])
+    rows = [("Consensus", f"min support {k} of {len(labels)} inputs")]
+    for label, i in zip(labels, consensus["per_input"]):
+        text = f"ran on {i['micrographs']:,} of {n_mics:,} micrographs; " if partial else ""
+        rows.append((f"  {label}", text + _fates_text(i, k)))
+    if k > 1 and consensus.get("micrographs_not_confirmable"):
+        rows.append(("  Not confirmable", not_confirmable_text(consensus)))
+    matrix = consensus["jaccard"]
+    where = " (on the micrographs both ran on)" if partial else ""
+    for a in range(len(labels)):
+        for b in range(a + 1, len(labels)):
+            value = matrix[a][b]
+            rows.append((f"  Jaccard {labels[a]} / {labels[b]}", ("n/a" if value is None else f"{value:.3f}") + where))
+    worst = consensus["least_agreement"][:3]
+    if worst:
+        rows.append(("  Least agreement", "\n".join(f"{w['micrograph']} ({w['mean_jaccard']:.2f})" for w in worst)))
+    return rows
+
+
+def _fates_text(entry: dict, min_support: int) -> str:
+    """One input's picks split by fate, in words: each part once, so that they add up.
+
+    The parts that cannot occur under these options are left out unless they hold picks.
+    """
+    confirmed = "confirmed by another input" if min_support == 1 else f"confirmed by {min_support} or more inputs"
+    kept = [
+        ("kept_confirmed", confirmed, True),
+        ("kept_alone", "alone (no other input picked them)", min_support == 1),
+        ("kept_not_confirmable", "not confirmable", False),
+    ]
+    rejected = [
+        ("rejected_duplicate", "as duplicates", True),
+        ("rejected_unconfirmed", f"confirmed by fewer than {min_support} inputs", min_support > 1),
+        ("rejected_not_confirmable", "not confirmable", False),
+    ]
+
+    def part(fates: list[tuple[str, str, bool]]) -> str:
+        return ", ".join(f"{entry[key]:,} {words}" for key, words, always in fates if always or entry[key])
+
+    return f"{entry['picks']:,} picks: kept {part(kept)}; rejected {part(rejected)}"
+
+
+def not_confirmable_text(consensus: dict) -> str:
+    """What could not be confirmed: the picks on micrographs fewer than K inputs ran on, and their fate."""
+    k, n_mics = consensus["min_support"], consensus["micrographs"]
+    picks = sum(i["kept_not_confirmable"] + i["rejected_not_confirmable"] for i in consensus["per_input"])
+    short = consensus["micrographs_not_confirmable"]
+    fate = (
+        "kept (--uncovered reject rejects them)"
+        if consensus.get("uncovered", "keep") == "keep"
+        else "rejected (--uncovered reject)"
+    )
+    return (
+        f"{picks:,} picks on {short:,} of {n_mics:,} micrographs that fewer than {k} inputs ran on "
+        f"cannot be confirmed: {fate}"
+    )

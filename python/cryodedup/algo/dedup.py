@@ -1,0 +1,377 @@
+"""Duplicate removal on arrays: the core algorithm, for callers that hold their own data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .. import _core
+
+#: Score columns whose higher values mean a better particle (RELION and CryoSPARC names).
+HIGHER_IS_BETTER = (
+    "rlnAutopickFigureOfMerit",
+    "rlnMaxValueProbDistribution",
+    "rlnLogLikeliContribution",
+    "pick_stats/ncc_score",
+)
+#: Score columns whose lower values mean a better particle.
+LOWER_IS_BETTER = ("alignments2D/error", "alignments3D/error", "alignments2D/error_min", "alignments3D/error_min")
+
+
+def score_direction(label: str, score_order: str = "auto") -> bool | None:
+    """Whether higher scores are better.
+
+    ``score_order`` ``max`` or ``min`` when given, else what is known of the column
+    ``label``; None when it is not known.
+    """
+    if score_order != "auto":
+        return score_order == "max"
+    if label in HIGHER_IS_BETTER:
+        return True
+    if label in LOWER_IS_BETTER:
+        return False
+    return None
+
+
+@dataclass(frozen=True)
+class DedupResult:
+    """What :func:`dedup` decided for each particle.
+
+    Attributes
+    ----------
+    keep : numpy.ndarray of bool, shape (n,)
+        True for the particles kept.
+    suppressed_by : numpy.ndarray of int64, shape (n,), or None
+        For a rejected particle, the index of a kept particle within ``min_dist`` that ranks
+        above it (in remove-entirely mode, its nearest neighbour); -1 for kept particles.
+        None when not asked for (``want_suppressed_by=False``: 8 bytes per particle saved).
+    """
+
+    keep: np.ndarray
+    suppressed_by: np.ndarray | None
+
+    @property
+    def n_kept(self) -> int:
+        """The number of particles kept."""
+        return int(np.count_nonzero(self.keep))
+
+    @property
+    def n_rejected(self) -> int:
+        """The number of particles rejected."""
+        return int(self.keep.size - np.count_nonzero(self.keep))
+
+
+def dedup(
+    groups: ArrayLike,
+    coords: ArrayLike,
+    scores: ArrayLike | None = None,
+    *,
+    min_dist: float,
+    min_dist_z: float | None = None,
+    higher_is_better: bool = True,
+    remove_entirely: bool = False,
+    seed: int = 0,
+    want_suppressed_by: bool = True,
+    tubes: ArrayLike | None = None,
+    whole_tubes: bool = False,
+    poses: ArrayLike | None = None,
+    pose_kind: str = "relion",
+    max_angle: float = 180.0,
+    sym: str = "C1",
+) -> DedupResult:
+    """Remove duplicate particles, micrograph by micrograph.
+
+    Two particles of the same group are duplicates when their distance is at most
+    ``min_dist`` (evaluated as ``sum((a - b)**2) <= min_dist**2``). Particles are ranked
+    by score (best first, ties by input order, NaN last) or, without scores, by a random
+    order drawn from ``seed``. Walking the ranking, a particle not yet suppressed is kept
+    and suppresses every particle within ``min_dist``; a suppressed particle suppresses
+    nothing. So kept particles are pairwise more than ``min_dist`` apart, and every
+    rejected one lies within ``min_dist`` of a better-ranked kept one.
+
+    Parameters
+    ----------
+    groups : array_like of int, shape (n,)
+        Micrograph of each particle; only particles of one group are compared. uint32 is
+        used as it is (half the memory of int64); other types are read as int64.
+    coords : array_like of float, shape (n, 2) or (n, 3)
+        Particle centres, in Å.
+    scores : array_like of float, shape (n,), optional
+        Quality of each particle. None: seeded random ranking.
+    min_dist : float
+        Minimum separation in Å, >= 0. 0 removes exact copies (symmetry expansion,
+        re-extraction): centres within 0.001 Å, below which distances count as 0.
+    min_dist_z : float, optional
+        For 3-D centres (subtomograms), the separation along z, > 0, with ``min_dist`` > 0:
+        two particles are then duplicates when
+        ``(dx**2 + dy**2) / min_dist**2 + dz**2 / min_dist_z**2 <= 1`` (an ellipsoid; the
+        missing wedge makes z less precise than x and y).
+    higher_is_better : bool
+        Rank higher scores first (False: lower first, as for CryoSPARC's ``error``).
+    remove_entirely : bool
+        Reject every particle that has another particle within ``min_dist``.
+    seed : int
+        Seed of the random ranking used when ``scores`` is None.
+    want_suppressed_by : bool
+        Fill ``DedupResult.suppressed_by`` (else None).
+    tubes : array_like of int, shape (n,), optional
+        Filament tube of each particle, one id per tube and micrograph, 0 for none: particles
+        with the same non-zero id are never duplicates of each other.
+    whole_tubes : bool
+        With ``tubes``: rank tubes by the mean score of their segments and reject a tube whole
+        when more than half of its segments lie within ``min_dist`` of a better kept tube.
+    poses : array_like of float, shape (n, 3), optional
+        Orientation of each particle: RELION's rot, tilt, psi in degrees (``pose_kind``
+        ``"relion"``) or CryoSPARC's rotation vector in radians (``"rotvec"``). With poses,
+        two particles within ``min_dist`` are duplicates only if their orientations differ by
+        at most ``max_angle`` degrees, the smallest angle over the operators of ``sym``
+        (C1, Cn, Dn, T, O, I).
+
+    Returns
+    -------
+    DedupResult
+    """
+    groups = group_ids(groups)
+    coords = np.ascontiguousarray(coords, dtype=np.float64)
+    if groups.ndim != 1:
+        raise ValueError(f"groups must be one-dimensional, got shape {groups.shape}")
+    if coords.ndim != 2 or coords.shape[0] != groups.size:
+        raise ValueError(f"coords must have shape ({groups.size}, 2) or ({groups.size}, 3), got {coords.shape}")
+    pose = _Pose.of(poses, groups.size, pose_kind, max_angle, sym)
+    return _run_dedup(
+        groups,
+        stretched(coords, min_dist, min_dist_z),
+        scores,
+        None,
+        min_dist,
+        higher_is_better,
+        remove_entirely,
+        seed,
+        want_suppressed_by,
+        tubes,
+        whole_tubes,
+        pose,
+    )[0]
+
+
+def stretched(coords: np.ndarray, min_dist: float, min_dist_z: float | None) -> np.ndarray:
+    """``coords`` with z scaled by ``min_dist / min_dist_z`` (a copy), or as they are without ``min_dist_z``.
+
+    ``(dx**2 + dy**2) / d**2 + dz**2 / dz_min**2 <= 1`` is ``dx**2 + dy**2 + (dz * d / dz_min)**2
+    <= d**2``: in the scaled coordinates the ellipsoid is the sphere of ``min_dist``, so the
+    core's searches, its ranking and its consensus masks are used as they are.
+    """
+    if min_dist_z is None:
+        return coords
+    if coords.shape[1] != 3:
+        raise ValueError(f"min_dist_z needs coordinates with x, y and z, got shape {coords.shape}")
+    if not (np.isfinite(min_dist_z) and min_dist_z > 0 and np.isfinite(min_dist) and min_dist > 0):
+        raise ValueError(f"min_dist_z needs min_dist and min_dist_z > 0, got {min_dist} and {min_dist_z}")
+    out = coords.copy()
+    out[:, 2] *= min_dist / min_dist_z
+    return out
+
+
+@dataclass(frozen=True)
+class _Pose:
+    """Orientations checked for the core: (n, 3) float64, how to read them, the limit, the group."""
+
+    poses: np.ndarray
+    kind: str
+    max_angle: float
+    sym: str
+
+    @classmethod
+    def of(cls, poses: ArrayLike | None, n: int, kind: str, max_angle: float, sym: str) -> _Pose | None:
+        if poses is None:
+            return None
+        array = np.ascontiguousarray(poses, dtype=np.float64)
+        if array.shape != (n, 3):
+            raise ValueError(f"poses must have shape ({n}, 3), got {array.shape}")
+        return cls(array, kind, float(max_angle), sym)
+
+
+def _run_dedup(
+    groups: np.ndarray,
+    coords: np.ndarray,
+    scores: ArrayLike | None,
+    inputs: np.ndarray | None,
+    min_dist: float,
+    higher_is_better: bool,
+    remove_entirely: bool,
+    seed: int,
+    want_suppressed_by: bool = True,
+    tubes: ArrayLike | None = None,
+    whole_tubes: bool = False,
+    pose: _Pose | None = None,
+) -> tuple[DedupResult, np.ndarray | None]:
+    """The Rust core's dedup on checked ``groups``, ``coords`` and ``inputs`` (None: no masks)."""
+    if scores is not None:
+        scores = np.ascontiguousarray(scores, dtype=np.float64)
+        if scores.shape != groups.shape:
+            raise ValueError(f"scores must have shape {groups.shape}, got {scores.shape}")
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+    if tubes is not None:
+        tubes = small_ids(tubes, "tubes", groups.shape, 2**32)
+    elif whole_tubes:
+        raise ValueError("whole_tubes needs tubes")
+    if pose is not None and whole_tubes:
+        raise ValueError("whole_tubes does not compare orientations")
+    keep, suppressed_by, masks = _core.dedup(
+        groups,
+        coords,
+        scores,
+        float(min_dist),
+        bool(higher_is_better),
+        bool(remove_entirely),
+        int(seed),
+        inputs,
+        bool(want_suppressed_by),
+        tubes,
+        bool(whole_tubes),
+        *((pose.poses, pose.kind, pose.max_angle, pose.sym) if pose is not None else ()),
+    )
+    return DedupResult(keep=keep, suppressed_by=suppressed_by), masks
+
+
+#: Inputs (pickers) that consensus can tell apart: one bit each in a uint64.
+MAX_INPUTS = 64
+
+#: Centres closer than this (Å) are one centre; ``min_dist`` 0 means within it
+#: (rust/core/src/algo/points.rs, docs/design.md section 2).
+SAME_CENTRE_A: float = _core.SAME_CENTRE_A
+
+
+def group_ids(groups: ArrayLike) -> np.ndarray:
+    """Micrograph ids as the core takes them, exactly: uint32 as given (no copy), else int64.
+
+    Floats are taken only when every value is a whole number within int64: a cast would
+    truncate 0.2 and 0.8 to one group, and a float64 CryoSPARC uid beyond 2**63 to
+    INT64_MIN; such ids are refused (map them to integers, e.g. with
+    ``numpy.unique(ids, return_inverse=True)``).
+    """
+    if isinstance(groups, np.ndarray) and groups.dtype == np.uint32:
+        return np.ascontiguousarray(groups)
+    array = np.asarray(groups)
+    if array.dtype.kind == "O" and array.size:  # Python ints (or floats) in an object array
+        array = np.asarray(array.tolist())
+    if array.dtype.kind in "iub":
+        if array.dtype == np.uint64 and array.size and array.max() > np.iinfo(np.int64).max:
+            raise ValueError("groups must fit in int64; map large ids with numpy.unique(ids, return_inverse=True)")
+        return np.ascontiguousarray(array, dtype=np.int64)
+    if array.dtype.kind == "f":
+        limit = float(2**63)
+        whole = np.isfinite(array) & (np.trunc(array) == array) & (array >= -limit) & (array < limit)
+        if not whole.all():
+            bad = float(array.ravel()[np.flatnonzero(~whole.ravel())[0]])
+            raise ValueError(
+                f"groups must be integer ids; got the float {bad!r}, which is not a whole number within int64 "
+                "(map any ids with numpy.unique(ids, return_inverse=True))"
+            )
+        return np.ascontiguousarray(array, dtype=np.int64)
+    raise ValueError(
+        f"groups must be integer ids, got an array of {array.dtype}; "
+        "map them with numpy.unique(ids, return_inverse=True)"
+    )
+
+
+def _consensus_arrays(
+    groups: ArrayLike, coords: ArrayLike, inputs: ArrayLike, max_input: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    groups = group_ids(groups)
+    coords = np.ascontiguousarray(coords, dtype=np.float64)
+    if groups.ndim != 1:
+        raise ValueError(f"groups must be one-dimensional, got shape {groups.shape}")
+    if coords.ndim != 2 or coords.shape[0] != groups.size:
+        raise ValueError(f"coords must have shape ({groups.size}, 2) or ({groups.size}, 3), got {coords.shape}")
+    return groups, coords, small_ids(inputs, "inputs", groups.shape, max_input)
+
+
+def small_ids(values: ArrayLike, name: str, shape: tuple[int, ...], limit: int) -> np.ndarray:
+    """Ids in [0, ``limit``) as uint32, one per particle; floats only when whole numbers.
+
+    A cast would truncate tube ids 1.7 and 1.2 to one tube, and turn NaN into 0 ("no tube").
+    """
+    array = np.asarray(values)
+    if array.dtype.kind == "O" and array.size:  # Python ints (or floats) in an object array
+        array = np.asarray(array.tolist())
+    if array.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {array.shape}")
+    if array.dtype.kind == "f":
+        whole = np.isfinite(array) & (np.trunc(array) == array)
+        if not whole.all():
+            first = int(np.flatnonzero(~whole)[0])
+            raise ValueError(f"{name} must be whole numbers; particle {first} has {float(array[first])!r}")
+    elif array.dtype.kind not in "iub" and array.size:
+        raise ValueError(f"{name} must be integer ids, got an array of {array.dtype}")
+    if array.size and (array.min() < 0 or array.max() >= limit):
+        raise ValueError(f"{name} must be whole numbers in [0, {limit})")
+    return np.ascontiguousarray(array, dtype=np.uint32)
+
+
+def dedup_and_support_masks(
+    groups: ArrayLike,
+    coords: ArrayLike,
+    scores: ArrayLike | None,
+    inputs: ArrayLike,
+    *,
+    min_dist: float,
+    min_dist_z: float | None = None,
+    higher_is_better: bool = True,
+    remove_entirely: bool = False,
+    seed: int = 0,
+    want_suppressed_by: bool = True,
+    tubes: ArrayLike | None = None,
+    whole_tubes: bool = False,
+    poses: ArrayLike | None = None,
+    pose_kind: str = "relion",
+    max_angle: float = 180.0,
+    sym: str = "C1",
+) -> tuple[DedupResult, np.ndarray]:
+    """:func:`dedup`, and which inputs confirm each pick, in one pass over each micrograph.
+
+    The neighbours within ``min_dist`` that make duplicates are those that confirm a pick,
+    so each micrograph's tree and pairs are built once. Parameters are those of
+    :func:`dedup`, and ``inputs``, the input (picker) of each pick, in [0, :data:`MAX_INPUTS`).
+
+    Returns
+    -------
+    DedupResult
+    numpy.ndarray of uint64, shape (n,)
+        For each pick, bit k set when input k has a pick within ``min_dist`` of it on the
+        same micrograph (its own input's bit always is); :func:`popcount` gives the
+        consensus count behind ``--min-support``.
+    """
+    groups, coords, inputs = _consensus_arrays(groups, coords, inputs, MAX_INPUTS)
+    pose = _Pose.of(poses, groups.size, pose_kind, max_angle, sym)
+    result, masks = _run_dedup(
+        groups,
+        stretched(coords, min_dist, min_dist_z),
+        scores,
+        inputs,
+        min_dist,
+        higher_is_better,
+        remove_entirely,
+        seed,
+        want_suppressed_by,
+        tubes,
+        whole_tubes,
+        pose,
+    )
+    assert masks is not None  # the core returns masks whenever it is given inputs
+    return result, masks
+
+
+#: Number of set bits of each byte value (numpy < 2 has no bitwise_count).
+_BYTE_BITS = np.array([bin(b).count("1") for b in range(256)], dtype=np.uint8)
+
+
+def popcount(masks: np.ndarray) -> np.ndarray:
+    """Number of set bits of each uint64."""
+    masks = np.ascontiguousarray(masks, dtype="<u8")
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(masks).astype(np.int64)
+    return _BYTE_BITS[masks.view(np.uint8).reshape(-1, 8)].sum(axis=1, dtype=np.int64)

@@ -1,0 +1,392 @@
+"""CryoSPARC particles (``.cs`` and ``.csg``, or a Dataset in memory) read into a ParticleSet.
+
+Kept and rejected are written back as datasets of the same fields (the job is then
+CryoSPARC's *Remove Duplicate Particles*).
+
+Centres in Å (docs/design.md section 2): ``center_x_frac * micrograph_shape[1] * psize_mic -
+shift[0] * psize_align`` and ``center_y_frac * micrograph_shape[0] * psize_mic - shift[1] *
+psize_align``; ``micrograph_shape`` is ``[ny, nx]``, the shift ``[x, y]`` in alignment
+pixels, subtracted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..algo.audit import read_halves
+from ..algo.dedup import score_direction
+from ..algo.filaments import CRYOSPARC_TUBE, tube_ids
+from ..errors import CryodedupError
+from ..model import HalfSets, ParticleSet, pixel_sizes_used
+from ..outputs import AtomicOutputs, StrPath
+from .csfile import CsFile, CsGroup, flatten, join_on_uid
+from .micrograph_lists import as_text, exposure_pixel_sizes
+
+if TYPE_CHECKING:
+    from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy
+
+    from ..jobs.particles import Log
+    from ..options import ParticleOptions
+
+SHIFT_KEYS = ("auto", "none", "alignments2D", "alignments3D")
+KEPT, REJECTED = "particles_kept", "particles_rejected"
+#: The half-set of a particle in a refinement, and the source of a symmetry-expanded copy.
+SPLIT, SOURCE = "alignments3D/split", "sym_expand/src_uid"
+#: The orientation of a particle in a refinement: a rotation vector in radians.
+POSE = "alignments3D/pose"
+
+
+class _Particles:
+    """The merged particle set of all inputs, and how to write its subsets."""
+
+    def __init__(self, inputs: list[Path], warn: Callable[[str], None]) -> None:
+        self.inputs = [CsGroup.load(p) for p in inputs]
+        self.groups = _join_passthrough(self.inputs)
+        self.dropped: list[str] = []
+        self.collapsed = 0
+        self.counts = [len(g) for g in self.groups]
+        self.input_of = np.repeat(np.arange(len(self.groups)), self.counts)  # input of each row
+        if len(self.groups) == 1:
+            self.group = self.groups[0]
+        else:
+            self.group = self._merge(warn)
+
+    def _merge(self, warn: Callable[[str], None]) -> CsGroup:
+        """One dataset with the fields common to all inputs.
+
+        A uid met twice is collapsed when its rows are the same particle, and refused otherwise.
+        """
+        from cryosparc.dataset import Dataset
+
+        flats = [flatten(g) for g in self.groups]
+        common = [f for f in flats[0].fields() if all(f in d.fields() for d in flats[1:])]
+        self.dropped = sorted({f for d in flats for f in d.fields()} - set(common))
+        if self.dropped:
+            warn(f"fields not in every input are left out of the outputs: {', '.join(self.dropped)}")
+        merged = Dataset.append_many(
+            *[d.filter_fields(common) for d in flats], assert_same_fields=True, repeat_allowed=True
+        )
+        uid = np.asarray(merged["uid"])
+        # Each repeated uid is compared with its first row, all at once.
+        _, first_index, inverse = np.unique(uid, return_index=True, return_inverse=True)
+        first_of = first_index[inverse.ravel()]
+        repeats = np.flatnonzero(first_of != np.arange(len(uid)))
+        differ = _rows_differ(merged, repeats, first_of[repeats], common)
+        if differ.any():
+            u = uid[repeats[np.argmax(differ)]]
+            raise CryodedupError(f"uid {u} appears in two inputs with different values: not the same particle")
+        keep_rows = np.sort(first_index)
+        self.collapsed = len(uid) - len(keep_rows)
+        if self.collapsed:
+            warn(f"{self.collapsed} particles appear in more than one input and are counted once")
+            merged = merged.take(keep_rows)
+            self.input_of = self.input_of[keep_rows]
+        encoding = self.groups[0].files[0].encoding
+        single = CsFile(merged, encoding)
+        slots = {f.split("/")[0]: 0 for f in common if "/" in f}
+        csg = self.groups[0].csg
+        return CsGroup(self.groups[0].path, [single], slots, [np.arange(len(single))], csg, ["merged"])
+
+
+class CsWriter:
+    """Writes kept and rejected as the input's files.
+
+    One .cs per file of the (merged) group, its passthrough files, and a .csg for a result group.
+    """
+
+    def __init__(self, group: CsGroup, outdir: Path, inputs: list[Path]) -> None:
+        self.group, self.inputs = group, inputs
+        self.paths = {stem: [outdir / n for n in group.output_names(stem)] for stem in (KEPT, REJECTED)}
+
+    def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
+        """Writes the rows where ``keep`` is True as kept, the others as rejected, all or nothing.
+
+        ``halves`` (0 or 1 per row), where given, is the kept rows' ``alignments3D/split``.
+        """
+        with AtomicOutputs(self.paths[KEPT] + self.paths[REJECTED], force=force, inputs=self.inputs) as tmp:
+            for stem, selected in ((KEPT, keep), (REJECTED, ~keep)):
+                files = self.paths[stem]
+                values = {SPLIT: halves} if halves is not None and stem == KEPT else None
+                self.group.write_subset(selected, [tmp[f] for f in files], [f.name for f in files], values)
+        return {"kept": self.paths[KEPT], "rejected": self.paths[REJECTED]}
+
+
+def _join_passthrough(inputs: list[CsGroup]) -> list[CsGroup]:
+    """The inputs grouped into datasets, each joined on uid.
+
+    Inputs that hold the same uids in different slots (a particle file and its passthrough
+    file) are one dataset, joined on uid as a ``.csg`` would; inputs with other uids are
+    other datasets (other pickers), merged later on their common fields. Inputs that share
+    only some uids and hold different slots are refused: neither reading fits.
+    """
+    datasets: list[list[CsGroup]] = []
+    uids: list[np.ndarray] = []
+    for group in inputs:
+        mine = np.sort(group.column("uid"))
+        for members, theirs in zip(datasets, uids):
+            if np.array_equal(mine, theirs) and not set(group.slots) & {s for m in members for s in m.slots}:
+                members.append(group)
+                break
+        else:
+            datasets.append([group])
+            uids.append(mine)
+    for a in range(len(datasets)):
+        for b in range(a):
+            slots_a = {s for m in datasets[a] for s in m.slots}
+            slots_b = {s for m in datasets[b] for s in m.slots}
+            shared = np.intersect1d(uids[a], uids[b]).size
+            if shared and not slots_a & slots_b:
+                raise CryodedupError(
+                    f"{datasets[b][0].path} and {datasets[a][0].path} share {shared} particle uids "
+                    f"({len(uids[b])} and {len(uids[a])} particles) but hold different slots "
+                    f"({', '.join(sorted(slots_b))} / {', '.join(sorted(slots_a))}): a particle file and its "
+                    "passthrough file hold the same particles, so these cannot be joined (give the passthrough "
+                    "file of the same output)"
+                )
+    return [join_on_uid(members) if len(members) > 1 else members[0] for members in datasets]
+
+
+def _rows_differ(d: Dataset, rows: np.ndarray, others: np.ndarray, fields: list[str]) -> np.ndarray:
+    """Whether each of ``rows`` differs from its row in ``others`` in any of ``fields`` (NaN differs)."""
+    differ = np.zeros(len(rows), dtype=bool)
+    if not len(rows):  # no uid met twice
+        return differ
+    for f in fields:
+        column = np.asarray(d[f])
+        differ |= ~np.asarray(column[rows] == column[others]).reshape(len(rows), -1).all(axis=1)
+    return differ
+
+
+def _micrograph_groups(group: CsGroup) -> tuple[np.ndarray, int, str]:
+    for key in ("location/micrograph_uid", "location/micrograph_path"):
+        if group.has(key):
+            ids, inverse = np.unique(group.column(key), return_inverse=True)
+            return inverse.astype(np.int64).ravel(), len(ids), key
+    raise CryodedupError(
+        f"{group.path}: no location slot (location/micrograph_uid, center_x_frac, ...): the particles are "
+        "not linked to micrographs, so their positions are unknown. Give the output of a job that keeps "
+        "the location (an extraction, or a result group with its passthrough files)"
+    )
+
+
+def _micrograph_pixel_size(group: CsGroup, options: ParticleOptions) -> tuple[np.ndarray | float, str]:
+    if options.mic_psize is not None:
+        return options.mic_psize, "--mic-psize"
+    if options.micrographs is not None:
+        by_uid = exposure_pixel_sizes(options.micrographs)
+        uids, inverse = np.unique(group.column("location/micrograph_uid"), return_inverse=True)
+        missing = [u for u in uids.tolist() if u not in by_uid]
+        if missing:
+            raise CryodedupError(f"micrograph uid {missing[0]} is not among the exposures in {options.micrographs}")
+        psize = np.array([by_uid[u] for u in uids.tolist()], dtype=np.float64)  # one per micrograph
+        return psize[inverse.ravel()], f"micrograph_blob/psize_A in {options.micrographs}"
+    if group.has("location/micrograph_psize_A"):
+        psize = group.column("location/micrograph_psize_A").astype(np.float64)
+        if np.all(psize > 0):
+            return psize, "location/micrograph_psize_A"
+    raise CryodedupError(
+        f"{group.path}: no micrograph pixel size (location/micrograph_psize_A is absent or 0); give it with "
+        "--mic-psize, or the exposures with --micrographs"
+    )
+
+
+def _shift(
+    group: CsGroup, shift_key: str, warn: Callable[[str], None]
+) -> tuple[np.ndarray | None, np.ndarray | float, str]:
+    """The alignment shifts [x, y] in alignment pixels, their pixel size, and the slot used."""
+    if shift_key not in SHIFT_KEYS:
+        raise CryodedupError(f"--shift-key is one of {', '.join(SHIFT_KEYS)}, got {shift_key!r}")
+    if shift_key == "auto":
+        shift_key = next((s for s in ("alignments3D", "alignments2D") if group.has(f"{s}/shift")), "none")
+    if shift_key == "none":
+        return None, 0.0, "none"
+    if not group.has(f"{shift_key}/shift"):
+        raise CryodedupError(f"{group.path}: --shift-key {shift_key}, but there is no {shift_key}/shift field")
+    shift = group.column(f"{shift_key}/shift").astype(np.float64)
+    if group.has(f"{shift_key}/psize_A"):
+        return shift, group.column(f"{shift_key}/psize_A").astype(np.float64), f"{shift_key}/shift"
+    if group.has("blob/psize_A"):
+        warn(f"no {shift_key}/psize_A: the shifts are taken to be in pixels of blob/psize_A")
+        return shift, group.column("blob/psize_A").astype(np.float64), f"{shift_key}/shift"
+    raise CryodedupError(f"{group.path}: no {shift_key}/psize_A or blob/psize_A to give the shifts' pixel size")
+
+
+def _score(
+    group: CsGroup, options: ParticleOptions, shift_slot: str, warn: Callable[[str], None]
+) -> tuple[np.ndarray | None, str | None, bool]:
+    """The score field's values, its name and whether higher is better.
+
+    ``auto`` without a known score field falls back to the seeded random ranking, as
+    CryoSPARC's ``none``.
+    """
+    label = options.score
+    if label == "none":
+        return None, None, True
+    if label == "auto":
+        slot = shift_slot.split("/")[0]
+        candidates = ("pick_stats/ncc_score", f"{slot}/error", "alignments3D/error", "alignments2D/error")
+        found = next((f for f in candidates if group.has(f)), None)
+        if found is None:
+            warn(
+                f"--score auto: {group.path.name} has no pick_stats/ncc_score nor alignment error, so each group of "
+                f"duplicates keeps a seeded random particle (seed {options.seed}), as with --score none; "
+                "rank by a field with --score FIELD"
+            )
+            return None, None, True
+        label = found
+    if not group.has(label):
+        numeric = [
+            f for f in group.fields if f != "uid" and group.column(f).dtype.kind in "iuf" and group.column(f).ndim == 1
+        ]
+        raise CryodedupError(
+            f"{group.path}: unknown score field {label!r}; numeric fields present: {', '.join(numeric)}"
+        )
+    higher = score_direction(label, options.score_order)
+    if higher is None:
+        raise CryodedupError(f"--score {label}: say whether higher or lower is better with --score-order max or min")
+    return group.column(label).astype(np.float64), label, higher
+
+
+def _poses(group: CsGroup) -> np.ndarray:
+    """The orientations of a refinement (``alignments3D/pose``, rotation vectors in radians)."""
+    if not group.has(POSE):
+        raise CryodedupError(f"{group.path}: --max-angle needs the orientations, and there is no {POSE} field")
+    return group.column(POSE).astype(np.float64).reshape(-1, 3)
+
+
+def _halfsets(group: CsGroup, warn: Callable[[str], None]) -> HalfSets | None:
+    """The half-sets of a refinement (``alignments3D/split``: 0 or 1), if the particles have them."""
+    if not group.has(SPLIT):
+        return None
+    half, problem = read_halves(group.column(SPLIT).astype(np.float64), ("0", "1"), SPLIT, str(group.path))
+    if half is None:
+        warn(problem)
+        return None
+    return HalfSets(SPLIT, half, ("0", "1"))
+
+
+def _rows_of_micrographs(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first and the last row of each micrograph id (ids 0..n-1, all present).
+
+    What is read per micrograph is read from one of its rows: work per micrograph, not per
+    particle (a Python loop over a million rows cost seconds; issue 29).
+    """
+    first = np.unique(groups, return_index=True)[1]
+    last = len(groups) - 1 - np.unique(groups[::-1], return_index=True)[1]
+    return first, last
+
+
+def _mic_names(group: CsGroup, key: str, first: np.ndarray) -> list[str]:
+    """Micrograph names by id.
+
+    The micrograph path where the location slot has one (that of the micrograph's first
+    row), else the uid.
+    """
+    if group.has("location/micrograph_path"):
+        return as_text(group.column("location/micrograph_path")[first])
+    return [str(u) for u in group.column(key)[first].tolist()]
+
+
+def _mic_shapes(group: CsGroup, last: np.ndarray) -> dict[int, tuple[int, int]]:
+    """Each micrograph's (ny, nx), from its last row."""
+    shape = group.column("location/micrograph_shape")[last].astype(np.int64).tolist()
+    return {g: (s[0], s[1]) for g, s in enumerate(shape)}
+
+
+def read_group(
+    group: CsGroup, options: ParticleOptions, warn: Callable[[str], None], inputs: list[str], input_of: np.ndarray
+) -> ParticleSet:
+    """The ParticleSet of one (possibly merged) particle group, without a writer."""
+    groups, _, key = _micrograph_groups(group)
+    for needed in ("location/center_x_frac", "location/center_y_frac", "location/micrograph_shape"):
+        if not group.has(needed):
+            raise CryodedupError(f"{group.path}: the location slot has no {needed} field")
+    psize_mic, psize_source = _micrograph_pixel_size(group, options)
+    shift, psize_align, shift_used = _shift(group, options.shift_key, warn)
+    scores, score_label, higher = _score(group, options, shift_used, warn)
+    shape = group.column("location/micrograph_shape").astype(np.float64)  # [ny, nx]
+    if shape.size and not (shape > 0).all():
+        row = int(np.flatnonzero(~(shape > 0).all(axis=1))[0])
+        raise CryodedupError(
+            f"{group.path}: particle {row + 1} has location/micrograph_shape {shape[row].astype(int).tolist()}; "
+            "the fractional centres need the micrograph's size in pixels (> 0)"
+        )
+    with np.errstate(over="ignore", invalid="ignore"):  # a centre that overflows is refused by the job
+        centres = np.stack(
+            [
+                group.column("location/center_x_frac") * shape[:, 1] * psize_mic,
+                group.column("location/center_y_frac") * shape[:, 0] * psize_mic,
+            ],
+            axis=1,
+        )
+        if shift is not None:
+            centres -= shift * np.reshape(psize_align, (-1, 1))
+    first, last = _rows_of_micrographs(groups)
+    filament = group.has(CRYOSPARC_TUBE)  # docs/design.md section 8
+    # filament_uid is a uint64 hash: compared exactly, as its rank among the uids present.
+    tube_values = np.unique(group.column(CRYOSPARC_TUBE), return_inverse=True)[1].ravel() if filament else None
+    return ParticleSet(
+        inputs=inputs,
+        input_of=input_of,
+        mic_names=_mic_names(group, key, first),
+        groups=groups,
+        centres=centres,
+        psize=np.broadcast_to(np.asarray(psize_mic, dtype=np.float64), groups.shape),
+        pixel_sizes=pixel_sizes_used(psize_mic, psize_source),
+        scores=scores,
+        score_label=score_label,
+        higher_is_better=higher,
+        shift=shift_used,
+        mic_shapes=_mic_shapes(group, last),
+        summary={"micrograph_key": key},
+        tubes=None if tube_values is None else tube_ids(input_of, groups, tube_values.astype(np.float64)),
+        tube_column=CRYOSPARC_TUBE if filament else None,
+        halfsets=_halfsets(group, warn),
+        sources=group.column(SOURCE) if group.has(SOURCE) else None,
+        sources_label=SOURCE,
+        poses=_poses(group) if options.max_angle is not None else None,
+        pose_kind="rotvec",
+        pose_label=POSE,
+    )
+
+
+def read_cs_files(
+    inputs: list[Path], outdir: StrPath, options: ParticleOptions, warn: Callable[[str], None], log: Log
+) -> ParticleSet:
+    """Reads CryoSPARC particle files into one ParticleSet.
+
+    A particle file and its passthrough files are joined on uid; other inputs are merged on
+    their common fields. The set's writer writes ``OUTDIR/particles_kept.cs`` and
+    ``particles_rejected.cs`` (with passthrough files and a .csg for a result group).
+    """
+    particles = _Particles(inputs, warn)
+    group = particles.group
+    names = [str(g.path) for g in particles.groups]
+    found = read_group(group, options, warn, names, particles.input_of)
+    # Every file read, the files a .csg names included: none may be overwritten by an output.
+    read_files = [Path(p) for p in inputs] + [cs.path for g in particles.inputs for cs in g.files if cs.path]
+    found.read_files = read_files
+    found.writer = CsWriter(group, Path(outdir), read_files)
+    found.summary.update(
+        {
+            "input_files": [{"file": str(g.path), "particles": len(g)} for g in particles.inputs],
+            "dropped_fields": particles.dropped,
+            "collapsed_uids": particles.collapsed,
+        }
+    )
+    return found
+
+
+def read_dataset(cs: CsFile, options: ParticleOptions, warn: Callable[[str], None]) -> ParticleSet:
+    """A cryosparc-tools Dataset or numpy structured array in memory, read into a ParticleSet.
+
+    The set has no writer: the caller holds the data.
+    """
+    slots = {f.split("/")[0]: 0 for f in cs.fields if "/" in f}
+    name = f"<{type(cs.data).__name__}>"
+    group = CsGroup(Path(name), [cs], slots, [np.arange(len(cs))])
+    return read_group(group, options, warn, [name], np.zeros(len(cs), dtype=np.int64))

@@ -1,0 +1,90 @@
+"""EMAN coordinate files: ``.box`` and EMAN2's ``info/*_info.json``.
+
+``.box`` files are written by EMAN1, EMAN2 and crYOLO.
+
+Conventions (EMAN2 wiki, Eman2OtherFiles and Eman2InfoMetadata; crYOLO's box writer):
+
+- ``.box``: one box per line, whitespace-separated ``x y w h`` (EMAN1 adds a fifth
+  column), x and y the box's LOWER-LEFT corner in micrograph pixels: the centre is
+  ``x + w/2``, ``y + h/2``. No score.
+- ``_info.json``: a JSON object whose ``"boxes"`` list holds ``[x, y, "type", ...]`` with
+  x and y the box CENTRE; a fourth number, when every box has one, is the autoboxer's
+  score (higher is better). The micrograph is the file name without ``_info.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import CryodedupError
+from . import MicrographNamer, Picks, PicksBuilder, read_tables, stem
+
+
+def read_box(files: list[Path], source: str, namer: MicrographNamer) -> Picks:
+    """EMAN ``.box`` files, one per micrograph."""
+    builder = PicksBuilder(source, "eman-box", namer)
+    corner = ["x", "y", "width", "height"]
+    tables = read_tables(files, "whitespace", corner, corner)
+    first = len(builder.files)
+    for file in files:
+        builder.add_file(file, stem(file), "")
+    x, y, w, h = (tables.numbers[label] for label in corner)
+    builder.add_tables(tables, first, x + w / 2, y + h / 2, None, w)
+    return builder.build(None)
+
+
+def read_info_json(files: list[Path], source: str, namer: MicrographNamer) -> Picks:
+    """EMAN2 ``info/*_info.json`` files; each pick's line is the JSON text of its box."""
+    builder = PicksBuilder(source, "eman2-json", namer)
+    scored = True
+    for file in files:
+        try:
+            info = json.loads(file.read_text(errors="replace"))
+        except json.JSONDecodeError as err:
+            raise CryodedupError(f"{file}: not valid JSON ({err.msg} at line {err.lineno})") from None
+        except RecursionError:
+            raise CryodedupError(f"{file}: JSON nested too deeply to be an EMAN2 _info.json") from None
+        boxes = info.get("boxes", []) if isinstance(info, dict) else None
+        if not isinstance(boxes, list):
+            raise CryodedupError(f'{file}: expected a JSON object with a "boxes" list (EMAN2 _info.json)')
+        index = builder.add_file(file, stem(file), "")
+        x, y, score = [], [], []
+        for k, box in enumerate(boxes):
+            if not isinstance(box, list) or len(box) < 2 or not all(_is_json_number(v) for v in box[:2]):
+                shown = repr(box) if len(repr(box)) < 200 else repr(box)[:200] + "..."
+                raise CryodedupError(f"{file}: boxes[{k}] is {shown}; expected [x, y, type, ...] (x, y numbers)")
+            has_score = len(box) > 3 and _is_json_number(box[3])
+            scored = scored and has_score
+            x.append(float(box[0]))
+            y.append(float(box[1]))
+            score.append(float(box[3]) if has_score else float("nan"))
+        # A pick's "row" is its place in the boxes list.
+        place = np.arange(len(boxes), dtype=np.uint64)
+        builder.add_rows(
+            micrograph=np.full(len(boxes), builder.files[index].micrograph, dtype=np.int32),
+            file=np.full(len(boxes), index, dtype=np.int64),
+            x=np.array(x, dtype=np.float64),
+            y=np.array(y, dtype=np.float64),
+            score=np.array(score, dtype=np.float64),
+            box=None,
+            start=place,
+            end=place + 1,
+        )
+    picks = builder.build("score")
+    if not (scored and len(picks)):
+        picks.score, picks.score_name = None, None
+    return picks
+
+
+def _is_json_number(value: object) -> bool:
+    """A JSON number that a float holds: not true/false (Python's bools are ints), not 10**400."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True

@@ -1,0 +1,602 @@
+"""Picker coordinates (RELION AutoPick/ManualPick jobs, crYOLO, topaz, EMAN) read into a ParticleSet.
+
+They are read through :func:`cryodedup.formats.picks.read_picks`, and kept and rejected written as
+a RELION coordinate job, a CryoSPARC particle ``.cs`` or each picker's own format.
+
+One input is one picker's output (a folder, a quoted glob, a file). Pick centres are in
+micrograph pixels: the micrograph pixel size comes from ``--mic-psize`` or from the
+micrographs STAR given with ``--micrographs``, which also names the micrographs as RELION
+does (the pickers' names are matched to it by file name without extension).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ... import _core
+from ...algo.dedup import score_direction
+from ...algo.filaments import CRYOLO_TUBE, tube_ids
+from ...errors import CryodedupError
+from ...model import ParticleSet, pixel_sizes_used
+from ...outputs import StrPath
+from ...resolve import match_micrographs
+from ..micrograph_lists import MicrographList, micrograph_list, micrograph_pixel_sizes, resolve_paths
+from ..mrc import mrc_header
+from ..sniff import is_glob
+from . import Picks, micrograph_names, name_key, picker_files, read_picks, score_column
+from .relion import job_micrographs
+from .write import relion_columns_lost, rows_copied, write_cryosparc, write_like_input, write_relion
+
+if TYPE_CHECKING:
+    from ...jobs.particles import Log
+    from ...options import ParticleOptions
+
+#: Output formats of ``--output-format`` besides ``auto``.
+OUTPUT_FORMATS = ("relion", "cryosparc", "input")
+
+
+class PicksWriter:
+    """Writes kept and rejected picks in the chosen output format."""
+
+    def __init__(
+        self,
+        pickers: list[Picks],
+        output_format: str,
+        outdir: Path,
+        psize: float | None,
+        shapes: dict[str, tuple[int, int]] | None,
+        inputs: list[Path],
+        micrograph_uids: dict[str, int] | None = None,
+        micrographs: tuple[list[str], np.ndarray] | None = None,
+        relion3_micrographs: str | None = None,
+    ) -> None:
+        self.pickers, self.format, self.outdir = pickers, output_format, outdir
+        #: Each picker's input as given (names its own-format output folder).
+        self.inputs = inputs
+        self.psize, self.shapes, self.uids = psize, shapes, micrograph_uids
+        #: The micrograph names of all pickers and each pick's index among them, as read.
+        self.micrographs = micrographs
+        #: The micrographs STAR a RELION 3.x coordinate set names (None: none written).
+        self.relion3_micrographs = relion3_micrographs
+
+    def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
+        """Writes the picks where ``keep`` is True as kept, the others as rejected, all or nothing.
+
+        Picks have no half-sets: ``halves`` must be None (the job refuses --halfsets first).
+        """
+        assert halves is None, "picks carry no half-set column"
+        if self.format == "relion":
+            return write_relion(
+                self.pickers,
+                keep,
+                self.outdir,
+                force=force,
+                micrographs=self.micrographs,
+                relion3_micrographs=self.relion3_micrographs,
+            )
+        if self.format == "cryosparc":
+            assert self.psize is not None and self.shapes is not None, "read_picker_outputs sets both for cryosparc"
+            files = write_cryosparc(
+                self.pickers,
+                keep,
+                self.outdir,
+                shapes=self.shapes,
+                psize=self.psize,
+                micrograph_uids=self.uids,
+                force=force,
+            )
+            return {s: [p] for s, p in files.items()}
+        return self._write_own_format(keep, force)
+
+    def _write_own_format(self, keep: np.ndarray, force: bool) -> dict[str, list[Path]]:
+        """Writes each picker's kept and rejected picks in its own format.
+
+        One picker: ``OUTDIR/kept/``, ``OUTDIR/rejected/``; several: the same under
+        ``OUTDIR/picker_K_NAME/`` for picker K (counted from 1), NAME naming its input.
+        """
+        bounds = np.cumsum([0] + [len(p) for p in self.pickers])
+        folders: dict[str, list[Path]] = {"kept": [], "rejected": []}
+        for k, picks in enumerate(self.pickers):
+            outdir = self.outdir if len(self.pickers) == 1 else self.outdir / picker_folder(k, self.inputs[k])
+            write_like_input(picks, keep[bounds[k] : bounds[k + 1]], outdir, force=force)
+            for subset in folders:
+                folders[subset].append(outdir / subset)
+        return folders
+
+
+def picker_folder(k: int, given: Path) -> str:
+    """``picker_K_NAME``: the output folder of picker K (counted from 0 here, from 1 in the name).
+
+    NAME says which input it holds: the folder's name (``AutoPick/job010`` -> ``job010``),
+    the file's name without extension, or for a glob its folder's name; characters other
+    than letters, digits, ``.``, ``_`` and ``-`` become ``_``.
+    """
+    name = given.parent.name if is_glob(given) else given.stem if given.is_file() else given.name
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", name).strip("._")
+    return f"picker_{k + 1}_{name}" if name else f"picker_{k + 1}"
+
+
+def _joined_micrographs(
+    pickers: list[Picks], mode: str, named_by_star: bool, warn: Callable[[str], None]
+) -> tuple[list[Picks], dict]:
+    """The pickers with one name per micrograph, and the summary's ``micrograph_matching``.
+
+    Pickers name a micrograph differently (a RELION path, a crYOLO file stem, a CryoSPARC
+    file name): they are matched as ``--match-micrographs`` says (docs/design.md section 2,
+    "Matching micrographs") and named as the first picker that has them names them.
+    """
+    match = match_micrographs([list(dict.fromkeys(p.micrographs)) for p in pickers], mode)
+    for line in match.warnings([p.source for p in pickers]):
+        warn(line)
+    if match.by_name and not named_by_star:
+        warn(
+            f"{match.by_name} micrographs are named differently by the pickers and were matched by file name "
+            f"(e.g. {match.example[1] if match.example else ''}); give the micrographs STAR with --micrographs to "
+            "name them as RELION does"
+        )
+    out = [dataclasses.replace(p, micrographs=[match.same[n] for n in p.micrographs]) for p in pickers]
+    return out, match.summary()
+
+
+def _warn_bare_names(names: list[str], warn: Callable[[str], None]) -> None:
+    """Warns when a RELION coordinate list would name micrographs by bare file stems.
+
+    A picker file named ``x_autopick.star`` or ``x.cbox`` says only ``x``; RELION's Extract
+    matches the list's ``rlnMicrographName`` to the micrographs STAR's full names.
+    """
+    bare = [n for n in names if "." not in os.path.basename(n)]
+    if bare:
+        warn(
+            f"micrographs known only by file stem ({len(bare)}, e.g. {bare[0]}) are named so in the coordinate "
+            "list; RELION Extract matches full micrograph names: give the micrographs STAR with --micrographs"
+        )
+
+
+def _warn_columns_lost(pickers: list[Picks], warn: Callable[[str], None]) -> None:
+    """Warns when RELION inputs' columns will be missing from the coordinate job written.
+
+    One coordinate file per micrograph holds the picks of every input: when the inputs'
+    files differ in their columns, the rows are written from each pick's centre and score,
+    not copied (the same columns in another order are copied, fields put in order).
+    """
+    lost = relion_columns_lost(pickers)
+    if lost:
+        which = "; ".join(f"{source}: {', '.join(labels)}" for source, labels in lost.items())
+        warn(
+            "the inputs' coordinate files differ in their columns, so each micrograph's "
+            f"coordinate file holds the centre and score of each pick only; not written: {which}"
+        )
+
+
+def _relion3_micrographs(
+    inputs: list[Path], pickers: list[Picks], names: list[str], options: ParticleOptions, warn: Callable[[str], None]
+) -> str | None:
+    """The micrographs STAR a RELION 3.x coordinate output names, when an input is a 3.x job.
+
+    It is the first, of ``--micrographs`` and the STARs the 3.x jobs name, that lists every
+    micrograph of the output (RELION 3.x Extract takes the micrographs from it); None, with a
+    warning, when none does.
+    """
+    jobs = [p for path, p in zip(inputs, pickers) if picker_files(path)[1] == "relion-suffix"]
+    if not jobs:
+        return None
+    candidates = [(str(options.micrographs), str(options.micrographs))] if options.micrographs else []
+    candidates += [p.micrographs_star for p in jobs if p.micrographs_star is not None]
+    wanted = set(names)
+    for named, path in dict.fromkeys(candidates):
+        if Path(path).suffix == ".star" and wanted <= set(micrograph_names(path)):
+            return named
+    warn(
+        f"no micrographs STAR lists all {len(names):,} micrographs of the output "
+        f"({', '.join(named for named, _ in candidates)}), so no RELION 3.x coords_suffix file is written; "
+        "give one that does with --micrographs"
+    )
+    return None
+
+
+def _pixel_sizes(
+    names: list[str], options: ParticleOptions, given: MicrographList | None, pickers: list[Picks]
+) -> tuple[np.ndarray, str]:
+    """Micrograph pixel size of each micrograph, and where it came from.
+
+    ``--mic-psize``, else ``--micrographs``, else the micrographs STARs the RELION jobs name.
+    """
+    if options.mic_psize is not None:
+        return np.full(len(names), options.mic_psize), "--mic-psize"
+    if given is None:
+        return _pixel_sizes_of_jobs(names, pickers)
+    psize = np.array([given.pixel_sizes[n] for n in names], dtype=np.float64)
+    bad = np.flatnonzero(~(psize > 0))
+    if len(bad):
+        raise CryodedupError(
+            f"{given.path}: micrograph {names[bad[0]]} has the pixel size {psize[bad[0]]} "
+            f"({given.pixel_size_field}); give it with --mic-psize"
+        )
+    return psize, f"{given.pixel_size_field} in {given.path}"
+
+
+def _pixel_sizes_of_jobs(names: list[str], pickers: list[Picks]) -> tuple[np.ndarray, str]:
+    """The pixel sizes of the micrographs STARs the pickers' RELION jobs name (every picker names one)."""
+    stars = list(dict.fromkeys(p.micrographs_star for p in pickers if p.micrographs_star is not None))
+    by_name: dict[str, float] = {}
+    for _, path in stars:
+        for name, value in micrograph_pixel_sizes(Path(path)).items():
+            by_name.setdefault(name, value)
+    named = ", ".join(named for named, _ in stars)
+    unknown = [n for n in names if not by_name.get(n, 0) > 0]
+    if unknown:
+        raise CryodedupError(
+            f"micrograph {unknown[0]} has no pixel size in the micrographs STAR the jobs name ({named}); "
+            "give it with --mic-psize"
+        )
+    return np.array([by_name[n] for n in names], dtype=np.float64), f"rlnMicrographPixelSize in {named}"
+
+
+def _require_pixel_size(inputs: list[Path], options: ParticleOptions) -> None:
+    """Refuses, before any file is read, picks that could not be put in Å.
+
+    RELION jobs that name their micrographs STAR give it; other inputs need --mic-psize or
+    --micrographs. Everything missing is said at once: topaz tables without --micrographs
+    need their scale too.
+    """
+    if options.mic_psize is not None or options.micrographs is not None:
+        return
+    found = [picker_files(p) for p in inputs]
+    unnamed = [p for p, (files, kind) in zip(inputs, found) if not _names_its_micrographs(files, kind, options)]
+    if not unnamed:
+        return
+    topaz = [p for p, (_, kind) in zip(inputs, found) if kind == "topaz"] if options.topaz_scale is None else []
+    also = (
+        f"; {topaz[0]} (topaz) also needs the -s of topaz preprocess with --topaz-scale (1 for full-size coordinates)"
+        if topaz
+        else ""
+    )
+    jobs = f" ({unnamed[0]} is not a RELION job that names its micrographs STAR)" if len(unnamed) < len(inputs) else ""
+    raise CryodedupError(
+        "picker coordinates are in micrograph pixels and carry no pixel size: give it with --mic-psize, "
+        f"or the micrographs with --micrographs (a micrographs STAR or CryoSPARC exposures){jobs}{also}"
+    )
+
+
+def _names_its_micrographs(files: list[Path], kind: str, options: ParticleOptions) -> bool:
+    """Whether a picker's output is a RELION job naming a micrographs STAR that is found."""
+    return kind in ("relion-suffix", "relion-list") and job_micrographs(files[0], options.project_dir) is not None
+
+
+def _scores(
+    pickers: list[Picks], options: ParticleOptions, warn: Callable[[str], None]
+) -> tuple[list[np.ndarray] | None, str | None, bool]:
+    """The scores used to rank duplicates (each picker's), their name and direction.
+
+    ``--score auto`` uses each picker's own score, a column name the values of that column
+    (every picker must have it), ``none`` (or a picker without scores) ranks at random.
+    """
+    if options.score == "none":
+        return None, None, True
+    if options.score != "auto":
+        return _named_scores(pickers, options, warn)
+    unscored = [p.source for p in pickers if p.score is None]
+    if unscored:
+        others = " (the other inputs' scores are not used either)" if len(unscored) < len(pickers) else ""
+        warn(
+            f"{', '.join(unscored)}: no score in the picks, so each group of duplicates keeps a seeded random "
+            f"pick (seed {options.seed}), as with --score none{others}"
+        )
+        return None, None, True
+    directions = {p.higher_is_better for p in pickers}
+    if len(directions) > 1 and options.score_normalize != "rank":
+        raise CryodedupError(
+            "the pickers' scores run in opposite directions (higher is better for some, lower for others); "
+            "add --score-normalize rank"
+        )
+    names = list(dict.fromkeys(p.score_name for p in pickers if p.score_name))  # every picker here is scored, so named
+    label = names[0] if len(names) == 1 else " / ".join(names)
+    _warn_scales(pickers, label, options, warn)
+    scores = [p.score for p in pickers if p.score is not None]  # every one, checked above
+    return scores, label, directions.pop() if len(directions) == 1 else True
+
+
+def _named_scores(
+    pickers: list[Picks], options: ParticleOptions, warn: Callable[[str], None]
+) -> tuple[list[np.ndarray], str, bool]:
+    """The scores of ``--score COLUMN``: that column of every picker, and its direction.
+
+    The direction is ``--score-order``, else the picker's own for its own score column,
+    else what is known of the column; an unknown one is asked for.
+    """
+    label = options.score.lstrip("_")
+    scores = [
+        p.score if p.score_name == label and p.score is not None else score_column(p, options.score) for p in pickers
+    ]
+    own = {p.higher_is_better for p in pickers if p.score_name == label}
+    higher = score_direction(label, options.score_order)
+    if higher is None and len(own) == 1 and all(p.score_name == label for p in pickers):
+        higher = own.pop()
+    if higher is None:
+        raise CryodedupError(
+            f"--score {options.score}: it is not known whether higher or lower is better; "
+            "add --score-order max or --score-order min"
+        )
+    _warn_scales(pickers, label, options, warn)
+    return scores, label, higher
+
+
+def _warn_scales(pickers: list[Picks], label: str, options: ParticleOptions, warn: Callable[[str], None]) -> None:
+    """Warns that several pickers' scores are compared as they are (without --score-normalize rank)."""
+    if len(pickers) > 1 and options.score_normalize != "rank":
+        warn(
+            f"the pickers' scores ({label}) are compared as they are; scores of different pickers are rarely "
+            "on one scale: --score-normalize rank compares their percentiles"
+        )
+
+
+def _tubes(pickers: list[Picks], groups: np.ndarray) -> np.ndarray | None:
+    """Each pick's filament tube (docs/design.md section 8), None when no picker picked filaments."""
+    if all(p.tube is None for p in pickers):
+        return None
+    values = np.concatenate([np.full(len(p), np.nan) if p.tube is None else p.tube for p in pickers])
+    return tube_ids(np.repeat(np.arange(len(pickers)), [len(p) for p in pickers]), groups, values)
+
+
+def _output_format(pickers: list[Picks], requested: str) -> str:
+    if requested != "auto":
+        return requested
+    formats = {p.format for p in pickers}
+    if formats == {"relion"} or len(formats) > 1:
+        return "relion"
+    return "input"
+
+
+def _micrograph_shapes(
+    names: list[str], options: ParticleOptions, given: MicrographList | None, first_input: Path
+) -> dict[str, tuple[int, int]]:
+    """(ny, nx) of each micrograph (a .cs location needs the shape): the exposures', else its MRC header."""
+    if given is not None and given.shapes is not None:
+        unsized = [n for n in names if n not in given.shapes]
+        if unsized:
+            raise CryodedupError(f"{given.path}: micrograph {unsized[0]} has no micrograph_blob/shape")
+        return {n: given.shapes[n] for n in names}
+    source = given.path if given is not None else first_input
+    paths, _ = resolve_paths(names, source, options.project_dir)
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise CryodedupError(
+            f"--output-format cryosparc needs each micrograph's size, read from its MRC header: {missing[0]} "
+            f"not found ({len(missing)} of {len(paths)} missing); give the folder the micrograph paths start "
+            "from with --project-dir"
+        )
+    return {n: mrc_header(p)[0] for n, p in zip(names, paths)}
+
+
+def _shape_finder(
+    given: MicrographList | None, options: ParticleOptions
+) -> Callable[[list[str]], dict[str, tuple[int, int]]]:
+    """A function giving the sizes (ny, nx) of the micrographs a picker names, where they are known.
+
+    They are the exposures' ``micrograph_blob/shape``, or the MRC headers of the micrographs
+    of a micrographs STAR that are found (the topaz scale is inferred from them).
+    """
+
+    def shapes(picker_names: list[str]) -> dict[str, tuple[int, int]]:
+        if given is None:
+            return {}
+        if given.shapes is not None:
+            return given.shapes
+        by_key = {name_key(n): n for n in given.names}
+        wanted = list(dict.fromkeys(by_key[name_key(n)] for n in picker_names if name_key(n) in by_key))
+        paths, _ = resolve_paths(wanted, given.path, options.project_dir)
+        found = {n: mrc_header(p)[0] for n, p in zip(wanted, paths) if p.is_file()}
+        if wanted and not found:
+            raise CryodedupError(
+                f"topaz coordinates: their scale is inferred from the micrographs' sizes, but {paths[0]} is not found "
+                f"(nor any of the {len(wanted)} micrographs); give the folder their paths start from with "
+                "--project-dir, or the -s of topaz preprocess with --topaz-scale"
+            )
+        return found
+
+    return shapes
+
+
+def _micrograph_ids(pickers: list[Picks]) -> tuple[list[str], list[np.ndarray]]:
+    """The micrograph names of all pickers (in order of first appearance), and their ids.
+
+    For each picker, the id among the names of each of its micrographs (uint32).
+    """
+    mic_ids: dict[str, int] = {}
+    ids = [np.array([mic_ids.setdefault(n, len(mic_ids)) for n in p.micrographs], dtype=np.uint32) for p in pickers]
+    return list(mic_ids), ids
+
+
+def _coverage(ids: list[np.ndarray], n_mics: int) -> np.ndarray:
+    """Whether picker k ran on micrograph g: it names it (a file of its own, even one without picks; a list entry)."""
+    covered = np.zeros((n_mics, len(ids)), dtype=bool)
+    for k, mic_ids in enumerate(ids):
+        covered[mic_ids, k] = True
+    return covered
+
+
+def _refuse_no_picks_at_all(inputs: list[Path], pickers: list[Picks], warn: Callable[[str], None]) -> None:
+    """An input without picks is valid (it confirms nothing); inputs that all lack them are an error."""
+    empty = [str(path) for path, picks in zip(inputs, pickers) if len(picks) == 0]
+    if len(empty) == len(inputs):
+        which = "the input" if len(empty) == 1 else "any of the inputs"
+        raise CryodedupError(
+            f"no picks in {which} ({', '.join(empty)}): the files hold headers or nothing; nothing to deduplicate"
+        )
+    if empty:
+        warn(f"no picks in {', '.join(empty)}: it confirms and duplicates nothing")
+
+
+def _one_pixel_size(mic_psize: np.ndarray) -> float | None:
+    """The pixel size of every micrograph, when they all have the same one."""
+    return float(mic_psize[0]) if len(mic_psize) > 0 and bool((mic_psize == mic_psize[0]).all()) else None
+
+
+def _joined(
+    pickers: list[Picks], ids: list[np.ndarray], scores: list[np.ndarray] | None, mic_psize: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """The pickers' picks as one set: micrograph ids, centres in Å, scores, inputs.
+
+    Ids and inputs are uint32, scores None when not ranked by them. Made by the core in
+    parallel from the readers' arrays as they are (for millions of picks, writing fresh
+    memory is most of the work, and one thread would do it alone).
+    """
+    parts = [
+        (
+            np.ascontiguousarray(p.micrograph, dtype=np.int32),
+            mic_ids,
+            _row_strided(p.centres),
+            None if scores is None else _row_strided(scores[k]),
+        )
+        for k, (p, mic_ids) in enumerate(zip(pickers, ids))
+    ]
+    return _core.join_picks(parts, np.ascontiguousarray(mic_psize, dtype=np.float64))
+
+
+def _row_strided(values: np.ndarray) -> np.ndarray:
+    """``values`` (float64, 1-D or 2-D) as the core takes them, copied only if need be.
+
+    The core takes rows of adjacent values, one row after another: a column view of a
+    reader's row-major table is such already (no copy); other layouts are copied.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    width, item = (values.shape[1] if values.ndim == 2 else 1), values.itemsize
+    step = values.strides[0] if values.ndim else 0
+    adjacent = values.ndim == 1 or values.strides[1] == item
+    if values.ndim in (1, 2) and adjacent and step >= width * item and step % item == 0:
+        return values
+    return np.ascontiguousarray(values)
+
+
+def _row_pixel_sizes(groups: np.ndarray, mic_psize: np.ndarray) -> np.ndarray:
+    """Each pick's micrograph pixel size: a broadcast (read-only, no memory) when all are equal."""
+    one = _one_pixel_size(mic_psize)
+    return mic_psize[groups] if one is None else np.broadcast_to(mic_psize[0], groups.shape)
+
+
+def _shapes_by_id(names: list[str], shapes: dict[str, tuple[int, int]] | None) -> dict[int, tuple[int, int]]:
+    """The micrograph sizes by micrograph id (index into ``names``)."""
+    ids = {n: k for k, n in enumerate(names)}
+    return {ids[n]: s for n, s in (shapes or {}).items()}
+
+
+def _read_overlapped(
+    inputs: list[Path], read: Callable[[Path], Picks], announce: Callable[[Path], None]
+) -> Iterator[Picks]:
+    """``read(path)`` of each input in order, two inputs read at a time.
+
+    ``announce(path)`` is called as each input's turn comes. Reading a picker's output is
+    the core's parse of its files (in parallel, without the GIL) and then Python's work on
+    the file list, which leaves the core's threads idle: with two reads under way, one's
+    Python work overlaps the other's parse (benches/RESULTS.md). The first input's error is
+    raised first, as when they are read one after the other, without waiting for the reads
+    under way; those not started are cancelled.
+    """
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cryodedup-read")
+    futures = [pool.submit(read, path) for path in inputs]
+    try:
+        for path, future in zip(inputs, futures):
+            announce(path)
+            yield future.result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def read_picker_outputs(
+    inputs: list[Path], outdir: StrPath, options: ParticleOptions, warn: Callable[[str], None], log: Log
+) -> ParticleSet:
+    """Reads each input as one picker's output into one ParticleSet (centres in Å).
+
+    The set's writer writes the ``--output-format`` chosen.
+    """
+    if options.output_format not in ("auto", *OUTPUT_FORMATS):
+        raise CryodedupError(f"--output-format is auto, relion, cryosparc or input, got {options.output_format!r}")
+    _require_pixel_size(inputs, options)
+    given = micrograph_list(options.micrographs) if options.micrographs is not None else None
+    known = given.names if given is not None else None
+    shape_finder = _shape_finder(given, options)
+
+    def read(path: Path) -> Picks:
+        return read_picks(
+            str(path),
+            micrographs=known,
+            topaz_scale=options.topaz_scale,
+            micrograph_shapes=shape_finder,
+            project_dir=options.project_dir,
+        )
+
+    def announce(path: Path) -> None:
+        log(f"reading picks from {path}", "info")
+
+    pickers = []
+    for path, picks in zip(inputs, _read_overlapped(inputs, read, announce)):
+        for note in picks.notes:
+            log(f"{path}: {note}", "info")
+        pickers.append(picks)
+    _refuse_no_picks_at_all(inputs, pickers, warn)
+    pickers, matching = _joined_micrographs(pickers, options.match_micrographs, known is not None, warn)
+    names, ids = _micrograph_ids(pickers)
+    mic_psize, psize_source = _pixel_sizes(names, options, given, pickers)
+    ranked_by, score_label, higher = _scores(pickers, options, warn)
+    groups, centres, scores, input_of = _joined(pickers, ids, ranked_by, mic_psize)
+    del ranked_by  # (views of the readers' arrays)
+    output_format = _output_format(pickers, options.output_format)
+    if output_format == "relion" and given is None:
+        _warn_bare_names(names, warn)
+    relion3_star = _relion3_micrographs(inputs, pickers, names, options, warn) if output_format == "relion" else None
+    if output_format == "relion":
+        _warn_columns_lost(pickers, warn)
+        if rows_copied(pickers):
+            # Joined into the set, the pickers' centres and scores are not read again.
+            pickers = [p.without_numbers() for p in pickers]
+    if output_format == "input" and len({p.format for p in pickers}) > 1:
+        raise CryodedupError("--output-format input: the pickers wrote different formats; choose relion or cryosparc")
+    single_psize = None
+    shapes = None
+    if output_format == "cryosparc":
+        if len(np.unique(mic_psize)) > 1:
+            raise CryodedupError("--output-format cryosparc: the micrographs have different pixel sizes")
+        single_psize = float(mic_psize[0]) if len(mic_psize) else 1.0
+        shapes = _micrograph_shapes(names, options, given, Path(inputs[0]))
+    return ParticleSet(
+        inputs=[p.source for p in pickers],
+        input_of=input_of,
+        mic_names=names,
+        groups=groups,
+        centres=centres,
+        psize=_row_pixel_sizes(groups, mic_psize),
+        pixel_sizes=pixel_sizes_used(mic_psize, psize_source),
+        scores=scores,
+        score_label=score_label,
+        higher_is_better=higher,
+        read_files=[f.path for p in pickers for f in p.files],
+        writer=PicksWriter(
+            pickers,
+            output_format,
+            Path(outdir),
+            single_psize,
+            shapes,
+            [Path(p) for p in inputs],
+            given.uids if given else None,
+            (names, groups),
+            relion3_star,
+        ),
+        mic_shapes=_shapes_by_id(names, shapes),
+        coverage=_coverage(ids, len(names)),
+        tubes=_tubes(pickers, groups),
+        tube_column=CRYOLO_TUBE if any(p.tube is not None for p in pickers) else None,
+        summary={
+            "formats": [p.format for p in pickers],
+            "output_format": output_format,
+            "reading_notes": [f"{p.source}: {note}" for p in pickers for note in p.notes],
+            "micrograph_matching": matching,
+        },
+    )

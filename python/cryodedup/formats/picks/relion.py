@@ -1,0 +1,215 @@
+"""RELION coordinate files: AutoPick and ManualPick jobs, and per-micrograph coordinate STARs.
+
+Both layouts of the jobs are read, and any per-micrograph coordinate STAR (crYOLO's ``.star``
+output has the same shape).
+
+Conventions (RELION's autopicker and Extract, also followed by crYOLO's STAR writer):
+
+- a per-micrograph file holds one loop with ``rlnCoordinateX``/``rlnCoordinateY``, the box
+  centre in micrograph pixels, and no micrograph name; ``rlnAutopickFigureOfMerit`` (higher
+  is better) when the picker scores;
+- RELION 4/5 lists them in ``autopick.star`` / ``manualpick.star``:
+  ``data_coordinate_files`` with ``rlnMicrographName`` and ``rlnMicrographCoordinates``,
+  paths relative to the project folder;
+- RELION 3.x writes ``coords_suffix_autopick.star`` (``_manualpick``), a one-line text file
+  naming the micrographs STAR; the file of micrograph ``MotionCorr/job002/Movies/x.mrc`` is
+  then ``AutoPick/jobNNN/Movies/x_autopick.star``: the job folder, the micrograph path
+  without its ``Type/jobNNN/`` prefix, the extension replaced by the suffix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from ...errors import CryodedupError
+from ..star import StarFile
+from . import MicrographNamer, Picks, PicksBuilder, micrograph_names, read_tables, stem
+
+SCORE = "rlnAutopickFigureOfMerit"
+#: A pipeline job folder as RELION finds it: ``/job`` and three digits, after the first character.
+_JOB_FOLDER = re.compile(r"/job\d{3}")
+
+
+def relative_coordinate_path(micrograph: str, suffix: str = "_autopick.star") -> str:
+    """Where RELION 3.x puts a micrograph's coordinate file inside a picking job folder.
+
+    ``MotionCorr/job002/Movies/x.mrc`` -> ``Movies/x_autopick.star``. As RELION 3.1's
+    ``decomposePipelineFileName`` and ``withoutExtension`` (used alike by its autopicker to
+    write and by Extract to read): the name after its first ``jobNNN/`` folder, else the
+    whole name (an absolute path keeps its folders: ``/data/x.mrc`` -> ``data/x...``, the
+    job folder's ``//`` being one ``/``), without its extension.
+    """
+    name = micrograph.replace("\\", "/")
+    job = _JOB_FOLDER.search(name, 1)
+    if job is not None:
+        after = name.find("/", job.start() + 6)
+        name = name[after + 1 :] if after >= 0 else ""
+    name = name.lstrip("/")
+    base = name.rsplit(".", 1)[0] if "." in name.rsplit("/", 1)[-1] else name
+    return base + suffix
+
+
+def _project_root(first: str, source: Path, project_dir: Path | None) -> Path:
+    """The folder that relative paths in a RELION file start from.
+
+    It is ``project_dir`` (default the current folder), else the first folder above ``source``
+    where ``first`` exists.
+    """
+    roots = [project_dir or Path.cwd(), *list(source.resolve().parents)]
+    for root in roots:
+        if (root / first).exists():
+            return root
+    raise CryodedupError(
+        f"{source}: {first} is not found from {roots[0]} nor from the folders above {source}; "
+        "run from the RELION project folder or give it with --project-dir"
+    )
+
+
+def read_list(files: list[Path], source: str, namer: MicrographNamer, project_dir: Path | None) -> Picks:
+    """A RELION 4/5 ``autopick.star`` / ``manualpick.star`` and the files it lists."""
+    (path,) = files
+    star = StarFile(path)
+    block = star.block("coordinate_files")
+    if block is None:
+        raise CryodedupError(f"{path}: no data_coordinate_files loop; expected a RELION autopick.star")
+    table = star.table(block)
+    for label in ("rlnMicrographName", "rlnMicrographCoordinates"):
+        if label not in table.labels:
+            raise CryodedupError(f"{path}: data_coordinate_files has no {label} column")
+    names = table.column("rlnMicrographName")
+    coordinate_files = table.column("rlnMicrographCoordinates")
+    builder = PicksBuilder(source, "relion", namer)
+    if not names:
+        return builder.build(None)
+    root = _project_root(coordinate_files[0], path, project_dir)
+    builder.notes.append(f"{path}: coordinate files read from {root}")
+    # Strings, not Path arithmetic, until the one Path per file: a job lists thousands.
+    listed = [relative if os.path.isabs(relative) else os.path.join(root, relative) for relative in coordinate_files]
+    try:
+        picks = _read_stars(list(zip(listed, names)), builder)
+        picks.micrographs_star = job_micrographs(path, project_dir)
+        return picks
+    except CryodedupError:
+        # A listed file that is missing is named as the list names it (looked for only now: a
+        # job lists thousands, and the reader fails on the first it cannot open).
+        for file, name, relative in zip(listed, names, coordinate_files):
+            if not os.path.isfile(file):
+                raise CryodedupError(f"{path}: {relative} (micrograph {name}) not found in {root}") from None
+        raise
+
+
+def _as_typed(path: Path) -> str:
+    """``path`` relative to the working folder when it lies under it, else whole.
+
+    As the job folders are named in the summary: a project's absolute path next to relative
+    job names misleads.
+    """
+    relative = os.path.relpath(path)
+    return path.as_posix() if relative.startswith("..") else Path(relative).as_posix()
+
+
+def read_coords_suffix(files: list[Path], source: str, namer: MicrographNamer, project_dir: Path | None) -> Picks:
+    """A RELION 3.x job, from its ``coords_suffix_X.star``.
+
+    That file names the micrographs STAR; each micrograph's picks are in the job folder under
+    its RELION name with suffix ``_X.star``. Micrographs without a file have no picks.
+    """
+    (path,) = files
+    lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    if len(lines) != 1 or lines[0].startswith("data_"):
+        raise CryodedupError(f"{path}: expected one line naming the micrographs STAR (RELION 3 coords_suffix file)")
+    relative = lines[0]
+    root = _project_root(relative, path, project_dir)
+    mic_star = Path(relative) if Path(relative).is_absolute() else root / relative
+    suffix = "_" + path.name[len("coords_suffix_") :]
+    job = path.parent
+    builder = PicksBuilder(source, "relion", namer)
+    builder.notes.append(f"{path}: micrographs from {_as_typed(mic_star)}, coordinate files *{suffix} in {job}")
+    entries = []
+    for name in micrograph_names(mic_star):
+        file = job / relative_coordinate_path(name, suffix)
+        if file.is_file():
+            entries.append((str(file), name))
+    if not entries:
+        raise CryodedupError(
+            f"{path}: none of the micrographs of {mic_star} has a coordinate file in {job} "
+            f"(expected e.g. {job / relative_coordinate_path(micrograph_names(mic_star)[0], suffix)})"
+        )
+    picks = _read_stars(entries, builder)
+    picks.micrographs_star = (relative, str(mic_star))
+    return picks
+
+
+#: The option of a RELION 4/5 job.star that names the micrographs a picking job ran on (AutoPick, ManualPick).
+_MICROGRAPHS_OPTIONS = ("fn_input_autopick", "fn_in")
+
+
+def job_micrographs(listing: Path, project_dir: Path | None) -> tuple[str, str] | None:
+    """The micrographs STAR a RELION picking job names: as named, and the path to read.
+
+    A 3.x job names it in its ``coords_suffix_*.star``; a 4/5 job (``listing`` is its
+    ``autopick.star`` or ``manualpick.star``) in the ``job.star`` beside it
+    (``fn_input_autopick``, ManualPick's ``fn_in``). None when the job does not say, or
+    the file named is not found.
+    """
+    if listing.name.startswith("coords_suffix_"):
+        lines = [line.strip() for line in listing.read_text(errors="replace").splitlines() if line.strip()]
+        named = lines[0] if len(lines) == 1 and not lines[0].startswith("data_") else None
+    else:
+        named = _job_star_option(listing.parent / "job.star", _MICROGRAPHS_OPTIONS)
+    if not named or not named.endswith(".star"):
+        return None
+    try:
+        root = _project_root(named, listing, project_dir)
+    except CryodedupError:
+        return None
+    return named, str(Path(named) if Path(named).is_absolute() else root / named)
+
+
+def _job_star_option(job_star: Path, options: tuple[str, ...]) -> str | None:
+    """The value of the first of ``options`` set in a RELION 4/5 ``job.star`` (None without one)."""
+    if not job_star.is_file():
+        return None
+    try:
+        star = StarFile(job_star)
+        block = star.block("joboptions_values")
+        if block is None:
+            return None
+        table = star.table(block)
+        values = dict(zip(table.column("rlnJobOptionVariable"), table.column("rlnJobOptionValue")))
+    except (CryodedupError, ValueError):
+        return None
+    return next((values[o] for o in options if values.get(o)), None)
+
+
+def read_coordinate_stars(files: list[Path], source: str, namer: MicrographNamer) -> Picks:
+    """Per-micrograph coordinate STAR files, the micrograph named by the file name.
+
+    These are ``*_autopick.star``, ``*_manualpick.star`` and crYOLO's ``.star``.
+    """
+    builder = PicksBuilder(source, "relion", namer)
+    return _read_stars([(str(f), stem(f)) for f in files], builder)
+
+
+def _read_stars(entries: list[tuple[str, str]], builder: PicksBuilder) -> Picks:
+    files = [file for file, _ in entries]
+    tables = read_tables(files, "star", ["rlnCoordinateX"], ["rlnCoordinateX", "rlnCoordinateY", SCORE])
+    first = len(builder.files)
+    labels_read: list[list[str]] = []
+    for (file, name), labels, header, footer in zip(entries, tables.labels, tables.headers, tables.footers):
+        if labels is None or "rlnCoordinateY" not in labels:
+            raise CryodedupError(f"{file}: no loop with rlnCoordinateX and rlnCoordinateY; not a coordinate file")
+        if "rlnMicrographName" in labels:
+            raise CryodedupError(
+                f"{file}: has rlnMicrographName: a particle STAR, not a per-micrograph coordinate file"
+            )
+        builder.add_file(file, name, header, footer)
+        labels_read.append(labels)
+    score_in = {SCORE in labels for labels in labels_read}
+    numbers = tables.numbers
+    builder.add_tables(tables, first, numbers["rlnCoordinateX"], numbers["rlnCoordinateY"], numbers[SCORE])
+    if len(score_in) > 1:
+        builder.notes.append(f"{SCORE} is missing from some files: their picks have no score (NaN, ranked last)")
+    return builder.build(SCORE if True in score_in else None)

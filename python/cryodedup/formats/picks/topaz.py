@@ -1,0 +1,156 @@
+"""topaz coordinate tables.
+
+Convention (topaz ``extract`` and ``convert``; its training labels): one tab-separated
+table for all micrographs, a header line ``image_name  x_coord  y_coord  [score]``, x and y
+the particle CENTRE in pixels of the micrographs topaz was given, which are usually
+down-scaled by ``topaz preprocess -s S``; ``image_name`` is the micrograph file name
+without extension; ``score`` is a logit (higher is better). ``topaz extract -x S`` writes
+full-size coordinates; otherwise they must be multiplied by S.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import CryodedupError
+from . import MicrographNamer, Picks, PicksBuilder, name_key, read_tables
+
+SCORE = "score"
+
+
+def read_table(
+    files: list[Path],
+    source: str,
+    namer: MicrographNamer,
+    scale: float | None,
+    shapes: Mapping[str, tuple[int, int]] | Callable[[list[str]], Mapping[str, tuple[int, int]]] | None,
+) -> Picks:
+    """Topaz tables, their coordinates multiplied by ``scale``.
+
+    A ``scale`` of None is inferred from ``shapes``, the micrograph sizes (ny, nx) by name, or
+    a function of the table's micrograph names that gives them (called only then), with
+    :func:`infer_scale`.
+    """
+    builder = PicksBuilder(source, "topaz", namer)
+    tables = read_tables(files, "tab", [], ["x_coord", "y_coord", SCORE], key="image_name")
+    first = len(builder.files)
+    for file, labels, header in zip(files, tables.labels, tables.headers):
+        labels = labels or []  # a tab table always has its header's labels, maybe none
+        missing = [c for c in ("image_name", "x_coord", "y_coord") if c not in labels]
+        if missing:
+            raise CryodedupError(
+                f"{file}: line 1: expected the topaz header image_name<TAB>x_coord<TAB>y_coord[<TAB>score], "
+                f"missing {', '.join(missing)}"
+            )
+        builder.add_file(file, None, header)
+    has_score = all(SCORE in (labels or []) for labels in tables.labels)
+    x, y = tables.numbers["x_coord"], tables.numbers["y_coord"]
+    names = tables.key_names
+    if scale is None:
+        try:
+            scale, note = infer_scale(names, tables.keys, x, y, shapes(names) if callable(shapes) else shapes)
+        except CryodedupError as err:
+            raise CryodedupError(f"{source}: {err}") from None
+    else:
+        note = f"topaz coordinates multiplied by {scale:g} (given)"
+        if not (scale > 0 and math.isfinite(scale)):
+            raise CryodedupError(f"topaz scale must be a number > 0, got {scale}")
+    builder.notes.append(note)
+    # Micrographs named in order of first appearance, each error naming the file it is in.
+    file_of_row = tables.file_of_row(first)
+    first_rows: np.ndarray = np.unique(tables.keys, return_index=True)[1] if len(tables.keys) else np.zeros(0, np.int64)
+    index = np.zeros(len(names), dtype=np.int32)
+    for row in sorted(first_rows):
+        key = tables.keys[row]
+        index[key] = namer.index(names[key], builder.files[file_of_row[row]].path)
+    builder.add_rows(
+        micrograph=index[tables.keys],
+        file=file_of_row,
+        x=x * scale,
+        y=y * scale,
+        score=tables.numbers[SCORE],
+        box=None,
+        start=tables.row_start,
+        end=tables.row_end,
+    )
+    return builder.build(SCORE if has_score and len(x) else None)
+
+
+#: Picks must reach this fraction of a micrograph's width or height at the scale inferred.
+REACH = 0.9
+
+
+def infer_scale(
+    names: list[str], keys: np.ndarray, x: np.ndarray, y: np.ndarray, shapes: Mapping[str, tuple[int, int]] | None
+) -> tuple[float, str]:
+    """The factor S of ``topaz preprocess -s S`` that brings the coordinates to the micrographs.
+
+    topaz down-scales a micrograph of ``nx`` pixels to ``floor(nx / S)`` (its ``downsample``)
+    and picks on that image, so a pick lies at ``x < floor(nx / S)``. S is the largest whole
+    number for which every pick lies on its down-scaled micrograph (x and y alike). Picks
+    spread over a micrograph come near its edges: S is told only when, at S, the picks of
+    some micrograph reach at least :data:`REACH` of its down-scaled width or height, and
+    at S - 1 they would not (else a smaller S fits as well).
+
+    ``names[keys[i]]`` is the micrograph of the pick at (``x[i]``, ``y[i]``); ``shapes`` the
+    micrograph sizes (ny, nx), matched by file name without extension. Returns (S, a note
+    saying why). Raises CryodedupError when S cannot be told, saying why.
+    """
+    give = (
+        "give the -s of topaz preprocess with --topaz-scale (1 for coordinates of full-size micrographs, "
+        "as topaz extract -x S writes them)"
+    )
+    if not shapes:
+        raise CryodedupError(
+            f"topaz coordinates: their scale cannot be inferred without the micrographs' sizes (--micrographs, "
+            f"with the MRC files reachable, or CryoSPARC exposures); {give}"
+        )
+    sizes = {name_key(name): shape for name, shape in shapes.items()}
+    max_x = np.full(len(names), -np.inf)
+    max_y = np.full(len(names), -np.inf)
+    np.maximum.at(max_x, keys, x)
+    np.maximum.at(max_y, keys, y)
+    # Per micrograph of known size: the extent of its picks (largest + 1 pixel) and its size.
+    known = [
+        (mx + 1, my + 1, *sizes[name_key(n)][::-1]) for n, mx, my in zip(names, max_x, max_y) if name_key(n) in sizes
+    ]
+    if not known:
+        raise CryodedupError(
+            f"topaz coordinates: none of their {len(names)} micrographs has a known size to infer the scale from; "
+            f"{give}"
+        )
+    extent, size = np.array(known, dtype=np.float64).reshape(-1, 2, 2).transpose(1, 0, 2)  # (x, y) each
+    scale = _largest_fitting_scale(extent, size)
+    reach = float((extent / size).max()) * scale
+    n_known = len(known)
+    if scale < 1:
+        raise CryodedupError(
+            f"topaz coordinates: picks lie outside their micrographs even at full size (up to {reach:.2f}x a "
+            f"micrograph's width or height); {give}"
+        )
+    if reach < REACH or (scale > 1 and reach * (scale - 1) / scale >= REACH):
+        raise CryodedupError(
+            f"topaz coordinates: the scale cannot be told from {n_known} micrographs: at -s {scale} the picks "
+            f"reach {reach:.0%} of a micrograph's width or height"
+            + (f", at -s {scale - 1} {reach * (scale - 1) / scale:.0%}" if scale > 1 else "")
+            + f" (told when one scale reaches {REACH:.0%} and the next smaller does not); {give}"
+        )
+    return float(scale), (
+        f"topaz coordinates multiplied by {scale} (inferred from {n_known} micrograph sizes: at -s {scale} the "
+        f"picks reach {reach:.0%} of a micrograph's width or height"
+        + (f", at -s {scale - 1} only {reach * (scale - 1) / scale:.0%}" if scale > 1 else "")
+        + f", at -s {scale + 1} they would lie outside)"
+    )
+
+
+def _largest_fitting_scale(extent: np.ndarray, size: np.ndarray) -> int:
+    """The largest S for which every extent (x, y) fits in floor(size / S) pixels; 0 when none does."""
+    scale = int(np.floor((size / extent).min()))
+    # floor(n / S) can be smaller than n / S: step down until every micrograph holds its picks.
+    while scale >= 1 and (extent > np.floor(size / scale)).any():
+        scale -= 1
+    return scale

@@ -1,0 +1,296 @@
+"""STAR files: blocks, small tables, and fast scans and row copies of big loops.
+
+The file is memory-mapped and indexed by the Rust core; big loops are scanned in parallel
+for the few columns a job needs, and rows are written back byte for byte, one window of
+the file at a time (pages released behind, so memory does not grow with the file). Small tables
+(optics groups, micrograph lists) are read here as strings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import _core
+from ..errors import CryodedupError
+from ..outputs import StrPath
+from .sniff import check_regular_file
+
+_FIELD = re.compile(r"\"[^\"]*\"(?=\s|$)|'[^']*'(?=\s|$)|\S+")
+
+
+def split_fields(line: str) -> list[tuple[int, int, str]]:
+    """The fields of one row as (start, end, text) spans; text keeps its quotes."""
+    return [(m.start(), m.end(), m.group()) for m in _FIELD.finditer(line)]
+
+
+def unquote(text: str) -> str:
+    """``text`` without the pair of double or single quotes around it, if it has one."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    return text
+
+
+def is_number(text: str) -> bool:
+    """Whether ``text`` reads as a number (``float`` accepts it: ``1``, ``-2.5e3``, ``nan``)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Block:
+    """One ``data_`` block: where it is, and its labels if it holds a loop."""
+
+    index: int
+    name: str
+    line: int
+    start: int
+    end: int
+    labels: list[str] | None
+    rows_start: int
+    rows_end: int
+    first_row_line: int
+    pairs: dict[str, str] = field(default_factory=dict)
+
+    def column(self, label: str) -> int | None:
+        """Index of ``label`` in the loop, or None."""
+        if self.labels is None or label not in self.labels:
+            return None
+        return self.labels.index(label)
+
+
+@dataclass
+class Table:
+    """A small loop read as strings: ``rows[i][j]`` is the text of label ``labels[j]``."""
+
+    labels: list[str]
+    rows: list[list[str]]
+    lines: list[str]
+
+    def column(self, label: str) -> list[str]:
+        """The unquoted text of ``label`` in each row; ``label`` must be one of ``labels``."""
+        j = self.labels.index(label)
+        return [unquote(r[j]) for r in self.rows]
+
+
+def _check_distinct_labels(path: Path, block: Block) -> None:
+    """Refuses a loop that lists one label twice: which of the two columns is meant cannot be known."""
+    seen: dict[str, int] = {}
+    for k, label in enumerate(block.labels or (), 1):
+        if label in seen:
+            raise CryodedupError(
+                f"{path}: data_{block.name} (line {block.line}): label _{label} is listed twice, as "
+                f"column {seen[label]} and column {k}; remove one"
+            )
+        seen[label] = k
+
+
+class StarFile:
+    """A STAR file, mapped and indexed. Errors name the file and line.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to read. It is never modified.
+    defer_rows_of : str, optional
+        Index the file only up to the first row of the loop of the first block of this name;
+        the rest is indexed while ``scan_particles`` reads that loop, so that a big file is
+        read once, not twice (``blocks`` holds the blocks known so far, the last one's rows
+        ending after its first row, until ``refresh_blocks``).
+    """
+
+    def __init__(self, path: StrPath, defer_rows_of: str | None = None) -> None:
+        self.path = check_regular_file(path, "a STAR file")
+        self._raw = _core.StarFile(str(self.path), defer_rows_of)
+        #: Comment lines among the rows of each scanned loop (by block index): the outputs leave them out.
+        self.comment_lines: dict[int, int] = {}
+        if self._raw.size == 0:
+            raise CryodedupError(f"{self.path}: the file is empty")
+        self.blocks = self._blocks(self._raw.header_blocks())
+        if not self.blocks:
+            raise CryodedupError(f"{self.path}: no data_ block found; is this a STAR file?")
+
+    @property
+    def deferred(self) -> bool:
+        """Whether ``blocks`` stops at the first row of the deferred loop, not yet scanned."""
+        return bool(self._raw.deferred)
+
+    def refresh_blocks(self) -> None:
+        """Indexes the whole file if it is not yet (one pass), and lists every block."""
+        self.blocks = self._blocks(self._raw.blocks())
+
+    def _blocks(self, raw_blocks: list) -> list[Block]:
+        blocks = [
+            Block(
+                i, b.name, b.line, b.start, b.end, b.labels, b.rows_start, b.rows_end, b.first_row_line, dict(b.pairs)
+            )
+            for i, b in enumerate(raw_blocks)
+        ]
+        for block in blocks:
+            _check_distinct_labels(self.path, block)
+        return blocks
+
+    @property
+    def size(self) -> int:
+        """The file's length in bytes."""
+        return self._raw.size
+
+    def block(self, name: str) -> Block | None:
+        """The first block called ``data_<name>`` that holds a loop, or None."""
+        return next((b for b in self.blocks if b.name == name and b.labels is not None), None)
+
+    def read_bytes(self, start: int, end: int) -> bytes:
+        """The bytes of the file from offset ``start`` up to ``end`` (excluded)."""
+        return bytes(self._raw.read(start, end))
+
+    def table(self, block: Block) -> Table:
+        """Reads a small loop as strings, checking each row's field count."""
+        text = self.read_bytes(block.rows_start, block.rows_end).decode("utf-8", errors="replace")
+        labels = self._loop_labels(block)
+        rows: list[list[str]] = []
+        lines: list[str] = []
+        for k, line in enumerate(text.splitlines()):
+            stripped = line.strip()
+            if not stripped or stripped[0] in "#;":
+                continue
+            # Without quotes the fields are the whitespace-separated words (a list of
+            # thousands of micrographs is read at each run).
+            fields = line.split() if '"' not in line and "'" not in line else [f for _, _, f in split_fields(line)]
+            if len(fields) != len(labels):
+                raise CryodedupError(
+                    f"{self.path}: line {block.first_row_line + k}: row has {len(fields)} fields, "
+                    f"expected {len(labels)} (one per column label)"
+                )
+            rows.append(fields)
+            lines.append(line)
+        return Table(list(labels), rows, lines)
+
+    def numeric_labels(self, block: Block) -> list[str]:
+        """Labels whose value in the first row is a number."""
+        labels = self._loop_labels(block)
+        head = self.read_bytes(block.rows_start, min(block.rows_end, block.rows_start + 65536))
+        for line in head.decode("utf-8", errors="replace").splitlines():
+            fields = [f for _, _, f in split_fields(line)]
+            if fields and fields[0][0] not in "#;" and len(fields) == len(labels):
+                return [lab for lab, f in zip(labels, fields) if is_number(f)]
+        return []
+
+    def scan(
+        self, block: Block, number_labels: list[str], key_label: str | None
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, list[str]]:
+        """Scans every row of a loop in parallel.
+
+        Returns
+        -------
+        numbers : dict of label -> float64 array
+        keys : uint32 array, the id of each row's ``key_label`` value (empty without one)
+        key_names : list of str, the distinct ``key_label`` values by id
+        """
+        cols = [self._column_index(block, lab) for lab in number_labels]
+        key_col = self._column_index(block, key_label) if key_label else None
+        scanned = self._raw.scan(block.index, cols, key_col)
+        self.comment_lines[block.index] = scanned.comment_lines
+        return dict(zip(number_labels, scanned.numbers)), scanned.keys, scanned.key_names
+
+    def scan_particles(
+        self,
+        block: Block,
+        key: str,
+        coords: Sequence[str],
+        origins: Sequence[str | None],
+        origin_pixels: tuple[str, str] | None,
+        psize: tuple,
+        score: str | None,
+        split: tuple[float, bool, bool, int, StrPath, StrPath] | None = None,
+    ) -> _core.ParticleScan:
+        """Scans a particle loop for the particle job, one window of the file at a time.
+
+        Keeps per row only the centre in Å, the score and the micrograph id (the file's
+        pages are released as the scan passes them). ``psize`` says where each row's
+        micrograph pixel size comes from: ``("angstrom",)`` (coordinates in Å),
+        ``("constant", value)``, ``("optics", label, [(group, psize), ...])`` or
+        ``("micrographs", {name: psize})``.
+
+        ``split`` = (min_dist, higher_is_better, remove_entirely, seed, kept path, rejected
+        path) also decides each micrograph once its rows end and appends its rows to the
+        kept or rejected file (they hold their header already): the result's ``keep`` is
+        the decision, or None with ``split_note`` saying why the split was given up (rows
+        of a micrograph apart, a centre that is not finite); the files are then incomplete.
+        """
+        col = self._column_index
+        if psize[0] == "optics":
+            psize = ("optics", col(block, psize[1]), psize[2])
+        scanned = self._raw.scan_particles(
+            block.index,
+            col(block, key),
+            [col(block, c) for c in coords],
+            [None if o is None else col(block, o) for o in origins],
+            None if origin_pixels is None else (col(block, origin_pixels[0]), col(block, origin_pixels[1])),
+            psize,
+            None if score is None else col(block, score),
+            None if split is None else (*split[:4], str(split[4]), str(split[5])),
+        )
+        self.comment_lines[block.index] = scanned.comment_lines
+        return scanned
+
+    def split_rows(self, block: Block, keep: np.ndarray, kept_path: StrPath, rejected_path: StrPath) -> None:
+        """Writes the file twice, with only the kept and only the other rows of ``block``.
+
+        ``block`` was scanned before; everything outside its rows is copied unchanged.
+        """
+        head = self.read_bytes(0, block.rows_start)
+        tail = self.read_bytes(block.rows_end, self.size)
+        for path in (kept_path, rejected_path):
+            Path(path).write_bytes(head)
+        self.append_split(block, keep, kept_path, rejected_path)
+        for path in (kept_path, rejected_path):
+            with open(path, "ab") as f:
+                f.write(tail)
+
+    def append_split(
+        self,
+        block: Block,
+        keep: np.ndarray,
+        kept_path: StrPath,
+        rejected_path: StrPath,
+        rewrite: tuple[str, Mapping[str, str]] | None = None,
+        columns: Sequence[str] | None = None,
+        values: tuple[str, np.ndarray, Sequence[str]] | None = None,
+    ) -> None:
+        """Appends the rows of a scanned loop to two files, byte for byte.
+
+        Kept rows go to ``kept_path``, the rest to ``rejected_path``; the rows are read
+        again, one window at a time, so ``keep`` must have one entry per row. ``rewrite`` = (label,
+        {old text: new text}) changes one field of the rows that hold an old text. ``columns``
+        (labels of the block) writes only those fields, in that order, each field's text unchanged.
+        ``values`` = (label, choice, texts) sets one field row by row: row i's text becomes
+        ``texts[choice[i] - 1]``, and stays as it is where ``choice[i]`` is 0.
+        """
+        rw = None if rewrite is None else (self._column_index(block, rewrite[0]), dict(rewrite[1]))
+        cols = None if columns is None else [self._column_index(block, label) for label in columns]
+        vals = None
+        if values is not None:
+            label, choice, texts = values
+            vals = (self._column_index(block, label), np.ascontiguousarray(choice, dtype=np.uint8), list(texts))
+        keep = np.ascontiguousarray(keep, dtype=bool)
+        self._raw.append_split(block.index, keep, str(kept_path), str(rejected_path), rw, cols, vals)
+
+    def _loop_labels(self, block: Block) -> list[str]:
+        """The labels of ``block``'s loop; a block of ``key value`` pairs has none to read."""
+        if block.labels is None:
+            raise CryodedupError(f"{self.path}: line {block.line}: data_{block.name} holds no loop, expected one")
+        return block.labels
+
+    def _column_index(self, block: Block, label: str) -> int:
+        """The position of ``label`` in ``block``'s loop, which must have it."""
+        column = block.column(label)
+        if column is None:
+            raise CryodedupError(f"{self.path}: line {block.line}: data_{block.name} has no column {label}")
+        return column

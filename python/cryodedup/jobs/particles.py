@@ -1,0 +1,573 @@
+"""The particle job: remove duplicate particles (or picks), whatever their format.
+
+Each format module reads its inputs into one :class:`~cryodedup.model.ParticleSet`
+(``particles_star`` for RELION particle STAR files, ``particles_cs`` for CryoSPARC
+datasets); this module decides which rows to keep from that structure alone, hands the
+mask to the set's writer, and makes the summary and the pictures.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import numpy as np
+
+from ..algo.audit import (
+    check_halfsets,
+    duplicate_criterion,
+    halfset_audit,
+    halfsets_by_micrograph,
+    halfsets_report,
+    symmetry_copies,
+)
+from ..algo.consensus import consensus_report, picks_per_group
+from ..algo.dedup import MAX_INPUTS, dedup, dedup_and_support_masks, popcount
+from ..algo.filaments import filament_summary
+from ..errors import CryodedupError
+from ..formats.micrograph_lists import resolve_paths
+from ..formats.sniff import check_regular_file, is_cryosparc, is_dynamo_table, is_glob, is_picker_output
+from ..model import Log, ParticleSet, Warn
+from ..options import MAX_CENTRE, ParticleOptions
+from ..outputs import StrPath, all_outputs_at_once
+from ..report.summary import report_rows
+from ..resolve import match_particle_set
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from ..report.particle_figures import ParticleDetails
+
+
+def _silent(message: str, level: str) -> None:
+    pass
+
+
+def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
+    """The inputs read by the module of their format (all inputs must share one)."""
+    check_input_paths(inputs)
+    if len(inputs) > MAX_INPUTS:
+        raise CryodedupError(
+            f"{len(inputs)} inputs: at most {MAX_INPUTS}, since each pick records which inputs confirm it as one "
+            "bit per input of a 64-bit mask; give one picker's files as one input (a folder or a quoted glob)"
+        )
+    kinds = {is_cryosparc(p) for p in inputs}
+    if len(kinds) > 1:
+        raise CryodedupError(
+            "inputs mix CryoSPARC (.cs/.csg) and STAR files or picker coordinates; deduplicate each kind on its own"
+        )
+    dynamo = {is_dynamo_table(p) for p in inputs}
+    if dynamo == {True}:
+        from ..formats.dynamo import read_dynamo_tables
+
+        particles = read_dynamo_tables(inputs, outdir, options, warn, log)
+        match_particle_set(particles, options.match_micrographs, warn)
+        return particles
+    if len(dynamo) > 1:
+        raise CryodedupError("inputs mix Dynamo tables (.tbl) and other files; deduplicate each kind on its own")
+    pickers = {is_picker_output(p) for p in inputs}
+    if len(pickers) > 1:
+        raise CryodedupError(
+            "inputs mix picker coordinates and particle files; deduplicate each kind on its own "
+            "(or extract the picks first)"
+        )
+    # Each format's reader is imported only when its inputs are given.
+    if pickers == {True}:
+        from ..formats.picks.particles import read_picker_outputs
+
+        return read_picker_outputs(inputs, outdir, options, warn, log)  # matches the pickers' micrographs itself
+    if kinds == {True}:
+        from ..formats.cryosparc import read_cs_files as read
+    else:
+        from ..formats.relion import read_star_files as read
+    particles = read(inputs, outdir, options, warn, log)
+    # One input is decided while read (docs/design.md section 5): its micrographs are matched by
+    # exact path, as this matching keeps them, so it changes nothing there.
+    match_particle_set(particles, options.match_micrographs, warn)
+    return particles
+
+
+def check_input_paths(inputs: list[Path]) -> None:
+    """Refuses an input that is neither a file nor a folder (a FIFO would block the reader), or one given twice.
+
+    One file given twice would count each particle twice (and confirm itself in a consensus).
+    """
+    seen: dict[tuple[int, int], Path] = {}
+    for path in inputs:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            if not is_glob(path):
+                raise CryodedupError(f"{path}: file not found") from None
+            continue  # a glob of picker files: its reader says when it matches nothing
+        except OSError:
+            continue  # e.g. a folder without permission: the reader names the error
+        if not stat.S_ISDIR(st.st_mode):
+            check_regular_file(path, "a particle or coordinate file")
+        identity = (st.st_dev, st.st_ino)
+        if identity in seen:
+            raise CryodedupError(f"{path}: the same file as the input {seen[identity]}; give each input once")
+        seen[identity] = path
+
+
+def check_centres(particles: ParticleSet) -> None:
+    """Refuses a particle whose centre is not finite, or too far out to measure distances to.
+
+    Not finite: NaN, inf, or overflowed when scaled; too far: beyond ±1e150 Å, where
+    squared distances overflow.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, or an overflow: the rows are checked below
+        extent = np.abs(particles.centres).max() if particles.centres.size else 0.0
+    if extent <= MAX_CENTRE:
+        return  # also false for NaN
+    finite = np.isfinite(particles.centres).all(axis=1)
+    if not finite.all():
+        _refuse_centres(
+            particles, ~finite, "no finite centre", "a coordinate, origin or pixel size is NaN, infinite or too large"
+        )
+    _refuse_centres(
+        particles,
+        (np.abs(particles.centres) > MAX_CENTRE).any(axis=1),
+        "a centre beyond ±1e150 Å",
+        "squared distances to it overflow",
+    )
+
+
+def _refuse_centres(particles: ParticleSet, bad_rows: np.ndarray, what: str, why: str) -> NoReturn:
+    bad = int(np.flatnonzero(bad_rows)[0])
+    k = int(particles.input_of[bad])
+    row = int(np.count_nonzero(particles.input_of[:bad] == k))  # its row among its input's rows
+    raise CryodedupError(
+        f"{particles.inputs[k]}: particle {row + 1} has {what} ({particles.centres[bad].tolist()} Å: {why}); "
+        f"{int(np.count_nonzero(bad_rows))} such particles in all: fix or remove them"
+    )
+
+
+#: Scores a picker gives its picks, each picker on its own scale (RELION's LoG about 0.1,
+#: its template matching 0-3, topaz logits; CryoSPARC's blob and template pickers).
+PICKER_SCORES = ("rlnAutopickFigureOfMerit", "pick_stats/ncc_score", "pick_stats/power")
+
+
+def raw_picker_scores(particles: ParticleSet, options: ParticleOptions) -> str | None:
+    """What to say when several inputs' particles are ranked by a picker's score as read, else None.
+
+    Two pickers' figures of merit are not on one scale, so the picker with the larger
+    numbers wins nearly every group of duplicates, whatever its picks are worth.
+    """
+    label = particles.score_label
+    if label not in PICKER_SCORES or particles.scores is None or options.score_normalize == "rank":
+        return None
+    n_ranked = int(np.count_nonzero(np.bincount(particles.input_of, minlength=len(particles.inputs))))
+    if n_ranked < 2:
+        return None
+    return (
+        f"the {n_ranked} inputs' particles are ranked by {label} as read, a picker's figure of merit: "
+        "different pickers' scores are rarely on one scale, so the picker with the larger numbers wins "
+        "nearly every group of duplicates; rank by a score all inputs share after classification "
+        "(--score rlnMaxValueProbDistribution) or by each input's percentiles (--score-normalize rank)"
+    )
+
+
+def _refuse_angles_not_finite(particles: ParticleSet) -> None:
+    """Refuses a NaN or infinite angle when orientations are compared (no angle to measure)."""
+    assert particles.poses is not None
+    finite = np.isfinite(particles.poses).all(axis=1)
+    if finite.all():
+        return
+    bad = int(np.flatnonzero(~finite)[0])
+    k = int(particles.input_of[bad])
+    row = int(np.count_nonzero(particles.input_of[:bad] == k))
+    raise CryodedupError(
+        f"{particles.inputs[k]}: particle {row + 1} has an orientation that is NaN or infinite "
+        f"({particles.poses[bad].tolist()}); --max-angle compares orientations: fix or remove "
+        f"{int(np.count_nonzero(~finite))} such particles"
+    )
+
+
+def warn_inputs_apart(particles: ParticleSet, warn: Warn) -> None:
+    """Warn about an input that shares no micrograph with the others.
+
+    Picks are compared only on the same micrograph, so such an input can neither duplicate
+    nor confirm another; most often its files are one picker's output given as several
+    inputs, where one input (a folder or a quoted glob) was meant.
+    """
+    n_inputs = len(particles.inputs)
+    if n_inputs < 2:
+        return
+    # present[k, g]: input k has a pick on micrograph g (one pass of the core, no sort of millions of ids)
+    present = picks_per_group(particles.input_of, particles.groups, len(particles.mic_names), n_inputs).T > 0
+    inputs_on = present.sum(axis=0)
+    for k in range(n_inputs):
+        mine = present[k]
+        if mine.any() and not (inputs_on[mine] > 1).any():
+            warn(
+                f"{particles.inputs[k]} shares no micrograph with the other inputs, so none of its picks can "
+                "duplicate or confirm theirs; if these are one picker's files, give them as one input "
+                "(a folder or a quoted glob)"
+            )
+
+
+@dataclass
+class Decision:
+    """Which rows are kept, and why the others are not.
+
+    ``suppressed_by`` is the kept-first duplicate of a row rejected as a duplicate (-1
+    otherwise), None unless pictures need it; ``confirmed_by`` is, per row, the bitmask of inputs with a row within the
+    minimum distance on its micrograph, its own input included (None with one input);
+    ``unconfirmed`` marks the rows that no duplicate displaced but that too few inputs
+    confirm (None without ``--min-support`` above 1); ``not_confirmable`` the rows that no
+    duplicate displaced on micrographs fewer than ``--min-support`` inputs ran on (kept,
+    or rejected with ``--uncovered reject``; None without ``--min-support`` above 1);
+    ``covered`` whether input k ran on micrograph g (several inputs only);
+    ``ranked_scores`` are the scores compared, when not as read (``--score-normalize
+    rank``: percentiles within each input).
+    """
+
+    keep: np.ndarray
+    suppressed_by: np.ndarray | None
+    confirmed_by: np.ndarray | None
+    unconfirmed: np.ndarray | None = None
+    ranked_scores: np.ndarray | None = None
+    not_confirmable: np.ndarray | None = None
+    covered: np.ndarray | None = None
+
+    @property
+    def support(self) -> np.ndarray | None:
+        """Number of distinct inputs confirming each row (its own included)."""
+        return None if self.confirmed_by is None else popcount(self.confirmed_by)
+
+
+def rank_percentiles(scores: np.ndarray, input_of: np.ndarray, higher_is_better: bool) -> np.ndarray:
+    """Each score as its percentile among its own input's scores, in (0, 1), 1 best.
+
+    The percentile is (number of worse scores + half the number of other equal scores + 1/2)
+    / count, so that ties share a value. NaN stays NaN (ranked last).
+    """
+    oriented = scores if higher_is_better else -scores
+    out = np.full(scores.shape, np.nan)
+    for k in np.unique(input_of):
+        rows = np.flatnonzero((input_of == k) & ~np.isnan(oriented))
+        values = np.sort(oriented[rows])
+        below = np.searchsorted(values, oriented[rows], "left")
+        equal = np.searchsorted(values, oriented[rows], "right") - below
+        out[rows] = (below + equal / 2) / len(rows)
+    return out
+
+
+def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent) -> Decision:
+    """Which rows to keep.
+
+    Duplicates are removed by score-ordered greedy suppression over all inputs; then, with
+    ``min_support`` K > 1, a kept row on a micrograph that at least K inputs ran on stays
+    kept only if rows of at least K distinct inputs (its own included, kept or suppressed)
+    lie within ``min_dist``. Elsewhere it cannot be confirmed: it stays kept, or is rejected
+    with ``--uncovered reject``.
+    """
+    n_inputs = len(particles.inputs)
+    if options.min_support > n_inputs:
+        inputs = "there is only 1 input" if n_inputs == 1 else f"there are only {n_inputs} inputs"
+        raise CryodedupError(f"--min-support {options.min_support}: {inputs}; give each picker as its own input")
+    scores, higher = particles.scores, particles.higher_is_better
+    if options.score_normalize == "rank" and scores is not None:
+        scores, higher = rank_percentiles(scores, particles.input_of, higher), True
+    ranked = None if scores is particles.scores else scores
+    log(f"removing duplicates among {len(particles)} particles on {len(particles.mic_names)} micrographs", "info")
+    if particles.decided is not None:  # decided while read, for these options (docs/design.md section 5)
+        return Decision(particles.decided, None, None)
+    if options.min_dist_z is not None and particles.centres.shape[1] != 3:
+        raise CryodedupError(
+            "--min-dist-z: these particles are 2-D (micrograph coordinates, no z); it is for subtomograms"
+        )
+    want_pairs = particles.halfsets is not None  # the half-set audit counts (rejected, suppressor) pairs
+    whole_tubes = particles.tubes is not None and options.filament_mode == "tube"
+    poses: dict[str, Any] = {}
+    if options.max_angle is not None:
+        if particles.poses is None:
+            raise CryodedupError(
+                "--max-angle: the particles carry no orientations (rlnAngleRot/Tilt/Psi, alignments3D/pose)"
+            )
+        if whole_tubes:
+            raise CryodedupError("--max-angle and --filament-mode tube exclude each other: tubes are compared whole")
+        _refuse_angles_not_finite(particles)
+        poses = {"poses": particles.poses, "pose_kind": particles.pose_kind, "max_angle": options.max_angle}
+        poses["sym"] = options.sym.upper()
+    if n_inputs == 1:
+        result = dedup(
+            particles.groups,
+            particles.centres,
+            scores,
+            min_dist=options.min_dist,
+            min_dist_z=options.min_dist_z,
+            higher_is_better=higher,
+            remove_entirely=options.remove_entirely,
+            seed=options.seed,
+            want_suppressed_by=options.plot or want_pairs,  # 8 bytes per particle, for pictures and the audit only
+            tubes=particles.tubes,
+            whole_tubes=whole_tubes,
+            **poses,
+        )
+        return Decision(result.keep, result.suppressed_by, None, ranked_scores=ranked)
+    result, confirmed_by = dedup_and_support_masks(
+        particles.groups,
+        particles.centres,
+        scores,
+        particles.input_of,
+        min_dist=options.min_dist,
+        min_dist_z=options.min_dist_z,
+        higher_is_better=higher,
+        remove_entirely=options.remove_entirely,
+        seed=options.seed,
+        want_suppressed_by=options.plot or want_pairs,
+        tubes=particles.tubes,
+        whole_tubes=whole_tubes,
+        **poses,
+    )
+    covered = coverage(particles, options.coverage)
+    if options.min_support <= 1:
+        return Decision(result.keep, result.suppressed_by, confirmed_by, ranked_scores=ranked, covered=covered)
+    supported = popcount(confirmed_by) >= options.min_support
+    confirmable = (covered.sum(axis=1) >= options.min_support)[particles.groups]
+    not_confirmable = result.keep & ~confirmable
+    keep = result.keep & (supported | (not_confirmable if options.uncovered == "keep" else False))
+    unconfirmed = result.keep & confirmable & ~supported
+    return Decision(keep, result.suppressed_by, confirmed_by, unconfirmed, ranked, not_confirmable, covered)
+
+
+def coverage(particles: ParticleSet, rule: str) -> np.ndarray:
+    """Whether input k ran on micrograph g, shape (n_micrographs, n_inputs).
+
+    ``all`` (``--coverage all``): every input on every micrograph. ``auto``: as the inputs
+    say (a picker's job names the micrographs it ran on); inputs that do not say are taken
+    to have run on the micrographs they have rows on.
+    """
+    n_mics, n_inputs = len(particles.mic_names), len(particles.inputs)
+    if rule == "all":
+        return np.ones((n_mics, n_inputs), dtype=bool)
+    if particles.coverage is not None:
+        return particles.coverage
+    return picks_per_group(particles.input_of, particles.groups, n_mics, n_inputs) > 0
+
+
+def warn_not_confirmable(particles: ParticleSet, decision: Decision, options: ParticleOptions, warn: Warn) -> None:
+    """Says how many picks could not be confirmed (too few inputs ran on their micrographs), and their fate."""
+    if decision.not_confirmable is None or decision.covered is None or not decision.not_confirmable.any():
+        return
+    short = np.flatnonzero(decision.covered.sum(axis=1) < options.min_support)
+    fate = "kept (--uncovered reject rejects them)" if options.uncovered == "keep" else "rejected (--uncovered reject)"
+    example = particles.mic_names[short[0]]
+    warn(
+        f"{int(decision.not_confirmable.sum()):,} picks lie on {len(short):,} of {len(particles.mic_names):,} "
+        f"micrographs that fewer than {options.min_support} inputs ran on (e.g. {example}), so --min-support "
+        f"{options.min_support} cannot be asked of them: {fate}"
+    )
+
+
+def summarize(
+    particles: ParticleSet, decision: Decision, options: ParticleOptions, halves: np.ndarray | None = None
+) -> dict:
+    """The summary of the decision: counts per input and in all, pixel sizes, shift, score.
+
+    With half-sets in the input, the half-set audit; with symmetry-expanded copies, how
+    many of each were kept; with ``halves`` (``--halfsets micrograph``), the new halves.
+    """
+    counts = particles.counts()
+    kept = particles.counts(decision.keep)
+    score_label = particles.score_label
+    n_kept = int(np.count_nonzero(decision.keep))
+    score: dict[str, str | None] = {
+        "column": score_label,
+        "order": ("max" if particles.higher_is_better else "min") if score_label else f"random (seed {options.seed})",
+    }
+    if score_label and options.score_normalize == "rank":
+        score["normalized"] = "rank: each input's scores as percentiles (1 best)"
+    if raw_picker_scores(particles, options):
+        score["scale"] = "compared as read across inputs, though pickers' scores are rarely on one scale"
+    summary: dict = {
+        "inputs": [
+            {"file": name, "particles": int(n), "kept": int(k), "rejected": int(n - k)}
+            for name, n, k in zip(particles.inputs, counts, kept)
+        ],
+        "particles": len(particles),
+        "kept": n_kept,
+        "rejected": len(particles) - n_kept,
+        "micrographs": len(particles.mic_names),
+        "tomography": particles.centres.shape[1] == 3,  # the "micrographs" are tomograms
+        "pixel_sizes": particles.pixel_sizes,
+        "shift": particles.shift,
+        "score": score,
+    }
+    summary.update(particles.summary)
+    if particles.tubes is not None:
+        summary["filaments"] = filament_summary(particles.tube_column or "", particles.tubes, options.filament_mode)
+    if particles.halfsets is not None:
+        assert decision.suppressed_by is not None, "decide() keeps the pairs when there are half-sets"
+        criterion = duplicate_criterion(options.min_dist, options.max_angle, options.min_dist_z)
+        summary["halfset_audit"] = halfset_audit(particles, decision.suppressed_by, criterion)
+    elif options.audit:
+        summary["halfset_audit"] = {
+            "column": None,
+            "message": "the particles carry no half-sets (rlnRandomSubset 1/2, alignments3D/split 0/1): "
+            "nothing to audit",
+        }
+    if halves is not None:
+        summary["halfsets"] = halfsets_report(particles, decision.keep, halves)
+    if options.max_angle is not None:
+        summary["orientations"] = (
+            f"duplicates only within {options.max_angle:g}° ({particles.pose_label}, symmetry {options.sym.upper()})"
+        )
+    if particles.sources is not None:
+        summary["symmetry_expansion"] = symmetry_copies(particles.sources, particles.sources_label, decision.keep)
+    if decision.confirmed_by is not None:
+        summary["consensus"] = consensus_report(
+            particles,
+            decision.keep,
+            decision.confirmed_by,
+            options.min_support,
+            decision.unconfirmed,
+            covered=decision.covered,
+            not_confirmable=decision.not_confirmable,
+            uncovered=options.uncovered,
+        )
+    return summary
+
+
+@all_outputs_at_once
+def remove_duplicate_particles(
+    inputs: Iterable[StrPath],
+    outdir: StrPath | None,
+    options: ParticleOptions | None = None,
+    *,
+    force: bool = False,
+    log: Log = _silent,
+) -> dict:
+    """Removes duplicate particles from RELION particle STAR files or CryoSPARC datasets.
+
+    Parameters
+    ----------
+    inputs : list of path
+        Particle STAR files (RELION 3.0 to 5, or files written by other tools in that
+        format), or CryoSPARC ``.cs`` / ``.csg`` files. Several are deduplicated together.
+    outdir : path or None
+        Folder that receives ``particles_kept.star`` and ``particles_rejected.star``, or
+        ``particles_kept.cs``, ``particles_rejected.cs`` (and ``.csg`` and passthrough
+        files for a result group). None only with ``audit`` and without ``plot``, which
+        write nothing.
+    options : ParticleOptions
+        Minimum distance, pixel size, shift, score and mode.
+    force : bool
+        Overwrite existing outputs.
+    log : callable(message, level)
+        Receives progress messages ("info") and warnings ("warning").
+
+    Returns
+    -------
+    dict
+        The summary: counts, pixel sizes, shift and score used, outputs, time.
+    """
+    start = time.perf_counter()
+    options = options or ParticleOptions()
+    options.check()
+    paths = [Path(p) for p in inputs]
+    if not paths:
+        raise CryodedupError("no input files given")
+    if outdir is None and not (options.audit and not options.plot):
+        raise CryodedupError("outdir: an output folder is needed (only audit=True without plot=True writes nothing)")
+    # Without one (an audit) the readers' writers get the current folder, and are never called.
+    outdir = Path(outdir if outdir is not None else ".")
+    warnings: list[str] = []
+
+    def warn(message: str) -> None:
+        warnings.append(message)
+        log(message, "warning")
+
+    particles = read_inputs(paths, outdir, options, warn, log)
+    assert particles.writer is not None, "every reader of files gives the set a writer"
+    if is_picker_output(paths[0]):
+        warn_inputs_apart(particles, warn)
+    elif raw := raw_picker_scores(particles, options):
+        warn(raw)  # (picker inputs: their reader says it, naming each picker's score)
+    check_centres(particles)
+    reassign = check_halfsets(particles, options.halfsets) is not None
+    read_at = time.perf_counter()
+    decision = decide(particles, options, log)
+    warn_not_confirmable(particles, decision, options, warn)
+    decided_at = time.perf_counter()
+    halves = halfsets_by_micrograph(particles.groups, decision.keep) if reassign else None
+    if options.audit:
+        outputs: dict[str, list[Path]] = {"kept": [], "rejected": []}
+    else:
+        outputs = particles.writer.write(decision.keep, force, halves)
+    written_at = time.perf_counter()
+    summary = summarize(particles, decision, options, halves)
+    summary["timings"] = {  # where the time goes: reading (index and scan), dedup, writing
+        "read": round(read_at - start, 3),
+        "decide": round(decided_at - read_at, 3),
+        "write": round(written_at - decided_at, 3),
+        # Decided and written while read (docs/design.md section 5): "read" holds all three.
+        "one_pass": particles.decided is not None,
+    }
+    summary["outputs"] = {subset: [str(p) for p in files] for subset, files in outputs.items()}
+    summary["min_dist_A"] = options.min_dist
+    if options.min_dist_z is not None:
+        summary["min_dist_z_A"] = options.min_dist_z
+    summary["mode"] = "remove entirely" if options.remove_entirely else "keep best of each group"
+    summary["warnings"] = warnings
+    summary["seconds"] = round(time.perf_counter() - start, 3)
+    if options.plot:
+        from ..report.particle_figures import ParticleDetails
+
+        assert decision.suppressed_by is not None, "decide() fills suppressed_by for the pictures"
+        details = ParticleDetails(
+            particles,
+            decision.keep,
+            decision.suppressed_by,
+            options.min_dist,
+            decision.confirmed_by,
+            compared_scores=decision.ranked_scores,
+            covered=decision.covered,
+            unconfirmed=decision.unconfirmed,
+            not_confirmable=decision.not_confirmable,
+            min_support=options.min_support,
+        )
+        summary["plots"] = plot_particles(details, outdir, options, paths[0], force, summary)
+    return summary
+
+
+def _image_names(name: str) -> list[str]:
+    """The file names a micrograph's image may have: a bare file stem is tried as .mrc first."""
+    return [name] if Path(name).suffix else [f"{name}.mrc", name]
+
+
+def plot_particles(
+    details: ParticleDetails, outdir: Path, options: ParticleOptions, first_input: Path, force: bool, summary: dict
+) -> list[str]:
+    """The particle job's pictures and report (``--plot``).
+
+    When example micrographs' image files are not found, the summary says so and how to
+    point at them.
+    """
+    from ..report import html_report
+    from ..report import particle_figures as plots
+
+    def find_micrograph(name: str) -> Path:
+        # Pickers know a micrograph by its file stem (x.cbox for x.mrc): try the MRC file first.
+        tried = [resolve_paths([n], first_input, options.project_dir)[0][0] for n in _image_names(name)]
+        return next((p for p in tried if p.exists()), tried[0])
+
+    figures, missing = plots.particle_figures(details, options.plot_mics, find_micrograph)
+    if missing:
+        n_examples = len(plots.micrographs_to_show(details, options.plot_mics))
+        # All counted: none found says the paths start from another folder, a few that files are gone.
+        absent = sum(not find_micrograph(name).exists() for name in details.mic_names)
+        summary["micrograph_images"] = (  # one line each, so that the path stays whole in a table
+            f"{absent:,} of {len(details.mic_names):,} micrograph images not found; {len(missing)} of "
+            f"{n_examples} examples drawn on a blank frame\nfirst looked for: {missing[0]}\n"
+            "if the images exist, give the folder their paths start from with --project-dir"
+        )
+    parameters = {k: v for k, v in vars(options).items() if k != "plot"}
+    rows, highlight = report_rows(summary)
+    return html_report.write_all(outdir, figures, "cryodedup particles", parameters, rows, force, highlight=highlight)

@@ -1,0 +1,179 @@
+"""The one structure every particle format is read into, whatever it came from.
+
+A format module (``formats.relion``, ``formats.cryosparc``, ``formats.picks``,
+``formats.dynamo``) reads its inputs into a :class:`ParticleSet`; the job
+(``jobs.particles``) decides which rows to keep from it alone and hands the boolean mask
+back to the set's writer. Nothing in the job knows a file format, and nothing in a format
+module knows how the decision is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .outputs import StrPath
+
+#: Receives each warning for the user, as one line.
+Warn = Callable[[str], None]
+#: Receives progress messages (level ``"info"``) and warnings (level ``"warning"``).
+Log = Callable[[str, str], None]
+
+
+@dataclass
+class HalfSets:
+    """Each row's half-set of a gold-standard refinement, and how its format writes them.
+
+    Attributes
+    ----------
+    label : str
+        The column or field (``rlnRandomSubset``, ``alignments3D/split``).
+    half : numpy.ndarray of int8, shape (n,)
+        0 for the first half-set, 1 for the second.
+    texts : tuple of str
+        The values of the two halves as the format writes them (``("1", "2")`` for RELION,
+        ``("0", "1")`` for CryoSPARC).
+    """
+
+    label: str
+    half: np.ndarray
+    texts: tuple[str, str]
+
+
+class SubsetWriter(Protocol):
+    """Writes the kept and rejected rows of a set where its format puts them."""
+
+    def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
+        """Writes the rows where ``keep`` is True to the kept outputs and the others to the rejected outputs.
+
+        All or nothing (:class:`~cryodedup.outputs.AtomicOutputs`), existing files refused
+        unless ``force``, never over an input. ``halves`` (0 or 1 per row), where given,
+        replaces the half-set column of the kept rows (only that field). Returns
+        ``{"kept": [paths], "rejected": [paths]}``.
+        """
+        ...
+
+
+@dataclass
+class ParticleSet:
+    """Particles (or picks) of one or more inputs, located in Å on their micrographs.
+
+    Attributes
+    ----------
+    inputs : list of str
+        The inputs as named in the summary (a file, a picker's folder).
+    input_of : numpy.ndarray of int, shape (n,)
+        Index into ``inputs`` of each row (any integer type; uint8 for STAR files).
+    mic_names : list of str
+        Micrograph names by micrograph id.
+    groups : numpy.ndarray of int64 or uint32, shape (n,)
+        Micrograph id of each row.
+    centres : numpy.ndarray of float64, shape (n, 2) or (n, 3)
+        Centres in Å (origins or shifts already subtracted).
+    psize : numpy.ndarray of float64, shape (n,)
+        Micrograph pixel size of each row, Å (read-only, and a broadcast value when one
+        pixel size holds for all rows).
+    pixel_sizes : list of dict
+        What pixel size was used where: ``input``, ``optics_group``, ``psize``, ``source``.
+    scores : numpy.ndarray of float64, shape (n,), or None
+        Score of each row; None ranks by a seeded random order.
+    score_label : str or None
+        The score column or field.
+    higher_is_better : bool
+        Direction of the score.
+    shift : str
+        The origin or shift used (``none`` when none).
+    read_files : list of str or Path
+        Every file read, so that no output overwrites one.
+    writer : SubsetWriter or None
+        Writes kept and rejected (None for data in memory).
+    mic_shapes : dict of int -> (ny, nx)
+        Micrograph sizes in pixels by id, where known.
+    summary : dict
+        Entries the format adds to the job's summary.
+    tubes : numpy.ndarray of uint32, shape (n,), or None
+        Filament tube of each row (0: none), see :mod:`cryodedup.algo.filaments`; None without filaments.
+    tube_column : str or None
+        The column (field) the tubes came from.
+    halfsets : HalfSets or None
+        The half-set of each row, when the particles carry one.
+    sources : numpy.ndarray of int64, shape (n,), or None
+        The source particle of each row of a symmetry-expanded set (None otherwise).
+    sources_label : str
+        What names the sources (``sym_expand/src_uid``, ``rlnImageName``).
+    poses : numpy.ndarray of float64, shape (n, 3), or None
+        Each row's orientation, read only for ``--max-angle``: RELION's rot, tilt, psi in
+        degrees (``pose_kind`` ``"relion"``) or CryoSPARC's rotation vector (``"rotvec"``).
+    pose_kind : str
+        How ``poses`` are read.
+    pose_label : str
+        The columns or field they came from.
+    decided : numpy.ndarray of bool, shape (n,), or None
+        Whether each row is kept, when the reader made the job's decision itself (one big
+        STAR file decided and written in one pass, docs/design.md section 5): the job then
+        does not decide again, and the writer has the outputs already.
+    coverage : numpy.ndarray of bool, shape (n_micrographs, n_inputs), or None
+        Whether input k ran on micrograph g (a picker's job names the micrographs it picked,
+        even those where it found nothing); None when the inputs do not say, and each input
+        is taken to cover the micrographs it has rows on.
+    """
+
+    inputs: list[str]
+    input_of: np.ndarray
+    mic_names: list[str]
+    groups: np.ndarray
+    centres: np.ndarray
+    psize: np.ndarray
+    pixel_sizes: list[dict]
+    scores: np.ndarray | None
+    score_label: str | None
+    higher_is_better: bool
+    shift: str = "none"
+    read_files: Sequence[StrPath] = field(default_factory=list)
+    writer: SubsetWriter | None = None
+    mic_shapes: dict[int, tuple[int, int]] = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)
+    tubes: np.ndarray | None = None
+    tube_column: str | None = None
+    halfsets: HalfSets | None = None
+    sources: np.ndarray | None = None
+    sources_label: str = ""
+    poses: np.ndarray | None = None
+    pose_kind: str = "relion"
+    pose_label: str = ""
+    decided: np.ndarray | None = None
+    coverage: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.groups.size)
+
+    def counts(self, where: np.ndarray | None = None) -> np.ndarray:
+        """Rows of each input (only those where ``where`` is True, if given).
+
+        Counted input by input, so that no array of 8 bytes per row is made; inputs whose rows
+        follow one another (as every reader gives them) by bisection.
+        """
+        n_inputs = len(self.inputs)
+        if n_inputs == 1:
+            return np.array([len(self) if where is None else np.count_nonzero(where)])
+        if self.input_of.size and bool((self.input_of[1:] >= self.input_of[:-1]).all()):
+            # Inputs one after another (as they are read): each is a run, found by bisection.
+            starts = np.searchsorted(self.input_of, np.arange(1, n_inputs).astype(self.input_of.dtype))
+            bounds = [0, *starts.tolist(), len(self.input_of)]
+            runs = zip(bounds[:-1], bounds[1:])
+            return np.array([b - a if where is None else np.count_nonzero(where[a:b]) for a, b in runs])
+        mask = (lambda k: self.input_of == k) if where is None else (lambda k: where & (self.input_of == k))
+        return np.array([np.count_nonzero(mask(k)) for k in range(n_inputs)])
+
+
+def pixel_sizes_used(psize: ArrayLike, source: str) -> list[dict]:
+    """The summary's ``pixel_sizes`` entries for pixel sizes that apply to all inputs.
+
+    One entry per distinct value (the first ten).
+    """
+    return [{"input": "all", "optics_group": "all", "psize": float(v), "source": source} for v in np.unique(psize)[:10]]

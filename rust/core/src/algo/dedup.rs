@@ -1,0 +1,839 @@
+//! Duplicate particles: per micrograph, score-ordered greedy suppression within a minimum
+//! distance (or "remove entirely"), micrographs processed in parallel.
+//!
+//! Semantics (docs/design.md section 2): two particles of the same group are duplicates when
+//! their squared distance is `<= r^2`, `r` being `min_dist` and never below [`SAME_CENTRE`]
+//! (so `min_dist` 0 finds copies that agree to floating-point error). Particles are ranked by score (best first,
+//! ties by input order, NaN last) or by a seeded random key. Walking the ranking, a particle
+//! not yet suppressed is kept and suppresses every particle within `min_dist`; a suppressed
+//! particle suppresses nothing.
+
+use rayon::prelude::*;
+
+use crate::algo::grid::Grid;
+use crate::algo::kdtree::KdTree;
+use crate::algo::points::{check_coordinates, check_min_dist, grouped, masks_of_points, point, MAX_MASK_INPUTS};
+pub use crate::algo::points::{search_radius, GroupId, SAME_CENTRE};
+use crate::algo::pose::PoseTest;
+use crate::errors::DedupError;
+use crate::parallel::Scatter;
+
+#[derive(Clone, Debug)]
+pub struct DedupParams {
+    /// Minimum separation, same unit as the coordinates (Å). 0 means identical centres
+    /// (within [`SAME_CENTRE`]).
+    pub min_dist: f64,
+    /// Rank higher scores first (else lower first). Ignored without scores.
+    pub higher_is_better: bool,
+    /// Reject every particle that has any other particle within `min_dist`.
+    pub remove_entirely: bool,
+    /// Seed of the random ranking used when there are no scores.
+    pub seed: u64,
+    /// Fill `DedupResult::suppressed_by` (8 bytes per particle; only pictures need it).
+    pub want_suppressed_by: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DedupResult {
+    pub keep: Vec<bool>,
+    /// For a rejected particle: a kept particle within `min_dist` that ranks above it (in
+    /// remove-entirely mode: its nearest neighbour). -1 for kept particles.
+    pub suppressed_by: Vec<i64>,
+}
+
+impl DedupParams {
+    /// The radius within which two particles are duplicates ([`search_radius`]).
+    pub fn radius(&self) -> f64 {
+        search_radius(self.min_dist)
+    }
+}
+
+/// Runs the duplicate removal. `coords` is row-major, `dim` (2 or 3) values per particle.
+pub fn dedup<G: GroupId>(
+    groups: &[G],
+    coords: &[f64],
+    dim: usize,
+    scores: Option<&[f64]>,
+    params: &DedupParams,
+) -> Result<DedupResult, DedupError> {
+    dedup_slice(0, groups, coords, dim, scores, params)
+}
+
+/// [`dedup_full`] for filament segments: two particles with the same non-zero `tubes`
+/// id (one id per tube and micrograph) are never duplicates, so segments of one tube never
+/// suppress or confirm each other; id 0 is a particle of no tube (docs/design.md section 8).
+pub fn dedup_with_tubes<G: GroupId>(
+    groups: &[G],
+    coords: &[f64],
+    dim: usize,
+    scores: Option<&[f64]>,
+    inputs: Option<&[u32]>,
+    tubes: &[u32],
+    params: &DedupParams,
+) -> Result<(DedupResult, Option<Vec<u64>>), DedupError> {
+    if tubes.len() != groups.len() {
+        return Err(DedupError::Length { what: "tubes", expected: groups.len(), got: tubes.len() });
+    }
+    dedup_full(groups, coords, dim, scores, inputs, Some(tubes), None, params)
+}
+
+/// Every variant at once: with `inputs` (each particle's input, below
+/// [`MAX_MASK_INPUTS`]) the masks of `consensus::support_masks`
+/// in the same pass over each micrograph, the filament rule with `tubes`, the
+/// orientation rule with `pose` (two particles within `min_dist` are duplicates only if
+/// their orientations are within its maximum angle, docs/design.md section 9; the angle is
+/// computed for the close pairs only).
+#[allow(clippy::too_many_arguments)]
+pub fn dedup_full<G: GroupId>(
+    groups: &[G],
+    coords: &[f64],
+    dim: usize,
+    scores: Option<&[f64]>,
+    inputs: Option<&[u32]>,
+    tubes: Option<&[u32]>,
+    pose: Option<&PoseTest>,
+    params: &DedupParams,
+) -> Result<(DedupResult, Option<Vec<u64>>), DedupError> {
+    validate(groups, coords, dim, scores, inputs, pose, params)?;
+    Ok(run_in(dim, groups, &Input { coords, scores, inputs, tubes, params, pose, first_index: 0 }))
+}
+
+/// [`dedup`] of particles `first_index..first_index + groups.len()` of a larger set, whose
+/// groups (micrographs) all lie within this slice: the same decisions as the whole set's,
+/// random ranks included (they follow each particle's index in the whole set). For a file
+/// decided micrograph by micrograph as it streams by.
+pub fn dedup_slice<G: GroupId>(
+    first_index: u64,
+    groups: &[G],
+    coords: &[f64],
+    dim: usize,
+    scores: Option<&[f64]>,
+    params: &DedupParams,
+) -> Result<DedupResult, DedupError> {
+    validate(groups, coords, dim, scores, None, None, params)?;
+    Ok(run_in(dim, groups, &Input { coords, scores, inputs: None, tubes: None, params, pose: None, first_index }).0)
+}
+
+/// [`run`] for points of `dim` (2 or 3, validated) coordinates.
+fn run_in<G: GroupId>(dim: usize, groups: &[G], input: &Input) -> (DedupResult, Option<Vec<u64>>) {
+    match dim {
+        2 => run::<2, G>(groups, input),
+        _ => run::<3, G>(groups, input),
+    }
+}
+
+/// Checks the arrays' lengths and values and the parameters.
+pub(crate) fn validate<G: GroupId>(
+    groups: &[G],
+    coords: &[f64],
+    dim: usize,
+    scores: Option<&[f64]>,
+    inputs: Option<&[u32]>,
+    pose: Option<&PoseTest>,
+    params: &DedupParams,
+) -> Result<(), DedupError> {
+    let n = groups.len();
+    if let Some(pose) = pose {
+        if pose.poses.len() != 3 * n {
+            return Err(DedupError::Length { what: "poses", expected: n, got: pose.poses.len() / 3 });
+        }
+        if let Some(index) = pose.poses.iter().position(|c| !c.is_finite()) {
+            return Err(DedupError::NonFinitePose { index: index / 3 });
+        }
+    }
+    if let Some(inputs) = inputs {
+        if inputs.len() != n {
+            return Err(DedupError::Length { what: "inputs", expected: n, got: inputs.len() });
+        }
+        let limit = MAX_MASK_INPUTS;
+        if let Some(index) = inputs.iter().position(|&i| i >= limit) {
+            return Err(DedupError::InputOutOfRange { index, limit });
+        }
+    }
+    if dim != 2 && dim != 3 {
+        return Err(DedupError::Dimension(dim));
+    }
+    if coords.len() != n * dim {
+        return Err(DedupError::Length { what: "coords", expected: n * dim, got: coords.len() / dim });
+    }
+    if let Some(s) = scores {
+        if s.len() != n {
+            return Err(DedupError::Length { what: "scores", expected: n, got: s.len() });
+        }
+    }
+    check_min_dist(params.min_dist)?;
+    if n >= u32::MAX as usize {
+        return Err(DedupError::TooMany(n));
+    }
+    check_coordinates(coords, dim)
+}
+
+/// Everything one group's work needs, shared read-only between threads.
+struct Input<'a> {
+    coords: &'a [f64],
+    scores: Option<&'a [f64]>,
+    /// Each particle's input, when masks are wanted.
+    inputs: Option<&'a [u32]>,
+    /// Each particle's tube (0: none): equal non-zero tubes are never duplicates.
+    tubes: Option<&'a [u32]>,
+    params: &'a DedupParams,
+    /// Duplicates only within this angle, when given.
+    pose: Option<&'a PoseTest<'a>>,
+    /// The index of the first particle in the whole set (for the random ranks).
+    first_index: u64,
+}
+
+impl Input<'_> {
+    /// Whether global particles `a` and `b` are segments of one tube (never duplicates).
+    fn same_tube(&self, a: u32, b: u32) -> bool {
+        self.tubes.is_some_and(|t| t[a as usize] != 0 && t[a as usize] == t[b as usize])
+    }
+}
+
+/// One group's slices of the outputs, aligned with its members (`masks` empty when not wanted).
+struct GroupOut<'a> {
+    keep: &'a mut [bool],
+    sup: &'a mut [i64],
+    masks: &'a mut [u64],
+}
+
+fn run<const D: usize, G: GroupId>(groups: &[G], input: &Input) -> (DedupResult, Option<Vec<u64>>) {
+    let n = groups.len();
+    let (order, ranges) = grouped(groups);
+    let want_sup = input.params.want_suppressed_by;
+    let want_masks = input.inputs.is_some();
+
+    // Each group is worked in a thread's own buffers, aligned with its members, and its
+    // results written straight to their particles (no grouped copy scattered afterwards).
+    let mut keep = vec![true; n];
+    let mut suppressed_by = vec![-1i64; if want_sup { n } else { 0 }];
+    let mut masks = vec![0u64; if want_masks { n } else { 0 }];
+    let (keep_out, sup_out, masks_out) =
+        (Scatter::new(&mut keep), Scatter::new(&mut suppressed_by), Scatter::new(&mut masks));
+    ranges.par_iter().with_min_len(8).for_each_init(GroupBuffers::default, |buffers, &(lo, hi)| {
+        let members = &order[lo..hi];
+        let mut out = buffers.reset(members.len(), want_sup, want_masks);
+        dedup_group::<D>(input, members, &mut out);
+        // SAFETY: `order` is a permutation of 0..n and the groups' ranges do not overlap,
+        // so every particle index is written by exactly one group, and each output holds
+        // n values (or none, and then its buffer is empty too).
+        unsafe {
+            keep_out.put(members, out.keep);
+            sup_out.put(members, out.sup);
+            masks_out.put(members, out.masks);
+        }
+    });
+    (DedupResult { keep, suppressed_by }, want_masks.then_some(masks))
+}
+
+/// One thread's output buffers, reused from group to group.
+#[derive(Default)]
+struct GroupBuffers {
+    keep: Vec<bool>,
+    sup: Vec<i64>,
+    masks: Vec<u64>,
+}
+
+impl GroupBuffers {
+    /// Fresh outputs for a group of `len` members (`sup`, `masks` empty when not wanted).
+    fn reset(&mut self, len: usize, want_sup: bool, want_masks: bool) -> GroupOut<'_> {
+        fn refill<T: Copy>(buffer: &mut Vec<T>, len: usize, value: T) {
+            buffer.clear();
+            buffer.resize(len, value);
+        }
+        refill(&mut self.keep, len, true);
+        refill(&mut self.sup, if want_sup { len } else { 0 }, -1);
+        refill(&mut self.masks, if want_masks { len } else { 0 }, 0);
+        GroupOut { keep: &mut self.keep, sup: &mut self.sup, masks: &mut self.masks }
+    }
+}
+
+/// A reproducible pseudo-random 64-bit key (splitmix64 finaliser).
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The random rank key of particle `index` under `seed`; ties (never in practice) by index.
+pub fn random_key(seed: u64, index: u64) -> u64 {
+    mix(seed ^ mix(index))
+}
+
+/// A sort key that orders scores best first, NaN last (ties are broken by the caller).
+pub(crate) fn score_key(score: f64, higher_is_better: bool) -> u64 {
+    if score.is_nan() {
+        return u64::MAX;
+    }
+    let bits = (score + 0.0).to_bits(); // -0.0 ranks with 0.0
+                                        // Map the float order onto the unsigned integer order.
+    let ascending = if bits >> 63 == 1 { !bits } else { bits | (1 << 63) };
+    if higher_is_better {
+        !ascending
+    } else {
+        ascending
+    }
+}
+
+/// The local positions `subset` (into `members`, increasing) from best to worst.
+fn ranking(input: &Input, members: &[u32], subset: impl Iterator<Item = u32>) -> Vec<u32> {
+    let mut keyed: Vec<(u64, u32)> = match input.scores {
+        Some(scores) => {
+            let higher = input.params.higher_is_better;
+            subset.map(|k| (score_key(scores[members[k as usize] as usize], higher), k)).collect()
+        }
+        None => {
+            let seed = input.params.seed;
+            subset.map(|k| (random_key(seed, input.first_index + members[k as usize] as u64), k)).collect()
+        }
+    };
+    // NaN scores share u64::MAX with no finite score, and the position breaks every tie.
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, k)| k).collect()
+}
+
+/// Bit pattern of a point, with -0.0 folded onto 0.0, for exact matching.
+fn exact_key<const D: usize>(p: &[f64; D]) -> [u64; D] {
+    let mut key = [0u64; D];
+    for k in 0..D {
+        key[k] = (p[k] + 0.0).to_bits();
+    }
+    key
+}
+
+/// One group. `members` are global indices in increasing order; `out` holds this group's
+/// slices of the outputs, aligned with `members`.
+fn dedup_group<const D: usize>(input: &Input, members: &[u32], out: &mut GroupOut) {
+    let member_inputs: Vec<u32> =
+        input.inputs.map_or_else(Vec::new, |inputs| members.iter().map(|&i| inputs[i as usize]).collect());
+    for (mask, &own) in out.masks.iter_mut().zip(&member_inputs) {
+        *mask = 1 << own;
+    }
+    if members.len() < 2 {
+        return;
+    }
+    let points: Vec<[f64; D]> = members.iter().map(|&i| point::<D>(input.coords, i)).collect();
+    let near = Neighbourhood::new(input, members, &points);
+    // Masks from the greedy pass's own searches where a pair's test is the distance alone.
+    let masks_in_greedy_pass = !out.masks.is_empty()
+        && !input.params.remove_entirely
+        && near.grid().is_some()
+        && input.tubes.is_none()
+        && input.pose.is_none();
+    if input.params.remove_entirely {
+        reject_all_with_neighbours(&near, out.keep, out.sup);
+    } else if masks_in_greedy_pass {
+        suppress_greedily_with_masks(&near, out.keep, out.sup, &member_inputs, out.masks);
+        return;
+    } else {
+        suppress_greedily(&near, out.keep, out.sup);
+    }
+    if out.masks.is_empty() {
+        return;
+    }
+    if input.tubes.is_some() {
+        // Confirmation follows the duplicate test, which leaves out the segments of one tube.
+        for (local, mask) in out.masks.iter_mut().enumerate() {
+            near.for_each_position_near(local as u32, |position, d2| {
+                for &m in near.positions.members(position) {
+                    if near.is_duplicate(local as u32, m, d2) {
+                        *mask |= 1 << member_inputs[m as usize];
+                    }
+                }
+            });
+        }
+    } else {
+        // (a grid of these points for the same radius is not made twice)
+        masks_of_points(&points, &member_inputs, input.params.radius(), near.grid(), out.masks);
+    }
+}
+
+/// The neighbours of a group's particles: its distinct positions and a search of them, a
+/// uniform grid (radius searches among spread points) or else a k-d tree.
+struct Neighbourhood<'a, const D: usize> {
+    input: &'a Input<'a>,
+    members: &'a [u32],
+    points: &'a [[f64; D]],
+    positions: Positions<D>,
+    search: Search<D>,
+}
+
+/// How a group's positions are searched within the radius.
+enum Search<const D: usize> {
+    Grid(Grid<D>),
+    Tree(KdTree<D>),
+}
+
+impl<'a, const D: usize> Neighbourhood<'a, D> {
+    fn new(input: &'a Input<'a>, members: &'a [u32], points: &'a [[f64; D]]) -> Self {
+        // Exact copies are merged for nearest-neighbour searches and for identical centres
+        // (symmetry expansion: dozens of copies per spot); the greedy radius searches meet
+        // each point a bounded number of times anyway.
+        let params = input.params;
+        let merged = params.min_dist == 0.0 || params.remove_entirely;
+        let positions = if merged { Positions::new(points) } else { Positions::each_apart(points) };
+        // Nearest-neighbour searches (remove entirely) need the tree; a crowded group too.
+        let grid = if merged { None } else { Grid::new(&positions.points, params.radius()) };
+        let search = grid.map_or_else(|| Search::Tree(KdTree::new(&positions.points)), Search::Grid);
+        Neighbourhood { input, members, points, positions, search }
+    }
+
+    fn grid(&self) -> Option<&Grid<D>> {
+        match &self.search {
+            Search::Grid(grid) => Some(grid),
+            Search::Tree(_) => None,
+        }
+    }
+
+    /// Whether members `a` and `b` (local positions), found within `min_dist` of each other
+    /// at squared distance `d2`, are duplicates. Every mode asks this one test, so a further
+    /// condition on a pair (e.g. on poses) goes here and nowhere else.
+    #[inline]
+    fn is_duplicate(&self, a: u32, b: u32, _d2: f64) -> bool {
+        a != b && {
+            let (ga, gb) = (self.members[a as usize], self.members[b as usize]);
+            !self.input.same_tube(ga, gb) && self.input.pose.is_none_or(|pose| pose.close(ga, gb))
+        }
+    }
+
+    /// Calls `visit(position, squared_distance)` for every position within `min_dist` of
+    /// member `local`, its own included.
+    fn for_each_position_near(&self, local: u32, visit: impl FnMut(u32, f64)) {
+        let (point, radius) = (&self.points[local as usize], self.input.params.radius());
+        match &self.search {
+            Search::Grid(grid) => grid.for_each_within(point, radius, visit),
+            Search::Tree(tree) => tree.for_each_within(point, radius, visit),
+        }
+    }
+
+    /// The first member (by index) at `position` that is a duplicate of member `local`.
+    fn first_duplicate_at(&self, position: u32, local: u32, d2: f64) -> Option<u32> {
+        self.positions.members(position).iter().copied().find(|&m| self.is_duplicate(local, m, d2))
+    }
+
+    /// The duplicate of member `local` nearest to it, ties to the lowest index, as (squared
+    /// distance, member). Copies at its own position are at distance 0; one nearest-neighbour
+    /// search finds the closest other position.
+    fn nearest_duplicate(&self, local: u32) -> Option<(f64, u32)> {
+        let own = self.positions.of[local as usize];
+        let at_own = self.first_duplicate_at(own, local, 0.0).map(|m| (0.0, m));
+        let Search::Tree(tree) = &self.search else { return at_own };
+        let point = &self.points[local as usize];
+        let elsewhere = tree.nearest_within(point, self.input.params.radius(), |position, d2| {
+            position != own && self.first_duplicate_at(position, local, d2).is_some()
+        });
+        let elsewhere = elsewhere.map(|(position, d2)| (d2, self.first_duplicate_at(position, local, d2).unwrap()));
+        match (at_own, elsewhere) {
+            (Some(a), Some(b)) => Some(if b < a { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// Keep-best mode: walk the particles from best to worst; one not yet suppressed is kept and
+/// suppresses the particles within `min_dist` that are not yet suppressed (a suppressed one
+/// suppresses nothing). No pair list: each kept particle searches the tree once. Kept
+/// particles are pairwise more than `min_dist` apart, so a position is met by only a few
+/// kept particles' searches (at most 5 in 2-D, 12 in 3-D) and the work is near-linear in any
+/// geometry, a thousand picks on one spot included.
+fn suppress_greedily<const D: usize>(near: &Neighbourhood<D>, keep: &mut [bool], sup: &mut [i64]) {
+    let members = near.members;
+    for r in ranking(near.input, members, 0..members.len() as u32) {
+        if !keep[r as usize] {
+            continue;
+        }
+        near.for_each_position_near(r, |position, d2| {
+            for &other in near.positions.members(position) {
+                if keep[other as usize] && near.is_duplicate(r, other, d2) {
+                    reject(keep, sup, other, members[r as usize]);
+                }
+            }
+        });
+    }
+}
+
+/// [`suppress_greedily`] that also sets the consensus masks (bit `inputs[m]` in the mask of
+/// every particle within `min_dist` of particle `m`) from the same searches, for a group
+/// whose duplicates are all pairs within `min_dist` (no tubes, no orientations) and whose
+/// positions are its particles. Each kept particle's search meets every pair it is in; the
+/// pairs of two suppressed particles come from one more search per suppressed particle.
+/// So a group is searched once per particle, not once per kept particle and then once per
+/// particle for the masks (a tenth of the decision at 10M picks of two pickers).
+fn suppress_greedily_with_masks<const D: usize>(
+    near: &Neighbourhood<D>,
+    keep: &mut [bool],
+    sup: &mut [i64],
+    inputs: &[u32],
+    masks: &mut [u64],
+) {
+    let members = near.members;
+    let mut searched = vec![false; members.len()];
+    for r in ranking(near.input, members, 0..members.len() as u32) {
+        if !keep[r as usize] {
+            continue;
+        }
+        searched[r as usize] = true;
+        near.for_each_position_near(r, |position, d2| {
+            for &other in near.positions.members(position) {
+                if other != r {
+                    masks[r as usize] |= 1 << inputs[other as usize];
+                    masks[other as usize] |= 1 << inputs[r as usize];
+                }
+                if keep[other as usize] && near.is_duplicate(r, other, d2) {
+                    reject(keep, sup, other, members[r as usize]);
+                }
+            }
+        });
+    }
+    for s in (0..members.len() as u32).filter(|&s| !searched[s as usize]) {
+        near.for_each_position_near(s, |position, _| {
+            for &other in near.positions.members(position) {
+                if !searched[other as usize] {
+                    masks[s as usize] |= 1 << inputs[other as usize];
+                }
+            }
+        });
+    }
+}
+
+/// Remove-entirely mode: every particle with a duplicate goes, naming its nearest duplicate
+/// (ties: the lowest index). One nearest-neighbour search each, in the tree of distinct
+/// positions: coincident particles (all picks at (0, 0) after a bad conversion) share one
+/// tree point, so no search wades through them.
+fn reject_all_with_neighbours<const D: usize>(near: &Neighbourhood<D>, keep: &mut [bool], sup: &mut [i64]) {
+    for local in 0..near.members.len() as u32 {
+        if let Some((_, other)) = near.nearest_duplicate(local) {
+            reject(keep, sup, local, near.members[other as usize]);
+        }
+    }
+}
+
+/// The distinct positions of a group's points: exact copies (bit for bit, -0.0 as 0.0) share one.
+struct Positions<const D: usize> {
+    /// One point per position, numbered in order of their lowest member.
+    points: Vec<[f64; D]>,
+    /// `of[local]`: the position of member `local`.
+    of: Vec<u32>,
+    /// Members of position `p` in increasing order: `sorted[start[p]..start[p + 1]]`.
+    sorted: Vec<u32>,
+    start: Vec<u32>,
+}
+
+impl<const D: usize> Positions<D> {
+    fn new(points: &[[f64; D]]) -> Self {
+        // Runs of equal keys, then the runs in order of their lowest member, so that a tie in
+        // distance between two positions goes to the lower-indexed particle.
+        let mut by_key: Vec<u32> = (0..points.len() as u32).collect();
+        by_key.sort_unstable_by_key(|&k| (exact_key(&points[k as usize]), k));
+        let same = |a: u32, b: u32| exact_key(&points[a as usize]) == exact_key(&points[b as usize]);
+        let mut runs: Vec<&[u32]> = by_key.chunk_by(|&a, &b| same(a, b)).collect();
+        runs.sort_unstable_by_key(|run| run[0]);
+        let mut of = vec![0u32; points.len()];
+        let (mut sorted, mut start) = (Vec::with_capacity(points.len()), Vec::with_capacity(runs.len() + 1));
+        for (position, run) in runs.iter().enumerate() {
+            start.push(sorted.len() as u32);
+            sorted.extend_from_slice(run);
+            for &k in *run {
+                of[k as usize] = position as u32;
+            }
+        }
+        start.push(sorted.len() as u32);
+        let unique = runs.iter().map(|run| points[run[0] as usize]).collect();
+        Positions { points: unique, of, sorted, start }
+    }
+
+    /// Every point a position of its own (no sort: for radius searches only).
+    fn each_apart(points: &[[f64; D]]) -> Self {
+        let n = points.len() as u32;
+        Positions { points: points.to_vec(), of: (0..n).collect(), sorted: (0..n).collect(), start: (0..=n).collect() }
+    }
+
+    fn members(&self, position: u32) -> &[u32] {
+        &self.sorted[self.start[position as usize] as usize..self.start[position as usize + 1] as usize]
+    }
+}
+
+fn reject(keep: &mut [bool], sup: &mut [i64], local: u32, by_global: u32) {
+    keep[local as usize] = false;
+    if let Some(s) = sup.get_mut(local as usize) {
+        *s = by_global as i64; // sup is empty when not wanted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(min_dist: f64) -> DedupParams {
+        DedupParams { min_dist, higher_is_better: true, remove_entirely: false, seed: 0, want_suppressed_by: true }
+    }
+
+    /// A reproducible stream of pseudo-random numbers.
+    fn seeded(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state = mix(state);
+            state
+        }
+    }
+
+    #[test]
+    fn chain_keeps_both_ends() {
+        // Centres at 0, 15 and 30 Å with 20 Å: the middle one is suppressed by the best
+        // ranked, and the far end survives because a suppressed particle suppresses nothing.
+        let coords = [0.0, 0.0, 15.0, 0.0, 30.0, 0.0];
+        let r = dedup(&[0i64, 0, 0], &coords, 2, Some(&[3.0, 2.0, 1.0]), &params(20.0)).unwrap();
+        assert_eq!(r.keep, vec![true, false, true]);
+        assert_eq!(r.suppressed_by, vec![-1, 0, -1]);
+    }
+
+    #[test]
+    fn u32_groups_and_no_suppressed_by_decide_alike() {
+        // Two micrographs interleaved (so results are scattered back), chains at 0, 15, 30 Å.
+        let groups_i64 = [5i64, 2, 5, 2, 5, 2];
+        let groups_u32 = [5u32, 2, 5, 2, 5, 2];
+        let coords = [0.0, 0.0, 0.0, 0.0, 15.0, 0.0, 15.0, 0.0, 30.0, 0.0, 30.0, 0.0];
+        let scores = [3.0, 1.0, 2.0, 2.0, 1.0, 3.0];
+        let full = dedup(&groups_i64, &coords, 2, Some(&scores), &params(20.0)).unwrap();
+        // Group 5 ranks 0 (3.0) first: keeps 0, suppresses 2; 4 survives. Group 2 ranks 5 first:
+        // keeps 5, suppresses 3; 1 survives.
+        assert_eq!(full.keep, vec![true, true, false, false, true, true]);
+        assert_eq!(full.suppressed_by, vec![-1, -1, 0, 5, -1, -1]);
+        let lean = DedupParams { want_suppressed_by: false, ..params(20.0) };
+        let r = dedup(&groups_u32, &coords, 2, Some(&scores), &lean).unwrap();
+        assert_eq!(r.keep, full.keep);
+        assert!(r.suppressed_by.is_empty());
+    }
+
+    #[test]
+    fn groups_never_interact() {
+        let coords = [0.0, 0.0, 0.0, 0.0];
+        let r = dedup(&[5i64, 9], &coords, 2, None, &params(20.0)).unwrap();
+        assert_eq!(r.keep, vec![true, true]);
+    }
+
+    #[test]
+    fn lower_is_better_and_nan_last() {
+        let coords = [0.0, 0.0, 1.0, 0.0, 2.0, 0.0];
+        let p = DedupParams { higher_is_better: false, ..params(5.0) };
+        let r = dedup(&[1i64, 1, 1], &coords, 2, Some(&[f64::NAN, 0.5, 0.2]), &p).unwrap();
+        assert_eq!(r.keep, vec![false, false, true]);
+        assert_eq!(r.suppressed_by, vec![2, 2, -1]);
+    }
+
+    #[test]
+    fn zero_distance_matches_centres_to_a_thousandth_of_an_angstrom() {
+        // Particles 0, 1 and 5 are one centre (5 is 4e-13 Å off, as a re-centred copy is),
+        // 2 is 0.01 Å off: another centre; -0.0 and 0.0 are one.
+        let coords =
+            [1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 1.0, 2.0, 3.01, -0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0 + 4e-13, 2.0, 3.0];
+        let groups = [0i64; 6];
+        let r = dedup(&groups, &coords, 3, Some(&[1.0, 2.0, 0.0, 1.0, 1.0, 0.5]), &params(0.0)).unwrap();
+        assert_eq!(r.keep, vec![false, true, true, true, false, false]);
+        assert_eq!(r.suppressed_by, vec![1, -1, -1, -1, 3, 1]);
+        let entirely = DedupParams { remove_entirely: true, ..params(0.0) };
+        let r = dedup(&groups, &coords, 3, None, &entirely).unwrap();
+        assert_eq!(r.keep, vec![false, false, true, false, false, false]);
+        assert_eq!(r.suppressed_by, vec![1, 0, -1, 4, 3, 0]);
+    }
+
+    #[test]
+    fn identical_centres_straddling_grid_cell_edges() {
+        // Spread picks get a grid whose cells start at the lowest point and are
+        // sqrt(area / n) wide (1000 x 1000 Å, 52 points: 138.7 Å). Copies 1e-6 Å apart on
+        // either side of a cell edge, in x and in y, are still one centre, for the
+        // duplicate test and for the confirmation of a second input alike.
+        let mut coords = vec![0.0, 0.0, 1000.0, 1000.0];
+        let cell = (1000.0f64 * 1000.0 / 52.0).sqrt();
+        for k in 1..=25 {
+            let edge = (k % 7 + 1) as f64 * cell;
+            let across = 37.0 * k as f64;
+            let (a, b) = if k % 2 == 0 {
+                ([edge - 5e-7, across], [edge + 5e-7, across])
+            } else {
+                ([across, edge - 5e-7], [across, edge + 5e-7])
+            };
+            coords.extend(a);
+            coords.extend(b);
+        }
+        let n = coords.len() / 2;
+        let groups = vec![0i64; n];
+        let inputs: Vec<u32> = (0..n as u32).map(|i| i % 2).collect();
+        let scores: Vec<f64> = (0..n).map(|i| if i % 2 == 0 { 1.0 } else { 0.0 }).collect();
+        let (r, masks) =
+            dedup_full(&groups, &coords, 2, Some(&scores), Some(&inputs), None, None, &params(0.0)).unwrap();
+        let rejected: Vec<usize> = (0..n).filter(|&i| !r.keep[i]).collect();
+        assert_eq!(rejected, (3..n).step_by(2).collect::<Vec<_>>(), "the second of each pair");
+        assert!(rejected.iter().all(|&i| r.suppressed_by[i] == i as i64 - 1));
+        let support: Vec<u32> = masks.unwrap().iter().map(|m| m.count_ones()).collect();
+        assert_eq!(support[2..], vec![2; n - 2][..], "each copy confirms the other");
+        assert_eq!(r, brute_force(&groups, &coords, &scores, &params(0.0)));
+    }
+
+    #[test]
+    fn remove_entirely_names_nearest() {
+        let coords = [0.0, 0.0, 9.0, 0.0, 4.0, 0.0, 100.0, 0.0];
+        let p = DedupParams { remove_entirely: true, ..params(10.0) };
+        let r = dedup(&[0i64, 0, 0, 0], &coords, 2, None, &p).unwrap();
+        assert_eq!(r.keep, vec![false, false, false, true]);
+        assert_eq!(r.suppressed_by, vec![2, 2, 0, -1]);
+    }
+
+    #[test]
+    fn unsorted_sparse_groups() {
+        let groups = [i64::MAX, -7, i64::MAX, -7];
+        let coords = [0.0, 0.0, 0.0, 50.0, 3.0, 0.0, 0.0, 51.0];
+        let r = dedup(&groups, &coords, 2, Some(&[1.0, 1.0, 2.0, 2.0]), &params(5.0)).unwrap();
+        assert_eq!(r.keep, vec![false, false, true, true]);
+        assert_eq!(r.suppressed_by, vec![2, 3, -1, -1]);
+    }
+
+    #[test]
+    fn random_ranking_is_seeded() {
+        let n = 200;
+        let coords: Vec<f64> = (0..n).flat_map(|i| [(i / 2) as f64 * 100.0, 0.0]).collect();
+        let groups = vec![0i64; n];
+        let a = dedup(&groups, &coords, 2, None, &params(1.0)).unwrap();
+        let b = dedup(&groups, &coords, 2, None, &params(1.0)).unwrap();
+        let c = dedup(&groups, &coords, 2, None, &DedupParams { seed: 1, ..params(1.0) }).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.keep.iter().filter(|&&k| k).count(), n / 2);
+        // Both members of a pair win about equally often: the ranking is not input order.
+        let first_wins = (0..n / 2).filter(|p| a.keep[2 * p]).count();
+        assert!(first_wins > 25 && first_wins < 75, "{first_wins}");
+    }
+
+    #[test]
+    fn bad_input_is_refused() {
+        assert_eq!(dedup(&[0i64], &[0.0], 1, None, &params(1.0)), Err(DedupError::Dimension(1)));
+        assert_eq!(dedup(&[0i64], &[0.0, 0.0], 2, None, &params(-1.0)), Err(DedupError::MinDist(-1.0)));
+        assert_eq!(
+            dedup(&[0i64, 0], &[0.0, 0.0, f64::NAN, 0.0], 2, None, &params(1.0)),
+            Err(DedupError::NonFinite { index: 1 })
+        );
+    }
+
+    #[test]
+    fn masks_of_one_pass_agree_with_brute_force() {
+        // Random picks of three inputs on four unsorted micrographs, rounded to a grid so
+        // that equal centres (min_dist 0) occur: one pass gives the same keep and
+        // suppressed_by as dedup alone, and the masks pair by pair.
+        let mut next = seeded(7);
+        let n = 600;
+        let groups: Vec<i64> = (0..n).map(|_| (next() % 4) as i64 * 3).collect();
+        let coords: Vec<f64> = (0..2 * n).map(|_| (next() % 60) as f64 * 0.5).collect();
+        let inputs: Vec<u32> = (0..n).map(|_| (next() % 3) as u32).collect();
+        let scores: Vec<f64> = (0..n).map(|_| (next() % 1000) as f64).collect();
+        for min_dist in [0.0, 1.0, 2.5] {
+            for remove_entirely in [false, true] {
+                let p = DedupParams { remove_entirely, ..params(min_dist) };
+                let (fused, masks) =
+                    dedup_full(&groups, &coords, 2, Some(&scores), Some(&inputs), None, None, &p).unwrap();
+                let alone = dedup(&groups, &coords, 2, Some(&scores), &p).unwrap();
+                let expected = brute_force_masks(&groups, &coords, &inputs, min_dist);
+                assert_eq!(fused, alone);
+                assert_eq!(masks.unwrap(), expected, "min_dist {min_dist}");
+            }
+        }
+        let too_many = dedup_full(&[0i64], &[0.0, 0.0], 2, None, Some(&[64]), None, None, &params(1.0));
+        assert_eq!(too_many.unwrap_err(), DedupError::InputOutOfRange { index: 0, limit: 64 });
+    }
+
+    /// Each pick's bit of its own input, and of every input with a pick of its group within
+    /// the radius searched for `min_dist`, pair by pair (O(n^2)): the masks' oracle.
+    fn brute_force_masks(groups: &[i64], coords: &[f64], inputs: &[u32], min_dist: f64) -> Vec<u64> {
+        let r2 = search_radius(min_dist).powi(2);
+        let d2 = |a: usize, b: usize| (0..2).map(|k| (coords[2 * a + k] - coords[2 * b + k]).powi(2)).sum::<f64>();
+        (0..groups.len())
+            .map(|i| {
+                let near = (0..groups.len()).filter(|&j| j == i || (groups[j] == groups[i] && d2(i, j) <= r2));
+                near.fold(0u64, |mask, j| mask | 1 << inputs[j])
+            })
+            .collect()
+    }
+
+    /// The rules of docs/design.md section 2 written out pair by pair, O(n^2): the oracle.
+    fn brute_force(groups: &[i64], coords: &[f64], scores: &[f64], p: &DedupParams) -> DedupResult {
+        let n = groups.len();
+        let d2 = |a: usize, b: usize| (0..2).map(|k| (coords[2 * a + k] - coords[2 * b + k]).powi(2)).sum::<f64>();
+        let close = |a: usize, b: usize| a != b && groups[a] == groups[b] && d2(a, b) <= p.min_dist.max(1e-3).powi(2);
+        let (mut keep, mut sup) = (vec![true; n], vec![-1i64; n]);
+        if p.remove_entirely {
+            for a in 0..n {
+                let nearest = (0..n).filter(|&b| close(a, b)).min_by(|&x, &y| d2(a, x).total_cmp(&d2(a, y)));
+                if let Some(b) = nearest {
+                    (keep[a], sup[a]) = (false, b as i64);
+                }
+            }
+            return DedupResult { keep, suppressed_by: sup };
+        }
+        let mut order: Vec<usize> = (0..n).collect();
+        let key = |i: usize| if scores[i].is_nan() { f64::INFINITY } else { -scores[i] };
+        order.sort_by(|&a, &b| key(a).total_cmp(&key(b)).then(a.cmp(&b)));
+        for &a in &order {
+            if keep[a] {
+                for b in 0..n {
+                    if keep[b] && close(a, b) {
+                        (keep[b], sup[b]) = (false, a as i64);
+                    }
+                }
+            }
+        }
+        DedupResult { keep, suppressed_by: sup }
+    }
+
+    #[test]
+    fn agrees_with_brute_force() {
+        // Coarse grid coordinates (exact copies, distances exactly at min_dist), tied and NaN
+        // scores, two groups; 3-4-5 steps make boundary cases in both axes.
+        let mut next = seeded(11);
+        for round in 0..40 {
+            let n = [2, 7, 40, 300][round % 4];
+            let groups: Vec<i64> = (0..n).map(|_| (next() % 2) as i64).collect();
+            let coords: Vec<f64> =
+                (0..2 * n).map(|_| (next() % 12) as f64 * if round % 3 == 0 { 1.0 } else { 4.0 }).collect();
+            let scores: Vec<f64> =
+                (0..n).map(|_| if next() % 7 == 0 { f64::NAN } else { (next() % 5) as f64 }).collect();
+            for min_dist in [0.0, 3.0, 5.0, 20.0] {
+                for remove_entirely in [false, true] {
+                    let p = DedupParams { remove_entirely, ..params(min_dist) };
+                    let got = dedup(&groups, &coords, 2, Some(&scores), &p).unwrap();
+                    assert_eq!(got, brute_force(&groups, &coords, &scores, &p), "n {n} d {min_dist} {remove_entirely}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_dense_cluster_needs_no_pair_list() {
+        // 100 000 picks on one spot hold 5e9 pairs: a pair list needs 80 GB. The best one is
+        // kept and suppresses the rest; with remove-entirely each names its nearest, the
+        // lowest other index (1 for particle 0, 0 for the rest). A second spot 30 Å away
+        // with 20 Å stays apart; a pick 19 Å off the spot goes with it.
+        let n = 100_000;
+        let mut coords = vec![0.0; 2 * n];
+        for i in (n - 100)..n {
+            coords[2 * i] = 30.0;
+        }
+        coords[2 * 5] = -19.0;
+        let scores: Vec<f64> = (0..n).map(|i| (i % 1000) as f64).collect();
+        let groups = vec![3i64; n];
+        let r = dedup(&groups, &coords, 2, Some(&scores), &params(20.0)).unwrap();
+        // Best score 999 first at index 999 (the spot), then 99_999 at 30 Å (index n - 1).
+        let kept: Vec<usize> = (0..n).filter(|&i| r.keep[i]).collect();
+        assert_eq!(kept, vec![999, n - 1]);
+        assert!((0..n - 100).all(|i| i == 999 || r.suppressed_by[i] == 999));
+        assert!((n - 100..n - 1).all(|i| r.suppressed_by[i] == (n - 1) as i64));
+        let entirely = DedupParams { remove_entirely: true, ..params(20.0) };
+        let r = dedup(&groups, &coords, 2, None, &entirely).unwrap();
+        assert!(r.keep.iter().all(|&k| !k));
+        assert_eq!(r.suppressed_by[0], 1);
+        // Particle 5 at -19 Å: its nearest are the copies at 0 (lowest: 0); those at 30 are 49 Å off.
+        assert_eq!(r.suppressed_by[5], 0);
+        assert!((1..n - 100).all(|i| r.suppressed_by[i] == 0));
+        assert!((n - 100..n).all(|i| r.suppressed_by[i] == if i == n - 100 { n as i64 - 99 } else { n as i64 - 100 }));
+        let none = dedup(&groups, &coords, 2, None, &params(20.0)).unwrap();
+        assert_eq!(none.keep.iter().filter(|&&k| k).count(), 2);
+    }
+}

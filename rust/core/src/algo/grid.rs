@@ -1,0 +1,194 @@
+//! A uniform grid over the points of one micrograph, for radius searches of one fixed radius.
+//!
+//! Picks on a micrograph are spread out (about a thousand on 4000 x 4000 pixels): cells at
+//! least as wide as the radius, about one point each, answer a search from the 3 x 3 cells
+//! around the query, with no tree to build or descend. Where points crowd into few cells
+//! (a dense cluster) the grid is refused and the caller uses the k-d tree, whose searches
+//! stay near-linear there.
+
+use crate::algo::kdtree::squared_distance;
+
+/// A cell holding more points than this makes the grid refuse the micrograph.
+const MAX_PER_CELL: u32 = 48;
+
+pub struct Grid<const D: usize> {
+    /// Lower corner of cell (0, 0), in the first two coordinates.
+    origin: [f64; 2],
+    cell: f64,
+    nx: usize,
+    ny: usize,
+    /// Points of cell `c` are `points[start[c]..start[c + 1]]` (cells row by row).
+    start: Vec<u32>,
+    /// Points in cell order, and the caller's index of each.
+    points: Vec<[f64; D]>,
+    ids: Vec<u32>,
+}
+
+impl<const D: usize> Grid<D> {
+    /// A grid for searches of `radius` (> 0) among `points` (finite), cells over the first two
+    /// coordinates; None when the points crowd (more than [`MAX_PER_CELL`] in a cell).
+    pub fn new(points: &[[f64; D]], radius: f64) -> Option<Self> {
+        let n = points.len();
+        if n == 0 || radius.is_nan() || radius <= 0.0 || D < 2 {
+            return None;
+        }
+        let (mut lo, mut hi) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
+        for p in points {
+            for k in 0..2 {
+                lo[k] = lo[k].min(p[k]);
+                hi[k] = hi[k].max(p[k]);
+            }
+        }
+        let (width, height) = (hi[0] - lo[0], hi[1] - lo[1]);
+        let (nx, ny, cell) = Self::shape(width, height, radius, n)?;
+        let mut grid =
+            Grid { origin: lo, cell, nx, ny, start: vec![0; nx * ny + 1], points: Vec::new(), ids: Vec::new() };
+        let cells: Vec<u32> = points.iter().map(|p| grid.cell_of(p) as u32).collect();
+        for &c in &cells {
+            grid.start[c as usize + 1] += 1;
+        }
+        if grid.start.iter().any(|&count| count > MAX_PER_CELL) {
+            return None;
+        }
+        for c in 0..nx * ny {
+            grid.start[c + 1] += grid.start[c];
+        }
+        let mut next = grid.start.clone();
+        grid.points = vec![[0.0; D]; n];
+        grid.ids = vec![0; n];
+        for (i, (&c, p)) in cells.iter().zip(points).enumerate() {
+            let slot = next[c as usize] as usize;
+            grid.points[slot] = *p;
+            grid.ids[slot] = i as u32;
+            next[c as usize] += 1;
+        }
+        Some(grid)
+    }
+
+    /// The columns, rows and cell width for `n` points spanning `width` x `height`: about one
+    /// point per cell where they are spread, cells never narrower than `radius`, at most
+    /// `2n + 16` cells. Counted in f64, which never overflows: a span of 1e25 at a radius of
+    /// 1 Å is 1e25 cells, more than a usize holds (the cast would saturate and the count
+    /// wrap). None when no such grid exists (a span that is not finite).
+    fn shape(width: f64, height: f64, radius: f64, n: usize) -> Option<(usize, usize, f64)> {
+        if !(width.is_finite() && height.is_finite()) {
+            return None;
+        }
+        let limit = 2.0 * n as f64 + 16.0;
+        let mut cell = radius.max((width * height / n as f64).sqrt());
+        let cells_of = |cell: f64| ((width / cell).floor() + 1.0, (height / cell).floor() + 1.0);
+        let (mut nx, mut ny) = cells_of(cell);
+        while nx * ny > limit {
+            cell *= 1.5; // (at most about 1,700 steps from the narrowest radius to the widest span)
+            (nx, ny) = cells_of(cell);
+        }
+        Some((nx as usize, ny as usize, cell))
+    }
+
+    /// The column or row of coordinate `v` along axis `k`, clamped into the grid.
+    #[inline]
+    fn index(&self, v: f64, k: usize) -> usize {
+        let last = if k == 0 { self.nx - 1 } else { self.ny - 1 };
+        // Above 0 the cast truncates as floor would (no call to floor: it is a library call
+        // without SSE4.1); NaN, 0 and below give cell 0.
+        let i = (v - self.origin[k]) / self.cell;
+        if i > 0.0 {
+            (i as usize).min(last)
+        } else {
+            0
+        }
+    }
+
+    fn cell_of(&self, p: &[f64; D]) -> usize {
+        self.index(p[1], 1) * self.nx + self.index(p[0], 0)
+    }
+
+    /// Calls `visit(id, squared_distance)` for every point within `radius` (at most the radius
+    /// the grid was made for) of `query`, inclusive, the query point itself included if it
+    /// is one of the points.
+    // Inlined into each search loop (with its `visit`): the hottest code of a dedup run,
+    // which the compiler left out of line when the crate's code units were cut otherwise.
+    #[inline]
+    pub fn for_each_within(&self, query: &[f64; D], radius: f64, mut visit: impl FnMut(u32, f64)) {
+        let r2 = radius * radius;
+        // Cells widened so that rounding never drops a point the exact test accepts.
+        let reach = radius + radius * 1e-9 + f64::MIN_POSITIVE;
+        let (x0, x1) = (self.index(query[0] - reach, 0), self.index(query[0] + reach, 0));
+        let (y0, y1) = (self.index(query[1] - reach, 1), self.index(query[1] + reach, 1));
+        for row in y0..=y1 {
+            let (first, last) = (self.start[row * self.nx + x0] as usize, self.start[row * self.nx + x1 + 1] as usize);
+            for k in first..last {
+                let d2 = squared_distance(&self.points[k], query);
+                if d2 <= r2 {
+                    visit(self.ids[k], d2);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algo::kdtree::tests::lcg;
+
+    #[test]
+    fn radius_search_matches_brute_force() {
+        let mut s = 11u64;
+        for n in [1usize, 2, 7, 100, 1000, 5000] {
+            for spread in [4000.0, 300.0] {
+                let pts: Vec<[f64; 2]> =
+                    (0..n).map(|_| [lcg(&mut s) * spread - 50.0, lcg(&mut s) * spread * 0.7]).collect();
+                let Some(grid) = Grid::new(&pts, 20.0) else { continue };
+                for q in pts.iter().take(50).chain([[-1e4, 5.0], [spread * 2.0, spread]].iter()) {
+                    let mut got = Vec::new();
+                    grid.for_each_within(q, 20.0, |id, d2| got.push((id, d2)));
+                    got.sort_by_key(|g| g.0);
+                    let want: Vec<(u32, f64)> = (0..n as u32)
+                        .map(|i| (i, squared_distance(&pts[i as usize], q)))
+                        .filter(|&(_, d2)| d2 <= 400.0)
+                        .collect();
+                    assert_eq!(got, want, "n {n} spread {spread}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn boundary_is_inclusive_and_3d_points_use_every_coordinate() {
+        // A 3-4-5 triangle scaled to 20: squared distance exactly 400, found; 400.00003 not.
+        let pts = [[0.0, 0.0, 0.0], [12.0, 16.0, 0.0], [12.0, 16.000001, 0.0], [0.0, 0.0, 25.0]];
+        let grid = Grid::new(&pts, 20.0).unwrap();
+        let mut got = Vec::new();
+        grid.for_each_within(&pts[0], 20.0, |id, _| got.push(id));
+        got.sort();
+        assert_eq!(got, vec![0, 1]);
+    }
+
+    #[test]
+    fn spans_of_more_cells_than_a_usize_holds_make_a_small_grid() {
+        // A span of 1e25 at radius 1 (1e25 cells) used to wrap the cell count and panic.
+        for (far, radius) in [(1e25, 1.0), (-1e22, 1.0), (1e300, 20.0), (5000.0, 1e-300)] {
+            let pts = [[0.0, 0.0], [far, 0.0], [3.0, 0.0]];
+            let grid = Grid::new(&pts, radius).unwrap();
+            assert!(grid.nx * grid.ny <= 2 * pts.len() + 16);
+            let mut got = Vec::new();
+            grid.for_each_within(&pts[0], radius, |id, _| got.push(id));
+            got.sort();
+            let want: Vec<u32> = if radius >= 3.0 { vec![0, 2] } else { vec![0] };
+            assert_eq!(got, want, "far {far} radius {radius}");
+        }
+        // A span that is not finite has no grid (the caller uses the tree).
+        assert!(Grid::new(&[[-1e308, 0.0], [1e308, 0.0]], 1.0).is_none());
+    }
+
+    #[test]
+    fn crowded_points_are_refused() {
+        // 100 picks on one spot: one cell holds them all, the k-d tree is the better index.
+        let pts = vec![[5.0, 5.0]; 100];
+        assert!(Grid::new(&pts, 20.0).is_none());
+        assert!(Grid::new(&pts[..10], 20.0).is_some());
+        assert!(Grid::<2>::new(&[], 20.0).is_none());
+        assert!(Grid::new(&pts[..10], 0.0).is_none());
+    }
+}

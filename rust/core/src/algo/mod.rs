@@ -1,0 +1,21 @@
+//! The algorithms on points and images, with no file in them.
+//!
+//! - [`points`]: what dedup and consensus share: checks, grouping by micrograph, radius searches.
+//! - [`dedup`]: duplicate particles per micrograph (grid or k-d tree radius search,
+//!   score-ordered greedy suppression), parallel over micrographs.
+//! - [`consensus`]: how many distinct inputs picked near each pick (consensus picking).
+//! - [`filaments`]: filament tubes removed whole when they duplicate a better tube.
+//! - [`grid`], [`kdtree`]: radius searches among dense and spread points.
+//! - [`neighbours`]: each particle's distance to its nearest neighbour (for the pictures).
+//! - [`pose`]: orientations, point groups and the angle between two particles.
+//! - [`micrographs`]: binned micrographs' spectra and their phase correlation.
+
+pub mod consensus;
+pub mod dedup;
+pub mod filaments;
+pub mod grid;
+pub mod kdtree;
+pub mod micrographs;
+pub mod neighbours;
+pub mod points;
+pub mod pose;

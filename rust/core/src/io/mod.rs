@@ -1,0 +1,15 @@
+//! Files in and out: STAR files indexed, scanned and written without copying, picker files
+//! read and written many at a time, and how big files meet the page cache.
+//!
+//! - [`star`]: the STAR syntax (index, fields, numbers, scans, writers).
+//! - [`particle_rows`]: a particle loop scanned for the particle job (centres in Å, scores,
+//!   micrograph ids), one window at a time.
+//! - [`picks`]: picker coordinate files read and written many at a time.
+//! - [`pick_join`]: several pickers' picks joined into one set (micrograph ids, centres in Å).
+//! - [`page_cache`]: how big inputs and outputs meet the kernel's page cache.
+
+pub mod page_cache;
+pub mod particle_rows;
+pub mod pick_join;
+pub mod picks;
+pub mod star;

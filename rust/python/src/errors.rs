@@ -1,0 +1,80 @@
+//! The one mapping of the core's errors to Python exceptions. A mistake in a user's input
+//! (a STAR file that breaks the syntax, a picker file that cannot be read) is raised as the
+//! package's own `cryodedup.errors.CryodedupError`, its message naming the file: the Python
+//! layer lets it through as it is. An output that cannot be written is an `OSError` with its
+//! path, as Python's own `open` raises it; a call the Python layer should never make (bad
+//! columns, mismatched arrays) a `ValueError`.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use cryodedup_core::errors::{DedupError, Error, JoinError, PicksError, UnknownSymmetry};
+use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::PyErr;
+
+pyo3::import_exception!(cryodedup.errors, CryodedupError);
+
+/// A core error, with what Python needs to raise it.
+#[derive(Debug)]
+pub enum CoreError {
+    /// An input file that cannot be read or parsed: the message is prefixed with its path.
+    Input { path: PathBuf, error: Error },
+    /// An input error whose message names its file already (picker files, read many at a time).
+    Named(Error),
+    /// An output that cannot be written.
+    Output { path: PathBuf, error: io::Error },
+    /// Arguments that the Python layer should have checked.
+    Call(String),
+}
+
+impl CoreError {
+    /// An error reading the input `path`.
+    pub fn reading(path: &Path, error: impl Into<Error>) -> Self {
+        CoreError::Input { path: path.to_path_buf(), error: error.into() }
+    }
+
+    /// An error writing the output `path`.
+    pub fn writing(path: &Path, error: io::Error) -> Self {
+        CoreError::Output { path: path.to_path_buf(), error }
+    }
+}
+
+impl From<PicksError> for CoreError {
+    fn from(e: PicksError) -> Self {
+        CoreError::Named(e.into())
+    }
+}
+
+/// Errors of arguments the Python layer builds (never of a user's file).
+macro_rules! from_call {
+    ($($ty:ty),*) => {
+        $(impl From<$ty> for CoreError {
+            fn from(e: $ty) -> Self {
+                CoreError::Call(e.to_string())
+            }
+        })*
+    };
+}
+
+from_call!(DedupError, JoinError, UnknownSymmetry);
+
+impl From<CoreError> for PyErr {
+    fn from(e: CoreError) -> PyErr {
+        match e {
+            CoreError::Input { path, error: Error::Io(error) } => {
+                CryodedupError::new_err(format!("{}: cannot read the file ({error})", path.display()))
+            }
+            CoreError::Input { path, error } => CryodedupError::new_err(format!("{}: {error}", path.display())),
+            CoreError::Named(error) => CryodedupError::new_err(error.to_string()),
+            CoreError::Output { path, error } => {
+                PyOSError::new_err((error.raw_os_error().unwrap_or(0), error.to_string(), path.display().to_string()))
+            }
+            CoreError::Call(message) => PyValueError::new_err(message),
+        }
+    }
+}
+
+/// A `ValueError` for arguments that the Python layer should have checked.
+pub fn value(message: String) -> PyErr {
+    CoreError::Call(message).into()
+}

@@ -1,0 +1,142 @@
+"""RELION coordinate files: per-micrograph STARs, the 3.x coords_suffix job, the 4/5 list."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from cryodedup.errors import CryodedupError
+from cryodedup.formats.picks import MicrographNamer, read_picks
+from cryodedup.formats.picks.relion import read_list, relative_coordinate_path
+from helpers import shared_file
+from picker_files import autopick_text, relion3_job
+
+
+def test_relative_coordinate_path_follows_relion_naming():
+    assert relative_coordinate_path("MotionCorr/job002/Movies/x.mrc") == "Movies/x_autopick.star"
+    assert relative_coordinate_path("Import/job001/Movies/a/b.tiff", "_manualpick.star") == "Movies/a/b_manualpick.star"
+    # RELION 3.1 keeps every folder of a name outside a job (its Extract reads COORD_DIR//data/mics/x...).
+    assert relative_coordinate_path("/data/mics/x.mrc") == "data/mics/x_autopick.star"
+    # The first job folder at any depth, as RELION's decomposePipelineFileName finds it.
+    assert relative_coordinate_path("/proj/MotionCorr/job002/Movies/x.mrc") == "Movies/x_autopick.star"
+    assert relative_coordinate_path("a/b/job012/x.mrc") == "x_autopick.star"
+    assert relative_coordinate_path("x") == "x_autopick.star"
+
+
+def test_relion3_job_folder(tmp_path):
+    job, names = relion3_job(tmp_path, {"m1": [(100.5, 200.25, 0.3), (10, 20, 0.1)], "m2": [(7, 8, 1.5)], "m3": None})
+    picks = read_picks(job, project_dir=tmp_path)
+    assert picks.format == "relion"
+    # m3 has no coordinate file: it has no picks. Centres are the coordinates as written.
+    assert picks.micrographs == names[:2]
+    assert picks.micrograph.tolist() == [0, 0, 1]
+    np.testing.assert_array_equal(picks.centres, [[100.5, 200.25], [10, 20], [7, 8]])
+    np.testing.assert_array_equal(picks.score, [0.3, 0.1, 1.5])
+    assert picks.score_name == "rlnAutopickFigureOfMerit" and picks.higher_is_better
+    # The coords_suffix file given directly, from another folder: found above the file.
+    again = read_picks(job / "coords_suffix_autopick.star")
+    assert again.micrographs == names[:2]
+
+
+def test_relion3_job_without_any_coordinate_file(tmp_path):
+    job, _ = relion3_job(tmp_path, {"m1": None})
+    with pytest.raises(CryodedupError, match="none of the micrographs .* has a coordinate file"):
+        read_picks(job, project_dir=tmp_path)
+
+
+def test_per_micrograph_files_named_through_micrographs_star(tmp_path):
+    job, names = relion3_job(tmp_path, {"m1": [(1, 2, 0.5)], "m2": [(3, 4, 0.25)]})
+    star = tmp_path / "CtfFind/job003/micrographs_ctf.star"
+    picks = read_picks(str(job / "Movies/*_autopick.star"), micrographs=star)
+    assert picks.micrographs == names
+    bare = read_picks(job / "Movies/m2_autopick.star")
+    assert bare.micrographs == ["m2"]
+    with pytest.raises(CryodedupError, match="micrograph m1 is not in --micrographs"):
+        read_picks(job / "Movies/m1_autopick.star", micrographs=["MotionCorr/job002/Movies/other.mrc"])
+
+
+def test_particle_star_is_not_picks(tmp_path):
+    path = tmp_path / "particles.star"
+    path.write_text("data_particles\nloop_\n_rlnMicrographName\n_rlnCoordinateX\n_rlnCoordinateY\nm.mrc 1 2\n")
+    with pytest.raises(CryodedupError, match="a particle STAR .* use cryodedup particles"):
+        read_picks(path)
+
+
+def test_a_coordinate_list_without_its_loop_is_named(tmp_path):
+    # read_picks only sends files with data_coordinate_files here; called directly, the
+    # reader still names the file instead of failing on a missing block.
+    path = tmp_path / "autopick.star"
+    path.write_text("data_other\nloop_\n_rlnMicrographName\nm.mrc\n")
+    with pytest.raises(CryodedupError, match="autopick.star: no data_coordinate_files loop"):
+        read_list([path], str(path), MicrographNamer(None), tmp_path)
+
+
+def test_unknown_file_is_named(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("hello\n")
+    with pytest.raises(CryodedupError, match="notes.txt: not a picker coordinate file"):
+        read_picks(path)
+
+
+@pytest.mark.real_data
+def test_real_autopick_file():
+    picks = read_picks(shared_file("picks/3dem__20170629_00049_frameImage_autopick.star"))
+    assert len(picks) == 195 and picks.micrographs == ["3dem__20170629_00049_frameImage"]
+    np.testing.assert_array_equal(picks.centres[0], [462.817657, 203.188232])
+    assert picks.score[0] == 0.172677
+
+
+@pytest.mark.real_data
+def test_real_relion4_list_in_a_project(tmp_path):
+    # The real list names 24 micrographs; each gets a copy of the real autopick file.
+    listing = shared_file("picks/3dem__autopick_list.star")
+    one = shared_file("picks/3dem__20170629_00049_frameImage_autopick.star")
+    job = tmp_path / "AutoPick/job004"
+    (job / "Movies").mkdir(parents=True)
+    shutil.copy(listing, job / "autopick.star")
+    names = [line.split()[0] for line in listing.read_text().splitlines() if line.startswith("MotionCorr/")]
+    for name in names:
+        shutil.copy(one, tmp_path / "AutoPick/job004" / relative_coordinate_path(name))
+    picks = read_picks(job)  # found from the folders above the list
+    assert picks.micrographs == names and len(names) == 24
+    assert len(picks) == 24 * 195
+    np.testing.assert_array_equal(picks.centres[195], [462.817657, 203.188232])
+    with pytest.raises(CryodedupError, match="not found from"):
+        read_picks(listing)
+
+
+def test_a_listed_coordinate_file_that_is_missing_is_named_as_listed(tmp_path):
+    # RELION 4 list of two micrographs; the second one's file is missing (a quoted name in the list too).
+    job = tmp_path / "AutoPick/job004"
+    (job / "Movies").mkdir(parents=True)
+    (job / "Movies/m1_autopick.star").write_text(autopick_text([(1, 2, 0.5)]))
+    (job / "autopick.star").write_text(
+        "\ndata_coordinate_files\n\nloop_ \n_rlnMicrographName #1 \n_rlnMicrographCoordinates #2 \n"
+        "MotionCorr/job002/Movies/m1.mrc AutoPick/job004/Movies/m1_autopick.star \n"
+        "'MotionCorr/job002/Movies/m 2.mrc' AutoPick/job004/Movies/m2_autopick.star \n\n"
+    )
+    with pytest.raises(CryodedupError) as err:
+        read_picks(job, project_dir=tmp_path)
+    assert str(err.value) == (
+        f"{job / 'autopick.star'}: AutoPick/job004/Movies/m2_autopick.star "
+        f"(micrograph MotionCorr/job002/Movies/m 2.mrc) not found in {tmp_path}"
+    )
+
+
+def test_relion3_job_names_its_micrographs_star_as_the_job_is_named(tmp_path, monkeypatch):
+    # Run from the project folder: the note names the STAR relative to it, like the job folder
+    # itself, not by the project's absolute path.
+    relion3_job(tmp_path, {"m1": [(1, 2, 0.5)]})
+    monkeypatch.chdir(tmp_path)
+    picks = read_picks("AutoPick/job006")
+    note = next(n for n in picks.notes if "micrographs from" in n)
+    assert "micrographs from CtfFind/job003/micrographs_ctf.star," in note
+    assert str(tmp_path) not in note
+    # From elsewhere the STAR lies outside the working folder: named whole.
+    monkeypatch.chdir(tmp_path / "AutoPick")
+    outside = read_picks(tmp_path / "AutoPick/job006")
+    assert f"micrographs from {(tmp_path / 'CtfFind/job003/micrographs_ctf.star').as_posix()}," in " ".join(
+        outside.notes
+    )

@@ -1,0 +1,338 @@
+"""The particle job on STAR files in bounded memory gives the same bytes as before.
+
+The expected SHA-256 digests are of the outputs of the in-memory job (main at bd2ce80, before
+the streaming scan and writer), on generated files and on real files in ../shared/data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from cryodedup import _core
+from cryodedup.errors import CryodedupError
+from cryodedup.formats import relion as particles_star
+from cryodedup.formats.star import StarFile
+from cryodedup.jobs.particles import remove_duplicate_particles
+from cryodedup.options import ParticleOptions
+from fixtures.synthetic import write_benchmark_file, write_example
+from helpers import shared_file, write_star
+
+# name: (kept digest, rejected digest), outputs of main at bd2ce80. The two "bench" digests are
+# of the benchmark file in RELION's column widths (issue 29): the same rows, token for token, as
+# the digests of bd2ce80 pinned for the file without widths.
+EXPECTED = {
+    "bench": (
+        "59471e39db0f85a55c908486b3fa06aa2a64cfa6796b1c279726da8b489b175f",
+        "a721655adfde34c970eb3fbe3ea36dfdb8581d45920e2c39a89b63b4a6e476d7",
+    ),
+    "bench_entirely": (
+        "ebc8d92bc8de7e28f7f40d6862557f37bc58854c4abb7fc45e49dc24d7d8fed2",
+        "e0eaf465b22fa4f3b66ad2d52437ab19403f17d13c6fa9892efe260f9a463719",
+    ),
+    "example_merge": (
+        "1ae4fd74393a0f9c9cbfff9e0a7657e8b9427f3dbafef7689837b19ec2a25b64",
+        "fe47d1046d4845d92bffac929fde8c5a9101418c39945860022f7066fffa0e6d",
+    ),
+    "relion31_6optics": (
+        "b405f43975dfc11c1213e19c05ac8620046a6fb248a9c3a51f4ec146700d8ac6",
+        "75a93b6238dbc45d211ca837770fcf78dc6a844ddd35920c192154cc18fc5fd1",
+    ),
+    "scipion": (
+        "13e4318bbe3959414f86803aeb2d209feeca14d0ded13f1739a493b14b237947",
+        "1ce4132b1695330101c91d2cb17db1cff072b2ade6b771a6f2d46e90ea4d1c58",
+    ),
+    "relion5": (
+        "7494f2c319decf97ebaa91a16e071e0ac05d8f386077363d2ab8593fcee101b2",
+        "c412a4ab0ed7c77e5910da475b3926d96788c466a6cdf1757ec9fefa28751f7c",
+    ),
+    "tomo": (
+        "ffe8c26f161dfd760b0c2d4f68297c9dd6ba77a9c5389d98df2b4df6e01170dc",
+        "54dc248414e8b83aa172aaf49c0862848bfaffc3dd1366fe1cded88b1dc45e19",
+    ),
+}
+
+REAL = {
+    "relion31_6optics": ("star/cryodrgn__relion31.6opticsgroups.star", {"min_dist": 400.0}),
+    "scipion": ("star/3dem__particles_1k_scipion.star", {"min_dist": 400.0, "mic_psize": 1.0}),
+    # The RELION 3.0 helical file is not here: its tubes now decide (segments of one tube are never
+    # duplicates), which test_filaments checks against a brute-force oracle on the same file.
+    "relion5": ("star/cryodrgn__relion5.star", {"min_dist": 400.0}),
+    "tomo": ("tomo/cets-relion__Select_job077_particles_removed.star", {"min_dist": 100.0}),
+}
+
+
+def digests(outdir):
+    return tuple(
+        hashlib.sha256((outdir / name).read_bytes()).hexdigest()
+        for name in ("particles_kept.star", "particles_rejected.star")
+    )
+
+
+@pytest.mark.parametrize(
+    "name, options",
+    [
+        ("bench", {"score": "rlnMaxValueProbDistribution"}),
+        ("bench_entirely", {"score": "none", "remove_entirely": True, "min_dist": 30.0}),
+    ],
+)
+def test_generated_file_outputs_are_those_of_the_in_memory_job(tmp_path, name, options):
+    path = tmp_path / "bench.star"
+    write_benchmark_file(path, 20000, seed=3)
+    remove_duplicate_particles([path], tmp_path / "out", ParticleOptions(**options))
+    assert digests(tmp_path / "out") == EXPECTED[name]
+
+
+def test_merged_pickers_outputs_are_those_of_the_in_memory_job(tmp_path):
+    log, template, mics = write_example(tmp_path / "ex")
+    options = ParticleOptions(micrographs=mics, score="rlnMaxValueProbDistribution", min_dist=40.0)
+    remove_duplicate_particles([log, template], tmp_path / "out", options)
+    assert digests(tmp_path / "out") == EXPECTED["example_merge"]
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("name", sorted(REAL))
+def test_real_file_outputs_are_those_of_the_in_memory_job(tmp_path, name):
+    relative, options = REAL[name]
+    remove_duplicate_particles([shared_file(relative)], tmp_path / "out", ParticleOptions(**options))
+    assert digests(tmp_path / "out") == EXPECTED[name]
+
+
+def test_scan_keeps_centres_scores_and_micrographs_only(tmp_path):
+    # Centres by hand: x * 2.0 - originX, y * 2.0 - originY (optics group 1, 2.0 Å/px).
+    labels = [
+        "rlnCoordinateX",
+        "rlnCoordinateY",
+        "rlnOriginXAngst",
+        "rlnOriginYAngst",
+        "rlnOpticsGroup",
+        "rlnMicrographName",
+        "rlnAutopickFigureOfMerit",
+    ]
+    rows = [[100, 50, 1.5, -2, 1, "a.mrc", 0.25], [10, 20, 0, 0, 1, "b.mrc", 0.5], [30, 40, 4, 4, 1, "a.mrc", 1.0]]
+    path = write_star(tmp_path / "p.star", labels, rows, optics=[[1, "og1", 4.0, 2.0]])
+    star = StarFile(path)
+    block = star.block("particles")
+    scan = star.scan_particles(
+        block,
+        "rlnMicrographName",
+        labels[:2],
+        labels[2:4],
+        None,
+        ("optics", "rlnOpticsGroup", [(1.0, 2.0)]),
+        "rlnAutopickFigureOfMerit",
+    )
+    assert isinstance(scan, _core.ParticleScan)
+    np.testing.assert_array_equal(scan.centres.reshape(-1, 2), [[198.5, 102.0], [20.0, 40.0], [56.0, 76.0]])
+    np.testing.assert_array_equal(scan.scores, [0.25, 0.5, 1.0])
+    assert scan.keys.dtype == np.uint32 and scan.keys.tolist() == [0, 1, 0]
+    assert scan.key_names == ["a.mrc", "b.mrc"] and scan.key_psizes.tolist() == [2.0, 2.0]
+    assert scan.optics_groups == [1.0]
+
+
+def test_split_refuses_a_mask_of_another_length(tmp_path):
+    path = write_star(tmp_path / "p.star", ["rlnCoordinateX", "rlnMicrographName"], [[1, "a"], [2, "a"]])
+    star = StarFile(path)
+    block = star.block("particles")
+    for name in ("k", "r"):
+        (tmp_path / name).touch()
+    with pytest.raises(ValueError, match="keep has 3 entries"):
+        star.append_split(block, np.ones(3, dtype=bool), tmp_path / "k", tmp_path / "r")
+
+
+def _with_trailer(tmp_path, trailer: str):
+    path = tmp_path / "bench.star"
+    write_benchmark_file(path, 5000, seed=4)
+    with open(path, "a") as f:
+        f.write(trailer)
+    return path
+
+
+def test_the_index_is_finished_while_the_particle_rows_are_scanned(tmp_path):
+    # The particle job indexes up to the first particle row, and the rest while scanning the
+    # rows (one read of a big file); the whole index read first is the oracle.
+    from cryodedup.formats.relion import ParticleStar, pixel_size_plan, scan_particles
+
+    path = _with_trailer(tmp_path, "\n# after the rows\n\ndata_extra\n\nloop_\n_rlnFoo\n1\n2\n")
+    whole = StarFile(path)
+    part = ParticleStar(path)
+    assert part.star.deferred
+    assert [b.name for b in part.star.blocks] == ["optics", "particles"]
+    assert part.block.rows_end < whole.blocks[1].rows_end  # its first row only, so far
+    options = ParticleOptions(score="rlnMaxValueProbDistribution")
+    scan = scan_particles(part, options.score, pixel_size_plan(part, options, None))
+    assert not part.star.deferred
+    assert part.star.blocks == whole.blocks
+    assert part.block == whole.blocks[1]
+    numbers, keys, names = whole.scan(whole.blocks[1], ["rlnMaxValueProbDistribution"], "rlnMicrographName")
+    assert np.array_equal(scan.scores, numbers["rlnMaxValueProbDistribution"])
+    assert [names[k] for k in keys] == [scan.key_names[k] for k in scan.groups]
+
+
+def test_an_optics_table_after_the_particles_is_used(tmp_path):
+    # Read deferred, the optics table would be missed: the file is read again, whole index first.
+    # Oracle: the same blocks in RELION's order.
+    first = tmp_path / "first"
+    first.mkdir()
+    ordered = _with_trailer(first, "")
+    text = ordered.read_text()
+    optics, particles = text[: text.index("data_particles")], text[text.index("data_particles") :]
+    after = tmp_path / "after.star"
+    after.write_text(particles + "\n" + optics)
+    options = ParticleOptions(score="rlnMaxValueProbDistribution")
+    one = remove_duplicate_particles([ordered], tmp_path / "one", options)
+    two = remove_duplicate_particles([after], tmp_path / "two", options)
+    assert (one["kept"], one["rejected"]) == (two["kept"], two["rejected"])
+
+    def rows(outdir, name):
+        return [line for line in (outdir / name).read_text().splitlines() if line[:1].isdigit()]
+
+    for name in ("particles_kept.star", "particles_rejected.star"):
+        assert rows(tmp_path / "one", name) == rows(tmp_path / "two", name)
+
+
+def test_a_second_particle_table_after_the_rows_is_refused(tmp_path):
+    path = _with_trailer(tmp_path, "\ndata_particles\n\nloop_\n_rlnCoordinateX\n_rlnCoordinateY\n1 2\n")
+    with pytest.raises(CryodedupError, match="2 data_particles blocks"):
+        remove_duplicate_particles([path], tmp_path / "out", ParticleOptions(score="none"))
+
+
+# --- one pass: rows decided and written while the file is scanned (docs/design.md section 5) ---
+
+
+def _job(path, outdir, options, monkeypatch, one_pass: bool):
+    """The job, in one pass (checked) or forced into two; its log and the split it made."""
+    made = []
+
+    def start_split(*args):
+        made.append(split := original(*args) if one_pass else None)
+        return split
+
+    original = particles_star._start_split
+    with monkeypatch.context() as patch:
+        patch.setattr(particles_star, "_start_split", start_split)
+        messages = []
+        remove_duplicate_particles([path], outdir, options, log=lambda m, level: messages.append(m))
+    return messages, made
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"score": "rlnMaxValueProbDistribution"},
+        {"score": "none", "seed": 11},  # random ranks follow each row's index in the file
+        {"score": "rlnAutopickFigureOfMerit", "remove_entirely": True, "min_dist": 30.0},
+    ],
+)
+def test_one_pass_writes_the_bytes_of_two_passes(tmp_path, monkeypatch, options):
+    # 150,000 rows: several batches of micrographs decided while the file streams by.
+    path = tmp_path / "p.star"
+    write_benchmark_file(path, 150_000, per_mic=150, seed=5)
+    with open(path, "a") as f:
+        f.write("\ndata_after\nloop_\n_rlnA\n1\n")  # what follows the rows is copied too
+    messages, made = _job(path, tmp_path / "one", ParticleOptions(**options), monkeypatch, one_pass=True)
+    assert made[0] is not None and made[0].keep is not None, messages
+    assert not any("second pass" in m for m in messages)
+    _job(path, tmp_path / "two", ParticleOptions(**options), monkeypatch, one_pass=False)
+    assert digests(tmp_path / "one") == digests(tmp_path / "two")
+    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == ["particles_kept.star", "particles_rejected.star"]
+
+
+def _rows_of_micrographs(order):
+    """Rows on micrographs named by ``order`` (one row each), two picks 3 px apart per micrograph."""
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnAutopickFigureOfMerit"]
+    rows = [[100 + 3 * k, 200, f"m{mic}.mrc", 0.1 * (i % 7)] for i, mic in enumerate(order) for k in (0, 1)]
+    return labels, rows
+
+
+def test_a_micrograph_whose_rows_come_back_is_decided_in_a_second_pass(tmp_path, monkeypatch):
+    labels, rows = _rows_of_micrographs([0, 1, 2, 1, 3])  # m1's rows twice, apart
+    path = write_star(tmp_path / "p.star", labels, rows)
+    options = ParticleOptions(mic_psize=1.0, min_dist=10.0)
+    messages, made = _job(path, tmp_path / "one", options, monkeypatch, one_pass=True)
+    assert made[0] is not None and made[0].keep is None
+    assert any("second pass: the rows of micrograph m1.mrc are not together (row 7 is one)" in m for m in messages)
+    _job(path, tmp_path / "two", options, monkeypatch, one_pass=False)
+    assert digests(tmp_path / "one") == digests(tmp_path / "two")
+    kept = (tmp_path / "one" / "particles_kept.star").read_text()
+    assert kept.count("m1.mrc") == 1  # all four picks of m1 are one group: one kept (by hand)
+    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == ["particles_kept.star", "particles_rejected.star"]
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf"])
+def test_a_centre_that_is_not_finite_leaves_no_file(tmp_path, bad):
+    labels, rows = _rows_of_micrographs(range(40))
+    rows[61][0] = bad
+    path = write_star(tmp_path / "p.star", labels, rows)
+    with pytest.raises(CryodedupError, match="particle 62 has no finite centre"):
+        remove_duplicate_particles([path], tmp_path / "out", ParticleOptions(mic_psize=1.0))
+    assert not (tmp_path / "out").exists()
+
+
+def test_one_pass_over_existing_outputs_needs_force(tmp_path):
+    labels, rows = _rows_of_micrographs(range(5))
+    path = write_star(tmp_path / "p.star", labels, rows)
+    options = ParticleOptions(mic_psize=1.0, min_dist=10.0)
+    remove_duplicate_particles([path], tmp_path / "out", options)
+    first = digests(tmp_path / "out")
+    with pytest.raises(CryodedupError, match="already exists; use --force"):
+        remove_duplicate_particles([path], tmp_path / "out", options)
+    remove_duplicate_particles([path], tmp_path / "out", options, force=True)
+    assert digests(tmp_path / "out") == first
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["particles_kept.star", "particles_rejected.star"]
+
+
+def test_inputs_of_one_file_name_are_named_by_their_distinct_paths(tmp_path):
+    # Two Select jobs both write particles.star, without rlnMicrographPixelSize: the warnings
+    # and the pixel sizes name job020/particles.star and job021/particles.star, never
+    # "particles.star" twice.
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup"]
+    optics_labels = ["rlnOpticsGroup", "rlnOpticsGroupName", "rlnImagePixelSize", "rlnMicrographOriginalPixelSize"]
+    paths = []
+    for job in ("job020", "job021"):
+        (tmp_path / "Select" / job).mkdir(parents=True)
+        paths.append(
+            write_star(
+                tmp_path / "Select" / job / "particles.star",
+                labels,
+                [[100, 100, "m.mrc", 1]],
+                optics=[[1, "og1", 2.0, 1.0]],
+                optics_labels=optics_labels,
+            )
+        )
+    warnings = []
+    summary = remove_duplicate_particles(
+        paths, tmp_path / "out", ParticleOptions(), log=lambda m, level: warnings.append(m) if level == "warning" else 0
+    )
+    assert [p["input"] for p in summary["pixel_sizes"]] == ["job020/particles.star", "job021/particles.star"]
+    fallback = [w for w in warnings if "rlnMicrographOriginalPixelSize" in w]
+    assert [w.split(":")[0] for w in fallback] == ["job020/particles.star", "job021/particles.star"]
+
+
+def test_a_copy_named_under_another_folder_is_told_what_to_give(tmp_path):
+    # A re-processed copy (MotionCorr/job099) with the micrographs STAR of job002: a.mrc is
+    # listed there under job002, c.mrc not at all. By path (--match-micrographs path) both are
+    # missing and the error says why and what to give; by file name (auto) only c.mrc is.
+    mics = tmp_path / "micrographs_ctf.star"
+    mics.write_text(
+        "data_optics\nloop_\n_rlnOpticsGroup #1\n_rlnMicrographPixelSize #2\n1 1.06\n\n"
+        "data_micrographs\nloop_\n_rlnMicrographName #1\n_rlnOpticsGroup #2\n"
+        "MotionCorr/job002/Movies/a.mrc 1\nMotionCorr/job002/Movies/b.mrc 1\n"
+    )
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnOpticsGroup", "rlnMicrographName"]
+    rows = [[10, 10, 1, "MotionCorr/job099/Movies/a.mrc"], [50, 50, 1, "MotionCorr/job099/Movies/c.mrc"]]
+    copy = write_star(tmp_path / "particles.star", labels, rows, optics=[[1, "og", 2.12, 1.06]])
+    by_path = ParticleOptions(micrographs=mics, score="none", match_micrographs="path")
+    with pytest.raises(CryodedupError) as error:
+        remove_duplicate_particles([copy], tmp_path / "out", by_path)
+    message = str(error.value)
+    assert "(2 of 2 micrographs missing)" in message
+    assert "1 of them are listed there under another folder" in message
+    assert "use --match-micrographs auto or name" in message and message.endswith("--mic-psize")
+    with pytest.raises(CryodedupError) as error:
+        remove_duplicate_particles([copy], tmp_path / "out", ParticleOptions(micrographs=mics, score="none"))
+    assert str(error.value).endswith(
+        f"micrograph 'MotionCorr/job099/Movies/c.mrc' is not in {mics} (1 of 2 micrographs missing)"
+    )
