@@ -21,7 +21,7 @@ from ..algo.audit import read_halves
 from ..algo.dedup import score_direction
 from ..algo.filaments import CRYOSPARC_TUBE, tube_ids
 from ..errors import CryodedupError
-from ..model import HalfSets, ParticleSet, pixel_sizes_used
+from ..model import HalfSets, Log, ParticleSet, ReaderOptions, pixel_sizes_used
 from ..outputs import AtomicOutputs, StrPath
 from .csfile import CsFile, CsGroup, flatten, join_on_uid
 from .micrograph_lists import as_text, exposure_pixel_sizes
@@ -29,8 +29,6 @@ from .micrograph_lists import as_text, exposure_pixel_sizes
 if TYPE_CHECKING:
     from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy
 
-    from ..jobs.particles import Log
-    from ..options import ParticleOptions
 
 SHIFT_KEYS = ("auto", "none", "alignments2D", "alignments3D")
 KEPT, REJECTED = "particles_kept", "particles_rejected"
@@ -173,7 +171,7 @@ def _micrograph_groups(group: CsGroup) -> tuple[np.ndarray, int, str]:
     )
 
 
-def _micrograph_pixel_size(group: CsGroup, options: ParticleOptions) -> tuple[np.ndarray | float, str]:
+def _micrograph_pixel_size(group: CsGroup, options: ReaderOptions) -> tuple[np.ndarray | float, str]:
     if options.mic_psize is not None:
         return options.mic_psize, "--mic-psize"
     if options.micrographs is not None:
@@ -216,7 +214,7 @@ def _shift(
 
 
 def _score(
-    group: CsGroup, options: ParticleOptions, shift_slot: str, warn: Callable[[str], None]
+    group: CsGroup, options: ReaderOptions, shift_slot: str, warn: Callable[[str], None]
 ) -> tuple[np.ndarray | None, str | None, bool]:
     """The score field's values, its name and whether higher is better.
 
@@ -298,7 +296,7 @@ def _mic_shapes(group: CsGroup, last: np.ndarray) -> dict[int, tuple[int, int]]:
 
 
 def read_group(
-    group: CsGroup, options: ParticleOptions, warn: Callable[[str], None], inputs: list[str], input_of: np.ndarray
+    group: CsGroup, options: ReaderOptions, warn: Callable[[str], None], inputs: list[str], input_of: np.ndarray
 ) -> ParticleSet:
     """The ParticleSet of one (possibly merged) particle group, without a writer."""
     groups, _, key = _micrograph_groups(group)
@@ -355,7 +353,7 @@ def read_group(
 
 
 def read_cs_files(
-    inputs: list[Path], outdir: StrPath, options: ParticleOptions, warn: Callable[[str], None], log: Log
+    inputs: list[Path], outdir: StrPath, options: ReaderOptions, warn: Callable[[str], None], log: Log
 ) -> ParticleSet:
     """Reads CryoSPARC particle files into one ParticleSet.
 
@@ -381,7 +379,7 @@ def read_cs_files(
     return found
 
 
-def read_dataset(cs: CsFile, options: ParticleOptions, warn: Callable[[str], None]) -> ParticleSet:
+def read_dataset(cs: CsFile, options: ReaderOptions, warn: Callable[[str], None]) -> ParticleSet:
     """A cryosparc-tools Dataset or numpy structured array in memory, read into a ParticleSet.
 
     The set has no writer: the caller holds the data.
