@@ -28,7 +28,7 @@ from .algo.filaments import MODES as FILAMENT_MODES
 from .errors import CryodedupError
 from .outputs import check_plotting
 
-#: Centres and distances beyond this many Å are refused: their squared distances overflow.
+#: Centres and distances beyond this many Å are refused (the core's MAX_COORDINATE): their squares overflow.
 MAX_CENTRE = 1e150
 #: Values of ``--coverage``: ``auto`` reads which micrographs each input ran on, ``all`` takes every input to
 #: have run on every micrograph.
