@@ -25,6 +25,34 @@ Warn = Callable[[str], None]
 Log = Callable[[str, str], None]
 
 
+class ReaderOptions(Protocol):
+    """What the format readers read of the particle job's options.
+
+    The job's :class:`~cryodedup.jobs.particles.ParticleOptions` has these fields and more;
+    a reader names this narrower shape so that no format module imports the job.
+    """
+
+    mic_psize: float | None
+    micrographs: Path | None
+    match_micrographs: str
+    shift_key: str
+    score: str
+    score_order: str
+    score_normalize: str
+    seed: int
+    max_angle: float | None
+    audit: bool
+    halfsets: str
+    min_dist: float
+    min_dist_z: float | None
+    min_support: int
+    remove_entirely: bool
+    plot: bool
+    output_format: str
+    project_dir: Path | None
+    topaz_scale: float | None
+
+
 @dataclass
 class HalfSets:
     """Each row's half-set of a gold-standard refinement, and how its format writes them.

@@ -21,15 +21,15 @@ from ..algo.audit import read_halves
 from ..algo.dedup import score_direction
 from ..algo.filaments import CRYOSPARC_TUBE, tube_ids
 from ..errors import CryodedupError
-from ..model import HalfSets, ParticleSet, pixel_sizes_used
+from ..model import HalfSets, Log, ParticleSet, ReaderOptions, pixel_sizes_used
 from ..outputs import AtomicOutputs, StrPath
 from .csfile import CsFile, CsGroup, flatten, join_on_uid
 from .micrograph_lists import as_text, exposure_pixel_sizes
+from .sniff import is_cryosparc
 
 if TYPE_CHECKING:
     from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy
 
-    from ..jobs.particles import Log, ParticleOptions
 
 SHIFT_KEYS = ("auto", "none", "alignments2D", "alignments3D")
 KEPT, REJECTED = "particles_kept", "particles_rejected"
@@ -172,10 +172,16 @@ def _micrograph_groups(group: CsGroup) -> tuple[np.ndarray, int, str]:
     )
 
 
-def _micrograph_pixel_size(group: CsGroup, options: ParticleOptions) -> tuple[np.ndarray | float, str]:
+def _micrograph_pixel_size(group: CsGroup, options: ReaderOptions) -> tuple[np.ndarray | float, str]:
     if options.mic_psize is not None:
         return options.mic_psize, "--mic-psize"
     if options.micrographs is not None:
+        if not is_cryosparc(options.micrographs):  # a micrographs STAR: CryoSPARC particles name exposures by uid
+            raise CryodedupError(
+                f"--micrographs {options.micrographs}: CryoSPARC particles take their micrograph pixel size from "
+                "the exposures (a .cs or .csg with micrograph_blob/psize_A), matched by micrograph uid, not from a "
+                "micrographs STAR; give the exposures, or the pixel size with --mic-psize"
+            )
         by_uid = exposure_pixel_sizes(options.micrographs)
         uids, inverse = np.unique(group.column("location/micrograph_uid"), return_inverse=True)
         missing = [u for u in uids.tolist() if u not in by_uid]
@@ -215,7 +221,7 @@ def _shift(
 
 
 def _score(
-    group: CsGroup, options: ParticleOptions, shift_slot: str, warn: Callable[[str], None]
+    group: CsGroup, options: ReaderOptions, shift_slot: str, warn: Callable[[str], None]
 ) -> tuple[np.ndarray | None, str | None, bool]:
     """The score field's values, its name and whether higher is better.
 
@@ -297,7 +303,7 @@ def _mic_shapes(group: CsGroup, last: np.ndarray) -> dict[int, tuple[int, int]]:
 
 
 def read_group(
-    group: CsGroup, options: ParticleOptions, warn: Callable[[str], None], inputs: list[str], input_of: np.ndarray
+    group: CsGroup, options: ReaderOptions, warn: Callable[[str], None], inputs: list[str], input_of: np.ndarray
 ) -> ParticleSet:
     """The ParticleSet of one (possibly merged) particle group, without a writer."""
     groups, _, key = _micrograph_groups(group)
@@ -354,7 +360,7 @@ def read_group(
 
 
 def read_cs_files(
-    inputs: list[Path], outdir: StrPath, options: ParticleOptions, warn: Callable[[str], None], log: Log
+    inputs: list[Path], outdir: StrPath, options: ReaderOptions, warn: Callable[[str], None], log: Log
 ) -> ParticleSet:
     """Reads CryoSPARC particle files into one ParticleSet.
 
@@ -380,7 +386,7 @@ def read_cs_files(
     return found
 
 
-def read_dataset(cs: CsFile, options: ParticleOptions, warn: Callable[[str], None]) -> ParticleSet:
+def read_dataset(cs: CsFile, options: ReaderOptions, warn: Callable[[str], None]) -> ParticleSet:
     """A cryosparc-tools Dataset or numpy structured array in memory, read into a ParticleSet.
 
     The set has no writer: the caller holds the data.

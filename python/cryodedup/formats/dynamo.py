@@ -15,17 +15,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..algo.dedup import score_direction
 from ..errors import CryodedupError
-from ..model import Log, ParticleSet, Warn
+from ..model import Log, ParticleSet, ReaderOptions, Warn
 from ..outputs import AtomicOutputs, StrPath
-
-if TYPE_CHECKING:
-    from ..jobs.particles import ParticleOptions
 
 #: Dynamo's column names, 1-based column numbers (Dynamo's ``dthelp``; teamtomo/dynamotable convention.py).
 COLUMNS = {
@@ -144,7 +140,7 @@ def _index(text: str, path: Path, line: int) -> int:
         raise CryodedupError(f"{path}: line {line}: tomogram index {text.strip()!r} is not a whole number") from None
 
 
-def _score(options: ParticleOptions) -> tuple[str | None, bool]:
+def _score(options: ReaderOptions) -> tuple[str | None, bool]:
     """The score column (None: seeded random ranking) and whether higher is better."""
     if options.score == "none":
         return None, True
@@ -161,7 +157,7 @@ def _score(options: ParticleOptions) -> tuple[str | None, bool]:
     return label, higher
 
 
-def _pixel_size(tables: list[DynamoTable], options: ParticleOptions) -> tuple[float, str]:
+def _pixel_size(tables: list[DynamoTable], options: ReaderOptions) -> tuple[float, str]:
     """``--mic-psize``, else Dynamo's ``apix`` column (36) when every row has the same value > 0."""
     if options.mic_psize is not None:
         return options.mic_psize, "--mic-psize"
@@ -193,7 +189,7 @@ class TableWriter:
 
 
 def read_dynamo_tables(
-    inputs: list[Path], outdir: StrPath, options: ParticleOptions, warn: Warn, log: Log
+    inputs: list[Path], outdir: StrPath, options: ReaderOptions, warn: Warn, log: Log
 ) -> ParticleSet:
     """Reads Dynamo tables into one ParticleSet.
 

@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike
 from ..errors import CryodedupError
 from ..outputs import StrPath
 from .csfile import CsGroup
-from .star import Block, StarFile
+from .star import Block, StarFile, Table
 
 
 def block_naming_micrographs(star: StarFile, name: str, missing: str) -> Block:
@@ -36,13 +36,33 @@ def block_naming_micrographs(star: StarFile, name: str, missing: str) -> Block:
     return block
 
 
+#: The error for a STAR without a micrographs table.
+NOT_MICROGRAPHS_STAR = "no rlnMicrographName column (is this a micrographs STAR?)"
+
+
+def micrographs_block(star: StarFile) -> Block:
+    """The micrographs table of a micrographs STAR: ``data_micrographs``, else the first loop naming micrographs."""
+    return block_naming_micrographs(star, "micrographs", NOT_MICROGRAPHS_STAR)
+
+
+def micrograph_names(path: StrPath) -> list[str]:
+    """The ``rlnMicrographName`` column of a micrographs STAR, one name a row (unquoted)."""
+    star = StarFile(path)
+    return star.table(micrographs_block(star)).column("rlnMicrographName")
+
+
 def micrograph_pixel_sizes(path: Path) -> dict[str, float]:
     """Micrograph name -> pixel size in Å, from a micrographs STAR (any RELION version)."""
     star = StarFile(path)
-    block = block_naming_micrographs(
-        star, "micrographs", "no micrographs table with rlnMicrographName (is this a micrographs STAR?)"
-    )
-    table = star.table(block)
+    return _pixel_sizes(star, star.table(micrographs_block(star)))
+
+
+def _pixel_sizes(star: StarFile, table: Table) -> dict[str, float]:
+    """Micrograph name -> pixel size in Å, from data_optics (RELION 3.1+) or the detector and magnification (3.0).
+
+    ``table`` is the micrographs table of ``star``.
+    """
+    path = star.path
     names = table.column("rlnMicrographName")
     optics = star.block("optics")
     try:
@@ -62,10 +82,20 @@ def micrograph_pixel_sizes(path: Path) -> dict[str, float]:
 
 def exposure_pixel_sizes(path: StrPath) -> dict[int, float]:
     """Exposure uid -> micrograph pixel size in Å, from a CryoSPARC exposures dataset."""
-    exposures = CsGroup.load(path)
-    if not exposures.has("micrograph_blob/psize_A"):
-        raise CryodedupError(f"{path}: no micrograph_blob/psize_A field (is this a CryoSPARC exposures dataset?)")
+    exposures = _exposures(path, ("micrograph_blob/psize_A",))
     return dict(zip(exposures.column("uid").tolist(), exposures.column("micrograph_blob/psize_A").tolist()))
+
+
+def _exposures(path: StrPath, fields: Sequence[str]) -> CsGroup:
+    """A CryoSPARC exposures dataset, refused unless it has every one of ``fields``."""
+    exposures = CsGroup.load(path)
+    for needed in fields:
+        if not exposures.has(needed):
+            raise CryodedupError(
+                f"{path}: no {needed} field; expected CryoSPARC exposures with micrographs (the exposures output "
+                "of Patch Motion Correction, Patch CTF Estimation or Curate Exposures)"
+            )
+    return exposures
 
 
 @dataclass
@@ -101,18 +131,10 @@ def micrograph_list(path: StrPath) -> MicrographList:
     path = Path(path)
     if path.suffix not in (".cs", ".csg"):
         star = StarFile(path)
-        block = block_naming_micrographs(
-            star, "micrographs", "no loop with rlnMicrographName; expected a micrographs STAR"
-        )
-        names = star.table(block).column("rlnMicrographName")
-        return MicrographList(path, names, micrograph_pixel_sizes(path), "rlnMicrographPixelSize")
-    exposures = CsGroup.load(path)
-    for needed in ("micrograph_blob/path", "micrograph_blob/psize_A"):
-        if not exposures.has(needed):
-            raise CryodedupError(
-                f"{path}: no {needed} field; expected CryoSPARC exposures with micrographs (the exposures output "
-                "of Patch Motion Correction, Patch CTF Estimation or Curate Exposures)"
-            )
+        table = star.table(micrographs_block(star))
+        names = table.column("rlnMicrographName")
+        return MicrographList(path, names, _pixel_sizes(star, table), "rlnMicrographPixelSize")
+    exposures = _exposures(path, ("micrograph_blob/path", "micrograph_blob/psize_A"))
     names = as_text(exposures.column("micrograph_blob/path"))
     psize = exposures.column("micrograph_blob/psize_A").astype(np.float64).tolist()
     shapes = None
@@ -162,12 +184,12 @@ class Micrographs:
 
 def _from_star(path: Path, psize: float | None, project_dir: Path | None) -> Micrographs:
     star = StarFile(path)
-    block = block_naming_micrographs(star, "micrographs", "no rlnMicrographName column (is this a micrographs STAR?)")
-    _, keys, names = star.scan(block, [], "rlnMicrographName")
-    row_names = [names[k] for k in keys]
+    block = micrographs_block(star)
+    table = star.table(block)
+    row_names = table.column("rlnMicrographName")
     if psize is None:
         try:
-            values = set(micrograph_pixel_sizes(path).values())
+            values = set(_pixel_sizes(star, table).values())
         except CryodedupError:  # no pixel size in the STAR: the MRC headers may hold it
             values = set()
         if len(values) > 1:
@@ -181,9 +203,7 @@ def _from_star(path: Path, psize: float | None, project_dir: Path | None) -> Mic
 
 
 def _from_cs(path: Path, psize: float | None, project_dir: Path | None) -> Micrographs:
-    group = CsGroup.load(path)
-    if not group.has("micrograph_blob/path"):
-        raise CryodedupError(f"{path}: no micrograph_blob/path field (is this a CryoSPARC exposures dataset?)")
+    group = _exposures(path, ("micrograph_blob/path",))
     names = as_text(group.column("micrograph_blob/path"))
     if psize is None and group.has("micrograph_blob/psize_A"):
         values = np.unique(group.column("micrograph_blob/psize_A"))

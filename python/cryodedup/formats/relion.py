@@ -23,7 +23,7 @@ from ..algo.dedup import score_direction
 from ..algo.filaments import RELION_TUBE, tube_ids
 from ..errors import CryodedupError
 from ..labels import distinct_labels
-from ..model import HalfSets, Log, ParticleSet, Warn
+from ..model import HalfSets, Log, ParticleSet, ReaderOptions, Warn
 from ..outputs import AtomicOutputs, StrPath, scratch_files, write_error
 from ..resolve import listed_by_file_name, name_key
 from .micrograph_lists import micrograph_pixel_sizes
@@ -33,7 +33,6 @@ from .tomography import SUBTOMOGRAM_ANGLES, TILT_SERIES_PSIZE, rotate_origins, w
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from ..jobs.particles import ParticleOptions
 
 #: A pandas DataFrame. pandas is not a dependency (only users with tables in memory have
 #: it), so it is not imported, even for type checking.
@@ -258,7 +257,7 @@ def _refuse_flat_subtomograms(present: set[str], key: str, axes: list[str], in_a
 
 
 def score_column(
-    parts: Sequence[ParticleTable], options: ParticleOptions, warn: Warn, needs: Needs
+    parts: Sequence[ParticleTable], options: ReaderOptions, warn: Warn, needs: Needs
 ) -> tuple[str | None, bool]:
     """The score label (None: random ranking) and whether higher is better.
 
@@ -368,7 +367,7 @@ def _optics_pixel_sizes(part: ParticleTable) -> dict[str, float]:
     }
 
 
-def pixel_size_plan(part: ParticleTable, options: ParticleOptions, mic_psizes: dict[str, float] | None) -> tuple:
+def pixel_size_plan(part: ParticleTable, options: ReaderOptions, mic_psizes: dict[str, float] | None) -> tuple:
     """Where the scan takes each row's micrograph pixel size from (see ``StarFile.scan_particles``).
 
     Rows whose pixel size is unknown get NaN; :func:`pixel_sizes_used` then names what is missing.
@@ -407,7 +406,7 @@ def tomogram_pixels_need(part: ParticleTable) -> str:
 
 
 def listed_pixel_sizes(
-    part: ParticleTable, names: Sequence[str], options: ParticleOptions, mic_psizes: dict[str, float]
+    part: ParticleTable, names: Sequence[str], options: ReaderOptions, mic_psizes: dict[str, float]
 ) -> tuple[dict[str, float], set[str]]:
     """The pixel size of each of ``names`` the micrographs STAR gives, and those found by file name.
 
@@ -434,7 +433,7 @@ def listed_pixel_sizes(
 
 
 def _not_in_micrographs(
-    part: ParticleTable, missing: list[str], names: list[str], options: ParticleOptions, mic_psizes: dict[str, float]
+    part: ParticleTable, missing: list[str], names: list[str], options: ReaderOptions, mic_psizes: dict[str, float]
 ) -> str:
     """The error for particles on micrographs that the micrographs STAR does not list.
 
@@ -469,7 +468,7 @@ def _not_in_micrographs(
     return message
 
 
-def _listed_source(options: ParticleOptions, n_mics: int, n_by_name: int) -> str:
+def _listed_source(options: ReaderOptions, n_mics: int, n_by_name: int) -> str:
     """Where the pixel size of ``n_mics`` micrographs came from, ``n_by_name`` of them found by file name."""
     source = f"rlnMicrographPixelSize in {options.micrographs}"
     if n_by_name:
@@ -481,7 +480,7 @@ def pixel_sizes_used(
     part: ParticleTable,
     groups_met: Iterable[float],
     names: list[str],
-    options: ParticleOptions,
+    options: ReaderOptions,
     mic_psizes: dict[str, float] | None,
     warn: Warn,
     needs: Needs,
@@ -564,7 +563,7 @@ def row_pixel_sizes(
     numbers: dict[str, np.ndarray],
     keys: np.ndarray,
     names: list[str],
-    options: ParticleOptions,
+    options: ReaderOptions,
     mic_psizes: dict[str, float] | None,
     warn: Warn,
     needs: Needs,
@@ -800,7 +799,7 @@ class Split:
 
 
 def _start_split(
-    parts: list[ParticleStar], labels: list[str], options: ParticleOptions, higher: bool, outdir: Path
+    parts: list[ParticleStar], labels: list[str], options: ReaderOptions, higher: bool, outdir: Path
 ) -> Split | None:
     """Scratch outputs, their headers written, for a scan that decides and writes as it goes.
 
@@ -835,7 +834,7 @@ def _write_headers(files: dict[Path, Path], part: ParticleStar, labels: list[str
 def _scan_input(
     part: ParticleStar,
     score_label: str | None,
-    options: ParticleOptions,
+    options: ReaderOptions,
     mic_psizes: dict[str, float] | None,
     wanted: list[str],
     split: Split | None,
@@ -867,7 +866,7 @@ def _scan_input(
     return scan_particles(part, score_label, ("micrographs", listed), wanted, split), by_name
 
 
-def read_star_files(inputs: list[Path], outdir: StrPath, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
+def read_star_files(inputs: list[Path], outdir: StrPath, options: ReaderOptions, warn: Warn, log: Log) -> ParticleSet:
     """Reads RELION particle STAR files into one ParticleSet.
 
     Its writer writes ``OUTDIR/particles_kept.star`` and ``particles_rejected.star``.
@@ -888,7 +887,7 @@ def read_star_files(inputs: list[Path], outdir: StrPath, options: ParticleOption
 
 
 def _read_star_files(
-    inputs: list[Path], outdir: StrPath, options: ParticleOptions, warn: Warn, log: Log, defer: bool
+    inputs: list[Path], outdir: StrPath, options: ReaderOptions, warn: Warn, log: Log, defer: bool
 ) -> ParticleSet:
     parts = [ParticleStar(p, options.shift_key, defer) for p in inputs]
     for part, label in zip(parts, distinct_labels(inputs)):
@@ -1149,7 +1148,7 @@ def _micrograph_names(particles: DataFrame, key: str) -> np.ndarray:
     return np.asarray([str(name) for name in particles[key].to_numpy()], dtype=object)
 
 
-def read_frame(particles: DataFrame, optics: DataFrame | None, options: ParticleOptions, warn: Warn) -> ParticleSet:
+def read_frame(particles: DataFrame, optics: DataFrame | None, options: ReaderOptions, warn: Warn) -> ParticleSet:
     """A RELION particle table in memory read into a ParticleSet without a writer.
 
     ``particles`` is a pandas DataFrame with RELION's labels and ``optics`` the optics table

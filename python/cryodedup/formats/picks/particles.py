@@ -17,7 +17,6 @@ import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,7 +24,7 @@ from ... import _core
 from ...algo.dedup import score_direction
 from ...algo.filaments import CRYOLO_TUBE, tube_ids
 from ...errors import CryodedupError
-from ...model import ParticleSet, pixel_sizes_used
+from ...model import Log, ParticleSet, ReaderOptions, pixel_sizes_used
 from ...outputs import StrPath
 from ...resolve import match_micrographs
 from ..micrograph_lists import MicrographList, micrograph_list, micrograph_pixel_sizes, resolve_paths
@@ -34,9 +33,6 @@ from ..sniff import is_glob
 from . import Picks, micrograph_names, name_key, picker_files, read_picks, score_column
 from .relion import job_micrographs
 from .write import relion_columns_lost, rows_copied, write_cryosparc, write_like_input, write_relion
-
-if TYPE_CHECKING:
-    from ...jobs.particles import Log, ParticleOptions
 
 #: Output formats of ``--output-format`` besides ``auto``.
 OUTPUT_FORMATS = ("relion", "cryosparc", "input")
@@ -176,7 +172,7 @@ def _warn_columns_lost(pickers: list[Picks], warn: Callable[[str], None]) -> Non
 
 
 def _relion3_micrographs(
-    inputs: list[Path], pickers: list[Picks], names: list[str], options: ParticleOptions, warn: Callable[[str], None]
+    inputs: list[Path], pickers: list[Picks], names: list[str], options: ReaderOptions, warn: Callable[[str], None]
 ) -> str | None:
     """The micrographs STAR a RELION 3.x coordinate output names, when an input is a 3.x job.
 
@@ -202,7 +198,7 @@ def _relion3_micrographs(
 
 
 def _pixel_sizes(
-    names: list[str], options: ParticleOptions, given: MicrographList | None, pickers: list[Picks]
+    names: list[str], options: ReaderOptions, given: MicrographList | None, pickers: list[Picks]
 ) -> tuple[np.ndarray, str]:
     """Micrograph pixel size of each micrograph, and where it came from.
 
@@ -239,7 +235,7 @@ def _pixel_sizes_of_jobs(names: list[str], pickers: list[Picks]) -> tuple[np.nda
     return np.array([by_name[n] for n in names], dtype=np.float64), f"rlnMicrographPixelSize in {named}"
 
 
-def _require_pixel_size(inputs: list[Path], options: ParticleOptions) -> None:
+def _require_pixel_size(inputs: list[Path], options: ReaderOptions) -> None:
     """Refuses, before any file is read, picks that could not be put in Å.
 
     RELION jobs that name their micrographs STAR give it; other inputs need --mic-psize or
@@ -265,13 +261,13 @@ def _require_pixel_size(inputs: list[Path], options: ParticleOptions) -> None:
     )
 
 
-def _names_its_micrographs(files: list[Path], kind: str, options: ParticleOptions) -> bool:
+def _names_its_micrographs(files: list[Path], kind: str, options: ReaderOptions) -> bool:
     """Whether a picker's output is a RELION job naming a micrographs STAR that is found."""
     return kind in ("relion-suffix", "relion-list") and job_micrographs(files[0], options.project_dir) is not None
 
 
 def _scores(
-    pickers: list[Picks], options: ParticleOptions, warn: Callable[[str], None]
+    pickers: list[Picks], options: ReaderOptions, warn: Callable[[str], None]
 ) -> tuple[list[np.ndarray] | None, str | None, bool]:
     """The scores used to rank duplicates (each picker's), their name and direction.
 
@@ -304,7 +300,7 @@ def _scores(
 
 
 def _named_scores(
-    pickers: list[Picks], options: ParticleOptions, warn: Callable[[str], None]
+    pickers: list[Picks], options: ReaderOptions, warn: Callable[[str], None]
 ) -> tuple[list[np.ndarray], str, bool]:
     """The scores of ``--score COLUMN``: that column of every picker, and its direction.
 
@@ -328,7 +324,7 @@ def _named_scores(
     return scores, label, higher
 
 
-def _warn_scales(pickers: list[Picks], label: str, options: ParticleOptions, warn: Callable[[str], None]) -> None:
+def _warn_scales(pickers: list[Picks], label: str, options: ReaderOptions, warn: Callable[[str], None]) -> None:
     """Warns that several pickers' scores are compared as they are (without --score-normalize rank)."""
     if len(pickers) > 1 and options.score_normalize != "rank":
         warn(
@@ -355,7 +351,7 @@ def _output_format(pickers: list[Picks], requested: str) -> str:
 
 
 def _micrograph_shapes(
-    names: list[str], options: ParticleOptions, given: MicrographList | None, first_input: Path
+    names: list[str], options: ReaderOptions, given: MicrographList | None, first_input: Path
 ) -> dict[str, tuple[int, int]]:
     """(ny, nx) of each micrograph (a .cs location needs the shape): the exposures', else its MRC header."""
     if given is not None and given.shapes is not None:
@@ -376,7 +372,7 @@ def _micrograph_shapes(
 
 
 def _shape_finder(
-    given: MicrographList | None, options: ParticleOptions
+    given: MicrographList | None, options: ReaderOptions
 ) -> Callable[[list[str]], dict[str, tuple[int, int]]]:
     """A function giving the sizes (ny, nx) of the micrographs a picker names, where they are known.
 
@@ -510,7 +506,7 @@ def _read_overlapped(
 
 
 def read_picker_outputs(
-    inputs: list[Path], outdir: StrPath, options: ParticleOptions, warn: Callable[[str], None], log: Log
+    inputs: list[Path], outdir: StrPath, options: ReaderOptions, warn: Callable[[str], None], log: Log
 ) -> ParticleSet:
     """Reads each input as one picker's output into one ParticleSet (centres in Å).
 

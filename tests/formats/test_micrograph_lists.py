@@ -1,0 +1,105 @@
+"""cryodedup.formats.micrograph_lists: micrographs STAR, CryoSPARC exposures and MRC globs, read by one reader each."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from cryodedup import CryodedupError, MicrographOptions, find_duplicate_micrographs
+from cryodedup.formats.micrograph_lists import (
+    exposure_pixel_sizes,
+    load_inputs,
+    micrograph_list,
+    micrograph_names,
+    micrograph_pixel_sizes,
+)
+from helpers import PLANTED_MICROGRAPHS, planted_original, shared_file, star_text, write_planted_micrographs
+
+
+def hand_parsed_names(path):
+    """The first column of the one loop of a RELION list, split by hand (no STAR reader)."""
+    lines = [line.split() for line in path.read_text().splitlines()]
+    return [fields[0] for fields in lines if fields and not fields[0].startswith(("_", "#", "data_", "loop_"))]
+
+
+@pytest.mark.real_data
+def test_the_names_of_a_real_list_are_read_alike_by_every_reader():
+    path = shared_file("picks/3dem__autopick_list.star")
+    expected = hand_parsed_names(path)
+    assert len(expected) == 24 and expected[0] == "MotionCorr/job002/Movies/20170629_00021_frameImage.mrc"
+    assert micrograph_names(path) == expected
+    assert load_inputs([path]).names == expected
+
+
+def test_quoted_micrograph_names_are_unquoted_as_relion_reads_them(tmp_path):
+    # RELION quotes a name holding a space; the micrograph job read the quotes as part of the
+    # file name (not found), while the particle job's reader took them off.
+    folder = tmp_path / "Motion Corr"
+    folder.mkdir()
+    (tmp_path / "planted").mkdir()
+    planted = write_planted_micrographs(tmp_path / "planted")
+    names = []
+    for k, source in enumerate(planted, start=1):
+        shutil.copy(source, folder / f"mic {k}.mrc")
+        names.append(f"Motion Corr/mic {k}.mrc")
+    star = tmp_path / "micrographs.star"
+    star.write_text(star_text(["rlnMicrographName"], [[f'"{n}"'] for n in names], block="micrographs"))
+    assert micrograph_names(star) == names
+    summary = find_duplicate_micrographs(
+        [star], tmp_path / "out", MicrographOptions(bin=1, project_dir=tmp_path, candidates="window", window=8)
+    )
+    rows = (tmp_path / "out" / "duplicates.csv").read_text().splitlines()
+    expected = [f"{names[planted_original(k) - 1]},{names[k - 1]}" for k in sorted(PLANTED_MICROGRAPHS)]
+    assert rows == ["Original,Duplicate", *expected]
+    assert summary["rejected"] == len(PLANTED_MICROGRAPHS)
+    # The kept rows are the input's own lines, quotes and all.
+    kept = (tmp_path / "out" / "micrographs_kept.star").read_text()
+    assert f'"{names[0]}"' in kept and f'"{names[5]}"' not in kept
+
+
+def test_pixel_sizes_of_relion_3_0_and_3_1_lists(tmp_path):
+    old = tmp_path / "old.star"
+    old.write_text(
+        star_text(
+            ["rlnMicrographName", "rlnDetectorPixelSize", "rlnMagnification"],
+            [["a.mrc", 5.0, 50000], ["b.mrc", 14.0, 105000]],
+            block="micrographs",
+        )
+    )
+    assert micrograph_pixel_sizes(old) == pytest.approx({"a.mrc": 1.0, "b.mrc": 1.3333333})  # 1e4 * 5 / 50000
+    new = tmp_path / "new.star"
+    optics_labels = ["rlnOpticsGroup", "rlnMicrographPixelSize"]
+    rows = [["a.mrc", 1], ["b.mrc", 2]]
+    new.write_text(
+        star_text(
+            ["rlnMicrographName", "rlnOpticsGroup"], rows, optics=[[1, 0.83], [2, 1.06]], optics_labels=optics_labels
+        )
+    )
+    listed = micrograph_list(new)
+    assert listed.names == ["a.mrc", "b.mrc"]
+    assert listed.pixel_sizes == {"a.mrc": 0.83, "b.mrc": 1.06}
+    with pytest.raises(CryodedupError, match=r"micrographs of different pixel sizes \(\[0.83, 1.06\]\)"):
+        load_inputs([new])
+    assert load_inputs([new], psize=0.9).psize == 0.9  # --psize overrides
+
+
+def test_a_star_without_micrographs_and_exposures_without_a_field_are_named(tmp_path):
+    star = tmp_path / "coords.star"
+    star.write_text(star_text(["rlnCoordinateX"], [[1.0]]))
+    for read in (micrograph_names, micrograph_list, micrograph_pixel_sizes, lambda p: load_inputs([p])):
+        with pytest.raises(
+            CryodedupError, match=r"coords.star: no rlnMicrographName column \(is this a micrographs STAR\?\)"
+        ):
+            read(star)
+    exposures = tmp_path / "exposures.cs"
+    rows = np.array([(7, 0.5), (9, 1.25)], dtype=[("uid", "<u8"), ("micrograph_blob/psize_A", "<f4")])
+    with open(exposures, "wb") as f:
+        np.save(f, rows)
+    assert exposure_pixel_sizes(exposures) == {7: 0.5, 9: 1.25}
+    for read in (micrograph_list, lambda p: load_inputs([p])):
+        with pytest.raises(
+            CryodedupError, match=r"exposures.cs: no micrograph_blob/path field; expected CryoSPARC exposures"
+        ):
+            read(exposures)

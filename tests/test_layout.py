@@ -1,0 +1,101 @@
+"""The package's layering: no import cycle (lazy and type-only imports counted), and the lower layers never
+import the jobs. Read from the source with ast, so that an import inside a function counts like any other."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import cryodedup
+
+PACKAGE = Path(cryodedup.__file__).parent
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path, modules: set[str]) -> set[str]:
+    """The package's modules that ``path`` imports, wherever the import stands."""
+    own = module_name(path)
+    package = own if path.name == "__init__.py" else own.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            candidates = [target] + [f"{target}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            candidates = [alias.name for alias in node.names]
+        else:
+            continue
+        found.update(c for c in candidates if c in modules and not (own == c or own.startswith(c + ".")))
+    return found  # (a package above the module is imported before it in any case: no arrow)
+
+
+def import_graph() -> dict[str, set[str]]:
+    paths = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    return {name: imported_modules(path, set(paths)) for name, path in paths.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_cycle_finder_finds_a_planted_cycle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+
+
+def test_no_import_cycle_in_the_package():
+    graph = import_graph()
+    assert cycles(graph) == []
+
+
+def test_formats_and_the_algorithms_do_not_import_the_jobs():
+    lower = ("cryodedup.formats", "cryodedup.algo", "cryodedup.model", "cryodedup.resolve")
+    upper = ("cryodedup.jobs", "cryodedup.cli", "cryodedup.api", "cryodedup.plots")
+    graph = import_graph()
+    climbing = [
+        (name, target)
+        for name, targets in graph.items()
+        if name.startswith(lower)
+        for target in targets
+        if target.startswith(upper)
+    ]
+    assert climbing == []
