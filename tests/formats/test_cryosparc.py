@@ -296,6 +296,14 @@ def test_micrograph_pixel_size_is_required(tmp_path, good_cs):
     reference = run(tmp_path / "ref", [good_cs])
     assert with_exposures["kept"] == reference["kept"]
     assert with_exposures["pixel_sizes"][0]["source"].startswith("micrograph_blob/psize_A")
+    # A micrographs STAR is no source for them (matched by uid, never by path or file name): said in one line.
+    (tmp_path / "micrographs_ctf.star").write_text("data_micrographs\nloop_\n_rlnMicrographName\nx.mrc\n")
+    cli_bad_input(
+        tmp_path / "with_star",
+        [tmp_path / "nopsize.cs", "--micrographs", tmp_path / "micrographs_ctf.star"],
+        r"--micrographs .*micrographs_ctf.star: CryoSPARC particles take their micrograph pixel size from the "
+        r"exposures \(a .cs or .csg with micrograph_blob/psize_A\), matched by micrograph uid",
+    )
 
 
 # --- a particle file and its passthrough file given as separate inputs ----------------------

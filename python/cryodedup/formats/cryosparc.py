@@ -25,6 +25,7 @@ from ..model import HalfSets, Log, ParticleSet, ReaderOptions, pixel_sizes_used
 from ..outputs import AtomicOutputs, StrPath
 from .csfile import CsFile, CsGroup, flatten, join_on_uid
 from .micrograph_lists import as_text, exposure_pixel_sizes
+from .sniff import is_cryosparc
 
 if TYPE_CHECKING:
     from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy
@@ -175,6 +176,12 @@ def _micrograph_pixel_size(group: CsGroup, options: ReaderOptions) -> tuple[np.n
     if options.mic_psize is not None:
         return options.mic_psize, "--mic-psize"
     if options.micrographs is not None:
+        if not is_cryosparc(options.micrographs):  # a micrographs STAR: CryoSPARC particles name exposures by uid
+            raise CryodedupError(
+                f"--micrographs {options.micrographs}: CryoSPARC particles take their micrograph pixel size from "
+                "the exposures (a .cs or .csg with micrograph_blob/psize_A), matched by micrograph uid, not from a "
+                "micrographs STAR; give the exposures, or the pixel size with --mic-psize"
+            )
         by_uid = exposure_pixel_sizes(options.micrographs)
         uids, inverse = np.unique(group.column("location/micrograph_uid"), return_inverse=True)
         missing = [u for u in uids.tolist() if u not in by_uid]
