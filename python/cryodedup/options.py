@@ -85,6 +85,7 @@ class Flag:
     metavar: str | None = None
     required: bool = False
     name: str | None = None
+    label: str = ""  # in report.html's parameters (the field's name with spaces without one)
 
     def click_args(self) -> tuple[tuple[str, ...], dict[str, Any]]:
         """The arguments of ``click.option`` for this option."""
@@ -94,7 +95,7 @@ class Flag:
                 kwargs[key] = getattr(self, key)
         if self.default is not NOT_GIVEN:
             kwargs["default"] = self.default
-        for key in ("show_default", "is_flag", "multiple", "required"):
+        for key in ("show_default", "is_flag", "multiple", "required"):  # (the label is the report's)
             if getattr(self, key):
                 kwargs[key] = True
         return ((self.name, *self.flags) if self.name else self.flags), kwargs
@@ -137,6 +138,7 @@ class ParticleOptions:
         "--min-dist",
         "Minimum separation of particle centres, in Å. 0 removes exact copies only (centres within 0.001 Å).",
         type=float,
+        label="minimum distance (Å)",
     )
     min_dist_z: float | None = option(
         None,
@@ -144,12 +146,14 @@ class ParticleOptions:
         "Subtomograms: the minimum separation along z, in Å (the missing wedge blurs z). Two particles "
         "are duplicates when (dx² + dy²) / min-dist² + dz² / min-dist-z² <= 1. Default: --min-dist.",
         type=float,
+        label="minimum distance along z (Å)",
     )
     mic_psize: float | None = option(
         None,
         "--mic-psize",
         "Pixel size of the micrographs the coordinates refer to, in Å (overrides the files).",
         type=float,
+        label="micrograph pixel size (Å)",
     )
     micrographs: Path | None = option(
         None,
@@ -158,6 +162,7 @@ class ParticleOptions:
         "for picker inputs, it also names the micrographs as RELION or CryoSPARC does; for Dynamo tables, "
         "the table map (.doc) or volume list (.vll) naming the tomograms.",
         type=path_type(dir_okay=False),
+        label="micrographs file",
     )
     shift_key: str = option(
         "auto",
@@ -165,6 +170,7 @@ class ParticleOptions:
         "auto: subtract the rlnOrigin columns (STAR), or the alignments3D, else alignments2D shifts "
         "(CryoSPARC); none: locations only; alignments2D/3D: that slot's shifts (CryoSPARC).",
         type=click.Choice(["auto", "none", "alignments2D", "alignments3D"]),
+        label="shift",
     )
     score: str = option(
         "auto",
@@ -178,9 +184,14 @@ class ParticleOptions:
         "--score-order",
         "Whether higher (max) or lower (min) scores are better.",
         type=click.Choice(["auto", "max", "min"]),
+        label="score order",
     )
     remove_entirely: bool = option(
-        False, "--remove-entirely", "Reject every particle that has a neighbour within the distance.", is_flag=True
+        False,
+        "--remove-entirely",
+        "Reject every particle that has a neighbour within the distance.",
+        is_flag=True,
+        label="remove entirely",
     )
     seed: int = option(
         0,
@@ -194,6 +205,7 @@ class ParticleOptions:
         "--plot-mics",
         "Example micrographs to draw with their picks (those with the most rejections).",
         type=click.IntRange(0, 100),
+        label="example micrographs drawn",
     )
     project_dir: Path | None = option(
         None,
@@ -201,6 +213,7 @@ class ParticleOptions:
         "Folder the relative paths in the inputs start from (micrographs to draw, picker lists) "
         "[default: the current folder, then the folders above the input].",
         type=path_type(file_okay=False),
+        label="project folder",
     )
     min_support: int = option(
         1,
@@ -208,6 +221,7 @@ class ParticleOptions:
         "Consensus: keep a pick only if picks of at least this many inputs (its own included) lie within "
         "the minimum distance; the others are rejected.",
         type=click.IntRange(1, MAX_INPUTS),
+        label="minimum support (inputs)",
     )
     coverage: str = option(
         "auto",
@@ -229,6 +243,7 @@ class ParticleOptions:
         "--score-normalize",
         "rank: compare each input's scores as percentiles within that input (pickers' scores are not on one scale).",
         type=click.Choice(["none", "rank"]),
+        label="score normalization",
     )
     output_format: str = option(
         "auto",
@@ -265,6 +280,7 @@ class ParticleOptions:
         "micrograph: give all kept particles of a micrograph one half-set (rlnRandomSubset, "
         "alignments3D/split), halves balanced in count; only that column changes.",
         type=click.Choice(["keep", "micrograph"]),
+        label="half-sets",
     )
     max_angle: float | None = option(
         None,
@@ -272,16 +288,23 @@ class ParticleOptions:
         "Particles within the minimum distance are duplicates only if their orientations (rlnAngleRot/Tilt/"
         "Psi, alignments3D/pose) differ by at most this many degrees [default: orientations not compared].",
         type=click.FloatRange(0, 180),
+        label="maximum angle (°)",
     )
     sym: str = option(
         "C1",
         "--sym",
         "Point group of the reference (C1, Cn, Dn, T, O, I) for --max-angle: the smallest angle over its operators.",
+        label="symmetry",
     )
     #: How micrographs of different inputs are matched: auto, path or name (docs/design.md
     #: section 2, "Matching micrographs").
     match_micrographs: str = option(
-        "auto", "--match-micrographs", MATCH_MICROGRAPHS_HELP, type=click.Choice(MATCH_MODES), show_default=True
+        "auto",
+        "--match-micrographs",
+        MATCH_MICROGRAPHS_HELP,
+        type=click.Choice(MATCH_MODES),
+        show_default=True,
+        label="micrographs matched by",
     )
 
     def check(self) -> None:
@@ -379,14 +402,17 @@ class MicrographOptions:
         "--target-psize",
         "Pixel size (Å) to bin the micrographs to; the bin is rounded from it.",
         type=float,
+        label="target pixel size (Å)",
     )  # Å per binned pixel
-    bin: int | None = option(None, "--bin", "Binning factor (overrides --target-psize).", type=int, name="bin_")
-    lowpass: float | None = option(
-        None, "--lowpass", "Finest detail used, Å [default: 4 binned pixels].", type=float
-    )  # default 4 binned pixels (0.25 cycles/pixel)
-    highpass: float | None = option(
-        None, "--highpass", "Coarsest detail used, Å [default: 25 binned pixels].", type=float
-    )  # default 25 binned pixels (0.04 cycles/pixel)
+    bin: int | None = option(
+        None, "--bin", "Binning factor (overrides --target-psize).", type=int, name="bin_", label="binning"
+    )
+    lowpass: float | None = option(  # default 4 binned pixels (0.25 cycles/pixel)
+        None, "--lowpass", "Finest detail used, Å [default: 4 binned pixels].", type=float, label="low-pass (Å)"
+    )
+    highpass: float | None = option(  # default 25 binned pixels (0.04 cycles/pixel)
+        None, "--highpass", "Coarsest detail used, Å [default: 25 binned pixels].", type=float, label="high-pass (Å)"
+    )
     candidates: str = option(
         "auto",
         "--candidates",
@@ -400,12 +426,22 @@ class MicrographOptions:
         "--window",
         "Images after each image compared with it (window, and auto on large sets).",
         type=int,
+        label="window (images)",
     )
-    scan_range: int = option(48, "--scan-range", "pattern: images scanned past the move.", type=int)
+    scan_range: int = option(
+        48, "--scan-range", "pattern: images scanned past the move.", type=int, label="scan range (images)"
+    )
     images_per_move: int = option(
-        16, "--images-per-move", "pattern: images per stage move.", type=int, show_default=True
+        16,
+        "--images-per-move",
+        "pattern: images per stage move.",
+        type=int,
+        show_default=True,
+        label="images per move",
     )
-    images_per_hole: int = option(4, "--images-per-hole", "pattern: images per hole.", type=int)
+    images_per_hole: int = option(
+        4, "--images-per-hole", "pattern: images per hole.", type=int, label="images per hole"
+    )
     order: str = option(
         "auto",
         "--order",
@@ -413,6 +449,7 @@ class MicrographOptions:
         "(_YYYYMMDD_HHMMSS), else the numbers in the names (natural sort); mtime: file times (a copy or "
         "restore shuffles them).",
         type=click.Choice(ORDERS),
+        label="acquisition order",
     )
     min_z: float = option(
         8.0,
@@ -420,32 +457,42 @@ class MicrographOptions:
         "Phase-correlation peak, in standard deviations, for a duplicate: the floor of the threshold, which "
         "rises to the run's own null (median z of its pairs + 8 robust SD) when that is higher.",
         type=float,
+        label="minimum z",
     )
     min_pearson: float = option(
         0.15,
         "--min-pearson",
         "Pearson coefficient over the overlap, for a duplicate.",
         type=float,
+        label="minimum Pearson",
     )
-    psize: float | None = option(None, "--psize", "Micrograph pixel size in Å (overrides the input).", type=float)
+    psize: float | None = option(
+        None, "--psize", "Micrograph pixel size in Å (overrides the input).", type=float, label="pixel size (Å)"
+    )
     project_dir: Path | None = option(
         None,
         "--project-dir",
         "Folder the input's relative paths start from [default: the current folder, then the folders "
         "above the input file].",
         type=path_type(file_okay=False),
+        label="project folder",
     )
     skip_unreadable: bool = option(
-        False, "--skip-unreadable", "Go on without micrographs that cannot be read; list them.", is_flag=True
+        False,
+        "--skip-unreadable",
+        "Go on without micrographs that cannot be read; list them.",
+        is_flag=True,
+        label="skip unreadable",
     )
     #: Images read per batch (no command-line option).
-    batch: int = 32
+    batch: int = field(default=32, metadata={"label": "images per batch"})
     plot: bool = option(False, "--plot", PLOT_HELP, is_flag=True)
     plot_pairs: int = option(
         12,
         "--plot-pairs",
         "Flagged pairs to draw (highest z first).",
         type=click.IntRange(0, 1000),
+        label="flagged pairs drawn",
     )
     #: EPU .xml, SerialEM .mdoc: files, folders, globs.
     metadata: list[Path] = option(
@@ -569,6 +616,18 @@ def flags_of(options: type, start: str | None = None, stop: str | None = None) -
     first = names.index(start) if start else 0
     last = names.index(stop) + 1 if stop else len(names)
     return [flags[n] for n in names[first:last]]
+
+
+def _report_labels(*jobs: type) -> dict[str, str]:
+    """The label of each job field that report.html names otherwise than by its name with spaces."""
+    labels = {}
+    for job in jobs:
+        for f in fields(job):
+            flag = f.metadata.get("flag")
+            label = flag.label if flag is not None else f.metadata.get("label", "")
+            if label:
+                labels[f.name] = label
+    return labels
 
 
 def field_values(options: type, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -697,3 +756,6 @@ MICROGRAPHS = Command(
 )
 
 MICROGRAPHS_MERGE = Command([outdir(MICROGRAPHS_OUTDIR), *MICROGRAPH_OUTPUTS])
+
+#: The labels of the jobs' options in report.html's parameters, by field.
+REPORT_LABELS = _report_labels(ParticleOptions, MicrographOptions)

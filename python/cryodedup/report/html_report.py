@@ -8,52 +8,20 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ..labels import human
+from ..options import REPORT_LABELS
 from ..outputs import StrPath
 from .figures import NamedFigure, rendered
 
 #: An extra table of the report: heading, column names and rows.
 ReportTable = tuple[str, Sequence[str], Sequence[Sequence[object]]]
 
-# Labels of the options in the report; others read as their key.
-PARAMETER_LABELS = {
-    "min_dist": "minimum distance (Å)",
-    "min_dist_z": "minimum distance along z (Å)",
-    "mic_psize": "micrograph pixel size (Å)",
-    "micrographs": "micrographs file",
-    "shift_key": "shift",
-    "match_micrographs": "micrographs matched by",
-    "score_order": "score order",
-    "remove_entirely": "remove entirely",
-    "plot_mics": "example micrographs drawn",
-    "project_dir": "project folder",
-    "min_support": "minimum support (inputs)",
-    "score_normalize": "score normalization",
-    "halfsets": "half-sets",
-    "max_angle": "maximum angle (°)",
-    "sym": "symmetry",
-    "target_psize": "target pixel size (Å)",
-    "bin": "binning",
-    "lowpass": "low-pass (Å)",
-    "highpass": "high-pass (Å)",
-    "window": "window (images)",
-    "scan_range": "scan range (images)",
-    "images_per_move": "images per move",
-    "images_per_hole": "images per hole",
-    "order": "acquisition order",
-    "min_z": "minimum z",
-    "min_pearson": "minimum Pearson",
-    "psize": "pixel size (Å)",
-    "skip_unreadable": "skip unreadable",
-    "batch": "images per batch",
-    "plot_pairs": "flagged pairs drawn",
-}
 #: The report's colours of a highlighted summary row, by its kind.
 HIGHLIGHTS = {"bad": "#fde0dd", "good": "#e5f5e0", "warn": "#fff3cd"}
 
 
 def parameter_rows(parameters: dict) -> list[tuple[str, str]]:
     """The job's options with human labels, for the report."""
-    return [(PARAMETER_LABELS.get(k, k.replace("_", " ")), human(v)) for k, v in parameters.items()]
+    return [(REPORT_LABELS.get(k, k.replace("_", " ")), human(v)) for k, v in parameters.items()]
 
 
 def _cell(value: object) -> str:
