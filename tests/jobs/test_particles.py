@@ -653,9 +653,9 @@ def test_two_pickers_ranked_by_their_figures_of_merit_are_warned_about(tmp_path)
     assert summary["score"]["column"] == "rlnAutopickFigureOfMerit"
     said = [w for w in summary["warnings"] if "rlnAutopickFigureOfMerit as read" in w]
     assert len(said) == 1 and "--score-normalize rank" in said[0]
-    assert "rarely on one scale" in summary["score"]["scale"]
+    assert "on different scales" in summary["score"]["scale"]
     report = (tmp_path / "out" / "report.html").read_text()
-    assert "rarely on one scale" in report
+    assert "on different scales" in report
     # Not said when the scores are made comparable, are shared, or come from one input.
     quiet = [
         {"score_normalize": "rank"},

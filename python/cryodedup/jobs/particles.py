@@ -26,12 +26,13 @@ from ..algo.audit import (
     symmetry_copies,
 )
 from ..algo.consensus import consensus_report, picks_per_group
-from ..algo.dedup import MAX_INPUTS, dedup, dedup_and_support_masks, popcount
+from ..algo.dedup import MAX_INPUTS, dedup, dedup_and_support_masks, popcount, scales_differ
 from ..algo.filaments import filament_summary
 from ..errors import CryodedupError
 from ..formats.micrograph_lists import resolve_paths
 from ..formats.sniff import check_regular_file, is_cryosparc, is_dynamo_table, is_glob, is_picker_output
-from ..model import Log, ParticleSet, Warn
+from ..labels import distinct_labels
+from ..model import Log, OnePass, ParticleSet, Warn
 from ..options import MAX_CENTRE, ParticleOptions
 from ..outputs import StrPath, all_outputs_at_once
 from ..report.summary import report_rows
@@ -81,14 +82,31 @@ def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn
 
         return read_picker_outputs(inputs, outdir, options, warn, log)  # matches the pickers' micrographs itself
     if kinds == {True}:
-        from ..formats.cryosparc import read_cs_files as read
+        from ..formats.cryosparc import read_cs_files
+
+        particles = read_cs_files(inputs, outdir, options, warn, log)
     else:
-        from ..formats.relion import read_star_files as read
-    particles = read(inputs, outdir, options, warn, log)
+        from ..formats.relion import read_star_files
+
+        particles = read_star_files(inputs, outdir, options, warn, log, one_pass(options))
     # One input is decided while read (docs/design.md section 5): its micrographs are matched by
     # exact path, as this matching keeps them, so it changes nothing there.
     match_particle_set(particles, options.match_micrographs, warn)
     return particles
+
+
+def one_pass(options: ParticleOptions) -> OnePass | None:
+    """The rule a reader may decide by while it scans, where these options ask nothing more of the decision.
+
+    One pass makes a plain duplicate removal: no pictures, audit, half-set rewrite,
+    orientations, consensus support, rank normalisation or ``--min-dist-z``, each of which
+    needs every pair of duplicates or a second look at the rows (docs/design.md section 5).
+    The reader still declines where its columns need more (half-sets, filaments,
+    subtomograms) or several inputs are given.
+    """
+    plain = not (options.plot or options.audit or options.max_angle is not None or options.halfsets != "keep")
+    plain = plain and options.min_support == 1 and options.score_normalize == "none" and options.min_dist_z is None
+    return OnePass(options.min_dist, options.remove_entirely, options.seed) if plain else None
 
 
 def check_input_paths(inputs: list[Path]) -> None:
@@ -156,18 +174,25 @@ def raw_picker_scores(particles: ParticleSet, options: ParticleOptions) -> str |
     """What to say when several inputs' particles are ranked by a picker's score as read, else None.
 
     Two pickers' figures of merit are not on one scale, so the picker with the larger
-    numbers wins nearly every group of duplicates, whatever its picks are worth.
+    numbers wins nearly every group of duplicates, whatever its picks are worth; several
+    files of one picker's particles are (their distributions are compared:
+    :func:`cryodedup.algo.dedup.scales_differ`).
     """
     label = particles.score_label
     if label not in PICKER_SCORES or particles.scores is None or options.score_normalize == "rank":
         return None
-    n_ranked = int(np.count_nonzero(np.bincount(particles.input_of, minlength=len(particles.inputs))))
+    n_inputs = len(particles.inputs)
+    n_ranked = int(np.count_nonzero(np.bincount(particles.input_of, minlength=n_inputs)))
     if n_ranked < 2:
         return None
+    per_input = [particles.scores[particles.input_of == k] for k in range(n_inputs)]
+    how = scales_differ(per_input, distinct_labels(particles.inputs))
+    if how is None:  # one picker's particles in several files: one scale
+        return None
     return (
-        f"the {n_ranked} inputs' particles are ranked by {label} as read, a picker's figure of merit: "
-        "different pickers' scores are rarely on one scale, so the picker with the larger numbers wins "
-        "nearly every group of duplicates; rank by a score all inputs share after classification "
+        f"the {n_ranked} inputs' particles are ranked by {label} as read, a picker's figure of merit, and "
+        f"their scores are on different scales ({how}): the input with the larger numbers wins nearly every "
+        "group of duplicates; rank by a score all inputs share after classification "
         "(--score rlnMaxValueProbDistribution) or by each input's percentiles (--score-normalize rank)"
     )
 
@@ -276,7 +301,7 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
         scores, higher = rank_percentiles(scores, particles.input_of, higher), True
     ranked = None if scores is particles.scores else scores
     log(f"removing duplicates among {len(particles)} particles on {len(particles.mic_names)} micrographs", "info")
-    if particles.decided is not None:  # decided while read, for these options (docs/design.md section 5)
+    if particles.decided is not None:  # decided while read, as read_inputs asked (one_pass)
         return Decision(particles.decided, None, None)
     if options.min_dist_z is not None and particles.centres.shape[1] != 3:
         raise CryodedupError(
@@ -385,7 +410,7 @@ def summarize(
     if score_label and options.score_normalize == "rank":
         score["normalized"] = "rank: each input's scores as percentiles (1 best)"
     if raw_picker_scores(particles, options):
-        score["scale"] = "compared as read across inputs, though pickers' scores are rarely on one scale"
+        score["scale"] = "compared as read across inputs, though the inputs' scores are on different scales"
     summary: dict = {
         "inputs": [
             {"file": name, "particles": int(n), "kept": int(k), "rejected": int(n - k)}

@@ -21,16 +21,16 @@ from pathlib import Path
 import numpy as np
 
 from ... import _core
-from ...algo.dedup import score_direction
+from ...algo.dedup import scales_differ, score_direction
 from ...algo.filaments import CRYOLO_TUBE, tube_ids
 from ...errors import CryodedupError
 from ...model import Log, ParticleSet, ReaderOptions, pixel_sizes_used
 from ...outputs import StrPath
 from ...resolve import match_micrographs
-from ..micrograph_lists import MicrographList, micrograph_list, micrograph_pixel_sizes, resolve_paths
-from ..mrc import mrc_header
+from ..micrograph_lists import MicrographList, micrograph_list, micrograph_names, micrograph_pixel_sizes, resolve_paths
+from ..mrc import mrc_shapes
 from ..sniff import is_glob
-from . import Picks, micrograph_names, name_key, picker_files, read_picks, score_column
+from . import Picks, name_key, picker_files, read_picks, score_column
 from .relion import job_micrographs
 from .write import relion_columns_lost, rows_copied, write_cryosparc, write_like_input, write_relion
 
@@ -294,8 +294,8 @@ def _scores(
         )
     names = list(dict.fromkeys(p.score_name for p in pickers if p.score_name))  # every picker here is scored, so named
     label = names[0] if len(names) == 1 else " / ".join(names)
-    _warn_scales(pickers, label, options, warn)
     scores = [p.score for p in pickers if p.score is not None]  # every one, checked above
+    _warn_scales(pickers, scores, label, options, warn)
     return scores, label, directions.pop() if len(directions) == 1 else True
 
 
@@ -320,16 +320,26 @@ def _named_scores(
             f"--score {options.score}: it is not known whether higher or lower is better; "
             "add --score-order max or --score-order min"
         )
-    _warn_scales(pickers, label, options, warn)
+    _warn_scales(pickers, scores, label, options, warn)
     return scores, label, higher
 
 
-def _warn_scales(pickers: list[Picks], label: str, options: ReaderOptions, warn: Callable[[str], None]) -> None:
-    """Warns that several pickers' scores are compared as they are (without --score-normalize rank)."""
-    if len(pickers) > 1 and options.score_normalize != "rank":
+def _warn_scales(
+    pickers: list[Picks], scores: list[np.ndarray], label: str, options: ReaderOptions, warn: Callable[[str], None]
+) -> None:
+    """Warns that several pickers' scores (one array each) are compared as they are, if on different scales.
+
+    Without --score-normalize rank, when :func:`cryodedup.algo.dedup.scales_differ` says so:
+    copies of one picker's picks are not warned of.
+    """
+    if len(pickers) < 2 or options.score_normalize == "rank":
+        return
+    how = scales_differ(scores, [p.source for p in pickers])
+    if how:
         warn(
-            f"the pickers' scores ({label}) are compared as they are; scores of different pickers are rarely "
-            "on one scale: --score-normalize rank compares their percentiles"
+            f"the pickers' scores ({label}) are compared as they are, and they are on different scales "
+            f"({how}): the picker with the larger numbers wins nearly every group of duplicates; "
+            "--score-normalize rank compares their percentiles"
         )
 
 
@@ -368,7 +378,7 @@ def _micrograph_shapes(
             f"not found ({len(missing)} of {len(paths)} missing); give the folder the micrograph paths start "
             "from with --project-dir"
         )
-    return {n: mrc_header(p)[0] for n, p in zip(names, paths)}
+    return mrc_shapes(names, paths)
 
 
 def _shape_finder(
@@ -388,7 +398,7 @@ def _shape_finder(
         by_key = {name_key(n): n for n in given.names}
         wanted = list(dict.fromkeys(by_key[name_key(n)] for n in picker_names if name_key(n) in by_key))
         paths, _ = resolve_paths(wanted, given.path, options.project_dir)
-        found = {n: mrc_header(p)[0] for n, p in zip(wanted, paths) if p.is_file()}
+        found = mrc_shapes(wanted, paths)
         if wanted and not found:
             raise CryodedupError(
                 f"topaz coordinates: their scale is inferred from the micrographs' sizes, but {paths[0]} is not found "
@@ -445,7 +455,7 @@ def _joined(
     memory is most of the work, and one thread would do it alone).
     """
     parts = [
-        (
+        _core.PickInput(
             np.ascontiguousarray(p.micrograph, dtype=np.int32),
             mic_ids,
             _row_strided(p.centres),
@@ -453,7 +463,8 @@ def _joined(
         )
         for k, (p, mic_ids) in enumerate(zip(pickers, ids))
     ]
-    return _core.join_picks(parts, np.ascontiguousarray(mic_psize, dtype=np.float64))
+    joined = _core.join_picks(parts, np.ascontiguousarray(mic_psize, dtype=np.float64))
+    return joined.groups, joined.centres, joined.scores, joined.input_of
 
 
 def _row_strided(values: np.ndarray) -> np.ndarray:
