@@ -25,7 +25,7 @@ from ... import _core
 from ...errors import CryodedupError
 from ...outputs import StrPath
 from ...resolve import name_key  # what a picker keeps of a micrograph's name
-from ..micrograph_lists import block_naming_micrographs
+from ..micrograph_lists import micrograph_names
 from ..sniff import is_glob
 from ..star import StarFile
 
@@ -359,16 +359,6 @@ class MicrographNamer:
             self._index[full] = len(self.names)
             self.names.append(full)
         return self._index[full]
-
-
-def micrograph_names(path: StrPath) -> list[str]:
-    """The ``rlnMicrographName`` column of a micrographs STAR.
-
-    It is read from ``data_micrographs``, else from the first loop that has the column.
-    """
-    star = StarFile(path)
-    block = block_naming_micrographs(star, "micrographs", "no loop with rlnMicrographName; expected a micrographs STAR")
-    return star.table(block).column("rlnMicrographName")
 
 
 #: Suffixes of per-micrograph coordinate files, most specific first, and their format.
