@@ -25,11 +25,11 @@ from ...formats.mrc import open_mrc
 from ...formats.sniff import is_cryosparc
 from ...formats.star import Block, StarFile
 from ...labels import distinct_labels
+from ...options import MicrographOptions
 from ...outputs import AtomicOutputs, StrPath
+from ...report.summary import micrograph_rows, short_name
 from ...resolve import match_micrographs
-from ...summaries import micrograph_rows, short_name
 from .group import UNCERTAIN, Decision, decide, group_duplicates, near_the_edge
-from .options import MicrographOptions
 from .plan import ScoringPlan, candidates_used
 from .score import ShardScores, combine_shards, reading_by_worker
 
@@ -204,7 +204,8 @@ def _plot(
     and, for the best of them, the two images and their overlay; with --metadata, the map of
     the specimen positions.
     """
-    from ... import plots
+    from ...report import html_report
+    from ...report import micrograph_figures as plots
 
     is_dup = decision.duplicate
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}
@@ -222,7 +223,7 @@ def _plot(
         summary_rows.append(("Warnings", "\n".join(summary["warnings"])))
         highlight["Warnings"] = "warn"
     if options.no_images:
-        return plots.write_all(
+        return html_report.write_all(
             outdir, position_figures, "cryodedup micrographs", parameters, summary_rows, force, highlight=highlight
         )
     figures = [
@@ -272,7 +273,7 @@ def _plot(
         )
     header = ("first acquisition", "later acquisition", "z", "Pearson", "overlap", "shift x, y (Å)")
     table = (f"Flagged pairs ({len(rows)}, highest z first)", header, rows)
-    return plots.write_all(
+    return html_report.write_all(
         outdir, figures, "cryodedup micrographs", parameters, summary_rows, force, tables=[table], highlight=highlight
     )
 
