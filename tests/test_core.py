@@ -82,7 +82,8 @@ def test_a_broken_picker_file_raises_the_package_error_naming_the_file(tmp_path)
 
 def test_a_caller_mistake_stays_a_plain_value_error():
     with pytest.raises(ValueError) as raised:
-        _core.dedup(np.zeros(1, np.int64), np.zeros((1, 1)), None, 1.0, True, False, 0)
+        rule = _core.DedupRule(min_dist=1.0, higher_is_better=True, remove_entirely=False, seed=0)
+        _core.dedup(np.zeros(1, np.int64), np.zeros((1, 1)), None, rule)
     assert not isinstance(raised.value, CryodedupError)
     assert not hasattr(_core, "StarSyntaxError") and not hasattr(_core, "PickFileError")
 
@@ -191,6 +192,113 @@ def test_stub_names_the_typed_results():
     assert returns[("SpectrumBank", "compare")] == "PairScores"
 
 
+def _tuples_of_more_than_two(annotation: ast.expr | None) -> list[str]:
+    """The ``tuple[...]`` of more than two values (or a bare ``tuple``) in an annotation."""
+    nodes = list(ast.walk(annotation)) if annotation is not None else []
+    subscripted = {id(n.value) for n in nodes if isinstance(n, ast.Subscript)}
+    found = []
+    for node in nodes:
+        if isinstance(node, ast.Subscript) and ast.unparse(node.value) == "tuple":
+            values = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            if len(values) > 2 or any(isinstance(v, ast.Constant) and v.value is Ellipsis for v in values):
+                found.append(ast.unparse(node))
+        elif isinstance(node, ast.Name) and node.id == "tuple" and id(node) not in subscripted:
+            found.append("tuple")
+    return found
+
+
+def test_no_tuple_of_more_than_two_values_crosses_the_binding():
+    stub = ast.parse((Path(_core.__file__).parent / "_core.pyi").read_text())
+    bad = []
+    for node in ast.walk(stub):
+        if isinstance(node, ast.FunctionDef):
+            args = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
+            for annotation in [node.returns, *(a.annotation for a in args)]:
+                bad += [f"{node.name}: {t}" for t in _tuples_of_more_than_two(annotation)]
+        elif isinstance(node, ast.AnnAssign):
+            bad += [f"{ast.unparse(node.target)}: {t}" for t in _tuples_of_more_than_two(node.annotation)]
+    assert bad == []
+
+
+def test_dedup_takes_a_rule_and_returns_a_named_decision():
+    # By hand: within 10 Å, (0, 0) scored 1 loses to (5, 0) scored 2; (100, 0) is alone.
+    coords = np.array([[0.0, 0.0], [5.0, 0.0], [100.0, 0.0]])
+    rule = _core.DedupRule(min_dist=10.0, higher_is_better=True, remove_entirely=False, seed=0)
+    decision = _core.dedup(np.zeros(3, np.uint32), coords, np.array([1.0, 2.0, 0.0]), rule, np.zeros(3, np.uint32))
+    assert isinstance(decision, _core.DedupDecision)
+    assert decision.keep.tolist() == [False, True, True] and decision.suppressed_by.tolist() == [1, -1, -1]
+    assert decision.masks.tolist() == [1, 1, 1]  # input 0 picked near each
+    poses = np.array([[0.0, 0.0, 0.0], [0.0, 90.0, 0.0], [0.0, 0.0, 0.0]])
+    turned = _core.dedup(
+        np.zeros(3, np.int64), coords, None, rule, want_suppressed_by=False, pose=_core.PoseRule(poses, max_angle=30)
+    )
+    assert turned.keep.tolist() == [True, True, True] and turned.suppressed_by is None and turned.masks is None
+    with pytest.raises(ValueError, match="unknown symmetry"):
+        _core.PoseRule(poses, sym="X7")
+
+
+def test_agreement_counts_are_named_and_shaped():
+    # By hand: micrograph 0 holds one pick of input 0 confirmed by input 1, and one of input 1.
+    counts = _core.agreement_counts(
+        np.zeros(2, np.uint32), np.array([0, 1], np.uint32), np.array([0b11, 0b10], np.uint64), None, 1, 2
+    )
+    assert isinstance(counts, _core.AgreementCounts)
+    assert counts.size.tolist() == [[1, 1]] and counts.matched.shape == (1, 2, 2)
+    assert counts.matched[0, 0, 1] == 1 and counts.per_input.shape == (2, 3)
+
+
+def test_picker_files_come_back_as_named_tables_and_join_as_named_picks(tmp_path):
+    first, second = tmp_path / "a.box", tmp_path / "b.box"
+    first.write_text("10 20 4 4\n30 40 4 4\n")
+    second.write_text("5 6 4 4\n")
+    tables = _core.read_pick_files([str(first), str(second)], "whitespace", ["x", "y", "w", "h"], ["x", "y"])
+    assert isinstance(tables, _core.PickTables) and all(isinstance(f, _core.PickFile) for f in tables.files)
+    assert [f.rows for f in tables.files] == [2, 1] and tables.files[0].header == b""
+    assert tables.numbers.tolist() == [[10, 20], [30, 40], [5, 6]]
+    # By hand: the byte spans of each row in its file.
+    assert tables.starts.tolist() == [0, 10, 0] and tables.ends.tolist() == [10, 20, 8]
+    inputs = [
+        _core.PickInput(np.array([0, 0], np.int32), np.array([1], np.uint32), tables.numbers[:2]),
+        _core.PickInput(np.array([0], np.int32), np.array([0], np.uint32), tables.numbers[2:]),
+    ]
+    joined = _core.join_picks(inputs, np.array([2.0, 0.5]))
+    assert isinstance(joined, _core.JoinedPicks) and joined.scores is None
+    assert joined.groups.tolist() == [1, 1, 0] and joined.input_of.tolist() == [0, 0, 1]
+    assert joined.centres.tolist() == [[5, 10], [15, 20], [10, 12]]  # pixels times each micrograph's size
+    out = tmp_path / "out.box"
+    _core.write_pick_rows(
+        [_core.PickOutput(str(out), b"# head\n", b"")],
+        np.array([0, 1, 0], np.uint32),
+        [str(first), str(second)],
+        [np.array([0, 0, 1], np.uint32)],
+        [tables.starts],
+        [tables.ends],
+    )
+    assert out.read_text() == "# head\n10 20 4 4\n5 6 4 4\n"
+
+
+def test_a_particle_scan_takes_named_columns_pixel_sizes_and_split_rule(tmp_path):
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnAutopickFigureOfMerit"]
+    path = write_star(tmp_path / "p.star", labels, [[0, 0, "a", 1], [2, 0, "a", 2], [100, 0, "a", 0]], block="p")
+    kept, rejected = tmp_path / "kept", tmp_path / "rejected"
+    kept.write_text("")
+    rejected.write_text("")
+    raw = _core.StarFile(str(path))
+    columns = _core.ParticleColumns(key=2, coords=[0, 1], origins=[None, None], score=3)
+    rule = _core.DedupRule(min_dist=10.0, higher_is_better=True, remove_entirely=False, seed=0)
+    split = _core.SplitRule(rule, kept=kept, rejected=rejected)
+    block = len(raw.blocks()) - 1
+    scan = raw.scan_particles(block, columns, _core.PixelSizes.constant(2.0), split)
+    # By hand: centres times 2 Å; the first row is within 10 Å of the better second.
+    assert scan.centres.tolist() == [0, 0, 4, 0, 200, 0] and scan.keep.tolist() == [False, True, True]
+    rows = [line for line in path.read_text().splitlines() if line][-3:]
+    assert kept.read_text().splitlines() == rows[1:] and rejected.read_text().splitlines() == rows[:1]
+    assert _core.PixelSizes.by_micrograph({"a": 1.0}).source == "micrograph"
+    by_group = _core.PixelSizes.by_optics_group("rlnNoSuchColumn", [(1.0, 1.0)])
+    with pytest.raises(ValueError, match="no column rlnNoSuchColumn"):
+        raw.scan_particles(block, columns, by_group)
+
+
 def _band_weight(f: np.ndarray, highpass: float, lowpass: float) -> np.ndarray:
     """1 between highpass and lowpass, a cosine to 0 over a factor of 1.5 beyond each."""
 
@@ -242,8 +350,10 @@ def test_pair_scores_equal_the_full_resolution_correlation_map_in_numpy(ny, nx, 
     for _ in range(4):
         images.append((specimen_field(rng, ny, nx, 12.0) + 0.4 * rng.standard_normal((ny, nx))).astype(np.float32))
     bank = _core.SpectrumBank(ny, nx, 1, highpass, lowpass)
-    assert bank.geometry == geometry
     (y0, x0, height, width), shape = geometry
+    got = bank.geometry
+    assert isinstance(got, _core.Geometry)
+    assert (got.y0, got.x0, got.height, got.width, (got.fft_height, got.fft_width)) == (y0, x0, height, width, shape)
     bank.add(list(range(len(images))), images)
     pairs = np.array([(a, b) for a in range(len(images)) for b in range(a + 1, len(images))], dtype=np.int64)
     scores = bank.compare(pairs, 5.0)

@@ -1,4 +1,6 @@
-"""Type stubs of the Rust extension (rust/python/src/lib.rs)."""
+"""Type stubs of the Rust extension (rust/python/src/: lib.rs registers, one module per area)."""
+
+import os
 
 import numpy as np
 import numpy.typing as npt
@@ -6,23 +8,52 @@ import numpy.typing as npt
 __version__: str
 SAME_CENTRE_A: float
 
+class DedupRule:
+    """How duplicates are decided: within ``min_dist`` (Å), the better score kept, or both removed."""
+
+    min_dist: float
+    higher_is_better: bool
+    remove_entirely: bool
+    seed: int
+    def __init__(self, *, min_dist: float, higher_is_better: bool, remove_entirely: bool, seed: int) -> None: ...
+
+class PoseRule:
+    """Orientations two duplicates must also share: within ``max_angle`` degrees under ``sym``."""
+
+    poses: npt.NDArray[np.float64]
+    kind: str
+    max_angle: float
+    sym: str
+    def __init__(
+        self, poses: npt.NDArray[np.float64], kind: str = "relion", max_angle: float = 180.0, sym: str = "C1"
+    ) -> None: ...
+
+class DedupDecision:
+    """What ``dedup`` decides: each row kept or not, who suppressed it, the consensus masks."""
+
+    keep: npt.NDArray[np.bool_]
+    suppressed_by: npt.NDArray[np.int64] | None
+    masks: npt.NDArray[np.uint64] | None
+
 def dedup(
     groups: npt.NDArray[np.int64] | npt.NDArray[np.uint32],
     coords: npt.NDArray[np.float64],
     scores: npt.NDArray[np.float64] | None,
-    min_dist: float,
-    higher_is_better: bool,
-    remove_entirely: bool,
-    seed: int,
+    rule: DedupRule,
     inputs: npt.NDArray[np.uint32] | None = None,
     want_suppressed_by: bool = True,
     tubes: npt.NDArray[np.uint32] | None = None,
     whole_tubes: bool = False,
-    poses: npt.NDArray[np.float64] | None = None,
-    pose_kind: str = "relion",
-    max_angle: float = 180.0,
-    sym: str = "C1",
-) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64] | None, npt.NDArray[np.uint64] | None]: ...
+    pose: PoseRule | None = None,
+) -> DedupDecision: ...
+
+class AgreementCounts:
+    """The consensus report's counts: per micrograph and input, confirmed pairs, per input."""
+
+    size: npt.NDArray[np.uint64]
+    matched: npt.NDArray[np.uint64]
+    per_input: npt.NDArray[np.uint64]
+
 def agreement_counts(
     groups: npt.NDArray[np.uint32],
     inputs: npt.NDArray[np.uint32],
@@ -30,7 +61,7 @@ def agreement_counts(
     keep: npt.NDArray[np.bool_] | None,
     n_groups: int,
     n_inputs: int,
-) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.uint64]]: ...
+) -> AgreementCounts: ...
 def nearest_distances(groups: npt.NDArray[np.int64], coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
 
 class StarBlock:
@@ -69,6 +100,54 @@ class ParticleScan:
     keep: npt.NDArray[np.bool_] | None
     split_note: str | None
 
+class PixelSizes:
+    """Where a particle scan takes each row's micrograph pixel size from."""
+
+    @property
+    def source(self) -> str: ...
+    @staticmethod
+    def angstrom() -> PixelSizes: ...
+    @staticmethod
+    def constant(psize: float) -> PixelSizes: ...
+    @staticmethod
+    def by_optics_group(label: str, table: list[tuple[float, float]]) -> PixelSizes: ...
+    @staticmethod
+    def by_micrograph(psizes: dict[str, float]) -> PixelSizes: ...
+
+class ParticleColumns:
+    """The columns of a particle scan: micrograph key, centre, origins, score."""
+
+    key: int
+    coords: list[int]
+    origins: list[int | None]
+    origin_pixels: tuple[int, int] | None
+    score: int | None
+    def __init__(
+        self,
+        *,
+        key: int,
+        coords: list[int],
+        origins: list[int | None],
+        origin_pixels: tuple[int, int] | None = None,
+        score: int | None = None,
+    ) -> None: ...
+
+class SplitRule:
+    """A particle scan that decides and appends each micrograph's rows to ``kept`` or ``rejected``."""
+
+    rule: DedupRule
+    kept: str
+    rejected: str
+    def __init__(self, rule: DedupRule, *, kept: str | os.PathLike[str], rejected: str | os.PathLike[str]) -> None: ...
+
+class ColumnValues:
+    """One column set row by row: row i's field becomes ``texts[choice[i] - 1]`` (0: unchanged)."""
+
+    column: int
+    choice: npt.NDArray[np.uint8]
+    texts: list[str]
+    def __init__(self, column: int, choice: npt.NDArray[np.uint8], texts: list[str]) -> None: ...
+
 class StarFile:
     def __init__(self, path: str, defer_rows_of: str | None = None) -> None: ...
     @property
@@ -87,21 +166,23 @@ class StarFile:
         rejected_path: str,
         rewrite: tuple[int, dict[str, str]] | None = None,
         columns: list[int] | None = None,
-        values: tuple[int, npt.NDArray[np.uint8], list[str]] | None = None,
+        values: ColumnValues | None = None,
     ) -> None: ...
     def scan_particles(
-        self,
-        block: int,
-        key: int,
-        coords: list[int],
-        origins: list[int | None],
-        origin_pixels: tuple[int, int] | None,
-        psize: tuple,
-        score: int | None = None,
-        split: tuple[float, bool, bool, int, str, str] | None = None,
+        self, block: int, columns: ParticleColumns, psizes: PixelSizes, split: SplitRule | None = None
     ) -> ParticleScan: ...
 
 def bin_image(image: npt.NDArray, bin: int) -> npt.NDArray[np.float32]: ...
+
+class Geometry:
+    """The window of each binned image that a ``SpectrumBank`` compares, and its FFT size."""
+
+    y0: int
+    x0: int
+    height: int
+    width: int
+    fft_height: int
+    fft_width: int
 
 class PairScores:
     """The scores of compared pairs, one entry per pair; shifts in binned pixels."""
@@ -120,7 +201,7 @@ class SpectrumMaker:
 class SpectrumBank:
     def __init__(self, ny: int, nx: int, bin: int, highpass: float, lowpass: float) -> None: ...
     @property
-    def geometry(self) -> tuple[tuple[int, int, int, int], tuple[int, int]]: ...
+    def geometry(self) -> Geometry: ...
     def add(self, indices: list[int], images: list[npt.NDArray]) -> None: ...
     @property
     def maker(self) -> SpectrumMaker: ...
@@ -129,6 +210,55 @@ class SpectrumBank:
     def image(self, index: int) -> npt.NDArray[np.float32]: ...
     def compare(self, pairs: npt.NDArray[np.int64], pearson_min_z: float = 0.0) -> PairScores: ...
 
+class PickFile:
+    """One picker file, besides its rows."""
+
+    labels: list[str] | None
+    header: bytes
+    footer: bytes
+    rows: int
+
+class PickTables:
+    """The rows of many picker files, in file order."""
+
+    files: list[PickFile]
+    numbers: npt.NDArray[np.float64]
+    starts: npt.NDArray[np.uint64]
+    ends: npt.NDArray[np.uint64]
+    keys: npt.NDArray[np.uint32]
+    key_names: list[str]
+
+class PickInput:
+    """One picker's picks for ``join_picks``."""
+
+    micrograph: npt.NDArray[np.int32]
+    ids: npt.NDArray[np.uint32]
+    centres: npt.NDArray[np.float64]
+    scores: npt.NDArray[np.float64] | None
+    def __init__(
+        self,
+        micrograph: npt.NDArray[np.int32],
+        ids: npt.NDArray[np.uint32],
+        centres: npt.NDArray[np.float64],
+        scores: npt.NDArray[np.float64] | None = None,
+    ) -> None: ...
+
+class JoinedPicks:
+    """Pickers' picks joined into one set: micrograph ids, centres in Å, scores, inputs."""
+
+    groups: npt.NDArray[np.uint32]
+    centres: npt.NDArray[np.float64]
+    scores: npt.NDArray[np.float64] | None
+    input_of: npt.NDArray[np.uint32]
+
+class PickOutput:
+    """One output file of the pick writers: its path, and the bytes before and after its rows."""
+
+    path: str
+    header: bytes
+    footer: bytes
+    def __init__(self, path: str | os.PathLike[str], header: bytes, footer: bytes) -> None: ...
+
 def read_pick_files(
     paths: list[str],
     layout: str,
@@ -136,16 +266,9 @@ def read_pick_files(
     numbers: list[str],
     key: str | None = None,
     missing: str | None = None,
-) -> tuple[
-    list[tuple[list[str] | None, bytes, bytes, int]],
-    npt.NDArray[np.float64],
-    npt.NDArray[np.uint64],
-    npt.NDArray[np.uint64],
-    npt.NDArray[np.uint32],
-    list[str],
-]: ...
+) -> PickTables: ...
 def write_pick_rows(
-    outputs: list[tuple[str, bytes, bytes]],
+    outputs: list[PickOutput],
     target: npt.NDArray[np.uint32],
     sources: list[str],
     files: list[npt.NDArray[np.uint32]],
@@ -154,24 +277,9 @@ def write_pick_rows(
     first_files: list[int] | None = None,
     reorder: list[list[int] | None] | None = None,
 ) -> None: ...
-def join_picks(
-    inputs: list[
-        tuple[
-            npt.NDArray[np.int32],
-            npt.NDArray[np.uint32],
-            npt.NDArray[np.float64],
-            npt.NDArray[np.float64] | None,
-        ]
-    ],
-    psize: npt.NDArray[np.float64],
-) -> tuple[
-    npt.NDArray[np.uint32],
-    npt.NDArray[np.float64],
-    npt.NDArray[np.float64] | None,
-    npt.NDArray[np.uint32],
-]: ...
+def join_picks(inputs: list[PickInput], psize: npt.NDArray[np.float64]) -> JoinedPicks: ...
 def repeat_int32(values: npt.NDArray[np.int32], counts: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]: ...
 def row_targets(keep: npt.NDArray[np.bool_], index: npt.NDArray[np.uint32], n: int) -> npt.NDArray[np.uint32]: ...
 def write_pick_numbers(
-    outputs: list[tuple[str, bytes, bytes]], target: npt.NDArray[np.uint32], values: npt.NDArray[np.float64]
+    outputs: list[PickOutput], target: npt.NDArray[np.uint32], values: npt.NDArray[np.float64]
 ) -> None: ...

@@ -53,20 +53,26 @@ def name_key(name: str) -> str:
     are removed, so that a Leginon movie's ``x.frames.mrc`` keeps its ``x.frames``.
     """
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    base = _strip_endings(base, EXTENSIONS)
+    base = _strip_endings(base, _EXTENSIONS_LOWER)
     base = CRYOSPARC_UID.sub("", base)
-    return _strip_endings(base, SUFFIXES) or base
+    return _strip_endings(base, _SUFFIXES_LOWER) or base
 
 
-def _strip_endings(text: str, endings: tuple[str, ...]) -> str:
-    """``text`` without any of ``endings`` at its end, removed as long as one is (never to nothing)."""
-    lowered = [e.lower() for e in endings]
-    while True:
+_EXTENSIONS_LOWER = tuple(e.lower() for e in EXTENSIONS)
+_SUFFIXES_LOWER = tuple(e.lower() for e in SUFFIXES)
+
+
+def _strip_endings(text: str, lowered: tuple[str, ...]) -> str:
+    """``text`` without any of the ``lowered`` endings at its end, removed as long as one is (never to nothing)."""
+    # One str.endswith over the tuple first: most names end in none, and this runs for every
+    # micrograph of every input (10,000 of them in a 1M-particle job).
+    while text.lower().endswith(lowered):
         low = text.lower()
         found = next((e for e in lowered if low.endswith(e) and len(text) > len(e)), None)
         if found is None:
             return text
         text = text[: -len(found)]
+    return text
 
 
 @dataclass
@@ -212,11 +218,12 @@ def _names_by_key(names_by_input: Sequence[Sequence[str]], match: Match) -> dict
 
     The shared keys are recorded in ``match.shared``.
     """
+    key_of = {name: name_key(name) for name in match.same}  # each name's key once
     excluded: set[str] = set()
     for k, names in enumerate(names_by_input):
         keys: dict[str, list[str]] = {}
         for name in names:
-            keys.setdefault(name_key(name), []).append(name)
+            keys.setdefault(key_of[name], []).append(name)
         for key, same_key in keys.items():
             if len(same_key) > 1:
                 match.shared.append(Shared(k, key, same_key))
@@ -224,7 +231,7 @@ def _names_by_key(names_by_input: Sequence[Sequence[str]], match: Match) -> dict
     by_key: dict[str, list[str]] = {}
     for name in match.same:
         if name not in excluded:
-            by_key.setdefault(name_key(name), []).append(name)
+            by_key.setdefault(key_of[name], []).append(name)
     return {key: names for key, names in by_key.items() if len(names) > 1}
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cryodedup.errors import CryodedupError
-from cryodedup.formats.mrc import map_mrc, mrc_layout
+from cryodedup.formats.mrc import map_mrc, mrc_layout, mrc_shapes
 from cryodedup.synthetic import write_mrc
 
 
@@ -39,3 +39,12 @@ def test_a_file_cut_short_since_its_header_was_read_is_named(tmp_path):
         f.truncate(1024 + 100)
     with pytest.raises(CryodedupError, match=r"m\.mrc: cannot map the image its MRC header described"):
         map_mrc(path, layout)
+
+
+def test_the_shapes_of_named_micrographs_come_from_their_headers(tmp_path):
+    # The oracle: the arrays mrcfile was given; a file that is not there has no shape.
+    for name, shape in (("a.mrc", (40, 64)), ("b.mrc", (1, 30, 20))):
+        with mrcfile.new(tmp_path / name) as mrc:
+            mrc.set_data(np.zeros(shape, dtype=np.float32))
+    names = ["a.mrc", "b.mrc", "gone.mrc"]
+    assert mrc_shapes(names, [tmp_path / n for n in names]) == {"a.mrc": (40, 64), "b.mrc": (30, 20)}

@@ -73,7 +73,7 @@ def _agreement_counts(
 
     One pass of the core over the picks (``keep`` None: nothing counted as kept).
     """
-    size, matched, per_input = _core.agreement_counts(
+    counts = _core.agreement_counts(
         np.ascontiguousarray(groups, dtype=np.uint32),
         np.ascontiguousarray(input_of, dtype=np.uint32),
         None if confirmed_by is None else np.ascontiguousarray(confirmed_by, dtype=np.uint64),
@@ -81,11 +81,7 @@ def _agreement_counts(
         n_groups,
         n_inputs,
     )
-    return (
-        size.reshape(n_groups, n_inputs).astype(np.float64),
-        matched.reshape(n_groups, n_inputs, n_inputs).astype(np.float64),
-        per_input.reshape(n_inputs, 3),
-    )
+    return counts.size.astype(np.float64), counts.matched.astype(np.float64), counts.per_input
 
 
 def _jaccard_of(size: np.ndarray, matched: np.ndarray) -> np.ndarray:

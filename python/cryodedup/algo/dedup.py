@@ -274,21 +274,24 @@ def _run_dedup(
         raise ValueError("whole_tubes needs tubes")
     if pose is not None and whole_tubes:
         raise ValueError("whole_tubes does not compare orientations")
-    keep, suppressed_by, masks = _core.dedup(
+    rule = _core.DedupRule(
+        min_dist=float(min_dist),
+        higher_is_better=bool(higher_is_better),
+        remove_entirely=bool(remove_entirely),
+        seed=int(seed),
+    )
+    decision = _core.dedup(
         groups,
         coords,
         scores,
-        float(min_dist),
-        bool(higher_is_better),
-        bool(remove_entirely),
-        int(seed),
+        rule,
         inputs,
         bool(want_suppressed_by),
         tubes,
         bool(whole_tubes),
-        *((pose.poses, pose.kind, pose.max_angle, pose.sym) if pose is not None else ()),
+        None if pose is None else _core.PoseRule(pose.poses, pose.kind, pose.max_angle, pose.sym),
     )
-    return DedupResult(keep=keep, suppressed_by=suppressed_by), masks
+    return DedupResult(keep=decision.keep, suppressed_by=decision.suppressed_by), decision.masks
 
 
 #: Inputs (pickers) that consensus can tell apart: one bit each in a uint64.

@@ -85,10 +85,9 @@ def mrc_layout(path: Path) -> MrcLayout:
     return MrcLayout((ny, nx), data.dtype.str, offset, psize if psize > 0 else None)
 
 
-def mrc_header(path: Path) -> tuple[tuple[int, int], float | None]:
-    """(ny, nx) and the header's pixel size (None when unset) of an MRC file."""
-    layout = mrc_layout(path)
-    return layout.shape, layout.psize
+def mrc_shapes(names: list[str], paths: list[Path]) -> dict[str, tuple[int, int]]:
+    """(ny, nx) of each named micrograph whose file exists, from its MRC header; the others have none."""
+    return {n: mrc_layout(p).shape for n, p in zip(names, paths) if p.is_file()}
 
 
 def map_mrc(path: Path, layout: MrcLayout) -> np.ndarray:

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from .. import _core
 from ..algo.audit import read_halves
 from ..algo.dedup import score_direction
 from ..algo.filaments import RELION_TUBE, tube_ids
 from ..errors import CryodedupError
 from ..labels import distinct_labels
-from ..model import HalfSets, Log, ParticleSet, ReaderOptions, Warn
+from ..model import HalfSets, Log, OnePass, ParticleSet, ReaderOptions, Warn
 from ..outputs import AtomicOutputs, StrPath, scratch_files, write_error
 from ..resolve import listed_by_file_name, name_key
 from .micrograph_lists import micrograph_pixel_sizes
@@ -278,7 +279,7 @@ def score_column(
             )
             return None, True
     else:
-        label = options.score
+        label = options.score.lstrip("_")  # a label copied from a STAR header (_rlnX) names column rlnX
         lacking = [p for p in parts if label not in p.labels]
         if lacking:
             numeric = [lab for lab in lacking[0].numeric_labels() if all(lab in p.labels for p in parts)]
@@ -367,25 +368,27 @@ def _optics_pixel_sizes(part: ParticleTable) -> dict[str, float]:
     }
 
 
-def pixel_size_plan(part: ParticleTable, options: ReaderOptions, mic_psizes: dict[str, float] | None) -> tuple:
+def pixel_size_plan(
+    part: ParticleTable, options: ReaderOptions, mic_psizes: dict[str, float] | None
+) -> _core.PixelSizes:
     """Where the scan takes each row's micrograph pixel size from (see ``StarFile.scan_particles``).
 
     Rows whose pixel size is unknown get NaN; :func:`pixel_sizes_used` then names what is missing.
     """
     if part.columns.coords_in_angstrom:
-        return ("angstrom",)
+        return _core.PixelSizes.angstrom()
     if options.mic_psize is not None:
-        return ("constant", options.mic_psize)
+        return _core.PixelSizes.constant(options.mic_psize)
     if mic_psizes is not None:
-        return ("micrographs", mic_psizes)
+        return _core.PixelSizes.by_micrograph(mic_psizes)
     if part.optics is None or part.columns.optics_group is None:
-        return ("constant", float("nan"))
+        return _core.PixelSizes.constant(float("nan"))
     by_group = []
     for label, value in _optics_pixel_sizes(part).items():
         # A row's group number matches the label it prints as (so "01" matches no row).
         if is_number(label) and _group_label(float(label)) == label:
             by_group.append((float(label), value))
-    return ("optics", part.columns.optics_group, by_group)
+    return _core.PixelSizes.by_optics_group(part.columns.optics_group, by_group)
 
 
 def tomogram_pixels_need(part: ParticleTable) -> str:
@@ -789,36 +792,41 @@ class Split:
     """
 
     files: dict[Path, Path]
-    rule: tuple[float, bool, bool, int]
+    rule: _core.DedupRule
     keep: np.ndarray | None = None
 
-    def scan_arguments(self) -> tuple[float, bool, bool, int, Path, Path]:
+    def scan_arguments(self) -> _core.SplitRule:
         """The ``split`` argument of :meth:`StarFile.scan_particles`."""
-        kept, rejected = self.files.values()  # (made in this order by _start_split)
-        return (*self.rule, kept, rejected)
+        scratch = {output.name: path for output, path in self.files.items()}
+        return _core.SplitRule(self.rule, kept=scratch[KEPT_NAME], rejected=scratch[REJECTED_NAME])
 
 
 def _start_split(
-    parts: list[ParticleStar], labels: list[str], options: ReaderOptions, higher: bool, outdir: Path
+    parts: list[ParticleStar], labels: list[str], one_pass: OnePass | None, higher: bool, outdir: Path
 ) -> Split | None:
     """Scratch outputs, their headers written, for a scan that decides and writes as it goes.
 
-    Only where that one pass makes the job's decision: one input, and a plain duplicate
-    removal (no pictures, audit, half-sets, orientations, filaments, subtomograms or
-    ``--min-dist-z``, which
-    need more than one pass or each pair of duplicates). None otherwise.
+    Only where the job asked for it (``one_pass``) and the file allows it: one input, without
+    half-sets, filaments or subtomograms (which need each pair of duplicates or a second
+    pass). None otherwise.
     """
     part = parts[0]
-    plain = not (options.plot or options.audit or options.max_angle is not None or options.halfsets != "keep")
-    plain = plain and options.min_support == 1 and options.score_normalize == "none" and options.min_dist_z is None
     columns = set(part.labels)
-    if len(parts) > 1 or not plain or {RANDOM_SUBSET, RELION_TUBE} & columns or part.columns.subtomogram_angles:
+    if one_pass is None or len(parts) > 1:
+        return None
+    if {RANDOM_SUBSET, RELION_TUBE} & columns or part.columns.subtomogram_angles:
         return None
     files = scratch_files([outdir / KEPT_NAME, outdir / REJECTED_NAME])
     if files is None:
         return None
     _write_headers(files, part, labels)
-    return Split(files, (options.min_dist, higher, options.remove_entirely, options.seed))
+    rule = _core.DedupRule(
+        min_dist=one_pass.min_dist,
+        higher_is_better=higher,
+        remove_entirely=one_pass.remove_entirely,
+        seed=one_pass.seed,
+    )
+    return Split(files, rule)
 
 
 def _write_headers(files: dict[Path, Path], part: ParticleStar, labels: list[str]) -> None:
@@ -851,7 +859,7 @@ def _scan_input(
     """
     plan = pixel_size_plan(part, options, mic_psizes)
     scan = scan_particles(part, score_label, plan, wanted, split)
-    if plan[0] != "micrographs" or mic_psizes is None:
+    if plan.source != "micrograph" or mic_psizes is None:
         return scan, set()
     listed, by_name = listed_pixel_sizes(part, scan.key_names, options, mic_psizes)
     if not by_name or len(listed) < len(scan.key_names):  # nothing found by name, or some not at all (refused later)
@@ -863,15 +871,24 @@ def _scan_input(
     )
     if split is not None:
         _write_headers(split.files, part, labels)
-    return scan_particles(part, score_label, ("micrographs", listed), wanted, split), by_name
+    return scan_particles(part, score_label, _core.PixelSizes.by_micrograph(listed), wanted, split), by_name
 
 
-def read_star_files(inputs: list[Path], outdir: StrPath, options: ReaderOptions, warn: Warn, log: Log) -> ParticleSet:
+def read_star_files(
+    inputs: list[Path],
+    outdir: StrPath,
+    options: ReaderOptions,
+    warn: Warn,
+    log: Log,
+    one_pass: OnePass | None = None,
+) -> ParticleSet:
     """Reads RELION particle STAR files into one ParticleSet.
 
     Its writer writes ``OUTDIR/particles_kept.star`` and ``particles_rejected.star``.
     Everything the user must supply (a pixel size, a score order) is gathered over all
-    inputs and raised as one CryodedupError.
+    inputs and raised as one CryodedupError. With ``one_pass`` (the job's leave, see
+    :class:`~cryodedup.model.OnePass`) one input is decided and written while it is scanned,
+    where its columns allow it: the set comes back ``decided``.
 
     Each file is indexed up to its particle rows, and the rest while the rows are scanned
     (one read of the file); a file whose particle rows are followed by blocks that change
@@ -880,14 +897,20 @@ def read_star_files(inputs: list[Path], outdir: StrPath, options: ReaderOptions,
     if options.shift_key not in ("auto", "none"):
         raise CryodedupError(f"--shift-key for STAR files is auto or none, got {options.shift_key!r}")
     try:
-        return _read_star_files(inputs, outdir, options, warn, log, defer=True)
+        return _read_star_files(inputs, outdir, options, warn, log, one_pass, defer=True)
     except BlocksFollowParticles as err:
         log(f"{err}: blocks follow the particle rows; reading the files again with their whole index", "info")
-        return _read_star_files(inputs, outdir, options, warn, log, defer=False)
+        return _read_star_files(inputs, outdir, options, warn, log, one_pass, defer=False)
 
 
 def _read_star_files(
-    inputs: list[Path], outdir: StrPath, options: ReaderOptions, warn: Warn, log: Log, defer: bool
+    inputs: list[Path],
+    outdir: StrPath,
+    options: ReaderOptions,
+    warn: Warn,
+    log: Log,
+    one_pass: OnePass | None,
+    defer: bool,
 ) -> ParticleSet:
     parts = [ParticleStar(p, options.shift_key, defer) for p in inputs]
     for part, label in zip(parts, distinct_labels(inputs)):
@@ -909,7 +932,7 @@ def _read_star_files(
         if lacking:
             raise CryodedupError(f"{part.where()}: --max-angle needs the orientations, and there is no {lacking[0]}")
     angles: list[np.ndarray] = []
-    split = _start_split(parts, labels, options, bool(higher), Path(outdir))
+    split = _start_split(parts, labels, one_pass, bool(higher), Path(outdir))
     psizes_by_name: set[str] = set()  # micrographs whose pixel size --micrographs gave by file name
     for part in parts:
         log(f"reading {part.path} ({part.star.size / 1e6:.1f} MB)", "info")
@@ -1012,7 +1035,7 @@ class ParticleScan:
 def scan_particles(
     part: ParticleStar,
     score_label: str | None,
-    psize_plan: tuple,
+    psize_plan: _core.PixelSizes,
     extra: list[str] | None = None,
     split: Split | None = None,
 ) -> ParticleScan:

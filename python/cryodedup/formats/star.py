@@ -206,37 +206,32 @@ class StarFile:
         coords: Sequence[str],
         origins: Sequence[str | None],
         origin_pixels: tuple[str, str] | None,
-        psize: tuple,
+        psizes: _core.PixelSizes,
         score: str | None,
-        split: tuple[float, bool, bool, int, StrPath, StrPath] | None = None,
+        split: _core.SplitRule | None = None,
     ) -> _core.ParticleScan:
         """Scans a particle loop for the particle job, one window of the file at a time.
 
         Keeps per row only the centre in Å, the score and the micrograph id (the file's
-        pages are released as the scan passes them). ``psize`` says where each row's
-        micrograph pixel size comes from: ``("angstrom",)`` (coordinates in Å),
-        ``("constant", value)``, ``("optics", label, [(group, psize), ...])`` or
-        ``("micrographs", {name: psize})``.
+        pages are released as the scan passes them). ``psizes`` says where each row's
+        micrograph pixel size comes from.
 
-        ``split`` = (min_dist, higher_is_better, remove_entirely, seed, kept path, rejected
-        path) also decides each micrograph once its rows end and appends its rows to the
+        ``split`` also decides each micrograph once its rows end and appends its rows to the
         kept or rejected file (they hold their header already): the result's ``keep`` is
         the decision, or None with ``split_note`` saying why the split was given up (rows
         of a micrograph apart, a centre that is not finite); the files are then incomplete.
         """
         col = self._column_index
-        if psize[0] == "optics":
-            psize = ("optics", col(block, psize[1]), psize[2])
-        scanned = self._raw.scan_particles(
-            block.index,
-            col(block, key),
-            [col(block, c) for c in coords],
-            [None if o is None else col(block, o) for o in origins],
-            None if origin_pixels is None else (col(block, origin_pixels[0]), col(block, origin_pixels[1])),
-            psize,
-            None if score is None else col(block, score),
-            None if split is None else (*split[:4], str(split[4]), str(split[5])),
+        columns = _core.ParticleColumns(
+            key=col(block, key),
+            coords=[col(block, c) for c in coords],
+            origins=[None if o is None else col(block, o) for o in origins],
+            origin_pixels=None
+            if origin_pixels is None
+            else (col(block, origin_pixels[0]), col(block, origin_pixels[1])),
+            score=None if score is None else col(block, score),
         )
+        scanned = self._raw.scan_particles(block.index, columns, psizes, split)
         self.comment_lines[block.index] = scanned.comment_lines
         return scanned
 
@@ -278,7 +273,9 @@ class StarFile:
         vals = None
         if values is not None:
             label, choice, texts = values
-            vals = (self._column_index(block, label), np.ascontiguousarray(choice, dtype=np.uint8), list(texts))
+            vals = _core.ColumnValues(
+                self._column_index(block, label), np.ascontiguousarray(choice, dtype=np.uint8), list(texts)
+            )
         keep = np.ascontiguousarray(keep, dtype=bool)
         self._raw.append_split(block.index, keep, str(kept_path), str(rejected_path), rw, cols, vals)
 

@@ -1,131 +1,177 @@
 //! Duplicate removal and consensus: `dedup`, the consensus report's counts and the
 //! nearest-neighbour distances of the pictures.
 
-use cryodedup_core::algo::{consensus, dedup as core_dedup, filaments, neighbours, pose};
-use cryodedup_core::errors::DedupError;
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use cryodedup_core::algo::decide::{decide, Request, Tubes};
+use cryodedup_core::algo::{consensus, dedup as core_dedup, neighbours, pose};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+    PyUntypedArrayMethods,
+};
 use pyo3::prelude::*;
 
 use crate::errors::{self, CoreError};
 
-/// dedup(groups, coords, scores, min_dist, higher_is_better, remove_entirely, seed,
-/// inputs=None, want_suppressed_by=True, tubes=None, whole_tubes=False, poses=None,
-/// pose_kind="relion", max_angle=180.0, sym="C1") -> (keep, suppressed_by, masks). Groups
-/// are int64 or uint32. With inputs (each row's input, below 64), masks are those of
-/// consensus::support_masks, found in the same pass over each micrograph; else None. suppressed_by is
-/// None unless wanted. With tubes (each row's tube id, 0 for none), segments of one tube are
-/// never neighbours, and whole_tubes removes tubes whole (filaments.rs). With poses (n, 3:
-/// RELION rot, tilt, psi in degrees for pose_kind "relion", a rotation vector in radians for
-/// "rotvec"), particles within min_dist are duplicates only within max_angle degrees under the
-/// point group sym. Arrays must be C-contiguous (the Python wrapper sees to it).
+/// How duplicates are decided: within `min_dist` (Å), the better score kept (higher or
+/// lower first; a random order from `seed` without scores), or both removed.
+#[pyclass(module = "cryodedup._core", frozen, get_all, skip_from_py_object)]
+#[derive(Clone)]
+pub(crate) struct DedupRule {
+    min_dist: f64,
+    higher_is_better: bool,
+    remove_entirely: bool,
+    seed: u64,
+}
+
+#[pymethods]
+impl DedupRule {
+    #[new]
+    #[pyo3(signature = (*, min_dist, higher_is_better, remove_entirely, seed))]
+    fn new(min_dist: f64, higher_is_better: bool, remove_entirely: bool, seed: u64) -> Self {
+        DedupRule { min_dist, higher_is_better, remove_entirely, seed }
+    }
+
+    fn __repr__(&self) -> String {
+        let DedupRule { min_dist, higher_is_better, remove_entirely, seed } = self;
+        format!(
+            "DedupRule(min_dist={min_dist}, higher_is_better={higher_is_better}, \
+             remove_entirely={remove_entirely}, seed={seed})"
+        )
+    }
+}
+
+impl DedupRule {
+    pub(crate) fn params(&self, want_suppressed_by: bool) -> core_dedup::DedupParams {
+        let DedupRule { min_dist, higher_is_better, remove_entirely, seed } = *self;
+        core_dedup::DedupParams { min_dist, higher_is_better, remove_entirely, seed, want_suppressed_by }
+    }
+}
+
+/// Orientations that two particles within `min_dist` must also share to be duplicates:
+/// `poses` (n, 3) are RELION's rot, tilt, psi in degrees (`kind` "relion") or rotation
+/// vectors in radians ("rotvec"); within `max_angle` degrees under the point group `sym`.
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct PoseRule {
+    poses: Py<PyArray2<f64>>,
+    kind: String,
+    max_angle: f64,
+    sym: String,
+}
+
+#[pymethods]
+impl PoseRule {
+    #[new]
+    #[pyo3(signature = (poses, kind="relion", max_angle=180.0, sym="C1"))]
+    fn new(poses: Bound<'_, PyArray2<f64>>, kind: &str, max_angle: f64, sym: &str) -> PyResult<Self> {
+        if poses.shape()[1] != 3 {
+            return Err(errors::value(format!("poses must have 3 columns, got {}", poses.shape()[1])));
+        }
+        if !(0.0..=180.0).contains(&max_angle) {
+            return Err(errors::value(format!("max_angle must be in [0, 180] degrees, got {max_angle}")));
+        }
+        pose_kind(kind)?;
+        pose::point_group(sym).map_err(CoreError::from)?;
+        Ok(PoseRule { poses: poses.unbind(), kind: kind.into(), max_angle, sym: sym.into() })
+    }
+}
+
+fn pose_kind(name: &str) -> PyResult<pose::PoseKind> {
+    match name {
+        "relion" => Ok(pose::PoseKind::RelionEulerDegrees),
+        "rotvec" => Ok(pose::PoseKind::RotationVector),
+        other => Err(errors::value(format!("pose_kind is relion or rotvec, got {other:?}"))),
+    }
+}
+
+/// What `dedup` decides: each row kept or not; the kept row that suppressed each rejected
+/// one (-1 for kept rows) where wanted; with inputs, the mask of inputs picked near each row.
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct DedupDecision {
+    keep: Py<PyArray1<bool>>,
+    suppressed_by: Option<Py<PyArray1<i64>>>,
+    masks: Option<Py<PyArray1<u64>>>,
+}
+
+#[pymethods]
+impl DedupDecision {
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!("DedupDecision({} rows)", self.keep.bind(py).len())
+    }
+}
+
+/// dedup(groups, coords, scores, rule, inputs=None, want_suppressed_by=True, tubes=None,
+/// whole_tubes=False, pose=None) -> DedupDecision. Groups are int64 or uint32, coords (n, 2
+/// or 3) in Å. With inputs (each row's input, below 64), masks are those of
+/// consensus::support_masks, found in the same pass over each micrograph. With tubes (each
+/// row's tube id, 0 for none), segments of one tube are never neighbours, and whole_tubes
+/// removes tubes whole. Which algorithm runs is the core's choice (algo::decide). Arrays must
+/// be C-contiguous (the Python wrapper sees to it); the GIL is released while it runs.
 #[pyfunction]
 #[pyo3(signature = (
-    groups, coords, scores, min_dist, higher_is_better, remove_entirely, seed, inputs=None, want_suppressed_by=true,
-    tubes=None, whole_tubes=false, poses=None, pose_kind="relion", max_angle=180.0, sym="C1"
+    groups, coords, scores, rule, inputs=None, want_suppressed_by=true, tubes=None, whole_tubes=false, pose=None
 ))]
-#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn dedup<'py>(
     py: Python<'py>,
     groups: &Bound<'py, PyAny>,
     coords: PyReadonlyArray2<'py, f64>,
     scores: Option<PyReadonlyArray1<'py, f64>>,
-    min_dist: f64,
-    higher_is_better: bool,
-    remove_entirely: bool,
-    seed: u64,
+    rule: &DedupRule,
     inputs: Option<PyReadonlyArray1<'py, u32>>,
     want_suppressed_by: bool,
     tubes: Option<PyReadonlyArray1<'py, u32>>,
     whole_tubes: bool,
-    poses: Option<PyReadonlyArray2<'py, f64>>,
-    pose_kind: &str,
-    max_angle: f64,
-    sym: &str,
-) -> PyResult<(Bound<'py, PyArray1<bool>>, Option<Bound<'py, PyArray1<i64>>>, Option<Bound<'py, PyArray1<u64>>>)> {
-    let dim = coords.shape()[1];
-    let kind = match pose_kind {
-        "relion" => pose::PoseKind::RelionEulerDegrees,
-        "rotvec" => pose::PoseKind::RotationVector,
-        other => return Err(errors::value(format!("pose_kind is relion or rotvec, got {other:?}"))),
+    pose: Option<&PoseRule>,
+) -> PyResult<DedupDecision> {
+    let poses = pose.map(|p| p.poses.bind(py).readonly());
+    let pose_test = match (pose, &poses) {
+        (Some(rule), Some(poses)) => {
+            let group = pose::point_group(&rule.sym).map_err(CoreError::from)?;
+            Some(pose::PoseTest::new(poses.as_slice()?, pose_kind(&rule.kind)?, group, rule.max_angle))
+        }
+        _ => None,
     };
-    let group = pose::point_group(sym).map_err(CoreError::from)?;
-    if !(0.0..=180.0).contains(&max_angle) {
-        return Err(errors::value(format!("max_angle must be in [0, 180] degrees, got {max_angle}")));
-    }
-    let pose_test = match &poses {
-        Some(p) if p.shape()[1] == 3 => Some(pose::PoseTest::new(p.as_slice()?, kind, group, max_angle)),
-        Some(p) => return Err(errors::value(format!("poses must have 3 columns, got {}", p.shape()[1]))),
-        None => None,
+    let tubes = tubes.as_ref().map(|t| t.as_slice()).transpose()?;
+    let params = rule.params(want_suppressed_by);
+    let request = Request {
+        coords: coords.as_slice()?,
+        dim: coords.shape()[1],
+        scores: scores.as_ref().map(|s| s.as_slice()).transpose()?,
+        inputs: inputs.as_ref().map(|i| i.as_slice()).transpose()?,
+        tubes: tubes.map(|t| if whole_tubes { Tubes::Whole(t) } else { Tubes::Apart(t) }),
+        pose: pose_test.as_ref(),
+        params: &params,
     };
-    let coords = coords.as_slice()?;
-    let scores = match &scores {
-        Some(s) => Some(s.as_slice()?),
-        None => None,
-    };
-    let inputs = match &inputs {
-        Some(i) => Some(i.as_slice()?),
-        None => None,
-    };
-    let tubes = match &tubes {
-        Some(t) => Some(t.as_slice()?),
-        None => None,
-    };
-    let params = core_dedup::DedupParams { min_dist, higher_is_better, remove_entirely, seed, want_suppressed_by };
-    let run = Dedup { coords, dim, scores, inputs, tubes, whole_tubes, pose: pose_test.as_ref(), params: &params };
-    let (result, masks) = if let Ok(small) = groups.extract::<PyReadonlyArray1<'py, u32>>() {
+    let decision = if let Ok(small) = groups.extract::<PyReadonlyArray1<'py, u32>>() {
         let groups = small.as_slice()?;
-        py.detach(|| run.on(groups))
+        py.detach(|| decide(groups, &request))
     } else {
         let wide = groups.extract::<PyReadonlyArray1<'py, i64>>()?;
         let groups = wide.as_slice()?;
-        py.detach(|| run.on(groups))
+        py.detach(|| decide(groups, &request))
     }
     .map_err(CoreError::from)?;
-    let masks = masks.map(|m| m.into_pyarray(py));
-    let suppressed_by = want_suppressed_by.then(|| result.suppressed_by.into_pyarray(py));
-    Ok((result.keep.into_pyarray(py), suppressed_by, masks))
+    Ok(DedupDecision {
+        keep: decision.result.keep.into_pyarray(py).unbind(),
+        suppressed_by: want_suppressed_by.then(|| decision.result.suppressed_by.into_pyarray(py).unbind()),
+        masks: decision.masks.map(|m| m.into_pyarray(py).unbind()),
+    })
 }
 
-/// One dedup call's arguments but the micrograph ids, which come as `u32` or `i64`.
-pub(crate) struct Dedup<'a> {
-    coords: &'a [f64],
-    dim: usize,
-    scores: Option<&'a [f64]>,
-    inputs: Option<&'a [u32]>,
-    tubes: Option<&'a [u32]>,
-    whole_tubes: bool,
-    pose: Option<&'a pose::PoseTest<'a>>,
-    params: &'a core_dedup::DedupParams,
+/// The consensus report's counts (see cryodedup_core::algo::consensus::agreement).
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct AgreementCounts {
+    /// Picks of each input on each micrograph, (n_groups, n_inputs).
+    size: Py<PyArray2<u64>>,
+    /// Picks of input a confirmed by input b on each micrograph, (n_groups, n_inputs, n_inputs).
+    matched: Py<PyArray3<u64>>,
+    /// Per input: picks confirmed, kept alone, kept confirmed, (n_inputs, 3).
+    per_input: Py<PyArray2<u64>>,
 }
 
-impl Dedup<'_> {
-    fn on<G: core_dedup::GroupId>(
-        &self,
-        groups: &[G],
-    ) -> Result<(core_dedup::DedupResult, Option<Vec<u64>>), DedupError> {
-        let Dedup { coords, dim, scores, inputs, tubes, whole_tubes, pose, params } = *self;
-        match tubes {
-            None => core_dedup::dedup_full(groups, coords, dim, scores, inputs, None, pose, params),
-            Some(tubes) if whole_tubes => {
-                // The masks (consensus) are those of the segment-wise pass: who picked near a segment.
-                let masks = match inputs {
-                    Some(_) => core_dedup::dedup_with_tubes(groups, coords, dim, scores, inputs, tubes, params)?.1,
-                    None => None,
-                };
-                Ok((filaments::dedup_whole_tubes(groups, coords, dim, scores, tubes, params)?, masks))
-            }
-            Some(tubes) => core_dedup::dedup_full(groups, coords, dim, scores, inputs, Some(tubes), pose, params),
-        }
-    }
-}
-
-/// agreement_counts(groups, inputs, masks, keep, n_groups, n_inputs) -> (size, matched, per_input):
-/// the consensus report's counts in one pass (see cryodedup_core::algo::consensus::agreement):
-/// size (n_groups, n_inputs), matched (n_groups, n_inputs, n_inputs) flattened, per_input
-/// (n_inputs, 3): confirmed, kept alone, kept confirmed. `masks` and `keep` may be None.
+/// agreement_counts(groups, inputs, masks, keep, n_groups, n_inputs) -> AgreementCounts, in
+/// one pass. `masks` and `keep` may be None.
 #[pyfunction]
 #[pyo3(signature = (groups, inputs, masks, keep, n_groups, n_inputs))]
-#[allow(clippy::type_complexity)]
 pub(crate) fn agreement_counts<'py>(
     py: Python<'py>,
     groups: PyReadonlyArray1<'py, u32>,
@@ -134,14 +180,18 @@ pub(crate) fn agreement_counts<'py>(
     keep: Option<PyReadonlyArray1<'py, bool>>,
     n_groups: usize,
     n_inputs: usize,
-) -> PyResult<(Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<u64>>)> {
+) -> PyResult<AgreementCounts> {
     let (groups, inputs) = (groups.as_slice()?, inputs.as_slice()?);
     let masks = masks.as_ref().map(|m| m.as_slice()).transpose()?;
     let keep = keep.as_ref().map(|k| k.as_slice()).transpose()?;
     let counts =
         py.detach(|| consensus::agreement(groups, inputs, masks, keep, n_groups, n_inputs)).map_err(CoreError::from)?;
     let per_input: Vec<u64> = counts.per_input.iter().flatten().copied().collect();
-    Ok((counts.size.into_pyarray(py), counts.matched.into_pyarray(py), per_input.into_pyarray(py)))
+    Ok(AgreementCounts {
+        size: counts.size.into_pyarray(py).reshape([n_groups, n_inputs])?.unbind(),
+        matched: counts.matched.into_pyarray(py).reshape([n_groups, n_inputs, n_inputs])?.unbind(),
+        per_input: per_input.into_pyarray(py).reshape([n_inputs, 3])?.unbind(),
+    })
 }
 
 /// nearest_distances(groups, coords) -> distances: each particle's distance to the nearest

@@ -115,6 +115,26 @@ pub(crate) fn reading_pool() -> &'static rayon::ThreadPool {
     })
 }
 
+/// The window of each binned image that a `SpectrumBank` compares (a crop of at most 2 %
+/// per side where it reaches a faster FFT size), and the FFT size it is padded to.
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct Geometry {
+    y0: usize,
+    x0: usize,
+    height: usize,
+    width: usize,
+    fft_height: usize,
+    fft_width: usize,
+}
+
+#[pymethods]
+impl Geometry {
+    fn __repr__(&self) -> String {
+        let Geometry { y0, x0, height, width, fft_height, fft_width } = self;
+        format!("Geometry(window {height} x {width} at ({y0}, {x0}), FFT {fft_height} x {fft_width})")
+    }
+}
+
 /// The scores of compared pairs, one entry per pair, as numpy arrays handed over uncopied.
 #[pyclass(module = "cryodedup._core", frozen, get_all)]
 pub(crate) struct PairScores {
@@ -148,12 +168,11 @@ impl SpectrumBank {
         Ok(SpectrumBank { maker: SpectrumMaker { ny, nx, bin, plan }, spectra: HashMap::new() })
     }
 
-    /// The window of each binned image that is compared, (y0, x0, height, width) (a crop of
-    /// at most 2 % per side where it reaches a faster FFT size), and the FFT size (py, px).
+    /// The window of each binned image that is compared, and the FFT size.
     #[getter]
-    fn geometry(&self) -> ((usize, usize, usize, usize), (usize, usize)) {
+    fn geometry(&self) -> Geometry {
         let g = self.maker.plan.geometry();
-        ((g.y0, g.x0, g.height, g.width), (g.py, g.px))
+        Geometry { y0: g.y0, x0: g.x0, height: g.height, width: g.width, fft_height: g.py, fft_width: g.px }
     }
 
     /// Bins the images (2-D arrays of float32, float16, int16 or uint16, little-endian,

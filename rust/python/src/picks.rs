@@ -5,44 +5,65 @@ use std::path::PathBuf;
 use cryodedup_core::io::pick_join::{self, Strided};
 use cryodedup_core::io::picks;
 use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+    PyUntypedArrayMethods,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::errors::{self, CoreError};
 
-/// One file's table as Python sees it: (labels or None, header, footer, number of rows).
-type PickFileTuple<'py> = (Option<Vec<String>>, Bound<'py, PyBytes>, Bound<'py, PyBytes>, usize);
+/// One picker file, besides its rows.
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct PickFile {
+    /// The table's labels; None for a layout without them.
+    labels: Option<Vec<String>>,
+    /// Bytes before the first row and after the last.
+    header: Py<PyBytes>,
+    footer: Py<PyBytes>,
+    /// The number of rows.
+    rows: usize,
+}
 
-/// read_pick_files(paths, layout, names, numbers, key=None, missing=None)
-/// -> (files, numbers, starts, ends, keys, key_names).
+/// The rows of many picker files, in file order; arrays handed over uncopied.
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct PickTables {
+    files: Vec<Py<PickFile>>,
+    /// The requested number columns, (rows, len(numbers)) float64, NaN where missing.
+    numbers: Py<PyArray2<f64>>,
+    /// Each row's byte span in its file (uint64).
+    starts: Py<PyArray1<u64>>,
+    ends: Py<PyArray1<u64>>,
+    /// Each row's key id (uint32), an index into `key_names`; empty without a key.
+    keys: Py<PyArray1<u32>>,
+    key_names: Vec<String>,
+}
+
+#[pymethods]
+impl PickTables {
+    fn __repr__(&self) -> String {
+        format!("PickTables({} files, {} key names)", self.files.len(), self.key_names.len())
+    }
+}
+
+/// read_pick_files(paths, layout, names, numbers, key=None, missing=None) -> PickTables.
 ///
 /// Reads picker files in parallel (GIL released). `layout` is "star" (the first loop with the
 /// label names[0]), "tab" (a tab-separated table with a header line) or "whitespace" (rows
 /// whose first fields are `names`). `numbers` are the labels parsed as float64 (NaN where a
-/// file lacks one, or where a field equals `missing`), returned as one row-major table of
-/// shape (rows, len(numbers)); `key` a text column mapped to ids shared by all files. Arrays
-/// run over the rows of all files in order; starts/ends are each row's byte span in its file.
+/// file lacks one, or where a field equals `missing`); `key` a text column mapped to ids
+/// shared by all files.
 #[pyfunction]
 #[pyo3(signature = (paths, layout, names, numbers, key=None, missing=None))]
-#[allow(clippy::type_complexity, clippy::too_many_arguments)]
-pub(crate) fn read_pick_files<'py>(
-    py: Python<'py>,
+pub(crate) fn read_pick_files(
+    py: Python<'_>,
     paths: Vec<PathBuf>,
     layout: &str,
     names: Vec<String>,
     numbers: Vec<String>,
     key: Option<String>,
     missing: Option<String>,
-) -> PyResult<(
-    Vec<PickFileTuple<'py>>,
-    Bound<'py, PyArray2<f64>>,
-    Bound<'py, PyArray1<u64>>,
-    Bound<'py, PyArray1<u64>>,
-    Bound<'py, PyArray1<u32>>,
-    Vec<String>,
-)> {
+) -> PyResult<PickTables> {
     let layout = match layout {
         "star" => picks::Layout::Star {
             label: names.first().cloned().ok_or_else(|| errors::value("star layout needs a label".into()))?,
@@ -58,19 +79,21 @@ pub(crate) fn read_pick_files<'py>(
     let files = tables
         .files
         .into_iter()
-        .map(|f| (f.labels, PyBytes::new(py, &f.header), PyBytes::new(py, &f.footer), f.n_rows))
-        .collect();
+        .map(|f| {
+            let (header, footer) = (PyBytes::new(py, &f.header).unbind(), PyBytes::new(py, &f.footer).unbind());
+            Py::new(py, PickFile { labels: f.labels, header, footer, rows: f.n_rows })
+        })
+        .collect::<PyResult<_>>()?;
     let key_names = tables.key_names.iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect();
     let n_rows = rows.starts.len();
-    let numbers = rows.numbers.into_pyarray(py).reshape([n_rows, n_numbers])?;
-    Ok((
+    Ok(PickTables {
         files,
-        numbers,
-        rows.starts.into_pyarray(py),
-        rows.ends.into_pyarray(py),
-        rows.keys.into_pyarray(py),
+        numbers: rows.numbers.into_pyarray(py).reshape([n_rows, n_numbers])?.unbind(),
+        starts: rows.starts.into_pyarray(py).unbind(),
+        ends: rows.ends.into_pyarray(py).unbind(),
+        keys: rows.keys.into_pyarray(py).unbind(),
         key_names,
-    ))
+    })
 }
 
 /// The rows of a float64 array (2-D, or 1-D as rows of one) that step through memory one
@@ -98,33 +121,67 @@ pub(crate) fn strided_rows<'a>(values: &'a numpy::ndarray::ArrayViewD<'a, f64>, 
     Ok(Strided { values: slice, stride: stride as usize, width })
 }
 
-type PickInput<'py> = (
-    PyReadonlyArray1<'py, i32>,
-    PyReadonlyArray1<'py, u32>,
-    numpy::PyReadonlyArrayDyn<'py, f64>,
-    Option<numpy::PyReadonlyArrayDyn<'py, f64>>,
-);
+/// One picker's picks for `join_picks`: `micrograph` (int32) indexes `ids` (uint32, the joined
+/// micrograph id of each of its micrographs); `centres` float64 (n, d) in pixels, `scores`
+/// float64 (n,) or None. Centres and scores may be strided columns of one table.
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct PickInput {
+    micrograph: Py<PyArray1<i32>>,
+    ids: Py<PyArray1<u32>>,
+    centres: Py<PyArrayDyn<f64>>,
+    scores: Option<Py<PyArrayDyn<f64>>>,
+}
 
-/// join_picks(inputs, psize) -> (groups, centres, scores, input_of): pickers' picks joined
-/// in order, filled in parallel (GIL released). Each input is (micrograph int32: index into
-/// ids, ids uint32: the joined micrograph id of each of its micrographs, centres float64
-/// (n, d) in pixels, scores float64 (n,) or None); centres and scores may be strided
-/// columns of one table. Centres come back times psize[id] (Å), scores None unless given.
+#[pymethods]
+impl PickInput {
+    #[new]
+    #[pyo3(signature = (micrograph, ids, centres, scores=None))]
+    fn new(
+        micrograph: Bound<'_, PyArray1<i32>>,
+        ids: Bound<'_, PyArray1<u32>>,
+        centres: Bound<'_, PyArrayDyn<f64>>,
+        scores: Option<Bound<'_, PyArrayDyn<f64>>>,
+    ) -> Self {
+        PickInput {
+            micrograph: micrograph.unbind(),
+            ids: ids.unbind(),
+            centres: centres.unbind(),
+            scores: scores.map(Bound::unbind),
+        }
+    }
+}
+
+/// Pickers' picks joined into one set.
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct JoinedPicks {
+    /// Each pick's joined micrograph id (uint32).
+    groups: Py<PyArray1<u32>>,
+    /// Centres in Å, float64 (n, d).
+    centres: Py<PyArray2<f64>>,
+    /// Scores (float64), None unless given.
+    scores: Option<Py<PyArray1<f64>>>,
+    /// Each pick's input (uint32).
+    input_of: Py<PyArray1<u32>>,
+}
+
+/// join_picks(inputs, psize) -> JoinedPicks: pickers' picks joined in order, filled in
+/// parallel (GIL released); centres times psize[id] (Å).
 #[pyfunction]
-#[allow(clippy::type_complexity)]
 pub(crate) fn join_picks<'py>(
     py: Python<'py>,
-    inputs: Vec<PickInput<'py>>,
+    inputs: Vec<PyRef<'py, PickInput>>,
     psize: PyReadonlyArray1<'py, f64>,
-) -> PyResult<(
-    Bound<'py, PyArray1<u32>>,
-    Bound<'py, PyArray2<f64>>,
-    Option<Bound<'py, PyArray1<f64>>>,
-    Bound<'py, PyArray1<u32>>,
-)> {
-    let views: Vec<_> = inputs.iter().map(|(_, _, c, s)| (c.as_array(), s.as_ref().map(|s| s.as_array()))).collect();
+) -> PyResult<JoinedPicks> {
+    let borrowed = inputs
+        .iter()
+        .map(|i| {
+            let scores = i.scores.as_ref().map(|s| s.bind(py).readonly());
+            Ok((i.micrograph.bind(py).readonly(), i.ids.bind(py).readonly(), i.centres.bind(py).readonly(), scores))
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    let views: Vec<_> = borrowed.iter().map(|(_, _, c, s)| (c.as_array(), s.as_ref().map(|s| s.as_array()))).collect();
     let mut parts = Vec::with_capacity(inputs.len());
-    for ((micrograph, ids, _, _), (centres, scores)) in inputs.iter().zip(&views) {
+    for ((micrograph, ids, _, _), (centres, scores)) in borrowed.iter().zip(&views) {
         parts.push(pick_join::Input {
             micrograph: micrograph.as_slice()?,
             ids: ids.as_slice()?,
@@ -136,12 +193,12 @@ pub(crate) fn join_picks<'py>(
     let joined = py.detach(|| pick_join::join(&parts, psize)).map_err(CoreError::from)?;
     let width = parts.first().map_or(2, |p| p.centres.width);
     let n = joined.groups.len();
-    Ok((
-        joined.groups.into_pyarray(py),
-        joined.centres.into_pyarray(py).reshape([n, width])?,
-        joined.scores.map(|s| s.into_pyarray(py)),
-        joined.input_of.into_pyarray(py),
-    ))
+    Ok(JoinedPicks {
+        groups: joined.groups.into_pyarray(py).unbind(),
+        centres: joined.centres.into_pyarray(py).reshape([n, width])?.unbind(),
+        scores: joined.scores.map(|s| s.into_pyarray(py).unbind()),
+        input_of: joined.input_of.into_pyarray(py).unbind(),
+    })
 }
 
 /// repeat_int32(values, counts) -> int32: values[k] repeated counts[k] times, in order (as
@@ -181,12 +238,31 @@ pub(crate) fn row_targets<'py>(
     Ok(py.detach(|| picks::row_targets(keep, index, n)).into_pyarray(py))
 }
 
-pub(crate) fn pick_outputs(outputs: Vec<(PathBuf, Vec<u8>, Vec<u8>)>) -> Vec<picks::Output> {
-    outputs.into_iter().map(|(path, header, footer)| picks::Output { path, header, footer }).collect()
+/// One output file of `write_pick_rows` or `write_pick_numbers`: its path, and the bytes
+/// written before and after its rows.
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct PickOutput {
+    path: PathBuf,
+    header: Vec<u8>,
+    footer: Vec<u8>,
+}
+
+#[pymethods]
+impl PickOutput {
+    #[new]
+    fn new(path: PathBuf, header: Vec<u8>, footer: Vec<u8>) -> Self {
+        PickOutput { path, header, footer }
+    }
+}
+
+fn pick_outputs(outputs: &[PyRef<'_, PickOutput>]) -> Vec<picks::Output> {
+    let output =
+        |o: &PickOutput| picks::Output { path: o.path.clone(), header: o.header.clone(), footer: o.footer.clone() };
+    outputs.iter().map(|o| output(o)).collect()
 }
 
 /// write_pick_rows(outputs, target, sources, files, starts, ends, first_files=None): writes
-/// each output (path, header, footer) with the rows i where target[i] (uint32) is its index,
+/// each output (a PickOutput) with the rows i where target[i] (uint32) is its index,
 /// in order (a target past the last output: the row is written nowhere): bytes
 /// starts[i]..ends[i] of sources[files[i]], copied. `files`, `starts` and `ends` are lists of
 /// arrays (one per input, say) taken end to end, so that no concatenated copy is needed;
@@ -199,7 +275,7 @@ pub(crate) fn pick_outputs(outputs: Vec<(PathBuf, Vec<u8>, Vec<u8>)>) -> Vec<pic
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn write_pick_rows(
     py: Python<'_>,
-    outputs: Vec<(PathBuf, Vec<u8>, Vec<u8>)>,
+    outputs: Vec<PyRef<'_, PickOutput>>,
     target: PyReadonlyArray1<'_, u32>,
     sources: Vec<PathBuf>,
     files: Vec<PyReadonlyArray1<'_, u32>>,
@@ -231,7 +307,7 @@ pub(crate) fn write_pick_rows(
     if parts.iter().map(|p| p.files.len()).sum::<usize>() != target.len() {
         return Err(errors::value("target, files, starts and ends must have one entry per row".into()));
     }
-    let outputs = pick_outputs(outputs);
+    let outputs = pick_outputs(&outputs);
     let rows = picks::RowSource::Copy { sources: &sources, parts: &parts, reorder: &reorder };
     Ok(py.detach(|| picks::write_outputs(&outputs, target, &rows)).map_err(CoreError::from)?)
 }
@@ -241,7 +317,7 @@ pub(crate) fn write_pick_rows(
 #[pyfunction]
 pub(crate) fn write_pick_numbers(
     py: Python<'_>,
-    outputs: Vec<(PathBuf, Vec<u8>, Vec<u8>)>,
+    outputs: Vec<PyRef<'_, PickOutput>>,
     target: PyReadonlyArray1<'_, u32>,
     values: PyReadonlyArray2<'_, f64>,
 ) -> PyResult<()> {
@@ -250,7 +326,7 @@ pub(crate) fn write_pick_numbers(
     if values.len() != target.len() * width {
         return Err(errors::value("values must have one row per entry of target".into()));
     }
-    let outputs = pick_outputs(outputs);
+    let outputs = pick_outputs(&outputs);
     let rows = picks::RowSource::Numbers { values, width };
     Ok(py.detach(|| picks::write_outputs(&outputs, target, &rows)).map_err(CoreError::from)?)
 }

@@ -8,14 +8,14 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use cryodedup_core::algo::dedup as core_dedup;
 use cryodedup_core::io::particle_rows::{self, CentrePlan, PixelSize};
 use cryodedup_core::io::{page_cache, star};
 use cryodedup_core::particle_split;
 use memmap2::{Advice, Mmap, UncheckedAdvice};
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
 
+use crate::dedup::DedupRule;
 use crate::errors::{self, CoreError};
 
 /// A STAR file mapped into memory and indexed; loops are scanned and written from the map,
@@ -67,44 +67,162 @@ pub(crate) fn read_ahead(map: &Mmap, start: usize) {
 /// split's outcome when the rows were split as they were scanned.
 type Scanned = (Option<Vec<star::Block>>, particle_rows::ParticleRows, Option<particle_split::Splitting>);
 
-/// The centre plan of a particle scan, its columns checked against the loop's `n_columns`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn centre_plan(
-    n_columns: usize,
+/// Where a particle scan takes each row's micrograph pixel size from.
+#[pyclass(module = "cryodedup._core", frozen)]
+pub(crate) struct PixelSizes {
+    source: PixelSource,
+}
+
+/// A [`PixelSize`] whose optics group column is named by its label (the scan finds it).
+#[derive(Clone)]
+enum PixelSource {
+    Angstrom,
+    Constant(f64),
+    ByOpticsGroup { label: String, table: Vec<(f64, f64)> },
+    ByMicrograph(HashMap<Vec<u8>, f64>),
+}
+
+#[pymethods]
+impl PixelSizes {
+    /// Coordinates are in Å already: no pixel size is applied.
+    #[staticmethod]
+    fn angstrom() -> Self {
+        PixelSizes { source: PixelSource::Angstrom }
+    }
+
+    /// One pixel size (Å) for every row (NaN: unknown).
+    #[staticmethod]
+    fn constant(psize: f64) -> Self {
+        PixelSizes { source: PixelSource::Constant(psize) }
+    }
+
+    /// By the optics group number in the column `label`: (group, pixel size) pairs; a group
+    /// not listed gives NaN.
+    #[staticmethod]
+    fn by_optics_group(label: String, table: Vec<(f64, f64)>) -> Self {
+        PixelSizes { source: PixelSource::ByOpticsGroup { label, table } }
+    }
+
+    /// By the row's micrograph name; a name not listed gives NaN.
+    #[staticmethod]
+    fn by_micrograph(psizes: HashMap<String, f64>) -> Self {
+        let psizes = psizes.into_iter().map(|(name, psize)| (name.into_bytes(), psize)).collect();
+        PixelSizes { source: PixelSource::ByMicrograph(psizes) }
+    }
+
+    /// Where the pixel sizes come from: "angstrom", "constant", "optics group" or "micrograph".
+    #[getter]
+    fn source(&self) -> &'static str {
+        match &self.source {
+            PixelSource::Angstrom => "angstrom",
+            PixelSource::Constant(_) => "constant",
+            PixelSource::ByOpticsGroup { .. } => "optics group",
+            PixelSource::ByMicrograph(_) => "micrograph",
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        match &self.source {
+            PixelSource::Angstrom => "PixelSizes.angstrom()".into(),
+            PixelSource::Constant(psize) => format!("PixelSizes.constant({psize})"),
+            PixelSource::ByOpticsGroup { label, table } => {
+                format!("PixelSizes.by_optics_group({label:?}, {} groups)", table.len())
+            }
+            PixelSource::ByMicrograph(psizes) => format!("PixelSizes.by_micrograph({} micrographs)", psizes.len()),
+        }
+    }
+}
+
+/// The columns of a particle scan: the micrograph `key`, the centre's `coords` and each
+/// axis' `origins` column (or None), `origin_pixels` the (detector pixel size,
+/// magnification) columns of origins in particle pixels, and the `score` column.
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct ParticleColumns {
     key: usize,
     coords: Vec<usize>,
     origins: Vec<Option<usize>>,
     origin_pixels: Option<(usize, usize)>,
-    psize: &Bound<'_, PyAny>,
     score: Option<usize>,
-) -> PyResult<CentrePlan> {
-    let mut used: Vec<usize> = vec![key];
-    used.extend(&coords);
+}
+
+#[pymethods]
+impl ParticleColumns {
+    #[new]
+    #[pyo3(signature = (*, key, coords, origins, origin_pixels=None, score=None))]
+    fn new(
+        key: usize,
+        coords: Vec<usize>,
+        origins: Vec<Option<usize>>,
+        origin_pixels: Option<(usize, usize)>,
+        score: Option<usize>,
+    ) -> PyResult<Self> {
+        if origins.len() != coords.len() || !(2..=3).contains(&coords.len()) {
+            return Err(errors::value("coords and origins must name 2 or 3 axes alike".into()));
+        }
+        Ok(ParticleColumns { key, coords, origins, origin_pixels, score })
+    }
+}
+
+/// The centre plan of a particle scan, its columns checked against the loop's `labels`.
+fn centre_plan(labels: &[String], columns: &ParticleColumns, psizes: &PixelSizes) -> PyResult<CentrePlan> {
+    let ParticleColumns { key, coords, origins, origin_pixels, score } = columns;
+    let mut used: Vec<usize> = vec![*key];
+    used.extend(coords);
     used.extend(origins.iter().flatten());
     used.extend(origin_pixels.iter().flat_map(|&(a, b)| [a, b]));
     used.extend(score);
-    let kind: String = psize.get_item(0)?.extract()?;
-    let psize = match kind.as_str() {
-        "angstrom" => PixelSize::Angstrom,
-        "constant" => PixelSize::Constant(psize.get_item(1)?.extract()?),
-        "optics" => {
-            let column: usize = psize.get_item(1)?.extract()?;
-            used.push(column);
-            PixelSize::ByOpticsGroup { column, table: psize.get_item(2)?.extract()? }
+    let psize = match &psizes.source {
+        PixelSource::Angstrom => PixelSize::Angstrom,
+        PixelSource::Constant(psize) => PixelSize::Constant(*psize),
+        PixelSource::ByOpticsGroup { label, table } => {
+            let column = labels
+                .iter()
+                .position(|l| l == label)
+                .ok_or_else(|| errors::value(format!("no column {label} in the loop")))?;
+            PixelSize::ByOpticsGroup { column, table: table.clone() }
         }
-        "micrographs" => {
-            let by_name: HashMap<String, f64> = psize.get_item(1)?.extract()?;
-            PixelSize::ByMicrograph(by_name.into_iter().map(|(k, v)| (k.into_bytes(), v)).collect())
-        }
-        other => return Err(errors::value(format!("unknown pixel size source {other:?}"))),
+        PixelSource::ByMicrograph(psizes) => PixelSize::ByMicrograph(psizes.clone()),
     };
-    if let Some(&bad) = used.iter().find(|&&c| c >= n_columns) {
+    if let Some(&bad) = used.iter().find(|&&c| c >= labels.len()) {
         return Err(errors::value(format!("column {bad} is out of range")));
     }
-    if origins.len() != coords.len() || !(2..=3).contains(&coords.len()) {
-        return Err(errors::value("coords and origins must name 2 or 3 axes alike".into()));
+    let (coords, origins) = (coords.clone(), origins.clone());
+    Ok(CentrePlan { key: *key, coords, origins, origin_pixels: *origin_pixels, psize, score: *score })
+}
+
+/// A scan that decides each micrograph once its rows end and appends its rows to the
+/// `kept` or `rejected` file (which hold their header already) as it goes.
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct SplitRule {
+    rule: Py<DedupRule>,
+    kept: PathBuf,
+    rejected: PathBuf,
+}
+
+#[pymethods]
+impl SplitRule {
+    #[new]
+    #[pyo3(signature = (rule, *, kept, rejected))]
+    fn new(rule: Py<DedupRule>, kept: PathBuf, rejected: PathBuf) -> Self {
+        SplitRule { rule, kept, rejected }
     }
-    Ok(CentrePlan { key, coords, origins, origin_pixels, psize, score })
+}
+
+/// One column set row by row by `append_split`: row `i`'s field `column` becomes
+/// `texts[choice[i] - 1]`, unchanged where `choice[i]` is 0 (uint8).
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct ColumnValues {
+    column: usize,
+    choice: Py<PyArray1<u8>>,
+    texts: Vec<String>,
+}
+
+#[pymethods]
+impl ColumnValues {
+    #[new]
+    fn new(column: usize, choice: Bound<'_, PyArray1<u8>>, texts: Vec<String>) -> Self {
+        ColumnValues { column, choice: choice.unbind(), texts }
+    }
 }
 
 /// `path` opened to append rows to, buffered. Outputs beyond the kernel's limit of dirty
@@ -171,16 +289,9 @@ impl StarFile {
         py: Python<'_>,
         source: particle_rows::Loop,
         plan: &CentrePlan,
-        split: &(f64, bool, bool, u64, PathBuf, PathBuf),
+        split: &SplitRule,
     ) -> PyResult<Scanned> {
-        let (min_dist, higher_is_better, remove_entirely, seed, kept_path, rejected_path) = split;
-        let params = core_dedup::DedupParams {
-            min_dist: *min_dist,
-            higher_is_better: *higher_is_better,
-            remove_entirely: *remove_entirely,
-            seed: *seed,
-            want_suppressed_by: false,
-        };
+        let params = split.rule.get().params(false);
         let data = self.bytes();
         let big = page_cache::bigger_than_cache(data.len() as u64);
         // Outputs that the kernel would stall on (beyond its limit of dirty pages) are
@@ -193,7 +304,7 @@ impl StarFile {
                 false => Box::new(appending(path, data.len())?),
             })
         };
-        let (kept, rejected) = (open(kept_path)?, open(rejected_path)?);
+        let (kept, rejected) = (open(&split.kept)?, open(&split.rejected)?);
         let read_ahead = |range: Range<usize>| self.read_ahead_from(range.end);
         let written = |range: Range<usize>| {
             if big {
@@ -457,9 +568,8 @@ impl StarFile {
     /// Appends the scanned rows of `block` to two files: rows where `keep` holds to
     /// `kept_path`, the others to `rejected_path`, byte for byte. `rewrite`, if given, is
     /// (column, {old text: new text}) applied to every written row; `columns`, if given, the
-    /// input column of each output column (fields moved unchanged); `values`, if given, is
-    /// (column, choice, texts): row `i`'s field becomes `texts[choice[i] - 1]`, unchanged where
-    /// `choice[i]` is 0.
+    /// input column of each output column (fields moved unchanged); `values`, if given, one
+    /// column set row by row.
     #[pyo3(signature = (block, keep, kept_path, rejected_path, rewrite=None, columns=None, values=None))]
     #[allow(clippy::too_many_arguments)]
     fn append_split(
@@ -471,7 +581,7 @@ impl StarFile {
         rejected_path: PathBuf,
         rewrite: Option<(usize, HashMap<String, String>)>,
         columns: Option<Vec<usize>>,
-        values: Option<(usize, PyReadonlyArray1<'_, u8>, Vec<String>)>,
+        values: Option<&ColumnValues>,
     ) -> PyResult<()> {
         let table = self.table(py, block)?;
         let n_columns = table.labels.len();
@@ -482,9 +592,10 @@ impl StarFile {
         let map: Option<HashMap<Vec<u8>, Vec<u8>>> = rewrite
             .as_ref()
             .map(|(_, m)| m.iter().map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())).collect());
-        let texts: Vec<Vec<u8>> = values.iter().flat_map(|(_, _, t)| t.iter().map(|v| v.as_bytes().to_vec())).collect();
-        let choice = match &values {
-            Some((column, choice, _)) => {
+        let texts: Vec<Vec<u8>> = values.iter().flat_map(|v| v.texts.iter().map(|t| t.as_bytes().to_vec())).collect();
+        let choice = values.map(|v| (v.column, v.choice.bind(py).readonly()));
+        let choice = match &choice {
+            Some((column, choice)) => {
                 let choice = choice.as_slice()?;
                 if *column >= n_columns || choice.len() != keep.len() {
                     return Err(errors::value(format!("values: column {column}, {} choices", choice.len())));
@@ -528,29 +639,21 @@ impl StarFile {
     }
 
     /// Scans the particle loop `block` for the job: per row the centre in Å (float64,
-    /// `len(coords)` values per row), the score and the micrograph id, one window at a time.
-    /// `origins` gives each axis' origin column or None; `origin_pixels` the (detector pixel
-    /// size, magnification) columns of origins in particle pixels; `psize` is ("angstrom",),
-    /// ("constant", value), ("optics", column, [(group, psize)]) or ("micrographs", {name: psize}).
+    /// `len(columns.coords)` values per row), the score and the micrograph id, one window at
+    /// a time, each row's micrograph pixel size taken from `psizes`.
     ///
-    /// With `split` (min_dist, higher_is_better, remove_entirely, seed, kept path, rejected
-    /// path), each micrograph is also decided once its rows end and its rows are appended to
-    /// the kept or rejected file as the scan goes (docs/design.md section 5): the result's
-    /// `keep` then holds the decision, or None and `split_note` says why the split was given
-    /// up (the files are then incomplete).
-    #[pyo3(signature = (block, key, coords, origins, origin_pixels, psize, score=None, split=None))]
-    #[allow(clippy::too_many_arguments)]
+    /// With `split`, each micrograph is also decided once its rows end and its rows are
+    /// appended to the kept or rejected file as the scan goes (docs/design.md section 5): the
+    /// result's `keep` then holds the decision, or None and `split_note` says why the split
+    /// was given up (the files are then incomplete).
+    #[pyo3(signature = (block, columns, psizes, split=None))]
     fn scan_particles(
         &self,
         py: Python<'_>,
         block: usize,
-        key: usize,
-        coords: Vec<usize>,
-        origins: Vec<Option<usize>>,
-        origin_pixels: Option<(usize, usize)>,
-        psize: &Bound<'_, PyAny>,
-        score: Option<usize>,
-        split: Option<(f64, bool, bool, u64, PathBuf, PathBuf)>,
+        columns: &ParticleColumns,
+        psizes: &PixelSizes,
+        split: Option<&SplitRule>,
     ) -> PyResult<ParticleScan> {
         // A deferred file's loop is scanned while the rest of the file is indexed (one read).
         let fused = self.index.get().is_none() && block + 1 == self.header.len();
@@ -559,12 +662,12 @@ impl StarFile {
         } else {
             self.table(py, block)?
         };
-        let plan = centre_plan(table.labels.len(), key, coords, origins, origin_pixels, psize, score)?;
+        let plan = centre_plan(&table.labels, columns, psizes)?;
         let source = match fused {
             true => particle_rows::Loop::Deferred(self.header[block].name.as_str()),
             false => particle_rows::Loop::Indexed(table),
         };
-        let (blocks, rows, splitting) = match &split {
+        let (blocks, rows, splitting) = match split {
             Some(split) => self.scan_and_split(py, source, &plan, split)?,
             None => {
                 let (blocks, rows) = self.scan_for_two_passes(py, source, &plan)?;
@@ -577,7 +680,9 @@ impl StarFile {
         let (keep, split_note) = match splitting {
             Some(particle_split::Splitting::Done(keep)) => (Some(keep.into_pyarray(py).unbind()), None),
             Some(particle_split::Splitting::GivenUp(reason)) => (None, Some(reason)),
-            Some(particle_split::Splitting::Failed(e)) => return Err(CoreError::writing(&split.unwrap().4, e).into()),
+            Some(particle_split::Splitting::Failed(e)) => {
+                return Err(CoreError::writing(&split.map_or_else(PathBuf::new, |s| s.kept.clone()), e).into())
+            }
             None => (None, None),
         };
         let comment_lines = self.table(py, block)?.comment_lines;

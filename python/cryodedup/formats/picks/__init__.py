@@ -25,7 +25,7 @@ from ... import _core
 from ...errors import CryodedupError
 from ...outputs import StrPath
 from ...resolve import name_key  # what a picker keeps of a micrograph's name
-from ..micrograph_lists import block_naming_micrographs
+from ..micrograph_lists import micrograph_names
 from ..sniff import check_regular_file, is_glob
 from ..star import StarFile
 
@@ -164,19 +164,17 @@ def read_tables(
     float64 (NaN where a file lacks the column, or a field is ``missing``); ``key`` is a text
     column given as ids into ``key_names``. Errors name the file and line.
     """
-    info, table, starts, ends, keys, key_names = _core.read_pick_files(
-        [os.fspath(f) for f in files], layout, names, numbers, key, missing
-    )
+    tables = _core.read_pick_files([os.fspath(f) for f in files], layout, names, numbers, key, missing)
     return FileTables(
-        labels=[labels for labels, _, _, _ in info],
-        headers=[bytes(h).decode("utf-8", errors="replace") for _, h, _, _ in info],
-        footers=[bytes(f).decode("utf-8", errors="replace") for _, _, f, _ in info],
-        counts=np.array([n for _, _, _, n in info], dtype=np.int64),
-        numbers=dict(zip(numbers, table.T)),
-        row_start=starts,
-        row_end=ends,
-        keys=keys,
-        key_names=key_names,
+        labels=[f.labels for f in tables.files],
+        headers=[f.header.decode("utf-8", errors="replace") for f in tables.files],
+        footers=[f.footer.decode("utf-8", errors="replace") for f in tables.files],
+        counts=np.array([f.rows for f in tables.files], dtype=np.int64),
+        numbers=dict(zip(numbers, tables.numbers.T)),
+        row_start=tables.starts,
+        row_end=tables.ends,
+        keys=tables.keys,
+        key_names=tables.key_names,
     )
 
 
@@ -363,16 +361,6 @@ class MicrographNamer:
         return self._index[full]
 
 
-def micrograph_names(path: StrPath) -> list[str]:
-    """The ``rlnMicrographName`` column of a micrographs STAR.
-
-    It is read from ``data_micrographs``, else from the first loop that has the column.
-    """
-    star = StarFile(path)
-    block = block_naming_micrographs(star, "micrographs", "no loop with rlnMicrographName; expected a micrographs STAR")
-    return star.table(block).column("rlnMicrographName")
-
-
 #: Suffixes of per-micrograph coordinate files, most specific first, and their format.
 SUFFIXES = (
     ("_autopick.star", "relion"),
@@ -480,8 +468,14 @@ def score_column(picks: Picks, column: str) -> np.ndarray:
     tables = read_tables(paths, layout, [marker] if marker else [], [name], missing=missing)
     for path, labels, count in zip(paths, tables.labels, tables.counts):
         if count and name not in (labels or []):
+            own = (
+                f"; {picks.source}'s own score is {picks.score_name}: --score auto ranks each picker by its own "
+                "(with --score-normalize rank when the pickers differ)"
+                if picks.score_name
+                else ""
+            )
             raise CryodedupError(
-                f"{path}: no column {name} for --score {column} (its columns: {', '.join(labels or [])})"
+                f"{path}: no column {name} for --score {column} (its columns: {', '.join(labels or [])}){own}"
             )
     values = np.ascontiguousarray(tables.numbers[name], dtype=np.float64)
     if len(values) != len(picks):

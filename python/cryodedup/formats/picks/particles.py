@@ -27,10 +27,10 @@ from ...errors import CryodedupError
 from ...model import Log, ParticleSet, ReaderOptions, pixel_sizes_used
 from ...outputs import StrPath
 from ...resolve import match_micrographs
-from ..micrograph_lists import MicrographList, micrograph_list, micrograph_pixel_sizes, resolve_paths
-from ..mrc import mrc_header
+from ..micrograph_lists import MicrographList, micrograph_list, micrograph_names, micrograph_pixel_sizes, resolve_paths
+from ..mrc import mrc_shapes
 from ..sniff import is_glob
-from . import Picks, micrograph_names, name_key, picker_files, read_picks, score_column
+from . import Picks, name_key, picker_files, read_picks, score_column
 from .relion import job_micrographs
 from .write import relion_columns_lost, rows_copied, write_cryosparc, write_like_input, write_relion
 
@@ -378,7 +378,7 @@ def _micrograph_shapes(
             f"not found ({len(missing)} of {len(paths)} missing); give the folder the micrograph paths start "
             "from with --project-dir"
         )
-    return {n: mrc_header(p)[0] for n, p in zip(names, paths)}
+    return mrc_shapes(names, paths)
 
 
 def _shape_finder(
@@ -398,7 +398,7 @@ def _shape_finder(
         by_key = {name_key(n): n for n in given.names}
         wanted = list(dict.fromkeys(by_key[name_key(n)] for n in picker_names if name_key(n) in by_key))
         paths, _ = resolve_paths(wanted, given.path, options.project_dir)
-        found = {n: mrc_header(p)[0] for n, p in zip(wanted, paths) if p.is_file()}
+        found = mrc_shapes(wanted, paths)
         if wanted and not found:
             raise CryodedupError(
                 f"topaz coordinates: their scale is inferred from the micrographs' sizes, but {paths[0]} is not found "
@@ -455,7 +455,7 @@ def _joined(
     memory is most of the work, and one thread would do it alone).
     """
     parts = [
-        (
+        _core.PickInput(
             np.ascontiguousarray(p.micrograph, dtype=np.int32),
             mic_ids,
             _row_strided(p.centres),
@@ -463,7 +463,8 @@ def _joined(
         )
         for k, (p, mic_ids) in enumerate(zip(pickers, ids))
     ]
-    return _core.join_picks(parts, np.ascontiguousarray(mic_psize, dtype=np.float64))
+    joined = _core.join_picks(parts, np.ascontiguousarray(mic_psize, dtype=np.float64))
+    return joined.groups, joined.centres, joined.scores, joined.input_of
 
 
 def _row_strided(values: np.ndarray) -> np.ndarray:

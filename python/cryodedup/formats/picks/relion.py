@@ -24,9 +24,10 @@ import re
 from pathlib import Path
 
 from ...errors import CryodedupError
+from ..micrograph_lists import micrograph_names
 from ..sniff import check_regular_file
 from ..star import StarFile
-from . import MicrographNamer, Picks, PicksBuilder, micrograph_names, read_tables, stem
+from . import MicrographNamer, Picks, PicksBuilder, read_tables, stem
 
 SCORE = "rlnAutopickFigureOfMerit"
 #: A pipeline job folder as RELION finds it: ``/job`` and three digits, after the first character.

@@ -117,7 +117,7 @@ def write_relion(
     with AtomicOutputs(paths, force=force, inputs=sources, folders=folders) as tmp:
         # Output k < len(names): the kept file of micrograph k; the rejected files follow.
         head = header.encode()
-        outputs = [(tmp.text(path), head, b"\n") for s in SUBSETS for path in per_mic[s]]
+        outputs = [_core.PickOutput(tmp.text(path), head, b"\n") for s in SUBSETS for path in per_mic[s]]
         target = _row_targets(keep_all, len(names), mic)  # the rejected files follow the kept
         if reorder is not None:
             _copy_rows(inputs, outputs, target, reorder)
@@ -208,11 +208,11 @@ def _relion_values(inputs: list[Picks], with_score: bool) -> np.ndarray:
 
 def _copy_rows(
     inputs: list[Picks],
-    outputs: list[tuple[str, bytes, bytes]],
+    outputs: list[_core.PickOutput],
     target: np.ndarray,
     reorder: list[list[int] | None] | None = None,
 ) -> None:
-    """Writes ``outputs`` (path, header, footer), rows copied from the input files.
+    """Writes ``outputs`` (each a path, header and footer), rows copied from the input files.
 
     Output ``j`` gets the input rows ``i`` for which ``target[i]`` is ``j``. Rows are byte
     copies, except those of a source file ``f`` with ``reorder[f]``: their fields are put in
@@ -241,7 +241,7 @@ def _as(array: np.ndarray, dtype: type) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=dtype)
 
 
-def _write_number_rows(values: np.ndarray, outputs: list[tuple[str, bytes, bytes]], target: np.ndarray) -> None:
+def _write_number_rows(values: np.ndarray, outputs: list[_core.PickOutput], target: np.ndarray) -> None:
     """As :func:`_copy_rows`, each row written from ``values[i]`` (``%12.6f``, space-separated)."""
     _core.write_pick_numbers(outputs, target, values)
 
@@ -373,7 +373,7 @@ def write_like_input(picks: Picks, keep: ArrayLike, outdir: StrPath, *, force: b
             # Output k < n: the kept part of input file k; the rejected parts follow.
             n = len(picks.files)
             outputs = [
-                (str(tmp[target]), f.header.encode(), f.footer.encode())
+                _core.PickOutput(str(tmp[target]), f.header.encode(), f.footer.encode())
                 for s in SUBSETS
                 for f, target in zip(picks.files, targets[s])
             ]

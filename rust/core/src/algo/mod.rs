@@ -4,6 +4,7 @@
 //! - [`dedup`]: duplicate particles per micrograph (grid or k-d tree radius search,
 //!   score-ordered greedy suppression), parallel over micrographs.
 //! - [`consensus`]: how many distinct inputs picked near each pick (consensus picking).
+//! - [`decide`]: which duplicate removal a request runs (plain, poses, tubes apart or whole).
 //! - [`filaments`]: filament tubes removed whole when they duplicate a better tube.
 //! - [`grid`], [`kdtree`]: radius searches among dense and spread points.
 //! - [`neighbours`]: each particle's distance to its nearest neighbour (for the pictures).
@@ -11,6 +12,7 @@
 //! - [`micrographs`]: binned micrographs' spectra and their phase correlation.
 
 pub mod consensus;
+pub mod decide;
 pub mod dedup;
 pub mod filaments;
 pub mod grid;
