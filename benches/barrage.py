@@ -41,7 +41,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cryodedup.synthetic import cs_particles, write_benchmark_file, write_cs, write_mrc
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the data generator: tests/fixtures
+
+from fixtures.synthetic import cs_particles, write_benchmark_file, write_cs, write_mrc
 
 COLUMNS = ("traceback", "hang", "OOM", "changed input", "partial output", "unclear error")
 KINDS = ("STAR", ".cs", ".csg", "MRC", "coordinates", "options")
@@ -471,7 +473,7 @@ def _one_empty_picker(d: Path) -> list[str]:
 
 @case("MRC", "one micrograph given twice, once through a link [30]")
 def _mrc_twice(d: Path) -> list[str]:
-    from cryodedup.synthetic import write_mrc
+    from fixtures.synthetic import write_mrc
 
     rng = np.random.default_rng(0)
     for name in ("a.mrc", "c.mrc"):
@@ -482,7 +484,7 @@ def _mrc_twice(d: Path) -> list[str]:
 
 @case("MRC", "a superscript digit in a name [30]")
 def _mrc_superscript(d: Path) -> list[str]:
-    from cryodedup.synthetic import write_mrc
+    from fixtures.synthetic import write_mrc
 
     rng = np.random.default_rng(1)
     for name in ("m1²2.mrc", "m1_3.mrc"):
