@@ -299,6 +299,19 @@ def test_a_particle_scan_takes_named_columns_pixel_sizes_and_split_rule(tmp_path
         raw.scan_particles(block, columns, by_group)
 
 
+def test_a_spectrum_bank_names_what_it_lacks():
+    # The store and the maker live in the core now; their checks reach Python unchanged.
+    with pytest.raises(ValueError, match="binning 32 x 32 by 8 leaves less than 8 x 8 pixels"):
+        _core.SpectrumBank(32, 32, 8, 0.04, 0.25)
+    bank = _core.SpectrumBank(64, 64, 1, 0.04, 0.25)
+    bank.add([0], [np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32)])
+    with pytest.raises(ValueError, match="no spectrum for image 3"):
+        bank.compare(np.array([[0, 3]], dtype=np.int64))
+    bank.discard([0])
+    with pytest.raises(ValueError, match="no image 0"):
+        bank.image(0)
+
+
 def _band_weight(f: np.ndarray, highpass: float, lowpass: float) -> np.ndarray:
     """1 between highpass and lowpass, a cosine to 0 over a factor of 1.5 beyond each."""
 

@@ -42,15 +42,25 @@ class ReaderOptions(Protocol):
     seed: int
     max_angle: float | None
     audit: bool
-    halfsets: str
     min_dist: float
-    min_dist_z: float | None
-    min_support: int
-    remove_entirely: bool
-    plot: bool
     output_format: str
     project_dir: Path | None
     topaz_scale: float | None
+
+
+@dataclass(frozen=True)
+class OnePass:
+    """The job's leave to a reader to decide while it scans, and the rule to decide by.
+
+    Only the particle job knows whether its options make the decision one pass can make
+    (docs/design.md section 5): it asks with this, and a reader that can (one RELION STAR,
+    whose columns allow it) decides and writes as it reads, marking the set ``decided``.
+    ``higher_is_better`` is the reader's to find (it chose the score column).
+    """
+
+    min_dist: float
+    remove_entirely: bool
+    seed: int
 
 
 @dataclass
@@ -142,9 +152,9 @@ class ParticleSet:
     pose_label : str
         The columns or field they came from.
     decided : numpy.ndarray of bool, shape (n,), or None
-        Whether each row is kept, when the reader made the job's decision itself (one big
-        STAR file decided and written in one pass, docs/design.md section 5): the job then
-        does not decide again, and the writer has the outputs already.
+        Whether each row is kept, when the job asked the reader to decide while reading
+        (:class:`OnePass`: one big STAR file decided and written in one pass, docs/design.md
+        section 5) and it could: the writer has the outputs already.
     coverage : numpy.ndarray of bool, shape (n_micrographs, n_inputs), or None
         Whether input k ran on micrograph g (a picker's job names the micrographs it picked,
         even those where it found nothing); None when the inputs do not say, and each input

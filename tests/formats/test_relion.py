@@ -15,7 +15,9 @@ from cryodedup import _core
 from cryodedup.errors import CryodedupError
 from cryodedup.formats import relion as particles_star
 from cryodedup.formats.star import StarFile
-from cryodedup.jobs.particles import ParticleOptions, remove_duplicate_particles
+from cryodedup.jobs.particles import ParticleOptions, decide, one_pass, remove_duplicate_particles
+from cryodedup.model import OnePass
+from cryodedup.outputs import output_batch
 from cryodedup.synthetic import write_benchmark_file, write_example
 from helpers import shared_file, write_star
 
@@ -215,6 +217,36 @@ def _job(path, outdir, options, monkeypatch, one_pass: bool):
         messages = []
         remove_duplicate_particles([path], outdir, options, log=lambda m, level: messages.append(m))
     return messages, made
+
+
+def test_the_reader_decides_only_when_the_job_asks(tmp_path):
+    path = tmp_path / "p.star"
+    write_benchmark_file(path, 3000, per_mic=100, seed=6)
+    options = ParticleOptions(score="rlnMaxValueProbDistribution")
+    read = particles_star.read_star_files
+    silent = lambda *args: None  # noqa: E731
+    asked_nothing = read([path], tmp_path / "a", options, silent, silent)
+    assert asked_nothing.decided is None  # read only: the job decides, and nothing is written yet
+    assert not (tmp_path / "a").exists() or not any((tmp_path / "a").iterdir())
+    with output_batch():  # (as the job runs it: the one pass writes scratch outputs of the batch)
+        asked = read([path], tmp_path / "b", options, silent, silent, one_pass(options))
+    assert asked.decided is not None
+    # The one-pass decision is the job's own on the same rows (two passes: read, then decide).
+    np.testing.assert_array_equal(asked.decided, decide(asked_nothing, options).keep)
+
+
+def test_the_job_asks_for_one_pass_only_for_a_plain_duplicate_removal():
+    assert one_pass(ParticleOptions(min_dist=30.0, remove_entirely=True, seed=4)) == OnePass(30.0, True, 4)
+    for needs_more in (
+        {"plot": True},
+        {"audit": True},
+        {"max_angle": 10.0},
+        {"halfsets": "micrograph"},
+        {"min_support": 2},
+        {"score_normalize": "rank"},
+        {"min_dist_z": 5.0},
+    ):
+        assert one_pass(ParticleOptions(**needs_more)) is None, needs_more
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from ..algo.dedup import score_direction
 from ..algo.filaments import RELION_TUBE, tube_ids
 from ..errors import CryodedupError
 from ..labels import distinct_labels
-from ..model import HalfSets, Log, ParticleSet, ReaderOptions, Warn
+from ..model import HalfSets, Log, OnePass, ParticleSet, ReaderOptions, Warn
 from ..outputs import AtomicOutputs, StrPath, scratch_files, write_error
 from ..resolve import listed_by_file_name, name_key
 from .micrograph_lists import micrograph_pixel_sizes
@@ -279,7 +279,7 @@ def score_column(
             )
             return None, True
     else:
-        label = options.score
+        label = options.score.lstrip("_")  # a label copied from a STAR header (_rlnX) names column rlnX
         lacking = [p for p in parts if label not in p.labels]
         if lacking:
             numeric = [lab for lab in lacking[0].numeric_labels() if all(lab in p.labels for p in parts)]
@@ -802,27 +802,29 @@ class Split:
 
 
 def _start_split(
-    parts: list[ParticleStar], labels: list[str], options: ReaderOptions, higher: bool, outdir: Path
+    parts: list[ParticleStar], labels: list[str], one_pass: OnePass | None, higher: bool, outdir: Path
 ) -> Split | None:
     """Scratch outputs, their headers written, for a scan that decides and writes as it goes.
 
-    Only where that one pass makes the job's decision: one input, and a plain duplicate
-    removal (no pictures, audit, half-sets, orientations, filaments, subtomograms or
-    ``--min-dist-z``, which
-    need more than one pass or each pair of duplicates). None otherwise.
+    Only where the job asked for it (``one_pass``) and the file allows it: one input, without
+    half-sets, filaments or subtomograms (which need each pair of duplicates or a second
+    pass). None otherwise.
     """
     part = parts[0]
-    plain = not (options.plot or options.audit or options.max_angle is not None or options.halfsets != "keep")
-    plain = plain and options.min_support == 1 and options.score_normalize == "none" and options.min_dist_z is None
     columns = set(part.labels)
-    if len(parts) > 1 or not plain or {RANDOM_SUBSET, RELION_TUBE} & columns or part.columns.subtomogram_angles:
+    if one_pass is None or len(parts) > 1:
+        return None
+    if {RANDOM_SUBSET, RELION_TUBE} & columns or part.columns.subtomogram_angles:
         return None
     files = scratch_files([outdir / KEPT_NAME, outdir / REJECTED_NAME])
     if files is None:
         return None
     _write_headers(files, part, labels)
     rule = _core.DedupRule(
-        min_dist=options.min_dist, higher_is_better=higher, remove_entirely=options.remove_entirely, seed=options.seed
+        min_dist=one_pass.min_dist,
+        higher_is_better=higher,
+        remove_entirely=one_pass.remove_entirely,
+        seed=one_pass.seed,
     )
     return Split(files, rule)
 
@@ -872,12 +874,21 @@ def _scan_input(
     return scan_particles(part, score_label, _core.PixelSizes.by_micrograph(listed), wanted, split), by_name
 
 
-def read_star_files(inputs: list[Path], outdir: StrPath, options: ReaderOptions, warn: Warn, log: Log) -> ParticleSet:
+def read_star_files(
+    inputs: list[Path],
+    outdir: StrPath,
+    options: ReaderOptions,
+    warn: Warn,
+    log: Log,
+    one_pass: OnePass | None = None,
+) -> ParticleSet:
     """Reads RELION particle STAR files into one ParticleSet.
 
     Its writer writes ``OUTDIR/particles_kept.star`` and ``particles_rejected.star``.
     Everything the user must supply (a pixel size, a score order) is gathered over all
-    inputs and raised as one CryodedupError.
+    inputs and raised as one CryodedupError. With ``one_pass`` (the job's leave, see
+    :class:`~cryodedup.model.OnePass`) one input is decided and written while it is scanned,
+    where its columns allow it: the set comes back ``decided``.
 
     Each file is indexed up to its particle rows, and the rest while the rows are scanned
     (one read of the file); a file whose particle rows are followed by blocks that change
@@ -886,14 +897,20 @@ def read_star_files(inputs: list[Path], outdir: StrPath, options: ReaderOptions,
     if options.shift_key not in ("auto", "none"):
         raise CryodedupError(f"--shift-key for STAR files is auto or none, got {options.shift_key!r}")
     try:
-        return _read_star_files(inputs, outdir, options, warn, log, defer=True)
+        return _read_star_files(inputs, outdir, options, warn, log, one_pass, defer=True)
     except BlocksFollowParticles as err:
         log(f"{err}: blocks follow the particle rows; reading the files again with their whole index", "info")
-        return _read_star_files(inputs, outdir, options, warn, log, defer=False)
+        return _read_star_files(inputs, outdir, options, warn, log, one_pass, defer=False)
 
 
 def _read_star_files(
-    inputs: list[Path], outdir: StrPath, options: ReaderOptions, warn: Warn, log: Log, defer: bool
+    inputs: list[Path],
+    outdir: StrPath,
+    options: ReaderOptions,
+    warn: Warn,
+    log: Log,
+    one_pass: OnePass | None,
+    defer: bool,
 ) -> ParticleSet:
     parts = [ParticleStar(p, options.shift_key, defer) for p in inputs]
     for part, label in zip(parts, distinct_labels(inputs)):
@@ -915,7 +932,7 @@ def _read_star_files(
         if lacking:
             raise CryodedupError(f"{part.where()}: --max-angle needs the orientations, and there is no {lacking[0]}")
     angles: list[np.ndarray] = []
-    split = _start_split(parts, labels, options, bool(higher), Path(outdir))
+    split = _start_split(parts, labels, one_pass, bool(higher), Path(outdir))
     psizes_by_name: set[str] = set()  # micrographs whose pixel size --micrographs gave by file name
     for part in parts:
         log(f"reading {part.path} ({part.star.size / 1e6:.1f} MB)", "info")

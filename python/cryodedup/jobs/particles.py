@@ -34,7 +34,7 @@ from ..errors import CryodedupError
 from ..formats.micrograph_lists import resolve_paths
 from ..formats.sniff import check_regular_file, is_cryosparc, is_dynamo_table, is_glob, is_picker_output
 from ..labels import distinct_labels
-from ..model import Log, ParticleSet, Warn
+from ..model import Log, OnePass, ParticleSet, Warn
 from ..outputs import StrPath, all_outputs_at_once, check_plotting
 from ..resolve import check_match_mode, match_particle_set
 from ..summaries import report_rows
@@ -203,14 +203,31 @@ def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn
 
         return read_picker_outputs(inputs, outdir, options, warn, log)  # matches the pickers' micrographs itself
     if kinds == {True}:
-        from ..formats.cryosparc import read_cs_files as read
+        from ..formats.cryosparc import read_cs_files
+
+        particles = read_cs_files(inputs, outdir, options, warn, log)
     else:
-        from ..formats.relion import read_star_files as read
-    particles = read(inputs, outdir, options, warn, log)
+        from ..formats.relion import read_star_files
+
+        particles = read_star_files(inputs, outdir, options, warn, log, one_pass(options))
     # One input is decided while read (docs/design.md section 5): its micrographs are matched by
     # exact path, as this matching keeps them, so it changes nothing there.
     match_particle_set(particles, options.match_micrographs, warn)
     return particles
+
+
+def one_pass(options: ParticleOptions) -> OnePass | None:
+    """The rule a reader may decide by while it scans, where these options ask nothing more of the decision.
+
+    One pass makes a plain duplicate removal: no pictures, audit, half-set rewrite,
+    orientations, consensus support, rank normalisation or ``--min-dist-z``, each of which
+    needs every pair of duplicates or a second look at the rows (docs/design.md section 5).
+    The reader still declines where its columns need more (half-sets, filaments,
+    subtomograms) or several inputs are given.
+    """
+    plain = not (options.plot or options.audit or options.max_angle is not None or options.halfsets != "keep")
+    plain = plain and options.min_support == 1 and options.score_normalize == "none" and options.min_dist_z is None
+    return OnePass(options.min_dist, options.remove_entirely, options.seed) if plain else None
 
 
 def check_input_paths(inputs: list[Path]) -> None:
@@ -409,7 +426,7 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
         scores, higher = rank_percentiles(scores, particles.input_of, higher), True
     ranked = None if scores is particles.scores else scores
     log(f"removing duplicates among {len(particles)} particles on {len(particles.mic_names)} micrographs", "info")
-    if particles.decided is not None:  # decided while read, for these options (docs/design.md section 5)
+    if particles.decided is not None:  # decided while read, as read_inputs asked (one_pass)
         return Decision(particles.decided, None, None)
     if options.min_dist_z is not None and particles.centres.shape[1] != 3:
         raise CryodedupError(

@@ -188,3 +188,18 @@ from_area!(
     Symmetry(UnknownSymmetry),
     Io(io::Error)
 );
+
+/// An error of a pass over a file that also writes others: reading the file (its path is
+/// the caller's), writing one of the outputs (named), or a call the caller should not make.
+#[derive(Debug)]
+pub enum FileError {
+    Read(Error),
+    Write { path: PathBuf, error: io::Error },
+    Call(String),
+}
+
+impl From<StarError> for FileError {
+    fn from(e: StarError) -> Self {
+        FileError::Read(Error::Star(e))
+    }
+}

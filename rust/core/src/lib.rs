@@ -8,6 +8,7 @@
 //! - [`errors`] and [`parallel`]: shared by both.
 //! - [`particle_split`]: the one place where they meet: a big particle STAR decided and split
 //!   in one pass, micrograph by micrograph.
+//! - [`star_file`]: a STAR file mapped and indexed, and the passes a job makes over it.
 //! - [`fuzzing`]: the entry points of the fuzz targets.
 
 pub mod algo;
@@ -16,6 +17,7 @@ pub mod fuzzing;
 pub mod io;
 pub mod parallel;
 pub mod particle_split;
+pub mod star_file;
 
 /// A reproducible pseudo-random sequence for tests (xorshift64): each call `next(m)` gives a
 /// number below `m`.

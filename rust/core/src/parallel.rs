@@ -152,6 +152,19 @@ pub fn order_by_key(n: usize, n_keys: usize, key: impl Fn(usize) -> usize + Sync
     (order, offsets)
 }
 
+/// The threads that read images and make their spectra: a pool apart from rayon's global
+/// one, which compares pairs, so that the two can run at once (as many threads each).
+pub fn reading_pool() -> &'static rayon::ThreadPool {
+    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(rayon::current_num_threads())
+            .thread_name(|i| format!("cryodedup-read-{i}"))
+            .build()
+            .expect("threads for reading micrographs")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

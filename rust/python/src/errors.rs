@@ -8,7 +8,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use cryodedup_core::errors::{DedupError, Error, JoinError, PicksError, UnknownSymmetry};
+use cryodedup_core::errors::{DedupError, Error, FileError, JoinError, PicksError, UnknownSymmetry};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::PyErr;
 
@@ -31,6 +31,15 @@ impl CoreError {
     /// An error reading the input `path`.
     pub fn reading(path: &Path, error: impl Into<Error>) -> Self {
         CoreError::Input { path: path.to_path_buf(), error: error.into() }
+    }
+
+    /// An error of a pass over the input `path` that also writes outputs (named in it).
+    pub fn of_file(path: &Path, error: FileError) -> Self {
+        match error {
+            FileError::Read(error) => CoreError::Input { path: path.to_path_buf(), error },
+            FileError::Write { path, error } => CoreError::Output { path, error },
+            FileError::Call(message) => CoreError::Call(message),
+        }
     }
 
     /// An error writing the output `path`.

@@ -1,11 +1,8 @@
 //! Micrographs: binned images, their spectra kept by image index and compared in pairs.
 
-use std::collections::HashMap;
-
-use cryodedup_core::algo::micrographs::{self, Band, Plan, Spectrum};
+use cryodedup_core::algo::micrographs::{self, Band, Pixels, Spectrum, SpectrumStore};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
-use rayon::prelude::*;
 
 use crate::errors;
 
@@ -13,19 +10,14 @@ use crate::errors;
 #[pyclass(module = "cryodedup._core")]
 pub(crate) struct SpectrumBank {
     maker: SpectrumMaker,
-    spectra: HashMap<usize, Spectrum>,
+    spectra: SpectrumStore,
 }
 
 /// Makes the spectra of images of one shape, for a `SpectrumBank` to store (`SpectrumBank.maker`):
 /// immutable, so that a reading thread can use it while the bank is changed and compares.
 #[pyclass(module = "cryodedup._core", frozen, skip_from_py_object)]
 #[derive(Clone)]
-pub(crate) struct SpectrumMaker {
-    ny: usize,
-    nx: usize,
-    bin: usize,
-    plan: std::sync::Arc<Plan>,
-}
+pub(crate) struct SpectrumMaker(micrographs::SpectrumMaker);
 
 /// A 2-D numpy array of one of the pixel types MRC files hold (modes 2, 12, 1 and 6),
 /// borrowed read-only. The one place that knows the supported dtypes.
@@ -34,14 +26,6 @@ enum PixelArray<'py> {
     F16(PyReadonlyArray2<'py, half::f16>),
     I16(PyReadonlyArray2<'py, i16>),
     U16(PyReadonlyArray2<'py, u16>),
-}
-
-/// One image's pixels as a slice, to be binned without the GIL.
-enum Pixels<'a> {
-    F32(&'a [f32]),
-    F16(&'a [half::f16]),
-    I16(&'a [i16]),
-    U16(&'a [u16]),
 }
 
 const PIXEL_TYPES: &str = "a 2-D float32, float16, int16 or uint16 array (native byte order, C-contiguous)";
@@ -84,35 +68,10 @@ impl<'py> PixelArray<'py> {
     }
 }
 
-impl Pixels<'_> {
-    /// Block-mean binning of an `ny` x `nx` image: (binned, binned ny, binned nx).
-    fn bin_mean(&self, ny: usize, nx: usize, bin: usize) -> (Vec<f32>, usize, usize) {
-        match self {
-            Pixels::F32(d) => micrographs::bin_mean(d, ny, nx, bin),
-            Pixels::F16(d) => micrographs::bin_mean(d, ny, nx, bin),
-            Pixels::I16(d) => micrographs::bin_mean(d, ny, nx, bin),
-            Pixels::U16(d) => micrographs::bin_mean(d, ny, nx, bin),
-        }
-    }
-}
-
 /// Spectra made by `SpectrumBank.spectra`, waiting to be stored.
 #[pyclass(module = "cryodedup._core", frozen)]
 pub(crate) struct SpectraBatch {
     made: std::sync::Mutex<Option<Vec<(usize, Spectrum)>>>,
-}
-
-/// The threads that read images and make their spectra: a pool apart from rayon's global
-/// one, which compares pairs, so that the two can run at once (as many threads each).
-pub(crate) fn reading_pool() -> &'static rayon::ThreadPool {
-    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
-    POOL.get_or_init(|| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(rayon::current_num_threads())
-            .thread_name(|i| format!("cryodedup-read-{i}"))
-            .build()
-            .expect("threads for reading micrographs")
-    })
 }
 
 /// The window of each binned image that a `SpectrumBank` compares (a crop of at most 2 %
@@ -161,17 +120,14 @@ impl SpectrumBank {
     /// Images of `ny` x `nx` pixels, binned by `bin`; the band in cycles per binned pixel.
     #[new]
     fn new(ny: usize, nx: usize, bin: usize, highpass: f64, lowpass: f64) -> PyResult<Self> {
-        if bin == 0 || ny / bin < 8 || nx / bin < 8 {
-            return Err(errors::value(format!("binning {ny} x {nx} by {bin} leaves less than 8 x 8 pixels")));
-        }
-        let plan = std::sync::Arc::new(Plan::new(ny / bin, nx / bin, Band { highpass, lowpass }));
-        Ok(SpectrumBank { maker: SpectrumMaker { ny, nx, bin, plan }, spectra: HashMap::new() })
+        let maker = micrographs::SpectrumMaker::new(ny, nx, bin, Band { highpass, lowpass }).map_err(errors::value)?;
+        Ok(SpectrumBank { maker: SpectrumMaker(maker), spectra: SpectrumStore::default() })
     }
 
     /// The window of each binned image that is compared, and the FFT size.
     #[getter]
     fn geometry(&self) -> Geometry {
-        let g = self.maker.plan.geometry();
+        let g = self.maker.0.plan.geometry();
         Geometry { y0: g.y0, x0: g.x0, height: g.height, width: g.width, fft_height: g.py, fft_width: g.px }
     }
 
@@ -192,21 +148,19 @@ impl SpectrumBank {
     fn store(&mut self, batch: &SpectraBatch) -> PyResult<()> {
         let made = batch.made.lock().map_err(|_| errors::value("a batch of spectra was poisoned".into()))?.take();
         let made = made.ok_or_else(|| errors::value("this batch of spectra is already stored".into()))?;
-        self.spectra.extend(made);
+        self.spectra.store(made);
         Ok(())
     }
 
     /// Forgets the spectra of `indices` (to bound memory).
     fn discard(&mut self, indices: Vec<usize>) {
-        for i in indices {
-            self.spectra.remove(&i);
-        }
+        self.spectra.discard(&indices);
     }
 
     /// The compared window of the binned image stored under `index`, tapered and band-passed.
     fn image<'py>(&self, py: Python<'py>, index: usize) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let s = self.spectra.get(&index).ok_or_else(|| errors::value(format!("no image {index}")))?;
-        let g = self.maker.plan.geometry();
+        let s = self.spectra.get(index).ok_or_else(|| errors::value(format!("no image {index}")))?;
+        let g = self.maker.0.plan.geometry();
         s.image().to_vec().into_pyarray(py).reshape([g.height, g.width])
     }
 
@@ -214,17 +168,12 @@ impl SpectrumBank {
     /// pearson and overlap are NaN where z < `pearson_min_z`.
     #[pyo3(signature = (pairs, pearson_min_z=0.0))]
     fn compare(&self, py: Python<'_>, pairs: PyReadonlyArray2<'_, i64>, pearson_min_z: f64) -> PyResult<PairScores> {
-        let pairs = pairs.as_array();
-        let mut refs = Vec::with_capacity(pairs.nrows());
-        for row in pairs.rows() {
-            let get = |i: i64| {
-                self.spectra.get(&(i as usize)).ok_or_else(|| errors::value(format!("no spectrum for image {i}")))
-            };
-            refs.push((get(row[0])?, get(row[1])?));
-        }
-        let plan = &self.maker.plan;
-        let scores: Vec<micrographs::PairScore> =
-            py.detach(|| refs.par_iter().map(|(a, b)| plan.compare(a, b, pearson_min_z)).collect());
+        let pairs: Vec<(usize, usize)> =
+            pairs.as_array().rows().into_iter().map(|r| (r[0] as usize, r[1] as usize)).collect();
+        let (store, plan) = (&self.spectra, &self.maker.0.plan);
+        let scores = py
+            .detach(|| store.compare(plan, &pairs, pearson_min_z))
+            .map_err(|i| errors::value(format!("no spectrum for image {i}")))?;
         let floats = |f: fn(&micrographs::PairScore) -> f64| scores.iter().map(f).collect::<Vec<_>>().into_pyarray(py);
         let ints = |f: fn(&micrographs::PairScore) -> i64| scores.iter().map(f).collect::<Vec<_>>().into_pyarray(py);
         Ok(PairScores {
@@ -253,21 +202,16 @@ impl SpectrumMaker {
             .zip(&indices)
             .map(|(image, index)| {
                 let array = PixelArray::extract(image, &format!("image {index}"))?;
-                if array.shape() != (self.ny, self.nx) {
-                    let (ny, nx) = array.shape();
-                    return Err(errors::value(format!(
-                        "image {index} is [{ny}, {nx}], expected [{}, {}]",
-                        self.ny, self.nx
-                    )));
+                let (ny, nx) = (self.0.ny, self.0.nx);
+                if array.shape() != (ny, nx) {
+                    let (got_y, got_x) = array.shape();
+                    return Err(errors::value(format!("image {index} is [{got_y}, {got_x}], expected [{ny}, {nx}]")));
                 }
                 Ok(array)
             })
             .collect::<PyResult<Vec<_>>>()?;
         let pixels = arrays.iter().map(PixelArray::pixels).collect::<PyResult<Vec<_>>>()?;
-        let (ny, nx, bin, plan) = (self.ny, self.nx, self.bin, &self.plan);
-        let spectra: Vec<Spectrum> = py.detach(|| {
-            reading_pool().install(|| pixels.par_iter().map(|p| plan.spectrum(&p.bin_mean(ny, nx, bin).0)).collect())
-        });
+        let spectra: Vec<Spectrum> = py.detach(|| self.0.spectra(&pixels));
         Ok(SpectraBatch { made: std::sync::Mutex::new(Some(indices.into_iter().zip(spectra).collect())) })
     }
 }

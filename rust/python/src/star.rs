@@ -2,70 +2,27 @@
 //! rejected rows one window at a time, the pages of big files released behind each pass.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::BufWriter;
-use std::ops::Range;
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
-use cryodedup_core::io::particle_rows::{self, CentrePlan, PixelSize};
-use cryodedup_core::io::{page_cache, star};
-use cryodedup_core::particle_split;
-use memmap2::{Advice, Mmap, UncheckedAdvice};
+use cryodedup_core::errors::FileError;
+use cryodedup_core::io::particle_rows::{CentrePlan, PixelSize};
+use cryodedup_core::io::star;
+use cryodedup_core::particle_split::Splitting;
+use cryodedup_core::star_file::{self, SplitTo};
 use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
 
 use crate::dedup::DedupRule;
 use crate::errors::{self, CoreError};
 
-/// A STAR file mapped into memory and indexed; loops are scanned and written from the map,
-/// one window at a time, each window's pages released once passed (resident memory stays
-/// within a window, whatever the file's size).
+/// A STAR file mapped into memory and indexed (the core's `star_file::StarFile`); loops are
+/// scanned and written from the map, one window at a time, each window's pages released
+/// once passed (resident memory stays within a window, whatever the file's size).
 #[pyclass(module = "cryodedup._core", frozen)]
 pub(crate) struct StarFile {
     path: PathBuf,
-    file: File,
-    map: Option<Mmap>,
-    /// Reads the file into the cache ahead of each pass (docs/design.md section 5).
-    prefetcher: Option<page_cache::Prefetcher>,
-    /// The index up to the first row of the loop of block `defer_rows_of` when opened so
-    /// (the rest is indexed while that loop is scanned), else the whole index.
-    header: Vec<star::Block>,
-    /// The whole index, once known.
-    index: OnceLock<Vec<star::Block>>,
+    inner: star_file::StarFile,
 }
-
-/// Bytes read ahead of a streaming pass (by the file's prefetching thread, and hinted to
-/// the kernel): a pass that waits for each page it touches leaves the disk idle while it
-/// parses (docs/design.md section 5).
-const READ_AHEAD: usize = 4 * star::WINDOW;
-
-/// Drops the pages of `range` of `map` from the process (the page cache keeps them), and
-/// asks the kernel to start reading the [`READ_AHEAD`] bytes after it.
-pub(crate) fn release_pages(map: &Option<Mmap>, range: Range<usize>) {
-    if let Some(map) = map {
-        unmap_pages(map, range.clone());
-        read_ahead(map, range.end);
-    }
-}
-
-/// Drops the pages of `range` of `map` from the process (the page cache keeps them).
-pub(crate) fn unmap_pages(map: &Mmap, range: Range<usize>) {
-    // SAFETY: the map is read-only and shared; dropped pages are read again on access.
-    let _ = unsafe { map.unchecked_advise_range(UncheckedAdvice::DontNeed, range.start, range.len()) };
-}
-
-/// Starts reading `map` from `start` for [`READ_AHEAD`] bytes (a hint: it does not wait).
-pub(crate) fn read_ahead(map: &Mmap, start: usize) {
-    let len = READ_AHEAD.min(map.len().saturating_sub(start));
-    if len > 0 {
-        let _ = map.advise_range(Advice::WillNeed, start, len);
-    }
-}
-
-/// What a particle scan returns: the whole index (of a deferred file), the rows, and the
-/// split's outcome when the rows were split as they were scanned.
-type Scanned = (Option<Vec<star::Block>>, particle_rows::ParticleRows, Option<particle_split::Splitting>);
 
 /// Where a particle scan takes each row's micrograph pixel size from.
 #[pyclass(module = "cryodedup._core", frozen)]
@@ -225,142 +182,10 @@ impl ColumnValues {
     }
 }
 
-/// `path` opened to append rows to, buffered. Outputs beyond the kernel's limit of dirty
-/// pages are written behind (an input of `input_len` bytes gives at most as much).
-pub(crate) fn appending(path: &PathBuf, input_len: usize) -> PyResult<BufWriter<page_cache::WriteBehind>> {
-    let behind = page_cache::bigger_than_dirty_limit(input_len as u64);
-    let file = OpenOptions::new().append(true).open(path).map_err(|e| CoreError::writing(path, e))?;
-    let out = page_cache::WriteBehind::new(file, behind).map_err(|e| CoreError::writing(path, e))?;
-    Ok(BufWriter::with_capacity(1 << 20, out))
-}
-
 impl StarFile {
-    fn bytes(&self) -> &[u8] {
-        self.map.as_deref().unwrap_or(&[])
-    }
-
-    fn release(&self, range: Range<usize>) {
-        if let Some(map) = &self.map {
-            unmap_pages(map, range.clone());
-        }
-        self.read_ahead_from(range.end);
-    }
-
-    /// Drops `range` of the file from the page cache, on the prefetching thread if the
-    /// file has one: a pass that the CPU limits then does not wait while the kernel frees
-    /// the pages. (Not for a pass that the disk limits: its reads ahead would wait behind
-    /// the drops.)
-    fn drop_cached_behind(&self, range: Range<usize>) {
-        let range = range.start as u64..range.end as u64;
-        match &self.prefetcher {
-            Some(prefetcher) => prefetcher.drop_cached(range),
-            None => page_cache::drop_cached(&self.file, range),
-        }
-    }
-
-    /// The decision pass of a job that writes in a second pass: a file bigger than the
-    /// cache is dropped behind the scan but for its start, which the write pass reads first
-    /// (docs/design.md section 5).
-    fn scan_for_two_passes(
-        &self,
-        py: Python<'_>,
-        source: particle_rows::Loop,
-        plan: &CentrePlan,
-    ) -> PyResult<(Option<Vec<star::Block>>, particle_rows::ParticleRows)> {
-        let data = self.bytes();
-        let head = page_cache::head_kept(data.len() as u64) as usize;
-        let release = |range: Range<usize>| {
-            if range.end > head {
-                self.drop_cached_behind(range.start.max(head)..range.end);
-            }
-            self.release(range);
-        };
-        let scanned = py
-            .detach(|| particle_rows::scan_loop(data, source, plan, &release, |_, _, _| {}))
-            .map_err(|e| CoreError::reading(&self.path, e))?;
-        self.reread_head(head);
-        Ok(scanned)
-    }
-
-    /// The job in one pass: rows decided and written as the scan goes. The scan only reads
-    /// ahead; the rows' pages go once they are written.
-    fn scan_and_split(
-        &self,
-        py: Python<'_>,
-        source: particle_rows::Loop,
-        plan: &CentrePlan,
-        split: &SplitRule,
-    ) -> PyResult<Scanned> {
-        let params = split.rule.get().params(false);
-        let data = self.bytes();
-        let big = page_cache::bigger_than_cache(data.len() as u64);
-        // Outputs that the kernel would stall on (beyond its limit of dirty pages) are
-        // written directly: no copy into the page cache, no dirty pages to write back and
-        // drop. Smaller ones go to the cache, and the job ends before they reach the disk.
-        let direct = page_cache::bigger_than_dirty_limit(data.len() as u64);
-        let open = |path: &PathBuf| -> PyResult<Box<dyn std::io::Write + Send>> {
-            Ok(match direct {
-                true => Box::new(page_cache::DirectWriter::append(path).map_err(|e| CoreError::writing(path, e))?),
-                false => Box::new(appending(path, data.len())?),
-            })
-        };
-        let (kept, rejected) = (open(&split.kept)?, open(&split.rejected)?);
-        let read_ahead = |range: Range<usize>| self.read_ahead_from(range.end);
-        let written = |range: Range<usize>| {
-            if big {
-                page_cache::drop_cached(&self.file, range.start as u64..range.end as u64);
-            }
-            if let Some(map) = &self.map {
-                unmap_pages(map, range);
-            }
-        };
-        let split = particle_split::Split { params, kept, rejected, written: &written };
-        let (blocks, rows, splitting) = py
-            .detach(|| particle_split::scan_and_split(data, source, plan, &read_ahead, split))
-            .map_err(|e| CoreError::reading(&self.path, e))?;
-        if !matches!(splitting, particle_split::Splitting::Done(_)) {
-            self.reread_head(page_cache::head_kept(data.len() as u64) as usize);
-        }
-        Ok((blocks, rows, Some(splitting)))
-    }
-
-    /// Has the prefetching thread read `..head` into the cache again, if the file is bigger:
-    /// the write pass reads it first, while the job decides (no disk reads for seconds).
-    fn reread_head(&self, head: usize) {
-        if head < self.bytes().len() {
-            if let Some(prefetcher) = &self.prefetcher {
-                prefetcher.want(0, head as u64);
-            }
-        }
-    }
-
-    /// Asks for the [`READ_AHEAD`] bytes after `end` to be read into the cache.
-    fn read_ahead_from(&self, end: usize) {
-        if let Some(prefetcher) = &self.prefetcher {
-            prefetcher.want(end as u64, (end + READ_AHEAD).min(self.bytes().len()) as u64);
-        }
-        if let Some(map) = &self.map {
-            read_ahead(map, end);
-        }
-    }
-
-    /// The whole index: indexes the rest of a file opened deferred (one more pass over it).
-    fn blocks_indexed(&self, py: Python<'_>) -> PyResult<&[star::Block]> {
-        if let Some(blocks) = self.index.get() {
-            return Ok(blocks);
-        }
-        let data = self.bytes();
-        let release = |range: Range<usize>| self.release(range);
-        let blocks =
-            py.detach(|| star::index_releasing(data, &release)).map_err(|e| CoreError::reading(&self.path, e))?;
-        Ok(self.index.get_or_init(|| blocks))
-    }
-
-    fn table(&self, py: Python<'_>, block: usize) -> PyResult<&star::Table> {
-        self.blocks_indexed(py)?
-            .get(block)
-            .and_then(|b| b.table.as_ref())
-            .ok_or_else(|| errors::value(format!("block {block} has no loop")))
+    /// A core error of a pass over this file, raised as Python sees it.
+    fn failed(&self, error: impl Into<FileError>) -> PyErr {
+        CoreError::of_file(&self.path, error.into()).into()
     }
 }
 
@@ -474,67 +299,39 @@ impl StarFile {
     #[new]
     #[pyo3(signature = (path, defer_rows_of=None))]
     fn new(py: Python<'_>, path: PathBuf, defer_rows_of: Option<String>) -> PyResult<Self> {
-        let file = File::open(&path).map_err(|e| CoreError::reading(&path, e))?;
-        let len = file.metadata().map_err(|e| CoreError::reading(&path, e))?.len();
-        let map = match len {
-            0 => None,
-            // SAFETY: the file is only read; cryodedup never writes to its inputs.
-            _ => Some(unsafe { Mmap::map(&file) }.map_err(|e| CoreError::reading(&path, e))?),
-        };
-        if let Some(map) = &map {
-            let _ = map.advise(Advice::Sequential); // read ahead; a hint only
-            read_ahead(map, 0);
-        }
-        let data: &[u8] = map.as_deref().unwrap_or(&[]);
-        let release = |range: Range<usize>| release_pages(&map, range);
-        let index = OnceLock::new();
-        let header = match defer_rows_of {
-            Some(name) => {
-                let found = py
-                    .detach(|| star::index_header(data, star::LoopOf::Block(&name)))
-                    .map_err(|e| CoreError::reading(&path, e))?;
-                if !found.deferred {
-                    let _ = index.set(found.blocks.clone());
-                }
-                found.blocks
-            }
-            None => {
-                let blocks =
-                    py.detach(|| star::index_releasing(data, &release)).map_err(|e| CoreError::reading(&path, e))?;
-                let _ = index.set(blocks.clone());
-                blocks
-            }
-        };
-        // Big files only: a small one is read at once, and a thread each would be waste.
-        let prefetcher = if data.len() >= 4 * READ_AHEAD { page_cache::Prefetcher::new(&file).ok() } else { None };
-        Ok(StarFile { path, file, map, prefetcher, header, index })
+        let inner = py
+            .detach(|| star_file::StarFile::open(&path, defer_rows_of.as_deref()))
+            .map_err(|e| CoreError::of_file(&path, e))?;
+        Ok(StarFile { path, inner })
     }
 
     /// Whether the file was opened with `defer_rows_of` and its index is still partial.
     #[getter]
     fn deferred(&self) -> bool {
-        self.index.get().is_none()
+        self.inner.deferred()
     }
 
     /// The blocks known without indexing further: up to the deferred loop's first row while
     /// the file is deferred, else all of them.
     fn header_blocks(&self) -> Vec<StarBlock> {
-        self.index.get().unwrap_or(&self.header).iter().map(StarBlock::from_core).collect()
+        self.inner.header_blocks().iter().map(StarBlock::from_core).collect()
     }
 
     #[getter]
     fn size(&self) -> usize {
-        self.bytes().len()
+        self.inner.bytes().len()
     }
 
     /// The blocks of the file, in file order (the whole index).
     fn blocks(&self, py: Python<'_>) -> PyResult<Vec<StarBlock>> {
-        Ok(self.blocks_indexed(py)?.iter().map(StarBlock::from_core).collect())
+        let blocks = py.detach(|| self.inner.blocks()).map_err(|e| self.failed(e))?;
+        Ok(blocks.iter().map(StarBlock::from_core).collect())
     }
 
     /// Bytes `start..end` of the file (for headers and small tables).
     fn read(&self, start: usize, end: usize) -> PyResult<std::borrow::Cow<'_, [u8]>> {
-        self.bytes()
+        self.inner
+            .bytes()
             .get(start..end)
             .map(std::borrow::Cow::Borrowed)
             .ok_or_else(|| errors::value(format!("range {start}..{end} is outside the file")))
@@ -550,17 +347,10 @@ impl StarFile {
         number_cols: Vec<usize>,
         key_col: Option<usize>,
     ) -> PyResult<StarScan> {
-        let table = self.table(py, block)?;
-        if let Some(&bad) = number_cols.iter().chain(key_col.iter()).find(|&&c| c >= table.labels.len()) {
-            return Err(errors::value(format!("column {bad} is out of range")));
-        }
-        let data = self.bytes();
-        let scan = py
-            .detach(|| star::scan_rows(data, table, &number_cols, key_col))
-            .map_err(|e| CoreError::reading(&self.path, e))?;
+        let scan = py.detach(|| self.inner.scan(block, &number_cols, key_col)).map_err(|e| self.failed(e))?;
+        let comment_lines = self.inner.table(block).map_err(|e| self.failed(e))?.comment_lines;
         let key_names = scan.key_names.iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect();
         let rows = scan.spans.len();
-        let comment_lines = table.comment_lines;
         let numbers = scan.numbers.into_iter().map(|v| v.into_pyarray(py).unbind()).collect();
         Ok(StarScan { rows, numbers, keys: scan.keys.into_pyarray(py).unbind(), key_names, comment_lines })
     }
@@ -583,8 +373,8 @@ impl StarFile {
         columns: Option<Vec<usize>>,
         values: Option<&ColumnValues>,
     ) -> PyResult<()> {
-        let table = self.table(py, block)?;
-        let n_columns = table.labels.len();
+        // (Indexing the rest of a deferred file, without the GIL.)
+        let n_columns = py.detach(|| self.inner.table(block)).map_err(|e| self.failed(e))?.labels.len();
         if let Some(&bad) = columns.iter().flatten().find(|&&c| c >= n_columns) {
             return Err(errors::value(format!("column {bad} is out of range")));
         }
@@ -615,27 +405,8 @@ impl StarFile {
             values: choice.map(|(column, choice)| star::RowValues { column, choice, texts: &texts }),
             columns: columns.as_deref(),
         };
-        let data = self.bytes();
-        // Outputs beyond the kernel's limit of dirty pages are written behind; an input
-        // bigger than the page cache is dropped from it behind the pass, leaving the cache
-        // to the input still ahead (docs/design.md section 5).
-        let big = page_cache::bigger_than_cache(data.len() as u64);
-        let (mut kept, mut rejected) = (appending(&kept_path, data.len())?, appending(&rejected_path, data.len())?);
-        let release = |range: Range<usize>| {
-            if big {
-                page_cache::drop_cached(&self.file, range.start as u64..range.end as u64);
-            }
-            self.release(range);
-        };
-        py.detach(|| {
-            star::write_split(data, table, keep, &edit, &mut kept, &mut rejected, &release)?;
-            kept.into_inner().map_err(std::io::IntoInnerError::into_error)?;
-            rejected.into_inner().map_err(std::io::IntoInnerError::into_error).map(|_| ())
-        })
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::InvalidData => errors::value(e.to_string()),
-            _ => CoreError::writing(&kept_path, e).into(),
-        })
+        py.detach(|| self.inner.append_split(block, keep, &edit, &kept_path, &rejected_path))
+            .map_err(|e| self.failed(e))
     }
 
     /// Scans the particle loop `block` for the job: per row the centre in Å (float64,
@@ -655,37 +426,21 @@ impl StarFile {
         psizes: &PixelSizes,
         split: Option<&SplitRule>,
     ) -> PyResult<ParticleScan> {
-        // A deferred file's loop is scanned while the rest of the file is indexed (one read).
-        let fused = self.index.get().is_none() && block + 1 == self.header.len();
-        let table = if fused {
-            self.header[block].table.as_ref().ok_or_else(|| errors::value(format!("block {block} has no loop")))?
-        } else {
-            self.table(py, block)?
-        };
+        let table = py.detach(|| self.inner.particle_table(block)).map_err(|e| self.failed(e))?;
         let plan = centre_plan(&table.labels, columns, psizes)?;
-        let source = match fused {
-            true => particle_rows::Loop::Deferred(self.header[block].name.as_str()),
-            false => particle_rows::Loop::Indexed(table),
-        };
-        let (blocks, rows, splitting) = match split {
-            Some(split) => self.scan_and_split(py, source, &plan, split)?,
-            None => {
-                let (blocks, rows) = self.scan_for_two_passes(py, source, &plan)?;
-                (blocks, rows, None)
-            }
-        };
-        if let Some(blocks) = blocks {
-            self.index.get_or_init(|| blocks);
-        }
+        let to = split.map(|s| SplitTo { params: s.rule.get().params(false), kept: &s.kept, rejected: &s.rejected });
+        let (rows, splitting) =
+            py.detach(|| self.inner.scan_particles(block, &plan, to)).map_err(|e| self.failed(e))?;
         let (keep, split_note) = match splitting {
-            Some(particle_split::Splitting::Done(keep)) => (Some(keep.into_pyarray(py).unbind()), None),
-            Some(particle_split::Splitting::GivenUp(reason)) => (None, Some(reason)),
-            Some(particle_split::Splitting::Failed(e)) => {
-                return Err(CoreError::writing(&split.map_or_else(PathBuf::new, |s| s.kept.clone()), e).into())
+            Some(Splitting::Done(keep)) => (Some(keep.into_pyarray(py).unbind()), None),
+            Some(Splitting::GivenUp(reason)) => (None, Some(reason)),
+            Some(Splitting::Failed(e)) => {
+                let kept = split.map_or_else(PathBuf::new, |s| s.kept.clone());
+                return Err(CoreError::writing(&kept, e).into());
             }
             None => (None, None),
         };
-        let comment_lines = self.table(py, block)?.comment_lines;
+        let comment_lines = self.inner.table(block).map_err(|e| self.failed(e))?.comment_lines;
         let key_names = rows.key_names.iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect();
         Ok(ParticleScan {
             rows: rows.keys.len(),
@@ -702,9 +457,10 @@ impl StarFile {
     }
 
     fn __repr__(&self) -> String {
-        match self.index.get() {
-            Some(blocks) => format!("StarFile({:?}, {} blocks)", self.path, blocks.len()),
-            None => format!("StarFile({:?}, {} blocks so far, deferred)", self.path, self.header.len()),
+        let blocks = self.inner.header_blocks().len();
+        match self.inner.deferred() {
+            false => format!("StarFile({:?}, {blocks} blocks)", self.path),
+            true => format!("StarFile({:?}, {blocks} blocks so far, deferred)", self.path),
         }
     }
 }

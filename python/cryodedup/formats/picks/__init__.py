@@ -468,8 +468,14 @@ def score_column(picks: Picks, column: str) -> np.ndarray:
     tables = read_tables(paths, layout, [marker] if marker else [], [name], missing=missing)
     for path, labels, count in zip(paths, tables.labels, tables.counts):
         if count and name not in (labels or []):
+            own = (
+                f"; {picks.source}'s own score is {picks.score_name}: --score auto ranks each picker by its own "
+                "(with --score-normalize rank when the pickers differ)"
+                if picks.score_name
+                else ""
+            )
             raise CryodedupError(
-                f"{path}: no column {name} for --score {column} (its columns: {', '.join(labels or [])})"
+                f"{path}: no column {name} for --score {column} (its columns: {', '.join(labels or [])}){own}"
             )
     values = np.ascontiguousarray(tables.numbers[name], dtype=np.float64)
     if len(values) != len(picks):

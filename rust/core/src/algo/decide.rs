@@ -55,3 +55,60 @@ pub fn decide<G: GroupId>(groups: &[G], request: &Request) -> Result<Decision, D
     };
     Ok(Decision { result, masks })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(min_dist: f64) -> DedupParams {
+        DedupParams { min_dist, higher_is_better: true, remove_entirely: false, seed: 0, want_suppressed_by: true }
+    }
+
+    // By hand, on one micrograph: (0, 0) scored 1 and (5, 0) scored 2 are within 10 Å;
+    // (100, 0) is alone.
+    const COORDS: [f64; 6] = [0.0, 0.0, 5.0, 0.0, 100.0, 0.0];
+    const SCORES: [f64; 3] = [1.0, 2.0, 0.0];
+
+    fn request<'a>(tubes: Option<Tubes<'a>>, inputs: Option<&'a [u32]>, params: &'a DedupParams) -> Request<'a> {
+        Request { coords: &COORDS, dim: 2, scores: Some(&SCORES), inputs, tubes, pose: None, params }
+    }
+
+    #[test]
+    fn a_plain_request_keeps_the_better_of_two_neighbours() {
+        let params = params(10.0);
+        let decision = decide(&[0u32; 3], &request(None, Some(&[0, 1, 1]), &params)).unwrap();
+        assert_eq!(decision.result.keep, [false, true, true]);
+        assert_eq!(decision.result.suppressed_by, [1, -1, -1]);
+        // Inputs 0 and 1 picked near the first two; only input 1 near the third.
+        assert_eq!(decision.masks.unwrap(), [0b11, 0b11, 0b10]);
+    }
+
+    #[test]
+    fn segments_of_one_tube_are_never_neighbours() {
+        let params = params(10.0);
+        let decision = decide(&[0u32; 3], &request(Some(Tubes::Apart(&[7, 7, 0])), None, &params)).unwrap();
+        assert_eq!(decision.result.keep, [true, true, true]);
+        assert!(decision.masks.is_none());
+    }
+
+    #[test]
+    fn a_tube_that_duplicates_a_better_one_goes_whole() {
+        // By hand: tube 1 (scores 1, 1) runs 1 Å beside tube 2 (scores 2, 2); both its
+        // segments are within 10 Å of the better tube, so it goes whole. The masks are those
+        // of the segment-wise pass: each segment has both inputs near it.
+        let params = params(10.0);
+        let coords = [0.0, 0.0, 0.0, 5.0, 1.0, 0.0, 1.0, 5.0];
+        let request = Request {
+            coords: &coords,
+            dim: 2,
+            scores: Some(&[1.0, 1.0, 2.0, 2.0]),
+            inputs: Some(&[0, 0, 1, 1]),
+            tubes: Some(Tubes::Whole(&[1, 1, 2, 2])),
+            pose: None,
+            params: &params,
+        };
+        let decision = decide(&[0u32; 4], &request).unwrap();
+        assert_eq!(decision.result.keep, [false, false, true, true]);
+        assert_eq!(decision.masks.unwrap(), [0b11; 4]);
+    }
+}

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use realfft::num_complex::Complex32;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::{Fft, FftPlanner};
@@ -569,6 +570,86 @@ fn pearson_at(a: &[f32], b: &[f32], ny: usize, nx: usize, dy: i64, dx: i64) -> (
     let vb = sbb / m - (sb / m).powi(2);
     let r = if va > 0.0 && vb > 0.0 { cov / (va * vb).sqrt() } else { 0.0 };
     (r, m / (ny * nx) as f64)
+}
+
+/// One image's pixels, of one of the types MRC files hold (modes 2, 12, 1 and 6).
+#[derive(Clone, Copy)]
+pub enum Pixels<'a> {
+    F32(&'a [f32]),
+    F16(&'a [half::f16]),
+    I16(&'a [i16]),
+    U16(&'a [u16]),
+}
+
+impl Pixels<'_> {
+    /// Block-mean binning of an `ny` x `nx` image: (binned, binned ny, binned nx).
+    pub fn bin_mean(&self, ny: usize, nx: usize, bin: usize) -> (Vec<f32>, usize, usize) {
+        match self {
+            Pixels::F32(d) => bin_mean(d, ny, nx, bin),
+            Pixels::F16(d) => bin_mean(d, ny, nx, bin),
+            Pixels::I16(d) => bin_mean(d, ny, nx, bin),
+            Pixels::U16(d) => bin_mean(d, ny, nx, bin),
+        }
+    }
+}
+
+/// Makes the spectra of images of one shape, binned: immutable, so that a reading thread
+/// can use it while a [`SpectrumStore`] is changed and compares.
+#[derive(Clone)]
+pub struct SpectrumMaker {
+    pub ny: usize,
+    pub nx: usize,
+    pub bin: usize,
+    pub plan: Arc<Plan>,
+}
+
+impl SpectrumMaker {
+    /// For images of `ny` x `nx` pixels binned by `bin`, the band in cycles per binned pixel.
+    pub fn new(ny: usize, nx: usize, bin: usize, band: Band) -> Result<Self, String> {
+        if bin == 0 || ny / bin < 8 || nx / bin < 8 {
+            return Err(format!("binning {ny} x {nx} by {bin} leaves less than 8 x 8 pixels"));
+        }
+        Ok(SpectrumMaker { ny, nx, bin, plan: Arc::new(Plan::new(ny / bin, nx / bin, band)) })
+    }
+
+    /// The spectra of `images` (each `ny` x `nx`), in parallel on the
+    /// [`reading_pool`](crate::parallel::reading_pool): reading is mostly waiting for memory,
+    /// comparing mostly arithmetic, and the two pools run together.
+    pub fn spectra(&self, images: &[Pixels]) -> Vec<Spectrum> {
+        let (ny, nx, bin, plan) = (self.ny, self.nx, self.bin, &self.plan);
+        crate::parallel::reading_pool()
+            .install(|| images.par_iter().map(|p| plan.spectrum(&p.bin_mean(ny, nx, bin).0)).collect())
+    }
+}
+
+/// Spectra kept by image index, compared in pairs.
+#[derive(Default)]
+pub struct SpectrumStore {
+    spectra: std::collections::HashMap<usize, Spectrum>,
+}
+
+impl SpectrumStore {
+    pub fn store(&mut self, made: impl IntoIterator<Item = (usize, Spectrum)>) {
+        self.spectra.extend(made);
+    }
+
+    /// Forgets the spectra of `indices` (to bound memory).
+    pub fn discard(&mut self, indices: &[usize]) {
+        for i in indices {
+            self.spectra.remove(i);
+        }
+    }
+
+    pub fn get(&self, index: usize) -> Option<&Spectrum> {
+        self.spectra.get(&index)
+    }
+
+    /// Scores `pairs` of stored indices in parallel; the first index not stored is the error.
+    pub fn compare(&self, plan: &Plan, pairs: &[(usize, usize)], min_z: f64) -> Result<Vec<PairScore>, usize> {
+        let get = |i: usize| self.spectra.get(&i).ok_or(i);
+        let refs = pairs.iter().map(|&(a, b)| Ok((get(a)?, get(b)?))).collect::<Result<Vec<_>, usize>>()?;
+        Ok(refs.par_iter().map(|(a, b)| plan.compare(a, b, min_z)).collect())
+    }
 }
 
 #[cfg(test)]

@@ -6,8 +6,10 @@
 //!   micrograph ids), one window at a time.
 //! - [`picks`]: picker coordinate files read and written many at a time.
 //! - [`pick_join`]: several pickers' picks joined into one set (micrograph ids, centres in Å).
+//! - [`mapped`]: a big input mapped for streaming passes, and what each pass releases and reads ahead.
 //! - [`page_cache`]: how big inputs and outputs meet the kernel's page cache.
 
+pub mod mapped;
 pub mod page_cache;
 pub mod particle_rows;
 pub mod pick_join;
