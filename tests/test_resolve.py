@@ -16,7 +16,7 @@ from cryodedup import ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
 from cryodedup.resolve import match_micrographs, matching_text, name_key
-from cryodedup.synthetic import write_cs
+from fixtures.synthetic import write_cs
 from helpers import LOCATION_FIELDS, star_text
 from oracle import oracle, oracle_by_group
 
@@ -119,9 +119,50 @@ def test_name_matching_that_found_only_shared_paths_says_so_not_by_path():
     summary = match_micrographs([["M/job002/a.mrc", "M/job002/b.mrc"], ["M/job002/a.mrc"]], "name").summary()
     assert summary["matched_by_name"] == 0
     text = matching_text(summary)
-    assert text.startswith("--match-micrographs name: no micrograph is named under different paths")
+    assert text.startswith("--match-micrographs name: by file name; no two inputs have a file name under different")
     assert "by exact path" not in text
     assert matching_text({"mode": "auto", "used": "exact path", "matched_by_name": 0}).endswith("auto: by exact path")
+
+
+NAME_ZERO = "file name; no two inputs have a file name under different paths, so every match is an exact path"
+
+
+@pytest.mark.parametrize(
+    ("names_by_input", "mode", "used"),
+    [
+        # Each case's matching by hand: which pairs of inputs share a path (auto compares those
+        # by path, the others by file name), and whether a file name joins two paths.
+        ([["A/a.mrc"], ["B/b.mrc"]], "name", NAME_ZERO),
+        ([["A/a.mrc"], ["B/b.mrc"]], "auto", NAME_ZERO),  # no path shared: names compared, none matched
+        ([["A/a.mrc"], ["A/a.mrc"]], "name", NAME_ZERO),
+        ([["A/a.mrc"], ["A/a.mrc"]], "auto", "exact path (the inputs share micrograph paths)"),
+        (
+            [["A/a.mrc", "A/c.mrc"], ["A/a.mrc"], ["B/b.mrc"]],  # 0-1 share a path; 2 shares none
+            "auto",
+            "file name between inputs that share no micrograph path, exact path between the others; "
+            "no two inputs have a file name under different paths",
+        ),
+        ([["A/a.mrc"], ["B/b.mrc"]], "path", "exact path"),
+        ([["A/a.mrc"], ["B/a.mrc"]], "name", "exact path, and file name for micrographs under different paths"),
+        ([["A/a.mrc", "B/b.mrc"]], "name", "exact path"),  # one input: nothing to compare
+    ],
+)
+def test_used_says_what_was_done_even_when_nothing_matched_by_name(names_by_input, mode, used):
+    assert match_micrographs(names_by_input, mode).summary()["used"] == used
+
+
+def test_name_mode_with_nothing_matched_says_file_name_in_json_and_terminal(tmp_path):
+    # Two Extract jobs on different movies under different folders: names compared, none shared.
+    first = write(tmp_path / "a.star", extract_job(np.random.default_rng(1), MOVIES[:2]))
+    rows = copy_under(extract_job(np.random.default_rng(2), MOVIES[2:4]), "MotionCorr/job099/Movies")
+    second = write(tmp_path / "b.star", rows)
+    args = ["particles", str(first), str(second), "--match-micrographs", "name", "--min-dist", "20"]
+    result = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "out"), "--json"])
+    assert result.exit_code == 0, result.output
+    matching = json.loads(result.stdout)["micrograph_matching"]
+    assert (matching["matched_by_name"], matching["used"]) == (0, NAME_ZERO)
+    result = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "terminal")], env={"COLUMNS": "300"})
+    assert f"--match-micrographs name: by {NAME_ZERO}" in result.output
 
 
 def test_the_summary_says_what_was_matched_in_the_terminal_and_json(tutorial, tmp_path):
@@ -322,7 +363,7 @@ def test_matching_by_brute_force_over_small_cases():
 @pytest.fixture(scope="module")
 def three_micrographs(tmp_path_factory):
     """MotionCorr/job002/Movies/mic_0..2.mrc: mic_1 re-images mic_0's area, mic_2 another area."""
-    from cryodedup.synthetic import exposure, specimen_field, write_mrc
+    from fixtures.synthetic import exposure, specimen_field, write_mrc
 
     root = tmp_path_factory.mktemp("project")
     movies = root / "MotionCorr" / "job002" / "Movies"

@@ -20,10 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .algo.consensus import picks_per_group
-from .errors import CryodedupError
 from .model import ParticleSet, Warn
-
-MODES = ("auto", "path", "name")
+from .options import check_match_mode
 
 #: File extensions of micrographs and movies, removed (repeatedly) from the end of a name:
 #: MRC images and stacks, TIFF and EER movies, and bzip2-compressed MRC movies (``.mrc.bz2``,
@@ -37,12 +35,6 @@ EXTENSIONS = (".mrc", ".mrcs", ".tif", ".tiff", ".eer", ".bz2")
 SUFFIXES = ("_patch_aligned_doseweighted", "_patch_aligned", "_rigid_aligned", "_DW", "_noDW", "_Fractions")
 #: The uid CryoSPARC puts before the file names it writes: 21 digits and an underscore.
 CRYOSPARC_UID = re.compile(r"^[0-9]{21}_(?=.)")
-
-
-def check_match_mode(mode: object) -> None:
-    """Refuses a ``--match-micrographs`` value other than auto, path or name."""
-    if mode not in MODES:
-        raise CryodedupError(f"--match-micrographs is auto, path or name, got {mode!r}")
 
 
 def name_key(name: str) -> str:
@@ -101,14 +93,13 @@ class Match:
     example: tuple[str, str] | None = None
     shared: list[Shared] = field(default_factory=list)
     apart: list[tuple[str, str]] = field(default_factory=list)
+    #: Pairs of inputs whose micrographs were compared by file name, and all pairs.
+    pairs_by_name: int = 0
+    pairs: int = 0
 
     def summary(self) -> dict:
         """The summary's ``micrograph_matching`` entry."""
-        if self.mode == "path":
-            used = "exact path"
-        else:
-            used = "exact path, and file name for micrographs under different paths" if self.by_name else "exact path"
-        out: dict = {"mode": self.mode, "used": used, "matched_by_name": self.by_name}
+        out: dict = {"mode": self.mode, "used": self.used(), "matched_by_name": self.by_name}
         if self.example:
             out["example"] = f"{self.example[0]} = {self.example[1]}"
         if self.shared:
@@ -116,6 +107,20 @@ class Match:
         if self.apart:
             out["not_matched"] = len(self.apart)
         return out
+
+    def used(self) -> str:
+        """How the micrographs were matched, in words: what was done, whether or not names matched any."""
+        if self.mode == "path" or not self.pairs_by_name:
+            shared = " (the inputs share micrograph paths)" if self.mode == "auto" and self.pairs else ""
+            return "exact path" + shared
+        if self.by_name:
+            return "exact path, and file name for micrographs under different paths"
+        if self.pairs_by_name < self.pairs:
+            return (
+                "file name between inputs that share no micrograph path, exact path between the others; "
+                "no two inputs have a file name under different paths"
+            )
+        return "file name; no two inputs have a file name under different paths, so every match is an exact path"
 
     def warnings(self, inputs: Sequence[str]) -> list[str]:
         """One line per kind of micrograph left unmatched, naming the first few."""
@@ -145,10 +150,8 @@ def matching_text(matching: dict) -> str:
     text = f"--match-micrographs {matching['mode']}: "
     if matching["matched_by_name"]:
         text += f"{matching['matched_by_name']:,} micrographs matched by file name, e.g. {matching['example']}"
-    elif matching["mode"] == "name":  # asked for names, found none under two paths: say so, not "by path"
-        text += "no micrograph is named under different paths by different inputs, so every match is an exact path"
-    else:
-        text += "by exact path"
+    else:  # what was done, though no name matched (not "by exact path" when names were compared)
+        text += f"by {matching['used']}"
     if matching.get("kept_apart"):
         text += f"; {matching['kept_apart']:,} micrographs sharing a file name within one input kept apart"
     if matching.get("not_matched"):
@@ -181,6 +184,8 @@ def match_micrographs(names_by_input: Sequence[Sequence[str]], mode: str) -> Mat
         return match  # exact strings, as asked: nothing kept apart or left out that names would join
     by_key = _names_by_key(names_by_input, match)
     share = _inputs_sharing(inputs_of) if mode == "auto" else set()
+    match.pairs = len(names_by_input) * (len(names_by_input) - 1) // 2
+    match.pairs_by_name = match.pairs - len(share)
     parent = {name: name for name in inputs_of}
     position = {name: k for k, name in enumerate(inputs_of)}  # a group is named by its first name
 
