@@ -67,6 +67,9 @@ class ParticleDetails:
     unconfirmed: np.ndarray | None = None
     not_confirmable: np.ndarray | None = None
     min_support: int = 1
+    #: --min-dist-z (tomography): duplicates within the ellipsoid of half-axes min_dist in x
+    #: and y and min_dist_z in z; None: a sphere of min_dist.
+    min_dist_z: float | None = None
 
     @property
     def mic_names(self) -> list[str]:
@@ -117,6 +120,13 @@ class ParticleDetails:
         return "tomogram" if self.centres.shape[1] == 3 else "micrograph"
 
     @property
+    def distance_text(self) -> str:
+        """The duplicate distance in words, as the decision used it."""
+        if self.min_dist_z is None:
+            return f"minimum distance {self.min_dist:g} Å" + (" in 3D" if self.unit == "tomogram" else "")
+        return f"minimum distance {self.min_dist:g} Å in x and y, {self.min_dist_z:g} Å in z"
+
+    @property
     def mic_shapes(self) -> dict[int, tuple[int, int]]:
         """Image shape (ny, nx) by micrograph id, where known."""
         return self.particles.mic_shapes
@@ -148,18 +158,27 @@ def nearest_neighbour_distances(groups: np.ndarray, centres: np.ndarray) -> np.n
 
 
 def nn_histogram(details: ParticleDetails) -> Figure:
-    """Histogram of nearest-neighbour distances, with the minimum distance marked."""
-    d = nearest_neighbour_distances(details.groups, details.centres)
+    """Histogram of nearest-neighbour distances, with the minimum distance marked.
+
+    With --min-dist-z the distances are those the decision compares: z scaled by
+    min_dist / min_dist_z, so that a pair is a duplicate exactly when its distance is at most
+    min_dist (left of the line), as without it.
+    """
+    centres = details.centres
+    xlabel = f"distance to the nearest particle in the same {details.unit} (Å)"
+    if details.min_dist_z is not None:
+        centres = centres * np.array([1.0, 1.0, details.min_dist / details.min_dist_z])
+        xlabel = (
+            f"distance to the nearest particle in the same {details.unit}, z scaled by "
+            f"{details.min_dist:g}/{details.min_dist_z:g} (Å)"
+        )
+    d = nearest_neighbour_distances(details.groups, centres)
     d = d[np.isfinite(d)]
     top = max(5 * details.min_dist, 200.0)
-    fig, ax = _axes(
-        f"distance to the nearest particle in the same {details.unit} (Å)",
-        "particles",
-        "Nearest-neighbour distances (last bin: that far or farther)",
-    )
+    fig, ax = _axes(xlabel, "particles", "Nearest-neighbour distances (last bin: that far or farther)")
     ax.hist(np.clip(d, 0, top), bins=100, range=(0, top), color="#4c72b0")
     _count_ticks(ax.yaxis)  # counts of particles
-    ax.axvline(details.min_dist, color=REJECTED_COLOUR, lw=2, label=f"minimum distance {details.min_dist:g} Å")
+    ax.axvline(details.min_dist, color=REJECTED_COLOUR, lw=2, label=details.distance_text)
     ax.legend(loc="upper center")  # the bins at both ends are the tall ones
     return fig
 
@@ -493,9 +512,9 @@ def micrograph_picks(details: ParticleDetails, mic: int, image: DisplayImage | N
     ax_kept.set_title(f"kept: {len(kept)}", fontsize=10)
     split = f" (duplicates: {len(duplicates)}, unconfirmed: {len(unconfirmed)})" if len(unconfirmed) else ""
     ax_rejected.set_title(f"rejected: {len(rejected)}{split}", fontsize=10)
-    title = f"{details.mic_names[mic]} (minimum distance {details.min_dist:g} Å)"
+    title = f"{details.mic_names[mic]} ({details.distance_text})"
     if details.unit == "tomogram":  # distances are 3D; the picture shows x and y
-        title = f"{details.mic_names[mic]}: picks seen along z (minimum distance {details.min_dist:g} Å in 3D)"
+        title = f"{details.mic_names[mic]}: picks seen along z ({details.distance_text})"
     if details.covered is not None and not details.covered[mic].all():
         absent = [name for name, ran in zip(distinct_labels(details.inputs), details.covered[mic]) if not ran]
         title += f"\nnot picked by {', '.join(absent)} (never ran on this {details.unit})"
@@ -537,7 +556,7 @@ def micrograph_picks(details: ParticleDetails, mic: int, image: DisplayImage | N
                 ls="",
                 color=KEPT_COLOUR,
                 lw=0.8,
-                label="half the minimum distance",
+                label="half the minimum distance" + (" in x and y" if details.min_dist_z is not None else ""),
             )
         )
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9, frameon=False)
@@ -611,7 +630,7 @@ def particle_figures(
         if not path.exists():
             missing.append(str(path))
         figure = micrograph_picks(details, mic, image, missing=str(path) if not path.exists() else "")
-        out.append((f"example_micrograph_{k + 1}.png", f"Example micrograph {k + 1}", figure))
+        out.append((f"example_micrograph_{k + 1}.png", f"Example {details.unit} {k + 1}", figure))
     out.append(("nn_distances.png", "Nearest-neighbour distances", nn_histogram(details)))
     out.append(("rejected_per_micrograph.png", f"Rejected per {details.unit}", rejected_fraction(details)))
     if details.scores is not None:
@@ -730,13 +749,21 @@ PARAMETER_LABELS = {
     "batch": "images per batch",
     "plot_pairs": "flagged pairs drawn",
 }
+#: The labels that name micrographs, for particles in tomograms (3-D centres).
+TOMOGRAM_LABELS = {
+    "mic_psize": "coordinate pixel size (Å)",
+    "micrographs": "tomograms file",
+    "match_micrographs": "tomograms matched by",
+    "plot_mics": "example tomograms drawn",
+}
 #: The report's colours of a highlighted summary row, by its kind.
 HIGHLIGHTS = {"bad": "#fde0dd", "good": "#e5f5e0", "warn": "#fff3cd"}
 
 
-def parameter_rows(parameters: dict) -> list[tuple[str, str]]:
-    """The job's options with human labels, for the report."""
-    return [(PARAMETER_LABELS.get(k, k.replace("_", " ")), human(v)) for k, v in parameters.items()]
+def parameter_rows(parameters: dict, unit: str = "micrograph") -> list[tuple[str, str]]:
+    """The job's options with human labels, for the report (``unit`` ``tomogram``: tomograms named so)."""
+    labels = PARAMETER_LABELS | (TOMOGRAM_LABELS if unit == "tomogram" else {})
+    return [(labels.get(k, k.replace("_", " ")), human(v)) for k, v in parameters.items()]
 
 
 def _cell(value: object) -> str:
@@ -769,6 +796,7 @@ def write_report(
     figures: Sequence[tuple[str, str, bytes]],
     tables: Iterable[ReportTable] = (),
     highlight: dict[str, str] | None = None,
+    unit: str = "micrograph",
 ) -> None:
     """One self-contained HTML file: summary, parameters, extra tables and the figures.
 
@@ -788,7 +816,7 @@ def write_report(
         f"<h1>{html.escape(title)}</h1><h2>Summary</h2>",
         _table(summary, highlight=highlight),
         "<h2>Parameters</h2>",
-        _table(parameter_rows(parameters)),
+        _table(parameter_rows(parameters, unit)),
     ]
     for heading, header, rows in tables:
         parts += [f"<h2>{html.escape(heading)}</h2>", _table(rows, header) if rows else "<p>none</p>"]
@@ -818,10 +846,12 @@ def write_all(
     force: bool,
     tables: Iterable[ReportTable] = (),
     highlight: dict[str, str] | None = None,
+    unit: str = "micrograph",
 ) -> list[str]:
     """Saves the figures and report.html in ``outdir`` (complete files or none).
 
-    ``summary`` and ``highlight`` are the report's summary rows and those to colour (:func:`write_report`).
+    ``summary`` and ``highlight`` are the report's summary rows and those to colour (:func:`write_report`);
+    ``unit`` what the particles lie in (``tomogram``: the Parameters table names tomograms).
     """
     from .outputs import AtomicOutputs
 
@@ -832,7 +862,7 @@ def write_all(
     with AtomicOutputs(paths, force=force) as tmp:
         for (_, _, png), path in zip(rendered, paths):
             tmp[path].write_bytes(png)
-        write_report(tmp[paths[-1]], title, parameters, summary, rendered, tables, highlight)
+        write_report(tmp[paths[-1]], title, parameters, summary, rendered, tables, highlight, unit)
     return [str(p) for p in paths]
 
 
