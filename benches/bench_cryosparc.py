@@ -2,7 +2,7 @@
 same file, in one run.
 
 A 1M-particle classic ``.cs`` with location, pick_stats, alignments2D and blob slots
-(``cryodedup.synthetic.cs_particles``) is deduplicated by ``remove_duplicate_particles``
+(``fixtures.synthetic.cs_particles``) is deduplicated by ``remove_duplicate_particles``
 (in process, and end to end with the CLI), and loaded and saved by cryosparc-tools'
 ``Dataset.load`` / ``Dataset.save`` alone. Each timing is the best of ``--repeat`` runs, after
 removing the previous outputs and ``sync``.
@@ -15,14 +15,17 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from cryosparc.dataset import Dataset
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the data generator: tests/fixtures
+
 from cryodedup import ParticleOptions, remove_duplicate_particles
-from cryodedup.synthetic import cs_particles, write_cs
+from fixtures.synthetic import cs_particles, write_cs
 
 
 def best_of(repeat, fn, cleanup):

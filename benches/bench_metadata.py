@@ -13,13 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from cryodedup.synthetic import multihole_session, write_epu_session
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the data generator: tests/fixtures
+
+from fixtures.synthetic import multihole_session, write_epu_session
 
 
 def main() -> None:

@@ -36,9 +36,11 @@ from pathlib import Path
 import mrcfile
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the data generator: tests/fixtures
+
 from cryodedup import MicrographOptions, _core, find_duplicate_micrographs
 from cryodedup.jobs.micrographs.plan import candidate_offsets, candidate_pairs
-from cryodedup.synthetic import specimen_field, write_mrc
+from fixtures.synthetic import specimen_field, write_mrc
 
 K3 = (4092, 5760)
 PSIZE = 0.83

@@ -21,7 +21,7 @@
    poses, checking that at 180° in C1 poses change nothing.
 
 Files are generated once into ``--workdir`` (benches/out) with
-``cryodedup.synthetic.write_benchmark_file``. Output folders are removed and the page cache
+``fixtures.synthetic.write_benchmark_file``. Output folders are removed and the page cache
 flushed (``sync``) before each timed run, for every tool alike: replacing a 3 GB output in
 the timed run would add the file system's discard time, which is not the job's.
 
@@ -43,9 +43,11 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the data generator: tests/fixtures
+
 from cryodedup import dedup
 from cryodedup.formats.star import StarFile
-from cryodedup.synthetic import write_benchmark_file
+from fixtures.synthetic import write_benchmark_file
 
 SCORE = "rlnMaxValueProbDistribution"
 MIN_DIST = 20.0

@@ -4,7 +4,7 @@ For each size, a RELION 3.1 particle STAR (20 columns, 10 % second picks, about 
 per row) is written on
 disk, ``cryodedup particles`` runs on it in a subprocess under GNU time (Debian package
 ``time``: peak resident memory), and the input and outputs are deleted before the next size.
-The file is written as blocks of one generated chunk of 1M rows (``cryodedup.synthetic
+The file is written as blocks of one generated chunk of 1M rows (``fixtures.synthetic
 .write_benchmark_file``), each block's micrographs renamed, so that a 27 GB file takes
 minutes to write, not an hour; every particle's duplicates stay within its block.
 
@@ -43,7 +43,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from cryodedup.synthetic import write_benchmark_file
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the data generator: tests/fixtures
+
+from fixtures.synthetic import write_benchmark_file
 
 CHUNK = 1_000_000
 SCORE = "rlnMaxValueProbDistribution"

@@ -18,12 +18,15 @@ import argparse
 import csv
 import json
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from cryodedup.synthetic import write_reexposure_set
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the data generator: tests/fixtures
+
+from fixtures.synthetic import write_reexposure_set
 
 
 def screen(folder: Path, target: float) -> tuple[dict, list[dict]]:

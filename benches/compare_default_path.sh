@@ -6,7 +6,7 @@
 set -euo pipefail
 old=$1 new=$2 runs=${3:-6}
 f=$(dirname "$0")/out/particles_1000000.star
-[ -f "$f" ] || python -c "from cryodedup.synthetic import write_benchmark_file as w; w('$f', 1_000_000)"
+[ -f "$f" ] || python -c "import sys; sys.path.insert(0, '$(dirname "$0")/../tests'); from fixtures.synthetic import write_benchmark_file as w; w('$f', 1_000_000)"
 for _ in $(seq "$runs"); do
   for tree in "$old" "$new"; do
     out=$(mktemp -d); rmdir "$out"; sync

@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))  # the other benchmark scripts, imported as modules
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the data generator: tests/fixtures
 
 import bench_dense
 import bench_micrographs
@@ -51,7 +52,7 @@ import bench_picks_merge
 import bench_scale
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.jobs.micrographs.plan import candidate_offsets, candidate_pairs
-from cryodedup.synthetic import cs_particles, write_cs
+from fixtures.synthetic import cs_particles, write_cs
 
 FULL = {"star": 1_000_000, "cs": 1_000_000, "picks": 10_000_000, "k3": 24, "dense": 1_000_000}
 QUICK = {"star": 20_000, "cs": 20_000, "picks": 20_000, "k3": 4, "dense": 10_000}

@@ -9,10 +9,10 @@ set -euo pipefail
 out=${1:-$(dirname "$0")/out/report}
 mkdir -p "$out/mics"
 cryodedup demo "$out/demo" --plot --force --quiet
-python3 - "$out/mics" <<'PY'
+PYTHONPATH="$(dirname "$0")/../tests${PYTHONPATH:+:$PYTHONPATH}" python3 - "$out/mics" <<'PY'
 import sys
 import numpy as np
-from cryodedup.synthetic import exposure, specimen_field, write_mrc
+from fixtures.synthetic import exposure, specimen_field, write_mrc
 
 folder, rng, psize = sys.argv[1], np.random.default_rng(11), 6.0
 fields = [specimen_field(rng, 1300, 1800, psize) for _ in range(3)]

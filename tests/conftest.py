@@ -5,6 +5,8 @@ Shared helpers live in helpers.py; tests import them from there, never from this
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from helpers import NO_SHARED_DATA, SHARED_DATA
@@ -27,3 +29,11 @@ def pytest_terminal_summary(terminalreporter):
     skipped = [r for r in terminalreporter.stats.get("skipped", []) if NO_SHARED_DATA in str(r.longrepr)]
     if skipped:
         terminalreporter.write_line(f"{len(skipped)} real-data tests skipped: {SHARED_DATA} is absent")
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    """Closes the figures a test drew: pyplot keeps every figure open until it is closed."""
+    yield
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")

@@ -94,7 +94,7 @@ def planted_original(k: int) -> int:
 
 def write_planted_micrographs(folder: Path) -> list[Path]:
     """mic_1.mrc ... mic_40.mrc in ``folder``; each re-exposure shows its original's area shifted by 20-40 %."""
-    from cryodedup.synthetic import exposure, specimen_field, write_mrc
+    from fixtures.synthetic import exposure, specimen_field, write_mrc
 
     rng = np.random.default_rng(5)
     fields = {}

@@ -10,7 +10,7 @@ import starfile
 from cryosparc.dataset import Dataset
 
 from cryodedup import CryodedupError, remove_duplicates
-from cryodedup.synthetic import cs_particles, write_benchmark_file, write_cs
+from fixtures.synthetic import cs_particles, write_benchmark_file, write_cs
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from cryodedup.cli import main, numpy_huge_pages
+from cryodedup.cli import main
+from cryodedup.runner import numpy_huge_pages
 from helpers import star_text, write_star
 
 P31 = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup", "rlnAutopickFigureOfMerit"]
@@ -224,7 +225,7 @@ def _particles(folder, rows=(("100", "100"), ("110", "100"), ("900", "900")), na
 def _cs(folder, edit=None, name="p.cs"):
     import numpy as np
 
-    from cryodedup.synthetic import cs_particles, write_cs
+    from fixtures.synthetic import cs_particles, write_cs
 
     records = cs_particles(np.random.default_rng(0), 50)
     records = edit(records) if edit else records
@@ -235,7 +236,7 @@ def _cs(folder, edit=None, name="p.cs"):
 def _mrcs(folder, edit=None, dtype="float32", shape=(128, 128)):
     import numpy as np
 
-    from cryodedup.synthetic import write_mrc
+    from fixtures.synthetic import write_mrc
 
     paths = []
     for k in range(2):
@@ -399,30 +400,6 @@ def test_bad_input_is_one_line_status_1_and_writes_nothing(tmp_path, case):
     assert {p: p.read_bytes() for p in inputs.iterdir() if p.is_file()} == before
 
 
-def test_a_rust_panic_after_a_signal_ends_the_run_as_the_signal(monkeypatch, capsys):
-    # Issue 11 item 5: SIGINT while parsing ended in a PanicException traceback.
-    import signal
-
-    from cryodedup import cli as cli_module
-
-    class PanicException(BaseException):  # pyo3's, as the extension raises it
-        pass
-
-    monkeypatch.setattr(cli_module, "_signals_received", [])
-
-    def job_panicking_after_a_signal():
-        cli_module._signals_received.append(signal.SIGINT)
-        raise PanicException("the core gave up")
-
-    with pytest.raises(SystemExit) as stop:
-        cli_module.run_job(job_panicking_after_a_signal)
-    assert stop.value.code == 130
-    assert capsys.readouterr().err.strip() == "Stopped by SIGINT: temporary files removed, outputs whole or absent"
-    monkeypatch.setattr(cli_module, "_signals_received", [])
-    with pytest.raises(PanicException):  # without a signal, a panic is a bug and keeps its traceback
-        cli_module.run_job(lambda: (_ for _ in ()).throw(PanicException("bug")))
-
-
 def test_a_run_asks_numpy_for_no_huge_pages(tmp_path, monkeypatch):
     # Huge pages cost the kernel a compaction each once the page cache fills the memory
     # (benches/RESULTS.md): a run turns them off for its process, unless the environment says.
@@ -438,7 +415,7 @@ def test_a_run_asks_numpy_for_no_huge_pages(tmp_path, monkeypatch):
 def test_a_quiet_star_job_imports_only_what_it_runs(tmp_path):
     # Start-up is a fixed cost of every run (issue 29): a STAR job run with --quiet must not
     # load rich (nothing printed), the other formats' readers or the API.
-    from cryodedup.synthetic import write_benchmark_file
+    from fixtures.synthetic import write_benchmark_file
 
     star = tmp_path / "p.star"
     write_benchmark_file(star, 500, seed=0)

@@ -350,7 +350,7 @@ def test_pair_scores_equal_the_full_resolution_correlation_map_in_numpy(ny, nx, 
     # The oracle: the whole phase-correlation map at full sampling (float64 numpy), its peak
     # in standard deviations and the peak's place, for planted second exposures of known
     # shift and for unrelated images; the core must agree on every pair, duplicate or not.
-    from cryodedup.synthetic import specimen_field
+    from fixtures.synthetic import specimen_field
 
     rng = np.random.default_rng(11)
     highpass, lowpass = 1 / 25, 1 / 4

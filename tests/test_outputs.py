@@ -95,7 +95,7 @@ def test_an_existing_output_among_many_new_ones_is_refused(tmp_path):
 
 
 def _example_inputs(folder):
-    from cryodedup.synthetic import write_example
+    from fixtures.synthetic import write_example
 
     return [p for p in write_example(folder) if p.name.startswith("particles_")]
 
@@ -119,7 +119,8 @@ def test_a_failure_in_a_later_step_of_a_batch_leaves_the_earlier_outputs_unwritt
 
 def test_an_output_that_is_a_folder_is_refused_before_anything_is_written_even_with_force(tmp_path):
     # Issue 11 item 4: particles_kept was renamed into place before particles_rejected (a folder) failed.
-    from cryodedup.jobs.particles import ParticleOptions, remove_duplicate_particles
+    from cryodedup.jobs.particles import remove_duplicate_particles
+    from cryodedup.options import ParticleOptions
 
     inputs = _example_inputs(tmp_path / "in")
     out = tmp_path / "out"
@@ -133,7 +134,8 @@ def test_an_output_that_is_a_folder_is_refused_before_anything_is_written_even_w
 
 def test_an_existing_picture_stops_the_run_before_the_particle_files_appear(tmp_path):
     pytest.importorskip("matplotlib")
-    from cryodedup.jobs.particles import ParticleOptions, remove_duplicate_particles
+    from cryodedup.jobs.particles import remove_duplicate_particles
+    from cryodedup.options import ParticleOptions
 
     inputs = _example_inputs(tmp_path / "in")
     out = tmp_path / "out"
@@ -232,12 +234,12 @@ def _run_limited(command, limit_bytes, cwd):
     [("star", 100), ("star", 300_000), ("cs", 100), ("micrographs", 100)],  # star: the header, the rows
 )
 def test_a_disk_that_fills_while_writing_is_one_line_and_leaves_nothing(tmp_path, kind, limit):
-    from cryodedup.synthetic import cs_particles, write_cs, write_mrc
+    from fixtures.synthetic import cs_particles, write_cs, write_mrc
 
     inputs = tmp_path / "in"
     inputs.mkdir()
     if kind == "star":
-        from cryodedup.synthetic import write_benchmark_file
+        from fixtures.synthetic import write_benchmark_file
 
         write_benchmark_file(inputs / "p.star", 4000)
         args = ["particles", str(inputs / "p.star"), "--score", "none"]
@@ -260,7 +262,7 @@ def test_a_disk_that_fills_while_writing_is_one_line_and_leaves_nothing(tmp_path
 
 
 def test_sigterm_while_writing_removes_the_temporary_files_and_exits_143(tmp_path):
-    from cryodedup.synthetic import write_benchmark_file
+    from fixtures.synthetic import write_benchmark_file
 
     source = tmp_path / "p.star"
     write_benchmark_file(source, 300_000)
@@ -286,7 +288,7 @@ def test_sigterm_while_writing_removes_the_temporary_files_and_exits_143(tmp_pat
 
 
 def test_sigint_while_reading_exits_130_with_one_line(tmp_path):
-    from cryodedup.synthetic import write_benchmark_file
+    from fixtures.synthetic import write_benchmark_file
 
     source = tmp_path / "p.star"
     write_benchmark_file(source, 300_000)

@@ -45,7 +45,9 @@ def third_party_imports(files) -> set[str]:
                 names |= {a.name.split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names.add(node.module.split(".")[0])
-    local = {"cryodedup", "helpers", "oracle", "conftest"} | {p.stem for p in ROOT.joinpath("tests").glob("*.py")}
+    tests = ROOT.joinpath("tests")
+    local = {"cryodedup", "helpers", "oracle", "conftest"} | {p.stem for p in tests.glob("*.py")}
+    local |= {p.name for p in tests.iterdir() if p.is_dir()}  # tests/fixtures, tests/report ...
     return {DISTRIBUTION.get(n, n).lower() for n in names - set(sys.stdlib_module_names) - local}
 
 

@@ -17,7 +17,7 @@ from scipy.spatial.transform import Rotation
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.algo.dedup import dedup
-from cryodedup.synthetic import write_cs
+from fixtures.synthetic import write_cs
 from helpers import located_records, write_star
 
 GROUPS = ["C1", "C4", "D7", "T", "O", "I"]

@@ -153,7 +153,7 @@ def test_the_api_errors_are_value_errors():
     ],
 )
 def test_the_api_refuses_data_and_options_of_the_wrong_type(data, options, error, message):
-    from cryodedup.synthetic import cs_particles
+    from fixtures.synthetic import cs_particles
 
     data = (
         {
@@ -174,7 +174,7 @@ def test_the_api_refuses_data_and_options_of_the_wrong_type(data, options, error
 
 
 def three_micrographs(folder):
-    from cryodedup.synthetic import write_mrc
+    from fixtures.synthetic import write_mrc
 
     rng = np.random.default_rng(2)
     for name in ("a.mrc", "c.mrc"):

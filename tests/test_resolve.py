@@ -16,7 +16,7 @@ from cryodedup import ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
 from cryodedup.resolve import match_micrographs, matching_text, name_key
-from cryodedup.synthetic import write_cs
+from fixtures.synthetic import write_cs
 from helpers import LOCATION_FIELDS, star_text
 from oracle import oracle, oracle_by_group
 
@@ -363,7 +363,7 @@ def test_matching_by_brute_force_over_small_cases():
 @pytest.fixture(scope="module")
 def three_micrographs(tmp_path_factory):
     """MotionCorr/job002/Movies/mic_0..2.mrc: mic_1 re-images mic_0's area, mic_2 another area."""
-    from cryodedup.synthetic import exposure, specimen_field, write_mrc
+    from fixtures.synthetic import exposure, specimen_field, write_mrc
 
     root = tmp_path_factory.mktemp("project")
     movies = root / "MotionCorr" / "job002" / "Movies"

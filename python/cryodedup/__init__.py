@@ -26,17 +26,17 @@ from .errors import CryodedupError
 # modules of the job it runs, so that a small job does not pay for loading all of them.
 _WHERE = {
     "remove_duplicates": "api",
-    "MicrographOptions": "jobs.micrographs.options",
+    "MicrographOptions": "options",
     "find_duplicate_micrographs": "jobs.micrographs.job",
-    "ParticleOptions": "jobs.particles",
+    "ParticleOptions": "options",
     "remove_duplicate_particles": "jobs.particles",
 }
 
 if TYPE_CHECKING:
     from .api import remove_duplicates
     from .jobs.micrographs.job import find_duplicate_micrographs
-    from .jobs.micrographs.options import MicrographOptions
-    from .jobs.particles import ParticleOptions, remove_duplicate_particles
+    from .jobs.particles import remove_duplicate_particles
+    from .options import MicrographOptions, ParticleOptions
 
 
 def __getattr__(name: str) -> object:

@@ -20,10 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .algo.consensus import picks_per_group
-from .errors import CryodedupError
 from .model import ParticleSet, Warn
-
-MODES = ("auto", "path", "name")
+from .options import check_match_mode
 
 #: File extensions of micrographs and movies, removed (repeatedly) from the end of a name:
 #: MRC images and stacks, TIFF and EER movies, and bzip2-compressed MRC movies (``.mrc.bz2``,
@@ -37,12 +35,6 @@ EXTENSIONS = (".mrc", ".mrcs", ".tif", ".tiff", ".eer", ".bz2")
 SUFFIXES = ("_patch_aligned_doseweighted", "_patch_aligned", "_rigid_aligned", "_DW", "_noDW", "_Fractions")
 #: The uid CryoSPARC puts before the file names it writes: 21 digits and an underscore.
 CRYOSPARC_UID = re.compile(r"^[0-9]{21}_(?=.)")
-
-
-def check_match_mode(mode: object) -> None:
-    """Refuses a ``--match-micrographs`` value other than auto, path or name."""
-    if mode not in MODES:
-        raise CryodedupError(f"--match-micrographs is auto, path or name, got {mode!r}")
 
 
 def name_key(name: str) -> str:

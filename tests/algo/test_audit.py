@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.algo.audit import duplicate_criterion, halfsets_by_micrograph
 from cryodedup.cli import main
-from cryodedup.synthetic import write_cs
+from fixtures.synthetic import write_cs
 from helpers import located_records, write_star
 from oracle import oracle
 

@@ -12,9 +12,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from cryodedup import ParticleOptions, plots, remove_duplicate_particles
+from cryodedup import ParticleOptions, remove_duplicate_particles
 from cryodedup.algo.consensus import OUTCOMES as FATES
 from cryodedup.cli import main
+from cryodedup.report import particle_figures as plots
 from picker_files import write_topaz
 from test_coverage import LOG_LABELS, TEMPLATE_LABELS, coordinate_star, micrographs_star
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from cryodedup import CryodedupError, ParticleOptions, dedup, remove_duplicate_particles, remove_duplicates
 from cryodedup.cli import main
-from cryodedup.synthetic import cs_particles, write_cs
+from fixtures.synthetic import cs_particles, write_cs
 from helpers import shared_file, write_star
 from oracle import oracle_filaments
 

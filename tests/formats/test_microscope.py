@@ -27,7 +27,7 @@ from cryodedup.formats.microscope import (
     specimen_positions,
 )
 from cryodedup.jobs.micrographs.plan import acquisition_order
-from cryodedup.synthetic import (
+from fixtures.synthetic import (
     multihole_session,
     write_epu_session,
     write_mdoc,

@@ -8,7 +8,7 @@ import pytest
 
 from cryodedup.errors import CryodedupError
 from cryodedup.formats.mrc import map_mrc, mrc_layout, mrc_shapes
-from cryodedup.synthetic import write_mrc
+from fixtures.synthetic import write_mrc
 
 
 @pytest.mark.parametrize(

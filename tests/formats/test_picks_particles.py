@@ -203,7 +203,7 @@ def test_relion31_job_and_cryolo_merge_into_a_relion_coordinate_job(relion_and_c
 def test_cs_output_loads_in_cryosparc_tools(relion_and_cryolo):
     from cryosparc.dataset import Dataset
 
-    from cryodedup.synthetic import write_mrc
+    from fixtures.synthetic import write_mrc
 
     root, names = relion_and_cryolo
     for name in names:  # micrographs 1800 x 2000 (ny, nx)
@@ -347,7 +347,7 @@ def test_topaz_scale_inferred_from_the_exposures_and_said(tmp_path, monkeypatch)
 
 
 def test_topaz_scale_inferred_from_the_mrc_files_of_a_micrographs_star(tmp_path, monkeypatch):
-    from cryodedup.synthetic import write_mrc
+    from fixtures.synthetic import write_mrc
 
     monkeypatch.chdir(tmp_path)
     _job, names = relion3_job(tmp_path, {"m1": [(1, 2, 0.3)], "m2": [(3, 4, 0.1)]})

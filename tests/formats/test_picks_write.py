@@ -10,8 +10,11 @@ import pytest
 import starfile
 
 from cryodedup.errors import CryodedupError
+from cryodedup.formats.cryosparc import read_dataset
+from cryodedup.formats.csfile import CsFile
 from cryodedup.formats.picks import read_picks
 from cryodedup.formats.picks.write import _path_text, write_cryosparc, write_like_input, write_relion
+from cryodedup.jobs.particles import ParticleOptions
 from picker_files import cbox_text, relion3_job
 
 
@@ -85,6 +88,20 @@ def test_cs_output_loads_with_location(two_pickers):
     assert len(Dataset.load(paths["rejected"])) == 2
     with pytest.raises(CryodedupError, match="size is unknown"):
         write_cryosparc([relion], [True] * 3, root / "cs2", shapes={}, psize=1.0)
+
+
+def test_picks_cs_goes_through_the_one_cs_writer_and_reads_back_in_angstrom(two_pickers, monkeypatch):
+    root, names, relion, cryolo = two_pickers
+    saved = []
+    save = CsFile.save
+    monkeypatch.setattr(CsFile, "save", lambda self, path: (saved.append(Path(path)), save(self, path))[1])
+    shapes = {names[0]: (4000, 3000), names[1]: (4000, 3000)}
+    paths = write_cryosparc([relion, cryolo], [True, False, True, True, False], root / "cs", shapes=shapes, psize=0.5)
+    assert len(saved) == 2  # kept and rejected, each written by CsFile.save (under its temporary name)
+    kept = read_dataset(CsFile.load(paths["kept"]), ParticleOptions(score="none"), lambda message: None)
+    # By hand: pixels (100.5, 200.25), (7, 8), (150, 250) at 0.5 Å per pixel.
+    np.testing.assert_allclose(kept.centres, [[50.25, 100.125], [3.5, 4.0], [75.0, 125.0]], rtol=1e-6)
+    assert kept.mic_names == [names[0], names[1]]
 
 
 def test_same_format_outputs(two_pickers, tmp_path):

@@ -15,10 +15,11 @@ from cryodedup import _core
 from cryodedup.errors import CryodedupError
 from cryodedup.formats import relion as particles_star
 from cryodedup.formats.star import StarFile
-from cryodedup.jobs.particles import ParticleOptions, decide, one_pass, remove_duplicate_particles
+from cryodedup.jobs.particles import decide, one_pass, remove_duplicate_particles
 from cryodedup.model import OnePass
+from cryodedup.options import ParticleOptions
 from cryodedup.outputs import output_batch
-from cryodedup.synthetic import write_benchmark_file, write_example
+from fixtures.synthetic import write_benchmark_file, write_example
 from helpers import shared_file, write_star
 
 # name: (kept digest, rejected digest), outputs of main at bd2ce80. The two "bench" digests are

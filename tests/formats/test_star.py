@@ -14,7 +14,7 @@ import starfile
 
 from cryodedup.errors import CryodedupError
 from cryodedup.formats.star import StarFile, split_fields
-from cryodedup.synthetic import write_mrc
+from fixtures.synthetic import write_mrc
 from helpers import shared_file, star_text, write_star
 
 LABELS = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnAutopickFigureOfMerit"]

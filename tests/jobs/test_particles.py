@@ -10,7 +10,7 @@ import starfile
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import EXAMPLES
-from cryodedup.synthetic import (
+from fixtures.synthetic import (
     PARTICLE_COLUMNS,
     Optics,
     format_rows,

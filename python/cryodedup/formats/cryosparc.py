@@ -1,7 +1,9 @@
 """CryoSPARC particles (``.cs`` and ``.csg``, or a Dataset in memory) read into a ParticleSet.
 
 Kept and rejected are written back as datasets of the same fields (the job is then
-CryoSPARC's *Remove Duplicate Particles*).
+CryoSPARC's *Remove Duplicate Particles*); picks of other pickers are written as particles
+with a location slot (:class:`Locations`). Every ``.cs`` goes out through
+:meth:`CsFile.save <cryodedup.formats.csfile.CsFile.save>`.
 
 Centres in Å (docs/design.md section 2): ``center_x_frac * micrograph_shape[1] * psize_mic -
 shift[0] * psize_align`` and ``center_y_frac * micrograph_shape[0] * psize_mic - shift[1] *
@@ -12,6 +14,7 @@ pixels, subtracted.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -112,6 +115,61 @@ class CsWriter:
                 values = {SPLIT: halves} if halves is not None and stem == KEPT else None
                 self.group.write_subset(selected, [tmp[f] for f in files], [f.name for f in files], values)
         return {"kept": self.paths[KEPT], "rejected": self.paths[REJECTED]}
+
+
+@dataclass
+class Locations:
+    """Picks located on micrographs, written as CryoSPARC particles with a ``location`` slot.
+
+    The inverse of :func:`read_group`'s centres: ``center_x_frac`` = x / nx and
+    ``center_y_frac`` = y / ny, ``micrograph_shape`` ``[ny, nx]``, as CryoSPARC's pickers
+    write them. ``paths``, ``shapes`` and ``mic_uids`` are by micrograph; ``mic`` (each
+    pick's micrograph), ``centres`` (pixels, x and y) and ``score`` (or None) by pick.
+    """
+
+    paths: list[str]
+    shapes: np.ndarray
+    mic_uids: np.ndarray
+    psize: float
+    mic: np.ndarray
+    centres: np.ndarray
+    score: np.ndarray | None
+
+    def records(self, rows: np.ndarray, uid: np.ndarray) -> np.ndarray:
+        """The picks ``rows`` as records: ``uid``, the location slot, and ``pick_stats/ncc_score`` if scored."""
+        width = max([len(n.encode()) for n in self.paths] + [1])
+        fields = [
+            ("location/micrograph_uid", "<u8"),
+            ("location/exp_group_id", "<u4"),
+            ("location/micrograph_path", f"S{width}"),
+            ("location/micrograph_shape", "<u4", (2,)),
+            ("location/micrograph_psize_A", "<f4"),
+            ("location/center_x_frac", "<f4"),
+            ("location/center_y_frac", "<f4"),
+            ("location/min_dist_A", "<f4"),
+        ] + ([("pick_stats/ncc_score", "<f4")] if self.score is not None else [])
+        data = np.zeros(len(rows), dtype=[("uid", "<u8"), *fields])
+        data["uid"] = uid
+        m = self.mic[rows]
+        data["location/micrograph_uid"] = self.mic_uids[m]
+        data["location/micrograph_path"] = np.array([self.paths[k].encode() for k in m], dtype=f"S{width}")
+        data["location/micrograph_shape"] = self.shapes[m]
+        data["location/micrograph_psize_A"] = self.psize
+        data["location/center_x_frac"] = self.centres[rows, 0] / self.shapes[m, 1]
+        data["location/center_y_frac"] = self.centres[rows, 1] / self.shapes[m, 0]
+        if self.score is not None:
+            data["pick_stats/ncc_score"] = self.score[rows]
+        return data
+
+    def save(self, rows: np.ndarray, uid: np.ndarray, path: Path) -> None:
+        """Writes the picks ``rows`` to ``path`` as a ``.cs`` (numpy encoding, through :meth:`CsFile.save`).
+
+        As a cryosparc-tools Dataset, whose numpy encoding writes each path as wide as the
+        longest in this file (CryoSPARC's own pickers' files read the same).
+        """
+        from cryosparc.dataset import Dataset
+
+        CsFile(Dataset(self.records(rows, uid)), "numpy").save(path)
 
 
 def _join_passthrough(inputs: list[CsGroup]) -> list[CsGroup]:

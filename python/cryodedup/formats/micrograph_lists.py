@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike
 from ..errors import CryodedupError
 from ..outputs import StrPath
 from .csfile import CsGroup
+from .sniff import is_cryosparc, is_glob
 from .star import Block, StarFile, Table
 
 
@@ -129,7 +130,7 @@ class MicrographList:
 def micrograph_list(path: StrPath) -> MicrographList:
     """Reads a micrographs STAR, or CryoSPARC exposures (``.cs``/``.csg`` of Patch CTF, Curate Exposures...)."""
     path = Path(path)
-    if path.suffix not in (".cs", ".csg"):
+    if not is_cryosparc(path):
         star = StarFile(path)
         table = star.table(micrographs_block(star))
         names = table.column("rlnMicrographName")
@@ -217,7 +218,7 @@ def _from_cs(path: Path, psize: float | None, project_dir: Path | None) -> Micro
 def _from_mrc(patterns: list[Path], psize: float | None) -> Micrographs:
     names = []
     for p in patterns:
-        matches = sorted(glob.glob(str(p))) if glob.has_magic(str(p)) else [str(p)]
+        matches = sorted(glob.glob(str(p))) if is_glob(p) else [str(p)]
         if not matches:
             raise CryodedupError(f"{p}: no file matches")
         names += matches
@@ -261,9 +262,9 @@ def load_inputs(inputs: Sequence[StrPath], psize: float | None = None, project_d
     paths = [Path(p) for p in inputs]
     if len(paths) == 1 and paths[0].suffix == ".star":
         return _from_star(paths[0], psize, project_dir)
-    if len(paths) == 1 and paths[0].suffix in (".cs", ".csg"):
+    if len(paths) == 1 and is_cryosparc(paths[0]):
         return _from_cs(paths[0], psize, project_dir)
-    if any(p.suffix in (".star", ".cs", ".csg") for p in paths):
+    if any(p.suffix == ".star" or is_cryosparc(p) for p in paths):
         raise CryodedupError("give one micrographs STAR, one CryoSPARC exposures file, or MRC files")
     return _from_mrc(paths, psize)
 

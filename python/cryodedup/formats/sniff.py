@@ -70,7 +70,7 @@ def is_picker_output(path: StrPath) -> bool:
     """
     text = str(path)
     path = Path(text)
-    if path.is_dir() or (any(c in text for c in "*?[") and not path.exists()):
+    if path.is_dir() or (is_glob(text) and not path.exists()):
         return True
     if path.suffix in PICK_SUFFIXES or path.name.startswith("coords_suffix_"):
         return True

@@ -9,7 +9,6 @@ mask to the set's writer, and makes the summary and the pictures.
 from __future__ import annotations
 
 import os
-import re
 import stat
 import time
 from dataclasses import dataclass
@@ -28,145 +27,25 @@ from ..algo.audit import (
 )
 from ..algo.consensus import consensus_report, picks_per_group
 from ..algo.dedup import MAX_INPUTS, dedup, dedup_and_support_masks, popcount, scales_differ
-from ..algo.filaments import MODES as FILAMENT_MODES
 from ..algo.filaments import filament_summary
 from ..errors import CryodedupError
 from ..formats.micrograph_lists import resolve_paths
 from ..formats.sniff import check_regular_file, is_cryosparc, is_dynamo_table, is_glob, is_picker_output
 from ..labels import distinct_labels
 from ..model import Log, OnePass, ParticleSet, Warn
-from ..outputs import StrPath, all_outputs_at_once, check_plotting
-from ..resolve import check_match_mode, match_particle_set
-from ..summaries import report_rows
+from ..options import MAX_CENTRE, ParticleOptions
+from ..outputs import StrPath, all_outputs_at_once
+from ..report.summary import report_rows
+from ..resolve import match_particle_set
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from ..plots import ParticleDetails
+    from ..report.particle_figures import ParticleDetails
 
 
 def _silent(message: str, level: str) -> None:
     pass
-
-
-@dataclass
-class ParticleOptions:
-    """The job's parameters; the CLI options of ``cryodedup particles``."""
-
-    min_dist: float = 20.0
-    min_dist_z: float | None = None
-    mic_psize: float | None = None
-    micrographs: Path | None = None
-    shift_key: str = "auto"
-    score: str = "auto"
-    score_order: str = "auto"
-    remove_entirely: bool = False
-    seed: int = 0
-    plot: bool = False
-    plot_mics: int = 3
-    project_dir: Path | None = None
-    min_support: int = 1
-    coverage: str = "auto"
-    uncovered: str = "keep"
-    score_normalize: str = "none"
-    output_format: str = "auto"
-    topaz_scale: float | None = None
-    filament_mode: str = "segment"
-    audit: bool = False
-    halfsets: str = "keep"
-    max_angle: float | None = None
-    sym: str = "C1"
-    #: How micrographs of different inputs are matched: auto, path or name (docs/design.md
-    #: section 2, "Matching micrographs").
-    match_micrographs: str = "auto"
-
-    def check(self) -> None:
-        """Raises a CryodedupError naming the first option out of its range or of the wrong type."""
-        _check_option_types(self)
-        if not 0 <= self.min_dist <= MAX_CENTRE:
-            raise CryodedupError(
-                f"--min-dist must be a distance in Å from 0 to 1e150 (its square finite), got {self.min_dist}"
-            )
-        if self.min_dist_z is not None:
-            if not 0 < self.min_dist_z <= MAX_CENTRE:
-                raise CryodedupError(f"--min-dist-z must be a distance in Å above 0, to 1e150, got {self.min_dist_z}")
-            if self.min_dist == 0:
-                raise CryodedupError(
-                    "--min-dist-z needs --min-dist > 0: the duplicate ellipsoid's half-axis in x and y"
-                )
-        if self.mic_psize is not None and not (np.isfinite(self.mic_psize) and self.mic_psize > 0):
-            raise CryodedupError(f"--mic-psize must be a pixel size in Å > 0, got {self.mic_psize}")
-        if self.score_order not in ("auto", "max", "min"):
-            raise CryodedupError(f"--score-order is auto, max or min, got {self.score_order!r}")
-        if not _is_whole_number(self.min_support) or not 1 <= self.min_support <= MAX_INPUTS:
-            raise CryodedupError(f"--min-support must be a whole number of inputs from 1 to {MAX_INPUTS}")
-        if self.coverage not in COVERAGE:
-            raise CryodedupError(f"--coverage is auto or all, got {self.coverage!r}")
-        if self.uncovered not in ("keep", "reject"):
-            raise CryodedupError(f"--uncovered is keep or reject, got {self.uncovered!r}")
-        if self.uncovered == "reject" and self.min_support == 1:
-            # At support 1 every pick confirms itself: nothing is unconfirmable, so the
-            # option would change nothing while the user believes uncovered picks are gone.
-            raise CryodedupError(
-                "--uncovered reject decides the picks that --min-support cannot be asked of, and at "
-                "--min-support 1 there are none: give --min-support 2 or more, or drop --uncovered"
-            )
-        if self.score_normalize not in ("none", "rank"):
-            raise CryodedupError(f"--score-normalize is none or rank, got {self.score_normalize!r}")
-        if self.topaz_scale is not None and not (np.isfinite(self.topaz_scale) and self.topaz_scale > 0):
-            raise CryodedupError(f"--topaz-scale must be a number > 0, got {self.topaz_scale}")
-        if not 0 <= self.seed < 2**64:
-            raise CryodedupError(f"--seed must be in [0, 2**64), got {self.seed}")
-        if self.filament_mode not in FILAMENT_MODES:
-            raise CryodedupError(f"--filament-mode is segment or tube, got {self.filament_mode!r}")
-        if self.filament_mode == "tube" and self.remove_entirely:
-            raise CryodedupError(
-                "--filament-mode tube and --remove-entirely exclude each other: tubes are kept or rejected whole"
-            )
-        if self.halfsets not in ("keep", "micrograph"):
-            raise CryodedupError(f"--halfsets is keep or micrograph, got {self.halfsets!r}")
-        if self.project_dir is not None and not Path(self.project_dir).is_dir():
-            raise CryodedupError(f"--project-dir {self.project_dir}: no such folder")
-        if self.max_angle is not None and not (np.isfinite(self.max_angle) and 0 <= self.max_angle <= 180):
-            raise CryodedupError(f"--max-angle must be an angle in degrees from 0 to 180, got {self.max_angle}")
-        if not SYMMETRY.fullmatch(self.sym):
-            raise CryodedupError(f"--sym is C1, Cn, Dn (n >= 1), T, O or I, got {self.sym!r}")
-        if self.sym.upper() != "C1" and self.max_angle is None:
-            raise CryodedupError(f"--sym {self.sym} compares orientations: give the angle with --max-angle")
-        check_match_mode(self.match_micrographs)
-        if self.audit and self.halfsets != "keep":
-            raise CryodedupError("--audit writes no particle files, so --halfsets has nothing to rewrite; drop one")
-        check_plotting(self.plot)
-
-
-#: Values of ``--coverage``: ``auto`` reads which micrographs each input ran on, ``all`` takes every input to
-#: have run on every micrograph.
-COVERAGE = ("auto", "all")
-
-
-def _check_option_types(options: ParticleOptions) -> None:
-    """Numbers must be numbers: options from the Python API arrive unchecked (``min_dist='5'``)."""
-    for name in ("min_dist", "mic_psize", "topaz_scale", "max_angle"):
-        value = getattr(options, name)
-        if value is not None and not _is_real_number(value):
-            raise CryodedupError(f"--{name.replace('_', '-')} must be a number, got {value!r}")
-    for name in ("seed", "plot_mics"):  # (min_support: checked with its range)
-        if not _is_whole_number(getattr(options, name)):
-            raise CryodedupError(f"--{name.replace('_', '-')} must be a whole number, got {getattr(options, name)!r}")
-
-
-def _is_real_number(value: object) -> bool:
-    """An int or float (numpy's included), not a bool or a string."""
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-
-
-#: The point groups the core knows (rust/core/src/algo/pose.rs).
-SYMMETRY = re.compile(r"[CcDd][1-9][0-9]{0,2}|[TtOoIi]")
-
-
-def _is_whole_number(value: object) -> bool:
-    """Whether ``value`` is an int (numpy's included, not a bool): options from the Python API arrive unchecked."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
@@ -274,10 +153,6 @@ def check_centres(particles: ParticleSet) -> None:
         "a centre beyond ±1e150 Å",
         "squared distances to it overflow",
     )
-
-
-#: The farthest centre the core takes (its MAX_COORDINATE): squared distances stay finite.
-MAX_CENTRE = 1e150
 
 
 def _refuse_centres(particles: ParticleSet, bad_rows: np.ndarray, what: str, why: str) -> NoReturn:
@@ -668,7 +543,7 @@ def remove_duplicate_particles(
     summary["warnings"] = warnings
     summary["seconds"] = round(time.perf_counter() - start, 3)
     if options.plot:
-        from ..plots import ParticleDetails
+        from ..report.particle_figures import ParticleDetails
 
         assert decision.suppressed_by is not None, "decide() fills suppressed_by for the pictures"
         details = ParticleDetails(
@@ -701,7 +576,8 @@ def plot_particles(
     When example micrographs' image files are not found, the summary says so and how to
     point at them.
     """
-    from .. import plots
+    from ..report import html_report
+    from ..report import particle_figures as plots
 
     def find_micrograph(name: str) -> Path:
         # Pickers know a micrograph by its file stem (x.cbox for x.mrc): try the MRC file first.
@@ -720,6 +596,6 @@ def plot_particles(
         )
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}
     rows, highlight = report_rows(summary)
-    return plots.write_all(
+    return html_report.write_all(
         outdir, figures, "cryodedup particles", parameters, rows, force, highlight=highlight, unit=details.unit
     )

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 from cryodedup.cli import main
 from cryodedup.jobs.micrographs.group import NULL_PAIRS, decide, z_threshold
-from cryodedup.jobs.micrographs.options import MicrographOptions
-from cryodedup.synthetic import write_reexposure_set
+from cryodedup.options import MicrographOptions
+from fixtures.synthetic import write_reexposure_set
 
 
 def test_z_threshold_is_the_floor_or_the_runs_null():

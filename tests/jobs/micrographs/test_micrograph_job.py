@@ -17,11 +17,11 @@ from click.testing import CliRunner
 
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.cli import main
-from cryodedup.jobs.micrographs.options import ALL_PAIRS_UPTO
 from cryodedup.jobs.micrographs.plan import acquisition_order, candidate_offsets, candidate_pairs
 from cryodedup.jobs.micrographs.score import run_in_process
-from cryodedup.summaries import micrograph_rows
-from cryodedup.synthetic import exposure, specimen_field, write_mrc
+from cryodedup.options import ALL_PAIRS_UPTO
+from cryodedup.report.summary import micrograph_rows
+from fixtures.synthetic import exposure, specimen_field, write_mrc
 from helpers import star_text, write_planted_micrographs
 
 PSIZE, H, W, BIN = 6.0, 582, 818, 2  # binned: 291 x 409 pixels of 12 Å, like a K3 at 12 Å
@@ -260,7 +260,7 @@ def test_pixel_sizes_must_agree(overlapping, tmp_path):
 
 
 def test_cryosparc_exposures_in_and_out(overlapping, tmp_path):
-    from cryodedup.synthetic import write_cs
+    from fixtures.synthetic import write_cs
 
     folder, _ = overlapping
     exposures = np.zeros(
@@ -300,7 +300,7 @@ def test_cryosparc_exposures_in_and_out(overlapping, tmp_path):
 
 
 def test_cryosparc_exposure_group_with_passthrough(overlapping, tmp_path):
-    from cryodedup.synthetic import write_cs
+    from fixtures.synthetic import write_cs
 
     folder, _ = overlapping
     blobs = np.zeros(3, dtype=[("uid", "<u8"), ("micrograph_blob/path", "S200"), ("micrograph_blob/psize_A", "<f4")])

@@ -21,6 +21,7 @@ from numpy.typing import ArrayLike
 from ... import _core
 from ...errors import CryodedupError
 from ...outputs import AtomicOutputs, StrPath
+from ..cryosparc import Locations
 from . import Picks
 from .relion import SCORE as RELION_SCORE
 from .relion import relative_coordinate_path
@@ -298,50 +299,34 @@ def write_cryosparc(
     micrograph_uids : dict of str -> int, optional
         The exposures' uids by name; otherwise a stable hash of the name.
     """
-    from cryosparc.dataset import Dataset
-
     outdir = Path(outdir)
     masks = _split(inputs, keep)
     names, mapped = _micrographs(inputs)
     missing = [n for n in names if n not in shapes]
     if missing:
         raise CryodedupError(f"micrograph {missing[0]}: its size is unknown; a .cs location needs micrograph_shape")
-    mic = np.concatenate(mapped) if mapped else np.zeros(0, dtype=np.int64)
-    centres = np.concatenate([p.centres for p in inputs]) if inputs else np.zeros((0, 2))
-    scored = any(p.score is not None for p in inputs)
-    score = np.concatenate([p.score if p.score is not None else np.full(len(p), np.nan) for p in inputs])
-    shape = np.array([shapes[n] for n in names], dtype=np.uint32).reshape(len(names), 2)
     uids = micrograph_uids or {}
-    mic_uid = np.array([uids.get(n, micrograph_uid(n)) for n in names], dtype=np.uint64)
-    width = max([len(n.encode()) for n in names] + [1])
-    fields = [
-        ("location/micrograph_uid", "<u8"),
-        ("location/exp_group_id", "<u4"),
-        ("location/micrograph_path", f"S{width}"),
-        ("location/micrograph_shape", "<u4", (2,)),
-        ("location/micrograph_psize_A", "<f4"),
-        ("location/center_x_frac", "<f4"),
-        ("location/center_y_frac", "<f4"),
-        ("location/min_dist_A", "<f4"),
-    ] + ([("pick_stats/ncc_score", "<f4")] if scored else [])
+    scored = any(p.score is not None for p in inputs)
+    locations = Locations(
+        paths=names,
+        shapes=np.array([shapes[n] for n in names], dtype=np.uint32).reshape(len(names), 2),
+        mic_uids=np.array([uids.get(n, micrograph_uid(n)) for n in names], dtype=np.uint64),
+        psize=psize,
+        mic=np.concatenate(mapped) if mapped else np.zeros(0, dtype=np.int64),
+        centres=np.concatenate([p.centres for p in inputs]) if inputs else np.zeros((0, 2)),
+        score=(
+            np.concatenate([p.score if p.score is not None else np.full(len(p), np.nan) for p in inputs])
+            if scored
+            else None
+        ),
+    )
     rng = np.random.default_rng(seed)
     targets = {s: outdir / f"picks_{s}.cs" for s in SUBSETS}
     with AtomicOutputs(list(targets.values()), force=force) as tmp:
         for subset, take in zip(SUBSETS, (True, False)):
             rows = np.flatnonzero(np.concatenate(masks) == take) if masks else np.zeros(0, dtype=np.int64)
-            data = np.zeros(len(rows), dtype=[("uid", "<u8"), *fields])
-            data["uid"] = rng.integers(1, 2**63, len(rows), dtype=np.uint64)
-            m = mic[rows]
-            data["location/micrograph_uid"] = mic_uid[m]
-            data["location/micrograph_path"] = np.array([names[k].encode() for k in m], dtype=f"S{width}")
-            data["location/micrograph_shape"] = shape[m]
-            data["location/micrograph_psize_A"] = psize
-            data["location/center_x_frac"] = centres[rows, 0] / shape[m, 1]
-            data["location/center_y_frac"] = centres[rows, 1] / shape[m, 0]
-            if scored:
-                data["pick_stats/ncc_score"] = score[rows]
-            with open(tmp[targets[subset]], "wb") as f:
-                Dataset(data).save(f)
+            uid = rng.integers(1, 2**63, len(rows), dtype=np.uint64)
+            locations.save(rows, uid, tmp[targets[subset]])
     return targets
 
 

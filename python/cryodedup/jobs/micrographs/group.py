@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ...formats.microscope import Placement, linked_roots
-from .options import MicrographOptions
+from ...options import MicrographOptions
 
 #: The z threshold is this many robust standard deviations above the run's typical pair.
 NULL_SIGMAS = 8.0

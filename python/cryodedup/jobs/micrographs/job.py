@@ -19,9 +19,8 @@ from typing import Any, Callable
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import load_inputs
 from ...formats.microscope import place
+from ...options import MicrographOptions, check_match_mode
 from ...outputs import StrPath, all_outputs_at_once
-from ...resolve import check_match_mode
-from .options import MicrographOptions
 from .plan import plan_scoring
 from .score import ProgressBar, ShardRunner, decide_without_images, run_in_process
 from .write import prepare_outputs, write_results

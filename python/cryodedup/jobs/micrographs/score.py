@@ -22,7 +22,7 @@ from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs
 from ...formats.microscope import Placement
 from ...formats.mrc import map_mrc, mrc_layout
-from .options import MicrographOptions
+from ...options import MicrographOptions
 from .plan import ScoringPlan, acquisition_order, candidate_pairs, placed_pairs
 
 #: Batches of images read while the pairs of an earlier one are compared.

@@ -31,9 +31,8 @@ import numpy as np
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...formats.mrc import MrcLayout
+from ...options import MicrographOptions, check_match_mode
 from ...outputs import StrPath
-from ...resolve import check_match_mode
-from .options import MicrographOptions
 from .plan import ScoringPlan, plan_scoring
 from .score import ProgressBar, ShardScores, images_to_read, score_shard
 from .write import prepare_outputs, write_results

@@ -22,13 +22,14 @@ from ...formats.csfile import CsFile, CsGroup, flatten
 from ...formats.micrograph_lists import Micrographs, as_text, block_naming_micrographs
 from ...formats.microscope import Placement
 from ...formats.mrc import open_mrc
+from ...formats.sniff import is_cryosparc
 from ...formats.star import Block, StarFile
 from ...labels import distinct_labels
+from ...options import MicrographOptions
 from ...outputs import AtomicOutputs, StrPath
+from ...report.summary import micrograph_rows, short_name
 from ...resolve import match_micrographs
-from ...summaries import micrograph_rows, short_name
 from .group import UNCERTAIN, Decision, decide, group_duplicates, near_the_edge
-from .options import MicrographOptions
 from .plan import ScoringPlan, candidates_used
 from .score import ShardScores, combine_shards, reading_by_worker
 
@@ -52,7 +53,7 @@ def prepare_outputs(
     subsets = _subset_names(mics)
     names = ["pairs.csv", "duplicates.csv"] + subsets["micrographs_kept"] + subsets["micrographs_rejected"]
     if particles is not None:
-        psuffix = ".cs" if Path(particles).suffix in (".cs", ".csg") else ".star"
+        psuffix = ".cs" if is_cryosparc(particles) else ".star"
         names += [f"particles_on_kept_micrographs{psuffix}", f"particles_on_rejected_micrographs{psuffix}"]
     paths = [outdir / n for n in names]
     atomic = AtomicOutputs(paths, force=force, inputs=list(inputs) + ([particles] if particles else []))
@@ -203,7 +204,8 @@ def _plot(
     and, for the best of them, the two images and their overlay; with --metadata, the map of
     the specimen positions.
     """
-    from ... import plots
+    from ...report import html_report
+    from ...report import micrograph_figures as plots
 
     is_dup = decision.duplicate
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}
@@ -221,7 +223,7 @@ def _plot(
         summary_rows.append(("Warnings", "\n".join(summary["warnings"])))
         highlight["Warnings"] = "warn"
     if options.no_images:
-        return plots.write_all(
+        return html_report.write_all(
             outdir, position_figures, "cryodedup micrographs", parameters, summary_rows, force, highlight=highlight
         )
     figures = [
@@ -271,7 +273,7 @@ def _plot(
         )
     header = ("first acquisition", "later acquisition", "z", "Pearson", "overlap", "shift x, y (Å)")
     table = (f"Flagged pairs ({len(rows)}, highest z first)", header, rows)
-    return plots.write_all(
+    return html_report.write_all(
         outdir, figures, "cryodedup micrographs", parameters, summary_rows, force, tables=[table], highlight=highlight
     )
 
@@ -357,7 +359,7 @@ ParticleSource = Union[CsGroup, tuple[StarFile, Block]]
 
 def _load_particles(path: Path) -> ParticleSource:
     """The ``--particles`` file, read (and its columns checked) before any micrograph is scored."""
-    if path.suffix in (".cs", ".csg"):
+    if is_cryosparc(path):
         group = CsGroup.load(path)
         if not (group.has("location/micrograph_uid") or group.has("location/micrograph_path")):
             raise CryodedupError(f"{path}: no location/micrograph_uid or micrograph_path to match micrographs")

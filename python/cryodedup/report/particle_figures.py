@@ -1,23 +1,12 @@
-"""Pictures and a self-contained HTML report of what a job removed.
-
-Imported only when a job is run with ``--plot``: the default path loads no plotting code.
-Each figure function returns the matplotlib Figure, whose artists carry the data (tests
-read them back), and ``save`` writes it as a PNG.
-"""
+"""The particle job's pictures: distances, scores, inputs, consensus, half-sets, picks on micrographs."""
 
 from __future__ import annotations
 
-import base64
-import html
-import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
@@ -26,24 +15,18 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from . import _core
-from .algo.audit import TOP_MICROGRAPHS, straddling_per_micrograph
-from .algo.consensus import OUTCOMES, covered_jaccard, mean_agreement, outcome_counts, pair_counts, pick_outcomes
-from .labels import distinct_labels, human
-from .model import ParticleSet
-from .outputs import StrPath
-from .summaries import short_name
+from .. import _core
+from ..algo.audit import TOP_MICROGRAPHS, straddling_per_micrograph
+from ..algo.consensus import OUTCOMES, covered_jaccard, mean_agreement, outcome_counts, pair_counts, pick_outcomes
+from ..labels import distinct_labels
+from ..model import ParticleSet
+from .figures import DPI, KEPT_COLOUR, REJECTED_COLOUR, NamedFigure, labelled_axes
+from .summary import short_name
 
-KEPT_COLOUR, REJECTED_COLOUR = "#1a9641", "#d7191c"
 UNCONFIRMED_COLOUR = "#7b3294"  # kept as no duplicate, then rejected for lack of support
-DPI = 110  # of the saved PNGs
 
 #: A displayed micrograph: the binned, smoothed pixels and the binning factor.
 DisplayImage = tuple[np.ndarray, float]
-#: A picture of a job: file name, caption and the figure.
-NamedFigure = tuple[str, str, Figure]
-#: An extra table of the report: heading, column names and rows.
-ReportTable = tuple[str, Sequence[str], Sequence[Sequence[object]]]
 
 
 @dataclass
@@ -132,21 +115,6 @@ class ParticleDetails:
         return self.particles.mic_shapes
 
 
-def _axes(xlabel: str, ylabel: str, title: str, size: tuple[float, float] = (7, 4)) -> tuple[Figure, Axes]:
-    """A new figure with one labelled plot."""
-    fig, ax = plt.subplots(figsize=size)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    return fig, ax
-
-
-def save(fig: Figure, path: StrPath) -> None:
-    """Write ``fig`` as a PNG to ``path`` and close it."""
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
-
-
 def nearest_neighbour_distances(groups: np.ndarray, centres: np.ndarray) -> np.ndarray:
     """Distance (Å) from each particle to the nearest other particle of its micrograph.
 
@@ -175,7 +143,7 @@ def nn_histogram(details: ParticleDetails) -> Figure:
     d = nearest_neighbour_distances(details.groups, centres)
     d = d[np.isfinite(d)]
     top = max(5 * details.min_dist, 200.0)
-    fig, ax = _axes(xlabel, "particles", "Nearest-neighbour distances (last bin: that far or farther)")
+    fig, ax = labelled_axes(xlabel, "particles", "Nearest-neighbour distances (last bin: that far or farther)")
     ax.hist(np.clip(d, 0, top), bins=100, range=(0, top), color="#4c72b0")
     _count_ticks(ax.yaxis)  # counts of particles
     ax.axvline(details.min_dist, color=REJECTED_COLOUR, lw=2, label=details.distance_text)
@@ -190,7 +158,7 @@ def rejected_fraction(details: ParticleDetails) -> Figure:
     rejected = np.bincount(details.groups[~details.keep], minlength=n_mics)
     fraction = rejected[total > 0] / total[total > 0]
     unit = details.unit
-    fig, ax = _axes(
+    fig, ax = labelled_axes(
         f"fraction of a {unit}'s particles rejected", f"{unit}s", f"Rejected per {unit} ({n_mics:,} {unit}s)"
     )
     ax.hist(fraction, bins=50, range=(0, 1), color="#4c72b0")
@@ -203,7 +171,7 @@ def score_distributions(details: ParticleDetails) -> Figure:
     s, label = details.scores, details.score_label
     if s is None or label is None:  # set together by every reader
         raise ValueError("score_distributions: the particles have no scores")
-    fig, ax = _axes(label, "particles", "Scores of kept and rejected particles")
+    fig, ax = labelled_axes(label, "particles", "Scores of kept and rejected particles")
     finite = np.isfinite(s)
     lo, hi = (np.min(s[finite]), np.max(s[finite])) if finite.any() else (0, 1)
     for mask, colour, label in ((details.keep, KEPT_COLOUR, "kept"), (~details.keep, REJECTED_COLOUR, "rejected")):
@@ -393,8 +361,8 @@ def display_image(path: Path, width: int = 900) -> DisplayImage | None:
     The image is binned to about ``width`` pixels; None if the file cannot be read.
     """
     try:
-        from . import _core
-        from .formats.mrc import open_mrc
+        from .. import _core
+        from ..formats.mrc import open_mrc
 
         mrc, data = open_mrc(path)
         with mrc:
@@ -643,271 +611,3 @@ def particle_figures(
         out.append(("consensus.png", "Consensus by input", consensus_by_input(details)))
         out.append(("agreement.png", "Agreement between inputs", agreement(details)))
     return out, missing
-
-
-def z_distribution(z: np.ndarray, threshold: float) -> Figure:
-    """Histogram (log scale) of the phase-correlation z of all scored pairs, with the threshold."""
-    fig, ax = _axes(
-        "phase-correlation peak z (standard deviations of the map)",
-        "pairs (log scale)",
-        f"Scores of {len(z):,} compared pairs",
-    )
-    top = max(float(np.max(z)) if len(z) else 1.0, threshold * 1.5)
-    ax.hist(z, bins=100, range=(0, top), color="#4c72b0", log=True)
-    ax.axvline(threshold, color=REJECTED_COLOUR, lw=2, label=f"threshold z = {threshold:g}")
-    ax.legend()
-    return fig
-
-
-def z_against_pearson(
-    z: np.ndarray, pearson: np.ndarray, is_duplicate: np.ndarray, min_z: float, min_pearson: float
-) -> Figure:
-    """Every scored pair by its z and Pearson coefficient, with both thresholds.
-
-    A pair is a duplicate only in the upper right corner. Pairs whose peak is too low for a
-    Pearson coefficient (``nan``) are counted in the title.
-    """
-    has_r = np.isfinite(pearson)
-    fig, ax = _axes(
-        "phase-correlation peak z (standard deviations of the map)",
-        "Pearson coefficient over the overlap",
-        f"{int(has_r.sum()):,} pairs with a Pearson coefficient; {int((~has_r).sum()):,} with z below 5 have none",
-        size=(7, 5),
-    )
-    for mask, colour, label, gid in (
-        (has_r & ~is_duplicate, "#4c72b0", "not a duplicate", "not_duplicate"),
-        (has_r & is_duplicate, REJECTED_COLOUR, "duplicate", "duplicate"),
-    ):
-        ax.scatter(z[mask], pearson[mask], s=14, color=colour, label=f"{label} ({int(mask.sum()):,})", gid=gid)
-    ax.axvline(min_z, color="#444444", ls="--", lw=1, label=f"minimum z {min_z:g}")
-    ax.axhline(min_pearson, color="#444444", ls=":", lw=1, label=f"minimum Pearson {min_pearson:g}")
-    ax.set_xlim(0, max(float(np.max(z)) if len(z) else 0.0, 1.5 * min_z) * 1.05)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=9, frameon=False)
-    return fig
-
-
-def pair_figure(a: np.ndarray, b: np.ndarray, dy: int, dx: int, title: str) -> Figure:
-    """Two binned micrographs side by side, and overlaid at the found shift.
-
-    b[y, x] shows a[y + dy, x + dx]; in the overlay a is magenta, b green, and grey where
-    they agree.
-    """
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-
-    def norm(img: np.ndarray) -> np.ndarray:
-        lo, hi = np.percentile(img, [1, 99])
-        return np.clip((img - lo) / (hi - lo + 1e-12), 0, 1)
-
-    for ax, img, label in ((axes[0], a, "first acquisition"), (axes[1], b, "later acquisition")):
-        ax.imshow(norm(img), cmap="gray", origin="upper")  # row 0 at the top, as in the particle pictures
-        ax.set_title(label)
-        ax.set_xlabel("x (binned pixels)")
-    axes[0].set_ylabel("y (binned pixels)")
-    ny, nx = a.shape
-    oy, ox = max(0, -dy), max(0, -dx)  # a's origin on the canvas; b's is (oy + dy, ox + dx)
-    canvas = np.zeros((ny + abs(dy), nx + abs(dx), 3))
-    canvas[oy : oy + ny, ox : ox + nx, 0] = norm(a)
-    canvas[oy : oy + ny, ox : ox + nx, 2] = norm(a)
-    canvas[oy + dy : oy + dy + ny, ox + dx : ox + dx + nx, 1] = norm(b)
-    axes[2].imshow(canvas, origin="upper")
-    axes[2].set_title(f"overlaid at shift ({dx}, {dy}) px")
-    axes[2].set_xlabel("x (binned pixels)")
-    fig.suptitle(title)
-    return fig
-
-
-# Labels of the options in the report; others read as their key.
-PARAMETER_LABELS = {
-    "min_dist": "minimum distance (Å)",
-    "min_dist_z": "minimum distance along z (Å)",
-    "mic_psize": "micrograph pixel size (Å)",
-    "micrographs": "micrographs file",
-    "shift_key": "shift",
-    "match_micrographs": "micrographs matched by",
-    "score_order": "score order",
-    "remove_entirely": "remove entirely",
-    "plot_mics": "example micrographs drawn",
-    "project_dir": "project folder",
-    "min_support": "minimum support (inputs)",
-    "score_normalize": "score normalization",
-    "halfsets": "half-sets",
-    "max_angle": "maximum angle (°)",
-    "sym": "symmetry",
-    "target_psize": "target pixel size (Å)",
-    "bin": "binning",
-    "lowpass": "low-pass (Å)",
-    "highpass": "high-pass (Å)",
-    "window": "window (images)",
-    "scan_range": "scan range (images)",
-    "images_per_move": "images per move",
-    "images_per_hole": "images per hole",
-    "order": "acquisition order",
-    "min_z": "minimum z",
-    "min_pearson": "minimum Pearson",
-    "psize": "pixel size (Å)",
-    "skip_unreadable": "skip unreadable",
-    "batch": "images per batch",
-    "plot_pairs": "flagged pairs drawn",
-}
-#: The labels that name micrographs, for particles in tomograms (3-D centres).
-TOMOGRAM_LABELS = {
-    "mic_psize": "coordinate pixel size (Å)",
-    "micrographs": "tomograms file",
-    "match_micrographs": "tomograms matched by",
-    "plot_mics": "example tomograms drawn",
-}
-#: The report's colours of a highlighted summary row, by its kind.
-HIGHLIGHTS = {"bad": "#fde0dd", "good": "#e5f5e0", "warn": "#fff3cd"}
-
-
-def parameter_rows(parameters: dict, unit: str = "micrograph") -> list[tuple[str, str]]:
-    """The job's options with human labels, for the report (``unit`` ``tomogram``: tomograms named so)."""
-    labels = PARAMETER_LABELS | (TOMOGRAM_LABELS if unit == "tomogram" else {})
-    return [(labels.get(k, k.replace("_", " ")), human(v)) for k, v in parameters.items()]
-
-
-def _cell(value: object) -> str:
-    """A value as HTML: a long path may break after a slash, never inside a name."""
-    return html.escape(str(value)).replace("/", "/<wbr>")
-
-
-def _table(
-    rows: Iterable[Sequence[object]], header: Sequence[str] | None = None, highlight: dict[str, str] | None = None
-) -> str:
-    """An HTML table; without a header the first column labels the rows, those in ``highlight`` coloured."""
-    head = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>" if header else ""
-    cell = "td" if header else "th"
-    body = []
-    for row in rows:
-        kind = (highlight or {}).get(str(row[0]))
-        style = f" class='{kind}'" if kind else ""
-        label = str(row[0])
-        indent = " class='sub'" if label.startswith(" ") else ""  # a row under the one above (an input, a detail)
-        values = "".join(f"<td>{_cell(v)}</td>" for v in row[1:])
-        body.append(f"<tr{style}><{cell}{indent}>{html.escape(label.strip())}</{cell}>{values}</tr>")
-    return f"<table>{head}{''.join(body)}</table>"
-
-
-def write_report(
-    path: StrPath,
-    title: str,
-    parameters: dict,
-    summary: Sequence[tuple[str, str]],
-    figures: Sequence[tuple[str, str, bytes]],
-    tables: Iterable[ReportTable] = (),
-    highlight: dict[str, str] | None = None,
-    unit: str = "micrograph",
-) -> None:
-    """One self-contained HTML file: summary, parameters, extra tables and the figures.
-
-    ``summary`` holds the rows of the terminal's table (:mod:`cryodedup.summaries`); rows
-    whose label is in ``highlight`` are coloured by its kind (``bad``, ``good``, ``warn``).
-    ``tables`` holds (heading, header, rows); the figures' PNGs are embedded.
-    """
-    colours = "".join(f"tr.{kind}{{background:{colour}}}" for kind, colour in HIGHLIGHTS.items())
-    colours += "tr.bad td,tr.good td{font-weight:bold}"  # the verdict; warnings are coloured only
-    parts = [
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
-        "th{text-align:left;padding:0.15em 1.5em 0.15em 0.3em;vertical-align:top;white-space:nowrap}"
-        "td{white-space:pre-wrap;padding:0.15em 1em 0.15em 0.3em;overflow-wrap:break-word}"
-        "th.sub{padding-left:1.5em;font-weight:normal}table{border-collapse:collapse}tr:nth-child(even){background:#f6f6f6}"
-        f"{colours}img{{max-width:100%;border:1px solid #ddd;margin:0.5em 0}}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1><h2>Summary</h2>",
-        _table(summary, highlight=highlight),
-        "<h2>Parameters</h2>",
-        _table(parameter_rows(parameters, unit)),
-    ]
-    for heading, header, rows in tables:
-        parts += [f"<h2>{html.escape(heading)}</h2>", _table(rows, header) if rows else "<p>none</p>"]
-    parts.append("<h2>Pictures</h2>")
-    for name, caption, png in figures:
-        data = base64.b64encode(png).decode()
-        parts.append(
-            f"<h3>{html.escape(caption)}</h3><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"
-        )
-    parts.append("</body></html>")
-    Path(path).write_text("".join(parts))
-
-
-def png_bytes(fig: Figure) -> bytes:
-    """The figure as PNG bytes."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
-    return buffer.getvalue()
-
-
-def write_all(
-    outdir: Path,
-    figures: Sequence[NamedFigure],
-    title: str,
-    parameters: dict,
-    summary: Sequence[tuple[str, str]],
-    force: bool,
-    tables: Iterable[ReportTable] = (),
-    highlight: dict[str, str] | None = None,
-    unit: str = "micrograph",
-) -> list[str]:
-    """Saves the figures and report.html in ``outdir`` (complete files or none).
-
-    ``summary`` and ``highlight`` are the report's summary rows and those to colour (:func:`write_report`);
-    ``unit`` what the particles lie in (``tomogram``: the Parameters table names tomograms).
-    """
-    from .outputs import AtomicOutputs
-
-    paths = [outdir / name for name, _, _ in figures] + [outdir / "report.html"]
-    rendered = [(name, caption, png_bytes(fig)) for name, caption, fig in figures]
-    for _, _, fig in figures:
-        plt.close(fig)
-    with AtomicOutputs(paths, force=force) as tmp:
-        for (_, _, png), path in zip(rendered, paths):
-            tmp[path].write_bytes(png)
-        write_report(tmp[paths[-1]], title, parameters, summary, rendered, tables, highlight, unit)
-    return [str(p) for p in paths]
-
-
-def position_map(
-    xy: np.ndarray,
-    squares: np.ndarray,
-    square_names: Sequence[str],
-    duplicate_pairs: np.ndarray,
-    rejected: np.ndarray,
-    beam_diameter: float,
-    most: int = 9,
-) -> Figure:
-    """Every image's specimen position (µm) per grid square; duplicates joined by a line.
-
-    One panel per grid square, those with the most duplicates first (at most ``most``); each
-    image a circle of the beam's diameter, the rejected ones red, each duplicate pair joined.
-    What an operator reads to see which template or hole misfired.
-    """
-    placed = np.flatnonzero(squares >= 0)
-    dup_square = squares[duplicate_pairs[:, 0]] if len(duplicate_pairs) else np.zeros(0, dtype=np.int64)
-    counts = [(int((dup_square == q).sum()), int((squares == q).sum()), q) for q in np.unique(squares[placed])]
-    shown = [q for _, _, q in sorted(counts, key=lambda c: (-c[0], -c[1], c[2]))[:most]]
-    columns = min(3, max(1, len(shown)))
-    rows = max(1, -(-len(shown) // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 4.2 * rows), squeeze=False)
-    for ax in axes.ravel()[len(shown) :]:
-        ax.axis("off")
-    for ax, q in zip(axes.ravel(), shown):
-        here = np.flatnonzero(squares == q)
-        for i in here:
-            colour = REJECTED_COLOUR if rejected[i] else KEPT_COLOUR
-            ax.add_patch(Circle(tuple(xy[i]), beam_diameter / 2, fill=False, lw=0.6, color=colour, alpha=0.7))
-        ax.scatter(xy[here, 0], xy[here, 1], s=4, c=KEPT_COLOUR)
-        gone = here[rejected[here]]
-        ax.scatter(xy[gone, 0], xy[gone, 1], s=60, marker="x", c=REJECTED_COLOUR, zorder=3)
-        mine = duplicate_pairs[dup_square == q] if len(duplicate_pairs) else duplicate_pairs
-        if len(mine):
-            ax.add_collection(LineCollection(xy[mine], colors=REJECTED_COLOUR, linewidths=1.5))
-        ax.set_aspect("equal", adjustable="datalim")
-        ax.set_title(f"{square_names[q]}: {len(here)} images, {len(mine)} duplicate pairs", fontsize=9)
-        ax.set_xlabel("x (µm)")
-        ax.set_ylabel("y (µm)")
-    fig.suptitle(
-        f"Specimen positions (circles: beam {beam_diameter:.2f} µm; red: rejected, joined to its duplicate)",
-        fontsize=10,
-    )
-    fig.tight_layout()
-    return fig

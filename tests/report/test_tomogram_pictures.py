@@ -13,7 +13,8 @@ import re
 import numpy as np
 import pytest
 
-from cryodedup import ParticleOptions, plots, remove_duplicate_particles
+from cryodedup import ParticleOptions, remove_duplicate_particles
+from cryodedup.report import particle_figures as plots
 from helpers import write_star
 
 R5 = ["rlnTomoName", "rlnTomoSubtomogramRot", "rlnTomoSubtomogramTilt", "rlnTomoSubtomogramPsi"]

@@ -6,11 +6,11 @@ itself. Nothing here prints or draws.
 
 from __future__ import annotations
 
-from .algo.audit import audit_rows
-from .algo.consensus import consensus_rows
-from .algo.dedup import SAME_CENTRE_A
-from .labels import distinct_labels
-from .resolve import matching_text
+from ..algo.audit import audit_rows
+from ..algo.consensus import consensus_rows
+from ..algo.dedup import SAME_CENTRE_A
+from ..labels import distinct_labels
+from ..resolve import matching_text
 
 #: A summary row: label and text (lines separated by newlines).
 Row = tuple[str, str]
@@ -270,3 +270,16 @@ def with_short_micrograph_names(s: dict) -> dict:
             entries = [{**e, "micrograph": shown[e["micrograph"]]} for e in s[key][field]]
             s[key] = {**s[key], field: entries}
     return s
+
+
+def shard_summary_rows(s: dict) -> list[Row]:
+    """One shard's summary as (label, value) rows."""
+    done = "already complete, not redone" if s["already_complete"] else "scored"
+    return [
+        ("Shard", f"{s['shard']} of {s['shards']} ({done})"),
+        ("Folder", s["folder"]),
+        ("Micrographs", f"{s['micrographs']:,}"),
+        ("Pairs scored", f"{s['pairs_scored']:,}"),
+        ("Read", reading_text(s, named=False)),  # the shard is named above; where it ran needs no name
+        ("Time", f"{s['seconds']:.2f} s"),
+    ]

@@ -16,15 +16,13 @@ from click.testing import CliRunner
 from matplotlib.patches import Circle
 
 from cryodedup import (
-    MicrographOptions,
     ParticleOptions,
-    find_duplicate_micrographs,
-    plots,
     remove_duplicate_particles,
 )
 from cryodedup.cli import main
-from cryodedup.summaries import NAME_WIDTH, short_name
-from cryodedup.synthetic import exposure, specimen_field, write_benchmark_file, write_mrc
+from cryodedup.report import micrograph_figures
+from cryodedup.report import particle_figures as plots
+from fixtures.synthetic import write_benchmark_file, write_mrc
 from helpers import write_star
 from picker_files import write_topaz
 
@@ -157,7 +155,7 @@ def test_a_pick_on_a_bright_feature_is_drawn_on_it(tmp_path):
         assert ax.transData.transform((0, 0))[1] > ax.transData.transform((0, 100))[1]  # y = 0 at the top
     # The micrograph-pair pictures show their images the same way: row 10 near the top.
     a = blob(100, 120, 10, 70, 4)
-    fig = plots.pair_figure(a, a, 0, 0, "same")
+    fig = micrograph_figures.pair_figure(a, a, 0, 0, "same")
     for ax in fig.axes:
         spot = bright_spot(fig, ax)
         pick = ax.transData.transform((70, 10))
@@ -235,53 +233,6 @@ def test_nearest_neighbour_distances_match_scipy(dim):
         want = cKDTree(centres[on]).query(centres[on], k=2)[0][:, 1]
         np.testing.assert_allclose(got[on], want, rtol=1e-12, atol=0)
     assert (got[::40][groups[::40] != 99] == 0).all()
-
-
-def test_micrograph_pictures_and_report(tmp_path):
-    rng = np.random.default_rng(3)
-    field = specimen_field(rng, 1300, 1800, 6.0)
-    write_mrc(tmp_path / "a.mrc", exposure(rng, field, 60, 60, 582, 818, 6.0), 6.0)
-    write_mrc(tmp_path / "b.mrc", exposure(rng, field, 210, 260, 582, 818, 6.0, defocus=25000), 6.0)
-    write_mrc(tmp_path / "c.mrc", exposure(rng, specimen_field(rng, 600, 900, 6.0), 0, 0, 582, 818, 6.0), 6.0)
-    summary = find_duplicate_micrographs(
-        sorted(tmp_path.glob("*.mrc")), tmp_path / "out", MicrographOptions(bin=2, plot=True)
-    )
-    assert [p.split("/")[-1] for p in summary["plots"]] == [
-        "z_distribution.png",
-        "z_pearson.png",
-        "pair_1.png",
-        "report.html",
-    ]
-    z = np.array([float(line.split(",")[4]) for line in (tmp_path / "out" / "pairs.csv").read_text().splitlines()[1:]])
-    fig = plots.z_distribution(z, 8.0)
-    assert sum(bar.get_height() for bar in fig.axes[0].patches) == len(z) == 3
-    assert fig.axes[0].get_lines()[0].get_xdata()[0] == 8.0
-    report = (tmp_path / "out" / "report.html").read_text()
-    assert report.count("data:image/png;base64,") == 3 and "http" not in report
-    # The table of flagged pairs: a.mrc then b.mrc (b is a moved 150 px down and 200 px right
-    # of a at 6 Å: 1200 Å, 900 Å), named by the ends of their paths that tell them apart.
-    table = report.split("Flagged pairs (1, highest z first)")[1].split("</table>")[0]
-    cells = [c.split("</td>")[0] for c in table.split("<td>")[1:]]
-    assert cells[:2] == ["a.mrc", "b.mrc"]
-    assert float(cells[2]) >= 8 and float(cells[3]) >= 0.3
-    shift_x, shift_y = (float(v) for v in cells[5].split(","))
-    assert abs(shift_x - 1200) <= 12 and abs(shift_y - 900) <= 12
-    # Human labels, no None or False.
-    assert "minimum z" in report and "target pixel size (Å)" in report
-    assert ">None<" not in report and ">False<" not in report and ">True<" not in report
-
-
-def test_z_against_pearson_shows_why_a_high_z_pair_is_not_flagged():
-    z = np.array([3.0, 20.0, 30.0, 9.0, 6.0])
-    r = np.array([np.nan, 0.1, 0.8, 0.5, 0.9])
-    is_dup = (z >= 8) & (r >= 0.3)
-    fig = plots.z_against_pearson(z, r, is_dup, 8.0, 0.3)
-    ax = fig.axes[0]
-    assert np.allclose(artist(ax, "not_duplicate").get_offsets(), [[20, 0.1], [6, 0.9]])
-    assert np.allclose(artist(ax, "duplicate").get_offsets(), [[30, 0.8], [9, 0.5]])
-    vertical, horizontal = ax.get_lines()
-    assert vertical.get_xdata()[0] == 8.0 and horizontal.get_ydata()[0] == 0.3
-    assert "1 with z below 5 have none" in ax.get_title()
 
 
 def test_default_path_imports_no_plotting(tmp_path):
@@ -411,12 +362,6 @@ def test_the_report_summary_is_the_terminal_table_with_the_verdict_highlighted(t
     ok = remove_duplicate_particles(paths[:1], tmp_path / "one", options)
     assert ok["halfset_audit"]["straddling_pairs"] == 0
     assert "<tr class='good'><th>Half-set audit</th>" in (tmp_path / "one" / "report.html").read_text()
-
-
-def test_short_names_are_cut_at_the_front():
-    name = LONG_NAME.format(1) + "_" * 40
-    assert short_name(name) == "…" + name[-79:] and len(short_name(name)) == NAME_WIDTH
-    assert short_name("mic.mrc") == "mic.mrc"
 
 
 def whole_numbers(ticks) -> bool:

@@ -1,0 +1,761 @@
+"""Every option of the command line, declared once: its field, its flag, its help and its check.
+
+A job's options are a dataclass (:class:`ParticleOptions`, :class:`MicrographOptions`) whose
+fields are made by :func:`option`: the field's default, and in its metadata the
+:class:`Flag` (the command line's flag, click type, help). The check of the values (the
+Python API's options arrive unchecked) is the dataclass's ``check``. The commands' options
+that are not a job's field (``--outdir``, ``--force``, ``--particles`` ...) are :class:`Flag`
+constants. ``cli.py`` makes the click options from these declarations (:data:`PARTICLES`,
+:data:`MICROGRAPHS`, :data:`MICROGRAPHS_MERGE`: each command's parameters in order, and its
+help's panels), and the pipelines (``pipelines/``) read them back from the commands.
+
+Imported by the command line at start-up: nothing here imports a job.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from .algo.dedup import MAX_INPUTS
+from .algo.filaments import MODES as FILAMENT_MODES
+from .errors import CryodedupError
+from .outputs import check_plotting
+
+#: Centres and distances beyond this many Å are refused (the core's MAX_COORDINATE): their squares overflow.
+MAX_CENTRE = 1e150
+#: Values of ``--coverage``: ``auto`` reads which micrographs each input ran on, ``all`` takes every input to
+#: have run on every micrograph.
+COVERAGE = ("auto", "all")
+#: The point groups the core knows (rust/core/src/pose.rs).
+SYMMETRY = re.compile(r"[CcDd][1-9][0-9]{0,2}|[TtOoIi]")
+#: Values of ``--match-micrographs`` (docs/design.md section 2, "Matching micrographs").
+MATCH_MODES = ("auto", "path", "name")
+CANDIDATES = ("auto", "window", "pattern", "all", "metadata")
+# --candidates auto compares every pair of a set up to this size, and a --window beyond it.
+# Every pair of 200 micrographs costs what a 100-image window costs (about 100 pairs per
+# image), so up to 200 nothing is saved by leaving pairs out. Measured (benches/RESULTS.md,
+# K3 at 12 Å, 2 cores): reading and binning one image costs as much as 31-35 pairs.
+ALL_PAIRS_UPTO = 200
+ORDERS = ("auto", "metadata", "epu", "mtime", "natural", "input")
+
+
+class Seed(click.ParamType):
+    """A non-negative integer that fits in 64 bits (click's IntRange would print the range)."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        """The seed as an int; anything else fails with the reason."""
+        try:
+            seed = int(value)
+        except (TypeError, ValueError):
+            seed = -1
+        if not 0 <= seed < 2**64:
+            self.fail(f"{value!r} is not a non-negative integer below 2**64", param, ctx)
+        return seed
+
+
+#: A :class:`Flag`'s default left to click.
+NOT_GIVEN = object()
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One option as the command line shows it: the keywords of ``click.option`` beside its flags.
+
+    ``name``: the command's parameter name where it is not the flag's (``--json`` is ``as_json``).
+    ``default``: :data:`NOT_GIVEN` leaves it to click (a switch's is False, a repeated option's
+    empty, a required option's none), which tells it from a default of None.
+    """
+
+    flags: tuple[str, ...]
+    help: str
+    type: Any = None
+    default: Any = None
+    show_default: bool = False
+    is_flag: bool = False
+    multiple: bool = False
+    metavar: str | None = None
+    required: bool = False
+    name: str | None = None
+    label: str = ""  # in report.html's parameters (the field's name with spaces without one)
+
+    def click_args(self) -> tuple[tuple[str, ...], dict[str, Any]]:
+        """The arguments of ``click.option`` for this option."""
+        kwargs: dict[str, Any] = {"help": self.help}
+        for key in ("type", "metavar"):
+            if getattr(self, key) is not None:
+                kwargs[key] = getattr(self, key)
+        if self.default is not NOT_GIVEN:
+            kwargs["default"] = self.default
+        for key in ("show_default", "is_flag", "multiple", "required"):  # (the label is the report's)
+            if getattr(self, key):
+                kwargs[key] = True
+        return ((self.name, *self.flags) if self.name else self.flags), kwargs
+
+
+def option(default: Any, flag: str, help: str, **how: Any) -> Any:
+    """A job's field with its command-line option (``how``: :class:`Flag`'s other fields).
+
+    A list default (``--metadata``, repeated) is made anew for each options object.
+    """
+    given = NOT_GIVEN if default is False or isinstance(default, list) else default
+    how.setdefault("show_default", given is not None and given is not NOT_GIVEN)  # the help shows every default
+    metadata = {"flag": Flag((flag,), help, default=given, **how)}
+    if isinstance(default, list):
+        return field(default_factory=list, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def path_type(file_okay: bool = True, dir_okay: bool = True) -> click.Path:
+    """A path option's click type: a :class:`pathlib.Path`."""
+    if not file_okay:
+        return click.Path(path_type=Path, file_okay=False)
+    return click.Path(path_type=Path, dir_okay=dir_okay)
+
+
+MATCH_MICROGRAPHS_HELP = (
+    "How micrographs of different inputs are matched: path (exact), name (file name without folders, "
+    "extensions, CryoSPARC's uid and motion-correction endings such as _patch_aligned_doseweighted), auto "
+    "(name between inputs that share no path). A file name in two folders of one input is never merged."
+)
+PLOT_HELP = "Also write pictures (PNG) and report.html to OUTDIR."
+
+
+@dataclass
+class ParticleOptions:
+    """The job's parameters; the CLI options of ``cryodedup particles``."""
+
+    min_dist: float = option(
+        20.0,
+        "--min-dist",
+        "Minimum separation of particle centres, in Å. 0 removes exact copies only (centres within 0.001 Å).",
+        type=float,
+        label="minimum distance (Å)",
+    )
+    min_dist_z: float | None = option(
+        None,
+        "--min-dist-z",
+        "Subtomograms: the minimum separation along z, in Å (the missing wedge blurs z). Two particles "
+        "are duplicates when (dx² + dy²) / min-dist² + dz² / min-dist-z² <= 1. Default: --min-dist.",
+        type=float,
+        label="minimum distance along z (Å)",
+    )
+    mic_psize: float | None = option(
+        None,
+        "--mic-psize",
+        "Pixel size of the micrographs the coordinates refer to, in Å (overrides the files).",
+        type=float,
+        label="micrograph pixel size (Å)",
+    )
+    micrographs: Path | None = option(
+        None,
+        "--micrographs",
+        "A micrographs STAR, or CryoSPARC exposures (.cs/.csg), to take micrograph pixel sizes from; "
+        "for picker inputs, it also names the micrographs as RELION or CryoSPARC does; for Dynamo tables, "
+        "the table map (.doc) or volume list (.vll) naming the tomograms.",
+        type=path_type(dir_okay=False),
+        label="micrographs file",
+    )
+    shift_key: str = option(
+        "auto",
+        "--shift-key",
+        "auto: subtract the rlnOrigin columns (STAR), or the alignments3D, else alignments2D shifts "
+        "(CryoSPARC); none: locations only; alignments2D/3D: that slot's shifts (CryoSPARC).",
+        type=click.Choice(["auto", "none", "alignments2D", "alignments3D"]),
+        label="shift",
+    )
+    score: str = option(
+        "auto",
+        "--score",
+        "Column or field ranking duplicates (best kept), `none` for a seeded random choice, or `auto`: "
+        "the first of rlnAutopickFigureOfMerit, rlnMaxValueProbDistribution, rlnLogLikeliContribution "
+        "(STAR); pick_stats/ncc_score, else the alignment error (CryoSPARC).",
+    )
+    score_order: str = option(
+        "auto",
+        "--score-order",
+        "Whether higher (max) or lower (min) scores are better.",
+        type=click.Choice(["auto", "max", "min"]),
+        label="score order",
+    )
+    remove_entirely: bool = option(
+        False,
+        "--remove-entirely",
+        "Reject every particle that has a neighbour within the distance.",
+        is_flag=True,
+        label="remove entirely",
+    )
+    seed: int = option(
+        0,
+        "--seed",
+        "Seed of the random ranking used with `--score none`: a non-negative integer.",
+        type=Seed(),
+    )
+    plot: bool = option(False, "--plot", PLOT_HELP, is_flag=True)
+    plot_mics: int = option(
+        3,
+        "--plot-mics",
+        "Example micrographs to draw with their picks (those with the most rejections).",
+        type=click.IntRange(0, 100),
+        label="example micrographs drawn",
+    )
+    project_dir: Path | None = option(
+        None,
+        "--project-dir",
+        "Folder the relative paths in the inputs start from (micrographs to draw, picker lists) "
+        "[default: the current folder, then the folders above the input].",
+        type=path_type(file_okay=False),
+        label="project folder",
+    )
+    min_support: int = option(
+        1,
+        "--min-support",
+        "Consensus: keep a pick only if picks of at least this many inputs (its own included) lie within "
+        "the minimum distance; the others are rejected.",
+        type=click.IntRange(1, MAX_INPUTS),
+        label="minimum support (inputs)",
+    )
+    coverage: str = option(
+        "auto",
+        "--coverage",
+        "Consensus: which micrographs each input ran on. auto: as each picker's output says (a RELION job's "
+        "micrographs, the files of a crYOLO or EMAN folder, even empty ones; else the micrographs it has picks "
+        "on); all: every input ran on every micrograph (of --micrographs when given).",
+        type=click.Choice(COVERAGE),
+    )
+    uncovered: str = option(
+        "keep",
+        "--uncovered",
+        "Consensus: what becomes of picks on micrographs that fewer than --min-support inputs ran on, "
+        "where they cannot be confirmed.",
+        type=click.Choice(["keep", "reject"]),
+    )
+    score_normalize: str = option(
+        "none",
+        "--score-normalize",
+        "rank: compare each input's scores as percentiles within that input (pickers' scores are not on one scale).",
+        type=click.Choice(["none", "rank"]),
+        label="score normalization",
+    )
+    output_format: str = option(
+        "auto",
+        "--output-format",
+        "Picker inputs: relion (a coordinate job for Extract), cryosparc (particles .cs with a location "
+        "slot), input (each picker's own format); auto: the inputs' format when they share one, else relion.",
+        type=click.Choice(["auto", "relion", "cryosparc", "input"]),
+    )
+    topaz_scale: float | None = option(
+        None,
+        "--topaz-scale",
+        "Factor from topaz coordinates to micrograph pixels (the -s of topaz preprocess; 1 after topaz "
+        "extract -x) [default: inferred from the micrographs' sizes given with --micrographs, else refused].",
+        type=float,
+    )
+    filament_mode: str = option(
+        "segment",
+        "--filament-mode",
+        "Filaments (rlnHelicalTubeID, filament/filament_uid, crYOLO _filamentid): segments of one tube are "
+        "never duplicates; segment: remove duplicate segments between tubes; tube: reject a tube whole when "
+        "more than half of its segments lie near a better tube (ranked by mean segment score).",
+        type=click.Choice(FILAMENT_MODES),
+    )
+    audit: bool = option(
+        False,
+        "--audit",
+        "Report only (summary, --json, --plot): duplicate pairs across and within the half-sets of a "
+        "refinement, symmetry copies; no particle files are written.",
+        is_flag=True,
+    )
+    halfsets: str = option(
+        "keep",
+        "--halfsets",
+        "micrograph: give all kept particles of a micrograph one half-set (rlnRandomSubset, "
+        "alignments3D/split), halves balanced in count; only that column changes.",
+        type=click.Choice(["keep", "micrograph"]),
+        label="half-sets",
+    )
+    max_angle: float | None = option(
+        None,
+        "--max-angle",
+        "Particles within the minimum distance are duplicates only if their orientations (rlnAngleRot/Tilt/"
+        "Psi, alignments3D/pose) differ by at most this many degrees [default: orientations not compared].",
+        type=click.FloatRange(0, 180),
+        label="maximum angle (°)",
+    )
+    sym: str = option(
+        "C1",
+        "--sym",
+        "Point group of the reference (C1, Cn, Dn, T, O, I) for --max-angle: the smallest angle over its operators.",
+        label="symmetry",
+    )
+    #: How micrographs of different inputs are matched: auto, path or name (docs/design.md
+    #: section 2, "Matching micrographs").
+    match_micrographs: str = option(
+        "auto",
+        "--match-micrographs",
+        MATCH_MICROGRAPHS_HELP,
+        type=click.Choice(MATCH_MODES),
+        show_default=True,
+        label="micrographs matched by",
+    )
+
+    def check(self) -> None:
+        """Raises a CryodedupError naming the first option out of its range or of the wrong type."""
+        _check_option_types(self)
+        if not 0 <= self.min_dist <= MAX_CENTRE:
+            raise CryodedupError(
+                f"--min-dist must be a distance in Å from 0 to 1e150 (its square finite), got {self.min_dist}"
+            )
+        if self.min_dist_z is not None:
+            if not 0 < self.min_dist_z <= MAX_CENTRE:
+                raise CryodedupError(f"--min-dist-z must be a distance in Å above 0, to 1e150, got {self.min_dist_z}")
+            if self.min_dist == 0:
+                raise CryodedupError(
+                    "--min-dist-z needs --min-dist > 0: the duplicate ellipsoid's half-axis in x and y"
+                )
+        if self.mic_psize is not None and not (np.isfinite(self.mic_psize) and self.mic_psize > 0):
+            raise CryodedupError(f"--mic-psize must be a pixel size in Å > 0, got {self.mic_psize}")
+        if self.score_order not in ("auto", "max", "min"):
+            raise CryodedupError(f"--score-order is auto, max or min, got {self.score_order!r}")
+        if not _is_whole_number(self.min_support) or not 1 <= self.min_support <= MAX_INPUTS:
+            raise CryodedupError(f"--min-support must be a whole number of inputs from 1 to {MAX_INPUTS}")
+        if self.coverage not in COVERAGE:
+            raise CryodedupError(f"--coverage is auto or all, got {self.coverage!r}")
+        if self.uncovered not in ("keep", "reject"):
+            raise CryodedupError(f"--uncovered is keep or reject, got {self.uncovered!r}")
+        if self.uncovered == "reject" and self.min_support == 1:
+            # At support 1 every pick confirms itself: nothing is unconfirmable, so the
+            # option would change nothing while the user believes uncovered picks are gone.
+            raise CryodedupError(
+                "--uncovered reject decides the picks that --min-support cannot be asked of, and at "
+                "--min-support 1 there are none: give --min-support 2 or more, or drop --uncovered"
+            )
+        if self.score_normalize not in ("none", "rank"):
+            raise CryodedupError(f"--score-normalize is none or rank, got {self.score_normalize!r}")
+        if self.topaz_scale is not None and not (np.isfinite(self.topaz_scale) and self.topaz_scale > 0):
+            raise CryodedupError(f"--topaz-scale must be a number > 0, got {self.topaz_scale}")
+        if not 0 <= self.seed < 2**64:
+            raise CryodedupError(f"--seed must be in [0, 2**64), got {self.seed}")
+        if self.filament_mode not in FILAMENT_MODES:
+            raise CryodedupError(f"--filament-mode is segment or tube, got {self.filament_mode!r}")
+        if self.filament_mode == "tube" and self.remove_entirely:
+            raise CryodedupError(
+                "--filament-mode tube and --remove-entirely exclude each other: tubes are kept or rejected whole"
+            )
+        if self.halfsets not in ("keep", "micrograph"):
+            raise CryodedupError(f"--halfsets is keep or micrograph, got {self.halfsets!r}")
+        if self.project_dir is not None and not Path(self.project_dir).is_dir():
+            raise CryodedupError(f"--project-dir {self.project_dir}: no such folder")
+        if self.max_angle is not None and not (np.isfinite(self.max_angle) and 0 <= self.max_angle <= 180):
+            raise CryodedupError(f"--max-angle must be an angle in degrees from 0 to 180, got {self.max_angle}")
+        if not SYMMETRY.fullmatch(self.sym):
+            raise CryodedupError(f"--sym is C1, Cn, Dn (n >= 1), T, O or I, got {self.sym!r}")
+        if self.sym.upper() != "C1" and self.max_angle is None:
+            raise CryodedupError(f"--sym {self.sym} compares orientations: give the angle with --max-angle")
+        check_match_mode(self.match_micrographs)
+        if self.audit and self.halfsets != "keep":
+            raise CryodedupError("--audit writes no particle files, so --halfsets has nothing to rewrite; drop one")
+        check_plotting(self.plot)
+
+
+def _check_option_types(options: ParticleOptions) -> None:
+    """Numbers must be numbers: options from the Python API arrive unchecked (``min_dist='5'``)."""
+    for name in ("min_dist", "mic_psize", "topaz_scale", "max_angle"):
+        value = getattr(options, name)
+        if value is not None and not _is_real_number(value):
+            raise CryodedupError(f"--{name.replace('_', '-')} must be a number, got {value!r}")
+    for name in ("seed", "plot_mics"):  # (min_support: checked with its range)
+        if not _is_whole_number(getattr(options, name)):
+            raise CryodedupError(f"--{name.replace('_', '-')} must be a whole number, got {getattr(options, name)!r}")
+
+
+def _is_real_number(value: object) -> bool:
+    """An int or float (numpy's included), not a bool or a string."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_whole_number(value: object) -> bool:
+    """Whether ``value`` is an int (numpy's included, not a bool): options from the Python API arrive unchecked."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_match_mode(mode: object) -> None:
+    """Refuses a ``--match-micrographs`` value other than auto, path or name."""
+    if mode not in MATCH_MODES:
+        raise CryodedupError(f"--match-micrographs is auto, path or name, got {mode!r}")
+
+
+@dataclass
+class MicrographOptions:
+    """The parameters of ``cryodedup micrographs``."""
+
+    target_psize: float = option(
+        12.0,
+        "--target-psize",
+        "Pixel size (Å) to bin the micrographs to; the bin is rounded from it.",
+        type=float,
+        label="target pixel size (Å)",
+    )  # Å per binned pixel
+    bin: int | None = option(
+        None, "--bin", "Binning factor (overrides --target-psize).", type=int, name="bin_", label="binning"
+    )
+    lowpass: float | None = option(  # default 4 binned pixels (0.25 cycles/pixel)
+        None, "--lowpass", "Finest detail used, Å [default: 4 binned pixels].", type=float, label="low-pass (Å)"
+    )
+    highpass: float | None = option(  # default 25 binned pixels (0.04 cycles/pixel)
+        None, "--highpass", "Coarsest detail used, Å [default: 25 binned pixels].", type=float, label="high-pass (Å)"
+    )
+    candidates: str = option(
+        "auto",
+        "--candidates",
+        f"auto: every pair up to {ALL_PAIRS_UPTO} micrographs, else window; window: every pair within "
+        "--window images in acquisition order; pattern: microduplicate_screener's pairs; all: every pair; "
+        "metadata: the pairs whose positions (--metadata) lie within --beam-diameter.",
+        type=click.Choice(CANDIDATES),
+    )
+    window: int = option(
+        100,
+        "--window",
+        "Images after each image compared with it (window, and auto on large sets).",
+        type=int,
+        label="window (images)",
+    )
+    scan_range: int = option(
+        48, "--scan-range", "pattern: images scanned past the move.", type=int, label="scan range (images)"
+    )
+    images_per_move: int = option(
+        16,
+        "--images-per-move",
+        "pattern: images per stage move.",
+        type=int,
+        show_default=True,
+        label="images per move",
+    )
+    images_per_hole: int = option(
+        4, "--images-per-hole", "pattern: images per hole.", type=int, label="images per hole"
+    )
+    order: str = option(
+        "auto",
+        "--order",
+        "Acquisition order: auto takes the acquisition times of --metadata, else EPU time stamps "
+        "(_YYYYMMDD_HHMMSS), else the numbers in the names (natural sort); mtime: file times (a copy or "
+        "restore shuffles them).",
+        type=click.Choice(ORDERS),
+        label="acquisition order",
+    )
+    min_z: float = option(
+        8.0,
+        "--min-z",
+        "Phase-correlation peak, in standard deviations, for a duplicate: the floor of the threshold, which "
+        "rises to the run's own null (median z of its pairs + 8 robust SD) when that is higher.",
+        type=float,
+        label="minimum z",
+    )
+    min_pearson: float = option(
+        0.15,
+        "--min-pearson",
+        "Pearson coefficient over the overlap, for a duplicate.",
+        type=float,
+        label="minimum Pearson",
+    )
+    psize: float | None = option(
+        None, "--psize", "Micrograph pixel size in Å (overrides the input).", type=float, label="pixel size (Å)"
+    )
+    project_dir: Path | None = option(
+        None,
+        "--project-dir",
+        "Folder the input's relative paths start from [default: the current folder, then the folders "
+        "above the input file].",
+        type=path_type(file_okay=False),
+        label="project folder",
+    )
+    skip_unreadable: bool = option(
+        False,
+        "--skip-unreadable",
+        "Go on without micrographs that cannot be read; list them.",
+        is_flag=True,
+        label="skip unreadable",
+    )
+    #: Images read per batch (no command-line option).
+    batch: int = field(default=32, metadata={"label": "images per batch"})
+    plot: bool = option(False, "--plot", PLOT_HELP, is_flag=True)
+    plot_pairs: int = option(
+        12,
+        "--plot-pairs",
+        "Flagged pairs to draw (highest z first).",
+        type=click.IntRange(0, 1000),
+        label="flagged pairs drawn",
+    )
+    #: EPU .xml, SerialEM .mdoc: files, folders, globs.
+    metadata: list[Path] = option(
+        [],
+        "--metadata",
+        "EPU .xml or SerialEM .mdoc files, folders or quoted globs (repeat the option for several): where "
+        "each image was taken, matched to the micrographs by file name.",
+        multiple=True,
+        metavar="PATH",
+    )
+    shift_calibration: float | None = option(
+        None,
+        "--shift-calibration",
+        "µm of specimen per unit of beam/image shift [default: inferred from how the multi-hole template "
+        "repeats between stage stops].",
+        type=float,
+        metavar="UM_PER_UNIT",
+    )  # None: inferred
+    beam_diameter: float | None = option(
+        None,
+        "--beam-diameter",
+        "Pairs closer than this (µm) are compared with --candidates metadata; with --no-images, closer than "
+        "half of it are duplicates [default: the metadata's BeamDiameter, else the camera field's diagonal].",
+        type=float,
+        metavar="UM",
+    )  # None: the metadata's, else the field's diagonal
+    no_images: bool = option(
+        False,
+        "--no-images",
+        "Decide from --metadata alone (no image is read: nothing is confirmed by images).",
+        is_flag=True,
+    )
+
+    def check(self) -> None:
+        """Raises a ``CryodedupError`` naming the first option out of its range."""
+        if self.candidates not in CANDIDATES:
+            raise CryodedupError(f"--candidates is one of {', '.join(CANDIDATES)}, got {self.candidates!r}")
+        if self.order not in ORDERS:
+            raise CryodedupError(f"--order is one of {', '.join(ORDERS)}, got {self.order!r}")
+        for name in ("window", "scan_range", "images_per_move", "images_per_hole"):
+            if getattr(self, name) < 1:
+                raise CryodedupError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.bin is not None and self.bin < 1:
+            raise CryodedupError(f"--bin must be at least 1, got {self.bin}")
+        for name in ("target_psize", "lowpass", "highpass", "psize"):
+            value = getattr(self, name)
+            if value is not None and not (np.isfinite(value) and value > 0):
+                raise CryodedupError(f"--{name.replace('_', '-')} must be a finite number of Å > 0, got {value}")
+        if self.lowpass is not None and self.highpass is not None and self.highpass <= self.lowpass:
+            raise CryodedupError(
+                f"--highpass ({self.highpass} Å, the coarsest detail used) must be above --lowpass "
+                f"({self.lowpass} Å, the finest); the band between them would be empty"
+            )
+        if not np.isfinite(self.min_z):
+            raise CryodedupError(f"--min-z must be a finite number of standard deviations, got {self.min_z}")
+        if not -1 <= self.min_pearson <= 1:  # NaN fails too
+            raise CryodedupError(f"--min-pearson must be a coefficient from -1 to 1, got {self.min_pearson}")
+        check_plotting(self.plot)
+        self._check_metadata()
+
+    def _check_metadata(self) -> None:
+        needs = [
+            what
+            for what, used in (
+                ("--candidates metadata", self.candidates == "metadata"),
+                ("--no-images", self.no_images),
+                ("--order metadata", self.order == "metadata"),
+                ("--shift-calibration", self.shift_calibration is not None),
+                ("--beam-diameter", self.beam_diameter is not None),
+            )
+            if used
+        ]
+        if needs and not self.metadata:
+            raise CryodedupError(f"{needs[0]} needs --metadata (EPU .xml or SerialEM .mdoc files, folders or globs)")
+        if self.shift_calibration is not None and not (np.isfinite(self.shift_calibration) and self.shift_calibration):
+            raise CryodedupError(
+                f"--shift-calibration must be a finite, non-zero µm per unit, got {self.shift_calibration}"
+            )
+        if self.beam_diameter is not None and not (np.isfinite(self.beam_diameter) and self.beam_diameter > 0):
+            raise CryodedupError(f"--beam-diameter must be a finite number of µm > 0, got {self.beam_diameter}")
+
+
+# --- the options of the commands that are no job's field ------------------------------------------------
+
+FORCE = Flag(("--force",), "Overwrite existing outputs.", default=NOT_GIVEN, is_flag=True)
+QUIET = Flag(("--quiet", "-q"), "Print nothing on stderr but errors.", default=NOT_GIVEN, is_flag=True)
+JSON = Flag(("--json",), "Print the summary as JSON on stdout.", default=NOT_GIVEN, is_flag=True, name="as_json")
+MATCH_MICROGRAPHS = Flag(
+    ("--match-micrographs",), MATCH_MICROGRAPHS_HELP, type=click.Choice(MATCH_MODES), default="auto", show_default=True
+)
+MICROGRAPH_PARTICLES = Flag(
+    ("--particles",),
+    "A particle STAR or .cs to split into the particles of kept and rejected micrographs.",
+    type=path_type(dir_okay=False),
+)
+MICROGRAPHS_OUTDIR = "Folder for pairs.csv, duplicates.csv, micrographs_kept.* and micrographs_rejected.*."
+SHARD = Flag(
+    ("--shard",),
+    "Score only the K-th of N chunks (K from 1: `--shard ${SLURM_ARRAY_TASK_ID}/N` with `--array=1-N`) "
+    "into OUTDIR/shard-K-of-N; a complete shard is not redone. Then run `cryodedup micrographs-merge`.",
+    metavar="K/N",
+)
+DASK = Flag(
+    ("--dask",),
+    "Score the shards as Dask tasks: a scheduler address (tcp://node:8786), a scheduler file, or "
+    '`local` (one worker per core). Needs `pip install "cryodedup[dask]"`.',
+    metavar="SCHEDULER",
+)
+SHARDS = Flag(("--shards",), "With --dask: how many shards [default: one per worker].", type=click.IntRange(1))
+
+
+def outdir(help: str, required: bool = True) -> Flag:
+    """The -o/--outdir option of a job command."""
+    return Flag(("-o", "--outdir"), help, type=path_type(file_okay=False), default=NOT_GIVEN, required=required)
+
+
+def flags_of(options: type, start: str | None = None, stop: str | None = None) -> list[Flag]:
+    """The options of a job's fields from ``start`` to ``stop`` (both included), in the fields' order."""
+    flags = {f.name: f.metadata["flag"] for f in fields(options) if "flag" in f.metadata}
+    names = list(flags)
+    first = names.index(start) if start else 0
+    last = names.index(stop) + 1 if stop else len(names)
+    return [flags[n] for n in names[first:last]]
+
+
+def _report_labels(*jobs: type) -> dict[str, str]:
+    """The label of each job field that report.html names otherwise than by its name with spaces."""
+    labels = {}
+    for job in jobs:
+        for f in fields(job):
+            flag = f.metadata.get("flag")
+            label = flag.label if flag is not None else f.metadata.get("label", "")
+            if label:
+                labels[f.name] = label
+    return labels
+
+
+def field_values(options: type, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The job's fields among a command's parameters (``bin_`` is the field ``bin``, ``--metadata`` a list)."""
+    values = {}
+    for f in fields(options):
+        flag = f.metadata.get("flag")
+        if flag is not None:
+            value = params[flag.name or f.name]
+            values[f.name] = [Path(v) for v in value] if flag.multiple else value
+    return values
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command's options in the order of its parameters, and its help's panels (title, flags)."""
+
+    options: Sequence[Flag]
+    panels: Sequence[tuple[str, Sequence[str]]] = ()
+
+
+PARTICLES = Command(
+    [
+        outdir(
+            "Folder for particles_kept and particles_rejected (.star, or .cs and .csg), or the picks' outputs "
+            "(not needed with --audit without --plot).",
+            required=False,
+        ),
+        *flags_of(ParticleOptions, stop="seed"),
+        *flags_of(ParticleOptions, start="min_support"),
+        FORCE,
+        QUIET,
+        JSON,
+        *flags_of(ParticleOptions, start="plot", stop="project_dir"),
+    ],
+    [
+        (
+            "Distance and pixel size",
+            ["--min-dist", "--min-dist-z", "--mic-psize", "--micrographs", "--match-micrographs"],
+        ),
+        (
+            "Ranking",
+            [
+                "--shift-key",
+                "--score",
+                "--score-order",
+                "--score-normalize",
+                "--remove-entirely",
+                "--seed",
+                "--filament-mode",
+            ],
+        ),
+        (
+            "Pickers and consensus",
+            ["--min-support", "--coverage", "--uncovered", "--output-format", "--topaz-scale"],
+        ),
+        ("Half-sets and orientations", ["--audit", "--halfsets", "--max-angle", "--sym"]),
+        ("Output", ["--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics", "--project-dir", "--help"]),
+    ],
+)
+
+DEMO = Command(
+    [
+        FORCE,
+        QUIET,
+        JSON,
+        Flag(("--plot",), "Also write pictures (PNG) and report.html.", default=NOT_GIVEN, is_flag=True),
+    ]
+)
+
+#: What the micrograph job and the merge of its shards write, and how they report.
+MICROGRAPH_OUTPUTS = [
+    MICROGRAPH_PARTICLES,
+    MATCH_MICROGRAPHS,
+    FORCE,
+    QUIET,
+    JSON,
+    *flags_of(MicrographOptions, start="plot", stop="plot_pairs"),
+]
+
+MICROGRAPHS = Command(
+    [
+        outdir(MICROGRAPHS_OUTDIR),
+        *flags_of(MicrographOptions, stop="skip_unreadable"),
+        *flags_of(MicrographOptions, start="metadata"),
+        *MICROGRAPH_OUTPUTS,
+        SHARD,
+        DASK,
+        SHARDS,
+    ],
+    [
+        (
+            "Images",
+            ["--target-psize", "--bin", "--lowpass", "--highpass", "--psize", "--project-dir", "--skip-unreadable"],
+        ),
+        ("Metadata", ["--metadata", "--shift-calibration", "--beam-diameter", "--no-images"]),
+        (
+            "Pairs",
+            [
+                "--candidates",
+                "--window",
+                "--scan-range",
+                "--images-per-move",
+                "--images-per-hole",
+                "--order",
+                "--min-z",
+                "--min-pearson",
+            ],
+        ),
+        ("Cluster", ["--shard", "--dask", "--shards"]),
+        (
+            "Output",
+            [
+                "--outdir",
+                "--particles",
+                "--match-micrographs",
+                "--force",
+                "--quiet",
+                "--json",
+                "--plot",
+                "--plot-pairs",
+                "--help",
+            ],
+        ),
+    ],
+)
+
+MICROGRAPHS_MERGE = Command([outdir(MICROGRAPHS_OUTDIR), *MICROGRAPH_OUTPUTS])
+
+#: The labels of the jobs' options in report.html's parameters, by field.
+REPORT_LABELS = _report_labels(ParticleOptions, MicrographOptions)

@@ -1,0 +1,125 @@
+"""report.html: one self-contained page of a job's summary, parameters, tables and pictures."""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from ..labels import human
+from ..options import REPORT_LABELS
+from ..outputs import StrPath
+from .figures import NamedFigure, rendered
+
+#: An extra table of the report: heading, column names and rows.
+ReportTable = tuple[str, Sequence[str], Sequence[Sequence[object]]]
+
+#: The report's colours of a highlighted summary row, by its kind.
+HIGHLIGHTS = {"bad": "#fde0dd", "good": "#e5f5e0", "warn": "#fff3cd"}
+
+
+#: The labels that name micrographs, for particles in tomograms (3-D centres).
+TOMOGRAM_LABELS = {
+    "mic_psize": "coordinate pixel size (Å)",
+    "micrographs": "tomograms file",
+    "match_micrographs": "tomograms matched by",
+    "plot_mics": "example tomograms drawn",
+}
+
+
+def parameter_rows(parameters: dict, unit: str = "micrograph") -> list[tuple[str, str]]:
+    """The job's options with human labels, for the report (``unit`` ``tomogram``: tomograms named so)."""
+    labels = REPORT_LABELS | (TOMOGRAM_LABELS if unit == "tomogram" else {})
+    return [(labels.get(k, k.replace("_", " ")), human(v)) for k, v in parameters.items()]
+
+
+def _cell(value: object) -> str:
+    """A value as HTML: a long path may break after a slash, never inside a name."""
+    return html.escape(str(value)).replace("/", "/<wbr>")
+
+
+def _table(
+    rows: Iterable[Sequence[object]], header: Sequence[str] | None = None, highlight: dict[str, str] | None = None
+) -> str:
+    """An HTML table; without a header the first column labels the rows, those in ``highlight`` coloured."""
+    head = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>" if header else ""
+    cell = "td" if header else "th"
+    body = []
+    for row in rows:
+        kind = (highlight or {}).get(str(row[0]))
+        style = f" class='{kind}'" if kind else ""
+        label = str(row[0])
+        indent = " class='sub'" if label.startswith(" ") else ""  # a row under the one above (an input, a detail)
+        values = "".join(f"<td>{_cell(v)}</td>" for v in row[1:])
+        body.append(f"<tr{style}><{cell}{indent}>{html.escape(label.strip())}</{cell}>{values}</tr>")
+    return f"<table>{head}{''.join(body)}</table>"
+
+
+def write_report(
+    path: StrPath,
+    title: str,
+    parameters: dict,
+    summary: Sequence[tuple[str, str]],
+    figures: Sequence[tuple[str, str, bytes]],
+    tables: Iterable[ReportTable] = (),
+    highlight: dict[str, str] | None = None,
+    unit: str = "micrograph",
+) -> None:
+    """One self-contained HTML file: summary, parameters, extra tables and the figures.
+
+    ``summary`` holds the rows of the terminal's table (:mod:`cryodedup.report.summary`); rows
+    whose label is in ``highlight`` are coloured by its kind (``bad``, ``good``, ``warn``).
+    ``tables`` holds (heading, header, rows); the figures' PNGs are embedded.
+    """
+    colours = "".join(f"tr.{kind}{{background:{colour}}}" for kind, colour in HIGHLIGHTS.items())
+    colours += "tr.bad td,tr.good td{font-weight:bold}"  # the verdict; warnings are coloured only
+    parts = [
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
+        "th{text-align:left;padding:0.15em 1.5em 0.15em 0.3em;vertical-align:top;white-space:nowrap}"
+        "td{white-space:pre-wrap;padding:0.15em 1em 0.15em 0.3em;overflow-wrap:break-word}"
+        "th.sub{padding-left:1.5em;font-weight:normal}table{border-collapse:collapse}tr:nth-child(even){background:#f6f6f6}"
+        f"{colours}img{{max-width:100%;border:1px solid #ddd;margin:0.5em 0}}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1><h2>Summary</h2>",
+        _table(summary, highlight=highlight),
+        "<h2>Parameters</h2>",
+        _table(parameter_rows(parameters, unit)),
+    ]
+    for heading, header, rows in tables:
+        parts += [f"<h2>{html.escape(heading)}</h2>", _table(rows, header) if rows else "<p>none</p>"]
+    parts.append("<h2>Pictures</h2>")
+    for name, caption, png in figures:
+        data = base64.b64encode(png).decode()
+        parts.append(
+            f"<h3>{html.escape(caption)}</h3><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"
+        )
+    parts.append("</body></html>")
+    Path(path).write_text("".join(parts))
+
+
+def write_all(
+    outdir: Path,
+    figures: Sequence[NamedFigure],
+    title: str,
+    parameters: dict,
+    summary: Sequence[tuple[str, str]],
+    force: bool,
+    tables: Iterable[ReportTable] = (),
+    highlight: dict[str, str] | None = None,
+    unit: str = "micrograph",
+) -> list[str]:
+    """Saves the figures and report.html in ``outdir`` (complete files or none).
+
+    ``summary`` and ``highlight`` are the report's summary rows and those to colour (:func:`write_report`);
+    ``unit`` what the particles lie in (``tomogram``: the Parameters table names tomograms).
+    """
+    from ..outputs import AtomicOutputs
+
+    paths = [outdir / name for name, _, _ in figures] + [outdir / "report.html"]
+    pngs = rendered(figures)
+    with AtomicOutputs(paths, force=force) as tmp:
+        for (_, _, png), path in zip(pngs, paths):
+            tmp[path].write_bytes(png)
+        write_report(tmp[paths[-1]], title, parameters, summary, pngs, tables, highlight, unit)
+    return [str(p) for p in paths]

@@ -1,0 +1,65 @@
+"""The micrograph job's pictures and report: they hold the scores of the pairs (read back from the artists)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from cryodedup import MicrographOptions, find_duplicate_micrographs
+from cryodedup.report.micrograph_figures import z_against_pearson, z_distribution
+from fixtures.synthetic import exposure, specimen_field, write_mrc
+
+
+def artist(ax, gid):
+    """The collection of ``ax`` with this gid."""
+    (found,) = [c for c in ax.collections if c.get_gid() == gid]
+    return found
+
+
+def test_micrograph_pictures_and_report(tmp_path):
+    rng = np.random.default_rng(3)
+    field = specimen_field(rng, 1300, 1800, 6.0)
+    write_mrc(tmp_path / "a.mrc", exposure(rng, field, 60, 60, 582, 818, 6.0), 6.0)
+    write_mrc(tmp_path / "b.mrc", exposure(rng, field, 210, 260, 582, 818, 6.0, defocus=25000), 6.0)
+    write_mrc(tmp_path / "c.mrc", exposure(rng, specimen_field(rng, 600, 900, 6.0), 0, 0, 582, 818, 6.0), 6.0)
+    summary = find_duplicate_micrographs(
+        sorted(tmp_path.glob("*.mrc")), tmp_path / "out", MicrographOptions(bin=2, plot=True)
+    )
+    assert [p.split("/")[-1] for p in summary["plots"]] == [
+        "z_distribution.png",
+        "z_pearson.png",
+        "pair_1.png",
+        "report.html",
+    ]
+    z = np.array([float(line.split(",")[4]) for line in (tmp_path / "out" / "pairs.csv").read_text().splitlines()[1:]])
+    fig = z_distribution(z, 8.0)
+    assert sum(bar.get_height() for bar in fig.axes[0].patches) == len(z) == 3
+    assert fig.axes[0].get_lines()[0].get_xdata()[0] == 8.0
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert report.count("data:image/png;base64,") == 3 and "http" not in report
+    # The table of flagged pairs: a.mrc then b.mrc (b is a moved 150 px down and 200 px right
+    # of a at 6 Å: 1200 Å, 900 Å), named by the ends of their paths that tell them apart.
+    table = report.split("Flagged pairs (1, highest z first)")[1].split("</table>")[0]
+    cells = [c.split("</td>")[0] for c in table.split("<td>")[1:]]
+    assert cells[:2] == ["a.mrc", "b.mrc"]
+    assert float(cells[2]) >= 8 and float(cells[3]) >= 0.3
+    shift_x, shift_y = (float(v) for v in cells[5].split(","))
+    assert abs(shift_x - 1200) <= 12 and abs(shift_y - 900) <= 12
+    # Human labels, no None or False.
+    assert "minimum z" in report and "target pixel size (Å)" in report
+    assert ">None<" not in report and ">False<" not in report and ">True<" not in report
+
+
+def test_z_against_pearson_shows_why_a_high_z_pair_is_not_flagged():
+    z = np.array([3.0, 20.0, 30.0, 9.0, 6.0])
+    r = np.array([np.nan, 0.1, 0.8, 0.5, 0.9])
+    is_dup = (z >= 8) & (r >= 0.3)
+    fig = z_against_pearson(z, r, is_dup, 8.0, 0.3)
+    ax = fig.axes[0]
+    assert np.allclose(artist(ax, "not_duplicate").get_offsets(), [[20, 0.1], [6, 0.9]])
+    assert np.allclose(artist(ax, "duplicate").get_offsets(), [[30, 0.8], [9, 0.5]])
+    vertical, horizontal = ax.get_lines()
+    assert vertical.get_xdata()[0] == 8.0 and horizontal.get_ydata()[0] == 0.3
+    assert "1 with z below 5 have none" in ax.get_title()

@@ -1,0 +1,86 @@
+"""cryodedup.options: each option declared once, and the command line made from the declarations."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import click
+import pytest
+
+from cryodedup.cli import main
+from cryodedup.errors import CryodedupError
+from cryodedup.options import MICROGRAPHS, MICROGRAPHS_MERGE, PARTICLES, MicrographOptions, ParticleOptions
+
+COMMANDS = {"particles": PARTICLES, "micrographs": MICROGRAPHS, "micrographs-merge": MICROGRAPHS_MERGE}
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_a_command_has_the_declared_options_in_their_order(name):
+    options = [p for p in main.commands[name].params if isinstance(p, click.Option)]
+    declared = COMMANDS[name].options
+    assert [tuple(p.opts + p.secondary_opts) for p in options] == [tuple(f.flags) for f in declared]
+    assert [p.help for p in options] == [f.help for f in declared]
+
+
+@pytest.mark.parametrize(
+    ("name", "job", "args"),
+    [
+        ("particles", ParticleOptions, ["in.star", "-o", "out"]),
+        ("micrographs", MicrographOptions, ["m.star", "-o", "o"]),
+    ],
+)
+def test_the_command_lines_defaults_are_the_python_apis(name, job, args):
+    # What the command parses with no option given, against the dataclass made with no argument.
+    command = main.commands[name]
+    with command.make_context(name, list(args)) as ctx:
+        parsed = ctx.params
+    api = dataclasses.asdict(job())
+    for field in dataclasses.fields(job):
+        flag = field.metadata.get("flag")
+        if flag is None:
+            continue
+        value = parsed[flag.name or field.name]
+        assert (list(value) if flag.multiple else value) == api[field.name], field.name
+
+
+@pytest.mark.parametrize("job", [ParticleOptions, MicrographOptions])
+def test_every_job_field_but_the_batch_size_is_an_option(job):
+    undeclared = [f.name for f in dataclasses.fields(job) if "flag" not in f.metadata]
+    assert undeclared == ([] if job is ParticleOptions else ["batch"])
+
+
+@pytest.mark.parametrize("job", [ParticleOptions, MicrographOptions])
+def test_a_choice_the_command_line_refuses_the_api_refuses_with_the_flags_name(job):
+    # Options given in Python skip click: each choice is checked again by the job's check(),
+    # but --shift-key and --output-format, which the reader of each format checks (a STAR's
+    # shifts are auto or none; a picker's output format depends on the pickers).
+    checked_by_the_reader = {"shift_key", "output_format"}
+    for field in dataclasses.fields(job):
+        flag = field.metadata.get("flag")
+        if flag is None or not isinstance(flag.type, click.Choice) or field.name in checked_by_the_reader:
+            continue
+        with pytest.raises(CryodedupError, match=f"^{flag.flags[0]} is .*got 'bogus'"):
+            job(**{field.name: "bogus"}).check()
+
+
+def test_the_particle_command_builds_the_options_of_the_api(tmp_path, monkeypatch):
+    # Every option given on the command line reaches the job's options under its field.
+    seen = {}
+
+    def job(inputs, outdir, options, force, log):
+        seen["options"] = options
+        return {"outputs": {}, "inputs": []}
+
+    monkeypatch.setattr("cryodedup.jobs.particles.remove_duplicate_particles", job)
+    monkeypatch.setattr("cryodedup.cli.particle_rows", lambda summary: [])
+    args = ["particles", "in.star", "-o", str(tmp_path), "--min-dist", "33", "--score-order", "min", "--seed", "9"]
+    args += ["--max-angle", "12", "--sym", "C3", "--plot-mics", "5", "--project-dir", str(tmp_path), "--quiet"]
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    expected = ParticleOptions(
+        min_dist=33.0, score_order="min", seed=9, max_angle=12.0, sym="C3", plot_mics=5, project_dir=Path(tmp_path)
+    )
+    assert seen["options"] == expected
