@@ -492,6 +492,59 @@ def _mrc_superscript(d: Path) -> list[str]:
     return ["micrographs", str(d / "in" / "*.mrc")]
 
 
+# --- issue 30, item 9: a FIFO at any depth of a picker's input -------------------------------------------------
+
+AUTOPICK_ROWS = "data_\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n10 10\n300 300\n"
+
+
+def relion3_job(d: Path) -> Path:
+    """A RELION 3.x AutoPick job of two micrographs (coords_suffix naming a micrographs STAR)."""
+    (d / "in" / "Ctf").mkdir()
+    (d / "in" / "Ctf" / "mics.star").write_text("data_micrographs\nloop_\n_rlnMicrographName\nMC/job002/a.mrc\n")
+    job = d / "in" / "AutoPick" / "job006"
+    job.mkdir(parents=True)
+    (job / "coords_suffix_autopick.star").write_text("Ctf/mics.star\n")
+    (job / "a_autopick.star").write_text(AUTOPICK_ROWS)
+    return job
+
+
+@case("coordinates", "a coords_suffix file that is a FIFO [30]")
+def _fifo_coords_suffix(d: Path) -> list[str]:
+    job = relion3_job(d)
+    (job / "coords_suffix_autopick.star").unlink()
+    os.mkfifo(job / "coords_suffix_autopick.star")
+    return ["particles", str(job), "--mic-psize", "1"]
+
+
+@case("coordinates", "an autopick.star listing a FIFO [30]")
+def _fifo_listed(d: Path) -> list[str]:
+    job = d / "in" / "AutoPick" / "job010"
+    job.mkdir(parents=True)
+    (job / "a_autopick.star").write_text(AUTOPICK_ROWS)
+    os.mkfifo(job / "b_autopick.star")
+    (job / "autopick.star").write_text(
+        "data_coordinate_files\nloop_\n_rlnMicrographName\n_rlnMicrographCoordinates\n"
+        f"a.mrc {job}/a_autopick.star\nb.mrc {job}/b_autopick.star\n"
+    )
+    return ["particles", str(job), "--mic-psize", "1"]
+
+
+@case("coordinates", "a FIFO .box among a folder's files [30]")
+def _fifo_in_folder(d: Path) -> list[str]:
+    (d / "in" / "picks").mkdir()
+    (d / "in" / "picks" / "a.box").write_text("10 10 100 100\n")
+    os.mkfifo(d / "in" / "picks" / "b.box")
+    return ["particles", str(d / "in" / "picks"), "--mic-psize", "1"]
+
+
+@case("coordinates", "a FIFO _info.json in a glob [30]")
+def _fifo_in_glob(d: Path) -> list[str]:
+    (d / "in" / "info").mkdir()
+    (d / "in" / "info" / "a_info.json").write_text('{"boxes": [[10, 10, "manual"]]}')
+    os.mkfifo(d / "in" / "info" / "b_info.json")
+    return ["particles", str(d / "in" / "info" / "*_info.json"), "--mic-psize", "1"]
+
+
 # --- options ----------------------------------------------------------------------------------------------------
 
 

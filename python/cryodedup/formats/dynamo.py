@@ -22,6 +22,7 @@ from ..algo.dedup import score_direction
 from ..errors import CryodedupError
 from ..model import Log, ParticleSet, ReaderOptions, Warn
 from ..outputs import AtomicOutputs, StrPath
+from .sniff import check_regular_file
 
 #: Dynamo's column names, 1-based column numbers (Dynamo's ``dthelp``; teamtomo/dynamotable convention.py).
 COLUMNS = {
@@ -64,7 +65,7 @@ class DynamoTable:
         A row without an ``optional`` column has NaN there; a row without a ``wanted`` one is refused.
         """
         try:
-            data = path.read_bytes()
+            data = check_regular_file(path, "a Dynamo table").read_bytes()
         except OSError as err:
             raise CryodedupError(f"{path}: cannot read the table ({err.strerror})") from None
         if b"\0" in data[:4096]:
@@ -98,7 +99,7 @@ class DynamoTable:
 def read_table_map(path: Path) -> dict[int, str]:
     """The tomogram names by number, from a table map (``.doc``) or a volume list (``.vll``)."""
     try:
-        text = path.read_text(errors="replace")
+        text = check_regular_file(path, "a Dynamo table map (.doc) or volume list (.vll)").read_text(errors="replace")
     except OSError as err:
         raise CryodedupError(f"{path}: cannot read the tomogram map ({err.strerror})") from None
     if path.suffix.lower() == ".vll":

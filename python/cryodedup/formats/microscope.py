@@ -116,7 +116,7 @@ def read_epu(path: StrPath) -> Acquisition:
     the beam with one of them, the other stays 0), ``<BeamDiameter>`` in metres, the pixel size
     (``SpatialScale/pixelSize/x``, metres), ``acquisitionDateTime`` and the camera read-out.
     """
-    path = Path(path)
+    path = check_regular_file(path, "an EPU .xml")
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as err:
@@ -170,7 +170,7 @@ def mdoc_time(text: str) -> float | None:
 def _mdoc_sections(path: Path) -> tuple[dict[str, str], list[tuple[str, int, dict[str, str]]]]:
     """The global ``key = value`` lines and each ``[Kind = N]`` section's lines, with its line number."""
     try:
-        text = path.read_bytes().decode("utf-8", errors="replace")
+        text = check_regular_file(path, "a SerialEM .mdoc").read_bytes().decode("utf-8", errors="replace")
     except OSError as err:
         raise CryodedupError(f"{path}: cannot read the file ({err.strerror})") from None
     if "\0" in text[:4096]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from ...errors import CryodedupError
 from ...outputs import StrPath
 from ...resolve import name_key  # what a picker keeps of a micrograph's name
 from ..micrograph_lists import micrograph_names
-from ..sniff import is_glob
+from ..sniff import check_regular_file, is_glob
 from ..star import StarFile
 
 
@@ -534,19 +534,32 @@ def _folder_files(folder: Path) -> list[Path]:
         if not base.is_dir():
             continue
         for pattern, _ in SUFFIXES[:-1]:
-            found = sorted(p for p in base.rglob(f"*{pattern}") if p.is_file())
+            found = _files_only(base.rglob(f"*{pattern}"))
             if found:
                 return found
-        found = sorted(p for p in base.glob("*.star") if p.is_file())
+        found = _files_only(base.glob("*.star"))
         if found:
             return found
-    tables = sorted(p for p in folder.iterdir() if p.suffix in (".txt", ".tsv", ".csv") and p.is_file())
+    tables = _files_only(p for p in folder.iterdir() if p.suffix in (".txt", ".tsv", ".csv"))
     if len(tables) == 1:
         return tables
     raise CryodedupError(
         f"{folder}: no picker output found (RELION autopick.star, coords_suffix_*.star or *_autopick.star, "
         "crYOLO .cbox/.star/.box, EMAN .box or info/*_info.json, one topaz table)"
     )
+
+
+def _files_only(paths: Iterable[Path]) -> list[Path]:
+    """``paths`` sorted, without folders; a FIFO, device or socket among them is refused.
+
+    Leaving one out would lose its micrograph's picks without a word, and reading it would
+    wait for ever.
+    """
+    files = []
+    for path in paths:
+        if not path.is_dir():
+            files.append(check_regular_file(path, "a coordinate file"))
+    return sorted(files)
 
 
 def _kind(path: Path) -> str:
@@ -559,6 +572,7 @@ def _kind(path: Path) -> str:
     for suffix, kind in SUFFIXES:
         if name.endswith(suffix):
             return _star_kind(path) if kind == "star" else kind
+    check_regular_file(path, "a picker coordinate file")
     with open(path, "rb") as f:
         head = f.read(4096).decode("utf-8", errors="replace")
     first = next((line for line in head.splitlines() if line.strip()), "")

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import CryodedupError
+from ..sniff import check_regular_file
 from . import MicrographNamer, Picks, PicksBuilder, read_tables, stem
 
 
@@ -42,7 +43,7 @@ def read_info_json(files: list[Path], source: str, namer: MicrographNamer) -> Pi
     scored = True
     for file in files:
         try:
-            info = json.loads(file.read_text(errors="replace"))
+            info = json.loads(check_regular_file(file, "an EMAN2 _info.json").read_text(errors="replace"))
         except json.JSONDecodeError as err:
             raise CryodedupError(f"{file}: not valid JSON ({err.msg} at line {err.lineno})") from None
         except RecursionError:

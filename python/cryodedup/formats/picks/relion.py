@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ...errors import CryodedupError
 from ..micrograph_lists import micrograph_names
+from ..sniff import check_regular_file
 from ..star import StarFile
 from . import MicrographNamer, Picks, PicksBuilder, read_tables, stem
 
@@ -60,8 +61,12 @@ def _project_root(first: str, source: Path, project_dir: Path | None) -> Path:
     """
     roots = [project_dir or Path.cwd(), *list(source.resolve().parents)]
     for root in roots:
-        if (root / first).exists():
-            return root
+        try:
+            if (root / first).exists():
+                return root
+        except OSError as err:  # e.g. a name longer than the system takes
+            shown = first if len(first) <= 80 else first[:80] + f"... ({len(first)} characters)"
+            raise CryodedupError(f"{source}: names {shown}, which cannot be looked for ({err.strerror})") from None
     raise CryodedupError(
         f"{source}: {first} is not found from {roots[0]} nor from the folders above {source}; "
         "run from the RELION project folder or give it with --project-dir"
@@ -96,8 +101,9 @@ def read_list(files: list[Path], source: str, namer: MicrographNamer, project_di
         # A listed file that is missing is named as the list names it (looked for only now: a
         # job lists thousands, and the reader fails on the first it cannot open).
         for file, name, relative in zip(listed, names, coordinate_files):
-            if not os.path.isfile(file):
+            if not os.path.exists(file):
                 raise CryodedupError(f"{path}: {relative} (micrograph {name}) not found in {root}") from None
+            check_regular_file(file, f"a coordinate file (listed in {path.name})")
         raise
 
 
@@ -118,7 +124,7 @@ def read_coords_suffix(files: list[Path], source: str, namer: MicrographNamer, p
     its RELION name with suffix ``_X.star``. Micrographs without a file have no picks.
     """
     (path,) = files
-    lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    lines = _suffix_file_lines(path)
     if len(lines) != 1 or lines[0].startswith("data_"):
         raise CryodedupError(f"{path}: expected one line naming the micrographs STAR (RELION 3 coords_suffix file)")
     relative = lines[0]
@@ -131,7 +137,7 @@ def read_coords_suffix(files: list[Path], source: str, namer: MicrographNamer, p
     entries = []
     for name in micrograph_names(mic_star):
         file = job / relative_coordinate_path(name, suffix)
-        if file.is_file():
+        if _has_coordinate_file(file):
             entries.append((str(file), name))
     if not entries:
         raise CryodedupError(
@@ -141,6 +147,43 @@ def read_coords_suffix(files: list[Path], source: str, namer: MicrographNamer, p
     picks = _read_stars(entries, builder)
     picks.micrographs_star = (relative, str(mic_star))
     return picks
+
+
+def _suffix_file_lines(path: Path) -> list[str]:
+    """The lines of a RELION 3.x ``coords_suffix`` file that are not blank, stripped.
+
+    The file is one line naming a micrographs STAR: one megabyte is far more than any path,
+    and reading no further keeps a runaway file (or one line of 50 MB) from being taken in.
+    """
+    check_regular_file(path, "a RELION coords_suffix file (one line naming a micrographs STAR)")
+    with open(path, "rb") as f:
+        text = f.read(_SUFFIX_FILE_LIMIT + 1)
+    if len(text) > _SUFFIX_FILE_LIMIT:
+        raise CryodedupError(
+            f"{path}: larger than {_SUFFIX_FILE_LIMIT // 2**20} MB; expected one line naming the micrographs STAR "
+            "(RELION 3 coords_suffix file)"
+        )
+    return [line.strip() for line in text.decode("utf-8", errors="replace").splitlines() if line.strip()]
+
+
+#: Bytes read of a ``coords_suffix`` file at most (it names one path).
+_SUFFIX_FILE_LIMIT = 2**20
+
+
+def _has_coordinate_file(file: Path) -> bool:
+    """Whether a micrograph of a RELION 3.x job has its coordinate file ``file``.
+
+    A micrograph without one was not picked; a FIFO or a folder in its place is refused (a
+    reader would wait on a FIFO for ever), not taken as "no picks".
+    """
+    try:
+        os.stat(file)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        pass  # not readable: the reader names the error
+    check_regular_file(file, "a coordinate file")
+    return True
 
 
 #: The option of a RELION 4/5 job.star that names the micrographs a picking job ran on (AutoPick, ManualPick).
@@ -156,7 +199,7 @@ def job_micrographs(listing: Path, project_dir: Path | None) -> tuple[str, str] 
     the file named is not found.
     """
     if listing.name.startswith("coords_suffix_"):
-        lines = [line.strip() for line in listing.read_text(errors="replace").splitlines() if line.strip()]
+        lines = _suffix_file_lines(listing)
         named = lines[0] if len(lines) == 1 and not lines[0].startswith("data_") else None
     else:
         named = _job_star_option(listing.parent / "job.star", _MICROGRAPHS_OPTIONS)

@@ -614,10 +614,53 @@ impl SourceCache {
     }
 }
 
+/// `path` opened for reading if it is a regular file; a FIFO, a device or a socket is refused.
+///
+/// Opening a FIFO for reading waits for a writer, and reading one or a device may never end:
+/// the file is opened without waiting (`O_NONBLOCK`, which regular files ignore) and its kind
+/// checked on the open file, so that nothing can swap it in between.
+fn open_regular(path: &Path) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    let kind = file.metadata()?.file_type();
+    if kind.is_file() {
+        return Ok(file);
+    }
+    Err(io::Error::new(io::ErrorKind::InvalidInput, format!("is {}, expected a regular file", kind_name(kind))))
+}
+
+/// What a file that is not a regular file is, for messages.
+fn kind_name(kind: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+    }
+    if kind.is_dir() {
+        "a folder"
+    } else {
+        "not a regular file"
+    }
+}
+
 /// A source file's bytes: read into `buffer` (one `read` for a file that does not change),
 /// or mapped from [`MAP_FROM_BYTES`] on.
 fn load_source(path: &Path, mut buffer: Vec<u8>) -> io::Result<Source> {
-    let mut file = File::open(path)?;
+    let mut file = open_regular(path)?;
     let len = file.metadata()?.len();
     if len >= MAP_FROM_BYTES {
         // SAFETY: inputs are only read; cryodedup never writes to them.
@@ -732,6 +775,24 @@ mod tests {
             key: key.map(str::to_string),
             missing: missing.map(|m| m.as_bytes().to_vec()),
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_refused_without_waiting_for_a_writer() {
+        let folder = std::env::temp_dir().join(format!("cryodedup-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&folder).unwrap();
+        let fifo = folder.join("m1.box");
+        let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let req = request(Layout::Whitespace { names: vec!["x".into(), "y".into()] }, &["x"], None, None);
+        let error = read_files(std::slice::from_ref(&fifo), &req).unwrap_err().to_string();
+        std::fs::remove_dir_all(&folder).unwrap();
+        assert!(
+            error.contains("m1.box") && error.contains("is a named pipe (FIFO), expected a regular file"),
+            "{error}"
+        );
     }
 
     #[test]

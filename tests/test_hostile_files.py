@@ -1,0 +1,132 @@
+"""Issue 30, round two, the files a job opens: FIFOs anywhere (item 9), picks lost silently
+(item 4), edited shard files (item 14), files left behind (item 15), and the rest of item 13.
+
+Each test builds its own hostile fixture; the expected outcome is worked out by hand.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from picker_files import autopick_text, cbox_text, relion3_job
+from test_reliability import one_error_line
+
+PICKS = {"a": [(10.0, 10.0, 0.5), (300.0, 300.0, 0.4)], "b": [(50.0, 50.0, 0.3)]}
+
+
+def run_briefly(*args, cwd=None, timeout=60):
+    """The CLI in a subprocess, which must end within ``timeout`` s: (status, stderr); a hang fails the test."""
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "cryodedup.cli", *map(str, args), "-q"],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=cwd,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"cryodedup {' '.join(map(str, args))} still running after {timeout} s (it waits on a FIFO)")
+    return run.returncode, run.stderr
+
+
+# Item 9: a FIFO anywhere a job opens a file hung the job (the reader waits for a writer).
+
+
+def _fifo_coords_suffix(root):
+    job, _ = relion3_job(root, PICKS)
+    (job / "coords_suffix_autopick.star").unlink()
+    os.mkfifo(job / "coords_suffix_autopick.star")
+    return [job], job / "coords_suffix_autopick.star"
+
+
+def _fifo_in_a_relion3_job(root):
+    job, _ = relion3_job(root, PICKS)
+    (job / "Movies/b_autopick.star").unlink()
+    os.mkfifo(job / "Movies/b_autopick.star")
+    return [job], job / "Movies/b_autopick.star"
+
+
+def _fifo_listed_in_autopick_star(root):
+    job = root / "AutoPick/job010"
+    (job / "Movies").mkdir(parents=True)
+    (job / "Movies/a_autopick.star").write_text(autopick_text(PICKS["a"]))
+    os.mkfifo(job / "Movies/b_autopick.star")
+    (job / "autopick.star").write_text(
+        "data_coordinate_files\nloop_\n_rlnMicrographName\n_rlnMicrographCoordinates\n"
+        "MotionCorr/job002/a.mrc AutoPick/job010/Movies/a_autopick.star\n"
+        "MotionCorr/job002/b.mrc AutoPick/job010/Movies/b_autopick.star\n"
+    )
+    return [job], job / "Movies/b_autopick.star"
+
+
+def _fifo_in_a_glob(suffix, text):
+    def build(root):
+        (root / "picks").mkdir()
+        (root / "picks" / f"a{suffix}").write_text(text)
+        os.mkfifo(root / "picks" / f"b{suffix}")
+        return [f"{root / 'picks'}/*{suffix}"], root / "picks" / f"b{suffix}"
+
+    return build
+
+
+def _fifo_in_a_folder(root):
+    (root / "picks").mkdir()
+    (root / "picks/a.box").write_text("10 10 100 100\n")
+    os.mkfifo(root / "picks/b.box")
+    return [root / "picks"], root / "picks/b.box"
+
+
+def _fifo_topaz_table(root):
+    (root / "topaz").mkdir()
+    os.mkfifo(root / "topaz/picks.txt")
+    return [f"{root / 'topaz'}/*.txt", "--topaz-scale", "1"], root / "topaz/picks.txt"
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        pytest.param(_fifo_coords_suffix, id="coords_suffix file"),
+        pytest.param(_fifo_in_a_relion3_job, id="a micrograph's file in a RELION 3 job"),
+        pytest.param(_fifo_listed_in_autopick_star, id="listed in autopick.star"),
+        pytest.param(_fifo_in_a_glob(".box", "10 10 100 100\n"), id="a .box in a glob"),
+        pytest.param(_fifo_in_a_glob(".cbox", cbox_text([(10, 10, 100, 100, 0.5)])), id="a .cbox in a glob"),
+        pytest.param(_fifo_in_a_glob("_info.json", '{"boxes": [[10, 10, "manual"]]}'), id="an _info.json in a glob"),
+        pytest.param(_fifo_in_a_glob("_autopick.star", autopick_text(PICKS["a"])), id="a coordinate STAR in a glob"),
+        pytest.param(_fifo_in_a_folder, id="a .box in a folder"),
+        pytest.param(_fifo_topaz_table, id="a topaz table"),
+    ],
+)
+def test_a_fifo_anywhere_is_refused_in_one_line_naming_it(tmp_path, build):
+    args, fifo = build(tmp_path)
+    status, stderr = run_briefly("particles", *args, "--mic-psize", "1", "-o", tmp_path / "out", cwd=tmp_path)
+    assert status == 1, stderr
+    line = one_error_line(stderr)
+    assert f"{fifo}: " in line and "named pipe (FIFO)" in line, line
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_fifo_as_the_dynamo_table_map_is_refused(tmp_path):
+    # Two particles of tomogram 1 (Dynamo: column 20 the tomogram, 24-26 x y z).
+    rows = []
+    for xyz in ("10 10 10", "500 500 500"):
+        fields = ["1"] + ["0"] * 18 + ["1", "0", "0", "0", *xyz.split()]
+        rows.append(" ".join(fields))
+    (tmp_path / "t.tbl").write_text("\n".join(rows) + "\n")
+    os.mkfifo(tmp_path / "map.doc")
+    status, stderr = run_briefly(
+        "particles",
+        tmp_path / "t.tbl",
+        "--micrographs",
+        tmp_path / "map.doc",
+        "--mic-psize",
+        "1",
+        "-o",
+        tmp_path / "out",
+    )
+    assert status == 1, stderr
+    assert f"{tmp_path / 'map.doc'}: is a named pipe (FIFO)" in one_error_line(stderr)
