@@ -226,6 +226,7 @@ def test_dedup_takes_a_rule_and_returns_a_named_decision():
     rule = _core.DedupRule(min_dist=10.0, higher_is_better=True, remove_entirely=False, seed=0)
     decision = _core.dedup(np.zeros(3, np.uint32), coords, np.array([1.0, 2.0, 0.0]), rule, np.zeros(3, np.uint32))
     assert isinstance(decision, _core.DedupDecision)
+    assert repr(rule) == "DedupRule(min_dist=10.0, higher_is_better=True, remove_entirely=False, seed=0)"
     assert decision.keep.tolist() == [False, True, True] and decision.suppressed_by.tolist() == [1, -1, -1]
     assert decision.masks.tolist() == [1, 1, 1]  # input 0 picked near each
     poses = np.array([[0.0, 0.0, 0.0], [0.0, 90.0, 0.0], [0.0, 0.0, 0.0]])
@@ -287,6 +288,7 @@ def test_a_particle_scan_takes_named_columns_pixel_sizes_and_split_rule(tmp_path
     columns = _core.ParticleColumns(key=2, coords=[0, 1], origins=[None, None], score=3)
     rule = _core.DedupRule(min_dist=10.0, higher_is_better=True, remove_entirely=False, seed=0)
     split = _core.SplitRule(rule, kept=kept, rejected=rejected)
+    assert (split.kept, split.rejected, split.rule.min_dist) == (kept, rejected, 10.0)
     block = len(raw.blocks()) - 1
     scan = raw.scan_particles(block, columns, _core.PixelSizes.constant(2.0), split)
     # By hand: centres times 2 Å; the first row is within 10 Å of the better second.

@@ -1,6 +1,7 @@
 """Type stubs of the Rust extension (rust/python/src/: lib.rs registers, one module per area)."""
 
 import os
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -136,8 +137,8 @@ class SplitRule:
     """A particle scan that decides and appends each micrograph's rows to ``kept`` or ``rejected``."""
 
     rule: DedupRule
-    kept: str
-    rejected: str
+    kept: Path
+    rejected: Path
     def __init__(self, rule: DedupRule, *, kept: str | os.PathLike[str], rejected: str | os.PathLike[str]) -> None: ...
 
 class ColumnValues:
@@ -254,7 +255,7 @@ class JoinedPicks:
 class PickOutput:
     """One output file of the pick writers: its path, and the bytes before and after its rows."""
 
-    path: str
+    path: Path
     header: bytes
     footer: bytes
     def __init__(self, path: str | os.PathLike[str], header: bytes, footer: bytes) -> None: ...

@@ -28,7 +28,7 @@ Log = Callable[[str, str], None]
 class ReaderOptions(Protocol):
     """What the format readers read of the particle job's options.
 
-    The job's :class:`~cryodedup.jobs.particles.ParticleOptions` has these fields and more;
+    The job's :class:`~cryodedup.options.ParticleOptions` has these fields and more;
     a reader names this narrower shape so that no format module imports the job.
     """
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
-from .figures import KEPT_COLOUR, REJECTED_COLOUR, labelled_axes
+from .figures import KEPT_COLOUR, REJECTED_COLOUR, labelled_axes, subplots
 
 
 def z_distribution(z: np.ndarray, threshold: float) -> Figure:
@@ -60,7 +59,7 @@ def pair_figure(a: np.ndarray, b: np.ndarray, dy: int, dx: int, title: str) -> F
     b[y, x] shows a[y + dy, x + dx]; in the overlay a is magenta, b green, and grey where
     they agree.
     """
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    fig, axes = subplots(1, 3, figsize=(13, 4))
 
     def norm(img: np.ndarray) -> np.ndarray:
         lo, hi = np.percentile(img, [1, 99])
@@ -105,7 +104,7 @@ def position_map(
     shown = [q for _, _, q in sorted(counts, key=lambda c: (-c[0], -c[1], c[2]))[:most]]
     columns = min(3, max(1, len(shown)))
     rows = max(1, -(-len(shown) // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 4.2 * rows), squeeze=False)
+    fig, axes = subplots(rows, columns, figsize=(4.2 * columns, 4.2 * rows), squeeze=False)
     for ax in axes.ravel()[len(shown) :]:
         ax.axis("off")
     for ax, q in zip(axes.ravel(), shown):

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
@@ -20,7 +19,7 @@ from ..algo.audit import TOP_MICROGRAPHS, straddling_per_micrograph
 from ..algo.consensus import OUTCOMES, covered_jaccard, mean_agreement, outcome_counts, pair_counts, pick_outcomes
 from ..labels import distinct_labels
 from ..model import ParticleSet
-from .figures import DPI, KEPT_COLOUR, REJECTED_COLOUR, NamedFigure, labelled_axes
+from .figures import DPI, KEPT_COLOUR, REJECTED_COLOUR, NamedFigure, labelled_axes, subplots
 from .summary import short_name
 
 UNCONFIRMED_COLOUR = "#7b3294"  # kept as no duplicate, then rejected for lack of support
@@ -175,7 +174,7 @@ def input_contributions(details: ParticleDetails) -> Figure:
     k = len(details.inputs)
     kept = np.bincount(details.input_of[details.keep], minlength=k)
     rejected = np.bincount(details.input_of[~details.keep], minlength=k)
-    fig, ax = plt.subplots(figsize=(7, 1.5 + 0.5 * k))
+    fig, ax = subplots(figsize=(7, 1.5 + 0.5 * k))
     y = np.arange(k)
     ax.barh(y, kept, color=KEPT_COLOUR, label="kept")
     ax.barh(y, rejected, left=kept, color=REJECTED_COLOUR, label="rejected")
@@ -213,7 +212,7 @@ def consensus_by_input(details: ParticleDetails) -> Figure:
     k = len(details.inputs)
     outcomes = pick_outcomes(details.keep, _confirmed_by(details), details.unconfirmed, details.not_confirmable)
     counts = outcome_counts(outcomes, details.input_of, k)
-    fig, ax = plt.subplots(figsize=(7, 1.5 + 0.5 * k))
+    fig, ax = subplots(figsize=(7, 1.5 + 0.5 * k))
     y = np.arange(k)
     left = np.zeros(k, dtype=np.int64)
     for fate, widths in zip(OUTCOMES, counts.T):
@@ -254,7 +253,7 @@ def agreement(details: ParticleDetails) -> Figure:
     labels = distinct_labels(details.inputs)
     on = _on_shared(shared_mics, n_mics, unit)
     if k == 2:
-        fig, ax_mics = plt.subplots(figsize=(7, 4))
+        fig, ax_mics = subplots(figsize=(7, 4))
         if shared_mics[1, 0] == 0:
             ax_mics.text(
                 0.5,
@@ -269,7 +268,7 @@ def agreement(details: ParticleDetails) -> Figure:
             ax_mics.axvline(overall[1, 0], color="#333333", ls="--", lw=1.5, label=line, gid="overall")
     else:
         side = 1.0 + 0.9 * (k - 1)  # inches of the matrix
-        fig, (ax_matrix, ax_mics) = plt.subplots(
+        fig, (ax_matrix, ax_mics) = subplots(
             1, 2, figsize=(side + 8.5, 4.5), gridspec_kw={"width_ratios": [side + 1.5, 6], "wspace": 0.5}
         )
         _pair_matrix(fig, ax_matrix, overall, labels, shared_mics, on)
@@ -422,7 +421,7 @@ def micrograph_picks(details: ParticleDetails, mic: int, image: DisplayImage | N
     frame = _frame(details, mic, idx, psize, image)
     width, height = frame[2:]
     panel = 6.0  # inches per panel
-    fig, (ax_kept, ax_rejected) = plt.subplots(
+    fig, (ax_kept, ax_rejected) = subplots(
         1, 2, figsize=(2 * panel + 1.0, min(panel * height / width, 9.0) + 1.6), sharex=True, sharey=True
     )
     inches = fig.get_figheight()  # margins for the title above and the legend below, whatever the height
@@ -520,7 +519,7 @@ def halfset_pairs(details: ParticleDetails) -> Figure:
     their pairs within one half-set beside them.
     """
     across, within = straddling_per_micrograph(details.particles, details.suppressed_by)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]})
+    fig, (left, right) = subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]})
     unit = details.unit
     left.bar(np.arange(across.size), across, width=1.0, color=REJECTED_COLOUR)
     left.set_xlabel(f"{unit} (input order)")

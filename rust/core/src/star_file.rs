@@ -1,7 +1,7 @@
 //! A STAR file mapped into memory and indexed, and the passes a job makes over it: scans of a
 //! loop, the particle job's scan (deciding and splitting as it goes where asked), and rows
 //! split into kept and rejected outputs. Each pass meets the page cache as
-//! [`MappedFile`](crate::io::mapped::MappedFile) says; resident memory stays within a window,
+//! [`MappedFile`] says; resident memory stays within a window,
 //! whatever the file's size.
 
 use std::ops::Range;

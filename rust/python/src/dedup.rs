@@ -32,10 +32,9 @@ impl DedupRule {
 
     fn __repr__(&self) -> String {
         let DedupRule { min_dist, higher_is_better, remove_entirely, seed } = self;
-        format!(
-            "DedupRule(min_dist={min_dist}, higher_is_better={higher_is_better}, \
-             remove_entirely={remove_entirely}, seed={seed})"
-        )
+        let python = |b: &bool| if *b { "True" } else { "False" };
+        let (higher, entirely) = (python(higher_is_better), python(remove_entirely));
+        format!("DedupRule(min_dist={min_dist:?}, higher_is_better={higher}, remove_entirely={entirely}, seed={seed})")
     }
 }
 

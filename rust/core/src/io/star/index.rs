@@ -102,7 +102,7 @@ pub struct Indexed {
 /// [`scan_rows_streaming`]) made while indexing: a big file is read once, not twice. The indexer stops at the loop's first row; from there the scan walks the rows one
 /// [`WINDOW`] at a time, in parallel, and finds where the loop ends as the indexer would
 /// (so each line is walked once); the indexer resumes after the loop. Returns the blocks
-/// and the distinct key texts by id. Errors are those of [`index`] then [`scan_rows`].
+/// and the distinct key texts by id. Errors are those of [`index`] then [`scan_rows`](super::scan_rows).
 pub fn index_scanning(
     data: &[u8],
     wanted: LoopOf,
