@@ -377,7 +377,8 @@ fn read_whitespace<'a>(
         let _ = for_each_field(line, |_, f| fields.push(f));
         if fields.len() < names.len() || fields.len() > names.len() + 1 {
             let expected = names.join(" ");
-            let message = format!("expected {expected} [and one more], found {}", count_of(fields.len(), "field"));
+            let message =
+                format!("expected {expected} (and at most one field more), found {}", count_of(fields.len(), "field"));
             return Err(rows.error(line_no + 1, message));
         }
         for (k, f) in fields.into_iter().enumerate() {
@@ -926,7 +927,7 @@ mod tests {
         assert_eq!(rows.numbers, vec![vec![1.0, 5.0], vec![4.0, 8.0]]);
         assert_eq!(rows.spans, vec![(4, 15), (16, 23)]);
         let err = read_bytes(Path::new("m.box"), b"1 2\n", &req).unwrap_err();
-        assert_eq!(err.to_string(), "m.box: line 1: expected x y w h, found 2 fields");
+        assert_eq!(err.to_string(), "m.box: line 1: expected x y w h (and at most one field more), found 2 fields");
     }
 
     #[test]
