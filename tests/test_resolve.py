@@ -15,7 +15,16 @@ from click.testing import CliRunner
 from cryodedup import ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
-from cryodedup.resolve import match_micrographs, matching_text, name_key
+from cryodedup.resolve import (
+    NO_AUTO_SCORE,
+    UNKNOWN_COLUMN,
+    UNKNOWN_ORDER,
+    Score,
+    match_micrographs,
+    matching_text,
+    name_key,
+    resolve_score,
+)
 from fixtures.synthetic import write_cs
 from helpers import LOCATION_FIELDS, star_text
 from oracle import oracle, oracle_by_group
@@ -686,3 +695,33 @@ def test_a_starfile_table_in_memory_gets_its_pixel_sizes_by_file_name(tmp_path):
     data = starfile.read(write_extract_job(tmp_path, rows, "Extract/job099", "3.1"), always_dict=True)
     kept, _ = remove_duplicates(data, micrographs=write_ctf_star(tmp_path), min_dist=20)
     assert list(kept["particles"]["rlnImageName"]) == oracle_kept_images(rows, 20.0, "3.1")
+
+
+# --- the score: one resolution for every format ---
+
+
+def test_resolve_score_by_hand():
+    every = {"rlnA", "cc", "rlnAutopickFigureOfMerit", "alignments2D/error"}.__contains__
+    auto = ("rlnMissing", "rlnAutopickFigureOfMerit", "alignments2D/error")
+    assert resolve_score("none", "auto", auto, every) == Score(None, True)
+    assert resolve_score("auto", "auto", auto, every) == Score("rlnAutopickFigureOfMerit", True)  # the first present
+    assert resolve_score("auto", "auto", ("rlnMissing",), every) == Score(None, True, NO_AUTO_SCORE)
+    assert resolve_score("rlnB", "auto", auto, every) == Score("rlnB", True, UNKNOWN_COLUMN)
+    assert resolve_score("rlnA", "auto", auto, every) == Score("rlnA", True, UNKNOWN_ORDER)
+    assert resolve_score("rlnA", "min", auto, every) == Score("rlnA", False)
+    assert resolve_score("alignments2D/error", "auto", auto, every) == Score("alignments2D/error", False)
+    # A format's own knowledge gives the direction unless --score-order does.
+    assert resolve_score("cc", "auto", (), every, {"cc": True}) == Score("cc", True)
+    assert resolve_score("cc", "min", (), every, {"cc": True}) == Score("cc", False)
+
+
+def test_no_reader_decides_the_score_direction_itself():
+    # The readers ask resolve.py; none keeps a table of directions of its own.
+    import cryodedup.algo.dedup as dedup
+    import cryodedup.formats.cryosparc as cryosparc
+    import cryodedup.formats.dynamo as dynamo
+    import cryodedup.formats.relion as relion
+
+    assert not hasattr(dedup, "HIGHER_IS_BETTER")
+    for reader in (relion, cryosparc, dynamo):
+        assert reader.resolve_score is resolve_score

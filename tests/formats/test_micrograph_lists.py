@@ -103,3 +103,15 @@ def test_a_star_without_micrographs_and_exposures_without_a_field_are_named(tmp_
             CryodedupError, match=r"exposures.cs: no micrograph_blob/path field; expected CryoSPARC exposures"
         ):
             read(exposures)
+
+
+def test_a_list_naming_a_micrograph_twice_is_refused_not_compared_with_itself(tmp_path):
+    # A particle STAR given as the micrograph list names each micrograph once per particle:
+    # each row was compared with its copies and rejected as a perfect duplicate, exit 0.
+    (tmp_path / "planted").mkdir()
+    planted = write_planted_micrographs(tmp_path / "planted")
+    rows = [[str(p), str(x)] for p in planted[:4] for x in (10, 20, 30)]  # three particles a micrograph
+    star = tmp_path / "particles.star"
+    star.write_text(star_text(["rlnMicrographName", "rlnCoordinateX"], rows, block="particles"))
+    with pytest.raises(CryodedupError, match=r"particles.star: micrograph .*planted.* is listed again on row 2"):
+        load_inputs([star])

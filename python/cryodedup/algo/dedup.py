@@ -9,32 +9,6 @@ from numpy.typing import ArrayLike
 
 from .. import _core
 
-#: Score columns whose higher values mean a better particle (RELION and CryoSPARC names).
-HIGHER_IS_BETTER = (
-    "rlnAutopickFigureOfMerit",
-    "rlnMaxValueProbDistribution",
-    "rlnLogLikeliContribution",
-    "pick_stats/ncc_score",
-)
-#: Score columns whose lower values mean a better particle.
-LOWER_IS_BETTER = ("alignments2D/error", "alignments3D/error", "alignments2D/error_min", "alignments3D/error_min")
-
-
-def score_direction(label: str, score_order: str = "auto") -> bool | None:
-    """Whether higher scores are better.
-
-    ``score_order`` ``max`` or ``min`` when given, else what is known of the column
-    ``label``; None when it is not known.
-    """
-    if score_order != "auto":
-        return score_order == "max"
-    if label in HIGHER_IS_BETTER:
-        return True
-    if label in LOWER_IS_BETTER:
-        return False
-    return None
-
-
 #: Two inputs' scores are on different scales when the Kolmogorov-Smirnov distance between
 #: their distributions (the largest gap between the fractions of each at or below a value)
 #: exceeds this: then most of one input's scores lie above most of the other's, and the

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..algo.audit import read_halves
-from ..algo.dedup import score_direction
 from ..algo.filaments import CRYOSPARC_TUBE, tube_ids
 from ..errors import CryodedupError
 from ..model import HalfSets, Log, ParticleSet, ReaderOptions, pixel_sizes_used
 from ..outputs import AtomicOutputs, StrPath
+from ..resolve import NO_AUTO_SCORE, UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_score
 from .csfile import CsFile, CsGroup, flatten, join_on_uid
 from .micrograph_lists import as_text, exposure_pixel_sizes
 from .sniff import is_cryosparc
@@ -286,32 +286,28 @@ def _score(
     ``auto`` without a known score field falls back to the seeded random ranking, as
     CryoSPARC's ``none``.
     """
-    label = options.score
-    if label == "none":
+    slot = shift_slot.split("/")[0]
+    auto = ("pick_stats/ncc_score", f"{slot}/error", "alignments3D/error", "alignments2D/error")
+    chosen = resolve_score(options.score, options.score_order, auto, group.has)
+    label = chosen.label
+    if chosen.problem == NO_AUTO_SCORE:
+        warn(
+            f"--score auto: {group.path.name} has no pick_stats/ncc_score nor alignment error, so each group of "
+            f"duplicates keeps a seeded random particle (seed {options.seed}), as with --score none; "
+            "rank by a field with --score FIELD"
+        )
+    if label is None:  # --score none, or no score found (warned above)
         return None, None, True
-    if label == "auto":
-        slot = shift_slot.split("/")[0]
-        candidates = ("pick_stats/ncc_score", f"{slot}/error", "alignments3D/error", "alignments2D/error")
-        found = next((f for f in candidates if group.has(f)), None)
-        if found is None:
-            warn(
-                f"--score auto: {group.path.name} has no pick_stats/ncc_score nor alignment error, so each group of "
-                f"duplicates keeps a seeded random particle (seed {options.seed}), as with --score none; "
-                "rank by a field with --score FIELD"
-            )
-            return None, None, True
-        label = found
-    if not group.has(label):
+    if chosen.problem == UNKNOWN_COLUMN:
         numeric = [
             f for f in group.fields if f != "uid" and group.column(f).dtype.kind in "iuf" and group.column(f).ndim == 1
         ]
         raise CryodedupError(
             f"{group.path}: unknown score field {label!r}; numeric fields present: {', '.join(numeric)}"
         )
-    higher = score_direction(label, options.score_order)
-    if higher is None:
+    if chosen.problem == UNKNOWN_ORDER:
         raise CryodedupError(f"--score {label}: say whether higher or lower is better with --score-order max or min")
-    return group.column(label).astype(np.float64), label, higher
+    return group.column(label).astype(np.float64), label, chosen.higher_is_better
 
 
 def _poses(group: CsGroup) -> np.ndarray:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..algo.dedup import score_direction
 from ..errors import CryodedupError
 from ..model import Log, ParticleSet, ReaderOptions, Warn
 from ..outputs import AtomicOutputs, StrPath
+from ..resolve import UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_score
 from .sniff import check_regular_file
 
 #: Dynamo's column names, 1-based column numbers (Dynamo's ``dthelp``; teamtomo/dynamotable convention.py).
@@ -34,6 +34,8 @@ COLUMNS = {
 }  # fmt: skip
 #: The score of ``--score auto``: the cross-correlation of the last alignment, higher is better.
 AUTO_SCORE = "cc"
+#: Dynamo's cross-correlations: higher is better.
+CROSS_CORRELATIONS = {"cc": True, "cc2": True}
 KEPT_NAME = "particles_kept.tbl"
 REJECTED_NAME = "particles_rejected.tbl"
 _COMPLEX = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)[-+](?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[ij]$")
@@ -143,19 +145,15 @@ def _index(text: str, path: Path, line: int) -> int:
 
 def _score(options: ReaderOptions) -> tuple[str | None, bool]:
     """The score column (None: seeded random ranking) and whether higher is better."""
-    if options.score == "none":
-        return None, True
-    label = AUTO_SCORE if options.score == "auto" else options.score
-    if label not in COLUMNS:
-        raise CryodedupError(f"--score {label!r}: not a Dynamo table column; columns: {', '.join(COLUMNS)}")
-    known = options.score_order == "auto" and label in ("cc", "cc2")  # cross-correlations: higher is better
-    higher = True if known else score_direction(label, options.score_order)
-    if higher is None:
+    chosen = resolve_score(options.score, options.score_order, (AUTO_SCORE,), COLUMNS.__contains__, CROSS_CORRELATIONS)
+    if chosen.problem == UNKNOWN_COLUMN:
+        raise CryodedupError(f"--score {chosen.label!r}: not a Dynamo table column; columns: {', '.join(COLUMNS)}")
+    if chosen.problem == UNKNOWN_ORDER:
         raise CryodedupError(
-            f"--score {label}: it is not known whether higher or lower is better; "
+            f"--score {chosen.label}: it is not known whether higher or lower is better; "
             "add --score-order max or --score-order min"
         )
-    return label, higher
+    return chosen.label, chosen.higher_is_better
 
 
 def _pixel_size(tables: list[DynamoTable], options: ReaderOptions) -> tuple[float, str]:

@@ -199,6 +199,7 @@ def _from_star(path: Path, psize: float | None, project_dir: Path | None) -> Mic
                 "deduplicate each optics group on its own"
             )
         psize = values.pop() if values else None
+    _refuse_names_listed_twice(path, row_names)
     paths, root = resolve_paths(row_names, path, project_dir)
     return Micrographs("star", row_names, paths, psize, root, star=star, block=block, source=path)
 
@@ -211,6 +212,7 @@ def _from_cs(path: Path, psize: float | None, project_dir: Path | None) -> Micro
         if len(values) > 1:
             raise CryodedupError(f"{path}: exposures have different pixel sizes ({values.tolist()})")
         psize = float(values[0]) if len(values) else None
+    _refuse_names_listed_twice(path, names)
     paths, root = resolve_paths(names, path, project_dir)
     return Micrographs("cs", names, paths, psize, root, group=group, source=path, uids=group.column("uid"))
 
@@ -224,6 +226,21 @@ def _from_mrc(patterns: list[Path], psize: float | None) -> Micrographs:
         names += matches
     _refuse_files_given_twice(names)
     return Micrographs("mrc", names, [Path(n) for n in names], psize)
+
+
+def _refuse_names_listed_twice(path: Path, names: list[str]) -> None:
+    """Refuses a list that names one micrograph on several rows (a particle file, most often).
+
+    Each row would be compared with its copies: perfect duplicates, every copy rejected.
+    """
+    seen: set[str] = set()
+    for row, name in enumerate(names, start=1):
+        if name in seen:
+            raise CryodedupError(
+                f"{path}: micrograph {name} is listed again on row {row} (a particle file?): give a list "
+                "of micrographs, one row each, and the particles with --particles"
+            )
+        seen.add(name)
 
 
 def _refuse_files_given_twice(names: list[str]) -> None:

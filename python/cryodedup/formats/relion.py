@@ -20,13 +20,12 @@ import numpy as np
 
 from .. import _core
 from ..algo.audit import read_halves
-from ..algo.dedup import score_direction
 from ..algo.filaments import RELION_TUBE, tube_ids
 from ..errors import CryodedupError
 from ..labels import distinct_labels
 from ..model import HalfSets, Log, OnePass, ParticleSet, ReaderOptions, Warn
 from ..outputs import AtomicOutputs, StrPath, scratch_files, write_error
-from ..resolve import listed_by_file_name, name_key
+from ..resolve import NO_AUTO_SCORE, UNKNOWN_COLUMN, UNKNOWN_ORDER, listed_by_file_name, name_key, resolve_score
 from .micrograph_lists import micrograph_pixel_sizes
 from .star import Block, StarFile, Table, is_number, split_fields, unquote
 from .tomography import SUBTOMOGRAM_ANGLES, TILT_SERIES_PSIZE, rotate_origins, warp_tomograms
@@ -266,36 +265,30 @@ def score_column(
     have, and falls back to the seeded random ranking (as ``none``) with a warning when there
     is none. An unknown column or order is added to ``needs`` (and None returned).
     """
-    if options.score == "none":
-        return None, True
-    if options.score == "auto":
-        label = next((s for s in AUTO_SCORES if all(s in p.labels for p in parts)), None)
-        if label is None:
-            which = "every input" if len(parts) > 1 else parts[0].label
-            warn(
-                f"--score auto: none of {', '.join(AUTO_SCORES)} is in {which}, so each group of duplicates "
-                f"keeps a seeded random particle (seed {options.seed}), as with --score none; "
-                "rank by a column with --score COLUMN"
-            )
-            return None, True
-    else:
-        label = options.score.lstrip("_")  # a label copied from a STAR header (_rlnX) names column rlnX
+    score = options.score if options.score in ("auto", "none") else options.score.lstrip("_")  # _rlnX names rlnX
+    chosen = resolve_score(score, options.score_order, AUTO_SCORES, lambda label: all(label in p.labels for p in parts))
+    label = chosen.label
+    if chosen.problem == NO_AUTO_SCORE:
+        which = "every input" if len(parts) > 1 else parts[0].label
+        warn(
+            f"--score auto: none of {', '.join(AUTO_SCORES)} is in {which}, so each group of duplicates "
+            f"keeps a seeded random particle (seed {options.seed}), as with --score none; "
+            "rank by a column with --score COLUMN"
+        )
+    elif chosen.problem == UNKNOWN_COLUMN:
         lacking = [p for p in parts if label not in p.labels]
-        if lacking:
-            numeric = [lab for lab in lacking[0].numeric_labels() if all(lab in p.labels for p in parts)]
-            needs.add(
-                f"{lacking[0].where()}: unknown score column {label!r}; numeric columns present"
-                f"{' in every input' if len(parts) > 1 else ''}: {', '.join(numeric) or 'none'}"
-            )
-            return None, True
-    higher = score_direction(label, options.score_order)
-    if higher is not None:
-        return label, higher
-    needs.add(
-        f"--score {label}: it is not known whether higher or lower is better; "
-        "add --score-order max or --score-order min"
-    )
-    return label, True
+        numeric = [lab for lab in lacking[0].numeric_labels() if all(lab in p.labels for p in parts)]
+        needs.add(
+            f"{lacking[0].where()}: unknown score column {label!r}; numeric columns present"
+            f"{' in every input' if len(parts) > 1 else ''}: {', '.join(numeric) or 'none'}"
+        )
+        return None, True
+    elif chosen.problem == UNKNOWN_ORDER:
+        needs.add(
+            f"--score {label}: it is not known whether higher or lower is better; "
+            "add --score-order max or --score-order min"
+        )
+    return label, chosen.higher_is_better
 
 
 def merged_columns(parts: list[ParticleStar], warn: Warn) -> list[str]:

@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from ... import _core
-from ...algo.dedup import scales_differ, score_direction
+from ...algo.dedup import scales_differ
 from ...algo.filaments import CRYOLO_TUBE, tube_ids
 from ...errors import CryodedupError
 from ...model import Log, ParticleSet, ReaderOptions, pixel_sizes_used
 from ...outputs import StrPath
-from ...resolve import match_micrographs
+from ...resolve import match_micrographs, score_direction
 from ..micrograph_lists import MicrographList, micrograph_list, micrograph_names, micrograph_pixel_sizes, resolve_paths
 from ..mrc import mrc_shapes
 from ..sniff import is_glob
@@ -546,6 +546,8 @@ def read_picker_outputs(
     for path, picks in zip(inputs, _read_overlapped(inputs, read, announce)):
         for note in picks.notes:
             log(f"{path}: {note}", "info")
+        for message in picks.warnings:
+            warn(f"{path}: {message}")
         pickers.append(picks)
     _refuse_no_picks_at_all(inputs, pickers, warn)
     pickers, matching = _joined_micrographs(pickers, options.match_micrographs, known is not None, warn)
