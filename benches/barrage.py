@@ -545,6 +545,19 @@ def _fifo_in_glob(d: Path) -> list[str]:
     return ["particles", str(d / "in" / "info" / "*_info.json"), "--mic-psize", "1"]
 
 
+# --- issue 30, item 4: picks lost without a word -------------------------------------------------------------
+
+picks_case("a .box with CR-only line ends [30]", {"m1.box": "10 10 100 100\r300 300 100 100\r600 600 100 100\r"})
+picks_case("a .box row with 8 fields [30]", {"m1.box": "10 10 100 100\n300 300 100 100 600 600 100 100\n"})
+picks_case(
+    ".box files beside .cbox files [30]",
+    {
+        "m1.cbox": "data_cryolo\nloop_\n_CoordinateX #1\n_CoordinateY #2\n_Width #3\n_Height #4\n10 10 100 100\n",
+        "m2.box": "10 10 100 100\n",
+    },
+)
+
+
 # --- options ----------------------------------------------------------------------------------------------------
 
 

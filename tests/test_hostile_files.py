@@ -18,11 +18,11 @@ from test_reliability import one_error_line
 PICKS = {"a": [(10.0, 10.0, 0.5), (300.0, 300.0, 0.4)], "b": [(50.0, 50.0, 0.3)]}
 
 
-def run_briefly(*args, cwd=None, timeout=60):
+def run_briefly(*args, cwd=None, timeout=60, quiet=True):
     """The CLI in a subprocess, which must end within ``timeout`` s: (status, stderr); a hang fails the test."""
     try:
         run = subprocess.run(
-            [sys.executable, "-m", "cryodedup.cli", *map(str, args), "-q"],
+            [sys.executable, "-m", "cryodedup.cli", *map(str, args), *(["-q"] if quiet else [])],
             check=False,
             capture_output=True,
             text=True,
@@ -130,3 +130,43 @@ def test_a_fifo_as_the_dynamo_table_map_is_refused(tmp_path):
     )
     assert status == 1, stderr
     assert f"{tmp_path / 'map.doc'}: is a named pipe (FIFO)" in one_error_line(stderr)
+
+
+# Item 4: picks lost without a word.
+
+
+def picks_in(path):
+    """The rows of a written coordinate file (not blank)."""
+    return [line for line in path.read_bytes().decode().splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("end", ["\r", "\n", "\r\n"], ids=["CR only", "LF", "CRLF"])
+def test_every_pick_of_a_box_file_is_read_whatever_its_line_ends(tmp_path, end):
+    # Three picks 290 px apart: none is a duplicate of another at 20 px, so all three are kept.
+    rows = ["10 10 100 100", "300 300 100 100", "600 600 100 100 -3"]
+    (tmp_path / "m1.box").write_bytes(end.join(rows).encode() + end.encode())
+    status, stderr = run_briefly("particles", tmp_path / "m1.box", "--mic-psize", "1", "-o", tmp_path / "out")
+    assert status == 0, stderr
+    assert [row.split()[:2] for row in picks_in(tmp_path / "out/kept/m1.box")] == [r.split()[:2] for r in rows]
+
+
+def test_a_box_row_with_more_fields_than_the_format_is_refused(tmp_path):
+    # Two rows run together (a lost line end): 8 fields, of which only the first pick was read.
+    (tmp_path / "m1.box").write_text("10 10 100 100\n300 300 100 100 600 600 100 100\n")
+    status, stderr = run_briefly("particles", tmp_path / "m1.box", "--mic-psize", "1", "-o", tmp_path / "out")
+    assert status == 1, stderr
+    line = one_error_line(stderr)
+    assert "m1.box: line 2" in line and "found 8 fields" in line, line
+
+
+def test_box_files_beside_the_cbox_files_read_are_warned_about(tmp_path):
+    folder = tmp_path / "picks"
+    folder.mkdir()
+    for name, (x, y) in (("m1", (10, 10)), ("m2", (50, 50))):
+        (folder / f"{name}.cbox").write_text(cbox_text([(x, y, 100, 100, 0.5)]))
+    for name in ("m3", "m4", "m5"):
+        (folder / f"{name}.box").write_text("10 10 100 100\n")
+    status, stderr = run_briefly("particles", folder, "--mic-psize", "1", "-o", tmp_path / "out", quiet=False)
+    assert status == 0, stderr
+    warnings = [line for line in stderr.splitlines() if line.startswith("Warning: ")]
+    assert len(warnings) == 1 and "3 .box files (e.g. m3.box)" in warnings[0] and "left out" in warnings[0], stderr

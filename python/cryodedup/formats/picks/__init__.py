@@ -87,6 +87,8 @@ class Picks:
     micrographs_star : tuple of (str, str), or None
         The micrographs STAR a RELION job names (its ``coords_suffix`` file, or the input of
         its ``job.star``): as the job names it, and the path to read it from.
+    warnings : list of str
+        What the user must hear of (a folder's coordinate files of another format left out).
     """
 
     source: str
@@ -105,6 +107,7 @@ class Picks:
     notes: list[str] = field(default_factory=list)
     tube: np.ndarray | None = None
     micrographs_star: tuple[str, str] | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.micrograph)
@@ -417,8 +420,6 @@ def read_picks(
     -------
     Picks
     """
-    from . import cryolo, eman, relion, topaz
-
     known: Sequence[str] | None
     if micrographs is None or isinstance(micrographs, (list, tuple)):
         known = micrographs
@@ -426,7 +427,24 @@ def read_picks(
         known = micrograph_names(micrographs)
     source = _source_text(paths)
     files, kind = picker_files(paths)
-    namer = MicrographNamer(known)
+    picks = _read_files(files, kind, source, MicrographNamer(known), topaz_scale, micrograph_shapes, project_dir)
+    if Path(source).is_dir() and kind not in ("relion-list", "relion-suffix"):
+        picks.warnings += _left_beside(files)  # a job's list names its files: the rest are not its picks
+    return picks
+
+
+def _read_files(
+    files: list[Path],
+    kind: str,
+    source: str,
+    namer: MicrographNamer,
+    topaz_scale: float | None,
+    micrograph_shapes: Mapping[str, tuple[int, int]] | Callable[[list[str]], Mapping[str, tuple[int, int]]] | None,
+    project_dir: Path | None,
+) -> Picks:
+    """One picker's ``files`` of format ``kind`` read by that format's reader."""
+    from . import cryolo, eman, relion, topaz
+
     if kind == "relion-list":
         return relion.read_list(files, source, namer, project_dir)
     if kind == "relion-suffix":
@@ -560,6 +578,31 @@ def _files_only(paths: Iterable[Path]) -> list[Path]:
         if not path.is_dir():
             files.append(check_regular_file(path, "a coordinate file"))
     return sorted(files)
+
+
+def _left_beside(files: list[Path]) -> list[str]:
+    """Warnings for per-micrograph files of another format in the folders ``files`` were read from.
+
+    A folder holding a picker's ``.cbox`` files and another's ``.box`` files is read as the
+    first (``.cbox`` before ``.box``, see :data:`SUFFIXES`): the others must not be left out
+    without a word.
+    """
+    read = {f.name for f in files}
+    read_suffix = next((s for s, _ in SUFFIXES if files and files[0].name.endswith(s)), "")
+    warnings = []
+    for folder in sorted({f.parent for f in files}):
+        left: dict[str, list[str]] = {}
+        for name in os.listdir(folder):
+            suffix = next((s for s, _ in SUFFIXES[:-1] if name.endswith(s)), None)
+            if suffix is not None and suffix != read_suffix and name not in read:
+                left.setdefault(suffix, []).append(name)
+        for suffix, names in sorted(left.items()):
+            warnings.append(
+                f"{len(names)} {suffix} file{'s' if len(names) > 1 else ''} (e.g. {sorted(names)[0]}) beside the "
+                f"{read_suffix or 'coordinate'} files read in {folder} left out: give them as an input of their own "
+                f"('{folder}/*{suffix}') if they are another picker's"
+            )
+    return warnings
 
 
 def _kind(path: Path) -> str:

@@ -5,8 +5,9 @@
 Conventions (EMAN2 wiki, Eman2OtherFiles and Eman2InfoMetadata; crYOLO's box writer):
 
 - ``.box``: one box per line, whitespace-separated ``x y w h`` (EMAN1 adds a fifth
-  column), x and y the box's LOWER-LEFT corner in micrograph pixels: the centre is
-  ``x + w/2``, ``y + h/2``. No score.
+  column, its "mode"; a row of more fields is refused: two rows run together), x and y
+  the box's LOWER-LEFT corner in micrograph pixels: the centre is ``x + w/2``,
+  ``y + h/2``. No score. Lines end in LF, CRLF or a lone CR (old Mac tools).
 - ``_info.json``: a JSON object whose ``"boxes"`` list holds ``[x, y, "type", ...]`` with
   x and y the box CENTRE; a fourth number, when every box has one, is the autoboxer's
   score (higher is better). The micrograph is the file name without ``_info.json``.

@@ -546,6 +546,8 @@ def read_picker_outputs(
     for path, picks in zip(inputs, _read_overlapped(inputs, read, announce)):
         for note in picks.notes:
             log(f"{path}: {note}", "info")
+        for message in picks.warnings:
+            warn(f"{path}: {message}")
         pickers.append(picks)
     _refuse_no_picks_at_all(inputs, pickers, warn)
     pickers, matching = _joined_micrographs(pickers, options.match_micrographs, known is not None, warn)

@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use crate::errors::PicksError;
 use crate::io::star::{
-    self, for_each_field, keep_all, parse_number, text, trim, write_row_reordered, Lines, LoopOf, RowFields, RowScan,
+    self, for_each_field, keep_all, parse_number, text, trim, write_row_reordered, LoopOf, RowFields, RowScan,
     ScanRequest,
 };
 use crate::parallel::{self, extend_in_parallel};
@@ -31,7 +31,8 @@ pub enum Layout {
     Star { label: String },
     /// A tab-separated table with a header line.
     Tab,
-    /// Whitespace-separated rows; `names` name the first fields, which every row must have.
+    /// Whitespace-separated rows; `names` name the first fields, which every row must have, and
+    /// one more field at most (EMAN1's fifth `.box` column). Lines end in LF, CRLF or CR.
     Whitespace { names: Vec<String> },
 }
 
@@ -332,7 +333,7 @@ impl<'a> Collector<'a> {
 }
 
 fn read_tab<'a>(path: &'a Path, data: &'a [u8], request: &'a Request) -> Result<FileRows, PicksError> {
-    let mut lines = Lines { data, pos: 0 };
+    let mut lines = AnyLineEnds { data, pos: 0 };
     let Some((_, end, body)) = lines.next() else {
         return Ok(FileRows { labels: Some(Vec::new()), ..Default::default() });
     };
@@ -366,7 +367,7 @@ fn read_whitespace<'a>(
     request: &'a Request,
 ) -> Result<FileRows, PicksError> {
     let mut rows = Collector::new(path, Columns::new(names.to_vec(), request), request);
-    for (line_no, (start, end, next)) in (Lines { data, pos: 0 }).enumerate() {
+    for (line_no, (start, end, next)) in (AnyLineEnds { data, pos: 0 }).enumerate() {
         let line = &data[start..end];
         let t = trim(line);
         if t.is_empty() || t.starts_with(b"#") {
@@ -374,9 +375,10 @@ fn read_whitespace<'a>(
         }
         let mut fields: Vec<&[u8]> = Vec::with_capacity(8);
         let _ = for_each_field(line, |_, f| fields.push(f));
-        if fields.len() < names.len() {
+        if fields.len() < names.len() || fields.len() > names.len() + 1 {
             let expected = names.join(" ");
-            let message = format!("expected {expected}, found {}", count_of(fields.len(), "field"));
+            let message =
+                format!("expected {expected} (and at most one field more), found {}", count_of(fields.len(), "field"));
             return Err(rows.error(line_no + 1, message));
         }
         for (k, f) in fields.into_iter().enumerate() {
@@ -385,6 +387,34 @@ fn read_whitespace<'a>(
         rows.rows.spans.push((start as u64, next as u64));
     }
     Ok(rows.finish(Vec::new()))
+}
+
+/// Lines ending in LF, CRLF or a lone CR (classic Mac OS), as (start, end, next): `end`
+/// before the line end, `next` after it.
+///
+/// A `.box` written with CR-only line ends is one line to an LF reader: its picks would be
+/// read as one row of many fields, all but the first pick lost.
+struct AnyLineEnds<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl Iterator for AnyLineEnds<'_> {
+    type Item = (usize, usize, usize);
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.data.len() {
+            return None;
+        }
+        let start = self.pos;
+        let Some(k) = memchr::memchr2(b'\n', b'\r', &self.data[start..]) else {
+            self.pos = self.data.len();
+            return Some((start, self.pos, self.pos));
+        };
+        let end = start + k;
+        let crlf = self.data[end] == b'\r' && self.data.get(end + 1) == Some(&b'\n');
+        self.pos = end + if crlf { 2 } else { 1 };
+        Some((start, end, self.pos))
+    }
 }
 
 /// One output file: its path, and the bytes before and after its rows.
@@ -796,6 +826,22 @@ mod tests {
     }
 
     #[test]
+    fn box_rows_end_in_lf_crlf_or_a_lone_cr() {
+        let req = request(Layout::Whitespace { names: vec!["x".into(), "y".into()] }, &["x", "y"], None, None);
+        for data in [&b"1 2\n3 4\n5 6\n"[..], b"1 2\r\n3 4\r\n5 6\r\n", b"1 2\r3 4\r5 6\r", b"1 2\r3 4\n5 6"] {
+            let rows = read_bytes(Path::new("m.box"), data, &req).unwrap();
+            assert_eq!(rows.numbers[0], vec![1.0, 3.0, 5.0], "{data:?}");
+            assert_eq!(rows.numbers[1], vec![2.0, 4.0, 6.0], "{data:?}");
+            let ends = rows.spans.iter().map(|s| s.1 as usize).collect::<Vec<_>>();
+            assert_eq!(*ends.last().unwrap(), data.len());
+        }
+        // One field more is EMAN1's fifth column; two more is not a row of this format.
+        assert!(read_bytes(Path::new("m.box"), b"1 2 -3\n", &req).is_ok());
+        let error = read_bytes(Path::new("m.box"), b"1 2\n3 4 5 6\n", &req).unwrap_err().to_string();
+        assert!(error.contains("line 2") && error.contains("found 4 fields"), "{error}");
+    }
+
+    #[test]
     fn star_loop_with_missing_values() {
         let data = b"\ndata_global\n\n_version 1\n\ndata_cryolo\n\nloop_\n_CoordinateX #1\n_CoordinateY #2\n_Confidence #3\n10 20 0.5\n11 21 <NA>\n\n";
         let req = request(
@@ -881,7 +927,7 @@ mod tests {
         assert_eq!(rows.numbers, vec![vec![1.0, 5.0], vec![4.0, 8.0]]);
         assert_eq!(rows.spans, vec![(4, 15), (16, 23)]);
         let err = read_bytes(Path::new("m.box"), b"1 2\n", &req).unwrap_err();
-        assert_eq!(err.to_string(), "m.box: line 1: expected x y w h, found 2 fields");
+        assert_eq!(err.to_string(), "m.box: line 1: expected x y w h (and at most one field more), found 2 fields");
     }
 
     #[test]
