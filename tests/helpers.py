@@ -85,29 +85,34 @@ PLANTED_COUNT, PLANTED_SHAPE = 40, (200, 280)  # binned images of 12 Å, synthes
 PLANTED_MICROGRAPHS = {6: 4, 15: 12, 9: 3, 16: 9, 28: 26, 36: 33}
 
 
-def planted_original(k: int) -> int:
+def planted_original(k: int, planted: dict[int, int] = PLANTED_MICROGRAPHS) -> int:
     """The first acquisition of the area micrograph ``k`` shows."""
-    while k in PLANTED_MICROGRAPHS:
-        k = PLANTED_MICROGRAPHS[k]
+    while k in planted:
+        k = planted[k]
     return k
 
 
-def write_planted_micrographs(folder: Path) -> list[Path]:
-    """mic_1.mrc ... mic_40.mrc in ``folder``; each re-exposure shows its original's area shifted by 20-40 %."""
+def write_planted_micrographs(
+    folder: Path, count: int = PLANTED_COUNT, planted: dict[int, int] = PLANTED_MICROGRAPHS
+) -> list[Path]:
+    """mic_1.mrc ... mic_{count}.mrc in ``folder``; each re-exposure shows its original's area shifted by 20-40 %.
+
+    The first micrographs are the same for any ``count`` (a set that grows, for --update).
+    """
     from fixtures.synthetic import exposure, specimen_field, write_mrc
 
     rng = np.random.default_rng(5)
     fields = {}
     ny, nx = PLANTED_SHAPE
-    for k in range(1, PLANTED_COUNT + 1):
-        if k in PLANTED_MICROGRAPHS:
-            field, y0, x0 = fields[planted_original(k)], int(rng.integers(40, 80)), int(rng.integers(60, 110))
+    for k in range(1, count + 1):
+        if k in planted:
+            field, y0, x0 = fields[planted_original(k, planted)], int(rng.integers(40, 80)), int(rng.integers(60, 110))
         else:
             fields[k] = field = specimen_field(rng, ny + 80, nx + 110, 12.0)
             y0, x0 = 0, 0
         image = exposure(rng, field, y0, x0, ny, nx, 12.0, dose=120, defocus=rng.uniform(8000, 30000))
         write_mrc(folder / f"mic_{k}.mrc", image, 12.0)
-    return [folder / f"mic_{k}.mrc" for k in range(1, PLANTED_COUNT + 1)]
+    return [folder / f"mic_{k}.mrc" for k in range(1, count + 1)]
 
 
 #: The fields of CryoSPARC's location slot, as extraction writes them.

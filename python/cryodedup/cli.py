@@ -151,6 +151,9 @@ def micrographs(
     shard: str | None,
     dask: str | None,
     shards: int | None,
+    update: bool,
+    watch: float | None,
+    watch_idle: float | None,
     **job: Any,
 ) -> None:
     """Find micrographs that image the same area twice (multi-hole beam-shift collection).
@@ -159,6 +162,7 @@ def micrographs(
     --no-images, the movies or micrographs are only named, not read).
 
     On a cluster: `--shard K/N` in each task of a job array, then `micrographs-merge`; or `--dask`.
+    During collection: `--update` (or `--watch SECONDS`) reads only the micrographs not seen before.
     """
     options = MicrographOptions(**job_fields(MicrographOptions, job))
     from .jobs.micrographs.dask import dask_runner
@@ -167,8 +171,20 @@ def micrographs(
 
     report = Reporter(quiet)
     bars = (lambda total: ProgressBar(report.console, total)) if report.chatty else None
+    update = update or watch is not None
+
+    def show(s: dict) -> None:
+        report.table("cryodedup micrographs", micrograph_rows(s))
+        if as_json:
+            print_json(s)
 
     def run() -> dict:
+        if watch_idle is not None and watch is None:
+            raise CryodedupError("--watch-idle goes with --watch SECONDS")
+        if update and (shard is not None or dask is not None):
+            raise CryodedupError("--update runs in one process: it cannot be given with --shard or --dask")
+        if watch is not None:
+            return watch_rounds()
         if options.metadata and (shard is not None or dask is not None):
             raise CryodedupError("--metadata runs in one process: it cannot be given with --shard or --dask yet")
         if shard is not None:
@@ -190,18 +206,46 @@ def micrographs(
             particles=particles,
             match_micrographs=match_micrographs,
             force=force,
+            update=update,
             log=report.log,
             progress_factory=bars,
             runner=runner,
         )
 
+    def watch_rounds() -> dict:
+        from .formats.micrograph_lists import load_inputs
+        from .jobs.micrographs.update import watch as repeat
+
+        def round_(first: bool) -> dict:
+            return find_duplicate_micrographs(
+                inputs,
+                outdir,
+                MicrographOptions(**vars(options)),
+                particles=particles,
+                match_micrographs=match_micrographs,
+                force=force and first,
+                update=True,
+                log=report.log,
+                progress_factory=bars,
+            )
+
+        def count() -> int:
+            return len(load_inputs(list(inputs), options.psize, options.project_dir).names)
+
+        assert watch is not None
+        rounds = repeat(round_, count, watch, watch_idle, report=show)
+        report.log(f"--watch: {rounds} round(s); stopped", "info")
+        return {}
+
     s = run_job(run)
+    if watch is not None:
+        return  # each round was shown as it ended
     if shard is not None:
         report.table("cryodedup micrographs --shard", shard_summary_rows(s))
+        if as_json:
+            print_json(s)
     else:
-        report.table("cryodedup micrographs", micrograph_rows(s))
-    if as_json:
-        print_json(s)
+        show(s)
 
 
 @main.command("micrographs-merge")

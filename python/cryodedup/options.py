@@ -602,6 +602,26 @@ DASK = Flag(
     metavar="SCHEDULER",
 )
 SHARDS = Flag(("--shards",), "With --dask: how many shards [default: one per worker].", type=click.IntRange(1))
+UPDATE = Flag(
+    ("--update",),
+    "Read only the micrographs not seen by an earlier --update run into OUTDIR (it keeps their binned images "
+    "and scores in OUTDIR/seen) and replace its outputs by those of a fresh run of the whole set. A change of "
+    "an option that affects the scores means a full run; with --force, always a full run.",
+    is_flag=True,
+)
+WATCH = Flag(
+    ("--watch",),
+    "Repeat --update every SECONDS while new micrographs appear (a STAR that grows, a quoted glob that matches "
+    "more), until Ctrl-C or --watch-idle; with --json, one line per round.",
+    type=click.FloatRange(min=0.1),
+    metavar="SECONDS",
+)
+WATCH_IDLE = Flag(
+    ("--watch-idle",),
+    "With --watch: stop after this many minutes without a new micrograph [default: never].",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="MINUTES",
+)
 
 
 def outdir(help: str, required: bool = True) -> Flag:
@@ -717,6 +737,9 @@ MICROGRAPHS = Command(
         SHARD,
         DASK,
         SHARDS,
+        UPDATE,
+        WATCH,
+        WATCH_IDLE,
     ],
     [
         (
@@ -737,6 +760,7 @@ MICROGRAPHS = Command(
                 "--min-pearson",
             ],
         ),
+        ("During collection", ["--update", "--watch", "--watch-idle"]),
         ("Cluster", ["--shard", "--dask", "--shards"]),
         (
             "Output",

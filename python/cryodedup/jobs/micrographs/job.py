@@ -23,6 +23,7 @@ from ...options import MicrographOptions, check_match_mode
 from ...outputs import StrPath, all_outputs_at_once
 from .plan import plan_scoring
 from .score import ProgressBar, ShardRunner, decide_without_images, run_in_process
+from .update import open_store, score_update
 from .write import prepare_outputs, write_results
 
 
@@ -35,6 +36,7 @@ def find_duplicate_micrographs(
     particles: StrPath | None = None,
     match_micrographs: str = "auto",
     force: bool = False,
+    update: bool = False,
     log: Callable[[str, str], None] = lambda message, level: None,
     progress_factory: Callable[[int], ProgressBar] | None = None,
     runner: ShardRunner = run_in_process,
@@ -56,6 +58,10 @@ def find_duplicate_micrographs(
     runner : callable
         Scores the pairs: here as one shard (default), or in shards elsewhere
         (``dask.dask_runner``).
+    update : bool
+        Read only the micrographs an earlier ``update`` run into ``outdir`` has not seen, and
+        replace its outputs by those of a fresh run of the whole set (update.py). With
+        ``force``, a full run that starts the store anew.
 
     Returns
     -------
@@ -67,7 +73,15 @@ def find_duplicate_micrographs(
     options.check()
     check_match_mode(match_micrographs)
     mics = load_inputs(list(inputs), options.psize, options.project_dir)
-    outputs = prepare_outputs(mics, Path(outdir), inputs, particles, force)
+    store = None
+    if update:
+        if options.no_images:
+            raise CryodedupError("--update keeps the images it read; with --no-images nothing is read: run without it")
+        if runner is not run_in_process:
+            raise CryodedupError("--update runs in one process: it cannot be given with --shard or --dask")
+        store = open_store(Path(outdir), mics, force, log)
+    # An update replaces the outputs of the rounds before it.
+    outputs = prepare_outputs(mics, Path(outdir), inputs, particles, force or bool(store and store.files))
     placement = (
         place(mics.names, options.metadata, options.shift_calibration, options.beam_diameter)
         if options.metadata
@@ -83,7 +97,10 @@ def find_duplicate_micrographs(
         plan, shards = decide_without_images(mics, options, placement)
     else:
         plan = plan_scoring(mics, options, placement)
-        shards = runner(plan, progress_factory)
+        if store is not None:
+            shards = [score_update(plan, options, store, log, progress_factory)]
+        else:
+            shards = runner(plan, progress_factory)
     scoring = time.perf_counter() - scoring_started
     summary = write_results(
         mics,

@@ -107,7 +107,11 @@ def images_to_read(plan: ScoringPlan, shard: int, shards: int) -> int:
 
 
 def score_shard(
-    plan: ScoringPlan, shard: int, shards: int, progress: Callable[[int], None] | None = None
+    plan: ScoringPlan,
+    shard: int,
+    shards: int,
+    progress: Callable[[int], None] | None = None,
+    read: Callable[[ScoringPlan, int], np.ndarray] | None = None,
 ) -> ShardScores:
     """Scores the pairs of one shard.
 
@@ -122,6 +126,9 @@ def score_shard(
         Which shard, from 1 to ``shards``.
     progress : callable, optional
         Called with the number of images read after each batch.
+    read : callable, optional
+        The image at an acquisition position (default: mapped from its file); ``--update``
+        gives binned images it kept or reads (update.py).
 
     Returns
     -------
@@ -137,11 +144,12 @@ def score_shard(
     bytes_read, read_seconds, stored_from = 0, 0.0, 0
     batches = [needed[first : first + plan.batch] for first in range(0, len(needed), plan.batch)]
     maker = bank.maker
+    read_image = read or _read_image
 
-    def read(batch: np.ndarray) -> tuple[_core.SpectraBatch, int, list[int], float]:
+    def read_batch(batch: np.ndarray) -> tuple[_core.SpectraBatch, int, list[int], float]:
         """On the reading thread: the batch's spectra, bytes read, float images, seconds."""
         started = time.perf_counter()
-        arrays = [_read_image(plan, q) for q in batch]
+        arrays = [read_image(plan, q) for q in batch]
         made = maker.spectra(batch.tolist(), arrays)
         floats = [q for q, array in zip(batch.tolist(), arrays) if array.dtype.kind == "f"]
         return made, sum(a.nbytes for a in arrays), floats, time.perf_counter() - started
@@ -149,7 +157,7 @@ def score_shard(
     # Batches k + 1 and k + 2 are read while batch k's pairs are compared (docs/design.md
     # section 4): the reader runs ahead, since the pairs of the last batches cost the most.
     with ThreadPoolExecutor(1, thread_name_prefix="cryodedup-read") as reader:
-        reading = [reader.submit(read, batch) for batch in batches[:READ_AHEAD]]
+        reading = [reader.submit(read_batch, batch) for batch in batches[:READ_AHEAD]]
         for k, batch in enumerate(batches):
             made, nbytes, floats, seconds = reading[k].result()
             bytes_read, read_seconds = bytes_read + nbytes, read_seconds + seconds
@@ -166,7 +174,7 @@ def score_shard(
                 bank.discard(needed[stored_from:drop_upto].tolist())
                 stored_from = drop_upto
             if k + READ_AHEAD < len(batches):
-                reading.append(reader.submit(read, batches[k + READ_AHEAD]))
+                reading.append(reader.submit(read_batch, batches[k + READ_AHEAD]))
             lo, hi = np.searchsorted(pairs_pos[:, 1], [batch[0], batch[-1] + 1])
             if hi > lo:
                 scored = bank.compare(pairs_pos[lo:hi], plan.pearson_min_z)

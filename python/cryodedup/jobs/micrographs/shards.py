@@ -87,12 +87,20 @@ def run_record(inputs: Sequence[StrPath], mics: Micrographs, options: Micrograph
     return json.loads(json.dumps(record))  # as read back from shard.json
 
 
-def _difference(mine: dict[str, Any], other: dict[str, Any]) -> str:
-    """The first thing two run records differ in, in words."""
-    for name in RUN_OPTIONS:
+def changed_option(names: Sequence[str], mine: dict[str, Any], other: dict[str, Any]) -> tuple[str, Any, Any] | None:
+    """The first option of ``names`` whose values in two records' "options" differ: (flag, mine, other)."""
+    for name in names:
         a, b = mine["options"].get(name), other["options"].get(name)
         if a != b:
-            return f"--{name.replace('_', '-')} {b} against {a}"
+            return f"--{name.replace('_', '-')}", a, b
+    return None
+
+
+def _difference(mine: dict[str, Any], other: dict[str, Any]) -> str:
+    """The first thing two run records differ in, in words."""
+    changed = changed_option(RUN_OPTIONS, mine, other)
+    if changed:
+        return f"{changed[0]} {changed[2]} against {changed[1]}"
     for key, what in (("inputs", "inputs"), ("micrographs", "micrographs"), ("files", "micrograph files")):
         if mine[key] != other[key]:
             return f"other {what}"
@@ -137,7 +145,8 @@ def _plan_from_record(record: dict[str, Any], files: list[str]) -> ScoringPlan:
     )
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file, in hex (a store's check that a file is the one its marker names)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -175,7 +184,7 @@ def shard_state(folder: Path) -> tuple[dict[str, Any] | None, str]:
         return None, f"no {PAIRS}"
     if not pairs.is_file():
         return None, f"{PAIRS} is not a regular file"
-    if pairs.stat().st_size != expected["bytes"] or _sha256(pairs) != expected["sha256"]:
+    if pairs.stat().st_size != expected["bytes"] or sha256_of(pairs) != expected["sha256"]:
         return None, f"{PAIRS} does not match {MARKER} (truncated or changed)"
     return record, ""
 
@@ -278,7 +287,7 @@ def _write_shard(folder: Path, run: dict[str, Any], plan: ScoringPlan, result: S
         "shards": result.shards,
         "run": run,
         "plan": _plan_record(plan),
-        "pairs_file": {"bytes": (folder / PAIRS).stat().st_size, "sha256": _sha256(folder / PAIRS)},
+        "pairs_file": {"bytes": (folder / PAIRS).stat().st_size, "sha256": sha256_of(folder / PAIRS)},
         "reading": {
             "worker": result.worker,
             "images_read": result.images_read,

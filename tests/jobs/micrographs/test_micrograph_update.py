@@ -1,0 +1,203 @@
+"""--update and --watch: a second run into the same folder reads only the new micrographs.
+
+The oracle is a fresh run of the whole set into another folder: the outputs must be the
+same bytes. That the micrographs seen before are not read again is checked by spoiling
+their pixels (NaN, which the job refuses when it reads them) before the update.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cryodedup import MicrographOptions, find_duplicate_micrographs
+from cryodedup.cli import main
+from cryodedup.errors import CryodedupError
+from cryodedup.jobs.micrographs.update import MARKER, STORE, bin_as_core
+from helpers import PLANTED_MICROGRAPHS, write_planted_micrographs
+
+OUTPUTS = ("pairs.csv", "duplicates.csv", "micrographs_kept.txt", "micrographs_rejected.txt")
+# Twelve more: re-exposures of an old micrograph (45 of 20, 47 of 3), of a new one (50 of 41)
+# and of a re-exposure (52 of 50).
+GROWN = {**PLANTED_MICROGRAPHS, 45: 20, 47: 3, 50: 41, 52: 50}
+BASES = {
+    "all-bin1": MicrographOptions(bin=1),
+    "all-bin2": MicrographOptions(bin=2),
+    "window-bin2": MicrographOptions(bin=2, candidates="window", window=8),
+}
+
+
+@pytest.fixture(scope="module")
+def grown(tmp_path_factory):
+    return write_planted_micrographs(tmp_path_factory.mktemp("grown"), 52, GROWN)
+
+
+def copied(files, folder):
+    """``files`` copied into ``folder`` (made), as a microscope's session folder."""
+    folder.mkdir(exist_ok=True)
+    for path in files:
+        shutil.copy(path, folder)
+    return folder
+
+
+def fresh(base):
+    return MicrographOptions(**vars(base))
+
+
+def spoil(path):
+    """NaN in every pixel, the header kept: reading this image again fails the job."""
+    with open(path, "r+b") as f:
+        header = f.read(1024)
+        extended = int.from_bytes(header[92:96], "little")
+        f.seek(0, os.SEEK_END)
+        size = f.tell() - 1024 - extended
+        f.seek(1024 + extended)
+        f.write(np.full(size // 4, np.nan, dtype=np.float32).tobytes())
+
+
+def assert_same_outputs(a, b):
+    for name in OUTPUTS:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+def test_binning_matches_the_core():
+    from cryodedup import _core
+
+    rng = np.random.default_rng(1)
+    for dtype in (np.float32, np.int16, np.uint16, np.float16):
+        raw = (rng.normal(100, 30, (67, 91))).astype(dtype)
+        for b in (1, 3, 8):
+            core = _core.SpectrumBank(67, 91, b, 0.04, 0.25)
+            mine = _core.SpectrumBank(67 // b, 91 // b, 1, 0.04, 0.25)
+            core.store(core.maker.spectra([0], [np.ascontiguousarray(raw)]))
+            mine.store(mine.maker.spectra([0], [bin_as_core(raw, b)]))
+            assert np.array_equal(core.image(0), mine.image(0)), (dtype, b)
+
+
+@pytest.mark.parametrize("name", list(BASES))
+def test_update_reads_only_the_new_micrographs_and_writes_a_fresh_runs_outputs(grown, tmp_path, name):
+    base = BASES[name]
+    mics = copied(grown[:40], tmp_path / "mics")
+    out = tmp_path / "out"
+    first = find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)
+    assert first["images_read"] == 40
+    copied(grown[40:], mics)
+    for k in range(1, 41):
+        spoil(mics / f"mic_{k}.mrc")
+    second = find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)
+    assert second["images_read"] == 12
+    copied(grown[:40], mics)  # the pixels back, for the fresh run of the same inputs
+    whole = find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", fresh(base))
+    assert_same_outputs(out, tmp_path / "whole")
+    # The planted re-exposures within reach, found (the set was built with them).
+    reach = base.window if base.candidates == "window" else 52
+    rejected = (out / "micrographs_rejected.txt").read_text().split()
+    assert sorted(int(n.split("_")[-1][:-4]) for n in rejected) == sorted(k for k in GROWN if k - GROWN[k] <= reach)
+    assert whole["rejected"] == second["rejected"]
+    again = find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)
+    assert again["images_read"] == 0
+    assert_same_outputs(out, tmp_path / "whole")
+
+
+def test_a_changed_score_option_means_a_full_run(grown, tmp_path):
+    mics = copied(grown[:10], tmp_path / "mics")
+    out = tmp_path / "out"
+    find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True)
+    said = []
+    summary = find_duplicate_micrographs(
+        [str(mics / "*.mrc")], out, MicrographOptions(bin=1, lowpass=40), update=True, log=lambda m, lvl: said.append(m)
+    )
+    assert summary["images_read"] == 10
+    assert any("--lowpass 40" in m and "full run" in m for m in said)
+    # A threshold of the decision (not of the scores) changes nothing read.
+    summary = find_duplicate_micrographs(
+        [str(mics / "*.mrc")], out, MicrographOptions(bin=1, lowpass=40, min_pearson=0.5), update=True
+    )
+    assert summary["images_read"] == 0
+
+
+def test_refusals(grown, tmp_path):
+    out = tmp_path / "out"
+    find_duplicate_micrographs(grown[:10], out, MicrographOptions(bin=1), update=True)
+    with pytest.raises(CryodedupError, match=r"1 micrograph\(s\) screened before are no longer in the inputs"):
+        find_duplicate_micrographs(grown[1:10], out, MicrographOptions(bin=1), update=True)
+    # --force: a full run of what is given now.
+    summary = find_duplicate_micrographs(grown[1:10], out, MicrographOptions(bin=1), update=True, force=True)
+    assert summary["images_read"] == 9
+    marker = out / STORE / MARKER
+    state = json.loads(marker.read_text())
+    marker.write_text(json.dumps({**state, "format": "cryodedup micrograph update store 0", "version": "0.0.1"}))
+    with pytest.raises(CryodedupError, match="another cryodedup version"):
+        find_duplicate_micrographs(grown[1:10], out, MicrographOptions(bin=1), update=True)
+    result = CliRunner().invoke(
+        main, ["micrographs", *map(str, grown[:10]), "-o", str(tmp_path / "s"), "--update", "--shard", "1/2"]
+    )
+    assert result.exit_code != 0 and "--update" in result.output and "Traceback" not in result.output
+
+
+def test_json_gives_images_read(grown, tmp_path):
+    args = ["micrographs", *map(str, grown[:6]), "-o", str(tmp_path / "o"), "--bin", "1", "--update", "--json"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output[result.output.index("{") :])["images_read"] == 6
+    args[1:7] = map(str, grown[:8])
+    result = CliRunner().invoke(main, args)
+    assert json.loads(result.output[result.output.index("{") :])["images_read"] == 2
+
+
+def test_watch_screens_files_as_they_appear(grown, tmp_path):
+    mics = copied(grown[:20], tmp_path / "mics")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "cryodedup.cli", "micrographs", str(mics / "*.mrc"), "-o", str(out)]
+    command += ["--bin", "1", "--watch", "0.5", "--watch-idle", "0.25", "--quiet", "--json"]
+    watching = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / STORE / MARKER).exists():
+            assert watching.poll() is None, watching.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        for path in grown[20:30]:  # one by one, as a microscope writes them
+            shutil.copy(path, mics / f".{path.name}.part")
+            os.replace(mics / f".{path.name}.part", mics / path.name)
+            time.sleep(0.1)
+        stdout, stderr = watching.communicate(timeout=180)
+    finally:
+        if watching.poll() is None:
+            watching.kill()
+    assert watching.returncode == 0, stderr
+    rounds = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    assert rounds[0]["images_read"] == 20
+    assert sum(r["images_read"] for r in rounds) == 30 and rounds[-1]["micrographs"] == 30
+    find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", MicrographOptions(bin=1))
+    assert_same_outputs(out, tmp_path / "whole")
+
+
+def test_micrographs_that_arrive_out_of_order_pair_old_images_anew(grown, tmp_path):
+    """mic_5 and mic_20 arrive late: the window then pairs old micrographs it never compared, from the store."""
+    base = BASES["window-bin2"]
+    mics = tmp_path / "mics"
+    mics.mkdir()
+    late = {5, 20}
+    for k, path in enumerate(grown[:40], 1):
+        if k not in late:
+            shutil.copy(path, mics)
+    out = tmp_path / "out"
+    assert find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)["images_read"] == 38
+    for k, path in enumerate(grown, 1):
+        if k in late or k > 40:
+            shutil.copy(path, mics)
+        else:
+            spoil(mics / path.name)
+    assert find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)["images_read"] == 14
+    copied(grown[:40], mics)
+    find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", fresh(base))
+    assert_same_outputs(out, tmp_path / "whole")
