@@ -23,6 +23,7 @@ from cryodedup.resolve import (
     match_micrographs,
     matching_text,
     name_key,
+    pixel_size_entries,
     resolve_score,
 )
 from fixtures.synthetic import write_cs
@@ -725,3 +726,10 @@ def test_no_reader_decides_the_score_direction_itself():
     assert not hasattr(dedup, "HIGHER_IS_BETTER")
     for reader in (relion, cryosparc, dynamo):
         assert reader.resolve_score is resolve_score
+
+
+def test_pixel_size_entries_name_each_size_once():
+    assert pixel_size_entries([1.06, 0.885, 1.06], "--mic-psize") == [
+        {"input": "all", "optics_group": "all", "psize": 0.885, "source": "--mic-psize"},
+        {"input": "all", "optics_group": "all", "psize": 1.06, "source": "--mic-psize"},
+    ]

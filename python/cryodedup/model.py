@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 import numpy as np
-from numpy.typing import ArrayLike
 
 from .outputs import StrPath
 
@@ -207,11 +206,3 @@ class ParticleSet:
             return np.array([b - a if where is None else np.count_nonzero(where[a:b]) for a, b in runs])
         mask = (lambda k: self.input_of == k) if where is None else (lambda k: where & (self.input_of == k))
         return np.array([np.count_nonzero(mask(k)) for k in range(n_inputs)])
-
-
-def pixel_sizes_used(psize: ArrayLike, source: str) -> list[dict]:
-    """The summary's ``pixel_sizes`` entries for pixel sizes that apply to all inputs.
-
-    One entry per distinct value (the first ten).
-    """
-    return [{"input": "all", "optics_group": "all", "psize": float(v), "source": source} for v in np.unique(psize)[:10]]

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .algo.consensus import picks_per_group
 from .model import ParticleSet, Warn
@@ -101,6 +102,14 @@ def resolve_score(
     if higher is None:
         return Score(label, problem=UNKNOWN_ORDER)
     return Score(label, higher)
+
+
+def pixel_size_entries(psize: ArrayLike, source: str) -> list[dict]:
+    """The summary's ``pixel_sizes`` entries for pixel sizes that apply to all inputs.
+
+    One entry per distinct value (the first ten).
+    """
+    return [{"input": "all", "optics_group": "all", "psize": float(v), "source": source} for v in np.unique(psize)[:10]]
 
 
 #: File extensions of micrographs and movies, removed (repeatedly) from the end of a name:

@@ -23,9 +23,9 @@ import numpy as np
 from ..algo.audit import read_halves
 from ..algo.filaments import CRYOSPARC_TUBE, tube_ids
 from ..errors import CryodedupError
-from ..model import HalfSets, Log, ParticleSet, ReaderOptions, pixel_sizes_used
+from ..model import HalfSets, Log, ParticleSet, ReaderOptions
 from ..outputs import AtomicOutputs, StrPath
-from ..resolve import NO_AUTO_SCORE, UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_score
+from ..resolve import NO_AUTO_SCORE, UNKNOWN_COLUMN, UNKNOWN_ORDER, pixel_size_entries, resolve_score
 from .csfile import CsFile, CsGroup, flatten, join_on_uid
 from .micrograph_lists import as_text, exposure_pixel_sizes
 from .sniff import is_cryosparc
@@ -395,7 +395,7 @@ def read_group(
         groups=groups,
         centres=centres,
         psize=np.broadcast_to(np.asarray(psize_mic, dtype=np.float64), groups.shape),
-        pixel_sizes=pixel_sizes_used(psize_mic, psize_source),
+        pixel_sizes=pixel_size_entries(psize_mic, psize_source),
         scores=scores,
         score_label=score_label,
         higher_is_better=higher,

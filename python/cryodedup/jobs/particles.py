@@ -557,6 +557,7 @@ def remove_duplicate_particles(
             unconfirmed=decision.unconfirmed,
             not_confirmable=decision.not_confirmable,
             min_support=options.min_support,
+            min_dist_z=options.min_dist_z,
         )
         summary["plots"] = plot_particles(details, outdir, options, paths[0], force, summary)
     return summary
@@ -595,4 +596,6 @@ def plot_particles(
         )
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}
     rows, highlight = report_rows(summary)
-    return html_report.write_all(outdir, figures, "cryodedup particles", parameters, rows, force, highlight=highlight)
+    return html_report.write_all(
+        outdir, figures, "cryodedup particles", parameters, rows, force, highlight=highlight, unit=details.unit
+    )

@@ -19,9 +19,19 @@ ReportTable = tuple[str, Sequence[str], Sequence[Sequence[object]]]
 HIGHLIGHTS = {"bad": "#fde0dd", "good": "#e5f5e0", "warn": "#fff3cd"}
 
 
-def parameter_rows(parameters: dict) -> list[tuple[str, str]]:
-    """The job's options with human labels, for the report."""
-    return [(REPORT_LABELS.get(k, k.replace("_", " ")), human(v)) for k, v in parameters.items()]
+#: The labels that name micrographs, for particles in tomograms (3-D centres).
+TOMOGRAM_LABELS = {
+    "mic_psize": "coordinate pixel size (Å)",
+    "micrographs": "tomograms file",
+    "match_micrographs": "tomograms matched by",
+    "plot_mics": "example tomograms drawn",
+}
+
+
+def parameter_rows(parameters: dict, unit: str = "micrograph") -> list[tuple[str, str]]:
+    """The job's options with human labels, for the report (``unit`` ``tomogram``: tomograms named so)."""
+    labels = REPORT_LABELS | (TOMOGRAM_LABELS if unit == "tomogram" else {})
+    return [(labels.get(k, k.replace("_", " ")), human(v)) for k, v in parameters.items()]
 
 
 def _cell(value: object) -> str:
@@ -54,6 +64,7 @@ def write_report(
     figures: Sequence[tuple[str, str, bytes]],
     tables: Iterable[ReportTable] = (),
     highlight: dict[str, str] | None = None,
+    unit: str = "micrograph",
 ) -> None:
     """One self-contained HTML file: summary, parameters, extra tables and the figures.
 
@@ -73,7 +84,7 @@ def write_report(
         f"<h1>{html.escape(title)}</h1><h2>Summary</h2>",
         _table(summary, highlight=highlight),
         "<h2>Parameters</h2>",
-        _table(parameter_rows(parameters)),
+        _table(parameter_rows(parameters, unit)),
     ]
     for heading, header, rows in tables:
         parts += [f"<h2>{html.escape(heading)}</h2>", _table(rows, header) if rows else "<p>none</p>"]
@@ -96,10 +107,12 @@ def write_all(
     force: bool,
     tables: Iterable[ReportTable] = (),
     highlight: dict[str, str] | None = None,
+    unit: str = "micrograph",
 ) -> list[str]:
     """Saves the figures and report.html in ``outdir`` (complete files or none).
 
-    ``summary`` and ``highlight`` are the report's summary rows and those to colour (:func:`write_report`).
+    ``summary`` and ``highlight`` are the report's summary rows and those to colour (:func:`write_report`);
+    ``unit`` what the particles lie in (``tomogram``: the Parameters table names tomograms).
     """
     from ..outputs import AtomicOutputs
 
@@ -108,5 +121,5 @@ def write_all(
     with AtomicOutputs(paths, force=force) as tmp:
         for (_, _, png), path in zip(pngs, paths):
             tmp[path].write_bytes(png)
-        write_report(tmp[paths[-1]], title, parameters, summary, pngs, tables, highlight)
+        write_report(tmp[paths[-1]], title, parameters, summary, pngs, tables, highlight, unit)
     return [str(p) for p in paths]

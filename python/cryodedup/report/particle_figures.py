@@ -49,6 +49,9 @@ class ParticleDetails:
     unconfirmed: np.ndarray | None = None
     not_confirmable: np.ndarray | None = None
     min_support: int = 1
+    #: --min-dist-z (tomography): duplicates within the ellipsoid of half-axes min_dist in x
+    #: and y and min_dist_z in z; None: a sphere of min_dist.
+    min_dist_z: float | None = None
 
     @property
     def mic_names(self) -> list[str]:
@@ -99,6 +102,13 @@ class ParticleDetails:
         return "tomogram" if self.centres.shape[1] == 3 else "micrograph"
 
     @property
+    def distance_text(self) -> str:
+        """The duplicate distance in words, as the decision used it."""
+        if self.min_dist_z is None:
+            return f"minimum distance {self.min_dist:g} Å" + (" in 3D" if self.unit == "tomogram" else "")
+        return f"minimum distance {self.min_dist:g} Å in x and y, {self.min_dist_z:g} Å in z"
+
+    @property
     def mic_shapes(self) -> dict[int, tuple[int, int]]:
         """Image shape (ny, nx) by micrograph id, where known."""
         return self.particles.mic_shapes
@@ -115,18 +125,27 @@ def nearest_neighbour_distances(groups: np.ndarray, centres: np.ndarray) -> np.n
 
 
 def nn_histogram(details: ParticleDetails) -> Figure:
-    """Histogram of nearest-neighbour distances, with the minimum distance marked."""
-    d = nearest_neighbour_distances(details.groups, details.centres)
+    """Histogram of nearest-neighbour distances, with the minimum distance marked.
+
+    With --min-dist-z the distances are those the decision compares: z scaled by
+    min_dist / min_dist_z, so that a pair is a duplicate exactly when its distance is at most
+    min_dist (left of the line), as without it.
+    """
+    centres = details.centres
+    xlabel = f"distance to the nearest particle in the same {details.unit} (Å)"
+    if details.min_dist_z is not None:
+        centres = centres * np.array([1.0, 1.0, details.min_dist / details.min_dist_z])
+        xlabel = (
+            f"distance to the nearest particle in the same {details.unit}, z scaled by "
+            f"{details.min_dist:g}/{details.min_dist_z:g} (Å)"
+        )
+    d = nearest_neighbour_distances(details.groups, centres)
     d = d[np.isfinite(d)]
     top = max(5 * details.min_dist, 200.0)
-    fig, ax = labelled_axes(
-        f"distance to the nearest particle in the same {details.unit} (Å)",
-        "particles",
-        "Nearest-neighbour distances (last bin: that far or farther)",
-    )
+    fig, ax = labelled_axes(xlabel, "particles", "Nearest-neighbour distances (last bin: that far or farther)")
     ax.hist(np.clip(d, 0, top), bins=100, range=(0, top), color="#4c72b0")
     _count_ticks(ax.yaxis)  # counts of particles
-    ax.axvline(details.min_dist, color=REJECTED_COLOUR, lw=2, label=f"minimum distance {details.min_dist:g} Å")
+    ax.axvline(details.min_dist, color=REJECTED_COLOUR, lw=2, label=details.distance_text)
     ax.legend(loc="upper center")  # the bins at both ends are the tall ones
     return fig
 
@@ -460,9 +479,9 @@ def micrograph_picks(details: ParticleDetails, mic: int, image: DisplayImage | N
     ax_kept.set_title(f"kept: {len(kept)}", fontsize=10)
     split = f" (duplicates: {len(duplicates)}, unconfirmed: {len(unconfirmed)})" if len(unconfirmed) else ""
     ax_rejected.set_title(f"rejected: {len(rejected)}{split}", fontsize=10)
-    title = f"{details.mic_names[mic]} (minimum distance {details.min_dist:g} Å)"
+    title = f"{details.mic_names[mic]} ({details.distance_text})"
     if details.unit == "tomogram":  # distances are 3D; the picture shows x and y
-        title = f"{details.mic_names[mic]}: picks seen along z (minimum distance {details.min_dist:g} Å in 3D)"
+        title = f"{details.mic_names[mic]}: picks seen along z ({details.distance_text})"
     if details.covered is not None and not details.covered[mic].all():
         absent = [name for name, ran in zip(distinct_labels(details.inputs), details.covered[mic]) if not ran]
         title += f"\nnot picked by {', '.join(absent)} (never ran on this {details.unit})"
@@ -504,7 +523,7 @@ def micrograph_picks(details: ParticleDetails, mic: int, image: DisplayImage | N
                 ls="",
                 color=KEPT_COLOUR,
                 lw=0.8,
-                label="half the minimum distance",
+                label="half the minimum distance" + (" in x and y" if details.min_dist_z is not None else ""),
             )
         )
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9, frameon=False)
@@ -578,7 +597,7 @@ def particle_figures(
         if not path.exists():
             missing.append(str(path))
         figure = micrograph_picks(details, mic, image, missing=str(path) if not path.exists() else "")
-        out.append((f"example_micrograph_{k + 1}.png", f"Example micrograph {k + 1}", figure))
+        out.append((f"example_micrograph_{k + 1}.png", f"Example {details.unit} {k + 1}", figure))
     out.append(("nn_distances.png", "Nearest-neighbour distances", nn_histogram(details)))
     out.append(("rejected_per_micrograph.png", f"Rejected per {details.unit}", rejected_fraction(details)))
     if details.scores is not None:

@@ -37,7 +37,7 @@ def particle_rows(s: dict) -> list[Row]:
         ("Kept", f"{s['kept']:,}"),
         ("Rejected", f"{s['rejected']:,} ({pct:.1f} %)"),
         (f"{unit.capitalize()}s", f"{s['micrographs']:,}"),
-        *matching_rows(s.get("micrograph_matching")),
+        *matching_rows(s.get("micrograph_matching"), unit),
         ("Minimum distance", f"{distance_text(s)} ({s['mode']})"),
     ]
     psize_label = "Coordinate pixel size" if s.get("tomography") else "Micrograph pixel size"
@@ -122,9 +122,9 @@ def _seconds(value: float) -> str:
     return f"{value:.2f} s" if value >= 0.1 else f"{value:.2g} s"
 
 
-def matching_rows(matching: dict | None) -> list[Row]:
-    """How micrographs of different inputs were matched (``--match-micrographs``), as one row."""
-    return [("Micrograph matching", matching_text(matching))] if matching else []
+def matching_rows(matching: dict | None, unit: str = "micrograph") -> list[Row]:
+    """How micrographs (or tomograms, ``unit``) of different inputs were matched, as one row."""
+    return [(f"{unit.capitalize()} matching", matching_text(matching))] if matching else []
 
 
 def pixel_size_rows(pixel_sizes: list[dict], several_inputs: bool, label: str = "Micrograph pixel size") -> list[Row]:

@@ -24,9 +24,9 @@ from ... import _core
 from ...algo.dedup import scales_differ
 from ...algo.filaments import CRYOLO_TUBE, tube_ids
 from ...errors import CryodedupError
-from ...model import Log, ParticleSet, ReaderOptions, pixel_sizes_used
+from ...model import Log, ParticleSet, ReaderOptions
 from ...outputs import StrPath
-from ...resolve import match_micrographs, score_direction
+from ...resolve import match_micrographs, pixel_size_entries, score_direction
 from ..micrograph_lists import MicrographList, micrograph_list, micrograph_names, micrograph_pixel_sizes, resolve_paths
 from ..mrc import mrc_shapes
 from ..sniff import is_glob
@@ -581,7 +581,7 @@ def read_picker_outputs(
         groups=groups,
         centres=centres,
         psize=_row_pixel_sizes(groups, mic_psize),
-        pixel_sizes=pixel_sizes_used(mic_psize, psize_source),
+        pixel_sizes=pixel_size_entries(mic_psize, psize_source),
         scores=scores,
         score_label=score_label,
         higher_is_better=higher,
