@@ -1,0 +1,152 @@
+"""Benchmark of ``cryodedup micrographs --update``: new K3 images into a screened set.
+
+The screened set (``--screened``, default 5000) is made as an earlier ``--update`` run would
+have left it, without reading 5000 K3 images: the old micrographs are sparse MRC files (a
+real header, pixels never written, no disk used), and ``OUTDIR/seen/`` is written directly
+(binned images of noise, the window's pairs with scores drawn like unrelated pairs'). Then
+``--new`` (default 100) K3 micrographs (5760 x 4092, 0.83 Å/px, float32) are written, each
+fifth a second exposure of the area of the one before, and timed:
+
+- the floor: reading and binning only the new files (memory map + the core's binning, 2
+  threads), what any method pays for them;
+- ``find_duplicate_micrographs(..., update=True)`` on the whole set (its defaults: 12 Å,
+  ``--candidates auto``, hence a 100-image window), which reads every header, the new images,
+  the stored images of their candidates, scores the new pairs and writes the outputs of the
+  whole set (pairs.csv of ~510,000 pairs).
+
+The goal (issue 31): the update costs at most 1.5x the floor. Files are made once in
+``--workdir`` and the new ones stay in the page cache, as on a machine that has just
+written them.
+
+Usage: python benches/bench_update.py [--screened 5000] [--new 100] [--shape 4092x5760]
+Smoke test: python benches/bench_update.py --screened 300 --new 4 --shape 1024x1440
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import mrcfile
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the data generator: tests/fixtures
+
+from bench_micrographs import read_and_bin
+from cryodedup import MicrographOptions, find_duplicate_micrographs
+from cryodedup._core import __version__
+from cryodedup.formats.micrograph_lists import load_inputs
+from cryodedup.jobs.micrographs.plan import plan_scoring
+from cryodedup.jobs.micrographs.score import shard_pairs
+from cryodedup.jobs.micrographs.shards import sha256_of
+from cryodedup.jobs.micrographs.update import FORMAT, MARKER, STORE, score_record
+from fixtures.synthetic import specimen_field, write_mrc
+
+PSIZE = 0.83
+
+
+def sparse_micrographs(folder: Path, count: int, shape: tuple[int, int]) -> list[Path]:
+    """``count`` MRC files of ``shape`` float32 pixels whose data was never written (sparse)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"mic_{k:05d}.mrc" for k in range(count)]
+    for path in paths:
+        if not path.exists():
+            with mrcfile.new_mmap(path, shape=shape, mrc_mode=2, overwrite=True) as mrc:
+                mrc.voxel_size = PSIZE
+    return paths
+
+
+def new_micrographs(folder: Path, first: int, count: int, shape: tuple[int, int], seed: int = 1) -> list[Path]:
+    """``count`` K3-like micrographs numbered from ``first``; each fifth re-exposes the area of the one before."""
+    rng = np.random.default_rng(seed)
+    wy, wx = shape[0] // 4, shape[1] // 4
+    paths, field = [], None
+    for k in range(first, first + count):
+        path = folder / f"mic_{k:05d}.mrc"
+        paths.append(path)
+        if path.exists():
+            continue
+        again = (k - first) % 5 == 4 and field is not None
+        if not again:
+            field = specimen_field(rng, wy + 200, wx + 300, 4 * PSIZE)
+        assert field is not None
+        y0, x0 = (int(rng.integers(0, 200)), int(rng.integers(0, 300))) if again else (100, 150)
+        window = field[y0 : y0 + wy, x0 : x0 + wx].repeat(4, 0).repeat(4, 1)
+        write_mrc(path, 0.3 * window + rng.standard_normal(shape, dtype=np.float32), PSIZE)
+    return paths
+
+
+def seed_store(outdir: Path, old: list[Path], options: MicrographOptions) -> int:
+    """``outdir/seen`` as an ``--update`` run over ``old`` leaves it; returns the pairs stored."""
+    mics = load_inputs([str(p) for p in old], options.psize)
+    plan = plan_scoring(mics, options)
+    store = outdir / STORE
+    if store.exists():
+        shutil.rmtree(store)
+    store.mkdir(parents=True)
+    by, bx = plan.shape[0] // plan.binning, plan.shape[1] // plan.binning
+    rng = np.random.default_rng(2)
+    images = np.lib.format.open_memmap(store / "images-1.npy", mode="w+", dtype=np.float32, shape=(len(old), by, bx))
+    for start in range(0, len(old), 256):
+        images[start : start + 256] = rng.standard_normal((min(256, len(old) - start), by, bx), dtype=np.float32)
+    images.flush()
+    del images
+    pairs = shard_pairs(plan, 1, 1)
+    z = rng.normal(4.3, 0.3, len(pairs))
+    scores = {"a": plan.positions[pairs[:, 0]], "b": plan.positions[pairs[:, 1]], "z": z}
+    scores.update(
+        dy=rng.integers(-50, 50, len(pairs)).astype(float), dx=rng.integers(-50, 50, len(pairs)).astype(float)
+    )
+    scores.update(pearson=np.where(z >= 5, rng.normal(0, 0.05, len(pairs)), np.nan), overlap=np.full(len(pairs), 0.5))
+    np.savez(store / "pairs-1.npz", **scores)
+    files = [os.path.abspath(p) for p in mics.paths]
+    state = {
+        "format": FORMAT,
+        "version": __version__,
+        "round": 1,
+        "record": score_record(plan, options),
+        "files": files,  # seen ids = input indices
+        "images": [[1, i] for i in range(len(files))],
+        "pairs_file": {"name": "pairs-1.npz", "sha256": sha256_of(store / "pairs-1.npz")},
+    }
+    (store / MARKER).write_text(json.dumps(state))
+    return len(pairs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--screened", type=int, default=5000, help="micrographs already screened")
+    ap.add_argument("--new", type=int, default=100, help="new K3 micrographs")
+    ap.add_argument("--shape", default="4092x5760", help="rows x columns of every image")
+    ap.add_argument("--workdir", type=Path, default=Path(__file__).parent / "out" / "update")
+    args = ap.parse_args()
+    shape = tuple(int(v) for v in args.shape.split("x"))
+    assert len(shape) == 2
+    folder = args.workdir / f"{args.screened}+{args.new}_{args.shape}"
+    mics = folder / "mics"
+    old = sparse_micrographs(mics, args.screened, shape)
+    new = new_micrographs(mics, args.screened, args.new, shape)
+    options = MicrographOptions()
+    outdir = folder / "out"
+    for name in ("pairs.csv", "duplicates.csv", "micrographs_kept.txt", "micrographs_rejected.txt"):
+        (outdir / name).unlink(missing_ok=True)
+    stored = seed_store(outdir, old, options)
+    binning = max(1, round(options.target_psize / PSIZE))
+    read_and_bin(new, binning)  # into the page cache
+    floor = min(read_and_bin(new, binning) for _ in range(2))
+    start = time.perf_counter()
+    summary = find_duplicate_micrographs([str(mics / "*.mrc")], outdir, MicrographOptions(), update=True)
+    update = time.perf_counter() - start
+    print(f"screened {args.screened} ({stored:,} pairs stored), new {args.new} images of {shape[1]} x {shape[0]}")
+    print(f"images read {summary['images_read']}, pairs {summary['pairs_scored']:,}, rejected {summary['rejected']}")
+    print(f"read and bin the new images (floor): {floor:.2f} s")
+    print(f"--update round:                      {update:.2f} s = {update / floor:.2f} x the floor (goal <= 1.5)")
+
+
+if __name__ == "__main__":
+    main()
