@@ -43,6 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the data generator: tests/fixtures
 
+from fixtures.shard_files import edit_pairs, edit_record
 from fixtures.synthetic import cs_particles, write_benchmark_file, write_cs, write_mrc
 
 COLUMNS = ("traceback", "hang", "OOM", "changed input", "partial output", "unclear error")
@@ -556,6 +557,36 @@ picks_case(
         "m2.box": "10 10 100 100\n",
     },
 )
+
+
+# --- issue 30, item 14: micrographs-merge of edited shard files -------------------------------------------------
+
+
+def shard_case(name: str, edit: Callable[[Path], None]) -> None:
+    """Two shards of four micrographs, shard 1's files edited by ``edit``, then merged."""
+
+    def build(d: Path) -> list[str]:
+        rng = np.random.default_rng(0)
+        files = []
+        for k in range(4):
+            write_mrc(d / "in" / f"m{k}.mrc", rng.normal(size=(128, 128)).astype(np.float32), 4.0)
+            files.append(str(d / "in" / f"m{k}.mrc"))
+        for k in (1, 2):
+            command = [sys.executable, "-m", "cryodedup.cli", "micrographs", *files, "--bin", "1"]
+            subprocess.run([*command, "--shard", f"{k}/2", "-o", str(d / "in" / "shards"), "-q"], check=True)
+        edit(d / "in" / "shards" / "shard-1-of-2")
+        return ["micrographs-merge", str(d / "in" / "shards")]
+
+    CASES.append(Case("MRC", name, build))
+
+
+def _pairs_of_other_lengths(folder: Path) -> None:
+    edit_pairs(folder, lambda arrays: arrays.update(z=arrays["z"][:-1]))
+
+
+shard_case("shard.json with run: null [30]", lambda f: edit_record(f, lambda r: r.update(run=None)))
+shard_case("shard.json without its plan [30]", lambda f: edit_record(f, lambda r: r.pop("plan")))
+shard_case("pairs.npz arrays of other lengths [30]", _pairs_of_other_lengths)
 
 
 # --- options ----------------------------------------------------------------------------------------------------

@@ -7,11 +7,13 @@ Each test builds its own hostile fixture; the expected outcome is worked out by 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 
+from fixtures.shard_files import edit_pairs, edit_record
 from picker_files import autopick_text, cbox_text, relion3_job
 from test_reliability import one_error_line
 
@@ -170,3 +172,107 @@ def test_box_files_beside_the_cbox_files_read_are_warned_about(tmp_path):
     assert status == 0, stderr
     warnings = [line for line in stderr.splitlines() if line.startswith("Warning: ")]
     assert len(warnings) == 1 and "3 .box files (e.g. m3.box)" in warnings[0] and "left out" in warnings[0], stderr
+
+
+# Item 14 (and item 7's pairs.npz of arrays of different lengths): micrographs-merge of edited
+# shard files were tracebacks (KeyError, IndexError, TypeError, ValueError).
+
+
+@pytest.fixture(scope="module")
+def two_shards(tmp_path_factory):
+    """Two shards of a run over four 128 x 128 micrographs."""
+    import numpy as np
+
+    from cryodedup import MicrographOptions
+    from cryodedup.jobs.micrographs.shards import run_micrograph_shard
+    from fixtures.synthetic import write_mrc
+
+    root = tmp_path_factory.mktemp("shards")
+    rng = np.random.default_rng(0)
+    files = []
+    for k in range(4):
+        write_mrc(root / f"m{k}.mrc", rng.normal(size=(128, 128)), 4.0)
+        files.append(root / f"m{k}.mrc")
+    for k in (1, 2):
+        run_micrograph_shard(files, root / "shards", MicrographOptions(bin=1), k, 2)
+    return root / "shards"
+
+
+def _edit_record(edit):
+    return lambda folder: edit_record(folder, edit)
+
+
+def _edit_pairs(edit):
+    return lambda folder: edit_pairs(folder, edit)
+
+
+def _set(path, value):
+    def edit(record):
+        *parents, last = path.split(".")
+        for key in parents:
+            record = record[key]
+        if value is _DELETE:
+            del record[last]
+        else:
+            record[last] = value
+
+    return edit
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        pytest.param(_edit_record(_set("run", _DELETE)), "shard.json: run is missing", id="run missing"),
+        pytest.param(_edit_record(_set("run", None)), "shard.json: run is null, expected an object", id="run null"),
+        pytest.param(
+            _edit_record(_set("shard", "1")), 'shard.json: shard is "1", expected a whole number', id="shard text"
+        ),
+        pytest.param(_edit_record(_set("shard", 3)), "shard 3 of 2, expected 1 <= shard <= shards", id="shard 3 of 2"),
+        pytest.param(
+            _edit_record(_set("plan.shape", [128])), "shard.json: plan.shape is [128], expected [ny, nx]", id="shape"
+        ),
+        pytest.param(
+            _edit_record(_set("reading.seconds", _DELETE)), "reading.seconds is missing", id="seconds missing"
+        ),
+        pytest.param(_edit_record(_set("pairs_file", "x")), 'pairs_file is "x", expected an object', id="pairs_file"),
+        pytest.param(_edit_record(_set("run.files", ["a.mrc"])), "run.files and run.micrographs differ", id="files"),
+        pytest.param(_edit_record(_set("run.options.min_z", "abc")), "run.options cannot be used", id="options"),
+        pytest.param(_edit_pairs(lambda a: a.update(z=a["z"][:-1])), "one value per pair, as z", id="z shorter"),
+        pytest.param(
+            _edit_pairs(lambda a: a.update(dx=a["dx"].astype(object))), "cannot be read as a shard's", id="objects"
+        ),
+        pytest.param(_edit_pairs(lambda a: a.pop("pearson")), "no array pearson", id="pearson missing"),
+        pytest.param(
+            _edit_pairs(lambda a: a["pairs"].__setitem__((0, 1), 99)), "indices outside 0 to 3", id="index 99"
+        ),
+    ],
+)
+def test_an_edited_shard_file_is_one_line_naming_its_field(tmp_path, two_shards, edit, message):
+    shards = tmp_path / "shards"
+    shutil.copytree(two_shards, shards)
+    for folder in ("shard-1-of-2", "shard-2-of-2"):
+        edit(shards / folder)
+    status, stderr = run_briefly("micrographs-merge", shards, "-o", tmp_path / "out")
+    assert status == 1, stderr
+    line = one_error_line(stderr)
+    assert "shard-1-of-2" in line and message in line, line
+    assert not (tmp_path / "out").exists()
+
+
+# Item 15 (its first case): micrographs-merge made OUTDIR and left .cryodedup.lock after a failure.
+
+
+def test_a_merge_that_fails_after_beginning_its_outputs_leaves_nothing(tmp_path, two_shards, monkeypatch):
+    from cryodedup.errors import CryodedupError
+    from cryodedup.jobs.micrographs import shards
+
+    def fail(*args, **kwargs):
+        raise CryodedupError("disk full (planted)")
+
+    monkeypatch.setattr(shards, "write_results", fail)
+    with pytest.raises(CryodedupError, match="planted"):
+        shards.merge_micrograph_shards([two_shards], tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # nor its lock, nor a temporary file

@@ -22,6 +22,7 @@ import json
 import os
 import re
 import time
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable
@@ -32,7 +33,7 @@ from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...formats.mrc import MrcLayout
 from ...options import MicrographOptions, check_match_mode
-from ...outputs import StrPath
+from ...outputs import StrPath, all_outputs_at_once
 from .plan import ScoringPlan, plan_scoring
 from .score import ProgressBar, ShardScores, images_to_read, score_shard
 from .write import prepare_outputs, write_results
@@ -154,23 +155,124 @@ def sha256_of(path: Path) -> str:
 
 
 def shard_state(folder: Path) -> tuple[dict[str, Any] | None, str]:
-    """The record of a complete shard and "", or None and why the shard is not complete."""
+    """The record of a complete shard and "", or None and why the shard is not complete.
+
+    Every field read of ``shard.json`` is checked here (an edited or damaged file names its
+    field), and ``pairs.npz`` against the size and digest it records.
+    """
     marker = folder / MARKER
     if not marker.exists():
         return None, f"no {MARKER}: still running, or stopped before the end"
     try:
+        if not marker.is_file():
+            return None, f"{MARKER} is not a regular file"
         record = json.loads(marker.read_text())
-        if record.get("format") != FORMAT:
+        if not isinstance(record, dict) or record.get("format") != FORMAT:
             return None, f"{MARKER} is not a cryodedup micrograph shard's"
-        expected = record["pairs_file"]
-    except (OSError, ValueError, KeyError, AttributeError):
+    except (OSError, ValueError, RecursionError):
         return None, f"{MARKER} cannot be read"
+    wrong = _wrong_field(record, _RECORD, MARKER)
+    if wrong:
+        return None, wrong
+    if not 1 <= record["shard"] <= record["shards"]:
+        return None, f"{MARKER}: shard {record['shard']} of {record['shards']}, expected 1 <= shard <= shards"
+    if len(record["run"]["files"]) != len(record["run"]["micrographs"]):
+        return None, f"{MARKER}: run.files and run.micrographs differ in length"
+    expected = record["pairs_file"]
     pairs = folder / PAIRS
     if not pairs.exists():
         return None, f"no {PAIRS}"
+    if not pairs.is_file():
+        return None, f"{PAIRS} is not a regular file"
     if pairs.stat().st_size != expected["bytes"] or sha256_of(pairs) != expected["sha256"]:
         return None, f"{PAIRS} does not match {MARKER} (truncated or changed)"
     return record, ""
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _list_of(item: Callable[[object], bool], length: int | None = None) -> Callable[[object], bool]:
+    def check(value: object) -> bool:
+        return isinstance(value, list) and (length is None or len(value) == length) and all(map(item, value))
+
+    return check
+
+
+def _or_null(check: Callable[[object], bool]) -> Callable[[object], bool]:
+    return lambda value: value is None or check(value)
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str)
+
+
+#: What each field of ``shard.json`` read by the merge must be: a nested spec, or a check and its words.
+_RECORD: dict[str, Any] = {
+    "shard": (_whole, "a whole number"),
+    "shards": (_whole, "a whole number"),
+    "run": {
+        "inputs": (_list_of(_text), "a list of paths"),
+        "micrographs": (_list_of(_text), "a list of names"),
+        "files": (_list_of(_text), "a list of paths"),
+        "kind": (_text, "text"),
+        "root": (_or_null(_text), "a path or null"),
+        "options": {name: (lambda value: True, "") for name in RUN_OPTIONS},
+    },
+    "plan": {
+        "positions": (_list_of(_whole), "a list of whole numbers"),
+        "shape": (_list_of(_whole, 2), "[ny, nx]"),
+        "binning": (_whole, "a whole number"),
+        "binned_psize": (_number, "a number"),
+        "band": (_list_of(_or_null(_number), 2), "[lowpass, highpass]"),
+        "offsets": (_or_null(_list_of(_whole)), "a list of whole numbers or null"),
+        "rule": (_text, "text"),
+        "unreadable": (_list_of(_text), "a list of paths"),
+        "batch": (_whole, "a whole number"),
+        "pearson_min_z": (_number, "a number"),
+        "layouts": (
+            _or_null(_list_of(lambda m: isinstance(m, list) and len(m) == 3 and _whole(m[0]) and _text(m[1]))),
+            "a list of [offset, dtype, pixel size] or null",
+        ),
+    },
+    "pairs_file": {"bytes": (_whole, "a whole number"), "sha256": (_text, "text")},
+    "reading": {
+        "worker": (_text, "text"),
+        "images_read": (_whole, "a whole number"),
+        "bytes_read": (_whole, "a whole number"),
+        "read_seconds": (_number, "a number"),
+        "seconds": (_number, "a number"),
+    },
+}
+
+
+def _wrong_field(record: dict[str, Any], spec: dict[str, Any], where: str) -> str:
+    """What is wrong with the first field of ``record`` that ``spec`` does not allow ("" when none)."""
+    for name, expected in spec.items():
+        field = f"{where}.{name}" if where != MARKER else f"{MARKER}: {name}"
+        if name not in record:
+            return f"{field} is missing"
+        value = record[name]
+        if isinstance(expected, dict):
+            if not isinstance(value, dict):
+                return f"{field} is {_shown(value)}, expected an object"
+            wrong = _wrong_field(value, expected, field)
+            if wrong:
+                return wrong
+        elif not expected[0](value):
+            return f"{field} is {_shown(value)}, expected {expected[1]}"
+    return ""
+
+
+def _shown(value: object) -> str:
+    """A JSON value as written, shortened."""
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:60] + "..."
 
 
 def _write_shard(folder: Path, run: dict[str, Any], plan: ScoringPlan, result: ShardScores) -> dict[str, Any]:
@@ -275,8 +377,7 @@ def run_micrograph_shard(
 def _shard_summary(folder: Path, record: dict[str, Any], seconds: float, redone: bool) -> dict[str, Any]:
     reading = record["reading"]
     megabytes = reading["bytes_read"] / 1e6
-    with np.load(folder / PAIRS) as scores:
-        pairs = len(scores["z"])
+    pairs = len(load_pairs(folder, len(record["run"]["micrographs"]))["z"])
     return {
         "shard": record["shard"],
         "shards": record["shards"],
@@ -363,10 +464,40 @@ def _inputs_of(run: dict[str, Any], options: MicrographOptions) -> Micrographs:
     return mics
 
 
+#: The arrays of ``pairs.npz``: the pairs' input indices, then one value per pair each.
+PAIR_ARRAYS = ("pairs", "z", "dy", "dx", "pearson", "overlap")
+
+
+def load_pairs(folder: Path, micrographs: int) -> dict[str, np.ndarray]:
+    """The arrays of a shard's ``pairs.npz``, each checked: numbers, one per pair, indices of the run's micrographs."""
+    path = folder / PAIRS
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            scores = {name: f[name] for name in f.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise CryodedupError(f"{path}: cannot be read as a shard's scored pairs ({err})") from None
+    for name in PAIR_ARRAYS:
+        if name not in scores:
+            raise CryodedupError(f"{path}: no array {name}; expected {', '.join(PAIR_ARRAYS)}")
+        if scores[name].dtype.kind not in "iuf":
+            raise CryodedupError(f"{path}: {name} holds {scores[name].dtype} values, expected numbers")
+    n = scores["z"].size
+    for name in PAIR_ARRAYS[1:]:
+        if scores[name].shape != (n,):
+            raise CryodedupError(
+                f"{path}: {name} has shape {scores[name].shape}, expected ({n},): one value per pair, as z"
+            )
+    pairs = scores["pairs"]
+    if pairs.size != 2 * n or pairs.ndim not in (1, 2) or pairs.dtype.kind not in "iu":
+        raise CryodedupError(f"{path}: pairs is {pairs.dtype} of shape {pairs.shape}, expected whole numbers ({n}, 2)")
+    if n and (pairs.min() < 0 or pairs.max() >= micrographs):
+        raise CryodedupError(f"{path}: pairs holds micrograph indices outside 0 to {micrographs - 1}")
+    return scores
+
+
 def _scores_of(folder: Path, record: dict[str, Any]) -> ShardScores:
     reading = record["reading"]
-    with np.load(folder / PAIRS) as f:
-        scores = {k: f[k] for k in f.files}
+    scores = load_pairs(folder, len(record["run"]["micrographs"]))
     return ShardScores(
         record["shard"],
         record["shards"],
@@ -379,6 +510,7 @@ def _scores_of(folder: Path, record: dict[str, Any]) -> ShardScores:
     )
 
 
+@all_outputs_at_once  # a failure leaves no output folder it made, no lock, no temporary file
 def merge_micrograph_shards(
     shard_folders: Sequence[StrPath],
     outdir: StrPath,
@@ -414,12 +546,15 @@ def merge_micrograph_shards(
     check_match_mode(match_micrographs)
     shards = _complete_shards(_shard_folders(shard_folders))
     run = shards[0][1]["run"]
-    options = MicrographOptions(**run["options"], plot=plot, plot_pairs=plot_pairs)
-    options.check()
+    try:
+        options = MicrographOptions(**run["options"], plot=plot, plot_pairs=plot_pairs)
+        options.check()
+    except TypeError as err:  # an edited shard.json: a value of another type, or an option unknown
+        raise CryodedupError(f"{shards[0][0] / MARKER}: run.options cannot be used ({err})") from None
     mics = _inputs_of(run, options)
     plan = _plan_from_record(shards[0][1]["plan"], run["files"])
+    scores = [_scores_of(folder, record) for folder, record in shards]  # checked before any output is begun
     outputs = prepare_outputs(mics, Path(outdir), run["inputs"], particles, force)
-    scores = [_scores_of(folder, record) for folder, record in shards]
     summary = write_results(
         mics,
         options,
