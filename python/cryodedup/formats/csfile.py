@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import CryodedupError
 from ..outputs import StrPath
-from .sniff import check_regular_file
+from .files import check_regular_file
 
 if TYPE_CHECKING:
     from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy

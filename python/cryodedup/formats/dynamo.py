@@ -22,7 +22,7 @@ from ..errors import CryodedupError
 from ..model import Log, ParticleSet, ReaderOptions, Warn
 from ..outputs import AtomicOutputs, StrPath
 from ..resolve import UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_score
-from .sniff import check_regular_file
+from .files import check_regular_file
 
 #: Dynamo's column names, 1-based column numbers (Dynamo's ``dthelp``; teamtomo/dynamotable convention.py).
 COLUMNS = {

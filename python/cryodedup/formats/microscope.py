@@ -25,7 +25,8 @@ import numpy as np
 from ..errors import CryodedupError
 from ..outputs import StrPath
 from ..resolve import name_key
-from .sniff import check_regular_file, is_glob
+from .files import check_regular_file
+from .sniff import is_glob
 
 #: The metadata files' own extensions, removed before the micrograph's name rules apply.
 METADATA_EXTENSIONS = (".mdoc", ".xml")

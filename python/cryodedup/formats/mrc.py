@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import CryodedupError
-from .sniff import check_regular_file
+from .files import check_regular_file
 
 if TYPE_CHECKING:
     from mrcfile.mrcmemmap import MrcMemmap  # mrcfile ships no type information: MrcMemmap is Any to mypy

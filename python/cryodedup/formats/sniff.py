@@ -1,50 +1,26 @@
-"""What kind of input a path is, and the checks every reader makes before it opens one.
+"""What kind of input a path is: the one format detector.
 
-A reader opens only a regular file, not a folder or a pipe. The predicates of the input
-kinds live here, apart from their readers, so that the particle job imports only the reader
-its inputs need.
+CryoSPARC datasets, Dynamo tables, globs, picker outputs (and, for those, which picker's
+files: :func:`picker_files`) are told here, apart from their readers, so that the particle
+job imports only the reader its inputs need.
 """
 
 from __future__ import annotations
 
+import glob
 import os
-import stat
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ..errors import CryodedupError
 from ..outputs import StrPath
+from .files import check_regular_file
+from .star import StarFile
 
 
 def is_glob(path: StrPath) -> bool:
     """Whether ``path`` is a pattern (``*``, ``?``, ``[``) that names files, as picker inputs may be."""
     return any(c in os.fspath(path) for c in "*?[")
-
-
-def check_regular_file(path: StrPath, expected: str = "a file") -> Path:
-    """``path`` as a Path, if it names a regular file (through links); else one clear error.
-
-    A FIFO or a device would block the reader or be read to no end, and a folder cannot be
-    read: each is refused with what it is.
-    """
-    path = Path(path)
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise CryodedupError(f"{path}: file not found") from None
-    except OSError as err:
-        raise CryodedupError(f"{path}: cannot read the file ({err.strerror})") from None
-    if stat.S_ISREG(mode):
-        return path
-    what = (
-        "a folder"
-        if stat.S_ISDIR(mode)
-        else "a named pipe (FIFO)"
-        if stat.S_ISFIFO(mode)
-        else "a socket"
-        if stat.S_ISSOCK(mode)
-        else "a device"
-    )
-    raise CryodedupError(f"{path}: is {what}, expected {expected}")
 
 
 def is_cryosparc(path: StrPath) -> bool:
@@ -84,3 +60,168 @@ def is_picker_output(path: StrPath) -> bool:
         return True
     particle_marks = ("_rlnMicrographName", "_rlnTomoName", "_rlnImageName", "data_particles", "data_optics")
     return "_rlnCoordinateX" in head and not any(mark in head for mark in particle_marks)
+
+
+#: Suffixes of per-micrograph coordinate files, most specific first, and their format.
+SUFFIXES = (
+    ("_autopick.star", "relion"),
+    ("_manualpick.star", "relion"),
+    ("_info.json", "eman2-json"),
+    (".cbox", "cryolo-cbox"),
+    (".box", "eman-box"),
+    (".star", "star"),
+)
+
+
+def picker_files(paths: StrPath | Sequence[StrPath]) -> tuple[list[Path], str]:
+    """The files of one picker's output (see :func:`read_picks`) and their format."""
+    files = expand(paths)
+    if len(files) == 1 and files[0].is_dir():
+        files = _folder_files(files[0])
+    kinds = {_kind(f) for f in files}
+    if len(kinds) > 1:
+        raise CryodedupError(
+            f"{source_text(paths)}: mixes coordinate formats ({', '.join(sorted(kinds))}); give one picker per input"
+        )
+    return files, kinds.pop()
+
+
+def source_text(paths: StrPath | Sequence[StrPath]) -> str:
+    """One picker's input as the user gave it, for messages and summaries."""
+    return " ".join(str(p) for p in (paths if isinstance(paths, (list, tuple)) else [paths]))
+
+
+def expand(paths: StrPath | Sequence[StrPath]) -> list[Path]:
+    """Files named by ``paths``: globs expanded (sorted), missing files refused."""
+    items = paths if isinstance(paths, (list, tuple)) else [paths]
+    files: list[Path] = []
+    for item in items:
+        text = str(item)
+        if is_glob(text) and not Path(text).exists():
+            matches = sorted(glob.glob(text))
+            if not matches:
+                raise CryodedupError(f"{text}: no file matches this pattern")
+            files += [Path(m) for m in matches]
+        elif not Path(text).exists():
+            raise CryodedupError(f"{text}: file not found")
+        else:
+            files.append(Path(text))
+    if len(files) > 1 and any(f.is_dir() for f in files):
+        raise CryodedupError(f"{' '.join(map(str, items))}: give one folder, or files, per input")
+    return files
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    """The coordinate files of a picker's output folder."""
+    for name in ("autopick.star", "manualpick.star"):
+        if (folder / name).is_file():
+            return [folder / name]
+    suffix_files = sorted(folder.glob("coords_suffix_*.star"))
+    if suffix_files:
+        return suffix_files[:1]
+    for sub in ("CBOX", "STAR", "EMAN", "info", "."):
+        base = folder / sub
+        if not base.is_dir():
+            continue
+        for pattern, _ in SUFFIXES[:-1]:
+            found = _files_only(base.rglob(f"*{pattern}"))
+            if found:
+                return found
+        found = _files_only(base.glob("*.star"))
+        if found:
+            return found
+    tables = _files_only(p for p in folder.iterdir() if p.suffix in (".txt", ".tsv", ".csv"))
+    if len(tables) == 1:
+        return tables
+    raise CryodedupError(
+        f"{folder}: no picker output found (RELION autopick.star, coords_suffix_*.star or *_autopick.star, "
+        "crYOLO .cbox/.star/.box, EMAN .box or info/*_info.json, one topaz table)"
+    )
+
+
+def _files_only(paths: Iterable[Path]) -> list[Path]:
+    """``paths`` sorted, without folders; a FIFO, device or socket among them is refused.
+
+    Leaving one out would lose its micrograph's picks without a word, and reading it would
+    wait for ever.
+    """
+    files = []
+    for path in paths:
+        if not path.is_dir():
+            files.append(check_regular_file(path, "a coordinate file"))
+    return sorted(files)
+
+
+def left_beside(files: list[Path]) -> list[str]:
+    """Warnings for per-micrograph files of another format in the folders ``files`` were read from.
+
+    A folder holding a picker's ``.cbox`` files and another's ``.box`` files is read as the
+    first (``.cbox`` before ``.box``, see :data:`SUFFIXES`): the others must not be left out
+    without a word.
+    """
+    read = {f.name for f in files}
+    read_suffix = next((s for s, _ in SUFFIXES if files and files[0].name.endswith(s)), "")
+    warnings = []
+    for folder in sorted({f.parent for f in files}):
+        left: dict[str, list[str]] = {}
+        for name in os.listdir(folder):
+            suffix = next((s for s, _ in SUFFIXES[:-1] if name.endswith(s)), None)
+            if suffix is not None and suffix != read_suffix and name not in read:
+                left.setdefault(suffix, []).append(name)
+        for suffix, names in sorted(left.items()):
+            warnings.append(
+                f"{len(names)} {suffix} file{'s' if len(names) > 1 else ''} (e.g. {sorted(names)[0]}) beside the "
+                f"{read_suffix or 'coordinate'} files read in {folder} left out: give them as an input of their own "
+                f"('{folder}/*{suffix}') if they are another picker's"
+            )
+    return warnings
+
+
+def _kind(path: Path) -> str:
+    """The format of one file, from its name and first bytes; unknown files are refused."""
+    name = path.name
+    if path.is_dir():
+        raise CryodedupError(f"{path}: give one folder, or files, per input")
+    if name.startswith("coords_suffix_") and name.endswith(".star"):
+        return "relion-suffix"
+    for suffix, kind in SUFFIXES:
+        if name.endswith(suffix):
+            return _star_kind(path) if kind == "star" else kind
+    check_regular_file(path, "a picker coordinate file")
+    with open(path, "rb") as f:
+        head = f.read(4096).decode("utf-8", errors="replace")
+    first = next((line for line in head.splitlines() if line.strip()), "")
+    if "image_name" in first.split() or "image_name" in first.split("\t"):
+        return "topaz"
+    if first.lstrip().startswith("data_") or "\ndata_" in head:
+        return _star_kind(path)
+    raise CryodedupError(
+        f"{path}: not a picker coordinate file cryodedup reads (RELION coordinate STAR, crYOLO .cbox/.star, "
+        "EMAN .box or _info.json, topaz table with an image_name header)"
+    )
+
+
+def _star_kind(path: Path) -> str:
+    """The kind of a STAR file, or an error when it holds no picks.
+
+    It is the RELION 4/5 coordinate list, a per-micrograph coordinate file, or a crYOLO cbox
+    under another name.
+    """
+    star = StarFile(path)
+    if star.block("coordinate_files") is not None:
+        return "relion-list"
+    if star.block("cryolo") is not None:
+        return "cryolo-cbox"
+    for block in star.blocks:
+        labels = block.labels or []
+        if "rlnCoordinateX" in labels and "rlnMicrographName" not in labels:
+            return "relion"
+        if "rlnMicrographName" in labels and ("rlnCoordinateX" in labels or "rlnImageName" in labels):
+            raise CryodedupError(
+                f"{path}: a particle STAR (rlnMicrographName with coordinates), not a picker's coordinate file; "
+                "use cryodedup particles"
+            )
+    raise CryodedupError(
+        f"{path}: a STAR file without picks: expected data_coordinate_files (autopick.star) or a loop with "
+        "rlnCoordinateX/rlnCoordinateY (a per-micrograph coordinate file)"
+    )

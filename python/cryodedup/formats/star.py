@@ -18,7 +18,7 @@ import numpy as np
 from .. import _core
 from ..errors import CryodedupError
 from ..outputs import StrPath
-from .sniff import check_regular_file
+from .files import check_regular_file
 
 _FIELD = re.compile(r"\"[^\"]*\"(?=\s|$)|'[^']*'(?=\s|$)|\S+")
 

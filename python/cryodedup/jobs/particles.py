@@ -29,8 +29,9 @@ from ..algo.consensus import consensus_report, picks_per_group
 from ..algo.dedup import MAX_INPUTS, dedup, dedup_and_support_masks, popcount, scales_differ
 from ..algo.filaments import filament_summary
 from ..errors import CryodedupError
+from ..formats.files import check_regular_file
 from ..formats.micrograph_lists import resolve_paths
-from ..formats.sniff import check_regular_file, is_cryosparc, is_dynamo_table, is_glob, is_picker_output
+from ..formats.sniff import is_cryosparc, is_dynamo_table, is_glob, is_picker_output
 from ..labels import distinct_labels
 from ..model import Log, OnePass, ParticleSet, Warn
 from ..options import MAX_CENTRE, ParticleOptions

@@ -53,9 +53,11 @@ def fresh(base):
 
 
 def spoil(path):
-    """NaN in every pixel, the header kept: reading this image again fails the job."""
+    """NaN in every pixel and mode 99 in the header: reading this header or image again fails the job."""
     with open(path, "r+b") as f:
         header = f.read(1024)
+        f.seek(12)
+        f.write((99).to_bytes(4, "little"))
         extended = int.from_bytes(header[92:96], "little")
         f.seek(0, os.SEEK_END)
         size = f.tell() - 1024 - extended

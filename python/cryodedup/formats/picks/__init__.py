@@ -12,9 +12,8 @@ or the micrographs STAR.
 
 from __future__ import annotations
 
-import glob
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -26,8 +25,7 @@ from ...errors import CryodedupError
 from ...outputs import StrPath
 from ...resolve import name_key  # what a picker keeps of a micrograph's name
 from ..micrograph_lists import micrograph_names
-from ..sniff import check_regular_file, is_glob
-from ..star import StarFile
+from ..sniff import SUFFIXES, left_beside, picker_files, source_text
 
 
 @dataclass
@@ -364,17 +362,6 @@ class MicrographNamer:
         return self._index[full]
 
 
-#: Suffixes of per-micrograph coordinate files, most specific first, and their format.
-SUFFIXES = (
-    ("_autopick.star", "relion"),
-    ("_manualpick.star", "relion"),
-    ("_info.json", "eman2-json"),
-    (".cbox", "cryolo-cbox"),
-    (".box", "eman-box"),
-    (".star", "star"),
-)
-
-
 def stem(path: Path) -> str:
     """The micrograph part of a per-micrograph file name."""
     name = path.name
@@ -425,11 +412,11 @@ def read_picks(
         known = micrographs
     else:
         known = micrograph_names(micrographs)
-    source = _source_text(paths)
+    source = source_text(paths)
     files, kind = picker_files(paths)
     picks = _read_files(files, kind, source, MicrographNamer(known), topaz_scale, micrograph_shapes, project_dir)
     if Path(source).is_dir() and kind not in ("relion-list", "relion-suffix"):
-        picks.warnings += _left_beside(files)  # a job's list names its files: the rest are not its picks
+        picks.warnings += left_beside(files)  # a job's list names its files: the rest are not its picks
     return picks
 
 
@@ -499,157 +486,3 @@ def score_column(picks: Picks, column: str) -> np.ndarray:
     if len(values) != len(picks):
         raise CryodedupError(f"{picks.source}: its files changed while read ({len(values)} rows, {len(picks)} picks)")
     return values
-
-
-def picker_files(paths: StrPath | Sequence[StrPath]) -> tuple[list[Path], str]:
-    """The files of one picker's output (see :func:`read_picks`) and their format."""
-    files = expand(paths)
-    if len(files) == 1 and files[0].is_dir():
-        files = _folder_files(files[0])
-    kinds = {_kind(f) for f in files}
-    if len(kinds) > 1:
-        raise CryodedupError(
-            f"{_source_text(paths)}: mixes coordinate formats ({', '.join(sorted(kinds))}); give one picker per input"
-        )
-    return files, kinds.pop()
-
-
-def _source_text(paths: StrPath | Sequence[StrPath]) -> str:
-    """One picker's input as the user gave it, for messages and summaries."""
-    return " ".join(str(p) for p in (paths if isinstance(paths, (list, tuple)) else [paths]))
-
-
-def expand(paths: StrPath | Sequence[StrPath]) -> list[Path]:
-    """Files named by ``paths``: globs expanded (sorted), missing files refused."""
-    items = paths if isinstance(paths, (list, tuple)) else [paths]
-    files: list[Path] = []
-    for item in items:
-        text = str(item)
-        if is_glob(text) and not Path(text).exists():
-            matches = sorted(glob.glob(text))
-            if not matches:
-                raise CryodedupError(f"{text}: no file matches this pattern")
-            files += [Path(m) for m in matches]
-        elif not Path(text).exists():
-            raise CryodedupError(f"{text}: file not found")
-        else:
-            files.append(Path(text))
-    if len(files) > 1 and any(f.is_dir() for f in files):
-        raise CryodedupError(f"{' '.join(map(str, items))}: give one folder, or files, per input")
-    return files
-
-
-def _folder_files(folder: Path) -> list[Path]:
-    """The coordinate files of a picker's output folder."""
-    for name in ("autopick.star", "manualpick.star"):
-        if (folder / name).is_file():
-            return [folder / name]
-    suffix_files = sorted(folder.glob("coords_suffix_*.star"))
-    if suffix_files:
-        return suffix_files[:1]
-    for sub in ("CBOX", "STAR", "EMAN", "info", "."):
-        base = folder / sub
-        if not base.is_dir():
-            continue
-        for pattern, _ in SUFFIXES[:-1]:
-            found = _files_only(base.rglob(f"*{pattern}"))
-            if found:
-                return found
-        found = _files_only(base.glob("*.star"))
-        if found:
-            return found
-    tables = _files_only(p for p in folder.iterdir() if p.suffix in (".txt", ".tsv", ".csv"))
-    if len(tables) == 1:
-        return tables
-    raise CryodedupError(
-        f"{folder}: no picker output found (RELION autopick.star, coords_suffix_*.star or *_autopick.star, "
-        "crYOLO .cbox/.star/.box, EMAN .box or info/*_info.json, one topaz table)"
-    )
-
-
-def _files_only(paths: Iterable[Path]) -> list[Path]:
-    """``paths`` sorted, without folders; a FIFO, device or socket among them is refused.
-
-    Leaving one out would lose its micrograph's picks without a word, and reading it would
-    wait for ever.
-    """
-    files = []
-    for path in paths:
-        if not path.is_dir():
-            files.append(check_regular_file(path, "a coordinate file"))
-    return sorted(files)
-
-
-def _left_beside(files: list[Path]) -> list[str]:
-    """Warnings for per-micrograph files of another format in the folders ``files`` were read from.
-
-    A folder holding a picker's ``.cbox`` files and another's ``.box`` files is read as the
-    first (``.cbox`` before ``.box``, see :data:`SUFFIXES`): the others must not be left out
-    without a word.
-    """
-    read = {f.name for f in files}
-    read_suffix = next((s for s, _ in SUFFIXES if files and files[0].name.endswith(s)), "")
-    warnings = []
-    for folder in sorted({f.parent for f in files}):
-        left: dict[str, list[str]] = {}
-        for name in os.listdir(folder):
-            suffix = next((s for s, _ in SUFFIXES[:-1] if name.endswith(s)), None)
-            if suffix is not None and suffix != read_suffix and name not in read:
-                left.setdefault(suffix, []).append(name)
-        for suffix, names in sorted(left.items()):
-            warnings.append(
-                f"{len(names)} {suffix} file{'s' if len(names) > 1 else ''} (e.g. {sorted(names)[0]}) beside the "
-                f"{read_suffix or 'coordinate'} files read in {folder} left out: give them as an input of their own "
-                f"('{folder}/*{suffix}') if they are another picker's"
-            )
-    return warnings
-
-
-def _kind(path: Path) -> str:
-    """The format of one file, from its name and first bytes; unknown files are refused."""
-    name = path.name
-    if path.is_dir():
-        raise CryodedupError(f"{path}: give one folder, or files, per input")
-    if name.startswith("coords_suffix_") and name.endswith(".star"):
-        return "relion-suffix"
-    for suffix, kind in SUFFIXES:
-        if name.endswith(suffix):
-            return _star_kind(path) if kind == "star" else kind
-    check_regular_file(path, "a picker coordinate file")
-    with open(path, "rb") as f:
-        head = f.read(4096).decode("utf-8", errors="replace")
-    first = next((line for line in head.splitlines() if line.strip()), "")
-    if "image_name" in first.split() or "image_name" in first.split("\t"):
-        return "topaz"
-    if first.lstrip().startswith("data_") or "\ndata_" in head:
-        return _star_kind(path)
-    raise CryodedupError(
-        f"{path}: not a picker coordinate file cryodedup reads (RELION coordinate STAR, crYOLO .cbox/.star, "
-        "EMAN .box or _info.json, topaz table with an image_name header)"
-    )
-
-
-def _star_kind(path: Path) -> str:
-    """The kind of a STAR file, or an error when it holds no picks.
-
-    It is the RELION 4/5 coordinate list, a per-micrograph coordinate file, or a crYOLO cbox
-    under another name.
-    """
-    star = StarFile(path)
-    if star.block("coordinate_files") is not None:
-        return "relion-list"
-    if star.block("cryolo") is not None:
-        return "cryolo-cbox"
-    for block in star.blocks:
-        labels = block.labels or []
-        if "rlnCoordinateX" in labels and "rlnMicrographName" not in labels:
-            return "relion"
-        if "rlnMicrographName" in labels and ("rlnCoordinateX" in labels or "rlnImageName" in labels):
-            raise CryodedupError(
-                f"{path}: a particle STAR (rlnMicrographName with coordinates), not a picker's coordinate file; "
-                "use cryodedup particles"
-            )
-    raise CryodedupError(
-        f"{path}: a STAR file without picks: expected data_coordinate_files (autopick.star) or a loop with "
-        "rlnCoordinateX/rlnCoordinateY (a per-micrograph coordinate file)"
-    )

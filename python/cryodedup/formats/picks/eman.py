@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import CryodedupError
-from ..sniff import check_regular_file
+from ..files import check_regular_file
 from . import MicrographNamer, Picks, PicksBuilder, read_tables, stem
 
 

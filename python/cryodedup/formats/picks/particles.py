@@ -29,8 +29,8 @@ from ...outputs import StrPath
 from ...resolve import match_micrographs, pixel_size_entries, score_direction
 from ..micrograph_lists import MicrographList, micrograph_list, micrograph_names, micrograph_pixel_sizes, resolve_paths
 from ..mrc import mrc_shapes
-from ..sniff import is_glob
-from . import Picks, name_key, picker_files, read_picks, score_column
+from ..sniff import is_glob, picker_files
+from . import Picks, name_key, read_picks, score_column
 from .relion import job_micrographs
 from .write import relion_columns_lost, rows_copied, write_cryosparc, write_like_input, write_relion
 

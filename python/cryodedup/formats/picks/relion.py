@@ -24,8 +24,8 @@ import re
 from pathlib import Path
 
 from ...errors import CryodedupError
+from ..files import check_regular_file
 from ..micrograph_lists import micrograph_names
-from ..sniff import check_regular_file
 from ..star import StarFile
 from . import MicrographNamer, Picks, PicksBuilder, read_tables, stem
 
