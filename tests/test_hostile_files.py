@@ -276,3 +276,59 @@ def test_a_merge_that_fails_after_beginning_its_outputs_leaves_nothing(tmp_path,
     with pytest.raises(CryodedupError, match="planted"):
         shards.merge_micrograph_shards([two_shards], tmp_path / "out")
     assert not (tmp_path / "out").exists()  # nor its lock, nor a temporary file
+
+
+# Item 15 (its last case): a run killed (SIGKILL) left its temporary files, hundreds of MB, for ever.
+
+
+def _pid_of_a_process_that_is_gone():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_later_run_removes_the_temporary_files_of_a_run_that_is_gone(tmp_path):
+    star = tmp_path / "p.star"
+    star.write_text(
+        "data_optics\nloop_\n_rlnOpticsGroup\n_rlnOpticsGroupName\n_rlnMicrographPixelSize\n1 og1 1.0\n\n"
+        "data_particles\nloop_\n_rlnCoordinateX\n_rlnCoordinateY\n_rlnMicrographName\n_rlnOpticsGroup\n"
+        "10 10 m.mrc 1\n500 500 m.mrc 1\n"
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    gone, alive = _pid_of_a_process_that_is_gone(), os.getpid()  # this test's own process is alive
+    orphans = [f".particles_kept.star.{gone}.scratch", f".particles_rejected.star.{gone}.tmp"]
+    kept_alone = [f".particles_kept.star.{alive}.scratch", f".report.html.{gone}.old", "notes.txt"]
+    for name in orphans + kept_alone:
+        (out / name).write_text("x" * 1000)
+    (out / f".kept.{gone}.tmp").mkdir()  # a new folder filled before its rename
+    (out / f".kept.{gone}.tmp" / "m.box").write_text("1 2 3 4\n")
+    status, stderr = run_briefly("particles", star, "-o", out)
+    assert status == 0, stderr
+    left = sorted(p.name for p in out.iterdir())
+    assert left == sorted([*kept_alone, "particles_kept.star", "particles_rejected.star"]), left
+
+
+# Item 15 (its second case): SIGTERM during --shard left .pairs.npz.<pid>.tmp and an empty shard folder.
+
+
+@pytest.mark.parametrize("when", ["scoring", "writing pairs.npz"])
+def test_a_shard_stopped_leaves_no_temporary_file_nor_an_empty_folder(tmp_path, two_shards, monkeypatch, when):
+    import numpy as np
+
+    from cryodedup import MicrographOptions
+    from cryodedup.jobs.micrographs import shards
+
+    def stopped(*args, **kwargs):
+        if when == "writing pairs.npz":
+            args[0].write(b"PK half a zip")  # the temporary file begun, as a signal finds it
+        raise KeyboardInterrupt  # what the CLI's SIGTERM handler raises, as Ctrl-C does
+
+    if when == "scoring":
+        monkeypatch.setattr(shards, "score_shard", stopped)
+    else:
+        monkeypatch.setattr(np, "savez", stopped)
+    files = sorted(two_shards.parent.glob("m*.mrc"))
+    with pytest.raises(KeyboardInterrupt):
+        shards.run_micrograph_shard(files, tmp_path / "shards", MicrographOptions(bin=1), 1, 2)
+    assert not (tmp_path / "shards" / "shard-1-of-2").exists()
