@@ -294,7 +294,7 @@ def _stored_rows(store: SeenStore, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def watch(
     round_: Callable[[bool], dict[str, Any]],
-    count_micrographs: Callable[[], int],
+    count_micrographs: Callable[[], int | None],
     every: float,
     idle_minutes: float | None,
     *,
@@ -304,7 +304,8 @@ def watch(
 ) -> int:
     """Runs ``round_`` now and again whenever ``count_micrographs`` grows; returns the rounds run.
 
-    Checks every ``every`` seconds; stops after ``idle_minutes`` without new micrographs (never
+    Checks every ``every`` seconds (an input that cannot be read at that moment, a STAR file
+    being rewritten, is looked at again at the next check); stops after ``idle_minutes`` without new micrographs (never
     when None), or at Ctrl-C between rounds (a round interrupted leaves the previous one's
     outputs and store: each is atomic).
     """
@@ -316,7 +317,8 @@ def watch(
     try:
         while idle_minutes is None or clock() - last_new < idle_minutes * 60:
             sleep(every)
-            if count_micrographs() == last_count:
+            now = count_micrographs()
+            if now is None or now == last_count:  # None: the input cannot be read now (being written)
                 continue
             summary = round_(False)
             rounds += 1
