@@ -276,8 +276,8 @@ def _make_folders(folders: Iterable[Path]) -> dict[Path, bool]:
     """Creates the output folders; {folder: whether this run created it}."""
     made: dict[Path, bool] = {}
     for folder in folders:
-        existed = folder.is_dir()
         try:
+            existed = folder.is_dir()  # raises for a name the system cannot take (ENAMETOOLONG)
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise CryodedupError(f"{folder}: cannot create the output folder ({err.strerror})") from None
