@@ -24,6 +24,8 @@ from cryodedup.resolve import (
     matching_text,
     name_key,
     pixel_size_entries,
+    pixel_size_of_rows,
+    resolve_pixel_size,
     resolve_score,
 )
 from fixtures.synthetic import write_cs
@@ -733,3 +735,61 @@ def test_pixel_size_entries_name_each_size_once():
         {"input": "all", "optics_group": "all", "psize": 0.885, "source": "--mic-psize"},
         {"input": "all", "optics_group": "all", "psize": 1.06, "source": "--mic-psize"},
     ]
+
+
+def _sources_read(mic_psize, listed):
+    """Which source resolve_pixel_size took, and every source it read (each records itself)."""
+    read = []
+
+    def source(name):
+        return lambda *value: read.append((name, *value)) or name
+
+    chosen = resolve_pixel_size(
+        mic_psize, given=source("given"), listed=source("listed") if listed else None, own=source("own")
+    )
+    return chosen, read
+
+
+@pytest.mark.parametrize(
+    ("mic_psize", "listed", "chosen", "read"),
+    [
+        # --mic-psize wins over a micrographs list and the file's own columns; nothing else is read.
+        (1.06, True, "given", [("given", 1.06)]),
+        (1.06, False, "given", [("given", 1.06)]),
+        # Without it, the micrographs list wins over the file's own columns.
+        (None, True, "listed", [("listed",)]),
+        # Without both, the file's own columns.
+        (None, False, "own", [("own",)]),
+        # 0 is a value given (the reader refuses it), not "not given".
+        (0.0, True, "given", [("given", 0.0)]),
+    ],
+)
+def test_pixel_size_precedence_is_mic_psize_then_micrographs_then_own(mic_psize, listed, chosen, read):
+    assert _sources_read(mic_psize, listed) == (chosen, read)
+
+
+def test_pixel_size_of_rows_broadcasts_one_size_and_indexes_several():
+    def never():
+        raise AssertionError("the rows' micrographs are not needed when all sizes are equal")
+
+    one = pixel_size_of_rows(np.array([0.885, 0.885]), 3, never)
+    assert one.tolist() == [0.885, 0.885, 0.885] and not one.flags.writeable and one.strides == (0,)
+    mixed = pixel_size_of_rows(np.array([0.885, 1.06]), 3, lambda: np.array([1, 0, 1]))
+    assert mixed.tolist() == [1.06, 0.885, 1.06]
+    # A micrograph without a size (NaN) is never taken for the others' size.
+    unknown = pixel_size_of_rows(np.array([np.nan, np.nan]), 2, lambda: np.array([0, 1]))
+    assert np.isnan(unknown).all() and unknown.flags.writeable
+    assert pixel_size_of_rows(np.array([0.885]), 0, never).shape == (0,)
+
+
+def test_no_reader_decides_the_pixel_size_order_itself():
+    # Every reader asks resolve.py for the order and the per-row sizes; none keeps its own.
+    import cryodedup.formats.cryosparc as cryosparc
+    import cryodedup.formats.dynamo as dynamo
+    import cryodedup.formats.picks.particles as picks
+    import cryodedup.formats.relion as relion
+
+    for reader in (relion, cryosparc, dynamo, picks):
+        assert reader.resolve_pixel_size is resolve_pixel_size
+    assert relion.pixel_size_of_rows is pixel_size_of_rows and picks.pixel_size_of_rows is pixel_size_of_rows
+    assert not hasattr(relion, "row_psizes") and not hasattr(picks, "_one_pixel_size")

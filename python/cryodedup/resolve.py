@@ -1,9 +1,13 @@
-"""The decisions every reader makes alike: the score column a job ranks by, and which micrographs are one.
+"""The decisions every reader makes alike: score column, pixel size, which micrographs are one.
 
 **The score** (:func:`resolve_score`): ``--score none``, ``auto`` (the first score the
 format knows that every input has) or a named column, and whether higher is better
 (``--score-order``, else what is known of the column). Each format says what it has and
 words the outcome for its files.
+
+**The pixel size** (:func:`resolve_pixel_size`): ``--mic-psize``, else ``--micrographs``,
+else the files' own columns, in that order for every format; the summary names the source
+alike (``MIC_PSIZE``, :func:`listed_source`, :func:`pixel_size_entries`).
 
 **Micrographs** (``--match-micrographs``).
 
@@ -23,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -102,6 +107,51 @@ def resolve_score(
     if higher is None:
         return Score(label, problem=UNKNOWN_ORDER)
     return Score(label, higher)
+
+
+#: The summary's source for a pixel size given on the command line.
+MIC_PSIZE = "--mic-psize"
+
+Result = TypeVar("Result")
+
+
+def resolve_pixel_size(
+    mic_psize: float | None,
+    given: Callable[[float], Result],
+    listed: Callable[[], Result] | None,
+    own: Callable[[], Result],
+) -> Result:
+    """The one order in which every reader takes the pixel size of its coordinates (Å/px).
+
+    ``--mic-psize`` (``given`` is called with it), else the micrographs list the user gave
+    with ``--micrographs`` (``listed``, None when there is none or the format takes none),
+    else what the files themselves say (``own``: RELION's optics table, CryoSPARC's
+    ``location/micrograph_psize_A``, Dynamo's ``apix``, the micrographs STAR a picking job
+    names). Each reader says how it reads each source and words what is missing.
+    """
+    if mic_psize is not None:
+        return given(mic_psize)
+    if listed is not None:
+        return listed()
+    return own()
+
+
+def listed_source(field: str, path: object) -> str:
+    """The summary's source for pixel sizes read from the column ``field`` of the file ``path``."""
+    return f"{field} in {path}"
+
+
+def pixel_size_of_rows(mic_psize: np.ndarray, n_rows: int, groups: Callable[[], np.ndarray]) -> np.ndarray:
+    """Each row's pixel size from its micrograph's (``mic_psize[groups()]``).
+
+    When every micrograph has the same size (none NaN) it is a read-only broadcast that
+    takes no memory, and ``groups`` (which may join several inputs' arrays) is not called.
+    """
+    if n_rows == 0:
+        return np.zeros(0)
+    if len(mic_psize) and bool((mic_psize == mic_psize[0]).all()):
+        return np.broadcast_to(mic_psize[0], (n_rows,))
+    return mic_psize[groups()]
 
 
 def pixel_size_entries(psize: ArrayLike, source: str) -> list[dict]:
