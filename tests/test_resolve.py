@@ -19,6 +19,7 @@ from cryodedup.resolve import (
     NO_AUTO_SCORE,
     UNKNOWN_COLUMN,
     UNKNOWN_ORDER,
+    ListedPixelSizes,
     Score,
     match_micrographs,
     matching_text,
@@ -793,3 +794,61 @@ def test_no_reader_decides_the_pixel_size_order_itself():
         assert reader.resolve_pixel_size is resolve_pixel_size
     assert relion.pixel_size_of_rows is pixel_size_of_rows and picks.pixel_size_of_rows is pixel_size_of_rows
     assert not hasattr(relion, "row_psizes") and not hasattr(picks, "_one_pixel_size")
+
+
+STAR_PSIZES = {"MotionCorr/job002/Movies/a.mrc": 0.885, "MotionCorr/job002/Movies/b.mrc": 1.06}
+
+
+@pytest.mark.parametrize(
+    ("mode", "found", "by_name"),
+    [
+        # b is listed by its path; a only under job002, found by its file name unless matching is by path.
+        ("auto", {"MotionCorr/job002/Movies/b.mrc": 1.06, "MotionCorr/job099/Movies/a.mrc": 0.885},
+         {"MotionCorr/job099/Movies/a.mrc"}),
+        ("name", {"MotionCorr/job002/Movies/b.mrc": 1.06, "MotionCorr/job099/Movies/a.mrc": 0.885},
+         {"MotionCorr/job099/Movies/a.mrc"}),
+        ("path", {"MotionCorr/job002/Movies/b.mrc": 1.06}, set()),
+    ],
+)  # fmt: skip
+def test_listed_pixel_sizes_look_up_by_path_then_file_name(mode, found, by_name):
+    listed = ListedPixelSizes("mics.star", STAR_PSIZES, mode)
+    names = ["MotionCorr/job099/Movies/a.mrc", "MotionCorr/job002/Movies/b.mrc"]
+    assert listed.lookup("in.star", names) == (found, by_name)
+
+
+def test_listed_pixel_sizes_word_what_is_missing_and_where_from():
+    by_path = ListedPixelSizes("mics.star", STAR_PSIZES, "path")
+    names = ["MotionCorr/job099/Movies/a.mrc", "MotionCorr/job002/Movies/b.mrc"]
+    assert by_path.not_listed("in.star", names[:1], names) == (
+        "in.star: micrograph 'MotionCorr/job099/Movies/a.mrc' is not in mics.star (1 of 2 micrographs missing); "
+        "1 of them are listed there under another folder (the same file name), and with --match-micrographs path "
+        "a micrograph's pixel size is looked up by its exact path: use --match-micrographs auto or name to look it "
+        "up by file name, or give the micrograph pixel size with --mic-psize"
+    )
+    # Two micrographs of one input share the file name a.mrc: neither is looked up by it.
+    shared = ListedPixelSizes("mics.star", STAR_PSIZES, "auto")
+    two = ["MotionCorr/job099/Movies/a.mrc", "MotionCorr/job100/Movies/a.mrc"]
+    assert shared.lookup("in.star", two) == ({}, set())
+    assert shared.not_listed("in.star", two, two) == (
+        "in.star: micrograph 'MotionCorr/job099/Movies/a.mrc' is not in mics.star (2 of 2 micrographs missing); "
+        "2 of them have the file name of a micrograph listed there under another folder, but so does another "
+        "micrograph of this file ('MotionCorr/job099/Movies/a.mrc' and 'MotionCorr/job100/Movies/a.mrc'): different "
+        "micrographs, whose pixel size is looked up by exact path only; give a micrographs STAR that lists each by "
+        "its path, or the micrograph pixel size with --mic-psize"
+    )
+    assert shared.source(24, 0) == "rlnMicrographPixelSize in mics.star"
+    assert shared.source(1200, 1000) == (
+        "rlnMicrographPixelSize in mics.star, 1,000 of 1,200 micrographs found there by file name under another folder"
+    )
+
+
+def test_a_file_name_listed_with_two_pixel_sizes_is_refused():
+    listed = ListedPixelSizes("mics.star", {**STAR_PSIZES, "MotionCorr/job003/Movies/a.mrc": 1.06}, "auto")
+    with pytest.raises(CryodedupError) as error:
+        listed.lookup("in.star", ["MotionCorr/job099/Movies/a.mrc"])
+    assert str(error.value) == (
+        "in.star: micrograph 'MotionCorr/job099/Movies/a.mrc' is not in mics.star by its path, and its file name a "
+        "names 2 micrographs there with different pixel sizes: MotionCorr/job002/Movies/a.mrc (0.885 Å), "
+        "MotionCorr/job003/Movies/a.mrc (1.06 Å); which one it is cannot be told: give a micrographs STAR that lists "
+        "it by its path, or --mic-psize"
+    )

@@ -30,9 +30,7 @@ from ..resolve import (
     NO_AUTO_SCORE,
     UNKNOWN_COLUMN,
     UNKNOWN_ORDER,
-    listed_by_file_name,
-    listed_source,
-    name_key,
+    ListedPixelSizes,
     pixel_size_of_rows,
     resolve_pixel_size,
     resolve_score,
@@ -422,75 +420,9 @@ def tomogram_pixels_need(part: ParticleTable) -> str:
     )
 
 
-def listed_pixel_sizes(
-    part: ParticleTable, names: Sequence[str], options: ReaderOptions, mic_psizes: dict[str, float]
-) -> tuple[dict[str, float], set[str]]:
-    """The pixel size of each of ``names`` the micrographs STAR gives, and those found by file name.
-
-    A micrograph is looked up by its exact path, then (``--match-micrographs`` auto or name)
-    by its file-name key: a re-processed copy names ``MotionCorr/job099/Movies/x.mrc`` where
-    the STAR lists ``MotionCorr/job002/Movies/x.mrc`` (docs/design.md section 2). A key that
-    names listed micrographs of different pixel sizes is refused, never guessed. Names found
-    neither way are left out (:func:`pixel_sizes_used` names them).
-    """
-    found = {name: mic_psizes[name] for name in names if name in mic_psizes}
-    if options.match_micrographs == "path" or len(found) == len(names):
-        return found, set()
-    by_name = listed_by_file_name(names, mic_psizes)
-    if by_name.ambiguous:
-        name, listed = by_name.ambiguous[0]
-        choices = ", ".join(f"{other} ({mic_psizes[other]:g} Å)" for other in listed[:3])
-        more = f"; {len(by_name.ambiguous)} micrographs alike" if len(by_name.ambiguous) > 1 else ""
-        raise CryodedupError(
-            f"{part.where()}: micrograph {name!r} is not in {options.micrographs} by its path, and its file name "
-            f"{name_key(name)} names {len(listed)} micrographs there with different pixel sizes: {choices}{more}; "
-            "which one it is cannot be told: give a micrographs STAR that lists it by its path, or --mic-psize"
-        )
-    return {**found, **by_name.found}, set(by_name.found)
-
-
-def _not_in_micrographs(
-    part: ParticleTable, missing: list[str], names: list[str], options: ReaderOptions, mic_psizes: dict[str, float]
-) -> str:
-    """The error for particles on micrographs that the micrographs STAR does not list.
-
-    A re-processed copy names its micrographs under another folder (``MotionCorr/job099/``
-    where the micrographs STAR says ``job002``): with ``--match-micrographs path`` they are
-    looked up by exact path only, so the message says so and what to give instead; with
-    auto or name, those whose file name another micrograph of the same file has are never
-    looked up by it, and the message names one.
-    """
-    message = (
-        f"{part.where()}: micrograph {missing[0]!r} is not in {options.micrographs} "
-        f"({len(missing)} of {len(names)} micrographs missing)"
-    )
-    listed = {name_key(name) for name in mic_psizes}
-    elsewhere = sum(name_key(name) in listed for name in missing)
-    if elsewhere and options.match_micrographs == "path":
-        message += (
-            f"; {elsewhere} of them are listed there under another folder (the same file name), and with "
-            "--match-micrographs path a micrograph's pixel size is looked up by its exact path: use "
-            "--match-micrographs auto or name to look it up by file name, or give the micrograph pixel size with "
-            "--mic-psize"
-        )
-    elif elsewhere:
-        shared = listed_by_file_name(names, mic_psizes).shared
-        name, other = shared[0]
-        message += (
-            f"; {len(shared)} of them have the file name of a micrograph listed there under another folder, but so "
-            f"does another micrograph of this file ({name!r} and {other!r}): different micrographs, whose pixel "
-            "size is looked up by exact path only; give a micrographs STAR that lists each by its path, or the "
-            "micrograph pixel size with --mic-psize"
-        )
-    return message
-
-
-def _listed_source(options: ReaderOptions, n_mics: int, n_by_name: int) -> str:
-    """Where the pixel size of ``n_mics`` micrographs came from, ``n_by_name`` of them found by file name."""
-    source = listed_source("rlnMicrographPixelSize", options.micrographs)
-    if n_by_name:
-        source += f", {n_by_name:,} of {n_mics:,} micrographs found there by file name under another folder"
-    return source
+def _micrographs_list(options: ReaderOptions, mic_psizes: dict[str, float]) -> ListedPixelSizes:
+    """The pixel sizes of the micrographs STAR ``--micrographs`` gives, looked up as ``--match-micrographs`` says."""
+    return ListedPixelSizes(options.micrographs, mic_psizes, options.match_micrographs)
 
 
 def pixel_sizes_used(
@@ -546,14 +478,15 @@ def _listed_used(
     part: ParticleTable, names: list[str], options: ReaderOptions, mic_psizes: dict[str, float]
 ) -> UsedPixelSizes:
     """The pixel sizes the micrographs STAR gives the micrographs ``names`` of one input."""
-    listed, by_name = listed_pixel_sizes(part, names, options, mic_psizes)
+    micrographs = _micrographs_list(options, mic_psizes)
+    listed, by_name = micrographs.lookup(part.where(), names)
     missing = [name for name in names if name not in listed]
     if missing:
-        raise CryodedupError(_not_in_micrographs(part, missing, list(names), options, mic_psizes))
+        raise CryodedupError(micrographs.not_listed(part.where(), missing, list(names)))
     used = []
     for value in np.unique(list(listed.values())):
         with_value = [name for name, psize in listed.items() if psize == value]
-        source = _listed_source(options, len(with_value), len(by_name.intersection(with_value)))
+        source = micrographs.source(len(with_value), len(by_name.intersection(with_value)))
         used.append(PixelSize(part.label, "all", float(value), source))
     return used, {}
 
@@ -637,7 +570,7 @@ def _listed_rows(
     part: ParticleTable, names: list[str], keys: np.ndarray, options: ReaderOptions, mic_psizes: dict[str, float]
 ) -> np.ndarray:
     """Each row's pixel size from the micrographs STAR (``keys`` index ``names``)."""
-    listed, _ = listed_pixel_sizes(part, names, options, mic_psizes)
+    listed, _ = _micrographs_list(options, mic_psizes).lookup(part.where(), names)
     return np.array([listed[name] for name in names])[keys]
 
 
@@ -910,7 +843,7 @@ def _scan_input(
 
     The scan (:func:`scan_particles`) looks a micrograph up in the micrographs STAR by exact
     path. When the STAR lists the input's micrographs under another folder and every one is
-    then found by file name (:func:`listed_pixel_sizes`), the file is scanned again with those
+    then found by file name (``ListedPixelSizes.lookup``), the file is scanned again with those
     pixel sizes: a second read only for such files (the first one's split, if any, gave up on
     the unknown pixel sizes and starts over from the headers).
     """
@@ -918,7 +851,7 @@ def _scan_input(
     scan = scan_particles(part, score_label, plan, wanted, split)
     if plan.source != "micrograph" or mic_psizes is None:
         return scan, set()
-    listed, by_name = listed_pixel_sizes(part, scan.key_names, options, mic_psizes)
+    listed, by_name = _micrographs_list(options, mic_psizes).lookup(part.where(), scan.key_names)
     if not by_name or len(listed) < len(scan.key_names):  # nothing found by name, or some not at all (refused later)
         return scan, set()
     log(
