@@ -589,6 +589,33 @@ shard_case("shard.json without its plan [30]", lambda f: edit_record(f, lambda r
 shard_case("pairs.npz arrays of other lengths [30]", _pairs_of_other_lengths)
 
 
+# --- issue 30, item 13: the rest of its tracebacks --------------------------------------------------------------
+
+picks_case(
+    "a topaz table with a NaN x_coord [30]", {"picks.txt": "image_name\tx_coord\ty_coord\nm1\tnan\t2\nm1\t5\t6\n"}
+)
+
+
+@case("coordinates", "a coords_suffix naming an empty micrographs STAR [30]")
+def _suffix_empty_star(d: Path) -> list[str]:
+    job = relion3_job(d)
+    (d / "in" / "Ctf" / "mics.star").write_text("data_micrographs\nloop_\n_rlnMicrographName\n")
+    return ["particles", str(job), "--mic-psize", "1"]
+
+
+@case("coordinates", "a coords_suffix line of 5000 characters [30]")
+def _suffix_long_line(d: Path) -> list[str]:
+    job = relion3_job(d)
+    (job / "coords_suffix_autopick.star").write_text("x" * 5000 + "\n")
+    return ["particles", str(job), "--mic-psize", "1"]
+
+
+@case("options", "-o with a 300-character name [30]")
+def _long_outdir(d: Path) -> list[str]:
+    (d / "in" / P).write_text(star(GOOD_ROWS))
+    return ["particles", str(d / "in" / P), "-o", str(d / ("o" * 300))]
+
+
 # --- options ----------------------------------------------------------------------------------------------------
 
 
@@ -622,6 +649,14 @@ option_case("no -o", "-o")
 # --- running ----------------------------------------------------------------------------------------------------
 
 
+def _is_dir(path: Path) -> bool:
+    """Whether ``path`` is a folder; False for a name the system cannot even look up (too long)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
 def checksums(folder: Path) -> dict[str, str]:
     """SHA-256 of every regular file below ``folder`` (FIFOs and folders by their kind only)."""
     out = {}
@@ -640,7 +675,7 @@ def partial_outputs(out: Path, succeeded: bool, there_before: set[str]) -> list[
 
     Files that were there before the run (inputs, a folder or link the case put there) do not count.
     """
-    if not out.is_dir():
+    if not _is_dir(out):
         return []
     found = []
     names = {p.name for p in out.rglob("*") if str(p) not in there_before}
@@ -666,7 +701,7 @@ def run_case(c: Case, root: Path, timeout: float, memory_gb: float) -> dict[str,
         args = args[:-1]  # the case without -o
     out = Path(args[args.index("-o") + 1]) if "-o" in args else d / "out"
     before = checksums(d / "in")
-    there_before = {str(p) for p in out.rglob("*")} if out.is_dir() else set()
+    there_before = {str(p) for p in out.rglob("*")} if _is_dir(out) else set()
     limit = int(memory_gb * 2**30)
 
     def limits() -> None:

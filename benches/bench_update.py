@@ -105,6 +105,7 @@ def seed_store(outdir: Path, old: list[Path], options: MicrographOptions) -> int
     scores.update(pearson=np.where(z >= 5, rng.normal(0, 0.05, len(pairs)), np.nan), overlap=np.full(len(pairs), 0.5))
     np.savez(store / "pairs-1.npz", **scores)
     files = [os.path.abspath(p) for p in mics.paths]
+    layouts = [plan.layouts[q] for q in np.argsort(plan.positions)] if plan.layouts else []
     state = {
         "format": FORMAT,
         "version": __version__,
@@ -112,6 +113,7 @@ def seed_store(outdir: Path, old: list[Path], options: MicrographOptions) -> int
         "record": score_record(plan, options),
         "files": files,  # seen ids = input indices
         "images": [[1, i] for i in range(len(files))],
+        "layouts": [[m.offset, m.dtype, m.psize] for m in layouts],
         "pairs_file": {"name": "pairs-1.npz", "sha256": sha256_of(store / "pairs-1.npz")},
     }
     (store / MARKER).write_text(json.dumps(state))

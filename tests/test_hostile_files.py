@@ -20,6 +20,16 @@ from test_reliability import one_error_line
 PICKS = {"a": [(10.0, 10.0, 0.5), (300.0, 300.0, 0.4)], "b": [(50.0, 50.0, 0.3)]}
 
 
+def two_particles(path):
+    """A RELION 3.1 particle STAR of two particles 490 Å apart on one micrograph."""
+    path.write_text(
+        "data_optics\nloop_\n_rlnOpticsGroup\n_rlnOpticsGroupName\n_rlnMicrographPixelSize\n1 og1 1.0\n\n"
+        "data_particles\nloop_\n_rlnCoordinateX\n_rlnCoordinateY\n_rlnMicrographName\n_rlnOpticsGroup\n"
+        "10 10 m.mrc 1\n500 500 m.mrc 1\n"
+    )
+    return path
+
+
 def run_briefly(*args, cwd=None, timeout=60, quiet=True):
     """The CLI in a subprocess, which must end within ``timeout`` s: (status, stderr); a hang fails the test."""
     try:
@@ -276,3 +286,101 @@ def test_a_merge_that_fails_after_beginning_its_outputs_leaves_nothing(tmp_path,
     with pytest.raises(CryodedupError, match="planted"):
         shards.merge_micrograph_shards([two_shards], tmp_path / "out")
     assert not (tmp_path / "out").exists()  # nor its lock, nor a temporary file
+
+
+# Item 15 (its last case): a run killed (SIGKILL) left its temporary files, hundreds of MB, for ever.
+
+
+def _pid_of_a_process_that_is_gone():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_later_run_removes_the_temporary_files_of_a_run_that_is_gone(tmp_path):
+    star = two_particles(tmp_path / "p.star")
+    out = tmp_path / "out"
+    out.mkdir()
+    gone, alive = _pid_of_a_process_that_is_gone(), os.getpid()  # this test's own process is alive
+    orphans = [f".particles_kept.star.{gone}.scratch", f".particles_rejected.star.{gone}.tmp"]
+    kept_alone = [f".particles_kept.star.{alive}.scratch", f".report.html.{gone}.old", "notes.txt"]
+    for name in orphans + kept_alone:
+        (out / name).write_text("x" * 1000)
+    (out / f".kept.{gone}.tmp").mkdir()  # a new folder filled before its rename
+    (out / f".kept.{gone}.tmp" / "m.box").write_text("1 2 3 4\n")
+    status, stderr = run_briefly("particles", star, "-o", out)
+    assert status == 0, stderr
+    left = sorted(p.name for p in out.iterdir())
+    assert left == sorted([*kept_alone, "particles_kept.star", "particles_rejected.star"]), left
+
+
+# Item 15 (its second case): SIGTERM during --shard left .pairs.npz.<pid>.tmp and an empty shard folder.
+
+
+@pytest.mark.parametrize("when", ["scoring", "writing pairs.npz"])
+def test_a_shard_stopped_leaves_no_temporary_file_nor_an_empty_folder(tmp_path, two_shards, monkeypatch, when):
+    import numpy as np
+
+    from cryodedup import MicrographOptions
+    from cryodedup.jobs.micrographs import shards
+
+    def stopped(*args, **kwargs):
+        if when == "writing pairs.npz":
+            args[0].write(b"PK half a zip")  # the temporary file begun, as a signal finds it
+        raise KeyboardInterrupt  # what the CLI's SIGTERM handler raises, as Ctrl-C does
+
+    if when == "scoring":
+        monkeypatch.setattr(shards, "score_shard", stopped)
+    else:
+        monkeypatch.setattr(np, "savez", stopped)
+    files = sorted(two_shards.parent.glob("m*.mrc"))
+    with pytest.raises(KeyboardInterrupt):
+        shards.run_micrograph_shard(files, tmp_path / "shards", MicrographOptions(bin=1), 1, 2)
+    assert not (tmp_path / "shards" / "shard-1-of-2").exists()
+
+
+# Item 13 (its remaining cases): tracebacks for a NaN topaz coordinate while inferring the scale,
+# a coords_suffix file of one huge line or naming an empty micrographs STAR, and a 300-character -o.
+
+
+def test_a_nan_topaz_coordinate_is_named_by_its_line_before_the_scale_is_inferred(tmp_path):
+    import numpy as np
+
+    from fixtures.synthetic import write_mrc
+    from picker_files import MICROGRAPHS, write_topaz
+
+    write_mrc(tmp_path / "m1.mrc", np.zeros((256, 256), np.float32), 1.0)
+    (tmp_path / "mics.star").write_text(MICROGRAPHS.format(rows="m1.mrc 1\n"))
+    write_topaz(tmp_path / "picks.txt", [("m1", 10.0, 10.0, 1.0), ("m1", float("nan"), 20.0, 0.5)])
+    status, stderr = run_briefly(
+        "particles", "picks.txt", "--micrographs", "mics.star", "-o", tmp_path / "out", cwd=tmp_path
+    )
+    assert status == 1, stderr
+    assert "picks.txt: line 3: x_coord nan" in one_error_line(stderr)  # line 1 is the header
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("x" * 50_000_000, "larger than 1 MB; expected one line naming the micrographs STAR"),
+        ("x" * 5000, "(5000 characters), which cannot be looked for (File name too long)"),
+        ("CtfFind/job003/empty.star", "lists no micrographs"),
+    ],
+    ids=["a 50 MB line", "a 5000-character name", "an empty micrographs STAR"],
+)
+def test_a_coords_suffix_file_naming_no_usable_star_is_one_line(tmp_path, line, message):
+    job, _ = relion3_job(tmp_path, PICKS)
+    (tmp_path / "CtfFind/job003/empty.star").write_text("data_micrographs\nloop_\n_rlnMicrographName\n")
+    (job / "coords_suffix_autopick.star").write_text(line + "\n")
+    status, stderr = run_briefly("particles", job, "--mic-psize", "1", "-o", tmp_path / "out", cwd=tmp_path)
+    assert status == 1, stderr
+    text = one_error_line(stderr)
+    assert "coords_suffix_autopick.star: " in text and message in text and len(text) < 1000, text[:2000]
+
+
+@pytest.mark.parametrize("plot", [[], ["--plot"]], ids=["", "--plot"])
+def test_an_output_folder_name_too_long_is_one_line(tmp_path, plot):
+    star = two_particles(tmp_path / "p.star")
+    status, stderr = run_briefly("particles", star, *plot, "-o", tmp_path / ("o" * 300))
+    assert status == 1, stderr
+    assert "cannot create the output folder (File name too long)" in one_error_line(stderr)

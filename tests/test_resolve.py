@@ -19,11 +19,14 @@ from cryodedup.resolve import (
     NO_AUTO_SCORE,
     UNKNOWN_COLUMN,
     UNKNOWN_ORDER,
+    ListedPixelSizes,
     Score,
     match_micrographs,
     matching_text,
     name_key,
     pixel_size_entries,
+    pixel_size_of_rows,
+    resolve_pixel_size,
     resolve_score,
 )
 from fixtures.synthetic import write_cs
@@ -733,3 +736,119 @@ def test_pixel_size_entries_name_each_size_once():
         {"input": "all", "optics_group": "all", "psize": 0.885, "source": "--mic-psize"},
         {"input": "all", "optics_group": "all", "psize": 1.06, "source": "--mic-psize"},
     ]
+
+
+def _sources_read(mic_psize, listed):
+    """Which source resolve_pixel_size took, and every source it read (each records itself)."""
+    read = []
+
+    def source(name):
+        return lambda *value: read.append((name, *value)) or name
+
+    chosen = resolve_pixel_size(
+        mic_psize, given=source("given"), listed=source("listed") if listed else None, own=source("own")
+    )
+    return chosen, read
+
+
+@pytest.mark.parametrize(
+    ("mic_psize", "listed", "chosen", "read"),
+    [
+        # --mic-psize wins over a micrographs list and the file's own columns; nothing else is read.
+        (1.06, True, "given", [("given", 1.06)]),
+        (1.06, False, "given", [("given", 1.06)]),
+        # Without it, the micrographs list wins over the file's own columns.
+        (None, True, "listed", [("listed",)]),
+        # Without both, the file's own columns.
+        (None, False, "own", [("own",)]),
+        # 0 is a value given (the reader refuses it), not "not given".
+        (0.0, True, "given", [("given", 0.0)]),
+    ],
+)
+def test_pixel_size_precedence_is_mic_psize_then_micrographs_then_own(mic_psize, listed, chosen, read):
+    assert _sources_read(mic_psize, listed) == (chosen, read)
+
+
+def test_pixel_size_of_rows_broadcasts_one_size_and_indexes_several():
+    def never():
+        raise AssertionError("the rows' micrographs are not needed when all sizes are equal")
+
+    one = pixel_size_of_rows(np.array([0.885, 0.885]), 3, never)
+    assert one.tolist() == [0.885, 0.885, 0.885] and not one.flags.writeable and one.strides == (0,)
+    mixed = pixel_size_of_rows(np.array([0.885, 1.06]), 3, lambda: np.array([1, 0, 1]))
+    assert mixed.tolist() == [1.06, 0.885, 1.06]
+    # A micrograph without a size (NaN) is never taken for the others' size.
+    unknown = pixel_size_of_rows(np.array([np.nan, np.nan]), 2, lambda: np.array([0, 1]))
+    assert np.isnan(unknown).all() and unknown.flags.writeable
+    assert pixel_size_of_rows(np.array([0.885]), 0, never).shape == (0,)
+
+
+def test_no_reader_decides_the_pixel_size_order_itself():
+    # Every reader asks resolve.py for the order and the per-row sizes; none keeps its own.
+    import cryodedup.formats.cryosparc as cryosparc
+    import cryodedup.formats.dynamo as dynamo
+    import cryodedup.formats.picks.particles as picks
+    import cryodedup.formats.relion as relion
+
+    for reader in (relion, cryosparc, dynamo, picks):
+        assert reader.resolve_pixel_size is resolve_pixel_size
+    assert relion.pixel_size_of_rows is pixel_size_of_rows and picks.pixel_size_of_rows is pixel_size_of_rows
+    assert not hasattr(relion, "row_psizes") and not hasattr(picks, "_one_pixel_size")
+
+
+STAR_PSIZES = {"MotionCorr/job002/Movies/a.mrc": 0.885, "MotionCorr/job002/Movies/b.mrc": 1.06}
+
+
+@pytest.mark.parametrize(
+    ("mode", "found", "by_name"),
+    [
+        # b is listed by its path; a only under job002, found by its file name unless matching is by path.
+        ("auto", {"MotionCorr/job002/Movies/b.mrc": 1.06, "MotionCorr/job099/Movies/a.mrc": 0.885},
+         {"MotionCorr/job099/Movies/a.mrc"}),
+        ("name", {"MotionCorr/job002/Movies/b.mrc": 1.06, "MotionCorr/job099/Movies/a.mrc": 0.885},
+         {"MotionCorr/job099/Movies/a.mrc"}),
+        ("path", {"MotionCorr/job002/Movies/b.mrc": 1.06}, set()),
+    ],
+)  # fmt: skip
+def test_listed_pixel_sizes_look_up_by_path_then_file_name(mode, found, by_name):
+    listed = ListedPixelSizes("mics.star", STAR_PSIZES, mode)
+    names = ["MotionCorr/job099/Movies/a.mrc", "MotionCorr/job002/Movies/b.mrc"]
+    assert listed.lookup("in.star", names) == (found, by_name)
+
+
+def test_listed_pixel_sizes_word_what_is_missing_and_where_from():
+    by_path = ListedPixelSizes("mics.star", STAR_PSIZES, "path")
+    names = ["MotionCorr/job099/Movies/a.mrc", "MotionCorr/job002/Movies/b.mrc"]
+    assert by_path.not_listed("in.star", names[:1], names) == (
+        "in.star: micrograph 'MotionCorr/job099/Movies/a.mrc' is not in mics.star (1 of 2 micrographs missing); "
+        "1 of them are listed there under another folder (the same file name), and with --match-micrographs path "
+        "a micrograph's pixel size is looked up by its exact path: use --match-micrographs auto or name to look it "
+        "up by file name, or give the micrograph pixel size with --mic-psize"
+    )
+    # Two micrographs of one input share the file name a.mrc: neither is looked up by it.
+    shared = ListedPixelSizes("mics.star", STAR_PSIZES, "auto")
+    two = ["MotionCorr/job099/Movies/a.mrc", "MotionCorr/job100/Movies/a.mrc"]
+    assert shared.lookup("in.star", two) == ({}, set())
+    assert shared.not_listed("in.star", two, two) == (
+        "in.star: micrograph 'MotionCorr/job099/Movies/a.mrc' is not in mics.star (2 of 2 micrographs missing); "
+        "2 of them have the file name of a micrograph listed there under another folder, but so does another "
+        "micrograph of this file ('MotionCorr/job099/Movies/a.mrc' and 'MotionCorr/job100/Movies/a.mrc'): different "
+        "micrographs, whose pixel size is looked up by exact path only; give a micrographs STAR that lists each by "
+        "its path, or the micrograph pixel size with --mic-psize"
+    )
+    assert shared.source(24, 0) == "rlnMicrographPixelSize in mics.star"
+    assert shared.source(1200, 1000) == (
+        "rlnMicrographPixelSize in mics.star, 1,000 of 1,200 micrographs found there by file name under another folder"
+    )
+
+
+def test_a_file_name_listed_with_two_pixel_sizes_is_refused():
+    listed = ListedPixelSizes("mics.star", {**STAR_PSIZES, "MotionCorr/job003/Movies/a.mrc": 1.06}, "auto")
+    with pytest.raises(CryodedupError) as error:
+        listed.lookup("in.star", ["MotionCorr/job099/Movies/a.mrc"])
+    assert str(error.value) == (
+        "in.star: micrograph 'MotionCorr/job099/Movies/a.mrc' is not in mics.star by its path, and its file name a "
+        "names 2 micrographs there with different pixel sizes: MotionCorr/job002/Movies/a.mrc (0.885 Å), "
+        "MotionCorr/job003/Movies/a.mrc (1.06 Å); which one it is cannot be told: give a micrographs STAR that lists "
+        "it by its path, or --mic-psize"
+    )

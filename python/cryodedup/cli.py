@@ -229,8 +229,11 @@ def micrographs(
                 progress_factory=bars,
             )
 
-        def count() -> int:
-            return len(load_inputs(list(inputs), options.psize, options.project_dir).names)
+        def count() -> int | None:
+            try:
+                return len(load_inputs(list(inputs), options.psize, options.project_dir).names)
+            except CryodedupError:
+                return None  # being written: looked at again at the next check
 
         assert watch is not None
         rounds = repeat(round_, count, watch, watch_idle, report=show)

@@ -7,6 +7,7 @@ import fcntl
 import functools
 import importlib.util
 import os
+import re
 import shutil
 import signal
 import threading
@@ -275,8 +276,8 @@ def _make_folders(folders: Iterable[Path]) -> dict[Path, bool]:
     """Creates the output folders; {folder: whether this run created it}."""
     made: dict[Path, bool] = {}
     for folder in folders:
-        existed = folder.is_dir()
         try:
+            existed = folder.is_dir()  # raises for a name the system cannot take (ENAMETOOLONG)
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise CryodedupError(f"{folder}: cannot create the output folder ({err.strerror})") from None
@@ -344,6 +345,7 @@ class _FolderLock:
                 same = False
             if same:
                 cls.held[key] = lock = cls(key, path, fd)
+                _remove_orphans(folder)
                 return lock
             os.close(fd)
 
@@ -355,6 +357,45 @@ class _FolderLock:
                 os.unlink(self.path)
             finally:
                 os.close(self.fd)
+
+
+#: A temporary output of a run: ``.NAME.PID.tmp`` (a file, or a new folder filled before its
+#: rename) or ``.NAME.PID.scratch`` (the one-pass split). Not ``.old``: a run killed while
+#: renaming may leave the only copy of a previous output under that name.
+_TEMPORARY = re.compile(r"\..+\.(\d+)\.(tmp|scratch)")
+
+
+def _remove_orphans(folder: Path) -> None:
+    """Removes the temporary outputs in ``folder`` of runs that are gone (killed: SIGKILL, a crash, power).
+
+    Called with the folder's lock held: no live run writes there but this one, and a run
+    still alive under that process id (or one reused) keeps its files.
+    """
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        match = _TEMPORARY.fullmatch(entry.name)
+        if match is None or int(match[1]) == os.getpid() or _process_alive(int(match[1])):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+        except OSError:
+            pass  # not ours to remove after all (permissions): left as it was
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's process, or no pid at all: not ours to judge
+    return True
 
 
 def _release(locks: list[_FolderLock]) -> None:

@@ -1,9 +1,13 @@
-"""The decisions every reader makes alike: the score column a job ranks by, and which micrographs are one.
+"""The decisions every reader makes alike: score column, pixel size, which micrographs are one.
 
 **The score** (:func:`resolve_score`): ``--score none``, ``auto`` (the first score the
 format knows that every input has) or a named column, and whether higher is better
 (``--score-order``, else what is known of the column). Each format says what it has and
 words the outcome for its files.
+
+**The pixel size** (:func:`resolve_pixel_size`): ``--mic-psize``, else ``--micrographs``,
+else the files' own columns, in that order for every format; the summary names the source
+alike (``MIC_PSIZE``, :func:`listed_source`, :func:`pixel_size_entries`).
 
 **Micrographs** (``--match-micrographs``).
 
@@ -23,11 +27,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from .algo.consensus import picks_per_group
+from .errors import CryodedupError
 from .model import ParticleSet, Warn
 from .options import check_match_mode
 
@@ -102,6 +108,51 @@ def resolve_score(
     if higher is None:
         return Score(label, problem=UNKNOWN_ORDER)
     return Score(label, higher)
+
+
+#: The summary's source for a pixel size given on the command line.
+MIC_PSIZE = "--mic-psize"
+
+Result = TypeVar("Result")
+
+
+def resolve_pixel_size(
+    mic_psize: float | None,
+    given: Callable[[float], Result],
+    listed: Callable[[], Result] | None,
+    own: Callable[[], Result],
+) -> Result:
+    """The one order in which every reader takes the pixel size of its coordinates (Å/px).
+
+    ``--mic-psize`` (``given`` is called with it), else the micrographs list the user gave
+    with ``--micrographs`` (``listed``, None when there is none or the format takes none),
+    else what the files themselves say (``own``: RELION's optics table, CryoSPARC's
+    ``location/micrograph_psize_A``, Dynamo's ``apix``, the micrographs STAR a picking job
+    names). Each reader says how it reads each source and words what is missing.
+    """
+    if mic_psize is not None:
+        return given(mic_psize)
+    if listed is not None:
+        return listed()
+    return own()
+
+
+def listed_source(field: str, path: object) -> str:
+    """The summary's source for pixel sizes read from the column ``field`` of the file ``path``."""
+    return f"{field} in {path}"
+
+
+def pixel_size_of_rows(mic_psize: np.ndarray, n_rows: int, groups: Callable[[], np.ndarray]) -> np.ndarray:
+    """Each row's pixel size from its micrograph's (``mic_psize[groups()]``).
+
+    When every micrograph has the same size (none NaN) it is a read-only broadcast that
+    takes no memory, and ``groups`` (which may join several inputs' arrays) is not called.
+    """
+    if n_rows == 0:
+        return np.zeros(0)
+    if len(mic_psize) and bool((mic_psize == mic_psize[0]).all()):
+        return np.broadcast_to(mic_psize[0], (n_rows,))
+    return mic_psize[groups()]
 
 
 def pixel_size_entries(psize: ArrayLike, source: str) -> list[dict]:
@@ -422,3 +473,80 @@ def listed_by_file_name(names: Sequence[str], listed: dict[str, float]) -> Liste
         else:
             out.found[name] = next(iter(values))
     return out
+
+
+@dataclass(frozen=True)
+class ListedPixelSizes:
+    """The micrograph pixel sizes a micrographs STAR (``--micrographs``) lists, by micrograph name.
+
+    A micrograph is looked up by its exact path, then (``match_mode`` auto or name) by its
+    file-name key (:meth:`lookup`); the errors and the summary's source name the file alike
+    for every reader.
+    """
+
+    path: object
+    psizes: dict[str, float]
+    match_mode: str
+
+    def lookup(self, where: str, names: Sequence[str]) -> tuple[dict[str, float], set[str]]:
+        """The pixel size of each of ``names`` the STAR gives, and those found by file name.
+
+        A re-processed copy names ``MotionCorr/job099/Movies/x.mrc`` where the STAR lists
+        ``MotionCorr/job002/Movies/x.mrc`` (docs/design.md section 2). A key that names listed
+        micrographs of different pixel sizes is refused (naming ``where``), never guessed. Names
+        found neither way are left out (:meth:`not_listed` words them).
+        """
+        found = {name: self.psizes[name] for name in names if name in self.psizes}
+        if self.match_mode == "path" or len(found) == len(names):
+            return found, set()
+        by_name = listed_by_file_name(names, self.psizes)
+        if by_name.ambiguous:
+            name, listed = by_name.ambiguous[0]
+            choices = ", ".join(f"{other} ({self.psizes[other]:g} Å)" for other in listed[:3])
+            more = f"; {len(by_name.ambiguous)} micrographs alike" if len(by_name.ambiguous) > 1 else ""
+            raise CryodedupError(
+                f"{where}: micrograph {name!r} is not in {self.path} by its path, and its file name "
+                f"{name_key(name)} names {len(listed)} micrographs there with different pixel sizes: {choices}{more}; "
+                "which one it is cannot be told: give a micrographs STAR that lists it by its path, or --mic-psize"
+            )
+        return {**found, **by_name.found}, set(by_name.found)
+
+    def not_listed(self, where: str, missing: list[str], names: list[str]) -> str:
+        """The error for micrographs ``missing`` (of ``names``) that the STAR does not list.
+
+        A re-processed copy names its micrographs under another folder (``MotionCorr/job099/``
+        where the micrographs STAR says ``job002``): with ``--match-micrographs path`` they are
+        looked up by exact path only, so the message says so and what to give instead; with
+        auto or name, those whose file name another micrograph of the same input has are never
+        looked up by it, and the message names one.
+        """
+        message = (
+            f"{where}: micrograph {missing[0]!r} is not in {self.path} "
+            f"({len(missing)} of {len(names)} micrographs missing)"
+        )
+        listed = {name_key(name) for name in self.psizes}
+        elsewhere = sum(name_key(name) in listed for name in missing)
+        if elsewhere and self.match_mode == "path":
+            message += (
+                f"; {elsewhere} of them are listed there under another folder (the same file name), and with "
+                "--match-micrographs path a micrograph's pixel size is looked up by its exact path: use "
+                "--match-micrographs auto or name to look it up by file name, or give the micrograph pixel size "
+                "with --mic-psize"
+            )
+        elif elsewhere:
+            shared = listed_by_file_name(names, self.psizes).shared
+            name, other = shared[0]
+            message += (
+                f"; {len(shared)} of them have the file name of a micrograph listed there under another folder, but "
+                f"so does another micrograph of this file ({name!r} and {other!r}): different micrographs, whose "
+                "pixel size is looked up by exact path only; give a micrographs STAR that lists each by its path, or "
+                "the micrograph pixel size with --mic-psize"
+            )
+        return message
+
+    def source(self, n_mics: int, n_by_name: int) -> str:
+        """The summary's source for ``n_mics`` micrographs, ``n_by_name`` of them found by file name."""
+        source = listed_source("rlnMicrographPixelSize", self.path)
+        if n_by_name:
+            source += f", {n_by_name:,} of {n_mics:,} micrographs found there by file name under another folder"
+        return source

@@ -25,7 +25,16 @@ from ..algo.filaments import CRYOSPARC_TUBE, tube_ids
 from ..errors import CryodedupError
 from ..model import HalfSets, Log, ParticleSet, ReaderOptions
 from ..outputs import AtomicOutputs, StrPath
-from ..resolve import NO_AUTO_SCORE, UNKNOWN_COLUMN, UNKNOWN_ORDER, pixel_size_entries, resolve_score
+from ..resolve import (
+    MIC_PSIZE,
+    NO_AUTO_SCORE,
+    UNKNOWN_COLUMN,
+    UNKNOWN_ORDER,
+    listed_source,
+    pixel_size_entries,
+    resolve_pixel_size,
+    resolve_score,
+)
 from .csfile import CsFile, CsGroup, flatten, join_on_uid
 from .micrograph_lists import as_text, exposure_pixel_sizes
 from .sniff import is_cryosparc
@@ -231,22 +240,39 @@ def _micrograph_groups(group: CsGroup) -> tuple[np.ndarray, int, str]:
 
 
 def _micrograph_pixel_size(group: CsGroup, options: ReaderOptions) -> tuple[np.ndarray | float, str]:
-    if options.mic_psize is not None:
-        return options.mic_psize, "--mic-psize"
-    if options.micrographs is not None:
-        if not is_cryosparc(options.micrographs):  # a micrographs STAR: CryoSPARC particles name exposures by uid
-            raise CryodedupError(
-                f"--micrographs {options.micrographs}: CryoSPARC particles take their micrograph pixel size from "
-                "the exposures (a .cs or .csg with micrograph_blob/psize_A), matched by micrograph uid, not from a "
-                "micrographs STAR; give the exposures, or the pixel size with --mic-psize"
-            )
-        by_uid = exposure_pixel_sizes(options.micrographs)
-        uids, inverse = np.unique(group.column("location/micrograph_uid"), return_inverse=True)
-        missing = [u for u in uids.tolist() if u not in by_uid]
-        if missing:
-            raise CryodedupError(f"micrograph uid {missing[0]} is not among the exposures in {options.micrographs}")
-        psize = np.array([by_uid[u] for u in uids.tolist()], dtype=np.float64)  # one per micrograph
-        return psize[inverse.ravel()], f"micrograph_blob/psize_A in {options.micrographs}"
+    """Each particle's micrograph pixel size, and its source, in the order of :func:`resolve_pixel_size`."""
+    exposures = options.micrographs
+
+    def given(value: float) -> tuple[np.ndarray | float, str]:
+        return value, MIC_PSIZE
+
+    return resolve_pixel_size(
+        options.mic_psize,
+        given=given,
+        listed=None if exposures is None else lambda: _exposure_pixel_sizes(group, exposures),
+        own=lambda: _location_pixel_size(group),
+    )
+
+
+def _exposure_pixel_sizes(group: CsGroup, exposures: Path) -> tuple[np.ndarray, str]:
+    """The pixel size of each particle's exposure in the exposures ``--micrographs`` gives, by micrograph uid."""
+    if not is_cryosparc(exposures):  # a micrographs STAR: CryoSPARC particles name exposures by uid
+        raise CryodedupError(
+            f"--micrographs {exposures}: CryoSPARC particles take their micrograph pixel size from "
+            "the exposures (a .cs or .csg with micrograph_blob/psize_A), matched by micrograph uid, not from a "
+            "micrographs STAR; give the exposures, or the pixel size with --mic-psize"
+        )
+    by_uid = exposure_pixel_sizes(exposures)
+    uids, inverse = np.unique(group.column("location/micrograph_uid"), return_inverse=True)
+    missing = [u for u in uids.tolist() if u not in by_uid]
+    if missing:
+        raise CryodedupError(f"micrograph uid {missing[0]} is not among the exposures in {exposures}")
+    psize = np.array([by_uid[u] for u in uids.tolist()], dtype=np.float64)  # one per micrograph
+    return psize[inverse.ravel()], listed_source("micrograph_blob/psize_A", exposures)
+
+
+def _location_pixel_size(group: CsGroup) -> tuple[np.ndarray, str]:
+    """The particles' own ``location/micrograph_psize_A``, when every one is > 0."""
     if group.has("location/micrograph_psize_A"):
         psize = group.column("location/micrograph_psize_A").astype(np.float64)
         if np.all(psize > 0):

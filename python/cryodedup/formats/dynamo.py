@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import CryodedupError
 from ..model import Log, ParticleSet, ReaderOptions, Warn
 from ..outputs import AtomicOutputs, StrPath
-from ..resolve import UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_score
+from ..resolve import MIC_PSIZE, UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_pixel_size, resolve_score
 from .files import check_regular_file
 
 #: Dynamo's column names, 1-based column numbers (Dynamo's ``dthelp``; teamtomo/dynamotable convention.py).
@@ -157,9 +157,17 @@ def _score(options: ReaderOptions) -> tuple[str | None, bool]:
 
 
 def _pixel_size(tables: list[DynamoTable], options: ReaderOptions) -> tuple[float, str]:
-    """``--mic-psize``, else Dynamo's ``apix`` column (36) when every row has the same value > 0."""
-    if options.mic_psize is not None:
-        return options.mic_psize, "--mic-psize"
+    """``--mic-psize``, else Dynamo's ``apix`` column (36), in the order of :func:`resolve_pixel_size`.
+
+    Dynamo's ``--micrographs`` names the tomograms, not their pixel size.
+    """
+    return resolve_pixel_size(
+        options.mic_psize, given=lambda value: (value, MIC_PSIZE), listed=None, own=lambda: _apix(tables)
+    )
+
+
+def _apix(tables: list[DynamoTable]) -> tuple[float, str]:
+    """Dynamo's ``apix`` column (36), when every row has the same value > 0."""
     apix = np.concatenate([t.numbers["apix"] for t in tables])
     if apix.size and (apix > 0).all() and np.ptp(apix) == 0:  # NaN (no column 36) fails the test
         return float(apix[0]), "apix (column 36)"

@@ -25,13 +25,22 @@ from ..errors import CryodedupError
 from ..labels import distinct_labels
 from ..model import HalfSets, Log, OnePass, ParticleSet, ReaderOptions, Warn
 from ..outputs import AtomicOutputs, StrPath, scratch_files, write_error
-from ..resolve import NO_AUTO_SCORE, UNKNOWN_COLUMN, UNKNOWN_ORDER, listed_by_file_name, name_key, resolve_score
+from ..resolve import (
+    MIC_PSIZE,
+    NO_AUTO_SCORE,
+    UNKNOWN_COLUMN,
+    UNKNOWN_ORDER,
+    ListedPixelSizes,
+    pixel_size_of_rows,
+    resolve_pixel_size,
+    resolve_score,
+)
 from .micrograph_lists import micrograph_pixel_sizes
 from .star import Block, StarFile, Table, is_number, split_fields, unquote
 from .tomography import SUBTOMOGRAM_ANGLES, TILT_SERIES_PSIZE, rotate_origins, warp_tomograms
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
 
 #: A pandas DataFrame. pandas is not a dependency (only users with tables in memory have
@@ -81,6 +90,10 @@ class PixelSize:
     optics_group: str
     psize: float | None
     source: str
+
+
+#: The pixel sizes used for one input: as the summary says them, and by optics group (when read from data_optics).
+UsedPixelSizes = tuple[list[PixelSize], dict[float, float]]
 
 
 class Needs:
@@ -370,10 +383,16 @@ def pixel_size_plan(
     """
     if part.columns.coords_in_angstrom:
         return _core.PixelSizes.angstrom()
-    if options.mic_psize is not None:
-        return _core.PixelSizes.constant(options.mic_psize)
-    if mic_psizes is not None:
-        return _core.PixelSizes.by_micrograph(mic_psizes)
+    return resolve_pixel_size(
+        options.mic_psize,
+        given=_core.PixelSizes.constant,
+        listed=None if mic_psizes is None else lambda: _core.PixelSizes.by_micrograph(mic_psizes),
+        own=lambda: _optics_plan(part),
+    )
+
+
+def _optics_plan(part: ParticleTable) -> _core.PixelSizes:
+    """The scan's pixel size by optics group from data_optics (NaN for rows without one)."""
     if part.optics is None or part.columns.optics_group is None:
         return _core.PixelSizes.constant(float("nan"))
     by_group = []
@@ -401,75 +420,9 @@ def tomogram_pixels_need(part: ParticleTable) -> str:
     )
 
 
-def listed_pixel_sizes(
-    part: ParticleTable, names: Sequence[str], options: ReaderOptions, mic_psizes: dict[str, float]
-) -> tuple[dict[str, float], set[str]]:
-    """The pixel size of each of ``names`` the micrographs STAR gives, and those found by file name.
-
-    A micrograph is looked up by its exact path, then (``--match-micrographs`` auto or name)
-    by its file-name key: a re-processed copy names ``MotionCorr/job099/Movies/x.mrc`` where
-    the STAR lists ``MotionCorr/job002/Movies/x.mrc`` (docs/design.md section 2). A key that
-    names listed micrographs of different pixel sizes is refused, never guessed. Names found
-    neither way are left out (:func:`pixel_sizes_used` names them).
-    """
-    found = {name: mic_psizes[name] for name in names if name in mic_psizes}
-    if options.match_micrographs == "path" or len(found) == len(names):
-        return found, set()
-    by_name = listed_by_file_name(names, mic_psizes)
-    if by_name.ambiguous:
-        name, listed = by_name.ambiguous[0]
-        choices = ", ".join(f"{other} ({mic_psizes[other]:g} Å)" for other in listed[:3])
-        more = f"; {len(by_name.ambiguous)} micrographs alike" if len(by_name.ambiguous) > 1 else ""
-        raise CryodedupError(
-            f"{part.where()}: micrograph {name!r} is not in {options.micrographs} by its path, and its file name "
-            f"{name_key(name)} names {len(listed)} micrographs there with different pixel sizes: {choices}{more}; "
-            "which one it is cannot be told: give a micrographs STAR that lists it by its path, or --mic-psize"
-        )
-    return {**found, **by_name.found}, set(by_name.found)
-
-
-def _not_in_micrographs(
-    part: ParticleTable, missing: list[str], names: list[str], options: ReaderOptions, mic_psizes: dict[str, float]
-) -> str:
-    """The error for particles on micrographs that the micrographs STAR does not list.
-
-    A re-processed copy names its micrographs under another folder (``MotionCorr/job099/``
-    where the micrographs STAR says ``job002``): with ``--match-micrographs path`` they are
-    looked up by exact path only, so the message says so and what to give instead; with
-    auto or name, those whose file name another micrograph of the same file has are never
-    looked up by it, and the message names one.
-    """
-    message = (
-        f"{part.where()}: micrograph {missing[0]!r} is not in {options.micrographs} "
-        f"({len(missing)} of {len(names)} micrographs missing)"
-    )
-    listed = {name_key(name) for name in mic_psizes}
-    elsewhere = sum(name_key(name) in listed for name in missing)
-    if elsewhere and options.match_micrographs == "path":
-        message += (
-            f"; {elsewhere} of them are listed there under another folder (the same file name), and with "
-            "--match-micrographs path a micrograph's pixel size is looked up by its exact path: use "
-            "--match-micrographs auto or name to look it up by file name, or give the micrograph pixel size with "
-            "--mic-psize"
-        )
-    elif elsewhere:
-        shared = listed_by_file_name(names, mic_psizes).shared
-        name, other = shared[0]
-        message += (
-            f"; {len(shared)} of them have the file name of a micrograph listed there under another folder, but so "
-            f"does another micrograph of this file ({name!r} and {other!r}): different micrographs, whose pixel "
-            "size is looked up by exact path only; give a micrographs STAR that lists each by its path, or the "
-            "micrograph pixel size with --mic-psize"
-        )
-    return message
-
-
-def _listed_source(options: ReaderOptions, n_mics: int, n_by_name: int) -> str:
-    """Where the pixel size of ``n_mics`` micrographs came from, ``n_by_name`` of them found by file name."""
-    source = f"rlnMicrographPixelSize in {options.micrographs}"
-    if n_by_name:
-        source += f", {n_by_name:,} of {n_mics:,} micrographs found there by file name under another folder"
-    return source
+def _micrographs_list(options: ReaderOptions, mic_psizes: dict[str, float]) -> ListedPixelSizes:
+    """The pixel sizes of the micrographs STAR ``--micrographs`` gives, looked up as ``--match-micrographs`` says."""
+    return ListedPixelSizes(options.micrographs, mic_psizes, options.match_micrographs)
 
 
 def pixel_sizes_used(
@@ -480,7 +433,7 @@ def pixel_sizes_used(
     mic_psizes: dict[str, float] | None,
     warn: Warn,
     needs: Needs,
-) -> tuple[list[PixelSize], dict[float, float]]:
+) -> UsedPixelSizes:
     """What micrograph pixel size was used for the rows of one input, and by optics group.
 
     ``groups_met`` are the distinct optics group numbers of the rows, ``names`` their
@@ -489,27 +442,57 @@ def pixel_sizes_used(
     """
     if part.columns.coords_in_angstrom:
         return [PixelSize(part.label, "all", None, "not needed: coordinates are in Å")], {}
-    if options.mic_psize is not None:
-        return [PixelSize(part.label, "all", options.mic_psize, "--mic-psize")], {}
-    warp = warp_tomograms(names)
-    if warp:  # docs/design.md section 7: the file does not say the pixel size of its coordinates
+    listed = None if mic_psizes is None else (lambda: _listed_used(part, names, options, mic_psizes))
+    return resolve_pixel_size(
+        options.mic_psize,
+        given=lambda value: ([PixelSize(part.label, "all", value, MIC_PSIZE)], {}),
+        listed=None if listed is None else _unless_warp(part, names, needs, listed),
+        own=_unless_warp(part, names, needs, lambda: _optics_used(part, groups_met, warn, needs)),
+    )
+
+
+def _unless_warp(
+    part: ParticleTable, names: list[str], needs: Needs, read: Callable[[], UsedPixelSizes]
+) -> Callable[[], UsedPixelSizes]:
+    """``read``, unless the particles are Warp's, whose file does not say the pixel size of its coordinates.
+
+    Neither its columns nor a micrographs list give it (docs/design.md section 7): the user
+    must give it with ``--mic-psize``, added to ``needs``.
+    """
+
+    def read_unless_warp() -> UsedPixelSizes:
+        warp = warp_tomograms(names)
+        if not warp:
+            return read()
         needs.add(
             f"{part.where()}: a Warp/WarpTools particle file (tomogram {warp[0]!r}): rlnCoordinateX/Y/Z are in "
             "pixels of the exported tomograms (ts_export_particles --output_angpix), a size the file does not "
             "record; give it with --mic-psize"
         )
         return [], {}
-    if mic_psizes is not None:
-        listed, by_name = listed_pixel_sizes(part, names, options, mic_psizes)
-        missing = [name for name in names if name not in listed]
-        if missing:
-            raise CryodedupError(_not_in_micrographs(part, missing, list(names), options, mic_psizes))
-        used = []
-        for value in np.unique(list(listed.values())):
-            with_value = [name for name, psize in listed.items() if psize == value]
-            source = _listed_source(options, len(with_value), len(by_name.intersection(with_value)))
-            used.append(PixelSize(part.label, "all", float(value), source))
-        return used, {}
+
+    return read_unless_warp
+
+
+def _listed_used(
+    part: ParticleTable, names: list[str], options: ReaderOptions, mic_psizes: dict[str, float]
+) -> UsedPixelSizes:
+    """The pixel sizes the micrographs STAR gives the micrographs ``names`` of one input."""
+    micrographs = _micrographs_list(options, mic_psizes)
+    listed, by_name = micrographs.lookup(part.where(), names)
+    missing = [name for name in names if name not in listed]
+    if missing:
+        raise CryodedupError(micrographs.not_listed(part.where(), missing, list(names)))
+    used = []
+    for value in np.unique(list(listed.values())):
+        with_value = [name for name, psize in listed.items() if psize == value]
+        source = micrographs.source(len(with_value), len(by_name.intersection(with_value)))
+        used.append(PixelSize(part.label, "all", float(value), source))
+    return used, {}
+
+
+def _optics_used(part: ParticleTable, groups_met: Iterable[float], warn: Warn, needs: Needs) -> UsedPixelSizes:
+    """The pixel sizes data_optics gives the optics groups ``groups_met`` (by group, and as the summary says)."""
     hint = "give the micrograph pixel size with --mic-psize, or a micrographs STAR with --micrographs"
     if part.optics is None and len(part.columns.coords) == 3:
         needs.add(tomogram_pixels_need(part))
@@ -574,15 +557,29 @@ def row_pixel_sizes(
     used, by_group = pixel_sizes_used(part, np.unique(groups), names, options, mic_psizes, warn, needs)
     if part.columns.coords_in_angstrom:
         return np.ones(n), used
-    if options.mic_psize is not None:
-        return np.full(n, options.mic_psize), used
-    if mic_psizes is not None:
-        listed, _ = listed_pixel_sizes(part, names, options, mic_psizes)
-        return np.array([listed[name] for name in names])[keys], used
+    psize = resolve_pixel_size(
+        options.mic_psize,
+        given=lambda value: np.full(n, value),
+        listed=None if mic_psizes is None else lambda: _listed_rows(part, names, keys, options, mic_psizes),
+        own=lambda: _rows_by_group(n, groups, by_group),
+    )
+    return psize, used
+
+
+def _listed_rows(
+    part: ParticleTable, names: list[str], keys: np.ndarray, options: ReaderOptions, mic_psizes: dict[str, float]
+) -> np.ndarray:
+    """Each row's pixel size from the micrographs STAR (``keys`` index ``names``)."""
+    listed, _ = _micrographs_list(options, mic_psizes).lookup(part.where(), names)
+    return np.array([listed[name] for name in names])[keys]
+
+
+def _rows_by_group(n: int, groups: np.ndarray, by_group: dict[float, float]) -> np.ndarray:
+    """Each of ``n`` rows' pixel size from its optics group's, NaN where there is none."""
     psize = np.full(n, np.nan)
     for g, value in by_group.items():
         psize[groups == g] = value
-    return psize, used
+    return psize
 
 
 def centres_in_angstrom(part: ParticleTable, numbers: dict[str, np.ndarray], psize: np.ndarray) -> np.ndarray:
@@ -846,7 +843,7 @@ def _scan_input(
 
     The scan (:func:`scan_particles`) looks a micrograph up in the micrographs STAR by exact
     path. When the STAR lists the input's micrographs under another folder and every one is
-    then found by file name (:func:`listed_pixel_sizes`), the file is scanned again with those
+    then found by file name (``ListedPixelSizes.lookup``), the file is scanned again with those
     pixel sizes: a second read only for such files (the first one's split, if any, gave up on
     the unknown pixel sizes and starts over from the headers).
     """
@@ -854,7 +851,7 @@ def _scan_input(
     scan = scan_particles(part, score_label, plan, wanted, split)
     if plan.source != "micrograph" or mic_psizes is None:
         return scan, set()
-    listed, by_name = listed_pixel_sizes(part, scan.key_names, options, mic_psizes)
+    listed, by_name = _micrographs_list(options, mic_psizes).lookup(part.where(), scan.key_names)
     if not by_name or len(listed) < len(scan.key_names):  # nothing found by name, or some not at all (refused later)
         return scan, set()
     log(
@@ -980,7 +977,9 @@ def _read_star_files(
         mic_names=list(group_ids),
         groups=groups,
         centres=_joined([s.centres for s in scans]),
-        psize=row_psizes(mic_psize, scans),
+        psize=pixel_size_of_rows(
+            mic_psize, sum(len(s.groups) for s in scans), lambda: _joined([s.groups for s in scans])
+        ),
         pixel_sizes=pixel_sizes,
         scores=_joined([s.scores for s in scans]) if score_label else None,
         score_label=score_label,
@@ -1092,15 +1091,6 @@ def input_numbers(counts: list[int]) -> np.ndarray:
 def _joined(arrays: list) -> np.ndarray:
     """The arrays of all inputs as one (the only one as it is: no copy of a big input)."""
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
-
-
-def row_psizes(mic_psize: np.ndarray, scans: list[ParticleScan]) -> np.ndarray:
-    """The micrograph pixel size of each row: no memory when all micrographs share one."""
-    n = sum(len(s.groups) for s in scans)
-    known = np.unique(mic_psize[~np.isnan(mic_psize)])
-    if len(known) <= 1 and not np.isnan(mic_psize).any():
-        return np.broadcast_to(known[0] if len(known) else np.nan, (n,))
-    return mic_psize[_joined([s.groups for s in scans])] if n else np.zeros(0)
 
 
 def _expanded_copies(parts: list[ParticleStar]) -> np.ndarray | None:

@@ -53,9 +53,11 @@ def fresh(base):
 
 
 def spoil(path):
-    """NaN in every pixel, the header kept: reading this image again fails the job."""
+    """NaN in every pixel and mode 99 in the header: reading this header or image again fails the job."""
     with open(path, "r+b") as f:
         header = f.read(1024)
+        f.seek(12)
+        f.write((99).to_bytes(4, "little"))
         extended = int.from_bytes(header[92:96], "little")
         f.seek(0, os.SEEK_END)
         size = f.tell() - 1024 - extended
@@ -201,3 +203,23 @@ def test_micrographs_that_arrive_out_of_order_pair_old_images_anew(grown, tmp_pa
     copied(grown[:40], mics)
     find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", fresh(base))
     assert_same_outputs(out, tmp_path / "whole")
+
+
+def test_watch_waits_out_an_input_being_written_and_stops_when_idle():
+    from cryodedup.jobs.micrographs.update import watch
+
+    now = [0.0]
+    counts = iter([40, None, 40, 52, None, 52, 52, 52, 52, 52])
+    rounds, shown = [], []
+
+    def round_(first):
+        rounds.append(first)
+        return {"micrographs": 40 if first else 52}
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    ran = watch(round_, lambda: next(counts), 10, 1.0, report=shown.append, sleep=sleep, clock=lambda: now[0])
+    # A first round, one when 52 appear (an unreadable moment is no change), then 60 s idle.
+    assert ran == 2 and rounds == [True, False] and len(shown) == 2
+    assert now[0] == 100  # 4 checks to see 52, then 6 idle checks of 10 s

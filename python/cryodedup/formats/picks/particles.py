@@ -26,7 +26,15 @@ from ...algo.filaments import CRYOLO_TUBE, tube_ids
 from ...errors import CryodedupError
 from ...model import Log, ParticleSet, ReaderOptions
 from ...outputs import StrPath
-from ...resolve import match_micrographs, pixel_size_entries, score_direction
+from ...resolve import (
+    MIC_PSIZE,
+    listed_source,
+    match_micrographs,
+    pixel_size_entries,
+    pixel_size_of_rows,
+    resolve_pixel_size,
+    score_direction,
+)
 from ..micrograph_lists import MicrographList, micrograph_list, micrograph_names, micrograph_pixel_sizes, resolve_paths
 from ..mrc import mrc_shapes
 from ..sniff import is_glob, picker_files
@@ -202,12 +210,19 @@ def _pixel_sizes(
 ) -> tuple[np.ndarray, str]:
     """Micrograph pixel size of each micrograph, and where it came from.
 
-    ``--mic-psize``, else ``--micrographs``, else the micrographs STARs the RELION jobs name.
+    In the order of :func:`resolve_pixel_size`: ``--mic-psize``, else ``--micrographs``,
+    else the micrographs STARs the RELION jobs name.
     """
-    if options.mic_psize is not None:
-        return np.full(len(names), options.mic_psize), "--mic-psize"
-    if given is None:
-        return _pixel_sizes_of_jobs(names, pickers)
+    return resolve_pixel_size(
+        options.mic_psize,
+        given=lambda value: (np.full(len(names), value), MIC_PSIZE),
+        listed=None if given is None else lambda: _listed_pixel_sizes(names, given),
+        own=lambda: _pixel_sizes_of_jobs(names, pickers),
+    )
+
+
+def _listed_pixel_sizes(names: list[str], given: MicrographList) -> tuple[np.ndarray, str]:
+    """The pixel size of each micrograph in the micrographs list ``--micrographs`` gives (each > 0)."""
     psize = np.array([given.pixel_sizes[n] for n in names], dtype=np.float64)
     bad = np.flatnonzero(~(psize > 0))
     if len(bad):
@@ -215,7 +230,7 @@ def _pixel_sizes(
             f"{given.path}: micrograph {names[bad[0]]} has the pixel size {psize[bad[0]]} "
             f"({given.pixel_size_field}); give it with --mic-psize"
         )
-    return psize, f"{given.pixel_size_field} in {given.path}"
+    return psize, listed_source(given.pixel_size_field, given.path)
 
 
 def _pixel_sizes_of_jobs(names: list[str], pickers: list[Picks]) -> tuple[np.ndarray, str]:
@@ -232,7 +247,7 @@ def _pixel_sizes_of_jobs(names: list[str], pickers: list[Picks]) -> tuple[np.nda
             f"micrograph {unknown[0]} has no pixel size in the micrographs STAR the jobs name ({named}); "
             "give it with --mic-psize"
         )
-    return np.array([by_name[n] for n in names], dtype=np.float64), f"rlnMicrographPixelSize in {named}"
+    return np.array([by_name[n] for n in names], dtype=np.float64), listed_source("rlnMicrographPixelSize", named)
 
 
 def _require_pixel_size(inputs: list[Path], options: ReaderOptions) -> None:
@@ -440,11 +455,6 @@ def _refuse_no_picks_at_all(inputs: list[Path], pickers: list[Picks], warn: Call
         warn(f"no picks in {', '.join(empty)}: it confirms and duplicates nothing")
 
 
-def _one_pixel_size(mic_psize: np.ndarray) -> float | None:
-    """The pixel size of every micrograph, when they all have the same one."""
-    return float(mic_psize[0]) if len(mic_psize) > 0 and bool((mic_psize == mic_psize[0]).all()) else None
-
-
 def _joined(
     pickers: list[Picks], ids: list[np.ndarray], scores: list[np.ndarray] | None, mic_psize: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
@@ -480,12 +490,6 @@ def _row_strided(values: np.ndarray) -> np.ndarray:
     if values.ndim in (1, 2) and adjacent and step >= width * item and step % item == 0:
         return values
     return np.ascontiguousarray(values)
-
-
-def _row_pixel_sizes(groups: np.ndarray, mic_psize: np.ndarray) -> np.ndarray:
-    """Each pick's micrograph pixel size: a broadcast (read-only, no memory) when all are equal."""
-    one = _one_pixel_size(mic_psize)
-    return mic_psize[groups] if one is None else np.broadcast_to(mic_psize[0], groups.shape)
 
 
 def _shapes_by_id(names: list[str], shapes: dict[str, tuple[int, int]] | None) -> dict[int, tuple[int, int]]:
@@ -580,7 +584,7 @@ def read_picker_outputs(
         mic_names=names,
         groups=groups,
         centres=centres,
-        psize=_row_pixel_sizes(groups, mic_psize),
+        psize=pixel_size_of_rows(mic_psize, len(groups), lambda: groups),
         pixel_sizes=pixel_size_entries(mic_psize, psize_source),
         scores=scores,
         score_label=score_label,

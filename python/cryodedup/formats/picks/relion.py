@@ -135,14 +135,19 @@ def read_coords_suffix(files: list[Path], source: str, namer: MicrographNamer, p
     builder = PicksBuilder(source, "relion", namer)
     builder.notes.append(f"{path}: micrographs from {_as_typed(mic_star)}, coordinate files *{suffix} in {job}")
     entries = []
-    for name in micrograph_names(mic_star):
+    names = micrograph_names(mic_star)
+    if not names:
+        raise CryodedupError(
+            f"{path}: names {mic_star}, which lists no micrographs; expected the job's micrographs STAR"
+        )
+    for name in names:
         file = job / relative_coordinate_path(name, suffix)
         if _has_coordinate_file(file):
             entries.append((str(file), name))
     if not entries:
         raise CryodedupError(
             f"{path}: none of the micrographs of {mic_star} has a coordinate file in {job} "
-            f"(expected e.g. {job / relative_coordinate_path(micrograph_names(mic_star)[0], suffix)})"
+            f"(expected e.g. {job / relative_coordinate_path(names[0], suffix)})"
         )
     picks = _read_stars(entries, builder)
     picks.micrographs_star = (relative, str(mic_star))

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import CryodedupError
-from . import MicrographNamer, Picks, PicksBuilder, name_key, read_tables
+from . import FileTables, MicrographNamer, Picks, PicksBuilder, name_key, read_tables
 
 SCORE = "score"
 
@@ -49,6 +49,7 @@ def read_table(
         builder.add_file(file, None, header)
     has_score = all(SCORE in (labels or []) for labels in tables.labels)
     x, y = tables.numbers["x_coord"], tables.numbers["y_coord"]
+    _refuse_non_finite(files, tables, x, y)
     names = tables.key_names
     if scale is None:
         try:
@@ -78,6 +79,26 @@ def read_table(
         end=tables.row_end,
     )
     return builder.build(SCORE if has_score and len(x) else None)
+
+
+def _refuse_non_finite(files: list[Path], tables: FileTables, x: np.ndarray, y: np.ndarray) -> None:
+    """Refuses a pick whose coordinates are not finite, naming its file and line.
+
+    Before the scale is inferred from the picks' extent (a NaN would make it NaN) and before
+    the job, which could name only the input and the pick's number.
+    """
+    with np.errstate(invalid="ignore"):
+        bad = np.flatnonzero(~(np.isfinite(x) & np.isfinite(y)))
+    if not len(bad):
+        return
+    k = int(bad[0])
+    file = files[int(tables.file_of_row()[k])]
+    with open(file, "rb") as f:
+        line = f.read(int(tables.row_start[k])).count(b"\n") + 1
+    more = f" ({len(bad)} such rows)" if len(bad) > 1 else ""
+    raise CryodedupError(
+        f"{file}: line {line}: x_coord {x[k]:g}, y_coord {y[k]:g}; a pick needs finite coordinates{more}"
+    )
 
 
 #: Picks must reach this fraction of a micrograph's width or height at the scale inferred.

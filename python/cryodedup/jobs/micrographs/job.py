@@ -96,7 +96,7 @@ def find_duplicate_micrographs(
     if options.no_images and placement is not None:
         plan, shards = decide_without_images(mics, options, placement)
     else:
-        plan = plan_scoring(mics, options, placement)
+        plan = plan_scoring(mics, options, placement, store.known_layouts() if store else None)
         if store is not None:
             shards = [score_update(plan, options, store, log, progress_factory)]
         else:

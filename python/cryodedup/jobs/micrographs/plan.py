@@ -7,6 +7,7 @@ the headers again.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,8 +163,16 @@ def missing_micrographs(mics: Micrographs, missing: list[int]) -> str:
     return f"{mics.paths[missing[0]]}: micrograph file not found ({counted}{resolved}); {hint}"
 
 
-def plan_scoring(mics: Micrographs, options: MicrographOptions, placement: Placement | None = None) -> ScoringPlan:
+def plan_scoring(
+    mics: Micrographs,
+    options: MicrographOptions,
+    placement: Placement | None = None,
+    known: dict[str, MrcLayout] | None = None,
+) -> ScoringPlan:
     """Reads every MRC header and decides the order, binning, band and candidates.
+
+    ``known``: layouts already read, by absolute path (``--update``'s seen micrographs), whose
+    headers are not read again.
 
     Raises a ``CryodedupError`` for a missing or unreadable file (unless ``skip_unreadable``),
     images of different sizes or pixel sizes, fewer than two readable micrographs, or no pixel size.
@@ -182,7 +191,8 @@ def plan_scoring(mics: Micrographs, options: MicrographOptions, placement: Place
         try:
             if k in not_found:
                 raise CryodedupError("not found")  # skipped, listed as unreadable
-            layout = mrc_layout(mics.paths[k])
+            layout = known.get(os.path.abspath(mics.paths[k])) if known else None
+            layout = layout or mrc_layout(mics.paths[k])
             this_shape, header_psize = layout.shape, layout.psize
         except CryodedupError as err:
             if not options.skip_unreadable:

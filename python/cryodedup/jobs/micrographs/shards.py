@@ -24,6 +24,7 @@ import re
 import time
 import zipfile
 from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, Callable
 
@@ -358,20 +359,34 @@ def run_micrograph_shard(
         )
     if record is None and (folder / MARKER).exists():
         log(f"{folder}: incomplete ({why}); run again from scratch", "warning")
+    created = not folder.is_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise CryodedupError(f"{folder}: cannot create the shard folder ({err.strerror})") from None
-    _clear(folder)
-    plan = plan_scoring(mics, options)
-    bar = progress_factory(images_to_read(plan, shard, shards)) if progress_factory else None
     try:
-        result = score_shard(plan, shard, shards, bar.advance if bar else None)
-    finally:
-        if bar:
-            bar.close()
-    record = _write_shard(folder, run, plan, result)
+        _clear(folder)
+        plan = plan_scoring(mics, options)
+        bar = progress_factory(images_to_read(plan, shard, shards)) if progress_factory else None
+        try:
+            result = score_shard(plan, shard, shards, bar.advance if bar else None)
+        finally:
+            if bar:
+                bar.close()
+        record = _write_shard(folder, run, plan, result)
+    except BaseException:  # a signal or an error: no temporary file, nor a folder this run made empty
+        _give_up(folder, created)
+        raise
     return _shard_summary(folder, record, time.perf_counter() - start, redone=True)
+
+
+def _give_up(folder: Path, created: bool) -> None:
+    """Removes this process's temporary files in a shard folder, and the folder if it made it and it is empty."""
+    for leftover in folder.glob(f".*.{os.getpid()}.tmp"):
+        leftover.unlink(missing_ok=True)
+    if created:
+        with suppress(OSError):  # not empty: a complete pairs.npz without its marker is an incomplete shard
+            folder.rmdir()
 
 
 def _shard_summary(folder: Path, record: dict[str, Any], seconds: float, redone: bool) -> dict[str, Any]:

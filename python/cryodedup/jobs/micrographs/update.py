@@ -28,6 +28,7 @@ import numpy as np
 from ..._core import __version__
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs
+from ...formats.mrc import MrcLayout
 from .plan import ScoringPlan
 from .score import ProgressBar, ShardScores, _read_image, score_shard, shard_pairs
 from .shards import changed_option, sha256_of
@@ -94,13 +95,15 @@ class SeenStore:
     files: list[str]  # absolute paths, in the order first seen
     images: list[tuple[int, int]]  # (round, row in that round's images file) of each seen micrograph
     pairs: dict[str, np.ndarray]  # a, b (seen ids, a acquired first), z, dy, dx, pearson, overlap
+    # Where each seen micrograph's image lies in its file ([offset, dtype, psize]): its header is not read again.
+    layouts: list[list[Any]] | None = None
 
     @classmethod
     def empty(cls, folder: Path, round_: int = 0) -> SeenStore:
         """Nothing seen; rounds numbered on from ``round_`` (a full run never overwrites files the marker names)."""
         pairs: dict[str, np.ndarray] = {"a": np.zeros(0, np.int64), "b": np.zeros(0, np.int64)}
         pairs.update({k: np.zeros(0) for k in COLUMNS})
-        return cls(folder, round_, None, [], [], pairs)
+        return cls(folder, round_, None, [], [], pairs, [])
 
     @classmethod
     def load(cls, folder: Path) -> SeenStore | None:
@@ -124,13 +127,28 @@ class SeenStore:
         with np.load(pairs_file) as f:
             pairs = {k: f[k] for k in f.files}
         images = [(int(r), int(i)) for r, i in state["images"]]
-        return cls(folder, state["round"], state["record"], state["files"], images, pairs)
+        layouts = state.get("layouts")
+        return cls(folder, state["round"], state["record"], state["files"], images, pairs, layouts)
+
+    def known_layouts(self) -> dict[str, MrcLayout]:
+        """{file: its image's layout} of the seen micrographs, for ``plan_scoring`` to skip their headers."""
+        if not self.layouts or self.record is None:
+            return {}
+        ny, nx = self.record["shape"]
+        return {f: MrcLayout((ny, nx), d, o, p) for f, (o, d, p) in zip(self.files, self.layouts)}
 
     def image_file(self, round_: int) -> Path:
         """The binned images of the micrographs first seen in round ``round_``."""
         return self.folder / f"images-{round_}.npy"
 
-    def save(self, record: dict[str, Any], new_files: list[str], new_images: list[np.ndarray], scored: dict) -> None:
+    def save(
+        self,
+        record: dict[str, Any],
+        new_files: list[str],
+        new_images: list[np.ndarray],
+        scored: dict,
+        new_layouts: list[MrcLayout] | None,
+    ) -> None:
         """Writes the next round: its images and all pairs, then ``seen.json``, each renamed when complete."""
         self.folder.mkdir(parents=True, exist_ok=True)
         round_ = self.round + 1
@@ -146,6 +164,9 @@ class SeenStore:
             "record": record,
             "files": self.files + new_files,
             "images": self.images + [[round_, k] for k in range(len(new_images))],
+            "layouts": None
+            if self.layouts is None or new_layouts is None
+            else self.layouts + [[m.offset, m.dtype, m.psize] for m in new_layouts],
             "pairs_file": {"name": pairs_name, "sha256": sha256_of(self.folder / pairs_name)},
         }
         _save_atomic(self.folder / MARKER, lambda f: f.write(json.dumps(state).encode()))
@@ -243,7 +264,8 @@ def score_update(
     scored = {k: fresh.scores[k] for k in COLUMNS}
     todo_ids = _ids_after(store, ids, order, len(store.files))
     scored["a"], scored["b"] = todo_ids[todo[:, 0]], todo_ids[todo[:, 1]]
-    store.save(record, [files[q] for q in order], [new_images[q] for q in order], scored)
+    layouts = None if plan.layouts is None else [plan.layouts[q] for q in order]
+    store.save(record, [files[q] for q in order], [new_images[q] for q in order], scored, layouts)
     scores = {k: np.concatenate([reused[k], fresh.scores[k]]) for k in ("pairs", *COLUMNS)}
     return replace(fresh, scores=scores, images_read=len(new_images), bytes_read=counts["bytes"])
 
@@ -272,7 +294,7 @@ def _stored_rows(store: SeenStore, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def watch(
     round_: Callable[[bool], dict[str, Any]],
-    count_micrographs: Callable[[], int],
+    count_micrographs: Callable[[], int | None],
     every: float,
     idle_minutes: float | None,
     *,
@@ -282,7 +304,8 @@ def watch(
 ) -> int:
     """Runs ``round_`` now and again whenever ``count_micrographs`` grows; returns the rounds run.
 
-    Checks every ``every`` seconds; stops after ``idle_minutes`` without new micrographs (never
+    Checks every ``every`` seconds (an input that cannot be read at that moment, a STAR file
+    being rewritten, is looked at again at the next check); stops after ``idle_minutes`` without new micrographs (never
     when None), or at Ctrl-C between rounds (a round interrupted leaves the previous one's
     outputs and store: each is atomic).
     """
@@ -294,7 +317,8 @@ def watch(
     try:
         while idle_minutes is None or clock() - last_new < idle_minutes * 60:
             sleep(every)
-            if count_micrographs() == last_count:
+            now = count_micrographs()
+            if now is None or now == last_count:  # None: the input cannot be read now (being written)
                 continue
             summary = round_(False)
             rounds += 1
