@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 
 from ...errors import CryodedupError
@@ -182,12 +183,13 @@ def _has_coordinate_file(file: Path) -> bool:
     reader would wait on a FIFO for ever), not taken as "no picks".
     """
     try:
-        os.stat(file)
+        mode = os.stat(file).st_mode  # one stat a micrograph: a job has thousands
     except FileNotFoundError:
         return False
     except OSError:
-        pass  # not readable: the reader names the error
-    check_regular_file(file, "a coordinate file")
+        mode = 0  # not readable: check_regular_file names the error
+    if not stat.S_ISREG(mode):
+        check_regular_file(file, "a coordinate file")  # refuses it, saying what it is
     return True
 
 
