@@ -198,13 +198,14 @@ def _strip_endings(text: str, lowered: tuple[str, ...]) -> str:
     """``text`` without any of the ``lowered`` endings at its end, removed as long as one is (never to nothing)."""
     # One str.endswith over the tuple first: most names end in none, and this runs for every
     # micrograph of every input (10,000 of them in a 1M-particle job).
-    while text.lower().endswith(lowered):
+    while True:
         low = text.lower()
+        if not low.endswith(lowered):
+            return text
         found = next((e for e in lowered if low.endswith(e) and len(text) > len(e)), None)
         if found is None:
             return text
         text = text[: -len(found)]
-    return text
 
 
 @dataclass
