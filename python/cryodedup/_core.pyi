@@ -63,7 +63,9 @@ def agreement_counts(
     n_groups: int,
     n_inputs: int,
 ) -> AgreementCounts: ...
-def nearest_distances(groups: npt.NDArray[np.int64], coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
+def nearest_distances(
+    groups: npt.NDArray[np.int64] | npt.NDArray[np.uint32], coords: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]: ...
 
 class StarBlock:
     """One ``data_`` block: where it is, and its labels if it holds a loop."""
