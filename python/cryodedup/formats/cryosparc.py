@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy
 
 
-SHIFT_KEYS = ("auto", "none", "alignments2D", "alignments3D")
 KEPT, REJECTED = "particles_kept", "particles_rejected"
 #: The half-set of a particle in a refinement, and the source of a symmetry-expanded copy.
 SPLIT, SOURCE = "alignments3D/split", "sym_expand/src_uid"
@@ -287,8 +286,6 @@ def _shift(
     group: CsGroup, shift_key: str, warn: Callable[[str], None]
 ) -> tuple[np.ndarray | None, np.ndarray | float, str]:
     """The alignment shifts [x, y] in alignment pixels, their pixel size, and the slot used."""
-    if shift_key not in SHIFT_KEYS:
-        raise CryodedupError(f"--shift-key is one of {', '.join(SHIFT_KEYS)}, got {shift_key!r}")
     if shift_key == "auto":
         shift_key = next((s for s in ("alignments3D", "alignments2D") if group.has(f"{s}/shift")), "none")
     if shift_key == "none":

@@ -42,9 +42,6 @@ from . import Picks, name_key, read_picks, score_column
 from .relion import job_micrographs
 from .write import relion_columns_lost, rows_copied, write_cryosparc, write_like_input, write_relion
 
-#: Output formats of ``--output-format`` besides ``auto``.
-OUTPUT_FORMATS = ("relion", "cryosparc", "input")
-
 
 class PicksWriter:
     """Writes kept and rejected picks in the chosen output format."""
@@ -527,8 +524,6 @@ def read_picker_outputs(
 
     The set's writer writes the ``--output-format`` chosen.
     """
-    if options.output_format not in ("auto", *OUTPUT_FORMATS):
-        raise CryodedupError(f"--output-format is auto, relion, cryosparc or input, got {options.output_format!r}")
     _require_pixel_size(inputs, options)
     given = micrograph_list(options.micrographs) if options.micrographs is not None else None
     known = given.names if given is not None else None
