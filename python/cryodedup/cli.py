@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shlex
 import shutil
 from collections.abc import Callable, Sequence
@@ -179,6 +180,8 @@ def micrographs(
             print_json(s)
 
     def run() -> dict:
+        if any(value is not None and math.isnan(value) for value in (watch, watch_idle)):
+            raise CryodedupError("--watch (seconds) and --watch-idle (minutes) must be numbers, got NaN")
         if watch_idle is not None and watch is None:
             raise CryodedupError("--watch-idle goes with --watch SECONDS")
         if update and (shard is not None or dask is not None):
@@ -291,4 +294,6 @@ def micrographs_merge(
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    from .runner import run_command  # the signals' contract (``python -m cryodedup`` starts it sooner)
+
+    run_command(main)
