@@ -574,6 +574,8 @@ class MicrographOptions:
                 f"--highpass ({self.highpass} Å, the coarsest detail used) must be above --lowpass "
                 f"({self.lowpass} Å, the finest); the band between them would be empty"
             )
+        if self.project_dir is not None and not Path(self.project_dir).is_dir():
+            raise CryodedupError(f"--project-dir {self.project_dir}: no such folder")
         if not np.isfinite(self.min_z):
             raise CryodedupError(f"--min-z must be a finite number of standard deviations, got {self.min_z}")
         if not -1 <= self.min_pearson <= 1:  # NaN fails too

@@ -474,6 +474,21 @@ def _rename_or_restore(renames: list[tuple[Path, Path]]) -> None:
     _discard(backup for backup, _ in backups)
 
 
+def write_bytes(path: Path, data: bytes) -> None:
+    """Writes ``data`` to the file ``path``; a failed write names the file.
+
+    A file object's own errors (a full disk on write or close) carry no file name, and the
+    message could only say "the outputs".
+    """
+    try:
+        with open(path, "wb") as f:
+            f.write(data)
+    except OSError as err:
+        if err.filename is None:
+            err.filename = os.fspath(path)
+        raise
+
+
 def write_error(err: OSError, temporary: dict[Path, Path]) -> CryodedupError:
     """One line for a failed write, naming the output (not its temporary name) and why."""
     final_of = {str(tmp): final for final, tmp in temporary.items()}
