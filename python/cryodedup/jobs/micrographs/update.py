@@ -237,7 +237,7 @@ class SeenStore:
         }
         _save_atomic(self.folder / MARKER, lambda f: f.write(json.dumps(state).encode()))
         # What the previous rounds wrote and no longer needs (older pair files, a crashed round's files).
-        used = {pairs_name, MARKER} | {self.image_file(r).name for r, _ in state["images"]}
+        used = {pairs_name, MARKER} | {self.image_file(r).name for r in {r for r, _ in images}}
         for leftover in self.folder.iterdir():
             if leftover.name not in used:
                 leftover.unlink(missing_ok=True)
