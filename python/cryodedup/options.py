@@ -566,9 +566,8 @@ class MicrographOptions:
         for name in ("target_psize", "lowpass", "highpass", "psize"):
             value = getattr(self, name)
             if value is not None and not (np.isfinite(value) and 0 < value <= MAX_ANGSTROM):
-                raise CryodedupError(
-                    f"--{name.replace('_', '-')} must be a number of Å above 0, to {MAX_ANGSTROM:,.0f}, got {value}"
-                )
+                flag, most = name.replace("_", "-"), f"{MAX_ANGSTROM:,.0f}"
+                raise CryodedupError(f"--{flag} must be a finite number of Å above 0, to {most}, got {value}")
         if self.lowpass is not None and self.highpass is not None and self.highpass <= self.lowpass:
             raise CryodedupError(
                 f"--highpass ({self.highpass} Å, the coarsest detail used) must be above --lowpass "

@@ -3,7 +3,7 @@
 The contract (README, "Stopping a run"; docs/design.md section 11):
 
 - starting (importing, reading the options; no file written yet): the process ends at once,
-  status 128 + the signal's number, "before the run began: no file was written";
+  status 128 + the signal's number, "before the run began: no output was written";
 - running the job, before its outputs are put in place: :class:`Stopped` is raised, the
   temporary files go, the previous outputs stay; same status, "previous outputs unchanged";
 - putting the outputs in place (the renames): the signal waits until every output is
@@ -76,7 +76,7 @@ def message(signum: int) -> str:
     if state.outputs_placed:
         return f"Stopped by {name} after the outputs were put in place: they are this run's new, complete set"
     if state.phase == STARTING:
-        return f"Stopped by {name} before the run began: no file was written"
+        return f"Stopped by {name} before the run began: no output was written"
     return f"Stopped by {name}: temporary files removed, the previous outputs (if any) are unchanged"
 
 
