@@ -725,7 +725,7 @@ def test_no_reader_decides_the_score_direction_itself():
     import cryodedup.algo.dedup as dedup
     import cryodedup.formats.cryosparc as cryosparc
     import cryodedup.formats.dynamo as dynamo
-    import cryodedup.formats.relion as relion
+    import cryodedup.formats.star.particles as relion
 
     assert not hasattr(dedup, "HIGHER_IS_BETTER")
     for reader in (relion, cryosparc, dynamo):
@@ -789,7 +789,7 @@ def test_no_reader_decides_the_pixel_size_order_itself():
     import cryodedup.formats.cryosparc as cryosparc
     import cryodedup.formats.dynamo as dynamo
     import cryodedup.formats.picks.particles as picks
-    import cryodedup.formats.relion as relion
+    import cryodedup.formats.star.particles as relion
 
     for reader in (relion, cryosparc, dynamo, picks):
         assert reader.resolve_pixel_size is resolve_pixel_size

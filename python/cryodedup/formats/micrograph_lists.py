@@ -20,7 +20,7 @@ from ..errors import CryodedupError
 from ..outputs import StrPath
 from .csfile import CsGroup
 from .sniff import is_cryosparc, is_glob
-from .star import Block, StarFile, Table
+from .star.file import Block, StarFile, Table
 
 
 def block_naming_micrographs(star: StarFile, name: str, missing: str) -> Block:

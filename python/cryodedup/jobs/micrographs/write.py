@@ -24,7 +24,7 @@ from ...formats.micrograph_lists import Micrographs, as_text, block_naming_micro
 from ...formats.microscope import Placement
 from ...formats.mrc import open_mrc
 from ...formats.sniff import is_cryosparc
-from ...formats.star import Block, StarFile
+from ...formats.star.file import Block, StarFile
 from ...labels import distinct_labels
 from ...options import MicrographOptions
 from ...outputs import AtomicOutputs, StrPath

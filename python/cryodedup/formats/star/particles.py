@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from .. import _core
-from ..algo.audit import read_halves
-from ..algo.filaments import RELION_TUBE, tube_ids
-from ..errors import CryodedupError
-from ..labels import distinct_labels
-from ..model import HalfSets, Log, OnePass, ParticleSet, ReaderOptions, Warn
-from ..outputs import AtomicOutputs, StrPath, scratch_files, write_error
-from ..resolve import (
+from ... import _core
+from ...algo.audit import read_halves
+from ...algo.filaments import RELION_TUBE, tube_ids
+from ...errors import CryodedupError
+from ...labels import distinct_labels
+from ...model import HalfSets, Log, OnePass, ParticleSet, ReaderOptions, Warn
+from ...outputs import AtomicOutputs, StrPath, scratch_files, write_error
+from ...resolve import (
     MIC_PSIZE,
     NO_AUTO_SCORE,
     UNKNOWN_COLUMN,
@@ -35,8 +35,8 @@ from ..resolve import (
     resolve_pixel_size,
     resolve_score,
 )
-from .micrograph_lists import micrograph_pixel_sizes
-from .star import Block, StarFile, Table, is_number, split_fields, unquote
+from ..micrograph_lists import micrograph_pixel_sizes
+from .file import Block, StarFile, Table, is_number, split_fields, unquote
 from .tomography import SUBTOMOGRAM_ANGLES, TILT_SERIES_PSIZE, rotate_origins, warp_tomograms
 
 if TYPE_CHECKING:
