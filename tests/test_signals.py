@@ -14,10 +14,12 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
 from fixtures.signal_runs import (
+    COMMAND,
     SAYS_NEW,
     expected_at,
     particle_job,
@@ -130,3 +132,23 @@ def test_the_start_up_ends_with_one_line_not_a_traceback(jobs, signum):
     assert problems(jobs["particles"], signum, outcome) == [], outcome.stderr
     if outcome.code != 0:
         assert os.path.exists(jobs["particles"].out)
+
+
+def test_a_signal_while_the_demo_copies_its_example_leaves_whole_files(tmp_path):
+    # The demo copies its example input before the run: a half-copied file would be taken as
+    # it is by the next demo (an existing file is not copied again without --force).
+    from cryodedup.cli import EXAMPLES
+
+    env = dict(os.environ, CRYODEDUP_TEST_PAUSE="example")
+    with open(tmp_path / "stderr.txt", "w") as err:
+        run = subprocess.Popen([*COMMAND, "demo", str(tmp_path / "demo"), "-q"], stderr=err, env=env)
+        while run.poll() is None and "paused at" not in (tmp_path / "stderr.txt").read_text():
+            time.sleep(0.005)
+        run.send_signal(signal.SIGTERM)
+        assert run.wait(timeout=60) == 143
+    assert (tmp_path / "stderr.txt").read_text().splitlines()[-1] == (
+        "Stopped by SIGTERM before the run began: no output was written"
+    )
+    copied = sorted((tmp_path / "demo" / "input").iterdir())
+    assert [p.read_bytes() for p in copied] == [(EXAMPLES / p.name).read_bytes() for p in copied]
+    assert not (tmp_path / "demo" / "result").exists()

@@ -2,8 +2,9 @@
 
 The contract (README, "Stopping a run"; docs/design.md section 11):
 
-- starting (importing, reading the options; no file written yet): the process ends at once,
-  status 128 + the signal's number, "before the run began: no output was written";
+- starting (importing, reading the options; no output written yet): the process ends at once,
+  status 128 + the signal's number, "before the run began: no output was written" (the
+  demo's example input is copied whole first);
 - running the job, before its outputs are put in place: :class:`Stopped` is raised, the
   temporary files go, the previous outputs stay; same status, "previous outputs unchanged";
 - putting the outputs in place (the renames): the signal waits until every output is
