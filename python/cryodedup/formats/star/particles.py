@@ -1029,14 +1029,17 @@ def scan_particles(
 ) -> ParticleScan:
     """One input's rows, scanned one window of the file at a time: 28 bytes per 2D particle.
 
-    ``extra`` columns (and those filaments and RELION 5 subtomograms need) are read in one
-    more pass over the loop, only when asked for or present. With ``split``, the rows are
-    also decided and appended to its files as the scan goes (see :class:`Split`).
+    ``extra`` columns, and those filaments and RELION 5 subtomograms need, are kept whole
+    by the same pass, only when asked for or present. With ``split``, the rows are also
+    decided and appended to its files as the scan goes (see :class:`Split`).
     """
     cols = part.columns
     origin_by_axis = {lab[-1] if not lab.endswith("Angst") else lab[-6]: lab for lab in cols.origins}
     axes = [lab[-6] if lab.endswith("Angst") else lab[-1] for lab in cols.coords]
     origin_pixels = ("rlnDetectorPixelSize", "rlnMagnification") if cols.origins_in_pixels else None
+    wanted = list(extra or []) + ([RELION_TUBE] if RELION_TUBE in part.labels else [])
+    wanted += cols.origins + cols.subtomogram_angles if cols.subtomogram_angles else []
+    wanted = list(dict.fromkeys(wanted))
     try:
         raw = part.star.scan_particles(
             part.block,
@@ -1047,33 +1050,29 @@ def scan_particles(
             psize_plan,
             score_label,
             None if split is None else split.scan_arguments(),
+            extra=wanted,
         )
     except OSError as err:  # writing the split's files (reading errors are CryodedupErrors)
         raise write_error(err, split.files if split else {}) from None
     part.confirm_blocks()
-    scan = ParticleScan(
-        groups=raw.keys,
-        centres=raw.centres.reshape(-1, len(cols.coords)),
-        scores=raw.scores,
-        key_names=raw.key_names,
-        key_psizes=raw.key_psizes,
-        optics_groups=raw.optics_groups,
+    numbers = dict(zip(wanted, raw.extra))
+    centres = raw.centres.reshape(-1, len(cols.coords))
+    if cols.subtomogram_angles:  # the scan subtracted the origins unrotated: rotate them (section 7)
+        origins = np.stack([numbers[label] for label in cols.origins], axis=1)
+        angles = (numbers[label] for label in cols.subtomogram_angles)
+        centres += origins - rotate_origins(origins, *angles)
+    return ParticleScan(
+        raw.keys,
+        centres,
+        raw.scores,
+        raw.key_names,
+        raw.key_psizes,
+        raw.optics_groups,
+        tubes=numbers.get(RELION_TUBE),
+        extra={label: numbers[label] for label in extra or []},
         keep=raw.keep,
         split_note=raw.split_note,
     )
-    # Filaments and RELION 5 subtomograms (small files) need columns the lean scan does not
-    # keep: one more pass over the loop for them.
-    wanted = list(extra or []) + ([RELION_TUBE] if RELION_TUBE in part.labels else [])
-    wanted += cols.origins + cols.subtomogram_angles if cols.subtomogram_angles else []
-    if wanted:
-        numbers = part.star.scan(part.block, list(dict.fromkeys(wanted)), None)[0]
-        scan.tubes = numbers.get(RELION_TUBE)
-        scan.extra = {label: numbers[label] for label in extra or []}
-        if cols.subtomogram_angles:  # the scan subtracted the origins unrotated: rotate them (section 7)
-            origins = np.stack([numbers[label] for label in cols.origins], axis=1)
-            angles = (numbers[label] for label in cols.subtomogram_angles)
-            scan.centres += origins - rotate_origins(origins, *angles)
-    return scan
 
 
 def input_numbers(counts: list[int]) -> np.ndarray:
