@@ -23,7 +23,7 @@ from ...algo.audit import read_halves
 from ...algo.filaments import RELION_TUBE, tube_ids
 from ...errors import CryodedupError
 from ...labels import distinct_labels
-from ...model import HalfSets, Log, OnePass, ParticleSet, ReaderOptions, Warn
+from ...model import AskOnePass, HalfSets, Log, ParticleSet, ReaderOptions, StarFacts, Warn
 from ...outputs import AtomicOutputs, StrPath, scratch_files, write_error
 from ...resolve import (
     MIC_PSIZE,
@@ -788,20 +788,23 @@ class Split:
 
 
 def _start_split(
-    parts: list[ParticleStar], labels: list[str], one_pass: OnePass | None, higher: bool, outdir: Path
+    parts: list[ParticleStar], labels: list[str], ask: AskOnePass | None, higher: bool, outdir: Path
 ) -> Split | None:
     """Scratch outputs, their headers written, for a scan that decides and writes as it goes.
 
-    Only where the job asked for it (``one_pass``) and the file allows it: one input, without
-    half-sets, filaments or subtomograms (which need each pair of duplicates or a second
-    pass). None otherwise.
+    Only where the job, told what the inputs' headers say (:class:`StarFacts`), gives the
+    rule (``ask``). None otherwise.
     """
+    facts = StarFacts(
+        inputs=len(parts),
+        halfsets=any(RANDOM_SUBSET in part.labels for part in parts),
+        filaments=any(RELION_TUBE in part.labels for part in parts),
+        subtomograms=any(part.columns.subtomogram_angles for part in parts),
+    )
+    one_pass = ask(facts) if ask is not None else None
+    if one_pass is None:
+        return None
     part = parts[0]
-    columns = set(part.labels)
-    if one_pass is None or len(parts) > 1:
-        return None
-    if {RANDOM_SUBSET, RELION_TUBE} & columns or part.columns.subtomogram_angles:
-        return None
     files = scratch_files([outdir / KEPT_NAME, outdir / REJECTED_NAME])
     if files is None:
         return None
@@ -866,15 +869,16 @@ def read_star_files(
     options: ReaderOptions,
     warn: Warn,
     log: Log,
-    one_pass: OnePass | None = None,
+    one_pass: AskOnePass | None = None,
 ) -> ParticleSet:
     """Reads RELION particle STAR files into one ParticleSet.
 
     Its writer writes ``OUTDIR/particles_kept.star`` and ``particles_rejected.star``.
     Everything the user must supply (a pixel size, a score order) is gathered over all
-    inputs and raised as one CryodedupError. With ``one_pass`` (the job's leave, see
-    :class:`~cryodedup.model.OnePass`) one input is decided and written while it is scanned,
-    where its columns allow it: the set comes back ``decided``.
+    inputs and raised as one CryodedupError. ``one_pass`` is the job's decision, asked with
+    what the headers say (:class:`~cryodedup.model.StarFacts`); where it gives a
+    :class:`~cryodedup.model.OnePass`, the input is decided and written while it is
+    scanned: the set comes back ``decided``.
 
     Each file is indexed up to its particle rows, and the rest while the rows are scanned
     (one read of the file); a file whose particle rows are followed by blocks that change
@@ -895,7 +899,7 @@ def _read_star_files(
     options: ReaderOptions,
     warn: Warn,
     log: Log,
-    one_pass: OnePass | None,
+    one_pass: AskOnePass | None,
     defer: bool,
 ) -> ParticleSet:
     parts = [ParticleStar(p, options.shift_key, defer) for p in inputs]
