@@ -202,6 +202,16 @@ def stretched(coords: np.ndarray, min_dist: float, min_dist_z: float | None) -> 
     return out
 
 
+def nearest_neighbour_distances(groups: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Distance (Å) from each particle to the nearest other particle of its micrograph.
+
+    A particle alone on its micrograph gets inf. One k-d tree search per particle, in the core.
+    """
+    return _core.nearest_distances(
+        np.ascontiguousarray(groups, dtype=np.int64), np.ascontiguousarray(centres, dtype=np.float64)
+    )
+
+
 @dataclass(frozen=True)
 class _Pose:
     """Orientations checked for the core: (n, 3) float64, how to read them, the limit, the group."""
