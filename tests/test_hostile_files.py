@@ -216,6 +216,25 @@ def _edit_pairs(edit):
     return lambda folder: edit_pairs(folder, edit)
 
 
+def _corrupt_deflate(folder):
+    """``pairs.npz`` compressed, its first deflate block made invalid, its digest recorded."""
+    import hashlib
+    import io
+
+    import numpy as np
+
+    with np.load(folder / "pairs.npz") as f:
+        arrays = {k: f[k] for k in f.files}
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    data = bytearray(buffer.getvalue())
+    start = 30 + int.from_bytes(data[26:28], "little") + int.from_bytes(data[28:30], "little")  # after the local header
+    data[start] = 0b111  # the first deflate block: the last, of the reserved type 3
+    (folder / "pairs.npz").write_bytes(bytes(data))
+    digest = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    edit_record(folder, lambda r: r.update(pairs_file=digest))
+
+
 def _set(path, value):
     def edit(record):
         *parents, last = path.split(".")
@@ -257,6 +276,28 @@ _DELETE = object()
         pytest.param(_edit_pairs(lambda a: a.pop("pearson")), "no array pearson", id="pearson missing"),
         pytest.param(
             _edit_pairs(lambda a: a["pairs"].__setitem__((0, 1), 99)), "indices outside 0 to 3", id="index 99"
+        ),
+        # Found by fuzzing (fuzz/corpus/shards): an IndexError, an OverflowError, a zlib.error.
+        pytest.param(
+            _edit_record(_set("plan.positions", [0, 1, 2, 99])),
+            "plan.positions holds 99, expected indices of run.micrographs (0 to 3)",
+            id="position 99",
+        ),
+        pytest.param(
+            _edit_record(_set("plan.positions", [0, 1, 2, 2**70])),
+            "plan.positions holds 1180591620717411303424",
+            id="position 2**70",
+        ),
+        pytest.param(
+            _edit_record(_set("plan.positions", [0, 1, 2, 2])), "plan.positions names a micrograph twice", id="twice"
+        ),
+        pytest.param(
+            _edit_record(lambda r: r["plan"].update(layouts=r["plan"]["layouts"][:1])),
+            "plan.layouts has 1 entries, expected one per position (4)",
+            id="layouts",
+        ),
+        pytest.param(
+            _corrupt_deflate, "scored pairs (Error -3 while decompressing data: invalid block type)", id="deflate"
         ),
     ],
 )

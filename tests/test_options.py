@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 import pytest
 
+from cryodedup import options
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
 from cryodedup.options import MICROGRAPHS, MICROGRAPHS_MERGE, PARTICLES, MicrographOptions, ParticleOptions
@@ -52,16 +53,27 @@ def test_every_job_field_but_the_batch_size_is_an_option(job):
 
 @pytest.mark.parametrize("job", [ParticleOptions, MicrographOptions])
 def test_a_choice_the_command_line_refuses_the_api_refuses_with_the_flags_name(job):
-    # Options given in Python skip click: each choice is checked again by the job's check(),
-    # but --shift-key and --output-format, which the reader of each format checks (a STAR's
-    # shifts are auto or none; a picker's output format depends on the pickers).
-    checked_by_the_reader = {"shift_key", "output_format"}
+    # Options given in Python skip click: every choice (--shift-key and --output-format too, once
+    # checked by their readers) is checked by the job's check(), naming the flag and its values.
+    choice_fields = 0
     for field in dataclasses.fields(job):
         flag = field.metadata.get("flag")
-        if flag is None or not isinstance(flag.type, click.Choice) or field.name in checked_by_the_reader:
+        if flag is None or not isinstance(flag.type, click.Choice):
             continue
-        with pytest.raises(CryodedupError, match=f"^{flag.flags[0]} is .*got 'bogus'"):
+        choice_fields += 1
+        *first, last = flag.type.choices
+        expected = f"{flag.flags[0]} is {', '.join(first)} or {last}, got 'bogus'"
+        with pytest.raises(CryodedupError) as refused:
             job(**{field.name: "bogus"}).check()
+        assert str(refused.value) == expected
+    assert choice_fields == (9 if job is ParticleOptions else 2)
+
+
+def test_the_choices_are_declared_once_beside_the_flag():
+    # A choice's values stand in its declaration alone: no check() spells them again.
+    source = Path(options.__file__).read_text()
+    assert "not in (" not in source
+    assert options.alternatives(["auto", "all"]) == "auto or all"
 
 
 def test_the_particle_command_builds_the_options_of_the_api(tmp_path, monkeypatch):

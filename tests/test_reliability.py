@@ -257,8 +257,10 @@ def test_an_empty_picker_is_valid_and_all_empty_is_one_line(tmp_path):
         ('{"boxes": [[true, false, "manual"]]}', r"boxes\[0\] is \[True, False, 'manual'\]; expected"),
         ('{"boxes": [[1' + "0" * 400 + ', 5, "manual"]]}', r"boxes\[0\] is \[1000"),
         ('{"boxes": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+        # Found by fuzzing (fuzz/corpus/info_json/crash_int_over_4300_digits): json's ValueError.
+        ('{"boxes": [[' + "9" * 5000 + ', 5, "manual"]]}', "an integer of more than 4300 digits"),
     ],
-    ids=["booleans", "10**400", "nesting"],
+    ids=["booleans", "10**400", "nesting", "5000 digits"],
 )
 def test_bad_info_json_boxes_are_one_line(tmp_path, text, message):
     (tmp_path / "m1_info.json").write_text(text)

@@ -63,7 +63,9 @@ def agreement_counts(
     n_groups: int,
     n_inputs: int,
 ) -> AgreementCounts: ...
-def nearest_distances(groups: npt.NDArray[np.int64], coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
+def nearest_distances(
+    groups: npt.NDArray[np.int64] | npt.NDArray[np.uint32], coords: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]: ...
 
 class StarBlock:
     """One ``data_`` block: where it is, and its labels if it holds a loop."""
@@ -174,6 +176,23 @@ class StarFile:
     ) -> ParticleScan: ...
 
 def bin_image(image: npt.NDArray, bin: int) -> npt.NDArray[np.float32]: ...
+def append_pair_rows(
+    path: str,
+    names: list[bytes],
+    a: npt.NDArray[np.int64],
+    b: npt.NDArray[np.int64],
+    z: npt.NDArray[np.float64],
+    pearson: npt.NDArray[np.float64],
+    overlap: npt.NDArray[np.float64],
+    dy: npt.NDArray[np.float64],
+    dx: npt.NDArray[np.float64],
+    duplicate: npt.NDArray[np.bool_],
+    uncertain: npt.NDArray[np.bool_],
+    joint: npt.NDArray[np.float64],
+    distance: npt.NDArray[np.float64] | None,
+    binning: int,
+    psize: float,
+) -> None: ...
 
 class Geometry:
     """The window of each binned image that a ``SpectrumBank`` compares, and its FFT size."""

@@ -143,17 +143,17 @@ def demo(outdir: Path, force: bool, quiet: bool, as_json: bool, plot: bool) -> N
 def micrographs(
     inputs: tuple[Path, ...],
     outdir: Path,
-    particles: Path | None,
-    match_micrographs: str,
-    force: bool,
-    quiet: bool,
-    as_json: bool,
     shard: str | None,
     dask: str | None,
     shards: int | None,
     update: bool,
     watch: float | None,
     watch_idle: float | None,
+    particles: Path | None,
+    match_micrographs: str,
+    force: bool,
+    quiet: bool,
+    as_json: bool,
     **job: Any,
 ) -> None:
     """Find micrographs that image the same area twice (multi-hole beam-shift collection).

@@ -24,6 +24,12 @@ Warn = Callable[[str], None]
 Log = Callable[[str, str], None]
 
 
+#: Values of ``--shift-key``: which shifts are subtracted from the locations (CryoSPARC's slots).
+SHIFT_KEYS = ("auto", "none", "alignments2D", "alignments3D")
+#: The formats a picker job may write (``--output-format``, besides ``auto``).
+OUTPUT_FORMATS = ("relion", "cryosparc", "input")
+
+
 class ReaderOptions(Protocol):
     """What the format readers read of the particle job's options.
 

@@ -26,6 +26,7 @@ import numpy as np
 from .algo.dedup import MAX_INPUTS
 from .algo.filaments import MODES as FILAMENT_MODES
 from .errors import CryodedupError
+from .model import OUTPUT_FORMATS, SHIFT_KEYS
 from .outputs import check_plotting
 
 #: Centres and distances beyond this many Å are refused (the core's MAX_COORDINATE): their squares overflow.
@@ -114,11 +115,37 @@ def option(default: Any, flag: str, help: str, **how: Any) -> Any:
     return field(default=default, metadata=metadata)
 
 
+def choice(default: str, flag: str, help: str, *, choices: Sequence[str], **how: Any) -> Any:
+    """A job's field that takes one of ``choices``: click offers them, :func:`check_choices` refuses others."""
+    return option(default, flag, help, type=click.Choice(list(choices)), **how)
+
+
+def check_choices(options: object) -> None:
+    """Refuses a value that is not among its option's choices (the Python API's options arrive unchecked)."""
+    for f in fields(options):  # type: ignore[arg-type]
+        flag = f.metadata.get("flag")
+        if flag is not None and isinstance(flag.type, click.Choice):
+            value = getattr(options, f.name)
+            if value not in flag.type.choices:
+                raise CryodedupError(f"{flag.flags[0]} is {alternatives(flag.type.choices)}, got {value!r}")
+
+
+def alternatives(values: Sequence[Any]) -> str:
+    """``a, b or c``."""
+    words = [str(v) for v in values]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+
+
 def path_type(file_okay: bool = True, dir_okay: bool = True) -> click.Path:
     """A path option's click type: a :class:`pathlib.Path`."""
     if not file_okay:
         return click.Path(path_type=Path, file_okay=False)
     return click.Path(path_type=Path, dir_okay=dir_okay)
+
+
+def project_dir_option(help: str) -> Any:
+    """``--project-dir`` of either job: the folder relative paths start from (``help`` says which paths)."""
+    return option(None, "--project-dir", help, type=path_type(file_okay=False), label="project folder")
 
 
 MATCH_MICROGRAPHS_HELP = (
@@ -164,12 +191,12 @@ class ParticleOptions:
         type=path_type(dir_okay=False),
         label="micrographs file",
     )
-    shift_key: str = option(
+    shift_key: str = choice(
         "auto",
         "--shift-key",
         "auto: subtract the rlnOrigin columns (STAR), or the alignments3D, else alignments2D shifts "
         "(CryoSPARC); none: locations only; alignments2D/3D: that slot's shifts (CryoSPARC).",
-        type=click.Choice(["auto", "none", "alignments2D", "alignments3D"]),
+        choices=SHIFT_KEYS,
         label="shift",
     )
     score: str = option(
@@ -179,11 +206,11 @@ class ParticleOptions:
         "the first of rlnAutopickFigureOfMerit, rlnMaxValueProbDistribution, rlnLogLikeliContribution "
         "(STAR); pick_stats/ncc_score, else the alignment error (CryoSPARC).",
     )
-    score_order: str = option(
+    score_order: str = choice(
         "auto",
         "--score-order",
         "Whether higher (max) or lower (min) scores are better.",
-        type=click.Choice(["auto", "max", "min"]),
+        choices=["auto", "max", "min"],
         label="score order",
     )
     remove_entirely: bool = option(
@@ -207,13 +234,9 @@ class ParticleOptions:
         type=click.IntRange(0, 100),
         label="example micrographs drawn",
     )
-    project_dir: Path | None = option(
-        None,
-        "--project-dir",
+    project_dir: Path | None = project_dir_option(
         "Folder the relative paths in the inputs start from (micrographs to draw, picker lists) "
-        "[default: the current folder, then the folders above the input].",
-        type=path_type(file_okay=False),
-        label="project folder",
+        "[default: the current folder, then the folders above the input]."
     )
     min_support: int = option(
         1,
@@ -223,34 +246,34 @@ class ParticleOptions:
         type=click.IntRange(1, MAX_INPUTS),
         label="minimum support (inputs)",
     )
-    coverage: str = option(
+    coverage: str = choice(
         "auto",
         "--coverage",
         "Consensus: which micrographs each input ran on. auto: as each picker's output says (a RELION job's "
         "micrographs, the files of a crYOLO or EMAN folder, even empty ones; else the micrographs it has picks "
         "on); all: every input ran on every micrograph (of --micrographs when given).",
-        type=click.Choice(COVERAGE),
+        choices=COVERAGE,
     )
-    uncovered: str = option(
+    uncovered: str = choice(
         "keep",
         "--uncovered",
         "Consensus: what becomes of picks on micrographs that fewer than --min-support inputs ran on, "
         "where they cannot be confirmed.",
-        type=click.Choice(["keep", "reject"]),
+        choices=["keep", "reject"],
     )
-    score_normalize: str = option(
+    score_normalize: str = choice(
         "none",
         "--score-normalize",
         "rank: compare each input's scores as percentiles within that input (pickers' scores are not on one scale).",
-        type=click.Choice(["none", "rank"]),
+        choices=["none", "rank"],
         label="score normalization",
     )
-    output_format: str = option(
+    output_format: str = choice(
         "auto",
         "--output-format",
         "Picker inputs: relion (a coordinate job for Extract), cryosparc (particles .cs with a location "
         "slot), input (each picker's own format); auto: the inputs' format when they share one, else relion.",
-        type=click.Choice(["auto", "relion", "cryosparc", "input"]),
+        choices=["auto", *OUTPUT_FORMATS],
     )
     topaz_scale: float | None = option(
         None,
@@ -259,13 +282,13 @@ class ParticleOptions:
         "extract -x) [default: inferred from the micrographs' sizes given with --micrographs, else refused].",
         type=float,
     )
-    filament_mode: str = option(
+    filament_mode: str = choice(
         "segment",
         "--filament-mode",
         "Filaments (rlnHelicalTubeID, filament/filament_uid, crYOLO _filamentid): segments of one tube are "
         "never duplicates; segment: remove duplicate segments between tubes; tube: reject a tube whole when "
         "more than half of its segments lie near a better tube (ranked by mean segment score).",
-        type=click.Choice(FILAMENT_MODES),
+        choices=FILAMENT_MODES,
     )
     audit: bool = option(
         False,
@@ -274,12 +297,12 @@ class ParticleOptions:
         "refinement, symmetry copies; no particle files are written.",
         is_flag=True,
     )
-    halfsets: str = option(
+    halfsets: str = choice(
         "keep",
         "--halfsets",
         "micrograph: give all kept particles of a micrograph one half-set (rlnRandomSubset, "
         "alignments3D/split), halves balanced in count; only that column changes.",
-        type=click.Choice(["keep", "micrograph"]),
+        choices=["keep", "micrograph"],
         label="half-sets",
     )
     max_angle: float | None = option(
@@ -298,11 +321,11 @@ class ParticleOptions:
     )
     #: How micrographs of different inputs are matched: auto, path or name (docs/design.md
     #: section 2, "Matching micrographs").
-    match_micrographs: str = option(
+    match_micrographs: str = choice(
         "auto",
         "--match-micrographs",
         MATCH_MICROGRAPHS_HELP,
-        type=click.Choice(MATCH_MODES),
+        choices=MATCH_MODES,
         show_default=True,
         label="micrographs matched by",
     )
@@ -310,6 +333,7 @@ class ParticleOptions:
     def check(self) -> None:
         """Raises a CryodedupError naming the first option out of its range or of the wrong type."""
         _check_option_types(self)
+        check_choices(self)
         if not 0 <= self.min_dist <= MAX_CENTRE:
             raise CryodedupError(
                 f"--min-dist must be a distance in Å from 0 to 1e150 (its square finite), got {self.min_dist}"
@@ -323,14 +347,8 @@ class ParticleOptions:
                 )
         if self.mic_psize is not None and not (np.isfinite(self.mic_psize) and self.mic_psize > 0):
             raise CryodedupError(f"--mic-psize must be a pixel size in Å > 0, got {self.mic_psize}")
-        if self.score_order not in ("auto", "max", "min"):
-            raise CryodedupError(f"--score-order is auto, max or min, got {self.score_order!r}")
         if not _is_whole_number(self.min_support) or not 1 <= self.min_support <= MAX_INPUTS:
             raise CryodedupError(f"--min-support must be a whole number of inputs from 1 to {MAX_INPUTS}")
-        if self.coverage not in COVERAGE:
-            raise CryodedupError(f"--coverage is auto or all, got {self.coverage!r}")
-        if self.uncovered not in ("keep", "reject"):
-            raise CryodedupError(f"--uncovered is keep or reject, got {self.uncovered!r}")
         if self.uncovered == "reject" and self.min_support == 1:
             # At support 1 every pick confirms itself: nothing is unconfirmable, so the
             # option would change nothing while the user believes uncovered picks are gone.
@@ -338,20 +356,14 @@ class ParticleOptions:
                 "--uncovered reject decides the picks that --min-support cannot be asked of, and at "
                 "--min-support 1 there are none: give --min-support 2 or more, or drop --uncovered"
             )
-        if self.score_normalize not in ("none", "rank"):
-            raise CryodedupError(f"--score-normalize is none or rank, got {self.score_normalize!r}")
         if self.topaz_scale is not None and not (np.isfinite(self.topaz_scale) and self.topaz_scale > 0):
             raise CryodedupError(f"--topaz-scale must be a number > 0, got {self.topaz_scale}")
         if not 0 <= self.seed < 2**64:
             raise CryodedupError(f"--seed must be in [0, 2**64), got {self.seed}")
-        if self.filament_mode not in FILAMENT_MODES:
-            raise CryodedupError(f"--filament-mode is segment or tube, got {self.filament_mode!r}")
         if self.filament_mode == "tube" and self.remove_entirely:
             raise CryodedupError(
                 "--filament-mode tube and --remove-entirely exclude each other: tubes are kept or rejected whole"
             )
-        if self.halfsets not in ("keep", "micrograph"):
-            raise CryodedupError(f"--halfsets is keep or micrograph, got {self.halfsets!r}")
         if self.project_dir is not None and not Path(self.project_dir).is_dir():
             raise CryodedupError(f"--project-dir {self.project_dir}: no such folder")
         if self.max_angle is not None and not (np.isfinite(self.max_angle) and 0 <= self.max_angle <= 180):
@@ -360,7 +372,6 @@ class ParticleOptions:
             raise CryodedupError(f"--sym is C1, Cn, Dn (n >= 1), T, O or I, got {self.sym!r}")
         if self.sym.upper() != "C1" and self.max_angle is None:
             raise CryodedupError(f"--sym {self.sym} compares orientations: give the angle with --max-angle")
-        check_match_mode(self.match_micrographs)
         if self.audit and self.halfsets != "keep":
             raise CryodedupError("--audit writes no particle files, so --halfsets has nothing to rewrite; drop one")
         check_plotting(self.plot)
@@ -390,7 +401,7 @@ def _is_whole_number(value: object) -> bool:
 def check_match_mode(mode: object) -> None:
     """Refuses a ``--match-micrographs`` value other than auto, path or name."""
     if mode not in MATCH_MODES:
-        raise CryodedupError(f"--match-micrographs is auto, path or name, got {mode!r}")
+        raise CryodedupError(f"--match-micrographs is {alternatives(MATCH_MODES)}, got {mode!r}")
 
 
 @dataclass
@@ -413,13 +424,13 @@ class MicrographOptions:
     highpass: float | None = option(  # default 25 binned pixels (0.04 cycles/pixel)
         None, "--highpass", "Coarsest detail used, Å [default: 25 binned pixels].", type=float, label="high-pass (Å)"
     )
-    candidates: str = option(
+    candidates: str = choice(
         "auto",
         "--candidates",
         f"auto: every pair up to {ALL_PAIRS_UPTO} micrographs, else window; window: every pair within "
         "--window images in acquisition order; pattern: microduplicate_screener's pairs; all: every pair; "
         "metadata: the pairs whose positions (--metadata) lie within --beam-diameter.",
-        type=click.Choice(CANDIDATES),
+        choices=CANDIDATES,
     )
     window: int = option(
         100,
@@ -442,13 +453,13 @@ class MicrographOptions:
     images_per_hole: int = option(
         4, "--images-per-hole", "pattern: images per hole.", type=int, label="images per hole"
     )
-    order: str = option(
+    order: str = choice(
         "auto",
         "--order",
         "Acquisition order: auto takes the acquisition times of --metadata, else EPU time stamps "
         "(_YYYYMMDD_HHMMSS), else the numbers in the names (natural sort); mtime: file times (a copy or "
         "restore shuffles them).",
-        type=click.Choice(ORDERS),
+        choices=ORDERS,
         label="acquisition order",
     )
     min_z: float = option(
@@ -469,13 +480,9 @@ class MicrographOptions:
     psize: float | None = option(
         None, "--psize", "Micrograph pixel size in Å (overrides the input).", type=float, label="pixel size (Å)"
     )
-    project_dir: Path | None = option(
-        None,
-        "--project-dir",
+    project_dir: Path | None = project_dir_option(
         "Folder the input's relative paths start from [default: the current folder, then the folders "
-        "above the input file].",
-        type=path_type(file_okay=False),
-        label="project folder",
+        "above the input file]."
     )
     skip_unreadable: bool = option(
         False,
@@ -528,10 +535,7 @@ class MicrographOptions:
 
     def check(self) -> None:
         """Raises a ``CryodedupError`` naming the first option out of its range."""
-        if self.candidates not in CANDIDATES:
-            raise CryodedupError(f"--candidates is one of {', '.join(CANDIDATES)}, got {self.candidates!r}")
-        if self.order not in ORDERS:
-            raise CryodedupError(f"--order is one of {', '.join(ORDERS)}, got {self.order!r}")
+        check_choices(self)
         for name in ("window", "scan_range", "images_per_move", "images_per_hole"):
             if getattr(self, name) < 1:
                 raise CryodedupError(f"--{name.replace('_', '-')} must be at least 1")

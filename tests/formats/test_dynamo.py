@@ -6,6 +6,8 @@ Oracles: tables parsed in the test with plain Python (complex tokens through Pyt
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -79,6 +81,27 @@ def test_bad_tables_are_refused_in_one_line(tmp_path):
     path.write_text(row(1, ("x", 0, 0), 0.9, 1, (100, 50, 20)))
     with pytest.raises(CryodedupError, match=r"t.tbl: line 1, column 4: 'x' is not a number"):
         run(tmp_path, [path], mic_psize=1.0)
+
+
+# Found by fuzzing (fuzz/corpus/dynamo/crash_infinite_apix_warning): numpy's RuntimeWarnings,
+# with their source lines, printed before the one-line error.
+@pytest.mark.parametrize(
+    ("apix", "shift", "options", "message"),
+    [
+        ("inf", 0, {}, r"t.tbl: .*apix column \(36\) does not give"),
+        ("3.5", "1e308", {}, "particle 1 has no finite centre"),
+        ("3.5", 0, {"mic_psize": 1e300}, "particle 1 has no finite centre"),
+    ],
+    ids=["apix inf", "position + shift overflows", "centre x pixel size overflows"],
+)
+def test_infinite_values_are_refused_without_a_warning(tmp_path, apix, shift, options, message):
+    path = tmp_path / "t.tbl"
+    rows = [row(k, (shift, 0, 0), 0.5, 1, (1e308, 50, 20), " 0" * 7) for k in (1, 2)]
+    path.write_text("".join(r.replace(" 0 0 0 0 0 0 0\n", f" {apix} 0 0 0 0 0 0\n") for r in rows))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(CryodedupError, match=message):
+            run(tmp_path, [path], **options)
 
 
 def test_pixel_size_from_the_apix_column(tmp_path):

@@ -17,6 +17,7 @@ from matplotlib.patches import Circle
 
 from cryodedup import (
     ParticleOptions,
+    _core,
     remove_duplicate_particles,
 )
 from cryodedup.cli import main
@@ -234,6 +235,9 @@ def test_nearest_neighbour_distances_match_scipy(dim):
         want = cKDTree(centres[on]).query(centres[on], k=2)[0][:, 1]
         np.testing.assert_allclose(got[on], want, rtol=1e-12, atol=0)
     assert (got[::40][groups[::40] != 99] == 0).all()
+    # A scan's uint32 micrograph ids go to the core as they are (no int64 copy), to the same distances.
+    narrow = _core.nearest_distances(groups.astype(np.uint32), np.ascontiguousarray(centres))
+    np.testing.assert_array_equal(narrow, got)
 
 
 def test_default_path_imports_no_plotting(tmp_path):

@@ -207,9 +207,8 @@ def nearest_neighbour_distances(groups: np.ndarray, centres: np.ndarray) -> np.n
 
     A particle alone on its micrograph gets inf. One k-d tree search per particle, in the core.
     """
-    return _core.nearest_distances(
-        np.ascontiguousarray(groups, dtype=np.int64), np.ascontiguousarray(centres, dtype=np.float64)
-    )
+    ids = groups if groups.dtype == np.uint32 else groups.astype(np.int64, copy=False)  # the core takes either
+    return _core.nearest_distances(np.ascontiguousarray(ids), np.ascontiguousarray(centres, dtype=np.float64))
 
 
 @dataclass(frozen=True)

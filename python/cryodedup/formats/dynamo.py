@@ -95,7 +95,8 @@ class DynamoTable:
 
         ``shifted`` False: the position alone (``--shift-key none``).
         """
-        return np.stack([self.numbers[a] + (self.numbers[f"d{a}"] if shifted else 0.0) for a in "xyz"], axis=1)
+        with np.errstate(over="ignore", invalid="ignore"):  # a centre that overflows is refused by the job
+            return np.stack([self.numbers[a] + (self.numbers[f"d{a}"] if shifted else 0.0) for a in "xyz"], axis=1)
 
 
 def read_table_map(path: Path) -> dict[int, str]:
@@ -169,7 +170,8 @@ def _pixel_size(tables: list[DynamoTable], options: ReaderOptions) -> tuple[floa
 def _apix(tables: list[DynamoTable]) -> tuple[float, str]:
     """Dynamo's ``apix`` column (36), when every row has the same value > 0."""
     apix = np.concatenate([t.numbers["apix"] for t in tables])
-    if apix.size and (apix > 0).all() and np.ptp(apix) == 0:  # NaN (no column 36) fails the test
+    # NaN (no column 36) fails the test; infinities too (without numpy's warning of inf - inf)
+    if apix.size and np.isfinite(apix).all() and (apix > 0).all() and (apix == apix[0]).all():
         return float(apix[0]), "apix (column 36)"
     raise CryodedupError(
         f"{tables[0].path}: the table's positions are in tomogram pixels and its apix column (36) does not give "
@@ -228,7 +230,8 @@ def read_dynamo_tables(
         else:
             names.append(map_names[int(number)])
     shift = options.shift_key == "auto"
-    centres = np.concatenate([t.centres_in_pixels(shift) for t in tables]) * psize
+    with np.errstate(over="ignore", invalid="ignore"):  # as in centres_in_pixels
+        centres = np.concatenate([t.centres_in_pixels(shift) for t in tables]) * psize
     counts = [len(t.lines) for t in tables]
     return ParticleSet(
         inputs=[str(p) for p in inputs],

@@ -479,13 +479,10 @@ def _listed_used(
 ) -> UsedPixelSizes:
     """The pixel sizes the micrographs STAR gives the micrographs ``names`` of one input."""
     micrographs = _micrographs_list(options, mic_psizes)
-    listed, by_name = micrographs.lookup(part.where(), names)
-    missing = [name for name in names if name not in listed]
-    if missing:
-        raise CryodedupError(micrographs.not_listed(part.where(), missing, list(names)))
+    values, by_name = micrographs.sizes(part.where(), names)
     used = []
-    for value in np.unique(list(listed.values())):
-        with_value = [name for name, psize in listed.items() if psize == value]
+    for value in np.unique(values):
+        with_value = [name for name, psize in zip(names, values) if psize == value]
         source = micrographs.source(len(with_value), len(by_name.intersection(with_value)))
         used.append(PixelSize(part.label, "all", float(value), source))
     return used, {}
@@ -570,8 +567,7 @@ def _listed_rows(
     part: ParticleTable, names: list[str], keys: np.ndarray, options: ReaderOptions, mic_psizes: dict[str, float]
 ) -> np.ndarray:
     """Each row's pixel size from the micrographs STAR (``keys`` index ``names``)."""
-    listed, _ = _micrographs_list(options, mic_psizes).lookup(part.where(), names)
-    return np.array([listed[name] for name in names])[keys]
+    return _micrographs_list(options, mic_psizes).sizes(part.where(), names)[0][keys]
 
 
 def _rows_by_group(n: int, groups: np.ndarray, by_group: dict[float, float]) -> np.ndarray:

@@ -11,6 +11,30 @@ use pyo3::prelude::*;
 
 use crate::errors::{self, CoreError};
 
+/// Each row's micrograph (group) id as Python hands it over: uint32 from a scan, int64 from
+/// the caller's own arrays; the core takes either (algo::points::GroupId) without a copy.
+#[derive(FromPyObject)]
+pub(crate) enum Groups<'py> {
+    Small(PyReadonlyArray1<'py, u32>),
+    Wide(PyReadonlyArray1<'py, i64>),
+}
+
+/// `$body` with `$ids` bound to the group ids' slice, of whichever integer type they came in.
+macro_rules! on_groups {
+    ($groups:expr, |$ids:ident| $body:expr) => {
+        match &$groups {
+            Groups::Small(array) => {
+                let $ids = array.as_slice()?;
+                $body
+            }
+            Groups::Wide(array) => {
+                let $ids = array.as_slice()?;
+                $body
+            }
+        }
+    };
+}
+
 /// How duplicates are decided: within `min_dist` (Å), the better score kept (higher or
 /// lower first; a random order from `seed` without scores), or both removed.
 #[pyclass(module = "cryodedup._core", frozen, get_all, skip_from_py_object)]
@@ -111,7 +135,7 @@ impl DedupDecision {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn dedup<'py>(
     py: Python<'py>,
-    groups: &Bound<'py, PyAny>,
+    groups: Groups<'py>,
     coords: PyReadonlyArray2<'py, f64>,
     scores: Option<PyReadonlyArray1<'py, f64>>,
     rule: &DedupRule,
@@ -140,15 +164,7 @@ pub(crate) fn dedup<'py>(
         pose: pose_test.as_ref(),
         params: &params,
     };
-    let decision = if let Ok(small) = groups.extract::<PyReadonlyArray1<'py, u32>>() {
-        let groups = small.as_slice()?;
-        py.detach(|| decide(groups, &request))
-    } else {
-        let wide = groups.extract::<PyReadonlyArray1<'py, i64>>()?;
-        let groups = wide.as_slice()?;
-        py.detach(|| decide(groups, &request))
-    }
-    .map_err(CoreError::from)?;
+    let decision = on_groups!(groups, |ids| py.detach(|| decide(ids, &request))).map_err(CoreError::from)?;
     Ok(DedupDecision {
         keep: decision.result.keep.into_pyarray(py).unbind(),
         suppressed_by: want_suppressed_by.then(|| decision.result.suppressed_by.into_pyarray(py).unbind()),
@@ -194,15 +210,16 @@ pub(crate) fn agreement_counts<'py>(
 }
 
 /// nearest_distances(groups, coords) -> distances: each particle's distance to the nearest
-/// other particle of its group (inf when alone).
+/// other particle of its group (inf when alone). Groups are uint32 or int64, as for dedup.
 #[pyfunction]
 pub(crate) fn nearest_distances<'py>(
     py: Python<'py>,
-    groups: PyReadonlyArray1<'py, i64>,
+    groups: Groups<'py>,
     coords: PyReadonlyArray2<'py, f64>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let dim = coords.shape()[1];
-    let (groups, coords) = (groups.as_slice()?, coords.as_slice()?);
-    let distances = py.detach(|| neighbours::nearest_distances(groups, coords, dim)).map_err(CoreError::from)?;
+    let coords = coords.as_slice()?;
+    let distances = on_groups!(groups, |ids| py.detach(|| neighbours::nearest_distances(ids, coords, dim)))
+        .map_err(CoreError::from)?;
     Ok(distances.into_pyarray(py))
 }

@@ -1,10 +1,15 @@
 //! Micrographs: binned images, their spectra kept by image index and compared in pairs.
 
+use std::path::PathBuf;
+
 use cryodedup_core::algo::micrographs::{self, Band, Pixels, Spectrum, SpectrumStore};
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
+use cryodedup_core::io::pairs_csv::{write_pair_rows, PairColumns};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
 use pyo3::prelude::*;
 
-use crate::errors;
+use crate::errors::{self, CoreError};
 
 /// Spectra of binned micrographs of one shape, kept by image index, and their comparison.
 #[pyclass(module = "cryodedup._core")]
@@ -232,4 +237,56 @@ pub(crate) fn bin_image<'py>(
     let pixels = array.pixels()?;
     let (out, by, bx) = py.detach(|| pixels.bin_mean(ny, nx, bin));
     out.into_pyarray(py).reshape([by, bx])
+}
+
+/// append_pair_rows(path, names, a, b, z, pearson, overlap, dy, dx, duplicate, uncertain, joint,
+/// distance, binning, psize): appends the rows of `pairs.csv` to `path` (its header already
+/// written), as Python's csv module and `.Nf` formats write them (cryodedup_core::io::pairs_csv).
+/// `names`: each micrograph's field, quoted and encoded; float64 columns, bool flags; the GIL released.
+#[pyfunction]
+#[pyo3(signature = (path, names, a, b, z, pearson, overlap, dy, dx, duplicate, uncertain, joint, distance, binning, psize))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn append_pair_rows(
+    py: Python<'_>,
+    path: PathBuf,
+    names: Vec<Vec<u8>>,
+    a: PyReadonlyArray1<'_, i64>,
+    b: PyReadonlyArray1<'_, i64>,
+    z: PyReadonlyArray1<'_, f64>,
+    pearson: PyReadonlyArray1<'_, f64>,
+    overlap: PyReadonlyArray1<'_, f64>,
+    dy: PyReadonlyArray1<'_, f64>,
+    dx: PyReadonlyArray1<'_, f64>,
+    duplicate: PyReadonlyArray1<'_, bool>,
+    uncertain: PyReadonlyArray1<'_, bool>,
+    joint: PyReadonlyArray1<'_, f64>,
+    distance: Option<PyReadonlyArray1<'_, f64>>,
+    binning: i64,
+    psize: f64,
+) -> PyResult<()> {
+    let columns = PairColumns {
+        a: a.as_slice()?,
+        b: b.as_slice()?,
+        z: z.as_slice()?,
+        pearson: pearson.as_slice()?,
+        overlap: overlap.as_slice()?,
+        dy: dy.as_slice()?,
+        dx: dx.as_slice()?,
+        duplicate: duplicate.as_slice()?,
+        uncertain: uncertain.as_slice()?,
+        joint: joint.as_slice()?,
+        distance: distance.as_ref().map(|d| d.as_slice()).transpose()?,
+    };
+    columns.rows().map_err(errors::value)?;
+    let names: Vec<&[u8]> = names.iter().map(Vec::as_slice).collect();
+    let written = py.detach(|| -> std::io::Result<()> {
+        let file = std::fs::OpenOptions::new().append(true).open(&path)?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        write_pair_rows(&mut out, &names, &columns, binning, psize)?;
+        std::io::Write::flush(&mut out)
+    });
+    written.map_err(|error| match error.kind() {
+        std::io::ErrorKind::InvalidInput => errors::value(error.to_string()),
+        _ => CoreError::Output { path: path.clone(), error }.into(),
+    })
 }

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
-from cryodedup.jobs.micrographs.update import MARKER, STORE, bin_as_core
+from cryodedup.jobs.micrographs.update import MARKER, STORE
 from helpers import PLANTED_MICROGRAPHS, write_planted_micrographs
 
 OUTPUTS = ("pairs.csv", "duplicates.csv", "micrographs_kept.txt", "micrographs_rejected.txt")
@@ -70,7 +70,8 @@ def assert_same_outputs(a, b):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
 
-def test_binning_matches_the_core():
+def test_a_binned_image_gives_the_raw_images_spectrum():
+    """The store keeps images binned by the core: their spectrum at bin 1 is the raw image's at bin b."""
     from cryodedup import _core
 
     rng = np.random.default_rng(1)
@@ -80,7 +81,7 @@ def test_binning_matches_the_core():
             core = _core.SpectrumBank(67, 91, b, 0.04, 0.25)
             mine = _core.SpectrumBank(67 // b, 91 // b, 1, 0.04, 0.25)
             core.store(core.maker.spectra([0], [np.ascontiguousarray(raw)]))
-            mine.store(mine.maker.spectra([0], [bin_as_core(raw, b)]))
+            mine.store(mine.maker.spectra([0], [_core.bin_image(np.ascontiguousarray(raw), b)]))
             assert np.array_equal(core.image(0), mine.image(0)), (dtype, b)
 
 

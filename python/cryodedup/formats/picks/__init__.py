@@ -354,7 +354,7 @@ class MicrographNamer:
         if self.known is not None and name not in self.known.values():
             matched = self.known.get(name_key(name))
             if matched is None:
-                raise CryodedupError(f"{path}: micrograph {name} is not in {self.where}")
+                raise CryodedupError(f"{path}: micrograph {name!r} is not in {self.where}")
             full = matched
         if full not in self._index:
             self._index[full] = len(self.names)
@@ -380,6 +380,7 @@ def read_picks(
     | Callable[[list[str]], Mapping[str, tuple[int, int]]]
     | None = None,
     project_dir: Path | None = None,
+    listed_in: StrPath | None = None,
 ) -> Picks:
     """Reads one picker's output.
 
@@ -402,6 +403,8 @@ def read_picks(
     project_dir : Path, optional
         Where relative paths in RELION lists are resolved (default: the current folder,
         then the folders above the list).
+    listed_in : str or Path, optional
+        The file a list of ``micrographs`` names came from, for the errors.
 
     Returns
     -------
@@ -411,10 +414,11 @@ def read_picks(
     if micrographs is None or isinstance(micrographs, (list, tuple)):
         known = micrographs
     else:
-        known = micrograph_names(micrographs)
+        known, listed_in = micrograph_names(micrographs), micrographs
+    namer = MicrographNamer(known, str(listed_in or "--micrographs"))
     source = source_text(paths)
     files, kind = picker_files(paths)
-    picks = _read_files(files, kind, source, MicrographNamer(known), topaz_scale, micrograph_shapes, project_dir)
+    picks = _read_files(files, kind, source, namer, topaz_scale, micrograph_shapes, project_dir)
     if Path(source).is_dir() and kind not in ("relion-list", "relion-suffix"):
         picks.warnings += left_beside(files)  # a job's list names its files: the rest are not its picks
     return picks

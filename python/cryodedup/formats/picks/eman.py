@@ -16,6 +16,7 @@ Conventions (EMAN2 wiki, Eman2OtherFiles and Eman2InfoMetadata; crYOLO's box wri
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -43,12 +44,18 @@ def read_info_json(files: list[Path], source: str, namer: MicrographNamer) -> Pi
     builder = PicksBuilder(source, "eman2-json", namer)
     scored = True
     for file in files:
+        text = check_regular_file(file, "an EMAN2 _info.json").read_text(errors="replace")
         try:
-            info = json.loads(check_regular_file(file, "an EMAN2 _info.json").read_text(errors="replace"))
+            info = json.loads(text)
         except json.JSONDecodeError as err:
             raise CryodedupError(f"{file}: not valid JSON ({err.msg} at line {err.lineno})") from None
         except RecursionError:
             raise CryodedupError(f"{file}: JSON nested too deeply to be an EMAN2 _info.json") from None
+        except ValueError:  # not a JSONDecodeError: an integer longer than Python converts (4300 digits)
+            raise CryodedupError(
+                f"{file}: holds an integer of more than {sys.get_int_max_str_digits()} digits; "
+                "expected an EMAN2 _info.json"
+            ) from None
         boxes = info.get("boxes", []) if isinstance(info, dict) else None
         if not isinstance(boxes, list):
             raise CryodedupError(f'{file}: expected a JSON object with a "boxes" list (EMAN2 _info.json)')

@@ -22,7 +22,6 @@ import json
 import os
 import re
 import time
-import zipfile
 from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
@@ -179,6 +178,9 @@ def shard_state(folder: Path) -> tuple[dict[str, Any] | None, str]:
         return None, f"{MARKER}: shard {record['shard']} of {record['shards']}, expected 1 <= shard <= shards"
     if len(record["run"]["files"]) != len(record["run"]["micrographs"]):
         return None, f"{MARKER}: run.files and run.micrographs differ in length"
+    wrong = _wrong_plan(record["plan"], len(record["run"]["micrographs"]))
+    if wrong:
+        return None, wrong
     expected = record["pairs_file"]
     pairs = folder / PAIRS
     if not pairs.exists():
@@ -188,6 +190,26 @@ def shard_state(folder: Path) -> tuple[dict[str, Any] | None, str]:
     if pairs.stat().st_size != expected["bytes"] or sha256_of(pairs) != expected["sha256"]:
         return None, f"{PAIRS} does not match {MARKER} (truncated or changed)"
     return record, ""
+
+
+def _wrong_plan(plan: dict[str, Any], micrographs: int) -> str:
+    """What is wrong with the plan's places of the micrographs ("" when none).
+
+    The merge indexes the run's micrographs by ``positions`` (one each, in acquisition order)
+    and reads an image at each place of ``layouts``.
+    """
+    positions = plan["positions"]
+    outside = next((p for p in positions if not 0 <= p < micrographs), None)
+    if outside is not None:
+        expected = f"indices of run.micrographs (0 to {micrographs - 1})"
+        return f"{MARKER}: plan.positions holds {_shown(outside)}, expected {expected}"
+    if len(set(positions)) != len(positions):
+        return f"{MARKER}: plan.positions names a micrograph twice"
+    if plan["layouts"] is not None and len(plan["layouts"]) != len(positions):
+        return (
+            f"{MARKER}: plan.layouts has {len(plan['layouts'])} entries, expected one per position ({len(positions)})"
+        )
+    return ""
 
 
 def _whole(value: object) -> bool:
@@ -467,6 +489,16 @@ def _complete_shards(folders: list[Path]) -> list[tuple[Path, dict[str, Any]]]:
     return sorted(shards, key=lambda s: s[1]["shard"])
 
 
+def _run_options(folder: Path, run: dict[str, Any], plot: bool, plot_pairs: int) -> MicrographOptions:
+    """The options the shards ran with (``run.options`` of ``folder``'s marker), checked."""
+    try:
+        options = MicrographOptions(**run["options"], plot=plot, plot_pairs=plot_pairs)
+        options.check()
+    except TypeError as err:  # an edited shard.json: a value of another type, or an option unknown
+        raise CryodedupError(f"{folder / MARKER}: run.options cannot be used ({err})") from None
+    return options
+
+
 def _inputs_of(run: dict[str, Any], options: MicrographOptions) -> Micrographs:
     """The run's micrographs, read again from its inputs (to write their kept and rejected rows)."""
     if run["kind"] == "mrc":
@@ -487,10 +519,13 @@ def load_pairs(folder: Path, micrographs: int) -> dict[str, np.ndarray]:
     """The arrays of a shard's ``pairs.npz``, each checked: numbers, one per pair, indices of the run's micrographs."""
     path = folder / PAIRS
     try:
-        with np.load(path, allow_pickle=False) as f:
+        # The file opened here: numpy leaves the file it opens unclosed when it is no zip.
+        with open(path, "rb") as file, np.load(file, allow_pickle=False) as f:
             scores = {name: f[name] for name in f.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        raise CryodedupError(f"{path}: cannot be read as a shard's scored pairs ({err})") from None
+    except Exception as err:  # a damaged file fails in zipfile, zlib or numpy's format, each with errors of its own
+        raise CryodedupError(
+            f"{path}: cannot be read as a shard's scored pairs ({err or type(err).__name__})"
+        ) from None
     for name in PAIR_ARRAYS:
         if name not in scores:
             raise CryodedupError(f"{path}: no array {name}; expected {', '.join(PAIR_ARRAYS)}")
@@ -561,11 +596,7 @@ def merge_micrograph_shards(
     check_match_mode(match_micrographs)
     shards = _complete_shards(_shard_folders(shard_folders))
     run = shards[0][1]["run"]
-    try:
-        options = MicrographOptions(**run["options"], plot=plot, plot_pairs=plot_pairs)
-        options.check()
-    except TypeError as err:  # an edited shard.json: a value of another type, or an option unknown
-        raise CryodedupError(f"{shards[0][0] / MARKER}: run.options cannot be used ({err})") from None
+    options = _run_options(shards[0][0], run, plot, plot_pairs)
     mics = _inputs_of(run, options)
     plan = _plan_from_record(shards[0][1]["plan"], run["files"])
     scores = [_scores_of(folder, record) for folder, record in shards]  # checked before any output is begun

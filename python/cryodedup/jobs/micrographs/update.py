@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ... import _core
 from ..._core import __version__
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs
@@ -39,26 +40,6 @@ FORMAT = "cryodedup micrograph update store 1"
 #: The options that change a pair's scores: any change means a full run.
 SCORE_OPTIONS = ("target_psize", "bin", "lowpass", "highpass", "psize", "min_z")
 COLUMNS = ("z", "dy", "dx", "pearson", "overlap")
-
-
-def bin_as_core(image: np.ndarray, binning: int) -> np.ndarray:
-    """Block-mean binning, bit for bit as the core's ``bin_mean`` (rust/core/src/algo/micrographs.rs).
-
-    The same float32 additions in the same order: each row's blocks summed left to right,
-    the rows of a block top to bottom, then one multiplication by 1 / bin². The spectrum of
-    this image at bin 1 is then the spectrum of the raw image at ``binning``.
-    """
-    ny, nx = image.shape
-    by, bx = ny // binning, nx // binning
-    cut = image[: by * binning, : bx * binning]
-    rows = np.zeros((by * binning, bx), dtype=np.float32)
-    for i in range(binning):
-        rows += cut[:, i::binning]
-    out = np.zeros((by, bx), dtype=np.float32)
-    for j in range(binning):
-        out += rows[j::binning]
-    out *= np.float32(1.0) / np.float32(binning * binning)
-    return out
 
 
 def score_record(plan: ScoringPlan, options: Any) -> dict[str, Any]:
@@ -243,7 +224,8 @@ def score_update(
             return np.asarray(loaded[round_][row])
         raw = _read_image(plan, q)
         counts["bytes"] += raw.nbytes
-        new_images[q] = binned = bin_as_core(raw, plan.binning)
+        # The core's own binning: a spectrum at bin 1 of this image is the raw image's at plan.binning, bit for bit.
+        new_images[q] = binned = _core.bin_image(raw, plan.binning)
         return binned
 
     binned_plan = replace(

@@ -3,12 +3,12 @@
 //! search per particle, so a million picks take a second, not the minute of all pairs.
 
 use crate::algo::kdtree::KdTree;
-use crate::algo::points::{check_coordinates, point, values_by_group};
+use crate::algo::points::{check_coordinates, point, values_by_group, GroupId};
 use crate::errors::DedupError;
 
 /// For every particle, the distance to the nearest other particle of its group (0 for a
 /// copy at the same centre; infinity for a particle alone in its group).
-pub fn nearest_distances(groups: &[i64], coords: &[f64], dim: usize) -> Result<Vec<f64>, DedupError> {
+pub fn nearest_distances<G: GroupId>(groups: &[G], coords: &[f64], dim: usize) -> Result<Vec<f64>, DedupError> {
     let n = groups.len();
     if dim != 2 && dim != 3 {
         return Err(DedupError::Dimension(dim));
@@ -54,6 +54,8 @@ mod tests {
             let coords: Vec<f64> =
                 (0..n * dim).map(|k| if k / dim % 7 == 0 { 100.0 } else { next(100_000) as f64 / 10.0 }).collect();
             let got = nearest_distances(&groups, &coords, dim).unwrap();
+            let narrow: Vec<u32> = groups.iter().map(|&g| g as u32).collect();
+            assert_eq!(nearest_distances(&narrow, &coords, dim).unwrap(), got, "uint32 ids as int64 ids");
             for i in 0..n {
                 let p = |j: usize| {
                     let mut q = [0.0; 3];
@@ -67,7 +69,7 @@ mod tests {
                 assert_eq!(got[i], want, "particle {i}, dim {dim}");
             }
         }
-        assert!(nearest_distances(&[0], &[f64::NAN, 0.0], 2).is_err());
-        assert!(nearest_distances(&[0], &[0.0; 4], 4).is_err());
+        assert!(nearest_distances(&[0i64], &[f64::NAN, 0.0], 2).is_err());
+        assert!(nearest_distances(&[0u32], &[0.0; 4], 4).is_err());
     }
 }

@@ -6,11 +6,13 @@
 //!   micrograph ids), one window at a time.
 //! - [`picks`]: picker coordinate files read and written many at a time.
 //! - [`pick_join`]: several pickers' picks joined into one set (micrograph ids, centres in Å).
+//! - [`pairs_csv`]: the rows of the micrograph job's pairs.csv, as Python's `csv` writes them.
 //! - [`mapped`]: a big input mapped for streaming passes, and what each pass releases and reads ahead.
 //! - [`page_cache`]: how big inputs and outputs meet the kernel's page cache.
 
 pub mod mapped;
 pub mod page_cache;
+pub mod pairs_csv;
 pub mod particle_rows;
 pub mod pick_join;
 pub mod picks;

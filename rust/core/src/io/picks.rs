@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use crate::errors::PicksError;
 use crate::io::star::{
-    self, for_each_field, keep_all, parse_number, text, trim, write_row_reordered, LoopOf, RowFields, RowScan,
+    self, for_each_field, keep_all, parse_number, text, trim, write_row_reordered, Lines, LoopOf, RowFields, RowScan,
     ScanRequest,
 };
 use crate::parallel::{self, extend_in_parallel};
@@ -333,7 +333,7 @@ impl<'a> Collector<'a> {
 }
 
 fn read_tab<'a>(path: &'a Path, data: &'a [u8], request: &'a Request) -> Result<FileRows, PicksError> {
-    let mut lines = AnyLineEnds { data, pos: 0 };
+    let mut lines = Lines::any_ends(data);
     let Some((_, end, body)) = lines.next() else {
         return Ok(FileRows { labels: Some(Vec::new()), ..Default::default() });
     };
@@ -367,7 +367,7 @@ fn read_whitespace<'a>(
     request: &'a Request,
 ) -> Result<FileRows, PicksError> {
     let mut rows = Collector::new(path, Columns::new(names.to_vec(), request), request);
-    for (line_no, (start, end, next)) in (AnyLineEnds { data, pos: 0 }).enumerate() {
+    for (line_no, (start, end, next)) in Lines::any_ends(data).enumerate() {
         let line = &data[start..end];
         let t = trim(line);
         if t.is_empty() || t.starts_with(b"#") {
@@ -387,34 +387,6 @@ fn read_whitespace<'a>(
         rows.rows.spans.push((start as u64, next as u64));
     }
     Ok(rows.finish(Vec::new()))
-}
-
-/// Lines ending in LF, CRLF or a lone CR (classic Mac OS), as (start, end, next): `end`
-/// before the line end, `next` after it.
-///
-/// A `.box` written with CR-only line ends is one line to an LF reader: its picks would be
-/// read as one row of many fields, all but the first pick lost.
-struct AnyLineEnds<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl Iterator for AnyLineEnds<'_> {
-    type Item = (usize, usize, usize);
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.pos >= self.data.len() {
-            return None;
-        }
-        let start = self.pos;
-        let Some(k) = memchr::memchr2(b'\n', b'\r', &self.data[start..]) else {
-            self.pos = self.data.len();
-            return Some((start, self.pos, self.pos));
-        };
-        let end = start + k;
-        let crlf = self.data[end] == b'\r' && self.data.get(end + 1) == Some(&b'\n');
-        self.pos = end + if crlf { 2 } else { 1 };
-        Some((start, end, self.pos))
-    }
 }
 
 /// One output file: its path, and the bytes before and after its rows.

@@ -182,7 +182,7 @@ impl Indexer {
     /// Indexes `data` from the line starting at `from`; returns whether it stopped at the
     /// first row of the loop `defer_at`.
     fn run(&mut self, data: &[u8], from: usize, defer_at: Option<LoopOf>, release: Release) -> Result<bool, StarError> {
-        for (start, end, next) in (Lines { data, pos: from }) {
+        for (start, end, next) in Lines::new(data, from) {
             self.line_no += 1;
             if next - self.released >= WINDOW {
                 release(self.released..next);

@@ -8,7 +8,7 @@
 
 use std::ops::Range;
 
-use memchr::memchr;
+use memchr::{memchr, memchr2};
 
 use rayon::prelude::*;
 
@@ -53,21 +53,47 @@ pub struct Table {
     pub comment_lines: usize,
 }
 
-/// Splits `data` into lines: yields (start, end_of_content, end_with_terminator).
-pub(crate) struct Lines<'a> {
+/// Splits `data` from `pos` into lines: yields (start, end_of_content, end_with_terminator).
+///
+/// STAR's lines end in LF (a CR before it is white space to the field splitter). With
+/// `ANY_ENDS` (picker files), CRLF and a lone CR (classic Mac OS) end a line too, and `end`
+/// stops before them: a `.box` written with CR-only line ends is one line to an LF reader,
+/// its picks one row of many fields, all but the first lost.
+pub(crate) struct Lines<'a, const ANY_ENDS: bool = false> {
     pub(crate) data: &'a [u8],
     pub(crate) pos: usize,
 }
 
-impl Iterator for Lines<'_> {
+impl<'a> Lines<'a> {
+    /// STAR's lines of `data` from byte `pos`.
+    pub(crate) fn new(data: &'a [u8], pos: usize) -> Self {
+        Lines { data, pos }
+    }
+}
+
+impl<'a> Lines<'a, true> {
+    /// The lines of a picker file, whatever its line ends.
+    pub(crate) fn any_ends(data: &'a [u8]) -> Self {
+        Lines { data, pos: 0 }
+    }
+}
+
+impl<const ANY_ENDS: bool> Iterator for Lines<'_, ANY_ENDS> {
     type Item = (usize, usize, usize);
     fn next(&mut self) -> Option<Self::Item> {
         if self.pos >= self.data.len() {
             return None;
         }
         let start = self.pos;
-        let end = memchr(b'\n', &self.data[start..]).map_or(self.data.len(), |k| start + k);
-        self.pos = if end < self.data.len() { end + 1 } else { end };
+        let rest = &self.data[start..];
+        let found = if ANY_ENDS { memchr2(b'\n', b'\r', rest) } else { memchr(b'\n', rest) };
+        let Some(k) = found else {
+            self.pos = self.data.len();
+            return Some((start, self.pos, self.pos));
+        };
+        let end = start + k;
+        let crlf = ANY_ENDS && self.data[end] == b'\r' && self.data.get(end + 1) == Some(&b'\n');
+        self.pos = end + if crlf { 2 } else { 1 };
         Some((start, end, self.pos))
     }
 }

@@ -264,7 +264,7 @@ pub(super) fn scan_chunk<'a>(
     let mut last_key: Option<(&[u8], u32)> = None;
     // Quotes are rare: one search of the piece spares a search of each line.
     let quoted = memchr::memchr2(b'"', b'\'', &rows[range.clone()]).is_some();
-    for (start, end, next) in (Lines { data: &rows[range.clone()], pos: 0 }) {
+    for (start, end, next) in Lines::new(&rows[range.clone()], 0) {
         let (start, end, next) = (start + range.start, end + range.start, next + range.start);
         let line = &rows[start..end];
         let t = trim(line);

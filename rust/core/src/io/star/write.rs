@@ -99,7 +99,7 @@ pub fn write_split(
     let mut row = 0usize;
     let mut released = table.rows.start;
     let rows = table.rows.clone();
-    for (a, end, b) in (Lines { data: &data[rows.clone()], pos: 0 }) {
+    for (a, end, b) in Lines::new(&data[rows.clone()], 0) {
         let (a, b) = (a + rows.start, b + rows.start);
         let t = trim(&data[a..end + rows.start]);
         if t.is_empty() || is_comment(t) {

@@ -1,0 +1,71 @@
+"""What every Python fuzz target shares.
+
+The error that is a correct answer, the scratch folder on tmpfs, and the atheris loop that
+instruments only the reader's own modules.
+
+A target module defines ``MODULES`` (the modules whose code it fuzzes, instrumented for
+coverage) and ``check(data, scratch)``: it hands ``data`` to the reader and asserts what
+the reader returns. ``CryodedupError`` is a correct answer to bad bytes; any other
+exception, a broken assertion, a hang (``-timeout``) or runaway memory (``-rss_limit_mb``)
+is a crash. ``tests/test_fuzz_corpus.py`` calls the same ``check`` on the kept corpus.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from cryodedup.errors import CryodedupError
+
+Check = Callable[[bytes, Path], None]
+
+
+def answered(check: Check, data: bytes, scratch: Path) -> None:
+    """``check(data, scratch)``, a ``CryodedupError`` being one of its correct outcomes.
+
+    A warning is raised as an error: numpy's RuntimeWarnings, with their source lines, are
+    no message for a user.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with contextlib.suppress(CryodedupError):
+            check(data, scratch)
+
+
+def _instrument(modules: Sequence[str]) -> None:
+    """Coverage instrumentation for the functions and methods defined in ``modules`` only.
+
+    Instrumenting all of numpy and the package would cost most of each execution.
+    """
+    import atheris
+
+    for name in modules:
+        module = importlib.import_module(name)
+        for value in vars(module).values():
+            if getattr(value, "__module__", None) != name:
+                continue
+            if inspect.isfunction(value):
+                atheris.instrument_func(value)
+            elif inspect.isclass(value):
+                for member in vars(value).values():
+                    function = getattr(member, "__func__", member)  # classmethods, staticmethods
+                    if inspect.isfunction(function):
+                        atheris.instrument_func(function)
+
+
+def main(check: Check, modules: Sequence[str]) -> None:
+    """The atheris loop: ``python fuzz/python/TARGET.py CORPUS... -runs=N`` (libFuzzer's flags)."""
+    import atheris
+
+    _instrument(modules)
+    # libFuzzer ends the process itself (no clean-up runs): run.sh makes the folder and removes it.
+    scratch = Path(os.environ.get("CRYODEDUP_FUZZ_SCRATCH") or tempfile.mkdtemp(prefix="cryodedup-fuzz-"))
+    atheris.Setup(sys.argv, lambda data: answered(check, data, scratch))
+    atheris.Fuzz()

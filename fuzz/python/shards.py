@@ -1,0 +1,59 @@
+"""Fuzz target: a micrograph shard's files as ``micrographs-merge`` reads them.
+
+``jobs.micrographs.shards``: ``shard.json`` checked by ``shard_state``, the run's options,
+the plan, ``pairs.npz`` by ``load_pairs``, and the shards' scores combined.
+
+The bytes are ``shard.json``, then ``pairs.npz`` after ``SEPARATOR``, written on tmpfs in a
+folder ``shard-1-of-1``. The text ``"@BYTES@"`` and ``@SHA256@`` in ``shard.json`` are
+replaced by the size and digest of ``pairs.npz`` (as the shard records them), so that the
+fuzzer reaches the reading of an edited ``pairs.npz`` (a digest is not found by mutation).
+The micrographs of the run are not read (the merge reads them again from the inputs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+from _harness import main
+
+from cryodedup.jobs.micrographs import shards
+from cryodedup.jobs.micrographs.score import combine_shards
+
+MODULES = ["cryodedup.jobs.micrographs.shards", "cryodedup.jobs.micrographs.score", "cryodedup.options"]
+SEPARATOR = b"\n%%\n"
+
+
+def check(data: bytes, scratch: Path) -> None:
+    """Reads ``data`` as the module says and asserts what is read."""
+    marker, pairs_bytes = [*data.split(SEPARATOR, 1), b""][:2]
+    marker = marker.replace(b'"@BYTES@"', str(len(pairs_bytes)).encode())
+    marker = marker.replace(b"@SHA256@", hashlib.sha256(pairs_bytes).hexdigest().encode())
+    folder = scratch / "shard-1-of-1"
+    folder.mkdir(exist_ok=True)
+    (folder / shards.PAIRS).write_bytes(pairs_bytes)
+    (folder / shards.MARKER).write_bytes(marker)
+
+    # As merge_micrograph_shards reads a shard, up to reading the micrographs again.
+    ((_, record),) = shards._complete_shards([folder])
+    run = record["run"]
+    options = shards._run_options(folder, run, plot=False, plot_pairs=12)
+    plan = shards._plan_from_record(record["plan"], run["files"])
+    scores = shards._scores_of(folder, record)
+    combined = combine_shards(plan, [scores])
+
+    m = len(run["micrographs"])
+    assert record["shard"] == record["shards"] == 1 and len(run["files"]) == m
+    positions = plan.positions
+    assert len(set(positions.tolist())) == len(positions) and ((positions >= 0) & (positions < m)).all()
+    assert plan.layouts is None or len(plan.layouts) == len(positions)
+    n = len(combined["z"])
+    assert combined["pairs"].shape == (n, 2) and ((combined["pairs"] >= 0) & (combined["pairs"] < m)).all()
+    assert all(combined[name].shape == (n,) for name in shards.PAIR_ARRAYS[1:])
+    assert options.window >= 1 and -1 <= options.min_pearson <= 1 and np.isfinite(options.min_z)
+    assert plan.reach >= 0
+
+
+if __name__ == "__main__":
+    main(check, MODULES)
