@@ -12,7 +12,6 @@ import os
 import stat
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -51,6 +50,7 @@ from ..resolve import match_particle_set
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from concurrent.futures import Future
 
     from ..report.particle_figures import ParticleDetails
 
@@ -589,6 +589,8 @@ def preload_plotting() -> threading.Thread:
 
 def _measuring_neighbours(particles: ParticleSet, options: ParticleOptions) -> Future[np.ndarray]:
     """The distance of each particle to its nearest neighbour in the decision's metric, measured on a thread."""
+    from concurrent.futures import ThreadPoolExecutor  # (8 ms to import: --plot only)
+
     centres = stretched(particles.centres, options.min_dist, options.min_dist_z)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cryodedup-neighbours")
     measured = pool.submit(nearest_neighbour_distances, particles.groups, centres)
