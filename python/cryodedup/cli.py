@@ -185,8 +185,11 @@ def micrographs(
             raise CryodedupError("--update runs in one process: it cannot be given with --shard or --dask")
         if watch is not None:
             return watch_rounds()
-        if options.metadata and (shard is not None or dask is not None):
-            raise CryodedupError("--metadata runs in one process: it cannot be given with --shard or --dask yet")
+        if options.metadata and shard is not None:
+            raise CryodedupError(
+                "--metadata cannot be given with --shard: micrographs-merge does not read the metadata again; "
+                "use --dask, or one process (--candidates metadata compares a few pairs per micrograph)"
+            )
         if shard is not None:
             if dask is not None or particles is not None:
                 raise CryodedupError(
@@ -214,9 +217,14 @@ def micrographs(
 
     def watch_rounds() -> dict:
         from .formats.micrograph_lists import load_inputs
+        from .jobs.micrographs.update import Arrivals
         from .jobs.micrographs.update import watch as repeat
 
+        arrivals = Arrivals()
+
         def round_(first: bool) -> dict:
+            if first:  # no earlier look: what is whole now
+                arrivals.look(load_inputs(list(inputs), options.psize, options.project_dir))
             return find_duplicate_micrographs(
                 inputs,
                 outdir,
@@ -225,13 +233,14 @@ def micrographs(
                 match_micrographs=match_micrographs,
                 force=force and first,
                 update=True,
+                ready=arrivals.ready,
                 log=report.log,
                 progress_factory=bars,
             )
 
         def count() -> int | None:
             try:
-                return len(load_inputs(list(inputs), options.psize, options.project_dir).names)
+                return arrivals.look(load_inputs(list(inputs), options.psize, options.project_dir))
             except CryodedupError:
                 return None  # being written: looked at again at the next check
 
