@@ -725,7 +725,7 @@ def test_no_reader_decides_the_score_direction_itself():
     import cryodedup.algo.dedup as dedup
     import cryodedup.formats.cryosparc as cryosparc
     import cryodedup.formats.dynamo as dynamo
-    import cryodedup.formats.relion as relion
+    import cryodedup.formats.star.particles as relion
 
     assert not hasattr(dedup, "HIGHER_IS_BETTER")
     for reader in (relion, cryosparc, dynamo):
@@ -789,7 +789,7 @@ def test_no_reader_decides_the_pixel_size_order_itself():
     import cryodedup.formats.cryosparc as cryosparc
     import cryodedup.formats.dynamo as dynamo
     import cryodedup.formats.picks.particles as picks
-    import cryodedup.formats.relion as relion
+    import cryodedup.formats.star.particles as relion
 
     for reader in (relion, cryosparc, dynamo, picks):
         assert reader.resolve_pixel_size is resolve_pixel_size
@@ -812,13 +812,13 @@ STAR_PSIZES = {"MotionCorr/job002/Movies/a.mrc": 0.885, "MotionCorr/job002/Movie
     ],
 )  # fmt: skip
 def test_listed_pixel_sizes_look_up_by_path_then_file_name(mode, found, by_name):
-    listed = ListedPixelSizes("mics.star", STAR_PSIZES, mode)
+    listed = ListedPixelSizes("mics.star", STAR_PSIZES, mode, "rlnMicrographPixelSize")
     names = ["MotionCorr/job099/Movies/a.mrc", "MotionCorr/job002/Movies/b.mrc"]
     assert listed.lookup("in.star", names) == (found, by_name)
 
 
 def test_listed_pixel_sizes_word_what_is_missing_and_where_from():
-    by_path = ListedPixelSizes("mics.star", STAR_PSIZES, "path")
+    by_path = ListedPixelSizes("mics.star", STAR_PSIZES, "path", "rlnMicrographPixelSize")
     names = ["MotionCorr/job099/Movies/a.mrc", "MotionCorr/job002/Movies/b.mrc"]
     assert by_path.not_listed("in.star", names[:1], names) == (
         "in.star: micrograph 'MotionCorr/job099/Movies/a.mrc' is not in mics.star (1 of 2 micrographs missing); "
@@ -827,7 +827,7 @@ def test_listed_pixel_sizes_word_what_is_missing_and_where_from():
         "up by file name, or give the micrograph pixel size with --mic-psize"
     )
     # Two micrographs of one input share the file name a.mrc: neither is looked up by it.
-    shared = ListedPixelSizes("mics.star", STAR_PSIZES, "auto")
+    shared = ListedPixelSizes("mics.star", STAR_PSIZES, "auto", "rlnMicrographPixelSize")
     two = ["MotionCorr/job099/Movies/a.mrc", "MotionCorr/job100/Movies/a.mrc"]
     assert shared.lookup("in.star", two) == ({}, set())
     assert shared.not_listed("in.star", two, two) == (
@@ -844,7 +844,9 @@ def test_listed_pixel_sizes_word_what_is_missing_and_where_from():
 
 
 def test_a_file_name_listed_with_two_pixel_sizes_is_refused():
-    listed = ListedPixelSizes("mics.star", {**STAR_PSIZES, "MotionCorr/job003/Movies/a.mrc": 1.06}, "auto")
+    listed = ListedPixelSizes(
+        "mics.star", {**STAR_PSIZES, "MotionCorr/job003/Movies/a.mrc": 1.06}, "auto", "rlnMicrographPixelSize"
+    )
     with pytest.raises(CryodedupError) as error:
         listed.lookup("in.star", ["MotionCorr/job099/Movies/a.mrc"])
     assert str(error.value) == (

@@ -498,7 +498,7 @@ class ListedPixelSizes:
     path: object
     psizes: dict[str, float]
     match_mode: str
-    field: str = "rlnMicrographPixelSize"
+    field: str
 
     def sizes(self, where: str | Callable[[str], str], names: Sequence[str]) -> tuple[np.ndarray, set[str]]:
         """The pixel size of each of ``names`` (each > 0), and the names found by file name."""

@@ -20,65 +20,8 @@ from ..errors import CryodedupError
 from ..outputs import StrPath
 from .csfile import CsGroup
 from .sniff import is_cryosparc, is_glob
-from .star import Block, StarFile, Table
-
-
-def block_naming_micrographs(star: StarFile, name: str, missing: str) -> Block:
-    """The block ``data_<name>`` if it has ``rlnMicrographName``, else the first loop that has it.
-
-    Raises ``missing`` (prefixed with the file) when neither has that column.
-    """
-    named = star.block(name)
-    if named is not None and named.labels is not None and "rlnMicrographName" in named.labels:
-        return named
-    block = next((b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None)
-    if block is None or block.labels is None:
-        raise CryodedupError(f"{star.path}: {missing}")
-    return block
-
-
-#: The error for a STAR without a micrographs table.
-NOT_MICROGRAPHS_STAR = "no rlnMicrographName column (is this a micrographs STAR?)"
-
-
-def micrographs_block(star: StarFile) -> Block:
-    """The micrographs table of a micrographs STAR: ``data_micrographs``, else the first loop naming micrographs."""
-    return block_naming_micrographs(star, "micrographs", NOT_MICROGRAPHS_STAR)
-
-
-def micrograph_names(path: StrPath) -> list[str]:
-    """The ``rlnMicrographName`` column of a micrographs STAR, one name a row (unquoted)."""
-    star = StarFile(path)
-    return star.table(micrographs_block(star)).column("rlnMicrographName")
-
-
-def micrograph_pixel_sizes(path: Path) -> dict[str, float]:
-    """Micrograph name -> pixel size in Å, from a micrographs STAR (any RELION version)."""
-    star = StarFile(path)
-    return _pixel_sizes(star, star.table(micrographs_block(star)))
-
-
-def _pixel_sizes(star: StarFile, table: Table) -> dict[str, float]:
-    """Micrograph name -> pixel size in Å, from data_optics (RELION 3.1+) or the detector and magnification (3.0).
-
-    ``table`` is the micrographs table of ``star``.
-    """
-    path = star.path
-    names = table.column("rlnMicrographName")
-    optics = star.block("optics")
-    try:
-        if optics is not None and "rlnOpticsGroup" in table.labels:
-            otable = star.table(optics)
-            if "rlnMicrographPixelSize" not in otable.labels:
-                raise CryodedupError(f"{path}: data_optics has no rlnMicrographPixelSize column")
-            by_group = dict(zip(otable.column("rlnOpticsGroup"), map(float, otable.column("rlnMicrographPixelSize"))))
-            return {n: by_group[g] for n, g in zip(names, table.column("rlnOpticsGroup"))}
-        if {"rlnDetectorPixelSize", "rlnMagnification"} <= set(table.labels):
-            det, mag = table.column("rlnDetectorPixelSize"), table.column("rlnMagnification")
-            return {n: 1e4 * float(d) / float(m) for n, d, m in zip(names, det, mag)}
-    except (KeyError, ValueError) as err:
-        raise CryodedupError(f"{path}: inconsistent optics groups or pixel sizes ({err})") from None
-    raise CryodedupError(f"{path}: no micrograph pixel size in it (rlnMicrographPixelSize in data_optics)")
+from .star.file import Block, StarFile
+from .star.micrographs import PIXEL_SIZE_FIELD, MicrographsStar
 
 
 def exposure_pixel_sizes(path: StrPath) -> dict[int, float]:
@@ -131,10 +74,8 @@ def micrograph_list(path: StrPath) -> MicrographList:
     """Reads a micrographs STAR, or CryoSPARC exposures (``.cs``/``.csg`` of Patch CTF, Curate Exposures...)."""
     path = Path(path)
     if not is_cryosparc(path):
-        star = StarFile(path)
-        table = star.table(micrographs_block(star))
-        names = table.column("rlnMicrographName")
-        return MicrographList(path, names, _pixel_sizes(star, table), "rlnMicrographPixelSize")
+        listed = MicrographsStar.read(path)
+        return MicrographList(path, listed.names, listed.pixel_sizes(), PIXEL_SIZE_FIELD)
     exposures = _exposures(path, ("micrograph_blob/path", "micrograph_blob/psize_A"))
     names = as_text(exposures.column("micrograph_blob/path"))
     psize = exposures.column("micrograph_blob/psize_A").astype(np.float64).tolist()
@@ -214,13 +155,11 @@ class Micrographs:
 
 
 def _from_star(path: Path, psize: float | None, project_dir: Path | None) -> Micrographs:
-    star = StarFile(path)
-    block = micrographs_block(star)
-    table = star.table(block)
-    row_names = table.column("rlnMicrographName")
+    listed = MicrographsStar.read(path)
+    row_names = listed.names
     if psize is None:
         try:
-            values = set(_pixel_sizes(star, table).values())
+            values = set(listed.pixel_sizes().values())
         except CryodedupError:  # no pixel size in the STAR: the MRC headers may hold it
             values = set()
         if len(values) > 1:
@@ -231,7 +170,7 @@ def _from_star(path: Path, psize: float | None, project_dir: Path | None) -> Mic
         psize = values.pop() if values else None
     _refuse_names_listed_twice(path, row_names)
     paths, root = resolve_paths(row_names, path, project_dir)
-    return Micrographs("star", row_names, paths, psize, root, star=star, block=block, source=path)
+    return Micrographs("star", row_names, paths, psize, root, star=listed.star, block=listed.block, source=path)
 
 
 def _from_cs(path: Path, psize: float | None, project_dir: Path | None) -> Micrographs:

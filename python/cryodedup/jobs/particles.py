@@ -97,7 +97,7 @@ def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn
 
         particles = read_cs_files(inputs, outdir, options, warn, log)
     else:
-        from ..formats.relion import read_star_files
+        from ..formats.star.particles import read_star_files
 
         particles = read_star_files(inputs, outdir, options, warn, log, one_pass(options))
     # One input is decided while read (docs/design.md section 5): its micrographs are matched by

@@ -24,8 +24,8 @@ from ... import _core
 from ...errors import CryodedupError
 from ...outputs import StrPath
 from ...resolve import name_key  # what a picker keeps of a micrograph's name
-from ..micrograph_lists import micrograph_names
 from ..sniff import SUFFIXES, left_beside, picker_files, source_text
+from ..star.micrographs import micrograph_names
 
 
 @dataclass

@@ -35,9 +35,10 @@ from ...resolve import (
     resolve_pixel_size,
     score_direction,
 )
-from ..micrograph_lists import MicrographList, micrograph_list, micrograph_names, micrograph_pixel_sizes, resolve_paths
+from ..micrograph_lists import MicrographList, micrograph_list, resolve_paths
 from ..mrc import mrc_shapes
 from ..sniff import is_glob, picker_files
+from ..star.micrographs import PIXEL_SIZE_FIELD, micrograph_names, micrograph_pixel_sizes
 from . import Picks, name_key, read_picks, score_column
 from .relion import job_micrographs
 from .write import relion_columns_lost, rows_copied, write_cryosparc, write_like_input, write_relion
@@ -228,7 +229,7 @@ def _jobs_micrographs(pickers: list[Picks], match_mode: str) -> ListedPixelSizes
     for _, path in stars:
         for name, value in micrograph_pixel_sizes(Path(path)).items():
             by_name.setdefault(name, value)
-    return ListedPixelSizes(", ".join(named for named, _ in stars), by_name, match_mode)
+    return ListedPixelSizes(", ".join(named for named, _ in stars), by_name, match_mode, PIXEL_SIZE_FIELD)
 
 
 def _listed_sizes(listed: ListedPixelSizes, names: list[str], pickers: list[Picks]) -> tuple[np.ndarray, str]:

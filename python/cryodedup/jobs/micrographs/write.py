@@ -20,11 +20,12 @@ import numpy as np
 from ... import _core
 from ...errors import CryodedupError
 from ...formats.csfile import CsFile, CsGroup, flatten
-from ...formats.micrograph_lists import Micrographs, as_text, block_naming_micrographs
+from ...formats.micrograph_lists import Micrographs, as_text
 from ...formats.microscope import Placement
 from ...formats.mrc import open_mrc
 from ...formats.sniff import is_cryosparc
-from ...formats.star import Block, StarFile
+from ...formats.star.file import Block, StarFile
+from ...formats.star.micrographs import block_naming_micrographs
 from ...labels import distinct_labels
 from ...options import MicrographOptions
 from ...outputs import AtomicOutputs, StrPath

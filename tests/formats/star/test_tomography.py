@@ -1,4 +1,4 @@
-"""cryodedup.formats.tomography and the tomography layouts of particle STAR files.
+"""cryodedup.formats.star.tomography and the tomography layouts of particle STAR files.
 
 RELION 5 subtomogram orientation, RELION 4 tilt-series pixels, Warp/WarpTools tomogram
 pixels. Oracles: rotation matrices built from elementary rotations in the test, centres
@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
-from cryodedup.formats.tomography import subtomogram_matrices
+from cryodedup.formats.star.tomography import subtomogram_matrices
 from helpers import shared_file, write_star
 from oracle import oracle_by_group
 

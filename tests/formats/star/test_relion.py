@@ -13,8 +13,8 @@ import pytest
 
 from cryodedup import _core
 from cryodedup.errors import CryodedupError
-from cryodedup.formats import relion as particles_star
-from cryodedup.formats.star import StarFile
+from cryodedup.formats.star import particles as particles_star
+from cryodedup.formats.star.file import StarFile
 from cryodedup.jobs.particles import decide, one_pass, remove_duplicate_particles
 from cryodedup.model import OnePass
 from cryodedup.options import ParticleOptions
@@ -155,7 +155,7 @@ def _with_trailer(tmp_path, trailer: str):
 def test_the_index_is_finished_while_the_particle_rows_are_scanned(tmp_path):
     # The particle job indexes up to the first particle row, and the rest while scanning the
     # rows (one read of a big file); the whole index read first is the oracle.
-    from cryodedup.formats.relion import ParticleStar, pixel_size_plan, scan_particles
+    from cryodedup.formats.star.particles import ParticleStar, pixel_size_plan, scan_particles
 
     path = _with_trailer(tmp_path, "\n# after the rows\n\ndata_extra\n\nloop_\n_rlnFoo\n1\n2\n")
     whole = StarFile(path)

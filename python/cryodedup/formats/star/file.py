@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import _core
-from ..errors import CryodedupError
-from ..outputs import StrPath
-from .files import check_regular_file
+from ... import _core
+from ...errors import CryodedupError
+from ...outputs import StrPath
+from ..files import check_regular_file
 
 _FIELD = re.compile(r"\"[^\"]*\"(?=\s|$)|'[^']*'(?=\s|$)|\S+")
 

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from .. import _core
-from ..algo.audit import read_halves
-from ..algo.filaments import RELION_TUBE, tube_ids
-from ..errors import CryodedupError
-from ..labels import distinct_labels
-from ..model import HalfSets, Log, OnePass, ParticleSet, ReaderOptions, Warn
-from ..outputs import AtomicOutputs, StrPath, scratch_files, write_error
-from ..resolve import (
+from ... import _core
+from ...algo.audit import read_halves
+from ...algo.filaments import RELION_TUBE, tube_ids
+from ...errors import CryodedupError
+from ...labels import distinct_labels
+from ...model import HalfSets, Log, OnePass, ParticleSet, ReaderOptions, Warn
+from ...outputs import AtomicOutputs, StrPath, scratch_files, write_error
+from ...resolve import (
     MIC_PSIZE,
     NO_AUTO_SCORE,
     UNKNOWN_COLUMN,
@@ -35,8 +35,8 @@ from ..resolve import (
     resolve_pixel_size,
     resolve_score,
 )
-from .micrograph_lists import micrograph_pixel_sizes
-from .star import Block, StarFile, Table, is_number, split_fields, unquote
+from .file import Block, StarFile, Table, is_number, split_fields, unquote
+from .micrographs import PIXEL_SIZE_FIELD, micrograph_pixel_sizes
 from .tomography import SUBTOMOGRAM_ANGLES, TILT_SERIES_PSIZE, rotate_origins, warp_tomograms
 
 if TYPE_CHECKING:
@@ -362,7 +362,7 @@ def _mic_psize_label(part: ParticleTable) -> str:
     assert part.optics is not None
     if len(part.columns.coords) == 3 and TILT_SERIES_PSIZE in part.optics.labels:
         return TILT_SERIES_PSIZE
-    return "rlnMicrographPixelSize"
+    return PIXEL_SIZE_FIELD
 
 
 def _optics_pixel_sizes(part: ParticleTable) -> dict[str, float]:
@@ -422,7 +422,7 @@ def tomogram_pixels_need(part: ParticleTable) -> str:
 
 def _micrographs_list(options: ReaderOptions, mic_psizes: dict[str, float]) -> ListedPixelSizes:
     """The pixel sizes of the micrographs STAR ``--micrographs`` gives, looked up as ``--match-micrographs`` says."""
-    return ListedPixelSizes(options.micrographs, mic_psizes, options.match_micrographs)
+    return ListedPixelSizes(options.micrographs, mic_psizes, options.match_micrographs, PIXEL_SIZE_FIELD)
 
 
 def pixel_sizes_used(
