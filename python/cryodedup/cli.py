@@ -225,6 +225,7 @@ def micrographs(
         def round_(first: bool) -> dict:
             if first:  # no earlier look: what is whole now
                 arrivals.look(load_inputs(list(inputs), options.psize, options.project_dir))
+            arrivals.start_round()
             return find_duplicate_micrographs(
                 inputs,
                 outdir,
@@ -238,14 +239,14 @@ def micrographs(
                 progress_factory=bars,
             )
 
-        def count() -> int | None:
+        def news() -> bool | None:
             try:
                 return arrivals.look(load_inputs(list(inputs), options.psize, options.project_dir))
             except CryodedupError:
                 return None  # being written: looked at again at the next check
 
         assert watch is not None
-        rounds = repeat(round_, count, watch, watch_idle, report=show)
+        rounds = repeat(round_, news, watch, watch_idle, report=show)
         report.log(f"--watch: {rounds} round(s); stopped", "info")
         return {}
 

@@ -244,7 +244,7 @@ def test_watch_waits_out_an_input_being_written_and_stops_when_idle():
     from cryodedup.jobs.micrographs.update import watch
 
     now = [0.0]
-    counts = iter([40, None, 40, 52, None, 52, 52, 52, 52, 52])
+    news = iter([False, None, False, True, None, False, False, False, False, False])
     rounds, shown = [], []
 
     def round_(first):
@@ -254,8 +254,8 @@ def test_watch_waits_out_an_input_being_written_and_stops_when_idle():
     def sleep(seconds):
         now[0] += seconds
 
-    ran = watch(round_, lambda: next(counts), 10, 1.0, report=shown.append, sleep=sleep, clock=lambda: now[0])
-    # A first round, one when 52 appear (an unreadable moment is no change), then 60 s idle.
+    ran = watch(round_, lambda: next(news), 10, 1.0, report=shown.append, sleep=sleep, clock=lambda: now[0])
+    # A first round, one when 12 more appear (an unreadable moment is no news), then 60 s idle.
     assert ran == 2 and rounds == [True, False] and len(shown) == 2
     assert now[0] == 100  # 4 checks to see 52, then 6 idle checks of 10 s
 
@@ -337,6 +337,7 @@ def test_an_mrc_still_being_written_is_left_for_a_later_round(grown, tmp_path):
     )
     assert second["images_read"] == 1 and second["micrographs"] == 13
     assert any("2 micrograph(s) still being written, left for a later round" in m for m in said)
+    assert any("left for a later round" in m for m in second["warnings"])  # --json shows it
     whole = tmp_path / "whole"
     complete = sorted(str(mics / p.name) for p in grown[:13])  # as the glob lists them
     find_duplicate_micrographs(complete, whole, fresh(base))
@@ -353,18 +354,35 @@ def test_arrivals_wait_for_a_file_to_stop_changing(grown, tmp_path):
     mics = copied(grown[:3], tmp_path / "mics")
     arrivals = Arrivals()
     look = lambda: arrivals.look(load_inputs([str(mics / "*.mrc")]))  # noqa: E731
-    assert look() == 3
+    assert look() is True and len(arrivals.ready) == 3  # (the first round screens them)
+    arrivals.start_round()
     filling = mics / grown[3].name
     filling.write_bytes(grown[3].read_bytes()[:1024])
     os.truncate(filling, grown[3].stat().st_size)  # whole size, pixels still to come
     assert unfinished(filling) is None
-    assert look() == 3  # new since the last look
+    assert look() is False  # new since the last look: not ready
     with open(filling, "r+b") as f:
         f.seek(1024)
         f.write(grown[3].read_bytes()[1024:])
     os.utime(filling, ns=(0, time.time_ns() + 10**9))  # (a coarse clock would give the same time)
-    assert look() == 3  # changed since the last look
-    assert look() == 4 and os.path.abspath(filling) in arrivals.ready  # unchanged: ready
+    assert look() is False  # changed since the last look
+    assert look() is True and os.path.abspath(filling) in arrivals.ready  # unchanged: ready
+    arrivals.start_round()
+    assert look() is False  # nothing new since the round
+
+
+def test_arrivals_wait_for_a_screened_file_replaced_without_a_round_meanwhile(grown, tmp_path):
+    """A screened file rewritten in place: no round while it changes (it would leave it out), one when it is whole."""
+    mics = copied(grown[:3], tmp_path / "mics")
+    arrivals = Arrivals()
+    look = lambda: arrivals.look(load_inputs([str(mics / "*.mrc")]))  # noqa: E731
+    look()
+    arrivals.start_round()
+    half_written(grown[5], mics / grown[1].name)
+    assert look() is False and len(arrivals.ready) == 2
+    shutil.copyfile(grown[5], mics / grown[1].name)
+    assert look() is False  # changed since the last look
+    assert look() is True and len(arrivals.ready) == 3
 
 
 def test_watch_waits_for_an_mrc_still_being_written(grown, tmp_path):

@@ -349,15 +349,26 @@ class Arrivals:
     A file is ready when the image its header describes is all there (``unfinished``) and it
     has not changed since the previous look: a writer that makes a file whole first and fills
     it after changes its modification time. A file is judged once; it is looked at again
-    only when it changes.
+    only when it changes. A round is worth running when a ready file was not ready, as it is
+    now, when the last round started: a file that merely stops being ready (replaced, being
+    written again) waits for its new content.
     """
 
     def __init__(self) -> None:
         self.stamps: dict[str, list[int]] | None = None  # None: no look yet
         self.ready: set[str] = set()
+        self.screened: dict[str, list[int]] = {}  # the ready files when the last round started, and their stamps
 
-    def look(self, mics: Micrographs) -> int | None:
-        """How many of the input's micrographs are ready; None when a STAR or .cs names one that is not."""
+    def start_round(self) -> None:
+        """Notes the ready files of the last look as those the round now starting screens."""
+        assert self.stamps is not None, "look first"
+        self.screened = {path: self.stamps[path] for path in self.ready}
+
+    def look(self, mics: Micrographs) -> bool | None:
+        """Looks at the input's files: whether one is ready that the last round did not screen as it is now.
+
+        None when a STAR or .cs names a file that is not ready (it cannot be screened without it).
+        """
         stamps: dict[str, list[int]] = {}
         ready: set[str] = set()
         for path in mics.paths:
@@ -372,7 +383,7 @@ class Arrivals:
         self.stamps, self.ready = stamps, ready
         if mics.kind != "mrc" and len(ready) < len(stamps):
             return None
-        return len(ready)
+        return any(self.screened.get(path) != stamps[path] for path in ready)
 
 
 def _last_round(folder: Path) -> int:
@@ -471,7 +482,7 @@ def _stored_rows(store: SeenStore, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def watch(
     round_: Callable[[bool], dict[str, Any]],
-    count_micrographs: Callable[[], int | None],
+    news: Callable[[], bool | None],
     every: float,
     idle_minutes: float | None,
     *,
@@ -479,28 +490,26 @@ def watch(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> int:
-    """Runs ``round_`` now and again whenever ``count_micrographs`` grows; returns the rounds run.
+    """Runs ``round_`` now and again whenever ``news()`` says there is something new; returns the rounds run.
 
-    Checks every ``every`` seconds (an input that cannot be read at that moment, a STAR file
-    being rewritten, is looked at again at the next check); stops after ``idle_minutes`` without new micrographs (never
-    when None), or at Ctrl-C between rounds (a round interrupted leaves the previous one's
-    outputs and store: each is atomic).
+    Checks every ``every`` seconds (``news()`` is None when the input cannot be read at that
+    moment, a STAR file being rewritten: looked at again at the next check; ``Arrivals.look``
+    for files); stops after ``idle_minutes`` without new micrographs (never when None), or at
+    Ctrl-C between rounds (a round interrupted leaves the previous one's outputs and store:
+    each is atomic).
     """
     rounds = 0
-    summary = round_(True)
+    report(round_(True))
     rounds += 1
-    report(summary)
-    last_count, last_new = summary["micrographs"], clock()
+    last_new = clock()
     try:
         while idle_minutes is None or clock() - last_new < idle_minutes * 60:
             sleep(every)
-            now = count_micrographs()
-            if now is None or now == last_count:  # None: the input cannot be read now (being written)
+            if not news():  # None: the input cannot be read now (being written)
                 continue
-            summary = round_(False)
+            report(round_(False))
             rounds += 1
-            report(summary)
-            last_count, last_new = summary["micrographs"], clock()
+            last_new = clock()
     except KeyboardInterrupt:
         pass
     return rounds
