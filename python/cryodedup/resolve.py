@@ -324,6 +324,8 @@ def match_micrographs(names_by_input: Sequence[Sequence[str]], mode: str) -> Mat
     if mode == "path":
         return match  # exact strings, as asked: nothing kept apart or left out that names would join
     by_key = _names_by_key(names_by_input, match)
+    if len(names_by_input) < 2:  # nothing to match across inputs: only what one input keeps apart (match.shared)
+        return match
     share = _inputs_sharing(inputs_of) if mode == "auto" else set()
     match.pairs = len(names_by_input) * (len(names_by_input) - 1) // 2
     match.pairs_by_name = match.pairs - len(share)

@@ -93,14 +93,44 @@ def resolve_paths(names: list[str], source: Path | None, project_dir: Path | Non
     RELION and CryoSPARC write paths relative to the project folder: try ``project_dir``
     (default: the current folder), then the folders above the input file.
     """
-    roots = [project_dir or Path.cwd()]
-    if source is not None:
-        roots += list(source.resolve().parents)
+    roots = search_roots(source, project_dir)
     for root in roots:
         paths = [Path(n) if Path(n).is_absolute() else root / n for n in names]
         if paths and paths[0].exists():
             return paths, root
     return [Path(n) if Path(n).is_absolute() else roots[0] / n for n in names], roots[0]
+
+
+def search_roots(source: Path | None, project_dir: Path | None) -> list[Path]:
+    """Where relative micrograph paths are looked for, in order.
+
+    ``project_dir`` (default: the current folder), then the folders above ``source``.
+    """
+    roots = [project_dir or Path.cwd()]
+    if source is not None:
+        roots += list(source.resolve().parents)
+    return roots
+
+
+def found_under(names: Sequence[str], roots: Sequence[Path]) -> list[bool]:
+    """Whether each file exists under any of ``roots`` (an absolute name: where it says).
+
+    What :func:`resolve_paths` finds for one name, for thousands at the cost of one ``stat``
+    per folder they name: a folder missing under a root rules out all its names there at once
+    (the common case of images that are elsewhere); a name is ``stat``'d only when its
+    folder exists.
+    """
+    by_folder: dict[str, list[int]] = {}
+    for k, name in enumerate(names):
+        by_folder.setdefault(os.path.dirname(name.rstrip("/")), []).append(k)  # "a/b/" is b in a, as for Path
+    found = [False] * len(names)
+    for folder, members in by_folder.items():
+        for root in [Path()] if os.path.isabs(folder) else roots:
+            if not os.path.isdir(root / folder):
+                continue
+            for k in members:
+                found[k] = found[k] or (root / names[k]).exists()
+    return found
 
 
 @dataclass
