@@ -46,7 +46,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the data generator: tests/fixtures
 
 from cryodedup import dedup
-from cryodedup.formats.star import StarFile
+from cryodedup.formats.star.file import StarFile
 from fixtures.synthetic import write_benchmark_file
 
 SCORE = "rlnMaxValueProbDistribution"

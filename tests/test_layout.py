@@ -112,3 +112,30 @@ def test_one_format_detector():
         if text in path.read_text()
     ]
     assert found == []
+
+
+def label_constants(path: Path) -> set[str]:
+    """The string constants of a module that are a whole RELION label (``rlnX``), docstrings and prose aside."""
+    return {
+        node.value
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and node.value.isidentifier()
+        and node.value.startswith("rln")
+    }
+
+
+def test_the_micrographs_star_is_read_in_formats_star_alone():
+    # One module a format: a micrographs STAR's pixel sizes (its optics table, or RELION 3.0's
+    # detector pixel size and magnification) are read by formats/star/ only; every other
+    # module asks it (formats/star/micrographs.py).
+    star = PACKAGE / "formats" / "star"
+    pixel_size_labels = {"rlnMicrographPixelSize", "rlnDetectorPixelSize", "rlnMagnification"}
+    found = sorted(
+        (str(path.relative_to(PACKAGE)), label)
+        for path in PACKAGE.rglob("*.py")
+        if star not in path.parents
+        for label in label_constants(path) & pixel_size_labels
+    )
+    assert found == []

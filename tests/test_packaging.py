@@ -26,6 +26,7 @@ DISTRIBUTION = {
     "cryosparc": "cryosparc-tools",
     "rich_click": "rich-click",
     "pipeliner": "ccpem-pipeliner",
+    "PIL": "pillow",
 }
 
 

@@ -32,6 +32,7 @@ from cryodedup.resolve import (
 from fixtures.synthetic import write_cs
 from helpers import LOCATION_FIELDS, star_text
 from oracle import oracle, oracle_by_group
+from picker_files import MICROGRAPHS, autopick_text, cbox_text, relion3_job, write_topaz
 
 PSIZE = 0.885  # Å per micrograph pixel, as the tutorial's
 MOVIES = [f"20170629_000{k:02d}_frameImage" for k in range(21, 45)]  # 24 micrographs, tutorial-like names
@@ -724,7 +725,7 @@ def test_no_reader_decides_the_score_direction_itself():
     import cryodedup.algo.dedup as dedup
     import cryodedup.formats.cryosparc as cryosparc
     import cryodedup.formats.dynamo as dynamo
-    import cryodedup.formats.relion as relion
+    import cryodedup.formats.star.particles as relion
 
     assert not hasattr(dedup, "HIGHER_IS_BETTER")
     for reader in (relion, cryosparc, dynamo):
@@ -788,7 +789,7 @@ def test_no_reader_decides_the_pixel_size_order_itself():
     import cryodedup.formats.cryosparc as cryosparc
     import cryodedup.formats.dynamo as dynamo
     import cryodedup.formats.picks.particles as picks
-    import cryodedup.formats.relion as relion
+    import cryodedup.formats.star.particles as relion
 
     for reader in (relion, cryosparc, dynamo, picks):
         assert reader.resolve_pixel_size is resolve_pixel_size
@@ -811,13 +812,13 @@ STAR_PSIZES = {"MotionCorr/job002/Movies/a.mrc": 0.885, "MotionCorr/job002/Movie
     ],
 )  # fmt: skip
 def test_listed_pixel_sizes_look_up_by_path_then_file_name(mode, found, by_name):
-    listed = ListedPixelSizes("mics.star", STAR_PSIZES, mode)
+    listed = ListedPixelSizes("mics.star", STAR_PSIZES, mode, "rlnMicrographPixelSize")
     names = ["MotionCorr/job099/Movies/a.mrc", "MotionCorr/job002/Movies/b.mrc"]
     assert listed.lookup("in.star", names) == (found, by_name)
 
 
 def test_listed_pixel_sizes_word_what_is_missing_and_where_from():
-    by_path = ListedPixelSizes("mics.star", STAR_PSIZES, "path")
+    by_path = ListedPixelSizes("mics.star", STAR_PSIZES, "path", "rlnMicrographPixelSize")
     names = ["MotionCorr/job099/Movies/a.mrc", "MotionCorr/job002/Movies/b.mrc"]
     assert by_path.not_listed("in.star", names[:1], names) == (
         "in.star: micrograph 'MotionCorr/job099/Movies/a.mrc' is not in mics.star (1 of 2 micrographs missing); "
@@ -826,7 +827,7 @@ def test_listed_pixel_sizes_word_what_is_missing_and_where_from():
         "up by file name, or give the micrograph pixel size with --mic-psize"
     )
     # Two micrographs of one input share the file name a.mrc: neither is looked up by it.
-    shared = ListedPixelSizes("mics.star", STAR_PSIZES, "auto")
+    shared = ListedPixelSizes("mics.star", STAR_PSIZES, "auto", "rlnMicrographPixelSize")
     two = ["MotionCorr/job099/Movies/a.mrc", "MotionCorr/job100/Movies/a.mrc"]
     assert shared.lookup("in.star", two) == ({}, set())
     assert shared.not_listed("in.star", two, two) == (
@@ -843,7 +844,9 @@ def test_listed_pixel_sizes_word_what_is_missing_and_where_from():
 
 
 def test_a_file_name_listed_with_two_pixel_sizes_is_refused():
-    listed = ListedPixelSizes("mics.star", {**STAR_PSIZES, "MotionCorr/job003/Movies/a.mrc": 1.06}, "auto")
+    listed = ListedPixelSizes(
+        "mics.star", {**STAR_PSIZES, "MotionCorr/job003/Movies/a.mrc": 1.06}, "auto", "rlnMicrographPixelSize"
+    )
     with pytest.raises(CryodedupError) as error:
         listed.lookup("in.star", ["MotionCorr/job099/Movies/a.mrc"])
     assert str(error.value) == (
@@ -851,4 +854,103 @@ def test_a_file_name_listed_with_two_pixel_sizes_is_refused():
         "names 2 micrographs there with different pixel sizes: MotionCorr/job002/Movies/a.mrc (0.885 Å), "
         "MotionCorr/job003/Movies/a.mrc (1.06 Å); which one it is cannot be told: give a micrographs STAR that lists "
         "it by its path, or --mic-psize"
+    )
+
+
+# --- One wording for a micrograph the list does not give a pixel size, whatever the reader ----------------
+
+M2 = "MotionCorr/job002/Movies/m2.mrc"
+# m1 in optics group 1 (0.885 Å), m2 in group 2, whose micrograph pixel size is 0.
+ZERO_PSIZE_MICROGRAPHS = MICROGRAPHS.replace(
+    "opticsGroup1 1 0.885 \n", "opticsGroup1 1 0.885 \nopticsGroup2 2 0 \n"
+).format(rows=f"MotionCorr/job002/Movies/m1.mrc 1\n{M2} 2\n")
+
+
+def _picker_input(tmp_path, reader: str):
+    """One picker's picks on m1 and m2 as ``reader`` writes them, and the file naming m2."""
+    if reader == "relion-job":
+        job = tmp_path / "AutoPick/job006"
+        (job / "Movies").mkdir(parents=True)
+        for mic in ("m1", "m2"):
+            (job / f"Movies/{mic}_autopick.star").write_text(autopick_text([(100, 200, 0.5), (900, 900, 0.2)]))
+        return job / "Movies/*_autopick.star", job / "Movies/m2_autopick.star"
+    if reader == "cryolo":
+        for mic in ("m1", "m2"):
+            (tmp_path / f"{mic}.cbox").write_text(cbox_text([(100, 200, 64, 64, 0.5), (900, 900, 64, 64, 0.2)]))
+        return tmp_path / "*.cbox", tmp_path / "m2.cbox"
+    if reader == "eman":
+        for mic in ("m1", "m2"):
+            (tmp_path / f"{mic}.box").write_text("100 200 64 64\n900 900 64 64\n")
+        return tmp_path / "*.box", tmp_path / "m2.box"
+    table = tmp_path / "topaz.txt"
+    write_topaz(table, [("m1", 100.0, 200.0, 0.5), ("m2", 900.0, 900.0, 0.2)])
+    return table, table
+
+
+@pytest.mark.parametrize("reader", ["relion-job", "cryolo", "eman", "topaz"])
+def test_a_pickers_micrograph_without_a_pixel_size_names_the_pickers_file(tmp_path, reader):
+    # m2's optics group has rlnMicrographPixelSize 0 in the --micrographs STAR: the message
+    # names the picker's file that holds m2's picks, the micrograph and the list, as for RELION particles.
+    mics = tmp_path / "micrographs_ctf.star"
+    mics.write_text(ZERO_PSIZE_MICROGRAPHS)
+    picks, file_of_m2 = _picker_input(tmp_path, reader)
+    options = ParticleOptions(micrographs=mics, topaz_scale=1.0)
+    with pytest.raises(CryodedupError) as refused:
+        remove_duplicate_particles([picks], tmp_path / "out", options)
+    assert str(refused.value) == (
+        f"{file_of_m2}: micrograph {M2!r} has no pixel size in {mics} (rlnMicrographPixelSize is 0); "
+        "give it with --mic-psize"
+    )
+
+
+def test_relion_particles_whose_micrograph_has_no_pixel_size_in_the_list_are_refused_alike(tmp_path):
+    mics = tmp_path / "micrographs_ctf.star"
+    mics.write_text(ZERO_PSIZE_MICROGRAPHS)
+    rows = [[100, 200, 0.5, f"{k}@p.mrcs", f"MotionCorr/job002/Movies/m{k}.mrc", 1] for k in (1, 2)]
+    particles = tmp_path / "particles.star"
+    particles.write_text(star_text(LABELS, rows, optics=OPTICS))
+    with pytest.raises(CryodedupError) as refused:
+        remove_duplicate_particles([particles], tmp_path / "out", ParticleOptions(micrographs=mics))
+    message = str(refused.value)
+    assert message.startswith(str(particles))
+    assert message.endswith(
+        f": micrograph {M2!r} has no pixel size in {mics} (rlnMicrographPixelSize is 0); give it with --mic-psize"
+    )
+
+
+def test_cryosparc_particles_whose_exposure_is_missing_or_has_no_pixel_size_are_refused_alike(tmp_path):
+    particles = tmp_path / "particles.cs"
+    records = np.zeros(2, dtype=LOCATION_FIELDS)
+    records["uid"] = [11, 12]
+    records["location/micrograph_uid"] = [7, 8]
+    records["location/micrograph_shape"] = (4000, 4000)
+    records["location/micrograph_psize_A"] = 1.0
+    write_cs(particles, records)
+    exposures = tmp_path / "exposures.cs"
+    listed = np.zeros(2, dtype=[("uid", "<u8"), ("micrograph_blob/psize_A", "<f4")])
+    listed["uid"], listed["micrograph_blob/psize_A"] = [7, 8], [1.0, 0.0]
+    write_cs(exposures, listed)
+    options = ParticleOptions(micrographs=exposures)
+    with pytest.raises(CryodedupError) as refused:
+        remove_duplicate_particles([particles], tmp_path / "out", options)
+    assert str(refused.value) == (
+        f"{particles}: micrograph 'uid 8' has no pixel size in {exposures} (micrograph_blob/psize_A is 0); "
+        "give it with --mic-psize"
+    )
+    write_cs(exposures, listed[:1])
+    with pytest.raises(CryodedupError) as refused:
+        remove_duplicate_particles([particles], tmp_path / "out", options)
+    assert str(refused.value) == f"{particles}: micrograph 'uid 8' is not in {exposures} (1 of 2 micrographs missing)"
+
+
+def test_a_relion_jobs_micrograph_without_a_pixel_size_in_its_own_star_names_the_coordinate_file(tmp_path):
+    # No --micrographs: the job's coords_suffix names CtfFind/job003/micrographs_ctf.star, where m2's
+    # optics group has pixel size 0. Looked up as in any list, refused naming m2's coordinate file.
+    job, names = relion3_job(tmp_path, {"m1": [(100, 200, 0.5)], "m2": [(300, 400, 0.2)]})
+    (tmp_path / "CtfFind/job003/micrographs_ctf.star").write_text(ZERO_PSIZE_MICROGRAPHS)
+    with pytest.raises(CryodedupError) as refused:
+        remove_duplicate_particles([job], tmp_path / "out", ParticleOptions(project_dir=tmp_path))
+    assert str(refused.value) == (
+        f"{job / 'Movies/m2_autopick.star'}: micrograph {names[1]!r} has no pixel size in "
+        "CtfFind/job003/micrographs_ctf.star (rlnMicrographPixelSize is 0); give it with --mic-psize"
     )

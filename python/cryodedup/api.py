@@ -23,7 +23,7 @@ import numpy as np
 from .errors import CryodedupError
 from .formats.cryosparc import read_dataset
 from .formats.csfile import CsFile
-from .formats.relion import DataFrame, read_frame
+from .formats.star.particles import DataFrame, read_frame
 from .jobs.particles import decide, remove_duplicate_particles
 from .model import Log, ParticleSet, Warn
 from .options import ParticleOptions

@@ -1,6 +1,6 @@
 """The one structure every particle format is read into, whatever it came from.
 
-A format module (``formats.relion``, ``formats.cryosparc``, ``formats.picks``,
+A format module (``formats.star.particles``, ``formats.cryosparc``, ``formats.picks``,
 ``formats.dynamo``) reads its inputs into a :class:`ParticleSet`; the job
 (``jobs.particles``) decides which rows to keep from it alone and hands the boolean mask
 back to the set's writer. Nothing in the job knows a file format, and nothing in a format
@@ -57,15 +57,34 @@ class ReaderOptions(Protocol):
 class OnePass:
     """The job's leave to a reader to decide while it scans, and the rule to decide by.
 
-    Only the particle job knows whether its options make the decision one pass can make
-    (docs/design.md section 5): it asks with this, and a reader that can (one RELION STAR,
-    whose columns allow it) decides and writes as it reads, marking the set ``decided``.
-    ``higher_is_better`` is the reader's to find (it chose the score column).
+    The particle job alone decides whether one pass makes its decision (docs/design.md
+    section 5), from its options and the :class:`StarFacts` the reader gives it; a reader
+    given this decides and writes as it reads, marking the set ``decided`` (unless the rows
+    turn out not to come micrograph by micrograph: the scan says so and the reader takes two
+    passes). ``higher_is_better`` is the reader's to find (it chose the score column).
     """
 
     min_dist: float
     remove_entirely: bool
     seed: int
+
+
+@dataclass(frozen=True)
+class StarFacts:
+    """What a STAR reader knows of its inputs before it scans them: what the one-pass decision needs.
+
+    ``inputs``: how many files; ``halfsets``, ``filaments``, ``subtomograms``: whether their
+    rows carry half-sets (``rlnRandomSubset``), a tube column, or RELION 5's subtomogram angles.
+    """
+
+    inputs: int
+    halfsets: bool
+    filaments: bool
+    subtomograms: bool
+
+
+#: The job's one-pass decision, asked by the STAR reader with the facts of its inputs.
+AskOnePass = Callable[[StarFacts], "OnePass | None"]
 
 
 @dataclass

@@ -324,6 +324,8 @@ def match_micrographs(names_by_input: Sequence[Sequence[str]], mode: str) -> Mat
     if mode == "path":
         return match  # exact strings, as asked: nothing kept apart or left out that names would join
     by_key = _names_by_key(names_by_input, match)
+    if len(names_by_input) < 2:  # nothing to match across inputs: only what one input keeps apart (match.shared)
+        return match
     share = _inputs_sharing(inputs_of) if mode == "auto" else set()
     match.pairs = len(names_by_input) * (len(names_by_input) - 1) // 2
     match.pairs_by_name = match.pairs - len(share)
@@ -476,26 +478,51 @@ def listed_by_file_name(names: Sequence[str], listed: dict[str, float]) -> Liste
     return out
 
 
+def _place(where: str | Callable[[str], str], name: str) -> str:
+    """The file that refers to the micrograph ``name``."""
+    return where if isinstance(where, str) else where(name)
+
+
 @dataclass(frozen=True)
 class ListedPixelSizes:
-    """The micrograph pixel sizes a micrographs STAR (``--micrographs``) lists, by micrograph name.
+    """The micrograph pixel sizes a list the user gave (``--micrographs``) or a job names, by micrograph.
 
     A micrograph is looked up by its exact path, then (``match_mode`` auto or name) by its
-    file-name key (:meth:`lookup`); the errors and the summary's source name the file alike
-    for every reader.
+    file-name key (:meth:`lookup`); :meth:`sizes` refuses one that is missing or has no
+    pixel size > 0 in one wording for every reader, naming the file that refers to it, the
+    micrograph and the list. ``field`` is the list's pixel-size column (the summary's source).
+    CryoSPARC particles look their exposures up by uid: keys that are no paths, ``match_mode``
+    path.
     """
 
     path: object
     psizes: dict[str, float]
     match_mode: str
+    field: str
 
-    def lookup(self, where: str, names: Sequence[str]) -> tuple[dict[str, float], set[str]]:
-        """The pixel size of each of ``names`` the STAR gives, and those found by file name.
+    def sizes(self, where: str | Callable[[str], str], names: Sequence[str]) -> tuple[np.ndarray, set[str]]:
+        """The pixel size of each of ``names`` (each > 0), and the names found by file name."""
+        listed, by_name = self.lookup(where, names)
+        missing = [name for name in names if name not in listed]
+        if missing:
+            raise CryodedupError(self.not_listed(where, missing, list(names)))
+        values = np.array([listed[name] for name in names], dtype=np.float64)
+        bad = np.flatnonzero(~(values > 0))
+        if len(bad):
+            name = names[bad[0]]
+            raise CryodedupError(
+                f"{_place(where, name)}: micrograph {name!r} has no pixel size in {self.path} ({self.field} is "
+                f"{values[bad[0]]:g}); give it with --mic-psize"
+            )
+        return values, by_name
+
+    def lookup(self, where: str | Callable[[str], str], names: Sequence[str]) -> tuple[dict[str, float], set[str]]:
+        """The pixel size of each of ``names`` the list gives, and those found by file name.
 
         A re-processed copy names ``MotionCorr/job099/Movies/x.mrc`` where the STAR lists
         ``MotionCorr/job002/Movies/x.mrc`` (docs/design.md section 2). A key that names listed
-        micrographs of different pixel sizes is refused (naming ``where``), never guessed. Names
-        found neither way are left out (:meth:`not_listed` words them).
+        micrographs of different pixel sizes is refused (naming the file ``where``), never guessed.
+        Names found neither way are left out (:meth:`not_listed` words them).
         """
         found = {name: self.psizes[name] for name in names if name in self.psizes}
         if self.match_mode == "path" or len(found) == len(names):
@@ -506,13 +533,13 @@ class ListedPixelSizes:
             choices = ", ".join(f"{other} ({self.psizes[other]:g} Å)" for other in listed[:3])
             more = f"; {len(by_name.ambiguous)} micrographs alike" if len(by_name.ambiguous) > 1 else ""
             raise CryodedupError(
-                f"{where}: micrograph {name!r} is not in {self.path} by its path, and its file name "
+                f"{_place(where, name)}: micrograph {name!r} is not in {self.path} by its path, and its file name "
                 f"{name_key(name)} names {len(listed)} micrographs there with different pixel sizes: {choices}{more}; "
                 "which one it is cannot be told: give a micrographs STAR that lists it by its path, or --mic-psize"
             )
         return {**found, **by_name.found}, set(by_name.found)
 
-    def not_listed(self, where: str, missing: list[str], names: list[str]) -> str:
+    def not_listed(self, where: str | Callable[[str], str], missing: list[str], names: list[str]) -> str:
         """The error for micrographs ``missing`` (of ``names``) that the STAR does not list.
 
         A re-processed copy names its micrographs under another folder (``MotionCorr/job099/``
@@ -522,7 +549,7 @@ class ListedPixelSizes:
         looked up by it, and the message names one.
         """
         message = (
-            f"{where}: micrograph {missing[0]!r} is not in {self.path} "
+            f"{_place(where, missing[0])}: micrograph {missing[0]!r} is not in {self.path} "
             f"({len(missing)} of {len(names)} micrographs missing)"
         )
         listed = {name_key(name) for name in self.psizes}
@@ -547,7 +574,7 @@ class ListedPixelSizes:
 
     def source(self, n_mics: int, n_by_name: int) -> str:
         """The summary's source for ``n_mics`` micrographs, ``n_by_name`` of them found by file name."""
-        source = listed_source("rlnMicrographPixelSize", self.path)
+        source = listed_source(self.field, self.path)
         if n_by_name:
             source += f", {n_by_name:,} of {n_mics:,} micrographs found there by file name under another folder"
         return source

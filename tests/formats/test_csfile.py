@@ -268,3 +268,24 @@ def test_a_corrupt_csdat_header_is_one_clear_error(tmp_path, patch, message):
     (tmp_path / "bad.cs").write_bytes(patch(data))
     with pytest.raises(CryodedupError, match=r"bad\.cs: not a readable CryoSPARC dataset.*" + message):
         CsFile.load(tmp_path / "bad.cs")
+
+
+def test_a_subset_is_written_as_np_save_writes_it_a_chunk_at_a_time(tmp_path, monkeypatch):
+    # Issue 29: kept and rejected were each copied whole into memory, then saved. Oracle:
+    # np.save of numpy's own fancy indexing, byte for byte, with rows gathered 7 at a time
+    # (packed records as CryoSPARC writes them: a shaped field, strings), and no
+    # whole-subset copy (take unused).
+    dtype = np.dtype([("uid", "<u8"), ("blob/path", "S13"), ("location/micrograph_shape", "<u4", (2,)), ("x", "<f4")])
+    rows = np.zeros(100, dtype=dtype)
+    rows["uid"] = np.arange(100) * 7 + 3
+    rows["blob/path"] = [f"J1/p{k}.mrcs".encode() for k in range(100)]
+    rows["location/micrograph_shape"] = np.arange(200).reshape(100, 2)
+    rows["x"] = np.linspace(9000, 15000, 100)
+    cs = CsFile.load(save_numpy(tmp_path / "in.cs", rows))
+    assert isinstance(cs.data, np.memmap)  # read where the page cache holds it, not copied first
+    monkeypatch.setattr("cryodedup.formats.csfile.WRITE_CHUNK_BYTES", 7 * dtype.itemsize)
+    monkeypatch.setattr(CsFile, "take", lambda *a: pytest.fail("the subset was copied whole"))
+    for subset in (np.flatnonzero(np.arange(100) % 3 != 1), np.array([], dtype=np.int64), np.array([99, 0, 5])):
+        cs.save_rows(subset, tmp_path / "out.cs")
+        assert (tmp_path / "out.cs").read_bytes() == save_numpy(tmp_path / "expected.cs", rows[subset]).read_bytes()
+    assert (tmp_path / "in.cs").read_bytes() == save_numpy(tmp_path / "again.cs", rows).read_bytes()  # untouched

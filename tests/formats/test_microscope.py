@@ -256,3 +256,24 @@ def test_metadata_option_mistakes(session, tmp_path, args, message, monkeypatch)
     assert result.exit_code == 1
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_metadata_with_dask_gives_the_outputs_of_one_process(session, tmp_path):
+    pytest.importorskip("dask.distributed")
+    folder, _exposures, truth = session
+    one = run(folder, tmp_path / "one", "EPU", "--candidates", "metadata")
+    assert one.exit_code == 0, one.output
+    sharded = run(folder, tmp_path / "dask", "EPU", "--candidates", "metadata", "--dask", "local", "--shards", "3")
+    assert sharded.exit_code == 0, sharded.output
+    assert json.loads(sharded.stdout)["shards"] == 3
+    for name in ("pairs.csv", "duplicates.csv", "micrographs_kept.txt", "micrographs_rejected.txt"):
+        assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "one" / name).read_bytes(), name
+    assert found(tmp_path / "dask") == truth
+
+
+def test_metadata_with_shard_is_refused_with_the_reason(session, tmp_path):
+    folder, _, _ = session
+    result = run(folder, tmp_path / "out", "EPU", "--shard", "1/2", as_json=False)
+    assert result.exit_code == 1
+    assert "--metadata cannot be given with --shard: micrographs-merge does not read the metadata" in result.output
+    assert "use --dask" in result.output and "Traceback" not in result.output

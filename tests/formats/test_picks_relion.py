@@ -53,7 +53,7 @@ def test_per_micrograph_files_named_through_micrographs_star(tmp_path):
     assert picks.micrographs == names
     bare = read_picks(job / "Movies/m2_autopick.star")
     assert bare.micrographs == ["m2"]
-    with pytest.raises(CryodedupError, match="micrograph m1 is not in --micrographs"):
+    with pytest.raises(CryodedupError, match="m1_autopick.star: micrograph 'm1' is not in --micrographs"):
         read_picks(job / "Movies/m1_autopick.star", micrographs=["MotionCorr/job002/Movies/other.mrc"])
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import warnings
 
+import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")
 
+import PIL.Image
+from matplotlib.figure import Figure
+
 from cryodedup import ParticleOptions, remove_duplicate_particles
-from cryodedup.report.figures import subplots
+from cryodedup.report.figures import labelled_axes, rendered, subplots, tight_png
 from fixtures.synthetic import write_benchmark_file
 
 
@@ -34,3 +39,35 @@ def test_a_figure_renders_as_pyplot_would():
     assert fig.get_size_inches().tolist() == [4, 2] and fig.axes == [left, right]
     fig.canvas.draw()  # the Agg canvas: pixels to read back, as the tests of the pictures do
     assert fig.canvas.buffer_rgba().shape[2] == 4
+
+
+def png_pixels(data: bytes) -> np.ndarray:
+    return np.asarray(PIL.Image.open(io.BytesIO(data)).convert("RGB")).astype(int)
+
+
+def test_each_picture_is_drawn_once_and_cut_as_savefig_cuts_it(monkeypatch):
+    # Issue 29: savefig(bbox_inches="tight") drew every picture twice, once to measure it.
+    # Oracle: savefig's own tight PNG, the same picture within a pixel of its edges.
+    def picture(legend_outside: bool) -> Figure:
+        fig, ax = labelled_axes("distance (Å)", "particles", "Nearest-neighbour distances")
+        ax.bar(range(10), np.arange(10) ** 2, label="counts")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1) if legend_outside else None)
+        return fig
+
+    draws = []
+    real_draw = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda fig, renderer: draws.append(fig) or real_draw(fig, renderer))
+    for outside in (False, True):
+        draws.clear()
+        ((_, _, png),) = rendered([("a.png", "A", picture(outside))])
+        # Beside the axes, the legend is outside the figure: savefig's larger canvas, two draws more.
+        assert len(draws) == (3 if outside else 1)
+        expected = png_pixels(tight_png(picture(outside)))
+        got = png_pixels(png)
+        assert np.abs(np.array(got.shape) - expected.shape).max() <= 2
+        rows, cols = min(got.shape[0], expected.shape[0]), min(got.shape[1], expected.shape[1])
+        # Dark pixels (text, bars, axes) in the same places, to a pixel of rounding at the cut.
+        dark_got, dark_expected = got[:rows, :cols].sum(-1) < 300, expected[:rows, :cols].sum(-1) < 300
+        shifted = [np.roll(dark_expected, (dy, dx), (0, 1)) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+        assert dark_got.sum() > 1000
+        assert (dark_got & ~np.logical_or.reduce(shifted)).sum() < 0.01 * dark_got.sum()

@@ -190,7 +190,8 @@ def test_nearest_neighbour_histogram_counts(tmp_path):
     _, d, _ = details_of(tmp_path)
     fig = plots.nn_histogram(d)
     ax = fig.axes[0]
-    heights = np.array([bar.get_height() for bar in ax.patches])
+    (bars,) = ax.patches
+    heights = bars.get_data().values
     # Independent nearest neighbours with scipy, micrograph by micrograph.
     expected = []
     for g in np.unique(d.groups):

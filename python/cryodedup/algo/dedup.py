@@ -202,6 +202,15 @@ def stretched(coords: np.ndarray, min_dist: float, min_dist_z: float | None) -> 
     return out
 
 
+def nearest_neighbour_distances(groups: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Distance (Å) from each particle to the nearest other particle of its micrograph.
+
+    A particle alone on its micrograph gets inf. One k-d tree search per particle, in the core.
+    """
+    ids = groups if groups.dtype == np.uint32 else groups.astype(np.int64, copy=False)  # the core takes either
+    return _core.nearest_distances(np.ascontiguousarray(ids), np.ascontiguousarray(centres, dtype=np.float64))
+
+
 @dataclass(frozen=True)
 class _Pose:
     """Orientations checked for the core: (n, 3) float64, how to read them, the limit, the group."""

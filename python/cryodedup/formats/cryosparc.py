@@ -30,7 +30,7 @@ from ..resolve import (
     NO_AUTO_SCORE,
     UNKNOWN_COLUMN,
     UNKNOWN_ORDER,
-    listed_source,
+    ListedPixelSizes,
     pixel_size_entries,
     resolve_pixel_size,
     resolve_score,
@@ -261,13 +261,13 @@ def _exposure_pixel_sizes(group: CsGroup, exposures: Path) -> tuple[np.ndarray, 
             "the exposures (a .cs or .csg with micrograph_blob/psize_A), matched by micrograph uid, not from a "
             "micrographs STAR; give the exposures, or the pixel size with --mic-psize"
         )
-    by_uid = exposure_pixel_sizes(exposures)
+    # Looked up as every reader looks a micrograph up in a list (one wording for what is missing),
+    # by uid: no path, so nothing is found by file name.
+    listed = {f"uid {uid}": psize for uid, psize in exposure_pixel_sizes(exposures).items()}
     uids, inverse = np.unique(group.column("location/micrograph_uid"), return_inverse=True)
-    missing = [u for u in uids.tolist() if u not in by_uid]
-    if missing:
-        raise CryodedupError(f"micrograph uid {missing[0]} is not among the exposures in {exposures}")
-    psize = np.array([by_uid[u] for u in uids.tolist()], dtype=np.float64)  # one per micrograph
-    return psize[inverse.ravel()], listed_source("micrograph_blob/psize_A", exposures)
+    exposure_list = ListedPixelSizes(exposures, listed, "path", "micrograph_blob/psize_A")
+    psize, _ = exposure_list.sizes(str(group.path), [f"uid {uid}" for uid in uids.tolist()])  # one per micrograph
+    return psize[inverse.ravel()], exposure_list.source(len(uids), 0)
 
 
 def _location_pixel_size(group: CsGroup) -> tuple[np.ndarray, str]:

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 CsData = Union[np.ndarray, "Dataset"]
 
 NUMPY_MAGIC = b"\x93NUMPY"
+#: Bytes of rows gathered at a time when a subset is written.
+WRITE_CHUNK_BYTES = 8 << 20
 CSDAT_MAGIC = b"\x95CSDAT"
 
 
@@ -71,13 +73,15 @@ class CsFile:
         try:
             with open(path, "rb") as f:
                 magic = f.read(6)
-                f.seek(0)
-                if magic == NUMPY_MAGIC:
-                    return cls(
-                        _one_row_per_particle(np.load(f, allow_pickle=False, max_header_size=2**24), path),
-                        "numpy",
-                        path,
-                    )
+            if magic == NUMPY_MAGIC:
+                # Mapped, not copied: the job reads a few fields of every row and copies the
+                # rows of each output once (hundreds of MB: a copy in memory first cost its
+                # page faults and a second pass).
+                try:
+                    rows = np.load(path, mmap_mode="r", allow_pickle=False, max_header_size=2**24)
+                except ValueError:  # truncated, or Python objects: read, to say what numpy says of it
+                    rows = np.load(path, allow_pickle=False, max_header_size=2**24)
+                return cls(_one_row_per_particle(rows, path), "numpy", path)
             if magic == CSDAT_MAGIC:
                 from cryosparc.dataset import Dataset
 
@@ -118,6 +122,31 @@ class CsFile:
         """Replaces the values of field ``name`` (these rows are a copy: the input is untouched)."""
         column = self.data[name]
         column[...] = np.asarray(values).astype(column.dtype, copy=False).reshape(column.shape)
+
+    def save_rows(self, rows: np.ndarray, path: StrPath) -> None:
+        """Writes the rows at ``rows`` to ``path``: the bytes of ``self.take(rows).save(path)``.
+
+        A numpy-encoded file goes out a few MB of rows at a time, gathered into one buffer:
+        no copy of the whole subset in memory first (hundreds of MB for a million particles,
+        each page of it faulted in, then written).
+        """
+        header = io.BytesIO()
+        try:  # what np.save writes before the rows (format 1.0, as np.save chooses for every real file)
+            descr = np.lib.format.dtype_to_descr(self.data.dtype)
+            np.lib.format.write_array_header_1_0(
+                header, {"descr": descr, "fortran_order": False, "shape": (len(rows),)}
+            )
+        except (AttributeError, ValueError, UnicodeError):  # a Dataset, or a header only later formats hold
+            self.take(rows).save(path)
+            return
+        step = max(1, WRITE_CHUNK_BYTES // self.data.dtype.itemsize)
+        buffer = np.empty(min(step, len(rows)), dtype=self.data.dtype)
+        with open(path, "wb") as f:
+            f.write(header.getvalue())
+            for start in range(0, len(rows), step):
+                chunk = buffer[: min(step, len(rows) - start)]
+                np.take(self.data, rows[start : start + step], out=chunk, mode="clip")  # "raise" buffers out
+                f.write(chunk.data)
 
     def save(self, path: StrPath) -> None:
         """Writes to ``path`` exactly (no ``.npy`` suffix added), in this file's encoding."""
@@ -331,10 +360,13 @@ class CsGroup:
         for k, cs in enumerate(self.files):
             in_file = self.order[k][rows]
             order = np.argsort(in_file, kind="stable")
+            changed = {name: new for name, new in (values or {}).items() if self.slots.get(name.split("/")[0]) == k}
+            if not changed:
+                cs.save_rows(in_file[order], cs_paths[k])
+                continue
             subset = cs.take(in_file[order])
-            for name, new in (values or {}).items():
-                if self.slots.get(name.split("/")[0]) == k:
-                    subset.set_column(name, np.asarray(new)[rows][order])
+            for name, new in changed.items():
+                subset.set_column(name, np.asarray(new)[rows][order])
             subset.save(cs_paths[k])
         if csg_path is not None and self.csg is not None:
             import yaml
@@ -372,9 +404,10 @@ class CsGroup:
         return name in self.fields
 
     def column(self, name: str) -> np.ndarray:
-        """A field, in the row order of the group's first file."""
+        """A field, in the row order of the group's first file (of that file: as it holds it, maybe a view)."""
         k = 0 if name == "uid" else self.slots[name.split("/")[0]]
-        return self.files[k].column(name)[self.order[k]]
+        values = self.files[k].column(name)
+        return values if k == 0 else values[self.order[k]]  # order[0] is every row in order
 
 
 def _metafile(csg: Path, name: object) -> Path:

@@ -20,65 +20,8 @@ from ..errors import CryodedupError
 from ..outputs import StrPath
 from .csfile import CsGroup
 from .sniff import is_cryosparc, is_glob
-from .star import Block, StarFile, Table
-
-
-def block_naming_micrographs(star: StarFile, name: str, missing: str) -> Block:
-    """The block ``data_<name>`` if it has ``rlnMicrographName``, else the first loop that has it.
-
-    Raises ``missing`` (prefixed with the file) when neither has that column.
-    """
-    named = star.block(name)
-    if named is not None and named.labels is not None and "rlnMicrographName" in named.labels:
-        return named
-    block = next((b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None)
-    if block is None or block.labels is None:
-        raise CryodedupError(f"{star.path}: {missing}")
-    return block
-
-
-#: The error for a STAR without a micrographs table.
-NOT_MICROGRAPHS_STAR = "no rlnMicrographName column (is this a micrographs STAR?)"
-
-
-def micrographs_block(star: StarFile) -> Block:
-    """The micrographs table of a micrographs STAR: ``data_micrographs``, else the first loop naming micrographs."""
-    return block_naming_micrographs(star, "micrographs", NOT_MICROGRAPHS_STAR)
-
-
-def micrograph_names(path: StrPath) -> list[str]:
-    """The ``rlnMicrographName`` column of a micrographs STAR, one name a row (unquoted)."""
-    star = StarFile(path)
-    return star.table(micrographs_block(star)).column("rlnMicrographName")
-
-
-def micrograph_pixel_sizes(path: Path) -> dict[str, float]:
-    """Micrograph name -> pixel size in Å, from a micrographs STAR (any RELION version)."""
-    star = StarFile(path)
-    return _pixel_sizes(star, star.table(micrographs_block(star)))
-
-
-def _pixel_sizes(star: StarFile, table: Table) -> dict[str, float]:
-    """Micrograph name -> pixel size in Å, from data_optics (RELION 3.1+) or the detector and magnification (3.0).
-
-    ``table`` is the micrographs table of ``star``.
-    """
-    path = star.path
-    names = table.column("rlnMicrographName")
-    optics = star.block("optics")
-    try:
-        if optics is not None and "rlnOpticsGroup" in table.labels:
-            otable = star.table(optics)
-            if "rlnMicrographPixelSize" not in otable.labels:
-                raise CryodedupError(f"{path}: data_optics has no rlnMicrographPixelSize column")
-            by_group = dict(zip(otable.column("rlnOpticsGroup"), map(float, otable.column("rlnMicrographPixelSize"))))
-            return {n: by_group[g] for n, g in zip(names, table.column("rlnOpticsGroup"))}
-        if {"rlnDetectorPixelSize", "rlnMagnification"} <= set(table.labels):
-            det, mag = table.column("rlnDetectorPixelSize"), table.column("rlnMagnification")
-            return {n: 1e4 * float(d) / float(m) for n, d, m in zip(names, det, mag)}
-    except (KeyError, ValueError) as err:
-        raise CryodedupError(f"{path}: inconsistent optics groups or pixel sizes ({err})") from None
-    raise CryodedupError(f"{path}: no micrograph pixel size in it (rlnMicrographPixelSize in data_optics)")
+from .star.file import Block, StarFile
+from .star.micrographs import PIXEL_SIZE_FIELD, MicrographsStar
 
 
 def exposure_pixel_sizes(path: StrPath) -> dict[int, float]:
@@ -131,10 +74,8 @@ def micrograph_list(path: StrPath) -> MicrographList:
     """Reads a micrographs STAR, or CryoSPARC exposures (``.cs``/``.csg`` of Patch CTF, Curate Exposures...)."""
     path = Path(path)
     if not is_cryosparc(path):
-        star = StarFile(path)
-        table = star.table(micrographs_block(star))
-        names = table.column("rlnMicrographName")
-        return MicrographList(path, names, _pixel_sizes(star, table), "rlnMicrographPixelSize")
+        listed = MicrographsStar.read(path)
+        return MicrographList(path, listed.names, listed.pixel_sizes(), PIXEL_SIZE_FIELD)
     exposures = _exposures(path, ("micrograph_blob/path", "micrograph_blob/psize_A"))
     names = as_text(exposures.column("micrograph_blob/path"))
     psize = exposures.column("micrograph_blob/psize_A").astype(np.float64).tolist()
@@ -152,14 +93,44 @@ def resolve_paths(names: list[str], source: Path | None, project_dir: Path | Non
     RELION and CryoSPARC write paths relative to the project folder: try ``project_dir``
     (default: the current folder), then the folders above the input file.
     """
-    roots = [project_dir or Path.cwd()]
-    if source is not None:
-        roots += list(source.resolve().parents)
+    roots = search_roots(source, project_dir)
     for root in roots:
         paths = [Path(n) if Path(n).is_absolute() else root / n for n in names]
         if paths and paths[0].exists():
             return paths, root
     return [Path(n) if Path(n).is_absolute() else roots[0] / n for n in names], roots[0]
+
+
+def search_roots(source: Path | None, project_dir: Path | None) -> list[Path]:
+    """Where relative micrograph paths are looked for, in order.
+
+    ``project_dir`` (default: the current folder), then the folders above ``source``.
+    """
+    roots = [project_dir or Path.cwd()]
+    if source is not None:
+        roots += list(source.resolve().parents)
+    return roots
+
+
+def found_under(names: Sequence[str], roots: Sequence[Path]) -> list[bool]:
+    """Whether each file exists under any of ``roots`` (an absolute name: where it says).
+
+    What :func:`resolve_paths` finds for one name, for thousands at the cost of one ``stat``
+    per folder they name: a folder missing under a root rules out all its names there at once
+    (the common case of images that are elsewhere); a name is ``stat``'d only when its
+    folder exists.
+    """
+    by_folder: dict[str, list[int]] = {}
+    for k, name in enumerate(names):
+        by_folder.setdefault(os.path.dirname(name.rstrip("/")), []).append(k)  # "a/b/" is b in a, as for Path
+    found = [False] * len(names)
+    for folder, members in by_folder.items():
+        for root in [Path()] if os.path.isabs(folder) else roots:
+            if not os.path.isdir(root / folder):
+                continue
+            for k in members:
+                found[k] = found[k] or (root / names[k]).exists()
+    return found
 
 
 @dataclass
@@ -184,13 +155,11 @@ class Micrographs:
 
 
 def _from_star(path: Path, psize: float | None, project_dir: Path | None) -> Micrographs:
-    star = StarFile(path)
-    block = micrographs_block(star)
-    table = star.table(block)
-    row_names = table.column("rlnMicrographName")
+    listed = MicrographsStar.read(path)
+    row_names = listed.names
     if psize is None:
         try:
-            values = set(_pixel_sizes(star, table).values())
+            values = set(listed.pixel_sizes().values())
         except CryodedupError:  # no pixel size in the STAR: the MRC headers may hold it
             values = set()
         if len(values) > 1:
@@ -201,7 +170,7 @@ def _from_star(path: Path, psize: float | None, project_dir: Path | None) -> Mic
         psize = values.pop() if values else None
     _refuse_names_listed_twice(path, row_names)
     paths, root = resolve_paths(row_names, path, project_dir)
-    return Micrographs("star", row_names, paths, psize, root, star=star, block=block, source=path)
+    return Micrographs("star", row_names, paths, psize, root, star=listed.star, block=listed.block, source=path)
 
 
 def _from_cs(path: Path, psize: float | None, project_dir: Path | None) -> Micrographs:

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import CryodedupError
 from ..outputs import StrPath
 from .files import check_regular_file
-from .star import StarFile
+from .star.file import StarFile
 
 
 def is_glob(path: StrPath) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,14 +27,22 @@ from ..algo.audit import (
     symmetry_copies,
 )
 from ..algo.consensus import consensus_report, picks_per_group
-from ..algo.dedup import MAX_INPUTS, dedup, dedup_and_support_masks, popcount, scales_differ
+from ..algo.dedup import (
+    MAX_INPUTS,
+    dedup,
+    dedup_and_support_masks,
+    nearest_neighbour_distances,
+    popcount,
+    scales_differ,
+    stretched,
+)
 from ..algo.filaments import filament_summary
 from ..errors import CryodedupError
 from ..formats.files import check_regular_file
-from ..formats.micrograph_lists import resolve_paths
+from ..formats.micrograph_lists import found_under, resolve_paths, search_roots
 from ..formats.sniff import is_cryosparc, is_dynamo_table, is_glob, is_picker_output
 from ..labels import distinct_labels
-from ..model import Log, OnePass, ParticleSet, Warn
+from ..model import Log, OnePass, ParticleSet, StarFacts, Warn
 from ..options import MAX_CENTRE, ParticleOptions
 from ..outputs import StrPath, all_outputs_at_once
 from ..report.summary import report_rows
@@ -41,6 +50,7 @@ from ..resolve import match_particle_set
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from concurrent.futures import Future
 
     from ..report.particle_figures import ParticleDetails
 
@@ -87,26 +97,27 @@ def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn
 
         particles = read_cs_files(inputs, outdir, options, warn, log)
     else:
-        from ..formats.relion import read_star_files
+        from ..formats.star.particles import read_star_files
 
-        particles = read_star_files(inputs, outdir, options, warn, log, one_pass(options))
+        particles = read_star_files(inputs, outdir, options, warn, log, lambda facts: one_pass(options, facts))
     # One input is decided while read (docs/design.md section 5): its micrographs are matched by
     # exact path, as this matching keeps them, so it changes nothing there.
     match_particle_set(particles, options.match_micrographs, warn)
     return particles
 
 
-def one_pass(options: ParticleOptions) -> OnePass | None:
-    """The rule a reader may decide by while it scans, where these options ask nothing more of the decision.
+def one_pass(options: ParticleOptions, facts: StarFacts) -> OnePass | None:
+    """Whether the STAR reader decides while it scans, and the rule: the one place this is decided.
 
-    One pass makes a plain duplicate removal: no pictures, audit, half-set rewrite,
-    orientations, consensus support, rank normalisation or ``--min-dist-z``, each of which
-    needs every pair of duplicates or a second look at the rows (docs/design.md section 5).
-    The reader still declines where its columns need more (half-sets, filaments,
-    subtomograms) or several inputs are given.
+    One pass makes a plain duplicate removal of one file: no pictures, audit, half-set
+    rewrite, orientations, consensus support, rank normalisation or ``--min-dist-z``, and no
+    half-sets (their audit), filaments or subtomograms in the rows, each of which needs every
+    pair of duplicates or a second look at the rows (docs/design.md section 5). ``facts``
+    are what the reader found in the inputs' headers.
     """
     plain = not (options.plot or options.audit or options.max_angle is not None or options.halfsets != "keep")
     plain = plain and options.min_support == 1 and options.score_normalize == "none" and options.min_dist_z is None
+    plain = plain and facts.inputs == 1 and not (facts.halfsets or facts.filaments or facts.subtomograms)
     return OnePass(options.min_dist, options.remove_entirely, options.seed) if plain else None
 
 
@@ -160,8 +171,11 @@ def _refuse_centres(particles: ParticleSet, bad_rows: np.ndarray, what: str, why
     bad = int(np.flatnonzero(bad_rows)[0])
     k = int(particles.input_of[bad])
     row = int(np.count_nonzero(particles.input_of[:bad] == k))  # its row among its input's rows
+    # A picker's pick is named by its file and line (a picker's input is a folder or a glob).
+    where = getattr(particles.writer, "where", None)
+    place = where(k, row) if where else f"{particles.inputs[k]}: particle {row + 1}"
     raise CryodedupError(
-        f"{particles.inputs[k]}: particle {row + 1} has {what} ({particles.centres[bad].tolist()} Å: {why}); "
+        f"{place} has {what} ({particles.centres[bad].tolist()} Å: {why}); "
         f"{int(np.count_nonzero(bad_rows))} such particles in all: fix or remove them"
     )
 
@@ -510,6 +524,8 @@ def remove_duplicate_particles(
         warnings.append(message)
         log(message, "warning")
 
+    # matplotlib loads on the other core while the core reads and decides.
+    plotting = preload_plotting() if options.plot else None
     particles = read_inputs(paths, outdir, options, warn, log)
     assert particles.writer is not None, "every reader of files gives the set a writer"
     if is_picker_output(paths[0]):
@@ -523,6 +539,8 @@ def remove_duplicate_particles(
     warn_not_confirmable(particles, decision, options, warn)
     decided_at = time.perf_counter()
     halves = halfsets_by_micrograph(particles.groups, decision.keep) if reassign else None
+    # The pictures' nearest-neighbour distances: in the core, on the other core, while the outputs are written.
+    neighbours = _measuring_neighbours(particles, options) if options.plot else None
     if options.audit:
         outputs: dict[str, list[Path]] = {"kept": [], "rejected": []}
     else:
@@ -543,7 +561,8 @@ def remove_duplicate_particles(
     summary["mode"] = "remove entirely" if options.remove_entirely else "keep best of each group"
     summary["warnings"] = warnings
     summary["seconds"] = round(time.perf_counter() - start, 3)
-    if options.plot:
+    if plotting is not None:
+        plotting.join()
         from ..report.particle_figures import ParticleDetails
 
         assert decision.suppressed_by is not None, "decide() fills suppressed_by for the pictures"
@@ -559,14 +578,43 @@ def remove_duplicate_particles(
             not_confirmable=decision.not_confirmable,
             min_support=options.min_support,
             min_dist_z=options.min_dist_z,
+            nn_distances=neighbours.result() if neighbours is not None else None,
         )
         summary["plots"] = plot_particles(details, outdir, options, paths[0], force, summary)
     return summary
 
 
+def preload_plotting() -> threading.Thread:
+    """The import of the particle pictures' modules, started on a thread."""
+    from ..report import preload
+
+    return preload.start("cryodedup.report.particle_figures", "cryodedup.report.html_report")
+
+
+def _measuring_neighbours(particles: ParticleSet, options: ParticleOptions) -> Future[np.ndarray]:
+    """The distance of each particle to its nearest neighbour in the decision's metric, measured on a thread."""
+    from concurrent.futures import ThreadPoolExecutor  # (8 ms to import: --plot only)
+
+    centres = stretched(particles.centres, options.min_dist, options.min_dist_z)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cryodedup-neighbours")
+    measured = pool.submit(nearest_neighbour_distances, particles.groups, centres)
+    pool.shutdown(wait=False)  # its thread ends with this one task
+    return measured
+
+
 def _image_names(name: str) -> list[str]:
     """The file names a micrograph's image may have: a bare file stem is tried as .mrc first."""
-    return [name] if Path(name).suffix else [f"{name}.mrc", name]
+    base = name.rstrip("/").rpartition("/")[2]
+    dot = base.rfind(".")
+    has_suffix = 0 < dot < len(base) - 1  # as Path(name).suffix, without making a Path (thousands of names)
+    return [name] if has_suffix else [f"{name}.mrc", name]
+
+
+def count_absent(names: list[str], roots: list[Path]) -> int:
+    """How many micrographs have no image file under any of ``roots`` (by any of its names)."""
+    tried = [(k, image) for k, name in enumerate(names) for image in _image_names(name)]
+    found = found_under([image for _, image in tried], roots)
+    return len(names) - len({k for (k, _), ok in zip(tried, found) if ok})
 
 
 def plot_particles(
@@ -589,7 +637,7 @@ def plot_particles(
     if missing:
         n_examples = len(plots.micrographs_to_show(details, options.plot_mics))
         # All counted: none found says the paths start from another folder, a few that files are gone.
-        absent = sum(not find_micrograph(name).exists() for name in details.mic_names)
+        absent = count_absent(details.mic_names, search_roots(first_input, options.project_dir))
         summary["micrograph_images"] = (  # one line each, so that the path stays whole in a table
             f"{absent:,} of {len(details.mic_names):,} micrograph images not found; {len(missing)} of "
             f"{n_examples} examples drawn on a blank frame\nfirst looked for: {missing[0]}\n"

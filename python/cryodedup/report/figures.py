@@ -8,18 +8,25 @@ read them back); :func:`rendered` makes the PNGs the report embeds.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import matplotlib
+import numpy as np
+import PIL.Image
 
 matplotlib.use("Agg")
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import StepPatch
 
 KEPT_COLOUR, REJECTED_COLOUR = "#1a9641", "#d7191c"
 DPI = 110  # of the saved PNGs
+BELOW_AXES = 0.48  # inches under a labelled plot's axes
+TIGHT_MARGIN = 0.1  # inches of white around what a picture draws (savefig's pad_inches)
 
 #: A picture of a job: file name, caption and the figure.
 NamedFigure = tuple[str, str, Figure]
@@ -39,19 +46,86 @@ def subplots(*grid: int, figsize: tuple[float, float], **how: Any) -> tuple[Figu
 def labelled_axes(xlabel: str, ylabel: str, title: str, size: tuple[float, float] = (7, 4)) -> tuple[Figure, Axes]:
     """A new figure with one labelled plot."""
     fig, ax = subplots(figsize=size)
+    # Room below for the tick labels and a label with brackets, whose descent passed the
+    # figure's edge by a pixel with matplotlib's 11 %: the picture is then cut, not redrawn.
+    fig.subplots_adjust(bottom=BELOW_AXES / size[1])
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     return fig, ax
 
 
+def histogram(ax: Axes, values: np.ndarray, bins: int, span: tuple[float, float], **style: Any) -> StepPatch:
+    """``ax.hist`` of ``values`` drawn as one shape, not a rectangle per bin.
+
+    The same picture (filled with ``fill=True``, else the outline) at a fraction of the cost
+    of a hundred patches; the counts are the shape's values (``get_data().values``).
+    """
+    counts, edges = np.histogram(values, bins=bins, range=span)
+    return ax.stairs(counts, edges, **style)
+
+
 def png_bytes(fig: Figure) -> bytes:
-    """The figure as PNG bytes."""
+    """The figure as PNG bytes, cut to what it draws and a margin, as ``bbox_inches="tight"``."""
+    pixels = drawn_pixels(fig)
+    return tight_png(fig) if pixels is None else encoded(pixels)
+
+
+def drawn_pixels(fig: Figure) -> np.ndarray | None:
+    """The figure drawn, cut to what it draws and a margin; None when something lies outside it.
+
+    ``savefig`` with ``bbox_inches="tight"`` draws a figure twice (once to measure it); here
+    it is drawn once and its pixels cut. Outside the figure (a legend beside the axes) it
+    cannot be cut: :func:`tight_png` makes the larger canvas that holds it.
+    """
+    fig.set_dpi(DPI)
+    canvas = fig.canvas
+    assert isinstance(canvas, FigureCanvasAgg), "subplots() gives every figure an Agg canvas"
+    canvas.draw()
+    drawn = fig.get_tightbbox(canvas.get_renderer())
+    width, height = fig.get_size_inches()
+    if drawn.x0 < 0 or drawn.y0 < 0 or drawn.x1 > width or drawn.y1 > height:
+        return None
+    # The drawn box and its margin in pixels (rows downwards); the margin may pass the edge.
+    box = drawn.padded(TIGHT_MARGIN)
+    left, right = math.floor(box.x0 * DPI), math.ceil(box.x1 * DPI)
+    top, bottom = math.floor((height - box.y1) * DPI), math.ceil((height - box.y0) * DPI)
+    pixels = np.asarray(canvas.buffer_rgba())
+    cut = pixels[max(top, 0) : bottom, max(left, 0) : right]
+    if (cut[..., 3] == 255).all():  # opaque, as every picture: RGB, a quarter fewer bytes to compress
+        cut = cut[..., :3]
+    beyond = ((max(-top, 0), max(bottom - pixels.shape[0], 0)), (max(-left, 0), max(right - pixels.shape[1], 0)))
+    return np.pad(cut, (*beyond, (0, 0)), constant_values=255)  # white, as savefig's margin; a copy
+
+
+def encoded(pixels: np.ndarray) -> bytes:
+    """PNG bytes of RGB(A) pixels. Compression level 3: as small as the default (6) within 3 %, in half the time."""
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(pixels).save(buffer, format="png", compress_level=3)
+    return buffer.getvalue()
+
+
+def tight_png(fig: Figure) -> bytes:
+    """PNG bytes of ``savefig`` cut to what the figure draws, wherever it is."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     return buffer.getvalue()
 
 
 def rendered(figures: Sequence[NamedFigure]) -> list[tuple[str, str, bytes]]:
-    """Each picture's file name, caption and PNG bytes."""
-    return [(name, caption, png_bytes(fig)) for name, caption, fig in figures]
+    """Each picture's file name, caption and PNG bytes.
+
+    The compression of each picture (Pillow lets go of Python's lock) runs on a thread of its
+    own while the next one is drawn; drawing stays on this thread (matplotlib's fonts are not
+    safe to share between threads).
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cryodedup-png") as compressing:
+        pngs: list[Future[bytes]] = []
+        for _, _, fig in figures:
+            pixels = drawn_pixels(fig)
+            if pixels is None:  # drawn here too
+                pngs.append(Future())
+                pngs[-1].set_result(tight_png(fig))
+            else:
+                pngs.append(compressing.submit(encoded, pixels))
+        return [(name, caption, png.result()) for (name, caption, _), png in zip(figures, pngs)]

@@ -14,12 +14,12 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from .. import _core
 from ..algo.audit import TOP_MICROGRAPHS, straddling_per_micrograph
 from ..algo.consensus import OUTCOMES, covered_jaccard, mean_agreement, outcome_counts, pair_counts, pick_outcomes
+from ..algo.dedup import nearest_neighbour_distances, stretched
 from ..labels import distinct_labels
 from ..model import ParticleSet
-from .figures import DPI, KEPT_COLOUR, REJECTED_COLOUR, NamedFigure, labelled_axes, subplots
+from .figures import DPI, KEPT_COLOUR, REJECTED_COLOUR, NamedFigure, histogram, labelled_axes, subplots
 from .summary import short_name
 
 UNCONFIRMED_COLOUR = "#7b3294"  # kept as no duplicate, then rejected for lack of support
@@ -52,6 +52,9 @@ class ParticleDetails:
     #: --min-dist-z (tomography): duplicates within the ellipsoid of half-axes min_dist in x
     #: and y and min_dist_z in z; None: a sphere of min_dist.
     min_dist_z: float | None = None
+    #: The distance of each particle to its nearest neighbour in the decision's metric, when
+    #: the job measured it already (:func:`nearest_neighbour_distances` of the stretched centres).
+    nn_distances: np.ndarray | None = None
 
     @property
     def mic_names(self) -> list[str]:
@@ -114,15 +117,6 @@ class ParticleDetails:
         return self.particles.mic_shapes
 
 
-def nearest_neighbour_distances(groups: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Distance (Å) from each particle to the nearest other particle of its micrograph.
-
-    A particle alone on its micrograph gets inf. One k-d tree search per particle, in the core.
-    """
-    ids = groups if groups.dtype == np.uint32 else groups.astype(np.int64, copy=False)  # the core takes either
-    return _core.nearest_distances(np.ascontiguousarray(ids), np.ascontiguousarray(centres, dtype=np.float64))
-
-
 def nn_histogram(details: ParticleDetails) -> Figure:
     """Histogram of nearest-neighbour distances, with the minimum distance marked.
 
@@ -130,19 +124,21 @@ def nn_histogram(details: ParticleDetails) -> Figure:
     min_dist / min_dist_z, so that a pair is a duplicate exactly when its distance is at most
     min_dist (left of the line), as without it.
     """
-    centres = details.centres
     xlabel = f"distance to the nearest particle in the same {details.unit} (Å)"
     if details.min_dist_z is not None:
-        centres = centres * np.array([1.0, 1.0, details.min_dist / details.min_dist_z])
         xlabel = (
             f"distance to the nearest particle in the same {details.unit}, z scaled by "
             f"{details.min_dist:g}/{details.min_dist_z:g} (Å)"
         )
-    d = nearest_neighbour_distances(details.groups, centres)
+    d = details.nn_distances
+    if d is None:
+        d = nearest_neighbour_distances(
+            details.groups, stretched(details.centres, details.min_dist, details.min_dist_z)
+        )
     d = d[np.isfinite(d)]
     top = max(5 * details.min_dist, 200.0)
     fig, ax = labelled_axes(xlabel, "particles", "Nearest-neighbour distances (last bin: that far or farther)")
-    ax.hist(np.clip(d, 0, top), bins=100, range=(0, top), color="#4c72b0")
+    histogram(ax, np.clip(d, 0, top), 100, (0, top), fill=True, color="#4c72b0")
     _count_ticks(ax.yaxis)  # counts of particles
     ax.axvline(details.min_dist, color=REJECTED_COLOUR, lw=2, label=details.distance_text)
     ax.legend(loc="upper center")  # the bins at both ends are the tall ones
@@ -159,7 +155,7 @@ def rejected_fraction(details: ParticleDetails) -> Figure:
     fig, ax = labelled_axes(
         f"fraction of a {unit}'s particles rejected", f"{unit}s", f"Rejected per {unit} ({n_mics:,} {unit}s)"
     )
-    ax.hist(fraction, bins=50, range=(0, 1), color="#4c72b0")
+    histogram(ax, fraction, 50, (0, 1), fill=True, color="#4c72b0")
     _count_ticks(ax.yaxis)  # counts of micrographs
     return fig
 
@@ -173,15 +169,7 @@ def score_distributions(details: ParticleDetails) -> Figure:
     finite = np.isfinite(s)
     lo, hi = (np.min(s[finite]), np.max(s[finite])) if finite.any() else (0, 1)
     for mask, colour, label in ((details.keep, KEPT_COLOUR, "kept"), (~details.keep, REJECTED_COLOUR, "rejected")):
-        ax.hist(
-            s[mask & finite],
-            bins=60,
-            range=(lo, hi),
-            histtype="step",
-            lw=2,
-            color=colour,
-            label=f"{label} ({int(mask.sum())})",
-        )
+        histogram(ax, s[mask & finite], 60, (lo, hi), lw=2, color=colour, label=f"{label} ({int(mask.sum())})")
     _count_ticks(ax.yaxis)  # counts of particles
     ax.legend()
     return fig

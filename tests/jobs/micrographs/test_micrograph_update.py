@@ -21,7 +21,9 @@ from click.testing import CliRunner
 from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
-from cryodedup.jobs.micrographs.update import MARKER, STORE
+from cryodedup.formats.micrograph_lists import load_inputs
+from cryodedup.jobs.micrographs import update as update_module
+from cryodedup.jobs.micrographs.update import MARKER, STORE, Arrivals, unfinished
 from helpers import PLANTED_MICROGRAPHS, write_planted_micrographs
 
 OUTPUTS = ("pairs.csv", "duplicates.csv", "micrographs_kept.txt", "micrographs_rejected.txt")
@@ -53,7 +55,14 @@ def fresh(base):
 
 
 def spoil(path):
-    """NaN in every pixel and mode 99 in the header: reading this header or image again fails the job."""
+    """NaN in every pixel and mode 99 in the header: reading this header or image again fails the job.
+
+    Behind the store's back: the file keeps its size, inode and modification time (a file
+    replaced in place is read again, test_a_file_replaced_in_place_is_read_again). ``unspoil``
+    puts the bytes back the same way.
+    """
+    before = os.stat(path)
+    SPOILED[path] = path.read_bytes()
     with open(path, "r+b") as f:
         header = f.read(1024)
         f.seek(12)
@@ -63,6 +72,20 @@ def spoil(path):
         size = f.tell() - 1024 - extended
         f.seek(1024 + extended)
         f.write(np.full(size // 4, np.nan, dtype=np.float32).tobytes())
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+SPOILED: dict = {}
+
+
+def unspoil():
+    """The spoiled files' bytes back, in place, their modification times kept."""
+    for path, data in SPOILED.items():
+        before = os.stat(path)
+        with open(path, "r+b") as f:
+            f.write(data)
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    SPOILED.clear()
 
 
 def assert_same_outputs(a, b):
@@ -97,7 +120,7 @@ def test_update_reads_only_the_new_micrographs_and_writes_a_fresh_runs_outputs(g
         spoil(mics / f"mic_{k}.mrc")
     second = find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)
     assert second["images_read"] == 12
-    copied(grown[:40], mics)  # the pixels back, for the fresh run of the same inputs
+    unspoil()  # the pixels back, for the fresh run of the same inputs
     whole = find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", fresh(base))
     assert_same_outputs(out, tmp_path / "whole")
     # The planted re-exposures within reach, found (the set was built with them).
@@ -156,28 +179,39 @@ def test_json_gives_images_read(grown, tmp_path):
     assert json.loads(result.output[result.output.index("{") :])["images_read"] == 2
 
 
-def test_watch_screens_files_as_they_appear(grown, tmp_path):
-    mics = copied(grown[:20], tmp_path / "mics")
-    out = tmp_path / "out"
+def watch_rounds(mics, out, every, bin_, during):
+    """The rounds of ``--watch every`` on ``mics/*.mrc`` (idle after 0.1-0.25 min), ``during()`` run after the first."""
     command = [sys.executable, "-m", "cryodedup.cli", "micrographs", str(mics / "*.mrc"), "-o", str(out)]
-    command += ["--bin", "1", "--watch", "0.5", "--watch-idle", "0.25", "--quiet", "--json"]
-    watching = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command += ["--bin", str(bin_), "--watch", str(every), "--watch-idle", "0.25" if every >= 0.5 else "0.1"]
+    watching = subprocess.Popen(
+        [*command, "--quiet", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 120
         while not (out / STORE / MARKER).exists():
             assert watching.poll() is None, watching.communicate()
             assert time.monotonic() < deadline
             time.sleep(0.2)
-        for path in grown[20:30]:  # one by one, as a microscope writes them
-            shutil.copy(path, mics / f".{path.name}.part")
-            os.replace(mics / f".{path.name}.part", mics / path.name)
-            time.sleep(0.1)
+        during(watching)
         stdout, stderr = watching.communicate(timeout=180)
     finally:
         if watching.poll() is None:
             watching.kill()
     assert watching.returncode == 0, stderr
-    rounds = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+def test_watch_screens_files_as_they_appear(grown, tmp_path):
+    mics = copied(grown[:20], tmp_path / "mics")
+    out = tmp_path / "out"
+
+    def arrive(_watching):
+        for path in grown[20:30]:  # one by one, as a microscope writes them
+            shutil.copy(path, mics / f".{path.name}.part")
+            os.replace(mics / f".{path.name}.part", mics / path.name)
+            time.sleep(0.1)
+
+    rounds = watch_rounds(mics, out, 0.5, 1, arrive)
     assert rounds[0]["images_read"] == 20
     assert sum(r["images_read"] for r in rounds) == 30 and rounds[-1]["micrographs"] == 30
     find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", MicrographOptions(bin=1))
@@ -201,7 +235,7 @@ def test_micrographs_that_arrive_out_of_order_pair_old_images_anew(grown, tmp_pa
         else:
             spoil(mics / path.name)
     assert find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)["images_read"] == 14
-    copied(grown[:40], mics)
+    unspoil()
     find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", fresh(base))
     assert_same_outputs(out, tmp_path / "whole")
 
@@ -210,7 +244,7 @@ def test_watch_waits_out_an_input_being_written_and_stops_when_idle():
     from cryodedup.jobs.micrographs.update import watch
 
     now = [0.0]
-    counts = iter([40, None, 40, 52, None, 52, 52, 52, 52, 52])
+    news = iter([False, None, False, True, None, False, False, False, False, False])
     rounds, shown = [], []
 
     def round_(first):
@@ -220,7 +254,151 @@ def test_watch_waits_out_an_input_being_written_and_stops_when_idle():
     def sleep(seconds):
         now[0] += seconds
 
-    ran = watch(round_, lambda: next(counts), 10, 1.0, report=shown.append, sleep=sleep, clock=lambda: now[0])
-    # A first round, one when 52 appear (an unreadable moment is no change), then 60 s idle.
+    ran = watch(round_, lambda: next(news), 10, 1.0, report=shown.append, sleep=sleep, clock=lambda: now[0])
+    # A first round, one when 12 more appear (an unreadable moment is no news), then 60 s idle.
     assert ran == 2 and rounds == [True, False] and len(shown) == 2
     assert now[0] == 100  # 4 checks to see 52, then 6 idle checks of 10 s
+
+
+def image_rows(out):
+    """Rows of each image file of the store."""
+    return {p.name: len(np.load(p, mmap_mode="r")) for p in sorted((out / STORE).glob("images-*.npy"))}
+
+
+@pytest.mark.parametrize("how", ["overwritten", "renamed over"])
+def test_a_file_replaced_in_place_is_read_again(grown, tmp_path, how):
+    """mic_3 replaced by a copy of mic_8 (same name, same size): read again, and now a duplicate of mic_8."""
+    base = BASES["all-bin2"]
+    mics = copied(grown[:12], tmp_path / "mics")
+    out = tmp_path / "out"
+    find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)
+    if how == "overwritten":  # same inode, new content and time
+        shutil.copyfile(mics / "mic_8.mrc", mics / "mic_3.mrc")
+    else:  # a new inode under the old name
+        shutil.copyfile(mics / "mic_8.mrc", mics / ".mic_3.part")
+        os.replace(mics / ".mic_3.part", mics / "mic_3.mrc")
+    said = []
+    second = find_duplicate_micrographs(
+        [str(mics / "*.mrc")], out, fresh(base), update=True, log=lambda m, lvl: said.append(m)
+    )
+    assert second["images_read"] == 1
+    assert any("1 micrograph(s) replaced since they were screened" in m and "mic_3.mrc" in m for m in said)
+    whole = find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", fresh(base))
+    assert_same_outputs(out, tmp_path / "whole")
+    assert ("mic_3.mrc", "mic_8.mrc") in {(a.split("/")[-1], b.split("/")[-1]) for a, b in _duplicate_rows(out)}
+    assert whole["rejected"] == second["rejected"]
+    # Half of the store's images were of replaced micrographs: compacted into one file of the live ones.
+    for k in (1, 2, 4, 5, 6, 7):
+        shutil.copyfile(grown[k - 1], mics / f".mic_{k}.part")
+        os.replace(mics / f".mic_{k}.part", mics / f"mic_{k}.mrc")
+    third = find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)
+    assert third["images_read"] == 6
+    assert list(image_rows(out).values()) == [12]
+    assert_same_outputs(out, tmp_path / "whole")  # the same content as before the copies
+
+
+def _duplicate_rows(out):
+    lines = (out / "duplicates.csv").read_text().splitlines()[1:]
+    return [tuple(line.split(",")) for line in lines]
+
+
+def test_the_store_is_compacted_when_its_images_lie_in_too_many_files(grown, tmp_path, monkeypatch):
+    monkeypatch.setattr(update_module, "MAX_IMAGE_FILES", 3)
+    base = BASES["window-bin2"]
+    mics = tmp_path / "mics"
+    out = tmp_path / "out"
+    for first, count in ((0, 6), (6, 8), (8, 10), (10, 12), (12, 14)):
+        copied(grown[first:count], mics)
+        find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)
+        rows = image_rows(out)
+        assert len(rows) <= 3 and sum(rows.values()) == count, rows
+    find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", fresh(base))
+    assert_same_outputs(out, tmp_path / "whole")
+
+
+def half_written(source, target):
+    """``target``: the first half of ``source``'s bytes, as a microscope's writer leaves it midway."""
+    data = source.read_bytes()
+    target.write_bytes(data[: len(data) // 2])
+
+
+def test_an_mrc_still_being_written_is_left_for_a_later_round(grown, tmp_path):
+    base = BASES["all-bin2"]
+    mics = copied(grown[:12], tmp_path / "mics")
+    out = tmp_path / "out"
+    find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)
+    copied(grown[12:13], mics)
+    half_written(grown[13], mics / grown[13].name)
+    (mics / "mic_15.mrc").write_bytes(b"")  # just created
+    assert unfinished(mics / grown[13].name).endswith("bytes its header describes")
+    said = []
+    second = find_duplicate_micrographs(
+        [str(mics / "*.mrc")], out, fresh(base), update=True, log=lambda m, lvl: said.append(m)
+    )
+    assert second["images_read"] == 1 and second["micrographs"] == 13
+    assert any("2 micrograph(s) still being written, left for a later round" in m for m in said)
+    assert any("left for a later round" in m for m in second["warnings"])  # --json shows it
+    whole = tmp_path / "whole"
+    complete = sorted(str(mics / p.name) for p in grown[:13])  # as the glob lists them
+    find_duplicate_micrographs(complete, whole, fresh(base))
+    assert (out / "pairs.csv").read_bytes() == (whole / "pairs.csv").read_bytes()
+    copied(grown[13:15], mics)  # now complete
+    third = find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)
+    assert third["images_read"] == 2
+    find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole15", fresh(base))
+    assert_same_outputs(out, tmp_path / "whole15")
+
+
+def test_arrivals_wait_for_a_file_to_stop_changing(grown, tmp_path):
+    """A writer that makes the file whole first (its header says it is complete) and fills it after."""
+    mics = copied(grown[:3], tmp_path / "mics")
+    arrivals = Arrivals()
+    look = lambda: arrivals.look(load_inputs([str(mics / "*.mrc")]))  # noqa: E731
+    assert look() is True and len(arrivals.ready) == 3  # (the first round screens them)
+    arrivals.start_round()
+    filling = mics / grown[3].name
+    filling.write_bytes(grown[3].read_bytes()[:1024])
+    os.truncate(filling, grown[3].stat().st_size)  # whole size, pixels still to come
+    assert unfinished(filling) is None
+    assert look() is False  # new since the last look: not ready
+    with open(filling, "r+b") as f:
+        f.seek(1024)
+        f.write(grown[3].read_bytes()[1024:])
+    os.utime(filling, ns=(0, time.time_ns() + 10**9))  # (a coarse clock would give the same time)
+    assert look() is False  # changed since the last look
+    assert look() is True and os.path.abspath(filling) in arrivals.ready  # unchanged: ready
+    arrivals.start_round()
+    assert look() is False  # nothing new since the round
+
+
+def test_arrivals_wait_for_a_screened_file_replaced_without_a_round_meanwhile(grown, tmp_path):
+    """A screened file rewritten in place: no round while it changes (it would leave it out), one when it is whole."""
+    mics = copied(grown[:3], tmp_path / "mics")
+    arrivals = Arrivals()
+    look = lambda: arrivals.look(load_inputs([str(mics / "*.mrc")]))  # noqa: E731
+    look()
+    arrivals.start_round()
+    half_written(grown[5], mics / grown[1].name)
+    assert look() is False and len(arrivals.ready) == 2
+    shutil.copyfile(grown[5], mics / grown[1].name)
+    assert look() is False  # changed since the last look
+    assert look() is True and len(arrivals.ready) == 3
+
+
+def test_watch_waits_for_an_mrc_still_being_written(grown, tmp_path):
+    mics = copied(grown[:20], tmp_path / "mics")
+    out = tmp_path / "out"
+
+    def write_slowly(watching):
+        data = grown[20].read_bytes()
+        with open(mics / grown[20].name, "wb") as f:  # written in place, slowly
+            f.write(data[: len(data) // 3])
+            f.flush()
+            time.sleep(1.5)
+            assert watching.poll() is None, watching.communicate()
+            f.write(data[len(data) // 3 :])
+
+    rounds = watch_rounds(mics, out, 0.3, 2, write_slowly)
+    assert sum(r["images_read"] for r in rounds) == 21 and rounds[-1]["micrographs"] == 21
+    find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", MicrographOptions(bin=2))
+    assert_same_outputs(out, tmp_path / "whole")

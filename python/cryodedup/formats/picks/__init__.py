@@ -24,8 +24,8 @@ from ... import _core
 from ...errors import CryodedupError
 from ...outputs import StrPath
 from ...resolve import name_key  # what a picker keeps of a micrograph's name
-from ..micrograph_lists import micrograph_names
 from ..sniff import SUFFIXES, left_beside, picker_files, source_text
+from ..star.micrographs import micrograph_names
 
 
 @dataclass
@@ -295,6 +295,20 @@ class PicksBuilder:
         )
 
 
+def pick_location(picks: Picks, k: int) -> str:
+    """Where pick ``k`` was read: its file and line (an EMAN2 ``_info.json``: its box's number)."""
+    path = picks.files[int(picks.file_of_pick[k])].path
+    start = int(picks.row_start[k])
+    if path.endswith(".json"):
+        return f"{path}: box {start + 1}"
+    try:
+        with open(path, "rb") as f:
+            line = f.read(start).count(b"\n") + 1
+    except OSError:
+        return f"{path}: pick {k + 1}"
+    return f"{path}: line {line}"
+
+
 def repeat(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """``numpy.repeat`` of int32 ``values``, written by the core in parallel (millions of picks)."""
     values, counts = np.ascontiguousarray(values, dtype=np.int32), np.ascontiguousarray(counts, dtype=np.int64)
@@ -354,7 +368,7 @@ class MicrographNamer:
         if self.known is not None and name not in self.known.values():
             matched = self.known.get(name_key(name))
             if matched is None:
-                raise CryodedupError(f"{path}: micrograph {name} is not in {self.where}")
+                raise CryodedupError(f"{path}: micrograph {name!r} is not in {self.where}")
             full = matched
         if full not in self._index:
             self._index[full] = len(self.names)
@@ -380,6 +394,7 @@ def read_picks(
     | Callable[[list[str]], Mapping[str, tuple[int, int]]]
     | None = None,
     project_dir: Path | None = None,
+    listed_in: StrPath | None = None,
 ) -> Picks:
     """Reads one picker's output.
 
@@ -402,6 +417,8 @@ def read_picks(
     project_dir : Path, optional
         Where relative paths in RELION lists are resolved (default: the current folder,
         then the folders above the list).
+    listed_in : str or Path, optional
+        The file a list of ``micrographs`` names came from, for the errors.
 
     Returns
     -------
@@ -411,10 +428,11 @@ def read_picks(
     if micrographs is None or isinstance(micrographs, (list, tuple)):
         known = micrographs
     else:
-        known = micrograph_names(micrographs)
+        known, listed_in = micrograph_names(micrographs), micrographs
+    namer = MicrographNamer(known, str(listed_in or "--micrographs"))
     source = source_text(paths)
     files, kind = picker_files(paths)
-    picks = _read_files(files, kind, source, MicrographNamer(known), topaz_scale, micrograph_shapes, project_dir)
+    picks = _read_files(files, kind, source, namer, topaz_scale, micrograph_shapes, project_dir)
     if Path(source).is_dir() and kind not in ("relion-list", "relion-suffix"):
         picks.warnings += left_beside(files)  # a job's list names its files: the rest are not its picks
     return picks

@@ -28,17 +28,18 @@ from ...model import Log, ParticleSet, ReaderOptions
 from ...outputs import StrPath
 from ...resolve import (
     MIC_PSIZE,
-    listed_source,
+    ListedPixelSizes,
     match_micrographs,
     pixel_size_entries,
     pixel_size_of_rows,
     resolve_pixel_size,
     score_direction,
 )
-from ..micrograph_lists import MicrographList, micrograph_list, micrograph_names, micrograph_pixel_sizes, resolve_paths
+from ..micrograph_lists import MicrographList, micrograph_list, resolve_paths
 from ..mrc import mrc_shapes
 from ..sniff import is_glob, picker_files
-from . import Picks, name_key, read_picks, score_column
+from ..star.micrographs import PIXEL_SIZE_FIELD, micrograph_names, micrograph_pixel_sizes
+from . import Picks, name_key, pick_location, read_picks, score_column
 from .relion import job_micrographs
 from .write import relion_columns_lost, rows_copied, write_cryosparc, write_like_input, write_relion
 
@@ -66,6 +67,10 @@ class PicksWriter:
         self.micrographs = micrographs
         #: The micrographs STAR a RELION 3.x coordinate set names (None: none written).
         self.relion3_micrographs = relion3_micrographs
+
+    def where(self, picker: int, pick: int) -> str:
+        """Where pick ``pick`` (counted from 0) of picker ``picker`` was read: its file and line."""
+        return pick_location(self.pickers[picker], pick)
 
     def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
         """Writes the picks where ``keep`` is True as kept, the others as rejected, all or nothing.
@@ -208,43 +213,47 @@ def _pixel_sizes(
     """Micrograph pixel size of each micrograph, and where it came from.
 
     In the order of :func:`resolve_pixel_size`: ``--mic-psize``, else ``--micrographs``,
-    else the micrographs STARs the RELION jobs name.
+    else the micrographs STARs the RELION jobs name; a list is read through
+    :class:`ListedPixelSizes` (by path, then file name), as for every reader.
     """
+    mode = options.match_micrographs
+    lists = None if given is None else ListedPixelSizes(given.path, given.pixel_sizes, mode, given.pixel_size_field)
     return resolve_pixel_size(
         options.mic_psize,
         given=lambda value: (np.full(len(names), value), MIC_PSIZE),
-        listed=None if given is None else lambda: _listed_pixel_sizes(names, given),
-        own=lambda: _pixel_sizes_of_jobs(names, pickers),
+        listed=None if lists is None else lambda: _listed_sizes(lists, names, pickers),
+        own=lambda: _listed_sizes(_jobs_micrographs(pickers, mode), names, pickers),
     )
 
 
-def _listed_pixel_sizes(names: list[str], given: MicrographList) -> tuple[np.ndarray, str]:
-    """The pixel size of each micrograph in the micrographs list ``--micrographs`` gives (each > 0)."""
-    psize = np.array([given.pixel_sizes[n] for n in names], dtype=np.float64)
-    bad = np.flatnonzero(~(psize > 0))
-    if len(bad):
-        raise CryodedupError(
-            f"{given.path}: micrograph {names[bad[0]]} has the pixel size {psize[bad[0]]} "
-            f"({given.pixel_size_field}); give it with --mic-psize"
-        )
-    return psize, listed_source(given.pixel_size_field, given.path)
-
-
-def _pixel_sizes_of_jobs(names: list[str], pickers: list[Picks]) -> tuple[np.ndarray, str]:
+def _jobs_micrographs(pickers: list[Picks], match_mode: str) -> ListedPixelSizes:
     """The pixel sizes of the micrographs STARs the pickers' RELION jobs name (every picker names one)."""
     stars = list(dict.fromkeys(p.micrographs_star for p in pickers if p.micrographs_star is not None))
     by_name: dict[str, float] = {}
     for _, path in stars:
         for name, value in micrograph_pixel_sizes(Path(path)).items():
             by_name.setdefault(name, value)
-    named = ", ".join(named for named, _ in stars)
-    unknown = [n for n in names if not by_name.get(n, 0) > 0]
-    if unknown:
-        raise CryodedupError(
-            f"micrograph {unknown[0]} has no pixel size in the micrographs STAR the jobs name ({named}); "
-            "give it with --mic-psize"
-        )
-    return np.array([by_name[n] for n in names], dtype=np.float64), listed_source("rlnMicrographPixelSize", named)
+    return ListedPixelSizes(", ".join(named for named, _ in stars), by_name, match_mode, PIXEL_SIZE_FIELD)
+
+
+def _listed_sizes(listed: ListedPixelSizes, names: list[str], pickers: list[Picks]) -> tuple[np.ndarray, str]:
+    """Each micrograph's pixel size in ``listed``, and the summary's source; errors name the picker's file."""
+    psize, by_name = listed.sizes(lambda name: _file_naming(pickers, name), names)
+    return psize, listed.source(len(names), len(by_name))
+
+
+def _file_naming(pickers: list[Picks], name: str) -> str:
+    """The first picker file with picks on (or, empty, for) the micrograph ``name``."""
+    for picks in pickers:
+        if name not in picks.micrographs:
+            continue
+        index = picks.micrographs.index(name)
+        own = next((f.path for f in picks.files if f.micrograph == index), None)
+        if own is not None:
+            return own
+        on = np.flatnonzero(picks.micrograph == index)
+        return picks.files[int(picks.file_of_pick[on[0]])].path if len(on) else picks.source
+    return name
 
 
 def _require_pixel_size(inputs: list[Path], options: ReaderOptions) -> None:
@@ -536,6 +545,7 @@ def read_picker_outputs(
             topaz_scale=options.topaz_scale,
             micrograph_shapes=shape_finder,
             project_dir=options.project_dir,
+            listed_in=None if given is None else given.path,
         )
 
     def announce(path: Path) -> None:

@@ -26,8 +26,8 @@ from pathlib import Path
 
 from ...errors import CryodedupError
 from ..files import check_regular_file
-from ..micrograph_lists import micrograph_names
-from ..star import StarFile
+from ..star.file import StarFile
+from ..star.micrographs import micrograph_names
 from . import MicrographNamer, Picks, PicksBuilder, read_tables, stem
 
 SCORE = "rlnAutopickFigureOfMerit"

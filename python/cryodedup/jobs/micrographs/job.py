@@ -12,7 +12,7 @@ hit pre-irradiated ice.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,8 +23,8 @@ from ...options import MicrographOptions, check_match_mode
 from ...outputs import StrPath, all_outputs_at_once
 from .plan import plan_scoring
 from .score import ProgressBar, ShardRunner, decide_without_images, run_in_process
-from .update import open_store, score_update
-from .write import prepare_outputs, write_results
+from .update import leave_for_later, open_store, score_update
+from .write import collecting, prepare_outputs, write_results
 
 
 @all_outputs_at_once
@@ -37,6 +37,7 @@ def find_duplicate_micrographs(
     match_micrographs: str = "auto",
     force: bool = False,
     update: bool = False,
+    ready: Collection[str] | None = None,
     log: Callable[[str, str], None] = lambda message, level: None,
     progress_factory: Callable[[int], ProgressBar] | None = None,
     runner: ShardRunner = run_in_process,
@@ -61,7 +62,12 @@ def find_duplicate_micrographs(
     update : bool
         Read only the micrographs an earlier ``update`` run into ``outdir`` has not seen, and
         replace its outputs by those of a fresh run of the whole set (update.py). With
-        ``force``, a full run that starts the store anew.
+        ``force``, a full run that starts the store anew. A new MRC file still being written
+        is left for a later run (``update.leave_for_later``).
+    ready : collection of str, optional
+        With ``update``: the absolute paths of the new files that may be read (``--watch``
+        passes those unchanged since its previous look); by default every one whose header's
+        image is all there.
 
     Returns
     -------
@@ -74,14 +80,17 @@ def find_duplicate_micrographs(
     check_match_mode(match_micrographs)
     mics = load_inputs(list(inputs), options.psize, options.project_dir)
     store = None
+    warned: list[str] = []  # --update's warnings, in the summary too: a --json round says what it left out
+    said = collecting(log, warned)
     if update:
         if options.no_images:
             raise CryodedupError("--update keeps the images it read; with --no-images nothing is read: run without it")
         if runner is not run_in_process:
             raise CryodedupError("--update runs in one process: it cannot be given with --shard or --dask")
-        store = open_store(Path(outdir), mics, force, log)
+        store = open_store(Path(outdir), mics, force, said)
+        mics = leave_for_later(mics, store, ready, said)
     # An update replaces the outputs of the rounds before it.
-    outputs = prepare_outputs(mics, Path(outdir), inputs, particles, force or bool(store and store.files))
+    outputs = prepare_outputs(mics, Path(outdir), inputs, particles, force or bool(store and store.loaded))
     placement = (
         place(mics.names, options.metadata, options.shift_calibration, options.beam_diameter)
         if options.metadata
@@ -98,7 +107,7 @@ def find_duplicate_micrographs(
     else:
         plan = plan_scoring(mics, options, placement, store.known_layouts() if store else None)
         if store is not None:
-            shards = [score_update(plan, options, store, log, progress_factory)]
+            shards = [score_update(plan, options, store, said, progress_factory)]
         else:
             shards = runner(plan, progress_factory)
     scoring = time.perf_counter() - scoring_started
@@ -112,6 +121,7 @@ def find_duplicate_micrographs(
         particles=particles,
         log=log,
         match_micrographs=match_micrographs,
+        warned=warned,
         placement=placement,
     )
     elapsed = time.perf_counter() - start

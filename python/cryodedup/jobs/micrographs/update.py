@@ -10,16 +10,26 @@ from). A round reads only the micrographs it has not seen, scores the candidate 
 no score for (a binned image gives the same spectrum as the raw one, bit for bit, so old
 images are not read again), and writes the outputs of a fresh run of the whole set.
 
-``watch`` repeats rounds as new micrographs appear (a STAR file that grows, a glob that
-matches more).
+Each seen file's size, modification time and inode are kept too: a file replaced in place
+(same name, new content) is read again, and what the store held of it is dropped. The store
+is compacted (its images rewritten into one file) when at least a third of its images are of
+replaced micrographs, or its images lie in more than ``MAX_IMAGE_FILES`` files.
+
+A new MRC file whose header describes more bytes than the file holds is still being written:
+it is left for a later round (``leave_for_later``). ``watch`` repeats rounds as new
+micrographs appear (a STAR file that grows, a glob that matches more); ``Arrivals`` makes it
+wait, too, for a file that changed since its previous look (a writer that makes the file
+whole first and fills it after).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import struct
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -36,10 +46,46 @@ from .shards import changed_option, sha256_of
 
 STORE = "seen"
 MARKER = "seen.json"
-FORMAT = "cryodedup micrograph update store 1"
+FORMAT = "cryodedup micrograph update store 2"
 #: The options that change a pair's scores: any change means a full run.
 SCORE_OPTIONS = ("target_psize", "bin", "lowpass", "highpass", "psize", "min_z")
 COLUMNS = ("z", "dy", "dx", "pearson", "overlap")
+#: More image files than this and the store is compacted into one (a long --watch adds one a round).
+MAX_IMAGE_FILES = 32
+#: Bits per pixel of the MRC modes (101: 4-bit packed), to tell a file still being written.
+MODE_BITS = {0: 8, 1: 16, 2: 32, 3: 32, 4: 64, 6: 16, 12: 16, 101: 4}
+
+
+def file_stamp(path: str | Path) -> list[int] | None:
+    """Size, modification time (ns) and inode: a file replaced in place differs in one of them; None when gone."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def unfinished(path: str | Path) -> str | None:
+    """Why an MRC file cannot be read yet (its header, or the image the header describes, not all there); None if whole.
+
+    A header that cannot be an MRC header is not judged here: the reader names what is wrong with it.
+    """
+    try:
+        with open(path, "rb") as f:
+            header = f.read(1024)
+            size = os.fstat(f.fileno()).st_size
+    except OSError:
+        return None  # missing or unreadable: planning reports it
+    if len(header) < 1024 or not any(header[:12]):
+        return f"{size:,} bytes, its header not yet written"
+    order = ">" if header[212] == 0x11 else "<"  # the machine stamp: 0x11 is big-endian
+    nx, ny, nz, mode = struct.unpack(f"{order}4i", header[:16])
+    (extended,) = struct.unpack(f"{order}i", header[92:96])
+    bits = MODE_BITS.get(mode)
+    if bits is None or min(nx, ny, nz, extended + 1) <= 0:
+        return None
+    expected = 1024 + extended + (nx * ny * nz * bits + 7) // 8
+    return f"{size:,} of the {expected:,} bytes its header describes" if size < expected else None
 
 
 def score_record(plan: ScoringPlan, options: Any) -> dict[str, Any]:
@@ -78,13 +124,16 @@ class SeenStore:
     pairs: dict[str, np.ndarray]  # a, b (seen ids, a acquired first), z, dy, dx, pearson, overlap
     # Where each seen micrograph's image lies in its file ([offset, dtype, psize]): its header is not read again.
     layouts: list[list[Any]] | None = None
+    # Each seen file's size, modification time (ns) and inode when it was read (file_stamp).
+    stamps: list[list[int] | None] = field(default_factory=list)
+    loaded: bool = False  # read from seen.json: the outputs of its rounds are there to replace
 
     @classmethod
     def empty(cls, folder: Path, round_: int = 0) -> SeenStore:
         """Nothing seen; rounds numbered on from ``round_`` (a full run never overwrites files the marker names)."""
         pairs: dict[str, np.ndarray] = {"a": np.zeros(0, np.int64), "b": np.zeros(0, np.int64)}
         pairs.update({k: np.zeros(0) for k in COLUMNS})
-        return cls(folder, round_, None, [], [], pairs, [])
+        return cls(folder, round_, None, [], [], pairs, [], [])
 
     @classmethod
     def load(cls, folder: Path) -> SeenStore | None:
@@ -109,7 +158,34 @@ class SeenStore:
             pairs = {k: f[k] for k in f.files}
         images = [(int(r), int(i)) for r, i in state["images"]]
         layouts = state.get("layouts")
-        return cls(folder, state["round"], state["record"], state["files"], images, pairs, layouts)
+        stamps = state["stamps"]
+        return cls(folder, state["round"], state["record"], state["files"], images, pairs, layouts, stamps, True)
+
+    def replaced(self) -> list[str]:
+        """The seen files whose size, modification time or inode changed since they were read."""
+        changed = []
+        for path, stamp in zip(self.files, self.stamps):
+            now = file_stamp(path)
+            if now is not None and now != stamp:  # (a missing file is planning's to report)
+                changed.append(path)
+        return changed
+
+    def forget(self, gone: Collection[str]) -> None:
+        """Drops the seen files ``gone``, with their images and pairs: a round reads them as new."""
+        keep = np.array([f not in gone for f in self.files], dtype=bool)
+        if keep.all():
+            return
+        new_id = np.cumsum(keep) - 1
+        a, b = self.pairs["a"].astype(np.int64), self.pairs["b"].astype(np.int64)
+        both = keep[a] & keep[b]
+        self.pairs = {k: v[both] for k, v in self.pairs.items()}
+        self.pairs["a"], self.pairs["b"] = new_id[a[both]], new_id[b[both]]
+        kept = np.flatnonzero(keep).tolist()
+        self.files = [self.files[i] for i in kept]
+        self.images = [self.images[i] for i in kept]
+        self.stamps = [self.stamps[i] for i in kept]
+        if self.layouts:
+            self.layouts = [self.layouts[i] for i in kept]
 
     def known_layouts(self) -> dict[str, MrcLayout]:
         """{file: its image's layout} of the seen micrographs, for ``plan_scoring`` to skip their headers."""
@@ -129,11 +205,19 @@ class SeenStore:
         new_images: list[np.ndarray],
         scored: dict,
         new_layouts: list[MrcLayout] | None,
+        new_stamps: list[list[int] | None],
     ) -> None:
-        """Writes the next round: its images and all pairs, then ``seen.json``, each renamed when complete."""
+        """Writes the next round: its images and all pairs, then ``seen.json``, each renamed when complete.
+
+        The images of this round go to their own file, or, when the store has grown past what it
+        holds (``needs_compacting``), every seen micrograph's image to one file.
+        """
         self.folder.mkdir(parents=True, exist_ok=True)
         round_ = self.round + 1
-        if new_images:
+        images = self.images + [(round_, k) for k in range(len(new_images))]
+        if self.needs_compacting(len(new_images)):
+            images = self._compact(round_, new_images)
+        elif new_images:
             _save_atomic(self.image_file(round_), lambda f: np.save(f, np.stack(new_images)))
         pairs = {k: np.concatenate([self.pairs[k], scored[k]]) for k in self.pairs}
         pairs_name = f"pairs-{round_}.npz"
@@ -144,18 +228,49 @@ class SeenStore:
             "round": round_,
             "record": record,
             "files": self.files + new_files,
-            "images": self.images + [[round_, k] for k in range(len(new_images))],
+            "images": [list(at) for at in images],
             "layouts": None
             if self.layouts is None or new_layouts is None
             else self.layouts + [[m.offset, m.dtype, m.psize] for m in new_layouts],
+            "stamps": self.stamps + new_stamps,
             "pairs_file": {"name": pairs_name, "sha256": sha256_of(self.folder / pairs_name)},
         }
         _save_atomic(self.folder / MARKER, lambda f: f.write(json.dumps(state).encode()))
         # What the previous rounds wrote and no longer needs (older pair files, a crashed round's files).
-        used = {pairs_name, MARKER} | {self.image_file(r).name for r, _ in state["images"]}
+        used = {pairs_name, MARKER} | {self.image_file(r).name for r in {r for r, _ in images}}
         for leftover in self.folder.iterdir():
             if leftover.name not in used:
                 leftover.unlink(missing_ok=True)
+
+    def needs_compacting(self, adding: int) -> bool:
+        """Whether the store has grown past what it holds, once ``adding`` more images are in.
+
+        Past what it holds: at least a third of its image files' rows are of forgotten
+        (replaced) micrographs, or its images lie in more than ``MAX_IMAGE_FILES`` files.
+        """
+        rounds = {r for r, _ in self.images}
+        held = sum(len(np.load(self.image_file(r), mmap_mode="r")) for r in rounds) + adding
+        dead = held - len(self.images) - adding
+        return (3 * dead >= held > 0 and dead > 0) or len(rounds) + (adding > 0) > MAX_IMAGE_FILES
+
+    def _compact(self, round_: int, new_images: list[np.ndarray]) -> list[tuple[int, int]]:
+        """Every seen micrograph's image, then the new ones, into ``images-ROUND.npy``; their places there."""
+        sources = {r: np.load(self.image_file(r), mmap_mode="r") for r in {r for r, _ in self.images}}
+        some = next(iter(sources.values()), None)
+        shape = some.shape[1:] if some is not None else new_images[0].shape
+        path = self.image_file(round_)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        out = np.lib.format.open_memmap(
+            tmp, mode="w+", dtype=np.float32, shape=(len(self.images) + len(new_images), *shape)
+        )
+        for k, (r, row) in enumerate(self.images):  # one image at a time: the store may not fit in memory
+            out[k] = sources[r][row]
+        for k, image in enumerate(new_images, start=len(self.images)):
+            out[k] = image
+        out.flush()
+        del out, sources
+        os.replace(tmp, path)
+        return [(round_, k) for k in range(len(self.images) + len(new_images))]
 
 
 def _save_atomic(path: Path, write: Callable[[Any], None]) -> None:
@@ -182,7 +297,93 @@ def open_store(outdir: Path, mics: Micrographs, force: bool, log: Callable[[str,
             f"--update: {len(lost)} micrograph(s) screened before are no longer in the inputs (e.g. {lost[0]}); "
             "give them again, or use --force for a full run"
         )
+    replaced = store.replaced()
+    if replaced:
+        log(
+            f"--update: {len(replaced)} micrograph(s) replaced since they were screened, read again "
+            f"(e.g. {replaced[0]})",
+            "warning",
+        )
+        store.forget(replaced)
     return store
+
+
+def leave_for_later(
+    mics: Micrographs, store: SeenStore, ready: Collection[str] | None, log: Callable[[str, str], None]
+) -> Micrographs:
+    """The micrographs of this round: those not seen before and still being written are left for a later one.
+
+    Still being written: an MRC file whose header describes more bytes than it holds, or, with
+    ``ready`` (--watch: the files unchanged since its previous look), a file not in it. Only a
+    list of MRC files can be screened without some of its micrographs; for a STAR or a .cs the
+    round is refused until they are complete.
+    """
+    seen = set(store.files)
+    late: dict[int, str] = {}
+    for k, path in enumerate(mics.paths):
+        absolute = os.path.abspath(path)
+        if absolute in seen:
+            continue
+        why = "new or changed since the last look" if ready is not None and absolute not in ready else unfinished(path)
+        if why:
+            late[k] = why
+    if not late:
+        return mics
+    first = next(iter(late))
+    if mics.kind != "mrc":
+        raise CryodedupError(
+            f"{mics.paths[first]}: still being written ({late[first]}); run --update again once it is complete"
+        )
+    log(
+        f"--update: {len(late)} micrograph(s) still being written, left for a later round "
+        f"(e.g. {mics.paths[first]}: {late[first]})",
+        "warning",
+    )
+    keep = [k for k in range(len(mics.paths)) if k not in late]
+    return replace(mics, names=[mics.names[k] for k in keep], paths=[mics.paths[k] for k in keep])
+
+
+class Arrivals:
+    """What ``--watch`` saw of the input files at its last look.
+
+    A file is ready when the image its header describes is all there (``unfinished``) and it
+    has not changed since the previous look: a writer that makes a file whole first and fills
+    it after changes its modification time. A file is judged once; it is looked at again
+    only when it changes. A round is worth running when a ready file was not ready, as it is
+    now, when the last round started: a file that merely stops being ready (replaced, being
+    written again) waits for its new content.
+    """
+
+    def __init__(self) -> None:
+        self.stamps: dict[str, list[int]] | None = None  # None: no look yet
+        self.ready: set[str] = set()
+        self.screened: dict[str, list[int]] = {}  # the ready files when the last round started, and their stamps
+
+    def start_round(self) -> None:
+        """Notes the ready files of the last look as those the round now starting screens."""
+        assert self.stamps is not None, "look first"
+        self.screened = {path: self.stamps[path] for path in self.ready}
+
+    def look(self, mics: Micrographs) -> bool | None:
+        """Looks at the input's files: whether one is ready that the last round did not screen as it is now.
+
+        None when a STAR or .cs names a file that is not ready (it cannot be screened without it).
+        """
+        stamps: dict[str, list[int]] = {}
+        ready: set[str] = set()
+        for path in mics.paths:
+            absolute = os.path.abspath(path)
+            stamp = file_stamp(absolute)
+            if stamp is None:
+                continue  # gone since the listing
+            stamps[absolute] = stamp
+            changed = self.stamps is not None and self.stamps.get(absolute) != stamp
+            if not changed and (absolute in self.ready or not unfinished(absolute)):
+                ready.add(absolute)
+        self.stamps, self.ready = stamps, ready
+        if mics.kind != "mrc" and len(ready) < len(stamps):
+            return None
+        return any(self.screened.get(path) != stamps[path] for path in ready)
 
 
 def _last_round(folder: Path) -> int:
@@ -235,7 +436,10 @@ def score_update(
         layouts=None,
         pairs=todo.reshape(-1, 2),
     )
-    unseen = len(np.setdiff1d(np.unique(todo), np.flatnonzero(ids >= 0)))
+    unseen_positions = np.setdiff1d(np.unique(todo), np.flatnonzero(ids >= 0))
+    unseen = len(unseen_positions)
+    # Before reading: a file changed while or after it is read is then read again next round.
+    stamps = {int(q): file_stamp(files[q]) for q in unseen_positions}
     bar = progress_factory(unseen) if progress_factory else None
     try:
         fresh = score_shard(binned_plan, 1, 1, bar.advance if bar else None, read=read)
@@ -247,7 +451,9 @@ def score_update(
     todo_ids = _ids_after(store, ids, order, len(store.files))
     scored["a"], scored["b"] = todo_ids[todo[:, 0]], todo_ids[todo[:, 1]]
     layouts = None if plan.layouts is None else [plan.layouts[q] for q in order]
-    store.save(record, [files[q] for q in order], [new_images[q] for q in order], scored, layouts)
+    store.save(
+        record, [files[q] for q in order], [new_images[q] for q in order], scored, layouts, [stamps[q] for q in order]
+    )
     scores = {k: np.concatenate([reused[k], fresh.scores[k]]) for k in ("pairs", *COLUMNS)}
     return replace(fresh, scores=scores, images_read=len(new_images), bytes_read=counts["bytes"])
 
@@ -276,7 +482,7 @@ def _stored_rows(store: SeenStore, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def watch(
     round_: Callable[[bool], dict[str, Any]],
-    count_micrographs: Callable[[], int | None],
+    news: Callable[[], bool | None],
     every: float,
     idle_minutes: float | None,
     *,
@@ -284,28 +490,26 @@ def watch(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> int:
-    """Runs ``round_`` now and again whenever ``count_micrographs`` grows; returns the rounds run.
+    """Runs ``round_`` now and again whenever ``news()`` says there is something new; returns the rounds run.
 
-    Checks every ``every`` seconds (an input that cannot be read at that moment, a STAR file
-    being rewritten, is looked at again at the next check); stops after ``idle_minutes`` without new micrographs (never
-    when None), or at Ctrl-C between rounds (a round interrupted leaves the previous one's
-    outputs and store: each is atomic).
+    Checks every ``every`` seconds (``news()`` is None when the input cannot be read at that
+    moment, a STAR file being rewritten: looked at again at the next check; ``Arrivals.look``
+    for files); stops after ``idle_minutes`` without new micrographs (never when None), or at
+    Ctrl-C between rounds (a round interrupted leaves the previous one's outputs and store:
+    each is atomic).
     """
     rounds = 0
-    summary = round_(True)
+    report(round_(True))
     rounds += 1
-    report(summary)
-    last_count, last_new = summary["micrographs"], clock()
+    last_new = clock()
     try:
         while idle_minutes is None or clock() - last_new < idle_minutes * 60:
             sleep(every)
-            now = count_micrographs()
-            if now is None or now == last_count:  # None: the input cannot be read now (being written)
+            if not news():  # None: the input cannot be read now (being written)
                 continue
-            summary = round_(False)
+            report(round_(False))
             rounds += 1
-            report(summary)
-            last_count, last_new = summary["micrographs"], clock()
+            last_new = clock()
     except KeyboardInterrupt:
         pass
     return rounds

@@ -4,7 +4,7 @@ RELION 5 rotates a particle's origin by its subtomogram orientation before subtr
 (``rlnTomoSubtomogramRot/Tilt/Psi``); RELION 4 writes coordinates in tilt-series pixels
 (``rlnTomoTiltSeriesPixelSize``); Warp and WarpTools write them in pixels of the exported
 tomogram, a size their files do not record. This module holds those rules; the readers
-(``formats.relion``) decide when they apply.
+(``formats.star.particles``) decide when they apply.
 """
 
 from __future__ import annotations

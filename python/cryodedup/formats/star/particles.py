@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from .. import _core
-from ..algo.audit import read_halves
-from ..algo.filaments import RELION_TUBE, tube_ids
-from ..errors import CryodedupError
-from ..labels import distinct_labels
-from ..model import HalfSets, Log, OnePass, ParticleSet, ReaderOptions, Warn
-from ..outputs import AtomicOutputs, StrPath, scratch_files, write_error
-from ..resolve import (
+from ... import _core
+from ...algo.audit import read_halves
+from ...algo.filaments import RELION_TUBE, tube_ids
+from ...errors import CryodedupError
+from ...labels import distinct_labels
+from ...model import AskOnePass, HalfSets, Log, ParticleSet, ReaderOptions, StarFacts, Warn
+from ...outputs import AtomicOutputs, StrPath, scratch_files, write_error
+from ...resolve import (
     MIC_PSIZE,
     NO_AUTO_SCORE,
     UNKNOWN_COLUMN,
@@ -35,8 +35,8 @@ from ..resolve import (
     resolve_pixel_size,
     resolve_score,
 )
-from .micrograph_lists import micrograph_pixel_sizes
-from .star import Block, StarFile, Table, is_number, split_fields, unquote
+from .file import Block, StarFile, Table, is_number, split_fields, unquote
+from .micrographs import PIXEL_SIZE_FIELD, micrograph_pixel_sizes
 from .tomography import SUBTOMOGRAM_ANGLES, TILT_SERIES_PSIZE, rotate_origins, warp_tomograms
 
 if TYPE_CHECKING:
@@ -362,7 +362,7 @@ def _mic_psize_label(part: ParticleTable) -> str:
     assert part.optics is not None
     if len(part.columns.coords) == 3 and TILT_SERIES_PSIZE in part.optics.labels:
         return TILT_SERIES_PSIZE
-    return "rlnMicrographPixelSize"
+    return PIXEL_SIZE_FIELD
 
 
 def _optics_pixel_sizes(part: ParticleTable) -> dict[str, float]:
@@ -422,7 +422,7 @@ def tomogram_pixels_need(part: ParticleTable) -> str:
 
 def _micrographs_list(options: ReaderOptions, mic_psizes: dict[str, float]) -> ListedPixelSizes:
     """The pixel sizes of the micrographs STAR ``--micrographs`` gives, looked up as ``--match-micrographs`` says."""
-    return ListedPixelSizes(options.micrographs, mic_psizes, options.match_micrographs)
+    return ListedPixelSizes(options.micrographs, mic_psizes, options.match_micrographs, PIXEL_SIZE_FIELD)
 
 
 def pixel_sizes_used(
@@ -479,13 +479,10 @@ def _listed_used(
 ) -> UsedPixelSizes:
     """The pixel sizes the micrographs STAR gives the micrographs ``names`` of one input."""
     micrographs = _micrographs_list(options, mic_psizes)
-    listed, by_name = micrographs.lookup(part.where(), names)
-    missing = [name for name in names if name not in listed]
-    if missing:
-        raise CryodedupError(micrographs.not_listed(part.where(), missing, list(names)))
+    values, by_name = micrographs.sizes(part.where(), names)
     used = []
-    for value in np.unique(list(listed.values())):
-        with_value = [name for name, psize in listed.items() if psize == value]
+    for value in np.unique(values):
+        with_value = [name for name, psize in zip(names, values) if psize == value]
         source = micrographs.source(len(with_value), len(by_name.intersection(with_value)))
         used.append(PixelSize(part.label, "all", float(value), source))
     return used, {}
@@ -510,7 +507,8 @@ def _optics_used(part: ParticleTable, groups_met: Iterable[float], warn: Warn, n
     mic = _optics_value(part.optics, mic_label)
     original = _optics_value(part.optics, "rlnMicrographOriginalPixelSize")
     used, by_group = [], {}
-    for g in np.unique(np.asarray(list(groups_met), dtype=np.float64)):
+    # (return_index: numpy's plain unique imports numpy.ma, 5-15 ms of the STAR job's start)
+    for g in np.unique(np.asarray(list(groups_met), dtype=np.float64), return_index=True)[0]:
         label = _group_label(g)
         if label in mic:
             value, source = mic[label], mic_label
@@ -570,8 +568,7 @@ def _listed_rows(
     part: ParticleTable, names: list[str], keys: np.ndarray, options: ReaderOptions, mic_psizes: dict[str, float]
 ) -> np.ndarray:
     """Each row's pixel size from the micrographs STAR (``keys`` index ``names``)."""
-    listed, _ = _micrographs_list(options, mic_psizes).lookup(part.where(), names)
-    return np.array([listed[name] for name in names])[keys]
+    return _micrographs_list(options, mic_psizes).sizes(part.where(), names)[0][keys]
 
 
 def _rows_by_group(n: int, groups: np.ndarray, by_group: dict[float, float]) -> np.ndarray:
@@ -792,20 +789,23 @@ class Split:
 
 
 def _start_split(
-    parts: list[ParticleStar], labels: list[str], one_pass: OnePass | None, higher: bool, outdir: Path
+    parts: list[ParticleStar], labels: list[str], ask: AskOnePass | None, higher: bool, outdir: Path
 ) -> Split | None:
     """Scratch outputs, their headers written, for a scan that decides and writes as it goes.
 
-    Only where the job asked for it (``one_pass``) and the file allows it: one input, without
-    half-sets, filaments or subtomograms (which need each pair of duplicates or a second
-    pass). None otherwise.
+    Only where the job, told what the inputs' headers say (:class:`StarFacts`), gives the
+    rule (``ask``). None otherwise.
     """
+    facts = StarFacts(
+        inputs=len(parts),
+        halfsets=any(RANDOM_SUBSET in part.labels for part in parts),
+        filaments=any(RELION_TUBE in part.labels for part in parts),
+        subtomograms=any(part.columns.subtomogram_angles for part in parts),
+    )
+    one_pass = ask(facts) if ask is not None else None
+    if one_pass is None:
+        return None
     part = parts[0]
-    columns = set(part.labels)
-    if one_pass is None or len(parts) > 1:
-        return None
-    if {RANDOM_SUBSET, RELION_TUBE} & columns or part.columns.subtomogram_angles:
-        return None
     files = scratch_files([outdir / KEPT_NAME, outdir / REJECTED_NAME])
     if files is None:
         return None
@@ -870,15 +870,16 @@ def read_star_files(
     options: ReaderOptions,
     warn: Warn,
     log: Log,
-    one_pass: OnePass | None = None,
+    one_pass: AskOnePass | None = None,
 ) -> ParticleSet:
     """Reads RELION particle STAR files into one ParticleSet.
 
     Its writer writes ``OUTDIR/particles_kept.star`` and ``particles_rejected.star``.
     Everything the user must supply (a pixel size, a score order) is gathered over all
-    inputs and raised as one CryodedupError. With ``one_pass`` (the job's leave, see
-    :class:`~cryodedup.model.OnePass`) one input is decided and written while it is scanned,
-    where its columns allow it: the set comes back ``decided``.
+    inputs and raised as one CryodedupError. ``one_pass`` is the job's decision, asked with
+    what the headers say (:class:`~cryodedup.model.StarFacts`); where it gives a
+    :class:`~cryodedup.model.OnePass`, the input is decided and written while it is
+    scanned: the set comes back ``decided``.
 
     Each file is indexed up to its particle rows, and the rest while the rows are scanned
     (one read of the file); a file whose particle rows are followed by blocks that change
@@ -899,7 +900,7 @@ def _read_star_files(
     options: ReaderOptions,
     warn: Warn,
     log: Log,
-    one_pass: OnePass | None,
+    one_pass: AskOnePass | None,
     defer: bool,
 ) -> ParticleSet:
     parts = [ParticleStar(p, options.shift_key, defer) for p in inputs]
@@ -1033,14 +1034,17 @@ def scan_particles(
 ) -> ParticleScan:
     """One input's rows, scanned one window of the file at a time: 28 bytes per 2D particle.
 
-    ``extra`` columns (and those filaments and RELION 5 subtomograms need) are read in one
-    more pass over the loop, only when asked for or present. With ``split``, the rows are
-    also decided and appended to its files as the scan goes (see :class:`Split`).
+    ``extra`` columns, and those filaments and RELION 5 subtomograms need, are kept whole
+    by the same pass, only when asked for or present. With ``split``, the rows are also
+    decided and appended to its files as the scan goes (see :class:`Split`).
     """
     cols = part.columns
     origin_by_axis = {lab[-1] if not lab.endswith("Angst") else lab[-6]: lab for lab in cols.origins}
     axes = [lab[-6] if lab.endswith("Angst") else lab[-1] for lab in cols.coords]
     origin_pixels = ("rlnDetectorPixelSize", "rlnMagnification") if cols.origins_in_pixels else None
+    wanted = list(extra or []) + ([RELION_TUBE] if RELION_TUBE in part.labels else [])
+    wanted += cols.origins + cols.subtomogram_angles if cols.subtomogram_angles else []
+    wanted = list(dict.fromkeys(wanted))
     try:
         raw = part.star.scan_particles(
             part.block,
@@ -1051,33 +1055,29 @@ def scan_particles(
             psize_plan,
             score_label,
             None if split is None else split.scan_arguments(),
+            extra=wanted,
         )
     except OSError as err:  # writing the split's files (reading errors are CryodedupErrors)
         raise write_error(err, split.files if split else {}) from None
     part.confirm_blocks()
-    scan = ParticleScan(
-        groups=raw.keys,
-        centres=raw.centres.reshape(-1, len(cols.coords)),
-        scores=raw.scores,
-        key_names=raw.key_names,
-        key_psizes=raw.key_psizes,
-        optics_groups=raw.optics_groups,
+    numbers = dict(zip(wanted, raw.extra))
+    centres = raw.centres.reshape(-1, len(cols.coords))
+    if cols.subtomogram_angles:  # the scan subtracted the origins unrotated: rotate them (section 7)
+        origins = np.stack([numbers[label] for label in cols.origins], axis=1)
+        angles = (numbers[label] for label in cols.subtomogram_angles)
+        centres += origins - rotate_origins(origins, *angles)
+    return ParticleScan(
+        raw.keys,
+        centres,
+        raw.scores,
+        raw.key_names,
+        raw.key_psizes,
+        raw.optics_groups,
+        tubes=numbers.get(RELION_TUBE),
+        extra={label: numbers[label] for label in extra or []},
         keep=raw.keep,
         split_note=raw.split_note,
     )
-    # Filaments and RELION 5 subtomograms (small files) need columns the lean scan does not
-    # keep: one more pass over the loop for them.
-    wanted = list(extra or []) + ([RELION_TUBE] if RELION_TUBE in part.labels else [])
-    wanted += cols.origins + cols.subtomogram_angles if cols.subtomogram_angles else []
-    if wanted:
-        numbers = part.star.scan(part.block, list(dict.fromkeys(wanted)), None)[0]
-        scan.tubes = numbers.get(RELION_TUBE)
-        scan.extra = {label: numbers[label] for label in extra or []}
-        if cols.subtomogram_angles:  # the scan subtracted the origins unrotated: rotate them (section 7)
-            origins = np.stack([numbers[label] for label in cols.origins], axis=1)
-            angles = (numbers[label] for label in cols.subtomogram_angles)
-            scan.centres += origins - rotate_origins(origins, *angles)
-    return scan
 
 
 def input_numbers(counts: list[int]) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""cryodedup.formats.tomography and the tomography layouts of particle STAR files.
+"""cryodedup.formats.star.tomography and the tomography layouts of particle STAR files.
 
 RELION 5 subtomogram orientation, RELION 4 tilt-series pixels, Warp/WarpTools tomogram
 pixels. Oracles: rotation matrices built from elementary rotations in the test, centres
@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
-from cryodedup.formats.tomography import subtomogram_matrices
+from cryodedup.formats.star.tomography import subtomogram_matrices
 from helpers import shared_file, write_star
 from oracle import oracle_by_group
 
@@ -91,6 +91,26 @@ def test_hand_worked_case_in_a_file(tmp_path):
     assert names_in(tmp_path / "out/particles_kept.star") == ["a", "c"]
     assert names_in(tmp_path / "out/particles_rejected.star") == ["b"]
     assert summary["score"]["column"] == "rlnMaxValueProbDistribution"
+
+
+@pytest.mark.parametrize("extra", [[], ["rlnHelicalTubeID"]], ids=["subtomograms", "subtomograms with tubes"])
+def test_subtomograms_are_read_in_one_pass(tmp_path, monkeypatch, extra):
+    # The origins, the subtomogram angles (and a tube column) come with the particle scan:
+    # no second scan of the loop. Oracle: the hand-worked case above ("a" rotated onto "b").
+    from cryodedup.formats.star.file import StarFile
+
+    def second_scan(*args, **kwargs):
+        raise AssertionError("the particle loop was scanned a second time")
+
+    monkeypatch.setattr(StarFile, "scan", second_scan)
+    rows = [
+        ["t1", 90, 0, 0, 10, 0, 0, 100, 200, 300, 0.9, "a"],
+        ["t1", 0, 0, 0, 0, 0, 0, 100, 210, 300, 0.5, "b"],
+        ["t1", 0, 0, 0, 0, 0, 0, 90, 200, 300, 0.4, "c"],
+    ]
+    path = write_star(tmp_path / "p.star", R5 + extra, [row + [k + 1] * len(extra) for k, row in enumerate(rows)])
+    run(tmp_path, [path], min_dist=1.0)
+    assert names_in(tmp_path / "out/particles_rejected.star") == ["b"]
 
 
 def test_same_positions_with_different_angles_coincide(tmp_path):

@@ -1,4 +1,4 @@
-"""cryodedup.formats.star: the index, small tables and the parallel loop scan."""
+"""cryodedup.formats.star.file: the index, small tables and the parallel loop scan."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 import starfile
 
 from cryodedup.errors import CryodedupError
-from cryodedup.formats.star import StarFile, split_fields
+from cryodedup.formats.star.file import StarFile, split_fields
 from fixtures.synthetic import write_mrc
 from helpers import shared_file, star_text, write_star
 

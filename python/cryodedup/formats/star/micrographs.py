@@ -1,0 +1,82 @@
+"""RELION's micrographs STAR (``corrected_micrographs.star``, ``micrographs_ctf.star``): names and pixel sizes.
+
+The micrographs table is ``data_micrographs``, else the first loop with ``rlnMicrographName``;
+a micrograph's pixel size is its optics group's ``rlnMicrographPixelSize`` (RELION 3.1 and
+later), else ``rlnDetectorPixelSize`` / ``rlnMagnification`` of its row (3.0). The particle
+job's ``--micrographs``, the pickers' RELION jobs and the micrograph job's STAR input all
+read it here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...errors import CryodedupError
+from ...outputs import StrPath
+from .file import Block, StarFile, Table
+
+#: The column a RELION 3.1+ micrographs STAR gives the pixel size in (data_optics).
+PIXEL_SIZE_FIELD = "rlnMicrographPixelSize"
+#: The error for a STAR without a micrographs table.
+NOT_MICROGRAPHS_STAR = "no rlnMicrographName column (is this a micrographs STAR?)"
+
+
+def block_naming_micrographs(star: StarFile, name: str, missing: str) -> Block:
+    """The block ``data_<name>`` if it has ``rlnMicrographName``, else the first loop that has it.
+
+    Raises ``missing`` (prefixed with the file) when neither has that column.
+    """
+    named = star.block(name)
+    if named is not None and named.labels is not None and "rlnMicrographName" in named.labels:
+        return named
+    block = next((b for b in star.blocks if b.labels and "rlnMicrographName" in b.labels), None)
+    if block is None or block.labels is None:
+        raise CryodedupError(f"{star.path}: {missing}")
+    return block
+
+
+@dataclass
+class MicrographsStar:
+    """A micrographs STAR: the file, its micrographs table, and the micrographs' names (one a row)."""
+
+    star: StarFile
+    block: Block
+    table: Table
+    names: list[str]
+
+    @classmethod
+    def read(cls, path: StrPath) -> MicrographsStar:
+        """The file's micrographs table, refused when it has none."""
+        star = StarFile(path)
+        block = block_naming_micrographs(star, "micrographs", NOT_MICROGRAPHS_STAR)
+        table = star.table(block)
+        return cls(star, block, table, table.column("rlnMicrographName"))
+
+    def pixel_sizes(self) -> dict[str, float]:
+        """Micrograph name -> pixel size in Å: data_optics (RELION 3.1+), or the detector and magnification (3.0)."""
+        path, table = self.star.path, self.table
+        optics = self.star.block("optics")
+        try:
+            if optics is not None and "rlnOpticsGroup" in table.labels:
+                otable = self.star.table(optics)
+                if PIXEL_SIZE_FIELD not in otable.labels:
+                    raise CryodedupError(f"{path}: data_optics has no {PIXEL_SIZE_FIELD} column")
+                by_group = dict(zip(otable.column("rlnOpticsGroup"), map(float, otable.column(PIXEL_SIZE_FIELD))))
+                return {n: by_group[g] for n, g in zip(self.names, table.column("rlnOpticsGroup"))}
+            if {"rlnDetectorPixelSize", "rlnMagnification"} <= set(table.labels):
+                det, mag = table.column("rlnDetectorPixelSize"), table.column("rlnMagnification")
+                return {n: 1e4 * float(d) / float(m) for n, d, m in zip(self.names, det, mag)}
+        except (KeyError, ValueError) as err:
+            raise CryodedupError(f"{path}: inconsistent optics groups or pixel sizes ({err})") from None
+        raise CryodedupError(f"{path}: no micrograph pixel size in it ({PIXEL_SIZE_FIELD} in data_optics)")
+
+
+def micrograph_names(path: StrPath) -> list[str]:
+    """The ``rlnMicrographName`` column of a micrographs STAR, one name a row (unquoted)."""
+    return MicrographsStar.read(path).names
+
+
+def micrograph_pixel_sizes(path: Path) -> dict[str, float]:
+    """Micrograph name -> pixel size in Å, from a micrographs STAR (any RELION version)."""
+    return MicrographsStar.read(path).pixel_sizes()
