@@ -102,6 +102,7 @@ class ParticleScan:
     comment_lines: int
     keep: npt.NDArray[np.bool_] | None
     split_note: str | None
+    extra: list[npt.NDArray[np.float64]]
 
 class PixelSizes:
     """Where a particle scan takes each row's micrograph pixel size from."""
@@ -118,13 +119,14 @@ class PixelSizes:
     def by_micrograph(psizes: dict[str, float]) -> PixelSizes: ...
 
 class ParticleColumns:
-    """The columns of a particle scan: micrograph key, centre, origins, score."""
+    """The columns of a particle scan: micrograph key, centre, origins, score, extra columns kept whole."""
 
     key: int
     coords: list[int]
     origins: list[int | None]
     origin_pixels: tuple[int, int] | None
     score: int | None
+    extra: list[int]
     def __init__(
         self,
         *,
@@ -133,6 +135,7 @@ class ParticleColumns:
         origins: list[int | None],
         origin_pixels: tuple[int, int] | None = None,
         score: int | None = None,
+        extra: list[int] = ...,
     ) -> None: ...
 
 class SplitRule:

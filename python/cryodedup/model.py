@@ -57,15 +57,34 @@ class ReaderOptions(Protocol):
 class OnePass:
     """The job's leave to a reader to decide while it scans, and the rule to decide by.
 
-    Only the particle job knows whether its options make the decision one pass can make
-    (docs/design.md section 5): it asks with this, and a reader that can (one RELION STAR,
-    whose columns allow it) decides and writes as it reads, marking the set ``decided``.
-    ``higher_is_better`` is the reader's to find (it chose the score column).
+    The particle job alone decides whether one pass makes its decision (docs/design.md
+    section 5), from its options and the :class:`StarFacts` the reader gives it; a reader
+    given this decides and writes as it reads, marking the set ``decided`` (unless the rows
+    turn out not to come micrograph by micrograph: the scan says so and the reader takes two
+    passes). ``higher_is_better`` is the reader's to find (it chose the score column).
     """
 
     min_dist: float
     remove_entirely: bool
     seed: int
+
+
+@dataclass(frozen=True)
+class StarFacts:
+    """What a STAR reader knows of its inputs before it scans them: what the one-pass decision needs.
+
+    ``inputs``: how many files; ``halfsets``, ``filaments``, ``subtomograms``: whether their
+    rows carry half-sets (``rlnRandomSubset``), a tube column, or RELION 5's subtomogram angles.
+    """
+
+    inputs: int
+    halfsets: bool
+    filaments: bool
+    subtomograms: bool
+
+
+#: The job's one-pass decision, asked by the STAR reader with the facts of its inputs.
+AskOnePass = Callable[[StarFacts], "OnePass | None"]
 
 
 @dataclass

@@ -42,7 +42,7 @@ from ..formats.files import check_regular_file
 from ..formats.micrograph_lists import found_under, resolve_paths, search_roots
 from ..formats.sniff import is_cryosparc, is_dynamo_table, is_glob, is_picker_output
 from ..labels import distinct_labels
-from ..model import Log, OnePass, ParticleSet, Warn
+from ..model import Log, OnePass, ParticleSet, StarFacts, Warn
 from ..options import MAX_CENTRE, ParticleOptions
 from ..outputs import StrPath, all_outputs_at_once
 from ..report.summary import report_rows
@@ -102,24 +102,25 @@ def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn
     else:
         from ..formats.star.particles import read_star_files
 
-        particles = read_star_files(inputs, outdir, options, warn, log, one_pass(options))
+        particles = read_star_files(inputs, outdir, options, warn, log, lambda facts: one_pass(options, facts))
     # One input is decided while read (docs/design.md section 5): its micrographs are matched by
     # exact path, as this matching keeps them, so it changes nothing there.
     match_particle_set(particles, options.match_micrographs, warn)
     return particles
 
 
-def one_pass(options: ParticleOptions) -> OnePass | None:
-    """The rule a reader may decide by while it scans, where these options ask nothing more of the decision.
+def one_pass(options: ParticleOptions, facts: StarFacts) -> OnePass | None:
+    """Whether the STAR reader decides while it scans, and the rule: the one place this is decided.
 
-    One pass makes a plain duplicate removal: no pictures, audit, half-set rewrite,
-    orientations, consensus support, rank normalisation or ``--min-dist-z``, each of which
-    needs every pair of duplicates or a second look at the rows (docs/design.md section 5).
-    The reader still declines where its columns need more (half-sets, filaments,
-    subtomograms) or several inputs are given.
+    One pass makes a plain duplicate removal of one file: no pictures, audit, half-set
+    rewrite, orientations, consensus support, rank normalisation or ``--min-dist-z``, and no
+    half-sets (their audit), filaments or subtomograms in the rows, each of which needs every
+    pair of duplicates or a second look at the rows (docs/design.md section 5). ``facts``
+    are what the reader found in the inputs' headers.
     """
     plain = not (options.plot or options.audit or options.max_angle is not None or options.halfsets != "keep")
     plain = plain and options.min_support == 1 and options.score_normalize == "none" and options.min_dist_z is None
+    plain = plain and facts.inputs == 1 and not (facts.halfsets or facts.filaments or facts.subtomograms)
     return OnePass(options.min_dist, options.remove_entirely, options.seed) if plain else None
 
 
@@ -173,8 +174,11 @@ def _refuse_centres(particles: ParticleSet, bad_rows: np.ndarray, what: str, why
     bad = int(np.flatnonzero(bad_rows)[0])
     k = int(particles.input_of[bad])
     row = int(np.count_nonzero(particles.input_of[:bad] == k))  # its row among its input's rows
+    # A picker's pick is named by its file and line (a picker's input is a folder or a glob).
+    where = getattr(particles.writer, "where", None)
+    place = where(k, row) if where else f"{particles.inputs[k]}: particle {row + 1}"
     raise CryodedupError(
-        f"{particles.inputs[k]}: particle {row + 1} has {what} ({particles.centres[bad].tolist()} Å: {why}); "
+        f"{place} has {what} ({particles.centres[bad].tolist()} Å: {why}); "
         f"{int(np.count_nonzero(bad_rows))} such particles in all: fix or remove them"
     )
 

@@ -242,6 +242,7 @@ mod tests {
             origin_pixels: None,
             psize: PixelSize::Constant(2.0),
             score,
+            extra: Vec::new(),
         }
     }
 

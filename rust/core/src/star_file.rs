@@ -242,7 +242,15 @@ mod tests {
 
     fn plan() -> CentrePlan {
         let psize = PixelSize::Constant(2.0);
-        CentrePlan { key: 2, coords: vec![0, 1], origins: vec![None, None], origin_pixels: None, psize, score: Some(3) }
+        CentrePlan {
+            key: 2,
+            coords: vec![0, 1],
+            origins: vec![None, None],
+            origin_pixels: None,
+            psize,
+            score: Some(3),
+            extra: Vec::new(),
+        }
     }
 
     #[test]

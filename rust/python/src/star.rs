@@ -92,7 +92,8 @@ impl PixelSizes {
 
 /// The columns of a particle scan: the micrograph `key`, the centre's `coords` and each
 /// axis' `origins` column (or None), `origin_pixels` the (detector pixel size,
-/// magnification) columns of origins in particle pixels, and the `score` column.
+/// magnification) columns of origins in particle pixels, the `score` column, and `extra`
+/// number columns kept whole (read in the same pass).
 #[pyclass(module = "cryodedup._core", frozen, get_all)]
 pub(crate) struct ParticleColumns {
     key: usize,
@@ -100,34 +101,37 @@ pub(crate) struct ParticleColumns {
     origins: Vec<Option<usize>>,
     origin_pixels: Option<(usize, usize)>,
     score: Option<usize>,
+    extra: Vec<usize>,
 }
 
 #[pymethods]
 impl ParticleColumns {
     #[new]
-    #[pyo3(signature = (*, key, coords, origins, origin_pixels=None, score=None))]
+    #[pyo3(signature = (*, key, coords, origins, origin_pixels=None, score=None, extra=Vec::new()))]
     fn new(
         key: usize,
         coords: Vec<usize>,
         origins: Vec<Option<usize>>,
         origin_pixels: Option<(usize, usize)>,
         score: Option<usize>,
+        extra: Vec<usize>,
     ) -> PyResult<Self> {
         if origins.len() != coords.len() || !(2..=3).contains(&coords.len()) {
             return Err(errors::value("coords and origins must name 2 or 3 axes alike".into()));
         }
-        Ok(ParticleColumns { key, coords, origins, origin_pixels, score })
+        Ok(ParticleColumns { key, coords, origins, origin_pixels, score, extra })
     }
 }
 
 /// The centre plan of a particle scan, its columns checked against the loop's `labels`.
 fn centre_plan(labels: &[String], columns: &ParticleColumns, psizes: &PixelSizes) -> PyResult<CentrePlan> {
-    let ParticleColumns { key, coords, origins, origin_pixels, score } = columns;
+    let ParticleColumns { key, coords, origins, origin_pixels, score, extra } = columns;
     let mut used: Vec<usize> = vec![*key];
     used.extend(coords);
     used.extend(origins.iter().flatten());
     used.extend(origin_pixels.iter().flat_map(|&(a, b)| [a, b]));
     used.extend(score);
+    used.extend(extra);
     let psize = match &psizes.source {
         PixelSource::Angstrom => PixelSize::Angstrom,
         PixelSource::Constant(psize) => PixelSize::Constant(*psize),
@@ -143,8 +147,8 @@ fn centre_plan(labels: &[String], columns: &ParticleColumns, psizes: &PixelSizes
     if let Some(&bad) = used.iter().find(|&&c| c >= labels.len()) {
         return Err(errors::value(format!("column {bad} is out of range")));
     }
-    let (coords, origins) = (coords.clone(), origins.clone());
-    Ok(CentrePlan { key: *key, coords, origins, origin_pixels: *origin_pixels, psize, score: *score })
+    let (coords, origins, extra) = (coords.clone(), origins.clone(), extra.clone());
+    Ok(CentrePlan { key: *key, coords, origins, origin_pixels: *origin_pixels, psize, score: *score, extra })
 }
 
 /// A scan that decides each micrograph once its rows end and appends its rows to the
@@ -278,6 +282,8 @@ pub(crate) struct ParticleScan {
     keep: Option<Py<PyArray1<bool>>>,
     /// Why a split asked for was given up (its outputs are then incomplete).
     split_note: Option<String>,
+    /// Each `extra` column of the scan's columns (float64, one value per row), in their order.
+    extra: Vec<Py<PyArray1<f64>>>,
 }
 
 #[pymethods]
@@ -453,6 +459,7 @@ impl StarFile {
             comment_lines,
             keep,
             split_note,
+            extra: rows.extra.into_iter().map(|values| values.into_pyarray(py).unbind()).collect(),
         })
     }
 

@@ -6,6 +6,7 @@ the streaming scan and writer), on generated files and on real files in ../share
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import numpy as np
@@ -15,8 +16,9 @@ from cryodedup import _core
 from cryodedup.errors import CryodedupError
 from cryodedup.formats.star import particles as particles_star
 from cryodedup.formats.star.file import StarFile
+from cryodedup.jobs import particles as job_module
 from cryodedup.jobs.particles import decide, one_pass, remove_duplicate_particles
-from cryodedup.model import OnePass
+from cryodedup.model import OnePass, StarFacts
 from cryodedup.options import ParticleOptions
 from cryodedup.outputs import output_batch
 from fixtures.synthetic import write_benchmark_file, write_example
@@ -230,14 +232,17 @@ def test_the_reader_decides_only_when_the_job_asks(tmp_path):
     assert asked_nothing.decided is None  # read only: the job decides, and nothing is written yet
     assert not (tmp_path / "a").exists() or not any((tmp_path / "a").iterdir())
     with output_batch():  # (as the job runs it: the one pass writes scratch outputs of the batch)
-        asked = read([path], tmp_path / "b", options, silent, silent, one_pass(options))
+        asked = read([path], tmp_path / "b", options, silent, silent, lambda facts: one_pass(options, facts))
     assert asked.decided is not None
     # The one-pass decision is the job's own on the same rows (two passes: read, then decide).
     np.testing.assert_array_equal(asked.decided, decide(asked_nothing, options).keep)
 
 
+PLAIN = StarFacts(inputs=1, halfsets=False, filaments=False, subtomograms=False)
+
+
 def test_the_job_asks_for_one_pass_only_for_a_plain_duplicate_removal():
-    assert one_pass(ParticleOptions(min_dist=30.0, remove_entirely=True, seed=4)) == OnePass(30.0, True, 4)
+    assert one_pass(ParticleOptions(min_dist=30.0, remove_entirely=True, seed=4), PLAIN) == OnePass(30.0, True, 4)
     for needs_more in (
         {"plot": True},
         {"audit": True},
@@ -247,7 +252,26 @@ def test_the_job_asks_for_one_pass_only_for_a_plain_duplicate_removal():
         {"score_normalize": "rank"},
         {"min_dist_z": 5.0},
     ):
-        assert one_pass(ParticleOptions(**needs_more)) is None, needs_more
+        assert one_pass(ParticleOptions(**needs_more), PLAIN) is None, needs_more
+
+
+def test_the_job_alone_decides_on_one_pass_from_what_the_reader_found(tmp_path, monkeypatch):
+    # Several inputs, half-sets, filaments or subtomograms in the rows: the job says no. The
+    # reader only reports them (StarFacts) and follows the job's answer, whatever it is.
+    for differs in ({"inputs": 2}, {"halfsets": True}, {"filaments": True}, {"subtomograms": True}):
+        assert one_pass(ParticleOptions(), dataclasses.replace(PLAIN, **differs)) is None, differs
+    path = tmp_path / "p.star"
+    write_benchmark_file(path, 600, per_mic=100, seed=6)
+    asked: list[StarFacts] = []
+
+    def refuse(options, facts):
+        asked.append(facts)
+        return None
+
+    monkeypatch.setattr(job_module, "one_pass", refuse)
+    summary = remove_duplicate_particles([path], tmp_path / "out", ParticleOptions(score="rlnMaxValueProbDistribution"))
+    assert asked == [PLAIN]
+    assert not summary["timings"]["one_pass"]
 
 
 @pytest.mark.parametrize(

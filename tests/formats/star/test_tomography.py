@@ -93,6 +93,26 @@ def test_hand_worked_case_in_a_file(tmp_path):
     assert summary["score"]["column"] == "rlnMaxValueProbDistribution"
 
 
+@pytest.mark.parametrize("extra", [[], ["rlnHelicalTubeID"]], ids=["subtomograms", "subtomograms with tubes"])
+def test_subtomograms_are_read_in_one_pass(tmp_path, monkeypatch, extra):
+    # The origins, the subtomogram angles (and a tube column) come with the particle scan:
+    # no second scan of the loop. Oracle: the hand-worked case above ("a" rotated onto "b").
+    from cryodedup.formats.star.file import StarFile
+
+    def second_scan(*args, **kwargs):
+        raise AssertionError("the particle loop was scanned a second time")
+
+    monkeypatch.setattr(StarFile, "scan", second_scan)
+    rows = [
+        ["t1", 90, 0, 0, 10, 0, 0, 100, 200, 300, 0.9, "a"],
+        ["t1", 0, 0, 0, 0, 0, 0, 100, 210, 300, 0.5, "b"],
+        ["t1", 0, 0, 0, 0, 0, 0, 90, 200, 300, 0.4, "c"],
+    ]
+    path = write_star(tmp_path / "p.star", R5 + extra, [row + [k + 1] * len(extra) for k, row in enumerate(rows)])
+    run(tmp_path, [path], min_dist=1.0)
+    assert names_in(tmp_path / "out/particles_rejected.star") == ["b"]
+
+
 def test_same_positions_with_different_angles_coincide(tmp_path):
     # 40 physical positions, each written three times with a random subtomogram orientation
     # and a random origin, the centred coordinate chosen so that RELION places the particle

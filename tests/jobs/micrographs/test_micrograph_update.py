@@ -337,6 +337,7 @@ def test_an_mrc_still_being_written_is_left_for_a_later_round(grown, tmp_path):
     )
     assert second["images_read"] == 1 and second["micrographs"] == 13
     assert any("2 micrograph(s) still being written, left for a later round" in m for m in said)
+    assert any("left for a later round" in m for m in second["warnings"])  # --json shows it
     whole = tmp_path / "whole"
     complete = sorted(str(mics / p.name) for p in grown[:13])  # as the glob lists them
     find_duplicate_micrographs(complete, whole, fresh(base))

@@ -209,12 +209,14 @@ class StarFile:
         psizes: _core.PixelSizes,
         score: str | None,
         split: _core.SplitRule | None = None,
+        extra: Sequence[str] = (),
     ) -> _core.ParticleScan:
         """Scans a particle loop for the particle job, one window of the file at a time.
 
         Keeps per row only the centre in Å, the score and the micrograph id (the file's
         pages are released as the scan passes them). ``psizes`` says where each row's
-        micrograph pixel size comes from.
+        micrograph pixel size comes from; the ``extra`` columns are kept whole, read in the
+        same pass (the result's ``extra``, in their order).
 
         ``split`` also decides each micrograph once its rows end and appends its rows to the
         kept or rejected file (they hold their header already): the result's ``keep`` is
@@ -230,6 +232,7 @@ class StarFile:
             if origin_pixels is None
             else (col(block, origin_pixels[0]), col(block, origin_pixels[1])),
             score=None if score is None else col(block, score),
+            extra=[col(block, label) for label in extra],
         )
         scanned = self._raw.scan_particles(block.index, columns, psizes, split)
         self.comment_lines[block.index] = scanned.comment_lines

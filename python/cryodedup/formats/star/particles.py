@@ -23,7 +23,7 @@ from ...algo.audit import read_halves
 from ...algo.filaments import RELION_TUBE, tube_ids
 from ...errors import CryodedupError
 from ...labels import distinct_labels
-from ...model import HalfSets, Log, OnePass, ParticleSet, ReaderOptions, Warn
+from ...model import AskOnePass, HalfSets, Log, ParticleSet, ReaderOptions, StarFacts, Warn
 from ...outputs import AtomicOutputs, StrPath, scratch_files, write_error
 from ...resolve import (
     MIC_PSIZE,
@@ -789,20 +789,23 @@ class Split:
 
 
 def _start_split(
-    parts: list[ParticleStar], labels: list[str], one_pass: OnePass | None, higher: bool, outdir: Path
+    parts: list[ParticleStar], labels: list[str], ask: AskOnePass | None, higher: bool, outdir: Path
 ) -> Split | None:
     """Scratch outputs, their headers written, for a scan that decides and writes as it goes.
 
-    Only where the job asked for it (``one_pass``) and the file allows it: one input, without
-    half-sets, filaments or subtomograms (which need each pair of duplicates or a second
-    pass). None otherwise.
+    Only where the job, told what the inputs' headers say (:class:`StarFacts`), gives the
+    rule (``ask``). None otherwise.
     """
+    facts = StarFacts(
+        inputs=len(parts),
+        halfsets=any(RANDOM_SUBSET in part.labels for part in parts),
+        filaments=any(RELION_TUBE in part.labels for part in parts),
+        subtomograms=any(part.columns.subtomogram_angles for part in parts),
+    )
+    one_pass = ask(facts) if ask is not None else None
+    if one_pass is None:
+        return None
     part = parts[0]
-    columns = set(part.labels)
-    if one_pass is None or len(parts) > 1:
-        return None
-    if {RANDOM_SUBSET, RELION_TUBE} & columns or part.columns.subtomogram_angles:
-        return None
     files = scratch_files([outdir / KEPT_NAME, outdir / REJECTED_NAME])
     if files is None:
         return None
@@ -867,15 +870,16 @@ def read_star_files(
     options: ReaderOptions,
     warn: Warn,
     log: Log,
-    one_pass: OnePass | None = None,
+    one_pass: AskOnePass | None = None,
 ) -> ParticleSet:
     """Reads RELION particle STAR files into one ParticleSet.
 
     Its writer writes ``OUTDIR/particles_kept.star`` and ``particles_rejected.star``.
     Everything the user must supply (a pixel size, a score order) is gathered over all
-    inputs and raised as one CryodedupError. With ``one_pass`` (the job's leave, see
-    :class:`~cryodedup.model.OnePass`) one input is decided and written while it is scanned,
-    where its columns allow it: the set comes back ``decided``.
+    inputs and raised as one CryodedupError. ``one_pass`` is the job's decision, asked with
+    what the headers say (:class:`~cryodedup.model.StarFacts`); where it gives a
+    :class:`~cryodedup.model.OnePass`, the input is decided and written while it is
+    scanned: the set comes back ``decided``.
 
     Each file is indexed up to its particle rows, and the rest while the rows are scanned
     (one read of the file); a file whose particle rows are followed by blocks that change
@@ -896,7 +900,7 @@ def _read_star_files(
     options: ReaderOptions,
     warn: Warn,
     log: Log,
-    one_pass: OnePass | None,
+    one_pass: AskOnePass | None,
     defer: bool,
 ) -> ParticleSet:
     parts = [ParticleStar(p, options.shift_key, defer) for p in inputs]
@@ -1030,14 +1034,17 @@ def scan_particles(
 ) -> ParticleScan:
     """One input's rows, scanned one window of the file at a time: 28 bytes per 2D particle.
 
-    ``extra`` columns (and those filaments and RELION 5 subtomograms need) are read in one
-    more pass over the loop, only when asked for or present. With ``split``, the rows are
-    also decided and appended to its files as the scan goes (see :class:`Split`).
+    ``extra`` columns, and those filaments and RELION 5 subtomograms need, are kept whole
+    by the same pass, only when asked for or present. With ``split``, the rows are also
+    decided and appended to its files as the scan goes (see :class:`Split`).
     """
     cols = part.columns
     origin_by_axis = {lab[-1] if not lab.endswith("Angst") else lab[-6]: lab for lab in cols.origins}
     axes = [lab[-6] if lab.endswith("Angst") else lab[-1] for lab in cols.coords]
     origin_pixels = ("rlnDetectorPixelSize", "rlnMagnification") if cols.origins_in_pixels else None
+    wanted = list(extra or []) + ([RELION_TUBE] if RELION_TUBE in part.labels else [])
+    wanted += cols.origins + cols.subtomogram_angles if cols.subtomogram_angles else []
+    wanted = list(dict.fromkeys(wanted))
     try:
         raw = part.star.scan_particles(
             part.block,
@@ -1048,33 +1055,29 @@ def scan_particles(
             psize_plan,
             score_label,
             None if split is None else split.scan_arguments(),
+            extra=wanted,
         )
     except OSError as err:  # writing the split's files (reading errors are CryodedupErrors)
         raise write_error(err, split.files if split else {}) from None
     part.confirm_blocks()
-    scan = ParticleScan(
-        groups=raw.keys,
-        centres=raw.centres.reshape(-1, len(cols.coords)),
-        scores=raw.scores,
-        key_names=raw.key_names,
-        key_psizes=raw.key_psizes,
-        optics_groups=raw.optics_groups,
+    numbers = dict(zip(wanted, raw.extra))
+    centres = raw.centres.reshape(-1, len(cols.coords))
+    if cols.subtomogram_angles:  # the scan subtracted the origins unrotated: rotate them (section 7)
+        origins = np.stack([numbers[label] for label in cols.origins], axis=1)
+        angles = (numbers[label] for label in cols.subtomogram_angles)
+        centres += origins - rotate_origins(origins, *angles)
+    return ParticleScan(
+        raw.keys,
+        centres,
+        raw.scores,
+        raw.key_names,
+        raw.key_psizes,
+        raw.optics_groups,
+        tubes=numbers.get(RELION_TUBE),
+        extra={label: numbers[label] for label in extra or []},
         keep=raw.keep,
         split_note=raw.split_note,
     )
-    # Filaments and RELION 5 subtomograms (small files) need columns the lean scan does not
-    # keep: one more pass over the loop for them.
-    wanted = list(extra or []) + ([RELION_TUBE] if RELION_TUBE in part.labels else [])
-    wanted += cols.origins + cols.subtomogram_angles if cols.subtomogram_angles else []
-    if wanted:
-        numbers = part.star.scan(part.block, list(dict.fromkeys(wanted)), None)[0]
-        scan.tubes = numbers.get(RELION_TUBE)
-        scan.extra = {label: numbers[label] for label in extra or []}
-        if cols.subtomogram_angles:  # the scan subtracted the origins unrotated: rotate them (section 7)
-            origins = np.stack([numbers[label] for label in cols.origins], axis=1)
-            angles = (numbers[label] for label in cols.subtomogram_angles)
-            scan.centres += origins - rotate_origins(origins, *angles)
-    return scan
 
 
 def input_numbers(counts: list[int]) -> np.ndarray:

@@ -24,7 +24,7 @@ from ...outputs import StrPath, all_outputs_at_once
 from .plan import plan_scoring
 from .score import ProgressBar, ShardRunner, decide_without_images, run_in_process
 from .update import leave_for_later, open_store, score_update
-from .write import prepare_outputs, write_results
+from .write import collecting, prepare_outputs, write_results
 
 
 @all_outputs_at_once
@@ -80,13 +80,15 @@ def find_duplicate_micrographs(
     check_match_mode(match_micrographs)
     mics = load_inputs(list(inputs), options.psize, options.project_dir)
     store = None
+    warned: list[str] = []  # --update's warnings, in the summary too: a --json round says what it left out
+    said = collecting(log, warned)
     if update:
         if options.no_images:
             raise CryodedupError("--update keeps the images it read; with --no-images nothing is read: run without it")
         if runner is not run_in_process:
             raise CryodedupError("--update runs in one process: it cannot be given with --shard or --dask")
-        store = open_store(Path(outdir), mics, force, log)
-        mics = leave_for_later(mics, store, ready, log)
+        store = open_store(Path(outdir), mics, force, said)
+        mics = leave_for_later(mics, store, ready, said)
     # An update replaces the outputs of the rounds before it.
     outputs = prepare_outputs(mics, Path(outdir), inputs, particles, force or bool(store and store.loaded))
     placement = (
@@ -105,7 +107,7 @@ def find_duplicate_micrographs(
     else:
         plan = plan_scoring(mics, options, placement, store.known_layouts() if store else None)
         if store is not None:
-            shards = [score_update(plan, options, store, log, progress_factory)]
+            shards = [score_update(plan, options, store, said, progress_factory)]
         else:
             shards = runner(plan, progress_factory)
     scoring = time.perf_counter() - scoring_started
@@ -119,6 +121,7 @@ def find_duplicate_micrographs(
         particles=particles,
         log=log,
         match_micrographs=match_micrographs,
+        warned=warned,
         placement=placement,
     )
     elapsed = time.perf_counter() - start

@@ -75,15 +75,17 @@ def write_results(
     log: Callable[[str, str], None],
     placement: Placement | None = None,
     match_micrographs: str = "auto",
+    warned: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Groups the duplicates of all shards' scores and writes the outputs; returns the summary.
 
     One run and a merge of shards both end here, so their outputs are the same.
-    ``match_micrographs`` is how the ``particles``' micrographs are found among the inputs.
+    ``match_micrographs`` is how the ``particles``' micrographs are found among the inputs;
+    ``warned``: the warnings logged before (``--update``'s), for the summary and the report.
     """
     scores = combine_shards(plan, shards)
-    warnings: list[str] = []  # for the summary and the report, as they are logged
-    log = _collecting(log, warnings)
+    warnings: list[str] = list(warned)  # for the summary and the report, as they are logged
+    log = collecting(log, warnings)
     for path in plan.unreadable:
         log(f"skipped unreadable {path}", "warning")
     n = len(mics.names)
@@ -165,7 +167,7 @@ def write_results(
     return summary
 
 
-def _collecting(log: Callable[[str, str], None], warnings: list[str]) -> Callable[[str, str], None]:
+def collecting(log: Callable[[str, str], None], warnings: list[str]) -> Callable[[str, str], None]:
     """``log``, which also appends each warning to ``warnings``."""
 
     def both(message: str, level: str) -> None:

@@ -41,6 +41,9 @@ pub struct CentrePlan {
     pub psize: PixelSize,
     /// The score column, if any.
     pub score: Option<usize>,
+    /// Further number columns kept whole, in this order (a filament's tube, half-sets,
+    /// orientations, a subtomogram's origins and angles): read in the same pass, not a second.
+    pub extra: Vec<usize>,
 }
 
 /// What the pass keeps per row, and what it saw per micrograph and optics group.
@@ -58,6 +61,8 @@ pub struct ParticleRows {
     pub key_psizes: Vec<f64>,
     /// Distinct optics group numbers met (with `PixelSize::ByOpticsGroup`), in order met.
     pub optics_groups: Vec<f64>,
+    /// The values of each of the plan's `extra` columns, one per row.
+    pub extra: Vec<Vec<f64>>,
 }
 
 fn lookup(table: &[(f64, f64)], group: f64) -> f64 {
@@ -118,12 +123,14 @@ pub fn scan_loop(
 /// What the scan of one loop keeps of its rows, piece by piece.
 struct Scanner<'a> {
     plan: &'a CentrePlan,
-    /// The number columns, in this order: coordinates, origins, pixel-size columns, optics group, score.
+    /// The number columns, in this order: coordinates, origins, pixel-size columns, optics group, score, extra.
     cols: Vec<usize>,
     origin_slot: Vec<Option<usize>>,
     pixel_slots: Option<(usize, usize)>,
     group_slot: Option<usize>,
     score_slot: Option<usize>,
+    /// The slot of each `extra` column.
+    extra_slots: Vec<usize>,
     key_psizes: Vec<f64>,
     out: ParticleRows,
 }
@@ -151,6 +158,14 @@ impl<'a> Scanner<'a> {
             _ => None,
         };
         let score_slot = plan.score.map(&mut push);
+        // (a column the plan reads already is not asked for twice: the scan fills one slot a column)
+        let mut extra_slots = Vec::with_capacity(plan.extra.len());
+        for &c in &plan.extra {
+            extra_slots.push(cols.iter().position(|&k| k == c).unwrap_or_else(|| {
+                cols.push(c);
+                cols.len() - 1
+            }));
+        }
         Scanner {
             plan,
             cols,
@@ -158,8 +173,9 @@ impl<'a> Scanner<'a> {
             pixel_slots,
             group_slot,
             score_slot,
+            extra_slots,
             key_psizes: Vec::new(),
-            out: ParticleRows::default(),
+            out: ParticleRows { extra: vec![Vec::new(); plan.extra.len()], ..ParticleRows::default() },
         }
     }
 
@@ -213,6 +229,9 @@ impl<'a> Scanner<'a> {
         if let Some(slot) = self.score_slot {
             out.scores.extend_from_slice(&rows.numbers[slot]);
         }
+        for (values, &slot) in out.extra.iter_mut().zip(&self.extra_slots) {
+            values.extend_from_slice(&rows.numbers[slot]);
+        }
         out.keys.extend_from_slice(&rows.keys);
     }
 
@@ -238,6 +257,7 @@ mod tests {
             origin_pixels: None,
             psize,
             score: Some(6),
+            extra: Vec::new(),
         }
     }
 
@@ -419,6 +439,7 @@ mod tests {
             origin_pixels: Some((4, 5)),
             psize: PixelSize::ByMicrograph(by_name),
             score: None,
+            extra: vec![2, 0],
         };
         let rows = scan_particles(data, table, &p, &keep_all).unwrap();
         // Image pixel 1e4 * 5 / 50000 = 1 Å: 100 * 2 - 2 * 1 = 198, 200 * 2 + 2 = 402.
@@ -427,5 +448,7 @@ mod tests {
         assert_eq!(rows.key_psizes[0], 2.0);
         assert!(rows.key_psizes[1].is_nan());
         assert!(rows.scores.is_empty());
+        // The extra columns as the file has them (an origin, a coordinate again), row by row.
+        assert_eq!(rows.extra, vec![vec![2.0, 2.0], vec![100.0, 100.0]]);
     }
 }
