@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 
 from ..errors import CryodedupError
 from ..outputs import StrPath
-from .csfile import CsGroup
+from .cryosparc.dataset import CsGroup
 from .sniff import is_cryosparc, is_glob
 from .star.file import Block, StarFile
 from .star.micrographs import PIXEL_SIZE_FIELD, MicrographsStar

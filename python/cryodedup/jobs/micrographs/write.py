@@ -19,7 +19,7 @@ import numpy as np
 
 from ... import _core
 from ...errors import CryodedupError
-from ...formats.csfile import CsFile, CsGroup, flatten
+from ...formats.cryosparc.dataset import CsFile, CsGroup, flatten
 from ...formats.micrograph_lists import Micrographs, as_text
 from ...formats.microscope import Placement
 from ...formats.mrc import open_mrc

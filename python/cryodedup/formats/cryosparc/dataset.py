@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, NoReturn, Union
 
 import numpy as np
 
-from ..errors import CryodedupError
-from ..outputs import StrPath
-from .files import check_regular_file
+from ...errors import CryodedupError
+from ...outputs import StrPath
+from ..files import check_regular_file
 
 if TYPE_CHECKING:
     from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy
