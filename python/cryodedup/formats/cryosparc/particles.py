@@ -35,9 +35,9 @@ from ...resolve import (
     resolve_pixel_size,
     resolve_score,
 )
-from ..micrograph_lists import as_text, exposure_pixel_sizes
 from ..sniff import is_cryosparc
-from .dataset import CsFile, CsGroup, flatten, join_on_uid
+from .dataset import CsFile, CsGroup, as_text, flatten, join_on_uid
+from .exposures import exposure_pixel_sizes
 
 if TYPE_CHECKING:
     from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy
