@@ -171,8 +171,11 @@ def _refuse_centres(particles: ParticleSet, bad_rows: np.ndarray, what: str, why
     bad = int(np.flatnonzero(bad_rows)[0])
     k = int(particles.input_of[bad])
     row = int(np.count_nonzero(particles.input_of[:bad] == k))  # its row among its input's rows
+    # A picker's pick is named by its file and line (a picker's input is a folder or a glob).
+    where = getattr(particles.writer, "where", None)
+    place = where(k, row) if where else f"{particles.inputs[k]}: particle {row + 1}"
     raise CryodedupError(
-        f"{particles.inputs[k]}: particle {row + 1} has {what} ({particles.centres[bad].tolist()} Å: {why}); "
+        f"{place} has {what} ({particles.centres[bad].tolist()} Å: {why}); "
         f"{int(np.count_nonzero(bad_rows))} such particles in all: fix or remove them"
     )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..labels import human
 from ..options import REPORT_LABELS
-from ..outputs import StrPath
+from ..outputs import StrPath, write_bytes
 from .figures import NamedFigure, rendered
 
 #: An extra table of the report: heading, column names and rows.
@@ -95,7 +95,7 @@ def write_report(
             f"<h3>{html.escape(caption)}</h3><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"
         )
     parts.append("</body></html>")
-    Path(path).write_text("".join(parts))
+    write_bytes(Path(path), "".join(parts).encode())
 
 
 def write_all(
@@ -120,6 +120,6 @@ def write_all(
     pngs = rendered(figures)
     with AtomicOutputs(paths, force=force) as tmp:
         for (_, _, png), path in zip(pngs, paths):
-            tmp[path].write_bytes(png)
+            write_bytes(tmp[path], png)
         write_report(tmp[paths[-1]], title, parameters, summary, pngs, tables, highlight, unit)
     return [str(p) for p in paths]
