@@ -96,7 +96,7 @@ def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn
 
         return read_picker_outputs(inputs, outdir, options, warn, log)  # matches the pickers' micrographs itself
     if kinds == {True}:
-        from ..formats.cryosparc import read_cs_files
+        from ..formats.cryosparc.particles import read_cs_files
 
         particles = read_cs_files(inputs, outdir, options, warn, log)
     else:

@@ -19,8 +19,8 @@ import numpy as np
 
 from ... import _core
 from ...errors import CryodedupError
-from ...formats.csfile import CsFile, CsGroup, flatten
-from ...formats.micrograph_lists import Micrographs, as_text
+from ...formats.cryosparc.dataset import CsFile, CsGroup, as_text, flatten
+from ...formats.micrograph_lists import Micrographs
 from ...formats.microscope import Placement
 from ...formats.mrc import open_mrc
 from ...formats.sniff import is_cryosparc
