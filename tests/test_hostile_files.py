@@ -235,6 +235,28 @@ def _corrupt_deflate(folder):
     edit_record(folder, lambda r: r.update(pairs_file=digest))
 
 
+def _member_not_npy(folder):
+    """``pairs.npz`` whose ``z.npy`` holds bytes that are no .npy (numpy then gives the bytes), its digest recorded."""
+    import hashlib
+    import io
+    import zipfile
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with np.load(folder / "pairs.npz") as f, zipfile.ZipFile(buffer, "w") as out:
+        for name in f.files:
+            if name == "z":
+                out.writestr("z.npy", b"not an array")
+            else:
+                with out.open(f"{name}.npy", "w") as member:
+                    np.lib.format.write_array(member, f[name])
+    data = buffer.getvalue()
+    (folder / "pairs.npz").write_bytes(data)
+    digest = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    edit_record(folder, lambda r: r.update(pairs_file=digest))
+
+
 def _set(path, value):
     def edit(record):
         *parents, last = path.split(".")
@@ -299,6 +321,7 @@ _DELETE = object()
         pytest.param(
             _corrupt_deflate, "scored pairs (Error -3 while decompressing data: invalid block type)", id="deflate"
         ),
+        pytest.param(_member_not_npy, "z is not a numpy array (.npy), expected numbers", id="member not npy"),
     ],
 )
 def test_an_edited_shard_file_is_one_line_naming_its_field(tmp_path, two_shards, edit, message):

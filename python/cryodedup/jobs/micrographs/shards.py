@@ -540,6 +540,8 @@ def load_pairs(folder: Path, micrographs: int) -> dict[str, np.ndarray]:
     for name in PAIR_ARRAYS:
         if name not in scores:
             raise CryodedupError(f"{path}: no array {name}; expected {', '.join(PAIR_ARRAYS)}")
+        if not isinstance(scores[name], np.ndarray):  # numpy gives the bytes of a member that is no .npy
+            raise CryodedupError(f"{path}: {name} is not a numpy array (.npy), expected numbers")
         if scores[name].dtype.kind not in "iuf":
             raise CryodedupError(f"{path}: {name} holds {scores[name].dtype} values, expected numbers")
     n = scores["z"].size
