@@ -13,6 +13,14 @@ checks what a user must be able to count on (issue 11):
 - unclear error: a failed run whose stderr is not one ``Error: ...`` line (click's usage
   errors, status 2, count as clear).
 
+Then (issue 30) real SIGINT and SIGTERM are sent to three jobs (a particle STAR of 1M rows,
+a picker job of 3,000 files, ``micrographs --shard``; ``--quick``: 100k rows, 300 files):
+at the four named points (``CRYODEDUP_TEST_PAUSE``) and at ``--signals`` times spread from
+the moment cryodedup's handlers are in place to past the run's end, each run starting from
+the previous outputs; counted are tracebacks, hangs, partial outputs (a temporary file left,
+or outputs neither the previous set nor the new complete one) and status mismatches (a
+status other than 0 or 128 + the signal, or a line that says other outputs than those left).
+
 Prints a table of the counts per input kind and writes it with the command into
 ``--results`` (benches/RESULTS.md) when given. ``--quick`` runs one case of every few, for
 the test suite.
@@ -646,6 +654,41 @@ option_case("--min-dist 1e-300 [30]", "--min-dist", "1e-300")
 option_case("no -o", "-o")
 
 
+# --- issue 30, item 10: size options ---------------------------------------------------------------------------
+
+HUGE = str(2**62)
+
+
+def size_case(name: str, *options: str) -> None:
+    """The micrograph job on three MRC files with a size option out of reason (or just beyond the input)."""
+    mrc_case(f"{name} [30]", None, "--bin", "1", *options)
+
+
+size_case("--window 2**62", "--candidates", "window", "--window", HUGE)
+size_case("--window 1e12", "--candidates", "window", "--window", "1000000000000")
+size_case("--window 1e7 (beyond the input)", "--candidates", "window", "--window", "9999999")
+size_case("--scan-range 1e12", "--candidates", "pattern", "--scan-range", "1000000000000")
+size_case("--scan-range 1e7 (beyond the input)", "--candidates", "pattern", "--scan-range", "9999999")
+size_case("--images-per-move 2**62", "--candidates", "pattern", "--images-per-move", HUGE)
+size_case("--images-per-hole -1", "--candidates", "pattern", "--images-per-hole", "-1")
+size_case("--window NaN", "--candidates", "window", "--window", "nan")
+size_case("--bin 2**62", "--bin", HUGE)
+size_case("--target-psize 1e300", "--target-psize", "1e300")
+size_case("--lowpass NaN", "--lowpass", "nan")
+size_case("--highpass 1e300", "--highpass", "1e300")
+size_case("--psize -1", "--psize", "-1")
+size_case("--shard 1/2**62", "--shard", f"1/{HUGE}")
+size_case("--shard 3/8 (more shards than micrographs)", "--shard", "3/8")
+size_case("--watch 1e300", "--watch", "1e300")
+size_case("--watch NaN", "--watch", "nan")
+size_case("--plot-pairs 2**62", "--plot-pairs", HUGE)
+size_case("--project-dir missing", "--project-dir", "/nonexistent")
+option_case("--plot-mics 2**62 [30]", "--plot-mics", HUGE)
+option_case("--plot-mics -1 [30]", "--plot-mics", "-1")
+option_case("--min-support 2**62 [30]", "--min-support", HUGE)
+option_case("--seed NaN [30]", "--seed", "nan")
+
+
 # --- running ----------------------------------------------------------------------------------------------------
 
 
@@ -707,7 +750,7 @@ def run_case(c: Case, root: Path, timeout: float, memory_gb: float) -> dict[str,
     def limits() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-    command = [sys.executable, "-m", "cryodedup.cli", *args, "-q"]
+    command = [sys.executable, "-m", "cryodedup", *args, "-q"]  # the console script's entry
     start = time.monotonic()
     run = subprocess.Popen(
         command,
@@ -756,6 +799,74 @@ def run_case(c: Case, root: Path, timeout: float, memory_gb: float) -> dict[str,
     }
 
 
+# --- issue 30, items 1 and 11: signals swept over whole runs -----------------------------------------------------
+
+SIGNAL_COLUMNS = ("traceback", "hang", "partial output", "status mismatch")
+
+
+def _signal_verdict(found: list[str]) -> dict[str, bool]:
+    """The contract's breaches (fixtures.signal_runs.problems) by column."""
+    return {
+        "traceback": any(f == "traceback" for f in found),
+        "hang": "hang" in found,
+        "partial output": any(f.startswith(("left ", "outputs neither")) for f in found),
+        "status mismatch": any(f.startswith(("status", "said", "exit 0 with")) for f in found),
+    }
+
+
+def signal_sweep(root: Path, per_job: int, quick: bool) -> list[dict[str, object]]:
+    """Real SIGINT/SIGTERM sent to real runs: at each named point, then at times spread from the
+    moment cryodedup's handlers are in place to past the run's end (start-up imports, reading,
+    deciding, writing, the renames, the summary). Each run starts from the previous outputs."""
+    from fixtures.signal_runs import particle_job, picker_job, problems, run_stopped, shard_job
+
+    jobs = [
+        (f"particles, {'100k' if quick else '1M'} rows", lambda d: particle_job(d, 100_000 if quick else 1_000_000)),
+        (f"picker job, {300 if quick else 3000} files", lambda d: picker_job(d, 300 if quick else 3000)),
+        ("micrographs --shard", lambda d: shard_job(d, 8)),
+    ]
+    results = []
+    for name, make in jobs:
+        job = make(root / re.sub(r"\W+", "_", name))
+        whole = run_stopped(job, signal.SIGINT, pause="never").seconds
+        runs = [(p, None) for p in ("starting", "written", "renames", "ending")]
+        runs += [(None, whole * k / max(per_job - 3, 1)) for k in range(per_job)]  # the last few past the end
+        for k, (point, delay) in enumerate(runs):
+            signum = (signal.SIGINT, signal.SIGTERM)[k % 2]
+            outcome = run_stopped(job, signum, pause=point, delay=delay)
+            found = problems(job, signum, outcome)
+            when = point or f"{delay:.3f} s"
+            left = "new" if outcome.outputs == job.new else "old" if outcome.outputs == job.old else "mixed"
+            results.append({"job": name, "when": when, "code": outcome.code, "left": left, "found": found})
+            results[-1].update(_signal_verdict(found))
+            flags = ", ".join(found) if found else "ok"
+            sent = signal.Signals(signum).name
+            print(f"{'signals':12} {name[:26]:26} {when:>9} {sent:7} exit {outcome.code!s:4} {flags}", flush=True)
+    return results
+
+
+def signal_table(results: list[dict[str, object]]) -> str:
+    """The signal runs' counts per job, as a Markdown table."""
+    header = (
+        "| job | runs | exit 0 | stopped, previous outputs | stopped, new outputs | "
+        + " | ".join(SIGNAL_COLUMNS)
+        + " |"
+    )
+    lines = [header, "|" + "---|" * (5 + len(SIGNAL_COLUMNS))]
+    for job in [*dict.fromkeys(str(r["job"]) for r in results), "all"]:
+        rows = [r for r in results if job in ("all", r["job"])]
+        stopped = [r for r in rows if r["code"] not in (0, -999)]
+        old = sum(r["left"] == "old" for r in stopped)
+        new = sum(r["left"] == "new" for r in stopped)
+        counts = [sum(bool(r[c]) for r in rows) for c in SIGNAL_COLUMNS]
+        lines.append(
+            f"| {job} | {len(rows)} | {sum(r['code'] == 0 for r in rows)} | {old} | {new} | "
+            + " | ".join(map(str, counts))
+            + " |"
+        )
+    return "\n".join(lines)
+
+
 def table(results: list[dict[str, object]]) -> str:
     """The counts per input kind and column, as a Markdown table."""
     header = "| inputs | cases | exit 0 | exit 1/2 | " + " | ".join(COLUMNS) + " |"
@@ -778,13 +889,18 @@ def main() -> int:
     parser.add_argument("--memory-gb", type=float, default=4.0, help="address-space limit of each run (RLIMIT_AS)")
     parser.add_argument("--results", type=Path, help="append the table and the command to this Markdown file")
     parser.add_argument("-k", dest="only", help="run only the cases whose name contains this text")
+    parser.add_argument(
+        "--signals", type=int, help="signals swept over each of three jobs (default 24, --quick 6; 0: none)"
+    )
     args = parser.parse_args()
+    per_job = args.signals if args.signals is not None else 6 if args.quick else 24
     cases = CASES[::4] if args.quick else CASES
     if args.only:
         cases = [c for c in cases if args.only in c.name]
     root = Path(tempfile.mkdtemp(prefix="cryodedup-barrage-"))
     results = []
     try:
+        signalled = signal_sweep(root / "signals", per_job, args.quick) if per_job and not args.only else []
         for c in cases:
             r = run_case(c, root, args.timeout, args.memory_gb)
             results.append(r)
@@ -799,6 +915,8 @@ def main() -> int:
                 path.chmod(0o755)
         shutil.rmtree(root, ignore_errors=True)
     text = table(results)
+    if signalled:
+        text += f"\n\nSignals ({len(signalled)} runs, each from the previous outputs):\n\n" + signal_table(signalled)
     print(f"\n{len(results)} cases\n{text}")
     if args.results:
         command = "python benches/barrage.py" + (" --quick" if args.quick else "")
@@ -807,7 +925,8 @@ def main() -> int:
                 f"\n### Barrage of bad inputs (issue 11)\n\n`{command}` ({len(results)} cases, "
                 f"{args.timeout:g} s and {args.memory_gb:g} GB per run):\n\n{text}\n"
             )
-    return 0 if all(not any(r[c] for c in COLUMNS) for r in results) else 1
+    clean = all(not any(r[c] for c in COLUMNS) for r in results)
+    return 0 if clean and all(not any(r[c] for c in SIGNAL_COLUMNS) for r in signalled) else 1
 
 
 if __name__ == "__main__":

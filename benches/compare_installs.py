@@ -14,7 +14,7 @@ this tree's benchmark scripts (benches/run_all.py and the scripts it imports), s
 the real files: a 1M-particle RELION 3.1 STAR, a 1M-particle CryoSPARC ``.cs`` with every
 Extract and 2D slot, two pickers' picks in per-micrograph files, K3 micrographs and a
 million picks on one spot. Every run goes to a new output folder, removed after it, with
-``sync`` before it; times are wall seconds and user CPU seconds of the whole command.
+``sync`` before it; times are wall, user CPU and system CPU seconds of the whole command.
 """
 
 from __future__ import annotations
@@ -95,20 +95,22 @@ MAKERS: dict[str, Callable[[Path], tuple[str, list[str], Path]]] = {
 }
 
 
-def timed(install: Path, args: list[str], cwd: Path, out: Path) -> tuple[float, float]:
-    """Wall seconds and user CPU seconds of ``cryodedup ARGS -o OUT`` with one install, after ``sync``.
+def timed(install: Path, args: list[str], cwd: Path, out: Path) -> tuple[float, float, float]:
+    """Wall, user CPU and system CPU seconds of ``cryodedup ARGS -o OUT`` with one install, after ``sync``.
 
-    The user CPU time is the code's own work; the wall time also holds the kernel's writing
-    of the outputs, which on this disk varies by a factor of two from run to run.
+    The user CPU time is the code's own work; the system CPU time the kernel's work for it
+    (page faults of the memory it touches, copies to and from the page cache); the wall time
+    also holds the kernel's writing of the outputs, which on this disk varies by a factor of
+    two from run to run.
     """
     subprocess.run(["sync"], check=True)
-    cpu = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run([str(install / "cryodedup"), *args, "-o", str(out)], cwd=cwd, check=True, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - start
-    cpu = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - cpu
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     shutil.rmtree(out if out.is_absolute() else cwd / out, ignore_errors=True)
-    return seconds, cpu
+    return seconds, after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
 
 
 def compare(name: str, w: Path, before: Path, after: Path, repeat: int) -> str:
@@ -120,7 +122,7 @@ def compare(name: str, w: Path, before: Path, after: Path, repeat: int) -> str:
         b.append(timed(before, args, cwd, out))
         a.append(timed(after, args, cwd, out))
     cells = []
-    for k in (0, 1):  # wall, then user CPU
+    for k in (0, 1, 2):  # wall, user CPU, system CPU
         ratio = statistics.median(y[k] / x[k] for x, y in zip(b, a))
         cells += [
             f"{statistics.median(x[k] for x in b):.2f} s",
@@ -140,8 +142,9 @@ def main() -> None:
     a = ap.parse_args()
     a.workdir.mkdir(parents=True, exist_ok=True)
     print(f"`{' '.join(sys.argv)}`, {a.repeat} interleaved rounds, medians\n")
-    print("| work | wall before | wall after | after / before | user CPU before | user CPU after | after / before |")
-    print("|---|---|---|---|---|---|---|", flush=True)
+    columns = [f"{what} {when}" for what in ("wall", "user CPU", "system CPU") for when in ("before", "after", "ratio")]
+    print(f"| work | {' | '.join(columns)} |")
+    print("|---" * (len(columns) + 1) + "|", flush=True)
     for name in a.only:
         print(compare(name, a.workdir.resolve(), a.before, a.after, a.repeat), flush=True)
 

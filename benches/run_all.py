@@ -148,7 +148,7 @@ def timed_in_process(script: str, *args: str) -> float:
         "import sys, time; import numpy; start = time.perf_counter(); "
         f"exec({script!r}); print(time.perf_counter() - start)"
     )
-    prelude = "from cryosparc.dataset import Dataset; import cryodedup.formats.cryosparc; "
+    prelude = "from cryosparc.dataset import Dataset; import cryodedup.formats.cryosparc.particles; "
     done = subprocess.run([sys.executable, "-c", prelude + wrapped, *args], check=True, capture_output=True, text=True)
     return float(done.stdout.split()[-1])
 

@@ -430,6 +430,6 @@ def test_a_quiet_star_job_imports_only_what_it_runs(tmp_path):
     loaded = set(done.stdout.split())
     assert (tmp_path / "out" / "particles_kept.star").exists()
     assert "cryodedup.formats.star.particles" in loaded  # the job did run
-    never = {"rich", "cryodedup.formats.cryosparc", "cryodedup.formats.picks.particles", "cryodedup.api"}
+    never = {"rich", "cryodedup.formats.cryosparc.particles", "cryodedup.formats.picks.particles", "cryodedup.api"}
     never |= {"numpy.ma", "concurrent.futures", "matplotlib"}
     assert not never & loaded

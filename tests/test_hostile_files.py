@@ -235,6 +235,28 @@ def _corrupt_deflate(folder):
     edit_record(folder, lambda r: r.update(pairs_file=digest))
 
 
+def _member_not_npy(folder):
+    """``pairs.npz`` whose ``z.npy`` holds bytes that are no .npy (numpy then gives the bytes), its digest recorded."""
+    import hashlib
+    import io
+    import zipfile
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with np.load(folder / "pairs.npz") as f, zipfile.ZipFile(buffer, "w") as out:
+        for name in f.files:
+            if name == "z":
+                out.writestr("z.npy", b"not an array")
+            else:
+                with out.open(f"{name}.npy", "w") as member:
+                    np.lib.format.write_array(member, f[name])
+    data = buffer.getvalue()
+    (folder / "pairs.npz").write_bytes(data)
+    digest = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    edit_record(folder, lambda r: r.update(pairs_file=digest))
+
+
 def _set(path, value):
     def edit(record):
         *parents, last = path.split(".")
@@ -299,6 +321,7 @@ _DELETE = object()
         pytest.param(
             _corrupt_deflate, "scored pairs (Error -3 while decompressing data: invalid block type)", id="deflate"
         ),
+        pytest.param(_member_not_npy, "z is not a numpy array (.npy), expected numbers", id="member not npy"),
     ],
 )
 def test_an_edited_shard_file_is_one_line_naming_its_field(tmp_path, two_shards, edit, message):
@@ -311,6 +334,28 @@ def test_an_edited_shard_file_is_one_line_naming_its_field(tmp_path, two_shards,
     line = one_error_line(stderr)
     assert "shard-1-of-2" in line and message in line, line
     assert not (tmp_path / "out").exists()
+
+
+# Found by fuzzing (fuzz/corpus/shards/crash_oom_shards_count_1e19): the missing shards were
+# listed from a set of all 1..shards, memory without end for a shards count of 10**19.
+
+
+def test_a_shard_count_of_10_19_names_the_first_missing_shards(tmp_path, two_shards):
+    import resource
+
+    shards = tmp_path / "shards"
+    shutil.copytree(two_shards, shards)
+    for folder in ("shard-1-of-2", "shard-2-of-2"):
+        edit_record(shards / folder, lambda record: record.update(shards=10**19))
+
+    def four_gigabytes():
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+    args = [sys.executable, "-m", "cryodedup.cli", "micrographs-merge", str(shards), "-o", str(tmp_path / "out")]
+    run = subprocess.run(args, capture_output=True, text=True, timeout=120, preexec_fn=four_gigabytes, check=False)
+    assert run.returncode == 1, run.stderr
+    expected = "shards " + ", ".join(map(str, range(3, 23))) + f" and {10**19 - 22:,} more of {10**19} missing"
+    assert expected in one_error_line(run.stderr)
 
 
 # Item 15 (its first case): micrographs-merge made OUTDIR and left .cryodedup.lock after a failure.

@@ -4,7 +4,10 @@ import the jobs. Read from the source with ast, so that an import inside a funct
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
+
+import pytest
 
 import cryodedup
 
@@ -114,28 +117,35 @@ def test_one_format_detector():
     assert found == []
 
 
-def label_constants(path: Path) -> set[str]:
-    """The string constants of a module that are a whole RELION label (``rlnX``), docstrings and prose aside."""
+def field_constants(path: Path) -> set[str]:
+    """The string constants of a module that are a whole field name (``rlnX``, ``slot/name``), prose aside."""
     return {
         node.value
         for node in ast.walk(ast.parse(path.read_text()))
-        if isinstance(node, ast.Constant)
-        and isinstance(node.value, str)
-        and node.value.isidentifier()
-        and node.value.startswith("rln")
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and FIELD.fullmatch(node.value)
     }
 
 
-def test_the_micrographs_star_is_read_in_formats_star_alone():
-    # One module a format: a micrographs STAR's pixel sizes (its optics table, or RELION 3.0's
-    # detector pixel size and magnification) are read by formats/star/ only; every other
-    # module asks it (formats/star/micrographs.py).
-    star = PACKAGE / "formats" / "star"
-    pixel_size_labels = {"rlnMicrographPixelSize", "rlnDetectorPixelSize", "rlnMagnification"}
+FIELD = re.compile(r"rln[A-Za-z]+|[a-z_]+/[a-z_A-Z]+")
+
+
+@pytest.mark.parametrize(
+    ("package", "fields"),
+    [
+        # a micrographs STAR's pixel sizes: its optics table, or RELION 3.0's detector pixel size and magnification
+        ("star", {"rlnMicrographPixelSize", "rlnDetectorPixelSize", "rlnMagnification"}),
+        # CryoSPARC exposures: each micrograph's path, pixel size and shape
+        ("cryosparc", {"micrograph_blob/path", "micrograph_blob/psize_A", "micrograph_blob/shape"}),
+    ],
+)
+def test_a_formats_tables_are_read_in_its_own_package_alone(package, fields):
+    # One module a format: what a micrographs STAR or CryoSPARC's exposures say of a micrograph
+    # is read in formats/star/ or formats/cryosparc/ only; every other module asks them.
+    home = PACKAGE / "formats" / package
     found = sorted(
-        (str(path.relative_to(PACKAGE)), label)
+        (str(path.relative_to(PACKAGE)), name)
         for path in PACKAGE.rglob("*.py")
-        if star not in path.parents
-        for label in label_constants(path) & pixel_size_labels
+        if home not in path.parents
+        for name in field_constants(path) & fields
     )
     assert found == []

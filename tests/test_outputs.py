@@ -283,7 +283,9 @@ def test_sigterm_while_writing_removes_the_temporary_files_and_exits_143(tmp_pat
     if run.returncode == 0:
         pytest.skip("the run ended before the signal arrived")
     assert run.returncode == 143, stderr
-    assert stderr.strip().splitlines() == ["Stopped by SIGTERM: temporary files removed, outputs whole or absent"]
+    assert stderr.strip().splitlines() == [
+        "Stopped by SIGTERM: temporary files removed, the previous outputs (if any) are unchanged"
+    ]
     assert not out.exists() or _files(out) == []
 
 
@@ -309,7 +311,9 @@ def test_sigint_while_reading_exits_130_with_one_line(tmp_path):
     if run.returncode == 0:
         pytest.skip("the run ended before the signal arrived")
     assert run.returncode == 130, stderr
-    assert stderr.strip().splitlines() == ["Stopped by SIGINT: temporary files removed, outputs whole or absent"]
+    assert stderr.strip().splitlines() == [
+        "Stopped by SIGINT: temporary files removed, the previous outputs (if any) are unchanged"
+    ]
     assert not out.exists() or _files(out) == []
 
 

@@ -296,3 +296,133 @@ def test_65_inputs_say_the_limit_and_why(tmp_path):
     status, _, stderr = cryodedup("particles", *boxes, "--mic-psize", "1", "-o", tmp_path / "out")
     assert status == 1
     assert "65 inputs: at most 64, since each pick records which inputs confirm it" in one_error_line(stderr)
+
+
+# --- item 16: messages ------------------------------------------------------------------------------------------
+
+
+def _run_with_file_limit(args, limit_bytes, cwd):
+    """The command with files limited to ``limit_bytes`` (a full disk as the writer sees it: EFBIG)."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    command = [sys.executable, "-m", "cryodedup", *map(str, args), "-q"]
+    return subprocess.run(command, check=False, capture_output=True, text=True, preexec_fn=limit, cwd=cwd)
+
+
+def _picker_job_with_one_big_file(root):
+    from picker_files import relion3_job
+
+    rng = np.random.default_rng(0)
+    picks = {f"m{k}": [tuple(map(float, r)) for r in rng.uniform(0, 4000, (5, 3))] for k in range(3)}
+    picks["m9"] = [tuple(map(float, r)) for r in rng.uniform(0, 4000, (3000, 3))]  # ~200 KB of rows
+    job, _ = relion3_job(root, picks)
+    return job
+
+
+def test_a_full_disk_on_a_picker_job_names_the_output_and_says_write(tmp_path):
+    # Before: ".../.rejected.PID.tmp/Movies/m0016_autopick.star: cannot read the file (...)".
+    job = _picker_job_with_one_big_file(tmp_path)
+    run = _run_with_file_limit(["particles", job, "-o", tmp_path / "out", "--min-dist", "1"], 100_000, tmp_path)
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.strip().splitlines() == [
+        f"Error: {tmp_path / 'out' / 'kept' / 'Movies' / 'm9_autopick.star'}: the file size limit was reached "
+        "(ulimit -f) while writing the outputs; no output was written"
+    ]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_full_tmpfs_on_a_picker_job_names_the_output(tmp_path):
+    # The real thing where a small tmpfs can be mounted (root, outside most CI containers).
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)]
+    if subprocess.run(mount, capture_output=True, check=False).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        job = _picker_job_with_one_big_file(tmp_path)
+        run = _run_with_file_limit(["particles", job, "-o", disk / "out", "--min-dist", "1"], 2**40, tmp_path)
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 1 and len(lines) == 1, run.stderr
+    assert re.fullmatch(
+        rf"Error: {re.escape(str(disk / 'out'))}/(kept|rejected)/Movies/m\d_autopick\.star: the disk is full "
+        "while writing the outputs; no output was written",
+        lines[0],
+    ), lines
+
+
+def test_a_full_disk_with_plot_names_the_picture_or_report(tmp_path):
+    # Before: "Error: the outputs: the file size limit was reached ..." (no file named).
+    from fixtures.synthetic import write_example
+
+    inputs = write_example(tmp_path / "in")
+    star = next(p for p in inputs if p.name.startswith("particles_"))
+    run = _run_with_file_limit(["particles", star, "-o", tmp_path / "out", "--plot"], 200_000, tmp_path)
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.strip().splitlines() == [
+        f"Error: {tmp_path / 'out' / 'report.html'}: the file size limit was reached (ulimit -f) while writing "
+        "the outputs; no output was written"
+    ]
+
+
+def test_topaz_coordinates_that_overflow_are_one_line_naming_the_file_and_line(tmp_path):
+    # Before: numpy's "RuntimeWarning: overflow encountered in multiply" and its source line,
+    # then "particle 1 has no finite centre".
+    table = tmp_path / "picks.txt"
+    table.write_text("image_name\tx_coord\ty_coord\tscore\nm1\t5\t6\t0.3\nm1\t1e300\t2\t0.5\n")
+    code, _, stderr = cryodedup(
+        "particles", table, "-o", tmp_path / "out", "--mic-psize", "1", "--topaz-scale", "1e300"
+    )
+    assert code == 1
+    assert stderr.strip().splitlines() == [
+        f"Error: {table}: line 3 has no finite centre ([inf, 2e+300] Å: a coordinate, origin or pixel size is "
+        "NaN, infinite or too large); 1 such particles in all: fix or remove them"
+    ]
+
+
+def test_a_non_finite_pick_in_a_glob_names_its_file_and_line(tmp_path):
+    # Before: "cb/*_autopick.star: particle 2 has no finite centre".
+    (tmp_path / "picks").mkdir()
+    (tmp_path / "picks" / "m1_autopick.star").write_text(
+        "data_\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n10 10\n"
+    )
+    bad = tmp_path / "picks" / "m2_autopick.star"
+    bad.write_text("data_\n\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n10 10\ninf 300\n")
+    glob = str(tmp_path / "picks" / "*_autopick.star")
+    code, _, stderr = cryodedup("particles", glob, "-o", tmp_path / "out", "--mic-psize", "1", "-q")
+    assert code == 1
+    assert stderr.strip().splitlines()[-1].startswith(f"Error: {bad}: line 7 has no finite centre ([inf, 300.0] Å")
+
+
+def test_a_project_dir_that_does_not_exist_is_refused_by_the_micrograph_job(tmp_path):
+    from fixtures.synthetic import write_mrc
+
+    for k in range(2):
+        write_mrc(tmp_path / f"m{k}.mrc", np.zeros((64, 64), np.float32), 4.0)
+    code, _, stderr = cryodedup(
+        "micrographs", tmp_path / "m0.mrc", tmp_path / "m1.mrc", "-o", tmp_path / "out",
+        "--project-dir", tmp_path / "nonexistent",
+    )  # fmt: skip
+    assert code == 1
+    assert stderr.strip().splitlines() == [f"Error: --project-dir {tmp_path / 'nonexistent'}: no such folder"]
+
+
+# --- metadata through a glob: non-regular files --------------------------------------------------------------------
+
+
+def test_a_metadata_glob_that_matches_a_fifo_refuses_it_by_name(tmp_path):
+    import os
+
+    from cryodedup.formats.microscope import metadata_files
+
+    (tmp_path / "meta").mkdir()
+    os.mkfifo(tmp_path / "meta" / "a_Data_1.xml")
+    (tmp_path / "meta" / "b_Data_2.xml").mkdir()  # a folder: passed over
+    with pytest.raises(CryodedupError, match=r"a_Data_1\.xml: is a named pipe \(FIFO\)"):
+        metadata_files([str(tmp_path / "meta" / "*.xml")])
+    with pytest.raises(CryodedupError, match=r"b\*: matches only folders"):
+        metadata_files([str(tmp_path / "meta" / "b*")])

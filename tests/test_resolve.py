@@ -723,7 +723,7 @@ def test_resolve_score_by_hand():
 def test_no_reader_decides_the_score_direction_itself():
     # The readers ask resolve.py; none keeps a table of directions of its own.
     import cryodedup.algo.dedup as dedup
-    import cryodedup.formats.cryosparc as cryosparc
+    import cryodedup.formats.cryosparc.particles as cryosparc
     import cryodedup.formats.dynamo as dynamo
     import cryodedup.formats.star.particles as relion
 
@@ -786,7 +786,7 @@ def test_pixel_size_of_rows_broadcasts_one_size_and_indexes_several():
 
 def test_no_reader_decides_the_pixel_size_order_itself():
     # Every reader asks resolve.py for the order and the per-row sizes; none keeps its own.
-    import cryodedup.formats.cryosparc as cryosparc
+    import cryodedup.formats.cryosparc.particles as cryosparc
     import cryodedup.formats.dynamo as dynamo
     import cryodedup.formats.picks.particles as picks
     import cryodedup.formats.star.particles as relion

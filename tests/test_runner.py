@@ -14,16 +14,18 @@ def test_a_rust_panic_after_a_signal_ends_the_run_as_the_signal(monkeypatch, cap
     class PanicException(BaseException):  # pyo3's, as the extension raises it
         pass
 
-    monkeypatch.setattr(runner, "_signals_received", [])
+    from cryodedup import signals
 
     def job_panicking_after_a_signal():
-        runner._signals_received.append(signal.SIGINT)
+        signals.state.received.append(signal.SIGINT)
         raise PanicException("the core gave up")
 
     with pytest.raises(SystemExit) as stop:
         runner.run_job(job_panicking_after_a_signal)
     assert stop.value.code == 130
-    assert capsys.readouterr().err.strip() == "Stopped by SIGINT: temporary files removed, outputs whole or absent"
-    monkeypatch.setattr(runner, "_signals_received", [])
+    assert (
+        capsys.readouterr().err.strip()
+        == "Stopped by SIGINT: temporary files removed, the previous outputs (if any) are unchanged"
+    )
     with pytest.raises(PanicException):  # without a signal, a panic is a bug and keeps its traceback
         runner.run_job(lambda: (_ for _ in ()).throw(PanicException("bug")))

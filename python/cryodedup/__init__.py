@@ -14,17 +14,16 @@ find_duplicate_micrographs
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from ._core import __version__
-
-# The core algorithm on arrays, at the package's top: ``cryodedup.dedup(...)``.
-from .algo.dedup import DedupResult, dedup
 from .errors import CryodedupError
 
-# The jobs' names are imported when first used (PEP 562): the command line imports only the
-# modules of the job it runs, so that a small job does not pay for loading all of them.
+# Every name but the error is imported when first used (PEP 562): the command line imports only
+# the modules of the job it runs, and handles signals before the extension and numpy load
+# (cryodedup.entry: a Ctrl-C while numpy loads inside the extension made it panic).
 _WHERE = {
+    "__version__": "_core",
+    # The core algorithm on arrays, at the package's top: ``cryodedup.dedup(...)``.
+    "dedup": "algo.dedup",
+    "DedupResult": "algo.dedup",
     "remove_duplicates": "api",
     "MicrographOptions": "options",
     "find_duplicate_micrographs": "jobs.micrographs.job",
@@ -32,7 +31,12 @@ _WHERE = {
     "remove_duplicate_particles": "jobs.particles",
 }
 
+# Not typing's TYPE_CHECKING: importing typing costs the command's start-up ~5 ms before its
+# signal handlers are in place (cryodedup.entry); mypy takes any TYPE_CHECKING as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from ._core import __version__
+    from .algo.dedup import DedupResult, dedup
     from .api import remove_duplicates
     from .jobs.micrographs.job import find_duplicate_micrographs
     from .jobs.particles import remove_duplicate_particles

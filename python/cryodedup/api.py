@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from .errors import CryodedupError
-from .formats.cryosparc import read_dataset
-from .formats.csfile import CsFile
+from .formats.cryosparc.dataset import CsFile
+from .formats.cryosparc.particles import read_dataset
 from .formats.star.particles import DataFrame, read_frame
 from .jobs.particles import decide, remove_duplicate_particles
 from .model import Log, ParticleSet, Warn

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shlex
 import shutil
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ from .options import field_values as job_fields
 from .report.summary import micrograph_rows, particle_rows, shard_summary_rows
 from .report.terminal import ProgressBar, Reporter, escape, fail, print_json
 from .runner import numpy_huge_pages, run_job
+from .signals import deferred, pause_for_tests
 
 # rich, and the modules of each job, are imported where they are used: a job imports only
 # what it runs, and --quiet or --json runs print nothing through rich (start-up is a fixed
@@ -117,12 +119,10 @@ def demo(outdir: Path, force: bool, quiet: bool, as_json: bool, plot: bool) -> N
     data = outdir / "input"
     inputs: list[Path] = []
     try:
-        data.mkdir(parents=True, exist_ok=True)
-        for src in sorted(EXAMPLES.glob("*.star")):
-            dst = data / src.name
-            if not dst.exists() or force:
-                shutil.copyfile(src, dst)
-            inputs.append(dst)
+        # A signal waits until the example's files are whole: a half-copied one would be taken
+        # as it is by the next demo (an existing file is not copied again without --force).
+        with deferred():
+            _copy_example(data, force, inputs)
     except OSError as err:
         fail(f"{outdir}: cannot write the example data ({err.strerror})")
     pickers = [p for p in inputs if p.name.startswith("particles_")]
@@ -135,6 +135,17 @@ def demo(outdir: Path, force: bool, quiet: bool, as_json: bool, plot: bool) -> N
         report.console.print(f"Running: {escape(shlex.join(command))}", soft_wrap=True)
     options = ParticleOptions(micrographs=micrographs, score="rlnMaxValueProbDistribution", plot=plot)
     run_particle_job("cryodedup demo", pickers, result, options, report, force, as_json)
+
+
+def _copy_example(data: Path, force: bool, inputs: list[Path]) -> None:
+    """The shipped example's files into ``data`` (kept where they exist, unless ``force``), appended to ``inputs``."""
+    data.mkdir(parents=True, exist_ok=True)
+    for src in sorted(EXAMPLES.glob("*.star")):
+        dst = data / src.name
+        if not dst.exists() or force:
+            shutil.copyfile(src, dst)
+            pause_for_tests("example")
+        inputs.append(dst)
 
 
 @main.command()
@@ -179,6 +190,8 @@ def micrographs(
             print_json(s)
 
     def run() -> dict:
+        if any(value is not None and math.isnan(value) for value in (watch, watch_idle)):
+            raise CryodedupError("--watch (seconds) and --watch-idle (minutes) must be numbers, got NaN")
         if watch_idle is not None and watch is None:
             raise CryodedupError("--watch-idle goes with --watch SECONDS")
         if update and (shard is not None or dask is not None):
@@ -301,4 +314,6 @@ def micrographs_merge(
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    from .runner import run_command  # the signals' contract (``python -m cryodedup`` starts it sooner)
+
+    run_command(main)

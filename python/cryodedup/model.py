@@ -1,6 +1,6 @@
 """The one structure every particle format is read into, whatever it came from.
 
-A format module (``formats.star.particles``, ``formats.cryosparc``, ``formats.picks``,
+A format module (``formats.star.particles``, ``formats.cryosparc.particles``, ``formats.picks``,
 ``formats.dynamo``) reads its inputs into a :class:`ParticleSet`; the job
 (``jobs.particles``) decides which rows to keep from it alone and hands the boolean mask
 back to the set's writer. Nothing in the job knows a file format, and nothing in a format

@@ -388,6 +388,26 @@ def _check_option_types(options: ParticleOptions) -> None:
             raise CryodedupError(f"--{name.replace('_', '-')} must be a whole number, got {getattr(options, name)!r}")
 
 
+#: The most images a size option of the micrograph job may name (--window, --scan-range, ...):
+#: a session of a million micrographs is large; above 10 million a value is a typo.
+MAX_IMAGES = 10_000_000
+
+#: The largest --bin: a binned image keeps at least 8 pixels a side, and no detector is 800,000 pixels wide.
+MAX_BIN = 100_000
+
+#: The largest length in Å of the micrograph job's options (pixel sizes, filters): 0.1 mm.
+MAX_ANGSTROM = 1e6
+
+
+def _check_whole(name: str, value: object, low: int, high: int, unit: str) -> None:
+    """Refuses an option that is not a whole number from ``low`` to ``high`` (named, with the range)."""
+    if not _is_whole_number(value) or not low <= value <= high:  # type: ignore[operator]
+        raise CryodedupError(
+            f"--{name.replace('_', '-')} must be a whole number{' of ' + unit if unit else ''} "
+            f"from {low:,} to {high:,}, got {value!r}"
+        )
+
+
 def _is_real_number(value: object) -> bool:
     """An int or float (numpy's included), not a bool or a string."""
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
@@ -536,20 +556,25 @@ class MicrographOptions:
     def check(self) -> None:
         """Raises a ``CryodedupError`` naming the first option out of its range."""
         check_choices(self)
+        # Sizes are bounded before anything is allocated: a window or scan range beyond the
+        # micrographs is cut to them where it is used (plan.candidate_offsets); beyond these
+        # bounds a value is a typo (1e12, 2**62), refused in one line.
         for name in ("window", "scan_range", "images_per_move", "images_per_hole"):
-            if getattr(self, name) < 1:
-                raise CryodedupError(f"--{name.replace('_', '-')} must be at least 1")
-        if self.bin is not None and self.bin < 1:
-            raise CryodedupError(f"--bin must be at least 1, got {self.bin}")
+            _check_whole(name, getattr(self, name), 1, MAX_IMAGES, "images")
+        if self.bin is not None:
+            _check_whole("bin", self.bin, 1, MAX_BIN, "")
         for name in ("target_psize", "lowpass", "highpass", "psize"):
             value = getattr(self, name)
-            if value is not None and not (np.isfinite(value) and value > 0):
-                raise CryodedupError(f"--{name.replace('_', '-')} must be a finite number of Å > 0, got {value}")
+            if value is not None and not (np.isfinite(value) and 0 < value <= MAX_ANGSTROM):
+                flag, most = name.replace("_", "-"), f"{MAX_ANGSTROM:,.0f}"
+                raise CryodedupError(f"--{flag} must be a finite number of Å above 0, to {most}, got {value}")
         if self.lowpass is not None and self.highpass is not None and self.highpass <= self.lowpass:
             raise CryodedupError(
                 f"--highpass ({self.highpass} Å, the coarsest detail used) must be above --lowpass "
                 f"({self.lowpass} Å, the finest); the band between them would be empty"
             )
+        if self.project_dir is not None and not Path(self.project_dir).is_dir():
+            raise CryodedupError(f"--project-dir {self.project_dir}: no such folder")
         if not np.isfinite(self.min_z):
             raise CryodedupError(f"--min-z must be a finite number of standard deviations, got {self.min_z}")
         if not -1 <= self.min_pearson <= 1:  # NaN fails too
@@ -605,7 +630,11 @@ DASK = Flag(
     '`local` (one worker per core). Needs `pip install "cryodedup[dask]"`.',
     metavar="SCHEDULER",
 )
-SHARDS = Flag(("--shards",), "With --dask: how many shards [default: one per worker].", type=click.IntRange(1))
+SHARDS = Flag(
+    ("--shards",),
+    "With --dask: how many shards [default: one per worker].",
+    type=click.IntRange(1, 10_000_000),  # MAX_IMAGES; more shards than micrographs score nothing more
+)
 UPDATE = Flag(
     ("--update",),
     "Read only the micrographs not seen by an earlier --update run into OUTDIR (it keeps their binned images "
@@ -617,13 +646,13 @@ WATCH = Flag(
     ("--watch",),
     "Repeat --update every SECONDS while new micrographs appear (a STAR that grows, a quoted glob that matches "
     "more), until Ctrl-C or --watch-idle; with --json, one line per round.",
-    type=click.FloatRange(min=0.1),
+    type=click.FloatRange(min=0.1, max=7 * 86400),  # a week; NaN is refused by the command
     metavar="SECONDS",
 )
 WATCH_IDLE = Flag(
     ("--watch-idle",),
     "With --watch: stop after this many minutes without a new micrograph [default: never].",
-    type=click.FloatRange(min=0, min_open=True),
+    type=click.FloatRange(min=0, max=1e6, min_open=True),  # two years; NaN is refused by the command
     metavar="MINUTES",
 )
 

@@ -9,14 +9,13 @@ import importlib.util
 import os
 import re
 import shutil
-import signal
-import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Callable, ClassVar, TypeVar, Union
 
+from . import signals
 from .errors import CryodedupError
 
 #: A path as users give one.
@@ -61,7 +60,13 @@ def output_batch() -> Iterator[None]:
         raise
     _batches.remove(batch)
     try:
-        _rename_all(batch.renames)
+        signals.pause_for_tests("written")
+        put_in_place(batch.renames)
+    except BaseException:  # a signal before the renames began (after them, nothing is left to remove)
+        _discard(tmp for tmp, _ in batch.renames)
+        for folder in reversed(batch.created):
+            _remove_if_empty(folder)
+        raise
     finally:
         _discard(batch.scratch)
         _release(batch.locks)
@@ -83,7 +88,7 @@ def scratch_files(paths: Iterable[Path]) -> dict[Path, Path] | None:
     scratch = {p: p.with_name(f".{p.name}.{os.getpid()}.scratch") for p in paths}
     # A signal waits until the batch knows each folder, lock and file (the job is often
     # stopped here, as its input has just been opened): else they would stay behind.
-    with _signals_deferred():
+    with signals.deferred():
         created = _make_folders(dict.fromkeys(p.parent for p in paths))
         batch.created += [folder for folder, made in created.items() if made]
         batch.locks += [_FolderLock.take(folder) for folder in _topmost(created)]
@@ -152,7 +157,12 @@ class AtomicOutputs:
         self.created = _make_folders(dict.fromkeys([p.parent for p in singly] + [f.parent for f in self.folders]))
         self.locks: list[_FolderLock] = []
         try:
-            self.locks = [_FolderLock.take(folder) for folder in _topmost(self.created.keys())]
+            tops = _topmost(self.created.keys())
+            self.locks = [_FolderLock.take(folder) for folder in tops]
+            # The lock took the top folder's orphans; a picker job writes in folders below it.
+            for folder in self.created.keys() - set(tops):
+                if not self.created[folder]:
+                    _remove_orphans(folder)
             _check_targets(singly, force, inputs)  # a folder that did not exist holds no file
         except BaseException:
             self._give_up()
@@ -190,7 +200,11 @@ class AtomicOutputs:
             self._give_up()
             raise
         try:
-            _rename_all(renames)
+            signals.pause_for_tests("written")
+            put_in_place(renames)
+        except BaseException:  # a signal before the renames began (after them, nothing is left to remove)
+            self._give_up()
+            raise
         finally:
             _release(self.locks)
 
@@ -419,41 +433,15 @@ def _remove_if_empty(folder: Path) -> None:
         folder.rmdir()
 
 
-@contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """SIGINT and SIGTERM wait until the block ends (in the main thread; elsewhere nothing changes).
-
-    A signal handler that raises in the middle of the renames would leave half of the new
-    outputs and half of the old ones; the handler runs once they are all in place.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    handled = (signal.SIGINT, signal.SIGTERM)
-    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in handled}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            if handler is not None:
-                signal.signal(s, handler)
-        if received:
-            handler = previous[signal.Signals(received[0])]
-            if callable(handler):
-                handler(received[0], None)
-            elif handler != signal.SIG_IGN:
-                raise KeyboardInterrupt
-
-
-def _rename_all(renames: list[tuple[Path, Path]]) -> None:
+def put_in_place(renames: list[tuple[Path, Path]]) -> None:
     """Renames every temporary file to its final name; on a failure puts the old files back.
 
     Each existing final file is first linked to a backup name, so that the set of outputs
     is either the new one or the old one, never half of each.
     """
-    with _signals_deferred():
+    with signals.deferred():
         _rename_or_restore(renames)
+        signals.outputs_placed()
 
 
 def _rename_or_restore(renames: list[tuple[Path, Path]]) -> None:
@@ -471,6 +459,7 @@ def _rename_or_restore(renames: list[tuple[Path, Path]]) -> None:
         for tmp, final in renames:
             os.replace(tmp, final)
             done.append(final)
+            signals.pause_for_tests("renames")
     except OSError as err:
         _discard(done)
         for backup, final in backups:
@@ -483,6 +472,21 @@ def _rename_or_restore(renames: list[tuple[Path, Path]]) -> None:
             f"{err.filename}: cannot put the outputs in place ({err.strerror}); none was changed"
         ) from None
     _discard(backup for backup, _ in backups)
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Writes ``data`` to the file ``path``; a failed write names the file.
+
+    A file object's own errors (a full disk on write or close) carry no file name, and the
+    message could only say "the outputs".
+    """
+    try:
+        with open(path, "wb") as f:
+            f.write(data)
+    except OSError as err:
+        if err.filename is None:
+            err.filename = os.fspath(path)
+        raise
 
 
 def write_error(err: OSError, temporary: dict[Path, Path]) -> CryodedupError:

@@ -4,44 +4,14 @@ from __future__ import annotations
 
 import gc
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
+from . import signals
 from .errors import CryodedupError
 from .report.terminal import fail, stopped
-
-
-class Stopped(KeyboardInterrupt):
-    """A signal (SIGINT, SIGTERM) that ends the run: raised so that every output's temporary files go."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-@contextmanager
-def signals_stop_the_run() -> Iterator[None]:
-    """SIGINT and SIGTERM raise :class:`Stopped` while the block runs; a file size limit is an error.
-
-    Without this, SIGTERM kills the process at once and leaves its temporary files behind.
-    SIGXFSZ (``ulimit -f``) is ignored, so that the write fails with EFBIG and is reported.
-    """
-
-    def stop(signum: int, frame: object) -> None:
-        _signals_received.append(signum)
-        raise Stopped(signum)
-
-    handled = [signal.SIGINT, signal.SIGTERM, signal.SIGXFSZ]
-    previous = {s: signal.getsignal(s) for s in handled}
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 @contextmanager
@@ -62,31 +32,100 @@ def cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-#: The signals received while a job ran: an exception that escapes after one is the signal's doing.
-_signals_received: list[int] = []
-
 Result = TypeVar("Result")
+
+
+def run_command(command: Callable[[], object]) -> NoReturn:
+    """Runs a click command (standalone: it ends with SystemExit) under the signals' contract.
+
+    Its status is the signal's (128 + its number) when one came, whenever it came.
+    """
+    if signals.state.phase is None:  # ``python -m cryodedup.cli``: later than cryodedup.entry
+        signals.install(signals.STARTING)
+    sys.unraisablehook = signals.unraisable(sys.unraisablehook)  # type: ignore[assignment]
+    _numpy_in_the_extension()
+    status: object = 0
+    try:
+        command()
+    except SystemExit as end:
+        status = end.code
+    stopped = signals.end_of_command()
+    sys.exit(stopped if stopped is not None else status)  # type: ignore[arg-type]
+
+
+def _numpy_in_the_extension() -> None:
+    """The extension finds numpy's C API at its first array: here, where a signal ends the process at once.
+
+    Found later, in a job, a Ctrl-C landing while it is looked up made the extension panic
+    ("Failed to access NumPy array API capsule").
+    """
+    import numpy as np
+
+    from ._core import nearest_distances
+
+    nearest_distances(np.zeros(0, np.int64), np.zeros((0, 2)))
 
 
 def run_job(job: Callable[[], Result]) -> Result:
     """Runs a job; a user's mistake ends the program with its message and status 1.
 
     A signal ends it with one line and status 128 + the signal's number (130 for SIGINT,
-    143 for SIGTERM), after the outputs' temporary files are removed.
+    143 for SIGTERM), after the outputs' temporary files are removed; the line says whether
+    the outputs are the previous ones or this run's complete set (cryodedup.signals).
     """
+    previous = _signals_stop_the_job()
     try:
-        with signals_stop_the_run(), cyclic_gc_paused():
-            return job()
+        try:
+            with cyclic_gc_paused():
+                result = job()
+        finally:
+            _job_ended(previous)
     except CryodedupError as err:
         fail(str(err))
     except KeyboardInterrupt as err:
-        stopped(err.signum if isinstance(err, Stopped) else signal.SIGINT)
+        _stop(err.signum if isinstance(err, signals.Stopped) else signal.SIGINT)
     except BaseException as err:
         # A Rust panic (pyo3's PanicException) raised while the interpreter handles a signal
         # is the signal's doing: the user stopped the run and gets the one line, not a traceback.
-        if _signals_received and type(err).__name__ == "PanicException":
-            stopped(_signals_received[0])
+        if signals.state.received and type(err).__name__ == "PanicException":
+            _stop(signals.state.received[0])
         raise
+    if signals.state.received:  # a signal that landed in a finaliser, or while the job ended
+        _stop(signals.state.received[0])
+    signals.pause_for_tests("ending")
+    return result
+
+
+def _signals_stop_the_job() -> tuple[dict[int, object], bool]:
+    """SIGINT and SIGTERM raise :class:`~cryodedup.signals.Stopped` from now; a file size limit is an error.
+
+    Without this, SIGTERM kills the process at once and leaves its temporary files behind.
+    SIGXFSZ (``ulimit -f``) is ignored, so that the write fails with EFBIG and is reported.
+    Returns the handlers to put back, and whether the job installed the signals' handler
+    (run in-process, by a test's runner) rather than the command for its whole life.
+    """
+    previous: dict[int, object] = {signal.SIGXFSZ: signal.signal(signal.SIGXFSZ, signal.SIG_IGN)}
+    in_process = signals.state.phase is None
+    if in_process:  # this job's signals only
+        signals.state.received.clear()
+        signals.state.outputs_placed = signals.state.announced = False
+        previous.update(signals.install(signals.RUNNING))
+    else:
+        signals.state.phase = signals.RUNNING
+    return previous, in_process
+
+
+def _job_ended(previous: tuple[dict[int, object], bool]) -> None:
+    """From here a signal waits for the command's end (in-process, the previous handlers are back)."""
+    handlers, in_process = previous
+    signals.state.phase = None if in_process else signals.ENDING
+    for s, handler in handlers.items():
+        signal.signal(s, handler)  # type: ignore[arg-type]
+
+
+def _stop(signum: int) -> NoReturn:
+    signals.state.announced = True
+    stopped(signals.message(signum), 128 + signum)
 
 
 def numpy_huge_pages(wanted: bool) -> bool:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from cryodedup import CryodedupError, MicrographOptions, find_duplicate_micrographs
-from cryodedup.formats.micrograph_lists import exposure_pixel_sizes, found_under, load_inputs, micrograph_list
+from cryodedup.formats.cryosparc.exposures import exposure_pixel_sizes
+from cryodedup.formats.micrograph_lists import found_under, load_inputs, micrograph_list
 from cryodedup.formats.star.micrographs import micrograph_names, micrograph_pixel_sizes
 from helpers import PLANTED_MICROGRAPHS, planted_original, shared_file, star_text, write_planted_micrographs
 

@@ -10,8 +10,8 @@ import pytest
 import starfile
 
 from cryodedup.errors import CryodedupError
-from cryodedup.formats.cryosparc import read_dataset
-from cryodedup.formats.csfile import CsFile
+from cryodedup.formats.cryosparc.dataset import CsFile
+from cryodedup.formats.cryosparc.particles import read_dataset
 from cryodedup.formats.picks import read_picks
 from cryodedup.formats.picks.write import _path_text, write_cryosparc, write_like_input, write_relion
 from cryodedup.jobs.particles import ParticleOptions

@@ -14,32 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from numpy.typing import ArrayLike
 
 from ..errors import CryodedupError
 from ..outputs import StrPath
-from .csfile import CsGroup
+from .cryosparc.dataset import CsGroup
+from .cryosparc.exposures import PATH_FIELD, Exposures
+from .cryosparc.exposures import PIXEL_SIZE_FIELD as EXPOSURE_PIXEL_SIZE
 from .sniff import is_cryosparc, is_glob
 from .star.file import Block, StarFile
 from .star.micrographs import PIXEL_SIZE_FIELD, MicrographsStar
-
-
-def exposure_pixel_sizes(path: StrPath) -> dict[int, float]:
-    """Exposure uid -> micrograph pixel size in Å, from a CryoSPARC exposures dataset."""
-    exposures = _exposures(path, ("micrograph_blob/psize_A",))
-    return dict(zip(exposures.column("uid").tolist(), exposures.column("micrograph_blob/psize_A").tolist()))
-
-
-def _exposures(path: StrPath, fields: Sequence[str]) -> CsGroup:
-    """A CryoSPARC exposures dataset, refused unless it has every one of ``fields``."""
-    exposures = CsGroup.load(path)
-    for needed in fields:
-        if not exposures.has(needed):
-            raise CryodedupError(
-                f"{path}: no {needed} field; expected CryoSPARC exposures with micrographs (the exposures output "
-                "of Patch Motion Correction, Patch CTF Estimation or Curate Exposures)"
-            )
-    return exposures
 
 
 @dataclass
@@ -76,15 +59,11 @@ def micrograph_list(path: StrPath) -> MicrographList:
     if not is_cryosparc(path):
         listed = MicrographsStar.read(path)
         return MicrographList(path, listed.names, listed.pixel_sizes(), PIXEL_SIZE_FIELD)
-    exposures = _exposures(path, ("micrograph_blob/path", "micrograph_blob/psize_A"))
-    names = as_text(exposures.column("micrograph_blob/path"))
-    psize = exposures.column("micrograph_blob/psize_A").astype(np.float64).tolist()
-    shapes = None
-    if exposures.has("micrograph_blob/shape"):
-        shape = np.asarray(exposures.column("micrograph_blob/shape")).reshape(len(names), -1)[:, -2:]
-        shapes = {n: (int(ny), int(nx)) for n, (ny, nx) in zip(names, shape.tolist())}
-    uids = dict(zip(names, (int(u) for u in exposures.column("uid").tolist())))
-    return MicrographList(path, names, dict(zip(names, psize)), "micrograph_blob/psize_A", shapes, uids)
+    exposures = Exposures.read(path, (PATH_FIELD, EXPOSURE_PIXEL_SIZE))
+    names = exposures.names
+    return MicrographList(
+        path, names, exposures.pixel_sizes(), EXPOSURE_PIXEL_SIZE, exposures.shapes(), exposures.uids()
+    )
 
 
 def resolve_paths(names: list[str], source: Path | None, project_dir: Path | None) -> tuple[list[Path], Path]:
@@ -174,13 +153,10 @@ def _from_star(path: Path, psize: float | None, project_dir: Path | None) -> Mic
 
 
 def _from_cs(path: Path, psize: float | None, project_dir: Path | None) -> Micrographs:
-    group = _exposures(path, ("micrograph_blob/path",))
-    names = as_text(group.column("micrograph_blob/path"))
-    if psize is None and group.has("micrograph_blob/psize_A"):
-        values = np.unique(group.column("micrograph_blob/psize_A"))
-        if len(values) > 1:
-            raise CryodedupError(f"{path}: exposures have different pixel sizes ({values.tolist()})")
-        psize = float(values[0]) if len(values) else None
+    exposures = Exposures.read(path)
+    group, names = exposures.group, exposures.names
+    if psize is None:
+        psize = exposures.pixel_size()
     _refuse_names_listed_twice(path, names)
     paths, root = resolve_paths(names, path, project_dir)
     return Micrographs("cs", names, paths, psize, root, group=group, source=path, uids=group.column("uid"))
@@ -253,8 +229,3 @@ def load_inputs(inputs: Sequence[StrPath], psize: float | None = None, project_d
     if any(p.suffix == ".star" or is_cryosparc(p) for p in paths):
         raise CryodedupError("give one micrographs STAR, one CryoSPARC exposures file, or MRC files")
     return _from_mrc(paths, psize)
-
-
-def as_text(values: ArrayLike) -> list[str]:
-    """Strings of a column that may hold bytes (CryoSPARC paths)."""
-    return [v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(values).tolist()]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import glob
 import math
+import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -268,7 +269,12 @@ def metadata_files(paths: Sequence[StrPath]) -> list[Path]:
             matches = sorted(glob.glob(text, recursive=True))
             if not matches:
                 raise CryodedupError(f"--metadata {text}: no file matches")
-            found += [Path(m) for m in matches if Path(m).is_file()]
+            # Folders a glob matches (``Metadata/**``) are passed over; a FIFO or a device
+            # would block or never end: refused, named.
+            files = [Path(m) for m in matches if not os.path.isdir(m)]
+            if not files:
+                raise CryodedupError(f"--metadata {text}: matches only folders, no EPU .xml or SerialEM .mdoc")
+            found += [check_regular_file(f, "an EPU .xml or a SerialEM .mdoc") for f in files]
         elif Path(text).is_dir():
             inside = sorted(Path(text).rglob("*_Data_*.xml")) + sorted(Path(text).rglob("*.mdoc"))
             if not inside:

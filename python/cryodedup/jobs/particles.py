@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import numpy as np
 
@@ -49,10 +49,13 @@ from ..report.summary import report_rows
 from ..resolve import match_particle_set
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from concurrent.futures import Future
 
     from ..report.particle_figures import ParticleDetails
+
+
+T = TypeVar("T")
 
 
 def _silent(message: str, level: str) -> None:
@@ -93,7 +96,7 @@ def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn
 
         return read_picker_outputs(inputs, outdir, options, warn, log)  # matches the pickers' micrographs itself
     if kinds == {True}:
-        from ..formats.cryosparc import read_cs_files
+        from ..formats.cryosparc.particles import read_cs_files
 
         particles = read_cs_files(inputs, outdir, options, warn, log)
     else:
@@ -171,8 +174,11 @@ def _refuse_centres(particles: ParticleSet, bad_rows: np.ndarray, what: str, why
     bad = int(np.flatnonzero(bad_rows)[0])
     k = int(particles.input_of[bad])
     row = int(np.count_nonzero(particles.input_of[:bad] == k))  # its row among its input's rows
+    # A picker's pick is named by its file and line (a picker's input is a folder or a glob).
+    where = getattr(particles.writer, "where", None)
+    place = where(k, row) if where else f"{particles.inputs[k]}: particle {row + 1}"
     raise CryodedupError(
-        f"{particles.inputs[k]}: particle {row + 1} has {what} ({particles.centres[bad].tolist()} Å: {why}); "
+        f"{place} has {what} ({particles.centres[bad].tolist()} Å: {why}); "
         f"{int(np.count_nonzero(bad_rows))} such particles in all: fix or remove them"
     )
 
@@ -536,13 +542,21 @@ def remove_duplicate_particles(
     warn_not_confirmable(particles, decision, options, warn)
     decided_at = time.perf_counter()
     halves = halfsets_by_micrograph(particles.groups, decision.keep) if reassign else None
-    # The pictures' nearest-neighbour distances: in the core, on the other core, while the outputs are written.
-    neighbours = _measuring_neighbours(particles, options) if options.plot else None
+    details = None if plotting is None else _details(particles, decision, options, plotting)
+    pictures = None
     if options.audit:
         outputs: dict[str, list[Path]] = {"kept": [], "rejected": []}
+        written_at = time.perf_counter()
+    elif details is not None:  # the core writes the outputs (Python's lock released) while the pictures are drawn
+        writing = _in_background(_timed_write, particles, decision.keep, force, halves)
+        try:
+            pictures = draw_pictures(details, options, paths[0])
+        finally:
+            outputs, write_seconds = writing.result()
+        written_at = decided_at + write_seconds
     else:
         outputs = particles.writer.write(decision.keep, force, halves)
-    written_at = time.perf_counter()
+        written_at = time.perf_counter()
     summary = summarize(particles, decision, options, halves)
     summary["timings"] = {  # where the time goes: reading (index and scan), dedup, writing
         "read": round(read_at - start, 3),
@@ -558,27 +572,47 @@ def remove_duplicate_particles(
     summary["mode"] = "remove entirely" if options.remove_entirely else "keep best of each group"
     summary["warnings"] = warnings
     summary["seconds"] = round(time.perf_counter() - start, 3)
-    if plotting is not None:
-        plotting.join()
-        from ..report.particle_figures import ParticleDetails
-
-        assert decision.suppressed_by is not None, "decide() fills suppressed_by for the pictures"
-        details = ParticleDetails(
-            particles,
-            decision.keep,
-            decision.suppressed_by,
-            options.min_dist,
-            decision.confirmed_by,
-            compared_scores=decision.ranked_scores,
-            covered=decision.covered,
-            unconfirmed=decision.unconfirmed,
-            not_confirmable=decision.not_confirmable,
-            min_support=options.min_support,
-            min_dist_z=options.min_dist_z,
-            nn_distances=neighbours.result() if neighbours is not None else None,
-        )
-        summary["plots"] = plot_particles(details, outdir, options, paths[0], force, summary)
+    if details is not None:
+        summary["plots"] = plot_particles(details, outdir, options, paths[0], force, summary, pictures)
     return summary
+
+
+def _details(
+    particles: ParticleSet, decision: Decision, options: ParticleOptions, plotting: threading.Thread
+) -> ParticleDetails:
+    """What the pictures show of the decision; the nearest-neighbour distances measured on a thread meanwhile."""
+    plotting.join()
+    from ..report.particle_figures import ParticleDetails
+
+    assert decision.suppressed_by is not None, "decide() fills suppressed_by for the pictures"
+    return ParticleDetails(
+        particles,
+        decision.keep,
+        decision.suppressed_by,
+        options.min_dist,
+        decision.confirmed_by,
+        compared_scores=decision.ranked_scores,
+        covered=decision.covered,
+        unconfirmed=decision.unconfirmed,
+        not_confirmable=decision.not_confirmable,
+        min_support=options.min_support,
+        min_dist_z=options.min_dist_z,
+        nn_distances=_in_background(
+            nearest_neighbour_distances,
+            particles.groups,
+            stretched(particles.centres, options.min_dist, options.min_dist_z),
+        ).result,
+    )
+
+
+def _timed_write(
+    particles: ParticleSet, keep: np.ndarray, force: bool, halves: np.ndarray | None
+) -> tuple[dict[str, list[Path]], float]:
+    """The set's writer's outputs, and the seconds it took."""
+    assert particles.writer is not None, "every reader of files gives the set a writer"
+    start = time.perf_counter()
+    outputs = particles.writer.write(keep, force, halves)
+    return outputs, time.perf_counter() - start
 
 
 def preload_plotting() -> threading.Thread:
@@ -588,15 +622,14 @@ def preload_plotting() -> threading.Thread:
     return preload.start("cryodedup.report.particle_figures", "cryodedup.report.html_report")
 
 
-def _measuring_neighbours(particles: ParticleSet, options: ParticleOptions) -> Future[np.ndarray]:
-    """The distance of each particle to its nearest neighbour in the decision's metric, measured on a thread."""
+def _in_background(work: Callable[..., T], *args: Any) -> Future[T]:
+    """``work(*args)`` on a thread of its own (for work in the core, which lets go of Python's lock)."""
     from concurrent.futures import ThreadPoolExecutor  # (8 ms to import: --plot only)
 
-    centres = stretched(particles.centres, options.min_dist, options.min_dist_z)
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cryodedup-neighbours")
-    measured = pool.submit(nearest_neighbour_distances, particles.groups, centres)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cryodedup-background")
+    done = pool.submit(work, *args)
     pool.shutdown(wait=False)  # its thread ends with this one task
-    return measured
+    return done
 
 
 def _image_names(name: str) -> list[str]:
@@ -614,16 +647,18 @@ def count_absent(names: list[str], roots: list[Path]) -> int:
     return len(names) - len({k for (k, _), ok in zip(tried, found) if ok})
 
 
-def plot_particles(
-    details: ParticleDetails, outdir: Path, options: ParticleOptions, first_input: Path, force: bool, summary: dict
-) -> list[str]:
-    """The particle job's pictures and report (``--plot``).
+@dataclass
+class Pictures:
+    """The particle job's pictures, rendered (name, caption, PNG bytes), and the example images not found."""
 
-    When example micrographs' image files are not found, the summary says so and how to
-    point at them.
-    """
-    from ..report import html_report
+    pngs: list[tuple[str, str, bytes]]
+    missing: list[str]
+
+
+def draw_pictures(details: ParticleDetails, options: ParticleOptions, first_input: Path) -> Pictures:
+    """The particle job's pictures (``--plot``), rendered."""
     from ..report import particle_figures as plots
+    from ..report.figures import rendered
 
     def find_micrograph(name: str) -> Path:
         # Pickers know a micrograph by its file stem (x.cbox for x.mrc): try the MRC file first.
@@ -631,6 +666,28 @@ def plot_particles(
         return next((p for p in tried if p.exists()), tried[0])
 
     figures, missing = plots.particle_figures(details, options.plot_mics, find_micrograph)
+    return Pictures(rendered(figures), missing)
+
+
+def plot_particles(
+    details: ParticleDetails,
+    outdir: Path,
+    options: ParticleOptions,
+    first_input: Path,
+    force: bool,
+    summary: dict,
+    pictures: Pictures | None = None,
+) -> list[str]:
+    """The particle job's pictures (drawn here unless given) and report (``--plot``).
+
+    When example micrographs' image files are not found, the summary says so and how to
+    point at them.
+    """
+    from ..report import html_report
+    from ..report import particle_figures as plots
+
+    pictures = pictures or draw_pictures(details, options, first_input)
+    missing = pictures.missing
     if missing:
         n_examples = len(plots.micrographs_to_show(details, options.plot_mics))
         # All counted: none found says the paths start from another folder, a few that files are gone.
@@ -643,5 +700,5 @@ def plot_particles(
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}
     rows, highlight = report_rows(summary)
     return html_report.write_all(
-        outdir, figures, "cryodedup particles", parameters, rows, force, highlight=highlight, unit=details.unit
+        outdir, pictures.pngs, "cryodedup particles", parameters, rows, force, highlight=highlight, unit=details.unit
     )

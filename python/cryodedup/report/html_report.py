@@ -9,8 +9,7 @@ from pathlib import Path
 
 from ..labels import human
 from ..options import REPORT_LABELS
-from ..outputs import StrPath
-from .figures import NamedFigure, rendered
+from ..outputs import StrPath, write_bytes
 
 #: An extra table of the report: heading, column names and rows.
 ReportTable = tuple[str, Sequence[str], Sequence[Sequence[object]]]
@@ -95,12 +94,12 @@ def write_report(
             f"<h3>{html.escape(caption)}</h3><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"
         )
     parts.append("</body></html>")
-    Path(path).write_text("".join(parts))
+    write_bytes(Path(path), "".join(parts).encode())
 
 
 def write_all(
     outdir: Path,
-    figures: Sequence[NamedFigure],
+    pngs: Sequence[tuple[str, str, bytes]],
     title: str,
     parameters: dict,
     summary: Sequence[tuple[str, str]],
@@ -109,17 +108,18 @@ def write_all(
     highlight: dict[str, str] | None = None,
     unit: str = "micrograph",
 ) -> list[str]:
-    """Saves the figures and report.html in ``outdir`` (complete files or none).
+    """Saves the pictures and report.html in ``outdir`` (complete files or none).
 
-    ``summary`` and ``highlight`` are the report's summary rows and those to colour (:func:`write_report`);
-    ``unit`` what the particles lie in (``tomogram``: the Parameters table names tomograms).
+    ``pngs`` are the pictures rendered (``figures.rendered``: file name, caption, PNG bytes);
+    ``summary`` and ``highlight`` the report's summary rows and those to colour
+    (:func:`write_report`); ``unit`` what the particles lie in (``tomogram``: the Parameters
+    table names tomograms).
     """
     from ..outputs import AtomicOutputs
 
-    paths = [outdir / name for name, _, _ in figures] + [outdir / "report.html"]
-    pngs = rendered(figures)
+    paths = [outdir / name for name, _, _ in pngs] + [outdir / "report.html"]
     with AtomicOutputs(paths, force=force) as tmp:
         for (_, _, png), path in zip(pngs, paths):
-            tmp[path].write_bytes(png)
+            write_bytes(tmp[path], png)
         write_report(tmp[paths[-1]], title, parameters, summary, pngs, tables, highlight, unit)
     return [str(p) for p in paths]

@@ -53,8 +53,9 @@ class ParticleDetails:
     #: and y and min_dist_z in z; None: a sphere of min_dist.
     min_dist_z: float | None = None
     #: The distance of each particle to its nearest neighbour in the decision's metric, when
-    #: the job measured it already (:func:`nearest_neighbour_distances` of the stretched centres).
-    nn_distances: np.ndarray | None = None
+    #: the job measures it (:func:`nearest_neighbour_distances` of the stretched centres, on
+    #: a thread): called when the histogram is drawn.
+    nn_distances: Callable[[], np.ndarray] | None = None
 
     @property
     def mic_names(self) -> list[str]:
@@ -130,7 +131,7 @@ def nn_histogram(details: ParticleDetails) -> Figure:
             f"distance to the nearest particle in the same {details.unit}, z scaled by "
             f"{details.min_dist:g}/{details.min_dist_z:g} (Å)"
         )
-    d = details.nn_distances
+    d = details.nn_distances() if details.nn_distances is not None else None
     if d is None:
         d = nearest_neighbour_distances(
             details.groups, stretched(details.centres, details.min_dist, details.min_dist_z)

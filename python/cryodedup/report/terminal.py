@@ -7,7 +7,6 @@ rich is imported where it is first used: --quiet or --json runs print nothing th
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from typing import TYPE_CHECKING, NoReturn
 
@@ -85,13 +84,11 @@ def print_json(summary: dict) -> None:
     print(json.dumps(summary))
 
 
-def stopped(signum: int) -> NoReturn:
-    """Print that a signal stopped the run, and exit with status 128 + its number."""
-    name = signal.Signals(signum).name
-    stderr_console().print(
-        f"[bold red]Stopped[/] by {name}: temporary files removed, outputs whole or absent", soft_wrap=True
-    )
-    sys.exit(128 + signum)
+def stopped(message: str, status: int) -> NoReturn:
+    """Print that a signal stopped the run (``message``, "Stopped by ..."), and exit with ``status``."""
+    head, _, rest = message.partition(" ")
+    stderr_console().print(f"[bold red]{head}[/] {escape(rest)}", soft_wrap=True)
+    sys.exit(status)
 
 
 class ProgressBar:

@@ -96,6 +96,12 @@ pub enum PicksError {
         path: PathBuf,
         error: io::Error,
     },
+    /// An output that could not be written (a full disk): the caller names the output, not
+    /// the temporary file the error is about.
+    Write {
+        path: PathBuf,
+        error: io::Error,
+    },
     Star {
         path: PathBuf,
         error: StarError,
@@ -112,6 +118,7 @@ impl fmt::Display for PicksError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PicksError::Io { path, error } => write!(f, "{}: cannot read the file ({error})", path.display()),
+            PicksError::Write { path, error } => write!(f, "{}: cannot write the file ({error})", path.display()),
             PicksError::Star { path, error } => write!(f, "{}: {error}", path.display()),
             PicksError::Row { path, line, message } => write!(f, "{}: line {line}: {message}", path.display()),
         }

@@ -50,7 +50,11 @@ impl CoreError {
 
 impl From<PicksError> for CoreError {
     fn from(e: PicksError) -> Self {
-        CoreError::Named(e.into())
+        match e {
+            // An OSError with the file's name: the Python layer names the output it was for.
+            PicksError::Write { path, error } => CoreError::Output { path, error },
+            e => CoreError::Named(e.into()),
+        }
     }
 }
 

@@ -90,18 +90,19 @@ impl PixelSizes {
     }
 }
 
-/// The columns of a particle scan: the micrograph `key`, the centre's `coords` and each
-/// axis' `origins` column (or None), `origin_pixels` the (detector pixel size,
-/// magnification) columns of origins in particle pixels, the `score` column, and `extra`
-/// number columns kept whole (read in the same pass).
+/// The columns of a particle scan, by index in the loop.
 #[pyclass(module = "cryodedup._core", frozen, get_all)]
 pub(crate) struct ParticleColumns {
+    /// What is kept of each row besides its centre: the micrograph `key`, the `score` column
+    /// and `extra` number columns kept whole (read in the same pass).
     key: usize,
+    score: Option<usize>,
+    extra: Vec<usize>,
+    /// The centre: the `coords` column of each axis, its `origins` column (or None), and the
+    /// (detector pixel size, magnification) columns of origins in particle pixels.
     coords: Vec<usize>,
     origins: Vec<Option<usize>>,
     origin_pixels: Option<(usize, usize)>,
-    score: Option<usize>,
-    extra: Vec<usize>,
 }
 
 #[pymethods]

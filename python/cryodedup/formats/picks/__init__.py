@@ -295,6 +295,20 @@ class PicksBuilder:
         )
 
 
+def pick_location(picks: Picks, k: int) -> str:
+    """Where pick ``k`` was read: its file and line (an EMAN2 ``_info.json``: its box's number)."""
+    path = picks.files[int(picks.file_of_pick[k])].path
+    start = int(picks.row_start[k])
+    if path.endswith(".json"):
+        return f"{path}: box {start + 1}"
+    try:
+        with open(path, "rb") as f:
+            line = f.read(start).count(b"\n") + 1
+    except OSError:
+        return f"{path}: pick {k + 1}"
+    return f"{path}: line {line}"
+
+
 def repeat(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """``numpy.repeat`` of int32 ``values``, written by the core in parallel (millions of picks)."""
     values, counts = np.ascontiguousarray(values, dtype=np.int32), np.ascontiguousarray(counts, dtype=np.int64)

@@ -39,7 +39,7 @@ from ..micrograph_lists import MicrographList, micrograph_list, resolve_paths
 from ..mrc import mrc_shapes
 from ..sniff import is_glob, picker_files
 from ..star.micrographs import PIXEL_SIZE_FIELD, micrograph_names, micrograph_pixel_sizes
-from . import Picks, name_key, read_picks, score_column
+from . import Picks, name_key, pick_location, read_picks, score_column
 from .relion import job_micrographs
 from .write import relion_columns_lost, rows_copied, write_cryosparc, write_like_input, write_relion
 
@@ -67,6 +67,10 @@ class PicksWriter:
         self.micrographs = micrographs
         #: The micrographs STAR a RELION 3.x coordinate set names (None: none written).
         self.relion3_micrographs = relion3_micrographs
+
+    def where(self, picker: int, pick: int) -> str:
+        """Where pick ``pick`` (counted from 0) of picker ``picker`` was read: its file and line."""
+        return pick_location(self.pickers[picker], pick)
 
     def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
         """Writes the picks where ``keep`` is True as kept, the others as rejected, all or nothing.

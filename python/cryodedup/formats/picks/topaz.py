@@ -68,11 +68,13 @@ def read_table(
     for row in sorted(first_rows):
         key = tables.keys[row]
         index[key] = namer.index(names[key], builder.files[file_of_row[row]].path)
+    with np.errstate(over="ignore"):  # a centre scaled past the floats' range: the job names its file and line
+        x, y = x * scale, y * scale
     builder.add_rows(
         micrograph=index[tables.keys],
         file=file_of_row,
-        x=x * scale,
-        y=y * scale,
+        x=x,
+        y=y,
         score=tables.numbers[SCORE],
         box=None,
         start=tables.row_start,

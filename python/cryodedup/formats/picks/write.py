@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike
 from ... import _core
 from ...errors import CryodedupError
 from ...outputs import AtomicOutputs, StrPath
-from ..cryosparc import Locations
+from ..cryosparc.particles import Locations
 from . import Picks
 from .relion import SCORE as RELION_SCORE
 from .relion import relative_coordinate_path

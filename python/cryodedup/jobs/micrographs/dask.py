@@ -47,7 +47,8 @@ def dask_runner(scheduler: Any, shards: int | None = None) -> ShardRunner:
     def run(plan: ScoringPlan, progress_factory: Callable[[int], ProgressBar] | None) -> list[ShardScores]:
         with _client(scheduler) as client:
             client.wait_for_workers(1)
-            count = shards or len(client.scheduler_info()["workers"])
+            # More shards than micrographs would score nothing more: one task per micrograph at most.
+            count = min(shards or len(client.scheduler_info()["workers"]), len(plan.positions))
             return _run_shards(client, plan, count, progress_factory)
 
     return run

@@ -71,10 +71,12 @@ def candidate_offsets(options: MicrographOptions, n: int) -> np.ndarray | None:
         return np.zeros(0, dtype=np.int64)  # the plan's pairs, from the metadata
     if options.candidates == "all" or (options.candidates == "auto" and n <= ALL_PAIRS_UPTO):
         return None
+    # Offsets of n or more pair no image: bounded by n, a window or scan range of 10**9 costs nothing.
     if options.candidates in ("window", "auto"):
-        return np.arange(1, options.window + 1)
+        return np.arange(1, min(options.window, max(n - 1, 0)) + 1)
     m, h, s = options.images_per_move, options.images_per_hole, options.scan_range
-    return np.array([m + k * h for k in range(s) if k * h < s])
+    steps = min(-(-s // h), max(-(-(n - m) // h), 0))  # k * h < s, and m + k * h < n
+    return m + h * np.arange(steps, dtype=np.int64)
 
 
 def candidates_used(options: MicrographOptions, n: int) -> str:

@@ -186,7 +186,11 @@ def score_shard(
                 results["overlap"].append(scored.overlap)
             if progress is not None:
                 progress(len(batch))
-    scores = {k: (np.concatenate(v) if v else np.zeros((0, 2) if k == "pairs" else 0)) for k, v in results.items()}
+    # A shard without pairs (more shards than chunks of images) has whole-number pairs too: the merge checks it.
+    scores = {
+        k: (np.concatenate(v) if v else np.zeros((0, 2), np.int64) if k == "pairs" else np.zeros(0))
+        for k, v in results.items()
+    }
     return ShardScores(
         shard,
         shards,

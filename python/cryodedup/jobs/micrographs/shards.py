@@ -29,11 +29,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ... import signals
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...formats.mrc import MrcLayout
-from ...options import MicrographOptions, check_match_mode
-from ...outputs import StrPath, all_outputs_at_once
+from ...options import MAX_IMAGES, MicrographOptions, check_match_mode
+from ...outputs import StrPath, all_outputs_at_once, put_in_place
 from .plan import ScoringPlan, plan_scoring
 from .score import ProgressBar, ShardScores, images_to_read, score_shard
 from .write import prepare_outputs, write_results
@@ -63,9 +64,11 @@ RUN_OPTIONS = (
 
 def parse_shard(text: str) -> tuple[int, int]:
     """``K/N`` as (K, N), K from 1 to N (``--array=1-N``, ``--shard ${SLURM_ARRAY_TASK_ID}/N``)."""
-    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
-    if not match or not 1 <= int(match[1]) <= int(match[2]):
-        raise CryodedupError(f"--shard {text!r}: expected K/N with 1 <= K <= N (as ${{SLURM_ARRAY_TASK_ID}}/N)")
+    match = re.fullmatch(r"\s*(\d{1,20})\s*/\s*(\d{1,20})\s*", text)
+    if not match or not 1 <= int(match[1]) <= int(match[2]) <= MAX_IMAGES:
+        raise CryodedupError(
+            f"--shard {text!r}: expected K/N with 1 <= K <= N <= {MAX_IMAGES:,} (as ${{SLURM_ARRAY_TASK_ID}}/N)"
+        )
     return int(match[1]), int(match[2])
 
 
@@ -299,18 +302,21 @@ def _shown(value: object) -> str:
 
 
 def _write_shard(folder: Path, run: dict[str, Any], plan: ScoringPlan, result: ShardScores) -> dict[str, Any]:
-    """``pairs.npz``, then ``shard.json`` (the marker), each under a temporary name renamed when complete."""
+    """``pairs.npz`` and ``shard.json`` (the marker), written under temporary names and renamed together.
+
+    The renames are those of every job's outputs (outputs.py): a signal waits until both are
+    in place, so a stopped shard is its previous state or the new complete one.
+    """
     tmp_pairs = folder / f".{PAIRS}.{os.getpid()}.tmp"
     with open(tmp_pairs, "wb") as f:
         np.savez(f, **result.scores)  # type: ignore[arg-type]  # numpy types the keywords as allow_pickle
-    os.replace(tmp_pairs, folder / PAIRS)
     record = {
         "format": FORMAT,
         "shard": result.shard,
         "shards": result.shards,
         "run": run,
         "plan": _plan_record(plan),
-        "pairs_file": {"bytes": (folder / PAIRS).stat().st_size, "sha256": sha256_of(folder / PAIRS)},
+        "pairs_file": {"bytes": tmp_pairs.stat().st_size, "sha256": sha256_of(tmp_pairs)},
         "reading": {
             "worker": result.worker,
             "images_read": result.images_read,
@@ -321,14 +327,19 @@ def _write_shard(folder: Path, run: dict[str, Any], plan: ScoringPlan, result: S
     }
     tmp_marker = folder / f".{MARKER}.{os.getpid()}.tmp"
     tmp_marker.write_text(json.dumps(record))
-    os.replace(tmp_marker, folder / MARKER)
+    signals.pause_for_tests("written")
+    put_in_place([(tmp_pairs, folder / PAIRS), (tmp_marker, folder / MARKER)])
     return record
 
 
-def _clear(folder: Path) -> None:
-    """Removes what an earlier, incomplete or replaced, attempt left; the marker first."""
-    for name in (MARKER, PAIRS):
-        (folder / name).unlink(missing_ok=True)
+def _clear(folder: Path, complete: bool) -> None:
+    """Removes what an earlier attempt left: its temporary files, and an incomplete shard's files (the marker first).
+
+    A complete shard (of another run, replaced with --force) stays until the new one is renamed over it.
+    """
+    if not complete:
+        for name in (MARKER, PAIRS):
+            (folder / name).unlink(missing_ok=True)
     for leftover in folder.glob(".*.tmp"):
         leftover.unlink(missing_ok=True)
 
@@ -387,7 +398,7 @@ def run_micrograph_shard(
     except OSError as err:
         raise CryodedupError(f"{folder}: cannot create the shard folder ({err.strerror})") from None
     try:
-        _clear(folder)
+        _clear(folder, complete=record is not None)
         plan = plan_scoring(mics, options)
         bar = progress_factory(images_to_read(plan, shard, shards)) if progress_factory else None
         try:
@@ -480,13 +491,29 @@ def _complete_shards(folders: list[Path]) -> list[tuple[Path, dict[str, Any]]]:
         if record["shard"] in seen:
             raise CryodedupError(f"shard {record['shard']}/{count} given twice: {seen[record['shard']]} and {folder}")
         seen[record["shard"]] = folder
-    missing = sorted(set(range(1, count + 1)) - set(seen))
+    missing = count - len(seen)  # every shard seen is one of 1..count (shard_state checked it)
     if missing:
         raise CryodedupError(
-            f"shard{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))} of {count} missing "
+            f"shard{'s' if missing > 1 else ''} {_first_missing(seen, count, missing)} of {count} missing "
             f"(found {len(seen)} in {', '.join(sorted({str(f.parent) for f, _ in shards}))})"
         )
     return sorted(shards, key=lambda s: s[1]["shard"])
+
+
+#: How many missing shards are named (an edited shard.json may say there are 10**19).
+_MISSING_NAMED = 20
+
+
+def _first_missing(seen: dict[int, Path], count: int, missing: int) -> str:
+    """The first missing shard numbers, and how many more (not a set of all ``count``)."""
+    named: list[int] = []
+    shard = 1
+    while len(named) < min(missing, _MISSING_NAMED):  # at most len(seen) + _MISSING_NAMED steps
+        if shard not in seen:
+            named.append(shard)
+        shard += 1
+    more = f" and {missing - len(named):,} more" if missing > len(named) else ""
+    return ", ".join(map(str, named)) + more
 
 
 def _run_options(folder: Path, run: dict[str, Any], plot: bool, plot_pairs: int) -> MicrographOptions:
@@ -529,6 +556,8 @@ def load_pairs(folder: Path, micrographs: int) -> dict[str, np.ndarray]:
     for name in PAIR_ARRAYS:
         if name not in scores:
             raise CryodedupError(f"{path}: no array {name}; expected {', '.join(PAIR_ARRAYS)}")
+        if not isinstance(scores[name], np.ndarray):  # numpy gives the bytes of a member that is no .npy
+            raise CryodedupError(f"{path}: {name} is not a numpy array (.npy), expected numbers")
         if scores[name].dtype.kind not in "iuf":
             raise CryodedupError(f"{path}: {name} holds {scores[name].dtype} values, expected numbers")
     n = scores["z"].size

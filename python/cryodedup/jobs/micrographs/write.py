@@ -19,8 +19,8 @@ import numpy as np
 
 from ... import _core
 from ...errors import CryodedupError
-from ...formats.csfile import CsFile, CsGroup, flatten
-from ...formats.micrograph_lists import Micrographs, as_text
+from ...formats.cryosparc.dataset import CsFile, CsGroup, as_text, flatten
+from ...formats.micrograph_lists import Micrographs
 from ...formats.microscope import Placement
 from ...formats.mrc import open_mrc
 from ...formats.sniff import is_cryosparc
@@ -210,6 +210,7 @@ def _plot(
     """
     from ...report import html_report
     from ...report import micrograph_figures as plots
+    from ...report.figures import rendered
 
     is_dup = decision.duplicate
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}
@@ -228,7 +229,13 @@ def _plot(
         highlight["Warnings"] = "warn"
     if options.no_images:
         return html_report.write_all(
-            outdir, position_figures, "cryodedup micrographs", parameters, summary_rows, force, highlight=highlight
+            outdir,
+            rendered(position_figures),
+            "cryodedup micrographs",
+            parameters,
+            summary_rows,
+            force,
+            highlight=highlight,
         )
     figures = [
         *position_figures,
@@ -278,7 +285,14 @@ def _plot(
     header = ("first acquisition", "later acquisition", "z", "Pearson", "overlap", "shift x, y (Å)")
     table = (f"Flagged pairs ({len(rows)}, highest z first)", header, rows)
     return html_report.write_all(
-        outdir, figures, "cryodedup micrographs", parameters, summary_rows, force, tables=[table], highlight=highlight
+        outdir,
+        rendered(figures),
+        "cryodedup micrographs",
+        parameters,
+        summary_rows,
+        force,
+        tables=[table],
+        highlight=highlight,
     )
 
 

@@ -475,7 +475,7 @@ pub fn write_outputs(outputs: &[Output], target: &[u32], rows: &RowSource) -> Re
             cache.clear();
             for &o in task {
                 let output = &outputs[o];
-                let io_error = |error| PicksError::Io { path: output.path.clone(), error };
+                let io_error = |error| PicksError::Write { path: output.path.clone(), error };
                 buffer.clear();
                 buffer.extend_from_slice(&output.header);
                 append_rows(buffer, members.of_output(o), rows, cache)?;

@@ -13,7 +13,7 @@ from cryosparc.dataset import CSDAT_FORMAT, Dataset
 from numpy.lib.recfunctions import repack_fields
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
-from cryodedup.formats.cryosparc import read_cs_files
+from cryodedup.formats.cryosparc.particles import read_cs_files
 from fixtures.synthetic import cs_particles, write_cs
 from helpers import LOCATION_FIELDS, shared_file
 from oracle import oracle_by_group

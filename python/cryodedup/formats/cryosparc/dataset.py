@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from ..errors import CryodedupError
-from ..outputs import StrPath
-from .files import check_regular_file
+from ...errors import CryodedupError
+from ...outputs import StrPath
+from ..files import check_regular_file
 
 if TYPE_CHECKING:
     from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy
@@ -472,3 +473,8 @@ def _align(uid0: np.ndarray, uid: np.ndarray, group: Path, path: Path | None) ->
     if len(uid) and not np.array_equal(uid[rows], uid0):
         raise CryodedupError(f"{group}: {path} and the group's first file hold different particle uids")
     return rows
+
+
+def as_text(values: ArrayLike) -> list[str]:
+    """Strings of a field that may hold bytes (CryoSPARC's paths are fixed-width bytes)."""
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(values).tolist()]

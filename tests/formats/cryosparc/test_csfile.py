@@ -1,4 +1,4 @@
-"""cryodedup.formats.csfile: .cs files in both encodings and .csg result groups, on hand-made datasets."""
+"""cryodedup.formats.cryosparc.dataset: .cs files in both encodings and .csg result groups, on hand-made datasets."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import yaml
 from cryosparc.dataset import CSDAT_FORMAT, Dataset
 
 from cryodedup import CryodedupError
-from cryodedup.formats.csfile import CSDAT_MAGIC, NUMPY_MAGIC, CsFile, CsGroup, flatten
+from cryodedup.formats.cryosparc.dataset import CSDAT_MAGIC, NUMPY_MAGIC, CsFile, CsGroup, flatten
 
 MAIN_DTYPE = [("uid", "<u8"), ("blob/path", "S12"), ("blob/idx", "<u4"), ("ctf/df1_A", "<f4")]
 LOCATION_DTYPE = [("uid", "<u8"), ("location/center_x_frac", "<f4"), ("location/micrograph_uid", "<u8")]
@@ -196,7 +196,7 @@ def test_a_csg_without_results_is_refused(tmp_path, text):
 LOAD_CUTS = """
 import sys
 import numpy as np
-from cryodedup.formats.csfile import CsFile
+from cryodedup.formats.cryosparc.dataset import CsFile
 from cryodedup.errors import CryodedupError
 original = CsFile.load(sys.argv[1])
 data = open(sys.argv[1], "rb").read()
@@ -283,7 +283,7 @@ def test_a_subset_is_written_as_np_save_writes_it_a_chunk_at_a_time(tmp_path, mo
     rows["x"] = np.linspace(9000, 15000, 100)
     cs = CsFile.load(save_numpy(tmp_path / "in.cs", rows))
     assert isinstance(cs.data, np.memmap)  # read where the page cache holds it, not copied first
-    monkeypatch.setattr("cryodedup.formats.csfile.WRITE_CHUNK_BYTES", 7 * dtype.itemsize)
+    monkeypatch.setattr("cryodedup.formats.cryosparc.dataset.WRITE_CHUNK_BYTES", 7 * dtype.itemsize)
     monkeypatch.setattr(CsFile, "take", lambda *a: pytest.fail("the subset was copied whole"))
     for subset in (np.flatnonzero(np.arange(100) % 3 != 1), np.array([], dtype=np.int64), np.array([99, 0, 5])):
         cs.save_rows(subset, tmp_path / "out.cs")

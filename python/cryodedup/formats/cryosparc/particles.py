@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..algo.audit import read_halves
-from ..algo.filaments import CRYOSPARC_TUBE, tube_ids
-from ..errors import CryodedupError
-from ..model import HalfSets, Log, ParticleSet, ReaderOptions
-from ..outputs import AtomicOutputs, StrPath
-from ..resolve import (
+from ...algo.audit import read_halves
+from ...algo.filaments import CRYOSPARC_TUBE, tube_ids
+from ...errors import CryodedupError
+from ...model import HalfSets, Log, ParticleSet, ReaderOptions
+from ...outputs import AtomicOutputs, StrPath
+from ...resolve import (
     MIC_PSIZE,
     NO_AUTO_SCORE,
     UNKNOWN_COLUMN,
@@ -35,9 +35,9 @@ from ..resolve import (
     resolve_pixel_size,
     resolve_score,
 )
-from .csfile import CsFile, CsGroup, flatten, join_on_uid
-from .micrograph_lists import as_text, exposure_pixel_sizes
-from .sniff import is_cryosparc
+from ..sniff import is_cryosparc
+from .dataset import CsFile, CsGroup, as_text, flatten, join_on_uid
+from .exposures import exposure_pixel_sizes
 
 if TYPE_CHECKING:
     from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy

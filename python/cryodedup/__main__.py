@@ -1,0 +1,5 @@
+"""``python -m cryodedup``: the ``cryodedup`` command."""
+
+from cryodedup.entry import main
+
+main()
