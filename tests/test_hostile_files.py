@@ -336,6 +336,28 @@ def test_an_edited_shard_file_is_one_line_naming_its_field(tmp_path, two_shards,
     assert not (tmp_path / "out").exists()
 
 
+# Found by fuzzing (fuzz/corpus/shards/crash_oom_shards_count_1e19): the missing shards were
+# listed from a set of all 1..shards, memory without end for a shards count of 10**19.
+
+
+def test_a_shard_count_of_10_19_names_the_first_missing_shards(tmp_path, two_shards):
+    import resource
+
+    shards = tmp_path / "shards"
+    shutil.copytree(two_shards, shards)
+    for folder in ("shard-1-of-2", "shard-2-of-2"):
+        edit_record(shards / folder, lambda record: record.update(shards=10**19))
+
+    def four_gigabytes():
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+    args = [sys.executable, "-m", "cryodedup.cli", "micrographs-merge", str(shards), "-o", str(tmp_path / "out")]
+    run = subprocess.run(args, capture_output=True, text=True, timeout=120, preexec_fn=four_gigabytes, check=False)
+    assert run.returncode == 1, run.stderr
+    expected = "shards " + ", ".join(map(str, range(3, 23))) + f" and {10**19 - 22:,} more of {10**19} missing"
+    assert expected in one_error_line(run.stderr)
+
+
 # Item 15 (its first case): micrographs-merge made OUTDIR and left .cryodedup.lock after a failure.
 
 

@@ -491,13 +491,29 @@ def _complete_shards(folders: list[Path]) -> list[tuple[Path, dict[str, Any]]]:
         if record["shard"] in seen:
             raise CryodedupError(f"shard {record['shard']}/{count} given twice: {seen[record['shard']]} and {folder}")
         seen[record["shard"]] = folder
-    missing = sorted(set(range(1, count + 1)) - set(seen))
+    missing = count - len(seen)  # every shard seen is one of 1..count (shard_state checked it)
     if missing:
         raise CryodedupError(
-            f"shard{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))} of {count} missing "
+            f"shard{'s' if missing > 1 else ''} {_first_missing(seen, count, missing)} of {count} missing "
             f"(found {len(seen)} in {', '.join(sorted({str(f.parent) for f, _ in shards}))})"
         )
     return sorted(shards, key=lambda s: s[1]["shard"])
+
+
+#: How many missing shards are named (an edited shard.json may say there are 10**19).
+_MISSING_NAMED = 20
+
+
+def _first_missing(seen: dict[int, Path], count: int, missing: int) -> str:
+    """The first missing shard numbers, and how many more (not a set of all ``count``)."""
+    named: list[int] = []
+    shard = 1
+    while len(named) < min(missing, _MISSING_NAMED):  # at most len(seen) + _MISSING_NAMED steps
+        if shard not in seen:
+            named.append(shard)
+        shard += 1
+    more = f" and {missing - len(named):,} more" if missing > len(named) else ""
+    return ", ".join(map(str, named)) + more
 
 
 def _run_options(folder: Path, run: dict[str, Any], plot: bool, plot_pairs: int) -> MicrographOptions:
