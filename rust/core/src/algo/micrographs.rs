@@ -236,6 +236,8 @@ pub struct Plan {
     c2r: Arc<dyn ComplexToReal<f32>>,
     col_forward: Arc<dyn Fft<f32>>,
     col_inverse: Arc<dyn Fft<f32>>,
+    /// The rows' inverse for the pairs' maps (the same transform as `c2r`, see [`RowInverse`]).
+    row_inverse: RowInverse,
     weights: Vec<f32>,
     taper: (Vec<f32>, Vec<f32>),
     /// Columns of the half spectrum (kx) holding any weight: beyond them the band is zero.
@@ -301,6 +303,7 @@ impl Plan {
             c2r: real.plan_fft_inverse(px),
             col_forward: complex.plan_fft_forward(py),
             col_inverse: complex.plan_fft_inverse(py),
+            row_inverse: RowInverse::new(px, &mut complex),
             weights,
             taper: (tukey(geometry.height), tukey(geometry.width)),
         }
@@ -425,38 +428,40 @@ impl Plan {
     /// Index (row-major, in the `py` x `px` map) and value of the largest element of the real
     /// map of a half spectrum given as the first `columns_used` columns, column-major (the
     /// first of equals). One batched FFT down the contiguous columns, then a real inverse FFT
-    /// along each row; the map is never stored whole: rows are made a few at a time from
-    /// whole cache lines of the columns, and each row's maximum is taken as it comes.
+    /// along each row, [`ROWS`] rows at a time; the map is never stored whole, and each row's
+    /// maximum is taken as it comes.
     fn inverse_columns_argmax(&self, columns: &mut [Complex32]) -> (usize, f32) {
-        const ROWS: usize = 16;
-        let hx = self.px / 2 + 1;
-        let mut scratch = vec![Complex32::new(0.0, 0.0); self.col_inverse.get_inplace_scratch_len()];
+        let half = self.px / 2;
+        let scratch_len =
+            self.col_inverse.get_inplace_scratch_len().max(self.row_inverse.half.get_outofplace_scratch_len());
+        let mut scratch = vec![Complex32::new(0.0, 0.0); scratch_len];
         self.col_inverse.process_with_scratch(columns, &mut scratch);
-        let mut rows = vec![Complex32::new(0.0, 0.0); ROWS * hx];
-        let mut row_scratch = self.c2r.make_scratch_vec();
-        let mut out = vec![0.0f32; self.px];
+        let mut rows = vec![Complex32::new(0.0, 0.0); ROWS * half];
+        let mut out = vec![Complex32::new(0.0, 0.0); ROWS * half];
         let (mut best_at, mut best) = (0, f32::MIN);
         for y0 in (0..self.py).step_by(ROWS) {
             let n = ROWS.min(self.py - y0);
-            for (kx, column) in columns.chunks_exact(self.py).enumerate() {
-                for (k, &value) in column[y0..y0 + n].iter().enumerate() {
-                    rows[k * hx + kx] = value;
+            let column = |kx: usize| -> &[Complex32] {
+                // Beyond the band the spectrum is zero.
+                if kx < self.columns_used {
+                    &columns[kx * self.py + y0..kx * self.py + y0 + n]
+                } else {
+                    &ZERO_ROWS[..n]
                 }
-            }
-            for (k, row) in rows.chunks_exact_mut(hx).take(n).enumerate() {
-                // The real FFT uses its input as scratch: the terms beyond the band are zeroed
-                // again for each row.
-                row[self.columns_used..].fill(Complex32::new(0.0, 0.0));
-                // The inverse real FFT needs exactly real DC and Nyquist terms.
-                row[0].im = 0.0;
-                if self.px % 2 == 0 {
-                    row[hx - 1].im = 0.0;
-                }
-                self.c2r.process_with_scratch(row, &mut out, &mut row_scratch).expect("row FFT sizes match the plan");
+            };
+            self.row_inverse.untangle(column, &mut rows[..n * half]);
+            // One call for the block: rustfft runs the same transform on each row in turn.
+            self.row_inverse.half.process_outofplace_with_scratch(
+                &mut rows[..n * half],
+                &mut out[..n * half],
+                &mut scratch,
+            );
+            for (k, row) in out.chunks_exact(half).take(n).enumerate() {
+                let row = complex_as_reals(row);
                 // Most rows hold no new maximum: the place is looked for only in those that do.
-                let peak = max_value(&out);
+                let peak = max_value(row);
                 if peak > best {
-                    let at = out.iter().position(|&v| v == peak).unwrap_or(0);
+                    let at = row.iter().position(|&v| v == peak).unwrap_or(0);
                     (best_at, best) = ((y0 + k) * self.px + at, peak);
                 }
             }
@@ -518,6 +523,75 @@ fn max_value(values: &[f32]) -> f32 {
         }
     }
     lanes.iter().chain(tail).fold(f32::MIN, |m, &v| if v > m { v } else { m })
+}
+
+/// Rows of the correlation map made together: their spectra are read from the columns in
+/// runs of this many (whole cache lines) and transformed in one batch.
+const ROWS: usize = 32;
+static ZERO_ROWS: [Complex32; ROWS] = [Complex32::new(0.0, 0.0); ROWS];
+
+/// The values of complex numbers, real and imaginary parts in turn.
+fn complex_as_reals(values: &[Complex32]) -> &[f32] {
+    // SAFETY: `Complex<f32>` is `#[repr(C)]` with fields `re`, `im` (num-complex documents the
+    // layout), so n of them are 2 n contiguous, aligned f32 values borrowed for as long.
+    unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<f32>(), 2 * values.len()) }
+}
+
+/// The inverse real FFT of even length `px` that realfft 3.5 makes (`ComplexToRealEven`),
+/// taken apart: realfft's pass that folds each row's half spectrum into a complex FFT of
+/// length px / 2 reads a row's two ends at once; here it reads the same values from the
+/// columns, a run of rows at a time, so that the rows need neither gathering nor zeroing
+/// beyond the band first. Every operation, and its order, is realfft's, so the map is the
+/// same to the bit (`row_inverse_is_realfft_to_the_bit`).
+struct RowInverse {
+    /// The complex inverse FFT of length px / 2 (the planner gives realfft's own plan).
+    half: Arc<dyn Fft<f32>>,
+    /// e^{+2 pi i k / px} for k = 1 .. (realfft's twiddles, computed as it computes them).
+    twiddles: Vec<Complex32>,
+    /// The half spectrum's length px / 2 + 1.
+    hx: usize,
+}
+
+impl RowInverse {
+    fn new(px: usize, planner: &mut FftPlanner<f32>) -> RowInverse {
+        assert!(px % 2 == 0 && px >= 4, "an even row length");
+        let count = if px % 4 == 0 { px / 4 } else { px / 4 + 1 };
+        let twiddles = (1..count)
+            .map(|k| {
+                let angle = -2f64 * std::f64::consts::PI / px as f64 * k as f64;
+                Complex32::new(angle.cos() as f32, angle.sin() as f32).conj()
+            })
+            .collect();
+        RowInverse { half: planner.plan_fft_inverse(px / 2), twiddles, hx: px / 2 + 1 }
+    }
+
+    /// Folds `n` rows of half spectra into the inputs of the complex FFT of length px / 2,
+    /// row after row in `rows`; `column(kx)` gives the n rows' values of column kx. The DC
+    /// and Nyquist terms are taken as real (their imaginary parts as zero), as for a real map.
+    fn untangle<'a>(&self, column: impl Fn(usize) -> &'a [Complex32], rows: &mut [Complex32]) {
+        let (hx, half) = (self.hx, self.hx - 1);
+        let real = |c: Complex32| Complex32::new(c.re, 0.0);
+        for ((out, &first), &last) in rows.chunks_exact_mut(half).zip(column(0)).zip(column(hx - 1)) {
+            let (sum, diff) = (real(first) + real(last), real(first) - real(last));
+            out[0] = Complex32::new(sum.re - sum.im, diff.re - diff.im);
+        }
+        let pairs = self.twiddles.len().min(hx / 2 - 1).min(hx - hx / 2 - 1);
+        for (k, &twiddle) in (1..=pairs).zip(&self.twiddles) {
+            let m = hx - 1 - k;
+            for ((out, &x), &y) in rows.chunks_exact_mut(half).zip(column(k)).zip(column(m)) {
+                let (sum, diff) = (x + y, x - y);
+                let twisted_re = sum.im * twiddle.re + diff.re * twiddle.im;
+                let twisted_im = sum.im * twiddle.im - diff.re * twiddle.re;
+                out[k] = Complex32::new(sum.re - twisted_re, diff.im - twisted_im);
+                out[m] = Complex32::new(sum.re + twisted_re, -twisted_im - diff.im);
+            }
+        }
+        if hx % 2 == 1 {
+            for (out, &centre) in rows.chunks_exact_mut(half).zip(column(hx / 2)) {
+                out[hx / 2] = (centre + centre).conj();
+            }
+        }
+    }
 }
 
 /// A window that is 1 inside and falls to 0 over the outer 8 % at each end (Tukey).
@@ -713,6 +787,45 @@ mod tests {
             }
             assert!(stored.next().is_none());
             full
+        }
+    }
+
+    /// The rows' inverse against realfft's own (`ComplexToReal`), bit for bit, on random half
+    /// spectra: row lengths divisible by 4 and not, an odd and an even half-spectrum length,
+    /// columns beyond the band (zero) and none, blocks of rows shorter than [`ROWS`].
+    #[test]
+    fn row_inverse_is_realfft_to_the_bit() {
+        let mut rng = Rng(17);
+        for (px, used, n) in
+            [(384usize, 144usize, 16usize), (384, 193, 16), (10, 6, 3), (90, 30, 7), (8, 2, 1), (250, 126, 16)]
+        {
+            let (hx, half) = (px / 2 + 1, px / 2);
+            let columns: Vec<Complex32> =
+                (0..used * n).map(|_| Complex32::new(rng.normal() as f32, rng.normal() as f32)).collect();
+            let column = |kx: usize| -> &[Complex32] {
+                if kx < used {
+                    &columns[kx * n..(kx + 1) * n]
+                } else {
+                    &ZERO_ROWS[..n]
+                }
+            };
+            let row_inverse = RowInverse::new(px, &mut FftPlanner::new());
+            let mut rows = vec![Complex32::new(0.0, 0.0); n * half];
+            row_inverse.untangle(column, &mut rows);
+            let mut out = vec![Complex32::new(0.0, 0.0); n * half];
+            let mut scratch = vec![Complex32::new(0.0, 0.0); row_inverse.half.get_outofplace_scratch_len()];
+            row_inverse.half.process_outofplace_with_scratch(&mut rows, &mut out, &mut scratch);
+            let c2r = RealFftPlanner::<f32>::new().plan_fft_inverse(px);
+            for r in 0..n {
+                let mut row: Vec<Complex32> = (0..hx).map(|kx| column(kx)[r]).collect();
+                row[0].im = 0.0;
+                row[hx - 1].im = 0.0;
+                let mut expected = vec![0.0f32; px];
+                c2r.process(&mut row, &mut expected).unwrap();
+                let got = complex_as_reals(&out[r * half..(r + 1) * half]);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(got), bits(&expected), "px {px}, {used} columns, row {r}");
+            }
         }
     }
 
