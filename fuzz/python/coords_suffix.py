@@ -24,8 +24,8 @@ from cryodedup.formats.picks.relion import read_coords_suffix
 MODULES = [
     "cryodedup.formats.picks.relion",
     "cryodedup.formats.picks",
-    "cryodedup.formats.micrograph_lists",
-    "cryodedup.formats.star",
+    "cryodedup.formats.star.micrographs",
+    "cryodedup.formats.star.file",
     "cryodedup.formats.files",
 ]
 SEPARATOR = b"\n%%\n"
