@@ -369,6 +369,18 @@ def test_the_report_summary_is_the_terminal_table_with_the_verdict_highlighted(t
     assert "<tr class='good'><th>Half-set audit</th>" in (tmp_path / "one" / "report.html").read_text()
 
 
+def test_nearest_neighbour_histogram_of_lone_particles(tmp_path):
+    # One particle per micrograph: no distances; the picture says so and counts from 0, not
+    # from the -0.05 matplotlib gives an all-zero histogram.
+    path = tmp_path / "p.star"
+    rows = "".join(f"m{i}.mrc {100 + i} 200\n" for i in range(5))
+    path.write_text(f"data_\nloop_\n_rlnMicrographName\n_rlnCoordinateX\n_rlnCoordinateY\n{rows}")
+    _, d, _ = run_with_spy(path, tmp_path / "out", ParticleOptions(plot=True, plot_mics=0, mic_psize=1.0))
+    ax = plots.nn_histogram(d).axes[0]
+    assert ax.get_ylim() == (0.0, 1.0)
+    assert any("holds two particles" in text.get_text() for text in ax.texts)
+
+
 def whole_numbers(ticks) -> bool:
     return all(float(t).is_integer() for t in ticks)
 

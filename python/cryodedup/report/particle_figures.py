@@ -143,6 +143,9 @@ def nn_histogram(details: ParticleDetails) -> Figure:
     _count_ticks(ax.yaxis)  # counts of particles
     ax.axvline(details.min_dist, color=REJECTED_COLOUR, lw=2, label=details.distance_text)
     ax.legend(loc="upper center")  # the bins at both ends are the tall ones
+    if d.size == 0:  # matplotlib would centre an all-zero histogram on 0: counts below 0
+        ax.set_ylim(0, 1)
+        ax.text(0.5, 0.5, f"no {details.unit} holds two particles", ha="center", transform=ax.transAxes)
     return fig
 
 
