@@ -23,7 +23,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import StepPatch
 
-KEPT_COLOUR, REJECTED_COLOUR = "#1a9641", "#d7191c"
 DPI = 110  # of the saved PNGs
 BELOW_AXES = 0.48  # inches under a labelled plot's axes
 TIGHT_MARGIN = 0.1  # inches of white around what a picture draws (savefig's pad_inches)
