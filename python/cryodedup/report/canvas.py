@@ -2,7 +2,7 @@
 
 matplotlib's import alone costs about as much CPU as the whole 1M-particle job, and drawing
 its pictures as much again; these pictures need boxes, ticks, text, steps, bars, markers and
-an image. Everything is drawn at twice the size and scaled down (LANCZOS), which smooths
+an image. Everything is drawn at twice the size and scaled down (2 x 2 means), which smooths
 lines and text. The text is DejaVu Sans, the font matplotlib ships (read from its folder,
 without importing it). Each picture keeps what it draws, by name (:class:`Panel.marks`),
 for the tests to read back.
@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 SCALE = 2  # drawn at twice the size, then scaled down: anti-aliased lines and text
-TEXT, TICK_TEXT, TITLE_TEXT, SMALL_TEXT = 15, 14, 17, 13  # font sizes, pixels of the PNG
+TEXT, TICK_TEXT, TITLE_TEXT, SMALL_TEXT = 15, 14, 17, 14  # font sizes, pixels of the PNG
 INK = (34, 34, 34)
 KEPT_COLOUR, REJECTED_COLOUR = "#1a9641", "#d7191c"  # both jobs' palette
 #: viridis at 0, 0.1, ..., 1 (matplotlib's values), for the pair matrix.
@@ -224,18 +224,26 @@ class Canvas:
             self.draw.line([(x0, y0), (x1, y1)], fill=colour, width=max(1, round(width * SCALE)))
 
     def clear_outside(self, boxes: list[tuple[float, float, float, float]]) -> None:
-        """White outside ``boxes``: marks near a panel's side are cut there, as a plot clips them."""
-        keep = Image.new("L", self.image.size, 255)
-        draw = ImageDraw.Draw(keep)
-        for x0, y0, x1, y1 in boxes:
-            draw.rectangle([x0 * SCALE, y0 * SCALE, x1 * SCALE - 1, y1 * SCALE - 1], fill=0)
-        self.image.paste((255, 255, 255), (0, 0, *self.image.size), keep)
+        """White outside ``boxes`` (a row of them, one top and bottom): marks are cut at a panel's side."""
+        top, bottom = min(b[1] for b in boxes), max(b[3] for b in boxes)
+        white = (255, 255, 255)
+        self.rectangle((0, 0, self.width, top - 0.5), fill=white)
+        self.rectangle((0, bottom, self.width, self.height), fill=white)
+        edges = [0.0] + [v for b in sorted(boxes) for v in (b[0], b[2])] + [float(self.width)]
+        for left, right in zip(edges[::2], edges[1::2]):  # the strips left of, between and right of the boxes
+            if right > left:
+                self.rectangle((left, top, right - 0.5, bottom), fill=white)
 
     def png(self) -> bytes:
-        """The picture scaled down (LANCZOS) and compressed."""
-        small = self.image.resize((self.width, self.height), Image.Resampling.LANCZOS)
+        """The picture scaled down (each pixel the mean of the 2 x 2 drawn) and compressed.
+
+        The mean of each 2 x 2 block smooths edges as well as a LANCZOS resize here, at a
+        fifth of its cost; compression level 1: a few per cent larger files than level 3, in
+        half the time.
+        """
+        small = self.image.reduce(SCALE)
         buffer = io.BytesIO()
-        small.save(buffer, format="png", compress_level=3)
+        small.save(buffer, format="png", compress_level=1)
         return buffer.getvalue()
 
 
@@ -352,7 +360,7 @@ class Panel:
             outline = np.column_stack([np.r_[xs[0], xs, xs[-1]], np.r_[base, ys, base]])
             self.canvas.polygon(outline, rgb(colour))
         else:
-            self.canvas.line(list(zip(xs.tolist(), ys.tolist())), rgb(colour), 2)
+            self.canvas.line(list(zip(xs.tolist(), ys.tolist())), rgb(colour), 2.5)
 
     def vline(self, name: str, x: float, colour: str, width: float = 2.0, dashed: bool = False) -> None:
         """A vertical line across the box at data ``x``."""
@@ -384,8 +392,13 @@ class Panel:
             self.canvas.polygon(np.column_stack([xs, ys]), rgb(colour))
 
     def place_legend(self, where: str) -> None:
-        """The panel's legend inside the box: ``upper center``, ``upper right``, ``upper left``."""
+        """The panel's legend inside the box: ``upper center``, ``upper right``, ``upper left``, or ``best``.
+
+        ``best``: the upper corner over the lower of the drawn histograms' halves.
+        """
         x0, y0, x1, _ = self.box
+        if where == "best":
+            where = "upper right" if self._taller_left() else "upper left"
         x, anchor = {
             "upper center": ((x0 + x1) / 2, "mt"),
             "upper right": (x1 - 8, "rt"),
@@ -396,6 +409,19 @@ class Panel:
         left = x - {"l": 0, "m": w / 2, "r": w}[anchor[0]]
         self.canvas.rectangle((left - 4, y0 + 6, left + w, y0 + 12 + h), fill=(255, 255, 255), outline=(204, 204, 204))
         self.canvas.legend(self.legend, (x, y0 + 9), anchor=anchor)
+
+    def _taller_left(self) -> bool:
+        """Whether the histograms drawn rise higher in the left half of the box than in the right."""
+        middle = (self.xlim[0] + self.xlim[1]) / 2
+        left = right = 0.0
+        for mark in self.marks.values():
+            if isinstance(mark, tuple) and len(mark) == 2 and isinstance(mark[1], np.ndarray):
+                counts, edges = mark
+                if len(counts):
+                    centres = (edges[:-1] + edges[1:]) / 2
+                    left = max(left, float(counts[centres < middle].max(initial=0)))
+                    right = max(right, float(counts[centres >= middle].max(initial=0)))
+        return left > right
 
 
 def _ordered(box: tuple[Any, Any, Any, Any]) -> tuple[float, float, float, float]:

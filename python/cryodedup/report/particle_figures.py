@@ -243,7 +243,7 @@ def score_distributions(details: ParticleDetails) -> Picture:
         panel.steps(name, *counts[name], colour)
         panel.legend.add("line", colour, f"{name} ({int(mask.sum())})")
     panel.frame()
-    panel.place_legend("upper right")
+    panel.place_legend("best")
     return picture
 
 
@@ -361,12 +361,13 @@ def agreement(details: ParticleDetails) -> Picture:
         title += f"\n{lone} of {n_mics} {unit}s left out: fewer than 2 inputs ran on them"
     xlabel, ylabel = f"mean pairwise Jaccard index of a {unit}", f"{unit}s"
     if k == 2:
-        picture, panel = labelled_plot(title, xlabel, ylabel, (0, 1), _headroom(counts), below=30)
+        line = f"both: {overall[1, 0]:.2f}{on(1, 0, ' ')} ({labels[0]} / {labels[1]})"
+        plot_size = (max(PLOT_SIZE[0], round(text_width(line, SMALL_TEXT) + 90)), PLOT_SIZE[1])  # the legend whole
+        picture, panel = labelled_plot(title, xlabel, ylabel, (0, 1), _headroom(counts), plot_size, below=30)
         panel.steps("per_micrograph", counts, edges, AGREEMENT_COLOUR, fill=True)
         if shared_mics[1, 0] == 0:
             panel.note(f"{labels[0]} and {labels[1]}: no {unit} in common", (0.5, 0.9))
         elif not np.isnan(overall[1, 0]):
-            line = f"both: {overall[1, 0]:.2f}{on(1, 0, ' ')} ({labels[0]} / {labels[1]})"
             panel.vline("overall", overall[1, 0], "#333333", 1.5, dashed=True)
             panel.legend.add("dashed", "#333333", line)
         panel.frame()
