@@ -3,6 +3,7 @@ report embeds them, the default path imports no plotting code, and --plot no mat
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 
@@ -258,7 +259,7 @@ def matplotlib_modules_of_job(arguments: list[str]) -> list[str]:
         "print(repr(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    return eval(out)
+    return ast.literal_eval(out)
 
 
 def test_default_path_imports_no_plotting(tmp_path):
