@@ -313,7 +313,8 @@ class Panel:
 
     def ticks_x(self, ticks: np.ndarray | None = None, labels: list[str] | None = None, integer: bool = False) -> None:
         """Ticks under the box (round numbers unless given); ``integer``: whole numbers only."""
-        self.xticks = nice_ticks(*self.xlim, integer=integer) if ticks is None else np.asarray(ticks)
+        most = max(2, min(9, int((self.box[2] - self.box[0]) / 80)))  # room for each label
+        self.xticks = nice_ticks(*self.xlim, most, integer) if ticks is None else np.asarray(ticks)
         labels = tick_labels(self.xticks) if labels is None else labels
         bottom = self.box[3]
         for t, label in zip(self.xticks, labels):
@@ -324,7 +325,8 @@ class Panel:
     def ticks_y(self, ticks: np.ndarray | None = None, labels: list[str] | None = None, integer: bool = False) -> float:
         """Ticks on the left side; returns the width of their widest label."""
         lo, hi = sorted(self.ylim)
-        self.yticks = nice_ticks(lo, hi, integer=integer) if ticks is None else np.asarray(ticks)
+        most = max(2, min(7, int((self.box[3] - self.box[1]) / 40)))  # a short panel: fewer
+        self.yticks = nice_ticks(lo, hi, most, integer) if ticks is None else np.asarray(ticks)
         labels = tick_labels(self.yticks) if labels is None else labels
         left = self.box[0]
         for t, label in zip(self.yticks, labels):
