@@ -22,7 +22,7 @@ from cryodedup import (
     remove_duplicate_particles,
 )
 from cryodedup.cli import main
-from cryodedup.report import micrograph_figures
+from cryodedup.report import canvas, micrograph_figures
 from cryodedup.report import particle_figures as plots
 from fixtures.synthetic import write_benchmark_file, write_mrc
 from helpers import write_star
@@ -434,6 +434,31 @@ def test_the_agreement_picture_spends_nothing_on_the_diagonal(tmp_path):
     assert cells.shape == (2, 2) and np.isnan(cells).tolist() == [[False, True], [False, False]]
     assert np.allclose(np.nan_to_num(cells, nan=-1), [[0.5, -1], [2 / 3, 1 / 3]])
     assert sorted(matrix.texts) == ["0.33", "0.50", "0.67"]
+
+
+def test_a_note_naming_long_inputs_stays_inside_its_picture(tmp_path):
+    # Two crYOLO-like pickers that ran on different micrographs, with file names as long as
+    # napari-boxmanager's: the "no micrograph in common" note once ran off the right edge.
+    names = ["napari-boxmanager__TcdA1-0018_frames_sum_picked_by_a_long_model", "napari-boxmanager__TcdA1-0019_frames_sum_b"]
+    for k, name in enumerate(names):
+        write_topaz(tmp_path / f"{name}.txt", [(f"mic{k}", 100.0 + 50 * j, 100.0, 1.0) for j in range(3)])
+    options = ParticleOptions(mic_psize=1.0, topaz_scale=1.0, plot=True, plot_mics=0)
+    _, d, _ = run_with_spy_inputs([tmp_path / f"{n}.txt" for n in names], tmp_path / "out", options)
+    picture = plots.agreement(d)
+    (panel,) = picture.panels
+    (note,) = [t for t in panel.texts if "in common" in t]
+    width = panel.box[2] - panel.box[0]
+    assert all(canvas.text_width(line) <= width for line in note.split("\n"))
+    assert note.replace("\n", " ").replace(" ", "") == f"{names[0]}.txtand{names[1]}.txt:nomicrographincommon"
+
+
+def test_wrapped_text_fits_and_loses_nothing():
+    text = "a short start then_one_word_far_too_long_for_the_width_given_here and an end"
+    for width in (40, 90, 200, 1000):
+        lines = canvas.wrapped(text, width).split("\n")
+        assert all(canvas.text_width(line) <= width or len(line) == 1 for line in lines)
+        assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+    assert canvas.wrapped("fits", 1000) == "fits"
 
 
 def test_plot_draws_the_particle_pictures_without_importing_matplotlib(tmp_path):

@@ -49,6 +49,23 @@ def text_width(text: str, size: int = TEXT) -> float:
     return max(font(size).getlength(line) for line in text.split("\n")) / SCALE
 
 
+def wrapped(text: str, width: float, size: int = TEXT) -> str:
+    """``text`` broken into lines no wider than ``width`` PNG pixels: at spaces, and inside a
+    word (a long file name) only where the word alone is wider."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        line = f"{lines[-1]} {word}" if lines else word
+        if lines and text_width(line, size) <= width:
+            lines[-1] = line
+            continue
+        while text_width(word, size) > width and len(word) > 1:
+            cut = max(n for n in range(1, len(word)) if n == 1 or text_width(word[:n], size) <= width)
+            lines.append(word[:cut])
+            word = word[cut:]
+        lines.append(word)
+    return "\n".join(lines)
+
+
 def rgb(colour: str) -> tuple[int, int, int]:
     """``#rrggbb`` as a tuple."""
     return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
@@ -349,6 +366,7 @@ class Panel:
     def note(self, text: str, at: tuple[float, float] = (0.5, 0.5)) -> None:
         """Text at a fraction of the box (0, 0 the bottom left)."""
         x0, y0, x1, y1 = self.box
+        text = wrapped(text, (x1 - x0) - 20)  # a long input name stays inside the box
         self.texts.append(text)
         self.canvas.text((x0 + at[0] * (x1 - x0), y1 - at[1] * (y1 - y0)), text, TEXT, "mm")
 
