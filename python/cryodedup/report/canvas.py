@@ -199,7 +199,7 @@ class Canvas:
         for x, y in _distinct(xy):
             self.draw.ellipse(_square(x, y, radius), fill=colour)
 
-    def markers(self, kind: str, xy: np.ndarray, radius: float, colour: Any, width: float = 1.6) -> None:
+    def markers(self, kind: str, xy: np.ndarray, radius: float, colour: Any, width: float = 2.2) -> None:
         """Rings, crosses or squares of ``radius`` centred on each row of ``xy`` (one per PNG pixel)."""
         w = max(1, round(width * SCALE))
         for x, y in _distinct(xy):
@@ -325,7 +325,7 @@ class Panel:
     def ticks_y(self, ticks: np.ndarray | None = None, labels: list[str] | None = None, integer: bool = False) -> float:
         """Ticks on the left side; returns the width of their widest label."""
         lo, hi = sorted(self.ylim)
-        most = max(2, min(7, int((self.box[3] - self.box[1]) / 40)))  # a short panel: fewer
+        most = max(2, min(9, int((self.box[3] - self.box[1]) / 45)))  # a short panel: fewer
         self.yticks = nice_ticks(lo, hi, most, integer) if ticks is None else np.asarray(ticks)
         labels = tick_labels(self.yticks) if labels is None else labels
         left = self.box[0]
