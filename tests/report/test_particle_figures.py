@@ -439,7 +439,10 @@ def test_the_agreement_picture_spends_nothing_on_the_diagonal(tmp_path):
 def test_a_note_naming_long_inputs_stays_inside_its_picture(tmp_path):
     # Two crYOLO-like pickers that ran on different micrographs, with file names as long as
     # napari-boxmanager's: the "no micrograph in common" note once ran off the right edge.
-    names = ["napari-boxmanager__TcdA1-0018_frames_sum_picked_by_a_long_model", "napari-boxmanager__TcdA1-0019_frames_sum_b"]
+    names = [
+        "napari-boxmanager__TcdA1-0018_frames_sum_picked_by_a_long_model",
+        "napari-boxmanager__TcdA1-0019_frames_sum_b",
+    ]
     for k, name in enumerate(names):
         write_topaz(tmp_path / f"{name}.txt", [(f"mic{k}", 100.0 + 50 * j, 100.0, 1.0) for j in range(3)])
     options = ParticleOptions(mic_psize=1.0, topaz_scale=1.0, plot=True, plot_mics=0)
