@@ -447,17 +447,20 @@ def _command_line(args: list[str], cwd) -> tuple[subprocess.CompletedProcess, se
     return done, set(done.stdout.split())
 
 
-def test_a_job_on_the_command_line_loads_no_rich_click(tmp_path):
-    # rich-click draws help and click's errors; a job's run shows neither, and loading it is a
-    # tenth of a small STAR job's instructions (issue 29, benches/RESULTS.md).
+@pytest.mark.parametrize("quiet", [True, False])
+def test_a_job_on_the_command_line_loads_no_rich_click_nor_rich(tmp_path, quiet):
+    # rich-click draws help and click's errors, rich the summary on a terminal; a job's run
+    # from a script (stderr a pipe) needs neither, and loading them is a quarter of a small
+    # STAR job's instructions (issue 29, benches/RESULTS.md).
     from fixtures.synthetic import write_benchmark_file
 
     write_benchmark_file(tmp_path / "p.star", 500, seed=0)
-    done, loaded = _command_line(["particles", "p.star", "-o", "out", "--quiet"], tmp_path)
+    done, loaded = _command_line(["particles", "p.star", "-o", "out", *(["--quiet"] if quiet else [])], tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "particles_kept.star").exists()
     assert "cryodedup.formats.star.particles" in loaded  # the job did run
     assert not {m for m in loaded if m.split(".")[0] in ("rich_click", "rich")}
+    assert ("│ Kept files            │ out/particles_kept.star" in done.stderr) is not quiet
 
 
 @pytest.mark.parametrize(

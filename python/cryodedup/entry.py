@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import cli_style, signals
+from . import signals
 
 
 def main() -> None:
@@ -24,6 +24,8 @@ def main() -> None:
 
 def command() -> None:
     """The command line's commands, declared with plain click unless help could be shown (:mod:`.cli_style`)."""
+    from . import cli_style  # (after the signals' handler: it loads typing)
+
     args = sys.argv[1:]
     if not cli_style.help_possible(args, os.environ):
         cli_style.plain = True
