@@ -50,8 +50,10 @@ def text_width(text: str, size: int = TEXT) -> float:
 
 
 def wrapped(text: str, width: float, size: int = TEXT) -> str:
-    """``text`` broken into lines no wider than ``width`` PNG pixels: at spaces, and inside a
-    word (a long file name) only where the word alone is wider."""
+    """``text`` broken into lines no wider than ``width`` PNG pixels.
+
+    Lines break at spaces, and inside a word (a long file name) only where the word alone is wider.
+    """
     lines: list[str] = []
     for word in text.split(" "):
         line = f"{lines[-1]} {word}" if lines else word
