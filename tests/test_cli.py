@@ -433,3 +433,69 @@ def test_a_quiet_star_job_imports_only_what_it_runs(tmp_path):
     never = {"rich", "cryodedup.formats.cryosparc.particles", "cryodedup.formats.picks.particles", "cryodedup.api"}
     never |= {"numpy.ma", "concurrent.futures", "matplotlib"}
     assert not never & loaded
+
+
+def _command_line(args: list[str], cwd) -> tuple[subprocess.CompletedProcess, set[str]]:
+    """``cryodedup ARGS`` as the installed command runs it (cryodedup.entry), and the modules it loaded."""
+    script = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print(' '.join(sorted(sys.modules))))\n"
+        f"sys.argv = ['cryodedup', *{args!r}]\n"
+        "from cryodedup.entry import main\nmain()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=cwd, capture_output=True, text=True, check=False)
+    return done, set(done.stdout.split())
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_a_job_on_the_command_line_loads_no_rich_click_nor_rich(tmp_path, quiet):
+    # rich-click draws help and click's errors, rich the summary on a terminal; a job's run
+    # from a script (stderr a pipe) needs neither, and loading them is a quarter of a small
+    # STAR job's instructions (issue 29, benches/RESULTS.md).
+    from fixtures.synthetic import write_benchmark_file
+
+    write_benchmark_file(tmp_path / "p.star", 500, seed=0)
+    done, loaded = _command_line(["particles", "p.star", "-o", "out", *(["--quiet"] if quiet else [])], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "particles_kept.star").exists()
+    assert "cryodedup.formats.star.particles" in loaded  # the job did run
+    assert not {m for m in loaded if m.split(".")[0] in ("rich_click", "rich")}
+    assert ("│ Kept files            │ out/particles_kept.star" in done.stderr) is not quiet
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["particles", "p.star", "-o", "out", "--min-dist", "abc"],  # a bad value
+        ["particles", "p.star", "--no-such-flag", "-o", "out"],  # an unknown option
+        ["particles", "p.star"],  # no -o (the command's own check)
+        ["nosuchcommand"],
+        ["particles", "p.star", "-o", "out", "-qh"],  # help in a cluster of short flags
+        ["micrographs", "--help"],
+    ],
+)
+def test_what_click_says_is_drawn_by_rich_click_as_before(tmp_path, args):
+    # The oracle: cryodedup.cli imported as a library does, which declares its commands with rich-click.
+    from fixtures.synthetic import write_benchmark_file
+
+    write_benchmark_file(tmp_path / "p.star", 50, seed=0)
+    env = {**os.environ, "COLUMNS": "100"}
+    oracle = f"from cryodedup.cli import main\nmain(args={args!r}, prog_name='python -m cryodedup')"
+    rich = subprocess.run([sys.executable, "-c", oracle], cwd=tmp_path, env=env, capture_output=True, check=False)
+    ours = subprocess.run(
+        [sys.executable, "-m", "cryodedup", *args], cwd=tmp_path, env=env, capture_output=True, check=False
+    )
+    assert rich.returncode == ours.returncode
+    assert (rich.stdout, rich.stderr) == (ours.stdout, ours.stderr)
+    assert (rich.stdout + rich.stderr).strip()
+    assert not (tmp_path / "out").exists()
+
+
+def test_help_possible_is_careful():
+    from cryodedup.cli_style import help_possible
+
+    assert help_possible([], {})
+    assert help_possible(["particles", "x.star", "-qh"], {})
+    assert help_possible(["--version"], {})
+    assert help_possible(["particles", "x.star"], {"_CRYODEDUP_COMPLETE": "bash_complete"})
+    assert not help_possible(["particles", "x.star", "-o", "out", "--quiet", "--min-dist", "-5"], {})

@@ -28,6 +28,23 @@ def test_star_blocks_have_named_fields(tmp_path):
     assert path.read_bytes()[particles.rows_start : particles.rows_end] == b"1 2\n3 4\n"
     assert particles.end == path.stat().st_size and particles.pairs == []
     assert "particles" in repr(particles)
+    assert (general.index, particles.index) == (0, 1)
+
+
+def test_the_python_star_reader_holds_the_bindings_blocks_with_their_place(tmp_path):
+    """The block's fields are declared once, in the binding: the reader lists its StarBlocks as they are."""
+    from cryodedup.formats.star.file import StarFile
+
+    path = write_star(tmp_path / "p.star", ["rlnCoordinateX"], [[1]], block="particles")
+    path.write_text("data_optics\n_rlnA 1\n\n" + path.read_text())
+    star = StarFile(path)
+    assert all(isinstance(b, _core.StarBlock) for b in star.blocks)
+    assert [(b.index, b.name) for b in star.blocks] == [(0, "optics"), (1, "particles")]
+    listed = list(star.blocks)
+    star.refresh_blocks()
+    assert [b.index for b in star.blocks] == [0, 1]
+    # A block listed again is equal to (and hashes as) the one listed first, as the dataclass did.
+    assert star.blocks == listed and {*star.blocks} == {*listed}
 
 
 def test_a_block_without_loop_has_an_empty_row_span(tmp_path):

@@ -308,12 +308,12 @@ def test_pictures_leave_out_what_one_input_never_saw():
     details = ParticleDetails(particles, keep, np.full(6, -1), 10.0, confirmed_by, covered=covered)
     assert micrographs_to_show(details, 2) == [0, 1]  # m1 has more rejections, but only A ran there
     figure = agreement(details)
-    (per_mic,) = figure.axes  # two inputs: their index marked on the histogram
-    (overall,) = [line for line in per_mic.get_lines() if line.get_gid() == "overall"]
-    assert overall.get_xdata()[0] == 1.0  # A / B on m0 only: every pick shared
-    assert "1.00 on 1 of 2 mics" in overall.get_label()
-    assert "1 of 2 micrographs left out" in per_mic.get_title()
-    assert sum(p.get_height() for p in per_mic.patches) == 1  # m0 alone
+    (per_mic,) = figure.panels  # two inputs: their index marked on the histogram
+    assert per_mic.marks["overall"] == 1.0  # A / B on m0 only: every pick shared
+    (label,) = per_mic.legend.labels
+    assert "1.00 on 1 of 2 mics" in label
+    assert "1 of 2 micrographs left out" in per_mic.title
+    assert per_mic.marks["per_micrograph"][0].sum() == 1  # m0 alone
 
 
 def test_relion_jobs_give_the_pixel_size_of_the_micrographs_they_name(tmp_path, monkeypatch):

@@ -149,3 +149,32 @@ def test_a_formats_tables_are_read_in_its_own_package_alone(package, fields):
         for name in field_constants(path) & fields
     )
     assert found == []
+
+
+def picker_modules() -> list[Path]:
+    """The modules of one picker format each (the job's reader of picks and the shared module aside)."""
+    return sorted(
+        p
+        for p in (PACKAGE / "formats" / "picks").glob("*.py")
+        if p.name not in ("__init__.py", "particles.py", "write.py")
+    )
+
+
+def test_a_picker_never_chooses_its_score_itself():
+    # Each picker states what it writes and what its files hold; own_score (resolve_score) chooses.
+    assert {p.stem for p in picker_modules()} >= {"cryolo", "eman", "relion", "topaz"}
+    decided = []
+    for path in picker_modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "build":
+                chosen = node.args[0] if node.args else None
+                by_resolver = isinstance(chosen, ast.Call) and getattr(chosen.func, "id", None) == "own_score"
+                if not by_resolver or len(node.args) + len(node.keywords) != 1:
+                    decided.append(f"{path.name}:{node.lineno} build({ast.unparse(node)[:60]})")
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            for target in [t for tuple_ in targets for t in getattr(tuple_, "elts", [tuple_])]:
+                if isinstance(target, ast.Attribute) and target.attr in ("score_name", "higher_is_better"):
+                    decided.append(f"{path.name}:{node.lineno} sets .{target.attr}")
+    assert decided == []
+    own_score = (PACKAGE / "formats" / "picks" / "__init__.py").read_text().split("def own_score", 1)[1]
+    assert "resolve_score(" in own_score.split("\ndef ", 1)[0]

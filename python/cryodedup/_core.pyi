@@ -70,6 +70,7 @@ def nearest_distances(
 class StarBlock:
     """One ``data_`` block: where it is, and its labels if it holds a loop."""
 
+    index: int
     name: str
     line: int
     start: int

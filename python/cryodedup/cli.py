@@ -7,11 +7,9 @@ import shlex
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import rich_click as click
-
-from . import __version__
+from . import __version__, cli_style
 from .errors import CryodedupError
 from .options import DEMO, MICROGRAPHS, MICROGRAPHS_MERGE, PARTICLES, Command, MicrographOptions, ParticleOptions
 from .options import field_values as job_fields
@@ -24,17 +22,24 @@ from .signals import deferred, pause_for_tests
 # what it runs, and --quiet or --json runs print nothing through rich (start-up is a fixed
 # cost of every run; benches/RESULTS.md, issue 29).
 
-EXAMPLES = Path(__file__).parent / "examples"
+if TYPE_CHECKING:
+    import rich_click as click
+elif cli_style.plain:  # a job's run: no help to draw (cli_style)
+    import click
+else:
+    import rich_click as click
 
-click.rich_click.TEXT_MARKUP = "markdown"
-click.rich_click.SHOW_ARGUMENTS = True
+    click.rich_click.TEXT_MARKUP = "markdown"
+    click.rich_click.SHOW_ARGUMENTS = True
+
+EXAMPLES = Path(__file__).parent / "examples"
 
 
 def options_of(command: Command) -> Callable[[Callable], Callable]:
     """The click options of ``command`` (options.py) in its order, and its help's panels."""
 
     def apply(f: Callable) -> Callable:
-        for title, flags in reversed(command.panels):
+        for title, flags in reversed(command.panels if not cli_style.plain else ()):  # (panels are help's)
             f = click.option_panel(title, options=list(flags))(f)
         for flag in reversed(command.options):
             decls, kwargs = flag.click_args()

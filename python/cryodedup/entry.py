@@ -7,6 +7,9 @@ all. From here on, what a signal does is :mod:`cryodedup.signals`' contract.
 
 from __future__ import annotations
 
+import os
+import sys
+
 from . import signals
 
 
@@ -14,7 +17,23 @@ def main() -> None:
     """The ``cryodedup`` command: its status is the signal's (128 + its number) if one came."""
     signals.install(signals.STARTING)
     signals.pause_for_tests("starting")
-    from .cli import main as command
     from .runner import run_command
 
     run_command(command)
+
+
+def command() -> None:
+    """The command line's commands, declared with plain click unless help could be shown (:mod:`.cli_style`)."""
+    from . import cli_style  # (after the signals' handler: it loads typing)
+
+    args = sys.argv[1:]
+    if not cli_style.help_possible(args, os.environ):
+        cli_style.plain = True
+        from .cli import main as plain_command
+
+        cli_style.run_plain(plain_command, args)  # ends the command, unless click has something to say
+        cli_style.plain = False
+        del sys.modules["cryodedup.cli"]  # declared again with rich-click, which says it
+    from .cli import main as rich_command
+
+    rich_command()

@@ -121,6 +121,17 @@ class SubsetWriter(Protocol):
         ...
 
 
+class PlacedSubsetWriter(SubsetWriter, Protocol):
+    """A subset writer whose outputs a caller may place with its own (the micrograph job's ``--particles``)."""
+
+    #: The kept and the rejected outputs, where they will be placed.
+    outputs: list[Path]
+
+    def write_into(self, keep: np.ndarray, targets: dict[Path, Path]) -> None:
+        """Writes as :meth:`write` does, each of ``outputs`` to ``targets[output]`` (a temporary name)."""
+        ...
+
+
 @dataclass
 class ParticleSet:
     """Particles (or picks) of one or more inputs, located in Å on their micrographs.
@@ -179,6 +190,10 @@ class ParticleSet:
         Whether each row is kept, when the job asked the reader to decide while reading
         (:class:`OnePass`: one big STAR file decided and written in one pass, docs/design.md
         section 5) and it could: the writer has the outputs already.
+    mic_uids : numpy.ndarray, shape (n,), or None
+        Each row's CryoSPARC micrograph uid, read only for a names-only set (:meth:`names_only`).
+    named : bool
+        Whether the file names its micrographs (False: a CryoSPARC file with micrograph uids alone).
     coverage : numpy.ndarray of bool, shape (n_micrographs, n_inputs), or None
         Whether input k ran on micrograph g (a picker's job names the micrographs it picked,
         even those where it found nothing); None when the inputs do not say, and each input
@@ -210,6 +225,41 @@ class ParticleSet:
     pose_label: str = ""
     decided: np.ndarray | None = None
     coverage: np.ndarray | None = None
+    mic_uids: np.ndarray | None = None
+    named: bool = True
+
+    @classmethod
+    def names_only(
+        cls,
+        path: StrPath,
+        mic_names: list[str] | None,
+        groups: np.ndarray,
+        writer: PlacedSubsetWriter,
+        mic_uids: np.ndarray | None,
+    ) -> ParticleSet:
+        """The particles of one file read for their micrographs alone: no centre, pixel size or score.
+
+        What the micrograph job's ``--particles`` split needs: ``groups`` indexes ``mic_names``
+        (each row's micrograph name; None, and -1 on every row, when the file names micrographs
+        by uid alone), ``mic_uids`` is each row's CryoSPARC micrograph uid where the file has one.
+        """
+        n = len(groups)
+        return cls(
+            inputs=[str(path)],
+            input_of=np.zeros(n, np.uint8),
+            mic_names=mic_names or [],
+            named=mic_names is not None,
+            groups=groups,
+            centres=np.zeros((n, 0)),
+            psize=np.broadcast_to(np.nan, (n,)),
+            pixel_sizes=[],
+            scores=None,
+            score_label=None,
+            higher_is_better=True,
+            read_files=[path],
+            writer=writer,
+            mic_uids=mic_uids,
+        )
 
     def __len__(self) -> int:
         return int(self.groups.size)

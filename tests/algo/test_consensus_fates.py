@@ -130,9 +130,9 @@ def test_each_pick_has_one_fate_in_json_summary_and_bar_chart(tmp_path, monkeypa
     monkeypatch.setattr(plots, "consensus_by_input", spy)
     options = ParticleOptions(min_dist=50.0, min_support=2, uncovered=uncovered, plot=True, plot_mics=0)
     remove_duplicate_particles(["AutoPick/job006", "AutoPick/job011"], "Plot", options)
-    ax = captured["fig"].axes[0]
+    (panel,) = captured["fig"].panels
     for k, counts in enumerate(want.values()):
-        bars = {p.get_gid(): p.get_width() for p in ax.patches if round(p.get_y() + p.get_height() / 2) == k}
+        bars = {fate: int(widths[k]) for fate, widths in panel.marks.items()}  # bar k: input k
         assert {fate: bars.get(fate, 0) for fate in FATES} == {fate: counts[fate] for fate in FATES}
         assert sum(bars.values()) == counts["picks"]
 

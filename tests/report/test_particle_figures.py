@@ -1,8 +1,9 @@
-"""--plot: the pictures hold the job's data (read back from the figures' artists), the
-report embeds them, and the default path imports no plotting code."""
+"""--plot: the pictures hold the job's data (read back from what each panel drew), the
+report embeds them, the default path imports no plotting code, and --plot no matplotlib."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 
@@ -12,8 +13,8 @@ from scipy.spatial import cKDTree
 
 pytest.importorskip("matplotlib")
 
+import PIL.Image
 from click.testing import CliRunner
-from matplotlib.patches import Circle
 
 from cryodedup import (
     ParticleOptions,
@@ -21,7 +22,7 @@ from cryodedup import (
     remove_duplicate_particles,
 )
 from cryodedup.cli import main
-from cryodedup.report import micrograph_figures
+from cryodedup.report import canvas, micrograph_figures
 from cryodedup.report import particle_figures as plots
 from fixtures.synthetic import write_benchmark_file, write_mrc
 from helpers import write_star
@@ -76,44 +77,48 @@ def test_particle_pictures_show_the_decisions(tmp_path):
     # rejected picks in the other, each with a line to the pick kept instead.
     rejected = np.bincount(d.groups[~d.keep])
     mic = int(np.argmax(rejected))
-    fig = plots.micrograph_picks(d, mic, None)
+    picture = plots.micrograph_picks(d, mic, None)
     on_mic = d.groups == mic
-    ax_kept, ax_rejected = fig.axes
-    assert np.allclose(artist(ax_kept, "kept").get_offsets(), d.centres[d.keep & on_mic])
-    assert np.allclose(artist(ax_rejected, "rejected").get_offsets(), d.centres[~d.keep & on_mic])
-    assert len(artist(ax_rejected, "rejected").get_offsets()) == rejected.max()
-    assert artist(ax_kept, "rejected") is None and artist(ax_rejected, "kept") is None
-    segments = artist(ax_rejected, "suppressed_by").get_segments()
+    ax_kept, ax_rejected = picture.panels
+    assert np.allclose(ax_kept.marks["kept"], d.centres[d.keep & on_mic])
+    assert np.allclose(ax_rejected.marks["rejected"], d.centres[~d.keep & on_mic])
+    assert len(ax_rejected.marks["rejected"]) == rejected.max()
+    assert "rejected" not in ax_kept.marks and "kept" not in ax_rejected.marks
+    segments = ax_rejected.marks["suppressed_by"]
     assert len(segments) == rejected.max()
     for segment, i in zip(segments, np.flatnonzero(~d.keep & on_mic)):
         assert np.allclose(segment, [d.centres[i], d.centres[d.suppressed_by[i]]])
-
-
-def artist(ax, gid):
-    """The collection of ``ax`` with this gid, or None."""
-    found = [c for c in ax.collections if c.get_gid() == gid]
-    return found[0] if found else None
 
 
 @pytest.mark.parametrize("min_dist", [1.0, 400.0])
 def test_picks_are_legible_at_any_minimum_distance(tmp_path, min_dist):
     _, d, _ = details_of(tmp_path, min_dist=min_dist)
     mic = int(np.argmax(np.bincount(d.groups[~d.keep])))
-    fig = plots.micrograph_picks(d, mic, None)
-    for ax, gid in zip(fig.axes, ("kept", "rejected")):
-        sizes = artist(ax, gid).get_sizes()
-        assert len(sizes) and np.all(np.sqrt(sizes) >= 5)  # at least 5 points wide, whatever the distance
-        assert ax.get_legend() is None  # the legend sits outside the data
-    assert len(fig.legends) == 1
+    picture = plots.micrograph_picks(d, mic, None)
+    # Markers of a fixed size: at least 5 points wide at 110 dpi, whatever the distance.
+    assert 2 * plots.MARKER_RADIUS >= 5 / 72 * 110
+    for panel, gid in zip(picture.panels, ("kept", "rejected")):
+        assert len(panel.marks[gid])
+        assert panel.legend.entries == []  # the legend sits outside the data
+    assert "kept pick" in picture.legend.labels
     # A circle of half the minimum distance only where it shows beyond the marker: 0.5 Å on a
     # 6 000 Å wide micrograph is a speck; 200 Å is about 19 display pixels.
-    circles = [p for p in fig.axes[0].patches if isinstance(p, Circle)]
+    circles = picture.panels[0].marks.get("half_min_dist")
     if min_dist == 1.0:
-        assert circles == []
+        assert circles is None
     else:
-        assert len(circles) == int((d.keep & (d.groups == mic)).sum())
-        assert all(c.radius == 200.0 for c in circles)
-    fig.canvas.draw()  # renders
+        centres, radius = circles
+        assert len(centres) == int((d.keep & (d.groups == mic)).sum()) and radius == 200.0
+    assert picture.png().startswith(b"\x89PNG")  # renders
+
+
+def bright_pixels(rgb: np.ndarray, box) -> np.ndarray:
+    """Centre (PNG pixels: column, row) of the white pixels inside ``box`` (left, top, right, bottom)."""
+    rows, cols = np.nonzero(np.all(rgb > 235, axis=2))
+    x0, y0, x1, y1 = box
+    inside = (cols > x0 + 1) & (cols < x1 - 1) & (rows > y0 + 1) & (rows < y1 - 1)
+    assert inside.sum() > 10
+    return np.array([cols[inside].mean(), rows[inside].mean()])
 
 
 def bright_spot(fig, ax) -> np.ndarray:
@@ -148,12 +153,14 @@ def test_a_pick_on_a_bright_feature_is_drawn_on_it(tmp_path):
     summary, d, _ = run_with_spy(star, tmp_path / "out", ParticleOptions(min_dist=20, plot=True, plot_mics=1))
     assert "micrograph_images" not in summary  # found from the folder above the input
     image = plots.display_image(tmp_path / "mics" / "m.mrc")
-    fig = plots.micrograph_picks(d, 0, image)
-    for ax in fig.axes:
-        spot = bright_spot(fig, ax)  # draws first: the transforms hold after layout
-        pick = ax.transData.transform((250 * 2.0, 40 * 2.0))
+    picture = plots.micrograph_picks(d, 0, image)
+    pixels = picture.pixels()
+    for panel in picture.panels:
+        # The markers are green and red: the white is the image's spot.
+        spot = bright_pixels(pixels, panel.box)
+        (pick,) = panel.xy(np.array([[250 * 2.0, 40 * 2.0]]))
         assert np.hypot(*(spot - pick)) < 4, (spot, pick)
-        assert ax.transData.transform((0, 0))[1] > ax.transData.transform((0, 100))[1]  # y = 0 at the top
+        assert panel.y(0) < panel.y(100)  # y = 0 at the top (rows grow downwards)
     # The micrograph-pair pictures show their images the same way: row 10 near the top.
     a = blob(100, 120, 10, 70, 4)
     fig = micrograph_figures.pair_figure(a, a, 0, 0, "same")
@@ -188,10 +195,8 @@ def test_the_summary_and_report_say_when_images_are_not_found(tmp_path):
 
 def test_nearest_neighbour_histogram_counts(tmp_path):
     _, d, _ = details_of(tmp_path)
-    fig = plots.nn_histogram(d)
-    ax = fig.axes[0]
-    (bars,) = ax.patches
-    heights = bars.get_data().values
+    (panel,) = plots.nn_histogram(d).panels
+    heights, edges = panel.marks["distances"]
     # Independent nearest neighbours with scipy, micrograph by micrograph.
     expected = []
     for g in np.unique(d.groups):
@@ -200,9 +205,8 @@ def test_nearest_neighbour_histogram_counts(tmp_path):
             expected += list(cKDTree(pts).query(pts, k=2)[0][:, 1])
     top = max(5 * d.min_dist, 200.0)
     counts, _ = np.histogram(np.clip(expected, 0, top), bins=100, range=(0, top))
-    assert np.array_equal(heights, counts)
-    (line,) = ax.get_lines()
-    assert line.get_xdata()[0] == d.min_dist
+    assert np.array_equal(heights, counts) and np.allclose(edges, np.linspace(0, top, 101))
+    assert panel.marks["min_dist"] == d.min_dist
 
 
 def test_scores_are_drawn_as_compared(tmp_path):
@@ -216,8 +220,14 @@ def test_scores_are_drawn_as_compared(tmp_path):
     _, details, _ = run_with_spy_inputs([tmp_path / "a.txt", tmp_path / "b.txt"], tmp_path / "out", options)
     assert details.scores.min() > 0 and details.scores.max() <= 1
     assert np.array_equal(np.argsort(details.scores[:50]), np.argsort(details.particles.scores[:50]))
-    ax = plots.score_distributions(details).axes[0]
-    assert ax.get_xlabel() == "score: percentile within its input (1 best)"
+    (panel,) = plots.score_distributions(details).panels
+    assert panel.xlabel == "score: percentile within its input (1 best)"
+    # Each histogram counts its subset's scores (60 bins from the lowest to the highest of all).
+    s = details.scores
+    for name, subset in (("kept", details.keep), ("rejected", ~details.keep)):
+        counts, _ = panel.marks[name]
+        bins = np.minimum(((s[subset] - s.min()) / (s.max() - s.min()) * 60).astype(int), 59)
+        assert counts.tolist() == np.bincount(bins, minlength=60).tolist()
 
 
 @pytest.mark.parametrize("dim", [2, 3])
@@ -240,17 +250,22 @@ def test_nearest_neighbour_distances_match_scipy(dim):
     np.testing.assert_array_equal(narrow, got)
 
 
+def matplotlib_modules_of_job(arguments: list[str]) -> list[str]:
+    """The matplotlib modules loaded by ``cryodedup particles ARGUMENTS`` in a fresh interpreter."""
+    code = (
+        "import sys; from cryodedup.cli import main\n"
+        f"try:\n    main(['particles', *{arguments!r}])\n"
+        "except SystemExit:\n    pass\n"
+        "print(repr(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return ast.literal_eval(out)
+
+
 def test_default_path_imports_no_plotting(tmp_path):
     path = tmp_path / "p.star"
     write_benchmark_file(path, 200, seed=1)
-    code = (
-        "import sys; from cryodedup.cli import main\n"
-        f"try:\n    main(['particles', '{path}', '-o', '{tmp_path / 'out'}', '-q'])\n"
-        "except SystemExit:\n    pass\n"
-        "print('matplotlib' in sys.modules)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "False"
+    assert matplotlib_modules_of_job([str(path), "-o", str(tmp_path / "out"), "-q"]) == []
     assert (tmp_path / "out" / "particles_kept.star").exists()
 
 
@@ -279,12 +294,10 @@ def test_consensus_pictures(tmp_path):
         remove_duplicate_particles([tmp_path / "a.txt", tmp_path / "b.txt"], tmp_path / "again", options)
     finally:
         plots.consensus_by_input = original
-    ax = captured["fig"].axes[0]
+    (panel,) = captured["fig"].panels
     # Each input's bar holds all its picks: a 1 kept confirmed + 1 kept alone, b 1 duplicate.
-    confirmed = [p.get_width() for p in ax.patches if p.get_gid() == "kept_confirmed"]
-    alone = [p.get_width() for p in ax.patches if p.get_gid() == "kept_alone"]
-    duplicate = [p.get_width() for p in ax.patches if p.get_gid() == "rejected_duplicate"]
-    assert (confirmed, alone, duplicate) == ([1, 0], [1, 0], [0, 1])
+    bars = {fate: panel.marks[fate].tolist() for fate in ("kept_confirmed", "kept_alone", "rejected_duplicate")}
+    assert bars == {"kept_confirmed": [1, 0], "kept_alone": [1, 0], "rejected_duplicate": [0, 1]}
 
 
 def test_picks_rejected_for_lack_of_support_are_drawn_apart_from_duplicates(tmp_path):
@@ -294,13 +307,12 @@ def test_picks_rejected_for_lack_of_support_are_drawn_apart_from_duplicates(tmp_
         write_topaz(tmp_path / f"{name}.txt", [("m", x, y, s) for x, y, s in rows])
     options = ParticleOptions(mic_psize=1.0, topaz_scale=1.0, min_support=2, plot=True, plot_mics=1)
     _, d = run_with_spy_inputs([tmp_path / "a.txt", tmp_path / "b.txt"], tmp_path / "out", options)[:2]
-    fig = plots.micrograph_picks(d, 0, None)
-    ax_rejected = fig.axes[1]
-    assert artist(ax_rejected, "rejected").get_offsets().tolist() == [[105.0, 100.0]]
-    assert artist(ax_rejected, "unconfirmed").get_offsets().tolist() == [[500.0, 500.0]]
-    assert ax_rejected.get_title() == "rejected: 2 (duplicates: 1, unconfirmed: 1)"
-    labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert "rejected: too few inputs picked it (--min-support)" in labels
+    picture = plots.micrograph_picks(d, 0, None)
+    ax_rejected = picture.panels[1]
+    assert ax_rejected.marks["rejected"].tolist() == [[105.0, 100.0]]
+    assert ax_rejected.marks["unconfirmed"].tolist() == [[500.0, 500.0]]
+    assert ax_rejected.title == "rejected: 2 (duplicates: 1, unconfirmed: 1)"
+    assert "rejected: too few inputs picked it (--min-support)" in picture.legend.labels
 
 
 def test_a_micrograph_known_by_its_stem_is_drawn_from_its_mrc_file(tmp_path, monkeypatch):
@@ -376,9 +388,9 @@ def test_nearest_neighbour_histogram_of_lone_particles(tmp_path):
     rows = "".join(f"m{i}.mrc {100 + i} 200\n" for i in range(5))
     path.write_text(f"data_\nloop_\n_rlnMicrographName\n_rlnCoordinateX\n_rlnCoordinateY\n{rows}")
     _, d, _ = run_with_spy(path, tmp_path / "out", ParticleOptions(plot=True, plot_mics=0, mic_psize=1.0))
-    ax = plots.nn_histogram(d).axes[0]
-    assert ax.get_ylim() == (0.0, 1.0)
-    assert any("holds two particles" in text.get_text() for text in ax.texts)
+    (panel,) = plots.nn_histogram(d).panels
+    assert panel.ylim == (0.0, 1.0) and panel.yticks.min() == 0
+    assert any("holds two particles" in text for text in panel.texts)
 
 
 def whole_numbers(ticks) -> bool:
@@ -389,11 +401,15 @@ def test_counts_have_whole_number_ticks(tmp_path):
     # Four micrographs, each with one pair across the halves: counts of 0 to 4 would get ticks of 0.5.
     paths = write_refinements(tmp_path)
     _, d, _ = run_with_spy_inputs(paths, tmp_path / "out", ParticleOptions(plot=True, plot_mics=0))
-    assert whole_numbers(plots.rejected_fraction(d).axes[0].get_yticks())
-    left, right = plots.halfset_pairs(d).axes[:2]
-    assert whole_numbers(left.get_yticks()) and whole_numbers(left.get_xticks()) and whole_numbers(right.get_xticks())
-    assert whole_numbers(plots.agreement(d).axes[-1].get_yticks())
-    assert whole_numbers(plots.nn_histogram(d).axes[0].get_yticks())
+    assert whole_numbers(plots.rejected_fraction(d).panels[0].yticks)
+    left, right = plots.halfset_pairs(d).panels
+    assert whole_numbers(left.yticks) and whole_numbers(left.xticks) and whole_numbers(right.xticks)
+    assert whole_numbers(plots.agreement(d).panels[-1].yticks)
+    assert whole_numbers(plots.nn_histogram(d).panels[0].yticks)
+    # What the half-set picture draws, against a count by hand: each of the 4 micrographs
+    # holds one pair, its two particles in different halves (job040 half 1, job041 half 2).
+    assert left.marks["across"].tolist() == [1, 1, 1, 1]
+    assert right.marks["across"].tolist() == [1, 1, 1, 1] and right.marks["within"].tolist() == [0, 0, 0, 0]
 
 
 def agreement_of(tmp_path, pickers):
@@ -409,14 +425,91 @@ def test_the_agreement_picture_spends_nothing_on_the_diagonal(tmp_path):
     a, b, c = [(100, 100), (500, 500)], [(105, 100)], [(100, 104), (500, 503), (900, 900)]
     # By hand, at 20 Å: a-b share a's first pick (J = 1 / (2 + 1 - 1) = 0.5); a-c share two
     # (J = 2 / (2 + 3 - 2) = 0.67); b-c share one (J = 1 / (1 + 3 - 1) = 0.33).
-    fig = agreement_of(tmp_path / "two", {"a": a, "b": b})
-    (ax,) = fig.axes  # two inputs: one number, marked on the histogram; no 2 x 2 matrix of ones
-    (line,) = [x for x in ax.get_lines() if x.get_gid() == "overall"]
-    assert line.get_xdata()[0] == pytest.approx(0.5)
-    fig = agreement_of(tmp_path / "three", {"a": a, "b": b, "c": c})
-    matrix = next(im for ax in fig.axes for im in ax.get_images() if im.get_gid() == "pair_matrix")
-    cells = matrix.get_array()
-    assert cells.shape == (2, 2) and cells.mask.tolist() == [[False, True], [False, False]]
-    assert np.allclose(cells.filled(-1), [[0.5, -1], [2 / 3, 1 / 3]])
-    texts = sorted(t.get_text() for t in matrix.axes.texts)
-    assert texts == ["0.33", "0.50", "0.67"]
+    picture = agreement_of(tmp_path / "two", {"a": a, "b": b})
+    (panel,) = picture.panels  # two inputs: one number, marked on the histogram; no 2 x 2 matrix of ones
+    assert panel.marks["overall"] == pytest.approx(0.5)
+    picture = agreement_of(tmp_path / "three", {"a": a, "b": b, "c": c})
+    matrix, _ = picture.panels
+    cells = matrix.marks["pair_matrix"]
+    assert cells.shape == (2, 2) and np.isnan(cells).tolist() == [[False, True], [False, False]]
+    assert np.allclose(np.nan_to_num(cells, nan=-1), [[0.5, -1], [2 / 3, 1 / 3]])
+    assert sorted(matrix.texts) == ["0.33", "0.50", "0.67"]
+
+
+def test_a_note_naming_long_inputs_stays_inside_its_picture(tmp_path):
+    # Two crYOLO-like pickers that ran on different micrographs, with file names as long as
+    # napari-boxmanager's: the "no micrograph in common" note once ran off the right edge.
+    names = [
+        "napari-boxmanager__TcdA1-0018_frames_sum_picked_by_a_long_model",
+        "napari-boxmanager__TcdA1-0019_frames_sum_b",
+    ]
+    for k, name in enumerate(names):
+        write_topaz(tmp_path / f"{name}.txt", [(f"mic{k}", 100.0 + 50 * j, 100.0, 1.0) for j in range(3)])
+    options = ParticleOptions(mic_psize=1.0, topaz_scale=1.0, plot=True, plot_mics=0)
+    _, d, _ = run_with_spy_inputs([tmp_path / f"{n}.txt" for n in names], tmp_path / "out", options)
+    picture = plots.agreement(d)
+    (panel,) = picture.panels
+    (note,) = [t for t in panel.texts if "in common" in t]
+    width = panel.box[2] - panel.box[0]
+    assert all(canvas.text_width(line) <= width for line in note.split("\n"))
+    assert note.replace("\n", " ").replace(" ", "") == f"{names[0]}.txtand{names[1]}.txt:nomicrographincommon"
+
+
+def test_wrapped_text_fits_and_loses_nothing():
+    text = "a short start then_one_word_far_too_long_for_the_width_given_here and an end"
+    for width in (40, 90, 200, 1000):
+        lines = canvas.wrapped(text, width).split("\n")
+        assert all(canvas.text_width(line) <= width or len(line) == 1 for line in lines)
+        assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+    assert canvas.wrapped("fits", 1000) == "fits"
+
+
+def test_plot_draws_the_particle_pictures_without_importing_matplotlib(tmp_path):
+    # matplotlib's import alone costs about as much CPU as the whole 1M-particle job: the
+    # particle job's pictures are drawn with Pillow (the font read from matplotlib's folder).
+    path = tmp_path / "p.star"
+    write_benchmark_file(path, 2000, per_mic=200, seed=1)
+    assert matplotlib_modules_of_job([str(path), "-o", str(tmp_path / "out"), "-q", "--plot", "--plot-mics", "2"]) == []
+    pngs = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
+    assert pngs == [
+        "example_micrograph_1.png",
+        "example_micrograph_2.png",
+        "nn_distances.png",
+        "rejected_per_micrograph.png",
+        "scores.png",
+    ]
+    for name in pngs:  # real PNGs of the size drawn
+        with PIL.Image.open(tmp_path / "out" / name) as image:
+            assert image.format == "PNG" and image.width >= 700
+
+
+def test_rejected_fraction_counts_micrographs_by_hand(tmp_path):
+    _, d, _ = details_of(tmp_path)
+    (panel,) = plots.rejected_fraction(d).panels
+    counts, edges = panel.marks["fractions"]
+    want = np.zeros(50, dtype=int)
+    for g in set(d.groups.tolist()):  # micrograph by micrograph, as a loop
+        on = [k for k in range(len(d.groups)) if d.groups[k] == g]
+        fraction = sum(not d.keep[k] for k in on) / len(on)
+        want[min(int(fraction * 50), 49)] += 1
+    assert counts.tolist() == want.tolist() and edges[0] == 0 and edges[-1] == 1
+    assert panel.title == f"Rejected per micrograph ({len(d.mic_names):,} micrographs)"
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "integer", "want"),
+    [
+        (0, 200, False, [0, 50, 100, 150, 200]),
+        (0, 1, False, [0, 0.2, 0.4, 0.6, 0.8, 1.0]),
+        (0, 4.2, True, [0, 1, 2, 3, 4]),
+        (0, 1.05, True, [0, 1]),
+        (0, 6650, False, [0, 1000, 2000, 3000, 4000, 5000, 6000]),
+    ],
+)
+def test_ticks_fall_on_round_numbers(low, high, integer, want):
+    from cryodedup.report.canvas import nice_ticks, tick_labels
+
+    ticks = nice_ticks(low, high, integer=integer)
+    assert np.allclose(ticks, want)
+    labels = tick_labels(ticks)
+    assert labels[0] == ("0.0" if want[1] < 1 else "0") and len(set(labels)) == len(labels)

@@ -53,23 +53,20 @@ def details_and_report(tmp_path, monkeypatch):
 
 def test_nearest_neighbours_are_drawn_in_the_decisions_metric(details_and_report):
     details, _ = details_and_report
-    fig = plots.nn_histogram(details)
-    ax = fig.axes[0]
-    (bars,) = ax.patches
-    heights = bars.get_data().values  # 100 bins of 2 Å over 0-200 Å
+    (panel,) = plots.nn_histogram(details).panels
+    heights, _ = panel.marks["distances"]  # 100 bins of 2 Å over 0-200 Å
     # By hand: z_0 and z_1 at 21 Å (bin 10), x_0 and x_1 at 51 Å (bin 25), far_0 and far_1
     # 700 Å or more from anything (the last bin).
     assert {int(b): int(h) for b, h in enumerate(heights) if h} == {10: 2, 25: 2, 99: 2}
-    (line,) = ax.get_lines()
-    assert line.get_xdata()[0] == 40.0
-    assert line.get_label() == "minimum distance 40 Å in x and y, 120 Å in z"
-    assert "z scaled by 40/120" in ax.get_xlabel()
+    assert panel.marks["min_dist"] == 40.0
+    assert panel.legend.labels == ["minimum distance 40 Å in x and y, 120 Å in z"]
+    assert "z scaled by 40/120" in panel.xlabel
 
 
 def test_example_tomogram_titled_with_both_distances(details_and_report):
     details, _ = details_and_report
-    fig = plots.micrograph_picks(details, 0, None)
-    assert "picks seen along z (minimum distance 40 Å in x and y, 120 Å in z)" in fig._suptitle.get_text()
+    picture = plots.micrograph_picks(details, 0, None)
+    assert "picks seen along z (minimum distance 40 Å in x and y, 120 Å in z)" in picture.title
 
 
 def test_report_names_tomograms_in_parameters_and_captions(details_and_report):

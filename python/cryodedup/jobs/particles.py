@@ -527,7 +527,7 @@ def remove_duplicate_particles(
         warnings.append(message)
         log(message, "warning")
 
-    # matplotlib loads on the other core while the core reads and decides.
+    # The plotting code loads on the other core while the core reads and decides.
     plotting = preload_plotting() if options.plot else None
     particles = read_inputs(paths, outdir, options, warn, log)
     assert particles.writer is not None, "every reader of files gives the set a writer"
@@ -658,7 +658,6 @@ class Pictures:
 def draw_pictures(details: ParticleDetails, options: ParticleOptions, first_input: Path) -> Pictures:
     """The particle job's pictures (``--plot``), rendered."""
     from ..report import particle_figures as plots
-    from ..report.figures import rendered
 
     def find_micrograph(name: str) -> Path:
         # Pickers know a micrograph by its file stem (x.cbox for x.mrc): try the MRC file first.
@@ -666,7 +665,7 @@ def draw_pictures(details: ParticleDetails, options: ParticleOptions, first_inpu
         return next((p for p in tried if p.exists()), tried[0])
 
     figures, missing = plots.particle_figures(details, options.plot_mics, find_micrograph)
-    return Pictures(rendered(figures), missing)
+    return Pictures(plots.rendered(figures), missing)
 
 
 def plot_particles(

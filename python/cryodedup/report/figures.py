@@ -1,4 +1,6 @@
-"""What the pictures of both jobs share: matplotlib without a display, colours, PNG bytes.
+"""The micrograph job's pictures' matplotlib: without a display, outside pyplot, PNG bytes.
+
+(The particle job draws with :mod:`cryodedup.report.canvas`, without matplotlib.)
 
 Imported only when a job is run with ``--plot``: the default path loads no plotting code.
 Each figure function returns the matplotlib Figure, whose artists carry the data (tests
@@ -21,9 +23,7 @@ matplotlib.use("Agg")
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.patches import StepPatch
 
-KEPT_COLOUR, REJECTED_COLOUR = "#1a9641", "#d7191c"
 DPI = 110  # of the saved PNGs
 BELOW_AXES = 0.48  # inches under a labelled plot's axes
 TIGHT_MARGIN = 0.1  # inches of white around what a picture draws (savefig's pad_inches)
@@ -53,16 +53,6 @@ def labelled_axes(xlabel: str, ylabel: str, title: str, size: tuple[float, float
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     return fig, ax
-
-
-def histogram(ax: Axes, values: np.ndarray, bins: int, span: tuple[float, float], **style: Any) -> StepPatch:
-    """``ax.hist`` of ``values`` drawn as one shape, not a rectangle per bin.
-
-    The same picture (filled with ``fill=True``, else the outline) at a fraction of the cost
-    of a hundred patches; the counts are the shape's values (``get_data().values``).
-    """
-    counts, edges = np.histogram(values, bins=bins, range=span)
-    return ax.stairs(counts, edges, **style)
 
 
 def png_bytes(fig: Figure) -> bytes:

@@ -9,7 +9,8 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
-from .figures import KEPT_COLOUR, REJECTED_COLOUR, labelled_axes, subplots
+from .canvas import KEPT_COLOUR, REJECTED_COLOUR  # both jobs' palette
+from .figures import labelled_axes, subplots
 
 
 def z_distribution(z: np.ndarray, threshold: float) -> Figure:

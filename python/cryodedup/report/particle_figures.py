@@ -1,28 +1,51 @@
-"""The particle job's pictures: distances, scores, inputs, consensus, half-sets, picks on micrographs."""
+"""The particle job's pictures: distances, scores, inputs, consensus, half-sets, picks on micrographs.
+
+Drawn with :mod:`cryodedup.report.canvas` (Pillow), not matplotlib, whose import alone costs
+as much as the whole 1M-particle job. Each function returns a :class:`Picture` whose panels
+keep the data they show by name (``panel.marks``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.collections import LineCollection
-from matplotlib.figure import Figure
-from matplotlib.patches import Circle, Rectangle
-from matplotlib.ticker import MaxNLocator
+from PIL import Image
 
 from ..algo.audit import TOP_MICROGRAPHS, straddling_per_micrograph
 from ..algo.consensus import OUTCOMES, covered_jaccard, mean_agreement, outcome_counts, pair_counts, pick_outcomes
 from ..algo.dedup import nearest_neighbour_distances, stretched
 from ..labels import distinct_labels
 from ..model import ParticleSet
-from .figures import DPI, KEPT_COLOUR, REJECTED_COLOUR, NamedFigure, histogram, labelled_axes, subplots
+from .canvas import (
+    INK,
+    KEPT_COLOUR,
+    MARKER_RADIUS,
+    REJECTED_COLOUR,
+    SMALL_TEXT,
+    TEXT,
+    TICK_TEXT,
+    Canvas,
+    Legend,
+    Panel,
+    Picture,
+    font,
+    nice_ticks,
+    rgb,
+    text_width,
+    tick_labels,
+    viridis,
+)
 from .summary import short_name
 
 UNCONFIRMED_COLOUR = "#7b3294"  # kept as no duplicate, then rejected for lack of support
+HISTOGRAM_COLOUR, AGREEMENT_COLOUR, WITHIN_COLOUR = "#4c72b0", "#2b83ba", "#9aa7b8"
+PLOT_SIZE = (770, 440)  # PNG pixels of a one-plot picture (7 x 4 inches at 110 dpi, as before)
+
+#: A picture of the job: file name, caption and the picture.
+NamedPicture = tuple[str, str, Picture]
 
 #: A displayed micrograph: the binned, smoothed pixels and the binning factor.
 DisplayImage = tuple[np.ndarray, float]
@@ -118,7 +141,40 @@ class ParticleDetails:
         return self.particles.mic_shapes
 
 
-def nn_histogram(details: ParticleDetails) -> Figure:
+def labelled_plot(
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    xlim: tuple[float, float],
+    ylim: tuple[float, float],
+    size: tuple[int, int] = PLOT_SIZE,
+    below: int = 0,
+) -> tuple[Picture, Panel]:
+    """A picture of one plot with its title, labels and ticks (whole numbers up the y axis: counts).
+
+    ``below``: pixels kept free under the x label (a legend).
+    """
+    width, height = size
+    title_lines = title.count("\n") + 1
+    probe = tick_labels(nice_ticks(*ylim, integer=True))
+    left = 40 + max(text_width(t, TICK_TEXT) for t in probe) + 12
+    top = 14 + 22 * title_lines
+    canvas = Canvas(width, height + below)
+    pad = 0.025 * (xlim[1] - xlim[0])  # the bins at both ends apart from the sides
+    panel = Panel(canvas, (left, top, width - 22, height - 62), (xlim[0] - pad, xlim[1] + pad), ylim)
+    panel.ticks_x()
+    gap = panel.ticks_y(integer=True)
+    panel.labels(title, xlabel, ylabel, ylabel_gap=gap)
+    return Picture(canvas, [panel]), panel
+
+
+def _headroom(counts: np.ndarray) -> tuple[float, float]:
+    """The y range of a histogram: from 0 to a little over its tallest bin (0 to 1 when empty)."""
+    top = float(np.max(counts)) if len(counts) else 0.0
+    return (0.0, top * 1.05) if top > 0 else (0.0, 1.0)
+
+
+def nn_histogram(details: ParticleDetails) -> Picture:
     """Histogram of nearest-neighbour distances, with the minimum distance marked.
 
     With --min-dist-z the distances are those the decision compares: z scaled by
@@ -138,62 +194,99 @@ def nn_histogram(details: ParticleDetails) -> Figure:
         )
     d = d[np.isfinite(d)]
     top = max(5 * details.min_dist, 200.0)
-    fig, ax = labelled_axes(xlabel, "particles", "Nearest-neighbour distances (last bin: that far or farther)")
-    histogram(ax, np.clip(d, 0, top), 100, (0, top), fill=True, color="#4c72b0")
-    _count_ticks(ax.yaxis)  # counts of particles
-    ax.axvline(details.min_dist, color=REJECTED_COLOUR, lw=2, label=details.distance_text)
-    ax.legend(loc="upper center")  # the bins at both ends are the tall ones
-    if d.size == 0:  # matplotlib would centre an all-zero histogram on 0: counts below 0
-        ax.set_ylim(0, 1)
-        ax.text(0.5, 0.5, f"no {details.unit} holds two particles", ha="center", transform=ax.transAxes)
-    return fig
+    counts, edges = np.histogram(np.clip(d, 0, top), bins=100, range=(0, top))
+    title = "Nearest-neighbour distances (last bin: that far or farther)"
+    picture, panel = labelled_plot(title, xlabel, "particles", (0, top), _headroom(counts))
+    panel.steps("distances", counts, edges, HISTOGRAM_COLOUR, fill=True)
+    panel.vline("min_dist", details.min_dist, REJECTED_COLOUR)
+    panel.legend.add("line", REJECTED_COLOUR, details.distance_text)
+    if d.size == 0:
+        panel.note(f"no {details.unit} holds two particles")
+    panel.frame()
+    panel.place_legend("upper center")  # the bins at both ends are the tall ones
+    return picture
 
 
-def rejected_fraction(details: ParticleDetails) -> Figure:
+def rejected_fraction(details: ParticleDetails) -> Picture:
     """Histogram over micrographs of the fraction of their particles rejected."""
     n_mics = len(details.mic_names)
     total = np.bincount(details.groups, minlength=n_mics)
     rejected = np.bincount(details.groups[~details.keep], minlength=n_mics)
     fraction = rejected[total > 0] / total[total > 0]
     unit = details.unit
-    fig, ax = labelled_axes(
-        f"fraction of a {unit}'s particles rejected", f"{unit}s", f"Rejected per {unit} ({n_mics:,} {unit}s)"
+    counts, edges = np.histogram(fraction, bins=50, range=(0, 1))
+    title = f"Rejected per {unit} ({n_mics:,} {unit}s)"
+    picture, panel = labelled_plot(
+        title, f"fraction of a {unit}'s particles rejected", f"{unit}s", (0, 1), _headroom(counts)
     )
-    histogram(ax, fraction, 50, (0, 1), fill=True, color="#4c72b0")
-    _count_ticks(ax.yaxis)  # counts of micrographs
-    return fig
+    panel.steps("fractions", counts, edges, HISTOGRAM_COLOUR, fill=True)
+    panel.frame()
+    return picture
 
 
-def score_distributions(details: ParticleDetails) -> Figure:
+def score_distributions(details: ParticleDetails) -> Picture:
     """Score histograms of the kept and of the rejected particles (which must have scores)."""
     s, label = details.scores, details.score_label
     if s is None or label is None:  # set together by every reader
         raise ValueError("score_distributions: the particles have no scores")
-    fig, ax = labelled_axes(label, "particles", "Scores of kept and rejected particles")
     finite = np.isfinite(s)
-    lo, hi = (np.min(s[finite]), np.max(s[finite])) if finite.any() else (0, 1)
-    for mask, colour, label in ((details.keep, KEPT_COLOUR, "kept"), (~details.keep, REJECTED_COLOUR, "rejected")):
-        histogram(ax, s[mask & finite], 60, (lo, hi), lw=2, color=colour, label=f"{label} ({int(mask.sum())})")
-    _count_ticks(ax.yaxis)  # counts of particles
-    ax.legend()
-    return fig
+    lo, hi = (float(np.min(s[finite])), float(np.max(s[finite]))) if finite.any() else (0.0, 1.0)
+    if not hi > lo:  # one score for all: a bin around it
+        lo, hi = lo - 0.5, hi + 0.5
+    subsets = (("kept", details.keep, KEPT_COLOUR), ("rejected", ~details.keep, REJECTED_COLOUR))
+    counts = {name: np.histogram(s[mask & finite], bins=60, range=(lo, hi)) for name, mask, _ in subsets}
+    tallest = np.concatenate([c for c, _ in counts.values()])
+    picture, panel = labelled_plot(
+        "Scores of kept and rejected particles", label, "particles", (lo, hi), _headroom(tallest)
+    )
+    for name, mask, colour in subsets:
+        panel.steps(name, *counts[name], colour)
+        panel.legend.add("line", colour, f"{name} ({int(mask.sum())})")
+    panel.frame()
+    panel.place_legend("best")
+    return picture
 
 
-def input_contributions(details: ParticleDetails) -> Figure:
+def _bar_chart(
+    title: str, xlabel: str, row_labels: list[str], total: np.ndarray, legend: Legend, label_size: int = TICK_TEXT
+) -> tuple[Picture, Panel]:
+    """A picture of horizontal bars, one row per label (the first at the bottom), the legend beside it."""
+    k = len(row_labels)
+    label_w = max(text_width(t, label_size) for t in row_labels)
+    legend_w = max(34 + text_width(t, SMALL_TEXT) + 18 for t in legend.labels) if legend.entries else 0
+    left, plot_w = label_w + 20, 560
+    height = round(110 * (1.5 + 0.5 * k))
+    canvas = Canvas(round(left + plot_w + 14 + legend_w + 10), height)
+    panel = Panel(
+        canvas, (left, 38, left + plot_w, height - 62), (0, max(float(total.max(initial=0)) * 1.05, 1)), (-0.6, k - 0.4)
+    )
+    panel.ticks_x(integer=True)
+    panel.ticks_y(np.arange(k), row_labels)
+    panel.labels(title, xlabel, "")
+    panel.legend = legend
+    return Picture(canvas, [panel]), panel
+
+
+def input_contributions(details: ParticleDetails) -> Picture:
     """Per input, bars of its kept and rejected picks."""
     k = len(details.inputs)
     kept = np.bincount(details.input_of[details.keep], minlength=k)
     rejected = np.bincount(details.input_of[~details.keep], minlength=k)
-    fig, ax = subplots(figsize=(7, 1.5 + 0.5 * k))
-    y = np.arange(k)
-    ax.barh(y, kept, color=KEPT_COLOUR, label="kept")
-    ax.barh(y, rejected, left=kept, color=REJECTED_COLOUR, label="rejected")
-    ax.set_yticks(y, distinct_labels(details.inputs))
-    ax.set_xlabel("particles")
-    _count_ticks(ax.xaxis)  # counts of particles
-    ax.set_title("Picks contributed by each input")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the bars, not on them
-    return fig
+    legend = Legend([("patch", KEPT_COLOUR, "kept"), ("patch", REJECTED_COLOUR, "rejected")])
+    picture, panel = _bar_chart(
+        "Picks contributed by each input", "particles", distinct_labels(details.inputs), kept + rejected, legend
+    )
+    rows = np.arange(k)
+    panel.hbars("kept", rows, kept, np.zeros(k), KEPT_COLOUR)
+    panel.hbars("rejected", rows, rejected, kept, REJECTED_COLOUR)
+    _finish_bar_chart(panel)
+    return picture
+
+
+def _finish_bar_chart(panel: Panel) -> None:
+    """The frame, and the legend beside the bars (not on them)."""
+    panel.frame()
+    panel.canvas.legend(panel.legend, (panel.box[2] + 14, panel.box[1]))
 
 
 def _confirmed_by(details: ParticleDetails) -> np.ndarray:
@@ -214,7 +307,7 @@ FATE_STYLE = {
 }
 
 
-def consensus_by_input(details: ParticleDetails) -> Figure:
+def consensus_by_input(details: ParticleDetails) -> Picture:
     """Per input, one bar of all its picks, split by fate: the parts add up to its picks.
 
     Fates that no pick of any input has are left out of the bars and the legend.
@@ -222,26 +315,25 @@ def consensus_by_input(details: ParticleDetails) -> Figure:
     k = len(details.inputs)
     outcomes = pick_outcomes(details.keep, _confirmed_by(details), details.unconfirmed, details.not_confirmable)
     counts = outcome_counts(outcomes, details.input_of, k)
-    fig, ax = subplots(figsize=(7, 1.5 + 0.5 * k))
-    y = np.arange(k)
-    left = np.zeros(k, dtype=np.int64)
-    for fate, widths in zip(OUTCOMES, counts.T):
-        if not widths.any():
-            continue
+    shown = [(fate, widths) for fate, widths in zip(OUTCOMES, counts.T) if widths.any()]
+    legend = Legend()
+    for fate, _ in shown:
         colour, label = FATE_STYLE[fate]
         if fate == "kept_confirmed" and details.min_support > 1:
             label = f"kept, confirmed by {details.min_support} or more inputs"
-        ax.barh(y, widths, left=left, color=colour, label=label, gid=fate)
+        legend.add("patch", colour, label)
+    picture, panel = _bar_chart(
+        "What became of each input's picks", "picks", distinct_labels(details.inputs), counts.sum(axis=1), legend
+    )
+    left = np.zeros(k, dtype=np.int64)
+    for fate, widths in shown:
+        panel.hbars(fate, np.arange(k), widths, left, FATE_STYLE[fate][0])
         left += widths
-    ax.set_yticks(y, distinct_labels(details.inputs))
-    ax.set_xlabel("picks")
-    _count_ticks(ax.xaxis)  # counts of picks
-    ax.set_title("What became of each input's picks")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
-    return fig
+    _finish_bar_chart(panel)
+    return picture
 
 
-def agreement(details: ParticleDetails) -> Figure:
+def agreement(details: ParticleDetails) -> Picture:
     """The agreement between inputs: overall, and micrograph by micrograph.
 
     The distribution over micrographs of their mean pairwise Jaccard index (low: the inputs
@@ -262,38 +354,58 @@ def agreement(details: ParticleDetails) -> Figure:
     shared_mics = covered.T.astype(np.int64) @ covered.astype(np.int64)  # micrographs both of a pair ran on
     labels = distinct_labels(details.inputs)
     on = _on_shared(shared_mics, n_mics, unit)
-    if k == 2:
-        fig, ax_mics = subplots(figsize=(7, 4))
-        if shared_mics[1, 0] == 0:
-            ax_mics.text(
-                0.5,
-                0.9,
-                f"{labels[0]} and {labels[1]}: no {unit} in common",
-                ha="center",
-                transform=ax_mics.transAxes,
-                gid="uncovered",
-            )
-        elif not np.isnan(overall[1, 0]):
-            line = f"both: {overall[1, 0]:.2f}{on(1, 0, ' ')} ({labels[0]} / {labels[1]})"
-            ax_mics.axvline(overall[1, 0], color="#333333", ls="--", lw=1.5, label=line, gid="overall")
-    else:
-        side = 1.0 + 0.9 * (k - 1)  # inches of the matrix
-        fig, (ax_matrix, ax_mics) = subplots(
-            1, 2, figsize=(side + 8.5, 4.5), gridspec_kw={"width_ratios": [side + 1.5, 6], "wspace": 0.5}
-        )
-        _pair_matrix(fig, ax_matrix, overall, labels, shared_mics, on)
-    ax_mics.hist(per_mic[~np.isnan(per_mic)], bins=np.linspace(0, 1, 21).tolist(), color="#2b83ba")
-    ax_mics.set_xlabel(f"mean pairwise Jaccard index of a {unit}")
-    ax_mics.set_ylabel(f"{unit}s")
-    _count_ticks(ax_mics.yaxis)
+    counts, edges = np.histogram(per_mic[~np.isnan(per_mic)], bins=20, range=(0, 1))
     title = f"Agreement per {unit} (low: the inputs disagree)"
     lone = int((covered.sum(axis=1) < 2).sum())
     if lone:
         title += f"\n{lone} of {n_mics} {unit}s left out: fewer than 2 inputs ran on them"
-    ax_mics.set_title(title)
-    if ax_mics.get_legend_handles_labels()[0]:
-        ax_mics.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), fontsize=9, frameon=False)  # off the bars
-    return fig
+    xlabel, ylabel = f"mean pairwise Jaccard index of a {unit}", f"{unit}s"
+    if k == 2:
+        line = f"both: {overall[1, 0]:.2f}{on(1, 0, ' ')} ({labels[0]} / {labels[1]})"
+        plot_size = (max(PLOT_SIZE[0], round(text_width(line, SMALL_TEXT) + 90)), PLOT_SIZE[1])  # the legend whole
+        picture, panel = labelled_plot(title, xlabel, ylabel, (0, 1), _headroom(counts), plot_size, below=30)
+        panel.steps("per_micrograph", counts, edges, AGREEMENT_COLOUR, fill=True)
+        if shared_mics[1, 0] == 0:
+            panel.note(f"{labels[0]} and {labels[1]}: no {unit} in common", (0.5, 0.9))
+        elif not np.isnan(overall[1, 0]):
+            panel.vline("overall", overall[1, 0], "#333333", 1.5, dashed=True)
+            panel.legend.add("dashed", "#333333", line)
+        panel.frame()
+        picture.canvas.legend(panel.legend, ((panel.box[0] + panel.box[2]) / 2, panel.box[3] + 56), anchor="mt")
+        return picture
+    return _agreement_with_matrix(overall, labels, shared_mics, on, (counts, edges), (title, xlabel, ylabel))
+
+
+def _agreement_with_matrix(
+    overall: np.ndarray,
+    labels: list[str],
+    shared_mics: np.ndarray,
+    on: Callable[[int, int, str], str],
+    histogram: tuple[np.ndarray, np.ndarray],
+    words: tuple[str, str, str],
+) -> Picture:
+    """Three inputs or more: the matrix of each pair's index left, the histogram per micrograph right."""
+    k = len(labels)
+    cell = 100
+    row_w = max(text_width(t, TICK_TEXT) for t in labels[1:]) + 16
+    col_h = max(text_width(t, TICK_TEXT) for t in labels[:-1]) * 0.71 + 30  # labels at 45 degrees
+    matrix_w = cell * (k - 1)
+    hist_left = row_w + matrix_w + 110 + 80
+    width = round(hist_left + 520 + 20)
+    height = round(max(60 + matrix_w + col_h, 480))
+    canvas = Canvas(width, height)
+    matrix = Panel(canvas, (row_w, 60, row_w + matrix_w, 60 + matrix_w), (-0.5, k - 1.5), (-0.5, k - 1.5), flip_y=True)
+    _pair_matrix(matrix, overall, labels, shared_mics, on)
+    counts, edges = histogram
+    probe = tick_labels(nice_ticks(*_headroom(counts), integer=True))
+    left = hist_left + max(text_width(t, TICK_TEXT) for t in probe)
+    panel = Panel(canvas, (left, 60, width - 22, 60 + 340), (0, 1), _headroom(counts))
+    panel.ticks_x()
+    gap = panel.ticks_y(integer=True)
+    panel.labels(words[0], words[1], words[2], ylabel_gap=gap)
+    panel.steps("per_micrograph", counts, edges, AGREEMENT_COLOUR, fill=True)
+    panel.frame()
+    return Picture(canvas, [matrix, panel])
 
 
 #: Micrographs and tomograms as a matrix cell has room to say.
@@ -311,38 +423,75 @@ def _on_shared(shared_mics: np.ndarray, n_mics: int, unit: str) -> Callable[[int
 
 
 def _pair_matrix(
-    fig: Figure,
-    ax: Axes,
+    panel: Panel,
     overall: np.ndarray,
     labels: list[str],
     shared_mics: np.ndarray,
     on: Callable[[int, int, str], str],
 ) -> None:
-    """The Jaccard index of each pair of inputs: row a + 1, column b for a >= b, nothing above."""
+    """The Jaccard index of each pair of inputs: row a + 1, column b for a >= b, nothing above; its colour bar."""
     k = len(labels)
+    canvas = panel.canvas
     below = overall[1:, :-1].copy()  # cell (a, b) is the pair (a + 1, b)
     below[np.triu_indices(k - 1, 1)] = np.nan
-    image = ax.imshow(np.ma.masked_invalid(below), vmin=0, vmax=1, cmap="viridis", gid="pair_matrix")
-    ax.set_xticks(range(k - 1), labels[:-1], rotation=30, ha="right")
-    ax.set_yticks(range(k - 1), labels[1:])
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+    panel.marks["pair_matrix"] = below
     for a in range(k - 1):
         for b in range(a + 1):
+            box = _cell_box(panel, a, b)
+            centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
             if shared_mics[a + 1, b] == 0:  # grey: the pair has no micrograph in common
-                ax.add_patch(Rectangle((b - 0.5, a - 0.5), 1, 1, color="#dddddd"))
-                ax.text(b, a, "no micrograph\nin common", ha="center", va="center", fontsize=8, gid="uncovered")
+                canvas.rectangle(box, fill=rgb("#dddddd"))
+                panel.texts.append("no micrograph\nin common")
+                canvas.text(centre, panel.texts[-1], SMALL_TEXT - 1)
             elif not np.isnan(below[a, b]):
-                colour = "k" if below[a, b] > 0.7 else "w"  # legible on viridis' yellow and its blues
-                text = f"{below[a, b]:.2f}{on(a + 1, b, chr(10))}"
-                ax.text(b, a, text, ha="center", va="center", color=colour, fontsize=9)
-    fig.colorbar(image, ax=ax, label="Jaccard index", fraction=0.1, pad=0.08)
-    ax.set_title("Each pair of inputs", fontsize=10)
+                canvas.rectangle(box, fill=viridis(below[a, b]))
+                ink = INK if below[a, b] > 0.7 else (255, 255, 255)  # legible on viridis' yellow and its blues
+                panel.texts.append(f"{below[a, b]:.2f}{on(a + 1, b, chr(10))}")
+                canvas.text(centre, panel.texts[-1], SMALL_TEXT, colour=ink)
+    x0, y0, x1, y1 = panel.box
+    canvas.line([(x0, y0), (x0, y1), (x1, y1)], INK)  # left and bottom sides: the top and right are empty
+    for t, label in enumerate(labels[1:]):
+        canvas.text((x0 - 8, float(panel.y(t))), label, TICK_TEXT, "rm")
+    for t, label in enumerate(labels[:-1]):
+        _slanted_label(canvas, (float(panel.x(t)) + 6, y1 + 8), label)
+    canvas.text(((x0 + x1) / 2, y0 - 8), "Each pair of inputs", TEXT, "mb")
+    _colour_bar(canvas, (x1 + 40, y0, x1 + 58, y1))
 
 
-def _count_ticks(axis: Any) -> None:
-    """Whole-number ticks in steps of 1, 2 or 5 times a power of ten, for an axis of counts."""
-    axis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+def _cell_box(panel: Panel, a: int, b: int) -> tuple[float, float, float, float]:
+    return float(panel.x(b - 0.5)), float(panel.y(a - 0.5)), float(panel.x(b + 0.5)), float(panel.y(a + 0.5))
+
+
+def _slanted_label(canvas: Canvas, xy: tuple[float, float], text: str) -> None:
+    """A column's label at 45 degrees, ending under the column."""
+    from PIL import Image, ImageDraw
+
+    scale = 2
+    f = font(TICK_TEXT)
+    label = Image.new("L", (int(f.getlength(text)) + 4, TICK_TEXT * 2 * scale), 0)
+    ImageDraw.Draw(label).text((label.width - 2, label.height / 2), text, font=f, fill=255, anchor="rm")
+    turned = label.rotate(45, expand=True, resample=Image.Resampling.BICUBIC)
+    corner = (round(xy[0] * scale - turned.width), round(xy[1] * scale))
+    canvas.image.paste(Image.new("RGB", turned.size, INK), corner, turned)
+
+
+def _colour_bar(canvas: Canvas, box: tuple[float, float, float, float]) -> None:
+    """Viridis from 0 (bottom) to 1 (top), ticked every 0.2, labelled Jaccard index."""
+    x0, y0, x1, y1 = box
+    steps = 100
+    for s in range(steps):
+        top = y1 - (s + 1) * (y1 - y0) / steps
+        canvas.rectangle((x0, top, x1, top + (y1 - y0) / steps + 0.5), fill=viridis((s + 0.5) / steps))
+    canvas.rectangle(box, outline=INK)
+    for t, label in zip(np.linspace(0, 1, 6), tick_labels(np.linspace(0, 1, 6))):
+        y = y1 - t * (y1 - y0)
+        canvas.line([(x1, y), (x1 + 5, y)], INK)
+        canvas.text((x1 + 8, y), label, TICK_TEXT, "lm")
+    canvas.vertical_text((x1 + 60, (y0 + y1) / 2), "Jaccard index")
+
+
+#: Characters of a micrograph's name beside a bar (cut at the front: its end tells it apart).
+BAR_LABEL_WIDTH = 40
 
 
 def display_image(path: Path, width: int = 900) -> DisplayImage | None:
@@ -363,11 +512,6 @@ def display_image(path: Path, width: int = 900) -> DisplayImage | None:
     k2 = np.fft.fftfreq(image.shape[0])[:, None] ** 2 + np.fft.rfftfreq(image.shape[1])[None, :] ** 2
     smooth = np.fft.irfft2(np.fft.rfft2(image - image.mean()) * np.exp(-k2 / (2 * 0.08**2)), s=image.shape)
     return smooth, float(factor)
-
-
-#: Characters of a micrograph's name beside a bar (cut at the front: its end tells it apart).
-BAR_LABEL_WIDTH = 40
-MARKER_POINTS = 7  # marker width in points: visible whatever the minimum distance and micrograph size
 
 
 #: Where a micrograph (or a tomogram seen along z) is drawn: x and y of its corner, width and height, Å.
@@ -394,134 +538,115 @@ def _frame(details: ParticleDetails, mic: int, idx: np.ndarray, psize: float, im
     return float(low[0]), float(low[1]), float(size[0]), float(size[1])
 
 
-def _show_micrograph(ax: Axes, image: DisplayImage | None, frame: Frame) -> None:
-    """The micrograph as RELION's and CryoSPARC's pick viewers show it.
-
-    Row 0 of the MRC is at the top, where y = 0 is; y grows downwards.
-    """
-    x0, y0, width, height = frame
-    if image is not None:
-        pixels, _ = image
-        lo, hi = np.percentile(pixels, [1, 99])
-        ax.imshow(pixels, cmap="gray", vmin=lo, vmax=hi, origin="upper", extent=(x0, x0 + width, y0 + height, y0))
-    else:
-        ax.set_facecolor("#f2f2f2")
-    ax.set_xlim(x0, x0 + width)
-    ax.set_ylim(y0 + height, y0)
-    ax.set_aspect("equal")
-    ax.set_xlabel("x (Å)")
+def _grey(image: DisplayImage) -> Image.Image:
+    """The micrograph's pixels in grey, from its 1st to its 99th percentile, as the pick viewers show it."""
+    pixels, _ = image
+    lo, hi = np.percentile(pixels, [1, 99])
+    scaled = (pixels - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros(pixels.shape)
+    return Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8), "L").convert("RGB")
 
 
-def _pixels_per_angstrom(fig: Figure, ax: Axes, width: float) -> float:
-    """Display pixels per Å of ``ax`` in the saved PNG."""
-    return ax.get_position().width * fig.get_figwidth() * DPI / width
+Box = tuple[float, float, float, float]  # left, top, right, bottom, PNG pixels
+PANEL_WIDTH, PANEL_HEIGHT = 660, 990  # PNG pixels of a micrograph panel at most
 
 
-def micrograph_picks(details: ParticleDetails, mic: int, image: DisplayImage | None, missing: str = "") -> Figure:
+def _panel_boxes(frame: Frame, top: float, left: float, gap: float) -> tuple[Box, Box]:
+    """The two panels' boxes, of the micrograph's aspect ratio."""
+    width, height = frame[2:]
+    w = float(PANEL_WIDTH)
+    h = w * height / width
+    if h > PANEL_HEIGHT:
+        w, h = PANEL_HEIGHT * width / height, PANEL_HEIGHT
+    first = (left, top, left + w, top + h)
+    return first, (left + w + gap, top, left + 2 * w + gap, top + h)
+
+
+def micrograph_picks(details: ParticleDetails, mic: int, image: DisplayImage | None, missing: str = "") -> Picture:
     """One micrograph twice, side by side: its kept picks, and its rejected picks.
 
     Each rejected pick has a line to the particle kept instead. Markers have a fixed size;
     circles of half the minimum distance (two picks are duplicates when theirs overlap) are
     drawn when they are larger than the markers. ``missing``: the image file that was not
-    found, if any.
+    found, if any. Row 0 of the MRC is at the top, where y = 0 is (RELION's and CryoSPARC's
+    pick viewers); y grows downwards.
     """
     idx = np.flatnonzero(details.groups == mic)
     kept, rejected = idx[details.keep[idx]], idx[~details.keep[idx]]
     psize = float(details.psize[idx[0]])
     frame = _frame(details, mic, idx, psize, image)
-    width, height = frame[2:]
-    panel = 6.0  # inches per panel
-    fig, (ax_kept, ax_rejected) = subplots(
-        1, 2, figsize=(2 * panel + 1.0, min(panel * height / width, 9.0) + 1.6), sharex=True, sharey=True
-    )
-    inches = fig.get_figheight()  # margins for the title above and the legend below, whatever the height
-    top = 0.85 if missing else 0.65
-    fig.subplots_adjust(left=0.07, right=0.98, top=1 - top / inches, bottom=0.95 / inches, wspace=0.08)
-    for ax in (ax_kept, ax_rejected):
-        _show_micrograph(ax, image, frame)
-    ax_kept.set_ylabel("y (Å)")
-    marker = {"s": MARKER_POINTS**2, "linewidths": 1.5}
-    c = details.centres
-    ax_kept.scatter(c[kept, 0], c[kept, 1], facecolors="none", edgecolors=KEPT_COLOUR, gid="kept", **marker)
-    radius = details.min_dist / 2
-    marker_radius_px = MARKER_POINTS / 72 * DPI / 2
-    if radius * _pixels_per_angstrom(fig, ax_kept, width) > 2 * marker_radius_px:  # else a double ring
-        for i in kept:
-            ax_kept.add_patch(
-                Circle(tuple(c[i, :2]), radius, fill=False, lw=0.8, color=KEPT_COLOUR, gid="half_min_dist")
-            )
     partners = details.suppressed_by[rejected]
     paired = partners >= 0  # picks rejected for lack of consensus have no partner
     duplicates, unconfirmed = rejected[paired], rejected[~paired]
-    lines = [(c[i, :2], c[j, :2]) for i, j in zip(duplicates, partners[paired])]
-    partners = partners[paired]
-    ax_rejected.add_collection(LineCollection(lines, colors="#ffbf00", lw=1.2, gid="suppressed_by"))
-    ax_rejected.scatter(c[partners, 0], c[partners, 1], s=16, color=KEPT_COLOUR, gid="kept_instead")
-    ax_rejected.scatter(c[duplicates, 0], c[duplicates, 1], marker="x", color=REJECTED_COLOUR, gid="rejected", **marker)
-    ax_rejected.scatter(
-        c[unconfirmed, 0],
-        c[unconfirmed, 1],
-        marker="s",
-        facecolors="none",
-        edgecolors=UNCONFIRMED_COLOUR,
-        gid="unconfirmed",
-        **marker,
-    )
-    ax_kept.set_title(f"kept: {len(kept)}", fontsize=10)
+    title = _micrograph_title(details, mic, missing)
+    top = 20 + 19 * (title.count("\n") + 1) + 34
+    boxes = _panel_boxes(frame, top, 90, 36)
+    canvas = Canvas(round(boxes[1][2] + 24), round(boxes[0][3] + 100))
+    x0, y0, width, height = frame
+    panels = [Panel(canvas, box, (x0, x0 + width), (y0, y0 + height), flip_y=True) for box in boxes]
+    for panel in panels:
+        if image is not None:
+            canvas.paste(_grey(image), panel.box)
+        else:
+            canvas.rectangle(panel.box, fill=rgb("#f2f2f2"))
+    ax_kept, ax_rejected = panels
+    c = details.centres[:, :2]
+    ax_kept.marks["kept"] = c[kept]
+    canvas.markers("ring", ax_kept.xy(c[kept]), MARKER_RADIUS, rgb(KEPT_COLOUR))
+    radius_px = details.min_dist / 2 * (boxes[0][2] - boxes[0][0]) / width
+    if radius_px > 2 * MARKER_RADIUS:  # else a double ring
+        ax_kept.marks["half_min_dist"] = (c[kept], details.min_dist / 2)
+        canvas.circles(ax_kept.xy(c[kept]), radius_px, rgb(KEPT_COLOUR), 0.8)
+    ax_rejected.marks["suppressed_by"] = np.stack([c[duplicates], c[partners[paired]]], axis=1)
+    canvas.segments(ax_rejected.xy(c[duplicates]), ax_rejected.xy(c[partners[paired]]), rgb("#ffbf00"))
+    ax_rejected.marks["kept_instead"] = c[partners[paired]]
+    canvas.dots(ax_rejected.xy(c[partners[paired]]), 3.0, rgb(KEPT_COLOUR))
+    ax_rejected.marks["rejected"] = c[duplicates]
+    canvas.markers("cross", ax_rejected.xy(c[duplicates]), MARKER_RADIUS, rgb(REJECTED_COLOUR))
+    ax_rejected.marks["unconfirmed"] = c[unconfirmed]
+    canvas.markers("square", ax_rejected.xy(c[unconfirmed]), MARKER_RADIUS, rgb(UNCONFIRMED_COLOUR))
+    canvas.clear_outside([p.box for p in panels])  # marks cut at the panels' sides
+    for panel in panels:
+        panel.frame()
+        panel.ticks_x()
+    gap = ax_kept.ticks_y()
+    ax_rejected.ticks_y(labels=[""] * len(ax_kept.yticks))
     split = f" (duplicates: {len(duplicates)}, unconfirmed: {len(unconfirmed)})" if len(unconfirmed) else ""
-    ax_rejected.set_title(f"rejected: {len(rejected)}{split}", fontsize=10)
+    ax_kept.labels(f"kept: {len(kept)}", "x (Å)", "y (Å)", TEXT, ylabel_gap=gap)
+    ax_rejected.labels(f"rejected: {len(rejected)}{split}", "x (Å)", "", TEXT)
+    canvas.text((canvas.width / 2, 18), title, TEXT, "mt")
+    legend = _picks_legend(details, partners[paired], len(unconfirmed) > 0, "half_min_dist" in ax_kept.marks)
+    canvas.legend(legend, (canvas.width / 2, canvas.height - 16), columns=len(legend.entries), anchor="mb")
+    return Picture(canvas, panels, title, legend)
+
+
+def _micrograph_title(details: ParticleDetails, mic: int, missing: str) -> str:
     title = f"{details.mic_names[mic]} ({details.distance_text})"
     if details.unit == "tomogram":  # distances are 3D; the picture shows x and y
         title = f"{details.mic_names[mic]}: picks seen along z ({details.distance_text})"
     if details.covered is not None and not details.covered[mic].all():
         absent = [name for name, ran in zip(distinct_labels(details.inputs), details.covered[mic]) if not ran]
         title += f"\nnot picked by {', '.join(absent)} (never ran on this {details.unit})"
-    if missing:  # the path is in the summary: a long one here would shrink the picture to fit
+    if missing:  # the path is in the summary: a long one here would widen the picture
         title += "\nimage not found: picks on a blank frame (see the summary's micrograph images)"
-    fig.suptitle(title, fontsize=10)
-    from matplotlib.lines import Line2D
+    return title
 
+
+def _picks_legend(details: ParticleDetails, partners: np.ndarray, unconfirmed: bool, circles: bool) -> Legend:
     # Remove-entirely mode keeps none of a close pair: the line then goes to the neighbour.
     partner_label = (
         "to the pick kept instead" if details.keep[partners].all() else "to its neighbour within the distance"
     )
-    handles = [
-        Line2D([], [], marker="o", ms=MARKER_POINTS, mfc="none", ls="", color=KEPT_COLOUR, label="kept pick"),
-        Line2D([], [], marker="x", ms=MARKER_POINTS, ls="", color=REJECTED_COLOUR, label="rejected duplicate"),
-        Line2D([], [], color="#ffbf00", marker="o", ms=4, mfc=KEPT_COLOUR, mec=KEPT_COLOUR, label=partner_label),
-    ]
-    if len(unconfirmed):
-        handles.append(
-            Line2D(
-                [],
-                [],
-                marker="s",
-                ms=MARKER_POINTS,
-                mfc="none",
-                ls="",
-                color=UNCONFIRMED_COLOUR,
-                label="rejected: too few inputs picked it (--min-support)",
-            )
-        )
-    if any(p.get_gid() == "half_min_dist" for p in ax_kept.patches):
-        handles.append(
-            Line2D(
-                [],
-                [],
-                marker="o",
-                ms=14,
-                mfc="none",
-                ls="",
-                color=KEPT_COLOUR,
-                lw=0.8,
-                label="half the minimum distance" + (" in x and y" if details.min_dist_z is not None else ""),
-            )
-        )
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9, frameon=False)
-    return fig
+    legend = Legend([("ring", KEPT_COLOUR, "kept pick"), ("cross", REJECTED_COLOUR, "rejected duplicate")])
+    legend.add("dot_line", KEPT_COLOUR, partner_label)
+    if unconfirmed:
+        legend.add("square", UNCONFIRMED_COLOUR, "rejected: too few inputs picked it (--min-support)")
+    if circles:
+        in_xy = " in x and y" if details.min_dist_z is not None else ""
+        legend.add("circle", KEPT_COLOUR, "half the minimum distance" + in_xy)
+    return legend
 
 
-def halfset_pairs(details: ParticleDetails) -> Figure:
+def halfset_pairs(details: ParticleDetails) -> Picture:
     """Where duplicate pairs straddle the half-sets: per micrograph, and the worst micrographs.
 
     Left, the straddling pairs of every micrograph in the order the input lists them (a run
@@ -529,30 +654,46 @@ def halfset_pairs(details: ParticleDetails) -> Figure:
     their pairs within one half-set beside them.
     """
     across, within = straddling_per_micrograph(details.particles, details.suppressed_by)
-    fig, (left, right) = subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]})
     unit = details.unit
-    left.bar(np.arange(across.size), across, width=1.0, color=REJECTED_COLOUR)
-    left.set_xlabel(f"{unit} (input order)")
-    left.set_ylabel("duplicate pairs straddling the half-sets")
-    left.set_title(f"Straddling pairs per {unit} ({int(across.sum()):,} pairs, {across.size:,} {unit}s)")
-    left.set_xlim(-0.5, max(across.size, 1) - 0.5)
-    for axis in (left.xaxis, left.yaxis, right.xaxis):  # micrograph numbers and counts of pairs
-        _count_ticks(axis)
     worst = [int(m) for m in np.lexsort((np.arange(across.size), -across)) if across[m] > 0][:TOP_MICROGRAPHS]
-    y = np.arange(len(worst))
-    right.barh(y, across[worst], color=REJECTED_COLOUR, label="across the half-sets")
-    right.barh(y, within[worst], left=across[worst], color="#9aa7b8", label="within one half-set")
-    shown = distinct_labels([details.mic_names[m] for m in worst])
-    right.set_yticks(y, [short_name(name, BAR_LABEL_WIDTH) for name in shown], fontsize=8)
-    right.invert_yaxis()
-    right.set_xlabel("duplicate pairs")
-    right.set_title(f"{unit.capitalize()}s with the most straddling pairs")
+    shown = [short_name(name, BAR_LABEL_WIDTH) for name in distinct_labels([details.mic_names[m] for m in worst])]
+    names_w = max((text_width(t, SMALL_TEXT - 1) for t in shown), default=0)
+    canvas = Canvas(round(1000 + names_w + 320), 500)
+    tallest = float(across.max(initial=0))
+    probe = tick_labels(nice_ticks(0, max(tallest * 1.05, 1), integer=True))
+    left_x = 40 + max(text_width(t, TICK_TEXT) for t in probe) + 12
+    left = Panel(canvas, (left_x, 40, 800, 410), (-0.5, max(across.size, 1) - 0.5), (0, max(tallest * 1.05, 1)))
+    left.columns("across", across, REJECTED_COLOUR)
+    left.frame()
+    left.ticks_x(integer=True)
+    gap = left.ticks_y(integer=True)
+    title = f"Straddling pairs per {unit} ({int(across.sum()):,} pairs, {across.size:,} {unit}s)"
+    left.labels(title, f"{unit} (input order)", "duplicate pairs straddling the half-sets", ylabel_gap=gap)
+    right_x = 800 + 40 + names_w + 12
+    total = across[worst] + within[worst]
+    right = Panel(
+        canvas,
+        (right_x, 40, canvas.width - 24, 410),
+        (0, max(float(total.max(initial=0)) * 1.05, 1)),
+        (-0.6, max(len(worst), 1) - 0.4),
+        flip_y=True,
+    )
+    rows = np.arange(len(worst))
+    right.hbars("across", rows, across[worst], np.zeros(len(worst)), REJECTED_COLOUR)
+    right.hbars("within", rows, within[worst], across[worst], WITHIN_COLOUR)
+    right.frame()
+    right.ticks_x(integer=True)
+    for row, name in zip(rows, shown):
+        canvas.text((right_x - 8, float(right.y(row))), name, SMALL_TEXT - 1, "rm")
+    right.labels(f"{unit.capitalize()}s with the most straddling pairs", "duplicate pairs", "")
     if worst:
-        right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8)
+        right.legend = Legend(
+            [("patch", REJECTED_COLOUR, "across the half-sets"), ("patch", WITHIN_COLOUR, "within one half-set")]
+        )
+        canvas.legend(right.legend, ((right.box[0] + right.box[2]) / 2, 462), columns=2, anchor="mt")
     else:
-        right.text(0.5, 0.5, "no pair straddles the half-sets", ha="center", va="center", transform=right.transAxes)
-    fig.tight_layout()
-    return fig
+        right.note("no pair straddles the half-sets")
+    return Picture(canvas, [left, right])
 
 
 def micrographs_to_show(details: ParticleDetails, n: int) -> list[int]:
@@ -570,13 +711,13 @@ def micrographs_to_show(details: ParticleDetails, n: int) -> list[int]:
 
 def particle_figures(
     details: ParticleDetails, n_mics: int, find_micrograph: Callable[[str], Path]
-) -> tuple[list[NamedFigure], list[str]]:
-    """(file name, title, Figure) for every picture of the particle job, and the missing images.
+) -> tuple[list[NamedPicture], list[str]]:
+    """(file name, title, Picture) for every picture of the particle job, and the missing images.
 
     The second list names the image files of the example micrographs that were not found
     (``find_micrograph(name)`` gives the path looked for).
     """
-    out: list[NamedFigure] = []
+    out: list[NamedPicture] = []
     missing: list[str] = []
     for k, mic in enumerate(micrographs_to_show(details, n_mics)):
         if details.unit == "tomogram":  # a tomogram is a volume: its picks are drawn on a blank frame
@@ -601,3 +742,8 @@ def particle_figures(
         out.append(("consensus.png", "Consensus by input", consensus_by_input(details)))
         out.append(("agreement.png", "Agreement between inputs", agreement(details)))
     return out, missing
+
+
+def rendered(pictures: Sequence[NamedPicture]) -> list[tuple[str, str, bytes]]:
+    """Each picture's file name, caption and PNG bytes."""
+    return [(name, caption, picture.png()) for name, caption, picture in pictures]

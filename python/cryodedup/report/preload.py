@@ -1,9 +1,9 @@
 """Loading the plotting code while a job reads its inputs (``--plot``).
 
-Importing matplotlib and the figure modules takes about 0.3 s of CPU, as long as the whole
-1M-particle STAR job without pictures. The job reads, decides and writes in the core with
-Python's lock released, so a thread can import meanwhile on the second core: the pictures
-then start at once when the decision is made.
+Importing the particle pictures' modules (Pillow, the figure code) takes about 0.05 s of
+CPU (matplotlib, which the particle job no longer imports, took 0.3 s). The job reads,
+decides and writes in the core with Python's lock released, so a thread can import
+meanwhile on the second core: the pictures then start at once when the decision is made.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ rich is imported where it is first used: --quiet or --json runs print nothing th
 from __future__ import annotations
 
 import json
+import os
 import sys
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -40,6 +41,15 @@ class Reporter:
         """Print ``rows`` (label, value) as a table, unless quiet."""
         if self.quiet:
             return
+        text = plain_table(title, rows) if drawn_without_styles(sys.stderr) else None
+        if text is not None:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+            return
+        self.rich_table(title, rows)
+
+    def rich_table(self, title: str, rows: list[tuple[str, str]]) -> None:
+        """Print ``rows`` (label, value) as a table drawn by rich."""
         from rich.measure import Measurement
         from rich.table import Table
 
@@ -53,6 +63,53 @@ class Reporter:
         width = Measurement.get(self.console, self.console.options.update_width(100_000), table).maximum
         wide = stderr_console(width=max(width, self.console.width))
         wide.print(table, crop=False)
+
+
+#: The characters :func:`plain_table` draws: one terminal cell each, no markup or control meaning
+#: (rich shows a backslash that ends a value doubled: left to it).
+PLAIN_CHARACTERS = (frozenset(map(chr, range(0x20, 0x7F))) - {"\\"}) | frozenset("Åµ…×°\n")
+
+
+def drawn_without_styles(stream: TextIO) -> bool:
+    """Whether rich would write plain text to ``stream``: not a terminal, not told it is one, UTF-8.
+
+    Careful rather than exact (rich's Console.is_terminal): anything else is left to rich.
+    """
+    if os.environ.get("TTY_COMPATIBLE") == "1" or os.environ.get("FORCE_COLOR") or "IPython" in sys.modules:
+        return False
+    encoding = (getattr(stream, "encoding", None) or "utf-8").lower()
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return encoding.startswith("utf") and isatty is not None and not isatty()
+    except ValueError:  # closed
+        return False
+
+
+def plain_table(title: str, rows: list[tuple[str, str]]) -> str | None:
+    """The summary's table as rich draws it without styles (a pipe, a log file), or None where rich must draw it.
+
+    rich's table (its modules and the drawing) is about 130 M instructions, a sixth of a small
+    STAR job's (issue 29): a job run from a script or a cluster's batch system draws it here, in
+    the same characters (tests/report/test_terminal.py compares the two). As in
+    :meth:`Reporter.rich_table`, the table is as wide as its longest line, whatever the terminal.
+    """
+    cells = [(key.split("\n"), value.split("\n")) for key, value in rows]
+    text = title + "".join(key + value for key, value in rows)
+    if not rows or not set(text) <= PLAIN_CHARACTERS or any(cell.endswith("\n") for row in rows for cell in row):
+        return None
+    widths = [max(len(line) for cell in cells for line in cell[k]) for k in (0, 1)]
+    table_width = widths[0] + widths[1] + 7  # 3 borders, a space each side of each cell
+    if len(title) > table_width or "\n" in title:
+        return None  # rich folds the title
+    lines = [title.ljust(table_width)] if title else []
+    lines.append(f"┌{'─' * (widths[0] + 2)}┬{'─' * (widths[1] + 2)}┐")
+    for key, value in cells:
+        for k in range(max(len(key), len(value))):
+            left = key[k] if k < len(key) else ""
+            right = value[k] if k < len(value) else ""
+            lines.append(f"│ {left.ljust(widths[0])} │ {right.ljust(widths[1])} │")
+    lines.append(f"└{'─' * (widths[0] + 2)}┴{'─' * (widths[1] + 2)}┘")
+    return "\n".join(lines) + "\n"
 
 
 def stderr_console(width: int | None = None) -> Console:

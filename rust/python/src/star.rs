@@ -195,8 +195,12 @@ impl StarFile {
 }
 
 /// One `data_` block of a STAR file: where it is, and its labels if it holds a loop.
-#[pyclass(module = "cryodedup._core", frozen, get_all)]
+/// Blocks compare (and hash) by value: a file's blocks listed twice are equal.
+#[derive(PartialEq, Eq, Hash)]
+#[pyclass(module = "cryodedup._core", frozen, get_all, eq, hash)]
 pub(crate) struct StarBlock {
+    /// The block's place in the file (0 for the first), which the scans and row copies take.
+    index: usize,
     /// The name after `data_`.
     name: String,
     /// The 1-based line of the `data_` line.
@@ -216,12 +220,18 @@ pub(crate) struct StarBlock {
 }
 
 impl StarBlock {
-    fn from_core(block: &star::Block) -> Self {
+    /// The blocks of a file, numbered in file order.
+    fn all_of(blocks: &[star::Block]) -> Vec<Self> {
+        blocks.iter().enumerate().map(|(index, block)| StarBlock::from_core(index, block)).collect()
+    }
+
+    fn from_core(index: usize, block: &star::Block) -> Self {
         let (labels, rows, first_row_line) = match &block.table {
             Some(t) => (Some(t.labels.clone()), t.rows.clone(), t.first_row_line),
             None => (None, block.span.end..block.span.end, 0),
         };
         StarBlock {
+            index,
             name: block.name.clone(),
             line: block.line,
             start: block.span.start,
@@ -321,7 +331,7 @@ impl StarFile {
     /// The blocks known without indexing further: up to the deferred loop's first row while
     /// the file is deferred, else all of them.
     fn header_blocks(&self) -> Vec<StarBlock> {
-        self.inner.header_blocks().iter().map(StarBlock::from_core).collect()
+        StarBlock::all_of(self.inner.header_blocks())
     }
 
     #[getter]
@@ -332,7 +342,7 @@ impl StarFile {
     /// The blocks of the file, in file order (the whole index).
     fn blocks(&self, py: Python<'_>) -> PyResult<Vec<StarBlock>> {
         let blocks = py.detach(|| self.inner.blocks()).map_err(|e| self.failed(e))?;
-        Ok(blocks.iter().map(StarBlock::from_core).collect())
+        Ok(StarBlock::all_of(blocks))
     }
 
     /// Bytes `start..end` of the file (for headers and small tables).

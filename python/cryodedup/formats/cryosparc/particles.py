@@ -23,7 +23,7 @@ import numpy as np
 from ...algo.audit import read_halves
 from ...algo.filaments import CRYOSPARC_TUBE, tube_ids
 from ...errors import CryodedupError
-from ...model import HalfSets, Log, ParticleSet, ReaderOptions
+from ...model import HalfSets, Log, ParticleSet, PlacedSubsetWriter, ReaderOptions
 from ...outputs import AtomicOutputs, StrPath
 from ...resolve import (
     MIC_PSIZE,
@@ -108,21 +108,68 @@ class CsWriter:
     One .cs per file of the (merged) group, its passthrough files, and a .csg for a result group.
     """
 
-    def __init__(self, group: CsGroup, outdir: Path, inputs: list[Path]) -> None:
-        self.group, self.inputs = group, inputs
-        self.paths = {stem: [outdir / n for n in group.output_names(stem)] for stem in (KEPT, REJECTED)}
+    def __init__(self, group: CsGroup, outdir: Path, inputs: list[Path], stems: tuple[str, str] = (KEPT, REJECTED)):
+        self.group, self.inputs, self.stems = group, inputs, stems
+        self.paths = {stem: [outdir / n for n in group.output_names(stem)] for stem in stems}
+        self.outputs = self.paths[stems[0]] + self.paths[stems[1]]
+
+    def write_into(self, keep: np.ndarray, targets: dict[Path, Path]) -> None:
+        """Writes kept and rejected to ``targets[output]``, the temporary names of a caller's outputs."""
+        for stem, selected in zip(self.stems, (keep, ~keep)):
+            files = self.paths[stem]
+            self.group.write_subset(selected, [targets[f] for f in files], [f.name for f in files])
 
     def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
         """Writes the rows where ``keep`` is True as kept, the others as rejected, all or nothing.
 
         ``halves`` (0 or 1 per row), where given, is the kept rows' ``alignments3D/split``.
         """
-        with AtomicOutputs(self.paths[KEPT] + self.paths[REJECTED], force=force, inputs=self.inputs) as tmp:
-            for stem, selected in ((KEPT, keep), (REJECTED, ~keep)):
+        with AtomicOutputs(self.outputs, force=force, inputs=self.inputs) as tmp:
+            for stem, selected in zip(self.stems, (keep, ~keep)):
                 files = self.paths[stem]
-                values = {SPLIT: halves} if halves is not None and stem == KEPT else None
+                values = {SPLIT: halves} if halves is not None and stem == self.stems[0] else None
                 self.group.write_subset(selected, [tmp[f] for f in files], [f.name for f in files], values)
         return {"kept": self.paths[KEPT], "rejected": self.paths[REJECTED]}
+
+
+#: The fields that name a particle's micrograph: its exposure's uid, else its path.
+MICROGRAPH_UID, MICROGRAPH_PATH = "location/micrograph_uid", "location/micrograph_path"
+#: What a file that names no micrograph the job knows lacks.
+NO_MICROGRAPH_FIELD = f"no {MICROGRAPH_UID} or micrograph_path to match micrographs"
+
+
+def open_micrograph_names(path: Path) -> CsGroup:
+    """A ``.cs``/``.csg`` of particles to be read for their micrographs alone, checked for a field naming them.
+
+    A group of several files is joined into one dataset (its subsets are then one ``.cs``
+    with every field).
+    """
+    group = CsGroup.load(path)
+    if not (group.has(MICROGRAPH_UID) or group.has(MICROGRAPH_PATH)):
+        raise CryodedupError(f"{path}: {NO_MICROGRAPH_FIELD}")
+    if len(group.files) > 1:
+        single = CsFile(flatten(group), group.files[0].encoding)
+        group = CsGroup(group.path, [single], dict.fromkeys(group.slots, 0), [np.arange(len(single))])
+    return group
+
+
+def read_micrograph_names(
+    group: CsGroup, outdir: Path, stems: tuple[str, str]
+) -> tuple[ParticleSet, PlacedSubsetWriter]:
+    """The rows of ``group`` by micrograph, without their locations, and their subsets' writer.
+
+    ``mic_names`` are the micrograph paths (``named`` False and ``groups`` -1 when the file
+    has none), ``mic_uids`` the micrograph uids where the file has them; the writer writes the
+    kept and the rejected rows as the ``stems`` in ``outdir``.
+    """
+    uids = group.column(MICROGRAPH_UID) if group.has(MICROGRAPH_UID) else None
+    names: list[str] | None = None
+    rows = np.full(len(group), -1, dtype=np.int64)
+    if group.has(MICROGRAPH_PATH):
+        paths, rows = np.unique(as_text(group.column(MICROGRAPH_PATH)), return_inverse=True)
+        names = [str(n) for n in paths]
+    writer = CsWriter(group, outdir, [group.path], stems)
+    return ParticleSet.names_only(group.path, names, rows, writer, uids), writer
 
 
 @dataclass

@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike, DTypeLike
 from ... import _core
 from ...errors import CryodedupError
 from ...outputs import StrPath
-from ...resolve import name_key  # what a picker keeps of a micrograph's name
+from ...resolve import Score, name_key, resolve_score  # name_key: what a picker keeps of a micrograph's name
 from ..sniff import SUFFIXES, left_beside, picker_files, source_text
 from ..star.micrographs import micrograph_names
 
@@ -234,8 +234,8 @@ class PicksBuilder:
         for name, value in values.items():
             self.columns[name].append(None if value is None else np.asarray(value))
 
-    def build(self, score_name: str | None, higher_is_better: bool = True) -> Picks:
-        """The picks added so far; ``score_name`` None means they have no score."""
+    def build(self, score: Score) -> Picks:
+        """The picks added so far, scored as :func:`own_score` chose (``label`` None: no score)."""
 
         def joined(name: str, dtype: DTypeLike) -> np.ndarray:
             # Millions of picks: no copy of a column read in one batch (the usual case).
@@ -257,9 +257,9 @@ class PicksBuilder:
             micrographs=list(self.namer.names),
             micrograph=joined("micrograph", np.int32),
             centres=_side_by_side(joined("x", np.float64), joined("y", np.float64)),
-            score=joined("score", np.float64) if score_name else None,
-            score_name=score_name,
-            higher_is_better=higher_is_better,
+            score=joined("score", np.float64) if score.label else None,
+            score_name=score.label,
+            higher_is_better=score.higher_is_better,
             files=self.files,
             file_of_pick=joined("file", np.uint32),
             row_start=joined("start", np.uint64),
@@ -293,6 +293,17 @@ class PicksBuilder:
             start=tables.row_start,
             end=tables.row_end,
         )
+
+
+def own_score(written: Sequence[str], has: Callable[[str], bool]) -> Score:
+    """A picker's own score, as ``--score auto`` takes it: :func:`resolve_score`'s choice.
+
+    ``written`` lists the score columns the picker writes (most preferred first; none for a
+    format without scores), ``has`` whether these picks carry one: the facts are the picker's,
+    the choice is the one every format makes. Every picker's own score is higher-is-better
+    (crYOLO's confidence, topaz's logit, EMAN2's autoboxer score, RELION's figure of merit).
+    """
+    return resolve_score("auto", "auto", written, has, known=dict.fromkeys(written, True))
 
 
 def pick_location(picks: Picks, k: int) -> str:

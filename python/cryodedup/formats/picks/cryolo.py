@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import CryodedupError
-from . import FileTables, MicrographNamer, Picks, PicksBuilder, read_tables, stem
+from . import FileTables, MicrographNamer, Picks, PicksBuilder, own_score, read_tables, stem
 
 SCORE = "Confidence"
 OLD_CBOX = (
@@ -62,8 +62,8 @@ def read_cbox(files: list[Path], source: str, namer: MicrographNamer) -> Picks:
         )
     x, y, w, h = (numbers[label] for label in corner)
     builder.add_tables(tables, first, x + w / 2, y + h / 2, numbers[SCORE], w)
-    scored = any(labels and SCORE in labels for labels in tables.labels)
-    picks = builder.build(SCORE if scored else None)
+    # A file without _Confidence (crYOLO wrote none) has NaN scores, ranked last.
+    picks = builder.build(own_score([SCORE], lambda label: any(labels and label in labels for labels in tables.labels)))
     if any(labels and FILAMENT in labels for labels in tables.labels):
         picks.tube = numbers[FILAMENT]  # the rows of one add_tables call, in order
     return picks

@@ -23,7 +23,7 @@ import numpy as np
 
 from ...errors import CryodedupError
 from ..files import check_regular_file
-from . import MicrographNamer, Picks, PicksBuilder, read_tables, stem
+from . import MicrographNamer, Picks, PicksBuilder, own_score, read_tables, stem
 
 
 def read_box(files: list[Path], source: str, namer: MicrographNamer) -> Picks:
@@ -36,13 +36,13 @@ def read_box(files: list[Path], source: str, namer: MicrographNamer) -> Picks:
         builder.add_file(file, stem(file), "")
     x, y, w, h = (tables.numbers[label] for label in corner)
     builder.add_tables(tables, first, x + w / 2, y + h / 2, None, w)
-    return builder.build(None)
+    return builder.build(own_score([], lambda label: False))  # a .box has no score column
 
 
 def read_info_json(files: list[Path], source: str, namer: MicrographNamer) -> Picks:
     """EMAN2 ``info/*_info.json`` files; each pick's line is the JSON text of its box."""
     builder = PicksBuilder(source, "eman2-json", namer)
-    scored = True
+    scored, picked = True, 0
     for file in files:
         text = check_regular_file(file, "an EMAN2 _info.json").read_text(errors="replace")
         try:
@@ -70,6 +70,7 @@ def read_info_json(files: list[Path], source: str, namer: MicrographNamer) -> Pi
             x.append(float(box[0]))
             y.append(float(box[1]))
             score.append(float(box[3]) if has_score else float("nan"))
+        picked += len(boxes)
         # A pick's "row" is its place in the boxes list.
         place = np.arange(len(boxes), dtype=np.uint64)
         builder.add_rows(
@@ -82,10 +83,8 @@ def read_info_json(files: list[Path], source: str, namer: MicrographNamer) -> Pi
             start=place,
             end=place + 1,
         )
-    picks = builder.build("score")
-    if not (scored and len(picks)):
-        picks.score, picks.score_name = None, None
-    return picks
+    # Scored when every box has a fourth number and there is a box to rank.
+    return builder.build(own_score(["score"], lambda label: scored and picked > 0))
 
 
 def _is_json_number(value: object) -> bool:

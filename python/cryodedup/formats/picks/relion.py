@@ -28,7 +28,7 @@ from ...errors import CryodedupError
 from ..files import check_regular_file
 from ..star.file import StarFile
 from ..star.micrographs import micrograph_names
-from . import MicrographNamer, Picks, PicksBuilder, read_tables, stem
+from . import MicrographNamer, Picks, PicksBuilder, own_score, read_tables, stem
 
 SCORE = "rlnAutopickFigureOfMerit"
 #: A pipeline job folder as RELION finds it: ``/job`` and three digits, after the first character.
@@ -89,7 +89,7 @@ def read_list(files: list[Path], source: str, namer: MicrographNamer, project_di
     coordinate_files = table.column("rlnMicrographCoordinates")
     builder = PicksBuilder(source, "relion", namer)
     if not names:
-        return builder.build(None)
+        return builder.build(own_score([SCORE], lambda label: False))  # a job that picked nothing
     root = _project_root(coordinate_files[0], path, project_dir)
     builder.notes.append(f"{path}: coordinate files read from {root}")
     # Strings, not Path arithmetic, until the one Path per file: a job lists thousands.
@@ -263,4 +263,5 @@ def _read_stars(entries: list[tuple[str, str]], builder: PicksBuilder) -> Picks:
     builder.add_tables(tables, first, numbers["rlnCoordinateX"], numbers["rlnCoordinateY"], numbers[SCORE])
     if len(score_in) > 1:
         builder.notes.append(f"{SCORE} is missing from some files: their picks have no score (NaN, ranked last)")
-    return builder.build(SCORE if True in score_in else None)
+    # Scored when any file has the figure of merit (the others' picks are NaN, ranked last).
+    return builder.build(own_score([SCORE], lambda label: True in score_in))

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import CryodedupError
-from . import FileTables, MicrographNamer, Picks, PicksBuilder, name_key, read_tables
+from . import FileTables, MicrographNamer, Picks, PicksBuilder, name_key, own_score, read_tables
 
 SCORE = "score"
 
@@ -47,7 +47,6 @@ def read_table(
                 f"missing {', '.join(missing)}"
             )
         builder.add_file(file, None, header)
-    has_score = all(SCORE in (labels or []) for labels in tables.labels)
     x, y = tables.numbers["x_coord"], tables.numbers["y_coord"]
     _refuse_non_finite(files, tables, x, y)
     names = tables.key_names
@@ -80,7 +79,10 @@ def read_table(
         start=tables.row_start,
         end=tables.row_end,
     )
-    return builder.build(SCORE if has_score and len(x) else None)
+    # Scored when every table has the score column and there is a pick to rank.
+    return builder.build(
+        own_score([SCORE], lambda label: len(x) > 0 and all(label in (lab or []) for lab in tables.labels))
+    )
 
 
 def _refuse_non_finite(files: list[Path], tables: FileTables, x: np.ndarray, y: np.ndarray) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -44,26 +44,9 @@ def is_number(text: str) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class Block:
-    """One ``data_`` block: where it is, and its labels if it holds a loop."""
-
-    index: int
-    name: str
-    line: int
-    start: int
-    end: int
-    labels: list[str] | None
-    rows_start: int
-    rows_end: int
-    first_row_line: int
-    pairs: dict[str, str] = field(default_factory=dict)
-
-    def column(self, label: str) -> int | None:
-        """Index of ``label`` in the loop, or None."""
-        if self.labels is None or label not in self.labels:
-            return None
-        return self.labels.index(label)
+#: One ``data_`` block as the core indexed it (its place in the file, name, line, byte spans,
+#: loop labels and key-value pairs): the binding's class, used as it is.
+Block = _core.StarBlock
 
 
 @dataclass
@@ -126,13 +109,7 @@ class StarFile:
         """Indexes the whole file if it is not yet (one pass), and lists every block."""
         self.blocks = self._blocks(self._raw.blocks())
 
-    def _blocks(self, raw_blocks: list) -> list[Block]:
-        blocks = [
-            Block(
-                i, b.name, b.line, b.start, b.end, b.labels, b.rows_start, b.rows_end, b.first_row_line, dict(b.pairs)
-            )
-            for i, b in enumerate(raw_blocks)
-        ]
+    def _blocks(self, blocks: list[Block]) -> list[Block]:
         for block in blocks:
             _check_distinct_labels(self.path, block)
         return blocks
@@ -290,7 +267,6 @@ class StarFile:
 
     def _column_index(self, block: Block, label: str) -> int:
         """The position of ``label`` in ``block``'s loop, which must have it."""
-        column = block.column(label)
-        if column is None:
+        if block.labels is None or label not in block.labels:
             raise CryodedupError(f"{self.path}: line {block.line}: data_{block.name} has no column {label}")
-        return column
+        return block.labels.index(label)

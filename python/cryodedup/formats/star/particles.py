@@ -23,7 +23,7 @@ from ...algo.audit import read_halves
 from ...algo.filaments import RELION_TUBE, tube_ids
 from ...errors import CryodedupError
 from ...labels import distinct_labels
-from ...model import AskOnePass, HalfSets, Log, ParticleSet, ReaderOptions, StarFacts, Warn
+from ...model import AskOnePass, HalfSets, Log, ParticleSet, PlacedSubsetWriter, ReaderOptions, StarFacts, Warn
 from ...outputs import AtomicOutputs, StrPath, scratch_files, write_error
 from ...resolve import (
     MIC_PSIZE,
@@ -36,7 +36,7 @@ from ...resolve import (
     resolve_score,
 )
 from .file import Block, StarFile, Table, is_number, split_fields, unquote
-from .micrographs import PIXEL_SIZE_FIELD, micrograph_pixel_sizes
+from .micrographs import PIXEL_SIZE_FIELD, block_naming_micrographs, micrograph_pixel_sizes
 from .tomography import SUBTOMOGRAM_ANGLES, TILT_SERIES_PSIZE, rotate_origins, warp_tomograms
 
 if TYPE_CHECKING:
@@ -56,6 +56,9 @@ RANDOM_SUBSET, HALF_TEXTS = "rlnRandomSubset", ("1", "2")
 ANGLES = ["rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"]
 #: The column that expanded copies share (relion_particle_symmetry_expand keeps each image).
 IMAGE_NAME = "rlnImageName"
+
+#: The column that names a particle's micrograph.
+MICROGRAPH_NAME = "rlnMicrographName"
 
 KEPT_NAME = "particles_kept.star"
 REJECTED_NAME = "particles_rejected.star"
@@ -149,19 +152,32 @@ def _index(block: Block | None) -> int | None:
 class ParticleStar:
     """One particle STAR input: its particle and optics blocks and the columns to read."""
 
-    def __init__(self, path: StrPath, shift_key: str = "auto", defer: bool = True) -> None:
+    def __init__(self, path: StrPath, shift_key: str = "auto", defer: bool = True, names_only: bool = False) -> None:
+        """Opens ``path``; ``names_only`` reads the particles for their micrograph names alone.
+
+        Names only: no coordinate is needed and the optics table is not read; the table is
+        ``data_particles`` if it names micrographs, else the first loop that does.
+        """
         # Indexed up to the particle rows: the rest is indexed while they are scanned (one
         # read of the file for the decision; confirm_blocks checks what followed them).
-        self.star = StarFile(path, defer_rows_of="particles" if defer else None)
+        self.star = StarFile(path, defer_rows_of="particles" if defer and not names_only else None)
         self._deferred = self.star.deferred
         self.path = self.star.path
         self.label = self.path.name  # made distinct among the inputs by the reader
-        self.block = self._particle_block()
-        self.labels = list(self.block.labels or ())  # never empty: _particle_block returns a loop
-        optics = self.star.block("optics")
+        self.block = (
+            block_naming_micrographs(self.star, "particles", "no particle table with rlnMicrographName")
+            if names_only
+            else self._particle_block()
+        )
+        self.labels = list(self.block.labels or ())  # never empty: both choices return a loop
+        optics = None if names_only else self.star.block("optics")
         self.optics_block: Block | None = optics
         self.optics: Table | None = self.star.table(optics) if optics else None
-        self.columns = choose_columns(self.labels, self.optics is not None, self.where(), shift_key)
+        self.columns = (
+            Columns(MICROGRAPH_NAME, [], False)
+            if names_only
+            else choose_columns(self.labels, self.optics is not None, self.where(), shift_key)
+        )
 
     def where(self) -> str:
         """The file and block, to start an error message with."""
@@ -721,12 +737,23 @@ class StarWriter:
     """
 
     def __init__(
-        self, parts: list[ParticleStar], labels: list[str], counts: list[int], outdir: Path, split: Split | None = None
+        self,
+        parts: list[ParticleStar],
+        labels: list[str],
+        counts: list[int],
+        outdir: Path,
+        split: Split | None = None,
+        names: tuple[str, str] = (KEPT_NAME, REJECTED_NAME),
     ):
         self.parts, self.labels, self.counts = parts, labels, counts
-        self.kept_path, self.rejected_path = outdir / KEPT_NAME, outdir / REJECTED_NAME
+        self.kept_path, self.rejected_path = outdir / names[0], outdir / names[1]
+        self.outputs = [self.kept_path, self.rejected_path]
         #: The rows already written while they were scanned, and the decision they follow.
         self.split = split
+
+    def write_into(self, keep: np.ndarray, targets: dict[Path, Path]) -> None:
+        """Writes kept and rejected rows to ``targets[output]``, the temporary names of a caller's outputs."""
+        self._write(keep, targets, None)
 
     def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
         """Writes the rows where ``keep`` is True to the kept file and the others to the rejected file.
@@ -759,7 +786,7 @@ class StarWriter:
             tmp[path].write_bytes(merge.prefix)
         for part, lo, hi, rewrite in zip(self.parts, bounds[:-1], bounds[1:], merge.rewrites):
             group = part.columns.optics_group  # never None with a rewrite: _merge_optics checks
-            rw = (group, rewrite) if rewrite and group else None
+            rw = (group, rewrite) if rewrite and group else None  # (a names-only part: one input, no rewrite)
             columns = None if part.labels == self.labels else self.labels  # rows in order already: byte copies
             values = None if choice is None else (RANDOM_SUBSET, choice[lo:hi], HALF_TEXTS)
             kept, rejected = tmp[self.kept_path], tmp[self.rejected_path]
@@ -862,6 +889,19 @@ def _scan_input(
     if split is not None:
         _write_headers(split.files, part, labels)
     return scan_particles(part, score_label, _core.PixelSizes.by_micrograph(listed), wanted, split), by_name
+
+
+def read_micrograph_names(
+    part: ParticleStar, outdir: Path, names: tuple[str, str]
+) -> tuple[ParticleSet, PlacedSubsetWriter]:
+    """The rows of ``part`` (opened ``names_only``) by micrograph name, and their subsets' writer.
+
+    The writer writes the kept and the rejected rows as ``names`` in ``outdir``, byte copies
+    under the file's own header, like the particle job's outputs of one input.
+    """
+    _, keys, mic_names = part.star.scan(part.block, [], MICROGRAPH_NAME)
+    writer = StarWriter([part], part.labels, [len(keys)], outdir, names=names)
+    return ParticleSet.names_only(part.path, list(mic_names), keys, writer, None), writer
 
 
 def read_star_files(

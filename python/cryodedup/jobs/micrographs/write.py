@@ -19,14 +19,17 @@ import numpy as np
 
 from ... import _core
 from ...errors import CryodedupError
-from ...formats.cryosparc.dataset import CsFile, CsGroup, as_text, flatten
+from ...formats.cryosparc.dataset import CsGroup
+from ...formats.cryosparc.particles import NO_MICROGRAPH_FIELD, open_micrograph_names
+from ...formats.cryosparc.particles import read_micrograph_names as read_cs_names
 from ...formats.micrograph_lists import Micrographs
 from ...formats.microscope import Placement
 from ...formats.mrc import open_mrc
 from ...formats.sniff import is_cryosparc
-from ...formats.star.file import Block, StarFile
-from ...formats.star.micrographs import block_naming_micrographs
+from ...formats.star.particles import ParticleStar
+from ...formats.star.particles import read_micrograph_names as read_star_names
 from ...labels import distinct_labels
+from ...model import ParticleSet
 from ...options import MicrographOptions
 from ...outputs import AtomicOutputs, StrPath
 from ...report.summary import micrograph_rows, short_name
@@ -34,6 +37,9 @@ from ...resolve import match_micrographs
 from .group import UNCERTAIN, Decision, decide, group_duplicates, near_the_edge
 from .plan import ScoringPlan, candidates_used
 from .score import ShardScores, combine_shards, reading_by_worker
+
+#: The ``--particles`` split's outputs: these stems with the input's suffix.
+PARTICLE_STEMS = ("particles_on_kept_micrographs", "particles_on_rejected_micrographs")
 
 
 @dataclass
@@ -56,7 +62,7 @@ def prepare_outputs(
     names = ["pairs.csv", "duplicates.csv"] + subsets["micrographs_kept"] + subsets["micrographs_rejected"]
     if particles is not None:
         psuffix = ".cs" if is_cryosparc(particles) else ".star"
-        names += [f"particles_on_kept_micrographs{psuffix}", f"particles_on_rejected_micrographs{psuffix}"]
+        names += [f"{stem}{psuffix}" for stem in PARTICLE_STEMS]
     paths = [outdir / n for n in names]
     atomic = AtomicOutputs(paths, force=force, inputs=list(inputs) + ([particles] if particles else []))
     particle_source = _load_particles(Path(particles)) if particles is not None else None
@@ -121,7 +127,7 @@ def write_results(
         )
         if outputs.particle_source is not None:
             particle_counts = _write_particles(
-                outputs.particle_source, mics, keep, tmp[paths[-2]], tmp[paths[-1]], match_micrographs, log
+                outputs.particle_source, mics, keep, tmp, outputs.outdir, match_micrographs, log
             )
     binning, binned_psize, band = plan.binning, plan.binned_psize, plan.band
     summary = {
@@ -389,61 +395,57 @@ def _write_micrographs(
             Path(tmp[stem][0]).write_text("".join(f"{mics.names[i]}\n" for i in np.flatnonzero(selected)))
 
 
-ParticleSource = Union[CsGroup, tuple[StarFile, Block]]
+#: The ``--particles`` file, opened by its format's particle reader (names only) before any scoring.
+ParticleSource = Union[CsGroup, ParticleStar]
 
 
 def _load_particles(path: Path) -> ParticleSource:
-    """The ``--particles`` file, read (and its columns checked) before any micrograph is scored."""
-    if is_cryosparc(path):
-        group = CsGroup.load(path)
-        if not (group.has("location/micrograph_uid") or group.has("location/micrograph_path")):
-            raise CryodedupError(f"{path}: no location/micrograph_uid or micrograph_path to match micrographs")
-        if len(group.files) > 1:  # one output file with every field of the group
-            single = CsFile(flatten(group), group.files[0].encoding)
-            group = CsGroup(group.path, [single], dict.fromkeys(group.slots, 0), [np.arange(len(single))])
-        return group
-    star = StarFile(path)
-    return star, block_naming_micrographs(star, "particles", "no particle table with rlnMicrographName")
+    """The ``--particles`` file, opened (and its columns checked) before any micrograph is scored."""
+    return open_micrograph_names(path) if is_cryosparc(path) else ParticleStar(path, names_only=True)
 
 
 def _write_particles(
     source: ParticleSource,
     mics: Micrographs,
     keep: np.ndarray,
-    kept_path: Path,
-    rejected_path: Path,
+    targets: dict[Path, Path],
+    outdir: Path,
     match_mode: str,
     log: Callable[[str, str], None],
 ) -> dict[str, Any]:
     """Splits the ``--particles`` rows by their micrograph's fate; returns the summary's ``particles``.
 
-    A particle's micrograph is found by CryoSPARC uid when the particles share uids with the
-    exposures, else by name as ``--match-micrographs`` says (docs/design.md section 2,
-    "Matching micrographs"). Particles on micrographs not among the inputs stay with the kept.
+    The particles are read by their format's reader for their micrographs alone and written
+    by its subset writer, to ``targets``' temporary names. A particle's micrograph is found
+    by CryoSPARC uid when the particles share uids with the exposures, else by name as
+    ``--match-micrographs`` says (docs/design.md section 2, "Matching micrographs").
+    Particles on micrographs not among the inputs stay with the kept.
     """
     if isinstance(source, CsGroup):
-        group = source
-        if mics.uids is not None and group.has("location/micrograph_uid"):
-            uids = group.column("location/micrograph_uid")
-            known = np.isin(uids, mics.uids)
-            if known.any() or not group.has("location/micrograph_path"):
-                on_rejected = np.isin(uids, mics.uids[~keep])
-                group.save_subset(~on_rejected, [kept_path], None, [])
-                group.save_subset(on_rejected, [rejected_path], None, [])
-                return _particle_counts(on_rejected, known, {"mode": match_mode, "used": "CryoSPARC uid"})
-        if not group.has("location/micrograph_path"):
-            raise CryodedupError(f"{group.path}: no location/micrograph_uid or micrograph_path to match micrographs")
-        paths, rows = np.unique(as_text(group.column("location/micrograph_path")), return_inverse=True)
-        on_rejected, known, matching = _on_rejected(mics, keep, [str(n) for n in paths], match_mode, log)
-        group.save_subset(~on_rejected[rows], [kept_path], None, [])
-        group.save_subset(on_rejected[rows], [rejected_path], None, [])
-        return _particle_counts(on_rejected[rows], known[rows], matching)
-    star, block = source
-    _, keys, names = star.scan(block, [], "rlnMicrographName")
-    on_rejected, known, matching = _on_rejected(mics, keep, list(names), match_mode, log)
-    rows_on_rejected = on_rejected[keys] if len(keys) else np.zeros(0, bool)
-    star.split_rows(block, ~rows_on_rejected, kept_path, rejected_path)
-    return _particle_counts(rows_on_rejected, known[keys] if len(keys) else np.zeros(0, bool), matching)
+        particles, writer = read_cs_names(source, outdir, PARTICLE_STEMS)
+    else:
+        particles, writer = read_star_names(source, outdir, (f"{PARTICLE_STEMS[0]}.star", f"{PARTICLE_STEMS[1]}.star"))
+    on_rejected, known, matching = _particles_on_rejected(particles, mics, keep, match_mode, log)
+    writer.write_into(~on_rejected, targets)
+    return _particle_counts(on_rejected, known, matching)
+
+
+def _particles_on_rejected(
+    particles: ParticleSet, mics: Micrographs, keep: np.ndarray, match_mode: str, log: Callable[[str, str], None]
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """For each particle: on a rejected micrograph, among the micrographs at all; how they were matched."""
+    uids = particles.mic_uids
+    if mics.uids is not None and uids is not None:
+        known = np.isin(uids, mics.uids)
+        if known.any() or not particles.named:
+            return np.isin(uids, mics.uids[~keep]), known, {"mode": match_mode, "used": "CryoSPARC uid"}
+    if not particles.named:
+        raise CryodedupError(f"{particles.inputs[0]}: {NO_MICROGRAPH_FIELD}")
+    on_rejected, known, matching = _on_rejected(mics, keep, particles.mic_names, match_mode, log)
+    groups = particles.groups
+    if not len(groups):
+        return np.zeros(0, bool), np.zeros(0, bool), matching
+    return on_rejected[groups], known[groups], matching
 
 
 def _on_rejected(
