@@ -513,3 +513,19 @@ def test_ticks_fall_on_round_numbers(low, high, integer, want):
     assert np.allclose(ticks, want)
     labels = tick_labels(ticks)
     assert labels[0] == ("0.0" if want[1] < 1 else "0") and len(set(labels)) == len(labels)
+
+
+def test_a_blank_frame_spans_the_field_every_micrograph_picked(tmp_path):
+    # Images not found: one micrograph holds one pick near its corner, another picks across
+    # the field. The lone pick's frame is the field the picks of all micrographs reach (to
+    # 4000 Å and 3000 Å, plus the 5 % margin), not a strip ending at the pick.
+    rows = [("lone", 300.0, 200.0, 1.0)] + [("full", 100.0 + 390 * k, 100.0 + 290 * k, 1.0) for k in range(11)]
+    write_topaz(tmp_path / "picks.txt", rows)
+    options = ParticleOptions(mic_psize=1.0, topaz_scale=1.0, plot=True, plot_mics=2)
+    _, d, _ = run_with_spy_inputs([tmp_path / "picks.txt"], tmp_path / "out", options)
+    lone = d.mic_names.index("lone")
+    kept, _ = plots.micrograph_picks(d, lone, None).panels
+    high = np.array([100.0 + 3900, 100.0 + 2900])
+    assert kept.xlim == pytest.approx((0.0, high[0] * 1.05)) and sorted(kept.ylim) == pytest.approx(
+        [0.0, high[1] * 1.05]
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -139,6 +140,12 @@ class ParticleDetails:
     def mic_shapes(self) -> dict[int, tuple[int, int]]:
         """Image shape (ny, nx) by micrograph id, where known."""
         return self.particles.mic_shapes
+
+    @cached_property
+    def pick_extent(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lowest x, y or 0, highest x, y) of every particle's centre, in Å."""
+        xy = self.centres[:, :2]
+        return np.minimum(xy.min(axis=0), 0.0), xy.max(axis=0)
 
 
 def labelled_plot(
@@ -519,9 +526,11 @@ Frame = tuple[float, float, float, float]
 
 
 def _frame(details: ParticleDetails, mic: int, idx: np.ndarray, psize: float, image: DisplayImage | None) -> Frame:
-    """The micrograph's extent: from its image, its known shape, or its picks.
+    """The micrograph's extent: from its image, its known shape, or the picks.
 
-    From its picks, it starts at 0 unless some are below (RELION 5's tomogram centres are
+    From the picks of every micrograph, which together reach the edges of the field that
+    one micrograph's few picks leave unknown (a micrograph with one pick drawn as a strip
+    ending at it): it starts at 0 unless some are below (RELION 5's tomogram centres are
     counted from the tomogram's centre), and ends a little past the farthest.
     """
     if image is not None:
@@ -530,8 +539,7 @@ def _frame(details: ParticleDetails, mic: int, idx: np.ndarray, psize: float, im
     ny, nx = details.mic_shapes.get(mic, (0, 0))
     if nx and ny:
         return 0.0, 0.0, nx * psize, ny * psize
-    xy = details.centres[idx, :2]
-    low, high = np.minimum(xy.min(axis=0), 0.0), xy.max(axis=0)
+    low, high = details.pick_extent
     margin = 0.05 * (high - low)
     low = np.where(low < 0, low - margin, 0.0)
     size = np.maximum(high + margin - low, 1.0)
