@@ -76,10 +76,14 @@ def write_report(
     parts = [
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
         "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
-        "th{text-align:left;padding:0.15em 1.5em 0.15em 0.3em;vertical-align:top;white-space:nowrap}"
-        "td{white-space:pre-wrap;padding:0.15em 1em 0.15em 0.3em;overflow-wrap:break-word}"
+        # A label or value as long as two picker files' names wraps (anywhere: paths have no
+        # spaces) instead of widening the table past the page.
+        "th{text-align:left;padding:0.15em 1.5em 0.15em 0.3em;vertical-align:top;"
+        "min-width:14em;max-width:26em;overflow-wrap:anywhere}"
+        "td{white-space:pre-wrap;padding:0.15em 1em 0.15em 0.3em;overflow-wrap:anywhere}"
         "th.sub{padding-left:1.5em;font-weight:normal}table{border-collapse:collapse}tr:nth-child(even){background:#f6f6f6}"
-        f"{colours}img{{max-width:100%;border:1px solid #ddd;margin:0.5em 0}}</style></head><body>",
+        f"{colours}img{{max-width:100%;box-sizing:border-box;border:1px solid #ddd;margin:0.5em 0}}"
+        "</style></head><body>",
         f"<h1>{html.escape(title)}</h1><h2>Summary</h2>",
         _table(summary, highlight=highlight),
         "<h2>Parameters</h2>",
