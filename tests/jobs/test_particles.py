@@ -21,7 +21,7 @@ from fixtures.synthetic import (
     star_header,
     write_benchmark_file,
 )
-from helpers import OPTICS_LABELS, star_text, write_star
+from helpers import OPTICS_LABELS, shared_file, star_text, write_star
 from oracle import oracle_by_group, star_centres
 
 P31 = [
@@ -667,3 +667,23 @@ def test_two_pickers_ranked_by_their_figures_of_merit_are_warned_about(tmp_path)
         assert not any("as read" in w for w in summary["warnings"]) and "scale" not in summary["score"], options
     summary = run(tmp_path, [log], min_dist=100.0, force=True)
     assert not any("as read" in w for w in summary["warnings"]) and "scale" not in summary["score"]
+
+
+# --- empty inputs ----------------------------------------------------------------------------
+
+
+def test_a_table_without_rows_is_read_and_said(tmp_path):
+    # A RELION particle table with its labels and no row: read (a pipeline may hand on an
+    # empty selection), the outputs empty, and a warning naming the file.
+    path = tmp_path / "empty.star"
+    path.write_text("data_particles\n\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n_rlnMicrographName #3\n")
+    summary = run(tmp_path, [path], mic_psize=1.0)
+    assert summary["particles"] == 0 and rows_of(tmp_path / "out" / "particles_kept.star") == []
+    assert any(str(path) in w and "no particles" in w for w in summary["warnings"]), summary["warnings"]
+
+
+def test_a_real_header_only_cs_is_said_to_be_empty(tmp_path):
+    path = shared_file("cs/cryosparc-tools__4k_dataset_header_only.cs")
+    summary = run(tmp_path, [path])
+    assert summary["particles"] == 0
+    assert any("no particles" in w for w in summary["warnings"]), summary["warnings"]

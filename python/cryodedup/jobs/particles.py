@@ -81,6 +81,7 @@ def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn
 
         particles = read_dynamo_tables(inputs, outdir, options, warn, log)
         match_particle_set(particles, options.match_micrographs, warn)
+        warn_if_empty(particles, inputs, warn)
         return particles
     if len(dynamo) > 1:
         raise CryodedupError("inputs mix Dynamo tables (.tbl) and other files; deduplicate each kind on its own")
@@ -106,7 +107,19 @@ def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn
     # One input is decided while read (docs/design.md section 5): its micrographs are matched by
     # exact path, as this matching keeps them, so it changes nothing there.
     match_particle_set(particles, options.match_micrographs, warn)
+    warn_if_empty(particles, inputs, warn)
     return particles
+
+
+def warn_if_empty(particles: ParticleSet, inputs: list[Path], warn: Warn) -> None:
+    """Says so when the inputs hold no particle: a table without rows is read, not refused.
+
+    A pipeline may hand on an empty selection; its outputs are then empty too, but a person
+    who gave the wrong file should hear it rather than read "Particles in 0".
+    """
+    if len(particles) == 0:
+        named = ", ".join(str(p) for p in inputs)
+        warn(f"{named}: no particles (the table has no rows); the kept and rejected outputs hold none")
 
 
 def one_pass(options: ParticleOptions, facts: StarFacts) -> OnePass | None:
