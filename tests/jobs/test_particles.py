@@ -682,6 +682,7 @@ def test_a_table_without_rows_is_read_and_said(tmp_path):
     assert any(str(path) in w and "no particles" in w for w in summary["warnings"]), summary["warnings"]
 
 
+@pytest.mark.real_data
 def test_a_real_header_only_cs_is_said_to_be_empty(tmp_path):
     path = shared_file("cs/cryosparc-tools__4k_dataset_header_only.cs")
     summary = run(tmp_path, [path])
