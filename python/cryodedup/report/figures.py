@@ -55,12 +55,6 @@ def labelled_axes(xlabel: str, ylabel: str, title: str, size: tuple[float, float
     return fig, ax
 
 
-def png_bytes(fig: Figure) -> bytes:
-    """The figure as PNG bytes, cut to what it draws and a margin, as ``bbox_inches="tight"``."""
-    pixels = drawn_pixels(fig)
-    return tight_png(fig) if pixels is None else encoded(pixels)
-
-
 def drawn_pixels(fig: Figure) -> np.ndarray | None:
     """The figure drawn, cut to what it draws and a margin; None when something lies outside it.
 
