@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cryodedup.report import terminal
@@ -34,6 +34,7 @@ def _no_terminal_told(monkeypatch):
 
 @settings(max_examples=300, deadline=None)
 @given(title=TEXT, rows=ROWS, columns=st.sampled_from(["20", "80", "200"]))
+@example(title="[a]", rows=[("x", "y")], columns="80")  # a title that reads as rich markup, found by hypothesis
 def test_the_plain_table_is_rich_s_table(title, rows, columns):
     # The oracle is rich drawing the same rows (the command's own path on a terminal), on a
     # file that is not a terminal, whatever the terminal's width.

@@ -53,7 +53,7 @@ class Reporter:
         from rich.measure import Measurement
         from rich.table import Table
 
-        table = Table(title=title, show_header=False, title_justify="left")
+        table = Table(title=escape(title), show_header=False, title_justify="left")
         table.add_column(style="bold")
         table.add_column()
         for key, value in rows:
