@@ -68,9 +68,12 @@ def test_uncertain_pairs_are_listed_and_drawn_as_pairs_csv_says(graded, tmp_path
     # The first --plot-pairs of them drawn, each titled by its pair and what was decided.
     drawn = sorted(name for name in (p.rsplit("/", 1)[-1] for p in s["plots"]) if name.startswith("uncertain_"))
     assert drawn == ["uncertain_1.png", "uncertain_2.png"]
-    for k, row in enumerate(rows[:2]):
+    for k, row in enumerate(rows[:2]):  # the first two of the table, by name
         assert f"alt='uncertain_{k + 1}.png'" in report
-        assert f"<h3>Uncertain pair {k + 1}</h3>" in report
+        assert (
+            f"<h3>Uncertain pair {k + 1}: {row[0]} and {row[1]}, {'a ' * (row[-1] == 'duplicate')}{row[-1]}</h3>"
+            in report
+        )
     assert (tmp_path / "out" / "uncertain_1.png").stat().st_size > 10_000
 
 

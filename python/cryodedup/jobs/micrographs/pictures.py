@@ -76,7 +76,7 @@ def plot(
         tables.insert(0, _flagged_table(scores, flagged, rank, names, summary["binned_pixel_size_A"]))
         figures += _pair_figures(mics, scores, flagged[: options.plot_pairs], rank, images, "pair", "Flagged pair")
         drawn = uncertain[: options.plot_pairs]
-        figures += _pair_figures(mics, scores, drawn, rank, images, "uncertain", "Uncertain pair", decision)
+        figures += _pair_figures(mics, scores, drawn, rank, images, "uncertain", "Uncertain pair", decision, names)
     rows, highlight = _summary_rows(summary)
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}
     title = "cryodedup micrographs"
@@ -213,8 +213,12 @@ def _pair_figures(
     stem: str,
     caption: str,
     decision: Decision | None = None,
+    names: dict[int, str] | None = None,
 ) -> list[tuple[str, str, Any]]:
-    """The two images of each chosen pair and their overlay (``stem_K.png``); ``decision``: say what was decided."""
+    """The two images of each chosen pair and their overlay (``stem_K.png``).
+
+    With ``decision`` (and the report's ``names`` of the micrographs), each says what was decided.
+    """
     from ...report import micrograph_figures as plots
 
     out = []
@@ -225,11 +229,13 @@ def _pair_figures(
             f"{Path(mics.names[first]).name} and {Path(mics.names[later]).name}: z {scores['z'][p]:.1f}, "
             f"Pearson {scores['pearson'][p]:.{digits}f}, overlap {scores['overlap'][p]:.0%}"
         )
-        if decision is not None:
+        heading = f"{caption} {k + 1}"
+        if decision is not None and names is not None:  # the caption names the pair of the table the picture shows
             what = "a duplicate" if decision.duplicate[p] else "not a duplicate"
             title += f"\njoint score {decision.joint[p]:.3f} (1: the boundary): decided {what}"
+            heading += f": {names[first]} and {names[later]}, {what}"
         figure = plots.pair_figure(images[first], images[later], dy, dx, title)
-        out.append((f"{stem}_{k + 1}.png", f"{caption} {k + 1}", figure))
+        out.append((f"{stem}_{k + 1}.png", heading, figure))
     return out
 
 
