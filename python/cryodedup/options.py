@@ -63,6 +63,81 @@ class Seed(click.ParamType):
         return seed
 
 
+class DefaultDistance(float):
+    """The default ``--min-dist`` (20 Å), told apart from a distance given: copick objects then take their radius."""
+
+
+#: ``--min-dist`` when not given.
+DEFAULT_MIN_DIST = DefaultDistance(20.0)
+
+
+@dataclass(frozen=True)
+class SpeciesDistances:
+    """A ``--min-dist`` of ``NAME=Å`` pairs (and at most one bare distance, for the species not named)."""
+
+    default: float | None
+    by_species: dict[str, float]
+
+
+def parse_named_distances(text: str, what: str, bare: bool) -> tuple[float | None, dict[str, float]]:
+    """``"60"``, ``"ribosome=150,apoferritin=60"`` or both: the bare distance (when ``bare``) and the pairs.
+
+    Raises ValueError with what was expected.
+    """
+    default: float | None = None
+    pairs: dict[str, float] = {}
+    for item in (part.strip() for part in text.split(",")):
+        name, sep, number = item.rpartition("=")
+        if not sep and not bare:
+            raise ValueError(f"{what} takes NAME=Å (e.g. ribosome=150), got {item!r}")
+        try:
+            value = float(number)
+        except ValueError:
+            raise ValueError(f"{what} takes {'Å or ' if bare else ''}NAME=Å, got {item!r}") from None
+        if sep and not name.strip():
+            raise ValueError(f"{what}: {item!r} names no species before '='")
+        if sep and name.strip() in pairs:
+            raise ValueError(f"{what}: species {name.strip()!r} given twice")
+        if not sep and default is not None:
+            raise ValueError(f"{what}: two distances without a species name ({default:g} and {value:g})")
+        if sep:
+            pairs[name.strip()] = value
+        else:
+            default = value
+    return default, pairs
+
+
+class MinDistance(click.types.FloatParamType):
+    """``--min-dist``: Å, or ``NAME=Å`` pairs separated by commas (one species each), or both."""
+
+    name = "Å or NAME=Å,..."
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """A float for a bare distance, else :class:`SpeciesDistances`."""
+        if isinstance(value, (float, SpeciesDistances)):
+            return value  # the default (DEFAULT_MIN_DIST kept as it is)
+        try:
+            default, pairs = parse_named_distances(str(value), "--min-dist", bare=True)
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+        return SpeciesDistances(default, pairs) if pairs else default
+
+
+class NamedDistance(click.ParamType):
+    """``--radius``: ``NAME=Å`` (commas separate several)."""
+
+    name = "NAME=Å"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The pairs as a dict."""
+        if isinstance(value, dict):
+            return value
+        try:
+            return parse_named_distances(str(value), "--radius", bare=False)[1]
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+
 #: A :class:`Flag`'s default left to click.
 NOT_GIVEN = object()
 
@@ -107,11 +182,11 @@ def option(default: Any, flag: str, help: str, **how: Any) -> Any:
 
     A list default (``--metadata``, repeated) is made anew for each options object.
     """
-    given = NOT_GIVEN if default is False or isinstance(default, list) else default
+    given = NOT_GIVEN if default is False or isinstance(default, (list, dict)) else default
     how.setdefault("show_default", given is not None and given is not NOT_GIVEN)  # the help shows every default
     metadata = {"flag": Flag((flag,), help, default=given, **how)}
-    if isinstance(default, list):
-        return field(default_factory=list, metadata=metadata)
+    if isinstance(default, (list, dict)):
+        return field(default_factory=type(default), metadata=metadata)
     return field(default=default, metadata=metadata)
 
 
@@ -161,11 +236,14 @@ class ParticleOptions:
     """The job's parameters; the CLI options of ``cryodedup particles``."""
 
     min_dist: float = option(
-        20.0,
+        DEFAULT_MIN_DIST,
         "--min-dist",
-        "Minimum separation of particle centres, in Å. 0 removes exact copies only (centres within 0.001 Å).",
-        type=float,
+        "Minimum separation of particle centres, in Å. 0 removes exact copies only (centres within 0.001 Å). "
+        "Several species: NAME=Å pairs, separated by commas (a bare Å for the others) [default: 20; copick "
+        "objects: their radius].",
+        type=MinDistance(),
         label="minimum distance (Å)",
+        show_default=False,
     )
     min_dist_z: float | None = option(
         None,
@@ -319,6 +397,46 @@ class ParticleOptions:
         "Point group of the reference (C1, Cn, Dn, T, O, I) for --max-angle: the smallest angle over its operators.",
         label="symmetry",
     )
+    species: list[str] = option(
+        [],
+        "--species",
+        "Several species (cryo-ET): the species of each input, in the order of the inputs (repeat the option "
+        "once per input; inputs may share a species). Duplicates are removed within each species.",
+        multiple=True,
+        metavar="NAME",
+    )
+    species_column: str | None = option(
+        None,
+        "--species-column",
+        "Several species in one file: the column holding each particle's species (rlnClassNumber, or "
+        "another numeric column).",
+        label="species column",
+    )
+    radius: dict[str, float] = option(
+        {},
+        "--radius",
+        "--cross-species: each species' radius in Å, as NAME=Å pairs separated by commas (copick objects "
+        "carry theirs).",
+        type=NamedDistance(),
+        multiple=True,
+        metavar="NAME=Å,...",
+    )
+    cross_species: bool = option(
+        False,
+        "--cross-species",
+        "Picks of different species whose spheres overlap (centre distance < (r_a + r_b) x --overlap) "
+        "cannot both be right: keep the one ranked better within its own species.",
+        is_flag=True,
+        label="cross-species",
+    )
+    overlap: float = option(
+        1.0,
+        "--overlap",
+        "--cross-species: the fraction of the sum of two radii below which two species' picks overlap.",
+        type=float,
+    )
+    #: The ``NAME=Å`` pairs of ``--min-dist`` (the API may give them here): each species' minimum distance.
+    species_min_dist: dict[str, float] = field(default_factory=dict, metadata={"label": "minimum distance by species"})
     #: How micrographs of different inputs are matched: auto, path or name (docs/design.md
     #: section 2, "Matching micrographs").
     match_micrographs: str = choice(
@@ -330,9 +448,32 @@ class ParticleOptions:
         label="micrographs matched by",
     )
 
+    def __post_init__(self) -> None:
+        # The command line's --min-dist pairs and repeated --radius, as the API gives them.
+        if isinstance(self.min_dist, SpeciesDistances):
+            pairs = self.min_dist
+            self.min_dist = DEFAULT_MIN_DIST if pairs.default is None else pairs.default
+            self.species_min_dist = {**pairs.by_species, **self.species_min_dist}
+        given: Any = self.radius  # repeated on the command line: one dict each
+        if isinstance(given, (list, tuple)):
+            merged: dict[str, float] = {}
+            for pairs in given:
+                for name, value in dict(pairs).items():
+                    if name in merged:
+                        raise CryodedupError(f"--radius: species {name!r} given twice")
+                    merged[name] = value
+            self.radius = merged
+        self.species = list(self.species)
+
+    @property
+    def min_dist_given(self) -> bool:
+        """Whether a distance was given (else copick objects take their radius)."""
+        return not isinstance(self.min_dist, DefaultDistance)
+
     def check(self) -> None:
         """Raises a CryodedupError naming the first option out of its range or of the wrong type."""
         _check_option_types(self)
+        _check_species(self)
         check_choices(self)
         if not 0 <= self.min_dist <= MAX_CENTRE:
             raise CryodedupError(
@@ -375,6 +516,26 @@ class ParticleOptions:
         if self.audit and self.halfsets != "keep":
             raise CryodedupError("--audit writes no particle files, so --halfsets has nothing to rewrite; drop one")
         check_plotting(self.plot)
+
+
+def _check_species(options: ParticleOptions) -> None:
+    """The species options: distances and radii in range, one way of naming species."""
+    for flag, values in (("--min-dist", options.species_min_dist), ("--radius", options.radius)):
+        for name, value in values.items():
+            if not (_is_real_number(value) and 0 <= value <= MAX_CENTRE):
+                raise CryodedupError(f"{flag} {name}={value}: a distance in Å from 0 to 1e150 was expected")
+    if options.species and options.species_column:
+        raise CryodedupError(
+            "--species names each input's species and --species-column reads it from a column: give one"
+        )
+    if not (_is_real_number(options.overlap) and 0 < options.overlap <= 10):
+        raise CryodedupError(
+            f"--overlap must be a fraction of the sum of two radii above 0, to 10, got {options.overlap}"
+        )
+    if options.overlap != 1.0 and not options.cross_species:
+        raise CryodedupError("--overlap is the overlap of --cross-species: give --cross-species too")
+    if options.radius and not options.cross_species:
+        raise CryodedupError("--radius is used by --cross-species alone: give --cross-species too")
 
 
 def _check_option_types(options: ParticleOptions) -> None:
@@ -690,7 +851,7 @@ def field_values(options: type, params: Mapping[str, Any]) -> dict[str, Any]:
         flag = f.metadata.get("flag")
         if flag is not None:
             value = params[flag.name or f.name]
-            values[f.name] = [Path(v) for v in value] if flag.multiple else value
+            values[f.name] = [Path(v) if f.name == "metadata" else v for v in value] if flag.multiple else value
     return values
 
 
@@ -732,6 +893,10 @@ PARTICLES = Command(
                 "--seed",
                 "--filament-mode",
             ],
+        ),
+        (
+            "Several species (cryo-ET)",
+            ["--species", "--species-column", "--cross-species", "--radius", "--overlap"],
         ),
         (
             "Pickers and consensus",

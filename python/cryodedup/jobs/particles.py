@@ -37,6 +37,7 @@ from ..algo.dedup import (
     stretched,
 )
 from ..algo.filaments import filament_summary
+from ..algo.species import percentiles_within
 from ..errors import CryodedupError
 from ..formats.files import check_regular_file
 from ..formats.micrograph_lists import found_under, resolve_paths, search_roots
@@ -47,6 +48,7 @@ from ..options import MAX_CENTRE, ParticleOptions
 from ..outputs import StrPath, all_outputs_at_once
 from ..report.summary import report_rows
 from ..resolve import match_particle_set
+from .species import assign_species, decide_several_species, species_summary
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -134,6 +136,7 @@ def one_pass(options: ParticleOptions, facts: StarFacts) -> OnePass | None:
     plain = not (options.plot or options.audit or options.max_angle is not None or options.halfsets != "keep")
     plain = plain and options.min_support == 1 and options.score_normalize == "none" and options.min_dist_z is None
     plain = plain and facts.inputs == 1 and not (facts.halfsets or facts.filaments or facts.subtomograms)
+    plain = plain and not (options.species_column or options.cross_species or options.species_min_dist)
     return OnePass(options.min_dist, options.remove_entirely, options.seed) if plain else None
 
 
@@ -290,6 +293,8 @@ class Decision:
     ranked_scores: np.ndarray | None = None
     not_confirmable: np.ndarray | None = None
     covered: np.ndarray | None = None
+    #: Per row, the kept pick of another species that displaced it (--cross-species), else -1.
+    displaced_by: np.ndarray | None = None
 
     @property
     def support(self) -> np.ndarray | None:
@@ -298,24 +303,22 @@ class Decision:
 
 
 def rank_percentiles(scores: np.ndarray, input_of: np.ndarray, higher_is_better: bool) -> np.ndarray:
-    """Each score as its percentile among its own input's scores, in (0, 1), 1 best.
-
-    The percentile is (number of worse scores + half the number of other equal scores + 1/2)
-    / count, so that ties share a value. NaN stays NaN (ranked last).
-    """
-    oriented = scores if higher_is_better else -scores
-    out = np.full(scores.shape, np.nan)
-    for k in np.unique(input_of):
-        rows = np.flatnonzero((input_of == k) & ~np.isnan(oriented))
-        values = np.sort(oriented[rows])
-        below = np.searchsorted(values, oriented[rows], "left")
-        equal = np.searchsorted(values, oriented[rows], "right") - below
-        out[rows] = (below + equal / 2) / len(rows)
-    return out
+    """Each score as its percentile among its own input's scores, in (0, 1], 1 best (NaN stays NaN)."""
+    return percentiles_within(scores, input_of, higher_is_better)
 
 
 def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent) -> Decision:
-    """Which rows to keep.
+    """Which rows to keep: each species on its own, then (``--cross-species``) between species.
+
+    One species (no species given) is decided by :func:`decide_species`, as it always was.
+    """
+    if particles.species is None:
+        return decide_species(particles, options, log)
+    return decide_several_species(particles, options, lambda rows, opts: decide_species(rows, opts, log))
+
+
+def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = _silent) -> Decision:
+    """Which rows of one species to keep.
 
     Duplicates are removed by score-ordered greedy suppression over all inputs; then, with
     ``min_support`` K > 1, a kept row on a micrograph that at least K inputs ran on stays
@@ -457,6 +460,8 @@ def summarize(
         "score": score,
     }
     summary.update(particles.summary)
+    if particles.species is not None:
+        summary["species"] = species_summary(particles, decision, options)
     if particles.tubes is not None:
         summary["filaments"] = filament_summary(particles.tube_column or "", particles.tubes, options.filament_mode)
     if particles.halfsets is not None:
@@ -544,6 +549,11 @@ def remove_duplicate_particles(
     plotting = preload_plotting() if options.plot else None
     particles = read_inputs(paths, outdir, options, warn, log)
     assert particles.writer is not None, "every reader of files gives the set a writer"
+    if options.species_column and particles.species is None:
+        raise CryodedupError(
+            "--species-column is read from RELION STAR files; name other inputs' species with --species"
+        )
+    assign_species(particles, options)
     if is_picker_output(paths[0]):
         warn_inputs_apart(particles, warn)
     elif raw := raw_picker_scores(particles, options):
