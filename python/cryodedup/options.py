@@ -110,12 +110,14 @@ def parse_named_distances(text: str, what: str, bare: bool) -> tuple[float | Non
 class MinDistance(click.types.FloatParamType):
     """``--min-dist``: Å, or ``NAME=Å`` pairs separated by commas (one species each), or both."""
 
-    name = "Å or NAME=Å,..."
+    name = "float"  # (click says "not a valid float" for a non-number, as before)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         """A float for a bare distance, else :class:`SpeciesDistances`."""
         if isinstance(value, (float, SpeciesDistances)):
             return value  # the default (DEFAULT_MIN_DIST kept as it is)
+        if "=" not in str(value) and "," not in str(value):
+            return super().convert(value, param, ctx)  # a distance alone: click's own words for a non-number
         try:
             default, pairs = parse_named_distances(str(value), "--min-dist", bare=True)
         except ValueError as err:
@@ -182,7 +184,7 @@ def option(default: Any, flag: str, help: str, **how: Any) -> Any:
 
     A list default (``--metadata``, repeated) is made anew for each options object.
     """
-    given = NOT_GIVEN if default is False or isinstance(default, (list, dict)) else default
+    given = NOT_GIVEN if default is False or isinstance(default, list) else default
     how.setdefault("show_default", given is not None and given is not NOT_GIVEN)  # the help shows every default
     metadata = {"flag": Flag((flag,), help, default=given, **how)}
     if isinstance(default, (list, dict)):
@@ -418,8 +420,8 @@ class ParticleOptions:
         "--cross-species: each species' radius in Å, as NAME=Å pairs separated by commas (copick objects "
         "carry theirs).",
         type=NamedDistance(),
-        multiple=True,
         metavar="NAME=Å,...",
+        show_default=False,
     )
     cross_species: bool = option(
         False,
@@ -454,15 +456,8 @@ class ParticleOptions:
             pairs = self.min_dist
             self.min_dist = DEFAULT_MIN_DIST if pairs.default is None else pairs.default
             self.species_min_dist = {**pairs.by_species, **self.species_min_dist}
-        given: Any = self.radius  # repeated on the command line: one dict each
-        if isinstance(given, (list, tuple)):
-            merged: dict[str, float] = {}
-            for pairs in given:
-                for name, value in dict(pairs).items():
-                    if name in merged:
-                        raise CryodedupError(f"--radius: species {name!r} given twice")
-                    merged[name] = value
-            self.radius = merged
+        if self.radius is None:  # (a command line without --radius)
+            self.radius = {}
         self.species = list(self.species)
 
     @property
