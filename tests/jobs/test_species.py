@@ -178,3 +178,31 @@ def test_one_file_per_template_and_a_class_column_give_the_same_answer(tmp_path,
     per = per_template["species"]["per_species"]
     assert [(p["particles"], p["kept"], p["displaced_by_other_species"]) for p in per] == [(3, 1, 1), (2, 2, 0)]
     json.dumps(per_template, allow_nan=False)  # strict JSON
+
+
+REAL_TOMOGRAMS = [
+    "tomo/cets-relion__Select_job077_particles_removed.star",  # RELION 5 refined, subtomogram angles
+    "tomo/cets-relion__Picks_job019_particles.star",  # RELION 5 Picks job, centred Å
+    "tomo/cryoCAT__relion_4.0.star",  # RELION 4, tilt-series pixels
+]
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("name", REAL_TOMOGRAMS)
+@pytest.mark.parametrize("min_dist", [60.0, 300.0])
+def test_real_tomograms_as_one_species_answer_as_before(tmp_path, name, min_dist):
+    # The same file without species, as one named species (its own distance given as a pair), and as
+    # one species with --cross-species (nothing to overlap with): the same rows kept, byte for byte.
+    from helpers import shared_file
+
+    path = shared_file(name)
+    plain = remove_duplicate_particles([path], tmp_path / "plain", ParticleOptions(min_dist=min_dist))
+    named = ParticleOptions(species=["ribosome"], species_min_dist={"ribosome": min_dist})
+    crossed = ParticleOptions(min_dist=min_dist, species=["ribosome"], cross_species=True, radius={"ribosome": 150.0})
+    for out, options in (("named", named), ("crossed", crossed)):
+        summary = remove_duplicate_particles([path], tmp_path / out, options)
+        assert summary["kept"] == plain["kept"] and summary["species"]["per_species"][0]["kept"] == plain["kept"]
+        for kind in ("kept", "rejected"):
+            ours = (tmp_path / out / f"particles_{kind}.star").read_bytes()
+            assert ours == (tmp_path / "plain" / f"particles_{kind}.star").read_bytes()
+    assert plain["rejected"] > 0 or min_dist == 60.0  # at 300 Å every file has duplicates to remove

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 DataFrame = Any
 
 #: The score columns ``--score auto`` looks for, in order.
-AUTO_SCORES = ("rlnAutopickFigureOfMerit", "rlnMaxValueProbDistribution", "rlnLogLikeliContribution", "rlnLCCmax")
+AUTO_SCORES = ("rlnAutopickFigureOfMerit", "rlnMaxValueProbDistribution", "rlnLogLikeliContribution")
 
 #: RELION's half-set column and how it writes the two halves.
 RANDOM_SUBSET, HALF_TEXTS = "rlnRandomSubset", ("1", "2")
