@@ -456,7 +456,8 @@ class ParticleOptions:
             pairs = self.min_dist
             self.min_dist = DEFAULT_MIN_DIST if pairs.default is None else pairs.default
             self.species_min_dist = {**pairs.by_species, **self.species_min_dist}
-        if self.radius is None:  # (a command line without --radius)
+        given: Any = self.radius
+        if given is None:  # (a command line without --radius)
             self.radius = {}
         self.species = list(self.species)
 
