@@ -52,6 +52,11 @@ class ReaderOptions(Protocol):
     project_dir: Path | None
     topaz_scale: float | None
     species_column: str | None
+    copick_objects: str | None
+    copick_users: str | None
+    copick_sessions: str | None
+    copick_out_user: str
+    copick_out_session: str
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from .algo.filaments import MODES as FILAMENT_MODES
 from .errors import CryodedupError
 from .model import OUTPUT_FORMATS, SHIFT_KEYS
 from .outputs import check_plotting
+from .species_options import DEFAULT_MIN_DIST, DefaultDistance, MinDistance, NamedDistance, SpeciesDistances
 
 #: Centres and distances beyond this many Å are refused (the core's MAX_COORDINATE): their squares overflow.
 MAX_CENTRE = 1e150
@@ -61,83 +62,6 @@ class Seed(click.ParamType):
         if not 0 <= seed < 2**64:
             self.fail(f"{value!r} is not a non-negative integer below 2**64", param, ctx)
         return seed
-
-
-class DefaultDistance(float):
-    """The default ``--min-dist`` (20 Å), told apart from a distance given: copick objects then take their radius."""
-
-
-#: ``--min-dist`` when not given.
-DEFAULT_MIN_DIST = DefaultDistance(20.0)
-
-
-@dataclass(frozen=True)
-class SpeciesDistances:
-    """A ``--min-dist`` of ``NAME=Å`` pairs (and at most one bare distance, for the species not named)."""
-
-    default: float | None
-    by_species: dict[str, float]
-
-
-def parse_named_distances(text: str, what: str, bare: bool) -> tuple[float | None, dict[str, float]]:
-    """``"60"``, ``"ribosome=150,apoferritin=60"`` or both: the bare distance (when ``bare``) and the pairs.
-
-    Raises ValueError with what was expected.
-    """
-    default: float | None = None
-    pairs: dict[str, float] = {}
-    for item in (part.strip() for part in text.split(",")):
-        name, sep, number = item.rpartition("=")
-        if not sep and not bare:
-            raise ValueError(f"{what} takes NAME=Å (e.g. ribosome=150), got {item!r}")
-        try:
-            value = float(number)
-        except ValueError:
-            raise ValueError(f"{what} takes {'Å or ' if bare else ''}NAME=Å, got {item!r}") from None
-        if sep and not name.strip():
-            raise ValueError(f"{what}: {item!r} names no species before '='")
-        if sep and name.strip() in pairs:
-            raise ValueError(f"{what}: species {name.strip()!r} given twice")
-        if not sep and default is not None:
-            raise ValueError(f"{what}: two distances without a species name ({default:g} and {value:g})")
-        if sep:
-            pairs[name.strip()] = value
-        else:
-            default = value
-    return default, pairs
-
-
-class MinDistance(click.types.FloatParamType):
-    """``--min-dist``: Å, or ``NAME=Å`` pairs separated by commas (one species each), or both."""
-
-    name = "float"  # (click says "not a valid float" for a non-number, as before)
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        """A float for a bare distance, else :class:`SpeciesDistances`."""
-        if isinstance(value, (float, SpeciesDistances)):
-            return value  # the default (DEFAULT_MIN_DIST kept as it is)
-        if "=" not in str(value) and "," not in str(value):
-            return super().convert(value, param, ctx)  # a distance alone: click's own words for a non-number
-        try:
-            default, pairs = parse_named_distances(str(value), "--min-dist", bare=True)
-        except ValueError as err:
-            self.fail(str(err), param, ctx)
-        return SpeciesDistances(default, pairs) if pairs else default
-
-
-class NamedDistance(click.ParamType):
-    """``--radius``: ``NAME=Å`` (commas separate several)."""
-
-    name = "NAME=Å"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        """The pairs as a dict."""
-        if isinstance(value, dict):
-            return value
-        try:
-            return parse_named_distances(str(value), "--radius", bare=False)[1]
-        except ValueError as err:
-            self.fail(str(err), param, ctx)
 
 
 #: A :class:`Flag`'s default left to click.
@@ -436,6 +360,34 @@ class ParticleOptions:
         "--overlap",
         "--cross-species: the fraction of the sum of two radii below which two species' picks overlap.",
         type=float,
+    )
+    copick_objects: str | None = option(
+        None,
+        "--copick-objects",
+        "copick project: the objects to read, separated by commas [default: every particle object].",
+        metavar="NAME,...",
+    )
+    copick_users: str | None = option(
+        None,
+        "--copick-users",
+        "copick project: the users (or tools) whose picks to read [default: all].",
+        metavar="ID,...",
+    )
+    copick_sessions: str | None = option(
+        None, "--copick-sessions", "copick project: the sessions to read [default: all].", metavar="ID,..."
+    )
+    copick_out_user: str = option(
+        "cryodedup",
+        "--copick-out-user",
+        "copick project: the user the kept picks are written as (never read as an input).",
+        label="copick output user",
+    )
+    copick_out_session: str = option(
+        "0",
+        "--copick-out-session",
+        "copick project: the session the kept picks are written in (0: copick's session of tools' picks); "
+        "existing picks there are refused unless --force.",
+        label="copick output session",
     )
     #: The ``NAME=Å`` pairs of ``--min-dist`` (the API may give them here): each species' minimum distance.
     species_min_dist: dict[str, float] = field(default_factory=dict, metadata={"label": "minimum distance by species"})
@@ -893,6 +845,10 @@ PARTICLES = Command(
         (
             "Several species (cryo-ET)",
             ["--species", "--species-column", "--cross-species", "--radius", "--overlap"],
+        ),
+        (
+            "copick projects",
+            ["--copick-objects", "--copick-users", "--copick-sessions", "--copick-out-user", "--copick-out-session"],
         ),
         (
             "Pickers and consensus",

@@ -41,7 +41,7 @@ from ..algo.species import percentiles_within
 from ..errors import CryodedupError
 from ..formats.files import check_regular_file
 from ..formats.micrograph_lists import found_under, resolve_paths, search_roots
-from ..formats.sniff import is_cryosparc, is_dynamo_table, is_glob, is_picker_output
+from ..formats.sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_glob, is_picker_output
 from ..labels import distinct_labels
 from ..model import Log, OnePass, ParticleSet, StarFacts, Warn
 from ..options import MAX_CENTRE, ParticleOptions
@@ -64,8 +64,11 @@ def _silent(message: str, level: str) -> None:
     pass
 
 
-def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
-    """The inputs read by the module of their format (all inputs must share one)."""
+def read_inputs(inputs: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
+    """The inputs read by the module of their format (all inputs must share one).
+
+    ``outdir`` is None only for a copick project whose kept picks go back into it alone.
+    """
     check_input_paths(inputs)
     if len(inputs) > MAX_INPUTS:
         raise CryodedupError(
@@ -77,6 +80,14 @@ def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn
         raise CryodedupError(
             "inputs mix CryoSPARC (.cs/.csg) and STAR files or picker coordinates; deduplicate each kind on its own"
         )
+    copick = {is_copick_config(p) for p in inputs}
+    if True in copick:
+        if len(inputs) > 1:
+            raise CryodedupError("a copick project is one input: its users' and sessions' picks are read from it")
+        from ..formats.copick import read_copick
+
+        return read_copick(inputs[0], outdir, options, warn, log)
+    outdir = outdir or Path(".")
     dynamo = {is_dynamo_table(p) for p in inputs}
     if dynamo == {True}:
         from ..formats.dynamo import read_dynamo_tables
@@ -416,6 +427,8 @@ def warn_not_confirmable(particles: ParticleSet, decision: Decision, options: Pa
     if decision.not_confirmable is None or decision.covered is None or not decision.not_confirmable.any():
         return
     short = np.flatnonzero(decision.covered.sum(axis=1) < options.min_support)
+    if particles.species is not None:  # (coverage is each species' own: their micrographs, from the picks)
+        short = np.unique(particles.groups[decision.not_confirmable])
     fate = "kept (--uncovered reject rejects them)" if options.uncovered == "keep" else "rejected (--uncovered reject)"
     example = particles.mic_names[short[0]]
     warn(
@@ -535,7 +548,9 @@ def remove_duplicate_particles(
     paths = [Path(p) for p in inputs]
     if not paths:
         raise CryodedupError("no input files given")
-    if outdir is None and not (options.audit and not options.plot):
+    # A copick project takes its kept picks back; an output folder is then for the STAR files.
+    into_project = outdir is None and not options.plot and len(paths) == 1 and is_copick_config(paths[0])
+    if outdir is None and not (options.audit and not options.plot) and not into_project:
         raise CryodedupError("outdir: an output folder is needed (only audit=True without plot=True writes nothing)")
     # Without one (an audit) the readers' writers get the current folder, and are never called.
     outdir = Path(outdir if outdir is not None else ".")
@@ -547,7 +562,7 @@ def remove_duplicate_particles(
 
     # The plotting code loads on the other core while the core reads and decides.
     plotting = preload_plotting() if options.plot else None
-    particles = read_inputs(paths, outdir, options, warn, log)
+    particles = read_inputs(paths, None if into_project else outdir, options, warn, log)
     assert particles.writer is not None, "every reader of files gives the set a writer"
     if options.species_column and particles.species is None:
         raise CryodedupError(

@@ -54,6 +54,11 @@ def particle_rows(s: dict) -> list[Row]:
         rows.append(("Orientations", s["orientations"]))
     rows += consensus_rows(s["consensus"]) if s.get("consensus") else []
     rows += species_rows(s["species"]) if s.get("species") else []
+    if s.get("copick"):
+        c = s["copick"]
+        written = c.get("written_as")
+        into = f"; kept picks written as user {written['user']}, session {written['session']}" if written else ""
+        rows.append(("copick", f"{c['config']}: {c['pick_sets']:,} pick sets on {c['runs']:,} runs{into}"))
     if s.get("filaments"):
         f = s["filaments"]
         tubes = f"{f['tubes']:,} tube{'' if f['tubes'] == 1 else 's'}"
