@@ -11,10 +11,12 @@ import pytest
 
 from cryodedup import ParticleOptions, remove_duplicate_particles
 from cryodedup.errors import CryodedupError
+from cryodedup.formats.copick import root_logger_kept
 from oracle import oracle_species, oracle_support
 
-copick = pytest.importorskip("copick")
-from copick.models import CopickLocation, CopickPoint, PickableObject  # noqa: E402
+with root_logger_kept():  # (copick's import sets up the root logger: put back as it was)
+    copick = pytest.importorskip("copick")
+    from copick.models import CopickLocation, CopickPoint, PickableObject
 
 OBJECTS = {"apoferritin": 60.0, "ribosome": 150.0}  # sorted by name: the species' order
 USERS = ["alice", "bob", "carol"]
@@ -22,6 +24,12 @@ RUNS = ["TS_001", "TS_002"]
 
 
 def make_project(tmp_path, seed=0, with_tomograms=True):
+    """The project of :func:`build_project`, copick's calls made with the root logger kept as it was."""
+    with root_logger_kept():
+        return build_project(tmp_path, seed, with_tomograms)
+
+
+def build_project(tmp_path, seed, with_tomograms):
     """Two objects (radius 60 and 150 Å), three users' apoferritin picks and one ribosome set, two runs.
 
     Returns the config path and the picks as rows in the reader's order (run, object, user, session,
@@ -69,6 +77,11 @@ def make_project(tmp_path, seed=0, with_tomograms=True):
 
 def read_back(config, user="cryodedup", session="0"):
     """The picks written by the job, read with copick: {(run, object): sorted [(x, y, z, score)]}."""
+    with root_logger_kept():
+        return _read_back(config, user, session)
+
+
+def _read_back(config, user, session):
     root = copick.from_file(str(config))
     out = {}
     for run in root.runs:
@@ -162,3 +175,12 @@ def test_the_cli_takes_a_project_without_an_output_folder(tmp_path):
         {"file": "dave/1", "particles": summary["particles"], "kept": summary["kept"], "rejected": summary["rejected"]}
     ]
     assert list(read_back(config)) == [("TS_001", "ribosome"), ("TS_002", "ribosome")]
+
+
+def test_reading_a_project_leaves_the_root_logger_as_it_was(tmp_path):
+    import logging
+
+    config, _ = make_project(tmp_path, 0)
+    before = (list(logging.getLogger().handlers), logging.getLogger().level)
+    remove_duplicate_particles([config], None, ParticleOptions())
+    assert (list(logging.getLogger().handlers), logging.getLogger().level) == before

@@ -206,3 +206,14 @@ def test_real_tomograms_as_one_species_answer_as_before(tmp_path, name, min_dist
             ours = (tmp_path / out / f"particles_{kind}.star").read_bytes()
             assert ours == (tmp_path / "plain" / f"particles_{kind}.star").read_bytes()
     assert plain["rejected"] > 0 or min_dist == 60.0  # at 300 Å every file has duplicates to remove
+
+
+def test_species_options_without_species_are_refused(tmp_path):
+    write_tomo_star(tmp_path / "a.star", [("TS_01", 0, 0, 0, 0.3, 1)])
+    for options in (ParticleOptions(cross_species=True), ParticleOptions(species_min_dist={"1": 5.0})):
+        with pytest.raises(CryodedupError, match="these particles have no species"):
+            remove_duplicate_particles([tmp_path / "a.star"], tmp_path / "out", options)
+    with pytest.raises(CryodedupError, match="--species given 2 time"):
+        remove_duplicate_particles([tmp_path / "a.star"], tmp_path / "out", ParticleOptions(species=["a", "b"]))
+    with pytest.raises(CryodedupError, match="--species-column rlnNope: no such column"):
+        remove_duplicate_particles([tmp_path / "a.star"], tmp_path / "out", ParticleOptions(species_column="rlnNope"))

@@ -16,8 +16,11 @@ conversion (centred coordinates from each run's tomogram). copick is an optional
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,10 +37,28 @@ KEPT_NAME, REJECTED_NAME = "particles_kept.star", "particles_rejected.star"
 SCORE_LABEL = "copick score"
 
 
+@contextmanager
+def root_logger_kept() -> Iterator[None]:
+    """The root logger as it was, after copick's calls.
+
+    copick sets up the root logger as it imports and as some of its calls run (a rich
+    handler at INFO, printing on stdout, ``force=True``): every library's INFO lines would
+    then land in ``--json``'s output. Each call into copick is made inside this.
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
 def import_copick() -> Any:
     """The copick package, or one line saying how to install it."""
     try:
-        import copick
+        with root_logger_kept():
+            import copick
     except ImportError:
         raise CryodedupError(
             'reading a copick project needs the copick package: pip install "cryodedup[copick]"'
@@ -74,6 +95,11 @@ def open_project(config: Path) -> Any:
 
 def read_copick(config: Path, outdir: Path | None, options: ReaderOptions, warn: Warn, log: Log) -> ParticleSet:
     """The particle picks of a copick project: every (or the named) object, user and session."""
+    with root_logger_kept():
+        return _read_copick(config, outdir, options, log)
+
+
+def _read_copick(config: Path, outdir: Path | None, options: ReaderOptions, log: Log) -> ParticleSet:
     root = open_project(config)
     objects = {o.name: o for o in root.pickable_objects if o.is_particle}
     wanted = _names(options.copick_objects)
@@ -204,6 +230,10 @@ class CopickWriter:
 
     def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
         """The STAR files first (all or nothing), then the kept picks of each run and object into the project."""
+        with root_logger_kept():
+            return self._write(keep, force)
+
+    def _write(self, keep: np.ndarray, force: bool) -> dict[str, list[Path]]:
         existing = self._existing()
         if existing and not force:
             raise CryodedupError(

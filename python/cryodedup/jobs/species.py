@@ -36,8 +36,18 @@ _ROW_FIELDS = {
 
 
 def assign_species(particles: ParticleSet, options: ParticleOptions) -> None:
-    """``--species``: the species of each input, in the order of the inputs."""
+    """``--species``: the species of each input, in the order of the inputs.
+
+    Refuses the options of several species (``--cross-species``, ``--min-dist NAME=Å``) on
+    particles that have none.
+    """
     if not options.species:
+        if particles.species is None and (options.cross_species or options.species_min_dist):
+            flag = "--cross-species" if options.cross_species else "--min-dist NAME=Å"
+            raise CryodedupError(
+                f"{flag}: these particles have no species; name them with --species (one per input), "
+                "--species-column, or give a copick project"
+            )
         return
     n_inputs = len(particles.inputs)
     if particles.species is not None:
