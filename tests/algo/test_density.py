@@ -94,6 +94,6 @@ def test_the_summary_row_names_the_outliers_and_the_rule():
     lines = text.split("\n")
     assert label == "Duplicate outliers"
     assert lines[0].startswith(f"12 of 26 micrographs with a duplicate fraction above {d['threshold']:.2f}")
-    assert "3.5 robust SD" in lines[0] and "at least 5 duplicates" in lines[0]
-    assert lines[1] == "Micrographs/mic_04.mrc: 80% (40 of 50 picks)"  # the worst first
-    assert len(lines) == 1 + 10 + 1 and lines[-1] == "and 2 more (all in --json: duplicate_density)"
+    assert "3.5 robust SD" in lines[1] and "at least 5 duplicates" in lines[1]
+    assert lines[2] == "Micrographs/mic_04.mrc: 80% (40 of 50 picks)"  # the worst first
+    assert len(lines) == 2 + 10 + 1 and lines[-1] == "and 2 more (all in --json: duplicate_density)"

@@ -115,9 +115,9 @@ def density_rows(density: dict[str, Any] | None, unit: str = "micrograph") -> li
     found = density["outliers"]
     head = (
         f"{len(found):,} of {density['micrographs_with_picks']:,} {unit}s with a duplicate fraction above "
-        f"{density['threshold']:.2f} (median {density['median']:.2f} + max({OUTLIER_SDS:g} robust SD "
-        f"{density['robust_sd']:.3f}, {MIN_EXCESS:g}); at least {MIN_DUPLICATES} duplicates): a picker "
-        "stacking picks there? look at them"
+        f"{density['threshold']:.2f}: a picker stacking picks there? look at them\n"
+        f"(median {density['median']:.2f} + max({OUTLIER_SDS:g} robust SD {density['robust_sd']:.3f}, "
+        f"{MIN_EXCESS:g}); at least {MIN_DUPLICATES} duplicates)"
     )
     lines = [f"{e['micrograph']}: {e['fraction']:.0%} ({e['duplicates']:,} of {e['picks']:,} picks)" for e in found]
     if len(lines) > NAMED:
