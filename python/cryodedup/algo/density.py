@@ -65,9 +65,16 @@ def per_micrograph(groups: np.ndarray, duplicate: np.ndarray, n_mics: int) -> tu
 
 def outlier_threshold(fractions: np.ndarray) -> tuple[float, float, float]:
     """The median, robust SD and the threshold above which a fraction is an outlier (fractions not empty)."""
-    median = float(np.median(fractions))
-    robust_sd = 1.4826 * float(np.median(np.abs(fractions - median)))
+    median = _median(fractions)
+    robust_sd = 1.4826 * _median(np.abs(fractions - median))
     return median, robust_sd, median + max(OUTLIER_SDS * robust_sd, MIN_EXCESS)
+
+
+def _median(values: np.ndarray) -> float:
+    """The median, as ``np.median`` gives it, without its import of ``numpy.ma`` (5-15 ms of every run)."""
+    ordered = np.sort(values)
+    n = len(ordered)
+    return float((ordered[(n - 1) // 2] + ordered[n // 2]) / 2)
 
 
 def outliers(picks: np.ndarray, duplicates: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
