@@ -326,7 +326,7 @@ def assert_refused(project, cls_name: str, expected: str, **inputs) -> None:
 
 
 def test_bad_input_is_refused_in_one_line(project, micrographs):
-    from pwem.objects import Coordinate
+    from pwem.objects import Coordinate, Particle
 
     mics_prot, _ = micrographs
     empty = sp.add_coordinates(project, mics_prot, [], "empty picker", None)
@@ -384,6 +384,17 @@ def test_bad_input_is_refused_in_one_line(project, micrographs):
     empty_parts = sp.add_particles(project, mics_prot, [], 2.0, "None", label="no particles")
     assert_refused(
         project, "ProtCryodedupParticles", "holds no particle", inputParticles=(empty_parts, "outputParticles")
+    )
+    # Particles imported without their micrograph positions.
+    loose = sp.source_protocol(project, "ProtImportParticles", "no coordinates")
+    parts = loose._createSetOfParticles()
+    parts.setSamplingRate(2.0)
+    parts.append(Particle(location=(1, "particles.mrcs")))
+    sp.publish(project, loose, outputParticles=parts)
+    assert_refused(project, "ProtCryodedupParticles", "carry no coordinates", inputParticles=(loose, "outputParticles"))
+    one_mic = sp.add_micrographs(project, micrographs[1][:1], MIC_PSIZE, label="one micrograph")
+    assert_refused(
+        project, "ProtCryodedupMicrographs", "holds 1 micrograph(s)", inputMicrographs=(one_mic, "outputMicrographs")
     )
 
 
