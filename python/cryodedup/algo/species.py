@@ -29,7 +29,7 @@ def percentiles_within(scores: np.ndarray, by: np.ndarray, higher_is_better: boo
     # By value (the order among equal values does not matter: they share a percentile), then
     # stably by group: numpy sorts small integer keys by radix, in linear time.
     order = np.argsort(values)
-    small = keys.size and 0 <= keys.min() and keys.max() < 1 << 16
+    small = keys.size and keys.min() >= 0 and keys.max() < 1 << 16
     order = order[np.argsort(keys[order].astype(np.uint16 if small else np.int64), kind="stable")]
     keys, values = keys[order], values[order]
     new_group = np.concatenate([[True], keys[1:] != keys[:-1]])
