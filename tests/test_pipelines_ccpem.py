@@ -66,6 +66,59 @@ def test_options_left_at_their_defaults_are_not_written(job_class):
     assert job.command_args()[-2:] in (["--min-dist", "55.0"], ["--min-z", "55.0"])
 
 
+SPACED = "/data/EPU session 1/Images-Disc1"
+#: Every path parameter of the three jobs: (job class, job option, the command line's flag or "" for an input).
+PATH_PARAMETERS = [
+    ("ParticlesJob", "input_particles", ""),
+    ("ParticlesJob", "input_particles_2", ""),
+    ("ParticlesJob", "input_micrographs", "--micrographs"),
+    ("ParticlesJob", "project_dir", "--project-dir"),
+    ("CoordinatesJob", "input_coordinates", ""),
+    ("CoordinatesJob", "input_coordinates_2", ""),
+    ("CoordinatesJob", "input_micrographs", "--micrographs"),
+    ("CoordinatesJob", "project_dir", "--project-dir"),
+    ("MicrographsJob", "input_micrographs", ""),
+    ("MicrographsJob", "input_particles", "--particles"),
+    ("MicrographsJob", "project_dir", "--project-dir"),
+    ("MicrographsJob", "metadata", "--metadata"),
+]
+
+
+@pytest.mark.parametrize("job_class", JOB_CLASSES)
+def test_every_path_parameter_is_tested(job_class):
+    import click
+    from pipeliner.job_options import InputNodeJobOption
+
+    job = getattr(ccpem, job_class)()
+    paths = {k for k, o in job.joboptions.items() if isinstance(o, InputNodeJobOption)}
+    options = ccpem.command_options(job.JOB).items()
+    paths |= {k for k, p in options if isinstance(p.type, click.Path) or p.metavar == "PATH"}
+    assert paths == {key for c, key, _ in PATH_PARAMETERS if c == job_class}
+
+
+@pytest.mark.parametrize(("job_class", "key", "flag"), PATH_PARAMETERS)
+def test_a_path_with_spaces_is_one_argument(job_class, key, flag):
+    # Issue 38, item 13: '/data/EPU session 1/Images-Disc1' was three --metadata arguments.
+    job = getattr(ccpem, job_class)()
+    job.output_dir = "Dedup/job001/"
+    first_input = next(iter(job.INPUTS))
+    job.joboptions[first_input].value = "in.star"
+    job.joboptions[key].value = SPACED
+    args = job.command_args()
+    assert args.count(SPACED) == 1 and not any(a in args for a in ("session", "1/Images-Disc1"))
+    at = args.index(SPACED)
+    assert args[at - 1] == flag if flag else at in (1, 2)  # an input: the command's arguments after its name
+
+
+def test_several_metadata_values_are_one_argument_each():
+    job = ccpem.MicrographsJob()
+    job.output_dir = "Dedup/job001/"
+    job.joboptions["input_micrographs"].value = "in.star"
+    job.joboptions["metadata"].value = f"{SPACED}:::/data/EPU session 2/*.xml"  # as run.job holds it
+    args = job.command_args()
+    assert args[args.index("--metadata") :][:4] == ["--metadata", SPACED, "--metadata", "/data/EPU session 2/*.xml"]
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("ccpem_project")
@@ -163,6 +216,21 @@ def test_coordinate_job_runs_in_a_pipeliner_project(project, monkeypatch):
         p.relative_to(reference / "kept"): p.read_text() for p in (reference / "kept").rglob("*.star")
     }
     assert results_images(root, folder, monkeypatch)
+
+
+def test_paths_with_spaces_reach_the_command_whole(project):
+    # Issue 38, item 13: the pipeliner runs the command's arguments as they are, spaces and all.
+    root, paths = project
+    session = root / "EPU session 1"
+    session.mkdir()
+    (session / "particles of job 020.star").write_bytes((root / paths["particles_1"]).read_bytes())
+    folder = run_job(
+        root,
+        ccpem.ParticlesJob,
+        {"Input particles:": "EPU session 1/particles of job 020.star", "Project dir:": str(root), "Min dist:": "40"},
+    )
+    reference = cli_reference(root, "particles", paths["particles_1"], "--min-dist", "40")
+    assert kept_rows(folder / "particles_kept.star") == kept_rows(reference / "particles_kept.star")
 
 
 def test_micrograph_job_runs_in_a_pipeliner_project(project, monkeypatch):
