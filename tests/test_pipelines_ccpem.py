@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from cryodedup.pipelines import jobs
-from helpers import cli_reference, coordinate_merge_args, kept_rows, missing_program, write_pipeline_project
+from helpers import (
+    cli_reference,
+    coordinate_merge_args,
+    kept_rows,
+    missing_program,
+    write_pipeline_project,
+    write_relion31_tutorial_project,
+)
 
 try:
     from cryodedup.pipelines import ccpem
@@ -248,3 +255,54 @@ def test_micrograph_job_runs_in_a_pipeliner_project(project, monkeypatch):
     rejected = (folder / "micrographs_rejected.star").read_text()
     assert [k for k in range(1, 11) if f"mic_{k}.mrc " in rejected] == [6, 9]
     assert results_images(root, folder, monkeypatch)
+
+
+def relion31_project_and_runjob(root: Path, jobs: int) -> tuple[dict[str, str], str]:
+    """A RELION 3.1 tutorial-shaped project (``jobs`` of its jobs) and a particle job's run.job in it."""
+    import shutil
+
+    relion = shutil.which("relion_pipeliner")
+    if relion is None:
+        missing_program("RELION is not installed (relion_pipeliner)", required_by="CRYODEDUP_REQUIRE_RELION")
+    paths = write_relion31_tutorial_project(root, str(relion), jobs)
+    runjob = root / "cryodedup_particles_run.job"
+    ccpem.ParticlesJob().write_runjob(str(runjob))
+    lines = [
+        f"Input particles: == {paths['particles']}" if line.startswith("Input particles: == ") else line
+        for line in runjob.read_text().splitlines()
+    ]
+    runjob.write_text("\n".join(lines) + "\n")
+    return paths, str(relion)
+
+
+def test_the_pipeliner_cannot_open_a_relion31_project_as_the_readme_says(tmp_path):
+    # Issue 38, item 14: on first use the pipeliner converts a RELION 3.1 project's pipeline,
+    # reading every job's job.star as RELION 4 writes it; it dies before any job of cryodedup's
+    # is loaded, so cryodedup cannot help it: the README sends RELION 3.1 projects to the
+    # External job (tests/test_pipelines_relion.py runs it in this same project).
+    relion31_project_and_runjob(tmp_path, 8)
+    pipeline = (tmp_path / "default_pipeline.star").read_bytes()
+    runjob = tmp_path / "cryodedup_particles_run.job"
+    done = subprocess.run(
+        [str(BIN / "pipeliner"), "--run_job", runjob.name], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    # Class2D/job008's job.star (Additional arguments with a quoted path, as RELION 3.1 escapes it)
+    # is not STAR to gemmi, the pipeliner's reader: the "Wrong number of values in loop" users saw.
+    assert done.returncode != 0 and "Wrong number of values in loop" in done.stderr, done.stdout + done.stderr
+    assert not (tmp_path / "Dedup").exists() and (tmp_path / "default_pipeline.star").read_bytes() == pipeline
+
+
+def test_where_the_pipeliner_opens_a_relion31_project_relion_31_cannot_any_more(tmp_path):
+    # Issue 38, item 14: with job.star files it can read (Import alone), the pipeliner rewrites
+    # default_pipeline.star in its own (RELION 4/5) format, which RELION 3.1 then cannot read.
+    _, relion = relion31_project_and_runjob(tmp_path, 1)
+    pipeliner(tmp_path, "--run_job", "cryodedup_particles_run.job")
+    assert (tmp_path / "default_pipeline.star.old").exists()
+    done = subprocess.run(
+        [relion, "--addJob", "External", "--addJobOptions", "fn_exe == cryodedup-relion;"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "PipeLine::read: cannot find name or type in pipeline_nodes table" in done.stdout + done.stderr
