@@ -23,6 +23,7 @@ on a 300k-particle job.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import resource
@@ -495,7 +496,12 @@ def pipeliner_program() -> str:
 
 
 def ccpem_case(name: str, job: str, values: Callable[[Path], dict[str, str]], expect: str | None = None) -> None:
-    """Registers a case of one of cryodedup's pipeliner jobs; ``values`` writes its inputs, returns run.job values."""
+    """Registers a case of one of cryodedup's pipeliner jobs; ``values`` writes its inputs, returns run.job values.
+
+    Without the pipeliner (``pip install ".[ccpem]"``) there is no such case.
+    """
+    if importlib.util.find_spec("pipeliner") is None:
+        return
     PIPELINE_CASES.append(
         PipelineCase(CCPEM, name, lambda d: pipeliner_project(d, job, values(d)), program="pipeliner", expect=expect)
     )
