@@ -1,8 +1,8 @@
 //! Rows grouped by equal keys: a `.cs` file's micrograph uids or paths, each hashed once.
 
-use cryodedup_core::algo::keys::{self, KeyGroups};
+use cryodedup_core::algo::keys;
 use numpy::ndarray::Axis;
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -14,14 +14,43 @@ pub(crate) enum Keys<'py> {
     Bytes(PyReadonlyArray2<'py, u8>),
 }
 
-type Arrays<'py> =
-    (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>);
+/// Rows grouped by equal keys, numbered as `numpy.unique`'s inverse numbers them: `ids`
+/// holds each row's group (the rank of its key among the distinct keys); `first`, `last`
+/// and `counts`, by group, the first and last row holding it and how many do.
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct KeyGroups {
+    ids: Py<PyArray1<i64>>,
+    first: Py<PyArray1<i64>>,
+    last: Py<PyArray1<i64>>,
+    counts: Py<PyArray1<i64>>,
+}
 
-/// group_keys(keys) -> (ids, first, last, counts): each row's id (the rank of its key among
-/// the distinct keys, as numpy.unique's inverse), and by id the first and last row holding
-/// it and how many do.
+#[pymethods]
+impl KeyGroups {
+    /// The groups as numpy found them (a field of a type the core does not hash).
+    #[new]
+    #[pyo3(signature = (*, ids, first, last, counts))]
+    fn new(
+        ids: Py<PyArray1<i64>>,
+        first: Py<PyArray1<i64>>,
+        last: Py<PyArray1<i64>>,
+        counts: Py<PyArray1<i64>>,
+    ) -> Self {
+        KeyGroups { ids, first, last, counts }
+    }
+
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.first.bind(py).len()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!("KeyGroups({} rows, {} groups)", self.ids.bind(py).len(), self.first.bind(py).len())
+    }
+}
+
+/// group_keys(keys) -> KeyGroups: the rows grouped by key, each key hashed once.
 #[pyfunction]
-pub(crate) fn group_keys<'py>(py: Python<'py>, keys: Keys<'py>) -> PyResult<Arrays<'py>> {
+pub(crate) fn group_keys<'py>(py: Python<'py>, keys: Keys<'py>) -> PyResult<KeyGroups> {
     let found = match &keys {
         Keys::Words(array) => {
             let words = array.as_slice()?; // contiguous: a strided field is copied by the caller
@@ -36,8 +65,13 @@ pub(crate) fn group_keys<'py>(py: Python<'py>, keys: Keys<'py>) -> PyResult<Arra
             py.detach(|| keys::group_by(rows.nrows(), |row| row_bytes(row).expect("rows strided alike")))
         }
     };
-    let KeyGroups { ids, first, last, counts } = found;
-    Ok((ids.into_pyarray(py), first.into_pyarray(py), last.into_pyarray(py), counts.into_pyarray(py)))
+    let keys::KeyGroups { ids, first, last, counts } = found;
+    Ok(KeyGroups {
+        ids: ids.into_pyarray(py).unbind(),
+        first: first.into_pyarray(py).unbind(),
+        last: last.into_pyarray(py).unbind(),
+        counts: counts.into_pyarray(py).unbind(),
+    })
 }
 
 /// repeated_uint64(keys) -> (key, count) or None: the smallest key held by more than one

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ... import _core
+from ..._core import KeyGroups
 from ...errors import CryodedupError
 from ...outputs import StrPath
 from ..files import check_regular_file
@@ -478,26 +479,12 @@ def _align(uid0: np.ndarray, uid: np.ndarray, group: Path, path: Path | None) ->
     return rows
 
 
-@dataclass(frozen=True)
-class KeyGroups:
-    """Rows grouped by equal values of a field, numbered as ``np.unique``'s inverse numbers them.
-
-    ``ids`` holds each row's group (the rank of its value among the distinct values);
-    ``first``, ``last`` and ``counts``, by group, the first and last row with that value and
-    how many rows have it.
-    """
-
-    ids: np.ndarray
-    first: np.ndarray
-    last: np.ndarray
-    counts: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.first)
-
-
 def key_groups(values: ArrayLike) -> KeyGroups:
     """The rows of a field grouped by value (micrograph uids or paths, filament uids).
+
+    ``ids`` holds each row's group, numbered as ``np.unique``'s inverse numbers them (the
+    rank of its value among the distinct values); ``first``, ``last`` and ``counts``, by
+    group, the first and last row with that value and how many rows have it.
 
     uint64 uids and fixed-width byte strings (CryoSPARC's paths) are hashed once in the core;
     ``np.unique`` sorted every row's value, a million paths several times over (issue 43).
@@ -505,12 +492,12 @@ def key_groups(values: ArrayLike) -> KeyGroups:
     """
     values = np.asarray(values)
     if values.ndim == 1 and values.dtype == np.uint64:  # a field of records, strided: 8 MB a million
-        return KeyGroups(*_core.group_keys(np.ascontiguousarray(values)))
+        return _core.group_keys(np.ascontiguousarray(values))
     if values.ndim == 1 and values.dtype.kind == "S":
-        return KeyGroups(*_core.group_keys(_byte_rows(values)))
+        return _core.group_keys(_byte_rows(values))
     _, first, ids, counts = np.unique(values, return_index=True, return_inverse=True, return_counts=True)
     last = len(values) - 1 - np.unique(values[::-1], return_index=True)[1]
-    return KeyGroups(ids.astype(np.int64).ravel(), first, last, counts)
+    return KeyGroups(ids=ids.astype(np.int64).ravel(), first=first, last=last.astype(np.int64), counts=counts)
 
 
 def _byte_rows(strings: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..._core import KeyGroups
 from ...algo.audit import read_halves
 from ...algo.filaments import CRYOSPARC_TUBE, tube_ids
 from ...errors import CryodedupError
@@ -36,7 +37,7 @@ from ...resolve import (
     resolve_score,
 )
 from ..sniff import is_cryosparc
-from .dataset import CsFile, CsGroup, KeyGroups, as_text, flatten, join_on_uid, key_groups
+from .dataset import CsFile, CsGroup, as_text, flatten, join_on_uid, key_groups
 from .exposures import exposure_pixel_sizes
 
 if TYPE_CHECKING:
