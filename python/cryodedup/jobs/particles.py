@@ -595,7 +595,7 @@ def _details(
 ) -> ParticleDetails:
     """What the pictures show of the decision; the nearest-neighbour distances measured on a thread meanwhile."""
     plotting.join()
-    from ..report.particle_figures import ParticleDetails
+    from ..report.particle_figures import ParticleDetails, nn_histogram_top
 
     assert decision.suppressed_by is not None, "decide() fills suppressed_by for the pictures"
     return ParticleDetails(
@@ -614,6 +614,7 @@ def _details(
             nearest_neighbour_distances,
             particles.groups,
             stretched(particles.centres, options.min_dist, options.min_dist_z),
+            nn_histogram_top(options.min_dist),
         ).result,
     )
 

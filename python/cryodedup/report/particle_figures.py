@@ -183,6 +183,15 @@ def _headroom(counts: np.ndarray) -> tuple[float, float]:
     return (0.0, top * 1.05) if top > 0 else (0.0, 1.0)
 
 
+def nn_histogram_top(min_dist: float) -> float:
+    """The right edge (Å) of the nearest-neighbour histogram.
+
+    Its last bin counts every distance from there on, so no distance farther than this is
+    measured (issue 43: the unbounded searches were most of what ``--plot`` added).
+    """
+    return max(5 * min_dist, 200.0)
+
+
 def nn_histogram(details: ParticleDetails) -> Picture:
     """Histogram of nearest-neighbour distances, with the minimum distance marked.
 
@@ -196,13 +205,13 @@ def nn_histogram(details: ParticleDetails) -> Picture:
             f"distance to the nearest particle in the same {details.unit}, z scaled by "
             f"{details.min_dist:g}/{details.min_dist_z:g} (Å)"
         )
+    top = nn_histogram_top(details.min_dist)
     d = details.nn_distances() if details.nn_distances is not None else None
     if d is None:
         d = nearest_neighbour_distances(
-            details.groups, stretched(details.centres, details.min_dist, details.min_dist_z)
+            details.groups, stretched(details.centres, details.min_dist, details.min_dist_z), top
         )
     d = d[np.isfinite(d)]
-    top = max(5 * details.min_dist, 200.0)
     counts, edges = np.histogram(np.clip(d, 0, top), bins=100, range=(0, top))
     title = "Nearest-neighbour distances (last bin: that far or farther)"
     picture, panel = labelled_plot(title, xlabel, "particles", (0, top), _headroom(counts))
