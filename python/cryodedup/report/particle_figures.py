@@ -242,21 +242,48 @@ def rejected_fraction(details: ParticleDetails) -> Picture:
     return picture
 
 
+#: The scores' histogram spans these percentiles when a few outliers would stretch its axis
+#: past twice their range (all of RELION's rlnMaxValueProbDistribution in one bin of 60 but a few).
+SCORE_PERCENTILES = (1.0, 99.0)
+
+
+def score_axis(scores: np.ndarray) -> tuple[float, float, int]:
+    """The histogram's range of the finite ``scores``, and how many lie beyond it (counted in the end bins).
+
+    Their :data:`SCORE_PERCENTILES` when those span under half the whole range, else all.
+    """
+    if not len(scores):
+        return 0.0, 1.0, 0
+    lo, hi = float(np.min(scores)), float(np.max(scores))
+    p_lo, p_hi = (float(v) for v in np.percentile(scores, SCORE_PERCENTILES))
+    if not p_hi > p_lo or p_hi - p_lo >= 0.5 * (hi - lo):
+        return lo, hi, 0
+    return p_lo, p_hi, int(np.count_nonzero((scores < p_lo) | (scores > p_hi)))
+
+
 def score_distributions(details: ParticleDetails) -> Picture:
-    """Score histograms of the kept and of the rejected particles (which must have scores)."""
+    """Score histograms of the kept and of the rejected particles (which must have scores).
+
+    The axis spans the scores, or their :data:`SCORE_PERCENTILES` when a few outliers would
+    stretch it (:func:`score_axis`: the label says so).
+    """
     s, label = details.scores, details.score_label
     if s is None or label is None:  # set together by every reader
         raise ValueError("score_distributions: the particles have no scores")
     finite = np.isfinite(s)
-    lo, hi = (float(np.min(s[finite])), float(np.max(s[finite]))) if finite.any() else (0.0, 1.0)
+    lo, hi, beyond = score_axis(s[finite])
     if not hi > lo:  # one score for all: a bin around it
         lo, hi = lo - 0.5, hi + 0.5
     subsets = (("kept", details.keep, KEPT_COLOUR), ("rejected", ~details.keep, REJECTED_COLOUR))
-    counts = {name: np.histogram(s[mask & finite], bins=60, range=(lo, hi)) for name, mask, _ in subsets}
+    counts = {
+        name: np.histogram(np.clip(s[mask & finite], lo, hi), bins=60, range=(lo, hi)) for name, mask, _ in subsets
+    }
     tallest = np.concatenate([c for c, _ in counts.values()])
-    picture, panel = labelled_plot(
-        "Scores of kept and rejected particles", label, "particles", (lo, hi), _headroom(tallest)
-    )
+    title, xlabel = "Scores of kept and rejected particles", label
+    if beyond:
+        title += f"\n{beyond:,} scores beyond the axis, counted in its end bins"
+        xlabel += " (axis: 1st to 99th percentile)"
+    picture, panel = labelled_plot(title, xlabel, "particles", (lo, hi), _headroom(tallest))
     for name, mask, colour in subsets:
         panel.steps(name, *counts[name], colour)
         panel.legend.add("line", colour, f"{name} ({int(mask.sum())})")
