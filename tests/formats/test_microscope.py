@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from cryodedup.algo.neighbours import neighbour_pairs
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
 from cryodedup.formats.microscope import (
     image_key,
     match_to_micrographs,
-    neighbour_pairs,
     read_epu,
     read_mdoc,
     read_metadata,

@@ -580,7 +580,7 @@ def remove_duplicate_particles(
     warn_not_confirmable(particles, decision, options, warn)
     decided_at = time.perf_counter()
     halves = halfsets_by_micrograph(particles.groups, decision.keep) if reassign else None
-    details = None if plotting is None else _details(particles, decision, options, plotting)
+    details = None if plotting is None else picture_details(particles, decision, options, plotting)
     pictures = None
     if options.audit:
         outputs: dict[str, list[Path]] = {"kept": [], "rejected": []}
@@ -615,7 +615,7 @@ def remove_duplicate_particles(
     return summary
 
 
-def _details(
+def picture_details(
     particles: ParticleSet, decision: Decision, options: ParticleOptions, plotting: threading.Thread
 ) -> ParticleDetails:
     """What the pictures show of the decision; the nearest-neighbour distances measured on a thread meanwhile."""
@@ -721,7 +721,6 @@ def plot_particles(
     When example micrographs' image files are not found, the summary says so and how to
     point at them.
     """
-    from ..report import html_report
     from ..report import particle_figures as plots
 
     pictures = pictures or draw_pictures(details, options, first_input)
@@ -735,6 +734,15 @@ def plot_particles(
             f"{n_examples} examples drawn on a blank frame\nfirst looked for: {missing[0]}\n"
             "if the images exist, give the folder their paths start from with --project-dir"
         )
+    return write_report(details, outdir, options, pictures, summary, force)
+
+
+def write_report(
+    details: ParticleDetails, outdir: Path, options: ParticleOptions, pictures: Pictures, summary: dict, force: bool
+) -> list[str]:
+    """The pictures and report.html (the summary's rows, the options) in ``outdir``; their paths."""
+    from ..report import html_report
+
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}
     rows, highlight = report_rows(summary)
     return html_report.write_all(
