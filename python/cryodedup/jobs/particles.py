@@ -36,6 +36,7 @@ from ..algo.dedup import (
     scales_differ,
     stretched,
 )
+from ..algo.density import duplicate_density, rejected_as_duplicates
 from ..algo.filaments import filament_summary
 from ..algo.species import percentiles_within
 from ..errors import CryodedupError
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from concurrent.futures import Future
 
-    from ..report.particle_figures import ParticleDetails
+    from ..report.particle_base import ParticleDetails
 
 
 T = TypeVar("T")
@@ -308,6 +309,11 @@ class Decision:
     displaced_by: np.ndarray | None = None
 
     @property
+    def duplicate(self) -> np.ndarray:
+        """The rows rejected as duplicates by the distance rule (not those a consensus rejected)."""
+        return rejected_as_duplicates(self.keep, self.unconfirmed, self.not_confirmable)
+
+    @property
     def support(self) -> np.ndarray | None:
         """Number of distinct inputs confirming each row (its own included)."""
         return None if self.confirmed_by is None else popcount(self.confirmed_by)
@@ -475,6 +481,7 @@ def summarize(
     summary.update(particles.summary)
     if particles.species is not None:
         summary["species"] = species_summary(particles, decision, options)
+    summary["duplicate_density"] = duplicate_density(particles.groups, decision.duplicate, particles.mic_names)
     if particles.tubes is not None:
         summary["filaments"] = filament_summary(particles.tube_column or "", particles.tubes, options.filament_mode)
     if particles.halfsets is not None:
@@ -620,7 +627,7 @@ def picture_details(
 ) -> ParticleDetails:
     """What the pictures show of the decision; the nearest-neighbour distances measured on a thread meanwhile."""
     plotting.join()
-    from ..report.particle_figures import ParticleDetails, nn_histogram_top
+    from ..report.particle_base import ParticleDetails, nn_histogram_top
 
     assert decision.suppressed_by is not None, "decide() fills suppressed_by for the pictures"
     return ParticleDetails(
