@@ -38,8 +38,15 @@ command runs in its own process, outputs removed and ``sync`` before it. Times a
 seconds; on a shared machine they are noise, so each row also gives the user + system CPU
 of both sides (medians).
 
+Without ``--only`` the run is issue 43's rows and guards (star to metadata): about 10 minutes
+on the idle machine, inputs made on the first run (about 15 GB in ``--workdir``). ``picks``,
+``scale`` and ``dense`` run only when named: ``picks`` waits 6 minutes after deleting its
+outputs (see benches/bench_picks_merge.py), ``scale`` writes a 28.5 GB file and as much
+output. The table is printed in the form benches/RESULTS.md keeps, one row a benchmark, the
+load average when the row began in its last column; each row's duration goes to stderr.
+
 Usage: python benches/run_all.py [--quick] [--only star cs ...] [--repeat 5] [--workdir benches/out]
-``--quick`` runs every row on small inputs once, in a few minutes: a smoke test, not a measurement.
+``--quick`` runs the rows on small inputs once, in about a minute: a smoke test, not a measurement.
 """
 
 from __future__ import annotations
@@ -77,6 +84,8 @@ SQUARES_FULL, SQUARES_QUICK = 99, 2  # EPU grid squares: 99 make 49,946 exposure
 UPDATE_FULL, UPDATE_QUICK = (5000, 100, (4092, 5760)), (300, 4, (1024, 1440))
 SCALE_FULL, SCALE_QUICK = [10_000_000, 100_000_000], [200_000, 600_000]
 BENCHMARKS = ["star", "star10m", "cs", "plot", "micrographs", "update", "metadata", "picks", "scale", "dense"]
+#: Issue 43's rows and guards, about 10 minutes on the idle machine; the others take longer (see the docstring).
+DEFAULT = ["star", "star10m", "cs", "plot", "micrographs", "update", "metadata"]
 #: A picker's .cs: uid, the location slot and pick_stats (11 fields, 187 bytes a particle).
 LEAN_CS_FIELDS = [
     "uid",
@@ -100,6 +109,7 @@ class Row:
     peer: str
     ratio: str
     target: str = ""
+    guard: bool = False  # a row that may not fall below its figure, not a target
 
 
 @dataclass
@@ -202,11 +212,12 @@ def star_rows(w: Path, n: int, repeat: int, relion_repeat: int) -> list[Row]:
             f"<= 2.5x: {met(pair.ratio <= 2.5)}",
         ),
         Row(
-            f"{star_size(path, n)}, end to end (guard)",
+            f"{star_size(path, n)}, end to end",
             f"{pair.wall:.2f} s",
             f"relion_star_handler --remove_duplicates {t_relion:.1f} s",
             f"{faster:.1f}x faster",
             f">= 30x: {met(faster >= 30)}",
+            guard=True,
         ),
     ]
 
@@ -305,11 +316,12 @@ def cs_rows(w: Path, n: int, repeat: int) -> list[Row]:
             guard = interleaved(lambda cli=cli: run(cli, [out]), lambda tools=tools: run(tools, [copy]), repeat)
             rows.append(
                 Row(
-                    f"{size}, end to end (guard)",
+                    f"{size}, end to end",
                     guard.ours(),
                     guard.floor("cryosparc-tools import, Dataset.load + save"),
                     guard.ratios(),
                     f"<= 1.0x: {met(guard.ratio <= 1.0)}",
+                    guard=True,
                 )
             )
     clean([out, copy, *floor_out])
@@ -432,11 +444,12 @@ def scale_rows(w: Path, sizes: list[int]) -> list[Row]:
         target = "" if n == sizes[0] else f"<= 1.3x, <= 40 B: {met(per <= 1.3 and per_particle <= 40)}"
         rows.append(
             Row(
-                f"{n:,} particles ({r['file_bytes'] / 1e9:.1f} GB), cold page cache, end to end (guard)",
+                f"{n:,} particles ({r['file_bytes'] / 1e9:.1f} GB), cold page cache, end to end",
                 f"{r['seconds']:.1f} s (to disk {r['flushed']:.1f} s)",
                 f"peak memory {r['peak_rss'] / 1e9:.2f} GB",
                 f"{per:.2f}x the time per particle of {sizes[0]:,}, {per_particle:.0f} B per particle",
                 target,
+                guard=n != sizes[0],
             )
         )
     return rows
@@ -455,10 +468,30 @@ def dense_rows(w: Path, n: int) -> list[Row]:
     ]
 
 
+def command_line() -> str:
+    """This run's command as RESULTS.md quotes it: the work folder, local to the machine, as OUT."""
+    words, shown = sys.argv[1:], []
+    for k, word in enumerate(words):
+        shown.append("OUT" if k and words[k - 1] == "--workdir" else word)
+    return " ".join(["run_all.py", *shown])
+
+
+def print_table(rows: list[tuple[str, float, Row]], commit: str) -> None:
+    """The rows as benches/RESULTS.md keeps them: benchmark, figures, then command, commit, date, load."""
+    date, command = time.strftime("%Y-%m-%d"), command_line()
+    print(f"\ncommit {commit}, {os.cpu_count()} cores, {date} {time.strftime('%H:%M')}, command: {command}\n")
+    print("| benchmark | work | cryodedup | floor or peer, same run | ratio | target | command, commit, date |")
+    print("|---|---|---|---|---|---|---|")
+    for name, load, r in rows:
+        bench = f"{name} (guard)" if r.guard else name
+        cells = [bench, r.work, r.ours, r.peer, r.ratio, r.target, f"`{command}`, {commit}, {date}, load {load:.1f}"]
+        print("| " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small inputs, one run each: a smoke test, not a measurement")
-    ap.add_argument("--only", nargs="+", choices=BENCHMARKS, default=BENCHMARKS)
+    ap.add_argument("--only", nargs="+", choices=BENCHMARKS, default=DEFAULT, help=f"default: {' '.join(DEFAULT)}")
     ap.add_argument("--repeat", type=int, default=5, help="rounds of each interleaved pair (median)")
     ap.add_argument("--relion-repeat", type=int, default=1, help="runs of relion_star_handler (median)")
     ap.add_argument("--workdir", type=Path, default=Path(__file__).parent / "out")
@@ -466,6 +499,9 @@ def main() -> None:
     sizes, repeat = (QUICK, 1) if args.quick else (FULL, args.repeat)
     w = args.workdir.resolve()
     w.mkdir(parents=True, exist_ok=True)
+    scale_sizes = SCALE_QUICK if args.quick else SCALE_FULL
+    if "scale" in args.only and shutil.disk_usage(w).free < 650 * scale_sizes[-1]:
+        sys.exit(f"Error: --only scale needs {650 * scale_sizes[-1] / 1e9:.0f} GB free in {w} (input and outputs)")
     bench_picks_merge.compile_bytecode()  # as pip install does: no run pays for compiling the modules
     todo = {
         "star": lambda: star_rows(w, sizes["star"], repeat, args.relion_repeat),
@@ -476,23 +512,22 @@ def main() -> None:
         "update": lambda: update_rows(w, *(UPDATE_QUICK if args.quick else UPDATE_FULL)),
         "metadata": lambda: metadata_rows(w, SQUARES_QUICK if args.quick else SQUARES_FULL, repeat),
         "picks": lambda: picks_rows(w, sizes["picks"], repeat),
-        "scale": lambda: scale_rows(w, SCALE_QUICK if args.quick else SCALE_FULL),
+        "scale": lambda: scale_rows(w, scale_sizes),
         "dense": lambda: dense_rows(w, sizes["dense"]),
     }
-    rows: list[Row] = []
+    rows: list[tuple[str, float, Row]] = []
+    begun = time.perf_counter()
     for name in BENCHMARKS:
         if name in args.only:
-            print(f"running {name} ...", file=sys.stderr, flush=True)
-            rows += todo[name]()
+            load, started = os.getloadavg()[0], time.perf_counter()
+            print(f"running {name} (load {load:.1f}) ...", file=sys.stderr, flush=True)
+            rows += [(name, load, r) for r in todo[name]()]
+            print(f"  {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    print(f"all: {time.perf_counter() - begun:.0f} s", file=sys.stderr)
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], check=False, capture_output=True, text=True
     ).stdout.strip()
-    load = os.getloadavg()[0]
-    print(f"\ncommit {commit}, {os.cpu_count()} cores, load {load:.1f}, {time.strftime('%Y-%m-%d %H:%M')}")
-    print(f"command: {' '.join(sys.argv)}\n")
-    print("| work | cryodedup | floor or peer, same run | ratio | target |\n|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r.work} | {r.ours} | {r.peer} | {r.ratio} | {r.target} |")
+    print_table(rows, commit)
 
 
 if __name__ == "__main__":
