@@ -54,8 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the da
 from fixtures.shard_files import edit_pairs, edit_record
 from fixtures.synthetic import cs_particles, write_benchmark_file, write_cs, write_mrc
 
-COLUMNS = ("traceback", "hang", "OOM", "changed input", "partial output", "unclear error")
-KINDS = ("STAR", ".cs", ".csg", "MRC", "coordinates", "options")
+COLUMNS = ("traceback", "hang", "OOM", "changed input", "partial output", "unclear error", "wrong result")
+KINDS = ("STAR", ".cs", ".csg", "MRC", "coordinates", "options", "metadata")
 
 LABELS = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup", "rlnAutopickFigureOfMerit"]
 OPTICS = "data_optics\nloop_\n_rlnOpticsGroup #1\n_rlnOpticsGroupName #2\n_rlnMicrographPixelSize #3\n1 og1 1.0\n\n"
@@ -77,6 +77,8 @@ class Case:
     kind: str
     name: str
     build: Callable[[Path], list[str]]
+    # What the result must be: a problem (or None) from the output folder, the status, stderr and stdout.
+    expect: Callable[[Path, int, str, str], str | None] | None = None
 
 
 CASES: list[Case] = []
@@ -689,6 +691,13 @@ option_case("--min-support 2**62 [30]", "--min-support", HUGE)
 option_case("--seed NaN [30]", "--seed", "nan")
 
 
+# --- issue 38: the microscope metadata (EPU XML, SerialEM .mdoc), in a module of their own -----------------------
+
+from barrage_metadata import CASES as METADATA_CASES  # noqa: E402
+
+CASES += [Case(c.kind, c.name, c.build, c.expect) for c in METADATA_CASES]
+
+
 # --- running ----------------------------------------------------------------------------------------------------
 
 
@@ -754,17 +763,17 @@ def run_case(c: Case, root: Path, timeout: float, memory_gb: float) -> dict[str,
     start = time.monotonic()
     run = subprocess.Popen(
         command,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         preexec_fn=limits,  # noqa: PLW1509 (this script starts no threads)
         start_new_session=True,
     )
     try:
-        _, err = run.communicate(timeout=timeout)
+        output, err = run.communicate(timeout=timeout)
         hung = False
     except subprocess.TimeoutExpired:
         os.killpg(run.pid, signal.SIGKILL)
-        _, err = run.communicate()
+        output, err = run.communicate()
         hung = True
     seconds = time.monotonic() - start
     stderr = err.decode("utf-8", "replace")
@@ -776,6 +785,7 @@ def run_case(c: Case, root: Path, timeout: float, memory_gb: float) -> dict[str,
     changed = sorted(k for k in before if after.get(k) != before[k])
     lines = [line for line in stderr.strip().splitlines() if line.strip()]
     clear = code in (0, 2) or hung or (len(lines) == 1 and lines[0].startswith("Error: "))
+    wrong = c.expect(out, code, stderr, output.decode("utf-8", "replace")) if c.expect and not hung else None
     if (d / "out").exists():
         os.chmod(d / "out", 0o755) if (d / "out").is_dir() else None
     return {
@@ -789,7 +799,9 @@ def run_case(c: Case, root: Path, timeout: float, memory_gb: float) -> dict[str,
         "changed input": bool(changed),
         "partial output": bool(partial_outputs(out, code == 0, there_before)),
         "unclear error": not clear and not traceback,
+        "wrong result": bool(wrong),
         "details": (stderr[-800:] if traceback or not clear else "")
+        + (f" {wrong}" if wrong else "")
         + (f" changed {changed}" if changed else "")
         + (
             f" left {partial_outputs(out, code == 0, there_before)}"

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 import pytest
 
 from cryodedup.errors import CryodedupError
-from cryodedup.formats.microscope import beam_diameter, place, read_epu, read_mdoc
+from cryodedup.formats.microscope import beam_diameter, metadata_files, place, read_epu, read_mdoc
 from cryodedup.jobs.micrographs.plan import placed_pairs
 from fixtures.synthetic import EPU_XML
 
@@ -284,3 +284,22 @@ def test_stage_stops_and_squares_of_a_crowded_mdoc_are_bounded_too(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 3000 * n, f"{peak / n:.0f} bytes per section"  # the reading's dicts and objects included
+
+
+# --- the barrage's findings (issue 38) ---------------------------------------------------------------
+
+
+def test_a_folder_named_like_a_metadata_file_is_passed_over(tmp_path):
+    epu(tmp_path / "Data" if (tmp_path / "Data").mkdir() is None else tmp_path)
+    (tmp_path / "Data" / "x_Data_1.xml").mkdir()
+    (tmp_path / "Data" / "other.mdoc").mkdir()
+    assert [p.name for p in metadata_files([tmp_path / "Data"])] == ["FoilHole_1_Data_2_3_20221104_061329.xml"]
+
+
+def test_two_sections_naming_one_image_are_refused(tmp_path):
+    path = mdoc(tmp_path, "[ZValue = 0]", "StagePosition = 5 6")
+    refused(read_mdoc, path, "the section at line 9 describes image stack_0, as the section at line 4 does")
+    frames = mdoc(
+        tmp_path, "SubFramePath = X:\\f\\a.tif", "[ZValue = 2]", "StagePosition = 5 6", "SubFramePath = D:\\a.tif"
+    )
+    refused(read_mdoc, frames, "the section at line 10 describes image a, as the section at line 7 does")
