@@ -82,11 +82,11 @@ def refused(*parts: str) -> Expect:
 
 
 def duplicates(count: int, *said: str) -> Expect:
-    """Exit 0 and ``count`` rows in duplicates.csv; every text in ``said`` in the ``--json`` summary."""
+    """Exit 0, nothing on stderr, ``count`` rows in duplicates.csv; every text of ``said`` in the ``--json`` summary."""
 
     def check(out: Path, code: int, stderr: str, stdout: str) -> str | None:
-        if code != 0:
-            return f"expected a run, got exit {code}: {stderr.strip()[-300:]}"
+        if code != 0 or stderr.strip():  # -q: nothing on stderr, no numpy RuntimeWarning either
+            return f"expected a quiet run, got exit {code}: {stderr.strip()[-300:]}"
         with open(out / "duplicates.csv", newline="") as f:
             found = len(list(csv.reader(f))) - 1
         missing = [s for s in said if s not in stdout]
@@ -163,6 +163,16 @@ epu_case(
     "one XML in UTF-16 with its declaration",
     duplicates(1),
     lambda k, t: ('<?xml version="1.0" encoding="utf-16"?>' + t).encode("utf-16") if k == 1 else t,
+)
+epu_case(
+    "an XML declaring an unknown encoding",
+    refused(IMAGE_1, "not an XML file"),
+    lambda k, t: '<?xml version="1.0" encoding="utfm16"?>' + t if k == 1 else t,
+)
+epu_case(
+    "an XML declaring Shift-JIS",
+    refused(IMAGE_1, "not an XML file"),
+    lambda k, t: '<?xml version="1.0" encoding="shift_jis"?>' + t if k == 1 else t,
 )
 epu_case(
     "Latin-1 bytes in a UTF-8 XML",

@@ -303,3 +303,11 @@ def test_two_sections_naming_one_image_are_refused(tmp_path):
         tmp_path, "SubFramePath = X:\\f\\a.tif", "[ZValue = 2]", "StagePosition = 5 6", "SubFramePath = D:\\a.tif"
     )
     refused(read_mdoc, frames, "the section at line 10 describes image a, as the section at line 7 does")
+
+
+@pytest.mark.parametrize("encoding", ["utfm16", "rot13", "shift_jis", "idna", "utf-7"])
+def test_xml_declaring_an_encoding_python_or_expat_cannot_take_is_one_line(tmp_path, encoding):
+    # found by the epu_xml fuzz target: LookupError, then ValueError and UnicodeError, escaped read_epu
+    path = epu(tmp_path)
+    path.write_bytes(f'<?xml version="1.0" encoding="{encoding}"?>'.encode() + path.read_bytes())
+    refused(read_epu, path, "not an XML file")

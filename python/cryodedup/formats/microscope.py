@@ -200,7 +200,9 @@ def read_epu(path: StrPath) -> Acquisition:
     path = check_regular_file(path, "an EPU .xml")
     try:
         root = ET.parse(path).getroot()
-    except ET.ParseError as err:
+    except (ET.ParseError, LookupError, ValueError) as err:
+        # LookupError: an encoding Python does not know (<?xml encoding="utfm16"?>, found by fuzzing);
+        # ValueError: one expat cannot take (a multi-byte encoding other than UTF-8 or UTF-16).
         raise CryodedupError(f"{path}: not an XML file ({err})") from None
     except OSError as err:
         raise CryodedupError(f"{path}: cannot read the file ({err.strerror})") from None
