@@ -29,3 +29,5 @@ def test_human_values():
 def test_human_lists():
     # A repeatable option not given (--metadata) showed as "[]" in the report's parameters.
     assert [human(v) for v in ([], (), ["a.xml", "b/"], [1.5, None])] == ["-", "-", "a.xml, b/", "1.5, -"]
+    # A mapping option not given (--radius, per species) showed as "{}".
+    assert [human(v) for v in ({}, {"ribo": 120.0, "proteasome": 80.5})] == ["-", "ribo: 120, proteasome: 80.5"]

@@ -66,6 +66,7 @@ def test_particle_pictures_show_the_decisions(tmp_path):
     summary, d, _ = details_of(tmp_path)
     names = {p.split("/")[-1] for p in summary["plots"]}
     assert names == {
+        "duplicate_fraction.png",
         "example_micrograph_1.png",
         "example_micrograph_2.png",
         "nn_distances.png",
@@ -501,6 +502,7 @@ def test_plot_draws_the_particle_pictures_without_importing_matplotlib(tmp_path)
     assert matplotlib_modules_of_job([str(path), "-o", str(tmp_path / "out"), "-q", "--plot", "--plot-mics", "2"]) == []
     pngs = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
     assert pngs == [
+        "duplicate_fraction.png",
         "example_micrograph_1.png",
         "example_micrograph_2.png",
         "nn_distances.png",
