@@ -23,15 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the data generator: tests/fixtures
 
-def write_line(folder: Path, n: int, step_um: float) -> None:
-    folder.mkdir(parents=True)
-    with open(folder / "line.mdoc", "w") as f:
-        f.write("T = SerialEM\nPixelSpacing = 1.0\n\n")
-        f.writelines(f"[ZValue = {k}]\nStagePosition = {k * step_um:.4f} 0\n\n" for k in range(n))
-    with open(folder / "mics.star", "w") as f:
-        f.write("data_micrographs\nloop_\n_rlnMicrographName\n")
-        f.writelines(f"Movies/line_{k}.mrc\n" for k in range(n))
+from fixtures.synthetic import write_line_mdoc
 
 
 def peak_run(folder: Path, cap_gb: float) -> tuple[int, float, float, str]:
@@ -62,7 +56,8 @@ def main() -> None:
         results = {}
         for name, step in (("baseline, 2 µm apart", 2.0), ("crowded, 10 nm apart", 0.01)):
             folder = Path(tmp) / name.split(",")[0]
-            write_line(folder, args.sections, step)
+            folder.mkdir(parents=True)
+            write_line_mdoc(folder, args.sections, step, star_prefix="Movies/")
             results[name] = peak_run(folder, args.cap_gb)
             code, mb, seconds, last = results[name]
             print(f"{name}: exit {code}, peak RSS {mb:,.0f} MB, {seconds:.1f} s {last[:160]}")

@@ -18,7 +18,7 @@ import pytest
 from cryodedup.errors import CryodedupError
 from cryodedup.formats.microscope import beam_diameter, metadata_files, place, read_epu, read_mdoc
 from cryodedup.jobs.micrographs.plan import placed_pairs
-from fixtures.synthetic import EPU_XML
+from fixtures.synthetic import EPU_XML, write_line_mdoc
 
 GOOD = {"psize_m": "0.83e-10", "nx": "5760", "ny": "4092", "beam_m": "0.65e-6"} | {
     "bx": "0.1",
@@ -252,9 +252,7 @@ def test_crowded_mdoc_costs_a_few_pairs_per_section_and_says_it_capped(tmp_path)
     """20,000 sections 10 nm apart on one line: before issue 38, grouping them listed every pair
     within 10 µm (20M pairs, 320 MB); now the search holds a few pairs per section."""
     n = 20_000
-    with open(tmp_path / "line.mdoc", "w") as f:
-        f.write("T = SerialEM\nPixelSpacing = 1.0\n\n")
-        f.writelines(f"[ZValue = {k}]\nStagePosition = {k * 0.01:.4f} 0\n\n" for k in range(n))
+    write_line_mdoc(tmp_path, n, 0.01)
     names = [f"line_{k}.mrc" for k in range(n)]
     placement = place(names, [tmp_path / "line.mdoc"], None, None)  # read first: its text is not the search's
     tracemalloc.start()
