@@ -45,6 +45,8 @@ CANDIDATES = ("auto", "window", "pattern", "all", "metadata")
 # K3 at 12 Å, 2 cores): reading and binning one image costs as much as 31-35 pairs.
 ALL_PAIRS_UPTO = 200
 ORDERS = ("auto", "metadata", "epu", "mtime", "natural", "input")
+#: Values of ``--same-image``: what becomes of rows of one particle image kept at different centres.
+SAME_IMAGE = ("warn", "reject", "ignore")
 
 
 class Seed(click.ParamType):
@@ -268,6 +270,27 @@ class ParticleOptions:
         choices=["none", "rank"],
         label="score normalization",
     )
+    prefer: list[str | Path | int] = option(
+        [],
+        "--prefer",
+        "An input whose particles win every group of duplicates they are in over those of inputs not "
+        "preferred before it, whatever the scores (hand picks over a picker's, a re-refined set over its "
+        "source): its path as given or its position (1 for the first input). Repeat it; the order given is "
+        "the order of priority. The score decides within one priority.",
+        multiple=True,
+        metavar="INPUT",
+        label="preferred inputs",
+    )
+    same_image: str = choice(
+        "warn",
+        "--same-image",
+        "Rows of one particle image (rlnImageName, blob/path + blob/idx) at different centres, as joined "
+        "selections refined apart leave them: warn names those kept more than once; reject makes them "
+        "duplicates whatever their distance (the best by priority and score kept); ignore checks nothing. "
+        "Symmetry-expanded copies are not this case.",
+        choices=SAME_IMAGE,
+        label="same image twice",
+    )
     output_format: str = choice(
         "auto",
         "--output-format",
@@ -372,6 +395,13 @@ class ParticleOptions:
             raise CryodedupError(f"--sym is C1, Cn, Dn (n >= 1), T, O or I, got {self.sym!r}")
         if self.sym.upper() != "C1" and self.max_angle is None:
             raise CryodedupError(f"--sym {self.sym} compares orientations: give the angle with --max-angle")
+        prefer: object = self.prefer  # (the Python API's options arrive unchecked)
+        if not isinstance(prefer, (list, tuple)) or not all(
+            isinstance(p, (str, Path, int)) and not isinstance(p, bool) for p in prefer
+        ):
+            raise CryodedupError(
+                f"--prefer takes a list of inputs (paths as given, or positions from 1), got {self.prefer!r}"
+            )
         if self.audit and self.halfsets != "keep":
             raise CryodedupError("--audit writes no particle files, so --halfsets has nothing to rewrite; drop one")
         check_plotting(self.plot)
@@ -728,6 +758,8 @@ PARTICLES = Command(
                 "--score",
                 "--score-order",
                 "--score-normalize",
+                "--prefer",
+                "--same-image",
                 "--remove-entirely",
                 "--seed",
                 "--filament-mode",
