@@ -128,3 +128,83 @@ def test_min_dist_z_in_the_api_agrees_with_the_ellipsoid():
     assert kept.index.tolist() == np.flatnonzero(keep).tolist() and len(rejected) == n - keep.sum() > 0
     with pytest.raises(CryodedupError, match=r"^min_dist_z=: these particles are 2-D"):
         remove_duplicates(relion31_tables("rlnMicrographPixelSize"), min_dist=25.0, min_dist_z=70.0)
+
+
+# --- remove_duplicate_centres: centres in Å from a workflow system (issue 41) ------------------------
+
+
+def random_picks(seed: int, n: int = 600, n_mics: int = 5, n_inputs: int = 3):
+    """Picks of ``n_inputs`` pickers on ``n_mics`` micrographs, clustered so that many are duplicates."""
+    rng = np.random.default_rng(seed)
+    mics = rng.integers(0, n_mics, n)
+    centres = rng.uniform(0, 400, (n, 2))
+    centres[: n // 2] = centres[n // 4 : 3 * n // 4] + rng.normal(0, 6, (n // 2, 2))  # near copies
+    scores = rng.uniform(0, 1, n)
+    scores[::17] = np.nan
+    return [f"mic_{m}.mrc" for m in mics], centres, scores, rng.integers(0, n_inputs, n)
+
+
+def test_centres_match_the_brute_force_rule():
+    from cryodedup import remove_duplicate_centres
+    from oracle import oracle_by_group
+
+    names, centres, scores, _ = random_picks(1)
+    for higher in (True, False):
+        got = remove_duplicate_centres(names, centres, scores, min_dist=20.0, higher_is_better=higher)
+        groups = np.unique(names, return_inverse=True)[1]
+        assert np.array_equal(got.keep, oracle_by_group(groups, centres, scores, 20.0, higher_is_better=higher))
+        assert got.outcomes is None and sorted(got.micrographs) == sorted(set(names))
+
+
+def test_centres_consensus_matches_brute_force_support():
+    from cryodedup import remove_duplicate_centres
+    from oracle import oracle_by_group, oracle_support
+
+    names, centres, scores, inputs = random_picks(2)
+    groups = np.unique(names, return_inverse=True)[1]
+    got = remove_duplicate_centres(names, centres, scores, inputs=inputs, min_dist=20.0, min_support=2)
+    dedup_kept = oracle_by_group(groups, centres, scores, 20.0)
+    support = oracle_support(groups, centres, inputs, 20.0)
+    assert np.array_equal(got.keep, dedup_kept & (support >= 2))
+    counts = got.outcome_counts(inputs, 3)
+    assert [sum(c.values()) for c in counts] == np.bincount(inputs, minlength=3).tolist()
+    assert sum(c["rejected_unconfirmed"] for c in counts) == int((dedup_kept & (support < 2)).sum())
+
+
+def test_centres_coverage_and_uncovered_picks():
+    from cryodedup import remove_duplicate_centres
+
+    # Input 1 never ran on b.mrc: its lone pick there cannot be confirmed.
+    names = ["a.mrc", "a.mrc", "b.mrc"]
+    centres = [[0.0, 0.0], [5.0, 0.0], [0.0, 0.0]]
+    scores = [2.0, 1.0, 1.0]
+    ran_on = [["a.mrc", "b.mrc"], ["a.mrc"]]
+    kept = remove_duplicate_centres(names, centres, scores, inputs=[0, 1, 0], ran_on=ran_on, min_support=2)
+    assert kept.keep.tolist() == [True, False, True]
+    assert kept.outcomes.tolist() == [0, 3, 2]  # kept_confirmed, rejected_duplicate, kept_not_confirmable
+    rejected = remove_duplicate_centres(
+        names, centres, scores, inputs=[0, 1, 0], ran_on=ran_on, min_support=2, uncovered="reject"
+    )
+    assert rejected.keep.tolist() == [True, False, False]
+    # Told that both ran on b.mrc, the lone pick is unconfirmed instead.
+    both = remove_duplicate_centres(
+        names, centres, scores, inputs=[0, 1, 0], ran_on=[["a.mrc", "b.mrc"]] * 2, min_support=2
+    )
+    assert both.keep.tolist() == [True, False, False] and both.outcomes.tolist() == [0, 3, 4]
+
+
+def test_centres_refuse_bad_arguments():
+    from cryodedup import remove_duplicate_centres
+
+    with pytest.raises(TypeError, match="takes no option mic_psize"):
+        remove_duplicate_centres(["a"], [[0.0, 0.0]], mic_psize=1.0)
+    with pytest.raises(CryodedupError, match="min_dist= must be a distance"):
+        remove_duplicate_centres(["a"], [[0.0, 0.0]], min_dist=-1.0)
+    with pytest.raises(CryodedupError, match="min_support= 3: there are only 2 inputs"):
+        remove_duplicate_centres(["a", "a"], [[0.0, 0.0], [1.0, 1.0]], inputs=[0, 1], min_support=3)
+    with pytest.raises(ValueError, match=r"centres must have shape \(2, 2\)"):
+        remove_duplicate_centres(["a", "a"], [[0.0, 0.0]])
+    with pytest.raises(ValueError, match="ran_on lists 1 inputs"):
+        remove_duplicate_centres(["a", "a"], [[0.0, 0.0], [1.0, 1.0]], inputs=[0, 1], ran_on=[["a"]])
+    empty = remove_duplicate_centres([], np.zeros((0, 2)))
+    assert empty.keep.shape == (0,)

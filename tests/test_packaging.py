@@ -84,7 +84,8 @@ def test_the_licence_file_matches_the_declared_licence():
 def test_every_imported_package_is_declared():
     project = pyproject()["project"]
     extras = project["optional-dependencies"]
-    declared = requirement_names(project["dependencies"] + extras["plot"] + extras["dask"] + extras["ccpem"])
+    optional = extras["plot"] + extras["dask"] + extras["ccpem"] + extras["copick"]
+    declared = requirement_names(project["dependencies"] + optional)
     imported = third_party_imports(ROOT.joinpath("python", "cryodedup").rglob("*.py"))
     assert imported - declared == set()
 

@@ -77,6 +77,27 @@ def test_labels_become_the_commands_options(tmp_path):
     ]
 
 
+@pytest.mark.parametrize(
+    ("params", "job"),
+    [
+        ([("min_dist", ["40"])], "particles"),
+        ([("mic_psize", ["1.06"]), ("plot", ["no"])], "particles"),
+        ([("score", ["none"])], "particles"),
+        ([("min_z", ["10"])], "micrographs"),
+        ([("metadata", ["EPU"]), ("plot", ["no"])], "micrographs"),
+    ],
+)
+def test_particles_with_micrographs_run_the_job_their_parameters_name(params, job):
+    # Issue 38, item 15: a user giving the pixel size through Input micrographs means the particle job.
+    p = plan(ExternalCall("E/", {"parts": ["P.star"], "mics": ["M.star"]}, params))
+    assert p.job == job
+    if job == "particles":
+        assert p.args[:2] == ["particles", "P.star"] and p.args[p.args.index("--micrographs") + 1] == "M.star"
+        assert [o.name for o in p.outputs] == ["particles_kept.star", "particles_rejected.star"]
+    else:
+        assert p.args[:2] == ["micrographs", "M.star"] and p.args[p.args.index("--particles") + 1] == "P.star"
+
+
 def test_a_repeatable_option_takes_each_value():
     p = plan(ExternalCall("E/", {"mics": ["M.star"]}, [("metadata", ["EPU/a.xml", "EPU/b.xml"])]))
     assert p.args[p.args.index("--metadata") :][:4] == ["--metadata", "EPU/a.xml", "--metadata", "EPU/b.xml"]
@@ -92,6 +113,17 @@ def test_a_repeatable_option_takes_each_value():
         (ExternalCall("E/", {}, []), "no input: fill in Input particles"),
         (ExternalCall("E/", {"parts": ["A.star"], "3dref": ["m.mrc"]}, []), "--in_3dref is not an input"),
         (ExternalCall("E/", {"parts": ["A.star"], "coords": ["c.star"]}, []), "not both"),
+        # Issue 38, item 15: both particles and micrographs, and no parameter saying which job.
+        (ExternalCall("E/", {"parts": ["A.star"], "mics": ["M.star"]}, []), "min_dist, score, mic_psize"),
+        (ExternalCall("E/", {"parts": ["A.star"], "mics": ["M.star"]}, [("plot", ["no"])]), "min_z, min_pearson"),
+        (
+            ExternalCall("E/", {"parts": ["A.star"], "mics": ["M.star"]}, [("min_dist", ["4"]), ("min_z", ["9"])]),
+            "min_dist (particle job) and min_z (micrograph job)",
+        ),
+        (
+            ExternalCall("E/", {"parts": ["A.star"], "mics": ["M.star"]}, [("micrographs", ["N.star"])]),
+            "micrographs given twice",
+        ),
     ],
 )
 def test_bad_parameters_are_one_line(call, message):
@@ -161,6 +193,107 @@ def test_failure_without_an_output_folder_is_one_line(capsys):
     assert main(["--in_parts", "A.star"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--o External/jobNNN/" in err
+
+
+def test_particles_with_micrographs_and_min_dist_run_the_particle_job(project):
+    # Issue 38, item 15: before, the micrograph job ran and failed on --min-dist.
+    root, paths = project
+    argv = ["--o", "External/job103/", "--in_parts", paths["particles_1"], "--in_mics", paths["micrographs"]]
+    assert run_here(root, [*argv, "--min_dist", "40", "--plot", "no"]) == 0
+    job = root / "External/job103"
+    reference = cli_reference(
+        root, "particles", paths["particles_1"], "--micrographs", paths["micrographs"], "--min-dist", "40"
+    )
+    assert kept_rows(job / "particles_kept.star") == kept_rows(reference / "particles_kept.star")
+    assert (job / "RELION_JOB_EXIT_SUCCESS").exists() and not (job / "micrographs_kept.star").exists()
+
+
+# --- whatever happens, an exit file and one line (issue 38, items 11 and 12) -----------------------
+
+
+def read_only(folder: Path) -> list[str]:
+    """A command prefix under which ``folder`` is read-only: a read-only bind mount for root, else its mode."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        return []
+    unshare = shutil.which("unshare")
+    probe = [unshare or "unshare", "-m", "true"]
+    if unshare is None or subprocess.run(probe, capture_output=True, check=False).returncode != 0:
+        pytest.skip("root, and no mount namespace (unshare -m) to make a read-only folder")
+    mount = f"mount --bind '{folder}' '{folder}' && mount -o remount,bind,ro '{folder}' && exec \"$0\" \"$@\""
+    return [unshare, "-m", "sh", "-c", mount]
+
+
+def in_the_way(root: Path, case: str) -> tuple[str, list[str]]:
+    """Puts ``case`` in the job folder's way; returns the job folder and a command prefix."""
+    job = root / "External" / case
+    if case == "outdir_is_a_file":
+        job.parent.mkdir(exist_ok=True)
+        job.write_text("")
+    elif case == "outdir_is_a_dangling_link":
+        job.parent.mkdir(exist_ok=True)
+        job.symlink_to(root / "nowhere")
+    elif case.startswith("exit_file_is_a_"):
+        job.mkdir(parents=True)
+        name = "RELION_JOB_EXIT_SUCCESS" if "folder" in case else "RELION_JOB_EXIT_FAILURE"
+        (job / name).mkdir() if "folder" in case else os.mkfifo(job / name)
+    elif case == "job_star_is_a_fifo":
+        job.mkdir(parents=True)
+        os.mkfifo(job / "job.star")
+    elif case == "read_only_folder":
+        job.mkdir(parents=True)
+        return f"External/{case}/", read_only(job)
+    return f"External/{case}/", []
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "outdir_is_a_file",
+        "outdir_is_a_dangling_link",
+        "exit_file_is_a_folder",
+        "exit_file_is_a_fifo",
+        "job_star_is_a_fifo",
+        "read_only_folder",
+    ],
+)
+def test_whatever_is_in_the_way_the_job_ends_with_an_exit_file_and_one_line(tmp_path, case):
+    paths = write_pipeline_project(tmp_path)
+    outdir, prefix = in_the_way(tmp_path, case)
+    program = [*prefix, str(BIN / "cryodedup-relion")]
+    argv = ["--o", outdir, "--in_parts", paths["particles_1"], "--plot", "no"]
+    # The time limit: a FIFO read or written blocks for ever (what RELION saw as a job that never ended).
+    done = subprocess.run([*program, *argv], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cryodedup-relion: error: "), done.stderr
+    failure = tmp_path / outdir / "RELION_JOB_EXIT_FAILURE"
+    if case in ("outdir_is_a_file", "outdir_is_a_dangling_link", "read_only_folder", "exit_file_is_a_fifo"):
+        assert f"cannot write {outdir}RELION_JOB_EXIT_FAILURE (" in lines[0]  # why there is no exit file
+    else:
+        assert failure.is_file()
+    assert not (tmp_path / outdir / "RELION_JOB_EXIT_SUCCESS").is_file()
+    expected = {
+        "outdir_is_a_file": f"the job folder {outdir} is not a folder",
+        "outdir_is_a_dangling_link": f"the job folder {outdir} is a dangling link",
+        "exit_file_is_a_folder": f"{outdir}RELION_JOB_EXIT_SUCCESS is a folder, not RELION's exit file",
+        "job_star_is_a_fifo": f"{outdir}job.star: is a named pipe (FIFO), expected RELION's job.star",
+        "read_only_folder": "Read-only file system" if prefix else "Permission denied",
+    }
+    assert expected.get(case, "") in lines[0]
+
+
+def test_an_input_fifo_fails_the_job_without_waiting(tmp_path):
+    os.mkfifo(tmp_path / "particles.star")
+    argv = ["--o", "External/job001/", "--in_parts", "particles.star", "--plot", "no"]
+    done = subprocess.run(
+        [str(BIN / "cryodedup-relion"), *argv], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 1 and done.stderr.startswith(
+        "cryodedup-relion: error: particles.star: is a named pipe (FIFO), expected a"
+    )
+    assert done.stderr.count("\n") == 1
+    assert (tmp_path / "External/job001/RELION_JOB_EXIT_FAILURE").is_file()
 
 
 # --- RELION 3.1 itself ------------------------------------------------------------------------
@@ -260,7 +393,7 @@ def test_relion31_runs_the_micrograph_job(relion_project):
     name, status = add_and_run(
         root,
         f"fn_exe == cryodedup-relion;in_mic == {paths['planted_micrographs']};in_part == {paths['planted_particles']};"
-        "param1_label == plot;param1_value == no;",
+        "param1_label == plot;param1_value == no;param2_label == min_z;param2_value == 8;",
     )
     assert status == SUCCESS, (root / name / "run.err").read_text()
     nodes = pipeline_nodes(root)

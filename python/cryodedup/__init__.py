@@ -8,6 +8,8 @@ remove_duplicate_particles
     The particle job on RELION STAR or CryoSPARC files, as ``cryodedup particles`` runs it.
 remove_duplicates
     The same for files or data in memory (Dataset, structured array, DataFrame).
+remove_duplicate_centres
+    The same decision, consensus included, for centres already in Å (workflow systems).
 find_duplicate_micrographs
     The micrograph job: micrographs that image the same area twice.
 """
@@ -25,6 +27,7 @@ _WHERE = {
     "dedup": "algo.dedup",
     "DedupResult": "algo.dedup",
     "remove_duplicates": "api",
+    "remove_duplicate_centres": "api",
     "MicrographOptions": "options",
     "find_duplicate_micrographs": "jobs.micrographs.job",
     "ParticleOptions": "options",
@@ -37,7 +40,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._core import __version__
     from .algo.dedup import DedupResult, dedup
-    from .api import remove_duplicates
+    from .api import remove_duplicate_centres, remove_duplicates
     from .jobs.micrographs.job import find_duplicate_micrographs
     from .jobs.particles import remove_duplicate_particles
     from .options import MicrographOptions, ParticleOptions
@@ -65,6 +68,7 @@ __all__ = [
     "__version__",
     "dedup",
     "find_duplicate_micrographs",
+    "remove_duplicate_centres",
     "remove_duplicate_particles",
     "remove_duplicates",
 ]

@@ -68,6 +68,15 @@ def agreement_counts(
 def nearest_distances(
     groups: npt.NDArray[np.int64] | npt.NDArray[np.uint32], coords: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.float64]: ...
+def suppress_overlaps(
+    groups: npt.NDArray[np.int64] | npt.NDArray[np.uint32],
+    coords: npt.NDArray[np.float64],
+    species: npt.NDArray[np.uint32],
+    ranks: npt.NDArray[np.float64],
+    active: npt.NDArray[np.bool_],
+    radii: npt.NDArray[np.float64],
+    overlap: float,
+) -> npt.NDArray[np.int64]: ...
 
 class StarBlock:
     """One ``data_`` block: where it is, and its labels if it holds a loop."""

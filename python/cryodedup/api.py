@@ -1,5 +1,8 @@
 """``remove_duplicates``: the particle job for data in memory as well as in files.
 
+``remove_duplicate_centres``: the same decision (consensus included) for centres already in Å,
+as a workflow system that holds its own particle objects has them (the Scipion plugin).
+
 In memory, CryoSPARC particles are a cryosparc-tools ``Dataset`` or a numpy structured
 array with CryoSPARC's fields; RELION particles are a pandas DataFrame with RELION's
 labels, or the dict that ``starfile.read`` returns (``{"optics": ..., "particles": ...}``).
@@ -14,12 +17,14 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import fields
+from collections.abc import Collection, Hashable, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .algo.consensus import OUTCOMES, pick_outcomes
 from .errors import CryodedupError
 from .formats.cryosparc.dataset import CsFile
 from .formats.cryosparc.particles import read_dataset
@@ -143,3 +148,146 @@ def _keep_cryosparc(cs: CsFile, options: ParticleOptions, warn: Warn) -> np.ndar
 
 def _keep_relion(particles: DataFrame, optics: DataFrame | None, options: ParticleOptions, warn: Warn) -> np.ndarray:
     return _keep(read_frame(particles, optics, options, warn), options)
+
+
+#: The options of :func:`remove_duplicate_centres`: those of the decision (the others read files).
+CENTRE_OPTIONS = frozenset(
+    {"min_dist", "min_dist_z", "remove_entirely", "seed", "min_support", "coverage", "uncovered", "score_normalize"}
+)
+
+
+@dataclass(frozen=True)
+class CentreSelection:
+    """What :func:`remove_duplicate_centres` decided.
+
+    Attributes
+    ----------
+    keep : numpy.ndarray of bool, shape (n,)
+        True for the centres kept.
+    outcomes : numpy.ndarray of uint8, shape (n,), or None
+        With several inputs, each centre's fate as an index into :data:`OUTCOMES`
+        (``kept_confirmed`` ... ``rejected_not_confirmable``); None with one input.
+    micrographs : list
+        The micrographs in order of first appearance.
+    """
+
+    keep: np.ndarray
+    outcomes: np.ndarray | None
+    micrographs: list
+
+    def outcome_counts(self, inputs: np.ndarray, n_inputs: int) -> list[dict[str, int]]:
+        """Per input, its centres of each fate (``{"kept_confirmed": 3, ...}``); empty with one input."""
+        if self.outcomes is None:
+            return []
+        cells = np.bincount(np.asarray(inputs, np.int64) * len(OUTCOMES) + self.outcomes, minlength=n_inputs * 6)
+        return [dict(zip(OUTCOMES, map(int, row))) for row in cells.reshape(n_inputs, len(OUTCOMES))]
+
+
+def remove_duplicate_centres(
+    micrographs: Sequence[Hashable],
+    centres: Any,
+    scores: Any = None,
+    *,
+    inputs: Any = None,
+    ran_on: Sequence[Collection[Hashable]] | None = None,
+    higher_is_better: bool = True,
+    **options: Any,
+) -> CentreSelection:
+    """Duplicate removal (and consensus between inputs) on centres already in Å.
+
+    The decision is the particle job's (README, "How a duplicate is decided" and
+    "Consensus"), for callers that read their particles themselves.
+
+    Parameters
+    ----------
+    micrographs : sequence of hashable, length n
+        Each centre's micrograph (a name or an id); only centres of one micrograph are compared.
+    centres : array_like of float, shape (n, 2) or (n, 3)
+        Centres in Å, shifts already subtracted.
+    scores : array_like of float, shape (n,), optional
+        Higher is better unless ``higher_is_better`` is False; NaN ranks last. None: a
+        seeded random ranking (``seed``).
+    inputs : array_like of int, shape (n,), optional
+        The input (picker) of each centre, 0 to k - 1; None: one input.
+    ran_on : sequence of collections, optional
+        Per input, the micrographs it ran on (a picker that found nothing on a micrograph
+        still ran there); None: each input ran on the micrographs it has centres on.
+    **options
+        ``min_dist``, ``min_dist_z``, ``remove_entirely``, ``seed``, ``min_support``,
+        ``coverage``, ``uncovered`` and ``score_normalize``, as for :func:`remove_duplicates`.
+
+    Returns
+    -------
+    CentreSelection
+    """
+    unknown = sorted(set(options) - CENTRE_OPTIONS)
+    if unknown:
+        raise TypeError(
+            f"remove_duplicate_centres() takes no option {', '.join(unknown)}; it takes {sorted(CENTRE_OPTIONS)}"
+        )
+    opts = ParticleOptions(**options)
+    try:
+        opts.check()
+        return _select_centres(micrographs, centres, scores, inputs, ran_on, higher_is_better, opts)
+    except CryodedupError as err:
+        raise CryodedupError(keyword_names(str(err))) from None
+
+
+def _select_centres(
+    micrographs: Sequence[Hashable],
+    centres: Any,
+    scores: Any,
+    inputs: Any,
+    ran_on: Sequence[Collection[Hashable]] | None,
+    higher_is_better: bool,
+    opts: ParticleOptions,
+) -> CentreSelection:
+    """:func:`remove_duplicate_centres` after its options are checked."""
+    names, groups = _first_seen_ids(micrographs)
+    centres = np.ascontiguousarray(centres, dtype=np.float64)
+    n = len(groups)
+    if centres.ndim != 2 or centres.shape != (n, centres.shape[1]) or centres.shape[1] not in (2, 3):
+        raise ValueError(f"centres must have shape ({n}, 2) or ({n}, 3), got {centres.shape}")
+    input_of = np.zeros(n, np.int64) if inputs is None else np.asarray(inputs, dtype=np.int64)
+    if input_of.shape != (n,) or (n and input_of.min() < 0):
+        raise ValueError(f"inputs must be {n} whole numbers from 0, got shape {input_of.shape}")
+    n_inputs = (int(input_of.max()) + 1 if n else 1) if ran_on is None else len(ran_on)
+    if n and input_of.max() >= n_inputs:
+        raise ValueError(f"inputs go up to {int(input_of.max())} but ran_on lists {n_inputs} inputs")
+    values = None if scores is None else np.asarray(scores, dtype=np.float64)
+    if values is not None and values.shape != (n,):
+        raise ValueError(f"scores must have shape ({n},), got {values.shape}")
+    particles = ParticleSet(
+        inputs=[f"input {k + 1}" for k in range(n_inputs)],
+        input_of=input_of,
+        mic_names=[str(name) for name in names],
+        groups=groups,
+        centres=centres,
+        psize=np.broadcast_to(np.nan, (n,)),
+        pixel_sizes=[],
+        scores=values,
+        score_label=None if values is None else "score",
+        higher_is_better=higher_is_better,
+        coverage=None if ran_on is None else _coverage(names, ran_on),
+    )
+    decision = decide(particles, opts)
+    outcomes = None
+    if decision.confirmed_by is not None:
+        outcomes = pick_outcomes(decision.keep, decision.confirmed_by, decision.unconfirmed, decision.not_confirmable)
+    return CentreSelection(np.asarray(decision.keep, dtype=bool), outcomes, names)
+
+
+def _first_seen_ids(labels: Sequence[Hashable]) -> tuple[list, np.ndarray]:
+    """The distinct labels in order of first appearance, and each label's index among them."""
+    ids: dict[Hashable, int] = {}
+    groups = np.fromiter((ids.setdefault(label, len(ids)) for label in labels), dtype=np.int64, count=len(labels))
+    return list(ids), groups
+
+
+def _coverage(names: list, ran_on: Sequence[Collection[Hashable]]) -> np.ndarray:
+    """Whether input k ran on micrograph g, shape (len(names), len(ran_on))."""
+    covered = np.zeros((len(names), len(ran_on)), dtype=bool)
+    for k, micrographs in enumerate(ran_on):
+        on = set(micrographs)
+        covered[:, k] = [name in on for name in names]
+    return covered

@@ -80,10 +80,19 @@ def particles(
     --min-support keeps only picks that several pickers agree on.
     """
     options = ParticleOptions(**job_fields(ParticleOptions, job))
-    if outdir is None and not (options.audit and not options.plot):
+    if outdir is None and not (options.audit and not options.plot) and not _copick_only(inputs, options):
         # click's own words for a missing option, and when none is needed
-        raise click.UsageError("Missing option '-o' / '--outdir' (only --audit without --plot writes nothing).")
+        raise click.UsageError(
+            "Missing option '-o' / '--outdir' (only --audit without --plot, or a copick project, writes nothing there)."
+        )
     run_particle_job("cryodedup particles", inputs, outdir, options, Reporter(quiet), force, as_json)
+
+
+def _copick_only(inputs: Sequence[Path], options: ParticleOptions) -> bool:
+    """Whether the input is a copick project that takes the kept picks back (no output folder needed)."""
+    from .formats.sniff import is_copick_config
+
+    return len(inputs) == 1 and not options.plot and is_copick_config(inputs[0])
 
 
 def run_particle_job(

@@ -10,7 +10,7 @@ module knows how the decision is made.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -51,6 +51,12 @@ class ReaderOptions(Protocol):
     output_format: str
     project_dir: Path | None
     topaz_scale: float | None
+    species_column: str | None
+    copick_objects: str | None
+    copick_users: str | None
+    copick_sessions: str | None
+    copick_out_user: str
+    copick_out_session: str
 
 
 @dataclass(frozen=True)
@@ -194,6 +200,13 @@ class ParticleSet:
         Each row's CryoSPARC micrograph uid, read only for a names-only set (:meth:`names_only`).
     named : bool
         Whether the file names its micrographs (False: a CryoSPARC file with micrograph uids alone).
+    species : numpy.ndarray of uint32, shape (n,), or None
+        Each row's species, an index into ``species_names`` (cryo-ET: several species in one
+        tomogram); None: one species.
+    species_names : list of str
+        The species by index.
+    species_radii : dict of str -> float
+        Each species' radius in Å where the input says it (a copick object's radius).
     coverage : numpy.ndarray of bool, shape (n_micrographs, n_inputs), or None
         Whether input k ran on micrograph g (a picker's job names the micrographs it picked,
         even those where it found nothing); None when the inputs do not say, and each input
@@ -227,6 +240,9 @@ class ParticleSet:
     coverage: np.ndarray | None = None
     mic_uids: np.ndarray | None = None
     named: bool = True
+    species: np.ndarray | None = None
+    species_names: list[str] = field(default_factory=list)
+    species_radii: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def names_only(
@@ -263,6 +279,34 @@ class ParticleSet:
 
     def __len__(self) -> int:
         return int(self.groups.size)
+
+    def rows(self, which: np.ndarray) -> ParticleSet:
+        """The rows ``which`` (indices, increasing) as a set of one species: the per-row arrays taken, the rest shared.
+
+        Nothing of it is written (its writer is the whole set's); the job decides each species on its own.
+        """
+
+        def taken(values: np.ndarray | None) -> np.ndarray | None:
+            return None if values is None else values[which]
+
+        halfsets = self.halfsets
+        if halfsets is not None:
+            halfsets = HalfSets(halfsets.label, halfsets.half[which], halfsets.texts)
+        return replace(
+            self,
+            input_of=self.input_of[which],
+            groups=self.groups[which],
+            centres=self.centres[which],
+            psize=self.psize[which],
+            scores=taken(self.scores),
+            tubes=taken(self.tubes),
+            halfsets=halfsets,
+            sources=taken(self.sources),
+            poses=taken(self.poses),
+            decided=None,
+            mic_uids=taken(self.mic_uids),
+            species=None,
+        )
 
     def counts(self, where: np.ndarray | None = None) -> np.ndarray:
         """Rows of each input (only those where ``where`` is True, if given).

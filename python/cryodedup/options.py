@@ -28,6 +28,7 @@ from .algo.filaments import MODES as FILAMENT_MODES
 from .errors import CryodedupError
 from .model import OUTPUT_FORMATS, SHIFT_KEYS
 from .outputs import check_plotting
+from .species_options import DEFAULT_MIN_DIST, DefaultDistance, MinDistance, NamedDistance, SpeciesDistances
 
 #: Centres and distances beyond this many Å are refused (the core's MAX_COORDINATE): their squares overflow.
 MAX_CENTRE = 1e150
@@ -112,8 +113,8 @@ def option(default: Any, flag: str, help: str, **how: Any) -> Any:
     given = NOT_GIVEN if default is False or isinstance(default, list) else default
     how.setdefault("show_default", given is not None and given is not NOT_GIVEN)  # the help shows every default
     metadata = {"flag": Flag((flag,), help, default=given, **how)}
-    if isinstance(default, list):
-        return field(default_factory=list, metadata=metadata)
+    if isinstance(default, (list, dict)):
+        return field(default_factory=type(default), metadata=metadata)
     return field(default=default, metadata=metadata)
 
 
@@ -163,11 +164,14 @@ class ParticleOptions:
     """The job's parameters; the CLI options of ``cryodedup particles``."""
 
     min_dist: float = option(
-        20.0,
+        DEFAULT_MIN_DIST,
         "--min-dist",
-        "Minimum separation of particle centres, in Å. 0 removes exact copies only (centres within 0.001 Å).",
-        type=float,
+        "Minimum separation of particle centres, in Å. 0 removes exact copies only (centres within 0.001 Å). "
+        "Several species: NAME=Å pairs, separated by commas (a bare Å for the others) [default: 20; copick "
+        "objects: their radius].",
+        type=MinDistance(),
         label="minimum distance (Å)",
+        show_default=False,
     )
     min_dist_z: float | None = option(
         None,
@@ -281,16 +285,6 @@ class ParticleOptions:
         metavar="INPUT",
         label="preferred inputs",
     )
-    same_image: str = choice(
-        "warn",
-        "--same-image",
-        "Rows of one particle image (rlnImageName, blob/path + blob/idx) at different centres, as joined "
-        "selections refined apart leave them: warn names those kept more than once; reject makes them "
-        "duplicates whatever their distance (the best by priority and score kept); ignore checks nothing. "
-        "Symmetry-expanded copies are not this case.",
-        choices=SAME_IMAGE,
-        label="same image twice",
-    )
     output_format: str = choice(
         "auto",
         "--output-format",
@@ -342,6 +336,74 @@ class ParticleOptions:
         "Point group of the reference (C1, Cn, Dn, T, O, I) for --max-angle: the smallest angle over its operators.",
         label="symmetry",
     )
+    species: list[str] = option(
+        [],
+        "--species",
+        "Several species (cryo-ET): the species of each input, in the order of the inputs (repeat the option "
+        "once per input; inputs may share a species). Duplicates are removed within each species.",
+        multiple=True,
+        metavar="NAME",
+    )
+    species_column: str | None = option(
+        None,
+        "--species-column",
+        "Several species in one file: the column holding each particle's species (rlnClassNumber, or "
+        "another numeric column).",
+        label="species column",
+    )
+    radius: dict[str, float] = option(
+        {},
+        "--radius",
+        "--cross-species: each species' radius in Å, as NAME=Å pairs separated by commas (copick objects "
+        "carry theirs).",
+        type=NamedDistance(),
+        metavar="NAME=Å,...",
+        show_default=False,
+    )
+    cross_species: bool = option(
+        False,
+        "--cross-species",
+        "Picks of different species whose spheres overlap (centre distance < (r_a + r_b) x --overlap) "
+        "cannot both be right: keep the one ranked better within its own species.",
+        is_flag=True,
+        label="cross-species",
+    )
+    overlap: float = option(
+        1.0,
+        "--overlap",
+        "--cross-species: the fraction of the sum of two radii below which two species' picks overlap.",
+        type=float,
+    )
+    copick_objects: str | None = option(
+        None,
+        "--copick-objects",
+        "copick project: the objects to read, separated by commas [default: every particle object].",
+        metavar="NAME,...",
+    )
+    copick_users: str | None = option(
+        None,
+        "--copick-users",
+        "copick project: the users (or tools) whose picks to read [default: all].",
+        metavar="ID,...",
+    )
+    copick_sessions: str | None = option(
+        None, "--copick-sessions", "copick project: the sessions to read [default: all].", metavar="ID,..."
+    )
+    copick_out_user: str = option(
+        "cryodedup",
+        "--copick-out-user",
+        "copick project: the user the kept picks are written as (never read as an input).",
+        label="copick output user",
+    )
+    copick_out_session: str = option(
+        "0",
+        "--copick-out-session",
+        "copick project: the session the kept picks are written in (0: copick's session of tools' picks); "
+        "existing picks there are refused unless --force.",
+        label="copick output session",
+    )
+    #: The ``NAME=Å`` pairs of ``--min-dist`` (the API may give them here): each species' minimum distance.
+    species_min_dist: dict[str, float] = field(default_factory=dict, metadata={"label": "minimum distance by species"})
     #: How micrographs of different inputs are matched: auto, path or name (docs/design.md
     #: section 2, "Matching micrographs").
     match_micrographs: str = choice(
@@ -353,9 +415,26 @@ class ParticleOptions:
         label="micrographs matched by",
     )
 
+    def __post_init__(self) -> None:
+        # The command line's --min-dist pairs and repeated --radius, as the API gives them.
+        if isinstance(self.min_dist, SpeciesDistances):
+            pairs = self.min_dist
+            self.min_dist = DEFAULT_MIN_DIST if pairs.default is None else pairs.default
+            self.species_min_dist = {**pairs.by_species, **self.species_min_dist}
+        given: Any = self.radius
+        if given is None:  # (a command line without --radius)
+            self.radius = {}
+        self.species = list(self.species)
+
+    @property
+    def min_dist_given(self) -> bool:
+        """Whether a distance was given (else copick objects take their radius)."""
+        return not isinstance(self.min_dist, DefaultDistance)
+
     def check(self) -> None:
         """Raises a CryodedupError naming the first option out of its range or of the wrong type."""
         _check_option_types(self)
+        _check_species(self)
         check_choices(self)
         if not 0 <= self.min_dist <= MAX_CENTRE:
             raise CryodedupError(
@@ -405,6 +484,26 @@ class ParticleOptions:
         if self.audit and self.halfsets != "keep":
             raise CryodedupError("--audit writes no particle files, so --halfsets has nothing to rewrite; drop one")
         check_plotting(self.plot)
+
+
+def _check_species(options: ParticleOptions) -> None:
+    """The species options: distances and radii in range, one way of naming species."""
+    for flag, values in (("--min-dist", options.species_min_dist), ("--radius", options.radius)):
+        for name, value in values.items():
+            if not (_is_real_number(value) and 0 <= value <= MAX_CENTRE):
+                raise CryodedupError(f"{flag} {name}={value}: a distance in Å from 0 to 1e150 was expected")
+    if options.species and options.species_column:
+        raise CryodedupError(
+            "--species names each input's species and --species-column reads it from a column: give one"
+        )
+    if not (_is_real_number(options.overlap) and 0 < options.overlap <= 10):
+        raise CryodedupError(
+            f"--overlap must be a fraction of the sum of two radii above 0, to 10, got {options.overlap}"
+        )
+    if options.overlap != 1.0 and not options.cross_species:
+        raise CryodedupError("--overlap is the overlap of --cross-species: give --cross-species too")
+    if options.radius and not options.cross_species:
+        raise CryodedupError("--radius is used by --cross-species alone: give --cross-species too")
 
 
 def _check_option_types(options: ParticleOptions) -> None:
@@ -720,7 +819,7 @@ def field_values(options: type, params: Mapping[str, Any]) -> dict[str, Any]:
         flag = f.metadata.get("flag")
         if flag is not None:
             value = params[flag.name or f.name]
-            values[f.name] = [Path(v) for v in value] if flag.multiple else value
+            values[f.name] = [Path(v) if f.name == "metadata" else v for v in value] if flag.multiple else value
     return values
 
 
@@ -759,11 +858,18 @@ PARTICLES = Command(
                 "--score-order",
                 "--score-normalize",
                 "--prefer",
-                "--same-image",
                 "--remove-entirely",
                 "--seed",
                 "--filament-mode",
             ],
+        ),
+        (
+            "Several species (cryo-ET)",
+            ["--species", "--species-column", "--cross-species", "--radius", "--overlap"],
+        ),
+        (
+            "copick projects",
+            ["--copick-objects", "--copick-users", "--copick-sessions", "--copick-out-user", "--copick-out-session"],
         ),
         (
             "Pickers and consensus",

@@ -42,6 +42,7 @@ HIGHER_IS_BETTER = (
     "rlnAutopickFigureOfMerit",
     "rlnMaxValueProbDistribution",
     "rlnLogLikeliContribution",
+    "rlnLCCmax",  # pytom-match-pick's template-matching score (its local cross-correlation peak)
     "pick_stats/ncc_score",
 )
 #: Score columns whose lower values mean a better particle.

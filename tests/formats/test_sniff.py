@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cryodedup.errors import CryodedupError
-from cryodedup.formats.sniff import picker_files
+from cryodedup.formats.sniff import is_picker_output, picker_files
 
 
 def test_the_format_detector_tells_each_pickers_files(tmp_path):
@@ -20,3 +20,14 @@ def test_the_format_detector_tells_each_pickers_files(tmp_path):
     assert picker_files(tmp_path / "m_autopick.star")[1] == "relion"
     with pytest.raises(CryodedupError, match="a particle STAR"):
         picker_files(tmp_path / "p.star")
+
+
+def test_a_copick_config_is_told_by_its_content(tmp_path):
+    from cryodedup.formats.sniff import is_copick_config
+
+    config = tmp_path / "copick_config.json"
+    config.write_text('{"config_type": "filesystem", "pickable_objects": [], "overlay_root": "local:///x"}')
+    info = tmp_path / "mic_info.json"
+    info.write_text('{"boxes": [[10, 20, "manual"]]}')
+    assert is_copick_config(config) and not is_picker_output(config)
+    assert not is_copick_config(info) and is_picker_output(info)

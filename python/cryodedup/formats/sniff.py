@@ -33,6 +33,16 @@ def is_dynamo_table(path: StrPath) -> bool:
     return Path(path).suffix.lower() == ".tbl"
 
 
+def is_copick_config(path: StrPath) -> bool:
+    """Whether ``path`` is a copick project's config: a JSON file naming ``pickable_objects``."""
+    path = Path(path)
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return False
+    with open(path, "rb") as f:
+        head = f.read(1 << 20)
+    return b'"pickable_objects"' in head
+
+
 #: The suffixes of picker coordinate files that are not STAR files.
 PICK_SUFFIXES = (".box", ".cbox", ".txt", ".tsv", ".csv", ".json")
 
@@ -48,6 +58,8 @@ def is_picker_output(path: StrPath) -> bool:
     path = Path(text)
     if path.is_dir() or (is_glob(text) and not path.exists()):
         return True
+    if is_copick_config(path):
+        return False
     if path.suffix in PICK_SUFFIXES or path.name.startswith("coords_suffix_"):
         return True
     if path.name.endswith(("_autopick.star", "_manualpick.star")):

@@ -38,16 +38,18 @@ from ..algo.dedup import (
 )
 from ..algo.filaments import filament_summary
 from ..algo.priority import count_without_score, groups_decided, input_levels, preferred_inputs, scores_without_none
+from ..algo.species import percentiles_within
 from ..errors import CryodedupError
 from ..formats.files import check_regular_file
 from ..formats.micrograph_lists import found_under, resolve_paths, search_roots
-from ..formats.sniff import is_cryosparc, is_dynamo_table, is_glob, is_picker_output
+from ..formats.sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_glob, is_picker_output
 from ..labels import distinct_labels
 from ..model import Log, OnePass, ParticleSet, StarFacts, Warn
 from ..options import MAX_CENTRE, ParticleOptions
 from ..outputs import StrPath, all_outputs_at_once
 from ..report.summary import report_rows
 from ..resolve import match_particle_set
+from .species import assign_species, decide_several_species, species_summary
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -63,9 +65,10 @@ def _silent(message: str, level: str) -> None:
     pass
 
 
-def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
+def read_inputs(inputs: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
     """The inputs read by the module of their format (all inputs must share one).
 
+    ``outdir`` is None only for a copick project whose kept picks go back into it alone.
     Scores that mean "none" (RELION's -999 figure of merit) are NaN in the set: not finite,
     they rank last, and the score-scale comparison and pictures leave them out.
     """
@@ -75,7 +78,9 @@ def read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn
     return particles
 
 
-def _read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
+def _read_inputs(
+    inputs: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log
+) -> ParticleSet:
     check_input_paths(inputs)
     if len(inputs) > MAX_INPUTS:
         raise CryodedupError(
@@ -87,6 +92,14 @@ def _read_inputs(inputs: list[Path], outdir: Path, options: ParticleOptions, war
         raise CryodedupError(
             "inputs mix CryoSPARC (.cs/.csg) and STAR files or picker coordinates; deduplicate each kind on its own"
         )
+    copick = {is_copick_config(p) for p in inputs}
+    if True in copick:
+        if len(inputs) > 1:
+            raise CryodedupError("a copick project is one input: its users' and sessions' picks are read from it")
+        from ..formats.copick import read_copick
+
+        return read_copick(inputs[0], outdir, options, warn, log)
+    outdir = outdir or Path(".")
     dynamo = {is_dynamo_table(p) for p in inputs}
     if dynamo == {True}:
         from ..formats.dynamo import read_dynamo_tables
@@ -146,6 +159,7 @@ def one_pass(options: ParticleOptions, facts: StarFacts) -> OnePass | None:
     plain = not (options.plot or options.audit or options.max_angle is not None or options.halfsets != "keep")
     plain = plain and options.min_support == 1 and options.score_normalize == "none" and options.min_dist_z is None
     plain = plain and facts.inputs == 1 and not (facts.halfsets or facts.filaments or facts.subtomograms)
+    plain = plain and not (options.species_column or options.cross_species or options.species_min_dist)
     return OnePass(options.min_dist, options.remove_entirely, options.seed) if plain else None
 
 
@@ -302,6 +316,8 @@ class Decision:
     ranked_scores: np.ndarray | None = None
     not_confirmable: np.ndarray | None = None
     covered: np.ndarray | None = None
+    #: Per row, the kept pick of another species that displaced it (--cross-species), else -1.
+    displaced_by: np.ndarray | None = None
     #: Each row's priority level (``--prefer``; lower first), None without priorities.
     levels: np.ndarray | None = None
 
@@ -312,24 +328,22 @@ class Decision:
 
 
 def rank_percentiles(scores: np.ndarray, input_of: np.ndarray, higher_is_better: bool) -> np.ndarray:
-    """Each score as its percentile among its own input's scores, in (0, 1), 1 best.
-
-    The percentile is (number of worse scores + half the number of other equal scores + 1/2)
-    / count, so that ties share a value. NaN stays NaN (ranked last).
-    """
-    oriented = scores if higher_is_better else -scores
-    out = np.full(scores.shape, np.nan)
-    for k in np.unique(input_of):
-        rows = np.flatnonzero((input_of == k) & ~np.isnan(oriented))
-        values = np.sort(oriented[rows])
-        below = np.searchsorted(values, oriented[rows], "left")
-        equal = np.searchsorted(values, oriented[rows], "right") - below
-        out[rows] = (below + equal / 2) / len(rows)
-    return out
+    """Each score as its percentile among its own input's scores, in (0, 1], 1 best (NaN stays NaN)."""
+    return percentiles_within(scores, input_of, higher_is_better)
 
 
 def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent) -> Decision:
-    """Which rows to keep.
+    """Which rows to keep: each species on its own, then (``--cross-species``) between species.
+
+    One species (no species given) is decided by :func:`decide_species`, as it always was.
+    """
+    if particles.species is None:
+        return decide_species(particles, options, log)
+    return decide_several_species(particles, options, lambda rows, opts: decide_species(rows, opts, log))
+
+
+def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = _silent) -> Decision:
+    """Which rows of one species to keep.
 
     Duplicates are removed by score-ordered greedy suppression over all inputs; then, with
     ``min_support`` K > 1, a kept row on a micrograph that at least K inputs ran on stays
@@ -410,7 +424,9 @@ def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent)
     not_confirmable = result.keep & ~confirmable
     keep = result.keep & (supported | (not_confirmable if options.uncovered == "keep" else False))
     unconfirmed = result.keep & confirmable & ~supported
-    return Decision(keep, result.suppressed_by, confirmed_by, unconfirmed, ranked, not_confirmable, covered, levels)
+    return Decision(
+        keep, result.suppressed_by, confirmed_by, unconfirmed, ranked, not_confirmable, covered, levels=levels
+    )
 
 
 def priority_levels(particles: ParticleSet, options: ParticleOptions) -> np.ndarray | None:
@@ -445,6 +461,8 @@ def warn_not_confirmable(particles: ParticleSet, decision: Decision, options: Pa
     if decision.not_confirmable is None or decision.covered is None or not decision.not_confirmable.any():
         return
     short = np.flatnonzero(decision.covered.sum(axis=1) < options.min_support)
+    if particles.species is not None:  # (coverage is each species' own: their micrographs, from the picks)
+        short = np.unique(particles.groups[decision.not_confirmable])
     fate = "kept (--uncovered reject rejects them)" if options.uncovered == "keep" else "rejected (--uncovered reject)"
     example = particles.mic_names[short[0]]
     warn(
@@ -493,6 +511,8 @@ def summarize(
     summary.update(particles.summary)
     if decision.levels is not None:
         summary["priority"] = priority_summary(particles, decision, options)
+    if particles.species is not None:
+        summary["species"] = species_summary(particles, decision, options)
     if particles.tubes is not None:
         summary["filaments"] = filament_summary(particles.tube_column or "", particles.tubes, options.filament_mode)
     if particles.halfsets is not None:
@@ -578,7 +598,9 @@ def remove_duplicate_particles(
     if not paths:
         raise CryodedupError("no input files given")
     preferred_inputs(options.prefer, paths)  # a --prefer that names no input is refused before reading
-    if outdir is None and not (options.audit and not options.plot):
+    # A copick project takes its kept picks back; an output folder is then for the STAR files.
+    into_project = outdir is None and not options.plot and len(paths) == 1 and is_copick_config(paths[0])
+    if outdir is None and not (options.audit and not options.plot) and not into_project:
         raise CryodedupError("outdir: an output folder is needed (only audit=True without plot=True writes nothing)")
     # Without one (an audit) the readers' writers get the current folder, and are never called.
     outdir = Path(outdir if outdir is not None else ".")
@@ -590,8 +612,13 @@ def remove_duplicate_particles(
 
     # The plotting code loads on the other core while the core reads and decides.
     plotting = preload_plotting() if options.plot else None
-    particles = read_inputs(paths, outdir, options, warn, log)
+    particles = read_inputs(paths, None if into_project else outdir, options, warn, log)
     assert particles.writer is not None, "every reader of files gives the set a writer"
+    if options.species_column and particles.species is None:
+        raise CryodedupError(
+            "--species-column is read from RELION STAR files; name other inputs' species with --species"
+        )
+    assign_species(particles, options)
     if is_picker_output(paths[0]):
         warn_inputs_apart(particles, warn)
     elif raw := raw_picker_scores(particles, options):

@@ -17,8 +17,11 @@ node's ``_rlnPipeLineNodeName`` and numeric ``_rlnPipeLineNodeType``; RELION 4 a
 ``RELION_JOB_EXIT_ABORTED``.
 
 Which job runs follows from the inputs: Input coordinates (with Input micrographs naming the
-micrographs) run the picker job; Input micrographs without coordinates run the micrograph
-job (with Input particles split by micrograph); Input particles alone run the particle job.
+micrographs) run the picker job; Input micrographs alone run the micrograph job; Input
+particles alone run the particle job. Input particles with Input micrographs can mean either
+the particle job (the micrographs giving the pixel size) or the micrograph job splitting the
+particles by micrograph: the parameters decide (a parameter only one of the two commands
+has), and without one the job is refused, saying which labels choose which.
 Each parameter's label is an option of that command (``min_dist`` is ``--min-dist``);
 ``in_parts2``, ``in_parts3``... (``in_coords2``...) add particle (coordinate) inputs.
 """
@@ -39,6 +42,7 @@ from pathlib import Path
 from typing import IO, NoReturn
 
 from ..errors import CryodedupError
+from ..formats.files import check_regular_file
 from ..outputs import AtomicOutputs
 from . import jobs
 
@@ -134,13 +138,52 @@ def job_of(call: ExternalCall) -> str:
             raise jobs.ParameterError("give Input coordinates or Input particles, not both")
         return "coordinates"
     if "mics" in call.inputs:
-        if len(call.inputs.get("parts", [])) > 1:
+        if "parts" not in call.inputs:
+            return "micrographs"
+        job = job_of_parameters(call)
+        if job == "micrographs" and len(call.inputs["parts"]) > 1:
             raise jobs.ParameterError("the micrograph job splits one particle file: give one Input particles")
-        return "micrographs"
+        return job
     if "parts" in call.inputs:
         return "particles"
     raise jobs.ParameterError(
         "no input: fill in Input particles, Input coordinates (with Input micrographs) or Input micrographs"
+    )
+
+
+def labels_only_of(job: str, other: str, labels: Sequence[str]) -> list[str]:
+    """The parameter labels among ``labels`` that name an option of ``job``'s command and not of ``other``'s."""
+    names = {p.name for p in jobs.command(other).params}
+    found = []
+    for label in labels:
+        with contextlib.suppress(jobs.ParameterError):
+            if jobs.option(jobs.command(job), label).name not in names:
+                found.append(label)
+    return found
+
+
+def job_of_parameters(call: ExternalCall) -> str:
+    """Input particles with Input micrographs: the job the parameters name, else a one-line refusal.
+
+    Either job takes both inputs (the particle job the micrographs' pixel size, the micrograph
+    job particles to split), so only a parameter one of them has tells what the user meant.
+    """
+    labels = [label for label, _ in call.params]
+    particle_labels = labels_only_of("particles", "micrographs", labels)
+    micrograph_labels = labels_only_of("micrographs", "particles", labels)
+    if particle_labels and micrograph_labels:
+        raise jobs.ParameterError(
+            f"parameters of two jobs: {', '.join(particle_labels)} (particle job) and "
+            f"{', '.join(micrograph_labels)} (micrograph job): give those of one"
+        )
+    if particle_labels or len(call.inputs["parts"]) > 1:
+        return "particles"
+    if micrograph_labels:
+        return "micrographs"
+    raise jobs.ParameterError(
+        "Input particles with Input micrographs: add a parameter of the job you mean, "
+        "min_dist, score, mic_psize... for the particle job (the micrographs give the pixel size), "
+        "min_z, min_pearson, metadata... for the micrograph job (the particles split by micrograph)"
     )
 
 
@@ -164,6 +207,10 @@ def plan(call: ExternalCall) -> Plan:
         tokens += ["--micrographs", call.inputs["mics"][0]]
     if job == "micrographs" and "parts" in call.inputs:
         tokens += ["--particles", call.inputs["parts"][0]]
+    if job == "particles" and "mics" in call.inputs:
+        if any(jobs.option(cmd, label).name == "micrographs" for label, _ in call.params):
+            raise jobs.ParameterError("micrographs given twice: as Input micrographs and as the parameter micrographs")
+        tokens += ["--micrographs", call.inputs["mics"][0]]
     plot = jobs.can_plot()
     for label, values in call.params:
         words = jobs.option_tokens(cmd, label, values)
@@ -185,20 +232,70 @@ class ExternalJob:
     def __init__(self, outdir: str) -> None:
         self.outdir = outdir
         self.folder = Path(outdir)
+        self.generation: str | None = None
 
     def node_name(self, name: str) -> str:
         """A file of the job folder as the pipeline names it (``External/job012/particles_kept.star``)."""
         return f"{self.outdir.rstrip('/')}/{name}"
 
+    def prepare(self) -> None:
+        """The job folder made if needed and checked, an earlier run's exit files removed, job.star read.
+
+        Anything in the way (the folder a file or a dangling link, an exit file that is a
+        folder, job.star a FIFO) is a :class:`CryodedupError` before any work.
+        """
+        if os.path.lexists(self.folder) and not self.folder.is_dir():
+            what = "a dangling link" if self.folder.is_symlink() and not self.folder.exists() else "not a folder"
+            raise CryodedupError(f"the job folder {self.outdir} is {what}")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise CryodedupError(f"cannot make the job folder {self.outdir} ({err.strerror})") from None
+        self.clear_exit_files()
+        self.generation = relion_generation(self.folder)
+
     def clear_exit_files(self) -> None:
-        """Removes the exit files of an earlier run (RELION does the same before it starts a job)."""
+        """Removes the exit files of an earlier run (RELION does the same before it starts a job).
+
+        Anything else of that name (a folder, a FIFO) is not removed, not being the job's: the
+        job fails, saying so.
+        """
         for name in (EXIT_SUCCESS, EXIT_FAILURE, EXIT_ABORTED):
-            (self.folder / name).unlink(missing_ok=True)
+            path = self.folder / name
+            if os.path.lexists(path) and not (path.is_symlink() or path.is_file()):
+                what = "a folder" if path.is_dir() else "not a file"
+                raise CryodedupError(f"{path} is {what}, not RELION's exit file: remove it and run the job again")
+            try:
+                if os.path.lexists(path):  # (unlinking an absent file on a read-only mount is an error)
+                    path.unlink()
+            except OSError as err:
+                raise CryodedupError(f"cannot remove the earlier run's {path} ({err.strerror})") from None
 
     def mark(self, name: str) -> None:
-        """Writes one exit file: RELION's sign that the job ended."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / name).touch()
+        """Writes one exit file: RELION's sign that the job ended. Raises OSError when it cannot.
+
+        Opened without blocking and without following a link: a FIFO or a folder of that name
+        is an error, never a wait.
+        """
+        flags = os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | os.O_NOFOLLOW
+        os.close(os.open(self.folder / name, flags, 0o666))
+
+    def end(self, name: str, message: str | None) -> int:
+        """Writes the exit file ``name`` and ``message`` (an error, for run.err) in one line; returns the status.
+
+        When the exit file cannot be written, the line says why; a success that cannot be
+        marked is a failure.
+        """
+        try:
+            self.mark(name)
+        except OSError as err:
+            reason = f"cannot write {self.folder / name} ({err.strerror})"
+            if name == EXIT_SUCCESS:
+                return self.end(EXIT_FAILURE, reason)
+            message = f"{message}; {reason}" if message else reason
+        if message is not None:
+            say_error(message)
+        return 0 if name == EXIT_SUCCESS and message is None else 1
 
     def check_abort(self, phase: str) -> None:
         """Stops before ``phase`` when RELION asked for an abort."""
@@ -252,7 +349,7 @@ class ExternalJob:
 
     def write_nodes(self, plan: Plan, summary: dict) -> list[str]:
         """Writes logfile.pdf and RELION_OUTPUT_NODES.star; returns the node lines, for run.out."""
-        generation = relion_generation(self.folder)
+        generation = self.generation
         nodes = [(o.name, o.kind) for o in plan.outputs if o.kind != "coordinates" or generation != "3.1"]
         if plan.job == "coordinates" and generation != "4/5":
             nodes += relion31_coordinate_nodes(self.folder, generation)
@@ -297,11 +394,15 @@ def relion_generation(folder: Path) -> str | None:
     """The RELION generation ("3.1" or "4/5") from the job folder's job.star; None without one.
 
     RELION 3.1 writes ``_rlnJobType 99``; RELION 4 and 5 write ``_rlnJobTypeLabel relion.external``.
+    A job.star that is not a regular file (a FIFO would block the read) is a :class:`CryodedupError`.
     """
-    try:
-        text = (folder / "job.star").read_text(errors="replace")
-    except OSError:
+    path = folder / "job.star"
+    if not os.path.lexists(path):
         return None
+    try:
+        text = check_regular_file(path, "RELION's job.star").read_text(errors="replace")
+    except OSError as err:
+        raise CryodedupError(f"{path}: cannot read the file ({err.strerror})") from None
     if re.search(r"^_rlnJobTypeLabel\s", text, re.MULTILINE):
         return "4/5"
     if re.search(r"^_rlnJobType\s", text, re.MULTILINE):
@@ -318,12 +419,37 @@ def output_nodes_star(nodes: Sequence[tuple[str, str]]) -> str:
     )
 
 
-def _stop_on_signal(signum: int, frame: object) -> NoReturn:
-    raise Aborted(f"by {signal.Signals(signum).name}")
+class _Stopping:
+    """Whether a signal still stops the run: the first one does, later ones wait for its end."""
+
+    armed = True
+
+
+def _stop_on_signal(signum: int, frame: object) -> None:
+    if _Stopping.armed:
+        _Stopping.armed = False
+        raise Aborted(f"by {signal.Signals(signum).name}")
+
+
+def say_error(message: str) -> None:
+    """One line on stderr (RELION's run.err); a message's own line breaks are shown as a backslash and n."""
+    with contextlib.suppress(OSError, ValueError):
+        print(f"cryodedup-relion: error: {message}".replace("\n", "\\n"), file=sys.stderr, flush=True)
+
+
+def describe(err: BaseException) -> str:
+    """What went wrong, for run.err: a user's mistake as it is, a system error with its file, a bug as a bug."""
+    if isinstance(err, CryodedupError):
+        return str(err)
+    if isinstance(err, OSError):
+        where = f"{err.filename}: " if err.filename else ""
+        return f"{where}{err.strerror or err}"
+    return f"unexpected {type(err).__name__}: {err} (a bug in cryodedup-relion: please report it)"
 
 
 def execute(job: ExternalJob, argv: Sequence[str]) -> None:
     """The phases of a run, with an abort honoured before each and while the command runs."""
+    job.prepare()
     job.check_abort("checking the parameters")
     call = parse_call(argv)
     the_plan = plan(call)
@@ -334,35 +460,40 @@ def execute(job: ExternalJob, argv: Sequence[str]) -> None:
         print(f"Output node: {line}", flush=True)
 
 
+def outcome(job: ExternalJob, argv: Sequence[str]) -> tuple[str, str | None]:
+    """Runs the job; returns its exit file and the error for run.err (None: no error)."""
+    try:
+        execute(job, argv)
+    except Aborted as stop:
+        with contextlib.suppress(OSError, ValueError):
+            print(f"Aborted {stop}: no new output nodes", flush=True)
+        return EXIT_ABORTED, None
+    except Exception as err:  # whatever it is, RELION must get an exit file and a line
+        return EXIT_FAILURE, describe(err)
+    return EXIT_SUCCESS, None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """The console script: exit files always written, a user's mistake as one line in run.err."""
+    """The console script: an exit file always written (or run.err says why not), an error as one line."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         outdir = parse_call(argv).outdir
     except jobs.ParameterError as err:
-        print(f"cryodedup-relion: error: {err}", file=sys.stderr, flush=True)
+        say_error(str(err))
         return 2
     job = ExternalJob(outdir)
-    job.clear_exit_files()
+    _Stopping.armed = True
     previous = {s: signal.signal(s, _stop_on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        execute(job, argv)
-    except Aborted as stop:
-        print(f"Aborted {stop}: no new output nodes", flush=True)
-        job.mark(EXIT_ABORTED)
-        return 1
-    except CryodedupError as err:
-        print(f"cryodedup-relion: error: {err}", file=sys.stderr, flush=True)
-        job.mark(EXIT_FAILURE)
-        return 1
-    except BaseException:
-        job.mark(EXIT_FAILURE)
-        raise
+        try:
+            ending = outcome(job, argv)
+            _Stopping.armed = False
+        except Aborted:  # a signal in the instant between the run's end and here (it disarmed itself)
+            ending = (EXIT_ABORTED, None)
+        return job.end(*ending)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-    job.mark(EXIT_SUCCESS)
-    return 0
 
 
 def console_main() -> NoReturn:

@@ -53,6 +53,12 @@ def particle_rows(s: dict) -> list[Row]:
     if s.get("orientations"):
         rows.append(("Orientations", s["orientations"]))
     rows += consensus_rows(s["consensus"]) if s.get("consensus") else []
+    rows += species_rows(s["species"]) if s.get("species") else []
+    if s.get("copick"):
+        c = s["copick"]
+        written = c.get("written_as")
+        into = f"; kept picks written as user {written['user']}, session {written['session']}" if written else ""
+        rows.append(("copick", f"{c['config']}: {c['pick_sets']:,} pick sets on {c['runs']:,} runs{into}"))
     if s.get("filaments"):
         f = s["filaments"]
         tubes = f"{f['tubes']:,} tube{'' if f['tubes'] == 1 else 's'}"
@@ -92,6 +98,31 @@ def priority_rows(priority: dict | None) -> list[Row]:
     return [("Priority", text)]
 
 
+def species_rows(species: dict) -> list[Row]:
+    """Per species: picks, kept, distance (radius); with --cross-species, the table of who displaced whom."""
+    lines = []
+    for p in species["per_species"]:
+        radius = "" if p["radius_A"] is None else f", radius {p['radius_A']:g} Å"
+        lost = (
+            f", {p['displaced_by_other_species']:,} displaced by another species" if "cross_species" in species else ""
+        )
+        lines.append(
+            f"{p['species']}: {p['particles']:,} in, {p['kept']:,} kept (min dist {p['min_dist_A']:g} Å{radius}){lost}"
+        )
+    rows = [("Species", "\n".join(lines))]
+    cross = species.get("cross_species")
+    if cross:
+        names = species["names"]
+        width = max(len(n) for n in names)
+        header = " " * width + "  " + "  ".join(f"{n:>{max(len(n), 5)}}" for n in names)
+        table = [f"kept \\ displaced ({cross['rule']}):", header]
+        for a, name in enumerate(names):
+            cells = ("-" if a == b else f"{cross['won'][a][b]:,}" for b in range(len(names)))
+            table.append(f"{name:<{width}}  " + "  ".join(f"{c:>{max(len(n), 5)}}" for c, n in zip(cells, names)))
+        rows.append(("Cross-species", "\n".join(table)))
+    return rows
+
+
 def report_rows(s: dict) -> tuple[list[Row], dict[str, str]]:
     """The particle job's summary for its report, and the rows to highlight.
 
@@ -113,7 +144,10 @@ def report_rows(s: dict) -> tuple[list[Row], dict[str, str]]:
 
 
 def distance_text(summary: dict) -> str:
-    """The minimum distance as the summary shows it; 0 says what identical means."""
+    """The minimum distance as the summary shows it; 0 says what identical means; species' own below."""
+    species = summary.get("species")
+    if species and any(p["min_dist_A"] != summary["min_dist_A"] for p in species["per_species"]):
+        return "each species its own (Species, below)"
     if summary["min_dist_A"] == 0:
         return f"0 Å: identical centres (within {SAME_CENTRE_A:g} Å)"
     if summary.get("min_dist_z_A") is not None:

@@ -49,14 +49,36 @@ impl std::error::Error for StarError {}
 #[derive(Clone, Debug, PartialEq)]
 pub enum DedupError {
     Dimension(usize),
-    Length { what: &'static str, expected: usize, got: usize },
+    Length {
+        what: &'static str,
+        expected: usize,
+        got: usize,
+    },
     MinDist(f64),
-    NonFinite { index: usize },
-    TooFar { index: usize },
+    NonFinite {
+        index: usize,
+    },
+    TooFar {
+        index: usize,
+    },
     TooMany(usize),
-    InputOutOfRange { index: usize, limit: u32 },
-    NonFinitePose { index: usize },
-    GroupOutOfRange { index: usize, limit: usize },
+    InputOutOfRange {
+        index: usize,
+        limit: u32,
+    },
+    NonFinitePose {
+        index: usize,
+    },
+    GroupOutOfRange {
+        index: usize,
+        limit: usize,
+    },
+    /// A species' radius or the overlap factor that is not a finite distance >= 0.
+    Radius(f64),
+    SpeciesOutOfRange {
+        index: usize,
+        limit: usize,
+    },
 }
 
 impl fmt::Display for DedupError {
@@ -80,6 +102,12 @@ impl fmt::Display for DedupError {
             DedupError::NonFinitePose { index } => write!(f, "particle {index} has an angle that is NaN or infinite"),
             DedupError::GroupOutOfRange { index, limit } => {
                 write!(f, "particle {index} belongs to a group numbered {limit} or more ({limit} groups)")
+            }
+            DedupError::Radius(r) => {
+                write!(f, "radii and the overlap must be numbers from 0 to {MAX_COORDINATE:e}, got {r}")
+            }
+            DedupError::SpeciesOutOfRange { index, limit } => {
+                write!(f, "particle {index} belongs to a species numbered {limit} or more ({limit} radii)")
             }
             DedupError::InputOutOfRange { index, limit } => {
                 write!(f, "particle {index} belongs to an input numbered {limit} or more (at most {limit} inputs)")

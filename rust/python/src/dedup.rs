@@ -3,7 +3,7 @@
 
 use cryodedup_core::algo::decide::{decide, Request, Tubes};
 use cryodedup_core::algo::dedup::RowFacts;
-use cryodedup_core::algo::{consensus, dedup as core_dedup, neighbours, pose};
+use cryodedup_core::algo::{consensus, dedup as core_dedup, neighbours, pose, species};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
     PyUntypedArrayMethods,
@@ -233,4 +233,34 @@ pub(crate) fn nearest_distances<'py>(
     let distances = on_groups!(groups, |ids| py.detach(|| neighbours::nearest_distances(ids, coords, dim)))
         .map_err(CoreError::from)?;
     Ok(distances.into_pyarray(py))
+}
+
+/// suppress_overlaps(groups, coords, species, ranks, active, radii, overlap) -> suppressed_by:
+/// for each row, the kept row of another species whose sphere overlaps it and ranks above it
+/// (-1: none), as cryodedup_core::algo::species says. Groups are uint32 or int64, coords (n,
+/// 2 or 3) in Å, species uint32 (indices into radii, Å), ranks float64 (higher first), active
+/// bool. The GIL is released while it runs.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn suppress_overlaps<'py>(
+    py: Python<'py>,
+    groups: Groups<'py>,
+    coords: PyReadonlyArray2<'py, f64>,
+    species: PyReadonlyArray1<'py, u32>,
+    ranks: PyReadonlyArray1<'py, f64>,
+    active: PyReadonlyArray1<'py, bool>,
+    radii: PyReadonlyArray1<'py, f64>,
+    overlap: f64,
+) -> PyResult<Bound<'py, PyArray1<i64>>> {
+    let rows = species::Overlaps {
+        coords: coords.as_slice()?,
+        dim: coords.shape()[1],
+        species: species.as_slice()?,
+        ranks: ranks.as_slice()?,
+        active: active.as_slice()?,
+    };
+    let rule = species::OverlapRule { radii: radii.as_slice()?, overlap };
+    let suppressed_by = on_groups!(groups, |ids| py.detach(|| species::suppress_overlaps(ids, &rows, &rule)))
+        .map_err(CoreError::from)?;
+    Ok(suppressed_by.into_pyarray(py))
 }

@@ -963,11 +963,14 @@ def _read_star_files(
         if lacking:
             raise CryodedupError(f"{part.where()}: --max-angle needs the orientations, and there is no {lacking[0]}")
     angles: list[np.ndarray] = []
+    species_label = _species_column(parts, options.species_column)
+    species_values: list[np.ndarray] = []
     split = _start_split(parts, labels, one_pass, bool(higher), Path(outdir))
     psizes_by_name: set[str] = set()  # micrographs whose pixel size --micrographs gave by file name
     for part in parts:
         log(f"reading {part.path} ({part.star.size / 1e6:.1f} MB)", "info")
         wanted = ([RANDOM_SUBSET] if with_halves else []) + (ANGLES if with_angles else [])
+        wanted += [species_label] if species_label and species_label not in wanted else []
         scan, found_by_name = _scan_input(part, score_label, options, mic_psizes, wanted, split, labels, log)
         psizes_by_name.update(found_by_name)
         if split is not None:
@@ -978,6 +981,8 @@ def _read_star_files(
                     scratch.unlink(missing_ok=True)  # (the disk space, for the second pass's outputs)
         if with_angles:
             angles.append(np.stack([scan.extra[label] for label in ANGLES], axis=1))
+        if species_label:
+            species_values.append(scan.extra[species_label])
         if with_halves:
             half, problem = read_halves(scan.extra[RANDOM_SUBSET], HALF_TEXTS, RANDOM_SUBSET, part.where())
             if half is None:
@@ -1012,9 +1017,12 @@ def _read_star_files(
     if filament:
         tube_values = [s.tubes if s.tubes is not None else np.full(len(s.groups), np.nan) for s in scans]
         tubes = tube_ids(input_of, groups, np.concatenate(tube_values))
+    species, species_names = species_of_rows(species_values, parts, species_label)
     return ParticleSet(
         inputs=[str(p.path) for p in parts],
         input_of=input_of,
+        species=species,
+        species_names=species_names,
         mic_names=list(group_ids),
         groups=groups,
         centres=_joined([s.centres for s in scans]),
@@ -1038,6 +1046,35 @@ def _read_star_files(
         pose_label="rlnAngleRot/Tilt/Psi",
         summary={"micrograph_matching": {"pixel_sizes_by_file_name": len(psizes_by_name)}} if psizes_by_name else {},
     )
+
+
+def _species_column(parts: list[ParticleStar], label: str | None) -> str | None:
+    """``--species-column`` as the files name it (a leading underscore dropped); every input must have it."""
+    if label is None:
+        return None
+    label = label.lstrip("_")
+    for part in parts:
+        if label not in part.labels:
+            raise CryodedupError(f"{part.where()}: --species-column {label}: no such column")
+    return label
+
+
+def species_of_rows(
+    values: list[np.ndarray], parts: list[ParticleStar], label: str | None
+) -> tuple[np.ndarray | None, list[str]]:
+    """Each row's species (an index) and the species' names, from the species column's numbers."""
+    if label is None:
+        return None, []
+    joined = np.concatenate(values) if values else np.zeros(0)
+    bad = np.flatnonzero(~np.isfinite(joined))
+    if bad.size:
+        counts = np.cumsum([len(v) for v in values])
+        k = int(np.searchsorted(counts, bad[0], "right"))
+        row = int(bad[0] - (counts[k - 1] if k else 0))
+        raise CryodedupError(f"{parts[k].where()}: particle {row + 1} has no number in {label}, the species column")
+    numbers, inverse = np.unique(joined, return_inverse=True)
+    names = [f"{number:g}" for number in numbers]  # (--min-dist 1=150,2=60)
+    return inverse.astype(np.uint32).reshape(-1), names
 
 
 @dataclass

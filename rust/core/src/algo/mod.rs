@@ -9,6 +9,7 @@
 //! - [`grid`], [`kdtree`]: radius searches among dense and spread points.
 //! - [`neighbours`]: each particle's distance to its nearest neighbour (for the pictures).
 //! - [`pose`]: orientations, point groups and the angle between two particles.
+//! - [`species`]: picks of different species whose spheres overlap: the better kept.
 //! - [`micrographs`]: binned micrographs' spectra and their phase correlation.
 
 pub mod consensus;
@@ -21,3 +22,4 @@ pub mod micrographs;
 pub mod neighbours;
 pub mod points;
 pub mod pose;
+pub mod species;

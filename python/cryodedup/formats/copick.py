@@ -1,0 +1,300 @@
+"""copick projects (the CZ Imaging Institute's): picks read and written through copick's own API.
+
+A project's config (JSON: ``pickable_objects`` with their radius, an overlay folder) names
+runs (tomograms); each run holds picks per (object, user, session), each point a
+``location`` in Å with a ``score`` and a ``transformation`` whose translation is a shift
+added to the location. Here each (user, session) is one input (a picker or an annotator:
+several users' picks of one object are merged as several pickers' are, ``--min-support``
+included), each object one species (its radius the default minimum distance and the radius
+of ``--cross-species``), each run one tomogram. The kept picks go back into the project as
+a new (user, session), ``--copick-out-user`` / ``--copick-out-session`` (default
+``cryodedup`` / ``0``, copick's session of tools' picks), which is never read as an input;
+with ``-o``, kept and rejected are written as RELION 5 STAR files too, by copick's own
+conversion (centred coordinates from each run's tomogram). copick is an optional extra
+(``pip install "cryodedup[copick]"``), imported only here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..algo.dedup import MAX_INPUTS
+from ..errors import CryodedupError
+from ..model import Log, ParticleSet, ReaderOptions, Warn
+from ..outputs import AtomicOutputs
+
+KEPT_NAME, REJECTED_NAME = "particles_kept.star", "particles_rejected.star"
+#: What the summary calls the points' score.
+SCORE_LABEL = "copick score"
+
+
+@contextmanager
+def root_logger_kept() -> Iterator[None]:
+    """The root logger as it was, after copick's calls.
+
+    copick sets up the root logger as it imports and as some of its calls run (a rich
+    handler at INFO, printing on stdout, ``force=True``): every library's INFO lines would
+    then land in ``--json``'s output. Each call into copick is made inside this.
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+def import_copick() -> Any:
+    """The copick package, or one line saying how to install it."""
+    try:
+        with root_logger_kept():
+            import copick
+    except ImportError:
+        raise CryodedupError(
+            'reading a copick project needs the copick package: pip install "cryodedup[copick]"'
+        ) from None
+    return copick
+
+
+@dataclass
+class PickSet:
+    """One (run, object, user, session) pick set read: its picks object and its rows in the particle set."""
+
+    picks: Any
+    run: str
+    species: str
+    start: int
+    stop: int
+
+
+def _names(text: str | None) -> set[str] | None:
+    return None if not text else {name.strip() for name in text.split(",") if name.strip()}
+
+
+def open_project(config: Path) -> Any:
+    """The project of ``config`` opened by copick, or one line naming the file and what is wrong."""
+    copick = import_copick()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # (copick's deprecation notes are not the user's concern)
+            return copick.from_file(os.fspath(config))
+    except (ValueError, TypeError, KeyError, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CryodedupError(f"{config}: not a copick project copick can open ({first})") from None
+
+
+def read_copick(config: Path, outdir: Path | None, options: ReaderOptions, warn: Warn, log: Log) -> ParticleSet:
+    """The particle picks of a copick project: every (or the named) object, user and session."""
+    with root_logger_kept():
+        return _read_copick(config, outdir, options, log)
+
+
+def _read_copick(config: Path, outdir: Path | None, options: ReaderOptions, log: Log) -> ParticleSet:
+    root = open_project(config)
+    objects = {o.name: o for o in root.pickable_objects if o.is_particle}
+    wanted = _names(options.copick_objects)
+    unknown = sorted((wanted or set()) - set(objects))
+    if unknown:
+        raise CryodedupError(f"{config}: --copick-objects {unknown[0]}: no such particle object ({', '.join(objects)})")
+    users, sessions = _names(options.copick_users), _names(options.copick_sessions)
+    ours = (options.copick_out_user, options.copick_out_session)
+    found = []
+    for run in sorted(root.runs, key=lambda r: r.name):
+        for picks in run.picks:
+            key = (picks.user_id, picks.session_id)
+            if picks.pickable_object_name not in objects or key == ours:
+                continue  # (segmentation objects; the picks this job writes)
+            if (wanted and picks.pickable_object_name not in wanted) or (users and picks.user_id not in users):
+                continue
+            if sessions and picks.session_id not in sessions:
+                continue
+            found.append((run.name, picks.pickable_object_name, key, picks))
+    found.sort(key=lambda item: item[:3])
+    return _particle_set(config, root, objects, found, options, outdir, log)
+
+
+def _particle_set(
+    config: Path, root: Any, objects: dict, found: list, options: ReaderOptions, outdir: Path | None, log: Log
+) -> ParticleSet:
+    keys = sorted({key for _, _, key, _ in found})
+    if len(keys) > MAX_INPUTS:
+        raise CryodedupError(
+            f"{config}: {len(keys)} (user, session) pick sets, at most {MAX_INPUTS} (one consensus bit each): "
+            "choose some with --copick-users or --copick-sessions"
+        )
+    runs = sorted({run for run, _, _, _ in found})
+    species_names = sorted({name for _, name, _, _ in found})
+    sets, centres, scores, inputs, groups, species, poses = [], [], [], [], [], [], []
+    start = 0
+    for run, name, key, picks in found:
+        points, transforms = picks.numpy()
+        n = len(points)
+        centres.append(points.reshape(-1, 3) + transforms.reshape(-1, 4, 4)[:, :3, 3])
+        poses.append(transforms.reshape(-1, 4, 4)[:, :3, :3])
+        scores.append(np.array([np.nan if p.score is None else p.score for p in picks.points], dtype=np.float64))
+        inputs.append(np.full(n, keys.index(key), dtype=np.uint8))
+        groups.append(np.full(n, runs.index(run), dtype=np.int64))
+        species.append(np.full(n, species_names.index(name), dtype=np.uint32))
+        sets.append(PickSet(picks, run, name, start, start + n))
+        start += n
+    log(
+        f"read {start:,} picks of {len(species_names)} object(s) by {len(keys)} user/session(s) on {len(runs)} runs",
+        "info",
+    )
+    if not start:
+        raise CryodedupError(f"{config}: no picks of {', '.join(objects) or 'any particle object'} to read")
+    score_label = None if options.score == "none" else SCORE_LABEL
+    if options.score not in ("auto", "none", "score", SCORE_LABEL):
+        raise CryodedupError(f"{config}: --score {options.score}: copick points carry one score, `score` (or none)")
+    radii = {name: float(objects[name].radius) for name in species_names if objects[name].radius}
+    writer = CopickWriter(root, config, sets, options.copick_out_user, options.copick_out_session, outdir)
+    writer.report.update({"config": str(config), "runs": len(runs), "pick_sets": len(found)})
+    joined = np.concatenate(centres)
+    return ParticleSet(
+        inputs=[f"{user}/{session}" for user, session in keys],
+        input_of=np.concatenate(inputs),
+        mic_names=runs,
+        groups=np.concatenate(groups),
+        centres=joined,
+        psize=np.broadcast_to(np.nan, (start,)),
+        pixel_sizes=[{"input": str(config), "optics_group": "all", "psize": None, "source": "not needed: Å"}],
+        scores=np.concatenate(scores) if score_label else None,
+        score_label=score_label,
+        higher_is_better=options.score_order != "min",
+        read_files=[config],
+        writer=writer,
+        poses=rotation_vectors(np.concatenate(poses)) if options.max_angle is not None else None,
+        pose_kind="rotvec",
+        pose_label="copick transformation",
+        species=np.concatenate(species),
+        species_names=species_names,
+        species_radii=radii,
+        summary={"copick": writer.report},
+    )
+
+
+def rotation_vectors(matrices: np.ndarray) -> np.ndarray:
+    """The rotation vectors (axis times angle, radians) of rotation matrices (n, 3, 3)."""
+    cos = np.clip((np.trace(matrices, axis1=1, axis2=2) - 1) / 2, -1.0, 1.0)
+    angle = np.arccos(cos)
+    skew = np.stack(
+        [
+            matrices[:, 2, 1] - matrices[:, 1, 2],
+            matrices[:, 0, 2] - matrices[:, 2, 0],
+            matrices[:, 1, 0] - matrices[:, 0, 1],
+        ],
+        axis=1,
+    )
+    sin = np.sin(angle)
+    out = np.zeros((len(matrices), 3))
+    general = sin > 1e-6
+    out[general] = skew[general] * (angle[general] / (2 * sin[general]))[:, None]
+    for k in np.flatnonzero(~general & (angle > 1)):  # near 180°: the axis from the diagonal
+        m = matrices[k]
+        axis = np.sqrt(np.clip((np.diag(m) + 1) / 2, 0, None))
+        big = int(np.argmax(axis))
+        for j in range(3):
+            if j != big:
+                axis[j] = np.copysign(axis[j], m[big, j] + m[j, big])
+        out[k] = axis / np.linalg.norm(axis) * angle[k]
+    return out
+
+
+class CopickWriter:
+    """Writes the kept picks into the project as a new (user, session); with an output folder, RELION 5 STAR too."""
+
+    def __init__(self, root: Any, config: Path, sets: list[PickSet], user: str, session: str, outdir: Path | None):
+        self.root, self.config, self.sets = root, config, sets
+        self.user, self.session, self.outdir = user, session, outdir
+        #: The summary's ``copick`` entry: what was read, and where the kept picks went once written.
+        self.report: dict = {}
+
+    def _existing(self) -> list[str]:
+        pairs = sorted({(s.run, s.species) for s in self.sets})
+        runs = {run.name: run for run in self.root.runs}
+        return [
+            f"{run}/{name}"
+            for run, name in pairs
+            if runs[run].get_picks(object_name=name, user_id=self.user, session_id=self.session)
+        ]
+
+    def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
+        """The STAR files first (all or nothing), then the kept picks of each run and object into the project."""
+        with root_logger_kept():
+            return self._write(keep, force)
+
+    def _write(self, keep: np.ndarray, force: bool) -> dict[str, list[Path]]:
+        existing = self._existing()
+        if existing and not force:
+            raise CryodedupError(
+                f"{self.config}: picks of user {self.user}, session {self.session} exist already ({existing[0]}, "
+                f"{len(existing)} in all): give --force to replace them, or another --copick-out-session"
+            )
+        outputs: dict[str, list[Path]] = {"kept": [], "rejected": []}
+        if self.outdir is not None:
+            outputs = self._write_star(keep, force)
+        self._write_picks(keep)
+        self.report["written_as"] = {"user": self.user, "session": self.session}
+        return outputs
+
+    def _write_picks(self, keep: np.ndarray) -> None:
+        by_target: dict[tuple[str, str], list] = {}
+        for s in self.sets:
+            points = by_target.setdefault((s.run, s.species), [])
+            points += [p for p, k in zip(s.picks.points, keep[s.start : s.stop]) if k]
+        runs = {run.name: run for run in self.root.runs}
+        for (run, name), points in by_target.items():
+            picks = runs[run].new_picks(object_name=name, session_id=self.session, user_id=self.user, exist_ok=True)
+            picks.points = [p.model_copy(deep=True) for p in points]
+            picks.store()
+
+    def star_paths(self) -> dict[str, dict[str, Path]]:
+        """The STAR outputs by object: ``particles_kept.star`` for one, ``particles_kept_NAME.star`` for several."""
+        assert self.outdir is not None
+        names = sorted({s.species for s in self.sets})
+        tag = (lambda name: "") if len(names) == 1 else (lambda name: f"_{name}")
+        return {
+            name: {subset: self.outdir / f"particles_{subset}{tag(name)}.star" for subset in ("kept", "rejected")}
+            for name in names
+        }
+
+    def _write_star(self, keep: np.ndarray, force: bool) -> dict[str, list[Path]]:
+        """Kept and rejected picks of each object as RELION 5 particles, by copick's own conversion."""
+        import pandas as pd
+        import starfile
+
+        frames: dict[str, list] = {}
+        for s in self.sets:
+            frames.setdefault(s.species, []).append((self._relion_rows(s), keep[s.start : s.stop]))
+        paths = self.star_paths()
+        every = [path for by_subset in paths.values() for path in by_subset.values()]
+        with AtomicOutputs(every, force=force, inputs=[self.config]) as tmp:
+            for name, parts in frames.items():
+                table = pd.concat([frame for frame, _ in parts], ignore_index=True)
+                kept = np.concatenate([k for _, k in parts])
+                for subset, rows in (("kept", kept), ("rejected", ~kept)):
+                    starfile.write({"particles": table[rows].reset_index(drop=True)}, tmp[paths[name][subset]])
+        return {subset: [by_subset[subset] for by_subset in paths.values()] for subset in ("kept", "rejected")}
+
+    def _relion_rows(self, s: PickSet) -> Any:
+        from copick.util.relion import picks_to_df_relion
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # (several voxel spacings: copick takes the smallest, as said)
+                return picks_to_df_relion(s.picks, coordinates="centered")
+        except ValueError as err:
+            raise CryodedupError(
+                f"{self.config}: run {s.run}: RELION 5's centred coordinates need the run's tomogram, and copick "
+                f"finds none ({err}); without -o the kept picks are written into the project only"
+            ) from None

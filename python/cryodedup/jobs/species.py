@@ -1,0 +1,207 @@
+"""The particle job's decision for several species (cryo-ET): each species on its own, then between species.
+
+Within a species, duplicates are removed as for one species, at the species' own minimum
+distance (``--min-dist NAME=Å``; a copick object's radius by default). With
+``--cross-species``, picks of different species whose spheres overlap are then resolved
+(:mod:`cryodedup.algo.species`, docs/design.md section 13). The particle job
+(:mod:`cryodedup.jobs.particles`) hands its one-species decision in as ``decide_one``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+from ..algo.species import cross_species_ranks, suppress_overlaps, won_table
+from ..errors import CryodedupError
+from ..model import ParticleSet
+
+if TYPE_CHECKING:
+    from ..options import ParticleOptions
+
+#: The particle job's Decision (jobs.particles, which imports this module: not imported here).
+Decision = Any
+
+#: The Decision's per-row arrays, and the value of a row without one.
+_ROW_FIELDS = {
+    "keep": False,
+    "suppressed_by": -1,
+    "confirmed_by": 0,
+    "unconfirmed": False,
+    "ranked_scores": np.nan,
+    "not_confirmable": False,
+    "levels": 0,  # (--prefer's priority levels)
+}
+
+
+def assign_species(particles: ParticleSet, options: ParticleOptions) -> None:
+    """``--species``: the species of each input, in the order of the inputs.
+
+    Refuses the options of several species (``--cross-species``, ``--min-dist NAME=Å``) on
+    particles that have none.
+    """
+    if not options.species:
+        if particles.species is None and (options.cross_species or options.species_min_dist):
+            flag = "--cross-species" if options.cross_species else "--min-dist NAME=Å"
+            raise CryodedupError(
+                f"{flag}: these particles have no species; name them with --species (one per input), "
+                "--species-column, or give a copick project"
+            )
+        return
+    n_inputs = len(particles.inputs)
+    if particles.species is not None:
+        raise CryodedupError(
+            "--species names each input's species, and these inputs carry their own (copick objects, "
+            "--species-column): drop --species"
+        )
+    if len(options.species) != n_inputs:
+        raise CryodedupError(
+            f"--species given {len(options.species)} time(s) for {n_inputs} input(s): name the species of "
+            "each input, in the order of the inputs (--species ribosome --species apoferritin)"
+        )
+    names = list(dict.fromkeys(options.species))
+    of_input = np.array([names.index(name) for name in options.species], dtype=np.uint32)
+    particles.species = of_input[particles.input_of]
+    particles.species_names = names
+
+
+def _check_names(given: dict[str, float], names: list[str], flag: str) -> None:
+    unknown = [name for name in given if name not in names]
+    if unknown:
+        raise CryodedupError(
+            f"{flag} {unknown[0]}=...: there is no species {unknown[0]!r}; the species are {', '.join(names)}"
+        )
+
+
+def species_distances(particles: ParticleSet, options: ParticleOptions) -> list[float]:
+    """Each species' minimum distance.
+
+    Its ``--min-dist NAME=Å``, else a given ``--min-dist``, else its radius where the input
+    gives one (a copick object), else the default 20 Å.
+    """
+    names = particles.species_names
+    _check_names(options.species_min_dist, names, "--min-dist")
+    own = particles.species_radii if not options.min_dist_given else {}
+    return [float(options.species_min_dist.get(name, own.get(name, options.min_dist))) for name in names]
+
+
+def species_radii(particles: ParticleSet, options: ParticleOptions) -> np.ndarray:
+    """Each species' radius for ``--cross-species``: ``--radius NAME=Å``, else the input's (copick)."""
+    names = particles.species_names
+    _check_names(options.radius, names, "--radius")
+    radii = {**particles.species_radii, **options.radius}
+    missing = [name for name in names if name not in radii]
+    if missing:
+        pairs = ",".join(f"{name}=Å" for name in missing)
+        raise CryodedupError(
+            f"--cross-species compares each species' size, and {', '.join(missing)} has none: give --radius {pairs}"
+        )
+    return np.array([radii[name] for name in names], dtype=np.float64)
+
+
+def decide_several_species(
+    particles: ParticleSet,
+    options: ParticleOptions,
+    decide_one: Callable[[ParticleSet, ParticleOptions], Decision],
+) -> Decision:
+    """Each species decided on its own (``decide_one``, at its distance), then overlaps between species."""
+    assert particles.species is not None
+    distances = species_distances(particles, options)
+    radii = species_radii(particles, options) if options.cross_species else None
+    if len(distances) == 1 and radii is None:  # one species: the rows as they are (a one-pass decision kept)
+        return decide_one(particles, replace(options, min_dist=distances[0]))
+    parts = []
+    for s, distance in enumerate(distances):
+        rows = np.flatnonzero(particles.species == s)
+        parts.append((rows, decide_one(particles.rows(rows), replace(options, min_dist=distance))))
+    decision = _merged(parts, len(particles))
+    if options.min_support == 1 and not _several_inputs_in_a_species(particles):
+        # One input per species (--species per input): inputs never meet, no consensus to report.
+        decision = replace(decision, confirmed_by=None, covered=None)
+    if radii is None:
+        return decision
+    compared = decision.ranked_scores if decision.ranked_scores is not None else particles.scores
+    higher = True if decision.ranked_scores is not None else particles.higher_is_better
+    ranks = cross_species_ranks(compared, particles.species, higher, options.seed)
+    displaced_by = suppress_overlaps(
+        particles.groups, particles.centres, particles.species, ranks, decision.keep, radii, options.overlap
+    )
+    return replace(decision, keep=decision.keep & (displaced_by < 0), displaced_by=displaced_by)
+
+
+def _several_inputs_in_a_species(particles: ParticleSet) -> bool:
+    assert particles.species is not None
+    pairs = np.unique(np.stack([particles.species.astype(np.int64), particles.input_of.astype(np.int64)]), axis=1)
+    return bool(pairs.shape[1] > len(np.unique(pairs[0])))
+
+
+def _merged(parts: list[tuple[np.ndarray, Decision]], n: int) -> Decision:
+    """The species' decisions as one, row by row (a duplicate's suppressor renumbered to the whole set's rows)."""
+    fields: dict = {}
+    for name, fill in _ROW_FIELDS.items():
+        pieces = [getattr(decision, name) for _, decision in parts]
+        given = [piece for piece in pieces if piece is not None]
+        if not given:
+            fields[name] = None
+            continue
+        out = np.full(n, fill, dtype=given[0].dtype)
+        for (rows, _), piece in zip(parts, pieces):
+            if piece is not None:
+                out[rows] = np.where(piece >= 0, rows[piece], -1) if name == "suppressed_by" else piece
+        fields[name] = out
+    covers = [decision.covered for _, decision in parts if decision.covered is not None]
+    fields["covered"] = np.logical_or.reduce(covers) if covers else None
+    return replace(parts[0][1], **fields)
+
+
+def species_summary(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> dict:
+    """Per species: picks, kept, its distance (and radius); with ``--cross-species``, who displaced whom."""
+    assert particles.species is not None
+    names = particles.species_names
+    n_species = len(names)
+    picks = np.bincount(particles.species, minlength=n_species)
+    kept = np.bincount(particles.species[decision.keep], minlength=n_species)
+    distances = species_distances(particles, options)
+    radii = species_radii(particles, options) if options.cross_species else None
+    displaced = decision.displaced_by
+    lost = (
+        np.zeros(n_species, dtype=np.int64)
+        if displaced is None
+        else np.bincount(particles.species[displaced >= 0], minlength=n_species)
+    )
+    summary: dict = {
+        "names": names,
+        "per_species": [
+            {
+                "species": name,
+                "particles": int(picks[s]),
+                "kept": int(kept[s]),
+                "rejected": int(picks[s] - kept[s]),
+                "displaced_by_other_species": int(lost[s]),
+                "min_dist_A": distances[s],
+                "radius_A": None if radii is None else float(radii[s]),
+            }
+            for s, name in enumerate(names)
+        ],
+    }
+    if displaced is not None:
+        won = won_table(particles.species, displaced, n_species)
+        summary["cross_species"] = {
+            "overlap": options.overlap,
+            "rule": f"centre distance < (r_a + r_b) x {options.overlap:g}; ranked by percentile within each species",
+            "won": won.tolist(),
+            "pairs": [
+                {
+                    "a": names[a],
+                    "b": names[b],
+                    "conflicts": int(won[a, b] + won[b, a]),
+                    "a_won": int(won[a, b]),
+                    "b_won": int(won[b, a]),
+                }
+                for a in range(n_species)
+                for b in range(a + 1, n_species)
+            ],
+        }
+    return summary

@@ -1,0 +1,88 @@
+"""The species' options' types: ``--min-dist`` as Å or ``NAME=Å`` pairs, ``--radius`` as pairs.
+
+Kept apart from options.py, which declares every option with them (issue 40).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+
+class DefaultDistance(float):
+    """The default ``--min-dist`` (20 Å), told apart from a distance given: copick objects then take their radius."""
+
+
+#: ``--min-dist`` when not given.
+DEFAULT_MIN_DIST = DefaultDistance(20.0)
+
+
+@dataclass(frozen=True)
+class SpeciesDistances:
+    """A ``--min-dist`` of ``NAME=Å`` pairs (and at most one bare distance, for the species not named)."""
+
+    default: float | None
+    by_species: dict[str, float]
+
+
+def parse_named_distances(text: str, what: str, bare: bool) -> tuple[float | None, dict[str, float]]:
+    """``"60"``, ``"ribosome=150,apoferritin=60"`` or both: the bare distance (when ``bare``) and the pairs.
+
+    Raises ValueError with what was expected.
+    """
+    default: float | None = None
+    pairs: dict[str, float] = {}
+    for item in (part.strip() for part in text.split(",")):
+        name, sep, number = item.rpartition("=")
+        if not sep and not bare:
+            raise ValueError(f"{what} takes NAME=Å (e.g. ribosome=150), got {item!r}")
+        try:
+            value = float(number)
+        except ValueError:
+            raise ValueError(f"{what} takes {'Å or ' if bare else ''}NAME=Å, got {item!r}") from None
+        if sep and not name.strip():
+            raise ValueError(f"{what}: {item!r} names no species before '='")
+        if sep and name.strip() in pairs:
+            raise ValueError(f"{what}: species {name.strip()!r} given twice")
+        if not sep and default is not None:
+            raise ValueError(f"{what}: two distances without a species name ({default:g} and {value:g})")
+        if sep:
+            pairs[name.strip()] = value
+        else:
+            default = value
+    return default, pairs
+
+
+class MinDistance(click.types.FloatParamType):
+    """``--min-dist``: Å, or ``NAME=Å`` pairs separated by commas (one species each), or both."""
+
+    name = "float"  # (click says "not a valid float" for a non-number, as before)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """A float for a bare distance, else :class:`SpeciesDistances`."""
+        if isinstance(value, (float, SpeciesDistances)):
+            return value  # the default (DEFAULT_MIN_DIST kept as it is)
+        if "=" not in str(value) and "," not in str(value):
+            return super().convert(value, param, ctx)  # a distance alone: click's own words for a non-number
+        try:
+            default, pairs = parse_named_distances(str(value), "--min-dist", bare=True)
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+        return SpeciesDistances(default, pairs) if pairs else default
+
+
+class NamedDistance(click.ParamType):
+    """``--radius``: ``NAME=Å`` (commas separate several)."""
+
+    name = "NAME=Å"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The pairs as a dict."""
+        if isinstance(value, dict):
+            return value
+        try:
+            return parse_named_distances(str(value), "--radius", bare=False)[1]
+        except ValueError as err:
+            self.fail(str(err), param, ctx)

@@ -1,0 +1,173 @@
+//! Picks of different species that claim one place (cryo-ET: a ribosome and a proteasome
+//! template both matching one density): the overlap rule between species.
+//!
+//! Each species has a radius. Two picks of different species on one tomogram overlap when
+//! their centres are closer than `(r_a + r_b) * overlap`; they cannot both be right. The
+//! picks are ranked (higher first, NaN last, ties by index: the caller puts its priority
+//! and each species' rank normalisation into one number) and walked best first: a pick not
+//! yet suppressed is kept and suppresses every overlapping pick of another species; a
+//! suppressed pick suppresses nothing (docs/design.md section 13). Picks of one species are
+//! never compared here: their duplicates are the dedup's.
+
+use crate::algo::dedup::score_key;
+use crate::algo::grid::Grid;
+use crate::algo::kdtree::KdTree;
+use crate::algo::points::{check_coordinates, point, values_by_group, GroupId};
+use crate::errors::{DedupError, MAX_COORDINATE};
+
+/// The overlap rule: each species' radius (Å, by species id) and the factor on the sum of two radii.
+#[derive(Clone, Copy, Debug)]
+pub struct OverlapRule<'a> {
+    pub radii: &'a [f64],
+    /// Two spheres overlap when their centres are closer than `(r_a + r_b) * overlap`.
+    pub overlap: f64,
+}
+
+/// The rows to compare and how they rank.
+#[derive(Clone, Copy, Debug)]
+pub struct Overlaps<'a> {
+    /// Centres, `dim` values per row, row-major.
+    pub coords: &'a [f64],
+    pub dim: usize,
+    /// Each row's species (an index into the rule's radii).
+    pub species: &'a [u32],
+    /// Each row's rank value, higher first (NaN last, ties by row index).
+    pub ranks: &'a [f64],
+    /// Rows taking part (the others, rejected before, neither suppress nor are suppressed).
+    pub active: &'a [bool],
+}
+
+/// For each row, the kept row of another species that suppressed it, or -1 (kept, inactive,
+/// or overlapping nothing better), groups (tomograms) worked in parallel.
+pub fn suppress_overlaps<G: GroupId>(
+    groups: &[G],
+    rows: &Overlaps,
+    rule: &OverlapRule,
+) -> Result<Vec<i64>, DedupError> {
+    validate(groups.len(), rows, rule)?;
+    Ok(match rows.dim {
+        2 => values_by_group(groups, |members| suppress_in_group::<2>(rows, rule, members)),
+        _ => values_by_group(groups, |members| suppress_in_group::<3>(rows, rule, members)),
+    })
+}
+
+fn validate(n: usize, rows: &Overlaps, rule: &OverlapRule) -> Result<(), DedupError> {
+    if rows.dim != 2 && rows.dim != 3 {
+        return Err(DedupError::Dimension(rows.dim));
+    }
+    if rows.coords.len() != n * rows.dim {
+        return Err(DedupError::Length { what: "coords", expected: n * rows.dim, got: rows.coords.len() / rows.dim });
+    }
+    for (what, len) in [("species", rows.species.len()), ("ranks", rows.ranks.len()), ("active", rows.active.len())] {
+        if len != n {
+            return Err(DedupError::Length { what, expected: n, got: len });
+        }
+    }
+    if n >= u32::MAX as usize {
+        return Err(DedupError::TooMany(n));
+    }
+    if let Some(&radius) = rule.radii.iter().find(|r| !(0.0..=MAX_COORDINATE).contains(*r)) {
+        return Err(DedupError::Radius(radius));
+    }
+    if !(0.0..=MAX_COORDINATE).contains(&rule.overlap) {
+        return Err(DedupError::Radius(rule.overlap));
+    }
+    let limit = rule.radii.len();
+    if let Some(index) = rows.species.iter().position(|&s| s as usize >= limit) {
+        return Err(DedupError::SpeciesOutOfRange { index, limit });
+    }
+    check_coordinates(rows.coords, rows.dim)
+}
+
+/// One group: the walk from best to worst, as the module says.
+fn suppress_in_group<const D: usize>(rows: &Overlaps, rule: &OverlapRule, members: &[u32]) -> Vec<i64> {
+    let mut out = vec![-1i64; members.len()];
+    // Local positions (into `members`) of the rows taking part, in index order.
+    let taking_part: Vec<u32> =
+        (0..members.len() as u32).filter(|&k| rows.active[members[k as usize] as usize]).collect();
+    let kinds: Vec<u32> = taking_part.iter().map(|&k| rows.species[members[k as usize] as usize]).collect();
+    let largest = kinds.iter().map(|&s| rule.radii[s as usize]).fold(0.0, f64::max);
+    let reach = 2.0 * largest * rule.overlap;
+    if taking_part.len() < 2 || kinds.iter().all(|&s| s == kinds[0]) || reach.is_nan() || reach <= 0.0 {
+        return out;
+    }
+    let points: Vec<[f64; D]> = taking_part.iter().map(|&k| point::<D>(rows.coords, members[k as usize])).collect();
+    let grid = Grid::new(&points, reach);
+    let tree = if grid.is_none() { Some(KdTree::new(&points)) } else { None };
+    let mut order: Vec<(u64, u32)> = (0..points.len() as u32)
+        .map(|j| (score_key(rows.ranks[members[taking_part[j as usize] as usize] as usize], true), j))
+        .collect();
+    order.sort_unstable();
+    let mut suppressed = vec![false; points.len()];
+    for (_, r) in order {
+        if suppressed[r as usize] {
+            continue;
+        }
+        let own = kinds[r as usize];
+        let mut visit = |j: u32, d2: f64| {
+            let other = kinds[j as usize];
+            if other == own || suppressed[j as usize] {
+                return;
+            }
+            let touch = (rule.radii[own as usize] + rule.radii[other as usize]) * rule.overlap;
+            if d2 < touch * touch {
+                suppressed[j as usize] = true;
+                out[taking_part[j as usize] as usize] = members[taking_part[r as usize] as usize] as i64;
+            }
+        };
+        match (&grid, &tree) {
+            (Some(grid), _) => grid.for_each_within(&points[r as usize], reach, &mut visit),
+            (None, Some(tree)) => tree.for_each_within(&points[r as usize], reach, &mut visit),
+            (None, None) => unreachable!("a tree is made whenever the grid is refused"),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(coords: &[f64], species: &[u32], ranks: &[f64], radii: &[f64], overlap: f64) -> Vec<i64> {
+        let n = species.len();
+        let rows = Overlaps { coords, dim: 3, species, ranks, active: &vec![true; n] };
+        suppress_overlaps(&vec![0u32; n], &rows, &OverlapRule { radii, overlap }).unwrap()
+    }
+
+    #[test]
+    fn the_better_of_two_overlapping_species_is_kept() {
+        // By hand: radii 60 and 150 touch below 210 Å; picks 200 Å apart overlap, 210 Å apart do not.
+        let coords = [0.0, 0.0, 0.0, 200.0, 0.0, 0.0, 1000.0, 0.0, 0.0, 1210.0, 0.0, 0.0];
+        let out = run(&coords, &[0, 1, 0, 1], &[0.2, 0.9, 0.9, 0.2], &[60.0, 150.0], 1.0);
+        assert_eq!(out, [1, -1, -1, -1]);
+        // At overlap 0.5 they touch below 105 Å: nothing overlaps.
+        let out = run(&coords, &[0, 1, 0, 1], &[0.2, 0.9, 0.9, 0.2], &[60.0, 150.0], 0.5);
+        assert_eq!(out, [-1; 4]);
+    }
+
+    #[test]
+    fn a_suppressed_pick_suppresses_nothing_and_one_species_never_competes() {
+        // Three species in a row, 100 Å apart, radii 60: A overlaps B, B overlaps C, A and C
+        // do not. Ranked A > B > C: A suppresses B, and C stays (B suppresses nothing).
+        let coords = [0.0, 0.0, 0.0, 100.0, 0.0, 0.0, 200.0, 0.0, 0.0, 10.0, 0.0, 0.0];
+        let out = run(&coords, &[0, 1, 2, 0], &[0.9, 0.5, 0.1, 0.95], &[60.0; 3], 1.0);
+        // Row 3 (species 0, best) suppresses B first; row 0 (species 0 too) is never compared with it.
+        assert_eq!(out, [-1, 3, -1, -1]);
+    }
+
+    #[test]
+    fn ties_go_to_the_lower_index_and_inactive_rows_take_no_part() {
+        let coords = [0.0, 0.0, 0.0, 50.0, 0.0, 0.0];
+        assert_eq!(run(&coords, &[0, 1], &[0.5, 0.5], &[60.0, 60.0], 1.0), [-1, 0]);
+        let rows = Overlaps { coords: &coords, dim: 3, species: &[0, 1], ranks: &[0.9, 0.5], active: &[false, true] };
+        let out = suppress_overlaps(&[0u32, 0], &rows, &OverlapRule { radii: &[60.0, 60.0], overlap: 1.0 });
+        assert_eq!(out.unwrap(), [-1, -1]);
+    }
+
+    #[test]
+    fn a_species_without_a_radius_is_refused() {
+        let rows = Overlaps { coords: &[0.0; 6], dim: 3, species: &[0, 2], ranks: &[1.0, 1.0], active: &[true; 2] };
+        let err = suppress_overlaps(&[0i64, 0], &rows, &OverlapRule { radii: &[1.0, 1.0], overlap: 1.0 });
+        assert!(matches!(err, Err(DedupError::SpeciesOutOfRange { index: 1, limit: 2 })));
+    }
+}

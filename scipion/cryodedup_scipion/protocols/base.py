@@ -1,0 +1,121 @@
+"""What the cryodedup protocols share: the duplicate options, their check, the summary file."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pyworkflow.protocol.params as params
+from pwem.protocols import EMProtocol
+from pyworkflow.exceptions import PyworkflowException
+from pyworkflow.protocol.constants import LEVEL_ADVANCED
+
+from ..convert import InputError
+
+#: The form's label of each of cryodedup's options, for messages that name what the user sees.
+LABELS = {
+    "min_dist": "Minimum distance (Å)",
+    "min_support": "Minimum support",
+    "uncovered": "Uncovered picks",
+    "seed": "Random seed",
+    "score_normalize": "Score normalization",
+    "remove_entirely": "Remove entirely",
+    "coverage": "Coverage",
+}
+
+SUMMARY = "summary.json"
+
+
+class RunError(PyworkflowException):
+    """A user's mistake found while running: pyworkflow logs its one line, without a traceback."""
+
+
+def one_line(err: Exception) -> str:
+    """An error's message on one line, cryodedup's option names replaced by the form's labels."""
+    text = " ".join(str(err).split())
+    for name, label in LABELS.items():
+        text = re.sub(rf"(--{name.replace('_', '-')}|{name}=)", f"*{label}*", text)
+    return text
+
+
+def add_distance_params(form, scores_help: str) -> None:
+    """The options every particle or pick protocol has: distance, score, mode, seed."""
+    form.addParam(
+        "minDist",
+        params.FloatParam,
+        default=20.0,
+        label=LABELS["min_dist"],
+        help="Two centres of one micrograph closer than this (inclusive) are duplicates. 0 removes exact "
+        "copies only (symmetry expansion).",
+    )
+    form.addParam(
+        "scoreAttribute",
+        params.StringParam,
+        default="auto",
+        label="Score attribute",
+        help=f"The attribute that ranks duplicates (the best is kept). auto: the first of {scores_help} that the "
+        "items carry; none (or no such attribute): a seeded random choice.",
+    )
+    form.addParam("higherIsBetter", params.BooleanParam, default=True, label="Higher score is better?")
+    form.addParam(
+        "removeEntirely",
+        params.BooleanParam,
+        default=False,
+        label="Remove entirely?",
+        help="Reject every item that has another within the distance, instead of keeping the best.",
+    )
+    form.addParam(
+        "seed",
+        params.IntParam,
+        default=0,
+        label=LABELS["seed"],
+        expertLevel=LEVEL_ADVANCED,
+        help="Seed of the random ranking used without a score.",
+    )
+
+
+class CryodedupProtocol(EMProtocol):
+    """Base of the cryodedup protocols: checks options with cryodedup's own rules, keeps a summary."""
+
+    _base = True
+
+    def decision_options(self) -> dict:
+        """The keyword arguments of ``cryodedup.remove_duplicate_centres`` this form sets."""
+        return {
+            "min_dist": float(self.minDist.get()),
+            "remove_entirely": bool(self.removeEntirely.get()),
+            "seed": int(self.seed.get()),
+        }
+
+    def options_errors(self) -> list[str]:
+        """Cryodedup's refusal of the form's options (out of range, contradictory), as one line."""
+        from cryodedup import CryodedupError
+        from cryodedup.options import ParticleOptions
+
+        try:
+            ParticleOptions(**self.decision_options()).check()
+        except (CryodedupError, TypeError, ValueError) as err:
+            return [one_line(err)]
+        return []
+
+    def write_summary(self, summary: dict) -> None:
+        """Keeps the run's counts for ``_summary`` (extra/summary.json)."""
+        with open(self._getExtraPath(SUMMARY), "w") as out:
+            json.dump(summary, out, indent=1)
+
+    def read_summary(self) -> dict | None:
+        """The run's counts, or None before the run."""
+        try:
+            with open(self._getExtraPath(SUMMARY)) as found:
+                return json.load(found)
+        except (OSError, ValueError):
+            return None
+
+    def run_guarded(self, work, *args):
+        """``work(*args)``, a user's mistake (cryodedup's or the input's) raised as one line."""
+        from cryodedup import CryodedupError
+
+        try:
+            return work(*args)
+        except (CryodedupError, InputError) as err:
+            raise RunError(one_line(err)) from None

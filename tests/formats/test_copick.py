@@ -1,0 +1,186 @@
+"""copick projects in and out: a project made with copick's own API (local overlay, no network),
+deduplicated and written back; the written picks, read back with copick, against the brute force of
+tests/oracle.py. Skipped when copick is not installed (an optional extra)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cryodedup import ParticleOptions, remove_duplicate_particles
+from cryodedup.errors import CryodedupError
+from cryodedup.formats.copick import root_logger_kept
+from oracle import oracle_species, oracle_support
+
+with root_logger_kept():  # (copick's import sets up the root logger: put back as it was)
+    copick = pytest.importorskip("copick")
+    from copick.models import CopickLocation, CopickPoint, PickableObject
+
+OBJECTS = {"apoferritin": 60.0, "ribosome": 150.0}  # sorted by name: the species' order
+USERS = ["alice", "bob", "carol"]
+RUNS = ["TS_001", "TS_002"]
+
+
+def make_project(tmp_path, seed=0, with_tomograms=True):
+    """The project of :func:`build_project`, copick's calls made with the root logger kept as it was."""
+    with root_logger_kept():
+        return build_project(tmp_path, seed, with_tomograms)
+
+
+def build_project(tmp_path, seed, with_tomograms):
+    """Two objects (radius 60 and 150 Å), three users' apoferritin picks and one ribosome set, two runs.
+
+    Returns the config path and the picks as rows in the reader's order (run, object, user, session,
+    point): run index, centre, species index, score, user index.
+    """
+    rng = np.random.default_rng(seed)
+    config = tmp_path / "project" / "copick_config.json"
+    objects = [
+        PickableObject(name=name, is_particle=True, radius=radius, label=k + 1)
+        for k, (name, radius) in enumerate(OBJECTS.items())
+    ]
+    root = copick.new_config(str(config), str(tmp_path / "project" / "overlay"), pickable_objects=objects)
+    rows = []
+    for run_name in RUNS:
+        run = root.new_run(run_name)
+        if with_tomograms:
+            run.new_voxel_spacing(10.0).new_tomogram("wbp").from_numpy(np.zeros((20, 40, 40), np.float32), levels=1)
+        # Apoferritin: 12 particles, each picked by a random subset of the users, jittered by up to 30 Å.
+        truth = rng.uniform(0, 400 * 10 / 10, size=(12, 3)) * [1, 1, 0.5]
+        sets = {user: [] for user in USERS}
+        for centre in truth:
+            for user in USERS:
+                if rng.random() < 0.7:
+                    sets[user].append(centre + rng.uniform(-30, 30, 3))
+        ribosomes = [truth[k] + rng.uniform(-40, 40, 3) for k in range(0, 12, 4)]  # claim some apoferritin places
+        ribosomes += [rng.uniform(0, 400, 3) for _ in range(4)]
+        picked = [("apoferritin", user, sets[user]) for user in USERS] + [("ribosome", "dave", ribosomes)]
+        for name, user, centres in picked:
+            picks = run.new_picks(object_name=name, session_id="1", user_id=user)
+            scores = np.round(rng.uniform(0, 1, len(centres)), 1)  # one decimal: ties within a species
+            picks.points = [
+                CopickPoint(location=CopickLocation(x=c[0], y=c[1], z=c[2]), score=float(s))
+                for c, s in zip(centres, scores)
+            ]
+            picks.store()
+    for g, run_name in enumerate(RUNS):  # the rows in the reader's order: object, then user, then point
+        for name in OBJECTS:
+            for user in [*USERS] if name == "apoferritin" else ["dave"]:
+                picks = root.get_run(run_name).get_picks(object_name=name, user_id=user, session_id="1")[0]
+                for p in picks.points:
+                    centre = [p.location.x, p.location.y, p.location.z]
+                    rows.append((g, centre, list(OBJECTS).index(name), p.score, ["dave", *USERS].index(user)))
+    return config, rows
+
+
+def read_back(config, user="cryodedup", session="0"):
+    """The picks written by the job, read with copick: {(run, object): sorted [(x, y, z, score)]}."""
+    with root_logger_kept():
+        return _read_back(config, user, session)
+
+
+def _read_back(config, user, session):
+    root = copick.from_file(str(config))
+    out = {}
+    for run in root.runs:
+        for picks in run.get_picks(user_id=user, session_id=session):
+            out[(run.name, picks.pickable_object_name)] = sorted(
+                (p.location.x, p.location.y, p.location.z, p.score) for p in picks.points
+            )
+    return out
+
+
+def expected(rows, keep):
+    want = {(run, name): [] for run in RUNS for name in OBJECTS}
+    for (g, centre, s, score, _), k in zip(rows, keep):
+        if k:
+            want[(RUNS[g], list(OBJECTS)[s])].append((*centre, score))
+    return {key: sorted(value) for key, value in want.items()}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_project_deduplicated_and_written_back_equals_the_brute_force(tmp_path, seed):
+    config, rows = make_project(tmp_path, seed)
+    groups, coords = [r[0] for r in rows], [r[1] for r in rows]
+    species, scores = [r[2] for r in rows], [r[3] for r in rows]
+    radii = list(OBJECTS.values())
+    summary = remove_duplicate_particles([config], None, ParticleOptions(cross_species=True))
+    keep, _ = oracle_species(groups, coords, species, scores, radii, radii, 1.0)  # min-dist: each radius
+    assert read_back(config) == expected(rows, keep)
+    assert summary["kept"] == sum(keep)
+    assert [i["file"] for i in summary["inputs"]] == ["alice/1", "bob/1", "carol/1", "dave/1"]
+    assert summary["species"]["names"] == list(OBJECTS)
+    assert [p["min_dist_A"] for p in summary["species"]["per_species"]] == radii
+    json.dumps(summary, allow_nan=False)
+    # Run again: the job's own picks (cryodedup/0) are never read as an input, and are refused without --force.
+    with pytest.raises(CryodedupError, match="exist already"):
+        remove_duplicate_particles([config], None, ParticleOptions(cross_species=True))
+    again = remove_duplicate_particles([config], None, ParticleOptions(cross_species=True), force=True)
+    assert again["particles"] == summary["particles"] and read_back(config) == expected(rows, keep)
+
+
+def test_consensus_across_users_and_the_star_outputs(tmp_path):
+    # Apoferritin picks kept only where two of the three users agree (within 60 Å, its radius); the
+    # ribosomes, one user's, cannot be confirmed (a single user picked them) and are kept (--uncovered keep).
+    config, rows = make_project(tmp_path, 5)
+    groups, coords = [r[0] for r in rows], [r[1] for r in rows]
+    species, scores, users = [r[2] for r in rows], [r[3] for r in rows], [r[4] for r in rows]
+    radii = list(OBJECTS.values())
+    options = ParticleOptions(min_support=2, copick_out_session="consensus")
+    summary = remove_duplicate_particles([config], tmp_path / "star", options)
+    keep, _ = oracle_species(groups, coords, species, scores, radii, [0.0, 0.0], 1.0)
+    apo = [k for k in range(len(rows)) if species[k] == 0]
+    support = oracle_support([groups[k] for k in apo], [coords[k] for k in apo], [users[k] for k in apo], radii[0])
+    for k, n in zip(apo, support):
+        keep[k] = keep[k] and n >= 2
+    assert read_back(config, session="consensus") == expected(rows, keep)
+    # RELION 5 STAR files, one pair per object, centred on each run's tomogram (40 x 40 x 20 voxels of 10 Å).
+    import starfile
+
+    kept = starfile.read(tmp_path / "star" / "particles_kept_apoferritin.star")
+    rejected = starfile.read(tmp_path / "star" / "particles_rejected_apoferritin.star")
+    assert len(kept) + len(rejected) == len(apo) and len(kept) == sum(keep[k] for k in apo)
+    centred = kept[["rlnCenteredCoordinateXAngst", "rlnCenteredCoordinateYAngst", "rlnCenteredCoordinateZAngst"]]
+    want = sorted(tuple(np.subtract(coords[k], [200, 200, 100])) for k in apo if keep[k])
+    assert np.allclose(sorted(map(tuple, centred.to_numpy())), want)
+    assert summary["outputs"]["kept"] == [
+        str(tmp_path / "star" / "particles_kept_apoferritin.star"),
+        str(tmp_path / "star" / "particles_kept_ribosome.star"),
+    ]
+
+
+def test_star_outputs_need_the_runs_tomograms(tmp_path):
+    config, _ = make_project(tmp_path, 0, with_tomograms=False)
+    with pytest.raises(CryodedupError, match="run TS_001: RELION 5's centred coordinates need the run's tomogram"):
+        remove_duplicate_particles([config], tmp_path / "star", ParticleOptions())
+    assert read_back(config) == {}  # nothing written into the project either
+    remove_duplicate_particles([config], None, ParticleOptions())
+    assert read_back(config)
+
+
+def test_the_cli_takes_a_project_without_an_output_folder(tmp_path):
+    from click.testing import CliRunner
+
+    from cryodedup.cli import main
+
+    config, _ = make_project(tmp_path, 3)
+    result = CliRunner().invoke(
+        main, ["particles", str(config), "--copick-objects", "ribosome", "--min-dist", "ribosome=100", "--json", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["species"]["names"] == ["ribosome"] and summary["inputs"] == [
+        {"file": "dave/1", "particles": summary["particles"], "kept": summary["kept"], "rejected": summary["rejected"]}
+    ]
+    assert list(read_back(config)) == [("TS_001", "ribosome"), ("TS_002", "ribosome")]
+
+
+def test_reading_a_project_leaves_the_root_logger_as_it_was(tmp_path):
+    import logging
+
+    config, _ = make_project(tmp_path, 0)
+    before = (list(logging.getLogger().handlers), logging.getLogger().level)
+    remove_duplicate_particles([config], None, ParticleOptions())
+    assert (list(logging.getLogger().handlers), logging.getLogger().level) == before

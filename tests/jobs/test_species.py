@@ -1,0 +1,219 @@
+"""Several species in one run: within each species as for one, between species the overlap rule,
+checked against the brute force of tests/oracle.py (oracle_species)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cryodedup.errors import CryodedupError
+from cryodedup.jobs.particles import decide, remove_duplicate_particles
+from cryodedup.model import ParticleSet
+from cryodedup.options import ParticleOptions
+from oracle import oracle_percentiles, oracle_species
+
+NAMES = ["ribosome", "apoferritin", "proteasome"]
+
+
+def particle_set(groups, coords, species, scores, names=NAMES) -> ParticleSet:
+    n = len(groups)
+    return ParticleSet(
+        inputs=["picks.star"],
+        input_of=np.zeros(n, np.uint8),
+        mic_names=["TS_01", "TS_02"],
+        groups=np.asarray(groups, dtype=np.int64),
+        centres=np.asarray(coords, dtype=np.float64).reshape(n, 3),
+        psize=np.ones(n),
+        pixel_sizes=[],
+        scores=np.asarray(scores, dtype=np.float64),
+        score_label="rlnLCCmax",
+        higher_is_better=True,
+        species=np.asarray(species, dtype=np.uint32),
+        species_names=list(names),
+    )
+
+
+@st.composite
+def cases(draw):
+    n = draw(st.integers(0, 36))
+    grid = draw(st.booleans())  # whole numbers make exact ties and distances exactly at the sum of radii
+    coord = st.integers(0, 30).map(float) if grid else st.floats(0, 60, allow_nan=False)
+    coords = [[draw(coord) for _ in range(3)] for _ in range(n)]
+    groups = [draw(st.sampled_from([0, 1])) for _ in range(n)]
+    species = [draw(st.sampled_from([0, 1, 2])) for _ in range(n)]
+    score = st.one_of(st.sampled_from([0.0, 1.0, 2.0, float("nan")]), st.floats(-5, 5, allow_nan=False))
+    scores = [draw(score) for _ in range(n)]
+    min_dists = [draw(st.sampled_from([0.0, 1.0, 5.0, 10.0])) for _ in NAMES]
+    radii = [draw(st.sampled_from([0.0, 2.0, 5.0, 7.5, 12.0])) for _ in NAMES]
+    overlap = draw(st.sampled_from([0.5, 1.0, 1.5]))
+    return groups, coords, species, scores, min_dists, radii, overlap
+
+
+@settings(max_examples=600, deadline=None)
+@given(cases())
+def test_cross_species_decisions_match_the_brute_force(case):
+    groups, coords, species, scores, min_dists, radii, overlap = case
+    options = ParticleOptions(
+        cross_species=True,
+        overlap=overlap,
+        species_min_dist=dict(zip(NAMES, min_dists)),
+        radius=dict(zip(NAMES, radii)),
+    )
+    decision = decide(particle_set(groups, coords, species, scores), options)
+    keep, displaced = oracle_species(groups, coords, species, scores, min_dists, radii, overlap)
+    assert decision.keep.tolist() == keep
+    assert decision.displaced_by.tolist() == displaced
+
+
+@settings(max_examples=300, deadline=None)
+@given(cases())
+def test_without_cross_species_each_species_is_deduplicated_on_its_own(case):
+    groups, coords, species, scores, min_dists, _, _ = case
+    options = ParticleOptions(species_min_dist=dict(zip(NAMES, min_dists)))
+    decision = decide(particle_set(groups, coords, species, scores), options)
+    keep, _ = oracle_species(groups, coords, species, scores, min_dists, [0.0] * 3, 1.0)
+    assert decision.keep.tolist() == keep
+    assert decision.displaced_by is None
+
+
+def test_three_species_meeting_by_hand():
+    # A (radius 60) at 0, B (radius 60) at 100 Å, C (radius 60) at 200 Å on one tomogram: A and B
+    # overlap (100 < 120), B and C overlap, A and C do not (200 >= 120). Scores are ranked within
+    # each species; each species has one more pick far away, worse or better, to set the percentiles.
+    coords = [[0, 0, 0], [100, 0, 0], [200, 0, 0], [5000, 0, 0], [6000, 0, 0], [7000, 0, 0]]
+    species = [0, 1, 2, 0, 1, 2]
+
+    def run(scores):
+        options = ParticleOptions(cross_species=True, radius=dict.fromkeys(NAMES, 60.0))
+        return decide(particle_set([0] * 6, coords, species, scores), options)
+
+    # A best in its species (percentile 0.75), B worst (0.25), C best (0.75): A displaces B; C stays,
+    # since B, displaced, displaces nothing. A and C tie at 0.75: the lower row goes first.
+    d = run([9.0, 1.0, 3.0, 2.0, 5.0, 0.5])
+    assert d.keep.tolist() == [True, False, True, True, True, True]
+    assert d.displaced_by.tolist() == [-1, 0, -1, -1, -1, -1]
+    # B best in its species: it displaces both A and C.
+    d = run([1.0, 9.0, 0.1, 2.0, 5.0, 0.5])
+    assert d.keep.tolist() == [False, True, False, True, True, True]
+    assert d.displaced_by.tolist() == [1, -1, 1, -1, -1, -1]
+    # Raw scores are never compared across species: A's 1000 is the worse of A's (0.25), B's 9 the
+    # better of B's (0.75): B wins.
+    d = run([1000.0, 9.0, 0.1, 2000.0, 5.0, 0.5])
+    assert d.keep.tolist() == [False, True, False, True, True, True]
+
+
+def test_percentiles_within_species_match_counting():
+    from cryodedup.algo.species import percentiles_within
+
+    scores = np.array([3.0, 1.0, 1.0, np.nan, 7.0, 2.0])
+    by = np.array([0, 0, 0, 0, 1, 1])
+    got = percentiles_within(scores, by, True)
+    want = oracle_percentiles(scores, by)
+    assert np.allclose(got, want, equal_nan=True)
+    assert got[:3].tolist() == [5 / 6, 1 / 3, 1 / 3] and math.isnan(got[3])
+
+
+def test_names_of_unknown_species_and_missing_radii_are_refused():
+    particles = particle_set([0, 0], [[0, 0, 0], [1, 0, 0]], [0, 1], [1.0, 2.0])
+    with pytest.raises(CryodedupError, match="no species 'ribosom'"):
+        decide(particles, ParticleOptions(species_min_dist={"ribosom": 10.0}))
+    with pytest.raises(CryodedupError, match="apoferritin has none: give --radius apoferritin=Å"):
+        decide(particles, ParticleOptions(cross_species=True, radius={"ribosome": 100.0, "proteasome": 80.0}))
+
+
+def write_tomo_star(path, rows):
+    lines = ["# version 50001", "", "data_particles", "", "loop_"]
+    labels = ["rlnTomoName", "rlnCenteredCoordinateXAngst", "rlnCenteredCoordinateYAngst"]
+    labels += ["rlnCenteredCoordinateZAngst", "rlnLCCmax", "rlnClassNumber"]
+    lines += [f"_{label} #{k + 1}" for k, label in enumerate(labels)]
+    lines += [" ".join(str(v) for v in row) for row in rows]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_one_file_per_template_and_a_class_column_give_the_same_answer(tmp_path, capsys):
+    # pytom-match-pick writes one file per template; a merged file has a class column. Ribosome
+    # (class 1, radius 150) at 0 Å and a proteasome (class 2, radius 60) 180 Å away overlap
+    # (180 < 210): the proteasome ranks better within its species and wins.
+    ribo = [("TS_01", 0, 0, 0, 0.30, 1), ("TS_01", 1000, 0, 0, 0.40, 1), ("TS_01", 1010, 0, 0, 0.20, 1)]
+    prot = [("TS_01", 180, 0, 0, 0.25, 2), ("TS_01", 3000, 0, 0, 0.10, 2)]
+    write_tomo_star(tmp_path / "ribo.star", ribo)
+    write_tomo_star(tmp_path / "prot.star", prot)
+    write_tomo_star(tmp_path / "both.star", ribo + prot)
+    per_template = remove_duplicate_particles(
+        [tmp_path / "ribo.star", tmp_path / "prot.star"],
+        tmp_path / "a",
+        ParticleOptions(
+            score="rlnLCCmax",
+            species=["ribosome", "proteasome"],
+            species_min_dist={"ribosome": 50.0, "proteasome": 20.0},
+            cross_species=True,
+            radius={"ribosome": 150.0, "proteasome": 60.0},
+        ),
+    )
+    one_file = remove_duplicate_particles(
+        [tmp_path / "both.star"],
+        tmp_path / "b",
+        ParticleOptions(
+            score="rlnLCCmax",
+            species_column="rlnClassNumber",
+            species_min_dist={"1": 50.0, "2": 20.0},
+            cross_species=True,
+            radius={"1": 150.0, "2": 60.0},
+        ),
+    )
+    # By hand: ribosome row 3 is a duplicate of row 2 (10 Å < 50); ribosome row 1 (percentile 0.5 among
+    # the three ribosomes) loses to the proteasome 180 Å away (0.75 among the two proteasomes).
+    kept = (tmp_path / "a" / "particles_kept.star").read_text().splitlines()
+    assert [line.split()[1] for line in kept if line.startswith("TS_01")] == ["1000", "180", "3000"]
+    kept_b = (tmp_path / "b" / "particles_kept.star").read_text().splitlines()
+    assert [line.split()[1] for line in kept_b if line.startswith("TS_01")] == ["1000", "180", "3000"]
+    a, b = per_template["species"]["cross_species"], one_file["species"]["cross_species"]
+    assert a["won"] == [[0, 0], [1, 0]] == b["won"]
+    assert a["pairs"] == [{"a": "ribosome", "b": "proteasome", "conflicts": 1, "a_won": 0, "b_won": 1}]
+    per = per_template["species"]["per_species"]
+    assert [(p["particles"], p["kept"], p["displaced_by_other_species"]) for p in per] == [(3, 1, 1), (2, 2, 0)]
+    json.dumps(per_template, allow_nan=False)  # strict JSON
+
+
+REAL_TOMOGRAMS = [
+    "tomo/cets-relion__Select_job077_particles_removed.star",  # RELION 5 refined, subtomogram angles
+    "tomo/cets-relion__Picks_job019_particles.star",  # RELION 5 Picks job, centred Å
+    "tomo/cryoCAT__relion_4.0.star",  # RELION 4, tilt-series pixels
+]
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("name", REAL_TOMOGRAMS)
+@pytest.mark.parametrize("min_dist", [60.0, 300.0])
+def test_real_tomograms_as_one_species_answer_as_before(tmp_path, name, min_dist):
+    # The same file without species, as one named species (its own distance given as a pair), and as
+    # one species with --cross-species (nothing to overlap with): the same rows kept, byte for byte.
+    from helpers import shared_file
+
+    path = shared_file(name)
+    plain = remove_duplicate_particles([path], tmp_path / "plain", ParticleOptions(min_dist=min_dist))
+    named = ParticleOptions(species=["ribosome"], species_min_dist={"ribosome": min_dist})
+    crossed = ParticleOptions(min_dist=min_dist, species=["ribosome"], cross_species=True, radius={"ribosome": 150.0})
+    for out, options in (("named", named), ("crossed", crossed)):
+        summary = remove_duplicate_particles([path], tmp_path / out, options)
+        assert summary["kept"] == plain["kept"] and summary["species"]["per_species"][0]["kept"] == plain["kept"]
+        for kind in ("kept", "rejected"):
+            ours = (tmp_path / out / f"particles_{kind}.star").read_bytes()
+            assert ours == (tmp_path / "plain" / f"particles_{kind}.star").read_bytes()
+    assert plain["rejected"] > 0 or min_dist == 60.0  # at 300 Å every file has duplicates to remove
+
+
+def test_species_options_without_species_are_refused(tmp_path):
+    write_tomo_star(tmp_path / "a.star", [("TS_01", 0, 0, 0, 0.3, 1)])
+    for options in (ParticleOptions(cross_species=True), ParticleOptions(species_min_dist={"1": 5.0})):
+        with pytest.raises(CryodedupError, match="these particles have no species"):
+            remove_duplicate_particles([tmp_path / "a.star"], tmp_path / "out", options)
+    with pytest.raises(CryodedupError, match="--species given 2 time"):
+        remove_duplicate_particles([tmp_path / "a.star"], tmp_path / "out", ParticleOptions(species=["a", "b"]))
+    with pytest.raises(CryodedupError, match="--species-column rlnNope: no such column"):
+        remove_duplicate_particles([tmp_path / "a.star"], tmp_path / "out", ParticleOptions(species_column="rlnNope"))
