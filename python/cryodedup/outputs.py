@@ -391,7 +391,7 @@ def _remove_orphans(folder: Path) -> None:
         return
     for entry in entries:
         match = _TEMPORARY.fullmatch(entry.name)
-        if match is None or int(match[1]) == os.getpid() or _process_alive(int(match[1])):
+        if match is None or int(match[1]) == os.getpid() or process_alive(int(match[1])):
             continue
         try:
             if entry.is_dir(follow_symlinks=False):
@@ -402,7 +402,8 @@ def _remove_orphans(folder: Path) -> None:
             pass  # not ours to remove after all (permissions): left as it was
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` may still be running (the owner of a temporary file it left)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -23,7 +23,7 @@ from ...options import MicrographOptions, check_match_mode
 from ...outputs import StrPath, all_outputs_at_once
 from .plan import plan_scoring
 from .score import ProgressBar, ShardRunner, decide_without_images, run_in_process
-from .update import leave_for_later, open_store, score_update
+from .update import leave_for_later, open_store, refuse_inputs_inside, score_update
 from .write import collecting, prepare_outputs, write_results
 
 
@@ -87,6 +87,7 @@ def find_duplicate_micrographs(
             raise CryodedupError("--update keeps the images it read; with --no-images nothing is read: run without it")
         if runner is not run_in_process:
             raise CryodedupError("--update runs in one process: it cannot be given with --shard or --dask")
+        refuse_inputs_inside(Path(outdir), [*inputs, *mics.paths, *([particles] if particles else [])])
         store = open_store(Path(outdir), mics, force, said)
         mics = leave_for_later(mics, store, ready, said)
     # An update replaces the outputs of the rounds before it.
@@ -128,5 +129,6 @@ def find_duplicate_micrographs(
     summary["seconds"] = round(elapsed, 3)
     # Over the images read (a pattern of candidates may leave some unread), not those listed
     read = not options.no_images and scoring > 0
+    summary["scoring_seconds"] = round(scoring, 3)  # the rate's time: the report and writing are not in it
     summary["images_per_second"] = round(summary["images_read"] / scoring, 1) if read else None
     return summary

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import stat
 import struct
 import time
 from collections.abc import Collection
@@ -40,6 +42,7 @@ from ..._core import __version__
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import MrcLayout
+from ...outputs import StrPath, process_alive
 from .plan import ScoringPlan
 from .score import ProgressBar, ShardScores, _read_image, score_shard, shard_pairs
 from .shards import changed_option, sha256_of
@@ -127,13 +130,15 @@ class SeenStore:
     # Each seen file's size, modification time (ns) and inode when it was read (file_stamp).
     stamps: list[list[int] | None] = field(default_factory=list)
     loaded: bool = False  # read from seen.json: the outputs of its rounds are there to replace
+    # The names of the files in ``folder`` this store wrote and may remove: it never removes another.
+    written: list[str] = field(default_factory=list)
 
     @classmethod
-    def empty(cls, folder: Path, round_: int = 0) -> SeenStore:
-        """Nothing seen; rounds numbered on from ``round_`` (a full run never overwrites files the marker names)."""
+    def empty(cls, folder: Path, round_: int = 0, written: Collection[str] = ()) -> SeenStore:
+        """Nothing seen; rounds numbered on from ``round_``; ``written``: files of an earlier store to remove."""
         pairs: dict[str, np.ndarray] = {"a": np.zeros(0, np.int64), "b": np.zeros(0, np.int64)}
         pairs.update({k: np.zeros(0) for k in COLUMNS})
-        return cls(folder, round_, None, [], [], pairs, [], [])
+        return cls(folder, round_, None, [], [], pairs, [], [], written=sorted(written))
 
     @classmethod
     def load(cls, folder: Path) -> SeenStore | None:
@@ -159,7 +164,18 @@ class SeenStore:
         images = [(int(r), int(i)) for r, i in state["images"]]
         layouts = state.get("layouts")
         stamps = state["stamps"]
-        return cls(folder, state["round"], state["record"], state["files"], images, pairs, layouts, stamps, True)
+        return cls(
+            folder,
+            state["round"],
+            state["record"],
+            state["files"],
+            images,
+            pairs,
+            layouts,
+            stamps,
+            True,
+            sorted(written_names(state)),
+        )
 
     def replaced(self) -> list[str]:
         """The seen files whose size, modification time or inode changed since they were read."""
@@ -213,7 +229,9 @@ class SeenStore:
         holds (``needs_compacting``), every seen micrograph's image to one file.
         """
         self.folder.mkdir(parents=True, exist_ok=True)
-        round_ = self.round + 1
+        remove_own_leftovers(self.folder)
+        # Past every numbered file there: a round never replaces a file, its own or anyone's.
+        round_ = max(self.round, _last_round(self.folder)) + 1
         images = self.images + [(round_, k) for k in range(len(new_images))]
         if self.needs_compacting(len(new_images)):
             images = self._compact(round_, new_images)
@@ -235,12 +253,13 @@ class SeenStore:
             "stamps": self.stamps + new_stamps,
             "pairs_file": {"name": pairs_name, "sha256": sha256_of(self.folder / pairs_name)},
         }
+        used = {pairs_name} | {self.image_file(r).name for r in {r for r, _ in images}}
+        # Listed before they go: a round stopped between the two still knows them for the next.
+        state["written"] = sorted(used | set(self.written))
         _save_atomic(self.folder / MARKER, lambda f: f.write(json.dumps(state).encode()))
-        # What the previous rounds wrote and no longer needs (older pair files, a crashed round's files).
-        used = {pairs_name, MARKER} | {self.image_file(r).name for r in {r for r, _ in images}}
-        for leftover in self.folder.iterdir():
-            if leftover.name not in used:
-                leftover.unlink(missing_ok=True)
+        # What the previous rounds wrote and no longer need (older pair files, compacted images); nothing else.
+        for name in set(self.written) - used:
+            _remove_own_file(self.folder / name)
 
     def needs_compacting(self, adding: int) -> bool:
         """Whether the store has grown past what it holds, once ``adding`` more images are in.
@@ -273,11 +292,74 @@ class SeenStore:
         return [(round_, k) for k in range(len(self.images) + len(new_images))]
 
 
+#: The names of the files a store writes: nothing else in ``seen/`` is ever removed by it.
+OWN_FILE = re.compile(r"(images-[0-9]+\.npy|pairs-[0-9]+\.npz)")
+
+
+#: A store file being written, ``.NAME.PID.tmp``: left behind when its process was killed.
+OWN_TEMPORARY = re.compile(r"\.(images-[0-9]+\.npy|pairs-[0-9]+\.npz|seen\.json)\.([0-9]+)\.tmp")
+
+
+def written_names(state: Any) -> set[str]:
+    """The files a store's ``seen.json`` says the store wrote (its ``written``, else those it uses).
+
+    Only names a store gives its files, in ``seen/`` itself: a damaged or edited marker can
+    never make the store remove another file.
+    """
+    if not isinstance(state, dict):
+        return set()
+    names = state.get("written")
+    if not isinstance(names, list):  # a store of an earlier release: the files it uses
+        pairs_file = state.get("pairs_file")
+        names = [pairs_file.get("name") if isinstance(pairs_file, dict) else None]
+        images = state.get("images")
+        rounds = {at[0] for at in images if isinstance(at, list) and at} if isinstance(images, list) else set()
+        names += [f"images-{r}.npy" for r in rounds if isinstance(r, int)]
+    return {n for n in names if isinstance(n, str) and OWN_FILE.fullmatch(n)}
+
+
+def remove_own_leftovers(folder: Path) -> None:
+    """Removes the temporary files of store rounds whose process is gone (killed while writing)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        match = OWN_TEMPORARY.fullmatch(entry.name)
+        if match and int(match[2]) != os.getpid() and not process_alive(int(match[2])):
+            _remove_file(Path(entry.path))
+
+
+def _remove_own_file(path: Path) -> None:
+    """Removes ``path``, a file the store wrote, if it is still a plain file (never a folder, a link)."""
+    if OWN_FILE.fullmatch(path.name):
+        _remove_file(path)
+
+
+def _remove_file(path: Path) -> None:
+    try:
+        if stat.S_ISREG(os.lstat(path).st_mode):
+            path.unlink()
+    except FileNotFoundError:
+        pass
+
+
 def _save_atomic(path: Path, write: Callable[[Any], None]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
         write(f)
     os.replace(tmp, path)
+
+
+def refuse_inputs_inside(outdir: Path, inputs: Collection[StrPath]) -> None:
+    """Refuses an input inside the output folder (its store included): --update rewrites that folder each round."""
+    inside = os.path.realpath(outdir).rstrip(os.sep) + os.sep
+    for path in inputs:
+        if os.path.realpath(path).startswith(inside):
+            raise CryodedupError(
+                f"{path}: an input inside the output folder {outdir}, which --update keeps for its outputs and "
+                f"its store ({STORE}/); move the input out or choose another output folder"
+            )
 
 
 def open_store(outdir: Path, mics: Micrographs, force: bool, log: Callable[[str, str], None]) -> SeenStore:
@@ -286,10 +368,10 @@ def open_store(outdir: Path, mics: Micrographs, force: bool, log: Callable[[str,
     if force:
         if (folder / MARKER).exists():
             log(f"--update --force: {folder} replaced by a full run", "warning")
-        return SeenStore.empty(folder, _last_round(folder))
+        return SeenStore.empty(folder, written=written_names(_lenient_state(folder / MARKER)))
     store = SeenStore.load(folder)
     if store is None:
-        return SeenStore.empty(folder, _last_round(folder))
+        return SeenStore.empty(folder)
     now = {os.path.abspath(p) for p in mics.paths}
     lost = [f for f in store.files if f not in now]
     if lost:
@@ -384,6 +466,14 @@ class Arrivals:
         if mics.kind != "mrc" and len(ready) < len(stamps):
             return None
         return any(self.screened.get(path) != stamps[path] for path in ready)
+
+
+def _lenient_state(marker: Path) -> Any:
+    """What ``marker`` holds as JSON, None when it cannot be read: --force removes the files it names as written."""
+    try:
+        return json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _last_round(folder: Path) -> int:
