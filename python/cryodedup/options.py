@@ -46,8 +46,6 @@ CANDIDATES = ("auto", "window", "pattern", "all", "metadata")
 # K3 at 12 Å, 2 cores): reading and binning one image costs as much as 31-35 pairs.
 ALL_PAIRS_UPTO = 200
 ORDERS = ("auto", "metadata", "epu", "mtime", "natural", "input")
-#: Values of ``--same-image``: what becomes of rows of one particle image kept at different centres.
-SAME_IMAGE = ("warn", "reject", "ignore")
 
 
 class Seed(click.ParamType):
