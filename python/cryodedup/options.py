@@ -265,6 +265,17 @@ class ParticleOptions:
         choices=["none", "rank"],
         label="score normalization",
     )
+    prefer: list[str | Path | int] = option(
+        [],
+        "--prefer",
+        "An input whose particles win every group of duplicates they are in over those of inputs not "
+        "preferred before it, whatever the scores (hand picks over a picker's, a re-refined set over its "
+        "source): its path as given or its position (1 for the first input). Repeat it; the order given is "
+        "the order of priority. The score decides within one priority.",
+        multiple=True,
+        metavar="INPUT",
+        label="preferred inputs",
+    )
     output_format: str = choice(
         "auto",
         "--output-format",
@@ -463,6 +474,13 @@ class ParticleOptions:
             raise CryodedupError(f"--sym is C1, Cn, Dn (n >= 1), T, O or I, got {self.sym!r}")
         if self.sym.upper() != "C1" and self.max_angle is None:
             raise CryodedupError(f"--sym {self.sym} compares orientations: give the angle with --max-angle")
+        prefer: object = self.prefer  # (the Python API's options arrive unchecked)
+        if not isinstance(prefer, (list, tuple)) or not all(
+            isinstance(p, (str, Path, int)) and not isinstance(p, bool) for p in prefer
+        ):
+            raise CryodedupError(
+                f"--prefer takes a list of inputs (paths as given, or positions from 1), got {self.prefer!r}"
+            )
         if self.audit and self.halfsets != "keep":
             raise CryodedupError("--audit writes no particle files, so --halfsets has nothing to rewrite; drop one")
         check_plotting(self.plot)
@@ -836,6 +854,7 @@ PARTICLES = Command(
                 "--score",
                 "--score-order",
                 "--score-normalize",
+                "--prefer",
                 "--remove-entirely",
                 "--seed",
                 "--filament-mode",
