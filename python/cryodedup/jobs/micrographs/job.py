@@ -19,7 +19,7 @@ from typing import Any, Callable
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import load_inputs
 from ...formats.microscope import place
-from ...options import MicrographOptions
+from ...options import MicrographOptions, MicrographRun
 from ...outputs import StrPath, all_outputs_at_once
 from ...resolve.micrograph_names import check_match_mode
 from .plan import plan_scoring
@@ -78,16 +78,13 @@ def find_duplicate_micrographs(
     start = time.perf_counter()
     options = options or MicrographOptions()
     options.check()
+    MicrographRun(update=update, particles=particles is not None, in_process=runner is run_in_process).check(options)
     check_match_mode(match_micrographs)
     mics = load_inputs(list(inputs), options.psize, options.project_dir)
     store = None
     warned: list[str] = []  # --update's warnings, in the summary too: a --json round says what it left out
     said = collecting(log, warned)
     if update:
-        if options.no_images:
-            raise CryodedupError("--update keeps the images it read; with --no-images nothing is read: run without it")
-        if runner is not run_in_process:
-            raise CryodedupError("--update runs in one process: it cannot be given with --shard or --dask")
         refuse_inputs_inside(Path(outdir), [*inputs, *mics.paths, *([particles] if particles else [])])
         store = open_store(Path(outdir), mics, force, said)
         mics = leave_for_later(mics, store, ready, said)

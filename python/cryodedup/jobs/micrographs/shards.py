@@ -33,7 +33,7 @@ from ... import signals
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...formats.mrc import MrcLayout
-from ...options import MAX_IMAGES, MicrographOptions
+from ...options import MAX_IMAGES, MicrographOptions, MicrographRun
 from ...outputs import StrPath, all_outputs_at_once, put_in_place
 from ...resolve.micrograph_names import check_match_mode
 from .plan import ScoringPlan, plan_scoring
@@ -377,8 +377,7 @@ def run_micrograph_shard(
     """
     start = time.perf_counter()
     options.check()
-    if options.plot:
-        raise CryodedupError("--plot goes with micrographs-merge, which writes the outputs of all shards")
+    MicrographRun(shard=f"{shard}/{shards}").check(options)  # (--metadata, --plot: the merge's)
     mics = load_inputs(list(inputs), options.psize, options.project_dir)
     run = run_record(inputs, mics, options)
     folder = shard_folder(Path(outdir), shard, shards)
