@@ -36,6 +36,7 @@ from ...formats.mrc import MrcLayout
 from ...options import MAX_IMAGES, MicrographOptions, MicrographRun
 from ...outputs import StrPath, all_outputs_at_once, put_in_place
 from ...resolve.micrograph_names import check_match_mode
+from .group import decide_run
 from .plan import ScoringPlan, plan_scoring
 from .score import ProgressBar, ShardScores, images_to_read, score_shard
 from .write import prepare_outputs, write_results
@@ -630,11 +631,13 @@ def merge_micrograph_shards(
     plan = _plan_from_record(shards[0][1]["plan"], run["files"])
     scores = [_scores_of(folder, record) for folder, record in shards]  # checked before any output is begun
     outputs = prepare_outputs(mics, Path(outdir), run["inputs"], particles, force)
+    outcome = decide_run(len(mics.names), plan, scores, options, None)
     summary = write_results(
         mics,
         options,
         plan,
         scores,
+        outcome,
         outputs,
         inputs=run["inputs"],
         particles=particles,
