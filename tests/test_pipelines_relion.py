@@ -183,12 +183,12 @@ def test_without_the_plot_extra_run_out_says_why_there_are_no_pictures(project, 
     root, paths = project
     monkeypatch.setattr(jobs, "can_plot", lambda: False)
     argv = ["--in_parts", paths["particles_1"], "--min_dist", "40", "--j", "1"]
-    assert run_here(root, ["--o", "External/job103/", *argv]) == 0
+    assert run_here(root, ["--o", "External/job151/", *argv]) == 0
     out = capsys.readouterr().out
     assert "No pictures and no logfile.pdf: matplotlib, which draws them, is not installed" in out
-    assert "logfile" not in (root / "External/job103/RELION_OUTPUT_NODES.star").read_text()
-    assert not (root / "External/job103/logfile.pdf").exists()
-    assert run_here(root, ["--o", "External/job104/", *argv, "--plot", "no"]) == 0
+    assert "logfile" not in (root / "External/job151/RELION_OUTPUT_NODES.star").read_text()
+    assert not (root / "External/job151/logfile.pdf").exists()
+    assert run_here(root, ["--o", "External/job152/", *argv, "--plot", "no"]) == 0
     assert "No pictures" not in capsys.readouterr().out
 
 
