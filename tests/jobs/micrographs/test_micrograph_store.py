@@ -107,3 +107,214 @@ def test_a_killed_rounds_temporary_files_go_and_only_those(planted, tmp_path):
     shutil.copy(planted[2], mics)
     find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True)
     assert not any(p.exists() for p in stale) and all(p.exists() for p in kept)
+
+
+OUTPUTS = ("pairs.csv", "duplicates.csv", "micrographs_kept.txt", "micrographs_rejected.txt")
+
+
+@pytest.fixture
+def store(planted, tmp_path):
+    """A store of two rounds (images-1.npy: 4 images, images-2.npy: 2) and the fresh run's outputs of the same 6."""
+    mics = tmp_path / "mics"
+    mics.mkdir()
+    out = tmp_path / "out"
+    for first, count in ((0, 4), (4, 6)):
+        for path in planted[first:count]:
+            shutil.copy(path, mics)
+        find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True)
+    find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", MicrographOptions(bin=1))
+    return mics, out
+
+
+def edit(**changes):
+    """A damage that edits seen.json: key=value (a value of DROP removes the key; a callable gets the state)."""
+
+    def damage(seen):
+        state = json.loads((seen / MARKER).read_text())
+        for key, value in changes.items():
+            if value is DROP:
+                del state[key]
+            else:
+                state[key] = value(state) if callable(value) else value
+        (seen / MARKER).write_text(json.dumps(state))
+
+    return damage
+
+
+DROP = object()
+
+
+def truncated(seen):
+    with open(seen / "images-1.npy", "r+b") as f:
+        f.truncate(os.path.getsize(seen / "images-1.npy") // 2)
+
+
+def reshaped(seen):
+    import numpy as np
+
+    np.save(seen / "images-1.npy", np.zeros((4, 10, 10), np.float32))
+
+
+def replaced_by_folder(name):
+    def damage(seen):
+        os.unlink(seen / name)
+        (seen / name).mkdir()
+        (seen / name / "keep.txt").write_text("a user's")
+
+    return damage
+
+
+#: Item 2 (seen.json edited or damaged) and item 3 (its files), as reported, and a few more.
+DAMAGES = {
+    "no pairs_file": edit(pairs_file=DROP),
+    "no images": edit(images=DROP),
+    "no stamps": edit(stamps=DROP),
+    "no record": edit(record=DROP),
+    "text in images": edit(images=lambda s: [["x", 0], *s["images"][1:]]),
+    "round as text": edit(round="2"),
+    "images shortened": edit(images=lambda s: s["images"][:-1]),
+    "image row past the end": edit(images=lambda s: [*s["images"][:-1], [2, 99]]),
+    "image round whose file is gone": edit(round=80, images=lambda s: [[77, 0], *s["images"][1:]]),
+    "stamps null": edit(stamps=None),
+    "record.shape as text": edit(record=lambda s: {**s["record"], "shape": "128x128"}),
+    "junk in layouts": edit(layouts=lambda s: [["junk"]] * len(s["files"])),
+    "layouts a number": edit(layouts=5),
+    "files not a list": edit(files="all"),
+    "a file twice": edit(files=lambda s: s["files"][:1] * len(s["files"])),
+    "round huge": edit(round=10**30),
+    "round true": edit(round=True),
+    "pairs_file outside the store": edit(pairs_file=lambda s: {**s["pairs_file"], "name": "../pairs.csv"}),
+    "written outside the store": edit(written=["../pairs.csv"]),
+    "not an object": lambda seen: (seen / MARKER).write_text("[1, 2]"),
+    "NaN in seen.json": lambda seen: (seen / MARKER).write_text(
+        (seen / MARKER).read_text().replace('"round": 2', '"round": NaN')
+    ),
+    "seen.json truncated": lambda seen: (seen / MARKER).write_text((seen / MARKER).read_text()[:50]),
+    "seen.json not UTF-8": lambda seen: (seen / MARKER).write_bytes(b"\xff\xfe{"),
+    "deeply nested": lambda seen: (seen / MARKER).write_text("[" * 100000 + "]" * 100000),
+    "images-1.npy deleted": lambda seen: os.unlink(seen / "images-1.npy"),
+    "images-1.npy truncated": truncated,
+    "images-1.npy another shape": reshaped,
+    "images-1.npy a folder": replaced_by_folder("images-1.npy"),
+    "images-1.npy not .npy": lambda seen: (seen / "images-1.npy").write_bytes(b"\x93NUMPY junk"),
+    "pairs file changed": lambda seen: (seen / "pairs-2.npz").write_bytes(b"PK junk"),
+    "pairs file a folder": replaced_by_folder("pairs-2.npz"),
+    "seen.json a folder": replaced_by_folder(MARKER),
+}
+
+
+def assert_one_error_line(result, *words):
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("name", list(DAMAGES))
+def test_a_damaged_store_is_one_line_and_force_rebuilds_it(store, tmp_path, name):
+    mics, out = store
+    seen = out / STORE
+    DAMAGES[name](seen)
+    inputs, before = contents(mics), contents(out)
+    result = run_cli(mics / "*.mrc", "-o", out, "--update")
+    assert_one_error_line(result, "--update --force rebuilds it")
+    assert contents(mics) == inputs and contents(out) == before  # nothing used, nothing written
+    theirs = {k: v for k, v in before.items() if "/" in k and not k.startswith(STORE + "/")}
+    result = run_cli(mics / "*.mrc", "-o", out, "--update", "--force")
+    assert result.exit_code == 0, result.output
+    for output in OUTPUTS:
+        assert (out / output).read_bytes() == (tmp_path / "whole" / output).read_bytes(), output
+    after = contents(out)
+    # A user's file stays, moved aside at most (a folder named seen.json goes to seen.json.aside-1).
+    for key, data in theirs.items():
+        assert after.get(key, after.get(key.replace(MARKER, MARKER + ".aside-1"))) == data, key
+    assert run_cli(mics / "*.mrc", "-o", out, "--update").exit_code == 0  # the rebuilt store is whole
+
+
+@pytest.mark.parametrize("how", ["a file", "a dangling link", "a link to a file"])
+def test_seen_not_a_folder_is_one_line_and_force_moves_it_aside(store, tmp_path, how):
+    mics, out = store
+    seen = out / STORE
+    shutil.rmtree(seen)
+    if how == "a file":
+        seen.write_text("a user's notes")
+    elif how == "a dangling link":
+        seen.symlink_to(tmp_path / "nowhere")
+    else:
+        (tmp_path / "target.txt").write_text("a user's")
+        seen.symlink_to(tmp_path / "target.txt")
+    assert_one_error_line(run_cli(mics / "*.mrc", "-o", out, "--update"), "not a folder", "--update --force")
+    result = run_cli(mics / "*.mrc", "-o", out, "--update", "--force")
+    assert result.exit_code == 0, result.output
+    aside = out / f"{STORE}.aside-1"
+    assert os.path.lexists(aside) and (out / STORE / MARKER).is_file()
+    if how == "a file":
+        assert aside.read_text() == "a user's notes"
+    else:
+        assert aside.is_symlink()
+    assert "moved aside" in result.output
+
+
+def test_a_users_folders_in_the_store_stay(store, tmp_path):
+    mics, out = store
+    (out / STORE / "mine").mkdir()
+    (out / STORE / "mine" / "notes.txt").write_text("kept")
+    shutil.copy(mics / "mic_1.mrc", tmp_path / "x.mrc")
+    for flags in ((), ("--force",)):
+        result = run_cli(mics / "*.mrc", "-o", out, "--update", *flags)
+        assert result.exit_code == 0, result.output
+        assert (out / STORE / "mine" / "notes.txt").read_text() == "kept"
+
+
+def test_an_earlier_releases_store_without_its_list_is_used(store, tmp_path):
+    """A store written before ``written`` existed: read, and only the files it uses are its own."""
+    mics, out = store
+    edit(written=DROP)(out / STORE)
+    (out / STORE / "images-1.npy.bak").write_bytes(b"mine")
+    summary = find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True)
+    assert summary["images_read"] == 0
+    assert (out / STORE / "images-1.npy.bak").read_bytes() == b"mine"
+
+
+def read_only(folder):
+    """``folder`` made read-only for this process: a read-only bind mount (root), else its mode; None if neither."""
+    import subprocess
+
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        return lambda: folder.chmod(0o755)
+    mount = subprocess.run(["mount", "--bind", "-o", "ro", str(folder), str(folder)], check=False, capture_output=True)
+    if mount.returncode != 0:
+        return None
+    remount = subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], check=False, capture_output=True)
+
+    def undo():
+        def mounted():  # (os.path.ismount cannot tell a bind mount on the same file system)
+            with open("/proc/mounts") as f:
+                return any(line.split()[1] == str(folder) for line in f)
+
+        while mounted():
+            subprocess.run(["umount", str(folder)], check=True)
+
+    if remount.returncode != 0 or os.access(folder, os.W_OK):
+        undo()
+        return None
+    return undo
+
+
+def test_a_read_only_store_is_one_line(store, planted):
+    """Item 4: seen/ on a read-only mount, the output folder writable."""
+    mics, out = store
+    shutil.copy(planted[6], mics)  # a new micrograph: the round must write the store
+    undo = read_only(out / STORE)
+    if undo is None:
+        pytest.skip("no read-only mount here")
+    try:
+        before = contents(out)
+        for flags in ((), ("--force",)):
+            result = run_cli(mics / "*.mrc", "-o", out, "--update", *flags)
+            assert_one_error_line(result, "cannot write the --update store")
+            assert contents(out) == before
+    finally:
+        undo()

@@ -46,6 +46,7 @@ from ...outputs import StrPath, process_alive
 from .plan import ScoringPlan
 from .score import ProgressBar, ShardScores, _read_image, score_shard, shard_pairs
 from .shards import changed_option, sha256_of
+from .store_check import OWN_FILE, BadStore, check_files, check_state, read_state
 
 STORE = "seen"
 MARKER = "seen.json"
@@ -142,39 +143,38 @@ class SeenStore:
 
     @classmethod
     def load(cls, folder: Path) -> SeenStore | None:
-        """The store in ``folder``, None when there is none; refused when another version wrote it."""
+        """The store in ``folder``, None when there is none; checked whole first (``store_check``).
+
+        Refused in one line (a store of another version, or damaged: what is wrong and that
+        ``--update --force`` rebuilds it).
+        """
         marker = folder / MARKER
-        if not marker.exists():
+        _check_folder(folder)
+        if not os.path.lexists(marker):
             return None
         try:
-            state = json.loads(marker.read_text())
-        except (OSError, ValueError) as err:
-            raise CryodedupError(f"{marker}: cannot be read ({err}); use --force for a full run") from None
-        if not isinstance(state, dict) or state.get("format") != FORMAT:
-            written = state.get("version", "?") if isinstance(state, dict) else "?"
-            raise CryodedupError(
-                f"{marker}: a store of another cryodedup version ({written}; this is {__version__}) that "
-                "--update cannot read; use --force for a full run"
-            )
-        pairs_file = folder / state["pairs_file"]["name"]
-        if not pairs_file.exists() or sha256_of(pairs_file) != state["pairs_file"]["sha256"]:
-            raise CryodedupError(f"{pairs_file}: missing or changed since {marker}; use --force for a full run")
-        with np.load(pairs_file) as f:
-            pairs = {k: f[k] for k in f.files}
-        images = [(int(r), int(i)) for r, i in state["images"]]
-        layouts = state.get("layouts")
-        stamps = state["stamps"]
+            state = read_state(marker)
+            if _another_format(state):
+                written = state.get("version", "?")
+                raise CryodedupError(
+                    f"{marker}: a store of another cryodedup version ({str(written)[:40]}; this is {__version__}) "
+                    "that --update cannot read; use --force for a full run"
+                )
+            check_state(state, FORMAT)
+            pairs = check_files(folder, state)
+        except BadStore as err:
+            raise damaged(folder / err.file if err.file else marker, str(err)) from None
         return cls(
             folder,
             state["round"],
             state["record"],
             state["files"],
-            images,
+            [(r, i) for r, i in state["images"]],
             pairs,
-            layouts,
-            stamps,
+            state["layouts"],
+            state["stamps"],
             True,
-            sorted(written_names(state)),
+            sorted(name for name in written_names(state) if os.path.lexists(folder / name)),
         )
 
     def replaced(self) -> list[str]:
@@ -228,6 +228,20 @@ class SeenStore:
         The images of this round go to their own file, or, when the store has grown past what it
         holds (``needs_compacting``), every seen micrograph's image to one file.
         """
+        try:
+            self._save(record, new_files, new_images, scored, new_layouts, new_stamps)
+        except OSError as err:
+            raise store_write_error(self.folder, err) from None
+
+    def _save(
+        self,
+        record: dict[str, Any],
+        new_files: list[str],
+        new_images: list[np.ndarray],
+        scored: dict,
+        new_layouts: list[MrcLayout] | None,
+        new_stamps: list[list[int] | None],
+    ) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         remove_own_leftovers(self.folder)
         # Past every numbered file there: a round never replaces a file, its own or anyone's.
@@ -290,10 +304,6 @@ class SeenStore:
         del out, sources
         os.replace(tmp, path)
         return [(round_, k) for k in range(len(self.images) + len(new_images))]
-
-
-#: The names of the files a store writes: nothing else in ``seen/`` is ever removed by it.
-OWN_FILE = re.compile(r"(images-[0-9]+\.npy|pairs-[0-9]+\.npz)")
 
 
 #: A store file being written, ``.NAME.PID.tmp``: left behind when its process was killed.
@@ -366,10 +376,15 @@ def open_store(outdir: Path, mics: Micrographs, force: bool, log: Callable[[str,
     """The store of ``outdir`` (empty for a first or a forced full run), checked against the inputs."""
     folder = outdir / STORE
     if force:
-        if (folder / MARKER).exists():
+        replacing = (folder / MARKER).exists()
+        written = written_names(_lenient_state(folder / MARKER))
+        make_way(folder, log)
+        _check_writable(folder)
+        if replacing:
             log(f"--update --force: {folder} replaced by a full run", "warning")
-        return SeenStore.empty(folder, written=written_names(_lenient_state(folder / MARKER)))
+        return SeenStore.empty(folder, written=written)
     store = SeenStore.load(folder)
+    _check_writable(folder)
     if store is None:
         return SeenStore.empty(folder)
     now = {os.path.abspath(p) for p in mics.paths}
@@ -468,12 +483,69 @@ class Arrivals:
         return any(self.screened.get(path) != stamps[path] for path in ready)
 
 
+def _another_format(state: Any) -> bool:
+    fmt = state.get("format") if isinstance(state, dict) else None
+    return isinstance(fmt, str) and fmt.startswith(FORMAT[:-1]) and fmt != FORMAT
+
+
+def damaged(where: Path, what: str) -> CryodedupError:
+    """The one line of a damaged store: what is wrong, and that --update --force rebuilds it."""
+    return CryodedupError(
+        f"{where}: {what}; the --update store is damaged: --update --force rebuilds it "
+        "(a full run; files the store did not write are kept)"
+    )
+
+
+def _check_folder(folder: Path) -> None:
+    """Refuses a ``seen`` that is not a folder (a file, a dangling link): plain --update cannot use it."""
+    if os.path.lexists(folder) and not folder.is_dir():
+        raise damaged(folder, "not a folder")
+
+
 def _lenient_state(marker: Path) -> Any:
     """What ``marker`` holds as JSON, None when it cannot be read: --force removes the files it names as written."""
     try:
-        return json.loads(marker.read_text())
-    except (OSError, ValueError):
+        return read_state(marker)
+    except BadStore:
         return None
+
+
+def make_way(folder: Path, log: Callable[[str, str], None]) -> None:
+    """Moves aside what stands where --update --force writes the store: ``seen`` not a folder, ``seen.json`` not a file.
+
+    Moved, never removed: neither was written by a store (it writes a folder and a file).
+    """
+    marker = folder / MARKER
+    for path, is_right in ((folder, folder.is_dir), (marker, lambda: stat.S_ISREG(os.lstat(marker).st_mode))):
+        if not os.path.lexists(path) or is_right():
+            continue
+        aside = next(p for k in range(1, 10**6) if not os.path.lexists(p := path.with_name(f"{path.name}.aside-{k}")))
+        try:
+            os.rename(path, aside)
+        except OSError as err:
+            raise CryodedupError(
+                f"{path}: in the way of the store and cannot be moved aside ({err.strerror})"
+            ) from None
+        log(f"--update --force: {path} was not the store's; moved aside to {aside}", "warning")
+
+
+def _check_writable(folder: Path) -> None:
+    """Refuses a store folder this run cannot write in (a read-only mount) before any work."""
+    if not folder.is_dir():
+        return  # made by the round's save (its output folder is checked with the outputs)
+    probe = folder / f".{MARKER}.{os.getpid()}.tmp"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        os.unlink(probe)
+    except OSError as err:
+        raise store_write_error(folder, err) from None
+
+
+def store_write_error(folder: Path, err: OSError) -> CryodedupError:
+    """The one line of a store that cannot be written."""
+    return CryodedupError(
+        f"{folder}: cannot write the --update store ({err.strerror}); make it writable, or choose another output folder"
+    )
 
 
 def _last_round(folder: Path) -> int:
@@ -493,7 +565,7 @@ def score_update(
     record = score_record(plan, options)
     if store.record is not None and store.record != record:
         log(f"--update: {_what_changed(store.record, record)} changes the scores: full run", "warning")
-        store = SeenStore.empty(store.folder, store.round)
+        store = SeenStore.empty(store.folder, store.round, store.written)
     seen_id = {f: k for k, f in enumerate(store.files)}
     files = [os.path.abspath(plan.paths[i]) for i in plan.positions]
     ids = np.array([seen_id.get(f, -1) for f in files], dtype=np.int64)
