@@ -376,7 +376,7 @@ def open_store(outdir: Path, mics: Micrographs, force: bool, log: Callable[[str,
     """The store of ``outdir`` (empty for a first or a forced full run), checked against the inputs."""
     folder = outdir / STORE
     if force:
-        replacing = (folder / MARKER).exists()
+        replacing = os.path.exists(folder / MARKER)
         written = written_names(_lenient_state(folder / MARKER))
         make_way(folder, log)
         _check_writable(folder)
@@ -498,7 +498,7 @@ def damaged(where: Path, what: str) -> CryodedupError:
 
 def _check_folder(folder: Path) -> None:
     """Refuses a ``seen`` that is not a folder (a file, a dangling link): plain --update cannot use it."""
-    if os.path.lexists(folder) and not folder.is_dir():
+    if os.path.lexists(folder) and not os.path.isdir(folder):
         raise damaged(folder, "not a folder")
 
 
@@ -516,7 +516,10 @@ def make_way(folder: Path, log: Callable[[str, str], None]) -> None:
     Moved, never removed: neither was written by a store (it writes a folder and a file).
     """
     marker = folder / MARKER
-    for path, is_right in ((folder, folder.is_dir), (marker, lambda: stat.S_ISREG(os.lstat(marker).st_mode))):
+    for path, is_right in (
+        (folder, lambda: os.path.isdir(folder)),
+        (marker, lambda: stat.S_ISREG(os.lstat(marker).st_mode)),
+    ):
         if not os.path.lexists(path) or is_right():
             continue
         aside = next(p for k in range(1, 10**6) if not os.path.lexists(p := path.with_name(f"{path.name}.aside-{k}")))
@@ -531,7 +534,7 @@ def make_way(folder: Path, log: Callable[[str, str], None]) -> None:
 
 def _check_writable(folder: Path) -> None:
     """Refuses a store folder this run cannot write in (a read-only mount) before any work."""
-    if not folder.is_dir():
+    if not os.path.isdir(folder):  # (False, too, for a name the system cannot take)
         return  # made by the round's save (its output folder is checked with the outputs)
     probe = folder / f".{MARKER}.{os.getpid()}.tmp"
     try:
