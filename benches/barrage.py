@@ -51,10 +51,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the data generator: tests/fixtures
 
+import barrage_store
 from fixtures.shard_files import edit_pairs, edit_record
 from fixtures.synthetic import cs_particles, write_benchmark_file, write_cs, write_mrc
 
-COLUMNS = ("traceback", "hang", "OOM", "changed input", "partial output", "unclear error")
+COLUMNS = ("traceback", "hang", "OOM", "changed input", "partial output", "unclear error", "wrong result")
 KINDS = ("STAR", ".cs", ".csg", "MRC", "coordinates", "options")
 
 LABELS = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup", "rlnAutopickFigureOfMerit"]
@@ -77,6 +78,8 @@ class Case:
     kind: str
     name: str
     build: Callable[[Path], list[str]]
+    # What is wrong with the result (d, exit status, stderr; empty: nothing): the "wrong result" column.
+    check: Callable[[Path, int, str], str] | None = None
 
 
 CASES: list[Case] = []
@@ -689,6 +692,11 @@ option_case("--min-support 2**62 [30]", "--min-support", HUGE)
 option_case("--seed NaN [30]", "--seed", "nan")
 
 
+# --- issue 38: the --update store and paths (benches/barrage_store.py) ------------------------------------------
+
+barrage_store.register(CASES, Case)
+
+
 # --- running ----------------------------------------------------------------------------------------------------
 
 
@@ -776,6 +784,7 @@ def run_case(c: Case, root: Path, timeout: float, memory_gb: float) -> dict[str,
     changed = sorted(k for k in before if after.get(k) != before[k])
     lines = [line for line in stderr.strip().splitlines() if line.strip()]
     clear = code in (0, 2) or hung or (len(lines) == 1 and lines[0].startswith("Error: "))
+    wrong = c.check(d, code, stderr) if c.check and not hung else ""
     if (d / "out").exists():
         os.chmod(d / "out", 0o755) if (d / "out").is_dir() else None
     return {
@@ -789,7 +798,9 @@ def run_case(c: Case, root: Path, timeout: float, memory_gb: float) -> dict[str,
         "changed input": bool(changed),
         "partial output": bool(partial_outputs(out, code == 0, there_before)),
         "unclear error": not clear and not traceback,
+        "wrong result": bool(wrong),
         "details": (stderr[-800:] if traceback or not clear else "")
+        + (f" wrong: {wrong}" if wrong else "")
         + (f" changed {changed}" if changed else "")
         + (
             f" left {partial_outputs(out, code == 0, there_before)}"
@@ -818,12 +829,14 @@ def signal_sweep(root: Path, per_job: int, quick: bool) -> list[dict[str, object
     """Real SIGINT/SIGTERM sent to real runs: at each named point, then at times spread from the
     moment cryodedup's handlers are in place to past the run's end (start-up imports, reading,
     deciding, writing, the renames, the summary). Each run starts from the previous outputs."""
-    from fixtures.signal_runs import particle_job, picker_job, problems, run_stopped, shard_job
+    from fixtures.signal_runs import particle_job, picker_job, problems, run_stopped, shard_job, update_job, watch_job
 
     jobs = [
         (f"particles, {'100k' if quick else '1M'} rows", lambda d: particle_job(d, 100_000 if quick else 1_000_000)),
         (f"picker job, {300 if quick else 3000} files", lambda d: picker_job(d, 300 if quick else 3000)),
         ("micrographs --shard", lambda d: shard_job(d, 8)),
+        ("micrographs --update", lambda d: update_job(d, 8)),  # issue 38: a whole round
+        ("micrographs --watch", lambda d: watch_job(d, 8)),  # a round, then the loop
     ]
     results = []
     for name, make in jobs:
@@ -871,7 +884,7 @@ def table(results: list[dict[str, object]]) -> str:
     """The counts per input kind and column, as a Markdown table."""
     header = "| inputs | cases | exit 0 | exit 1/2 | " + " | ".join(COLUMNS) + " |"
     lines = [header, "|" + "---|" * (4 + len(COLUMNS))]
-    for kind in (*KINDS, "all"):
+    for kind in (*dict.fromkeys([*KINDS, *(r["case"].kind for r in results)]), "all"):  # type: ignore[attr-defined]
         rows = [r for r in results if kind == "all" or r["case"].kind == kind]  # type: ignore[attr-defined]
         if not rows:
             continue
