@@ -285,3 +285,67 @@ def coordinate_merge_args(paths: dict[str, str]) -> list[str]:
     """The command line that merges the project's two AutoPick jobs at 40 Å (the coordinate job's reference)."""
     coordinates = [str(Path(paths[k]).parent) for k in ("coordinates_1", "coordinates_2")]
     return ["particles", *coordinates, "--micrographs", paths["micrographs"], "--min-dist", "40"]
+
+
+#: The RELION 3.1 tutorial's first jobs (relion31_tutorial.pdf), as ``relion_pipeliner --addJob`` takes them.
+#: Class2D/job008's Additional arguments hold a quoted path: RELION 3.1 writes the value in quotes with
+#: the inner quote marked by a BEL (its own escape), which STAR readers (gemmi) end at that quote.
+RELION31_TUTORIAL_JOBS = [
+    ("CtfFind", "input_star_mics == MotionCorr/job002/corrected_micrographs.star;use_ctffind4 == Yes;box == 512;"),
+    ("ManualPick", "fn_in == CtfFind/job003/micrographs_ctf.star;diameter == 200;micscale == 0.25;"),
+    ("Select", "fn_mic == CtfFind/job003/micrographs_ctf.star;"),
+    ("AutoPick", "fn_input_autopick == Select/job005/micrographs_selected.star;do_log == Yes;log_diam_min == 150;"),
+    (
+        "Extract",
+        "star_mics == CtfFind/job003/micrographs_ctf.star;"
+        "coords_suffix == AutoPick/job006/coords_suffix_autopick.star;",
+    ),
+    (
+        "Class2D",
+        "fn_img == Extract/job007/particles.star;nr_classes == 50;particle_diameter == 200;nr_mpi == 5;"
+        "nr_threads == 6;use_gpu == Yes;gpu_ids == 0:1:2:3;"
+        'other_args == --scratch_dir "/ssd/my scratch" --preread_images;',
+    ),
+]
+
+
+def write_relion31_tutorial_project(root: Path, relion_pipeliner: str, jobs: int = 8) -> dict[str, str]:
+    """A RELION 3.1 project shaped as the public tutorial's, made by RELION 3.1's own ``relion_pipeliner``.
+
+    Import/job001 and MotionCorr/job002 (RELION's own motion correction) run on three small
+    movies; CtfFind/job003 to Class2D/job008 are added as RELION adds them (their job.star
+    written by RELION), with the shipped example's micrographs and particles standing in for
+    the outputs of CtfFind/job003 and Extract/job007 (ctffind is not part of RELION).
+    ``jobs``: how many of these jobs (1: Import alone). Returns the project-relative paths by name.
+    """
+    import shutil
+    import subprocess
+
+    import mrcfile
+
+    import cryodedup
+
+    (root / "Movies").mkdir()
+    for k in range(1, 4):
+        with mrcfile.new(root / "Movies" / f"20170629_0000{k}_frameImage.mrc") as movie:
+            movie.set_data(np.random.default_rng(k).normal(size=(3, 64, 64)).astype(np.float32))
+            movie.voxel_size = 0.885
+    (root / "default_pipeline.star").write_text(EMPTY_RELION_PIPELINE)
+    run = [
+        ("Import", "fn_in_raw == Movies/*.mrc;is_multiframe == Yes;angpix == 0.885;kV == 200;Cs == 1.4;Q0 == 0.1;"),
+        ("MotionCorr", "input_star_mics == Import/job001/movies.star;do_own_motioncor == Yes;dose_per_frame == 1.277;"),
+    ]
+    for k, (job, options) in enumerate([*run, *RELION31_TUTORIAL_JOBS][:jobs], start=1):
+        commands = [["--addJob", job, "--addJobOptions", options]]
+        commands += [["--RunJobs", f"{job}/job{k:03d}/", "--sec_wait_after", "1"]] if k <= len(run) else []
+        for args in commands:
+            done = subprocess.run([relion_pipeliner, *args], cwd=root, capture_output=True, text=True, check=False)
+            assert done.returncode == 0 and f"{job}/job{k:03d}/" in (root / "default_pipeline.star").read_text(), (
+                done.stdout + done.stderr
+            )
+    examples = Path(cryodedup.__file__).parent / "examples"
+    paths = {"micrographs": "CtfFind/job003/micrographs_ctf.star", "particles": "Extract/job007/particles.star"}
+    for name, example in (("micrographs", "micrographs_ctf.star"), ("particles", "particles_log.star")):
+        (root / paths[name]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(examples / example, root / paths[name])
+    return {**paths, "class2d_job_star": "Class2D/job008/job.star"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -208,3 +209,23 @@ def test_centres_refuse_bad_arguments():
         remove_duplicate_centres(["a", "a"], [[0.0, 0.0], [1.0, 1.0]], inputs=[0, 1], ran_on=[["a"]])
     empty = remove_duplicate_centres([], np.zeros((0, 2)))
     assert empty.keep.shape == (0,)
+
+
+def test_centres_report_draws_the_particle_pictures(tmp_path):
+    from cryodedup import CentreReport, remove_duplicate_centres
+    from fixtures.synthetic import write_mrc
+
+    names, centres, scores, inputs = random_picks(4, n=300, n_mics=3, n_inputs=2)
+    write_mrc(tmp_path / "mic_0.mrc", np.random.default_rng(1).normal(size=(400, 400)).astype(np.float32), 1.0)
+    report = CentreReport(
+        tmp_path / "report", psize=1.0, input_names=["LoG", "crYOLO"], images={"mic_0.mrc": tmp_path / "mic_0.mrc"}
+    )
+    got = remove_duplicate_centres(names, centres, scores, inputs=inputs, min_dist=20.0, min_support=2, report=report)
+    plain = remove_duplicate_centres(names, centres, scores, inputs=inputs, min_dist=20.0, min_support=2)
+    assert np.array_equal(got.keep, plain.keep) and plain.report == []
+    written = {Path(p).name for p in got.report}
+    assert "report.html" in written and len(written) >= 4 and all(Path(p).stat().st_size for p in got.report)
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "crYOLO" in html and f"{int(got.keep.sum()):,}" in html
+    with pytest.raises(ValueError, match="names 1 inputs, the centres have 2"):
+        remove_duplicate_centres(names, centres, inputs=inputs, report=CentreReport(tmp_path / "r2", input_names=["a"]))

@@ -24,3 +24,10 @@ def test_shortest_distinct_paths():
 
 def test_human_values():
     assert [human(v) for v in (None, False, True, 20.0, 0.5, 3, "x")] == ["-", "no", "yes", "20", "0.5", "3", "x"]
+
+
+def test_human_lists():
+    # A repeatable option not given (--metadata) showed as "[]" in the report's parameters.
+    assert [human(v) for v in ([], (), ["a.xml", "b/"], [1.5, None])] == ["-", "-", "a.xml, b/", "1.5, -"]
+    # A mapping option not given (--radius, per species) showed as "{}".
+    assert [human(v) for v in ({}, {"ribo": 120.0, "proteasome": 80.5})] == ["-", "ribo: 120, proteasome: 80.5"]

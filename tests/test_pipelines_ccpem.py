@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from cryodedup.pipelines import jobs
-from helpers import cli_reference, coordinate_merge_args, kept_rows, missing_program, write_pipeline_project
+from helpers import (
+    cli_reference,
+    coordinate_merge_args,
+    kept_rows,
+    missing_program,
+    write_pipeline_project,
+    write_relion31_tutorial_project,
+)
 
 try:
     from cryodedup.pipelines import ccpem
@@ -64,6 +71,59 @@ def test_options_left_at_their_defaults_are_not_written(job_class):
     assert args == [jobs.COMMAND_OF_JOB[job.JOB], "in.star", "-o", "Dedup/job001/", "--force", "--plot"]
     job.joboptions["min_dist" if "min_dist" in job.joboptions else "min_z"].value = "55"
     assert job.command_args()[-2:] in (["--min-dist", "55.0"], ["--min-z", "55.0"])
+
+
+SPACED = "/data/EPU session 1/Images-Disc1"
+#: Every path parameter of the three jobs: (job class, job option, the command line's flag or "" for an input).
+PATH_PARAMETERS = [
+    ("ParticlesJob", "input_particles", ""),
+    ("ParticlesJob", "input_particles_2", ""),
+    ("ParticlesJob", "input_micrographs", "--micrographs"),
+    ("ParticlesJob", "project_dir", "--project-dir"),
+    ("CoordinatesJob", "input_coordinates", ""),
+    ("CoordinatesJob", "input_coordinates_2", ""),
+    ("CoordinatesJob", "input_micrographs", "--micrographs"),
+    ("CoordinatesJob", "project_dir", "--project-dir"),
+    ("MicrographsJob", "input_micrographs", ""),
+    ("MicrographsJob", "input_particles", "--particles"),
+    ("MicrographsJob", "project_dir", "--project-dir"),
+    ("MicrographsJob", "metadata", "--metadata"),
+]
+
+
+@pytest.mark.parametrize("job_class", JOB_CLASSES)
+def test_every_path_parameter_is_tested(job_class):
+    import click
+    from pipeliner.job_options import InputNodeJobOption
+
+    job = getattr(ccpem, job_class)()
+    paths = {k for k, o in job.joboptions.items() if isinstance(o, InputNodeJobOption)}
+    options = ccpem.command_options(job.JOB).items()
+    paths |= {k for k, p in options if isinstance(p.type, click.Path) or p.metavar == "PATH"}
+    assert paths == {key for c, key, _ in PATH_PARAMETERS if c == job_class}
+
+
+@pytest.mark.parametrize(("job_class", "key", "flag"), PATH_PARAMETERS)
+def test_a_path_with_spaces_is_one_argument(job_class, key, flag):
+    # Issue 38, item 13: '/data/EPU session 1/Images-Disc1' was three --metadata arguments.
+    job = getattr(ccpem, job_class)()
+    job.output_dir = "Dedup/job001/"
+    first_input = next(iter(job.INPUTS))
+    job.joboptions[first_input].value = "in.star"
+    job.joboptions[key].value = SPACED
+    args = job.command_args()
+    assert args.count(SPACED) == 1 and not any(a in args for a in ("session", "1/Images-Disc1"))
+    at = args.index(SPACED)
+    assert args[at - 1] == flag if flag else at in (1, 2)  # an input: the command's arguments after its name
+
+
+def test_several_metadata_values_are_one_argument_each():
+    job = ccpem.MicrographsJob()
+    job.output_dir = "Dedup/job001/"
+    job.joboptions["input_micrographs"].value = "in.star"
+    job.joboptions["metadata"].value = f"{SPACED}:::/data/EPU session 2/*.xml"  # as run.job holds it
+    args = job.command_args()
+    assert args[args.index("--metadata") :][:4] == ["--metadata", SPACED, "--metadata", "/data/EPU session 2/*.xml"]
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +225,21 @@ def test_coordinate_job_runs_in_a_pipeliner_project(project, monkeypatch):
     assert results_images(root, folder, monkeypatch)
 
 
+def test_paths_with_spaces_reach_the_command_whole(project):
+    # Issue 38, item 13: the pipeliner runs the command's arguments as they are, spaces and all.
+    root, paths = project
+    session = root / "EPU session 1"
+    session.mkdir()
+    (session / "particles of job 020.star").write_bytes((root / paths["particles_1"]).read_bytes())
+    folder = run_job(
+        root,
+        ccpem.ParticlesJob,
+        {"Input particles:": "EPU session 1/particles of job 020.star", "Project dir:": str(root), "Min dist:": "40"},
+    )
+    reference = cli_reference(root, "particles", paths["particles_1"], "--min-dist", "40")
+    assert kept_rows(folder / "particles_kept.star") == kept_rows(reference / "particles_kept.star")
+
+
 def test_micrograph_job_runs_in_a_pipeliner_project(project, monkeypatch):
     root, paths = project
     folder = run_job(
@@ -180,3 +255,54 @@ def test_micrograph_job_runs_in_a_pipeliner_project(project, monkeypatch):
     rejected = (folder / "micrographs_rejected.star").read_text()
     assert [k for k in range(1, 11) if f"mic_{k}.mrc " in rejected] == [6, 9]
     assert results_images(root, folder, monkeypatch)
+
+
+def relion31_project_and_runjob(root: Path, jobs: int) -> tuple[dict[str, str], str]:
+    """A RELION 3.1 tutorial-shaped project (``jobs`` of its jobs) and a particle job's run.job in it."""
+    import shutil
+
+    relion = shutil.which("relion_pipeliner")
+    if relion is None:
+        missing_program("RELION is not installed (relion_pipeliner)", required_by="CRYODEDUP_REQUIRE_RELION")
+    paths = write_relion31_tutorial_project(root, str(relion), jobs)
+    runjob = root / "cryodedup_particles_run.job"
+    ccpem.ParticlesJob().write_runjob(str(runjob))
+    lines = [
+        f"Input particles: == {paths['particles']}" if line.startswith("Input particles: == ") else line
+        for line in runjob.read_text().splitlines()
+    ]
+    runjob.write_text("\n".join(lines) + "\n")
+    return paths, str(relion)
+
+
+def test_the_pipeliner_cannot_open_a_relion31_project_as_the_readme_says(tmp_path):
+    # Issue 38, item 14: on first use the pipeliner converts a RELION 3.1 project's pipeline,
+    # reading every job's job.star as RELION 4 writes it; it dies before any job of cryodedup's
+    # is loaded, so cryodedup cannot help it: the README sends RELION 3.1 projects to the
+    # External job (tests/test_pipelines_relion.py runs it in this same project).
+    relion31_project_and_runjob(tmp_path, 8)
+    pipeline = (tmp_path / "default_pipeline.star").read_bytes()
+    runjob = tmp_path / "cryodedup_particles_run.job"
+    done = subprocess.run(
+        [str(BIN / "pipeliner"), "--run_job", runjob.name], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    # Class2D/job008's job.star (Additional arguments with a quoted path, as RELION 3.1 escapes it)
+    # is not STAR to gemmi, the pipeliner's reader: the "Wrong number of values in loop" users saw.
+    assert done.returncode != 0 and "Wrong number of values in loop" in done.stderr, done.stdout + done.stderr
+    assert not (tmp_path / "Dedup").exists() and (tmp_path / "default_pipeline.star").read_bytes() == pipeline
+
+
+def test_where_the_pipeliner_opens_a_relion31_project_relion_31_cannot_any_more(tmp_path):
+    # Issue 38, item 14: with job.star files it can read (Import alone), the pipeliner rewrites
+    # default_pipeline.star in its own (RELION 4/5) format, which RELION 3.1 then cannot read.
+    _, relion = relion31_project_and_runjob(tmp_path, 1)
+    pipeliner(tmp_path, "--run_job", "cryodedup_particles_run.job")
+    assert (tmp_path / "default_pipeline.star.old").exists()
+    done = subprocess.run(
+        [relion, "--addJob", "External", "--addJobOptions", "fn_exe == cryodedup-relion;"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "PipeLine::read: cannot find name or type in pipeline_nodes table" in done.stdout + done.stderr

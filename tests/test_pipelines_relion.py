@@ -22,6 +22,7 @@ from helpers import (
     kept_rows,
     missing_program,
     write_pipeline_project,
+    write_relion31_tutorial_project,
 )
 from oracle import oracle, star_centres
 
@@ -358,6 +359,32 @@ def test_relion31_runs_the_particle_job(relion_project):
     reference = cli_reference(root, "particles", paths["particles_1"], paths["particles_2"], "--min-dist", "40")
     assert kept_rows(root / name / "particles_kept.star") == kept_rows(reference / "particles_kept.star")
     assert (root / name / "run.err").read_text() == ""
+
+
+@pytest.fixture(scope="module")
+def tutorial_project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("relion31_tutorial")
+    return root, write_relion31_tutorial_project(root, relion_pipeliner())
+
+
+def test_relion31_tutorial_project_runs_the_external_job(tutorial_project):
+    # Issue 38, item 14: the route the README gives for RELION 3.1 projects, which the CCP-EM
+    # pipeliner cannot open (tests/test_pipelines_ccpem.py): the External job, by relion_pipeliner.
+    root, paths = tutorial_project
+    class2d = (root / paths["class2d_job_star"]).read_bytes()
+    assert b"_rlnJobType " in class2d and b"\a" in class2d  # RELION 3.1's job.star, with its own escape
+    name, status = add_and_run(
+        root,
+        f"fn_exe == cryodedup-relion;in_part == {paths['particles']};in_mic == {paths['micrographs']};"
+        "param1_label == min_dist;param1_value == 40;param2_label == plot;param2_value == no;",
+    )
+    assert name == "External/job009/" and status == SUCCESS, (root / name / "run.err").read_text()
+    reference = cli_reference(
+        root, "particles", paths["particles"], "--micrographs", paths["micrographs"], "--min-dist", "40"
+    )
+    assert kept_rows(root / name / "particles_kept.star") == kept_rows(reference / "particles_kept.star")
+    assert pipeline_nodes(root)[f"{name}particles_kept.star"] == 3
+    assert (root / paths["class2d_job_star"]).read_bytes() == class2d
 
 
 def coordinate_rows(folder: Path) -> set[tuple[str, str]]:

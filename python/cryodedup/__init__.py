@@ -28,6 +28,7 @@ _WHERE = {
     "DedupResult": "algo.dedup",
     "remove_duplicates": "api",
     "remove_duplicate_centres": "api",
+    "CentreReport": "api",
     "MicrographOptions": "options",
     "find_duplicate_micrographs": "jobs.micrographs.job",
     "ParticleOptions": "options",
@@ -40,7 +41,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._core import __version__
     from .algo.dedup import DedupResult, dedup
-    from .api import remove_duplicate_centres, remove_duplicates
+    from .api import CentreReport, remove_duplicate_centres, remove_duplicates
     from .jobs.micrographs.job import find_duplicate_micrographs
     from .jobs.particles import remove_duplicate_particles
     from .options import MicrographOptions, ParticleOptions
@@ -61,6 +62,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "CentreReport",
     "CryodedupError",
     "DedupResult",
     "MicrographOptions",

@@ -16,9 +16,10 @@ CLI's options (``--mic-psize``).
 from __future__ import annotations
 
 import re
+import time
 import warnings
-from collections.abc import Collection, Hashable, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Collection, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,16 @@ from .errors import CryodedupError
 from .formats.cryosparc.dataset import CsFile
 from .formats.cryosparc.particles import read_dataset
 from .formats.star.particles import DataFrame, read_frame
-from .jobs.particles import decide, remove_duplicate_particles
+from .jobs.particles import (
+    Decision,
+    Pictures,
+    decide,
+    picture_details,
+    preload_plotting,
+    remove_duplicate_particles,
+    summarize,
+    write_report,
+)
 from .model import Log, ParticleSet, Warn
 from .options import ParticleOptions
 from .outputs import StrPath
@@ -167,11 +177,14 @@ class CentreSelection:
         (``kept_confirmed`` ... ``rejected_not_confirmable``); None with one input.
     micrographs : list
         The micrographs in order of first appearance.
+    report : list of str
+        The pictures and report.html written (with ``report=``).
     """
 
     keep: np.ndarray
     outcomes: np.ndarray | None
     micrographs: list
+    report: list[str] = field(default_factory=list)
 
     def outcome_counts(self, inputs: np.ndarray, n_inputs: int) -> list[dict[str, int]]:
         """Per input, its centres of each fate (``{"kept_confirmed": 3, ...}``); empty with one input."""
@@ -179,6 +192,59 @@ class CentreSelection:
             return []
         cells = np.bincount(np.asarray(inputs, np.int64) * len(OUTCOMES) + self.outcomes, minlength=n_inputs * 6)
         return [dict(zip(OUTCOMES, map(int, row))) for row in cells.reshape(n_inputs, len(OUTCOMES))]
+
+
+@dataclass(frozen=True)
+class CentreReport:
+    """Where and how :func:`remove_duplicate_centres` draws its pictures and report.html.
+
+    Attributes
+    ----------
+    outdir : path
+        Folder of the pictures and report.html (replaced if they exist).
+    psize : float, optional
+        Pixel size (Å) of the micrographs the centres lie on: the example micrographs are
+        drawn in their pixels.
+    input_names : sequence of str, optional
+        The inputs' names in the summary and the pictures (default ``input 1`` ...).
+    images : mapping, optional
+        Each micrograph's image file (MRC), for the example micrographs; those without one are
+        drawn on a blank frame.
+    kept, rejected : str
+        What the caller makes of the kept and the rejected centres, for the report's rows.
+    score_label : str
+        What the scores are (``_rlnAutopickFigureOfMerit``), for the report's rows.
+    shift : str
+        The shifts the caller subtracted from the centres, for the report's rows.
+    """
+
+    outdir: StrPath
+    psize: float | None = None
+    input_names: Sequence[str] = ()
+    images: Mapping[Hashable, StrPath] = field(default_factory=dict)
+    kept: str = "the kept centres (returned)"
+    rejected: str = "the rejected centres (returned)"
+    score_label: str = "score"
+    shift: str = "none"
+
+    def write(self, particles: ParticleSet, decision: Decision, options: ParticleOptions, seconds: float) -> list[str]:
+        """The particle job's pictures and report of this decision, written into ``outdir``."""
+        from .report import particle_figures as plots
+
+        summary = summarize(particles, decision, options)
+        summary["min_dist_A"] = options.min_dist
+        summary["mode"] = "remove entirely" if options.remove_entirely else "keep best of each group"
+        summary["outputs"] = {"kept": [self.kept], "rejected": [self.rejected]}
+        summary["seconds"] = seconds
+        details = picture_details(particles, decision, options, preload_plotting())
+        by_name = {str(name): Path(path) for name, path in self.images.items()}
+        outdir = Path(self.outdir)
+
+        def image_of(name: str) -> Path:
+            return by_name.get(name, outdir / "no image" / name)
+
+        figures, missing = plots.particle_figures(details, options.plot_mics, image_of)
+        return write_report(details, outdir, options, Pictures(plots.rendered(figures), missing), summary, True)
 
 
 def remove_duplicate_centres(
@@ -189,6 +255,7 @@ def remove_duplicate_centres(
     inputs: Any = None,
     ran_on: Sequence[Collection[Hashable]] | None = None,
     higher_is_better: bool = True,
+    report: CentreReport | None = None,
     **options: Any,
 ) -> CentreSelection:
     """Duplicate removal (and consensus between inputs) on centres already in Å.
@@ -210,6 +277,8 @@ def remove_duplicate_centres(
     ran_on : sequence of collections, optional
         Per input, the micrographs it ran on (a picker that found nothing on a micrograph
         still ran there); None: each input ran on the micrographs it has centres on.
+    report : CentreReport, optional
+        Draw the particle job's pictures and report.html (``--plot``) into ``report.outdir``.
     **options
         ``min_dist``, ``min_dist_z``, ``remove_entirely``, ``seed``, ``min_support``,
         ``coverage``, ``uncovered`` and ``score_normalize``, as for :func:`remove_duplicates`.
@@ -223,10 +292,10 @@ def remove_duplicate_centres(
         raise TypeError(
             f"remove_duplicate_centres() takes no option {', '.join(unknown)}; it takes {sorted(CENTRE_OPTIONS)}"
         )
-    opts = ParticleOptions(**options)
+    opts = ParticleOptions(**options, plot=report is not None)
     try:
         opts.check()
-        return _select_centres(micrographs, centres, scores, inputs, ran_on, higher_is_better, opts)
+        return _select_centres(micrographs, centres, scores, inputs, ran_on, higher_is_better, opts, report)
     except CryodedupError as err:
         raise CryodedupError(keyword_names(str(err))) from None
 
@@ -239,6 +308,7 @@ def _select_centres(
     ran_on: Sequence[Collection[Hashable]] | None,
     higher_is_better: bool,
     opts: ParticleOptions,
+    report: CentreReport | None = None,
 ) -> CentreSelection:
     """:func:`remove_duplicate_centres` after its options are checked."""
     names, groups = _first_seen_ids(micrographs)
@@ -255,24 +325,34 @@ def _select_centres(
     values = None if scores is None else np.asarray(scores, dtype=np.float64)
     if values is not None and values.shape != (n,):
         raise ValueError(f"scores must have shape ({n},), got {values.shape}")
+    psize = np.nan if report is None or report.psize is None else report.psize
     particles = ParticleSet(
-        inputs=[f"input {k + 1}" for k in range(n_inputs)],
+        inputs=list(report.input_names)
+        if report and report.input_names
+        else [f"input {k + 1}" for k in range(n_inputs)],
         input_of=input_of,
         mic_names=[str(name) for name in names],
         groups=groups,
         centres=centres,
-        psize=np.broadcast_to(np.nan, (n,)),
-        pixel_sizes=[],
+        psize=np.broadcast_to(psize, (n,)),
+        pixel_sizes=[]
+        if np.isnan(psize)
+        else [{"input": "all", "optics_group": "all", "psize": psize, "source": "the caller"}],
         scores=values,
-        score_label=None if values is None else "score",
+        score_label=None if values is None else (report.score_label if report else "score"),
+        shift=report.shift if report else "none",
         higher_is_better=higher_is_better,
         coverage=None if ran_on is None else _coverage(names, ran_on),
     )
+    if len(particles.inputs) != n_inputs:
+        raise ValueError(f"report.input_names names {len(particles.inputs)} inputs, the centres have {n_inputs}")
+    start = time.perf_counter()
     decision = decide(particles, opts)
     outcomes = None
     if decision.confirmed_by is not None:
         outcomes = pick_outcomes(decision.keep, decision.confirmed_by, decision.unconfirmed, decision.not_confirmable)
-    return CentreSelection(np.asarray(decision.keep, dtype=bool), outcomes, names)
+    written = [] if report is None else report.write(particles, decision, opts, time.perf_counter() - start)
+    return CentreSelection(np.asarray(decision.keep, dtype=bool), outcomes, names, written)
 
 
 def _first_seen_ids(labels: Sequence[Hashable]) -> tuple[list, np.ndarray]:

@@ -37,10 +37,16 @@ def distinct_labels(paths: Sequence[StrPath]) -> list[str]:
 def human(value: object) -> str:
     """A value as a person reads it.
 
-    ``-`` for nothing, ``yes``/``no`` for a truth value, numbers without trailing zeros.
+    ``-`` for nothing (an option not given: None, or a repeatable option's empty list or
+    mapping), ``yes``/``no`` for a truth value, numbers without trailing zeros, a list's
+    items (a mapping's ``key: value``) separated by commas.
     """
-    if value is None:
+    if value is None or (isinstance(value, (list, tuple, dict)) and not value):
         return "-"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(human(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {human(v)}" for k, v in value.items())
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):

@@ -184,3 +184,42 @@ def test_reading_a_project_leaves_the_root_logger_as_it_was(tmp_path):
     before = (list(logging.getLogger().handlers), logging.getLogger().level)
     remove_duplicate_particles([config], None, ParticleOptions())
     assert (list(logging.getLogger().handlers), logging.getLogger().level) == before
+
+
+def test_rotation_vectors_match_scipy():
+    # The poses --max-angle compares, from copick's transformation matrices, against scipy's conversion;
+    # angles near 0 and near 180° included (where the axis comes from the diagonal).
+    from scipy.spatial.transform import Rotation
+
+    from cryodedup.formats.copick import rotation_vectors
+
+    rng = np.random.default_rng(4)
+    vectors = Rotation.random(200, random_state=5).as_rotvec()
+    axes = rng.normal(size=(6, 3))
+    axes /= np.linalg.norm(axes, axis=1)[:, None]
+    vectors = np.vstack([vectors, axes * np.pi, axes * (np.pi - 1e-9), axes * 1e-9, np.zeros((1, 3))])
+    got = rotation_vectors(Rotation.from_rotvec(vectors).as_matrix())
+    # A rotation by pi is the same about +axis and -axis: compare the rotations themselves.
+    assert np.allclose(Rotation.from_rotvec(got).as_matrix(), Rotation.from_rotvec(vectors).as_matrix(), atol=1e-7)
+    assert np.allclose(np.linalg.norm(got, axis=1), np.linalg.norm(vectors, axis=1), atol=1e-6)
+
+
+def test_orientations_of_copick_picks_are_compared_with_max_angle(tmp_path):
+    # Two users' picks of one apoferritin 10 Å apart: duplicates at 60 Å, unless their poses differ by
+    # more than --max-angle (90° about z here).
+    with root_logger_kept():
+        config = tmp_path / "copick_config.json"
+        objects = [PickableObject(name="apoferritin", is_particle=True, radius=60.0)]
+        root = copick.new_config(str(config), str(tmp_path / "overlay"), pickable_objects=objects)
+        run = root.new_run("TS_001")
+        turned = np.eye(4)
+        turned[:2, :2] = [[0, -1], [1, 0]]
+        for user, x, transform, score in (("alice", 100.0, np.eye(4), 0.9), ("bob", 110.0, turned, 0.5)):
+            picks = run.new_picks(object_name="apoferritin", session_id="1", user_id=user)
+            point = CopickPoint(location=CopickLocation(x=x, y=100.0, z=100.0), score=score)
+            point.transformation = transform
+            picks.points = [point]
+            picks.store()
+    assert remove_duplicate_particles([config], None, ParticleOptions())["kept"] == 1
+    assert remove_duplicate_particles([config], None, ParticleOptions(max_angle=30.0), force=True)["kept"] == 2
+    assert remove_duplicate_particles([config], None, ParticleOptions(max_angle=100.0), force=True)["kept"] == 1

@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from cryodedup.algo.neighbours import neighbour_pairs
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
 from cryodedup.formats.microscope import (
     image_key,
     match_to_micrographs,
-    neighbour_pairs,
     read_epu,
     read_mdoc,
     read_metadata,
@@ -277,3 +277,28 @@ def test_metadata_with_shard_is_refused_with_the_reason(session, tmp_path):
     assert result.exit_code == 1
     assert "--metadata cannot be given with --shard: micrographs-merge does not read the metadata" in result.output
     assert "use --dask" in result.output and "Traceback" not in result.output
+
+
+def test_no_images_report_lists_the_uncertain_pairs_by_distance(session, tmp_path):
+    # A beam of 0.18 µm: duplicates at most 0.09 µm apart; the re-exposures lie 0.05-0.1 µm
+    # from their first, so some are within 1.25x of that on either side.
+    pytest.importorskip("matplotlib")
+    folder, _exposures, _truth = session
+    out = tmp_path / "out"
+    result = run(folder, out, "EPU", "--no-images", "--beam-diameter", "0.18", "--plot")
+    assert result.exit_code == 0, result.output
+    expected = {}
+    for r in rows(out / "pairs.csv"):
+        joint = 0.09 / float(r["distance_um"])
+        if 0.8 <= joint < 1.25:
+            stem = lambda p: p.rsplit("/", 1)[-1]  # noqa: E731
+            expected[(stem(r["name_a"]), stem(r["name_b"]))] = "duplicate" if joint >= 1 else "not a duplicate"
+    assert expected and json.loads(result.stdout)["uncertain_pairs"] == len(expected)
+    report = (out / "report.html").read_text()
+    table = report.split("<h2>Uncertain pairs", 1)[1].split("</table>", 1)[0]
+    listed = {}
+    for row in table.split("<tr>")[2:]:
+        cells = [c.split("</td>")[0].replace("<wbr>", "") for c in row.split("<td>")[1:]]
+        listed[(cells[0], cells[1])] = cells[-1]
+        assert 0.072 <= float(cells[2]) <= 0.1125 + 1e-3  # the distance (µm) that makes it uncertain
+    assert listed == expected

@@ -107,6 +107,24 @@ def test_three_species_meeting_by_hand():
     assert d.keep.tolist() == [False, True, False, True, True, True]
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([0, 1, 5]), st.sampled_from([0.0, 1.0, 2.5, -1.0, float("nan"), float("inf")])),
+        max_size=40,
+    ),
+    st.booleans(),
+)
+def test_percentiles_within_groups_match_counting(rows, higher):
+    from cryodedup.algo.species import percentiles_within
+
+    by = np.array([b for b, _ in rows], dtype=np.int64)
+    scores = np.array([s for _, s in rows], dtype=np.float64)
+    got = percentiles_within(scores, by, higher)
+    want = oracle_percentiles(scores if higher else -scores, by)
+    assert np.array_equal(got, want, equal_nan=True)
+
+
 def test_percentiles_within_species_match_counting():
     from cryodedup.algo.species import percentiles_within
 

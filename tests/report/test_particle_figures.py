@@ -66,6 +66,7 @@ def test_particle_pictures_show_the_decisions(tmp_path):
     summary, d, _ = details_of(tmp_path)
     names = {p.split("/")[-1] for p in summary["plots"]}
     assert names == {
+        "duplicate_fraction.png",
         "example_micrograph_1.png",
         "example_micrograph_2.png",
         "nn_distances.png",
@@ -228,6 +229,35 @@ def test_scores_are_drawn_as_compared(tmp_path):
         counts, _ = panel.marks[name]
         bins = np.minimum(((s[subset] - s.min()) / (s.max() - s.min()) * 60).astype(int), 59)
         assert counts.tolist() == np.bincount(bins, minlength=60).tolist()
+
+
+def test_score_axis_is_cut_to_percentiles_only_when_a_few_outliers_stretch_it():
+    # 0, 1, ..., 99 and one score of 10000: numpy's 1st and 99th percentiles of these 101
+    # values are the values ranked 1 and 99 (1.0 and 99.0); 98 is under half of 10000, so
+    # the axis is cut there and 0 and 10000 lie beyond it.
+    assert plots.score_axis(np.r_[np.arange(100.0), 10000.0]) == (1.0, 99.0, 2)
+    # Evenly spread scores: the percentiles span nearly all; the axis is the whole range.
+    assert plots.score_axis(np.arange(101.0)) == (0.0, 100.0, 0)
+    assert plots.score_axis(np.full(5, 3.0)) == (3.0, 3.0, 0)  # one value (a bin is made around it)
+    assert plots.score_axis(np.zeros(0)) == (0.0, 1.0, 0)
+
+
+def test_score_picture_counts_the_scores_beyond_its_axis_in_the_end_bins(tmp_path):
+    _, details, _ = details_of(tmp_path, n=600)
+    n = len(details.keep)
+    scores = np.linspace(0.0, 1.0, n)
+    scores[[3, 7]] = [-50.0, 80.0]  # two outliers stretch the axis 130 times
+    details.compared_scores = scores
+    (panel,) = plots.score_distributions(details).panels
+    assert "1st to 99th percentile" in panel.xlabel and "2 scores beyond the axis" in panel.title
+    lo, hi = np.percentile(scores, [1, 99])
+    for name, subset in (("kept", details.keep), ("rejected", ~details.keep)):
+        counts, edges = panel.marks[name]
+        assert edges[0] == pytest.approx(lo) and edges[-1] == pytest.approx(hi)
+        assert counts.sum() == subset.sum()  # every score counted, the outliers in the end bins
+        inside = scores[subset & (scores >= lo) & (scores <= hi)]
+        assert counts[0] == np.count_nonzero(inside < edges[1]) + np.count_nonzero(scores[subset] < lo)
+        assert counts[-1] == np.count_nonzero(inside >= edges[-2]) + np.count_nonzero(scores[subset] > hi)
 
 
 @pytest.mark.parametrize("dim", [2, 3])
@@ -472,6 +502,7 @@ def test_plot_draws_the_particle_pictures_without_importing_matplotlib(tmp_path)
     assert matplotlib_modules_of_job([str(path), "-o", str(tmp_path / "out"), "-q", "--plot", "--plot-mics", "2"]) == []
     pngs = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
     assert pngs == [
+        "duplicate_fraction.png",
         "example_micrograph_1.png",
         "example_micrograph_2.png",
         "nn_distances.png",

@@ -8,8 +8,10 @@ test module imports it. Without scipion-em (pwem) installed nothing is set and t
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -28,6 +30,7 @@ QUEUE_SYSTEM = False
 
 def _scipion_home() -> None:
     root = Path(tempfile.mkdtemp(prefix="cryodedup-scipion-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
     (root / "home" / "config").mkdir(parents=True)
     (root / "home" / "config" / "hosts.conf").write_text(HOSTS_CONF)
     (root / "user" / "projects").mkdir(parents=True)

@@ -27,7 +27,8 @@ def source_protocol(project, cls_name: str, label: str):
     from pwem import Domain
     from pyworkflow.protocol import STATUS_FINISHED
 
-    prot = project.newProtocol(Domain.findClass(cls_name), objLabel=label)
+    prot = project.newProtocol(Domain.findClass(cls_name))
+    prot.setObjLabel(label)
     project.saveProtocol(prot)
     prot.makePathsAndClean()
     prot.setStatus(STATUS_FINISHED)

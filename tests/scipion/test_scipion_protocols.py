@@ -130,6 +130,7 @@ def test_coordinates_of_two_pickers_match_brute_force_and_the_cli(tmp_path, proj
         assert score is not None
     assert prot.outputCoordinates.getBoxSize() == 64
     assert any("Kept: *" in line for line in prot.summary())
+    assert_report(project, prot, "picker A", "picker B")
 
     # The command line on the same picks, one particle STAR per picker.
     for name, picks in (("a", picks_a), ("b", picks_b)):
@@ -151,6 +152,19 @@ def test_coordinates_of_two_pickers_match_brute_force_and_the_cli(tmp_path, proj
     cli_kept = star_column(out / "particles_kept.star", "rlnImageName")
     names = [f"{k + 1}@{'ab'[i]}" for i, picks in enumerate((picks_a, picks_b)) for k in range(len(picks))]
     assert sorted(cli_kept) == sorted(n for n, e in zip(names, expected) if e)
+
+
+def assert_report(project, prot, *expected: str) -> None:
+    """The run's report.html holds ``expected``; its summary names it, its viewer opens it."""
+    from cryodedup_scipion.viewers import CryodedupViewer, FileView
+
+    report = Path(prot._getExtraPath("cryodedup", "report.html"))
+    html = report.read_text()
+    assert all(text in html for text in expected), expected
+    assert len(list(report.parent.glob("*.png"))) >= 2
+    assert any(str(report) in line for line in prot.summary())
+    views = CryodedupViewer(project=project)._visualize(prot)
+    assert isinstance(views[0], FileView) and views[0].path == str(report.resolve())
 
 
 def write_pick_star(path: Path, name: str, picks) -> None:
@@ -209,6 +223,8 @@ def test_particles_with_shifts_match_brute_force_pwem_and_the_cli(tmp_path, proj
         i for i, e in zip(ids, expected) if not e
     ]
     assert 40 <= int((~expected).sum()) <= 60  # the shifts made most partners duplicates
+
+    assert_report(project, prot, "particles", f"{align} alignment shifts")
 
     # Every attribute of each particle, and the set's own, carried unchanged.
     by_id = {p.getObjId(): p for p in particles}
@@ -269,8 +285,6 @@ def write_particle_star(path: Path, rows, sampling: float) -> None:
 
 
 def test_micrographs_and_their_particles_match_the_planted_pairs_and_the_cli(tmp_path, project, micrographs):
-    from cryodedup_scipion.viewers import CryodedupViewer, FileView
-
     mics_prot, paths = micrographs
     rng = np.random.default_rng(7)
     rows = [(int(rng.integers(8)), *rng.uniform(20, 200, 2), 0.0, 0.0, rng.uniform(), 0.0) for _ in range(80)]
@@ -295,8 +309,7 @@ def test_micrographs_and_their_particles_match_the_planted_pairs_and_the_cli(tmp
     assert cli_rejected == planted
     assert any("mic_5.mrc repeats mic_2.mrc" in line for line in prot.summary())
 
-    views = CryodedupViewer(project=project)._visualize(prot)
-    assert isinstance(views[0], FileView) and Path(views[0].path).name in {"report.html", "pairs.csv"}
+    assert_report(project, prot, "mic_5.mrc")
 
 
 # --- bad input: one line from _validate, no traceback ------------------------------------------------
@@ -313,7 +326,7 @@ def assert_refused(project, cls_name: str, expected: str, **inputs) -> None:
 
 
 def test_bad_input_is_refused_in_one_line(project, micrographs):
-    from pwem.objects import Coordinate
+    from pwem.objects import Coordinate, Particle
 
     mics_prot, _ = micrographs
     empty = sp.add_coordinates(project, mics_prot, [], "empty picker", None)
@@ -372,6 +385,17 @@ def test_bad_input_is_refused_in_one_line(project, micrographs):
     assert_refused(
         project, "ProtCryodedupParticles", "holds no particle", inputParticles=(empty_parts, "outputParticles")
     )
+    # Particles imported without their micrograph positions.
+    loose = sp.source_protocol(project, "ProtImportParticles", "no coordinates")
+    parts = loose._createSetOfParticles()
+    parts.setSamplingRate(2.0)
+    parts.append(Particle(location=(1, "particles.mrcs")))
+    sp.publish(project, loose, outputParticles=parts)
+    assert_refused(project, "ProtCryodedupParticles", "carry no coordinates", inputParticles=(loose, "outputParticles"))
+    one_mic = sp.add_micrographs(project, micrographs[1][:1], MIC_PSIZE, label="one micrograph")
+    assert_refused(
+        project, "ProtCryodedupMicrographs", "holds 1 micrograph(s)", inputMicrographs=(one_mic, "outputMicrographs")
+    )
 
 
 def test_the_protocols_appear_in_scipion():
@@ -385,6 +409,7 @@ def test_the_protocols_appear_in_scipion():
     names = {"ProtCryodedupCoordinates", "ProtCryodedupParticles", "ProtCryodedupMicrographs"}
     assert names <= set(protocols)
     assert "cryodedup_scipion" in Domain.getPlugins()
+    assert {protocols[name].getPlugin().getName() for name in names} == {"cryodedup_scipion"}
     conf = configparser.ConfigParser()
     conf.read(Path(cryodedup_scipion.__file__).with_name("protocols.conf"))
     tree = json.loads(conf.get("PROTOCOLS", "Protocols SPA"))

@@ -18,11 +18,12 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 
+from ..algo.neighbours import linked_groups, nearest_pairs
 from ..errors import CryodedupError
 from ..outputs import StrPath
 from ..resolve import name_key
@@ -38,6 +39,18 @@ SAME_STOP_UM = 0.3
 #: Stops farther apart than this (µm) with nothing between are in different grid squares
 #: (a grid bar is about 25 µm wide; holes within a square are at most a few µm apart).
 SQUARE_GAP_UM = 10.0
+#: Stage stops whose targets estimate the calibration at most (spread evenly over a larger session).
+MAX_ESTIMATES = 5000
+#: A stop whose targets fall in more columns than this is no multi-hole template: no estimate.
+MAX_TARGETS = 1000
+#: Pairs kept per micrograph by the metadata's candidates: its nearest within the beam diameter.
+#: Memory stays a few pairs per micrograph however crowded the positions (docs/design.md section 4).
+MOST_NEIGHBOURS = 8
+#: The largest stage position (µm) or shift (the microscope's units) taken: 1 m, far beyond any
+#: stage's travel, and far enough below float's range that no sum or difference overflows.
+MAX_COORDINATE = 1e6
+#: The widest camera read-out taken (pixels); the largest sensors have about 12,000.
+MAX_READOUT_PX = 1_000_000
 
 
 @dataclass
@@ -53,6 +66,9 @@ class Acquisition:
     beam_diameter_um: float | None = None
     field_px: tuple[int, int] | None = None  # (nx, ny) of the camera read-out
     square: str | None = None  # EPU's GridSquare folder
+    # Calibrations the file records as 0, that is not recorded ("BeamDiameter", "pixel size"):
+    # each falls back to the next source, and the summary says so (beam_diameter).
+    unrecorded: tuple[str, ...] = ()
 
 
 # --- EPU ----------------------------------------------------------------------------------
@@ -71,22 +87,65 @@ def _child(node: ET.Element | None, *names: str) -> ET.Element | None:
     return node
 
 
-def _number(node: ET.Element | None, path: Path, what: str) -> float:
-    try:
-        value = float((node.text or "").strip()) if node is not None else math.nan
-    except ValueError:
-        raise CryodedupError(f"{path}: {what} is {node.text!r}, expected a number") from None  # type: ignore[union-attr]
-    if node is None or not math.isfinite(value):
+def _number(node: ET.Element | None, path: Path, what: str, bound: float = MAX_COORDINATE) -> float:
+    """A number EPU must write (a stage position, a shift component): finite, of magnitude at most ``bound``."""
+    if node is None:
         raise CryodedupError(f"{path}: no {what} (expected an EPU data image's XML)")
+    return checked_number(node.text or "", f"{path}: {what}", bound)
+
+
+def checked_number(text: str, where: str, bound: float) -> float:
+    """``text`` as a finite number of magnitude at most ``bound``; else an error naming ``where`` and the value.
+
+    One rule for EPU and SerialEM: a position, shift, size or pixel size that is not a finite
+    number is refused (NaN or infinite would place an image nowhere and break the pair search).
+    """
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise CryodedupError(f"{where} is {text.strip()!r}, expected a number") from None
+    if not math.isfinite(value):
+        raise CryodedupError(f"{where} is {text.strip()!r}, expected a finite number")
+    if abs(value) > bound:
+        raise CryodedupError(f"{where} is {text.strip()!r}, expected a number within ±{bound:g}")
     return value
 
 
-def _optional_number(node: ET.Element | None) -> float | None:
-    try:
-        value = float((node.text or "").strip()) if node is not None else math.nan
-    except ValueError:
+def calibration(text: str | None, where: str, unrecorded: list[str], name: str) -> float | None:
+    """A beam diameter or pixel size: None when absent or empty, and when 0 (not recorded: noted in ``unrecorded``).
+
+    Negative, infinite or NaN values are refused: no microscope records one, and a negative
+    diameter would silently stop every pair from being a candidate.
+    """
+    if text is None or not text.strip():
         return None
-    return value if math.isfinite(value) else None
+    value = checked_number(text, where, math.inf)
+    if value < 0:
+        raise CryodedupError(f"{where} is {text.strip()!r}, expected a positive number (0: not recorded)")
+    if value == 0:
+        unrecorded.append(name)
+        return None
+    return value
+
+
+def readout_size(texts: tuple[str | None, str | None], where: str) -> tuple[int, int] | None:
+    """A camera read-out (nx, ny) in pixels, None when either is absent or 0 (not recorded).
+
+    Whole numbers; their magnitude is taken (SerialEM writes them negative for a flipped read-out).
+    """
+    nx, ny = texts
+    if nx is None or ny is None or not (nx.strip() and ny.strip()):
+        return None
+    values = [checked_number(t, where, MAX_READOUT_PX) for t in (nx, ny)]
+    if any(v != int(v) for v in values):
+        raise CryodedupError(f"{where} is '{nx.strip()} {ny.strip()}', expected whole numbers of pixels")
+    if not all(values):
+        return None
+    return abs(int(values[0])), abs(int(values[1]))
+
+
+def _text(node: ET.Element | None) -> str | None:
+    return node.text or "" if node is not None else None
 
 
 def _xy(node: ET.Element | None, path: Path, what: str) -> tuple[float, float]:
@@ -96,19 +155,39 @@ def _xy(node: ET.Element | None, path: Path, what: str) -> tuple[float, float]:
     return _number(_child(node, "_x"), path, f"{what} _x"), _number(_child(node, "_y"), path, f"{what} _y")
 
 
-def epu_time(text: str) -> float | None:
-    """``2022-11-04T06:13:35.537803-05:00`` (EPU writes up to 7 decimals) as seconds since 1970."""
+#: ISO 8601 as EPU writes it: a date, a time, any number of decimals, then Z, an offset or nothing (UTC).
+ISO_TIME = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?(Z|[+-][0-9]{2}:[0-9]{2})?"
+)
+
+
+def epu_time(text: str, where: str = "acquisitionDateTime") -> float | None:
+    """``2022-11-04T06:13:35.537803-05:00`` (EPU writes up to 7 decimals) as seconds since 1970.
+
+    None when empty; a value that is no date and time (``2022-13-45T99:99:99``, February 30,
+    an offset beyond ±24 h) is an error naming ``where`` and the value.
+    """
     text = text.strip()
-    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?", text)
-    if not match:
+    if not text:
         return None
-    stamp = datetime.fromisoformat(match.group(1))
-    zone = match.group(3)
-    if zone and zone != "Z":
-        stamp = datetime.fromisoformat(match.group(1) + zone)
-    else:
-        stamp = stamp.replace(tzinfo=timezone.utc)
-    return stamp.timestamp() + float("0." + (match.group(2) or "0"))
+    match = ISO_TIME.fullmatch(text)
+    try:
+        if not match:
+            raise ValueError("not in the form YYYY-MM-DDThh:mm:ss")
+        year, month, day, hour, minute, second = (int(match.group(k)) for k in range(1, 7))
+        zone = timezone.utc
+        if match.group(8) and match.group(8) != "Z":
+            sign = -1 if match.group(8)[0] == "-" else 1
+            hours, minutes = int(match.group(8)[1:3]), int(match.group(8)[4:6])
+            if hours > 23 or minutes > 59:
+                raise ValueError("a zone offset beyond ±23:59")
+            zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
+        stamp = datetime(year, month, day, hour, minute, second, tzinfo=zone).timestamp()
+    except (ValueError, OverflowError) as err:
+        raise CryodedupError(
+            f"{where} is {text!r}, expected a date and time (YYYY-MM-DDThh:mm:ss, then decimals and a zone): {err}"
+        ) from None
+    return stamp + float("0." + (match.group(7) or "0"))
 
 
 def read_epu(path: StrPath) -> Acquisition:
@@ -130,17 +209,19 @@ def read_epu(path: StrPath) -> Acquisition:
     data = _child(root, "microscopeData")
     position = _child(data, "stage", "Position")
     stage = (
-        _number(_child(position, "X"), path, "stage <Position> <X>") * 1e6,
-        _number(_child(position, "Y"), path, "stage <Position> <Y>") * 1e6,
+        _number(_child(position, "X"), path, "stage <Position> <X>", MAX_COORDINATE / 1e6) * 1e6,  # metres
+        _number(_child(position, "Y"), path, "stage <Position> <Y>", MAX_COORDINATE / 1e6) * 1e6,
     )
     optics = _child(data, "optics")
     beam = _xy(_child(optics, "BeamShift"), path, "<BeamShift>")
     image = _xy(_child(optics, "ImageShift"), path, "<ImageShift>")
-    diameter = _optional_number(_child(optics, "BeamDiameter"))
-    psize = _optional_number(_child(root, "SpatialScale", "pixelSize", "x", "numericValue"))
-    when = _child(data, "acquisition", "acquisitionDateTime")
+    unrecorded: list[str] = []
+    diameter = calibration(_text(_child(optics, "BeamDiameter")), f"{path}: <BeamDiameter>", unrecorded, "BeamDiameter")
+    scale = _child(root, "SpatialScale", "pixelSize", "x", "numericValue")
+    psize = calibration(_text(scale), f"{path}: pixel size <SpatialScale> <pixelSize> <x>", unrecorded, "pixel size")
+    when = _text(_child(data, "acquisition", "acquisitionDateTime"))
     area = _child(data, "acquisition", "camera", "ReadoutArea")
-    width, height = _optional_number(_child(area, "width")), _optional_number(_child(area, "height"))
+    size = (_text(_child(area, "width")), _text(_child(area, "height")))
     folders = [p for p in path.parent.parts if GRID_SQUARE.match(p)]
     return Acquisition(
         source=path,
@@ -148,25 +229,33 @@ def read_epu(path: StrPath) -> Acquisition:
         stage_um=stage,
         shift=(beam[0] + image[0], beam[1] + image[1]),
         psize_A=psize * 1e10 if psize else None,
-        time=epu_time(when.text or "") if when is not None else None,
+        time=epu_time(when, f"{path}: <acquisitionDateTime>") if when is not None else None,
         beam_diameter_um=diameter * 1e6 if diameter else None,
-        field_px=(int(width), int(height)) if width and height else None,
+        field_px=readout_size(size, f"{path}: camera <ReadoutArea> <width> <height>"),
         square=folders[-1] if folders else None,
+        unrecorded=tuple(unrecorded),
     )
 
 
 # --- SerialEM -----------------------------------------------------------------------------
 
 
-def mdoc_time(text: str) -> float | None:
-    """SerialEM's ``08-Oct-21  07:39:08`` (local time of the microscope) as seconds since 1970."""
-    text = " ".join(text.split())
+def mdoc_time(text: str, where: str = "DateTime") -> float | None:
+    """SerialEM's ``08-Oct-21  07:39:08`` (local time of the microscope) as seconds since 1970.
+
+    None when empty; any other value that is no date and time is an error naming ``where``.
+    """
+    words = " ".join(text.split())
+    if not words:
+        return None
     for layout in ("%d-%b-%y %H:%M:%S", "%d-%b-%Y %H:%M:%S"):
         try:
-            return datetime.strptime(text, layout).replace(tzinfo=timezone.utc).timestamp()
-        except ValueError:
+            return datetime.strptime(words, layout).replace(tzinfo=timezone.utc).timestamp()
+        except (ValueError, OverflowError):
             continue
-    return None
+    raise CryodedupError(
+        f"{where} is {text.strip()!r}, expected a date and time as SerialEM writes it (08-Oct-21  07:39:08)"
+    )
 
 
 def _mdoc_sections(path: Path) -> tuple[dict[str, str], list[tuple[str, int, dict[str, str]]]]:
@@ -194,14 +283,16 @@ def _mdoc_sections(path: Path) -> tuple[dict[str, str], list[tuple[str, int, dic
     return header, sections
 
 
-def _mdoc_pair(values: dict[str, str], key: str, path: Path, line: int) -> tuple[float, float] | None:
+def _mdoc_pair(
+    values: dict[str, str], key: str, where: str, bound: float = MAX_COORDINATE
+) -> tuple[float, float] | None:
+    """A ``KEY = x y`` line of a section: two finite numbers (more are ignored), None when absent."""
     if key not in values:
         return None
     parts = values[key].split()
-    try:
-        x, y = float(parts[0]), float(parts[1])
-    except (ValueError, IndexError):
-        raise CryodedupError(f"{path}: section at line {line}: {key} = {values[key]!r}, expected two numbers") from None
+    if len(parts) < 2:
+        raise CryodedupError(f"{where}: {key} = {values[key]!r}, expected two numbers")
+    x, y = (checked_number(t, f"{where}: {key}", bound) for t in parts[:2])
     return x, y
 
 
@@ -217,41 +308,41 @@ def read_mdoc(path: StrPath) -> list[Acquisition]:
     if not sections:
         raise CryodedupError(f"{path}: no [FrameSet = N] or [ZValue = N] section (is this a SerialEM .mdoc?)")
     own = image_key(path.name)
+    header_psize = header.get("PixelSpacing")
     out = []
     for title, line, values in sections:
         if not title.startswith(("FrameSet", "ZValue")):
             continue
-        stage = _mdoc_pair(values, "StagePosition", path, line)
+        where = f"{path}: section [{title}] at line {line}"
+        stage = _mdoc_pair(values, "StagePosition", where)
         if stage is None:
-            raise CryodedupError(f"{path}: section [{title}] at line {line} has no StagePosition")
-        shift = _mdoc_pair(values, "ImageShift", path, line) or (0.0, 0.0)
-        size = _mdoc_pair(values, "UncroppedSize", path, line)
+            raise CryodedupError(f"{where} has no StagePosition")
+        shift = _mdoc_pair(values, "ImageShift", where) or (0.0, 0.0)
+        size = values["UncroppedSize"].split() if "UncroppedSize" in values else []
+        if size and len(size) < 2:
+            raise CryodedupError(f"{where}: UncroppedSize = {values['UncroppedSize']!r}, expected two numbers")
         frames = values.get("SubFramePath", "").replace("\\", "/").rsplit("/", 1)[-1]
         numbered = own if len(sections) == 1 else f"{own}_{title.split('=')[1].strip()}"
-        name = image_key(frames) if frames else numbered
-        psize = values.get("PixelSpacing", header.get("PixelSpacing"))
+        unrecorded: list[str] = []
+        if "PixelSpacing" in values:
+            psize = calibration(values["PixelSpacing"], f"{where}: PixelSpacing", unrecorded, "pixel size")
+        else:
+            psize = calibration(header_psize, f"{path}: PixelSpacing (before the sections)", unrecorded, "pixel size")
         out.append(
             Acquisition(
                 source=path,
-                name=name,
+                name=image_key(frames) if frames else numbered,
                 stage_um=stage,
                 shift=shift,
-                psize_A=_float_or_none(psize),
-                time=mdoc_time(values["DateTime"]) if "DateTime" in values else None,
-                field_px=(abs(int(size[0])), abs(int(size[1]))) if size else None,
+                psize_A=psize,
+                time=mdoc_time(values["DateTime"], f"{where}: DateTime") if "DateTime" in values else None,
+                field_px=readout_size((size[0], size[1]) if size else (None, None), f"{where}: UncroppedSize"),
+                unrecorded=tuple(unrecorded),
             )
         )
     if not out:
         raise CryodedupError(f"{path}: no [FrameSet = N] or [ZValue = N] section (is this a SerialEM .mdoc?)")
     return out
-
-
-def _float_or_none(text: str | None) -> float | None:
-    try:
-        value = float(text) if text is not None else math.nan
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and value > 0 else None
 
 
 # --- files, folders and globs ---------------------------------------------------------------
@@ -358,13 +449,7 @@ class Positions:
 
 def stage_stops(stage: np.ndarray) -> np.ndarray:
     """A stop index per acquisition: stage positions within ``SAME_STOP_UM`` are one stop."""
-    return _linked_groups(stage, SAME_STOP_UM)
-
-
-def _linked_groups(xy: np.ndarray, reach: float) -> np.ndarray:
-    """Groups (numbered from 0) of points linked by chains of neighbours closer than ``reach``."""
-    roots = linked_roots(len(xy), neighbour_pairs(xy, reach), np.arange(len(xy)))
-    return np.unique(roots, return_inverse=True)[1].reshape(-1)
+    return linked_groups(stage, SAME_STOP_UM)
 
 
 def linked_roots(n: int, pairs: np.ndarray, rank: np.ndarray) -> np.ndarray:
@@ -385,34 +470,11 @@ def linked_roots(n: int, pairs: np.ndarray, rank: np.ndarray) -> np.ndarray:
     return np.array([find(i) for i in range(n)], dtype=np.int64)
 
 
-def neighbour_pairs(xy: np.ndarray, reach: float) -> np.ndarray:
-    """Every pair (i, j), i < j, of points at most ``reach`` apart (a grid of cells ``reach`` wide)."""
-    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-    if len(xy) < 2 or not reach > 0:
-        return np.zeros((0, 2), dtype=np.int64)
-    cells = np.floor(xy / reach).astype(np.int64)
-    order = np.lexsort((cells[:, 1], cells[:, 0]))
-    keys = cells[order]
-    starts = np.flatnonzero(np.r_[True, (keys[1:] != keys[:-1]).any(axis=1)])
-    ends = np.r_[starts[1:], len(order)]
-    members = {(int(keys[s, 0]), int(keys[s, 1])): order[s:e] for s, e in zip(starts, ends)}
-    found = []
-    for (cx, cy), own in members.items():
-        for dx, dy in ((0, 0), (1, -1), (1, 0), (1, 1), (0, 1)):  # each neighbouring cell pair once
-            other = members.get((cx + dx, cy + dy))
-            if other is None:
-                continue
-            grid_a, grid_b = np.meshgrid(own, other, indexing="ij")
-            a, b = grid_a.ravel(), grid_b.ravel()
-            if dx == 0 and dy == 0:
-                keep = a < b
-                a, b = a[keep], b[keep]
-            close = np.hypot(*(xy[a] - xy[b]).T) <= reach
-            found.append(np.stack([np.minimum(a, b)[close], np.maximum(a, b)[close]], axis=1))
-    if not found:
-        return np.zeros((0, 2), dtype=np.int64)
-    pairs = np.concatenate(found)
-    return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+def members_of(groups: np.ndarray) -> list[np.ndarray]:
+    """The members (ascending) of each group numbered 0, 1, ... (one sort, not a scan per group)."""
+    order = np.argsort(groups, kind="stable")
+    bounds = np.searchsorted(groups[order], np.arange(int(groups.max()) + 2 if len(groups) else 1))
+    return [order[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
 def infer_calibration(stage: np.ndarray, shift: np.ndarray, squares: np.ndarray) -> tuple[float, str]:
@@ -426,22 +488,27 @@ def infer_calibration(stage: np.ndarray, shift: np.ndarray, squares: np.ndarray)
     extent plus the gap that continues the period, in shift units: calibration = step /
     (extent + that gap). Each stop's own targets give one estimate and the median is taken, so
     that a stop with holes left out or a stray re-exposure does not decide it. The shift's axes
-    are taken as the stage's (as the microscope reports them).
+    are taken as the stage's (as the microscope reports them). A session of more than
+    ``MAX_ESTIMATES`` stops is estimated from that many, spread evenly over it.
     """
     if not len(shift) or np.abs(shift).max() == 0:
         return 0.0, "no beam or image shift in the metadata: positions are the stage positions"
     stops = stage_stops(stage)
-    centres = np.array([stage[stops == s].mean(axis=0) for s in range(stops.max() + 1)])
-    stop_square = np.array([squares[stops == s][0] for s in range(stops.max() + 1)])
+    members = members_of(stops)
+    centres = np.array([stage[m].mean(axis=0) for m in members])
+    stop_square = np.array([squares[m[0]] for m in members])
+    square_of_stop = np.unique(stop_square, return_inverse=True)[1].reshape(-1)
+    in_square = members_of(square_of_stop)
     span = float(np.ptp(shift, axis=0).max())
     estimates = []
-    for s, centre in enumerate(centres):
-        others = np.flatnonzero((stop_square == stop_square[s]) & (np.arange(len(centres)) != s))
+    for s in np.unique(np.linspace(0, len(centres) - 1, min(len(centres), MAX_ESTIMATES)).round().astype(np.int64)):
+        square = in_square[square_of_stop[s]]
+        others = square[square != s]
         if not len(others):
             continue
-        distance = np.hypot(*(centres[others] - centre).T)
-        step = centres[others[np.argmin(distance)]] - centre
-        estimate = _calibration_along(step, _distinct(shift[stops == s], span))
+        distance = np.hypot(*(centres[others] - centres[s]).T)
+        step = centres[others[np.argmin(distance)]] - centres[s]
+        estimate = _calibration_along(step, _distinct(shift[members[s]], span))
         if estimate is not None:
             estimates.append(estimate)
     if not estimates:
@@ -457,8 +524,8 @@ def infer_calibration(stage: np.ndarray, shift: np.ndarray, squares: np.ndarray)
 
 def _distinct(shift: np.ndarray, span: float) -> np.ndarray:
     """The distinct shift vectors (those within 1 % of the run's shift ``span`` are one)."""
-    groups = _linked_groups(shift, 0.01 * span) if span > 0 else np.zeros(len(shift), dtype=np.int64)
-    return np.array([shift[groups == g].mean(axis=0) for g in range(groups.max() + 1)])
+    groups = linked_groups(shift, 0.01 * span) if span > 0 else np.zeros(len(shift), dtype=np.int64)
+    return np.array([shift[m].mean(axis=0) for m in members_of(groups)])
 
 
 def _calibration_along(step: np.ndarray, targets: np.ndarray) -> float | None:
@@ -470,7 +537,7 @@ def _calibration_along(step: np.ndarray, targets: np.ndarray) -> float | None:
         return None
     columns = np.r_[along[0], along[1:][gaps > 0.1 * gaps.max()]]
     gaps = np.diff(columns)
-    if not len(gaps):
+    if not len(gaps) or len(gaps) > MAX_TARGETS:  # (the period search below costs the square of the columns)
         return None
     period = next(
         m
@@ -490,7 +557,16 @@ def specimen_positions(acquisitions: Sequence[Acquisition], calibration: float |
         calibration, how = infer_calibration(stage, shift, squares)
     else:
         how = "given (--shift-calibration)"
-    return Positions(stage + calibration * shift, calibration, how, squares, names)
+    with np.errstate(all="ignore"):  # an overflow is refused below, by name, not printed as numpy's warning
+        xy = stage + calibration * shift
+    beyond = np.flatnonzero(~(np.abs(xy) <= MAX_COORDINATE).all(axis=1))
+    if len(beyond):
+        raise CryodedupError(
+            f"{acquisitions[beyond[0]].source}: the shift calibration {calibration:g} µm per unit ({how}) places "
+            f"image {acquisitions[beyond[0]].name} at {xy[beyond[0]].tolist()} µm, beyond any stage "
+            f"(±{MAX_COORDINATE:g} µm; {len(beyond)} images); give --shift-calibration UM_PER_UNIT"
+        )
+    return Positions(xy, calibration, how, squares, names)
 
 
 def grid_squares(acquisitions: Sequence[Acquisition], stage: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -499,7 +575,7 @@ def grid_squares(acquisitions: Sequence[Acquisition], stage: np.ndarray) -> tupl
         names = sorted({a.square for a in acquisitions if a.square})
         index = {n: k for k, n in enumerate(names)}
         return np.array([index[a.square] for a in acquisitions if a.square], dtype=np.int64), names
-    groups = _linked_groups(stage, SQUARE_GAP_UM)
+    groups = linked_groups(stage, SQUARE_GAP_UM)
     return groups, [f"area {k + 1}" for k in range(int(groups.max()) + 1 if len(groups) else 0)]
 
 
@@ -513,11 +589,25 @@ def beam_diameter(acquisitions: Sequence[Acquisition], given: float | None) -> t
         return given, "given (--beam-diameter)"
     diameters = [a.beam_diameter_um for a in acquisitions if a.beam_diameter_um]
     if diameters:
-        return float(np.median(diameters)), "the metadata's BeamDiameter"
+        return float(np.median(diameters)), "the metadata's BeamDiameter" + _unrecorded(acquisitions, "BeamDiameter")
     fields = [math.hypot(*a.field_px) * a.psize_A / 1e4 for a in acquisitions if a.field_px is not None and a.psize_A]
     if fields:
-        return float(np.median(fields)), "the camera field's diagonal (no BeamDiameter in the metadata)"
-    return 1.0, "1 µm (no beam diameter or field size in the metadata; give --beam-diameter)"
+        how = "the camera field's diagonal (no BeamDiameter in the metadata)"
+        return float(np.median(fields)), how + _unrecorded(acquisitions, "BeamDiameter", "pixel size")
+    how = "1 µm (no beam diameter or field size in the metadata; give --beam-diameter)"
+    return 1.0, how + _unrecorded(acquisitions, "BeamDiameter", "pixel size")
+
+
+def _unrecorded(acquisitions: Sequence[Acquisition], *names: str) -> str:
+    """``; BeamDiameter 0 (not recorded) in 3 of 40 acquisitions, e.g. FILE``: the fallbacks a 0 caused, if any."""
+    said = []
+    for name in names:
+        zero = [a for a in acquisitions if name in a.unrecorded]
+        if zero:
+            said.append(
+                f"{name} 0 (not recorded) in {len(zero)} of {len(acquisitions)} acquisitions, e.g. {zero[0].source}"
+            )
+    return "".join(f"; {s}" for s in said)
 
 
 @dataclass
@@ -535,6 +625,7 @@ class Placement:
     calibration_how: str
     beam_diameter: float
     beam_how: str
+    crowded: int = 0  # micrographs with more than MOST_NEIGHBOURS others within the beam diameter
 
     @property
     def matched(self) -> np.ndarray:
@@ -555,13 +646,30 @@ class Placement:
             "beam_diameter_um": round(self.beam_diameter, 4),
             "beam_diameter": self.beam_how,
             "grid_squares": len(self.square_names),
-        }
+        } | ({"crowded_micrographs": self.crowded, "most_neighbours": MOST_NEIGHBOURS} if self.crowded else {})
+
+    def crowding(self) -> str | None:
+        """The warning when the candidates were capped (``pairs_within``), else None."""
+        if not self.crowded:
+            return None
+        return (
+            f"{self.crowded:,} micrographs have more than {MOST_NEIGHBOURS} others within the beam diameter "
+            f"({self.beam_diameter:g} µm): each is paired with its {MOST_NEIGHBOURS} nearest only "
+            "(are the positions right? see shift_calibration and beam_diameter)"
+        )
 
     def pairs_within(self, reach: float) -> np.ndarray:
-        """Pairs of micrographs (input indices, i < j) whose positions are at most ``reach`` µm apart."""
+        """Pairs of micrographs (input indices, i < j) whose positions are at most ``reach`` µm apart.
+
+        A pair is kept when one of the two is among the ``MOST_NEIGHBOURS`` nearest of the other:
+        a re-exposure is its original's nearest, and a few pairs per micrograph bound the memory
+        however crowded the positions. How many micrographs had more is kept in ``crowded``.
+        """
         placed = np.flatnonzero(self.matched)
-        pairs = placed[neighbour_pairs(self.xy[placed], reach)]
-        return pairs.reshape(-1, 2)
+        xy = self.xy if len(placed) == len(self.xy) else self.xy[placed]
+        found, self.crowded = nearest_pairs(xy, reach, MOST_NEIGHBOURS)
+        np.take(placed, found, out=found)  # in place: no second copy of the pairs
+        return found.reshape(-1, 2)
 
     def distance(self, pairs: np.ndarray) -> np.ndarray:
         """The distance (µm) between the positions of each pair; NaN without metadata."""

@@ -36,6 +36,7 @@ from ..algo.dedup import (
     scales_differ,
     stretched,
 )
+from ..algo.density import duplicate_density, rejected_as_duplicates
 from ..algo.filaments import filament_summary
 from ..algo.species import percentiles_within
 from ..errors import CryodedupError
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from concurrent.futures import Future
 
-    from ..report.particle_figures import ParticleDetails
+    from ..report.particle_base import ParticleDetails
 
 
 T = TypeVar("T")
@@ -308,6 +309,11 @@ class Decision:
     displaced_by: np.ndarray | None = None
 
     @property
+    def duplicate(self) -> np.ndarray:
+        """The rows rejected as duplicates by the distance rule (not those a consensus rejected)."""
+        return rejected_as_duplicates(self.keep, self.unconfirmed, self.not_confirmable)
+
+    @property
     def support(self) -> np.ndarray | None:
         """Number of distinct inputs confirming each row (its own included)."""
         return None if self.confirmed_by is None else popcount(self.confirmed_by)
@@ -475,6 +481,7 @@ def summarize(
     summary.update(particles.summary)
     if particles.species is not None:
         summary["species"] = species_summary(particles, decision, options)
+    summary["duplicate_density"] = duplicate_density(particles.groups, decision.duplicate, particles.mic_names)
     if particles.tubes is not None:
         summary["filaments"] = filament_summary(particles.tube_column or "", particles.tubes, options.filament_mode)
     if particles.halfsets is not None:
@@ -580,7 +587,7 @@ def remove_duplicate_particles(
     warn_not_confirmable(particles, decision, options, warn)
     decided_at = time.perf_counter()
     halves = halfsets_by_micrograph(particles.groups, decision.keep) if reassign else None
-    details = None if plotting is None else _details(particles, decision, options, plotting)
+    details = None if plotting is None else picture_details(particles, decision, options, plotting)
     pictures = None
     if options.audit:
         outputs: dict[str, list[Path]] = {"kept": [], "rejected": []}
@@ -615,12 +622,12 @@ def remove_duplicate_particles(
     return summary
 
 
-def _details(
+def picture_details(
     particles: ParticleSet, decision: Decision, options: ParticleOptions, plotting: threading.Thread
 ) -> ParticleDetails:
     """What the pictures show of the decision; the nearest-neighbour distances measured on a thread meanwhile."""
     plotting.join()
-    from ..report.particle_figures import ParticleDetails
+    from ..report.particle_base import ParticleDetails
 
     assert decision.suppressed_by is not None, "decide() fills suppressed_by for the pictures"
     return ParticleDetails(
@@ -720,7 +727,6 @@ def plot_particles(
     When example micrographs' image files are not found, the summary says so and how to
     point at them.
     """
-    from ..report import html_report
     from ..report import particle_figures as plots
 
     pictures = pictures or draw_pictures(details, options, first_input)
@@ -734,6 +740,15 @@ def plot_particles(
             f"{n_examples} examples drawn on a blank frame\nfirst looked for: {missing[0]}\n"
             "if the images exist, give the folder their paths start from with --project-dir"
         )
+    return write_report(details, outdir, options, pictures, summary, force)
+
+
+def write_report(
+    details: ParticleDetails, outdir: Path, options: ParticleOptions, pictures: Pictures, summary: dict, force: bool
+) -> list[str]:
+    """The pictures and report.html (the summary's rows, the options) in ``outdir``; their paths."""
+    from ..report import html_report
+
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}
     rows, highlight = report_rows(summary)
     return html_report.write_all(

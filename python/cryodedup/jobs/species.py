@@ -132,8 +132,10 @@ def decide_several_species(
 
 def _several_inputs_in_a_species(particles: ParticleSet) -> bool:
     assert particles.species is not None
-    pairs = np.unique(np.stack([particles.species.astype(np.int64), particles.input_of.astype(np.int64)]), axis=1)
-    return bool(pairs.shape[1] > len(np.unique(pairs[0])))
+    n_inputs = len(particles.inputs)
+    pairs = particles.species.astype(np.int64) * n_inputs + particles.input_of
+    present = np.bincount(pairs, minlength=len(particles.species_names) * n_inputs).reshape(-1, n_inputs) > 0
+    return bool((present.sum(axis=1) > 1).any())
 
 
 def _merged(parts: list[tuple[np.ndarray, Decision]], n: int) -> Decision:

@@ -31,6 +31,7 @@ from pipeliner.job_options import (
     IntJobOption,
     JobOption,
     MultipleChoiceJobOption,
+    MultiStringJobOption,
     StringJobOption,
 )
 from pipeliner.nodes import (
@@ -60,10 +61,12 @@ def job_option(param: click.Option) -> JobOption:
     """The pipeliner's job option for one option of the command line, with its help."""
     label = (param.name or "").replace("_", " ").capitalize() + ":"
     flag = next(o for o in param.opts if o.startswith("--"))
-    several = " Several values: separated by spaces." if param.multiple else ""
+    several = " Several values: one per entry (in run.job, separated by :::)." if param.multiple else ""
     help_text = f"{param.help or ''}{several} (command line: {flag})".strip()
     group = "Options"
     default = jobs.default_of(param)
+    if param.multiple:  # each value one argument: a path with spaces stays whole
+        return MultiStringJobOption(label=label, help_text=help_text, jobop_group=group)
     if param.is_flag:
         return BooleanJobOption(label=label, default_value=False, help_text=help_text, jobop_group=group)
     if isinstance(param.type, click.Choice):
@@ -138,10 +141,11 @@ class CryodedupJob(PipelinerJob):
             joboption = self.joboptions[name]
             if isinstance(joboption, BooleanJobOption):
                 args += jobs.option_tokens(cmd, name, ["yes" if joboption.get_boolean() else "no"])
+            elif isinstance(joboption, MultiStringJobOption):  # a repeatable option (--metadata)
+                values = joboption.get_list()
+                args += jobs.option_tokens(cmd, name, values) if values else []
             elif not jobs.is_default(param, joboption.get_string()):
-                # A repeatable option (--metadata) takes its values separated by spaces.
-                text = joboption.get_string()
-                args += jobs.option_tokens(cmd, name, text.split() if param.multiple else [text])
+                args += jobs.option_tokens(cmd, name, [joboption.get_string()])  # one argument, spaces and all
         return [*jobs.cli_args(self.JOB, inputs, self.output_dir, args, plot=True), *self.parse_additional_args()]
 
     def get_commands(self) -> list[PipelinerCommand]:

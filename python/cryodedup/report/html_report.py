@@ -42,7 +42,9 @@ def _table(
     rows: Iterable[Sequence[object]], header: Sequence[str] | None = None, highlight: dict[str, str] | None = None
 ) -> str:
     """An HTML table; without a header the first column labels the rows, those in ``highlight`` coloured."""
-    head = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>" if header else ""
+    # A column's heading is as wide as its values, not a row label's 14em: six columns of
+    # pairs were wider than the page, the last cut off.
+    head = "<tr>" + "".join(f"<th class='col'>{html.escape(h)}</th>" for h in header) + "</tr>" if header else ""
     cell = "td" if header else "th"
     body = []
     for row in rows:
@@ -81,7 +83,7 @@ def write_report(
         "th{text-align:left;padding:0.15em 1.5em 0.15em 0.3em;vertical-align:top;"
         "min-width:14em;max-width:26em;overflow-wrap:anywhere}"
         "td{white-space:pre-wrap;padding:0.15em 1em 0.15em 0.3em;overflow-wrap:anywhere}"
-        "th.sub{padding-left:1.5em;font-weight:normal}table{border-collapse:collapse}tr:nth-child(even){background:#f6f6f6}"
+        "th.col{min-width:0}th.sub{padding-left:1.5em;font-weight:normal}table{border-collapse:collapse}tr:nth-child(even){background:#f6f6f6}"
         f"{colours}img{{max-width:100%;box-sizing:border-box;border:1px solid #ddd;margin:0.5em 0}}"
         "</style></head><body>",
         f"<h1>{html.escape(title)}</h1><h2>Summary</h2>",

@@ -8,8 +8,6 @@ keep the data they show by name (``panel.marks``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +16,8 @@ from PIL import Image
 from ..algo.audit import TOP_MICROGRAPHS, straddling_per_micrograph
 from ..algo.consensus import OUTCOMES, covered_jaccard, mean_agreement, outcome_counts, pair_counts, pick_outcomes
 from ..algo.dedup import nearest_neighbour_distances, stretched
+from ..algo.density import outliers, per_micrograph
 from ..labels import distinct_labels
-from ..model import ParticleSet
 from .canvas import (
     INK,
     KEPT_COLOUR,
@@ -39,148 +37,18 @@ from .canvas import (
     tick_labels,
     viridis,
 )
+from .density_figures import duplicate_fraction
+from .particle_base import PLOT_SIZE, ParticleDetails, headroom, labelled_plot
 from .summary import short_name
 
 UNCONFIRMED_COLOUR = "#7b3294"  # kept as no duplicate, then rejected for lack of support
 HISTOGRAM_COLOUR, AGREEMENT_COLOUR, WITHIN_COLOUR = "#4c72b0", "#2b83ba", "#9aa7b8"
-PLOT_SIZE = (770, 440)  # PNG pixels of a one-plot picture (7 x 4 inches at 110 dpi, as before)
 
 #: A picture of the job: file name, caption and the picture.
 NamedPicture = tuple[str, str, Picture]
 
 #: A displayed micrograph: the binned, smoothed pixels and the binning factor.
 DisplayImage = tuple[np.ndarray, float]
-
-
-@dataclass
-class ParticleDetails:
-    """What the particle job decided, per particle, for the pictures.
-
-    The particles as read and the decision. The particles' fields are reachable under the
-    names the figures use.
-    """
-
-    particles: ParticleSet
-    keep: np.ndarray
-    suppressed_by: np.ndarray
-    min_dist: float
-    confirmed_by: np.ndarray | None = None  # bitmask of the inputs confirming each row, several inputs only
-    #: The scores as the decision compared them, when not as read (``--score-normalize rank``).
-    compared_scores: np.ndarray | None = None
-    #: Whether input k ran on micrograph g (n_micrographs, n_inputs); None: every input ran on every micrograph.
-    covered: np.ndarray | None = None
-    #: The consensus decision (``Decision.unconfirmed``, ``.not_confirmable``, --min-support).
-    unconfirmed: np.ndarray | None = None
-    not_confirmable: np.ndarray | None = None
-    min_support: int = 1
-    #: --min-dist-z (tomography): duplicates within the ellipsoid of half-axes min_dist in x
-    #: and y and min_dist_z in z; None: a sphere of min_dist.
-    min_dist_z: float | None = None
-    #: The distance of each particle to its nearest neighbour in the decision's metric, when
-    #: the job measures it (:func:`nearest_neighbour_distances` of the stretched centres, on
-    #: a thread): called when the histogram is drawn.
-    nn_distances: Callable[[], np.ndarray] | None = None
-
-    @property
-    def mic_names(self) -> list[str]:
-        """Micrograph names by micrograph id."""
-        return self.particles.mic_names
-
-    @property
-    def groups(self) -> np.ndarray:
-        """Micrograph id of each particle."""
-        return self.particles.groups
-
-    @property
-    def centres(self) -> np.ndarray:
-        """Centre of each particle, Å."""
-        return self.particles.centres
-
-    @property
-    def psize(self) -> np.ndarray:
-        """Micrograph pixel size of each particle, Å."""
-        return self.particles.psize
-
-    @property
-    def scores(self) -> np.ndarray | None:
-        """Score of each particle as the decision compared it, or None when ranked at random."""
-        return self.particles.scores if self.compared_scores is None else self.compared_scores
-
-    @property
-    def score_label(self) -> str | None:
-        """The score column or field (and how it was compared), or None."""
-        label = self.particles.score_label
-        if label is None or self.compared_scores is None:
-            return label
-        return f"{label}: percentile within its input (1 best)"
-
-    @property
-    def inputs(self) -> list[str]:
-        """The input files."""
-        return self.particles.inputs
-
-    @property
-    def input_of(self) -> np.ndarray:
-        """Index in ``inputs`` of each particle's input."""
-        return self.particles.input_of
-
-    @property
-    def unit(self) -> str:
-        """What the particles lie in: ``tomogram`` (3D centres) or ``micrograph``."""
-        return "tomogram" if self.centres.shape[1] == 3 else "micrograph"
-
-    @property
-    def distance_text(self) -> str:
-        """The duplicate distance in words, as the decision used it."""
-        if self.min_dist_z is None:
-            return f"minimum distance {self.min_dist:g} Å" + (" in 3D" if self.unit == "tomogram" else "")
-        return f"minimum distance {self.min_dist:g} Å in x and y, {self.min_dist_z:g} Å in z"
-
-    @property
-    def mic_shapes(self) -> dict[int, tuple[int, int]]:
-        """Image shape (ny, nx) by micrograph id, where known."""
-        return self.particles.mic_shapes
-
-    @cached_property
-    def pick_extent(self) -> tuple[np.ndarray, np.ndarray]:
-        """(lowest x, y or 0, highest x, y) of every particle's centre, in Å."""
-        # Column by column: numpy reduces a tall two-column array along axis 0 a row at a
-        # time (20 ms for a million rows, 0.6 ms this way).
-        x, y = self.centres[:, 0], self.centres[:, 1]
-        return np.minimum([x.min(), y.min()], 0.0), np.array([x.max(), y.max()])
-
-
-def labelled_plot(
-    title: str,
-    xlabel: str,
-    ylabel: str,
-    xlim: tuple[float, float],
-    ylim: tuple[float, float],
-    size: tuple[int, int] = PLOT_SIZE,
-    below: int = 0,
-) -> tuple[Picture, Panel]:
-    """A picture of one plot with its title, labels and ticks (whole numbers up the y axis: counts).
-
-    ``below``: pixels kept free under the x label (a legend).
-    """
-    width, height = size
-    title_lines = title.count("\n") + 1
-    probe = tick_labels(nice_ticks(*ylim, integer=True))
-    left = 40 + max(text_width(t, TICK_TEXT) for t in probe) + 12
-    top = 14 + 22 * title_lines
-    canvas = Canvas(width, height + below)
-    pad = 0.025 * (xlim[1] - xlim[0])  # the bins at both ends apart from the sides
-    panel = Panel(canvas, (left, top, width - 22, height - 62), (xlim[0] - pad, xlim[1] + pad), ylim)
-    panel.ticks_x()
-    gap = panel.ticks_y(integer=True)
-    panel.labels(title, xlabel, ylabel, ylabel_gap=gap)
-    return Picture(canvas, [panel]), panel
-
-
-def _headroom(counts: np.ndarray) -> tuple[float, float]:
-    """The y range of a histogram: from 0 to a little over its tallest bin (0 to 1 when empty)."""
-    top = float(np.max(counts)) if len(counts) else 0.0
-    return (0.0, top * 1.05) if top > 0 else (0.0, 1.0)
 
 
 def nn_histogram(details: ParticleDetails) -> Picture:
@@ -205,7 +73,7 @@ def nn_histogram(details: ParticleDetails) -> Picture:
     top = max(5 * details.min_dist, 200.0)
     counts, edges = np.histogram(np.clip(d, 0, top), bins=100, range=(0, top))
     title = "Nearest-neighbour distances (last bin: that far or farther)"
-    picture, panel = labelled_plot(title, xlabel, "particles", (0, top), _headroom(counts))
+    picture, panel = labelled_plot(title, xlabel, "particles", (0, top), headroom(counts))
     panel.steps("distances", counts, edges, HISTOGRAM_COLOUR, fill=True)
     panel.vline("min_dist", details.min_dist, REJECTED_COLOUR)
     panel.legend.add("line", REJECTED_COLOUR, details.distance_text)
@@ -226,28 +94,55 @@ def rejected_fraction(details: ParticleDetails) -> Picture:
     counts, edges = np.histogram(fraction, bins=50, range=(0, 1))
     title = f"Rejected per {unit} ({n_mics:,} {unit}s)"
     picture, panel = labelled_plot(
-        title, f"fraction of a {unit}'s particles rejected", f"{unit}s", (0, 1), _headroom(counts)
+        title, f"fraction of a {unit}'s particles rejected", f"{unit}s", (0, 1), headroom(counts)
     )
     panel.steps("fractions", counts, edges, HISTOGRAM_COLOUR, fill=True)
     panel.frame()
     return picture
 
 
+#: The scores' histogram spans these percentiles when a few outliers would stretch its axis
+#: past twice their range (all of RELION's rlnMaxValueProbDistribution in one bin of 60 but a few).
+SCORE_PERCENTILES = (1.0, 99.0)
+
+
+def score_axis(scores: np.ndarray) -> tuple[float, float, int]:
+    """The histogram's range of the finite ``scores``, and how many lie beyond it (counted in the end bins).
+
+    Their :data:`SCORE_PERCENTILES` when those span under half the whole range, else all.
+    """
+    if not len(scores):
+        return 0.0, 1.0, 0
+    lo, hi = float(np.min(scores)), float(np.max(scores))
+    p_lo, p_hi = (float(v) for v in np.percentile(scores, SCORE_PERCENTILES))
+    if not p_hi > p_lo or p_hi - p_lo >= 0.5 * (hi - lo):
+        return lo, hi, 0
+    return p_lo, p_hi, int(np.count_nonzero((scores < p_lo) | (scores > p_hi)))
+
+
 def score_distributions(details: ParticleDetails) -> Picture:
-    """Score histograms of the kept and of the rejected particles (which must have scores)."""
+    """Score histograms of the kept and of the rejected particles (which must have scores).
+
+    The axis spans the scores, or their :data:`SCORE_PERCENTILES` when a few outliers would
+    stretch it (:func:`score_axis`: the label says so).
+    """
     s, label = details.scores, details.score_label
     if s is None or label is None:  # set together by every reader
         raise ValueError("score_distributions: the particles have no scores")
     finite = np.isfinite(s)
-    lo, hi = (float(np.min(s[finite])), float(np.max(s[finite]))) if finite.any() else (0.0, 1.0)
+    lo, hi, beyond = score_axis(s[finite])
     if not hi > lo:  # one score for all: a bin around it
         lo, hi = lo - 0.5, hi + 0.5
     subsets = (("kept", details.keep, KEPT_COLOUR), ("rejected", ~details.keep, REJECTED_COLOUR))
-    counts = {name: np.histogram(s[mask & finite], bins=60, range=(lo, hi)) for name, mask, _ in subsets}
+    counts = {
+        name: np.histogram(np.clip(s[mask & finite], lo, hi), bins=60, range=(lo, hi)) for name, mask, _ in subsets
+    }
     tallest = np.concatenate([c for c, _ in counts.values()])
-    picture, panel = labelled_plot(
-        "Scores of kept and rejected particles", label, "particles", (lo, hi), _headroom(tallest)
-    )
+    title, xlabel = "Scores of kept and rejected particles", label
+    if beyond:
+        title += f"\n{beyond:,} scores beyond the axis, counted in its end bins"
+        xlabel += " (axis: 1st to 99th percentile)"
+    picture, panel = labelled_plot(title, xlabel, "particles", (lo, hi), headroom(tallest))
     for name, mask, colour in subsets:
         panel.steps(name, *counts[name], colour)
         panel.legend.add("line", colour, f"{name} ({int(mask.sum())})")
@@ -372,7 +267,7 @@ def agreement(details: ParticleDetails) -> Picture:
     if k == 2:
         line = f"both: {overall[1, 0]:.2f}{on(1, 0, ' ')} ({labels[0]} / {labels[1]})"
         plot_size = (max(PLOT_SIZE[0], round(text_width(line, SMALL_TEXT) + 90)), PLOT_SIZE[1])  # the legend whole
-        picture, panel = labelled_plot(title, xlabel, ylabel, (0, 1), _headroom(counts), plot_size, below=30)
+        picture, panel = labelled_plot(title, xlabel, ylabel, (0, 1), headroom(counts), plot_size, below=30)
         panel.steps("per_micrograph", counts, edges, AGREEMENT_COLOUR, fill=True)
         if shared_mics[1, 0] == 0:
             panel.note(f"{labels[0]} and {labels[1]}: no {unit} in common", (0.5, 0.9))
@@ -406,9 +301,9 @@ def _agreement_with_matrix(
     matrix = Panel(canvas, (row_w, 60, row_w + matrix_w, 60 + matrix_w), (-0.5, k - 1.5), (-0.5, k - 1.5), flip_y=True)
     _pair_matrix(matrix, overall, labels, shared_mics, on)
     counts, edges = histogram
-    probe = tick_labels(nice_ticks(*_headroom(counts), integer=True))
+    probe = tick_labels(nice_ticks(*headroom(counts), integer=True))
     left = hist_left + max(text_width(t, TICK_TEXT) for t in probe)
-    panel = Panel(canvas, (left, 60, width - 22, 60 + 340), (0, 1), _headroom(counts))
+    panel = Panel(canvas, (left, 60, width - 22, 60 + 340), (0, 1), headroom(counts))
     panel.ticks_x()
     gap = panel.ticks_y(integer=True)
     panel.labels(words[0], words[1], words[2], ylabel_gap=gap)
@@ -725,23 +620,31 @@ def particle_figures(
     """(file name, title, Picture) for every picture of the particle job, and the missing images.
 
     The second list names the image files of the example micrographs that were not found
-    (``find_micrograph(name)`` gives the path looked for).
+    (``find_micrograph(name)`` gives the path looked for). The micrograph of the highest
+    outlying duplicate fraction is drawn too (``duplicate_outlier.png``) unless it is an
+    example, whose caption then says so.
     """
     out: list[NamedPicture] = []
     missing: list[str] = []
-    for k, mic in enumerate(micrographs_to_show(details, n_mics)):
-        if details.unit == "tomogram":  # a tomogram is a volume: its picks are drawn on a blank frame
-            figure = micrograph_picks(details, mic, None)
-            out.append((f"example_tomogram_{k + 1}.png", f"Example tomogram {k + 1}", figure))
-            continue
-        path = find_micrograph(details.mic_names[mic])
-        image = display_image(path) if path.exists() else None
-        if not path.exists():
-            missing.append(str(path))
-        figure = micrograph_picks(details, mic, image, missing=str(path) if not path.exists() else "")
-        out.append((f"example_micrograph_{k + 1}.png", f"Example {details.unit} {k + 1}", figure))
+    unit = details.unit
+    worst = worst_outlier(details)
+    examples = micrographs_to_show(details, n_mics)
+    for k, mic in enumerate(examples):
+        figure, absent = _picks_picture(details, mic, find_micrograph)
+        missing += [absent] if absent else []
+        caption = f"Example {unit} {k + 1}" + (f": {worst[1]}" if worst and worst[0] == mic else "")
+        out.append((f"example_{unit}_{k + 1}.png", caption, figure))
     out.append(("nn_distances.png", "Nearest-neighbour distances", nn_histogram(details)))
-    out.append(("rejected_per_micrograph.png", f"Rejected per {details.unit}", rejected_fraction(details)))
+    out.append(("rejected_per_micrograph.png", f"Rejected per {unit}", rejected_fraction(details)))
+    out.append(("duplicate_fraction.png", f"Duplicate fraction per {unit}", duplicate_fraction(details)))
+    if worst and worst[0] not in examples:  # (its image, if not found, is not counted with the examples')
+        out.append(
+            (
+                "duplicate_outlier.png",
+                worst[1][0].upper() + worst[1][1:],
+                _picks_picture(details, worst[0], find_micrograph)[0],
+            )
+        )
     if details.scores is not None:
         out.append(("scores.png", "Scores", score_distributions(details)))
     if len(details.inputs) > 1:
@@ -752,6 +655,32 @@ def particle_figures(
         out.append(("consensus.png", "Consensus by input", consensus_by_input(details)))
         out.append(("agreement.png", "Agreement between inputs", agreement(details)))
     return out, missing
+
+
+def _picks_picture(details: ParticleDetails, mic: int, find_micrograph: Callable[[str], Path]) -> tuple[Picture, str]:
+    """A micrograph's picks over its image, and the image's path when it was not found ("" when found).
+
+    A tomogram is a volume: its picks are drawn on a blank frame.
+    """
+    if details.unit == "tomogram":
+        return micrograph_picks(details, mic, None), ""
+    path = find_micrograph(details.mic_names[mic])
+    if not path.exists():
+        return micrograph_picks(details, mic, None, missing=str(path)), str(path)
+    return micrograph_picks(details, mic, display_image(path)), ""
+
+
+def worst_outlier(details: ParticleDetails) -> tuple[int, str] | None:
+    """The micrograph whose duplicate fraction is the highest outlier, and a caption naming it (None: no outlier)."""
+    picks, duplicates = per_micrograph(details.groups, details.duplicate, len(details.mic_names))
+    found, _ = outliers(picks, duplicates)
+    if not len(found):
+        return None
+    mic = int(found[0])
+    return mic, (
+        f"the {details.unit} with the highest outlying duplicate fraction, {short_name(details.mic_names[mic])} "
+        f"({duplicates[mic] / picks[mic]:.0%}: {duplicates[mic]:,} of {picks[mic]:,} picks)"
+    )
 
 
 def rendered(pictures: Sequence[NamedPicture]) -> list[tuple[str, str, bytes]]:

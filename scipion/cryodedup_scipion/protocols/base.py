@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pyworkflow.protocol.params as params
@@ -24,6 +25,8 @@ LABELS = {
 }
 
 SUMMARY = "summary.json"
+#: The folder (under the run's extra/) of cryodedup's outputs: pictures, report.html, pairs.csv.
+OUTDIR = "cryodedup"
 
 
 class RunError(PyworkflowException):
@@ -65,6 +68,14 @@ def add_distance_params(form, scores_help: str) -> None:
         help="Reject every item that has another within the distance, instead of keeping the best.",
     )
     form.addParam(
+        "plot",
+        params.BooleanParam,
+        default=True,
+        label="Draw the report's pictures?",
+        help="cryodedup's pictures (example micrographs with kept and rejected picks, distances, scores) and "
+        "report.html, opened by Analyze Results.",
+    )
+    form.addParam(
         "seed",
         params.IntParam,
         default=0,
@@ -98,10 +109,32 @@ class CryodedupProtocol(EMProtocol):
             return [one_line(err)]
         return []
 
+    def report_of(self, psize, input_names, images, score_label="score", shift="none") -> object:
+        """The run's cryodedup.CentreReport (None when no pictures are asked for)."""
+        from cryodedup import CentreReport
+
+        if not self.plot.get():
+            return None
+        return CentreReport(
+            self._getExtraPath(OUTDIR),
+            psize=psize,
+            input_names=input_names,
+            images=images,
+            kept="the protocol's kept output",
+            rejected="the protocol's rejected output",
+            score_label=score_label,
+            shift=shift,
+        )
+
     def write_summary(self, summary: dict) -> None:
         """Keeps the run's counts for ``_summary`` (extra/summary.json)."""
         with open(self._getExtraPath(SUMMARY), "w") as out:
             json.dump(summary, out, indent=1)
+
+    def report_lines(self) -> list[str]:
+        """The summary's line naming report.html, once written."""
+        path = self._getExtraPath(OUTDIR, "report.html")
+        return [f"Report (Analyze Results): {path}"] if os.path.exists(path) else []
 
     def read_summary(self) -> dict | None:
         """The run's counts, or None before the run."""

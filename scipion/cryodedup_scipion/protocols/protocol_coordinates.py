@@ -111,6 +111,12 @@ class ProtCryodedupCoordinates(CryodedupProtocol):
             inputs=inputs,
             ran_on=ran_on,
             higher_is_better=bool(self.higherIsBetter.get()),
+            report=self.report_of(
+                sampling,
+                input_labels(self.inputCoordinates),
+                images_of(sets[0].getMicrographs()),
+                " / ".join(sorted({str(self._score_of(s)) for s in sets})),
+            ),
             **self.decision_options(),
         )
         self._write_outputs(sets, tables, selection.keep)
@@ -227,7 +233,7 @@ class ProtCryodedupCoordinates(CryodedupProtocol):
         for k, counts in enumerate(found.get("outcomes") or [], 1):
             parts = ", ".join(f"{name.replace('_', ' ')} {n}" for name, n in counts.items() if n)
             lines.append(f"Input {k}: {parts}")
-        return lines
+        return lines + self.report_lines()
 
 
 def micrograph_key_of_mic(mic) -> object:
@@ -243,3 +249,18 @@ def union_attributes(sets) -> dict:
         for name, value in first.getAttributesToStore():
             found.setdefault(name, value)
     return found
+
+
+def images_of(mics) -> dict:
+    """Each micrograph's image file, by the key its coordinates carry."""
+    return {micrograph_key_of_mic(mic): mic.getFileName() for mic in mics}
+
+
+def input_labels(pointers) -> list[str]:
+    """The inputs as the project shows them: the label of the protocol that made each."""
+    labels = []
+    for k, pointer in enumerate(pointers, 1):
+        owner = pointer.getObjValue()
+        label = owner.getObjLabel() if owner is not None and hasattr(owner, "getObjLabel") else ""
+        labels.append(label or f"input {k}")
+    return labels

@@ -10,11 +10,10 @@ import pyworkflow.protocol.params as params
 from pwem.objects import EMFile
 
 from ..convert import InputError
-from .base import CryodedupProtocol
+from .base import OUTDIR, CryodedupProtocol
 
 CANDIDATES = ["auto", "window", "pattern", "all"]
 ORDERS = ["auto", "input", "name", "mtime"]
-OUTDIR = "cryodedup"
 
 
 class ProtCryodedupMicrographs(CryodedupProtocol):
@@ -149,7 +148,6 @@ class ProtCryodedupMicrographs(CryodedupProtocol):
                 "duplicates": read_duplicates(os.path.join(outdir, "duplicates.csv")),
                 "particles": split,
                 "warnings": summary.get("warnings", []),
-                "report": report_path(outdir),
             }
         )
 
@@ -242,9 +240,7 @@ class ProtCryodedupMicrographs(CryodedupProtocol):
                 + (f" ({p['elsewhere']} on micrographs not in the input, kept)" if p["elsewhere"] else "")
             )
         lines += [f"Warning: {w}" for w in found.get("warnings", [])]
-        if found.get("report"):
-            lines.append(f"Report: {found['report']}")
-        return lines
+        return lines + self.report_lines()
 
 
 def read_lines(path: str) -> list[str]:
@@ -257,12 +253,6 @@ def read_duplicates(path: str) -> list[tuple[str, str]]:
     """The (original, duplicate) rows of duplicates.csv."""
     with open(path, newline="") as found:
         return [(row["Original"], row["Duplicate"]) for row in csv.DictReader(found)]
-
-
-def report_path(outdir: str) -> str | None:
-    """The run's report.html, where pictures were drawn."""
-    path = os.path.join(outdir, "report.html")
-    return path if os.path.exists(path) else None
 
 
 def can_plot() -> bool:

@@ -75,6 +75,7 @@ class ProtCryodedupParticles(CryodedupProtocol):
             centres,
             np.array(table.scores) if score else None,
             higher_is_better=bool(self.higherIsBetter.get()),
+            report=self._report(particles, align),
             **self.decision_options(),
         )
         decided = dict(zip(table.ids, selection.keep.tolist()))
@@ -100,6 +101,18 @@ class ProtCryodedupParticles(CryodedupProtocol):
                 "score": score,
             }
         )
+
+    def _report(self, particles, align):
+        """The pictures' settings: drawn on the micrographs the particles were picked on, where the set records them."""
+        mics = micrographs_of(particles)
+        owner = self.inputParticles.getObjValue()
+        name = owner.getObjLabel() if owner is not None and hasattr(owner, "getObjLabel") else "particles"
+        score = str(self._score())
+        shift = "none" if align == ALIGN_NONE else f"{align} alignment shifts (Transform, particle pixels) subtracted"
+        if mics is None:
+            return self.report_of(None, [name or "particles"], {}, score, shift)
+        images = {mic.getMicName() or mic.getObjId(): mic.getFileName() for mic in mics}
+        return self.report_of(mics.getSamplingRate(), [name or "particles"], images, score, shift)
 
     # --------------------------- info ----------------------------------------
     def _score(self):
@@ -135,14 +148,19 @@ class ProtCryodedupParticles(CryodedupProtocol):
             f"Kept: *{found['kept']}*, rejected: *{found['rejected']}* (minimum distance {self.minDist.get():g} Å)",
             f"Shifts: {shift}; score: {found['score'] or 'none (seeded random)'}",
         ]
-        return lines
+        return lines + self.report_lines()
+
+
+def micrographs_of(particles):
+    """The micrographs the particles were picked on, where the set records them (else None)."""
+    try:
+        coords = particles.getCoordinates() if particles.hasCoordinates() else None
+        return coords.getMicrographs() if coords is not None else None
+    except Exception:  # a dangling pointer (the picking run deleted): only the pictures need them
+        return None
 
 
 def micrograph_sampling(particles):
     """The sampling rate of the micrographs the particles were picked on, where the set records them."""
-    try:
-        coords = particles.getCoordinates() if particles.hasCoordinates() else None
-        mics = coords.getMicrographs() if coords is not None else None
-        return mics.getSamplingRate() if mics is not None else None
-    except Exception:  # a dangling pointer (the picking run deleted): not needed for the centres
-        return None
+    mics = micrographs_of(particles)
+    return mics.getSamplingRate() if mics is not None else None

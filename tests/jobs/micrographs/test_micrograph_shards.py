@@ -71,6 +71,7 @@ def test_sharded_runs_write_the_outputs_of_one_run(planted, tmp_path, base, n):
     ignore = {
         "seconds",
         "images_per_second",
+        "scoring_seconds",
         "workers",
         "shards",
         "outputs",

@@ -1072,9 +1072,18 @@ def species_of_rows(
         k = int(np.searchsorted(counts, bad[0], "right"))
         row = int(bad[0] - (counts[k - 1] if k else 0))
         raise CryodedupError(f"{parts[k].where()}: particle {row + 1} has no number in {label}, the species column")
-    numbers, inverse = np.unique(joined, return_inverse=True)
+    small = joined.size and (joined == np.trunc(joined)).all() and joined.min() >= 0 and joined.max() < 1 << 16
+    if small:  # class numbers: counted, not sorted
+        whole = joined.astype(np.int64)
+        present = np.flatnonzero(np.bincount(whole))
+        lookup = np.zeros(int(present[-1]) + 1, dtype=np.uint32)
+        lookup[present] = np.arange(len(present), dtype=np.uint32)
+        numbers, inverse = present.astype(np.float64), lookup[whole]
+    else:
+        numbers, unique_inverse = np.unique(joined, return_inverse=True)
+        inverse = unique_inverse.astype(np.uint32).reshape(-1)
     names = [f"{number:g}" for number in numbers]  # (--min-dist 1=150,2=60)
-    return inverse.astype(np.uint32).reshape(-1), names
+    return inverse, names
 
 
 @dataclass

@@ -129,5 +129,6 @@ def find_duplicate_micrographs(
     summary["seconds"] = round(elapsed, 3)
     # Over the images read (a pattern of candidates may leave some unread), not those listed
     read = not options.no_images and scoring > 0
+    summary["scoring_seconds"] = round(scoring, 3)  # the rate's time: the report and writing are not in it
     summary["images_per_second"] = round(summary["images_read"] / scoring, 1) if read else None
     return summary

@@ -269,7 +269,19 @@ def placed_pairs(placement: Placement, in_order: list[int]) -> np.ndarray:
     """The pairs (acquisition positions, sorted by the later) within the beam diameter of each other."""
     position = np.full(len(placement.index), -1, dtype=np.int64)
     position[np.asarray(in_order, dtype=np.int64)] = np.arange(len(in_order))
-    pairs = position[placement.pairs_within(placement.beam_diameter)]
-    pairs = pairs[(pairs >= 0).all(axis=1)]
-    pairs = np.sort(pairs, axis=1)
-    return pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))].reshape(-1, 2)
+    pairs = placement.pairs_within(placement.beam_diameter)
+    # In place, and sorted as one key (later * n + earlier): a crowded session has a few pairs
+    # per micrograph, and no step holds more than two copies of them (issue 38).
+    np.take(position, pairs, out=pairs)
+    if (pairs < 0).any():
+        pairs = pairs[(pairs >= 0).all(axis=1)]
+    n = max(len(in_order), 1)
+    keys = pairs.max(axis=1)
+    keys *= n
+    keys += pairs.min(axis=1)
+    del pairs
+    keys.sort()
+    out = np.empty((len(keys), 2), dtype=np.int64)
+    np.remainder(keys, n, out=out[:, 0])
+    np.floor_divide(keys, n, out=out[:, 1])
+    return out

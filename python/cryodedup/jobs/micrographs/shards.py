@@ -643,4 +643,5 @@ def merge_micrograph_shards(
     )
     summary["seconds"] = round(time.perf_counter() - start, 3)
     summary["images_per_second"] = None  # the shards ran elsewhere; their read rates are in "workers"
+    summary["scoring_seconds"] = None
     return summary

@@ -26,15 +26,12 @@ from ...formats.cryosparc.particles import NO_MICROGRAPH_FIELD, open_micrograph_
 from ...formats.cryosparc.particles import read_micrograph_names as read_cs_names
 from ...formats.micrograph_lists import Micrographs
 from ...formats.microscope import Placement
-from ...formats.mrc import open_mrc
 from ...formats.sniff import is_cryosparc
 from ...formats.star.particles import ParticleStar
 from ...formats.star.particles import read_micrograph_names as read_star_names
-from ...labels import distinct_labels
 from ...model import ParticleSet
 from ...options import MicrographOptions
 from ...outputs import AtomicOutputs, StrPath
-from ...report.summary import micrograph_rows, short_name
 from ...resolve import match_micrographs
 from .group import UNCERTAIN, Decision, decide, group_duplicates, near_the_edge
 from .plan import ScoringPlan, candidates_used
@@ -112,6 +109,8 @@ def write_results(
         edge_warning = near_the_edge(pairs[is_dup], rank, plan.reach, len(positions), reach_option)
     if placement is not None:
         _warn_unmatched(placement, mics, log)
+        if placement.crowding():
+            log(str(placement.crowding()), "warning")
     if edge_warning:
         log(edge_warning, "warning")
     keep = ~rejected
@@ -170,9 +169,10 @@ def write_results(
     if particle_counts:
         summary["particles"] = particle_counts
     if options.plot:
-        summary["plots"] = _plot(
-            mics, options, pairs, scores, decision, rank, binning, outputs.outdir, outputs.force, summary, placement
-        )
+        from .pictures import plot
+
+        outdir, force = outputs.outdir, outputs.force
+        summary["plots"] = plot(mics, options, scores, decision, rank, outdir, force, summary, placement)
     return summary
 
 
@@ -196,125 +196,6 @@ def _warn_unmatched(placement: Placement, mics: Micrographs, log: Callable[[str,
             f"{Path(mics.names[missing[0]]).name}",
             "warning",
         )
-
-
-def _plot(
-    mics: Micrographs,
-    options: MicrographOptions,
-    pairs: np.ndarray,
-    scores: dict[str, np.ndarray],
-    decision: Decision,
-    rank: np.ndarray,
-    binning: int,
-    outdir: Path,
-    force: bool,
-    summary: dict[str, Any],
-    placement: Placement | None = None,
-) -> list[str]:
-    """The figures and report of the job.
-
-    The z distribution, z against Pearson with both thresholds, a table of the flagged pairs
-    and, for the best of them, the two images and their overlay; with --metadata, the map of
-    the specimen positions.
-    """
-    from ...report import html_report
-    from ...report import micrograph_figures as plots
-    from ...report.figures import rendered
-
-    is_dup = decision.duplicate
-    parameters = {k: v for k, v in vars(options).items() if k != "plot"}
-    position_figures = []
-    if placement is not None:
-        rejected = np.zeros(len(mics.names), dtype=bool)
-        rejected[[max(pair, key=lambda i: rank[i]) for pair in pairs[is_dup].tolist()]] = True
-        figure = plots.position_map(
-            placement.xy, placement.squares, placement.square_names, pairs[is_dup], rejected, placement.beam_diameter
-        )
-        position_figures.append(("position_map.png", "Specimen positions per grid square", figure))
-    summary_rows = micrograph_rows(summary)
-    highlight = {}
-    if summary["warnings"]:
-        summary_rows.append(("Warnings", "\n".join(summary["warnings"])))
-        highlight["Warnings"] = "warn"
-    if options.no_images:
-        return html_report.write_all(
-            outdir,
-            rendered(position_figures),
-            "cryodedup micrographs",
-            parameters,
-            summary_rows,
-            force,
-            highlight=highlight,
-        )
-    figures = [
-        *position_figures,
-        (
-            "z_distribution.png",
-            "Phase-correlation z of all scored pairs",
-            plots.z_distribution(scores["z"], decision.min_z),
-        ),
-        (
-            "z_pearson.png",
-            "z against Pearson: duplicates pass both thresholds",
-            plots.z_against_pearson(scores["z"], scores["pearson"], is_dup, decision.min_z, decision.min_pearson),
-        ),
-    ]
-    flagged = np.flatnonzero(is_dup)
-    flagged = flagged[np.argsort(-scores["z"][flagged], kind="stable")]
-    binned_psize = summary["binned_pixel_size_A"]
-    rows = []
-    listed = sorted({int(i) for i in pairs[flagged].ravel()})  # named by the end of the path that tells them apart
-    shown = dict(zip(listed, (short_name(n) for n in distinct_labels([mics.names[i] for i in listed]))))
-    for k, p in enumerate(flagged):
-        first, later, dy, dx = _seen_from_first(pairs[p], scores["dy"][p], scores["dx"][p], rank)
-        rows.append(
-            (
-                shown[first],
-                shown[later],
-                f"{scores['z'][p]:.1f}",
-                f"{scores['pearson'][p]:.2f}",
-                f"{scores['overlap'][p]:.0%}",
-                f"{dx * binned_psize:.0f}, {dy * binned_psize:.0f}",
-            )
-        )
-        if k >= options.plot_pairs:
-            continue
-        images = []
-        for i in (first, later):
-            mrc, data = open_mrc(mics.paths[i])
-            images.append(_core.bin_image(np.ascontiguousarray(data), binning))
-            mrc.close()
-        title = (
-            f"{Path(mics.names[first]).name} and {Path(mics.names[later]).name}: z {scores['z'][p]:.1f}, "
-            f"Pearson {scores['pearson'][p]:.2f}, overlap {scores['overlap'][p]:.0%}"
-        )
-        figures.append(
-            (f"pair_{k + 1}.png", f"Flagged pair {k + 1}", plots.pair_figure(images[0], images[1], dy, dx, title))
-        )
-    header = ("first acquisition", "later acquisition", "z", "Pearson", "overlap", "shift x, y (Å)")
-    table = (f"Flagged pairs ({len(rows)}, highest z first)", header, rows)
-    return html_report.write_all(
-        outdir,
-        rendered(figures),
-        "cryodedup micrographs",
-        parameters,
-        summary_rows,
-        force,
-        tables=[table],
-        highlight=highlight,
-    )
-
-
-def _seen_from_first(pair: np.ndarray, dy: int, dx: int, rank: np.ndarray) -> tuple[int, int, int, int]:
-    """The pair in acquisition order, and the shift of the later image against the first.
-
-    The shift was scored as b against a: seen from the other side it flips.
-    """
-    a, b = pair
-    dy, dx = int(dy), int(dx)
-    if rank[a] <= rank[b]:
-        return a, b, dy, dx
-    return b, a, -dy, -dx
 
 
 def _write_pairs(

@@ -10,8 +10,7 @@
 //! never compared here: their duplicates are the dedup's.
 
 use crate::algo::dedup::score_key;
-use crate::algo::grid::Grid;
-use crate::algo::kdtree::KdTree;
+use crate::algo::kdtree::{squared_distance, KdTree};
 use crate::algo::points::{check_coordinates, point, values_by_group, GroupId};
 use crate::errors::{DedupError, MAX_COORDINATE};
 
@@ -92,8 +91,10 @@ fn suppress_in_group<const D: usize>(rows: &Overlaps, rule: &OverlapRule, member
         return out;
     }
     let points: Vec<[f64; D]> = taking_part.iter().map(|&k| point::<D>(rows.coords, members[k as usize])).collect();
-    let grid = Grid::new(&points, reach);
-    let tree = if grid.is_none() { Some(KdTree::new(&points)) } else { None };
+    // Cells of half the largest reach in every dimension (a tomogram's depth too); a crowd of
+    // picks in a few cells goes to the k-d tree, whose searches stay near-linear there.
+    let cells = Cells::new(&points, reach / 2.0);
+    let tree = if cells.is_none() { Some(KdTree::new(&points)) } else { None };
     let mut order: Vec<(u64, u32)> = (0..points.len() as u32)
         .map(|j| (score_key(rows.ranks[members[taking_part[j as usize] as usize] as usize], true), j))
         .collect();
@@ -104,6 +105,8 @@ fn suppress_in_group<const D: usize>(rows: &Overlaps, rule: &OverlapRule, member
             continue;
         }
         let own = kinds[r as usize];
+        // The farthest another species' pick can be and still overlap this one.
+        let own_reach = (rule.radii[own as usize] + largest) * rule.overlap;
         let mut visit = |j: u32, d2: f64| {
             let other = kinds[j as usize];
             if other == own || suppressed[j as usize] {
@@ -115,13 +118,123 @@ fn suppress_in_group<const D: usize>(rows: &Overlaps, rule: &OverlapRule, member
                 out[taking_part[j as usize] as usize] = members[taking_part[r as usize] as usize] as i64;
             }
         };
-        match (&grid, &tree) {
-            (Some(grid), _) => grid.for_each_within(&points[r as usize], reach, &mut visit),
-            (None, Some(tree)) => tree.for_each_within(&points[r as usize], reach, &mut visit),
-            (None, None) => unreachable!("a tree is made whenever the grid is refused"),
+        match (&cells, &tree) {
+            (Some(cells), _) => cells.for_each_within(&points[r as usize], own_reach, &mut visit),
+            (None, Some(tree)) => tree.for_each_within(&points[r as usize], own_reach, &mut visit),
+            (None, None) => unreachable!("a tree is made whenever the cells are refused"),
         }
     }
     out
+}
+
+/// A uniform grid of cubic cells over all `D` coordinates (the 2-D grid of `algo::grid` leaves
+/// a tomogram's depth in each cell: at the overlap rule's reach, several times the
+/// dedup's, a search would meet the whole depth's picks).
+struct Cells<const D: usize> {
+    origin: [f64; D],
+    cell: f64,
+    dims: [usize; D],
+    /// Points of cell `c` are `points[start[c]..start[c + 1]]` (x fastest).
+    start: Vec<u32>,
+    points: Vec<[f64; D]>,
+    ids: Vec<u32>,
+}
+
+/// A cell holding more points than this refuses the grid (the caller takes the k-d tree).
+const MAX_PER_CELL: u32 = 48;
+
+impl<const D: usize> Cells<D> {
+    /// Cells at least `cell` wide (wider until there are at most `2n + 16`); None when the
+    /// points crowd or their span is not finite.
+    fn new(points: &[[f64; D]], cell: f64) -> Option<Self> {
+        let n = points.len();
+        if n == 0 || cell.is_nan() || cell <= 0.0 {
+            return None;
+        }
+        let (mut lo, mut hi) = ([f64::INFINITY; D], [f64::NEG_INFINITY; D]);
+        for p in points {
+            for k in 0..D {
+                lo[k] = lo[k].min(p[k]);
+                hi[k] = hi[k].max(p[k]);
+            }
+        }
+        let mut cell = cell;
+        let mut dims = [1usize; D];
+        loop {
+            let counts: Vec<f64> = (0..D).map(|k| ((hi[k] - lo[k]) / cell).floor() + 1.0).collect();
+            if !counts.iter().all(|c| c.is_finite()) {
+                return None;
+            }
+            if counts.iter().product::<f64>() <= 2.0 * n as f64 + 16.0 {
+                for k in 0..D {
+                    dims[k] = counts[k] as usize;
+                }
+                break;
+            }
+            cell *= 1.5;
+        }
+        let mut cells = Cells { origin: lo, cell, dims, start: Vec::new(), points: vec![[0.0; D]; n], ids: vec![0; n] };
+        let total: usize = dims.iter().product();
+        let of: Vec<usize> = points.iter().map(|p| cells.cell_of(p)).collect();
+        let mut start = vec![0u32; total + 1];
+        for &c in &of {
+            start[c + 1] += 1;
+        }
+        if start.iter().any(|&count| count > MAX_PER_CELL) {
+            return None;
+        }
+        for c in 0..total {
+            start[c + 1] += start[c];
+        }
+        let mut next = start.clone();
+        for (i, (&c, p)) in of.iter().zip(points).enumerate() {
+            let slot = next[c] as usize;
+            cells.points[slot] = *p;
+            cells.ids[slot] = i as u32;
+            next[c] += 1;
+        }
+        cells.start = start;
+        Some(cells)
+    }
+
+    /// The cell index of coordinate `value` along axis `k`, clamped to the grid.
+    fn index(&self, value: f64, k: usize) -> usize {
+        let i = ((value - self.origin[k]) / self.cell).floor();
+        if i <= 0.0 {
+            0
+        } else {
+            (i as usize).min(self.dims[k] - 1)
+        }
+    }
+
+    fn cell_of(&self, p: &[f64; D]) -> usize {
+        (0..D).rev().fold(0, |c, k| c * self.dims[k] + self.index(p[k], k))
+    }
+
+    /// Calls `visit(id, squared_distance)` for every point within `radius` of `query` (inclusive).
+    fn for_each_within(&self, query: &[f64; D], radius: f64, mut visit: impl FnMut(u32, f64)) {
+        let r2 = radius * radius;
+        let reach = radius + radius * 1e-9 + f64::MIN_POSITIVE; // (rounding never drops a point)
+        let (mut low, mut high) = ([0usize; D], [0usize; D]);
+        for k in 0..D {
+            low[k] = self.index(query[k] - reach, k);
+            high[k] = self.index(query[k] + reach, k);
+        }
+        // Rows of cells along x, one per (y, z): each row's points are contiguous.
+        let rows_y = high[1] - low[1] + 1;
+        let rows_z = if D == 3 { high[D - 1] - low[D - 1] + 1 } else { 1 };
+        for row in 0..rows_y * rows_z {
+            let (y, z) = (low[1] + row % rows_y, if D == 3 { low[D - 1] + row / rows_y } else { 0 });
+            let base = (z * self.dims[1] + y) * self.dims[0];
+            let (first, last) = (self.start[base + low[0]] as usize, self.start[base + high[0] + 1] as usize);
+            for k in first..last {
+                let d2 = squared_distance(&self.points[k], query);
+                if d2 <= r2 {
+                    visit(self.ids[k], d2);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -162,6 +275,28 @@ mod tests {
         let rows = Overlaps { coords: &coords, dim: 3, species: &[0, 1], ranks: &[0.9, 0.5], active: &[false, true] };
         let out = suppress_overlaps(&[0u32, 0], &rows, &OverlapRule { radii: &[60.0, 60.0], overlap: 1.0 });
         assert_eq!(out.unwrap(), [-1, -1]);
+    }
+
+    #[test]
+    fn the_cells_find_what_a_scan_of_every_point_finds() {
+        let mut state = 7u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for (n, span, radius) in [(1usize, 10.0, 1.0), (50, 100.0, 7.5), (2000, 4000.0, 400.0), (300, 50.0, 0.3)] {
+            let points: Vec<[f64; 3]> = (0..n).map(|_| [next() * span, next() * span, next() * span * 0.4]).collect();
+            let Some(cells) = Cells::new(&points, radius / 2.0) else { continue };
+            for query in points.iter().take(50) {
+                let mut found = Vec::new();
+                cells.for_each_within(query, radius, |id, _| found.push(id));
+                found.sort_unstable();
+                let want: Vec<u32> = (0..n as u32)
+                    .filter(|&i| squared_distance(&points[i as usize], query) <= radius * radius)
+                    .collect();
+                assert_eq!(found, want);
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,132 @@
+"""Per-micrograph duplicate density: the micrographs whose fraction of duplicate picks stands out.
+
+A picker that stacks many picks on one particle (topaz's extraction radius too small, a
+template matching one particle at several offsets, topaz issue 266) does it on some
+micrographs more than on others: those show as micrographs whose fraction of picks
+rejected as duplicates lies far above the rest. The job names them (the summary, ``--json``
+and the report), so that a user looks at them before trusting the picks there.
+
+**The rule.** A micrograph's duplicate fraction is its picks rejected as duplicates (by the
+distance rule: not those a consensus rejected) over its picks. Over the micrographs with at
+least one pick, take the median and the robust standard deviation (1.4826 x the median
+absolute deviation). A micrograph is an outlier when its fraction is above
+
+    median + max(OUTLIER_SDS x robust SD, MIN_EXCESS)
+
+and it has at least ``MIN_DUPLICATES`` duplicate picks. 3.5 robust SD is Iglewicz and
+Hoaglin's cut for a modified z-score (a normal sample exceeds it 2.3 times in 10,000);
+MIN_EXCESS keeps a set whose micrographs nearly all have the same fraction (often 0, so the
+MAD is 0) from naming every micrograph a point above it; MIN_DUPLICATES keeps a micrograph
+of a few picks (1 duplicate of 3 is 33 %) from standing out by chance.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+#: An outlier's fraction lies more than this many robust SD above the median.
+OUTLIER_SDS = 3.5
+#: ... and at least this much above it (a fraction: 0.10 is 10 percentage points).
+MIN_EXCESS = 0.10
+#: An outlier has at least this many duplicate picks.
+MIN_DUPLICATES = 5
+#: Outliers named in the summary's table (``--json`` lists them all).
+NAMED = 10
+
+#: The rule, as the summary states it.
+RULE = (
+    f"duplicate fraction above the median + max({OUTLIER_SDS:g} robust SD, {MIN_EXCESS:g}), "
+    f"with at least {MIN_DUPLICATES} duplicates"
+)
+
+
+def rejected_as_duplicates(
+    keep: np.ndarray, unconfirmed: np.ndarray | None, not_confirmable: np.ndarray | None
+) -> np.ndarray:
+    """The rows the distance rule rejected: not kept, and not those the consensus (--min-support) rejected.
+
+    Every row no duplicate displaced is kept, unconfirmed or not confirmable; the rest are duplicates.
+    """
+    kept_by_distance = keep.copy()
+    for also in (unconfirmed, not_confirmable):
+        if also is not None:
+            kept_by_distance |= also
+    return ~kept_by_distance
+
+
+def per_micrograph(groups: np.ndarray, duplicate: np.ndarray, n_mics: int) -> tuple[np.ndarray, np.ndarray]:
+    """Picks and duplicate picks on each micrograph (``groups``: micrograph id of each pick)."""
+    picks = np.bincount(groups, minlength=n_mics)
+    duplicates = np.bincount(groups[duplicate], minlength=n_mics)
+    return picks, duplicates
+
+
+def outlier_threshold(fractions: np.ndarray) -> tuple[float, float, float]:
+    """The median, robust SD and the threshold above which a fraction is an outlier (fractions not empty)."""
+    median = _median(fractions)
+    robust_sd = 1.4826 * _median(np.abs(fractions - median))
+    return median, robust_sd, median + max(OUTLIER_SDS * robust_sd, MIN_EXCESS)
+
+
+def _median(values: np.ndarray) -> float:
+    """The median, as ``np.median`` gives it, without its import of ``numpy.ma`` (5-15 ms of every run)."""
+    ordered = np.sort(values)
+    n = len(ordered)
+    return float((ordered[(n - 1) // 2] + ordered[n // 2]) / 2)
+
+
+def outliers(picks: np.ndarray, duplicates: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+    """The outlying micrographs (worst first: highest fraction, then most duplicates) and the rule's numbers."""
+    has = np.flatnonzero(picks > 0)
+    if not len(has):
+        return np.zeros(0, dtype=np.int64), {"median": None, "robust_sd": None, "threshold": None}
+    fraction = np.zeros(len(picks))
+    fraction[has] = duplicates[has] / picks[has]
+    median, robust_sd, threshold = outlier_threshold(fraction[has])
+    found = has[(fraction[has] > threshold) & (duplicates[has] >= MIN_DUPLICATES)]
+    found = found[np.lexsort((found, -duplicates[found], -fraction[found]))]
+    numbers = {"median": round(median, 4), "robust_sd": round(robust_sd, 4), "threshold": round(threshold, 4)}
+    return found, numbers
+
+
+def duplicate_density(groups: np.ndarray, duplicate: np.ndarray, mic_names: list[str]) -> dict[str, Any]:
+    """The summary's ``duplicate_density``: the rule, its numbers, and each outlying micrograph.
+
+    ``duplicate`` marks the picks rejected as duplicates. Strict JSON: no NaN (None when no
+    micrograph has a pick).
+    """
+    picks, duplicates = per_micrograph(groups, duplicate, len(mic_names))
+    found, numbers = outliers(picks, duplicates)
+    return {
+        "rule": RULE,
+        **numbers,
+        "micrographs_with_picks": int(np.count_nonzero(picks)),
+        "outliers": [
+            {
+                "micrograph": mic_names[m],
+                "picks": int(picks[m]),
+                "duplicates": int(duplicates[m]),
+                "fraction": round(float(duplicates[m] / picks[m]), 4),
+            }
+            for m in found
+        ],
+    }
+
+
+def density_rows(density: dict[str, Any] | None, unit: str = "micrograph") -> list[tuple[str, str]]:
+    """The summary's row naming the outlying micrographs (tomograms: ``unit``), none when there are none."""
+    if not density or not density["outliers"]:
+        return []
+    found = density["outliers"]
+    head = (
+        f"{len(found):,} of {density['micrographs_with_picks']:,} {unit}s with a duplicate fraction above "
+        f"{density['threshold']:.2f}: a picker stacking picks there? look at them\n"
+        f"(median {density['median']:.2f} + max({OUTLIER_SDS:g} robust SD {density['robust_sd']:.3f}, "
+        f"{MIN_EXCESS:g}); at least {MIN_DUPLICATES} duplicates)"
+    )
+    lines = [f"{e['micrograph']}: {e['fraction']:.0%} ({e['duplicates']:,} of {e['picks']:,} picks)" for e in found]
+    if len(lines) > NAMED:
+        lines = [*lines[:NAMED], f"and {len(found) - NAMED:,} more (all in --json: duplicate_density)"]
+    return [("Duplicate outliers", "\n".join([head, *lines]))]

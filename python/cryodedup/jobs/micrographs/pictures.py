@@ -1,0 +1,251 @@
+"""The micrograph job's pictures and report (``--plot``): what was decided, and what to look at.
+
+The scores of every pair, the table and pictures of the flagged pairs, and those of the
+uncertain pairs (joint score within :data:`~.group.UNCERTAIN` of the boundary), which the
+job's warning asks the user to look at before trusting the decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ... import _core
+from ...formats.micrograph_lists import Micrographs
+from ...formats.microscope import Placement
+from ...formats.mrc import open_mrc
+from ...labels import distinct_labels
+from ...options import MicrographOptions
+from ...report.html_report import ReportTable
+from ...report.summary import micrograph_rows, short_name
+from .group import UNCERTAIN, Decision
+
+#: The report's columns of a table of pairs (the uncertain ones add the joint score and the decision).
+PAIR_COLUMNS = ("first acquisition", "later acquisition", "z", "Pearson", "overlap", "shift x, y (Å)")
+
+
+@dataclass
+class PairImages:
+    """Reads each micrograph once, binned as it was scored, for the pictures of the pairs."""
+
+    mics: Micrographs
+    binning: int
+    binned: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        if i not in self.binned:
+            mrc, data = open_mrc(self.mics.paths[i])
+            with mrc:
+                self.binned[i] = _core.bin_image(np.ascontiguousarray(data), self.binning)
+        return self.binned[i]
+
+
+def plot(
+    mics: Micrographs,
+    options: MicrographOptions,
+    scores: dict[str, np.ndarray],
+    decision: Decision,
+    rank: np.ndarray,
+    outdir: Path,
+    force: bool,
+    summary: dict[str, Any],
+    placement: Placement | None = None,
+) -> list[str]:
+    """The figures and report of the job; returns the paths written.
+
+    The z distribution, z against Pearson with both thresholds, the tables of the flagged and
+    the uncertain pairs and, for the first ``--plot-pairs`` of each, the two images and their
+    overlay; with --metadata, the map of the specimen positions.
+    """
+    from ...report import html_report
+    from ...report.figures import rendered
+
+    pairs = scores["pairs"]
+    figures = _position_figures(pairs, decision, rank, placement)
+    names = _shown_names(mics, pairs[decision.duplicate | decision.uncertain])
+    images = PairImages(mics, summary["bin"])  # each image read when first drawn
+    uncertain = uncertain_order(decision)
+    tables = [uncertain_table(scores, decision, uncertain, rank, names, summary, placement)]
+    if not options.no_images:
+        figures += _score_figures(scores, decision)
+        flagged = np.flatnonzero(decision.duplicate)
+        flagged = flagged[np.argsort(-scores["z"][flagged], kind="stable")]
+        tables.insert(0, _flagged_table(scores, flagged, rank, names, summary["binned_pixel_size_A"]))
+        figures += _pair_figures(mics, scores, flagged[: options.plot_pairs], rank, images, "pair", "Flagged pair")
+        drawn = uncertain[: options.plot_pairs]
+        figures += _pair_figures(mics, scores, drawn, rank, images, "uncertain", "Uncertain pair", decision, names)
+    rows, highlight = _summary_rows(summary)
+    parameters = {k: v for k, v in vars(options).items() if k != "plot"}
+    title = "cryodedup micrographs"
+    return html_report.write_all(
+        outdir, rendered(figures), title, parameters, rows, force, tables=tables, highlight=highlight
+    )
+
+
+def _score_figures(scores: dict[str, np.ndarray], decision: Decision) -> list[tuple[str, str, Any]]:
+    """The z of every scored pair, and z against Pearson with both thresholds."""
+    from ...report import micrograph_figures as plots
+
+    z, pearson = scores["z"], scores["pearson"]
+    return [
+        ("z_distribution.png", "Phase-correlation z of all scored pairs", plots.z_distribution(z, decision.min_z)),
+        (
+            "z_pearson.png",
+            "z against Pearson: duplicates pass both thresholds",
+            plots.z_against_pearson(z, pearson, decision.duplicate, decision.min_z, decision.min_pearson),
+        ),
+    ]
+
+
+def _summary_rows(summary: dict[str, Any]) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """The report's summary rows, its warnings highlighted."""
+    rows = micrograph_rows(summary)
+    highlight = {}
+    if summary["warnings"]:
+        rows.append(("Warnings", "\n".join(summary["warnings"])))
+        highlight["Warnings"] = "warn"
+    return rows, highlight
+
+
+def _position_figures(
+    pairs: np.ndarray, decision: Decision, rank: np.ndarray, placement: Placement | None
+) -> list[tuple[str, str, Any]]:
+    """With --metadata, the map of the specimen positions (the later image of each duplicate pair rejected)."""
+    if placement is None:
+        return []
+    from ...report import micrograph_figures as plots
+
+    duplicates = pairs[decision.duplicate]
+    rejected = np.zeros(len(placement.xy), dtype=bool)
+    rejected[[max(pair, key=lambda i: rank[i]) for pair in duplicates.tolist()]] = True
+    figure = plots.position_map(
+        placement.xy, placement.squares, placement.square_names, duplicates, rejected, placement.beam_diameter
+    )
+    return [("position_map.png", "Specimen positions per grid square", figure)]
+
+
+def _shown_names(mics: Micrographs, pairs: np.ndarray) -> dict[int, str]:
+    """The listed micrographs, each named by the end of its path that tells it apart from the others listed."""
+    listed = sorted({int(i) for i in pairs.ravel()})
+    return dict(zip(listed, (short_name(n) for n in distinct_labels([mics.names[i] for i in listed]))))
+
+
+def uncertain_order(decision: Decision) -> np.ndarray:
+    """The uncertain pairs, nearest the boundary first (by how far their joint score lies from 1, as a factor)."""
+    uncertain = np.flatnonzero(decision.uncertain)
+    return uncertain[np.argsort(np.abs(np.log(decision.joint[uncertain])), kind="stable")]
+
+
+def _pair_cells(
+    scores: dict[str, np.ndarray], p: int, rank: np.ndarray, names: dict[int, str], binned_psize: float, digits: int = 2
+) -> list[str]:
+    """A pair's cells: the two micrographs in acquisition order, z, Pearson (``digits``), overlap and shift (Å)."""
+    first, later, dy, dx = seen_from_first(scores["pairs"][p], scores["dy"][p], scores["dx"][p], rank)
+    pearson = scores["pearson"][p]
+    return [
+        names[first],
+        names[later],
+        f"{scores['z'][p]:.1f}",
+        f"{pearson:.{digits}f}" if np.isfinite(pearson) else "-",
+        f"{scores['overlap'][p]:.0%}" if np.isfinite(scores["overlap"][p]) else "-",
+        f"{dx * binned_psize:.0f}, {dy * binned_psize:.0f}",
+    ]
+
+
+def _flagged_table(
+    scores: dict[str, np.ndarray],
+    flagged: np.ndarray,
+    rank: np.ndarray,
+    names: dict[int, str],
+    binned_psize: float,
+) -> ReportTable:
+    rows = [_pair_cells(scores, p, rank, names, binned_psize) for p in flagged]
+    return (f"Flagged pairs ({len(rows)}, highest z first)", PAIR_COLUMNS, rows)
+
+
+def uncertain_table(
+    scores: dict[str, np.ndarray],
+    decision: Decision,
+    order: np.ndarray,
+    rank: np.ndarray,
+    names: dict[int, str],
+    summary: dict[str, Any],
+    placement: Placement | None,
+) -> ReportTable:
+    """The uncertain pairs: their scores, joint score and what was decided, nearest the boundary first.
+
+    Without images (``--no-images``) a pair has no image score: its positions' distance instead.
+    """
+    heading = (
+        f"Uncertain pairs ({len(order)}, nearest the boundary first): joint score within {UNCERTAIN:g}x of 1; "
+        "look at them before trusting the decision"
+    )
+    verdict = {True: "duplicate", False: "not a duplicate"}
+    joint, duplicate = decision.joint, decision.duplicate
+    if summary.get("confirmed_by_images", True):
+        psize = summary["binned_pixel_size_A"]
+        rows = [
+            # Pearson to 3 digits: near the threshold 0.147 shown as 0.15 read as passing 0.15.
+            [*_pair_cells(scores, p, rank, names, psize, 3), f"{joint[p]:.3f}", verdict[bool(duplicate[p])]]
+            for p in order
+        ]
+        return (heading, (*PAIR_COLUMNS, "joint score (1: boundary)", "decision"), rows)
+    assert placement is not None, "--no-images decides from the metadata's positions"
+    distance = placement.distance(scores["pairs"][order]) if len(order) else np.zeros(0)
+    rows = []
+    for p, d in zip(order, distance):
+        first, later, _, _ = seen_from_first(scores["pairs"][p], 0, 0, rank)
+        rows.append([names[first], names[later], f"{d:.3f}", f"{decision.joint[p]:.3f}"])
+        rows[-1].append(verdict[bool(decision.duplicate[p])])
+    header = ("first acquisition", "later acquisition", "distance (µm)", "joint score (1: boundary)", "decision")
+    return (heading, header, rows)
+
+
+def _pair_figures(
+    mics: Micrographs,
+    scores: dict[str, np.ndarray],
+    chosen: np.ndarray,
+    rank: np.ndarray,
+    images: PairImages,
+    stem: str,
+    caption: str,
+    decision: Decision | None = None,
+    names: dict[int, str] | None = None,
+) -> list[tuple[str, str, Any]]:
+    """The two images of each chosen pair and their overlay (``stem_K.png``).
+
+    With ``decision`` (and the report's ``names`` of the micrographs), each says what was decided.
+    """
+    from ...report import micrograph_figures as plots
+
+    out = []
+    for k, p in enumerate(chosen):
+        first, later, dy, dx = seen_from_first(scores["pairs"][p], scores["dy"][p], scores["dx"][p], rank)
+        digits = 2 if decision is None else 3  # an uncertain pair's Pearson may lie 0.003 from the threshold
+        title = (
+            f"{Path(mics.names[first]).name} and {Path(mics.names[later]).name}: z {scores['z'][p]:.1f}, "
+            f"Pearson {scores['pearson'][p]:.{digits}f}, overlap {scores['overlap'][p]:.0%}"
+        )
+        heading = f"{caption} {k + 1}"
+        if decision is not None and names is not None:  # the caption names the pair of the table the picture shows
+            what = "a duplicate" if decision.duplicate[p] else "not a duplicate"
+            title += f"\njoint score {decision.joint[p]:.3f} (1: the boundary): decided {what}"
+            heading += f": {names[first]} and {names[later]}, {what}"
+        figure = plots.pair_figure(images[first], images[later], dy, dx, title)
+        out.append((f"{stem}_{k + 1}.png", heading, figure))
+    return out
+
+
+def seen_from_first(pair: np.ndarray, dy: int, dx: int, rank: np.ndarray) -> tuple[int, int, int, int]:
+    """The pair in acquisition order, and the shift of the later image against the first.
+
+    The shift was scored as b against a: seen from the other side it flips.
+    """
+    a, b = (int(i) for i in pair)
+    dy, dx = int(dy), int(dx)
+    if rank[a] <= rank[b]:
+        return a, b, dy, dx
+    return b, a, -dy, -dx

@@ -1,0 +1,93 @@
+"""The micrograph report shows what the job asks the user to look at: the uncertain pairs, listed and drawn.
+
+The uncertain pairs are found here from pairs.csv alone, by the rule the README states
+(joint score min(z / T_z, Pearson / T_p) from 0.8 to 1.25, T_z and T_p the summary's
+thresholds), and compared with the report's table and pictures.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import math
+import re
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from cryodedup import MicrographOptions, find_duplicate_micrographs
+from cryodedup.report.summary import micrograph_rows
+from fixtures.synthetic import write_graded_reexposures
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """14 micrographs, 4 re-exposures of growing beam damage: one clear, one just over the boundary, two under."""
+    folder = tmp_path_factory.mktemp("graded")
+    truth = write_graded_reexposures(folder, np.random.default_rng(3), [2.0, 8.0, 10.0, 12.0])
+    return folder, truth
+
+
+def report_table(report: str, heading_start: str) -> list[list[str]]:
+    """The rows (cells as text) of the report's table whose heading starts so."""
+    part = report.split(f"<h2>{heading_start}", 1)[1].split("</table>", 1)[0]
+    rows = part.split("<tr>")[2:]  # the header row first
+    return [[html.unescape(c.split("</td>")[0].replace("<wbr>", "")) for c in r.split("<td>")[1:]] for r in rows]
+
+
+def test_uncertain_pairs_are_listed_and_drawn_as_pairs_csv_says(graded, tmp_path):
+    folder, _truth = graded
+    options = MicrographOptions(plot=True, plot_pairs=2)
+    s = find_duplicate_micrographs(sorted(folder.glob("*.mrc")), tmp_path / "out", options)
+    t_z, t_p = s["thresholds"]["z"], s["thresholds"]["pearson"]
+    expected = {}
+    with open(tmp_path / "out" / "pairs.csv") as f:
+        for r in csv.DictReader(f):
+            pearson = float(r["pearson"]) if r["pearson"] else -math.inf
+            joint = min(float(r["z"]) / t_z, pearson / t_p)
+            if 0.8 <= joint < 1.25:
+                pair = (r["name_a"].rsplit("/", 1)[-1], r["name_b"].rsplit("/", 1)[-1])
+                expected[pair] = (joint, "duplicate" if joint >= 1 else "not a duplicate", float(r["pearson"]))
+    # The set holds uncertain pairs on both sides of the boundary (else this test shows little).
+    assert {d for _, d, _ in expected.values()} == {"duplicate", "not a duplicate"}
+    assert s["uncertain_pairs"] == len(expected) >= 3
+    report = (tmp_path / "out" / "report.html").read_text()
+    rows = report_table(report, "Uncertain pairs")
+    listed = {(r[0], r[1]): r for r in rows}
+    assert set(listed) == set(expected)
+    for pair, (joint, decision, pearson) in expected.items():
+        row = listed[pair]
+        assert row[-1] == decision
+        assert float(row[-2]) == pytest.approx(joint, abs=1.5e-3)  # shown to 3 digits; pairs.csv rounds too
+        assert float(row[3]) == pytest.approx(pearson, abs=6e-4)
+    # Nearest the boundary first: |log joint| grows down the table.
+    distance = [abs(math.log(float(r[-2]))) for r in rows]
+    assert distance == sorted(distance)
+    # The first --plot-pairs of them drawn, each titled by its pair and what was decided.
+    drawn = sorted(name for name in (p.rsplit("/", 1)[-1] for p in s["plots"]) if name.startswith("uncertain_"))
+    assert drawn == ["uncertain_1.png", "uncertain_2.png"]
+    for k, row in enumerate(rows[:2]):  # the first two of the table, by name
+        assert f"alt='uncertain_{k + 1}.png'" in report
+        assert (
+            f"<h3>Uncertain pair {k + 1}: {row[0]} and {row[1]}, {'a ' * (row[-1] == 'duplicate')}{row[-1]}</h3>"
+            in report
+        )
+    assert (tmp_path / "out" / "uncertain_1.png").stat().st_size > 10_000
+
+
+def test_report_parameters_and_time_read_as_they_are(graded, tmp_path):
+    folder, _truth = graded
+    s = find_duplicate_micrographs(sorted(folder.glob("*.mrc")), tmp_path / "out", MicrographOptions(plot=True))
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert "[]" not in report  # --metadata not given: "-", as every option not given
+    assert re.search(r"<th>metadata</th><td>-</td>", report)
+    # The time's rate divides out: images read over the seconds they took to read and score.
+    time_text = dict(micrograph_rows(s))["Time"]
+    found = re.fullmatch(r"([\d.]+) s \((\d+) images read and scored in ([\d.]+) s: ([\d.]+) images/s\)", time_text)
+    assert found, time_text
+    total, images, scoring, rate = (float(g) for g in found.groups())
+    assert images == 14 and scoring <= total
+    # (each number rounded as shown: the seconds to 0.01 s or two digits below 0.1 s, the rate to 0.1)
+    assert rate == pytest.approx(images / scoring, rel=0.05)

@@ -1,0 +1,138 @@
+"""Duplicate density through the particle job: the summary, --json, the picture and the worst micrograph.
+
+A picker that stacks picks on each particle of a few micrographs (topaz issue 266) among
+micrographs with a few duplicates each. The duplicates per micrograph are counted here by
+brute force (every pair of picks compared), and the outlier rule is applied here from the
+README's words, with the statistics module; both are compared with what the job says and draws.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+
+import numpy as np
+import pytest
+
+from cryodedup import ParticleOptions, remove_duplicate_particles
+from cryodedup.report import particle_figures as plots
+from cryodedup.report.summary import report_rows
+from fixtures.synthetic import specimen_field, write_mrc
+from helpers import write_star
+
+PSIZE, SIDE, MIN_DIST = 2.0, 400, 50.0  # Å per pixel, micrograph pixels, Å
+STACKING = (3, 8)  # the micrographs the picker stacked picks on
+
+
+@pytest.fixture(scope="module")
+def stacked(tmp_path_factory):
+    """12 micrographs of 25 particles 150 Å apart; 3 and 8: every particle picked 3 or 4 times."""
+    root = tmp_path_factory.mktemp("stacked")
+    (root / "Micrographs").mkdir()
+    rng = np.random.default_rng(4)
+    rows = []
+    for m in range(12):
+        name = f"Micrographs/mic_{m:02d}.mrc"
+        write_mrc(root / name, specimen_field(rng, SIDE, SIDE, PSIZE), PSIZE)
+        grid = (np.stack(np.meshgrid(np.arange(5), np.arange(5)), -1).reshape(-1, 2) * 75 + 40).astype(float)
+        for k, (x, y) in enumerate(grid + rng.uniform(-5, 5, grid.shape)):
+            copies = int(rng.integers(3, 5)) if m in STACKING else 1 + (k < m % 4)  # 0-3 duplicates elsewhere
+            for _ in range(copies):
+                dx, dy = rng.uniform(-4, 4, 2)  # within 8 px (16 Å) of each other
+                rows.append([f"{x + dx:.2f}", f"{y + dy:.2f}", name, f"{rng.random():.4f}", 1])
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnAutopickFigureOfMerit", "rlnOpticsGroup"]
+    path = write_star(root / "picks.star", labels, rows, optics=[[1, "opticsGroup1", PSIZE, PSIZE]])
+    return path, rows
+
+
+def brute_force_duplicates(rows):
+    """Per micrograph name: (picks, duplicates), a duplicate being every pick of a cluster but one.
+
+    Clusters: picks joined when within MIN_DIST (every pair compared); the particles lie 150 Å
+    apart and the copies of one within 16 Å, so each cluster keeps exactly one pick.
+    """
+    out = {}
+    for name in sorted({r[2] for r in rows}):
+        xy = np.array([[float(r[0]), float(r[1])] for r in rows if r[2] == name]) * PSIZE
+        label = list(range(len(xy)))
+        for i in range(len(xy)):
+            for j in range(i):
+                if np.hypot(*(xy[i] - xy[j])) <= MIN_DIST:
+                    old, new = label[i], label[j]
+                    label = [new if v == old else v for v in label]
+        out[name] = (len(xy), len(xy) - len(set(label)))
+    return out
+
+
+def expected_outliers(counts):
+    """The README's rule, from the counts: above median + max(3.5 x 1.4826 x MAD, 0.10), 5 duplicates or more."""
+    fractions = {name: d / n for name, (n, d) in counts.items()}
+    median = statistics.median(fractions.values())
+    mad = statistics.median(abs(f - median) for f in fractions.values())
+    threshold = median + max(3.5 * 1.4826 * mad, 0.10)
+    found = [n for n, f in fractions.items() if f > threshold and counts[n][1] >= 5]
+    return sorted(found, key=lambda n: (-fractions[n], -counts[n][1], n)), threshold
+
+
+@pytest.mark.parametrize("plot_mics", [3, 0], ids=["among-the-examples", "drawn-apart"])
+def test_the_stacking_micrographs_are_named_counted_and_drawn(stacked, tmp_path, plot_mics):
+    path, rows = stacked
+    counts = brute_force_duplicates(rows)
+    names, threshold = expected_outliers(counts)
+    assert names and {n[-6:-4] for n in names} == {f"{m:02d}" for m in STACKING}  # the set shows what it means to
+    captured = {}
+    original = plots.particle_figures
+
+    def spy(details, n_mics, find):
+        captured["pictures"], missing = original(details, n_mics, find)
+        return captured["pictures"], missing
+
+    plots.particle_figures = spy
+    try:
+        s = remove_duplicate_particles(
+            [path], tmp_path / "out", ParticleOptions(min_dist=MIN_DIST, plot=True, plot_mics=plot_mics)
+        )
+    finally:
+        plots.particle_figures = original
+    json.dumps(s, allow_nan=False)
+    density = s["duplicate_density"]
+    assert density["threshold"] == pytest.approx(threshold, abs=1e-4)
+    assert [e["micrograph"] for e in density["outliers"]] == names
+    for e in density["outliers"]:
+        assert (e["picks"], e["duplicates"]) == counts[e["micrograph"]]
+    # The summary names them and says how; the report colours the row as a warning.
+    rows_, highlight = report_rows(s)
+    text = dict(rows_)["Duplicate outliers"]
+    assert text.startswith(f"{len(names)} of 12 micrographs with a duplicate fraction above {threshold:.2f}")
+    assert all(f"mic_{n[-6:-4]}.mrc: " in text for n in names) and highlight["Duplicate outliers"] == "warn"
+    # The picture: every micrograph's fraction (x: its place in the input), the outliers red.
+    pictures = {name: picture for name, _, picture in captured["pictures"]}
+    (panel, bars) = pictures["duplicate_fraction.png"].panels
+    order = sorted(counts)  # the input lists the micrographs in this order
+    drawn = {order[int(x)]: f for x, f in panel.marks["fractions"]}
+    assert drawn == pytest.approx({n: d / p for n, (p, d) in counts.items()})
+    assert [order[int(x)] for x, _ in panel.marks["outliers"]] == sorted(names)
+    assert panel.marks["threshold"] == pytest.approx(threshold, abs=1e-4)
+    assert bars.marks["worst"] == pytest.approx([counts[n][1] / counts[n][0] for n in names])
+    # The worst micrograph's picks, drawn over its image: its rejected picks are its duplicates.
+    # It has the most rejections: the first example, else a picture of its own.
+    caption = "highest outlying duplicate fraction, " + names[0]
+    ((file_name, worst),) = [(f, p) for f, c, p in captured["pictures"] if caption in c]
+    assert file_name == ("example_micrograph_1.png" if plot_mics else "duplicate_outlier.png")
+    assert worst.title.startswith(names[0]) and "image not found" not in worst.title
+    kept, rejected = worst.panels
+    assert len(kept.marks["kept"]) + len(rejected.marks["rejected"]) == counts[names[0]][0]
+    assert len(rejected.marks["rejected"]) == counts[names[0]][1]
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert caption in report and report.count(caption) == 1
+
+
+def test_no_outlier_no_row_and_no_worst_picture(stacked, tmp_path):
+    # Without the stacking micrographs' picks nothing stands out: the JSON says so, the table is silent.
+    path, rows = stacked
+    plain = [r for r in rows if int(r[2][-6:-4]) not in STACKING]
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnAutopickFigureOfMerit", "rlnOpticsGroup"]
+    write_star(path.parent / "plain.star", labels, plain, optics=[[1, "opticsGroup1", PSIZE, PSIZE]])
+    s = remove_duplicate_particles([path.parent / "plain.star"], tmp_path / "out", ParticleOptions(min_dist=MIN_DIST))
+    assert s["duplicate_density"]["outliers"] == [] and s["duplicate_density"]["micrographs_with_picks"] == 10
+    assert "Duplicate outliers" not in dict(report_rows(s)[0])
