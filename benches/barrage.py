@@ -825,7 +825,7 @@ def _signal_verdict(found: list[str]) -> dict[str, bool]:
     }
 
 
-def signal_sweep(root: Path, per_job: int, quick: bool) -> list[dict[str, object]]:
+def signal_sweep(root: Path, per_job: int, quick: bool, only: str | None = None) -> list[dict[str, object]]:
     """Real SIGINT/SIGTERM sent to real runs: at each named point, then at times spread from the
     moment cryodedup's handlers are in place to past the run's end (start-up imports, reading,
     deciding, writing, the renames, the summary). Each run starts from the previous outputs."""
@@ -839,7 +839,7 @@ def signal_sweep(root: Path, per_job: int, quick: bool) -> list[dict[str, object
         ("micrographs --watch", lambda d: watch_job(d, 8)),  # a round, then the loop
     ]
     results = []
-    for name, make in jobs:
+    for name, make in [(n, m) for n, m in jobs if only is None or only in n]:
         job = make(root / re.sub(r"\W+", "_", name))
         whole = run_stopped(job, signal.SIGINT, pause="never").seconds
         runs = [(p, None) for p in ("starting", "written", "renames", "ending")]
@@ -905,6 +905,7 @@ def main() -> int:
     parser.add_argument(
         "--signals", type=int, help="signals swept over each of three jobs (default 24, --quick 6; 0: none)"
     )
+    parser.add_argument("--signal-jobs", help="sweep signals over only the jobs whose name contains this text")
     args = parser.parse_args()
     per_job = args.signals if args.signals is not None else 6 if args.quick else 24
     cases = CASES[::4] if args.quick else CASES
@@ -913,7 +914,8 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="cryodedup-barrage-"))
     results = []
     try:
-        signalled = signal_sweep(root / "signals", per_job, args.quick) if per_job and not args.only else []
+        sweep = per_job and not args.only
+        signalled = signal_sweep(root / "signals", per_job, args.quick, args.signal_jobs) if sweep else []
         for c in cases:
             r = run_case(c, root, args.timeout, args.memory_gb)
             results.append(r)
