@@ -21,7 +21,6 @@ scripts, very long names are written whole.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -34,6 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the data generator: tests/fixtures
 
+from fixtures.store_damage import DAMAGES, DROP, edit_marker
 from fixtures.synthetic import write_mrc
 
 OUTPUTS = ("pairs.csv", "duplicates.csv", "micrographs_kept.txt", "micrographs_rejected.txt")
@@ -137,122 +137,6 @@ def judged(d: Path, code: int, stderr: str, *, refused: bool, words: str = "") -
 
 
 # --- the cases ------------------------------------------------------------------------------------------------
-
-
-def edit_marker(**changes: Any) -> Callable[[Path], None]:
-    """Edits seen.json: key=value (None as value of DROP removes the key; a callable gets the state)."""
-
-    def damage(seen: Path) -> None:
-        state = json.loads((seen / MARKER).read_text())
-        for key, value in changes.items():
-            if value is DROP:
-                state.pop(key, None)
-            else:
-                state[key] = value(state) if callable(value) else value
-        (seen / MARKER).write_text(json.dumps(state))
-
-    return damage
-
-
-DROP = object()
-
-
-def _truncate(name: str, keep: float) -> Callable[[Path], None]:
-    def damage(seen: Path) -> None:
-        os.truncate(seen / name, int(os.path.getsize(seen / name) * keep))
-
-    return damage
-
-
-def _as_folder(name: str) -> Callable[[Path], None]:
-    def damage(seen: Path) -> None:
-        os.unlink(seen / name)
-        (seen / name).mkdir()
-        (seen / name / "a user's.txt").write_text("kept")
-
-    return damage
-
-
-def _as_fifo(name: str) -> Callable[[Path], None]:
-    def damage(seen: Path) -> None:
-        os.unlink(seen / name)
-        os.mkfifo(seen / name)
-
-    return damage
-
-
-def _write(name: str, data: bytes) -> Callable[[Path], None]:
-    return lambda seen: (seen / name).write_bytes(data)
-
-
-def _reshaped(seen: Path) -> None:
-    np.save(seen / "images-1.npy", np.zeros((3, 32, 32), np.float32))
-
-
-def _float64(seen: Path) -> None:
-    np.save(seen / "images-1.npy", np.load(seen / "images-1.npy").astype(np.float64))
-
-
-def _link_loop(seen: Path) -> None:
-    os.unlink(seen / MARKER)
-    (seen / MARKER).symlink_to(MARKER)
-
-
-def _sparse_marker(seen: Path) -> None:
-    with open(seen / MARKER, "r+b") as f:
-        f.truncate(3 << 30)  # 3 GB, sparse: refused by its size, never read
-
-
-DAMAGES: dict[str, Callable[[Path], None]] = {
-    "no pairs_file": edit_marker(pairs_file=DROP),
-    "no images": edit_marker(images=DROP),
-    "no stamps": edit_marker(stamps=DROP),
-    "no record": edit_marker(record=DROP),
-    "no files": edit_marker(files=DROP),
-    "no format": edit_marker(format=DROP),
-    "text in images": edit_marker(images=lambda s: [["x", 0], *s["images"][1:]]),
-    "round as text": edit_marker(round="2"),
-    "round negative": edit_marker(round=-1),
-    "round a float": edit_marker(round=2.0),
-    "round 10^30": edit_marker(round=10**30),
-    "images shortened": edit_marker(images=lambda s: s["images"][:-1]),
-    "image row past the end": edit_marker(images=lambda s: [*s["images"][:-1], [2, 99]]),
-    "image round whose file is gone": edit_marker(round=80, images=lambda s: [[77, 0], *s["images"][1:]]),
-    "stamps null": edit_marker(stamps=None),
-    "a stamp of text": edit_marker(stamps=lambda s: [["a", "b", "c"], *s["stamps"][1:]]),
-    "record.shape as text": edit_marker(record=lambda s: {**s["record"], "shape": "64x64"}),
-    "record.binning 0": edit_marker(record=lambda s: {**s["record"], "binning": 0}),
-    "record.shape 10^12": edit_marker(record=lambda s: {**s["record"], "shape": [10**12, 10**12]}),
-    "junk in layouts": edit_marker(layouts=lambda s: [["junk"]] * len(s["files"])),
-    "a layout's pixel type junk": edit_marker(layouts=lambda s: [[1024, "O", None], *s["layouts"][1:]]),
-    "files relative": edit_marker(files=lambda s: [os.path.basename(f) for f in s["files"]]),
-    "a file twice": edit_marker(files=lambda s: s["files"][:1] * len(s["files"])),
-    "pairs_file outside the store": edit_marker(pairs_file=lambda s: {**s["pairs_file"], "name": "../pairs.csv"}),
-    "written naming an input": edit_marker(written=lambda s: [*s["written"], "../../in/mic_1.mrc"]),
-    "seen.json a list": _write(MARKER, b"[1, 2]"),
-    "seen.json empty": _write(MARKER, b""),
-    "seen.json NaN": lambda seen: (seen / MARKER).write_text(
-        (seen / MARKER).read_text().replace('"round": 2', '"round": NaN')
-    ),
-    "seen.json cut": lambda seen: (seen / MARKER).write_text((seen / MARKER).read_text()[:70]),
-    "seen.json not UTF-8": _write(MARKER, b"\xff\xfe{\x00"),
-    "seen.json nested 100,000 deep": _write(MARKER, b"[" * 100_000 + b"]" * 100_000),
-    "seen.json 3 GB (sparse)": _sparse_marker,
-    "seen.json a link to itself": _link_loop,
-    "seen.json a FIFO": _as_fifo(MARKER),
-    "seen.json a folder": _as_folder(MARKER),
-    "images-1.npy deleted": lambda seen: os.unlink(seen / "images-1.npy"),
-    "images-1.npy truncated": _truncate("images-1.npy", 0.5),
-    "images-1.npy empty": _truncate("images-1.npy", 0),
-    "images-1.npy another shape": _reshaped,
-    "images-1.npy float64": _float64,
-    "images-1.npy a folder": _as_folder("images-1.npy"),
-    "images-1.npy a FIFO": _as_fifo("images-1.npy"),
-    "images-1.npy junk header": _write("images-1.npy", b"\x93NUMPY\x01\x00\x10\x00{'descr': (((("),
-    "pairs file junk": _write("pairs-2.npz", b"PK\x03\x04 junk"),
-    "pairs file a folder": _as_folder("pairs-2.npz"),
-    "pairs file deleted": lambda seen: os.unlink(seen / "pairs-2.npz"),
-}
 
 
 def damaged_case(name: str, damage: Callable[[Path], None], force: bool) -> tuple[str, Callable, Check]:

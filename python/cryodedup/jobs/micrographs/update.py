@@ -229,19 +229,12 @@ class SeenStore:
         holds (``needs_compacting``), every seen micrograph's image to one file.
         """
         try:
-            self._save(record, new_files, new_images, scored, new_layouts, new_stamps)
+            self._write_round(record, new_files, new_images, scored, new_layouts, new_stamps)
         except OSError as err:
             raise store_write_error(self.folder, err) from None
 
-    def _save(
-        self,
-        record: dict[str, Any],
-        new_files: list[str],
-        new_images: list[np.ndarray],
-        scored: dict,
-        new_layouts: list[MrcLayout] | None,
-        new_stamps: list[list[int] | None],
-    ) -> None:
+    def _write_round(self, record: dict[str, Any], new_files: list[str], *new: Any) -> None:
+        new_images, scored, new_layouts, new_stamps = new
         self.folder.mkdir(parents=True, exist_ok=True)
         remove_own_leftovers(self.folder)
         # Past every numbered file there: a round never replaces a file, its own or anyone's.
