@@ -462,6 +462,9 @@ def cases() -> list[tuple[str, str, Callable, Check]]:
     return kinds + [("paths", *c) for c in paths]
 
 
+KINDS = ("store", "paths")
+
+
 def register(cases_list: list, case_type: type) -> None:
     """Adds this module's cases to the barrage's ``CASES``."""
     for kind, name, build, check in cases():

@@ -75,6 +75,9 @@ def suppress_overlaps(
     radii: npt.NDArray[np.float64],
     overlap: float,
 ) -> npt.NDArray[np.int64]: ...
+def percentiles_within(
+    scores: npt.NDArray[np.float64], by: npt.NDArray[np.uint32], higher_is_better: bool
+) -> npt.NDArray[np.float64]: ...
 
 class StarBlock:
     """One ``data_`` block: where it is, and its labels if it holds a loop."""

@@ -297,7 +297,10 @@ class ParticleSet:
             input_of=self.input_of[which],
             groups=self.groups[which],
             centres=self.centres[which],
-            psize=self.psize[which],
+            # (one pixel size for every row is a broadcast value: kept one, not made a row each)
+            psize=np.broadcast_to(self.psize[0], which.shape)
+            if self.psize.size and self.psize.strides == (0,)
+            else self.psize[which],
             scores=taken(self.scores),
             tubes=taken(self.tubes),
             halfsets=halfsets,

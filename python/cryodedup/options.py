@@ -341,9 +341,10 @@ class ParticleOptions:
     radius: dict[str, float] = option(
         {},
         "--radius",
-        "--cross-species: each species' radius in Å, as NAME=Å pairs separated by commas (copick objects "
-        "carry theirs).",
+        "--cross-species: each species' radius in Å, as NAME=Å pairs separated by commas, or the option "
+        "repeated (copick objects carry theirs).",
         type=NamedDistance(),
+        multiple=True,
         metavar="NAME=Å,...",
         show_default=False,
     )
@@ -409,8 +410,16 @@ class ParticleOptions:
             self.min_dist = DEFAULT_MIN_DIST if pairs.default is None else pairs.default
             self.species_min_dist = {**pairs.by_species, **self.species_min_dist}
         given: Any = self.radius
-        if given is None:  # (a command line without --radius)
+        if given is None:
             self.radius = {}
+        elif isinstance(given, (list, tuple)):  # --radius repeated on the command line: one dict each
+            merged: dict[str, float] = {}
+            for pairs in given:
+                for name, value in dict(pairs).items():
+                    if name in merged:  # (refused by check(), where a user's mistake is one line)
+                        self._radius_twice = name
+                    merged[name] = value
+            self.radius = merged
         self.species = list(self.species)
 
     @property
@@ -468,6 +477,9 @@ class ParticleOptions:
 
 def _check_species(options: ParticleOptions) -> None:
     """The species options: distances and radii in range, one way of naming species."""
+    twice = getattr(options, "_radius_twice", None)
+    if twice is not None:
+        raise CryodedupError(f"--radius: species {twice!r} given twice")
     for flag, values in (("--min-dist", options.species_min_dist), ("--radius", options.radius)):
         for name, value in values.items():
             if not (_is_real_number(value) and 0 <= value <= MAX_CENTRE):

@@ -223,3 +223,24 @@ def test_orientations_of_copick_picks_are_compared_with_max_angle(tmp_path):
     assert remove_duplicate_particles([config], None, ParticleOptions())["kept"] == 1
     assert remove_duplicate_particles([config], None, ParticleOptions(max_angle=30.0), force=True)["kept"] == 2
     assert remove_duplicate_particles([config], None, ParticleOptions(max_angle=100.0), force=True)["kept"] == 1
+
+
+def test_a_points_centre_is_its_location_plus_its_translation(tmp_path):
+    # bob's point lies at x = 300 Å, its transformation shifts it by -190 Å: centre 110, 10 Å from alice's.
+    with root_logger_kept():
+        config = tmp_path / "copick_config.json"
+        objects = [PickableObject(name="apoferritin", is_particle=True, radius=60.0)]
+        root = copick.new_config(str(config), str(tmp_path / "overlay"), pickable_objects=objects)
+        run = root.new_run("TS_001")
+        shifted = np.eye(4)
+        shifted[0, 3] = -190.0
+        for user, x, transform in (("alice", 100.0, np.eye(4)), ("bob", 300.0, shifted)):
+            picks = run.new_picks(object_name="apoferritin", session_id="1", user_id=user)
+            point = CopickPoint(location=CopickLocation(x=x, y=100.0, z=100.0), score=0.5)
+            point.transformation = transform
+            picks.points = [point]
+            picks.store()
+    summary = remove_duplicate_particles([config], None, ParticleOptions())
+    assert (summary["particles"], summary["kept"]) == (2, 1)
+    # The kept point is alice's (tie at 0.5: the first input), written back with its own location.
+    assert read_back(config) == {("TS_001", "apoferritin"): [(100.0, 100.0, 100.0, 0.5)]}

@@ -17,32 +17,14 @@ def percentiles_within(scores: np.ndarray, by: np.ndarray, higher_is_better: boo
     """Each score as its percentile among the scores of its own ``by`` (input, species), in (0, 1], 1 best.
 
     The percentile is (number of worse scores + half the number of other equal scores + 1/2)
-    / count, so that ties share a value. NaN stays NaN (ranked last). One sort of all the
-    scores by (``by``, score), then runs of equal values found in order: no pass per group.
+    / count, so that ties share a value. NaN stays NaN (ranked last). In the core: each group
+    sorted on its own, groups in parallel.
     """
-    oriented = scores if higher_is_better else -scores
-    out = np.full(scores.shape, np.nan)
-    rows = np.flatnonzero(~np.isnan(oriented))
-    if not rows.size:
-        return out
-    keys, values = by[rows], oriented[rows]
-    # By value (the order among equal values does not matter: they share a percentile), then
-    # stably by group: numpy sorts small integer keys by radix, in linear time.
-    order = np.argsort(values)
-    small = keys.size and keys.min() >= 0 and keys.max() < 1 << 16
-    order = order[np.argsort(keys[order].astype(np.uint16 if small else np.int64), kind="stable")]
-    keys, values = keys[order], values[order]
-    new_group = np.concatenate([[True], keys[1:] != keys[:-1]])
-    new_value = new_group | np.concatenate([[True], values[1:] != values[:-1]])
-    position = np.arange(rows.size)
-    group_start = np.maximum.accumulate(np.where(new_group, position, 0))
-    value_start = np.maximum.accumulate(np.where(new_value, position, 0))
-    group_ends = np.append(np.flatnonzero(new_group)[1:], rows.size)
-    count = (group_ends - np.flatnonzero(new_group))[np.cumsum(new_group) - 1]
-    value_ends = np.append(np.flatnonzero(new_value)[1:], rows.size)
-    equal = (value_ends - np.flatnonzero(new_value))[np.cumsum(new_value) - 1]
-    out[rows[order]] = ((value_start - group_start) + equal / 2) / count
-    return out
+    return _core.percentiles_within(
+        np.ascontiguousarray(scores, dtype=np.float64),
+        np.ascontiguousarray(by, dtype=np.uint32),
+        bool(higher_is_better),
+    )
 
 
 def cross_species_ranks(

@@ -253,3 +253,17 @@ pub(crate) fn suppress_overlaps<'py>(
         .map_err(CoreError::from)?;
     Ok(suppressed_by.into_pyarray(py))
 }
+
+/// percentiles_within(scores, by, higher_is_better) -> percentiles: each score's percentile
+/// within its group (species or input), as cryodedup_core::algo::species::percentiles_within.
+#[pyfunction]
+pub(crate) fn percentiles_within<'py>(
+    py: Python<'py>,
+    scores: PyReadonlyArray1<'py, f64>,
+    by: PyReadonlyArray1<'py, u32>,
+    higher_is_better: bool,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let (scores, by) = (scores.as_slice()?, by.as_slice()?);
+    let out = py.detach(|| species::percentiles_within(scores, by, higher_is_better)).map_err(CoreError::from)?;
+    Ok(out.into_pyarray(py))
+}

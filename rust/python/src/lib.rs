@@ -28,6 +28,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dedup::nearest_distances, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::agreement_counts, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::suppress_overlaps, m)?)?;
+    m.add_function(wrap_pyfunction!(dedup::percentiles_within, m)?)?;
     m.add_function(wrap_pyfunction!(micrographs::bin_image, m)?)?;
     m.add_function(wrap_pyfunction!(micrographs::append_pair_rows, m)?)?;
     m.add_function(wrap_pyfunction!(picks::read_pick_files, m)?)?;

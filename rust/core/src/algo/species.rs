@@ -13,6 +13,8 @@ use crate::algo::dedup::score_key;
 use crate::algo::kdtree::{squared_distance, KdTree};
 use crate::algo::points::{check_coordinates, point, values_by_group, GroupId};
 use crate::errors::{DedupError, MAX_COORDINATE};
+use crate::parallel::{order_by_key, Scatter};
+use rayon::prelude::*;
 
 /// The overlap rule: each species' radius (Å, by species id) and the factor on the sum of two radii.
 #[derive(Clone, Copy, Debug)]
@@ -93,8 +95,10 @@ fn suppress_in_group<const D: usize>(rows: &Overlaps, rule: &OverlapRule, member
     let points: Vec<[f64; D]> = taking_part.iter().map(|&k| point::<D>(rows.coords, members[k as usize])).collect();
     // Cells of half the largest reach in every dimension (a tomogram's depth too); a crowd of
     // picks in a few cells goes to the k-d tree, whose searches stay near-linear there.
-    let cells = Cells::new(&points, reach / 2.0);
-    let tree = if cells.is_none() { Some(KdTree::new(&points)) } else { None };
+    let search = match Cells::new(&points, reach / 2.0) {
+        Some(cells) => Search::Cells(cells),
+        None => Search::Tree(KdTree::new(&points)),
+    };
     let mut order: Vec<(u64, u32)> = (0..points.len() as u32)
         .map(|j| (score_key(rows.ranks[members[taking_part[j as usize] as usize] as usize], true), j))
         .collect();
@@ -107,7 +111,7 @@ fn suppress_in_group<const D: usize>(rows: &Overlaps, rule: &OverlapRule, member
         let own = kinds[r as usize];
         // The farthest another species' pick can be and still overlap this one.
         let own_reach = (rule.radii[own as usize] + largest) * rule.overlap;
-        let mut visit = |j: u32, d2: f64| {
+        search.for_each_within(&points[r as usize], own_reach, |j, d2| {
             let other = kinds[j as usize];
             if other == own || suppressed[j as usize] {
                 return;
@@ -117,14 +121,68 @@ fn suppress_in_group<const D: usize>(rows: &Overlaps, rule: &OverlapRule, member
                 suppressed[j as usize] = true;
                 out[taking_part[j as usize] as usize] = members[taking_part[r as usize] as usize] as i64;
             }
-        };
-        match (&cells, &tree) {
-            (Some(cells), _) => cells.for_each_within(&points[r as usize], own_reach, &mut visit),
-            (None, Some(tree)) => tree.for_each_within(&points[r as usize], own_reach, &mut visit),
-            (None, None) => unreachable!("a tree is made whenever the cells are refused"),
-        }
+        });
     }
     out
+}
+
+/// A search of a group's picks: cubic cells where they are spread, the k-d tree where they crowd.
+enum Search<const D: usize> {
+    Cells(Cells<D>),
+    Tree(KdTree<D>),
+}
+
+impl<const D: usize> Search<D> {
+    fn for_each_within(&self, query: &[f64; D], radius: f64, visit: impl FnMut(u32, f64)) {
+        match self {
+            Search::Cells(cells) => cells.for_each_within(query, radius, visit),
+            Search::Tree(tree) => tree.for_each_within(query, radius, visit),
+        }
+    }
+}
+
+/// Each score's percentile among the scores of its own group (`by`: a species, an input), in
+/// (0, 1], 1 the best: (number of worse scores + half the number of equal ones, its own
+/// included) / the group's count, so that ties share a value; NaN stays NaN (ranked last).
+/// Groups are ids below `scores.len() + 1024` (species and inputs are numbered from 0); each
+/// is sorted on its own, groups in parallel.
+pub fn percentiles_within(scores: &[f64], by: &[u32], higher_is_better: bool) -> Result<Vec<f64>, DedupError> {
+    let n = scores.len();
+    if by.len() != n {
+        return Err(DedupError::Length { what: "groups", expected: n, got: by.len() });
+    }
+    if n >= u32::MAX as usize {
+        return Err(DedupError::TooMany(n));
+    }
+    let n_groups = by.iter().max().map_or(0, |&m| m as usize + 1);
+    if n_groups > n + 1024 {
+        let index = by.iter().position(|&g| g as usize >= n + 1024).unwrap_or(0);
+        return Err(DedupError::SpeciesOutOfRange { index, limit: n + 1024 });
+    }
+    let (order, offsets) = order_by_key(n, n_groups, |i| by[i] as usize);
+    let mut out = vec![f64::NAN; n];
+    let scatter = Scatter::new(&mut out);
+    (0..n_groups).into_par_iter().for_each(|g| {
+        let mut keyed: Vec<(f64, u32)> = order[offsets[g]..offsets[g + 1]]
+            .iter()
+            .filter(|&&i| !scores[i as usize].is_nan())
+            .map(|&i| (if higher_is_better { scores[i as usize] } else { -scores[i as usize] }, i))
+            .collect();
+        // (no NaN is left: the order is total; -0.0 and 0.0 are equal, as numpy has them)
+        keyed.sort_unstable_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+        let count = keyed.len() as f64;
+        let mut start = 0;
+        while start < keyed.len() {
+            let end = start + keyed[start..].iter().take_while(|k| k.0 == keyed[start].0).count();
+            let value = (start as f64 + (end - start) as f64 / 2.0) / count;
+            for &(_, i) in &keyed[start..end] {
+                // SAFETY: each row is in exactly one group, and once in it.
+                unsafe { scatter.set(i as usize, value) };
+            }
+            start = end;
+        }
+    });
+    Ok(out)
 }
 
 /// A uniform grid of cubic cells over all `D` coordinates (the 2-D grid of `algo::grid` leaves
@@ -297,6 +355,17 @@ mod tests {
                 assert_eq!(found, want);
             }
         }
+    }
+
+    #[test]
+    fn percentiles_by_hand() {
+        // Group 0: 3, 1, 1, NaN; group 1: 7, 2. 1 and 1 tie: (0 + 2/2) / 3 each; 3: (2 + 1/2) / 3.
+        let got = percentiles_within(&[3.0, 1.0, 1.0, f64::NAN, 7.0, 2.0], &[0, 0, 0, 0, 1, 1], true).unwrap();
+        assert_eq!(&got[..3], &[2.5 / 3.0, 1.0 / 3.0, 1.0 / 3.0]);
+        assert!(got[3].is_nan());
+        assert_eq!(&got[4..], &[0.75, 0.25]);
+        let lower = percentiles_within(&[-0.0, 0.0, 1.0], &[0, 0, 0], false).unwrap();
+        assert_eq!(lower, [2.0 / 3.0, 2.0 / 3.0, 1.0 / 6.0]);
     }
 
     #[test]
