@@ -12,9 +12,9 @@ checks what a user must be able to count on (issue 11):
   of a kept/rejected pair, or any output at all after a failed run;
 - unclear error: a failed run whose stderr is not one ``Error: ...`` line (click's usage
   errors, status 2, count as clear);
-- wrong result: a case's own check of what the run must have done (issue 38's store and path
-  cases, ``benches/barrage_store.py``: a damaged store refused and rebuilt by ``--force``,
-  nothing deleted that cryodedup did not write).
+- wrong result: a case's own check of what the run must have done (``expect``; issue 38's
+  store and path cases, ``benches/barrage_store.py``: a damaged store refused and rebuilt by
+  ``--force``, nothing deleted that cryodedup did not write; the metadata cases).
 
 Then (issue 30) real SIGINT and SIGTERM are sent to three jobs (a particle STAR of 1M rows,
 a picker job of 3,000 files, ``micrographs --shard``; ``--quick``: 100k rows, 300 files):
@@ -66,16 +66,10 @@ from fixtures.shard_files import edit_pairs, edit_record
 from fixtures.synthetic import cs_particles, write_benchmark_file, write_cs, write_mrc
 
 COLUMNS = (
-    "traceback",
-    "hang",
-    "OOM",
-    "changed input",
-    "partial output",
-    "unclear error",
-    "wrong result",
+    *("traceback", "hang", "OOM", "changed input", "partial output", "unclear error", "wrong result"),
     *pipelines.COLUMNS,
 )
-KINDS = ("STAR", ".cs", ".csg", "MRC", "coordinates", "options", *barrage_store.KINDS, *pipelines.KINDS)
+KINDS = ("STAR", ".cs", ".csg", "MRC", "coordinates", "options", "metadata", *barrage_store.KINDS, *pipelines.KINDS)
 
 LABELS = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup", "rlnAutopickFigureOfMerit"]
 OPTICS = "data_optics\nloop_\n_rlnOpticsGroup #1\n_rlnOpticsGroupName #2\n_rlnMicrographPixelSize #3\n1 og1 1.0\n\n"
@@ -97,8 +91,8 @@ class Case:
     kind: str
     name: str
     build: Callable[[Path], list[str]]
-    # What is wrong with the result (d, exit status, stderr; empty: nothing): the "wrong result" column.
-    check: Callable[[Path, int, str], str] | None = None
+    # What the result must be: a problem (or None) from the output folder, the status, stderr and stdout.
+    expect: Callable[[Path, int, str, str], str | None] | None = None
 
 
 CASES: list[Case] = []
@@ -717,6 +711,13 @@ barrage_store.register(CASES, Case)
 CASES += pipelines.PIPELINE_CASES  # type: ignore[arg-type]
 
 
+# --- issue 38: the microscope metadata (EPU XML, SerialEM .mdoc), in a module of their own -----------------------
+
+from barrage_metadata import CASES as METADATA_CASES  # noqa: E402
+
+CASES += [Case(c.kind, c.name, c.build, c.expect) for c in METADATA_CASES]
+
+
 # --- running ----------------------------------------------------------------------------------------------------
 
 
@@ -765,10 +766,7 @@ def run_case(c: Case, root: Path, timeout: float, memory_gb: float) -> dict[str,
     """Runs one case; returns its flags per column and what happened."""
     d = root / re.sub(r"[^A-Za-z0-9]+", "_", f"{c.kind}_{c.name}")
     if isinstance(c, pipelines.PipelineCase):  # cryodedup-relion or the pipeliner, with the exit file checked
-        return {
-            "wrong result": False,
-            **pipelines.run_pipeline_case(c, d, timeout, memory_gb, checksums, partial_outputs),
-        }
+        return pipelines.run_pipeline_case(c, d, timeout, memory_gb, checksums, partial_outputs)
     (d / "in").mkdir(parents=True)
     args = c.build(d)
     if "-o" not in args:
@@ -787,17 +785,17 @@ def run_case(c: Case, root: Path, timeout: float, memory_gb: float) -> dict[str,
     start = time.monotonic()
     run = subprocess.Popen(
         command,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         preexec_fn=limits,  # noqa: PLW1509 (this script starts no threads)
         start_new_session=True,
     )
     try:
-        _, err = run.communicate(timeout=timeout)
+        output, err = run.communicate(timeout=timeout)
         hung = False
     except subprocess.TimeoutExpired:
         os.killpg(run.pid, signal.SIGKILL)
-        _, err = run.communicate()
+        output, err = run.communicate()
         hung = True
     seconds = time.monotonic() - start
     stderr = err.decode("utf-8", "replace")
@@ -809,7 +807,7 @@ def run_case(c: Case, root: Path, timeout: float, memory_gb: float) -> dict[str,
     changed = sorted(k for k in before if after.get(k) != before[k])
     lines = [line for line in stderr.strip().splitlines() if line.strip()]
     clear = code in (0, 2) or hung or (len(lines) == 1 and lines[0].startswith("Error: "))
-    wrong = c.check(d, code, stderr) if c.check and not hung else ""
+    wrong = c.expect(out, code, stderr, output.decode("utf-8", "replace")) if c.expect and not hung else None
     if (d / "out").exists():
         os.chmod(d / "out", 0o755) if (d / "out").is_dir() else None
     return {
@@ -826,7 +824,7 @@ def run_case(c: Case, root: Path, timeout: float, memory_gb: float) -> dict[str,
         "wrong result": bool(wrong),
         **dict.fromkeys(pipelines.COLUMNS, False),
         "details": (stderr[-800:] if traceback or not clear else "")
-        + (f" wrong: {wrong}" if wrong else "")
+        + (f" {wrong}" if wrong else "")
         + (f" changed {changed}" if changed else "")
         + (
             f" left {partial_outputs(out, code == 0, there_before)}"
@@ -910,13 +908,13 @@ def table(results: list[dict[str, object]]) -> str:
     """The counts per input kind and column, as a Markdown table."""
     header = "| inputs | cases | exit 0 | exit 1/2 | " + " | ".join(COLUMNS) + " |"
     lines = [header, "|" + "---|" * (4 + len(COLUMNS))]
-    for kind in (*dict.fromkeys([*KINDS, *(r["case"].kind for r in results)]), "all"):  # type: ignore[attr-defined]
+    for kind in (*KINDS, "all"):
         rows = [r for r in results if kind == "all" or r["case"].kind == kind]  # type: ignore[attr-defined]
         if not rows:
             continue
         ok = sum(r["code"] == 0 for r in rows)
         failed = sum(r["code"] in (1, 2) for r in rows)
-        counts = [sum(bool(r[c]) for r in rows) for c in COLUMNS]
+        counts = [sum(bool(r.get(c)) for r in rows) for c in COLUMNS]  # a pipeline case has no wrong-result check
         lines.append(f"| {kind} | {len(rows)} | {ok} | {failed} | " + " | ".join(map(str, counts)) + " |")
     return "\n".join(lines)
 
@@ -948,7 +946,7 @@ def main() -> int:
         for c in cases:
             r = run_case(c, root, args.timeout, args.memory_gb)
             results.append(r)
-            flags = [col for col in COLUMNS if r[col]]
+            flags = [col for col in COLUMNS if r.get(col)]
             status = ("BAD " + ", ".join(flags)) if flags else "ok"
             print(f"{c.kind:12} {c.name[:48]:48} exit {r['code']!s:4} {r['seconds']:5.1f} s  {status}", flush=True)
             if flags:
@@ -969,7 +967,7 @@ def main() -> int:
                 f"\n### Barrage of bad inputs (issue 11)\n\n`{command}` ({len(results)} cases, "
                 f"{args.timeout:g} s and {args.memory_gb:g} GB per run):\n\n{text}\n"
             )
-    clean = all(not any(r[c] for c in COLUMNS) for r in results)
+    clean = all(not any(r.get(c) for c in COLUMNS) for r in results)
     return 0 if clean and all(not any(r[c] for c in SIGNAL_COLUMNS) for r in signalled) else 1
 
 

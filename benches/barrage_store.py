@@ -466,6 +466,21 @@ KINDS = ("store", "paths")
 
 
 def register(cases_list: list, case_type: type) -> None:
-    """Adds this module's cases to the barrage's ``CASES``."""
+    """Adds this module's cases to the barrage's ``CASES``, each check as the barrage's ``expect``."""
     for kind, name, build, check in cases():
-        cases_list.append(case_type(kind, name, build, check))
+        cases_list.append(case_type(kind, name, *as_expect(build, check)))
+
+
+def as_expect(build: Callable[[Path], list[str]], check: Check) -> tuple[Callable, Callable]:
+    """The barrage's ``expect`` gets the output folder (``-o``); the checks here want the case's folder."""
+    folders: dict[str, Path] = {}
+
+    def built(d: Path) -> list[str]:
+        args = build(d)
+        folders[str(Path(args[args.index("-o") + 1]))] = d
+        return args
+
+    def expect(out: Path, code: int, stderr: str, stdout: str) -> str | None:
+        return check(folders.pop(str(out)), code, stderr) or None
+
+    return built, expect
