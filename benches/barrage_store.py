@@ -370,7 +370,7 @@ def name_case(name: str, first: bytes, refused: bool, *extra: str) -> tuple[str,
         names = [first, *(f"mic_{k}.mrc".encode() for k in range(2, 6))]
         mics = micrographs(d / "in", 5, names)
         SNAPSHOTS[str(d)] = {"mics": mics}
-        return ["micrographs", str(d / "in" / "*.mrc"), "--bin", "1", *extra]
+        return ["micrographs", str(d / "in" / "*.mrc"), "--bin", "1", "-o", str(d / "out"), *extra]
 
     def check(d: Path, code: int, stderr: str) -> str:
         mics = SNAPSHOTS.pop(str(d))["mics"]
