@@ -247,3 +247,32 @@ def test_a_read_only_store_is_one_line(store, planted):
             assert contents(out) == before
     finally:
         undo()
+
+
+@pytest.mark.parametrize("writer", ["numpy.save", "numpy.savez", "json.dumps"])
+def test_a_stop_while_the_store_is_written_leaves_no_temporary_file(store, planted, monkeypatch, writer):
+    """A SIGINT as the round writes its images, its pairs or seen.json: the store stays the previous round's.
+
+    Found by the barrage's signal sweep over an ``--update`` round (``seen/.seen.json.PID.tmp`` left).
+    """
+    import importlib
+    import signal
+
+    from cryodedup.signals import Stopped
+
+    mics, out = store
+    shutil.copy(planted[6], mics)  # a new micrograph: the round writes the store
+    before = contents(out)
+    module, name = writer.split(".")
+    original = getattr(importlib.import_module(module), name)
+
+    def stopped(*args, **kwargs):
+        if writer == "json.dumps" and not (isinstance(args[0], dict) and "pairs_file" in args[0]):
+            return original(*args, **kwargs)  # JSON other than seen.json's
+        raise Stopped(signal.SIGINT)
+
+    monkeypatch.setattr(importlib.import_module(module), name, stopped)
+    result = run_cli(mics / "*.mrc", "-o", out, "--update")
+    assert result.exit_code == 128 + signal.SIGINT, result.output
+    assert not [p.name for p in out.rglob("*") if p.name.endswith(".tmp")]
+    assert contents(out) == before

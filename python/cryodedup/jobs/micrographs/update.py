@@ -30,7 +30,8 @@ import re
 import stat
 import struct
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -228,17 +229,23 @@ class SeenStore:
         The images of this round go to their own file, or, when the store has grown past what it
         holds (``needs_compacting``), every seen micrograph's image to one file.
         """
+        round_ = None
         try:
-            self._write_round(record, new_files, new_images, scored, new_layouts, new_stamps)
-        except OSError as err:
-            raise store_write_error(self.folder, err) from None
+            self.folder.mkdir(parents=True, exist_ok=True)
+            remove_own_leftovers(self.folder)
+            # Past every numbered file there: a round never replaces a file, its own or anyone's.
+            round_ = max(self.round, _last_round(self.folder)) + 1
+            self._write_round(round_, record, new_files, new_images, scored, new_layouts, new_stamps)
+        except BaseException as err:
+            if round_ is not None and _marker_round(self.folder) != round_:  # stopped or failed before seen.json
+                for name in (self.image_file(round_).name, f"pairs-{round_}.npz"):
+                    _remove_own_file(self.folder / name)  # this round's, placed but never listed
+            if isinstance(err, OSError):
+                raise store_write_error(self.folder, err) from None
+            raise
 
-    def _write_round(self, record: dict[str, Any], new_files: list[str], *new: Any) -> None:
+    def _write_round(self, round_: int, record: dict[str, Any], new_files: list[str], *new: Any) -> None:
         new_images, scored, new_layouts, new_stamps = new
-        self.folder.mkdir(parents=True, exist_ok=True)
-        remove_own_leftovers(self.folder)
-        # Past every numbered file there: a round never replaces a file, its own or anyone's.
-        round_ = max(self.round, _last_round(self.folder)) + 1
         images = self.images + [(round_, k) for k in range(len(new_images))]
         if self.needs_compacting(len(new_images)):
             images = self._compact(round_, new_images)
@@ -285,17 +292,17 @@ class SeenStore:
         some = next(iter(sources.values()), None)
         shape = some.shape[1:] if some is not None else new_images[0].shape
         path = self.image_file(round_)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        out = np.lib.format.open_memmap(
-            tmp, mode="w+", dtype=np.float32, shape=(len(self.images) + len(new_images), *shape)
-        )
-        for k, (r, row) in enumerate(self.images):  # one image at a time: the store may not fit in memory
-            out[k] = sources[r][row]
-        for k, image in enumerate(new_images, start=len(self.images)):
-            out[k] = image
-        out.flush()
-        del out, sources
-        os.replace(tmp, path)
+        with _temporary(path) as tmp:
+            out = np.lib.format.open_memmap(
+                tmp, mode="w+", dtype=np.float32, shape=(len(self.images) + len(new_images), *shape)
+            )
+            for k, (r, row) in enumerate(self.images):  # one image at a time: the store may not fit in memory
+                out[k] = sources[r][row]
+            for k, image in enumerate(new_images, start=len(self.images)):
+                out[k] = image
+            out.flush()
+            del out, sources
+            os.replace(tmp, path)
         return [(round_, k) for k in range(len(self.images) + len(new_images))]
 
 
@@ -347,11 +354,35 @@ def _remove_file(path: Path) -> None:
         pass
 
 
+def _marker_round(folder: Path) -> Any:
+    """The round ``seen.json`` names (None when it cannot be read): whether a round's marker is in place."""
+    try:
+        state = json.loads((folder / MARKER).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return state.get("round") if isinstance(state, dict) else None
+
+
 def _save_atomic(path: Path, write: Callable[[Any], None]) -> None:
+    with _temporary(path) as tmp:
+        with open(tmp, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+
+
+@contextmanager
+def _temporary(path: Path) -> Iterator[Path]:
+    """The temporary name of a store file being written (``.NAME.PID.tmp``), removed if the block fails.
+
+    A stop (SIGINT, SIGTERM: ``signals.Stopped``) or a write error in the block must not leave
+    it behind (issue 38's signal sweep found one); after the rename there is nothing to remove.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-    os.replace(tmp, path)
+    try:
+        yield tmp
+    except BaseException:
+        _remove_file(tmp)
+        raise
 
 
 def refuse_inputs_inside(outdir: Path, inputs: Collection[StrPath]) -> None:
@@ -529,10 +560,10 @@ def _check_writable(folder: Path) -> None:
     """Refuses a store folder this run cannot write in (a read-only mount) before any work."""
     if not os.path.isdir(folder):  # (False, too, for a name the system cannot take)
         return  # made by the round's save (its output folder is checked with the outputs)
-    probe = folder / f".{MARKER}.{os.getpid()}.tmp"
     try:
-        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-        os.unlink(probe)
+        with _temporary(folder / MARKER) as probe:
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            os.unlink(probe)
     except OSError as err:
         raise store_write_error(folder, err) from None
 
