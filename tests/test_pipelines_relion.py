@@ -125,6 +125,13 @@ def test_a_repeatable_option_takes_each_value():
             ExternalCall("E/", {"parts": ["A.star"], "mics": ["M.star"]}, [("micrographs", ["N.star"])]),
             "micrographs given twice",
         ),
+        # A job RELION waits on must end: --watch (a parameter or in Additional arguments) never does.
+        (ExternalCall("E/", {"mics": ["M.star"]}, [("watch", ["30"])]), "--watch repeats the run until it is stopped"),
+        (
+            ExternalCall("E/", {"mics": ["M.star"]}, [("watch", ["30"]), ("watch_idle", ["60"])]),
+            "--watch repeats the run",
+        ),
+        (ExternalCall("E/", {"mics": ["M.star"], "parts": ["P.star"]}, [("watch", ["5"])]), "--watch repeats"),
     ],
 )
 def test_bad_parameters_are_one_line(call, message):
