@@ -367,7 +367,7 @@ def read_only_prefix(d: Path) -> list[str]:
 
 def relion_program() -> list[str]:
     """``cryodedup-relion`` under this Python (the console script's function)."""
-    return [sys.executable, "-c", "from cryodedup.pipelines.relion_external import console_main; console_main()"]
+    return [sys.executable, "-c", "from cryodedup.entry import relion; relion()"]
 
 
 def send_later(run: subprocess.Popen, stop: tuple[int, float, bool], started: threading.Event) -> None:
