@@ -331,7 +331,7 @@ def test_a_signal_while_the_program_loads_ends_the_job_as_aborted(project, signu
     # Issue 38: until the job's handlers were in place, after its imports (half a second on a
     # busy machine), SIGTERM killed cryodedup-relion with no exit file, and RELION waited for ever.
     root, paths = project
-    folder = f"External/job1{signum:02d}/"
+    folder = f"External/job3{signum:02d}/"  # (job302, job315: no other test's)
     (root / folder).mkdir(parents=True)
     argv = ["--o", folder, "--in_parts", paths["particles_1"], "--plot", "no"]
     env = dict(os.environ, CRYODEDUP_TEST_PAUSE="starting")  # waits there, handlers in place, for a signal
