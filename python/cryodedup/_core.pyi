@@ -46,6 +46,8 @@ def dedup(
     tubes: npt.NDArray[np.uint32] | None = None,
     whole_tubes: bool = False,
     pose: PoseRule | None = None,
+    priorities: npt.NDArray[np.uint32] | None = None,
+    images: npt.NDArray[np.uint64] | None = None,
 ) -> DedupDecision: ...
 
 class AgreementCounts:
