@@ -29,7 +29,7 @@ from fixtures.signal_runs import (
     shard_job,
 )
 
-POINTS = ("starting", "written", "renames", "ending")
+POINTS = ("starting", "written", "renames", "ending", "locked")
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -46,6 +46,8 @@ def jobs(tmp_path_factory):
 @pytest.mark.parametrize("point", POINTS)
 @pytest.mark.parametrize("which", ["particles", "picker job", "shard"])
 def test_a_signal_at_each_moment_of_a_run_says_what_it_left(jobs, which, point):
+    if (which, point) == ("shard", "locked"):
+        pytest.skip("a shard writes its two files with put_in_place, under no folder lock")
     job = jobs[which]
     signum = SIGNALS[POINTS.index(point) % 2]
     outcome = run_stopped(job, signum, pause=point)
@@ -132,6 +134,17 @@ def test_the_start_up_ends_with_one_line_not_a_traceback(jobs, signum):
     assert problems(jobs["particles"], signum, outcome) == [], outcome.stderr
     if outcome.code != 0:
         assert os.path.exists(jobs["particles"].out)
+
+
+def test_the_handlers_come_before_any_module_python_had_not_loaded():
+    # Issue 38: until the handlers are in place a signal finds Python's defaults (SIGTERM: no
+    # word; Ctrl-C: a traceback); each module imported before them widens that window (the
+    # signal module's enum: 2 ms idle, 20 ms on a busy machine; typing for errors.py: 10-40 ms).
+    # Modules built into the interpreter (gc) cost nothing to import.
+    code = "import sys; before = set(sys.modules); import cryodedup.entry; print(*sorted(set(sys.modules) - before))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(done.stdout.split()) - set(sys.builtin_module_names)
+    assert loaded == {"__future__", "cryodedup", "cryodedup.errors", "cryodedup.signals", "cryodedup.entry"}
 
 
 def test_a_signal_while_the_demo_copies_its_example_leaves_whole_files(tmp_path):
