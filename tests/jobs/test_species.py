@@ -235,3 +235,15 @@ def test_species_options_without_species_are_refused(tmp_path):
         remove_duplicate_particles([tmp_path / "a.star"], tmp_path / "out", ParticleOptions(species=["a", "b"]))
     with pytest.raises(CryodedupError, match="--species-column rlnNope: no such column"):
         remove_duplicate_particles([tmp_path / "a.star"], tmp_path / "out", ParticleOptions(species_column="rlnNope"))
+
+
+def test_a_priority_level_goes_before_any_percentile():
+    # (--prefer's levels, lower first): the worst pick of a preferred species outranks the best of another.
+    from cryodedup.algo.species import cross_species_ranks
+
+    scores = np.array([0.1, 0.9, 5.0, 1.0])
+    species = np.array([0, 0, 1, 1], dtype=np.uint32)
+    plain = cross_species_ranks(scores, species, True, 0)
+    assert plain.tolist() == [0.25, 0.75, 0.75, 0.25]
+    ranked = cross_species_ranks(scores, species, True, 0, priority=np.array([0, 0, 1, 1], dtype=np.uint32))
+    assert np.argsort(-ranked, kind="stable").tolist() == [1, 0, 2, 3]

@@ -123,7 +123,9 @@ def decide_several_species(
         return decision
     compared = decision.ranked_scores if decision.ranked_scores is not None else particles.scores
     higher = True if decision.ranked_scores is not None else particles.higher_is_better
-    ranks = cross_species_ranks(compared, particles.species, higher, options.seed)
+    # --prefer's priority levels (lower first), where the decision has them, go before any score.
+    levels = getattr(decision, "levels", None)
+    ranks = cross_species_ranks(compared, particles.species, higher, options.seed, priority=levels)
     displaced_by = suppress_overlaps(
         particles.groups, particles.centres, particles.species, ranks, decision.keep, radii, options.overlap
     )
