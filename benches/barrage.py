@@ -21,6 +21,10 @@ the previous outputs; counted are tracebacks, hangs, partial outputs (a temporar
 or outputs neither the previous set nor the new complete one) and status mismatches (a
 status other than 0 or 128 + the signal, or a line that says other outputs than those left).
 
+The pipeline entries' cases (issue 38, ``benches/barrage_pipelines.py``) run ``cryodedup-relion``
+or ``pipeliner --run_job`` instead, and check the job's exit file and status too (``--kinds``
+runs some input kinds only, without the signal sweep).
+
 Prints a table of the counts per input kind and writes it with the command into
 ``--results`` (benches/RESULTS.md) when given. ``--quick`` runs one case of every few, for
 the test suite.
@@ -51,11 +55,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the data generator: tests/fixtures
 
+import barrage_pipelines as pipelines  # issue 38: cryodedup-relion and the CCP-EM jobs (benches/ is on sys.path)
 from fixtures.shard_files import edit_pairs, edit_record
 from fixtures.synthetic import cs_particles, write_benchmark_file, write_cs, write_mrc
 
-COLUMNS = ("traceback", "hang", "OOM", "changed input", "partial output", "unclear error")
-KINDS = ("STAR", ".cs", ".csg", "MRC", "coordinates", "options")
+COLUMNS = ("traceback", "hang", "OOM", "changed input", "partial output", "unclear error", *pipelines.COLUMNS)
+KINDS = ("STAR", ".cs", ".csg", "MRC", "coordinates", "options", *pipelines.KINDS)
 
 LABELS = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup", "rlnAutopickFigureOfMerit"]
 OPTICS = "data_optics\nloop_\n_rlnOpticsGroup #1\n_rlnOpticsGroupName #2\n_rlnMicrographPixelSize #3\n1 og1 1.0\n\n"
@@ -689,6 +694,9 @@ option_case("--min-support 2**62 [30]", "--min-support", HUGE)
 option_case("--seed NaN [30]", "--seed", "nan")
 
 
+CASES += pipelines.PIPELINE_CASES  # type: ignore[arg-type]
+
+
 # --- running ----------------------------------------------------------------------------------------------------
 
 
@@ -736,6 +744,8 @@ def partial_outputs(out: Path, succeeded: bool, there_before: set[str]) -> list[
 def run_case(c: Case, root: Path, timeout: float, memory_gb: float) -> dict[str, object]:
     """Runs one case; returns its flags per column and what happened."""
     d = root / re.sub(r"[^A-Za-z0-9]+", "_", f"{c.kind}_{c.name}")
+    if isinstance(c, pipelines.PipelineCase):  # cryodedup-relion or the pipeliner, with the exit file checked
+        return pipelines.run_pipeline_case(c, d, timeout, memory_gb, checksums, partial_outputs)
     (d / "in").mkdir(parents=True)
     args = c.build(d)
     if "-o" not in args:
@@ -789,6 +799,7 @@ def run_case(c: Case, root: Path, timeout: float, memory_gb: float) -> dict[str,
         "changed input": bool(changed),
         "partial output": bool(partial_outputs(out, code == 0, there_before)),
         "unclear error": not clear and not traceback,
+        **dict.fromkeys(pipelines.COLUMNS, False),
         "details": (stderr[-800:] if traceback or not clear else "")
         + (f" changed {changed}" if changed else "")
         + (
@@ -889,6 +900,7 @@ def main() -> int:
     parser.add_argument("--memory-gb", type=float, default=4.0, help="address-space limit of each run (RLIMIT_AS)")
     parser.add_argument("--results", type=Path, help="append the table and the command to this Markdown file")
     parser.add_argument("-k", dest="only", help="run only the cases whose name contains this text")
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, help="run only the cases of these input kinds")
     parser.add_argument(
         "--signals", type=int, help="signals swept over each of three jobs (default 24, --quick 6; 0: none)"
     )
@@ -897,10 +909,13 @@ def main() -> int:
     cases = CASES[::4] if args.quick else CASES
     if args.only:
         cases = [c for c in cases if args.only in c.name]
+    if args.kinds:
+        cases = [c for c in cases if c.kind in args.kinds]
     root = Path(tempfile.mkdtemp(prefix="cryodedup-barrage-"))
     results = []
     try:
-        signalled = signal_sweep(root / "signals", per_job, args.quick) if per_job and not args.only else []
+        sweep = per_job and not args.only and not args.kinds
+        signalled = signal_sweep(root / "signals", per_job, args.quick) if sweep else []
         for c in cases:
             r = run_case(c, root, args.timeout, args.memory_gb)
             results.append(r)

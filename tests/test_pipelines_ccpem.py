@@ -126,6 +126,21 @@ def test_several_metadata_values_are_one_argument_each():
     assert args[args.index("--metadata") :][:4] == ["--metadata", SPACED, "--metadata", "/data/EPU session 2/*.xml"]
 
 
+@pytest.mark.parametrize(
+    ("other_args", "message"),
+    [('--score "rlnX', "No closing quotation"), ("--no-such-option", "No such option '--no-such-option'"), ("", "")],
+)
+def test_additional_arguments_are_checked_before_the_run(other_args, message):
+    # Found by the barrage (issue 38): an open quote was a traceback of shlex's, an unknown
+    # option a failed job with click's box in run.err; both are now the pipeliner's validation.
+    job = ccpem.ParticlesJob()
+    job.output_dir = "Dedup/job001/"
+    job.joboptions["input_particles"].value = "in.star"
+    job.joboptions["other_args"].value = other_args
+    found = [r.message for r in job.additional_joboption_validation()]
+    assert len(found) == (1 if message else 0) and all(message in m and "\n" not in m for m in found)
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("ccpem_project")

@@ -297,6 +297,47 @@ def test_an_input_fifo_fails_the_job_without_waiting(tmp_path):
     assert (tmp_path / "External/job001/RELION_JOB_EXIT_FAILURE").is_file()
 
 
+def run_relion_job(root: Path, argv: list[str]) -> subprocess.CompletedProcess:
+    """cryodedup-relion as a program, from ``root``, with a time limit (a FIFO would block for ever)."""
+    program = str(BIN / "cryodedup-relion")
+    return subprocess.run([program, *argv], cwd=root, capture_output=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["stray", "--o", "External/job001/"], "unexpected 'stray' before the first --option"),
+        (["--o", "External/job001/", "--in_parts", "a.star", "b.star"], "--in_parts takes one file"),
+        (["--o", "External/job\n001/"], "holds a line break, which RELION_OUTPUT_NODES.star cannot"),
+    ],
+)
+def test_a_command_line_relion_did_not_write_still_ends_with_an_exit_file(tmp_path, argv, message):
+    # Found by the barrage (issue 38, item 11): any mistake after --o is marked in the job folder.
+    done = run_relion_job(tmp_path, argv)
+    assert done.returncode == 1 and done.stderr.decode().count("\n") == 1 and message in done.stderr.decode()
+    assert (tmp_path / argv[argv.index("--o") + 1] / "RELION_JOB_EXIT_FAILURE").is_file()
+
+
+def test_nodes_file_in_the_way_fails_before_the_run(project):
+    root, paths = project
+    job = root / "External/job104"
+    (job / "RELION_OUTPUT_NODES.star").mkdir(parents=True)
+    done = run_relion_job(root, ["--o", "External/job104/", "--in_parts", paths["particles_1"], "--plot", "no"])
+    assert done.returncode == 1 and b"RELION_OUTPUT_NODES.star is not a file" in done.stderr
+    assert sorted(p.name for p in job.iterdir()) == ["RELION_JOB_EXIT_FAILURE", "RELION_OUTPUT_NODES.star"]
+
+
+@pytest.mark.parametrize("folder", [b"External/job 105/", b"External/job\xff106/"])
+def test_job_folders_with_spaces_or_not_utf8_are_named_whole_in_the_nodes(project, folder):
+    root, paths = project
+    outdir = os.fsdecode(folder)
+    done = run_relion_job(root, ["--o", outdir, "--in_parts", paths["particles_1"], "--plot", "no"])
+    assert done.returncode == 0, done.stderr
+    nodes = (root / outdir / "RELION_OUTPUT_NODES.star").read_bytes()
+    kept = folder + b"particles_kept.star"
+    assert (b'"' + kept + b'" 3 ' if b" " in folder else b"\n" + kept + b" 3 ") in nodes
+
+
 # --- RELION 3.1 itself ------------------------------------------------------------------------
 
 

@@ -30,6 +30,7 @@ from pipeliner.job_options import (
     InputNodeJobOption,
     IntJobOption,
     JobOption,
+    JobOptionValidationResult,
     MultipleChoiceJobOption,
     MultiStringJobOption,
     StringJobOption,
@@ -147,6 +148,21 @@ class CryodedupJob(PipelinerJob):
             elif not jobs.is_default(param, joboption.get_string()):
                 args += jobs.option_tokens(cmd, name, [joboption.get_string()])  # one argument, spaces and all
         return [*jobs.cli_args(self.JOB, inputs, self.output_dir, args, plot=True), *self.parse_additional_args()]
+
+    def additional_joboption_validation(self) -> list[JobOptionValidationResult]:
+        """The command the job would run, checked by the command's own parser before the pipeliner runs it.
+
+        A mistake (an unknown option or an unclosed quote in Additional arguments, a value the
+        command refuses) is then the pipeliner's one-line validation error, not a failed job.
+        """
+        if not self.joboptions[next(iter(self.INPUTS))].get_string():
+            return []  # the pipeliner says that the required input is missing
+        try:
+            args = self.command_args()
+            jobs.check_arguments(jobs.command(self.JOB), args[1:])
+        except ValueError as err:  # shlex's, and jobs.ParameterError
+            return [JobOptionValidationResult("error", [self.joboptions["other_args"]], str(err))]
+        return []
 
     def get_commands(self) -> list[PipelinerCommand]:
         """One command: the command line under the pipeliner's Python."""

@@ -105,6 +105,14 @@ def split_words(argv: Sequence[str]) -> list[tuple[str, list[str]]]:
     return groups
 
 
+def outdir_of(argv: Sequence[str]) -> str:
+    """The job folder (``--o X``), found before anything else is read, so that every later error is marked there."""
+    places = [k for k, word in enumerate(argv) if word == "--o"]
+    if len(places) != 1 or places[0] + 1 == len(argv) or argv[places[0] + 1].startswith("--"):
+        raise jobs.ParameterError("give the job folder once, as RELION does: --o External/jobNNN/")
+    return argv[places[0] + 1]
+
+
 def parse_call(argv: Sequence[str]) -> ExternalCall:
     """Reads RELION's command line (see the module's docstring)."""
     groups = split_words(argv)
@@ -252,6 +260,12 @@ class ExternalJob:
         except OSError as err:
             raise CryodedupError(f"cannot make the job folder {self.outdir} ({err.strerror})") from None
         self.clear_exit_files()
+        if "\n" in self.outdir or "\r" in self.outdir:
+            raise CryodedupError(f"the job folder {self.outdir!r} holds a line break, which {OUTPUT_NODES} cannot")
+        for name in (OUTPUT_NODES, jobs.LOGFILE):  # found before the run, not after it
+            path = self.folder / name
+            if os.path.lexists(path) and not (path.is_symlink() or path.is_file()):
+                raise CryodedupError(f"{path} is not a file: remove it and run the job again")
         self.generation = relion_generation(self.folder)
 
     def clear_exit_files(self) -> None:
@@ -361,7 +375,9 @@ class ExternalJob:
             if own_files:
                 title = f"cryodedup {plan.job}: {self.outdir}"
                 jobs.write_logfile_pdf(tmp[self.folder / jobs.LOGFILE], title, self.summary_text, pictures)
-            tmp[self.folder / OUTPUT_NODES].write_text(output_nodes_star([(self.node_name(n), k) for n, k in nodes]))
+            star = output_nodes_star([(self.node_name(n), k) for n, k in nodes])
+            # A folder's name is bytes to RELION: one that is not UTF-8 is written as it is.
+            tmp[self.folder / OUTPUT_NODES].write_text(star, encoding="utf-8", errors="surrogateescape")
         return [f"{self.node_name(n)} ({NODE_LABEL_45[k]}, type {NODE_TYPE_31[k]})" for n, k in nodes]
 
 
@@ -410,9 +426,14 @@ def relion_generation(folder: Path) -> str | None:
     return None
 
 
+def star_value(text: str) -> str:
+    """A STAR value: in double quotes when it holds white space (a job folder with spaces), as RELION writes it."""
+    return f'"{text}"' if any(c.isspace() for c in text) else text
+
+
 def output_nodes_star(nodes: Sequence[tuple[str, str]]) -> str:
     """RELION_OUTPUT_NODES.star: each node's name with its RELION 3.1 type and its RELION 4/5 type label."""
-    rows = "".join(f"{name} {NODE_TYPE_31[kind]} {NODE_LABEL_45[kind]}\n" for name, kind in nodes)
+    rows = "".join(f"{star_value(name)} {NODE_TYPE_31[kind]} {NODE_LABEL_45[kind]}\n" for name, kind in nodes)
     return (
         "\n# version 30001\n\ndata_output_nodes\n\nloop_\n"
         "_rlnPipeLineNodeName #1\n_rlnPipeLineNodeType #2\n_rlnPipeLineNodeTypeLabel #3\n" + rows + "\n"
@@ -477,7 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The console script: an exit file always written (or run.err says why not), an error as one line."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        outdir = parse_call(argv).outdir
+        outdir = outdir_of(argv)
     except jobs.ParameterError as err:
         say_error(str(err))
         return 2

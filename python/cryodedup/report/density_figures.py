@@ -16,9 +16,12 @@ from .summary import short_name
 
 OTHER_COLOUR, MEDIAN_COLOUR = "#4c72b0", "#7f7f7f"
 #: Characters of a micrograph's name beside its bar (cut at the front: its end tells it apart).
-NAME_WIDTH = 40
+NAME_WIDTH = 36
 #: PNG pixels of the worst outliers' bars, and the fewest rows they are drawn among (one bar stays a bar).
-BARS_WIDTH, FEWEST_ROWS = 400, 5
+BARS_WIDTH, FEWEST_ROWS = 240, 5
+#: PNG pixels: where the fractions' panel ends and the names of the worst begin. The picture
+#: stays under the report's 1200 px (wider, the browser shrank its text to 9 px).
+LEFT_END, NAMES_START = 620, 650
 
 
 def duplicate_fraction(details: ParticleDetails) -> Picture:
@@ -34,15 +37,15 @@ def duplicate_fraction(details: ParticleDetails) -> Picture:
     worst = found[:NAMED]
     names = [short_name(n, NAME_WIDTH) for n in distinct_labels([details.mic_names[m] for m in worst])]
     names_w = max((text_width(t, SMALL_TEXT - 1) for t in names), default=0)
-    right_w = round(names_w + 20 + BARS_WIDTH + 90) if len(worst) else 0
-    canvas = Canvas(840 + right_w, 520)
+    right_w = round(names_w + 20 + BARS_WIDTH + 30) if len(worst) else 0
+    canvas = Canvas(max(NAMES_START + right_w, 700), 530)
     left = _fractions_panel(canvas, picks, duplicates, found, numbers, unit)
     panels = [left]
     if len(worst):
-        box = (840 + names_w + 20, 60, 840 + names_w + 20 + BARS_WIDTH, 430)
+        box = (NAMES_START + names_w + 20, 60, NAMES_START + names_w + 20 + BARS_WIDTH, 430)
         panels.append(_worst_panel(canvas, box, picks, duplicates, worst))
         for row, name in enumerate(names):
-            canvas.text((840 + names_w + 12, float(panels[1].y(row))), name, SMALL_TEXT - 1, "rm")
+            canvas.text((NAMES_START + names_w + 12, float(panels[1].y(row))), name, SMALL_TEXT - 1, "rm")
     return Picture(canvas, panels, legend=left.legend)
 
 
@@ -51,7 +54,7 @@ def _fractions_panel(
 ) -> Panel:
     has = np.flatnonzero(picks > 0)
     fraction = duplicates[has] / np.maximum(picks[has], 1)
-    panel = Panel(canvas, (80, 60, 810, 430), (-0.5, max(len(picks), 1) - 0.5), (0.0, 1.02))
+    panel = Panel(canvas, (80, 60, LEFT_END, 430), (-0.5, max(len(picks), 1) - 0.5), (0.0, 1.02))
     is_outlier = np.isin(has, found)
     panel.marks["fractions"] = np.column_stack([has, fraction])
     panel.marks["outliers"] = np.column_stack([has[is_outlier], fraction[is_outlier]])
@@ -71,7 +74,7 @@ def _fractions_panel(
     title = f"Duplicate fraction per {unit}"
     panel.labels(title, f"{unit} (input order)", "fraction of its picks rejected as duplicates", ylabel_gap=gap)
     panel.legend = legend
-    canvas.legend(legend, ((panel.box[0] + panel.box[2]) / 2, 478), columns=len(legend.entries), anchor="mt")
+    canvas.legend(legend, ((panel.box[0] + panel.box[2]) / 2, 480), columns=2, anchor="mt")
     return panel
 
 
