@@ -80,6 +80,5 @@ def suppress_overlaps(
 def won_table(species: np.ndarray, displaced_by: np.ndarray, n_species: int) -> np.ndarray:
     """``won[a, b]``: picks of species b displaced by a kept pick of species a (each displaced pick counted once)."""
     lost = np.flatnonzero(displaced_by >= 0)
-    won = np.zeros((n_species, n_species), dtype=np.int64)
-    np.add.at(won, (species[displaced_by[lost]], species[lost]), 1)
-    return won
+    pairs = species[displaced_by[lost]].astype(np.int64) * n_species + species[lost]
+    return np.bincount(pairs, minlength=n_species * n_species).reshape(n_species, n_species)

@@ -169,11 +169,8 @@ def species_summary(particles: ParticleSet, decision: Decision, options: Particl
     distances = species_distances(particles, options)
     radii = species_radii(particles, options) if options.cross_species else None
     displaced = decision.displaced_by
-    lost = (
-        np.zeros(n_species, dtype=np.int64)
-        if displaced is None
-        else np.bincount(particles.species[displaced >= 0], minlength=n_species)
-    )
+    won = None if displaced is None else won_table(particles.species, displaced, n_species)
+    lost = np.zeros(n_species, dtype=np.int64) if won is None else won.sum(axis=0)
     summary: dict = {
         "names": names,
         "per_species": [
@@ -189,8 +186,7 @@ def species_summary(particles: ParticleSet, decision: Decision, options: Particl
             for s, name in enumerate(names)
         ],
     }
-    if displaced is not None:
-        won = won_table(particles.species, displaced, n_species)
+    if won is not None:
         summary["cross_species"] = {
             "overlap": options.overlap,
             "rule": f"centre distance < (r_a + r_b) x {options.overlap:g}; ranked by percentile within each species",
