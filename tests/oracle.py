@@ -17,30 +17,41 @@ def radius(min_dist):
     return max(min_dist, SAME_CENTRE)
 
 
-def oracle(groups, coords, scores, min_dist, higher_is_better=True, remove_entirely=False):
-    """Compares every pair; ranks by score (best first, ties by row, NaN last)."""
+def oracle(groups, coords, scores, min_dist, higher_is_better=True, remove_entirely=False, levels=None, images=None):
+    """Compares every pair; ranks by level (lower first, where given), then by score (best
+    first, ties by row; a score that is not finite last). With ``images`` (0: none), two rows
+    of one image more than SAME_CENTRE apart are duplicates whatever their distance."""
     n = len(groups)
     r2 = radius(min_dist) ** 2
 
+    def d2(i, j):
+        return sum((a - b) ** 2 for a, b in zip(coords[i], coords[j]))
+
+    def within(i, j):
+        return groups[i] == groups[j] and d2(i, j) <= r2
+
+    def twins(i, j):
+        return images is not None and images[i] != 0 and images[i] == images[j] and d2(i, j) > SAME_CENTRE**2
+
     def close(i, j):
-        return groups[i] == groups[j] and sum((a - b) ** 2 for a, b in zip(coords[i], coords[j])) <= r2
+        return within(i, j) or (groups[i] == groups[j] and twins(i, j))
 
     keep = [True] * n
     by = [-1] * n
     if remove_entirely:
         for i in range(n):
-            near = [
-                (sum((a - b) ** 2 for a, b in zip(coords[i], coords[j])), j) for j in range(n) if j != i and close(i, j)
-            ]
-            if near:
-                keep[i], by[i] = False, min(near)[1]
+            near = [(d2(i, j), j) for j in range(n) if j != i and within(i, j)]
+            same = [j for j in range(n) if j != i and groups[i] == groups[j] and twins(i, j)]
+            if near or same:
+                keep[i], by[i] = False, min(near)[1] if near else same[0]
         return keep, by
 
     def rank_key(i):
+        level = 0 if levels is None else levels[i]
         s = scores[i]
-        if math.isnan(s):
-            return (1, 0.0, i)
-        return (0, -s if higher_is_better else s, i)
+        if not math.isfinite(s):
+            return (level, 1, 0.0, i)
+        return (level, 0, -s if higher_is_better else s, i)
 
     for i in sorted(range(n), key=rank_key):
         if not keep[i]:

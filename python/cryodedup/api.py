@@ -67,7 +67,9 @@ def remove_duplicates(
         The fields of :class:`ParticleOptions`: ``min_dist``, ``min_dist_z`` (subtomograms:
         the distance along z), ``mic_psize``, ``shift_key``,
         ``score``, ``score_order``, ``remove_entirely``, ``seed``, ``micrographs``,
-        ``max_angle`` and ``sym`` (orientations compared, docs/design.md section 9).
+        ``max_angle`` and ``sym`` (orientations compared, docs/design.md section 9),
+        ``prefer`` (a list of inputs, paths as given or positions from 1, most preferred
+        first: their particles win groups of duplicates whatever the scores).
 
     Returns
     -------

@@ -45,6 +45,10 @@ def _order_statistics(scores: np.ndarray) -> np.ndarray:
     return values[np.linspace(0, len(values) - 1, _SCALE_SAMPLE).round().astype(np.int64)]
 
 
+def _finite(scores: np.ndarray) -> np.ndarray:
+    return scores[np.isfinite(scores)]
+
+
 def scales_differ(per_input: list[np.ndarray], names: list[str]) -> str | None:
     """How the inputs' scores differ, when two inputs' are on different scales, else None.
 
@@ -59,7 +63,8 @@ def scales_differ(per_input: list[np.ndarray], names: list[str]) -> str | None:
                 worst, pair = distance, (a, b)
     if worst <= SCALE_DISTANCE:
         return None
-    medians = [f"{names[k]}: median {float(np.nanmedian(per_input[k])):.3g}" for k in pair]
+    # (scores that are not finite are no scores: RELION's -999 is NaN by now)
+    medians = [f"{names[k]}: median {float(np.median(_finite(per_input[k]))):.3g}" for k in pair]
     return f"{'; '.join(medians)}; Kolmogorov-Smirnov distance {worst:.2f}"
 
 
@@ -108,13 +113,16 @@ def dedup(
     pose_kind: str = "relion",
     max_angle: float = 180.0,
     sym: str = "C1",
+    priorities: ArrayLike | None = None,
+    images: ArrayLike | None = None,
 ) -> DedupResult:
     """Remove duplicate particles, micrograph by micrograph.
 
     Two particles of the same group are duplicates when their distance is at most
     ``min_dist`` (evaluated as ``sum((a - b)**2) <= min_dist**2``). Particles are ranked
-    by score (best first, ties by input order, NaN last) or, without scores, by a random
-    order drawn from ``seed``. Walking the ranking, a particle not yet suppressed is kept
+    by priority level where given (lower first, whatever the scores), then by score (best
+    first, ties by input order; a score that is not finite is no score and ranks last) or,
+    without scores, by a random order drawn from ``seed``. Walking the ranking, a particle not yet suppressed is kept
     and suppresses every particle within ``min_dist``; a suppressed particle suppresses
     nothing. So kept particles are pairwise more than ``min_dist`` apart, and every
     rejected one lies within ``min_dist`` of a better-ranked kept one.
@@ -156,6 +164,15 @@ def dedup(
         two particles within ``min_dist`` are duplicates only if their orientations differ by
         at most ``max_angle`` degrees, the smallest angle over the operators of ``sym``
         (C1, Cn, Dn, T, O, I).
+    priorities : array_like of int, shape (n,), optional
+        Priority level of each particle, in [0, 2**32): in a group of duplicates a particle of
+        a lower level is kept over any of a higher level, whatever the scores; the score
+        decides within a level (``--prefer``).
+    images : array_like of int, shape (n,), optional
+        The particle image of each row as a non-zero 64-bit key (0: not known): rows of one
+        image at different centres (more than 0.001 Å apart) are duplicates whatever their
+        distance (``--same-image reject``); rows of one image at one centre are symmetry
+        copies, left to the distance rule. Not with ``whole_tubes``.
 
     Returns
     -------
@@ -181,6 +198,8 @@ def dedup(
         tubes,
         whole_tubes,
         pose,
+        priorities,
+        images,
     )[0]
 
 
@@ -202,13 +221,16 @@ def stretched(coords: np.ndarray, min_dist: float, min_dist_z: float | None) -> 
     return out
 
 
-def nearest_neighbour_distances(groups: np.ndarray, centres: np.ndarray) -> np.ndarray:
+def nearest_neighbour_distances(groups: np.ndarray, centres: np.ndarray, reach: float = np.inf) -> np.ndarray:
     """Distance (Å) from each particle to the nearest other particle of its micrograph.
 
-    A particle alone on its micrograph gets inf. One k-d tree search per particle, in the core.
+    A particle alone on its micrograph gets inf; one whose nearest is farther than ``reach``
+    gets ``reach`` (a search bounded by it prunes most of the tree). One k-d tree search per
+    particle, in the core.
     """
     ids = groups if groups.dtype == np.uint32 else groups.astype(np.int64, copy=False)  # the core takes either
-    return _core.nearest_distances(np.ascontiguousarray(ids), np.ascontiguousarray(centres, dtype=np.float64))
+    coords = np.ascontiguousarray(centres, dtype=np.float64)
+    return _core.nearest_distances(np.ascontiguousarray(ids), coords, reach)
 
 
 @dataclass(frozen=True)
@@ -243,6 +265,8 @@ def _run_dedup(
     tubes: ArrayLike | None = None,
     whole_tubes: bool = False,
     pose: _Pose | None = None,
+    priorities: ArrayLike | None = None,
+    images: ArrayLike | None = None,
 ) -> tuple[DedupResult, np.ndarray | None]:
     """The Rust core's dedup on checked ``groups``, ``coords`` and ``inputs`` (None: no masks)."""
     if scores is not None:
@@ -257,6 +281,14 @@ def _run_dedup(
         raise ValueError("whole_tubes needs tubes")
     if pose is not None and whole_tubes:
         raise ValueError("whole_tubes does not compare orientations")
+    if priorities is not None:
+        priorities = small_ids(priorities, "priorities", groups.shape, 2**32)
+    if images is not None:
+        if whole_tubes:
+            raise ValueError("whole_tubes does not compare images")
+        images = np.ascontiguousarray(images, dtype=np.uint64)
+        if images.shape != groups.shape:
+            raise ValueError(f"images must have shape {groups.shape}, got {images.shape}")
     rule = _core.DedupRule(
         min_dist=float(min_dist),
         higher_is_better=bool(higher_is_better),
@@ -273,6 +305,8 @@ def _run_dedup(
         tubes,
         bool(whole_tubes),
         None if pose is None else _core.PoseRule(pose.poses, pose.kind, pose.max_angle, pose.sym),
+        priorities,
+        images,
     )
     return DedupResult(keep=decision.keep, suppressed_by=decision.suppressed_by), decision.masks
 
@@ -370,6 +404,8 @@ def dedup_and_support_masks(
     pose_kind: str = "relion",
     max_angle: float = 180.0,
     sym: str = "C1",
+    priorities: ArrayLike | None = None,
+    images: ArrayLike | None = None,
 ) -> tuple[DedupResult, np.ndarray]:
     """:func:`dedup`, and which inputs confirm each pick, in one pass over each micrograph.
 
@@ -400,6 +436,8 @@ def dedup_and_support_masks(
         tubes,
         whole_tubes,
         pose,
+        priorities,
+        images,
     )
     assert masks is not None  # the core returns masks whenever it is given inputs
     return result, masks

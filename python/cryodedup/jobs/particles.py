@@ -38,6 +38,7 @@ from ..algo.dedup import (
 )
 from ..algo.density import duplicate_density, rejected_as_duplicates
 from ..algo.filaments import filament_summary
+from ..algo.priority import count_without_score, groups_decided, input_levels, preferred_inputs, scores_without_none
 from ..algo.species import percentiles_within
 from ..errors import CryodedupError
 from ..formats.files import check_regular_file
@@ -69,7 +70,18 @@ def read_inputs(inputs: list[Path], outdir: Path | None, options: ParticleOption
     """The inputs read by the module of their format (all inputs must share one).
 
     ``outdir`` is None only for a copick project whose kept picks go back into it alone.
+    Scores that mean "none" (RELION's -999 figure of merit) are NaN in the set: not finite,
+    they rank last, and the score-scale comparison and pictures leave them out.
     """
+    particles = _read_inputs(inputs, outdir, options, warn, log)
+    if particles.scores is not None:
+        particles.scores = scores_without_none(particles.scores, particles.score_label)
+    return particles
+
+
+def _read_inputs(
+    inputs: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log
+) -> ParticleSet:
     check_input_paths(inputs)
     if len(inputs) > MAX_INPUTS:
         raise CryodedupError(
@@ -295,7 +307,7 @@ class Decision:
     or rejected with ``--uncovered reject``; None without ``--min-support`` above 1);
     ``covered`` whether input k ran on micrograph g (several inputs only);
     ``ranked_scores`` are the scores compared, when not as read (``--score-normalize
-    rank``: percentiles within each input).
+    rank``: percentiles within each input); ``levels`` each row's priority level.
     """
 
     keep: np.ndarray
@@ -307,6 +319,8 @@ class Decision:
     covered: np.ndarray | None = None
     #: Per row, the kept pick of another species that displaced it (--cross-species), else -1.
     displaced_by: np.ndarray | None = None
+    #: Each row's priority level (``--prefer``; lower first), None without priorities.
+    levels: np.ndarray | None = None
 
     @property
     def duplicate(self) -> np.ndarray:
@@ -358,7 +372,9 @@ def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = 
         raise CryodedupError(
             "--min-dist-z: these particles are 2-D (micrograph coordinates, no z); it is for subtomograms"
         )
-    want_pairs = particles.halfsets is not None  # the half-set audit counts (rejected, suppressor) pairs
+    levels = priority_levels(particles, options)
+    # The half-set audit counts (rejected, suppressor) pairs; the report which priority decided a group.
+    want_pairs = particles.halfsets is not None or levels is not None
     whole_tubes = particles.tubes is not None and options.filament_mode == "tube"
     poses: dict[str, Any] = {}
     if options.max_angle is not None:
@@ -384,9 +400,10 @@ def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = 
             want_suppressed_by=options.plot or want_pairs,  # 8 bytes per particle, for pictures and the audit only
             tubes=particles.tubes,
             whole_tubes=whole_tubes,
+            priorities=levels,
             **poses,
         )
-        return Decision(result.keep, result.suppressed_by, None, ranked_scores=ranked)
+        return Decision(result.keep, result.suppressed_by, None, ranked_scores=ranked, levels=levels)
     result, confirmed_by = dedup_and_support_masks(
         particles.groups,
         particles.centres,
@@ -400,17 +417,34 @@ def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = 
         want_suppressed_by=options.plot or want_pairs,
         tubes=particles.tubes,
         whole_tubes=whole_tubes,
+        priorities=levels,
         **poses,
     )
     covered = coverage(particles, options.coverage)
     if options.min_support <= 1:
-        return Decision(result.keep, result.suppressed_by, confirmed_by, ranked_scores=ranked, covered=covered)
+        return Decision(
+            result.keep, result.suppressed_by, confirmed_by, ranked_scores=ranked, covered=covered, levels=levels
+        )
     supported = popcount(confirmed_by) >= options.min_support
     confirmable = (covered.sum(axis=1) >= options.min_support)[particles.groups]
     not_confirmable = result.keep & ~confirmable
     keep = result.keep & (supported | (not_confirmable if options.uncovered == "keep" else False))
     unconfirmed = result.keep & confirmable & ~supported
-    return Decision(keep, result.suppressed_by, confirmed_by, unconfirmed, ranked, not_confirmable, covered)
+    return Decision(
+        keep, result.suppressed_by, confirmed_by, unconfirmed, ranked, not_confirmable, covered, levels=levels
+    )
+
+
+def priority_levels(particles: ParticleSet, options: ParticleOptions) -> np.ndarray | None:
+    """Each row's priority level from ``--prefer`` (uint32, lower first), None without it.
+
+    The rule that ranks before the score in the core (docs/design.md section 2); a further
+    rule's levels are combined with these by :func:`cryodedup.algo.priority.combine_levels`.
+    """
+    if not options.prefer:
+        return None
+    preferred = preferred_inputs(options.prefer, [Path(p) for p in particles.inputs])
+    return input_levels(preferred, len(particles.inputs))[particles.input_of]
 
 
 def coverage(particles: ParticleSet, rule: str) -> np.ndarray:
@@ -456,7 +490,7 @@ def summarize(
     kept = particles.counts(decision.keep)
     score_label = particles.score_label
     n_kept = int(np.count_nonzero(decision.keep))
-    score: dict[str, str | None] = {
+    score: dict[str, str | int | None] = {
         "column": score_label,
         "order": ("max" if particles.higher_is_better else "min") if score_label else f"random (seed {options.seed})",
     }
@@ -464,6 +498,8 @@ def summarize(
         score["normalized"] = "rank: each input's scores as percentiles (1 best)"
     if raw_picker_scores(particles, options):
         score["scale"] = "compared as read across inputs, though the inputs' scores are on different scales"
+    if without := count_without_score(particles.scores):
+        score["without_score"] = without
     summary: dict = {
         "inputs": [
             {"file": name, "particles": int(n), "kept": int(k), "rejected": int(n - k)}
@@ -479,6 +515,8 @@ def summarize(
         "score": score,
     }
     summary.update(particles.summary)
+    if decision.levels is not None:
+        summary["priority"] = priority_summary(particles, decision, options)
     if particles.species is not None:
         summary["species"] = species_summary(particles, decision, options)
     summary["duplicate_density"] = duplicate_density(particles.groups, decision.duplicate, particles.mic_names)
@@ -514,6 +552,17 @@ def summarize(
             uncovered=options.uncovered,
         )
     return summary
+
+
+def priority_summary(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> dict:
+    """The inputs in their order of priority (``--prefer``), and which priority decided how many groups."""
+    assert decision.levels is not None and decision.suppressed_by is not None, "decide() keeps them with --prefer"
+    order = preferred_inputs(options.prefer, [Path(p) for p in particles.inputs])
+    names = [particles.inputs[k] for k in order]
+    if len(order) < len(particles.inputs):
+        names.append("the other inputs")
+    decided = groups_decided(decision.levels, decision.keep, decision.suppressed_by, names)
+    return {"order": names, **decided}
 
 
 @all_outputs_at_once
@@ -555,6 +604,7 @@ def remove_duplicate_particles(
     paths = [Path(p) for p in inputs]
     if not paths:
         raise CryodedupError("no input files given")
+    preferred_inputs(options.prefer, paths)  # a --prefer that names no input is refused before reading
     # A copick project takes its kept picks back; an output folder is then for the STAR files.
     into_project = outdir is None and not options.plot and len(paths) == 1 and is_copick_config(paths[0])
     if outdir is None and not (options.audit and not options.plot) and not into_project:
@@ -627,7 +677,7 @@ def picture_details(
 ) -> ParticleDetails:
     """What the pictures show of the decision; the nearest-neighbour distances measured on a thread meanwhile."""
     plotting.join()
-    from ..report.particle_base import ParticleDetails
+    from ..report.particle_base import ParticleDetails, nn_histogram_top
 
     assert decision.suppressed_by is not None, "decide() fills suppressed_by for the pictures"
     return ParticleDetails(
@@ -646,6 +696,7 @@ def picture_details(
             nearest_neighbour_distances,
             particles.groups,
             stretched(particles.centres, options.min_dist, options.min_dist_z),
+            nn_histogram_top(options.min_dist),
         ).result,
     )
 

@@ -32,6 +32,7 @@ _ROW_FIELDS = {
     "unconfirmed": False,
     "ranked_scores": np.nan,
     "not_confirmable": False,
+    "levels": 0,  # (--prefer's priority levels)
 }
 
 

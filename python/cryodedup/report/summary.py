@@ -6,12 +6,9 @@ itself. Nothing here prints or draws.
 
 from __future__ import annotations
 
-from ..algo.audit import audit_rows
-from ..algo.consensus import consensus_rows
 from ..algo.dedup import SAME_CENTRE_A
-from ..algo.density import density_rows
 from ..labels import distinct_labels
-from ..resolve import matching_text
+from .analysis_rows import audit_rows, consensus_rows, density_rows, matching_text
 
 #: A summary row: label and text (lines separated by newlines).
 Row = tuple[str, str]
@@ -78,14 +75,30 @@ def particle_rows(s: dict) -> list[Row]:
         score_text += f"; {score['normalized']}"
     if score.get("scale"):
         score_text += f"; {score['scale']} (--score-normalize rank)"
+    if score.get("without_score"):
+        score_text += f"\n{score['without_score']:,} picks without a score: ranked last"
     rows += [
         ("Shift", s["shift"]),
         ("Score", score_text),
+        *priority_rows(s.get("priority")),
         ("Kept files", "\n".join(s["outputs"]["kept"]) or "none written (--audit)"),
         ("Rejected files", "\n".join(s["outputs"]["rejected"]) or "none written (--audit)"),
         ("Time", particle_time(s)),
     ]
     return rows
+
+
+def priority_rows(priority: dict | None) -> list[Row]:
+    """The inputs' priority (``--prefer``) and which priority decided how many groups, as one row."""
+    if not priority:
+        return []
+    order = " > ".join(distinct_labels(priority["order"]))
+    won = ", ".join(f"{n:,} by {name}" for name, n in priority["won_by"].items())
+    text = (
+        f"{order}\n{priority['groups']:,} groups of duplicates: {priority['by_priority']:,} decided by priority"
+        f"{f' ({won})' if won else ''}, {priority['by_score']:,} by score"
+    )
+    return [("Priority", text)]
 
 
 def species_rows(species: dict) -> list[Row]:

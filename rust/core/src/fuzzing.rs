@@ -105,7 +105,7 @@ impl Numbers<'_> {
 /// is checked against brute force (a kept particle has no kept duplicate, a rejected one names
 /// a kept or, removing entirely, any particle within `min_dist` of it).
 pub fn dedup(data: &[u8]) {
-    use crate::algo::dedup::{dedup_full, DedupParams};
+    use crate::algo::dedup::{dedup_full, DedupParams, RowFacts};
     use crate::algo::pose::{point_group, PoseKind, PoseTest};
 
     let mut bytes = Numbers(data);
@@ -133,13 +133,16 @@ pub fn dedup(data: &[u8]) {
     let poses: Vec<f64> = coords.iter().cycle().take(3 * groups.len()).copied().collect();
     let pose = PoseTest::new(&poses, PoseKind::RelionEulerDegrees, point_group("C2").unwrap(), 30.0);
     let pose = (flags & 64 != 0).then_some(&pose);
-    let _ = crate::algo::neighbours::nearest_distances(&groups, &coords, dim);
+    let _ = crate::algo::neighbours::nearest_distances(&groups, &coords, dim, 5.0 * min_dist);
     let _ = crate::algo::consensus::support_masks(&groups, &coords, dim, &inputs, min_dist);
     if flags & 128 != 0 {
-        let _ = crate::algo::filaments::dedup_whole_tubes(&groups, &coords, dim, scores, &tubes, &params);
+        let _ = crate::algo::filaments::dedup_whole_tubes(&groups, &coords, dim, scores, &tubes, Some(&tubes), &params);
         return;
     }
-    let Ok((result, _)) = dedup_full(&groups, &coords, dim, scores, inputs_used, tubes_used, pose, &params) else {
+    // The tube bytes double as priority levels: the checks below hold whatever the ranking.
+    let rows = RowFacts { priorities: Some(&tubes), images: None };
+    let Ok((result, _)) = dedup_full(&groups, &coords, dim, scores, inputs_used, tubes_used, pose, rows, &params)
+    else {
         return;
     };
     let n = groups.len();

@@ -2,6 +2,7 @@
 //! nearest-neighbour distances of the pictures.
 
 use cryodedup_core::algo::decide::{decide, Request, Tubes};
+use cryodedup_core::algo::dedup::RowFacts;
 use cryodedup_core::algo::{consensus, dedup as core_dedup, neighbours, pose, species};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
@@ -122,7 +123,10 @@ impl DedupDecision {
 }
 
 /// dedup(groups, coords, scores, rule, inputs=None, want_suppressed_by=True, tubes=None,
-/// whole_tubes=False, pose=None) -> DedupDecision. Groups are int64 or uint32, coords (n, 2
+/// whole_tubes=False, pose=None, priorities=None, images=None) -> DedupDecision. With
+/// priorities (uint32, each row's level), a lower level ranks first whatever the scores; with
+/// images (uint64, each row's image, 0 for none), rows of one image at different centres are
+/// duplicates whatever their distance. Groups are int64 or uint32, coords (n, 2
 /// or 3) in Å. With inputs (each row's input, below 64), masks are those of
 /// consensus::support_masks, found in the same pass over each micrograph. With tubes (each
 /// row's tube id, 0 for none), segments of one tube are never neighbours, and whole_tubes
@@ -130,7 +134,8 @@ impl DedupDecision {
 /// be C-contiguous (the Python wrapper sees to it); the GIL is released while it runs.
 #[pyfunction]
 #[pyo3(signature = (
-    groups, coords, scores, rule, inputs=None, want_suppressed_by=true, tubes=None, whole_tubes=false, pose=None
+    groups, coords, scores, rule, inputs=None, want_suppressed_by=true, tubes=None, whole_tubes=false, pose=None,
+    priorities=None, images=None
 ))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn dedup<'py>(
@@ -144,6 +149,8 @@ pub(crate) fn dedup<'py>(
     tubes: Option<PyReadonlyArray1<'py, u32>>,
     whole_tubes: bool,
     pose: Option<&PoseRule>,
+    priorities: Option<PyReadonlyArray1<'py, u32>>,
+    images: Option<PyReadonlyArray1<'py, u64>>,
 ) -> PyResult<DedupDecision> {
     let poses = pose.map(|p| p.poses.bind(py).readonly());
     let pose_test = match (pose, &poses) {
@@ -162,6 +169,10 @@ pub(crate) fn dedup<'py>(
         inputs: inputs.as_ref().map(|i| i.as_slice()).transpose()?,
         tubes: tubes.map(|t| if whole_tubes { Tubes::Whole(t) } else { Tubes::Apart(t) }),
         pose: pose_test.as_ref(),
+        rows: RowFacts {
+            priorities: priorities.as_ref().map(|p| p.as_slice()).transpose()?,
+            images: images.as_ref().map(|i| i.as_slice()).transpose()?,
+        },
         params: &params,
     };
     let decision = on_groups!(groups, |ids| py.detach(|| decide(ids, &request))).map_err(CoreError::from)?;
@@ -209,17 +220,20 @@ pub(crate) fn agreement_counts<'py>(
     })
 }
 
-/// nearest_distances(groups, coords) -> distances: each particle's distance to the nearest
-/// other particle of its group (inf when alone). Groups are uint32 or int64, as for dedup.
+/// nearest_distances(groups, coords, reach=inf) -> distances: each particle's distance to
+/// the nearest other particle of its group (inf when alone), or `reach` when that one is
+/// farther. Groups are uint32 or int64, as for dedup.
 #[pyfunction]
+#[pyo3(signature = (groups, coords, reach = f64::INFINITY))]
 pub(crate) fn nearest_distances<'py>(
     py: Python<'py>,
     groups: Groups<'py>,
     coords: PyReadonlyArray2<'py, f64>,
+    reach: f64,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let dim = coords.shape()[1];
     let coords = coords.as_slice()?;
-    let distances = on_groups!(groups, |ids| py.detach(|| neighbours::nearest_distances(ids, coords, dim)))
+    let distances = on_groups!(groups, |ids| py.detach(|| neighbours::nearest_distances(ids, coords, dim, reach)))
         .map_err(CoreError::from)?;
     Ok(distances.into_pyarray(py))
 }

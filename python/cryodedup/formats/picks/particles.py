@@ -23,6 +23,7 @@ import numpy as np
 from ... import _core
 from ...algo.dedup import scales_differ
 from ...algo.filaments import CRYOLO_TUBE, tube_ids
+from ...algo.priority import scores_without_none
 from ...errors import CryodedupError
 from ...model import Log, ParticleSet, ReaderOptions
 from ...outputs import StrPath
@@ -315,7 +316,8 @@ def _scores(
         )
     names = list(dict.fromkeys(p.score_name for p in pickers if p.score_name))  # every picker here is scored, so named
     label = names[0] if len(names) == 1 else " / ".join(names)
-    scores = [p.score for p in pickers if p.score is not None]  # every one, checked above
+    # (every one scored, checked above; RELION's -999, ManualPick's, made "none": NaN)
+    scores = [scores_without_none(p.score, p.score_name) for p in pickers if p.score is not None]
     _warn_scales(pickers, scores, label, options, warn)
     return scores, label, directions.pop() if len(directions) == 1 else True
 
@@ -332,6 +334,7 @@ def _named_scores(
     scores = [
         p.score if p.score_name == label and p.score is not None else score_column(p, options.score) for p in pickers
     ]
+    scores = [scores_without_none(s, label) for s in scores]
     own = {p.higher_is_better for p in pickers if p.score_name == label}
     higher = score_direction(label, options.score_order)
     if higher is None and len(own) == 1 and all(p.score_name == label for p in pickers):

@@ -2,7 +2,7 @@
 //! segments of one tube never neighbours ([`dedup_with_tubes`]), or tubes removed whole
 //! ([`dedup_whole_tubes`]), the consensus masks found in the same pass where asked.
 
-use crate::algo::dedup::{dedup_full, dedup_with_tubes, DedupParams, DedupResult, GroupId};
+use crate::algo::dedup::{dedup_full, DedupParams, DedupResult, GroupId, RowFacts};
 use crate::algo::filaments::dedup_whole_tubes;
 use crate::algo::pose::PoseTest;
 use crate::errors::DedupError;
@@ -27,6 +27,8 @@ pub struct Request<'a> {
     pub inputs: Option<&'a [u32]>,
     pub tubes: Option<Tubes<'a>>,
     pub pose: Option<&'a PoseTest<'a>>,
+    /// Priority levels (every mode) and images (not with whole tubes, which ignore them).
+    pub rows: RowFacts<'a>,
     pub params: &'a DedupParams,
 }
 
@@ -40,17 +42,17 @@ pub struct Decision {
 
 /// Runs `request` on the rows of `groups`.
 pub fn decide<G: GroupId>(groups: &[G], request: &Request) -> Result<Decision, DedupError> {
-    let Request { coords, dim, scores, inputs, tubes, pose, params } = *request;
+    let Request { coords, dim, scores, inputs, tubes, pose, rows, params } = *request;
     let (result, masks) = match tubes {
-        None => dedup_full(groups, coords, dim, scores, inputs, None, pose, params)?,
-        Some(Tubes::Apart(tubes)) => dedup_full(groups, coords, dim, scores, inputs, Some(tubes), pose, params)?,
+        None => dedup_full(groups, coords, dim, scores, inputs, None, pose, rows, params)?,
+        Some(Tubes::Apart(tubes)) => dedup_full(groups, coords, dim, scores, inputs, Some(tubes), pose, rows, params)?,
         Some(Tubes::Whole(tubes)) => {
             // The masks (consensus) are those of the segment-wise pass: who picked near a segment.
             let masks = match inputs {
-                Some(_) => dedup_with_tubes(groups, coords, dim, scores, inputs, tubes, params)?.1,
+                Some(_) => dedup_full(groups, coords, dim, scores, inputs, Some(tubes), None, rows, params)?.1,
                 None => None,
             };
-            (dedup_whole_tubes(groups, coords, dim, scores, tubes, params)?, masks)
+            (dedup_whole_tubes(groups, coords, dim, scores, tubes, rows.priorities, params)?, masks)
         }
     };
     Ok(Decision { result, masks })
@@ -70,7 +72,16 @@ mod tests {
     const SCORES: [f64; 3] = [1.0, 2.0, 0.0];
 
     fn request<'a>(tubes: Option<Tubes<'a>>, inputs: Option<&'a [u32]>, params: &'a DedupParams) -> Request<'a> {
-        Request { coords: &COORDS, dim: 2, scores: Some(&SCORES), inputs, tubes, pose: None, params }
+        Request {
+            coords: &COORDS,
+            dim: 2,
+            scores: Some(&SCORES),
+            inputs,
+            tubes,
+            pose: None,
+            rows: RowFacts::default(),
+            params,
+        }
     }
 
     #[test]
@@ -105,6 +116,7 @@ mod tests {
             inputs: Some(&[0, 0, 1, 1]),
             tubes: Some(Tubes::Whole(&[1, 1, 2, 2])),
             pose: None,
+            rows: RowFacts::default(),
             params: &params,
         };
         let decision = decide(&[0u32; 4], &request).unwrap();

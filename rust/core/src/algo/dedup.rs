@@ -3,10 +3,12 @@
 //!
 //! Semantics (docs/design.md section 2): two particles of the same group are duplicates when
 //! their squared distance is `<= r^2`, `r` being `min_dist` and never below [`SAME_CENTRE`]
-//! (so `min_dist` 0 finds copies that agree to floating-point error). Particles are ranked by score (best first,
-//! ties by input order, NaN last) or by a seeded random key. Walking the ranking, a particle
-//! not yet suppressed is kept and suppresses every particle within `min_dist`; a suppressed
-//! particle suppresses nothing.
+//! (so `min_dist` 0 finds copies that agree to floating-point error). Particles are ranked by
+//! priority level where given (lower first, whatever the scores), then by score (best first,
+//! ties by input order; a score that is not finite means "none" and ranks last) or by a seeded
+//! random key. Walking the ranking, a particle not yet suppressed is kept and suppresses every
+//! particle within `min_dist` (and, where images are given, every other row of its image at
+//! another centre); a suppressed particle suppresses nothing.
 
 use rayon::prelude::*;
 
@@ -31,6 +33,18 @@ pub struct DedupParams {
     pub seed: u64,
     /// Fill `DedupResult::suppressed_by` (8 bytes per particle; only pictures need it).
     pub want_suppressed_by: bool,
+}
+
+/// Per-row facts beyond centres and scores that the ranking and the duplicate test use.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RowFacts<'a> {
+    /// Each row's priority level: a lower level ranks before a higher one whatever the
+    /// scores; the score decides within a level (`--prefer`, docs/design.md section 2).
+    pub priorities: Option<&'a [u32]>,
+    /// Each row's image (0: not known). Two rows of one image at different centres are
+    /// duplicates whatever their distance (`--same-image reject`); rows of one image at one
+    /// centre are symmetry-expanded copies, left to the distance rule.
+    pub images: Option<&'a [u64]>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -74,7 +88,7 @@ pub fn dedup_with_tubes<G: GroupId>(
     if tubes.len() != groups.len() {
         return Err(DedupError::Length { what: "tubes", expected: groups.len(), got: tubes.len() });
     }
-    dedup_full(groups, coords, dim, scores, inputs, Some(tubes), None, params)
+    dedup_full(groups, coords, dim, scores, inputs, Some(tubes), None, RowFacts::default(), params)
 }
 
 /// Every variant at once: with `inputs` (each particle's input, below
@@ -82,7 +96,7 @@ pub fn dedup_with_tubes<G: GroupId>(
 /// in the same pass over each micrograph, the filament rule with `tubes`, the
 /// orientation rule with `pose` (two particles within `min_dist` are duplicates only if
 /// their orientations are within its maximum angle, docs/design.md section 9; the angle is
-/// computed for the close pairs only).
+/// computed for the close pairs only), priorities and images with `rows`.
 #[allow(clippy::too_many_arguments)]
 pub fn dedup_full<G: GroupId>(
     groups: &[G],
@@ -92,10 +106,24 @@ pub fn dedup_full<G: GroupId>(
     inputs: Option<&[u32]>,
     tubes: Option<&[u32]>,
     pose: Option<&PoseTest>,
+    rows: RowFacts,
     params: &DedupParams,
 ) -> Result<(DedupResult, Option<Vec<u64>>), DedupError> {
     validate(groups, coords, dim, scores, inputs, pose, params)?;
-    Ok(run_in(dim, groups, &Input { coords, scores, inputs, tubes, params, pose, first_index: 0 }))
+    check_rows(groups.len(), &rows)?;
+    let input = Input { coords, scores, inputs, tubes, params, pose, first_index: 0, rows };
+    Ok(run_in(dim, groups, &input))
+}
+
+/// Checks the lengths of the per-row facts.
+pub(crate) fn check_rows(n: usize, rows: &RowFacts) -> Result<(), DedupError> {
+    if let Some(p) = rows.priorities.filter(|p| p.len() != n) {
+        return Err(DedupError::Length { what: "priorities", expected: n, got: p.len() });
+    }
+    match rows.images.filter(|i| i.len() != n) {
+        Some(i) => Err(DedupError::Length { what: "images", expected: n, got: i.len() }),
+        None => Ok(()),
+    }
 }
 
 /// [`dedup`] of particles `first_index..first_index + groups.len()` of a larger set, whose
@@ -111,7 +139,9 @@ pub fn dedup_slice<G: GroupId>(
     params: &DedupParams,
 ) -> Result<DedupResult, DedupError> {
     validate(groups, coords, dim, scores, None, None, params)?;
-    Ok(run_in(dim, groups, &Input { coords, scores, inputs: None, tubes: None, params, pose: None, first_index }).0)
+    let rows = RowFacts::default();
+    Ok(run_in(dim, groups, &Input { coords, scores, inputs: None, tubes: None, params, pose: None, first_index, rows })
+        .0)
 }
 
 /// [`run`] for points of `dim` (2 or 3, validated) coordinates.
@@ -181,6 +211,8 @@ struct Input<'a> {
     pose: Option<&'a PoseTest<'a>>,
     /// The index of the first particle in the whole set (for the random ranks).
     first_index: u64,
+    /// Priority levels and images.
+    rows: RowFacts<'a>,
 }
 
 impl Input<'_> {
@@ -261,9 +293,10 @@ pub fn random_key(seed: u64, index: u64) -> u64 {
     mix(seed ^ mix(index))
 }
 
-/// A sort key that orders scores best first, NaN last (ties are broken by the caller).
+/// A sort key that orders scores best first; a score that is not finite (NaN, ±inf) means
+/// "none" and ranks last, below every real score (ties are broken by the caller).
 pub(crate) fn score_key(score: f64, higher_is_better: bool) -> u64 {
-    if score.is_nan() {
+    if !score.is_finite() {
         return u64::MAX;
     }
     let bits = (score + 0.0).to_bits(); // -0.0 ranks with 0.0
@@ -276,21 +309,30 @@ pub(crate) fn score_key(score: f64, higher_is_better: bool) -> u64 {
     }
 }
 
-/// The local positions `subset` (into `members`, increasing) from best to worst.
+/// The local positions `subset` (into `members`, increasing) from best to worst: by
+/// priority level where given, then by score (or random key).
 fn ranking(input: &Input, members: &[u32], subset: impl Iterator<Item = u32>) -> Vec<u32> {
-    let mut keyed: Vec<(u64, u32)> = match input.scores {
-        Some(scores) => {
-            let higher = input.params.higher_is_better;
-            subset.map(|k| (score_key(scores[members[k as usize] as usize], higher), k)).collect()
-        }
-        None => {
-            let seed = input.params.seed;
-            subset.map(|k| (random_key(seed, input.first_index + members[k as usize] as u64), k)).collect()
+    let key = |k: u32| {
+        let i = members[k as usize] as usize;
+        match input.scores {
+            Some(scores) => score_key(scores[i], input.params.higher_is_better),
+            None => random_key(input.params.seed, input.first_index + i as u64),
         }
     };
-    // NaN scores share u64::MAX with no finite score, and the position breaks every tie.
-    keyed.sort_unstable();
-    keyed.into_iter().map(|(_, k)| k).collect()
+    // Scores that are not finite share u64::MAX with no finite score, and the position breaks every tie.
+    match input.rows.priorities {
+        None => {
+            let mut keyed: Vec<(u64, u32)> = subset.map(|k| (key(k), k)).collect();
+            keyed.sort_unstable();
+            keyed.into_iter().map(|(_, k)| k).collect()
+        }
+        Some(levels) => {
+            let mut keyed: Vec<(u32, u64, u32)> =
+                subset.map(|k| (levels[members[k as usize] as usize], key(k), k)).collect();
+            keyed.sort_unstable();
+            keyed.into_iter().map(|(_, _, k)| k).collect()
+        }
+    }
 }
 
 /// Bit pattern of a point, with -0.0 folded onto 0.0, for exact matching.
@@ -357,6 +399,40 @@ struct Neighbourhood<'a, const D: usize> {
     points: &'a [[f64; D]],
     positions: Positions<D>,
     search: Search<D>,
+    /// The members of each image, where images are given.
+    images: Option<ImageRuns>,
+}
+
+/// A group's members by image: the members of one image (not 0) form a run of `sorted`.
+struct ImageRuns {
+    /// Members with an image, by (image, member).
+    sorted: Vec<u32>,
+    /// `run[local]`: the range of `sorted` holding member `local`'s image (empty without one).
+    run: Vec<(u32, u32)>,
+}
+
+impl ImageRuns {
+    fn new(images: &[u64], members: &[u32]) -> Self {
+        let image = |k: u32| images[members[k as usize] as usize];
+        let mut sorted: Vec<u32> = (0..members.len() as u32).filter(|&k| image(k) != 0).collect();
+        sorted.sort_unstable_by_key(|&k| (image(k), k));
+        let mut run = vec![(0u32, 0u32); members.len()];
+        let mut lo = 0;
+        while lo < sorted.len() {
+            let hi = lo + sorted[lo..].iter().take_while(|&&k| image(k) == image(sorted[lo])).count();
+            for &k in &sorted[lo..hi] {
+                run[k as usize] = (lo as u32, hi as u32);
+            }
+            lo = hi;
+        }
+        ImageRuns { sorted, run }
+    }
+
+    /// The members of member `local`'s image, itself included (none without an image).
+    fn of(&self, local: u32) -> &[u32] {
+        let (lo, hi) = self.run[local as usize];
+        &self.sorted[lo as usize..hi as usize]
+    }
 }
 
 /// How a group's positions are searched within the radius.
@@ -376,7 +452,28 @@ impl<'a, const D: usize> Neighbourhood<'a, D> {
         // Nearest-neighbour searches (remove entirely) need the tree; a crowded group too.
         let grid = if merged { None } else { Grid::new(&positions.points, params.radius()) };
         let search = grid.map_or_else(|| Search::Tree(KdTree::new(&positions.points)), Search::Grid);
-        Neighbourhood { input, members, points, positions, search }
+        let images = input.rows.images.map(|images| ImageRuns::new(images, members));
+        Neighbourhood { input, members, points, positions, search, images }
+    }
+
+    /// The other members of member `local`'s image at another centre: the same particle image
+    /// twice, after refinements that moved it (rows at one centre are symmetry copies).
+    fn same_image_elsewhere(&self, local: u32) -> impl Iterator<Item = u32> + '_ {
+        let run = self.images.as_ref().map_or(&[][..], |images| images.of(local));
+        let here = &self.points[local as usize];
+        run.iter().copied().filter(move |&m| {
+            let d2: f64 = here.iter().zip(&self.points[m as usize]).map(|(a, b)| (a - b) * (a - b)).sum();
+            m != local && d2 > SAME_CENTRE * SAME_CENTRE
+        })
+    }
+
+    /// Rejects the rows of kept member `r`'s image elsewhere that are still kept.
+    fn reject_same_image(&self, r: u32, keep: &mut [bool], sup: &mut [i64]) {
+        for m in self.same_image_elsewhere(r) {
+            if keep[m as usize] {
+                reject(keep, sup, m, self.members[r as usize]);
+            }
+        }
     }
 
     fn grid(&self) -> Option<&Grid<D>> {
@@ -450,6 +547,7 @@ fn suppress_greedily<const D: usize>(near: &Neighbourhood<D>, keep: &mut [bool],
                 }
             }
         });
+        near.reject_same_image(r, keep, sup);
     }
 }
 
@@ -485,6 +583,7 @@ fn suppress_greedily_with_masks<const D: usize>(
                 }
             }
         });
+        near.reject_same_image(r, keep, sup);
     }
     for s in (0..members.len() as u32).filter(|&s| !searched[s as usize]) {
         near.for_each_position_near(s, |position, _| {
@@ -498,12 +597,14 @@ fn suppress_greedily_with_masks<const D: usize>(
 }
 
 /// Remove-entirely mode: every particle with a duplicate goes, naming its nearest duplicate
-/// (ties: the lowest index). One nearest-neighbour search each, in the tree of distinct
-/// positions: coincident particles (all picks at (0, 0) after a bad conversion) share one
-/// tree point, so no search wades through them.
+/// (ties: the lowest index), else the first other row of its image elsewhere. One
+/// nearest-neighbour search each, in the tree of distinct positions: coincident particles
+/// (all picks at (0, 0) after a bad conversion) share one tree point, so no search wades
+/// through them.
 fn reject_all_with_neighbours<const D: usize>(near: &Neighbourhood<D>, keep: &mut [bool], sup: &mut [i64]) {
     for local in 0..near.members.len() as u32 {
-        if let Some((_, other)) = near.nearest_duplicate(local) {
+        let nearest = near.nearest_duplicate(local).map(|(_, other)| other);
+        if let Some(other) = nearest.or_else(|| near.same_image_elsewhere(local).next()) {
             reject(keep, sup, local, near.members[other as usize]);
         }
     }
@@ -660,8 +761,18 @@ mod tests {
         let groups = vec![0i64; n];
         let inputs: Vec<u32> = (0..n as u32).map(|i| i % 2).collect();
         let scores: Vec<f64> = (0..n).map(|i| if i % 2 == 0 { 1.0 } else { 0.0 }).collect();
-        let (r, masks) =
-            dedup_full(&groups, &coords, 2, Some(&scores), Some(&inputs), None, None, &params(0.0)).unwrap();
+        let (r, masks) = dedup_full(
+            &groups,
+            &coords,
+            2,
+            Some(&scores),
+            Some(&inputs),
+            None,
+            None,
+            RowFacts::default(),
+            &params(0.0),
+        )
+        .unwrap();
         let rejected: Vec<usize> = (0..n).filter(|&i| !r.keep[i]).collect();
         assert_eq!(rejected, (3..n).step_by(2).collect::<Vec<_>>(), "the second of each pair");
         assert!(rejected.iter().all(|&i| r.suppressed_by[i] == i as i64 - 1));
@@ -729,14 +840,16 @@ mod tests {
             for remove_entirely in [false, true] {
                 let p = DedupParams { remove_entirely, ..params(min_dist) };
                 let (fused, masks) =
-                    dedup_full(&groups, &coords, 2, Some(&scores), Some(&inputs), None, None, &p).unwrap();
+                    dedup_full(&groups, &coords, 2, Some(&scores), Some(&inputs), None, None, RowFacts::default(), &p)
+                        .unwrap();
                 let alone = dedup(&groups, &coords, 2, Some(&scores), &p).unwrap();
                 let expected = brute_force_masks(&groups, &coords, &inputs, min_dist);
                 assert_eq!(fused, alone);
                 assert_eq!(masks.unwrap(), expected, "min_dist {min_dist}");
             }
         }
-        let too_many = dedup_full(&[0i64], &[0.0, 0.0], 2, None, Some(&[64]), None, None, &params(1.0));
+        let too_many =
+            dedup_full(&[0i64], &[0.0, 0.0], 2, None, Some(&[64]), None, None, RowFacts::default(), &params(1.0));
         assert_eq!(too_many.unwrap_err(), DedupError::InputOutOfRange { index: 0, limit: 64 });
     }
 
@@ -800,6 +913,140 @@ mod tests {
                     let p = DedupParams { remove_entirely, ..params(min_dist) };
                     let got = dedup(&groups, &coords, 2, Some(&scores), &p).unwrap();
                     assert_eq!(got, brute_force(&groups, &coords, &scores, &p), "n {n} d {min_dist} {remove_entirely}");
+                }
+            }
+        }
+    }
+
+    /// The rules with priority levels and images, pair by pair, O(n^2): level first, then score
+    /// (not finite last), then index; rows of one image more than SAME_CENTRE apart are duplicates.
+    fn brute_force_rows(
+        groups: &[i64],
+        coords: &[f64],
+        scores: &[f64],
+        levels: &[u32],
+        images: &[u64],
+        p: &DedupParams,
+    ) -> DedupResult {
+        let n = groups.len();
+        let d2 = |a: usize, b: usize| (0..2).map(|k| (coords[2 * a + k] - coords[2 * b + k]).powi(2)).sum::<f64>();
+        let twins = |a: usize, b: usize| images[a] != 0 && images[a] == images[b] && d2(a, b) > 1e-6;
+        let close = |a: usize, b: usize| {
+            a != b && groups[a] == groups[b] && (d2(a, b) <= p.min_dist.max(1e-3).powi(2) || twins(a, b))
+        };
+        let (mut keep, mut sup) = (vec![true; n], vec![-1i64; n]);
+        if p.remove_entirely {
+            for a in 0..n {
+                let within = |b: usize| a != b && groups[a] == groups[b] && d2(a, b) <= p.min_dist.max(1e-3).powi(2);
+                let nearest = (0..n).filter(|&b| within(b)).min_by(|&x, &y| d2(a, x).total_cmp(&d2(a, y)));
+                let other = nearest.or_else(|| (0..n).find(|&b| a != b && groups[a] == groups[b] && twins(a, b)));
+                if let Some(b) = other {
+                    (keep[a], sup[a]) = (false, b as i64);
+                }
+            }
+            return DedupResult { keep, suppressed_by: sup };
+        }
+        let mut order: Vec<usize> = (0..n).collect();
+        let key = |i: usize| (levels[i], if scores[i].is_finite() { -scores[i] } else { f64::INFINITY });
+        order.sort_by(|&a, &b| key(a).0.cmp(&key(b).0).then(key(a).1.total_cmp(&key(b).1)).then(a.cmp(&b)));
+        for &a in &order {
+            if keep[a] {
+                for b in 0..n {
+                    if keep[b] && close(a, b) {
+                        (keep[b], sup[b]) = (false, a as i64);
+                    }
+                }
+            }
+        }
+        DedupResult { keep, suppressed_by: sup }
+    }
+
+    #[test]
+    fn priorities_rank_before_scores_and_none_scores_last() {
+        // By hand, one micrograph, all within 10 Å: score 5 at level 1, score 1 at level 0,
+        // score 3 at level 0, -inf and NaN at level 0. Level 0 wins; within it the score 3.
+        let coords = [0.0, 0.0, 1.0, 0.0, 2.0, 0.0, 3.0, 0.0, 4.0, 0.0];
+        let scores = [5.0, 1.0, 3.0, f64::NEG_INFINITY, f64::NAN];
+        let rows = RowFacts { priorities: Some(&[1, 0, 0, 0, 0]), images: None };
+        let (r, _) = dedup_full(&[0i64; 5], &coords, 2, Some(&scores), None, None, None, rows, &params(10.0)).unwrap();
+        assert_eq!(r.keep, [false, false, true, false, false]);
+        // Lower is better: +inf is no score either, so 1.0 wins level 0.
+        let scores = [5.0, 1.0, 3.0, f64::INFINITY, f64::NAN];
+        let lower = DedupParams { higher_is_better: false, ..params(10.0) };
+        let (r, _) = dedup_full(&[0i64; 5], &coords, 2, Some(&scores), None, None, None, rows, &lower).unwrap();
+        assert_eq!(r.keep, [false, true, false, false, false]);
+        // Infinite scores without levels: ranked below every real score, in either direction.
+        let r = dedup(&[0i64; 2], &coords[..4], 2, Some(&[f64::INFINITY, -1.0]), &params(10.0)).unwrap();
+        assert_eq!(r.keep, [false, true]);
+        // Without scores the level still decides; the random key within a level.
+        let rows = RowFacts { priorities: Some(&[3, 3, 3, 3, 2]), images: None };
+        let (r, _) = dedup_full(&[0i64; 5], &coords, 2, None, None, None, None, rows, &params(10.0)).unwrap();
+        assert_eq!(r.keep, [false, false, false, false, true]);
+        let short = RowFacts { priorities: Some(&[0]), images: None };
+        let err = dedup_full(&[0i64; 2], &coords[..4], 2, None, None, None, None, short, &params(1.0)).unwrap_err();
+        assert_eq!(err, DedupError::Length { what: "priorities", expected: 2, got: 1 });
+    }
+
+    #[test]
+    fn rows_of_one_image_at_other_centres_are_duplicates() {
+        // Image 7 at 0 and at 500 Å (refined apart), image 9 twice at 100 Å (symmetry copies
+        // at one centre, different angles: kept apart by the pose rule below), image 0 (none)
+        // at 0 and 800 Å. min_dist 10.
+        let coords = [0.0, 0.0, 500.0, 0.0, 100.0, 0.0, 100.0, 0.0, 300.0, 0.0, 800.0, 0.0];
+        let images = [7u64, 7, 9, 9, 0, 0];
+        let scores = [1.0, 2.0, 1.0, 1.0, 1.0, 1.0];
+        let rows = RowFacts { priorities: None, images: Some(&images) };
+        let (r, _) = dedup_full(&[0i64; 6], &coords, 2, Some(&scores), None, None, None, rows, &params(10.0)).unwrap();
+        // Image 7: the better (index 1) kept, 0 rejected by it; the copies at 100 Å meet the distance rule.
+        assert_eq!(r.keep, [false, true, true, false, true, true]);
+        assert_eq!(r.suppressed_by, [1, -1, -1, 2, -1, -1]);
+        // With a pose rule that keeps the copies at one centre apart, the image rule leaves them too.
+        let poses = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 180.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+        let pose = PoseTest::new(
+            &poses,
+            crate::algo::pose::PoseKind::RelionEulerDegrees,
+            crate::algo::pose::point_group("C1").unwrap(),
+            10.0,
+        );
+        let (r, _) =
+            dedup_full(&[0i64; 6], &coords, 2, Some(&scores), None, None, Some(&pose), rows, &params(10.0)).unwrap();
+        assert_eq!(r.keep, [false, true, true, true, true, true]);
+        // Removing entirely: both rows of image 7 go, each naming the other.
+        let entirely = DedupParams { remove_entirely: true, ..params(10.0) };
+        let (r, _) = dedup_full(&[0i64; 6], &coords, 2, None, None, None, None, rows, &entirely).unwrap();
+        assert_eq!(r.keep, [false, false, false, false, true, true]);
+        assert_eq!(r.suppressed_by[..2], [1, 0]);
+    }
+
+    #[test]
+    fn priorities_and_images_agree_with_brute_force() {
+        let mut next = seeded(23);
+        for round in 0..60 {
+            let n = [3, 9, 40, 200][round % 4];
+            let groups: Vec<i64> = (0..n).map(|_| (next() % 2) as i64).collect();
+            let coords: Vec<f64> = (0..2 * n).map(|_| (next() % 12) as f64 * 4.0).collect();
+            let scores: Vec<f64> = (0..n)
+                .map(|_| match next() % 9 {
+                    0 => f64::NAN,
+                    1 => f64::INFINITY,
+                    2 => f64::NEG_INFINITY,
+                    _ => (next() % 5) as f64,
+                })
+                .collect();
+            let levels: Vec<u32> = (0..n).map(|_| (next() % 3) as u32).collect();
+            let images: Vec<u64> =
+                (0..n).map(|_| if next() % 3 == 0 { 0 } else { next() % (n as u64 / 2 + 1) + 1 }).collect();
+            for min_dist in [0.0, 5.0, 20.0] {
+                for remove_entirely in [false, true] {
+                    let p = DedupParams { remove_entirely, ..params(min_dist) };
+                    let rows = RowFacts { priorities: Some(&levels), images: Some(&images) };
+                    let (got, _) = dedup_full(&groups, &coords, 2, Some(&scores), None, None, None, rows, &p).unwrap();
+                    let want = brute_force_rows(&groups, &coords, &scores, &levels, &images, &p);
+                    if remove_entirely {
+                        assert_eq!(got.keep, want.keep, "n {n} d {min_dist} entirely");
+                    } else {
+                        assert_eq!(got, want, "n {n} d {min_dist}");
+                    }
                 }
             }
         }

@@ -2,9 +2,10 @@
 //!
 //! Segments of one tube lie closer than any sensible minimum distance by design, so they
 //! are never duplicates of each other; two tubes that trace the same filament are. Per
-//! micrograph, tubes are ranked best first by the mean score of their segments (NaN scores
-//! left out; a tube with no score ranks last; without scores by a seeded random key of its
-//! first segment), ties by their first segment. Walking the ranking, a tube is rejected
+//! micrograph, tubes are ranked best first by the best priority level of their segments
+//! where levels are given, then by the mean score of their segments (scores that are not
+//! finite left out; a tube with no score ranks last; without scores by a seeded random key of
+//! its first segment), ties by their first segment. Walking the ranking, a tube is rejected
 //! whole when more than half of its segments lie within `min_dist` of a segment of a tube
 //! already kept; otherwise it is kept whole. Segment-wise removal between tubes is
 //! [`crate::algo::dedup::dedup_with_tubes`].
@@ -13,7 +14,7 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use crate::algo::dedup::{random_key, score_key, validate, DedupParams, DedupResult};
+use crate::algo::dedup::{check_rows, random_key, score_key, validate, DedupParams, DedupResult, RowFacts};
 use crate::algo::kdtree::KdTree;
 use crate::algo::points::{grouped, point, GroupId};
 use crate::errors::DedupError;
@@ -27,14 +28,16 @@ pub fn dedup_whole_tubes<G: GroupId>(
     dim: usize,
     scores: Option<&[f64]>,
     tubes: &[u32],
+    priorities: Option<&[u32]>,
     params: &DedupParams,
 ) -> Result<DedupResult, DedupError> {
     validate(groups, coords, dim, scores, None, None, params)?;
+    check_rows(groups.len(), &RowFacts { priorities, images: None })?;
     if tubes.len() != groups.len() {
         return Err(DedupError::Length { what: "tubes", expected: groups.len(), got: tubes.len() });
     }
     let (order, ranges) = grouped(groups);
-    let input = Segments { coords, scores, tubes, params };
+    let input = Segments { coords, scores, tubes, priorities, params };
     let decided: Vec<Vec<(bool, i64)>> = ranges
         .par_iter()
         .map(|&(lo, hi)| match dim {
@@ -57,6 +60,8 @@ struct Segments<'a> {
     coords: &'a [f64],
     scores: Option<&'a [f64]>,
     tubes: &'a [u32],
+    /// Each segment's priority level (lower first), where given.
+    priorities: Option<&'a [u32]>,
     params: &'a DedupParams,
 }
 
@@ -121,10 +126,11 @@ fn local_tubes(tubes: &[u32], members: &[u32]) -> Vec<usize> {
         .collect()
 }
 
-/// Local tube numbers, best first: by mean segment score (NaN left out, no score last), else
-/// by a seeded random key of the first segment; ties by first segment.
+/// Local tube numbers, best first: by the best priority level of their segments, then by
+/// mean segment score (scores that are not finite left out, no score last), else by a seeded
+/// random key of the first segment; ties by first segment.
 fn rank_tubes(input: &Segments, members: &[u32], segments: &[Vec<usize>]) -> Vec<usize> {
-    let mut keyed: Vec<(u64, usize, usize)> = segments
+    let mut keyed: Vec<(u32, u64, usize, usize)> = segments
         .iter()
         .enumerate()
         .map(|(t, segs)| {
@@ -132,18 +138,19 @@ fn rank_tubes(input: &Segments, members: &[u32], segments: &[Vec<usize>]) -> Vec
             let key = match input.scores {
                 Some(scores) => {
                     let values: Vec<f64> =
-                        segs.iter().map(|&k| scores[members[k] as usize]).filter(|s| !s.is_nan()).collect();
+                        segs.iter().map(|&k| scores[members[k] as usize]).filter(|s| s.is_finite()).collect();
                     let mean =
                         if values.is_empty() { f64::NAN } else { values.iter().sum::<f64>() / values.len() as f64 };
                     score_key(mean, input.params.higher_is_better)
                 }
                 None => random_key(input.params.seed, members[first] as u64),
             };
-            (key, first, t)
+            let level = input.priorities.map_or(0, |p| segs.iter().map(|&k| p[members[k] as usize]).min().unwrap_or(0));
+            (level, key, first, t)
         })
         .collect();
     keyed.sort_unstable();
-    keyed.into_iter().map(|(_, _, t)| t).collect()
+    keyed.into_iter().map(|(_, _, _, t)| t).collect()
 }
 
 #[cfg(test)]
@@ -172,7 +179,7 @@ mod tests {
     #[test]
     fn the_worse_of_two_tubes_on_one_filament_goes_whole() {
         let (groups, coords, scores, tubes) = filament();
-        let r = dedup_whole_tubes(&groups, &coords, 2, Some(&scores), &tubes, &params(5.0)).unwrap();
+        let r = dedup_whole_tubes(&groups, &coords, 2, Some(&scores), &tubes, None, &params(5.0)).unwrap();
         let kept: Vec<u32> = (0..18).filter(|&i| r.keep[i]).map(|i| tubes[i]).collect();
         assert_eq!(kept, [1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3]);
         // Each segment of tube 2 names the tube-1 segment beside it.
@@ -186,17 +193,17 @@ mod tests {
         for k in 9..12 {
             coords[2 * k + 1] = 50.0;
         }
-        let r = dedup_whole_tubes(&groups, &coords, 2, Some(&scores), &tubes, &params(5.0)).unwrap();
+        let r = dedup_whole_tubes(&groups, &coords, 2, Some(&scores), &tubes, None, &params(5.0)).unwrap();
         assert!(r.keep.iter().all(|&k| k));
     }
 
     #[test]
     fn segments_of_one_tube_never_reject_each_other() {
         let (groups, coords, scores, tubes) = filament();
-        let r = dedup_whole_tubes(&groups, &coords, 2, Some(&scores), &tubes, &params(50.0)).unwrap();
+        let r = dedup_whole_tubes(&groups, &coords, 2, Some(&scores), &tubes, None, &params(50.0)).unwrap();
         assert_eq!(r.keep.iter().filter(|&&k| k).count(), 12);
         let no_tubes = vec![0u32; 18];
-        let r = dedup_whole_tubes(&groups, &coords, 2, Some(&scores), &no_tubes, &params(50.0)).unwrap();
+        let r = dedup_whole_tubes(&groups, &coords, 2, Some(&scores), &no_tubes, None, &params(50.0)).unwrap();
         assert!(r.keep.iter().filter(|&&k| k).count() < 12);
     }
 
@@ -229,7 +236,7 @@ mod tests {
         for g in groups.iter_mut().skip(6) {
             *g = 1;
         }
-        let r = dedup_whole_tubes(&groups, &coords, 2, Some(&scores), &tubes, &params(5.0)).unwrap();
+        let r = dedup_whole_tubes(&groups, &coords, 2, Some(&scores), &tubes, None, &params(5.0)).unwrap();
         assert!(r.keep.iter().all(|&k| k));
     }
 }

@@ -1,0 +1,113 @@
+"""Which particle wins a group of duplicates before the score does: input priority (``--prefer``).
+
+Each row gets an integer priority level (lower ranks first); the core ranks by level, then by
+score (docs/design.md section 2). ``--prefer`` gives the levels of inputs; other rules (e.g. a
+species) may give levels of their own, combined by :func:`combine_levels`. Scores that mean
+"none" (RELION's ``-999`` figure of merit, anything not finite) rank below every real score.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CryodedupError
+
+#: Score columns with a value that means "no score": RELION's ManualPick writes
+#: ``rlnAutopickFigureOfMerit -999`` for every hand pick (and Extract carries it along).
+NONE_SCORES = {"rlnAutopickFigureOfMerit": -999.0}
+
+
+def scores_without_none(scores: np.ndarray, label: str | None) -> np.ndarray:
+    """``scores`` with the values that mean "none" for ``label`` made NaN (a copy, only where there are some)."""
+    none = NONE_SCORES.get(label or "")
+    if none is None:
+        return scores
+    is_none = scores == none
+    if not is_none.any():
+        return scores
+    return np.where(is_none, np.nan, scores)
+
+
+def count_without_score(scores: np.ndarray | None) -> int:
+    """The rows whose score is not a score (not finite): they rank last."""
+    if scores is None:
+        return 0
+    return int(scores.size - np.count_nonzero(np.isfinite(scores)))
+
+
+def preferred_inputs(prefer: Sequence[str | os.PathLike | int], inputs: Sequence[Path]) -> list[int]:
+    """The inputs ``--prefer`` names (indices into ``inputs``), most preferred first.
+
+    A value is an input's path as given (or the same file by another path), else its
+    position from 1. Refused: a value that names no input, an input named twice.
+    """
+    chosen: list[int] = []
+    for value in prefer:
+        k = _input_named(value, inputs)
+        if k in chosen:
+            raise CryodedupError(f"--prefer {value}: {inputs[k]} is preferred twice; give each input once")
+        chosen.append(k)
+    return chosen
+
+
+def _input_named(value: str | os.PathLike | int, inputs: Sequence[Path]) -> int:
+    text = str(value)
+    for k, path in enumerate(inputs):
+        if text == str(path) or Path(text) == path:
+            return k
+    for k, path in enumerate(inputs):
+        try:
+            if os.path.samefile(text, path):
+                return k
+        except OSError:
+            continue  # a glob or a missing file is matched by its text only
+    if text.strip().isdigit() and 1 <= int(text) <= len(inputs):
+        return int(text) - 1
+    listed = ", ".join(f"{k + 1}: {p}" for k, p in enumerate(inputs))
+    raise CryodedupError(
+        f"--prefer {text}: not one of the inputs; give an input's path as given or its position ({listed})"
+    )
+
+
+def input_levels(preferred: Sequence[int], n_inputs: int) -> np.ndarray:
+    """Each input's priority level: the k-th preferred input k, the others all after them."""
+    levels = np.full(n_inputs, len(preferred), dtype=np.uint32)
+    levels[list(preferred)] = np.arange(len(preferred), dtype=np.uint32)
+    return levels
+
+
+def combine_levels(first: np.ndarray | None, then: np.ndarray | None) -> np.ndarray | None:
+    """Row levels ranked by ``first``, ties by ``then`` (either may be None: no levels)."""
+    if first is None or then is None:
+        return then if first is None else first
+    span = np.uint64(int(then.max(initial=0)) + 1)
+    combined = first.astype(np.uint64) * span + then
+    if combined.size and combined.max() >= 2**32:
+        raise CryodedupError("too many priority levels to combine (more than 2**32)")
+    return combined.astype(np.uint32)
+
+
+def groups_decided(
+    levels: np.ndarray, keep: np.ndarray, suppressed_by: np.ndarray, names: Sequence[str]
+) -> dict[str, object]:
+    """Which priority decided how many groups of duplicates.
+
+    A group is a kept row and the rows it suppressed; priority decided it when one of those
+    rows has a lower priority (higher level) than the kept one, else the score did. ``names``
+    names the levels (the preferred inputs, then "the other inputs").
+    """
+    rejected = np.flatnonzero(~keep & (suppressed_by >= 0))
+    winners = suppressed_by[rejected]
+    by_priority = np.unique(winners[levels[winners] < levels[rejected]])
+    all_groups = np.unique(winners)
+    won = np.bincount(levels[by_priority], minlength=len(names))
+    return {
+        "groups": int(all_groups.size),
+        "by_priority": int(by_priority.size),
+        "by_score": int(all_groups.size - by_priority.size),
+        "won_by": {name: int(n) for name, n in zip(names, won) if n},
+    }

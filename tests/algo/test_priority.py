@@ -1,0 +1,159 @@
+"""Input priority (``--prefer``), scores that mean "none", and the same image twice, at the
+array level: hand-worked cases and the brute-force oracle (docs/design.md section 2)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cryodedup import dedup
+from cryodedup.algo.dedup import dedup_and_support_masks
+from cryodedup.algo.priority import (
+    combine_levels,
+    count_without_score,
+    groups_decided,
+    input_levels,
+    preferred_inputs,
+    scores_without_none,
+)
+from cryodedup.errors import CryodedupError
+from oracle import oracle
+
+# One micrograph, four picks within 10 Å of each other: a hand pick (level 0, no score), two
+# LoG picks (level 1, scores 0.3 and 0.9) and a third input's pick (level 2, score 5).
+COORDS = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0], [2.0, 2.0]])
+SCORES = np.array([np.nan, 0.3, 0.9, 5.0])
+
+
+def test_a_preferred_pick_wins_whatever_the_scores():
+    got = dedup(np.zeros(4, np.int64), COORDS, SCORES, min_dist=10, priorities=[0, 1, 1, 2])
+    assert got.keep.tolist() == [True, False, False, False]
+    assert got.suppressed_by.tolist() == [-1, 0, 0, 0]
+
+
+def test_the_score_decides_within_a_level():
+    # The hand pick's input not preferred: levels 1, 0, 0, 1. Within level 0, 0.9 beats 0.3.
+    got = dedup(np.zeros(4, np.int64), COORDS, SCORES, min_dist=10, priorities=[1, 0, 0, 1])
+    assert got.keep.tolist() == [False, False, True, False]
+    # Lower is better (an error): 0.3 wins level 0.
+    got = dedup(np.zeros(4, np.int64), COORDS, SCORES, min_dist=10, priorities=[1, 0, 0, 1], higher_is_better=False)
+    assert got.keep.tolist() == [False, True, False, False]
+
+
+def test_across_levels_a_chain_is_walked_by_level():
+    # 0 Å (level 1, score 9), 15 Å (level 0, score 1), 30 Å (level 1, score 5), min_dist 20:
+    # the level-0 pick in the middle is kept first and suppresses both ends.
+    coords = np.array([[0.0, 0.0], [15.0, 0.0], [30.0, 0.0]])
+    got = dedup(np.zeros(3, np.int64), coords, [9.0, 1.0, 5.0], min_dist=20, priorities=[1, 0, 1])
+    assert got.keep.tolist() == [False, True, False]
+    # Without levels the best score (9) is kept first and the far end survives.
+    assert dedup(np.zeros(3, np.int64), coords, [9.0, 1.0, 5.0], min_dist=20).keep.tolist() == [True, False, True]
+
+
+def test_scores_that_are_not_finite_rank_below_every_real_score():
+    groups = np.zeros(4, np.int64)
+    for higher in (True, False):
+        scores = [np.inf, -np.inf, np.nan, -1e300]
+        got = dedup(groups, COORDS, scores, min_dist=10, higher_is_better=higher)
+        assert got.keep.tolist() == [False, False, False, True], higher
+    # Only "none" scores: the first row (ties by row).
+    got = dedup(groups, COORDS, [np.nan, np.inf, np.nan, -np.inf], min_dist=10)
+    assert got.keep.tolist() == [True, False, False, False]
+
+
+def test_relion_minus_999_is_no_score_for_the_figure_of_merit_only():
+    scores = np.array([-999.0, 0.2, -999.5])
+    cleaned = scores_without_none(scores, "rlnAutopickFigureOfMerit")
+    assert np.isnan(cleaned[0]) and cleaned[1:].tolist() == [0.2, -999.5]
+    assert scores[0] == -999.0, "the input array is left alone"
+    assert scores_without_none(scores, "rlnMaxValueProbDistribution") is scores
+    assert count_without_score(np.array([np.nan, 1.0, np.inf, -np.inf])) == 3
+    assert count_without_score(None) == 0
+
+
+def test_preferred_inputs_by_path_or_position(tmp_path):
+    a, b, c = (tmp_path / n for n in ("a.star", "b.star", "c.star"))
+    for p in (a, b, c):
+        p.write_text("")
+    inputs = [a, b, c]
+    assert preferred_inputs([str(c), "1"], inputs) == [2, 0]
+    assert preferred_inputs([c], inputs) == [2]
+    assert preferred_inputs([str(tmp_path / "." / "b.star")], inputs) == [1]  # the same file by another path
+    assert input_levels([2, 0], 3).tolist() == [1, 2, 0]
+    with pytest.raises(CryodedupError, match=r"--prefer 4: not one of the inputs; .*\(1: .*a.star, 2: "):
+        preferred_inputs(["4"], inputs)
+    with pytest.raises(CryodedupError, match="preferred twice"):
+        preferred_inputs(["1", str(a)], inputs)
+    with pytest.raises(CryodedupError, match="--prefer 0: not one of the inputs"):
+        preferred_inputs(["0"], inputs)
+
+
+def test_combined_levels_rank_by_the_first_then_the_second():
+    first = np.array([0, 0, 1, 1], np.uint32)
+    then = np.array([2, 0, 0, 2], np.uint32)
+    assert combine_levels(first, then).tolist() == [2, 0, 3, 5]
+    assert combine_levels(None, then) is then and combine_levels(first, None) is first
+
+
+def test_groups_decided_by_priority_and_by_score():
+    # Group of row 0 (level 0) holds rows 1 (level 1) and 2 (level 0): priority decided it.
+    # Group of row 3 (level 1) holds row 4 (level 1): the score did. Row 5 is alone.
+    levels = np.array([0, 1, 0, 1, 1, 0], np.uint32)
+    keep = np.array([True, False, False, True, False, True])
+    by = np.array([-1, 0, 0, -1, 3, -1])
+    got = groups_decided(levels, keep, by, ["hand", "the other inputs"])
+    assert got == {"groups": 2, "by_priority": 1, "by_score": 1, "won_by": {"hand": 1}}
+
+
+def test_rows_of_one_image_at_other_centres_are_duplicates():
+    # Image 5 at 0 and at 300 Å (one particle refined apart in two selections); image 6 twice
+    # at 100 Å (symmetry copies: one centre); image 0 is none.
+    coords = np.array([[0.0, 0.0], [300.0, 0.0], [100.0, 0.0], [100.0, 0.0], [500.0, 0.0], [700.0, 0.0]])
+    images = np.array([5, 5, 6, 6, 0, 0], np.uint64)
+    scores = [1.0, 2.0, 1.0, 3.0, 1.0, 1.0]
+    got = dedup(np.zeros(6, np.int64), coords, scores, min_dist=20, images=images)
+    assert got.keep.tolist() == [False, True, False, True, True, True]
+    assert got.suppressed_by.tolist() == [1, -1, 3, -1, -1, -1]
+    # The preferred copy of an image wins over the better score.
+    got = dedup(np.zeros(6, np.int64), coords, scores, min_dist=20, images=images, priorities=[0, 1, 0, 0, 0, 0])
+    assert got.keep.tolist()[:2] == [True, False]
+    # Symmetry copies kept apart by orientation stay: one centre is not "the same image twice".
+    poses = np.zeros((6, 3))
+    poses[3] = [0.0, 0.0, 90.0]
+    got = dedup(np.zeros(6, np.int64), coords, scores, min_dist=20, images=images, poses=poses, max_angle=10)
+    assert got.keep.tolist() == [False, True, True, True, True, True]
+    with pytest.raises(ValueError, match="whole_tubes does not compare images"):
+        dedup(np.zeros(6, np.int64), coords, scores, min_dist=20, images=images, tubes=np.ones(6), whole_tubes=True)
+
+
+@st.composite
+def ranked_cases(draw):
+    n = draw(st.integers(0, 24))
+    coord = st.integers(0, 30).map(float)
+    coords = [[draw(coord), draw(coord)] for _ in range(n)]
+    groups = [draw(st.sampled_from([0, 1])) for _ in range(n)]
+    score = st.one_of(
+        st.sampled_from([0.0, 1.0, float("nan"), float("inf"), float("-inf")]), st.floats(-5, 5, allow_nan=False)
+    )
+    scores = [draw(score) for _ in range(n)]
+    levels = [draw(st.integers(0, 2)) for _ in range(n)]
+    images = [draw(st.sampled_from([0, 0, 1, 2, 3, 2**63 + 5])) for _ in range(n)]
+    return groups, coords, scores, levels, images, draw(st.sampled_from([0.0, 2.0, 7.5])), draw(st.booleans())
+
+
+@settings(max_examples=600, deadline=None)
+@given(ranked_cases(), st.booleans(), st.booleans())
+def test_priorities_none_scores_and_images_agree_with_the_oracle(case, entirely, with_inputs):
+    groups, coords, scores, levels, images, min_dist, higher = case
+    arrays = (np.array(groups, np.int64), np.array(coords, float).reshape(-1, 2), np.array(scores))
+    rules = {"min_dist": min_dist, "higher_is_better": higher, "remove_entirely": entirely, "priorities": levels}
+    if with_inputs:  # the pass that also finds the consensus masks decides alike
+        got, _ = dedup_and_support_masks(*arrays, np.array(levels) % 2, images=np.array(images, np.uint64), **rules)
+    else:
+        got = dedup(*arrays, images=np.array(images, np.uint64), **rules)
+    keep, by = oracle(groups, coords, scores, min_dist, higher, entirely, levels=levels, images=images)
+    assert got.keep.tolist() == keep
+    if not entirely:
+        assert got.suppressed_by.tolist() == by
