@@ -124,9 +124,8 @@ def decide_several_species(
         return decision
     compared = decision.ranked_scores if decision.ranked_scores is not None else particles.scores
     higher = True if decision.ranked_scores is not None else particles.higher_is_better
-    # --prefer's priority levels (lower first), where the decision has them, go before any score.
-    levels = getattr(decision, "levels", None)
-    ranks = cross_species_ranks(compared, particles.species, higher, options.seed, priority=levels)
+    # --prefer's priority levels (lower first) go before any score, as within a species.
+    ranks = cross_species_ranks(compared, particles.species, higher, options.seed, priority=decision.levels)
     displaced_by = suppress_overlaps(
         particles.groups, particles.centres, particles.species, ranks, decision.keep, radii, options.overlap
     )
@@ -190,7 +189,9 @@ def species_summary(particles: ParticleSet, decision: Decision, options: Particl
     if won is not None:
         summary["cross_species"] = {
             "overlap": options.overlap,
-            "rule": f"centre distance < (r_a + r_b) x {options.overlap:g}; ranked by percentile within each species",
+            "rule": f"centre distance < (r_a + r_b) x {options.overlap:g}; ranked by "
+            + ("the preferred inputs first, then " if decision.levels is not None else "")
+            + "percentile within each species",
             "won": won.tolist(),
             "pairs": [
                 {

@@ -188,7 +188,9 @@ struct Pick<'a, const D: usize> {
 
 /// Each score's percentile among the scores of its own group (`by`: a species, an input), in
 /// (0, 1], 1 the best: (number of worse scores + half the number of equal ones, its own
-/// included) / the group's count, so that ties share a value; NaN stays NaN (ranked last).
+/// included) / the group's count, so that ties share a value. A score that is not finite
+/// (NaN, ±inf: "none", as in the dedup) is counted in no group and its percentile is NaN
+/// (ranked last).
 /// Groups are ids below `scores.len() + 1024` (species and inputs are numbered from 0); each
 /// is sorted on its own, groups in parallel.
 pub fn percentiles_within(scores: &[f64], by: &[u32], higher_is_better: bool) -> Result<Vec<f64>, DedupError> {
@@ -209,10 +211,11 @@ pub fn percentiles_within(scores: &[f64], by: &[u32], higher_is_better: bool) ->
     let scatter = Scatter::new(&mut out);
     (0..n_groups).into_par_iter().for_each(|g| {
         // Best first, as integers (a float's order mapped onto u64: sorted faster than floats
-        // compared); -0.0 and 0.0 are equal, as numpy has them; NaN stays out (NaN).
+        // compared); -0.0 and 0.0 are equal, as numpy has them. A score that is not finite
+        // means "none" (as in the dedup): it stays out, NaN.
         let mut keyed: Vec<(u64, u32)> = order[offsets[g]..offsets[g + 1]]
             .iter()
-            .filter(|&&i| !scores[i as usize].is_nan())
+            .filter(|&&i| scores[i as usize].is_finite())
             .map(|&i| (score_key(scores[i as usize], higher_is_better), i))
             .collect();
         keyed.sort_unstable();
@@ -494,6 +497,10 @@ mod tests {
         assert_eq!(&got[..3], &[2.5 / 3.0, 1.0 / 3.0, 1.0 / 3.0]);
         assert!(got[3].is_nan());
         assert_eq!(&got[4..], &[0.75, 0.25]);
+        // ±inf is no score: NaN, and counted in no group.
+        let got = percentiles_within(&[f64::INFINITY, 2.0, f64::NEG_INFINITY, 1.0], &[0; 4], true).unwrap();
+        assert!(got[0].is_nan() && got[2].is_nan());
+        assert_eq!((got[1], got[3]), (0.75, 0.25));
         let lower = percentiles_within(&[-0.0, 0.0, 1.0], &[0, 0, 0], false).unwrap();
         assert_eq!(lower, [2.0 / 3.0, 2.0 / 3.0, 1.0 / 6.0]);
     }
