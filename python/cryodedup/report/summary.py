@@ -77,12 +77,14 @@ def particle_rows(s: dict) -> list[Row]:
         score_text += f"; {score['scale']} (--score-normalize rank)"
     if score.get("without_score"):
         score_text += f"\n{score['without_score']:,} picks without a score: ranked last"
+    into_project = (s.get("copick") or {}).get("written_as")
+    no_files = "none (no -o: the kept picks went into the copick project)" if into_project else "none written (--audit)"
     rows += [
         ("Shift", s["shift"]),
         ("Score", score_text),
         *priority_rows(s.get("priority")),
-        ("Kept files", "\n".join(s["outputs"]["kept"]) or "none written (--audit)"),
-        ("Rejected files", "\n".join(s["outputs"]["rejected"]) or "none written (--audit)"),
+        ("Kept files", "\n".join(s["outputs"]["kept"]) or no_files),
+        ("Rejected files", "\n".join(s["outputs"]["rejected"]) or no_files),
         ("Time", particle_time(s)),
     ]
     return rows
