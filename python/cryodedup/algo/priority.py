@@ -111,3 +111,18 @@ def groups_decided(
         "by_score": int(all_groups.size - by_priority.size),
         "won_by": {name: int(n) for name, n in zip(names, won) if n},
     }
+
+
+def priority_summary(
+    inputs: Sequence[str],
+    prefer: Sequence[str | os.PathLike | int],
+    levels: np.ndarray,
+    keep: np.ndarray,
+    suppressed_by: np.ndarray,
+) -> dict:
+    """The inputs in their order of priority (``--prefer``), and which priority decided how many groups."""
+    order = preferred_inputs(prefer, [Path(p) for p in inputs])
+    names = [inputs[k] for k in order]
+    if len(order) < len(inputs):
+        names.append("the other inputs")
+    return {"order": names, **groups_decided(levels, keep, suppressed_by, names)}
