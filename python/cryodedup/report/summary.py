@@ -160,7 +160,7 @@ def report_rows(s: dict) -> tuple[list[Row], dict[str, str]]:
 
 
 def density_highlight(s: dict) -> dict[str, str]:
-    """The report colours as warnings the rows naming micrographs of outlying duplicate fraction and images kept twice."""
+    """The report colours as warnings the rows naming outlying micrographs and images kept twice."""
     density = s.get("duplicate_density")
     warned = {"Duplicate outliers": "warn"} if density and density["outliers"] else {}
     if (s.get("same_image") or {}).get("images_kept_twice"):

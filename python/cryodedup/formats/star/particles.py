@@ -1066,7 +1066,7 @@ def _images(parts: list[ParticleStar], scans: list[ParticleScan]) -> Images | No
         return found
 
     keys = _joined([s.images for s in scans])
-    runs = np.concatenate([s.image_runs for s in scans])  # type: ignore[misc]
+    runs = np.concatenate([s.image_runs for s in scans])
     return Images(keys, runs, IMAGE_NAME, names)
 
 
