@@ -68,7 +68,7 @@ class Images:
     ----------
     keys : numpy.ndarray of uint64, shape (n,)
         Each row's image key, never 0: equal for rows of one image, in any input
-        (``cryodedup_core::algo::images``).
+        (``cryodedup_core::images``).
     runs : numpy.ndarray of uint64, shape (n_runs, 4)
         The runs of rows of one stack (stack hash, first and last index, increasing): they
         prove every image distinct without sorting the rows (``_core.images_distinct``).

@@ -15,7 +15,7 @@ are not this case and are left to the distance rule.
 - ``ignore``: nothing is read or checked.
 
 Every image being distinct is proved from the runs of rows of one stack, without a sort of
-the rows (``cryodedup_core::algo::images``): the check costs next to nothing when there is
+the rows (``cryodedup_core::images``): the check costs next to nothing when there is
 nothing to find.
 """
 

@@ -3,8 +3,9 @@
 
 use cryodedup_core::algo::decide::{decide, Request, Tubes};
 use cryodedup_core::algo::dedup::RowFacts;
-use cryodedup_core::algo::images::{self, ImageKeys, ImageRun};
+use cryodedup_core::algo::images::kept_twice;
 use cryodedup_core::algo::{consensus, dedup as core_dedup, neighbours, pose, species};
+use cryodedup_core::images::{self, ImageKeys, ImageRun};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
     PyUntypedArrayMethods,
@@ -339,6 +340,6 @@ pub(crate) fn images_kept_twice<'py>(
     if images.len() != n || keep.len() != n {
         return Err(errors::value(format!("{} images, {} centres, {} keep", images.len(), n, keep.len())));
     }
-    let rows = py.detach(|| images::kept_twice(images, centres, dim, keep));
+    let rows = py.detach(|| kept_twice(images, centres, dim, keep));
     Ok(rows.into_pyarray(py))
 }

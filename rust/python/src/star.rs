@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use cryodedup_core::algo::images::ImageRun;
 use cryodedup_core::errors::FileError;
+use cryodedup_core::images::ImageRun;
 use cryodedup_core::io::particle_rows::{CentrePlan, PixelSize};
 use cryodedup_core::io::star;
 use cryodedup_core::particle_split::Splitting;
@@ -311,7 +311,7 @@ pub(crate) struct ParticleScan {
     /// Each row's image key (uint64, never 0), or None without an image column.
     images: Option<Py<PyArray1<u64>>>,
     /// The runs of the image column, (stack hash, first index, last index, increasing) as
-    /// uint64 (n_runs, 4): see cryodedup_core::algo::images.
+    /// uint64 (n_runs, 4): see cryodedup_core::images.
     image_runs: Option<Py<PyArray2<u64>>>,
 }
 

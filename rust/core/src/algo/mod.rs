@@ -6,7 +6,7 @@
 //! - [`consensus`]: how many distinct inputs picked near each pick (consensus picking).
 //! - [`decide`]: which duplicate removal a request runs (plain, poses, tubes apart or whole).
 //! - [`filaments`]: filament tubes removed whole when they duplicate a better tube.
-//! - [`images`]: the same particle image twice (keys of `index@stack`, the check).
+//! - [`images`]: the same particle image twice: the rows kept at two centres.
 //! - [`grid`], [`kdtree`]: radius searches among dense and spread points.
 //! - [`neighbours`]: each particle's distance to its nearest neighbour (for the pictures).
 //! - [`pose`]: orientations, point groups and the angle between two particles.

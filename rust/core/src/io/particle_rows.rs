@@ -10,8 +10,8 @@
 
 use std::collections::HashMap;
 
-use crate::algo::images::ImageKeys;
 use crate::errors::StarError;
+use crate::images::ImageKeys;
 use crate::io::star::{index_scanning, scan_rows_streaming, Block, LoopOf, Release, RowScan, ScanRequest, Table};
 
 /// Where each row's micrograph pixel size comes from.
@@ -45,7 +45,7 @@ pub struct CentrePlan {
     /// Further number columns kept whole, in this order (a filament's tube, half-sets,
     /// orientations, a subtomogram's origins and angles): read in the same pass, not a second.
     pub extra: Vec<usize>,
-    /// The image name column (`rlnImageName`), if the images are keyed (algo::images).
+    /// The image name column (`rlnImageName`), if the images are keyed (crate::images).
     pub image: Option<usize>,
 }
 
@@ -343,16 +343,16 @@ mod tests {
             image: Some(3),
         };
         let rows = scan_particles(&data, blocks[0].table.as_ref().unwrap(), &plan, &keep_all).unwrap();
-        let mut want = crate::algo::images::ImageKeys::default();
+        let mut want = crate::images::ImageKeys::default();
         for name in names.iter().chain(std::iter::once(&"1@Extract/m0.mrcs".to_string())) {
             want.push_name(name.as_bytes());
         }
         assert_eq!(rows.images.keys, want.keys);
         assert_eq!(rows.images.keys[0], rows.images.keys[20_000]);
         let mut runs = rows.images.runs.clone();
-        assert!(!crate::algo::images::runs_distinct(&mut runs));
+        assert!(!crate::images::runs_distinct(&mut runs));
         let mut runs = rows.images.runs[..rows.images.runs.len() - 1].to_vec();
-        assert!(crate::algo::images::runs_distinct(&mut runs));
+        assert!(crate::images::runs_distinct(&mut runs));
     }
 
     #[test]

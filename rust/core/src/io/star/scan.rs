@@ -12,8 +12,8 @@ use super::numbers::parse_number;
 use super::{
     ends_rows, excerpt, find_binary, for_each_field, is_comment, keep_all, trim, Lines, Release, Table, PIECE, WINDOW,
 };
-use crate::algo::images::ImageKeys;
 use crate::errors::StarError;
+use crate::images::ImageKeys;
 
 /// What a loop scan returns: one entry per row.
 #[derive(Debug, Default)]
@@ -112,7 +112,7 @@ pub struct ScanRequest<'a> {
     pub key_col: Option<usize>,
     /// A field text that reads as NaN in a number column (crYOLO's `<NA>`).
     pub missing: Option<&'a [u8]>,
-    /// A column of RELION image names (`index@stack`) keyed as images (algo::images).
+    /// A column of RELION image names (`index@stack`) keyed as images (crate::images).
     pub image_col: Option<usize>,
 }
 
