@@ -1,5 +1,7 @@
-"""A RELION 3.1 project with ManualPick and AutoPick jobs, merged by cryodedup's External job
-with and without ``prefer``: are all the hand picks kept? (issue 39)
+"""Whether cryodedup's External job keeps every hand pick of a RELION 3.1 project with ``prefer`` (issue 39).
+
+A RELION 3.1 project with ManualPick and AutoPick jobs, merged by the External job with and
+without ``prefer``.
 
 Made by RELION 3.1's own programs (``relion_pipeliner``, ``relion_autopick``): Import/job001
 imports generated micrographs (dark blobs of 16 px in noise, 2 Å pixels), ManualPick/job002
@@ -29,6 +31,7 @@ MICROGRAPHS, BLOBS, SIZE = 4, 12, 512
 
 
 def pipeliner(root: Path, *args: str) -> None:
+    """RELION's relion_pipeliner with ``args``, in the project ``root``; its output if it fails."""
     done = subprocess.run(["relion_pipeliner", *args], cwd=root, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"relion_pipeliner {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
@@ -91,6 +94,7 @@ def _number(text: str) -> bool:
 
 
 def run_external(root: Path, number: int, prefer: bool) -> Path:
+    """External/job``number``: cryodedup-relion on the two coordinate jobs (``prefer 1``: the hand picks)."""
     options = (
         "fn_exe == cryodedup-relion;in_mic == Import/job001/micrographs.star;"
         "in_coords == ManualPick/job002/coords_suffix_manualpick.star;"
@@ -119,6 +123,7 @@ def lost(manual: dict[str, list[tuple[float, float]]], kept: dict[str, list[tupl
 
 
 def main() -> int:
+    """Makes the project in ``sys.argv[1]``, runs the two External jobs, checks: 0 if every hand pick is kept."""
     root = Path(sys.argv[1]).resolve()
     root.mkdir(parents=True)
     (root / "default_pipeline.star").write_text(PIPELINE)
