@@ -59,8 +59,11 @@ import barrage_pipelines as pipelines  # issue 38: cryodedup-relion and the CCP-
 from fixtures.shard_files import edit_pairs, edit_record
 from fixtures.synthetic import cs_particles, write_benchmark_file, write_cs, write_mrc
 
-COLUMNS = ("traceback", "hang", "OOM", "changed input", "partial output", "unclear error", *pipelines.COLUMNS)
-KINDS = ("STAR", ".cs", ".csg", "MRC", "coordinates", "options", *pipelines.KINDS)
+COLUMNS = (
+    *("traceback", "hang", "OOM", "changed input", "partial output", "unclear error", "wrong result"),
+    *pipelines.COLUMNS,
+)
+KINDS = ("STAR", ".cs", ".csg", "MRC", "coordinates", "options", "metadata", *pipelines.KINDS)
 
 LABELS = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup", "rlnAutopickFigureOfMerit"]
 OPTICS = "data_optics\nloop_\n_rlnOpticsGroup #1\n_rlnOpticsGroupName #2\n_rlnMicrographPixelSize #3\n1 og1 1.0\n\n"
@@ -82,6 +85,8 @@ class Case:
     kind: str
     name: str
     build: Callable[[Path], list[str]]
+    # What the result must be: a problem (or None) from the output folder, the status, stderr and stdout.
+    expect: Callable[[Path, int, str, str], str | None] | None = None
 
 
 CASES: list[Case] = []
@@ -697,6 +702,13 @@ option_case("--seed NaN [30]", "--seed", "nan")
 CASES += pipelines.PIPELINE_CASES  # type: ignore[arg-type]
 
 
+# --- issue 38: the microscope metadata (EPU XML, SerialEM .mdoc), in a module of their own -----------------------
+
+from barrage_metadata import CASES as METADATA_CASES  # noqa: E402
+
+CASES += [Case(c.kind, c.name, c.build, c.expect) for c in METADATA_CASES]
+
+
 # --- running ----------------------------------------------------------------------------------------------------
 
 
@@ -764,17 +776,17 @@ def run_case(c: Case, root: Path, timeout: float, memory_gb: float) -> dict[str,
     start = time.monotonic()
     run = subprocess.Popen(
         command,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         preexec_fn=limits,  # noqa: PLW1509 (this script starts no threads)
         start_new_session=True,
     )
     try:
-        _, err = run.communicate(timeout=timeout)
+        output, err = run.communicate(timeout=timeout)
         hung = False
     except subprocess.TimeoutExpired:
         os.killpg(run.pid, signal.SIGKILL)
-        _, err = run.communicate()
+        output, err = run.communicate()
         hung = True
     seconds = time.monotonic() - start
     stderr = err.decode("utf-8", "replace")
@@ -786,6 +798,7 @@ def run_case(c: Case, root: Path, timeout: float, memory_gb: float) -> dict[str,
     changed = sorted(k for k in before if after.get(k) != before[k])
     lines = [line for line in stderr.strip().splitlines() if line.strip()]
     clear = code in (0, 2) or hung or (len(lines) == 1 and lines[0].startswith("Error: "))
+    wrong = c.expect(out, code, stderr, output.decode("utf-8", "replace")) if c.expect and not hung else None
     if (d / "out").exists():
         os.chmod(d / "out", 0o755) if (d / "out").is_dir() else None
     return {
@@ -799,8 +812,10 @@ def run_case(c: Case, root: Path, timeout: float, memory_gb: float) -> dict[str,
         "changed input": bool(changed),
         "partial output": bool(partial_outputs(out, code == 0, there_before)),
         "unclear error": not clear and not traceback,
+        "wrong result": bool(wrong),
         **dict.fromkeys(pipelines.COLUMNS, False),
         "details": (stderr[-800:] if traceback or not clear else "")
+        + (f" {wrong}" if wrong else "")
         + (f" changed {changed}" if changed else "")
         + (
             f" left {partial_outputs(out, code == 0, there_before)}"
@@ -888,7 +903,7 @@ def table(results: list[dict[str, object]]) -> str:
             continue
         ok = sum(r["code"] == 0 for r in rows)
         failed = sum(r["code"] in (1, 2) for r in rows)
-        counts = [sum(bool(r[c]) for r in rows) for c in COLUMNS]
+        counts = [sum(bool(r.get(c)) for r in rows) for c in COLUMNS]  # a pipeline case has no wrong-result check
         lines.append(f"| {kind} | {len(rows)} | {ok} | {failed} | " + " | ".join(map(str, counts)) + " |")
     return "\n".join(lines)
 
@@ -919,7 +934,7 @@ def main() -> int:
         for c in cases:
             r = run_case(c, root, args.timeout, args.memory_gb)
             results.append(r)
-            flags = [col for col in COLUMNS if r[col]]
+            flags = [col for col in COLUMNS if r.get(col)]
             status = ("BAD " + ", ".join(flags)) if flags else "ok"
             print(f"{c.kind:12} {c.name[:48]:48} exit {r['code']!s:4} {r['seconds']:5.1f} s  {status}", flush=True)
             if flags:
@@ -940,7 +955,7 @@ def main() -> int:
                 f"\n### Barrage of bad inputs (issue 11)\n\n`{command}` ({len(results)} cases, "
                 f"{args.timeout:g} s and {args.memory_gb:g} GB per run):\n\n{text}\n"
             )
-    clean = all(not any(r[c] for c in COLUMNS) for r in results)
+    clean = all(not any(r.get(c) for c in COLUMNS) for r in results)
     return 0 if clean and all(not any(r[c] for c in SIGNAL_COLUMNS) for r in signalled) else 1
 
 

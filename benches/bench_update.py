@@ -168,6 +168,38 @@ def compare_new(outdir: Path, screened: int, new: int, options: MicrographOption
     return wall, cpu, len(pairs)
 
 
+def measure(workdir: Path, screened: int, new: int, shape: tuple[int, int]) -> dict:
+    """One ``--update`` round of ``new`` images into ``screened`` (files made once in ``workdir``),
+    with its floor and the comparisons a fresh run makes: (wall, CPU) seconds of each."""
+    folder = workdir / f"{screened}+{new}_{shape[0]}x{shape[1]}"
+    mics = folder / "mics"
+    old = sparse_micrographs(mics, screened, shape)
+    fresh = new_micrographs(mics, screened, new, shape)
+    options = MicrographOptions()
+    outdir = folder / "out"
+    for name in ("pairs.csv", "duplicates.csv", "micrographs_kept.txt", "micrographs_rejected.txt"):
+        (outdir / name).unlink(missing_ok=True)
+    stored = seed_store(outdir, old, options)
+    binning = max(1, round(options.target_psize / PSIZE))
+    read_and_bin(fresh, binning)  # into the page cache
+    floor = min(timed(lambda: read_and_bin(fresh, binning)) for _ in range(2))
+    summary: dict = {}
+    update = timed(
+        lambda: summary.update(
+            find_duplicate_micrographs([str(mics / "*.mrc")], outdir, MicrographOptions(), update=True)
+        )
+    )
+    wall, cpu, compared = compare_new(outdir, screened, new, options)
+    return {
+        "floor": floor,
+        "update": update,
+        "compare": (wall, cpu),
+        "compared": compared,
+        "stored": stored,
+        "summary": summary,
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--screened", type=int, default=5000, help="micrographs already screened")
@@ -177,31 +209,16 @@ def main() -> None:
     args = ap.parse_args()
     shape = tuple(int(v) for v in args.shape.split("x"))
     assert len(shape) == 2
-    folder = args.workdir / f"{args.screened}+{args.new}_{args.shape}"
-    mics = folder / "mics"
-    old = sparse_micrographs(mics, args.screened, shape)
-    new = new_micrographs(mics, args.screened, args.new, shape)
-    options = MicrographOptions()
-    outdir = folder / "out"
-    for name in ("pairs.csv", "duplicates.csv", "micrographs_kept.txt", "micrographs_rejected.txt"):
-        (outdir / name).unlink(missing_ok=True)
-    stored = seed_store(outdir, old, options)
-    binning = max(1, round(options.target_psize / PSIZE))
-    read_and_bin(new, binning)  # into the page cache
-    floor, floor_cpu = min(timed(lambda: read_and_bin(new, binning)) for _ in range(2))
-    summary: dict = {}
-    update, update_cpu = timed(
-        lambda: summary.update(
-            find_duplicate_micrographs([str(mics / "*.mrc")], outdir, MicrographOptions(), update=True)
-        )
-    )
-    print(f"screened {args.screened} ({stored:,} pairs stored), new {args.new} images of {shape[1]} x {shape[0]}")
+    m = measure(args.workdir, args.screened, args.new, (shape[0], shape[1]))
+    (floor, floor_cpu), (update, update_cpu), (compare, compare_cpu) = m["floor"], m["update"], m["compare"]
+    summary = m["summary"]
+    print(f"screened {args.screened} ({m['stored']:,} pairs stored), new {args.new} images of {shape[1]} x {shape[0]}")
     print(f"images read {summary['images_read']}, pairs {summary['pairs_scored']:,}, rejected {summary['rejected']}")
-    compare, compare_cpu, compared = compare_new(outdir, args.screened, args.new, options)
     both, both_cpu = floor + compare, floor_cpu + compare_cpu
     print(f"read and bin the new images (floor): {floor:.2f} s, CPU {floor_cpu:.2f} s")
     print(
-        f"their spectra and {compared:,} pairs:  {compare:.2f} s, CPU {compare_cpu:.2f} s (what a fresh run pays too)"
+        f"their spectra and {m['compared']:,} pairs:  {compare:.2f} s, CPU {compare_cpu:.2f} s "
+        "(what a fresh run pays too)"
     )
     print(
         f"--update round:                      {update:.2f} s = {update / floor:.2f} x the floor (goal <= 1.5), "

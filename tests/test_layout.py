@@ -1,5 +1,7 @@
-"""The package's layering: no import cycle (lazy and type-only imports counted), and the lower layers never
-import the jobs. Read from the source with ast, so that an import inside a function counts like any other."""
+"""The package's layering, read from the package as it is: every room (a top-level module or
+subpackage) stands on one floor of :data:`FLOORS`, imports only rooms on its floor or below,
+and no import cycle (lazy and type-only imports counted). Read from the source with ast, so
+that an import inside a function counts like any other."""
 
 from __future__ import annotations
 
@@ -90,18 +92,59 @@ def test_no_import_cycle_in_the_package():
     assert cycles(graph) == []
 
 
-def test_formats_and_the_algorithms_do_not_import_the_jobs():
-    lower = ("cryodedup.formats", "cryodedup.algo", "cryodedup.model", "cryodedup.resolve")
-    upper = ("cryodedup.jobs", "cryodedup.cli", "cryodedup.api", "cryodedup.plots")
-    graph = import_graph()
-    climbing = [
+#: The package's rooms, from the ground up: a room imports rooms of its own floor or below.
+#: The package's own ``__init__`` stands apart: it names the public API lazily (PEP 562).
+FLOORS = [
+    {"errors", "signals", "cli_style", "species_options"},  # the ground: they import no room
+    {"outputs"},  # atomic outputs, the output lock
+    {"model", "labels"},  # the ParticleSet every reader fills; input labels for people
+    {"algo"},  # decisions on arrays
+    {"resolve"},  # the decisions every reader makes alike (score, pixel size, micrograph names)
+    {"formats", "options"},  # readers and writers, one module a format; the options and their checks
+    {"report"},  # what a job tells its user: the summary's rows, the pictures, report.html
+    {"jobs", "runner"},  # read -> decide -> write; how a command runs a job
+    {"api", "cli"},  # the Python API and the command line
+    {"pipelines", "entry"},  # RELION External / CCP-EM jobs; the installed command
+    {"__main__"},
+]
+
+
+def room_of(module: str) -> str:
+    """The room a module stands in: its top-level module or subpackage (``""`` for the package itself)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_every_room_of_the_package_stands_on_one_floor():
+    # A new room must be placed (else no rule guards it), and a floor names no room that is gone.
+    rooms = {room_of(name) for name in import_graph()} - {"", "_core"}
+    placed = [room for floor in FLOORS for room in floor]
+    assert sorted(placed) == sorted(set(placed))  # each room on one floor
+    assert set(placed) == rooms
+
+
+def test_no_room_imports_a_room_above_it():
+    floor_of = {room: k for k, floor in enumerate(FLOORS) for room in floor}
+    climbing = sorted(
         (name, target)
-        for name, targets in graph.items()
-        if name.startswith(lower)
+        for name, targets in import_graph().items()
+        if room_of(name)
         for target in targets
-        if target.startswith(upper)
-    ]
+        if room_of(target) and room_of(target) != room_of(name)
+        if floor_of[room_of(target)] > floor_of[room_of(name)]
+    )
     assert climbing == []
+
+
+def test_the_package_imports_its_public_names_lazily():
+    # ``import cryodedup`` loads the error type alone: the command line loads only its job's modules.
+    tree = ast.parse((PACKAGE / "__init__.py").read_text())
+    eager = [
+        ast.unparse(node)
+        for node in tree.body
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and not (node.module or "").endswith("__future__")
+    ]
+    assert eager == ["from .errors import CryodedupError"]
 
 
 def test_one_format_detector():

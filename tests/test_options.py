@@ -10,7 +10,7 @@ import pytest
 
 from cryodedup import options
 from cryodedup.cli import main
-from cryodedup.errors import CryodedupError
+from cryodedup.errors import CryodedupError, alternatives
 from cryodedup.options import (
     MICROGRAPHS,
     MICROGRAPHS_MERGE,
@@ -85,7 +85,7 @@ def test_the_choices_are_declared_once_beside_the_flag():
     # A choice's values stand in its declaration alone: no check() spells them again.
     source = Path(options.__file__).read_text()
     assert "not in (" not in source
-    assert options.alternatives(["auto", "all"]) == "auto or all"
+    assert alternatives(["auto", "all"]) == "auto or all"
 
 
 def test_the_particle_command_builds_the_options_of_the_api(tmp_path, monkeypatch):

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from cryodedup import ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
+from cryodedup.report.analysis_rows import matching_text
 from cryodedup.resolve import (
     NO_AUTO_SCORE,
     UNKNOWN_COLUMN,
@@ -22,7 +23,6 @@ from cryodedup.resolve import (
     ListedPixelSizes,
     Score,
     match_micrographs,
-    matching_text,
     name_key,
     pixel_size_entries,
     pixel_size_of_rows,
@@ -721,11 +721,11 @@ def test_resolve_score_by_hand():
 
 
 def test_no_reader_decides_the_score_direction_itself():
-    # The readers ask resolve.py; none keeps a table of directions of its own.
+    # The readers ask cryodedup.resolve; none keeps a table of directions of its own.
     import cryodedup.algo.dedup as dedup
     import cryodedup.formats.cryosparc.particles as cryosparc
     import cryodedup.formats.dynamo as dynamo
-    import cryodedup.formats.star.particles as relion
+    import cryodedup.formats.star.particle_table as relion
 
     assert not hasattr(dedup, "HIGHER_IS_BETTER")
     for reader in (relion, cryosparc, dynamo):
@@ -785,13 +785,14 @@ def test_pixel_size_of_rows_broadcasts_one_size_and_indexes_several():
 
 
 def test_no_reader_decides_the_pixel_size_order_itself():
-    # Every reader asks resolve.py for the order and the per-row sizes; none keeps its own.
+    # Every reader asks cryodedup.resolve for the order and the per-row sizes; none keeps its own.
     import cryodedup.formats.cryosparc.particles as cryosparc
     import cryodedup.formats.dynamo as dynamo
     import cryodedup.formats.picks.particles as picks
     import cryodedup.formats.star.particles as relion
+    import cryodedup.formats.star.pixel_sizes as relion_pixel_sizes
 
-    for reader in (relion, cryosparc, dynamo, picks):
+    for reader in (relion_pixel_sizes, cryosparc, dynamo, picks):
         assert reader.resolve_pixel_size is resolve_pixel_size
     assert relion.pixel_size_of_rows is pixel_size_of_rows and picks.pixel_size_of_rows is pixel_size_of_rows
     assert not hasattr(relion, "row_psizes") and not hasattr(picks, "_one_pixel_size")

@@ -22,7 +22,12 @@ from _harness import main
 
 from cryodedup.formats.dynamo import read_dynamo_tables
 
-MODULES = ["cryodedup.formats.dynamo", "cryodedup.resolve", "cryodedup.formats.files"]
+MODULES = [
+    "cryodedup.formats.dynamo",
+    "cryodedup.resolve.score",
+    "cryodedup.resolve.pixel_size",
+    "cryodedup.formats.files",
+]
 SEPARATOR = b"\n%%\n"
 MAPS = (None, "tomograms.doc", "tomograms.vll", None)
 SCORES = (("auto", "auto"), ("none", "auto"), ("tdrot", "min"), ("auto", "auto"))

@@ -65,8 +65,28 @@ def agreement_counts(
     n_groups: int,
     n_inputs: int,
 ) -> AgreementCounts: ...
+
+class KeyGroups:
+    """Rows grouped by equal keys: each row's group (as ``np.unique``'s inverse), its first and last row, count."""
+
+    ids: npt.NDArray[np.int64]
+    first: npt.NDArray[np.int64]
+    last: npt.NDArray[np.int64]
+    counts: npt.NDArray[np.int64]
+    def __init__(
+        self,
+        *,
+        ids: npt.NDArray[np.int64],
+        first: npt.NDArray[np.int64],
+        last: npt.NDArray[np.int64],
+        counts: npt.NDArray[np.int64],
+    ) -> None: ...
+    def __len__(self) -> int: ...
+
+def group_keys(keys: npt.NDArray[np.uint64] | npt.NDArray[np.uint8]) -> KeyGroups: ...
+def repeated_uint64(keys: npt.NDArray[np.uint64]) -> tuple[int, int] | None: ...
 def nearest_distances(
-    groups: npt.NDArray[np.int64] | npt.NDArray[np.uint32], coords: npt.NDArray[np.float64]
+    groups: npt.NDArray[np.int64] | npt.NDArray[np.uint32], coords: npt.NDArray[np.float64], reach: float = ...
 ) -> npt.NDArray[np.float64]: ...
 def suppress_overlaps(
     groups: npt.NDArray[np.int64] | npt.NDArray[np.uint32],

@@ -17,9 +17,20 @@ def main() -> None:
     """The ``cryodedup`` command: its status is the signal's (128 + its number) if one came."""
     signals.install(signals.STARTING)
     signals.pause_for_tests("starting")
+    _lean_start()
     from .runner import run_command
 
     run_command(command)
+
+
+def _lean_start() -> None:
+    """One thread for numpy's OpenBLAS, unless the user chose otherwise (issue 43).
+
+    At its import OpenBLAS starts a thread per core, which spins a while: on two cores it
+    took the job's CPU (15-20 ms of a small STAR job's 170 ms). No job does linear algebra
+    large enough to share; the core's own threads do the work.
+    """
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def command() -> None:

@@ -1,10 +1,19 @@
 """The one structure every particle format is read into, whatever it came from.
 
 A format module (``formats.star.particles``, ``formats.cryosparc.particles``, ``formats.picks``,
-``formats.dynamo``) reads its inputs into a :class:`ParticleSet`; the job
+``formats.dynamo``, ``formats.copick``) reads its inputs into a :class:`ParticleSet`; the job
 (``jobs.particles``) decides which rows to keep from it alone and hands the boolean mask
 back to the set's writer. Nothing in the job knows a file format, and nothing in a format
 module knows how the decision is made.
+
+One route runs otherwise (docs/design.md section 5): RELION particle STAR files, read when
+the job's options allow it, are decided while the core scans them. The STAR reader tells the
+job what their headers say (:class:`StarFacts`); the job answers with its rule
+(:class:`OnePass`: the minimum distance, the seed, whole-tube removal) or None; given a rule,
+the reader has the core decide each micrograph's rows as it reads them and append them to the
+kept or rejected output at once, and the set comes back ``decided``: the job takes that mask
+as its decision and the writer only ends the files it holds. The rule is still the job's;
+the reader only carries it into the scan.
 """
 
 from __future__ import annotations

@@ -25,9 +25,10 @@ import numpy as np
 
 from .algo.dedup import MAX_INPUTS
 from .algo.filaments import MODES as FILAMENT_MODES
-from .errors import CryodedupError
+from .errors import CryodedupError, alternatives
 from .model import OUTPUT_FORMATS, SHIFT_KEYS
 from .outputs import check_plotting
+from .resolve.micrograph_names import MATCH_MODES
 from .species_options import DEFAULT_MIN_DIST, DefaultDistance, MinDistance, NamedDistance, SpeciesDistances
 
 #: Centres and distances beyond this many Å are refused (the core's MAX_COORDINATE): their squares overflow.
@@ -37,8 +38,6 @@ MAX_CENTRE = 1e150
 COVERAGE = ("auto", "all")
 #: The point groups the core knows (rust/core/src/pose.rs).
 SYMMETRY = re.compile(r"[CcDd][1-9][0-9]{0,2}|[TtOoIi]")
-#: Values of ``--match-micrographs`` (docs/design.md section 2, "Matching micrographs").
-MATCH_MODES = ("auto", "path", "name")
 CANDIDATES = ("auto", "window", "pattern", "all", "metadata")
 # --candidates auto compares every pair of a set up to this size, and a --window beyond it.
 # Every pair of 200 micrographs costs what a 100-image window costs (about 100 pairs per
@@ -131,12 +130,6 @@ def check_choices(options: object) -> None:
             value = getattr(options, f.name)
             if value not in flag.type.choices:
                 raise CryodedupError(f"{flag.flags[0]} is {alternatives(flag.type.choices)}, got {value!r}")
-
-
-def alternatives(values: Sequence[Any]) -> str:
-    """``a, b or c``."""
-    words = [str(v) for v in values]
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
 
 
 def path_type(file_okay: bool = True, dir_okay: bool = True) -> click.Path:
@@ -568,12 +561,6 @@ def _is_real_number(value: object) -> bool:
 def _is_whole_number(value: object) -> bool:
     """Whether ``value`` is an int (numpy's included, not a bool): options from the Python API arrive unchecked."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def check_match_mode(mode: object) -> None:
-    """Refuses a ``--match-micrographs`` value other than auto, path or name."""
-    if mode not in MATCH_MODES:
-        raise CryodedupError(f"--match-micrographs is {alternatives(MATCH_MODES)}, got {mode!r}")
 
 
 @dataclass

@@ -12,7 +12,8 @@ import json
 import numpy as np
 import pytest
 
-from cryodedup.algo.density import density_rows, duplicate_density, outliers, rejected_as_duplicates
+from cryodedup.algo.density import duplicate_density, outliers, rejected_as_duplicates
+from cryodedup.report.analysis_rows import density_rows
 
 
 def fates(picks_and_duplicates):

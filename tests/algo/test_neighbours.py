@@ -20,6 +20,7 @@ import pytest
 
 from cryodedup.algo import neighbours
 from cryodedup.algo.neighbours import linked_groups, nearest_pairs, neighbour_pairs
+from fixtures.synthetic import write_line_mdoc
 
 
 def brute_groups(xy, reach):
@@ -97,13 +98,7 @@ def test_memory_of_a_crowded_line_is_a_few_pairs_per_point():
 @pytest.mark.slow
 def test_100k_sections_on_one_line_run_under_a_4_gb_address_space(tmp_path):
     """The issue's case end to end: a .mdoc of 100,000 sections 10 nm apart, --no-images, RLIMIT_AS 4 GB."""
-    n = 100_000
-    with open(tmp_path / "line.mdoc", "w") as f:
-        f.write("T = SerialEM\nPixelSpacing = 1.0\n\n")
-        f.writelines(f"[ZValue = {k}]\nStagePosition = {k * 0.01:.4f} 0\n\n" for k in range(n))
-    with open(tmp_path / "mics.star", "w") as f:
-        f.write("data_micrographs\nloop_\n_rlnMicrographName\n")
-        f.writelines(f"line_{k}.mrc\n" for k in range(n))
+    write_line_mdoc(tmp_path, 100_000, 0.01)
     script = textwrap.dedent(
         """
         import resource, sys

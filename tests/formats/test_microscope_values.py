@@ -16,9 +16,9 @@ from datetime import datetime, timezone
 import pytest
 
 from cryodedup.errors import CryodedupError
-from cryodedup.formats.microscope import beam_diameter, place, read_epu, read_mdoc
+from cryodedup.formats.microscope import beam_diameter, metadata_files, place, read_epu, read_mdoc
 from cryodedup.jobs.micrographs.plan import placed_pairs
-from fixtures.synthetic import EPU_XML
+from fixtures.synthetic import EPU_XML, write_line_mdoc
 
 GOOD = {"psize_m": "0.83e-10", "nx": "5760", "ny": "4092", "beam_m": "0.65e-6"} | {
     "bx": "0.1",
@@ -252,9 +252,7 @@ def test_crowded_mdoc_costs_a_few_pairs_per_section_and_says_it_capped(tmp_path)
     """20,000 sections 10 nm apart on one line: before issue 38, grouping them listed every pair
     within 10 µm (20M pairs, 320 MB); now the search holds a few pairs per section."""
     n = 20_000
-    with open(tmp_path / "line.mdoc", "w") as f:
-        f.write("T = SerialEM\nPixelSpacing = 1.0\n\n")
-        f.writelines(f"[ZValue = {k}]\nStagePosition = {k * 0.01:.4f} 0\n\n" for k in range(n))
+    write_line_mdoc(tmp_path, n, 0.01)
     names = [f"line_{k}.mrc" for k in range(n)]
     placement = place(names, [tmp_path / "line.mdoc"], None, None)  # read first: its text is not the search's
     tracemalloc.start()
@@ -284,3 +282,30 @@ def test_stage_stops_and_squares_of_a_crowded_mdoc_are_bounded_too(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 3000 * n, f"{peak / n:.0f} bytes per section"  # the reading's dicts and objects included
+
+
+# --- the barrage's findings (issue 38) ---------------------------------------------------------------
+
+
+def test_a_folder_named_like_a_metadata_file_is_passed_over(tmp_path):
+    epu(tmp_path / "Data" if (tmp_path / "Data").mkdir() is None else tmp_path)
+    (tmp_path / "Data" / "x_Data_1.xml").mkdir()
+    (tmp_path / "Data" / "other.mdoc").mkdir()
+    assert [p.name for p in metadata_files([tmp_path / "Data"])] == ["FoilHole_1_Data_2_3_20221104_061329.xml"]
+
+
+def test_two_sections_naming_one_image_are_refused(tmp_path):
+    path = mdoc(tmp_path, "[ZValue = 0]", "StagePosition = 5 6")
+    refused(read_mdoc, path, "the section at line 9 describes image stack_0, as the section at line 4 does")
+    frames = mdoc(
+        tmp_path, "SubFramePath = X:\\f\\a.tif", "[ZValue = 2]", "StagePosition = 5 6", "SubFramePath = D:\\a.tif"
+    )
+    refused(read_mdoc, frames, "the section at line 10 describes image a, as the section at line 7 does")
+
+
+@pytest.mark.parametrize("encoding", ["utfm16", "rot13", "shift_jis", "idna", "utf-7"])
+def test_xml_declaring_an_encoding_python_or_expat_cannot_take_is_one_line(tmp_path, encoding):
+    # found by the epu_xml fuzz target: LookupError, then ValueError and UnicodeError, escaped read_epu
+    path = epu(tmp_path)
+    path.write_bytes(f'<?xml version="1.0" encoding="{encoding}"?>'.encode() + path.read_bytes())
+    refused(read_epu, path, "not an XML file")

@@ -128,35 +128,6 @@ def halfset_audit(
     }
 
 
-def audit_rows(audit: dict, unit: str = "micrograph") -> list[tuple[str, str]]:
-    """The audit as (label, value) rows, for the terminal table and the report; ``unit`` names a micrograph."""
-    if audit.get("column") is None:
-        return [("Half-set audit", audit["message"])]
-    rows = [
-        ("Half-set audit", audit["message"]),
-        (
-            "  Duplicate pairs",
-            f"{audit['duplicate_pairs']:,}: {audit['straddling_pairs']:,} across the half-sets, "
-            f"{audit['within_half_pairs']:,} within one ({audit['column']})",
-        ),
-    ]
-    if "same_image_pairs" in audit:
-        rows.append(
-            (
-                "  Same image twice",
-                f"{audit['same_image_pairs']:,} pairs of rows of one image at different centres: "
-                f"{audit['same_image_straddling']:,} across the half-sets",
-            )
-        )
-    if audit["top_micrographs"]:
-        listed = "\n".join(
-            f"{m['micrograph']}: {m['straddling_pairs']:,} (of {m['particles']:,} particles)"
-            for m in audit["top_micrographs"]
-        )
-        rows.append((f"  Most straddling ({audit['micrographs_with_straddling']:,} {unit}s)", listed))
-    return rows
-
-
 def halfsets_by_micrograph(groups: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """A half-set (0 or 1) for every row, the same for all kept rows of a micrograph.
 

@@ -14,7 +14,6 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import _core
-from ..labels import distinct_labels
 from ..model import ParticleSet
 from .dedup import popcount
 
@@ -248,72 +247,3 @@ def outcome_counts(outcomes: np.ndarray, input_of: np.ndarray, n_inputs: int) ->
     """Per input, its picks of each fate of :data:`OUTCOMES`, shape (n_inputs, len(OUTCOMES))."""
     cells = input_of.astype(np.int64) * len(OUTCOMES) + outcomes
     return np.bincount(cells, minlength=n_inputs * len(OUTCOMES)).reshape(n_inputs, len(OUTCOMES))
-
-
-def consensus_rows(consensus: dict) -> list[tuple[str, str]]:
-    """The report of :func:`consensus_report` as (label, text) rows.
-
-    Per input, the micrographs it ran on when not all, and its picks split by fate (kept
-    confirmed, alone or not confirmable; rejected as duplicates, unconfirmed or not
-    confirmable: the parts sum to its picks); the Jaccard index of each pair of inputs on
-    the micrographs both ran on; the micrographs where they agree least.
-    """
-    labels = distinct_labels([i["file"] for i in consensus["per_input"]])
-    k = consensus["min_support"]
-    n_mics = consensus.get("micrographs", 0)
-    partial = any(i.get("micrographs", n_mics) < n_mics for i in consensus["per_input"])
-    rows = [("Consensus", f"min support {k} of {len(labels)} inputs")]
-    for label, i in zip(labels, consensus["per_input"]):
-        text = f"ran on {i['micrographs']:,} of {n_mics:,} micrographs; " if partial else ""
-        rows.append((f"  {label}", text + _fates_text(i, k)))
-    if k > 1 and consensus.get("micrographs_not_confirmable"):
-        rows.append(("  Not confirmable", not_confirmable_text(consensus)))
-    matrix = consensus["jaccard"]
-    where = " (on the micrographs both ran on)" if partial else ""
-    for a in range(len(labels)):
-        for b in range(a + 1, len(labels)):
-            value = matrix[a][b]
-            rows.append((f"  Jaccard {labels[a]} / {labels[b]}", ("n/a" if value is None else f"{value:.3f}") + where))
-    worst = consensus["least_agreement"][:3]
-    if worst:
-        rows.append(("  Least agreement", "\n".join(f"{w['micrograph']} ({w['mean_jaccard']:.2f})" for w in worst)))
-    return rows
-
-
-def _fates_text(entry: dict, min_support: int) -> str:
-    """One input's picks split by fate, in words: each part once, so that they add up.
-
-    The parts that cannot occur under these options are left out unless they hold picks.
-    """
-    confirmed = "confirmed by another input" if min_support == 1 else f"confirmed by {min_support} or more inputs"
-    kept = [
-        ("kept_confirmed", confirmed, True),
-        ("kept_alone", "alone (no other input picked them)", min_support == 1),
-        ("kept_not_confirmable", "not confirmable", False),
-    ]
-    rejected = [
-        ("rejected_duplicate", "as duplicates", True),
-        ("rejected_unconfirmed", f"confirmed by fewer than {min_support} inputs", min_support > 1),
-        ("rejected_not_confirmable", "not confirmable", False),
-    ]
-
-    def part(fates: list[tuple[str, str, bool]]) -> str:
-        return ", ".join(f"{entry[key]:,} {words}" for key, words, always in fates if always or entry[key])
-
-    return f"{entry['picks']:,} picks: kept {part(kept)}; rejected {part(rejected)}"
-
-
-def not_confirmable_text(consensus: dict) -> str:
-    """What could not be confirmed: the picks on micrographs fewer than K inputs ran on, and their fate."""
-    k, n_mics = consensus["min_support"], consensus["micrographs"]
-    picks = sum(i["kept_not_confirmable"] + i["rejected_not_confirmable"] for i in consensus["per_input"])
-    short = consensus["micrographs_not_confirmable"]
-    fate = (
-        "kept (--uncovered reject rejects them)"
-        if consensus.get("uncovered", "keep") == "keep"
-        else "rejected (--uncovered reject)"
-    )
-    return (
-        f"{picks:,} picks on {short:,} of {n_mics:,} micrographs that fewer than {k} inputs ran on "
-        f"cannot be confirmed: {fate}"
-    )

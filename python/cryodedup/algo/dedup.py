@@ -221,13 +221,16 @@ def stretched(coords: np.ndarray, min_dist: float, min_dist_z: float | None) -> 
     return out
 
 
-def nearest_neighbour_distances(groups: np.ndarray, centres: np.ndarray) -> np.ndarray:
+def nearest_neighbour_distances(groups: np.ndarray, centres: np.ndarray, reach: float = np.inf) -> np.ndarray:
     """Distance (Å) from each particle to the nearest other particle of its micrograph.
 
-    A particle alone on its micrograph gets inf. One k-d tree search per particle, in the core.
+    A particle alone on its micrograph gets inf; one whose nearest is farther than ``reach``
+    gets ``reach`` (a search bounded by it prunes most of the tree). One k-d tree search per
+    particle, in the core.
     """
     ids = groups if groups.dtype == np.uint32 else groups.astype(np.int64, copy=False)  # the core takes either
-    return _core.nearest_distances(np.ascontiguousarray(ids), np.ascontiguousarray(centres, dtype=np.float64))
+    coords = np.ascontiguousarray(centres, dtype=np.float64)
+    return _core.nearest_distances(np.ascontiguousarray(ids), coords, reach)
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,6 @@ OUTLIER_SDS = 3.5
 MIN_EXCESS = 0.10
 #: An outlier has at least this many duplicate picks.
 MIN_DUPLICATES = 5
-#: Outliers named in the summary's table (``--json`` lists them all).
-NAMED = 10
 
 #: The rule, as the summary states it.
 RULE = (
@@ -113,20 +111,3 @@ def duplicate_density(groups: np.ndarray, duplicate: np.ndarray, mic_names: list
             for m in found
         ],
     }
-
-
-def density_rows(density: dict[str, Any] | None, unit: str = "micrograph") -> list[tuple[str, str]]:
-    """The summary's row naming the outlying micrographs (tomograms: ``unit``), none when there are none."""
-    if not density or not density["outliers"]:
-        return []
-    found = density["outliers"]
-    head = (
-        f"{len(found):,} of {density['micrographs_with_picks']:,} {unit}s with a duplicate fraction above "
-        f"{density['threshold']:.2f}: a picker stacking picks there? look at them\n"
-        f"(median {density['median']:.2f} + max({OUTLIER_SDS:g} robust SD {density['robust_sd']:.3f}, "
-        f"{MIN_EXCESS:g}); at least {MIN_DUPLICATES} duplicates)"
-    )
-    lines = [f"{e['micrograph']}: {e['fraction']:.0%} ({e['duplicates']:,} of {e['picks']:,} picks)" for e in found]
-    if len(lines) > NAMED:
-        lines = [*lines[:NAMED], f"and {len(found) - NAMED:,} more (all in --json: duplicate_density)"]
-    return [("Duplicate outliers", "\n".join([head, *lines]))]

@@ -200,7 +200,9 @@ def read_epu(path: StrPath) -> Acquisition:
     path = check_regular_file(path, "an EPU .xml")
     try:
         root = ET.parse(path).getroot()
-    except ET.ParseError as err:
+    except (ET.ParseError, LookupError, ValueError) as err:
+        # LookupError: an encoding Python does not know (<?xml encoding="utfm16"?>, found by fuzzing);
+        # ValueError: one expat cannot take (a multi-byte encoding other than UTF-8 or UTF-16).
         raise CryodedupError(f"{path}: not an XML file ({err})") from None
     except OSError as err:
         raise CryodedupError(f"{path}: cannot read the file ({err.strerror})") from None
@@ -342,7 +344,20 @@ def read_mdoc(path: StrPath) -> list[Acquisition]:
         )
     if not out:
         raise CryodedupError(f"{path}: no [FrameSet = N] or [ZValue = N] section (is this a SerialEM .mdoc?)")
+    _one_section_per_image(path, out, [line for title, line, _ in sections if title.startswith(("FrameSet", "ZValue"))])
     return out
+
+
+def _one_section_per_image(path: Path, acquisitions: list[Acquisition], lines: list[int]) -> None:
+    """Two sections naming one image (a repeated ``[ZValue = 3]`` or ``SubFramePath``) would place it twice."""
+    first: dict[str, int] = {}
+    for a, line in zip(acquisitions, lines):
+        if a.name in first:
+            raise CryodedupError(
+                f"{path}: the section at line {line} describes image {a.name}, as the section at line "
+                f"{first[a.name]} does; one section per image"
+            )
+        first[a.name] = line
 
 
 # --- files, folders and globs ---------------------------------------------------------------
@@ -367,7 +382,9 @@ def metadata_files(paths: Sequence[StrPath]) -> list[Path]:
                 raise CryodedupError(f"--metadata {text}: matches only folders, no EPU .xml or SerialEM .mdoc")
             found += [check_regular_file(f, "an EPU .xml or a SerialEM .mdoc") for f in files]
         elif Path(text).is_dir():
-            inside = sorted(Path(text).rglob("*_Data_*.xml")) + sorted(Path(text).rglob("*.mdoc"))
+            # Folders named like a metadata file are passed over, as a glob passes them over.
+            found_below = sorted(Path(text).rglob("*_Data_*.xml")) + sorted(Path(text).rglob("*.mdoc"))
+            inside = [f for f in found_below if not f.is_dir()]
             if not inside:
                 raise CryodedupError(
                     f"--metadata {text}: a folder without EPU data images' XML (*_Data_*.xml) or SerialEM .mdoc"
@@ -462,11 +479,15 @@ def linked_roots(n: int, pairs: np.ndarray, rank: np.ndarray) -> np.ndarray:
             i = parent[i]
         return i
 
-    for a, b in np.asarray(pairs, dtype=np.int64).reshape(-1, 2).tolist():
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            first, second = (ra, rb) if rank[ra] <= rank[rb] else (rb, ra)
-            parent[second] = first
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    for start in range(
+        0, len(pairs), 1 << 14
+    ):  # as Python ints a slice at a time: a list of them all costs 130 B a pair
+        for a, b in pairs[start : start + (1 << 14)].tolist():
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                first, second = (ra, rb) if rank[ra] <= rank[rb] else (rb, ra)
+                parent[second] = first
     return np.array([find(i) for i in range(n)], dtype=np.int64)
 
 
@@ -674,7 +695,11 @@ class Placement:
     def distance(self, pairs: np.ndarray) -> np.ndarray:
         """The distance (µm) between the positions of each pair; NaN without metadata."""
         pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-        return np.hypot(*(self.xy[pairs[:, 0]] - self.xy[pairs[:, 1]]).T)
+        out = np.empty(len(pairs))
+        for start in range(0, len(pairs), 1 << 16):  # a slice at a time: no temporaries the size of all pairs
+            part = pairs[start : start + (1 << 16)]
+            out[start : start + len(part)] = np.hypot(*(self.xy[part[:, 0]] - self.xy[part[:, 1]]).T)
+        return out
 
 
 def place(

@@ -598,7 +598,7 @@ def picture_details(
 ) -> ParticleDetails:
     """What the pictures show of the decision; the nearest-neighbour distances measured on a thread meanwhile."""
     plotting.join()
-    from ..report.particle_base import ParticleDetails
+    from ..report.particle_base import ParticleDetails, nn_histogram_top
 
     assert decision.suppressed_by is not None, "decide() fills suppressed_by for the pictures"
     return ParticleDetails(
@@ -617,6 +617,7 @@ def picture_details(
             nearest_neighbour_distances,
             particles.groups,
             stretched(particles.centres, options.min_dist, options.min_dist_z),
+            nn_histogram_top(options.min_dist),
         ).result,
     )
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..algo.density import NAMED, outliers, per_micrograph
+from ..algo.density import outliers, per_micrograph
 from ..labels import distinct_labels
+from .analysis_rows import NAMED
 from .canvas import REJECTED_COLOUR, SMALL_TEXT, TICK_TEXT, Canvas, Legend, Panel, Picture, rgb, text_width
 from .particle_base import ParticleDetails
 from .summary import short_name

@@ -122,6 +122,15 @@ class ParticleDetails:
         return np.minimum([x.min(), y.min()], 0.0), np.array([x.max(), y.max()])
 
 
+def nn_histogram_top(min_dist: float) -> float:
+    """The right edge (Å) of the nearest-neighbour histogram.
+
+    Its last bin counts every distance from there on, so no distance farther than this is
+    measured (issue 43: the unbounded searches were most of what the histogram cost).
+    """
+    return max(5 * min_dist, 200.0)
+
+
 def labelled_plot(
     title: str,
     xlabel: str,

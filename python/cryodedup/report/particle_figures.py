@@ -38,7 +38,7 @@ from .canvas import (
     viridis,
 )
 from .density_figures import duplicate_fraction
-from .particle_base import PLOT_SIZE, ParticleDetails, headroom, labelled_plot
+from .particle_base import PLOT_SIZE, ParticleDetails, headroom, labelled_plot, nn_histogram_top
 from .summary import short_name
 
 UNCONFIRMED_COLOUR = "#7b3294"  # kept as no duplicate, then rejected for lack of support
@@ -64,13 +64,13 @@ def nn_histogram(details: ParticleDetails) -> Picture:
             f"distance to the nearest particle in the same {details.unit}, z scaled by "
             f"{details.min_dist:g}/{details.min_dist_z:g} (Å)"
         )
+    top = nn_histogram_top(details.min_dist)
     d = details.nn_distances() if details.nn_distances is not None else None
     if d is None:
         d = nearest_neighbour_distances(
-            details.groups, stretched(details.centres, details.min_dist, details.min_dist_z)
+            details.groups, stretched(details.centres, details.min_dist, details.min_dist_z), top
         )
     d = d[np.isfinite(d)]
-    top = max(5 * details.min_dist, 200.0)
     counts, edges = np.histogram(np.clip(d, 0, top), bins=100, range=(0, top))
     title = "Nearest-neighbour distances (last bin: that far or farther)"
     picture, panel = labelled_plot(title, xlabel, "particles", (0, top), headroom(counts))

@@ -6,12 +6,9 @@ itself. Nothing here prints or draws.
 
 from __future__ import annotations
 
-from ..algo.audit import audit_rows
-from ..algo.consensus import consensus_rows
 from ..algo.dedup import SAME_CENTRE_A
-from ..algo.density import density_rows
 from ..labels import distinct_labels
-from ..resolve import matching_text
+from .analysis_rows import audit_rows, consensus_rows, density_rows, matching_text
 
 #: A summary row: label and text (lines separated by newlines).
 Row = tuple[str, str]

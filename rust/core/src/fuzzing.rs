@@ -133,7 +133,7 @@ pub fn dedup(data: &[u8]) {
     let poses: Vec<f64> = coords.iter().cycle().take(3 * groups.len()).copied().collect();
     let pose = PoseTest::new(&poses, PoseKind::RelionEulerDegrees, point_group("C2").unwrap(), 30.0);
     let pose = (flags & 64 != 0).then_some(&pose);
-    let _ = crate::algo::neighbours::nearest_distances(&groups, &coords, dim);
+    let _ = crate::algo::neighbours::nearest_distances(&groups, &coords, dim, 5.0 * min_dist);
     let _ = crate::algo::consensus::support_masks(&groups, &coords, dim, &inputs, min_dist);
     if flags & 128 != 0 {
         let _ = crate::algo::filaments::dedup_whole_tubes(&groups, &coords, dim, scores, &tubes, Some(&tubes), &params);

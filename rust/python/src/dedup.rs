@@ -222,17 +222,20 @@ pub(crate) fn agreement_counts<'py>(
     })
 }
 
-/// nearest_distances(groups, coords) -> distances: each particle's distance to the nearest
-/// other particle of its group (inf when alone). Groups are uint32 or int64, as for dedup.
+/// nearest_distances(groups, coords, reach=inf) -> distances: each particle's distance to
+/// the nearest other particle of its group (inf when alone), or `reach` when that one is
+/// farther. Groups are uint32 or int64, as for dedup.
 #[pyfunction]
+#[pyo3(signature = (groups, coords, reach = f64::INFINITY))]
 pub(crate) fn nearest_distances<'py>(
     py: Python<'py>,
     groups: Groups<'py>,
     coords: PyReadonlyArray2<'py, f64>,
+    reach: f64,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let dim = coords.shape()[1];
     let coords = coords.as_slice()?;
-    let distances = on_groups!(groups, |ids| py.detach(|| neighbours::nearest_distances(ids, coords, dim)))
+    let distances = on_groups!(groups, |ids| py.detach(|| neighbours::nearest_distances(ids, coords, dim, reach)))
         .map_err(CoreError::from)?;
     Ok(distances.into_pyarray(py))
 }

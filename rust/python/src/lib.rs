@@ -3,6 +3,7 @@
 //!
 //! - [`dedup`]: duplicate removal, consensus counts, nearest-neighbour distances.
 //! - [`picks`]: picker files read and written many at a time, picks joined.
+//! - [`keys`]: rows grouped by equal keys (a `.cs` file's micrograph uids or paths).
 //! - [`star`]: STAR files mapped, indexed, scanned and split.
 //! - [`micrographs`]: binned images, spectra and their comparison.
 //! - [`errors`]: the one mapping of core errors to Python exceptions.
@@ -12,6 +13,7 @@ use pyo3::prelude::*;
 
 mod dedup;
 mod errors;
+mod keys;
 mod micrographs;
 mod picks;
 mod star;
@@ -33,6 +35,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dedup::stack_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::images_distinct, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::images_kept_twice, m)?)?;
+    m.add_function(wrap_pyfunction!(keys::group_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(keys::repeated_uint64, m)?)?;
     m.add_function(wrap_pyfunction!(micrographs::bin_image, m)?)?;
     m.add_function(wrap_pyfunction!(micrographs::append_pair_rows, m)?)?;
     m.add_function(wrap_pyfunction!(picks::read_pick_files, m)?)?;
@@ -41,6 +45,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(picks::row_targets, m)?)?;
     m.add_function(wrap_pyfunction!(picks::repeat_int32, m)?)?;
     m.add_function(wrap_pyfunction!(picks::write_pick_numbers, m)?)?;
+    m.add_class::<keys::KeyGroups>()?;
     m.add_class::<dedup::DedupRule>()?;
     m.add_class::<dedup::PoseRule>()?;
     m.add_class::<dedup::DedupDecision>()?;

@@ -8,7 +8,7 @@ import yaml
 from cryosparc.dataset import CSDAT_FORMAT, Dataset
 
 from cryodedup import CryodedupError
-from cryodedup.formats.cryosparc.dataset import CSDAT_MAGIC, NUMPY_MAGIC, CsFile, CsGroup, flatten
+from cryodedup.formats.cryosparc.dataset import CSDAT_MAGIC, NUMPY_MAGIC, CsFile, CsGroup, flatten, key_groups
 
 MAIN_DTYPE = [("uid", "<u8"), ("blob/path", "S12"), ("blob/idx", "<u4"), ("ctf/df1_A", "<f4")]
 LOCATION_DTYPE = [("uid", "<u8"), ("location/center_x_frac", "<f4"), ("location/micrograph_uid", "<u8")]
@@ -289,3 +289,43 @@ def test_a_subset_is_written_as_np_save_writes_it_a_chunk_at_a_time(tmp_path, mo
         cs.save_rows(subset, tmp_path / "out.cs")
         assert (tmp_path / "out.cs").read_bytes() == save_numpy(tmp_path / "expected.cs", rows[subset]).read_bytes()
     assert (tmp_path / "in.cs").read_bytes() == save_numpy(tmp_path / "again.cs", rows).read_bytes()  # untouched
+
+
+def _unique_oracle(values: np.ndarray) -> tuple[np.ndarray, ...]:
+    """numpy's numbering of the rows by value: ids, first row, last row and count of each."""
+    _, first, ids, counts = np.unique(values, return_index=True, return_inverse=True, return_counts=True)
+    last = np.array([np.flatnonzero(ids.ravel() == g)[-1] for g in range(len(first))], dtype=np.int64)
+    return ids.ravel(), first, last, counts
+
+
+@pytest.mark.parametrize("field", ["location/micrograph_uid", "location/micrograph_path", "other"])
+def test_rows_are_grouped_by_value_as_numpy_unique_numbers_them(field):
+    # Strided fields of a table of records (a 13-byte record: the uids misaligned), keys in
+    # any order, paths that differ only past a zero byte or in their length.
+    rng = np.random.default_rng(5)
+    paths = np.array([b"J2/b.mrc", b"J2/a.mrc", b"J2/a.mrc\x01", b"J2/a", b"J2/\x00a", b"z"], dtype="S9")
+    dtype = [("location/micrograph_uid", "<u8"), ("location/micrograph_path", "S9"), ("other", "<i4")]
+    rows = np.zeros(500, dtype=np.dtype(dtype, align=False))
+    pick = rng.integers(0, len(paths), 500)
+    rows["location/micrograph_uid"] = np.array([2**64 - 1, 7, 3, 2**63, 0, 12], dtype=np.uint64)[pick]
+    rows["location/micrograph_path"] = paths[pick]
+    rows["other"] = pick - 3  # signed ints: numpy's own grouping
+    found = key_groups(rows[field])
+    for got, want in zip((found.ids, found.first, found.last, found.counts), _unique_oracle(rows[field])):
+        np.testing.assert_array_equal(got, want)
+    assert len(found) == len(paths)
+
+
+def test_str_paths_of_a_dataset_are_grouped_by_numpy():
+    values = np.array(["J2/b.mrc", "J2/a.mrc", "J2/b.mrc"], dtype=object)
+    found = key_groups(values)
+    assert found.ids.tolist() == [1, 0, 1] and found.first.tolist() == [1, 0] and found.last.tolist() == [1, 2]
+
+
+def test_a_repeated_uid_is_named_with_the_most_rows_holding_one(tmp_path):
+    rows = np.zeros(6, dtype=MAIN_DTYPE)
+    rows["uid"] = [9, 4, 9, 4, 9, 5]  # 4 is the smallest repeated uid; 9 is held by three rows
+    np.save(tmp_path / "p.npy", rows)
+    (tmp_path / "p.npy").rename(tmp_path / "p.cs")
+    with pytest.raises(CryodedupError, match=r"p\.cs: uid 4 is held by 3 rows; each particle has its own uid"):
+        CsFile.load(tmp_path / "p.cs")

@@ -157,7 +157,9 @@ def _with_trailer(tmp_path, trailer: str):
 def test_the_index_is_finished_while_the_particle_rows_are_scanned(tmp_path):
     # The particle job indexes up to the first particle row, and the rest while scanning the
     # rows (one read of a big file); the whole index read first is the oracle.
-    from cryodedup.formats.star.particles import ParticleStar, pixel_size_plan, scan_particles
+    from cryodedup.formats.star.particle_table import ParticleStar
+    from cryodedup.formats.star.particles import scan_particles
+    from cryodedup.formats.star.pixel_sizes import pixel_size_plan
 
     path = _with_trailer(tmp_path, "\n# after the rows\n\ndata_extra\n\nloop_\n_rlnFoo\n1\n2\n")
     whole = StarFile(path)
@@ -214,9 +216,9 @@ def _job(path, outdir, options, monkeypatch, one_pass: bool):
         made.append(split := original(*args) if one_pass else None)
         return split
 
-    original = particles_star._start_split
+    original = particles_star.start_split
     with monkeypatch.context() as patch:
-        patch.setattr(particles_star, "_start_split", start_split)
+        patch.setattr(particles_star, "start_split", start_split)
         messages = []
         remove_duplicate_particles([path], outdir, options, log=lambda m, level: messages.append(m))
     return messages, made

@@ -53,6 +53,8 @@ def test_uncertain_pairs_are_listed_and_drawn_as_pairs_csv_says(graded, tmp_path
     # The set holds uncertain pairs on both sides of the boundary (else this test shows little).
     assert {d for _, d, _ in expected.values()} == {"duplicate", "not a duplicate"}
     assert s["uncertain_pairs"] == len(expected) >= 3
+    (warning,) = [w for w in s["warnings"] if "uncertain" in w]
+    assert warning.endswith("look at them before trusting the decision (report.html lists and draws them)")
     report = (tmp_path / "out" / "report.html").read_text()
     rows = report_table(report, "Uncertain pairs")
     listed = {(r[0], r[1]): r for r in rows}

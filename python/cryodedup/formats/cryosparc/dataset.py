@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, NoReturn, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ... import _core
+from ..._core import KeyGroups
 from ...errors import CryodedupError
 from ...outputs import StrPath
 from ..files import check_regular_file
@@ -52,11 +54,13 @@ def _one_row_per_particle(data: np.ndarray, path: Path) -> np.ndarray:
 
 def _check_distinct_uids(uid: np.ndarray, path: Path) -> None:
     """Refuses a dataset whose rows share a uid: joins and merges on uid would mix them up."""
-    values, counts = np.unique(uid, return_counts=True)
-    if len(values) != len(uid):
-        raise CryodedupError(
-            f"{path}: uid {values[counts > 1][0]} is held by {counts.max()} rows; each particle has its own uid"
-        )
+    if uid.ndim == 1 and uid.dtype == np.uint64:  # sorted in the core, in parallel
+        repeated = _core.repeated_uint64(np.ascontiguousarray(uid))  # a field of records: strided
+    else:
+        values, counts = np.unique(uid, return_counts=True)
+        repeated = None if len(values) == len(uid) else (values[counts > 1][0], counts.max())
+    if repeated is not None:
+        raise CryodedupError(f"{path}: uid {repeated[0]} is held by {repeated[1]} rows; each particle has its own uid")
 
 
 class CsFile:
@@ -473,6 +477,39 @@ def _align(uid0: np.ndarray, uid: np.ndarray, group: Path, path: Path | None) ->
     if len(uid) and not np.array_equal(uid[rows], uid0):
         raise CryodedupError(f"{group}: {path} and the group's first file hold different particle uids")
     return rows
+
+
+def key_groups(values: ArrayLike) -> KeyGroups:
+    """The rows of a field grouped by value (micrograph uids or paths, filament uids).
+
+    ``ids`` holds each row's group, numbered as ``np.unique``'s inverse numbers them (the
+    rank of its value among the distinct values); ``first``, ``last`` and ``counts``, by
+    group, the first and last row with that value and how many rows have it.
+
+    uint64 uids and fixed-width byte strings (CryoSPARC's paths) are hashed once in the core;
+    ``np.unique`` sorted every row's value, a million paths several times over (issue 43).
+    Other types (a cryosparc-tools Dataset's ``str`` paths) are grouped by ``np.unique``.
+    """
+    values = np.asarray(values)
+    if values.ndim == 1 and values.dtype == np.uint64:  # a field of records, strided: 8 MB a million
+        return _core.group_keys(np.ascontiguousarray(values))
+    if values.ndim == 1 and values.dtype.kind == "S":
+        return _core.group_keys(_byte_rows(values))
+    _, first, ids, counts = np.unique(values, return_index=True, return_inverse=True, return_counts=True)
+    last = len(values) - 1 - np.unique(values[::-1], return_index=True)[1]
+    return KeyGroups(ids=ids.astype(np.int64).ravel(), first=first, last=last.astype(np.int64), counts=counts)
+
+
+def _byte_rows(strings: np.ndarray) -> np.ndarray:
+    """Fixed-width byte strings as rows of uint8.
+
+    Without a copy where numpy allows the view: a field of a table of records is strided,
+    each string's bytes contiguous.
+    """
+    try:
+        return strings[:, None].view(np.uint8)
+    except ValueError:  # a numpy that refuses the view of a strided axis
+        return np.ascontiguousarray(strings).view(np.uint8).reshape(len(strings), strings.dtype.itemsize)
 
 
 def as_text(values: ArrayLike) -> list[str]:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ... import _core
+from ..._core import KeyGroups
 from ...algo.audit import read_halves
 from ...algo.filaments import CRYOSPARC_TUBE, tube_ids
 from ...errors import CryodedupError
@@ -37,7 +38,7 @@ from ...resolve import (
     resolve_score,
 )
 from ..sniff import is_cryosparc
-from .dataset import CsFile, CsGroup, as_text, flatten, join_on_uid
+from .dataset import CsFile, CsGroup, as_text, flatten, join_on_uid, key_groups
 from .exposures import exposure_pixel_sizes
 
 if TYPE_CHECKING:
@@ -169,8 +170,9 @@ def read_micrograph_names(
     names: list[str] | None = None
     rows = np.full(len(group), -1, dtype=np.int64)
     if group.has(MICROGRAPH_PATH):
-        paths, rows = np.unique(as_text(group.column(MICROGRAPH_PATH)), return_inverse=True)
-        names = [str(n) for n in paths]
+        paths = group.column(MICROGRAPH_PATH)
+        by_path = key_groups(paths)
+        rows, names = by_path.ids, as_text(paths[by_path.first])
     writer = CsWriter(group, outdir, [group.path], stems)
     return ParticleSet.names_only(group.path, names, rows, writer, uids), writer
 
@@ -276,11 +278,10 @@ def _rows_differ(d: Dataset, rows: np.ndarray, others: np.ndarray, fields: list[
     return differ
 
 
-def _micrograph_groups(group: CsGroup) -> tuple[np.ndarray, int, str]:
+def _micrograph_groups(group: CsGroup) -> tuple[KeyGroups, str]:
     for key in ("location/micrograph_uid", "location/micrograph_path"):
         if group.has(key):
-            ids, inverse = np.unique(group.column(key), return_inverse=True)
-            return inverse.astype(np.int64).ravel(), len(ids), key
+            return key_groups(group.column(key)), key
     raise CryodedupError(
         f"{group.path}: no location slot (location/micrograph_uid, center_x_frac, ...): the particles are "
         "not linked to micrographs, so their positions are unknown. Give the output of a job that keeps "
@@ -314,10 +315,12 @@ def _exposure_pixel_sizes(group: CsGroup, exposures: Path) -> tuple[np.ndarray, 
     # Looked up as every reader looks a micrograph up in a list (one wording for what is missing),
     # by uid: no path, so nothing is found by file name.
     listed = {f"uid {uid}": psize for uid, psize in exposure_pixel_sizes(exposures).items()}
-    uids, inverse = np.unique(group.column("location/micrograph_uid"), return_inverse=True)
+    uids = group.column("location/micrograph_uid")
+    by_uid = key_groups(uids)
     exposure_list = ListedPixelSizes(exposures, listed, "path", "micrograph_blob/psize_A")
-    psize, _ = exposure_list.sizes(str(group.path), [f"uid {uid}" for uid in uids.tolist()])  # one per micrograph
-    return psize[inverse.ravel()], exposure_list.source(len(uids), 0)
+    names = [f"uid {uid}" for uid in uids[by_uid.first].tolist()]
+    psize, _ = exposure_list.sizes(str(group.path), names)  # one per micrograph
+    return psize[by_uid.ids], exposure_list.source(len(by_uid), 0)
 
 
 def _location_pixel_size(group: CsGroup) -> tuple[np.ndarray, str]:
@@ -429,17 +432,6 @@ def _images(group: CsGroup) -> Images | None:
     return Images(keys, runs, label, names)
 
 
-def _rows_of_micrographs(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The first and the last row of each micrograph id (ids 0..n-1, all present).
-
-    What is read per micrograph is read from one of its rows: work per micrograph, not per
-    particle (a Python loop over a million rows cost seconds; issue 29).
-    """
-    first = np.unique(groups, return_index=True)[1]
-    last = len(groups) - 1 - np.unique(groups[::-1], return_index=True)[1]
-    return first, last
-
-
 def _mic_names(group: CsGroup, key: str, first: np.ndarray) -> list[str]:
     """Micrograph names by id.
 
@@ -461,7 +453,8 @@ def read_group(
     group: CsGroup, options: ReaderOptions, warn: Callable[[str], None], inputs: list[str], input_of: np.ndarray
 ) -> ParticleSet:
     """The ParticleSet of one (possibly merged) particle group, without a writer."""
-    groups, _, key = _micrograph_groups(group)
+    by_micrograph, key = _micrograph_groups(group)
+    groups = by_micrograph.ids
     for needed in ("location/center_x_frac", "location/center_y_frac", "location/micrograph_shape"):
         if not group.has(needed):
             raise CryodedupError(f"{group.path}: the location slot has no {needed} field")
@@ -485,10 +478,12 @@ def read_group(
         )
         if shift is not None:
             centres -= shift * np.reshape(psize_align, (-1, 1))
-    first, last = _rows_of_micrographs(groups)
+    # What is read per micrograph is read from one of its rows (its first or last): work per
+    # micrograph, not per particle (a Python loop over a million rows cost seconds; issue 29).
+    first, last = by_micrograph.first, by_micrograph.last
     filament = group.has(CRYOSPARC_TUBE)  # docs/design.md section 8
     # filament_uid is a uint64 hash: compared exactly, as its rank among the uids present.
-    tube_values = np.unique(group.column(CRYOSPARC_TUBE), return_inverse=True)[1].ravel() if filament else None
+    tube_values = key_groups(group.column(CRYOSPARC_TUBE)).ids if filament else None
     return ParticleSet(
         inputs=inputs,
         input_of=input_of,

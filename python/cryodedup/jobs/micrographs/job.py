@@ -19,8 +19,9 @@ from typing import Any, Callable
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import load_inputs
 from ...formats.microscope import place
-from ...options import MicrographOptions, check_match_mode
+from ...options import MicrographOptions
 from ...outputs import StrPath, all_outputs_at_once
+from ...resolve.micrograph_names import check_match_mode
 from .plan import plan_scoring
 from .score import ProgressBar, ShardRunner, decide_without_images, run_in_process
 from .update import leave_for_later, open_store, refuse_inputs_inside, score_update

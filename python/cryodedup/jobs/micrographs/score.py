@@ -212,12 +212,17 @@ def _read_image(plan: ScoringPlan, q: int) -> np.ndarray:
 
 def combine_shards(plan: ScoringPlan, shards: list[ShardScores]) -> dict[str, np.ndarray]:
     """The scores of all shards, in the order of one unsharded run: by later image, then earlier."""
-    scores = {k: np.concatenate([s.scores[k] for s in shards]) for k in shards[0].scores}
-    pairs = scores["pairs"].astype(np.int64).reshape(-1, 2)
+    if len(shards) == 1:
+        scores = dict(shards[0].scores)
+    else:
+        scores = {k: np.concatenate([s.scores[k] for s in shards]) for k in shards[0].scores}
+    pairs = scores["pairs"].astype(np.int64, copy=False).reshape(-1, 2)
     rank = np.zeros(len(plan.paths), dtype=np.int64)
     rank[plan.positions] = np.arange(len(plan.positions))
     order = np.lexsort((rank[pairs[:, 0]], rank[pairs[:, 1]]))
     scores["pairs"] = pairs
+    if (order == np.arange(len(order))).all():  # one shard's pairs, in order already: no copy (issue 38)
+        return scores
     return {k: v[order] for k, v in scores.items()}
 
 

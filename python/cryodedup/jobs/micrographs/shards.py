@@ -33,8 +33,9 @@ from ... import signals
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...formats.mrc import MrcLayout
-from ...options import MAX_IMAGES, MicrographOptions, check_match_mode
+from ...options import MAX_IMAGES, MicrographOptions
 from ...outputs import StrPath, all_outputs_at_once, put_in_place
+from ...resolve.micrograph_names import check_match_mode
 from .plan import ScoringPlan, plan_scoring
 from .score import ProgressBar, ShardScores, images_to_read, score_shard
 from .write import prepare_outputs, write_results

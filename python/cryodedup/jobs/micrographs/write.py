@@ -156,7 +156,8 @@ def write_results(
     if decision.uncertain.any():
         log(
             f"{int(decision.uncertain.sum())} pair(s) near the thresholds (joint score within {UNCERTAIN:g}x of 1): "
-            "marked uncertain in pairs.csv; look at them before trusting the decision",
+            "marked uncertain in pairs.csv; look at them before trusting the decision"
+            + (" (report.html lists and draws them)" if options.plot else ""),
             "warning",
         )
     if placement is not None:

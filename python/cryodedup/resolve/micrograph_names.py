@@ -1,15 +1,4 @@
-"""The decisions every reader makes alike: score column, pixel size, which micrographs are one.
-
-**The score** (:func:`resolve_score`): ``--score none``, ``auto`` (the first score the
-format knows that every input has) or a named column, and whether higher is better
-(``--score-order``, else what is known of the column). Each format says what it has and
-words the outcome for its files.
-
-**The pixel size** (:func:`resolve_pixel_size`): ``--mic-psize``, else ``--micrographs``,
-else the files' own columns, in that order for every format; the summary names the source
-alike (``MIC_PSIZE``, :func:`listed_source`, :func:`pixel_size_entries`).
-
-**Micrographs** (``--match-micrographs``).
+"""Which micrograph names stand for one micrograph (``--match-micrographs``).
 
 Re-processing names one micrograph differently: motion-corrected again into another job
 folder (``MotionCorr/job099/`` instead of ``MotionCorr/job002/``), or by CryoSPARC
@@ -25,143 +14,23 @@ names): those are never merged, and are matched by exact path only. docs/design.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import numpy as np
-from numpy.typing import ArrayLike
 
-from .algo.consensus import picks_per_group
-from .errors import CryodedupError
-from .model import ParticleSet, Warn
-from .options import check_match_mode
+from ..algo.consensus import picks_per_group
+from ..errors import CryodedupError, alternatives
+from ..model import ParticleSet, Warn
 
-#: Score columns whose higher values mean a better particle (RELION and CryoSPARC names).
-HIGHER_IS_BETTER = (
-    "rlnAutopickFigureOfMerit",
-    "rlnMaxValueProbDistribution",
-    "rlnLogLikeliContribution",
-    "rlnLCCmax",  # pytom-match-pick's template-matching score (its local cross-correlation peak)
-    "pick_stats/ncc_score",
-)
-#: Score columns whose lower values mean a better particle.
-LOWER_IS_BETTER = ("alignments2D/error", "alignments3D/error", "alignments2D/error_min", "alignments3D/error_min")
-
-#: What :func:`resolve_score` could not settle (``Score.problem``).
-NO_AUTO_SCORE, UNKNOWN_COLUMN, UNKNOWN_ORDER = "no auto score", "unknown column", "unknown order"
+#: Values of ``--match-micrographs`` (docs/design.md section 2, "Matching micrographs").
+MATCH_MODES = ("auto", "path", "name")
 
 
-def score_direction(label: str, score_order: str = "auto") -> bool | None:
-    """Whether higher scores are better.
-
-    ``score_order`` ``max`` or ``min`` when given, else what is known of the column
-    ``label``; None when it is not known.
-    """
-    if score_order != "auto":
-        return score_order == "max"
-    if label in HIGHER_IS_BETTER:
-        return True
-    if label in LOWER_IS_BETTER:
-        return False
-    return None
-
-
-@dataclass(frozen=True)
-class Score:
-    """The score a job ranks duplicates by, as :func:`resolve_score` chose it.
-
-    ``label`` None ranks by a seeded random order. ``problem`` (one of ``NO_AUTO_SCORE``,
-    ``UNKNOWN_COLUMN``, ``UNKNOWN_ORDER``) says what the user must be told; the format words
-    it, naming its own files, and decides whether it is a warning or an error.
-    """
-
-    label: str | None
-    higher_is_better: bool = True
-    problem: str | None = None
-
-
-def resolve_score(
-    score: str,
-    score_order: str,
-    auto: Sequence[str],
-    has: Callable[[str], bool],
-    known: Mapping[str, bool] | None = None,
-) -> Score:
-    """The one resolution of ``--score`` and ``--score-order`` for every format.
-
-    ``auto`` lists the format's scores in order of preference, ``has`` says whether every
-    input has a column, and ``known`` gives the format's own directions (Dynamo's
-    cross-correlations, a picker's own score), used when ``--score-order`` is ``auto``.
-    """
-    if score == "none":
-        return Score(None)
-    if score == "auto":
-        label = next((column for column in auto if has(column)), None)
-        if label is None:
-            return Score(None, problem=NO_AUTO_SCORE)
-    else:
-        label = score
-        if not has(label):
-            return Score(label, problem=UNKNOWN_COLUMN)
-    own = (known or {}).get(label) if score_order == "auto" else None
-    higher = own if own is not None else score_direction(label, score_order)
-    if higher is None:
-        return Score(label, problem=UNKNOWN_ORDER)
-    return Score(label, higher)
-
-
-#: The summary's source for a pixel size given on the command line.
-MIC_PSIZE = "--mic-psize"
-
-Result = TypeVar("Result")
-
-
-def resolve_pixel_size(
-    mic_psize: float | None,
-    given: Callable[[float], Result],
-    listed: Callable[[], Result] | None,
-    own: Callable[[], Result],
-) -> Result:
-    """The one order in which every reader takes the pixel size of its coordinates (Å/px).
-
-    ``--mic-psize`` (``given`` is called with it), else the micrographs list the user gave
-    with ``--micrographs`` (``listed``, None when there is none or the format takes none),
-    else what the files themselves say (``own``: RELION's optics table, CryoSPARC's
-    ``location/micrograph_psize_A``, Dynamo's ``apix``, the micrographs STAR a picking job
-    names). Each reader says how it reads each source and words what is missing.
-    """
-    if mic_psize is not None:
-        return given(mic_psize)
-    if listed is not None:
-        return listed()
-    return own()
-
-
-def listed_source(field: str, path: object) -> str:
-    """The summary's source for pixel sizes read from the column ``field`` of the file ``path``."""
-    return f"{field} in {path}"
-
-
-def pixel_size_of_rows(mic_psize: np.ndarray, n_rows: int, groups: Callable[[], np.ndarray]) -> np.ndarray:
-    """Each row's pixel size from its micrograph's (``mic_psize[groups()]``).
-
-    When every micrograph has the same size (none NaN) it is a read-only broadcast that
-    takes no memory, and ``groups`` (which may join several inputs' arrays) is not called.
-    """
-    if n_rows == 0:
-        return np.zeros(0)
-    if len(mic_psize) and bool((mic_psize == mic_psize[0]).all()):
-        return np.broadcast_to(mic_psize[0], (n_rows,))
-    return mic_psize[groups()]
-
-
-def pixel_size_entries(psize: ArrayLike, source: str) -> list[dict]:
-    """The summary's ``pixel_sizes`` entries for pixel sizes that apply to all inputs.
-
-    One entry per distinct value (the first ten).
-    """
-    return [{"input": "all", "optics_group": "all", "psize": float(v), "source": source} for v in np.unique(psize)[:10]]
+def check_match_mode(mode: object) -> None:
+    """Refuses a ``--match-micrographs`` value other than auto, path or name."""
+    if mode not in MATCH_MODES:
+        raise CryodedupError(f"--match-micrographs is {alternatives(MATCH_MODES)}, got {mode!r}")
 
 
 #: File extensions of micrographs and movies, removed (repeatedly) from the end of a name:
@@ -283,27 +152,6 @@ class Match:
                 "(--match-micrographs auto); --match-micrographs name compares them"
             )
         return lines
-
-
-def matching_text(matching: dict) -> str:
-    """The summary's ``micrograph_matching`` in words, for the terminal and the report."""
-    if "matched_by_name" not in matching:  # the micrograph job's --particles found by CryoSPARC uid
-        return str(matching["used"])
-    text = f"--match-micrographs {matching['mode']}: "
-    if matching["matched_by_name"]:
-        text += f"{matching['matched_by_name']:,} micrographs matched by file name, e.g. {matching['example']}"
-    else:  # what was done, though no name matched (not "by exact path" when names were compared)
-        text += f"by {matching['used']}"
-    if matching.get("kept_apart"):
-        text += f"; {matching['kept_apart']:,} micrographs sharing a file name within one input kept apart"
-    if matching.get("not_matched"):
-        text += f"; {matching['not_matched']:,} with a file name of another input's micrograph not compared"
-    if matching.get("pixel_sizes_by_file_name"):
-        text += (
-            f"; the pixel sizes of {matching['pixel_sizes_by_file_name']:,} micrographs found in the --micrographs "
-            "STAR by file name (listed there under another folder)"
-        )
-    return text
 
 
 def match_micrographs(names_by_input: Sequence[Sequence[str]], mode: str) -> Match:
@@ -477,105 +325,3 @@ def listed_by_file_name(names: Sequence[str], listed: dict[str, float]) -> Liste
         else:
             out.found[name] = next(iter(values))
     return out
-
-
-def _place(where: str | Callable[[str], str], name: str) -> str:
-    """The file that refers to the micrograph ``name``."""
-    return where if isinstance(where, str) else where(name)
-
-
-@dataclass(frozen=True)
-class ListedPixelSizes:
-    """The micrograph pixel sizes a list the user gave (``--micrographs``) or a job names, by micrograph.
-
-    A micrograph is looked up by its exact path, then (``match_mode`` auto or name) by its
-    file-name key (:meth:`lookup`); :meth:`sizes` refuses one that is missing or has no
-    pixel size > 0 in one wording for every reader, naming the file that refers to it, the
-    micrograph and the list. ``field`` is the list's pixel-size column (the summary's source).
-    CryoSPARC particles look their exposures up by uid: keys that are no paths, ``match_mode``
-    path.
-    """
-
-    path: object
-    psizes: dict[str, float]
-    match_mode: str
-    field: str
-
-    def sizes(self, where: str | Callable[[str], str], names: Sequence[str]) -> tuple[np.ndarray, set[str]]:
-        """The pixel size of each of ``names`` (each > 0), and the names found by file name."""
-        listed, by_name = self.lookup(where, names)
-        missing = [name for name in names if name not in listed]
-        if missing:
-            raise CryodedupError(self.not_listed(where, missing, list(names)))
-        values = np.array([listed[name] for name in names], dtype=np.float64)
-        bad = np.flatnonzero(~(values > 0))
-        if len(bad):
-            name = names[bad[0]]
-            raise CryodedupError(
-                f"{_place(where, name)}: micrograph {name!r} has no pixel size in {self.path} ({self.field} is "
-                f"{values[bad[0]]:g}); give it with --mic-psize"
-            )
-        return values, by_name
-
-    def lookup(self, where: str | Callable[[str], str], names: Sequence[str]) -> tuple[dict[str, float], set[str]]:
-        """The pixel size of each of ``names`` the list gives, and those found by file name.
-
-        A re-processed copy names ``MotionCorr/job099/Movies/x.mrc`` where the STAR lists
-        ``MotionCorr/job002/Movies/x.mrc`` (docs/design.md section 2). A key that names listed
-        micrographs of different pixel sizes is refused (naming the file ``where``), never guessed.
-        Names found neither way are left out (:meth:`not_listed` words them).
-        """
-        found = {name: self.psizes[name] for name in names if name in self.psizes}
-        if self.match_mode == "path" or len(found) == len(names):
-            return found, set()
-        by_name = listed_by_file_name(names, self.psizes)
-        if by_name.ambiguous:
-            name, listed = by_name.ambiguous[0]
-            choices = ", ".join(f"{other} ({self.psizes[other]:g} Å)" for other in listed[:3])
-            more = f"; {len(by_name.ambiguous)} micrographs alike" if len(by_name.ambiguous) > 1 else ""
-            raise CryodedupError(
-                f"{_place(where, name)}: micrograph {name!r} is not in {self.path} by its path, and its file name "
-                f"{name_key(name)} names {len(listed)} micrographs there with different pixel sizes: {choices}{more}; "
-                "which one it is cannot be told: give a micrographs STAR that lists it by its path, or --mic-psize"
-            )
-        return {**found, **by_name.found}, set(by_name.found)
-
-    def not_listed(self, where: str | Callable[[str], str], missing: list[str], names: list[str]) -> str:
-        """The error for micrographs ``missing`` (of ``names``) that the STAR does not list.
-
-        A re-processed copy names its micrographs under another folder (``MotionCorr/job099/``
-        where the micrographs STAR says ``job002``): with ``--match-micrographs path`` they are
-        looked up by exact path only, so the message says so and what to give instead; with
-        auto or name, those whose file name another micrograph of the same input has are never
-        looked up by it, and the message names one.
-        """
-        message = (
-            f"{_place(where, missing[0])}: micrograph {missing[0]!r} is not in {self.path} "
-            f"({len(missing)} of {len(names)} micrographs missing)"
-        )
-        listed = {name_key(name) for name in self.psizes}
-        elsewhere = sum(name_key(name) in listed for name in missing)
-        if elsewhere and self.match_mode == "path":
-            message += (
-                f"; {elsewhere} of them are listed there under another folder (the same file name), and with "
-                "--match-micrographs path a micrograph's pixel size is looked up by its exact path: use "
-                "--match-micrographs auto or name to look it up by file name, or give the micrograph pixel size "
-                "with --mic-psize"
-            )
-        elif elsewhere:
-            shared = listed_by_file_name(names, self.psizes).shared
-            name, other = shared[0]
-            message += (
-                f"; {len(shared)} of them have the file name of a micrograph listed there under another folder, but "
-                f"so does another micrograph of this file ({name!r} and {other!r}): different micrographs, whose "
-                "pixel size is looked up by exact path only; give a micrographs STAR that lists each by its path, or "
-                "the micrograph pixel size with --mic-psize"
-            )
-        return message
-
-    def source(self, n_mics: int, n_by_name: int) -> str:
-        """The summary's source for ``n_mics`` micrographs, ``n_by_name`` of them found by file name."""
-        source = listed_source(self.field, self.path)
-        if n_by_name:
-            source += f", {n_by_name:,} of {n_mics:,} micrographs found there by file name under another folder"
-        return source

@@ -1,0 +1,319 @@
+"""RELION's particle tables: which columns locate, score and group the particles.
+
+A particle STAR input (:class:`ParticleStar`) or a table in memory (``particles.read_frame``)
+is seen through :class:`ParticleTable`: its labels, its optics table and the
+:class:`Columns` chosen from them (coordinates and their units, origins, optics group,
+subtomogram angles). The score column and the merged output's columns are chosen here for
+all inputs at once; :class:`Needs` gathers what the user must supply into one message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from ...errors import CryodedupError
+from ...model import ReaderOptions, Warn
+from ...outputs import StrPath
+from ...resolve.score import NO_AUTO_SCORE, UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_score
+from .file import Block, StarFile, Table
+from .micrographs import block_naming_micrographs
+from .tomography import SUBTOMOGRAM_ANGLES
+
+#: The score columns ``--score auto`` looks for, in order.
+AUTO_SCORES = ("rlnAutopickFigureOfMerit", "rlnMaxValueProbDistribution", "rlnLogLikeliContribution")
+
+#: RELION's half-set column and how it writes the two halves.
+RANDOM_SUBSET, HALF_TEXTS = "rlnRandomSubset", ("1", "2")
+#: RELION's orientation of a particle: Euler angles (ZYZ) in degrees.
+ANGLES = ["rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"]
+#: The column that expanded copies share (relion_particle_symmetry_expand keeps each image).
+IMAGE_NAME = "rlnImageName"
+
+#: The column that names a particle's micrograph.
+MICROGRAPH_NAME = "rlnMicrographName"
+
+#: RELION's helical tube column (docs/design.md section 8): tubes are numbered per micrograph.
+RELION_TUBE = "rlnHelicalTubeID"
+
+
+@dataclass
+class Columns:
+    """Which columns of a particle block the job reads, and in which units."""
+
+    key: str
+    coords: list[str]
+    coords_in_angstrom: bool
+    origins: list[str] = field(default_factory=list)
+    origins_in_pixels: bool = False
+    optics_group: str | None = None
+    #: RELION 5 subtomogram angles that rotate the origins (docs/design.md section 7); empty: none.
+    subtomogram_angles: list[str] = field(default_factory=list)
+
+    def numbers(self, score: str | None) -> list[str]:
+        """The numeric columns to scan: coordinates, origins, optics group, and ``score``."""
+        extra = ["rlnDetectorPixelSize", "rlnMagnification"] if self.origins_in_pixels else []
+        extra += self.subtomogram_angles
+        group = [self.optics_group] if self.optics_group else []
+        return list(dict.fromkeys(self.coords + self.origins + group + extra + ([score] if score else [])))
+
+
+class Needs:
+    """What the user must supply (an option, a pixel size), gathered over all inputs.
+
+    One message then names everything at once instead of one thing per run.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def add(self, message: str) -> None:
+        """Records one need (once, however often it is added)."""
+        if message not in self.messages:
+            self.messages.append(message)
+
+    def check(self) -> None:
+        """Raises one CryodedupError naming every need, if there are any."""
+        if len(self.messages) == 1:
+            raise CryodedupError(self.messages[0])
+        if self.messages:
+            numbered = " ".join(f"({k}) {m}" for k, m in enumerate(self.messages, 1))
+            raise CryodedupError(f"{len(self.messages)} things are missing: {numbered}")
+
+
+class ParticleTable(Protocol):
+    """A particle table as the reader sees it: a STAR input, or a table in memory."""
+
+    path: Path
+    #: The input as the summary and warnings name it: its shortest distinct path among the inputs.
+    label: str
+    labels: list[str]
+    optics: Table | None
+    columns: Columns
+
+    def where(self) -> str:
+        """Where the table came from, to start an error message with."""
+        ...
+
+    def numeric_labels(self) -> list[str]:
+        """The labels of numeric columns."""
+        ...
+
+
+class BlocksFollowParticles(Exception):
+    """A deferred read found blocks after the particle rows that change what was read."""
+
+
+def _index(block: Block | None) -> int | None:
+    return None if block is None else block.index
+
+
+class ParticleStar:
+    """One particle STAR input: its particle and optics blocks and the columns to read."""
+
+    def __init__(self, path: StrPath, shift_key: str = "auto", defer: bool = True, names_only: bool = False) -> None:
+        """Opens ``path``; ``names_only`` reads the particles for their micrograph names alone.
+
+        Names only: no coordinate is needed and the optics table is not read; the table is
+        ``data_particles`` if it names micrographs, else the first loop that does.
+        """
+        # Indexed up to the particle rows: the rest is indexed while they are scanned (one
+        # read of the file for the decision; confirm_blocks checks what followed them).
+        self.star = StarFile(path, defer_rows_of="particles" if defer and not names_only else None)
+        self._deferred = self.star.deferred
+        self.path = self.star.path
+        self.label = self.path.name  # made distinct among the inputs by the reader
+        self.block = (
+            block_naming_micrographs(self.star, "particles", "no particle table with rlnMicrographName")
+            if names_only
+            else self._particle_block()
+        )
+        self.labels = list(self.block.labels or ())  # never empty: both choices return a loop
+        optics = None if names_only else self.star.block("optics")
+        self.optics_block: Block | None = optics
+        self.optics: Table | None = self.star.table(optics) if optics else None
+        self.columns = (
+            Columns(MICROGRAPH_NAME, [], False)
+            if names_only
+            else choose_columns(self.labels, self.optics is not None, self.where(), shift_key)
+        )
+
+    def where(self) -> str:
+        """The file and block, to start an error message with."""
+        return f"{self.path}: data_{self.block.name} (line {self.block.line})"
+
+    def numeric_labels(self) -> list[str]:
+        """The labels whose values in the first row are numbers."""
+        return self.star.numeric_labels(self.block)
+
+    def confirm_blocks(self) -> None:
+        """After the particle rows are scanned: the whole index, and the blocks chosen again.
+
+        Raises BlocksFollowParticles if what follows the rows changes the choice of the particle
+        or optics block (a file laid out unlike RELION's: read it again, not deferred). A file
+        indexed whole from the start has nothing to confirm.
+        """
+        if not self._deferred:
+            return
+        self._deferred = False
+        self.star.refresh_blocks()
+        block, optics = self._particle_block(), self.star.block("optics")
+        if block.index != self.block.index or _index(optics) != _index(self.optics_block):
+            raise BlocksFollowParticles(str(self.path))
+        self.block, self.optics_block = block, optics
+
+    def _particle_block(self) -> Block:
+        found = self.star.block("particles")
+        if found:
+            twice = [b for b in self.star.blocks if b.name == "particles" and b.labels is not None]
+            if len(twice) > 1:
+                raise CryodedupError(
+                    f"{self.path}: {len(twice)} data_particles blocks (lines "
+                    f"{', '.join(str(b.line) for b in twice)}); one file holds one particle table: split the file"
+                )
+            return found
+        loops = [b for b in self.star.blocks if b.labels is not None and b.name != "optics"]
+        located = [b for b in loops if {"rlnCoordinateX", "rlnCenteredCoordinateXAngst"} & set(b.labels or ())]
+        if len(loops) == 1:
+            return loops[0]
+        if len(located) == 1:
+            return located[0]
+        names = ", ".join(f"data_{b.name}" for b in self.star.blocks) or "none"
+        raise CryodedupError(
+            f"{self.path}: no particle block found (expected data_particles, or one loop with "
+            f"rlnCoordinateX/Y); blocks present: {names}"
+        )
+
+
+def choose_columns(labels: list[str], has_optics: bool, where: str, shift_key: str) -> Columns:
+    """The columns that locate the particles of a table with these labels, and their units."""
+    present = set(labels)  # looked up often
+    if "rlnCenteredCoordinateXAngst" in present:  # RELION 5 tomography: centres in Å
+        axes = [a for a in "XYZ" if f"rlnCenteredCoordinate{a}Angst" in present]
+        coords, in_angstrom = [f"rlnCenteredCoordinate{a}Angst" for a in axes], True
+    else:
+        missing = [lab for lab in ("rlnCoordinateX", "rlnCoordinateY") if lab not in present]
+        if missing:
+            raise CryodedupError(
+                f"{where}: no {' or '.join(missing)} column; the particles cannot be located "
+                f"on their micrographs (columns present: {', '.join(labels)})"
+            )
+        axes = ["X", "Y"] + (["Z"] if "rlnCoordinateZ" in present else [])
+        coords, in_angstrom = [f"rlnCoordinate{a}" for a in axes], False
+    key = next((k for k in ("rlnMicrographName", "rlnTomoName") if k in present), None)
+    if key is None:
+        raise CryodedupError(
+            f"{where}: no rlnMicrographName column; particles are only compared with "
+            "particles of the same micrograph, so each needs one"
+        )
+    _refuse_flat_subtomograms(present, key, axes, in_angstrom, where)
+    columns = Columns(key=key, coords=coords, coords_in_angstrom=in_angstrom)
+    if has_optics and "rlnOpticsGroup" in present:
+        columns.optics_group = "rlnOpticsGroup"
+    if shift_key == "auto":
+        if f"rlnOrigin{axes[0]}Angst" in present:
+            columns.origins = [f"rlnOrigin{a}Angst" for a in axes if f"rlnOrigin{a}Angst" in present]
+        elif "rlnOriginX" in present and not in_angstrom:
+            columns.origins = [f"rlnOrigin{a}" for a in axes if f"rlnOrigin{a}" in present]
+            columns.origins_in_pixels = True
+            for needed in ("rlnDetectorPixelSize", "rlnMagnification"):
+                if needed not in present:
+                    raise CryodedupError(
+                        f"{where}: rlnOriginX is in particle pixels but there is no {needed} "
+                        "column to give their size; use --shift-key none to ignore the origins"
+                    )
+    if len(columns.origins) == 3 and not columns.origins_in_pixels and set(SUBTOMOGRAM_ANGLES) <= present:
+        columns.subtomogram_angles = list(SUBTOMOGRAM_ANGLES)
+    return columns
+
+
+def _refuse_flat_subtomograms(present: set[str], key: str, axes: list[str], in_angstrom: bool, where: str) -> None:
+    """Refuses subtomograms (a tomogram name or a Z origin) that have no Z coordinate.
+
+    They would be compared in 2-D, so particles above one another in the tomogram would be
+    taken for duplicates without a word.
+    """
+    if "Z" in axes:
+        return
+    marks = [lab for lab in ("rlnTomoName", "rlnOriginZAngst", "rlnOriginZ") if lab in present]
+    if key == "rlnTomoName" or marks:
+        z = "rlnCenteredCoordinateZAngst" if in_angstrom else "rlnCoordinateZ"
+        raise CryodedupError(
+            f"{where}: subtomograms ({', '.join(marks)}) with no {z} column: their centres are 3-D, and in 2-D "
+            f"particles above one another would be taken for duplicates; add the {z} column"
+        )
+
+
+def score_column(
+    parts: Sequence[ParticleTable], options: ReaderOptions, warn: Warn, needs: Needs
+) -> tuple[str | None, bool]:
+    """The score label (None: random ranking) and whether higher is better.
+
+    The score must be a column of every input; ``auto`` takes the first known score they all
+    have, and falls back to the seeded random ranking (as ``none``) with a warning when there
+    is none. An unknown column or order is added to ``needs`` (and None returned).
+    """
+    score = options.score if options.score in ("auto", "none") else options.score.lstrip("_")  # _rlnX names rlnX
+    chosen = resolve_score(score, options.score_order, AUTO_SCORES, lambda label: all(label in p.labels for p in parts))
+    label = chosen.label
+    if chosen.problem == NO_AUTO_SCORE:
+        which = "every input" if len(parts) > 1 else parts[0].label
+        warn(
+            f"--score auto: none of {', '.join(AUTO_SCORES)} is in {which}, so each group of duplicates "
+            f"keeps a seeded random particle (seed {options.seed}), as with --score none; "
+            "rank by a column with --score COLUMN"
+        )
+    elif chosen.problem == UNKNOWN_COLUMN:
+        lacking = [p for p in parts if label not in p.labels]
+        numeric = [lab for lab in lacking[0].numeric_labels() if all(lab in p.labels for p in parts)]
+        needs.add(
+            f"{lacking[0].where()}: unknown score column {label!r}; numeric columns present"
+            f"{' in every input' if len(parts) > 1 else ''}: {', '.join(numeric) or 'none'}"
+        )
+        return None, True
+    elif chosen.problem == UNKNOWN_ORDER:
+        needs.add(
+            f"--score {label}: it is not known whether higher or lower is better; "
+            "add --score-order max or --score-order min"
+        )
+    return label, chosen.higher_is_better
+
+
+def merged_columns(parts: list[ParticleStar], warn: Warn) -> list[str]:
+    """The particle columns of the merged output: those all inputs have, in the first input's order.
+
+    Each dropped column is named in a warning with the inputs it came from. The optics tables
+    must have the same columns (in any order).
+    """
+    first = parts[0]
+    common = [lab for lab in first.labels if all(lab in p.labels for p in parts[1:])]
+    dropped: dict[str, list[str]] = {}
+    for part in parts:
+        for label in part.labels:
+            if label not in common:
+                dropped.setdefault(label, []).append(str(part.path))
+    if dropped:
+        named = "; ".join(f"{label} (from {', '.join(paths)})" for label, paths in dropped.items())
+        warn(f"particle columns not in every input are left out of the outputs: {named}")
+    for other in parts[1:]:
+        if first.optics is None and other.optics is None:
+            continue
+        if first.optics is None or other.optics is None:
+            raise CryodedupError(
+                f"{first.path} and {other.path}: one has a data_optics block and the other not "
+                "(RELION 3.1+ and 3.0 files cannot be merged)"
+            )
+        if set(first.optics.labels) != set(other.optics.labels):
+            a, b = first.optics.labels, other.optics.labels
+            detail = "; ".join(
+                f"only in {p}: {', '.join(only)}"
+                for p, only in ((first.path, [x for x in a if x not in b]), (other.path, [x for x in b if x not in a]))
+                if only
+            )
+            raise CryodedupError(
+                f"{first.path} and {other.path} have different optics columns, so their optics groups "
+                f"cannot be merged ({detail})"
+            )
+    return common

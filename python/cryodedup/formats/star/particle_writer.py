@@ -1,0 +1,260 @@
+"""RELION particle STAR outputs: the kept and the rejected rows as byte copies of the input rows.
+
+Several inputs are written as one kept and one rejected file under the first input's header;
+their optics groups are merged (clashing numbers renumbered, docs/design.md section 5). The
+rows are written after the decision (:class:`StarWriter`), or while the core scans them when
+the job gives its rule before the scan (:class:`Split`, the one-pass route).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ... import _core
+from ...errors import CryodedupError
+from ...model import AskOnePass, StarFacts
+from ...outputs import AtomicOutputs, scratch_files, write_error
+from .file import split_fields, unquote
+from .particle_table import HALF_TEXTS, RANDOM_SUBSET, RELION_TUBE, ParticleStar
+
+KEPT_NAME = "particles_kept.star"
+REJECTED_NAME = "particles_rejected.star"
+
+
+@dataclass
+class _Merge:
+    """The header of the merged output and the optics-group renumbering of each input."""
+
+    prefix: bytes
+    suffix: bytes
+    rewrites: list[dict[str, str] | None]
+
+
+def _replace_fields(line: str, replacements: dict[int, str]) -> str:
+    spans = split_fields(line)
+    for j in sorted(replacements, reverse=True):
+        start, end, _ = spans[j]
+        line = line[:start] + replacements[j] + line[end:]
+    return line
+
+
+def _particle_header(part: ParticleStar, labels: list[str]) -> bytes:
+    """The particle block of ``part`` from its ``data_`` line to its first row.
+
+    Only ``labels`` (a subset of its own, in its order) are listed, renumbered ``#1``..``#k``.
+    """
+    header = part.star.read_bytes(part.block.start, part.block.rows_start)
+    if labels == part.labels:
+        return header
+    wanted, lines, k = set(labels), [], 0
+    for line in header.decode("utf-8", errors="surrogateescape").splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped.startswith("_"):  # in a loop's header, every _ line is a label
+            if stripped.split()[0][1:] not in wanted:
+                continue
+            k += 1
+            line = re.sub(r"#\d+", f"#{k}", line, count=1)
+        lines.append(line)
+    return "".join(lines).encode("utf-8", errors="surrogateescape")
+
+
+def _header(part: ParticleStar, labels: list[str]) -> bytes:
+    """The output of one input up to its first particle row: its blocks before the particles, as they are."""
+    return part.star.read_bytes(0, part.block.start) + _particle_header(part, labels)
+
+
+def _merge_optics(parts: list[ParticleStar], labels: list[str]) -> _Merge:
+    """The merged output's header and footer.
+
+    The header holds the optics groups of all inputs in one table, and the particle loop
+    listing ``labels``. An optics group identical in every value but its number maps onto
+    the existing one; a different group gets its own number (its old one if free) and, if
+    its name is taken, a new name. Only clashing numbers are rewritten. Optics columns in
+    another order are matched by name.
+    """
+    base = parts[0]
+    suffix = base.star.read_bytes(base.block.rows_end, base.star.size)
+    if base.optics is None or len(parts) == 1:
+        return _Merge(_header(base, labels), suffix, [None] * len(parts))
+    particle_header = _particle_header(base, labels)
+    optics_labels = base.optics.labels
+    g_col = optics_labels.index("rlnOpticsGroup")
+    n_col = optics_labels.index("rlnOpticsGroupName") if "rlnOpticsGroupName" in optics_labels else None
+
+    def identity(row: list[str]) -> tuple[str, ...]:
+        return tuple(unquote(v) for j, v in enumerate(row) if j != g_col)
+
+    known = {identity(row): int(row[g_col]) for row in base.optics.rows}
+    names = {unquote(row[n_col]) for row in base.optics.rows} if n_col is not None else set()
+    new_lines: list[str] = []
+    rewrites: list[dict[str, str] | None] = [None]
+    for part in parts[1:]:
+        optics = part.optics
+        assert optics is not None, "merged_columns let through inputs with and without data_optics"
+        order = [optics.labels.index(lab) for lab in optics_labels]
+        mapping: dict[int, int] = {}
+        for row, line in zip(optics.rows, optics.lines):
+            row = [row[j] for j in order]
+            number = int(row[g_col])
+            if identity(row) in known:
+                mapping[number] = known[identity(row)]
+                continue
+            taken = set(known.values())
+            new = number if number not in taken else max(taken) + 1
+            replace = {g_col: str(new)}
+            if n_col is not None and unquote(row[n_col]) in names:
+                replace[n_col] = f"opticsGroup{new}"
+            new_row = [replace.get(j, v) for j, v in enumerate(row)]
+            known[identity(new_row)] = new
+            names.add(unquote(new_row[n_col]) if n_col is not None else "")
+            in_order = order == list(range(len(order)))
+            new_lines.append(_replace_fields(line, replace) if in_order else " ".join(new_row))
+            mapping[number] = new
+        changed = {old: new for old, new in mapping.items() if old != new}
+        if changed and part.columns.optics_group is None:
+            raise CryodedupError(
+                f"{part.where()}: optics group {next(iter(changed))} is renumbered {next(iter(changed.values()))} "
+                f"to merge with {base.path}, but the particles have no rlnOpticsGroup column to follow it; "
+                "add the column, or give the inputs distinct optics groups"
+            )
+        rewrites.append({k: str(new) for old, new in changed.items() for k in (str(old), f"{old:.6f}")} or None)
+    assert base.optics_block is not None, "ParticleStar sets optics and optics_block together"
+    optics_end = base.optics_block.rows_end
+    head = base.star.read_bytes(0, optics_end)
+    newline = "\r\n" if head.endswith(b"\r\n") else "\n"
+    if head and not head.endswith(b"\n"):
+        head += newline.encode()
+    added = "".join(line + newline for line in new_lines).encode()
+    prefix = head + added + base.star.read_bytes(optics_end, base.block.start) + particle_header
+    return _Merge(prefix, suffix, rewrites)
+
+
+class StarWriter:
+    """Writes kept and rejected rows of the particle STAR inputs as two files.
+
+    Their rows are byte copies of the input rows (under the merged header).
+    """
+
+    def __init__(
+        self,
+        parts: list[ParticleStar],
+        labels: list[str],
+        counts: list[int],
+        outdir: Path,
+        split: Split | None = None,
+        names: tuple[str, str] = (KEPT_NAME, REJECTED_NAME),
+    ):
+        self.parts, self.labels, self.counts = parts, labels, counts
+        self.kept_path, self.rejected_path = outdir / names[0], outdir / names[1]
+        self.outputs = [self.kept_path, self.rejected_path]
+        #: The rows already written while they were scanned, and the decision they follow.
+        self.split = split
+
+    def write_into(self, keep: np.ndarray, targets: dict[Path, Path]) -> None:
+        """Writes kept and rejected rows to ``targets[output]``, the temporary names of a caller's outputs."""
+        self._write(keep, targets, None)
+
+    def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
+        """Writes the rows where ``keep`` is True to the kept file and the others to the rejected file.
+
+        ``halves`` (0 or 1 per row), where given, sets the kept rows' rlnRandomSubset (1 or 2).
+        """
+        paths = [self.kept_path, self.rejected_path]
+        with AtomicOutputs(paths, force=force, inputs=[p.path for p in self.parts]) as tmp:
+            split = self.split
+            if split is not None and halves is None and keep is split.keep:
+                self._finish_split(split, tmp)
+            else:
+                self._write(keep, tmp, halves)
+        return {"kept": [self.kept_path], "rejected": [self.rejected_path]}
+
+    def _finish_split(self, split: Split, tmp: dict[Path, Path]) -> None:
+        """Ends the files the scan wrote (what follows the rows) and makes them the outputs."""
+        suffix = _merge_optics(self.parts, self.labels).suffix
+        for path, scratch in split.files.items():
+            with open(scratch, "ab") as f:
+                f.write(suffix)
+            os.replace(scratch, tmp[path])
+
+    def _write(self, keep: np.ndarray, tmp: dict[Path, Path], halves: np.ndarray | None) -> None:
+        merge = _merge_optics(self.parts, self.labels)
+        bounds = np.cumsum([0, *self.counts])
+        # Text k - 1 for choice k; 0 leaves a row's text (rejected rows keep their half-set).
+        choice = None if halves is None else np.where(keep, np.asarray(halves) + 1, 0).astype(np.uint8)
+        for path in (self.kept_path, self.rejected_path):
+            tmp[path].write_bytes(merge.prefix)
+        for part, lo, hi, rewrite in zip(self.parts, bounds[:-1], bounds[1:], merge.rewrites):
+            group = part.columns.optics_group  # never None with a rewrite: _merge_optics checks
+            rw = (group, rewrite) if rewrite and group else None  # (a names-only part: one input, no rewrite)
+            columns = None if part.labels == self.labels else self.labels  # rows in order already: byte copies
+            values = None if choice is None else (RANDOM_SUBSET, choice[lo:hi], HALF_TEXTS)
+            kept, rejected = tmp[self.kept_path], tmp[self.rejected_path]
+            part.star.append_split(part.block, keep[lo:hi], kept, rejected, rw, columns, values)
+        for path in (self.kept_path, self.rejected_path):
+            with open(tmp[path], "ab") as f:
+                f.write(merge.suffix)
+
+
+@dataclass
+class Split:
+    """Output files written while the particle rows were scanned (docs/design.md section 5).
+
+    ``files`` maps each output to its scratch file: the header, then the rows; ``rule`` is
+    how the scan decides (min_dist, higher_is_better, remove_entirely, seed); ``keep`` is
+    the decision the rows follow (None until the scan has made it).
+    """
+
+    files: dict[Path, Path]
+    rule: _core.DedupRule
+    keep: np.ndarray | None = None
+
+    def scan_arguments(self) -> _core.SplitRule:
+        """The ``split`` argument of :meth:`StarFile.scan_particles`."""
+        scratch = {output.name: path for output, path in self.files.items()}
+        return _core.SplitRule(self.rule, kept=scratch[KEPT_NAME], rejected=scratch[REJECTED_NAME])
+
+
+def start_split(
+    parts: list[ParticleStar], labels: list[str], ask: AskOnePass | None, higher: bool, outdir: Path
+) -> Split | None:
+    """Scratch outputs, their headers written, for a scan that decides and writes as it goes.
+
+    Only where the job, told what the inputs' headers say (:class:`StarFacts`), gives the
+    rule (``ask``). None otherwise.
+    """
+    facts = StarFacts(
+        inputs=len(parts),
+        halfsets=any(RANDOM_SUBSET in part.labels for part in parts),
+        filaments=any(RELION_TUBE in part.labels for part in parts),
+        subtomograms=any(part.columns.subtomogram_angles for part in parts),
+    )
+    one_pass = ask(facts) if ask is not None else None
+    if one_pass is None:
+        return None
+    part = parts[0]
+    files = scratch_files([outdir / KEPT_NAME, outdir / REJECTED_NAME])
+    if files is None:
+        return None
+    write_headers(files, part, labels)
+    rule = _core.DedupRule(
+        min_dist=one_pass.min_dist,
+        higher_is_better=higher,
+        remove_entirely=one_pass.remove_entirely,
+        seed=one_pass.seed,
+    )
+    return Split(files, rule)
+
+
+def write_headers(files: dict[Path, Path], part: ParticleStar, labels: list[str]) -> None:
+    """Each scratch output of a split holding the header alone (what a scan appends its rows to)."""
+    header = _header(part, labels)
+    try:
+        for scratch in files.values():
+            Path(scratch).write_bytes(header)
+    except OSError as err:
+        raise write_error(err, files) from None

@@ -1,0 +1,306 @@
+"""The micrograph pixel size of RELION particle coordinates, and the centres in Å.
+
+``--mic-psize``, else the micrographs STAR of ``--micrographs``, else the optics table
+(``rlnMicrographPixelSize``; RELION 4 tomography's ``rlnTomoTiltSeriesPixelSize``; never
+``rlnImagePixelSize``, the extracted particles'), in the order ``resolve.pixel_size`` sets
+for every reader. :func:`pixel_size_plan` tells the core's scan where each row's size comes
+from; :func:`pixel_sizes_used` words what was used for the summary and gathers what is
+missing; :func:`row_pixel_sizes` and :func:`centres_in_angstrom` serve a table in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ... import _core
+from ...errors import CryodedupError
+from ...model import ReaderOptions, Warn
+from ...resolve.pixel_size import MIC_PSIZE, ListedPixelSizes, resolve_pixel_size
+from .file import Table, is_number
+from .micrographs import PIXEL_SIZE_FIELD
+from .particle_table import Needs, ParticleTable
+from .tomography import TILT_SERIES_PSIZE, rotate_origins, warp_tomograms
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+
+@dataclass
+class PixelSize:
+    """The micrograph pixel size used for one optics group of one input."""
+
+    input: str
+    optics_group: str
+    psize: float | None
+    source: str
+
+
+#: The pixel sizes used for one input: as the summary says them, and by optics group (when read from data_optics).
+UsedPixelSizes = tuple[list[PixelSize], dict[float, float]]
+
+
+def _optics_value(table: Table, label: str) -> dict[str, float]:
+    if label not in table.labels:
+        return {}
+    return {g: float(v) for g, v in zip(table.column("rlnOpticsGroup"), table.column(label))}
+
+
+def _group_label(group: float) -> str:
+    """An optics group number as its label in data_optics (``1``, not ``1.0``)."""
+    return str(int(group)) if float(group).is_integer() else str(group)
+
+
+def _mic_psize_label(part: ParticleTable) -> str:
+    """The optics column giving the pixel size of the coordinates.
+
+    RELION 4 tomography writes them in tilt-series pixels (docs/design.md section 7),
+    everything else in micrograph pixels.
+    """
+    assert part.optics is not None
+    if len(part.columns.coords) == 3 and TILT_SERIES_PSIZE in part.optics.labels:
+        return TILT_SERIES_PSIZE
+    return PIXEL_SIZE_FIELD
+
+
+def _optics_pixel_sizes(part: ParticleTable) -> dict[str, float]:
+    """Coordinate pixel size by optics group label: that of :func:`_mic_psize_label`, else the original one."""
+    assert part.optics is not None
+    return {
+        **_optics_value(part.optics, "rlnMicrographOriginalPixelSize"),
+        **_optics_value(part.optics, _mic_psize_label(part)),
+    }
+
+
+def pixel_size_plan(
+    part: ParticleTable, options: ReaderOptions, mic_psizes: dict[str, float] | None
+) -> _core.PixelSizes:
+    """Where the scan takes each row's micrograph pixel size from (see ``StarFile.scan_particles``).
+
+    Rows whose pixel size is unknown get NaN; :func:`pixel_sizes_used` then names what is missing.
+    """
+    if part.columns.coords_in_angstrom:
+        return _core.PixelSizes.angstrom()
+    return resolve_pixel_size(
+        options.mic_psize,
+        given=_core.PixelSizes.constant,
+        listed=None if mic_psizes is None else lambda: _core.PixelSizes.by_micrograph(mic_psizes),
+        own=lambda: _optics_plan(part),
+    )
+
+
+def _optics_plan(part: ParticleTable) -> _core.PixelSizes:
+    """The scan's pixel size by optics group from data_optics (NaN for rows without one)."""
+    if part.optics is None or part.columns.optics_group is None:
+        return _core.PixelSizes.constant(float("nan"))
+    by_group = []
+    for label, value in _optics_pixel_sizes(part).items():
+        # A row's group number matches the label it prints as (so "01" matches no row).
+        if is_number(label) and _group_label(float(label)) == label:
+            by_group.append((float(label), value))
+    return _core.PixelSizes.by_optics_group(part.columns.optics_group, by_group)
+
+
+def tomogram_pixels_need(part: ParticleTable) -> str:
+    """What to give for tomogram coordinates in pixels of a file that does not say their size.
+
+    A RELION 5 Picks job's annotation files (``annotations/TS_01_particles.star``) hold
+    ``rlnTomoName`` and ``rlnCoordinateX/Y/Z`` in pixels of the reconstructed (binned)
+    tomogram, and no optics table; the job's ``particles.star`` holds the same picks in Å.
+    """
+    where = f"{part.where()}: tomogram coordinates in pixels ({', '.join(part.columns.coords)}"
+    if part.columns.key != "rlnTomoName":  # a RELION 3 subtomogram file names its tomogram's .mrc
+        return f"{where}) and no pixel size for them; give the tomograms' pixel size with --mic-psize"
+    return (
+        f"{where}, as in a RELION 5 Picks job's annotation file: pixels of the reconstructed tomogram) and no "
+        "pixel size for them; give it with --mic-psize (rlnTomoTiltSeriesPixelSize × rlnTomoTomogramBinning "
+        "of the tomograms STAR), or give the Picks job's particles.star, whose centres are in Å"
+    )
+
+
+def micrographs_list(options: ReaderOptions, mic_psizes: dict[str, float]) -> ListedPixelSizes:
+    """The pixel sizes of the micrographs STAR ``--micrographs`` gives, looked up as ``--match-micrographs`` says."""
+    return ListedPixelSizes(options.micrographs, mic_psizes, options.match_micrographs, PIXEL_SIZE_FIELD)
+
+
+def pixel_sizes_used(
+    part: ParticleTable,
+    groups_met: Iterable[float],
+    names: list[str],
+    options: ReaderOptions,
+    mic_psizes: dict[str, float] | None,
+    warn: Warn,
+    needs: Needs,
+) -> UsedPixelSizes:
+    """What micrograph pixel size was used for the rows of one input, and by optics group.
+
+    ``groups_met`` are the distinct optics group numbers of the rows, ``names`` their
+    micrographs. A pixel size the user must give is added to ``needs``; the warnings name
+    the groups that fall back to ``rlnMicrographOriginalPixelSize``.
+    """
+    if part.columns.coords_in_angstrom:
+        return [PixelSize(part.label, "all", None, "not needed: coordinates are in Å")], {}
+    listed = None if mic_psizes is None else (lambda: _listed_used(part, names, options, mic_psizes))
+    return resolve_pixel_size(
+        options.mic_psize,
+        given=lambda value: ([PixelSize(part.label, "all", value, MIC_PSIZE)], {}),
+        listed=None if listed is None else _unless_warp(part, names, needs, listed),
+        own=_unless_warp(part, names, needs, lambda: _optics_used(part, groups_met, warn, needs)),
+    )
+
+
+def _unless_warp(
+    part: ParticleTable, names: list[str], needs: Needs, read: Callable[[], UsedPixelSizes]
+) -> Callable[[], UsedPixelSizes]:
+    """``read``, unless the particles are Warp's, whose file does not say the pixel size of its coordinates.
+
+    Neither its columns nor a micrographs list give it (docs/design.md section 7): the user
+    must give it with ``--mic-psize``, added to ``needs``.
+    """
+
+    def read_unless_warp() -> UsedPixelSizes:
+        warp = warp_tomograms(names)
+        if not warp:
+            return read()
+        needs.add(
+            f"{part.where()}: a Warp/WarpTools particle file (tomogram {warp[0]!r}): rlnCoordinateX/Y/Z are in "
+            "pixels of the exported tomograms (ts_export_particles --output_angpix), a size the file does not "
+            "record; give it with --mic-psize"
+        )
+        return [], {}
+
+    return read_unless_warp
+
+
+def _listed_used(
+    part: ParticleTable, names: list[str], options: ReaderOptions, mic_psizes: dict[str, float]
+) -> UsedPixelSizes:
+    """The pixel sizes the micrographs STAR gives the micrographs ``names`` of one input."""
+    micrographs = micrographs_list(options, mic_psizes)
+    values, by_name = micrographs.sizes(part.where(), names)
+    used = []
+    for value in np.unique(values):
+        with_value = [name for name, psize in zip(names, values) if psize == value]
+        source = micrographs.source(len(with_value), len(by_name.intersection(with_value)))
+        used.append(PixelSize(part.label, "all", float(value), source))
+    return used, {}
+
+
+def _optics_used(part: ParticleTable, groups_met: Iterable[float], warn: Warn, needs: Needs) -> UsedPixelSizes:
+    """The pixel sizes data_optics gives the optics groups ``groups_met`` (by group, and as the summary says)."""
+    hint = "give the micrograph pixel size with --mic-psize, or a micrographs STAR with --micrographs"
+    if part.optics is None and len(part.columns.coords) == 3:
+        needs.add(tomogram_pixels_need(part))
+        return [], {}
+    if part.optics is None:
+        needs.add(
+            f"{part.where()}: no micrograph pixel size (a RELION 3.0 file has only the particle pixel size, "
+            f"which differs from the micrograph's when particles were rescaled); {hint}"
+        )
+        return [], {}
+    if part.columns.optics_group is None:
+        needs.add(f"{part.where()}: no rlnOpticsGroup column to find each particle's pixel size; {hint}")
+        return [], {}
+    mic_label = _mic_psize_label(part)
+    mic = _optics_value(part.optics, mic_label)
+    original = _optics_value(part.optics, "rlnMicrographOriginalPixelSize")
+    used, by_group = [], {}
+    # (return_index: numpy's plain unique imports numpy.ma, 5-15 ms of the STAR job's start)
+    for g in np.unique(np.asarray(list(groups_met), dtype=np.float64), return_index=True)[0]:
+        label = _group_label(g)
+        if label in mic:
+            value, source = mic[label], mic_label
+        elif label in original:
+            value, source = original[label], "rlnMicrographOriginalPixelSize (assumes no binning at motion correction)"
+            warn(
+                f"{part.label}: optics group {label} has no rlnMicrographPixelSize; using "
+                f"rlnMicrographOriginalPixelSize {value} Å, which is only right if the movies were not "
+                f"binned in motion correction ({hint} to be sure)"
+            )
+        elif label in _optics_value(part.optics, "rlnImagePixelSize") or not part.optics.rows:
+            needs.add(
+                f"{part.where()}: optics group {label} has no micrograph pixel size "
+                f"(rlnImagePixelSize is the extracted particles' and is not used); {hint}"
+            )
+            continue
+        else:
+            raise CryodedupError(f"{part.where()}: particles refer to optics group {label}, absent from data_optics")
+        if not value > 0:
+            needs.add(f"{part.where()}: optics group {label} has pixel size {value}, expected > 0; {hint}")
+            continue
+        by_group[float(g)] = value
+        used.append(PixelSize(part.label, label, value, source))
+    return used, by_group
+
+
+def row_pixel_sizes(
+    part: ParticleTable,
+    numbers: dict[str, np.ndarray],
+    keys: np.ndarray,
+    names: list[str],
+    options: ReaderOptions,
+    mic_psizes: dict[str, float] | None,
+    warn: Warn,
+    needs: Needs,
+) -> tuple[np.ndarray, list[PixelSize]]:
+    """The micrograph pixel size of every row of a table in memory, and what was used per group.
+
+    A pixel size the user must give is added to ``needs`` (NaN for those rows).
+    """
+    n = keys.size
+    group_label = part.columns.optics_group
+    groups = numbers[group_label] if group_label and part.optics is not None else np.zeros(0)
+    used, by_group = pixel_sizes_used(part, np.unique(groups), names, options, mic_psizes, warn, needs)
+    if part.columns.coords_in_angstrom:
+        return np.ones(n), used
+    psize = resolve_pixel_size(
+        options.mic_psize,
+        given=lambda value: np.full(n, value),
+        listed=None if mic_psizes is None else lambda: _listed_rows(part, names, keys, options, mic_psizes),
+        own=lambda: _rows_by_group(n, groups, by_group),
+    )
+    return psize, used
+
+
+def _listed_rows(
+    part: ParticleTable, names: list[str], keys: np.ndarray, options: ReaderOptions, mic_psizes: dict[str, float]
+) -> np.ndarray:
+    """Each row's pixel size from the micrographs STAR (``keys`` index ``names``)."""
+    return micrographs_list(options, mic_psizes).sizes(part.where(), names)[0][keys]
+
+
+def _rows_by_group(n: int, groups: np.ndarray, by_group: dict[float, float]) -> np.ndarray:
+    """Each of ``n`` rows' pixel size from its optics group's, NaN where there is none."""
+    psize = np.full(n, np.nan)
+    for g, value in by_group.items():
+        psize[groups == g] = value
+    return psize
+
+
+def centres_in_angstrom(part: ParticleTable, numbers: dict[str, np.ndarray], psize: np.ndarray) -> np.ndarray:
+    """Particle centres in Å: coordinate x micrograph pixel size - origin (origin subtracted).
+
+    With RELION's subtomogram angles the origin is first rotated into the tomogram frame
+    (docs/design.md section 7).
+    """
+    cols = part.columns
+    centres = np.empty((psize.size, len(cols.coords)))
+    origins = np.zeros_like(centres)
+    origin_by_axis = {lab[-1] if not lab.endswith("Angst") else lab[-6]: lab for lab in cols.origins}
+    image_psize: np.ndarray | None = None
+    if cols.origins_in_pixels:
+        image_psize = 1e4 * numbers["rlnDetectorPixelSize"] / numbers["rlnMagnification"]
+    for j, label in enumerate(cols.coords):
+        axis = label[-6] if label.endswith("Angst") else label[-1]
+        with np.errstate(over="ignore", invalid="ignore"):  # a centre that overflows is refused by the job
+            c = numbers[label] if cols.coords_in_angstrom else numbers[label] * psize
+            origin = origin_by_axis.get(axis)
+            if origin is not None:
+                origins[:, j] = numbers[origin] * image_psize if image_psize is not None else numbers[origin]
+        centres[:, j] = c
+    if cols.subtomogram_angles:
+        origins = rotate_origins(origins, *(numbers[label] for label in cols.subtomogram_angles))
+    with np.errstate(over="ignore", invalid="ignore"):
+        return centres - origins

@@ -1,0 +1,151 @@
+"""The analyses a job adds to its summary, in words: (label, text) rows for the terminal and the report.
+
+The algorithms (``algo.consensus``, ``algo.audit``, ``algo.density``) and the micrograph
+matching (``resolve.micrograph_names``) return numbers in the summary; these rows say them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..algo.density import MIN_DUPLICATES, MIN_EXCESS, OUTLIER_SDS
+from ..labels import distinct_labels
+
+#: Duplicate-density outliers named in the summary's table and drawn in the report (``--json`` lists them all).
+NAMED = 10
+
+
+def matching_text(matching: dict) -> str:
+    """The summary's ``micrograph_matching`` in words, for the terminal and the report."""
+    if "matched_by_name" not in matching:  # the micrograph job's --particles found by CryoSPARC uid
+        return str(matching["used"])
+    text = f"--match-micrographs {matching['mode']}: "
+    if matching["matched_by_name"]:
+        text += f"{matching['matched_by_name']:,} micrographs matched by file name, e.g. {matching['example']}"
+    else:  # what was done, though no name matched (not "by exact path" when names were compared)
+        text += f"by {matching['used']}"
+    if matching.get("kept_apart"):
+        text += f"; {matching['kept_apart']:,} micrographs sharing a file name within one input kept apart"
+    if matching.get("not_matched"):
+        text += f"; {matching['not_matched']:,} with a file name of another input's micrograph not compared"
+    if matching.get("pixel_sizes_by_file_name"):
+        text += (
+            f"; the pixel sizes of {matching['pixel_sizes_by_file_name']:,} micrographs found in the --micrographs "
+            "STAR by file name (listed there under another folder)"
+        )
+    return text
+
+
+def consensus_rows(consensus: dict) -> list[tuple[str, str]]:
+    """The report of :func:`consensus_report` as (label, text) rows.
+
+    Per input, the micrographs it ran on when not all, and its picks split by fate (kept
+    confirmed, alone or not confirmable; rejected as duplicates, unconfirmed or not
+    confirmable: the parts sum to its picks); the Jaccard index of each pair of inputs on
+    the micrographs both ran on; the micrographs where they agree least.
+    """
+    labels = distinct_labels([i["file"] for i in consensus["per_input"]])
+    k = consensus["min_support"]
+    n_mics = consensus.get("micrographs", 0)
+    partial = any(i.get("micrographs", n_mics) < n_mics for i in consensus["per_input"])
+    rows = [("Consensus", f"min support {k} of {len(labels)} inputs")]
+    for label, i in zip(labels, consensus["per_input"]):
+        text = f"ran on {i['micrographs']:,} of {n_mics:,} micrographs; " if partial else ""
+        rows.append((f"  {label}", text + _fates_text(i, k)))
+    if k > 1 and consensus.get("micrographs_not_confirmable"):
+        rows.append(("  Not confirmable", not_confirmable_text(consensus)))
+    matrix = consensus["jaccard"]
+    where = " (on the micrographs both ran on)" if partial else ""
+    for a in range(len(labels)):
+        for b in range(a + 1, len(labels)):
+            value = matrix[a][b]
+            rows.append((f"  Jaccard {labels[a]} / {labels[b]}", ("n/a" if value is None else f"{value:.3f}") + where))
+    worst = consensus["least_agreement"][:3]
+    if worst:
+        rows.append(("  Least agreement", "\n".join(f"{w['micrograph']} ({w['mean_jaccard']:.2f})" for w in worst)))
+    return rows
+
+
+def _fates_text(entry: dict, min_support: int) -> str:
+    """One input's picks split by fate, in words: each part once, so that they add up.
+
+    The parts that cannot occur under these options are left out unless they hold picks.
+    """
+    confirmed = "confirmed by another input" if min_support == 1 else f"confirmed by {min_support} or more inputs"
+    kept = [
+        ("kept_confirmed", confirmed, True),
+        ("kept_alone", "alone (no other input picked them)", min_support == 1),
+        ("kept_not_confirmable", "not confirmable", False),
+    ]
+    rejected = [
+        ("rejected_duplicate", "as duplicates", True),
+        ("rejected_unconfirmed", f"confirmed by fewer than {min_support} inputs", min_support > 1),
+        ("rejected_not_confirmable", "not confirmable", False),
+    ]
+
+    def part(fates: list[tuple[str, str, bool]]) -> str:
+        return ", ".join(f"{entry[key]:,} {words}" for key, words, always in fates if always or entry[key])
+
+    return f"{entry['picks']:,} picks: kept {part(kept)}; rejected {part(rejected)}"
+
+
+def not_confirmable_text(consensus: dict) -> str:
+    """What could not be confirmed: the picks on micrographs fewer than K inputs ran on, and their fate."""
+    k, n_mics = consensus["min_support"], consensus["micrographs"]
+    picks = sum(i["kept_not_confirmable"] + i["rejected_not_confirmable"] for i in consensus["per_input"])
+    short = consensus["micrographs_not_confirmable"]
+    fate = (
+        "kept (--uncovered reject rejects them)"
+        if consensus.get("uncovered", "keep") == "keep"
+        else "rejected (--uncovered reject)"
+    )
+    return (
+        f"{picks:,} picks on {short:,} of {n_mics:,} micrographs that fewer than {k} inputs ran on "
+        f"cannot be confirmed: {fate}"
+    )
+
+
+def audit_rows(audit: dict, unit: str = "micrograph") -> list[tuple[str, str]]:
+    """The audit as (label, value) rows, for the terminal table and the report; ``unit`` names a micrograph."""
+    if audit.get("column") is None:
+        return [("Half-set audit", audit["message"])]
+    rows = [
+        ("Half-set audit", audit["message"]),
+        (
+            "  Duplicate pairs",
+            f"{audit['duplicate_pairs']:,}: {audit['straddling_pairs']:,} across the half-sets, "
+            f"{audit['within_half_pairs']:,} within one ({audit['column']})",
+        ),
+    ]
+    if "same_image_pairs" in audit:
+        rows.append(
+            (
+                "  Same image twice",
+                f"{audit['same_image_pairs']:,} pairs of rows of one image at different centres: "
+                f"{audit['same_image_straddling']:,} across the half-sets",
+            )
+        )
+    if audit["top_micrographs"]:
+        listed = "\n".join(
+            f"{m['micrograph']}: {m['straddling_pairs']:,} (of {m['particles']:,} particles)"
+            for m in audit["top_micrographs"]
+        )
+        rows.append((f"  Most straddling ({audit['micrographs_with_straddling']:,} {unit}s)", listed))
+    return rows
+
+
+def density_rows(density: dict[str, Any] | None, unit: str = "micrograph") -> list[tuple[str, str]]:
+    """The summary's row naming the outlying micrographs (tomograms: ``unit``), none when there are none."""
+    if not density or not density["outliers"]:
+        return []
+    found = density["outliers"]
+    head = (
+        f"{len(found):,} of {density['micrographs_with_picks']:,} {unit}s with a duplicate fraction above "
+        f"{density['threshold']:.2f}: a picker stacking picks there? look at them\n"
+        f"(median {density['median']:.2f} + max({OUTLIER_SDS:g} robust SD {density['robust_sd']:.3f}, "
+        f"{MIN_EXCESS:g}); at least {MIN_DUPLICATES} duplicates)"
+    )
+    lines = [f"{e['micrograph']}: {e['fraction']:.0%} ({e['duplicates']:,} of {e['picks']:,} picks)" for e in found]
+    if len(lines) > NAMED:
+        lines = [*lines[:NAMED], f"and {len(found) - NAMED:,} more (all in --json: duplicate_density)"]
+    return [("Duplicate outliers", "\n".join([head, *lines]))]

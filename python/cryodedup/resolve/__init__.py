@@ -1,0 +1,39 @@
+"""The decisions every reader makes alike, one module each.
+
+``score``: ``--score`` and ``--score-order`` (which column ranks duplicates, and which way).
+``pixel_size``: ``--mic-psize``, else ``--micrographs``, else the files' own columns, and
+how the summary names the source. ``micrograph_names``: ``--match-micrographs`` (which
+names of several inputs are one micrograph). Each format says what its files have and words
+the outcome for them; the job words what the summary shows (``report``).
+"""
+
+from .micrograph_names import MATCH_MODES, check_match_mode, match_micrographs, match_particle_set, name_key
+from .pixel_size import (
+    MIC_PSIZE,
+    ListedPixelSizes,
+    listed_source,
+    pixel_size_entries,
+    pixel_size_of_rows,
+    resolve_pixel_size,
+)
+from .score import NO_AUTO_SCORE, UNKNOWN_COLUMN, UNKNOWN_ORDER, Score, resolve_score, score_direction
+
+__all__ = [
+    "MATCH_MODES",
+    "MIC_PSIZE",
+    "NO_AUTO_SCORE",
+    "UNKNOWN_COLUMN",
+    "UNKNOWN_ORDER",
+    "ListedPixelSizes",
+    "Score",
+    "check_match_mode",
+    "listed_source",
+    "match_micrographs",
+    "match_particle_set",
+    "name_key",
+    "pixel_size_entries",
+    "pixel_size_of_rows",
+    "resolve_pixel_size",
+    "resolve_score",
+    "score_direction",
+]

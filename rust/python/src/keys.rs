@@ -1,0 +1,83 @@
+//! Rows grouped by equal keys: a `.cs` file's micrograph uids or paths, each hashed once.
+
+use cryodedup_core::algo::keys;
+use numpy::ndarray::Axis;
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+/// The keys of each row: unsigned 64-bit words (contiguous), or fixed-width byte strings as
+/// rows of a uint8 array (a strided view of a table's field: each row's bytes contiguous).
+#[derive(FromPyObject)]
+pub(crate) enum Keys<'py> {
+    Words(PyReadonlyArray1<'py, u64>),
+    Bytes(PyReadonlyArray2<'py, u8>),
+}
+
+/// Rows grouped by equal keys, numbered as `numpy.unique`'s inverse numbers them: `ids`
+/// holds each row's group (the rank of its key among the distinct keys); `first`, `last`
+/// and `counts`, by group, the first and last row holding it and how many do.
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct KeyGroups {
+    ids: Py<PyArray1<i64>>,
+    first: Py<PyArray1<i64>>,
+    last: Py<PyArray1<i64>>,
+    counts: Py<PyArray1<i64>>,
+}
+
+#[pymethods]
+impl KeyGroups {
+    /// The groups as numpy found them (a field of a type the core does not hash).
+    #[new]
+    #[pyo3(signature = (*, ids, first, last, counts))]
+    fn new(
+        ids: Py<PyArray1<i64>>,
+        first: Py<PyArray1<i64>>,
+        last: Py<PyArray1<i64>>,
+        counts: Py<PyArray1<i64>>,
+    ) -> Self {
+        KeyGroups { ids, first, last, counts }
+    }
+
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.first.bind(py).len()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!("KeyGroups({} rows, {} groups)", self.ids.bind(py).len(), self.first.bind(py).len())
+    }
+}
+
+/// group_keys(keys) -> KeyGroups: the rows grouped by key, each key hashed once.
+#[pyfunction]
+pub(crate) fn group_keys<'py>(py: Python<'py>, keys: Keys<'py>) -> PyResult<KeyGroups> {
+    let found = match &keys {
+        Keys::Words(array) => {
+            let words = array.as_slice()?; // contiguous: a strided field is copied by the caller
+            py.detach(|| keys::group_u64(words))
+        }
+        Keys::Bytes(array) => {
+            let rows = array.as_array();
+            let row_bytes = |row: usize| rows.index_axis_move(Axis(0), row).to_slice();
+            if (0..rows.nrows().min(1)).any(|row| row_bytes(row).is_none()) {
+                return Err(PyValueError::new_err("group_keys: each row's bytes must be contiguous"));
+            }
+            py.detach(|| keys::group_by(rows.nrows(), |row| row_bytes(row).expect("rows strided alike")))
+        }
+    };
+    let keys::KeyGroups { ids, first, last, counts } = found;
+    Ok(KeyGroups {
+        ids: ids.into_pyarray(py).unbind(),
+        first: first.into_pyarray(py).unbind(),
+        last: last.into_pyarray(py).unbind(),
+        counts: counts.into_pyarray(py).unbind(),
+    })
+}
+
+/// repeated_uint64(keys) -> (key, count) or None: the smallest key held by more than one
+/// row and the most rows holding one key.
+#[pyfunction]
+pub(crate) fn repeated_uint64(py: Python<'_>, keys: PyReadonlyArray1<'_, u64>) -> PyResult<Option<(u64, usize)>> {
+    let words = keys.as_slice()?.to_vec();
+    Ok(py.detach(|| keys::repeated_u64(words)))
+}
