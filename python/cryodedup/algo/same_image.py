@@ -68,7 +68,7 @@ def same_image_summary(images: Images, centres: np.ndarray, keep: np.ndarray, mo
         return found
     keys = images.keys[rows]
     firsts = rows[np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))]
-    named = images.names(np.sort(firsts[:NAMED_IMAGES]))
+    named = images.names(np.sort(firsts)[:NAMED_IMAGES])  # the first images in the inputs' order
     more = firsts.size - len(named)
     found.update({"images_kept_twice": int(firsts.size), "rows": int(rows.size), "named": named})
     images_text = "image" if firsts.size == 1 else "images"
