@@ -102,8 +102,9 @@ def groups_decided(
     """
     rejected = np.flatnonzero(~keep & (suppressed_by >= 0))
     winners = suppressed_by[rejected]
-    by_priority = np.unique(winners[levels[winners] < levels[rejected]])
-    all_groups = np.unique(winners)
+    # Groups marked by their kept row (a mask, not np.unique: no sort of the pairs).
+    all_groups = _marked(winners, keep.size)
+    by_priority = _marked(winners[levels[winners] < levels[rejected]], keep.size)
     won = np.bincount(levels[by_priority], minlength=len(names))
     return {
         "groups": int(all_groups.size),
@@ -111,6 +112,13 @@ def groups_decided(
         "by_score": int(all_groups.size - by_priority.size),
         "won_by": {name: int(n) for name, n in zip(names, won) if n},
     }
+
+
+def _marked(rows: np.ndarray, n: int) -> np.ndarray:
+    """The distinct values of ``rows`` (row indices below ``n``), in increasing order."""
+    mask = np.zeros(n, dtype=bool)
+    mask[rows] = True
+    return np.flatnonzero(mask)
 
 
 def priority_summary(

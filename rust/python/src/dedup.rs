@@ -284,6 +284,9 @@ pub(crate) fn percentiles_within<'py>(
     Ok(out.into_pyarray(py))
 }
 
+/// Image keys (uint64, one a row) and their runs ((n_runs, 4) uint64).
+type KeysAndRuns<'py> = (Bound<'py, PyArray1<u64>>, Py<PyArray2<u64>>);
+
 /// image_keys(stacks, indices) -> (keys, runs): the image key (uint64, never 0) of each row
 /// whose image is `indices[i]` of the stack hashed `stacks[i]` (see `stack_hashes`), and the
 /// runs of the rows, (n_runs, 4) uint64 as `StarFile.scan_particles` gives them.
@@ -292,7 +295,7 @@ pub(crate) fn image_keys<'py>(
     py: Python<'py>,
     stacks: PyReadonlyArray1<'py, u64>,
     indices: PyReadonlyArray1<'py, u64>,
-) -> PyResult<(Bound<'py, PyArray1<u64>>, Py<PyArray2<u64>>)> {
+) -> PyResult<KeysAndRuns<'py>> {
     let (stacks, indices) = (stacks.as_slice()?, indices.as_slice()?);
     if stacks.len() != indices.len() {
         return Err(errors::value(format!("{} stacks, {} indices", stacks.len(), indices.len())));
