@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, NoReturn
 
+from .. import signals
 from ..errors import CryodedupError
 from ..formats.files import check_regular_file
 from ..outputs import AtomicOutputs
@@ -486,12 +487,24 @@ def outcome(job: ExternalJob, argv: Sequence[str]) -> tuple[str, str | None]:
     try:
         execute(job, argv)
     except Aborted as stop:
-        with contextlib.suppress(OSError, ValueError):
-            print(f"Aborted {stop}: no new output nodes", flush=True)
-        return EXIT_ABORTED, None
+        return aborted(stop)
     except Exception as err:  # whatever it is, RELION must get an exit file and a line
         return EXIT_FAILURE, describe(err)
     return EXIT_SUCCESS, None
+
+
+def aborted(stop: Aborted) -> tuple[str, None]:
+    """The ending of a stopped job, said in run.out."""
+    with contextlib.suppress(OSError, ValueError):
+        print(f"Aborted {stop}: no new output nodes", flush=True)
+    return EXIT_ABORTED, None
+
+
+def stop_if_signalled_while_starting() -> None:
+    """Stops the job before it begins if a signal came while the program loaded (recorded by cryodedup.entry)."""
+    early = signals.handed_over()
+    if early:
+        raise Aborted(f"by {signals.NAMES[early[0]]} while cryodedup-relion started")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -504,17 +517,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     job = ExternalJob(outdir)
     _Stopping.armed = True
-    previous = {s: signal.signal(s, _stop_on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous: dict[signal.Signals, object] = {}
     try:
-        try:
+        try:  # (the handlers installed inside: a signal the instant after is an Aborted caught here)
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                previous[signum] = signal.signal(signum, _stop_on_signal)
+            stop_if_signalled_while_starting()
             ending = outcome(job, argv)
             _Stopping.armed = False
-        except Aborted:  # a signal in the instant between the run's end and here (it disarmed itself)
-            ending = (EXIT_ABORTED, None)
+        except Aborted as stop:  # while starting, or in the instant between the run's end and here
+            ending = aborted(stop)
         return job.end(*ending)
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
 
 
 def console_main() -> NoReturn:

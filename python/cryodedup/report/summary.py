@@ -227,7 +227,9 @@ def micrograph_rows(s: dict) -> list[Row]:
         rule = f"z >= {s['thresholds']['z']:g}, Pearson >= {s['thresholds']['pearson']:g}"
         z_from = s["thresholds"]["z_from"]
         if "median" in z_from:
-            rule += f"; z threshold: {z_from['rule']} (median {z_from['median']:g}, SD {z_from['robust_sd']:g})"
+            rule += (
+                f"; z threshold: {z_from['rule']}; null median {z_from['median']:g}, robust SD {z_from['robust_sd']:g}"
+            )
         else:
             rule += f"; z threshold: {z_from['rule']}"
         image_rows = [
