@@ -531,6 +531,8 @@ def _check_option_types(options: ParticleOptions) -> None:
     for name in ("seed", "plot_mics"):  # (min_support: checked with its range)
         if not _is_whole_number(getattr(options, name)):
             raise CryodedupError(f"--{name.replace('_', '-')} must be a whole number, got {getattr(options, name)!r}")
+    if not isinstance(options.score, str):  # (score=None from the API: "none" is the word for no score)
+        raise CryodedupError(f"--score must be a column name, auto or none, got {options.score!r}")
 
 
 #: The most images a size option of the micrograph job may name (--window, --scan-range, ...):

@@ -32,6 +32,12 @@ def scores_without_none(scores: np.ndarray, label: str | None) -> np.ndarray:
     return np.where(is_none, np.nan, scores)
 
 
+def has_none_scores(scores: np.ndarray | None, label: str | None) -> bool:
+    """Whether ``scores`` hold a value that means "none" for ``label`` (RELION's -999)."""
+    none = NONE_SCORES.get(label or "")
+    return none is not None and scores is not None and bool((scores == none).any())
+
+
 def count_without_score(scores: np.ndarray | None) -> int:
     """The rows whose score is not a score (not finite): they rank last."""
     if scores is None:

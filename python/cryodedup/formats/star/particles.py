@@ -19,6 +19,7 @@ import numpy as np
 from ... import _core
 from ...algo.audit import read_halves
 from ...algo.filaments import tube_ids
+from ...algo.priority import has_none_scores
 from ...errors import CryodedupError
 from ...labels import distinct_labels
 from ...model import AskOnePass, HalfSets, Images, Log, ParticleSet, PlacedSubsetWriter, ReaderOptions, Warn
@@ -153,9 +154,12 @@ def _read_star_files(
         scan, found_by_name = _scan_input(part, score_label, options, mic_psizes, rows.wanted(), split, labels, log)
         rows.psizes_by_name.update(found_by_name)
         if split is not None:
-            split.keep = scan.keep
-            if scan.keep is None:
-                log(f"{part.path}: deciding and writing in a second pass: {scan.split_note}", "info")
+            split.keep, note = scan.keep, scan.split_note
+            if scan.keep is not None and has_none_scores(scan.scores, score_label):
+                # The scan ranked RELION's -999 (ManualPick: no score) as a number; the job ranks it last.
+                split.keep, note = None, f"{score_label} holds values that mean no score, ranked last"
+            if split.keep is None:
+                log(f"{part.path}: deciding and writing in a second pass: {note}", "info")
                 for scratch in split.files.values():
                     scratch.unlink(missing_ok=True)  # (the disk space, for the second pass's outputs)
         rows.add_columns(part, scan)
