@@ -194,6 +194,21 @@ def test_particles_job_keeps_what_the_oracle_keeps(project):
     )
 
 
+def test_without_the_plot_extra_run_out_says_why_there_are_no_pictures(project, monkeypatch, capsys):
+    # The External job draws when matplotlib is there; without it, run.out (stdout) says so and
+    # no logfile.pdf is declared. "plot no" is the user's own choice: nothing to explain.
+    root, paths = project
+    monkeypatch.setattr(jobs, "can_plot", lambda: False)
+    argv = ["--in_parts", paths["particles_1"], "--min_dist", "40", "--j", "1"]
+    assert run_here(root, ["--o", "External/job151/", *argv]) == 0
+    out = capsys.readouterr().out
+    assert "No pictures and no logfile.pdf: matplotlib, which draws them, is not installed" in out
+    assert "logfile" not in (root / "External/job151/RELION_OUTPUT_NODES.star").read_text()
+    assert not (root / "External/job151/logfile.pdf").exists()
+    assert run_here(root, ["--o", "External/job152/", *argv, "--plot", "no"]) == 0
+    assert "No pictures" not in capsys.readouterr().out
+
+
 def test_abort_requested_while_cryodedup_runs(project, monkeypatch):
     root, paths = project
     job = root / "External/job102"

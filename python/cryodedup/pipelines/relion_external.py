@@ -204,6 +204,15 @@ class Plan:
     args: list[str]
     outputs: list[jobs.Output]
     plot: bool
+    #: Said in run.out before the run: why there will be no pictures though none were declined.
+    note: str | None = None
+
+
+#: run.out's line when the environment cannot draw (no ``plot`` extra) and the user did not say ``plot no``.
+NO_PICTURES = (
+    "No pictures and no logfile.pdf: matplotlib, which draws them, is not installed in cryodedup-relion's "
+    'environment (pip install "cryodedup[plot]" there adds them)'
+)
 
 
 def plan(call: ExternalCall) -> Plan:
@@ -221,15 +230,16 @@ def plan(call: ExternalCall) -> Plan:
             raise jobs.ParameterError("micrographs given twice: as Input micrographs and as the parameter micrographs")
         tokens += ["--micrographs", call.inputs["mics"][0]]
     plot = jobs.can_plot()
+    note = None if plot else NO_PICTURES
     for label, values in call.params:
         words = jobs.option_tokens(cmd, label, values)
         if jobs.option(cmd, label).name == "plot":
-            plot = bool(words)
+            plot, note = bool(words), None  # the user's choice: nothing to explain
         else:
             tokens += words
     args = jobs.cli_args(job, inputs, call.outdir, tokens, plot=plot, as_json=True)
     jobs.check_arguments(cmd, args[1:])
-    return Plan(job, args, jobs.outputs(job, with_particles="parts" in call.inputs), plot)
+    return Plan(job, args, jobs.outputs(job, with_particles="parts" in call.inputs), plot, note)
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -475,6 +485,8 @@ def execute(job: ExternalJob, argv: Sequence[str]) -> None:
     job.check_abort("checking the parameters")
     call = parse_call(argv)
     the_plan = plan(call)
+    if the_plan.note:
+        print(the_plan.note, flush=True)
     job.check_abort("running cryodedup")
     summary = job.run_command(the_plan.args, call.threads)
     job.check_abort("registering the outputs")
