@@ -126,6 +126,17 @@ def test_several_metadata_values_are_one_argument_each():
     assert args[args.index("--metadata") :][:4] == ["--metadata", SPACED, "--metadata", "/data/EPU session 2/*.xml"]
 
 
+def test_prefer_takes_one_input_an_entry():
+    # Issue 39: the inputs most preferred first, as the pipeliner holds several values.
+    job = ccpem.CoordinatesJob()
+    job.output_dir = "Dedup/job001/"
+    job.joboptions["input_coordinates"].value = "ManualPick/job004/manualpick.star"
+    job.joboptions["input_coordinates_2"].value = "AutoPick/job006/autopick.star"
+    job.joboptions["prefer"].value = "ManualPick/job004/manualpick.star:::2"
+    args = job.command_args()
+    assert args[args.index("--prefer") :][:4] == ["--prefer", "ManualPick/job004/manualpick.star", "--prefer", "2"]
+
+
 @pytest.mark.parametrize(
     ("job_class", "other_args", "message"),
     [

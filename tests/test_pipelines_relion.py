@@ -105,6 +105,15 @@ def test_a_repeatable_option_takes_each_value():
     assert p.args[p.args.index("--metadata") :][:4] == ["--metadata", "EPU/a.xml", "--metadata", "EPU/b.xml"]
 
 
+def test_prefer_and_same_image_are_parameters():
+    # Issue 39: the hand picks' job first (an input as given, or its position), then the rule for one image twice.
+    coords = ["ManualPick/job004/coords_suffix_manualpick.star", "AutoPick/job006/coords_suffix_autopick.star"]
+    params = [("prefer", ["2", "1"]), ("same_image", ["reject"])]
+    p = plan(ExternalCall("E/", {"coords": coords}, params))
+    assert p.args[p.args.index("--prefer") :][:4] == ["--prefer", "2", "--prefer", "1"]
+    assert p.args[p.args.index("--same-image") :][:2] == ["--same-image", "reject"]
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [

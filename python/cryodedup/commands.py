@@ -133,6 +133,7 @@ PARTICLES = Command(
                 "--score-order",
                 "--score-normalize",
                 "--prefer",
+                "--same-image",
                 "--remove-entirely",
                 "--seed",
                 "--filament-mode",

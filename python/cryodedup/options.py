@@ -45,6 +45,8 @@ CANDIDATES = ("auto", "window", "pattern", "all", "metadata")
 # K3 at 12 Å, 2 cores): reading and binning one image costs as much as 31-35 pairs.
 ALL_PAIRS_UPTO = 200
 ORDERS = ("auto", "metadata", "epu", "mtime", "natural", "input")
+#: Values of ``--same-image``: what becomes of rows of one particle image kept at different centres.
+SAME_IMAGE = ("warn", "reject", "ignore")
 
 
 class Seed(click.ParamType):
@@ -275,6 +277,17 @@ class ParticleOptions:
         multiple=True,
         metavar="INPUT",
         label="preferred inputs",
+    )
+    same_image: str = choice(
+        "warn",
+        "--same-image",
+        "Rows of one particle image (RELION rlnImageName, CryoSPARC blob/path + blob/idx) at different "
+        "centres, as joined selections refined apart leave them: warn names the images kept more than once; "
+        "reject makes such rows duplicates whatever their distance (the best by priority and score kept); "
+        "ignore checks nothing. Symmetry-expanded copies (one image at one centre, or CryoSPARC's "
+        "sym_expand copies) are not this case.",
+        choices=SAME_IMAGE,
+        label="same image twice",
     )
     output_format: str = choice(
         "auto",

@@ -77,12 +77,15 @@ def particle_rows(s: dict) -> list[Row]:
         score_text += f"; {score['scale']} (--score-normalize rank)"
     if score.get("without_score"):
         score_text += f"\n{score['without_score']:,} picks without a score: ranked last"
+    into_project = (s.get("copick") or {}).get("written_as")
+    no_files = "none (no -o: the kept picks went into the copick project)" if into_project else "none written (--audit)"
     rows += [
         ("Shift", s["shift"]),
         ("Score", score_text),
         *priority_rows(s.get("priority")),
-        ("Kept files", "\n".join(s["outputs"]["kept"]) or "none written (--audit)"),
-        ("Rejected files", "\n".join(s["outputs"]["rejected"]) or "none written (--audit)"),
+        *same_image_rows(s.get("same_image")),
+        ("Kept files", "\n".join(s["outputs"]["kept"]) or no_files),
+        ("Rejected files", "\n".join(s["outputs"]["rejected"]) or no_files),
         ("Time", particle_time(s)),
     ]
     return rows
@@ -126,6 +129,13 @@ def species_rows(species: dict) -> list[Row]:
     return rows
 
 
+def same_image_rows(same_image: dict | None) -> list[Row]:
+    """The images kept more than once at different centres (``--same-image``), as one row when there are some."""
+    if not same_image or not same_image.get("images_kept_twice"):
+        return []
+    return [("Same image twice", same_image["message"])]
+
+
 def report_rows(s: dict) -> tuple[list[Row], dict[str, str]]:
     """The particle job's summary for its report, and the rows to highlight.
 
@@ -137,7 +147,8 @@ def report_rows(s: dict) -> tuple[list[Row], dict[str, str]]:
     highlight = {}
     audit = s.get("halfset_audit")
     if audit and audit.get("column"):
-        highlight["Half-set audit"] = "bad" if audit["straddling_pairs"] else "good"
+        straddling = audit["straddling_pairs"] or audit.get("same_image_straddling")
+        highlight["Half-set audit"] = "bad" if straddling else "good"
     highlight.update(density_highlight(s))
     if s.get("warnings"):
         rows.append(("Warnings", "\n".join(s["warnings"])))
@@ -148,9 +159,12 @@ def report_rows(s: dict) -> tuple[list[Row], dict[str, str]]:
 
 
 def density_highlight(s: dict) -> dict[str, str]:
-    """The report colours the row naming micrographs of outlying duplicate fraction as a warning."""
+    """The report colours as warnings the rows naming outlying micrographs and images kept twice."""
     density = s.get("duplicate_density")
-    return {"Duplicate outliers": "warn"} if density and density["outliers"] else {}
+    warned = {"Duplicate outliers": "warn"} if density and density["outliers"] else {}
+    if (s.get("same_image") or {}).get("images_kept_twice"):
+        warned["Same image twice"] = "warn"
+    return warned
 
 
 def distance_text(summary: dict) -> str:
