@@ -791,19 +791,3 @@ class MicrographRun:
             raise CryodedupError("--plot goes with micrographs-merge, which writes the outputs of all shards")
         if self.shards is not None and self.dask is None:
             raise CryodedupError("--shards goes with --dask (with a job array, give --shard K/N to each task)")
-
-
-def _report_labels(*jobs: type) -> dict[str, str]:
-    """The label of each job field that report.html names otherwise than by its name with spaces."""
-    labels = {}
-    for job in jobs:
-        for f in fields(job):
-            flag = f.metadata.get("flag")
-            label = flag.label if flag is not None else f.metadata.get("label", "")
-            if label:
-                labels[f.name] = label
-    return labels
-
-
-#: The labels of the jobs' options in report.html's parameters, by field.
-REPORT_LABELS = _report_labels(ParticleOptions, MicrographOptions)
