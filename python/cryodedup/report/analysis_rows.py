@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..algo.density import MIN_DUPLICATES, MIN_EXCESS, OUTLIER_SDS
-from ..labels import distinct_labels
+from ..labels import input_labels
 
 #: Duplicate-density outliers named in the summary's table and drawn in the report (``--json`` lists them all).
 NAMED = 10
@@ -44,7 +44,7 @@ def consensus_rows(consensus: dict) -> list[tuple[str, str]]:
     confirmable: the parts sum to its picks); the Jaccard index of each pair of inputs on
     the micrographs both ran on; the micrographs where they agree least.
     """
-    labels = distinct_labels([i["file"] for i in consensus["per_input"]])
+    labels = input_labels([i["file"] for i in consensus["per_input"]])
     k = consensus["min_support"]
     n_mics = consensus.get("micrographs", 0)
     partial = any(i.get("micrographs", n_mics) < n_mics for i in consensus["per_input"])
