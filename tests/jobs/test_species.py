@@ -291,3 +291,4 @@ def test_consensus_within_species_says_why_a_species_cannot_be_confirmed(tmp_pat
     consensus = summary["consensus"]
     assert consensus["jaccard"] == [[1.0, 0.3333, None], [0.3333, 1.0, None], [None, None, 1.0]]
     assert consensus["least_agreement"] == [{"micrograph": "TS_01", "mean_jaccard": 0.3333}]
+    assert consensus["no_species_in_common"] == [[0, 2], [1, 2]]

@@ -159,6 +159,15 @@ def covered_jaccard(size: np.ndarray, matched: np.ndarray, covered: np.ndarray |
     return per_mic, overall
 
 
+def input_pair_counts(particles: ParticleSet, confirmed_by: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`pair_counts` of a ParticleSet's inputs; with several species, :func:`species_pair_counts`."""
+    n_mics, n_inputs = len(particles.mic_names), len(particles.inputs)
+    if particles.species is not None and len(particles.species_names) > 1:
+        args = (particles.input_of, particles.groups, particles.species, n_mics, n_inputs)
+        return species_pair_counts(confirmed_by, *args)
+    return pair_counts(confirmed_by, particles.input_of, particles.groups, n_mics, n_inputs)
+
+
 def species_pair_counts(
     confirmed_by: np.ndarray, input_of: ArrayLike, groups: ArrayLike, species: np.ndarray, n_groups: int, n_inputs: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -216,10 +225,11 @@ def consensus_report(
         }
         for k, name in enumerate(particles.inputs)
     ]
+    apart: list[list[int]] = []  # (pairs of inputs holding no species in common: nothing to agree on)
     if particles.species is not None and len(particles.species_names) > 1:
-        size, matched = species_pair_counts(
-            confirmed_by, particles.input_of, particles.groups, particles.species, n_mics, n_inputs
-        )
+        size, matched = input_pair_counts(particles, confirmed_by)
+        common = size.sum(axis=0) > 0
+        apart = [[a, b] for a in range(n_inputs) for b in range(a + 1, n_inputs) if not common[a, b] | common[b, a]]
     per_mic, overall = covered_jaccard(size, matched, covered)
     agreement = mean_agreement(per_mic)
     defined = np.flatnonzero(~np.isnan(agreement))
@@ -237,6 +247,7 @@ def consensus_report(
         "micrographs_not_confirmable": int(short.sum()) if min_support > 1 else 0,
         "per_input": per_input,
         "jaccard": _as_lists(overall),
+        **({"no_species_in_common": apart} if apart else {}),
         "jaccard_per_micrograph": dict(zip(particles.mic_names, _each_as_lists(per_mic))),
         "least_agreement": [
             {"micrograph": particles.mic_names[m], "mean_jaccard": round(float(agreement[m]), 4)} for m in worst

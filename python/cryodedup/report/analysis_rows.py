@@ -54,12 +54,15 @@ def consensus_rows(consensus: dict) -> list[tuple[str, str]]:
         rows.append((f"  {label}", text + _fates_text(i, k)))
     if k > 1 and consensus.get("micrographs_not_confirmable"):
         rows.append(("  Not confirmable", not_confirmable_text(consensus)))
-    matrix = consensus["jaccard"]
+    matrix, apart = consensus["jaccard"], consensus.get("no_species_in_common", [])
     where = " (on the micrographs both ran on)" if partial else ""
     for a in range(len(labels)):
         for b in range(a + 1, len(labels)):
             value = matrix[a][b]
-            rows.append((f"  Jaccard {labels[a]} / {labels[b]}", ("n/a" if value is None else f"{value:.3f}") + where))
+            undefined = "n/a (no species in common)" if [a, b] in apart else "n/a"
+            rows.append(
+                (f"  Jaccard {labels[a]} / {labels[b]}", (undefined if value is None else f"{value:.3f}") + where)
+            )
     worst = consensus["least_agreement"][:3]
     if worst:
         rows.append(("  Least agreement", "\n".join(f"{w['micrograph']} ({w['mean_jaccard']:.2f})" for w in worst)))

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from ..algo.audit import TOP_MICROGRAPHS, straddling_per_micrograph
-from ..algo.consensus import OUTCOMES, covered_jaccard, mean_agreement, outcome_counts, pair_counts, pick_outcomes
+from ..algo.consensus import OUTCOMES, covered_jaccard, input_pair_counts, mean_agreement, outcome_counts, pick_outcomes
 from ..algo.dedup import nearest_neighbour_distances, stretched
 from ..algo.density import outliers, per_micrograph
 from ..labels import distinct_labels, input_labels
@@ -251,7 +251,7 @@ def agreement(details: ParticleDetails) -> Picture:
     n_mics = len(details.mic_names)
     unit = details.unit
     confirmed_by = _confirmed_by(details)
-    size, matched = pair_counts(confirmed_by, details.input_of, details.groups, n_mics, k)
+    size, matched = input_pair_counts(details.particles, confirmed_by)  # (within species, with several)
     per_mic_matrices, overall = covered_jaccard(size, matched, details.covered)
     per_mic = mean_agreement(per_mic_matrices)
     covered = np.ones((n_mics, k), dtype=bool) if details.covered is None else details.covered
