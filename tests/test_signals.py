@@ -29,7 +29,7 @@ from fixtures.signal_runs import (
     shard_job,
 )
 
-POINTS = ("starting", "written", "renames", "ending")
+POINTS = ("starting", "written", "renames", "ending", "locked")
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -46,6 +46,8 @@ def jobs(tmp_path_factory):
 @pytest.mark.parametrize("point", POINTS)
 @pytest.mark.parametrize("which", ["particles", "picker job", "shard"])
 def test_a_signal_at_each_moment_of_a_run_says_what_it_left(jobs, which, point):
+    if (which, point) == ("shard", "locked"):
+        pytest.skip("a shard writes its two files with put_in_place, under no folder lock")
     job = jobs[which]
     signum = SIGNALS[POINTS.index(point) % 2]
     outcome = run_stopped(job, signum, pause=point)

@@ -154,11 +154,18 @@ class AtomicOutputs:
                 singly_temporary[path] = path.with_name(f".{path.name}.{pid}.tmp")
         self.temporary = TemporaryNames(singly_temporary, self._folder_prefixes, in_new_folders, texts)
         singly = self._singly
-        self.created = _make_folders(dict.fromkeys([p.parent for p in singly] + [f.parent for f in self.folders]))
+        self.created: dict[Path, bool] = {}
         self.locks: list[_FolderLock] = []
         try:
-            tops = _topmost(self.created.keys())
-            self.locks = [_FolderLock.take(folder) for folder in tops]
+            # A signal waits until each folder made and each lock taken is known here: one
+            # that landed between a lock file's creation and this list left the file behind.
+            with signals.deferred():
+                self.created = _make_folders(
+                    dict.fromkeys([p.parent for p in singly] + [f.parent for f in self.folders])
+                )
+                tops = _topmost(self.created.keys())
+                for folder in tops:
+                    self.locks.append(_FolderLock.take(folder))
             # The lock took the top folder's orphans; a picker job writes in folders below it.
             for folder in self.created.keys() - set(tops):
                 if not self.created[folder]:
@@ -358,6 +365,7 @@ class _FolderLock:
             except FileNotFoundError:
                 same = False
             if same:
+                signals.pause_for_tests("locked")
                 cls.held[key] = lock = cls(key, path, fd)
                 _remove_orphans(folder)
                 return lock

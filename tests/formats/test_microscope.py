@@ -10,6 +10,7 @@ import csv
 import itertools
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from cryodedup.algo.neighbours import neighbour_pairs
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
 from cryodedup.formats.microscope import (
+    Acquisition,
     image_key,
     match_to_micrographs,
     read_epu,
@@ -94,6 +96,38 @@ def test_generated_epu_session_positions_and_inferred_calibration(tmp_path, per_
     index = match_to_micrographs([e.name + "_fractions.mrc" for e in session], acquisitions)
     truth = np.array([e.position_um for e in session])
     assert np.abs(positions.xy[index] - truth).max() < 0.01  # µm
+
+
+def four_stops(step_of_last: float = 2.0, extra: tuple = ()) -> list[Acquisition]:
+    """A line of four stage stops 2 µm apart (the last ``step_of_last`` from the third), each
+    with a 2x2 shift template at ±1 unit, 0.5 µm per unit (worked by hand: the template's
+    columns span 2 units and continue with a 2-unit gap, so 2 µm / 4 units = 0.5), plus ``extra``
+    acquisitions (stage x, shift x, shift y)."""
+    stops = [0.0, 2.0, 4.0, 4.0 + step_of_last]
+    rows = [(x, ix, iy) for x in stops for ix in (-1, 1) for iy in (-1, 1)] + list(extra)
+    return [Acquisition(Path(f"m{k}.mdoc"), f"m{k}", (x, 0.0), (ix, iy)) for k, (x, ix, iy) in enumerate(rows)]
+
+
+def test_a_lone_re_exposure_stop_does_not_pull_the_inferred_calibration():
+    # Issue 38's new-user trial: a re-exposure 1.2 µm from a stop is a stop of one target; as
+    # the nearest neighbour of two template stops it made their estimates 1.2/4 and 0.8/4, and
+    # the median of four stops fell to 0.396: a re-exposure 0.2 µm from its original was missed.
+    acquisitions = four_stops(extra=[(2.0 + 0.15, 1, 1), (4.0 + 1.2, -1, -1)])
+    positions = specimen_positions(acquisitions, None)
+    assert positions.calibration == pytest.approx(0.5, rel=0.02)
+    assert positions.calibration_warning is None
+    original, copy = positions.xy[8], positions.xy[-1]  # the stop at 4 µm, shift (-1, -1)
+    assert np.hypot(*(copy - original)) == pytest.approx(1.2, abs=0.03)
+
+
+def test_stops_that_disagree_on_the_calibration_are_warned_of():
+    # The last stop 2.5 µm on: its estimate is 2.5 / 4 = 0.625; the other three say 0.5.
+    positions = specimen_positions(four_stops(step_of_last=2.5), None)
+    assert positions.calibration == pytest.approx(0.5)
+    assert positions.calibration_warning is not None
+    assert "from 3 of 4 stage stops" in positions.calibration_warning
+    assert "the other 1 gave 0.625 to 0.625" in positions.calibration_warning
+    assert "--shift-calibration" in positions.calibration_warning
 
 
 def test_given_calibration_is_used(tmp_path):

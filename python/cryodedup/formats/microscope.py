@@ -41,6 +41,8 @@ SAME_STOP_UM = 0.3
 SQUARE_GAP_UM = 10.0
 #: Stage stops whose targets estimate the calibration at most (spread evenly over a larger session).
 MAX_ESTIMATES = 5000
+#: Estimates of the shift calibration within this fraction of one another agree (one stop's from the next).
+AGREE = 0.03
 #: A stop whose targets fall in more columns than this is no multi-hole template: no estimate.
 MAX_TARGETS = 1000
 #: Pairs kept per micrograph by the metadata's candidates: its nearest within the beam diameter.
@@ -462,6 +464,7 @@ class Positions:
     how: str
     squares: np.ndarray  # (n,) grid square index
     square_names: list[str] = field(default_factory=list)
+    calibration_warning: str | None = None  # the inferred calibration's stops disagree
 
 
 def stage_stops(stage: np.ndarray) -> np.ndarray:
@@ -498,7 +501,7 @@ def members_of(groups: np.ndarray) -> list[np.ndarray]:
     return [order[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
-def infer_calibration(stage: np.ndarray, shift: np.ndarray, squares: np.ndarray) -> tuple[float, str]:
+def infer_calibration(stage: np.ndarray, shift: np.ndarray, squares: np.ndarray) -> tuple[float, str, str | None]:
     """µm per shift unit, from how the multi-hole template repeats between stage stops.
 
     At each stage stop the microscope shifts the beam to the same template of targets; the
@@ -507,22 +510,30 @@ def infer_calibration(stage: np.ndarray, shift: np.ndarray, squares: np.ndarray)
     onto columns; their gaps repeat with the template's period (one gap with one target per
     hole, the gaps within and between holes with several). The step then spans the columns'
     extent plus the gap that continues the period, in shift units: calibration = step /
-    (extent + that gap). Each stop's own targets give one estimate and the median is taken, so
-    that a stop with holes left out or a stray re-exposure does not decide it. The shift's axes
-    are taken as the stage's (as the microscope reports them). A session of more than
-    ``MAX_ESTIMATES`` stops is estimated from that many, spread evenly over it.
+    (extent + that gap). The shift's axes are taken as the stage's (as the microscope reports
+    them). A session of more than ``MAX_ESTIMATES`` stops is estimated from that many, spread
+    evenly over it.
+
+    Each stop's own targets give one estimate. A stop holding fewer than half the usual number
+    of targets (a re-exposure, a stop cut short) is neither measured nor taken as a neighbour:
+    its short step would make the next stop's estimate a fraction of the truth. The value is
+    the median of the largest set of estimates that agree within ``AGREE``; when some stops
+    disagree, the third item returned is a warning that says so (else None).
     """
     if not len(shift) or np.abs(shift).max() == 0:
-        return 0.0, "no beam or image shift in the metadata: positions are the stage positions"
+        return 0.0, "no beam or image shift in the metadata: positions are the stage positions", None
     stops = stage_stops(stage)
     members = members_of(stops)
+    sizes = np.array([len(m) for m in members])
+    template = np.flatnonzero(sizes >= 0.5 * np.median(sizes))
     centres = np.array([stage[m].mean(axis=0) for m in members])
     stop_square = np.array([squares[m[0]] for m in members])
     square_of_stop = np.unique(stop_square, return_inverse=True)[1].reshape(-1)
-    in_square = members_of(square_of_stop)
+    in_square = [square[np.isin(square, template)] for square in members_of(square_of_stop)]
     span = float(np.ptp(shift, axis=0).max())
     estimates = []
-    for s in np.unique(np.linspace(0, len(centres) - 1, min(len(centres), MAX_ESTIMATES)).round().astype(np.int64)):
+    spread = np.linspace(0, len(template) - 1, min(len(template), MAX_ESTIMATES)).round().astype(np.int64)
+    for s in template[np.unique(spread)]:
         square = in_square[square_of_stop[s]]
         others = square[square != s]
         if not len(others):
@@ -537,10 +548,32 @@ def infer_calibration(stage: np.ndarray, shift: np.ndarray, squares: np.ndarray)
             "cannot infer the shift calibration: the metadata need at least two stage stops in a grid square, "
             "each with targets at different shifts along the step between them; give --shift-calibration UM_PER_UNIT"
         )
-    value = float(np.median(estimates))
-    return value, (
-        f"inferred from {len(estimates)} stage stops (the shift template tiles the holes from one stop to the next)"
+    ordered = np.sort(estimates)
+    lo, hi = _agreeing(ordered)
+    value = float(np.median(ordered[lo:hi]))
+    how = f"inferred from {len(estimates)} stage stops (the shift template tiles the holes from one stop to the next)"
+    others = np.r_[ordered[:lo], ordered[hi:]]
+    if not len(others):
+        return value, how, None
+    return (
+        value,
+        how,
+        (
+            f"the shift calibration {value:g} µm per unit is inferred from {hi - lo} of {len(estimates)} stage stops "
+            f"that agree within {AGREE:.0%}; the other {len(others)} gave {others.min():g} to {others.max():g}: "
+            "if duplicates are missed or pairs look wrong, give --shift-calibration UM_PER_UNIT"
+        ),
     )
+
+
+def _agreeing(estimates: np.ndarray) -> tuple[int, int]:
+    """The bounds [lo, hi) of the largest run of sorted ``estimates`` within ``AGREE`` of one of them."""
+    low = np.searchsorted(estimates, estimates * (1 - AGREE), side="left")
+    high = np.searchsorted(estimates, estimates * (1 + AGREE), side="right")
+    counts = high - low
+    best = np.flatnonzero(counts == counts.max())
+    centre = best[len(best) // 2]  # ties: the middle one of the best
+    return int(low[centre]), int(high[centre])
 
 
 def _distinct(shift: np.ndarray, span: float) -> np.ndarray:
@@ -574,8 +607,9 @@ def specimen_positions(acquisitions: Sequence[Acquisition], calibration: float |
     stage = np.array([a.stage_um for a in acquisitions], dtype=np.float64).reshape(-1, 2)
     shift = np.array([a.shift for a in acquisitions], dtype=np.float64).reshape(-1, 2)
     squares, names = grid_squares(acquisitions, stage)
+    warning = None
     if calibration is None:
-        calibration, how = infer_calibration(stage, shift, squares)
+        calibration, how, warning = infer_calibration(stage, shift, squares)
     else:
         how = "given (--shift-calibration)"
     with np.errstate(all="ignore"):  # an overflow is refused below, by name, not printed as numpy's warning
@@ -587,7 +621,7 @@ def specimen_positions(acquisitions: Sequence[Acquisition], calibration: float |
             f"image {acquisitions[beyond[0]].name} at {xy[beyond[0]].tolist()} µm, beyond any stage "
             f"(±{MAX_COORDINATE:g} µm; {len(beyond)} images); give --shift-calibration UM_PER_UNIT"
         )
-    return Positions(xy, calibration, how, squares, names)
+    return Positions(xy, calibration, how, squares, names, warning)
 
 
 def grid_squares(acquisitions: Sequence[Acquisition], stage: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -647,6 +681,7 @@ class Placement:
     beam_diameter: float
     beam_how: str
     crowded: int = 0  # micrographs with more than MOST_NEIGHBOURS others within the beam diameter
+    calibration_warning: str | None = None  # the stops that inferred the calibration disagree
 
     @property
     def matched(self) -> np.ndarray:
@@ -733,4 +768,5 @@ def place(
         positions.how,
         beam,
         beam_how,
+        calibration_warning=positions.calibration_warning,
     )

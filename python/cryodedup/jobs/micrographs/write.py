@@ -106,8 +106,9 @@ def write_results(
         edge_warning = near_the_edge(pairs[is_dup], rank, plan.reach, len(positions), reach_option)
     if placement is not None:
         _warn_unmatched(placement, mics, log)
-        if placement.crowding():
-            log(str(placement.crowding()), "warning")
+        for warning in (placement.calibration_warning, placement.crowding()):
+            if warning:
+                log(warning, "warning")
     if edge_warning:
         log(edge_warning, "warning")
     keep = ~rejected
