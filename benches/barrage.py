@@ -11,7 +11,10 @@ checks what a user must be able to count on (issue 11):
 - partial output: a temporary file, a backup or a lock file left in the output folder, half
   of a kept/rejected pair, or any output at all after a failed run;
 - unclear error: a failed run whose stderr is not one ``Error: ...`` line (click's usage
-  errors, status 2, count as clear).
+  errors, status 2, count as clear);
+- wrong result: a case's own check of what the run must have done (``expect``; issue 38's
+  store and path cases, ``benches/barrage_store.py``: a damaged store refused and rebuilt by
+  ``--force``, nothing deleted that cryodedup did not write; the metadata cases).
 
 Then (issue 30) real SIGINT and SIGTERM are sent to three jobs (a particle STAR of 1M rows,
 a picker job of 3,000 files, ``micrographs --shard``; ``--quick``: 100k rows, 300 files):
@@ -20,6 +23,8 @@ the moment cryodedup's handlers are in place to past the run's end, each run sta
 the previous outputs; counted are tracebacks, hangs, partial outputs (a temporary file left,
 or outputs neither the previous set nor the new complete one) and status mismatches (a
 status other than 0 or 128 + the signal, or a line that says other outputs than those left).
+Issue 38 adds a whole ``micrographs --update`` round and a ``--watch`` loop to the sweep
+(``--signal-jobs`` sweeps only the jobs whose name contains a text).
 
 The pipeline entries' cases (issue 38, ``benches/barrage_pipelines.py``) run ``cryodedup-relion``
 or ``pipeliner --run_job`` instead, and check the job's exit file and status too (``--kinds``
@@ -56,6 +61,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the data generator: tests/fixtures
 
 import barrage_pipelines as pipelines  # issue 38: cryodedup-relion and the CCP-EM jobs (benches/ is on sys.path)
+import barrage_store  # issue 38: the --update store and paths
 from fixtures.shard_files import edit_pairs, edit_record
 from fixtures.synthetic import cs_particles, write_benchmark_file, write_cs, write_mrc
 
@@ -63,7 +69,7 @@ COLUMNS = (
     *("traceback", "hang", "OOM", "changed input", "partial output", "unclear error", "wrong result"),
     *pipelines.COLUMNS,
 )
-KINDS = ("STAR", ".cs", ".csg", "MRC", "coordinates", "options", "metadata", *pipelines.KINDS)
+KINDS = ("STAR", ".cs", ".csg", "MRC", "coordinates", "options", "metadata", *barrage_store.KINDS, *pipelines.KINDS)
 
 LABELS = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup", "rlnAutopickFigureOfMerit"]
 OPTICS = "data_optics\nloop_\n_rlnOpticsGroup #1\n_rlnOpticsGroupName #2\n_rlnMicrographPixelSize #3\n1 og1 1.0\n\n"
@@ -699,6 +705,9 @@ option_case("--min-support 2**62 [30]", "--min-support", HUGE)
 option_case("--seed NaN [30]", "--seed", "nan")
 
 
+# --- issue 38: the --update store and paths (benches/barrage_store.py), the pipeline entries -------------------
+
+barrage_store.register(CASES, Case)
 CASES += pipelines.PIPELINE_CASES  # type: ignore[arg-type]
 
 
@@ -840,19 +849,21 @@ def _signal_verdict(found: list[str]) -> dict[str, bool]:
     }
 
 
-def signal_sweep(root: Path, per_job: int, quick: bool) -> list[dict[str, object]]:
+def signal_sweep(root: Path, per_job: int, quick: bool, only: str | None = None) -> list[dict[str, object]]:
     """Real SIGINT/SIGTERM sent to real runs: at each named point, then at times spread from the
     moment cryodedup's handlers are in place to past the run's end (start-up imports, reading,
     deciding, writing, the renames, the summary). Each run starts from the previous outputs."""
-    from fixtures.signal_runs import particle_job, picker_job, problems, run_stopped, shard_job
+    from fixtures.signal_runs import particle_job, picker_job, problems, run_stopped, shard_job, update_job, watch_job
 
     jobs = [
         (f"particles, {'100k' if quick else '1M'} rows", lambda d: particle_job(d, 100_000 if quick else 1_000_000)),
         (f"picker job, {300 if quick else 3000} files", lambda d: picker_job(d, 300 if quick else 3000)),
         ("micrographs --shard", lambda d: shard_job(d, 8)),
+        ("micrographs --update", lambda d: update_job(d, 8)),  # issue 38: a whole round
+        ("micrographs --watch", lambda d: watch_job(d, 8)),  # a round, then the loop
     ]
     results = []
-    for name, make in jobs:
+    for name, make in [(n, m) for n, m in jobs if only is None or only in n]:
         job = make(root / re.sub(r"\W+", "_", name))
         whole = run_stopped(job, signal.SIGINT, pause="never").seconds
         runs = [(p, None) for p in ("starting", "written", "renames", "ending")]
@@ -919,6 +930,7 @@ def main() -> int:
     parser.add_argument(
         "--signals", type=int, help="signals swept over each of three jobs (default 24, --quick 6; 0: none)"
     )
+    parser.add_argument("--signal-jobs", help="sweep signals over only the jobs whose name contains this text")
     args = parser.parse_args()
     per_job = args.signals if args.signals is not None else 6 if args.quick else 24
     cases = CASES[::4] if args.quick else CASES
@@ -930,7 +942,7 @@ def main() -> int:
     results = []
     try:
         sweep = per_job and not args.only and not args.kinds
-        signalled = signal_sweep(root / "signals", per_job, args.quick) if sweep else []
+        signalled = signal_sweep(root / "signals", per_job, args.quick, args.signal_jobs) if sweep else []
         for c in cases:
             r = run_case(c, root, args.timeout, args.memory_gb)
             results.append(r)

@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the data generator: tests/fixtures
 
-from fixtures.synthetic import write_benchmark_file
+from fixtures.synthetic import write_benchmark_file, write_mrc
 
 RELION = "RELION External"
 CCPEM = "CCP-EM job"
@@ -303,6 +303,19 @@ for label, value in [
 ]:
     relion_case(f"parameter {label} = {value!r}", "FAILURE")(lambda d, kv=(label, value): plain(d, f"--{kv[0]}", kv[1]))
 
+
+def _watching(d: Path, words: list[str]) -> list[str]:
+    """The micrograph job on two micrographs that exist, with ``words``: --watch would run until stopped."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for name in ("m1.mrc", "m2.mrc"):
+        write_mrc(d / name, rng.normal(size=(128, 128)), 1.0)
+    return ["--o", JOB, "--in_mics", particles(d, "mics.star", MICROGRAPHS), "--plot", "no", *words]
+
+
+for words in (["--watch", "30"], ["--watch", "5", "--watch_idle", "1"]):  # a job RELION waits on must end
+    relion_case(f"micrograph job, {' '.join(words)}", "FAILURE")(lambda d, w=words: _watching(d, w))
 relion_case("parameter with a value in two words", "FAILURE")(lambda d: plain(d, "--min_dist", "4", "5"))
 relion_case("--j abc (threads)", "SUCCESS")(lambda d: plain(d, "--j", "abc"))
 relion_case("--j 0 (threads)", "SUCCESS")(lambda d: plain(d, "--j", "0"))
@@ -354,7 +367,7 @@ def read_only_prefix(d: Path) -> list[str]:
 
 def relion_program() -> list[str]:
     """``cryodedup-relion`` under this Python (the console script's function)."""
-    return [sys.executable, "-c", "from cryodedup.pipelines.relion_external import console_main; console_main()"]
+    return [sys.executable, "-c", "from cryodedup.entry import relion; relion()"]
 
 
 def send_later(run: subprocess.Popen, stop: tuple[int, float, bool], started: threading.Event) -> None:

@@ -126,16 +126,34 @@ def test_several_metadata_values_are_one_argument_each():
     assert args[args.index("--metadata") :][:4] == ["--metadata", SPACED, "--metadata", "/data/EPU session 2/*.xml"]
 
 
+def test_prefer_takes_one_input_an_entry():
+    # Issue 39: the inputs most preferred first, as the pipeliner holds several values.
+    job = ccpem.CoordinatesJob()
+    job.output_dir = "Dedup/job001/"
+    job.joboptions["input_coordinates"].value = "ManualPick/job004/manualpick.star"
+    job.joboptions["input_coordinates_2"].value = "AutoPick/job006/autopick.star"
+    job.joboptions["prefer"].value = "ManualPick/job004/manualpick.star:::2"
+    args = job.command_args()
+    assert args[args.index("--prefer") :][:4] == ["--prefer", "ManualPick/job004/manualpick.star", "--prefer", "2"]
+
+
 @pytest.mark.parametrize(
-    ("other_args", "message"),
-    [('--score "rlnX', "No closing quotation"), ("--no-such-option", "No such option '--no-such-option'"), ("", "")],
+    ("job_class", "other_args", "message"),
+    [
+        ("ParticlesJob", '--score "rlnX', "No closing quotation"),
+        ("ParticlesJob", "--no-such-option", "No such option '--no-such-option'"),
+        ("ParticlesJob", "", ""),
+        # A job the pipeliner waits on must end: --watch never does (and is not a job option).
+        ("MicrographsJob", "--watch 30", "--watch repeats the run until it is stopped"),
+    ],
 )
-def test_additional_arguments_are_checked_before_the_run(other_args, message):
+def test_additional_arguments_are_checked_before_the_run(job_class, other_args, message):
     # Found by the barrage (issue 38): an open quote was a traceback of shlex's, an unknown
     # option a failed job with click's box in run.err; both are now the pipeliner's validation.
-    job = ccpem.ParticlesJob()
+    job = getattr(ccpem, job_class)()
     job.output_dir = "Dedup/job001/"
-    job.joboptions["input_particles"].value = "in.star"
+    job.joboptions[next(iter(job.INPUTS))].value = "in.star"
+    assert not {"watch", "watch_idle"} & set(job.joboptions)
     job.joboptions["other_args"].value = other_args
     found = [r.message for r in job.additional_joboption_validation()]
     assert len(found) == (1 if message else 0) and all(message in m and "\n" not in m for m in found)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -104,6 +105,15 @@ def test_a_repeatable_option_takes_each_value():
     assert p.args[p.args.index("--metadata") :][:4] == ["--metadata", "EPU/a.xml", "--metadata", "EPU/b.xml"]
 
 
+def test_prefer_and_same_image_are_parameters():
+    # Issue 39: the hand picks' job first (an input as given, or its position), then the rule for one image twice.
+    coords = ["ManualPick/job004/coords_suffix_manualpick.star", "AutoPick/job006/coords_suffix_autopick.star"]
+    params = [("prefer", ["2", "1"]), ("same_image", ["reject"])]
+    p = plan(ExternalCall("E/", {"coords": coords}, params))
+    assert p.args[p.args.index("--prefer") :][:4] == ["--prefer", "2", "--prefer", "1"]
+    assert p.args[p.args.index("--same-image") :][:2] == ["--same-image", "reject"]
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -125,6 +135,13 @@ def test_a_repeatable_option_takes_each_value():
             ExternalCall("E/", {"parts": ["A.star"], "mics": ["M.star"]}, [("micrographs", ["N.star"])]),
             "micrographs given twice",
         ),
+        # A job RELION waits on must end: --watch (a parameter or in Additional arguments) never does.
+        (ExternalCall("E/", {"mics": ["M.star"]}, [("watch", ["30"])]), "--watch repeats the run until it is stopped"),
+        (
+            ExternalCall("E/", {"mics": ["M.star"]}, [("watch", ["30"]), ("watch_idle", ["60"])]),
+            "--watch repeats the run",
+        ),
+        (ExternalCall("E/", {"mics": ["M.star"], "parts": ["P.star"]}, [("watch", ["5"])]), "--watch repeats"),
     ],
 )
 def test_bad_parameters_are_one_line(call, message):
@@ -175,6 +192,21 @@ def test_particles_job_keeps_what_the_oracle_keeps(project):
         "External/job101/particles_kept.star 3 ParticleGroupMetadata.star.relion"
         in (job / "RELION_OUTPUT_NODES.star").read_text()
     )
+
+
+def test_without_the_plot_extra_run_out_says_why_there_are_no_pictures(project, monkeypatch, capsys):
+    # The External job draws when matplotlib is there; without it, run.out (stdout) says so and
+    # no logfile.pdf is declared. "plot no" is the user's own choice: nothing to explain.
+    root, paths = project
+    monkeypatch.setattr(jobs, "can_plot", lambda: False)
+    argv = ["--in_parts", paths["particles_1"], "--min_dist", "40", "--j", "1"]
+    assert run_here(root, ["--o", "External/job151/", *argv]) == 0
+    out = capsys.readouterr().out
+    assert "No pictures and no logfile.pdf: matplotlib, which draws them, is not installed" in out
+    assert "logfile" not in (root / "External/job151/RELION_OUTPUT_NODES.star").read_text()
+    assert not (root / "External/job151/logfile.pdf").exists()
+    assert run_here(root, ["--o", "External/job152/", *argv, "--plot", "no"]) == 0
+    assert "No pictures" not in capsys.readouterr().out
 
 
 def test_abort_requested_while_cryodedup_runs(project, monkeypatch):
@@ -316,6 +348,25 @@ def test_a_command_line_relion_did_not_write_still_ends_with_an_exit_file(tmp_pa
     done = run_relion_job(tmp_path, argv)
     assert done.returncode == 1 and done.stderr.decode().count("\n") == 1 and message in done.stderr.decode()
     assert (tmp_path / argv[argv.index("--o") + 1] / "RELION_JOB_EXIT_FAILURE").is_file()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_the_program_loads_ends_the_job_as_aborted(project, signum):
+    # Issue 38: until the job's handlers were in place, after its imports (half a second on a
+    # busy machine), SIGTERM killed cryodedup-relion with no exit file, and RELION waited for ever.
+    root, paths = project
+    folder = f"External/job3{signum:02d}/"  # (job302, job315: no other test's)
+    (root / folder).mkdir(parents=True)
+    argv = ["--o", folder, "--in_parts", paths["particles_1"], "--plot", "no"]
+    env = dict(os.environ, CRYODEDUP_TEST_PAUSE="starting")  # waits there, handlers in place, for a signal
+    program = [str(BIN / "cryodedup-relion"), *argv]
+    run = subprocess.Popen(program, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert run.stderr is not None and run.stderr.readline() == "cryodedup: paused at starting\n"
+    run.send_signal(signum)
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 1 and err == "", err
+    assert f"Aborted by {signal.Signals(signum).name} while cryodedup-relion started: no new output nodes" in out
+    assert [p.name for p in (root / folder).iterdir()] == ["RELION_JOB_EXIT_ABORTED"]
 
 
 def test_nodes_file_in_the_way_fails_before_the_run(project):

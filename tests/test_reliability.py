@@ -150,6 +150,7 @@ def test_the_api_errors_are_value_errors():
         ("frame", {"seed": 1.5}, ValueError, "seed= must be a whole number, got 1.5"),
         ("frame", {"min_dist": "5"}, ValueError, "min_dist= must be a number, got '5'"),
         ("frame", {"mic_psize": True}, ValueError, "mic_psize= must be a number, got True"),
+        ("frame", {"score": None}, ValueError, "score= must be a column name, auto or none, got None"),  # (a trial's)
     ],
 )
 def test_the_api_refuses_data_and_options_of_the_wrong_type(data, options, error, message):

@@ -100,6 +100,14 @@ def suppress_overlaps(
 def percentiles_within(
     scores: npt.NDArray[np.float64], by: npt.NDArray[np.uint32], higher_is_better: bool
 ) -> npt.NDArray[np.float64]: ...
+def image_keys(
+    stacks: npt.NDArray[np.uint64], indices: npt.NDArray[np.uint64]
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]: ...
+def stack_hashes(names: list[bytes]) -> npt.NDArray[np.uint64]: ...
+def images_distinct(runs: npt.NDArray[np.uint64]) -> bool: ...
+def images_kept_twice(
+    images: npt.NDArray[np.uint64], centres: npt.NDArray[np.float64], keep: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.uint32]: ...
 
 class StarBlock:
     """One ``data_`` block: where it is, and its labels if it holds a loop."""
@@ -138,6 +146,8 @@ class ParticleScan:
     keep: npt.NDArray[np.bool_] | None
     split_note: str | None
     extra: list[npt.NDArray[np.float64]]
+    images: npt.NDArray[np.uint64] | None
+    image_runs: npt.NDArray[np.uint64] | None
 
 class PixelSizes:
     """Where a particle scan takes each row's micrograph pixel size from."""
@@ -162,6 +172,7 @@ class ParticleColumns:
     origin_pixels: tuple[int, int] | None
     score: int | None
     extra: list[int]
+    image: int | None
     def __init__(
         self,
         *,
@@ -171,6 +182,7 @@ class ParticleColumns:
         origin_pixels: tuple[int, int] | None = None,
         score: int | None = None,
         extra: list[int] = ...,
+        image: int | None = None,
     ) -> None: ...
 
 class SplitRule:

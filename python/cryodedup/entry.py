@@ -56,3 +56,17 @@ def command() -> None:
     from .cli import main as rich_command
 
     rich_command()
+
+
+def relion() -> None:
+    """The ``cryodedup-relion`` command (RELION's External job): a signal while it loads ends the job as aborted.
+
+    Here the signal is only recorded; once the job's own handlers are in place it ends the job
+    with ``RELION_JOB_EXIT_ABORTED``. (Killed while it loaded, the job left no exit file, and
+    RELION waited for one for ever.)
+    """
+    signals.install(signals.DEFERRED)
+    signals.pause_for_tests("starting")
+    from .pipelines.relion_external import console_main
+
+    console_main()

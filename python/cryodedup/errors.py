@@ -6,8 +6,13 @@ that escapes is a bug in cryodedup and keeps its traceback.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+# Not typing's TYPE_CHECKING, nor the imports at run time: the package's __init__ imports this
+# module before the command's signal handlers are in place, and typing with collections.abc
+# cost 10-40 ms of that window (tests/test_signals.py checks; cryodedup.entry).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 
 class CryodedupError(ValueError):

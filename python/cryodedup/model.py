@@ -66,6 +66,32 @@ class ReaderOptions(Protocol):
     copick_sessions: str | None
     copick_out_user: str
     copick_out_session: str
+    same_image: str
+
+
+@dataclass
+class Images:
+    """Each row's particle image, as the core's same-image rule and check take it.
+
+    Attributes
+    ----------
+    keys : numpy.ndarray of uint64, shape (n,)
+        Each row's image key, never 0: equal for rows of one image, in any input
+        (``cryodedup_core::images``).
+    runs : numpy.ndarray of uint64, shape (n_runs, 4)
+        The runs of rows of one stack (stack hash, first and last index, increasing): they
+        prove every image distinct without sorting the rows (``_core.images_distinct``).
+    label : str
+        What names the images (``rlnImageName``, ``blob/path + blob/idx``).
+    names : callable
+        The names of the images of some rows (an array of row indices): read again only for
+        a warning, so a run without one pays nothing for them.
+    """
+
+    keys: np.ndarray
+    runs: np.ndarray
+    label: str
+    names: Callable[[np.ndarray], list[str]]
 
 
 @dataclass(frozen=True)
@@ -216,6 +242,9 @@ class ParticleSet:
         The species by index.
     species_radii : dict of str -> float
         Each species' radius in Å where the input says it (a copick object's radius).
+    images : Images or None
+        Each row's particle image (the same image twice, docs/design.md section 2); None
+        when the inputs do not name their images or ``--same-image ignore``.
     coverage : numpy.ndarray of bool, shape (n_micrographs, n_inputs), or None
         Whether input k ran on micrograph g (a picker's job names the micrographs it picked,
         even those where it found nothing); None when the inputs do not say, and each input
@@ -252,6 +281,7 @@ class ParticleSet:
     species: np.ndarray | None = None
     species_names: list[str] = field(default_factory=list)
     species_radii: dict[str, float] = field(default_factory=dict)
+    images: Images | None = None
 
     @classmethod
     def names_only(

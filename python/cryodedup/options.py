@@ -45,6 +45,8 @@ CANDIDATES = ("auto", "window", "pattern", "all", "metadata")
 # K3 at 12 Å, 2 cores): reading and binning one image costs as much as 31-35 pairs.
 ALL_PAIRS_UPTO = 200
 ORDERS = ("auto", "metadata", "epu", "mtime", "natural", "input")
+#: Values of ``--same-image``: what becomes of rows of one particle image kept at different centres.
+SAME_IMAGE = ("warn", "reject", "ignore")
 
 
 class Seed(click.ParamType):
@@ -275,6 +277,17 @@ class ParticleOptions:
         multiple=True,
         metavar="INPUT",
         label="preferred inputs",
+    )
+    same_image: str = choice(
+        "warn",
+        "--same-image",
+        "Rows of one particle image (RELION rlnImageName, CryoSPARC blob/path + blob/idx) at different "
+        "centres, as joined selections refined apart leave them: warn names the images kept more than once; "
+        "reject makes such rows duplicates whatever their distance (the best by priority and score kept); "
+        "ignore checks nothing. Symmetry-expanded copies (one image at one centre, or CryoSPARC's "
+        "sym_expand copies) are not this case.",
+        choices=SAME_IMAGE,
+        label="same image twice",
     )
     output_format: str = choice(
         "auto",
@@ -519,6 +532,8 @@ def _check_option_types(options: ParticleOptions) -> None:
     for name in ("seed", "plot_mics"):  # (min_support: checked with its range)
         if not _is_whole_number(getattr(options, name)):
             raise CryodedupError(f"--{name.replace('_', '-')} must be a whole number, got {getattr(options, name)!r}")
+    if not isinstance(options.score, str):  # (score=None from the API: "none" is the word for no score)
+        raise CryodedupError(f"--score must be a column name, auto or none, got {options.score!r}")
 
 
 #: The most images a size option of the micrograph job may name (--window, --scan-range, ...):
@@ -856,6 +871,7 @@ PARTICLES = Command(
                 "--score-order",
                 "--score-normalize",
                 "--prefer",
+                "--same-image",
                 "--remove-entirely",
                 "--seed",
                 "--filament-mode",

@@ -20,22 +20,25 @@ while the job runs. Only the standard library here: it is imported before anythi
 from __future__ import annotations
 
 import os
-import signal
 import sys
 
-# Only built-in modules above: this module is imported before the handlers are in place, and
-# each millisecond of imports is a moment a signal finds Python's default handlers.
+# Only modules already loaded when Python starts: this module is imported before the handlers
+# are in place, and each millisecond of imports is a moment a signal finds Python's default
+# handlers. The C module, not ``signal``: that one imports enum (2 ms idle, 20 ms on a busy
+# machine) for its ``Signals`` names. (``__import__``: typeshed has no stub for ``_signal``.)
+_signal = __import__("_signal")
 
 STARTING, RUNNING, DEFERRED, ENDING = "starting", "running", "deferred", "ending"
 
-HANDLED = (signal.SIGINT, signal.SIGTERM)
+HANDLED = (_signal.SIGINT, _signal.SIGTERM)
+NAMES = {_signal.SIGINT: "SIGINT", _signal.SIGTERM: "SIGTERM"}
 
 
 class Stopped(KeyboardInterrupt):
     """A signal (SIGINT, SIGTERM) that ends the run: raised so that every output's temporary files go."""
 
     def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
+        super().__init__(NAMES[signum])
         self.signum = signum
 
 
@@ -64,16 +67,28 @@ def dispatch(signum: int, frame: object) -> None:
 
 def install(phase: str) -> dict[int, object]:
     """Installs :func:`dispatch` for SIGINT and SIGTERM in ``phase``; returns the previous handlers."""
-    previous: dict[int, object] = {s: signal.getsignal(s) for s in HANDLED}
+    previous: dict[int, object] = {s: _signal.getsignal(s) for s in HANDLED}
     state.phase = phase
     for s in HANDLED:
-        signal.signal(s, dispatch)
+        _signal.signal(s, dispatch)
     return previous
+
+
+def handed_over() -> list[int]:
+    """For a program that has put its own handlers in place of :func:`dispatch`: the signals dispatch received.
+
+    From here on :class:`deferred` installs :func:`dispatch` for its block, as it does outside
+    the command line, and hands a signal to the program's handler when the block ends.
+    """
+    received = list(state.received)
+    state.phase = None
+    del state.received[:]
+    return received
 
 
 def message(signum: int) -> str:
     """The one line a stop prints: what the signal left on disk."""
-    name = signal.Signals(signum).name
+    name = NAMES[signum]
     if state.outputs_placed:
         return f"Stopped by {name} after the outputs were put in place: they are this run's new, complete set"
     if state.phase == STARTING:
@@ -123,7 +138,7 @@ def _restore(previous: dict[int, object]) -> None:
     state.phase = None
     for s, handler in previous.items():
         if handler is not None:
-            signal.signal(s, handler)  # type: ignore[arg-type]
+            _signal.signal(s, handler)
 
 
 def _act_as(previous: dict[int, object], received: list[int]) -> None:
@@ -135,7 +150,7 @@ def _act_as(previous: dict[int, object], received: list[int]) -> None:
     handler = previous[signum]
     if callable(handler):
         handler(signum, None)
-    elif handler != signal.SIG_IGN:
+    elif handler != _signal.SIG_IGN:
         raise KeyboardInterrupt
 
 
@@ -190,7 +205,7 @@ def end_of_command() -> int | None:
     ``signal.signal`` runs a handler still pending before it changes anything: none is lost.
     """
     for s in HANDLED:
-        signal.signal(s, signal.SIG_IGN)
+        _signal.signal(s, _signal.SIG_IGN)
     if not state.received:
         return None
     if not state.announced:

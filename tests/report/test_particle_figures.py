@@ -4,6 +4,7 @@ report embeds them, the default path imports no plotting code, and --plot no mat
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 
@@ -385,7 +386,7 @@ def test_the_report_summary_is_the_terminal_table_with_the_verdict_highlighted(t
     report = (tmp_path / "out" / "report.html").read_text()
     summary_table = report.split("<h2>Summary</h2>")[1].split("</table>")[0]
     listed_rows = [
-        (row.split("</th>")[0].split(">")[-1], row.split("<td>")[1].split("</td>")[0].replace("<wbr>", ""))
+        (row.split("</th>")[0].split(">")[-1], re.split("<td[^>]*>", row)[1].split("</td>")[0].replace("<wbr>", ""))
         for row in summary_table.split("<tr")[1:]
     ]
     rows = dict(listed_rows[::-1])  # a label used twice (an input's rows): its first row

@@ -55,18 +55,27 @@ def duplicate_criterion(min_dist: float, max_angle: float | None = None, min_dis
     return where + (f" and {max_angle:g}°" if max_angle is not None else "")
 
 
-def halfset_audit(particles: ParticleSet, suppressed_by: np.ndarray, criterion: str) -> dict:
+def halfset_audit(
+    particles: ParticleSet,
+    suppressed_by: np.ndarray,
+    criterion: str,
+    same_image: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict:
     """The half-set audit of the input's duplicates, for the summary and ``--json``.
 
     ``criterion`` (:func:`duplicate_criterion`) says which pairs were looked for: the verdict
     names it, since pairs farther apart were not looked for and may straddle too.
+    ``same_image``: the pairs of rows of one particle image at different centres
+    (:func:`cryodedup.algo.same_image.same_image_pairs`), counted on their own: one image in
+    both half-sets is the worst duplicate, whatever became of it.
 
     Returns
     -------
     dict
         ``column``; ``duplicate_pairs``; ``straddling_pairs`` and ``within_half_pairs``;
         ``particles_straddling`` (particles in a straddling pair) and its ``fraction``;
-        ``top_micrographs`` (name, straddling pairs, particles, the most first); ``message``.
+        ``top_micrographs`` (name, straddling pairs, particles, the most first); ``message``;
+        with ``same_image``, ``same_image_pairs`` and ``same_image_straddling``.
     """
     halfsets = particles.halfsets
     assert halfsets is not None
@@ -90,6 +99,18 @@ def halfset_audit(particles: ParticleSet, suppressed_by: np.ndarray, criterion: 
         )
     else:
         message = f"no duplicate pairs {criterion} straddle the half-sets"
+    images: dict[str, int] = {}
+    if same_image is not None:
+        first, second = same_image
+        straddling_images = int(np.count_nonzero(halfsets.half[first] != halfsets.half[second]))
+        images = {"same_image_pairs": int(first.size), "same_image_straddling": straddling_images}
+        if straddling_images:
+            pairs = "pair" if straddling_images == 1 else "pairs"
+            verb = "straddles" if straddling_images == 1 else "straddle"
+            message += (
+                f"; {straddling_images:,} {pairs} of rows of one particle image (at different centres) {verb} "
+                "the half-sets: the same image in both halves"
+            )
     return {
         "column": halfsets.label,
         "duplicate_pairs": int(a.size),
@@ -103,6 +124,7 @@ def halfset_audit(particles: ParticleSet, suppressed_by: np.ndarray, criterion: 
             for m in worst[:TOP_MICROGRAPHS]
         ],
         "message": message,
+        **images,
     }
 
 

@@ -32,6 +32,12 @@ def scores_without_none(scores: np.ndarray, label: str | None) -> np.ndarray:
     return np.where(is_none, np.nan, scores)
 
 
+def has_none_scores(scores: np.ndarray | None, label: str | None) -> bool:
+    """Whether ``scores`` hold a value that means "none" for ``label`` (RELION's -999)."""
+    none = NONE_SCORES.get(label or "")
+    return none is not None and scores is not None and bool((scores == none).any())
+
+
 def count_without_score(scores: np.ndarray | None) -> int:
     """The rows whose score is not a score (not finite): they rank last."""
     if scores is None:
@@ -102,8 +108,9 @@ def groups_decided(
     """
     rejected = np.flatnonzero(~keep & (suppressed_by >= 0))
     winners = suppressed_by[rejected]
-    by_priority = np.unique(winners[levels[winners] < levels[rejected]])
-    all_groups = np.unique(winners)
+    # Groups marked by their kept row (a mask, not np.unique: no sort of the pairs).
+    all_groups = _marked(winners, keep.size)
+    by_priority = _marked(winners[levels[winners] < levels[rejected]], keep.size)
     won = np.bincount(levels[by_priority], minlength=len(names))
     return {
         "groups": int(all_groups.size),
@@ -111,3 +118,25 @@ def groups_decided(
         "by_score": int(all_groups.size - by_priority.size),
         "won_by": {name: int(n) for name, n in zip(names, won) if n},
     }
+
+
+def _marked(rows: np.ndarray, n: int) -> np.ndarray:
+    """The distinct values of ``rows`` (row indices below ``n``), in increasing order."""
+    mask = np.zeros(n, dtype=bool)
+    mask[rows] = True
+    return np.flatnonzero(mask)
+
+
+def priority_summary(
+    inputs: Sequence[str],
+    prefer: Sequence[str | os.PathLike | int],
+    levels: np.ndarray,
+    keep: np.ndarray,
+    suppressed_by: np.ndarray,
+) -> dict:
+    """The inputs in their order of priority (``--prefer``), and which priority decided how many groups."""
+    order = preferred_inputs(prefer, [Path(p) for p in inputs])
+    names = [inputs[k] for k in order]
+    if len(order) < len(inputs):
+        names.append("the other inputs")
+    return {"order": names, **groups_decided(levels, keep, suppressed_by, names)}

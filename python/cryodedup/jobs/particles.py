@@ -8,13 +8,11 @@ mask to the set's writer, and makes the summary and the pictures.
 
 from __future__ import annotations
 
-import os
-import stat
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -38,18 +36,19 @@ from ..algo.dedup import (
 )
 from ..algo.density import duplicate_density, rejected_as_duplicates
 from ..algo.filaments import filament_summary
-from ..algo.priority import count_without_score, groups_decided, input_levels, preferred_inputs, scores_without_none
+from ..algo.priority import count_without_score, input_levels, preferred_inputs, priority_summary, scores_without_none
+from ..algo.same_image import images_for_the_core, same_image_pairs, same_image_summary
 from ..algo.species import percentiles_within
 from ..errors import CryodedupError
-from ..formats.files import check_regular_file
 from ..formats.micrograph_lists import found_under, resolve_paths, search_roots
-from ..formats.sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_glob, is_picker_output
+from ..formats.sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_picker_output
 from ..labels import input_labels
 from ..model import Log, OnePass, ParticleSet, StarFacts, Warn
-from ..options import MAX_CENTRE, ParticleOptions
+from ..options import ParticleOptions
 from ..outputs import StrPath, all_outputs_at_once
 from ..report.summary import report_rows
 from ..resolve import match_particle_set
+from .input_checks import check_centres, check_input_paths, refuse_angles_not_finite, warn_if_empty
 from .species import assign_species, decide_several_species, species_not_confirmable, species_summary
 
 if TYPE_CHECKING:
@@ -137,17 +136,6 @@ def _read_inputs(
     return particles
 
 
-def warn_if_empty(particles: ParticleSet, inputs: list[Path], warn: Warn) -> None:
-    """Says so when the inputs hold no particle: a table without rows is read, not refused.
-
-    A pipeline may hand on an empty selection; its outputs are then empty too, but a person
-    who gave the wrong file should hear it rather than read "Particles in 0".
-    """
-    if len(particles) == 0:
-        named = ", ".join(str(p) for p in inputs)
-        warn(f"{named}: no particles (the table has no rows); the kept and rejected outputs hold none")
-
-
 def one_pass(options: ParticleOptions, facts: StarFacts) -> OnePass | None:
     """Whether the STAR reader decides while it scans, and the rule: the one place this is decided.
 
@@ -161,66 +149,8 @@ def one_pass(options: ParticleOptions, facts: StarFacts) -> OnePass | None:
     plain = plain and options.min_support == 1 and options.score_normalize == "none" and options.min_dist_z is None
     plain = plain and facts.inputs == 1 and not (facts.halfsets or facts.filaments or facts.subtomograms)
     plain = plain and not (options.species_column or options.cross_species or options.species_min_dist)
+    plain = plain and options.same_image != "reject"  # (rows of one image may be micrographs apart in the file)
     return OnePass(options.min_dist, options.remove_entirely, options.seed) if plain else None
-
-
-def check_input_paths(inputs: list[Path]) -> None:
-    """Refuses an input that is neither a file nor a folder (a FIFO would block the reader), or one given twice.
-
-    One file given twice would count each particle twice (and confirm itself in a consensus).
-    """
-    seen: dict[tuple[int, int], Path] = {}
-    for path in inputs:
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            if not is_glob(path):
-                raise CryodedupError(f"{path}: file not found") from None
-            continue  # a glob of picker files: its reader says when it matches nothing
-        except OSError:
-            continue  # e.g. a folder without permission: the reader names the error
-        if not stat.S_ISDIR(st.st_mode):
-            check_regular_file(path, "a particle or coordinate file")
-        identity = (st.st_dev, st.st_ino)
-        if identity in seen:
-            raise CryodedupError(f"{path}: the same file as the input {seen[identity]}; give each input once")
-        seen[identity] = path
-
-
-def check_centres(particles: ParticleSet) -> None:
-    """Refuses a particle whose centre is not finite, or too far out to measure distances to.
-
-    Not finite: NaN, inf, or overflowed when scaled; too far: beyond ±1e150 Å, where
-    squared distances overflow.
-    """
-    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, or an overflow: the rows are checked below
-        extent = np.abs(particles.centres).max() if particles.centres.size else 0.0
-    if extent <= MAX_CENTRE:
-        return  # also false for NaN
-    finite = np.isfinite(particles.centres).all(axis=1)
-    if not finite.all():
-        _refuse_centres(
-            particles, ~finite, "no finite centre", "a coordinate, origin or pixel size is NaN, infinite or too large"
-        )
-    _refuse_centres(
-        particles,
-        (np.abs(particles.centres) > MAX_CENTRE).any(axis=1),
-        "a centre beyond ±1e150 Å",
-        "squared distances to it overflow",
-    )
-
-
-def _refuse_centres(particles: ParticleSet, bad_rows: np.ndarray, what: str, why: str) -> NoReturn:
-    bad = int(np.flatnonzero(bad_rows)[0])
-    k = int(particles.input_of[bad])
-    row = int(np.count_nonzero(particles.input_of[:bad] == k))  # its row among its input's rows
-    # A picker's pick is named by its file and line (a picker's input is a folder or a glob).
-    where = getattr(particles.writer, "where", None)
-    place = where(k, row) if where else f"{particles.inputs[k]}: particle {row + 1}"
-    raise CryodedupError(
-        f"{place} has {what} ({particles.centres[bad].tolist()} Å: {why}); "
-        f"{int(np.count_nonzero(bad_rows))} such particles in all: fix or remove them"
-    )
 
 
 #: Scores a picker gives its picks, each picker on its own scale (RELION's LoG about 0.1,
@@ -252,22 +182,6 @@ def raw_picker_scores(particles: ParticleSet, options: ParticleOptions) -> str |
         f"their scores are on different scales ({how}): the input with the larger numbers wins nearly every "
         "group of duplicates; rank by a score all inputs share after classification "
         "(--score rlnMaxValueProbDistribution) or by each input's percentiles (--score-normalize rank)"
-    )
-
-
-def _refuse_angles_not_finite(particles: ParticleSet) -> None:
-    """Refuses a NaN or infinite angle when orientations are compared (no angle to measure)."""
-    assert particles.poses is not None
-    finite = np.isfinite(particles.poses).all(axis=1)
-    if finite.all():
-        return
-    bad = int(np.flatnonzero(~finite)[0])
-    k = int(particles.input_of[bad])
-    row = int(np.count_nonzero(particles.input_of[:bad] == k))
-    raise CryodedupError(
-        f"{particles.inputs[k]}: particle {row + 1} has an orientation that is NaN or infinite "
-        f"({particles.poses[bad].tolist()}); --max-angle compares orientations: fix or remove "
-        f"{int(np.count_nonzero(~finite))} such particles"
     )
 
 
@@ -376,6 +290,12 @@ def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = 
     # The half-set audit counts (rejected, suppressor) pairs; the report which priority decided a group.
     want_pairs = particles.halfsets is not None or levels is not None
     whole_tubes = particles.tubes is not None and options.filament_mode == "tube"
+    images = images_for_the_core(particles.images, options.same_image)
+    if images is not None and whole_tubes:
+        raise CryodedupError(
+            "--same-image reject compares segments, and --filament-mode tube compares whole tubes: "
+            "give --filament-mode segment, or --same-image warn"
+        )
     poses: dict[str, Any] = {}
     if options.max_angle is not None:
         if particles.poses is None:
@@ -384,7 +304,7 @@ def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = 
             )
         if whole_tubes:
             raise CryodedupError("--max-angle and --filament-mode tube exclude each other: tubes are compared whole")
-        _refuse_angles_not_finite(particles)
+        refuse_angles_not_finite(particles)
         poses = {"poses": particles.poses, "pose_kind": particles.pose_kind, "max_angle": options.max_angle}
         poses["sym"] = options.sym.upper()
     if n_inputs == 1:
@@ -401,6 +321,7 @@ def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = 
             tubes=particles.tubes,
             whole_tubes=whole_tubes,
             priorities=levels,
+            images=images,
             **poses,
         )
         return Decision(result.keep, result.suppressed_by, None, ranked_scores=ranked, levels=levels)
@@ -418,6 +339,7 @@ def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = 
         tubes=particles.tubes,
         whole_tubes=whole_tubes,
         priorities=levels,
+        images=images,
         **poses,
     )
     covered = coverage(particles, options.coverage)
@@ -516,7 +438,10 @@ def summarize(
     }
     summary.update(particles.summary)
     if decision.levels is not None:
-        summary["priority"] = priority_summary(particles, decision, options)
+        assert decision.suppressed_by is not None, "decide() keeps the pairs with --prefer"
+        summary["priority"] = priority_summary(
+            particles.inputs, options.prefer, decision.levels, decision.keep, decision.suppressed_by
+        )
     if particles.species is not None:
         summary["species"] = species_summary(particles, decision, options)
     summary["duplicate_density"] = duplicate_density(particles.groups, decision.duplicate, particles.mic_names)
@@ -525,7 +450,8 @@ def summarize(
     if particles.halfsets is not None:
         assert decision.suppressed_by is not None, "decide() keeps the pairs when there are half-sets"
         criterion = duplicate_criterion(options.min_dist, options.max_angle, options.min_dist_z)
-        summary["halfset_audit"] = halfset_audit(particles, decision.suppressed_by, criterion)
+        pairs = same_image_pairs(particles.images, particles.centres) if particles.images is not None else None
+        summary["halfset_audit"] = halfset_audit(particles, decision.suppressed_by, criterion, pairs)
     elif options.audit:
         summary["halfset_audit"] = {
             "column": None,
@@ -537,6 +463,10 @@ def summarize(
     if options.max_angle is not None:
         summary["orientations"] = (
             f"duplicates only within {options.max_angle:g}° ({particles.pose_label}, symmetry {options.sym.upper()})"
+        )
+    if particles.images is not None:
+        summary["same_image"] = same_image_summary(
+            particles.images, particles.centres, decision.keep, options.same_image
         )
     if particles.sources is not None:
         summary["symmetry_expansion"] = symmetry_copies(particles.sources, particles.sources_label, decision.keep)
@@ -552,17 +482,6 @@ def summarize(
             uncovered=options.uncovered,
         )
     return summary
-
-
-def priority_summary(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> dict:
-    """The inputs in their order of priority (``--prefer``), and which priority decided how many groups."""
-    assert decision.levels is not None and decision.suppressed_by is not None, "decide() keeps them with --prefer"
-    order = preferred_inputs(options.prefer, [Path(p) for p in particles.inputs])
-    names = [particles.inputs[k] for k in order]
-    if len(order) < len(particles.inputs):
-        names.append("the other inputs")
-    decided = groups_decided(decision.levels, decision.keep, decision.suppressed_by, names)
-    return {"order": names, **decided}
 
 
 @all_outputs_at_once
@@ -653,6 +572,8 @@ def remove_duplicate_particles(
         outputs = particles.writer.write(decision.keep, force, halves)
         written_at = time.perf_counter()
     summary = summarize(particles, decision, options, halves)
+    if same_image := summary.get("same_image", {}).get("message"):
+        warn(same_image)
     summary["timings"] = {  # where the time goes: reading (index and scan), dedup, writing
         "read": round(read_at - start, 3),
         "decide": round(decided_at - read_at, 3),

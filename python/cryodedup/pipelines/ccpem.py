@@ -87,7 +87,7 @@ def job_option(param: click.Option) -> JobOption:
 
 def command_options(job: str) -> dict[str, click.Option]:
     """The command line's options that are this job's options, by name."""
-    skip = jobs.MANAGED_OPTIONS | NOT_JOB_OPTIONS
+    skip = jobs.MANAGED_OPTIONS | jobs.LOOPING_OPTIONS | NOT_JOB_OPTIONS
     params = jobs.command(job).params
     return {p.name: p for p in params if isinstance(p, click.Option) and p.name and p.name not in skip}
 

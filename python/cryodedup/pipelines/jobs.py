@@ -33,6 +33,11 @@ COMMAND_OF_JOB = {"particles": "particles", "coordinates": "particles", "microgr
 #: Options a pipeline sets itself: the inputs, the job folder, and how the run reports.
 MANAGED_OPTIONS = frozenset({"inputs", "outdir", "force", "quiet", "as_json", "help"})
 
+#: Options that keep the command running until it is stopped (``--watch``): a pipeline waits
+#: for its job to end (RELION for an exit file, the pipeliner for the process), so a job that
+#: never ends holds up every job after it. Refused in the pipelines, never offered.
+LOOPING_OPTIONS = frozenset({"watch", "watch_idle"})
+
 TRUE_WORDS = frozenset({"", "yes", "true", "on", "1", "y"})
 FALSE_WORDS = frozenset({"no", "false", "off", "0", "n"})
 
@@ -82,7 +87,11 @@ def option(cmd: click.Command, label: str) -> click.Option:
         if isinstance(param, click.Option) and flag in param.opts and param.name not in MANAGED_OPTIONS:
             return param
     known = ", ".join(
-        sorted(p.name for p in cmd.params if isinstance(p, click.Option) and p.name not in MANAGED_OPTIONS)
+        sorted(
+            p.name
+            for p in cmd.params
+            if isinstance(p, click.Option) and p.name not in MANAGED_OPTIONS | LOOPING_OPTIONS
+        )
     )
     raise ParameterError(f"unknown parameter '{label}': cryodedup {cmd.name} has no option {flag} (it has: {known})")
 
@@ -114,10 +123,15 @@ def option_tokens(cmd: click.Command, label: str, values: Sequence[str]) -> list
 def check_arguments(cmd: click.Command, args: Sequence[str]) -> None:
     """Parses ``args`` with the command's own parser; a value it refuses is a one-line :class:`ParameterError`."""
     try:
-        with cmd.make_context(f"cryodedup {cmd.name}", list(args)):
-            pass
+        with cmd.make_context(f"cryodedup {cmd.name}", list(args)) as ctx:
+            looping = [p for p in cmd.params if p.name in LOOPING_OPTIONS and ctx.params.get(p.name) is not None]
     except click.ClickException as err:
         raise ParameterError(" ".join(err.format_message().split())) from None
+    if looping:
+        raise ParameterError(
+            f"{looping[0].opts[0]} repeats the run until it is stopped, but the pipeline waits for the job to end: "
+            "leave it out and run the job again when new micrographs have arrived"
+        )
 
 
 def cli_args(

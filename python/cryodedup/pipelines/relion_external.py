@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, NoReturn
 
+from .. import signals
 from ..errors import CryodedupError
 from ..formats.files import check_regular_file
 from ..outputs import AtomicOutputs
@@ -203,6 +204,15 @@ class Plan:
     args: list[str]
     outputs: list[jobs.Output]
     plot: bool
+    #: Said in run.out before the run: why there will be no pictures though none were declined.
+    note: str | None = None
+
+
+#: run.out's line when the environment cannot draw (no ``plot`` extra) and the user did not say ``plot no``.
+NO_PICTURES = (
+    "No pictures and no logfile.pdf: matplotlib, which draws them, is not installed in cryodedup-relion's "
+    'environment (pip install "cryodedup[plot]" there adds them)'
+)
 
 
 def plan(call: ExternalCall) -> Plan:
@@ -220,15 +230,16 @@ def plan(call: ExternalCall) -> Plan:
             raise jobs.ParameterError("micrographs given twice: as Input micrographs and as the parameter micrographs")
         tokens += ["--micrographs", call.inputs["mics"][0]]
     plot = jobs.can_plot()
+    note = None if plot else NO_PICTURES
     for label, values in call.params:
         words = jobs.option_tokens(cmd, label, values)
         if jobs.option(cmd, label).name == "plot":
-            plot = bool(words)
+            plot, note = bool(words), None  # the user's choice: nothing to explain
         else:
             tokens += words
     args = jobs.cli_args(job, inputs, call.outdir, tokens, plot=plot, as_json=True)
     jobs.check_arguments(cmd, args[1:])
-    return Plan(job, args, jobs.outputs(job, with_particles="parts" in call.inputs), plot)
+    return Plan(job, args, jobs.outputs(job, with_particles="parts" in call.inputs), plot, note)
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -474,6 +485,8 @@ def execute(job: ExternalJob, argv: Sequence[str]) -> None:
     job.check_abort("checking the parameters")
     call = parse_call(argv)
     the_plan = plan(call)
+    if the_plan.note:
+        print(the_plan.note, flush=True)
     job.check_abort("running cryodedup")
     summary = job.run_command(the_plan.args, call.threads)
     job.check_abort("registering the outputs")
@@ -486,12 +499,24 @@ def outcome(job: ExternalJob, argv: Sequence[str]) -> tuple[str, str | None]:
     try:
         execute(job, argv)
     except Aborted as stop:
-        with contextlib.suppress(OSError, ValueError):
-            print(f"Aborted {stop}: no new output nodes", flush=True)
-        return EXIT_ABORTED, None
+        return aborted(stop)
     except Exception as err:  # whatever it is, RELION must get an exit file and a line
         return EXIT_FAILURE, describe(err)
     return EXIT_SUCCESS, None
+
+
+def aborted(stop: Aborted) -> tuple[str, None]:
+    """The ending of a stopped job, said in run.out."""
+    with contextlib.suppress(OSError, ValueError):
+        print(f"Aborted {stop}: no new output nodes", flush=True)
+    return EXIT_ABORTED, None
+
+
+def stop_if_signalled_while_starting() -> None:
+    """Stops the job before it begins if a signal came while the program loaded (recorded by cryodedup.entry)."""
+    early = signals.handed_over()
+    if early:
+        raise Aborted(f"by {signals.NAMES[early[0]]} while cryodedup-relion started")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -504,17 +529,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     job = ExternalJob(outdir)
     _Stopping.armed = True
-    previous = {s: signal.signal(s, _stop_on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous: dict[signal.Signals, object] = {}
     try:
-        try:
+        try:  # (the handlers installed inside: a signal the instant after is an Aborted caught here)
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                previous[signum] = signal.signal(signum, _stop_on_signal)
+            stop_if_signalled_while_starting()
             ending = outcome(job, argv)
             _Stopping.armed = False
-        except Aborted:  # a signal in the instant between the run's end and here (it disarmed itself)
-            ending = (EXIT_ABORTED, None)
+        except Aborted as stop:  # while starting, or in the instant between the run's end and here
+            ending = aborted(stop)
         return job.end(*ending)
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
 
 
 def console_main() -> NoReturn:

@@ -120,6 +120,14 @@ def audit_rows(audit: dict, unit: str = "micrograph") -> list[tuple[str, str]]:
             f"{audit['within_half_pairs']:,} within one ({audit['column']})",
         ),
     ]
+    if "same_image_pairs" in audit:
+        rows.append(
+            (
+                "  Same image twice",
+                f"{audit['same_image_pairs']:,} pairs of rows of one image at different centres: "
+                f"{audit['same_image_straddling']:,} across the half-sets",
+            )
+        )
     if audit["top_micrographs"]:
         listed = "\n".join(
             f"{m['micrograph']}: {m['straddling_pairs']:,} (of {m['particles']:,} particles)"

@@ -38,6 +38,19 @@ def _cell(value: object) -> str:
     return html.escape(str(value)).replace("/", "/<wbr>")
 
 
+#: A column's value up to this long (a number, "88%", "-564, 72") is never broken.
+SHORT_VALUE = 16
+
+
+def _short(value: object) -> str:
+    """The class of a short value in a table with a header: kept on one line.
+
+    Long names (EPU's ``FoilHole_..._fractions.mrc``) may break anywhere; without this the
+    browser broke the numbers beside them instead ("33." over "3").
+    """
+    return " class='short'" if len(str(value)) <= SHORT_VALUE else ""
+
+
 def _table(
     rows: Iterable[Sequence[object]], header: Sequence[str] | None = None, highlight: dict[str, str] | None = None
 ) -> str:
@@ -52,7 +65,7 @@ def _table(
         style = f" class='{kind}'" if kind else ""
         label = str(row[0])
         indent = " class='sub'" if label.startswith(" ") else ""  # a row under the one above (an input, a detail)
-        values = "".join(f"<td>{_cell(v)}</td>" for v in row[1:])
+        values = "".join(f"<td{_short(v) if header else ''}>{_cell(v)}</td>" for v in row[1:])
         body.append(f"<tr{style}><{cell}{indent}>{html.escape(label.strip())}</{cell}>{values}</tr>")
     return f"<table>{head}{''.join(body)}</table>"
 
@@ -83,7 +96,7 @@ def write_report(
         "th{text-align:left;padding:0.15em 1.5em 0.15em 0.3em;vertical-align:top;"
         "min-width:14em;max-width:26em;overflow-wrap:anywhere}"
         "td{white-space:pre-wrap;padding:0.15em 1em 0.15em 0.3em;overflow-wrap:anywhere}"
-        "th.col{min-width:0}th.sub{padding-left:1.5em;font-weight:normal}table{border-collapse:collapse}tr:nth-child(even){background:#f6f6f6}"
+        "th.col{min-width:0;overflow-wrap:normal}td.short{white-space:nowrap}th.sub{padding-left:1.5em;font-weight:normal}table{border-collapse:collapse}tr:nth-child(even){background:#f6f6f6}"
         f"{colours}img{{max-width:100%;box-sizing:border-box;border:1px solid #ddd;margin:0.5em 0}}"
         "</style></head><body>",
         f"<h1>{html.escape(title)}</h1><h2>Summary</h2>",

@@ -88,6 +88,7 @@ def particle_rows(s: dict) -> list[Row]:
         ("Shift", s["shift"]),
         ("Score", score_text),
         *priority_rows(s.get("priority")),
+        *same_image_rows(s.get("same_image")),
         *output_rows(s),
         ("Time", particle_time(s)),
     ]
@@ -153,6 +154,13 @@ def species_rows(species: dict) -> list[Row]:
     return rows
 
 
+def same_image_rows(same_image: dict | None) -> list[Row]:
+    """The images kept more than once at different centres (``--same-image``), as one row when there are some."""
+    if not same_image or not same_image.get("images_kept_twice"):
+        return []
+    return [("Same image twice", same_image["message"])]
+
+
 def report_rows(s: dict) -> tuple[list[Row], dict[str, str]]:
     """The particle job's summary for its report, and the rows to highlight.
 
@@ -164,7 +172,8 @@ def report_rows(s: dict) -> tuple[list[Row], dict[str, str]]:
     highlight = {}
     audit = s.get("halfset_audit")
     if audit and audit.get("column"):
-        highlight["Half-set audit"] = "bad" if audit["straddling_pairs"] else "good"
+        straddling = audit["straddling_pairs"] or audit.get("same_image_straddling")
+        highlight["Half-set audit"] = "bad" if straddling else "good"
     highlight.update(density_highlight(s))
     if s.get("warnings"):
         rows.append(("Warnings", "\n".join(s["warnings"])))
@@ -175,9 +184,12 @@ def report_rows(s: dict) -> tuple[list[Row], dict[str, str]]:
 
 
 def density_highlight(s: dict) -> dict[str, str]:
-    """The report colours the row naming micrographs of outlying duplicate fraction as a warning."""
+    """The report colours as warnings the rows naming outlying micrographs and images kept twice."""
     density = s.get("duplicate_density")
-    return {"Duplicate outliers": "warn"} if density and density["outliers"] else {}
+    warned = {"Duplicate outliers": "warn"} if density and density["outliers"] else {}
+    if (s.get("same_image") or {}).get("images_kept_twice"):
+        warned["Same image twice"] = "warn"
+    return warned
 
 
 def distance_text(summary: dict) -> str:
@@ -242,7 +254,9 @@ def micrograph_rows(s: dict) -> list[Row]:
         rule = f"z >= {s['thresholds']['z']:g}, Pearson >= {s['thresholds']['pearson']:g}"
         z_from = s["thresholds"]["z_from"]
         if "median" in z_from:
-            rule += f"; z threshold: {z_from['rule']} (median {z_from['median']:g}, SD {z_from['robust_sd']:g})"
+            rule += (
+                f"; z threshold: {z_from['rule']}; null median {z_from['median']:g}, robust SD {z_from['robust_sd']:g}"
+            )
         else:
             rule += f"; z threshold: {z_from['rule']}"
         image_rows = [

@@ -7,9 +7,10 @@ rich is imported where it is first used: --quiet or --json runs print nothing th
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -137,8 +138,28 @@ def print_json(summary: dict) -> None:
 
     One line, not indented: Python's indenting encoder is pure Python, 0.1 s for the
     40,000 per-micrograph values of a 10M-pick consensus (``jq`` indents it for reading).
+    Strict JSON: a value that is not a finite number (NaN, infinity: a pixel size not given)
+    is null, as jq and JavaScript read it (Python's ``NaN`` is not JSON).
     """
-    print(json.dumps(summary))
+    print(strict_json(summary))
+
+
+def strict_json(value: Any) -> str:
+    """``value`` as one line of strict JSON: NaN and infinities become null."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:  # a non-finite number somewhere: the walk below only then (it costs)
+        return json.dumps(_finite_or_null(value), allow_nan=False)
+
+
+def _finite_or_null(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(v) for v in value]
+    return value
 
 
 def stopped(message: str, status: int) -> NoReturn:

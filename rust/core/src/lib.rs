@@ -5,7 +5,7 @@
 //! - [`io`]: files in and out (STAR, picker files, the page cache).
 //! - [`algo`]: the algorithms on points and images (dedup, consensus, filaments, poses,
 //!   spectra), with no file in them.
-//! - [`errors`] and [`parallel`]: shared by both.
+//! - [`errors`], [`parallel`] and [`images`] (particle images' keys): shared by both.
 //! - [`particle_split`]: the one place where they meet: a big particle STAR decided and split
 //!   in one pass, micrograph by micrograph.
 //! - [`star_file`]: a STAR file mapped and indexed, and the passes a job makes over it.
@@ -14,6 +14,7 @@
 pub mod algo;
 pub mod errors;
 pub mod fuzzing;
+pub mod images;
 pub mod io;
 pub mod parallel;
 pub mod particle_split;

@@ -243,6 +243,7 @@ mod tests {
             psize: PixelSize::Constant(2.0),
             score,
             extra: Vec::new(),
+            image: None,
         }
     }
 

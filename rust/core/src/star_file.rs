@@ -250,6 +250,7 @@ mod tests {
             psize,
             score: Some(3),
             extra: Vec::new(),
+            image: None,
         }
     }
 

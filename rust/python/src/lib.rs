@@ -31,6 +31,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dedup::agreement_counts, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::suppress_overlaps, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::percentiles_within, m)?)?;
+    m.add_function(wrap_pyfunction!(dedup::image_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(dedup::stack_hashes, m)?)?;
+    m.add_function(wrap_pyfunction!(dedup::images_distinct, m)?)?;
+    m.add_function(wrap_pyfunction!(dedup::images_kept_twice, m)?)?;
     m.add_function(wrap_pyfunction!(keys::group_keys, m)?)?;
     m.add_function(wrap_pyfunction!(keys::repeated_uint64, m)?)?;
     m.add_function(wrap_pyfunction!(micrographs::bin_image, m)?)?;

@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use cryodedup_core::errors::FileError;
+use cryodedup_core::images::ImageRun;
 use cryodedup_core::io::particle_rows::{CentrePlan, PixelSize};
 use cryodedup_core::io::star;
 use cryodedup_core::particle_split::Splitting;
 use cryodedup_core::star_file::{self, SplitTo};
-use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
 
 use crate::dedup::DedupRule;
@@ -103,12 +104,14 @@ pub(crate) struct ParticleColumns {
     coords: Vec<usize>,
     origins: Vec<Option<usize>>,
     origin_pixels: Option<(usize, usize)>,
+    /// The image name column (`rlnImageName`), keyed as images (the same image twice).
+    image: Option<usize>,
 }
 
 #[pymethods]
 impl ParticleColumns {
     #[new]
-    #[pyo3(signature = (*, key, coords, origins, origin_pixels=None, score=None, extra=Vec::new()))]
+    #[pyo3(signature = (*, key, coords, origins, origin_pixels=None, score=None, extra=Vec::new(), image=None))]
     fn new(
         key: usize,
         coords: Vec<usize>,
@@ -116,23 +119,32 @@ impl ParticleColumns {
         origin_pixels: Option<(usize, usize)>,
         score: Option<usize>,
         extra: Vec<usize>,
+        image: Option<usize>,
     ) -> PyResult<Self> {
         if origins.len() != coords.len() || !(2..=3).contains(&coords.len()) {
             return Err(errors::value("coords and origins must name 2 or 3 axes alike".into()));
         }
-        Ok(ParticleColumns { key, coords, origins, origin_pixels, score, extra })
+        Ok(ParticleColumns { key, coords, origins, origin_pixels, score, extra, image })
     }
+}
+
+/// Image runs as a uint64 (n, 4) array: stack hash, first and last index, increasing (0 or 1).
+pub(crate) fn image_runs(py: Python<'_>, runs: &[ImageRun]) -> Py<PyArray2<u64>> {
+    let flat: Vec<u64> = runs.iter().flat_map(|r| [r.stack, r.first, r.last, u64::from(r.increasing)]).collect();
+    let array = flat.into_pyarray(py).reshape([runs.len(), 4]).expect("n * 4 values");
+    array.unbind()
 }
 
 /// The centre plan of a particle scan, its columns checked against the loop's `labels`.
 fn centre_plan(labels: &[String], columns: &ParticleColumns, psizes: &PixelSizes) -> PyResult<CentrePlan> {
-    let ParticleColumns { key, coords, origins, origin_pixels, score, extra } = columns;
+    let ParticleColumns { key, coords, origins, origin_pixels, score, extra, image } = columns;
     let mut used: Vec<usize> = vec![*key];
     used.extend(coords);
     used.extend(origins.iter().flatten());
     used.extend(origin_pixels.iter().flat_map(|&(a, b)| [a, b]));
     used.extend(score);
     used.extend(extra);
+    used.extend(image);
     let psize = match &psizes.source {
         PixelSource::Angstrom => PixelSize::Angstrom,
         PixelSource::Constant(psize) => PixelSize::Constant(*psize),
@@ -149,7 +161,8 @@ fn centre_plan(labels: &[String], columns: &ParticleColumns, psizes: &PixelSizes
         return Err(errors::value(format!("column {bad} is out of range")));
     }
     let (coords, origins, extra) = (coords.clone(), origins.clone(), extra.clone());
-    Ok(CentrePlan { key: *key, coords, origins, origin_pixels: *origin_pixels, psize, score: *score, extra })
+    let origin_pixels = *origin_pixels;
+    Ok(CentrePlan { key: *key, coords, origins, origin_pixels, psize, score: *score, extra, image: *image })
 }
 
 /// A scan that decides each micrograph once its rows end and appends its rows to the
@@ -295,6 +308,11 @@ pub(crate) struct ParticleScan {
     split_note: Option<String>,
     /// Each `extra` column of the scan's columns (float64, one value per row), in their order.
     extra: Vec<Py<PyArray1<f64>>>,
+    /// Each row's image key (uint64, never 0), or None without an image column.
+    images: Option<Py<PyArray1<u64>>>,
+    /// The runs of the image column, (stack hash, first index, last index, increasing) as
+    /// uint64 (n_runs, 4): see cryodedup_core::images.
+    image_runs: Option<Py<PyArray2<u64>>>,
 }
 
 #[pymethods]
@@ -471,6 +489,8 @@ impl StarFile {
             keep,
             split_note,
             extra: rows.extra.into_iter().map(|values| values.into_pyarray(py).unbind()).collect(),
+            images: plan.image.map(|_| rows.images.keys.into_pyarray(py).unbind()),
+            image_runs: plan.image.map(|_| image_runs(py, &rows.images.runs)),
         })
     }
 

@@ -276,6 +276,24 @@ def test_the_job_alone_decides_on_one_pass_from_what_the_reader_found(tmp_path, 
     assert not summary["timings"]["one_pass"]
 
 
+@pytest.mark.parametrize("plot", [False, True])  # one pass, and the job's own decision (--plot)
+def test_a_hand_pick_without_a_score_loses_to_a_scored_pick_in_one_pass_too(tmp_path, monkeypatch, plot):
+    # A new user's trial (issue 39): RELION ManualPick's -999 ("no score") 1 Å from a pick of
+    # -5000 kept the hand pick in one pass and the other pick with --plot. Worked by hand: a
+    # real score, however low, ranks above no score, so row 2 is kept either way.
+    path = write_star(
+        tmp_path / "v.star",
+        ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnAutopickFigureOfMerit"],
+        [[100, 100, "a.mrc", -999], [101, 100, "a.mrc", -5000]],
+    )
+    options = ParticleOptions(min_dist=5.0, mic_psize=1.0, plot=plot)
+    messages, made = _job(path, tmp_path / "out", options, monkeypatch, one_pass=True)
+    kept = (tmp_path / "out" / "particles_kept.star").read_text().split()
+    assert kept[-4:] == ["101", "100", "a.mrc", "-5000"], messages
+    if not plot:
+        assert made[0] is not None and any("values that mean no score" in m for m in messages), messages
+
+
 @pytest.mark.parametrize(
     "options",
     [

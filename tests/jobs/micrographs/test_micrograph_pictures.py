@@ -34,7 +34,9 @@ def report_table(report: str, heading_start: str) -> list[list[str]]:
     """The rows (cells as text) of the report's table whose heading starts so."""
     part = report.split(f"<h2>{heading_start}", 1)[1].split("</table>", 1)[0]
     rows = part.split("<tr>")[2:]  # the header row first
-    return [[html.unescape(c.split("</td>")[0].replace("<wbr>", "")) for c in r.split("<td>")[1:]] for r in rows]
+    return [
+        [html.unescape(c.split("</td>")[0].replace("<wbr>", "")) for c in re.split("<td[^>]*>", r)[1:]] for r in rows
+    ]
 
 
 def test_uncertain_pairs_are_listed_and_drawn_as_pairs_csv_says(graded, tmp_path):

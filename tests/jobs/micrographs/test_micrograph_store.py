@@ -18,6 +18,8 @@ from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
 from cryodedup.jobs.micrographs.update import MARKER, STORE
+from fixtures.store_damage import DAMAGES as ALL_DAMAGES
+from fixtures.store_damage import DROP, edit_marker
 from helpers import write_planted_micrographs
 
 
@@ -107,3 +109,170 @@ def test_a_killed_rounds_temporary_files_go_and_only_those(planted, tmp_path):
     shutil.copy(planted[2], mics)
     find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True)
     assert not any(p.exists() for p in stale) and all(p.exists() for p in kept)
+
+
+OUTPUTS = ("pairs.csv", "duplicates.csv", "micrographs_kept.txt", "micrographs_rejected.txt")
+
+
+@pytest.fixture
+def store(planted, tmp_path):
+    """A store of two rounds (images-1.npy: 4 images, images-2.npy: 2) and the fresh run's outputs of the same 6."""
+    mics = tmp_path / "mics"
+    mics.mkdir()
+    out = tmp_path / "out"
+    for first, count in ((0, 4), (4, 6)):
+        for path in planted[first:count]:
+            shutil.copy(path, mics)
+        find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True)
+    find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", MicrographOptions(bin=1))
+    return mics, out
+
+
+#: Every damage but the 3 GB seen.json (this test reads the output folder whole before and after).
+DAMAGES = {name: damage for name, damage in ALL_DAMAGES.items() if "3 GB" not in name}
+
+
+def assert_one_error_line(result, *words):
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("name", list(DAMAGES))
+def test_a_damaged_store_is_one_line_and_force_rebuilds_it(store, tmp_path, name):
+    mics, out = store
+    seen = out / STORE
+    DAMAGES[name](seen)
+    inputs, before = contents(mics), contents(out)
+    result = run_cli(mics / "*.mrc", "-o", out, "--update")
+    assert_one_error_line(result, "--update --force rebuilds it")
+    assert contents(mics) == inputs and contents(out) == before  # nothing used, nothing written
+    theirs = {k: v for k, v in before.items() if "user's" in k}
+    result = run_cli(mics / "*.mrc", "-o", out, "--update", "--force")
+    assert result.exit_code == 0, result.output
+    for output in OUTPUTS:
+        assert (out / output).read_bytes() == (tmp_path / "whole" / output).read_bytes(), output
+    after = contents(out)
+    # A user's file stays, moved aside at most (a folder named seen.json goes to seen.json.aside-1).
+    for key, data in theirs.items():
+        assert after.get(key, after.get(key.replace(MARKER, MARKER + ".aside-1"))) == data, key
+    assert run_cli(mics / "*.mrc", "-o", out, "--update").exit_code == 0  # the rebuilt store is whole
+
+
+@pytest.mark.parametrize("how", ["a file", "a dangling link", "a link to a file"])
+def test_seen_not_a_folder_is_one_line_and_force_moves_it_aside(store, tmp_path, how):
+    mics, out = store
+    seen = out / STORE
+    shutil.rmtree(seen)
+    if how == "a file":
+        seen.write_text("a user's notes")
+    elif how == "a dangling link":
+        seen.symlink_to(tmp_path / "nowhere")
+    else:
+        (tmp_path / "target.txt").write_text("a user's")
+        seen.symlink_to(tmp_path / "target.txt")
+    assert_one_error_line(run_cli(mics / "*.mrc", "-o", out, "--update"), "not a folder", "--update --force")
+    result = run_cli(mics / "*.mrc", "-o", out, "--update", "--force")
+    assert result.exit_code == 0, result.output
+    aside = out / f"{STORE}.aside-1"
+    assert os.path.lexists(aside) and (out / STORE / MARKER).is_file()
+    if how == "a file":
+        assert aside.read_text() == "a user's notes"
+    else:
+        assert aside.is_symlink()
+    assert "moved aside" in result.output
+
+
+def test_a_users_folders_in_the_store_stay(store, tmp_path):
+    mics, out = store
+    (out / STORE / "mine").mkdir()
+    (out / STORE / "mine" / "notes.txt").write_text("kept")
+    shutil.copy(mics / "mic_1.mrc", tmp_path / "x.mrc")
+    for flags in ((), ("--force",)):
+        result = run_cli(mics / "*.mrc", "-o", out, "--update", *flags)
+        assert result.exit_code == 0, result.output
+        assert (out / STORE / "mine" / "notes.txt").read_text() == "kept"
+
+
+def test_an_earlier_releases_store_without_its_list_is_used(store, tmp_path):
+    """A store written before ``written`` existed: read, and only the files it uses are its own."""
+    mics, out = store
+    edit_marker(written=DROP)(out / STORE)
+    (out / STORE / "images-1.npy.bak").write_bytes(b"mine")
+    summary = find_duplicate_micrographs([str(mics / "*.mrc")], out, MicrographOptions(bin=1), update=True)
+    assert summary["images_read"] == 0
+    assert (out / STORE / "images-1.npy.bak").read_bytes() == b"mine"
+
+
+def read_only(folder):
+    """``folder`` made read-only for this process: a read-only bind mount (root), else its mode; None if neither."""
+    import subprocess
+
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        return lambda: folder.chmod(0o755)
+    mount = subprocess.run(["mount", "--bind", "-o", "ro", str(folder), str(folder)], check=False, capture_output=True)
+    if mount.returncode != 0:
+        return None
+    remount = subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], check=False, capture_output=True)
+
+    def undo():
+        def mounted():  # (os.path.ismount cannot tell a bind mount on the same file system)
+            with open("/proc/mounts") as f:
+                return any(line.split()[1] == str(folder) for line in f)
+
+        while mounted():
+            subprocess.run(["umount", str(folder)], check=True)
+
+    if remount.returncode != 0 or os.access(folder, os.W_OK):
+        undo()
+        return None
+    return undo
+
+
+def test_a_read_only_store_is_one_line(store, planted):
+    """Item 4: seen/ on a read-only mount, the output folder writable."""
+    mics, out = store
+    shutil.copy(planted[6], mics)  # a new micrograph: the round must write the store
+    undo = read_only(out / STORE)
+    if undo is None:
+        pytest.skip("no read-only mount here")
+    try:
+        before = contents(out)
+        for flags in ((), ("--force",)):
+            result = run_cli(mics / "*.mrc", "-o", out, "--update", *flags)
+            assert_one_error_line(result, "cannot write the --update store")
+            assert contents(out) == before
+    finally:
+        undo()
+
+
+@pytest.mark.parametrize("writer", ["numpy.save", "numpy.savez", "json.dumps"])
+def test_a_stop_while_the_store_is_written_leaves_no_temporary_file(store, planted, monkeypatch, writer):
+    """A SIGINT as the round writes its images, its pairs or seen.json: the store stays the previous round's.
+
+    Found by the barrage's signal sweep over an ``--update`` round (``seen/.seen.json.PID.tmp`` left).
+    """
+    import importlib
+    import signal
+
+    from cryodedup.signals import Stopped
+
+    mics, out = store
+    shutil.copy(planted[6], mics)  # a new micrograph: the round writes the store
+    before = contents(out)
+    module, name = writer.split(".")
+    original = getattr(importlib.import_module(module), name)
+
+    def stopped(*args, **kwargs):
+        if writer == "json.dumps" and not (isinstance(args[0], dict) and "pairs_file" in args[0]):
+            return original(*args, **kwargs)  # JSON other than seen.json's
+        raise Stopped(signal.SIGINT)
+
+    monkeypatch.setattr(importlib.import_module(module), name, stopped)
+    result = run_cli(mics / "*.mrc", "-o", out, "--update")
+    assert result.exit_code == 128 + signal.SIGINT, result.output
+    assert not [p.name for p in out.rglob("*") if p.name.endswith(".tmp")]
+    assert contents(out) == before

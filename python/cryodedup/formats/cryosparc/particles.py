@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ... import _core
 from ..._core import KeyGroups
 from ...algo.audit import read_halves
 from ...algo.filaments import CRYOSPARC_TUBE, tube_ids
 from ...errors import CryodedupError
-from ...model import HalfSets, Log, ParticleSet, PlacedSubsetWriter, ReaderOptions
+from ...model import HalfSets, Images, Log, ParticleSet, PlacedSubsetWriter, ReaderOptions
 from ...outputs import AtomicOutputs, StrPath
 from ...resolve import (
     MIC_PSIZE,
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
 KEPT, REJECTED = "particles_kept", "particles_rejected"
 #: The half-set of a particle in a refinement, and the source of a symmetry-expanded copy.
 SPLIT, SOURCE = "alignments3D/split", "sym_expand/src_uid"
+#: A particle image: its stack and its index there; a symmetry-expanded copy's slot.
+BLOB_PATH, BLOB_IDX, SYM_IDX = "blob/path", "blob/idx", "sym_expand/idx"
 #: The orientation of a particle in a refinement: a rotation vector in radians.
 POSE = "alignments3D/pose"
 
@@ -401,6 +404,34 @@ def _halfsets(group: CsGroup, warn: Callable[[str], None]) -> HalfSets | None:
     return HalfSets(SPLIT, half, ("0", "1"))
 
 
+def _images(group: CsGroup) -> Images | None:
+    """Each row's particle image: ``blob/path`` and ``blob/idx`` (None without them).
+
+    Keyed as a STAR file's ``index@stack`` is, so one image has one key in any input. A
+    symmetry-expanded copy (``sym_expand/idx``) is an image of its own: copies share their
+    blob by design and are not the same image twice.
+    """
+    if not (group.has(BLOB_PATH) and group.has(BLOB_IDX)):
+        return None
+    paths = group.column(BLOB_PATH)
+    # Rows of one stack follow each other: the names are hashed once a run, not once a row.
+    starts = np.flatnonzero(np.concatenate([[True], paths[1:] != paths[:-1]])) if paths.size else np.zeros(0, int)
+    heads = [p.encode() if isinstance(p, str) else bytes(p) for p in paths[starts].tolist()]
+    hashes = _core.stack_hashes(heads)
+    stacks = np.repeat(hashes, np.diff(np.append(starts, paths.size)))
+    index = group.column(BLOB_IDX).astype(np.uint64)
+    if group.has(SYM_IDX):
+        index = (index << np.uint64(20)) | group.column(SYM_IDX).astype(np.uint64)
+    keys, runs = _core.image_keys(stacks, np.ascontiguousarray(index))
+
+    def names(rows: np.ndarray) -> list[str]:
+        texts = as_text(paths[rows])
+        return [f"{text} #{int(i)}" for text, i in zip(texts, group.column(BLOB_IDX)[rows])]
+
+    label = f"{BLOB_PATH} + {BLOB_IDX}" + (f" + {SYM_IDX}" if group.has(SYM_IDX) else "")
+    return Images(keys, runs, label, names)
+
+
 def _mic_names(group: CsGroup, key: str, first: np.ndarray) -> list[str]:
     """Micrograph names by id.
 
@@ -472,6 +503,7 @@ def read_group(
         halfsets=_halfsets(group, warn),
         sources=group.column(SOURCE) if group.has(SOURCE) else None,
         sources_label=SOURCE,
+        images=_images(group) if options.same_image != "ignore" else None,
         poses=_poses(group) if options.max_angle is not None else None,
         pose_kind="rotvec",
         pose_label=POSE,

@@ -187,13 +187,16 @@ class StarFile:
         score: str | None,
         split: _core.SplitRule | None = None,
         extra: Sequence[str] = (),
+        image: str | None = None,
     ) -> _core.ParticleScan:
         """Scans a particle loop for the particle job, one window of the file at a time.
 
         Keeps per row only the centre in Å, the score and the micrograph id (the file's
         pages are released as the scan passes them). ``psizes`` says where each row's
         micrograph pixel size comes from; the ``extra`` columns are kept whole, read in the
-        same pass (the result's ``extra``, in their order).
+        same pass (the result's ``extra``, in their order); the ``image`` column (image
+        names, ``index@stack``) gives each row's image key (the result's ``images``, with
+        their ``image_runs``).
 
         ``split`` also decides each micrograph once its rows end and appends its rows to the
         kept or rejected file (they hold their header already): the result's ``keep`` is
@@ -210,6 +213,7 @@ class StarFile:
             else (col(block, origin_pixels[0]), col(block, origin_pixels[1])),
             score=None if score is None else col(block, score),
             extra=[col(block, label) for label in extra],
+            image=None if image is None else col(block, image),
         )
         scanned = self._raw.scan_particles(block.index, columns, psizes, split)
         self.comment_lines[block.index] = scanned.comment_lines

@@ -19,9 +19,10 @@ import numpy as np
 from ... import _core
 from ...algo.audit import read_halves
 from ...algo.filaments import tube_ids
+from ...algo.priority import has_none_scores
 from ...errors import CryodedupError
 from ...labels import distinct_labels
-from ...model import AskOnePass, HalfSets, Log, ParticleSet, PlacedSubsetWriter, ReaderOptions, Warn
+from ...model import AskOnePass, HalfSets, Images, Log, ParticleSet, PlacedSubsetWriter, ReaderOptions, Warn
 from ...outputs import StrPath, write_error
 from ...resolve.pixel_size import pixel_size_of_rows
 from .file import Table
@@ -68,7 +69,8 @@ def _scan_input(
     the unknown pixel sizes and starts over from the headers).
     """
     plan = pixel_size_plan(part, options, mic_psizes)
-    scan = scan_particles(part, score_label, plan, wanted, split)
+    images = options.same_image != "ignore" and IMAGE_NAME in part.labels
+    scan = scan_particles(part, score_label, plan, wanted, split, images)
     if plan.source != "micrograph" or mic_psizes is None:
         return scan, set()
     listed, by_name = micrographs_list(options, mic_psizes).lookup(part.where(), scan.key_names)
@@ -81,7 +83,7 @@ def _scan_input(
     )
     if split is not None:
         write_headers(split.files, part, labels)
-    return scan_particles(part, score_label, _core.PixelSizes.by_micrograph(listed), wanted, split), by_name
+    return scan_particles(part, score_label, _core.PixelSizes.by_micrograph(listed), wanted, split, images), by_name
 
 
 def read_micrograph_names(
@@ -152,9 +154,12 @@ def _read_star_files(
         scan, found_by_name = _scan_input(part, score_label, options, mic_psizes, rows.wanted(), split, labels, log)
         rows.psizes_by_name.update(found_by_name)
         if split is not None:
-            split.keep = scan.keep
-            if scan.keep is None:
-                log(f"{part.path}: deciding and writing in a second pass: {scan.split_note}", "info")
+            split.keep, note = scan.keep, scan.split_note
+            if scan.keep is not None and has_none_scores(scan.scores, score_label):
+                # The scan ranked RELION's -999 (ManualPick: no score) as a number; the job ranks it last.
+                split.keep, note = None, f"{score_label} holds values that mean no score, ranked last"
+            if split.keep is None:
+                log(f"{part.path}: deciding and writing in a second pass: {note}", "info")
                 for scratch in split.files.values():
                     scratch.unlink(missing_ok=True)  # (the disk space, for the second pass's outputs)
         rows.add_columns(part, scan)
@@ -274,10 +279,31 @@ class _Rows:
             halfsets=HalfSets(RANDOM_SUBSET, np.concatenate(self.halves), HALF_TEXTS) if self.with_halves else None,
             sources=_expanded_copies(parts) if self.options.audit or self.options.min_dist == 0 else None,
             sources_label=IMAGE_NAME,
+            images=_images(parts, scans),
             poses=np.concatenate(self.angles) if self.with_angles else None,
             pose_label="rlnAngleRot/Tilt/Psi",
             summary={"micrograph_matching": {"pixel_sizes_by_file_name": by_name}} if by_name else {},
         )
+
+
+def _images(parts: list[ParticleStar], scans: list[ParticleScan]) -> Images | None:
+    """Each row's image, from ``rlnImageName`` (every input must have it), or None."""
+    if any(s.images is None or s.image_runs is None for s in scans):
+        return None
+
+    def names(rows: np.ndarray) -> list[str]:  # a second read of the column, for a warning only
+        found: list[str] = []
+        starts = np.cumsum([0] + [len(s.groups) for s in scans])
+        for k, part in enumerate(parts):
+            mine = rows[(rows >= starts[k]) & (rows < starts[k + 1])] - starts[k]
+            if mine.size:
+                _, keys, texts = part.star.scan(part.block, [], IMAGE_NAME)
+                found += [texts[i] for i in keys[mine]]
+        return found
+
+    keys = _joined([s.images for s in scans])
+    runs = np.concatenate([s.image_runs for s in scans])
+    return Images(keys, runs, IMAGE_NAME, names)
 
 
 def _species_column(parts: list[ParticleStar], label: str | None) -> str | None:
@@ -341,6 +367,9 @@ class ParticleScan:
     keep: np.ndarray | None = None
     #: Why a split asked for was given up.
     split_note: str | None = None
+    #: Each row's image key (uint64) and the runs of the image column; None without one.
+    images: np.ndarray | None = None
+    image_runs: np.ndarray | None = None
 
 
 def scan_particles(
@@ -349,12 +378,14 @@ def scan_particles(
     psize_plan: _core.PixelSizes,
     extra: list[str] | None = None,
     split: Split | None = None,
+    images: bool = False,
 ) -> ParticleScan:
     """One input's rows, scanned one window of the file at a time: 28 bytes per 2D particle.
 
     ``extra`` columns, and those filaments and RELION 5 subtomograms need, are kept whole
     by the same pass, only when asked for or present. With ``split``, the rows are also
-    decided and appended to its files as the scan goes (see :class:`Split`).
+    decided and appended to its files as the scan goes (see :class:`Split`). ``images``:
+    each row's image key from ``rlnImageName`` too.
     """
     cols = part.columns
     origin_by_axis = {lab[-1] if not lab.endswith("Angst") else lab[-6]: lab for lab in cols.origins}
@@ -374,6 +405,7 @@ def scan_particles(
             score_label,
             None if split is None else split.scan_arguments(),
             extra=wanted,
+            image=IMAGE_NAME if images else None,
         )
     except OSError as err:  # writing the split's files (reading errors are CryodedupErrors)
         raise write_error(err, split.files if split else {}) from None
@@ -395,6 +427,8 @@ def scan_particles(
         extra={label: numbers[label] for label in extra or []},
         keep=raw.keep,
         split_note=raw.split_note,
+        images=raw.images,
+        image_runs=raw.image_runs,
     )
 
 

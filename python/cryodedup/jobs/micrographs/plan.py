@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -180,11 +180,51 @@ def plan_scoring(
     images of different sizes or pixel sizes, fewer than two readable micrographs, or no pixel size.
     """
     order, rule = acquisition_order(mics.names, mics.paths, options.order, _times(placement))
-    unreadable: list[str] = []
-    readable: list[int] = []
-    layouts: list[MrcLayout] = []
+    headers = _read_headers(mics, options, order, known)
+    if len(headers.readable) < 2 or headers.shape is None:
+        raise CryodedupError(f"{len(headers.readable)} readable micrograph(s): at least two are needed")
+    shape = headers.shape
+    psize = mics.psize or headers.psize
+    if psize is not None and not (np.isfinite(psize) and psize > 0):
+        raise CryodedupError(f"micrograph pixel size {psize} Å read from the input: expected > 0; give it with --psize")
+    if psize is None:
+        raise CryodedupError("no micrograph pixel size in the input or the MRC headers; give it with --psize")
+    binning, binned_psize, band = _binning_and_band(options, psize, shape)
+    return ScoringPlan(
+        paths=[str(p) for p in mics.paths],
+        positions=np.array(headers.readable),
+        shape=shape,
+        binning=binning,
+        binned_psize=binned_psize,
+        band=band,
+        offsets=candidate_offsets(options, len(headers.readable)),
+        rule=rule,
+        unreadable=headers.unreadable,
+        batch=options.batch,
+        # Below z = 5 a peak is noise (docs/design.md section 4): no Pearson is needed to reject the pair.
+        pearson_min_z=min(options.min_z, 5.0),
+        layouts=headers.layouts,
+        pairs=placed_pairs(placement, headers.readable) if options.candidates == "metadata" and placement else None,
+    )
+
+
+@dataclass
+class _Headers:
+    """The micrographs whose MRC header was read (positions in acquisition order), and their one size."""
+
+    readable: list[int] = field(default_factory=list)
+    layouts: list[MrcLayout] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
     shape: tuple[int, int] | None = None
-    first_psize: float | None = None
+    #: The first header's pixel size (None: not in the header).
+    psize: float | None = None
+
+
+def _read_headers(
+    mics: Micrographs, options: MicrographOptions, order: np.ndarray, known: dict[str, MrcLayout] | None
+) -> _Headers:
+    """Every micrograph's MRC header in acquisition order; one run takes one image size and one pixel size."""
+    headers = _Headers()
     missing = [k for k in order if not mics.paths[k].exists()]
     if missing and not options.skip_unreadable:
         raise CryodedupError(missing_micrographs(mics, missing))
@@ -195,38 +235,44 @@ def plan_scoring(
                 raise CryodedupError("not found")  # skipped, listed as unreadable
             layout = known.get(os.path.abspath(mics.paths[k])) if known else None
             layout = layout or mrc_layout(mics.paths[k])
-            this_shape, header_psize = layout.shape, layout.psize
         except CryodedupError as err:
             if not options.skip_unreadable:
                 raise CryodedupError(f"{err} (use --skip-unreadable to go on without it)") from None
-            unreadable.append(str(mics.paths[k]))
+            headers.unreadable.append(str(mics.paths[k]))
             continue
-        if shape is None:
-            shape, first_psize = this_shape, header_psize
-        elif this_shape != shape:
-            raise CryodedupError(
-                f"{mics.paths[k]}: {this_shape[1]} x {this_shape[0]} pixels, but "
-                f"{mics.paths[readable[0]]} is {shape[1]} x {shape[0]}; one run takes one size"
-            )
-        elif (
-            mics.psize is None
-            and header_psize is not None
-            and first_psize is not None
-            and abs(header_psize - first_psize) > 1e-3 * first_psize
-        ):
-            raise CryodedupError(
-                f"{mics.paths[k]}: pixel size {header_psize:g} Å in its header, but "
-                f"{mics.paths[readable[0]]} has {first_psize:g} Å; one run takes one pixel size"
-            )
-        readable.append(k)
-        layouts.append(layout)
-    if len(readable) < 2 or shape is None:
-        raise CryodedupError(f"{len(readable)} readable micrograph(s): at least two are needed")
-    psize = mics.psize or first_psize
-    if psize is not None and not (np.isfinite(psize) and psize > 0):
-        raise CryodedupError(f"micrograph pixel size {psize} Å read from the input: expected > 0; give it with --psize")
-    if psize is None:
-        raise CryodedupError("no micrograph pixel size in the input or the MRC headers; give it with --psize")
+        _check_alike(mics, k, layout, headers)
+        headers.readable.append(k)
+        headers.layouts.append(layout)
+    return headers
+
+
+def _check_alike(mics: Micrographs, k: int, layout: MrcLayout, headers: _Headers) -> None:
+    """Refuses micrograph ``k`` unless its size and header pixel size are the first readable one's (or sets them)."""
+    this_shape, header_psize, first_psize = layout.shape, layout.psize, headers.psize
+    if headers.shape is None:
+        headers.shape, headers.psize = this_shape, header_psize
+    elif this_shape != headers.shape:
+        shape = headers.shape
+        raise CryodedupError(
+            f"{mics.paths[k]}: {this_shape[1]} x {this_shape[0]} pixels, but "
+            f"{mics.paths[headers.readable[0]]} is {shape[1]} x {shape[0]}; one run takes one size"
+        )
+    elif (
+        mics.psize is None
+        and header_psize is not None
+        and first_psize is not None
+        and abs(header_psize - first_psize) > 1e-3 * first_psize
+    ):
+        raise CryodedupError(
+            f"{mics.paths[k]}: pixel size {header_psize:g} Å in its header, but "
+            f"{mics.paths[headers.readable[0]]} has {first_psize:g} Å; one run takes one pixel size"
+        )
+
+
+def _binning_and_band(
+    options: MicrographOptions, psize: float, shape: tuple[int, int]
+) -> tuple[int, float, tuple[float, float]]:
+    """The binning, the binned pixel size and the band (lowpass, highpass in Å), checked against the images."""
     binning = options.bin or max(1, round(options.target_psize / psize))
     binned_psize = psize * binning
     lowpass = options.lowpass or 4 * binned_psize
@@ -243,22 +289,7 @@ def plan_scoring(
             f"the band is empty: highpass {highpass:g} Å is not above lowpass {lowpass:g} Å; "
             "set --highpass and --lowpass"
         )
-    return ScoringPlan(
-        paths=[str(p) for p in mics.paths],
-        positions=np.array(readable),
-        shape=shape,
-        binning=binning,
-        binned_psize=binned_psize,
-        band=(lowpass, highpass),
-        offsets=candidate_offsets(options, len(readable)),
-        rule=rule,
-        unreadable=unreadable,
-        batch=options.batch,
-        # Below z = 5 a peak is noise (docs/design.md section 4): no Pearson is needed to reject the pair.
-        pearson_min_z=min(options.min_z, 5.0),
-        layouts=layouts,
-        pairs=placed_pairs(placement, readable) if options.candidates == "metadata" and placement else None,
-    )
+    return binning, binned_psize, (lowpass, highpass)
 
 
 def _times(placement: Placement | None) -> np.ndarray | None:

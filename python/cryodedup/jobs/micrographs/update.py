@@ -30,7 +30,8 @@ import re
 import stat
 import struct
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -46,6 +47,7 @@ from ...outputs import StrPath, process_alive
 from .plan import ScoringPlan
 from .score import ProgressBar, ShardScores, _read_image, score_shard, shard_pairs
 from .shards import changed_option, sha256_of
+from .store_check import OWN_FILE, BadStore, check_files, check_state, read_state
 
 STORE = "seen"
 MARKER = "seen.json"
@@ -142,39 +144,38 @@ class SeenStore:
 
     @classmethod
     def load(cls, folder: Path) -> SeenStore | None:
-        """The store in ``folder``, None when there is none; refused when another version wrote it."""
+        """The store in ``folder``, None when there is none; checked whole first (``store_check``).
+
+        Refused in one line (a store of another version, or damaged: what is wrong and that
+        ``--update --force`` rebuilds it).
+        """
         marker = folder / MARKER
-        if not marker.exists():
+        _check_folder(folder)
+        if not os.path.lexists(marker):
             return None
         try:
-            state = json.loads(marker.read_text())
-        except (OSError, ValueError) as err:
-            raise CryodedupError(f"{marker}: cannot be read ({err}); use --force for a full run") from None
-        if not isinstance(state, dict) or state.get("format") != FORMAT:
-            written = state.get("version", "?") if isinstance(state, dict) else "?"
-            raise CryodedupError(
-                f"{marker}: a store of another cryodedup version ({written}; this is {__version__}) that "
-                "--update cannot read; use --force for a full run"
-            )
-        pairs_file = folder / state["pairs_file"]["name"]
-        if not pairs_file.exists() or sha256_of(pairs_file) != state["pairs_file"]["sha256"]:
-            raise CryodedupError(f"{pairs_file}: missing or changed since {marker}; use --force for a full run")
-        with np.load(pairs_file) as f:
-            pairs = {k: f[k] for k in f.files}
-        images = [(int(r), int(i)) for r, i in state["images"]]
-        layouts = state.get("layouts")
-        stamps = state["stamps"]
+            state = read_state(marker)
+            if _another_format(state):
+                written = state.get("version", "?")
+                raise CryodedupError(
+                    f"{marker}: a store of another cryodedup version ({str(written)[:40]}; this is {__version__}) "
+                    "that --update cannot read; use --force for a full run"
+                )
+            check_state(state, FORMAT)
+            pairs = check_files(folder, state)
+        except BadStore as err:
+            raise damaged(folder / err.file if err.file else marker, str(err)) from None
         return cls(
             folder,
             state["round"],
             state["record"],
             state["files"],
-            images,
+            [(r, i) for r, i in state["images"]],
             pairs,
-            layouts,
-            stamps,
+            state["layouts"],
+            state["stamps"],
             True,
-            sorted(written_names(state)),
+            sorted(name for name in written_names(state) if os.path.lexists(folder / name)),
         )
 
     def replaced(self) -> list[str]:
@@ -228,10 +229,23 @@ class SeenStore:
         The images of this round go to their own file, or, when the store has grown past what it
         holds (``needs_compacting``), every seen micrograph's image to one file.
         """
-        self.folder.mkdir(parents=True, exist_ok=True)
-        remove_own_leftovers(self.folder)
-        # Past every numbered file there: a round never replaces a file, its own or anyone's.
-        round_ = max(self.round, _last_round(self.folder)) + 1
+        round_ = None
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            remove_own_leftovers(self.folder)
+            # Past every numbered file there: a round never replaces a file, its own or anyone's.
+            round_ = max(self.round, _last_round(self.folder)) + 1
+            self._write_round(round_, record, new_files, new_images, scored, new_layouts, new_stamps)
+        except BaseException as err:
+            if round_ is not None and _marker_round(self.folder) != round_:  # stopped or failed before seen.json
+                for name in (self.image_file(round_).name, f"pairs-{round_}.npz"):
+                    _remove_own_file(self.folder / name)  # this round's, placed but never listed
+            if isinstance(err, OSError):
+                raise store_write_error(self.folder, err) from None
+            raise
+
+    def _write_round(self, round_: int, record: dict[str, Any], new_files: list[str], *new: Any) -> None:
+        new_images, scored, new_layouts, new_stamps = new
         images = self.images + [(round_, k) for k in range(len(new_images))]
         if self.needs_compacting(len(new_images)):
             images = self._compact(round_, new_images)
@@ -278,22 +292,18 @@ class SeenStore:
         some = next(iter(sources.values()), None)
         shape = some.shape[1:] if some is not None else new_images[0].shape
         path = self.image_file(round_)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        out = np.lib.format.open_memmap(
-            tmp, mode="w+", dtype=np.float32, shape=(len(self.images) + len(new_images), *shape)
-        )
-        for k, (r, row) in enumerate(self.images):  # one image at a time: the store may not fit in memory
-            out[k] = sources[r][row]
-        for k, image in enumerate(new_images, start=len(self.images)):
-            out[k] = image
-        out.flush()
-        del out, sources
-        os.replace(tmp, path)
+        with _temporary(path) as tmp:
+            out = np.lib.format.open_memmap(
+                tmp, mode="w+", dtype=np.float32, shape=(len(self.images) + len(new_images), *shape)
+            )
+            for k, (r, row) in enumerate(self.images):  # one image at a time: the store may not fit in memory
+                out[k] = sources[r][row]
+            for k, image in enumerate(new_images, start=len(self.images)):
+                out[k] = image
+            out.flush()
+            del out, sources
+            os.replace(tmp, path)
         return [(round_, k) for k in range(len(self.images) + len(new_images))]
-
-
-#: The names of the files a store writes: nothing else in ``seen/`` is ever removed by it.
-OWN_FILE = re.compile(r"(images-[0-9]+\.npy|pairs-[0-9]+\.npz)")
 
 
 #: A store file being written, ``.NAME.PID.tmp``: left behind when its process was killed.
@@ -344,11 +354,35 @@ def _remove_file(path: Path) -> None:
         pass
 
 
+def _marker_round(folder: Path) -> Any:
+    """The round ``seen.json`` names (None when it cannot be read): whether a round's marker is in place."""
+    try:
+        state = json.loads((folder / MARKER).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return state.get("round") if isinstance(state, dict) else None
+
+
 def _save_atomic(path: Path, write: Callable[[Any], None]) -> None:
+    with _temporary(path) as tmp:
+        with open(tmp, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+
+
+@contextmanager
+def _temporary(path: Path) -> Iterator[Path]:
+    """The temporary name of a store file being written (``.NAME.PID.tmp``), removed if the block fails.
+
+    A stop (SIGINT, SIGTERM: ``signals.Stopped``) or a write error in the block must not leave
+    it behind (issue 38's signal sweep found one); after the rename there is nothing to remove.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-    os.replace(tmp, path)
+    try:
+        yield tmp
+    except BaseException:
+        _remove_file(tmp)
+        raise
 
 
 def refuse_inputs_inside(outdir: Path, inputs: Collection[StrPath]) -> None:
@@ -366,10 +400,15 @@ def open_store(outdir: Path, mics: Micrographs, force: bool, log: Callable[[str,
     """The store of ``outdir`` (empty for a first or a forced full run), checked against the inputs."""
     folder = outdir / STORE
     if force:
-        if (folder / MARKER).exists():
+        replacing = os.path.exists(folder / MARKER)
+        written = written_names(_lenient_state(folder / MARKER))
+        make_way(folder, log)
+        _check_writable(folder)
+        if replacing:
             log(f"--update --force: {folder} replaced by a full run", "warning")
-        return SeenStore.empty(folder, written=written_names(_lenient_state(folder / MARKER)))
+        return SeenStore.empty(folder, written=written)
     store = SeenStore.load(folder)
+    _check_writable(folder)
     if store is None:
         return SeenStore.empty(folder)
     now = {os.path.abspath(p) for p in mics.paths}
@@ -468,12 +507,72 @@ class Arrivals:
         return any(self.screened.get(path) != stamps[path] for path in ready)
 
 
+def _another_format(state: Any) -> bool:
+    fmt = state.get("format") if isinstance(state, dict) else None
+    return isinstance(fmt, str) and fmt.startswith(FORMAT[:-1]) and fmt != FORMAT
+
+
+def damaged(where: Path, what: str) -> CryodedupError:
+    """The one line of a damaged store: what is wrong, and that --update --force rebuilds it."""
+    return CryodedupError(
+        f"{where}: {what}; the --update store is damaged: --update --force rebuilds it "
+        "(a full run; files the store did not write are kept)"
+    )
+
+
+def _check_folder(folder: Path) -> None:
+    """Refuses a ``seen`` that is not a folder (a file, a dangling link): plain --update cannot use it."""
+    if os.path.lexists(folder) and not os.path.isdir(folder):
+        raise damaged(folder, "not a folder")
+
+
 def _lenient_state(marker: Path) -> Any:
     """What ``marker`` holds as JSON, None when it cannot be read: --force removes the files it names as written."""
     try:
-        return json.loads(marker.read_text())
-    except (OSError, ValueError):
+        return read_state(marker)
+    except BadStore:
         return None
+
+
+def make_way(folder: Path, log: Callable[[str, str], None]) -> None:
+    """Moves aside what stands where --update --force writes the store: ``seen`` not a folder, ``seen.json`` not a file.
+
+    Moved, never removed: neither was written by a store (it writes a folder and a file).
+    """
+    marker = folder / MARKER
+    for path, is_right in (
+        (folder, lambda: os.path.isdir(folder)),
+        (marker, lambda: stat.S_ISREG(os.lstat(marker).st_mode)),
+    ):
+        if not os.path.lexists(path) or is_right():
+            continue
+        aside = next(p for k in range(1, 10**6) if not os.path.lexists(p := path.with_name(f"{path.name}.aside-{k}")))
+        try:
+            os.rename(path, aside)
+        except OSError as err:
+            raise CryodedupError(
+                f"{path}: in the way of the store and cannot be moved aside ({err.strerror})"
+            ) from None
+        log(f"--update --force: {path} was not the store's; moved aside to {aside}", "warning")
+
+
+def _check_writable(folder: Path) -> None:
+    """Refuses a store folder this run cannot write in (a read-only mount) before any work."""
+    if not os.path.isdir(folder):  # (False, too, for a name the system cannot take)
+        return  # made by the round's save (its output folder is checked with the outputs)
+    try:
+        with _temporary(folder / MARKER) as probe:
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            os.unlink(probe)
+    except OSError as err:
+        raise store_write_error(folder, err) from None
+
+
+def store_write_error(folder: Path, err: OSError) -> CryodedupError:
+    """The one line of a store that cannot be written."""
+    return CryodedupError(
+        f"{folder}: cannot write the --update store ({err.strerror}); make it writable, or choose another output folder"
+    )
 
 
 def _last_round(folder: Path) -> int:
@@ -493,7 +592,7 @@ def score_update(
     record = score_record(plan, options)
     if store.record is not None and store.record != record:
         log(f"--update: {_what_changed(store.record, record)} changes the scores: full run", "warning")
-        store = SeenStore.empty(store.folder, store.round)
+        store = SeenStore.empty(store.folder, store.round, store.written)
     seen_id = {f: k for k, f in enumerate(store.files)}
     files = [os.path.abspath(plan.paths[i]) for i in plan.positions]
     ids = np.array([seen_id.get(f, -1) for f in files], dtype=np.int64)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +56,8 @@ class PreparedOutputs:
 def prepare_outputs(
     mics: Micrographs, outdir: Path, inputs: Sequence[StrPath], particles: StrPath | None, force: bool
 ) -> PreparedOutputs:
-    """The outputs' paths, refused if they exist (unless ``force``) or are inputs."""
+    """The outputs' paths, refused if they exist (unless ``force``) or are inputs, or the names do not fit them."""
+    check_names_fit(mics.names)
     subsets = _subset_names(mics)
     names = ["pairs.csv", "duplicates.csv"] + subsets["micrographs_kept"] + subsets["micrographs_rejected"]
     if particles is not None:
@@ -239,6 +242,28 @@ def _write_pairs(
         binning,
         binned_psize / binning,
     )
+
+
+#: What splits a line for a line reader (Python's ``splitlines``: CR, LF, VT, FF, FS, GS, RS, NEL, LS, PS).
+LINE_BREAK = re.compile("[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+#: A file name's bytes that are not UTF-8, as Python holds them (``surrogateescape``).
+NOT_UTF8 = re.compile("[\ud800-\udfff]")
+
+
+def check_names_fit(names: Sequence[str]) -> None:
+    r"""Refuses a micrograph name the outputs cannot hold: a line break (a list is read a line a name), or not UTF-8.
+
+    Said with the name's bytes escaped (``a\nb.mrc``, ``f\xff.mrc``): the error stays one line.
+    """
+    for name in names:
+        if LINE_BREAK.search(name):
+            why = "holds a line break; pairs.csv, duplicates.csv and the micrograph lists hold one name a line"
+        elif NOT_UTF8.search(name):
+            why = "is not UTF-8 text, as the outputs are"
+        else:
+            continue
+        shown = repr(os.fsencode(name))[2:-1]
+        raise CryodedupError(f"{shown}: this micrograph's file name {why}; rename the file")
 
 
 def _csv_field(text: str) -> str:

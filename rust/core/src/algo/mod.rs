@@ -6,6 +6,7 @@
 //! - [`consensus`]: how many distinct inputs picked near each pick (consensus picking).
 //! - [`decide`]: which duplicate removal a request runs (plain, poses, tubes apart or whole).
 //! - [`filaments`]: filament tubes removed whole when they duplicate a better tube.
+//! - [`images`]: the same particle image twice: the rows kept at two centres.
 //! - [`keys`]: rows grouped by equal keys (micrograph uids or paths), each hashed once.
 //! - [`grid`], [`kdtree`]: radius searches among dense and spread points.
 //! - [`neighbours`]: each particle's distance to its nearest neighbour (for the pictures).
@@ -18,6 +19,7 @@ pub mod decide;
 pub mod dedup;
 pub mod filaments;
 pub mod grid;
+pub mod images;
 pub mod kdtree;
 pub mod keys;
 pub mod micrographs;

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 
 use crate::errors::StarError;
+use crate::images::ImageKeys;
 use crate::io::star::{index_scanning, scan_rows_streaming, Block, LoopOf, Release, RowScan, ScanRequest, Table};
 
 /// Where each row's micrograph pixel size comes from.
@@ -44,6 +45,8 @@ pub struct CentrePlan {
     /// Further number columns kept whole, in this order (a filament's tube, half-sets,
     /// orientations, a subtomogram's origins and angles): read in the same pass, not a second.
     pub extra: Vec<usize>,
+    /// The image name column (`rlnImageName`), if the images are keyed (crate::images).
+    pub image: Option<usize>,
 }
 
 /// What the pass keeps per row, and what it saw per micrograph and optics group.
@@ -63,6 +66,8 @@ pub struct ParticleRows {
     pub optics_groups: Vec<f64>,
     /// The values of each of the plan's `extra` columns, one per row.
     pub extra: Vec<Vec<f64>>,
+    /// Each row's image key and the runs of the image column (empty without `plan.image`).
+    pub images: ImageKeys,
 }
 
 fn lookup(table: &[(f64, f64)], group: f64) -> f64 {
@@ -105,7 +110,7 @@ pub fn scan_loop(
 ) -> Result<(Option<Vec<Block>>, ParticleRows), StarError> {
     let mut scanner = Scanner::new(plan);
     let cols = scanner.cols.clone();
-    let request = ScanRequest { number_cols: &cols, key_col: Some(plan.key), missing: None };
+    let request = ScanRequest { number_cols: &cols, key_col: Some(plan.key), missing: None, image_col: plan.image };
     let consume = |rows: &RowScan, names: &[Vec<u8>]| {
         scanner.take(rows, names);
         after(rows, names, &scanner.out);
@@ -233,6 +238,7 @@ impl<'a> Scanner<'a> {
             values.extend_from_slice(&rows.numbers[slot]);
         }
         out.keys.extend_from_slice(&rows.keys);
+        out.images.extend(&rows.images);
     }
 
     fn finish(mut self, key_names: Vec<Vec<u8>>) -> ParticleRows {
@@ -258,6 +264,7 @@ mod tests {
             psize,
             score: Some(6),
             extra: Vec::new(),
+            image: None,
         }
     }
 
@@ -310,6 +317,42 @@ mod tests {
             b.scores.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
         );
         assert_eq!(a.key_psizes, b.key_psizes);
+    }
+
+    #[test]
+    fn image_names_are_keyed_in_the_scan_windows_apart() {
+        // One image column, each row's name index@stack, a stack per micrograph; the file big
+        // enough for several windows and pieces: the keys and runs are those of the names.
+        let mut text = String::from("data_particles\nloop_\n_rlnCoordinateX\n_rlnCoordinateY\n_rlnMicrographName\n");
+        text += "_rlnImageName\n";
+        let names: Vec<String> = (0..20_000).map(|i| format!("{:06}@Extract/m{}.mrcs", i % 300 + 1, i / 300)).collect();
+        for (i, name) in names.iter().enumerate() {
+            text += &format!("{} 1 mic{}.mrc {name}\n", i % 300, i / 300);
+        }
+        text += "1 1 mic0.mrc 000001@Extract/m0.mrcs\n"; // image 1 of m0 again, after every other
+        let data = text.into_bytes();
+        let blocks = index(&data).unwrap();
+        let plan = CentrePlan {
+            key: 2,
+            coords: vec![0, 1],
+            origins: vec![None, None],
+            origin_pixels: None,
+            psize: PixelSize::Constant(1.0),
+            score: None,
+            extra: Vec::new(),
+            image: Some(3),
+        };
+        let rows = scan_particles(&data, blocks[0].table.as_ref().unwrap(), &plan, &keep_all).unwrap();
+        let mut want = crate::images::ImageKeys::default();
+        for name in names.iter().chain(std::iter::once(&"1@Extract/m0.mrcs".to_string())) {
+            want.push_name(name.as_bytes());
+        }
+        assert_eq!(rows.images.keys, want.keys);
+        assert_eq!(rows.images.keys[0], rows.images.keys[20_000]);
+        let mut runs = rows.images.runs.clone();
+        assert!(!crate::images::runs_distinct(&mut runs));
+        let mut runs = rows.images.runs[..rows.images.runs.len() - 1].to_vec();
+        assert!(crate::images::runs_distinct(&mut runs));
     }
 
     #[test]
@@ -440,6 +483,7 @@ mod tests {
             psize: PixelSize::ByMicrograph(by_name),
             score: None,
             extra: vec![2, 0],
+            image: None,
         };
         let rows = scan_particles(data, table, &p, &keep_all).unwrap();
         // Image pixel 1e4 * 5 / 50000 = 1 Å: 100 * 2 - 2 * 1 = 198, 200 * 2 + 2 = 402.

@@ -209,7 +209,8 @@ fn read_star(path: &Path, data: &[u8], label: &str, request: &Request) -> Result
     };
     let (wanted, columns) = present(&first.labels, &request.numbers);
     let key_col = request.key.as_ref().and_then(|k| first.labels.iter().position(|l| l == k));
-    let scan_request = ScanRequest { number_cols: &columns, key_col, missing: request.missing.as_deref() };
+    let scan_request =
+        ScanRequest { number_cols: &columns, key_col, missing: request.missing.as_deref(), image_col: None };
     let mut scan = RowScan { numbers: vec![Vec::new(); columns.len()], ..Default::default() };
     let consume = |rows: &RowScan, _: &[Vec<u8>]| {
         scan.spans.extend_from_slice(&rows.spans);

@@ -13,6 +13,7 @@ use super::{
     ends_rows, excerpt, find_binary, for_each_field, is_comment, keep_all, trim, Lines, Release, Table, PIECE, WINDOW,
 };
 use crate::errors::StarError;
+use crate::images::ImageKeys;
 
 /// What a loop scan returns: one entry per row.
 #[derive(Debug, Default)]
@@ -25,6 +26,8 @@ pub struct RowScan {
     pub keys: Vec<u32>,
     /// Distinct key values in order of first appearance.
     pub key_names: Vec<Vec<u8>>,
+    /// Each row's image key and the runs of its image column, if one was requested.
+    pub images: ImageKeys,
 }
 
 pub(super) struct ChunkScan {
@@ -89,7 +92,7 @@ pub fn scan_rows_with_missing(
     missing: Option<&[u8]>,
 ) -> Result<RowScan, StarError> {
     let mut out = RowScan { numbers: vec![Vec::new(); number_cols.len()], ..Default::default() };
-    let request = ScanRequest { number_cols, key_col, missing };
+    let request = ScanRequest { number_cols, key_col, missing, image_col: None };
     out.key_names = scan_rows_streaming(data, table, &request, &keep_all, |rows, _| {
         out.spans.extend_from_slice(&rows.spans);
         out.keys.extend_from_slice(&rows.keys);
@@ -109,6 +112,8 @@ pub struct ScanRequest<'a> {
     pub key_col: Option<usize>,
     /// A field text that reads as NaN in a number column (crYOLO's `<NA>`).
     pub missing: Option<&'a [u8]>,
+    /// A column of RELION image names (`index@stack`) keyed as images (crate::images).
+    pub image_col: Option<usize>,
 }
 
 /// Scans the rows of `table` one [`WINDOW`] at a time (rows of a window in parallel) and
@@ -244,7 +249,7 @@ pub(super) fn scan_chunk<'a>(
     request: &ScanRequest,
     find_end: bool,
 ) -> ChunkScan {
-    let ScanRequest { number_cols, key_col, missing } = *request;
+    let ScanRequest { number_cols, key_col, missing, image_col } = *request;
     let mut extent = Extent::default();
     let ncols = table.labels.len();
     // Room for every line of the range at once (SIMD count): no vector grows row by row.
@@ -279,6 +284,7 @@ pub(super) fn scan_chunk<'a>(
         }
         let mut bad: Option<StarError> = None;
         let mut key: &[u8] = b"";
+        let mut image: &[u8] = b"";
         let mut each_field = |k: usize, f: &'a [u8]| {
             if k < ncols {
                 let j = slot[k];
@@ -300,6 +306,9 @@ pub(super) fn scan_chunk<'a>(
                 }
                 if Some(k) == key_col {
                     key = f;
+                }
+                if Some(k) == image_col {
+                    image = f;
                 }
             }
         };
@@ -331,6 +340,9 @@ pub(super) fn scan_chunk<'a>(
                 }
             };
             scan.keys.push(id);
+        }
+        if image_col.is_some() {
+            scan.images.push_name(image);
         }
         scan.spans.push((start as u64, next as u64));
         extent.comments_among_rows += std::mem::take(&mut extent.comments_after);

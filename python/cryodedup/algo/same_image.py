@@ -1,0 +1,98 @@
+"""The same particle image twice in one set (``--same-image``, docs/design.md section 2).
+
+Joined selections (RELION JoinStar, overlapping CryoSPARC exports) can hold one particle
+image twice; refined apart, its two rows have different origins, so the distance rule may
+keep both, and a refinement then holds one image twice: if the two fall in different
+half-sets, a perfect correlation across them. Rows of one image at one centre are
+symmetry-expanded copies (RELION's relion_particle_symmetry_expand keeps the origins and
+changes the angles; CryoSPARC's copies carry ``sym_expand/idx``, part of their key): they
+are not this case and are left to the distance rule.
+
+- ``warn`` (default): the images kept more than once at different centres are counted and
+  named (summary, ``--json`` ``same_image``, report, a warning);
+- ``reject``: the core makes such rows duplicates whatever their distance; the best by the
+  usual rule (priority, score) is kept;
+- ``ignore``: nothing is read or checked.
+
+Every image being distinct is proved from the runs of rows of one stack, without a sort of
+the rows (``cryodedup_core::images``): the check costs next to nothing when there is
+nothing to find.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _core
+from ..model import Images
+from .dedup import SAME_CENTRE_A
+
+#: Images named in a warning and in the summary; the count says how many more.
+NAMED_IMAGES = 5
+
+
+def all_distinct(images: Images) -> bool:
+    """Whether every row's image differs from every other row's (proved from the runs)."""
+    return bool(_core.images_distinct(np.ascontiguousarray(images.runs, dtype=np.uint64)))
+
+
+def images_for_the_core(images: Images | None, mode: str) -> np.ndarray | None:
+    """The image keys the core's rule takes (``--same-image reject``), None when there is nothing to reject."""
+    if mode != "reject" or images is None or all_distinct(images):
+        return None
+    return images.keys
+
+
+def rows_kept_twice(images: Images, centres: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The kept rows whose image is kept more than once at different centres, by image then row."""
+    if all_distinct(images):
+        return np.zeros(0, dtype=np.uint32)
+    return _core.images_kept_twice(
+        np.ascontiguousarray(images.keys, dtype=np.uint64), np.ascontiguousarray(centres, dtype=np.float64), keep
+    )
+
+
+def same_image_summary(images: Images, centres: np.ndarray, keep: np.ndarray, mode: str) -> dict:
+    """What the check found, for the summary and ``--json``.
+
+    Returns
+    -------
+    dict
+        ``column`` (what names the images), ``mode``, ``images_kept_twice`` (images kept
+        more than once at different centres), ``rows`` (their kept rows), ``named`` (up to
+        :data:`NAMED_IMAGES` of them, by name) and ``message`` when there are some.
+    """
+    rows = rows_kept_twice(images, centres, keep)
+    found: dict = {"column": images.label, "mode": mode, "images_kept_twice": 0, "rows": 0}
+    if rows.size == 0:
+        return found
+    keys = images.keys[rows]
+    firsts = rows[np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))]
+    named = images.names(np.sort(firsts)[:NAMED_IMAGES])  # the first images in the inputs' order
+    more = firsts.size - len(named)
+    found.update({"images_kept_twice": int(firsts.size), "rows": int(rows.size), "named": named})
+    images_text = "image" if firsts.size == 1 else "images"
+    listed = ", ".join(named) + (f" and {more:,} more" if more else "")
+    found["message"] = (
+        f"{firsts.size:,} {images_text} kept twice ({rows.size:,} rows of one {images.label} at different "
+        f"centres, as joined selections refined apart leave them): {listed}; --same-image reject keeps the best of each"
+    )
+    return found
+
+
+def same_image_pairs(images: Images, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of rows of one image at different centres: each such row with its image's first row.
+
+    An image of k rows at different centres is k - 1 pairs, as a group of k duplicates is
+    (the half-set audit's convention). Rows at the first row's own centre (symmetry copies)
+    make no pair.
+    """
+    rows = rows_kept_twice(images, centres, np.ones(images.keys.size, dtype=bool))
+    if rows.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    keys = images.keys[rows]
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    first = np.repeat(rows[starts], np.diff(np.append(starts, rows.size))).astype(np.int64)
+    second = rows.astype(np.int64)
+    apart = np.linalg.norm(centres[first] - centres[second], axis=1) > SAME_CENTRE_A
+    return first[apart], second[apart]

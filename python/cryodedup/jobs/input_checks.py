@@ -1,0 +1,106 @@
+"""The particle job's checks of its inputs: paths, centres, orientations, an empty table.
+
+Each refuses with one line naming the input and the row (or warns, for an empty table);
+the job calls them between reading and deciding.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import NoReturn
+
+import numpy as np
+
+from ..errors import CryodedupError
+from ..formats.files import check_regular_file
+from ..formats.sniff import is_glob
+from ..model import ParticleSet, Warn
+from ..options import MAX_CENTRE
+
+
+def warn_if_empty(particles: ParticleSet, inputs: list[Path], warn: Warn) -> None:
+    """Says so when the inputs hold no particle: a table without rows is read, not refused.
+
+    A pipeline may hand on an empty selection; its outputs are then empty too, but a person
+    who gave the wrong file should hear it rather than read "Particles in 0".
+    """
+    if len(particles) == 0:
+        named = ", ".join(str(p) for p in inputs)
+        warn(f"{named}: no particles (the table has no rows); the kept and rejected outputs hold none")
+
+
+def check_input_paths(inputs: list[Path]) -> None:
+    """Refuses an input that is neither a file nor a folder (a FIFO would block the reader), or one given twice.
+
+    One file given twice would count each particle twice (and confirm itself in a consensus).
+    """
+    seen: dict[tuple[int, int], Path] = {}
+    for path in inputs:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            if not is_glob(path):
+                raise CryodedupError(f"{path}: file not found") from None
+            continue  # a glob of picker files: its reader says when it matches nothing
+        except OSError:
+            continue  # e.g. a folder without permission: the reader names the error
+        if not stat.S_ISDIR(st.st_mode):
+            check_regular_file(path, "a particle or coordinate file")
+        identity = (st.st_dev, st.st_ino)
+        if identity in seen:
+            raise CryodedupError(f"{path}: the same file as the input {seen[identity]}; give each input once")
+        seen[identity] = path
+
+
+def check_centres(particles: ParticleSet) -> None:
+    """Refuses a particle whose centre is not finite, or too far out to measure distances to.
+
+    Not finite: NaN, inf, or overflowed when scaled; too far: beyond ±1e150 Å, where
+    squared distances overflow.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, or an overflow: the rows are checked below
+        extent = np.abs(particles.centres).max() if particles.centres.size else 0.0
+    if extent <= MAX_CENTRE:
+        return  # also false for NaN
+    finite = np.isfinite(particles.centres).all(axis=1)
+    if not finite.all():
+        _refuse_centres(
+            particles, ~finite, "no finite centre", "a coordinate, origin or pixel size is NaN, infinite or too large"
+        )
+    _refuse_centres(
+        particles,
+        (np.abs(particles.centres) > MAX_CENTRE).any(axis=1),
+        "a centre beyond ±1e150 Å",
+        "squared distances to it overflow",
+    )
+
+
+def _refuse_centres(particles: ParticleSet, bad_rows: np.ndarray, what: str, why: str) -> NoReturn:
+    bad = int(np.flatnonzero(bad_rows)[0])
+    k = int(particles.input_of[bad])
+    row = int(np.count_nonzero(particles.input_of[:bad] == k))  # its row among its input's rows
+    # A picker's pick is named by its file and line (a picker's input is a folder or a glob).
+    where = getattr(particles.writer, "where", None)
+    place = where(k, row) if where else f"{particles.inputs[k]}: particle {row + 1}"
+    raise CryodedupError(
+        f"{place} has {what} ({particles.centres[bad].tolist()} Å: {why}); "
+        f"{int(np.count_nonzero(bad_rows))} such particles in all: fix or remove them"
+    )
+
+
+def refuse_angles_not_finite(particles: ParticleSet) -> None:
+    """Refuses a NaN or infinite angle when orientations are compared (no angle to measure)."""
+    assert particles.poses is not None
+    finite = np.isfinite(particles.poses).all(axis=1)
+    if finite.all():
+        return
+    bad = int(np.flatnonzero(~finite)[0])
+    k = int(particles.input_of[bad])
+    row = int(np.count_nonzero(particles.input_of[:bad] == k))
+    raise CryodedupError(
+        f"{particles.inputs[k]}: particle {row + 1} has an orientation that is NaN or infinite "
+        f"({particles.poses[bad].tolist()}); --max-angle compares orientations: fix or remove "
+        f"{int(np.count_nonzero(~finite))} such particles"
+    )

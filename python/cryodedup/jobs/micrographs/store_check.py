@@ -1,0 +1,255 @@
+"""Checks an ``--update`` store (``seen/``) whole before any of it is used.
+
+A facility leaves ``--watch`` running for days, and a store edited by hand, damaged by a full
+disk or half copied must end a round in one line, never with a traceback halfway through. So
+``seen.json`` is checked against its schema (every key, type, range and length, and that the
+lists agree with one another), then the files it names: the pairs file (its hash and its
+arrays) and each images file (a plain file whose ``.npy`` header gives float32 images of the
+stored size, and as many bytes as the header describes, enough rows for every image named).
+Only the headers are read: a store of 100,000 images is checked in milliseconds.
+
+:func:`check_state` is pure (the fuzz target's); :func:`check_files` looks at the disk.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import stat
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .shards import sha256_of
+
+#: The keys of ``seen.json`` and what each holds (``layouts`` may be null, ``written`` absent).
+KEYS = ("format", "version", "round", "record", "files", "images", "layouts", "stamps", "pairs_file")
+RECORD_KEYS = ("shape", "binning", "binned_psize", "band", "pearson_min_z", "options")
+#: Rounds past this are not a store's: a name images-ROUND.npy must stay a short file name.
+MAX_ROUND = 10**12
+#: seen.json past this size is not read (about 300 bytes a micrograph: 3 million micrographs).
+MAX_MARKER_BYTES = 1 << 30
+PAIR_ARRAYS = ("a", "b", "z", "dy", "dx", "pearson", "overlap")
+OWN_FILE = re.compile(r"(images-[0-9]+\.npy|pairs-[0-9]+\.npz)")
+_DTYPE = re.compile(r"[<>|=][iufc](1|2|4|8|16)")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class BadStore(ValueError):
+    """What is wrong with a store, as a phrase; ``file``: the store's file it is about (None: ``seen.json``)."""
+
+    def __init__(self, what: str, file: str | None = None) -> None:
+        super().__init__(what)
+        self.file = file
+
+
+def read_state(marker: Path) -> Any:
+    """``seen.json`` as JSON, strictly (no NaN or Infinity, no nesting past Python's limit)."""
+    try:
+        info = os.stat(marker)
+    except OSError as err:
+        raise BadStore(f"cannot be read ({err.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise BadStore("is not a file")
+    if info.st_size > MAX_MARKER_BYTES:
+        raise BadStore(f"{info.st_size:,} bytes, more than a store's marker holds")
+    try:
+        text = marker.read_bytes().decode("utf-8")
+        return json.loads(text, parse_constant=_no_constant)
+    except OSError as err:
+        raise BadStore(f"cannot be read ({err.strerror})") from None
+    except (ValueError, RecursionError) as err:
+        raise BadStore(f"is not valid JSON ({str(err)[:80] or type(err).__name__})") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def check_state(state: Any, fmt: str) -> None:
+    """Raises :class:`BadStore` unless ``state`` is a whole store of format ``fmt`` (its files not looked at)."""
+    if not isinstance(state, dict):
+        raise BadStore("is not a JSON object")
+    missing = [key for key in KEYS if key not in state]
+    if missing:
+        raise BadStore(f"has no {missing[0]!r}")
+    if state["format"] != fmt:
+        raise BadStore(f"format {str(state['format'])[:60]!r}, not {fmt!r}")
+    _expect(isinstance(state["version"], str), "version", "text")
+    round_ = state["round"]
+    _expect(_is_int(round_) and 1 <= round_ <= MAX_ROUND, "round", f"a whole number from 1 to {MAX_ROUND}")
+    _check_record(state["record"])
+    files = state["files"]
+    _expect(isinstance(files, list), "files", "a list")
+    for k, path in enumerate(files):
+        _expect(isinstance(path, str) and os.path.isabs(path) and "\0" not in path, f"files[{k}]", "an absolute path")
+    _expect(len(set(files)) == len(files), "files", "each micrograph once")
+    n = len(files)
+    _check_rows(state["images"], n, "images", lambda at: _is_place(at, round_), f"[round 1..{round_}, row >= 0]")
+    if state["layouts"] is not None:
+        _check_rows(state["layouts"], n, "layouts", _is_layout, "[offset >= 0, pixel type, pixel size > 0 or null]")
+    _check_rows(state["stamps"], n, "stamps", _is_stamp, "null or [size, time, inode] (whole numbers >= 0)")
+    pairs = state["pairs_file"]
+    _expect(isinstance(pairs, dict), "pairs_file", "an object")
+    name, digest = pairs.get("name"), pairs.get("sha256")
+    _expect(
+        isinstance(name, str) and name.startswith("pairs-") and bool(OWN_FILE.fullmatch(name)),
+        "pairs_file.name",
+        "pairs-N.npz",
+    )
+    _expect(isinstance(digest, str) and bool(_SHA256.fullmatch(digest)), "pairs_file.sha256", "64 hex digits")
+    written = state.get("written", [])
+    _expect(isinstance(written, list), "written", "a list")
+    for k, name in enumerate(written):
+        _expect(
+            isinstance(name, str) and bool(OWN_FILE.fullmatch(name)), f"written[{k}]", "images-N.npy or pairs-N.npz"
+        )
+
+
+def _check_record(record: Any) -> None:
+    _expect(isinstance(record, dict), "record", "an object")
+    missing = [key for key in RECORD_KEYS if key not in record]
+    _expect(not missing, f"record.{missing[0] if missing else ''}", "present")
+    shape = record["shape"]
+    _expect(
+        isinstance(shape, list) and len(shape) == 2 and all(_is_int(v) and v >= 1 for v in shape),
+        "record.shape",
+        "[height, width], whole numbers >= 1",
+    )
+    binning = record["binning"]
+    _expect(
+        _is_int(binning) and 1 <= binning <= min(shape), "record.binning", "a whole number from 1 to the image size"
+    )
+    _expect(_is_number(record["binned_psize"]) and record["binned_psize"] > 0, "record.binned_psize", "a number > 0")
+    band = record["band"]
+    _expect(
+        isinstance(band, list) and len(band) == 2 and all(_is_number(v) for v in band), "record.band", "two numbers"
+    )
+    _expect(_is_number(record["pearson_min_z"]), "record.pearson_min_z", "a number")
+    options = record["options"]
+    _expect(
+        isinstance(options, dict) and all(_is_scalar(v) for v in options.values()),
+        "record.options",
+        "an object of numbers, text or null",
+    )
+
+
+def _check_rows(rows: Any, n: int, key: str, good: Any, what: str) -> None:
+    _expect(isinstance(rows, list), key, "a list")
+    _expect(len(rows) == n, key, f"one entry per micrograph ({n}), not {len(rows)}")
+    for k, row in enumerate(rows):
+        _expect(good(row), f"{key}[{k}]", what)
+
+
+def _is_place(at: Any, round_: int) -> bool:
+    return isinstance(at, list) and len(at) == 2 and all(map(_is_int, at)) and 1 <= at[0] <= round_ and at[1] >= 0
+
+
+def _is_layout(layout: Any) -> bool:
+    if not (isinstance(layout, list) and len(layout) == 3):
+        return False
+    offset, dtype, psize = layout
+    good_psize = psize is None or (_is_number(psize) and psize > 0)
+    return _is_int(offset) and offset >= 0 and isinstance(dtype, str) and bool(_DTYPE.fullmatch(dtype)) and good_psize
+
+
+def _is_stamp(stamp: Any) -> bool:
+    return stamp is None or (isinstance(stamp, list) and len(stamp) == 3 and all(_is_int(v) and v >= 0 for v in stamp))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str) or _is_number(value) or isinstance(value, bool)
+
+
+def _expect(ok: bool, key: str, what: str, file: str | None = None) -> None:
+    if not ok:
+        raise BadStore(f"{key}: expected {what}" if key else f"expected {what}", file)
+
+
+def check_files(folder: Path, state: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Checks the files ``state`` names in ``folder``; returns the pairs (``check_state`` passed first).
+
+    Raises :class:`BadStore` naming the file and what is wrong with it.
+    """
+    pairs = _check_pairs(folder / state["pairs_file"]["name"], state["pairs_file"]["sha256"], len(state["files"]))
+    ny, nx = state["record"]["shape"]
+    binning = state["record"]["binning"]
+    rows: dict[int, int] = {}
+    for r, row in state["images"]:
+        rows[r] = max(rows.get(r, 0), row + 1)
+    for r, needed in sorted(rows.items()):
+        _check_images(folder / f"images-{r}.npy", (ny // binning, nx // binning), needed)
+    return pairs
+
+
+def _regular(path: Path) -> os.stat_result:
+    try:
+        info = os.stat(path)
+    except OSError as err:
+        raise BadStore(f"cannot be read ({err.strerror})", path.name) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise BadStore("not a file", path.name)
+    return info
+
+
+def _check_pairs(path: Path, digest: str, n: int) -> dict[str, np.ndarray]:
+    _regular(path)
+    try:
+        same = sha256_of(path) == digest
+    except OSError as err:
+        raise BadStore(f"cannot be read ({err.strerror})", path.name) from None
+    if not same:
+        raise BadStore("changed since seen.json was written (its SHA-256 differs)", path.name)
+    if not zipfile.is_zipfile(path):
+        raise BadStore("not a .npz file (no zip archive)", path.name)
+    try:
+        # The file opened here: numpy leaves the file it opens unclosed when it is no zip.
+        with open(path, "rb") as file, np.load(file, allow_pickle=False) as f:
+            pairs = {k: f[k] for k in f.files}
+    except Exception as err:  # a damaged file fails in zipfile, zlib or numpy's format, each with errors of its own
+        raise BadStore(f"cannot be read ({str(err)[:80] or type(err).__name__})", path.name) from None
+    _expect(sorted(pairs) == sorted(PAIR_ARRAYS), "", f"the arrays {', '.join(PAIR_ARRAYS)}", path.name)
+    _expect(all(isinstance(v, np.ndarray) for v in pairs.values()), "", "numpy arrays (.npy)", path.name)
+    length = len(pairs["a"]) if pairs["a"].ndim == 1 else -1
+    _expect(all(v.ndim == 1 and len(v) == length for v in pairs.values()), "", "arrays of one length", path.name)
+    _expect(all(pairs[k].dtype.kind in "iu" for k in "ab"), "a, b", "whole numbers", path.name)
+    _expect(all(v.dtype.kind == "f" for k, v in pairs.items() if k not in "ab"), "", "scores as numbers", path.name)
+    inside = all(((pairs[k] >= 0) & (pairs[k] < n)).all() for k in "ab")
+    _expect(bool(inside), "a, b", f"micrographs 0 to {n - 1}", path.name)
+    return pairs
+
+
+def _check_images(path: Path, shape: tuple[int, int], rows: int) -> None:
+    size = _regular(path).st_size
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version not in ((1, 0), (2, 0)):
+                raise ValueError(f".npy version {version}")
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
+            header = read_header(f)
+            data_start = f.tell()
+    except Exception as err:  # numpy's header parser fails with errors of its own (tokenize's TokenError)
+        raise BadStore(f"not a .npy file ({str(err)[:80] or type(err).__name__})", path.name) from None
+    stored, fortran, dtype = header
+    name = path.name
+    _expect(dtype == np.dtype("<f4") and not fortran, "", "float32 images in C order", name)
+    same = len(stored) == 3 and tuple(stored[1:]) == shape
+    _expect(same, "", f"images of {shape[0]} x {shape[1]} (the stored size), not {tuple(stored)}", name)
+    _expect(stored[0] >= rows, "", f"at least {rows} images (seen.json names them), not {stored[0]}", name)
+    expected = data_start + 4 * stored[0] * shape[0] * shape[1]
+    _expect(size == expected, "", f"{expected:,} bytes (its header's images), not {size:,}", name)

@@ -1,0 +1,219 @@
+"""The particle job with one particle image twice (``--same-image``): hand-worked runs on
+STAR and .cs inputs, symmetry-expanded copies, the half-set audit and the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cryodedup.cli import main
+from cryodedup.errors import CryodedupError
+from cryodedup.jobs.particles import remove_duplicate_particles
+from cryodedup.options import ParticleOptions
+from fixtures.synthetic import write_cs
+from helpers import kept_rows, located_records, write_star
+
+LABELS = [
+    "rlnMicrographName",
+    "rlnCoordinateX",
+    "rlnCoordinateY",
+    "rlnOriginXAngst",
+    "rlnOriginYAngst",
+    "rlnImageName",
+    "rlnMaxValueProbDistribution",
+    "rlnOpticsGroup",
+]
+OPTICS = [[1, "og", 1.0, 1.0]]
+
+
+def refined_twice(tmp_path: Path) -> tuple[Path, Path]:
+    """Two refinements of overlapping selections (JoinStar's case), 1 Å pixels.
+
+    Image 1 is in both, moved 50 Å by the second refinement's origin: 50 Å apart, a distance
+    rule of 10 Å keeps both. Image 2 is in both, 1 Å apart: a duplicate by distance. Image 3
+    is in the first alone; image 4 in the second alone, 5 Å from image 3 (a neighbour, not
+    the same image).
+    """
+    first = write_star(
+        tmp_path / "run1_data.star",
+        LABELS,
+        [
+            ["m1.mrc", 100, 100, 0, 0, "000001@Extract/job007/m1.mrcs", 0.5, 1],
+            ["m1.mrc", 300, 300, 0, 0, "000002@Extract/job007/m1.mrcs", 0.5, 1],
+            ["m1.mrc", 500, 500, 0, 0, "000003@Extract/job007/m1.mrcs", 0.5, 1],
+        ],
+        optics=OPTICS,
+    )
+    second = write_star(
+        tmp_path / "run2_data.star",
+        LABELS,
+        [
+            ["m1.mrc", 100, 100, -50, 0, "000001@Extract/job007/m1.mrcs", 0.9, 1],
+            ["m1.mrc", 300, 300, -1, 0, "000002@Extract/job007/m1.mrcs", 0.9, 1],
+            ["m1.mrc", 505, 500, 0, 0, "000004@Extract/job007/m1.mrcs", 0.9, 1],
+        ],
+        optics=OPTICS,
+    )
+    return first, second
+
+
+def run(tmp_path: Path, inputs: list[Path], name: str = "out", **options) -> dict:
+    return remove_duplicate_particles(inputs, tmp_path / name, ParticleOptions(min_dist=10, **options))
+
+
+def test_an_image_kept_twice_is_warned_of_by_name(tmp_path):
+    summary = run(tmp_path, list(refined_twice(tmp_path)))
+    # Image 1 twice (50 Å apart), image 2 once (1 Å: the better, run 2), image 3 lost to image 4.
+    assert [i["kept"] for i in summary["inputs"]] == [1, 3]
+    found = summary["same_image"]
+    assert found["images_kept_twice"] == 1 and found["rows"] == 2
+    assert found["named"] == ["000001@Extract/job007/m1.mrcs"]
+    assert found["column"] == "rlnImageName" and found["mode"] == "warn"
+    warning = [w for w in summary["warnings"] if "kept twice" in w]
+    assert warning == [found["message"]]
+    assert warning[0].startswith("1 image kept twice (2 rows of one rlnImageName at different centres")
+    assert "000001@Extract/job007/m1.mrcs" in warning[0]
+
+
+def test_reject_keeps_the_best_row_of_an_image_whatever_the_distance(tmp_path):
+    first, second = refined_twice(tmp_path)
+    summary = run(tmp_path, [first, second], same_image="reject")
+    assert [i["kept"] for i in summary["inputs"]] == [0, 3]  # image 1: run 2's row (0.9 over 0.5)
+    assert summary["same_image"]["images_kept_twice"] == 0
+    assert not any("kept twice" in w for w in summary["warnings"])
+    # The preferred input's row wins whatever the scores: priority first, as for any duplicate.
+    summary = run(tmp_path, [first, second], "preferred", same_image="reject", prefer=["1"])
+    assert [i["kept"] for i in summary["inputs"]] == [3, 0]  # images 1, 2, 3 of run 1; image 4 lost to 3
+    kept = kept_rows(tmp_path / "preferred" / "particles_kept.star")
+    assert [row.split()[5] for row in kept] == [f"00000{k}@Extract/job007/m1.mrcs" for k in (1, 2, 3)]
+
+
+def test_ignore_checks_nothing(tmp_path):
+    summary = run(tmp_path, list(refined_twice(tmp_path)), same_image="ignore")
+    assert "same_image" not in summary
+    assert [i["kept"] for i in summary["inputs"]] == [1, 3]
+
+
+def test_one_image_written_with_or_without_leading_zeros_is_one_image(tmp_path):
+    first, _ = refined_twice(tmp_path)
+    rows = [["m1.mrc", 150, 100, 0, 0, "1@Extract/job007/m1.mrcs", 0.9, 1]]
+    other = write_star(tmp_path / "other.star", LABELS, rows, optics=OPTICS)
+    assert run(tmp_path, [first, other])["same_image"]["images_kept_twice"] == 1
+    rows[0][5] = "1@Extract/job008/m1.mrcs"  # another stack: a re-extraction, another image
+    other = write_star(tmp_path / "again.star", LABELS, rows, optics=OPTICS)
+    assert run(tmp_path, [first, other], "again")["same_image"]["images_kept_twice"] == 0
+
+
+def symmetry_expanded(tmp_path: Path) -> Path:
+    """relion_particle_symmetry_expand's output: each image 4 times (C4) at its centre, other angles."""
+    labels = [*LABELS[:7], "rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi", "rlnOpticsGroup"]
+    rows = []
+    for image, (x, y) in enumerate([(100, 100), (300, 100)], start=1):
+        for k in range(4):
+            rows.append(["m1.mrc", x, y, 2, -3, f"{image:06d}@Extract/job007/m1.mrcs", 0.5, 90 * k, 40, 10, 1])
+    return write_star(tmp_path / "expanded.star", labels, rows, optics=OPTICS)
+
+
+@pytest.mark.parametrize("mode", ["warn", "reject"])
+def test_symmetry_expanded_copies_are_not_the_same_image_twice(tmp_path, mode):
+    path = symmetry_expanded(tmp_path)
+    # Orientations compared: the copies (90° apart) are no duplicates and all are kept.
+    summary = run(tmp_path, [path], same_image=mode, max_angle=15, sym="C1")
+    assert summary["kept"] == 8
+    assert summary["same_image"]["images_kept_twice"] == 0
+    # Without orientations the distance rule alone removes them, as before.
+    assert run(tmp_path, [path], "plain", same_image=mode)["kept"] == 2
+
+
+def test_reject_refuses_whole_tubes(tmp_path):
+    labels = [*LABELS[:7], "rlnHelicalTubeID", "rlnOpticsGroup"]
+    rows = [
+        ["m1.mrc", 100, 100, 0, 0, "000001@s.mrcs", 0.5, 1, 1],
+        ["m1.mrc", 400, 100, 0, 0, "000001@s.mrcs", 0.5, 2, 1],
+    ]
+    path = write_star(tmp_path / "tubes.star", labels, rows, optics=OPTICS)
+    with pytest.raises(CryodedupError, match="--same-image reject compares segments"):
+        run(tmp_path, [path], same_image="reject", filament_mode="tube")
+    assert run(tmp_path, [path], "segments", same_image="reject")["kept"] == 1
+
+
+def test_the_audit_counts_same_image_pairs_across_the_half_sets(tmp_path):
+    labels = [*LABELS[:7], "rlnRandomSubset", "rlnOpticsGroup"]
+    rows = [
+        # image 1: halves 1 and 2, 50 Å apart: a same-image pair that straddles
+        ["m1.mrc", 100, 100, 0, 0, "000001@s.mrcs", 0.5, 1, 1],
+        ["m1.mrc", 150, 100, 0, 0, "000001@s.mrcs", 0.4, 2, 1],
+        # image 2: three rows in half 1, two apart from the first: two pairs within one half
+        ["m1.mrc", 300, 300, 0, 0, "000002@s.mrcs", 0.5, 1, 1],
+        ["m1.mrc", 300, 350, 0, 0, "000002@s.mrcs", 0.4, 1, 1],
+        ["m1.mrc", 300, 400, 0, 0, "000002@s.mrcs", 0.3, 1, 1],
+        # image 3: two rows at one centre (a symmetry copy), halves 1 and 2: no same-image pair
+        ["m1.mrc", 600, 600, 0, 0, "000003@s.mrcs", 0.5, 1, 1],
+        ["m1.mrc", 600, 600, 0, 0, "000003@s.mrcs", 0.5, 2, 1],
+    ]
+    path = write_star(tmp_path / "refined.star", labels, rows, optics=OPTICS)
+    audit = run(tmp_path, [path], audit=True)["halfset_audit"]
+    assert audit["same_image_pairs"] == 3 and audit["same_image_straddling"] == 1
+    # The distance rule's own pairs are counted apart: image 3's copies, 0 Å apart, straddle.
+    assert audit["duplicate_pairs"] == 1 and audit["straddling_pairs"] == 1
+    assert "1 pair of rows of one particle image (at different centres) straddles" in audit["message"]
+
+
+def cs_images(paths: list[str], idx: list[int], x: list[float], scores: list[float], sym=None) -> np.ndarray:
+    fields = [("blob/path", "S40"), ("blob/idx", "<u4"), ("alignments2D/error", "<f4")]
+    fields += [("sym_expand/idx", "<u4"), ("sym_expand/src_uid", "<u8")] if sym is not None else []
+    r = located_records(np.full(len(x), 100), x, np.full(len(x), 100.0), fields)
+    r["blob/path"] = [p.encode() for p in paths]
+    r["blob/idx"] = idx
+    r["alignments2D/error"] = scores  # lower is better
+    if sym is not None:
+        r["sym_expand/idx"] = sym
+        r["sym_expand/src_uid"] = r["uid"] - r["uid"] % 2
+    return r
+
+
+def test_cryosparc_blob_path_and_index_name_the_image(tmp_path):
+    # idx 3 of J7/a.mrc twice (80 Å apart); idx 3 of J7/b.mrc is another image.
+    records = cs_images(
+        ["J7/a.mrc", "J7/a.mrc", "J7/b.mrc", "J7/a.mrc"], [3, 4, 3, 3], [100, 300, 500, 180], [1, 1, 1, 2]
+    )
+    path = tmp_path / "p.cs"
+    write_cs(path, records)
+    found = run(tmp_path, [path])["same_image"]
+    assert found["column"] == "blob/path + blob/idx"
+    assert (found["images_kept_twice"], found["rows"]) == (1, 2)
+    assert found["named"] == ["J7/a.mrc #3"]
+    summary = run(tmp_path, [path], "reject", same_image="reject")
+    assert summary["kept"] == 3 and summary["same_image"]["images_kept_twice"] == 0
+    from cryosparc.dataset import Dataset
+
+    kept = Dataset.load(tmp_path / "reject" / "particles_kept.cs")
+    assert sorted(kept["uid"].tolist()) == [5000, 5001, 5002]  # the error 1 row of image a#3
+
+
+def test_cryosparc_symmetry_copies_are_images_of_their_own(tmp_path):
+    # sym_expand: one blob twice, copies 0 and 1, at centres 80 Å apart (helical expansion shifts).
+    records = cs_images(["J7/a.mrc"] * 2, [3, 3], [100, 180], [1, 2], sym=[0, 1])
+    path = tmp_path / "p.cs"
+    write_cs(path, records)
+    summary = run(tmp_path, [path], same_image="reject")
+    assert summary["kept"] == 2
+    assert summary["same_image"]["column"] == "blob/path + blob/idx + sym_expand/idx"
+
+
+def test_the_command_line_warns_and_takes_the_option(tmp_path):
+    first, second = refined_twice(tmp_path)
+    args = ["particles", str(first), str(second), "--outdir", str(tmp_path / "o"), "--min-dist", "10"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "1 image kept twice" in result.output
+    assert "Same image twice" in result.output
+    result = CliRunner().invoke(main, [*args, "--same-image", "reject", "--force", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["same_image"]["mode"] == "reject"
+    result = CliRunner().invoke(main, [*args, "--same-image", "drop", "--force"])
+    assert result.exit_code != 0 and "--same-image" in result.output
