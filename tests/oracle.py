@@ -148,33 +148,45 @@ def oracle_filaments(groups, tubes, coords, scores, min_dist, whole_tubes=False)
 
 def oracle_percentiles(scores, by):
     """Each score's percentile within its own ``by`` by counting, higher better: (worse + equal / 2) / count,
-    its own score among the equal; NaN stays NaN."""
+    its own score among the equal; a score that is not finite is none: NaN, and not counted."""
     scores, by = np.asarray(scores, dtype=float), np.asarray(by)
     out = np.full(len(scores), np.nan)
     for i in range(len(scores)):
-        if math.isnan(scores[i]):
+        if not math.isfinite(scores[i]):
             continue
-        mine = [j for j in range(len(scores)) if by[j] == by[i] and not math.isnan(scores[j])]
+        mine = [j for j in range(len(scores)) if by[j] == by[i] and math.isfinite(scores[j])]
         worse = sum(scores[j] < scores[i] for j in mine)
         equal = sum(scores[j] == scores[i] for j in mine)
         out[i] = (worse + equal / 2) / len(mine)
     return out
 
 
-def oracle_species(groups, coords, species, scores, min_dists, radii, overlap):
+def oracle_species(groups, coords, species, scores, min_dists, radii, overlap, levels=None):
     """Several species by brute force (docs/design.md section 13), higher scores better: each species
     deduplicated on its own at its distance (:func:`oracle`), then the survivors walked best first by
-    their percentile within their species (ties by row, NaN last), each kept pick displacing the picks of
-    other species closer than (r_a + r_b) x overlap. Returns keep and, per row, the displacing row or -1."""
+    level (lower first, where given), then their percentile within their species (no score last, ties by
+    row), each kept pick displacing the picks of other species closer than (r_a + r_b) x overlap.
+    Returns keep and, per row, the displacing row or -1."""
     n = len(groups)
     keep = [False] * n
     for s in sorted(set(species)):
         rows = [i for i in range(n) if species[i] == s]
-        kept, _ = oracle([groups[i] for i in rows], [coords[i] for i in rows], [scores[i] for i in rows], min_dists[s])
+        kept, _ = oracle(
+            [groups[i] for i in rows],
+            [coords[i] for i in rows],
+            [scores[i] for i in rows],
+            min_dists[s],
+            levels=None if levels is None else [levels[i] for i in rows],
+        )
         for i, k in zip(rows, kept):
             keep[i] = k
     pct = oracle_percentiles(scores, species)
-    order = sorted(range(n), key=lambda i: (math.isnan(pct[i]), -pct[i] if not math.isnan(pct[i]) else 0.0, i))
+
+    def rank_key(i):
+        level = 0 if levels is None else levels[i]
+        return (level, math.isnan(pct[i]), -pct[i] if not math.isnan(pct[i]) else 0.0, i)
+
+    order = sorted(range(n), key=rank_key)
     displaced = [-1] * n
     for i in order:
         if not keep[i] or displaced[i] >= 0:

@@ -326,20 +326,21 @@ class ParticleSet:
         """
 
         def taken(values: np.ndarray | None) -> np.ndarray | None:
-            return None if values is None else values[which]
+            # (np.take: several times faster than values[which] on rows of several values)
+            return None if values is None else np.take(values, which, axis=0)
 
         halfsets = self.halfsets
         if halfsets is not None:
-            halfsets = HalfSets(halfsets.label, halfsets.half[which], halfsets.texts)
+            halfsets = HalfSets(halfsets.label, np.take(halfsets.half, which), halfsets.texts)
         return replace(
             self,
-            input_of=self.input_of[which],
-            groups=self.groups[which],
-            centres=self.centres[which],
+            input_of=np.take(self.input_of, which),
+            groups=np.take(self.groups, which),
+            centres=np.take(self.centres, which, axis=0),
             # (one pixel size for every row is a broadcast value: kept one, not made a row each)
             psize=np.broadcast_to(self.psize[0], which.shape)
             if self.psize.size and self.psize.strides == (0,)
-            else self.psize[which],
+            else np.take(self.psize, which),
             scores=taken(self.scores),
             tubes=taken(self.tubes),
             halfsets=halfsets,

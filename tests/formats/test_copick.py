@@ -175,6 +175,10 @@ def test_the_cli_takes_a_project_without_an_output_folder(tmp_path):
         {"file": "dave/1", "particles": summary["particles"], "kept": summary["kept"], "rejected": summary["rejected"]}
     ]
     assert list(read_back(config)) == [("TS_001", "ribosome"), ("TS_002", "ribosome")]
+    # The summary says where the kept picks went, not that nothing was written.
+    result = CliRunner().invoke(main, ["particles", str(config), "--copick-objects", "ribosome", "--force"])
+    assert result.exit_code == 0, result.output
+    assert "--audit" not in result.output and "went into the copick project" in result.output
 
 
 def test_reading_a_project_leaves_the_root_logger_as_it_was(tmp_path):
@@ -207,19 +211,9 @@ def test_rotation_vectors_match_scipy():
 def test_orientations_of_copick_picks_are_compared_with_max_angle(tmp_path):
     # Two users' picks of one apoferritin 10 Å apart: duplicates at 60 Å, unless their poses differ by
     # more than --max-angle (90° about z here).
-    with root_logger_kept():
-        config = tmp_path / "copick_config.json"
-        objects = [PickableObject(name="apoferritin", is_particle=True, radius=60.0)]
-        root = copick.new_config(str(config), str(tmp_path / "overlay"), pickable_objects=objects)
-        run = root.new_run("TS_001")
-        turned = np.eye(4)
-        turned[:2, :2] = [[0, -1], [1, 0]]
-        for user, x, transform, score in (("alice", 100.0, np.eye(4), 0.9), ("bob", 110.0, turned, 0.5)):
-            picks = run.new_picks(object_name="apoferritin", session_id="1", user_id=user)
-            point = CopickPoint(location=CopickLocation(x=x, y=100.0, z=100.0), score=score)
-            point.transformation = transform
-            picks.points = [point]
-            picks.store()
+    turned = np.eye(4)
+    turned[:2, :2] = [[0, -1], [1, 0]]
+    config = two_users_project(tmp_path, [("alice", 100.0, np.eye(4), 0.9), ("bob", 110.0, turned, 0.5)])
     assert remove_duplicate_particles([config], None, ParticleOptions())["kept"] == 1
     assert remove_duplicate_particles([config], None, ParticleOptions(max_angle=30.0), force=True)["kept"] == 2
     assert remove_duplicate_particles([config], None, ParticleOptions(max_angle=100.0), force=True)["kept"] == 1
@@ -227,23 +221,29 @@ def test_orientations_of_copick_picks_are_compared_with_max_angle(tmp_path):
 
 def test_a_points_centre_is_its_location_plus_its_translation(tmp_path):
     # bob's point lies at x = 300 Å, its transformation shifts it by -190 Å: centre 110, 10 Å from alice's.
+    shifted = np.eye(4)
+    shifted[0, 3] = -190.0
+    config = two_users_project(tmp_path, [("alice", 100.0, np.eye(4), 0.5), ("bob", 300.0, shifted, 0.5)])
+    summary = remove_duplicate_particles([config], None, ParticleOptions())
+    assert (summary["particles"], summary["kept"]) == (2, 1)
+    # The kept point is alice's (tie at 0.5: the first input), written back with its own location.
+    assert read_back(config) == {("TS_001", "apoferritin"): [(100.0, 100.0, 100.0, 0.5)]}
+
+
+def two_users_project(tmp_path, points):
+    """A project of one object (apoferritin, radius 60 Å) on one run; ``points``: (user, x, transform, score)."""
     with root_logger_kept():
         config = tmp_path / "copick_config.json"
         objects = [PickableObject(name="apoferritin", is_particle=True, radius=60.0)]
         root = copick.new_config(str(config), str(tmp_path / "overlay"), pickable_objects=objects)
         run = root.new_run("TS_001")
-        shifted = np.eye(4)
-        shifted[0, 3] = -190.0
-        for user, x, transform in (("alice", 100.0, np.eye(4)), ("bob", 300.0, shifted)):
+        for user, x, transform, score in points:
             picks = run.new_picks(object_name="apoferritin", session_id="1", user_id=user)
-            point = CopickPoint(location=CopickLocation(x=x, y=100.0, z=100.0), score=0.5)
+            point = CopickPoint(location=CopickLocation(x=x, y=100.0, z=100.0), score=score)
             point.transformation = transform
             picks.points = [point]
             picks.store()
-    summary = remove_duplicate_particles([config], None, ParticleOptions())
-    assert (summary["particles"], summary["kept"]) == (2, 1)
-    # The kept point is alice's (tie at 0.5: the first input), written back with its own location.
-    assert read_back(config) == {("TS_001", "apoferritin"): [(100.0, 100.0, 100.0, 0.5)]}
+    return config
 
 
 def consensus_oracle(rows):

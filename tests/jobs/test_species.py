@@ -20,11 +20,11 @@ from oracle import oracle_percentiles, oracle_species
 NAMES = ["ribosome", "apoferritin", "proteasome"]
 
 
-def particle_set(groups, coords, species, scores, names=NAMES) -> ParticleSet:
+def particle_set(groups, coords, species, scores, names=NAMES, input_of=None) -> ParticleSet:
     n = len(groups)
     return ParticleSet(
-        inputs=["picks.star"],
-        input_of=np.zeros(n, np.uint8),
+        inputs=["picks.star"] if input_of is None else ["picker.star", "hand.star"],
+        input_of=np.zeros(n, np.uint8) if input_of is None else np.asarray(input_of, dtype=np.uint8),
         mic_names=["TS_01", "TS_02"],
         groups=np.asarray(groups, dtype=np.int64),
         centres=np.asarray(coords, dtype=np.float64).reshape(n, 3),
@@ -40,13 +40,18 @@ def particle_set(groups, coords, species, scores, names=NAMES) -> ParticleSet:
 
 @st.composite
 def cases(draw):
-    n = draw(st.integers(0, 36))
+    # A crowd (over 48 picks of a tomogram in one cell) overfills the cells: the walk takes the k-d tree.
+    crowd = draw(st.integers(0, 9)) == 0
+    n = draw(st.integers(100, 160) if crowd else st.integers(0, 36))
     grid = draw(st.booleans())  # whole numbers make exact ties and distances exactly at the sum of radii
     coord = st.integers(0, 30).map(float) if grid else st.floats(0, 60, allow_nan=False)
+    coord = st.sampled_from([0.0, 0.5]) if crowd else coord
     coords = [[draw(coord) for _ in range(3)] for _ in range(n)]
     groups = [draw(st.sampled_from([0, 1])) for _ in range(n)]
     species = [draw(st.sampled_from([0, 1, 2])) for _ in range(n)]
-    score = st.one_of(st.sampled_from([0.0, 1.0, 2.0, float("nan")]), st.floats(-5, 5, allow_nan=False))
+    # (±inf, as NaN, is no score: ranked last)
+    sure = st.sampled_from([0.0, 1.0, 2.0, float("nan"), float("inf"), -float("inf")])
+    score = st.one_of(sure, st.floats(-5, 5, allow_nan=False))
     scores = [draw(score) for _ in range(n)]
     min_dists = [draw(st.sampled_from([0.0, 1.0, 5.0, 10.0])) for _ in NAMES]
     radii = [draw(st.sampled_from([0.0, 2.0, 5.0, 7.5, 12.0])) for _ in NAMES]
@@ -66,6 +71,26 @@ def test_cross_species_decisions_match_the_brute_force(case):
     )
     decision = decide(particle_set(groups, coords, species, scores), options)
     keep, displaced = oracle_species(groups, coords, species, scores, min_dists, radii, overlap)
+    assert decision.keep.tolist() == keep
+    assert decision.displaced_by.tolist() == displaced
+
+
+@settings(max_examples=300, deadline=None)
+@given(cases(), st.data())
+def test_a_preferred_input_goes_first_within_and_between_species(case, data):
+    # Two inputs, the second preferred (--prefer 2, as hand picks over a template match's).
+    groups, coords, species, scores, min_dists, radii, overlap = case
+    input_of = [data.draw(st.sampled_from([0, 1])) for _ in groups]
+    options = ParticleOptions(
+        cross_species=True,
+        overlap=overlap,
+        species_min_dist=dict(zip(NAMES, min_dists)),
+        radius=dict(zip(NAMES, radii)),
+        prefer=["2"],
+    )
+    decision = decide(particle_set(groups, coords, species, scores, input_of=input_of), options)
+    levels = [0 if k == 1 else 1 for k in input_of]
+    keep, displaced = oracle_species(groups, coords, species, scores, min_dists, radii, overlap, levels)
     assert decision.keep.tolist() == keep
     assert decision.displaced_by.tolist() == displaced
 
@@ -292,3 +317,15 @@ def test_consensus_within_species_says_why_a_species_cannot_be_confirmed(tmp_pat
     assert consensus["jaccard"] == [[1.0, 0.3333, None], [0.3333, 1.0, None], [None, None, 1.0]]
     assert consensus["least_agreement"] == [{"micrograph": "TS_01", "mean_jaccard": 0.3333}]
     assert consensus["no_species_in_common"] == [[0, 2], [1, 2]]
+
+
+def test_a_priority_level_goes_before_any_percentile():
+    # (--prefer's levels, lower first): the worst pick of a preferred species outranks the best of another.
+    from cryodedup.algo.species import cross_species_ranks
+
+    scores = np.array([0.1, 0.9, 5.0, 1.0])
+    species = np.array([0, 0, 1, 1], dtype=np.uint32)
+    plain = cross_species_ranks(scores, species, True, 0)
+    assert plain.tolist() == [0.25, 0.75, 0.75, 0.25]
+    ranked = cross_species_ranks(scores, species, True, 0, priority=np.array([0, 0, 1, 1], dtype=np.uint32))
+    assert np.argsort(-ranked, kind="stable").tolist() == [1, 0, 2, 3]

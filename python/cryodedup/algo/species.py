@@ -17,8 +17,9 @@ def percentiles_within(scores: np.ndarray, by: np.ndarray, higher_is_better: boo
     """Each score as its percentile among the scores of its own ``by`` (input, species), in (0, 1], 1 best.
 
     The percentile is (number of worse scores + half the number of other equal scores + 1/2)
-    / count, so that ties share a value. NaN stays NaN (ranked last). In the core: each group
-    sorted on its own, groups in parallel.
+    / count, so that ties share a value. A score that is not finite (NaN, ±inf) is no score,
+    as in the dedup: its percentile is NaN (ranked last), and it is not counted. In the core:
+    each group sorted on its own, groups in parallel.
     """
     return _core.percentiles_within(
         np.ascontiguousarray(scores, dtype=np.float64),
@@ -38,14 +39,16 @@ def cross_species_ranks(
 
     The percentile of the pick's score within its species (:func:`percentiles_within`); without
     scores, a seeded random order. ``priority`` (``--prefer``: 0 first) goes before any score:
-    a level is worth more than any percentile, which lies in (0, 1].
+    a level is worth more than any percentile, which lies in (0, 1]; within a level, a pick
+    without a score (NaN: a hand pick's -999) ranks last, as in the dedup, but before every
+    pick of a later level.
     """
     if scores is None:
         ranks = np.random.default_rng(seed).random(species.size)
     else:
         ranks = percentiles_within(np.asarray(scores, dtype=np.float64), species, higher_is_better)
     if priority is not None and priority.size:
-        ranks = ranks + (int(priority.max()) - priority.astype(np.float64)) * 2.0
+        ranks = np.nan_to_num(ranks, nan=0.0) + (int(priority.max()) - priority.astype(np.float64)) * 2.0
     return ranks
 
 
@@ -80,6 +83,5 @@ def suppress_overlaps(
 def won_table(species: np.ndarray, displaced_by: np.ndarray, n_species: int) -> np.ndarray:
     """``won[a, b]``: picks of species b displaced by a kept pick of species a (each displaced pick counted once)."""
     lost = np.flatnonzero(displaced_by >= 0)
-    won = np.zeros((n_species, n_species), dtype=np.int64)
-    np.add.at(won, (species[displaced_by[lost]], species[lost]), 1)
-    return won
+    pairs = species[displaced_by[lost]].astype(np.int64) * n_species + species[lost]
+    return np.bincount(pairs, minlength=n_species * n_species).reshape(n_species, n_species)

@@ -149,7 +149,8 @@ def decide_several_species(
         return decision
     compared = decision.ranked_scores if decision.ranked_scores is not None else particles.scores
     higher = True if decision.ranked_scores is not None else particles.higher_is_better
-    ranks = cross_species_ranks(compared, particles.species, higher, options.seed)
+    # --prefer's priority levels (lower first) go before any score, as within a species.
+    ranks = cross_species_ranks(compared, particles.species, higher, options.seed, priority=decision.levels)
     displaced_by = suppress_overlaps(
         particles.groups, particles.centres, particles.species, ranks, decision.keep, radii, options.overlap
     )
@@ -193,11 +194,8 @@ def species_summary(particles: ParticleSet, decision: Decision, options: Particl
     distances = species_distances(particles, options)
     radii = species_radii(particles, options) if options.cross_species else None
     displaced = decision.displaced_by
-    lost = (
-        np.zeros(n_species, dtype=np.int64)
-        if displaced is None
-        else np.bincount(particles.species[displaced >= 0], minlength=n_species)
-    )
+    won = None if displaced is None else won_table(particles.species, displaced, n_species)
+    lost = np.zeros(n_species, dtype=np.int64) if won is None else won.sum(axis=0)
     summary: dict = {
         "names": names,
         "per_species": [
@@ -213,11 +211,12 @@ def species_summary(particles: ParticleSet, decision: Decision, options: Particl
             for s, name in enumerate(names)
         ],
     }
-    if displaced is not None:
-        won = won_table(particles.species, displaced, n_species)
+    if won is not None:
         summary["cross_species"] = {
             "overlap": options.overlap,
-            "rule": f"centre distance < (r_a + r_b) x {options.overlap:g}; ranked by percentile within each species",
+            "rule": f"centre distance < (r_a + r_b) x {options.overlap:g}; ranked by "
+            + ("the preferred inputs first, then " if decision.levels is not None else "")
+            + "percentile within each species",
             "won": won.tolist(),
             "pairs": [
                 {

@@ -450,9 +450,10 @@ def test_images_per_second_counts_the_images_read(numbered_copies, tmp_path):
     options = MicrographOptions(candidates="pattern", images_per_move=100)
     s = find_duplicate_micrographs(sorted((ordered / "Movies").glob("*.mrc")), tmp_path / "o", options, runner=runner)
     assert s["workers"][0]["images_read"] == 60
-    # Within 25 % of 60 read in the time timed (the job's own timer holds a little more);
-    # the 130 listed would be 2.2 times as many.
-    assert s["images_per_second"] == pytest.approx(60 / timed[0], rel=0.25)
+    # The rate is the 60 read (not the 130 listed) over the scoring's time, which holds the
+    # runner's (no bound on the clock itself: a loaded machine stretches the job's other steps).
+    assert s["scoring_seconds"] >= timed[0] - 0.001
+    assert s["images_per_second"] == pytest.approx(60 / s["scoring_seconds"], rel=0.01)
     rows = dict(micrograph_rows(s))  # one run: no host:process, no shard
     assert rows["Read"].startswith("60 images, ") and "shard" not in rows["Read"]
 

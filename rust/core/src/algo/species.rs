@@ -80,6 +80,9 @@ fn validate(n: usize, rows: &Overlaps, rule: &OverlapRule) -> Result<(), DedupEr
     check_coordinates(rows.coords, rows.dim)
 }
 
+/// No pick (of `by`): not displaced.
+const NONE: u32 = u32::MAX;
+
 /// One group: the walk from best to worst, as the module says.
 fn suppress_in_group<const D: usize>(rows: &Overlaps, rule: &OverlapRule, members: &[u32]) -> Vec<i64> {
     let mut out = vec![-1i64; members.len()];
@@ -93,57 +96,101 @@ fn suppress_in_group<const D: usize>(rows: &Overlaps, rule: &OverlapRule, member
         return out;
     }
     let points: Vec<[f64; D]> = taking_part.iter().map(|&k| point::<D>(rows.coords, members[k as usize])).collect();
-    // Cells of half the largest reach in every dimension (a tomogram's depth too); a crowd of
-    // picks in a few cells goes to the k-d tree, whose searches stay near-linear there.
-    let search = match Cells::new(&points, reach / 2.0) {
-        Some(cells) => Search::Cells(cells),
-        None => Search::Tree(KdTree::new(&points)),
-    };
     let mut order: Vec<(u64, u32)> = (0..points.len() as u32)
         .map(|j| (score_key(rows.ranks[members[taking_part[j as usize] as usize] as usize], true), j))
         .collect();
     order.sort_unstable();
-    let mut suppressed = vec![false; points.len()];
-    for (_, r) in order {
-        if suppressed[r as usize] {
-            continue;
+    let order: Vec<u32> = order.into_iter().map(|(_, j)| j).collect();
+    let walk = Walk { points: &points, kinds: &kinds, rule, largest };
+    // Cells of half the largest reach in every dimension (a tomogram's depth too); a crowd of
+    // picks in a few cells goes to the k-d tree, whose searches stay near-linear there.
+    let by = match Cells::new(&points, &kinds, rule.radii, reach / 2.0) {
+        Some(cells) => walk.with_cells(cells, &order),
+        None => walk.with_tree(&order),
+    };
+    for (j, &r) in by.iter().enumerate() {
+        if r != NONE {
+            out[taking_part[j] as usize] = members[taking_part[r as usize] as usize] as i64;
         }
-        let own = kinds[r as usize];
-        // The farthest another species' pick can be and still overlap this one.
-        let own_reach = (rule.radii[own as usize] + largest) * rule.overlap;
-        search.for_each_within(&points[r as usize], own_reach, |j, d2| {
-            let other = kinds[j as usize];
-            if other == own || suppressed[j as usize] {
-                return;
-            }
-            let touch = (rule.radii[own as usize] + rule.radii[other as usize]) * rule.overlap;
-            if d2 < touch * touch {
-                suppressed[j as usize] = true;
-                out[taking_part[j as usize] as usize] = members[taking_part[r as usize] as usize] as i64;
-            }
-        });
     }
     out
 }
 
-/// A search of a group's picks: cubic cells where they are spread, the k-d tree where they crowd.
-enum Search<const D: usize> {
-    Cells(Cells<D>),
-    Tree(KdTree<D>),
+/// A group's picks taking part (local numbers), and the rule.
+struct Walk<'a, const D: usize> {
+    points: &'a [[f64; D]],
+    kinds: &'a [u32],
+    rule: &'a OverlapRule<'a>,
+    /// The largest radius among the group's species.
+    largest: f64,
 }
 
-impl<const D: usize> Search<D> {
-    fn for_each_within(&self, query: &[f64; D], radius: f64, visit: impl FnMut(u32, f64)) {
-        match self {
-            Search::Cells(cells) => cells.for_each_within(query, radius, visit),
-            Search::Tree(tree) => tree.for_each_within(query, radius, visit),
-        }
+impl<const D: usize> Walk<'_, D> {
+    /// The farthest another species' pick can be from pick `r` and still overlap it.
+    fn reach(&self, r: u32) -> f64 {
+        (self.rule.radii[self.kinds[r as usize] as usize] + self.largest) * self.rule.overlap
     }
+
+    /// The walk (`order`: best first) on the cells: for each pick, the pick that displaced it, or NONE.
+    fn with_cells(&self, mut cells: Cells<D>, order: &[u32]) -> Vec<u32> {
+        let mut by = vec![NONE; self.points.len()];
+        let mut hits = vec![0u32; self.points.len() + 1];
+        for &r in order {
+            if by[r as usize] != NONE {
+                continue;
+            }
+            let own = self.kinds[r as usize];
+            let pick = Pick { centre: &self.points[r as usize], species: own, radius: self.rule.radii[own as usize] };
+            let found = cells.overlapping(&pick, self.rule.overlap, self.reach(r), &mut hits);
+            for &slot in &hits[..found] {
+                by[cells.ids[slot as usize] as usize] = r;
+                cells.remove(slot as usize);
+            }
+            // Neither this kept pick nor those it displaced can be displaced later (a later pick
+            // of another species overlapping a kept one was displaced by it): later searches
+            // need not meet them.
+            cells.remove(cells.slot_of[r as usize] as usize);
+            cells.compact_if_sparse();
+        }
+        by
+    }
+
+    /// The walk on a k-d tree (picks crowded in a few cells), as [`Walk::with_cells`].
+    fn with_tree(&self, order: &[u32]) -> Vec<u32> {
+        let tree = KdTree::new(self.points);
+        let mut by = vec![NONE; self.points.len()];
+        for &r in order {
+            if by[r as usize] != NONE {
+                continue;
+            }
+            let own = self.kinds[r as usize];
+            tree.for_each_within(&self.points[r as usize], self.reach(r), |j, d2| {
+                let other = self.kinds[j as usize];
+                if other == own || by[j as usize] != NONE {
+                    return;
+                }
+                let touch = (self.rule.radii[own as usize] + self.rule.radii[other as usize]) * self.rule.overlap;
+                if d2 < touch * touch {
+                    by[j as usize] = r;
+                }
+            });
+        }
+        by
+    }
+}
+
+/// A kept pick looking for the picks it displaces.
+struct Pick<'a, const D: usize> {
+    centre: &'a [f64; D],
+    species: u32,
+    radius: f64,
 }
 
 /// Each score's percentile among the scores of its own group (`by`: a species, an input), in
 /// (0, 1], 1 the best: (number of worse scores + half the number of equal ones, its own
-/// included) / the group's count, so that ties share a value; NaN stays NaN (ranked last).
+/// included) / the group's count, so that ties share a value. A score that is not finite
+/// (NaN, ±inf: "none", as in the dedup) is counted in no group and its percentile is NaN
+/// (ranked last).
 /// Groups are ids below `scores.len() + 1024` (species and inputs are numbered from 0); each
 /// is sorted on its own, groups in parallel.
 pub fn percentiles_within(scores: &[f64], by: &[u32], higher_is_better: bool) -> Result<Vec<f64>, DedupError> {
@@ -163,18 +210,21 @@ pub fn percentiles_within(scores: &[f64], by: &[u32], higher_is_better: bool) ->
     let mut out = vec![f64::NAN; n];
     let scatter = Scatter::new(&mut out);
     (0..n_groups).into_par_iter().for_each(|g| {
-        let mut keyed: Vec<(f64, u32)> = order[offsets[g]..offsets[g + 1]]
+        // Best first, as integers (a float's order mapped onto u64: sorted faster than floats
+        // compared); -0.0 and 0.0 are equal, as numpy has them. A score that is not finite
+        // means "none" (as in the dedup): it stays out, NaN.
+        let mut keyed: Vec<(u64, u32)> = order[offsets[g]..offsets[g + 1]]
             .iter()
-            .filter(|&&i| !scores[i as usize].is_nan())
-            .map(|&i| (if higher_is_better { scores[i as usize] } else { -scores[i as usize] }, i))
+            .filter(|&&i| scores[i as usize].is_finite())
+            .map(|&i| (score_key(scores[i as usize], higher_is_better), i))
             .collect();
-        // (no NaN is left: the order is total; -0.0 and 0.0 are equal, as numpy has them)
-        keyed.sort_unstable_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-        let count = keyed.len() as f64;
+        keyed.sort_unstable();
+        let count = keyed.len();
         let mut start = 0;
-        while start < keyed.len() {
+        while start < count {
             let end = start + keyed[start..].iter().take_while(|k| k.0 == keyed[start].0).count();
-            let value = (start as f64 + (end - start) as f64 / 2.0) / count;
+            // (the worse scores follow the run of equal ones)
+            let value = ((count - end) as f64 + (end - start) as f64 / 2.0) / count as f64;
             for &(_, i) in &keyed[start..end] {
                 // SAFETY: each row is in exactly one group, and once in it.
                 unsafe { scatter.set(i as usize, value) };
@@ -187,51 +237,51 @@ pub fn percentiles_within(scores: &[f64], by: &[u32], higher_is_better: bool) ->
 
 /// A uniform grid of cubic cells over all `D` coordinates (the 2-D grid of `algo::grid` leaves
 /// a tomogram's depth in each cell: at the overlap rule's reach, several times the
-/// dedup's, a search would meet the whole depth's picks).
+/// dedup's, a search would meet the whole depth's picks). Each slot holds a pick's centre,
+/// radius and species side by side, so that a search reads its cells' rows in one sweep; a
+/// pick left out of later searches gets an infinite centre, and the cells are packed again
+/// when half of their slots are such.
 struct Cells<const D: usize> {
     origin: [f64; D],
     cell: f64,
     dims: [usize; D],
-    /// Points of cell `c` are `points[start[c]..start[c + 1]]` (x fastest).
+    /// Slots of cell `c` are `start[c]..start[c + 1]` (x fastest).
     start: Vec<u32>,
     points: Vec<[f64; D]>,
+    radii: Vec<f64>,
+    kinds: Vec<u32>,
     ids: Vec<u32>,
+    /// Each pick's slot, by id.
+    slot_of: Vec<u32>,
+    /// Slots left out since the cells were last packed.
+    removed: usize,
 }
 
 /// A cell holding more points than this refuses the grid (the caller takes the k-d tree).
 const MAX_PER_CELL: u32 = 48;
 
 impl<const D: usize> Cells<D> {
-    /// Cells at least `cell` wide (wider until there are at most `2n + 16`); None when the
-    /// points crowd or their span is not finite.
-    fn new(points: &[[f64; D]], cell: f64) -> Option<Self> {
+    /// Cells at least `cell` wide (wider until there are at most `2n + 16`) of `points`, of
+    /// species `kinds` (radii by species: `radii`); None when the points crowd or their span
+    /// is not finite.
+    fn new(points: &[[f64; D]], kinds: &[u32], radii: &[f64], cell: f64) -> Option<Self> {
         let n = points.len();
         if n == 0 || cell.is_nan() || cell <= 0.0 {
             return None;
         }
-        let (mut lo, mut hi) = ([f64::INFINITY; D], [f64::NEG_INFINITY; D]);
-        for p in points {
-            for k in 0..D {
-                lo[k] = lo[k].min(p[k]);
-                hi[k] = hi[k].max(p[k]);
-            }
-        }
-        let mut cell = cell;
-        let mut dims = [1usize; D];
-        loop {
-            let counts: Vec<f64> = (0..D).map(|k| ((hi[k] - lo[k]) / cell).floor() + 1.0).collect();
-            if !counts.iter().all(|c| c.is_finite()) {
-                return None;
-            }
-            if counts.iter().product::<f64>() <= 2.0 * n as f64 + 16.0 {
-                for k in 0..D {
-                    dims[k] = counts[k] as usize;
-                }
-                break;
-            }
-            cell *= 1.5;
-        }
-        let mut cells = Cells { origin: lo, cell, dims, start: Vec::new(), points: vec![[0.0; D]; n], ids: vec![0; n] };
+        let (origin, cell, dims) = Self::geometry(points, cell)?;
+        let mut cells = Cells {
+            origin,
+            cell,
+            dims,
+            start: Vec::new(),
+            points: vec![[0.0; D]; n],
+            radii: vec![0.0; n],
+            kinds: vec![0; n],
+            ids: vec![0; n],
+            slot_of: vec![0; n],
+            removed: 0,
+        };
         let total: usize = dims.iter().product();
         let of: Vec<usize> = points.iter().map(|p| cells.cell_of(p)).collect();
         let mut start = vec![0u32; total + 1];
@@ -245,23 +295,50 @@ impl<const D: usize> Cells<D> {
             start[c + 1] += start[c];
         }
         let mut next = start.clone();
-        for (i, (&c, p)) in of.iter().zip(points).enumerate() {
+        for (i, &c) in of.iter().enumerate() {
             let slot = next[c] as usize;
-            cells.points[slot] = *p;
-            cells.ids[slot] = i as u32;
+            (cells.points[slot], cells.kinds[slot], cells.ids[slot]) = (points[i], kinds[i], i as u32);
+            cells.radii[slot] = radii[kinds[i] as usize];
+            cells.slot_of[i] = slot as u32;
             next[c] += 1;
         }
         cells.start = start;
         Some(cells)
     }
 
-    /// The cell index of coordinate `value` along axis `k`, clamped to the grid.
+    /// The grid's origin, cell width and cells per axis; None when the span is not finite.
+    fn geometry(points: &[[f64; D]], mut cell: f64) -> Option<([f64; D], f64, [usize; D])> {
+        let (mut lo, mut hi) = ([f64::INFINITY; D], [f64::NEG_INFINITY; D]);
+        for p in points {
+            for k in 0..D {
+                lo[k] = lo[k].min(p[k]);
+                hi[k] = hi[k].max(p[k]);
+            }
+        }
+        let mut dims = [1usize; D];
+        loop {
+            let counts: Vec<f64> = (0..D).map(|k| ((hi[k] - lo[k]) / cell).floor() + 1.0).collect();
+            if !counts.iter().all(|c| c.is_finite()) {
+                return None;
+            }
+            if counts.iter().product::<f64>() <= 2.0 * points.len() as f64 + 16.0 {
+                for k in 0..D {
+                    dims[k] = counts[k] as usize;
+                }
+                return Some((lo, cell, dims));
+            }
+            cell *= 1.5;
+        }
+    }
+
+    /// The cell index of coordinate `value` along axis `k`, clamped to the grid (a cast, not
+    /// `floor`: that is a call into libm on the baseline x86-64 target).
     fn index(&self, value: f64, k: usize) -> usize {
-        let i = ((value - self.origin[k]) / self.cell).floor();
-        if i <= 0.0 {
-            0
-        } else {
+        let i = (value - self.origin[k]) / self.cell;
+        if i >= 1.0 {
             (i as usize).min(self.dims[k] - 1)
+        } else {
+            0
         }
     }
 
@@ -269,29 +346,70 @@ impl<const D: usize> Cells<D> {
         (0..D).rev().fold(0, |c, k| c * self.dims[k] + self.index(p[k], k))
     }
 
-    /// Calls `visit(id, squared_distance)` for every point within `radius` of `query` (inclusive).
-    fn for_each_within(&self, query: &[f64; D], radius: f64, mut visit: impl FnMut(u32, f64)) {
-        let r2 = radius * radius;
-        let reach = radius + radius * 1e-9 + f64::MIN_POSITIVE; // (rounding never drops a point)
+    /// Writes into `hits` the slots of the picks still searched, of another species than
+    /// `pick`'s, that overlap it (centres closer than the sum of the radii times `overlap`),
+    /// and returns their number; `reach` bounds that distance (`hits` holds a slot per pick).
+    fn overlapping(&self, pick: &Pick<D>, overlap: f64, reach: f64, hits: &mut [u32]) -> usize {
+        let query = pick.centre;
+        let reach = reach + reach * 1e-9 + f64::MIN_POSITIVE; // (rounding never drops a point)
         let (mut low, mut high) = ([0usize; D], [0usize; D]);
         for k in 0..D {
             low[k] = self.index(query[k] - reach, k);
             high[k] = self.index(query[k] + reach, k);
         }
-        // Rows of cells along x, one per (y, z): each row's points are contiguous.
+        // Rows of cells along x, one per (y, z): each row's points are contiguous, and tested
+        // without a branch (about half of a row's picks lie within reach: a branch on each
+        // would be mispredicted half the time).
         let rows_y = high[1] - low[1] + 1;
         let rows_z = if D == 3 { high[D - 1] - low[D - 1] + 1 } else { 1 };
+        let mut found = 0;
         for row in 0..rows_y * rows_z {
             let (y, z) = (low[1] + row % rows_y, if D == 3 { low[D - 1] + row / rows_y } else { 0 });
             let base = (z * self.dims[1] + y) * self.dims[0];
             let (first, last) = (self.start[base + low[0]] as usize, self.start[base + high[0] + 1] as usize);
             for k in first..last {
-                let d2 = squared_distance(&self.points[k], query);
-                if d2 <= r2 {
-                    visit(self.ids[k], d2);
+                let touch = (pick.radius + self.radii[k]) * overlap;
+                let close = squared_distance(&self.points[k], query) < touch * touch;
+                hits[found] = k as u32;
+                found += (close & (self.kinds[k] != pick.species)) as usize;
+            }
+        }
+        found
+    }
+
+    /// Leaves the pick in `slot` out of later searches (an infinite centre is never close).
+    fn remove(&mut self, slot: usize) {
+        if self.points[slot][0].is_finite() {
+            self.points[slot] = [f64::INFINITY; D];
+            self.removed += 1;
+        }
+    }
+
+    /// Packs the cells' slots when half of them are left out, so that searches read fewer.
+    fn compact_if_sparse(&mut self) {
+        if self.removed * 2 <= self.points.len() {
+            return;
+        }
+        let mut kept = 0;
+        for c in 0..self.start.len() - 1 {
+            let (first, last) = (self.start[c] as usize, self.start[c + 1] as usize);
+            self.start[c] = kept as u32;
+            for k in first..last {
+                if self.points[k][0].is_finite() {
+                    (self.points[kept], self.radii[kept], self.kinds[kept]) =
+                        (self.points[k], self.radii[k], self.kinds[k]);
+                    self.ids[kept] = self.ids[k];
+                    self.slot_of[self.ids[k] as usize] = kept as u32;
+                    kept += 1;
                 }
             }
         }
+        *self.start.last_mut().expect("a cell at least") = kept as u32;
+        self.points.truncate(kept);
+        self.radii.truncate(kept);
+        self.kinds.truncate(kept);
+        self.ids.truncate(kept);
+        self.removed = 0;
     }
 }
 
@@ -342,15 +460,30 @@ mod tests {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (state >> 11) as f64 / (1u64 << 53) as f64
         };
-        for (n, span, radius) in [(1usize, 10.0, 1.0), (50, 100.0, 7.5), (2000, 4000.0, 400.0), (300, 50.0, 0.3)] {
+        let radii = [20.0, 45.0, 100.0];
+        for (n, span) in [(1usize, 10.0), (50, 100.0), (2000, 4000.0), (300, 50.0)] {
             let points: Vec<[f64; 3]> = (0..n).map(|_| [next() * span, next() * span, next() * span * 0.4]).collect();
-            let Some(cells) = Cells::new(&points, radius / 2.0) else { continue };
-            for query in points.iter().take(50) {
-                let mut found = Vec::new();
-                cells.for_each_within(query, radius, |id, _| found.push(id));
+            let kinds: Vec<u32> = (0..n).map(|_| (next() * 3.0) as u32).collect();
+            let Some(mut cells) = Cells::new(&points, &kinds, &radii, 100.0) else { continue };
+            // Half of the picks left out (the cells packed then): the others are still found.
+            let mut left_out = vec![false; n];
+            for i in (0..n).step_by(2) {
+                cells.remove(cells.slot_of[i] as usize);
+                left_out[i] = true;
+            }
+            cells.compact_if_sparse();
+            let mut hits = vec![0u32; n + 1];
+            for (q, query) in points.iter().enumerate().take(50) {
+                let pick = Pick { centre: query, species: kinds[q], radius: radii[kinds[q] as usize] };
+                let found = cells.overlapping(&pick, 0.9, (pick.radius + 100.0) * 0.9, &mut hits);
+                let mut found: Vec<u32> = hits[..found].iter().map(|&slot| cells.ids[slot as usize]).collect();
                 found.sort_unstable();
                 let want: Vec<u32> = (0..n as u32)
-                    .filter(|&i| squared_distance(&points[i as usize], query) <= radius * radius)
+                    .filter(|&i| !left_out[i as usize] && kinds[i as usize] != kinds[q])
+                    .filter(|&i| {
+                        let touch = (pick.radius + radii[kinds[i as usize] as usize]) * 0.9;
+                        squared_distance(&points[i as usize], query) < touch * touch
+                    })
                     .collect();
                 assert_eq!(found, want);
             }
@@ -364,6 +497,10 @@ mod tests {
         assert_eq!(&got[..3], &[2.5 / 3.0, 1.0 / 3.0, 1.0 / 3.0]);
         assert!(got[3].is_nan());
         assert_eq!(&got[4..], &[0.75, 0.25]);
+        // ±inf is no score: NaN, and counted in no group.
+        let got = percentiles_within(&[f64::INFINITY, 2.0, f64::NEG_INFINITY, 1.0], &[0; 4], true).unwrap();
+        assert!(got[0].is_nan() && got[2].is_nan());
+        assert_eq!((got[1], got[3]), (0.75, 0.25));
         let lower = percentiles_within(&[-0.0, 0.0, 1.0], &[0, 0, 0], false).unwrap();
         assert_eq!(lower, [2.0 / 3.0, 2.0 / 3.0, 1.0 / 6.0]);
     }
