@@ -287,6 +287,10 @@ def _through_a_link(d: Path, mics: list[str]) -> list[str]:
     return [str(d / "in" / "link" / "*.mrc")]
 
 
+# Cases whose two runs write into one folder at once (the refused one sees the other's outputs appear).
+SHARED_FOLDER = {"two --update rounds at once"}
+
+
 def concurrent_case() -> tuple[str, Callable, Check]:
     """Two --update rounds into one folder at once: one runs, the other is refused in one line (or runs after)."""
     other: dict[str, subprocess.Popen] = {}
@@ -468,7 +472,8 @@ KINDS = ("store", "paths")
 def register(cases_list: list, case_type: type) -> None:
     """Adds this module's cases to the barrage's ``CASES``, each check as the barrage's ``expect``."""
     for kind, name, build, check in cases():
-        cases_list.append(case_type(kind, name, *as_expect(build, check)))
+        shared = name in SHARED_FOLDER
+        cases_list.append(case_type(kind, name, *as_expect(build, check), shared_folder=shared))
 
 
 def as_expect(build: Callable[[Path], list[str]], check: Check) -> tuple[Callable, Callable]:
