@@ -178,7 +178,7 @@ def test_the_cli_takes_a_project_without_an_output_folder(tmp_path):
     # The summary says where the kept picks went, not that nothing was written.
     result = CliRunner().invoke(main, ["particles", str(config), "--copick-objects", "ribosome", "--force"])
     assert result.exit_code == 0, result.output
-    assert "--audit" not in result.output and "went into the copick project" in result.output
+    assert "--audit" not in result.output and "written into the copick project as cryodedup/0" in result.output
 
 
 def test_reading_a_project_leaves_the_root_logger_as_it_was(tmp_path):
