@@ -110,7 +110,15 @@ def priority_rows(priority: dict | None) -> list[Row]:
     """The inputs' priority (``--prefer``) and which priority decided how many groups, as one row."""
     if not priority:
         return []
-    order = " > ".join(input_labels(priority["order"]))
+    labels = input_labels(priority["order"])
+    order = " > ".join(labels)
+    if priority.get("applied") is False:  # (--remove-entirely: no group has a winner)
+        removed = ", ".join(f"{n:,} of {label}" for label, n in zip(labels, priority["removed"].values()))
+        text = (
+            f"{order}\nnot applied: --remove-entirely removes every particle that has a duplicate, "
+            f"preferred or not (removed: {removed})"
+        )
+        return [("Priority", text)]
     won = ", ".join(f"{n:,} by {name}" for name, n in priority["won_by"].items())
     text = (
         f"{order}\n{priority['groups']:,} groups of duplicates: {priority['by_priority']:,} decided by priority"
