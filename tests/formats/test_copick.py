@@ -331,7 +331,7 @@ def test_prefer_names_pick_sets_by_user_session_user_or_position(tmp_path):
     user_level = {3: 0, 2: 1}  # (rows' users: dave 0, alice 1, bob 2, carol 3)
     keep, decided = greedy_with_priority(rows, [user_level.get(r[4], 2) for r in rows])
     assert keep != greedy_with_priority(rows, [0] * len(rows))[0], "the priority must change the answer"
-    for session, prefer in enumerate((["carol/1", "bob"], ["carol", "bob/1"], [3, "2"], ["carol/", "bob/1"])):
+    for session, prefer in enumerate((["carol/1", "bob"], ["carol", "bob/1"], ["carol/", "bob/1"], [3, "2"])):
         options = ParticleOptions(prefer=prefer, copick_out_session=str(session))
         summary = remove_duplicate_particles([config], None, options)
         assert read_back(config, session=str(session)) == expected(rows, keep), prefer
