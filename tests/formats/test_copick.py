@@ -373,6 +373,10 @@ def test_the_cli_prefers_a_pick_set_by_name(tmp_path):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["priority"]["won_by"] == {"alice/1": 1}
     assert read_back(config)[("TS_001", "apoferritin")][0][3] == 0.5
+    # The summary names the pick set as the input rows do (it read "1 > the other inputs").
+    result = CliRunner().invoke(main, ["particles", str(config), "--prefer", "alice/1", "--force"])
+    assert result.exit_code == 0, result.output
+    assert "alice/1 > the other inputs" in result.output and "(1 by alice/1)" in result.output
     result = CliRunner().invoke(main, ["particles", str(config), "--prefer", "carol/1", "--force"])
     assert result.exit_code != 0 and "Error: --prefer carol/1: not one of the copick pick sets read" in result.output
     assert "(1: alice/1, 2: bob/1, 3: pytom/0)" in result.output and "Traceback" not in result.output
