@@ -230,15 +230,16 @@ def test_a_points_centre_is_its_location_plus_its_translation(tmp_path):
     assert read_back(config) == {("TS_001", "apoferritin"): [(100.0, 100.0, 100.0, 0.5)]}
 
 
-def two_users_project(tmp_path, points):
-    """A project of one object (apoferritin, radius 60 Å) on one run; ``points``: (user, x, transform, score)."""
+def two_users_project(tmp_path, points, sessions=None):
+    """A project of one object (apoferritin, radius 60 Å) on one run; ``points``: (user, x, transform, score),
+    each in session 1 or its session in ``sessions``."""
     with root_logger_kept():
         config = tmp_path / "copick_config.json"
         objects = [PickableObject(name="apoferritin", is_particle=True, radius=60.0)]
         root = copick.new_config(str(config), str(tmp_path / "overlay"), pickable_objects=objects)
         run = root.new_run("TS_001")
-        for user, x, transform, score in points:
-            picks = run.new_picks(object_name="apoferritin", session_id="1", user_id=user)
+        for (user, x, transform, score), session in zip(points, sessions or ["1"] * len(points)):
+            picks = run.new_picks(object_name="apoferritin", session_id=session, user_id=user)
             point = CopickPoint(location=CopickLocation(x=x, y=100.0, z=100.0), score=score)
             point.transformation = transform
             picks.points = [point]
@@ -383,14 +384,6 @@ def test_the_cli_prefers_a_pick_set_by_name(tmp_path):
 
 
 def sessions_project(tmp_path, picks):
-    """One apoferritin (radius 60 Å) on one run, picked once per (user, session, score) of ``picks``, 10 Å apart."""
-    with root_logger_kept():
-        config = tmp_path / "copick_config.json"
-        objects = [PickableObject(name="apoferritin", is_particle=True, radius=60.0)]
-        root = copick.new_config(str(config), str(tmp_path / "overlay"), pickable_objects=objects)
-        run = root.new_run("TS_001")
-        for k, (user, session, score) in enumerate(picks):
-            pick_set = run.new_picks(object_name="apoferritin", session_id=session, user_id=user)
-            pick_set.points = [CopickPoint(location=CopickLocation(x=100.0 + 10 * k, y=100.0, z=100.0), score=score)]
-            pick_set.store()
-    return config
+    """One apoferritin on one run, picked once per (user, session, score) of ``picks``, 10 Å apart."""
+    points = [(user, 100.0 + 10 * k, np.eye(4), score) for k, (user, _, score) in enumerate(picks)]
+    return two_users_project(tmp_path, points, [session for _, session, _ in picks])
