@@ -52,6 +52,8 @@ def layouts(rng):
     yield "stacks of ten at one spot", np.repeat(rng.uniform(0, 3, (12, 2)), 10, axis=0)
     yield "a line 10 nm apart", np.stack([np.arange(150) * 0.01, np.zeros(150)], axis=1)
     yield "far apart, tiny reach", rng.normal(0, 1e3, (60, 2))
+    yield "a few (every pair measured)", rng.uniform(0, 2, (neighbours.FEW_POINTS, 2))
+    yield "one more than a few", rng.uniform(0, 2, (neighbours.FEW_POINTS + 1, 2))
     yield "one point", np.zeros((1, 2))
     yield "none", np.zeros((0, 2))
 

@@ -24,6 +24,9 @@ MARGIN = 1e-9
 #: Cell numbers along an axis stay below this (their keys fit int64): far points and a tiny
 #: reach get wider cells, which costs more distances, never a wrong answer.
 MAX_CELLS_ALONG = 2.0**30
+#: Up to this many points, groups are linked from every pair's distance: the grid's dozens of
+#: small numpy steps cost more (the shift calibration groups the targets of 5,000 stops, ~10 each).
+FEW_POINTS = 32
 
 
 @dataclass
@@ -102,6 +105,10 @@ def linked_groups(xy: np.ndarray, reach: float) -> np.ndarray:
     n = len(xy)
     if n == 0 or not reach > 0:
         return np.arange(n, dtype=np.int64)
+    if n <= FEW_POINTS:
+        i, j = np.triu_indices(n, 1)
+        close = _distance(xy, i, j) <= reach
+        return linked_groups_of_pairs(n, np.stack([i[close], j[close]], axis=1))
     grid = make_grid(xy, reach / 2)
     if grid.width > reach / 2 * (1 + 2 * MARGIN):  # a reach below 2**-29 of the span: a cell is no group
         return linked_groups_of_pairs(n, neighbour_pairs(xy, reach))

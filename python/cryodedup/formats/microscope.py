@@ -85,7 +85,14 @@ def _child(node: ET.Element | None, *names: str) -> ET.Element | None:
     for name in names:
         if node is None:
             return None
-        node = next((c for c in node if _local(c.tag) == name), None)
+        # ``_local(tag) == name`` without splitting each tag: 50,000 files walk 2.4 million children.
+        qualified = "}" + name
+        for child in node:
+            if child.tag == name or child.tag.endswith(qualified):
+                node = child
+                break
+        else:
+            return None
     return node
 
 
@@ -399,8 +406,13 @@ def metadata_files(paths: Sequence[StrPath]) -> list[Path]:
 
 def read_metadata(paths: Sequence[StrPath]) -> list[Acquisition]:
     """Every acquisition of the given metadata files, folders and globs."""
+    return _read_files(metadata_files(paths))
+
+
+def _read_files(files: Sequence[Path]) -> list[Acquisition]:
+    """Every acquisition of the metadata ``files`` (as ``metadata_files`` found them), each image described once."""
     out: list[Acquisition] = []
-    for path in metadata_files(paths):
+    for path in files:
         suffix = path.suffix.lower()
         if suffix == ".xml":
             out.append(read_epu(path))
@@ -742,7 +754,7 @@ def place(
 ) -> Placement:
     """Reads the metadata ``paths`` and places each micrograph of ``names`` by its file name."""
     files = metadata_files(paths)
-    acquisitions = read_metadata(files)
+    acquisitions = _read_files(files)  # (not read_metadata: the files found are not searched and checked again)
     if not acquisitions:
         raise CryodedupError("--metadata: no acquisition in the files given")
     positions = specimen_positions(acquisitions, calibration)
