@@ -101,7 +101,7 @@ FLOORS = [
     {"algo"},  # decisions on arrays
     {"resolve"},  # the decisions every reader makes alike (score, pixel size, micrograph names)
     {"formats", "options"},  # readers and writers, one module a format; the options and their checks
-    {"report"},  # what a job tells its user: the summary's rows, the pictures, report.html
+    {"report", "commands"},  # what a job tells its user; each command's options in order
     {"jobs", "runner"},  # read -> decide -> write; how a command runs a job
     {"api", "cli"},  # the Python API and the command line
     {"pipelines", "entry"},  # RELION External / CCP-EM jobs; the installed command

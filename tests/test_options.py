@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import click
@@ -10,15 +11,9 @@ import pytest
 
 from cryodedup import options
 from cryodedup.cli import main
+from cryodedup.commands import MICROGRAPHS, MICROGRAPHS_MERGE, PARTICLES, field_values
 from cryodedup.errors import CryodedupError, alternatives
-from cryodedup.options import (
-    MICROGRAPHS,
-    MICROGRAPHS_MERGE,
-    PARTICLES,
-    MicrographOptions,
-    ParticleOptions,
-    field_values,
-)
+from cryodedup.options import MicrographOptions, MicrographRun, ParticleOptions
 
 COMMANDS = {"particles": PARTICLES, "micrographs": MICROGRAPHS, "micrographs-merge": MICROGRAPHS_MERGE}
 
@@ -108,3 +103,48 @@ def test_the_particle_command_builds_the_options_of_the_api(tmp_path, monkeypatc
         min_dist=33.0, score_order="min", seed=9, max_angle=12.0, sym="C3", plot_mics=5, project_dir=Path(tmp_path)
     )
     assert seen["options"] == expected
+
+
+@pytest.mark.parametrize(
+    ("run", "options", "message"),
+    [
+        (MicrographRun(watch=float("nan")), {}, "--watch (seconds) and --watch-idle (minutes) must be numbers"),
+        (MicrographRun(watch_idle=5.0), {}, "--watch-idle goes with --watch SECONDS"),
+        (MicrographRun(update=True, shard="1/2"), {}, "--update runs in one process"),
+        (MicrographRun(watch=30.0, dask="local"), {}, "--update runs in one process"),
+        (MicrographRun(update=True, in_process=False), {}, "--update runs in one process"),
+        (MicrographRun(update=True), {"no_images": True, "metadata": [Path("EPU")]}, "--update keeps the images"),
+        (MicrographRun(shard="1/2"), {"metadata": [Path("EPU")]}, "--metadata cannot be given with --shard"),
+        (MicrographRun(shard="1/2", dask="local"), {}, "--shard writes scored pairs only"),
+        (MicrographRun(shard="1/2", particles=True), {}, "--shard writes scored pairs only"),
+        (MicrographRun(shard="1/2"), {"plot": True}, "--plot goes with micrographs-merge"),
+        (MicrographRun(shards=3), {}, "--shards goes with --dask"),
+    ],
+)
+def test_a_micrograph_run_refuses_options_that_do_not_go_together(run, options, message):
+    # One check for the command line, the Python API and the pipelines' jobs (issue 42).
+    with pytest.raises(CryodedupError, match=re.escape(message)):
+        run.check(MicrographOptions(**options))
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        MicrographRun(),
+        MicrographRun(update=True),
+        MicrographRun(watch=30.0, watch_idle=5.0),
+        MicrographRun(shard="1/2"),
+        MicrographRun(dask="local", shards=3, particles=True),
+    ],
+)
+def test_a_micrograph_run_takes_what_goes_together(run):
+    run.check(MicrographOptions(metadata=[] if run.shard else [Path("EPU")]))
+
+
+def test_the_api_refuses_metadata_with_a_shard_as_the_command_line_does(tmp_path):
+    from cryodedup.jobs.micrographs.shards import run_micrograph_shard
+
+    options = MicrographOptions(metadata=[tmp_path])
+    with pytest.raises(CryodedupError, match="--metadata cannot be given with --shard"):
+        run_micrograph_shard([tmp_path / "a.mrc", tmp_path / "b.mrc"], tmp_path / "out", options, 1, 2)
+    assert not (tmp_path / "out").exists()

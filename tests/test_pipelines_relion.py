@@ -550,3 +550,22 @@ def test_relion31_abort_stops_the_job_cleanly(relion_project):
     assert not (root / name / "particles_kept.star").exists()
     assert not any(n.startswith(name) for n in pipeline_nodes(root))
     assert (root / name / "run.err").read_text() == ""
+
+
+def test_the_job_command_has_its_signal_handlers_before_the_command_line_loads(tmp_path):
+    # Issue 38: the job ran `python -m cryodedup.cli`, whose handlers came after click, numpy and
+    # the extension loaded; a queue's SIGINT to the job's group then put a KeyboardInterrupt
+    # traceback into run.out. The command must reach the handlers' test point before any of that.
+    env = {**os.environ, "CRYODEDUP_TEST_PAUSE": "starting"}
+    run = subprocess.Popen(
+        [*jobs.cli_program(), "--version"], stderr=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=tmp_path
+    )
+    assert run.stderr is not None
+    first = run.stderr.readline().decode()  # the pause says so on stderr; a command that never pauses ends
+    if "paused at starting" in first:
+        run.send_signal(signal.SIGINT)
+    _, rest = run.communicate(timeout=60)
+    said = first + rest.decode()
+    assert "paused at starting" in first, said
+    assert run.returncode == 128 + signal.SIGINT and "Traceback" not in said, said
+    assert said.strip().splitlines()[-1].startswith("Stopped by SIGINT"), said

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import shlex
 import shutil
 from collections.abc import Callable, Sequence
@@ -10,9 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__, cli_style
-from .errors import CryodedupError
-from .options import DEMO, MICROGRAPHS, MICROGRAPHS_MERGE, PARTICLES, Command, MicrographOptions, ParticleOptions
-from .options import field_values as job_fields
+from .commands import DEMO, MICROGRAPHS, MICROGRAPHS_MERGE, PARTICLES, Command
+from .commands import field_values as job_fields
+from .options import MicrographOptions, MicrographRun, ParticleOptions
 from .report.summary import micrograph_rows, particle_rows, shard_summary_rows
 from .report.terminal import ProgressBar, Reporter, escape, fail, print_json
 from .runner import numpy_huge_pages, run_job
@@ -190,13 +189,9 @@ def micrographs(
     During collection: `--update` (or `--watch SECONDS`) reads only the micrographs not seen before.
     """
     options = MicrographOptions(**job_fields(MicrographOptions, job))
-    from .jobs.micrographs.dask import dask_runner
-    from .jobs.micrographs.job import find_duplicate_micrographs, run_in_process
-    from .jobs.micrographs.shards import parse_shard, run_micrograph_shard
-
+    how = MicrographRun(shard, dask, shards, update, watch, watch_idle, particles is not None)
     report = Reporter(quiet)
     bars = (lambda total: ProgressBar(report.console, total)) if report.chatty else None
-    update = update or watch is not None
 
     def show(s: dict) -> None:
         report.table("cryodedup micrographs", micrograph_rows(s))
@@ -204,31 +199,26 @@ def micrographs(
             print_json(s)
 
     def run() -> dict:
-        if any(value is not None and math.isnan(value) for value in (watch, watch_idle)):
-            raise CryodedupError("--watch (seconds) and --watch-idle (minutes) must be numbers, got NaN")
-        if watch_idle is not None and watch is None:
-            raise CryodedupError("--watch-idle goes with --watch SECONDS")
-        if update and (shard is not None or dask is not None):
-            raise CryodedupError("--update runs in one process: it cannot be given with --shard or --dask")
+        how.check(options)
         if watch is not None:
-            return watch_rounds()
-        if options.metadata and shard is not None:
-            raise CryodedupError(
-                "--metadata cannot be given with --shard: micrographs-merge does not read the metadata again; "
-                "use --dask, or one process (--candidates metadata compares a few pairs per micrograph)"
-            )
+            from .jobs.micrographs.watch import watch_micrographs
+
+            rounds = watch_micrographs(
+                inputs, outdir, options, watch, watch_idle, particles=particles, match_micrographs=match_micrographs,
+                force=force, show=show, log=report.log, progress_factory=bars,
+            )  # fmt: skip
+            report.log(f"--watch: {rounds} round(s); stopped", "info")
+            return {}
         if shard is not None:
-            if dask is not None or particles is not None:
-                raise CryodedupError(
-                    "--shard writes scored pairs only: give --particles to micrographs-merge, no --dask"
-                )
+            from .jobs.micrographs.shards import parse_shard, run_micrograph_shard
+
             k, n = parse_shard(shard)
             return run_micrograph_shard(
                 inputs, outdir, options, k, n, force=force, log=report.log, progress_factory=bars
             )
-        if shards is not None and dask is None:
-            raise CryodedupError("--shards goes with --dask (with a job array, give --shard K/N to each task)")
-        runner = run_in_process if dask is None else dask_runner(dask, shards)
+        from .jobs.micrographs.dask import dask_runner
+        from .jobs.micrographs.job import find_duplicate_micrographs, run_in_process
+
         return find_duplicate_micrographs(
             inputs,
             outdir,
@@ -239,43 +229,8 @@ def micrographs(
             update=update,
             log=report.log,
             progress_factory=bars,
-            runner=runner,
+            runner=run_in_process if dask is None else dask_runner(dask, shards),
         )
-
-    def watch_rounds() -> dict:
-        from .formats.micrograph_lists import load_inputs
-        from .jobs.micrographs.update import Arrivals
-        from .jobs.micrographs.update import watch as repeat
-
-        arrivals = Arrivals()
-
-        def round_(first: bool) -> dict:
-            if first:  # no earlier look: what is whole now
-                arrivals.look(load_inputs(list(inputs), options.psize, options.project_dir))
-            arrivals.start_round()
-            return find_duplicate_micrographs(
-                inputs,
-                outdir,
-                MicrographOptions(**vars(options)),
-                particles=particles,
-                match_micrographs=match_micrographs,
-                force=force and first,
-                update=True,
-                ready=arrivals.ready,
-                log=report.log,
-                progress_factory=bars,
-            )
-
-        def news() -> bool | None:
-            try:
-                return arrivals.look(load_inputs(list(inputs), options.psize, options.project_dir))
-            except CryodedupError:
-                return None  # being written: looked at again at the next check
-
-        assert watch is not None
-        rounds = repeat(round_, news, watch, watch_idle, report=show)
-        report.log(f"--watch: {rounds} round(s); stopped", "info")
-        return {}
 
     s = run_job(run)
     if watch is not None:

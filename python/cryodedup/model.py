@@ -242,6 +242,9 @@ class ParticleSet:
         The species by index.
     species_radii : dict of str -> float
         Each species' radius in Å where the input says it (a copick object's radius).
+    pick_sets : bool
+        Whether the inputs are copick pick sets labelled ``user/session`` (one project file),
+        not files: ``--prefer`` names them by label, user or position.
     images : Images or None
         Each row's particle image (the same image twice, docs/design.md section 2); None
         when the inputs do not name their images or ``--same-image ignore``.
@@ -282,6 +285,7 @@ class ParticleSet:
     species_names: list[str] = field(default_factory=list)
     species_radii: dict[str, float] = field(default_factory=dict)
     images: Images | None = None
+    pick_sets: bool = False
 
     @classmethod
     def names_only(

@@ -1,21 +1,21 @@
-"""Every option of the command line, declared once: its field, its flag, its help and its check.
+"""Every option of the jobs, declared once: its field, its flag, its help and its check.
 
 A job's options are a dataclass (:class:`ParticleOptions`, :class:`MicrographOptions`) whose
 fields are made by :func:`option`: the field's default, and in its metadata the
 :class:`Flag` (the command line's flag, click type, help). The check of the values (the
-Python API's options arrive unchecked) is the dataclass's ``check``. The commands' options
-that are not a job's field (``--outdir``, ``--force``, ``--particles`` ...) are :class:`Flag`
-constants. ``cli.py`` makes the click options from these declarations (:data:`PARTICLES`,
-:data:`MICROGRAPHS`, :data:`MICROGRAPHS_MERGE`: each command's parameters in order, and its
-help's panels), and the pipelines (``pipelines/``) read them back from the commands.
+Python API's options arrive unchecked) is the dataclass's ``check``; how a micrograph job
+runs (a shard, on Dask, during collection) is checked with its options by
+:class:`MicrographRun`, for the command line and the Python API alike. Each command's
+options in order, those that are no job's field among them, are in ``commands.py``.
 
 Imported by the command line at start-up: nothing here imports a job.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -272,8 +272,10 @@ class ParticleOptions:
         "--prefer",
         "An input whose particles win every group of duplicates they are in over those of inputs not "
         "preferred before it, whatever the scores (hand picks over a picker's, a re-refined set over its "
-        "source): its path as given or its position (1 for the first input). Repeat it; the order given is "
-        "the order of priority. The score decides within one priority.",
+        "source): its path as given or its position (1 for the first input); in a copick project, a pick set "
+        "as user/session, a user (all its sessions) or a position in the summary's order. Repeat it; the "
+        "order given is the order of priority. The score decides within one priority. --remove-entirely "
+        "ignores it.",
         multiple=True,
         metavar="INPUT",
         label="preferred inputs",
@@ -388,7 +390,8 @@ class ParticleOptions:
     copick_users: str | None = option(
         None,
         "--copick-users",
-        "copick project: the users (or tools) whose picks to read [default: all].",
+        "copick project: the users (or tools) whose picks to read [default: all but cryodedup's earlier "
+        "results, read only when their user is named here].",
         metavar="ID,...",
     )
     copick_sessions: str | None = option(
@@ -404,7 +407,7 @@ class ParticleOptions:
         "0",
         "--copick-out-session",
         "copick project: the session the kept picks are written in (0: copick's session of tools' picks); "
-        "existing picks there are refused unless --force.",
+        "cryodedup's earlier picks there are refused unless --force, anyone else's always.",
         label="copick output session",
     )
     #: The ``NAME=Å`` pairs of ``--min-dist`` (the API may give them here): each species' minimum distance.
@@ -745,225 +748,49 @@ class MicrographOptions:
             raise CryodedupError(f"--beam-diameter must be a finite number of µm > 0, got {self.beam_diameter}")
 
 
-# --- the options of the commands that are no job's field ------------------------------------------------
-
-FORCE = Flag(("--force",), "Overwrite existing outputs.", default=NOT_GIVEN, is_flag=True)
-QUIET = Flag(("--quiet", "-q"), "Print nothing on stderr but errors.", default=NOT_GIVEN, is_flag=True)
-JSON = Flag(("--json",), "Print the summary as JSON on stdout.", default=NOT_GIVEN, is_flag=True, name="as_json")
-MATCH_MICROGRAPHS = Flag(
-    ("--match-micrographs",), MATCH_MICROGRAPHS_HELP, type=click.Choice(MATCH_MODES), default="auto", show_default=True
-)
-MICROGRAPH_PARTICLES = Flag(
-    ("--particles",),
-    "A particle STAR or .cs to split into the particles of kept and rejected micrographs.",
-    type=path_type(dir_okay=False),
-)
-MICROGRAPHS_OUTDIR = "Folder for pairs.csv, duplicates.csv, micrographs_kept.* and micrographs_rejected.*."
-SHARD = Flag(
-    ("--shard",),
-    "Score only the K-th of N chunks (K from 1: `--shard ${SLURM_ARRAY_TASK_ID}/N` with `--array=1-N`) "
-    "into OUTDIR/shard-K-of-N; a complete shard is not redone. Then run `cryodedup micrographs-merge`.",
-    metavar="K/N",
-)
-DASK = Flag(
-    ("--dask",),
-    "Score the shards as Dask tasks: a scheduler address (tcp://node:8786), a scheduler file, or "
-    '`local` (one worker per core). Needs `pip install "cryodedup[dask]"`.',
-    metavar="SCHEDULER",
-)
-SHARDS = Flag(
-    ("--shards",),
-    "With --dask: how many shards [default: one per worker].",
-    type=click.IntRange(1, 10_000_000),  # MAX_IMAGES; more shards than micrographs score nothing more
-)
-UPDATE = Flag(
-    ("--update",),
-    "Read only the micrographs not seen by an earlier --update run into OUTDIR (it keeps their binned images "
-    "and scores in OUTDIR/seen) and replace its outputs by those of a fresh run of the whole set. A change of "
-    "an option that affects the scores means a full run; with --force, always a full run.",
-    is_flag=True,
-)
-WATCH = Flag(
-    ("--watch",),
-    "Repeat --update every SECONDS while new micrographs appear (a STAR that grows, a quoted glob that matches "
-    "more), until Ctrl-C or --watch-idle; with --json, one line per round.",
-    type=click.FloatRange(min=0.1, max=7 * 86400),  # a week; NaN is refused by the command
-    metavar="SECONDS",
-)
-WATCH_IDLE = Flag(
-    ("--watch-idle",),
-    "With --watch: stop after this many minutes without a new micrograph [default: never].",
-    type=click.FloatRange(min=0, max=1e6, min_open=True),  # two years; NaN is refused by the command
-    metavar="MINUTES",
-)
-
-
-def outdir(help: str, required: bool = True) -> Flag:
-    """The -o/--outdir option of a job command."""
-    return Flag(("-o", "--outdir"), help, type=path_type(file_okay=False), default=NOT_GIVEN, required=required)
-
-
-def flags_of(options: type, start: str | None = None, stop: str | None = None) -> list[Flag]:
-    """The options of a job's fields from ``start`` to ``stop`` (both included), in the fields' order."""
-    flags = {f.name: f.metadata["flag"] for f in fields(options) if "flag" in f.metadata}
-    names = list(flags)
-    first = names.index(start) if start else 0
-    last = names.index(stop) + 1 if stop else len(names)
-    return [flags[n] for n in names[first:last]]
-
-
-def _report_labels(*jobs: type) -> dict[str, str]:
-    """The label of each job field that report.html names otherwise than by its name with spaces."""
-    labels = {}
-    for job in jobs:
-        for f in fields(job):
-            flag = f.metadata.get("flag")
-            label = flag.label if flag is not None else f.metadata.get("label", "")
-            if label:
-                labels[f.name] = label
-    return labels
-
-
-def field_values(options: type, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The job's fields among a command's parameters (``bin_`` is the field ``bin``, ``--metadata`` a list)."""
-    values = {}
-    for f in fields(options):
-        flag = f.metadata.get("flag")
-        if flag is not None:
-            value = params[flag.name or f.name]
-            values[f.name] = [Path(v) if f.name == "metadata" else v for v in value] if flag.multiple else value
-    return values
-
-
 @dataclass(frozen=True)
-class Command:
-    """A command's options in the order of its parameters, and its help's panels (title, flags)."""
+class MicrographRun:
+    """How a micrograph job runs: in one process or elsewhere, as one shard, again during collection.
 
-    options: Sequence[Flag]
-    panels: Sequence[tuple[str, Sequence[str]]] = ()
+    The command line's ``--shard``, ``--dask``, ``--shards``, ``--update``, ``--watch``,
+    ``--watch-idle`` and whether ``--particles`` was given; the Python API sets what its call
+    says (``in_process``: scored by the job's own process, not by a runner such as Dask's).
+    :meth:`check` holds every rule on how these go together and with the job's options.
+    """
 
+    shard: str | None = None
+    dask: str | None = None
+    shards: int | None = None
+    update: bool = False
+    watch: float | None = None
+    watch_idle: float | None = None
+    particles: bool = False
+    in_process: bool = True
 
-PARTICLES = Command(
-    [
-        outdir(
-            "Folder for particles_kept and particles_rejected (.star, or .cs and .csg), or the picks' outputs "
-            "(not needed with --audit without --plot).",
-            required=False,
-        ),
-        *flags_of(ParticleOptions, stop="seed"),
-        *flags_of(ParticleOptions, start="min_support"),
-        FORCE,
-        QUIET,
-        JSON,
-        *flags_of(ParticleOptions, start="plot", stop="project_dir"),
-    ],
-    [
-        (
-            "Distance and pixel size",
-            ["--min-dist", "--min-dist-z", "--mic-psize", "--micrographs", "--match-micrographs"],
-        ),
-        (
-            "Ranking",
-            [
-                "--shift-key",
-                "--score",
-                "--score-order",
-                "--score-normalize",
-                "--prefer",
-                "--same-image",
-                "--remove-entirely",
-                "--seed",
-                "--filament-mode",
-            ],
-        ),
-        (
-            "Several species (cryo-ET)",
-            ["--species", "--species-column", "--cross-species", "--radius", "--overlap"],
-        ),
-        (
-            "copick projects",
-            ["--copick-objects", "--copick-users", "--copick-sessions", "--copick-out-user", "--copick-out-session"],
-        ),
-        (
-            "Pickers and consensus",
-            ["--min-support", "--coverage", "--uncovered", "--output-format", "--topaz-scale"],
-        ),
-        ("Half-sets and orientations", ["--audit", "--halfsets", "--max-angle", "--sym"]),
-        ("Output", ["--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics", "--project-dir", "--help"]),
-    ],
-)
+    def check(self, options: MicrographOptions) -> None:
+        """Refuses options that do not go together, in one line naming them."""
+        if any(value is not None and math.isnan(value) for value in (self.watch, self.watch_idle)):
+            raise CryodedupError("--watch (seconds) and --watch-idle (minutes) must be numbers, got NaN")
+        if self.watch_idle is not None and self.watch is None:
+            raise CryodedupError("--watch-idle goes with --watch SECONDS")
+        update = self.update or self.watch is not None
+        if update and (self.shard is not None or self.dask is not None or not self.in_process):
+            raise CryodedupError("--update runs in one process: it cannot be given with --shard or --dask")
+        if update and options.no_images:
+            raise CryodedupError("--update keeps the images it read; with --no-images nothing is read: run without it")
+        if self.watch is None:
+            self._check_elsewhere(options)
 
-DEMO = Command(
-    [
-        FORCE,
-        QUIET,
-        JSON,
-        Flag(("--plot",), "Also write pictures (PNG) and report.html.", default=NOT_GIVEN, is_flag=True),
-    ]
-)
-
-#: What the micrograph job and the merge of its shards write, and how they report.
-MICROGRAPH_OUTPUTS = [
-    MICROGRAPH_PARTICLES,
-    MATCH_MICROGRAPHS,
-    FORCE,
-    QUIET,
-    JSON,
-    *flags_of(MicrographOptions, start="plot", stop="plot_pairs"),
-]
-
-MICROGRAPHS = Command(
-    [
-        outdir(MICROGRAPHS_OUTDIR),
-        *flags_of(MicrographOptions, stop="skip_unreadable"),
-        *flags_of(MicrographOptions, start="metadata"),
-        *MICROGRAPH_OUTPUTS,
-        SHARD,
-        DASK,
-        SHARDS,
-        UPDATE,
-        WATCH,
-        WATCH_IDLE,
-    ],
-    [
-        (
-            "Images",
-            ["--target-psize", "--bin", "--lowpass", "--highpass", "--psize", "--project-dir", "--skip-unreadable"],
-        ),
-        ("Metadata", ["--metadata", "--shift-calibration", "--beam-diameter", "--no-images"]),
-        (
-            "Pairs",
-            [
-                "--candidates",
-                "--window",
-                "--scan-range",
-                "--images-per-move",
-                "--images-per-hole",
-                "--order",
-                "--min-z",
-                "--min-pearson",
-            ],
-        ),
-        ("During collection", ["--update", "--watch", "--watch-idle"]),
-        ("Cluster", ["--shard", "--dask", "--shards"]),
-        (
-            "Output",
-            [
-                "--outdir",
-                "--particles",
-                "--match-micrographs",
-                "--force",
-                "--quiet",
-                "--json",
-                "--plot",
-                "--plot-pairs",
-                "--help",
-            ],
-        ),
-    ],
-)
-
-MICROGRAPHS_MERGE = Command([outdir(MICROGRAPHS_OUTDIR), *MICROGRAPH_OUTPUTS])
-
-#: The labels of the jobs' options in report.html's parameters, by field.
-REPORT_LABELS = _report_labels(ParticleOptions, MicrographOptions)
+    def _check_elsewhere(self, options: MicrographOptions) -> None:
+        """The rules of a job scored in shards: a job array's (``--shard``) or Dask's."""
+        if options.metadata and self.shard is not None:
+            raise CryodedupError(
+                "--metadata cannot be given with --shard: micrographs-merge does not read the metadata again; "
+                "use --dask, or one process (--candidates metadata compares a few pairs per micrograph)"
+            )
+        if self.shard is not None and (self.dask is not None or self.particles):
+            raise CryodedupError("--shard writes scored pairs only: give --particles to micrographs-merge, no --dask")
+        if self.shard is not None and options.plot:
+            raise CryodedupError("--plot goes with micrographs-merge, which writes the outputs of all shards")
+        if self.shards is not None and self.dask is None:
+            raise CryodedupError("--shards goes with --dask (with a job array, give --shard K/N to each task)")

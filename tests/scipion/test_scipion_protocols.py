@@ -420,3 +420,33 @@ def test_the_protocols_appear_in_scipion():
 
     assert set(leaves(tree)) == names
     assert [v.__name__ for v in Domain.getViewers().values() if v.__module__.startswith("cryodedup_scipion")]
+
+
+def test_the_readme_script_runs_a_protocol_in_an_existing_project(tmp_path, monkeypatch):
+    # The README's "From a script" block, run as written (only the picking run's id is this
+    # project's) in a project of SCIPION_USER_DATA/projects: the kept count is brute force's.
+    import re
+
+    from pyworkflow.project import Manager
+
+    from helpers import write_planted_micrographs
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    script = readme.split("# dedup.py, run with: scipion3 python dedup.py\n", 1)[1].split("```", 1)[0]
+    project = Manager().createProject("MyProject")
+    monkeypatch.chdir(project.getPath())
+    (tmp_path / "mics").mkdir()
+    paths = write_planted_micrographs(tmp_path / "mics", 4, {})
+    mics_prot = sp.add_micrographs(project, paths, MIC_PSIZE)
+    picks = clustered_picks(np.random.default_rng(11), 240, range(4))
+    picker = sp.add_coordinates(project, mics_prot, picks, "picker", "_rlnAutopickFigureOfMerit")
+    assert "project.getProtocol(42)" in script
+    script = script.replace("project.getProtocol(42)", f"project.getProtocol({picker.getObjId()})")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    said = re.search(r"finished (\d+) coordinates kept", run.stdout)
+    assert said, run.stdout + run.stderr
+    groups = np.array([p[0] for p in picks])
+    centres = np.array([(int(p[1]), int(p[2])) for p in picks], dtype=float) * MIC_PSIZE
+    kept = oracle_by_group(groups, centres, np.array([p[3] for p in picks]), 100.0)
+    assert int(said.group(1)) == int(kept.sum()) < len(picks)

@@ -36,20 +36,27 @@ from ..algo.dedup import (
 )
 from ..algo.density import duplicate_density, rejected_as_duplicates
 from ..algo.filaments import filament_summary
-from ..algo.priority import count_without_score, input_levels, preferred_inputs, priority_summary, scores_without_none
+from ..algo.priority import (
+    count_without_score,
+    input_levels,
+    preference,
+    preferred_inputs,
+    priority_summary,
+    scores_without_none,
+)
 from ..algo.same_image import images_for_the_core, same_image_pairs, same_image_summary
 from ..algo.species import percentiles_within
 from ..errors import CryodedupError
 from ..formats.micrograph_lists import found_under, resolve_paths, search_roots
 from ..formats.sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_picker_output
-from ..labels import distinct_labels
+from ..labels import input_labels
 from ..model import Log, OnePass, ParticleSet, StarFacts, Warn
 from ..options import ParticleOptions
 from ..outputs import StrPath, all_outputs_at_once
 from ..report.summary import report_rows
 from ..resolve import match_particle_set
 from .input_checks import check_centres, check_input_paths, refuse_angles_not_finite, warn_if_empty
-from .species import assign_species, decide_several_species, species_summary
+from .species import assign_species, decide_several_species, species_not_confirmable, species_summary
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -174,7 +181,7 @@ def raw_picker_scores(particles: ParticleSet, options: ParticleOptions) -> str |
     if n_ranked < 2:
         return None
     per_input = [particles.scores[particles.input_of == k] for k in range(n_inputs)]
-    how = scales_differ(per_input, distinct_labels(particles.inputs))
+    how = scales_differ(per_input, input_labels(particles.inputs))
     if how is None:  # one picker's particles in several files: one scale
         return None
     return (
@@ -365,8 +372,8 @@ def priority_levels(particles: ParticleSet, options: ParticleOptions) -> np.ndar
     """
     if not options.prefer:
         return None
-    preferred = preferred_inputs(options.prefer, [Path(p) for p in particles.inputs])
-    return input_levels(preferred, len(particles.inputs))[particles.input_of]
+    levels = preference(options.prefer, particles.inputs, particles.pick_sets)
+    return input_levels([held for _, held in levels], len(particles.inputs))[particles.input_of]
 
 
 def coverage(particles: ParticleSet, rule: str) -> np.ndarray:
@@ -388,10 +395,10 @@ def warn_not_confirmable(particles: ParticleSet, decision: Decision, options: Pa
     """Says how many picks could not be confirmed (too few inputs ran on their micrographs), and their fate."""
     if decision.not_confirmable is None or decision.covered is None or not decision.not_confirmable.any():
         return
-    short = np.flatnonzero(decision.covered.sum(axis=1) < options.min_support)
-    if particles.species is not None:  # (coverage is each species' own: their micrographs, from the picks)
-        short = np.unique(particles.groups[decision.not_confirmable])
     fate = "kept (--uncovered reject rejects them)" if options.uncovered == "keep" else "rejected (--uncovered reject)"
+    if particles.species is not None:  # (coverage is each species' own: the inputs that hold it)
+        return warn(species_not_confirmable(particles, decision.not_confirmable, options.min_support, fate))
+    short = np.flatnonzero(decision.covered.sum(axis=1) < options.min_support)
     example = particles.mic_names[short[0]]
     warn(
         f"{int(decision.not_confirmable.sum()):,} picks lie on {len(short):,} of {len(particles.mic_names):,} "
@@ -439,8 +446,14 @@ def summarize(
     summary.update(particles.summary)
     if decision.levels is not None:
         assert decision.suppressed_by is not None, "decide() keeps the pairs with --prefer"
+        levels = preference(options.prefer, particles.inputs, particles.pick_sets)
         summary["priority"] = priority_summary(
-            particles.inputs, options.prefer, decision.levels, decision.keep, decision.suppressed_by
+            levels,
+            len(particles.inputs),
+            decision.levels,
+            decision.keep,
+            decision.suppressed_by,
+            options.remove_entirely,
         )
     if particles.species is not None:
         summary["species"] = species_summary(particles, decision, options)
@@ -523,9 +536,9 @@ def remove_duplicate_particles(
     paths = [Path(p) for p in inputs]
     if not paths:
         raise CryodedupError("no input files given")
-    preferred_inputs(options.prefer, paths)  # a --prefer that names no input is refused before reading
+    copick = len(paths) == 1 and is_copick_config(paths[0])
     # A copick project takes its kept picks back; an output folder is then for the STAR files.
-    into_project = outdir is None and not options.plot and len(paths) == 1 and is_copick_config(paths[0])
+    into_project = outdir is None and not options.plot and copick
     if outdir is None and not (options.audit and not options.plot) and not into_project:
         raise CryodedupError("outdir: an output folder is needed (only audit=True without plot=True writes nothing)")
     # Without one (an audit) the readers' writers get the current folder, and are never called.
@@ -536,6 +549,7 @@ def remove_duplicate_particles(
         warnings.append(message)
         log(message, "warning")
 
+    check_prefer(paths, copick, options, warn)
     # The plotting code loads on the other core while the core reads and decides.
     plotting = preload_plotting() if options.plot else None
     particles = read_inputs(paths, None if into_project else outdir, options, warn, log)
@@ -591,6 +605,22 @@ def remove_duplicate_particles(
     if details is not None:
         summary["plots"] = plot_particles(details, outdir, options, paths[0], force, summary, pictures)
     return summary
+
+
+def check_prefer(paths: list[Path], copick: bool, options: ParticleOptions, warn: Warn) -> None:
+    """Refuses, before reading, a ``--prefer`` that names no input; warns that ``--remove-entirely`` ignores it.
+
+    A copick project's pick sets, which ``--prefer`` names there, are known once read.
+    """
+    if not options.prefer:
+        return
+    if not copick:
+        preferred_inputs(options.prefer, paths)
+    if options.remove_entirely:
+        warn(
+            "--prefer decides nothing with --remove-entirely: every particle that has a duplicate is removed, "
+            "preferred or not"
+        )
 
 
 def picture_details(

@@ -166,7 +166,7 @@ class CryodedupJob(PipelinerJob):
 
     def get_commands(self) -> list[PipelinerCommand]:
         """One command: the command line under the pipeliner's Python."""
-        return [PipelinerCommand(["python3", "-m", "cryodedup.cli", *self.command_args()])]
+        return [PipelinerCommand(["python3", "-m", "cryodedup", *self.command_args()])]
 
     def job_outputs(self) -> list[jobs.Output]:
         """The files the job writes (the micrograph job splits particles only when given some)."""

@@ -164,8 +164,14 @@ def is_default(param: click.Option, value: str) -> bool:
 
 
 def cli_program() -> list[str]:
-    """The command line of the cryodedup this module belongs to, under the running Python."""
-    return [sys.executable, "-m", "cryodedup.cli"]
+    """The command line of the cryodedup this module belongs to, under the running Python.
+
+    ``-m cryodedup`` (``cryodedup.entry``), not ``-m cryodedup.cli``: that one installed its
+    signal handlers only after importing the whole command line, so a queue's SIGINT to the
+    job's process group in those tenths of a second printed Python's ``KeyboardInterrupt``
+    traceback into run.out (the barrage's "SIGINT to the group 0.35 s", about 1 run in 40).
+    """
+    return [sys.executable, "-m", "cryodedup"]
 
 
 def can_plot() -> bool:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 import html
 from collections.abc import Iterable, Sequence
+from dataclasses import fields
 from pathlib import Path
 
 from ..labels import human
-from ..options import REPORT_LABELS
+from ..options import MicrographOptions, ParticleOptions
 from ..outputs import StrPath, write_bytes
 
 #: An extra table of the report: heading, column names and rows.
@@ -17,6 +18,21 @@ ReportTable = tuple[str, Sequence[str], Sequence[Sequence[object]]]
 #: The report's colours of a highlighted summary row, by its kind.
 HIGHLIGHTS = {"bad": "#fde0dd", "good": "#e5f5e0", "warn": "#fff3cd"}
 
+
+def _report_labels(*jobs: type) -> dict[str, str]:
+    """The label of each job field that report.html names otherwise than by its name with spaces."""
+    labels = {}
+    for job in jobs:
+        for f in fields(job):
+            flag = f.metadata.get("flag")
+            label = flag.label if flag is not None else f.metadata.get("label", "")
+            if label:
+                labels[f.name] = label
+    return labels
+
+
+#: The labels of the jobs' options in report.html's parameters, by field.
+REPORT_LABELS = _report_labels(ParticleOptions, MicrographOptions)
 
 #: The labels that name micrographs, for particles in tomograms (3-D centres).
 TOMOGRAM_LABELS = {

@@ -1,4 +1,9 @@
-"""Decide which scored pairs are duplicates, and group them: the first acquisition of a group is kept."""
+"""Decide which scored pairs are duplicates, and group them: the first acquisition of a group is kept.
+
+:func:`decide_run` is the job's decision, for one run and for a merge of shards alike: the
+shards' scores combined in acquisition order, each pair decided (:func:`decide`), and each
+micrograph's group (:func:`group_duplicates`).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ import numpy as np
 
 from ...formats.microscope import Placement, linked_roots
 from ...options import MicrographOptions
+from .plan import ScoringPlan
+from .score import ShardScores, combine_shards
 
 #: The z threshold is this many robust standard deviations above the run's typical pair.
 NULL_SIGMAS = 8.0
@@ -50,6 +57,43 @@ class Decision:
             "ratio": None if ratio is None else round(ratio, 2),
         }
         return out
+
+
+@dataclass
+class Outcome:
+    """A run decided: how it was scored, the scores of every pair, each pair's decision, each micrograph's group."""
+
+    plan: ScoringPlan
+    #: The shards the pairs were scored in (one, or those a merge reads), with what reading cost.
+    shards: list[ShardScores]
+    scores: dict[str, np.ndarray]
+    decision: Decision
+    #: Each micrograph's place in acquisition order (the number of micrographs where it was not read).
+    rank: np.ndarray
+    #: The micrograph of each one's group that was acquired first: itself where it is kept.
+    root: np.ndarray
+
+    @property
+    def keep(self) -> np.ndarray:
+        """Whether each micrograph is kept (the first acquisition of its group)."""
+        return self.root == np.arange(len(self.root))
+
+
+def decide_run(
+    n_mics: int,
+    plan: ScoringPlan,
+    shards: list[ShardScores],
+    options: MicrographOptions,
+    placement: Placement | None,
+) -> Outcome:
+    """The decision of a run scored in ``shards`` (one, or those a merge reads): pairs, then groups."""
+    scores = combine_shards(plan, shards)
+    positions = plan.positions
+    rank = np.full(n_mics, n_mics)
+    rank[positions] = np.arange(len(positions))
+    decision = decide(scores, options, placement)
+    root = group_duplicates(n_mics, scores["pairs"], decision.duplicate, rank)
+    return Outcome(plan, shards, scores, decision, rank, root)
 
 
 def decide(scores: dict[str, np.ndarray], options: MicrographOptions, placement: Placement | None) -> Decision:

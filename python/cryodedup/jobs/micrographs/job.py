@@ -7,6 +7,10 @@ one product and one inverse FFT. A pair is a duplicate when its phase-correlatio
 images over their overlap at the found shift both pass their thresholds. Duplicates are
 grouped (union-find) and the earliest acquisition of each group is kept: the later exposure
 hit pre-irradiated ice.
+
+:func:`find_duplicate_micrographs` reads the plan (``plan.py``), scores the pairs
+(``score.py``; ``update.py`` for an update), decides (``group.decide_run``) and writes
+(``write.write_results``), in that order; a merge of shards (``shards.py``) decides and writes alike.
 """
 
 from __future__ import annotations
@@ -17,14 +21,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ...errors import CryodedupError
-from ...formats.micrograph_lists import load_inputs
-from ...formats.microscope import place
-from ...options import MicrographOptions
+from ...formats.micrograph_lists import Micrographs, load_inputs
+from ...formats.microscope import Placement, place
+from ...options import MicrographOptions, MicrographRun
 from ...outputs import StrPath, all_outputs_at_once
 from ...resolve.micrograph_names import check_match_mode
-from .plan import plan_scoring
-from .score import ProgressBar, ShardRunner, decide_without_images, run_in_process
-from .update import leave_for_later, open_store, refuse_inputs_inside, score_update
+from .group import decide_run
+from .plan import ScoringPlan, plan_scoring
+from .score import ProgressBar, ShardRunner, ShardScores, decide_without_images, run_in_process
+from .update import SeenStore, leave_for_later, open_store, refuse_inputs_inside, score_update
 from .write import collecting, prepare_outputs, write_results
 
 
@@ -58,17 +63,14 @@ def find_duplicate_micrographs(
         How the particles' micrographs are found among the inputs: ``auto``, ``path`` or
         ``name`` (as the particle job's option of that name; uids first for CryoSPARC).
     runner : callable
-        Scores the pairs: here as one shard (default), or in shards elsewhere
-        (``dask.dask_runner``).
+        Scores the pairs: here as one shard (default), or in shards elsewhere (``dask.dask_runner``).
     update : bool
-        Read only the micrographs an earlier ``update`` run into ``outdir`` has not seen, and
-        replace its outputs by those of a fresh run of the whole set (update.py). With
-        ``force``, a full run that starts the store anew. A new MRC file still being written
-        is left for a later run (``update.leave_for_later``).
+        Read only the micrographs an earlier ``update`` run into ``outdir`` has not seen, and replace its
+        outputs by those of a fresh run of the whole set (update.py). With ``force``, a full run that starts
+        the store anew. A new MRC file still being written is left for a later run (``update.leave_for_later``).
     ready : collection of str, optional
-        With ``update``: the absolute paths of the new files that may be read (``--watch``
-        passes those unchanged since its previous look); by default every one whose header's
-        image is all there.
+        With ``update``: the absolute paths of the new files that may be read (``--watch`` passes those
+        unchanged since its previous look); by default every one whose header's image is all there.
 
     Returns
     -------
@@ -78,58 +80,78 @@ def find_duplicate_micrographs(
     start = time.perf_counter()
     options = options or MicrographOptions()
     options.check()
+    MicrographRun(update=update, particles=particles is not None, in_process=runner is run_in_process).check(options)
     check_match_mode(match_micrographs)
     mics = load_inputs(list(inputs), options.psize, options.project_dir)
-    store = None
     warned: list[str] = []  # --update's warnings, in the summary too: a --json round says what it left out
     said = collecting(log, warned)
-    if update:
-        if options.no_images:
-            raise CryodedupError("--update keeps the images it read; with --no-images nothing is read: run without it")
-        if runner is not run_in_process:
-            raise CryodedupError("--update runs in one process: it cannot be given with --shard or --dask")
-        refuse_inputs_inside(Path(outdir), [*inputs, *mics.paths, *([particles] if particles else [])])
-        store = open_store(Path(outdir), mics, force, said)
-        mics = leave_for_later(mics, store, ready, said)
+    store, mics = _open_update(Path(outdir), inputs, mics, particles, force, ready, said) if update else (None, mics)
     # An update replaces the outputs of the rounds before it.
     outputs = prepare_outputs(mics, Path(outdir), inputs, particles, force or bool(store and store.loaded))
-    placement = (
-        place(mics.names, options.metadata, options.shift_calibration, options.beam_diameter)
-        if options.metadata
-        else None
-    )
-    if placement is not None and not placement.matched.any():
-        raise CryodedupError(
-            f"--metadata: none of the {placement.acquisitions} acquisitions matches a micrograph by file name "
-            f"(e.g. {Path(mics.names[0]).name})"
-        )
+    placement = _placement(mics, options)
     scoring_started = time.perf_counter()
-    if options.no_images and placement is not None:
-        plan, shards = decide_without_images(mics, options, placement)
-    else:
-        plan = plan_scoring(mics, options, placement, store.known_layouts() if store else None)
-        if store is not None:
-            shards = [score_update(plan, options, store, said, progress_factory)]
-        else:
-            shards = runner(plan, progress_factory)
+    plan, shards = _score(mics, options, placement, store, said, progress_factory, runner)
     scoring = time.perf_counter() - scoring_started
+    outcome = decide_run(len(mics.names), plan, shards, options, placement)
     summary = write_results(
         mics,
         options,
-        plan,
-        shards,
+        outcome,
         outputs,
-        inputs=inputs,
-        particles=particles,
         log=log,
         match_micrographs=match_micrographs,
         warned=warned,
         placement=placement,
     )
-    elapsed = time.perf_counter() - start
-    summary["seconds"] = round(elapsed, 3)
+    summary["seconds"] = round(time.perf_counter() - start, 3)
     # Over the images read (a pattern of candidates may leave some unread), not those listed
     read = not options.no_images and scoring > 0
     summary["scoring_seconds"] = round(scoring, 3)  # the rate's time: the report and writing are not in it
     summary["images_per_second"] = round(summary["images_read"] / scoring, 1) if read else None
     return summary
+
+
+def _open_update(
+    outdir: Path,
+    inputs: Sequence[StrPath],
+    mics: Micrographs,
+    particles: StrPath | None,
+    force: bool,
+    ready: Collection[str] | None,
+    said: Callable[[str, str], None],
+) -> tuple[SeenStore, Micrographs]:
+    """``--update``'s store of what earlier rounds saw, and the micrographs this round reads (those ready)."""
+    refuse_inputs_inside(outdir, [*inputs, *mics.paths, *([particles] if particles else [])])
+    store = open_store(outdir, mics, force, said)
+    return store, leave_for_later(mics, store, ready, said)
+
+
+def _placement(mics: Micrographs, options: MicrographOptions) -> Placement | None:
+    """Where and when each micrograph was taken (``--metadata``), or None without it."""
+    if not options.metadata:
+        return None
+    placement = place(mics.names, options.metadata, options.shift_calibration, options.beam_diameter)
+    if not placement.matched.any():
+        raise CryodedupError(
+            f"--metadata: none of the {placement.acquisitions} acquisitions matches a micrograph by file name "
+            f"(e.g. {Path(mics.names[0]).name})"
+        )
+    return placement
+
+
+def _score(
+    mics: Micrographs,
+    options: MicrographOptions,
+    placement: Placement | None,
+    store: SeenStore | None,
+    said: Callable[[str, str], None],
+    progress_factory: Callable[[int], ProgressBar] | None,
+    runner: ShardRunner,
+) -> tuple[ScoringPlan, list[ShardScores]]:
+    """The plan and the scores of its pairs: from the positions alone, an update's new pairs, or all by ``runner``."""
+    if options.no_images and placement is not None:
+        return decide_without_images(mics, options, placement)
+    plan = plan_scoring(mics, options, placement, store.known_layouts() if store else None)
+    if store is not None:
+        return plan, [score_update(plan, options, store, said, progress_factory)]
+    return plan, runner(plan, progress_factory)

@@ -33,9 +33,10 @@ from ... import signals
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...formats.mrc import MrcLayout
-from ...options import MAX_IMAGES, MicrographOptions
+from ...options import MAX_IMAGES, MicrographOptions, MicrographRun
 from ...outputs import StrPath, all_outputs_at_once, put_in_place
 from ...resolve.micrograph_names import check_match_mode
+from .group import decide_run
 from .plan import ScoringPlan, plan_scoring
 from .score import ProgressBar, ShardScores, images_to_read, score_shard
 from .write import prepare_outputs, write_results
@@ -377,8 +378,7 @@ def run_micrograph_shard(
     """
     start = time.perf_counter()
     options.check()
-    if options.plot:
-        raise CryodedupError("--plot goes with micrographs-merge, which writes the outputs of all shards")
+    MicrographRun(shard=f"{shard}/{shards}").check(options)  # (--metadata, --plot: the merge's)
     mics = load_inputs(list(inputs), options.psize, options.project_dir)
     run = run_record(inputs, mics, options)
     folder = shard_folder(Path(outdir), shard, shards)
@@ -631,14 +631,12 @@ def merge_micrograph_shards(
     plan = _plan_from_record(shards[0][1]["plan"], run["files"])
     scores = [_scores_of(folder, record) for folder, record in shards]  # checked before any output is begun
     outputs = prepare_outputs(mics, Path(outdir), run["inputs"], particles, force)
+    outcome = decide_run(len(mics.names), plan, scores, options, None)
     summary = write_results(
         mics,
         options,
-        plan,
-        scores,
+        outcome,
         outputs,
-        inputs=run["inputs"],
-        particles=particles,
         log=log,
         match_micrographs=match_micrographs,
     )

@@ -33,9 +33,9 @@ from ...model import ParticleSet
 from ...options import MicrographOptions
 from ...outputs import AtomicOutputs, StrPath
 from ...resolve import match_micrographs
-from .group import UNCERTAIN, Decision, decide, group_duplicates, near_the_edge
-from .plan import ScoringPlan, candidates_used
-from .score import ShardScores, combine_shards, reading_by_worker
+from .group import UNCERTAIN, Decision, Outcome, near_the_edge
+from .plan import candidates_used
+from .score import reading_by_worker
 
 #: The ``--particles`` split's outputs: these stems with the input's suffix.
 PARTICLE_STEMS = ("particles_on_kept_micrographs", "particles_on_rejected_micrographs")
@@ -50,6 +50,7 @@ class PreparedOutputs:
     paths: list[Path]
     subsets: dict[str, list[str]]  # micrographs_kept/_rejected: their file names
     force: bool
+    inputs: list[str]  # the micrographs as given (files, folders, lists)
     particle_source: ParticleSource | None = None  # --particles, read before any scoring
 
 
@@ -66,97 +67,33 @@ def prepare_outputs(
     paths = [outdir / n for n in names]
     atomic = AtomicOutputs(paths, force=force, inputs=list(inputs) + ([particles] if particles else []))
     particle_source = _load_particles(Path(particles)) if particles is not None else None
-    return PreparedOutputs(outdir, atomic, paths, subsets, force, particle_source)
+    return PreparedOutputs(outdir, atomic, paths, subsets, force, [str(p) for p in inputs], particle_source)
 
 
 def write_results(
     mics: Micrographs,
     options: MicrographOptions,
-    plan: ScoringPlan,
-    shards: list[ShardScores],
+    outcome: Outcome,
     outputs: PreparedOutputs,
     *,
-    inputs: Sequence[StrPath],
-    particles: StrPath | None,
     log: Callable[[str, str], None],
     placement: Placement | None = None,
     match_micrographs: str = "auto",
     warned: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Groups the duplicates of all shards' scores and writes the outputs; returns the summary.
+    """Writes the outputs of a decided run, warns of what the user should look at, and returns the summary.
 
     One run and a merge of shards both end here, so their outputs are the same.
-    ``match_micrographs`` is how the ``particles``' micrographs are found among the inputs;
+    ``match_micrographs`` is how the ``--particles``' micrographs are found among the inputs;
     ``warned``: the warnings logged before (``--update``'s), for the summary and the report.
+    With ``--plot``, the pictures and report.html too.
     """
-    scores = combine_shards(plan, shards)
     warnings: list[str] = list(warned)  # for the summary and the report, as they are logged
     log = collecting(log, warnings)
-    for path in plan.unreadable:
-        log(f"skipped unreadable {path}", "warning")
-    n = len(mics.names)
-    positions = plan.positions
-    rank = np.full(n, n)
-    rank[positions] = np.arange(len(positions))
-    pairs = scores["pairs"]
-    decision = decide(scores, options, placement)
-    is_dup = decision.duplicate
-    root = group_duplicates(n, pairs, is_dup, rank)
-    rejected = root != np.arange(n)
-    reach_option = "--scan-range" if candidates_used(options, len(positions)) == "pattern" else "--window"
-    edge_warning = None
-    if plan.pairs is None:  # (metadata pairs have no reach in acquisition order)
-        edge_warning = near_the_edge(pairs[is_dup], rank, plan.reach, len(positions), reach_option)
-    if placement is not None:
-        _warn_unmatched(placement, mics, log)
-        for warning in (placement.calibration_warning, placement.crowding()):
-            if warning:
-                log(warning, "warning")
-    if edge_warning:
-        log(edge_warning, "warning")
-    keep = ~rejected
-    paths, subsets = outputs.paths, outputs.subsets
-    particle_counts: dict[str, Any] = {}
-    with outputs.atomic as tmp:
-        distance = placement.distance(pairs) if placement is not None else None
-        _write_pairs(tmp[paths[0]], mics, pairs, scores, decision, plan.binning, plan.binned_psize, distance)
-        with open(tmp[paths[1]], "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["Original", "Duplicate"])
-            for i in sorted(np.flatnonzero(rejected), key=lambda i: rank[i]):
-                w.writerow([mics.names[root[i]], mics.names[i]])
-        _write_micrographs(
-            mics, keep, {stem: [tmp[outputs.outdir / n] for n in files] for stem, files in subsets.items()}, subsets
-        )
-        if outputs.particle_source is not None:
-            particle_counts = _write_particles(
-                outputs.particle_source, mics, keep, tmp, outputs.outdir, match_micrographs, log
-            )
-    binning, binned_psize, band = plan.binning, plan.binned_psize, plan.band
-    summary = {
-        "inputs": [str(p) for p in inputs],
-        "micrographs": n,
-        "unreadable": plan.unreadable,
-        "order": plan.rule,
-        "root": str(mics.root) if mics.root else None,
-        "pixel_size_A": round(binned_psize / binning, 4),
-        "bin": binning,
-        "binned_pixel_size_A": round(binned_psize, 3),
-        "band_A": {"lowpass": round(band[0], 1), "highpass": round(band[1], 1)},
-        "candidates": candidates_used(options, len(positions)),
-        "reach": plan.reach,
-        "pairs_scored": len(pairs),
-        "duplicate_pairs": int(is_dup.sum()),
-        "kept": int(keep.sum()),
-        "rejected": int(rejected.sum()),
-        "outputs": [str(p) for p in paths],
-        "shards": len(shards),
-        "workers": reading_by_worker(shards),
-        "warnings": warnings,
-        "images_read": sum(s.images_read for s in shards),
-        "confirmed_by_images": not options.no_images,
-        **decision.summary(),
-    }
+    _warn_before_writing(mics, options, outcome, placement, log)
+    particle_counts = _write_files(mics, outcome, outputs, placement, match_micrographs, log)
+    summary = _summary(mics, options, outcome, outputs, warnings)
+    decision = outcome.decision
     if decision.uncertain.any():
         log(
             f"{int(decision.uncertain.sum())} pair(s) near the thresholds (joint score within {UNCERTAIN:g}x of 1): "
@@ -173,9 +110,97 @@ def write_results(
     if options.plot:
         from .pictures import plot
 
-        outdir, force = outputs.outdir, outputs.force
+        outdir, force, scores, rank = outputs.outdir, outputs.force, outcome.scores, outcome.rank
         summary["plots"] = plot(mics, options, scores, decision, rank, outdir, force, summary, placement)
     return summary
+
+
+def _warn_before_writing(
+    mics: Micrographs,
+    options: MicrographOptions,
+    outcome: Outcome,
+    placement: Placement | None,
+    log: Callable[[str, str], None],
+) -> None:
+    """The warnings about what was read and compared: unreadable files, metadata, duplicates near the reach."""
+    plan = outcome.plan
+    for path in plan.unreadable:
+        log(f"skipped unreadable {path}", "warning")
+    positions, pairs, rank = plan.positions, outcome.scores["pairs"], outcome.rank
+    reach_option = "--scan-range" if candidates_used(options, len(positions)) == "pattern" else "--window"
+    edge_warning = None
+    if plan.pairs is None:  # (metadata pairs have no reach in acquisition order)
+        edge_warning = near_the_edge(pairs[outcome.decision.duplicate], rank, plan.reach, len(positions), reach_option)
+    if placement is not None:
+        _warn_unmatched(placement, mics, log)
+        for warning in (placement.calibration_warning, placement.crowding()):
+            if warning:
+                log(warning, "warning")
+    if edge_warning:
+        log(edge_warning, "warning")
+
+
+def _write_files(
+    mics: Micrographs,
+    outcome: Outcome,
+    outputs: PreparedOutputs,
+    placement: Placement | None,
+    match_micrographs: str,
+    log: Callable[[str, str], None],
+) -> dict[str, Any]:
+    """pairs.csv, duplicates.csv, the kept and rejected micrographs, and the particles on each (their counts)."""
+    paths, subsets, root, rank = outputs.paths, outputs.subsets, outcome.root, outcome.rank
+    pairs, scores, keep = outcome.scores["pairs"], outcome.scores, outcome.keep
+    binning, binned_psize = outcome.plan.binning, outcome.plan.binned_psize
+    particle_counts: dict[str, Any] = {}
+    with outputs.atomic as tmp:
+        distance = placement.distance(pairs) if placement is not None else None
+        _write_pairs(tmp[paths[0]], mics, pairs, scores, outcome.decision, binning, binned_psize, distance)
+        with open(tmp[paths[1]], "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["Original", "Duplicate"])
+            for i in sorted(np.flatnonzero(~keep), key=lambda i: rank[i]):
+                w.writerow([mics.names[root[i]], mics.names[i]])
+        _write_micrographs(
+            mics, keep, {stem: [tmp[outputs.outdir / n] for n in files] for stem, files in subsets.items()}, subsets
+        )
+        if outputs.particle_source is not None:
+            particle_counts = _write_particles(
+                outputs.particle_source, mics, keep, tmp, outputs.outdir, match_micrographs, log
+            )
+    return particle_counts
+
+
+def _summary(
+    mics: Micrographs, options: MicrographOptions, outcome: Outcome, outputs: PreparedOutputs, warnings: list[str]
+) -> dict[str, Any]:
+    """The run's summary: what was read, how it was compared, what was decided, what was written."""
+    plan, shards, keep = outcome.plan, outcome.shards, outcome.keep
+    binning, binned_psize, band = plan.binning, plan.binned_psize, plan.band
+    return {
+        "inputs": outputs.inputs,
+        "micrographs": len(mics.names),
+        "unreadable": plan.unreadable,
+        "order": plan.rule,
+        "root": str(mics.root) if mics.root else None,
+        "pixel_size_A": round(binned_psize / binning, 4),
+        "bin": binning,
+        "binned_pixel_size_A": round(binned_psize, 3),
+        "band_A": {"lowpass": round(band[0], 1), "highpass": round(band[1], 1)},
+        "candidates": candidates_used(options, len(plan.positions)),
+        "reach": plan.reach,
+        "pairs_scored": len(outcome.scores["pairs"]),
+        "duplicate_pairs": int(outcome.decision.duplicate.sum()),
+        "kept": int(keep.sum()),
+        "rejected": int((~keep).sum()),
+        "outputs": [str(p) for p in outputs.paths],
+        "shards": len(shards),
+        "workers": reading_by_worker(shards),
+        "warnings": warnings,
+        "images_read": sum(s.images_read for s in shards),
+        "confirmed_by_images": not options.no_images,
+        **outcome.decision.summary(),
+    }
 
 
 def collecting(log: Callable[[str, str], None], warnings: list[str]) -> Callable[[str, str], None]:

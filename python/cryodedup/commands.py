@@ -1,0 +1,229 @@
+"""Each command's options in the order of its parameters, and its help's panels.
+
+A job's options are its fields (``options.py``: :class:`~cryodedup.options.ParticleOptions`,
+:class:`~cryodedup.options.MicrographOptions`); a command adds the options that are no job's
+field (``--outdir``, ``--force``, ``--particles``, ``--shard`` ...), declared here as
+:class:`~cryodedup.options.Flag` constants. ``cli.py`` makes the click options from
+:data:`PARTICLES`, :data:`DEMO`, :data:`MICROGRAPHS` and :data:`MICROGRAPHS_MERGE`, and the
+pipelines (``pipelines/``) read them back from the commands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .options import MATCH_MICROGRAPHS_HELP, NOT_GIVEN, Flag, MicrographOptions, ParticleOptions, path_type
+from .resolve.micrograph_names import MATCH_MODES
+
+# --- the options of the commands that are no job's field ------------------------------------------------
+
+FORCE = Flag(("--force",), "Overwrite existing outputs.", default=NOT_GIVEN, is_flag=True)
+QUIET = Flag(("--quiet", "-q"), "Print nothing on stderr but errors.", default=NOT_GIVEN, is_flag=True)
+JSON = Flag(("--json",), "Print the summary as JSON on stdout.", default=NOT_GIVEN, is_flag=True, name="as_json")
+MATCH_MICROGRAPHS = Flag(
+    ("--match-micrographs",), MATCH_MICROGRAPHS_HELP, type=click.Choice(MATCH_MODES), default="auto", show_default=True
+)
+MICROGRAPH_PARTICLES = Flag(
+    ("--particles",),
+    "A particle STAR or .cs to split into the particles of kept and rejected micrographs.",
+    type=path_type(dir_okay=False),
+)
+MICROGRAPHS_OUTDIR = "Folder for pairs.csv, duplicates.csv, micrographs_kept.* and micrographs_rejected.*."
+SHARD = Flag(
+    ("--shard",),
+    "Score only the K-th of N chunks (K from 1: `--shard ${SLURM_ARRAY_TASK_ID}/N` with `--array=1-N`) "
+    "into OUTDIR/shard-K-of-N; a complete shard is not redone. Then run `cryodedup micrographs-merge`.",
+    metavar="K/N",
+)
+DASK = Flag(
+    ("--dask",),
+    "Score the shards as Dask tasks: a scheduler address (tcp://node:8786), a scheduler file, or "
+    '`local` (one worker per core). Needs `pip install "cryodedup[dask]"`.',
+    metavar="SCHEDULER",
+)
+SHARDS = Flag(
+    ("--shards",),
+    "With --dask: how many shards [default: one per worker].",
+    type=click.IntRange(1, 10_000_000),  # MAX_IMAGES; more shards than micrographs score nothing more
+)
+UPDATE = Flag(
+    ("--update",),
+    "Read only the micrographs not seen by an earlier --update run into OUTDIR (it keeps their binned images "
+    "and scores in OUTDIR/seen) and replace its outputs by those of a fresh run of the whole set. A change of "
+    "an option that affects the scores means a full run; with --force, always a full run.",
+    is_flag=True,
+)
+WATCH = Flag(
+    ("--watch",),
+    "Repeat --update every SECONDS while new micrographs appear (a STAR that grows, a quoted glob that matches "
+    "more), until Ctrl-C or --watch-idle; with --json, one line per round.",
+    type=click.FloatRange(min=0.1, max=7 * 86400),  # a week; NaN is refused by the command
+    metavar="SECONDS",
+)
+WATCH_IDLE = Flag(
+    ("--watch-idle",),
+    "With --watch: stop after this many minutes without a new micrograph [default: never].",
+    type=click.FloatRange(min=0, max=1e6, min_open=True),  # two years; NaN is refused by the command
+    metavar="MINUTES",
+)
+
+
+def outdir(help: str, required: bool = True) -> Flag:
+    """The -o/--outdir option of a job command."""
+    return Flag(("-o", "--outdir"), help, type=path_type(file_okay=False), default=NOT_GIVEN, required=required)
+
+
+def flags_of(options: type, start: str | None = None, stop: str | None = None) -> list[Flag]:
+    """The options of a job's fields from ``start`` to ``stop`` (both included), in the fields' order."""
+    flags = {f.name: f.metadata["flag"] for f in fields(options) if "flag" in f.metadata}
+    names = list(flags)
+    first = names.index(start) if start else 0
+    last = names.index(stop) + 1 if stop else len(names)
+    return [flags[n] for n in names[first:last]]
+
+
+def field_values(options: type, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The job's fields among a command's parameters (``bin_`` is the field ``bin``, ``--metadata`` a list)."""
+    values = {}
+    for f in fields(options):
+        flag = f.metadata.get("flag")
+        if flag is not None:
+            value = params[flag.name or f.name]
+            values[f.name] = [Path(v) if f.name == "metadata" else v for v in value] if flag.multiple else value
+    return values
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command's options in the order of its parameters, and its help's panels (title, flags)."""
+
+    options: Sequence[Flag]
+    panels: Sequence[tuple[str, Sequence[str]]] = ()
+
+
+PARTICLES = Command(
+    [
+        outdir(
+            "Folder for particles_kept and particles_rejected (.star, or .cs and .csg), or the picks' outputs "
+            "(not needed with --audit without --plot).",
+            required=False,
+        ),
+        *flags_of(ParticleOptions, stop="seed"),
+        *flags_of(ParticleOptions, start="min_support"),
+        FORCE,
+        QUIET,
+        JSON,
+        *flags_of(ParticleOptions, start="plot", stop="project_dir"),
+    ],
+    [
+        (
+            "Distance and pixel size",
+            ["--min-dist", "--min-dist-z", "--mic-psize", "--micrographs", "--match-micrographs"],
+        ),
+        (
+            "Ranking",
+            [
+                "--shift-key",
+                "--score",
+                "--score-order",
+                "--score-normalize",
+                "--prefer",
+                "--same-image",
+                "--remove-entirely",
+                "--seed",
+                "--filament-mode",
+            ],
+        ),
+        (
+            "Several species (cryo-ET)",
+            ["--species", "--species-column", "--cross-species", "--radius", "--overlap"],
+        ),
+        (
+            "copick projects",
+            ["--copick-objects", "--copick-users", "--copick-sessions", "--copick-out-user", "--copick-out-session"],
+        ),
+        (
+            "Pickers and consensus",
+            ["--min-support", "--coverage", "--uncovered", "--output-format", "--topaz-scale"],
+        ),
+        ("Half-sets and orientations", ["--audit", "--halfsets", "--max-angle", "--sym"]),
+        ("Output", ["--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics", "--project-dir", "--help"]),
+    ],
+)
+
+DEMO = Command(
+    [
+        FORCE,
+        QUIET,
+        JSON,
+        Flag(("--plot",), "Also write pictures (PNG) and report.html.", default=NOT_GIVEN, is_flag=True),
+    ]
+)
+
+#: What the micrograph job and the merge of its shards write, and how they report.
+MICROGRAPH_OUTPUTS = [
+    MICROGRAPH_PARTICLES,
+    MATCH_MICROGRAPHS,
+    FORCE,
+    QUIET,
+    JSON,
+    *flags_of(MicrographOptions, start="plot", stop="plot_pairs"),
+]
+
+MICROGRAPHS = Command(
+    [
+        outdir(MICROGRAPHS_OUTDIR),
+        *flags_of(MicrographOptions, stop="skip_unreadable"),
+        *flags_of(MicrographOptions, start="metadata"),
+        *MICROGRAPH_OUTPUTS,
+        SHARD,
+        DASK,
+        SHARDS,
+        UPDATE,
+        WATCH,
+        WATCH_IDLE,
+    ],
+    [
+        (
+            "Images",
+            ["--target-psize", "--bin", "--lowpass", "--highpass", "--psize", "--project-dir", "--skip-unreadable"],
+        ),
+        ("Metadata", ["--metadata", "--shift-calibration", "--beam-diameter", "--no-images"]),
+        (
+            "Pairs",
+            [
+                "--candidates",
+                "--window",
+                "--scan-range",
+                "--images-per-move",
+                "--images-per-hole",
+                "--order",
+                "--min-z",
+                "--min-pearson",
+            ],
+        ),
+        ("During collection", ["--update", "--watch", "--watch-idle"]),
+        ("Cluster", ["--shard", "--dask", "--shards"]),
+        (
+            "Output",
+            [
+                "--outdir",
+                "--particles",
+                "--match-micrographs",
+                "--force",
+                "--quiet",
+                "--json",
+                "--plot",
+                "--plot-pairs",
+                "--help",
+            ],
+        ),
+    ],
+)
+
+MICROGRAPHS_MERGE = Command([outdir(MICROGRAPHS_OUTDIR), *MICROGRAPH_OUTPUTS])

@@ -1,0 +1,70 @@
+"""``--watch``: the micrograph job run again whenever new micrographs are ready, during collection.
+
+Each round is an ``--update`` run (``update.py``) of the whole input as it then stands,
+screening only the files that were ready (whole and unchanged since the previous look,
+:class:`~cryodedup.jobs.micrographs.update.Arrivals`) when the round began; a file being
+written waits for a later round. Between rounds the input is looked at every ``every``
+seconds; the watch ends after ``idle_minutes`` without a new micrograph, or at Ctrl-C
+between rounds (each round's outputs and store are whole: an interrupted round leaves the
+previous one's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Callable
+
+from ...errors import CryodedupError
+from ...formats.micrograph_lists import load_inputs
+from ...options import MicrographOptions
+from ...outputs import StrPath
+from .job import find_duplicate_micrographs
+from .score import ProgressBar
+from .update import Arrivals, watch
+
+
+def watch_micrographs(
+    inputs: Sequence[StrPath],
+    outdir: StrPath,
+    options: MicrographOptions,
+    every: float,
+    idle_minutes: float | None,
+    *,
+    particles: StrPath | None = None,
+    match_micrographs: str = "auto",
+    force: bool = False,
+    show: Callable[[dict[str, Any]], None] = lambda summary: None,
+    log: Callable[[str, str], None] = lambda message, level: None,
+    progress_factory: Callable[[int], ProgressBar] | None = None,
+) -> int:
+    """Runs the micrograph job as ``--update`` rounds while new micrographs arrive; returns the rounds run.
+
+    ``show`` receives each round's summary as the round ends; ``force`` applies to the first
+    round only (it starts the store anew; the rounds after it update what it wrote).
+    """
+    arrivals = Arrivals()
+
+    def round_(first: bool) -> dict[str, Any]:
+        if first:  # no earlier look: what is whole now
+            arrivals.look(load_inputs(list(inputs), options.psize, options.project_dir))
+        arrivals.start_round()
+        return find_duplicate_micrographs(
+            inputs,
+            outdir,
+            MicrographOptions(**vars(options)),
+            particles=particles,
+            match_micrographs=match_micrographs,
+            force=force and first,
+            update=True,
+            ready=arrivals.ready,
+            log=log,
+            progress_factory=progress_factory,
+        )
+
+    def news() -> bool | None:
+        try:
+            return arrivals.look(load_inputs(list(inputs), options.psize, options.project_dir))
+        except CryodedupError:
+            return None  # being written: looked at again at the next check
+
+    return watch(round_, news, every, idle_minutes, report=show)
