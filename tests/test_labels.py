@@ -31,3 +31,18 @@ def test_human_lists():
     assert [human(v) for v in ([], (), ["a.xml", "b/"], [1.5, None])] == ["-", "-", "a.xml, b/", "1.5, -"]
     # A mapping option not given (--radius, per species) showed as "{}".
     assert [human(v) for v in ({}, {"ribo": 120.0, "proteasome": 80.5})] == ["-", "ribo: 120, proteasome: 80.5"]
+
+
+def test_input_labels_keep_a_copick_users_name():
+    # Cut alone, pytom/0 would read "0" (alice/1 and bob/1 need two parts): inputs keep one depth.
+    from cryodedup.labels import input_labels
+
+    assert distinct_labels(["alice/1", "bob/1", "pytom/0"]) == ["alice/1", "bob/1", "0"]
+    assert input_labels(["alice/1", "bob/1", "pytom/0"]) == ["alice/1", "bob/1", "pytom/0"]
+    assert input_labels(["/d/Select/job020/particles.star", "/d/Select/job021/particles.star", "/d/x/y.star"]) == [
+        "job020/particles.star",
+        "job021/particles.star",
+        "x/y.star",
+    ]
+    assert input_labels(["/d/a.star", "/e/b.star"]) == ["a.star", "b.star"]
+    assert input_labels(["same.star", "same.star"]) == ["same.star", "same.star"]

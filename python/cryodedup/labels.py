@@ -34,6 +34,17 @@ def distinct_labels(paths: Sequence[StrPath]) -> list[str]:
     return labels
 
 
+def input_labels(paths: Sequence[StrPath]) -> list[str]:
+    """Labels of inputs read side by side: :func:`distinct_labels` cut at one depth, the deepest any needs.
+
+    ``alice/1``, ``bob/1`` and ``pytom/0`` (copick users' sessions) stay whole: cut alone,
+    ``pytom/0`` would read ``0``, its user lost.
+    """
+    parts = [Path(p).parts for p in paths]
+    depth = max((len(Path(label).parts) for label in distinct_labels(paths)), default=0)
+    return [str(Path(*own[-depth:])) if own else str(path) for own, path in zip(parts, paths)]
+
+
 def human(value: object) -> str:
     """A value as a person reads it.
 

@@ -388,7 +388,8 @@ class ParticleOptions:
     copick_users: str | None = option(
         None,
         "--copick-users",
-        "copick project: the users (or tools) whose picks to read [default: all].",
+        "copick project: the users (or tools) whose picks to read [default: all but cryodedup's earlier "
+        "results, read only when their user is named here].",
         metavar="ID,...",
     )
     copick_sessions: str | None = option(
@@ -404,7 +405,7 @@ class ParticleOptions:
         "0",
         "--copick-out-session",
         "copick project: the session the kept picks are written in (0: copick's session of tools' picks); "
-        "existing picks there are refused unless --force.",
+        "cryodedup's earlier picks there are refused unless --force, anyone else's always.",
         label="copick output session",
     )
     #: The ``NAME=Å`` pairs of ``--min-dist`` (the API may give them here): each species' minimum distance.

@@ -178,7 +178,7 @@ def test_the_cli_takes_a_project_without_an_output_folder(tmp_path):
     # The summary says where the kept picks went, not that nothing was written.
     result = CliRunner().invoke(main, ["particles", str(config), "--copick-objects", "ribosome", "--force"])
     assert result.exit_code == 0, result.output
-    assert "--audit" not in result.output and "went into the copick project" in result.output
+    assert "--audit" not in result.output and "written into the copick project as cryodedup/0" in result.output
 
 
 def test_reading_a_project_leaves_the_root_logger_as_it_was(tmp_path):
@@ -244,3 +244,60 @@ def two_users_project(tmp_path, points):
             picks.points = [point]
             picks.store()
     return config
+
+
+def consensus_oracle(rows):
+    """The kept rows of :func:`make_project`'s picks with --min-support 2, by brute force over the real users only."""
+    groups, coords = [r[0] for r in rows], [r[1] for r in rows]
+    species, scores, users = [r[2] for r in rows], [r[3] for r in rows], [r[4] for r in rows]
+    radii = list(OBJECTS.values())
+    keep, _ = oracle_species(groups, coords, species, scores, radii, [0.0, 0.0], 1.0)
+    apo = [k for k in range(len(rows)) if species[k] == 0]
+    support = oracle_support([groups[k] for k in apo], [coords[k] for k in apo], [users[k] for k in apo], radii[0])
+    for k, n in zip(apo, support):
+        keep[k] = keep[k] and n >= 2
+    return keep
+
+
+def test_earlier_results_are_not_read_as_annotators(tmp_path):
+    # Run 1 writes cryodedup/0, run 2 mine/x (another out-user): a consensus run after them reads the four
+    # real pick sets only, and its answer is the brute force over the real users' picks.
+    config, rows = make_project(tmp_path, 5)
+    remove_duplicate_particles([config], None, ParticleOptions())
+    remove_duplicate_particles([config], None, ParticleOptions(copick_out_user="mine", copick_out_session="x"))
+    options = ParticleOptions(min_support=2, copick_out_session="5")
+    summary = remove_duplicate_particles([config], None, options)
+    assert [i["file"] for i in summary["inputs"]] == ["alice/1", "bob/1", "carol/1", "dave/1"]
+    assert summary["particles"] == len(rows)
+    assert summary["copick"]["left_out"] == ["cryodedup/0", "mine/x"]
+    assert read_back(config, session="5") == expected(rows, consensus_oracle(rows))
+    # Read on purpose: their user named in --copick-users (this run's own output session never).
+    named = ParticleOptions(copick_users="alice,cryodedup", copick_out_session="6")
+    again = remove_duplicate_particles([config], None, named)
+    assert [i["file"] for i in again["inputs"]] == ["alice/1", "cryodedup/0", "cryodedup/5"]
+
+
+def test_force_never_replaces_picks_cryodedup_did_not_write(tmp_path):
+    config, _ = make_project(tmp_path, 0)
+    before = read_back(config, user="alice", session="1")
+    options = ParticleOptions(copick_out_user="alice", copick_out_session="1")
+    with pytest.raises(CryodedupError, match=r"user alice, session 1 holds picks cryodedup did not write .*lose alice"):
+        remove_duplicate_particles([config], None, options, force=True)
+    assert read_back(config, user="alice", session="1") == before
+    # A result of its own, as another user, is replaced with --force (and refused without).
+    mine = ParticleOptions(copick_out_user="mine", copick_out_session="1")
+    remove_duplicate_particles([config], None, mine)
+    with pytest.raises(CryodedupError, match="cryodedup's earlier picks as user mine, session 1 exist already"):
+        remove_duplicate_particles([config], None, mine)
+    assert remove_duplicate_particles([config], None, mine, force=True)["inputs"][0]["file"] == "alice/1"
+
+
+def test_the_summary_says_the_kept_picks_went_into_the_project(tmp_path):
+    from cryodedup.report.summary import output_rows
+
+    config, _ = make_project(tmp_path, 0)
+    summary = remove_duplicate_particles([config], None, ParticleOptions())
+    assert output_rows(summary) == [
+        ("Kept files", "written into the copick project as cryodedup/0"),
+        ("Rejected files", "not written (-o writes them as STAR files)"),
+    ]

@@ -262,6 +262,63 @@ def test_species_options_without_species_are_refused(tmp_path):
         remove_duplicate_particles([tmp_path / "a.star"], tmp_path / "out", ParticleOptions(species_column="rlnNope"))
 
 
+def test_a_continuous_species_column_is_refused(tmp_path):
+    # rlnLCCmax given as the species column by mistake: 6 picks, 6 distinct fractional values.
+    rows = [("TS_01", 100 * k, 0, 0, 0.11 + 0.1 * k, 1) for k in range(6)]
+    write_tomo_star(tmp_path / "a.star", rows)
+    options = ParticleOptions(species_column="rlnLCCmax", score="rlnLCCmax")
+    with pytest.raises(CryodedupError, match=r"rlnLCCmax: 6 distinct values, values like 0\.11 are not whole"):
+        remove_duplicate_particles([tmp_path / "a.star"], tmp_path / "out", options)
+    # Whole numbers, but more of them than any classification makes: refused too.
+    many = [("TS_01", 100 * k, 0, 0, 0.5, k + 1) for k in range(1001)]
+    write_tomo_star(tmp_path / "b.star", many)
+    with pytest.raises(CryodedupError, match="1,001 distinct values, that is too many species"):
+        remove_duplicate_particles(
+            [tmp_path / "b.star"], tmp_path / "out", ParticleOptions(species_column="rlnClassNumber")
+        )
+
+
+def test_the_summary_lists_at_most_twenty_species():
+    from cryodedup.report.summary import species_rows
+
+    per = [{"species": str(k), "particles": 1, "kept": 1, "min_dist_A": 20.0, "radius_A": None} for k in range(25)]
+    rows = species_rows({"names": [p["species"] for p in per], "per_species": per})
+    lines = rows[0][1].splitlines()
+    assert (
+        len(lines) == 21
+        and lines[0].startswith("0: 1 in")
+        and lines[-1] == "... and 5 more species (--json lists each)"
+    )
+
+
+def test_consensus_within_species_says_why_a_species_cannot_be_confirmed(tmp_path):
+    # Two ribosome inputs and one proteasome input, all on TS_01. By hand, at --min-support 2: A's 0 Å pick
+    # and B's 10 Å pick confirm each other (B's kept, 0.6 > 0.5); A's 1000 Å and B's 3000 Å picks stand
+    # alone (rejected); the proteasomes, one input's, cannot be confirmed (kept). Agreement of A and B:
+    # m(A,B) = m(B,A) = 1, J = 1 / (2 + 2 - 1); the proteasome input shares no species with them (None).
+    write_tomo_star(tmp_path / "a.star", [("TS_01", 0, 0, 0, 0.5, 1), ("TS_01", 1000, 0, 0, 0.4, 1)])
+    write_tomo_star(tmp_path / "b.star", [("TS_01", 10, 0, 0, 0.6, 1), ("TS_01", 3000, 0, 0, 0.3, 1)])
+    write_tomo_star(tmp_path / "c.star", [("TS_01", 500, 0, 0, 0.7, 1), ("TS_01", 2000, 0, 0, 0.2, 1)])
+    options = ParticleOptions(
+        score="rlnLCCmax",
+        species=["ribosome", "ribosome", "proteasome"],
+        species_min_dist={"ribosome": 120.0, "proteasome": 60.0},
+        min_support=2,
+    )
+    paths = [tmp_path / name for name in ("a.star", "b.star", "c.star")]
+    summary = remove_duplicate_particles(paths, tmp_path / "out", options)
+    kept = (tmp_path / "out" / "particles_kept.star").read_text().splitlines()
+    assert sorted(int(line.split()[1]) for line in kept if line.startswith("TS_01")) == [10, 500, 2000]
+    assert summary["warnings"] == [
+        "2 proteasome picks on 1 micrograph (e.g. TS_01): 1 input holds proteasome; --min-support 2 is asked "
+        "within each species, so it cannot be asked of these 2 picks: kept (--uncovered reject rejects them)"
+    ]
+    consensus = summary["consensus"]
+    assert consensus["jaccard"] == [[1.0, 0.3333, None], [0.3333, 1.0, None], [None, None, 1.0]]
+    assert consensus["least_agreement"] == [{"micrograph": "TS_01", "mean_jaccard": 0.3333}]
+    assert consensus["no_species_in_common"] == [[0, 2], [1, 2]]
+
+
 def test_a_priority_level_goes_before_any_percentile():
     # (--prefer's levels, lower first): the worst pick of a preferred species outranks the best of another.
     from cryodedup.algo.species import cross_species_ranks

@@ -84,9 +84,14 @@ def _agreement_counts(
 
 
 def _jaccard_of(size: np.ndarray, matched: np.ndarray) -> np.ndarray:
-    """The Jaccard matrices of :func:`jaccard_matrices` from the counts of :func:`pair_counts`."""
+    """The Jaccard matrices of :func:`jaccard_matrices` from the counts of :func:`pair_counts`.
+
+    ``size`` is (n_groups, n) or, counted for each pair, (n_groups, n, n): a's picks that
+    b could have confirmed (:func:`species_pair_counts`).
+    """
     shared = (matched + matched.transpose(0, 2, 1)) / 2
-    union = size[:, :, None] + size[:, None, :] - shared
+    pair_size = size if size.ndim == 3 else np.broadcast_to(size[:, :, None], matched.shape)
+    union = pair_size + pair_size.transpose(0, 2, 1) - shared
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(union > 0, shared / np.where(union > 0, union, 1), np.nan)
 
@@ -148,13 +153,38 @@ def covered_jaccard(size: np.ndarray, matched: np.ndarray, covered: np.ndarray |
     both = covered[:, :, None] & covered[:, None, :]
     per_mic[~both] = np.nan
     # Per pair (a, b): a's picks and a's picks confirmed by b, on the micrographs both ran on.
-    size_ab = np.einsum("ga,gab->ab", size, both.astype(np.float64))
-    matched_ab = (matched * both).sum(axis=0)
-    shared = (matched_ab + matched_ab.T) / 2
-    union = size_ab + size_ab.T - shared
-    with np.errstate(invalid="ignore", divide="ignore"):
-        overall = np.where(union > 0, shared / np.where(union > 0, union, 1), np.nan)
+    pair_size = size if size.ndim == 3 else np.broadcast_to(size[:, :, None], matched.shape)
+    size_ab = (pair_size * both)[None].sum(axis=1)
+    overall = _jaccard_of(size_ab, (matched * both)[None].sum(axis=1))[0]
     return per_mic, overall
+
+
+def input_pair_counts(particles: ParticleSet, confirmed_by: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`pair_counts` of a ParticleSet's inputs; with several species, :func:`species_pair_counts`."""
+    n_mics, n_inputs = len(particles.mic_names), len(particles.inputs)
+    if particles.species is not None and len(particles.species_names) > 1:
+        args = (particles.input_of, particles.groups, particles.species, n_mics, n_inputs)
+        return species_pair_counts(confirmed_by, *args)
+    return pair_counts(confirmed_by, particles.input_of, particles.groups, n_mics, n_inputs)
+
+
+def species_pair_counts(
+    confirmed_by: np.ndarray, input_of: ArrayLike, groups: ArrayLike, species: np.ndarray, n_groups: int, n_inputs: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`pair_counts` within species: a pair of inputs compared on the species both hold.
+
+    A ribosome input and a proteasome input never confirm each other's picks: counting
+    them would make every such pair disagree. Per group, a's picks of the species b holds
+    too (n_groups, n, n), and m(a, b) (n_groups, n, n).
+    """
+    n_species = int(species.max()) + 1 if len(species) else 1
+    unit = np.asarray(groups, dtype=np.int64) * n_species + species
+    size, matched, _ = _agreement_counts(confirmed_by, input_of, unit, None, n_groups * n_species, n_inputs)
+    size = size.reshape(n_groups, n_species, n_inputs)
+    holds = size.sum(axis=0) > 0  # (species, input)
+    common = (holds[:, :, None] & holds[:, None, :]).astype(np.float64)  # (species, a, b)
+    pair_size = np.einsum("gsa,sab->gab", size, common)
+    return pair_size, matched.reshape(n_groups, n_species, n_inputs, n_inputs).sum(axis=1)
 
 
 def consensus_report(
@@ -195,6 +225,11 @@ def consensus_report(
         }
         for k, name in enumerate(particles.inputs)
     ]
+    apart: list[list[int]] = []  # (pairs of inputs holding no species in common: nothing to agree on)
+    if particles.species is not None and len(particles.species_names) > 1:
+        size, matched = input_pair_counts(particles, confirmed_by)
+        common = size.sum(axis=0) > 0
+        apart = [[a, b] for a in range(n_inputs) for b in range(a + 1, n_inputs) if not common[a, b] | common[b, a]]
     per_mic, overall = covered_jaccard(size, matched, covered)
     agreement = mean_agreement(per_mic)
     defined = np.flatnonzero(~np.isnan(agreement))
@@ -212,6 +247,7 @@ def consensus_report(
         "micrographs_not_confirmable": int(short.sum()) if min_support > 1 else 0,
         "per_input": per_input,
         "jaccard": _as_lists(overall),
+        **({"no_species_in_common": apart} if apart else {}),
         "jaccard_per_micrograph": dict(zip(particles.mic_names, _each_as_lists(per_mic))),
         "least_agreement": [
             {"micrograph": particles.mic_names[m], "mean_jaccard": round(float(agreement[m]), 4)} for m in worst

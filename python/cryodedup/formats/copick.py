@@ -8,7 +8,12 @@ several users' picks of one object are merged as several pickers' are, ``--min-s
 included), each object one species (its radius the default minimum distance and the radius
 of ``--cross-species``), each run one tomogram. The kept picks go back into the project as
 a new (user, session), ``--copick-out-user`` / ``--copick-out-session`` (default
-``cryodedup`` / ``0``, copick's session of tools' picks), which is never read as an input;
+``cryodedup`` / ``0``, copick's session of tools' picks), which is never read as an input.
+The pick sets cryodedup wrote in earlier runs (user ``cryodedup``, and those listed in
+``cryodedup_outputs.json`` at the overlay root) are left out of the inputs unless their user
+is named in ``--copick-users``: an earlier result is a copy of real picks, and would confirm
+them in a consensus. A (user, session) holding picks cryodedup did not write is never an
+output, even with ``--force``;
 with ``-o``, kept and rejected are written as RELION 5 STAR files too, by copick's own
 conversion (centred coordinates from each run's tomogram). copick is an optional extra
 (``pip install "cryodedup[copick]"``), imported only here.
@@ -16,6 +21,7 @@ conversion (centred coordinates from each run's tomogram). copick is an optional
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import warnings
@@ -35,6 +41,8 @@ from ..outputs import AtomicOutputs
 KEPT_NAME, REJECTED_NAME = "particles_kept.star", "particles_rejected.star"
 #: What the summary calls the points' score.
 SCORE_LABEL = "copick score"
+#: ``--copick-out-user``'s default: its pick sets (any session) are cryodedup's results.
+DEFAULT_OUT_USER = "cryodedup"
 
 
 @contextmanager
@@ -107,20 +115,83 @@ def _read_copick(config: Path, outdir: Path | None, options: ReaderOptions, log:
     if unknown:
         raise CryodedupError(f"{config}: --copick-objects {unknown[0]}: no such particle object ({', '.join(objects)})")
     users, sessions = _names(options.copick_users), _names(options.copick_sessions)
-    ours = (options.copick_out_user, options.copick_out_session)
-    found = []
+    out = (options.copick_out_user, options.copick_out_session)
+    written = OwnOutputs(root)
+    found, left_out = [], set()
     for run in sorted(root.runs, key=lambda r: r.name):
         for picks in run.picks:
             key = (picks.user_id, picks.session_id)
-            if picks.pickable_object_name not in objects or key == ours:
+            if picks.pickable_object_name not in objects or key == out:
                 continue  # (segmentation objects; the picks this job writes)
             if (wanted and picks.pickable_object_name not in wanted) or (users and picks.user_id not in users):
                 continue
             if sessions and picks.session_id not in sessions:
                 continue
+            if written.holds(key) and not (users and picks.user_id in users):
+                left_out.add(key)  # (an earlier result is no annotator: read only when its user is named)
+                continue
             found.append((run.name, picks.pickable_object_name, key, picks))
     found.sort(key=lambda item: item[:3])
-    return _particle_set(config, root, objects, found, options, outdir, log)
+    particles = _particle_set(config, root, objects, found, options, outdir, log)
+    particles.summary["copick"]["left_out"] = [f"{user}/{session}" for user, session in sorted(left_out)]
+    return particles
+
+
+class OwnOutputs:
+    """The (user, session) pick sets cryodedup wrote into a project: never an annotator's picks.
+
+    copick's pick files keep no field of ours, so the sets written are listed in
+    ``cryodedup_outputs.json`` at the project's overlay root; user ``cryodedup`` (the default
+    output user) is ours in any session, listed or not (results written before the list).
+    """
+
+    NAME = "cryodedup_outputs.json"
+
+    def __init__(self, root: Any):
+        self.fs: Any
+        self.fs, folder = getattr(root, "fs_overlay", None), getattr(root, "root_overlay", None)
+        self.path = None if self.fs is None or folder is None else f"{folder}/{self.NAME}"
+        self.listed = self._read()
+
+    def _read(self) -> set[tuple[str, str]]:
+        if self.path is None or not self.fs.exists(self.path):
+            return set()
+        try:
+            with self.fs.open(self.path, "r") as f:
+                listed = json.load(f)["pick_sets"]
+            return {(str(p["user"]), str(p["session"])) for p in listed}
+        except (ValueError, KeyError, TypeError) as err:
+            raise CryodedupError(
+                f"{self.path}: not cryodedup's list of the pick sets it wrote ({err}); remove it to start a new one"
+            ) from None
+
+    def holds(self, key: tuple[str, str]) -> bool:
+        """Whether cryodedup wrote the pick set (user, session)."""
+        return key[0] == DEFAULT_OUT_USER or key in self.listed
+
+    def add(self, key: tuple[str, str]) -> None:
+        """Lists (user, session) as written by cryodedup (before its picks are written: a stopped run stays ours)."""
+        if key in self.listed or key[0] == DEFAULT_OUT_USER or self.path is None or self.fs is None:
+            return
+        self.listed.add(key)
+        text = json.dumps(
+            {
+                "about": "pick sets written by cryodedup: left out of its inputs, replaced by its --force",
+                "pick_sets": [{"user": u, "session": s} for u, s in sorted(self.listed)],
+            },
+            indent=1,
+        )
+        # Written whole, then renamed (copick's reconnecting wrapper has no rename: its file system's).
+        fs = getattr(self.fs, "_fs", self.fs)
+        partial = f"{self.path}.partial"
+        with fs.open(partial, "w") as f:
+            f.write(text + "\n")
+        try:
+            fs.mv(partial, self.path)
+        except NotImplementedError:  # (a file system that cannot rename: written in place)
+            with fs.open(self.path, "w") as f:
+                f.write(text + "\n")
+            fs.rm(partial)
 
 
 def _particle_set(
@@ -158,6 +229,7 @@ def _particle_set(
         raise CryodedupError(f"{config}: --score {options.score}: copick points carry one score, `score` (or none)")
     radii = {name: float(objects[name].radius) for name in species_names if objects[name].radius}
     writer = CopickWriter(root, config, sets, options.copick_out_user, options.copick_out_session, outdir)
+    writer.refuse_foreign()
     writer.report.update({"config": str(config), "runs": len(runs), "pick_sets": len(found)})
     joined = np.concatenate(centres)
     return ParticleSet(
@@ -233,16 +305,29 @@ class CopickWriter:
         with root_logger_kept():
             return self._write(keep, force)
 
+    def refuse_foreign(self) -> None:
+        """One line, even with --force, when the output (user, session) holds picks cryodedup did not write."""
+        existing = self._existing()
+        if existing and not OwnOutputs(self.root).holds((self.user, self.session)):
+            raise CryodedupError(
+                f"{self.config}: user {self.user}, session {self.session} holds picks cryodedup did not write "
+                f"({existing[0]}, {len(existing)} pick set(s) in all): writing there would lose {self.user}'s "
+                "picks, even with --force; choose another --copick-out-user or --copick-out-session"
+            )
+
     def _write(self, keep: np.ndarray, force: bool) -> dict[str, list[Path]]:
+        self.refuse_foreign()
         existing = self._existing()
         if existing and not force:
             raise CryodedupError(
-                f"{self.config}: picks of user {self.user}, session {self.session} exist already ({existing[0]}, "
-                f"{len(existing)} in all): give --force to replace them, or another --copick-out-session"
+                f"{self.config}: cryodedup's earlier picks as user {self.user}, session {self.session} exist "
+                f"already ({existing[0]}, {len(existing)} in all): give --force to replace them, or another "
+                "--copick-out-session"
             )
         outputs: dict[str, list[Path]] = {"kept": [], "rejected": []}
         if self.outdir is not None:
             outputs = self._write_star(keep, force)
+        OwnOutputs(self.root).add((self.user, self.session))
         self._write_picks(keep)
         self.report["written_as"] = {"user": self.user, "session": self.session}
         return outputs

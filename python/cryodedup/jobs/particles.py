@@ -42,14 +42,14 @@ from ..algo.species import percentiles_within
 from ..errors import CryodedupError
 from ..formats.micrograph_lists import found_under, resolve_paths, search_roots
 from ..formats.sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_picker_output
-from ..labels import distinct_labels
+from ..labels import input_labels
 from ..model import Log, OnePass, ParticleSet, StarFacts, Warn
 from ..options import ParticleOptions
 from ..outputs import StrPath, all_outputs_at_once
 from ..report.summary import report_rows
 from ..resolve import match_particle_set
 from .input_checks import check_centres, check_input_paths, refuse_angles_not_finite, warn_if_empty
-from .species import assign_species, decide_several_species, species_summary
+from .species import assign_species, decide_several_species, species_not_confirmable, species_summary
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -174,7 +174,7 @@ def raw_picker_scores(particles: ParticleSet, options: ParticleOptions) -> str |
     if n_ranked < 2:
         return None
     per_input = [particles.scores[particles.input_of == k] for k in range(n_inputs)]
-    how = scales_differ(per_input, distinct_labels(particles.inputs))
+    how = scales_differ(per_input, input_labels(particles.inputs))
     if how is None:  # one picker's particles in several files: one scale
         return None
     return (
@@ -380,10 +380,10 @@ def warn_not_confirmable(particles: ParticleSet, decision: Decision, options: Pa
     """Says how many picks could not be confirmed (too few inputs ran on their micrographs), and their fate."""
     if decision.not_confirmable is None or decision.covered is None or not decision.not_confirmable.any():
         return
-    short = np.flatnonzero(decision.covered.sum(axis=1) < options.min_support)
-    if particles.species is not None:  # (coverage is each species' own: their micrographs, from the picks)
-        short = np.unique(particles.groups[decision.not_confirmable])
     fate = "kept (--uncovered reject rejects them)" if options.uncovered == "keep" else "rejected (--uncovered reject)"
+    if particles.species is not None:  # (coverage is each species' own: the inputs that hold it)
+        return warn(species_not_confirmable(particles, decision.not_confirmable, options.min_support, fate))
+    short = np.flatnonzero(decision.covered.sum(axis=1) < options.min_support)
     example = particles.mic_names[short[0]]
     warn(
         f"{int(decision.not_confirmable.sum()):,} picks lie on {len(short):,} of {len(particles.mic_names):,} "

@@ -36,12 +36,37 @@ _ROW_FIELDS = {
 }
 
 
+#: More distinct values than this in ``--species-column`` is no class column (RELION's 2D
+#: classifications stop at a few hundred classes; template matching at tens of templates).
+MAX_COLUMN_SPECIES = 1000
+
+
+def check_species_column(particles: ParticleSet, options: ParticleOptions) -> None:
+    """Refuses a ``--species-column`` that holds no classes: numbers not whole, or too many of them.
+
+    A continuous column given by mistake (a score, a defocus) makes a species of nearly every
+    pick: nothing is ever a duplicate, and nothing says why.
+    """
+    if not options.species_column or particles.species is None:
+        return
+    names = particles.species_names
+    fractional = [name for name in names if float(name) != round(float(name))]
+    if fractional or len(names) > MAX_COLUMN_SPECIES:
+        what = f"values like {fractional[0]} are not whole numbers" if fractional else "that is too many species"
+        raise CryodedupError(
+            f"--species-column {options.species_column}: {len(names):,} distinct values, {what}; "
+            f"is it a class column? A species column holds class numbers (rlnClassNumber), at most "
+            f"{MAX_COLUMN_SPECIES:,} of them"
+        )
+
+
 def assign_species(particles: ParticleSet, options: ParticleOptions) -> None:
     """``--species``: the species of each input, in the order of the inputs.
 
     Refuses the options of several species (``--cross-species``, ``--min-dist NAME=Å``) on
-    particles that have none.
+    particles that have none, and a ``--species-column`` that holds no classes.
     """
+    check_species_column(particles, options)
     if not options.species:
         if particles.species is None and (options.cross_species or options.species_min_dist):
             flag = "--cross-species" if options.cross_species else "--min-dist NAME=Å"
@@ -206,3 +231,33 @@ def species_summary(particles: ParticleSet, decision: Decision, options: Particl
             ],
         }
     return summary
+
+
+def species_not_confirmable(particles: ParticleSet, not_confirmable: np.ndarray, min_support: int, fate: str) -> str:
+    """Why picks of several species could not be confirmed: too few inputs hold their species there.
+
+    Support is asked within a species, so an input of another species on the same
+    tomogram does not count: the warning names the species and how many inputs hold it.
+    """
+    assert particles.species is not None
+    names, n_inputs = particles.species_names, len(particles.inputs)
+    rows = np.flatnonzero(not_confirmable)
+    pairs = particles.species.astype(np.int64) * n_inputs + particles.input_of
+    holds = np.bincount(pairs, minlength=len(names) * n_inputs).reshape(-1, n_inputs) > 0
+    by_species = np.bincount(particles.species[rows], minlength=len(names))
+    parts = []
+    for s in np.flatnonzero(by_species):
+        held = int(holds[s].sum())
+        inputs = "1 input holds" if held == 1 else f"{held} inputs hold"
+        mics = np.unique(particles.groups[rows[particles.species[rows] == s]])
+        where = (
+            f"{len(mics):,} {'micrograph' if len(mics) == 1 else 'micrographs'} (e.g. {particles.mic_names[mics[0]]})"
+        )
+        parts.append(
+            f"{by_species[s]:,} {names[s]} picks on {where}: {inputs} {names[s]}"
+            + ("" if held < min_support else f", fewer than {min_support} of them there")
+        )
+    return (
+        f"{'; '.join(parts)}; --min-support {min_support} is asked within each species, so it cannot be asked "
+        f"of these {len(rows):,} picks: {fate}"
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..algo.density import MIN_DUPLICATES, MIN_EXCESS, OUTLIER_SDS
-from ..labels import distinct_labels
+from ..labels import input_labels
 
 #: Duplicate-density outliers named in the summary's table and drawn in the report (``--json`` lists them all).
 NAMED = 10
@@ -44,7 +44,7 @@ def consensus_rows(consensus: dict) -> list[tuple[str, str]]:
     confirmable: the parts sum to its picks); the Jaccard index of each pair of inputs on
     the micrographs both ran on; the micrographs where they agree least.
     """
-    labels = distinct_labels([i["file"] for i in consensus["per_input"]])
+    labels = input_labels([i["file"] for i in consensus["per_input"]])
     k = consensus["min_support"]
     n_mics = consensus.get("micrographs", 0)
     partial = any(i.get("micrographs", n_mics) < n_mics for i in consensus["per_input"])
@@ -54,12 +54,15 @@ def consensus_rows(consensus: dict) -> list[tuple[str, str]]:
         rows.append((f"  {label}", text + _fates_text(i, k)))
     if k > 1 and consensus.get("micrographs_not_confirmable"):
         rows.append(("  Not confirmable", not_confirmable_text(consensus)))
-    matrix = consensus["jaccard"]
+    matrix, apart = consensus["jaccard"], consensus.get("no_species_in_common", [])
     where = " (on the micrographs both ran on)" if partial else ""
     for a in range(len(labels)):
         for b in range(a + 1, len(labels)):
             value = matrix[a][b]
-            rows.append((f"  Jaccard {labels[a]} / {labels[b]}", ("n/a" if value is None else f"{value:.3f}") + where))
+            undefined = "n/a (no species in common)" if [a, b] in apart else "n/a"
+            rows.append(
+                (f"  Jaccard {labels[a]} / {labels[b]}", (undefined if value is None else f"{value:.3f}") + where)
+            )
     worst = consensus["least_agreement"][:3]
     if worst:
         rows.append(("  Least agreement", "\n".join(f"{w['micrograph']} ({w['mean_jaccard']:.2f})" for w in worst)))

@@ -14,10 +14,10 @@ import numpy as np
 from PIL import Image
 
 from ..algo.audit import TOP_MICROGRAPHS, straddling_per_micrograph
-from ..algo.consensus import OUTCOMES, covered_jaccard, mean_agreement, outcome_counts, pair_counts, pick_outcomes
+from ..algo.consensus import OUTCOMES, covered_jaccard, input_pair_counts, mean_agreement, outcome_counts, pick_outcomes
 from ..algo.dedup import nearest_neighbour_distances, stretched
 from ..algo.density import outliers, per_micrograph
-from ..labels import distinct_labels
+from ..labels import distinct_labels, input_labels
 from .canvas import (
     INK,
     KEPT_COLOUR,
@@ -178,7 +178,7 @@ def input_contributions(details: ParticleDetails) -> Picture:
     rejected = np.bincount(details.input_of[~details.keep], minlength=k)
     legend = Legend([("patch", KEPT_COLOUR, "kept"), ("patch", REJECTED_COLOUR, "rejected")])
     picture, panel = _bar_chart(
-        "Picks contributed by each input", "particles", distinct_labels(details.inputs), kept + rejected, legend
+        "Picks contributed by each input", "particles", input_labels(details.inputs), kept + rejected, legend
     )
     rows = np.arange(k)
     panel.hbars("kept", rows, kept, np.zeros(k), KEPT_COLOUR)
@@ -227,7 +227,7 @@ def consensus_by_input(details: ParticleDetails) -> Picture:
             label = f"kept, confirmed by {details.min_support} or more inputs"
         legend.add("patch", colour, label)
     picture, panel = _bar_chart(
-        "What became of each input's picks", "picks", distinct_labels(details.inputs), counts.sum(axis=1), legend
+        "What became of each input's picks", "picks", input_labels(details.inputs), counts.sum(axis=1), legend
     )
     left = np.zeros(k, dtype=np.int64)
     for fate, widths in shown:
@@ -251,12 +251,12 @@ def agreement(details: ParticleDetails) -> Picture:
     n_mics = len(details.mic_names)
     unit = details.unit
     confirmed_by = _confirmed_by(details)
-    size, matched = pair_counts(confirmed_by, details.input_of, details.groups, n_mics, k)
+    size, matched = input_pair_counts(details.particles, confirmed_by)  # (within species, with several)
     per_mic_matrices, overall = covered_jaccard(size, matched, details.covered)
     per_mic = mean_agreement(per_mic_matrices)
     covered = np.ones((n_mics, k), dtype=bool) if details.covered is None else details.covered
     shared_mics = covered.T.astype(np.int64) @ covered.astype(np.int64)  # micrographs both of a pair ran on
-    labels = distinct_labels(details.inputs)
+    labels = input_labels(details.inputs)
     on = _on_shared(shared_mics, n_mics, unit)
     counts, edges = np.histogram(per_mic[~np.isnan(per_mic)], bins=20, range=(0, 1))
     title = f"Agreement per {unit} (low: the inputs disagree)"
@@ -529,7 +529,7 @@ def _micrograph_title(details: ParticleDetails, mic: int, missing: str) -> str:
     if details.unit == "tomogram":  # distances are 3D; the picture shows x and y
         title = f"{details.mic_names[mic]}: picks seen along z ({details.distance_text})"
     if details.covered is not None and not details.covered[mic].all():
-        absent = [name for name, ran in zip(distinct_labels(details.inputs), details.covered[mic]) if not ran]
+        absent = [name for name, ran in zip(input_labels(details.inputs), details.covered[mic]) if not ran]
         title += f"\nnot picked by {', '.join(absent)} (never ran on this {details.unit})"
     if missing:  # the path is in the summary: a long one here would widen the picture
         title += "\nimage not found: picks on a blank frame (see the summary's micrograph images)"

@@ -7,7 +7,7 @@ itself. Nothing here prints or draws.
 from __future__ import annotations
 
 from ..algo.dedup import SAME_CENTRE_A
-from ..labels import distinct_labels
+from ..labels import distinct_labels, input_labels
 from .analysis_rows import audit_rows, consensus_rows, density_rows, matching_text
 
 #: A summary row: label and text (lines separated by newlines).
@@ -31,7 +31,7 @@ def particle_rows(s: dict) -> list[Row]:
     unit = "tomogram" if s.get("tomography") else "micrograph"
     rows = [("Particles in", f"{s['particles']:,}")]
     if len(s["inputs"]) > 1 and "kept" in s["inputs"][0]:
-        labels = distinct_labels([i["file"] for i in s["inputs"]])
+        labels = input_labels([i["file"] for i in s["inputs"]])
         for label, i in zip(labels, s["inputs"]):
             rows.append((f"  {label}", f"{i['particles']:,} in, {i['kept']:,} kept, {i['rejected']:,} rejected"))
     pct = 100 * s["rejected"] / s["particles"] if s["particles"] else 0.0
@@ -61,7 +61,14 @@ def particle_rows(s: dict) -> list[Row]:
         c = s["copick"]
         written = c.get("written_as")
         into = f"; kept picks written as user {written['user']}, session {written['session']}" if written else ""
-        rows.append(("copick", f"{c['config']}: {c['pick_sets']:,} pick sets on {c['runs']:,} runs{into}"))
+        left = c.get("left_out")
+        skipped = (
+            f"\nleft out, written by cryodedup earlier: {', '.join(left)}"
+            "\n(name their user in --copick-users to read them)"
+            if left
+            else ""
+        )
+        rows.append(("copick", f"{c['config']}: {c['pick_sets']:,} pick sets on {c['runs']:,} runs{into}{skipped}"))
     if s.get("filaments"):
         f = s["filaments"]
         tubes = f"{f['tubes']:,} tube{'' if f['tubes'] == 1 else 's'}"
@@ -77,25 +84,33 @@ def particle_rows(s: dict) -> list[Row]:
         score_text += f"; {score['scale']} (--score-normalize rank)"
     if score.get("without_score"):
         score_text += f"\n{score['without_score']:,} picks without a score: ranked last"
-    into_project = (s.get("copick") or {}).get("written_as")
-    no_files = "none (no -o: the kept picks went into the copick project)" if into_project else "none written (--audit)"
     rows += [
         ("Shift", s["shift"]),
         ("Score", score_text),
         *priority_rows(s.get("priority")),
         *same_image_rows(s.get("same_image")),
-        ("Kept files", "\n".join(s["outputs"]["kept"]) or no_files),
-        ("Rejected files", "\n".join(s["outputs"]["rejected"]) or no_files),
+        *output_rows(s),
         ("Time", particle_time(s)),
     ]
     return rows
+
+
+def output_rows(s: dict) -> list[Row]:
+    """Where the kept and rejected particles went: files, a copick project, or nowhere (--audit)."""
+    written = (s.get("copick") or {}).get("written_as")
+    project = f"written into the copick project as {written['user']}/{written['session']}" if written else None
+    kept, rejected = "\n".join(s["outputs"]["kept"]), "\n".join(s["outputs"]["rejected"])
+    if project:
+        kept = f"{kept}\n{project}" if kept else project
+        rejected = rejected or "not written (-o writes them as STAR files)"
+    return [("Kept files", kept or "none written (--audit)"), ("Rejected files", rejected or "none written (--audit)")]
 
 
 def priority_rows(priority: dict | None) -> list[Row]:
     """The inputs' priority (``--prefer``) and which priority decided how many groups, as one row."""
     if not priority:
         return []
-    order = " > ".join(distinct_labels(priority["order"]))
+    order = " > ".join(input_labels(priority["order"]))
     won = ", ".join(f"{n:,} by {name}" for name, n in priority["won_by"].items())
     text = (
         f"{order}\n{priority['groups']:,} groups of duplicates: {priority['by_priority']:,} decided by priority"
@@ -104,10 +119,15 @@ def priority_rows(priority: dict | None) -> list[Row]:
     return [("Priority", text)]
 
 
+#: Species listed in the summary table (``--json`` lists each).
+SPECIES_ROWS = 20
+
+
 def species_rows(species: dict) -> list[Row]:
     """Per species: picks, kept, distance (radius); with --cross-species, the table of who displaced whom."""
     lines = []
-    for p in species["per_species"]:
+    shown = species["per_species"][:SPECIES_ROWS]
+    for p in shown:
         radius = "" if p["radius_A"] is None else f", radius {p['radius_A']:g} Å"
         lost = (
             f", {p['displaced_by_other_species']:,} displaced by another species" if "cross_species" in species else ""
@@ -115,9 +135,14 @@ def species_rows(species: dict) -> list[Row]:
         lines.append(
             f"{p['species']}: {p['particles']:,} in, {p['kept']:,} kept (min dist {p['min_dist_A']:g} Å{radius}){lost}"
         )
+    hidden = len(species["per_species"]) - len(shown)
+    if hidden:
+        lines.append(f"... and {hidden:,} more species (--json lists each)")
     rows = [("Species", "\n".join(lines))]
     cross = species.get("cross_species")
-    if cross:
+    if cross and hidden:
+        rows.append(("Cross-species", f"a table of {len(species['names']):,} species: --json has it ('won')"))
+    elif cross:
         names = species["names"]
         width = max(len(n) for n in names)
         header = " " * width + "  " + "  ".join(f"{n:>{max(len(n), 5)}}" for n in names)

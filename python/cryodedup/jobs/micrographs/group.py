@@ -61,8 +61,11 @@ class Decision:
 
 @dataclass
 class Outcome:
-    """A run decided: the scores of every pair, each pair's decision, and each micrograph's group."""
+    """A run decided: how it was scored, the scores of every pair, each pair's decision, each micrograph's group."""
 
+    plan: ScoringPlan
+    #: The shards the pairs were scored in (one, or those a merge reads), with what reading cost.
+    shards: list[ShardScores]
     scores: dict[str, np.ndarray]
     decision: Decision
     #: Each micrograph's place in acquisition order (the number of micrographs where it was not read).
@@ -90,7 +93,7 @@ def decide_run(
     rank[positions] = np.arange(len(positions))
     decision = decide(scores, options, placement)
     root = group_duplicates(n_mics, scores["pairs"], decision.duplicate, rank)
-    return Outcome(scores, decision, rank, root)
+    return Outcome(plan, shards, scores, decision, rank, root)
 
 
 def decide(scores: dict[str, np.ndarray], options: MicrographOptions, placement: Placement | None) -> Decision:

@@ -96,12 +96,8 @@ def find_duplicate_micrographs(
     summary = write_results(
         mics,
         options,
-        plan,
-        shards,
         outcome,
         outputs,
-        inputs=inputs,
-        particles=particles,
         log=log,
         match_micrographs=match_micrographs,
         warned=warned,

@@ -635,12 +635,8 @@ def merge_micrograph_shards(
     summary = write_results(
         mics,
         options,
-        plan,
-        scores,
         outcome,
         outputs,
-        inputs=run["inputs"],
-        particles=particles,
         log=log,
         match_micrographs=match_micrographs,
     )

@@ -34,8 +34,8 @@ from ...options import MicrographOptions
 from ...outputs import AtomicOutputs, StrPath
 from ...resolve import match_micrographs
 from .group import UNCERTAIN, Decision, Outcome, near_the_edge
-from .plan import ScoringPlan, candidates_used
-from .score import ShardScores, reading_by_worker
+from .plan import candidates_used
+from .score import reading_by_worker
 
 #: The ``--particles`` split's outputs: these stems with the input's suffix.
 PARTICLE_STEMS = ("particles_on_kept_micrographs", "particles_on_rejected_micrographs")
@@ -50,6 +50,7 @@ class PreparedOutputs:
     paths: list[Path]
     subsets: dict[str, list[str]]  # micrographs_kept/_rejected: their file names
     force: bool
+    inputs: list[str]  # the micrographs as given (files, folders, lists)
     particle_source: ParticleSource | None = None  # --particles, read before any scoring
 
 
@@ -66,19 +67,15 @@ def prepare_outputs(
     paths = [outdir / n for n in names]
     atomic = AtomicOutputs(paths, force=force, inputs=list(inputs) + ([particles] if particles else []))
     particle_source = _load_particles(Path(particles)) if particles is not None else None
-    return PreparedOutputs(outdir, atomic, paths, subsets, force, particle_source)
+    return PreparedOutputs(outdir, atomic, paths, subsets, force, [str(p) for p in inputs], particle_source)
 
 
 def write_results(
     mics: Micrographs,
     options: MicrographOptions,
-    plan: ScoringPlan,
-    shards: list[ShardScores],
     outcome: Outcome,
     outputs: PreparedOutputs,
     *,
-    inputs: Sequence[StrPath],
-    particles: StrPath | None,
     log: Callable[[str, str], None],
     placement: Placement | None = None,
     match_micrographs: str = "auto",
@@ -87,15 +84,15 @@ def write_results(
     """Writes the outputs of a decided run, warns of what the user should look at, and returns the summary.
 
     One run and a merge of shards both end here, so their outputs are the same.
-    ``match_micrographs`` is how the ``particles``' micrographs are found among the inputs;
+    ``match_micrographs`` is how the ``--particles``' micrographs are found among the inputs;
     ``warned``: the warnings logged before (``--update``'s), for the summary and the report.
     With ``--plot``, the pictures and report.html too.
     """
     warnings: list[str] = list(warned)  # for the summary and the report, as they are logged
     log = collecting(log, warnings)
-    _warn_before_writing(mics, options, plan, outcome, placement, log)
-    particle_counts = _write_files(mics, plan, outcome, outputs, placement, match_micrographs, log)
-    summary = _summary(mics, options, plan, shards, outcome, outputs, inputs, warnings)
+    _warn_before_writing(mics, options, outcome, placement, log)
+    particle_counts = _write_files(mics, outcome, outputs, placement, match_micrographs, log)
+    summary = _summary(mics, options, outcome, outputs, warnings)
     decision = outcome.decision
     if decision.uncertain.any():
         log(
@@ -121,12 +118,12 @@ def write_results(
 def _warn_before_writing(
     mics: Micrographs,
     options: MicrographOptions,
-    plan: ScoringPlan,
     outcome: Outcome,
     placement: Placement | None,
     log: Callable[[str, str], None],
 ) -> None:
     """The warnings about what was read and compared: unreadable files, metadata, duplicates near the reach."""
+    plan = outcome.plan
     for path in plan.unreadable:
         log(f"skipped unreadable {path}", "warning")
     positions, pairs, rank = plan.positions, outcome.scores["pairs"], outcome.rank
@@ -145,7 +142,6 @@ def _warn_before_writing(
 
 def _write_files(
     mics: Micrographs,
-    plan: ScoringPlan,
     outcome: Outcome,
     outputs: PreparedOutputs,
     placement: Placement | None,
@@ -155,7 +151,7 @@ def _write_files(
     """pairs.csv, duplicates.csv, the kept and rejected micrographs, and the particles on each (their counts)."""
     paths, subsets, root, rank = outputs.paths, outputs.subsets, outcome.root, outcome.rank
     pairs, scores, keep = outcome.scores["pairs"], outcome.scores, outcome.keep
-    binning, binned_psize = plan.binning, plan.binned_psize
+    binning, binned_psize = outcome.plan.binning, outcome.plan.binned_psize
     particle_counts: dict[str, Any] = {}
     with outputs.atomic as tmp:
         distance = placement.distance(pairs) if placement is not None else None
@@ -176,20 +172,13 @@ def _write_files(
 
 
 def _summary(
-    mics: Micrographs,
-    options: MicrographOptions,
-    plan: ScoringPlan,
-    shards: list[ShardScores],
-    outcome: Outcome,
-    outputs: PreparedOutputs,
-    inputs: Sequence[StrPath],
-    warnings: list[str],
+    mics: Micrographs, options: MicrographOptions, outcome: Outcome, outputs: PreparedOutputs, warnings: list[str]
 ) -> dict[str, Any]:
     """The run's summary: what was read, how it was compared, what was decided, what was written."""
+    plan, shards, keep = outcome.plan, outcome.shards, outcome.keep
     binning, binned_psize, band = plan.binning, plan.binned_psize, plan.band
-    keep = outcome.keep
     return {
-        "inputs": [str(p) for p in inputs],
+        "inputs": outputs.inputs,
         "micrographs": len(mics.names),
         "unreadable": plan.unreadable,
         "order": plan.rule,
