@@ -287,60 +287,13 @@ def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = 
             "--min-dist-z: these particles are 2-D (micrograph coordinates, no z); it is for subtomograms"
         )
     levels = priority_levels(particles, options)
-    # The half-set audit counts (rejected, suppressor) pairs; the report which priority decided a group.
-    want_pairs = particles.halfsets is not None or levels is not None
-    whole_tubes = particles.tubes is not None and options.filament_mode == "tube"
-    images = images_for_the_core(particles.images, options.same_image)
-    if images is not None and whole_tubes:
-        raise CryodedupError(
-            "--same-image reject compares segments, and --filament-mode tube compares whole tubes: "
-            "give --filament-mode segment, or --same-image warn"
-        )
-    poses: dict[str, Any] = {}
-    if options.max_angle is not None:
-        if particles.poses is None:
-            raise CryodedupError(
-                "--max-angle: the particles carry no orientations (rlnAngleRot/Tilt/Psi, alignments3D/pose)"
-            )
-        if whole_tubes:
-            raise CryodedupError("--max-angle and --filament-mode tube exclude each other: tubes are compared whole")
-        refuse_angles_not_finite(particles)
-        poses = {"poses": particles.poses, "pose_kind": particles.pose_kind, "max_angle": options.max_angle}
-        poses["sym"] = options.sym.upper()
+    rule = _duplicate_rule(particles, options, levels)
+    rule["higher_is_better"] = higher
     if n_inputs == 1:
-        result = dedup(
-            particles.groups,
-            particles.centres,
-            scores,
-            min_dist=options.min_dist,
-            min_dist_z=options.min_dist_z,
-            higher_is_better=higher,
-            remove_entirely=options.remove_entirely,
-            seed=options.seed,
-            want_suppressed_by=options.plot or want_pairs,  # 8 bytes per particle, for pictures and the audit only
-            tubes=particles.tubes,
-            whole_tubes=whole_tubes,
-            priorities=levels,
-            images=images,
-            **poses,
-        )
+        result = dedup(particles.groups, particles.centres, scores, **rule)
         return Decision(result.keep, result.suppressed_by, None, ranked_scores=ranked, levels=levels)
     result, confirmed_by = dedup_and_support_masks(
-        particles.groups,
-        particles.centres,
-        scores,
-        particles.input_of,
-        min_dist=options.min_dist,
-        min_dist_z=options.min_dist_z,
-        higher_is_better=higher,
-        remove_entirely=options.remove_entirely,
-        seed=options.seed,
-        want_suppressed_by=options.plot or want_pairs,
-        tubes=particles.tubes,
-        whole_tubes=whole_tubes,
-        priorities=levels,
-        images=images,
-        **poses,
+        particles.groups, particles.centres, scores, particles.input_of, **rule
     )
     covered = coverage(particles, options.coverage)
     if options.min_support <= 1:
@@ -355,6 +308,45 @@ def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = 
     return Decision(
         keep, result.suppressed_by, confirmed_by, unconfirmed, ranked, not_confirmable, covered, levels=levels
     )
+
+
+def _duplicate_rule(particles: ParticleSet, options: ParticleOptions, levels: np.ndarray | None) -> dict[str, Any]:
+    """What makes two rows duplicates and which is kept, as the core's dedup takes it (but the score order).
+
+    Refuses the rules that exclude each other: ``--same-image reject`` or ``--max-angle``
+    with whole tubes, ``--max-angle`` without orientations or with orientations not finite.
+    """
+    # The half-set audit counts (rejected, suppressor) pairs; the report which priority decided a group.
+    want_pairs = particles.halfsets is not None or levels is not None
+    whole_tubes = particles.tubes is not None and options.filament_mode == "tube"
+    images = images_for_the_core(particles.images, options.same_image)
+    if images is not None and whole_tubes:
+        raise CryodedupError(
+            "--same-image reject compares segments, and --filament-mode tube compares whole tubes: "
+            "give --filament-mode segment, or --same-image warn"
+        )
+    rule: dict[str, Any] = {
+        "min_dist": options.min_dist,
+        "min_dist_z": options.min_dist_z,
+        "remove_entirely": options.remove_entirely,
+        "seed": options.seed,
+        "want_suppressed_by": options.plot or want_pairs,  # 8 bytes per particle, for pictures and the audit only
+        "tubes": particles.tubes,
+        "whole_tubes": whole_tubes,
+        "priorities": levels,
+        "images": images,
+    }
+    if options.max_angle is not None:
+        if particles.poses is None:
+            raise CryodedupError(
+                "--max-angle: the particles carry no orientations (rlnAngleRot/Tilt/Psi, alignments3D/pose)"
+            )
+        if whole_tubes:
+            raise CryodedupError("--max-angle and --filament-mode tube exclude each other: tubes are compared whole")
+        refuse_angles_not_finite(particles)
+        rule.update(poses=particles.poses, pose_kind=particles.pose_kind, max_angle=options.max_angle)
+        rule["sym"] = options.sym.upper()
+    return rule
 
 
 def priority_levels(particles: ParticleSet, options: ParticleOptions) -> np.ndarray | None:
@@ -410,18 +402,7 @@ def summarize(
     """
     counts = particles.counts()
     kept = particles.counts(decision.keep)
-    score_label = particles.score_label
     n_kept = int(np.count_nonzero(decision.keep))
-    score: dict[str, str | int | None] = {
-        "column": score_label,
-        "order": ("max" if particles.higher_is_better else "min") if score_label else f"random (seed {options.seed})",
-    }
-    if score_label and options.score_normalize == "rank":
-        score["normalized"] = "rank: each input's scores as percentiles (1 best)"
-    if raw_picker_scores(particles, options):
-        score["scale"] = "compared as read across inputs, though the inputs' scores are on different scales"
-    if without := count_without_score(particles.scores):
-        score["without_score"] = without
     summary: dict = {
         "inputs": [
             {"file": name, "particles": int(n), "kept": int(k), "rejected": int(n - k)}
@@ -434,7 +415,7 @@ def summarize(
         "tomography": particles.centres.shape[1] == 3,  # the "micrographs" are tomograms
         "pixel_sizes": particles.pixel_sizes,
         "shift": particles.shift,
-        "score": score,
+        "score": _score_summary(particles, options),
     }
     summary.update(particles.summary)
     if decision.levels is not None:
@@ -447,29 +428,7 @@ def summarize(
     summary["duplicate_density"] = duplicate_density(particles.groups, decision.duplicate, particles.mic_names)
     if particles.tubes is not None:
         summary["filaments"] = filament_summary(particles.tube_column or "", particles.tubes, options.filament_mode)
-    if particles.halfsets is not None:
-        assert decision.suppressed_by is not None, "decide() keeps the pairs when there are half-sets"
-        criterion = duplicate_criterion(options.min_dist, options.max_angle, options.min_dist_z)
-        pairs = same_image_pairs(particles.images, particles.centres) if particles.images is not None else None
-        summary["halfset_audit"] = halfset_audit(particles, decision.suppressed_by, criterion, pairs)
-    elif options.audit:
-        summary["halfset_audit"] = {
-            "column": None,
-            "message": "the particles carry no half-sets (rlnRandomSubset 1/2, alignments3D/split 0/1): "
-            "nothing to audit",
-        }
-    if halves is not None:
-        summary["halfsets"] = halfsets_report(particles, decision.keep, halves)
-    if options.max_angle is not None:
-        summary["orientations"] = (
-            f"duplicates only within {options.max_angle:g}° ({particles.pose_label}, symmetry {options.sym.upper()})"
-        )
-    if particles.images is not None:
-        summary["same_image"] = same_image_summary(
-            particles.images, particles.centres, decision.keep, options.same_image
-        )
-    if particles.sources is not None:
-        summary["symmetry_expansion"] = symmetry_copies(particles.sources, particles.sources_label, decision.keep)
+    summary.update(_audits(particles, decision, options, halves))
     if decision.confirmed_by is not None:
         summary["consensus"] = consensus_report(
             particles,
@@ -482,6 +441,53 @@ def summarize(
             uncovered=options.uncovered,
         )
     return summary
+
+
+def _score_summary(particles: ParticleSet, options: ParticleOptions) -> dict[str, str | int | None]:
+    """The summary's ``score``: the column and order the rows were ranked by, and how the scores were compared."""
+    score_label = particles.score_label
+    score: dict[str, str | int | None] = {
+        "column": score_label,
+        "order": ("max" if particles.higher_is_better else "min") if score_label else f"random (seed {options.seed})",
+    }
+    if score_label and options.score_normalize == "rank":
+        score["normalized"] = "rank: each input's scores as percentiles (1 best)"
+    if raw_picker_scores(particles, options):
+        score["scale"] = "compared as read across inputs, though the inputs' scores are on different scales"
+    if without := count_without_score(particles.scores):
+        score["without_score"] = without
+    return score
+
+
+def _audits(
+    particles: ParticleSet, decision: Decision, options: ParticleOptions, halves: np.ndarray | None
+) -> dict[str, Any]:
+    """The summary's checks of what was kept: half-sets, orientations, one image twice, symmetry copies."""
+    audits: dict[str, Any] = {}
+    if particles.halfsets is not None:
+        assert decision.suppressed_by is not None, "decide() keeps the pairs when there are half-sets"
+        criterion = duplicate_criterion(options.min_dist, options.max_angle, options.min_dist_z)
+        pairs = same_image_pairs(particles.images, particles.centres) if particles.images is not None else None
+        audits["halfset_audit"] = halfset_audit(particles, decision.suppressed_by, criterion, pairs)
+    elif options.audit:
+        audits["halfset_audit"] = {
+            "column": None,
+            "message": "the particles carry no half-sets (rlnRandomSubset 1/2, alignments3D/split 0/1): "
+            "nothing to audit",
+        }
+    if halves is not None:
+        audits["halfsets"] = halfsets_report(particles, decision.keep, halves)
+    if options.max_angle is not None:
+        audits["orientations"] = (
+            f"duplicates only within {options.max_angle:g}° ({particles.pose_label}, symmetry {options.sym.upper()})"
+        )
+    if particles.images is not None:
+        audits["same_image"] = same_image_summary(
+            particles.images, particles.centres, decision.keep, options.same_image
+        )
+    if particles.sources is not None:
+        audits["symmetry_expansion"] = symmetry_copies(particles.sources, particles.sources_label, decision.keep)
+    return audits
 
 
 @all_outputs_at_once
@@ -521,13 +527,7 @@ def remove_duplicate_particles(
     options = options or ParticleOptions()
     options.check()
     paths = [Path(p) for p in inputs]
-    if not paths:
-        raise CryodedupError("no input files given")
-    preferred_inputs(options.prefer, paths)  # a --prefer that names no input is refused before reading
-    # A copick project takes its kept picks back; an output folder is then for the STAR files.
-    into_project = outdir is None and not options.plot and len(paths) == 1 and is_copick_config(paths[0])
-    if outdir is None and not (options.audit and not options.plot) and not into_project:
-        raise CryodedupError("outdir: an output folder is needed (only audit=True without plot=True writes nothing)")
+    into_project = _check_request(paths, outdir, options)
     # Without one (an audit) the readers' writers get the current folder, and are never called.
     outdir = Path(outdir if outdir is not None else ".")
     warnings: list[str] = []
@@ -538,18 +538,7 @@ def remove_duplicate_particles(
 
     # The plotting code loads on the other core while the core reads and decides.
     plotting = preload_plotting() if options.plot else None
-    particles = read_inputs(paths, None if into_project else outdir, options, warn, log)
-    assert particles.writer is not None, "every reader of files gives the set a writer"
-    if options.species_column and particles.species is None:
-        raise CryodedupError(
-            "--species-column is read from RELION STAR files; name other inputs' species with --species"
-        )
-    assign_species(particles, options)
-    if is_picker_output(paths[0]):
-        warn_inputs_apart(particles, warn)
-    elif raw := raw_picker_scores(particles, options):
-        warn(raw)  # (picker inputs: their reader says it, naming each picker's score)
-    check_centres(particles)
+    particles = _read_checked(paths, None if into_project else outdir, options, warn, log)
     reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()
     decision = decide(particles, options, log)
@@ -557,27 +546,14 @@ def remove_duplicate_particles(
     decided_at = time.perf_counter()
     halves = halfsets_by_micrograph(particles.groups, decision.keep) if reassign else None
     details = None if plotting is None else picture_details(particles, decision, options, plotting)
-    pictures = None
-    if options.audit:
-        outputs: dict[str, list[Path]] = {"kept": [], "rejected": []}
-        written_at = time.perf_counter()
-    elif details is not None:  # the core writes the outputs (Python's lock released) while the pictures are drawn
-        writing = _in_background(_timed_write, particles, decision.keep, force, halves)
-        try:
-            pictures = draw_pictures(details, options, paths[0])
-        finally:
-            outputs, write_seconds = writing.result()
-        written_at = decided_at + write_seconds
-    else:
-        outputs = particles.writer.write(decision.keep, force, halves)
-        written_at = time.perf_counter()
+    outputs, write_seconds, pictures = _write(particles, decision.keep, halves, details, options, force, paths[0])
     summary = summarize(particles, decision, options, halves)
     if same_image := summary.get("same_image", {}).get("message"):
         warn(same_image)
     summary["timings"] = {  # where the time goes: reading (index and scan), dedup, writing
         "read": round(read_at - start, 3),
         "decide": round(decided_at - read_at, 3),
-        "write": round(written_at - decided_at, 3),
+        "write": round(write_seconds, 3),
         # Decided and written while read (docs/design.md section 5): "read" holds all three.
         "one_pass": particles.decided is not None,
     }
@@ -591,6 +567,63 @@ def remove_duplicate_particles(
     if details is not None:
         summary["plots"] = plot_particles(details, outdir, options, paths[0], force, summary, pictures)
     return summary
+
+
+def _check_request(paths: list[Path], outdir: StrPath | None, options: ParticleOptions) -> bool:
+    """Refuses a job that cannot run before anything is read; whether the kept picks go back into a copick project."""
+    if not paths:
+        raise CryodedupError("no input files given")
+    preferred_inputs(options.prefer, paths)  # a --prefer that names no input is refused before reading
+    # A copick project takes its kept picks back; an output folder is then for the STAR files.
+    into_project = outdir is None and not options.plot and len(paths) == 1 and is_copick_config(paths[0])
+    if outdir is None and not (options.audit and not options.plot) and not into_project:
+        raise CryodedupError("outdir: an output folder is needed (only audit=True without plot=True writes nothing)")
+    return into_project
+
+
+def _read_checked(
+    paths: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log
+) -> ParticleSet:
+    """The inputs read, their species assigned, and what they hold checked before anything is decided."""
+    particles = read_inputs(paths, outdir, options, warn, log)
+    assert particles.writer is not None, "every reader of files gives the set a writer"
+    if options.species_column and particles.species is None:
+        raise CryodedupError(
+            "--species-column is read from RELION STAR files; name other inputs' species with --species"
+        )
+    assign_species(particles, options)
+    if is_picker_output(paths[0]):
+        warn_inputs_apart(particles, warn)
+    elif raw := raw_picker_scores(particles, options):
+        warn(raw)  # (picker inputs: their reader says it, naming each picker's score)
+    check_centres(particles)
+    return particles
+
+
+def _write(
+    particles: ParticleSet,
+    keep: np.ndarray,
+    halves: np.ndarray | None,
+    details: ParticleDetails | None,
+    options: ParticleOptions,
+    force: bool,
+    first_input: Path,
+) -> tuple[dict[str, list[Path]], float, Pictures | None]:
+    """The kept and rejected rows written (none with ``--audit``), and with ``details`` the pictures drawn meanwhile.
+
+    Returns the outputs by subset, the seconds the writing took, and the pictures.
+    """
+    if options.audit:
+        return {"kept": [], "rejected": []}, 0.0, None
+    if details is None:
+        return (*_timed_write(particles, keep, force, halves), None)
+    # The core writes the outputs (Python's lock released) while the pictures are drawn.
+    writing = _in_background(_timed_write, particles, keep, force, halves)
+    try:
+        pictures = draw_pictures(details, options, first_input)
+    finally:
+        outputs, write_seconds = writing.result()
+    return outputs, write_seconds, pictures
 
 
 def picture_details(

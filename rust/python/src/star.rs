@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use cryodedup_core::errors::FileError;
-use cryodedup_core::images::ImageRun;
 use cryodedup_core::io::particle_rows::{CentrePlan, PixelSize};
 use cryodedup_core::io::star;
 use cryodedup_core::particle_split::Splitting;
@@ -126,13 +125,6 @@ impl ParticleColumns {
         }
         Ok(ParticleColumns { key, coords, origins, origin_pixels, score, extra, image })
     }
-}
-
-/// Image runs as a uint64 (n, 4) array: stack hash, first and last index, increasing (0 or 1).
-pub(crate) fn image_runs(py: Python<'_>, runs: &[ImageRun]) -> Py<PyArray2<u64>> {
-    let flat: Vec<u64> = runs.iter().flat_map(|r| [r.stack, r.first, r.last, u64::from(r.increasing)]).collect();
-    let array = flat.into_pyarray(py).reshape([runs.len(), 4]).expect("n * 4 values");
-    array.unbind()
 }
 
 /// The centre plan of a particle scan, its columns checked against the loop's `labels`.
@@ -490,7 +482,7 @@ impl StarFile {
             split_note,
             extra: rows.extra.into_iter().map(|values| values.into_pyarray(py).unbind()).collect(),
             images: plan.image.map(|_| rows.images.keys.into_pyarray(py).unbind()),
-            image_runs: plan.image.map(|_| image_runs(py, &rows.images.runs)),
+            image_runs: plan.image.map(|_| crate::images::image_runs(py, &rows.images.runs)),
         })
     }
 
