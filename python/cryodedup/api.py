@@ -69,7 +69,8 @@ def remove_duplicates(
         ``score``, ``score_order``, ``remove_entirely``, ``seed``, ``micrographs``,
         ``max_angle`` and ``sym`` (orientations compared, docs/design.md section 9),
         ``prefer`` (a list of inputs, paths as given or positions from 1, most preferred
-        first: their particles win groups of duplicates whatever the scores).
+        first: their particles win groups of duplicates whatever the scores; in a copick
+        project, pick sets as ``"user/session"``, a user for all its sessions, or positions).
 
     Returns
     -------

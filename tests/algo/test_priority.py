@@ -16,6 +16,7 @@ from cryodedup.algo.priority import (
     groups_decided,
     input_levels,
     preferred_inputs,
+    preferred_pick_sets,
     scores_without_none,
 )
 from cryodedup.errors import CryodedupError
@@ -81,13 +82,27 @@ def test_preferred_inputs_by_path_or_position(tmp_path):
     assert preferred_inputs([str(c), "1"], inputs) == [2, 0]
     assert preferred_inputs([c], inputs) == [2]
     assert preferred_inputs([str(tmp_path / "." / "b.star")], inputs) == [1]  # the same file by another path
-    assert input_levels([2, 0], 3).tolist() == [1, 2, 0]
+    assert input_levels([[2], [0]], 3).tolist() == [1, 2, 0]
     with pytest.raises(CryodedupError, match=r"--prefer 4: not one of the inputs; .*\(1: .*a.star, 2: "):
         preferred_inputs(["4"], inputs)
     with pytest.raises(CryodedupError, match="preferred twice"):
         preferred_inputs(["1", str(a)], inputs)
     with pytest.raises(CryodedupError, match="--prefer 0: not one of the inputs"):
         preferred_inputs(["0"], inputs)
+
+
+def test_preferred_pick_sets_by_label_user_or_position():
+    # copick pick sets: a user/session, a user alone (all its sessions, one level), a position; a
+    # user called "2" is that user, not the second pick set.
+    labels = ["2/0", "alice/1", "alice/2", "bob/1"]
+    assert preferred_pick_sets(["bob/1", "alice"], labels) == [("bob/1", [3]), ("alice", [1, 2])]
+    assert preferred_pick_sets(["3", 2], labels) == [("alice/2", [2]), ("2", [0])]
+    assert preferred_pick_sets([2], labels[1:]) == [("alice/2", [1])]
+    assert input_levels([[3], [1, 2]], 4).tolist() == [2, 1, 1, 0]
+    with pytest.raises(CryodedupError, match=r"--prefer 5: not one of the copick pick sets read; .*\(1: 2/0, 2: ali"):
+        preferred_pick_sets(["5"], labels)
+    with pytest.raises(CryodedupError, match=r"--prefer alice: alice/2 is preferred twice \(--prefer 3 too\)"):
+        preferred_pick_sets(["3", "alice"], labels)
 
 
 def test_combined_levels_rank_by_the_first_then_the_second():

@@ -230,15 +230,16 @@ def test_a_points_centre_is_its_location_plus_its_translation(tmp_path):
     assert read_back(config) == {("TS_001", "apoferritin"): [(100.0, 100.0, 100.0, 0.5)]}
 
 
-def two_users_project(tmp_path, points):
-    """A project of one object (apoferritin, radius 60 Å) on one run; ``points``: (user, x, transform, score)."""
+def two_users_project(tmp_path, points, sessions=None):
+    """A project of one object (apoferritin, radius 60 Å) on one run; ``points``: (user, x, transform, score),
+    each in session 1 or its session in ``sessions``."""
     with root_logger_kept():
         config = tmp_path / "copick_config.json"
         objects = [PickableObject(name="apoferritin", is_particle=True, radius=60.0)]
         root = copick.new_config(str(config), str(tmp_path / "overlay"), pickable_objects=objects)
         run = root.new_run("TS_001")
-        for user, x, transform, score in points:
-            picks = run.new_picks(object_name="apoferritin", session_id="1", user_id=user)
+        for (user, x, transform, score), session in zip(points, sessions or ["1"] * len(points)):
+            picks = run.new_picks(object_name="apoferritin", session_id=session, user_id=user)
             point = CopickPoint(location=CopickLocation(x=x, y=100.0, z=100.0), score=score)
             point.transformation = transform
             picks.points = [point]
@@ -301,3 +302,88 @@ def test_the_summary_says_the_kept_picks_went_into_the_project(tmp_path):
         ("Kept files", "written into the copick project as cryodedup/0"),
         ("Rejected files", "not written (-o writes them as STAR files)"),
     ]
+
+
+def greedy_with_priority(rows, levels):
+    """The kept rows of :func:`make_project`'s picks by a greedy over the picks read with copick's API: each
+    run and object on its own, within the object's radius, ranked by priority level (lower first), then
+    score (higher first), then row. Also the groups priority decided, per level: a kept row that
+    suppressed a row of a worse level."""
+    radii = list(OBJECTS.values())
+    order = sorted(range(len(rows)), key=lambda i: (levels[i], -rows[i][3], i))
+    keep, gone, decided = [False] * len(rows), set(), {}
+    for i in order:
+        if i in gone:
+            continue
+        keep[i] = True
+        g, centre, s = rows[i][:3]
+        near = [j for j in order if j != i and not keep[j] and j not in gone and rows[j][0] == g and rows[j][2] == s]
+        near = [j for j in near if np.linalg.norm(np.subtract(rows[j][1], centre)) <= radii[s]]
+        gone.update(near)
+        if any(levels[j] > levels[i] for j in near):
+            decided[levels[i]] = decided.get(levels[i], 0) + 1
+    return keep, decided
+
+
+def test_prefer_names_pick_sets_by_user_session_user_or_position(tmp_path):
+    # carol's annotations first, then bob's, then the others (alice, and dave's ribosomes): the written
+    # picks against the greedy over the picks read with copick; each spelling of the same priority the same.
+    config, rows = make_project(tmp_path, 2)
+    user_level = {3: 0, 2: 1}  # (rows' users: dave 0, alice 1, bob 2, carol 3)
+    keep, decided = greedy_with_priority(rows, [user_level.get(r[4], 2) for r in rows])
+    assert keep != greedy_with_priority(rows, [0] * len(rows))[0], "the priority must change the answer"
+    for session, prefer in enumerate((["carol/1", "bob"], ["carol", "bob/1"], ["carol/", "bob/1"], [3, "2"])):
+        options = ParticleOptions(prefer=prefer, copick_out_session=str(session))
+        summary = remove_duplicate_particles([config], None, options)
+        assert read_back(config, session=str(session)) == expected(rows, keep), prefer
+        priority = summary["priority"]
+        assert priority["by_priority"] == sum(decided.values())
+        assert list(priority["won_by"].values()) == [decided[k] for k in sorted(decided)]
+    assert priority["order"] == ["carol/1", "bob/1", "the other inputs"]  # (positions: shown as their pick sets)
+    assert summary["inputs"][2]["file"] == "carol/1"  # position 3 is the summary's third input
+
+
+def test_a_user_alone_is_all_its_sessions_at_one_priority(tmp_path):
+    # One apoferritin, picked by bob (0.9), alice in session 1 (0.5) and in session 2 (0.7), all 10 Å apart.
+    config = sessions_project(tmp_path, [("alice", "1", 0.5), ("alice", "2", 0.7), ("bob", "1", 0.9)])
+    kept = {}
+    for session, prefer in enumerate(([], ["alice"], ["alice/1"], ["alice/1", "alice/2"], [2])):
+        options = ParticleOptions(prefer=prefer, copick_out_session=f"out{session}")
+        summary = remove_duplicate_particles([config], None, options)
+        (kept[str(prefer)],) = read_back(config, session=f"out{session}")[("TS_001", "apoferritin")]
+    # Without priority bob's best score; alice's sessions at one level: her better one; alice/1 first: it.
+    assert [k[3] for k in kept.values()] == [0.9, 0.7, 0.5, 0.5, 0.7]
+    assert summary["priority"]["order"] == ["alice/2", "the other inputs"]
+    with pytest.raises(CryodedupError, match=r"--prefer alice/2: alice/2 is preferred twice \(--prefer alice too\)"):
+        remove_duplicate_particles([config], None, ParticleOptions(prefer=["alice", "alice/2"]))
+    listed = r"\(1: alice/1, 2: alice/2, 3: bob/1\)"
+    for wrong in ("carol", "4", "0", "alice/3", "config.json"):
+        with pytest.raises(
+            CryodedupError, match=rf"--prefer {wrong}: not one of the copick pick sets read; .*{listed}"
+        ):
+            remove_duplicate_particles([config], None, ParticleOptions(prefer=[wrong]))
+
+
+def test_the_cli_prefers_a_pick_set_by_name(tmp_path):
+    from click.testing import CliRunner
+
+    from cryodedup.cli import main
+
+    config = sessions_project(tmp_path, [("alice", "1", 0.5), ("bob", "1", 0.9), ("pytom", "0", 0.8)])
+    result = CliRunner().invoke(main, ["particles", str(config), "--prefer", "alice/1", "--json", "-q"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["priority"]["won_by"] == {"alice/1": 1}
+    assert read_back(config)[("TS_001", "apoferritin")][0][3] == 0.5
+    # The summary names the pick set as the input rows do (it read "1 > the other inputs").
+    result = CliRunner().invoke(main, ["particles", str(config), "--prefer", "alice/1", "--force"])
+    assert result.exit_code == 0, result.output
+    assert "alice/1 > the other inputs" in result.output and "(1 by alice/1)" in result.output
+    result = CliRunner().invoke(main, ["particles", str(config), "--prefer", "carol/1", "--force"])
+    assert result.exit_code != 0 and "Error: --prefer carol/1: not one of the copick pick sets read" in result.output
+    assert "(1: alice/1, 2: bob/1, 3: pytom/0)" in result.output and "Traceback" not in result.output
+
+
+def sessions_project(tmp_path, picks):
+    """One apoferritin on one run, picked once per (user, session, score) of ``picks``, 10 Å apart."""
+    points = [(user, 100.0 + 10 * k, np.eye(4), score) for k, (user, _, score) in enumerate(picks)]
+    return two_users_project(tmp_path, points, [session for _, session, _ in picks])

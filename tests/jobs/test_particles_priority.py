@@ -133,3 +133,24 @@ def test_picker_folders_with_prefer(tmp_path):
     assert [i["kept"] for i in summary["inputs"]] == [1, 2]
     assert summary["priority"]["by_priority"] == 2
     assert summary["score"]["without_score"] == 2
+
+
+def test_remove_entirely_says_the_priority_decided_nothing(tmp_path):
+    # Every pick with a duplicate goes, the preferred hand picks with the rest: 3 of each input (the
+    # three pairs), and the summary says so instead of "3 decided by priority".
+    manual, log = two_pickers(tmp_path)
+    options = ParticleOptions(min_dist=10, prefer=["2"], remove_entirely=True)
+    summary = remove_duplicate_particles([log, manual], tmp_path / "out", options)
+    assert [i["rejected"] for i in summary["inputs"]] == [3, 3]
+    assert summary["priority"] == {
+        "order": [str(manual), "the other inputs"],
+        "applied": False,
+        "removed": {str(manual): 3, "the other inputs": 3},
+    }
+    assert any(w.startswith("--prefer decides nothing with --remove-entirely") for w in summary["warnings"])
+    args = ["particles", str(log), str(manual), "-o", str(tmp_path / "o"), "--min-dist", "10", "--prefer", "2"]
+    result = CliRunner().invoke(main, [*args, "--remove-entirely"])
+    assert result.exit_code == 0, result.output
+    assert "decided by priority" not in result.output
+    assert "not applied: --remove-entirely removes every particle that has a duplicate" in result.output
+    assert "removed: 3 of manual.star, 3 of the other inputs" in " ".join(result.output.split())

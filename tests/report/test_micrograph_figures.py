@@ -65,3 +65,20 @@ def test_z_against_pearson_shows_why_a_high_z_pair_is_not_flagged():
     vertical, horizontal = ax.get_lines()
     assert vertical.get_xdata()[0] == 8.0 and horizontal.get_ydata()[0] == 0.3
     assert "1 with z below 5 have none" in ax.get_title()
+
+
+def test_position_map_titles_count_in_the_singular_and_plural():
+    # Two grid squares: one with one image pair joined, one with a single image ("1 duplicate pairs" was the title).
+    from cryodedup.report.micrograph_figures import position_map
+
+    xy = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0]])
+    fig = position_map(
+        xy,
+        np.array([0, 0, 1]),
+        ["GridSquare_1", "GridSquare_2"],
+        np.array([[0, 1]]),
+        np.array([False, True, False]),
+        1.0,
+    )
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["GridSquare_1: 2 images, 1 duplicate pair", "GridSquare_2: 1 image, 0 duplicate pairs"]

@@ -45,6 +45,23 @@ def count_without_score(scores: np.ndarray | None) -> int:
     return int(scores.size - np.count_nonzero(np.isfinite(scores)))
 
 
+#: One priority level of ``--prefer``: its name (as the summary shows it) and the inputs it holds.
+Level = tuple[str, list[int]]
+
+
+def preference(
+    prefer: Sequence[str | os.PathLike | int], inputs: Sequence[str], pick_sets: bool = False
+) -> list[Level]:
+    """The priority levels ``--prefer`` names, most preferred first.
+
+    Files (``pick_sets`` False): each value one input, by :func:`preferred_inputs`. copick
+    pick sets (``inputs`` labelled ``user/session``): by :func:`preferred_pick_sets`.
+    """
+    if pick_sets:
+        return preferred_pick_sets(prefer, inputs)
+    return [(inputs[k], [k]) for k in preferred_inputs(prefer, [Path(p) for p in inputs])]
+
+
 def preferred_inputs(prefer: Sequence[str | os.PathLike | int], inputs: Sequence[Path]) -> list[int]:
     """The inputs ``--prefer`` names (indices into ``inputs``), most preferred first.
 
@@ -79,11 +96,52 @@ def _input_named(value: str | os.PathLike | int, inputs: Sequence[Path]) -> int:
     )
 
 
-def input_levels(preferred: Sequence[int], n_inputs: int) -> np.ndarray:
-    """Each input's priority level: the k-th preferred input k, the others all after them."""
-    levels = np.full(n_inputs, len(preferred), dtype=np.uint32)
-    levels[list(preferred)] = np.arange(len(preferred), dtype=np.uint32)
+def preferred_pick_sets(prefer: Sequence[str | os.PathLike | int], labels: Sequence[str]) -> list[Level]:
+    """The copick pick sets ``--prefer`` names (``labels``: ``user/session`` each), most preferred first.
+
+    A value is a pick set's ``user/session``; a user alone, all that user's sessions as one
+    level (the score decides between them); else a position from 1 in ``labels``' order
+    (the summary's). A name goes before a position: a user called ``2`` is that user.
+    Refused: a value that names no pick set read, a pick set named twice.
+    """
+    levels: list[Level] = []
+    taken: dict[int, str] = {}
+    for value in prefer:
+        level = _pick_sets_named(str(value).strip().rstrip("/"), labels)
+        if level is None:
+            listed = ", ".join(f"{k + 1}: {label}" for k, label in enumerate(labels))
+            raise CryodedupError(
+                f"--prefer {value}: not one of the copick pick sets read; give a user/session, a user (all its "
+                f"sessions) or a position ({listed})"
+            )
+        if twice := [k for k in level[1] if k in taken]:
+            raise CryodedupError(
+                f"--prefer {value}: {labels[twice[0]]} is preferred twice (--prefer {taken[twice[0]]} too); "
+                "give each pick set once"
+            )
+        taken.update((k, str(value)) for k in level[1])
+        levels.append(level)
     return levels
+
+
+def _pick_sets_named(text: str, labels: Sequence[str]) -> Level | None:
+    """The level ``text`` names: a ``user/session`` label, else a user's sets, else a position from 1."""
+    if text in labels:
+        return text, [labels.index(text)]
+    of_user = [k for k, label in enumerate(labels) if label.split("/", 1)[0] == text]
+    if of_user:
+        return text, of_user
+    if text.isdigit() and 1 <= int(text) <= len(labels):
+        return labels[int(text) - 1], [int(text) - 1]
+    return None
+
+
+def input_levels(levels: Sequence[Sequence[int]], n_inputs: int) -> np.ndarray:
+    """Each input's priority level: the inputs of the k-th level k, the others all after them."""
+    out = np.full(n_inputs, len(levels), dtype=np.uint32)
+    for level, held in enumerate(levels):
+        out[list(held)] = level
+    return out
 
 
 def combine_levels(first: np.ndarray | None, then: np.ndarray | None) -> np.ndarray | None:
@@ -128,15 +186,27 @@ def _marked(rows: np.ndarray, n: int) -> np.ndarray:
 
 
 def priority_summary(
-    inputs: Sequence[str],
-    prefer: Sequence[str | os.PathLike | int],
-    levels: np.ndarray,
+    levels: Sequence[Level],
+    n_inputs: int,
+    row_levels: np.ndarray,
     keep: np.ndarray,
     suppressed_by: np.ndarray,
+    remove_entirely: bool = False,
 ) -> dict:
-    """The inputs in their order of priority (``--prefer``), and which priority decided how many groups."""
-    order = preferred_inputs(prefer, [Path(p) for p in inputs])
-    names = [inputs[k] for k in order]
-    if len(order) < len(inputs):
+    """The inputs in their order of priority (``--prefer``), and which priority decided how many groups.
+
+    Under ``remove_entirely`` no group has a winner (every particle with a duplicate goes,
+    whatever its level): the summary says priority decided nothing, and how many particles
+    of each level were removed.
+    """
+    names = [name for name, _ in levels]
+    if sum(len(held) for _, held in levels) < n_inputs:
         names.append("the other inputs")
-    return {"order": names, **groups_decided(levels, keep, suppressed_by, names)}
+    if remove_entirely:
+        removed = np.bincount(row_levels[~keep], minlength=len(names))
+        return {
+            "order": names,
+            "applied": False,
+            "removed": {name: int(n) for name, n in zip(names, removed)},
+        }
+    return {"order": names, **groups_decided(row_levels, keep, suppressed_by, names)}

@@ -252,6 +252,7 @@ def _particle_set(
         species_names=species_names,
         species_radii=radii,
         summary={"copick": writer.report},
+        pick_sets=True,
     )
 
 

@@ -36,7 +36,14 @@ from ..algo.dedup import (
 )
 from ..algo.density import duplicate_density, rejected_as_duplicates
 from ..algo.filaments import filament_summary
-from ..algo.priority import count_without_score, input_levels, preferred_inputs, priority_summary, scores_without_none
+from ..algo.priority import (
+    count_without_score,
+    input_levels,
+    preference,
+    preferred_inputs,
+    priority_summary,
+    scores_without_none,
+)
 from ..algo.same_image import images_for_the_core, same_image_pairs, same_image_summary
 from ..algo.species import percentiles_within
 from ..errors import CryodedupError
@@ -357,8 +364,8 @@ def priority_levels(particles: ParticleSet, options: ParticleOptions) -> np.ndar
     """
     if not options.prefer:
         return None
-    preferred = preferred_inputs(options.prefer, [Path(p) for p in particles.inputs])
-    return input_levels(preferred, len(particles.inputs))[particles.input_of]
+    levels = preference(options.prefer, particles.inputs, particles.pick_sets)
+    return input_levels([held for _, held in levels], len(particles.inputs))[particles.input_of]
 
 
 def coverage(particles: ParticleSet, rule: str) -> np.ndarray:
@@ -420,8 +427,14 @@ def summarize(
     summary.update(particles.summary)
     if decision.levels is not None:
         assert decision.suppressed_by is not None, "decide() keeps the pairs with --prefer"
+        levels = preference(options.prefer, particles.inputs, particles.pick_sets)
         summary["priority"] = priority_summary(
-            particles.inputs, options.prefer, decision.levels, decision.keep, decision.suppressed_by
+            levels,
+            len(particles.inputs),
+            decision.levels,
+            decision.keep,
+            decision.suppressed_by,
+            options.remove_entirely,
         )
     if particles.species is not None:
         summary["species"] = species_summary(particles, decision, options)
@@ -527,7 +540,7 @@ def remove_duplicate_particles(
     options = options or ParticleOptions()
     options.check()
     paths = [Path(p) for p in inputs]
-    into_project = _check_request(paths, outdir, options)
+    copick, into_project = _check_request(paths, outdir, options)
     # Without one (an audit) the readers' writers get the current folder, and are never called.
     outdir = Path(outdir if outdir is not None else ".")
     warnings: list[str] = []
@@ -536,6 +549,7 @@ def remove_duplicate_particles(
         warnings.append(message)
         log(message, "warning")
 
+    check_prefer(paths, copick, options, warn)
     # The plotting code loads on the other core while the core reads and decides.
     plotting = preload_plotting() if options.plot else None
     particles = _read_checked(paths, None if into_project else outdir, options, warn, log)
@@ -569,16 +583,19 @@ def remove_duplicate_particles(
     return summary
 
 
-def _check_request(paths: list[Path], outdir: StrPath | None, options: ParticleOptions) -> bool:
-    """Refuses a job that cannot run before anything is read; whether the kept picks go back into a copick project."""
+def _check_request(paths: list[Path], outdir: StrPath | None, options: ParticleOptions) -> tuple[bool, bool]:
+    """Refuses a job that cannot run before anything is read.
+
+    Returns whether the input is a copick project, and whether its kept picks go back into it.
+    """
     if not paths:
         raise CryodedupError("no input files given")
-    preferred_inputs(options.prefer, paths)  # a --prefer that names no input is refused before reading
+    copick = len(paths) == 1 and is_copick_config(paths[0])
     # A copick project takes its kept picks back; an output folder is then for the STAR files.
-    into_project = outdir is None and not options.plot and len(paths) == 1 and is_copick_config(paths[0])
+    into_project = outdir is None and not options.plot and copick
     if outdir is None and not (options.audit and not options.plot) and not into_project:
         raise CryodedupError("outdir: an output folder is needed (only audit=True without plot=True writes nothing)")
-    return into_project
+    return copick, into_project
 
 
 def _read_checked(
@@ -624,6 +641,22 @@ def _write(
     finally:
         outputs, write_seconds = writing.result()
     return outputs, write_seconds, pictures
+
+
+def check_prefer(paths: list[Path], copick: bool, options: ParticleOptions, warn: Warn) -> None:
+    """Refuses, before reading, a ``--prefer`` that names no input; warns that ``--remove-entirely`` ignores it.
+
+    A copick project's pick sets, which ``--prefer`` names there, are known once read.
+    """
+    if not options.prefer:
+        return
+    if not copick:
+        preferred_inputs(options.prefer, paths)
+    if options.remove_entirely:
+        warn(
+            "--prefer decides nothing with --remove-entirely: every particle that has a duplicate is removed, "
+            "preferred or not"
+        )
 
 
 def picture_details(

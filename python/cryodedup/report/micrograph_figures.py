@@ -120,7 +120,9 @@ def position_map(
         if len(mine):
             ax.add_collection(LineCollection(xy[mine], colors=REJECTED_COLOUR, linewidths=1.5))
         ax.set_aspect("equal", adjustable="datalim")
-        ax.set_title(f"{square_names[q]}: {len(here)} images, {len(mine)} duplicate pairs", fontsize=9)
+        images = f"{len(here)} image{'' if len(here) == 1 else 's'}"
+        pairs = f"{len(mine)} duplicate pair{'' if len(mine) == 1 else 's'}"
+        ax.set_title(f"{square_names[q]}: {images}, {pairs}", fontsize=9)
         ax.set_xlabel("x (µm)")
         ax.set_ylabel("y (µm)")
     fig.suptitle(

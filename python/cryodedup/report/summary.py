@@ -87,7 +87,7 @@ def particle_rows(s: dict) -> list[Row]:
     rows += [
         ("Shift", s["shift"]),
         ("Score", score_text),
-        *priority_rows(s.get("priority")),
+        *priority_rows(s.get("priority"), [i["file"] for i in s["inputs"]]),
         *same_image_rows(s.get("same_image")),
         *output_rows(s),
         ("Time", particle_time(s)),
@@ -106,12 +106,25 @@ def output_rows(s: dict) -> list[Row]:
     return [("Kept files", kept or "none written (--audit)"), ("Rejected files", rejected or "none written (--audit)")]
 
 
-def priority_rows(priority: dict | None) -> list[Row]:
-    """The inputs' priority (``--prefer``) and which priority decided how many groups, as one row."""
+def priority_rows(priority: dict | None, inputs: list[str]) -> list[Row]:
+    """The inputs' priority (``--prefer``) and which priority decided how many groups, as one row.
+
+    An input is shown by its label in the per-input rows (``alice/1`` whole); a name that is
+    no input (a copick user for all its sessions, "the other inputs") as it is.
+    """
     if not priority:
         return []
-    order = " > ".join(input_labels(priority["order"]))
-    won = ", ".join(f"{n:,} by {name}" for name, n in priority["won_by"].items())
+    label_of = dict(zip(inputs, input_labels(inputs)))
+    labels = [label_of.get(name, name) for name in priority["order"]]
+    order = " > ".join(labels)
+    if priority.get("applied") is False:  # (--remove-entirely: no group has a winner)
+        removed = ", ".join(f"{n:,} of {label}" for label, n in zip(labels, priority["removed"].values()))
+        text = (
+            f"{order}\nnot applied: --remove-entirely removes every particle that has a duplicate, "
+            f"preferred or not (removed: {removed})"
+        )
+        return [("Priority", text)]
+    won = ", ".join(f"{n:,} by {label_of.get(name, name)}" for name, n in priority["won_by"].items())
     text = (
         f"{order}\n{priority['groups']:,} groups of duplicates: {priority['by_priority']:,} decided by priority"
         f"{f' ({won})' if won else ''}, {priority['by_score']:,} by score"

@@ -2,10 +2,10 @@
 //! around the parallel work. This file only registers what the modules define:
 //!
 //! - [`dedup`]: duplicate removal, consensus counts, nearest-neighbour distances.
+//! - [`images`]: the same particle image twice: image runs and keys, distinct images.
 //! - [`picks`]: picker files read and written many at a time, picks joined.
 //! - [`keys`]: rows grouped by equal keys (a `.cs` file's micrograph uids or paths).
 //! - [`star`]: STAR files mapped, indexed, scanned and split.
-//! - [`images`]: particle images' keys and runs, one image kept twice.
 //! - [`micrographs`]: binned images, spectra and their comparison.
 //! - [`errors`]: the one mapping of core errors to Python exceptions.
 
@@ -33,6 +33,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dedup::agreement_counts, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::suppress_overlaps, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::percentiles_within, m)?)?;
+    m.add_function(wrap_pyfunction!(images::image_runs, m)?)?;
     m.add_function(wrap_pyfunction!(images::image_keys, m)?)?;
     m.add_function(wrap_pyfunction!(images::stack_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(images::images_distinct, m)?)?;

@@ -300,10 +300,10 @@ pub(crate) struct ParticleScan {
     split_note: Option<String>,
     /// Each `extra` column of the scan's columns (float64, one value per row), in their order.
     extra: Vec<Py<PyArray1<f64>>>,
-    /// Each row's image key (uint64, never 0), or None without an image column.
-    images: Option<Py<PyArray1<u64>>>,
-    /// The runs of the image column, (stack hash, first index, last index, increasing) as
-    /// uint64 (n_runs, 4): see cryodedup_core::images.
+    /// Each row's image index in its stack (uint64), or None without an image column.
+    image_indices: Option<Py<PyArray1<u64>>>,
+    /// The runs of the image column, (stack hash, first index, last index, increasing, rows)
+    /// as uint64 (n_runs, 5): see cryodedup_core::images.
     image_runs: Option<Py<PyArray2<u64>>>,
 }
 
@@ -481,8 +481,8 @@ impl StarFile {
             keep,
             split_note,
             extra: rows.extra.into_iter().map(|values| values.into_pyarray(py).unbind()).collect(),
-            images: plan.image.map(|_| rows.images.keys.into_pyarray(py).unbind()),
-            image_runs: plan.image.map(|_| crate::images::image_runs(py, &rows.images.runs)),
+            image_runs: plan.image.map(|_| crate::images::runs_array(py, &rows.images.runs)),
+            image_indices: plan.image.map(|_| rows.images.indices.into_pyarray(py).unbind()),
         })
     }
 

@@ -228,7 +228,8 @@ class ProtCryodedupMicrographs(CryodedupProtocol):
             f"Micrographs in: {found['micrographs']} (compared at {found['binned_pixel_size_A']:g} Å/px, "
             f"order: {found['order']})",
             f"Kept: *{found['kept']}*, rejected: *{found['rejected']}* "
-            f"({found['duplicate_pairs']} duplicate pairs of {found['pairs_scored']} compared)",
+            f"({found['duplicate_pairs']} duplicate pair{'' if found['duplicate_pairs'] == 1 else 's'} "
+            f"of {found['pairs_scored']} compared)",
         ]
         lines += [
             f"  {os.path.basename(dup)} repeats {os.path.basename(orig)}" for orig, dup in found["duplicates"][:10]
