@@ -1,9 +1,9 @@
 """The particle job: remove duplicate particles (or picks), whatever their format.
 
-Each format module reads its inputs into one :class:`~cryodedup.model.ParticleSet`
-(``particles_star`` for RELION particle STAR files, ``particles_cs`` for CryoSPARC
-datasets); this module decides which rows to keep from that structure alone, hands the
-mask to the set's writer, and makes the summary and the pictures.
+:mod:`cryodedup.formats.particles` hands the inputs to their format's module, which reads
+them into one :class:`~cryodedup.model.ParticleSet`; this module decides which rows to keep
+from that structure alone (or tells the STAR reader to decide while it scans:
+:func:`one_pass`), hands the mask to the set's writer, and makes the summary and the pictures.
 """
 
 from __future__ import annotations
@@ -48,14 +48,14 @@ from ..algo.same_image import images_for_the_core, same_image_pairs, same_image_
 from ..algo.species import percentiles_within
 from ..errors import CryodedupError
 from ..formats.micrograph_lists import found_under, resolve_paths, search_roots
-from ..formats.sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_picker_output
+from ..formats.particles import read_particle_files
+from ..formats.sniff import is_copick_config, is_picker_output
 from ..labels import input_labels
 from ..model import Log, OnePass, ParticleSet, StarFacts, Warn
 from ..options import ParticleOptions
 from ..outputs import StrPath, all_outputs_at_once
 from ..report.summary import report_rows
-from ..resolve import match_particle_set
-from .input_checks import check_centres, check_input_paths, refuse_angles_not_finite, warn_if_empty
+from .input_checks import check_centres, check_input_paths, refuse_angles_not_finite
 from .species import assign_species, decide_several_species, species_not_confirmable, species_summary
 
 if TYPE_CHECKING:
@@ -73,73 +73,22 @@ def _silent(message: str, level: str) -> None:
 
 
 def read_inputs(inputs: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
-    """The inputs read by the module of their format (all inputs must share one).
+    """The inputs read by the module of their format (all inputs must share one), after the paths are checked.
 
     ``outdir`` is None only for a copick project whose kept picks go back into it alone.
+    The STAR reader asks :func:`one_pass` whether it decides while it scans.
     Scores that mean "none" (RELION's -999 figure of merit) are NaN in the set: not finite,
     they rank last, and the score-scale comparison and pictures leave them out.
     """
-    particles = _read_inputs(inputs, outdir, options, warn, log)
-    if particles.scores is not None:
-        particles.scores = scores_without_none(particles.scores, particles.score_label)
-    return particles
-
-
-def _read_inputs(
-    inputs: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log
-) -> ParticleSet:
     check_input_paths(inputs)
     if len(inputs) > MAX_INPUTS:
         raise CryodedupError(
             f"{len(inputs)} inputs: at most {MAX_INPUTS}, since each pick records which inputs confirm it as one "
             "bit per input of a 64-bit mask; give one picker's files as one input (a folder or a quoted glob)"
         )
-    kinds = {is_cryosparc(p) for p in inputs}
-    if len(kinds) > 1:
-        raise CryodedupError(
-            "inputs mix CryoSPARC (.cs/.csg) and STAR files or picker coordinates; deduplicate each kind on its own"
-        )
-    copick = {is_copick_config(p) for p in inputs}
-    if True in copick:
-        if len(inputs) > 1:
-            raise CryodedupError("a copick project is one input: its users' and sessions' picks are read from it")
-        from ..formats.copick import read_copick
-
-        return read_copick(inputs[0], outdir, options, warn, log)
-    outdir = outdir or Path(".")
-    dynamo = {is_dynamo_table(p) for p in inputs}
-    if dynamo == {True}:
-        from ..formats.dynamo import read_dynamo_tables
-
-        particles = read_dynamo_tables(inputs, outdir, options, warn, log)
-        match_particle_set(particles, options.match_micrographs, warn)
-        warn_if_empty(particles, inputs, warn)
-        return particles
-    if len(dynamo) > 1:
-        raise CryodedupError("inputs mix Dynamo tables (.tbl) and other files; deduplicate each kind on its own")
-    pickers = {is_picker_output(p) for p in inputs}
-    if len(pickers) > 1:
-        raise CryodedupError(
-            "inputs mix picker coordinates and particle files; deduplicate each kind on its own "
-            "(or extract the picks first)"
-        )
-    # Each format's reader is imported only when its inputs are given.
-    if pickers == {True}:
-        from ..formats.picks.particles import read_picker_outputs
-
-        return read_picker_outputs(inputs, outdir, options, warn, log)  # matches the pickers' micrographs itself
-    if kinds == {True}:
-        from ..formats.cryosparc.particles import read_cs_files
-
-        particles = read_cs_files(inputs, outdir, options, warn, log)
-    else:
-        from ..formats.star.particles import read_star_files
-
-        particles = read_star_files(inputs, outdir, options, warn, log, lambda facts: one_pass(options, facts))
-    # One input is decided while read (docs/design.md section 5): its micrographs are matched by
-    # exact path, as this matching keeps them, so it changes nothing there.
-    match_particle_set(particles, options.match_micrographs, warn)
-    warn_if_empty(particles, inputs, warn)
+    particles = read_particle_files(inputs, outdir, options, warn, log, lambda facts: one_pass(options, facts))
+    if particles.scores is not None:
+        particles.scores = scores_without_none(particles.scores, particles.score_label)
     return particles
 
 
