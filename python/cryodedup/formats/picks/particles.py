@@ -22,7 +22,7 @@ import numpy as np
 
 from ... import _core
 from ...algo.dedup import scales_differ
-from ...algo.filaments import CRYOLO_TUBE, tube_ids
+from ...algo.filaments import tube_ids
 from ...algo.priority import scores_without_none
 from ...errors import CryodedupError
 from ...model import Log, ParticleSet, ReaderOptions
@@ -41,6 +41,7 @@ from ..mrc import mrc_shapes
 from ..sniff import is_glob, picker_files
 from ..star.micrographs import PIXEL_SIZE_FIELD, micrograph_names, micrograph_pixel_sizes
 from . import Picks, name_key, pick_location, read_picks, score_column
+from .cryolo import TUBE_COLUMN as CRYOLO_TUBE
 from .relion import job_micrographs
 from .write import relion_columns_lost, rows_copied, write_cryosparc, write_like_input, write_relion
 
