@@ -15,7 +15,12 @@ Rounds run the commands in a rotating order (the machine is shared: interleaved 
 same load); the table gives each run's median wall time and user CPU and the ratios of the
 medians. Target: ``--prefer`` and the check each at most 1.05x.
 
-Usage: python benches/bench_prefer.py [--particles N] [--rounds R] [--workdir DIR]
+``--in-process N`` measures the same runs in this process instead, phase by phase (reading,
+deciding, writing, the summary), each phase's CPU time (``time.process_time``: every thread of
+the process) the best of N rounds, the runs rotating each round: the best of several is the
+run the other engineers' work disturbed least, so a difference of milliseconds shows.
+
+Usage: python benches/bench_prefer.py [--particles N] [--rounds R] [--in-process N] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from cryodedup.jobs.particles import decide, read_inputs, summarize
+from cryodedup.options import ParticleOptions
 from fixtures.synthetic import write_benchmark_file
 
 MIN_DIST = "20"
@@ -79,14 +86,87 @@ def timed(command: list[str]) -> dict:
     return {"wall": seconds, "user": usage.ru_utime, "summary": json.loads(out) if out.strip() else None}
 
 
+def in_process_runs(one: Path, even: Path, odd: Path) -> dict[str, tuple[list[Path], ParticleOptions]]:
+    """The runs of :func:`commands` as the job's inputs and options."""
+
+    def options(**kw: object) -> ParticleOptions:
+        return ParticleOptions(min_dist=float(MIN_DIST), score=SCORE, **kw)  # type: ignore[arg-type]
+
+    two = [even, odd]
+    return {
+        "1 file, ignore": ([one], options(same_image="ignore")),
+        "1 file, default": ([one], options()),
+        "2 files, ignore": (two, options(same_image="ignore")),
+        "2 files, default": (two, options()),
+        "2 files, --prefer 2": (two, options(prefer=["2"])),
+        "2 files, reject": (two, options(same_image="reject")),
+    }
+
+
+def phases(paths: list[Path], options: ParticleOptions, out: Path) -> dict[str, float]:
+    """CPU seconds of each phase of one run of the job (as remove_duplicate_particles runs them)."""
+    clock = time.process_time
+    options.check()
+    at = clock()
+    particles = read_inputs(paths, out, options, lambda m: None, lambda m, level: None)
+    read = clock()
+    decision = decide(particles, options)
+    decided = clock()
+    assert particles.writer is not None
+    particles.writer.write(decision.keep, True, None)
+    written = clock()
+    summarize(particles, decision, options, None)
+    summarized = clock()
+    return {
+        "read": read - at,
+        "decide": decided - read,
+        "write": written - decided,
+        "summary": summarized - written,
+        "all": summarized - at,
+    }
+
+
+def in_process(runs: dict[str, tuple[list[Path], ParticleOptions]], rounds: int, out: Path) -> None:
+    """Each run's phases, best of ``rounds`` rotating rounds, and the ratios against the runs without the check."""
+    names = list(runs)
+    best: dict[str, dict[str, float]] = {}
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            paths, options = runs[name]
+            got = phases(paths, options, out / "in_process")
+            best[name] = {k: min(v, best.get(name, got)[k]) for k, v in got.items()}
+    print(f"in process: CPU seconds of each phase, best of {rounds} rotating rounds (load {os.getloadavg()[0]:.1f})")
+    keys = ["read", "decide", "write", "summary", "all"]
+    print(f"{'run':<22}" + "".join(f"{k:>9}" for k in keys))
+    for name, b in best.items():
+        print(f"{name:<22}" + "".join(f"{b[k]:>9.4f}" for k in keys))
+    for label, a, b in RATIOS:
+        extra = "  ".join(f"{k} {1000 * (best[a][k] - best[b][k]):+.1f} ms" for k in keys[:-1])
+        print(f"ratio {label:<27} {best[a]['all'] / best[b]['all']:>6.3f} CPU  ({extra})")
+
+
+#: The ratios the benchmark reports: (what, the run, the run it is compared with).
+RATIOS = [
+    ("same-image check, 1 file", "1 file, default", "1 file, ignore"),
+    ("same-image check, 2 files", "2 files, default", "2 files, ignore"),
+    ("--prefer, 2 files", "2 files, --prefer 2", "2 files, default"),
+    ("--prefer and the check", "2 files, --prefer 2", "2 files, ignore"),
+    ("reject, 2 files", "2 files, reject", "2 files, ignore"),
+]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--particles", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--in-process", type=int, metavar="N", help="phases in this process, best of N rounds")
     parser.add_argument("--workdir", type=Path)
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_prefer_"))
     workdir.mkdir(parents=True, exist_ok=True)
+    if args.in_process:
+        in_process(in_process_runs(*inputs(workdir, args.particles)), args.in_process, workdir)
+        return
     runs = commands(*inputs(workdir, args.particles), workdir)
     names = list(runs)
     results: dict[str, list[dict]] = {name: [] for name in runs}
@@ -99,13 +179,7 @@ def main() -> None:
     med = {name: {k: median(row[k] for row in rows) for k in ("wall", "user")} for name, rows in results.items()}
     for name, m in med.items():
         print(f"{name:<22} {m['wall']:>8.3f} {m['user']:>8.3f}")
-    for label, a, b in [
-        ("same-image check, 1 file", "1 file, default", "1 file, ignore"),
-        ("same-image check, 2 files", "2 files, default", "2 files, ignore"),
-        ("--prefer, 2 files", "2 files, --prefer 2", "2 files, default"),
-        ("--prefer and the check", "2 files, --prefer 2", "2 files, ignore"),
-        ("reject, 2 files", "2 files, reject", "2 files, ignore"),
-    ]:
+    for label, a, b in RATIOS:
         print(
             f"ratio {label:<27} {med[a]['wall'] / med[b]['wall']:>6.3f} wall "
             f"{med[a]['user'] / med[b]['user']:>6.3f} user"

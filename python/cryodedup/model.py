@@ -20,11 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Callable, Protocol
 
 import numpy as np
 
+from . import _core
 from .outputs import StrPath
 
 #: Receives each warning for the user, as one line.
@@ -75,12 +77,12 @@ class Images:
 
     Attributes
     ----------
-    keys : numpy.ndarray of uint64, shape (n,)
-        Each row's image key, never 0: equal for rows of one image, in any input
-        (``cryodedup_core::images``).
-    runs : numpy.ndarray of uint64, shape (n_runs, 4)
-        The runs of rows of one stack (stack hash, first and last index, increasing): they
-        prove every image distinct without sorting the rows (``_core.images_distinct``).
+    indices : numpy.ndarray of uint64, shape (n,)
+        Each row's index in its stack.
+    runs : numpy.ndarray of uint64, shape (n_runs, 5)
+        The runs of consecutive rows of one stack, in row order (stack hash, first and last
+        index, increasing, rows): with ``indices`` they prove every image distinct without
+        sorting the rows (``_core.images_distinct``), and name each row's stack.
     label : str
         What names the images (``rlnImageName``, ``blob/path + blob/idx``).
     names : callable
@@ -88,10 +90,18 @@ class Images:
         a warning, so a run without one pays nothing for them.
     """
 
-    keys: np.ndarray
+    indices: np.ndarray
     runs: np.ndarray
     label: str
     names: Callable[[np.ndarray], list[str]]
+
+    @cached_property
+    def keys(self) -> np.ndarray:
+        """Each row's image key (uint64, never 0): equal for rows of one image, in any input.
+
+        Made when first asked for, which is only when some image is there twice.
+        """
+        return _core.image_keys(self.runs, self.indices)
 
 
 @dataclass(frozen=True)

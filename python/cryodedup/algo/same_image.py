@@ -14,9 +14,9 @@ are not this case and are left to the distance rule.
   usual rule (priority, score) is kept;
 - ``ignore``: nothing is read or checked.
 
-Every image being distinct is proved from the runs of rows of one stack, without a sort of
-the rows (``cryodedup_core::images``): the check costs next to nothing when there is
-nothing to find.
+Every image being distinct is proved from the runs of rows of one stack and each row's index,
+without a sort of the rows (``cryodedup_core::images``): the check costs next to nothing when
+there is nothing to find, and the images' keys are made only when there is something.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ NAMED_IMAGES = 5
 
 
 def all_distinct(images: Images) -> bool:
-    """Whether every row's image differs from every other row's (proved from the runs)."""
-    return bool(_core.images_distinct(np.ascontiguousarray(images.runs, dtype=np.uint64)))
+    """Whether every row's image differs from every other row's (proved from the runs and indices)."""
+    return _core.images_distinct(images.runs, images.indices)
 
 
 def images_for_the_core(images: Images | None, mode: str) -> np.ndarray | None:

@@ -1,20 +1,25 @@
-//! Particle images named by stack and index: their keys and runs (issue 39, docs/design.md
+//! Particle images named by stack and index: their runs and keys (issue 39, docs/design.md
 //! section 2). Shared by the scan that reads the names (io) and the rules that use them (algo).
 //!
 //! Joined selections (RELION JoinStar, overlapping CryoSPARC exports) can hold one particle
 //! image twice; refined apart, its rows carry different origins and a distance rule may keep
 //! both. An image is named by its stack and its index in the stack (RELION's `index@stack`,
-//! CryoSPARC's `blob/path` and `blob/idx`) and known here by a 64-bit key: the stack's
-//! FNV-1a hash mixed with the index (0 means no image). Keys of one image agree across files.
+//! CryoSPARC's `blob/path` and `blob/idx`). A scan keeps each row's index and the runs of
+//! consecutive rows of one stack (the stack's FNV-1a hash, the run's index range and row
+//! count): no per-row hash. An image's 64-bit key (the stack's hash mixed with the index; 0
+//! means no image) is made only when some image is there twice ([`image_keys`]).
 //!
 //! The check must cost next to nothing when every image is distinct, as it is in almost
-//! every set: rows of one stack come in runs of increasing index (Extract writes them so),
-//! and a scan records each run's stack and index range as it goes. The images are distinct
-//! when every run increases and no two runs of one stack overlap: a sort of the runs (one
-//! or a few per micrograph), not of the rows. Only when that fails are the kept rows sorted
-//! (`algo::images::kept_twice`).
+//! every set. [`distinct`] takes the runs by stack (a sort of the runs, one or a few per
+//! micrograph, not of the rows): a stack whose runs each increase and do not overlap (Extract
+//! writes one run a stack) is proved at once; a stack whose runs overlap (two files of one
+//! extraction's particles, each holding every other row of each stack) is proved by marking
+//! its rows' indices in a bitmap as long as the stack's index range (a sort of that stack's
+//! indices where the range is far wider than its rows). Each row is read once, in order.
 
-/// A run of consecutive rows of one stack: its hash and the range of their indices.
+use rayon::prelude::*;
+
+/// A run of consecutive rows of one stack: its hash, the range of their indices and their count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ImageRun {
     pub stack: u64,
@@ -22,19 +27,34 @@ pub struct ImageRun {
     pub last: u64,
     /// Whether the indices strictly increase along the run.
     pub increasing: bool,
+    /// How many rows the run holds (runs follow each other: the first run's rows come first).
+    pub rows: u64,
+}
+
+impl ImageRun {
+    /// Adds the next row of the run, of image `index`.
+    fn add(&mut self, index: u64) {
+        self.increasing &= index > self.last;
+        self.first = self.first.min(index);
+        self.last = self.last.max(index);
+        self.rows += 1;
+    }
 }
 
 /// The stack and the index of a RELION image name: `000012@Extract/job012/mic.mrcs` is
 /// (12, `Extract/job012/mic.mrcs`); a name without a numeric `index@` is a one-image file
 /// (index 0, the name as the stack).
 pub fn split_image_name(field: &[u8]) -> (u64, &[u8]) {
-    let Some(at) = memchr::memchr(b'@', field) else { return (0, field) };
-    let digits = &field[..at];
-    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
-        return (0, field);
+    // One pass over the leading digits (no search for the `@`: it must follow them).
+    let mut index = 0u64;
+    for (k, &b) in field.iter().enumerate() {
+        match b {
+            b'0'..=b'9' if k < 19 => index = index * 10 + u64::from(b - b'0'),
+            b'@' if k > 0 => return (index, &field[k + 1..]),
+            _ => break,
+        }
     }
-    let index = digits.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-    (index, &field[at + 1..])
+    (0, field)
 }
 
 /// The 64-bit FNV-1a hash of a stack's name: the same in every run, file and platform.
@@ -50,41 +70,42 @@ pub fn image_key(stack: u64, index: u64) -> u64 {
     (z ^ (z >> 31)).max(1)
 }
 
-/// Image keys of rows met in order, and their runs. Consecutive rows of one stack (the
-/// rule) hash the stack once.
+/// The images of rows met in order: each row's index and the runs of rows of one stack.
+/// Consecutive rows of one stack (the rule) hash the stack once.
 #[derive(Debug, Default)]
-pub struct ImageKeys {
-    pub keys: Vec<u64>,
+pub struct ImageRows {
+    /// Each row's index in its stack.
+    pub indices: Vec<u64>,
+    /// The runs of the rows, in order (their `rows` add up to `indices.len()`).
     pub runs: Vec<ImageRun>,
     /// The name of the last run's stack, when it was pushed by name.
     last_stack: Option<Vec<u8>>,
 }
 
-impl ImageKeys {
+impl ImageRows {
     /// Adds the row whose image is `index` of the stack hashed `stack` (rows of one stack
     /// that follow each other form a run).
     pub fn push_hashed(&mut self, stack: u64, index: u64) {
         match self.runs.last_mut() {
-            Some(run) if run.stack == stack => {
-                run.increasing &= index > run.last;
-                run.first = run.first.min(index);
-                run.last = run.last.max(index);
-            }
-            _ => self.runs.push(ImageRun { stack, first: index, last: index, increasing: true }),
+            Some(run) if run.stack == stack => run.add(index),
+            _ => self.runs.push(ImageRun { stack, first: index, last: index, increasing: true, rows: 1 }),
         }
-        self.keys.push(image_key(stack, index));
+        self.indices.push(index);
     }
 
     /// Adds the row whose image is `index` of `stack`.
     pub fn push(&mut self, index: u64, stack: &[u8]) {
-        let hash = match (self.runs.last(), &self.last_stack) {
-            (Some(run), Some(last)) if last.as_slice() == stack => run.stack,
+        match (self.runs.last_mut(), &self.last_stack) {
+            // The run goes on (the rule): no hash, no look at the runs' stacks.
+            (Some(run), Some(last)) if last.as_slice() == stack => {
+                run.add(index);
+                self.indices.push(index);
+            }
             _ => {
                 self.last_stack = Some(stack.to_vec());
-                stack_hash(stack)
+                self.push_hashed(stack_hash(stack), index);
             }
-        };
-        self.push_hashed(hash, index);
+        }
     }
 
     /// Adds the row whose RELION image name is `field`.
@@ -94,21 +115,108 @@ impl ImageKeys {
     }
 
     /// Appends `other`'s rows after these.
-    pub fn extend(&mut self, other: &ImageKeys) {
-        self.keys.extend_from_slice(&other.keys);
+    pub fn extend(&mut self, other: &ImageRows) {
+        self.indices.extend_from_slice(&other.indices);
         self.runs.extend_from_slice(&other.runs);
         self.last_stack = None;
     }
 }
 
-/// Whether the runs prove every image distinct: each run increasing, and no two runs of one
-/// stack overlapping (sorts `runs`).
-pub fn runs_distinct(runs: &mut [ImageRun]) -> bool {
-    if runs.iter().any(|r| !r.increasing) {
-        return false;
+/// Why runs and indices do not describe one set of rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunsMismatch {
+    pub rows_in_runs: u64,
+    pub indices: usize,
+}
+
+impl std::fmt::Display for RunsMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the image runs hold {} rows, the indices {}", self.rows_in_runs, self.indices)
     }
-    runs.sort_unstable_by_key(|r| (r.stack, r.first));
-    runs.windows(2).all(|w| w[0].stack != w[1].stack || w[0].last < w[1].first)
+}
+
+impl std::error::Error for RunsMismatch {}
+
+/// Each run's first row (and the rows in all), checked against the indices' count.
+fn run_starts(runs: &[ImageRun], indices: &[u64]) -> Result<Vec<usize>, RunsMismatch> {
+    let mut starts = Vec::with_capacity(runs.len());
+    let mut at = 0u64;
+    for run in runs {
+        starts.push(at as usize);
+        at += run.rows;
+    }
+    if at != indices.len() as u64 {
+        return Err(RunsMismatch { rows_in_runs: at, indices: indices.len() });
+    }
+    Ok(starts)
+}
+
+/// Each row's image key ([`image_key`] of its run's stack and its index).
+pub fn image_keys(runs: &[ImageRun], indices: &[u64]) -> Result<Vec<u64>, RunsMismatch> {
+    let starts = run_starts(runs, indices)?;
+    let mut keys = vec![0u64; indices.len()];
+    let mut pieces: Vec<(&ImageRun, &[u64], &mut [u64])> = Vec::with_capacity(runs.len());
+    let mut rest = keys.as_mut_slice();
+    for (run, &start) in runs.iter().zip(&starts) {
+        let (piece, tail) = rest.split_at_mut(run.rows as usize);
+        pieces.push((run, &indices[start..start + run.rows as usize], piece));
+        rest = tail;
+    }
+    pieces.into_par_iter().for_each(|(run, indices, keys)| {
+        for (key, &index) in keys.iter_mut().zip(indices) {
+            *key = image_key(run.stack, index);
+        }
+    });
+    Ok(keys)
+}
+
+/// A stack's index range wider than this many times its rows is proved by a sort of its
+/// indices, not a bitmap (a bitmap's bytes stay within 8 bytes a row, as a sort's do).
+const BITMAP_BITS_PER_ROW: u64 = 64;
+
+/// Whether every row's image differs from every other row's: exact for (stack, index), and
+/// without a sort of the rows (see the module's comment). `runs` are the rows' runs in order,
+/// `indices` each row's index.
+pub fn distinct(runs: &[ImageRun], indices: &[u64]) -> Result<bool, RunsMismatch> {
+    let starts = run_starts(runs, indices)?;
+    let mut order: Vec<(ImageRun, usize)> = runs.iter().copied().zip(starts).collect();
+    order.par_sort_unstable_by_key(|(r, _)| (r.stack, r.first, r.last));
+    let stacks: Vec<&[(ImageRun, usize)]> = order.chunk_by(|a, b| a.0.stack == b.0.stack).collect();
+    Ok(stacks.into_par_iter().map_init(Vec::new, |bits, runs| stack_distinct(runs, indices, bits)).all(|d| d))
+}
+
+/// Whether the rows of one stack's runs (sorted by first index) are distinct images; `bits`
+/// is a bitmap to reuse.
+fn stack_distinct(runs: &[(ImageRun, usize)], indices: &[u64], bits: &mut Vec<u64>) -> bool {
+    let apart = runs.windows(2).all(|w| w[0].0.last < w[1].0.first);
+    if apart && runs.iter().all(|(r, _)| r.increasing) {
+        return true;
+    }
+    let low = runs[0].0.first;
+    let high = runs.iter().map(|(r, _)| r.last).max().unwrap_or(low);
+    let rows: u64 = runs.iter().map(|(r, _)| r.rows).sum();
+    let span = high - low; // (indices from low to high: span + 1 of them)
+    if rows > span.saturating_add(1) {
+        return false; // more rows than indices in the range
+    }
+    let rows_of = |&(run, start): &(ImageRun, usize)| &indices[start..start + run.rows as usize];
+    if span / BITMAP_BITS_PER_ROW >= rows {
+        let mut all: Vec<u64> = runs.iter().flat_map(rows_of).copied().collect();
+        all.sort_unstable();
+        return all.windows(2).all(|w| w[0] != w[1]);
+    }
+    bits.clear();
+    bits.resize((span / 64 + 1) as usize, 0);
+    for run in runs {
+        for &index in rows_of(run) {
+            let (word, bit) = (((index - low) / 64) as usize, 1u64 << ((index - low) % 64));
+            if bits[word] & bit != 0 {
+                return false;
+            }
+            bits[word] |= bit;
+        }
+    }
+    true
 }
 
 #[cfg(test)]
@@ -126,24 +234,90 @@ mod tests {
 
     #[test]
     fn keys_agree_for_one_image_and_differ_otherwise() {
-        let mut keys = ImageKeys::default();
+        let mut rows = ImageRows::default();
         for name in ["1@a.mrcs", "2@a.mrcs", "000001@a.mrcs", "1@b.mrcs"] {
-            keys.push_name(name.as_bytes());
+            rows.push_name(name.as_bytes());
         }
-        let k = &keys.keys;
+        let k = image_keys(&rows.runs, &rows.indices).unwrap();
         assert_eq!(k[0], k[2]);
         assert!(k[0] != k[1] && k[0] != k[3] && k[1] != k[3] && k.iter().all(|&x| x != 0));
         // a, 1..2; a again from 1 (not increasing: the run of a holds 1, 2, 1); then b
-        assert_eq!(keys.runs.len(), 2);
-        assert!(!keys.runs[0].increasing);
-        assert!(!runs_distinct(&mut keys.runs.clone()));
+        assert_eq!(rows.runs.len(), 2);
+        assert_eq!((rows.runs[0].rows, rows.runs[1].rows), (3, 1));
+        assert!(!rows.runs[0].increasing);
+        assert_eq!(distinct(&rows.runs, &rows.indices), Ok(false));
+    }
+
+    /// Rows pushed from (stack, index) pairs.
+    fn rows_of(pairs: &[(u64, u64)]) -> ImageRows {
+        let mut rows = ImageRows::default();
+        for &(stack, index) in pairs {
+            rows.push_hashed(stack, index);
+        }
+        rows
     }
 
     #[test]
     fn runs_prove_distinct_images_or_not() {
-        let run = |stack, first, last| ImageRun { stack, first, last, increasing: true };
-        assert!(runs_distinct(&mut [run(1, 1, 5), run(2, 1, 5), run(1, 6, 9)]));
-        assert!(!runs_distinct(&mut [run(1, 1, 5), run(2, 1, 5), run(1, 5, 9)]));
-        assert!(runs_distinct(&mut []));
+        let is_distinct = |pairs: &[(u64, u64)]| {
+            let rows = rows_of(pairs);
+            distinct(&rows.runs, &rows.indices).unwrap()
+        };
+        assert!(is_distinct(&[(1, 1), (1, 5), (2, 1), (2, 5), (1, 6), (1, 9)]));
+        assert!(!is_distinct(&[(1, 1), (1, 5), (2, 1), (2, 5), (1, 5), (1, 9)]));
+        assert!(is_distinct(&[]));
+        // Two files of one stack, every other row each: runs overlap, indices do not.
+        assert!(is_distinct(&[(1, 1), (1, 3), (1, 5), (2, 2), (1, 2), (1, 4), (1, 6)]));
+        assert!(!is_distinct(&[(1, 1), (1, 3), (1, 5), (2, 2), (1, 2), (1, 3), (1, 6)]));
+        // Runs that do not increase (a sorted or shuffled selection).
+        assert!(is_distinct(&[(1, 9), (1, 2), (1, 5)]));
+        assert!(!is_distinct(&[(1, 9), (1, 2), (1, 9)]));
+        // Indices far apart (CryoSPARC's symmetry copies: index << 20): sorted, not a bitmap.
+        assert!(is_distinct(&[(1, 3 << 40), (1, 1 << 20), (1, 3), (1, u64::MAX)]));
+        assert!(!is_distinct(&[(1, 3 << 40), (1, u64::MAX), (1, 3 << 40)]));
+        // More rows than indices in the range.
+        assert!(!is_distinct(&[(1, 1), (1, 2), (1, 1)]));
+    }
+
+    #[test]
+    fn runs_and_indices_that_disagree_are_refused() {
+        let rows = rows_of(&[(1, 1), (1, 2)]);
+        assert_eq!(distinct(&rows.runs, &rows.indices[..1]), Err(RunsMismatch { rows_in_runs: 2, indices: 1 }));
+        assert!(image_keys(&rows.runs, &[]).is_err());
+    }
+
+    #[test]
+    fn distinct_agrees_with_a_set_of_stack_and_index() {
+        // Random sets: a few stacks, runs of random length in stack order or interleaved,
+        // indices increasing, shuffled or repeated; the answer against a set of (stack, index).
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let mut answers = [0; 2];
+        for _ in 0..3000 {
+            let (stacks, width) = (1 + next(4), 1 + next(200));
+            let mut pairs = Vec::new();
+            for _ in 0..next(12) {
+                let (stack, start, step) = (next(stacks), next(width), 1 + next(3));
+                for k in 0..next(20) {
+                    let index = match next(10) {
+                        0 => next(width),             // anywhere
+                        1 => next(width) << next(50), // far apart
+                        _ => start + k * step,        // a run of a file
+                    };
+                    pairs.push((stack, index));
+                }
+            }
+            let mut seen = std::collections::HashSet::new();
+            let want = pairs.iter().all(|p| seen.insert(*p));
+            let rows = rows_of(&pairs);
+            assert_eq!(distinct(&rows.runs, &rows.indices), Ok(want), "{pairs:?}");
+            answers[usize::from(want)] += 1;
+        }
+        assert!(answers.iter().all(|&n| n > 300), "both answers, often: {answers:?}");
     }
 }

@@ -5,7 +5,7 @@
 //! - [`io`]: files in and out (STAR, picker files, the page cache).
 //! - [`algo`]: the algorithms on points and images (dedup, consensus, filaments, poses,
 //!   spectra), with no file in them.
-//! - [`errors`], [`parallel`] and [`images`] (particle images' keys): shared by both.
+//! - [`errors`], [`parallel`] and [`images`] (particle images' indices, runs and keys): shared by both.
 //! - [`particle_split`]: the one place where they meet: a big particle STAR decided and split
 //!   in one pass, micrograph by micrograph.
 //! - [`star_file`]: a STAR file mapped and indexed, and the passes a job makes over it.

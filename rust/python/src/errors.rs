@@ -9,6 +9,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use cryodedup_core::errors::{DedupError, Error, FileError, JoinError, PicksError, UnknownSymmetry};
+use cryodedup_core::images::RunsMismatch;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::PyErr;
 
@@ -69,7 +70,7 @@ macro_rules! from_call {
     };
 }
 
-from_call!(DedupError, JoinError, UnknownSymmetry);
+from_call!(DedupError, JoinError, UnknownSymmetry, RunsMismatch);
 
 impl From<CoreError> for PyErr {
     fn from(e: CoreError) -> PyErr {

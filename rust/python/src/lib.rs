@@ -2,6 +2,7 @@
 //! around the parallel work. This file only registers what the modules define:
 //!
 //! - [`dedup`]: duplicate removal, consensus counts, nearest-neighbour distances.
+//! - [`images`]: the same particle image twice: image runs and keys, distinct images.
 //! - [`picks`]: picker files read and written many at a time, picks joined.
 //! - [`keys`]: rows grouped by equal keys (a `.cs` file's micrograph uids or paths).
 //! - [`star`]: STAR files mapped, indexed, scanned and split.
@@ -13,6 +14,7 @@ use pyo3::prelude::*;
 
 mod dedup;
 mod errors;
+mod images;
 mod keys;
 mod micrographs;
 mod picks;
@@ -31,10 +33,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dedup::agreement_counts, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::suppress_overlaps, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::percentiles_within, m)?)?;
-    m.add_function(wrap_pyfunction!(dedup::image_keys, m)?)?;
-    m.add_function(wrap_pyfunction!(dedup::stack_hashes, m)?)?;
-    m.add_function(wrap_pyfunction!(dedup::images_distinct, m)?)?;
-    m.add_function(wrap_pyfunction!(dedup::images_kept_twice, m)?)?;
+    m.add_function(wrap_pyfunction!(images::image_runs, m)?)?;
+    m.add_function(wrap_pyfunction!(images::image_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(images::stack_hashes, m)?)?;
+    m.add_function(wrap_pyfunction!(images::images_distinct, m)?)?;
+    m.add_function(wrap_pyfunction!(images::images_kept_twice, m)?)?;
     m.add_function(wrap_pyfunction!(keys::group_keys, m)?)?;
     m.add_function(wrap_pyfunction!(keys::repeated_uint64, m)?)?;
     m.add_function(wrap_pyfunction!(micrographs::bin_image, m)?)?;

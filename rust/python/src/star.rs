@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use cryodedup_core::errors::FileError;
-use cryodedup_core::images::ImageRun;
 use cryodedup_core::io::particle_rows::{CentrePlan, PixelSize};
 use cryodedup_core::io::star;
 use cryodedup_core::particle_split::Splitting;
@@ -126,13 +125,6 @@ impl ParticleColumns {
         }
         Ok(ParticleColumns { key, coords, origins, origin_pixels, score, extra, image })
     }
-}
-
-/// Image runs as a uint64 (n, 4) array: stack hash, first and last index, increasing (0 or 1).
-pub(crate) fn image_runs(py: Python<'_>, runs: &[ImageRun]) -> Py<PyArray2<u64>> {
-    let flat: Vec<u64> = runs.iter().flat_map(|r| [r.stack, r.first, r.last, u64::from(r.increasing)]).collect();
-    let array = flat.into_pyarray(py).reshape([runs.len(), 4]).expect("n * 4 values");
-    array.unbind()
 }
 
 /// The centre plan of a particle scan, its columns checked against the loop's `labels`.
@@ -308,10 +300,10 @@ pub(crate) struct ParticleScan {
     split_note: Option<String>,
     /// Each `extra` column of the scan's columns (float64, one value per row), in their order.
     extra: Vec<Py<PyArray1<f64>>>,
-    /// Each row's image key (uint64, never 0), or None without an image column.
-    images: Option<Py<PyArray1<u64>>>,
-    /// The runs of the image column, (stack hash, first index, last index, increasing) as
-    /// uint64 (n_runs, 4): see cryodedup_core::images.
+    /// Each row's image index in its stack (uint64), or None without an image column.
+    image_indices: Option<Py<PyArray1<u64>>>,
+    /// The runs of the image column, (stack hash, first index, last index, increasing, rows)
+    /// as uint64 (n_runs, 5): see cryodedup_core::images.
     image_runs: Option<Py<PyArray2<u64>>>,
 }
 
@@ -489,8 +481,8 @@ impl StarFile {
             keep,
             split_note,
             extra: rows.extra.into_iter().map(|values| values.into_pyarray(py).unbind()).collect(),
-            images: plan.image.map(|_| rows.images.keys.into_pyarray(py).unbind()),
-            image_runs: plan.image.map(|_| image_runs(py, &rows.images.runs)),
+            image_runs: plan.image.map(|_| crate::images::runs_array(py, &rows.images.runs)),
+            image_indices: plan.image.map(|_| rows.images.indices.into_pyarray(py).unbind()),
         })
     }
 

@@ -422,14 +422,15 @@ def _images(group: CsGroup) -> Images | None:
     index = group.column(BLOB_IDX).astype(np.uint64)
     if group.has(SYM_IDX):
         index = (index << np.uint64(20)) | group.column(SYM_IDX).astype(np.uint64)
-    keys, runs = _core.image_keys(stacks, np.ascontiguousarray(index))
+    index = np.ascontiguousarray(index)
+    runs = _core.image_runs(stacks, index)
 
     def names(rows: np.ndarray) -> list[str]:
         texts = as_text(paths[rows])
         return [f"{text} #{int(i)}" for text, i in zip(texts, group.column(BLOB_IDX)[rows])]
 
     label = f"{BLOB_PATH} + {BLOB_IDX}" + (f" + {SYM_IDX}" if group.has(SYM_IDX) else "")
-    return Images(keys, runs, label, names)
+    return Images(index, runs, label, names)
 
 
 def _mic_names(group: CsGroup, key: str, first: np.ndarray) -> list[str]:

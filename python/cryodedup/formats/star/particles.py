@@ -288,7 +288,7 @@ class _Rows:
 
 def _images(parts: list[ParticleStar], scans: list[ParticleScan]) -> Images | None:
     """Each row's image, from ``rlnImageName`` (every input must have it), or None."""
-    if any(s.images is None or s.image_runs is None for s in scans):
+    if any(s.image_indices is None or s.image_runs is None for s in scans):
         return None
 
     def names(rows: np.ndarray) -> list[str]:  # a second read of the column, for a warning only
@@ -301,9 +301,9 @@ def _images(parts: list[ParticleStar], scans: list[ParticleScan]) -> Images | No
                 found += [texts[i] for i in keys[mine]]
         return found
 
-    keys = _joined([s.images for s in scans])
+    indices = _joined([s.image_indices for s in scans])
     runs = np.concatenate([s.image_runs for s in scans])
-    return Images(keys, runs, IMAGE_NAME, names)
+    return Images(indices, runs, IMAGE_NAME, names)
 
 
 def _species_column(parts: list[ParticleStar], label: str | None) -> str | None:
@@ -367,8 +367,8 @@ class ParticleScan:
     keep: np.ndarray | None = None
     #: Why a split asked for was given up.
     split_note: str | None = None
-    #: Each row's image key (uint64) and the runs of the image column; None without one.
-    images: np.ndarray | None = None
+    #: Each row's image index (uint64) and the runs of the image column; None without one.
+    image_indices: np.ndarray | None = None
     image_runs: np.ndarray | None = None
 
 
@@ -427,7 +427,7 @@ def scan_particles(
         extra={label: numbers[label] for label in extra or []},
         keep=raw.keep,
         split_note=raw.split_note,
-        images=raw.images,
+        image_indices=raw.image_indices,
         image_runs=raw.image_runs,
     )
 

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use crate::errors::StarError;
-use crate::images::ImageKeys;
+use crate::images::ImageRows;
 use crate::io::star::{index_scanning, scan_rows_streaming, Block, LoopOf, Release, RowScan, ScanRequest, Table};
 
 /// Where each row's micrograph pixel size comes from.
@@ -66,8 +66,8 @@ pub struct ParticleRows {
     pub optics_groups: Vec<f64>,
     /// The values of each of the plan's `extra` columns, one per row.
     pub extra: Vec<Vec<f64>>,
-    /// Each row's image key and the runs of the image column (empty without `plan.image`).
-    pub images: ImageKeys,
+    /// Each row's image index and the runs of the image column (empty without `plan.image`).
+    pub images: ImageRows,
 }
 
 fn lookup(table: &[(f64, f64)], group: f64) -> f64 {
@@ -343,16 +343,17 @@ mod tests {
             image: Some(3),
         };
         let rows = scan_particles(&data, blocks[0].table.as_ref().unwrap(), &plan, &keep_all).unwrap();
-        let mut want = crate::images::ImageKeys::default();
+        let mut want = crate::images::ImageRows::default();
         for name in names.iter().chain(std::iter::once(&"1@Extract/m0.mrcs".to_string())) {
             want.push_name(name.as_bytes());
         }
-        assert_eq!(rows.images.keys, want.keys);
-        assert_eq!(rows.images.keys[0], rows.images.keys[20_000]);
-        let mut runs = rows.images.runs.clone();
-        assert!(!crate::images::runs_distinct(&mut runs));
-        let mut runs = rows.images.runs[..rows.images.runs.len() - 1].to_vec();
-        assert!(crate::images::runs_distinct(&mut runs));
+        assert_eq!(rows.images.indices, want.indices); // (the runs may break where the scan's pieces do)
+        let keys = crate::images::image_keys(&rows.images.runs, &rows.images.indices).unwrap();
+        assert_eq!(keys[0], keys[20_000]);
+        assert_eq!(crate::images::distinct(&rows.images.runs, &rows.images.indices), Ok(false));
+        let (runs, indices) = (&rows.images.runs, &rows.images.indices);
+        let last = runs.len() - 1;
+        assert_eq!(crate::images::distinct(&runs[..last], &indices[..indices.len() - 1]), Ok(true));
     }
 
     #[test]

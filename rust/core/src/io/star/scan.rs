@@ -13,7 +13,7 @@ use super::{
     ends_rows, excerpt, find_binary, for_each_field, is_comment, keep_all, trim, Lines, Release, Table, PIECE, WINDOW,
 };
 use crate::errors::StarError;
-use crate::images::ImageKeys;
+use crate::images::ImageRows;
 
 /// What a loop scan returns: one entry per row.
 #[derive(Debug, Default)]
@@ -26,8 +26,8 @@ pub struct RowScan {
     pub keys: Vec<u32>,
     /// Distinct key values in order of first appearance.
     pub key_names: Vec<Vec<u8>>,
-    /// Each row's image key and the runs of its image column, if one was requested.
-    pub images: ImageKeys,
+    /// Each row's image index and the runs of its image column, if one was requested.
+    pub images: ImageRows,
 }
 
 pub(super) struct ChunkScan {
@@ -260,6 +260,9 @@ pub(super) fn scan_chunk<'a>(
         keys: Vec::with_capacity(if key_col.is_some() { lines } else { 0 }),
         ..Default::default()
     };
+    if image_col.is_some() {
+        scan.images.indices.reserve_exact(lines);
+    }
     let mut local_keys: HashMap<&[u8], u32> = HashMap::new();
     // Which requested number (if any) each column feeds.
     let mut slot = vec![usize::MAX; ncols];

@@ -1,0 +1,109 @@
+//! The same particle image twice (issue 39): image runs and keys, the proof that every image
+//! is distinct, the rows kept twice. See `cryodedup_core::images`.
+
+use cryodedup_core::algo::images::kept_twice;
+use cryodedup_core::images::{self, ImageRows, ImageRun};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
+use pyo3::prelude::*;
+
+use crate::errors::{self, CoreError};
+
+/// The columns of an image runs array: stack hash, first and last index, increasing (0 or
+/// 1), rows.
+const RUN_COLUMNS: usize = 5;
+
+/// Image runs as a uint64 (n, 5) array: stack hash, first and last index, increasing (0 or
+/// 1), how many rows.
+pub(crate) fn runs_array(py: Python<'_>, runs: &[ImageRun]) -> Py<PyArray2<u64>> {
+    let flat: Vec<u64> =
+        runs.iter().flat_map(|r| [r.stack, r.first, r.last, u64::from(r.increasing), r.rows]).collect();
+    let array = flat.into_pyarray(py).reshape([runs.len(), RUN_COLUMNS]).expect("n * 5 values");
+    array.unbind()
+}
+
+/// The runs of a (n, 5) uint64 array (`runs_array`'s).
+fn runs_of(runs: &PyReadonlyArray2<'_, u64>) -> PyResult<Vec<ImageRun>> {
+    if runs.shape()[1] != RUN_COLUMNS {
+        return Err(errors::value(format!("runs must have {RUN_COLUMNS} columns, got {}", runs.shape()[1])));
+    }
+    Ok(runs
+        .as_slice()?
+        .chunks_exact(RUN_COLUMNS)
+        .map(|r| ImageRun { stack: r[0], first: r[1], last: r[2], increasing: r[3] != 0, rows: r[4] })
+        .collect())
+}
+
+/// image_runs(stacks, indices) -> runs: the runs ((n_runs, 5) uint64, as
+/// `StarFile.scan_particles` gives them) of rows whose image is `indices[i]` of the stack
+/// hashed `stacks[i]` (see `stack_hashes`).
+#[pyfunction]
+pub(crate) fn image_runs<'py>(
+    py: Python<'py>,
+    stacks: PyReadonlyArray1<'py, u64>,
+    indices: PyReadonlyArray1<'py, u64>,
+) -> PyResult<Py<PyArray2<u64>>> {
+    let (stacks, indices) = (stacks.as_slice()?, indices.as_slice()?);
+    if stacks.len() != indices.len() {
+        return Err(errors::value(format!("{} stacks, {} indices", stacks.len(), indices.len())));
+    }
+    let rows = py.detach(|| {
+        let mut rows = ImageRows::default();
+        for (&stack, &index) in stacks.iter().zip(indices) {
+            rows.push_hashed(stack, index);
+        }
+        rows
+    });
+    Ok(runs_array(py, &rows.runs))
+}
+
+/// image_keys(runs, indices) -> uint64 array: each row's image key (never 0; equal for rows of
+/// one image, in any input), from its run's stack and its index.
+#[pyfunction]
+pub(crate) fn image_keys<'py>(
+    py: Python<'py>,
+    runs: PyReadonlyArray2<'py, u64>,
+    indices: PyReadonlyArray1<'py, u64>,
+) -> PyResult<Bound<'py, PyArray1<u64>>> {
+    let (runs, indices) = (runs_of(&runs)?, indices.as_slice()?);
+    let keys = py.detach(|| images::image_keys(&runs, indices)).map_err(CoreError::from)?;
+    Ok(keys.into_pyarray(py))
+}
+
+/// stack_hashes(names) -> uint64 array: the hash of each stack's name, as the runs of a STAR
+/// file's `index@stack` carry it.
+#[pyfunction]
+pub(crate) fn stack_hashes<'py>(py: Python<'py>, names: Vec<Vec<u8>>) -> Bound<'py, PyArray1<u64>> {
+    names.iter().map(|n| images::stack_hash(n)).collect::<Vec<u64>>().into_pyarray(py)
+}
+
+/// images_distinct(runs, indices) -> bool: whether every row's image (its run's stack, its
+/// index) differs from every other row's; runs of one or several scans, in row order.
+#[pyfunction]
+pub(crate) fn images_distinct(
+    py: Python<'_>,
+    runs: PyReadonlyArray2<'_, u64>,
+    indices: PyReadonlyArray1<'_, u64>,
+) -> PyResult<bool> {
+    let (runs, indices) = (runs_of(&runs)?, indices.as_slice()?);
+    Ok(py.detach(|| images::distinct(&runs, indices)).map_err(CoreError::from)?)
+}
+
+/// images_kept_twice(images, centres, keep) -> uint32 array: the kept rows whose image is
+/// kept more than once at different centres, by image then row.
+#[pyfunction]
+pub(crate) fn images_kept_twice<'py>(
+    py: Python<'py>,
+    images: PyReadonlyArray1<'py, u64>,
+    centres: PyReadonlyArray2<'py, f64>,
+    keep: PyReadonlyArray1<'py, bool>,
+) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    let (n, dim) = (centres.shape()[0], centres.shape()[1]);
+    let (images, centres, keep) = (images.as_slice()?, centres.as_slice()?, keep.as_slice()?);
+    if images.len() != n || keep.len() != n {
+        return Err(errors::value(format!("{} images, {} centres, {} keep", images.len(), n, keep.len())));
+    }
+    let rows = py.detach(|| kept_twice(images, centres, dim, keep));
+    Ok(rows.into_pyarray(py))
+}
