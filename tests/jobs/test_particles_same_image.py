@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -332,3 +333,47 @@ def test_reject_across_micrographs_matches_brute_force(tmp_path, seed):
     body = [line for line in lines if line.strip() and not line.lstrip().startswith(("_", "loop_", "#"))]
     keep = greedy_across_micrographs(rows, 40)
     assert kept_rows(tmp_path / "out" / "particles_kept.star") == [line for line, k in zip(body, keep) if k]
+
+
+def test_the_api_checks_images_of_particles_in_memory(tmp_path):
+    # Trial 3: remove_duplicates on starfile.read's tables kept 324 of 365 in every mode, no
+    # warning; a CryoSPARC array warned of nothing. The in-memory rows must be decided and
+    # warned of as the same rows from the file are.
+    import warnings
+
+    import starfile
+
+    from cryodedup import remove_duplicates
+    from cryodedup.api import keyword_names
+
+    first, second = refined_twice(tmp_path)
+    joined = starfile.read(first, always_dict=True)
+    joined["particles"] = pd.concat([joined["particles"], starfile.read(second, always_dict=True)["particles"]])
+    joined["particles"] = joined["particles"].reset_index(drop=True)
+    starfile.write(joined, tmp_path / "joined.star")
+    # Image 1 twice (50 Å apart), image 2 once (1 Å apart: run 2's), image 3 lost to image 4 (5 Å).
+    expected = {"warn": {1: 2, 2: 1, 4: 1}, "reject": {1: 1, 2: 1, 4: 1}, "ignore": {1: 2, 2: 1, 4: 1}}
+    for mode, images in expected.items():
+        from_file = run(tmp_path, [tmp_path / "joined.star"], f"file_{mode}", same_image=mode)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            kept, _ = remove_duplicates(joined, min_dist=10, same_image=mode)
+        names = kept["particles"]["rlnImageName"].tolist()
+        assert (
+            Counter(int(name.split("@")[0]) for name in names)
+            == images
+            == Counter(
+                int(line.split()[5].split("@")[0])
+                for line in kept_rows(tmp_path / f"file_{mode}" / "particles_kept.star")
+            )
+        )
+        said = [str(w.message) for w in caught if "kept twice" in str(w.message)]
+        assert said == ([keyword_names(from_file["same_image"]["message"])] if mode == "warn" else []), said
+    records = cs_images(["J7/a.mrc", "J7/a.mrc", "J7/b.mrc"], [3, 4, 3], [100, 300, 180], [1, 1, 2])
+    records = np.concatenate([records, cs_images(["J7/a.mrc"], [3], [500], [2])])
+    records["uid"] = np.arange(records.size) + 7000
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        kept, _ = remove_duplicates(records, min_dist=10)
+    # a#3 at x 100 and 500 (both kept: 400 Å apart), a#4, b#3: four kept, a#3 named.
+    assert kept.size == 4 and any("kept twice" in str(w.message) and "J7/a.mrc #3" in str(w.message) for w in caught)
