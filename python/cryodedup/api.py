@@ -74,7 +74,9 @@ def remove_duplicates(
         ``max_angle`` and ``sym`` (orientations compared, docs/design.md section 9),
         ``prefer`` (a list of inputs, paths as given or positions from 1, most preferred
         first: their particles win groups of duplicates whatever the scores; in a copick
-        project, pick sets as ``"user/session"``, a user for all its sessions, or positions).
+        project, pick sets as ``"user/session"``, a user for all its sessions, or positions),
+        ``same_image`` (``"warn"``, ``"reject"`` or ``"ignore"``: one particle image in two
+        rows, from ``rlnImageName`` or ``blob/path`` + ``blob/idx``, in files and in memory).
 
     Returns
     -------
