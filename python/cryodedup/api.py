@@ -29,6 +29,7 @@ from .algo.consensus import OUTCOMES, pick_outcomes
 from .errors import CryodedupError
 from .formats.cryosparc.dataset import CsFile
 from .formats.cryosparc.particles import read_dataset
+from .formats.sniff import is_copick_config
 from .formats.star.particles import DataFrame, read_frame
 from .jobs.particles import (
     Decision,
@@ -57,7 +58,9 @@ def remove_duplicates(
         cryosparc-tools ``Dataset`` or structured array with CryoSPARC fields, a pandas
         DataFrame with RELION labels, or ``starfile.read``'s dict of tables.
     outdir : path, optional
-        Output folder; needed (and used) only for files.
+        Output folder; needed (and used) only for files. A copick project's config file
+        needs none: its kept picks go back into the project (with ``outdir``, RELION 5
+        STAR files too).
     force : bool
         Overwrite existing output files.
     log : callable(message, level), optional
@@ -116,9 +119,9 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
     if isinstance(data, (str, Path)) or (
         isinstance(data, (list, tuple)) and data and all(isinstance(p, (str, Path)) for p in data)
     ):
-        if outdir is None:
-            raise ValueError("outdir is needed when the particles are files")
         paths = [data] if isinstance(data, (str, Path)) else list(data)
+        if outdir is None and not (len(paths) == 1 and is_copick_config(paths[0])):
+            raise ValueError("outdir is needed when the particles are files (a copick project's config excepted)")
         summary = remove_duplicate_particles(paths, outdir, opts, force=force, log=report)
         return summary["outputs"]["kept"], summary["outputs"]["rejected"]
     if isinstance(data, np.ndarray) and data.dtype.names:

@@ -364,6 +364,17 @@ def test_a_user_alone_is_all_its_sessions_at_one_priority(tmp_path):
             remove_duplicate_particles([config], None, ParticleOptions(prefer=[wrong]))
 
 
+def test_the_api_takes_a_project_and_its_pick_sets_by_name(tmp_path):
+    # remove_duplicates(config) needs no output folder (it asked for one: "outdir is needed ... files").
+    import cryodedup
+
+    config = sessions_project(tmp_path, [("alice", "1", 0.5), ("bob", "1", 0.9)])
+    assert cryodedup.remove_duplicates(str(config), prefer=["alice/1"]) == ([], [])
+    assert read_back(config)[("TS_001", "apoferritin")][0][3] == 0.5
+    with pytest.raises(CryodedupError, match="prefer= bob/2: not one of the copick pick sets read"):
+        cryodedup.remove_duplicates(config, prefer=["bob/2"], copick_out_session="1")
+
+
 def test_the_cli_prefers_a_pick_set_by_name(tmp_path):
     from click.testing import CliRunner
 

@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-#: The columns (fields) that name a particle's tube, per format.
-CRYOSPARC_TUBE = "filament/filament_uid"
-CRYOLO_TUBE = "_filamentid"
-
 MODES = ("segment", "tube")
 RULES = {
     "segment": (

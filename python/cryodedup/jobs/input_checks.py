@@ -1,7 +1,7 @@
-"""The particle job's checks of its inputs: paths, centres, orientations, an empty table.
+"""The particle job's checks of its inputs: paths, centres, orientations.
 
-Each refuses with one line naming the input and the row (or warns, for an empty table);
-the job calls them between reading and deciding.
+Each refuses with one line naming the input and the row; the job calls them before
+reading (paths) and between reading and deciding (the rest).
 """
 
 from __future__ import annotations
@@ -16,19 +16,8 @@ import numpy as np
 from ..errors import CryodedupError
 from ..formats.files import check_regular_file
 from ..formats.sniff import is_glob
-from ..model import ParticleSet, Warn
+from ..model import ParticleSet
 from ..options import MAX_CENTRE
-
-
-def warn_if_empty(particles: ParticleSet, inputs: list[Path], warn: Warn) -> None:
-    """Says so when the inputs hold no particle: a table without rows is read, not refused.
-
-    A pipeline may hand on an empty selection; its outputs are then empty too, but a person
-    who gave the wrong file should hear it rather than read "Particles in 0".
-    """
-    if len(particles) == 0:
-        named = ", ".join(str(p) for p in inputs)
-        warn(f"{named}: no particles (the table has no rows); the kept and rejected outputs hold none")
 
 
 def check_input_paths(inputs: list[Path]) -> None:

@@ -1,9 +1,9 @@
 """The particle job: remove duplicate particles (or picks), whatever their format.
 
-Each format module reads its inputs into one :class:`~cryodedup.model.ParticleSet`
-(``particles_star`` for RELION particle STAR files, ``particles_cs`` for CryoSPARC
-datasets); this module decides which rows to keep from that structure alone, hands the
-mask to the set's writer, and makes the summary and the pictures.
+:mod:`cryodedup.formats.particles` hands the inputs to their format's module, which reads
+them into one :class:`~cryodedup.model.ParticleSet`; this module decides which rows to keep
+from that structure alone (or tells the STAR reader to decide while it scans:
+:func:`one_pass`), hands the mask to the set's writer, and makes the summary and the pictures.
 """
 
 from __future__ import annotations
@@ -48,14 +48,14 @@ from ..algo.same_image import images_for_the_core, same_image_pairs, same_image_
 from ..algo.species import percentiles_within
 from ..errors import CryodedupError
 from ..formats.micrograph_lists import found_under, resolve_paths, search_roots
-from ..formats.sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_picker_output
+from ..formats.particles import read_particle_files
+from ..formats.sniff import is_copick_config, is_picker_output
 from ..labels import input_labels
 from ..model import Log, OnePass, ParticleSet, StarFacts, Warn
 from ..options import ParticleOptions
 from ..outputs import StrPath, all_outputs_at_once
 from ..report.summary import report_rows
-from ..resolve import match_particle_set
-from .input_checks import check_centres, check_input_paths, refuse_angles_not_finite, warn_if_empty
+from .input_checks import check_centres, check_input_paths, refuse_angles_not_finite
 from .species import assign_species, decide_several_species, species_not_confirmable, species_summary
 
 if TYPE_CHECKING:
@@ -73,73 +73,22 @@ def _silent(message: str, level: str) -> None:
 
 
 def read_inputs(inputs: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
-    """The inputs read by the module of their format (all inputs must share one).
+    """The inputs read by the module of their format (all inputs must share one), after the paths are checked.
 
     ``outdir`` is None only for a copick project whose kept picks go back into it alone.
+    The STAR reader asks :func:`one_pass` whether it decides while it scans.
     Scores that mean "none" (RELION's -999 figure of merit) are NaN in the set: not finite,
     they rank last, and the score-scale comparison and pictures leave them out.
     """
-    particles = _read_inputs(inputs, outdir, options, warn, log)
-    if particles.scores is not None:
-        particles.scores = scores_without_none(particles.scores, particles.score_label)
-    return particles
-
-
-def _read_inputs(
-    inputs: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log
-) -> ParticleSet:
     check_input_paths(inputs)
     if len(inputs) > MAX_INPUTS:
         raise CryodedupError(
             f"{len(inputs)} inputs: at most {MAX_INPUTS}, since each pick records which inputs confirm it as one "
             "bit per input of a 64-bit mask; give one picker's files as one input (a folder or a quoted glob)"
         )
-    kinds = {is_cryosparc(p) for p in inputs}
-    if len(kinds) > 1:
-        raise CryodedupError(
-            "inputs mix CryoSPARC (.cs/.csg) and STAR files or picker coordinates; deduplicate each kind on its own"
-        )
-    copick = {is_copick_config(p) for p in inputs}
-    if True in copick:
-        if len(inputs) > 1:
-            raise CryodedupError("a copick project is one input: its users' and sessions' picks are read from it")
-        from ..formats.copick import read_copick
-
-        return read_copick(inputs[0], outdir, options, warn, log)
-    outdir = outdir or Path(".")
-    dynamo = {is_dynamo_table(p) for p in inputs}
-    if dynamo == {True}:
-        from ..formats.dynamo import read_dynamo_tables
-
-        particles = read_dynamo_tables(inputs, outdir, options, warn, log)
-        match_particle_set(particles, options.match_micrographs, warn)
-        warn_if_empty(particles, inputs, warn)
-        return particles
-    if len(dynamo) > 1:
-        raise CryodedupError("inputs mix Dynamo tables (.tbl) and other files; deduplicate each kind on its own")
-    pickers = {is_picker_output(p) for p in inputs}
-    if len(pickers) > 1:
-        raise CryodedupError(
-            "inputs mix picker coordinates and particle files; deduplicate each kind on its own "
-            "(or extract the picks first)"
-        )
-    # Each format's reader is imported only when its inputs are given.
-    if pickers == {True}:
-        from ..formats.picks.particles import read_picker_outputs
-
-        return read_picker_outputs(inputs, outdir, options, warn, log)  # matches the pickers' micrographs itself
-    if kinds == {True}:
-        from ..formats.cryosparc.particles import read_cs_files
-
-        particles = read_cs_files(inputs, outdir, options, warn, log)
-    else:
-        from ..formats.star.particles import read_star_files
-
-        particles = read_star_files(inputs, outdir, options, warn, log, lambda facts: one_pass(options, facts))
-    # One input is decided while read (docs/design.md section 5): its micrographs are matched by
-    # exact path, as this matching keeps them, so it changes nothing there.
-    match_particle_set(particles, options.match_micrographs, warn)
-    warn_if_empty(particles, inputs, warn)
+    particles = read_particle_files(inputs, outdir, options, warn, log, lambda facts: one_pass(options, facts))
+    if particles.scores is not None:
+        particles.scores = scores_without_none(particles.scores, particles.score_label)
     return particles
 
 
@@ -294,60 +243,13 @@ def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = 
             "--min-dist-z: these particles are 2-D (micrograph coordinates, no z); it is for subtomograms"
         )
     levels = priority_levels(particles, options)
-    # The half-set audit counts (rejected, suppressor) pairs; the report which priority decided a group.
-    want_pairs = particles.halfsets is not None or levels is not None
-    whole_tubes = particles.tubes is not None and options.filament_mode == "tube"
-    images = images_for_the_core(particles.images, options.same_image)
-    if images is not None and whole_tubes:
-        raise CryodedupError(
-            "--same-image reject compares segments, and --filament-mode tube compares whole tubes: "
-            "give --filament-mode segment, or --same-image warn"
-        )
-    poses: dict[str, Any] = {}
-    if options.max_angle is not None:
-        if particles.poses is None:
-            raise CryodedupError(
-                "--max-angle: the particles carry no orientations (rlnAngleRot/Tilt/Psi, alignments3D/pose)"
-            )
-        if whole_tubes:
-            raise CryodedupError("--max-angle and --filament-mode tube exclude each other: tubes are compared whole")
-        refuse_angles_not_finite(particles)
-        poses = {"poses": particles.poses, "pose_kind": particles.pose_kind, "max_angle": options.max_angle}
-        poses["sym"] = options.sym.upper()
+    rule = _duplicate_rule(particles, options, levels)
+    rule["higher_is_better"] = higher
     if n_inputs == 1:
-        result = dedup(
-            particles.groups,
-            particles.centres,
-            scores,
-            min_dist=options.min_dist,
-            min_dist_z=options.min_dist_z,
-            higher_is_better=higher,
-            remove_entirely=options.remove_entirely,
-            seed=options.seed,
-            want_suppressed_by=options.plot or want_pairs,  # 8 bytes per particle, for pictures and the audit only
-            tubes=particles.tubes,
-            whole_tubes=whole_tubes,
-            priorities=levels,
-            images=images,
-            **poses,
-        )
+        result = dedup(particles.groups, particles.centres, scores, **rule)
         return Decision(result.keep, result.suppressed_by, None, ranked_scores=ranked, levels=levels)
     result, confirmed_by = dedup_and_support_masks(
-        particles.groups,
-        particles.centres,
-        scores,
-        particles.input_of,
-        min_dist=options.min_dist,
-        min_dist_z=options.min_dist_z,
-        higher_is_better=higher,
-        remove_entirely=options.remove_entirely,
-        seed=options.seed,
-        want_suppressed_by=options.plot or want_pairs,
-        tubes=particles.tubes,
-        whole_tubes=whole_tubes,
-        priorities=levels,
-        images=images,
-        **poses,
+        particles.groups, particles.centres, scores, particles.input_of, **rule
     )
     covered = coverage(particles, options.coverage)
     if options.min_support <= 1:
@@ -362,6 +264,45 @@ def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = 
     return Decision(
         keep, result.suppressed_by, confirmed_by, unconfirmed, ranked, not_confirmable, covered, levels=levels
     )
+
+
+def _duplicate_rule(particles: ParticleSet, options: ParticleOptions, levels: np.ndarray | None) -> dict[str, Any]:
+    """What makes two rows duplicates and which is kept, as the core's dedup takes it (but the score order).
+
+    Refuses the rules that exclude each other: ``--same-image reject`` or ``--max-angle``
+    with whole tubes, ``--max-angle`` without orientations or with orientations not finite.
+    """
+    # The half-set audit counts (rejected, suppressor) pairs; the report which priority decided a group.
+    want_pairs = particles.halfsets is not None or levels is not None
+    whole_tubes = particles.tubes is not None and options.filament_mode == "tube"
+    images = images_for_the_core(particles.images, options.same_image)
+    if images is not None and whole_tubes:
+        raise CryodedupError(
+            "--same-image reject compares segments, and --filament-mode tube compares whole tubes: "
+            "give --filament-mode segment, or --same-image warn"
+        )
+    rule: dict[str, Any] = {
+        "min_dist": options.min_dist,
+        "min_dist_z": options.min_dist_z,
+        "remove_entirely": options.remove_entirely,
+        "seed": options.seed,
+        "want_suppressed_by": options.plot or want_pairs,  # 8 bytes per particle, for pictures and the audit only
+        "tubes": particles.tubes,
+        "whole_tubes": whole_tubes,
+        "priorities": levels,
+        "images": images,
+    }
+    if options.max_angle is not None:
+        if particles.poses is None:
+            raise CryodedupError(
+                "--max-angle: the particles carry no orientations (rlnAngleRot/Tilt/Psi, alignments3D/pose)"
+            )
+        if whole_tubes:
+            raise CryodedupError("--max-angle and --filament-mode tube exclude each other: tubes are compared whole")
+        refuse_angles_not_finite(particles)
+        rule.update(poses=particles.poses, pose_kind=particles.pose_kind, max_angle=options.max_angle)
+        rule["sym"] = options.sym.upper()
+    return rule
 
 
 def priority_levels(particles: ParticleSet, options: ParticleOptions) -> np.ndarray | None:
@@ -417,18 +358,7 @@ def summarize(
     """
     counts = particles.counts()
     kept = particles.counts(decision.keep)
-    score_label = particles.score_label
     n_kept = int(np.count_nonzero(decision.keep))
-    score: dict[str, str | int | None] = {
-        "column": score_label,
-        "order": ("max" if particles.higher_is_better else "min") if score_label else f"random (seed {options.seed})",
-    }
-    if score_label and options.score_normalize == "rank":
-        score["normalized"] = "rank: each input's scores as percentiles (1 best)"
-    if raw_picker_scores(particles, options):
-        score["scale"] = "compared as read across inputs, though the inputs' scores are on different scales"
-    if without := count_without_score(particles.scores):
-        score["without_score"] = without
     summary: dict = {
         "inputs": [
             {"file": name, "particles": int(n), "kept": int(k), "rejected": int(n - k)}
@@ -441,7 +371,7 @@ def summarize(
         "tomography": particles.centres.shape[1] == 3,  # the "micrographs" are tomograms
         "pixel_sizes": particles.pixel_sizes,
         "shift": particles.shift,
-        "score": score,
+        "score": _score_summary(particles, options),
     }
     summary.update(particles.summary)
     if decision.levels is not None:
@@ -460,29 +390,7 @@ def summarize(
     summary["duplicate_density"] = duplicate_density(particles.groups, decision.duplicate, particles.mic_names)
     if particles.tubes is not None:
         summary["filaments"] = filament_summary(particles.tube_column or "", particles.tubes, options.filament_mode)
-    if particles.halfsets is not None:
-        assert decision.suppressed_by is not None, "decide() keeps the pairs when there are half-sets"
-        criterion = duplicate_criterion(options.min_dist, options.max_angle, options.min_dist_z)
-        pairs = same_image_pairs(particles.images, particles.centres) if particles.images is not None else None
-        summary["halfset_audit"] = halfset_audit(particles, decision.suppressed_by, criterion, pairs)
-    elif options.audit:
-        summary["halfset_audit"] = {
-            "column": None,
-            "message": "the particles carry no half-sets (rlnRandomSubset 1/2, alignments3D/split 0/1): "
-            "nothing to audit",
-        }
-    if halves is not None:
-        summary["halfsets"] = halfsets_report(particles, decision.keep, halves)
-    if options.max_angle is not None:
-        summary["orientations"] = (
-            f"duplicates only within {options.max_angle:g}° ({particles.pose_label}, symmetry {options.sym.upper()})"
-        )
-    if particles.images is not None:
-        summary["same_image"] = same_image_summary(
-            particles.images, particles.centres, decision.keep, options.same_image
-        )
-    if particles.sources is not None:
-        summary["symmetry_expansion"] = symmetry_copies(particles.sources, particles.sources_label, decision.keep)
+    summary.update(_audits(particles, decision, options, halves))
     if decision.confirmed_by is not None:
         summary["consensus"] = consensus_report(
             particles,
@@ -495,6 +403,53 @@ def summarize(
             uncovered=options.uncovered,
         )
     return summary
+
+
+def _score_summary(particles: ParticleSet, options: ParticleOptions) -> dict[str, str | int | None]:
+    """The summary's ``score``: the column and order the rows were ranked by, and how the scores were compared."""
+    score_label = particles.score_label
+    score: dict[str, str | int | None] = {
+        "column": score_label,
+        "order": ("max" if particles.higher_is_better else "min") if score_label else f"random (seed {options.seed})",
+    }
+    if score_label and options.score_normalize == "rank":
+        score["normalized"] = "rank: each input's scores as percentiles (1 best)"
+    if raw_picker_scores(particles, options):
+        score["scale"] = "compared as read across inputs, though the inputs' scores are on different scales"
+    if without := count_without_score(particles.scores):
+        score["without_score"] = without
+    return score
+
+
+def _audits(
+    particles: ParticleSet, decision: Decision, options: ParticleOptions, halves: np.ndarray | None
+) -> dict[str, Any]:
+    """The summary's checks of what was kept: half-sets, orientations, one image twice, symmetry copies."""
+    audits: dict[str, Any] = {}
+    if particles.halfsets is not None:
+        assert decision.suppressed_by is not None, "decide() keeps the pairs when there are half-sets"
+        criterion = duplicate_criterion(options.min_dist, options.max_angle, options.min_dist_z)
+        pairs = same_image_pairs(particles.images, particles.centres) if particles.images is not None else None
+        audits["halfset_audit"] = halfset_audit(particles, decision.suppressed_by, criterion, pairs)
+    elif options.audit:
+        audits["halfset_audit"] = {
+            "column": None,
+            "message": "the particles carry no half-sets (rlnRandomSubset 1/2, alignments3D/split 0/1): "
+            "nothing to audit",
+        }
+    if halves is not None:
+        audits["halfsets"] = halfsets_report(particles, decision.keep, halves)
+    if options.max_angle is not None:
+        audits["orientations"] = (
+            f"duplicates only within {options.max_angle:g}° ({particles.pose_label}, symmetry {options.sym.upper()})"
+        )
+    if particles.images is not None:
+        audits["same_image"] = same_image_summary(
+            particles.images, particles.centres, decision.keep, options.same_image
+        )
+    if particles.sources is not None:
+        audits["symmetry_expansion"] = symmetry_copies(particles.sources, particles.sources_label, decision.keep)
+    return audits
 
 
 @all_outputs_at_once
@@ -534,13 +489,7 @@ def remove_duplicate_particles(
     options = options or ParticleOptions()
     options.check()
     paths = [Path(p) for p in inputs]
-    if not paths:
-        raise CryodedupError("no input files given")
-    copick = len(paths) == 1 and is_copick_config(paths[0])
-    # A copick project takes its kept picks back; an output folder is then for the STAR files.
-    into_project = outdir is None and not options.plot and copick
-    if outdir is None and not (options.audit and not options.plot) and not into_project:
-        raise CryodedupError("outdir: an output folder is needed (only audit=True without plot=True writes nothing)")
+    copick, into_project = _check_request(paths, outdir, options)
     # Without one (an audit) the readers' writers get the current folder, and are never called.
     outdir = Path(outdir if outdir is not None else ".")
     warnings: list[str] = []
@@ -552,18 +501,7 @@ def remove_duplicate_particles(
     check_prefer(paths, copick, options, warn)
     # The plotting code loads on the other core while the core reads and decides.
     plotting = preload_plotting() if options.plot else None
-    particles = read_inputs(paths, None if into_project else outdir, options, warn, log)
-    assert particles.writer is not None, "every reader of files gives the set a writer"
-    if options.species_column and particles.species is None:
-        raise CryodedupError(
-            "--species-column is read from RELION STAR files; name other inputs' species with --species"
-        )
-    assign_species(particles, options)
-    if is_picker_output(paths[0]):
-        warn_inputs_apart(particles, warn)
-    elif raw := raw_picker_scores(particles, options):
-        warn(raw)  # (picker inputs: their reader says it, naming each picker's score)
-    check_centres(particles)
+    particles = _read_checked(paths, None if into_project else outdir, options, warn, log)
     reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()
     decision = decide(particles, options, log)
@@ -571,27 +509,14 @@ def remove_duplicate_particles(
     decided_at = time.perf_counter()
     halves = halfsets_by_micrograph(particles.groups, decision.keep) if reassign else None
     details = None if plotting is None else picture_details(particles, decision, options, plotting)
-    pictures = None
-    if options.audit:
-        outputs: dict[str, list[Path]] = {"kept": [], "rejected": []}
-        written_at = time.perf_counter()
-    elif details is not None:  # the core writes the outputs (Python's lock released) while the pictures are drawn
-        writing = _in_background(_timed_write, particles, decision.keep, force, halves)
-        try:
-            pictures = draw_pictures(details, options, paths[0])
-        finally:
-            outputs, write_seconds = writing.result()
-        written_at = decided_at + write_seconds
-    else:
-        outputs = particles.writer.write(decision.keep, force, halves)
-        written_at = time.perf_counter()
+    outputs, write_seconds, pictures = _write(particles, decision.keep, halves, details, options, force, paths[0])
     summary = summarize(particles, decision, options, halves)
     if same_image := summary.get("same_image", {}).get("message"):
         warn(same_image)
     summary["timings"] = {  # where the time goes: reading (index and scan), dedup, writing
         "read": round(read_at - start, 3),
         "decide": round(decided_at - read_at, 3),
-        "write": round(written_at - decided_at, 3),
+        "write": round(write_seconds, 3),
         # Decided and written while read (docs/design.md section 5): "read" holds all three.
         "one_pass": particles.decided is not None,
     }
@@ -605,6 +530,66 @@ def remove_duplicate_particles(
     if details is not None:
         summary["plots"] = plot_particles(details, outdir, options, paths[0], force, summary, pictures)
     return summary
+
+
+def _check_request(paths: list[Path], outdir: StrPath | None, options: ParticleOptions) -> tuple[bool, bool]:
+    """Refuses a job that cannot run before anything is read.
+
+    Returns whether the input is a copick project, and whether its kept picks go back into it.
+    """
+    if not paths:
+        raise CryodedupError("no input files given")
+    copick = len(paths) == 1 and is_copick_config(paths[0])
+    # A copick project takes its kept picks back; an output folder is then for the STAR files.
+    into_project = outdir is None and not options.plot and copick
+    if outdir is None and not (options.audit and not options.plot) and not into_project:
+        raise CryodedupError("outdir: an output folder is needed (only audit=True without plot=True writes nothing)")
+    return copick, into_project
+
+
+def _read_checked(
+    paths: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log
+) -> ParticleSet:
+    """The inputs read, their species assigned, and what they hold checked before anything is decided."""
+    particles = read_inputs(paths, outdir, options, warn, log)
+    assert particles.writer is not None, "every reader of files gives the set a writer"
+    if options.species_column and particles.species is None:
+        raise CryodedupError(
+            "--species-column is read from RELION STAR files; name other inputs' species with --species"
+        )
+    assign_species(particles, options)
+    if is_picker_output(paths[0]):
+        warn_inputs_apart(particles, warn)
+    elif raw := raw_picker_scores(particles, options):
+        warn(raw)  # (picker inputs: their reader says it, naming each picker's score)
+    check_centres(particles)
+    return particles
+
+
+def _write(
+    particles: ParticleSet,
+    keep: np.ndarray,
+    halves: np.ndarray | None,
+    details: ParticleDetails | None,
+    options: ParticleOptions,
+    force: bool,
+    first_input: Path,
+) -> tuple[dict[str, list[Path]], float, Pictures | None]:
+    """The kept and rejected rows written (none with ``--audit``), and with ``details`` the pictures drawn meanwhile.
+
+    Returns the outputs by subset, the seconds the writing took, and the pictures.
+    """
+    if options.audit:
+        return {"kept": [], "rejected": []}, 0.0, None
+    if details is None:
+        return (*_timed_write(particles, keep, force, halves), None)
+    # The core writes the outputs (Python's lock released) while the pictures are drawn.
+    writing = _in_background(_timed_write, particles, keep, force, halves)
+    try:
+        pictures = draw_pictures(details, options, first_input)
+    finally:
+        outputs, write_seconds = writing.result()
+    return outputs, write_seconds, pictures
 
 
 def check_prefer(paths: list[Path], copick: bool, options: ParticleOptions, warn: Warn) -> None:

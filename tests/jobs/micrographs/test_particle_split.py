@@ -15,7 +15,8 @@ import pytest
 
 import cryodedup
 from cryodedup.formats.micrograph_lists import Micrographs
-from cryodedup.jobs.micrographs.write import PARTICLE_STEMS, _load_particles, _write_particles
+from cryodedup.formats.particles import open_particle_names
+from cryodedup.jobs.micrographs.write import PARTICLE_STEMS, _write_particles
 from fixtures.synthetic import cs_particles, write_cs
 from helpers import shared_file
 
@@ -27,7 +28,7 @@ def split(particles: Path, mics: Micrographs, keep: np.ndarray, tmp_path: Path, 
     targets = {path: tmp_path / f"{path.name}.tmp" for path in outputs}
     logged: list[str] = []
     counts = _write_particles(
-        _load_particles(particles), mics, keep, targets, outdir, "auto", lambda line, kind: logged.append(line)
+        open_particle_names(particles), mics, keep, targets, outdir, "auto", lambda line, kind: logged.append(line)
     )
     return targets[outputs[0]], targets[outputs[1]], counts
 

@@ -23,7 +23,7 @@ import numpy as np
 from ... import _core
 from ..._core import KeyGroups
 from ...algo.audit import read_halves
-from ...algo.filaments import CRYOSPARC_TUBE, tube_ids
+from ...algo.filaments import tube_ids
 from ...errors import CryodedupError
 from ...model import HalfSets, Images, Log, ParticleSet, PlacedSubsetWriter, ReaderOptions
 from ...outputs import AtomicOutputs, StrPath
@@ -52,6 +52,8 @@ SPLIT, SOURCE = "alignments3D/split", "sym_expand/src_uid"
 BLOB_PATH, BLOB_IDX, SYM_IDX = "blob/path", "blob/idx", "sym_expand/idx"
 #: The orientation of a particle in a refinement: a rotation vector in radians.
 POSE = "alignments3D/pose"
+#: The filament (tube) a helical segment belongs to (docs/design.md section 8).
+FILAMENT_UID = "filament/filament_uid"
 
 
 class _Particles:
@@ -482,9 +484,9 @@ def read_group(
     # What is read per micrograph is read from one of its rows (its first or last): work per
     # micrograph, not per particle (a Python loop over a million rows cost seconds; issue 29).
     first, last = by_micrograph.first, by_micrograph.last
-    filament = group.has(CRYOSPARC_TUBE)  # docs/design.md section 8
+    filament = group.has(FILAMENT_UID)  # docs/design.md section 8
     # filament_uid is a uint64 hash: compared exactly, as its rank among the uids present.
-    tube_values = key_groups(group.column(CRYOSPARC_TUBE)).ids if filament else None
+    tube_values = key_groups(group.column(FILAMENT_UID)).ids if filament else None
     return ParticleSet(
         inputs=inputs,
         input_of=input_of,
@@ -500,7 +502,7 @@ def read_group(
         mic_shapes=_mic_shapes(group, last),
         summary={"micrograph_key": key},
         tubes=None if tube_values is None else tube_ids(input_of, groups, tube_values.astype(np.float64)),
-        tube_column=CRYOSPARC_TUBE if filament else None,
+        tube_column=FILAMENT_UID if filament else None,
         halfsets=_halfsets(group, warn),
         sources=group.column(SOURCE) if group.has(SOURCE) else None,
         sources_label=SOURCE,

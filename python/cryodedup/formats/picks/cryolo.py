@@ -26,6 +26,8 @@ OLD_CBOX = (
     "which are not read: give its EMAN/ .box or STAR/ output instead)"
 )
 FILAMENT = "filamentid"
+#: The column that names a pick's filament, as the summary shows it (the .cbox's own spelling).
+TUBE_COLUMN = f"_{FILAMENT}"
 
 
 def read_cbox(files: list[Path], source: str, namer: MicrographNamer) -> Picks:

@@ -22,7 +22,7 @@ import numpy as np
 
 from ... import _core
 from ...algo.dedup import scales_differ
-from ...algo.filaments import CRYOLO_TUBE, tube_ids
+from ...algo.filaments import tube_ids
 from ...algo.priority import scores_without_none
 from ...errors import CryodedupError
 from ...model import Log, ParticleSet, ReaderOptions
@@ -41,6 +41,7 @@ from ..mrc import mrc_shapes
 from ..sniff import is_glob, picker_files
 from ..star.micrographs import PIXEL_SIZE_FIELD, micrograph_names, micrograph_pixel_sizes
 from . import Picks, name_key, pick_location, read_picks, score_column
+from .cryolo import TUBE_COLUMN as CRYOLO_TUBE
 from .relion import job_micrographs
 from .write import relion_columns_lost, rows_copied, write_cryosparc, write_like_input, write_relion
 
@@ -538,6 +539,46 @@ def read_picker_outputs(
     """
     _require_pixel_size(inputs, options)
     given = micrograph_list(options.micrographs) if options.micrographs is not None else None
+    pickers = _read_pickers(inputs, options, given, warn, log)
+    _refuse_no_picks_at_all(inputs, pickers, warn)
+    pickers, matching = _joined_micrographs(pickers, options.match_micrographs, given is not None, warn)
+    names, ids = _micrograph_ids(pickers)
+    mic_psize, psize_source = _pixel_sizes(names, options, given, pickers)
+    ranked_by, score_label, higher = _scores(pickers, options, warn)
+    groups, centres, scores, input_of = _joined(pickers, ids, ranked_by, mic_psize)
+    del ranked_by  # (views of the readers' arrays)
+    writer = _picks_writer(inputs, pickers, (names, groups), mic_psize, Path(outdir), options, given, warn)
+    pickers = writer.pickers
+    return ParticleSet(
+        inputs=[p.source for p in pickers],
+        input_of=input_of,
+        mic_names=names,
+        groups=groups,
+        centres=centres,
+        psize=pixel_size_of_rows(mic_psize, len(groups), lambda: groups),
+        pixel_sizes=pixel_size_entries(mic_psize, psize_source),
+        scores=scores,
+        score_label=score_label,
+        higher_is_better=higher,
+        read_files=[f.path for p in pickers for f in p.files],
+        writer=writer,
+        mic_shapes=_shapes_by_id(names, writer.shapes),
+        coverage=_coverage(ids, len(names)),
+        tubes=_tubes(pickers, groups),
+        tube_column=CRYOLO_TUBE if any(p.tube is not None for p in pickers) else None,
+        summary={
+            "formats": [p.format for p in pickers],
+            "output_format": writer.format,
+            "reading_notes": [f"{p.source}: {note}" for p in pickers for note in p.notes],
+            "micrograph_matching": matching,
+        },
+    )
+
+
+def _read_pickers(
+    inputs: list[Path], options: ReaderOptions, given: MicrographList | None, warn: Callable[[str], None], log: Log
+) -> list[Picks]:
+    """Each input read as one picker's output (two at a time), its readers' notes logged and warnings given."""
     known = given.names if given is not None else None
     shape_finder = _shape_finder(given, options)
 
@@ -561,13 +602,25 @@ def read_picker_outputs(
         for message in picks.warnings:
             warn(f"{path}: {message}")
         pickers.append(picks)
-    _refuse_no_picks_at_all(inputs, pickers, warn)
-    pickers, matching = _joined_micrographs(pickers, options.match_micrographs, known is not None, warn)
-    names, ids = _micrograph_ids(pickers)
-    mic_psize, psize_source = _pixel_sizes(names, options, given, pickers)
-    ranked_by, score_label, higher = _scores(pickers, options, warn)
-    groups, centres, scores, input_of = _joined(pickers, ids, ranked_by, mic_psize)
-    del ranked_by  # (views of the readers' arrays)
+    return pickers
+
+
+def _picks_writer(
+    inputs: list[Path],
+    pickers: list[Picks],
+    micrographs: tuple[list[str], np.ndarray],
+    mic_psize: np.ndarray,
+    outdir: Path,
+    options: ReaderOptions,
+    given: MicrographList | None,
+    warn: Callable[[str], None],
+) -> PicksWriter:
+    """The writer of the ``--output-format`` chosen, with what that format needs of the micrographs.
+
+    ``micrographs`` are the micrograph names and each pick's index among them. Written as
+    RELION's, the pickers' rows are copied from their files: their numbers are let go here.
+    """
+    names = micrographs[0]
     output_format = _output_format(pickers, options.output_format)
     if output_format == "relion" and given is None:
         _warn_bare_names(names, warn)
@@ -586,37 +639,7 @@ def read_picker_outputs(
             raise CryodedupError("--output-format cryosparc: the micrographs have different pixel sizes")
         single_psize = float(mic_psize[0]) if len(mic_psize) else 1.0
         shapes = _micrograph_shapes(names, options, given, Path(inputs[0]))
-    return ParticleSet(
-        inputs=[p.source for p in pickers],
-        input_of=input_of,
-        mic_names=names,
-        groups=groups,
-        centres=centres,
-        psize=pixel_size_of_rows(mic_psize, len(groups), lambda: groups),
-        pixel_sizes=pixel_size_entries(mic_psize, psize_source),
-        scores=scores,
-        score_label=score_label,
-        higher_is_better=higher,
-        read_files=[f.path for p in pickers for f in p.files],
-        writer=PicksWriter(
-            pickers,
-            output_format,
-            Path(outdir),
-            single_psize,
-            shapes,
-            [Path(p) for p in inputs],
-            given.uids if given else None,
-            (names, groups),
-            relion3_star,
-        ),
-        mic_shapes=_shapes_by_id(names, shapes),
-        coverage=_coverage(ids, len(names)),
-        tubes=_tubes(pickers, groups),
-        tube_column=CRYOLO_TUBE if any(p.tube is not None for p in pickers) else None,
-        summary={
-            "formats": [p.format for p in pickers],
-            "output_format": output_format,
-            "reading_notes": [f"{p.source}: {note}" for p in pickers for note in p.notes],
-            "micrograph_matching": matching,
-        },
+    uids = given.uids if given else None
+    return PicksWriter(
+        pickers, output_format, outdir, single_psize, shapes, list(inputs), uids, micrographs, relion3_star
     )

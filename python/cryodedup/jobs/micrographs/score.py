@@ -136,71 +136,91 @@ def score_shard(
     """
     start = time.perf_counter()
     pairs_pos = shard_pairs(plan, shard, shards)
-    needed = np.unique(pairs_pos)
-    lowpass, highpass = plan.band
-    ny, nx = plan.shape
-    bank = _core.SpectrumBank(ny, nx, plan.binning, plan.binned_psize / highpass, plan.binned_psize / lowpass)
-    results: dict[str, list[np.ndarray]] = {k: [] for k in ("pairs", "z", "dy", "dx", "pearson", "overlap")}
-    bytes_read, read_seconds, stored_from = 0, 0.0, 0
+    spectra = _ShardSpectra(plan, np.unique(pairs_pos), read or _read_image)
+    needed = spectra.needed
     batches = [needed[first : first + plan.batch] for first in range(0, len(needed), plan.batch)]
-    maker = bank.maker
-    read_image = read or _read_image
-
-    def read_batch(batch: np.ndarray) -> tuple[_core.SpectraBatch, int, list[int], float]:
-        """On the reading thread: the batch's spectra, bytes read, float images, seconds."""
-        started = time.perf_counter()
-        arrays = [read_image(plan, q) for q in batch]
-        made = maker.spectra(batch.tolist(), arrays)
-        floats = [q for q, array in zip(batch.tolist(), arrays) if array.dtype.kind == "f"]
-        return made, sum(a.nbytes for a in arrays), floats, time.perf_counter() - started
-
+    scored: list[tuple[np.ndarray, _core.PairScores]] = []
+    bytes_read, read_seconds = 0, 0.0
     # Batches k + 1 and k + 2 are read while batch k's pairs are compared (docs/design.md
     # section 4): the reader runs ahead, since the pairs of the last batches cost the most.
     with ThreadPoolExecutor(1, thread_name_prefix="cryodedup-read") as reader:
-        reading = [reader.submit(read_batch, batch) for batch in batches[:READ_AHEAD]]
+        reading = [reader.submit(spectra.read_batch, batch) for batch in batches[:READ_AHEAD]]
         for k, batch in enumerate(batches):
             made, nbytes, floats, seconds = reading[k].result()
             bytes_read, read_seconds = bytes_read + nbytes, read_seconds + seconds
-            bank.store(made)
-            for q in floats:
-                if not np.isfinite(bank.image(q)).all():
-                    raise CryodedupError(
-                        f"{plan.paths[plan.positions[q]]}: holds NaN or infinite pixels, which make every "
-                        "comparison with it meaningless; repair or leave out this micrograph"
-                    )
-            # This batch's pairs and all later ones have p >= batch[0] - reach: older spectra are not needed again.
-            drop_upto = int(np.searchsorted(needed, batch[0] - plan.reach))
-            if drop_upto > stored_from:
-                bank.discard(needed[stored_from:drop_upto].tolist())
-                stored_from = drop_upto
+            spectra.store(made, floats, int(batch[0]))
             if k + READ_AHEAD < len(batches):
-                reading.append(reader.submit(read_batch, batches[k + READ_AHEAD]))
+                reading.append(reader.submit(spectra.read_batch, batches[k + READ_AHEAD]))
             lo, hi = np.searchsorted(pairs_pos[:, 1], [batch[0], batch[-1] + 1])
             if hi > lo:
-                scored = bank.compare(pairs_pos[lo:hi], plan.pearson_min_z)
-                results["pairs"].append(plan.positions[pairs_pos[lo:hi]])
-                results["z"].append(scored.z)
-                results["dy"].append(scored.dy)
-                results["dx"].append(scored.dx)
-                results["pearson"].append(scored.pearson)
-                results["overlap"].append(scored.overlap)
+                pairs = pairs_pos[lo:hi]
+                scored.append((plan.positions[pairs], spectra.bank.compare(pairs, plan.pearson_min_z)))
             if progress is not None:
                 progress(len(batch))
-    # A shard without pairs (more shards than chunks of images) has whole-number pairs too: the merge checks it.
-    scores = {
-        k: (np.concatenate(v) if v else np.zeros((0, 2), np.int64) if k == "pairs" else np.zeros(0))
-        for k, v in results.items()
-    }
     return ShardScores(
         shard,
         shards,
-        scores,
+        _joined(scored),
         images_read=len(needed),
         bytes_read=bytes_read,
         read_seconds=read_seconds,
         seconds=time.perf_counter() - start,
         worker=f"{socket.gethostname()}:{os.getpid()}",
     )
+
+
+class _ShardSpectra:
+    """A shard's spectra in the core, kept while a later pair of the shard needs them.
+
+    Made on the reading thread (:meth:`read_batch`), stored as each batch arrives (:meth:`store`).
+    """
+
+    def __init__(self, plan: ScoringPlan, needed: np.ndarray, read: Callable[[ScoringPlan, int], np.ndarray]):
+        self.plan, self.needed, self.read = plan, needed, read
+        lowpass, highpass = plan.band
+        ny, nx = plan.shape
+        self.bank = _core.SpectrumBank(ny, nx, plan.binning, plan.binned_psize / highpass, plan.binned_psize / lowpass)
+        self.maker = self.bank.maker
+        self.stored_from = 0  # needed[:stored_from] are discarded
+
+    def read_batch(self, batch: np.ndarray) -> tuple[_core.SpectraBatch, int, list[int], float]:
+        """On the reading thread: the batch's spectra, bytes read, float images, seconds."""
+        started = time.perf_counter()
+        arrays = [self.read(self.plan, q) for q in batch]
+        made = self.maker.spectra(batch.tolist(), arrays)
+        floats = [q for q, array in zip(batch.tolist(), arrays) if array.dtype.kind == "f"]
+        return made, sum(a.nbytes for a in arrays), floats, time.perf_counter() - started
+
+    def store(self, made: _core.SpectraBatch, floats: list[int], first: int) -> None:
+        """Keeps a batch's spectra, and drops those no pair from acquisition position ``first`` on needs.
+
+        Float images with NaN or infinite pixels are refused.
+        """
+        self.bank.store(made)
+        for q in floats:
+            if not np.isfinite(self.bank.image(q)).all():
+                raise CryodedupError(
+                    f"{self.plan.paths[self.plan.positions[q]]}: holds NaN or infinite pixels, which make every "
+                    "comparison with it meaningless; repair or leave out this micrograph"
+                )
+        # This batch's pairs and all later ones have p >= first - reach: older spectra are not needed again.
+        drop_upto = int(np.searchsorted(self.needed, first - self.plan.reach))
+        if drop_upto > self.stored_from:
+            self.bank.discard(self.needed[self.stored_from : drop_upto].tolist())
+            self.stored_from = drop_upto
+
+
+#: The scores of a pair besides its images, as :class:`ShardScores` holds them.
+SCORE_FIELDS = ("z", "dy", "dx", "pearson", "overlap")
+
+
+def _joined(scored: list[tuple[np.ndarray, _core.PairScores]]) -> dict[str, np.ndarray]:
+    """The batches' pairs (input indices) and scores, each field in one array."""
+    if not scored:  # a shard without pairs (more shards than chunks of images) has whole-number pairs too
+        return {"pairs": np.zeros((0, 2), np.int64), **{k: np.zeros(0) for k in SCORE_FIELDS}}
+    scores = {"pairs": np.concatenate([pairs for pairs, _ in scored])}
+    scores.update({k: np.concatenate([getattr(batch, k) for _, batch in scored]) for k in SCORE_FIELDS})
+    return scores
 
 
 def _read_image(plan: ScoringPlan, q: int) -> np.ndarray:

@@ -15,20 +15,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Any, Callable
 
 import numpy as np
 
 from ... import _core
 from ...errors import CryodedupError
-from ...formats.cryosparc.dataset import CsGroup
-from ...formats.cryosparc.particles import NO_MICROGRAPH_FIELD, open_micrograph_names
-from ...formats.cryosparc.particles import read_micrograph_names as read_cs_names
+from ...formats.cryosparc.particles import NO_MICROGRAPH_FIELD
 from ...formats.micrograph_lists import Micrographs
 from ...formats.microscope import Placement
-from ...formats.sniff import is_cryosparc
-from ...formats.star.particles import ParticleStar
-from ...formats.star.particles import read_micrograph_names as read_star_names
+from ...formats.particles import ParticleNames, open_particle_names, particle_suffix, read_particle_names
 from ...model import ParticleSet
 from ...options import MicrographOptions
 from ...outputs import AtomicOutputs, StrPath
@@ -51,7 +47,7 @@ class PreparedOutputs:
     subsets: dict[str, list[str]]  # micrographs_kept/_rejected: their file names
     force: bool
     inputs: list[str]  # the micrographs as given (files, folders, lists)
-    particle_source: ParticleSource | None = None  # --particles, read before any scoring
+    particle_source: ParticleNames | None = None  # --particles, read before any scoring
 
 
 def prepare_outputs(
@@ -62,11 +58,11 @@ def prepare_outputs(
     subsets = _subset_names(mics)
     names = ["pairs.csv", "duplicates.csv"] + subsets["micrographs_kept"] + subsets["micrographs_rejected"]
     if particles is not None:
-        psuffix = ".cs" if is_cryosparc(particles) else ".star"
-        names += [f"{stem}{psuffix}" for stem in PARTICLE_STEMS]
+        names += [f"{stem}{particle_suffix(particles)}" for stem in PARTICLE_STEMS]
     paths = [outdir / n for n in names]
     atomic = AtomicOutputs(paths, force=force, inputs=list(inputs) + ([particles] if particles else []))
-    particle_source = _load_particles(Path(particles)) if particles is not None else None
+    # Opened (its columns checked) before any micrograph is scored.
+    particle_source = open_particle_names(Path(particles)) if particles is not None else None
     return PreparedOutputs(outdir, atomic, paths, subsets, force, [str(p) for p in inputs], particle_source)
 
 
@@ -328,17 +324,8 @@ def _write_micrographs(
             Path(tmp[stem][0]).write_text("".join(f"{mics.names[i]}\n" for i in np.flatnonzero(selected)))
 
 
-#: The ``--particles`` file, opened by its format's particle reader (names only) before any scoring.
-ParticleSource = Union[CsGroup, ParticleStar]
-
-
-def _load_particles(path: Path) -> ParticleSource:
-    """The ``--particles`` file, opened (and its columns checked) before any micrograph is scored."""
-    return open_micrograph_names(path) if is_cryosparc(path) else ParticleStar(path, names_only=True)
-
-
 def _write_particles(
-    source: ParticleSource,
+    source: ParticleNames,
     mics: Micrographs,
     keep: np.ndarray,
     targets: dict[Path, Path],
@@ -354,10 +341,7 @@ def _write_particles(
     ``--match-micrographs`` says (docs/design.md section 2, "Matching micrographs").
     Particles on micrographs not among the inputs stay with the kept.
     """
-    if isinstance(source, CsGroup):
-        particles, writer = read_cs_names(source, outdir, PARTICLE_STEMS)
-    else:
-        particles, writer = read_star_names(source, outdir, (f"{PARTICLE_STEMS[0]}.star", f"{PARTICLE_STEMS[1]}.star"))
+    particles, writer = read_particle_names(source, outdir, PARTICLE_STEMS)
     on_rejected, known, matching = _particles_on_rejected(particles, mics, keep, match_mode, log)
     writer.write_into(~on_rejected, targets)
     return _particle_counts(on_rejected, known, matching)

@@ -1,0 +1,124 @@
+"""The particle formats' one entrance: which module reads a job's particle files and writes them back.
+
+The particle job hands in its inputs and what it decides (``one_pass``: whether the STAR
+reader decides while it scans); the micrograph job's ``--particles`` file is opened here
+for its micrograph names and split by its format's writer. A new particle format is added
+here and in its own module. Each format's module is imported only when its files are given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Union
+
+from ..errors import CryodedupError
+from ..model import AskOnePass, Log, ParticleSet, PlacedSubsetWriter, ReaderOptions, Warn
+from ..outputs import StrPath
+from ..resolve import match_particle_set
+from .sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_picker_output
+
+if TYPE_CHECKING:
+    from .cryosparc.dataset import CsGroup
+    from .star.particles import ParticleStar
+
+
+def read_particle_files(
+    inputs: list[Path],
+    outdir: Path | None,
+    options: ReaderOptions,
+    warn: Warn,
+    log: Log,
+    one_pass: AskOnePass | None = None,
+) -> ParticleSet:
+    """The inputs read by the module of their format (all inputs must share one).
+
+    ``outdir`` is None only for a copick project whose kept picks go back into it alone.
+    Several inputs' micrographs are matched as ``--match-micrographs`` says (the pickers'
+    reader and copick's match their own).
+    """
+    kinds = {is_cryosparc(p) for p in inputs}
+    if len(kinds) > 1:
+        raise CryodedupError(
+            "inputs mix CryoSPARC (.cs/.csg) and STAR files or picker coordinates; deduplicate each kind on its own"
+        )
+    if True in {is_copick_config(p) for p in inputs}:
+        if len(inputs) > 1:
+            raise CryodedupError("a copick project is one input: its users' and sessions' picks are read from it")
+        from .copick import read_copick
+
+        return read_copick(inputs[0], outdir, options, warn, log)
+    outdir = outdir or Path(".")
+    dynamo = {is_dynamo_table(p) for p in inputs}
+    if dynamo == {True}:
+        from .dynamo import read_dynamo_tables
+
+        return _matched(read_dynamo_tables(inputs, outdir, options, warn, log), inputs, options, warn)
+    if len(dynamo) > 1:
+        raise CryodedupError("inputs mix Dynamo tables (.tbl) and other files; deduplicate each kind on its own")
+    pickers = {is_picker_output(p) for p in inputs}
+    if len(pickers) > 1:
+        raise CryodedupError(
+            "inputs mix picker coordinates and particle files; deduplicate each kind on its own "
+            "(or extract the picks first)"
+        )
+    if pickers == {True}:
+        from .picks.particles import read_picker_outputs
+
+        return read_picker_outputs(inputs, outdir, options, warn, log)  # matches the pickers' micrographs itself
+    if kinds == {True}:
+        from .cryosparc.particles import read_cs_files
+
+        return _matched(read_cs_files(inputs, outdir, options, warn, log), inputs, options, warn)
+    from .star.particles import read_star_files
+
+    # One input is decided while read (docs/design.md section 5): its micrographs are matched by
+    # exact path, as this matching keeps them, so it changes nothing there.
+    return _matched(read_star_files(inputs, outdir, options, warn, log, one_pass), inputs, options, warn)
+
+
+def _matched(particles: ParticleSet, inputs: list[Path], options: ReaderOptions, warn: Warn) -> ParticleSet:
+    """``particles`` with one id for one micrograph across inputs; an empty table said, not refused.
+
+    A pipeline may hand on an empty selection; its outputs are then empty too, but a person
+    who gave the wrong file should hear it rather than read "Particles in 0".
+    """
+    match_particle_set(particles, options.match_micrographs, warn)
+    if len(particles) == 0:
+        named = ", ".join(str(p) for p in inputs)
+        warn(f"{named}: no particles (the table has no rows); the kept and rejected outputs hold none")
+    return particles
+
+
+#: A particle file opened for its rows' micrographs alone (the micrograph job's ``--particles``).
+ParticleNames = Union["CsGroup", "ParticleStar"]
+
+
+def particle_suffix(path: StrPath) -> str:
+    """The suffix of the files a particle file's subsets are written as: its format's."""
+    return ".cs" if is_cryosparc(path) else ".star"
+
+
+def open_particle_names(path: Path) -> ParticleNames:
+    """A particle file opened for its micrograph names (its columns checked), before anything is read."""
+    if is_cryosparc(path):
+        from .cryosparc.particles import open_micrograph_names
+
+        return open_micrograph_names(path)
+    from .star.particles import ParticleStar
+
+    return ParticleStar(path, names_only=True)
+
+
+def read_particle_names(
+    source: ParticleNames, outdir: Path, stems: tuple[str, str]
+) -> tuple[ParticleSet, PlacedSubsetWriter]:
+    """The rows of ``source`` by micrograph, and the writer of the kept and rejected rows as ``stems`` in ``outdir``."""
+    from .star.particles import ParticleStar
+
+    if isinstance(source, ParticleStar):
+        from .star.particles import read_micrograph_names as read_star_names
+
+        return read_star_names(source, outdir, (f"{stems[0]}.star", f"{stems[1]}.star"))
+    from .cryosparc.particles import read_micrograph_names as read_cs_names
+
+    return read_cs_names(source, outdir, stems)
