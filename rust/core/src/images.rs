@@ -244,6 +244,16 @@ fn stack_distinct(runs: &[(ImageRun, usize)], indices: &[u64], bits: &mut Vec<u6
 mod tests {
     use super::*;
 
+    /// Numbers below `n`, one a call (xorshift64 from `seed`).
+    fn below(mut state: u64) -> impl FnMut(u64) -> u64 {
+        move |n| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        }
+    }
+
     #[test]
     fn image_names_split_into_index_and_stack() {
         assert_eq!(split_image_name(b"000012@Extract/job012/a.mrcs"), (12, &b"Extract/job012/a.mrcs"[..]));
@@ -264,13 +274,7 @@ mod tests {
                 _ => (0, field.to_vec()),
             }
         };
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
+        let mut next = below(0x9e37_79b9_7f4a_7c15u64);
         let alphabet = b"0123456789@/a.:9 ";
         for _ in 0..200_000 {
             let (len, at) = (next(28) as usize, next(22) as usize);
@@ -347,13 +351,7 @@ mod tests {
     fn distinct_agrees_with_a_set_of_stack_and_index() {
         // Random sets: a few stacks, runs of random length in stack order or interleaved,
         // indices increasing, shuffled or repeated; the answer against a set of (stack, index).
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
+        let mut next = below(0x2545_f491_4f6c_dd1du64);
         let mut answers = [0; 2];
         for _ in 0..3000 {
             let (stacks, width) = (1 + next(4), 1 + next(200));
