@@ -23,7 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import _core
 from ..algo.neighbours import linked_groups, nearest_pairs
+from ..algo.shift_calibration import infer_calibration
 from ..errors import CryodedupError
 from ..outputs import StrPath
 from ..resolve import name_key
@@ -34,17 +36,9 @@ from .sniff import is_glob
 METADATA_EXTENSIONS = (".mdoc", ".xml")
 #: EPU's grid square folder (``Images-Disc1/GridSquare_1234/Data/``).
 GRID_SQUARE = re.compile(r"^GridSquare_\d+$")
-#: Stage positions closer than this (µm) are one stage stop (stage read-out scatters by nanometres).
-SAME_STOP_UM = 0.3
 #: Stops farther apart than this (µm) with nothing between are in different grid squares
 #: (a grid bar is about 25 µm wide; holes within a square are at most a few µm apart).
 SQUARE_GAP_UM = 10.0
-#: Stage stops whose targets estimate the calibration at most (spread evenly over a larger session).
-MAX_ESTIMATES = 5000
-#: Estimates of the shift calibration within this fraction of one another agree (one stop's from the next).
-AGREE = 0.03
-#: A stop whose targets fall in more columns than this is no multi-hole template: no estimate.
-MAX_TARGETS = 1000
 #: Pairs kept per micrograph by the metadata's candidates: its nearest within the beam diameter.
 #: Memory stays a few pairs per micrograph however crowded the positions (docs/design.md section 4).
 MOST_NEIGHBOURS = 8
@@ -94,13 +88,6 @@ def _child(node: ET.Element | None, *names: str) -> ET.Element | None:
         else:
             return None
     return node
-
-
-def _number(node: ET.Element | None, path: Path, what: str, bound: float = MAX_COORDINATE) -> float:
-    """A number EPU must write (a stage position, a shift component): finite, of magnitude at most ``bound``."""
-    if node is None:
-        raise CryodedupError(f"{path}: no {what} (expected an EPU data image's XML)")
-    return checked_number(node.text or "", f"{path}: {what}", bound)
 
 
 def checked_number(text: str, where: str, bound: float) -> float:
@@ -153,17 +140,6 @@ def readout_size(texts: tuple[str | None, str | None], where: str) -> tuple[int,
     return abs(int(values[0])), abs(int(values[1]))
 
 
-def _text(node: ET.Element | None) -> str | None:
-    return node.text or "" if node is not None else None
-
-
-def _xy(node: ET.Element | None, path: Path, what: str) -> tuple[float, float]:
-    """An EPU vector (``<a:_x>``, ``<a:_y>``); (0, 0) when the element is absent or nil."""
-    if node is None or not len(node):
-        return 0.0, 0.0
-    return _number(_child(node, "_x"), path, f"{what} _x"), _number(_child(node, "_y"), path, f"{what} _y")
-
-
 #: ISO 8601 as EPU writes it: a date, a time, any number of decimals, then Z, an offset or nothing (UTC).
 ISO_TIME = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?(Z|[+-][0-9]{2}:[0-9]{2})?"
@@ -199,6 +175,27 @@ def epu_time(text: str, where: str = "acquisitionDateTime") -> float | None:
     return stamp + float("0." + (match.group(7) or "0"))
 
 
+#: The elements of an EPU data image's XML that are read: paths of local names below <MicroscopeImage>.
+STAGE_X, STAGE_Y = "microscopeData/stage/Position/X", "microscopeData/stage/Position/Y"
+BEAM_SHIFT, IMAGE_SHIFT = "microscopeData/optics/BeamShift", "microscopeData/optics/ImageShift"
+BEAM_DIAMETER = "microscopeData/optics/BeamDiameter"
+PIXEL_SIZE = "SpatialScale/pixelSize/x/numericValue"
+TAKEN_AT = "microscopeData/acquisition/acquisitionDateTime"
+READOUT = "microscopeData/acquisition/camera/ReadoutArea"
+EPU_ELEMENTS = [
+    STAGE_X,
+    STAGE_Y,
+    *(f"{shift}{axis}" for shift in (BEAM_SHIFT, IMAGE_SHIFT) for axis in ("", "/_x", "/_y")),
+    BEAM_DIAMETER,
+    PIXEL_SIZE,
+    TAKEN_AT,
+    f"{READOUT}/width",
+    f"{READOUT}/height",
+]
+#: Per element path: its text before its first child ("" for none) and whether it has children; None when absent.
+Elements = dict[str, "tuple[str, bool] | None"]
+
+
 def read_epu(path: StrPath) -> Acquisition:
     """One EPU ``MicroscopeImage`` XML.
 
@@ -207,6 +204,28 @@ def read_epu(path: StrPath) -> Acquisition:
     (``SpatialScale/pixelSize/x``, metres), ``acquisitionDateTime`` and the camera read-out.
     """
     path = check_regular_file(path, "an EPU .xml")
+    return _acquisition(path, _plain_elements(path) or _tree_elements(path))
+
+
+def _plain_elements(path: Path) -> Elements | None:
+    """The elements of a plain XML (as EPU writes it), found and checked by the core in one pass; else None.
+
+    Building ElementTree's tree of a 10 KB file cost twice what reading the file did
+    (docs/design.md section 4). The core takes only documents whose element texts are the
+    bytes between their tags (UTF-8, no entity, comment, CDATA or DOCTYPE) and that are
+    well-formed (io/plain_xml.rs); anything else, an error to report or a file it does not
+    take, is read by :func:`_tree_elements`, as every file was before.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    texts = _core.element_texts(data, "MicroscopeImage", EPU_ELEMENTS)
+    return None if texts is None else dict(zip(EPU_ELEMENTS, texts))
+
+
+def _tree_elements(path: Path) -> Elements:
+    """The elements of any XML ElementTree reads; an error naming the file when it cannot."""
     try:
         root = ET.parse(path).getroot()
     except (ET.ParseError, LookupError, ValueError) as err:
@@ -217,22 +236,43 @@ def read_epu(path: StrPath) -> Acquisition:
         raise CryodedupError(f"{path}: cannot read the file ({err.strerror})") from None
     if _local(root.tag) != "MicroscopeImage":
         raise CryodedupError(f"{path}: root element <{_local(root.tag)}>, expected EPU's <MicroscopeImage>")
-    data = _child(root, "microscopeData")
-    position = _child(data, "stage", "Position")
+    nodes = {key: _child(root, *key.split("/")) for key in EPU_ELEMENTS}
+    return {key: None if node is None else (node.text or "", len(node) > 0) for key, node in nodes.items()}
+
+
+def _acquisition(path: Path, found: Elements) -> Acquisition:
+    """The acquisition the elements describe; an error naming the element that is missing or wrong."""
+
+    def number(key: str, what: str, bound: float = MAX_COORDINATE) -> float:
+        element = found[key]
+        if element is None:
+            raise CryodedupError(f"{path}: no {what} (expected an EPU data image's XML)")
+        return checked_number(element[0], f"{path}: {what}", bound)
+
+    def xy(key: str, what: str) -> tuple[float, float]:
+        """An EPU vector (``<a:_x>``, ``<a:_y>``); (0, 0) when the element is absent or nil."""
+        element = found[key]
+        if element is None or not element[1]:
+            return 0.0, 0.0
+        return number(f"{key}/_x", f"{what} _x"), number(f"{key}/_y", f"{what} _y")
+
+    def text(key: str) -> str | None:
+        element = found[key]
+        return None if element is None else element[0]
+
     stage = (
-        _number(_child(position, "X"), path, "stage <Position> <X>", MAX_COORDINATE / 1e6) * 1e6,  # metres
-        _number(_child(position, "Y"), path, "stage <Position> <Y>", MAX_COORDINATE / 1e6) * 1e6,
+        number(STAGE_X, "stage <Position> <X>", MAX_COORDINATE / 1e6) * 1e6,  # metres
+        number(STAGE_Y, "stage <Position> <Y>", MAX_COORDINATE / 1e6) * 1e6,
     )
-    optics = _child(data, "optics")
-    beam = _xy(_child(optics, "BeamShift"), path, "<BeamShift>")
-    image = _xy(_child(optics, "ImageShift"), path, "<ImageShift>")
+    beam = xy(BEAM_SHIFT, "<BeamShift>")
+    image = xy(IMAGE_SHIFT, "<ImageShift>")
     unrecorded: list[str] = []
-    diameter = calibration(_text(_child(optics, "BeamDiameter")), f"{path}: <BeamDiameter>", unrecorded, "BeamDiameter")
-    scale = _child(root, "SpatialScale", "pixelSize", "x", "numericValue")
-    psize = calibration(_text(scale), f"{path}: pixel size <SpatialScale> <pixelSize> <x>", unrecorded, "pixel size")
-    when = _text(_child(data, "acquisition", "acquisitionDateTime"))
-    area = _child(data, "acquisition", "camera", "ReadoutArea")
-    size = (_text(_child(area, "width")), _text(_child(area, "height")))
+    diameter = calibration(text(BEAM_DIAMETER), f"{path}: <BeamDiameter>", unrecorded, "BeamDiameter")
+    psize = calibration(
+        text(PIXEL_SIZE), f"{path}: pixel size <SpatialScale> <pixelSize> <x>", unrecorded, "pixel size"
+    )
+    when = text(TAKEN_AT)
+    size = (text(f"{READOUT}/width"), text(f"{READOUT}/height"))
     folders = [p for p in path.parent.parts if GRID_SQUARE.match(p)]
     return Acquisition(
         source=path,
@@ -479,11 +519,6 @@ class Positions:
     calibration_warning: str | None = None  # the inferred calibration's stops disagree
 
 
-def stage_stops(stage: np.ndarray) -> np.ndarray:
-    """A stop index per acquisition: stage positions within ``SAME_STOP_UM`` are one stop."""
-    return linked_groups(stage, SAME_STOP_UM)
-
-
 def linked_roots(n: int, pairs: np.ndarray, rank: np.ndarray) -> np.ndarray:
     """For each of ``n`` items, the lowest-ranked item linked to it by ``pairs`` (union-find)."""
     parent = np.arange(n)
@@ -504,114 +539,6 @@ def linked_roots(n: int, pairs: np.ndarray, rank: np.ndarray) -> np.ndarray:
                 first, second = (ra, rb) if rank[ra] <= rank[rb] else (rb, ra)
                 parent[second] = first
     return np.array([find(i) for i in range(n)], dtype=np.int64)
-
-
-def members_of(groups: np.ndarray) -> list[np.ndarray]:
-    """The members (ascending) of each group numbered 0, 1, ... (one sort, not a scan per group)."""
-    order = np.argsort(groups, kind="stable")
-    bounds = np.searchsorted(groups[order], np.arange(int(groups.max()) + 2 if len(groups) else 1))
-    return [order[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
-
-
-def infer_calibration(stage: np.ndarray, shift: np.ndarray, squares: np.ndarray) -> tuple[float, str, str | None]:
-    """µm per shift unit, from how the multi-hole template repeats between stage stops.
-
-    At each stage stop the microscope shifts the beam to the same template of targets; the
-    next stop is one template further, so the templates tile the holes without overlap or gap.
-    Along the step from a stop to its nearest neighbour (stage µm), the targets' shifts project
-    onto columns; their gaps repeat with the template's period (one gap with one target per
-    hole, the gaps within and between holes with several). The step then spans the columns'
-    extent plus the gap that continues the period, in shift units: calibration = step /
-    (extent + that gap). The shift's axes are taken as the stage's (as the microscope reports
-    them). A session of more than ``MAX_ESTIMATES`` stops is estimated from that many, spread
-    evenly over it.
-
-    Each stop's own targets give one estimate. A stop holding fewer than half the usual number
-    of targets (a re-exposure, a stop cut short) is neither measured nor taken as a neighbour:
-    its short step would make the next stop's estimate a fraction of the truth. The value is
-    the median of the largest set of estimates that agree within ``AGREE``; when some stops
-    disagree, the third item returned is a warning that says so (else None).
-    """
-    if not len(shift) or np.abs(shift).max() == 0:
-        return 0.0, "no beam or image shift in the metadata: positions are the stage positions", None
-    stops = stage_stops(stage)
-    members = members_of(stops)
-    sizes = np.array([len(m) for m in members])
-    template = np.flatnonzero(sizes >= 0.5 * np.median(sizes))
-    centres = np.array([stage[m].mean(axis=0) for m in members])
-    stop_square = np.array([squares[m[0]] for m in members])
-    square_of_stop = np.unique(stop_square, return_inverse=True)[1].reshape(-1)
-    in_square = [square[np.isin(square, template)] for square in members_of(square_of_stop)]
-    span = float(np.ptp(shift, axis=0).max())
-    estimates = []
-    spread = np.linspace(0, len(template) - 1, min(len(template), MAX_ESTIMATES)).round().astype(np.int64)
-    for s in template[np.unique(spread)]:
-        square = in_square[square_of_stop[s]]
-        others = square[square != s]
-        if not len(others):
-            continue
-        distance = np.hypot(*(centres[others] - centres[s]).T)
-        step = centres[others[np.argmin(distance)]] - centres[s]
-        estimate = _calibration_along(step, _distinct(shift[members[s]], span))
-        if estimate is not None:
-            estimates.append(estimate)
-    if not estimates:
-        raise CryodedupError(
-            "cannot infer the shift calibration: the metadata need at least two stage stops in a grid square, "
-            "each with targets at different shifts along the step between them; give --shift-calibration UM_PER_UNIT"
-        )
-    ordered = np.sort(estimates)
-    lo, hi = _agreeing(ordered)
-    value = float(np.median(ordered[lo:hi]))
-    how = f"inferred from {len(estimates)} stage stops (the shift template tiles the holes from one stop to the next)"
-    others = np.r_[ordered[:lo], ordered[hi:]]
-    if not len(others):
-        return value, how, None
-    return (
-        value,
-        how,
-        (
-            f"the shift calibration {value:g} µm per unit is inferred from {hi - lo} of {len(estimates)} stage stops "
-            f"that agree within {AGREE:.0%}; the other {len(others)} gave {others.min():g} to {others.max():g}: "
-            "if duplicates are missed or pairs look wrong, give --shift-calibration UM_PER_UNIT"
-        ),
-    )
-
-
-def _agreeing(estimates: np.ndarray) -> tuple[int, int]:
-    """The bounds [lo, hi) of the largest run of sorted ``estimates`` within ``AGREE`` of one of them."""
-    low = np.searchsorted(estimates, estimates * (1 - AGREE), side="left")
-    high = np.searchsorted(estimates, estimates * (1 + AGREE), side="right")
-    counts = high - low
-    best = np.flatnonzero(counts == counts.max())
-    centre = best[len(best) // 2]  # ties: the middle one of the best
-    return int(low[centre]), int(high[centre])
-
-
-def _distinct(shift: np.ndarray, span: float) -> np.ndarray:
-    """The distinct shift vectors (those within 1 % of the run's shift ``span`` are one)."""
-    groups = linked_groups(shift, 0.01 * span) if span > 0 else np.zeros(len(shift), dtype=np.int64)
-    return np.array([shift[m].mean(axis=0) for m in members_of(groups)])
-
-
-def _calibration_along(step: np.ndarray, targets: np.ndarray) -> float | None:
-    """Step length / (extent of the targets' columns along the step + the gap continuing their period)."""
-    length = float(np.hypot(*step))
-    along = np.sort(targets @ (step / length))
-    gaps = np.diff(along)
-    if not len(gaps) or gaps.max() <= 0:
-        return None
-    columns = np.r_[along[0], along[1:][gaps > 0.1 * gaps.max()]]
-    gaps = np.diff(columns)
-    if not len(gaps) or len(gaps) > MAX_TARGETS:  # (the period search below costs the square of the columns)
-        return None
-    period = next(
-        m
-        for m in range(1, len(gaps) + 1)
-        if all(abs(gaps[i] - gaps[i + m]) <= 0.15 * max(gaps[i], gaps[i + m]) for i in range(len(gaps) - m))
-    )
-    continuing = gaps[len(gaps) - period] if period <= len(gaps) else gaps[-1]
-    return length / (columns[-1] - columns[0] + continuing)
 
 
 def specimen_positions(acquisitions: Sequence[Acquisition], calibration: float | None) -> Positions:

@@ -7,6 +7,7 @@
 //! - [`keys`]: rows grouped by equal keys (a `.cs` file's micrograph uids or paths).
 //! - [`star`]: STAR files mapped, indexed, scanned and split.
 //! - [`micrographs`]: binned images, spectra and their comparison.
+//! - [`metadata`]: the microscope's metadata files (EPU XML elements' texts).
 //! - [`errors`]: the one mapping of core errors to Python exceptions.
 
 use numpy::IntoPyArray;
@@ -16,6 +17,7 @@ mod dedup;
 mod errors;
 mod images;
 mod keys;
+mod metadata;
 mod micrographs;
 mod picks;
 mod star;
@@ -40,6 +42,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(images::images_kept_twice, m)?)?;
     m.add_function(wrap_pyfunction!(keys::group_keys, m)?)?;
     m.add_function(wrap_pyfunction!(keys::repeated_uint64, m)?)?;
+    m.add_function(wrap_pyfunction!(metadata::element_texts, m)?)?;
     m.add_function(wrap_pyfunction!(micrographs::bin_image, m)?)?;
     m.add_function(wrap_pyfunction!(micrographs::append_pair_rows, m)?)?;
     m.add_function(wrap_pyfunction!(picks::read_pick_files, m)?)?;

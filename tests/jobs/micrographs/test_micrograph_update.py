@@ -402,3 +402,33 @@ def test_watch_waits_for_an_mrc_still_being_written(grown, tmp_path):
     assert sum(r["images_read"] for r in rounds) == 21 and rounds[-1]["micrographs"] == 21
     find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", MicrographOptions(bin=2))
     assert_same_outputs(out, tmp_path / "whole")
+
+
+def test_real_paths_are_realpath_of_each_path(tmp_path, monkeypatch):
+    """Each folder resolved once (issue 43): os.path.realpath's answer, links, loops and relative names included."""
+    real = tmp_path / "real"
+    (real / "sub").mkdir(parents=True)
+    (real / "out").mkdir()
+    (real / "a.mrc").write_bytes(b"")
+    (tmp_path / "linked").symlink_to(real)
+    (real / "to_a.mrc").symlink_to(real / "a.mrc")
+    (real / "into_out.mrc").symlink_to(real / "out" / "x.mrc")  # dangling, into another folder
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    monkeypatch.chdir(real)
+    paths = [
+        "a.mrc",
+        "./a.mrc",
+        "sub/../a.mrc",
+        "linked_nowhere/a.mrc",
+        tmp_path / "linked" / "a.mrc",
+        str(tmp_path / "linked" / "to_a.mrc"),
+        "into_out.mrc",
+        "missing.mrc",
+        str(tmp_path / "loop" / "a.mrc"),
+        "sub/",
+        ".",
+        "..",
+        "sub/..",
+        "",
+    ]
+    assert list(update_module.real_paths(paths)) == [os.path.realpath(p) for p in paths]

@@ -388,12 +388,36 @@ def _temporary(path: Path) -> Iterator[Path]:
 def refuse_inputs_inside(outdir: Path, inputs: Collection[StrPath]) -> None:
     """Refuses an input inside the output folder (its store included): --update rewrites that folder each round."""
     inside = os.path.realpath(outdir).rstrip(os.sep) + os.sep
-    for path in inputs:
-        if os.path.realpath(path).startswith(inside):
+    for path, real in zip(inputs, real_paths(inputs)):
+        if real.startswith(inside):
             raise CryodedupError(
                 f"{path}: an input inside the output folder {outdir}, which --update keeps for its outputs and "
                 f"its store ({STORE}/); move the input out or choose another output folder"
             )
+
+
+def real_paths(paths: Collection[StrPath]) -> Iterator[str]:
+    """``os.path.realpath`` of each path, each folder resolved once (5,000 files of one folder: 1.1 s, issue 43).
+
+    ``realpath`` resolves a path component by component, so a file whose resolved folder
+    holds it as no link is that folder and its name; a link, a missing file, or a name that
+    is no file's (``.``, ``..``, a trailing ``/``) is resolved by ``realpath`` itself.
+    """
+    folders: dict[str, str] = {}
+    for path in paths:
+        text = os.fspath(path)
+        head, name = os.path.split(text)
+        if name in ("", ".", ".."):
+            yield os.path.realpath(text)
+            continue
+        if head not in folders:
+            folders[head] = os.path.realpath(head)
+        joined = os.path.join(folders[head], name)
+        try:
+            plain = not stat.S_ISLNK(os.lstat(joined).st_mode)
+        except OSError:
+            plain = False
+        yield joined if plain else os.path.realpath(text)
 
 
 def open_store(outdir: Path, mics: Micrographs, force: bool, log: Callable[[str, str], None]) -> SeenStore:

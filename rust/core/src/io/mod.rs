@@ -7,6 +7,7 @@
 //! - [`picks`]: picker coordinate files read and written many at a time.
 //! - [`pick_join`]: several pickers' picks joined into one set (micrograph ids, centres in Å).
 //! - [`pairs_csv`]: the rows of the micrograph job's pairs.csv, as Python's `csv` writes them.
+//! - [`plain_xml`]: the texts of a few elements of a small plain XML (EPU's per-image files).
 //! - [`mapped`]: a big input mapped for streaming passes, and what each pass releases and reads ahead.
 //! - [`page_cache`]: how big inputs and outputs meet the kernel's page cache.
 
@@ -16,4 +17,5 @@ pub mod pairs_csv;
 pub mod particle_rows;
 pub mod pick_join;
 pub mod picks;
+pub mod plain_xml;
 pub mod star;
