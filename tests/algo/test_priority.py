@@ -172,3 +172,20 @@ def test_priorities_none_scores_and_images_agree_with_the_oracle(case, entirely,
     assert got.keep.tolist() == keep
     if not entirely:
         assert got.suppressed_by.tolist() == by
+
+
+def test_groups_decided_against_the_score_are_counted():
+    # Row 0 (level 0, score 0.2) kept over row 1 (level 1, score 0.9): against the score.
+    # Row 2 (level 0, 0.8) kept over row 3 (level 1, 0.5): priority agreed with the score.
+    # Row 4 (level 0, no score) kept over row 5 (level 1, 0.1): against it (no score ranks last).
+    # Row 6 (level 0, 0.3) kept over row 7 (level 1, 0.3), a tie broken by row: not against it.
+    levels = np.array([0, 1, 0, 1, 0, 1, 0, 1], np.uint32)
+    keep = np.array([True, False, True, False, True, False, True, False])
+    by = np.array([-1, 0, -1, 2, -1, 4, -1, 6])
+    scores = np.array([0.2, 0.9, 0.8, 0.5, np.nan, 0.1, 0.3, 0.3])
+    got = groups_decided(levels, keep, by, ["hand", "the other inputs"], scores)
+    assert got["by_priority"] == 4 and got["against_score"] == 2
+    # Lower scores better (an alignment error): rows 0 and 2 swap roles; row 4 still against.
+    lower = groups_decided(levels, keep, by, ["hand", "the other inputs"], scores, higher_is_better=False)
+    assert lower["against_score"] == 2
+    assert "against_score" not in groups_decided(levels, keep, by, ["hand", "the other inputs"])

@@ -57,6 +57,7 @@ def test_the_hand_picks_win_with_prefer(tmp_path):
         "by_priority": 3,
         "by_score": 0,
         "won_by": {str(manual): 3},
+        "against_score": 3,  # each hand pick (-999: no score) kept over a scored LoG pick
     }
     assert summary["score"]["without_score"] == 4
     kept = kept_rows(tmp_path / "out" / "particles_kept.star")
@@ -105,6 +106,7 @@ def test_the_command_line_prints_and_reports_the_priority(tmp_path):
     assert result.exit_code == 0, result.output
     assert "4 picks without a score: ranked last" in result.output
     assert "3 decided by priority" in result.output
+    assert "; 3 against the score)" in " ".join(result.output.split())
     result = CliRunner().invoke(main, [*args, "--prefer", "3", "--force"])
     assert result.exit_code != 0
     assert "Error: --prefer 3: not one of the inputs" in result.output

@@ -156,26 +156,43 @@ def combine_levels(first: np.ndarray | None, then: np.ndarray | None) -> np.ndar
 
 
 def groups_decided(
-    levels: np.ndarray, keep: np.ndarray, suppressed_by: np.ndarray, names: Sequence[str]
+    levels: np.ndarray,
+    keep: np.ndarray,
+    suppressed_by: np.ndarray,
+    names: Sequence[str],
+    scores: np.ndarray | None = None,
+    higher_is_better: bool = True,
 ) -> dict[str, object]:
     """Which priority decided how many groups of duplicates.
 
     A group is a kept row and the rows it suppressed; priority decided it when one of those
     rows has a lower priority (higher level) than the kept one, else the score did. ``names``
-    names the levels (the preferred inputs, then "the other inputs").
+    names the levels (the preferred inputs, then "the other inputs"). With ``scores`` (as
+    ranked: not finite is none, last), ``against_score`` counts the groups decided by
+    priority where a less preferred row outranked the kept one by score (ties by row):
+    where ``--prefer`` changed which pick was kept, not only agreed with the score.
     """
     rejected = np.flatnonzero(~keep & (suppressed_by >= 0))
     winners = suppressed_by[rejected]
     # Groups marked by their kept row (a mask, not np.unique: no sort of the pairs).
     all_groups = _marked(winners, keep.size)
-    by_priority = _marked(winners[levels[winners] < levels[rejected]], keep.size)
+    decided = levels[winners] < levels[rejected]
+    by_priority = _marked(winners[decided], keep.size)
     won = np.bincount(levels[by_priority], minlength=len(names))
-    return {
+    out: dict[str, object] = {
         "groups": int(all_groups.size),
         "by_priority": int(by_priority.size),
         "by_score": int(all_groups.size - by_priority.size),
         "won_by": {name: int(n) for name, n in zip(names, won) if n},
     }
+    if scores is not None:
+        kept, lost = winners[decided], rejected[decided]
+        sign = 1.0 if higher_is_better else -1.0
+        ours, theirs = sign * scores[kept], sign * scores[lost]
+        with np.errstate(invalid="ignore"):  # (NaN: no score, ranks last)
+            better = np.isfinite(theirs) & (~np.isfinite(ours) | (theirs > ours) | ((theirs == ours) & (lost < kept)))
+        out["against_score"] = int(_marked(kept[better], keep.size).size)
+    return out
 
 
 def _marked(rows: np.ndarray, n: int) -> np.ndarray:
@@ -192,6 +209,8 @@ def priority_summary(
     keep: np.ndarray,
     suppressed_by: np.ndarray,
     remove_entirely: bool = False,
+    scores: np.ndarray | None = None,
+    higher_is_better: bool = True,
 ) -> dict:
     """The inputs in their order of priority (``--prefer``), and which priority decided how many groups.
 
@@ -209,4 +228,4 @@ def priority_summary(
             "applied": False,
             "removed": {name: int(n) for name, n in zip(names, removed)},
         }
-    return {"order": names, **groups_decided(row_levels, keep, suppressed_by, names)}
+    return {"order": names, **groups_decided(row_levels, keep, suppressed_by, names, scores, higher_is_better)}

@@ -265,6 +265,13 @@ def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = 
     )
 
 
+def _ranking_scores(particles: ParticleSet, decision: Decision) -> tuple[np.ndarray | None, bool]:
+    """The scores the decision ranked by, and whether higher ranks first."""
+    if decision.ranked_scores is not None:  # (--score-normalize rank: percentiles, higher first)
+        return decision.ranked_scores, True
+    return particles.scores, particles.higher_is_better
+
+
 def _groups_for_the_rule(
     particles: ParticleSet, options: ParticleOptions, images: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -398,6 +405,7 @@ def summarize(
             decision.keep,
             decision.suppressed_by,
             options.remove_entirely,
+            *_ranking_scores(particles, decision),
         )
     if particles.species is not None:
         summary["species"] = species_summary(particles, decision, options)
