@@ -45,16 +45,37 @@ impl ImageRun {
 /// (12, `Extract/job012/mic.mrcs`); a name without a numeric `index@` is a one-image file
 /// (index 0, the name as the stack).
 pub fn split_image_name(field: &[u8]) -> (u64, &[u8]) {
+    if let Some(split) = split_short_index(field) {
+        return split;
+    }
     // One pass over the leading digits (no search for the `@`: it must follow them).
     let mut index = 0u64;
     for (k, &b) in field.iter().enumerate() {
         match b {
-            b'0'..=b'9' if k < 19 => index = index * 10 + u64::from(b - b'0'),
+            b'0'..=b'9' if k < 18 => index = index * 10 + u64::from(b - b'0'), // (no overflow)
             b'@' if k > 0 => return (index, &field[k + 1..]),
             _ => break,
         }
     }
     (0, field)
+}
+
+/// [`split_image_name`] of a name whose index has 1 to 7 digits (RELION writes 6), all read
+/// at once as the 8 bytes of a word; None for another name.
+fn split_short_index(field: &[u8]) -> Option<(u64, &[u8])> {
+    let word = u64::from_le_bytes(field.get(..8)?.try_into().ok()?);
+    let values = word.wrapping_sub(0x3030_3030_3030_3030); // each byte's digit (a borrow only climbs)
+    let not_digit = (values | values.wrapping_add(0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080;
+    let digits = (not_digit.trailing_zeros() / 8) as usize;
+    if digits == 0 || digits == 8 || field[digits] != b'@' {
+        return None;
+    }
+    // The digits moved to the word's top bytes (leading zeros below), then paired, in fours, in eights.
+    let mut v = (values << (8 * (8 - digits))) & 0x0f0f_0f0f_0f0f_0f0f;
+    v = (v.wrapping_mul(10 << 8 | 1) >> 8) & 0x00ff_00ff_00ff_00ff;
+    v = (v.wrapping_mul(100 << 16 | 1) >> 16) & 0x0000_ffff_0000_ffff;
+    v = v.wrapping_mul(10_000 << 32 | 1) >> 32;
+    Some((v, &field[digits + 1..]))
 }
 
 /// The 64-bit FNV-1a hash of a stack's name: the same in every run, file and platform.
@@ -223,6 +244,16 @@ fn stack_distinct(runs: &[(ImageRun, usize)], indices: &[u64], bits: &mut Vec<u6
 mod tests {
     use super::*;
 
+    /// Numbers below `n`, one a call (xorshift64 from `seed`).
+    fn below(mut state: u64) -> impl FnMut(u64) -> u64 {
+        move |n| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        }
+    }
+
     #[test]
     fn image_names_split_into_index_and_stack() {
         assert_eq!(split_image_name(b"000012@Extract/job012/a.mrcs"), (12, &b"Extract/job012/a.mrcs"[..]));
@@ -230,6 +261,36 @@ mod tests {
         assert_eq!(split_image_name(b"single.mrc"), (0, &b"single.mrc"[..]));
         assert_eq!(split_image_name(b"x1@a.mrcs"), (0, &b"x1@a.mrcs"[..]));
         assert_eq!(split_image_name(b"@a.mrcs"), (0, &b"@a.mrcs"[..]));
+    }
+
+    #[test]
+    fn short_indices_read_at_once_agree_with_the_digits_one_by_one() {
+        let one_by_one = |field: &[u8]| -> (u64, Vec<u8>) {
+            let at = field.iter().position(|&b| b == b'@');
+            match at {
+                Some(k) if k > 0 && k <= 18 && field[..k].iter().all(u8::is_ascii_digit) => {
+                    (std::str::from_utf8(&field[..k]).unwrap().parse().unwrap(), field[k + 1..].to_vec())
+                }
+                _ => (0, field.to_vec()),
+            }
+        };
+        let mut next = below(0x9e37_79b9_7f4a_7c15u64);
+        let alphabet = b"0123456789@/a.:9 ";
+        for _ in 0..200_000 {
+            let (len, at) = (next(28) as usize, next(22) as usize);
+            let field: Vec<u8> = (0..len)
+                .map(|k| match next(6) {
+                    0 => alphabet[next(alphabet.len() as u64) as usize],
+                    _ if k == at => b'@',
+                    _ => b'0' + next(10) as u8,
+                })
+                .collect();
+            let (index, stack) = split_image_name(&field);
+            assert_eq!((index, stack.to_vec()), one_by_one(&field), "{:?}", String::from_utf8_lossy(&field));
+        }
+        assert_eq!(split_image_name(b"0000012@stack.mrcs"), (12, &b"stack.mrcs"[..]));
+        assert_eq!(split_image_name(b"9999999@s"), (9_999_999, &b"s"[..]));
+        assert_eq!(split_image_name(b"12345678@stack"), (12_345_678, &b"stack"[..]));
     }
 
     #[test]
@@ -290,13 +351,7 @@ mod tests {
     fn distinct_agrees_with_a_set_of_stack_and_index() {
         // Random sets: a few stacks, runs of random length in stack order or interleaved,
         // indices increasing, shuffled or repeated; the answer against a set of (stack, index).
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
+        let mut next = below(0x2545_f491_4f6c_dd1du64);
         let mut answers = [0; 2];
         for _ in 0..3000 {
             let (stacks, width) = (1 + next(4), 1 + next(200));

@@ -239,6 +239,12 @@ pub(super) fn chunk_at_lines(data: &[u8], size: usize) -> Vec<Range<usize>> {
     out
 }
 
+/// In a column's slot of [`scan_chunk`]: it is the key column, the image column; the bits
+/// below them hold the number it feeds (plus 1).
+const KEY_COLUMN: usize = 1 << (usize::BITS - 1);
+const IMAGE_COLUMN: usize = 1 << (usize::BITS - 2);
+const NUMBER_SLOT: usize = IMAGE_COLUMN - 1;
+
 /// Scans the rows of `rows[range]`. With `find_end`, stops at the first line that ends the
 /// loop (a blank line, a new block, loop or label: the indexer's rule) and counts the lines
 /// and comments before it.
@@ -264,10 +270,16 @@ pub(super) fn scan_chunk<'a>(
         scan.images.indices.reserve_exact(lines);
     }
     let mut local_keys: HashMap<&[u8], u32> = HashMap::new();
-    // Which requested number (if any) each column feeds.
-    let mut slot = vec![usize::MAX; ncols];
+    // What each column feeds, one look a field: the requested number it is (j + 1; 0 for
+    // none), and whether it is the key or the image column. Most columns feed nothing.
+    let mut slot = vec![0usize; ncols];
     for (j, &c) in number_cols.iter().enumerate() {
-        slot[c] = j;
+        slot[c] = j + 1;
+    }
+    for (col, role) in [(key_col, KEY_COLUMN), (image_col, IMAGE_COLUMN)] {
+        if let Some(slot) = col.and_then(|c| slot.get_mut(c)) {
+            *slot |= role;
+        }
     }
     let mut last_key: Option<(&[u8], u32)> = None;
     // Quotes are rare: one search of the piece spares a search of each line.
@@ -289,9 +301,9 @@ pub(super) fn scan_chunk<'a>(
         let mut key: &[u8] = b"";
         let mut image: &[u8] = b"";
         let mut each_field = |k: usize, f: &'a [u8]| {
-            if k < ncols {
-                let j = slot[k];
-                if j != usize::MAX {
+            let feeds = slot.get(k).copied().unwrap_or(0);
+            if feeds != 0 {
+                if let Some(j) = (feeds & NUMBER_SLOT).checked_sub(1) {
                     match parse_number(f) {
                         Some(v) => scan.numbers[j].push(v),
                         None if Some(f) == missing => scan.numbers[j].push(f64::NAN),
@@ -307,10 +319,10 @@ pub(super) fn scan_chunk<'a>(
                         }
                     }
                 }
-                if Some(k) == key_col {
+                if feeds & KEY_COLUMN != 0 {
                     key = f;
                 }
-                if Some(k) == image_col {
+                if feeds & IMAGE_COLUMN != 0 {
                     image = f;
                 }
             }
