@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .algo.consensus import OUTCOMES, pick_outcomes
+from .algo.same_image import same_image_summary
 from .errors import CryodedupError
 from .formats.cryosparc.dataset import CsFile
 from .formats.cryosparc.particles import read_dataset
@@ -73,7 +74,9 @@ def remove_duplicates(
         ``max_angle`` and ``sym`` (orientations compared, docs/design.md section 9),
         ``prefer`` (a list of inputs, paths as given or positions from 1, most preferred
         first: their particles win groups of duplicates whatever the scores; in a copick
-        project, pick sets as ``"user/session"``, a user for all its sessions, or positions).
+        project, pick sets as ``"user/session"``, a user for all its sessions, or positions),
+        ``same_image`` (``"warn"``, ``"reject"`` or ``"ignore"``: one particle image in two
+        rows, from ``rlnImageName`` or ``blob/path`` + ``blob/idx``, in files and in memory).
 
     Returns
     -------
@@ -152,16 +155,22 @@ def _is_frame(data: Any) -> bool:
     return hasattr(data, "columns") and hasattr(data, "to_numpy")
 
 
-def _keep(particles: ParticleSet, options: ParticleOptions) -> np.ndarray:
-    return decide(particles, options).keep
+def _keep(particles: ParticleSet, options: ParticleOptions, warn: Warn) -> np.ndarray:
+    """The rows kept; an image kept twice warned of as the command line does (``same_image="warn"``)."""
+    keep = decide(particles, options).keep
+    if particles.images is not None and options.same_image == "warn":
+        found = same_image_summary(particles.images, particles.centres, keep, options.same_image)
+        if found.get("message"):
+            warn(found["message"])
+    return keep
 
 
 def _keep_cryosparc(cs: CsFile, options: ParticleOptions, warn: Warn) -> np.ndarray:
-    return _keep(read_dataset(cs, options, warn), options)
+    return _keep(read_dataset(cs, options, warn), options, warn)
 
 
 def _keep_relion(particles: DataFrame, optics: DataFrame | None, options: ParticleOptions, warn: Warn) -> np.ndarray:
-    return _keep(read_frame(particles, optics, options, warn), options)
+    return _keep(read_frame(particles, optics, options, warn), options, warn)
 
 
 #: The options of :func:`remove_duplicate_centres`: those of the decision (the others read files).

@@ -80,11 +80,22 @@ def particles(
     """
     options = ParticleOptions(**job_fields(ParticleOptions, job))
     if outdir is None and not (options.audit and not options.plot) and not _copick_only(inputs, options):
+        _refuse_missing_inputs(inputs)  # (a mistyped copick config is no missing -o)
         # click's own words for a missing option, and when none is needed
-        raise click.UsageError(
-            "Missing option '-o' / '--outdir' (only --audit without --plot, or a copick project, writes nothing there)."
-        )
+        why = "only --audit without --plot, or a copick project, writes nothing there"
+        if len(inputs) == 1 and inputs[0].suffix.lower() == ".json":
+            why = f'{inputs[0]} is no copick project\'s config: no "pickable_objects" in it'
+        raise click.UsageError(f"Missing option '-o' / '--outdir' ({why}).")
     run_particle_job("cryodedup particles", inputs, outdir, options, Reporter(quiet), force, as_json)
+
+
+def _refuse_missing_inputs(inputs: Sequence[Path]) -> None:
+    """One line for an input that is neither a file, a folder nor a pattern."""
+    from .formats.sniff import is_glob
+
+    for path in inputs:
+        if not is_glob(path) and not path.exists():
+            fail(f"{path}: no such file or folder")
 
 
 def _copick_only(inputs: Sequence[Path], options: ParticleOptions) -> bool:

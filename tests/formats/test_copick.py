@@ -5,6 +5,7 @@ tests/oracle.py. Skipped when copick is not installed (an optional extra)."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from cryodedup import ParticleOptions, remove_duplicate_particles
 from cryodedup.errors import CryodedupError
 from cryodedup.formats.copick import root_logger_kept
-from oracle import oracle_species, oracle_support
+from oracle import oracle, oracle_species, oracle_support
 
 with root_logger_kept():  # (copick's import sets up the root logger: put back as it was)
     copick = pytest.importorskip("copick")
@@ -398,3 +399,96 @@ def sessions_project(tmp_path, picks):
     """One apoferritin on one run, picked once per (user, session, score) of ``picks``, 10 Å apart."""
     points = [(user, 100.0 + 10 * k, np.eye(4), score) for k, (user, _, score) in enumerate(picks)]
     return two_users_project(tmp_path, points, [session for _, session, _ in picks])
+
+
+def _run_cli(*args, cwd):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "cryodedup", "particles", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _damage_points(point):
+    return [
+        ("truncated", None),
+        ("x as text", {**point, "location": {**point["location"], "x": "abc"}}),
+        ("score as text", {**point, "score": "high"}),
+        ("no location", {k: v for k, v in point.items() if k != "location"}),
+        ("a 2x3 transformation", {**point, "transformation_": [[1, 0, 0], [0, 1, 0]]}),
+    ]
+
+
+@pytest.mark.parametrize("damage", [name for name, _ in _damage_points({"location": {}})])
+def test_a_damaged_pick_file_is_one_line_naming_the_pick_set(tmp_path, damage):
+    # Trial: a truncated pick file gave a JSONDecodeError traceback, a bad point pydantic's ValidationError.
+    config, _ = make_project(tmp_path, 5)
+    path = next((tmp_path / "project" / "overlay").rglob("bob_1_apoferritin.json"))
+    before = path.read_bytes()
+    data = json.loads(before)
+    damaged = dict(_damage_points(data["points"][0]))[damage]
+    if damaged is None:
+        path.write_bytes(before[: len(before) // 2])
+    else:
+        data["points"][0] = damaged
+        path.write_text(json.dumps(data))
+    run = _run_cli(config, "--min-dist", "50", cwd=tmp_path)
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 1 and len(lines) == 1, run.stderr
+    assert lines[0].startswith(f"Error: {config}: the picks of run ") and "bob/1" in lines[0], lines[0]
+    assert "apoferritin" in lines[0] and ("cannot be read" in lines[0] or "needs a location" in lines[0]), lines[0]
+
+
+@pytest.mark.parametrize("radius", [-5, 0, "big"])
+def test_a_radius_that_is_no_size_is_refused_in_one_line(tmp_path, radius):
+    config, _ = make_project(tmp_path, 6)
+    text = json.loads(config.read_text())
+    text["pickable_objects"][1]["radius"] = radius
+    config.write_text(json.dumps(text))
+    run = _run_cli(config, cwd=tmp_path)
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode != 0 and len(lines) == 1 and "Traceback" not in run.stderr, run.stderr
+    if radius != "big":  # (copick's own model refuses text: "not a copick project copick can open")
+        assert f"pickable object ribosome: radius {radius}" in lines[0], lines[0]
+    assert lines[0].startswith(f"Error: {config}"), lines[0]
+
+
+def test_an_object_without_a_radius_is_compared_at_min_dist_and_said(tmp_path):
+    config, rows = make_project(tmp_path, 7)
+    text = json.loads(config.read_text())
+    del text["pickable_objects"][1]["radius"]
+    config.write_text(json.dumps(text))
+    run = _run_cli(config, "--copick-objects", "ribosome", "--json", "-q", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    assert any("ribosome has no radius: its picks are compared at --min-dist" in w for w in summary["warnings"])
+    ribosomes = [r for r in rows if r[2] == 1]
+    at = {
+        d: sum(oracle([r[0] for r in ribosomes], [r[1] for r in ribosomes], [r[3] for r in ribosomes], d)[0])
+        for d in (20.0, 150.0)
+    }
+    assert summary["kept"] == at[20.0] > at[150.0]  # (at the radius the file had, fewer are kept)
+
+
+def test_a_missing_or_broken_config_is_not_a_missing_output_folder(tmp_path):
+    # Trial: both were "Missing option '-o' / '--outdir'", which sent the user after the wrong thing.
+    broken, cut = tmp_path / "broken.json", tmp_path / "cut.json"
+    broken.write_text('{"pickable_objects": [')
+    cut.write_text('{"name": "x", ')
+    cases = [
+        (tmp_path / "nonexist_config.json", "no such file"),
+        (broken, "not a copick project"),
+        (cut, "no copick project's config"),
+    ]
+    for config, said in cases:
+        run = _run_cli(config, cwd=tmp_path)
+        assert run.returncode != 0 and "Traceback" not in run.stderr, run.stderr
+        text = " ".join(re.sub("[│╭╮╰╯─]", " ", run.stderr).split())  # (click's usage errors come boxed)
+        assert str(config) in text and said in text, run.stderr
+        if config != cut:
+            assert run.returncode == 1 and len(run.stderr.strip().splitlines()) == 1, run.stderr

@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -256,3 +257,123 @@ def test_images_in_two_files_are_found_twice_as_a_set_of_stack_and_index_says(tm
     counts = Counter(files[0] + files[1])
     assert found["images_kept_twice"] == sum(n > 1 for n in counts.values())
     assert found["rows"] == sum(n for n in counts.values() if n > 1)
+
+
+def greedy_across_micrographs(rows, min_dist):
+    """Brute force for ``reject`` over every pair of rows: duplicates on one micrograph within
+    ``min_dist``, or of one image on different micrographs or more than SAME_CENTRE apart on one.
+    Rows are (micrograph, x, y, image, score); best score first, ties by row."""
+    from oracle import SAME_CENTRE
+
+    def duplicates(a, b):
+        d = np.hypot(a[1] - b[1], a[2] - b[2])
+        same_mic = a[0] == b[0]
+        return (same_mic and d <= min_dist) or (a[3] == b[3] and (not same_mic or d > SAME_CENTRE))
+
+    keep = [False] * len(rows)
+    suppressed = [False] * len(rows)
+    for i in sorted(range(len(rows)), key=lambda r: (-rows[r][4], r)):
+        if suppressed[i]:
+            continue
+        keep[i] = True
+        for j in range(len(rows)):
+            if j != i and duplicates(rows[i], rows[j]):
+                suppressed[j] = True
+    return keep
+
+
+def test_reject_reaches_an_image_whose_rows_lie_on_two_micrographs(tmp_path):
+    # Trial 3: a JoinStar of two selections whose micrograph names differ (the second's from
+    # another MotionCorr job) kept one image twice with --same-image reject, and the warning
+    # then advised --same-image reject. Image 1 is on m1 in the first file, on m1 of another
+    # folder in the second, refined 50 Å apart; the second file's row scores better.
+    first = write_star(
+        tmp_path / "a.star",
+        LABELS,
+        [["MotionCorr/job002/m1.mrc", 100, 100, 0, 0, "000001@Extract/job007/m1.mrcs", 0.5, 1]],
+        optics=OPTICS,
+    )
+    second = write_star(
+        tmp_path / "b.star",
+        LABELS,
+        [
+            ["MotionCorr/job020/m1.mrc", 100, 100, -50, 0, "000001@Extract/job007/m1.mrcs", 0.9, 1],
+            ["MotionCorr/job020/m1.mrc", 400, 400, 0, 0, "000002@Extract/job007/m1.mrcs", 0.1, 1],
+        ],
+        optics=OPTICS,
+    )
+    summary = run(tmp_path, [first, second], same_image="reject")
+    assert [i["kept"] for i in summary["inputs"]] == [0, 2]
+    assert summary["same_image"]["images_kept_twice"] == 0 and not any("kept twice" in w for w in summary["warnings"])
+    warned = run(tmp_path, [first, second], name="warned")  # warn: the same image named, both kept
+    assert [i["kept"] for i in warned["inputs"]] == [1, 2] and warned["same_image"]["images_kept_twice"] == 1
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_reject_across_micrographs_matches_brute_force(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(20, 60))
+    mics = [f"MotionCorr/job{j:03d}/m{k}.mrc" for j in (2, 20) for k in (1, 2, 3)]
+    rows = []
+    for _ in range(n):
+        mic = int(rng.integers(len(mics)))
+        x, y = rng.uniform(0, 300, 2).round(1)
+        image = int(rng.integers(1, n // 2 + 2))  # images shared within and across micrographs
+        rows.append((mic, float(x), float(y), image, round(float(rng.uniform()), 3)))
+    star = write_star(
+        tmp_path / "joined.star",
+        LABELS,
+        [[mics[m], x, y, 0, 0, f"{i:06d}@Extract/job007/stack.mrcs", s, 1] for m, x, y, i, s in rows],
+        optics=OPTICS,
+    )
+    remove_duplicate_particles(
+        [star], tmp_path / "out", ParticleOptions(min_dist=40, same_image="reject", score="rlnMaxValueProbDistribution")
+    )
+    lines = star.read_text().split("data_particles", 1)[1].splitlines()
+    body = [line for line in lines if line.strip() and not line.lstrip().startswith(("_", "loop_", "#"))]
+    keep = greedy_across_micrographs(rows, 40)
+    assert kept_rows(tmp_path / "out" / "particles_kept.star") == [line for line, k in zip(body, keep) if k]
+
+
+def test_the_api_checks_images_of_particles_in_memory(tmp_path):
+    # Trial 3: remove_duplicates on starfile.read's tables kept 324 of 365 in every mode, no
+    # warning; a CryoSPARC array warned of nothing. The in-memory rows must be decided and
+    # warned of as the same rows from the file are.
+    import warnings
+
+    import starfile
+
+    from cryodedup import remove_duplicates
+    from cryodedup.api import keyword_names
+
+    first, second = refined_twice(tmp_path)
+    joined = starfile.read(first, always_dict=True)
+    joined["particles"] = pd.concat([joined["particles"], starfile.read(second, always_dict=True)["particles"]])
+    joined["particles"] = joined["particles"].reset_index(drop=True)
+    starfile.write(joined, tmp_path / "joined.star")
+    # Image 1 twice (50 Å apart), image 2 once (1 Å apart: run 2's), image 3 lost to image 4 (5 Å).
+    expected = {"warn": {1: 2, 2: 1, 4: 1}, "reject": {1: 1, 2: 1, 4: 1}, "ignore": {1: 2, 2: 1, 4: 1}}
+    for mode, images in expected.items():
+        from_file = run(tmp_path, [tmp_path / "joined.star"], f"file_{mode}", same_image=mode)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            kept, _ = remove_duplicates(joined, min_dist=10, same_image=mode)
+        names = kept["particles"]["rlnImageName"].tolist()
+        assert (
+            Counter(int(name.split("@")[0]) for name in names)
+            == images
+            == Counter(
+                int(line.split()[5].split("@")[0])
+                for line in kept_rows(tmp_path / f"file_{mode}" / "particles_kept.star")
+            )
+        )
+        said = [str(w.message) for w in caught if "kept twice" in str(w.message)]
+        assert said == ([keyword_names(from_file["same_image"]["message"])] if mode == "warn" else []), said
+    records = cs_images(["J7/a.mrc", "J7/a.mrc", "J7/b.mrc"], [3, 4, 3], [100, 300, 180], [1, 1, 2])
+    records = np.concatenate([records, cs_images(["J7/a.mrc"], [3], [500], [2])])
+    records["uid"] = np.arange(records.size) + 7000
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        kept, _ = remove_duplicates(records, min_dist=10)
+    # a#3 at x 100 and 500 (both kept: 400 Å apart), a#4, b#3: four kept, a#3 named.
+    assert kept.size == 4 and any("kept twice" in str(w.message) and "J7/a.mrc #3" in str(w.message) for w in caught)

@@ -104,12 +104,13 @@ def open_project(config: Path) -> Any:
 def read_copick(config: Path, outdir: Path | None, options: ReaderOptions, warn: Warn, log: Log) -> ParticleSet:
     """The particle picks of a copick project: every (or the named) object, user and session."""
     with root_logger_kept():
-        return _read_copick(config, outdir, options, log)
+        return _read_copick(config, outdir, options, warn, log)
 
 
-def _read_copick(config: Path, outdir: Path | None, options: ReaderOptions, log: Log) -> ParticleSet:
+def _read_copick(config: Path, outdir: Path | None, options: ReaderOptions, warn: Warn, log: Log) -> ParticleSet:
     root = open_project(config)
     objects = {o.name: o for o in root.pickable_objects if o.is_particle}
+    _check_radii(config, objects, warn)
     wanted = _names(options.copick_objects)
     unknown = sorted((wanted or set()) - set(objects))
     if unknown:
@@ -135,6 +136,44 @@ def _read_copick(config: Path, outdir: Path | None, options: ReaderOptions, log:
     particles = _particle_set(config, root, objects, found, options, outdir, log)
     particles.summary["copick"]["left_out"] = [f"{user}/{session}" for user, session in sorted(left_out)]
     return particles
+
+
+def _check_radii(config: Path, objects: dict[str, Any], warn: Warn) -> None:
+    """Refuses a radius that is no size; says which objects have none (compared at --min-dist)."""
+    for name, obj in objects.items():
+        radius = obj.radius
+        if radius is None:
+            continue
+        try:
+            value = float(radius)
+        except (TypeError, ValueError):
+            value = float("nan")
+        if not np.isfinite(value) or value <= 0:
+            raise CryodedupError(
+                f"{config}: pickable object {name}: radius {radius!r} is no size (a positive number of Å expected)"
+            )
+    unsized = [name for name, obj in objects.items() if obj.radius is None]
+    if unsized:
+        given = ",".join(f"{name}=Å" for name in unsized)
+        warn(
+            f"{config}: {', '.join(unsized)} has no radius: its picks are compared at --min-dist "
+            f"(20 Å unless given; --min-dist {given} sets each)"
+        )
+
+
+def _points(config: Path, run: str, name: str, key: tuple[str, str], picks: Any) -> tuple[np.ndarray, ...]:
+    """A pick set's locations, transformations and scores, or one line naming the set that copick cannot read."""
+    try:
+        points, transforms = picks.numpy()
+        scores = np.array([np.nan if p.score is None else p.score for p in picks.points], dtype=np.float64)
+        return np.asarray(points, dtype=np.float64), np.asarray(transforms, dtype=np.float64), scores
+    except (ValueError, TypeError, KeyError, AttributeError, OSError) as err:  # (pydantic's errors are ValueErrors)
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        where = f"run {run}, object {name}, {key[0]}/{key[1]}"
+        path = getattr(picks, "path", None)
+        raise CryodedupError(
+            f"{config}: the picks of {where}{f' ({path})' if path else ''} cannot be read: {first}"
+        ) from None
 
 
 class OwnOutputs:
@@ -208,11 +247,16 @@ def _particle_set(
     sets, centres, scores, inputs, groups, species, poses = [], [], [], [], [], [], []
     start = 0
     for run, name, key, picks in found:
-        points, transforms = picks.numpy()
+        points, transforms, set_scores = _points(config, run, name, key, picks)
         n = len(points)
+        if points.size != 3 * n or transforms.size != 16 * n or set_scores.size != n:
+            raise CryodedupError(
+                f"{config}: the picks of run {run}, object {name}, {key[0]}/{key[1]}: "
+                "each point needs a location (x, y, z) and a 4x4 transformation"
+            )
         centres.append(points.reshape(-1, 3) + transforms.reshape(-1, 4, 4)[:, :3, 3])
         poses.append(transforms.reshape(-1, 4, 4)[:, :3, :3])
-        scores.append(np.array([np.nan if p.score is None else p.score for p in picks.points], dtype=np.float64))
+        scores.append(set_scores)
         inputs.append(np.full(n, keys.index(key), dtype=np.uint8))
         groups.append(np.full(n, runs.index(run), dtype=np.int64))
         species.append(np.full(n, species_names.index(name), dtype=np.uint32))

@@ -44,7 +44,7 @@ from ..algo.priority import (
     priority_summary,
     scores_without_none,
 )
-from ..algo.same_image import images_for_the_core, same_image_pairs, same_image_summary
+from ..algo.same_image import across_micrographs, images_for_the_core, same_image_pairs, same_image_summary
 from ..algo.species import percentiles_within
 from ..errors import CryodedupError
 from ..formats.micrograph_lists import found_under, resolve_paths, search_roots
@@ -245,12 +245,11 @@ def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = 
     levels = priority_levels(particles, options)
     rule = _duplicate_rule(particles, options, levels)
     rule["higher_is_better"] = higher
+    groups, centres = _groups_for_the_rule(particles, options, rule["images"])
     if n_inputs == 1:
-        result = dedup(particles.groups, particles.centres, scores, **rule)
+        result = dedup(groups, centres, scores, **rule)
         return Decision(result.keep, result.suppressed_by, None, ranked_scores=ranked, levels=levels)
-    result, confirmed_by = dedup_and_support_masks(
-        particles.groups, particles.centres, scores, particles.input_of, **rule
-    )
+    result, confirmed_by = dedup_and_support_masks(groups, centres, scores, particles.input_of, **rule)
     covered = coverage(particles, options.coverage)
     if options.min_support <= 1:
         return Decision(
@@ -264,6 +263,21 @@ def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = 
     return Decision(
         keep, result.suppressed_by, confirmed_by, unconfirmed, ranked, not_confirmable, covered, levels=levels
     )
+
+
+def _groups_for_the_rule(
+    particles: ParticleSet, options: ParticleOptions, images: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The micrographs and centres the core decides by.
+
+    With ``--same-image reject``, micrographs sharing an image are one
+    (:func:`cryodedup.algo.same_image.across_micrographs`).
+    """
+    if images is None or particles.tubes is not None:  # (tube numbers are per micrograph: never joined)
+        return particles.groups, particles.centres
+    reach = max(options.min_dist, options.min_dist_z or 0.0)
+    joined = across_micrographs(particles.groups, particles.centres, images, reach)
+    return joined if joined is not None else (particles.groups, particles.centres)
 
 
 def _duplicate_rule(particles: ParticleSet, options: ParticleOptions, levels: np.ndarray | None) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
 
@@ -93,8 +93,8 @@ class _Particles:
         repeats = np.flatnonzero(first_of != np.arange(len(uid)))
         differ = _rows_differ(merged, repeats, first_of[repeats], common)
         if differ.any():
-            u = uid[repeats[np.argmax(differ)]]
-            raise CryodedupError(f"uid {u} appears in two inputs with different values: not the same particle")
+            row = int(repeats[np.argmax(differ)])
+            self._refuse_uid_twice(merged, row, int(first_of[row]), common)
         keep_rows = np.sort(first_index)
         self.collapsed = len(uid) - len(keep_rows)
         if self.collapsed:
@@ -106,6 +106,17 @@ class _Particles:
         slots = {f.split("/")[0]: 0 for f in common if "/" in f}
         csg = self.groups[0].csg
         return CsGroup(self.groups[0].path, [single], slots, [np.arange(len(single))], csg, ["merged"])
+
+    def _refuse_uid_twice(self, merged: Dataset, row: int, first: int, fields: list[str]) -> NoReturn:
+        """One line naming both inputs, the uid and the fields in which its two rows differ."""
+        one = np.array([row])
+        differing = [f for f in fields if _rows_differ(merged, one, np.array([first]), [f])[0]]
+        listed = ", ".join(differing[:4]) + (f" and {len(differing) - 4} more" if len(differing) > 4 else "")
+        a, b = (self.groups[int(self.input_of[k])].path for k in (first, row))
+        raise CryodedupError(
+            f"{a} and {b}: uid {int(merged['uid'][row])} is in both with different {listed}: rows of one uid are "
+            "joined as one particle and must agree (two refinements of one selection?); give one of them"
+        )
 
 
 class CsWriter:
