@@ -452,10 +452,16 @@ def read_metadata(paths: Sequence[StrPath]) -> list[Acquisition]:
 def _read_files(files: Sequence[Path]) -> list[Acquisition]:
     """Every acquisition of the metadata ``files`` (as ``metadata_files`` found them), each image described once."""
     out: list[Acquisition] = []
+    epu = [path for path in files if path.suffix.lower() == ".xml"]
+    # EPU's files read and scanned on every core at once, Python's lock let go (a session has
+    # thousands); those the core does not take are read one by one as read_epu reads them.
+    scanned = dict(zip(epu, _core.element_texts_of_files(epu, "MicroscopeImage", EPU_ELEMENTS)))
     for path in files:
         suffix = path.suffix.lower()
         if suffix == ".xml":
-            out.append(read_epu(path))
+            texts = scanned[path]
+            path = check_regular_file(path, "an EPU .xml")
+            out.append(_acquisition(path, _tree_elements(path) if texts is None else dict(zip(EPU_ELEMENTS, texts))))
         elif suffix == ".mdoc":
             out += read_mdoc(path)
         else:

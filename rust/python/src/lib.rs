@@ -43,6 +43,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(keys::group_keys, m)?)?;
     m.add_function(wrap_pyfunction!(keys::repeated_uint64, m)?)?;
     m.add_function(wrap_pyfunction!(metadata::element_texts, m)?)?;
+    m.add_function(wrap_pyfunction!(metadata::element_texts_of_files, m)?)?;
     m.add_function(wrap_pyfunction!(micrographs::bin_image, m)?)?;
     m.add_function(wrap_pyfunction!(micrographs::append_pair_rows, m)?)?;
     m.add_function(wrap_pyfunction!(picks::read_pick_files, m)?)?;

@@ -17,6 +17,8 @@
 //! name.
 
 use memchr::{memchr, memchr2, memmem};
+use rayon::prelude::*;
+use std::path::Path;
 
 /// A found element: its text before its first child (ElementTree's `.text`, `""` for none)
 /// and whether it has children.
@@ -167,6 +169,26 @@ pub fn element_texts(xml: &[u8], root: &str, paths: &[&str]) -> Option<Vec<Optio
             Some((from, to, has_children)) => {
                 Some(Some(ElementText { text: std::str::from_utf8(&xml[from..to]).ok()?.to_string(), has_children }))
             }
+        })
+        .collect()
+}
+
+/// [`element_texts`] of each file, read on every core; `None` for a file that is not a
+/// regular file (a FIFO would block the read), cannot be read, or is not plain: the caller
+/// reads that one itself and says what is wrong.
+pub fn element_texts_of_files<P: AsRef<Path> + Sync>(
+    files: &[P],
+    root: &str,
+    paths: &[&str],
+) -> Vec<Option<Vec<Option<ElementText>>>> {
+    files
+        .par_iter()
+        .map(|file| {
+            let file = file.as_ref();
+            if !std::fs::metadata(file).ok()?.is_file() {
+                return None;
+            }
+            element_texts(&std::fs::read(file).ok()?, root, paths)
         })
         .collect()
 }
@@ -377,6 +399,22 @@ mod tests {
         ] {
             assert_eq!(texts(xml), None, "{xml:?}");
         }
+    }
+
+    #[test]
+    fn files_read_on_every_core_and_those_that_are_no_plain_files_left() {
+        let dir = std::env::temp_dir().join(format!("plain_xml_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let plain = dir.join("plain.xml");
+        std::fs::write(&plain, "<Image><data><stage><X>1</X></stage></data></Image>").unwrap();
+        let comment = dir.join("comment.xml");
+        std::fs::write(&comment, "<Image><!-- --></Image>").unwrap();
+        let files = [plain, comment, dir.join("missing.xml"), dir.clone()];
+        let found = element_texts_of_files(&files, "Image", &PATHS);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(found.len(), 4);
+        assert_eq!(found[0].as_ref().unwrap()[0], Some(ElementText { text: "1".into(), has_children: false }));
+        assert!(found[1..].iter().all(Option::is_none));
     }
 
     #[test]
