@@ -71,6 +71,24 @@ pub(crate) fn image_keys<'py>(
     Ok(keys.into_pyarray(py))
 }
 
+/// image_names(names) -> (indices, stacks): each RELION image name (`000012@stack.mrcs`) split
+/// and its stack hashed by the rule of a STAR file's scan (`cryodedup_core::images`), for
+/// names read elsewhere (a table in memory).
+#[pyfunction]
+pub(crate) fn image_names<'py>(
+    py: Python<'py>,
+    names: Vec<Vec<u8>>,
+) -> (Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<u64>>) {
+    let (indices, stacks): (Vec<u64>, Vec<u64>) = names
+        .iter()
+        .map(|name| {
+            let (index, stack) = images::split_image_name(name);
+            (index, images::stack_hash(stack))
+        })
+        .unzip();
+    (indices.into_pyarray(py), stacks.into_pyarray(py))
+}
+
 /// stack_hashes(names) -> uint64 array: the hash of each stack's name, as the runs of a STAR
 /// file's `index@stack` carry it.
 #[pyfunction]

@@ -549,24 +549,15 @@ def read_frame(particles: DataFrame, optics: DataFrame | None, options: ReaderOp
 
 
 def _frame_images(particles: DataFrame) -> Images | None:
-    """Each row's particle image from ``rlnImageName`` in memory, keyed as a file's scan keys it.
+    """Each row's particle image from ``rlnImageName`` in memory, split and keyed as a file's scan does.
 
-    ``000012@Extract/job012/mic.mrcs`` is image 12 of that stack (leading digits, then ``@``);
-    any other name is a one-image file (index 0, the name as the stack). None without the column.
+    None without the column.
     """
     if "rlnImageName" not in particles.columns:
         return None
     texts = [str(name) for name in particles["rlnImageName"].tolist()]
-    index, stacks = np.zeros(len(texts), dtype=np.uint64), []
-    for row, text in enumerate(texts):
-        head, at, stack = text.partition("@")
-        if at and head.isdigit() and head.isascii() and 0 < len(head) <= 19:
-            index[row], text = int(head), stack
-        stacks.append(text)
-    names = np.array(stacks, dtype=object)
-    starts = np.flatnonzero(np.concatenate([[True], names[1:] != names[:-1]])) if names.size else np.zeros(0, int)
-    hashes = _core.stack_hashes([str(n).encode() for n in names[starts].tolist()])
-    runs = _core.image_runs(np.repeat(hashes, np.diff(np.append(starts, names.size))), index)
+    index, stacks = _core.image_names([text.encode() for text in texts])
+    runs = _core.image_runs(stacks, index)
     return Images(index, runs, "rlnImageName", lambda rows: [texts[int(r)] for r in rows])
 
 
