@@ -35,6 +35,9 @@ class DedupDecision:
     keep: npt.NDArray[np.bool_]
     suppressed_by: npt.NDArray[np.int64] | None
     masks: npt.NDArray[np.uint64] | None
+    #: With priorities (not removing entirely): (groups, groups decided by priority per level
+    #: of the kept row, of those against the score).
+    priority: tuple[int, list[int], int] | None
 
 def dedup(
     groups: npt.NDArray[np.int64] | npt.NDArray[np.uint32],
@@ -48,6 +51,7 @@ def dedup(
     pose: PoseRule | None = None,
     priorities: npt.NDArray[np.uint32] | None = None,
     images: npt.NDArray[np.uint64] | None = None,
+    input_priorities: npt.NDArray[np.uint32] | None = None,
 ) -> DedupDecision: ...
 
 class AgreementCounts:

@@ -155,77 +155,57 @@ def combine_levels(first: np.ndarray | None, then: np.ndarray | None) -> np.ndar
     return combined.astype(np.uint32)
 
 
-def groups_decided(
-    levels: np.ndarray,
-    keep: np.ndarray,
-    suppressed_by: np.ndarray,
-    names: Sequence[str],
-    scores: np.ndarray | None = None,
-    higher_is_better: bool = True,
-) -> dict[str, object]:
-    """Which priority decided how many groups of duplicates.
-
-    A group is a kept row and the rows it suppressed; priority decided it when one of those
-    rows has a lower priority (higher level) than the kept one, else the score did. ``names``
-    names the levels (the preferred inputs, then "the other inputs"). With ``scores`` (as
-    ranked: not finite is none, last), ``against_score`` counts the groups decided by
-    priority where a less preferred row outranked the kept one by score (ties by row):
-    where ``--prefer`` changed which pick was kept, not only agreed with the score.
-    """
-    rejected = np.flatnonzero(~keep & (suppressed_by >= 0))
-    winners = suppressed_by[rejected]
-    # Groups marked by their kept row (a mask, not np.unique: no sort of the pairs).
-    all_groups = _marked(winners, keep.size)
-    decided = levels[winners] < levels[rejected]
-    by_priority = _marked(winners[decided], keep.size)
-    won = np.bincount(levels[by_priority], minlength=len(names))
-    out: dict[str, object] = {
-        "groups": int(all_groups.size),
-        "by_priority": int(by_priority.size),
-        "by_score": int(all_groups.size - by_priority.size),
-        "won_by": {name: int(n) for name, n in zip(names, won) if n},
-    }
-    if scores is not None:
-        kept, lost = winners[decided], rejected[decided]
-        sign = 1.0 if higher_is_better else -1.0
-        ours, theirs = sign * scores[kept], sign * scores[lost]
-        with np.errstate(invalid="ignore"):  # (NaN: no score, ranks last)
-            better = np.isfinite(theirs) & (~np.isfinite(ours) | (theirs > ours) | ((theirs == ours) & (lost < kept)))
-        out["against_score"] = int(_marked(kept[better], keep.size).size)
-    return out
+#: The groups each priority level decided, as the core counts them (``DedupResult.priority``).
+Counts = tuple[int, list[int], int]
 
 
-def _marked(rows: np.ndarray, n: int) -> np.ndarray:
-    """The distinct values of ``rows`` (row indices below ``n``), in increasing order."""
-    mask = np.zeros(n, dtype=bool)
-    mask[rows] = True
-    return np.flatnonzero(mask)
+def added_counts(first: Counts | None, then: Counts | None) -> Counts | None:
+    """The counts of two decisions (e.g. two species') as one."""
+    if first is None or then is None:
+        return then if first is None else first
+    levels = max(len(first[1]), len(then[1]))
+    by_level = [a + b for a, b in zip(first[1] + [0] * levels, then[1] + [0] * levels)][:levels]
+    return first[0] + then[0], by_level, first[2] + then[2]
 
 
 def priority_summary(
     levels: Sequence[Level],
     n_inputs: int,
-    row_levels: np.ndarray,
-    keep: np.ndarray,
-    suppressed_by: np.ndarray,
-    remove_entirely: bool = False,
-    scores: np.ndarray | None = None,
-    higher_is_better: bool = True,
+    counts: Counts | None,
+    removed: np.ndarray | None = None,
+    scored: bool = True,
 ) -> dict:
     """The inputs in their order of priority (``--prefer``), and which priority decided how many groups.
 
-    Under ``remove_entirely`` no group has a winner (every particle with a duplicate goes,
-    whatever its level): the summary says priority decided nothing, and how many particles
-    of each level were removed.
+    ``counts`` are the core's (``DedupResult.priority``): a group is a kept row and the rows
+    it suppressed; priority decided it when one of those rows has a lower priority (higher
+    level) than the kept one, else the score did; ``against_score`` (with ``scored``) counts
+    the groups decided by priority where a less preferred row had the better score: where
+    ``--prefer`` changed which pick was kept, not only agreed with the score.
+
+    Under ``--remove-entirely`` (``removed``: the particles removed of each input) no group
+    has a winner (every particle with a duplicate goes, whatever its level): the summary says
+    priority decided nothing, and how many particles of each level were removed.
     """
     names = [name for name, _ in levels]
     if sum(len(held) for _, held in levels) < n_inputs:
         names.append("the other inputs")
-    if remove_entirely:
-        removed = np.bincount(row_levels[~keep], minlength=len(names))
+    if removed is not None:
+        per_level = np.bincount(input_levels([held for _, held in levels], n_inputs), removed, len(names))
         return {
             "order": names,
             "applied": False,
-            "removed": {name: int(n) for name, n in zip(names, removed)},
+            "removed": {name: int(n) for name, n in zip(names, per_level)},
         }
-    return {"order": names, **groups_decided(row_levels, keep, suppressed_by, names, scores, higher_is_better)}
+    groups, by_level, against = counts if counts is not None else (0, [], 0)
+    by_priority = int(sum(by_level))
+    out: dict[str, object] = {
+        "order": names,
+        "groups": int(groups),
+        "by_priority": by_priority,
+        "by_score": int(groups) - by_priority,
+        "won_by": {names[level]: int(n) for level, n in enumerate(by_level) if n},
+    }
+    if scored:
+        out["against_score"] = int(against)
+    return out
