@@ -1,4 +1,4 @@
-"""cryodedup.runner: how a command runs a job (signals, a Rust panic after one)."""
+"""cryodedup.cli_run: how the command line runs a job (signals, a Rust panic after one)."""
 
 from __future__ import annotations
 
