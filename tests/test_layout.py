@@ -97,12 +97,12 @@ def test_no_import_cycle_in_the_package():
 FLOORS = [
     {"errors", "signals", "cli_style", "species_options"},  # the ground: they import no room
     {"outputs"},  # atomic outputs, the output lock
-    {"model", "labels"},  # the ParticleSet every reader fills; input labels for people
+    {"particle_set", "labels"},  # the ParticleSet every reader fills; input labels for people
     {"algo"},  # decisions on arrays
     {"resolve"},  # the decisions every reader makes alike (score, pixel size, micrograph names)
     {"formats", "options"},  # readers and writers, one module a format; the options and their checks
     {"report", "commands"},  # what a job tells its user; each command's options in order
-    {"jobs", "runner"},  # read -> decide -> write; how a command runs a job
+    {"jobs", "cli_run"},  # read -> decide -> write; how the command line runs a job
     {"api", "cli"},  # the Python API and the command line
     {"pipelines", "entry"},  # RELION External / CCP-EM jobs; the installed command
     {"__main__"},

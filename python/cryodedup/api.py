@@ -42,9 +42,9 @@ from .jobs.particles import (
     summarize,
     write_report,
 )
-from .model import Log, ParticleSet, Warn
 from .options import ParticleOptions
 from .outputs import StrPath
+from .particle_set import Log, ParticleSet, Warn
 
 
 def remove_duplicates(

@@ -1,7 +1,7 @@
 """The particle job: remove duplicate particles (or picks), whatever their format.
 
 :mod:`cryodedup.formats.particles` hands the inputs to their format's module, which reads
-them into one :class:`~cryodedup.model.ParticleSet`; this module decides which rows to keep
+them into one :class:`~cryodedup.particle_set.ParticleSet`; this module decides which rows to keep
 from that structure alone (or tells the STAR reader to decide while it scans:
 :func:`one_pass`), hands the mask to the set's writer, and makes the summary and the pictures.
 """
@@ -51,9 +51,9 @@ from ..formats.micrograph_lists import found_under, resolve_paths, search_roots
 from ..formats.particles import read_particle_files
 from ..formats.sniff import is_copick_config, is_picker_output
 from ..labels import input_labels
-from ..model import Log, OnePass, ParticleSet, StarFacts, Warn
 from ..options import ParticleOptions
 from ..outputs import StrPath, all_outputs_at_once
+from ..particle_set import Log, OnePass, ParticleSet, StarFacts, Warn
 from ..report.summary import report_rows
 from .input_checks import check_centres, check_input_paths, refuse_angles_not_finite
 from .species import assign_species, decide_several_species, species_not_confirmable, species_summary

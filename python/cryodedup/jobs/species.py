@@ -16,7 +16,7 @@ import numpy as np
 
 from ..algo.species import cross_species_ranks, suppress_overlaps, won_table
 from ..errors import CryodedupError
-from ..model import ParticleSet
+from ..particle_set import ParticleSet
 
 if TYPE_CHECKING:
     from ..options import ParticleOptions

@@ -25,8 +25,8 @@ from ..._core import KeyGroups
 from ...algo.audit import read_halves
 from ...algo.filaments import tube_ids
 from ...errors import CryodedupError
-from ...model import HalfSets, Images, Log, ParticleSet, PlacedSubsetWriter, ReaderOptions
 from ...outputs import AtomicOutputs, StrPath
+from ...particle_set import HalfSets, Images, Log, ParticleSet, PlacedSubsetWriter, ReaderOptions
 from ...resolve import (
     MIC_PSIZE,
     NO_AUTO_SCORE,
