@@ -147,6 +147,21 @@ def test_the_package_imports_its_public_names_lazily():
     assert eager == ["from .errors import CryodedupError"]
 
 
+def test_the_report_opens_no_file():
+    # Formats know files, the report words and draws what the job hands it (arrays, a
+    # micrograph's binned image): no module of report/ imports a reader of formats/. The
+    # one module it may: formats/png.py (through the package), which encodes the pictures'
+    # pixels into PNG bytes and reads no file.
+    found = sorted(
+        (name, target)
+        for name, targets in import_graph().items()
+        if room_of(name) == "report"
+        for target in targets
+        if room_of(target) == "formats" and target not in ("cryodedup.formats", "cryodedup.formats.png")
+    )
+    assert found == []
+
+
 def test_one_format_detector():
     # A CryoSPARC file and a glob are told apart in formats/sniff.py alone; the others ask it.
     spellings = ('".cs", ".csg"', '"*?["', "has_magic")

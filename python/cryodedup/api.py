@@ -36,6 +36,7 @@ from .jobs.particles import (
     Decision,
     Pictures,
     decide,
+    drawn_images,
     picture_details,
     preload_plotting,
     remove_duplicate_particles,
@@ -258,7 +259,8 @@ class CentreReport:
         def image_of(name: str) -> Path:
             return by_name.get(name, outdir / "no image" / name)
 
-        figures, missing = plots.particle_figures(details, options.plot_mics, image_of)
+        images = drawn_images(details, options.plot_mics, image_of)
+        figures, missing = plots.particle_figures(details, options.plot_mics, images)
         return write_report(details, outdir, options, Pictures(plots.rendered(figures), missing), summary, True)
 
 

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from ..report.particle_base import ParticleDetails
+    from ..report.particle_figures import MicrographImage
 
 
 T = TypeVar("T")
@@ -718,8 +719,34 @@ def draw_pictures(details: ParticleDetails, options: ParticleOptions, first_inpu
         tried = [resolve_paths([n], first_input, options.project_dir)[0][0] for n in _image_names(name)]
         return next((p for p in tried if p.exists()), tried[0])
 
-    figures, missing = plots.particle_figures(details, options.plot_mics, find_micrograph)
+    images = drawn_images(details, options.plot_mics, find_micrograph)
+    figures, missing = plots.particle_figures(details, options.plot_mics, images)
     return Pictures(plots.rendered(figures), missing)
+
+
+def drawn_images(
+    details: ParticleDetails, n_mics: int, find_micrograph: Callable[[str], Path]
+) -> dict[int, MicrographImage]:
+    """The images of the micrographs the pictures draw, read here: the report draws arrays and opens no file.
+
+    ``find_micrograph(name)`` gives the path of a micrograph's image file, or the path looked
+    for in vain. A file that cannot be read is drawn as a blank frame: a picture is not worth
+    failing the job for.
+    """
+    from ..formats.mrc import binned_image
+    from ..report.particle_figures import DISPLAY_WIDTH, MicrographImage, micrographs_drawn
+
+    images = {}
+    for mic in micrographs_drawn(details, n_mics):
+        path = find_micrograph(details.mic_names[mic])
+        if not path.exists():
+            images[mic] = MicrographImage(missing=str(path))
+            continue
+        try:
+            images[mic] = MicrographImage(*binned_image(path, DISPLAY_WIDTH))
+        except Exception:  # any unreadable file: the picture goes without its image
+            images[mic] = MicrographImage()
+    return images
 
 
 def plot_particles(
