@@ -147,7 +147,7 @@ def bare_particle_set(inputs: list[str], input_of, groups, mic_names: list[str])
     """A ParticleSet of rows with only an input and a micrograph (centres at 0, unscored)."""
     import numpy as np
 
-    from cryodedup.model import ParticleSet
+    from cryodedup.particle_set import ParticleSet
 
     n = len(input_of)
     return ParticleSet(

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from cryodedup.cli import main
-from cryodedup.runner import numpy_huge_pages
+from cryodedup.cli_run import numpy_huge_pages
 from helpers import star_text, write_star
 
 P31 = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup", "rlnAutopickFigureOfMerit"]

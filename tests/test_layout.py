@@ -97,12 +97,12 @@ def test_no_import_cycle_in_the_package():
 FLOORS = [
     {"errors", "signals", "cli_style", "species_options"},  # the ground: they import no room
     {"outputs"},  # atomic outputs, the output lock
-    {"model", "labels"},  # the ParticleSet every reader fills; input labels for people
+    {"particle_set", "labels"},  # the ParticleSet every reader fills; input labels for people
     {"algo"},  # decisions on arrays
     {"resolve"},  # the decisions every reader makes alike (score, pixel size, micrograph names)
     {"formats", "options"},  # readers and writers, one module a format; the options and their checks
     {"report", "commands"},  # what a job tells its user; each command's options in order
-    {"jobs", "runner"},  # read -> decide -> write; how a command runs a job
+    {"jobs", "cli_run"},  # read -> decide -> write; how the command line runs a job
     {"api", "cli"},  # the Python API and the command line
     {"pipelines", "entry"},  # RELION External / CCP-EM jobs; the installed command
     {"__main__"},
@@ -145,6 +145,21 @@ def test_the_package_imports_its_public_names_lazily():
         if isinstance(node, (ast.Import, ast.ImportFrom)) and not (node.module or "").endswith("__future__")
     ]
     assert eager == ["from .errors import CryodedupError"]
+
+
+def test_the_report_opens_no_file():
+    # Formats know files, the report words and draws what the job hands it (arrays, a
+    # micrograph's binned image): no module of report/ imports a reader of formats/. The
+    # one module it may: formats/png.py (through the package), which encodes the pictures'
+    # pixels into PNG bytes and reads no file.
+    found = sorted(
+        (name, target)
+        for name, targets in import_graph().items()
+        if room_of(name) == "report"
+        for target in targets
+        if room_of(target) == "formats" and target not in ("cryodedup.formats", "cryodedup.formats.png")
+    )
+    assert found == []
 
 
 def test_one_format_detector():

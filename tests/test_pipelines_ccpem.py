@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cryodedup.pipelines import jobs
+from cryodedup.pipelines import job_types
 from helpers import (
     cli_reference,
     coordinate_merge_args,
@@ -68,7 +68,7 @@ def test_options_left_at_their_defaults_are_not_written(job_class):
     first_input = next(iter(job.INPUTS))
     job.joboptions[first_input].value = "in.star"
     args = job.command_args()
-    assert args == [jobs.COMMAND_OF_JOB[job.JOB], "in.star", "-o", "Dedup/job001/", "--force", "--plot"]
+    assert args == [job_types.COMMAND_OF_JOB[job.JOB], "in.star", "-o", "Dedup/job001/", "--force", "--plot"]
     job.joboptions["min_dist" if "min_dist" in job.joboptions else "min_z"].value = "55"
     assert job.command_args()[-2:] in (["--min-dist", "55.0"], ["--min-z", "55.0"])
 

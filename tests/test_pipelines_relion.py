@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cryodedup.pipelines import jobs
+from cryodedup.pipelines import job_types
 from cryodedup.pipelines.relion_external import ExternalCall, main, output_nodes_star, parse_call, plan
 from helpers import (
     EMPTY_RELION_PIPELINE,
@@ -145,7 +145,7 @@ def test_prefer_and_same_image_are_parameters():
     ],
 )
 def test_bad_parameters_are_one_line(call, message):
-    with pytest.raises(jobs.ParameterError) as err:
+    with pytest.raises(job_types.ParameterError) as err:
         plan(call)
     assert message in str(err.value) and "\n" not in str(err.value)
 
@@ -198,7 +198,7 @@ def test_without_the_plot_extra_run_out_says_why_there_are_no_pictures(project, 
     # The External job draws when matplotlib is there; without it, run.out (stdout) says so and
     # no logfile.pdf is declared. "plot no" is the user's own choice: nothing to explain.
     root, paths = project
-    monkeypatch.setattr(jobs, "can_plot", lambda: False)
+    monkeypatch.setattr(job_types, "can_plot", lambda: False)
     argv = ["--in_parts", paths["particles_1"], "--min_dist", "40", "--j", "1"]
     assert run_here(root, ["--o", "External/job151/", *argv]) == 0
     out = capsys.readouterr().out
@@ -214,7 +214,7 @@ def test_abort_requested_while_cryodedup_runs(project, monkeypatch):
     job = root / "External/job102"
     job.mkdir(parents=True)
     # A command that would run for a minute: the abort must stop it within a second or two.
-    monkeypatch.setattr(jobs, "cli_program", lambda: [sys.executable, "-c", "import time; time.sleep(60)"])
+    monkeypatch.setattr(job_types, "cli_program", lambda: [sys.executable, "-c", "import time; time.sleep(60)"])
     threading.Timer(1.0, (job / "RELION_JOB_ABORT_NOW").touch).start()
     start = time.monotonic()
     status = run_here(root, ["--o", "External/job102/", "--in_parts", paths["particles_1"], "--plot", "no"])
@@ -446,7 +446,7 @@ def test_relion31_runs_the_particle_job(relion_project):
     assert status == SUCCESS, (root / name / "run.err").read_text()
     nodes = pipeline_nodes(root)
     assert nodes[f"{name}particles_kept.star"] == 3 and nodes[f"{name}particles_rejected.star"] == 3
-    if jobs.can_plot():
+    if job_types.can_plot():
         assert nodes[f"{name}logfile.pdf"] == 13 and (root / name / "logfile.pdf").read_bytes().startswith(b"%PDF")
     reference = cli_reference(root, "particles", paths["particles_1"], paths["particles_2"], "--min-dist", "40")
     assert kept_rows(root / name / "particles_kept.star") == kept_rows(reference / "particles_kept.star")
@@ -558,7 +558,7 @@ def test_the_job_command_has_its_signal_handlers_before_the_command_line_loads(t
     # traceback into run.out. The command must reach the handlers' test point before any of that.
     env = {**os.environ, "CRYODEDUP_TEST_PAUSE": "starting"}
     run = subprocess.Popen(
-        [*jobs.cli_program(), "--version"], stderr=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=tmp_path
+        [*job_types.cli_program(), "--version"], stderr=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=tmp_path
     )
     assert run.stderr is not None
     first = run.stderr.readline().decode()  # the pause says so on stderr; a command that never pauses ends

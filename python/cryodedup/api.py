@@ -36,15 +36,16 @@ from .jobs.particles import (
     Decision,
     Pictures,
     decide,
+    drawn_images,
     picture_details,
     preload_plotting,
     remove_duplicate_particles,
     summarize,
     write_report,
 )
-from .model import Log, ParticleSet, Warn
 from .options import ParticleOptions
 from .outputs import StrPath
+from .particle_set import Log, ParticleSet, Warn
 
 
 def remove_duplicates(
@@ -258,7 +259,8 @@ class CentreReport:
         def image_of(name: str) -> Path:
             return by_name.get(name, outdir / "no image" / name)
 
-        figures, missing = plots.particle_figures(details, options.plot_mics, image_of)
+        images = drawn_images(details, options.plot_mics, image_of)
+        figures, missing = plots.particle_figures(details, options.plot_mics, images)
         return write_report(details, outdir, options, Pictures(plots.rendered(figures), missing), summary, True)
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__, cli_style
+from .cli_run import numpy_huge_pages, run_job
 from .commands import DEMO, MICROGRAPHS, MICROGRAPHS_MERGE, PARTICLES, Command
 from .commands import field_values as job_fields
 from .options import MicrographOptions, MicrographRun, ParticleOptions
 from .report.summary import micrograph_rows, particle_rows, shard_summary_rows
 from .report.terminal import ProgressBar, Reporter, escape, fail, print_json
-from .runner import numpy_huge_pages, run_job
 from .signals import deferred, pause_for_tests
 
 # rich, and the modules of each job, are imported where they are used: a job imports only
@@ -294,6 +294,6 @@ def micrographs_merge(
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from .runner import run_command  # the signals' contract (``python -m cryodedup`` starts it sooner)
+    from .cli_run import run_command  # the signals' contract (``python -m cryodedup`` starts it sooner)
 
     run_command(main)

@@ -19,7 +19,7 @@ def main() -> None:
     signals.install(signals.STARTING)
     signals.pause_for_tests("starting")
     _lean_start()
-    from .runner import run_command
+    from .cli_run import run_command
 
     run_command(command)
 
@@ -34,7 +34,7 @@ def _lean_start() -> None:
     The imports (click, numpy, the job's modules) set off about 60 collections of the cycle
     collector, which walk every object alive: 3 % of the instructions of a 20,000-particle
     job. They make almost no cycles, and the job runs with the collector paused anyway
-    (:func:`cryodedup.runner.cyclic_gc_paused`, which leaves it as it found it): the command
+    (:func:`cryodedup.cli_run.cyclic_gc_paused`, which leaves it as it found it): the command
     runs without it from here to its end.
     """
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -26,8 +26,8 @@ import numpy as np
 from .algo.dedup import MAX_INPUTS
 from .algo.filaments import MODES as FILAMENT_MODES
 from .errors import CryodedupError, alternatives
-from .model import OUTPUT_FORMATS, SHIFT_KEYS
 from .outputs import check_plotting
+from .particle_set import OUTPUT_FORMATS, SHIFT_KEYS
 from .resolve.micrograph_names import MATCH_MODES
 from .species_options import DEFAULT_MIN_DIST, DefaultDistance, MinDistance, NamedDistance, SpeciesDistances
 

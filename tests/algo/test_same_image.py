@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from cryodedup import _core
 from cryodedup.algo.same_image import all_distinct, rows_kept_twice
-from cryodedup.model import Images
+from cryodedup.particle_set import Images
 
 STACKS = [f"Extract/job007/Movies/mic{k}.mrcs".encode() for k in range(4)]
 

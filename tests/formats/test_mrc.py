@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cryodedup.errors import CryodedupError
-from cryodedup.formats.mrc import map_mrc, mrc_layout, mrc_shapes
+from cryodedup.formats.mrc import binned_image, map_mrc, mrc_layout, mrc_shapes
 from fixtures.synthetic import write_mrc
 
 
@@ -48,3 +48,28 @@ def test_the_shapes_of_named_micrographs_come_from_their_headers(tmp_path):
             mrc.set_data(np.zeros(shape, dtype=np.float32))
     names = ["a.mrc", "b.mrc", "gone.mrc"]
     assert mrc_shapes(names, [tmp_path / n for n in names]) == {"a.mrc": (40, 64), "b.mrc": (30, 20)}
+
+
+@pytest.mark.parametrize(("width", "factor"), [(1000, 1), (100, 2), (60, 4)])
+def test_a_pictures_image_is_the_mean_of_each_block_of_pixels(tmp_path, width, factor):
+    # The particle job's pictures show a micrograph binned to about ``width`` pixels across;
+    # the oracle averages each factor x factor block with numpy (the ragged edge left out).
+    path = tmp_path / "m.mrc"
+    image = np.random.default_rng(2).uniform(-5, 200, (121, 251))
+    write_mrc(path, image, 1.0, dtype="int16", big_endian=True)
+    binned, found = binned_image(path, width)
+    assert found == factor
+    with mrcfile.open(path, permissive=True) as mrc:  # the pixels as stored, read by mrcfile
+        stored = mrc.data.astype(np.float64)
+    ny, nx = 121 // factor, 251 // factor
+    expected = stored[: ny * factor, : nx * factor].reshape(ny, factor, nx, factor).mean(axis=(1, 3))
+    assert binned.dtype == np.float32
+    np.testing.assert_allclose(binned, expected, rtol=1e-6)
+
+
+def test_a_pictures_image_that_is_no_image_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "v.mrc"
+    with mrcfile.new(path) as mrc:
+        mrc.set_data(np.zeros((3, 8, 8), np.float32))
+    with pytest.raises(CryodedupError, match=r"v.mrc: expected one 2-D image, found data of shape \(3, 8, 8\)"):
+        binned_image(path, 4)

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from cryodedup.errors import CryodedupError
 from cryodedup.jobs.particles import decide, remove_duplicate_particles
-from cryodedup.model import ParticleSet
 from cryodedup.options import ParticleOptions
+from cryodedup.particle_set import ParticleSet
 from oracle import oracle_percentiles, oracle_species
 
 NAMES = ["ribosome", "apoferritin", "proteasome"]

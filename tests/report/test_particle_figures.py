@@ -23,6 +23,7 @@ from cryodedup import (
     remove_duplicate_particles,
 )
 from cryodedup.cli import main
+from cryodedup.formats.mrc import binned_image
 from cryodedup.report import canvas, micrograph_figures
 from cryodedup.report import particle_figures as plots
 from fixtures.synthetic import write_benchmark_file, write_mrc
@@ -154,7 +155,7 @@ def test_a_pick_on_a_bright_feature_is_drawn_on_it(tmp_path):
     star = write_star(tmp_path / "p.star", labels, rows, optics=[[1, "og1", 2.0, 2.0]])
     summary, d, _ = run_with_spy(star, tmp_path / "out", ParticleOptions(min_dist=20, plot=True, plot_mics=1))
     assert "micrograph_images" not in summary  # found from the folder above the input
-    image = plots.display_image(tmp_path / "mics" / "m.mrc")
+    image = plots.display_image(*binned_image(tmp_path / "mics" / "m.mrc", plots.DISPLAY_WIDTH))
     picture = plots.micrograph_picks(d, 0, image)
     pixels = picture.pixels()
     for panel in picture.panels:

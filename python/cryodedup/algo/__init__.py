@@ -1,5 +1,5 @@
 """The decisions made on arrays: duplicates, consensus between pickers, filaments, the half-set audit.
 
 Nothing here reads or writes a file: the jobs (:mod:`cryodedup.jobs`) hand these modules arrays
-taken from a :class:`~cryodedup.model.ParticleSet`.
+taken from a :class:`~cryodedup.particle_set.ParticleSet`.
 """

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import CryodedupError
-from ..model import HalfSets, ParticleSet
+from ..particle_set import HalfSets, ParticleSet
 from .dedup import SAME_CENTRE_A
 
 #: Micrographs listed by name in the summary, the most straddling pairs first.

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import _core
-from ..model import ParticleSet
+from ..particle_set import ParticleSet
 from .dedup import popcount
 
 #: What became of a pick under consensus. Every pick of an input has exactly one of these

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core
-from ..model import Images
+from ..particle_set import Images
 from .dedup import SAME_CENTRE_A
 
 #: Images named in a warning and in the summary; the count says how many more.

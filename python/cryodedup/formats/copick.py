@@ -35,8 +35,8 @@ import numpy as np
 
 from ..algo.dedup import MAX_INPUTS
 from ..errors import CryodedupError
-from ..model import Log, ParticleSet, ReaderOptions, Warn
 from ..outputs import AtomicOutputs
+from ..particle_set import Log, ParticleSet, ReaderOptions, Warn
 
 KEPT_NAME, REJECTED_NAME = "particles_kept.star", "particles_rejected.star"
 #: What the summary calls the points' score.

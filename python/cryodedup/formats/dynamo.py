@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CryodedupError
-from ..model import Log, ParticleSet, ReaderOptions, Warn
 from ..outputs import AtomicOutputs, StrPath
+from ..particle_set import Log, ParticleSet, ReaderOptions, Warn
 from ..resolve import MIC_PSIZE, UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_pixel_size, resolve_score
 from .files import check_regular_file
 

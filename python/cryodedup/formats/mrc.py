@@ -1,7 +1,7 @@
 """MRC images: the header read once (``mrc_layout``), the image mapped from it (``map_mrc``).
 
 Both jobs read micrograph files through this module: the micrograph job to plan and score,
-the particle job for the shapes of picked micrographs, the figures to draw them.
+the particle job for the shapes of picked micrographs and the images its pictures show.
 """
 
 from __future__ import annotations
@@ -24,6 +24,20 @@ def open_mrc(path: Path) -> tuple[MrcMemmap, np.ndarray]:
     """The memory-mapped MRC file (close it when done) and its one 2-D image, little-endian."""
     mrc, data = _open_mrc_as_stored(path)
     return mrc, _supported_pixels(data)
+
+
+def binned_image(path: Path, width: int) -> tuple[np.ndarray, int]:
+    """A micrograph's image binned to about ``width`` pixels across (float32), and the binning factor.
+
+    For the particle job's pictures: the job reads the micrographs they show here and hands
+    the report arrays, so that the report opens no file.
+    """
+    from .. import _core
+
+    mrc, data = open_mrc(path)
+    with mrc:
+        factor = max(1, data.shape[1] // width)
+        return _core.bin_image(np.ascontiguousarray(data), factor), factor
 
 
 def _open_mrc_as_stored(path: Path) -> tuple[MrcMemmap, np.ndarray]:

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
 from ..errors import CryodedupError
-from ..model import AskOnePass, Log, ParticleSet, PlacedSubsetWriter, ReaderOptions, Warn
 from ..outputs import StrPath
+from ..particle_set import AskOnePass, Log, ParticleSet, PlacedSubsetWriter, ReaderOptions, Warn
 from ..resolve import match_particle_set
 from .sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_picker_output
 

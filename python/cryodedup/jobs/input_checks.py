@@ -16,8 +16,8 @@ import numpy as np
 from ..errors import CryodedupError
 from ..formats.files import check_regular_file
 from ..formats.sniff import is_glob
-from ..model import ParticleSet
 from ..options import MAX_CENTRE
+from ..particle_set import ParticleSet
 
 
 def check_input_paths(inputs: list[Path]) -> None:

@@ -1,7 +1,7 @@
 """The particle job: remove duplicate particles (or picks), whatever their format.
 
 :mod:`cryodedup.formats.particles` hands the inputs to their format's module, which reads
-them into one :class:`~cryodedup.model.ParticleSet`; this module decides which rows to keep
+them into one :class:`~cryodedup.particle_set.ParticleSet`; this module decides which rows to keep
 from that structure alone (or tells the STAR reader to decide while it scans:
 :func:`one_pass`), hands the mask to the set's writer, and makes the summary and the pictures.
 """
@@ -52,9 +52,9 @@ from ..formats.micrograph_lists import found_under, resolve_paths, search_roots
 from ..formats.particles import read_particle_files
 from ..formats.sniff import is_copick_config, is_picker_output
 from ..labels import input_labels
-from ..model import Log, OnePass, ParticleSet, StarFacts, Warn
 from ..options import ParticleOptions
 from ..outputs import StrPath, all_outputs_at_once
+from ..particle_set import Log, OnePass, ParticleSet, StarFacts, Warn
 from ..report.summary import report_rows
 from .input_checks import check_centres, check_input_paths, refuse_angles_not_finite
 from .species import assign_species, decide_several_species, species_not_confirmable, species_summary
@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from ..report.particle_base import ParticleDetails
+    from ..report.particle_figures import MicrographImage
 
 
 T = TypeVar("T")
@@ -731,8 +732,34 @@ def draw_pictures(details: ParticleDetails, options: ParticleOptions, first_inpu
         tried = [resolve_paths([n], first_input, options.project_dir)[0][0] for n in _image_names(name)]
         return next((p for p in tried if p.exists()), tried[0])
 
-    figures, missing = plots.particle_figures(details, options.plot_mics, find_micrograph)
+    images = drawn_images(details, options.plot_mics, find_micrograph)
+    figures, missing = plots.particle_figures(details, options.plot_mics, images)
     return Pictures(plots.rendered(figures), missing)
+
+
+def drawn_images(
+    details: ParticleDetails, n_mics: int, find_micrograph: Callable[[str], Path]
+) -> dict[int, MicrographImage]:
+    """The images of the micrographs the pictures draw, read here: the report draws arrays and opens no file.
+
+    ``find_micrograph(name)`` gives the path of a micrograph's image file, or the path looked
+    for in vain. A file that cannot be read is drawn as a blank frame: a picture is not worth
+    failing the job for.
+    """
+    from ..formats.mrc import binned_image
+    from ..report.particle_figures import DISPLAY_WIDTH, MicrographImage, micrographs_drawn
+
+    images = {}
+    for mic in micrographs_drawn(details, n_mics):
+        path = find_micrograph(details.mic_names[mic])
+        if not path.exists():
+            images[mic] = MicrographImage(missing=str(path))
+            continue
+        try:
+            images[mic] = MicrographImage(*binned_image(path, DISPLAY_WIDTH))
+        except Exception:  # any unreadable file: the picture goes without its image
+            images[mic] = MicrographImage()
+    return images
 
 
 def plot_particles(

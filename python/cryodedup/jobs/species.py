@@ -18,7 +18,7 @@ import numpy as np
 from ..algo.priority import added_counts
 from ..algo.species import cross_species_ranks, suppress_overlaps, won_table
 from ..errors import CryodedupError
-from ..model import ParticleSet
+from ..particle_set import ParticleSet
 
 if TYPE_CHECKING:
     from ..options import ParticleOptions

@@ -6,6 +6,6 @@
   (``pip install "cryodedup[ccpem]"``).
 
 Both run the command line's own commands (``cryodedup particles``, ``cryodedup
-micrographs``) through :mod:`cryodedup.pipelines.jobs`, which says what each job reads
+micrographs``) through :mod:`cryodedup.pipelines.job_types`, which says what each job reads
 and writes.
 """

@@ -44,7 +44,7 @@ from pipeliner.pipeliner_job import PipelinerCommand, PipelinerJob
 from pipeliner.results_display_objects import ResultsDisplayObject
 
 from .. import __version__
-from . import jobs
+from . import job_types
 
 NODE_OF_KIND = {
     "particles": NODE_PARTICLEGROUPMETADATA,
@@ -65,7 +65,7 @@ def job_option(param: click.Option) -> JobOption:
     several = " Several values: one per entry (in run.job, separated by :::)." if param.multiple else ""
     help_text = f"{param.help or ''}{several} (command line: {flag})".strip()
     group = "Options"
-    default = jobs.default_of(param)
+    default = job_types.default_of(param)
     if param.multiple:  # each value one argument: a path with spaces stays whole
         return MultiStringJobOption(label=label, help_text=help_text, jobop_group=group)
     if param.is_flag:
@@ -87,8 +87,8 @@ def job_option(param: click.Option) -> JobOption:
 
 def command_options(job: str) -> dict[str, click.Option]:
     """The command line's options that are this job's options, by name."""
-    skip = jobs.MANAGED_OPTIONS | jobs.LOOPING_OPTIONS | NOT_JOB_OPTIONS
-    params = jobs.command(job).params
+    skip = job_types.MANAGED_OPTIONS | job_types.LOOPING_OPTIONS | NOT_JOB_OPTIONS
+    params = job_types.command(job).params
     return {p.name: p for p in params if isinstance(p, click.Option) and p.name and p.name not in skip}
 
 
@@ -124,7 +124,7 @@ class CryodedupJob(PipelinerJob):
         for name, param in command_options(self.JOB).items():
             self.joboptions[name] = job_option(param)
         self.get_runtab_options(addtl_args=True)
-        command_name = jobs.COMMAND_OF_JOB[self.JOB]
+        command_name = job_types.COMMAND_OF_JOB[self.JOB]
         self.joboptions["other_args"].help_text = f"More options of cryodedup {command_name}, as on its command line."
 
     def command_args(self) -> list[str]:
@@ -137,17 +137,17 @@ class CryodedupJob(PipelinerJob):
                 args += [flag, value]
             elif value:
                 inputs.append(value)
-        cmd = jobs.command(self.JOB)
+        cmd = job_types.command(self.JOB)
         for name, param in command_options(self.JOB).items():
             joboption = self.joboptions[name]
             if isinstance(joboption, BooleanJobOption):
-                args += jobs.option_tokens(cmd, name, ["yes" if joboption.get_boolean() else "no"])
+                args += job_types.option_tokens(cmd, name, ["yes" if joboption.get_boolean() else "no"])
             elif isinstance(joboption, MultiStringJobOption):  # a repeatable option (--metadata)
                 values = joboption.get_list()
-                args += jobs.option_tokens(cmd, name, values) if values else []
-            elif not jobs.is_default(param, joboption.get_string()):
-                args += jobs.option_tokens(cmd, name, [joboption.get_string()])  # one argument, spaces and all
-        return [*jobs.cli_args(self.JOB, inputs, self.output_dir, args, plot=True), *self.parse_additional_args()]
+                args += job_types.option_tokens(cmd, name, values) if values else []
+            elif not job_types.is_default(param, joboption.get_string()):
+                args += job_types.option_tokens(cmd, name, [joboption.get_string()])  # one argument, spaces and all
+        return [*job_types.cli_args(self.JOB, inputs, self.output_dir, args, plot=True), *self.parse_additional_args()]
 
     def additional_joboption_validation(self) -> list[JobOptionValidationResult]:
         """The command the job would run, checked by the command's own parser before the pipeliner runs it.
@@ -159,8 +159,8 @@ class CryodedupJob(PipelinerJob):
             return []  # the pipeliner says that the required input is missing
         try:
             args = self.command_args()
-            jobs.check_arguments(jobs.command(self.JOB), args[1:])
-        except ValueError as err:  # shlex's, and jobs.ParameterError
+            job_types.check_arguments(job_types.command(self.JOB), args[1:])
+        except ValueError as err:  # shlex's, and job_types.ParameterError
             return [JobOptionValidationResult("error", [self.joboptions["other_args"]], str(err))]
         return []
 
@@ -168,10 +168,10 @@ class CryodedupJob(PipelinerJob):
         """One command: the command line under the pipeliner's Python."""
         return [PipelinerCommand(["python3", "-m", "cryodedup", *self.command_args()])]
 
-    def job_outputs(self) -> list[jobs.Output]:
+    def job_outputs(self) -> list[job_types.Output]:
         """The files the job writes (the micrograph job splits particles only when given some)."""
         splits = self.JOB == "micrographs" and bool(self.joboptions["input_particles"].get_string())
-        return jobs.outputs(self.JOB, with_particles=splits)
+        return job_types.outputs(self.JOB, with_particles=splits)
 
     def create_output_nodes(self) -> None:
         """Kept and rejected sets as RELION-style nodes (``ParticleGroupMetadata.star.relion.cryodedup.kept``)."""

@@ -45,7 +45,7 @@ from .. import signals
 from ..errors import CryodedupError
 from ..formats.files import check_regular_file
 from ..outputs import AtomicOutputs
-from . import jobs
+from . import job_types
 
 EXIT_SUCCESS = "RELION_JOB_EXIT_SUCCESS"
 EXIT_FAILURE = "RELION_JOB_EXIT_FAILURE"
@@ -100,7 +100,7 @@ def split_words(argv: Sequence[str]) -> list[tuple[str, list[str]]]:
         if word.startswith("--") and len(word) > 2:
             groups.append((word[2:], []))
         elif not groups:
-            raise jobs.ParameterError(f"unexpected '{word}' before the first --option")
+            raise job_types.ParameterError(f"unexpected '{word}' before the first --option")
         else:
             groups[-1][1].append(word)
     return groups
@@ -110,7 +110,7 @@ def outdir_of(argv: Sequence[str]) -> str:
     """The job folder (``--o X``), found before anything else is read, so that every later error is marked there."""
     places = [k for k, word in enumerate(argv) if word == "--o"]
     if len(places) != 1 or places[0] + 1 == len(argv) or argv[places[0] + 1].startswith("--"):
-        raise jobs.ParameterError("give the job folder once, as RELION does: --o External/jobNNN/")
+        raise job_types.ParameterError("give the job folder once, as RELION does: --o External/jobNNN/")
     return argv[places[0] + 1]
 
 
@@ -119,7 +119,7 @@ def parse_call(argv: Sequence[str]) -> ExternalCall:
     groups = split_words(argv)
     outdirs = [values for key, values in groups if key == "o"]
     if len(outdirs) != 1 or len(outdirs[0]) != 1:
-        raise jobs.ParameterError("give the job folder once, as RELION does: --o External/jobNNN/")
+        raise job_types.ParameterError("give the job folder once, as RELION does: --o External/jobNNN/")
     call = ExternalCall(outdir=outdirs[0][0])
     for key, values in groups:
         extra = EXTRA_INPUT.match(key)
@@ -130,7 +130,7 @@ def parse_call(argv: Sequence[str]) -> ExternalCall:
         elif key in INPUT_FLAGS or extra:
             kind = INPUT_FLAGS[key] if extra is None else extra.group(1)
             if len(values) != 1:
-                raise jobs.ParameterError(f"--{key} takes one file, not '{' '.join(values)}'")
+                raise job_types.ParameterError(f"--{key} takes one file, not '{' '.join(values)}'")
             call.inputs.setdefault(kind, []).append(values[0])
         else:
             call.params.append((key, values))
@@ -141,32 +141,32 @@ def job_of(call: ExternalCall) -> str:
     """Which job RELION's inputs ask for."""
     unused = [f"--in_{k}" for k in ("movies", "3dref", "mask") if k in call.inputs]
     if unused:
-        raise jobs.ParameterError(f"{', '.join(unused)} is not an input of cryodedup: leave that field empty")
+        raise job_types.ParameterError(f"{', '.join(unused)} is not an input of cryodedup: leave that field empty")
     if "coords" in call.inputs:
         if "parts" in call.inputs:
-            raise jobs.ParameterError("give Input coordinates or Input particles, not both")
+            raise job_types.ParameterError("give Input coordinates or Input particles, not both")
         return "coordinates"
     if "mics" in call.inputs:
         if "parts" not in call.inputs:
             return "micrographs"
         job = job_of_parameters(call)
         if job == "micrographs" and len(call.inputs["parts"]) > 1:
-            raise jobs.ParameterError("the micrograph job splits one particle file: give one Input particles")
+            raise job_types.ParameterError("the micrograph job splits one particle file: give one Input particles")
         return job
     if "parts" in call.inputs:
         return "particles"
-    raise jobs.ParameterError(
+    raise job_types.ParameterError(
         "no input: fill in Input particles, Input coordinates (with Input micrographs) or Input micrographs"
     )
 
 
 def labels_only_of(job: str, other: str, labels: Sequence[str]) -> list[str]:
     """The parameter labels among ``labels`` that name an option of ``job``'s command and not of ``other``'s."""
-    names = {p.name for p in jobs.command(other).params}
+    names = {p.name for p in job_types.command(other).params}
     found = []
     for label in labels:
-        with contextlib.suppress(jobs.ParameterError):
-            if jobs.option(jobs.command(job), label).name not in names:
+        with contextlib.suppress(job_types.ParameterError):
+            if job_types.option(job_types.command(job), label).name not in names:
                 found.append(label)
     return found
 
@@ -181,7 +181,7 @@ def job_of_parameters(call: ExternalCall) -> str:
     particle_labels = labels_only_of("particles", "micrographs", labels)
     micrograph_labels = labels_only_of("micrographs", "particles", labels)
     if particle_labels and micrograph_labels:
-        raise jobs.ParameterError(
+        raise job_types.ParameterError(
             f"parameters of two jobs: {', '.join(particle_labels)} (particle job) and "
             f"{', '.join(micrograph_labels)} (micrograph job): give those of one"
         )
@@ -189,7 +189,7 @@ def job_of_parameters(call: ExternalCall) -> str:
         return "particles"
     if micrograph_labels:
         return "micrographs"
-    raise jobs.ParameterError(
+    raise job_types.ParameterError(
         "Input particles with Input micrographs: add a parameter of the job you mean, "
         "min_dist, score, mic_psize... for the particle job (the micrographs give the pixel size), "
         "min_z, min_pearson, metadata... for the micrograph job (the particles split by micrograph)"
@@ -202,7 +202,7 @@ class Plan:
 
     job: str
     args: list[str]
-    outputs: list[jobs.Output]
+    outputs: list[job_types.Output]
     plot: bool
     #: Said in run.out before the run: why there will be no pictures though none were declined.
     note: str | None = None
@@ -218,7 +218,7 @@ NO_PICTURES = (
 def plan(call: ExternalCall) -> Plan:
     """The command line's arguments for RELION's call, checked by the command's own parser."""
     job = job_of(call)
-    cmd = jobs.command(job)
+    cmd = job_types.command(job)
     inputs = call.inputs.get("coords" if job == "coordinates" else "mics" if job == "micrographs" else "parts", [])
     tokens: list[str] = []
     if job == "coordinates" and "mics" in call.inputs:
@@ -226,20 +226,22 @@ def plan(call: ExternalCall) -> Plan:
     if job == "micrographs" and "parts" in call.inputs:
         tokens += ["--particles", call.inputs["parts"][0]]
     if job == "particles" and "mics" in call.inputs:
-        if any(jobs.option(cmd, label).name == "micrographs" for label, _ in call.params):
-            raise jobs.ParameterError("micrographs given twice: as Input micrographs and as the parameter micrographs")
+        if any(job_types.option(cmd, label).name == "micrographs" for label, _ in call.params):
+            raise job_types.ParameterError(
+                "micrographs given twice: as Input micrographs and as the parameter micrographs"
+            )
         tokens += ["--micrographs", call.inputs["mics"][0]]
-    plot = jobs.can_plot()
+    plot = job_types.can_plot()
     note = None if plot else NO_PICTURES
     for label, values in call.params:
-        words = jobs.option_tokens(cmd, label, values)
-        if jobs.option(cmd, label).name == "plot":
+        words = job_types.option_tokens(cmd, label, values)
+        if job_types.option(cmd, label).name == "plot":
             plot, note = bool(words), None  # the user's choice: nothing to explain
         else:
             tokens += words
-    args = jobs.cli_args(job, inputs, call.outdir, tokens, plot=plot, as_json=True)
-    jobs.check_arguments(cmd, args[1:])
-    return Plan(job, args, jobs.outputs(job, with_particles="parts" in call.inputs), plot, note)
+    args = job_types.cli_args(job, inputs, call.outdir, tokens, plot=plot, as_json=True)
+    job_types.check_arguments(cmd, args[1:])
+    return Plan(job, args, job_types.outputs(job, with_particles="parts" in call.inputs), plot, note)
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -273,7 +275,7 @@ class ExternalJob:
         self.clear_exit_files()
         if "\n" in self.outdir or "\r" in self.outdir:
             raise CryodedupError(f"the job folder {self.outdir!r} holds a line break, which {OUTPUT_NODES} cannot")
-        for name in (OUTPUT_NODES, jobs.LOGFILE):  # found before the run, not after it
+        for name in (OUTPUT_NODES, job_types.LOGFILE):  # found before the run, not after it
             path = self.folder / name
             if os.path.lexists(path) and not (path.is_symlink() or path.is_file()):
                 raise CryodedupError(f"{path} is not a file: remove it and run the job again")
@@ -338,7 +340,7 @@ class ExternalJob:
             env["RAYON_NUM_THREADS"] = threads
         print(f"Running: cryodedup {' '.join(args)}", flush=True)
         child = subprocess.Popen(
-            [*jobs.cli_program(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+            [*job_types.cli_program(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
         )
         messages: list[str] = []
         assert child.stdout is not None and child.stderr is not None
@@ -380,12 +382,12 @@ class ExternalJob:
             nodes += relion31_coordinate_nodes(self.folder, generation)
         pictures = [Path(p) for p in summary.get("plots", []) if str(p).endswith(".png")]
         if plan.plot and pictures:
-            nodes.append((jobs.LOGFILE, "logfile"))
-        own_files = [self.folder / jobs.LOGFILE] if (jobs.LOGFILE, "logfile") in nodes else []
+            nodes.append((job_types.LOGFILE, "logfile"))
+        own_files = [self.folder / job_types.LOGFILE] if (job_types.LOGFILE, "logfile") in nodes else []
         with AtomicOutputs([*own_files, self.folder / OUTPUT_NODES], force=True) as tmp:
             if own_files:
                 title = f"cryodedup {plan.job}: {self.outdir}"
-                jobs.write_logfile_pdf(tmp[self.folder / jobs.LOGFILE], title, self.summary_text, pictures)
+                job_types.write_logfile_pdf(tmp[self.folder / job_types.LOGFILE], title, self.summary_text, pictures)
             star = output_nodes_star([(self.node_name(n), k) for n, k in nodes])
             # A folder's name is bytes to RELION: one that is not UTF-8 is written as it is.
             tmp[self.folder / OUTPUT_NODES].write_text(star, encoding="utf-8", errors="surrogateescape")
@@ -524,7 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         outdir = outdir_of(argv)
-    except jobs.ParameterError as err:
+    except job_types.ParameterError as err:
         say_error(str(err))
         return 2
     job = ExternalJob(outdir)

@@ -13,7 +13,7 @@ from functools import cached_property
 import numpy as np
 
 from ..algo.density import rejected_as_duplicates
-from ..model import ParticleSet
+from ..particle_set import ParticleSet
 from .canvas import TICK_TEXT, Canvas, Panel, Picture, nice_ticks, text_width, tick_labels
 
 PLOT_SIZE = (770, 440)  # PNG pixels of a one-plot picture (7 x 4 inches at 110 dpi, as before)

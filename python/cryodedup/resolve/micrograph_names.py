@@ -21,7 +21,7 @@ import numpy as np
 
 from ..algo.consensus import picks_per_group
 from ..errors import CryodedupError, alternatives
-from ..model import ParticleSet, Warn
+from ..particle_set import ParticleSet, Warn
 
 #: Values of ``--match-micrographs`` (docs/design.md section 2, "Matching micrographs").
 MATCH_MODES = ("auto", "path", "name")

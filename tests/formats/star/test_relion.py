@@ -18,9 +18,9 @@ from cryodedup.formats.star import particles as particles_star
 from cryodedup.formats.star.file import StarFile
 from cryodedup.jobs import particles as job_module
 from cryodedup.jobs.particles import decide, one_pass, remove_duplicate_particles
-from cryodedup.model import OnePass, StarFacts
 from cryodedup.options import ParticleOptions
 from cryodedup.outputs import output_batch
+from cryodedup.particle_set import OnePass, StarFacts
 from fixtures.synthetic import write_benchmark_file, write_example
 from helpers import shared_file, write_star
 

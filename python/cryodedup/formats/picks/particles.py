@@ -25,8 +25,8 @@ from ...algo.dedup import scales_differ
 from ...algo.filaments import tube_ids
 from ...algo.priority import scores_without_none
 from ...errors import CryodedupError
-from ...model import Log, ParticleSet, ReaderOptions
 from ...outputs import StrPath
+from ...particle_set import Log, ParticleSet, ReaderOptions
 from ...resolve import (
     MIC_PSIZE,
     ListedPixelSizes,

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Protocol
 
 from ...errors import CryodedupError
-from ...model import ReaderOptions, Warn
 from ...outputs import StrPath
+from ...particle_set import ReaderOptions, Warn
 from ...resolve.score import NO_AUTO_SCORE, UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_score
 from .file import Block, StarFile, Table
 from .micrographs import block_naming_micrographs

@@ -17,8 +17,8 @@ import numpy as np
 
 from ... import _core
 from ...errors import CryodedupError
-from ...model import AskOnePass, StarFacts
 from ...outputs import AtomicOutputs, scratch_files, write_error
+from ...particle_set import AskOnePass, StarFacts
 from .file import split_fields, unquote
 from .particle_table import HALF_TEXTS, RANDOM_SUBSET, RELION_TUBE, ParticleStar
 

@@ -22,8 +22,8 @@ from ...algo.filaments import tube_ids
 from ...algo.priority import has_none_scores
 from ...errors import CryodedupError
 from ...labels import distinct_labels
-from ...model import AskOnePass, HalfSets, Images, Log, ParticleSet, PlacedSubsetWriter, ReaderOptions, Warn
 from ...outputs import StrPath, write_error
+from ...particle_set import AskOnePass, HalfSets, Images, Log, ParticleSet, PlacedSubsetWriter, ReaderOptions, Warn
 from ...resolve.pixel_size import pixel_size_of_rows
 from .file import Table
 from .micrographs import micrograph_pixel_sizes
@@ -112,8 +112,8 @@ def read_star_files(
     Its writer writes ``OUTDIR/particles_kept.star`` and ``particles_rejected.star``.
     Everything the user must supply (a pixel size, a score order) is gathered over all
     inputs and raised as one CryodedupError. ``one_pass`` is the job's decision, asked with
-    what the headers say (:class:`~cryodedup.model.StarFacts`); where it gives a
-    :class:`~cryodedup.model.OnePass`, the input is decided and written while it is
+    what the headers say (:class:`~cryodedup.particle_set.StarFacts`); where it gives a
+    :class:`~cryodedup.particle_set.OnePass`, the input is decided and written while it is
     scanned: the set comes back ``decided``.
 
     Each file is indexed up to its particle rows, and the rest while the rows are scanned

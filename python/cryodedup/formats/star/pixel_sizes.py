@@ -17,7 +17,7 @@ import numpy as np
 
 from ... import _core
 from ...errors import CryodedupError
-from ...model import ReaderOptions, Warn
+from ...particle_set import ReaderOptions, Warn
 from ...resolve.pixel_size import MIC_PSIZE, ListedPixelSizes, resolve_pixel_size
 from .file import Table, is_number
 from .micrographs import PIXEL_SIZE_FIELD

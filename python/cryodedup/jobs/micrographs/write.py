@@ -25,9 +25,9 @@ from ...formats.cryosparc.particles import NO_MICROGRAPH_FIELD
 from ...formats.micrograph_lists import Micrographs
 from ...formats.microscope import Placement
 from ...formats.particles import ParticleNames, open_particle_names, particle_suffix, read_particle_names
-from ...model import ParticleSet
 from ...options import MicrographOptions
 from ...outputs import AtomicOutputs, StrPath
+from ...particle_set import ParticleSet
 from ...resolve import match_micrographs
 from .group import UNCERTAIN, Decision, Outcome, near_the_edge
 from .plan import candidates_used

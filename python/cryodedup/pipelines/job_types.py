@@ -1,6 +1,7 @@
-"""What a pipeline's cryodedup job runs and writes, for RELION's External job and CCP-EM's pipeliner.
+"""The pipelines' job types: what each cryodedup job of RELION's External job and CCP-EM's pipeliner runs and writes.
 
-Three jobs, each one of the command line's commands:
+The jobs' work (read -> decide -> write) is :mod:`cryodedup.jobs`; a pipeline only turns its
+parameters into one of the command line's commands, runs it, and names its outputs. Three job types:
 
 - ``particles``: ``cryodedup particles`` on particle STAR files;
 - ``coordinates``: ``cryodedup particles`` on pickers' coordinates (a RELION AutoPick or

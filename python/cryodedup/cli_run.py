@@ -1,4 +1,4 @@
-"""How a command runs a job: signals stop it cleanly, the cycle collector waits, a user's mistake is one line."""
+"""How the command line runs a job: signals stop it cleanly, the cycle collector waits, a user's mistake is one line."""
 
 from __future__ import annotations
 

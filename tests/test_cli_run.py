@@ -1,4 +1,4 @@
-"""cryodedup.runner: how a command runs a job (signals, a Rust panic after one)."""
+"""cryodedup.cli_run: how the command line runs a job (signals, a Rust panic after one)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ def test_a_rust_panic_after_a_signal_ends_the_run_as_the_signal(monkeypatch, cap
     # Issue 11 item 5: SIGINT while parsing ended in a PanicException traceback.
     import signal
 
-    from cryodedup import runner
+    from cryodedup import cli_run
 
     class PanicException(BaseException):  # pyo3's, as the extension raises it
         pass
@@ -21,11 +21,11 @@ def test_a_rust_panic_after_a_signal_ends_the_run_as_the_signal(monkeypatch, cap
         raise PanicException("the core gave up")
 
     with pytest.raises(SystemExit) as stop:
-        runner.run_job(job_panicking_after_a_signal)
+        cli_run.run_job(job_panicking_after_a_signal)
     assert stop.value.code == 130
     assert (
         capsys.readouterr().err.strip()
         == "Stopped by SIGINT: temporary files removed, the previous outputs (if any) are unchanged"
     )
     with pytest.raises(PanicException):  # without a signal, a panic is a bug and keeps its traceback
-        runner.run_job(lambda: (_ for _ in ()).throw(PanicException("bug")))
+        cli_run.run_job(lambda: (_ for _ in ()).throw(PanicException("bug")))

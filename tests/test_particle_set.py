@@ -1,4 +1,4 @@
-"""The shared particle set (cryodedup.model)."""
+"""The shared particle set (cryodedup.particle_set)."""
 
 from __future__ import annotations
 
