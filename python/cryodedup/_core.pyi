@@ -35,9 +35,14 @@ class DedupDecision:
     keep: npt.NDArray[np.bool_]
     suppressed_by: npt.NDArray[np.int64] | None
     masks: npt.NDArray[np.uint64] | None
-    #: With priorities (not removing entirely): (groups, groups decided by priority per level
-    #: of the kept row, of those against the score).
-    priority: tuple[int, list[int], int] | None
+    priority: PriorityCounts | None
+
+class PriorityCounts:
+    """The groups each priority level decided (``cryodedup.algo.priority.PriorityCounts``)."""
+
+    groups: int
+    by_priority: list[int]
+    against_score: int
 
 def dedup(
     groups: npt.NDArray[np.int64] | npt.NDArray[np.uint32],

@@ -3,6 +3,8 @@ array level: hand-worked cases and the brute-force oracle (docs/design.md sectio
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,9 +13,11 @@ from hypothesis import strategies as st
 from cryodedup import dedup
 from cryodedup.algo.dedup import dedup_and_support_masks
 from cryodedup.algo.priority import (
+    PriorityCounts,
     combine_levels,
     count_without_score,
     input_levels,
+    preference,
     preferred_inputs,
     preferred_pick_sets,
     scores_without_none,
@@ -78,9 +82,9 @@ def test_preferred_inputs_by_path_or_position(tmp_path):
     for p in (a, b, c):
         p.write_text("")
     inputs = [a, b, c]
-    assert preferred_inputs([str(c), "1"], inputs) == [2, 0]
-    assert preferred_inputs([c], inputs) == [2]
-    assert preferred_inputs([str(tmp_path / "." / "b.star")], inputs) == [1]  # the same file by another path
+    assert preferred_inputs([str(c), "1"], inputs) == [[2], [0]]
+    assert preferred_inputs([c], inputs) == [[2]]
+    assert preferred_inputs([str(tmp_path / "." / "b.star")], inputs) == [[1]]  # the same file by another path
     assert input_levels([[2], [0]], 3).tolist() == [1, 2, 0]
     with pytest.raises(CryodedupError, match=r"--prefer 4: not one of the inputs; .*\(1: .*a.star, 2: "):
         preferred_inputs(["4"], inputs)
@@ -88,6 +92,47 @@ def test_preferred_inputs_by_path_or_position(tmp_path):
         preferred_inputs(["1", str(a)], inputs)
     with pytest.raises(CryodedupError, match="--prefer 0: not one of the inputs"):
         preferred_inputs(["0"], inputs)
+
+
+def test_a_folder_prefers_the_inputs_beneath_it_and_a_file_its_input_folder(tmp_path, monkeypatch):
+    # Trial 3: --prefer ManualPick/job004 was refused for the input ManualPick/job004/manualpick.star,
+    # and --prefer ManualPick/job004/manualpick.star for the input folder ManualPick/job004.
+    monkeypatch.chdir(tmp_path)
+    for job in ("ManualPick/job004", "ManualPick/job005", "AutoPick/job010"):
+        (tmp_path / job).mkdir(parents=True)
+        (tmp_path / job / "coords.star").write_text("")
+    files = [
+        Path("AutoPick/job010/coords.star"),
+        Path("ManualPick/job004/coords.star"),
+        Path("ManualPick/job005/coords.star"),
+    ]
+    assert preferred_inputs(["ManualPick/job004"], files) == [[1]]
+    assert preferred_inputs(["ManualPick/job004/"], files) == [[1]]  # (a trailing slash, as a shell completes it)
+    assert preferred_inputs(["ManualPick", "AutoPick"], files) == [[1, 2], [0]]  # both jobs at one level
+    assert preference(["ManualPick/", "1"], [str(f) for f in files]) == [
+        ("ManualPick/", [1, 2]),
+        ("AutoPick/job010/coords.star", [0]),
+    ]
+    folders = [Path("AutoPick/job010"), Path("ManualPick/job004")]
+    assert preferred_inputs(["ManualPick/job004/coords.star"], folders) == [[1]]
+    assert preferred_inputs([str(tmp_path / "AutoPick/job010/Movies/m1.star")], folders) == [[0]]  # by its path
+    assert preferred_inputs(["ManualPick/job004/m2_manualpick.star"], [Path("ManualPick/job004/*.star")]) == [[0]]
+    with pytest.raises(CryodedupError, match=r"--prefer ManualPick/job004: .*job004/coords.star is preferred twice"):
+        preferred_inputs(["ManualPick", "ManualPick/job004"], files)
+    with pytest.raises(CryodedupError, match=r"--prefer Extract: not one of the inputs; .*or a folder that holds"):
+        preferred_inputs(["Extract"], files)
+
+
+def test_a_user_and_a_slash_is_refused_not_guessed():
+    # Trial 3: --prefer alice/ was silently read as all of alice's sessions.
+    labels = ["alice/1", "alice/2", "bob/1"]
+    with pytest.raises(
+        CryodedupError, match=r"--prefer alice/: no session after the slash; give alice/1 or alice/2, or alice for all"
+    ):
+        preferred_pick_sets(["alice/"], labels)
+    assert preferred_pick_sets(["alice"], labels) == [("alice", [0, 1])]
+    with pytest.raises(CryodedupError, match="--prefer carol/: not one of the copick pick sets read"):
+        preferred_pick_sets(["carol/"], labels)
 
 
 def test_preferred_pick_sets_by_label_user_or_position():
@@ -121,7 +166,7 @@ def test_groups_decided_by_priority_and_by_score():
     mics = np.zeros(6, np.int64)
     got = dedup(mics, coords, scores, min_dist=20, priorities=levels)
     assert got.keep.tolist() == [True, False, False, True, False, True]
-    assert got.priority == (2, [1], 1)
+    assert got.priority == PriorityCounts(2, [1], 1)
     # Level by input (inputs 0, 1 at levels 1, 0): the same decision, the same counts.
     inputs = np.array([1, 0, 1, 0, 0, 1])
     by_input, _ = dedup_and_support_masks(mics, coords, scores, inputs, min_dist=20, input_priorities=[1, 0])
@@ -129,7 +174,9 @@ def test_groups_decided_by_priority_and_by_score():
     # Lower scores better: row 2 (0.5) is kept over rows 0 and 1 (levels 0 and 1; row 1's 2
     # is worse): priority agreed with the score. Removing entirely counts nothing.
     lower = dedup(mics, coords, scores, min_dist=20, priorities=levels, higher_is_better=False)
-    assert lower.keep.tolist() == [False, False, True, False, True, True] and lower.priority == (2, [1], 0)
+    assert lower.keep.tolist() == [False, False, True, False, True, True] and lower.priority == PriorityCounts(
+        2, [1], 0
+    )
     assert dedup(mics, coords, scores, min_dist=20, priorities=levels, remove_entirely=True).priority is None
     assert dedup(mics, coords, scores, min_dist=20).priority is None
     with pytest.raises(ValueError, match="input_priorities needs inputs"):
@@ -193,4 +240,4 @@ def test_priorities_none_scores_and_images_agree_with_the_oracle(case, entirely,
         return
     assert got.suppressed_by.tolist() == by
     decided = oracle_priority(levels, keep, by, scores, higher)
-    assert (got.priority[0], sum(got.priority[1]), got.priority[2]) == decided
+    assert (got.priority.groups, sum(got.priority.by_priority), got.priority.against_score) == decided

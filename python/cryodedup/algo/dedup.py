@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import _core
+from .priority import PriorityCounts
 
 #: Two inputs' scores are on different scales when the Kolmogorov-Smirnov distance between
 #: their distributions (the largest gap between the fractions of each at or below a value)
@@ -80,16 +81,14 @@ class DedupResult:
         For a rejected particle, the index of a kept particle within ``min_dist`` that ranks
         above it (in remove-entirely mode, its nearest neighbour); -1 for kept particles.
         None when not asked for (``want_suppressed_by=False``: 8 bytes per particle saved).
-    priority : tuple of (int, list of int, int), or None
-        With priority levels (and not ``remove_entirely``), counted as the core walks: the
-        groups of duplicates (kept rows that suppressed at least one); per level of the kept
-        row, the groups it won by priority (a suppressed row of a higher level); of those,
-        the groups where such a row had the better score (0 without scores). None otherwise.
+    priority : PriorityCounts or None
+        With priority levels (and not ``remove_entirely``), the groups each level decided,
+        counted as the core walks (:class:`cryodedup.algo.priority.PriorityCounts`); None otherwise.
     """
 
     keep: np.ndarray
     suppressed_by: np.ndarray | None
-    priority: tuple[int, list[int], int] | None = None
+    priority: PriorityCounts | None = None
 
     @property
     def n_kept(self) -> int:
@@ -320,7 +319,9 @@ def _run_dedup(
         images,
         input_priorities,
     )
-    result = DedupResult(keep=decision.keep, suppressed_by=decision.suppressed_by, priority=decision.priority)
+    counted = decision.priority
+    priority = None if counted is None else PriorityCounts(counted.groups, counted.by_priority, counted.against_score)
+    result = DedupResult(keep=decision.keep, suppressed_by=decision.suppressed_by, priority=priority)
     return result, decision.masks
 
 

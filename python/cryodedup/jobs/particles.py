@@ -37,7 +37,7 @@ from ..algo.dedup import (
 from ..algo.density import duplicate_density, rejected_as_duplicates
 from ..algo.filaments import filament_summary
 from ..algo.priority import (
-    Counts,
+    PriorityCounts,
     count_without_score,
     input_levels,
     preference,
@@ -195,7 +195,7 @@ class Decision:
     #: Each input's priority level (``--prefer``; lower first), None without priorities.
     levels: np.ndarray | None = None
     #: The groups each level decided, as the core counted them (None without priorities).
-    priority: Counts | None = None
+    priority: PriorityCounts | None = None
 
     @property
     def duplicate(self) -> np.ndarray:
@@ -496,6 +496,7 @@ def remove_duplicate_particles(
     *,
     force: bool = False,
     log: Log = _silent,
+    decided: list | None = None,
 ) -> dict:
     """Removes duplicate particles from RELION particle STAR files or CryoSPARC datasets.
 
@@ -515,6 +516,9 @@ def remove_duplicate_particles(
         Overwrite existing outputs.
     log : callable(message, level)
         Receives progress messages ("info") and warnings ("warning").
+    decided : list, optional
+        Receives the particles read and the decision, as ``(ParticleSet, Decision)``: for
+        callers that return the rows (the Python API on a copick project, which writes no file).
 
     Returns
     -------
@@ -542,6 +546,8 @@ def remove_duplicate_particles(
     read_at = time.perf_counter()
     decision = decide(particles, options, log)
     warn_not_confirmable(particles, decision, options, warn)
+    if decided is not None:
+        decided.append((particles, decision))
     decided_at = time.perf_counter()
     halves = halfsets_by_micrograph(particles.groups, decision.keep) if reassign else None
     details = None if plotting is None else picture_details(particles, decision, options, plotting)

@@ -108,14 +108,23 @@ fn pose_kind(name: &str) -> PyResult<pose::PoseKind> {
 
 /// What `dedup` decides: each row kept or not; the kept row that suppressed each rejected
 /// one (-1 for kept rows) where wanted; with inputs, the mask of inputs picked near each row;
-/// with priorities (not removing entirely), the groups each level decided as (groups,
-/// groups decided by priority per level of the kept row, of those against the score).
+/// with priorities (not removing entirely), the groups each level decided.
 #[pyclass(module = "cryodedup._core", frozen, get_all)]
 pub(crate) struct DedupDecision {
     keep: Py<PyArray1<bool>>,
     suppressed_by: Option<Py<PyArray1<i64>>>,
     masks: Option<Py<PyArray1<u64>>>,
-    priority: Option<(u64, Vec<u64>, u64)>,
+    priority: Option<Py<PriorityCounts>>,
+}
+
+/// The groups of duplicates (kept rows that suppressed a row), those each level of the kept
+/// row won by priority (a suppressed row of a higher level), and of those, the groups where
+/// such a row had the better score (see cryodedup_core::algo::priority).
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct PriorityCounts {
+    groups: u64,
+    by_priority: Vec<u64>,
+    against_score: u64,
 }
 
 #[pymethods]
@@ -186,7 +195,16 @@ pub(crate) fn dedup<'py>(
         keep: decision.result.keep.into_pyarray(py).unbind(),
         suppressed_by: want_suppressed_by.then(|| decision.result.suppressed_by.into_pyarray(py).unbind()),
         masks: decision.masks.map(|m| m.into_pyarray(py).unbind()),
-        priority: decision.result.priority.map(|c| (c.groups, c.by_priority, c.against_score)),
+        priority: decision
+            .result
+            .priority
+            .map(|c| {
+                Py::new(
+                    py,
+                    PriorityCounts { groups: c.groups, by_priority: c.by_priority, against_score: c.against_score },
+                )
+            })
+            .transpose()?,
     })
 }
 
