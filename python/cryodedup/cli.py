@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, cli_style
+from . import cli_style
+from ._core import __version__
 from .cli_run import numpy_huge_pages, run_job
 from .commands import DEMO, MICROGRAPHS, MICROGRAPHS_MERGE, PARTICLES, Command
 from .commands import field_values as job_fields

@@ -443,6 +443,11 @@ class ParticleOptions:
         self.species = list(self.species)
 
     @property
+    def symmetry_copies(self) -> bool:
+        """Whether the readers name each row's image to find symmetry copies (``--min-dist 0``, ``--audit``)."""
+        return self.audit or self.min_dist == 0
+
+    @property
     def min_dist_given(self) -> bool:
         """Whether a distance was given (else copick objects take their radius)."""
         return not isinstance(self.min_dist, DefaultDistance)
