@@ -1,4 +1,4 @@
-"""The ``cryodedup`` command line: its commands. Their options are declared in options.py."""
+"""The ``cryodedup`` command line: its commands. Their options are declared in options/."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ EXAMPLES = Path(__file__).parent / "examples"
 
 
 def options_of(command: Command) -> Callable[[Callable], Callable]:
-    """The click options of ``command`` (options.py) in its order, and its help's panels."""
+    """The click options of ``command`` (options/) in its order, and its help's panels."""
 
     def apply(f: Callable) -> Callable:
         for title, flags in reversed(command.panels if not cli_style.plain else ()):  # (panels are help's)
