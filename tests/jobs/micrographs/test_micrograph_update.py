@@ -108,21 +108,6 @@ def test_a_binned_image_gives_the_raw_images_spectrum():
             assert np.array_equal(core.image(0), mine.image(0)), (dtype, b)
 
 
-@pytest.fixture
-def rows_formatted(monkeypatch):
-    """The rows each pairs.csv written got from the core (a round that appends formats only the new ones)."""
-    from cryodedup.jobs.micrographs import write
-
-    counts = []
-    real = write._core.append_pair_rows
-    monkeypatch.setattr(
-        write._core,
-        "append_pair_rows",
-        lambda path, names, a, *rest: counts.append(len(a)) or real(path, names, a, *rest),
-    )
-    return counts
-
-
 def assert_appended_where_it_can(earlier: bytes, out, formatted: int):
     """pairs.csv of a round formatted only the rows it added when the last round's file begins it, else all."""
     now = (out / "pairs.csv").read_bytes()

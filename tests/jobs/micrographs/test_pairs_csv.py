@@ -119,21 +119,6 @@ def cut(pairs, scores, joint, rows):
     return pairs[:rows], {k: v[:rows] for k, v in scores.items()}, joint[:rows]
 
 
-@pytest.fixture
-def rows_written(monkeypatch):
-    """The number of rows each call of the core's writer formatted (an append formats the new ones only)."""
-    import cryodedup.jobs.micrographs.write as write
-
-    counts = []
-    real = write._core.append_pair_rows
-    monkeypatch.setattr(
-        write._core,
-        "append_pair_rows",
-        lambda path, names, a, *rest: counts.append(len(a)) or real(path, names, a, *rest),
-    )
-    return counts
-
-
 def two_rounds(tmp_path, first, second, change=None):
     """Round one writes ``first`` (names, pairs, scores, joint) with a history; ``change`` may touch its file;
     round two writes ``second`` from that history. Returns (round two's bytes, a fresh write's bytes)."""
@@ -158,7 +143,7 @@ def two_rounds(tmp_path, first, second, change=None):
     return (tmp_path / "tmp.csv").read_bytes(), (tmp_path / "oracle.csv").read_bytes()
 
 
-def test_a_round_appends_the_rows_of_micrographs_acquired_after_the_last(tmp_path, rows_written):
+def test_a_round_appends_the_rows_of_micrographs_acquired_after_the_last(tmp_path, rows_formatted):
     """New micrographs acquired last add rows at the end only: the file is the last one and the new rows."""
     rng = np.random.default_rng(8)
     names = [f"Movies/mic_{k}.mrc" for k in range(40)] + NAMES
@@ -166,7 +151,7 @@ def test_a_round_appends_the_rows_of_micrographs_acquired_after_the_last(tmp_pat
     old = sum(1 for a, b in pairs if b < 40)
     got, oracle = two_rounds(tmp_path, (names[:40], *cut(pairs, scores, joint, old)), (names, pairs, scores, joint))
     assert got == oracle
-    assert rows_written == [old, len(pairs) - old]
+    assert rows_formatted == [old, len(pairs) - old]
 
 
 def touch(path):
@@ -192,7 +177,7 @@ def edit_in_place(path):
         "fewer rows",
     ],
 )
-def test_a_round_whose_earlier_rows_differ_writes_the_file_whole(tmp_path, rows_written, what):
+def test_a_round_whose_earlier_rows_differ_writes_the_file_whole(tmp_path, rows_formatted, what):
     """Whatever makes the last round's rows differ from this round's first ones (or its file), the file is written
     whole: the same bytes as a fresh write, every row formatted."""
     rng = np.random.default_rng(9)
@@ -222,4 +207,4 @@ def test_a_round_whose_earlier_rows_differ_writes_the_file_whole(tmp_path, rows_
         second_pairs, second_scores, second_joint = cut(pairs, scores, joint, 10)
     got, oracle = two_rounds(tmp_path, first, (second_names, second_pairs, second_scores, second_joint), change)
     assert got == oracle
-    assert rows_written == [old, len(second_pairs)]
+    assert rows_formatted == [old, len(second_pairs)]
