@@ -119,9 +119,9 @@ def pairs_csv_record(record: Any) -> dict[str, Any] | None:
         return None
     counts = [record.get("rows"), record.get("names")]
     digest = record.get("sha256")
-    if not all(_is_int(v) and v >= 0 for v in counts) or not (isinstance(digest, str) and _SHA256.fullmatch(digest)):
+    if not all(isinstance(v, int) and _is_int(v) and v >= 0 for v in counts):
         return None
-    return record
+    return record if isinstance(digest, str) and _SHA256.fullmatch(digest) else None
 
 
 def _check_record(record: Any) -> None:

@@ -646,11 +646,11 @@ def store_write_error(folder: Path, err: OSError) -> CryodedupError:
 
 def _save_stacked(file: Any, images: list[np.ndarray]) -> None:
     """``np.save`` of the images stacked, written one after the other: no stacked copy (48 MB a round of 100 K3)."""
-    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False}
-    header["shape"] = (len(images), *images[0].shape)
-    np.lib.format.write_array_header_1_0(file, header)
+    shape = (len(images), *images[0].shape)
+    header: dict[str, Any] = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False}
+    np.lib.format.write_array_header_1_0(file, {**header, "shape": shape})
     for image in images:
-        file.write(memoryview(np.ascontiguousarray(image, dtype=np.float32)).cast("B"))
+        file.write(np.ascontiguousarray(image, dtype=np.float32).data)
 
 
 def _last_round(folder: Path) -> int:

@@ -309,7 +309,16 @@ def _write_pairs(
     _core.append_pair_rows(
         str(path),
         rows.names,
-        *(c[k] for k in ("a", "b", "z", "pearson", "overlap", "dy", "dx", "duplicate", "uncertain", "joint")),
+        c["a"],
+        c["b"],
+        c["z"],
+        c["pearson"],
+        c["overlap"],
+        c["dy"],
+        c["dx"],
+        c["duplicate"],
+        c["uncertain"],
+        c["joint"],
         c.get("distance"),
         binning,
         psize,
@@ -361,7 +370,7 @@ class _RowsDigest:
         for name in self.names[self.named : names]:
             self.name_hash.update(len(name).to_bytes(8, "little") + name)
         for column_hash, column in zip(self.column_hashes, self.columns):
-            column_hash.update(column[self.hashed : rows])
+            column_hash.update(column[self.hashed : rows].data)  # (contiguous: hashed where it lies)
         self.named, self.hashed = names, rows
         whole = hashlib.sha256(self.head)
         for part in (self.name_hash, *self.column_hashes):
