@@ -253,6 +253,8 @@ def _join_passthrough(inputs: list[CsGroup]) -> list[CsGroup]:
     other datasets (other pickers), merged later on their common fields. Inputs that share
     only some uids and hold different slots are refused: neither reading fits.
     """
+    if len(inputs) == 1:  # nothing to join it with: its uids are not sorted (a million: 10-15 ms, issue 43)
+        return list(inputs)
     datasets: list[list[CsGroup]] = []
     uids: list[np.ndarray] = []
     for group in inputs:
