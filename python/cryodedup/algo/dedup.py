@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .. import _core
+import cryodedup._core as _core
+
 from .priority import PriorityCounts
 
 #: Two inputs' scores are on different scales when the Kolmogorov-Smirnov distance between
