@@ -116,7 +116,7 @@ def test_a_folder_prefers_the_inputs_beneath_it_and_a_file_its_input_folder(tmp_
     folders = [Path("AutoPick/job010"), Path("ManualPick/job004")]
     assert preferred_inputs(["ManualPick/job004/coords.star"], folders) == [[1]]
     assert preferred_inputs([str(tmp_path / "AutoPick/job010/Movies/m1.star")], folders) == [[0]]  # by its path
-    assert preferred_inputs(["ManualPick/job004/m2_manualpick.star"], [Path("ManualPick/job004/*.star")]) == [[0]]
+    assert preferred_inputs(["AutoPick"], [Path("AutoPick/job010/Movies/*.star")]) == [[0]]  # a pattern beneath
     with pytest.raises(CryodedupError, match=r"--prefer ManualPick/job004: .*job004/coords.star is preferred twice"):
         preferred_inputs(["ManualPick", "ManualPick/job004"], files)
     with pytest.raises(CryodedupError, match=r"--prefer Extract: not one of the inputs; .*or a folder that holds"):

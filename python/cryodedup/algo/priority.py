@@ -8,7 +8,6 @@ species) may give levels of their own, combined by :func:`combine_levels`. Score
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -73,7 +72,7 @@ def preferred_inputs(prefer: Sequence[str | os.PathLike | int], inputs: Sequence
     A value is an input's path as given (or the same file by another path), else its
     position from 1, else a folder: the inputs beneath it, at one level (``--prefer
     ManualPick/`` for the STAR files of ManualPick's jobs), else a file within an input
-    folder or matched by an input's pattern: that input. Refused: a value that names no
+    folder: that input. Refused: a value that names no
     input, an input named twice.
     """
     chosen: dict[int, str] = {}
@@ -105,7 +104,7 @@ def _inputs_named(value: str | os.PathLike | int, inputs: Sequence[Path]) -> lis
     if beneath:
         return beneath
     for k, path in enumerate(inputs):
-        if _within(text, path) or (_is_pattern(path) and fnmatch.fnmatchcase(_absolute(text), _absolute(path))):
+        if _within(text, path):
             return [k]
     listed = ", ".join(f"{k + 1}: {p}" for k, p in enumerate(inputs))
     raise CryodedupError(
@@ -115,18 +114,13 @@ def _inputs_named(value: str | os.PathLike | int, inputs: Sequence[Path]) -> lis
 
 
 def _absolute(path: str | os.PathLike) -> str:
-    """``path`` made absolute and normal (``a/./b/`` as ``/cwd/a/b``), its links not followed (a pattern stays one)."""
+    """``path`` made absolute and normal (``a/./b/`` as ``/cwd/a/b``), its links not followed (a glob stays one)."""
     return os.path.abspath(path)
 
 
 def _within(inner: str | os.PathLike, outer: str | os.PathLike) -> bool:
     """Whether ``inner`` lies beneath the folder ``outer`` (by their paths, links not followed)."""
     return Path(_absolute(inner)).is_relative_to(_absolute(outer)) and _absolute(inner) != _absolute(outer)
-
-
-def _is_pattern(path: Path) -> bool:
-    """Whether an input is a pattern of files (a picker's quoted glob)."""
-    return any(c in str(path) for c in "*?[")
 
 
 def preferred_pick_sets(prefer: Sequence[str | os.PathLike | int], labels: Sequence[str]) -> list[Level]:
