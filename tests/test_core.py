@@ -139,6 +139,23 @@ def test_every_mrc_pixel_type_is_binned_alike(dtype):
     np.testing.assert_allclose(binned, block_means(image, 4), rtol=1e-6)
 
 
+def test_images_binned_together_are_each_binned_as_alone():
+    """bin_images (the threads of --update's reading) against the block means of each image."""
+    rng = np.random.default_rng(4)
+    dtypes = ["float32", "float16", "int16", "uint16"] * 3
+    images = [rng.integers(0, 1000, size=(30 + 3 * k, 41 - k)).astype(d) for k, d in enumerate(dtypes)]
+    binned = _core.bin_images(images, 3)
+    assert len(binned) == len(images)
+    for image, out in zip(images, binned):
+        assert out.dtype == np.float32
+        np.testing.assert_allclose(out, block_means(image, 3), rtol=1e-6)
+    assert _core.bin_images([], 2) == []
+    with pytest.raises(ValueError, match="image 1 is not a 2-D float32"):
+        _core.bin_images([images[0], np.zeros((8, 8))], 2)
+    with pytest.raises(ValueError, match="bin must be at least 1"):
+        _core.bin_images(images, 0)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "int32", "uint8", ">f4"])
 def test_other_pixel_types_are_refused_by_both_entry_points(dtype):
     image = np.zeros((64, 64), dtype=dtype)

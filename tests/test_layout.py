@@ -149,13 +149,15 @@ def test_the_package_imports_its_public_names_lazily():
 
 def test_the_report_opens_no_file():
     # Formats know files, the report words and draws what the job hands it (arrays, a
-    # micrograph's binned image): no module of report/ imports one of formats/.
+    # micrograph's binned image): no module of report/ imports a reader of formats/. The
+    # one module it may: formats/png.py (through the package), which encodes the pictures'
+    # pixels into PNG bytes and reads no file.
     found = sorted(
         (name, target)
         for name, targets in import_graph().items()
         if room_of(name) == "report"
         for target in targets
-        if room_of(target) == "formats"
+        if room_of(target) == "formats" and target not in ("cryodedup.formats", "cryodedup.formats.png")
     )
     assert found == []
 

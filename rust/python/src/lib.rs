@@ -46,6 +46,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(metadata::element_texts, m)?)?;
     m.add_function(wrap_pyfunction!(metadata::element_texts_of_files, m)?)?;
     m.add_function(wrap_pyfunction!(micrographs::bin_image, m)?)?;
+    m.add_function(wrap_pyfunction!(micrographs::bin_images, m)?)?;
     m.add_function(wrap_pyfunction!(micrographs::append_pair_rows, m)?)?;
     m.add_function(wrap_pyfunction!(picks::read_pick_files, m)?)?;
     m.add_function(wrap_pyfunction!(picks::write_pick_rows, m)?)?;

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use cryodedup_core::algo::micrographs::{self, Band, Pixels, Spectrum, SpectrumStore};
+use cryodedup_core::algo::micrographs::{self, bin_all, Band, Pixels, Spectrum, SpectrumStore};
 use cryodedup_core::io::pairs_csv::{write_pair_rows, PairColumns};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
@@ -237,6 +237,28 @@ pub(crate) fn bin_image<'py>(
     let pixels = array.pixels()?;
     let (out, by, bx) = py.detach(|| pixels.bin_mean(ny, nx, bin));
     out.into_pyarray(py).reshape([by, bx])
+}
+
+/// bin_images(images, bin) -> list of float32 arrays: each image binned as `bin_image` bins it,
+/// the images in parallel on the core's reading threads, the GIL released.
+#[pyfunction]
+pub(crate) fn bin_images<'py>(
+    py: Python<'py>,
+    images: Vec<Bound<'py, PyAny>>,
+    bin: usize,
+) -> PyResult<Vec<Bound<'py, PyArray2<f32>>>> {
+    if bin == 0 {
+        return Err(errors::value("bin must be at least 1".into()));
+    }
+    let arrays = images
+        .iter()
+        .enumerate()
+        .map(|(k, image)| PixelArray::extract(image, &format!("image {k}")))
+        .collect::<PyResult<Vec<_>>>()?;
+    let shapes: Vec<(usize, usize)> = arrays.iter().map(PixelArray::shape).collect();
+    let pixels = arrays.iter().map(PixelArray::pixels).collect::<PyResult<Vec<_>>>()?;
+    let binned = py.detach(|| bin_all(&pixels, &shapes, bin));
+    binned.into_iter().map(|(out, by, bx)| out.into_pyarray(py).reshape([by, bx])).collect()
 }
 
 /// append_pair_rows(path, names, a, b, z, pearson, overlap, dy, dx, duplicate, uncertain, joint,

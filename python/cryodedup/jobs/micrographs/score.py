@@ -28,6 +28,9 @@ from .plan import ScoringPlan, acquisition_order, candidate_pairs, placed_pairs
 #: Batches of images read while the pairs of an earlier one are compared.
 READ_AHEAD = 2
 
+#: The images of a batch of acquisition positions, as the spectra are made from them.
+BatchReader = Callable[["ScoringPlan", np.ndarray], list[np.ndarray]]
+
 
 class ProgressBar(Protocol):
     """A progress bar the job advances by the number of micrographs read."""
@@ -111,7 +114,7 @@ def score_shard(
     shard: int,
     shards: int,
     progress: Callable[[int], None] | None = None,
-    read: Callable[[ScoringPlan, int], np.ndarray] | None = None,
+    read: BatchReader | None = None,
 ) -> ShardScores:
     """Scores the pairs of one shard.
 
@@ -127,8 +130,8 @@ def score_shard(
     progress : callable, optional
         Called with the number of images read after each batch.
     read : callable, optional
-        The image at an acquisition position (default: mapped from its file); ``--update``
-        gives binned images it kept or reads (update.py).
+        The images at a batch of acquisition positions (default: mapped from their files);
+        ``--update`` gives binned images it kept or reads (update.py).
 
     Returns
     -------
@@ -136,7 +139,7 @@ def score_shard(
     """
     start = time.perf_counter()
     pairs_pos = shard_pairs(plan, shard, shards)
-    spectra = _ShardSpectra(plan, np.unique(pairs_pos), read or _read_image)
+    spectra = _ShardSpectra(plan, np.unique(pairs_pos), read or _read_images)
     needed = spectra.needed
     batches = [needed[first : first + plan.batch] for first in range(0, len(needed), plan.batch)]
     scored: list[tuple[np.ndarray, _core.PairScores]] = []
@@ -175,7 +178,7 @@ class _ShardSpectra:
     Made on the reading thread (:meth:`read_batch`), stored as each batch arrives (:meth:`store`).
     """
 
-    def __init__(self, plan: ScoringPlan, needed: np.ndarray, read: Callable[[ScoringPlan, int], np.ndarray]):
+    def __init__(self, plan: ScoringPlan, needed: np.ndarray, read: BatchReader):
         self.plan, self.needed, self.read = plan, needed, read
         lowpass, highpass = plan.band
         ny, nx = plan.shape
@@ -186,7 +189,7 @@ class _ShardSpectra:
     def read_batch(self, batch: np.ndarray) -> tuple[_core.SpectraBatch, int, list[int], float]:
         """On the reading thread: the batch's spectra, bytes read, float images, seconds."""
         started = time.perf_counter()
-        arrays = [self.read(self.plan, q) for q in batch]
+        arrays = self.read(self.plan, batch)
         made = self.maker.spectra(batch.tolist(), arrays)
         floats = [q for q, array in zip(batch.tolist(), arrays) if array.dtype.kind == "f"]
         return made, sum(a.nbytes for a in arrays), floats, time.perf_counter() - started
@@ -221,6 +224,11 @@ def _joined(scored: list[tuple[np.ndarray, _core.PairScores]]) -> dict[str, np.n
     scores = {"pairs": np.concatenate([pairs for pairs, _ in scored])}
     scores.update({k: np.concatenate([getattr(batch, k) for _, batch in scored]) for k in SCORE_FIELDS})
     return scores
+
+
+def _read_images(plan: ScoringPlan, batch: np.ndarray) -> list[np.ndarray]:
+    """The images at the acquisition positions ``batch``, each memory-mapped (the core bins them as it reads)."""
+    return [_read_image(plan, q) for q in batch]
 
 
 def _read_image(plan: ScoringPlan, q: int) -> np.ndarray:

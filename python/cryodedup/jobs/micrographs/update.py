@@ -630,17 +630,20 @@ def score_update(
     counts = {"bytes": 0}
     loaded: dict[int, np.ndarray] = {}
 
-    def read(_plan: ScoringPlan, q: int) -> np.ndarray:
-        if ids[q] >= 0:
-            round_, row = store.images[ids[q]]
-            if round_ not in loaded:
-                loaded[round_] = np.load(store.image_file(round_), mmap_mode="r")
-            return np.asarray(loaded[round_][row])
-        raw = _read_image(plan, q)
-        counts["bytes"] += raw.nbytes
-        # The core's own binning: a spectrum at bin 1 of this image is the raw image's at plan.binning, bit for bit.
-        new_images[q] = binned = _core.bin_image(raw, plan.binning)
-        return binned
+    def stored(q: int) -> np.ndarray:
+        round_, row = store.images[ids[q]]
+        if round_ not in loaded:
+            loaded[round_] = np.load(store.image_file(round_), mmap_mode="r")
+        return np.asarray(loaded[round_][row])
+
+    def read(_plan: ScoringPlan, batch: np.ndarray) -> list[np.ndarray]:
+        unseen = [int(q) for q in batch if ids[q] < 0]
+        raw = [_read_image(plan, q) for q in unseen]
+        counts["bytes"] += sum(image.nbytes for image in raw)
+        # The core's own binning, the images in parallel: a spectrum at bin 1 of a binned image is the
+        # raw image's at plan.binning, bit for bit.
+        new_images.update(zip(unseen, _core.bin_images(raw, plan.binning)))
+        return [new_images[q] if ids[q] < 0 else stored(q) for q in batch]
 
     binned_plan = replace(
         plan,

@@ -760,6 +760,16 @@ impl Pixels<'_> {
     }
 }
 
+/// Block-mean binning of several images (image `k` is `shapes[k]`, rows x columns), in
+/// parallel on the [`reading_pool`](crate::parallel::reading_pool) as
+/// [`SpectrumMaker::spectra`] reads: each binned as [`Pixels::bin_mean`] bins it alone.
+/// Binning is mostly waiting for memory (a K3 frame is 94 MB): one thread leaves a core idle.
+pub fn bin_all(images: &[Pixels], shapes: &[(usize, usize)], bin: usize) -> Vec<(Vec<f32>, usize, usize)> {
+    assert_eq!(images.len(), shapes.len(), "one shape per image");
+    crate::parallel::reading_pool()
+        .install(|| images.par_iter().zip(shapes).map(|(p, &(ny, nx))| p.bin_mean(ny, nx, bin)).collect())
+}
+
 /// Makes the spectra of images of one shape, binned: immutable, so that a reading thread
 /// can use it while a [`SpectrumStore`] is changed and compares.
 #[derive(Clone)]
@@ -1073,6 +1083,28 @@ mod tests {
         assert_eq!(bin_mean(&halves, 4, 5, 2).0, b);
         let shorts: Vec<i16> = data.iter().map(|&v| v as i16 - 10).collect();
         assert_eq!(bin_mean(&shorts, 4, 5, 2).0, vec![-7.0, -5.0, 3.0, 5.0]);
+    }
+
+    #[test]
+    fn bin_all_bins_each_image_as_alone() {
+        let mut rng = Rng(11);
+        let shapes: Vec<(usize, usize)> = (0..9).map(|k| (30 + 7 * k, 41 - 2 * k)).collect();
+        let data: Vec<Vec<f32>> =
+            shapes.iter().map(|&(ny, nx)| (0..ny * nx).map(|_| rng.normal() as f32).collect()).collect();
+        let images: Vec<Pixels> = data.iter().map(|d| Pixels::F32(d)).collect();
+        let binned = bin_all(&images, &shapes, 3);
+        assert_eq!(binned.len(), 9);
+        for ((d, &(ny, nx)), got) in data.iter().zip(&shapes).zip(&binned) {
+            // The oracle: each 3 x 3 block's mean, summed here in f64.
+            let (by, bx) = (ny / 3, nx / 3);
+            assert_eq!((got.1, got.2), (by, bx));
+            for y in 0..by {
+                for x in 0..bx {
+                    let sum: f64 = (0..9).map(|k| d[(3 * y + k / 3) * nx + 3 * x + k % 3] as f64).sum();
+                    assert!((got.0[y * bx + x] as f64 - sum / 9.0).abs() < 1e-5);
+                }
+            }
+        }
     }
 
     #[test]
