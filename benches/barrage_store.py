@@ -254,6 +254,44 @@ def _no_written_list(d: Path, mics: list[str]) -> dict[str, str]:
     return {f"{STORE}/pairs-1.npz.old": checksums(d / "out")[f"{STORE}/pairs-1.npz.old"]}
 
 
+def appending_case(name: str, change: Callable[[Path, list[str]], None]) -> tuple[str, Callable, Check]:
+    """A round of 3 micrographs, ``change`` to its pairs.csv or to what the store says of it, a round of 5:
+    pairs.csv is not appended to (issue 43), the outputs are a fresh run's."""
+
+    def build(d: Path) -> list[str]:
+        mics = micrographs(d / "in")
+        out = d / "out"
+        update_round(mics[:3], out)
+        change(out, mics)
+        snapshot(d, out, mics, {})
+        return ["micrographs", *mics, "--bin", "1", "-o", str(out), "--update"]
+
+    def check(d: Path, code: int, stderr: str) -> str:
+        return judged(d, code, stderr, refused=False)
+
+    return (name, build, check)
+
+
+def _pairs_csv_edited(out: Path, mics: list[str]) -> None:
+    with open(out / "pairs.csv", "a") as f:
+        f.write("0,1,a user's row\r\n")
+
+
+def _pairs_csv_one_digit(out: Path, mics: list[str]) -> None:
+    data = bytearray((out / "pairs.csv").read_bytes())
+    data[-8] = ord("1") if data[-8] != ord("1") else ord("2")
+    (out / "pairs.csv").write_bytes(bytes(data))  # the same size, a later time
+
+
+def _stamp(path: str) -> tuple[int, int, int]:
+    info = os.stat(path)
+    return info.st_size, info.st_mtime_ns, info.st_ino
+
+
+def _pairs_csv_record(value: Any) -> Callable[[Path, list[str]], None]:
+    return lambda out, mics: edit_marker(pairs_csv=value)(out / STORE)
+
+
 def input_inside_case(name: str, where: Callable[[Path, list[str]], list[str]]):
     """Item 1: an input inside the output folder or its store: refused, nothing removed."""
 
@@ -434,6 +472,17 @@ def cases() -> list[tuple[str, str, Callable, Check]]:
         valid_case("round 10^12 - 1", _round_at_the_limit),
         valid_case("a user's images-3.npy in seen/", _numbered_users_file),
         valid_case("a store of the release before (no list)", _no_written_list),
+        appending_case("pairs.csv: a row added by hand between rounds", _pairs_csv_edited),
+        appending_case("pairs.csv: a digit changed between rounds", _pairs_csv_one_digit),
+        appending_case("pairs.csv deleted between rounds", lambda out, mics: os.unlink(out / "pairs.csv")),
+        appending_case("seen.json: pairs_csv not a record", _pairs_csv_record("junk")),
+        appending_case(
+            "seen.json: pairs_csv of another file",
+            _pairs_csv_record(lambda s: {**s["pairs_csv"], "stamp": list(_stamp(s["files"][0]))}),
+        ),
+        appending_case(
+            "seen.json: pairs_csv of more rows", _pairs_csv_record(lambda s: {**s["pairs_csv"], "rows": 10**9})
+        ),
         input_inside_case("inputs in seen/ (the reported loss)", _in_seen),
         input_inside_case("an input in the output folder", _in_out),
         input_inside_case("inputs in seen/ through a link", _through_a_link),

@@ -108,18 +108,27 @@ def test_a_binned_image_gives_the_raw_images_spectrum():
             assert np.array_equal(core.image(0), mine.image(0)), (dtype, b)
 
 
+def assert_appended_where_it_can(earlier: bytes, out, formatted: int):
+    """pairs.csv of a round formatted only the rows it added when the last round's file begins it, else all."""
+    now = (out / "pairs.csv").read_bytes()
+    rows, added = now.count(b"\n") - 1, now.count(b"\n") - earlier.count(b"\n")
+    assert formatted == (added if now.startswith(earlier) else rows)
+
+
 @pytest.mark.parametrize("name", list(BASES))
-def test_update_reads_only_the_new_micrographs_and_writes_a_fresh_runs_outputs(grown, tmp_path, name):
+def test_update_reads_only_the_new_micrographs_and_writes_a_fresh_runs_outputs(grown, tmp_path, name, rows_formatted):
     base = BASES[name]
     mics = copied(grown[:40], tmp_path / "mics")
     out = tmp_path / "out"
     first = find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)
     assert first["images_read"] == 40
+    earlier = (out / "pairs.csv").read_bytes()
     copied(grown[40:], mics)
     for k in range(1, 41):
         spoil(mics / f"mic_{k}.mrc")
     second = find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)
     assert second["images_read"] == 12
+    assert_appended_where_it_can(earlier, out, rows_formatted[-1])
     unspoil()  # the pixels back, for the fresh run of the same inputs
     whole = find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", fresh(base))
     assert_same_outputs(out, tmp_path / "whole")
@@ -131,6 +140,7 @@ def test_update_reads_only_the_new_micrographs_and_writes_a_fresh_runs_outputs(g
     again = find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)
     assert again["images_read"] == 0
     assert_same_outputs(out, tmp_path / "whole")
+    assert rows_formatted[-1] == 0  # nothing new: the last round's file, copied
 
 
 def test_a_changed_score_option_means_a_full_run(grown, tmp_path):
@@ -218,7 +228,7 @@ def test_watch_screens_files_as_they_appear(grown, tmp_path):
     assert_same_outputs(out, tmp_path / "whole")
 
 
-def test_micrographs_that_arrive_out_of_order_pair_old_images_anew(grown, tmp_path):
+def test_micrographs_that_arrive_out_of_order_pair_old_images_anew(grown, tmp_path, rows_formatted):
     """mic_5 and mic_20 arrive late: the window then pairs old micrographs it never compared, from the store."""
     base = BASES["window-bin2"]
     mics = tmp_path / "mics"
@@ -229,12 +239,15 @@ def test_micrographs_that_arrive_out_of_order_pair_old_images_anew(grown, tmp_pa
             shutil.copy(path, mics)
     out = tmp_path / "out"
     assert find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)["images_read"] == 38
+    earlier = (out / "pairs.csv").read_bytes()
     for k, path in enumerate(grown, 1):
         if k in late or k > 40:
             shutil.copy(path, mics)
         else:
             spoil(mics / path.name)
     assert find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)["images_read"] == 14
+    assert_appended_where_it_can(earlier, out, rows_formatted[-1])
+    assert not (out / "pairs.csv").read_bytes().startswith(earlier)  # rows of mic_5 and mic_20 among the old
     unspoil()
     find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", fresh(base))
     assert_same_outputs(out, tmp_path / "whole")

@@ -7,13 +7,14 @@ row per pair, the numbers formatted with f-strings.
 from __future__ import annotations
 
 import csv
+import os
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from cryodedup.jobs.micrographs.group import Decision
-from cryodedup.jobs.micrographs.write import _write_pairs
+from cryodedup.jobs.micrographs.write import PairsCsv, _pair_rows, _write_pairs
 
 
 def python_writer(path, names, pairs, scores, decision, binning, binned_psize, distance=None):
@@ -35,6 +36,12 @@ def python_writer(path, names, pairs, scores, decision, binning, binned_psize, d
             if distance is not None:
                 row.append(f"{distance[k]:.4f}" if np.isfinite(distance[k]) else "")
             w.writerow(row)
+
+
+def write_core(path, mics, pairs, scores, decision, binning, binned_psize, distance=None, history=None, final=None):
+    """The job's writer: pairs.csv at ``path`` (``final``: the last round's file, with ``history``)."""
+    rows = _pair_rows(mics, pairs, scores, decision, distance)
+    _write_pairs((final or path, path), rows, binning, binned_psize / binning, history)
 
 
 NAMES = [
@@ -80,7 +87,7 @@ def test_core_writer_gives_the_python_writers_bytes(tmp_path, with_distance, sco
     mics = SimpleNamespace(names=NAMES)
     for binning, binned_psize in ((1, 1.0), (14, 11.62), (8, 10.96)):
         python_writer(tmp_path / "oracle.csv", NAMES, pairs, scores, decision, binning, binned_psize, distance)
-        _write_pairs(tmp_path / "core.csv", mics, pairs, scores, decision, binning, binned_psize, distance)
+        write_core(tmp_path / "core.csv", mics, pairs, scores, decision, binning, binned_psize, distance)
         oracle, core = (tmp_path / "oracle.csv").read_bytes(), (tmp_path / "core.csv").read_bytes()
         assert core == oracle, next(k for k, (x, y) in enumerate(zip(core, oracle)) if x != y)
 
@@ -90,5 +97,114 @@ def test_no_pairs_gives_the_header_alone(tmp_path):
     decision = Decision(np.zeros(0, bool), np.zeros(0, bool), np.zeros(0), 8.0, 0.3, {})
     pairs = np.zeros((0, 2), dtype=np.int64)
     python_writer(tmp_path / "oracle.csv", NAMES, pairs, empty, decision, 2, 2.0)
-    _write_pairs(tmp_path / "core.csv", SimpleNamespace(names=NAMES), pairs, empty, decision, 2, 2.0)
+    write_core(tmp_path / "core.csv", SimpleNamespace(names=NAMES), pairs, empty, decision, 2, 2.0)
     assert (tmp_path / "core.csv").read_bytes() == (tmp_path / "oracle.csv").read_bytes()
+
+
+def window_rows(rng, n_mics, window=6):
+    """The pairs of ``n_mics`` micrographs within ``window`` in acquisition order (by later, then earlier), scored."""
+    pairs = np.array([(a, b) for b in range(n_mics) for a in range(max(0, b - window), b)], dtype=np.int64)
+    n = len(pairs)
+    scores = {"z": hard_values(rng, n, 20), "pearson": hard_values(rng, n, 0.3), "overlap": hard_values(rng, n, 0.5)}
+    scores.update(dx=rng.integers(-300, 300, n).astype(np.float64), dy=rng.integers(-300, 300, n).astype(np.float64))
+    joint = hard_values(rng, n, 1.0)
+    return pairs, scores, joint
+
+
+def decided(joint):
+    return Decision(joint >= 1, np.abs(joint - 1) < 0.25, joint, 8.0, 0.3, {})
+
+
+def cut(pairs, scores, joint, rows):
+    return pairs[:rows], {k: v[:rows] for k, v in scores.items()}, joint[:rows]
+
+
+def two_rounds(tmp_path, first, second, change=None):
+    """Round one writes ``first`` (names, pairs, scores, joint) with a history; ``change`` may touch its file;
+    round two writes ``second`` from that history. Returns (round two's bytes, a fresh write's bytes)."""
+    history = PairsCsv()
+    names, pairs, scores, joint = first
+    write_core(
+        tmp_path / "pairs.csv", SimpleNamespace(names=names), pairs, scores, decided(joint), 14, 11.62, None, history
+    )
+    if change:
+        change(tmp_path / "pairs.csv")
+    again = PairsCsv(history.written)
+    names, pairs, scores, joint = second
+    mics = SimpleNamespace(names=names)
+    write_core(
+        tmp_path / "tmp.csv", mics, pairs, scores, decided(joint), 14, 11.62, None, again, tmp_path / "pairs.csv"
+    )
+    python_writer(tmp_path / "oracle.csv", names, pairs, scores, decided(joint), 14, 11.62)
+    stat = (tmp_path / "tmp.csv").stat()
+    assert again.written["stamp"] == [stat.st_size, stat.st_mtime_ns, stat.st_ino] and again.written["rows"] == len(
+        pairs
+    )
+    return (tmp_path / "tmp.csv").read_bytes(), (tmp_path / "oracle.csv").read_bytes()
+
+
+def test_a_round_appends_the_rows_of_micrographs_acquired_after_the_last(tmp_path, rows_formatted):
+    """New micrographs acquired last add rows at the end only: the file is the last one and the new rows."""
+    rng = np.random.default_rng(8)
+    names = [f"Movies/mic_{k}.mrc" for k in range(40)] + NAMES
+    pairs, scores, joint = window_rows(rng, len(names))
+    old = sum(1 for a, b in pairs if b < 40)
+    got, oracle = two_rounds(tmp_path, (names[:40], *cut(pairs, scores, joint, old)), (names, pairs, scores, joint))
+    assert got == oracle
+    assert rows_formatted == [old, len(pairs) - old]
+
+
+def touch(path):
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1000))
+
+
+def edit_in_place(path):
+    data = bytearray(path.read_bytes())
+    data[-5] = ord("7") if data[-5] != ord("7") else ord("8")
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "what",
+    [
+        "file touched",
+        "file edited",
+        "file gone",
+        "a threshold moved",
+        "a name changed",
+        "a row inserted before the last",
+        "a score changed",
+        "fewer rows",
+    ],
+)
+def test_a_round_whose_earlier_rows_differ_writes_the_file_whole(tmp_path, rows_formatted, what):
+    """Whatever makes the last round's rows differ from this round's first ones (or its file), the file is written
+    whole: the same bytes as a fresh write, every row formatted."""
+    rng = np.random.default_rng(9)
+    names = [f"Movies/mic_{k}.mrc" for k in range(50)]
+    pairs, scores, joint = window_rows(rng, len(names))
+    old = sum(1 for a, b in pairs if b < 40)
+    first = (names[:40], *cut(pairs, scores, joint, old))
+    second_names, second_pairs, second_scores, second_joint = names, pairs, dict(scores), joint.copy()
+    change = None
+    if what == "file touched":
+        change = touch
+    elif what == "file edited":
+        change = edit_in_place
+    elif what == "file gone":
+        change = os.unlink
+    elif what == "a threshold moved":
+        second_joint[3] = second_joint[3] * 1.01 + 0.001
+    elif what == "a name changed":
+        second_names = ["Movies/mic_0.tif", *names[1:]]
+    elif what == "a row inserted before the last":
+        second_pairs = np.concatenate([pairs[:5], [[0, 1]], pairs[5:-1]])
+    elif what == "a score changed":
+        second_scores["dx"] = scores["dx"].copy()
+        second_scores["dx"][old - 1] += 1
+    elif what == "fewer rows":
+        second_names = names[:40]
+        second_pairs, second_scores, second_joint = cut(pairs, scores, joint, 10)
+    got, oracle = two_rounds(tmp_path, first, (second_names, second_pairs, second_scores, second_joint), change)
+    assert got == oracle
+    assert rows_formatted == [old, len(second_pairs)]

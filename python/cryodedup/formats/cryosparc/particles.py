@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
 
-from ... import _core
+import cryodedup._core as _core
+
 from ..._core import KeyGroups
 from ...algo.audit import read_halves
 from ...algo.filaments import tube_ids
@@ -253,6 +254,8 @@ def _join_passthrough(inputs: list[CsGroup]) -> list[CsGroup]:
     other datasets (other pickers), merged later on their common fields. Inputs that share
     only some uids and hold different slots are refused: neither reading fits.
     """
+    if len(inputs) == 1:  # nothing to join it with: its uids are not sorted (a million: 10-15 ms, issue 43)
+        return list(inputs)
     datasets: list[list[CsGroup]] = []
     uids: list[np.ndarray] = []
     for group in inputs:

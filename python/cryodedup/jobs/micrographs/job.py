@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable
 
@@ -30,7 +31,7 @@ from .group import decide_run
 from .plan import ScoringPlan, plan_scoring
 from .score import ProgressBar, ShardRunner, ShardScores, decide_without_images, run_in_process
 from .update import SeenStore, leave_for_later, open_store, refuse_inputs_inside, score_update
-from .write import collecting, prepare_outputs, write_results
+from .write import PairsCsv, collecting, prepare_outputs, write_results
 
 
 @all_outputs_at_once
@@ -92,17 +93,21 @@ def find_duplicate_micrographs(
     scoring_started = time.perf_counter()
     plan, shards = _score(mics, options, placement, store, said, progress_factory, runner)
     scoring = time.perf_counter() - scoring_started
-    outcome = decide_run(len(mics.names), plan, shards, options, placement)
-    summary = write_results(
-        mics,
-        options,
-        outcome,
-        outputs,
-        log=log,
-        match_micrographs=match_micrographs,
-        warned=warned,
-        placement=placement,
-    )
+    pairs_csv = PairsCsv(store.pairs_csv) if store else None
+    # An update's store is committed once its outputs are written (their temporary files: it records pairs.csv's).
+    with store.committing(pairs_csv) if store else nullcontext():
+        outcome = decide_run(len(mics.names), plan, shards, options, placement)
+        summary = write_results(
+            mics,
+            options,
+            outcome,
+            outputs,
+            log=log,
+            match_micrographs=match_micrographs,
+            warned=warned,
+            placement=placement,
+            pairs_csv=pairs_csv,
+        )
     summary["seconds"] = round(time.perf_counter() - start, 3)
     # Over the images read (a pattern of candidates may leave some unread), not those listed
     read = not options.no_images and scoring > 0

@@ -110,6 +110,20 @@ def check_state(state: Any, fmt: str) -> None:
         )
 
 
+def pairs_csv_record(record: Any) -> dict[str, Any] | None:
+    """``seen.json``'s ``pairs_csv`` (what the last round's pairs.csv holds), None unless whole.
+
+    Not refused when damaged: without it a round writes pairs.csv whole, as a fresh run does.
+    """
+    if not isinstance(record, dict) or not _is_stamp(record.get("stamp")) or record.get("stamp") is None:
+        return None
+    counts = [record.get("rows"), record.get("names")]
+    digest = record.get("sha256")
+    if not all(isinstance(v, int) and _is_int(v) and v >= 0 for v in counts):
+        return None
+    return record if isinstance(digest, str) and _SHA256.fullmatch(digest) else None
+
+
 def _check_record(record: Any) -> None:
     _expect(isinstance(record, dict), "record", "an object")
     missing = [key for key in RECORD_KEYS if key not in record]

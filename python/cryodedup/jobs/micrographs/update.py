@@ -34,11 +34,12 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 import numpy as np
 
-from ... import _core
+import cryodedup._core as _core
+
 from ..._core import __version__
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs
@@ -47,7 +48,7 @@ from ...outputs import StrPath, process_alive
 from .plan import ScoringPlan
 from .score import ProgressBar, ShardScores, _read_image, score_shard, shard_pairs
 from .shards import changed_option, sha256_of
-from .store_check import OWN_FILE, BadStore, check_files, check_state, read_state
+from .store_check import OWN_FILE, BadStore, check_files, check_state, pairs_csv_record, read_state
 
 STORE = "seen"
 MARKER = "seen.json"
@@ -134,6 +135,10 @@ class SeenStore:
     loaded: bool = False  # read from seen.json: the outputs of its rounds are there to replace
     # The names of the files in ``folder`` this store wrote and may remove: it never removes another.
     written: list[str] = field(default_factory=list)
+    # What the last round's pairs.csv holds (write.PairsCsv), None when unknown: a round appends to it.
+    pairs_csv: dict[str, Any] | None = None
+    # The round saved and not yet committed: (round, its seen.json, the files it uses).
+    staged: tuple[int, dict[str, Any], set[str]] | None = None
 
     @classmethod
     def empty(cls, folder: Path, round_: int = 0, written: Collection[str] = ()) -> SeenStore:
@@ -176,7 +181,14 @@ class SeenStore:
             state["stamps"],
             True,
             sorted(name for name in written_names(state) if os.path.lexists(folder / name)),
+            pairs_csv_record(state.get("pairs_csv")) if state["version"] == __version__ else None,
         )
+
+    def start_anew(self) -> None:
+        """Forgets every seen micrograph (the scores' options changed): the round is a full run."""
+        empty = SeenStore.empty(self.folder)
+        self.record, self.files, self.images, self.pairs = None, [], [], empty.pairs
+        self.layouts, self.stamps, self.pairs_csv = [], [], None
 
     def replaced(self) -> list[str]:
         """The seen files whose size, modification time or inode changed since they were read."""
@@ -224,7 +236,7 @@ class SeenStore:
         new_layouts: list[MrcLayout] | None,
         new_stamps: list[list[int] | None],
     ) -> None:
-        """Writes the next round: its images and all pairs, then ``seen.json``, each renamed when complete.
+        """Writes the next round's images and all pairs, each renamed when complete; :meth:`commit` ends it.
 
         The images of this round go to their own file, or, when the store has grown past what it
         holds (``needs_compacting``), every seen micrograph's image to one file.
@@ -235,22 +247,59 @@ class SeenStore:
             remove_own_leftovers(self.folder)
             # Past every numbered file there: a round never replaces a file, its own or anyone's.
             round_ = max(self.round, _last_round(self.folder)) + 1
-            self._write_round(round_, record, new_files, new_images, scored, new_layouts, new_stamps)
+            self.staged = self._write_round(round_, record, new_files, new_images, scored, new_layouts, new_stamps)
         except BaseException as err:
-            if round_ is not None and _marker_round(self.folder) != round_:  # stopped or failed before seen.json
-                for name in (self.image_file(round_).name, f"pairs-{round_}.npz"):
-                    _remove_own_file(self.folder / name)  # this round's, placed but never listed
-            if isinstance(err, OSError):
-                raise store_write_error(self.folder, err) from None
-            raise
+            self._failed(round_, err)
 
-    def _write_round(self, round_: int, record: dict[str, Any], new_files: list[str], *new: Any) -> None:
+    @contextmanager
+    def committing(self, pairs_csv: Any) -> Iterator[None]:
+        """Around the decision and the outputs of the round :meth:`save` wrote: :meth:`commit` after them.
+
+        When they fail, the round's files are removed (the previous round stays whole).
+        """
+        try:
+            yield
+            if self.staged is not None:  # (a round scored from the metadata alone saves none)
+                self.commit(pairs_csv.written)
+        except BaseException as err:
+            self._failed(self.staged[0] if self.staged else None, err)
+
+    def commit(self, pairs_csv: dict[str, Any] | None) -> None:
+        """Writes ``seen.json`` of the saved round (with what its pairs.csv holds), then removes what no round uses.
+
+        After the outputs are written (under their temporary names, whose size, time and inode
+        the renames keep): a round stopped before leaves the previous store, one stopped after
+        a store whose ``pairs_csv`` names no file there is, and the next round writes pairs.csv whole.
+        """
+        assert self.staged is not None, "save first"
+        _, state, used = self.staged
+        if pairs_csv is not None:
+            state["pairs_csv"] = pairs_csv
+        _save_atomic(self.folder / MARKER, lambda f: f.write(json.dumps(state).encode()))
+        self.staged = None
+        # What the previous rounds wrote and no longer need (older pair files, compacted images); nothing else.
+        for name in set(self.written) - used:
+            _remove_own_file(self.folder / name)
+
+    def _failed(self, round_: int | None, err: BaseException) -> NoReturn:
+        """Removes round ``round_``'s files unless its seen.json is in place; raises ``err`` (OSError: one line)."""
+        self.staged = None
+        if round_ is not None and _marker_round(self.folder) != round_:  # stopped or failed before seen.json
+            for name in (self.image_file(round_).name, f"pairs-{round_}.npz"):
+                _remove_own_file(self.folder / name)  # this round's, placed but never listed
+        if isinstance(err, OSError):
+            raise store_write_error(self.folder, err) from None
+        raise err
+
+    def _write_round(
+        self, round_: int, record: dict[str, Any], new_files: list[str], *new: Any
+    ) -> tuple[int, dict[str, Any], set[str]]:
         new_images, scored, new_layouts, new_stamps = new
         images = self.images + [(round_, k) for k in range(len(new_images))]
         if self.needs_compacting(len(new_images)):
             images = self._compact(round_, new_images)
         elif new_images:
-            _save_atomic(self.image_file(round_), lambda f: np.save(f, np.stack(new_images)))
+            _save_atomic(self.image_file(round_), lambda f: _save_stacked(f, new_images))
         pairs = {k: np.concatenate([self.pairs[k], scored[k]]) for k in self.pairs}
         pairs_name = f"pairs-{round_}.npz"
         _save_atomic(self.folder / pairs_name, lambda f: np.savez(f, **pairs))  # type: ignore[arg-type]
@@ -270,10 +319,7 @@ class SeenStore:
         used = {pairs_name} | {self.image_file(r).name for r in {r for r, _ in images}}
         # Listed before they go: a round stopped between the two still knows them for the next.
         state["written"] = sorted(used | set(self.written))
-        _save_atomic(self.folder / MARKER, lambda f: f.write(json.dumps(state).encode()))
-        # What the previous rounds wrote and no longer need (older pair files, compacted images); nothing else.
-        for name in set(self.written) - used:
-            _remove_own_file(self.folder / name)
+        return round_, state, used
 
     def needs_compacting(self, adding: int) -> bool:
         """Whether the store has grown past what it holds, once ``adding`` more images are in.
@@ -599,6 +645,15 @@ def store_write_error(folder: Path, err: OSError) -> CryodedupError:
     )
 
 
+def _save_stacked(file: Any, images: list[np.ndarray]) -> None:
+    """``np.save`` of the images stacked, written one after the other: no stacked copy (48 MB a round of 100 K3)."""
+    shape = (len(images), *images[0].shape)
+    header: dict[str, Any] = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False}
+    np.lib.format.write_array_header_1_0(file, {**header, "shape": shape})
+    for image in images:
+        file.write(np.ascontiguousarray(image, dtype=np.float32).data)
+
+
 def _last_round(folder: Path) -> int:
     """The highest round any file in ``folder`` is numbered with (0 when none): a new round never reuses a name."""
     numbers = [int(p.stem.split("-")[-1]) for p in folder.glob("*-*.np[yz]") if p.stem.split("-")[-1].isdecimal()]
@@ -616,7 +671,7 @@ def score_update(
     record = score_record(plan, options)
     if store.record is not None and store.record != record:
         log(f"--update: {_what_changed(store.record, record)} changes the scores: full run", "warning")
-        store = SeenStore.empty(store.folder, store.round, store.written)
+        store.start_anew()
     seen_id = {f: k for k, f in enumerate(store.files)}
     files = [os.path.abspath(plan.paths[i]) for i in plan.positions]
     ids = np.array([seen_id.get(f, -1) for f in files], dtype=np.int64)

@@ -9,9 +9,11 @@ One run and a merge of shards both end in ``write_results``, so their outputs ar
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import re
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ... import _core
+import cryodedup._core as _core
+
 from ...errors import CryodedupError
 from ...formats.cryosparc.particles import NO_MICROGRAPH_FIELD
 from ...formats.micrograph_lists import Micrographs
@@ -35,6 +38,25 @@ from .score import reading_by_worker
 
 #: The ``--particles`` split's outputs: these stems with the input's suffix.
 PARTICLE_STEMS = ("particles_on_kept_micrographs", "particles_on_rejected_micrographs")
+
+
+@dataclass
+class PairsCsv:
+    """pairs.csv across ``--update`` rounds: what the last round's file holds, and what this round's holds.
+
+    Each a record ``{"stamp": [size, mtime_ns, inode], "rows": N, "names": K, "sha256": ...}``:
+    the file's stamp when written, and the digest of everything its N rows were made of (the
+    header, the first K micrograph names, every column, the pixel size; :class:`_RowsDigest`).
+    A round whose first N rows are made of the same (the same digest) and whose file is
+    untouched (the same stamp) appends its new rows to a copy of that file: the bytes a fresh
+    run writes. Rows are in acquisition order of their later micrograph, so new micrographs
+    acquired after the screened ones only add rows at the end; any other change (a threshold
+    that moved, a micrograph replaced or given in another order, an edited file) gives another
+    digest or stamp, and the file is written whole.
+    """
+
+    earlier: dict[str, Any] | None = None
+    written: dict[str, Any] | None = None
 
 
 @dataclass
@@ -76,18 +98,20 @@ def write_results(
     placement: Placement | None = None,
     match_micrographs: str = "auto",
     warned: Sequence[str] = (),
+    pairs_csv: PairsCsv | None = None,
 ) -> dict[str, Any]:
     """Writes the outputs of a decided run, warns of what the user should look at, and returns the summary.
 
     One run and a merge of shards both end here, so their outputs are the same.
     ``match_micrographs`` is how the ``--particles``' micrographs are found among the inputs;
-    ``warned``: the warnings logged before (``--update``'s), for the summary and the report.
+    ``warned``: the warnings logged before (``--update``'s), for the summary and the report;
+    ``pairs_csv``: an ``--update`` round's pairs.csv (appended to when it can be, its record set).
     With ``--plot``, the pictures and report.html too.
     """
     warnings: list[str] = list(warned)  # for the summary and the report, as they are logged
     log = collecting(log, warnings)
     _warn_before_writing(mics, options, outcome, placement, log)
-    particle_counts = _write_files(mics, outcome, outputs, placement, match_micrographs, log)
+    particle_counts = _write_files(mics, outcome, outputs, placement, match_micrographs, log, pairs_csv)
     summary = _summary(mics, options, outcome, outputs, warnings)
     decision = outcome.decision
     if decision.uncertain.any():
@@ -143,6 +167,7 @@ def _write_files(
     placement: Placement | None,
     match_micrographs: str,
     log: Callable[[str, str], None],
+    pairs_csv: PairsCsv | None,
 ) -> dict[str, Any]:
     """pairs.csv, duplicates.csv, the kept and rejected micrographs, and the particles on each (their counts)."""
     paths, subsets, root, rank = outputs.paths, outputs.subsets, outcome.root, outcome.rank
@@ -151,7 +176,8 @@ def _write_files(
     particle_counts: dict[str, Any] = {}
     with outputs.atomic as tmp:
         distance = placement.distance(pairs) if placement is not None else None
-        _write_pairs(tmp[paths[0]], mics, pairs, scores, outcome.decision, binning, binned_psize, distance)
+        rows = _pair_rows(mics, pairs, scores, outcome.decision, distance)
+        _write_pairs((paths[0], tmp[paths[0]]), rows, binning, binned_psize / binning, pairs_csv)
         with open(tmp[paths[1]], "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["Original", "Duplicate"])
@@ -221,48 +247,136 @@ def _warn_unmatched(placement: Placement, mics: Micrographs, log: Callable[[str,
         )
 
 
-def _write_pairs(
-    path: Path,
+@dataclass
+class _PairRows:
+    """What pairs.csv's rows are made of: its header, each micrograph's field, the columns (contiguous)."""
+
+    header: list[str]
+    encoding: str
+    names: list[bytes]
+    columns: dict[str, np.ndarray]  # a, b, z, pearson, overlap, dy, dx, duplicate, uncertain, joint[, distance]
+
+
+def _pair_rows(
     mics: Micrographs,
     pairs: np.ndarray,
     scores: dict[str, np.ndarray],
     decision: Decision,
-    binning: int,
-    binned_psize: float,
-    distance: np.ndarray | None = None,
-) -> None:
+    distance: np.ndarray | None,
+) -> _PairRows:
     """One row per scored pair; with --metadata a last column, the positions' distance in µm.
 
     ``uncertain`` marks a pair near the boundary; ``joint`` is its joint score (>= 1: duplicate).
-
     Without images (``--no-images``) the image scores and shifts are left empty.
     """
     header = ["index_a", "index_b", "name_a", "name_b", "z", "pearson", "overlap"]
     header += ["shift_x_px", "shift_y_px", "shift_x_A", "shift_y_A", "duplicate", "uncertain", "joint"]
-    with open(path, "w", newline="") as f:
-        csv.writer(f).writerow(header + (["distance_um"] if distance is not None else []))
-        encoding, errors = f.encoding, f.errors
-    # The rows in the core: half a million of them (an --update round of a collection) took seconds here.
-    names = [_csv_field(name).encode(encoding, errors or "strict") for name in mics.names]
-    column = {k: np.ascontiguousarray(scores[k], dtype=np.float64) for k in ("z", "pearson", "overlap", "dy", "dx")}
+    encoding = io.TextIOWrapper(io.BytesIO()).encoding  # what open() takes by default, as pairs.csv always was
+    names = [_csv_field(name).encode(encoding) for name in mics.names]
     pairs = np.ascontiguousarray(pairs, dtype=np.int64).reshape(-1, 2)
+    columns = {"a": np.ascontiguousarray(pairs[:, 0]), "b": np.ascontiguousarray(pairs[:, 1])}
+    columns.update({k: np.ascontiguousarray(scores[k], dtype=np.float64) for k in ("z", "pearson", "overlap")})
+    columns.update({k: np.ascontiguousarray(scores[k], dtype=np.float64) for k in ("dy", "dx")})
+    columns["duplicate"] = np.ascontiguousarray(decision.duplicate, dtype=bool)
+    columns["uncertain"] = np.ascontiguousarray(decision.uncertain, dtype=bool)
+    columns["joint"] = np.ascontiguousarray(decision.joint, dtype=np.float64)
+    if distance is not None:
+        header.append("distance_um")
+        columns["distance"] = np.ascontiguousarray(distance, dtype=np.float64)
+    return _PairRows(header, encoding, names, columns)
+
+
+def _write_pairs(
+    paths: tuple[Path, Path], rows: _PairRows, binning: int, psize: float, history: PairsCsv | None
+) -> None:
+    """pairs.csv at ``paths`` (final, temporary): the rows, or a copy of the last round's file and the rows it lacks.
+
+    The header here, the rows in the core (half a million rows, an ``--update`` round of a
+    collection, took seconds here). ``history`` (``--update``): what the last round's file
+    holds, and what this one's holds is recorded there.
+    """
+    final, path = paths
+    head = io.StringIO()
+    csv.writer(head).writerow(rows.header)
+    count = len(rows.columns["a"])
+    digest = _RowsDigest(f"{head.getvalue()}{binning}|{psize!r}".encode(), rows.names, list(rows.columns.values()))
+    start = _rows_kept(history.earlier, final, digest, count, len(rows.names)) if history else 0
+    if start:
+        shutil.copyfile(final, path)
+    else:
+        with open(path, "w", newline="", encoding=rows.encoding) as f:
+            f.write(head.getvalue())
+    c = {k: v[start:] for k, v in rows.columns.items()}
     _core.append_pair_rows(
         str(path),
-        names,
-        np.ascontiguousarray(pairs[:, 0]),
-        np.ascontiguousarray(pairs[:, 1]),
-        column["z"],
-        column["pearson"],
-        column["overlap"],
-        column["dy"],
-        column["dx"],
-        np.ascontiguousarray(decision.duplicate, dtype=bool),
-        np.ascontiguousarray(decision.uncertain, dtype=bool),
-        np.ascontiguousarray(decision.joint, dtype=np.float64),
-        None if distance is None else np.ascontiguousarray(distance, dtype=np.float64),
+        rows.names,
+        c["a"],
+        c["b"],
+        c["z"],
+        c["pearson"],
+        c["overlap"],
+        c["dy"],
+        c["dx"],
+        c["duplicate"],
+        c["uncertain"],
+        c["joint"],
+        c.get("distance"),
         binning,
-        binned_psize / binning,
+        psize,
     )
+    if history is not None:
+        stat = os.stat(path)
+        history.written = {
+            "stamp": [stat.st_size, stat.st_mtime_ns, stat.st_ino],
+            "rows": count,
+            "names": len(rows.names),
+            "sha256": digest.upto(count, len(rows.names)),
+        }
+
+
+def _rows_kept(earlier: dict[str, Any] | None, final: Path, digest: _RowsDigest, rows: int, names: int) -> int:
+    """How many rows of the last round's pairs.csv are this round's first ones (0: none, or it cannot be told).
+
+    Its record's rows and names must be at most this round's, the file as that round wrote
+    it (the same size, time and inode), and its rows made of the same (the same digest).
+    """
+    if not earlier or not (0 < earlier["rows"] <= rows and earlier["names"] <= names):
+        return 0
+    try:
+        stat = os.stat(final)
+    except OSError:
+        return 0
+    if [stat.st_size, stat.st_mtime_ns, stat.st_ino] != earlier["stamp"]:
+        return 0
+    return earlier["rows"] if digest.upto(earlier["rows"], earlier["names"]) == earlier["sha256"] else 0
+
+
+class _RowsDigest:
+    """SHA-256 of what the first rows of pairs.csv are made of, for growing numbers of rows.
+
+    ``head`` (the header line, the binning and pixel size), then the first K names (each with
+    its length) and each column's first N values, as bytes: two sets of rows with the same
+    digest are the same bytes in pairs.csv. Each value is hashed once however many prefixes
+    are asked for (in growing order).
+    """
+
+    def __init__(self, head: bytes, names: list[bytes], columns: list[np.ndarray]) -> None:
+        self.head, self.names, self.columns = head, names, columns
+        self.name_hash, self.named = hashlib.sha256(), 0
+        self.column_hashes, self.hashed = [hashlib.sha256() for _ in columns], 0
+
+    def upto(self, rows: int, names: int) -> str:
+        """The digest of the first ``rows`` rows and ``names`` names (at least those of an earlier call)."""
+        assert rows >= self.hashed and names >= self.named, "prefixes in growing order"
+        for name in self.names[self.named : names]:
+            self.name_hash.update(len(name).to_bytes(8, "little") + name)
+        for column_hash, column in zip(self.column_hashes, self.columns):
+            column_hash.update(column[self.hashed : rows].data)  # (contiguous: hashed where it lies)
+        self.named, self.hashed = names, rows
+        whole = hashlib.sha256(self.head)
+        for part in (self.name_hash, *self.column_hashes):
+            whole.update(part.digest())
+        return whole.hexdigest()
 
 
 #: What splits a line for a line reader (Python's ``splitlines``: CR, LF, VT, FF, FS, GS, RS, NEL, LS, PS).
