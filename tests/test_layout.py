@@ -136,6 +136,24 @@ def test_no_room_imports_a_room_above_it():
     assert climbing == []
 
 
+def test_no_module_takes_a_name_from_the_packages_face():
+    # ``from .. import _core`` (or ``__version__``) asks the package's __init__ first, whose
+    # lazy __getattr__ names the jobs and the API: every room would lean on the top of the
+    # house. The extension is imported as itself (``import cryodedup._core as _core``, or
+    # ``from .._core import name``); ``from .. import x`` names a module of the package only.
+    modules = set(import_graph())
+    taken = []
+    for path in PACKAGE.rglob("*.py"):
+        own = module_name(path)
+        package = own if path.name == "__init__.py" else own.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level and not node.module:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1])
+                if base == "cryodedup":
+                    taken += [f"{own}: {a.name}" for a in node.names if f"{base}.{a.name}" not in modules]
+    assert taken == []
+
+
 def test_the_package_imports_its_public_names_lazily():
     # ``import cryodedup`` loads the error type alone: the command line loads only its job's modules.
     tree = ast.parse((PACKAGE / "__init__.py").read_text())

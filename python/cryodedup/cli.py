@@ -1,4 +1,4 @@
-"""The ``cryodedup`` command line: its commands. Their options are declared in options.py."""
+"""The ``cryodedup`` command line: its commands. Their options are declared in options/."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, cli_style
+from . import cli_style
+from ._core import __version__
 from .cli_run import numpy_huge_pages, run_job
 from .commands import DEMO, MICROGRAPHS, MICROGRAPHS_MERGE, PARTICLES, Command
 from .commands import field_values as job_fields
@@ -35,7 +36,7 @@ EXAMPLES = Path(__file__).parent / "examples"
 
 
 def options_of(command: Command) -> Callable[[Callable], Callable]:
-    """The click options of ``command`` (options.py) in its order, and its help's panels."""
+    """The click options of ``command`` (options/) in its order, and its help's panels."""
 
     def apply(f: Callable) -> Callable:
         for title, flags in reversed(command.panels if not cli_style.plain else ()):  # (panels are help's)

@@ -1,9 +1,9 @@
 """Each command's options in the order of its parameters, and its help's panels.
 
-A job's options are its fields (``options.py``: :class:`~cryodedup.options.ParticleOptions`,
+A job's options are its fields (``options/``: :class:`~cryodedup.options.ParticleOptions`,
 :class:`~cryodedup.options.MicrographOptions`); a command adds the options that are no job's
 field (``--outdir``, ``--force``, ``--particles``, ``--shard`` ...), declared here as
-:class:`~cryodedup.options.Flag` constants. ``cli.py`` makes the click options from
+:class:`~cryodedup.options.fields.Flag` constants. ``cli.py`` makes the click options from
 :data:`PARTICLES`, :data:`DEMO`, :data:`MICROGRAPHS` and :data:`MICROGRAPHS_MERGE`, and the
 pipelines (``pipelines/``) read them back from the commands.
 """
@@ -17,7 +17,8 @@ from typing import Any
 
 import click
 
-from .options import MATCH_MICROGRAPHS_HELP, NOT_GIVEN, Flag, MicrographOptions, ParticleOptions, path_type
+from .options import MicrographOptions, ParticleOptions
+from .options.fields import MATCH_MICROGRAPHS_HELP, NOT_GIVEN, Flag, path_type
 from .resolve.micrograph_names import MATCH_MODES
 
 # --- the options of the commands that are no job's field ------------------------------------------------

@@ -26,7 +26,8 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from . import _core
+import cryodedup._core as _core
+
 from .outputs import StrPath
 
 #: Receives each warning for the user, as one line.
@@ -58,7 +59,6 @@ class ReaderOptions(Protocol):
     seed: int
     max_angle: float | None
     audit: bool
-    min_dist: float
     output_format: str
     project_dir: Path | None
     topaz_scale: float | None
@@ -69,6 +69,11 @@ class ReaderOptions(Protocol):
     copick_out_user: str
     copick_out_session: str
     same_image: str
+
+    @property
+    def symmetry_copies(self) -> bool:
+        """Whether to name each row's image, to find symmetry-expanded copies (``--min-dist 0``, ``--audit``)."""
+        ...
 
 
 @dataclass

@@ -13,7 +13,8 @@ import warnings
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .. import _core
+import cryodedup._core as _core
+
 from ..particle_set import ParticleSet
 from .dedup import popcount
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .. import _core
+import cryodedup._core as _core
 
 #: Two inputs' scores are on different scales when the Kolmogorov-Smirnov distance between
 #: their distributions (the largest gap between the fractions of each at or below a value)

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _core
+import cryodedup._core as _core
+
 from ..particle_set import Images
 from .dedup import SAME_CENTRE_A
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _core
+import cryodedup._core as _core
 
 
 def percentiles_within(scores: np.ndarray, by: np.ndarray, higher_is_better: bool) -> np.ndarray:

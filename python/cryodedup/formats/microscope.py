@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import _core
+import cryodedup._core as _core
+
 from ..algo.neighbours import linked_groups, nearest_pairs
 from ..algo.shift_calibration import infer_calibration
 from ..errors import CryodedupError

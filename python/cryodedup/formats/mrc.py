@@ -32,7 +32,7 @@ def binned_image(path: Path, width: int) -> tuple[np.ndarray, int]:
     For the particle job's pictures: the job reads the micrographs they show here and hands
     the report arrays, so that the report opens no file.
     """
-    from .. import _core
+    import cryodedup._core as _core
 
     mrc, data = open_mrc(path)
     with mrc:

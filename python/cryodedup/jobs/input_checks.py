@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import CryodedupError
 from ..formats.files import check_regular_file
 from ..formats.sniff import is_glob
-from ..options import MAX_CENTRE
+from ..options.fields import MAX_CENTRE
 from ..particle_set import ParticleSet
 
 

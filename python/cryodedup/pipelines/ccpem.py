@@ -43,7 +43,7 @@ from pipeliner.nodes import (
 from pipeliner.pipeliner_job import PipelinerCommand, PipelinerJob
 from pipeliner.results_display_objects import ResultsDisplayObject
 
-from .. import __version__
+from .._core import __version__
 from . import job_types
 
 NODE_OF_KIND = {

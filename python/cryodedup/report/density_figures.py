@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..algo.density import outliers, per_micrograph
+from ..algo.density import outliers
 from ..labels import distinct_labels
 from .analysis_rows import NAMED
 from .canvas import REJECTED_COLOUR, SMALL_TEXT, TICK_TEXT, Canvas, Legend, Panel, Picture, rgb, text_width
@@ -33,7 +33,7 @@ def duplicate_fraction(details: ParticleDetails) -> Picture:
     labelled with its duplicates and picks.
     """
     unit = details.unit
-    picks, duplicates = per_micrograph(details.groups, details.duplicate, len(details.mic_names))
+    picks, duplicates = details.picks_per_micrograph, details.duplicates_per_micrograph
     found, numbers = outliers(picks, duplicates)
     worst = found[:NAMED]
     names = [short_name(n, NAME_WIDTH) for n in distinct_labels([details.mic_names[m] for m in worst])]

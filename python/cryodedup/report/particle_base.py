@@ -114,12 +114,38 @@ class ParticleDetails:
         return self.particles.mic_shapes
 
     @cached_property
+    def picks_per_micrograph(self) -> np.ndarray:
+        """The number of picks on each micrograph (by id), counted once for every picture (read-only)."""
+        return _read_only(np.bincount(self.groups, minlength=len(self.mic_names)))
+
+    @cached_property
+    def rejected_per_micrograph(self) -> np.ndarray:
+        """The number of rejected picks on each micrograph (by id), counted once (read-only)."""
+        return _read_only(np.bincount(self.groups[~self.keep], minlength=len(self.mic_names)))
+
+    @cached_property
+    def duplicates_per_micrograph(self) -> np.ndarray:
+        """The number of picks rejected as duplicates on each micrograph (by id), counted once (read-only).
+
+        Without a consensus every rejected pick is a duplicate: the rejected counts, not counted again.
+        """
+        if self.unconfirmed is None and self.not_confirmable is None:
+            return self.rejected_per_micrograph
+        return _read_only(np.bincount(self.groups[self.duplicate], minlength=len(self.mic_names)))
+
+    @cached_property
     def pick_extent(self) -> tuple[np.ndarray, np.ndarray]:
         """(lowest x, y or 0, highest x, y) of every particle's centre, in Å."""
         # Column by column: numpy reduces a tall two-column array along axis 0 a row at a
         # time (20 ms for a million rows, 0.6 ms this way).
         x, y = self.centres[:, 0], self.centres[:, 1]
         return np.minimum([x.min(), y.min()], 0.0), np.array([x.max(), y.max()])
+
+
+def _read_only(counts: np.ndarray) -> np.ndarray:
+    """``counts``, which every picture shares, made read-only: a picture that changed them in place would fail."""
+    counts.flags.writeable = False
+    return counts
 
 
 def nn_histogram_top(min_dist: float) -> float:

@@ -16,7 +16,7 @@ from PIL import Image
 from ..algo.audit import TOP_MICROGRAPHS, straddling_per_micrograph
 from ..algo.consensus import OUTCOMES, covered_jaccard, input_pair_counts, mean_agreement, outcome_counts, pick_outcomes
 from ..algo.dedup import nearest_neighbour_distances, stretched
-from ..algo.density import outliers, per_micrograph
+from ..algo.density import outliers
 from ..labels import distinct_labels, input_labels
 from .canvas import (
     INK,
@@ -87,8 +87,7 @@ def nn_histogram(details: ParticleDetails) -> Picture:
 def rejected_fraction(details: ParticleDetails) -> Picture:
     """Histogram over micrographs of the fraction of their particles rejected."""
     n_mics = len(details.mic_names)
-    total = np.bincount(details.groups, minlength=n_mics)
-    rejected = np.bincount(details.groups[~details.keep], minlength=n_mics)
+    total, rejected = details.picks_per_micrograph, details.rejected_per_micrograph
     fraction = rejected[total > 0] / total[total > 0]
     unit = details.unit
     counts, edges = np.histogram(fraction, bins=50, range=(0, 1))
@@ -611,8 +610,8 @@ def micrographs_to_show(details: ParticleDetails, n: int) -> list[int]:
     With several inputs, micrographs that more of them ran on come first: one input alone
     shows no agreement.
     """
-    rejected = np.bincount(details.groups[~details.keep], minlength=len(details.mic_names))
-    present = np.bincount(details.groups, minlength=len(details.mic_names)) > 0
+    rejected = details.rejected_per_micrograph
+    present = details.picks_per_micrograph > 0
     ran_on = np.zeros(len(rejected), dtype=np.int64) if details.covered is None else details.covered.sum(axis=1)
     order = [int(m) for m in np.lexsort((np.arange(len(rejected)), -rejected, -ran_on)) if present[m]]
     return order[:n]
@@ -689,7 +688,7 @@ def _picks_picture(details: ParticleDetails, mic: int, images: Mapping[int, Micr
 
 def worst_outlier(details: ParticleDetails) -> tuple[int, str] | None:
     """The micrograph whose duplicate fraction is the highest outlier, and a caption naming it (None: no outlier)."""
-    picks, duplicates = per_micrograph(details.groups, details.duplicate, len(details.mic_names))
+    picks, duplicates = details.picks_per_micrograph, details.duplicates_per_micrograph
     found, _ = outliers(picks, duplicates)
     if not len(found):
         return None

@@ -19,7 +19,7 @@ from cryodedup import MicrographOptions, find_duplicate_micrographs
 from cryodedup.cli import main
 from cryodedup.jobs.micrographs.plan import acquisition_order, candidate_offsets, candidate_pairs
 from cryodedup.jobs.micrographs.score import run_in_process
-from cryodedup.options import ALL_PAIRS_UPTO
+from cryodedup.options.micrographs import ALL_PAIRS_UPTO
 from cryodedup.report.summary import micrograph_rows
 from fixtures.synthetic import exposure, specimen_field, write_mrc
 from helpers import star_text, write_planted_micrographs

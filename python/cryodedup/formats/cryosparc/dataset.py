@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, NoReturn, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ... import _core
+import cryodedup._core as _core
+
 from ..._core import KeyGroups
 from ...errors import CryodedupError
 from ...outputs import StrPath

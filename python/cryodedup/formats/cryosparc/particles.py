@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
 
-from ... import _core
+import cryodedup._core as _core
+
 from ..._core import KeyGroups
 from ...algo.audit import read_halves
 from ...algo.filaments import tube_ids

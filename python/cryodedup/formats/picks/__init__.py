@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from ... import _core
+import cryodedup._core as _core
+
 from ...errors import CryodedupError
 from ...outputs import StrPath
 from ...resolve import Score, name_key, resolve_score  # name_key: what a picker keeps of a micrograph's name

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ... import _core
+import cryodedup._core as _core
+
 from ...algo.dedup import scales_differ
 from ...algo.filaments import tube_ids
 from ...algo.priority import scores_without_none

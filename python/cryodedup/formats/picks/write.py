@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ... import _core
+import cryodedup._core as _core
+
 from ...errors import CryodedupError
 from ...outputs import AtomicOutputs, StrPath
 from ..cryosparc.particles import Locations

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ... import _core
+import cryodedup._core as _core
+
 from ...errors import CryodedupError
 from ...outputs import StrPath
 from ..files import check_regular_file

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ... import _core
+import cryodedup._core as _core
+
 from ...errors import CryodedupError
 from ...outputs import AtomicOutputs, scratch_files, write_error
 from ...particle_set import AskOnePass, StarFacts

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ... import _core
+import cryodedup._core as _core
+
 from ...algo.audit import read_halves
 from ...algo.filaments import tube_ids
 from ...algo.priority import has_none_scores
@@ -277,7 +278,7 @@ class _Rows:
             tubes=tubes,
             tube_column=RELION_TUBE if filament else None,
             halfsets=HalfSets(RANDOM_SUBSET, np.concatenate(self.halves), HALF_TEXTS) if self.with_halves else None,
-            sources=_expanded_copies(parts) if self.options.audit or self.options.min_dist == 0 else None,
+            sources=_expanded_copies(parts) if self.options.symmetry_copies else None,
             sources_label=IMAGE_NAME,
             images=_images(parts, scans),
             poses=np.concatenate(self.angles) if self.with_angles else None,
@@ -450,7 +451,7 @@ def _expanded_copies(parts: list[ParticleStar]) -> np.ndarray | None:
 
     Reading every image name costs several times the job's own scan (measured: 9 s for 1M
     rows against 1 s), so the job asks only with ``--min-dist 0`` (undoing an expansion)
-    or ``--audit``.
+    or ``--audit`` (``ReaderOptions.symmetry_copies``).
     """
     if not all(IMAGE_NAME in p.labels for p in parts):
         return None

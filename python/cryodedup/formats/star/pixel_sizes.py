@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ... import _core
+import cryodedup._core as _core
+
 from ...errors import CryodedupError
 from ...particle_set import ReaderOptions, Warn
 from ...resolve.pixel_size import MIC_PSIZE, ListedPixelSizes, resolve_pixel_size

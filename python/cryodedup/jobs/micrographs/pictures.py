@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ... import _core
+import cryodedup._core as _core
+
 from ...formats.micrograph_lists import Micrographs
 from ...formats.microscope import Placement
 from ...formats.mrc import open_mrc

@@ -18,7 +18,7 @@ from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs
 from ...formats.microscope import Placement
 from ...formats.mrc import MrcLayout, mrc_layout
-from ...options import ALL_PAIRS_UPTO, MicrographOptions
+from ...options.micrographs import ALL_PAIRS_UPTO, MicrographOptions
 
 #: The fewest binned pixels along a side that a comparison needs (the core's floor).
 MIN_BINNED = 8

@@ -17,7 +17,8 @@ from typing import Any, Callable, Optional, Protocol
 
 import numpy as np
 
-from ... import _core
+import cryodedup._core as _core
+
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs
 from ...formats.microscope import Placement

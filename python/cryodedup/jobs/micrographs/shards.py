@@ -33,7 +33,7 @@ from ... import signals
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...formats.mrc import MrcLayout
-from ...options import MAX_IMAGES, MicrographOptions, MicrographRun
+from ...options.micrographs import MAX_IMAGES, MicrographOptions, MicrographRun
 from ...outputs import StrPath, all_outputs_at_once, put_in_place
 from ...resolve.micrograph_names import check_match_mode
 from .group import decide_run

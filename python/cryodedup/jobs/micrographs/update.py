@@ -40,7 +40,8 @@ from typing import Any, Callable, NoReturn
 
 import numpy as np
 
-from ... import _core
+import cryodedup._core as _core
+
 from ..._core import __version__
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs

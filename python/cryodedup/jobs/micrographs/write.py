@@ -21,7 +21,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ... import _core
+import cryodedup._core as _core
+
 from ...errors import CryodedupError
 from ...formats.cryosparc.particles import NO_MICROGRAPH_FIELD
 from ...formats.micrograph_lists import Micrographs

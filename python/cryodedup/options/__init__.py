@@ -1,0 +1,22 @@
+"""Every option of the jobs, declared once: its field, its flag, its help and its check.
+
+A job's options are a dataclass (:class:`ParticleOptions`, :class:`MicrographOptions`) whose
+fields are made by :func:`option`: the field's default, and in its metadata the
+:class:`Flag` (the command line's flag, click type, help). The check of the values (the
+Python API's options arrive unchecked) is the dataclass's ``check``; how a micrograph job
+runs (a shard, on Dask, during collection) is checked with its options by
+:class:`MicrographRun`, for the command line and the Python API alike. Each command's
+options in order, those that are no job's field among them, are in ``commands.py``.
+
+``fields.py``: how an option is declared and the checks both jobs share; ``particles.py``:
+:class:`ParticleOptions`; ``micrographs.py``: :class:`MicrographOptions` and :class:`MicrographRun`.
+
+Imported by the command line at start-up: nothing here imports a job.
+"""
+
+from __future__ import annotations
+
+from .micrographs import MicrographOptions, MicrographRun
+from .particles import ParticleOptions
+
+__all__ = ["MicrographOptions", "MicrographRun", "ParticleOptions"]

@@ -1,0 +1,134 @@
+"""How a job's option is declared once: its field, its flag, its help; the checks every job's options share.
+
+A job's options are a dataclass whose fields :func:`option` makes: the field's default, and
+in its metadata the :class:`Flag` (the command line's flag, click type, help), from which
+``commands.py`` makes the click option and report.html its label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from ..errors import CryodedupError, alternatives
+
+#: Centres and distances beyond this many Å are refused (the core's MAX_COORDINATE): their squares overflow.
+MAX_CENTRE = 1e150
+
+
+class Seed(click.ParamType):
+    """A non-negative integer that fits in 64 bits (click's IntRange would print the range)."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        """The seed as an int; anything else fails with the reason."""
+        try:
+            seed = int(value)
+        except (TypeError, ValueError):
+            seed = -1
+        if not 0 <= seed < 2**64:
+            self.fail(f"{value!r} is not a non-negative integer below 2**64", param, ctx)
+        return seed
+
+
+#: A :class:`Flag`'s default left to click.
+NOT_GIVEN = object()
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One option as the command line shows it: the keywords of ``click.option`` beside its flags.
+
+    ``name``: the command's parameter name where it is not the flag's (``--json`` is ``as_json``).
+    ``default``: :data:`NOT_GIVEN` leaves it to click (a switch's is False, a repeated option's
+    empty, a required option's none), which tells it from a default of None.
+    """
+
+    flags: tuple[str, ...]
+    help: str
+    type: Any = None
+    default: Any = None
+    show_default: bool = False
+    is_flag: bool = False
+    multiple: bool = False
+    metavar: str | None = None
+    required: bool = False
+    name: str | None = None
+    label: str = ""  # in report.html's parameters (the field's name with spaces without one)
+
+    def click_args(self) -> tuple[tuple[str, ...], dict[str, Any]]:
+        """The arguments of ``click.option`` for this option."""
+        kwargs: dict[str, Any] = {"help": self.help}
+        for key in ("type", "metavar"):
+            if getattr(self, key) is not None:
+                kwargs[key] = getattr(self, key)
+        if self.default is not NOT_GIVEN:
+            kwargs["default"] = self.default
+        for key in ("show_default", "is_flag", "multiple", "required"):  # (the label is the report's)
+            if getattr(self, key):
+                kwargs[key] = True
+        return ((self.name, *self.flags) if self.name else self.flags), kwargs
+
+
+def option(default: Any, flag: str, help: str, **how: Any) -> Any:
+    """A job's field with its command-line option (``how``: :class:`Flag`'s other fields).
+
+    A list default (``--metadata``, repeated) is made anew for each options object.
+    """
+    given = NOT_GIVEN if default is False or isinstance(default, list) else default
+    how.setdefault("show_default", given is not None and given is not NOT_GIVEN)  # the help shows every default
+    metadata = {"flag": Flag((flag,), help, default=given, **how)}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=type(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def choice(default: str, flag: str, help: str, *, choices: Sequence[str], **how: Any) -> Any:
+    """A job's field that takes one of ``choices``: click offers them, :func:`check_choices` refuses others."""
+    return option(default, flag, help, type=click.Choice(list(choices)), **how)
+
+
+def check_choices(options: object) -> None:
+    """Refuses a value that is not among its option's choices (the Python API's options arrive unchecked)."""
+    for f in fields(options):  # type: ignore[arg-type]
+        flag = f.metadata.get("flag")
+        if flag is not None and isinstance(flag.type, click.Choice):
+            value = getattr(options, f.name)
+            if value not in flag.type.choices:
+                raise CryodedupError(f"{flag.flags[0]} is {alternatives(flag.type.choices)}, got {value!r}")
+
+
+def path_type(file_okay: bool = True, dir_okay: bool = True) -> click.Path:
+    """A path option's click type: a :class:`pathlib.Path`."""
+    if not file_okay:
+        return click.Path(path_type=Path, file_okay=False)
+    return click.Path(path_type=Path, dir_okay=dir_okay)
+
+
+def project_dir_option(help: str) -> Any:
+    """``--project-dir`` of either job: the folder relative paths start from (``help`` says which paths)."""
+    return option(None, "--project-dir", help, type=path_type(file_okay=False), label="project folder")
+
+
+MATCH_MICROGRAPHS_HELP = (
+    "How micrographs of different inputs are matched: path (exact), name (file name without folders, "
+    "extensions, CryoSPARC's uid and motion-correction endings such as _patch_aligned_doseweighted), auto "
+    "(name between inputs that share no path). A file name in two folders of one input is never merged."
+)
+PLOT_HELP = "Also write pictures (PNG) and report.html to OUTDIR."
+
+
+def is_real_number(value: object) -> bool:
+    """An int or float (numpy's included), not a bool or a string."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def is_whole_number(value: object) -> bool:
+    """Whether ``value`` is an int (numpy's included, not a bool): options from the Python API arrive unchecked."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))

@@ -1,0 +1,431 @@
+"""The particle job's options (``cryodedup particles``): :class:`ParticleOptions` and its check."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from ..algo.dedup import MAX_INPUTS
+from ..algo.filaments import MODES as FILAMENT_MODES
+from ..errors import CryodedupError
+from ..outputs import check_plotting
+from ..particle_set import OUTPUT_FORMATS, SHIFT_KEYS
+from ..resolve.micrograph_names import MATCH_MODES
+from ..species_options import DEFAULT_MIN_DIST, DefaultDistance, MinDistance, NamedDistance, SpeciesDistances
+from .fields import (
+    MATCH_MICROGRAPHS_HELP,
+    MAX_CENTRE,
+    PLOT_HELP,
+    Seed,
+    check_choices,
+    choice,
+    is_real_number,
+    is_whole_number,
+    option,
+    path_type,
+    project_dir_option,
+)
+
+#: Values of ``--coverage``: ``auto`` reads which micrographs each input ran on, ``all`` takes every input to
+#: have run on every micrograph.
+COVERAGE = ("auto", "all")
+#: The point groups the core knows (rust/core/src/pose.rs).
+SYMMETRY = re.compile(r"[CcDd][1-9][0-9]{0,2}|[TtOoIi]")
+#: Values of ``--same-image``: what becomes of rows of one particle image kept at different centres.
+SAME_IMAGE = ("warn", "reject", "ignore")
+
+
+@dataclass
+class ParticleOptions:
+    """The job's parameters; the CLI options of ``cryodedup particles``."""
+
+    min_dist: float = option(
+        DEFAULT_MIN_DIST,
+        "--min-dist",
+        "Minimum separation of particle centres, in Å. 0 removes exact copies only (centres within 0.001 Å). "
+        "Several species: NAME=Å pairs, separated by commas (a bare Å for the others) [default: 20; copick "
+        "objects: their radius].",
+        type=MinDistance(),
+        label="minimum distance (Å)",
+        show_default=False,
+    )
+    min_dist_z: float | None = option(
+        None,
+        "--min-dist-z",
+        "Subtomograms: the minimum separation along z, in Å (the missing wedge blurs z). Two particles "
+        "are duplicates when (dx² + dy²) / min-dist² + dz² / min-dist-z² <= 1. Default: --min-dist.",
+        type=float,
+        label="minimum distance along z (Å)",
+    )
+    mic_psize: float | None = option(
+        None,
+        "--mic-psize",
+        "Pixel size of the micrographs the coordinates refer to, in Å (overrides the files).",
+        type=float,
+        label="micrograph pixel size (Å)",
+    )
+    micrographs: Path | None = option(
+        None,
+        "--micrographs",
+        "A micrographs STAR, or CryoSPARC exposures (.cs/.csg), to take micrograph pixel sizes from; "
+        "for picker inputs, it also names the micrographs as RELION or CryoSPARC does; for Dynamo tables, "
+        "the table map (.doc) or volume list (.vll) naming the tomograms.",
+        type=path_type(dir_okay=False),
+        label="micrographs file",
+    )
+    shift_key: str = choice(
+        "auto",
+        "--shift-key",
+        "auto: subtract the rlnOrigin columns (STAR), or the alignments3D, else alignments2D shifts "
+        "(CryoSPARC); none: locations only; alignments2D/3D: that slot's shifts (CryoSPARC).",
+        choices=SHIFT_KEYS,
+        label="shift",
+    )
+    score: str = option(
+        "auto",
+        "--score",
+        "Column or field ranking duplicates (best kept), `none` for a seeded random choice, or `auto`: "
+        "the first of rlnAutopickFigureOfMerit, rlnMaxValueProbDistribution, rlnLogLikeliContribution "
+        "(STAR); pick_stats/ncc_score, else the alignment error (CryoSPARC).",
+    )
+    score_order: str = choice(
+        "auto",
+        "--score-order",
+        "Whether higher (max) or lower (min) scores are better.",
+        choices=["auto", "max", "min"],
+        label="score order",
+    )
+    remove_entirely: bool = option(
+        False,
+        "--remove-entirely",
+        "Reject every particle that has a neighbour within the distance.",
+        is_flag=True,
+        label="remove entirely",
+    )
+    seed: int = option(
+        0,
+        "--seed",
+        "Seed of the random ranking used with `--score none`: a non-negative integer.",
+        type=Seed(),
+    )
+    plot: bool = option(False, "--plot", PLOT_HELP, is_flag=True)
+    plot_mics: int = option(
+        3,
+        "--plot-mics",
+        "Example micrographs to draw with their picks (those with the most rejections).",
+        type=click.IntRange(0, 100),
+        label="example micrographs drawn",
+    )
+    project_dir: Path | None = project_dir_option(
+        "Folder the relative paths in the inputs start from (micrographs to draw, picker lists) "
+        "[default: the current folder, then the folders above the input]."
+    )
+    min_support: int = option(
+        1,
+        "--min-support",
+        "Consensus: keep a pick only if picks of at least this many inputs (its own included) lie within "
+        "the minimum distance; the others are rejected.",
+        type=click.IntRange(1, MAX_INPUTS),
+        label="minimum support (inputs)",
+    )
+    coverage: str = choice(
+        "auto",
+        "--coverage",
+        "Consensus: which micrographs each input ran on. auto: as each picker's output says (a RELION job's "
+        "micrographs, the files of a crYOLO or EMAN folder, even empty ones; else the micrographs it has picks "
+        "on); all: every input ran on every micrograph (of --micrographs when given).",
+        choices=COVERAGE,
+    )
+    uncovered: str = choice(
+        "keep",
+        "--uncovered",
+        "Consensus: what becomes of picks on micrographs that fewer than --min-support inputs ran on, "
+        "where they cannot be confirmed.",
+        choices=["keep", "reject"],
+    )
+    score_normalize: str = choice(
+        "none",
+        "--score-normalize",
+        "rank: compare each input's scores as percentiles within that input (pickers' scores are not on one scale).",
+        choices=["none", "rank"],
+        label="score normalization",
+    )
+    prefer: list[str | Path | int] = option(
+        [],
+        "--prefer",
+        "An input whose particles win every group of duplicates they are in over those of inputs not "
+        "preferred before it, whatever the scores (hand picks over a picker's, a re-refined set over its "
+        "source): its path as given or its position (1 for the first input); in a copick project, a pick set "
+        "as user/session, a user (all its sessions) or a position in the summary's order. Repeat it; the "
+        "order given is the order of priority. The score decides within one priority. --remove-entirely "
+        "ignores it.",
+        multiple=True,
+        metavar="INPUT",
+        label="preferred inputs",
+    )
+    same_image: str = choice(
+        "warn",
+        "--same-image",
+        "Rows of one particle image (RELION rlnImageName, CryoSPARC blob/path + blob/idx) at different "
+        "centres, as joined selections refined apart leave them: warn names the images kept more than once; "
+        "reject makes such rows duplicates whatever their distance (the best by priority and score kept); "
+        "ignore checks nothing. Symmetry-expanded copies (one image at one centre, or CryoSPARC's "
+        "sym_expand copies) are not this case.",
+        choices=SAME_IMAGE,
+        label="same image twice",
+    )
+    output_format: str = choice(
+        "auto",
+        "--output-format",
+        "Picker inputs: relion (a coordinate job for Extract), cryosparc (particles .cs with a location "
+        "slot), input (each picker's own format); auto: the inputs' format when they share one, else relion.",
+        choices=["auto", *OUTPUT_FORMATS],
+    )
+    topaz_scale: float | None = option(
+        None,
+        "--topaz-scale",
+        "Factor from topaz coordinates to micrograph pixels (the -s of topaz preprocess; 1 after topaz "
+        "extract -x) [default: inferred from the micrographs' sizes given with --micrographs, else refused].",
+        type=float,
+    )
+    filament_mode: str = choice(
+        "segment",
+        "--filament-mode",
+        "Filaments (rlnHelicalTubeID, filament/filament_uid, crYOLO _filamentid): segments of one tube are "
+        "never duplicates; segment: remove duplicate segments between tubes; tube: reject a tube whole when "
+        "more than half of its segments lie near a better tube (ranked by mean segment score).",
+        choices=FILAMENT_MODES,
+    )
+    audit: bool = option(
+        False,
+        "--audit",
+        "Report only (summary, --json, --plot): duplicate pairs across and within the half-sets of a "
+        "refinement, symmetry copies; no particle files are written.",
+        is_flag=True,
+    )
+    halfsets: str = choice(
+        "keep",
+        "--halfsets",
+        "micrograph: give all kept particles of a micrograph one half-set (rlnRandomSubset, "
+        "alignments3D/split), halves balanced in count; only that column changes.",
+        choices=["keep", "micrograph"],
+        label="half-sets",
+    )
+    max_angle: float | None = option(
+        None,
+        "--max-angle",
+        "Particles within the minimum distance are duplicates only if their orientations (rlnAngleRot/Tilt/"
+        "Psi, alignments3D/pose) differ by at most this many degrees [default: orientations not compared].",
+        type=click.FloatRange(0, 180),
+        label="maximum angle (°)",
+    )
+    sym: str = option(
+        "C1",
+        "--sym",
+        "Point group of the reference (C1, Cn, Dn, T, O, I) for --max-angle: the smallest angle over its operators.",
+        label="symmetry",
+    )
+    species: list[str] = option(
+        [],
+        "--species",
+        "Several species (cryo-ET): the species of each input, in the order of the inputs (repeat the option "
+        "once per input; inputs may share a species). Duplicates are removed within each species.",
+        multiple=True,
+        metavar="NAME",
+    )
+    species_column: str | None = option(
+        None,
+        "--species-column",
+        "Several species in one file: the column holding each particle's species (rlnClassNumber, or "
+        "another numeric column).",
+        label="species column",
+    )
+    radius: dict[str, float] = option(
+        {},
+        "--radius",
+        "--cross-species: each species' radius in Å, as NAME=Å pairs separated by commas, or the option "
+        "repeated (copick objects carry theirs).",
+        type=NamedDistance(),
+        multiple=True,
+        metavar="NAME=Å,...",
+        show_default=False,
+    )
+    cross_species: bool = option(
+        False,
+        "--cross-species",
+        "Picks of different species whose spheres overlap (centre distance < (r_a + r_b) x --overlap) "
+        "cannot both be right: keep the one ranked better within its own species.",
+        is_flag=True,
+        label="cross-species",
+    )
+    overlap: float = option(
+        1.0,
+        "--overlap",
+        "--cross-species: the fraction of the sum of two radii below which two species' picks overlap.",
+        type=float,
+    )
+    copick_objects: str | None = option(
+        None,
+        "--copick-objects",
+        "copick project: the objects to read, separated by commas [default: every particle object].",
+        metavar="NAME,...",
+    )
+    copick_users: str | None = option(
+        None,
+        "--copick-users",
+        "copick project: the users (or tools) whose picks to read [default: all but cryodedup's earlier "
+        "results, read only when their user is named here].",
+        metavar="ID,...",
+    )
+    copick_sessions: str | None = option(
+        None, "--copick-sessions", "copick project: the sessions to read [default: all].", metavar="ID,..."
+    )
+    copick_out_user: str = option(
+        "cryodedup",
+        "--copick-out-user",
+        "copick project: the user the kept picks are written as (never read as an input).",
+        label="copick output user",
+    )
+    copick_out_session: str = option(
+        "0",
+        "--copick-out-session",
+        "copick project: the session the kept picks are written in (0: copick's session of tools' picks); "
+        "cryodedup's earlier picks there are refused unless --force, anyone else's always.",
+        label="copick output session",
+    )
+    #: The ``NAME=Å`` pairs of ``--min-dist`` (the API may give them here): each species' minimum distance.
+    species_min_dist: dict[str, float] = field(default_factory=dict, metadata={"label": "minimum distance by species"})
+    #: How micrographs of different inputs are matched: auto, path or name (docs/design.md
+    #: section 2, "Matching micrographs").
+    match_micrographs: str = choice(
+        "auto",
+        "--match-micrographs",
+        MATCH_MICROGRAPHS_HELP,
+        choices=MATCH_MODES,
+        show_default=True,
+        label="micrographs matched by",
+    )
+
+    def __post_init__(self) -> None:
+        # The command line's --min-dist pairs and repeated --radius, as the API gives them.
+        if isinstance(self.min_dist, SpeciesDistances):
+            pairs = self.min_dist
+            self.min_dist = DEFAULT_MIN_DIST if pairs.default is None else pairs.default
+            self.species_min_dist = {**pairs.by_species, **self.species_min_dist}
+        given: Any = self.radius
+        if given is None:
+            self.radius = {}
+        elif isinstance(given, (list, tuple)):  # --radius repeated on the command line: one dict each
+            merged: dict[str, float] = {}
+            for pairs in given:
+                for name, value in dict(pairs).items():
+                    if name in merged:  # (refused by check(), where a user's mistake is one line)
+                        self._radius_twice = name
+                    merged[name] = value
+            self.radius = merged
+        self.species = list(self.species)
+
+    @property
+    def symmetry_copies(self) -> bool:
+        """Whether the readers name each row's image to find symmetry copies (``--min-dist 0``, ``--audit``)."""
+        return self.audit or self.min_dist == 0
+
+    @property
+    def min_dist_given(self) -> bool:
+        """Whether a distance was given (else copick objects take their radius)."""
+        return not isinstance(self.min_dist, DefaultDistance)
+
+    def check(self) -> None:
+        """Raises a CryodedupError naming the first option out of its range or of the wrong type."""
+        _check_option_types(self)
+        _check_species(self)
+        check_choices(self)
+        if not 0 <= self.min_dist <= MAX_CENTRE:
+            raise CryodedupError(
+                f"--min-dist must be a distance in Å from 0 to 1e150 (its square finite), got {self.min_dist}"
+            )
+        if self.min_dist_z is not None:
+            if not 0 < self.min_dist_z <= MAX_CENTRE:
+                raise CryodedupError(f"--min-dist-z must be a distance in Å above 0, to 1e150, got {self.min_dist_z}")
+            if self.min_dist == 0:
+                raise CryodedupError(
+                    "--min-dist-z needs --min-dist > 0: the duplicate ellipsoid's half-axis in x and y"
+                )
+        if self.mic_psize is not None and not (np.isfinite(self.mic_psize) and self.mic_psize > 0):
+            raise CryodedupError(f"--mic-psize must be a pixel size in Å > 0, got {self.mic_psize}")
+        if not is_whole_number(self.min_support) or not 1 <= self.min_support <= MAX_INPUTS:
+            raise CryodedupError(f"--min-support must be a whole number of inputs from 1 to {MAX_INPUTS}")
+        if self.uncovered == "reject" and self.min_support == 1:
+            # At support 1 every pick confirms itself: nothing is unconfirmable, so the
+            # option would change nothing while the user believes uncovered picks are gone.
+            raise CryodedupError(
+                "--uncovered reject decides the picks that --min-support cannot be asked of, and at "
+                "--min-support 1 there are none: give --min-support 2 or more, or drop --uncovered"
+            )
+        if self.topaz_scale is not None and not (np.isfinite(self.topaz_scale) and self.topaz_scale > 0):
+            raise CryodedupError(f"--topaz-scale must be a number > 0, got {self.topaz_scale}")
+        if not 0 <= self.seed < 2**64:
+            raise CryodedupError(f"--seed must be in [0, 2**64), got {self.seed}")
+        if self.filament_mode == "tube" and self.remove_entirely:
+            raise CryodedupError(
+                "--filament-mode tube and --remove-entirely exclude each other: tubes are kept or rejected whole"
+            )
+        if self.project_dir is not None and not Path(self.project_dir).is_dir():
+            raise CryodedupError(f"--project-dir {self.project_dir}: no such folder")
+        if self.max_angle is not None and not (np.isfinite(self.max_angle) and 0 <= self.max_angle <= 180):
+            raise CryodedupError(f"--max-angle must be an angle in degrees from 0 to 180, got {self.max_angle}")
+        if not SYMMETRY.fullmatch(self.sym):
+            raise CryodedupError(f"--sym is C1, Cn, Dn (n >= 1), T, O or I, got {self.sym!r}")
+        if self.sym.upper() != "C1" and self.max_angle is None:
+            raise CryodedupError(f"--sym {self.sym} compares orientations: give the angle with --max-angle")
+        prefer: object = self.prefer  # (the Python API's options arrive unchecked)
+        if not isinstance(prefer, (list, tuple)) or not all(
+            isinstance(p, (str, Path, int)) and not isinstance(p, bool) for p in prefer
+        ):
+            raise CryodedupError(
+                f"--prefer takes a list of inputs (paths as given, or positions from 1), got {self.prefer!r}"
+            )
+        if self.audit and self.halfsets != "keep":
+            raise CryodedupError("--audit writes no particle files, so --halfsets has nothing to rewrite; drop one")
+        check_plotting(self.plot)
+
+
+def _check_species(options: ParticleOptions) -> None:
+    """The species options: distances and radii in range, one way of naming species."""
+    twice = getattr(options, "_radius_twice", None)
+    if twice is not None:
+        raise CryodedupError(f"--radius: species {twice!r} given twice")
+    for flag, values in (("--min-dist", options.species_min_dist), ("--radius", options.radius)):
+        for name, value in values.items():
+            if not (is_real_number(value) and 0 <= value <= MAX_CENTRE):
+                raise CryodedupError(f"{flag} {name}={value}: a distance in Å from 0 to 1e150 was expected")
+    if options.species and options.species_column:
+        raise CryodedupError(
+            "--species names each input's species and --species-column reads it from a column: give one"
+        )
+    if not (is_real_number(options.overlap) and 0 < options.overlap <= 10):
+        raise CryodedupError(
+            f"--overlap must be a fraction of the sum of two radii above 0, to 10, got {options.overlap}"
+        )
+    if options.overlap != 1.0 and not options.cross_species:
+        raise CryodedupError("--overlap is the overlap of --cross-species: give --cross-species too")
+    if options.radius and not options.cross_species:
+        raise CryodedupError("--radius is used by --cross-species alone: give --cross-species too")
+
+
+def _check_option_types(options: ParticleOptions) -> None:
+    """Numbers must be numbers: options from the Python API arrive unchecked (``min_dist='5'``)."""
+    for name in ("min_dist", "mic_psize", "topaz_scale", "max_angle"):
+        value = getattr(options, name)
+        if value is not None and not is_real_number(value):
+            raise CryodedupError(f"--{name.replace('_', '-')} must be a number, got {value!r}")
+    for name in ("seed", "plot_mics"):  # (min_support: checked with its range)
+        if not is_whole_number(getattr(options, name)):
+            raise CryodedupError(f"--{name.replace('_', '-')} must be a whole number, got {getattr(options, name)!r}")
+    if not isinstance(options.score, str):  # (score=None from the API: "none" is the word for no score)
+        raise CryodedupError(f"--score must be a column name, auto or none, got {options.score!r}")
