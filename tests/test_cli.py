@@ -162,6 +162,22 @@ def test_installed_entry_point_and_demo(tmp_path):
     summary = json.loads(result.stdout)
     assert summary["particles"] == 471 and 0 < summary["rejected"] < summary["particles"]
     assert (tmp_path / "demo" / "result" / "particles_kept.star").exists()
+    # The example is two pickers' particles, each extracted by its own job: no image is in it twice,
+    # so the first run a user makes warns of nothing.
+    assert "Warning" not in result.stderr, result.stderr
+    assert summary["same_image"]["images_kept_twice"] == 0
+
+
+def test_the_examples_images_are_each_named_once():
+    import starfile
+
+    from cryodedup.cli import EXAMPLES
+
+    names = []
+    for picker in ("log", "template"):
+        names += list(starfile.read(EXAMPLES / f"particles_{picker}.star")["particles"]["rlnImageName"])
+    images = {(int(name.split("@")[0]), name.split("@")[1]) for name in names}
+    assert len(images) == len(names) == 471
 
 
 def test_inputs_are_told_apart_and_paths_are_never_cut(tmp_path):

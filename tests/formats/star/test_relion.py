@@ -68,9 +68,10 @@ REAL = {
 }
 
 
-def digests(outdir):
+def digests(outdir, renamed=(b"", b"")):
+    """The SHA-256 of the kept and rejected files, ``renamed[0]`` read as ``renamed[1]``."""
     return tuple(
-        hashlib.sha256((outdir / name).read_bytes()).hexdigest()
+        hashlib.sha256((outdir / name).read_bytes().replace(*renamed)).hexdigest()
         for name in ("particles_kept.star", "particles_rejected.star")
     )
 
@@ -93,7 +94,8 @@ def test_merged_pickers_outputs_are_those_of_the_in_memory_job(tmp_path):
     log, template, mics = write_example(tmp_path / "ex")
     options = ParticleOptions(micrographs=mics, score="rlnMaxValueProbDistribution", min_dist=40.0)
     remove_duplicate_particles([log, template], tmp_path / "out", options)
-    assert digests(tmp_path / "out") == EXPECTED["example_merge"]
+    # bd2ce80's example named the template picks' images Extract/job007 too; the rows are otherwise the same.
+    assert digests(tmp_path / "out", (b"@Extract/job012/", b"@Extract/job007/")) == EXPECTED["example_merge"]
 
 
 @pytest.mark.real_data
