@@ -254,7 +254,7 @@ def test_micrographs_that_arrive_out_of_order_pair_old_images_anew(grown, tmp_pa
 
 
 def test_watch_waits_out_an_input_being_written_and_stops_when_idle():
-    from cryodedup.jobs.micrographs.update import watch
+    from cryodedup.jobs.micrographs.watch import watch
 
     now = [0.0]
     news = iter([False, None, False, True, None, False, False, False, False, False])
@@ -295,6 +295,7 @@ def test_a_file_replaced_in_place_is_read_again(grown, tmp_path, how):
         [str(mics / "*.mrc")], out, fresh(base), update=True, log=lambda m, lvl: said.append(m)
     )
     assert second["images_read"] == 1
+    assert list(pairs_files(out).values()) == [66]  # mic_3's old pairs dropped: every pair written anew
     assert any("1 micrograph(s) replaced since they were screened" in m and "mic_3.mrc" in m for m in said)
     whole = find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", fresh(base))
     assert_same_outputs(out, tmp_path / "whole")
@@ -325,6 +326,38 @@ def test_the_store_is_compacted_when_its_images_lie_in_too_many_files(grown, tmp
         find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)
         rows = image_rows(out)
         assert len(rows) <= 3 and sum(rows.values()) == count, rows
+    find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", fresh(base))
+    assert_same_outputs(out, tmp_path / "whole")
+
+
+def pairs_files(out):
+    """{pairs file: its pairs} that seen.json names, pairs_file first."""
+    state = json.loads((out / STORE / MARKER).read_text())
+    names = [state["pairs_file"]["name"], *(e["name"] for e in state.get("pairs_added", []))]
+    return {name: len(np.load(out / STORE / name)["a"]) for name in names}
+
+
+def test_a_round_adds_a_file_of_its_new_pairs_until_there_are_too_many(grown, tmp_path, monkeypatch):
+    """Each round writes only the pairs it scored (the store's pairs are not written again), into a file of its
+    own, until there are MAX_PAIR_FILES: then one file of every pair. The outputs stay a fresh run's."""
+    monkeypatch.setattr(update_module, "MAX_PAIR_FILES", 3)
+    base = BASES["all-bin2"]
+    mics = tmp_path / "mics"
+    out = tmp_path / "out"
+    files = []
+    for first, count in ((0, 6), (6, 8), (8, 10), (10, 12), (12, 14)):
+        copied(grown[first:count], mics)
+        find_duplicate_micrographs([str(mics / "*.mrc")], out, fresh(base), update=True)
+        files.append(pairs_files(out))
+    pairs = [count * (count - 1) // 2 for count in (6, 8, 10, 12, 14)]
+    assert [list(f.values()) for f in files] == [
+        [pairs[0]],
+        [pairs[0], pairs[1] - pairs[0]],
+        [pairs[0], pairs[1] - pairs[0], pairs[2] - pairs[1]],
+        [pairs[3]],  # three files already: one of every pair
+        [pairs[3], pairs[4] - pairs[3]],
+    ]
+    assert set(os.listdir(out / STORE)) >= set(files[-1]) and not set(files[2]) & set(os.listdir(out / STORE))
     find_duplicate_micrographs([str(mics / "*.mrc")], tmp_path / "whole", fresh(base))
     assert_same_outputs(out, tmp_path / "whole")
 

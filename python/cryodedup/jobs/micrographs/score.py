@@ -248,10 +248,12 @@ def combine_shards(plan: ScoringPlan, shards: list[ShardScores]) -> dict[str, np
     pairs = scores["pairs"].astype(np.int64, copy=False).reshape(-1, 2)
     rank = np.zeros(len(plan.paths), dtype=np.int64)
     rank[plan.positions] = np.arange(len(plan.positions))
-    order = np.lexsort((rank[pairs[:, 0]], rank[pairs[:, 1]]))
+    # (later, earlier) as one number: below len(paths)² (10^12 for a million micrographs), no overflow.
+    key = rank[pairs[:, 1]] * len(rank) + rank[pairs[:, 0]]
     scores["pairs"] = pairs
-    if (order == np.arange(len(order))).all():  # one shard's pairs, in order already: no copy (issue 38)
+    if (key[1:] >= key[:-1]).all():  # one shard's pairs (or an update's), in order already: no sort, no copy
         return scores
+    order = np.argsort(key, kind="stable")
     return {k: v[order] for k, v in scores.items()}
 
 

@@ -26,7 +26,8 @@ import numpy as np
 
 from .shards import sha256_of
 
-#: The keys of ``seen.json`` and what each holds (``layouts`` may be null, ``written`` absent).
+#: The keys of ``seen.json`` and what each holds (``layouts`` may be null; ``written``, ``pairs_added`` and
+#: ``pairs_csv`` absent).
 KEYS = ("format", "version", "round", "record", "files", "images", "layouts", "stamps", "pairs_file")
 RECORD_KEYS = ("shape", "binning", "binned_psize", "band", "pearson_min_z", "options")
 #: Rounds past this are not a store's: a name images-ROUND.npy must stay a short file name.
@@ -93,15 +94,13 @@ def check_state(state: Any, fmt: str) -> None:
     if state["layouts"] is not None:
         _check_rows(state["layouts"], n, "layouts", _is_layout, "[offset >= 0, pixel type, pixel size > 0 or null]")
     _check_rows(state["stamps"], n, "stamps", _is_stamp, "null or [size, time, inode] (whole numbers >= 0)")
-    pairs = state["pairs_file"]
-    _expect(isinstance(pairs, dict), "pairs_file", "an object")
-    name, digest = pairs.get("name"), pairs.get("sha256")
-    _expect(
-        isinstance(name, str) and name.startswith("pairs-") and bool(OWN_FILE.fullmatch(name)),
-        "pairs_file.name",
-        "pairs-N.npz",
-    )
-    _expect(isinstance(digest, str) and bool(_SHA256.fullmatch(digest)), "pairs_file.sha256", "64 hex digits")
+    _check_pairs_entry(state["pairs_file"], "pairs_file")
+    added = state.get("pairs_added", [])
+    _expect(isinstance(added, list), "pairs_added", "a list")
+    for k, entry in enumerate(added):
+        _check_pairs_entry(entry, f"pairs_added[{k}]")
+    names = [entry["name"] for entry in (state["pairs_file"], *added)]
+    _expect(len(set(names)) == len(names), "pairs_added", "files other than pairs_file and one another")
     written = state.get("written", [])
     _expect(isinstance(written, list), "written", "a list")
     for k, name in enumerate(written):
@@ -122,6 +121,18 @@ def pairs_csv_record(record: Any) -> dict[str, Any] | None:
     if not all(isinstance(v, int) and _is_int(v) and v >= 0 for v in counts):
         return None
     return record if isinstance(digest, str) and _SHA256.fullmatch(digest) else None
+
+
+def _check_pairs_entry(entry: Any, key: str) -> None:
+    """A pairs file as seen.json names it: ``{"name": "pairs-N.npz", "sha256": 64 hex digits}``."""
+    _expect(isinstance(entry, dict), key, "an object")
+    name, digest = entry.get("name"), entry.get("sha256")
+    _expect(
+        isinstance(name, str) and name.startswith("pairs-") and bool(OWN_FILE.fullmatch(name)),
+        f"{key}.name",
+        "pairs-N.npz",
+    )
+    _expect(isinstance(digest, str) and bool(_SHA256.fullmatch(digest)), f"{key}.sha256", "64 hex digits")
 
 
 def _check_record(record: Any) -> None:
@@ -197,7 +208,11 @@ def check_files(folder: Path, state: dict[str, Any]) -> dict[str, np.ndarray]:
 
     Raises :class:`BadStore` naming the file and what is wrong with it.
     """
-    pairs = _check_pairs(folder / state["pairs_file"]["name"], state["pairs_file"]["sha256"], len(state["files"]))
+    n = len(state["files"])
+    parts = [
+        _check_pairs(folder / e["name"], e["sha256"], n) for e in (state["pairs_file"], *state.get("pairs_added", []))
+    ]
+    pairs = parts[0] if len(parts) == 1 else {k: np.concatenate([part[k] for part in parts]) for k in PAIR_ARRAYS}
     ny, nx = state["record"]["shape"]
     binning = state["record"]["binning"]
     rows: dict[int, int] = {}

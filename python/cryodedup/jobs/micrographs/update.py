@@ -2,8 +2,10 @@
 
 The output folder keeps, in ``seen/``, what the comparison needs: each seen micrograph's
 image binned as the core bins it (``images-R.npy``, one file per round R), every pair scored so
-far (``pairs-R.npz``, the shard's columns with the pairs named by seen micrograph), and
-``seen.json``, written last (the round's completion marker): the store's format, the
+far (``pairs-R.npz``, the shard's columns with the pairs named by seen micrograph: a round
+adds a file of its new pairs, as it adds one of its images), and ``seen.json``, written last,
+after the outputs (the round's completion marker, which says what pairs.csv holds so that
+the next round can append to it): the store's format, the
 micrographs in the order first seen, where each image is, and what the scores depend on
 (the image size, binning, pixel size, band and the Pearson floor, and the options they come
 from). A round reads only the micrographs it has not seen, scores the candidate pairs it has
@@ -13,10 +15,11 @@ images are not read again), and writes the outputs of a fresh run of the whole s
 Each seen file's size, modification time and inode are kept too: a file replaced in place
 (same name, new content) is read again, and what the store held of it is dropped. The store
 is compacted (its images rewritten into one file) when at least a third of its images are of
-replaced micrographs, or its images lie in more than ``MAX_IMAGE_FILES`` files.
+replaced micrographs, or its images lie in more than ``MAX_IMAGE_FILES`` files; its pairs are
+written into one file when a micrograph is dropped, or they lie in ``MAX_PAIR_FILES`` files.
 
 A new MRC file whose header describes more bytes than the file holds is still being written:
-it is left for a later round (``leave_for_later``). ``watch`` repeats rounds as new
+it is left for a later round (``leave_for_later``). ``--watch`` (watch.py) repeats rounds as new
 micrographs appear (a STAR file that grows, a glob that matches more); ``Arrivals`` makes it
 wait, too, for a file that changed since its previous look (a writer that makes the file
 whole first and fills it after).
@@ -29,7 +32,6 @@ import os
 import re
 import stat
 import struct
-import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -58,6 +60,8 @@ SCORE_OPTIONS = ("target_psize", "bin", "lowpass", "highpass", "psize", "min_z")
 COLUMNS = ("z", "dy", "dx", "pearson", "overlap")
 #: More image files than this and the store is compacted into one (a long --watch adds one a round).
 MAX_IMAGE_FILES = 32
+#: More pairs files than this and the round writes every pair into one (a round adds one of its new pairs).
+MAX_PAIR_FILES = 32
 #: Bits per pixel of the MRC modes (101: 4-bit packed), to tell a file still being written.
 MODE_BITS = {0: 8, 1: 16, 2: 32, 3: 32, 4: 64, 6: 16, 12: 16, 101: 4}
 
@@ -139,6 +143,8 @@ class SeenStore:
     pairs_csv: dict[str, Any] | None = None
     # The round saved and not yet committed: (round, its seen.json, the files it uses).
     staged: tuple[int, dict[str, Any], set[str]] | None = None
+    # The pairs files ({name, sha256}) that hold ``pairs``, in order; empty when none does (a round writes them all).
+    pairs_files: list[dict[str, str]] = field(default_factory=list)
 
     @classmethod
     def empty(cls, folder: Path, round_: int = 0, written: Collection[str] = ()) -> SeenStore:
@@ -182,13 +188,14 @@ class SeenStore:
             True,
             sorted(name for name in written_names(state) if os.path.lexists(folder / name)),
             pairs_csv_record(state.get("pairs_csv")) if state["version"] == __version__ else None,
+            pairs_files=[state["pairs_file"], *state.get("pairs_added", [])],
         )
 
     def start_anew(self) -> None:
         """Forgets every seen micrograph (the scores' options changed): the round is a full run."""
         empty = SeenStore.empty(self.folder)
         self.record, self.files, self.images, self.pairs = None, [], [], empty.pairs
-        self.layouts, self.stamps, self.pairs_csv = [], [], None
+        self.layouts, self.stamps, self.pairs_csv, self.pairs_files = [], [], None, []
 
     def replaced(self) -> list[str]:
         """The seen files whose size, modification time or inode changed since they were read."""
@@ -209,6 +216,7 @@ class SeenStore:
         both = keep[a] & keep[b]
         self.pairs = {k: v[both] for k, v in self.pairs.items()}
         self.pairs["a"], self.pairs["b"] = new_id[a[both]], new_id[b[both]]
+        self.pairs_files = []  # they hold the pairs dropped, and the old ids: the round writes every pair anew
         kept = np.flatnonzero(keep).tolist()
         self.files = [self.files[i] for i in kept]
         self.images = [self.images[i] for i in kept]
@@ -300,9 +308,7 @@ class SeenStore:
             images = self._compact(round_, new_images)
         elif new_images:
             _save_atomic(self.image_file(round_), lambda f: _save_stacked(f, new_images))
-        pairs = {k: np.concatenate([self.pairs[k], scored[k]]) for k in self.pairs}
-        pairs_name = f"pairs-{round_}.npz"
-        _save_atomic(self.folder / pairs_name, lambda f: np.savez(f, **pairs))  # type: ignore[arg-type]
+        pairs_files = self._save_pairs(round_, scored)
         state: dict[str, Any] = {
             "format": FORMAT,
             "version": __version__,
@@ -314,12 +320,30 @@ class SeenStore:
             if self.layouts is None or new_layouts is None
             else self.layouts + [[m.offset, m.dtype, m.psize] for m in new_layouts],
             "stamps": self.stamps + new_stamps,
-            "pairs_file": {"name": pairs_name, "sha256": sha256_of(self.folder / pairs_name)},
+            "pairs_file": pairs_files[0],
+            "pairs_added": pairs_files[1:],
         }
-        used = {pairs_name} | {self.image_file(r).name for r in {r for r, _ in images}}
+        used = {f["name"] for f in pairs_files} | {self.image_file(r).name for r in {r for r, _ in images}}
         # Listed before they go: a round stopped between the two still knows them for the next.
         state["written"] = sorted(used | set(self.written))
         return round_, state, used
+
+    def _save_pairs(self, round_: int, scored: dict[str, np.ndarray]) -> list[dict[str, str]]:
+        """The store's pairs files with the round's: one more of its new pairs, or one of every pair.
+
+        One of every pair when no file holds the store's pairs (forgotten micrographs) or too many do.
+        """
+        whole = not self.pairs_files or len(self.pairs_files) >= MAX_PAIR_FILES
+        if not whole and not len(scored["a"]):
+            return list(self.pairs_files)
+        # Each column of the store's type (the core gives the shifts as whole numbers; the store keeps floats).
+        pairs = {k: np.asarray(scored[k], dtype=v.dtype) for k, v in self.pairs.items()}
+        if whole:
+            pairs = {k: np.concatenate([v, pairs[k]]) for k, v in self.pairs.items()}
+        name = f"pairs-{round_}.npz"
+        _save_atomic(self.folder / name, lambda f: np.savez(f, **pairs))  # type: ignore[arg-type]
+        entry = {"name": name, "sha256": sha256_of(self.folder / name)}
+        return [entry] if whole else [*self.pairs_files, entry]
 
     def needs_compacting(self, adding: int) -> bool:
         """Whether the store has grown past what it holds, once ``adding`` more images are in.
@@ -366,8 +390,8 @@ def written_names(state: Any) -> set[str]:
         return set()
     names = state.get("written")
     if not isinstance(names, list):  # a store of an earlier release: the files it uses
-        pairs_file = state.get("pairs_file")
-        names = [pairs_file.get("name") if isinstance(pairs_file, dict) else None]
+        entries = [state.get("pairs_file"), *(state.get("pairs_added") or [])]
+        names = [entry.get("name") for entry in entries if isinstance(entry, dict)]
         images = state.get("images")
         rounds = {at[0] for at in images if isinstance(at, list) and at} if isinstance(images, list) else set()
         names += [f"images-{r}.npy" for r in rounds if isinstance(r, int)]
@@ -742,45 +766,13 @@ def _stored_rows(store: SeenStore, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if not len(store.pairs["a"]) or not len(a):
         return rows
     width = max(len(store.files), 1)
-    stored = store.pairs["a"].astype(np.int64) * width + store.pairs["b"].astype(np.int64)
-    order = np.argsort(stored, kind="stable")
-    wanted = a * width + b
-    at = np.clip(np.searchsorted(stored[order], wanted), 0, len(stored) - 1)
-    hit = (a >= 0) & (b >= 0) & (stored[order][at] == wanted)
+    # The later micrograph first: rounds store their pairs in that order, so the keys are most often sorted already.
+    stored = store.pairs["b"].astype(np.int64) * width + store.pairs["a"].astype(np.int64)
+    ordered = bool((stored[1:] > stored[:-1]).all())
+    order = np.arange(len(stored)) if ordered else np.argsort(stored, kind="stable")
+    keys = stored if ordered else stored[order]
+    wanted = b * width + a
+    at = np.clip(np.searchsorted(keys, wanted), 0, len(stored) - 1)
+    hit = (a >= 0) & (b >= 0) & (keys[at] == wanted)
     rows[hit] = order[at[hit]]
     return rows
-
-
-def watch(
-    round_: Callable[[bool], dict[str, Any]],
-    news: Callable[[], bool | None],
-    every: float,
-    idle_minutes: float | None,
-    *,
-    report: Callable[[dict[str, Any]], None],
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> int:
-    """Runs ``round_`` now and again whenever ``news()`` says there is something new; returns the rounds run.
-
-    Checks every ``every`` seconds (``news()`` is None when the input cannot be read at that
-    moment, a STAR file being rewritten: looked at again at the next check; ``Arrivals.look``
-    for files); stops after ``idle_minutes`` without new micrographs (never when None), or at
-    Ctrl-C between rounds (a round interrupted leaves the previous one's outputs and store:
-    each is atomic).
-    """
-    rounds = 0
-    report(round_(True))
-    rounds += 1
-    last_new = clock()
-    try:
-        while idle_minutes is None or clock() - last_new < idle_minutes * 60:
-            sleep(every)
-            if not news():  # None: the input cannot be read now (being written)
-                continue
-            report(round_(False))
-            rounds += 1
-            last_new = clock()
-    except KeyboardInterrupt:
-        pass
-    return rounds

@@ -11,6 +11,7 @@ previous one's).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any, Callable
 
@@ -20,7 +21,7 @@ from ...options import MicrographOptions
 from ...outputs import StrPath
 from .job import find_duplicate_micrographs
 from .score import ProgressBar
-from .update import Arrivals, watch
+from .update import Arrivals
 
 
 def watch_micrographs(
@@ -68,3 +69,38 @@ def watch_micrographs(
             return None  # being written: looked at again at the next check
 
     return watch(round_, news, every, idle_minutes, report=show)
+
+
+def watch(
+    round_: Callable[[bool], dict[str, Any]],
+    news: Callable[[], bool | None],
+    every: float,
+    idle_minutes: float | None,
+    *,
+    report: Callable[[dict[str, Any]], None],
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
+    """Runs ``round_`` now and again whenever ``news()`` says there is something new; returns the rounds run.
+
+    Checks every ``every`` seconds (``news()`` is None when the input cannot be read at that
+    moment, a STAR file being rewritten: looked at again at the next check; ``Arrivals.look``
+    for files); stops after ``idle_minutes`` without new micrographs (never when None), or at
+    Ctrl-C between rounds (a round interrupted leaves the previous one's outputs and store:
+    each is atomic).
+    """
+    rounds = 0
+    report(round_(True))
+    rounds += 1
+    last_new = clock()
+    try:
+        while idle_minutes is None or clock() - last_new < idle_minutes * 60:
+            sleep(every)
+            if not news():  # None: the input cannot be read now (being written)
+                continue
+            report(round_(False))
+            rounds += 1
+            last_new = clock()
+    except KeyboardInterrupt:
+        pass
+    return rounds
