@@ -540,13 +540,7 @@ def remove_duplicate_particles(
     summary = summarize(particles, decision, options, halves)
     if same_image := summary.get("same_image", {}).get("message"):
         warn(same_image)
-    summary["timings"] = {  # where the time goes: reading (index and scan), dedup, writing
-        "read": round(read_at - start, 3),
-        "decide": round(decided_at - read_at, 3),
-        "write": round(write_seconds, 3),
-        # Decided and written while read (docs/design.md section 5): "read" holds all three.
-        "one_pass": particles.decided is not None,
-    }
+    summary["timings"] = _timings(particles, read_at - start, decided_at - read_at, write_seconds)
     summary["outputs"] = {subset: [str(p) for p in files] for subset, files in outputs.items()}
     summary["min_dist_A"] = options.min_dist
     if options.min_dist_z is not None:
@@ -557,6 +551,12 @@ def remove_duplicate_particles(
     if details is not None:
         summary["plots"] = plot_particles(details, outdir, options, paths[0], force, summary, pictures)
     return summary
+
+
+def _timings(particles: ParticleSet, read: float, decide: float, write: float) -> dict:
+    """Where the time goes, in seconds; decided and written while read (one pass), "read" holds all three."""
+    one_pass = particles.decided is not None  # docs/design.md section 5
+    return {"read": round(read, 3), "decide": round(decide, 3), "write": round(write, 3), "one_pass": one_pass}
 
 
 def _check_request(paths: list[Path], outdir: StrPath | None, options: ParticleOptions) -> tuple[bool, bool]:
