@@ -198,3 +198,23 @@ def oracle_species(groups, coords, species, scores, min_dists, radii, overlap, l
             if d2 < ((radii[species[i]] + radii[species[j]]) * overlap) ** 2:
                 displaced[j] = i
     return [k and d < 0 for k, d in zip(keep, displaced)], displaced
+
+
+def oracle_priority(levels, keep, by, scores=None, higher_is_better=True):
+    """The groups a brute-force decision's priority levels decided: (groups, by priority,
+    against the score). A group is a kept row and the rows it suppressed; priority decided it
+    when one of those has a higher level than the kept row, against the score when such a
+    row also has the better score (a real one; ties to the lower row). Without ``scores``,
+    against the score is 0."""
+    decided = {}  # kept row -> [by priority, against the score]
+    sign = 1.0 if higher_is_better else -1.0
+    for row, kept_by in enumerate(by):
+        if keep[row] or kept_by < 0:
+            continue
+        group = decided.setdefault(kept_by, [False, False])
+        if levels[row] > levels[kept_by]:
+            group[0] = True
+            if scores is not None and math.isfinite(scores[row]):
+                theirs, ours = sign * scores[row], sign * scores[kept_by]
+                group[1] |= not math.isfinite(ours) or theirs > ours or (theirs == ours and row < kept_by)
+    return len(decided), sum(g[0] for g in decided.values()), sum(g[1] for g in decided.values())

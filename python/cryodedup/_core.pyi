@@ -35,6 +35,14 @@ class DedupDecision:
     keep: npt.NDArray[np.bool_]
     suppressed_by: npt.NDArray[np.int64] | None
     masks: npt.NDArray[np.uint64] | None
+    priority: PriorityCounts | None
+
+class PriorityCounts:
+    """The groups each priority level decided (``cryodedup.algo.priority.PriorityCounts``)."""
+
+    groups: int
+    by_priority: list[int]
+    against_score: int
 
 def dedup(
     groups: npt.NDArray[np.int64] | npt.NDArray[np.uint32],
@@ -48,6 +56,7 @@ def dedup(
     pose: PoseRule | None = None,
     priorities: npt.NDArray[np.uint32] | None = None,
     images: npt.NDArray[np.uint64] | None = None,
+    input_priorities: npt.NDArray[np.uint32] | None = None,
 ) -> DedupDecision: ...
 
 class AgreementCounts:

@@ -82,8 +82,11 @@ def remove_duplicates(
     Returns
     -------
     (kept, rejected)
-        For files, the lists of output paths; otherwise two objects of the input's type
-        holding the kept and the rejected particles, rows in input order.
+        For files, the lists of output paths; for a copick project without ``outdir``, the
+        kept and the rejected picks as numpy structured arrays (:data:`COPICK_PICK_FIELDS`:
+        run, object, pick set, centre in Å, score), the kept ones also written into the
+        project; otherwise two objects of the input's type holding the kept and the rejected
+        particles, rows in input order.
     """
     said: list[str] = []
 
@@ -124,9 +127,14 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
         isinstance(data, (list, tuple)) and data and all(isinstance(p, (str, Path)) for p in data)
     ):
         paths = [data] if isinstance(data, (str, Path)) else list(data)
-        if outdir is None and not (len(paths) == 1 and is_copick_config(paths[0])):
+        into_project = len(paths) == 1 and is_copick_config(paths[0])
+        if outdir is None and not into_project:
             raise ValueError("outdir is needed when the particles are files (a copick project's config excepted)")
-        summary = remove_duplicate_particles(paths, outdir, opts, force=force, log=report)
+        decided: list = []
+        summary = remove_duplicate_particles(paths, outdir, opts, force=force, log=report, decided=decided)
+        if outdir is None:  # (the kept picks went into the project: the rows themselves, as for data in memory)
+            particles, decision = decided[0]
+            return copick_picks(particles, decision.keep), copick_picks(particles, ~decision.keep)
         return summary["outputs"]["kept"], summary["outputs"]["rejected"]
     if isinstance(data, np.ndarray) and data.dtype.names:
         if data.ndim != 1:
@@ -149,6 +157,33 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
         keep = _keep_relion(data, None, opts, warn)
         return data[keep], data[~keep]
     raise TypeError(f"cannot remove duplicates from a {type(data).__name__}; see help(remove_duplicates)")
+
+
+#: The fields of the picks :func:`remove_duplicates` returns for a copick project: the run, the
+#: object, the pick set (``user/session``), the centre (location plus translation, Å) and the score.
+COPICK_PICK_FIELDS = [
+    ("run", object),
+    ("object", object),
+    ("pick_set", object),
+    ("x", np.float64),
+    ("y", np.float64),
+    ("z", np.float64),
+    ("score", np.float64),
+]
+
+
+def copick_picks(particles: ParticleSet, rows: np.ndarray) -> np.ndarray:
+    """The picks of a copick project's ``rows`` (a mask) as a structured array of :data:`COPICK_PICK_FIELDS`."""
+    which = np.flatnonzero(rows)
+    out = np.zeros(which.size, dtype=COPICK_PICK_FIELDS)
+    out["run"] = np.asarray(particles.mic_names, dtype=object)[particles.groups[which]]
+    if particles.species is not None:
+        out["object"] = np.asarray(particles.species_names, dtype=object)[particles.species[which]]
+    out["pick_set"] = np.asarray(particles.inputs, dtype=object)[particles.input_of[which]]
+    for axis, name in enumerate("xyz"):
+        out[name] = particles.centres[which, axis]
+    out["score"] = np.nan if particles.scores is None else particles.scores[which]
+    return out
 
 
 def _is_frame(data: Any) -> bool:

@@ -3,6 +3,8 @@ array level: hand-worked cases and the brute-force oracle (docs/design.md sectio
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,16 +13,17 @@ from hypothesis import strategies as st
 from cryodedup import dedup
 from cryodedup.algo.dedup import dedup_and_support_masks
 from cryodedup.algo.priority import (
+    PriorityCounts,
     combine_levels,
     count_without_score,
-    groups_decided,
     input_levels,
+    preference,
     preferred_inputs,
     preferred_pick_sets,
     scores_without_none,
 )
 from cryodedup.errors import CryodedupError
-from oracle import oracle
+from oracle import oracle, oracle_priority
 
 # One micrograph, four picks within 10 Å of each other: a hand pick (level 0, no score), two
 # LoG picks (level 1, scores 0.3 and 0.9) and a third input's pick (level 2, score 5).
@@ -79,9 +82,9 @@ def test_preferred_inputs_by_path_or_position(tmp_path):
     for p in (a, b, c):
         p.write_text("")
     inputs = [a, b, c]
-    assert preferred_inputs([str(c), "1"], inputs) == [2, 0]
-    assert preferred_inputs([c], inputs) == [2]
-    assert preferred_inputs([str(tmp_path / "." / "b.star")], inputs) == [1]  # the same file by another path
+    assert preferred_inputs([str(c), "1"], inputs) == [[2], [0]]
+    assert preferred_inputs([c], inputs) == [[2]]
+    assert preferred_inputs([str(tmp_path / "." / "b.star")], inputs) == [[1]]  # the same file by another path
     assert input_levels([[2], [0]], 3).tolist() == [1, 2, 0]
     with pytest.raises(CryodedupError, match=r"--prefer 4: not one of the inputs; .*\(1: .*a.star, 2: "):
         preferred_inputs(["4"], inputs)
@@ -89,6 +92,47 @@ def test_preferred_inputs_by_path_or_position(tmp_path):
         preferred_inputs(["1", str(a)], inputs)
     with pytest.raises(CryodedupError, match="--prefer 0: not one of the inputs"):
         preferred_inputs(["0"], inputs)
+
+
+def test_a_folder_prefers_the_inputs_beneath_it_and_a_file_its_input_folder(tmp_path, monkeypatch):
+    # Trial 3: --prefer ManualPick/job004 was refused for the input ManualPick/job004/manualpick.star,
+    # and --prefer ManualPick/job004/manualpick.star for the input folder ManualPick/job004.
+    monkeypatch.chdir(tmp_path)
+    for job in ("ManualPick/job004", "ManualPick/job005", "AutoPick/job010"):
+        (tmp_path / job).mkdir(parents=True)
+        (tmp_path / job / "coords.star").write_text("")
+    files = [
+        Path("AutoPick/job010/coords.star"),
+        Path("ManualPick/job004/coords.star"),
+        Path("ManualPick/job005/coords.star"),
+    ]
+    assert preferred_inputs(["ManualPick/job004"], files) == [[1]]
+    assert preferred_inputs(["ManualPick/job004/"], files) == [[1]]  # (a trailing slash, as a shell completes it)
+    assert preferred_inputs(["ManualPick", "AutoPick"], files) == [[1, 2], [0]]  # both jobs at one level
+    assert preference(["ManualPick/", "1"], [str(f) for f in files]) == [
+        ("ManualPick/", [1, 2]),
+        ("AutoPick/job010/coords.star", [0]),
+    ]
+    folders = [Path("AutoPick/job010"), Path("ManualPick/job004")]
+    assert preferred_inputs(["ManualPick/job004/coords.star"], folders) == [[1]]
+    assert preferred_inputs([str(tmp_path / "AutoPick/job010/Movies/m1.star")], folders) == [[0]]  # by its path
+    assert preferred_inputs(["AutoPick"], [Path("AutoPick/job010/Movies/*.star")]) == [[0]]  # a pattern beneath
+    with pytest.raises(CryodedupError, match=r"--prefer ManualPick/job004: .*job004/coords.star is preferred twice"):
+        preferred_inputs(["ManualPick", "ManualPick/job004"], files)
+    with pytest.raises(CryodedupError, match=r"--prefer Extract: not one of the inputs; .*or a folder that holds"):
+        preferred_inputs(["Extract"], files)
+
+
+def test_a_user_and_a_slash_is_refused_not_guessed():
+    # Trial 3: --prefer alice/ was silently read as all of alice's sessions.
+    labels = ["alice/1", "alice/2", "bob/1"]
+    with pytest.raises(
+        CryodedupError, match=r"--prefer alice/: no session after the slash; give alice/1 or alice/2, or alice for all"
+    ):
+        preferred_pick_sets(["alice/"], labels)
+    assert preferred_pick_sets(["alice"], labels) == [("alice", [0, 1])]
+    with pytest.raises(CryodedupError, match="--prefer carol/: not one of the copick pick sets read"):
+        preferred_pick_sets(["carol/"], labels)
 
 
 def test_preferred_pick_sets_by_label_user_or_position():
@@ -113,13 +157,30 @@ def test_combined_levels_rank_by_the_first_then_the_second():
 
 
 def test_groups_decided_by_priority_and_by_score():
-    # Group of row 0 (level 0) holds rows 1 (level 1) and 2 (level 0): priority decided it.
-    # Group of row 3 (level 1) holds row 4 (level 1): the score did. Row 5 is alone.
-    levels = np.array([0, 1, 0, 1, 1, 0], np.uint32)
-    keep = np.array([True, False, False, True, False, True])
-    by = np.array([-1, 0, 0, -1, 3, -1])
-    got = groups_decided(levels, keep, by, ["hand", "the other inputs"])
-    assert got == {"groups": 2, "by_priority": 1, "by_score": 1, "won_by": {"hand": 1}}
+    # Row 0 (level 0, score 1) is kept over rows 1 (level 1, score 2) and 2 (level 0, 0.5)
+    # within 20 Å: priority decided its group, against the score (row 1's is better). Row 3
+    # (level 1, score 1) is kept over row 4 (level 1, 0.5): the score decided. Row 5 is alone.
+    coords = [[0.0, 0.0], [5.0, 0.0], [0.0, 5.0], [100.0, 0.0], [105.0, 0.0], [300.0, 0.0]]
+    scores = [1.0, 2.0, 0.5, 1.0, 0.5, 1.0]
+    levels = [0, 1, 0, 1, 1, 0]
+    mics = np.zeros(6, np.int64)
+    got = dedup(mics, coords, scores, min_dist=20, priorities=levels)
+    assert got.keep.tolist() == [True, False, False, True, False, True]
+    assert got.priority == PriorityCounts(2, [1], 1)
+    # Level by input (inputs 0, 1 at levels 1, 0): the same decision, the same counts.
+    inputs = np.array([1, 0, 1, 0, 0, 1])
+    by_input, _ = dedup_and_support_masks(mics, coords, scores, inputs, min_dist=20, input_priorities=[1, 0])
+    assert by_input.keep.tolist() == got.keep.tolist() and by_input.priority == got.priority
+    # Lower scores better: row 2 (0.5) is kept over rows 0 and 1 (levels 0 and 1; row 1's 2
+    # is worse): priority agreed with the score. Removing entirely counts nothing.
+    lower = dedup(mics, coords, scores, min_dist=20, priorities=levels, higher_is_better=False)
+    assert lower.keep.tolist() == [False, False, True, False, True, True] and lower.priority == PriorityCounts(
+        2, [1], 0
+    )
+    assert dedup(mics, coords, scores, min_dist=20, priorities=levels, remove_entirely=True).priority is None
+    assert dedup(mics, coords, scores, min_dist=20).priority is None
+    with pytest.raises(ValueError, match="input_priorities needs inputs"):
+        dedup_and_support_masks(mics, coords, scores, inputs, min_dist=20, priorities=levels, input_priorities=[1, 0])
 
 
 def test_rows_of_one_image_at_other_centres_are_duplicates():
@@ -159,33 +220,24 @@ def ranked_cases(draw):
 
 
 @settings(max_examples=600, deadline=None)
-@given(ranked_cases(), st.booleans(), st.booleans())
-def test_priorities_none_scores_and_images_agree_with_the_oracle(case, entirely, with_inputs):
+@given(ranked_cases(), st.booleans(), st.sampled_from(["rows", "masks", "inputs"]))
+def test_priorities_none_scores_and_images_agree_with_the_oracle(case, entirely, levels_by):
     groups, coords, scores, levels, images, min_dist, higher = case
     arrays = (np.array(groups, np.int64), np.array(coords, float).reshape(-1, 2), np.array(scores))
-    rules = {"min_dist": min_dist, "higher_is_better": higher, "remove_entirely": entirely, "priorities": levels}
-    if with_inputs:  # the pass that also finds the consensus masks decides alike
-        got, _ = dedup_and_support_masks(*arrays, np.array(levels) % 2, images=np.array(images, np.uint64), **rules)
+    rules = {"min_dist": min_dist, "higher_is_better": higher, "remove_entirely": entirely}
+    images_here = np.array(images, np.uint64)
+    if levels_by == "masks":  # the pass that also finds the consensus masks decides alike
+        got, _ = dedup_and_support_masks(*arrays, np.array(levels) % 2, images=images_here, priorities=levels, **rules)
+    elif levels_by == "inputs":  # each input's level (input k at level 2 - k), looked up through the rows' inputs
+        inputs = 2 - np.array(levels, np.int64)
+        got, _ = dedup_and_support_masks(*arrays, inputs, images=images_here, input_priorities=[2, 1, 0], **rules)
     else:
-        got = dedup(*arrays, images=np.array(images, np.uint64), **rules)
+        got = dedup(*arrays, images=images_here, priorities=levels, **rules)
     keep, by = oracle(groups, coords, scores, min_dist, higher, entirely, levels=levels, images=images)
     assert got.keep.tolist() == keep
-    if not entirely:
-        assert got.suppressed_by.tolist() == by
-
-
-def test_groups_decided_against_the_score_are_counted():
-    # Row 0 (level 0, score 0.2) kept over row 1 (level 1, score 0.9): against the score.
-    # Row 2 (level 0, 0.8) kept over row 3 (level 1, 0.5): priority agreed with the score.
-    # Row 4 (level 0, no score) kept over row 5 (level 1, 0.1): against it (no score ranks last).
-    # Row 6 (level 0, 0.3) kept over row 7 (level 1, 0.3), a tie broken by row: not against it.
-    levels = np.array([0, 1, 0, 1, 0, 1, 0, 1], np.uint32)
-    keep = np.array([True, False, True, False, True, False, True, False])
-    by = np.array([-1, 0, -1, 2, -1, 4, -1, 6])
-    scores = np.array([0.2, 0.9, 0.8, 0.5, np.nan, 0.1, 0.3, 0.3])
-    got = groups_decided(levels, keep, by, ["hand", "the other inputs"], scores)
-    assert got["by_priority"] == 4 and got["against_score"] == 2
-    # Lower scores better (an alignment error): rows 0 and 2 swap roles; row 4 still against.
-    lower = groups_decided(levels, keep, by, ["hand", "the other inputs"], scores, higher_is_better=False)
-    assert lower["against_score"] == 2
-    assert "against_score" not in groups_decided(levels, keep, by, ["hand", "the other inputs"])
+    if entirely:
+        assert got.priority is None
+        return
+    assert got.suppressed_by.tolist() == by
+    decided = oracle_priority(levels, keep, by, scores, higher)
+    assert (got.priority.groups, sum(got.priority.by_priority), got.priority.against_score) == decided

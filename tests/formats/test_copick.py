@@ -333,7 +333,7 @@ def test_prefer_names_pick_sets_by_user_session_user_or_position(tmp_path):
     user_level = {3: 0, 2: 1}  # (rows' users: dave 0, alice 1, bob 2, carol 3)
     keep, decided = greedy_with_priority(rows, [user_level.get(r[4], 2) for r in rows])
     assert keep != greedy_with_priority(rows, [0] * len(rows))[0], "the priority must change the answer"
-    for session, prefer in enumerate((["carol/1", "bob"], ["carol", "bob/1"], ["carol/", "bob/1"], [3, "2"])):
+    for session, prefer in enumerate((["carol/1", "bob"], ["carol", "bob/1"], [3, "2"])):
         options = ParticleOptions(prefer=prefer, copick_out_session=str(session))
         summary = remove_duplicate_particles([config], None, options)
         assert read_back(config, session=str(session)) == expected(rows, keep), prefer
@@ -370,7 +370,12 @@ def test_the_api_takes_a_project_and_its_pick_sets_by_name(tmp_path):
     import cryodedup
 
     config = sessions_project(tmp_path, [("alice", "1", 0.5), ("bob", "1", 0.9)])
-    assert cryodedup.remove_duplicates(str(config), prefer=["alice/1"]) == ([], [])
+    # The picks kept and rejected come back as rows (trial 3: ([], []), no count of what was kept).
+    kept, rejected = cryodedup.remove_duplicates(str(config), prefer=["alice/1"])
+    assert [tuple(row) for row in kept] == [
+        ("TS_001", "apoferritin", "alice/1", *read_back(config)[("TS_001", "apoferritin")][0])
+    ]
+    assert rejected[["pick_set", "score"]].tolist() == [("bob/1", 0.9)]
     assert read_back(config)[("TS_001", "apoferritin")][0][3] == 0.5
     with pytest.raises(CryodedupError, match="prefer= bob/2: not one of the copick pick sets read"):
         cryodedup.remove_duplicates(config, prefer=["bob/2"], copick_out_session="1")
@@ -444,6 +449,21 @@ def test_a_damaged_pick_file_is_one_line_naming_the_pick_set(tmp_path, damage):
     assert run.returncode == 1 and len(lines) == 1, run.stderr
     assert lines[0].startswith(f"Error: {config}: the picks of run ") and "bob/1" in lines[0], lines[0]
     assert "apoferritin" in lines[0] and ("cannot be read" in lines[0] or "needs a location" in lines[0]), lines[0]
+
+
+def test_a_point_without_a_finite_centre_is_named_by_run_object_and_file(tmp_path):
+    # Trial 3: "alice/1: particle 27 has no finite centre" named neither the run, the object nor the file.
+    config, _ = make_project(tmp_path, 5)
+    path = sorted((tmp_path / "project" / "overlay").rglob("bob_1_apoferritin.json"))[-1]
+    run = next(part for part in path.parts if part in RUNS)
+    data = json.loads(path.read_text())
+    data["points"][1]["location"]["x"] = float("nan")
+    path.write_text(json.dumps(data))
+    result = _run_cli(config, "--min-dist", "50", cwd=tmp_path)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1, result.stderr
+    want = f"Error: {config}: the picks of run {run}, object apoferritin, bob/1 ({path}): point 2 has no finite centre"
+    assert lines[0].startswith(want), lines[0]
 
 
 @pytest.mark.parametrize("radius", [-5, 0, "big"])

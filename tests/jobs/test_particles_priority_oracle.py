@@ -15,7 +15,7 @@ from cryodedup.jobs.particles import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from fixtures.synthetic import write_cs
 from helpers import kept_rows, located_records, write_star
-from oracle import SAME_CENTRE, oracle
+from oracle import SAME_CENTRE, oracle, oracle_priority
 
 MIN_DIST = 6.5  # (integer coordinates: no pair at exactly the distance)
 LABELS = [
@@ -58,7 +58,8 @@ def cases(draw):
 
 
 def expected(inputs, prefer, mode, higher_is_better=True):
-    """The brute force's kept rows and the number of images it keeps at two centres (warn)."""
+    """The brute force's kept rows, the number of images it keeps at two centres (warn), and
+    the groups priority decided (groups, by priority, against the score)."""
     rows = [(k, *row) for k, rows in enumerate(inputs) for row in rows]
     groups = [r[1] for r in rows]
     coords = [(float(r[2] - r[4]), float(r[3])) for r in rows]
@@ -66,7 +67,7 @@ def expected(inputs, prefer, mode, higher_is_better=True):
     level_of = {k - 1: p for p, k in enumerate(prefer)}
     levels = [level_of.get(r[0], len(prefer)) for r in rows]
     images = [0 if r[5] == 0 else 1 + r[1] * 10 + r[5] for r in rows]  # one stack per micrograph
-    keep, _ = oracle(
+    keep, by = oracle(
         groups, coords, scores, MIN_DIST, higher_is_better, levels=levels, images=images if mode == "reject" else None
     )
     twice = 0
@@ -74,7 +75,18 @@ def expected(inputs, prefer, mode, higher_is_better=True):
         kept = [j for j in range(len(rows)) if keep[j] and images[j] == image]
         first = coords[kept[0]]
         twice += any(sum((a - b) ** 2 for a, b in zip(coords[j], first)) > SAME_CENTRE**2 for j in kept[1:])
-    return [j for j in range(len(rows)) if keep[j]], twice
+    decided = oracle_priority(levels, keep, by, scores, higher_is_better)
+    return [j for j in range(len(rows)) if keep[j]], twice, decided
+
+
+def assert_priority(summary, prefer, decided):
+    """The summary's groups decided by priority are the brute force's (with --prefer; one input's
+    STAR file is decided as it is read, where priority has nothing to decide)."""
+    if prefer and ((summary["particles"] and len(summary["inputs"]) > 1) or "priority" in summary):
+        got = summary["priority"]
+        assert (got["groups"], got["by_priority"], got["against_score"]) == decided
+    elif not prefer:
+        assert "priority" not in summary
 
 
 def star_rows(inputs):
@@ -103,9 +115,10 @@ def test_star_inputs_agree_with_the_brute_force(tmp_path_factory, case):
     options = ParticleOptions(min_dist=MIN_DIST, prefer=[str(p) for p in prefer], same_image=mode)
     summary = remove_duplicate_particles(paths, folder / "out", options)
     got = sorted(int(row.split()[7]) for row in kept_rows(folder / "out" / "particles_kept.star"))
-    want, twice = expected(inputs, prefer, mode)
+    want, twice, decided = expected(inputs, prefer, mode)
     assert got == want
     assert summary["same_image"]["images_kept_twice"] == twice
+    assert_priority(summary, prefer, decided)
     assert summary["score"].get("without_score", 0) == sum(
         not math.isfinite(r[5]) or r[5] == -999.0 for rows in inputs for r in rows
     )
@@ -141,9 +154,10 @@ def test_cs_inputs_agree_with_the_brute_force(tmp_path_factory, case):
 
     got = sorted(int(u) - 5000 for u in Dataset.load(folder / "out" / "particles_kept.cs")["uid"])
     negated = [[(*row[:5], row[5] if row[5] == -999.0 else -row[5]) for row in rows] for rows in inputs]
-    want, twice = expected(negated, prefer, mode, higher_is_better=False)
+    want, twice, decided = expected(negated, prefer, mode, higher_is_better=False)
     assert got == want
     assert summary["same_image"]["images_kept_twice"] == twice
+    assert_priority(summary, prefer, decided)
 
 
 @st.composite
@@ -177,7 +191,7 @@ def test_picker_inputs_agree_with_the_brute_force(tmp_path_factory, case):
     renumbered = [[row for j in order for k, row in [_row(inputs, j)] if k == i] for i in range(len(inputs))]
     options = ParticleOptions(min_dist=MIN_DIST, mic_psize=1.0, prefer=[str(p) for p in prefer])
     summary = remove_duplicate_particles(paths, folder / "out", options)
-    want, _ = expected(renumbered, prefer, "warn")
+    want, _, decided = expected(renumbered, prefer, "warn")
     kept_numbers = sorted(order[j] for j in want)
     got = sorted(
         int(float(line.split()[2]))
@@ -187,6 +201,7 @@ def test_picker_inputs_agree_with_the_brute_force(tmp_path_factory, case):
     )
     assert got == kept_numbers
     assert summary["kept"] == len(want)
+    assert_priority(summary, prefer, decided)
 
 
 def _row(inputs, j):

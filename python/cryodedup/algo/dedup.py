@@ -9,6 +9,8 @@ from numpy.typing import ArrayLike
 
 import cryodedup._core as _core
 
+from .priority import PriorityCounts
+
 #: Two inputs' scores are on different scales when the Kolmogorov-Smirnov distance between
 #: their distributions (the largest gap between the fractions of each at or below a value)
 #: exceeds this: then most of one input's scores lie above most of the other's, and the
@@ -80,10 +82,14 @@ class DedupResult:
         For a rejected particle, the index of a kept particle within ``min_dist`` that ranks
         above it (in remove-entirely mode, its nearest neighbour); -1 for kept particles.
         None when not asked for (``want_suppressed_by=False``: 8 bytes per particle saved).
+    priority : PriorityCounts or None
+        With priority levels (and not ``remove_entirely``), the groups each level decided,
+        counted as the core walks (:class:`cryodedup.algo.priority.PriorityCounts`); None otherwise.
     """
 
     keep: np.ndarray
     suppressed_by: np.ndarray | None
+    priority: PriorityCounts | None = None
 
     @property
     def n_kept(self) -> int:
@@ -267,6 +273,7 @@ def _run_dedup(
     pose: _Pose | None = None,
     priorities: ArrayLike | None = None,
     images: ArrayLike | None = None,
+    input_priorities: ArrayLike | None = None,
 ) -> tuple[DedupResult, np.ndarray | None]:
     """The Rust core's dedup on checked ``groups``, ``coords`` and ``inputs`` (None: no masks)."""
     if scores is not None:
@@ -283,6 +290,10 @@ def _run_dedup(
         raise ValueError("whole_tubes does not compare orientations")
     if priorities is not None:
         priorities = small_ids(priorities, "priorities", groups.shape, 2**32)
+    if input_priorities is not None:
+        if priorities is not None or inputs is None:
+            raise ValueError("input_priorities needs inputs, and no priorities")
+        input_priorities = small_ids(input_priorities, "input_priorities", (np.size(input_priorities),), 2**32)
     if images is not None:
         if whole_tubes:
             raise ValueError("whole_tubes does not compare images")
@@ -307,8 +318,12 @@ def _run_dedup(
         None if pose is None else _core.PoseRule(pose.poses, pose.kind, pose.max_angle, pose.sym),
         priorities,
         images,
+        input_priorities,
     )
-    return DedupResult(keep=decision.keep, suppressed_by=decision.suppressed_by), decision.masks
+    counted = decision.priority
+    priority = None if counted is None else PriorityCounts(counted.groups, counted.by_priority, counted.against_score)
+    result = DedupResult(keep=decision.keep, suppressed_by=decision.suppressed_by, priority=priority)
+    return result, decision.masks
 
 
 #: Inputs (pickers) that consensus can tell apart: one bit each in a uint64.
@@ -406,12 +421,15 @@ def dedup_and_support_masks(
     sym: str = "C1",
     priorities: ArrayLike | None = None,
     images: ArrayLike | None = None,
+    input_priorities: ArrayLike | None = None,
 ) -> tuple[DedupResult, np.ndarray]:
     """:func:`dedup`, and which inputs confirm each pick, in one pass over each micrograph.
 
     The neighbours within ``min_dist`` that make duplicates are those that confirm a pick,
     so each micrograph's tree and pairs are built once. Parameters are those of
-    :func:`dedup`, and ``inputs``, the input (picker) of each pick, in [0, :data:`MAX_INPUTS`).
+    :func:`dedup`, and ``inputs``, the input (picker) of each pick, in [0, :data:`MAX_INPUTS`);
+    ``input_priorities``, each input's priority level (instead of ``priorities``, each
+    row's: the core looks a row's level up by its input, no array of a level per row).
 
     Returns
     -------
@@ -438,6 +456,7 @@ def dedup_and_support_masks(
         pose,
         priorities,
         images,
+        input_priorities,
     )
     assert masks is not None  # the core returns masks whenever it is given inputs
     return result, masks

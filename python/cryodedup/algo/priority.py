@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,46 +55,72 @@ def preference(
 ) -> list[Level]:
     """The priority levels ``--prefer`` names, most preferred first.
 
-    Files (``pick_sets`` False): each value one input, by :func:`preferred_inputs`. copick
-    pick sets (``inputs`` labelled ``user/session``): by :func:`preferred_pick_sets`.
+    Files (``pick_sets`` False): each value an input, or the inputs in a folder, by
+    :func:`preferred_inputs`. copick pick sets (``inputs`` labelled ``user/session``): by
+    :func:`preferred_pick_sets`.
     """
     if pick_sets:
         return preferred_pick_sets(prefer, inputs)
-    return [(inputs[k], [k]) for k in preferred_inputs(prefer, [Path(p) for p in inputs])]
+    levels = preferred_inputs(prefer, [Path(p) for p in inputs])
+    # (a level of one input is shown as the input was given; the inputs in a folder as the folder)
+    return [(inputs[held[0]] if len(held) == 1 else str(value), held) for value, held in zip(prefer, levels)]
 
 
-def preferred_inputs(prefer: Sequence[str | os.PathLike | int], inputs: Sequence[Path]) -> list[int]:
-    """The inputs ``--prefer`` names (indices into ``inputs``), most preferred first.
+def preferred_inputs(prefer: Sequence[str | os.PathLike | int], inputs: Sequence[Path]) -> list[list[int]]:
+    """The inputs each ``--prefer`` value names (indices into ``inputs``), most preferred first.
 
     A value is an input's path as given (or the same file by another path), else its
-    position from 1. Refused: a value that names no input, an input named twice.
+    position from 1, else a folder: the inputs beneath it, at one level (``--prefer
+    ManualPick/`` for the STAR files of ManualPick's jobs), else a file within an input
+    folder: that input. Refused: a value that names no
+    input, an input named twice.
     """
-    chosen: list[int] = []
+    chosen: dict[int, str] = {}
+    levels = []
     for value in prefer:
-        k = _input_named(value, inputs)
-        if k in chosen:
-            raise CryodedupError(f"--prefer {value}: {inputs[k]} is preferred twice; give each input once")
-        chosen.append(k)
-    return chosen
+        held = _inputs_named(value, inputs)
+        if twice := [k for k in held if k in chosen]:
+            also = "" if chosen[twice[0]] == str(value) else f" (--prefer {chosen[twice[0]]} too)"
+            raise CryodedupError(f"--prefer {value}: {inputs[twice[0]]} is preferred twice{also}; give each input once")
+        chosen.update((k, str(value)) for k in held)
+        levels.append(held)
+    return levels
 
 
-def _input_named(value: str | os.PathLike | int, inputs: Sequence[Path]) -> int:
+def _inputs_named(value: str | os.PathLike | int, inputs: Sequence[Path]) -> list[int]:
     text = str(value)
     for k, path in enumerate(inputs):
         if text == str(path) or Path(text) == path:
-            return k
+            return [k]
     for k, path in enumerate(inputs):
         try:
             if os.path.samefile(text, path):
-                return k
+                return [k]
         except OSError:
             continue  # a glob or a missing file is matched by its text only
     if text.strip().isdigit() and 1 <= int(text) <= len(inputs):
-        return int(text) - 1
+        return [int(text) - 1]
+    beneath = [k for k, path in enumerate(inputs) if _within(path, text)]
+    if beneath:
+        return beneath
+    for k, path in enumerate(inputs):
+        if _within(text, path):
+            return [k]
     listed = ", ".join(f"{k + 1}: {p}" for k, p in enumerate(inputs))
     raise CryodedupError(
-        f"--prefer {text}: not one of the inputs; give an input's path as given or its position ({listed})"
+        f"--prefer {text}: not one of the inputs; give an input's path as given, its position, or a folder "
+        f"that holds inputs ({listed})"
     )
+
+
+def _absolute(path: str | os.PathLike) -> str:
+    """``path`` made absolute and normal (``a/./b/`` as ``/cwd/a/b``), its links not followed (a glob stays one)."""
+    return os.path.abspath(path)
+
+
+def _within(inner: str | os.PathLike, outer: str | os.PathLike) -> bool:
+    """Whether ``inner`` lies beneath the folder ``outer`` (by their paths, links not followed)."""
+    return Path(_absolute(inner)).is_relative_to(_absolute(outer)) and _absolute(inner) != _absolute(outer)
 
 
 def preferred_pick_sets(prefer: Sequence[str | os.PathLike | int], labels: Sequence[str]) -> list[Level]:
@@ -107,7 +134,8 @@ def preferred_pick_sets(prefer: Sequence[str | os.PathLike | int], labels: Seque
     levels: list[Level] = []
     taken: dict[int, str] = {}
     for value in prefer:
-        level = _pick_sets_named(str(value).strip().rstrip("/"), labels)
+        _refuse_user_and_slash(str(value).strip(), labels)
+        level = _pick_sets_named(str(value).strip(), labels)
         if level is None:
             listed = ", ".join(f"{k + 1}: {label}" for k, label in enumerate(labels))
             raise CryodedupError(
@@ -122,6 +150,19 @@ def preferred_pick_sets(prefer: Sequence[str | os.PathLike | int], labels: Seque
         taken.update((k, str(value)) for k in level[1])
         levels.append(level)
     return levels
+
+
+def _refuse_user_and_slash(text: str, labels: Sequence[str]) -> None:
+    """Refuses ``alice/``: a session left out (a slip for one session, or all of the user's?), never guessed."""
+    user = text[:-1]
+    if not text.endswith("/") or not user or "/" in user:
+        return
+    sessions = [label for label in labels if label.split("/", 1)[0] == user]
+    if sessions:
+        raise CryodedupError(
+            f"--prefer {text}: no session after the slash; give {' or '.join(sessions[:3])}"
+            f"{' (...)' if len(sessions) > 3 else ''}, or {user} for all of {user}'s sessions at one priority"
+        )
 
 
 def _pick_sets_named(text: str, labels: Sequence[str]) -> Level | None:
@@ -155,77 +196,79 @@ def combine_levels(first: np.ndarray | None, then: np.ndarray | None) -> np.ndar
     return combined.astype(np.uint32)
 
 
-def groups_decided(
-    levels: np.ndarray,
-    keep: np.ndarray,
-    suppressed_by: np.ndarray,
-    names: Sequence[str],
-    scores: np.ndarray | None = None,
-    higher_is_better: bool = True,
-) -> dict[str, object]:
-    """Which priority decided how many groups of duplicates.
+@dataclass(frozen=True)
+class PriorityCounts:
+    """The groups each priority level decided, as the core counts them in its walk.
 
-    A group is a kept row and the rows it suppressed; priority decided it when one of those
-    rows has a lower priority (higher level) than the kept one, else the score did. ``names``
-    names the levels (the preferred inputs, then "the other inputs"). With ``scores`` (as
-    ranked: not finite is none, last), ``against_score`` counts the groups decided by
-    priority where a less preferred row outranked the kept one by score (ties by row):
-    where ``--prefer`` changed which pick was kept, not only agreed with the score.
+    Attributes
+    ----------
+    groups : int
+        Groups of duplicates: kept rows that suppressed at least one row.
+    by_priority : list of int
+        Per level of the kept row, the groups it won by priority (a suppressed row of a
+        higher level); the others were decided by the score.
+    against_score : int
+        Of the groups decided by priority, those where such a row had the better score (a
+        real one; ties to the lower row): where the priority changed the row kept. 0 without scores.
     """
-    rejected = np.flatnonzero(~keep & (suppressed_by >= 0))
-    winners = suppressed_by[rejected]
-    # Groups marked by their kept row (a mask, not np.unique: no sort of the pairs).
-    all_groups = _marked(winners, keep.size)
-    decided = levels[winners] < levels[rejected]
-    by_priority = _marked(winners[decided], keep.size)
-    won = np.bincount(levels[by_priority], minlength=len(names))
-    out: dict[str, object] = {
-        "groups": int(all_groups.size),
-        "by_priority": int(by_priority.size),
-        "by_score": int(all_groups.size - by_priority.size),
-        "won_by": {name: int(n) for name, n in zip(names, won) if n},
-    }
-    if scores is not None:
-        kept, lost = winners[decided], rejected[decided]
-        sign = 1.0 if higher_is_better else -1.0
-        ours, theirs = sign * scores[kept], sign * scores[lost]
-        with np.errstate(invalid="ignore"):  # (NaN: no score, ranks last)
-            better = np.isfinite(theirs) & (~np.isfinite(ours) | (theirs > ours) | ((theirs == ours) & (lost < kept)))
-        out["against_score"] = int(_marked(kept[better], keep.size).size)
-    return out
+
+    groups: int
+    by_priority: list[int]
+    against_score: int
+
+    def __add__(self, other: PriorityCounts) -> PriorityCounts:
+        levels = max(len(self.by_priority), len(other.by_priority))
+        mine, theirs = (c.by_priority + [0] * (levels - len(c.by_priority)) for c in (self, other))
+        by_level = [a + b for a, b in zip(mine, theirs)]
+        return PriorityCounts(self.groups + other.groups, by_level, self.against_score + other.against_score)
 
 
-def _marked(rows: np.ndarray, n: int) -> np.ndarray:
-    """The distinct values of ``rows`` (row indices below ``n``), in increasing order."""
-    mask = np.zeros(n, dtype=bool)
-    mask[rows] = True
-    return np.flatnonzero(mask)
+def added_counts(first: PriorityCounts | None, then: PriorityCounts | None) -> PriorityCounts | None:
+    """The counts of two decisions (e.g. two species') as one."""
+    if first is None or then is None:
+        return then if first is None else first
+    return first + then
 
 
 def priority_summary(
     levels: Sequence[Level],
     n_inputs: int,
-    row_levels: np.ndarray,
-    keep: np.ndarray,
-    suppressed_by: np.ndarray,
-    remove_entirely: bool = False,
-    scores: np.ndarray | None = None,
-    higher_is_better: bool = True,
+    counts: PriorityCounts | None,
+    removed: np.ndarray | None = None,
+    scored: bool = True,
 ) -> dict:
     """The inputs in their order of priority (``--prefer``), and which priority decided how many groups.
 
-    Under ``remove_entirely`` no group has a winner (every particle with a duplicate goes,
-    whatever its level): the summary says priority decided nothing, and how many particles
-    of each level were removed.
+    ``counts`` are the core's (``DedupResult.priority``): a group is a kept row and the rows
+    it suppressed; priority decided it when one of those rows has a lower priority (higher
+    level) than the kept one, else the score did; ``against_score`` (with ``scored``) counts
+    the groups decided by priority where a less preferred row had the better score: where
+    ``--prefer`` changed which pick was kept, not only agreed with the score.
+
+    Under ``--remove-entirely`` (``removed``: the particles removed of each input) no group
+    has a winner (every particle with a duplicate goes, whatever its level): the summary says
+    priority decided nothing, and how many particles of each level were removed.
     """
     names = [name for name, _ in levels]
     if sum(len(held) for _, held in levels) < n_inputs:
         names.append("the other inputs")
-    if remove_entirely:
-        removed = np.bincount(row_levels[~keep], minlength=len(names))
+    if removed is not None:
+        per_level = np.bincount(input_levels([held for _, held in levels], n_inputs), removed, len(names))
         return {
             "order": names,
             "applied": False,
-            "removed": {name: int(n) for name, n in zip(names, removed)},
+            "removed": {name: int(n) for name, n in zip(names, per_level)},
         }
-    return {"order": names, **groups_decided(row_levels, keep, suppressed_by, names, scores, higher_is_better)}
+    counts = counts or PriorityCounts(0, [], 0)
+    groups, by_level, against = counts.groups, counts.by_priority, counts.against_score
+    by_priority = int(sum(by_level))
+    out: dict[str, object] = {
+        "order": names,
+        "groups": int(groups),
+        "by_priority": by_priority,
+        "by_score": int(groups) - by_priority,
+        "won_by": {names[level]: int(n) for level, n in enumerate(by_level) if n},
+    }
+    if scored:
+        out["against_score"] = int(against)
+    return out

@@ -83,6 +83,8 @@ class PickSet:
     species: str
     start: int
     stop: int
+    #: Its pick set's place among the inputs (``user/session`` labels).
+    input: int
 
 
 def _names(text: str | None) -> set[str] | None:
@@ -260,7 +262,7 @@ def _particle_set(
         inputs.append(np.full(n, keys.index(key), dtype=np.uint8))
         groups.append(np.full(n, runs.index(run), dtype=np.int64))
         species.append(np.full(n, species_names.index(name), dtype=np.uint32))
-        sets.append(PickSet(picks, run, name, start, start + n))
+        sets.append(PickSet(picks, run, name, start, start + n, keys.index(key)))
         start += n
     log(
         f"read {start:,} picks of {len(species_names)} object(s) by {len(keys)} user/session(s) on {len(runs)} runs",
@@ -344,6 +346,17 @@ class CopickWriter:
             for run, name in pairs
             if runs[run].get_picks(object_name=name, user_id=self.user, session_id=self.session)
         ]
+
+    def where(self, pick_set: int, pick: int) -> str:
+        """Where pick ``pick`` (from 0) of input ``pick_set`` (a user/session) was read: its run, object and file."""
+        for s in (s for s in self.sets if s.input == pick_set):
+            if pick < s.stop - s.start:
+                path = getattr(s.picks, "path", None)
+                user, session = s.picks.user_id, s.picks.session_id
+                where = f"run {s.run}, object {s.species}, {user}/{session}{f' ({path})' if path else ''}"
+                return f"{self.config}: the picks of {where}: point {pick + 1}"
+            pick -= s.stop - s.start
+        raise IndexError(f"pick set {pick_set} has no point {pick + 1}")
 
     def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
         """The STAR files first (all or nothing), then the kept picks of each run and object into the project."""

@@ -37,6 +37,7 @@ from ..algo.dedup import (
 from ..algo.density import duplicate_density, rejected_as_duplicates
 from ..algo.filaments import filament_summary
 from ..algo.priority import (
+    PriorityCounts,
     count_without_score,
     input_levels,
     preference,
@@ -178,7 +179,8 @@ class Decision:
     or rejected with ``--uncovered reject``; None without ``--min-support`` above 1);
     ``covered`` whether input k ran on micrograph g (several inputs only);
     ``ranked_scores`` are the scores compared, when not as read (``--score-normalize
-    rank``: percentiles within each input); ``levels`` each row's priority level.
+    rank``: percentiles within each input); ``levels`` each input's priority level and
+    ``priority`` the groups each level decided (``DedupResult.priority``).
     """
 
     keep: np.ndarray
@@ -190,8 +192,10 @@ class Decision:
     covered: np.ndarray | None = None
     #: Per row, the kept pick of another species that displaced it (--cross-species), else -1.
     displaced_by: np.ndarray | None = None
-    #: Each row's priority level (``--prefer``; lower first), None without priorities.
+    #: Each input's priority level (``--prefer``; lower first), None without priorities.
     levels: np.ndarray | None = None
+    #: The groups each level decided, as the core counted them (None without priorities).
+    priority: PriorityCounts | None = None
 
     @property
     def duplicate(self) -> np.ndarray:
@@ -244,17 +248,22 @@ def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = 
             "--min-dist-z: these particles are 2-D (micrograph coordinates, no z); it is for subtomograms"
         )
     levels = priority_levels(particles, options)
-    rule = _duplicate_rule(particles, options, levels)
+    rule = _duplicate_rule(particles, options)
     rule["higher_is_better"] = higher
     groups, centres = _groups_for_the_rule(particles, options, rule["images"])
     if n_inputs == 1:
-        result = dedup(groups, centres, scores, **rule)
-        return Decision(result.keep, result.suppressed_by, None, ranked_scores=ranked, levels=levels)
+        priorities = None if levels is None else np.zeros(len(particles), np.uint32)  # (one input: one level)
+        result = dedup(groups, centres, scores, priorities=priorities, **rule)
+        return Decision(
+            result.keep, result.suppressed_by, None, ranked_scores=ranked, levels=levels, priority=result.priority
+        )
+    # Each input's level, looked up by the core through the rows' inputs (no array of a level per row).
+    rule["input_priorities"] = levels
     result, confirmed_by = dedup_and_support_masks(groups, centres, scores, particles.input_of, **rule)
     covered = coverage(particles, options.coverage)
     if options.min_support <= 1:
         return Decision(
-            result.keep, result.suppressed_by, confirmed_by, ranked_scores=ranked, covered=covered, levels=levels
+            result.keep, result.suppressed_by, confirmed_by, None, ranked, None, covered, None, levels, result.priority
         )
     supported = popcount(confirmed_by) >= options.min_support
     confirmable = (covered.sum(axis=1) >= options.min_support)[particles.groups]
@@ -262,7 +271,16 @@ def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = 
     keep = result.keep & (supported | (not_confirmable if options.uncovered == "keep" else False))
     unconfirmed = result.keep & confirmable & ~supported
     return Decision(
-        keep, result.suppressed_by, confirmed_by, unconfirmed, ranked, not_confirmable, covered, levels=levels
+        keep,
+        result.suppressed_by,
+        confirmed_by,
+        unconfirmed,
+        ranked,
+        not_confirmable,
+        covered,
+        None,
+        levels,
+        result.priority,
     )
 
 
@@ -288,14 +306,14 @@ def _groups_for_the_rule(
     return joined if joined is not None else (particles.groups, particles.centres)
 
 
-def _duplicate_rule(particles: ParticleSet, options: ParticleOptions, levels: np.ndarray | None) -> dict[str, Any]:
+def _duplicate_rule(particles: ParticleSet, options: ParticleOptions) -> dict[str, Any]:
     """What makes two rows duplicates and which is kept, as the core's dedup takes it (but the score order).
 
     Refuses the rules that exclude each other: ``--same-image reject`` or ``--max-angle``
     with whole tubes, ``--max-angle`` without orientations or with orientations not finite.
     """
-    # The half-set audit counts (rejected, suppressor) pairs; the report which priority decided a group.
-    want_pairs = particles.halfsets is not None or levels is not None
+    # The half-set audit counts (rejected, suppressor) pairs (the core counts which priority decided a group).
+    want_pairs = particles.halfsets is not None
     whole_tubes = particles.tubes is not None and options.filament_mode == "tube"
     images = images_for_the_core(particles.images, options.same_image)
     if images is not None and whole_tubes:
@@ -311,7 +329,6 @@ def _duplicate_rule(particles: ParticleSet, options: ParticleOptions, levels: np
         "want_suppressed_by": options.plot or want_pairs,  # 8 bytes per particle, for pictures and the audit only
         "tubes": particles.tubes,
         "whole_tubes": whole_tubes,
-        "priorities": levels,
         "images": images,
     }
     if options.max_angle is not None:
@@ -328,15 +345,15 @@ def _duplicate_rule(particles: ParticleSet, options: ParticleOptions, levels: np
 
 
 def priority_levels(particles: ParticleSet, options: ParticleOptions) -> np.ndarray | None:
-    """Each row's priority level from ``--prefer`` (uint32, lower first), None without it.
+    """Each input's priority level from ``--prefer`` (uint32, lower first), None without it.
 
-    The rule that ranks before the score in the core (docs/design.md section 2); a further
-    rule's levels are combined with these by :func:`cryodedup.algo.priority.combine_levels`.
+    The rule that ranks before the score in the core (docs/design.md section 2); a row's
+    level is its input's.
     """
     if not options.prefer:
         return None
     levels = preference(options.prefer, particles.inputs, particles.pick_sets)
-    return input_levels([held for _, held in levels], len(particles.inputs))[particles.input_of]
+    return input_levels([held for _, held in levels], len(particles.inputs))
 
 
 def coverage(particles: ParticleSet, rule: str) -> np.ndarray:
@@ -397,17 +414,13 @@ def summarize(
     }
     summary.update(particles.summary)
     if decision.levels is not None:
-        assert decision.suppressed_by is not None, "decide() keeps the pairs with --prefer"
         levels = preference(options.prefer, particles.inputs, particles.pick_sets)
-        summary["priority"] = priority_summary(
-            levels,
-            len(particles.inputs),
-            decision.levels,
-            decision.keep,
-            decision.suppressed_by,
-            options.remove_entirely,
-            *_ranking_scores(particles, decision),
+        n_inputs = len(particles.inputs)
+        removed = (
+            np.bincount(particles.input_of[~decision.keep], minlength=n_inputs) if options.remove_entirely else None
         )
+        scored = _ranking_scores(particles, decision)[0] is not None
+        summary["priority"] = priority_summary(levels, n_inputs, decision.priority, removed, scored)
     if particles.species is not None:
         summary["species"] = species_summary(particles, decision, options)
     summary["duplicate_density"] = duplicate_density(particles.groups, decision.duplicate, particles.mic_names)
@@ -483,6 +496,7 @@ def remove_duplicate_particles(
     *,
     force: bool = False,
     log: Log = _silent,
+    decided: list | None = None,
 ) -> dict:
     """Removes duplicate particles from RELION particle STAR files or CryoSPARC datasets.
 
@@ -502,6 +516,9 @@ def remove_duplicate_particles(
         Overwrite existing outputs.
     log : callable(message, level)
         Receives progress messages ("info") and warnings ("warning").
+    decided : list, optional
+        Receives the particles read and the decision, as ``(ParticleSet, Decision)``: for
+        callers that return the rows (the Python API on a copick project, which writes no file).
 
     Returns
     -------
@@ -529,6 +546,8 @@ def remove_duplicate_particles(
     read_at = time.perf_counter()
     decision = decide(particles, options, log)
     warn_not_confirmable(particles, decision, options, warn)
+    if decided is not None:
+        decided.append((particles, decision))
     decided_at = time.perf_counter()
     halves = halfsets_by_micrograph(particles.groups, decision.keep) if reassign else None
     details = None if plotting is None else picture_details(particles, decision, options, plotting)

@@ -10,10 +10,12 @@ distance (``--min-dist NAME=Å``; a copick object's radius by default). With
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import reduce
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from ..algo.priority import added_counts
 from ..algo.species import cross_species_ranks, suppress_overlaps, won_table
 from ..errors import CryodedupError
 from ..particle_set import ParticleSet
@@ -32,7 +34,6 @@ _ROW_FIELDS = {
     "unconfirmed": False,
     "ranked_scores": np.nan,
     "not_confirmable": False,
-    "levels": 0,  # (--prefer's priority levels)
 }
 
 
@@ -150,7 +151,8 @@ def decide_several_species(
     compared = decision.ranked_scores if decision.ranked_scores is not None else particles.scores
     higher = True if decision.ranked_scores is not None else particles.higher_is_better
     # --prefer's priority levels (lower first) go before any score, as within a species.
-    ranks = cross_species_ranks(compared, particles.species, higher, options.seed, priority=decision.levels)
+    levels = None if decision.levels is None else decision.levels[particles.input_of]
+    ranks = cross_species_ranks(compared, particles.species, higher, options.seed, priority=levels)
     displaced_by = suppress_overlaps(
         particles.groups, particles.centres, particles.species, ranks, decision.keep, radii, options.overlap
     )
@@ -181,6 +183,8 @@ def _merged(parts: list[tuple[np.ndarray, Decision]], n: int) -> Decision:
         fields[name] = out
     covers = [decision.covered for _, decision in parts if decision.covered is not None]
     fields["covered"] = np.logical_or.reduce(covers) if covers else None
+    # (each input's priority level is the whole set's; the groups each decided add up)
+    fields["priority"] = reduce(added_counts, (decision.priority for _, decision in parts), None)
     return replace(parts[0][1], **fields)
 
 

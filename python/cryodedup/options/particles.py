@@ -160,7 +160,8 @@ class ParticleOptions:
         "--prefer",
         "An input whose particles win every group of duplicates they are in over those of inputs not "
         "preferred before it, whatever the scores (hand picks over a picker's, a re-refined set over its "
-        "source): its path as given or its position (1 for the first input); in a copick project, a pick set "
+        "source): its path as given, its position (1 for the first input) or a folder (the inputs beneath it, "
+        "at one priority); in a copick project, a pick set "
         "as user/session, a user (all its sessions) or a position in the summary's order. Repeat it; the "
         "order given is the order of priority. The score decides within one priority. --remove-entirely "
         "ignores it.",

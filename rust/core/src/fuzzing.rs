@@ -105,7 +105,7 @@ impl Numbers<'_> {
 /// is checked against brute force (a kept particle has no kept duplicate, a rejected one names
 /// a kept or, removing entirely, any particle within `min_dist` of it).
 pub fn dedup(data: &[u8]) {
-    use crate::algo::dedup::{dedup_full, DedupParams, RowFacts};
+    use crate::algo::dedup::{dedup_full, DedupParams, Levels, PriorityCounts, Ranks, RowFacts};
     use crate::algo::pose::{point_group, PoseKind, PoseTest};
 
     let mut bytes = Numbers(data);
@@ -136,17 +136,30 @@ pub fn dedup(data: &[u8]) {
     let _ = crate::algo::neighbours::nearest_distances(&groups, &coords, dim, 5.0 * min_dist);
     let _ = crate::algo::consensus::support_masks(&groups, &coords, dim, &inputs, min_dist);
     if flags & 128 != 0 {
-        let _ = crate::algo::filaments::dedup_whole_tubes(&groups, &coords, dim, scores, &tubes, Some(&tubes), &params);
+        let _ = crate::algo::filaments::dedup_whole_tubes(
+            &groups,
+            &coords,
+            dim,
+            scores,
+            &tubes,
+            Some(Levels::Rows(&tubes)),
+            &params,
+        );
         return;
     }
     // The tube bytes double as priority levels: the checks below hold whatever the ranking.
-    let rows = RowFacts { priorities: Some(&tubes), images: None };
+    let rows = RowFacts { priorities: Some(Levels::Rows(&tubes)), images: None };
     let Ok((result, _)) = dedup_full(&groups, &coords, dim, scores, inputs_used, tubes_used, pose, rows, &params)
     else {
         return;
     };
     let n = groups.len();
     assert_eq!((result.keep.len(), result.suppressed_by.len()), (n, n));
+    // The groups each level decided, counted in the walk, are those of its pairs.
+    let ranks = Ranks { scores, higher_is_better: params.higher_is_better };
+    let counted = (!params.remove_entirely)
+        .then(|| PriorityCounts::from_pairs(&result.suppressed_by, &Levels::Rows(&tubes), &ranks));
+    assert_eq!(result.priority, counted);
     let within = |a: usize, b: usize| {
         let (p, q) = (&coords[a * dim..(a + 1) * dim], &coords[b * dim..(b + 1) * dim]);
         let d2: f64 = p.iter().zip(q).map(|(x, y)| (x - y).powi(2)).sum();

@@ -2,7 +2,7 @@
 //! nearest-neighbour distances of the pictures.
 
 use cryodedup_core::algo::decide::{decide, Request, Tubes};
-use cryodedup_core::algo::dedup::RowFacts;
+use cryodedup_core::algo::dedup::{Levels, RowFacts};
 use cryodedup_core::algo::{consensus, dedup as core_dedup, neighbours, pose, species};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
@@ -107,12 +107,24 @@ fn pose_kind(name: &str) -> PyResult<pose::PoseKind> {
 }
 
 /// What `dedup` decides: each row kept or not; the kept row that suppressed each rejected
-/// one (-1 for kept rows) where wanted; with inputs, the mask of inputs picked near each row.
+/// one (-1 for kept rows) where wanted; with inputs, the mask of inputs picked near each row;
+/// with priorities (not removing entirely), the groups each level decided.
 #[pyclass(module = "cryodedup._core", frozen, get_all)]
 pub(crate) struct DedupDecision {
     keep: Py<PyArray1<bool>>,
     suppressed_by: Option<Py<PyArray1<i64>>>,
     masks: Option<Py<PyArray1<u64>>>,
+    priority: Option<Py<PriorityCounts>>,
+}
+
+/// The groups of duplicates (kept rows that suppressed a row), those each level of the kept
+/// row won by priority (a suppressed row of a higher level), and of those, the groups where
+/// such a row had the better score (see cryodedup_core::algo::priority).
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct PriorityCounts {
+    groups: u64,
+    by_priority: Vec<u64>,
+    against_score: u64,
 }
 
 #[pymethods]
@@ -123,8 +135,9 @@ impl DedupDecision {
 }
 
 /// dedup(groups, coords, scores, rule, inputs=None, want_suppressed_by=True, tubes=None,
-/// whole_tubes=False, pose=None, priorities=None, images=None) -> DedupDecision. With
-/// priorities (uint32, each row's level), a lower level ranks first whatever the scores; with
+/// whole_tubes=False, pose=None, priorities=None, images=None, input_priorities=None) ->
+/// DedupDecision. With priorities (uint32, each row's level) or input_priorities (each
+/// input's level, with inputs), a lower level ranks first whatever the scores; with
 /// images (uint64, each row's image, 0 for none), rows of one image at different centres are
 /// duplicates whatever their distance. Groups are int64 or uint32, coords (n, 2
 /// or 3) in Å. With inputs (each row's input, below 64), masks are those of
@@ -135,7 +148,7 @@ impl DedupDecision {
 #[pyfunction]
 #[pyo3(signature = (
     groups, coords, scores, rule, inputs=None, want_suppressed_by=true, tubes=None, whole_tubes=false, pose=None,
-    priorities=None, images=None
+    priorities=None, images=None, input_priorities=None
 ))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn dedup<'py>(
@@ -151,6 +164,7 @@ pub(crate) fn dedup<'py>(
     pose: Option<&PoseRule>,
     priorities: Option<PyReadonlyArray1<'py, u32>>,
     images: Option<PyReadonlyArray1<'py, u64>>,
+    input_priorities: Option<PyReadonlyArray1<'py, u32>>,
 ) -> PyResult<DedupDecision> {
     let poses = pose.map(|p| p.poses.bind(py).readonly());
     let pose_test = match (pose, &poses) {
@@ -162,15 +176,16 @@ pub(crate) fn dedup<'py>(
     };
     let tubes = tubes.as_ref().map(|t| t.as_slice()).transpose()?;
     let params = rule.params(want_suppressed_by);
+    let inputs = inputs.as_ref().map(|i| i.as_slice()).transpose()?;
     let request = Request {
         coords: coords.as_slice()?,
         dim: coords.shape()[1],
         scores: scores.as_ref().map(|s| s.as_slice()).transpose()?,
-        inputs: inputs.as_ref().map(|i| i.as_slice()).transpose()?,
+        inputs,
         tubes: tubes.map(|t| if whole_tubes { Tubes::Whole(t) } else { Tubes::Apart(t) }),
         pose: pose_test.as_ref(),
         rows: RowFacts {
-            priorities: priorities.as_ref().map(|p| p.as_slice()).transpose()?,
+            priorities: levels(priorities.as_ref(), input_priorities.as_ref(), inputs)?,
             images: images.as_ref().map(|i| i.as_slice()).transpose()?,
         },
         params: &params,
@@ -180,7 +195,31 @@ pub(crate) fn dedup<'py>(
         keep: decision.result.keep.into_pyarray(py).unbind(),
         suppressed_by: want_suppressed_by.then(|| decision.result.suppressed_by.into_pyarray(py).unbind()),
         masks: decision.masks.map(|m| m.into_pyarray(py).unbind()),
+        priority: decision
+            .result
+            .priority
+            .map(|c| {
+                Py::new(
+                    py,
+                    PriorityCounts { groups: c.groups, by_priority: c.by_priority, against_score: c.against_score },
+                )
+            })
+            .transpose()?,
     })
+}
+
+/// The priority levels given: each row's, or each input's with the rows' inputs.
+fn levels<'a>(
+    rows: Option<&'a PyReadonlyArray1<'_, u32>>,
+    of_input: Option<&'a PyReadonlyArray1<'_, u32>>,
+    inputs: Option<&'a [u32]>,
+) -> PyResult<Option<Levels<'a>>> {
+    match (rows, of_input, inputs) {
+        (Some(_), Some(_), _) => Err(errors::value("give priorities or input_priorities, not both".to_string())),
+        (None, Some(_), None) => Err(errors::value("input_priorities needs inputs".to_string())),
+        (None, Some(of_input), Some(input_of)) => Ok(Some(Levels::Inputs { input_of, of_input: of_input.as_slice()? })),
+        (rows, None, _) => Ok(rows.map(|r| r.as_slice()).transpose()?.map(Levels::Rows)),
+    }
 }
 
 /// The consensus report's counts (see cryodedup_core::algo::consensus::agreement).

@@ -467,3 +467,30 @@ def test_two_pickers_ranked_by_ncc_score_are_warned_about(tmp_path):
     rank = ParticleOptions(min_dist=30.0, score_normalize="rank")
     summary = remove_duplicate_particles(inputs, tmp_path / "b", rank)
     assert not any("as read" in w for w in summary["warnings"]) and "scale" not in summary["score"]
+
+
+def test_two_refinements_of_one_selection_with_same_image_reject_keep_the_best_row_of_each(tmp_path):
+    # Trial 3: two selections refined apart (the same uids, other alignments2D/shift) were refused even
+    # with --same-image reject, where a uid is one image: the best row of each is kept (hand-worked).
+    rng = np.random.default_rng(11)
+    first = cs_particles(rng, 3, duplicate_fraction=0.0)
+    first["location/micrograph_uid"] = first["location/micrograph_uid"][0]  # one micrograph, far apart on it
+    first["location/center_x_frac"] = [0.1, 0.5, 0.9]
+    first["location/center_y_frac"] = 0.5
+    first["alignments2D/shift"] = 0.0
+    first["alignments2D/error"] = 1.0
+    second = first.copy()
+    second["alignments2D/shift"][:, 0] = 20.0  # refined apart: 20 px of 1.66 Å, 33 Å along x
+    second["alignments2D/error"] = [0.5, 2.0, 2.0]  # the second refinement better for the first particle only
+    a, b = tmp_path / "J10_particles.cs", tmp_path / "J11_particles.cs"
+    write_cs(a, first)
+    write_cs(b, second)
+    options = {"min_dist": 10, "score": "alignments2D/error", "score_order": "min"}
+    with pytest.raises(CryodedupError, match="or --same-image reject to keep the best row of each particle image"):
+        run(tmp_path, [a, b], **options)
+    summary = run(tmp_path, [a, b], same_image="reject", **options)
+    assert (summary["kept"], summary["rejected"]) == (3, 3)
+    kept = Dataset.load(tmp_path / "out" / "particles_kept.cs")
+    shift_x = {int(uid): float(shift[0]) for uid, shift in zip(kept["uid"], kept["alignments2D/shift"])}
+    assert [shift_x.get(int(uid)) for uid in first["uid"]] == [20.0, 0.0, 0.0]
+    assert len(kept) == 3

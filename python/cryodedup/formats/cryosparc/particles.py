@@ -60,11 +60,15 @@ FILAMENT_UID = "filament/filament_uid"
 class _Particles:
     """The merged particle set of all inputs, and how to write its subsets."""
 
-    def __init__(self, inputs: list[Path], warn: Callable[[str], None]) -> None:
+    def __init__(self, inputs: list[Path], warn: Callable[[str], None], same_image: str = "warn") -> None:
         self.inputs = [CsGroup.load(p) for p in inputs]
+        #: ``--same-image``: with ``reject``, rows of one uid that differ are kept as rows of one image.
+        self.same_image = same_image
         self.groups = _join_passthrough(self.inputs)
         self.dropped: list[str] = []
         self.collapsed = 0
+        #: Rows of a uid met before that differ from it, kept (``--same-image reject``).
+        self.repeated = 0
         self.counts = [len(g) for g in self.groups]
         self.input_of = np.repeat(np.arange(len(self.groups)), self.counts)  # input of each row
         if len(self.groups) == 1:
@@ -75,7 +79,10 @@ class _Particles:
     def _merge(self, warn: Callable[[str], None]) -> CsGroup:
         """One dataset with the fields common to all inputs.
 
-        A uid met twice is collapsed when its rows are the same particle, and refused otherwise.
+        A uid met twice is collapsed when its rows are the same particle. Rows of one uid that
+        differ (two refinements of one selection) are refused, but with ``--same-image reject``
+        where the rows name their image: one uid is one image, so they are kept as rows of one
+        image and the decision keeps the best of them.
         """
         from cryosparc.dataset import Dataset
 
@@ -93,10 +100,17 @@ class _Particles:
         first_of = first_index[inverse.ravel()]
         repeats = np.flatnonzero(first_of != np.arange(len(uid)))
         differ = _rows_differ(merged, repeats, first_of[repeats], common)
-        if differ.any():
+        images = BLOB_PATH in common and BLOB_IDX in common
+        if differ.any() and not (self.same_image == "reject" and images):
             row = int(repeats[np.argmax(differ)])
-            self._refuse_uid_twice(merged, row, int(first_of[row]), common)
-        keep_rows = np.sort(first_index)
+            self._refuse_uid_twice(merged, row, int(first_of[row]), common, images)
+        self.repeated = int(np.count_nonzero(differ))
+        if self.repeated:
+            warn(
+                f"{self.repeated:,} particles are in two inputs with different values (refined apart?): each kept "
+                "as rows of one image, of which --same-image reject keeps the best"
+            )
+        keep_rows = np.sort(np.concatenate([first_index, repeats[differ]]))
         self.collapsed = len(uid) - len(keep_rows)
         if self.collapsed:
             warn(f"{self.collapsed} particles appear in more than one input and are counted once")
@@ -108,7 +122,7 @@ class _Particles:
         csg = self.groups[0].csg
         return CsGroup(self.groups[0].path, [single], slots, [np.arange(len(single))], csg, ["merged"])
 
-    def _refuse_uid_twice(self, merged: Dataset, row: int, first: int, fields: list[str]) -> NoReturn:
+    def _refuse_uid_twice(self, merged: Dataset, row: int, first: int, fields: list[str], images: bool) -> NoReturn:
         """One line naming both inputs, the uid and the fields in which its two rows differ."""
         one = np.array([row])
         differing = [f for f in fields if _rows_differ(merged, one, np.array([first]), [f])[0]]
@@ -117,6 +131,7 @@ class _Particles:
         raise CryodedupError(
             f"{a} and {b}: uid {int(merged['uid'][row])} is in both with different {listed}: rows of one uid are "
             "joined as one particle and must agree (two refinements of one selection?); give one of them"
+            + (", or --same-image reject to keep the best row of each particle image" if images else "")
         )
 
 
@@ -126,8 +141,17 @@ class CsWriter:
     One .cs per file of the (merged) group, its passthrough files, and a .csg for a result group.
     """
 
-    def __init__(self, group: CsGroup, outdir: Path, inputs: list[Path], stems: tuple[str, str] = (KEPT, REJECTED)):
+    def __init__(
+        self,
+        group: CsGroup,
+        outdir: Path,
+        inputs: list[Path],
+        stems: tuple[str, str] = (KEPT, REJECTED),
+        uids_repeat: bool = False,
+    ):
         self.group, self.inputs, self.stems = group, inputs, stems
+        #: Whether a uid may be in two rows (``--same-image reject``): never two of them kept.
+        self.uids_repeat = uids_repeat
         self.paths = {stem: [outdir / n for n in group.output_names(stem)] for stem in stems}
         self.outputs = self.paths[stems[0]] + self.paths[stems[1]]
 
@@ -142,12 +166,25 @@ class CsWriter:
 
         ``halves`` (0 or 1 per row), where given, is the kept rows' ``alignments3D/split``.
         """
+        if self.uids_repeat:
+            self._refuse_a_uid_kept_twice(keep)
         with AtomicOutputs(self.outputs, force=force, inputs=self.inputs) as tmp:
             for stem, selected in zip(self.stems, (keep, ~keep)):
                 files = self.paths[stem]
                 values = {SPLIT: halves} if halves is not None and stem == self.stems[0] else None
                 self.group.write_subset(selected, [tmp[f] for f in files], [f.name for f in files], values)
         return {"kept": self.paths[KEPT], "rejected": self.paths[REJECTED]}
+
+    def _refuse_a_uid_kept_twice(self, keep: np.ndarray) -> None:
+        """Refuses to write one uid twice into the kept particles (CryoSPARC takes a uid as one particle)."""
+        uids = np.sort(np.asarray(self.group.column("uid"))[keep])
+        twice = uids[1:][uids[1:] == uids[:-1]]
+        if twice.size:
+            raise CryodedupError(
+                f"uid {int(twice[0])} would be kept twice ({twice.size:,} such particles): its two rows lie at one "
+                "centre and neither was taken for a duplicate of the other (orientations more than --max-angle "
+                "apart, or segments of one filament); give one of the inputs"
+            )
 
 
 #: The fields that name a particle's micrograph: its exposure's uid, else its path.
@@ -536,14 +573,14 @@ def read_cs_files(
     their common fields. The set's writer writes ``OUTDIR/particles_kept.cs`` and
     ``particles_rejected.cs`` (with passthrough files and a .csg for a result group).
     """
-    particles = _Particles(inputs, warn)
+    particles = _Particles(inputs, warn, options.same_image)
     group = particles.group
     names = [str(g.path) for g in particles.groups]
     found = read_group(group, options, warn, names, particles.input_of)
     # Every file read, the files a .csg names included: none may be overwritten by an output.
     read_files = [Path(p) for p in inputs] + [cs.path for g in particles.inputs for cs in g.files if cs.path]
     found.read_files = read_files
-    found.writer = CsWriter(group, Path(outdir), read_files)
+    found.writer = CsWriter(group, Path(outdir), read_files, uids_repeat=particles.repeated > 0)
     found.summary.update(
         {
             "input_files": [{"file": str(g.path), "particles": len(g)} for g in particles.inputs],

@@ -10,6 +10,8 @@
 //! particle within `min_dist` (and, where images are given, every other row of its image at
 //! another centre); a suppressed particle suppresses nothing.
 
+use std::sync::{Mutex, PoisonError};
+
 use rayon::prelude::*;
 
 use crate::algo::grid::Grid;
@@ -17,6 +19,8 @@ use crate::algo::kdtree::KdTree;
 use crate::algo::points::{check_coordinates, check_min_dist, grouped, masks_of_points, point, MAX_MASK_INPUTS};
 pub use crate::algo::points::{search_radius, GroupId, SAME_CENTRE};
 use crate::algo::pose::PoseTest;
+use crate::algo::priority::Tally;
+pub use crate::algo::priority::{Levels, PriorityCounts, Ranks};
 use crate::errors::DedupError;
 use crate::parallel::Scatter;
 
@@ -38,9 +42,10 @@ pub struct DedupParams {
 /// Per-row facts beyond centres and scores that the ranking and the duplicate test use.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RowFacts<'a> {
-    /// Each row's priority level: a lower level ranks before a higher one whatever the
-    /// scores; the score decides within a level (`--prefer`, docs/design.md section 2).
-    pub priorities: Option<&'a [u32]>,
+    /// Priority levels (each row's, or each input's): a lower level ranks before a higher
+    /// one whatever the scores; the score decides within a level (`--prefer`,
+    /// docs/design.md section 2). The groups each level decided are then counted.
+    pub priorities: Option<Levels<'a>>,
     /// Each row's image (0: not known). Two rows of one image at different centres are
     /// duplicates whatever their distance (`--same-image reject`); rows of one image at one
     /// centre are symmetry-expanded copies, left to the distance rule.
@@ -53,6 +58,8 @@ pub struct DedupResult {
     /// For a rejected particle: a kept particle within `min_dist` that ranks above it (in
     /// remove-entirely mode: its nearest neighbour). -1 for kept particles.
     pub suppressed_by: Vec<i64>,
+    /// With priority levels (and not removing entirely): how many groups each level decided.
+    pub priority: Option<PriorityCounts>,
 }
 
 impl DedupParams {
@@ -117,8 +124,8 @@ pub fn dedup_full<G: GroupId>(
 
 /// Checks the lengths of the per-row facts.
 pub(crate) fn check_rows(n: usize, rows: &RowFacts) -> Result<(), DedupError> {
-    if let Some(p) = rows.priorities.filter(|p| p.len() != n) {
-        return Err(DedupError::Length { what: "priorities", expected: n, got: p.len() });
+    if let Some(levels) = rows.priorities {
+        levels.check(n)?;
     }
     match rows.images.filter(|i| i.len() != n) {
         Some(i) => Err(DedupError::Length { what: "images", expected: n, got: i.len() }),
@@ -216,17 +223,38 @@ struct Input<'a> {
 }
 
 impl Input<'_> {
+    /// The scores the ranking compares, for telling priority's decisions from the score's.
+    fn ranks(&self) -> Ranks<'_> {
+        Ranks { scores: self.scores, higher_is_better: self.params.higher_is_better }
+    }
+
+    /// The levels whose decisions are counted: given, and a group has a kept row.
+    fn counted_levels(&self) -> Option<&Levels<'_>> {
+        self.rows.priorities.as_ref().filter(|_| !self.params.remove_entirely)
+    }
+
+    /// Notes in `tally` (the group of global row `kept`, made at its first suppression) that
+    /// `kept` suppressed global row `row`, where levels are counted.
+    #[inline]
+    fn note(&self, tally: &mut Option<Tally>, kept: u32, row: u32) {
+        if let Some(levels) = self.counted_levels() {
+            tally.get_or_insert_with(|| Tally::new(kept, levels)).note(row, levels, &self.ranks());
+        }
+    }
+
     /// Whether global particles `a` and `b` are segments of one tube (never duplicates).
     fn same_tube(&self, a: u32, b: u32) -> bool {
         self.tubes.is_some_and(|t| t[a as usize] != 0 && t[a as usize] == t[b as usize])
     }
 }
 
-/// One group's slices of the outputs, aligned with its members (`masks` empty when not wanted).
+/// One group's slices of the outputs, aligned with its members (`masks` empty when not
+/// wanted), and the thread's priority counts.
 struct GroupOut<'a> {
     keep: &'a mut [bool],
     sup: &'a mut [i64],
     masks: &'a mut [u64],
+    counts: &'a mut PriorityCounts,
 }
 
 fn run<const D: usize, G: GroupId>(groups: &[G], input: &Input) -> (DedupResult, Option<Vec<u64>>) {
@@ -242,6 +270,7 @@ fn run<const D: usize, G: GroupId>(groups: &[G], input: &Input) -> (DedupResult,
     let mut masks = vec![0u64; if want_masks { n } else { 0 }];
     let (keep_out, sup_out, masks_out) =
         (Scatter::new(&mut keep), Scatter::new(&mut suppressed_by), Scatter::new(&mut masks));
+    let priority = Mutex::new(PriorityCounts::default());
     ranges.par_iter().with_min_len(8).for_each_init(GroupBuffers::default, |buffers, &(lo, hi)| {
         let members = &order[lo..hi];
         let mut out = buffers.reset(members.len(), want_sup, want_masks);
@@ -254,8 +283,12 @@ fn run<const D: usize, G: GroupId>(groups: &[G], input: &Input) -> (DedupResult,
             sup_out.put(members, out.sup);
             masks_out.put(members, out.masks);
         }
+        if out.counts.groups > 0 {
+            priority.lock().unwrap_or_else(PoisonError::into_inner).add(out.counts);
+        }
     });
-    (DedupResult { keep, suppressed_by }, want_masks.then_some(masks))
+    let priority = input.counted_levels().map(|_| priority.into_inner().unwrap_or_else(PoisonError::into_inner));
+    (DedupResult { keep, suppressed_by, priority }, want_masks.then_some(masks))
 }
 
 /// One thread's output buffers, reused from group to group.
@@ -264,6 +297,7 @@ struct GroupBuffers {
     keep: Vec<bool>,
     sup: Vec<i64>,
     masks: Vec<u64>,
+    counts: PriorityCounts,
 }
 
 impl GroupBuffers {
@@ -276,7 +310,10 @@ impl GroupBuffers {
         refill(&mut self.keep, len, true);
         refill(&mut self.sup, if want_sup { len } else { 0 }, -1);
         refill(&mut self.masks, if want_masks { len } else { 0 }, 0);
-        GroupOut { keep: &mut self.keep, sup: &mut self.sup, masks: &mut self.masks }
+        self.counts.groups = 0;
+        self.counts.against_score = 0;
+        self.counts.by_priority.fill(0);
+        GroupOut { keep: &mut self.keep, sup: &mut self.sup, masks: &mut self.masks, counts: &mut self.counts }
     }
 }
 
@@ -328,7 +365,7 @@ fn ranking(input: &Input, members: &[u32], subset: impl Iterator<Item = u32>) ->
         }
         Some(levels) => {
             let mut keyed: Vec<(u32, u64, u32)> =
-                subset.map(|k| (levels[members[k as usize] as usize], key(k), k)).collect();
+                subset.map(|k| (levels.of(members[k as usize] as usize), key(k), k)).collect();
             keyed.sort_unstable();
             keyed.into_iter().map(|(_, _, k)| k).collect()
         }
@@ -366,10 +403,10 @@ fn dedup_group<const D: usize>(input: &Input, members: &[u32], out: &mut GroupOu
     if input.params.remove_entirely {
         reject_all_with_neighbours(&near, out.keep, out.sup);
     } else if masks_in_greedy_pass {
-        suppress_greedily_with_masks(&near, out.keep, out.sup, &member_inputs, out.masks);
+        suppress_greedily_with_masks(&near, out, &member_inputs);
         return;
     } else {
-        suppress_greedily(&near, out.keep, out.sup);
+        suppress_greedily(&near, out);
     }
     if out.masks.is_empty() {
         return;
@@ -467,11 +504,12 @@ impl<'a, const D: usize> Neighbourhood<'a, D> {
         })
     }
 
-    /// Rejects the rows of kept member `r`'s image elsewhere that are still kept.
-    fn reject_same_image(&self, r: u32, keep: &mut [bool], sup: &mut [i64]) {
+    /// Rejects the rows of kept member `r`'s image elsewhere that are still kept (noted in `tally`).
+    fn reject_same_image(&self, r: u32, keep: &mut [bool], sup: &mut [i64], tally: &mut Option<Tally>) {
         for m in self.same_image_elsewhere(r) {
             if keep[m as usize] {
                 reject(keep, sup, m, self.members[r as usize]);
+                self.input.note(tally, self.members[r as usize], self.members[m as usize]);
             }
         }
     }
@@ -534,20 +572,27 @@ impl<'a, const D: usize> Neighbourhood<'a, D> {
 /// particles are pairwise more than `min_dist` apart, so a position is met by only a few
 /// kept particles' searches (at most 5 in 2-D, 12 in 3-D) and the work is near-linear in any
 /// geometry, a thousand picks on one spot included.
-fn suppress_greedily<const D: usize>(near: &Neighbourhood<D>, keep: &mut [bool], sup: &mut [i64]) {
-    let members = near.members;
+fn suppress_greedily<const D: usize>(near: &Neighbourhood<D>, out: &mut GroupOut) {
+    let (members, keep, sup) = (near.members, &mut *out.keep, &mut *out.sup);
     for r in ranking(near.input, members, 0..members.len() as u32) {
         if !keep[r as usize] {
             continue;
         }
+        let mut tally = None;
         near.for_each_position_near(r, |position, d2| {
             for &other in near.positions.members(position) {
                 if keep[other as usize] && near.is_duplicate(r, other, d2) {
                     reject(keep, sup, other, members[r as usize]);
+                    near.input.note(&mut tally, members[r as usize], members[other as usize]);
                 }
             }
         });
-        near.reject_same_image(r, keep, sup);
+        if near.images.is_some() {
+            near.reject_same_image(r, keep, sup, &mut tally);
+        }
+        if let Some(tally) = &tally {
+            out.counts.count(tally);
+        }
     }
 }
 
@@ -558,20 +603,15 @@ fn suppress_greedily<const D: usize>(near: &Neighbourhood<D>, keep: &mut [bool],
 /// pairs of two suppressed particles come from one more search per suppressed particle.
 /// So a group is searched once per particle, not once per kept particle and then once per
 /// particle for the masks (a tenth of the decision at 10M picks of two pickers).
-fn suppress_greedily_with_masks<const D: usize>(
-    near: &Neighbourhood<D>,
-    keep: &mut [bool],
-    sup: &mut [i64],
-    inputs: &[u32],
-    masks: &mut [u64],
-) {
-    let members = near.members;
+fn suppress_greedily_with_masks<const D: usize>(near: &Neighbourhood<D>, out: &mut GroupOut, inputs: &[u32]) {
+    let (members, keep, sup, masks) = (near.members, &mut *out.keep, &mut *out.sup, &mut *out.masks);
     let mut searched = vec![false; members.len()];
     for r in ranking(near.input, members, 0..members.len() as u32) {
         if !keep[r as usize] {
             continue;
         }
         searched[r as usize] = true;
+        let mut tally = None;
         near.for_each_position_near(r, |position, d2| {
             for &other in near.positions.members(position) {
                 if other != r {
@@ -580,10 +620,16 @@ fn suppress_greedily_with_masks<const D: usize>(
                 }
                 if keep[other as usize] && near.is_duplicate(r, other, d2) {
                     reject(keep, sup, other, members[r as usize]);
+                    near.input.note(&mut tally, members[r as usize], members[other as usize]);
                 }
             }
         });
-        near.reject_same_image(r, keep, sup);
+        if near.images.is_some() {
+            near.reject_same_image(r, keep, sup, &mut tally);
+        }
+        if let Some(tally) = &tally {
+            out.counts.count(tally);
+        }
     }
     for s in (0..members.len() as u32).filter(|&s| !searched[s as usize]) {
         near.for_each_position_near(s, |position, _| {
@@ -879,7 +925,7 @@ mod tests {
                     (keep[a], sup[a]) = (false, b as i64);
                 }
             }
-            return DedupResult { keep, suppressed_by: sup };
+            return DedupResult { keep, suppressed_by: sup, priority: None };
         }
         let mut order: Vec<usize> = (0..n).collect();
         let key = |i: usize| if scores[i].is_nan() { f64::INFINITY } else { -scores[i] };
@@ -893,7 +939,7 @@ mod tests {
                 }
             }
         }
-        DedupResult { keep, suppressed_by: sup }
+        DedupResult { keep, suppressed_by: sup, priority: None }
     }
 
     #[test]
@@ -944,7 +990,7 @@ mod tests {
                     (keep[a], sup[a]) = (false, b as i64);
                 }
             }
-            return DedupResult { keep, suppressed_by: sup };
+            return DedupResult { keep, suppressed_by: sup, priority: None };
         }
         let mut order: Vec<usize> = (0..n).collect();
         let key = |i: usize| (levels[i], if scores[i].is_finite() { -scores[i] } else { f64::INFINITY });
@@ -958,7 +1004,9 @@ mod tests {
                 }
             }
         }
-        DedupResult { keep, suppressed_by: sup }
+        let ranks = Ranks { scores: Some(scores), higher_is_better: true };
+        let priority = Some(PriorityCounts::from_pairs(&sup, &Levels::Rows(levels), &ranks));
+        DedupResult { keep, suppressed_by: sup, priority }
     }
 
     #[test]
@@ -967,7 +1015,7 @@ mod tests {
         // score 3 at level 0, -inf and NaN at level 0. Level 0 wins; within it the score 3.
         let coords = [0.0, 0.0, 1.0, 0.0, 2.0, 0.0, 3.0, 0.0, 4.0, 0.0];
         let scores = [5.0, 1.0, 3.0, f64::NEG_INFINITY, f64::NAN];
-        let rows = RowFacts { priorities: Some(&[1, 0, 0, 0, 0]), images: None };
+        let rows = RowFacts { priorities: Some(Levels::Rows(&[1, 0, 0, 0, 0])), images: None };
         let (r, _) = dedup_full(&[0i64; 5], &coords, 2, Some(&scores), None, None, None, rows, &params(10.0)).unwrap();
         assert_eq!(r.keep, [false, false, true, false, false]);
         // Lower is better: +inf is no score either, so 1.0 wins level 0.
@@ -979,10 +1027,10 @@ mod tests {
         let r = dedup(&[0i64; 2], &coords[..4], 2, Some(&[f64::INFINITY, -1.0]), &params(10.0)).unwrap();
         assert_eq!(r.keep, [false, true]);
         // Without scores the level still decides; the random key within a level.
-        let rows = RowFacts { priorities: Some(&[3, 3, 3, 3, 2]), images: None };
+        let rows = RowFacts { priorities: Some(Levels::Rows(&[3, 3, 3, 3, 2])), images: None };
         let (r, _) = dedup_full(&[0i64; 5], &coords, 2, None, None, None, None, rows, &params(10.0)).unwrap();
         assert_eq!(r.keep, [false, false, false, false, true]);
-        let short = RowFacts { priorities: Some(&[0]), images: None };
+        let short = RowFacts { priorities: Some(Levels::Rows(&[0])), images: None };
         let err = dedup_full(&[0i64; 2], &coords[..4], 2, None, None, None, None, short, &params(1.0)).unwrap_err();
         assert_eq!(err, DedupError::Length { what: "priorities", expected: 2, got: 1 });
     }
@@ -1033,19 +1081,27 @@ mod tests {
                     _ => (next() % 5) as f64,
                 })
                 .collect();
-            let levels: Vec<u32> = (0..n).map(|_| (next() % 3) as u32).collect();
+            // Levels of rows, or of inputs (three inputs at levels 2, 0, 1 and a fourth at 2).
+            let input_of: Vec<u32> = (0..n).map(|_| (next() % 4) as u32).collect();
+            let of_input = [2, 0, 1, 2];
+            let levels: Vec<u32> = input_of.iter().map(|&i| of_input[i as usize]).collect();
             let images: Vec<u64> =
                 (0..n).map(|_| if next() % 3 == 0 { 0 } else { next() % (n as u64 / 2 + 1) + 1 }).collect();
             for min_dist in [0.0, 5.0, 20.0] {
                 for remove_entirely in [false, true] {
                     let p = DedupParams { remove_entirely, ..params(min_dist) };
-                    let rows = RowFacts { priorities: Some(&levels), images: Some(&images) };
-                    let (got, _) = dedup_full(&groups, &coords, 2, Some(&scores), None, None, None, rows, &p).unwrap();
                     let want = brute_force_rows(&groups, &coords, &scores, &levels, &images, &p);
-                    if remove_entirely {
-                        assert_eq!(got.keep, want.keep, "n {n} d {min_dist} entirely");
-                    } else {
-                        assert_eq!(got, want, "n {n} d {min_dist}");
+                    let by_input = Levels::Inputs { input_of: &input_of, of_input: &of_input };
+                    // By rows' levels; by inputs' in the pass that also finds the masks.
+                    for (levels, inputs) in [(Levels::Rows(&levels), None), (by_input, Some(&input_of[..]))] {
+                        let rows = RowFacts { priorities: Some(levels), images: Some(&images) };
+                        let (got, _) =
+                            dedup_full(&groups, &coords, 2, Some(&scores), inputs, None, None, rows, &p).unwrap();
+                        if remove_entirely {
+                            assert_eq!(got.keep, want.keep, "n {n} d {min_dist} entirely");
+                        } else {
+                            assert_eq!(got, want, "n {n} d {min_dist}");
+                        }
                     }
                 }
             }

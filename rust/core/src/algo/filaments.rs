@@ -14,7 +14,9 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use crate::algo::dedup::{check_rows, random_key, score_key, validate, DedupParams, DedupResult, RowFacts};
+use crate::algo::dedup::{
+    check_rows, random_key, score_key, validate, DedupParams, DedupResult, Levels, PriorityCounts, Ranks, RowFacts,
+};
 use crate::algo::kdtree::KdTree;
 use crate::algo::points::{grouped, point, GroupId};
 use crate::errors::DedupError;
@@ -28,7 +30,7 @@ pub fn dedup_whole_tubes<G: GroupId>(
     dim: usize,
     scores: Option<&[f64]>,
     tubes: &[u32],
-    priorities: Option<&[u32]>,
+    priorities: Option<Levels>,
     params: &DedupParams,
 ) -> Result<DedupResult, DedupError> {
     validate(groups, coords, dim, scores, None, None, params)?;
@@ -46,13 +48,16 @@ pub fn dedup_whole_tubes<G: GroupId>(
         })
         .collect();
     let n = groups.len();
-    let mut result = DedupResult { keep: vec![true; n], suppressed_by: vec![-1; n] };
+    let mut result = DedupResult { keep: vec![true; n], suppressed_by: vec![-1; n], priority: None };
     for (&(lo, hi), group) in ranges.iter().zip(decided) {
         for (&i, (keep, by)) in order[lo..hi].iter().zip(group) {
             result.keep[i as usize] = keep;
             result.suppressed_by[i as usize] = by;
         }
     }
+    // (a tube's segments are suppressed by the kept tubes' segments near them: counted from those pairs)
+    let ranks = Ranks { scores, higher_is_better: params.higher_is_better };
+    result.priority = priorities.map(|levels| PriorityCounts::from_pairs(&result.suppressed_by, &levels, &ranks));
     Ok(result)
 }
 
@@ -60,8 +65,8 @@ struct Segments<'a> {
     coords: &'a [f64],
     scores: Option<&'a [f64]>,
     tubes: &'a [u32],
-    /// Each segment's priority level (lower first), where given.
-    priorities: Option<&'a [u32]>,
+    /// The segments' priority levels (lower first), where given.
+    priorities: Option<Levels<'a>>,
     params: &'a DedupParams,
 }
 
@@ -145,7 +150,8 @@ fn rank_tubes(input: &Segments, members: &[u32], segments: &[Vec<usize>]) -> Vec
                 }
                 None => random_key(input.params.seed, members[first] as u64),
             };
-            let level = input.priorities.map_or(0, |p| segs.iter().map(|&k| p[members[k] as usize]).min().unwrap_or(0));
+            let level =
+                input.priorities.map_or(0, |p| segs.iter().map(|&k| p.of(members[k] as usize)).min().unwrap_or(0));
             (level, key, first, t)
         })
         .collect();

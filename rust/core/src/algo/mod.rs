@@ -11,6 +11,7 @@
 //! - [`grid`], [`kdtree`]: radius searches among dense and spread points.
 //! - [`neighbours`]: each particle's distance to its nearest neighbour (for the pictures).
 //! - [`pose`]: orientations, point groups and the angle between two particles.
+//! - [`priority`]: input priority levels (`--prefer`) and the groups each level decided.
 //! - [`species`]: picks of different species whose spheres overlap: the better kept.
 //! - [`micrographs`]: binned micrographs' spectra and their phase correlation.
 
@@ -26,4 +27,5 @@ pub mod micrographs;
 pub mod neighbours;
 pub mod points;
 pub mod pose;
+pub mod priority;
 pub mod species;
