@@ -20,7 +20,8 @@ def radius(min_dist):
 def oracle(groups, coords, scores, min_dist, higher_is_better=True, remove_entirely=False, levels=None, images=None):
     """Compares every pair; ranks by level (lower first, where given), then by score (best
     first, ties by row; a score that is not finite last). With ``images`` (0: none), two rows
-    of one image more than SAME_CENTRE apart are duplicates whatever their distance."""
+    of one image more than SAME_CENTRE apart or on two micrographs are duplicates whatever
+    their distance."""
     n = len(groups)
     r2 = radius(min_dist) ** 2
 
@@ -30,18 +31,19 @@ def oracle(groups, coords, scores, min_dist, higher_is_better=True, remove_entir
     def within(i, j):
         return groups[i] == groups[j] and d2(i, j) <= r2
 
-    def twins(i, j):
-        return images is not None and images[i] != 0 and images[i] == images[j] and d2(i, j) > SAME_CENTRE**2
+    def twins(i, j):  # (on two micrographs, one image is the same particle twice wherever its rows lie)
+        same = images is not None and images[i] != 0 and images[i] == images[j]
+        return same and (d2(i, j) > SAME_CENTRE**2 or groups[i] != groups[j])
 
     def close(i, j):
-        return within(i, j) or (groups[i] == groups[j] and twins(i, j))
+        return within(i, j) or twins(i, j)
 
     keep = [True] * n
     by = [-1] * n
     if remove_entirely:
         for i in range(n):
             near = [(d2(i, j), j) for j in range(n) if j != i and within(i, j)]
-            same = [j for j in range(n) if j != i and groups[i] == groups[j] and twins(i, j)]
+            same = [j for j in range(n) if j != i and twins(i, j)]
             if near or same:
                 keep[i], by[i] = False, min(near)[1] if near else same[0]
         return keep, by

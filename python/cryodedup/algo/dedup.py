@@ -176,9 +176,11 @@ def dedup(
         decides within a level (``--prefer``).
     images : array_like of int, shape (n,), optional
         The particle image of each row as a non-zero 64-bit key (0: not known): rows of one
-        image at different centres (more than 0.001 Å apart) are duplicates whatever their
-        distance (``--same-image reject``); rows of one image at one centre are symmetry
-        copies, left to the distance rule. Not with ``whole_tubes``.
+        image at different centres (more than 0.001 Å apart) or on different micrographs are
+        duplicates whatever their distance (``--same-image reject``); rows of one image at one
+        centre of one micrograph are symmetry copies, left to the distance rule. Micrographs
+        that share an image are ranked as one (distance still joins rows of one micrograph
+        only). Not with ``whole_tubes``.
 
     Returns
     -------

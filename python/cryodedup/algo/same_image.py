@@ -44,50 +44,6 @@ def images_for_the_core(images: Images | None, mode: str) -> np.ndarray | None:
     return images.keys
 
 
-def across_micrographs(
-    groups: np.ndarray, centres: np.ndarray, keys: np.ndarray, reach: float
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """The groups and centres the core decides by when rows of one image lie on different micrographs.
-
-    The core compares the rows of one micrograph only. A JoinStar of selections whose
-    micrograph names differ (one selection's from another MotionCorr job) puts one image on
-    two micrographs, where ``reject`` would not see it. Micrographs that share an image are
-    decided as one group, each moved along x past the others by more than ``reach`` (the
-    largest distance that makes duplicates), so that distance never joins rows of different
-    micrographs while their image does. None when no image spans micrographs.
-    """
-    order = np.lexsort((groups, keys))
-    k, g = keys[order], np.asarray(groups, dtype=np.int64)[order]
-    shared = (k[1:] == k[:-1]) & (g[1:] != g[:-1])
-    if not shared.any():
-        return None
-    joined = _joined_micrographs(g[:-1][shared], g[1:][shared], int(g.max()) + 1)
-    component = joined[groups]
-    # Each micrograph's slot among its component's: 0, 1, 2, ... (0 for one alone).
-    mics = np.unique(np.asarray(groups, dtype=np.int64))
-    slot = np.zeros(int(mics.max()) + 1, dtype=np.float64)
-    by_component = mics[np.argsort(joined[mics], kind="stable")]
-    starts = np.flatnonzero(np.concatenate([[True], np.diff(joined[by_component]) != 0]))
-    slot[by_component] = np.arange(by_component.size) - np.repeat(starts, np.diff(np.append(starts, mics.size)))
-    step = 2.0 * float(np.abs(centres[:, 0]).max()) + 2.0 * reach + 1.0
-    moved = np.array(centres, dtype=np.float64, copy=True)
-    moved[:, 0] += slot[groups] * step
-    return component, moved
-
-
-def _joined_micrographs(first: np.ndarray, second: np.ndarray, n: int) -> np.ndarray:
-    """Each micrograph's component (its smallest member) of the graph whose edges join ``first`` to ``second``."""
-    label = np.arange(n, dtype=np.int64)
-    while True:
-        low = np.minimum(label[first], label[second])
-        before = label.copy()
-        np.minimum.at(label, first, low)
-        np.minimum.at(label, second, low)
-        label = label[label]  # (pointer jumping: halves the paths each round)
-        if np.array_equal(label, before):
-            return label
-
-
 def rows_kept_twice(images: Images, centres: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """The kept rows whose image is kept more than once at different centres, by image then row."""
     if all_distinct(images):

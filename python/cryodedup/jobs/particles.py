@@ -45,7 +45,7 @@ from ..algo.priority import (
     priority_summary,
     scores_without_none,
 )
-from ..algo.same_image import across_micrographs, images_for_the_core, same_image_pairs, same_image_summary
+from ..algo.same_image import images_for_the_core, same_image_pairs, same_image_summary
 from ..algo.species import percentiles_within
 from ..errors import CryodedupError
 from ..formats.micrograph_lists import found_under, resolve_paths, search_roots
@@ -250,7 +250,7 @@ def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = 
     levels = priority_levels(particles, options)
     rule = _duplicate_rule(particles, options)
     rule["higher_is_better"] = higher
-    groups, centres = _groups_for_the_rule(particles, options, rule["images"])
+    groups, centres = particles.groups, particles.centres  # (the core walks micrographs that share an image as one)
     if n_inputs == 1:
         priorities = None if levels is None else np.zeros(len(particles), np.uint32)  # (one input: one level)
         result = dedup(groups, centres, scores, priorities=priorities, **rule)
@@ -289,21 +289,6 @@ def _ranking_scores(particles: ParticleSet, decision: Decision) -> tuple[np.ndar
     if decision.ranked_scores is not None:  # (--score-normalize rank: percentiles, higher first)
         return decision.ranked_scores, True
     return particles.scores, particles.higher_is_better
-
-
-def _groups_for_the_rule(
-    particles: ParticleSet, options: ParticleOptions, images: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """The micrographs and centres the core decides by.
-
-    With ``--same-image reject``, micrographs sharing an image are one
-    (:func:`cryodedup.algo.same_image.across_micrographs`).
-    """
-    if images is None or particles.tubes is not None:  # (tube numbers are per micrograph: never joined)
-        return particles.groups, particles.centres
-    reach = max(options.min_dist, options.min_dist_z or 0.0)
-    joined = across_micrographs(particles.groups, particles.centres, images, reach)
-    return joined if joined is not None else (particles.groups, particles.centres)
 
 
 def _duplicate_rule(particles: ParticleSet, options: ParticleOptions) -> dict[str, Any]:

@@ -15,6 +15,7 @@ use std::sync::{Mutex, PoisonError};
 use rayon::prelude::*;
 
 use crate::algo::grid::Grid;
+use crate::algo::joined::joined_micrographs;
 use crate::algo::kdtree::KdTree;
 use crate::algo::points::{check_coordinates, check_min_dist, grouped, masks_of_points, point, MAX_MASK_INPUTS};
 pub use crate::algo::points::{search_radius, GroupId, SAME_CENTRE};
@@ -271,13 +272,13 @@ fn run<const D: usize, G: GroupId>(groups: &[G], input: &Input) -> (DedupResult,
     let (keep_out, sup_out, masks_out) =
         (Scatter::new(&mut keep), Scatter::new(&mut suppressed_by), Scatter::new(&mut masks));
     let priority = Mutex::new(PriorityCounts::default());
-    ranges.par_iter().with_min_len(8).for_each_init(GroupBuffers::default, |buffers, &(lo, hi)| {
-        let members = &order[lo..hi];
+    let decide = |buffers: &mut GroupBuffers, members: &[u32], parts: Option<&[u32]>| {
         let mut out = buffers.reset(members.len(), want_sup, want_masks);
-        dedup_group::<D>(input, members, &mut out);
-        // SAFETY: `order` is a permutation of 0..n and the groups' ranges do not overlap,
-        // so every particle index is written by exactly one group, and each output holds
-        // n values (or none, and then its buffer is empty too).
+        dedup_group::<D>(input, members, parts, &mut out);
+        // SAFETY: `order` is a permutation of 0..n, the groups' ranges do not overlap and a
+        // unit of joined groups holds their members, each group in one unit or alone, so
+        // every particle index is written once, and each output holds n values (or none,
+        // and then its buffer is empty too).
         unsafe {
             keep_out.put(members, out.keep);
             sup_out.put(members, out.sup);
@@ -286,6 +287,18 @@ fn run<const D: usize, G: GroupId>(groups: &[G], input: &Input) -> (DedupResult,
         if out.counts.groups > 0 {
             priority.lock().unwrap_or_else(PoisonError::into_inner).add(out.counts);
         }
+    };
+    // Micrographs that share an image are walked as one unit (images across micrographs).
+    let joined = input.rows.images.map(|images| joined_micrographs(&order, &ranges, images)).unwrap_or_default();
+    let alone = |g: usize| !joined.in_unit.get(g).copied().unwrap_or(false);
+    ranges
+        .par_iter()
+        .enumerate()
+        .with_min_len(8)
+        .filter(|&(g, _)| alone(g))
+        .for_each_init(GroupBuffers::default, |buffers, (_, &(lo, hi))| decide(buffers, &order[lo..hi], None));
+    joined.units.par_iter().for_each_init(GroupBuffers::default, |buffers, unit| {
+        decide(buffers, &unit.members, Some(&unit.parts));
     });
     let priority = input.counted_levels().map(|_| priority.into_inner().unwrap_or_else(PoisonError::into_inner));
     (DedupResult { keep, suppressed_by, priority }, want_masks.then_some(masks))
@@ -381,9 +394,10 @@ fn exact_key<const D: usize>(p: &[f64; D]) -> [u64; D] {
     key
 }
 
-/// One group. `members` are global indices in increasing order; `out` holds this group's
-/// slices of the outputs, aligned with `members`.
-fn dedup_group<const D: usize>(input: &Input, members: &[u32], out: &mut GroupOut) {
+/// One group, or micrographs joined by their images (`parts`: each member's micrograph, whose
+/// rows alone are within its distance). `members` are global indices in increasing order;
+/// `out` holds this group's slices of the outputs, aligned with `members`.
+fn dedup_group<const D: usize>(input: &Input, members: &[u32], parts: Option<&[u32]>, out: &mut GroupOut) {
     let member_inputs: Vec<u32> =
         input.inputs.map_or_else(Vec::new, |inputs| members.iter().map(|&i| inputs[i as usize]).collect());
     for (mask, &own) in out.masks.iter_mut().zip(&member_inputs) {
@@ -393,13 +407,14 @@ fn dedup_group<const D: usize>(input: &Input, members: &[u32], out: &mut GroupOu
         return;
     }
     let points: Vec<[f64; D]> = members.iter().map(|&i| point::<D>(input.coords, i)).collect();
-    let near = Neighbourhood::new(input, members, &points);
+    let near = Neighbourhood::new(input, members, parts, &points);
     // Masks from the greedy pass's own searches where a pair's test is the distance alone.
     let masks_in_greedy_pass = !out.masks.is_empty()
         && !input.params.remove_entirely
         && near.grid().is_some()
         && input.tubes.is_none()
-        && input.pose.is_none();
+        && input.pose.is_none()
+        && parts.is_none();
     if input.params.remove_entirely {
         reject_all_with_neighbours(&near, out.keep, out.sup);
     } else if masks_in_greedy_pass {
@@ -411,12 +426,17 @@ fn dedup_group<const D: usize>(input: &Input, members: &[u32], out: &mut GroupOu
     if out.masks.is_empty() {
         return;
     }
-    if input.tubes.is_some() {
-        // Confirmation follows the duplicate test, which leaves out the segments of one tube.
+    if input.tubes.is_some() || parts.is_some() {
+        // Confirmation follows the duplicate test, which leaves out the segments of one tube;
+        // joined micrographs confirm within each micrograph only.
+        let tubes = input.tubes.is_some();
         for (local, mask) in out.masks.iter_mut().enumerate() {
-            near.for_each_position_near(local as u32, |position, d2| {
+            let local = local as u32;
+            near.for_each_position_near(local, |position, d2| {
                 for &m in near.positions.members(position) {
-                    if near.is_duplicate(local as u32, m, d2) {
+                    let confirms =
+                        if tubes { near.is_duplicate(local, m, d2) } else { m != local && near.same_part(local, m) };
+                    if confirms {
                         *mask |= 1 << member_inputs[m as usize];
                     }
                 }
@@ -438,6 +458,8 @@ struct Neighbourhood<'a, const D: usize> {
     search: Search<D>,
     /// The members of each image, where images are given.
     images: Option<ImageRuns>,
+    /// Each member's micrograph, where micrographs are joined by their images.
+    parts: Option<&'a [u32]>,
 }
 
 /// A group's members by image: the members of one image (not 0) form a run of `sorted`.
@@ -479,7 +501,7 @@ enum Search<const D: usize> {
 }
 
 impl<'a, const D: usize> Neighbourhood<'a, D> {
-    fn new(input: &'a Input<'a>, members: &'a [u32], points: &'a [[f64; D]]) -> Self {
+    fn new(input: &'a Input<'a>, members: &'a [u32], parts: Option<&'a [u32]>, points: &'a [[f64; D]]) -> Self {
         // Exact copies are merged for nearest-neighbour searches and for identical centres
         // (symmetry expansion: dozens of copies per spot); the greedy radius searches meet
         // each point a bounded number of times anyway.
@@ -490,17 +512,24 @@ impl<'a, const D: usize> Neighbourhood<'a, D> {
         let grid = if merged { None } else { Grid::new(&positions.points, params.radius()) };
         let search = grid.map_or_else(|| Search::Tree(KdTree::new(&positions.points)), Search::Grid);
         let images = input.rows.images.map(|images| ImageRuns::new(images, members));
-        Neighbourhood { input, members, points, positions, search, images }
+        Neighbourhood { input, members, points, positions, search, images, parts }
     }
 
-    /// The other members of member `local`'s image at another centre: the same particle image
-    /// twice, after refinements that moved it (rows at one centre are symmetry copies).
+    /// Whether members `a` and `b` lie on one micrograph (always, but in joined micrographs).
+    #[inline]
+    fn same_part(&self, a: u32, b: u32) -> bool {
+        self.parts.is_none_or(|parts| parts[a as usize] == parts[b as usize])
+    }
+
+    /// The other members of member `local`'s image at another centre or on another
+    /// micrograph: the same particle image twice, after refinements that moved it or in
+    /// selections of two micrograph jobs (rows at one centre of one micrograph are symmetry copies).
     fn same_image_elsewhere(&self, local: u32) -> impl Iterator<Item = u32> + '_ {
         let run = self.images.as_ref().map_or(&[][..], |images| images.of(local));
         let here = &self.points[local as usize];
         run.iter().copied().filter(move |&m| {
             let d2: f64 = here.iter().zip(&self.points[m as usize]).map(|(a, b)| (a - b) * (a - b)).sum();
-            m != local && d2 > SAME_CENTRE * SAME_CENTRE
+            m != local && (d2 > SAME_CENTRE * SAME_CENTRE || !self.same_part(local, m))
         })
     }
 
@@ -526,7 +555,7 @@ impl<'a, const D: usize> Neighbourhood<'a, D> {
     /// condition on a pair (e.g. on poses) goes here and nowhere else.
     #[inline]
     fn is_duplicate(&self, a: u32, b: u32, _d2: f64) -> bool {
-        a != b && {
+        a != b && self.same_part(a, b) && {
             let (ga, gb) = (self.members[a as usize], self.members[b as usize]);
             !self.input.same_tube(ga, gb) && self.input.pose.is_none_or(|pose| pose.close(ga, gb))
         }
@@ -976,16 +1005,19 @@ mod tests {
     ) -> DedupResult {
         let n = groups.len();
         let d2 = |a: usize, b: usize| (0..2).map(|k| (coords[2 * a + k] - coords[2 * b + k]).powi(2)).sum::<f64>();
-        let twins = |a: usize, b: usize| images[a] != 0 && images[a] == images[b] && d2(a, b) > 1e-6;
+        // (one image on two micrographs is the same particle twice wherever its rows lie)
+        let twins = |a: usize, b: usize| {
+            images[a] != 0 && images[a] == images[b] && (d2(a, b) > 1e-6 || groups[a] != groups[b])
+        };
         let close = |a: usize, b: usize| {
-            a != b && groups[a] == groups[b] && (d2(a, b) <= p.min_dist.max(1e-3).powi(2) || twins(a, b))
+            a != b && ((groups[a] == groups[b] && d2(a, b) <= p.min_dist.max(1e-3).powi(2)) || twins(a, b))
         };
         let (mut keep, mut sup) = (vec![true; n], vec![-1i64; n]);
         if p.remove_entirely {
             for a in 0..n {
                 let within = |b: usize| a != b && groups[a] == groups[b] && d2(a, b) <= p.min_dist.max(1e-3).powi(2);
                 let nearest = (0..n).filter(|&b| within(b)).min_by(|&x, &y| d2(a, x).total_cmp(&d2(a, y)));
-                let other = nearest.or_else(|| (0..n).find(|&b| a != b && groups[a] == groups[b] && twins(a, b)));
+                let other = nearest.or_else(|| (0..n).find(|&b| a != b && twins(a, b)));
                 if let Some(b) = other {
                     (keep[a], sup[a]) = (false, b as i64);
                 }
@@ -1067,6 +1099,30 @@ mod tests {
     }
 
     #[test]
+    fn rows_of_one_image_on_two_micrographs_are_duplicates_and_distance_stays_on_each() {
+        // By hand, min_dist 10: image 7 at (0, 0) on micrograph 0 (score 1) and at (0, 0) on
+        // micrograph 1 (score 2, as a JoinStar of two MotionCorr jobs' selections leaves it);
+        // (500, 0) on 1 and (5, 0) on 0 have no image. The better row of image 7 is kept and
+        // rejects the other; (5, 0) on micrograph 0 is 5 Å from both rows of image 7, but
+        // distance joins rows of one micrograph only, and its neighbour there was rejected.
+        let coords = [0.0, 0.0, 0.0, 0.0, 500.0, 0.0, 5.0, 0.0];
+        let (groups, scores, images, inputs) =
+            ([0i64, 1, 1, 0], [1.0, 2.0, 3.0, 0.0], [7u64, 7, 0, 0], [0u32, 1, 0, 1]);
+        let rows = RowFacts { priorities: None, images: Some(&images) };
+        let (r, masks) =
+            dedup_full(&groups, &coords, 2, Some(&scores), Some(&inputs), None, None, rows, &params(10.0)).unwrap();
+        assert_eq!(r.keep, [false, true, true, true]);
+        assert_eq!(r.suppressed_by, [1, -1, -1, -1]);
+        // Consensus within each micrograph: rows 0 and 3 (inputs 0 and 1) confirm each other.
+        assert_eq!(masks.unwrap(), [0b11, 0b10, 0b01, 0b11]);
+        // Removing entirely: both rows of image 7 go, the first naming its nearest duplicate
+        // (5 Å on its micrograph, which goes too), the second the first (its image).
+        let entirely = DedupParams { remove_entirely: true, ..params(10.0) };
+        let (r, _) = dedup_full(&groups, &coords, 2, None, None, None, None, rows, &entirely).unwrap();
+        assert_eq!((r.keep, r.suppressed_by), (vec![false, false, true, false], vec![3, 0, -1, 0]));
+    }
+
+    #[test]
     fn priorities_and_images_agree_with_brute_force() {
         let mut next = seeded(23);
         for round in 0..60 {
@@ -1095,8 +1151,12 @@ mod tests {
                     // By rows' levels; by inputs' in the pass that also finds the masks.
                     for (levels, inputs) in [(Levels::Rows(&levels), None), (by_input, Some(&input_of[..]))] {
                         let rows = RowFacts { priorities: Some(levels), images: Some(&images) };
-                        let (got, _) =
+                        let (got, masks) =
                             dedup_full(&groups, &coords, 2, Some(&scores), inputs, None, None, rows, &p).unwrap();
+                        // (images join micrographs for the walk, never for the consensus masks)
+                        if let Some(masks) = masks {
+                            assert_eq!(masks, brute_force_masks(&groups, &coords, &input_of, min_dist), "n {n}");
+                        }
                         if remove_entirely {
                             assert_eq!(got.keep, want.keep, "n {n} d {min_dist} entirely");
                         } else {

@@ -100,7 +100,7 @@ fn numbered_in_key_order<K: Ord>(found: KeyGroups, distinct: &[K]) -> KeyGroups 
 /// A fast hash of a few machine words at a time (FxHash's multiply and rotate): the keys
 /// come from one file, not from an adversary, so a keyed hash buys nothing here.
 #[derive(Default)]
-struct WordHasher(u64);
+pub(crate) struct WordHasher(u64);
 
 const SEED: u64 = 0x517c_c1b7_2722_0a95;
 

@@ -7,6 +7,7 @@
 //! - [`decide`]: which duplicate removal a request runs (plain, poses, tubes apart or whole).
 //! - [`filaments`]: filament tubes removed whole when they duplicate a better tube.
 //! - [`images`]: the same particle image twice: the rows kept at two centres.
+//! - [`joined`]: micrographs walked as one where they share a particle image.
 //! - [`keys`]: rows grouped by equal keys (micrograph uids or paths), each hashed once.
 //! - [`grid`], [`kdtree`]: radius searches among dense and spread points.
 //! - [`neighbours`]: each particle's distance to its nearest neighbour (for the pictures).
@@ -21,6 +22,7 @@ pub mod dedup;
 pub mod filaments;
 pub mod grid;
 pub mod images;
+pub mod joined;
 pub mod kdtree;
 pub mod keys;
 pub mod micrographs;
