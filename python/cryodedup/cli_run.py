@@ -91,7 +91,11 @@ def run_job(job: Callable[[], Result]) -> Result:
     except BaseException as err:
         # A Rust panic (pyo3's PanicException) raised while the interpreter handles a signal
         # is the signal's doing: the user stopped the run and gets the one line, not a traceback.
-        if signals.state.received and type(err).__name__ == "PanicException":
+        # So is an error caused by Stopped: Python 3.11 wraps an exception raised in a class's
+        # __set_name__ in a RuntimeError, and a signal that lands while a module imported late
+        # makes a dataclass raises there (the barrage's signal sweep over --shard found one).
+        caused = isinstance(err.__cause__, signals.Stopped)
+        if signals.state.received and (type(err).__name__ == "PanicException" or caused):
             _stop(signals.state.received[0])
         raise
     if signals.state.received:  # a signal that landed in a finaliser, or while the job ended
