@@ -22,6 +22,7 @@ pub use crate::algo::points::{search_radius, GroupId, SAME_CENTRE};
 use crate::algo::pose::PoseTest;
 use crate::algo::priority::Tally;
 pub use crate::algo::priority::{Levels, PriorityCounts, Ranks};
+pub use crate::algo::rank_keys::{random_key, score_key};
 use crate::errors::DedupError;
 use crate::parallel::Scatter;
 
@@ -327,35 +328,6 @@ impl GroupBuffers {
         self.counts.against_score = 0;
         self.counts.by_priority.fill(0);
         GroupOut { keep: &mut self.keep, sup: &mut self.sup, masks: &mut self.masks, counts: &mut self.counts }
-    }
-}
-
-/// A reproducible pseudo-random 64-bit key (splitmix64 finaliser).
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// The random rank key of particle `index` under `seed`; ties (never in practice) by index.
-pub fn random_key(seed: u64, index: u64) -> u64 {
-    mix(seed ^ mix(index))
-}
-
-/// A sort key that orders scores best first; a score that is not finite (NaN, ±inf) means
-/// "none" and ranks last, below every real score (ties are broken by the caller).
-pub(crate) fn score_key(score: f64, higher_is_better: bool) -> u64 {
-    if !score.is_finite() {
-        return u64::MAX;
-    }
-    let bits = (score + 0.0).to_bits(); // -0.0 ranks with 0.0
-                                        // Map the float order onto the unsigned integer order.
-    let ascending = if bits >> 63 == 1 { !bits } else { bits | (1 << 63) };
-    if higher_is_better {
-        !ascending
-    } else {
-        ascending
     }
 }
 
@@ -740,6 +712,7 @@ fn reject(keep: &mut [bool], sup: &mut [i64], local: u32, by_global: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::algo::rank_keys::mix;
 
     fn params(min_dist: f64) -> DedupParams {
         DedupParams { min_dist, higher_is_better: true, remove_entirely: false, seed: 0, want_suppressed_by: true }

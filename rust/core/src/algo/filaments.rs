@@ -14,11 +14,10 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use crate::algo::dedup::{
-    check_rows, random_key, score_key, validate, DedupParams, DedupResult, Levels, PriorityCounts, Ranks, RowFacts,
-};
+use crate::algo::dedup::{check_rows, validate, DedupParams, DedupResult, Levels, PriorityCounts, Ranks, RowFacts};
 use crate::algo::kdtree::KdTree;
 use crate::algo::points::{grouped, point, GroupId};
+use crate::algo::rank_keys::{random_key, score_key};
 use crate::errors::DedupError;
 
 /// Whole-tube removal. `tubes` holds each particle's tube id (the same id for the segments

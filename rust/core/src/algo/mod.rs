@@ -13,6 +13,7 @@
 //! - [`neighbours`]: each particle's distance to its nearest neighbour (for the pictures).
 //! - [`pose`]: orientations, point groups and the angle between two particles.
 //! - [`priority`]: input priority levels (`--prefer`) and the groups each level decided.
+//! - [`rank_keys`]: the keys rows are ranked by: a score's ("none" last) or a seeded random one.
 //! - [`species`]: picks of different species whose spheres overlap: the better kept.
 //! - [`micrographs`]: binned micrographs' spectra and their phase correlation.
 
@@ -30,4 +31,5 @@ pub mod neighbours;
 pub mod points;
 pub mod pose;
 pub mod priority;
+pub mod rank_keys;
 pub mod species;

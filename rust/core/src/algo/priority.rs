@@ -7,7 +7,7 @@
 //! level than the kept one, and decided it against the score when such a row also has a
 //! better score (a real one; ties go to the lower row, as the ranking's do).
 
-use crate::algo::dedup::score_key;
+use crate::algo::rank_keys::score_key;
 use crate::errors::DedupError;
 
 /// Priority levels: a lower level ranks before a higher one whatever the scores.

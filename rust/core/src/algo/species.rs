@@ -9,9 +9,9 @@
 //! suppressed pick suppresses nothing (docs/design.md section 13). Picks of one species are
 //! never compared here: their duplicates are the dedup's.
 
-use crate::algo::dedup::score_key;
 use crate::algo::kdtree::{squared_distance, KdTree};
 use crate::algo::points::{check_coordinates, point, values_by_group, GroupId};
+use crate::algo::rank_keys::score_key;
 use crate::errors::{DedupError, MAX_COORDINATE};
 use crate::parallel::{order_by_key, Scatter};
 use rayon::prelude::*;
