@@ -115,7 +115,10 @@ def image_names(names: list[bytes]) -> tuple[npt.NDArray[np.uint64], npt.NDArray
 def stack_hashes(names: list[bytes]) -> npt.NDArray[np.uint64]: ...
 def images_distinct(runs: npt.NDArray[np.uint64], indices: npt.NDArray[np.uint64]) -> bool: ...
 def images_kept_twice(
-    images: npt.NDArray[np.uint64], centres: npt.NDArray[np.float64], keep: npt.NDArray[np.bool_]
+    images: npt.NDArray[np.uint64],
+    groups: npt.NDArray[np.uint32] | npt.NDArray[np.int64],
+    centres: npt.NDArray[np.float64],
+    keep: npt.NDArray[np.bool_],
 ) -> npt.NDArray[np.uint32]: ...
 
 class StarBlock:

@@ -195,7 +195,7 @@ def _keep(particles: ParticleSet, options: ParticleOptions, warn: Warn) -> np.nd
     """The rows kept; an image kept twice warned of as the command line does (``same_image="warn"``)."""
     keep = decide(particles, options).keep
     if particles.images is not None and options.same_image == "warn":
-        found = same_image_summary(particles.images, particles.centres, keep, options.same_image)
+        found = same_image_summary(particles.images, particles.groups, particles.centres, keep, options.same_image)
         if found.get("message"):
             warn(found["message"])
     return keep

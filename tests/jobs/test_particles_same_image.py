@@ -335,6 +335,61 @@ def test_reject_across_micrographs_matches_brute_force(tmp_path, seed):
     assert kept_rows(tmp_path / "out" / "particles_kept.star") == [line for line, k in zip(body, keep) if k]
 
 
+def test_warn_names_an_image_on_two_micrographs_at_one_centre(tmp_path):
+    # A JoinStar of two motion-correction jobs' selections not refined apart: image 1's two rows
+    # at the same coordinates on two micrographs. Symmetry copies share their micrograph, so
+    # these are the image twice: warn names it (it did not), as reject rejects it.
+    rows = [
+        ["MotionCorr/job002/m1.mrc", 100, 100, 0, 0, "000001@Extract/job007/m1.mrcs", 0.5, 1],
+        ["MotionCorr/job020/m1.mrc", 100, 100, 0, 0, "000001@Extract/job007/m1.mrcs", 0.9, 1],
+    ]
+    joined = write_star(tmp_path / "joined.star", LABELS, rows, optics=OPTICS)  # one file: two micrographs
+    warned = run(tmp_path, [joined])
+    assert warned["inputs"][0]["kept"] == 2
+    assert warned["same_image"]["images_kept_twice"] == 1 and warned["same_image"]["rows"] == 2
+    rejected = run(tmp_path, [joined], name="rejected", same_image="reject")
+    assert rejected["inputs"][0]["kept"] == 1
+    kept = kept_rows(tmp_path / "rejected" / "particles_kept.star")
+    assert [row.split()[0] for row in kept] == ["MotionCorr/job020/m1.mrc"]  # the better score
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_warn_counts_the_images_reject_would_reject(tmp_path, seed):
+    # Brute force over the kept rows of a warn run: an image is kept twice when two of its kept
+    # rows lie on different micrographs or more than SAME_CENTRE_A apart on one. Rows repeat
+    # exact coordinates often (symmetry copies on one micrograph, joins across two).
+    rng = np.random.default_rng(100 + seed)
+    mics = [f"MotionCorr/job{j:03d}/m{k}.mrc" for j in (2, 20) for k in (1, 2)]
+    rows = []
+    for _ in range(int(rng.integers(20, 50))):
+        mic, image = int(rng.integers(len(mics))), int(rng.integers(1, 12))
+        x, y = (100.0 * image, 50.0) if rng.uniform() < 0.5 else tuple(rng.uniform(0, 2000, 2).round(1))
+        rows.append((mic, x, y, image, round(float(rng.uniform()), 3)))
+    star = write_star(
+        tmp_path / "joined.star",
+        LABELS,
+        [[mics[m], x, y, 0, 0, f"{i:06d}@Extract/job007/stack.mrcs", s, 1] for m, x, y, i, s in rows],
+        optics=OPTICS,
+    )
+    summary = remove_duplicate_particles(
+        [star], tmp_path / "out", ParticleOptions(min_dist=20, score="rlnMaxValueProbDistribution")
+    )
+    lines = star.read_text().split("data_particles", 1)[1].splitlines()
+    body = [line for line in lines if line.strip() and not line.lstrip().startswith(("_", "loop_", "#"))]
+    kept = set(kept_rows(tmp_path / "out" / "particles_kept.star"))
+    kept_of_image: dict[int, list[tuple]] = {}
+    for line, row in zip(body, rows):
+        if line in kept:
+            kept_of_image.setdefault(row[3], []).append(row)
+    twice = [
+        image
+        for image, its in kept_of_image.items()
+        if any(a[0] != b[0] or np.hypot(a[1] - b[1], a[2] - b[2]) > 1e-3 for a in its for b in its)
+    ]
+    assert summary["same_image"]["images_kept_twice"] == len(twice)
+    assert summary["same_image"]["rows"] == sum(len(kept_of_image[i]) for i in twice)
+
+
 def test_the_api_checks_images_of_particles_in_memory(tmp_path):
     # Trial 3: remove_duplicates on starfile.read's tables kept 324 of 365 in every mode, no
     # warning; a CryoSPARC array warned of nothing. The in-memory rows must be decided and

@@ -3,8 +3,9 @@
 Joined selections (RELION JoinStar, overlapping CryoSPARC exports) can hold one particle
 image twice; refined apart, its two rows have different origins, so the distance rule may
 keep both, and a refinement then holds one image twice: if the two fall in different
-half-sets, a perfect correlation across them. Rows of one image at one centre are
-symmetry-expanded copies (RELION's relion_particle_symmetry_expand keeps the origins and
+half-sets, a perfect correlation across them. Selections of two motion-correction jobs put
+one image's rows on two micrographs, where no distance joins them. Rows of one image at one
+centre of one micrograph are symmetry-expanded copies (RELION's relion_particle_symmetry_expand keeps the origins and
 changes the angles; CryoSPARC's copies carry ``sym_expand/idx``, part of their key): they
 are not this case and are left to the distance rule.
 
@@ -26,7 +27,7 @@ import numpy as np
 import cryodedup._core as _core
 
 from ..particle_set import Images
-from .dedup import SAME_CENTRE_A
+from .dedup import SAME_CENTRE_A, group_ids
 
 #: Images named in a warning and in the summary; the count says how many more.
 NAMED_IMAGES = 5
@@ -44,26 +45,29 @@ def images_for_the_core(images: Images | None, mode: str) -> np.ndarray | None:
     return images.keys
 
 
-def rows_kept_twice(images: Images, centres: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """The kept rows whose image is kept more than once at different centres, by image then row."""
+def rows_kept_twice(images: Images, groups: np.ndarray, centres: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The kept rows whose image is kept more than once at different centres or micrographs, by image then row."""
     if all_distinct(images):
         return np.zeros(0, dtype=np.uint32)
     return _core.images_kept_twice(
-        np.ascontiguousarray(images.keys, dtype=np.uint64), np.ascontiguousarray(centres, dtype=np.float64), keep
+        np.ascontiguousarray(images.keys, dtype=np.uint64),
+        group_ids(groups),
+        np.ascontiguousarray(centres, dtype=np.float64),
+        keep,
     )
 
 
-def same_image_summary(images: Images, centres: np.ndarray, keep: np.ndarray, mode: str) -> dict:
+def same_image_summary(images: Images, groups: np.ndarray, centres: np.ndarray, keep: np.ndarray, mode: str) -> dict:
     """What the check found, for the summary and ``--json``.
 
     Returns
     -------
     dict
         ``column`` (what names the images), ``mode``, ``images_kept_twice`` (images kept
-        more than once at different centres), ``rows`` (their kept rows), ``named`` (up to
+        more than once at different centres or on different micrographs), ``rows`` (their kept rows), ``named`` (up to
         :data:`NAMED_IMAGES` of them, by name) and ``message`` when there are some.
     """
-    rows = rows_kept_twice(images, centres, keep)
+    rows = rows_kept_twice(images, groups, centres, keep)
     found: dict = {"column": images.label, "mode": mode, "images_kept_twice": 0, "rows": 0}
     if rows.size == 0:
         return found
@@ -81,19 +85,21 @@ def same_image_summary(images: Images, centres: np.ndarray, keep: np.ndarray, mo
     return found
 
 
-def same_image_pairs(images: Images, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs of rows of one image at different centres: each such row with its image's first row.
+def same_image_pairs(images: Images, groups: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of rows of one image at different centres or micrographs: each with its image's first row.
 
     An image of k rows at different centres is k - 1 pairs, as a group of k duplicates is
-    (the half-set audit's convention). Rows at the first row's own centre (symmetry copies)
-    make no pair.
+    (the half-set audit's convention). Rows at the first row's own centre of its micrograph
+    (symmetry copies) make no pair.
     """
-    rows = rows_kept_twice(images, centres, np.ones(images.keys.size, dtype=bool))
+    rows = rows_kept_twice(images, groups, centres, np.ones(images.keys.size, dtype=bool))
     if rows.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     keys = images.keys[rows]
     starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
     first = np.repeat(rows[starts], np.diff(np.append(starts, rows.size))).astype(np.int64)
     second = rows.astype(np.int64)
-    apart = np.linalg.norm(centres[first] - centres[second], axis=1) > SAME_CENTRE_A
+    apart = (groups[first] != groups[second]) | (
+        np.linalg.norm(centres[first] - centres[second], axis=1) > SAME_CENTRE_A
+    )
     return first[apart], second[apart]

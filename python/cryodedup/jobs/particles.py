@@ -450,7 +450,8 @@ def _audits(
     if particles.halfsets is not None:
         assert decision.suppressed_by is not None, "decide() keeps the pairs when there are half-sets"
         criterion = duplicate_criterion(options.min_dist, options.max_angle, options.min_dist_z)
-        pairs = same_image_pairs(particles.images, particles.centres) if particles.images is not None else None
+        images = particles.images
+        pairs = same_image_pairs(images, particles.groups, particles.centres) if images is not None else None
         audits["halfset_audit"] = halfset_audit(particles, decision.suppressed_by, criterion, pairs)
     elif options.audit:
         audits["halfset_audit"] = {
@@ -466,7 +467,7 @@ def _audits(
         )
     if particles.images is not None:
         audits["same_image"] = same_image_summary(
-            particles.images, particles.centres, decision.keep, options.same_image
+            particles.images, particles.groups, particles.centres, decision.keep, options.same_image
         )
     if particles.sources is not None:
         audits["symmetry_expansion"] = symmetry_copies(particles.sources, particles.sources_label, decision.keep)

@@ -35,6 +35,7 @@ macro_rules! on_groups {
         }
     };
 }
+pub(crate) use on_groups;
 
 /// How duplicates are decided: within `min_dist` (Å), the better score kept (higher or
 /// lower first; a random order from `seed` without scores), or both removed.

@@ -8,6 +8,7 @@ use numpy::{
 };
 use pyo3::prelude::*;
 
+use crate::dedup::{on_groups, Groups};
 use crate::errors::{self, CoreError};
 
 /// The columns of an image runs array: stack hash, first and last index, increasing (0 or
@@ -108,20 +109,30 @@ pub(crate) fn images_distinct(
     Ok(py.detach(|| images::distinct(&runs, indices)).map_err(CoreError::from)?)
 }
 
-/// images_kept_twice(images, centres, keep) -> uint32 array: the kept rows whose image is
-/// kept more than once at different centres, by image then row.
+/// images_kept_twice(images, groups, centres, keep) -> uint32 array: the kept rows whose
+/// image is kept more than once at different centres (or on different micrographs, `groups`),
+/// by image then row.
 #[pyfunction]
 pub(crate) fn images_kept_twice<'py>(
     py: Python<'py>,
     images: PyReadonlyArray1<'py, u64>,
+    groups: Groups<'py>,
     centres: PyReadonlyArray2<'py, f64>,
     keep: PyReadonlyArray1<'py, bool>,
 ) -> PyResult<Bound<'py, PyArray1<u32>>> {
     let (n, dim) = (centres.shape()[0], centres.shape()[1]);
     let (images, centres, keep) = (images.as_slice()?, centres.as_slice()?, keep.as_slice()?);
-    if images.len() != n || keep.len() != n {
-        return Err(errors::value(format!("{} images, {} centres, {} keep", images.len(), n, keep.len())));
-    }
-    let rows = py.detach(|| kept_twice(images, centres, dim, keep));
+    let rows = on_groups!(groups, |ids| {
+        if images.len() != n || keep.len() != n || ids.len() != n {
+            return Err(errors::value(format!(
+                "{} images, {} groups, {} centres, {} keep",
+                images.len(),
+                ids.len(),
+                n,
+                keep.len()
+            )));
+        }
+        py.detach(|| kept_twice(images, ids, centres, dim, keep))
+    });
     Ok(rows.into_pyarray(py))
 }
