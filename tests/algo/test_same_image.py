@@ -63,7 +63,8 @@ def test_distinct_images_and_rows_kept_twice_agree_with_a_set(files, data):
     centres = np.arange(2 * len(rows), dtype=np.float64).reshape(-1, 2) * 100.0
     kept = Counter(row for row, k in zip(rows, keep) if k)
     want = [j for j, row in enumerate(rows) if keep[j] and kept[row] > 1]
-    assert sorted(rows_kept_twice(images, centres, keep).tolist()) == want
+    one_micrograph = np.zeros(len(rows), dtype=np.uint32)
+    assert sorted(rows_kept_twice(images, one_micrograph, centres, keep).tolist()) == want
 
 
 def test_the_check_can_fail():
@@ -76,4 +77,5 @@ def test_the_check_can_fail():
     assert not all_distinct(images)
     centres = np.arange(2 * (len(even) + len(again)), dtype=np.float64).reshape(-1, 2) * 100.0
     keep = np.ones(len(even) + len(again), dtype=bool)
-    assert rows_kept_twice(images, centres, keep).tolist() == [4, len(even) + 5]
+    one_micrograph = np.zeros(len(keep), dtype=np.uint32)
+    assert rows_kept_twice(images, one_micrograph, centres, keep).tolist() == [4, len(even) + 5]
