@@ -115,12 +115,35 @@ def test_a_folder_prefers_the_inputs_beneath_it_and_a_file_its_input_folder(tmp_
     ]
     folders = [Path("AutoPick/job010"), Path("ManualPick/job004")]
     assert preferred_inputs(["ManualPick/job004/coords.star"], folders) == [[1]]
+    (tmp_path / "AutoPick/job010/Movies").mkdir()
+    (tmp_path / "AutoPick/job010/Movies/m1.star").write_text("")
     assert preferred_inputs([str(tmp_path / "AutoPick/job010/Movies/m1.star")], folders) == [[0]]  # by its path
     assert preferred_inputs(["AutoPick"], [Path("AutoPick/job010/Movies/*.star")]) == [[0]]  # a pattern beneath
     with pytest.raises(CryodedupError, match=r"--prefer ManualPick/job004: .*job004/coords.star is preferred twice"):
         preferred_inputs(["ManualPick", "ManualPick/job004"], files)
-    with pytest.raises(CryodedupError, match=r"--prefer Extract: not one of the inputs; .*or a folder that holds"):
+    with pytest.raises(CryodedupError, match=r"--prefer Extract: not one of the inputs \(no such file or folder\); "):
         preferred_inputs(["Extract"], files)
+
+
+def test_an_empty_a_missing_or_an_every_input_prefer_is_refused_and_a_pattern_matches(tmp_path, monkeypatch):
+    # Trial 4: --prefer "" and --prefer . took every input at one level (deciding nothing), and a
+    # file that does not exist in an input folder named that input (a typo passed unnoticed);
+    # a file that an input pattern matches was refused.
+    monkeypatch.chdir(tmp_path)
+    for job in ("ManualPick/job004/Movies", "AutoPick/job010/Movies"):
+        (tmp_path / job).mkdir(parents=True)
+        (tmp_path / job / "m1_pick.star").write_text("")
+    inputs = [Path("ManualPick/job004/Movies/*_pick.star"), Path("AutoPick/job010")]
+    for value in ("", " "):
+        with pytest.raises(CryodedupError, match=r"an empty value names no input"):
+            preferred_inputs([value], inputs)
+    with pytest.raises(CryodedupError, match=r"--prefer \.: holds every input \(2\), which puts them all at one"):
+        preferred_inputs(["."], inputs)
+    with pytest.raises(CryodedupError, match=r"job010/nonexist.star: not one of the inputs \(no such file or folder\)"):
+        preferred_inputs(["AutoPick/job010/nonexist.star"], inputs)
+    assert preferred_inputs(["AutoPick/job010/Movies/m1_pick.star"], inputs) == [[1]]
+    assert preferred_inputs(["ManualPick/job004/Movies/m1_pick.star"], inputs) == [[0]]  # matched by the pattern
+    assert preferred_inputs(["1"], [Path("only.star")]) == [[0]]  # one input: its own level, as before
 
 
 def test_a_user_and_a_slash_is_refused_not_guessed():

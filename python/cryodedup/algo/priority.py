@@ -8,6 +8,7 @@ species) may give levels of their own, combined by :func:`combine_levels`. Score
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -71,14 +72,20 @@ def preferred_inputs(prefer: Sequence[str | os.PathLike | int], inputs: Sequence
 
     A value is an input's path as given (or the same file by another path), else its
     position from 1, else a folder: the inputs beneath it, at one level (``--prefer
-    ManualPick/`` for the STAR files of ManualPick's jobs), else a file within an input
-    folder: that input. Refused: a value that names no
-    input, an input named twice.
+    ManualPick/`` for the STAR files of ManualPick's jobs), else an existing file within an
+    input folder or matched by an input pattern: that input. Refused: a value that names no
+    input (an empty one, a missing file), an input named twice, a folder that holds every
+    input (one level for all decides nothing).
     """
     chosen: dict[int, str] = {}
     levels = []
     for value in prefer:
         held = _inputs_named(value, inputs)
+        if len(inputs) > 1 and len(held) == len(inputs):
+            raise CryodedupError(
+                f"--prefer {value}: holds every input ({len(inputs)}), which puts them all at one priority "
+                "and decides nothing; name the inputs to prefer"
+            )
         if twice := [k for k in held if k in chosen]:
             also = "" if chosen[twice[0]] == str(value) else f" (--prefer {chosen[twice[0]]} too)"
             raise CryodedupError(f"--prefer {value}: {inputs[twice[0]]} is preferred twice{also}; give each input once")
@@ -89,6 +96,11 @@ def preferred_inputs(prefer: Sequence[str | os.PathLike | int], inputs: Sequence
 
 def _inputs_named(value: str | os.PathLike | int, inputs: Sequence[Path]) -> list[int]:
     text = str(value)
+    if not text.strip():
+        raise CryodedupError(
+            f"--prefer {text!r}: an empty value names no input; give an input's path, its position, "
+            "or a folder that holds inputs"
+        )
     for k, path in enumerate(inputs):
         if text == str(path) or Path(text) == path:
             return [k]
@@ -103,14 +115,21 @@ def _inputs_named(value: str | os.PathLike | int, inputs: Sequence[Path]) -> lis
     beneath = [k for k, path in enumerate(inputs) if _within(path, text)]
     if beneath:
         return beneath
-    for k, path in enumerate(inputs):
-        if _within(text, path):
-            return [k]
+    if os.path.isfile(text):  # a file an input folder holds or an input pattern matches
+        for k, path in enumerate(inputs):
+            if _within(text, path) or _matched_by(text, path):
+                return [k]
+    missing = "" if os.path.exists(text) or text.strip().isdigit() else " (no such file or folder)"
     listed = ", ".join(f"{k + 1}: {p}" for k, p in enumerate(inputs))
     raise CryodedupError(
-        f"--prefer {text}: not one of the inputs; give an input's path as given, its position, or a folder "
+        f"--prefer {text}: not one of the inputs{missing}; give an input's path as given, its position, or a folder "
         f"that holds inputs ({listed})"
     )
+
+
+def _matched_by(file: str, pattern: Path) -> bool:
+    """Whether the input ``pattern`` (a glob, as a picker's files are given) matches ``file``."""
+    return glob.has_magic(str(pattern)) and Path(_absolute(file)).match(_absolute(pattern))
 
 
 def _absolute(path: str | os.PathLike) -> str:
