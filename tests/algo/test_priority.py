@@ -23,6 +23,7 @@ from cryodedup.algo.priority import (
     scores_without_none,
 )
 from cryodedup.errors import CryodedupError
+from cryodedup.formats.sniff import is_glob
 from oracle import oracle, oracle_priority
 
 # One micrograph, four picks within 10 Å of each other: a hand pick (level 0, no score), two
@@ -142,7 +143,7 @@ def test_an_empty_a_missing_or_an_every_input_prefer_is_refused_and_a_pattern_ma
     with pytest.raises(CryodedupError, match=r"job010/nonexist.star: not one of the inputs \(no such file or folder\)"):
         preferred_inputs(["AutoPick/job010/nonexist.star"], inputs)
     assert preferred_inputs(["AutoPick/job010/Movies/m1_pick.star"], inputs) == [[1]]
-    assert preferred_inputs(["ManualPick/job004/Movies/m1_pick.star"], inputs) == [[0]]  # matched by the pattern
+    assert preferred_inputs(["ManualPick/job004/Movies/m1_pick.star"], inputs, is_glob) == [[0]]  # the pattern's
     assert preferred_inputs(["1"], [Path("only.star")]) == [[0]]  # one input: its own level, as before
 
 

@@ -8,9 +8,8 @@ species) may give levels of their own, combined by :func:`combine_levels`. Score
 
 from __future__ import annotations
 
-import glob
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,22 +51,30 @@ Level = tuple[str, list[int]]
 
 
 def preference(
-    prefer: Sequence[str | os.PathLike | int], inputs: Sequence[str], pick_sets: bool = False
+    prefer: Sequence[str | os.PathLike | int],
+    inputs: Sequence[str],
+    pick_sets: bool = False,
+    is_pattern: Callable[[Path], bool] = lambda path: False,
 ) -> list[Level]:
     """The priority levels ``--prefer`` names, most preferred first.
 
     Files (``pick_sets`` False): each value an input, or the inputs in a folder, by
-    :func:`preferred_inputs`. copick pick sets (``inputs`` labelled ``user/session``): by
+    :func:`preferred_inputs` (``is_pattern``: which inputs are patterns of files, the format
+    detector's word). copick pick sets (``inputs`` labelled ``user/session``): by
     :func:`preferred_pick_sets`.
     """
     if pick_sets:
         return preferred_pick_sets(prefer, inputs)
-    levels = preferred_inputs(prefer, [Path(p) for p in inputs])
+    levels = preferred_inputs(prefer, [Path(p) for p in inputs], is_pattern)
     # (a level of one input is shown as the input was given; the inputs in a folder as the folder)
     return [(inputs[held[0]] if len(held) == 1 else str(value), held) for value, held in zip(prefer, levels)]
 
 
-def preferred_inputs(prefer: Sequence[str | os.PathLike | int], inputs: Sequence[Path]) -> list[list[int]]:
+def preferred_inputs(
+    prefer: Sequence[str | os.PathLike | int],
+    inputs: Sequence[Path],
+    is_pattern: Callable[[Path], bool] = lambda path: False,
+) -> list[list[int]]:
     """The inputs each ``--prefer`` value names (indices into ``inputs``), most preferred first.
 
     A value is an input's path as given (or the same file by another path), else its
@@ -80,7 +87,7 @@ def preferred_inputs(prefer: Sequence[str | os.PathLike | int], inputs: Sequence
     chosen: dict[int, str] = {}
     levels = []
     for value in prefer:
-        held = _inputs_named(value, inputs)
+        held = _inputs_named(value, inputs, is_pattern)
         if len(inputs) > 1 and len(held) == len(inputs):
             raise CryodedupError(
                 f"--prefer {value}: holds every input ({len(inputs)}), which puts them all at one priority "
@@ -94,7 +101,9 @@ def preferred_inputs(prefer: Sequence[str | os.PathLike | int], inputs: Sequence
     return levels
 
 
-def _inputs_named(value: str | os.PathLike | int, inputs: Sequence[Path]) -> list[int]:
+def _inputs_named(
+    value: str | os.PathLike | int, inputs: Sequence[Path], is_pattern: Callable[[Path], bool]
+) -> list[int]:
     text = str(value)
     if not text.strip():
         raise CryodedupError(
@@ -117,7 +126,7 @@ def _inputs_named(value: str | os.PathLike | int, inputs: Sequence[Path]) -> lis
         return beneath
     if os.path.isfile(text):  # a file an input folder holds or an input pattern matches
         for k, path in enumerate(inputs):
-            if _within(text, path) or _matched_by(text, path):
+            if _within(text, path) or (is_pattern(path) and _matched_by(text, path)):
                 return [k]
     missing = "" if os.path.exists(text) or text.strip().isdigit() else " (no such file or folder)"
     listed = ", ".join(f"{k + 1}: {p}" for k, p in enumerate(inputs))
@@ -128,8 +137,8 @@ def _inputs_named(value: str | os.PathLike | int, inputs: Sequence[Path]) -> lis
 
 
 def _matched_by(file: str, pattern: Path) -> bool:
-    """Whether the input ``pattern`` (a glob, as a picker's files are given) matches ``file``."""
-    return glob.has_magic(str(pattern)) and Path(_absolute(file)).match(_absolute(pattern))
+    """Whether the input ``pattern`` (as a picker's files are given) matches ``file``, by whole path."""
+    return Path(_absolute(file)).match(_absolute(pattern))
 
 
 def _absolute(path: str | os.PathLike) -> str:

@@ -50,7 +50,7 @@ from ..algo.species import percentiles_within
 from ..errors import CryodedupError
 from ..formats.micrograph_lists import found_under, resolve_paths, search_roots
 from ..formats.particles import read_particle_files
-from ..formats.sniff import is_copick_config, is_picker_output
+from ..formats.sniff import is_copick_config, is_glob, is_picker_output
 from ..labels import input_labels
 from ..options import ParticleOptions
 from ..outputs import StrPath, all_outputs_at_once
@@ -337,7 +337,7 @@ def priority_levels(particles: ParticleSet, options: ParticleOptions) -> np.ndar
     """
     if not options.prefer:
         return None
-    levels = preference(options.prefer, particles.inputs, particles.pick_sets)
+    levels = preference(options.prefer, particles.inputs, particles.pick_sets, is_glob)
     return input_levels([held for _, held in levels], len(particles.inputs))
 
 
@@ -399,7 +399,7 @@ def summarize(
     }
     summary.update(particles.summary)
     if decision.levels is not None:
-        levels = preference(options.prefer, particles.inputs, particles.pick_sets)
+        levels = preference(options.prefer, particles.inputs, particles.pick_sets, is_glob)
         n_inputs = len(particles.inputs)
         removed = (
             np.bincount(particles.input_of[~decision.keep], minlength=n_inputs) if options.remove_entirely else None
@@ -628,7 +628,7 @@ def check_prefer(paths: list[Path], copick: bool, options: ParticleOptions, warn
     if not options.prefer:
         return
     if not copick:
-        preferred_inputs(options.prefer, paths)
+        preferred_inputs(options.prefer, paths, is_glob)
     if options.remove_entirely:
         warn(
             "--prefer decides nothing with --remove-entirely: every particle that has a duplicate is removed, "
