@@ -179,6 +179,21 @@ def test_refusals(grown, tmp_path):
     assert result.exit_code != 0 and "--update" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("how", ["a first run without --update", "seen.json deleted", "seen/ deleted"])
+def test_outputs_in_the_way_of_an_update_without_a_store_say_why(grown, tmp_path, how):
+    # Trial 4: "pairs.csv: already exists; use --force" alone, with no word of the missing store.
+    out = tmp_path / "out"
+    find_duplicate_micrographs(grown[:6], out, MicrographOptions(bin=1), update=how != "a first run without --update")
+    if how == "seen.json deleted":
+        (out / STORE / MARKER).unlink()
+    elif how == "seen/ deleted":
+        shutil.rmtree(out / STORE)
+    with pytest.raises(CryodedupError, match=r"pairs.csv: already exists; use --force.* found no store of an earlier"):
+        find_duplicate_micrographs(grown[:8], out, MicrographOptions(bin=1), update=True)
+    summary = find_duplicate_micrographs(grown[:8], out, MicrographOptions(bin=1), update=True, force=True)
+    assert summary["images_read"] == 8
+
+
 def test_json_gives_images_read(grown, tmp_path):
     args = ["micrographs", *map(str, grown[:6]), "-o", str(tmp_path / "o"), "--bin", "1", "--update", "--json"]
     result = CliRunner().invoke(main, args)

@@ -30,8 +30,8 @@ from ...resolve.micrograph_names import check_match_mode
 from .group import decide_run
 from .plan import ScoringPlan, plan_scoring
 from .score import ProgressBar, ShardRunner, ShardScores, decide_without_images, run_in_process
-from .update import SeenStore, leave_for_later, open_store, refuse_inputs_inside, score_update
-from .write import PairsCsv, collecting, prepare_outputs, write_results
+from .update import STORE, SeenStore, leave_for_later, open_store, refuse_inputs_inside, score_update
+from .write import PairsCsv, PreparedOutputs, collecting, prepare_outputs, write_results
 
 
 @all_outputs_at_once
@@ -87,8 +87,7 @@ def find_duplicate_micrographs(
     warned: list[str] = []  # --update's warnings, in the summary too: a --json round says what it left out
     said = collecting(log, warned)
     store, mics = _open_update(Path(outdir), inputs, mics, particles, force, ready, said) if update else (None, mics)
-    # An update replaces the outputs of the rounds before it.
-    outputs = prepare_outputs(mics, Path(outdir), inputs, particles, force or bool(store and store.loaded))
+    outputs = _prepared_outputs(mics, Path(outdir), inputs, particles, force, store)
     placement = _placement(mics, options)
     scoring_started = time.perf_counter()
     plan, shards = _score(mics, options, placement, store, said, progress_factory, runner)
@@ -129,6 +128,29 @@ def _open_update(
     refuse_inputs_inside(outdir, [*inputs, *mics.paths, *([particles] if particles else [])])
     store = open_store(outdir, mics, force, said)
     return store, leave_for_later(mics, store, ready, said)
+
+
+def _prepared_outputs(
+    mics: Micrographs,
+    outdir: Path,
+    inputs: Sequence[StrPath],
+    particles: StrPath | None,
+    force: bool,
+    store: SeenStore | None,
+) -> PreparedOutputs:
+    """The outputs' paths, those of an update's earlier rounds replaced.
+
+    Outputs in the way of an update that found no store of earlier rounds are refused saying so.
+    """
+    try:
+        return prepare_outputs(mics, outdir, inputs, particles, force or bool(store and store.loaded))
+    except CryodedupError as error:
+        if store is None or store.loaded:
+            raise
+        raise CryodedupError(
+            f"{error} (--update found no store of an earlier round in {outdir / STORE}: "
+            "--update --force starts one from every micrograph)"
+        ) from None
 
 
 def _placement(mics: Micrographs, options: MicrographOptions) -> Placement | None:
