@@ -10,9 +10,18 @@ pub(crate) fn parse_number(field: &[u8]) -> Option<f64> {
 /// [`parse_number`] of the field `bytes[..len]`. The bytes after the field (the rest of
 /// the row, usually) may be loaded and are ignored: the fast path then reads the field 16
 /// bytes at a time without copying it.
-#[inline]
+#[inline(always)]
 pub(super) fn parse_number_in(bytes: &[u8], len: usize) -> Option<f64> {
-    plain_decimal_in(bytes, len).or_else(|| fast_float2::parse(&bytes[..len]).ok())
+    match plain_decimal_in(bytes, len) {
+        Some(value) => Some(value),
+        None => general_number(&bytes[..len]),
+    }
+}
+
+/// The general parser, out of the fast path's line.
+#[inline(never)]
+fn general_number(field: &[u8]) -> Option<f64> {
+    fast_float2::parse(field).ok()
 }
 
 /// Exact powers of ten, 10^0 to 10^22 (every one representable in an f64).
@@ -65,30 +74,44 @@ pub(super) fn plain_decimal(field: &[u8]) -> Option<f64> {
     exact_quotient(negative, mantissa, decimals)
 }
 
-/// Bytes a fast read of a field loads from its first digit on (the field's end is masked).
-const WIDE: usize = 24;
+/// Bytes a fast read of a field looks at: a sign, 16 characters, and the 8 bytes a load at
+/// the last of them reads.
+const WIDE: usize = 25;
 
 /// [`plain_decimal`] of `bytes[..len]`, 16 bytes at a time: the digits and the point found
 /// by one SIMD compare, the digits on each side of the point read 8 at a time from one
 /// 64-bit load (SWAR). Fields of more than 16 characters after the sign take the byte loop.
 #[cfg(target_arch = "x86_64")]
-#[inline]
+#[inline(always)]
 pub(super) fn plain_decimal_in(bytes: &[u8], len: usize) -> Option<f64> {
-    let negative = len > 0 && bytes[0] == b'-';
-    let from = usize::from(negative);
-    let n = len - from;
-    if n == 0 || n > 16 {
-        return plain_decimal(&bytes[..len]);
+    match bytes.get(..WIDE) {
+        Some(wide) if len <= bytes.len() => wide_plain_decimal(wide.try_into().unwrap(), len),
+        _ => padded_plain_decimal(&bytes[..len]),
     }
-    let mut padded = [b' '; WIDE];
-    let wide: &[u8; WIDE] = match bytes.get(from..from + WIDE) {
-        Some(wide) => wide.try_into().unwrap(),
-        None => {
-            padded[..n].copy_from_slice(&bytes[from..len]);
-            &padded
-        }
-    };
-    let (digits, points) = digit_and_point_masks(wide);
+}
+
+/// [`plain_decimal_in`] of a field at the end of the data: copied, padded with spaces.
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+fn padded_plain_decimal(field: &[u8]) -> Option<f64> {
+    let mut wide = [b' '; WIDE];
+    let head = wide.get_mut(..field.len())?; // longer: not a plain decimal of 19 characters
+    head.copy_from_slice(field);
+    wide_plain_decimal(&wide, field.len())
+}
+
+/// [`plain_decimal`] of `wide[..len]`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn wide_plain_decimal(wide: &[u8; WIDE], len: usize) -> Option<f64> {
+    let negative = wide[0] == b'-';
+    let from = usize::from(negative);
+    let n = len.wrapping_sub(from);
+    if n.wrapping_sub(1) >= 16 {
+        // Empty, or 17 characters and more: the byte loop (which takes up to 19 digits).
+        return wide.get(..len).and_then(plain_decimal);
+    }
+    let (digits, points) = digit_and_point_masks(wide, from);
     let field = (1u32 << n) - 1;
     let others = field & !digits;
     // Plain: digits and at most one point, at least one digit.
@@ -97,8 +120,8 @@ pub(super) fn plain_decimal_in(bytes: &[u8], len: usize) -> Option<f64> {
     }
     let point = if others == 0 { n } else { others.trailing_zeros() as usize };
     let decimals = n - point - usize::from(others != 0);
-    let whole = digits_value(wide, 0, point);
-    let fraction = digits_value(wide, n - decimals, decimals);
+    let whole = digits_value(wide, from, point);
+    let fraction = digits_value(wide, from + n - decimals, decimals);
     // At most 16 digits in all: no overflow.
     let mantissa = whole * POWER_OF_TEN_U64[decimals] + fraction;
     exact_quotient(negative, mantissa, decimals)
@@ -121,14 +144,16 @@ const POWER_OF_TEN_U64: [u64; 17] = {
     p
 };
 
-/// Bit i set where `wide[i]` (i < 16) is a decimal digit, and where it is a point.
+/// Bit i set where `wide[at + i]` (i < 16) is a decimal digit, and where it is a point.
 #[cfg(target_arch = "x86_64")]
 #[inline]
-fn digit_and_point_masks(wide: &[u8; WIDE]) -> (u32, u32) {
+fn digit_and_point_masks(wide: &[u8; WIDE], at: usize) -> (u32, u32) {
     use std::arch::x86_64::*;
-    // SAFETY: SSE2 is part of the x86_64 baseline; the 16-byte load is unaligned and in bounds.
+    assert!(at + 16 <= WIDE);
+    // SAFETY: SSE2 is part of the x86_64 baseline; the 16-byte load is unaligned, in bounds
+    // (asserted).
     unsafe {
-        let v = _mm_loadu_si128(wide.as_ptr() as *const __m128i);
+        let v = _mm_loadu_si128(wide.as_ptr().add(at) as *const __m128i);
         let value = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
         let nine = _mm_set1_epi8(9);
         // A digit's value is at most 9 unsigned: max(value, 9) == 9.
@@ -139,7 +164,7 @@ fn digit_and_point_masks(wide: &[u8; WIDE]) -> (u32, u32) {
 }
 
 /// The integer the `count` (at most 16) digits `wide[at..at + count]` make.
-#[inline]
+#[inline(always)]
 fn digits_value(wide: &[u8; WIDE], at: usize, count: usize) -> u64 {
     if count <= 8 {
         eight_digits(wide, at, count)
@@ -151,15 +176,18 @@ fn digits_value(wide: &[u8; WIDE], at: usize, count: usize) -> u64 {
 /// The integer of the `count` (at most 8) digits `wide[at..at + count]`, from one 64-bit
 /// load: the digits moved to the top bytes (zeros before them), then combined pairwise,
 /// 2, 4 and 8 digits at a time, by three multiplications.
-#[inline]
+#[inline(always)]
 fn eight_digits(wide: &[u8; WIDE], at: usize, count: usize) -> u64 {
-    if count == 0 {
-        return 0;
-    }
-    let word = u64::from_le_bytes(wide[at..at + 8].try_into().unwrap());
+    debug_assert!(count <= 8 && at + 8 <= WIDE);
+    // SAFETY: 8 bytes from `at` (clamped to WIDE - 8) are inside `wide`. The digits of a
+    // field of at most 16 characters after a sign start by byte 17 = WIDE - 8: no clamping.
+    let word = unsafe { std::ptr::read_unaligned(wide.as_ptr().add(at.min(WIDE - 8)) as *const u64) };
+    let word = u64::from_le(word);
     // Bytes past the digits may borrow from the bytes above them, never from the digits
-    // below (the first digit is the lowest byte); the shift drops them.
-    let values = word.wrapping_sub(0x3030_3030_3030_3030) << (8 * (8 - count));
+    // below (the first digit is the lowest byte); the shifts drop them (two shifts: a
+    // shift by 64, for no digit, is no shift at all on x86).
+    let drop = 4 * (8 - count as u32);
+    let values = (word.wrapping_sub(0x3030_3030_3030_3030) << drop) << drop;
     let pairs = values.wrapping_mul(10).wrapping_add(values >> 8);
     let mask = 0x0000_00ff_0000_00ff;
     let fours = (pairs & mask).wrapping_mul(100 + (1_000_000 << 32));

@@ -370,10 +370,13 @@ struct RowSink<'a, 'r> {
     /// Whether rows have a key (its field, if the column exists) and an image name.
     has_key: bool,
     has_image: bool,
-    /// The fields read, ascending, and what each feeds (the number it is plus 1, or'ed with
-    /// [`KEY_COLUMN`] and [`IMAGE_COLUMN`]).
+    /// The fields read, ascending, then usize::MAX.
     wanted: Vec<usize>,
-    feeds: Vec<usize>,
+    /// Which of them (places in `wanted`) are numbers (with the number each is), the key
+    /// and the image name.
+    number_fields: Vec<(usize, usize)>,
+    key_field: Option<usize>,
+    image_field: Option<usize>,
     /// For each field of a row, its place in `wanted` (usize::MAX for none).
     index: Vec<usize>,
     /// Where the wanted fields of the current row are (start and end).
@@ -397,9 +400,10 @@ impl<'a, 'r> RowSink<'a, 'r> {
                 *slot |= role;
             }
         }
-        let wanted: Vec<usize> = (0..ncols).filter(|&c| slot[c] != 0).collect();
+        // Then usize::MAX: the walk's sentinel.
+        let wanted: Vec<usize> = (0..ncols).filter(|&c| slot[c] != 0).chain([usize::MAX]).collect();
         let mut index = vec![usize::MAX; ncols];
-        for (i, &c) in wanted.iter().enumerate() {
+        for (i, &c) in wanted[..wanted.len() - 1].iter().enumerate() {
             index[c] = i;
         }
         RowSink {
@@ -409,7 +413,13 @@ impl<'a, 'r> RowSink<'a, 'r> {
             ncols,
             has_key: key_col.is_some(),
             has_image: image_col.is_some(),
-            feeds: wanted.iter().map(|&c| slot[c]).collect(),
+            number_fields: wanted[..wanted.len() - 1]
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &c)| Some((i, (slot[c] & NUMBER_SLOT).checked_sub(1)?)))
+                .collect(),
+            key_field: wanted[..wanted.len() - 1].iter().position(|&c| slot[c] & KEY_COLUMN != 0),
+            image_field: wanted[..wanted.len() - 1].iter().position(|&c| slot[c] & IMAGE_COLUMN != 0),
             found: vec![(0, 0); wanted.len()],
             wanted,
             index,
@@ -455,29 +465,22 @@ impl<'a, 'r> RowSink<'a, 'r> {
         if count != self.ncols {
             return Err(StarError::FieldCount { line: 0, expected: self.ncols, got: count });
         }
-        let rows = self.rows;
-        let (mut key, mut image): (&[u8], &[u8]) = (b"", b"");
-        for (i, &(s, e)) in self.found.iter().enumerate() {
-            let (s, e) = (base + s, base + e);
-            let feeds = self.feeds[i];
-            if let Some(j) = (feeds & NUMBER_SLOT).checked_sub(1) {
-                let value = match parse_number_in(&rows[s..], e - s) {
-                    Some(v) => v,
-                    None if Some(&rows[s..e]) == self.missing => f64::NAN,
-                    None => {
-                        let label = self.table.labels[self.wanted[i]].clone();
-                        return Err(StarError::NotANumber { line: 0, label, text: excerpt(&rows[s..e]) });
-                    }
-                };
-                self.scan.numbers[j].push(value);
-            }
-            if feeds & KEY_COLUMN != 0 {
-                key = &rows[s..e];
-            }
-            if feeds & IMAGE_COLUMN != 0 {
-                image = &rows[s..e];
-            }
+        let (rows, found) = (self.rows, &self.found);
+        for &(i, j) in &self.number_fields {
+            let (s, e) = (base + found[i].0, base + found[i].1);
+            let value = match parse_number_in(&rows[s..], e - s) {
+                Some(v) => v,
+                None if Some(&rows[s..e]) == self.missing => f64::NAN,
+                None => {
+                    // The first bad field of the row: number fields are in column order.
+                    let label = self.table.labels[self.wanted[i]].clone();
+                    return Err(StarError::NotANumber { line: 0, label, text: excerpt(&rows[s..e]) });
+                }
+            };
+            self.scan.numbers[j].push(value);
         }
+        let field = |i: Option<usize>| i.map_or(&b""[..], |i| &rows[base + found[i].0..base + found[i].1]);
+        let (key, image) = (field(self.key_field), field(self.image_field));
         if self.has_key {
             let id = self.key_id(key);
             self.scan.keys.push(id);

@@ -98,8 +98,9 @@ fn masked_walk_finds_the_fields_the_tokenizer_finds() {
                     fields.push((at, at + f.len()));
                 })
                 .unwrap();
-                let wanted: Vec<usize> = (0..fields.len() + 2).filter(|_| next(3) == 0).collect();
+                let mut wanted: Vec<usize> = (0..fields.len() + 2).filter(|_| next(3) == 0).collect();
                 let mut found = vec![(usize::MAX, 0); wanted.len()];
+                wanted.push(usize::MAX); // the walk's sentinel
                 let walk = masks.walk(from, &wanted, &mut found);
                 let context = String::from_utf8_lossy(line);
                 assert_eq!((walk.newline, walk.count), (newline, fields.len()), "{context:?}");
