@@ -156,7 +156,7 @@ unsafe fn fill_chunks_avx2(bytes: &[u8], text: &mut [u64], newline: &mut [u64]) 
 /// The text and line-feed masks of one 64-byte chunk, 16 bytes at a time.
 #[cfg(target_arch = "x86_64")]
 #[inline]
-fn chunk_masks(chunk: &[u8; 64]) -> (u64, u64) {
+pub(super) fn chunk_masks(chunk: &[u8; 64]) -> (u64, u64) {
     use std::arch::x86_64::*;
     // SAFETY: SSE2 is part of the x86_64 baseline; loads are unaligned and in bounds.
     unsafe {
@@ -175,7 +175,7 @@ fn chunk_masks(chunk: &[u8; 64]) -> (u64, u64) {
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline]
-fn chunk_masks(chunk: &[u8; 64]) -> (u64, u64) {
+pub(super) fn chunk_masks(chunk: &[u8; 64]) -> (u64, u64) {
     chunk
         .iter()
         .enumerate()

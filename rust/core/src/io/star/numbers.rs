@@ -4,15 +4,15 @@
 /// A field as a number, in the syntax Rust's `str::parse::<f64>` accepts (fast-float2 reads
 /// the bytes directly: no UTF-8 check, about twice as fast).
 pub(crate) fn parse_number(field: &[u8]) -> Option<f64> {
-    parse_number_in(field, field.len())
+    parse_number_in(field, field.len(), Swar)
 }
 
 /// [`parse_number`] of the field `bytes[..len]`. The bytes after the field (the rest of
 /// the row, usually) may be loaded and are ignored: the fast path then reads the field 16
 /// bytes at a time without copying it.
 #[inline(always)]
-pub(super) fn parse_number_in(bytes: &[u8], len: usize) -> Option<f64> {
-    match plain_decimal_in(bytes, len) {
+pub(super) fn parse_number_in(bytes: &[u8], len: usize, reader: impl DigitReader) -> Option<f64> {
+    match plain_decimal_in(bytes, len, reader) {
         Some(value) => Some(value),
         None => general_number(&bytes[..len]),
     }
@@ -83,9 +83,9 @@ const WIDE: usize = 25;
 /// 64-bit load (SWAR). Fields of more than 16 characters after the sign take the byte loop.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-pub(super) fn plain_decimal_in(bytes: &[u8], len: usize) -> Option<f64> {
+pub(super) fn plain_decimal_in(bytes: &[u8], len: usize, reader: impl DigitReader) -> Option<f64> {
     match bytes.get(..WIDE) {
-        Some(wide) if len <= bytes.len() => wide_plain_decimal(wide.try_into().unwrap(), len),
+        Some(wide) if len <= bytes.len() => wide_plain_decimal(wide.try_into().unwrap(), len, reader),
         _ => padded_plain_decimal(&bytes[..len]),
     }
 }
@@ -97,13 +97,13 @@ fn padded_plain_decimal(field: &[u8]) -> Option<f64> {
     let mut wide = [b' '; WIDE];
     let head = wide.get_mut(..field.len())?; // longer: not a plain decimal of 19 characters
     head.copy_from_slice(field);
-    wide_plain_decimal(&wide, field.len())
+    wide_plain_decimal(&wide, field.len(), Swar)
 }
 
 /// [`plain_decimal`] of `wide[..len]`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn wide_plain_decimal(wide: &[u8; WIDE], len: usize) -> Option<f64> {
+fn wide_plain_decimal(wide: &[u8; WIDE], len: usize, reader: impl DigitReader) -> Option<f64> {
     let negative = wide[0] == b'-';
     let from = usize::from(negative);
     let n = len.wrapping_sub(from);
@@ -120,17 +120,108 @@ fn wide_plain_decimal(wide: &[u8; WIDE], len: usize) -> Option<f64> {
     }
     let point = if others == 0 { n } else { others.trailing_zeros() as usize };
     let decimals = n - point - usize::from(others != 0);
-    let whole = digits_value(wide, from, point);
-    let fraction = digits_value(wide, from + n - decimals, decimals);
-    // At most 16 digits in all: no overflow.
-    let mantissa = whole * POWER_OF_TEN_U64[decimals] + fraction;
+    let mantissa = reader.mantissa(wide, from, point, decimals);
     exact_quotient(negative, mantissa, decimals)
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline]
-pub(super) fn plain_decimal_in(bytes: &[u8], len: usize) -> Option<f64> {
+pub(super) fn plain_decimal_in(bytes: &[u8], len: usize, _: impl DigitReader) -> Option<f64> {
     plain_decimal(&bytes[..len])
+}
+
+/// How the digits of a plain decimal become an integer.
+pub(super) trait DigitReader: Copy {
+    /// The integer of the digits of the field at `wide[from..]`: `point` digits, a point
+    /// (unless `decimals` is 0 and no point follows), `decimals` digits; 16 digits at most.
+    fn mantissa(self, wide: &[u8; WIDE], from: usize, point: usize, decimals: usize) -> u64;
+}
+
+/// Digits read 8 at a time in general registers (SWAR): any CPU.
+#[derive(Clone, Copy)]
+pub(super) struct Swar;
+
+impl DigitReader for Swar {
+    #[inline(always)]
+    fn mantissa(self, wide: &[u8; WIDE], from: usize, point: usize, decimals: usize) -> u64 {
+        let whole = digits_value(wide, from, point);
+        let fraction = digits_value(wide, from + point + 1, decimals);
+        // At most 16 digits in all: no overflow.
+        whole * POWER_OF_TEN_U64[decimals] + fraction
+    }
+}
+
+/// Digits read 16 at a time with SSSE3's byte shuffle and multiply-adds. Only made where
+/// the CPU has SSSE3 ([`Ssse3::detect`]).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(super) struct Ssse3(());
+
+#[cfg(target_arch = "x86_64")]
+impl Ssse3 {
+    pub(super) fn detect() -> Option<Ssse3> {
+        std::arch::is_x86_feature_detected!("ssse3").then_some(Ssse3(()))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl DigitReader for Ssse3 {
+    #[inline(always)]
+    fn mantissa(self, wide: &[u8; WIDE], from: usize, point: usize, decimals: usize) -> u64 {
+        // SAFETY: an Ssse3 exists only where the CPU has SSSE3.
+        unsafe { mantissa_ssse3(wide, from, point, point + decimals) }
+    }
+}
+
+/// For a field of `count` digits whose point is its byte `point` (or none: `point` >=
+/// `count`), the byte shuffle that moves the digits to the last `count` of 16 bytes, in
+/// order, with zeros (index 0x80) before them: the field as a 16-digit integer.
+#[cfg(target_arch = "x86_64")]
+static DIGIT_SHUFFLES: [[[u8; 16]; 17]; 17] = {
+    let mut table = [[[0x80u8; 16]; 17]; 17];
+    let mut point = 0;
+    while point < 17 {
+        let mut count = 1;
+        while count < 17 {
+            let mut lane = 16 - count;
+            while lane < 16 {
+                let digit = lane - (16 - count);
+                let source = if digit < point { digit } else { digit + 1 };
+                if source < 16 {
+                    table[point][count][lane] = source as u8;
+                }
+                lane += 1;
+            }
+            count += 1;
+        }
+        point += 1;
+    }
+    table
+};
+
+/// [`DigitReader::mantissa`] of `count` (1 to 16) digits with SSSE3: shuffled into a
+/// 16-digit integer, then combined 2, 4 and 8 digits at a time by multiply-adds.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "ssse3")]
+#[inline]
+unsafe fn mantissa_ssse3(wide: &[u8; WIDE], from: usize, point: usize, count: usize) -> u64 {
+    use std::arch::x86_64::*;
+    let shuffle = &DIGIT_SHUFFLES[point.min(16)][count.min(16)];
+    assert!(from + 16 <= WIDE);
+    // SAFETY: 16 bytes from `from` are inside `wide` (asserted); SSSE3 is enabled here.
+    unsafe {
+        let field = _mm_loadu_si128(wide.as_ptr().add(from) as *const __m128i);
+        let values = _mm_sub_epi8(field, _mm_set1_epi8(b'0' as i8));
+        let digits = _mm_shuffle_epi8(values, _mm_loadu_si128(shuffle.as_ptr() as *const __m128i));
+        // Weights (10, 1) per byte pair, (100, 1) per word pair, (10000, 1) per pair of
+        // four-digit numbers (packed to 16 bits: at most 9999).
+        let pairs = _mm_maddubs_epi16(digits, _mm_set1_epi16(0x010a));
+        let fours = _mm_madd_epi16(pairs, _mm_set1_epi32(0x0001_0064));
+        let eights = _mm_madd_epi16(_mm_packs_epi32(fours, fours), _mm_set1_epi32(0x0001_2710));
+        let high = _mm_cvtsi128_si32(eights) as u32 as u64;
+        let low = _mm_cvtsi128_si32(_mm_srli_si128::<4>(eights)) as u32 as u64;
+        high * 100_000_000 + low
+    }
 }
 
 /// 10^k as an integer, k = 0 to 16 (the decimals of a field of 16 characters at most).

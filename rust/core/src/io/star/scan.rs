@@ -8,7 +8,9 @@ use memchr::memchr;
 use rayon::prelude::*;
 
 use super::masks::BlockMasks;
-use super::numbers::parse_number_in;
+#[cfg(target_arch = "x86_64")]
+use super::numbers::Ssse3;
+use super::numbers::{parse_number_in, DigitReader, Swar};
 use super::{
     ends_rows, excerpt, find_binary, for_each_field, is_comment, keep_all, trim, Lines, Release, Table, PIECE, WINDOW,
 };
@@ -275,28 +277,36 @@ pub(super) fn scan_chunk(
 fn scan_lines_masked(sink: &mut RowSink, range: Range<usize>, find_end: bool) -> Result<(), (usize, StarError)> {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("popcnt") && std::arch::is_x86_feature_detected!("bmi1") {
-            // SAFETY: the CPU has both (checked just above).
-            return unsafe { scan_lines_masked_bmi(sink, range, find_end) };
+        let bits = std::arch::is_x86_feature_detected!("popcnt") && std::arch::is_x86_feature_detected!("bmi1");
+        if let Some(reader) = Ssse3::detect().filter(|_| bits) {
+            // SAFETY: the CPU has all three (checked just above).
+            return unsafe { scan_lines_masked_bmi(sink, range, find_end, reader) };
         }
     }
-    scan_lines_masked_with(sink, range, find_end)
+    scan_lines_masked_with(sink, range, find_end, Swar)
 }
 
 /// [`scan_lines_masked`] compiled with the popcount and trailing-zero count instructions
-/// (x86_64's baseline has neither: a field count would take a dozen instructions a word).
+/// (x86_64's baseline has neither: a field count would take a dozen instructions a word),
+/// numbers' digits read 16 at a time with SSSE3.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "popcnt,bmi1")]
+#[target_feature(enable = "popcnt,bmi1,ssse3")]
 unsafe fn scan_lines_masked_bmi(
     sink: &mut RowSink,
     range: Range<usize>,
     find_end: bool,
+    reader: Ssse3,
 ) -> Result<(), (usize, StarError)> {
-    scan_lines_masked_with(sink, range, find_end)
+    scan_lines_masked_with(sink, range, find_end, reader)
 }
 
 #[inline(always)]
-fn scan_lines_masked_with(sink: &mut RowSink, range: Range<usize>, find_end: bool) -> Result<(), (usize, StarError)> {
+fn scan_lines_masked_with(
+    sink: &mut RowSink,
+    range: Range<usize>,
+    find_end: bool,
+    reader: impl DigitReader,
+) -> Result<(), (usize, StarError)> {
     let rows = sink.rows;
     let mut masks = BlockMasks::default();
     let (mut pos, mut size) = (range.start, BLOCK);
@@ -315,7 +325,7 @@ fn scan_lines_masked_with(sink: &mut RowSink, range: Range<usize>, find_end: boo
             match sink.classify(pos, text, find_end) {
                 LineKind::End => return Ok(()),
                 LineKind::Skip => {}
-                LineKind::Row => sink.row(base, pos, next, walk.count).map_err(|e| (pos, e))?,
+                LineKind::Row => sink.row(base, pos, next, walk.count, reader).map_err(|e| (pos, e))?,
             }
             pos = next;
         }
@@ -347,7 +357,7 @@ fn scan_lines_tokenized(sink: &mut RowSink, range: Range<usize>, find_end: bool)
             }
         })
         .map_err(|()| (start, StarError::Unterminated { line: 0 }))?;
-        sink.row(0, start, next, count).map_err(|e| (start, e))?;
+        sink.row(0, start, next, count, Swar).map_err(|e| (start, e))?;
     }
     Ok(())
 }
@@ -461,14 +471,21 @@ impl<'a, 'r> RowSink<'a, 'r> {
 
     /// Takes the row `start..next` of `count` fields, its wanted fields at `base` + `found`.
     #[inline(always)]
-    fn row(&mut self, base: usize, start: usize, next: usize, count: usize) -> Result<(), StarError> {
+    fn row(
+        &mut self,
+        base: usize,
+        start: usize,
+        next: usize,
+        count: usize,
+        reader: impl DigitReader,
+    ) -> Result<(), StarError> {
         if count != self.ncols {
             return Err(StarError::FieldCount { line: 0, expected: self.ncols, got: count });
         }
         let (rows, found) = (self.rows, &self.found);
         for &(i, j) in &self.number_fields {
             let (s, e) = (base + found[i].0, base + found[i].1);
-            let value = match parse_number_in(&rows[s..], e - s) {
+            let value = match parse_number_in(&rows[s..], e - s, reader) {
                 Some(v) => v,
                 None if Some(&rows[s..e]) == self.missing => f64::NAN,
                 None => {
