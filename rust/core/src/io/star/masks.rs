@@ -62,8 +62,8 @@ impl BlockMasks {
         let words = self.newline[first_word..last].iter().zip(&self.starts[first_word..last]);
         for (word, (&newline_bits, &start_bits)) in (first_word..).zip(words) {
             let newline_bits = newline_bits & after;
-            // The bits before the line feed, if this word holds it.
-            let before = if newline_bits == 0 { !0 } else { (newline_bits & newline_bits.wrapping_neg()) - 1 };
+            // The bits before the line feed, if this word holds it (all of them if not).
+            let before = (newline_bits & newline_bits.wrapping_neg()).wrapping_sub(1);
             let starts = start_bits & after & before;
             let here = starts.count_ones() as usize;
             while want < count + here {
