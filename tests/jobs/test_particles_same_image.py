@@ -88,6 +88,7 @@ def test_reject_keeps_the_best_row_of_an_image_whatever_the_distance(tmp_path):
     summary = run(tmp_path, [first, second], same_image="reject")
     assert [i["kept"] for i in summary["inputs"]] == [0, 3]  # image 1: run 2's row (0.9 over 0.5)
     assert summary["same_image"]["images_kept_twice"] == 0
+    assert summary["same_image"]["rows_rejected"] == 2  # images 1 and 2 of run 1 (image 3 lost to image 4)
     assert not any("kept twice" in w for w in summary["warnings"])
     # The preferred input's row wins whatever the scores: priority first, as for any duplicate.
     summary = run(tmp_path, [first, second], "preferred", same_image="reject", prefer=["1"])
@@ -145,7 +146,10 @@ def test_reject_refuses_whole_tubes(tmp_path):
     assert run(tmp_path, [path], "segments", same_image="reject")["kept"] == 1
 
 
-def test_the_audit_counts_same_image_pairs_across_the_half_sets(tmp_path):
+@pytest.mark.parametrize("mode", ["warn", "reject"])
+def test_the_audit_counts_same_image_pairs_across_the_half_sets(tmp_path, mode):
+    # reject makes the image pairs duplicates whatever their distance (trial 3's finding 8: they were then
+    # counted as pairs within 10 Å too, and an image on two micrographs counted on the first's micrograph).
     labels = [*LABELS[:7], "rlnRandomSubset", "rlnOpticsGroup"]
     rows = [
         # image 1: halves 1 and 2, 50 Å apart: a same-image pair that straddles
@@ -158,13 +162,21 @@ def test_the_audit_counts_same_image_pairs_across_the_half_sets(tmp_path):
         # image 3: two rows at one centre (a symmetry copy), halves 1 and 2: no same-image pair
         ["m1.mrc", 600, 600, 0, 0, "000003@s.mrcs", 0.5, 1, 1],
         ["m1.mrc", 600, 600, 0, 0, "000003@s.mrcs", 0.5, 2, 1],
+        # image 4: on two micrographs (two motion-correction jobs' selections joined), halves 1 and 2
+        ["m1.mrc", 800, 800, 0, 0, "000004@s.mrcs", 0.5, 1, 1],
+        ["m2.mrc", 800, 800, 0, 0, "000004@s.mrcs", 0.4, 2, 1],
     ]
     path = write_star(tmp_path / "refined.star", labels, rows, optics=OPTICS)
-    audit = run(tmp_path, [path], audit=True)["halfset_audit"]
-    assert audit["same_image_pairs"] == 3 and audit["same_image_straddling"] == 1
+    summary = run(tmp_path, [path], audit=True, same_image=mode)
+    audit = summary["halfset_audit"]
+    assert audit["same_image_pairs"] == 4 and audit["same_image_straddling"] == 2
     # The distance rule's own pairs are counted apart: image 3's copies, 0 Å apart, straddle.
     assert audit["duplicate_pairs"] == 1 and audit["straddling_pairs"] == 1
-    assert "1 pair of rows of one particle image (at different centres) straddles" in audit["message"]
+    assert audit["top_micrographs"] == [{"micrograph": "m1.mrc", "straddling_pairs": 1, "particles": 8}]
+    assert "2 pairs of rows of one particle image (at different centres) straddle" in audit["message"]
+    # reject removed 4 rows holding a kept row's image: image 1's second, image 2's two others, image 4's
+    # second (image 3's copy went by distance, and the copy's own image is kept at its centre alone).
+    assert summary["same_image"].get("rows_rejected") == (4 if mode == "reject" else None)
 
 
 def cs_images(paths: list[str], idx: list[int], x: list[float], scores: list[float], sym=None) -> np.ndarray:
