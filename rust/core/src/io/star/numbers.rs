@@ -269,7 +269,7 @@ fn digits_value(wide: &[u8; WIDE], at: usize, count: usize) -> u64 {
 /// 2, 4 and 8 digits at a time, by three multiplications.
 #[inline(always)]
 fn eight_digits(wide: &[u8; WIDE], at: usize, count: usize) -> u64 {
-    debug_assert!(count <= 8 && at + 8 <= WIDE);
+    debug_assert!(count <= 8 && (count == 0 || at + 8 <= WIDE));
     // SAFETY: 8 bytes from `at` (clamped to WIDE - 8) are inside `wide`. The digits of a
     // field of at most 16 characters after a sign start by byte 17 = WIDE - 8: no clamping.
     let word = unsafe { std::ptr::read_unaligned(wide.as_ptr().add(at.min(WIDE - 8)) as *const u64) };
