@@ -161,7 +161,8 @@ impl<'a> RowStream<'a> {
     /// The pieces are scanned on the thread pool (from a thread of their own) while this
     /// thread hands each to `consume` as soon as it and the pieces before it are scanned:
     /// what `consume` does (the particle job turns rows into centres and decides
-    /// micrographs there) overlaps the scan instead of leaving the pool idle after it.
+    /// micrographs there) overlaps the scan instead of leaving the pool idle after it. A
+    /// range of one piece (a small file) is scanned on this thread.
     pub fn feed(
         &mut self,
         data: &[u8],
@@ -177,6 +178,15 @@ impl<'a> RowStream<'a> {
             .map(|r| r.start + local.start..r.end + local.start)
             .collect();
         let request = self.request;
+        if pieces.len() <= 1 {
+            // A small file (a picker's): no thread to spawn for one piece.
+            let mut extent = Extent::default();
+            for r in &pieces {
+                let chunk = scan_chunk(rows, r.clone(), table, request, find_end);
+                extent = extent.then(self.take(rows, table, chunk, consume)?);
+            }
+            return Ok(extent);
+        }
         std::thread::scope(|scope| {
             let (sender, scanned) = std::sync::mpsc::channel::<(usize, ChunkScan)>();
             let pieces = &pieces;
