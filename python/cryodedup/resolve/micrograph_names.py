@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 import numpy as np
 
 from ..algo.consensus import picks_per_group
 from ..errors import CryodedupError, alternatives
 from ..particle_set import ParticleSet, Warn
+from ..records import dataclass
 
 #: Values of ``--match-micrographs`` (docs/design.md section 2, "Matching micrographs").
 MATCH_MODES = ("auto", "path", "name")

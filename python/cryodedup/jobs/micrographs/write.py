@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,6 +30,7 @@ from ...formats.particles import ParticleNames, open_particle_names, particle_su
 from ...options import MicrographOptions
 from ...outputs import AtomicOutputs, StrPath
 from ...particle_set import ParticleSet
+from ...records import dataclass
 from ...resolve import match_micrographs
 from .group import UNCERTAIN, Decision, Outcome, near_the_edge
 from .plan import candidates_used
