@@ -102,6 +102,25 @@ def rows_rejected_as_a_kept_image(images: Images, groups: np.ndarray, centres: n
     return int(np.count_nonzero(~keep[rows] & np.isin(keys, kept_images)))
 
 
+def support_of_images(images: np.ndarray | None, masks: np.ndarray) -> np.ndarray:
+    """Each row's consensus mask joined with the masks of its image's other rows.
+
+    With ``--same-image reject`` rows of one image are one particle: every input that holds
+    the image confirms it, wherever refinement moved its rows (two refined selections of one
+    extraction, ``--min-support 2``). ``images``: the keys the core's rule took
+    (:func:`images_for_the_core`), None when there is nothing to join.
+    """
+    if images is None:
+        return masks
+    order = np.argsort(images, kind="stable")
+    keys = images[order]
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    joined = np.bitwise_or.reduceat(masks[order], starts)
+    out = np.empty_like(masks)
+    out[order] = np.repeat(joined, np.diff(np.append(starts, keys.size)))
+    return out
+
+
 def same_image_pairs(images: Images, groups: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The pairs of rows of one image at different centres or micrographs: each with its image's first row.
 
