@@ -8,7 +8,9 @@ use memchr::memchr;
 use rayon::prelude::*;
 
 use super::masks::BlockMasks;
-use super::numbers::parse_number_in;
+#[cfg(target_arch = "x86_64")]
+use super::numbers::Ssse3;
+use super::numbers::{parse_number_in, DigitReader, Swar};
 use super::{
     ends_rows, excerpt, find_binary, for_each_field, is_comment, keep_all, trim, Lines, Release, Table, PIECE, WINDOW,
 };
@@ -275,28 +277,36 @@ pub(super) fn scan_chunk(
 fn scan_lines_masked(sink: &mut RowSink, range: Range<usize>, find_end: bool) -> Result<(), (usize, StarError)> {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("popcnt") && std::arch::is_x86_feature_detected!("bmi1") {
-            // SAFETY: the CPU has both (checked just above).
-            return unsafe { scan_lines_masked_bmi(sink, range, find_end) };
+        let bits = std::arch::is_x86_feature_detected!("popcnt") && std::arch::is_x86_feature_detected!("bmi1");
+        if let Some(reader) = Ssse3::detect().filter(|_| bits) {
+            // SAFETY: the CPU has all three (checked just above).
+            return unsafe { scan_lines_masked_bmi(sink, range, find_end, reader) };
         }
     }
-    scan_lines_masked_with(sink, range, find_end)
+    scan_lines_masked_with(sink, range, find_end, Swar)
 }
 
 /// [`scan_lines_masked`] compiled with the popcount and trailing-zero count instructions
-/// (x86_64's baseline has neither: a field count would take a dozen instructions a word).
+/// (x86_64's baseline has neither: a field count would take a dozen instructions a word),
+/// numbers' digits read 16 at a time with SSSE3.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "popcnt,bmi1")]
+#[target_feature(enable = "popcnt,bmi1,ssse3")]
 unsafe fn scan_lines_masked_bmi(
     sink: &mut RowSink,
     range: Range<usize>,
     find_end: bool,
+    reader: Ssse3,
 ) -> Result<(), (usize, StarError)> {
-    scan_lines_masked_with(sink, range, find_end)
+    scan_lines_masked_with(sink, range, find_end, reader)
 }
 
 #[inline(always)]
-fn scan_lines_masked_with(sink: &mut RowSink, range: Range<usize>, find_end: bool) -> Result<(), (usize, StarError)> {
+fn scan_lines_masked_with(
+    sink: &mut RowSink,
+    range: Range<usize>,
+    find_end: bool,
+    reader: impl DigitReader,
+) -> Result<(), (usize, StarError)> {
     let rows = sink.rows;
     let mut masks = BlockMasks::default();
     let (mut pos, mut size) = (range.start, BLOCK);
@@ -315,7 +325,7 @@ fn scan_lines_masked_with(sink: &mut RowSink, range: Range<usize>, find_end: boo
             match sink.classify(pos, text, find_end) {
                 LineKind::End => return Ok(()),
                 LineKind::Skip => {}
-                LineKind::Row => sink.row(base, pos, next, walk.count).map_err(|e| (pos, e))?,
+                LineKind::Row => sink.row(base, pos, next, walk.count, reader).map_err(|e| (pos, e))?,
             }
             pos = next;
         }
@@ -347,7 +357,7 @@ fn scan_lines_tokenized(sink: &mut RowSink, range: Range<usize>, find_end: bool)
             }
         })
         .map_err(|()| (start, StarError::Unterminated { line: 0 }))?;
-        sink.row(0, start, next, count).map_err(|e| (start, e))?;
+        sink.row(0, start, next, count, Swar).map_err(|e| (start, e))?;
     }
     Ok(())
 }
@@ -370,10 +380,13 @@ struct RowSink<'a, 'r> {
     /// Whether rows have a key (its field, if the column exists) and an image name.
     has_key: bool,
     has_image: bool,
-    /// The fields read, ascending, and what each feeds (the number it is plus 1, or'ed with
-    /// [`KEY_COLUMN`] and [`IMAGE_COLUMN`]).
+    /// The fields read, ascending, then usize::MAX.
     wanted: Vec<usize>,
-    feeds: Vec<usize>,
+    /// Which of them (places in `wanted`) are numbers (with the number each is), the key
+    /// and the image name.
+    number_fields: Vec<(usize, usize)>,
+    key_field: Option<usize>,
+    image_field: Option<usize>,
     /// For each field of a row, its place in `wanted` (usize::MAX for none).
     index: Vec<usize>,
     /// Where the wanted fields of the current row are (start and end).
@@ -397,9 +410,10 @@ impl<'a, 'r> RowSink<'a, 'r> {
                 *slot |= role;
             }
         }
-        let wanted: Vec<usize> = (0..ncols).filter(|&c| slot[c] != 0).collect();
+        // Then usize::MAX: the walk's sentinel.
+        let wanted: Vec<usize> = (0..ncols).filter(|&c| slot[c] != 0).chain([usize::MAX]).collect();
         let mut index = vec![usize::MAX; ncols];
-        for (i, &c) in wanted.iter().enumerate() {
+        for (i, &c) in wanted[..wanted.len() - 1].iter().enumerate() {
             index[c] = i;
         }
         RowSink {
@@ -409,7 +423,13 @@ impl<'a, 'r> RowSink<'a, 'r> {
             ncols,
             has_key: key_col.is_some(),
             has_image: image_col.is_some(),
-            feeds: wanted.iter().map(|&c| slot[c]).collect(),
+            number_fields: wanted[..wanted.len() - 1]
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &c)| Some((i, (slot[c] & NUMBER_SLOT).checked_sub(1)?)))
+                .collect(),
+            key_field: wanted[..wanted.len() - 1].iter().position(|&c| slot[c] & KEY_COLUMN != 0),
+            image_field: wanted[..wanted.len() - 1].iter().position(|&c| slot[c] & IMAGE_COLUMN != 0),
             found: vec![(0, 0); wanted.len()],
             wanted,
             index,
@@ -451,33 +471,33 @@ impl<'a, 'r> RowSink<'a, 'r> {
 
     /// Takes the row `start..next` of `count` fields, its wanted fields at `base` + `found`.
     #[inline(always)]
-    fn row(&mut self, base: usize, start: usize, next: usize, count: usize) -> Result<(), StarError> {
+    fn row(
+        &mut self,
+        base: usize,
+        start: usize,
+        next: usize,
+        count: usize,
+        reader: impl DigitReader,
+    ) -> Result<(), StarError> {
         if count != self.ncols {
             return Err(StarError::FieldCount { line: 0, expected: self.ncols, got: count });
         }
-        let rows = self.rows;
-        let (mut key, mut image): (&[u8], &[u8]) = (b"", b"");
-        for (i, &(s, e)) in self.found.iter().enumerate() {
-            let (s, e) = (base + s, base + e);
-            let feeds = self.feeds[i];
-            if let Some(j) = (feeds & NUMBER_SLOT).checked_sub(1) {
-                let value = match parse_number_in(&rows[s..], e - s) {
-                    Some(v) => v,
-                    None if Some(&rows[s..e]) == self.missing => f64::NAN,
-                    None => {
-                        let label = self.table.labels[self.wanted[i]].clone();
-                        return Err(StarError::NotANumber { line: 0, label, text: excerpt(&rows[s..e]) });
-                    }
-                };
-                self.scan.numbers[j].push(value);
-            }
-            if feeds & KEY_COLUMN != 0 {
-                key = &rows[s..e];
-            }
-            if feeds & IMAGE_COLUMN != 0 {
-                image = &rows[s..e];
-            }
+        let (rows, found) = (self.rows, &self.found);
+        for &(i, j) in &self.number_fields {
+            let (s, e) = (base + found[i].0, base + found[i].1);
+            let value = match parse_number_in(&rows[s..], e - s, reader) {
+                Some(v) => v,
+                None if Some(&rows[s..e]) == self.missing => f64::NAN,
+                None => {
+                    // The first bad field of the row: number fields are in column order.
+                    let label = self.table.labels[self.wanted[i]].clone();
+                    return Err(StarError::NotANumber { line: 0, label, text: excerpt(&rows[s..e]) });
+                }
+            };
+            self.scan.numbers[j].push(value);
         }
+        let field = |i: Option<usize>| i.map_or(&b""[..], |i| &rows[base + found[i].0..base + found[i].1]);
+        let (key, image) = (field(self.key_field), field(self.image_field));
         if self.has_key {
             let id = self.key_id(key);
             self.scan.keys.push(id);
