@@ -157,6 +157,11 @@ impl<'a> RowStream<'a> {
     /// parallel pieces, handing each piece to `consume` in order. With `find_end`, the scan
     /// also looks for the line that ends the loop (`table.rows` then runs to the end of the
     /// data) and stops there; the returned extent says where it is.
+    ///
+    /// The pieces are scanned on the thread pool (from a thread of their own) while this
+    /// thread hands each to `consume` as soon as it and the pieces before it are scanned:
+    /// what `consume` does (the particle job turns rows into centres and decides
+    /// micrographs there) overlaps the scan instead of leaving the pool idle after it.
     pub fn feed(
         &mut self,
         data: &[u8],
@@ -172,39 +177,65 @@ impl<'a> RowStream<'a> {
             .map(|r| r.start + local.start..r.end + local.start)
             .collect();
         let request = self.request;
-        let results: Vec<ChunkScan> =
-            pieces.par_iter().map(|r| scan_chunk(rows, r.clone(), table, request, find_end)).collect();
-        let mut extent = Extent::default();
-        // In file order: a piece after the loop's end (its rows, its errors) is not the loop's.
-        for mut chunk in results {
-            if let Some((offset, err)) = chunk.error.take() {
-                return Err(locate_error(rows, table, offset, err));
+        std::thread::scope(|scope| {
+            let (sender, scanned) = std::sync::mpsc::channel::<(usize, ChunkScan)>();
+            let pieces = &pieces;
+            scope.spawn(move || {
+                pieces.par_iter().enumerate().for_each_with(sender, |sender, (i, r)| {
+                    // (Refused once the loop's end or an error is met: the rest is not needed.)
+                    let _ = sender.send((i, scan_chunk(rows, r.clone(), table, request, find_end)));
+                });
+            });
+            let mut waiting: Vec<Option<ChunkScan>> = (0..pieces.len()).map(|_| None).collect();
+            let mut extent = Extent::default();
+            // In file order: a piece after the loop's end (its rows, its errors) is not the loop's.
+            for next in 0..pieces.len() {
+                while waiting[next].is_none() {
+                    let (i, chunk) = scanned.recv().expect("a piece's scan panicked");
+                    waiting[i] = Some(chunk);
+                }
+                let chunk = waiting[next].take().expect("the piece was just scanned");
+                extent = extent.then(self.take(rows, table, chunk, consume)?);
+                if extent.stop.is_some() {
+                    break;
+                }
             }
-            let remap: Vec<u32> = std::mem::take(&mut chunk.scan.key_names)
-                .into_iter()
-                .map(|name| {
-                    let fresh = self.global.len() as u32;
-                    let key_names = &mut self.key_names;
-                    *self.global.entry(name).or_insert_with_key(|name| {
-                        key_names.push(name.clone());
-                        fresh
-                    })
-                })
-                .collect();
-            for k in chunk.scan.keys.iter_mut() {
-                *k = remap[*k as usize];
-            }
-            let base = table.rows.start as u64;
-            for span in chunk.scan.spans.iter_mut() {
-                *span = (span.0 + base, span.1 + base);
-            }
-            consume(&chunk.scan, &self.key_names);
-            extent = extent.then(chunk.extent.shifted(table.rows.start));
-            if extent.stop.is_some() {
-                break;
-            }
+            Ok(extent)
+        })
+    }
+
+    /// Hands one scanned piece to `consume` (its key ids made global, its spans offsets in
+    /// the file); returns its extent, in the file's offsets.
+    fn take(
+        &mut self,
+        rows: &[u8],
+        table: &Table,
+        mut chunk: ChunkScan,
+        consume: &mut impl FnMut(&RowScan, &[Vec<u8>]),
+    ) -> Result<Extent, StarError> {
+        if let Some((offset, err)) = chunk.error.take() {
+            return Err(locate_error(rows, table, offset, err));
         }
-        Ok(extent)
+        let remap: Vec<u32> = std::mem::take(&mut chunk.scan.key_names)
+            .into_iter()
+            .map(|name| {
+                let fresh = self.global.len() as u32;
+                let key_names = &mut self.key_names;
+                *self.global.entry(name).or_insert_with_key(|name| {
+                    key_names.push(name.clone());
+                    fresh
+                })
+            })
+            .collect();
+        for k in chunk.scan.keys.iter_mut() {
+            *k = remap[*k as usize];
+        }
+        let base = table.rows.start as u64;
+        for span in chunk.scan.spans.iter_mut() {
+            *span = (span.0 + base, span.1 + base);
+        }
+        consume(&chunk.scan, &self.key_names);
+        Ok(chunk.extent.shifted(table.rows.start))
     }
 }
 
