@@ -10,7 +10,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import CryodedupError
 from ..outputs import StrPath
+from ..records import dataclass
 from .sniff import is_cryosparc, is_glob
 
 # Each list's format is imported when a list of it is read: the particle job imports this

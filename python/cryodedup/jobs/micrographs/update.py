@@ -33,7 +33,7 @@ import re
 import stat
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import Any, Callable, NoReturn
 
@@ -46,6 +46,7 @@ from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import MrcLayout
 from ...outputs import StrPath, process_alive
+from ...records import dataclass
 from .plan import ScoringPlan
 from .score import ProgressBar, ShardScores, _read_image, score_shard, shard_pairs
 from .shards import changed_option, sha256_of

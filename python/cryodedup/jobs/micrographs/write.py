@@ -17,7 +17,6 @@ import shutil
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -34,6 +33,7 @@ from ...formats.particles import ParticleNames, open_particle_names, particle_su
 from ...options import MicrographOptions
 from ...outputs import AtomicOutputs, StrPath, scratch_files
 from ...particle_set import ParticleSet
+from ...records import dataclass
 from ...resolve import match_micrographs
 from .group import UNCERTAIN, Decision, Outcome, near_the_edge
 from .plan import candidates_used
