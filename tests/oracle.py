@@ -97,16 +97,22 @@ def oracle_by_group(groups, centres, scores, min_dist, higher_is_better=True):
     return keep
 
 
-def oracle_support(groups, coords, inputs, min_dist):
+def oracle_support(groups, coords, inputs, min_dist, images=None):
     """Consensus support by brute force: for each pick, the set of inputs of all picks of
-    its micrograph within min_dist (itself included), counted."""
+    its micrograph within min_dist (itself included), counted. With ``images`` (0: none,
+    ``--same-image reject``), a pick's image is one particle: the picks within min_dist of
+    any row of its image count, on any micrograph."""
     groups, coords, inputs = np.asarray(groups), np.asarray(coords, dtype=float), np.asarray(inputs)
-    support = np.zeros(len(groups), dtype=np.int64)
-    for i in range(len(groups)):
+    n = len(groups)
+    near = np.zeros((n, n), dtype=bool)
+    for i in range(n):
         close = ((coords - coords[i]) ** 2).sum(axis=1) <= radius(min_dist) ** 2
-        near = (groups == groups[i]) & close
-        support[i] = len(set(inputs[near].tolist()))
-    return support
+        near[i] = (groups == groups[i]) & close
+    if images is not None:
+        images = np.asarray(images)
+        for i in np.flatnonzero(images != 0):
+            near[i] |= near[images == images[i]].any(axis=0)
+    return np.array([len(set(inputs[near[i]].tolist())) for i in range(n)], dtype=np.int64)
 
 
 def oracle_filaments(groups, tubes, coords, scores, min_dist, whole_tubes=False):

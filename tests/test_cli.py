@@ -340,6 +340,10 @@ BAD_INPUTS = {
         lambda d: ["particles", _particles(d), d / "." / "p.star"],
         r"the same file as the input",
     ),
+    "a quoted pattern of particle STARs": (
+        lambda d: ["particles", (_particles(d, name="a.star"), _particles(d, name="b.star"), f"{d}/*.star")[-1]],
+        r"a\.star: a particle STAR .* give each particle STAR as an input of its own, or the pattern without quotes",
+    ),
     "a FIFO as input": (_fifo, r"p\.star: is a named pipe \(FIFO\), expected a particle or coordinate file"),
     "a FIFO as a picker file": (
         lambda d: (os.mkfifo(d / "m1.box"), ["particles", d / "m1.box", "--mic-psize", "1"])[1],

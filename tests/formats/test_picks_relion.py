@@ -60,7 +60,7 @@ def test_per_micrograph_files_named_through_micrographs_star(tmp_path):
 def test_particle_star_is_not_picks(tmp_path):
     path = tmp_path / "particles.star"
     path.write_text("data_particles\nloop_\n_rlnMicrographName\n_rlnCoordinateX\n_rlnCoordinateY\nm.mrc 1 2\n")
-    with pytest.raises(CryodedupError, match="a particle STAR .* use cryodedup particles"):
+    with pytest.raises(CryodedupError, match="a particle STAR .* give each particle STAR as an input of its own"):
         read_picks(path)
 
 

@@ -20,6 +20,7 @@ from cryodedup.jobs.particles import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from fixtures.synthetic import write_cs
 from helpers import kept_rows, located_records, write_star
+from oracle import oracle, oracle_support
 
 LABELS = [
     "rlnMicrographName",
@@ -88,6 +89,7 @@ def test_reject_keeps_the_best_row_of_an_image_whatever_the_distance(tmp_path):
     summary = run(tmp_path, [first, second], same_image="reject")
     assert [i["kept"] for i in summary["inputs"]] == [0, 3]  # image 1: run 2's row (0.9 over 0.5)
     assert summary["same_image"]["images_kept_twice"] == 0
+    assert summary["same_image"]["rows_rejected"] == 2  # images 1 and 2 of run 1 (image 3 lost to image 4)
     assert not any("kept twice" in w for w in summary["warnings"])
     # The preferred input's row wins whatever the scores: priority first, as for any duplicate.
     summary = run(tmp_path, [first, second], "preferred", same_image="reject", prefer=["1"])
@@ -145,7 +147,10 @@ def test_reject_refuses_whole_tubes(tmp_path):
     assert run(tmp_path, [path], "segments", same_image="reject")["kept"] == 1
 
 
-def test_the_audit_counts_same_image_pairs_across_the_half_sets(tmp_path):
+@pytest.mark.parametrize("mode", ["warn", "reject"])
+def test_the_audit_counts_same_image_pairs_across_the_half_sets(tmp_path, mode):
+    # reject makes the image pairs duplicates whatever their distance (trial 3's finding 8: they were then
+    # counted as pairs within 10 Å too, and an image on two micrographs counted on the first's micrograph).
     labels = [*LABELS[:7], "rlnRandomSubset", "rlnOpticsGroup"]
     rows = [
         # image 1: halves 1 and 2, 50 Å apart: a same-image pair that straddles
@@ -158,13 +163,21 @@ def test_the_audit_counts_same_image_pairs_across_the_half_sets(tmp_path):
         # image 3: two rows at one centre (a symmetry copy), halves 1 and 2: no same-image pair
         ["m1.mrc", 600, 600, 0, 0, "000003@s.mrcs", 0.5, 1, 1],
         ["m1.mrc", 600, 600, 0, 0, "000003@s.mrcs", 0.5, 2, 1],
+        # image 4: on two micrographs (two motion-correction jobs' selections joined), halves 1 and 2
+        ["m1.mrc", 800, 800, 0, 0, "000004@s.mrcs", 0.5, 1, 1],
+        ["m2.mrc", 800, 800, 0, 0, "000004@s.mrcs", 0.4, 2, 1],
     ]
     path = write_star(tmp_path / "refined.star", labels, rows, optics=OPTICS)
-    audit = run(tmp_path, [path], audit=True)["halfset_audit"]
-    assert audit["same_image_pairs"] == 3 and audit["same_image_straddling"] == 1
+    summary = run(tmp_path, [path], audit=True, same_image=mode)
+    audit = summary["halfset_audit"]
+    assert audit["same_image_pairs"] == 4 and audit["same_image_straddling"] == 2
     # The distance rule's own pairs are counted apart: image 3's copies, 0 Å apart, straddle.
     assert audit["duplicate_pairs"] == 1 and audit["straddling_pairs"] == 1
-    assert "1 pair of rows of one particle image (at different centres) straddles" in audit["message"]
+    assert audit["top_micrographs"] == [{"micrograph": "m1.mrc", "straddling_pairs": 1, "particles": 8}]
+    assert "2 pairs of rows of one particle image (at different centres) straddle" in audit["message"]
+    # reject removed 4 rows holding a kept row's image: image 1's second, image 2's two others, image 4's
+    # second (image 3's copy went by distance, and the copy's own image is kept at its centre alone).
+    assert summary["same_image"].get("rows_rejected") == (4 if mode == "reject" else None)
 
 
 def cs_images(paths: list[str], idx: list[int], x: list[float], scores: list[float], sym=None) -> np.ndarray:
@@ -432,3 +445,55 @@ def test_the_api_checks_images_of_particles_in_memory(tmp_path):
         kept, _ = remove_duplicates(records, min_dist=10)
     # a#3 at x 100 and 500 (both kept: 400 Å apart), a#4, b#3: four kept, a#3 named.
     assert kept.size == 4 and any("kept twice" in str(w.message) and "J7/a.mrc #3" in str(w.message) for w in caught)
+
+
+def test_reject_confirms_an_image_by_every_input_that_holds_it(tmp_path):
+    # Two refined selections of one extraction: image 1 refined 50 Å apart in the two. Under reject it
+    # is one particle that both inputs hold: confirmed (it was "kept alone", and lost to --min-support 2).
+    first, second = refined_twice(tmp_path)
+    for min_support, kept in ((1, [0, 3]), (2, [0, 3])):
+        summary = run(tmp_path, [first, second], f"k{min_support}", same_image="reject", min_support=min_support)
+        assert [i["kept"] for i in summary["inputs"]] == kept
+        per_input = summary["consensus"]["per_input"][1]
+        assert (per_input["kept_confirmed"], per_input["kept_alone"]) == (3, 0)
+    # warn keeps the distance rule's word: image 1's rows are 50 Å apart, each unconfirmed.
+    warned = run(tmp_path, [first, second], "warned", min_support=2)
+    assert [i["kept"] for i in warned["inputs"]] == [0, 2]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_reject_with_min_support_matches_brute_force(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    mics = ["MotionCorr/job002/m1.mrc", "MotionCorr/job002/m2.mrc"]
+    rows = []  # (input, micrograph, x, y, image, score); each input has picks on both micrographs
+    for source in (0, 1):
+        for k in range(int(rng.integers(12, 30))):
+            mic = k % 2 if k < 2 else int(rng.integers(2))
+            x, y = rng.uniform(0, 250, 2).round(1)
+            rows.append((source, mic, float(x), float(y), int(rng.integers(1, 15)), round(float(rng.uniform()), 3)))
+    paths = [
+        write_star(
+            tmp_path / f"in{source}.star",
+            LABELS,
+            [
+                [mics[m], x, y, 0, 0, f"{i:06d}@Extract/job007/stack.mrcs", s, 1]
+                for src, m, x, y, i, s in rows
+                if src == source
+            ],
+            optics=OPTICS,
+        )
+        for source in (0, 1)
+    ]
+    summary = run(tmp_path, paths, same_image="reject", min_support=2, score="rlnMaxValueProbDistribution")
+    groups = [m for _, m, *_ in rows]
+    coords = [(x, y) for _, _, x, y, _, _ in rows]
+    images = [i for *_, i, _ in rows]
+    keep, _ = oracle(groups, coords, [s for *_, s in rows], 10, images=images)
+    support = oracle_support(groups, coords, [src for src, *_ in rows], 10, images=images)
+    expected = np.array(keep) & (support >= 2)
+    got = [
+        (line.split()[0], float(line.split()[1]), float(line.split()[2]))
+        for line in kept_rows(tmp_path / "out" / "particles_kept.star")
+    ]
+    assert sorted(got) == sorted((mics[m], x, y) for (_, m, x, y, _, _), k in zip(rows, expected) if k)
+    assert summary["kept"] == int(expected.sum())

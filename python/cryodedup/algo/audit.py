@@ -23,6 +23,7 @@ import numpy as np
 from ..errors import CryodedupError
 from ..particle_set import HalfSets, ParticleSet
 from .dedup import SAME_CENTRE_A
+from .same_image import all_distinct
 
 #: Micrographs listed by name in the summary, the most straddling pairs first.
 TOP_MICROGRAPHS = 10
@@ -36,10 +37,29 @@ def duplicate_pairs(suppressed_by: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pairs[:, 0], pairs[:, 1]
 
 
+def distance_pairs(particles: ParticleSet, suppressed_by: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`duplicate_pairs` less the pairs of rows of one image at different centres or micrographs.
+
+    ``--same-image reject`` makes those duplicates whatever their distance, even across
+    micrographs; the audit counts them on their own (``same_image_pairs``), not as pairs
+    within the minimum distance, and each pair left lies on one micrograph.
+    """
+    a, b = duplicate_pairs(suppressed_by)
+    images = particles.images
+    if images is None or a.size == 0 or all_distinct(images):
+        return a, b
+    keys = images.keys
+    apart = (particles.groups[a] != particles.groups[b]) | (
+        np.linalg.norm(particles.centres[a] - particles.centres[b], axis=1) > SAME_CENTRE_A
+    )
+    distance = ~((keys[a] == keys[b]) & apart)
+    return a[distance], b[distance]
+
+
 def straddling_per_micrograph(particles: ParticleSet, suppressed_by: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per micrograph id, the duplicate pairs that straddle the halves and those within one half."""
     assert particles.halfsets is not None
-    a, b = duplicate_pairs(suppressed_by)
+    a, b = distance_pairs(particles, suppressed_by)
     half = particles.halfsets.half
     across = half[a] != half[b]
     n_mics = len(particles.mic_names)
@@ -79,7 +99,7 @@ def halfset_audit(
     """
     halfsets = particles.halfsets
     assert halfsets is not None
-    a, b = duplicate_pairs(suppressed_by)
+    a, b = distance_pairs(particles, suppressed_by)
     across = halfsets.half[a] != halfsets.half[b]
     involved = np.unique(np.concatenate([a[across], b[across]])).size
     fraction = involved / len(particles) if len(particles) else 0.0

@@ -65,10 +65,13 @@ def same_image_summary(images: Images, groups: np.ndarray, centres: np.ndarray, 
     dict
         ``column`` (what names the images), ``mode``, ``images_kept_twice`` (images kept
         more than once at different centres or on different micrographs), ``rows`` (their kept rows), ``named`` (up to
-        :data:`NAMED_IMAGES` of them, by name) and ``message`` when there are some.
+        :data:`NAMED_IMAGES` of them, by name) and ``message`` when there are some; with ``reject``,
+        ``rows_rejected`` (:func:`rows_rejected_as_a_kept_image`).
     """
     rows = rows_kept_twice(images, groups, centres, keep)
     found: dict = {"column": images.label, "mode": mode, "images_kept_twice": 0, "rows": 0}
+    if mode == "reject":
+        found["rows_rejected"] = rows_rejected_as_a_kept_image(images, groups, centres, keep)
     if rows.size == 0:
         return found
     keys = images.keys[rows]
@@ -83,6 +86,39 @@ def same_image_summary(images: Images, groups: np.ndarray, centres: np.ndarray, 
         f"centres, as joined selections refined apart leave them): {listed}; --same-image reject keeps the best of each"
     )
     return found
+
+
+def rows_rejected_as_a_kept_image(images: Images, groups: np.ndarray, centres: np.ndarray, keep: np.ndarray) -> int:
+    """The rejected rows whose image a kept row holds at another centre or on another micrograph.
+
+    What ``--same-image reject`` removed that the distance rule alone need not have (the
+    rows of such an image at the kept row's own centre are counted too: one image, one row kept).
+    """
+    rows = rows_kept_twice(images, groups, centres, np.ones(images.keys.size, dtype=bool))
+    if rows.size == 0:
+        return 0
+    keys = images.keys[rows]
+    kept_images = np.unique(keys[keep[rows]])
+    return int(np.count_nonzero(~keep[rows] & np.isin(keys, kept_images)))
+
+
+def support_of_images(images: np.ndarray | None, masks: np.ndarray) -> np.ndarray:
+    """Each row's consensus mask joined with the masks of its image's other rows.
+
+    With ``--same-image reject`` rows of one image are one particle: every input that holds
+    the image confirms it, wherever refinement moved its rows (two refined selections of one
+    extraction, ``--min-support 2``). ``images``: the keys the core's rule took
+    (:func:`images_for_the_core`), None when there is nothing to join.
+    """
+    if images is None:
+        return masks
+    order = np.argsort(images, kind="stable")
+    keys = images[order]
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    joined = np.bitwise_or.reduceat(masks[order], starts)
+    out = np.empty_like(masks)
+    out[order] = np.repeat(joined, np.diff(np.append(starts, keys.size)))
+    return out
 
 
 def same_image_pairs(images: Images, groups: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

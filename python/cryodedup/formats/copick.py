@@ -166,16 +166,33 @@ def _check_radii(config: Path, objects: dict[str, Any], warn: Warn) -> None:
 def _points(config: Path, run: str, name: str, key: tuple[str, str], picks: Any) -> tuple[np.ndarray, ...]:
     """A pick set's locations, transformations and scores, or one line naming the set that copick cannot read."""
     try:
+        if picks.points is None:  # (copick writes [] for no picks; its own numpy() fails on null)
+            raise ValueError('"points" is null, a list of points expected')
         points, transforms = picks.numpy()
         scores = np.array([np.nan if p.score is None else p.score for p in picks.points], dtype=np.float64)
         return np.asarray(points, dtype=np.float64), np.asarray(transforms, dtype=np.float64), scores
     except (ValueError, TypeError, KeyError, AttributeError, OSError) as err:  # (pydantic's errors are ValueErrors)
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         where = f"run {run}, object {name}, {key[0]}/{key[1]}"
         path = getattr(picks, "path", None)
         raise CryodedupError(
-            f"{config}: the picks of {where}{f' ({path})' if path else ''} cannot be read: {first}"
+            f"{config}: the picks of {where}{f' ({path})' if path else ''} cannot be read: {_first_problem(err)}"
         ) from None
+
+
+def _first_problem(err: Exception) -> str:
+    """The first thing wrong in a pick file: for copick's model (pydantic), the point and field it names."""
+    try:
+        first = err.errors()[0]  # type: ignore[attr-defined]
+        loc, message = list(first["loc"]), first["msg"]
+    except (AttributeError, IndexError, KeyError, TypeError):
+        text = str(err).strip()
+        return text.splitlines()[0] if text else type(err).__name__
+    point = ""
+    if len(loc) >= 2 and loc[0] == "points" and isinstance(loc[1], int):
+        point, loc = f"point {loc[1] + 1}, ", loc[2:]
+    field = ".".join(str(part) for part in loc) or "the file"
+    given = f" (found {first['input']!r:.40})" if first.get("type") != "missing" and "input" in first else ""
+    return f"{point}{field}: {message}{given}"
 
 
 class OwnOutputs:

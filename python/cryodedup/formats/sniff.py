@@ -230,8 +230,9 @@ def _star_kind(path: Path) -> str:
             return "relion"
         if "rlnMicrographName" in labels and ("rlnCoordinateX" in labels or "rlnImageName" in labels):
             raise CryodedupError(
-                f"{path}: a particle STAR (rlnMicrographName with coordinates), not a picker's coordinate file; "
-                "use cryodedup particles"
+                f"{path}: a particle STAR (rlnMicrographName with coordinates), not a picker's coordinate file "
+                "(a folder or a quoted pattern is read as one picker's per-micrograph files): give each particle "
+                "STAR as an input of its own, or the pattern without quotes"
             )
     raise CryodedupError(
         f"{path}: a STAR file without picks: expected data_coordinate_files (autopick.star) or a loop with "

@@ -45,7 +45,7 @@ from ..algo.priority import (
     priority_summary,
     scores_without_none,
 )
-from ..algo.same_image import images_for_the_core, same_image_pairs, same_image_summary
+from ..algo.same_image import images_for_the_core, same_image_pairs, same_image_summary, support_of_images
 from ..algo.species import percentiles_within
 from ..errors import CryodedupError
 from ..formats.micrograph_lists import found_under, resolve_paths, search_roots
@@ -260,6 +260,7 @@ def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = 
     # Each input's level, looked up by the core through the rows' inputs (no array of a level per row).
     rule["input_priorities"] = levels
     result, confirmed_by = dedup_and_support_masks(groups, centres, scores, particles.input_of, **rule)
+    confirmed_by = support_of_images(rule["images"], confirmed_by)  # (reject: one image's rows confirm as one)
     covered = coverage(particles, options.coverage)
     if options.min_support <= 1:
         return Decision(

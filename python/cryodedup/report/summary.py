@@ -170,10 +170,21 @@ def species_rows(species: dict) -> list[Row]:
 
 
 def same_image_rows(same_image: dict | None) -> list[Row]:
-    """The images kept more than once at different centres (``--same-image``), as one row when there are some."""
-    if not same_image or not same_image.get("images_kept_twice"):
+    """The images kept more than once at different centres (``--same-image``), or the rows ``reject`` removed."""
+    if not same_image:
         return []
-    return [("Same image twice", same_image["message"])]
+    if same_image.get("images_kept_twice"):
+        return [("Same image twice", same_image["message"])]
+    if rejected := same_image.get("rows_rejected"):
+        rows = "row" if rejected == 1 else "rows"
+        return [
+            (
+                "Same image twice",
+                f"{rejected:,} {rows} rejected as the same {same_image['column']} as a kept row at another centre "
+                "or on another micrograph (--same-image reject)",
+            )
+        ]
+    return []
 
 
 def report_rows(s: dict) -> tuple[list[Row], dict[str, str]]:

@@ -14,6 +14,7 @@ use rayon::prelude::*;
 
 mod fields;
 mod index;
+mod masks;
 mod numbers;
 mod scan;
 #[cfg(test)]

@@ -7,8 +7,8 @@ use std::ops::Range;
 use memchr::memchr;
 use rayon::prelude::*;
 
-use super::fields::for_each_field_within;
-use super::numbers::parse_number;
+use super::masks::BlockMasks;
+use super::numbers::parse_number_in;
 use super::{
     ends_rows, excerpt, find_binary, for_each_field, is_comment, keep_all, trim, Lines, Release, Table, PIECE, WINDOW,
 };
@@ -239,129 +239,273 @@ pub(super) fn chunk_at_lines(data: &[u8], size: usize) -> Vec<Range<usize>> {
     out
 }
 
-/// In a column's slot of [`scan_chunk`]: it is the key column, the image column; the bits
+/// In a column's slot of [`RowSink`]: it is the key column, the image column; the bits
 /// below them hold the number it feeds (plus 1).
 const KEY_COLUMN: usize = 1 << (usize::BITS - 1);
 const IMAGE_COLUMN: usize = 1 << (usize::BITS - 2);
 const NUMBER_SLOT: usize = IMAGE_COLUMN - 1;
 
+/// Bytes of rows whose masks are made at once: the masks (three words per 64 bytes) stay in
+/// the first-level cache while the block's rows are walked.
+/// Small in tests, so that rows cross blocks.
+const BLOCK: usize = if cfg!(test) { 1 << 8 } else { 1 << 15 };
+
 /// Scans the rows of `rows[range]`. With `find_end`, stops at the first line that ends the
 /// loop (a blank line, a new block, loop or label: the indexer's rule) and counts the lines
 /// and comments before it.
-pub(super) fn scan_chunk<'a>(
-    rows: &'a [u8],
+pub(super) fn scan_chunk(
+    rows: &[u8],
     range: Range<usize>,
     table: &Table,
     request: &ScanRequest,
     find_end: bool,
 ) -> ChunkScan {
-    let ScanRequest { number_cols, key_col, missing, image_col } = *request;
-    let mut extent = Extent::default();
-    let ncols = table.labels.len();
-    // Room for every line of the range at once (SIMD count): no vector grows row by row.
-    let lines = memchr::memchr_iter(b'\n', &rows[range.clone()]).count() + 1;
-    let mut scan = RowScan {
-        spans: Vec::with_capacity(lines),
-        numbers: (0..number_cols.len()).map(|_| Vec::with_capacity(lines)).collect(),
-        keys: Vec::with_capacity(if key_col.is_some() { lines } else { 0 }),
-        ..Default::default()
-    };
-    if image_col.is_some() {
-        scan.images.indices.reserve_exact(lines);
-    }
-    let mut local_keys: HashMap<&[u8], u32> = HashMap::new();
-    // What each column feeds, one look a field: the requested number it is (j + 1; 0 for
-    // none), and whether it is the key or the image column. Most columns feed nothing.
-    let mut slot = vec![0usize; ncols];
-    for (j, &c) in number_cols.iter().enumerate() {
-        slot[c] = j + 1;
-    }
-    for (col, role) in [(key_col, KEY_COLUMN), (image_col, IMAGE_COLUMN)] {
-        if let Some(slot) = col.and_then(|c| slot.get_mut(c)) {
-            *slot |= role;
-        }
-    }
-    let mut last_key: Option<(&[u8], u32)> = None;
+    let mut sink = RowSink::new(rows, table, request);
     // Quotes are rare: one search of the piece spares a search of each line.
     let quoted = memchr::memchr2(b'"', b'\'', &rows[range.clone()]).is_some();
+    let scanned = if quoted {
+        scan_lines_tokenized(&mut sink, range, find_end)
+    } else {
+        scan_lines_masked(&mut sink, range, find_end)
+    };
+    ChunkScan { scan: sink.scan, error: scanned.err(), extent: sink.extent }
+}
+
+/// The lines of `range` (which holds no quote) walked on their bit masks, a block at a time.
+fn scan_lines_masked(sink: &mut RowSink, range: Range<usize>, find_end: bool) -> Result<(), (usize, StarError)> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("popcnt") && std::arch::is_x86_feature_detected!("bmi1") {
+            // SAFETY: the CPU has both (checked just above).
+            return unsafe { scan_lines_masked_bmi(sink, range, find_end) };
+        }
+    }
+    scan_lines_masked_with(sink, range, find_end)
+}
+
+/// [`scan_lines_masked`] compiled with the popcount and trailing-zero count instructions
+/// (x86_64's baseline has neither: a field count would take a dozen instructions a word).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt,bmi1")]
+unsafe fn scan_lines_masked_bmi(
+    sink: &mut RowSink,
+    range: Range<usize>,
+    find_end: bool,
+) -> Result<(), (usize, StarError)> {
+    scan_lines_masked_with(sink, range, find_end)
+}
+
+#[inline(always)]
+fn scan_lines_masked_with(sink: &mut RowSink, range: Range<usize>, find_end: bool) -> Result<(), (usize, StarError)> {
+    let rows = sink.rows;
+    let mut masks = BlockMasks::default();
+    let (mut pos, mut size) = (range.start, BLOCK);
+    while pos < range.end {
+        let base = pos;
+        let block_end = (base + size).min(range.end);
+        masks.fill(&rows[base..block_end]);
+        while pos < block_end {
+            let walk = masks.walk(pos - base, &sink.wanted, &mut sink.found);
+            let (end, next) = match walk.newline {
+                Some(newline) => (base + newline, base + newline + 1),
+                None if block_end == range.end => (block_end, block_end),
+                None => break, // the line runs past the block: it starts the next one
+            };
+            let text = if walk.count == 0 { &[][..] } else { &rows[base + walk.first..end] };
+            match sink.classify(pos, text, find_end) {
+                LineKind::End => return Ok(()),
+                LineKind::Skip => {}
+                LineKind::Row => sink.row(base, pos, next, walk.count).map_err(|e| (pos, e))?,
+            }
+            pos = next;
+        }
+        if base == range.start && pos < range.end {
+            sink.reserve(range.len(), pos - range.start);
+        }
+        // A line longer than the block: a bigger block.
+        size = if pos == base { size * 2 } else { BLOCK };
+    }
+    Ok(())
+}
+
+/// The lines of `range` split by the quote-aware tokenizer.
+fn scan_lines_tokenized(sink: &mut RowSink, range: Range<usize>, find_end: bool) -> Result<(), (usize, StarError)> {
+    let rows = sink.rows;
     for (start, end, next) in Lines::new(&rows[range.clone()], 0) {
         let (start, end, next) = (start + range.start, end + range.start, next + range.start);
         let line = &rows[start..end];
-        let t = trim(line);
-        if find_end && ends_rows(t) {
-            extent.stop = Some(start);
-            break;
+        match sink.classify(start, trim(line), find_end) {
+            LineKind::End => break,
+            LineKind::Skip => continue,
+            LineKind::Row => {}
         }
-        extent.lines += 1;
-        if t.is_empty() || is_comment(t) {
-            extent.comments_after += usize::from(!t.is_empty());
-            continue;
-        }
-        let mut bad: Option<StarError> = None;
-        let mut key: &[u8] = b"";
-        let mut image: &[u8] = b"";
-        let mut each_field = |k: usize, f: &'a [u8]| {
-            let feeds = slot.get(k).copied().unwrap_or(0);
-            if feeds != 0 {
-                if let Some(j) = (feeds & NUMBER_SLOT).checked_sub(1) {
-                    match parse_number(f) {
-                        Some(v) => scan.numbers[j].push(v),
-                        None if Some(f) == missing => scan.numbers[j].push(f64::NAN),
-                        None => {
-                            if bad.is_none() {
-                                bad = Some(StarError::NotANumber {
-                                    line: 0,
-                                    label: table.labels[k].clone(),
-                                    text: excerpt(f),
-                                });
-                            }
-                            scan.numbers[j].push(f64::NAN);
-                        }
-                    }
-                }
-                if feeds & KEY_COLUMN != 0 {
-                    key = f;
-                }
-                if feeds & IMAGE_COLUMN != 0 {
-                    image = f;
-                }
+        let (found, index) = (&mut sink.found, &sink.index);
+        let count = for_each_field(line, |k, f| {
+            if let Some(&i) = index.get(k).filter(|&&i| i != usize::MAX) {
+                let at = start + (f.as_ptr() as usize - line.as_ptr() as usize);
+                found[i] = (at, at + f.len());
             }
-        };
-        let counted = if quoted {
-            for_each_field(line, each_field)
-        } else {
-            Ok(for_each_field_within(rows, start..end, &mut each_field))
-        };
-        let error = match counted {
-            Err(()) => Some(StarError::Unterminated { line: 0 }),
-            Ok(got) if got != ncols => Some(StarError::FieldCount { line: 0, expected: ncols, got }),
-            Ok(_) => bad,
-        };
-        if let Some(e) = error {
-            return ChunkScan { scan, error: Some((start, e)), extent };
-        }
-        if key_col.is_some() {
-            // Rows of one micrograph usually follow each other: skip the hash most times.
-            let id = match last_key {
-                Some((k, id)) if k == key => id,
-                _ => {
-                    let fresh = local_keys.len() as u32;
-                    let id = *local_keys.entry(key).or_insert(fresh);
-                    if id == fresh {
-                        scan.key_names.push(key.to_vec());
-                    }
-                    last_key = Some((key, id));
-                    id
-                }
-            };
-            scan.keys.push(id);
-        }
-        if image_col.is_some() {
-            scan.images.push_name(image);
-        }
-        scan.spans.push((start as u64, next as u64));
-        extent.comments_among_rows += std::mem::take(&mut extent.comments_after);
-        extent.last_row_end = Some(next);
+        })
+        .map_err(|()| (start, StarError::Unterminated { line: 0 }))?;
+        sink.row(0, start, next, count).map_err(|e| (start, e))?;
     }
-    ChunkScan { scan, error: None, extent }
+    Ok(())
+}
+
+/// What a line met among the rows is.
+enum LineKind {
+    /// It ends the loop (looked for only with `find_end`).
+    End,
+    /// A blank or comment line.
+    Skip,
+    Row,
+}
+
+/// What a scan keeps of the rows of a piece, and which of their fields it reads.
+struct RowSink<'a, 'r> {
+    rows: &'a [u8],
+    table: &'r Table,
+    missing: Option<&'r [u8]>,
+    ncols: usize,
+    /// Whether rows have a key (its field, if the column exists) and an image name.
+    has_key: bool,
+    has_image: bool,
+    /// The fields read, ascending, and what each feeds (the number it is plus 1, or'ed with
+    /// [`KEY_COLUMN`] and [`IMAGE_COLUMN`]).
+    wanted: Vec<usize>,
+    feeds: Vec<usize>,
+    /// For each field of a row, its place in `wanted` (usize::MAX for none).
+    index: Vec<usize>,
+    /// Where the wanted fields of the current row are (start and end).
+    found: Vec<(usize, usize)>,
+    scan: RowScan,
+    extent: Extent,
+    local_keys: HashMap<&'a [u8], u32>,
+    last_key: Option<(&'a [u8], u32)>,
+}
+
+impl<'a, 'r> RowSink<'a, 'r> {
+    fn new(rows: &'a [u8], table: &'r Table, request: &ScanRequest<'r>) -> Self {
+        let ScanRequest { number_cols, key_col, missing, image_col } = *request;
+        let ncols = table.labels.len();
+        let mut slot = vec![0usize; ncols];
+        for (j, &c) in number_cols.iter().enumerate() {
+            slot[c] = j + 1;
+        }
+        for (col, role) in [(key_col, KEY_COLUMN), (image_col, IMAGE_COLUMN)] {
+            if let Some(slot) = col.and_then(|c| slot.get_mut(c)) {
+                *slot |= role;
+            }
+        }
+        let wanted: Vec<usize> = (0..ncols).filter(|&c| slot[c] != 0).collect();
+        let mut index = vec![usize::MAX; ncols];
+        for (i, &c) in wanted.iter().enumerate() {
+            index[c] = i;
+        }
+        RowSink {
+            rows,
+            table,
+            missing,
+            ncols,
+            has_key: key_col.is_some(),
+            has_image: image_col.is_some(),
+            feeds: wanted.iter().map(|&c| slot[c]).collect(),
+            found: vec![(0, 0); wanted.len()],
+            wanted,
+            index,
+            scan: RowScan { numbers: vec![Vec::new(); number_cols.len()], ..Default::default() },
+            extent: Extent::default(),
+            local_keys: HashMap::new(),
+            last_key: None,
+        }
+    }
+
+    /// Room for the rows of a piece of `len` bytes, `done` of which held the rows so far.
+    fn reserve(&mut self, len: usize, done: usize) {
+        let rows = self.scan.spans.len();
+        let more = (rows * len / done.max(1)).saturating_sub(rows) + 16;
+        self.scan.spans.reserve(more);
+        self.scan.numbers.iter_mut().for_each(|column| column.reserve(more));
+        if self.has_key {
+            self.scan.keys.reserve(more);
+        }
+        if self.has_image {
+            self.scan.images.indices.reserve(more);
+        }
+    }
+
+    /// What the line at `start` is, from its text `t` from its first field on (empty for a
+    /// blank line); counts it unless it ends the loop.
+    fn classify(&mut self, start: usize, t: &[u8], find_end: bool) -> LineKind {
+        if find_end && ends_rows(t) {
+            self.extent.stop = Some(start);
+            return LineKind::End;
+        }
+        self.extent.lines += 1;
+        if t.is_empty() || is_comment(t) {
+            self.extent.comments_after += usize::from(!t.is_empty());
+            return LineKind::Skip;
+        }
+        LineKind::Row
+    }
+
+    /// Takes the row `start..next` of `count` fields, its wanted fields at `base` + `found`.
+    #[inline(always)]
+    fn row(&mut self, base: usize, start: usize, next: usize, count: usize) -> Result<(), StarError> {
+        if count != self.ncols {
+            return Err(StarError::FieldCount { line: 0, expected: self.ncols, got: count });
+        }
+        let rows = self.rows;
+        let (mut key, mut image): (&[u8], &[u8]) = (b"", b"");
+        for (i, &(s, e)) in self.found.iter().enumerate() {
+            let (s, e) = (base + s, base + e);
+            let feeds = self.feeds[i];
+            if let Some(j) = (feeds & NUMBER_SLOT).checked_sub(1) {
+                let value = match parse_number_in(&rows[s..], e - s) {
+                    Some(v) => v,
+                    None if Some(&rows[s..e]) == self.missing => f64::NAN,
+                    None => {
+                        let label = self.table.labels[self.wanted[i]].clone();
+                        return Err(StarError::NotANumber { line: 0, label, text: excerpt(&rows[s..e]) });
+                    }
+                };
+                self.scan.numbers[j].push(value);
+            }
+            if feeds & KEY_COLUMN != 0 {
+                key = &rows[s..e];
+            }
+            if feeds & IMAGE_COLUMN != 0 {
+                image = &rows[s..e];
+            }
+        }
+        if self.has_key {
+            let id = self.key_id(key);
+            self.scan.keys.push(id);
+        }
+        if self.has_image {
+            self.scan.images.push_name(image);
+        }
+        self.scan.spans.push((start as u64, next as u64));
+        self.extent.comments_among_rows += std::mem::take(&mut self.extent.comments_after);
+        self.extent.last_row_end = Some(next);
+        Ok(())
+    }
+
+    /// The piece's id of the micrograph name `key`.
+    #[inline]
+    fn key_id(&mut self, key: &'a [u8]) -> u32 {
+        // Rows of one micrograph usually follow each other: skip the hash most times.
+        if let Some((last, id)) = self.last_key {
+            if last == key {
+                return id;
+            }
+        }
+        let fresh = self.local_keys.len() as u32;
+        let id = *self.local_keys.entry(key).or_insert(fresh);
+        if id == fresh {
+            self.scan.key_names.push(key.to_vec());
+        }
+        self.last_key = Some((key, id));
+        id
+    }
 }

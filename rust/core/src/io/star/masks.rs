@@ -1,0 +1,171 @@
+//! Bit masks of a block of row lines (64 bytes a word): where text is, where lines end and
+//! where fields start, made in one SIMD pass. A row is then walked a word at a time: its
+//! fields counted with popcount, only the requested ones located (the k-th set bit).
+
+/// The masks of one block of lines; bit i of word w stands for byte 64 w + i of the block.
+/// One word more than the block needs, all zero: a field that ends with the block ends
+/// there.
+#[derive(Default)]
+pub(super) struct BlockMasks {
+    /// Bytes above white space (> b' ').
+    text: Vec<u64>,
+    /// Line feeds.
+    newline: Vec<u64>,
+    /// The first byte of each field: text after white space (or at the block's start).
+    starts: Vec<u64>,
+}
+
+/// One line of a block as [`BlockMasks::walk`] found it.
+pub(super) struct LineWalk {
+    /// The line feed's offset in the block; None if the block ends first.
+    pub newline: Option<usize>,
+    /// Fields on the line.
+    pub count: usize,
+    /// The offset of its first field (meaningless when `count` is 0).
+    pub first: usize,
+}
+
+impl BlockMasks {
+    /// Makes the masks of `block`, which starts at a line's start.
+    pub(super) fn fill(&mut self, block: &[u8]) {
+        let words = block.len().div_ceil(64);
+        for mask in [&mut self.text, &mut self.newline, &mut self.starts] {
+            // Every word is written below: no need to clear the old ones.
+            mask.resize(words + 1, 0);
+            mask[words] = 0;
+        }
+        let full = block.len() / 64;
+        fill_chunks(&block[..full * 64], &mut self.text[..full], &mut self.newline[..full]);
+        if full < words {
+            // The last bytes, padded with spaces: no text, no line end.
+            let mut tail = [b' '; 64];
+            tail[..block.len() - full * 64].copy_from_slice(&block[full * 64..]);
+            fill_chunks(&tail, &mut self.text[full..words], &mut self.newline[full..words]);
+        }
+        let mut carry = 0; // the byte before the block ends a line: white space
+        for (start, &text) in self.starts.iter_mut().zip(&self.text) {
+            *start = text & !((text << 1) | carry);
+            carry = text >> 63;
+        }
+    }
+
+    /// Walks the line starting at offset `from`: counts its fields and puts the offsets
+    /// (start and end) of the fields `wanted` (ascending field numbers) in `found`, in the
+    /// same order. Fields past the line's count are not found (`found` keeps what it held).
+    #[inline(always)]
+    pub(super) fn walk(&self, from: usize, wanted: &[usize], found: &mut [(usize, usize)]) -> LineWalk {
+        let mut word = from / 64;
+        let mut after = !0u64 << (from % 64);
+        let (mut count, mut first, mut next_wanted) = (0usize, 0usize, 0usize);
+        while word + 1 < self.newline.len() {
+            let newline = self.newline[word] & after;
+            // The bits before the line feed, if this word holds it.
+            let before = if newline == 0 { !0 } else { (newline & newline.wrapping_neg()) - 1 };
+            let starts = self.starts[word] & after & before;
+            if starts != 0 {
+                if count == 0 {
+                    first = word * 64 + starts.trailing_zeros() as usize;
+                }
+                let here = starts.count_ones() as usize;
+                while next_wanted < wanted.len() && wanted[next_wanted] < count + here {
+                    let start = word * 64 + nth_bit(starts, wanted[next_wanted] - count);
+                    found[next_wanted] = (start, self.field_end(start));
+                    next_wanted += 1;
+                }
+                count += here;
+            }
+            if newline != 0 {
+                return LineWalk { newline: Some(word * 64 + newline.trailing_zeros() as usize), count, first };
+            }
+            word += 1;
+            after = !0;
+        }
+        LineWalk { newline: None, count, first }
+    }
+
+    /// The end of the field starting at offset `start`: the next byte that is not text.
+    #[inline(always)]
+    fn field_end(&self, start: usize) -> usize {
+        let mut word = start / 64;
+        let mut space = !self.text[word] & (!0u64 << (start % 64));
+        while space == 0 {
+            word += 1;
+            space = !self.text[word]; // the last word is all white space
+        }
+        word * 64 + space.trailing_zeros() as usize
+    }
+}
+
+/// The position of the `k`-th (from 0) set bit of `bits`, which has more than `k`.
+#[inline(always)]
+fn nth_bit(mut bits: u64, k: usize) -> usize {
+    for _ in 0..k {
+        bits &= bits - 1;
+    }
+    bits.trailing_zeros() as usize
+}
+
+/// The text and line-feed masks of `bytes`, 64 bytes a word (its length a multiple of 64).
+fn fill_chunks(bytes: &[u8], text: &mut [u64], newline: &mut [u64]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above).
+            unsafe { fill_chunks_avx2(bytes, text, newline) };
+            return;
+        }
+    }
+    for ((chunk, text), newline) in bytes.chunks_exact(64).zip(text).zip(newline) {
+        (*text, *newline) = chunk_masks(chunk.try_into().unwrap());
+    }
+}
+
+/// [`fill_chunks`] with 32-byte compares.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn fill_chunks_avx2(bytes: &[u8], text: &mut [u64], newline: &mut [u64]) {
+    use std::arch::x86_64::*;
+    let above_space = _mm256_set1_epi8(0x21);
+    let line_feed = _mm256_set1_epi8(b'\n' as i8);
+    for ((chunk, text), newline) in bytes.chunks_exact(64).zip(text).zip(newline) {
+        // SAFETY: two unaligned 32-byte loads inside the 64-byte chunk.
+        let (low, high) = unsafe {
+            let p = chunk.as_ptr() as *const __m256i;
+            (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)))
+        };
+        // Unsigned b >= 0x21, as max(b, 0x21) == b.
+        let is_text = |v| _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_max_epu8(v, above_space), v)) as u32 as u64;
+        let is_line_feed = |v| _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, line_feed)) as u32 as u64;
+        *text = is_text(low) | is_text(high) << 32;
+        *newline = is_line_feed(low) | is_line_feed(high) << 32;
+    }
+}
+
+/// The text and line-feed masks of one 64-byte chunk, 16 bytes at a time.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn chunk_masks(chunk: &[u8; 64]) -> (u64, u64) {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of the x86_64 baseline; loads are unaligned and in bounds.
+    unsafe {
+        let above_space = _mm_set1_epi8(0x21);
+        let line_feed = _mm_set1_epi8(b'\n' as i8);
+        let (mut text, mut newline) = (0u64, 0u64);
+        for j in 0..4 {
+            let v = _mm_loadu_si128(chunk.as_ptr().add(16 * j) as *const __m128i);
+            let is_text = _mm_cmpeq_epi8(_mm_max_epu8(v, above_space), v);
+            text |= (_mm_movemask_epi8(is_text) as u32 as u64) << (16 * j);
+            newline |= (_mm_movemask_epi8(_mm_cmpeq_epi8(v, line_feed)) as u32 as u64) << (16 * j);
+        }
+        (text, newline)
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn chunk_masks(chunk: &[u8; 64]) -> (u64, u64) {
+    chunk
+        .iter()
+        .enumerate()
+        .fold((0u64, 0u64), |(t, n), (i, &b)| (t | (u64::from(b > b' ') << i), n | (u64::from(b == b'\n') << i)))
+}
