@@ -483,6 +483,31 @@ def test_a_job_on_the_command_line_loads_no_rich_click_nor_rich(tmp_path, quiet)
     assert ("│ Kept files            │ out/particles_kept.star" in done.stderr) is not quiet
 
 
+@pytest.mark.parametrize("kind", ["star", "cs"])
+def test_a_particle_job_loads_neither_the_micrograph_jobs_options_nor_the_other_formats(tmp_path, kind):
+    # Start-up is a fixed cost of every run (issue 43): a plain run makes only its own
+    # command's options, and a format's modules load when a file of that format is read.
+    from fixtures.synthetic import write_benchmark_file
+
+    if kind == "star":
+        write_benchmark_file(tmp_path / "p.star", 500, seed=0)
+    else:
+        _cs(tmp_path)
+    done, loaded = _command_line(["particles", f"p.{kind}", "-o", "out", "--quiet"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / f"particles_kept.{kind}").exists()
+    never = {"cryodedup.options.micrographs", "cryodedup.jobs.micrographs"}
+    if kind == "star":
+        never |= {"cryodedup.formats.cryosparc.dataset", "cryodedup.formats.cryosparc.exposures"}
+    else:
+        never |= {
+            "cryodedup.formats.star.file",
+            "cryodedup.formats.star.micrographs",
+            "cryodedup.formats.star.particles",
+        }
+    assert not never & loaded
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -492,6 +517,10 @@ def test_a_job_on_the_command_line_loads_no_rich_click_nor_rich(tmp_path, quiet)
         ["nosuchcommand"],
         ["particles", "p.star", "-o", "out", "-qh"],  # help in a cluster of short flags
         ["micrographs", "--help"],
+        ["micrographs", "p.star", "--window", "0"],  # the options of a command other than particles
+        ["--", "particles", "p.star", "-o", "out", "--min-dist", "abc"],  # the command after "--"
+        ["micrographs-merge", "-o", "out"],  # no SHARD_DIRS
+        ["demo", "--plott"],
     ],
 )
 def test_what_click_says_is_drawn_by_rich_click_as_before(tmp_path, args):

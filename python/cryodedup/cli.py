@@ -8,12 +8,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import cli_style
+from . import cli_style, commands
 from ._core import __version__
 from .cli_run import numpy_huge_pages, run_job
-from .commands import DEMO, MICROGRAPHS, MICROGRAPHS_MERGE, PARTICLES, Command
 from .commands import field_values as job_fields
-from .options import MicrographOptions, MicrographRun, ParticleOptions
+from .options import ParticleOptions
 from .report.summary import micrograph_rows, particle_rows, shard_summary_rows
 from .report.terminal import ProgressBar, Reporter, escape, fail, print_json
 from .signals import deferred, pause_for_tests
@@ -35,11 +34,20 @@ else:
 EXAMPLES = Path(__file__).parent / "examples"
 
 
-def options_of(command: Command) -> Callable[[Callable], Callable]:
-    """The click options of ``command`` (options/) in its order, and its help's panels."""
+def options_of(name: str) -> Callable[[Callable], Callable]:
+    """The click options of the command ``commands.<name>`` (options/) in its order, and its help's panels.
+
+    A plain run (no help to draw, :mod:`.cli_style`) makes a command's options only when click
+    asks for that command (:class:`_OptionsWhenRun`): a particle job neither makes the
+    micrograph job's options nor imports their module (start-up is a fixed cost of every run).
+    """
 
     def apply(f: Callable) -> Callable:
-        for title, flags in reversed(command.panels if not cli_style.plain else ()):  # (panels are help's)
+        if cli_style.plain:
+            _OPTIONS_WHEN_RUN[f] = name
+            return f
+        command: commands.Command = getattr(commands, name)
+        for title, flags in reversed(command.panels):
             f = click.option_panel(title, options=list(flags))(f)
         for flag in reversed(command.options):
             decls, kwargs = flag.click_args()
@@ -49,12 +57,30 @@ def options_of(command: Command) -> Callable[[Callable], Callable]:
     return apply
 
 
+#: A plain run's commands (their callbacks) whose options are made when the command runs.
+_OPTIONS_WHEN_RUN: dict[Callable, str] = {}
+
+
+class _OptionsWhenRun(click.Group):
+    """The command line's group in a plain run: a command's options are added when click asks for the command."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        name = _OPTIONS_WHEN_RUN.pop(found.callback, None) if found is not None and found.callback else None
+        if found is not None and name is not None:
+            command: commands.Command = getattr(commands, name)
+            for flag in command.options:  # as click.option adds them: after the arguments, in order
+                decls, kwargs = flag.click_args()
+                found.params.append(click.Option(decls, **kwargs))
+        return found
+
+
 def inputs(folders: bool = False) -> Callable[[Callable], Callable]:
     """The INPUTS argument of a job command: files, and folders too when ``folders``."""
     return click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=folders))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_OptionsWhenRun if cli_style.plain else None, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cryodedup")
 def main() -> None:
     """Remove duplicate particles and duplicate micrographs from cryo-EM datasets."""
@@ -63,7 +89,7 @@ def main() -> None:
 
 @main.command()
 @inputs(folders=True)
-@options_of(PARTICLES)
+@options_of("PARTICLES")
 def particles(
     inputs: tuple[Path, ...], outdir: Path | None, force: bool, quiet: bool, as_json: bool, **job: Any
 ) -> None:
@@ -131,7 +157,7 @@ def run_particle_job(
 
 @main.command()
 @click.argument("outdir", type=click.Path(path_type=Path, file_okay=False), default="cryodedup-demo")
-@options_of(DEMO)
+@options_of("DEMO")
 def demo(outdir: Path, force: bool, quiet: bool, as_json: bool, plot: bool) -> None:
     """Write the example dataset to OUTDIR and remove its duplicate particles.
 
@@ -175,7 +201,7 @@ def _copy_example(data: Path, force: bool, inputs: list[Path]) -> None:
 
 @main.command()
 @inputs()
-@options_of(MICROGRAPHS)
+@options_of("MICROGRAPHS")
 def micrographs(
     inputs: tuple[Path, ...],
     outdir: Path,
@@ -200,6 +226,8 @@ def micrographs(
     On a cluster: `--shard K/N` in each task of a job array, then `micrographs-merge`; or `--dask`.
     During collection: `--update` (or `--watch SECONDS`) reads only the micrographs not seen before.
     """
+    from .options import MicrographOptions, MicrographRun
+
     options = MicrographOptions(**job_fields(MicrographOptions, job))
     how = MicrographRun(shard, dask, shards, update, watch, watch_idle, particles is not None)
     report = Reporter(quiet)
@@ -257,7 +285,7 @@ def micrographs(
 
 @main.command("micrographs-merge")
 @click.argument("shard_dirs", nargs=-1, required=True, type=click.Path(path_type=Path, file_okay=False))
-@options_of(MICROGRAPHS_MERGE)
+@options_of("MICROGRAPHS_MERGE")
 def micrographs_merge(
     shard_dirs: tuple[Path, ...],
     outdir: Path,

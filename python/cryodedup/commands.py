@@ -5,7 +5,9 @@ A job's options are its fields (``options/``: :class:`~cryodedup.options.Particl
 field (``--outdir``, ``--force``, ``--particles``, ``--shard`` ...), declared here as
 :class:`~cryodedup.options.fields.Flag` constants. ``cli.py`` makes the click options from
 :data:`PARTICLES`, :data:`DEMO`, :data:`MICROGRAPHS` and :data:`MICROGRAPHS_MERGE`, and the
-pipelines (``pipelines/``) read them back from the commands.
+pipelines (``pipelines/``) read them back from the commands. The micrograph commands'
+options (:data:`MICROGRAPHS`, :data:`MICROGRAPHS_MERGE`) are made when first asked for (PEP
+562): a particle job's start-up does not import the micrograph job's options.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from .options import MicrographOptions, ParticleOptions
+from .options import ParticleOptions
 from .options.fields import MATCH_MICROGRAPHS_HELP, NOT_GIVEN, Flag, path_type
 from .resolve.micrograph_names import MATCH_MODES
 
@@ -166,65 +168,86 @@ DEMO = Command(
     ]
 )
 
-#: What the micrograph job and the merge of its shards write, and how they report.
-MICROGRAPH_OUTPUTS = [
-    MICROGRAPH_PARTICLES,
-    MATCH_MICROGRAPHS,
-    FORCE,
-    QUIET,
-    JSON,
-    *flags_of(MicrographOptions, start="plot", stop="plot_pairs"),
+
+#: The help's panels of ``cryodedup micrographs``.
+MICROGRAPH_PANELS = [
+    (
+        "Images",
+        ["--target-psize", "--bin", "--lowpass", "--highpass", "--psize", "--project-dir", "--skip-unreadable"],
+    ),
+    ("Metadata", ["--metadata", "--shift-calibration", "--beam-diameter", "--no-images"]),
+    (
+        "Pairs",
+        [
+            "--candidates",
+            "--window",
+            "--scan-range",
+            "--images-per-move",
+            "--images-per-hole",
+            "--order",
+            "--min-z",
+            "--min-pearson",
+        ],
+    ),
+    ("During collection", ["--update", "--watch", "--watch-idle"]),
+    ("Cluster", ["--shard", "--dask", "--shards"]),
+    (
+        "Output",
+        [
+            "--outdir",
+            "--particles",
+            "--match-micrographs",
+            "--force",
+            "--quiet",
+            "--json",
+            "--plot",
+            "--plot-pairs",
+            "--help",
+        ],
+    ),
 ]
 
-MICROGRAPHS = Command(
-    [
-        outdir(MICROGRAPHS_OUTDIR),
-        *flags_of(MicrographOptions, stop="skip_unreadable"),
-        *flags_of(MicrographOptions, start="metadata"),
-        *MICROGRAPH_OUTPUTS,
-        SHARD,
-        DASK,
-        SHARDS,
-        UPDATE,
-        WATCH,
-        WATCH_IDLE,
-    ],
-    [
-        (
-            "Images",
-            ["--target-psize", "--bin", "--lowpass", "--highpass", "--psize", "--project-dir", "--skip-unreadable"],
-        ),
-        ("Metadata", ["--metadata", "--shift-calibration", "--beam-diameter", "--no-images"]),
-        (
-            "Pairs",
-            [
-                "--candidates",
-                "--window",
-                "--scan-range",
-                "--images-per-move",
-                "--images-per-hole",
-                "--order",
-                "--min-z",
-                "--min-pearson",
-            ],
-        ),
-        ("During collection", ["--update", "--watch", "--watch-idle"]),
-        ("Cluster", ["--shard", "--dask", "--shards"]),
-        (
-            "Output",
-            [
-                "--outdir",
-                "--particles",
-                "--match-micrographs",
-                "--force",
-                "--quiet",
-                "--json",
-                "--plot",
-                "--plot-pairs",
-                "--help",
-            ],
-        ),
-    ],
-)
 
-MICROGRAPHS_MERGE = Command([outdir(MICROGRAPHS_OUTDIR), *MICROGRAPH_OUTPUTS])
+def _micrograph_commands() -> dict[str, Any]:
+    """The micrograph commands' options (and what the job and the merge of its shards write, and how they report)."""
+    from .options.micrographs import MicrographOptions
+
+    outputs = [
+        MICROGRAPH_PARTICLES,
+        MATCH_MICROGRAPHS,
+        FORCE,
+        QUIET,
+        JSON,
+        *flags_of(MicrographOptions, start="plot", stop="plot_pairs"),
+    ]
+    micrographs = Command(
+        [
+            outdir(MICROGRAPHS_OUTDIR),
+            *flags_of(MicrographOptions, stop="skip_unreadable"),
+            *flags_of(MicrographOptions, start="metadata"),
+            *outputs,
+            SHARD,
+            DASK,
+            SHARDS,
+            UPDATE,
+            WATCH,
+            WATCH_IDLE,
+        ],
+        MICROGRAPH_PANELS,
+    )
+    merge = Command([outdir(MICROGRAPHS_OUTDIR), *outputs])
+    return {"MICROGRAPH_OUTPUTS": outputs, "MICROGRAPHS": micrographs, "MICROGRAPHS_MERGE": merge}
+
+
+if TYPE_CHECKING:
+    #: What the micrograph job and the merge of its shards write, and how they report.
+    MICROGRAPH_OUTPUTS: list[Flag]
+    MICROGRAPHS: Command
+    MICROGRAPHS_MERGE: Command
+
+
+def __getattr__(name: str) -> Any:
+    if name not in ("MICROGRAPH_OUTPUTS", "MICROGRAPHS", "MICROGRAPHS_MERGE"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals().update(_micrograph_commands())
+    return globals()[name]

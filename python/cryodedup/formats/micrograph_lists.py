@@ -12,17 +12,19 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import CryodedupError
 from ..outputs import StrPath
-from .cryosparc.dataset import CsGroup
-from .cryosparc.exposures import PATH_FIELD, Exposures
-from .cryosparc.exposures import PIXEL_SIZE_FIELD as EXPOSURE_PIXEL_SIZE
 from .sniff import is_cryosparc, is_glob
-from .star.file import Block, StarFile
-from .star.micrographs import PIXEL_SIZE_FIELD, MicrographsStar
+
+# Each list's format is imported when a list of it is read: the particle job imports this
+# module for its paths alone (start-up is a fixed cost of every run).
+if TYPE_CHECKING:
+    from .cryosparc.dataset import CsGroup
+    from .star.file import Block, StarFile
 
 
 @dataclass
@@ -57,8 +59,13 @@ def micrograph_list(path: StrPath) -> MicrographList:
     """Reads a micrographs STAR, or CryoSPARC exposures (``.cs``/``.csg`` of Patch CTF, Curate Exposures...)."""
     path = Path(path)
     if not is_cryosparc(path):
+        from .star.micrographs import PIXEL_SIZE_FIELD, MicrographsStar
+
         listed = MicrographsStar.read(path)
         return MicrographList(path, listed.names, listed.pixel_sizes(), PIXEL_SIZE_FIELD)
+    from .cryosparc.exposures import PATH_FIELD, Exposures
+    from .cryosparc.exposures import PIXEL_SIZE_FIELD as EXPOSURE_PIXEL_SIZE
+
     exposures = Exposures.read(path, (PATH_FIELD, EXPOSURE_PIXEL_SIZE))
     names = exposures.names
     return MicrographList(
@@ -134,6 +141,8 @@ class Micrographs:
 
 
 def _from_star(path: Path, psize: float | None, project_dir: Path | None) -> Micrographs:
+    from .star.micrographs import MicrographsStar
+
     listed = MicrographsStar.read(path)
     row_names = listed.names
     if psize is None:
@@ -153,6 +162,8 @@ def _from_star(path: Path, psize: float | None, project_dir: Path | None) -> Mic
 
 
 def _from_cs(path: Path, psize: float | None, project_dir: Path | None) -> Micrographs:
+    from .cryosparc.exposures import Exposures
+
     exposures = Exposures.read(path)
     group, names = exposures.group, exposures.names
     if psize is None:

@@ -15,7 +15,6 @@ from pathlib import Path
 from ..errors import CryodedupError
 from ..outputs import StrPath
 from .files import check_regular_file
-from .star.file import StarFile
 
 
 def is_glob(path: StrPath) -> bool:
@@ -219,6 +218,8 @@ def _star_kind(path: Path) -> str:
     It is the RELION 4/5 coordinate list, a per-micrograph coordinate file, or a crYOLO cbox
     under another name.
     """
+    from .star.file import StarFile  # (a picker's file: a particle job on a .cs reads no STAR)
+
     star = StarFile(path)
     if star.block("coordinate_files") is not None:
         return "relion-list"

@@ -11,12 +11,33 @@ options in order, those that are no job's field among them, are in ``commands.py
 ``fields.py``: how an option is declared and the checks both jobs share; ``particles.py``:
 :class:`ParticleOptions`; ``micrographs.py``: :class:`MicrographOptions` and :class:`MicrographRun`.
 
-Imported by the command line at start-up: nothing here imports a job.
+Imported by the command line at start-up: nothing here imports a job, and each job's options
+are imported when first used (PEP 562): a particle job does not load the micrograph job's.
 """
 
 from __future__ import annotations
 
-from .micrographs import MicrographOptions, MicrographRun
-from .particles import ParticleOptions
+_WHERE = {"MicrographOptions": "micrographs", "MicrographRun": "micrographs", "ParticleOptions": "particles"}
+
+# Not typing's TYPE_CHECKING (as in the package's __init__); mypy takes any TYPE_CHECKING as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .micrographs import MicrographOptions, MicrographRun
+    from .particles import ParticleOptions
+
+
+def __getattr__(name: str) -> object:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = ["MicrographOptions", "MicrographRun", "ParticleOptions"]

@@ -75,9 +75,10 @@ pub(crate) fn group_keys<'py>(py: Python<'py>, keys: Keys<'py>) -> PyResult<KeyG
 }
 
 /// repeated_uint64(keys) -> (key, count) or None: the smallest key held by more than one
-/// row and the most rows holding one key.
+/// row and the most rows holding one key. The keys may be strided (a field of a table of
+/// records): read where they are, not copied.
 #[pyfunction]
 pub(crate) fn repeated_uint64(py: Python<'_>, keys: PyReadonlyArray1<'_, u64>) -> PyResult<Option<(u64, usize)>> {
-    let words = keys.as_slice()?.to_vec();
-    Ok(py.detach(|| keys::repeated_u64(words)))
+    let words = keys.as_array();
+    Ok(py.detach(|| keys::repeated_u64(words.iter().copied())))
 }

@@ -329,3 +329,24 @@ def test_a_repeated_uid_is_named_with_the_most_rows_holding_one(tmp_path):
     (tmp_path / "p.npy").rename(tmp_path / "p.cs")
     with pytest.raises(CryodedupError, match=r"p\.cs: uid 4 is held by 3 rows; each particle has its own uid"):
         CsFile.load(tmp_path / "p.cs")
+
+
+@pytest.mark.parametrize("record", ["<u8", "S5"], ids=["aligned", "misaligned"])
+@pytest.mark.parametrize("pair", [(0, 1), (17, 19_999), (12_000, 3)])
+def test_a_repeated_uid_is_found_among_many_wherever_it_is(tmp_path, record, pair):
+    # 20,000 uids read where they are, as CryoSPARC's random 64-bit uids (records of 16 bytes)
+    # or misaligned (13-byte records: copied first); the oracle is numpy.unique.
+    rows = np.zeros(20_000, dtype=np.dtype([("uid", "<u8"), ("other", record)], align=False))
+    rows["uid"] = np.random.default_rng(7).integers(1, 2**64 - 1, len(rows), dtype=np.uint64)
+    np.save(tmp_path / "p.npy", rows)
+    (tmp_path / "p.npy").rename(tmp_path / "p.cs")
+    assert len(CsFile.load(tmp_path / "p.cs")) == len(rows)  # no repeat: loaded
+    rows["uid"][pair[1]] = rows["uid"][pair[0]]
+    np.save(tmp_path / "p.npy", rows)
+    (tmp_path / "p.npy").rename(tmp_path / "p.cs")
+    values, counts = np.unique(rows["uid"], return_counts=True)
+    repeated = values[counts > 1][0]
+    with pytest.raises(
+        CryodedupError, match=rf"p\.cs: uid {repeated} is held by 2 rows; each particle has its own uid"
+    ):
+        CsFile.load(tmp_path / "p.cs")

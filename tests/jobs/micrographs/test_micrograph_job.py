@@ -499,3 +499,15 @@ def test_images_are_read_ahead_on_their_own_thread_with_the_same_scores(tmp_path
     pairs = [(tmp_path / f"out{batch}" / "pairs.csv").read_text() for batch in (3, 100)]
     assert pairs[0] == pairs[1] and len(pairs[0].splitlines()) == 1 + 14 * 13 // 2
     assert summaries[0]["rejected"] == summaries[1]["rejected"] > 0
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 9, 40])
+def test_candidate_pairs_come_sorted_by_the_later_image(n):
+    """Against brute force: every owned pair at an offset, in order of (later, earlier), shard by shard."""
+    rng = np.random.default_rng(n)
+    for offsets in (np.arange(1, 4), np.array([2, 5, 11]), np.array([7]), np.arange(1, 60), np.zeros(0, np.int64)):
+        for lo, hi in [(0, n), (0, n // 2), (n // 3, n), (n // 2, n // 2)]:
+            expected = sorted(((p, p + o) for p in range(lo, hi) for o in offsets if p + o < n), key=lambda x: x[::-1])
+            got = candidate_pairs(n, rng.permutation(offsets), (lo, hi))
+            assert got.shape == (len(expected), 2) and got.dtype == np.int64
+            assert list(map(tuple, got.tolist())) == expected

@@ -55,8 +55,9 @@ def _one_row_per_particle(data: np.ndarray, path: Path) -> np.ndarray:
 
 def _check_distinct_uids(uid: np.ndarray, path: Path) -> None:
     """Refuses a dataset whose rows share a uid: joins and merges on uid would mix them up."""
-    if uid.ndim == 1 and uid.dtype == np.uint64:  # sorted in the core, in parallel
-        repeated = _core.repeated_uint64(np.ascontiguousarray(uid))  # a field of records: strided
+    if uid.ndim == 1 and uid.dtype == np.uint64:  # looked up in a table in the core
+        # Read where they are (a field of records: strided), unless the records' size leaves them unaligned.
+        repeated = _core.repeated_uint64(uid if uid.flags.aligned else np.ascontiguousarray(uid))
     else:
         values, counts = np.unique(uid, return_counts=True)
         repeated = None if len(values) == len(uid) else (values[counts > 1][0], counts.max())

@@ -178,7 +178,7 @@ def _score(
     """The plan and the scores of its pairs: from the positions alone, an update's new pairs, or all by ``runner``."""
     if options.no_images and placement is not None:
         return decide_without_images(mics, options, placement)
-    plan = plan_scoring(mics, options, placement, store.known_layouts() if store else None)
+    plan = plan_scoring(mics, options, placement, store.known_layouts(mics.paths) if store else None)
     if store is not None:
         return plan, [score_update(plan, options, store, said, progress_factory)]
     return plan, runner(plan, progress_factory)

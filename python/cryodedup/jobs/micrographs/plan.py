@@ -108,11 +108,15 @@ def candidate_pairs(n: int, offsets: np.ndarray | None, owned: tuple[int, int] |
         p, q = p[mine], q[mine]
         order = np.lexsort((p, q))
         return np.stack([p[order], q[order]], axis=1)
-    p = np.arange(lo, hi)[:, None] + 0 * offsets[None, :]
-    q = p + offsets[None, :]
-    keep = q < n
-    pairs = np.stack([p[keep], q[keep]], axis=1).reshape(-1, 2)
-    return pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]
+    # Made in their order, row by row of the later image q, its earlier ones p = q - offset ascending:
+    # no sort of the pairs (505,000 for an update of 5,100 micrographs; issue 43).
+    descending = np.sort(np.asarray(offsets, dtype=np.int64))[::-1]
+    if hi <= lo or not len(descending):
+        return np.zeros((0, 2), dtype=np.int64)
+    q = np.arange(lo + descending[-1], min(hi - 1 + descending[0], n - 1) + 1, dtype=np.int64)[:, None]
+    p = q - descending[None, :]
+    keep = (p >= lo) & (p < hi)
+    return np.stack([p[keep], np.broadcast_to(q, p.shape)[keep]], axis=1)
 
 
 @dataclass
@@ -173,8 +177,8 @@ def plan_scoring(
 ) -> ScoringPlan:
     """Reads every MRC header and decides the order, binning, band and candidates.
 
-    ``known``: layouts already read, by absolute path (``--update``'s seen micrographs), whose
-    headers are not read again.
+    ``known``: layouts already read, by path as listed (``--update``'s seen micrographs, found in
+    place), whose headers are not read again nor their files looked for.
 
     Raises a ``CryodedupError`` for a missing or unreadable file (unless ``skip_unreadable``),
     images of different sizes or pixel sizes, fewer than two readable micrographs, or no pixel size.
@@ -225,7 +229,8 @@ def _read_headers(
 ) -> _Headers:
     """Every micrograph's MRC header in acquisition order; one run takes one image size and one pixel size."""
     headers = _Headers()
-    missing = [k for k in order if not mics.paths[k].exists()]
+    known = known or {}
+    missing = [k for k in order if os.fspath(mics.paths[k]) not in known and not mics.paths[k].exists()]
     if missing and not options.skip_unreadable:
         raise CryodedupError(missing_micrographs(mics, missing))
     not_found = set(missing)
@@ -233,8 +238,7 @@ def _read_headers(
         try:
             if k in not_found:
                 raise CryodedupError("not found")  # skipped, listed as unreadable
-            layout = known.get(os.path.abspath(mics.paths[k])) if known else None
-            layout = layout or mrc_layout(mics.paths[k])
+            layout = known.get(os.fspath(mics.paths[k])) or mrc_layout(mics.paths[k])
         except CryodedupError as err:
             if not options.skip_unreadable:
                 raise CryodedupError(f"{err} (use --skip-unreadable to go on without it)") from None

@@ -13,6 +13,7 @@ Only the headers are read: a store of 100,000 images is checked in milliseconds.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -86,14 +87,19 @@ def check_state(state: Any, fmt: str) -> None:
     _check_record(state["record"])
     files = state["files"]
     _expect(isinstance(files, list), "files", "a list")
-    for k, path in enumerate(files):
-        _expect(isinstance(path, str) and os.path.isabs(path) and "\0" not in path, f"files[{k}]", "an absolute path")
+    if not _all_absolute(files):
+        for k, path in enumerate(files):
+            _expect(_is_absolute(path), f"files[{k}]", "an absolute path")
     _expect(len(set(files)) == len(files), "files", "each micrograph once")
     n = len(files)
-    _check_rows(state["images"], n, "images", lambda at: _is_place(at, round_), f"[round 1..{round_}, row >= 0]")
-    if state["layouts"] is not None:
-        _check_rows(state["layouts"], n, "layouts", _is_layout, "[offset >= 0, pixel type, pixel size > 0 or null]")
-    _check_rows(state["stamps"], n, "stamps", _is_stamp, "null or [size, time, inode] (whole numbers >= 0)")
+    images, layouts, stamps = state["images"], state["layouts"], state["stamps"]
+    what = f"[round 1..{round_}, row >= 0]"
+    _check_rows(images, n, "images", lambda at: _is_place(at, round_), what, _all_places(images, round_))
+    if layouts is not None:
+        what = "[offset >= 0, pixel type, pixel size > 0 or null]"
+        _check_rows(layouts, n, "layouts", _is_layout, what, _all_layouts(layouts))
+    what = "null or [size, time, inode] (whole numbers >= 0)"
+    _check_rows(stamps, n, "stamps", _is_stamp, what, _all_stamps(stamps))
     _check_pairs_entry(state["pairs_file"], "pairs_file")
     added = state.get("pairs_added", [])
     _expect(isinstance(added, list), "pairs_added", "a list")
@@ -163,11 +169,65 @@ def _check_record(record: Any) -> None:
     )
 
 
-def _check_rows(rows: Any, n: int, key: str, good: Any, what: str) -> None:
+def _check_rows(rows: Any, n: int, key: str, good: Any, what: str, all_good: bool = False) -> None:
+    """Each of the ``n`` rows ``good``; ``all_good``: known already (one row at a time only to name a bad one)."""
     _expect(isinstance(rows, list), key, "a list")
     _expect(len(rows) == n, key, f"one entry per micrograph ({n}), not {len(rows)}")
+    if all_good:
+        return
     for k, row in enumerate(rows):
         _expect(good(row), f"{key}[{k}]", what)
+
+
+# Whole lists at once (a store of 5,000 micrographs: 15,000 rows, checked one by one in 9 ms; issue 43).
+# Each says True only when every row passes its one-row check; False sends the rows to that check,
+# which names the first bad one.
+
+
+def _is_absolute(path: Any) -> bool:
+    return isinstance(path, str) and os.path.isabs(path) and "\0" not in path
+
+
+def _all_absolute(files: list[Any]) -> bool:
+    return set(map(type, files)) <= {str} and all(map(os.path.isabs, files)) and "\0" not in "".join(files)
+
+
+def _whole_numbers(values: list[Any], columns: int) -> np.ndarray | None:
+    """``values`` (every row a list of ``columns`` items) as int64 columns; None unless all are plain ints."""
+    if not (set(map(type, values)) <= {list} and set(map(len, values)) <= {columns}):
+        return None
+    flat = list(itertools.chain.from_iterable(values))
+    if not set(map(type, flat)) <= {int}:
+        return None
+    try:
+        return np.array(flat, dtype=np.int64).reshape(-1, columns)
+    except OverflowError:
+        return None
+
+
+def _all_places(rows: Any, round_: int) -> bool:
+    places = _whole_numbers(rows, 2) if isinstance(rows, list) else None
+    return places is not None and bool(((places[:, 0] >= 1) & (places[:, 0] <= round_) & (places[:, 1] >= 0)).all())
+
+
+def _all_stamps(rows: Any) -> bool:
+    stamps = _whole_numbers([s for s in rows if s is not None], 3) if isinstance(rows, list) else None
+    return stamps is not None and bool((stamps >= 0).all())
+
+
+def _all_layouts(rows: Any) -> bool:
+    if not (isinstance(rows, list) and set(map(type, rows)) <= {list} and set(map(len, rows)) <= {3}):
+        return False
+    offsets, dtypes, psizes = zip(*rows) if rows else ((), (), ())
+    if not (set(map(type, offsets)) <= {int} and set(map(type, dtypes)) <= {str}):
+        return False
+    if not all(_DTYPE.fullmatch(d) for d in set(dtypes)) or not set(map(type, psizes)) <= {int, float, type(None)}:
+        return False
+    try:
+        numbers = np.array([offsets, [1 if p is None else p for p in psizes]], dtype=np.float64)
+    except OverflowError:
+        return False
+    return bool(np.isfinite(numbers).all() and (numbers[0] >= 0).all() and (numbers[1] > 0).all())
 
 
 def _is_place(at: Any, round_: int) -> bool:
@@ -191,7 +251,12 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+    if not (_is_int(value) or isinstance(value, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # a whole number past float's range (JSON holds any): no pixel size, no score
+        return False
 
 
 def _is_scalar(value: Any) -> bool:

@@ -145,6 +145,11 @@ class SeenStore:
     staged: tuple[int, dict[str, Any], set[str]] | None = None
     # The pairs files ({name, sha256}) that hold ``pairs``, in order; empty when none does (a round writes them all).
     pairs_files: list[dict[str, str]] = field(default_factory=list)
+    # This round's inputs, each path as listed -> its absolute path: made once a round (issue 43: 5,100
+    # inputs were made absolute four times, their files stat'ed three times).
+    absolute_paths: dict[str, str] = field(default_factory=dict)
+    # The seen files found in place by :meth:`replaced` this round: planning reads neither their headers nor stats.
+    present: set[str] = field(default_factory=set)
 
     @classmethod
     def empty(cls, folder: Path, round_: int = 0, written: Collection[str] = ()) -> SeenStore:
@@ -197,13 +202,28 @@ class SeenStore:
         self.record, self.files, self.images, self.pairs = None, [], [], empty.pairs
         self.layouts, self.stamps, self.pairs_csv, self.pairs_files = [], [], None, []
 
+    def absolute(self, path: StrPath) -> str:
+        """``os.path.abspath`` of an input as listed, made once a round."""
+        text = os.fspath(path)
+        found = self.absolute_paths.get(text)
+        if found is None:
+            found = self.absolute_paths[text] = os.path.abspath(text)
+        return found
+
     def replaced(self) -> list[str]:
-        """The seen files whose size, modification time or inode changed since they were read."""
+        """The seen files whose size, modification time or inode changed since they were read.
+
+        Those unchanged are noted as :attr:`present`.
+        """
         changed = []
         for path, stamp in zip(self.files, self.stamps):
             now = file_stamp(path)
-            if now is not None and now != stamp:  # (a missing file is planning's to report)
+            if now is None:
+                continue  # (a missing file is planning's to report)
+            if now != stamp:
                 changed.append(path)
+            else:
+                self.present.add(path)
         return changed
 
     def forget(self, gone: Collection[str]) -> None:
@@ -224,12 +244,17 @@ class SeenStore:
         if self.layouts:
             self.layouts = [self.layouts[i] for i in kept]
 
-    def known_layouts(self) -> dict[str, MrcLayout]:
-        """{file: its image's layout} of the seen micrographs, for ``plan_scoring`` to skip their headers."""
+    def known_layouts(self, paths: Collection[StrPath]) -> dict[str, MrcLayout]:
+        """{input as listed: its image's layout} of the seen micrographs found in place, for ``plan_scoring``.
+
+        ``paths``: the inputs (``Micrographs.paths``); planning reads neither the headers nor the stats of these.
+        """
         if not self.layouts or self.record is None:
             return {}
         ny, nx = self.record["shape"]
-        return {f: MrcLayout((ny, nx), d, o, p) for f, (o, d, p) in zip(self.files, self.layouts)}
+        here = self.present
+        seen = {f: MrcLayout((ny, nx), d, o, p) for f, (o, d, p) in zip(self.files, self.layouts) if f in here}
+        return {os.fspath(path): seen[full] for path in paths if (full := self.absolute(path)) in seen}
 
     def image_file(self, round_: int) -> Path:
         """The binned images of the micrographs first seen in round ``round_``."""
@@ -505,7 +530,7 @@ def open_store(outdir: Path, mics: Micrographs, force: bool, log: Callable[[str,
     _check_writable(folder)
     if store is None:
         return SeenStore.empty(folder)
-    now = {os.path.abspath(p) for p in mics.paths}
+    now = {store.absolute(p) for p in mics.paths}
     lost = [f for f in store.files if f not in now]
     if lost:
         raise CryodedupError(
@@ -536,7 +561,7 @@ def leave_for_later(
     seen = set(store.files)
     late: dict[int, str] = {}
     for k, path in enumerate(mics.paths):
-        absolute = os.path.abspath(path)
+        absolute = store.absolute(path)
         if absolute in seen:
             continue
         why = "new or changed since the last look" if ready is not None and absolute not in ready else unfinished(path)
@@ -697,7 +722,7 @@ def score_update(
         log(f"--update: {_what_changed(store.record, record)} changes the scores: full run", "warning")
         store.start_anew()
     seen_id = {f: k for k, f in enumerate(store.files)}
-    files = [os.path.abspath(plan.paths[i]) for i in plan.positions]
+    files = [store.absolute(plan.paths[i]) for i in plan.positions]
     ids = np.array([seen_id.get(f, -1) for f in files], dtype=np.int64)
     pairs = shard_pairs(plan, 1, 1)
     known = _stored_rows(store, ids[pairs[:, 0]], ids[pairs[:, 1]])

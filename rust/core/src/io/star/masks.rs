@@ -50,37 +50,48 @@ impl BlockMasks {
     }
 
     /// Walks the line starting at offset `from`: counts its fields and puts the offsets
-    /// (start and end) of the fields `wanted` (ascending field numbers) in `found`, in the
-    /// same order. Fields past the line's count are not found (`found` keeps what it held).
+    /// (start and end) of the fields `wanted` (ascending field numbers, then usize::MAX) in
+    /// `found`, in the same order. Fields past the line's count are not found (`found`
+    /// keeps what it held).
     #[inline(always)]
     pub(super) fn walk(&self, from: usize, wanted: &[usize], found: &mut [(usize, usize)]) -> LineWalk {
-        let mut word = from / 64;
+        let (first_word, last) = (from / 64, self.newline.len() - 1); // the last word pads
         let mut after = !0u64 << (from % 64);
-        let (mut count, mut first, mut next_wanted) = (0usize, 0usize, 0usize);
-        while word + 1 < self.newline.len() {
-            let newline = self.newline[word] & after;
-            // The bits before the line feed, if this word holds it.
-            let before = if newline == 0 { !0 } else { (newline & newline.wrapping_neg()) - 1 };
-            let starts = self.starts[word] & after & before;
-            if starts != 0 {
-                if count == 0 {
-                    first = word * 64 + starts.trailing_zeros() as usize;
-                }
-                let here = starts.count_ones() as usize;
-                while next_wanted < wanted.len() && wanted[next_wanted] < count + here {
-                    let start = word * 64 + nth_bit(starts, wanted[next_wanted] - count);
-                    found[next_wanted] = (start, self.field_end(start));
-                    next_wanted += 1;
-                }
-                count += here;
+        let (mut count, mut next) = (0usize, 0usize);
+        let mut want = wanted[0];
+        let words = self.newline[first_word..last].iter().zip(&self.starts[first_word..last]);
+        for (word, (&newline_bits, &start_bits)) in (first_word..).zip(words) {
+            let newline_bits = newline_bits & after;
+            // The bits before the line feed, if this word holds it (all of them if not).
+            let before = (newline_bits & newline_bits.wrapping_neg()).wrapping_sub(1);
+            let starts = start_bits & after & before;
+            let here = starts.count_ones() as usize;
+            while want < count + here {
+                let start = word * 64 + nth_bit(starts, want - count);
+                found[next] = (start, self.field_end(start));
+                next += 1;
+                want = wanted[next];
             }
-            if newline != 0 {
-                return LineWalk { newline: Some(word * 64 + newline.trailing_zeros() as usize), count, first };
+            count += here;
+            if newline_bits != 0 {
+                let newline = Some(word * 64 + newline_bits.trailing_zeros() as usize);
+                return LineWalk { newline, count, first: self.first_field(from) };
             }
-            word += 1;
             after = !0;
         }
-        LineWalk { newline: None, count, first }
+        LineWalk { newline: None, count, first: self.first_field(from) }
+    }
+
+    /// The offset of the first field at or after `from` (the block's end if none).
+    #[inline(always)]
+    fn first_field(&self, from: usize) -> usize {
+        let mut word = from / 64;
+        let mut starts = self.starts[word] & (!0u64 << (from % 64));
+        while starts == 0 && word + 1 < self.starts.len() {
+            word += 1;
+            starts = self.starts[word];
+        }
+        word * 64 + starts.trailing_zeros() as usize
     }
 
     /// The end of the field starting at offset `start`: the next byte that is not text.
@@ -127,24 +138,25 @@ unsafe fn fill_chunks_avx2(bytes: &[u8], text: &mut [u64], newline: &mut [u64]) 
     use std::arch::x86_64::*;
     let above_space = _mm256_set1_epi8(0x21);
     let line_feed = _mm256_set1_epi8(b'\n' as i8);
-    for ((chunk, text), newline) in bytes.chunks_exact(64).zip(text).zip(newline) {
-        // SAFETY: two unaligned 32-byte loads inside the 64-byte chunk.
+    let words = text.len().min(newline.len()).min(bytes.len() / 64);
+    for w in 0..words {
+        // SAFETY: two unaligned 32-byte loads inside the w-th 64-byte chunk (w < words).
         let (low, high) = unsafe {
-            let p = chunk.as_ptr() as *const __m256i;
+            let p = bytes.as_ptr().add(64 * w) as *const __m256i;
             (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)))
         };
         // Unsigned b >= 0x21, as max(b, 0x21) == b.
         let is_text = |v| _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_max_epu8(v, above_space), v)) as u32 as u64;
         let is_line_feed = |v| _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, line_feed)) as u32 as u64;
-        *text = is_text(low) | is_text(high) << 32;
-        *newline = is_line_feed(low) | is_line_feed(high) << 32;
+        text[w] = is_text(low) | is_text(high) << 32;
+        newline[w] = is_line_feed(low) | is_line_feed(high) << 32;
     }
 }
 
 /// The text and line-feed masks of one 64-byte chunk, 16 bytes at a time.
 #[cfg(target_arch = "x86_64")]
 #[inline]
-fn chunk_masks(chunk: &[u8; 64]) -> (u64, u64) {
+pub(super) fn chunk_masks(chunk: &[u8; 64]) -> (u64, u64) {
     use std::arch::x86_64::*;
     // SAFETY: SSE2 is part of the x86_64 baseline; loads are unaligned and in bounds.
     unsafe {
@@ -163,7 +175,7 @@ fn chunk_masks(chunk: &[u8; 64]) -> (u64, u64) {
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline]
-fn chunk_masks(chunk: &[u8; 64]) -> (u64, u64) {
+pub(super) fn chunk_masks(chunk: &[u8; 64]) -> (u64, u64) {
     chunk
         .iter()
         .enumerate()

@@ -8,7 +8,9 @@ use memchr::memchr;
 use rayon::prelude::*;
 
 use super::masks::BlockMasks;
-use super::numbers::parse_number_in;
+#[cfg(target_arch = "x86_64")]
+use super::numbers::Ssse3;
+use super::numbers::{parse_number_in, DigitReader, Swar};
 use super::{
     ends_rows, excerpt, find_binary, for_each_field, is_comment, keep_all, trim, Lines, Release, Table, PIECE, WINDOW,
 };
@@ -155,6 +157,11 @@ impl<'a> RowStream<'a> {
     /// parallel pieces, handing each piece to `consume` in order. With `find_end`, the scan
     /// also looks for the line that ends the loop (`table.rows` then runs to the end of the
     /// data) and stops there; the returned extent says where it is.
+    ///
+    /// The pieces are scanned on the thread pool (from a thread of their own) while this
+    /// thread hands each to `consume` as soon as it and the pieces before it are scanned:
+    /// what `consume` does (the particle job turns rows into centres and decides
+    /// micrographs there) overlaps the scan instead of leaving the pool idle after it.
     pub fn feed(
         &mut self,
         data: &[u8],
@@ -170,39 +177,65 @@ impl<'a> RowStream<'a> {
             .map(|r| r.start + local.start..r.end + local.start)
             .collect();
         let request = self.request;
-        let results: Vec<ChunkScan> =
-            pieces.par_iter().map(|r| scan_chunk(rows, r.clone(), table, request, find_end)).collect();
-        let mut extent = Extent::default();
-        // In file order: a piece after the loop's end (its rows, its errors) is not the loop's.
-        for mut chunk in results {
-            if let Some((offset, err)) = chunk.error.take() {
-                return Err(locate_error(rows, table, offset, err));
+        std::thread::scope(|scope| {
+            let (sender, scanned) = std::sync::mpsc::channel::<(usize, ChunkScan)>();
+            let pieces = &pieces;
+            scope.spawn(move || {
+                pieces.par_iter().enumerate().for_each_with(sender, |sender, (i, r)| {
+                    // (Refused once the loop's end or an error is met: the rest is not needed.)
+                    let _ = sender.send((i, scan_chunk(rows, r.clone(), table, request, find_end)));
+                });
+            });
+            let mut waiting: Vec<Option<ChunkScan>> = (0..pieces.len()).map(|_| None).collect();
+            let mut extent = Extent::default();
+            // In file order: a piece after the loop's end (its rows, its errors) is not the loop's.
+            for next in 0..pieces.len() {
+                while waiting[next].is_none() {
+                    let (i, chunk) = scanned.recv().expect("a piece's scan panicked");
+                    waiting[i] = Some(chunk);
+                }
+                let chunk = waiting[next].take().expect("the piece was just scanned");
+                extent = extent.then(self.take(rows, table, chunk, consume)?);
+                if extent.stop.is_some() {
+                    break;
+                }
             }
-            let remap: Vec<u32> = std::mem::take(&mut chunk.scan.key_names)
-                .into_iter()
-                .map(|name| {
-                    let fresh = self.global.len() as u32;
-                    let key_names = &mut self.key_names;
-                    *self.global.entry(name).or_insert_with_key(|name| {
-                        key_names.push(name.clone());
-                        fresh
-                    })
-                })
-                .collect();
-            for k in chunk.scan.keys.iter_mut() {
-                *k = remap[*k as usize];
-            }
-            let base = table.rows.start as u64;
-            for span in chunk.scan.spans.iter_mut() {
-                *span = (span.0 + base, span.1 + base);
-            }
-            consume(&chunk.scan, &self.key_names);
-            extent = extent.then(chunk.extent.shifted(table.rows.start));
-            if extent.stop.is_some() {
-                break;
-            }
+            Ok(extent)
+        })
+    }
+
+    /// Hands one scanned piece to `consume` (its key ids made global, its spans offsets in
+    /// the file); returns its extent, in the file's offsets.
+    fn take(
+        &mut self,
+        rows: &[u8],
+        table: &Table,
+        mut chunk: ChunkScan,
+        consume: &mut impl FnMut(&RowScan, &[Vec<u8>]),
+    ) -> Result<Extent, StarError> {
+        if let Some((offset, err)) = chunk.error.take() {
+            return Err(locate_error(rows, table, offset, err));
         }
-        Ok(extent)
+        let remap: Vec<u32> = std::mem::take(&mut chunk.scan.key_names)
+            .into_iter()
+            .map(|name| {
+                let fresh = self.global.len() as u32;
+                let key_names = &mut self.key_names;
+                *self.global.entry(name).or_insert_with_key(|name| {
+                    key_names.push(name.clone());
+                    fresh
+                })
+            })
+            .collect();
+        for k in chunk.scan.keys.iter_mut() {
+            *k = remap[*k as usize];
+        }
+        let base = table.rows.start as u64;
+        for span in chunk.scan.spans.iter_mut() {
+            *span = (span.0 + base, span.1 + base);
+        }
+        consume(&chunk.scan, &self.key_names);
+        Ok(chunk.extent.shifted(table.rows.start))
     }
 }
 
@@ -275,28 +308,36 @@ pub(super) fn scan_chunk(
 fn scan_lines_masked(sink: &mut RowSink, range: Range<usize>, find_end: bool) -> Result<(), (usize, StarError)> {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("popcnt") && std::arch::is_x86_feature_detected!("bmi1") {
-            // SAFETY: the CPU has both (checked just above).
-            return unsafe { scan_lines_masked_bmi(sink, range, find_end) };
+        let bits = std::arch::is_x86_feature_detected!("popcnt") && std::arch::is_x86_feature_detected!("bmi1");
+        if let Some(reader) = Ssse3::detect().filter(|_| bits) {
+            // SAFETY: the CPU has all three (checked just above).
+            return unsafe { scan_lines_masked_bmi(sink, range, find_end, reader) };
         }
     }
-    scan_lines_masked_with(sink, range, find_end)
+    scan_lines_masked_with(sink, range, find_end, Swar)
 }
 
 /// [`scan_lines_masked`] compiled with the popcount and trailing-zero count instructions
-/// (x86_64's baseline has neither: a field count would take a dozen instructions a word).
+/// (x86_64's baseline has neither: a field count would take a dozen instructions a word),
+/// numbers' digits read 16 at a time with SSSE3.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "popcnt,bmi1")]
+#[target_feature(enable = "popcnt,bmi1,ssse3")]
 unsafe fn scan_lines_masked_bmi(
     sink: &mut RowSink,
     range: Range<usize>,
     find_end: bool,
+    reader: Ssse3,
 ) -> Result<(), (usize, StarError)> {
-    scan_lines_masked_with(sink, range, find_end)
+    scan_lines_masked_with(sink, range, find_end, reader)
 }
 
 #[inline(always)]
-fn scan_lines_masked_with(sink: &mut RowSink, range: Range<usize>, find_end: bool) -> Result<(), (usize, StarError)> {
+fn scan_lines_masked_with(
+    sink: &mut RowSink,
+    range: Range<usize>,
+    find_end: bool,
+    reader: impl DigitReader,
+) -> Result<(), (usize, StarError)> {
     let rows = sink.rows;
     let mut masks = BlockMasks::default();
     let (mut pos, mut size) = (range.start, BLOCK);
@@ -315,7 +356,7 @@ fn scan_lines_masked_with(sink: &mut RowSink, range: Range<usize>, find_end: boo
             match sink.classify(pos, text, find_end) {
                 LineKind::End => return Ok(()),
                 LineKind::Skip => {}
-                LineKind::Row => sink.row(base, pos, next, walk.count).map_err(|e| (pos, e))?,
+                LineKind::Row => sink.row(base, pos, next, walk.count, reader).map_err(|e| (pos, e))?,
             }
             pos = next;
         }
@@ -347,7 +388,7 @@ fn scan_lines_tokenized(sink: &mut RowSink, range: Range<usize>, find_end: bool)
             }
         })
         .map_err(|()| (start, StarError::Unterminated { line: 0 }))?;
-        sink.row(0, start, next, count).map_err(|e| (start, e))?;
+        sink.row(0, start, next, count, Swar).map_err(|e| (start, e))?;
     }
     Ok(())
 }
@@ -370,10 +411,13 @@ struct RowSink<'a, 'r> {
     /// Whether rows have a key (its field, if the column exists) and an image name.
     has_key: bool,
     has_image: bool,
-    /// The fields read, ascending, and what each feeds (the number it is plus 1, or'ed with
-    /// [`KEY_COLUMN`] and [`IMAGE_COLUMN`]).
+    /// The fields read, ascending, then usize::MAX.
     wanted: Vec<usize>,
-    feeds: Vec<usize>,
+    /// Which of them (places in `wanted`) are numbers (with the number each is), the key
+    /// and the image name.
+    number_fields: Vec<(usize, usize)>,
+    key_field: Option<usize>,
+    image_field: Option<usize>,
     /// For each field of a row, its place in `wanted` (usize::MAX for none).
     index: Vec<usize>,
     /// Where the wanted fields of the current row are (start and end).
@@ -397,9 +441,10 @@ impl<'a, 'r> RowSink<'a, 'r> {
                 *slot |= role;
             }
         }
-        let wanted: Vec<usize> = (0..ncols).filter(|&c| slot[c] != 0).collect();
+        // Then usize::MAX: the walk's sentinel.
+        let wanted: Vec<usize> = (0..ncols).filter(|&c| slot[c] != 0).chain([usize::MAX]).collect();
         let mut index = vec![usize::MAX; ncols];
-        for (i, &c) in wanted.iter().enumerate() {
+        for (i, &c) in wanted[..wanted.len() - 1].iter().enumerate() {
             index[c] = i;
         }
         RowSink {
@@ -409,7 +454,13 @@ impl<'a, 'r> RowSink<'a, 'r> {
             ncols,
             has_key: key_col.is_some(),
             has_image: image_col.is_some(),
-            feeds: wanted.iter().map(|&c| slot[c]).collect(),
+            number_fields: wanted[..wanted.len() - 1]
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &c)| Some((i, (slot[c] & NUMBER_SLOT).checked_sub(1)?)))
+                .collect(),
+            key_field: wanted[..wanted.len() - 1].iter().position(|&c| slot[c] & KEY_COLUMN != 0),
+            image_field: wanted[..wanted.len() - 1].iter().position(|&c| slot[c] & IMAGE_COLUMN != 0),
             found: vec![(0, 0); wanted.len()],
             wanted,
             index,
@@ -451,33 +502,33 @@ impl<'a, 'r> RowSink<'a, 'r> {
 
     /// Takes the row `start..next` of `count` fields, its wanted fields at `base` + `found`.
     #[inline(always)]
-    fn row(&mut self, base: usize, start: usize, next: usize, count: usize) -> Result<(), StarError> {
+    fn row(
+        &mut self,
+        base: usize,
+        start: usize,
+        next: usize,
+        count: usize,
+        reader: impl DigitReader,
+    ) -> Result<(), StarError> {
         if count != self.ncols {
             return Err(StarError::FieldCount { line: 0, expected: self.ncols, got: count });
         }
-        let rows = self.rows;
-        let (mut key, mut image): (&[u8], &[u8]) = (b"", b"");
-        for (i, &(s, e)) in self.found.iter().enumerate() {
-            let (s, e) = (base + s, base + e);
-            let feeds = self.feeds[i];
-            if let Some(j) = (feeds & NUMBER_SLOT).checked_sub(1) {
-                let value = match parse_number_in(&rows[s..], e - s) {
-                    Some(v) => v,
-                    None if Some(&rows[s..e]) == self.missing => f64::NAN,
-                    None => {
-                        let label = self.table.labels[self.wanted[i]].clone();
-                        return Err(StarError::NotANumber { line: 0, label, text: excerpt(&rows[s..e]) });
-                    }
-                };
-                self.scan.numbers[j].push(value);
-            }
-            if feeds & KEY_COLUMN != 0 {
-                key = &rows[s..e];
-            }
-            if feeds & IMAGE_COLUMN != 0 {
-                image = &rows[s..e];
-            }
+        let (rows, found) = (self.rows, &self.found);
+        for &(i, j) in &self.number_fields {
+            let (s, e) = (base + found[i].0, base + found[i].1);
+            let value = match parse_number_in(&rows[s..], e - s, reader) {
+                Some(v) => v,
+                None if Some(&rows[s..e]) == self.missing => f64::NAN,
+                None => {
+                    // The first bad field of the row: number fields are in column order.
+                    let label = self.table.labels[self.wanted[i]].clone();
+                    return Err(StarError::NotANumber { line: 0, label, text: excerpt(&rows[s..e]) });
+                }
+            };
+            self.scan.numbers[j].push(value);
         }
+        let field = |i: Option<usize>| i.map_or(&b""[..], |i| &rows[base + found[i].0..base + found[i].1]);
+        let (key, image) = (field(self.key_field), field(self.image_field));
         if self.has_key {
             let id = self.key_id(key);
             self.scan.keys.push(id);

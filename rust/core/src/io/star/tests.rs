@@ -73,8 +73,14 @@ fn plain_decimals_read_as_the_general_parser_reads_them() {
         let got = parse_number(f.as_bytes());
         assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{f:?}");
         let row = [f.as_bytes(), tails[i % tails.len()]].concat();
-        let got = parse_number_in(&row, f.len());
-        assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{f:?} followed by {:?}", tails[i % tails.len()]);
+        let tail = tails[i % tails.len()];
+        let got = parse_number_in(&row, f.len(), Swar);
+        assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{f:?} followed by {tail:?}");
+        #[cfg(target_arch = "x86_64")]
+        if let Some(reader) = Ssse3::detect() {
+            let got = parse_number_in(&row, f.len(), reader);
+            assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{f:?} followed by {tail:?}, SSSE3");
+        }
     }
 }
 
@@ -98,8 +104,9 @@ fn masked_walk_finds_the_fields_the_tokenizer_finds() {
                     fields.push((at, at + f.len()));
                 })
                 .unwrap();
-                let wanted: Vec<usize> = (0..fields.len() + 2).filter(|_| next(3) == 0).collect();
+                let mut wanted: Vec<usize> = (0..fields.len() + 2).filter(|_| next(3) == 0).collect();
                 let mut found = vec![(usize::MAX, 0); wanted.len()];
+                wanted.push(usize::MAX); // the walk's sentinel
                 let walk = masks.walk(from, &wanted, &mut found);
                 let context = String::from_utf8_lossy(line);
                 assert_eq!((walk.newline, walk.count), (newline, fields.len()), "{context:?}");
@@ -113,6 +120,23 @@ fn masked_walk_finds_the_fields_the_tokenizer_finds() {
                 from = newline.map_or(block.len(), |k| k + 1);
             }
         }
+    }
+}
+
+#[test]
+fn chunk_masks_of_every_kind_of_byte() {
+    // Oracle: the bytes one by one, against SSE2's masks of one chunk (the fallback where
+    // the CPU has no AVX2; the walk's test covers the AVX2 masks of whole blocks).
+    let mut next = crate::test_random(0x5851_f42d_4c95_7f2d);
+    for _ in 0..2000 {
+        let chunk: [u8; 64] = std::array::from_fn(|_| match next(4) {
+            0 => next(256) as u8,
+            1 => b" \t\r\n"[next(4) as usize],
+            _ => [0x20, 0x21, 0x0a, 0x09, 0x7f, 0x80, 0xff, b'1'][next(8) as usize],
+        });
+        let text = chunk.iter().enumerate().fold(0u64, |m, (i, &b)| m | (u64::from(b > b' ') << i));
+        let newline = chunk.iter().enumerate().fold(0u64, |m, (i, &b)| m | (u64::from(b == b'\n') << i));
+        assert_eq!(chunk_masks(&chunk), (text, newline), "{chunk:?}");
     }
 }
 
