@@ -19,7 +19,7 @@ import re
 import time
 import warnings
 from collections.abc import Collection, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ from .jobs.particles import (
 from .options import ParticleOptions
 from .outputs import StrPath
 from .particle_set import Log, ParticleSet, Warn
+from .records import dataclass
 
 
 def remove_duplicates(

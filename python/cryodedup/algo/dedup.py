@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from numpy.typing import ArrayLike
 
 import cryodedup._core as _core
 
+from ..records import dataclass
 from .priority import PriorityCounts
 
 #: Two inputs' scores are on different scales when the Kolmogorov-Smirnov distance between

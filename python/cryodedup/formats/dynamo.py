@@ -13,7 +13,6 @@ tomograms. Kept and rejected rows are byte copies of the input lines.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ import numpy as np
 from ..errors import CryodedupError
 from ..outputs import AtomicOutputs, StrPath
 from ..particle_set import Log, ParticleSet, ReaderOptions, Warn
+from ..records import dataclass
 from ..resolve import MIC_PSIZE, UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_pixel_size, resolve_score
 from .files import check_regular_file
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import CryodedupError
 from ..outputs import StrPath
+from ..records import dataclass
 from .sniff import is_cryosparc, is_glob
 
 # Each list's format is imported when a list of it is read: the particle job imports this
@@ -138,6 +139,8 @@ class Micrographs:
     source: Path | None = None
     uids: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    #: Each MRC file's ``os.stat`` when listed, by its name (files given or globbed; not for a STAR or .cs).
+    stats: dict[str, os.stat_result] | None = None
 
 
 def _from_star(path: Path, psize: float | None, project_dir: Path | None) -> Micrographs:
@@ -180,8 +183,8 @@ def _from_mrc(patterns: list[Path], psize: float | None) -> Micrographs:
         if not matches:
             raise CryodedupError(f"{p}: no file matches")
         names += matches
-    _refuse_files_given_twice(names)
-    return Micrographs("mrc", names, [Path(n) for n in names], psize)
+    stats = _refuse_files_given_twice(names)
+    return Micrographs("mrc", names, [Path(n) for n in names], psize, stats=stats)
 
 
 def _refuse_names_listed_twice(path: Path, names: list[str]) -> None:
@@ -199,12 +202,13 @@ def _refuse_names_listed_twice(path: Path, names: list[str]) -> None:
         seen.add(name)
 
 
-def _refuse_files_given_twice(names: list[str]) -> None:
-    """Refuses an MRC file given twice (by name, through a link, or by two patterns).
+def _refuse_files_given_twice(names: list[str]) -> dict[str, os.stat_result]:
+    """Refuses an MRC file given twice (by name, through a link, or by two patterns); returns each one's stat.
 
     It would be compared with itself: a perfect duplicate, kept once and rejected once.
     """
     seen: dict[tuple[int, int], str] = {}
+    stats: dict[str, os.stat_result] = {}
     for name in names:
         try:
             st = os.stat(name)
@@ -214,6 +218,8 @@ def _refuse_files_given_twice(names: list[str]) -> None:
         if identity in seen:
             raise CryodedupError(f"{name}: the same file as the input {seen[identity]}; give each micrograph once")
         seen[identity] = name
+        stats[name] = st
+    return stats
 
 
 def load_inputs(inputs: Sequence[StrPath], psize: float | None = None, project_dir: Path | None = None) -> Micrographs:

@@ -17,7 +17,7 @@ import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from ..algo.neighbours import linked_groups, nearest_pairs
 from ..algo.shift_calibration import infer_calibration
 from ..errors import CryodedupError
 from ..outputs import StrPath
+from ..records import dataclass
 from ..resolve import name_key
 from .files import check_regular_file
 from .sniff import is_glob

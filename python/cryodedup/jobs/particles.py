@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -55,6 +54,7 @@ from ..labels import input_labels
 from ..options import ParticleOptions
 from ..outputs import StrPath, all_outputs_at_once
 from ..particle_set import Log, OnePass, ParticleSet, StarFacts, Warn
+from ..records import dataclass
 from ..report.summary import report_rows
 from .input_checks import check_centres, check_input_paths, refuse_angles_not_finite
 from .species import assign_species, decide_several_species, species_not_confirmable, species_summary

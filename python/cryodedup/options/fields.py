@@ -8,7 +8,7 @@ in its metadata the :class:`Flag` (the command line's flag, click type, help), f
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import click
 import numpy as np
 
 from ..errors import CryodedupError, alternatives
+from ..records import dataclass
 
 #: Centres and distances beyond this many Å are refused (the core's MAX_COORDINATE): their squares overflow.
 MAX_CENTRE = 1e150

@@ -8,7 +8,7 @@ Python API alike.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 import click
@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import CryodedupError
 from ..outputs import check_plotting
+from ..records import dataclass
 from .fields import (
     PLOT_HELP,
     check_choices,

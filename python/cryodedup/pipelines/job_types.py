@@ -19,12 +19,12 @@ from __future__ import annotations
 import sys
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from ..errors import CryodedupError
+from ..records import dataclass
 
 JOBS = ("particles", "coordinates", "micrographs")
 

@@ -37,7 +37,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import IO, NoReturn
 
@@ -45,6 +45,7 @@ from .. import signals
 from ..errors import CryodedupError
 from ..formats.files import check_regular_file
 from ..outputs import AtomicOutputs
+from ..records import dataclass
 from . import job_types
 
 EXIT_SUCCESS = "RELION_JOB_EXIT_SUCCESS"

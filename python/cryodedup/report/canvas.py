@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import math
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ..formats import png
+from ..records import dataclass
 
 SCALE = 2  # drawn at twice the size, then scaled down: anti-aliased lines and text
 TEXT, TICK_TEXT, TITLE_TEXT, SMALL_TEXT = 15, 14, 17, 14  # font sizes, pixels of the PNG

@@ -7,13 +7,13 @@ the duplicate fraction per micrograph.)
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
 from ..algo.density import rejected_as_duplicates
 from ..particle_set import ParticleSet
+from ..records import dataclass
 from .canvas import TICK_TEXT, Canvas, Panel, Picture, nice_ticks, text_width, tick_labels
 
 PLOT_SIZE = (770, 440)  # PNG pixels of a one-plot picture (7 x 4 inches at 110 dpi, as before)

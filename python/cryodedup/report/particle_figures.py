@@ -8,7 +8,6 @@ keep the data they show by name (``panel.marks``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -18,6 +17,7 @@ from ..algo.consensus import OUTCOMES, covered_jaccard, input_pair_counts, mean_
 from ..algo.dedup import nearest_neighbour_distances, stretched
 from ..algo.density import outliers
 from ..labels import distinct_labels, input_labels
+from ..records import dataclass
 from .canvas import (
     INK,
     KEPT_COLOUR,

@@ -9,13 +9,13 @@ name as ``--match-micrographs`` says (:class:`ListedPixelSizes`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from ..errors import CryodedupError
+from ..records import dataclass
 from .micrograph_names import listed_by_file_name, name_key
 
 #: The summary's source for a pixel size given on the command line.
@@ -68,7 +68,10 @@ def pixel_size_entries(psize: ArrayLike, source: str) -> list[dict]:
 
     One entry per distinct value (the first ten).
     """
-    return [{"input": "all", "optics_group": "all", "psize": float(v), "source": source} for v in np.unique(psize)[:10]]
+    values = np.asarray(psize)
+    one = values.size and bool((values == values.flat[0]).all())  # the usual: no sort of a value per particle
+    distinct = values.flat[:1] if one else np.unique(values)[:10]
+    return [{"input": "all", "optics_group": "all", "psize": float(v), "source": source} for v in distinct]
 
 
 def _place(where: str | Callable[[str], str], name: str) -> str:

@@ -23,7 +23,9 @@ from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
 from cryodedup.formats.micrograph_lists import load_inputs
 from cryodedup.jobs.micrographs import update as update_module
-from cryodedup.jobs.micrographs.update import MARKER, STORE, Arrivals, unfinished
+from cryodedup.jobs.micrographs import update_inputs
+from cryodedup.jobs.micrographs.update import MARKER, STORE
+from cryodedup.jobs.micrographs.update_inputs import Arrivals, unfinished
 from helpers import PLANTED_MICROGRAPHS, write_planted_micrographs
 
 OUTPUTS = ("pairs.csv", "duplicates.csv", "micrographs_kept.txt", "micrographs_rejected.txt")
@@ -465,8 +467,12 @@ def test_watch_waits_for_an_mrc_still_being_written(grown, tmp_path):
     assert_same_outputs(out, tmp_path / "whole")
 
 
-def test_real_paths_are_realpath_of_each_path(tmp_path, monkeypatch):
-    """Each folder resolved once (issue 43): os.path.realpath's answer, links, loops and relative names included."""
+@pytest.mark.parametrize("from_listing", [1, 10**9])
+def test_real_paths_are_realpath_of_each_path(tmp_path, monkeypatch, from_listing):
+    """Each folder resolved once (issue 43): os.path.realpath's answer, links, loops and relative names included;
+    the plain files told by the folder's listing (``from_listing``: inputs in a folder from which it is read) or by
+    a lstat each."""
+    monkeypatch.setattr(update_inputs, "PLAIN_FROM_LISTING", from_listing)
     real = tmp_path / "real"
     (real / "sub").mkdir(parents=True)
     (real / "out").mkdir()
@@ -492,4 +498,4 @@ def test_real_paths_are_realpath_of_each_path(tmp_path, monkeypatch):
         "sub/..",
         "",
     ]
-    assert list(update_module.real_paths(paths)) == [os.path.realpath(p) for p in paths]
+    assert list(update_inputs.real_paths(paths)) == [os.path.realpath(p) for p in paths]

@@ -13,8 +13,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from cryodedup.jobs.micrographs import write
 from cryodedup.jobs.micrographs.group import Decision
 from cryodedup.jobs.micrographs.write import PairsCsv, _pair_rows, _write_pairs
+from cryodedup.outputs import output_batch
 
 
 def python_writer(path, names, pairs, scores, decision, binning, binned_psize, distance=None):
@@ -119,22 +121,29 @@ def cut(pairs, scores, joint, rows):
     return pairs[:rows], {k: v[:rows] for k, v in scores.items()}, joint[:rows]
 
 
-def two_rounds(tmp_path, first, second, change=None):
-    """Round one writes ``first`` (names, pairs, scores, joint) with a history; ``change`` may touch its file;
-    round two writes ``second`` from that history. Returns (round two's bytes, a fresh write's bytes)."""
+def two_rounds(tmp_path, first, second, change=None, while_copied=False):
+    """Round one writes ``first`` (names, pairs, scores, joint) with a history; ``change`` may touch its file
+    (before round two, or ``while_copied``: once round two has copied it); round two writes ``second`` from that
+    history, as the job does (its copy made in an output batch). Returns (round two's bytes, a fresh write's bytes).
+    """
     history = PairsCsv()
     names, pairs, scores, joint = first
     write_core(
         tmp_path / "pairs.csv", SimpleNamespace(names=names), pairs, scores, decided(joint), 14, 11.62, None, history
     )
-    if change:
+    if change and not while_copied:
         change(tmp_path / "pairs.csv")
     again = PairsCsv(history.written)
     names, pairs, scores, joint = second
     mics = SimpleNamespace(names=names)
-    write_core(
-        tmp_path / "tmp.csv", mics, pairs, scores, decided(joint), 14, 11.62, None, again, tmp_path / "pairs.csv"
-    )
+    with output_batch(), again.copying(tmp_path / "pairs.csv"):
+        if change and while_copied:
+            again.copied()
+            change(tmp_path / "pairs.csv")
+        write_core(
+            tmp_path / "tmp.csv", mics, pairs, scores, decided(joint), 14, 11.62, None, again, tmp_path / "pairs.csv"
+        )
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".scratch")]  # the copy goes with the batch
     python_writer(tmp_path / "oracle.csv", names, pairs, scores, decided(joint), 14, 11.62)
     stat = (tmp_path / "tmp.csv").stat()
     assert again.written["stamp"] == [stat.st_size, stat.st_mtime_ns, stat.st_ino] and again.written["rows"] == len(
@@ -154,6 +163,10 @@ def test_a_round_appends_the_rows_of_micrographs_acquired_after_the_last(tmp_pat
     assert rows_formatted == [old, len(pairs) - old]
 
 
+def no_space(source, target):
+    raise OSError(28, "No space left on device")
+
+
 def touch(path):
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1000))
 
@@ -169,6 +182,9 @@ def edit_in_place(path):
     [
         "file touched",
         "file edited",
+        "file edited once copied",
+        "file touched once copied",
+        "the copy failed",
         "file gone",
         "a threshold moved",
         "a name changed",
@@ -177,7 +193,7 @@ def edit_in_place(path):
         "fewer rows",
     ],
 )
-def test_a_round_whose_earlier_rows_differ_writes_the_file_whole(tmp_path, rows_formatted, what):
+def test_a_round_whose_earlier_rows_differ_writes_the_file_whole(tmp_path, rows_formatted, what, monkeypatch):
     """Whatever makes the last round's rows differ from this round's first ones (or its file), the file is written
     whole: the same bytes as a fresh write, every row formatted."""
     rng = np.random.default_rng(9)
@@ -187,10 +203,12 @@ def test_a_round_whose_earlier_rows_differ_writes_the_file_whole(tmp_path, rows_
     first = (names[:40], *cut(pairs, scores, joint, old))
     second_names, second_pairs, second_scores, second_joint = names, pairs, dict(scores), joint.copy()
     change = None
-    if what == "file touched":
+    if what.startswith("file touched"):
         change = touch
-    elif what == "file edited":
+    elif what.startswith("file edited"):
         change = edit_in_place
+    elif what == "the copy failed":
+        monkeypatch.setattr(write.shutil, "copyfile", no_space)
     elif what == "file gone":
         change = os.unlink
     elif what == "a threshold moved":
@@ -205,6 +223,7 @@ def test_a_round_whose_earlier_rows_differ_writes_the_file_whole(tmp_path, rows_
     elif what == "fewer rows":
         second_names = names[:40]
         second_pairs, second_scores, second_joint = cut(pairs, scores, joint, 10)
-    got, oracle = two_rounds(tmp_path, first, (second_names, second_pairs, second_scores, second_joint), change)
+    second = (second_names, second_pairs, second_scores, second_joint)
+    got, oracle = two_rounds(tmp_path, first, second, change, while_copied=what.endswith("once copied"))
     assert got == oracle
     assert rows_formatted == [old, len(second_pairs)]

@@ -13,7 +13,7 @@ import io
 import json
 import os
 import struct
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, Union
 
@@ -25,6 +25,7 @@ import cryodedup._core as _core
 from ..._core import KeyGroups
 from ...errors import CryodedupError
 from ...outputs import StrPath
+from ...records import dataclass
 from ..files import check_regular_file
 
 if TYPE_CHECKING:

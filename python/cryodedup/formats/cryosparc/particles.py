@@ -14,7 +14,6 @@ pixels, subtracted.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -28,6 +27,7 @@ from ...algo.filaments import tube_ids
 from ...errors import CryodedupError
 from ...outputs import AtomicOutputs, StrPath
 from ...particle_set import HalfSets, Images, Log, ParticleSet, PlacedSubsetWriter, ReaderOptions
+from ...records import dataclass
 from ...resolve import (
     MIC_PSIZE,
     NO_AUTO_SCORE,

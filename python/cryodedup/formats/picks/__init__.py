@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ import cryodedup._core as _core
 
 from ...errors import CryodedupError
 from ...outputs import StrPath
+from ...records import dataclass
 from ...resolve import Score, name_key, resolve_score  # name_key: what a picker keeps of a micrograph's name
 from ..sniff import SUFFIXES, left_beside, picker_files, source_text
 from ..star.micrographs import micrograph_names

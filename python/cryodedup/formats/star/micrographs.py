@@ -9,11 +9,11 @@ read it here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import CryodedupError
 from ...outputs import StrPath
+from ...records import dataclass
 from .file import Block, StarFile, Table
 
 #: The column a RELION 3.1+ micrographs STAR gives the pixel size in (data_optics).

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ import cryodedup._core as _core
 from ...errors import CryodedupError
 from ...outputs import AtomicOutputs, scratch_files, write_error
 from ...particle_set import AskOnePass, StarFacts
+from ...records import dataclass
 from .file import split_fields, unquote
 from .particle_table import HALF_TEXTS, RANDOM_SUBSET, RELION_TUBE, ParticleStar
 

@@ -10,7 +10,7 @@ rejected file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from ...errors import CryodedupError
 from ...labels import distinct_labels
 from ...outputs import StrPath, write_error
 from ...particle_set import AskOnePass, HalfSets, Images, Log, ParticleSet, PlacedSubsetWriter, ReaderOptions, Warn
+from ...records import dataclass
 from ...resolve.pixel_size import pixel_size_of_rows
 from .file import Table
 from .micrographs import micrograph_pixel_sizes

@@ -10,7 +10,6 @@ missing; :func:`row_pixel_sizes` and :func:`centres_in_angstrom` serve a table i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,6 +18,7 @@ import cryodedup._core as _core
 
 from ...errors import CryodedupError
 from ...particle_set import ReaderOptions, Warn
+from ...records import dataclass
 from ...resolve.pixel_size import MIC_PSIZE, ListedPixelSizes, resolve_pixel_size
 from .file import Table, is_number
 from .micrographs import PIXEL_SIZE_FIELD

@@ -89,24 +89,28 @@ def find_duplicate_micrographs(
     store, mics = _open_update(Path(outdir), inputs, mics, particles, force, ready, said) if update else (None, mics)
     outputs = _prepared_outputs(mics, Path(outdir), inputs, particles, force, store)
     placement = _placement(mics, options)
-    scoring_started = time.perf_counter()
-    plan, shards = _score(mics, options, placement, store, said, progress_factory, runner)
-    scoring = time.perf_counter() - scoring_started
     pairs_csv = PairsCsv(store.pairs_csv) if store else None
-    # An update's store is committed once its outputs are written (their temporary files: it records pairs.csv's).
-    with store.committing(pairs_csv) if store else nullcontext():
-        outcome = decide_run(len(mics.names), plan, shards, options, placement)
-        summary = write_results(
-            mics,
-            options,
-            outcome,
-            outputs,
-            log=log,
-            match_micrographs=match_micrographs,
-            warned=warned,
-            placement=placement,
-            pairs_csv=pairs_csv,
-        )
+    # An update copies the last round's pairs.csv (to append to) while it scores.
+    with pairs_csv.copying(outputs.paths[0]) if pairs_csv else nullcontext():
+        scoring_started = time.perf_counter()
+        plan, shards = _score(mics, options, placement, store, said, progress_factory, runner)
+        scoring = time.perf_counter() - scoring_started
+        if pairs_csv and store:
+            pairs_csv.earlier = store.pairs_csv  # (None once the scores' options changed: a full run)
+        # An update's store is committed once its outputs are written (their temporary files: it records pairs.csv's).
+        with store.committing(pairs_csv) if store else nullcontext():
+            outcome = decide_run(len(mics.names), plan, shards, options, placement)
+            summary = write_results(
+                mics,
+                options,
+                outcome,
+                outputs,
+                log=log,
+                match_micrographs=match_micrographs,
+                warned=warned,
+                placement=placement,
+                pairs_csv=pairs_csv,
+            )
     summary["seconds"] = round(time.perf_counter() - start, 3)
     # Over the images read (a pattern of candidates may leave some unread), not those listed
     read = not options.no_images and scoring > 0

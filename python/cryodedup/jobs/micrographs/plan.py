@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ from ...formats.micrograph_lists import Micrographs
 from ...formats.microscope import Placement
 from ...formats.mrc import MrcLayout, mrc_layout
 from ...options.micrographs import ALL_PAIRS_UPTO, MicrographOptions
+from ...records import dataclass
 
 #: The fewest binned pixels along a side that a comparison needs (the core's floor).
 MIN_BINNED = 8

@@ -20,9 +20,9 @@ written into one file when a micrograph is dropped, or they lie in ``MAX_PAIR_FI
 
 A new MRC file whose header describes more bytes than the file holds is still being written:
 it is left for a later round (``leave_for_later``). ``--watch`` (watch.py) repeats rounds as new
-micrographs appear (a STAR file that grows, a glob that matches more); ``Arrivals`` makes it
-wait, too, for a file that changed since its previous look (a writer that makes the file
-whole first and fills it after).
+micrographs appear (a STAR file that grows, a glob that matches more); ``update_inputs.Arrivals``
+makes it wait, too, for a file that changed since its previous look (a writer that makes the
+file whole first and fills it after).
 """
 
 from __future__ import annotations
@@ -31,10 +31,9 @@ import json
 import os
 import re
 import stat
-import struct
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import Any, Callable, NoReturn
 
@@ -47,10 +46,12 @@ from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import MrcLayout
 from ...outputs import StrPath, process_alive
+from ...records import dataclass
 from .plan import ScoringPlan
 from .score import ProgressBar, ShardScores, _read_image, score_shard, shard_pairs
 from .shards import changed_option, sha256_of
 from .store_check import OWN_FILE, BadStore, check_files, check_state, pairs_csv_record, read_state
+from .update_inputs import file_stamp, real_paths, unfinished
 
 STORE = "seen"
 MARKER = "seen.json"
@@ -62,40 +63,6 @@ COLUMNS = ("z", "dy", "dx", "pearson", "overlap")
 MAX_IMAGE_FILES = 32
 #: More pairs files than this and the round writes every pair into one (a round adds one of its new pairs).
 MAX_PAIR_FILES = 32
-#: Bits per pixel of the MRC modes (101: 4-bit packed), to tell a file still being written.
-MODE_BITS = {0: 8, 1: 16, 2: 32, 3: 32, 4: 64, 6: 16, 12: 16, 101: 4}
-
-
-def file_stamp(path: str | Path) -> list[int] | None:
-    """Size, modification time (ns) and inode: a file replaced in place differs in one of them; None when gone."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return [st.st_size, st.st_mtime_ns, st.st_ino]
-
-
-def unfinished(path: str | Path) -> str | None:
-    """Why an MRC file cannot be read yet (its header, or the image the header describes, not all there); None if whole.
-
-    A header that cannot be an MRC header is not judged here: the reader names what is wrong with it.
-    """
-    try:
-        with open(path, "rb") as f:
-            header = f.read(1024)
-            size = os.fstat(f.fileno()).st_size
-    except OSError:
-        return None  # missing or unreadable: planning reports it
-    if len(header) < 1024 or not any(header[:12]):
-        return f"{size:,} bytes, its header not yet written"
-    order = ">" if header[212] == 0x11 else "<"  # the machine stamp: 0x11 is big-endian
-    nx, ny, nz, mode = struct.unpack(f"{order}4i", header[:16])
-    (extended,) = struct.unpack(f"{order}i", header[92:96])
-    bits = MODE_BITS.get(mode)
-    if bits is None or min(nx, ny, nz, extended + 1) <= 0:
-        return None
-    expected = 1024 + extended + (nx * ny * nz * bits + 7) // 8
-    return f"{size:,} of the {expected:,} bytes its header describes" if size < expected else None
 
 
 def score_record(plan: ScoringPlan, options: Any) -> dict[str, Any]:
@@ -210,14 +177,16 @@ class SeenStore:
             found = self.absolute_paths[text] = os.path.abspath(text)
         return found
 
-    def replaced(self) -> list[str]:
+    def replaced(self, listed: dict[str, os.stat_result | None]) -> list[str]:
         """The seen files whose size, modification time or inode changed since they were read.
 
-        Those unchanged are noted as :attr:`present`.
+        ``listed``: the inputs' stats taken as they were listed (by absolute path; None: none taken,
+        the file is stat'ed here). Those unchanged are noted as :attr:`present`.
         """
         changed = []
         for path, stamp in zip(self.files, self.stamps):
-            now = file_stamp(path)
+            st = listed.get(path)
+            now = file_stamp(path) if st is None else [st.st_size, st.st_mtime_ns, st.st_ino]
             if now is None:
                 continue  # (a missing file is planning's to report)
             if now != stamp:
@@ -491,30 +460,6 @@ def refuse_inputs_inside(outdir: Path, inputs: Collection[StrPath]) -> None:
             )
 
 
-def real_paths(paths: Collection[StrPath]) -> Iterator[str]:
-    """``os.path.realpath`` of each path, a folder resolved once (5,100 files in one folder: 19 ms, not 93; issue 43).
-
-    ``realpath`` resolves a path component by component, so a file whose resolved folder
-    holds it as no link is that folder and its name; a link, a missing file, or a name that
-    is no file's (``.``, ``..``, a trailing ``/``) is resolved by ``realpath`` itself.
-    """
-    folders: dict[str, str] = {}
-    for path in paths:
-        text = os.fspath(path)
-        head, name = os.path.split(text)
-        if name in ("", ".", ".."):
-            yield os.path.realpath(text)
-            continue
-        if head not in folders:
-            folders[head] = os.path.realpath(head)
-        joined = os.path.join(folders[head], name)
-        try:
-            plain = not stat.S_ISLNK(os.lstat(joined).st_mode)
-        except OSError:
-            plain = False
-        yield joined if plain else os.path.realpath(text)
-
-
 def open_store(outdir: Path, mics: Micrographs, force: bool, log: Callable[[str, str], None]) -> SeenStore:
     """The store of ``outdir`` (empty for a first or a forced full run), checked against the inputs."""
     folder = outdir / STORE
@@ -530,14 +475,16 @@ def open_store(outdir: Path, mics: Micrographs, force: bool, log: Callable[[str,
     _check_writable(folder)
     if store is None:
         return SeenStore.empty(folder)
-    now = {store.absolute(p) for p in mics.paths}
+    # Each input's stat when it was listed (MRC files), else None: the seen files are not stat'ed twice.
+    stats = mics.stats or {}
+    now = {store.absolute(path): stats.get(name) for path, name in zip(mics.paths, mics.names)}
     lost = [f for f in store.files if f not in now]
     if lost:
         raise CryodedupError(
             f"--update: {len(lost)} micrograph(s) screened before are no longer in the inputs (e.g. {lost[0]}); "
             "give them again, or use --force for a full run"
         )
-    replaced = store.replaced()
+    replaced = store.replaced(now)
     if replaced:
         log(
             f"--update: {len(replaced)} micrograph(s) replaced since they were screened, read again "
@@ -581,49 +528,6 @@ def leave_for_later(
     )
     keep = [k for k in range(len(mics.paths)) if k not in late]
     return replace(mics, names=[mics.names[k] for k in keep], paths=[mics.paths[k] for k in keep])
-
-
-class Arrivals:
-    """What ``--watch`` saw of the input files at its last look.
-
-    A file is ready when the image its header describes is all there (``unfinished``) and it
-    has not changed since the previous look: a writer that makes a file whole first and fills
-    it after changes its modification time. A file is judged once; it is looked at again
-    only when it changes. A round is worth running when a ready file was not ready, as it is
-    now, when the last round started: a file that merely stops being ready (replaced, being
-    written again) waits for its new content.
-    """
-
-    def __init__(self) -> None:
-        self.stamps: dict[str, list[int]] | None = None  # None: no look yet
-        self.ready: set[str] = set()
-        self.screened: dict[str, list[int]] = {}  # the ready files when the last round started, and their stamps
-
-    def start_round(self) -> None:
-        """Notes the ready files of the last look as those the round now starting screens."""
-        assert self.stamps is not None, "look first"
-        self.screened = {path: self.stamps[path] for path in self.ready}
-
-    def look(self, mics: Micrographs) -> bool | None:
-        """Looks at the input's files: whether one is ready that the last round did not screen as it is now.
-
-        None when a STAR or .cs names a file that is not ready (it cannot be screened without it).
-        """
-        stamps: dict[str, list[int]] = {}
-        ready: set[str] = set()
-        for path in mics.paths:
-            absolute = os.path.abspath(path)
-            stamp = file_stamp(absolute)
-            if stamp is None:
-                continue  # gone since the listing
-            stamps[absolute] = stamp
-            changed = self.stamps is not None and self.stamps.get(absolute) != stamp
-            if not changed and (absolute in self.ready or not unfinished(absolute)):
-                ready.add(absolute)
-        self.stamps, self.ready = stamps, ready
-        if mics.kind != "mrc" and len(ready) < len(stamps):
-            return None
-        return any(self.screened.get(path) != stamps[path] for path in ready)
 
 
 def _another_format(state: Any) -> bool:
@@ -726,9 +630,13 @@ def score_update(
     ids = np.array([seen_id.get(f, -1) for f in files], dtype=np.int64)
     pairs = shard_pairs(plan, 1, 1)
     known = _stored_rows(store, ids[pairs[:, 0]], ids[pairs[:, 1]])
-    reused = {k: store.pairs[k][known[known >= 0]] for k in COLUMNS}
-    reused["pairs"] = plan.positions[pairs[known >= 0]].reshape(-1, 2)
-    todo = pairs[known < 0]
+    found = known >= 0
+    rows = known[found]
+    # A round of micrographs acquired after the seen ones finds the stored pairs first and in order: views, no copies.
+    take = slice(0, len(rows)) if np.array_equal(rows, np.arange(len(rows))) else rows
+    reused = {k: store.pairs[k][take] for k in COLUMNS}
+    reused["pairs"] = plan.positions[pairs[found]].reshape(-1, 2)
+    todo = pairs[~found]
 
     new_images: dict[int, np.ndarray] = {}
     counts = {"bytes": 0}
@@ -793,10 +701,17 @@ def _stored_rows(store: SeenStore, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     width = max(len(store.files), 1)
     # The later micrograph first: rounds store their pairs in that order, so the keys are most often sorted already.
     stored = store.pairs["b"].astype(np.int64) * width + store.pairs["a"].astype(np.int64)
+    wanted = b * width + a
+    count = len(stored)
+    seen = slice(0, count)
+    if len(a) >= count and (a[seen] >= 0).all() and (b[seen] >= 0).all() and np.array_equal(wanted[seen], stored):
+        # Every stored pair first, in order (new micrographs acquired after the seen ones): no search. The
+        # stored pairs are distinct, so none of the pairs after them is stored.
+        rows[seen] = np.arange(count)
+        return rows
     ordered = bool((stored[1:] > stored[:-1]).all())
     order = np.arange(len(stored)) if ordered else np.argsort(stored, kind="stable")
     keys = stored if ordered else stored[order]
-    wanted = b * width + a
     at = np.clip(np.searchsorted(keys, wanted), 0, len(stored) - 1)
     hit = (a >= 0) & (b >= 0) & (keys[at] == wanted)
     rows[hit] = order[at[hit]]

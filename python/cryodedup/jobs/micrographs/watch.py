@@ -2,7 +2,7 @@
 
 Each round is an ``--update`` run (``update.py``) of the whole input as it then stands,
 screening only the files that were ready (whole and unchanged since the previous look,
-:class:`~cryodedup.jobs.micrographs.update.Arrivals`) when the round began; a file being
+:class:`~cryodedup.jobs.micrographs.update_inputs.Arrivals`) when the round began; a file being
 written waits for a later round. Between rounds the input is looked at every ``every``
 seconds; the watch ends after ``idle_minutes`` without a new micrograph, or at Ctrl-C
 between rounds (each round's outputs and store are whole: an interrupted round leaves the
@@ -21,7 +21,7 @@ from ...options import MicrographOptions
 from ...outputs import StrPath
 from .job import find_duplicate_micrographs
 from .score import ProgressBar
-from .update import Arrivals
+from .update_inputs import Arrivals
 
 
 def watch_micrographs(

@@ -14,9 +14,9 @@ import io
 import os
 import re
 import shutil
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,14 +24,16 @@ import numpy as np
 
 import cryodedup._core as _core
 
+from ... import signals
 from ...errors import CryodedupError
 from ...formats.cryosparc.particles import NO_MICROGRAPH_FIELD
 from ...formats.micrograph_lists import Micrographs
 from ...formats.microscope import Placement
 from ...formats.particles import ParticleNames, open_particle_names, particle_suffix, read_particle_names
 from ...options import MicrographOptions
-from ...outputs import AtomicOutputs, StrPath
+from ...outputs import AtomicOutputs, StrPath, scratch_files
 from ...particle_set import ParticleSet
+from ...records import dataclass
 from ...resolve import match_micrographs
 from .group import UNCERTAIN, Decision, Outcome, near_the_edge
 from .plan import candidates_used
@@ -54,10 +56,41 @@ class PairsCsv:
     acquired after the screened ones only add rows at the end; any other change (a threshold
     that moved, a micrograph replaced or given in another order, an edited file) gives another
     digest or stamp, and the file is written whole.
+
+    The copy is made while the round scores (:meth:`copying`, a thread): 93 MB for 5,000
+    micrographs, off the round's path (issue 43).
     """
 
     earlier: dict[str, Any] | None = None
     written: dict[str, Any] | None = None
+    # The copy :meth:`copying` started: its future and the scratch file it writes.
+    copy: tuple[Future[Any], Path] | None = None
+
+    @contextmanager
+    def copying(self, final: Path) -> Iterator[None]:
+        """The last round's ``final`` copied to a scratch file during the block, if it is the file that round wrote.
+
+        Waited for when the block ends, however it ends (a signal included): the output batch
+        removes the scratch file after it, and nothing writes the file after that.
+        """
+        scratch = scratch_files([final]) if _untouched(self.earlier, final) else None
+        if scratch is None:
+            yield
+            return
+        copier = ThreadPoolExecutor(1, thread_name_prefix="cryodedup-copy")
+        try:
+            self.copy = (copier.submit(shutil.copyfile, final, scratch[final]), scratch[final])
+            yield
+        finally:
+            with signals.deferred():  # (a second signal while the copy ends acts after it)
+                copier.shutdown(wait=True)
+
+    def copied(self) -> Path | None:
+        """The scratch file holding the last round's pairs.csv (once copied); None without one (a copy that failed)."""
+        if self.copy is None:
+            return None
+        future, scratch = self.copy
+        return scratch if future.exception() is None else None
 
 
 @dataclass
@@ -301,8 +334,12 @@ def _write_pairs(
     csv.writer(head).writerow(rows.header)
     count = len(rows.columns["a"])
     digest = _RowsDigest(f"{head.getvalue()}{binning}|{psize!r}".encode(), rows.names, list(rows.columns.values()))
-    start = _rows_kept(history.earlier, (final, path), digest, count, len(rows.names)) if history else 0
-    if not start:
+    start = _rows_kept(history, final, digest, count, len(rows.names)) if history else 0
+    copy = history.copied() if history and start else None
+    if copy is not None:
+        os.replace(copy, path)  # the last round's file, copied while this round scored
+    else:
+        start = 0
         with open(path, "w", newline="", encoding=rows.encoding) as f:
             f.write(head.getvalue())
     c = {k: v[start:] for k, v in rows.columns.items()}
@@ -333,32 +370,29 @@ def _write_pairs(
         }
 
 
-def _rows_kept(
-    earlier: dict[str, Any] | None, paths: tuple[Path, Path], digest: _RowsDigest, rows: int, names: int
-) -> int:
+def _rows_kept(history: PairsCsv, final: Path, digest: _RowsDigest, rows: int, names: int) -> int:
     """How many rows of the last round's pairs.csv are this round's first ones (0: none, or it cannot be told).
 
-    Its record's rows and names must be at most this round's, the file as that round wrote
-    it (the same size, time and inode), and its rows made of the same (the same digest).
-    When they may be, the file at ``paths`` (final) is copied to the temporary one while the
-    digest is made: each waits on memory and neither holds the GIL (93 MB and 34 MB for an
-    update of 5,100 micrographs; issue 43). A copy the digest refuses is written over.
+    Its record's rows and names must be at most this round's, its copy made (``history.copied``),
+    the file as that round wrote it still (the same size, time and inode: not changed while
+    copied), and its rows made of the same (the same digest).
     """
+    earlier = history.earlier
     if not earlier or not (0 < earlier["rows"] <= rows and earlier["names"] <= names):
         return 0
-    final, path = paths
+    same = digest.upto(earlier["rows"], earlier["names"]) == earlier["sha256"]
+    return earlier["rows"] if same and history.copied() is not None and _untouched(earlier, final) else 0
+
+
+def _untouched(earlier: dict[str, Any] | None, final: Path) -> bool:
+    """Whether ``final`` is the pairs.csv the last round wrote (``earlier``: its record): its size, time and inode."""
+    if earlier is None:
+        return False
     try:
         stat = os.stat(final)
     except OSError:
-        return 0
-    if [stat.st_size, stat.st_mtime_ns, stat.st_ino] != earlier["stamp"]:
-        return 0
-    # The copy is waited for however this ends (a signal included): no file is written after the outputs' cleanup.
-    with ThreadPoolExecutor(1, thread_name_prefix="cryodedup-copy") as copier:
-        copied = copier.submit(shutil.copyfile, final, path)
-        same = digest.upto(earlier["rows"], earlier["names"]) == earlier["sha256"]
-        copied.result()
-    return earlier["rows"] if same else 0
+        return False
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino] == earlier["stamp"]
 
 
 class _RowsDigest:
