@@ -30,6 +30,9 @@ pub(crate) fn histogram<'py>(
     Ok((counts.into_pyarray(py).reshape([2, bins])?, found.beyond))
 }
 
+/// One count per group, as Python gets it.
+type Counts<'py> = Bound<'py, PyArray1<i64>>;
+
 /// counts_per_group(groups, marked, n_groups) -> (rows, marked_rows): the rows of each group
 /// (uint32 or int64 ids in 0..n_groups) and how many of them are marked, int64.
 #[pyfunction]
@@ -38,7 +41,7 @@ pub(crate) fn counts_per_group<'py>(
     groups: Groups<'py>,
     marked: PyReadonlyArray1<'py, bool>,
     n_groups: usize,
-) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>)> {
+) -> PyResult<(Counts<'py>, Counts<'py>)> {
     let marked = marked.as_slice()?;
     let (rows, marks) = on_groups!(groups, |ids| py.detach(|| counting::counts_per_group(ids, marked, n_groups)))
         .map_err(CoreError::from)?;
