@@ -232,8 +232,8 @@ def nearest_neighbour_distances(groups: np.ndarray, centres: np.ndarray, reach: 
     """Distance (Å) from each particle to the nearest other particle of its micrograph.
 
     A particle alone on its micrograph gets inf; one whose nearest is farther than ``reach``
-    gets ``reach`` (a search bounded by it prunes most of the tree). One k-d tree search per
-    particle, in the core.
+    gets ``reach``. In the core: within a bounded ``reach`` every pair of a micrograph's grid
+    closer than it is measured once (crowded, or unbounded: one k-d tree search per particle).
     """
     ids = groups if groups.dtype == np.uint32 else groups.astype(np.int64, copy=False)  # the core takes either
     coords = np.ascontiguousarray(centres, dtype=np.float64)

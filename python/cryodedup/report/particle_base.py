@@ -12,6 +12,7 @@ from functools import cached_property
 import numpy as np
 
 from ..algo.density import rejected_as_duplicates
+from ..algo.histogram import counts_per_group
 from ..particle_set import ParticleSet
 from ..records import dataclass
 from .canvas import TICK_TEXT, Canvas, Panel, Picture, nice_ticks, text_width, tick_labels
@@ -114,14 +115,20 @@ class ParticleDetails:
         return self.particles.mic_shapes
 
     @cached_property
+    def _picks_and_kept(self) -> tuple[np.ndarray, np.ndarray]:
+        """The picks and the kept picks of each micrograph (by id), counted in one pass in the core."""
+        return counts_per_group(self.groups, self.keep, len(self.mic_names))
+
+    @cached_property
     def picks_per_micrograph(self) -> np.ndarray:
         """The number of picks on each micrograph (by id), counted once for every picture (read-only)."""
-        return _read_only(np.bincount(self.groups, minlength=len(self.mic_names)))
+        return _read_only(self._picks_and_kept[0])
 
     @cached_property
     def rejected_per_micrograph(self) -> np.ndarray:
         """The number of rejected picks on each micrograph (by id), counted once (read-only)."""
-        return _read_only(np.bincount(self.groups[~self.keep], minlength=len(self.mic_names)))
+        picks, kept = self._picks_and_kept
+        return _read_only(picks - kept)
 
     @cached_property
     def duplicates_per_micrograph(self) -> np.ndarray:

@@ -16,6 +16,7 @@ from ..algo.audit import TOP_MICROGRAPHS, straddling_per_micrograph
 from ..algo.consensus import OUTCOMES, covered_jaccard, input_pair_counts, mean_agreement, outcome_counts, pick_outcomes
 from ..algo.dedup import nearest_neighbour_distances, stretched
 from ..algo.density import outliers
+from ..algo.histogram import clipped_histogram
 from ..labels import distinct_labels, input_labels
 from ..records import dataclass
 from .canvas import (
@@ -70,14 +71,13 @@ def nn_histogram(details: ParticleDetails) -> Picture:
         d = nearest_neighbour_distances(
             details.groups, stretched(details.centres, details.min_dist, details.min_dist_z), top
         )
-    d = d[np.isfinite(d)]
-    counts, edges = np.histogram(np.clip(d, 0, top), bins=100, range=(0, top))
+    (counts, _), edges, _ = clipped_histogram(d, 0, top, 100)  # (a particle alone on its micrograph: inf, left out)
     title = "Nearest-neighbour distances (last bin: that far or farther)"
     picture, panel = labelled_plot(title, xlabel, "particles", (0, top), headroom(counts))
     panel.steps("distances", counts, edges, HISTOGRAM_COLOUR, fill=True)
     panel.vline("min_dist", details.min_dist, REJECTED_COLOUR)
     panel.legend.add("line", REJECTED_COLOUR, details.distance_text)
-    if d.size == 0:
+    if not counts.any():
         panel.note(f"no {details.unit} holds two particles")
     panel.frame()
     panel.place_legend("upper center")  # the bins at both ends are the tall ones
@@ -128,23 +128,22 @@ def score_distributions(details: ParticleDetails) -> Picture:
     s, label = details.scores, details.score_label
     if s is None or label is None:  # set together by every reader
         raise ValueError("score_distributions: the particles have no scores")
-    finite = np.isfinite(s)
-    lo, hi, beyond = score_axis(s[finite])
+    lo, hi, _ = score_axis(s[np.isfinite(s)])
     if not hi > lo:  # one score for all: a bin around it
         lo, hi = lo - 0.5, hi + 0.5
-    subsets = (("kept", details.keep, KEPT_COLOUR), ("rejected", ~details.keep, REJECTED_COLOUR))
-    counts = {
-        name: np.histogram(np.clip(s[mask & finite], lo, hi), bins=60, range=(lo, hi)) for name, mask, _ in subsets
-    }
-    tallest = np.concatenate([c for c, _ in counts.values()])
+    # (beyond: the scores outside the axis, as score_axis counted them: none when it spans them all)
+    (kept, rejected), edges, beyond = clipped_histogram(s, lo, hi, 60, sides=~details.keep)
+    n_kept = int(np.count_nonzero(details.keep))
+    subsets = (("kept", kept, n_kept, KEPT_COLOUR), ("rejected", rejected, len(s) - n_kept, REJECTED_COLOUR))
+    tallest = np.concatenate([kept, rejected])
     title, xlabel = "Scores of kept and rejected particles", label
     if beyond:
         title += f"\n{beyond:,} scores beyond the axis, counted in its end bins"
         xlabel += " (axis: 1st to 99th percentile)"
     picture, panel = labelled_plot(title, xlabel, "particles", (lo, hi), headroom(tallest))
-    for name, mask, colour in subsets:
-        panel.steps(name, *counts[name], colour)
-        panel.legend.add("line", colour, f"{name} ({int(mask.sum())})")
+    for name, counts, n_rows, colour in subsets:
+        panel.steps(name, counts, edges, colour)
+        panel.legend.add("line", colour, f"{name} ({n_rows})")
     panel.frame()
     panel.place_legend("best")
     return picture

@@ -8,6 +8,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use cryodedup_core::algo::histogram::CountError;
 use cryodedup_core::errors::{DedupError, Error, FileError, JoinError, PicksError, UnknownSymmetry};
 use cryodedup_core::images::RunsMismatch;
 use pyo3::exceptions::{PyOSError, PyValueError};
@@ -70,7 +71,7 @@ macro_rules! from_call {
     };
 }
 
-from_call!(DedupError, JoinError, UnknownSymmetry, RunsMismatch);
+from_call!(DedupError, JoinError, UnknownSymmetry, RunsMismatch, CountError);
 
 impl From<CoreError> for PyErr {
     fn from(e: CoreError) -> PyErr {

@@ -2,6 +2,7 @@
 //! around the parallel work. This file only registers what the modules define:
 //!
 //! - [`dedup`]: duplicate removal, consensus counts, nearest-neighbour distances.
+//! - [`counts`]: the pictures' histograms and per-micrograph counts.
 //! - [`images`]: the same particle image twice: image runs and keys, distinct images.
 //! - [`picks`]: picker files read and written many at a time, picks joined.
 //! - [`keys`]: rows grouped by equal keys (a `.cs` file's micrograph uids or paths).
@@ -13,6 +14,7 @@
 use numpy::IntoPyArray;
 use pyo3::prelude::*;
 
+mod counts;
 mod dedup;
 mod errors;
 mod images;
@@ -32,6 +34,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SAME_CENTRE_A", cryodedup_core::algo::dedup::SAME_CENTRE)?;
     m.add_function(wrap_pyfunction!(dedup::dedup, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::nearest_distances, m)?)?;
+    m.add_function(wrap_pyfunction!(counts::histogram, m)?)?;
+    m.add_function(wrap_pyfunction!(counts::counts_per_group, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::agreement_counts, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::suppress_overlaps, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::percentiles_within, m)?)?;

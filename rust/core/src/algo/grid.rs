@@ -125,7 +125,51 @@ impl<const D: usize> Grid<D> {
             }
         }
     }
+
+    /// Calls `visit(a, b, squared_distance)` once for every pair of points within `radius` of
+    /// each other (inclusive), `a` and `b` the caller's indices. Needs cells wider than
+    /// `radius` by [`PAIR_MARGIN`] (a grid made for `radius * (1 + PAIR_MARGIN)`), so that
+    /// such a pair lies in one cell or two touching ones: each cell is met with itself, its
+    /// right neighbour and the three below, half the work of a search around every point.
+    pub fn for_each_pair_within(&self, radius: f64, mut visit: impl FnMut(u32, u32, f64)) {
+        assert!(self.cell >= radius * (1.0 + PAIR_MARGIN), "cells of {} for pairs within {radius}", self.cell);
+        let r2 = radius * radius;
+        let mut pair = |k: usize, l: usize| {
+            let d2 = squared_distance(&self.points[k], &self.points[l]);
+            if d2 <= r2 {
+                visit(self.ids[k], self.ids[l], d2);
+            }
+        };
+        let start = |c: usize| self.start[c] as usize;
+        for row in 0..self.ny {
+            for col in 0..self.nx {
+                let c = row * self.nx + col;
+                // This cell and the next in its row are one run of points: every later point of the run.
+                let right = if col + 1 < self.nx { start(c + 2) } else { start(c + 1) };
+                for k in start(c)..start(c + 1) {
+                    for l in k + 1..right {
+                        pair(k, l);
+                    }
+                }
+                if row + 1 == self.ny {
+                    continue;
+                }
+                let below = (row + 1) * self.nx;
+                let (first, last) =
+                    (start(below + col.saturating_sub(1)), start(below + (col + 1).min(self.nx - 1) + 1));
+                for k in start(c)..start(c + 1) {
+                    for l in first..last {
+                        pair(k, l);
+                    }
+                }
+            }
+        }
+    }
 }
+
+/// How much wider than a radius the cells of [`Grid::for_each_pair_within`] must be: a pair
+/// at exactly the radius then lies in touching cells whatever the rounding of its cells' indices.
+pub const PAIR_MARGIN: f64 = 1e-6;
 
 #[cfg(test)]
 mod tests {
@@ -190,5 +234,40 @@ mod tests {
         assert!(Grid::new(&pts[..10], 20.0).is_some());
         assert!(Grid::<2>::new(&[], 20.0).is_none());
         assert!(Grid::new(&pts[..10], 0.0).is_none());
+    }
+
+    #[test]
+    fn pairs_within_a_radius_match_brute_force() {
+        // Spread, clumped (copies at one centre) and in a line; 2D and 3D (cells over x and y).
+        let (mut s, mut grids) = (5u64, 0);
+        for n in [2usize, 3, 50, 700] {
+            for spread in [4000.0, 300.0, 40.0] {
+                let pts: Vec<[f64; 3]> = (0..n)
+                    .map(|k| match k % 9 {
+                        0 => [100.0, 100.0, 0.0],
+                        1 => [lcg(&mut s) * spread, 7.0, 0.0],
+                        _ => [lcg(&mut s) * spread, lcg(&mut s) * spread * 0.7, lcg(&mut s) * 30.0],
+                    })
+                    .collect();
+                for radius in [20.0, 100.0] {
+                    let Some(grid) = Grid::new(&pts, radius * (1.0 + PAIR_MARGIN)) else { continue };
+                    grids += 1;
+                    let mut got = Vec::new();
+                    grid.for_each_pair_within(radius, |a, b, d2| got.push((a.min(b), a.max(b), d2)));
+                    got.sort_by_key(|x| (x.0, x.1));
+                    let mut want = Vec::new();
+                    for a in 0..n {
+                        for b in a + 1..n {
+                            let d2 = squared_distance(&pts[a], &pts[b]);
+                            if d2 <= radius * radius {
+                                want.push((a as u32, b as u32, d2));
+                            }
+                        }
+                    }
+                    assert_eq!(got, want, "n {n} spread {spread} radius {radius}");
+                }
+            }
+        }
+        assert!(grids >= 15, "the grid was refused too often: {grids}");
     }
 }

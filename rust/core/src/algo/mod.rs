@@ -11,6 +11,7 @@
 //! - [`keys`]: rows grouped by equal keys (micrograph uids or paths), each hashed once.
 //! - [`grid`], [`kdtree`]: radius searches among dense and spread points.
 //! - [`neighbours`]: each particle's distance to its nearest neighbour (for the pictures).
+//! - [`histogram`]: the pictures' histograms and per-micrograph counts, one pass over the rows each.
 //! - [`pose`]: orientations, point groups and the angle between two particles.
 //! - [`priority`]: input priority levels (`--prefer`) and the groups each level decided.
 //! - [`rank_keys`]: the keys rows are ranked by: a score's ("none" last) or a seeded random one.
@@ -22,6 +23,7 @@ pub mod decide;
 pub mod dedup;
 pub mod filaments;
 pub mod grid;
+pub mod histogram;
 pub mod images;
 pub mod joined;
 pub mod kdtree;

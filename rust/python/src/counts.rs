@@ -1,0 +1,50 @@
+//! The `--plot` pictures' counts: histograms split into kept and rejected, and each
+//! micrograph's picks and rejections, each in one pass over the rows (GIL released).
+
+use cryodedup_core::algo::histogram as counting;
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
+use pyo3::prelude::*;
+
+use crate::dedup::{on_groups, Groups};
+use crate::errors::CoreError;
+
+/// histogram(values, edges, sides=None) -> (counts, beyond): counts (2, bins) int64 of the
+/// finite values clipped into the edges' range, row 0 the rows whose side is false (all rows
+/// without sides), row 1 the rest, binned as numpy.histogram bins them with its linspace
+/// edges; beyond: how many finite values lay outside the range.
+#[pyfunction]
+#[pyo3(signature = (values, edges, sides = None))]
+pub(crate) fn histogram<'py>(
+    py: Python<'py>,
+    values: PyReadonlyArray1<'py, f64>,
+    edges: PyReadonlyArray1<'py, f64>,
+    sides: Option<PyReadonlyArray1<'py, bool>>,
+) -> PyResult<(Bound<'py, PyArray2<i64>>, u64)> {
+    let (values, edges) = (values.as_slice()?, edges.as_slice()?);
+    let sides = sides.as_ref().map(|s| s.as_slice()).transpose()?;
+    let found = py.detach(|| counting::clipped_histogram(values, edges, sides)).map_err(CoreError::from)?;
+    let bins = found.counts[0].len();
+    let mut counts: Vec<i64> = found.counts[0].iter().map(|&c| c as i64).collect();
+    counts.extend(found.counts[1].iter().map(|&c| c as i64));
+    counts.resize(2 * bins, 0);
+    Ok((counts.into_pyarray(py).reshape([2, bins])?, found.beyond))
+}
+
+/// One count per group, as Python gets it.
+type Counts<'py> = Bound<'py, PyArray1<i64>>;
+
+/// counts_per_group(groups, marked, n_groups) -> (rows, marked_rows): the rows of each group
+/// (uint32 or int64 ids in 0..n_groups) and how many of them are marked, int64.
+#[pyfunction]
+pub(crate) fn counts_per_group<'py>(
+    py: Python<'py>,
+    groups: Groups<'py>,
+    marked: PyReadonlyArray1<'py, bool>,
+    n_groups: usize,
+) -> PyResult<(Counts<'py>, Counts<'py>)> {
+    let marked = marked.as_slice()?;
+    let (rows, marks) = on_groups!(groups, |ids| py.detach(|| counting::counts_per_group(ids, marked, n_groups)))
+        .map_err(CoreError::from)?;
+    let wide = |v: Vec<u64>| v.into_iter().map(|c| c as i64).collect::<Vec<i64>>().into_pyarray(py);
+    Ok((wide(rows), wide(marks)))
+}

@@ -1,0 +1,60 @@
+"""The pictures' counts made in the core, against numpy's own (an independent implementation)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cryodedup.algo.histogram import clipped_histogram, counts_per_group
+
+
+@pytest.mark.parametrize(("lo", "hi", "bins"), [(0.0, 200.0, 100), (-3.7, 11.3, 60), (0.1, 0.3, 7), (2.5, 3.5, 1)])
+def test_histograms_bin_every_value_as_numpy_does(lo: float, hi: float, bins: int) -> None:
+    rng = np.random.default_rng(7)
+    edges = np.linspace(lo, hi, bins + 1)
+    # On every edge and a float either side of it (where scaling a value rounds across an
+    # edge), spread, beyond both ends, and not finite.
+    values = np.concatenate(
+        [
+            edges,
+            np.nextafter(edges, -np.inf),
+            np.nextafter(edges, np.inf),
+            rng.uniform(lo - 2 * (hi - lo), hi + 2 * (hi - lo), 20_000),
+            [np.nan, np.inf, -np.inf],
+        ]
+    )
+    sides = rng.random(values.size) < 0.3
+    finite = values[np.isfinite(values)]
+    for split in (None, sides):
+        counts, got_edges, beyond = clipped_histogram(values, lo, hi, bins, split)
+        assert np.array_equal(got_edges, np.histogram(finite, bins=bins, range=(lo, hi))[1])
+        assert beyond == np.count_nonzero((finite < lo) | (finite > hi)) > 0
+        masks = [np.ones(values.size, bool), np.zeros(values.size, bool)] if split is None else [~split, split]
+        for row, mask in zip(counts, masks):
+            chosen = values[mask & np.isfinite(values)]
+            want, _ = np.histogram(np.clip(chosen, lo, hi), bins=bins, range=(lo, hi))
+            assert row.tolist() == want.tolist()
+        assert counts.sum() == finite.size
+
+
+def test_histogram_refuses_edges_out_of_order() -> None:
+    with pytest.raises(ValueError, match="ascending"):
+        clipped_histogram(np.zeros(3), 1.0, 1.0, 5)
+    with pytest.raises(ValueError, match="sides"):
+        clipped_histogram(np.zeros(3), 0.0, 1.0, 5, np.zeros(2, bool))
+
+
+@pytest.mark.parametrize("dtype", [np.uint32, np.int64, np.int32])
+def test_counts_per_group_are_bincounts(dtype: type) -> None:
+    rng = np.random.default_rng(3)
+    groups = rng.integers(0, 50, 10_000).astype(dtype)
+    marked = rng.random(10_000) < 0.2
+    rows, marks = counts_per_group(groups, marked, 60)  # (groups 50..59 hold no row)
+    assert rows.tolist() == np.bincount(groups, minlength=60).tolist()
+    assert marks.tolist() == np.bincount(groups[marked], minlength=60).tolist()
+    assert groups.max() == 49
+    with pytest.raises(ValueError, match=r"its group is not in 0\.\.49"):
+        counts_per_group(groups, marked, 49)
+    if np.issubdtype(dtype, np.signedinteger):
+        with pytest.raises(ValueError, match=r"row 1: its group is not in 0\.\.60"):
+            counts_per_group(np.array([0, -1], dtype=dtype), np.zeros(2, bool), 60)
