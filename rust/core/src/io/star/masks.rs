@@ -128,6 +128,11 @@ fn is_quote(b: u8) -> bool {
 fn fill_chunks(bytes: &[u8], text: &mut [u64], newline: &mut [u64]) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
+        #[cfg(cryodedup_avx512)]
+        if std::arch::is_x86_feature_detected!("avx512bw") {
+            // SAFETY: the CPU has AVX-512BW (checked just above).
+            return unsafe { fill_chunks_avx512(bytes, text, newline) };
+        }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2 (checked just above).
             return unsafe { fill_chunks_avx2(bytes, text, newline) };
@@ -142,6 +147,30 @@ fn fill_chunks_sse2(bytes: &[u8], text: &mut [u64], newline: &mut [u64]) -> bool
         (*text, *newline) = chunk_masks(chunk.try_into().unwrap());
     }
     bytes.iter().any(|&b| is_quote(b))
+}
+
+/// [`fill_chunks`] with 64-byte compares, each giving a word of a mask at once: a third of
+/// the instructions of the 32-byte compares, which are merged into words (measured on the
+/// 1M STAR's scan alone: 0.164 s -> 0.150 s of CPU). Built by Rust 1.89 or later only
+/// (build.rs): the crate's minimum, 1.85, builds the AVX2 path alone.
+#[cfg(all(target_arch = "x86_64", cryodedup_avx512))]
+#[allow(clippy::incompatible_msrv)] // (compiled only where the compiler has them: see above)
+#[target_feature(enable = "avx512bw")]
+unsafe fn fill_chunks_avx512(bytes: &[u8], text: &mut [u64], newline: &mut [u64]) -> bool {
+    use std::arch::x86_64::*;
+    let space = _mm512_set1_epi8(b' ' as i8);
+    let line_feed = _mm512_set1_epi8(b'\n' as i8);
+    let (double, single) = (_mm512_set1_epi8(b'"' as i8), _mm512_set1_epi8(b'\'' as i8));
+    let mut quotes = 0u64;
+    let words = text.len().min(newline.len()).min(bytes.len() / 64);
+    for w in 0..words {
+        // SAFETY: an unaligned 64-byte load of the w-th 64-byte chunk (w < words).
+        let v = unsafe { _mm512_loadu_si512(bytes.as_ptr().add(64 * w) as *const _) };
+        text[w] = _mm512_cmpgt_epu8_mask(v, space);
+        newline[w] = _mm512_cmpeq_epi8_mask(v, line_feed);
+        quotes |= _mm512_cmpeq_epi8_mask(v, double) | _mm512_cmpeq_epi8_mask(v, single);
+    }
+    quotes != 0
 }
 
 /// [`fill_chunks`] with 32-byte compares.
@@ -213,6 +242,11 @@ mod tests {
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU has AVX2.
                 fills.push(("avx2", |b, t, n| unsafe { fill_chunks_avx2(b, t, n) }));
+            }
+            #[cfg(cryodedup_avx512)]
+            if std::arch::is_x86_feature_detected!("avx512bw") {
+                // SAFETY: the CPU has AVX-512BW.
+                fills.push(("avx512", |b, t, n| unsafe { fill_chunks_avx512(b, t, n) }));
             }
         }
         fills
