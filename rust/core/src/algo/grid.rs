@@ -15,6 +15,10 @@ pub struct Grid<const D: usize> {
     /// Lower corner of cell (0, 0), in the first two coordinates.
     origin: [f64; 2],
     cell: f64,
+    /// `1 / cell`: a multiplication per coordinate instead of a division.
+    per_unit: f64,
+    /// The last column and row, as f64 (`nx - 1`, `ny - 1`).
+    last: [f64; 2],
     nx: usize,
     ny: usize,
     /// Points of cell `c` are `points[start[c]..start[c + 1]]` (cells row by row).
@@ -41,8 +45,17 @@ impl<const D: usize> Grid<D> {
         }
         let (width, height) = (hi[0] - lo[0], hi[1] - lo[1]);
         let (nx, ny, cell) = Self::shape(width, height, radius, n)?;
-        let mut grid =
-            Grid { origin: lo, cell, nx, ny, start: vec![0; nx * ny + 1], points: Vec::new(), ids: Vec::new() };
+        let mut grid = Grid {
+            origin: lo,
+            cell,
+            per_unit: 1.0 / cell,
+            last: [(nx - 1) as f64, (ny - 1) as f64],
+            nx,
+            ny,
+            start: vec![0; nx * ny + 1],
+            points: Vec::new(),
+            ids: Vec::new(),
+        };
         let cells: Vec<u32> = points.iter().map(|p| grid.cell_of(p) as u32).collect();
         for &c in &cells {
             grid.start[c as usize + 1] += 1;
@@ -85,17 +98,22 @@ impl<const D: usize> Grid<D> {
         Some((nx as usize, ny as usize, cell))
     }
 
-    /// The column or row of coordinate `v` along axis `k`, clamped into the grid.
+    /// The column or row of coordinate `v` along axis `k`, clamped into the grid. Any
+    /// monotone map of coordinates to cells gives the same searches (the grid is built and
+    /// searched with this one), so a product by `1 / cell` serves as well as a quotient.
     #[inline]
     fn index(&self, v: f64, k: usize) -> usize {
-        let last = if k == 0 { self.nx - 1 } else { self.ny - 1 };
-        // Above 0 the cast truncates as floor would (no call to floor: it is a library call
-        // without SSE4.1); NaN, 0 and below give cell 0.
-        let i = (v - self.origin[k]) / self.cell;
-        if i > 0.0 {
-            (i as usize).min(last)
-        } else {
+        // Clamped while a float, then truncated as floor would (a checked cast to usize of
+        // an unclamped float is a dozen instructions without SSE4.1); NaN, 0 and below give
+        // cell 0.
+        let i = (v - self.origin[k]) * self.per_unit;
+        if !(i > 0.0) {
             0
+        } else if i < self.last[k] {
+            // SAFETY: `i` is finite and in (0, last), last < 2^53: it fits an i64.
+            unsafe { i.to_int_unchecked::<i64>() as usize }
+        } else {
+            self.last[k] as usize
         }
     }
 
@@ -126,13 +144,18 @@ impl<const D: usize> Grid<D> {
         }
     }
 
+    /// Whether the cells are wide enough for [`Grid::for_each_pair_within`] `radius`.
+    pub fn lists_pairs_within(&self, radius: f64) -> bool {
+        self.cell >= radius * (1.0 + PAIR_MARGIN)
+    }
+
     /// Calls `visit(a, b, squared_distance)` once for every pair of points within `radius` of
     /// each other (inclusive), `a` and `b` the caller's indices. Needs cells wider than
     /// `radius` by [`PAIR_MARGIN`] (a grid made for `radius * (1 + PAIR_MARGIN)`), so that
     /// such a pair lies in one cell or two touching ones: each cell is met with itself, its
     /// right neighbour and the three below, half the work of a search around every point.
     pub fn for_each_pair_within(&self, radius: f64, mut visit: impl FnMut(u32, u32, f64)) {
-        assert!(self.cell >= radius * (1.0 + PAIR_MARGIN), "cells of {} for pairs within {radius}", self.cell);
+        assert!(self.lists_pairs_within(radius), "cells of {} for pairs within {radius}", self.cell);
         let r2 = radius * radius;
         let mut pair = |k: usize, l: usize| {
             let d2 = squared_distance(&self.points[k], &self.points[l]);
