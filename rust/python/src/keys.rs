@@ -87,11 +87,20 @@ pub(crate) fn repeated_uint64(py: Python<'_>, keys: PyReadonlyArray1<'_, u64>) -
     Ok(py.detach(|| keys::repeated_u64(words.iter().copied())))
 }
 
-/// cs_locations(records, itemsize, x, y, shape, psize) -> (centres, psize, psize_positive,
-/// zero_shape): a `.cs` table's records as bytes (contiguous, `itemsize` each) and the byte
-/// offsets of `location/center_x_frac`, `center_y_frac`, `micrograph_psize_A` (little-endian
-/// f32) and `micrograph_shape` (two little-endian u32), read in one pass: the centres (n, 2)
-/// in Å, each row's pixel size, whether all are > 0, and the first row whose shape has a 0 (or None).
+/// A `.cs` table's locations read in one pass: the centres (n, 2) in Å, each row's pixel
+/// size, whether all are > 0, and the first row whose shape has a 0 (or None).
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct CsLocations {
+    centres: Py<PyArray2<f64>>,
+    psize: Py<PyArray1<f64>>,
+    psize_positive: bool,
+    zero_shape: Option<usize>,
+}
+
+/// cs_locations(records, itemsize, x, y, shape, psize) -> CsLocations: a `.cs` table's
+/// records as bytes (contiguous, `itemsize` each) and the byte offsets of
+/// `location/center_x_frac`, `center_y_frac`, `micrograph_psize_A` (little-endian f32) and
+/// `micrograph_shape` (two little-endian u32), read in one pass.
 #[pyfunction]
 pub(crate) fn cs_locations<'py>(
     py: Python<'py>,
@@ -101,7 +110,7 @@ pub(crate) fn cs_locations<'py>(
     y: usize,
     shape: usize,
     psize: usize,
-) -> PyResult<(Bound<'py, PyArray2<f64>>, Bound<'py, PyArray1<f64>>, bool, Option<usize>)> {
+) -> PyResult<CsLocations> {
     let bytes = records.as_slice()?;
     let fields = LocationFields { x, y, shape, psize };
     let fits = [x + 4, y + 4, shape + 8, psize + 4].iter().all(|&end| end <= itemsize);
@@ -110,6 +119,10 @@ pub(crate) fn cs_locations<'py>(
     }
     let found = py.detach(|| read_locations(bytes, itemsize, fields));
     let n = found.psize.len();
-    let centres = found.centres.into_pyarray(py).reshape([n, 2])?;
-    Ok((centres, found.psize.into_pyarray(py), found.psize_positive, found.zero_shape))
+    Ok(CsLocations {
+        centres: found.centres.into_pyarray(py).reshape([n, 2])?.unbind(),
+        psize: found.psize.into_pyarray(py).unbind(),
+        psize_positive: found.psize_positive,
+        zero_shape: found.zero_shape,
+    })
 }

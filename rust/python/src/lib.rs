@@ -61,6 +61,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(picks::repeat_int32, m)?)?;
     m.add_function(wrap_pyfunction!(picks::write_pick_numbers, m)?)?;
     m.add_class::<keys::KeyGroups>()?;
+    m.add_class::<keys::CsLocations>()?;
     m.add_class::<dedup::DedupRule>()?;
     m.add_class::<dedup::PoseRule>()?;
     m.add_class::<dedup::DedupDecision>()?;

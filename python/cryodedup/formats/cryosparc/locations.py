@@ -9,12 +9,11 @@ they lie, with the same floating-point operations in the same order (docs/design
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
 import cryodedup._core as _core
 
+from ..._core import CsLocations
 from .dataset import CsGroup
 
 X, Y = "location/center_x_frac", "location/center_y_frac"
@@ -23,19 +22,7 @@ SHAPE, PSIZE = "location/micrograph_shape", "location/micrograph_psize_A"
 PLAIN_LAYOUT = {X: np.dtype("<f4"), Y: np.dtype("<f4"), SHAPE: np.dtype(("<u4", (2,))), PSIZE: np.dtype("<f4")}
 
 
-class Located(NamedTuple):
-    """Centres (n, 2) in Å with the micrographs' own pixel sizes, and what the job checks of them."""
-
-    centres: np.ndarray
-    #: Each row's ``location/micrograph_psize_A``, as f64.
-    psize: np.ndarray
-    #: Whether every pixel size is > 0.
-    psize_positive: bool
-    #: The first row whose ``micrograph_shape`` has a 0, if any.
-    zero_shape: int | None
-
-
-def plain_locations(group: CsGroup) -> Located | None:
+def plain_locations(group: CsGroup) -> CsLocations | None:
     """The rows' locations read by the core, or None where the records are not of its layout."""
     data = group.files[0].data if len(group.files) == 1 else None
     if not isinstance(data, np.ndarray) or data.ndim != 1 or not data.flags.c_contiguous:
@@ -45,4 +32,4 @@ def plain_locations(group: CsGroup) -> Located | None:
         return None
     records = data.view(np.uint8).reshape(-1)
     offsets = [fields[name][1] for name in (X, Y, SHAPE, PSIZE)]
-    return Located(*_core.cs_locations(records, data.dtype.itemsize, *offsets))
+    return _core.cs_locations(records, data.dtype.itemsize, *offsets)

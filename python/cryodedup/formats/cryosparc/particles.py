@@ -21,7 +21,7 @@ import numpy as np
 
 import cryodedup._core as _core
 
-from ..._core import KeyGroups
+from ..._core import CsLocations, KeyGroups
 from ...algo.audit import read_halves
 from ...algo.filaments import tube_ids
 from ...errors import CryodedupError
@@ -41,7 +41,7 @@ from ...resolve import (
 from ..sniff import is_cryosparc
 from .dataset import CsFile, CsGroup, as_text, flatten, join_on_uid, key_groups
 from .exposures import exposure_pixel_sizes
-from .locations import Located, plain_locations
+from .locations import plain_locations
 
 if TYPE_CHECKING:
     from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy
@@ -344,7 +344,7 @@ def _micrograph_groups(group: CsGroup) -> tuple[KeyGroups, str]:
 
 
 def _micrograph_pixel_size(
-    group: CsGroup, options: ReaderOptions, located: Located | None
+    group: CsGroup, options: ReaderOptions, located: CsLocations | None
 ) -> tuple[np.ndarray | float, str]:
     """Each particle's micrograph pixel size, and its source, in the order of :func:`resolve_pixel_size`.
 
@@ -382,7 +382,7 @@ def _exposure_pixel_sizes(group: CsGroup, exposures: Path) -> tuple[np.ndarray, 
     return psize[by_uid.ids], exposure_list.source(len(by_uid), 0)
 
 
-def _location_pixel_size(group: CsGroup, located: Located | None) -> tuple[np.ndarray, str]:
+def _location_pixel_size(group: CsGroup, located: CsLocations | None) -> tuple[np.ndarray, str]:
     """The particles' own ``location/micrograph_psize_A``, when every one is > 0."""
     if located is not None:
         if located.psize_positive:
@@ -513,7 +513,7 @@ def _mic_shapes(group: CsGroup, last: np.ndarray) -> dict[int, tuple[int, int]]:
 
 
 def _unshifted_centres(
-    group: CsGroup, psize_mic: np.ndarray | float, located: Located | None
+    group: CsGroup, psize_mic: np.ndarray | float, located: CsLocations | None
 ) -> tuple[np.ndarray, int | None]:
     """The centres in Å before any shift, and the first row whose micrograph_shape has a 0 (or None)."""
     if located is not None:
