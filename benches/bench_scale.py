@@ -1,12 +1,12 @@
 """Scale benchmark of the particle job: peak memory and time per particle against file size.
 
-For each size, a RELION 3.1 particle STAR (20 columns, 10 % second picks, about 270 bytes
-per row) is written on
-disk, ``cryodedup particles`` runs on it in a subprocess under GNU time (Debian package
-``time``: peak resident memory), and the input and outputs are deleted before the next size.
-The file is written as blocks of one generated chunk of 1M rows (``fixtures.synthetic
-.write_benchmark_file``), each block's micrographs renamed, so that a 27 GB file takes
-minutes to write, not an hour; every particle's duplicates stay within its block.
+For each size, a RELION 3.1 particle STAR (30 columns, every one RELION's Extract and 2D
+classification write, 10 % second picks, about 350 bytes per row) is written on disk,
+``cryodedup particles`` runs on it in a subprocess under GNU time (Debian package ``time``:
+peak resident memory), and the input and outputs are deleted before the next size. The file is
+written as blocks of one generated chunk of 1M rows (``fixtures.synthetic
+.write_benchmark_file``), each block's micrographs renamed, so that a 35 GB file takes minutes
+to write, not an hour; every particle's duplicates stay within its block.
 
 Each run starts as a run on a file written hours earlier would: the file is synced and its
 pages dropped from the page cache (``posix_fadvise(DONTNEED)``, no root needed), so that
@@ -59,7 +59,7 @@ def generated_chunk(workdir: Path, n: int) -> tuple[str, list[str]]:
     chunk.unlink()
     last_label = max(i for i, line in enumerate(lines) if line.startswith("_"))
     # Shorter micrograph names (mic3000000 for FoilHole_3000000_Data_20240101_000000): rows of
-    # about 270 bytes, so that 100M particles take 27 GB, and as much again of outputs.
+    # about 350 bytes, so that 100M particles take 35 GB, and as much again of outputs.
     rows = [re.sub(r"FoilHole_(\d+)_Data_\d{8}_\d{6}", r"mic\1", line) for line in lines[last_label + 1 :]]
     return "".join(lines[: last_label + 1]), [line for line in rows if line.strip()]
 

@@ -28,7 +28,7 @@ made once in ``--workdir``, shaped like the real ones.
   ``starfile`` only reading them (benches/bench_picks_merge.py).
 - ``scale``: 10M and 100M particles from a cold page cache: time and peak memory; guard:
   100M within 1.3x of 10M per particle and at most 40 B per particle (benches/bench_scale.py;
-  100M needs about 60 GB free).
+  100M needs about 72 GB free: a 35 GB file and as much output).
 - ``dense``: a million picks on one spot against the same number spread over micrographs
   (benches/bench_dense.py).
 
@@ -41,7 +41,7 @@ of both sides (medians).
 Without ``--only`` the run is issue 43's rows and guards (star to metadata): about 10 minutes
 on the idle machine, inputs made on the first run (about 15 GB in ``--workdir``). ``picks``,
 ``scale`` and ``dense`` run only when named: ``picks`` waits 6 minutes after deleting its
-outputs (see benches/bench_picks_merge.py), ``scale`` writes a 28.5 GB file and as much
+outputs (see benches/bench_picks_merge.py), ``scale`` writes a 35 GB file and as much
 output. The table is printed in the form benches/RESULTS.md keeps, one row a benchmark, the
 load average when the row began in its last column; each row's duration goes to stderr.
 

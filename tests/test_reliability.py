@@ -91,6 +91,15 @@ def test_centres_whose_squared_distance_overflows_are_refused(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_centre_far_out_on_the_negative_side_alone_is_refused(tmp_path):
+    # The extent is taken from the centres' max and min (no copy of their magnitudes): the
+    # only far centre is the min's.
+    star = particles_star(tmp_path, [("10", "0"), ("0", "-1.5e154")])
+    status, _, stderr = cryodedup("particles", star, "-o", tmp_path / "out")
+    assert status == 1
+    assert re.search(r"p\.star: particle 2 has a centre beyond ±1e150 Å", one_error_line(stderr))
+
+
 @pytest.mark.parametrize("min_dist", ["2e154", "inf", "-1"])
 def test_a_min_dist_whose_square_is_not_finite_is_refused(tmp_path, min_dist):
     star = particles_star(tmp_path, [("0", "0"), ("3", "0")])

@@ -83,8 +83,8 @@ class Images:
 
     Attributes
     ----------
-    indices : numpy.ndarray of uint64, shape (n,)
-        Each row's index in its stack.
+    indices : numpy.ndarray of uint32, shape (n,)
+        Each row's index in its stack (4 bytes: kept for every row of a 100M-particle run).
     runs : numpy.ndarray of uint64, shape (n_runs, 5)
         The runs of consecutive rows of one stack, in row order (stack hash, first and last
         index, increasing, rows): with ``indices`` they prove every image distinct without

@@ -24,7 +24,7 @@ def images_of(files: list[list[tuple[int, int]]]) -> Images:
     runs, indices = [], []
     for rows in files:
         stacks = np.array([hashes[s] for s, _ in rows], dtype=np.uint64)
-        index = np.array([i for _, i in rows], dtype=np.uint64)
+        index = np.array([i for _, i in rows], dtype=np.uint32)
         runs.append(_core.image_runs(stacks, index))
         indices.append(index)
     return Images(np.concatenate(indices), np.concatenate(runs), "rlnImageName", lambda rows: [])

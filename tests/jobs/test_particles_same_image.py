@@ -222,6 +222,18 @@ def test_cryosparc_symmetry_copies_are_images_of_their_own(tmp_path):
     assert summary["same_image"]["column"] == "blob/path + blob/idx + sym_expand/idx"
 
 
+@pytest.mark.parametrize("idx", [3, 4_000_000_000])
+def test_a_symmetry_copy_twice_is_one_image_twice(tmp_path, idx):
+    # Copies 0, 1 and 1 again of one blob, 80 Å apart: the two rows of copy 1 are one image.
+    # Blob index 4e9 with two copies passes uint32: the copies are then told by their stacks.
+    records = cs_images(["J7/a.mrc"] * 4, [idx, idx, idx, 5], [100, 180, 260, 400], [1, 2, 3, 1], sym=[0, 1, 1, 1])
+    path = tmp_path / "p.cs"
+    write_cs(path, records)
+    found = run(tmp_path, [path])["same_image"]
+    assert (found["images_kept_twice"], found["rows"]) == (1, 2)
+    assert run(tmp_path, [path], "reject", same_image="reject")["kept"] == 3
+
+
 def test_the_command_line_warns_and_takes_the_option(tmp_path):
     first, second = refined_twice(tmp_path)
     args = ["particles", str(first), str(second), "--outdir", str(tmp_path / "o"), "--min-dist", "10"]

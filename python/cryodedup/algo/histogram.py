@@ -1,4 +1,7 @@
-"""The ``--plot`` pictures' counts over a million rows, each in one pass in the core.
+"""Counts over a million rows, each in one pass in the core.
+
+The ``--plot`` pictures' histograms and per-micrograph counts, and the summary's picks and
+duplicates per micrograph (``np.bincount`` would copy the ids to int64 first).
 
 numpy makes one histogram in about ten passes over its values (the finite ones picked
 out, clipped, the bins found and corrected against the edges, counted) and a micrograph's

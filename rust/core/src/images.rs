@@ -4,7 +4,8 @@
 //! Joined selections (RELION JoinStar, overlapping CryoSPARC exports) can hold one particle
 //! image twice; refined apart, its rows carry different origins and a distance rule may keep
 //! both. An image is named by its stack and its index in the stack (RELION's `index@stack`,
-//! CryoSPARC's `blob/path` and `blob/idx`). A scan keeps each row's index and the runs of
+//! CryoSPARC's `blob/path` and `blob/idx`). A scan keeps each row's index (4 bytes: a
+//! particle job holds it for every row, and 100M rows must fit in 40 bytes each) and the runs of
 //! consecutive rows of one stack (the stack's FNV-1a hash, the run's index range and row
 //! count): no per-row hash. An image's 64-bit key (the stack's hash mixed with the index; 0
 //! means no image) is made only when some image is there twice ([`image_keys`]).
@@ -33,7 +34,8 @@ pub struct ImageRun {
 
 impl ImageRun {
     /// Adds the next row of the run, of image `index`.
-    fn add(&mut self, index: u64) {
+    fn add(&mut self, index: u32) {
+        let index = u64::from(index);
         self.increasing &= index > self.last;
         self.first = self.first.min(index);
         self.last = self.last.max(index);
@@ -43,8 +45,9 @@ impl ImageRun {
 
 /// The stack and the index of a RELION image name: `000012@Extract/job012/mic.mrcs` is
 /// (12, `Extract/job012/mic.mrcs`); a name without a numeric `index@` is a one-image file
-/// (index 0, the name as the stack).
-pub fn split_image_name(field: &[u8]) -> (u64, &[u8]) {
+/// (index 0, the name as the stack), as is one whose index is beyond `u32::MAX` (no stack
+/// holds 4 billion images; the whole name still tells its image from every other).
+pub fn split_image_name(field: &[u8]) -> (u32, &[u8]) {
     if let Some(split) = split_short_index(field) {
         return split;
     }
@@ -53,7 +56,10 @@ pub fn split_image_name(field: &[u8]) -> (u64, &[u8]) {
     for (k, &b) in field.iter().enumerate() {
         match b {
             b'0'..=b'9' if k < 18 => index = index * 10 + u64::from(b - b'0'), // (no overflow)
-            b'@' if k > 0 => return (index, &field[k + 1..]),
+            b'@' if k > 0 => match u32::try_from(index) {
+                Ok(index) => return (index, &field[k + 1..]),
+                Err(_) => break,
+            },
             _ => break,
         }
     }
@@ -62,7 +68,7 @@ pub fn split_image_name(field: &[u8]) -> (u64, &[u8]) {
 
 /// [`split_image_name`] of a name whose index has 1 to 7 digits (RELION writes 6), all read
 /// at once as the 8 bytes of a word; None for another name.
-fn split_short_index(field: &[u8]) -> Option<(u64, &[u8])> {
+fn split_short_index(field: &[u8]) -> Option<(u32, &[u8])> {
     let word = u64::from_le_bytes(field.get(..8)?.try_into().ok()?);
     let values = word.wrapping_sub(0x3030_3030_3030_3030); // each byte's digit (a borrow only climbs)
     let not_digit = (values | values.wrapping_add(0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080;
@@ -75,7 +81,7 @@ fn split_short_index(field: &[u8]) -> Option<(u64, &[u8])> {
     v = (v.wrapping_mul(10 << 8 | 1) >> 8) & 0x00ff_00ff_00ff_00ff;
     v = (v.wrapping_mul(100 << 16 | 1) >> 16) & 0x0000_ffff_0000_ffff;
     v = v.wrapping_mul(10_000 << 32 | 1) >> 32;
-    Some((v, &field[digits + 1..]))
+    Some((v as u32, &field[digits + 1..])) // (at most 7 digits)
 }
 
 /// The 64-bit FNV-1a hash of a stack's name: the same in every run, file and platform.
@@ -96,7 +102,7 @@ pub fn image_key(stack: u64, index: u64) -> u64 {
 #[derive(Debug, Default)]
 pub struct ImageRows {
     /// Each row's index in its stack.
-    pub indices: Vec<u64>,
+    pub indices: Vec<u32>,
     /// The runs of the rows, in order (their `rows` add up to `indices.len()`).
     pub runs: Vec<ImageRun>,
     /// The name of the last run's stack, when it was pushed by name.
@@ -106,16 +112,19 @@ pub struct ImageRows {
 impl ImageRows {
     /// Adds the row whose image is `index` of the stack hashed `stack` (rows of one stack
     /// that follow each other form a run).
-    pub fn push_hashed(&mut self, stack: u64, index: u64) {
+    pub fn push_hashed(&mut self, stack: u64, index: u32) {
         match self.runs.last_mut() {
             Some(run) if run.stack == stack => run.add(index),
-            _ => self.runs.push(ImageRun { stack, first: index, last: index, increasing: true, rows: 1 }),
+            _ => {
+                let first = u64::from(index);
+                self.runs.push(ImageRun { stack, first, last: first, increasing: true, rows: 1 });
+            }
         }
         self.indices.push(index);
     }
 
     /// Adds the row whose image is `index` of `stack`.
-    pub fn push(&mut self, index: u64, stack: &[u8]) {
+    pub fn push(&mut self, index: u32, stack: &[u8]) {
         match (self.runs.last_mut(), &self.last_stack) {
             // The run goes on (the rule): no hash, no look at the runs' stacks.
             (Some(run), Some(last)) if last.as_slice() == stack => {
@@ -159,7 +168,7 @@ impl std::fmt::Display for RunsMismatch {
 impl std::error::Error for RunsMismatch {}
 
 /// Each run's first row (and the rows in all), checked against the indices' count.
-fn run_starts(runs: &[ImageRun], indices: &[u64]) -> Result<Vec<usize>, RunsMismatch> {
+fn run_starts(runs: &[ImageRun], indices: &[u32]) -> Result<Vec<usize>, RunsMismatch> {
     let mut starts = Vec::with_capacity(runs.len());
     let mut at = 0u64;
     for run in runs {
@@ -173,10 +182,10 @@ fn run_starts(runs: &[ImageRun], indices: &[u64]) -> Result<Vec<usize>, RunsMism
 }
 
 /// Each row's image key ([`image_key`] of its run's stack and its index).
-pub fn image_keys(runs: &[ImageRun], indices: &[u64]) -> Result<Vec<u64>, RunsMismatch> {
+pub fn image_keys(runs: &[ImageRun], indices: &[u32]) -> Result<Vec<u64>, RunsMismatch> {
     let starts = run_starts(runs, indices)?;
     let mut keys = vec![0u64; indices.len()];
-    let mut pieces: Vec<(&ImageRun, &[u64], &mut [u64])> = Vec::with_capacity(runs.len());
+    let mut pieces: Vec<(&ImageRun, &[u32], &mut [u64])> = Vec::with_capacity(runs.len());
     let mut rest = keys.as_mut_slice();
     for (run, &start) in runs.iter().zip(&starts) {
         let (piece, tail) = rest.split_at_mut(run.rows as usize);
@@ -185,7 +194,7 @@ pub fn image_keys(runs: &[ImageRun], indices: &[u64]) -> Result<Vec<u64>, RunsMi
     }
     pieces.into_par_iter().for_each(|(run, indices, keys)| {
         for (key, &index) in keys.iter_mut().zip(indices) {
-            *key = image_key(run.stack, index);
+            *key = image_key(run.stack, u64::from(index));
         }
     });
     Ok(keys)
@@ -198,7 +207,7 @@ const BITMAP_BITS_PER_ROW: u64 = 64;
 /// Whether every row's image differs from every other row's: exact for (stack, index), and
 /// without a sort of the rows (see the module's comment). `runs` are the rows' runs in order,
 /// `indices` each row's index.
-pub fn distinct(runs: &[ImageRun], indices: &[u64]) -> Result<bool, RunsMismatch> {
+pub fn distinct(runs: &[ImageRun], indices: &[u32]) -> Result<bool, RunsMismatch> {
     let starts = run_starts(runs, indices)?;
     let mut order: Vec<(ImageRun, usize)> = runs.iter().copied().zip(starts).collect();
     order.par_sort_unstable_by_key(|(r, _)| (r.stack, r.first, r.last));
@@ -208,7 +217,7 @@ pub fn distinct(runs: &[ImageRun], indices: &[u64]) -> Result<bool, RunsMismatch
 
 /// Whether the rows of one stack's runs (sorted by first index) are distinct images; `bits`
 /// is a bitmap to reuse.
-fn stack_distinct(runs: &[(ImageRun, usize)], indices: &[u64], bits: &mut Vec<u64>) -> bool {
+fn stack_distinct(runs: &[(ImageRun, usize)], indices: &[u32], bits: &mut Vec<u64>) -> bool {
     let apart = runs.windows(2).all(|w| w[0].0.last < w[1].0.first);
     if apart && runs.iter().all(|(r, _)| r.increasing) {
         return true;
@@ -222,7 +231,7 @@ fn stack_distinct(runs: &[(ImageRun, usize)], indices: &[u64], bits: &mut Vec<u6
     }
     let rows_of = |&(run, start): &(ImageRun, usize)| &indices[start..start + run.rows as usize];
     if span / BITMAP_BITS_PER_ROW >= rows {
-        let mut all: Vec<u64> = runs.iter().flat_map(rows_of).copied().collect();
+        let mut all: Vec<u32> = runs.iter().flat_map(rows_of).copied().collect();
         all.sort_unstable();
         return all.windows(2).all(|w| w[0] != w[1]);
     }
@@ -230,6 +239,7 @@ fn stack_distinct(runs: &[(ImageRun, usize)], indices: &[u64], bits: &mut Vec<u6
     bits.resize((span / 64 + 1) as usize, 0);
     for run in runs {
         for &index in rows_of(run) {
+            let index = u64::from(index);
             let (word, bit) = (((index - low) / 64) as usize, 1u64 << ((index - low) % 64));
             if bits[word] & bit != 0 {
                 return false;
@@ -265,11 +275,15 @@ mod tests {
 
     #[test]
     fn short_indices_read_at_once_agree_with_the_digits_one_by_one() {
-        let one_by_one = |field: &[u8]| -> (u64, Vec<u8>) {
+        let one_by_one = |field: &[u8]| -> (u32, Vec<u8>) {
             let at = field.iter().position(|&b| b == b'@');
+            let index = |k: usize| std::str::from_utf8(&field[..k]).unwrap().parse::<u64>().unwrap();
             match at {
                 Some(k) if k > 0 && k <= 18 && field[..k].iter().all(u8::is_ascii_digit) => {
-                    (std::str::from_utf8(&field[..k]).unwrap().parse().unwrap(), field[k + 1..].to_vec())
+                    match u32::try_from(index(k)) {
+                        Ok(index) => (index, field[k + 1..].to_vec()),
+                        Err(_) => (0, field.to_vec()), // beyond u32: the whole name
+                    }
                 }
                 _ => (0, field.to_vec()),
             }
@@ -291,6 +305,9 @@ mod tests {
         assert_eq!(split_image_name(b"0000012@stack.mrcs"), (12, &b"stack.mrcs"[..]));
         assert_eq!(split_image_name(b"9999999@s"), (9_999_999, &b"s"[..]));
         assert_eq!(split_image_name(b"12345678@stack"), (12_345_678, &b"stack"[..]));
+        assert_eq!(split_image_name(b"4294967295@stack"), (u32::MAX, &b"stack"[..]));
+        assert_eq!(split_image_name(b"4294967296@stack"), (0, &b"4294967296@stack"[..]));
+        assert_eq!(split_image_name(b"000000004294967296@s"), (0, &b"000000004294967296@s"[..]));
     }
 
     #[test]
@@ -310,7 +327,7 @@ mod tests {
     }
 
     /// Rows pushed from (stack, index) pairs.
-    fn rows_of(pairs: &[(u64, u64)]) -> ImageRows {
+    fn rows_of(pairs: &[(u64, u32)]) -> ImageRows {
         let mut rows = ImageRows::default();
         for &(stack, index) in pairs {
             rows.push_hashed(stack, index);
@@ -320,7 +337,7 @@ mod tests {
 
     #[test]
     fn runs_prove_distinct_images_or_not() {
-        let is_distinct = |pairs: &[(u64, u64)]| {
+        let is_distinct = |pairs: &[(u64, u32)]| {
             let rows = rows_of(pairs);
             distinct(&rows.runs, &rows.indices).unwrap()
         };
@@ -333,9 +350,9 @@ mod tests {
         // Runs that do not increase (a sorted or shuffled selection).
         assert!(is_distinct(&[(1, 9), (1, 2), (1, 5)]));
         assert!(!is_distinct(&[(1, 9), (1, 2), (1, 9)]));
-        // Indices far apart (CryoSPARC's symmetry copies: index << 20): sorted, not a bitmap.
-        assert!(is_distinct(&[(1, 3 << 40), (1, 1 << 20), (1, 3), (1, u64::MAX)]));
-        assert!(!is_distinct(&[(1, 3 << 40), (1, u64::MAX), (1, 3 << 40)]));
+        // Indices far apart (a stack's images numbered sparsely): sorted, not a bitmap.
+        assert!(is_distinct(&[(1, 3 << 30), (1, 1 << 20), (1, 3), (1, u32::MAX)]));
+        assert!(!is_distinct(&[(1, 3 << 30), (1, u32::MAX), (1, 3 << 30)]));
         // More rows than indices in the range.
         assert!(!is_distinct(&[(1, 1), (1, 2), (1, 1)]));
     }
@@ -361,10 +378,10 @@ mod tests {
                 for k in 0..next(20) {
                     let index = match next(10) {
                         0 => next(width),             // anywhere
-                        1 => next(width) << next(50), // far apart
+                        1 => next(width) << next(24), // far apart (width < 2^8: within u32)
                         _ => start + k * step,        // a run of a file
                     };
-                    pairs.push((stack, index));
+                    pairs.push((stack, index as u32));
                 }
             }
             let mut seen = std::collections::HashSet::new();

@@ -38,12 +38,12 @@ fn runs_of(runs: &PyReadonlyArray2<'_, u64>) -> PyResult<Vec<ImageRun>> {
 
 /// image_runs(stacks, indices) -> runs: the runs ((n_runs, 5) uint64, as
 /// `StarFile.scan_particles` gives them) of rows whose image is `indices[i]` of the stack
-/// hashed `stacks[i]` (see `stack_hashes`).
+/// hashed `stacks[i]` (see `stack_hashes`); indices uint32, as a scan keeps them.
 #[pyfunction]
 pub(crate) fn image_runs<'py>(
     py: Python<'py>,
     stacks: PyReadonlyArray1<'py, u64>,
-    indices: PyReadonlyArray1<'py, u64>,
+    indices: PyReadonlyArray1<'py, u32>,
 ) -> PyResult<Py<PyArray2<u64>>> {
     let (stacks, indices) = (stacks.as_slice()?, indices.as_slice()?);
     if stacks.len() != indices.len() {
@@ -65,7 +65,7 @@ pub(crate) fn image_runs<'py>(
 pub(crate) fn image_keys<'py>(
     py: Python<'py>,
     runs: PyReadonlyArray2<'py, u64>,
-    indices: PyReadonlyArray1<'py, u64>,
+    indices: PyReadonlyArray1<'py, u32>,
 ) -> PyResult<Bound<'py, PyArray1<u64>>> {
     let (runs, indices) = (runs_of(&runs)?, indices.as_slice()?);
     let keys = py.detach(|| images::image_keys(&runs, indices)).map_err(CoreError::from)?;
@@ -73,14 +73,15 @@ pub(crate) fn image_keys<'py>(
 }
 
 /// image_names(names) -> (indices, stacks): each RELION image name (`000012@stack.mrcs`) split
+/// (indices uint32: a name whose index is beyond it is taken whole, as the scan takes it)
 /// and its stack hashed by the rule of a STAR file's scan (`cryodedup_core::images`), for
 /// names read elsewhere (a table in memory).
 #[pyfunction]
 pub(crate) fn image_names<'py>(
     py: Python<'py>,
     names: Vec<Vec<u8>>,
-) -> (Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<u64>>) {
-    let (indices, stacks): (Vec<u64>, Vec<u64>) = names
+) -> (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u64>>) {
+    let (indices, stacks): (Vec<u32>, Vec<u64>) = names
         .iter()
         .map(|name| {
             let (index, stack) = images::split_image_name(name);
@@ -103,7 +104,7 @@ pub(crate) fn stack_hashes<'py>(py: Python<'py>, names: Vec<Vec<u8>>) -> Bound<'
 pub(crate) fn images_distinct(
     py: Python<'_>,
     runs: PyReadonlyArray2<'_, u64>,
-    indices: PyReadonlyArray1<'_, u64>,
+    indices: PyReadonlyArray1<'_, u32>,
 ) -> PyResult<bool> {
     let (runs, indices) = (runs_of(&runs)?, indices.as_slice()?);
     Ok(py.detach(|| images::distinct(&runs, indices)).map_err(CoreError::from)?)

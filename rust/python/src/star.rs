@@ -300,8 +300,8 @@ pub(crate) struct ParticleScan {
     split_note: Option<String>,
     /// Each `extra` column of the scan's columns (float64, one value per row), in their order.
     extra: Vec<Py<PyArray1<f64>>>,
-    /// Each row's image index in its stack (uint64), or None without an image column.
-    image_indices: Option<Py<PyArray1<u64>>>,
+    /// Each row's image index in its stack (uint32), or None without an image column.
+    image_indices: Option<Py<PyArray1<u32>>>,
     /// The runs of the image column, (stack hash, first index, last index, increasing, rows)
     /// as uint64 (n_runs, 5): see cryodedup_core::images.
     image_runs: Option<Py<PyArray2<u64>>>,

@@ -481,10 +481,9 @@ def _images(group: CsGroup) -> Images | None:
     heads = [p.encode() if isinstance(p, str) else bytes(p) for p in paths[starts].tolist()]
     hashes = _core.stack_hashes(heads)
     stacks = np.repeat(hashes, np.diff(np.append(starts, paths.size)))
-    index = group.column(BLOB_IDX).astype(np.uint64)
+    index = np.ascontiguousarray(group.column(BLOB_IDX), dtype=np.uint32)
     if group.has(SYM_IDX):
-        index = (index << np.uint64(20)) | group.column(SYM_IDX).astype(np.uint64)
-    index = np.ascontiguousarray(index)
+        index, stacks = _with_copies(index, group.column(SYM_IDX), stacks)
     runs = _core.image_runs(stacks, index)
 
     def names(rows: np.ndarray) -> list[str]:
@@ -493,6 +492,21 @@ def _images(group: CsGroup) -> Images | None:
 
     label = f"{BLOB_PATH} + {BLOB_IDX}" + (f" + {SYM_IDX}" if group.has(SYM_IDX) else "")
     return Images(index, runs, label, names)
+
+
+def _with_copies(index: np.ndarray, copy: np.ndarray, stacks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The indices (and stacks) of symmetry-expanded rows: each copy an image of its own.
+
+    Copy ``c`` of image ``i`` is index ``i * copies + c`` of its stack (a stack's rows keep
+    their runs); where that passes uint32 (4 billion images a stack: never in practice), the
+    copy is told by its stack instead, hashed with the copy's number.
+    """
+    copy = copy.astype(np.uint64)
+    copies = np.uint64(int(copy.max(initial=0)) + 1)
+    combined = index.astype(np.uint64) * copies + copy
+    if combined.max(initial=0) <= np.iinfo(np.uint32).max:
+        return combined.astype(np.uint32), stacks
+    return index, stacks ^ ((copy + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15))
 
 
 def _mic_names(group: CsGroup, key: str, first: np.ndarray) -> list[str]:

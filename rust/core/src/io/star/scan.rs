@@ -304,18 +304,29 @@ pub(super) fn scan_chunk(
     find_end: bool,
 ) -> ChunkScan {
     let mut sink = RowSink::new(rows, table, request);
-    // Quotes are rare: one search of the piece spares a search of each line.
-    let quoted = memchr::memchr2(b'"', b'\'', &rows[range.clone()]).is_some();
-    let scanned = if quoted {
-        scan_lines_tokenized(&mut sink, range, find_end)
-    } else {
-        scan_lines_masked(&mut sink, range, find_end)
+    let scanned = match scan_lines_masked(&mut sink, range.clone(), find_end) {
+        Walked::Done(scanned) => scanned,
+        // Quotes are rare: the piece that holds one is scanned again, quote-aware.
+        Walked::Quoted => {
+            sink = RowSink::new(rows, table, request);
+            scan_lines_tokenized(&mut sink, range, find_end)
+        }
     };
     ChunkScan { scan: sink.scan, error: scanned.err(), extent: sink.extent }
 }
 
-/// The lines of `range` (which holds no quote) walked on their bit masks, a block at a time.
-fn scan_lines_masked(sink: &mut RowSink, range: Range<usize>, find_end: bool) -> Result<(), (usize, StarError)> {
+/// How far the masks took the lines of a piece.
+enum Walked {
+    /// Every line (up to the loop's end or an error).
+    Done(Result<(), (usize, StarError)>),
+    /// To a block that holds a quote, before any of its lines: the rows taken so far are
+    /// to be dropped, and the piece scanned by the quote-aware tokenizer.
+    Quoted,
+}
+
+/// The lines of `range` walked on their bit masks, a block at a time, until a block holds a
+/// quote.
+fn scan_lines_masked(sink: &mut RowSink, range: Range<usize>, find_end: bool) -> Walked {
     #[cfg(target_arch = "x86_64")]
     {
         let bits = std::arch::is_x86_feature_detected!("popcnt") && std::arch::is_x86_feature_detected!("bmi1");
@@ -332,29 +343,22 @@ fn scan_lines_masked(sink: &mut RowSink, range: Range<usize>, find_end: bool) ->
 /// numbers' digits read 16 at a time with SSSE3.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "popcnt,bmi1,ssse3")]
-unsafe fn scan_lines_masked_bmi(
-    sink: &mut RowSink,
-    range: Range<usize>,
-    find_end: bool,
-    reader: Ssse3,
-) -> Result<(), (usize, StarError)> {
+unsafe fn scan_lines_masked_bmi(sink: &mut RowSink, range: Range<usize>, find_end: bool, reader: Ssse3) -> Walked {
     scan_lines_masked_with(sink, range, find_end, reader)
 }
 
 #[inline(always)]
-fn scan_lines_masked_with(
-    sink: &mut RowSink,
-    range: Range<usize>,
-    find_end: bool,
-    reader: impl DigitReader,
-) -> Result<(), (usize, StarError)> {
+fn scan_lines_masked_with(sink: &mut RowSink, range: Range<usize>, find_end: bool, reader: impl DigitReader) -> Walked {
     let rows = sink.rows;
     let mut masks = BlockMasks::default();
     let (mut pos, mut size) = (range.start, BLOCK);
     while pos < range.end {
         let base = pos;
         let block_end = (base + size).min(range.end);
-        masks.fill(&rows[base..block_end]);
+        // (Every line is taken from a block filled, and so checked for quotes, before it.)
+        if masks.fill(&rows[base..block_end]) {
+            return Walked::Quoted;
+        }
         while pos < block_end {
             let walk = masks.walk(pos - base, &sink.wanted, &mut sink.found);
             let (end, next) = match walk.newline {
@@ -364,9 +368,13 @@ fn scan_lines_masked_with(
             };
             let text = if walk.count == 0 { &[][..] } else { &rows[base + walk.first..end] };
             match sink.classify(pos, text, find_end) {
-                LineKind::End => return Ok(()),
+                LineKind::End => return Walked::Done(Ok(())),
                 LineKind::Skip => {}
-                LineKind::Row => sink.row(base, pos, next, walk.count, reader).map_err(|e| (pos, e))?,
+                LineKind::Row => {
+                    if let Err(e) = sink.row(base, pos, next, walk.count, reader) {
+                        return Walked::Done(Err((pos, e)));
+                    }
+                }
             }
             pos = next;
         }
@@ -376,7 +384,7 @@ fn scan_lines_masked_with(
         // A line longer than the block: a bigger block.
         size = if pos == base { size * 2 } else { BLOCK };
     }
-    Ok(())
+    Walked::Done(Ok(()))
 }
 
 /// The lines of `range` split by the quote-aware tokenizer.
@@ -568,5 +576,81 @@ impl<'a, 'r> RowSink<'a, 'r> {
         }
         self.last_key = Some((key, id));
         id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A piece scanned as before the quote check joined the masks (the oracle): the
+    /// quote-aware tokenizer for any piece that holds a quote, the masks otherwise.
+    fn scan_chunk_searched_first(rows: &[u8], range: Range<usize>, table: &Table, request: &ScanRequest) -> ChunkScan {
+        let mut sink = RowSink::new(rows, table, request);
+        let scanned = match memchr::memchr2(b'"', b'\'', &rows[range.clone()]) {
+            Some(_) => scan_lines_tokenized(&mut sink, range, true),
+            None => match scan_lines_masked(&mut sink, range, true) {
+                Walked::Done(scanned) => scanned,
+                Walked::Quoted => unreachable!("no quote in the piece"),
+            },
+        };
+        ChunkScan { scan: sink.scan, error: scanned.err(), extent: sink.extent }
+    }
+
+    /// Everything a piece's scan gives, comparable.
+    fn seen(chunk: &ChunkScan) -> String {
+        let numbers: Vec<Vec<u64>> =
+            chunk.scan.numbers.iter().map(|c| c.iter().map(|v| v.to_bits()).collect()).collect();
+        let s = &chunk.scan;
+        format!(
+            "{:?} {numbers:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+            s.spans, s.keys, s.key_names, s.images.indices, s.images.runs, chunk.error, chunk.extent
+        )
+    }
+
+    #[test]
+    fn quotes_met_in_the_masks_give_the_scan_of_quotes_searched_first() {
+        // Random rows over many blocks: quoted names, quotes inside fields and comments,
+        // unterminated quotes, short rows, comments, a loop's end; a quote before, within
+        // or after the first block, or none. Both scans must agree on every row and error.
+        let mut next = crate::test_random(0x2545_f491_4f6c_dd1d);
+        let table = |len| Table {
+            labels: ["x", "y", "m", "i"].map(String::from).to_vec(),
+            rows: 0..len,
+            first_row_line: 1,
+            comment_lines: 0,
+        };
+        let request = ScanRequest { number_cols: &[1, 0], key_col: Some(2), missing: None, image_col: Some(3) };
+        let (mut quoted_pieces, mut errors) = (0, 0);
+        for case in 0..400 {
+            let mut text = String::new();
+            let rare = [0, 2, 30, 300][case % 4];
+            for row in 0..next(60) + 1 {
+                let roll = |next: &mut dyn FnMut(u64) -> u64| rare > 0 && next(rare) == 0;
+                let name = if roll(&mut next) { format!("'mic {}.mrc'", row / 9) } else { format!("m{}.mrc", row / 9) };
+                let x = if roll(&mut next) { "1'5".to_string() } else { format!("{}.5", next(4000)) };
+                let image = format!("{:06}@Extract/s{}.mrcs", row % 9 + 1, row / 9);
+                text += &format!("{x}  {} {name}\t{image}\n", next(3000));
+                match next(if rare > 0 { 40 } else { 400 }) {
+                    0 => text += "# a comment 'quoted\n",
+                    1 => text += "1 2 \"unterminated\n",
+                    2 => text += "1 2\n",
+                    3 => text += "   \n",
+                    _ => {}
+                }
+            }
+            if next(5) == 0 {
+                text += "\ndata_after\n_a 'b'\n";
+            }
+            let data = text.as_bytes();
+            let table = table(data.len());
+            let range = 0..data.len();
+            let want = scan_chunk_searched_first(data, range.clone(), &table, &request);
+            let got = scan_chunk(data, range.clone(), &table, &request, true);
+            assert_eq!(seen(&got), seen(&want), "case {case}:\n{text}");
+            quoted_pieces += usize::from(memchr::memchr2(b'"', b'\'', data).is_some());
+            errors += usize::from(want.error.is_some());
+        }
+        assert!(quoted_pieces > 100 && errors > 50 && errors < 350, "{quoted_pieces} quoted, {errors} errors");
     }
 }

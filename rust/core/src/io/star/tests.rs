@@ -93,7 +93,7 @@ fn masked_walk_finds_the_fields_the_tokenizer_finds() {
         for _ in 0..60 {
             let block: Vec<u8> = (0..len).map(|_| alphabet[next(alphabet.len() as u64) as usize]).collect();
             let mut masks = BlockMasks::default();
-            masks.fill(&block);
+            assert!(!masks.fill(&block), "no quote");
             let mut from = 0;
             while from < block.len() {
                 let newline = block[from..].iter().position(|&b| b == b'\n').map(|k| from + k);
@@ -118,6 +118,25 @@ fn masked_walk_finds_the_fields_the_tokenizer_finds() {
                     assert_eq!(got, want, "field {k} of {context:?}");
                 }
                 from = newline.map_or(block.len(), |k| k + 1);
+            }
+        }
+    }
+}
+
+#[test]
+fn masks_find_a_quote_wherever_it_is_in_a_block() {
+    // Oracle: a byte search. Blocks of every length around the 64-byte words, one quote
+    // (or none) at every place, the rest random bytes without quotes.
+    let mut next = crate::test_random(0x6a09_e667_f3bc_c908);
+    let mut masks = BlockMasks::default();
+    for len in [1usize, 31, 32, 63, 64, 65, 96, 127, 128, 129, 200] {
+        let block: Vec<u8> = (0..len).map(|_| b" \n\tab1.@\xff\x00"[next(10) as usize]).collect();
+        assert!(!masks.fill(&block));
+        for at in 0..len {
+            for quote in [b'"', b'\''] {
+                let mut with = block.clone();
+                with[at] = quote;
+                assert!(masks.fill(&with), "{quote} at {at} of {len}");
             }
         }
     }
