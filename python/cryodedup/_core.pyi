@@ -116,6 +116,7 @@ def histogram(
 def counts_per_group(
     groups: npt.NDArray[np.int64] | npt.NDArray[np.uint32], marked: npt.NDArray[np.bool_], n_groups: int
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
+def halved_png_rows(drawn: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]: ...
 def suppress_overlaps(
     groups: npt.NDArray[np.int64] | npt.NDArray[np.uint32],
     coords: npt.NDArray[np.float64],

@@ -22,6 +22,7 @@ from cryodedup import (
     _core,
     remove_duplicate_particles,
 )
+from cryodedup.algo.dedup import dedup
 from cryodedup.cli import main
 from cryodedup.formats.mrc import binned_image
 from cryodedup.report import canvas, micrograph_figures
@@ -89,8 +90,13 @@ def test_particle_pictures_show_the_decisions(tmp_path):
     assert "rejected" not in ax_kept.marks and "kept" not in ax_rejected.marks
     segments = ax_rejected.marks["suppressed_by"]
     assert len(segments) == rejected.max()
+    # The job decided in one pass, which keeps no pairs: the lines are the whole file's
+    # decision's (its pairs as the two passes keep them).
+    assert summary["timings"]["one_pass"] and d.suppressed_by is None
+    whole = dedup(d.groups, d.centres, d.scores, min_dist=d.min_dist, higher_is_better=d.particles.higher_is_better)
+    assert np.array_equal(whole.keep, d.keep) and whole.suppressed_by is not None
     for segment, i in zip(segments, np.flatnonzero(~d.keep & on_mic)):
-        assert np.allclose(segment, [d.centres[i], d.centres[d.suppressed_by[i]]])
+        assert np.allclose(segment, [d.centres[i], d.centres[whole.suppressed_by[i]]])
 
 
 @pytest.mark.parametrize("min_dist", [1.0, 400.0])

@@ -4,7 +4,7 @@ Pillow's encoder chooses a filter for every row by trying all five (libpng's heu
 that trial was two thirds of the cost of the particle job's ten pictures, 0.8 G
 instructions of a ``--plot`` run on 1M particles (issue 43). Here every row takes the "Up"
 filter (the difference to the row above, computed by numpy) and zlib compresses the whole at
-level 1, letting go of Python's lock: a quarter of the time, files within a few per cent of
+level 1 (memory level 4), letting go of Python's lock: a quarter of the time, files within a few per cent of
 Pillow's size (smaller for plots, 5 % larger for a micrograph's grey pixels), and the same
 pixels, since PNG is lossless.
 """
@@ -20,6 +20,10 @@ SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: PNG colour types by channels: 2 truecolour (RGB), 6 truecolour with alpha (RGBA).
 COLOUR_TYPES = {3: 2, 4: 6}
 UP = 2  # the PNG filter type "Up": each byte minus the byte above it
+#: zlib's memory level: 4 (a smaller hash table and block buffer than its default 8)
+#: compresses the pictures' mostly flat rows with a fifth fewer instructions and to the same
+#: size within 1 % (callgrind, the ten pictures of a 1M-particle run, issue 43).
+MEMORY_LEVEL = 4
 
 
 def encode(pixels: np.ndarray) -> bytes:
@@ -37,8 +41,19 @@ def encode(pixels: np.ndarray) -> bytes:
     filtered[:, 0] = UP
     filtered[0, 1:] = rows[0]  # (the row above the first is zeros)
     np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])  # modulo 256, as the filter is defined
+    return encode_rows(filtered, width, channels)
+
+
+def encode_rows(filtered: np.ndarray, width: int, channels: int) -> bytes:
+    """The PNG file of rows already filtered: uint8 (rows, 1 + width * channels), each a filter byte and the row."""
+    height = filtered.shape[0]
+    if filtered.dtype != np.uint8 or filtered.shape != (height, 1 + width * channels) or not height:
+        raise ValueError(
+            f"filtered PNG rows of {width} pixels of {channels} bytes: not {filtered.dtype} {filtered.shape}"
+        )
     header = struct.pack(">IIBBBBB", width, height, 8, COLOUR_TYPES[channels], 0, 0, 0)
-    data = zlib.compress(filtered.data, 1)
+    compressor = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS, MEMORY_LEVEL)
+    data = compressor.compress(np.ascontiguousarray(filtered).data) + compressor.flush()
     return SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", data) + _chunk(b"IEND", b"")
 
 

@@ -97,13 +97,13 @@ def read_inputs(inputs: list[Path], outdir: Path | None, options: ParticleOption
 def one_pass(options: ParticleOptions, facts: StarFacts) -> OnePass | None:
     """Whether the STAR reader decides while it scans, and the rule: the one place this is decided.
 
-    One pass makes a plain duplicate removal of one file: no pictures, audit, half-set
-    rewrite, orientations, consensus support, rank normalisation or ``--min-dist-z``, and no
-    half-sets (their audit), filaments or subtomograms in the rows, each of which needs every
-    pair of duplicates or a second look at the rows (docs/design.md section 5). ``facts``
-    are what the reader found in the inputs' headers.
+    One pass makes a plain duplicate removal of one file, pictures included (their example
+    micrographs decided again): no audit, half-set rewrite, orientations, consensus support,
+    rank normalisation or ``--min-dist-z``, and no half-sets (their audit), filaments or
+    subtomograms in the rows, each of which needs every pair of duplicates or a second look
+    at the rows (docs/design.md section 5). ``facts``: what the reader found in the headers.
     """
-    plain = not (options.plot or options.audit or options.max_angle is not None or options.halfsets != "keep")
+    plain = not (options.audit or options.max_angle is not None or options.halfsets != "keep")
     plain = plain and options.min_support == 1 and options.score_normalize == "none" and options.min_dist_z is None
     plain = plain and facts.inputs == 1 and not (facts.halfsets or facts.filaments or facts.subtomograms)
     plain = plain and not (options.species_column or options.cross_species or options.species_min_dist)
@@ -644,7 +644,6 @@ def picture_details(
     plotting.join()
     from ..report.particle_base import ParticleDetails, nn_histogram_top
 
-    assert decision.suppressed_by is not None, "decide() fills suppressed_by for the pictures"
     return ParticleDetails(
         particles,
         decision.keep,
@@ -657,6 +656,8 @@ def picture_details(
         not_confirmable=decision.not_confirmable,
         min_support=options.min_support,
         min_dist_z=options.min_dist_z,
+        seed=options.seed,
+        remove_entirely=options.remove_entirely,
         nn_distances=_in_background(
             nearest_neighbour_distances,
             particles.groups,

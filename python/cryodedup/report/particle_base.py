@@ -30,7 +30,10 @@ class ParticleDetails:
 
     particles: ParticleSet
     keep: np.ndarray
-    suppressed_by: np.ndarray
+    #: The row each rejected row was rejected for (-1: none); None when the job decided in one
+    #: pass and kept no pairs (:func:`cryodedup.report.suppressors.suppressors` decides a
+    #: drawn micrograph again).
+    suppressed_by: np.ndarray | None
     min_dist: float
     confirmed_by: np.ndarray | None = None  # bitmask of the inputs confirming each row, several inputs only
     #: The scores as the decision compared them, when not as read (``--score-normalize rank``).
@@ -48,6 +51,9 @@ class ParticleDetails:
     #: the job measures it (:func:`nearest_neighbour_distances` of the stretched centres, on
     #: a thread): called when the histogram is drawn.
     nn_distances: Callable[[], np.ndarray] | None = None
+    #: The decision's --seed and --remove-entirely, for a micrograph decided again.
+    seed: int = 0
+    remove_entirely: bool = False
 
     @property
     def duplicate(self) -> np.ndarray:

@@ -41,6 +41,7 @@ from .canvas import (
 from .density_figures import duplicate_fraction
 from .particle_base import PLOT_SIZE, ParticleDetails, headroom, labelled_plot, nn_histogram_top
 from .summary import short_name
+from .suppressors import suppressors
 
 UNCONFIRMED_COLOUR = "#7b3294"  # kept as no duplicate, then rejected for lack of support
 HISTOGRAM_COLOUR, AGREEMENT_COLOUR, WITHIN_COLOUR = "#4c72b0", "#2b83ba", "#9aa7b8"
@@ -481,7 +482,7 @@ def micrograph_picks(details: ParticleDetails, mic: int, image: DisplayImage | N
     kept, rejected = idx[details.keep[idx]], idx[~details.keep[idx]]
     psize = float(details.psize[idx[0]])
     frame = _frame(details, mic, idx, psize, image)
-    partners = details.suppressed_by[rejected]
+    partners = suppressors(details, idx)[~details.keep[idx]]
     paired = partners >= 0  # picks rejected for lack of consensus have no partner
     duplicates, unconfirmed = rejected[paired], rejected[~paired]
     title = _micrograph_title(details, mic, missing)
@@ -560,6 +561,7 @@ def halfset_pairs(details: ParticleDetails) -> Picture:
     of crowded micrographs shows as a block); right, the micrographs with the most, with
     their pairs within one half-set beside them.
     """
+    assert details.suppressed_by is not None, "half-sets take the two passes, which keep the pairs"
     across, within = straddling_per_micrograph(details.particles, details.suppressed_by)
     unit = details.unit
     worst = [int(m) for m in np.lexsort((np.arange(across.size), -across)) if across[m] > 0][:TOP_MICROGRAPHS]

@@ -1,8 +1,12 @@
 //! The `--plot` pictures' counts: histograms split into kept and rejected, and each
-//! micrograph's picks and rejections, each in one pass over the rows (GIL released).
+//! micrograph's picks and rejections, each in one pass over the rows (GIL released); and
+//! the pictures halved and PNG-filtered.
 
 use cryodedup_core::algo::histogram as counting;
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
+use cryodedup_core::algo::png_rows;
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray3, PyUntypedArrayMethods,
+};
 use pyo3::prelude::*;
 
 use crate::dedup::{on_groups, Groups};
@@ -47,4 +51,24 @@ pub(crate) fn counts_per_group<'py>(
         .map_err(CoreError::from)?;
     let wide = |v: Vec<u64>| v.into_iter().map(|c| c as i64).collect::<Vec<i64>>().into_pyarray(py);
     Ok((wide(rows), wide(marks)))
+}
+
+/// halved_png_rows(drawn) -> rows: ``drawn`` uint8 (height, width, 4), RGBX as Pillow stores
+/// RGB, both sizes even; rows uint8 (height / 2, 1 + width / 2 * 3): each row the "Up" filter
+/// byte and the RGB pixels of the 2 x 2 means (rounded half up), filtered by "Up".
+#[pyfunction]
+pub(crate) fn halved_png_rows<'py>(
+    py: Python<'py>,
+    drawn: PyReadonlyArray3<'py, u8>,
+) -> PyResult<Bound<'py, PyArray2<u8>>> {
+    let shape = drawn.shape();
+    let (height, width) = (shape[0], shape[1]);
+    if shape[2] != 4 {
+        return Err(crate::errors::value(format!("drawn pixels: 4 bytes a pixel, not {}", shape[2])));
+    }
+    let pixels = drawn.as_slice()?;
+    let rows = py
+        .detach(|| png_rows::halved_up_rows(pixels, width, height))
+        .map_err(|e| crate::errors::value(e.to_string()))?;
+    rows.into_pyarray(py).reshape([height / 2, 1 + width / 2 * 3])
 }

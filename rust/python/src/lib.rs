@@ -37,6 +37,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dedup::nearest_distances, m)?)?;
     m.add_function(wrap_pyfunction!(counts::histogram, m)?)?;
     m.add_function(wrap_pyfunction!(counts::counts_per_group, m)?)?;
+    m.add_function(wrap_pyfunction!(counts::halved_png_rows, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::agreement_counts, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::suppress_overlaps, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::percentiles_within, m)?)?;

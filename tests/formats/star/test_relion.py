@@ -247,8 +247,9 @@ PLAIN = StarFacts(inputs=1, halfsets=False, filaments=False, subtomograms=False)
 
 def test_the_job_asks_for_one_pass_only_for_a_plain_duplicate_removal():
     assert one_pass(ParticleOptions(min_dist=30.0, remove_entirely=True, seed=4), PLAIN) == OnePass(30.0, True, 4)
+    # The pictures too: their example micrographs are decided again (report/suppressors.py).
+    assert one_pass(ParticleOptions(min_dist=30.0, plot=True), PLAIN) == OnePass(30.0, False, 0)
     for needs_more in (
-        {"plot": True},
         {"audit": True},
         {"max_angle": 10.0},
         {"halfsets": "micrograph"},

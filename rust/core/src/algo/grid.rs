@@ -107,13 +107,13 @@ impl<const D: usize> Grid<D> {
         // an unclamped float is a dozen instructions without SSE4.1); NaN, 0 and below give
         // cell 0.
         let i = (v - self.origin[k]) * self.per_unit;
-        if i >= self.last[k] {
-            self.last[k] as usize
-        } else if i > 0.0 {
+        if i.is_nan() || i <= 0.0 {
+            0
+        } else if i < self.last[k] {
             // SAFETY: `i` is finite and in (0, last), last < 2^53: it fits an i64.
             unsafe { i.to_int_unchecked::<i64>() as usize }
         } else {
-            0
+            self.last[k] as usize
         }
     }
 

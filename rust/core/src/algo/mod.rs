@@ -12,6 +12,7 @@
 //! - [`grid`], [`kdtree`]: radius searches among dense and spread points.
 //! - [`neighbours`]: each particle's distance to its nearest neighbour (for the pictures).
 //! - [`histogram`]: the pictures' histograms and per-micrograph counts, one pass over the rows each.
+//! - [`png_rows`]: the pictures halved and PNG-filtered in one pass.
 //! - [`pose`]: orientations, point groups and the angle between two particles.
 //! - [`priority`]: input priority levels (`--prefer`) and the groups each level decided.
 //! - [`rank_keys`]: the keys rows are ranked by: a score's ("none" last) or a seeded random one.
@@ -30,6 +31,7 @@ pub mod kdtree;
 pub mod keys;
 pub mod micrographs;
 pub mod neighbours;
+pub mod png_rows;
 pub mod points;
 pub mod pose;
 pub mod priority;

@@ -1,0 +1,63 @@
+"""Which kept pick each rejected pick of a micrograph was rejected for, when the job kept no pairs.
+
+A plain job on one STAR file decides and writes its rows in one pass of the scan, which
+keeps no pairs (docs/design.md section 5); the pictures need them only for the few example
+micrographs, whose lines join each rejected pick to the pick kept instead. The walk compares
+only picks of one micrograph, so one micrograph's rows decided again, ranked as the job
+ranked them (by score, ties by row; or by the seeded random key of each row's index in the
+file), give the same decision and the pairs behind it: a few hundred rows instead of the
+two passes over a million (issue 43).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..algo.dedup import dedup
+
+if TYPE_CHECKING:
+    from .particle_base import ParticleDetails
+
+
+def suppressors(details: ParticleDetails, rows: np.ndarray) -> np.ndarray:
+    """For ``rows`` (one micrograph's, ascending), the row each was rejected for (-1: kept, or none)."""
+    if details.suppressed_by is not None:
+        return details.suppressed_by[rows]
+    scores, higher = details.particles.scores, details.particles.higher_is_better
+    if scores is None:
+        # The job's random ranking, as a score: rank k of the micrograph's rows scores -k.
+        ranked = np.empty(len(rows), dtype=np.float64)
+        ranked[np.argsort(random_keys(details.seed, rows), kind="stable")] = -np.arange(len(rows), dtype=np.float64)
+        scores, higher = ranked, True
+    else:
+        scores = scores[rows]  # (ties by row: the rows keep their order)
+    again = dedup(
+        np.zeros(len(rows), dtype=np.uint32),
+        details.centres[rows],
+        scores,
+        min_dist=details.min_dist,
+        min_dist_z=details.min_dist_z,
+        higher_is_better=higher,
+        remove_entirely=details.remove_entirely,
+        seed=details.seed,
+    )
+    if not np.array_equal(again.keep, details.keep[rows]):
+        raise RuntimeError("a micrograph decided again differs from the job's decision: report this as a bug")
+    assert again.suppressed_by is not None, "dedup keeps the pairs unless told not to"
+    return np.where(again.suppressed_by >= 0, rows[np.maximum(again.suppressed_by, 0)], -1)
+
+
+def random_keys(seed: int, rows: np.ndarray) -> np.ndarray:
+    """The core's random rank key of each row index under ``seed`` (``rank_keys::random_key``)."""
+    with np.errstate(over="ignore"):
+        return _mix(np.uint64(seed) ^ _mix(np.asarray(rows, dtype=np.uint64)))
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, as ``rank_keys::mix`` (uint64 arithmetic wraps as Rust's wrapping ops)."""
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
