@@ -75,6 +75,16 @@ def agreement_counts(
     n_inputs: int,
 ) -> AgreementCounts: ...
 
+class CsLocations:
+    """A .cs table's locations read in one pass: centres (n, 2) in Å, pixel sizes, and what the job checks."""
+
+    centres: npt.NDArray[np.float64]
+    psize: npt.NDArray[np.float64]
+    #: Whether every pixel size is > 0.
+    psize_positive: bool
+    #: The first row whose micrograph_shape has a 0, if any.
+    zero_shape: int | None
+
 class KeyGroups:
     """Rows grouped by equal keys: each row's group (as ``np.unique``'s inverse), its first and last row, count."""
 
@@ -94,6 +104,9 @@ class KeyGroups:
 
 def group_keys(keys: npt.NDArray[np.uint64] | npt.NDArray[np.uint8]) -> KeyGroups: ...
 def repeated_uint64(keys: npt.NDArray[np.uint64]) -> tuple[int, int] | None: ...
+def cs_locations(
+    records: npt.NDArray[np.uint8], itemsize: int, x: int, y: int, shape: int, psize: int
+) -> CsLocations: ...
 def nearest_distances(
     groups: npt.NDArray[np.int64] | npt.NDArray[np.uint32], coords: npt.NDArray[np.float64], reach: float = ...
 ) -> npt.NDArray[np.float64]: ...

@@ -1,8 +1,12 @@
-//! Rows grouped by equal keys: a `.cs` file's micrograph uids or paths, each hashed once.
+//! Rows grouped by equal keys: a `.cs` file's micrograph uids or paths, each hashed once;
+//! and a `.cs` file's location slot read in one pass over its records.
 
 use cryodedup_core::algo::keys;
+use cryodedup_core::io::cs_location::{read_locations, LocationFields};
 use numpy::ndarray::Axis;
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -81,4 +85,44 @@ pub(crate) fn group_keys<'py>(py: Python<'py>, keys: Keys<'py>) -> PyResult<KeyG
 pub(crate) fn repeated_uint64(py: Python<'_>, keys: PyReadonlyArray1<'_, u64>) -> PyResult<Option<(u64, usize)>> {
     let words = keys.as_array();
     Ok(py.detach(|| keys::repeated_u64(words.iter().copied())))
+}
+
+/// A `.cs` table's locations read in one pass: the centres (n, 2) in Å, each row's pixel
+/// size, whether all are > 0, and the first row whose shape has a 0 (or None).
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct CsLocations {
+    centres: Py<PyArray2<f64>>,
+    psize: Py<PyArray1<f64>>,
+    psize_positive: bool,
+    zero_shape: Option<usize>,
+}
+
+/// cs_locations(records, itemsize, x, y, shape, psize) -> CsLocations: a `.cs` table's
+/// records as bytes (contiguous, `itemsize` each) and the byte offsets of
+/// `location/center_x_frac`, `center_y_frac`, `micrograph_psize_A` (little-endian f32) and
+/// `micrograph_shape` (two little-endian u32), read in one pass.
+#[pyfunction]
+pub(crate) fn cs_locations<'py>(
+    py: Python<'py>,
+    records: PyReadonlyArray1<'py, u8>,
+    itemsize: usize,
+    x: usize,
+    y: usize,
+    shape: usize,
+    psize: usize,
+) -> PyResult<CsLocations> {
+    let bytes = records.as_slice()?;
+    let fields = LocationFields { x, y, shape, psize };
+    let fits = [x + 4, y + 4, shape + 8, psize + 4].iter().all(|&end| end <= itemsize);
+    if itemsize == 0 || bytes.len() % itemsize != 0 || !fits {
+        return Err(PyValueError::new_err("cs_locations: not whole records, or a field past a record's end"));
+    }
+    let found = py.detach(|| read_locations(bytes, itemsize, fields));
+    let n = found.psize.len();
+    Ok(CsLocations {
+        centres: found.centres.into_pyarray(py).reshape([n, 2])?.unbind(),
+        psize: found.psize.into_pyarray(py).unbind(),
+        psize_positive: found.psize_positive,
+        zero_shape: found.zero_shape,
+    })
 }

@@ -5,7 +5,8 @@
 //! - [`counts`]: the pictures' histograms and per-micrograph counts.
 //! - [`images`]: the same particle image twice: image runs and keys, distinct images.
 //! - [`picks`]: picker files read and written many at a time, picks joined.
-//! - [`keys`]: rows grouped by equal keys (a `.cs` file's micrograph uids or paths).
+//! - [`keys`]: rows grouped by equal keys (a `.cs` file's micrograph uids or paths), a `.cs`
+//!   file's locations read in one pass.
 //! - [`star`]: STAR files mapped, indexed, scanned and split.
 //! - [`micrographs`]: binned images, spectra and their comparison.
 //! - [`metadata`]: the microscope's metadata files (EPU XML elements' texts).
@@ -48,6 +49,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(images::images_kept_twice, m)?)?;
     m.add_function(wrap_pyfunction!(keys::group_keys, m)?)?;
     m.add_function(wrap_pyfunction!(keys::repeated_uint64, m)?)?;
+    m.add_function(wrap_pyfunction!(keys::cs_locations, m)?)?;
     m.add_function(wrap_pyfunction!(metadata::element_texts, m)?)?;
     m.add_function(wrap_pyfunction!(metadata::element_texts_of_files, m)?)?;
     m.add_function(wrap_pyfunction!(micrographs::bin_image, m)?)?;
@@ -60,6 +62,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(picks::repeat_int32, m)?)?;
     m.add_function(wrap_pyfunction!(picks::write_pick_numbers, m)?)?;
     m.add_class::<keys::KeyGroups>()?;
+    m.add_class::<keys::CsLocations>()?;
     m.add_class::<dedup::DedupRule>()?;
     m.add_class::<dedup::PoseRule>()?;
     m.add_class::<dedup::DedupDecision>()?;

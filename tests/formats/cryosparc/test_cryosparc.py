@@ -308,6 +308,32 @@ def test_micrograph_pixel_size_is_required(tmp_path, good_cs):
     )
 
 
+def test_centres_read_in_one_pass_or_field_by_field_agree_and_a_zero_shape_is_named(tmp_path, good_cs):
+    # The core reads f4 fractions and u4 shapes where they lie in the records; f8 fractions
+    # (the same values) are read by numpy. Both against the centres computed here.
+    records = np.load(good_cs)
+    wide = np.dtype([(n, "<f8" if n.endswith("_frac") else records.dtype.fields[n][0]) for n in records.dtype.names])
+    write_cs(tmp_path / "wide.cs", records.astype(wide))
+    shape = records["location/micrograph_shape"].astype(float)
+    psize = records["location/micrograph_psize_A"].astype(float)
+    want = np.stack(
+        [records["location/center_x_frac"] * shape[:, 1], records["location/center_y_frac"] * shape[:, 0]], 1
+    )
+    shift = records["alignments2D/shift"].astype(float) * records["alignments2D/psize_A"].astype(float)[:, None]
+    want = want * psize[:, None] - shift
+    for path in (good_cs, tmp_path / "wide.cs"):
+        found = read_cs_files([path], tmp_path / "out", ParticleOptions(), lambda m: None, lambda m, level: None)
+        assert np.array_equal(found.centres, want), path
+        assert np.array_equal(found.psize, psize), path
+    # A micrograph shape with a 0 is named by its particle (the first), read either way.
+    records["location/micrograph_shape"][[7, 9]] = [(0, 6000), (4000, 0)]
+    write_cs(tmp_path / "zero.cs", records)
+    write_cs(tmp_path / "zero_wide.cs", records.astype(wide))
+    for name in ("zero.cs", "zero_wide.cs"):
+        message = rf"{name}: particle 8 has location/micrograph_shape \[0, 6000\]; the fractional centres need"
+        cli_bad_input(tmp_path / name, [tmp_path / name], message)
+
+
 # --- a particle file and its passthrough file given as separate inputs ----------------------
 
 

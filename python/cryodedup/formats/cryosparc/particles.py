@@ -21,7 +21,7 @@ import numpy as np
 
 import cryodedup._core as _core
 
-from ..._core import KeyGroups
+from ..._core import CsLocations, KeyGroups
 from ...algo.audit import read_halves
 from ...algo.filaments import tube_ids
 from ...errors import CryodedupError
@@ -41,6 +41,7 @@ from ...resolve import (
 from ..sniff import is_cryosparc
 from .dataset import CsFile, CsGroup, as_text, flatten, join_on_uid, key_groups
 from .exposures import exposure_pixel_sizes
+from .locations import plain_locations
 
 if TYPE_CHECKING:
     from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy
@@ -342,8 +343,13 @@ def _micrograph_groups(group: CsGroup) -> tuple[KeyGroups, str]:
     )
 
 
-def _micrograph_pixel_size(group: CsGroup, options: ReaderOptions) -> tuple[np.ndarray | float, str]:
-    """Each particle's micrograph pixel size, and its source, in the order of :func:`resolve_pixel_size`."""
+def _micrograph_pixel_size(
+    group: CsGroup, options: ReaderOptions, located: CsLocations | None
+) -> tuple[np.ndarray | float, str]:
+    """Each particle's micrograph pixel size, and its source, in the order of :func:`resolve_pixel_size`.
+
+    ``located``: the rows' locations as the core read them, where it did (their own pixel sizes).
+    """
     exposures = options.micrographs
 
     def given(value: float) -> tuple[np.ndarray | float, str]:
@@ -353,7 +359,7 @@ def _micrograph_pixel_size(group: CsGroup, options: ReaderOptions) -> tuple[np.n
         options.mic_psize,
         given=given,
         listed=None if exposures is None else lambda: _exposure_pixel_sizes(group, exposures),
-        own=lambda: _location_pixel_size(group),
+        own=lambda: _location_pixel_size(group, located),
     )
 
 
@@ -376,9 +382,12 @@ def _exposure_pixel_sizes(group: CsGroup, exposures: Path) -> tuple[np.ndarray, 
     return psize[by_uid.ids], exposure_list.source(len(by_uid), 0)
 
 
-def _location_pixel_size(group: CsGroup) -> tuple[np.ndarray, str]:
+def _location_pixel_size(group: CsGroup, located: CsLocations | None) -> tuple[np.ndarray, str]:
     """The particles' own ``location/micrograph_psize_A``, when every one is > 0."""
-    if group.has("location/micrograph_psize_A"):
+    if located is not None:
+        if located.psize_positive:
+            return located.psize, "location/micrograph_psize_A"
+    elif group.has("location/micrograph_psize_A"):
         psize = group.column("location/micrograph_psize_A").astype(np.float64)
         if np.all(psize > 0):
             return psize, "location/micrograph_psize_A"
@@ -517,6 +526,25 @@ def _mic_shapes(group: CsGroup, last: np.ndarray) -> dict[int, tuple[int, int]]:
     return {g: (s[0], s[1]) for g, s in enumerate(shape)}
 
 
+def _unshifted_centres(
+    group: CsGroup, psize_mic: np.ndarray | float, located: CsLocations | None
+) -> tuple[np.ndarray, int | None]:
+    """The centres in Å before any shift, and the first row whose micrograph_shape has a 0 (or None)."""
+    if located is not None:
+        return located.centres, located.zero_shape
+    shape = group.column("location/micrograph_shape").astype(np.float64)  # [ny, nx]
+    zero = np.flatnonzero(~(shape > 0).all(axis=1)) if shape.size else np.zeros(0, dtype=np.int64)
+    with np.errstate(over="ignore", invalid="ignore"):  # a centre that overflows is refused by the job
+        centres = np.stack(
+            [
+                group.column("location/center_x_frac") * shape[:, 1] * psize_mic,
+                group.column("location/center_y_frac") * shape[:, 0] * psize_mic,
+            ],
+            axis=1,
+        )
+    return centres, int(zero[0]) if zero.size else None
+
+
 def read_group(
     group: CsGroup, options: ReaderOptions, warn: Callable[[str], None], inputs: list[str], input_of: np.ndarray
 ) -> ParticleSet:
@@ -526,25 +554,21 @@ def read_group(
     for needed in ("location/center_x_frac", "location/center_y_frac", "location/micrograph_shape"):
         if not group.has(needed):
             raise CryodedupError(f"{group.path}: the location slot has no {needed} field")
-    psize_mic, psize_source = _micrograph_pixel_size(group, options)
+    # The core reads the locations in one pass where the pixel sizes are the rows' own.
+    own_psize = options.mic_psize is None and options.micrographs is None
+    located = plain_locations(group) if own_psize else None
+    psize_mic, psize_source = _micrograph_pixel_size(group, options, located)
     shift, psize_align, shift_used = _shift(group, options.shift_key, warn)
     scores, score_label, higher = _score(group, options, shift_used, warn)
-    shape = group.column("location/micrograph_shape").astype(np.float64)  # [ny, nx]
-    if shape.size and not (shape > 0).all():
-        row = int(np.flatnonzero(~(shape > 0).all(axis=1))[0])
+    centres, zero_shape = _unshifted_centres(group, psize_mic, located)
+    if zero_shape is not None:
+        shape = group.column("location/micrograph_shape")[zero_shape].astype(int).tolist()
         raise CryodedupError(
-            f"{group.path}: particle {row + 1} has location/micrograph_shape {shape[row].astype(int).tolist()}; "
+            f"{group.path}: particle {zero_shape + 1} has location/micrograph_shape {shape}; "
             "the fractional centres need the micrograph's size in pixels (> 0)"
         )
-    with np.errstate(over="ignore", invalid="ignore"):  # a centre that overflows is refused by the job
-        centres = np.stack(
-            [
-                group.column("location/center_x_frac") * shape[:, 1] * psize_mic,
-                group.column("location/center_y_frac") * shape[:, 0] * psize_mic,
-            ],
-            axis=1,
-        )
-        if shift is not None:
+    if shift is not None:
+        with np.errstate(over="ignore", invalid="ignore"):  # a centre that overflows is refused by the job
             centres -= shift * np.reshape(psize_align, (-1, 1))
     # What is read per micrograph is read from one of its rows (its first or last): work per
     # micrograph, not per particle (a Python loop over a million rows cost seconds; issue 29).

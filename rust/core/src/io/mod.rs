@@ -11,6 +11,7 @@
 //! - [`mapped`]: a big input mapped for streaming passes, and what each pass releases and reads ahead.
 //! - [`page_cache`]: how big inputs and outputs meet the kernel's page cache.
 
+pub mod cs_location;
 pub mod mapped;
 pub mod page_cache;
 pub mod pairs_csv;
