@@ -124,10 +124,9 @@ def raw_picker_scores(particles: ParticleSet, options: ParticleOptions) -> str |
     files of one picker's particles are (their distributions are compared:
     :func:`cryodedup.algo.dedup.scales_differ`).
     """
-    label = particles.score_label
-    if label not in PICKER_SCORES or particles.scores is None or options.score_normalize == "rank":
+    label, n_inputs = particles.score_label, len(particles.inputs)  # (one input: no rows counted, 20 M instructions)
+    if label not in PICKER_SCORES or particles.scores is None or options.score_normalize == "rank" or n_inputs < 2:
         return None
-    n_inputs = len(particles.inputs)
     n_ranked = int(np.count_nonzero(np.bincount(particles.input_of, minlength=n_inputs)))
     if n_ranked < 2:
         return None
