@@ -35,6 +35,7 @@ def _no_terminal_told(monkeypatch):
 @settings(max_examples=300, deadline=None)
 @given(title=TEXT, rows=ROWS, columns=st.sampled_from(["20", "80", "200"]))
 @example(title="[a]", rows=[("x", "y")], columns="80")  # a title that reads as rich markup, found by hypothesis
+@example(title="t", rows=[("x", "a:a:b")], columns="80")  # rich's emoji code :a: (found by hypothesis, rich 15)
 def test_the_plain_table_is_rich_s_table(title, rows, columns):
     # The oracle is rich drawing the same rows (the command's own path on a terminal), on a
     # file that is not a terminal, whatever the terminal's width.

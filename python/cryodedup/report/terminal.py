@@ -114,10 +114,13 @@ def plain_table(title: str, rows: list[tuple[str, str]]) -> str | None:
 
 
 def stderr_console(width: int | None = None) -> Console:
-    """A rich console on stderr that highlights nothing but its markup."""
+    """A rich console on stderr that highlights nothing but its markup.
+
+    No emoji codes: a name holding ``:a:`` (a path, a column) is printed as it is, not as 🅰.
+    """
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, width=width)
+    return Console(stderr=True, highlight=False, emoji=False, width=width)
 
 
 def escape(text: str) -> str:
