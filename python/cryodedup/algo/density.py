@@ -56,15 +56,6 @@ def rejected_as_duplicates(
     return ~kept_by_distance
 
 
-def per_micrograph(groups: np.ndarray, duplicate: np.ndarray, n_mics: int) -> tuple[np.ndarray, np.ndarray]:
-    """Picks and duplicate picks on each micrograph (``groups``: micrograph id of each pick).
-
-    Counted in the core in one pass: ``np.bincount`` copies the ids to int64 first, 8 bytes a
-    particle, the particle job's peak memory at 30M particles and beyond.
-    """
-    return counts_per_group(groups, duplicate, n_mics)
-
-
 def outlier_threshold(fractions: np.ndarray) -> tuple[float, float, float]:
     """The median, robust SD and the threshold above which a fraction is an outlier (fractions not empty)."""
     median = _median(fractions)
@@ -99,7 +90,9 @@ def duplicate_density(groups: np.ndarray, duplicate: np.ndarray, mic_names: list
     ``duplicate`` marks the picks rejected as duplicates. Strict JSON: no NaN (None when no
     micrograph has a pick).
     """
-    picks, duplicates = per_micrograph(groups, duplicate, len(mic_names))
+    # Counted in the core in one pass: np.bincount copies the ids to int64 first (8 bytes a particle,
+    # the particle job's peak memory at 30M particles and beyond).
+    picks, duplicates = counts_per_group(groups, duplicate, len(mic_names))
     found, numbers = outliers(picks, duplicates)
     return {
         "rule": RULE,

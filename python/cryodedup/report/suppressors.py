@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+import cryodedup._core as _core
+
 from ..algo.dedup import dedup
 
 if TYPE_CHECKING:
@@ -29,7 +31,8 @@ def suppressors(details: ParticleDetails, rows: np.ndarray) -> np.ndarray:
     if scores is None:
         # The job's random ranking, as a score: rank k of the micrograph's rows scores -k.
         ranked = np.empty(len(rows), dtype=np.float64)
-        ranked[np.argsort(random_keys(details.seed, rows), kind="stable")] = -np.arange(len(rows), dtype=np.float64)
+        keys = _core.random_keys(details.seed, np.asarray(rows, dtype=np.uint64))  # the core's, as it ranked
+        ranked[np.argsort(keys, kind="stable")] = -np.arange(len(rows), dtype=np.float64)
         scores, higher = ranked, True
     else:
         scores = scores[rows]  # (ties by row: the rows keep their order)
@@ -47,17 +50,3 @@ def suppressors(details: ParticleDetails, rows: np.ndarray) -> np.ndarray:
         raise RuntimeError("a micrograph decided again differs from the job's decision: report this as a bug")
     assert again.suppressed_by is not None, "dedup keeps the pairs unless told not to"
     return np.where(again.suppressed_by >= 0, rows[np.maximum(again.suppressed_by, 0)], -1)
-
-
-def random_keys(seed: int, rows: np.ndarray) -> np.ndarray:
-    """The core's random rank key of each row index under ``seed`` (``rank_keys::random_key``)."""
-    with np.errstate(over="ignore"):
-        return _mix(np.uint64(seed) ^ _mix(np.asarray(rows, dtype=np.uint64)))
-
-
-def _mix(z: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser, as ``rank_keys::mix`` (uint64 arithmetic wraps as Rust's wrapping ops)."""
-    z = z + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))

@@ -3,7 +3,7 @@
 
 use cryodedup_core::algo::decide::{decide, Request, Tubes};
 use cryodedup_core::algo::dedup::{Levels, RowFacts};
-use cryodedup_core::algo::{consensus, dedup as core_dedup, neighbours, pose, species};
+use cryodedup_core::algo::{consensus, dedup as core_dedup, neighbours, pose, rank_keys, species};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
     PyUntypedArrayMethods,
@@ -258,6 +258,18 @@ pub(crate) fn agreement_counts<'py>(
         matched: counts.matched.into_pyarray(py).reshape([n_groups, n_inputs, n_inputs])?.unbind(),
         per_input: per_input.into_pyarray(py).reshape([n_inputs, 3])?.unbind(),
     })
+}
+
+/// random_keys(seed, rows) -> uint64 array: the random rank key dedup gives each row index
+/// under `seed` (no score), for a caller that decides some rows again as the whole set ranked them.
+#[pyfunction]
+pub(crate) fn random_keys<'py>(
+    py: Python<'py>,
+    seed: u64,
+    rows: PyReadonlyArray1<'py, u64>,
+) -> PyResult<Bound<'py, PyArray1<u64>>> {
+    let keys: Vec<u64> = rows.as_array().iter().map(|&row| rank_keys::random_key(seed, row)).collect();
+    Ok(keys.into_pyarray(py))
 }
 
 /// nearest_distances(groups, coords, reach=inf) -> distances: each particle's distance to

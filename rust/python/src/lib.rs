@@ -35,6 +35,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SAME_CENTRE_A", cryodedup_core::algo::dedup::SAME_CENTRE)?;
     m.add_function(wrap_pyfunction!(dedup::dedup, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::nearest_distances, m)?)?;
+    m.add_function(wrap_pyfunction!(dedup::random_keys, m)?)?;
     m.add_function(wrap_pyfunction!(counts::histogram, m)?)?;
     m.add_function(wrap_pyfunction!(counts::counts_per_group, m)?)?;
     m.add_function(wrap_pyfunction!(counts::halved_png_rows, m)?)?;
