@@ -14,7 +14,7 @@ import importlib.util
 import io
 import math
 from dataclasses import field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -42,15 +42,53 @@ def font_path() -> Path:
     return Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
 
 
+class _RenderOnceFont(ImageFont.FreeTypeFont):
+    """A FreeType font that renders each text once: the same words at the same place of a pixel.
+
+    Pillow lays out and rasterises a text each time it is drawn (FreeType's hinting and
+    rasterising, most of what a picture's text costs); the pictures draw the same tick labels
+    and legends many times (the example micrographs: the same axes thrice, two panels each).
+    ``ImageDraw.text`` draws the mask ``getmask2`` returns, which depends only on its
+    arguments (the text, its anchor and the fraction of a pixel it starts at), so a mask
+    made once is drawn again: the same pixels.
+    """
+
+    KEPT = 1024  # masks at most (a few KB each); the oldest go first
+
+    def __init__(self, path: str, size: int) -> None:
+        super().__init__(path, size)
+        self._masks: dict[Any, tuple[Any, tuple[int, int]]] = {}
+
+    def getmask2(self, text: Any, mode: str = "", *args: Any, **kwargs: Any) -> tuple[Any, tuple[int, int]]:
+        try:
+            key = (text, mode, args, tuple(sorted(kwargs.items())))
+            hash(key)
+        except TypeError:  # a list of features: not kept
+            return super().getmask2(text, mode, *args, **kwargs)
+        made = self._masks.get(key)
+        if made is None:
+            made = super().getmask2(text, mode, *args, **kwargs)
+            if len(self._masks) >= self.KEPT:
+                del self._masks[next(iter(self._masks))]
+            self._masks[key] = made
+        return made
+
+
 @cache
 def font(size: int) -> ImageFont.FreeTypeFont:
     """The font at ``size`` pixels of the PNG (drawn at SCALE times)."""
-    return ImageFont.truetype(str(font_path()), size * SCALE)
+    return _RenderOnceFont(str(font_path()), size * SCALE)
+
+
+@lru_cache(maxsize=4096)
+def _line_length(line: str, size: int) -> float:
+    """Pillow's length of one line at ``size``, in drawn pixels (each line laid out once)."""
+    return font(size).getlength(line)
 
 
 def text_width(text: str, size: int = TEXT) -> float:
     """Width in PNG pixels of the widest line of ``text``."""
-    return max(font(size).getlength(line) for line in text.split("\n")) / SCALE
+    return max(_line_length(line, size) for line in text.split("\n")) / SCALE
 
 
 def wrapped(text: str, width: float, size: int = TEXT) -> str:
