@@ -100,3 +100,16 @@ def test_a_view_is_encoded_as_its_pixels():
 def test_refuses_what_it_does_not_write(pixels):
     with pytest.raises(ValueError, match="PNG"):
         png.encode(pixels)
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_the_stream_is_zlibs_own(channels):
+    # The deflate stream is framed by the encoder (its checksum the core's): the same bytes
+    # as zlib's own stream of the rows at the same settings.
+    for pixels in pictures(channels):
+        data = png.encode(pixels)
+        (length,) = struct.unpack(">I", data[33:37])
+        assert data[37:41] == b"IDAT"
+        rows = zlib.decompress(data[41 : 41 + length])
+        own = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS, png.MEMORY_LEVEL)
+        assert data[41 : 41 + length] == own.compress(rows) + own.flush()

@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from cryodedup.report.canvas import SCALE, TICK_TEXT, _distinct, font, font_path
+from cryodedup.report.canvas import INK, SCALE, TICK_TEXT, Canvas, _distinct, font, font_path
 
 
 def test_distinct_positions_are_numpys_unique_rows():
@@ -45,3 +45,58 @@ def test_text_rendered_once_is_drawn_as_pillow_draws_it():
         assert np.array_equal(_drawn_text(kept, [text]), _drawn_text(fresh, [text])), text
     fresh = ImageFont.truetype(str(font_path()), TICK_TEXT * SCALE)
     assert np.array_equal(_drawn_text(kept, texts), _drawn_text(fresh, texts))
+
+
+def _pillow_twin(canvas: Canvas) -> tuple[Image.Image, ImageDraw.ImageDraw]:
+    """A Pillow picture of the canvas's size and pixels, drawn by Pillow alone (the oracle)."""
+    image = Image.frombuffer("RGBX", canvas.image.size, canvas.drawn.copy(), "raw", "RGBX", 0, 1)
+    image.readonly = 0
+    return image, ImageDraw.Draw(image)
+
+
+def _drawn_bytes(image: Image.Image) -> np.ndarray:
+    return np.frombuffer(image.tobytes("raw", "RGBX"), dtype=np.uint8)
+
+
+def test_boxes_are_filled_as_pillow_fills_them():
+    # Corners at fractions of a pixel, negative, past the edges, inside out; with and
+    # without outlines, of the fill's colour or another: every byte as Pillow's.
+    rng = np.random.default_rng(5)
+    canvas = Canvas(23, 17)
+    image, draw = _pillow_twin(canvas)
+    colours = [(26, 150, 65), "#d7191c", (255, 255, 255), "#f2f2f2"]
+    for _ in range(400):
+        x0, y0 = rng.uniform(-8, 28, 2).round(int(rng.integers(0, 3)))
+        x1, y1 = x0 + rng.uniform(-1, 20), y0 + rng.uniform(-1, 20)
+        fill = colours[int(rng.integers(0, 4))]
+        outline = [None, fill, colours[int(rng.integers(0, 4))]][int(rng.integers(0, 3))]
+        try:
+            canvas.rectangle((x0, y0, x1, y1), fill=fill, outline=outline)
+        except ValueError:
+            continue  # inside out: Pillow refuses it, as below
+        s = SCALE
+        draw.rectangle([x0 * s, y0 * s, x1 * s, y1 * s], fill=fill, outline=outline, width=s if outline else 0)
+        assert np.array_equal(canvas.drawn.reshape(-1), _drawn_bytes(image)), (x0, y0, x1, y1, fill, outline)
+
+
+def test_text_is_blended_as_pillow_draws_it():
+    rng = np.random.default_rng(9)
+    canvas = Canvas(120, 40)
+    canvas.rectangle((0, 0, 60, 40), fill="#f2f2f2")
+    image, draw = _pillow_twin(canvas)
+    words = ["1,000", "kept: 163", "x (Å)", "", "a\nb", "rejected duplicate"]
+    for k in range(120):
+        text, size = words[k % len(words)], [TICK_TEXT, 15, 17][k % 3]
+        x, y = rng.uniform(-20, 140), rng.uniform(-10, 50)
+        anchor = ["mm", "lt", "rm", "mb", "lm"][k % 5]
+        colour = [INK, (215, 25, 28), "#1a9641"][k % 3]
+        canvas.text((x, y), text, size, anchor, colour)
+        # Canvas.text's lines as Pillow draws them, one at a time (the oracle).
+        lines = text.split("\n")
+        step = size * 1.25
+        top = y - {"t": 0.0, "m": step * len(lines) / 2, "b": step * len(lines)}[anchor[1]]
+        for n, line in enumerate(lines):
+            where = (x * SCALE, (top + step * (n + 0.5)) * SCALE)
+            fresh = ImageFont.truetype(str(font_path()), size * SCALE)
+            draw.text(where, line, font=fresh, fill=colour, anchor=anchor[0] + "m")
+        assert np.array_equal(canvas.drawn.reshape(-1), _drawn_bytes(image)), (text, x, y, anchor)

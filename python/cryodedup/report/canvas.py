@@ -21,13 +21,14 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .._core import halved_png_rows
+from .._core import blend_mask, fill_box, halved_png_rows
 from ..formats import png
 from ..records import dataclass
 
 SCALE = 2  # drawn at twice the size, then scaled down: anti-aliased lines and text
 TEXT, TICK_TEXT, TITLE_TEXT, SMALL_TEXT = 15, 14, 17, 14  # font sizes, pixels of the PNG
 INK = (34, 34, 34)
+WHITE_WORD = 0xFFFFFFFF  # a white drawn pixel (R, G, B and Pillow's padding byte, all 255)
 KEPT_COLOUR, REJECTED_COLOUR = "#1a9641", "#d7191c"  # both jobs' palette
 #: viridis at 0, 0.1, ..., 1 (matplotlib's values), for the pair matrix.
 VIRIDIS = ["#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c", "#22a884", "#44bf70", "#7ad151"]
@@ -73,9 +74,19 @@ class _RenderOnceFont(ImageFont.FreeTypeFont):
             self._masks[key] = made
         return made
 
+    def mask_pixels(self, text: str, anchor: str, start: tuple[float, float], ink: int) -> tuple[np.ndarray, Any]:
+        """The antialiased mask of one line as ``ImageDraw.text`` makes it (uint8 rows), and its offset."""
+        key = ("pixels", text, anchor, start, ink)
+        made = self._masks.get(key)
+        if made is None:
+            mask, offset = self.getmask2(text, "L", None, None, None, 0, anchor, ink, start, stroke_filled=True)
+            made = (np.asarray(Image.Image()._new(mask)), offset)
+            self._masks[key] = made
+        return made
+
 
 @cache
-def font(size: int) -> ImageFont.FreeTypeFont:
+def font(size: int) -> _RenderOnceFont:
     """The font at ``size`` pixels of the PNG (drawn at SCALE times)."""
     return _RenderOnceFont(str(font_path()), size * SCALE)
 
@@ -178,15 +189,25 @@ class Canvas:
     def __init__(self, width: int, height: int) -> None:
         self.width, self.height = int(width), int(height)
         size = (self.width * SCALE, self.height * SCALE)
-        # White, filled as 32-bit words (a byte-wise fill of 255 is memset's byte loop).
-        self.drawn = (
-            np.full((size[1], size[0]), 0xFFFFFFFF, dtype=np.uint32).view(np.uint8).reshape(size[1], size[0], 4)
-        )
+        #: The drawn pixels, a 32-bit word each (Pillow's 4 bytes), painted by the core too.
+        self.words = np.empty((size[1], size[0]), dtype=np.uint32)
+        fill_box(self.words, 0, 0, size[0] - 1, size[1] - 1, WHITE_WORD)
+        self.drawn = self.words.view(np.uint8).reshape(size[1], size[0], 4)
         self.image = Image.frombuffer("RGBX", size, self.drawn, "raw", "RGBX", 0, 1)
         # frombuffer marks every image it maps read-only (it may map bytes); this buffer is
         # writable, so drawing goes into it instead of into a copy Pillow would make.
         self.image.readonly = 0
         self.draw = ImageDraw.Draw(self.image)
+        self._inks: dict[Any, int] = {}
+
+    def ink(self, colour: Any) -> int:
+        """Pillow's ink of ``colour`` for this picture (what its drawing functions paint)."""
+        ink = self._inks.get(colour)
+        if ink is None:
+            made = self.draw._getink(colour)[0]
+            assert made is not None, "a colour given gives an ink"
+            ink = self._inks[colour] = made
+        return ink
 
     # Every coordinate below is in PNG pixels (x right, y down).
 
@@ -203,9 +224,18 @@ class Canvas:
             self.line([_along(start, end, p), _along(start, end, q)], colour, width)
 
     def rectangle(self, box: tuple[float, float, float, float], fill: Any = None, outline: Any = None) -> None:
-        """A rectangle (left, top, right, bottom), filled or outlined (1 pixel)."""
+        """A rectangle (left, top, right, bottom), filled or outlined (1 pixel).
+
+        Filled by the core (Pillow fills a pixel at a time): the pixels Pillow's
+        ``rectangle`` fills, the corners truncated to whole pixels as it truncates them.
+        """
         x0, y0, x1, y1 = (v * SCALE for v in box)
-        self.draw.rectangle([x0, y0, x1, y1], fill=fill, outline=outline, width=SCALE if outline else 0)
+        if fill is None or x1 < x0 or y1 < y0:  # (Pillow refuses a box turned inside out)
+            self.draw.rectangle([x0, y0, x1, y1], fill=fill, outline=outline, width=SCALE if outline else 0)
+            return
+        fill_box(self.words, int(x0), int(y0), int(x1), int(y1), self.ink(fill))
+        if outline is not None and self.ink(outline) != self.ink(fill):  # as Pillow: none in the fill's colour
+            self.draw.rectangle([x0, y0, x1, y1], outline=outline, width=SCALE)
 
     def polygon(self, points: np.ndarray, fill: Any) -> None:
         """A filled shape of ``points`` (rows x, y)."""
@@ -216,9 +246,14 @@ class Canvas:
         lines = text.split("\n")
         step = size * 1.25
         top = xy[1] - {"t": 0.0, "m": step * len(lines) / 2, "b": step * len(lines)}[anchor[1]]
+        ink = self.ink(colour)
         for k, line in enumerate(lines):
-            where = (xy[0] * SCALE, (top + step * (k + 0.5)) * SCALE)
-            self.draw.text(where, line, font=font(size), fill=colour, anchor=anchor[0] + "m")
+            x, y = xy[0] * SCALE, (top + step * (k + 0.5)) * SCALE
+            # As ImageDraw.text draws a line: its mask made at the fraction of a pixel the
+            # line starts at, placed at the whole pixel; blended by the core, which leaves
+            # the mask's empty pixels alone (Pillow blends every byte of the mask's box).
+            mask, offset = font(size).mask_pixels(line, anchor[0] + "m", (math.modf(x)[0], math.modf(y)[0]), ink)
+            blend_mask(self.words, mask, int(x) + offset[0], int(y) + offset[1], ink)
 
     def vertical_text(self, xy: tuple[float, float], text: str, size: int = TEXT) -> None:
         """Text turned a quarter left (a y label), centred on ``xy``."""

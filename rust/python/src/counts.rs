@@ -1,11 +1,12 @@
 //! The `--plot` pictures' counts: histograms split into kept and rejected, and each
 //! micrograph's picks and rejections, each in one pass over the rows (GIL released); and
-//! the pictures halved and PNG-filtered.
+//! the pictures halved and PNG-filtered, and their rows' zlib checksum.
 
 use cryodedup_core::algo::histogram as counting;
 use cryodedup_core::algo::png_rows;
 use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray3, PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3,
+    PyUntypedArrayMethods,
 };
 use pyo3::prelude::*;
 
@@ -71,4 +72,12 @@ pub(crate) fn halved_png_rows<'py>(
         .detach(|| png_rows::halved_up_rows(pixels, width, height))
         .map_err(|e| crate::errors::value(e.to_string()))?;
     rows.into_pyarray(py).reshape([height / 2, 1 + width / 2 * 3])
+}
+
+/// adler32(rows) -> checksum: the Adler-32 of ``rows`` (uint8, contiguous) as
+/// ``zlib.adler32`` gives it, 32 bytes a step (GIL released).
+#[pyfunction]
+pub(crate) fn adler32(py: Python<'_>, rows: PyReadonlyArray2<'_, u8>) -> PyResult<u32> {
+    let data = rows.as_slice()?;
+    Ok(py.detach(|| cryodedup_core::algo::adler32::adler32(data)))
 }

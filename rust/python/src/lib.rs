@@ -3,6 +3,7 @@
 //!
 //! - [`dedup`]: duplicate removal, consensus counts, nearest-neighbour distances.
 //! - [`counts`]: the pictures' histograms and per-micrograph counts.
+//! - [`paint`]: the pictures' boxes and text painted in place.
 //! - [`images`]: the same particle image twice: image runs and keys, distinct images.
 //! - [`picks`]: picker files read and written many at a time, picks joined.
 //! - [`keys`]: rows grouped by equal keys (a `.cs` file's micrograph uids or paths), a `.cs`
@@ -22,6 +23,7 @@ mod images;
 mod keys;
 mod metadata;
 mod micrographs;
+mod paint;
 mod picks;
 mod star;
 
@@ -39,6 +41,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(counts::histogram, m)?)?;
     m.add_function(wrap_pyfunction!(counts::counts_per_group, m)?)?;
     m.add_function(wrap_pyfunction!(counts::halved_png_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(counts::adler32, m)?)?;
+    m.add_function(wrap_pyfunction!(paint::fill_box, m)?)?;
+    m.add_function(wrap_pyfunction!(paint::blend_mask, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::agreement_counts, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::suppress_overlaps, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::percentiles_within, m)?)?;

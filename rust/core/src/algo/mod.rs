@@ -12,13 +12,15 @@
 //! - [`grid`], [`kdtree`]: radius searches among dense and spread points.
 //! - [`neighbours`]: each particle's distance to its nearest neighbour (for the pictures).
 //! - [`histogram`]: the pictures' histograms and per-micrograph counts, one pass over the rows each.
-//! - [`png_rows`]: the pictures halved and PNG-filtered in one pass.
+//! - [`paint`]: the pictures' filled boxes and text masks painted as Pillow paints them.
+//! - [`png_rows`]: the pictures halved and PNG-filtered in one pass; [`adler32`]: their zlib checksum.
 //! - [`pose`]: orientations, point groups and the angle between two particles.
 //! - [`priority`]: input priority levels (`--prefer`) and the groups each level decided.
 //! - [`rank_keys`]: the keys rows are ranked by: a score's ("none" last) or a seeded random one.
 //! - [`species`]: picks of different species whose spheres overlap: the better kept.
 //! - [`micrographs`]: binned micrographs' spectra and their phase correlation.
 
+pub mod adler32;
 pub mod consensus;
 pub mod decide;
 pub mod dedup;
@@ -31,6 +33,7 @@ pub mod kdtree;
 pub mod keys;
 pub mod micrographs;
 pub mod neighbours;
+pub mod paint;
 pub mod png_rows;
 pub mod points;
 pub mod pose;
