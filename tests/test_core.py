@@ -327,6 +327,8 @@ def test_a_particle_scan_takes_named_columns_pixel_sizes_and_split_rule(tmp_path
     scan = raw.scan_particles(block, columns, _core.PixelSizes.constant(2.0), split)
     # By hand: centres times 2 Å; the first row is within 10 Å of the better second.
     assert scan.centres.tolist() == [0, 0, 4, 0, 200, 0] and scan.keep.tolist() == [False, True, True]
+    raw.finish_split()  # (the writer may still be writing when the scan returns)
+    raw.finish_split()  # nothing left to wait for: no error
     rows = [line for line in path.read_text().splitlines() if line][-3:]
     assert kept.read_text().splitlines() == rows[1:] and rejected.read_text().splitlines() == rows[:1]
     assert _core.PixelSizes.by_micrograph({"a": 1.0}).source == "micrograph"

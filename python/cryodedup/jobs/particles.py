@@ -537,8 +537,9 @@ def remove_duplicate_particles(
     decided_at = time.perf_counter()
     halves = halfsets_by_micrograph(particles.groups, decision.keep) if reassign else None
     details = None if plotting is None else picture_details(particles, decision, options, plotting)
-    outputs, write_seconds, pictures = _write(particles, decision.keep, halves, details, options, force, paths[0])
+    # Counted before the outputs are written: a one-pass scan's writer may still be busy.
     summary = summarize(particles, decision, options, halves)
+    outputs, write_seconds, pictures = _write(particles, decision.keep, halves, details, options, force, paths[0])
     if same_image := summary.get("same_image", {}).get("message"):
         warn(same_image)
     summary["timings"] = _timings(particles, read_at - start, decided_at - read_at, write_seconds)

@@ -11,7 +11,10 @@
 //! given up: the scan goes on, and the caller decides and writes in a second pass as usual.
 
 use std::io::{self, Write};
+use std::ops::Range;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use crate::algo::dedup::{dedup_slice, DedupParams};
 use crate::errors::StarError;
@@ -24,64 +27,100 @@ const BATCH: usize = if cfg!(test) { 64 } else { 1 << 16 };
 /// Batches decided but not yet written, at most (the writer's lead over the scan).
 const QUEUED: usize = 4;
 
+/// The input a split copies its rows from, shared with its writing thread, which may
+/// outlive the scan (see [`Writing`]).
+pub trait RowSource: Send + Sync + 'static {
+    fn bytes(&self) -> &[u8];
+    /// Called with each range of the input once its rows are written.
+    fn written(&self, range: Range<usize>);
+}
+
 /// The outputs of a scan that splits the rows as it goes.
-pub struct Split<'a, W> {
+pub struct Split<W> {
     /// The duplicate removal; `want_suppressed_by` is not used.
     pub params: DedupParams,
     pub kept: W,
     pub rejected: W,
-    /// Called with each range of the input once its rows are written.
-    pub written: Release<'a>,
 }
 
 /// What became of the split.
 #[derive(Debug)]
 pub enum Splitting {
-    /// Every row was decided and written; whether each row was kept.
-    Done(Vec<bool>),
+    /// Every row was decided and handed to the writer; whether each row was kept. The
+    /// writer may still be writing the last rows: [`Writing::finish`] waits for it.
+    Done(Vec<bool>, Writing),
     /// Given up for this reason: the outputs are incomplete.
     GivenUp(String),
     /// Writing an output failed.
     Failed(io::Error),
 }
 
+/// The split's writing thread, still copying the last decided rows when the scan returns:
+/// the caller does its own work on the rows meanwhile (on two cores the writer's last
+/// batches otherwise leave one idle), and waits for the outputs before it uses them.
+/// Dropped unfinished, the thread ends on its own once its rows are written.
+pub struct Writing(Option<JoinHandle<io::Result<()>>>);
+
+impl Writing {
+    /// Waits until every row handed over is written and the outputs flushed.
+    pub fn finish(mut self) -> io::Result<()> {
+        match self.0.take() {
+            Some(thread) => thread.join().unwrap_or_else(|_| Err(io::Error::other("the writing thread panicked"))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Writing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Writing")
+    }
+}
+
 /// A run of adjacent rows that go to one output: byte range, and whether they are kept.
 type Run = (usize, usize, bool);
 
-/// [`scan_loop`] that also decides each micrograph once its rows end and writes its rows to
-/// `split`'s outputs, on a thread of its own, in the order of the input. `release` is
-/// called as a scan calls it (the rows' pages are still to be written then: it should only
-/// read ahead); `split.written` once rows are written.
-pub fn scan_and_split<W: Write + Send>(
-    data: &[u8],
-    source: Loop,
+/// [`scan_loop`] over `source` that also decides each micrograph once its rows end and
+/// writes its rows to `split`'s outputs, on a thread of its own, in the order of the input.
+/// `release` is called as a scan calls it (the rows' pages are still to be written then: it
+/// should only read ahead); [`RowSource::written`] once rows are written. With
+/// [`Splitting::Done`] the writing may still go on.
+pub fn scan_and_split<S: RowSource, W: Write + Send + 'static>(
+    source: &Arc<S>,
+    rows_of: Loop,
     plan: &CentrePlan,
     release: Release,
     split: Split<W>,
 ) -> Result<(Option<Vec<Block>>, ParticleRows, Splitting), StarError> {
-    let Split { params, kept, rejected, written } = split;
-    std::thread::scope(|scope| {
-        let (to_writer, batches) = sync_channel::<Vec<Run>>(QUEUED);
-        let writer = scope.spawn(move || write_runs(data, batches, kept, rejected, written));
-        let mut splitter = Splitter::new(params, plan.coords.len(), plan.score.is_some(), to_writer);
-        let scanned = scan_loop(data, source, plan, release, |rows, names, scanned_so_far| {
-            splitter.take(rows, names, scanned_so_far);
-        });
-        let outcome = match &scanned {
-            Ok((_, rows)) => splitter.finish(rows),
-            Err(_) => {
-                drop(splitter); // (its channel: the writer ends)
-                Splitting::GivenUp("the file could not be read".into())
-            }
-        };
-        let wrote = writer.join().unwrap_or_else(|_| Err(io::Error::other("the writing thread panicked")));
-        let (blocks, rows) = scanned?;
-        let outcome = match (wrote, outcome) {
-            (Err(e), _) => Splitting::Failed(e),
-            (Ok(()), outcome) => outcome,
-        };
-        Ok((blocks, rows, outcome))
-    })
+    let Split { params, kept, rejected } = split;
+    let (to_writer, batches) = sync_channel::<Vec<Run>>(QUEUED);
+    let writer_source = Arc::clone(source);
+    let writer = std::thread::Builder::new()
+        .name("cryodedup-split-writer".into())
+        .spawn(move || write_runs(&*writer_source, batches, kept, rejected))
+        .expect("the system gives a thread for the split's writer"); // (as std::thread::spawn)
+    let writing = Writing(Some(writer));
+    let mut splitter = Splitter::new(params, plan.coords.len(), plan.score.is_some(), to_writer);
+    let scanned = scan_loop(source.bytes(), rows_of, plan, release, |rows, names, scanned_so_far| {
+        splitter.take(rows, names, scanned_so_far);
+    });
+    let decided = match &scanned {
+        Ok((_, rows)) => splitter.finish(rows),
+        Err(_) => {
+            drop(splitter); // (its channel: the writer ends)
+            Err("the file could not be read".into())
+        }
+    };
+    let outcome = match decided {
+        Ok(keep) => Splitting::Done(keep, writing),
+        // The writer's error, if it stopped, is why the split was given up.
+        Err(reason) => match writing.finish() {
+            Err(e) => Splitting::Failed(e),
+            Ok(()) => Splitting::GivenUp(reason),
+        },
+    };
+    let (blocks, rows) = scanned?;
+    Ok((blocks, rows, outcome))
 }
 
 /// Follows the rows as they are scanned: which micrograph's rows are still coming, which
@@ -144,15 +183,16 @@ impl Splitter {
         }
     }
 
-    /// Decides and hands over the rows left; the outcome.
-    fn finish(mut self, scanned: &ParticleRows) -> Splitting {
+    /// Decides and hands over the rows left: whether each row is kept, or why the split was
+    /// given up.
+    fn finish(mut self, scanned: &ParticleRows) -> Result<Vec<bool>, String> {
         if self.given_up.is_none() {
             self.decide_until(self.rows, scanned);
         }
         self.to_writer = None; // the writer ends once it has written what it was sent
         match self.given_up {
-            Some(reason) => Splitting::GivenUp(reason),
-            None => Splitting::Done(self.keep),
+            Some(reason) => Err(reason),
+            None => Ok(self.keep),
         }
     }
 
@@ -198,15 +238,15 @@ fn runs_of(spans: &[(u64, u64)], keep: &[bool]) -> Vec<Run> {
     runs
 }
 
-/// Writes each batch's runs of `data` to their output, then calls `written` with the input
+/// Writes each batch's runs of `source` to their output, then tells `source` the input
 /// range they cover. A last row without a line terminator gets `\n`.
 fn write_runs<W: Write>(
-    data: &[u8],
+    source: &impl RowSource,
     batches: Receiver<Vec<Run>>,
     mut kept: W,
     mut rejected: W,
-    written: Release,
 ) -> io::Result<()> {
+    let data = source.bytes();
     let mut released: Option<usize> = None;
     for runs in batches {
         for &(a, b, keep) in &runs {
@@ -218,7 +258,7 @@ fn write_runs<W: Write>(
         }
         if let (Some(first), Some(last)) = (runs.first(), runs.last()) {
             let from = released.unwrap_or(first.0);
-            written(from..last.1);
+            source.written(from..last.1);
             released = Some(last.1);
         }
     }
@@ -271,33 +311,78 @@ mod tests {
         text.into_bytes()
     }
 
-    /// The file split in one pass, and the oracle: the whole file decided, then written by
-    /// [`write_split`].
+    /// An input in memory that notes the ranges written.
+    struct Bytes {
+        data: Vec<u8>,
+        written: Mutex<Vec<Range<usize>>>,
+    }
+
+    impl RowSource for Bytes {
+        fn bytes(&self) -> &[u8] {
+            &self.data
+        }
+        fn written(&self, range: Range<usize>) {
+            self.written.lock().unwrap().push(range);
+        }
+    }
+
+    fn source(data: &[u8]) -> Arc<Bytes> {
+        Arc::new(Bytes { data: data.to_vec(), written: Mutex::new(Vec::new()) })
+    }
+
+    /// An output whose bytes the test reads once the writer is done.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Shared {
+        fn take(&self) -> Vec<u8> {
+            std::mem::take(&mut self.0.lock().unwrap())
+        }
+    }
+
+    /// The file split in one pass (its writing finished), and the oracle: the whole file
+    /// decided, then written by [`write_split`].
     fn both_ways(
         data: &[u8],
         plan: &CentrePlan,
         params: &DedupParams,
     ) -> (Splitting, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>) {
-        let (mut kept, mut rejected) = (Vec::new(), Vec::new());
-        let written = Mutex::new(Vec::new());
-        let note = |range: std::ops::Range<usize>| written.lock().unwrap().push(range);
-        let split = Split { params: params.clone(), kept: &mut kept, rejected: &mut rejected, written: &note };
-        let (_, rows, outcome) = scan_and_split(data, Loop::Deferred("particles"), plan, &keep_all, split).unwrap();
+        let (kept, rejected) = (Shared::default(), Shared::default());
+        let input = source(data);
+        let split = Split { params: params.clone(), kept: kept.clone(), rejected: rejected.clone() };
+        let (_, rows, outcome) = scan_and_split(&input, Loop::Deferred("particles"), plan, &keep_all, split).unwrap();
+        let outcome = match outcome {
+            Splitting::Done(keep, writing) => match writing.finish() {
+                Ok(()) => Splitting::Done(keep, Writing(None)),
+                Err(e) => Splitting::Failed(e),
+            },
+            other => other,
+        };
         let blocks = index(data).unwrap();
         let table = blocks[0].table.as_ref().unwrap();
         let scores = plan.score.map(|_| &rows.scores[..]);
         let (mut kept2, mut rejected2) = (Vec::new(), Vec::new());
-        if let Splitting::Done(keep) = &outcome {
+        if let Splitting::Done(keep, _) = &outcome {
             let whole = dedup(&rows.keys, &rows.centres, 2, scores, params).unwrap();
             write_split(data, table, &whole.keep, &RowEdit::default(), &mut kept2, &mut rejected2, &keep_all).unwrap();
             assert_eq!(keep, &whole.keep);
             // The ranges written run in order, one after the other, over every row.
-            let ranges = written.into_inner().unwrap();
+            let ranges = std::mem::take(&mut *input.written.lock().unwrap());
             assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
             assert_eq!(ranges.first().unwrap().start, table.rows.start);
             assert_eq!(ranges.last().unwrap().end, table.rows.end);
         }
-        (outcome, kept, rejected, kept2, rejected2)
+        (outcome, kept.take(), rejected.take(), kept2, rejected2)
     }
 
     #[test]
@@ -308,7 +393,7 @@ mod tests {
             // Micrographs of 1 to 40 rows, over many batches and windows.
             let data = file(5000, |i| (i / 40) * 3 + (i % 40 >= 7) as usize + (i % 40 >= 9) as usize, last_newline);
             let (outcome, kept, rejected, kept2, rejected2) = both_ways(&data, &plan(score), &params(remove_entirely));
-            assert!(matches!(outcome, Splitting::Done(_)), "{outcome:?}");
+            assert!(matches!(outcome, Splitting::Done(..)), "{outcome:?}");
             assert!(!kept.is_empty() && !rejected.is_empty());
             assert_eq!(kept, kept2);
             assert_eq!(rejected, rejected2);
@@ -340,29 +425,48 @@ mod tests {
         let mut data = file(3000, |i| i / 25, true);
         let at = data.windows(4).position(|w| w == b"\n77 ").unwrap();
         data.splice(at + 1..at + 4, b"".iter().copied()); // row 5 loses a field
-        let (mut kept, mut rejected) = (Vec::new(), Vec::new());
-        let split = Split { params: params(false), kept: &mut kept, rejected: &mut rejected, written: &keep_all };
-        let err = scan_and_split(&data, Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap_err();
+        let split = Split { params: params(false), kept: Shared::default(), rejected: Shared::default() };
+        let err =
+            scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap_err();
         assert!(matches!(err, StarError::FieldCount { expected: 4, got: 3, .. }), "{err:?}");
     }
 
-    /// An output that refuses a write.
-    struct Full;
-    impl Write for Full {
-        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
-            Err(io::Error::other("disk full"))
+    /// An output that refuses its writes ("disk full"), or, writing, only its flush.
+    struct Refuses {
+        writes: bool,
+    }
+    impl Write for Refuses {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            match self.writes {
+                true => Err(io::Error::other("disk full")),
+                false => Ok(buf.len()),
+            }
         }
         fn flush(&mut self) -> io::Result<()> {
-            Ok(())
+            Err(io::Error::other("flush refused"))
         }
+    }
+
+    #[test]
+    fn a_write_that_fails_after_the_scan_is_told_by_finish() {
+        // Every write succeeds and the flush fails: the error comes after the scan has
+        // handed over its last rows, so the scan returns Done and `finish` says it.
+        let data = file(3000, |i| i / 25, true);
+        let split =
+            Split { params: params(false), kept: Refuses { writes: false }, rejected: Refuses { writes: false } };
+        let (_, _, outcome) =
+            scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap();
+        let Splitting::Done(keep, writing) = outcome else { panic!("{outcome:?}") };
+        assert_eq!(keep.len(), 3000);
+        assert_eq!(writing.finish().unwrap_err().to_string(), "flush refused");
     }
 
     #[test]
     fn a_failed_write_is_the_outcome() {
         let data = file(3000, |i| i / 25, true);
-        let split = Split { params: params(false), kept: Full, rejected: Full, written: &keep_all };
+        let split = Split { params: params(false), kept: Refuses { writes: true }, rejected: Refuses { writes: true } };
         let (_, rows, outcome) =
-            scan_and_split(&data, Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap();
+            scan_and_split(&source(&data), Loop::Deferred("particles"), &plan(Some(2)), &keep_all, split).unwrap();
         assert_eq!(rows.keys.len(), 3000); // the scan went on
         assert!(matches!(outcome, Splitting::Failed(ref e) if e.to_string() == "disk full"), "{outcome:?}");
     }

@@ -6,18 +6,19 @@
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::algo::dedup::DedupParams;
 use crate::errors::{FileError, StarError};
 use crate::io::mapped::MappedFile;
 use crate::io::particle_rows::{self, CentrePlan, Loop, ParticleRows};
 use crate::io::star::{self, Block, RowEdit, RowScan, Table};
-use crate::particle_split::{self, Splitting};
+use crate::particle_split::{self, RowSource, Splitting};
 
 /// A mapped, indexed STAR file.
 pub struct StarFile {
-    mapped: MappedFile,
+    /// Shared with a one-pass split's writer, which may still be writing when the scan returns.
+    mapped: Arc<MappedFile>,
     /// The index up to the first row of the loop of block `defer_rows_of` when opened so
     /// (the rest is indexed while that loop is scanned), else the whole index.
     header: Vec<Block>,
@@ -54,7 +55,7 @@ impl StarFile {
                 blocks
             }
         };
-        Ok(StarFile { mapped: mapped.prefetching(), header, index })
+        Ok(StarFile { mapped: Arc::new(mapped.prefetching()), header, index })
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -152,7 +153,8 @@ impl StarFile {
     }
 
     /// The job in one pass: rows decided and written as the scan goes. The scan only reads
-    /// ahead; the rows' pages go once they are written.
+    /// ahead; the rows' pages go once they are written. With [`Splitting::Done`] the last
+    /// rows may still be being written.
     fn scan_and_split(
         &self,
         source: Loop,
@@ -162,10 +164,9 @@ impl StarFile {
         let open = |path: &Path| self.mapped.split_output(path).map_err(|error| written(path, error));
         let (kept, rejected) = (open(split.kept)?, open(split.rejected)?);
         let read_ahead = |range: Range<usize>| self.mapped.read_ahead_from(range.end);
-        let forget = |range: Range<usize>| self.mapped.forget_written(range);
-        let outputs = particle_split::Split { params: split.params, kept, rejected, written: &forget };
-        let scanned = particle_split::scan_and_split(self.bytes(), source, plan, &read_ahead, outputs)?;
-        if !matches!(scanned.2, Splitting::Done(_)) {
+        let outputs = particle_split::Split { params: split.params, kept, rejected };
+        let scanned = particle_split::scan_and_split(&self.mapped, source, plan, &read_ahead, outputs)?;
+        if !matches!(scanned.2, Splitting::Done(..)) {
             self.mapped.reread_head(self.mapped.head_kept());
         }
         Ok(scanned)
@@ -194,6 +195,15 @@ impl StarFile {
             std::io::ErrorKind::InvalidData => FileError::Call(e.to_string()),
             _ => written(kept_path, e),
         })
+    }
+}
+
+impl RowSource for MappedFile {
+    fn bytes(&self) -> &[u8] {
+        MappedFile::bytes(self)
+    }
+    fn written(&self, range: Range<usize>) {
+        self.forget_written(range);
     }
 }
 
@@ -273,7 +283,9 @@ mod tests {
         let (rows, splitting) = star.scan_particles(1, &plan(), Some(to)).unwrap();
         // By hand: centres times 2 Å; the first row is within 10 Å of the better second.
         assert_eq!(rows.centres, [0.0, 0.0, 4.0, 0.0, 200.0, 0.0]);
-        assert!(matches!(splitting, Some(Splitting::Done(keep)) if keep == [false, true, true]));
+        let Some(Splitting::Done(keep, writing)) = splitting else { panic!("{splitting:?}") };
+        assert_eq!(keep, [false, true, true]);
+        writing.finish().unwrap(); // (the outputs are whole only then)
         assert!(!star.deferred() && star.blocks().unwrap().len() == 3);
         assert_eq!(std::fs::read_to_string(&kept).unwrap(), "2 0 a 2\n100 0 a 0\n");
         assert_eq!(std::fs::read_to_string(&rejected).unwrap(), "0 0 a 1\n");

@@ -3,11 +3,12 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use cryodedup_core::errors::FileError;
 use cryodedup_core::io::particle_rows::{CentrePlan, PixelSize};
 use cryodedup_core::io::star;
-use cryodedup_core::particle_split::Splitting;
+use cryodedup_core::particle_split::{Splitting, Writing};
 use cryodedup_core::star_file::{self, SplitTo};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
@@ -22,6 +23,8 @@ use crate::errors::{self, CoreError};
 pub(crate) struct StarFile {
     path: PathBuf,
     inner: star_file::StarFile,
+    /// A one-pass split's writer, maybe still writing its last rows, and its kept output.
+    writing: Mutex<Option<(Writing, PathBuf)>>,
 }
 
 /// Where a particle scan takes each row's micrograph pixel size from.
@@ -329,7 +332,7 @@ impl StarFile {
         let inner = py
             .detach(|| star_file::StarFile::open(&path, defer_rows_of.as_deref()))
             .map_err(|e| CoreError::of_file(&path, e))?;
-        Ok(StarFile { path, inner })
+        Ok(StarFile { path, inner, writing: Mutex::new(None) })
     }
 
     /// Whether the file was opened with `defer_rows_of` and its index is still partial.
@@ -443,7 +446,8 @@ impl StarFile {
     /// With `split`, each micrograph is also decided once its rows end and its rows are
     /// appended to the kept or rejected file as the scan goes (docs/design.md section 5): the
     /// result's `keep` then holds the decision, or None and `split_note` says why the split
-    /// was given up (the files are then incomplete).
+    /// was given up (the files are then incomplete). With `keep`, the last rows may still be
+    /// being written: `finish_split` waits for them.
     #[pyo3(signature = (block, columns, psizes, split=None))]
     fn scan_particles(
         &self,
@@ -459,7 +463,11 @@ impl StarFile {
         let (rows, splitting) =
             py.detach(|| self.inner.scan_particles(block, &plan, to)).map_err(|e| self.failed(e))?;
         let (keep, split_note) = match splitting {
-            Some(Splitting::Done(keep)) => (Some(keep.into_pyarray(py).unbind()), None),
+            Some(Splitting::Done(keep, writing)) => {
+                let kept = split.map_or_else(PathBuf::new, |s| s.kept.clone());
+                *self.writing.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((writing, kept));
+                (Some(keep.into_pyarray(py).unbind()), None)
+            }
             Some(Splitting::GivenUp(reason)) => (None, Some(reason)),
             Some(Splitting::Failed(e)) => {
                 let kept = split.map_or_else(PathBuf::new, |s| s.kept.clone());
@@ -484,6 +492,14 @@ impl StarFile {
             image_runs: plan.image.map(|_| crate::images::runs_array(py, &rows.images.runs)),
             image_indices: plan.image.map(|_| rows.images.indices.into_pyarray(py).unbind()),
         })
+    }
+
+    /// Waits until the one-pass split of `scan_particles` has written every row and flushed
+    /// its outputs; raises its write error. Nothing to wait for is no error.
+    fn finish_split(&self, py: Python<'_>) -> PyResult<()> {
+        let pending = self.writing.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let Some((writing, kept)) = pending else { return Ok(()) };
+        py.detach(|| writing.finish()).map_err(|e| CoreError::writing(&kept, e).into())
     }
 
     fn __repr__(&self) -> String {

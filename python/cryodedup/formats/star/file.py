@@ -203,6 +203,7 @@ class StarFile:
         kept or rejected file (they hold their header already): the result's ``keep`` is
         the decision, or None with ``split_note`` saying why the split was given up (rows
         of a micrograph apart, a centre that is not finite); the files are then incomplete.
+        With ``keep``, the last rows may still be being written: :meth:`finish_split` waits.
         """
         col = self._column_index
         columns = _core.ParticleColumns(
@@ -219,6 +220,14 @@ class StarFile:
         scanned = self._raw.scan_particles(block.index, columns, psizes, split)
         self.comment_lines[block.index] = scanned.comment_lines
         return scanned
+
+    def finish_split(self) -> None:
+        """Waits until the split of :meth:`scan_particles` has written its rows (raises its write error).
+
+        The scan returns while its writer copies the last rows: the job checks and counts the
+        rows meanwhile (on two cores, the writer alone otherwise left one idle).
+        """
+        self._raw.finish_split()
 
     def split_rows(self, block: Block, keep: np.ndarray, kept_path: StrPath, rejected_path: StrPath) -> None:
         """Writes the file twice, with only the kept and only the other rows of ``block``.

@@ -20,7 +20,7 @@ from ...errors import CryodedupError
 from ...outputs import AtomicOutputs, scratch_files, write_error
 from ...particle_set import AskOnePass, StarFacts
 from ...records import dataclass
-from .file import split_fields, unquote
+from .file import StarFile, split_fields, unquote
 from .particle_table import HALF_TEXTS, RANDOM_SUBSET, RELION_TUBE, ParticleStar
 
 KEPT_NAME = "particles_kept.star"
@@ -176,6 +176,7 @@ class StarWriter:
 
     def _finish_split(self, split: Split, tmp: dict[Path, Path]) -> None:
         """Ends the files the scan wrote (what follows the rows) and makes them the outputs."""
+        split.finish()
         suffix = _merge_optics(self.parts, self.labels).suffix
         for path, scratch in split.files.items():
             with open(scratch, "ab") as f:
@@ -213,6 +214,18 @@ class Split:
     files: dict[Path, Path]
     rule: _core.DedupRule
     keep: np.ndarray | None = None
+    #: The input whose scan may still be writing its last rows: :meth:`finish` waits for them.
+    source: StarFile | None = None
+
+    def finish(self) -> None:
+        """Waits until the scan has written every row: the files are whole from then on."""
+        source, self.source = self.source, None
+        if source is None:
+            return
+        try:
+            source.finish_split()
+        except OSError as err:
+            raise write_error(err, self.files) from None
 
     def scan_arguments(self) -> _core.SplitRule:
         """The ``split`` argument of :meth:`StarFile.scan_particles`."""

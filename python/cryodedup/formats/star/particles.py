@@ -156,11 +156,12 @@ def _read_star_files(
         scan, found_by_name = _scan_input(part, score_label, options, mic_psizes, rows.wanted(), split, labels, log)
         rows.psizes_by_name.update(found_by_name)
         if split is not None:
-            split.keep, note = scan.keep, scan.split_note
+            split.keep, note, split.source = scan.keep, scan.split_note, part.star
             if scan.keep is not None and has_none_scores(scan.scores, score_label):
                 # The scan ranked RELION's -999 (ManualPick: no score) as a number; the job ranks it last.
                 split.keep, note = None, f"{score_label} holds values that mean no score, ranked last"
             if split.keep is None:
+                split.finish()  # (its writer, if it was still writing the scratch files)
                 log(f"{part.path}: deciding and writing in a second pass: {note}", "info")
                 for scratch in split.files.values():
                     scratch.unlink(missing_ok=True)  # (the disk space, for the second pass's outputs)
