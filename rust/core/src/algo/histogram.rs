@@ -64,27 +64,10 @@ pub fn clipped_histogram(values: &[f64], edges: &[f64], sides: Option<&[bool]>) 
     // Both sides' counts in one array (side 1's from n on); one loop each with and without
     // sides: no per-row test of which.
     let mut counts = vec![0u64; if sides.is_some() { 2 * n } else { n }];
-    let mut beyond = 0u64;
-    match sides {
-        Some(sides) => {
-            for (&v, &side) in values.iter().zip(sides) {
-                if v.is_finite() {
-                    let (k, outside) = bins.locate(v);
-                    beyond += u64::from(outside);
-                    counts[usize::from(side) * n + k] += 1;
-                }
-            }
-        }
-        None => {
-            for &v in values {
-                if v.is_finite() {
-                    let (k, outside) = bins.locate(v);
-                    beyond += u64::from(outside);
-                    counts[k] += 1;
-                }
-            }
-        }
-    }
+    let beyond = match sides {
+        Some(sides) => bins.count(values, |i| usize::from(sides[i]) * n, &mut counts),
+        None => bins.count(values, |_| 0, &mut counts),
+    };
     let second = counts.split_off(n);
     Ok(Histogram { counts: [counts, second], beyond })
 }
@@ -102,6 +85,83 @@ struct Bins<'a> {
 }
 
 impl Bins<'_> {
+    /// Each finite value counted in `counts[offset(row) + bin]`; returns how many were clipped.
+    fn count(&self, values: &[f64], offset: impl Fn(usize) -> usize, counts: &mut [u64]) -> u64 {
+        let mut beyond = 0;
+        #[allow(unused_mut)] // (assigned on x86-64 only)
+        let mut done = 0;
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") && self.edges.len() < i32::MAX as usize {
+                // SAFETY: the CPU has AVX2; the bins are fewer than i32::MAX.
+                done = unsafe { self.count_avx2(values, &offset, counts, &mut beyond) };
+            }
+        }
+        for (i, &v) in values.iter().enumerate().skip(done) {
+            if v.is_finite() {
+                let (k, outside) = self.locate(v);
+                beyond += u64::from(outside);
+                counts[offset(i) + k] += 1;
+            }
+        }
+        beyond
+    }
+
+    /// [`Bins::count`] of the values four at a time, as [`Bins::locate`] finds each bin (the
+    /// same f64 operations; the edges gathered), up to the last whole four; returns how many
+    /// values it counted. A quarter of the scalar loop's instructions.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn count_avx2(
+        &self,
+        values: &[f64],
+        offset: &impl Fn(usize) -> usize,
+        counts: &mut [u64],
+        beyond: &mut u64,
+    ) -> usize {
+        use std::arch::x86_64::*;
+        let (first, last) = (_mm256_set1_pd(self.first), _mm256_set1_pd(self.last));
+        let (scale, top) = (_mm256_set1_pd(self.scale), _mm256_set1_pd(self.top));
+        let last_bin = _mm_set1_epi32((self.edges.len() - 2) as i32);
+        // The low 32 bits of each 64-bit lane: a comparison's mask as four i32 (0 or -1).
+        let lows = _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0);
+        let narrow =
+            |mask: __m256d| _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(_mm256_castpd_si256(mask), lows));
+        let whole = values.len() / 4 * 4;
+        let mut bins = [0i32; 4];
+        for (at, four) in values[..whole].chunks_exact(4).enumerate() {
+            // SAFETY: four values; an unaligned load.
+            let v = unsafe { _mm256_loadu_pd(four.as_ptr()) };
+            // Finite: v - v is 0 (NaN for NaN and the infinities).
+            let finite = _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_EQ_OQ>(_mm256_sub_pd(v, v), _mm256_setzero_pd()));
+            if finite == 0 {
+                continue;
+            }
+            // Clipped (a value that is not finite lands on an end: counted nowhere, below).
+            let clipped = _mm256_min_pd(_mm256_max_pd(v, first), last);
+            let outside = _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_NEQ_UQ>(clipped, v)) & finite;
+            *beyond += u64::from(outside.count_ones());
+            let guess = _mm256_min_pd(_mm256_mul_pd(_mm256_sub_pd(clipped, first), scale), top);
+            let k = _mm256_cvttpd_epi32(guess); // in 0..=n - 1
+                                                // SAFETY: each k is an edge's index (0..=n - 1 of n + 1 edges).
+            let below =
+                _mm256_cmp_pd::<_CMP_LT_OQ>(clipped, unsafe { _mm256_i32gather_pd::<8>(self.edges.as_ptr(), k) });
+            let k = _mm_add_epi32(k, narrow(below)); // below edges[k] only for k > 0: minus 1
+                                                     // SAFETY: k + 1 <= n, an edge.
+            let next = unsafe { _mm256_i32gather_pd::<8>(self.edges.as_ptr().add(1), k) };
+            let above = _mm_and_si128(narrow(_mm256_cmp_pd::<_CMP_GE_OQ>(clipped, next)), _mm_cmplt_epi32(k, last_bin));
+            let k = _mm_sub_epi32(k, above); // plus 1
+                                             // SAFETY: four i32 stored into four.
+            unsafe { _mm_storeu_si128(bins.as_mut_ptr().cast(), k) };
+            for (j, &bin) in bins.iter().enumerate() {
+                if finite >> j & 1 == 1 {
+                    counts[offset(at * 4 + j) + bin as usize] += 1;
+                }
+            }
+        }
+        whole
+    }
+
     /// The bin of the finite `v` clipped into `[first, last]`, and whether it was clipped:
     /// the guess from `(clipped - first) * scale`, moved by one where the edges say
     /// otherwise, the last bin closed.
@@ -188,6 +248,8 @@ mod tests {
             let mut values: Vec<f64> = edges.iter().flat_map(|&e| [e, e.next_down(), e.next_up()]).collect();
             values.extend((0..5000).map(|_| first - 2.0 + (last - first + 4.0) * next(1_000_000) as f64 / 1e6));
             values.extend([f64::NAN, f64::INFINITY, f64::NEG_INFINITY]);
+            // Some among the first fours too (the vector loop's), and a four of them alone.
+            values.splice(4..4, [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 1.0, f64::NAN]);
             let sides: Vec<bool> = (0..values.len()).map(|_| next(3) == 0).collect();
             for split in [None, Some(&sides[..])] {
                 let got = clipped_histogram(&values, &edges, split).unwrap();
