@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cryodedup.algo.histogram import clipped_histogram, counts_per_group
+from cryodedup.algo.histogram import clipped_histogram, counts_per_group, percentiles
 
 
 @pytest.mark.parametrize(("lo", "hi", "bins"), [(0.0, 200.0, 100), (-3.7, 11.3, 60), (0.1, 0.3, 7), (2.5, 3.5, 1)])
@@ -58,3 +58,22 @@ def test_counts_per_group_are_bincounts(dtype: type) -> None:
     if np.issubdtype(dtype, np.signedinteger):
         with pytest.raises(ValueError, match=r"row 1: its group is not in 0\.\.60"):
             counts_per_group(np.array([0, -1], dtype=dtype), np.zeros(2, bool), 60)
+
+
+def test_percentiles_are_numpys():
+    # Ties, one to a few values, spreads from tiny to huge, the ends (0 and 100) and the
+    # middle: numpy's own np.percentile is the oracle, to the last bit.
+    rng = np.random.default_rng(4)
+    for trial in range(3000):
+        n = int(rng.integers(1, 300)) if trial % 10 else int(rng.integers(1, 5))
+        kind = trial % 4
+        if kind == 0:
+            v = rng.normal(size=n)
+        elif kind == 1:
+            v = rng.integers(-3, 4, n).astype(float)
+        elif kind == 2:
+            v = rng.uniform(0, 1, n) * 10.0 ** rng.integers(-5, 8)
+        else:
+            v = np.concatenate([rng.normal(size=n), [1e300, -1e300]])
+        q = [(1.0, 99.0), (0.0, 100.0), (50.0,), (25.0, 75.0, 12.5)][trial % 4]
+        assert percentiles(v, q) == [float(x) for x in np.percentile(v, q)], (n, q)

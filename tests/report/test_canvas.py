@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from cryodedup.report.canvas import INK, SCALE, TICK_TEXT, Canvas, _distinct, font, font_path
+from cryodedup.report.canvas import INK, SCALE, TICK_TEXT, Canvas, _distinct, _unique_rows, font, font_path
 
 
 def test_distinct_positions_are_numpys_unique_rows():
@@ -100,3 +100,10 @@ def test_text_is_blended_as_pillow_draws_it():
             fresh = ImageFont.truetype(str(font_path()), size * SCALE)
             draw.text(where, line, font=fresh, fill=colour, anchor=anchor[0] + "m")
         assert np.array_equal(canvas.drawn.reshape(-1), _drawn_bytes(image)), (text, x, y, anchor)
+
+
+def test_unique_rows_are_numpys():
+    rng = np.random.default_rng(2)
+    for _ in range(100):
+        rows = rng.integers(-3, 4, (int(rng.integers(1, 60)), int(rng.integers(1, 5)))).astype(float)
+        assert np.array_equal(_unique_rows(rows), np.unique(rows, axis=0))

@@ -56,12 +56,12 @@ from ..outputs import StrPath, all_outputs_at_once
 from ..particle_set import Log, OnePass, ParticleSet, StarFacts, Warn
 from ..records import dataclass
 from ..report.summary import report_rows
+from ..threads import Background
 from .input_checks import check_centres, check_input_paths, refuse_angles_not_finite
 from .species import assign_species, decide_several_species, species_not_confirmable, species_summary
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
-    from concurrent.futures import Future
 
     from ..report.particle_base import ParticleDetails
     from ..report.particle_figures import MicrographImage
@@ -685,14 +685,9 @@ def preload_plotting() -> threading.Thread:
     return preload.start("cryodedup.report.particle_figures", "cryodedup.report.html_report")
 
 
-def _in_background(work: Callable[..., T], *args: Any) -> Future[T]:
+def _in_background(work: Callable[..., T], *args: Any) -> Background[T]:
     """``work(*args)`` on a thread of its own (for work in the core, which lets go of Python's lock)."""
-    from concurrent.futures import ThreadPoolExecutor  # (8 ms to import: --plot only)
-
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cryodedup-background")
-    done = pool.submit(work, *args)
-    pool.shutdown(wait=False)  # its thread ends with this one task
-    return done
+    return Background(work, *args)
 
 
 def _image_names(name: str) -> list[str]:

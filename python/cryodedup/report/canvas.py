@@ -80,7 +80,13 @@ class _RenderOnceFont(ImageFont.FreeTypeFont):
         made = self._masks.get(key)
         if made is None:
             mask, offset = self.getmask2(text, "L", None, None, None, 0, anchor, ink, start, stroke_filled=True)
-            made = (np.asarray(Image.Image()._new(mask)), offset)
+            # Copied into an array of ours (np.asarray of an Image would import PIL.ImageFile and logging).
+            pixels = np.zeros((mask.size[1], mask.size[0]), dtype=np.uint8)
+            if pixels.size:
+                held = Image.frombuffer("L", mask.size, pixels, "raw", "L", 0, 1)
+                held.readonly = 0
+                held.im.paste(mask, (0, 0, *mask.size))
+            made = (pixels, offset)
             self._masks[key] = made
         return made
 
@@ -328,7 +334,7 @@ class Canvas:
 
     def segments(self, starts: np.ndarray, ends: np.ndarray, colour: Any, width: float = 1.2) -> None:
         """A line from each row of ``starts`` to the same row of ``ends`` (each drawn line once)."""
-        both: Any = np.unique(np.round(np.hstack([starts, ends]) * SCALE), axis=0) if len(starts) else []
+        both: Any = _unique_rows(np.round(np.hstack([starts, ends]) * SCALE)) if len(starts) else []
         for x0, y0, x1, y1 in both:
             self.draw.line([(x0, y0), (x1, y1)], fill=colour, width=max(1, round(width * SCALE)))
 
@@ -370,13 +376,19 @@ def _square(x: float, y: float, radius: float) -> tuple[float, float, float, flo
 def _distinct(xy: np.ndarray) -> np.ndarray:
     """The drawing positions of ``xy`` (PNG pixels), each once: a dense cluster costs what it shows.
 
-    Sorted by x, then y, as ``np.unique(..., axis=0)`` gives them, without its import of
-    ``numpy.ma`` (5-15 ms of a ``--plot`` run).
+    Sorted by x, then y, as ``np.unique(..., axis=0)`` gives them (:func:`_unique_rows`).
     """
     if len(xy) == 0:
         return np.empty((0, 2))
-    pixels = np.round(np.asarray(xy, dtype=float).reshape(-1, 2) * SCALE)
-    ordered = pixels[np.lexsort((pixels[:, 1], pixels[:, 0]))]
+    return _unique_rows(np.round(np.asarray(xy, dtype=float).reshape(-1, 2) * SCALE))
+
+
+def _unique_rows(rows: np.ndarray) -> np.ndarray:
+    """The distinct rows of ``rows`` (no NaN), sorted as ``np.unique(rows, axis=0)`` sorts them.
+
+    Without its import of ``numpy.ma`` (45 M instructions, 5-15 ms of a ``--plot`` run).
+    """
+    ordered = rows[np.lexsort(rows.T[::-1])]
     new = np.ones(len(ordered), dtype=bool)
     new[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
     return ordered[new]

@@ -16,9 +16,10 @@ from ..algo.audit import TOP_MICROGRAPHS, straddling_per_micrograph
 from ..algo.consensus import OUTCOMES, covered_jaccard, input_pair_counts, mean_agreement, outcome_counts, pick_outcomes
 from ..algo.dedup import nearest_neighbour_distances, stretched
 from ..algo.density import outliers
-from ..algo.histogram import clipped_histogram
+from ..algo.histogram import clipped_histogram, percentiles
 from ..labels import distinct_labels, input_labels
 from ..records import dataclass
+from ..threads import mapped
 from .canvas import (
     INK,
     KEPT_COLOUR,
@@ -114,7 +115,7 @@ def score_axis(scores: np.ndarray) -> tuple[float, float, int]:
     if not len(scores):
         return 0.0, 1.0, 0
     lo, hi = float(np.min(scores)), float(np.max(scores))
-    p_lo, p_hi = (float(v) for v in np.percentile(scores, SCORE_PERCENTILES))
+    p_lo, p_hi = percentiles(scores, SCORE_PERCENTILES)
     if not p_hi > p_lo or p_hi - p_lo >= 0.5 * (hi - lo):
         return lo, hi, 0
     return p_lo, p_hi, int(np.count_nonzero((scores < p_lo) | (scores > p_hi)))
@@ -706,8 +707,5 @@ def rendered(pictures: Sequence[NamedPicture]) -> list[tuple[str, str, bytes]]:
     Scaling down and compressing (Pillow's reduction, numpy's filter, zlib) let go of
     Python's lock: on two threads the ten pictures of a 1M-particle job take half the time.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="cryodedup-png") as encoding:
-        pngs = list(encoding.map(lambda picture: picture.png(), [picture for _, _, picture in pictures]))
+    pngs = mapped(Picture.png, [picture for _, _, picture in pictures], threads=2, name="cryodedup-png")
     return [(name, caption, data) for (name, caption, _), data in zip(pictures, pngs)]

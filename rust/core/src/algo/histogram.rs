@@ -60,59 +60,75 @@ pub fn clipped_histogram(values: &[f64], edges: &[f64], sides: Option<&[bool]>) 
     let (first, last) = (edges[0], edges[n]);
     // numpy scales by ((v - first) / (last - first)) * bins; any guess within one bin of it
     // ends in the same bin once moved by the edges, so a product serves (no division a value).
-    let scale = n as f64 / (last - first);
-    let mut counts = [vec![0u64; n], vec![0u64; if sides.is_some() { n } else { 0 }]];
+    let bins = Bins { first, last, scale: n as f64 / (last - first), top: (n - 1) as f64, edges };
+    // Both sides' counts in one array (side 1's from n on); one loop each with and without
+    // sides: no per-row test of which.
+    let mut counts = vec![0u64; if sides.is_some() { 2 * n } else { n }];
     let mut beyond = 0u64;
-    // One loop each with and without sides: no per-row test of which.
     match sides {
         Some(sides) => {
             for (&v, &side) in values.iter().zip(sides) {
                 if v.is_finite() {
-                    let clipped = clip(v, first, last);
-                    beyond += u64::from(clipped != v);
-                    counts[usize::from(side)][bin_of(clipped, first, scale, edges)] += 1;
+                    let (k, outside) = bins.locate(v);
+                    beyond += u64::from(outside);
+                    counts[usize::from(side) * n + k] += 1;
                 }
             }
         }
         None => {
             for &v in values {
                 if v.is_finite() {
-                    let clipped = clip(v, first, last);
-                    beyond += u64::from(clipped != v);
-                    counts[0][bin_of(clipped, first, scale, edges)] += 1;
+                    let (k, outside) = bins.locate(v);
+                    beyond += u64::from(outside);
+                    counts[k] += 1;
                 }
             }
         }
     }
-    Ok(Histogram { counts, beyond })
+    let second = counts.split_off(n);
+    Ok(Histogram { counts: [counts, second], beyond })
 }
 
-/// `v` (finite) clamped into `[first, last]`, without the NaN cases `f64::clamp` handles.
-#[inline(always)]
-fn clip(v: f64, first: f64, last: f64) -> f64 {
-    if v < first {
-        first
-    } else if v > last {
-        last
-    } else {
-        v
+/// The bins of [`clipped_histogram`]: the edges, their ends and the scale from a value to a bin.
+struct Bins<'a> {
+    first: f64,
+    last: f64,
+    /// Bins per unit of value.
+    scale: f64,
+    /// The last bin's index, as f64.
+    top: f64,
+    /// `n + 1` finite edges in ascending order.
+    edges: &'a [f64],
+}
+
+impl Bins<'_> {
+    /// The bin of the finite `v` clipped into `[first, last]`, and whether it was clipped:
+    /// the guess from `(clipped - first) * scale`, moved by one where the edges say
+    /// otherwise, the last bin closed.
+    #[inline(always)]
+    fn locate(&self, v: f64) -> (usize, bool) {
+        let clipped = if v < self.first {
+            self.first
+        } else if v > self.last {
+            self.last
+        } else {
+            v
+        };
+        // Clamped while a float, then truncated (a checked cast of an unclamped float is a
+        // dozen instructions).
+        let guess = (clipped - self.first) * self.scale;
+        let guess = if guess > self.top { self.top } else { guess };
+        // SAFETY: `guess` is finite and in [0, n - 1]: clipped >= first, scale > 0, clamped above.
+        let k = unsafe { guess.to_int_unchecked::<i64>() } as usize;
+        // SAFETY: k <= n - 1 and the edges are n + 1.
+        let below = clipped < unsafe { *self.edges.get_unchecked(k) };
+        // `clipped` is below `edges[k]` only for k > 0 (edges[0] is `first`).
+        let k = k - usize::from(below);
+        let last_bin = self.edges.len() - 2;
+        // SAFETY: k <= n - 1, so k + 1 <= n, an edge.
+        let k = k + usize::from(k < last_bin && clipped >= unsafe { *self.edges.get_unchecked(k + 1) });
+        (k, clipped != v)
     }
-}
-
-/// The bin of `clipped` (in `[first, last]`): the guess from `(clipped - first) * scale`,
-/// moved by one where the edges say otherwise, the last bin closed.
-#[inline(always)]
-fn bin_of(clipped: f64, first: f64, scale: f64, edges: &[f64]) -> usize {
-    let n = edges.len() - 1;
-    // Clamped while a float, then truncated (a checked cast of an unclamped float is a
-    // dozen instructions); `clipped` is below `edges[k]` only for k > 0.
-    let top = (n - 1) as f64;
-    let guess = (clipped - first) * scale;
-    let guess = if guess > top { top } else { guess };
-    // SAFETY: `guess` is finite and in [0, n - 1]: clipped >= first, scale > 0, clamped above.
-    let k = unsafe { guess.to_int_unchecked::<i64>() } as usize;
-    let k = k - usize::from(clipped < edges[k]);
-    k + usize::from(k + 1 < n && clipped >= edges[k + 1])
 }
 
 /// The rows of each group (`n_groups` of them, numbered from 0) and, of those, the rows
