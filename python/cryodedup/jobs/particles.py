@@ -591,7 +591,8 @@ def _read_checked(
         warn_inputs_apart(particles, warn)
     elif raw := raw_picker_scores(particles, options):
         warn(raw)  # (picker inputs: their reader says it, naming each picker's score)
-    check_centres(particles)
+    if particles.decided is None:  # (a one-pass scan decided every row: its core refused these already)
+        check_centres(particles)
     return particles
 
 
