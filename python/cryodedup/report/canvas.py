@@ -309,18 +309,24 @@ class Canvas:
         else:
             self.markers(kind, np.array([[x, y]]), MARKER_RADIUS, rgb(colour))
 
+    # The marks below come by the thousand (an example micrograph's picks): each is drawn by
+    # the call ImageDraw.ellipse makes, with the colour's ink found once, at positions as
+    # Python floats (numpy's scalars cost ten times as much to add and multiply).
+
     def dots(self, xy: np.ndarray, radius: float, colour: Any) -> None:
         """Filled discs of ``radius`` on each row of ``xy``."""
-        for x, y in _distinct(xy):
-            self.draw.ellipse(_square(x, y, radius), fill=colour)
+        ink = self.ink(colour)
+        for x, y in _distinct(xy).tolist():
+            self.draw.draw.draw_ellipse(_square(x, y, radius), ink, 1)
 
     def markers(self, kind: str, xy: np.ndarray, radius: float, colour: Any, width: float = 2.2) -> None:
         """Rings, crosses or squares of ``radius`` centred on each row of ``xy`` (one per PNG pixel)."""
         w = max(1, round(width * SCALE))
-        for x, y in _distinct(xy):
+        ink = self.ink(colour)
+        for x, y in _distinct(xy).tolist():
             box = _square(x, y, radius)
             if kind == "ring":
-                self.draw.ellipse(box, outline=colour, width=w)
+                self.draw.draw.draw_ellipse(box, ink, 0, w)
             elif kind == "square":
                 self.draw.rectangle(box, outline=colour, width=w)
             else:  # cross
@@ -329,8 +335,9 @@ class Canvas:
 
     def circles(self, xy: np.ndarray, radius: float, colour: Any, width: float = 1.0) -> None:
         """Circles of ``radius`` PNG pixels around each row of ``xy``."""
-        for x, y in _distinct(xy):
-            self.draw.ellipse(_square(x, y, radius), outline=colour, width=max(1, round(width * SCALE)))
+        ink, w = self.ink(colour), max(1, round(width * SCALE))
+        for x, y in _distinct(xy).tolist():
+            self.draw.draw.draw_ellipse(_square(x, y, radius), ink, 0, w)
 
     def segments(self, starts: np.ndarray, ends: np.ndarray, colour: Any, width: float = 1.2) -> None:
         """A line from each row of ``starts`` to the same row of ``ends`` (each drawn line once)."""

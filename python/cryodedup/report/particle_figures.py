@@ -130,7 +130,8 @@ def score_distributions(details: ParticleDetails) -> Picture:
     s, label = details.scores, details.score_label
     if s is None or label is None:  # set together by every reader
         raise ValueError("score_distributions: the particles have no scores")
-    lo, hi, _ = score_axis(s[np.isfinite(s)])
+    finite = np.isfinite(s)
+    lo, hi, _ = score_axis(s if finite.all() else s[finite])  # (no copy of a million scores all finite)
     if not hi > lo:  # one score for all: a bin around it
         lo, hi = lo - 0.5, hi + 0.5
     # (beyond: the scores outside the axis, as score_axis counted them: none when it spans them all)
