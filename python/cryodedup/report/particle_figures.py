@@ -19,7 +19,7 @@ from ..algo.density import outliers
 from ..algo.histogram import clipped_histogram, percentiles
 from ..labels import distinct_labels, input_labels
 from ..records import dataclass
-from ..threads import mapped
+from ..threads import Background, mapped
 from .canvas import (
     INK,
     KEPT_COLOUR,
@@ -121,14 +121,27 @@ def score_axis(scores: np.ndarray) -> tuple[float, float, int]:
     return p_lo, p_hi, int(np.count_nonzero((scores < p_lo) | (scores > p_hi)))
 
 
-def score_distributions(details: ParticleDetails) -> Picture:
-    """Score histograms of the kept and of the rejected particles (which must have scores).
+@dataclass
+class ScoreCounts:
+    """The score histogram's axis and its counts: kept, rejected (:func:`score_counts`)."""
+
+    lo: float
+    hi: float
+    kept: np.ndarray
+    rejected: np.ndarray
+    edges: np.ndarray
+    beyond: int
+
+
+def score_counts(details: ParticleDetails) -> ScoreCounts:
+    """The counts :func:`score_distributions` draws (which must have scores).
 
     The axis spans the scores, or their :data:`SCORE_PERCENTILES` when a few outliers would
-    stretch it (:func:`score_axis`: the label says so).
+    stretch it (:func:`score_axis`). numpy's partition and the core's counting let go of
+    Python's lock: the job counts them on a thread while the other pictures are drawn.
     """
-    s, label = details.scores, details.score_label
-    if s is None or label is None:  # set together by every reader
+    s = details.scores
+    if s is None or details.score_label is None:  # set together by every reader
         raise ValueError("score_distributions: the particles have no scores")
     finite = np.isfinite(s)
     lo, hi, _ = score_axis(s if finite.all() else s[finite])  # (no copy of a million scores all finite)
@@ -136,12 +149,21 @@ def score_distributions(details: ParticleDetails) -> Picture:
         lo, hi = lo - 0.5, hi + 0.5
     # (beyond: the scores outside the axis, as score_axis counted them: none when it spans them all)
     (kept, rejected), edges, beyond = clipped_histogram(s, lo, hi, 60, sides=~details.keep)
+    return ScoreCounts(lo, hi, kept, rejected, edges, beyond)
+
+
+def score_distributions(details: ParticleDetails, counted: ScoreCounts | None = None) -> Picture:
+    """Score histograms of the kept and of the rejected particles (``counted``: :func:`score_counts`)."""
+    c = counted or score_counts(details)
+    label = details.score_label or ""
     n_kept = int(np.count_nonzero(details.keep))
-    subsets = (("kept", kept, n_kept, KEPT_COLOUR), ("rejected", rejected, len(s) - n_kept, REJECTED_COLOUR))
-    tallest = np.concatenate([kept, rejected])
+    n = len(details.keep)
+    subsets = (("kept", c.kept, n_kept, KEPT_COLOUR), ("rejected", c.rejected, n - n_kept, REJECTED_COLOUR))
+    tallest = np.concatenate([c.kept, c.rejected])
+    lo, hi, edges = c.lo, c.hi, c.edges
     title, xlabel = "Scores of kept and rejected particles", label
-    if beyond:
-        title += f"\n{beyond:,} scores beyond the axis, counted in its end bins"
+    if c.beyond:
+        title += f"\n{c.beyond:,} scores beyond the axis, counted in its end bins"
         xlabel += " (axis: 1st to 99th percentile)"
     picture, panel = labelled_plot(title, xlabel, "particles", (lo, hi), headroom(tallest))
     for name, counts, n_rows, colour in subsets:
@@ -645,6 +667,8 @@ def particle_figures(
     out: list[NamedPicture] = []
     missing: list[str] = []
     unit = details.unit
+    # Counted on a thread while the other pictures are drawn (the other core is idle then).
+    scores = None if details.scores is None else Background(score_counts, details, name="cryodedup-scores")
     worst = worst_outlier(details)
     examples = micrographs_to_show(details, n_mics)
     for k, mic in enumerate(examples):
@@ -663,8 +687,8 @@ def particle_figures(
                 _picks_picture(details, worst[0], images)[0],
             )
         )
-    if details.scores is not None:
-        out.append(("scores.png", "Scores", score_distributions(details)))
+    if scores is not None:
+        out.append(("scores.png", "Scores", score_distributions(details, scores.result())))
     if len(details.inputs) > 1:
         out.append(("inputs.png", "Inputs", input_contributions(details)))
     if details.particles.halfsets is not None:
