@@ -7,7 +7,7 @@ keep the data they show by name (``panel.marks``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
@@ -19,7 +19,7 @@ from ..algo.density import outliers
 from ..algo.histogram import clipped_histogram, percentiles
 from ..labels import distinct_labels, input_labels
 from ..records import dataclass
-from ..threads import Background, mapped
+from ..threads import Background, Workers, mapped
 from .canvas import (
     INK,
     KEPT_COLOUR,
@@ -32,6 +32,7 @@ from .canvas import (
     Legend,
     Panel,
     Picture,
+    drop_spares,
     font,
     nice_ticks,
     rgb,
@@ -664,8 +665,36 @@ def particle_figures(
     The micrograph of the highest outlying duplicate fraction is drawn too
     (``duplicate_outlier.png``) unless it is an example, whose caption then says so.
     """
-    out: list[NamedPicture] = []
     missing: list[str] = []
+    return list(drawn_figures(details, n_mics, images, missing)), missing
+
+
+def rendered_particle_figures(
+    details: ParticleDetails, n_mics: int, images: Mapping[int, MicrographImage]
+) -> tuple[list[tuple[str, str, bytes]], list[str]]:
+    """:func:`particle_figures` rendered: (file name, title, PNG bytes), and the missing images.
+
+    Each picture is encoded on one of two threads as soon as it is drawn, while the next is
+    drawn (the other core sat idle under the drawing), and its pixels then serve a later
+    picture of its size (no new pages to fault in).
+    """
+    missing: list[str] = []
+    drawn = []
+    try:
+        with Workers(Picture.png_once, threads=2, name="cryodedup-png") as encode:
+            for name, caption, picture in drawn_figures(details, n_mics, images, missing):
+                encode.put(picture)
+                drawn.append((name, caption))
+            pngs = encode.results()
+    finally:
+        drop_spares()
+    return [(name, caption, data) for (name, caption), data in zip(drawn, pngs)], missing
+
+
+def drawn_figures(
+    details: ParticleDetails, n_mics: int, images: Mapping[int, MicrographImage], missing: list[str]
+) -> Iterator[NamedPicture]:
+    """The pictures of :func:`particle_figures`, each as drawn; the image files not found added to ``missing``."""
     unit = details.unit
     # Counted on a thread while the other pictures are drawn (the other core is idle then).
     scores = None if details.scores is None else Background(score_counts, details, name="cryodedup-scores")
@@ -675,28 +704,22 @@ def particle_figures(
         figure, absent = _picks_picture(details, mic, images)
         missing += [absent] if absent else []
         caption = f"Example {unit} {k + 1}" + (f": {worst[1]}" if worst and worst[0] == mic else "")
-        out.append((f"example_{unit}_{k + 1}.png", caption, figure))
-    out.append(("nn_distances.png", "Nearest-neighbour distances", nn_histogram(details)))
-    out.append(("rejected_per_micrograph.png", f"Rejected per {unit}", rejected_fraction(details)))
-    out.append(("duplicate_fraction.png", f"Duplicate fraction per {unit}", duplicate_fraction(details)))
+        yield f"example_{unit}_{k + 1}.png", caption, figure
+    yield "nn_distances.png", "Nearest-neighbour distances", nn_histogram(details)
+    yield "rejected_per_micrograph.png", f"Rejected per {unit}", rejected_fraction(details)
+    yield "duplicate_fraction.png", f"Duplicate fraction per {unit}", duplicate_fraction(details)
     if worst and worst[0] not in examples:  # (its image, if not found, is not counted with the examples')
-        out.append(
-            (
-                "duplicate_outlier.png",
-                worst[1][0].upper() + worst[1][1:],
-                _picks_picture(details, worst[0], images)[0],
-            )
-        )
+        outlier = _picks_picture(details, worst[0], images)[0]
+        yield "duplicate_outlier.png", worst[1][0].upper() + worst[1][1:], outlier
     if scores is not None:
-        out.append(("scores.png", "Scores", score_distributions(details, scores.result())))
+        yield "scores.png", "Scores", score_distributions(details, scores.result())
     if len(details.inputs) > 1:
-        out.append(("inputs.png", "Inputs", input_contributions(details)))
+        yield "inputs.png", "Inputs", input_contributions(details)
     if details.particles.halfsets is not None:
-        out.append(("halfset_pairs.png", "Duplicate pairs across the half-sets", halfset_pairs(details)))
+        yield "halfset_pairs.png", "Duplicate pairs across the half-sets", halfset_pairs(details)
     if details.confirmed_by is not None:
-        out.append(("consensus.png", "Consensus by input", consensus_by_input(details)))
-        out.append(("agreement.png", "Agreement between inputs", agreement(details)))
-    return out, missing
+        yield "consensus.png", "Consensus by input", consensus_by_input(details)
+        yield "agreement.png", "Agreement between inputs", agreement(details)
 
 
 def _picks_picture(details: ParticleDetails, mic: int, images: Mapping[int, MicrographImage]) -> tuple[Picture, str]:

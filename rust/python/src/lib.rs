@@ -41,7 +41,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(counts::histogram, m)?)?;
     m.add_function(wrap_pyfunction!(counts::counts_per_group, m)?)?;
     m.add_function(wrap_pyfunction!(counts::halved_png_rows, m)?)?;
-    m.add_function(wrap_pyfunction!(counts::adler32, m)?)?;
+    m.add_function(wrap_pyfunction!(counts::zlib_stream, m)?)?;
     m.add_function(wrap_pyfunction!(paint::fill_box, m)?)?;
     m.add_function(wrap_pyfunction!(paint::blend_mask, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::agreement_counts, m)?)?;
