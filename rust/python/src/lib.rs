@@ -55,6 +55,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(images::images_kept_twice, m)?)?;
     m.add_function(wrap_pyfunction!(keys::group_keys, m)?)?;
     m.add_function(wrap_pyfunction!(keys::repeated_uint64, m)?)?;
+    m.add_function(wrap_pyfunction!(keys::name_key_ids, m)?)?;
+    m.add_function(wrap_pyfunction!(keys::name_keys, m)?)?;
     m.add_function(wrap_pyfunction!(keys::cs_locations, m)?)?;
     m.add_function(wrap_pyfunction!(metadata::element_texts, m)?)?;
     m.add_function(wrap_pyfunction!(metadata::element_texts_of_files, m)?)?;
