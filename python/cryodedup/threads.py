@@ -7,8 +7,8 @@ let go of Python's lock.
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -43,66 +43,18 @@ class Background(Generic[T]):
         return self._value  # type: ignore[return-value]  # (set when no error was)
 
 
-class Workers(Generic[T, R]):
-    """``work(item)`` on ``threads`` threads for each item :meth:`put`, begun as soon as a thread is free.
-
-    For work handed out while the rest is still being made (each picture encoded as soon as
-    it is drawn). Used as a context manager, the threads end with the block even when it raises.
-    """
-
-    def __init__(self, work: Callable[[T], R], threads: int, name: str = "cryodedup-worker") -> None:
-        self._work = work
-        # A deque's ends are safe to use from threads; the semaphore counts what it holds.
-        self._items: deque[tuple[int, T] | None] = deque()
-        self._held = threading.Semaphore(0)
-        self._results: list[Any] = []
-        self._ended = False
-        self._threads = [Background(self._run, name=name) for _ in range(max(1, threads))]
-
-    def put(self, item: T) -> None:
-        """Hands ``item`` to the next free thread."""
-        self._results.append(None)
-        self._hand((len(self._results) - 1, item))
-
-    def _hand(self, taken: tuple[int, T] | None) -> None:
-        self._items.append(taken)
-        self._held.release()
-
-    def _next(self) -> tuple[int, T] | None:
-        self._held.acquire()
-        return self._items.popleft()
-
-    def _run(self) -> None:
-        while (taken := self._next()) is not None:
-            k, item = taken
-            self._results[k] = self._work(item)
-
-    def _end(self) -> None:
-        if self._ended:
-            return
-        self._ended = True
-        for _ in self._threads:
-            self._hand(None)  # one end for each thread
-        for thread in self._threads:  # every one ended before any error is raised
-            thread.wait()
-
-    def results(self) -> list[R]:
-        """What the work returned for each item in the order put, once all is done; an error of the work raised here."""
-        self._end()
-        for thread in self._threads:
-            thread.result()
-        return self._results
-
-    def __enter__(self) -> Workers[T, R]:
-        return self
-
-    def __exit__(self, *raised: object) -> None:
-        self._end()
-
-
 def mapped(work: Callable[[T], R], items: Sequence[T], threads: int, name: str = "cryodedup-worker") -> list[R]:
     """``[work(item) for item in items]``, the items shared out to ``threads`` threads as each is free."""
-    workers = Workers(work, min(threads, len(items)), name)
-    for item in items:
-        workers.put(item)
-    return workers.results()
+    results: list[Any] = [None] * len(items)
+    taken = itertools.count()  # (next() on it is atomic under Python's lock)
+
+    def run() -> None:
+        while (k := next(taken)) < len(items):
+            results[k] = work(items[k])
+
+    workers = [Background(run, name=name) for _ in range(max(1, min(threads, len(items))))]
+    for worker in workers:  # every one ended before any error is raised
+        worker.wait()
+    for worker in workers:
+        worker.result()
+    return results

@@ -71,7 +71,7 @@ class _RenderOnceFont(ImageFont.FreeTypeFont):
         if made is None:
             made = super().getmask2(text, mode, *args, **kwargs)
             if len(self._masks) >= self.KEPT:
-                del self._masks[next(iter(self._masks))]
+                self._masks.pop(next(iter(self._masks)), None)  # (another thread may have taken it)
             self._masks[key] = made
         return made
 
