@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import math
+import threading
 from dataclasses import field
 from functools import cache, lru_cache
 from pathlib import Path
@@ -196,7 +197,8 @@ class Canvas:
         self.width, self.height = int(width), int(height)
         size = (self.width * SCALE, self.height * SCALE)
         #: The drawn pixels, a 32-bit word each (Pillow's 4 bytes), painted by the core too.
-        self.words = _spare_words((size[1], size[0]))
+        self._room = _room_for(size[0] * size[1])
+        self.words = self._room[: size[0] * size[1]].reshape(size[1], size[0])
         fill_box(self.words, 0, 0, size[0] - 1, size[1] - 1, WHITE_WORD)
         self.drawn = self.words.view(np.uint8).reshape(size[1], size[0], 4)
         self.image = Image.frombuffer("RGBX", size, self.drawn, "raw", "RGBX", 0, 1)
@@ -368,31 +370,35 @@ class Canvas:
         return png.encode_rows(halved_png_rows(self.drawn), self.width, channels=3)
 
     def png_once(self) -> bytes:
-        """:meth:`png`, then the drawn pixels given to the next canvas of this size: this one is done with."""
+        """:meth:`png`, then the room of the drawn pixels given to a later canvas: this one is done with."""
         data = self.png()
-        _SPARE.setdefault(self.words.shape, []).append(self.words)
-        del self.words, self.drawn, self.image, self.draw  # (drawing into another's pixels would fail loudly)
+        with _SPARE_LOCK:
+            _SPARE.append(self._room)
+        del self._room, self.words, self.drawn, self.image, self.draw  # (drawing on would fail loudly)
         return data
 
 
-#: Drawn pixels of canvases already encoded, by shape, for the next canvases of that size
-#: (:meth:`Canvas.png_once`): a new 15 MB canvas costs 3,800 page faults (~8 ms), a used one
-#: only its repainting white. Emptied by :func:`drop_spares` when a job's pictures are done.
-_SPARE: dict[tuple[int, ...], list[np.ndarray]] = {}
+#: Rooms (flat words) of the drawn pixels of canvases already encoded (:meth:`Canvas.png_once`),
+#: for later canvases of that size or smaller: a new 15 MB canvas costs 3,800 page faults
+#: (8-30 ms), a used room only its repainting white. Emptied by :func:`drop_spares` when a
+#: job's pictures are done.
+_SPARE: list[np.ndarray] = []
+_SPARE_LOCK = threading.Lock()
 
 
-def _spare_words(shape: tuple[int, int]) -> np.ndarray:
-    """Room for a canvas's drawn pixels: a spare one of that shape, else new."""
-    spare = _SPARE.get(shape)
-    try:
-        return spare.pop() if spare else np.empty(shape, dtype=np.uint32)
-    except IndexError:  # taken by another thread meanwhile
-        return np.empty(shape, dtype=np.uint32)
+def _room_for(words: int) -> np.ndarray:
+    """Flat room for at least ``words`` drawn pixels: the smallest spare one that holds them, else new."""
+    with _SPARE_LOCK:
+        fits = [k for k, room in enumerate(_SPARE) if room.size >= words]
+        if fits:
+            return _SPARE.pop(min(fits, key=lambda k: _SPARE[k].size))
+    return np.empty(words, dtype=np.uint32)
 
 
 def drop_spares() -> None:
-    """Lets go of the spare pixels (:func:`_spare_words`) kept for new canvases."""
-    _SPARE.clear()
+    """Lets go of the spare rooms (:func:`_room_for`) kept for new canvases."""
+    with _SPARE_LOCK:
+        _SPARE.clear()
 
 
 MARKER_RADIUS = 5.5  # PNG pixels: a 7-point marker at 110 dpi, as before
