@@ -56,6 +56,10 @@ def test_data_in_memory_draws_its_pictures_into_outdir_with_plot(tmp_path, cs_fi
         p.name for p in (tmp_path / "memory").iterdir()
     }
     assert len(kept) == len(np.load(next((tmp_path / "files").glob("*kept*.cs"))))
+    # The examples are drawn on blank frames, whose titles point at the summary's row saying why.
+    assert (
+        "examples drawn on a blank frame: no image file was given" in (tmp_path / "memory" / "report.html").read_text()
+    )
     with pytest.raises(CryodedupError, match="already exists.*force="):  # refused as files' outputs are
         remove_duplicates(records, tmp_path / "memory", min_dist=25.0, plot=True)
     remove_duplicates(records, tmp_path / "memory", min_dist=25.0, plot=True, force=True)

@@ -313,6 +313,12 @@ class CentreReport:
 
         images = drawn_images(details, options.plot_mics, image_of)
         pictures = Pictures(*plots.rendered_particle_figures(details, options.plot_mics, images))
+        if pictures.missing:  # (the examples' titles point here)
+            shown = len(plots.micrographs_to_show(details, options.plot_mics))
+            summary["micrograph_images"] = (
+                f"{len(pictures.missing)} of {shown} examples drawn on a blank frame: "
+                "no image file was given for their micrographs"
+            )
         return write_report(details, outdir, options, pictures, summary, force)
 
 
