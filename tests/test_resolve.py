@@ -7,10 +7,13 @@ itself writes down (which rows share a micrograph), never on the code's own grou
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cryodedup import ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
@@ -29,6 +32,7 @@ from cryodedup.resolve import (
     resolve_pixel_size,
     resolve_score,
 )
+from cryodedup.resolve.micrograph_names import name_key_ids
 from fixtures.synthetic import write_cs
 from helpers import LOCATION_FIELDS, star_text
 from oracle import oracle, oracle_by_group
@@ -385,6 +389,63 @@ def test_file_name_keys_follow_the_rule_over_random_names():
     for _ in range(20_000):
         name = "".join(rng.choice(parts) for _ in range(rng.randint(0, 6)))
         assert name_key(name) == _key_by_the_rule(name), name
+
+
+def _mixed_case(text: str) -> st.SearchStrategy[str]:
+    return st.tuples(*[st.sampled_from([c.lower(), c.upper()]) for c in text]).map("".join)
+
+
+_ENDINGS = [".mrc", ".mrcs", ".tif", ".tiff", ".eer", ".bz2", "_patch_aligned_doseweighted", "_patch_aligned"]
+_ENDINGS += ["_rigid_aligned", "_dw", "_nodw", "_fractions"]
+#: Pieces of micrograph names: endings in any case, uids (CryoSPARC's 21 digits, 20 digits, Arabic
+#: digits), folders, and letters whose str.lower() is not ASCII's (the Kelvin sign, İ, ß).
+_ENDING = st.sampled_from(_ENDINGS).flatmap(_mixed_case)
+_UID = st.sampled_from(["003164745126225829418_", "12345678901234567890_", "\u0660" * 21 + "_"])
+_FOLDER = st.sampled_from(["", "a/", "b\\", "J1/x.mrc/"])
+_STEM = st.sampled_from(["", "x", "X", "é", "É", "İ", "\u212a", "ß", "\n", "_", ".", "ｍ"])
+_NAME_PARTS = st.one_of(_ENDING, _UID, _FOLDER, _STEM)
+#: Names as the tools make them (a folder, a uid, a stem, endings: many share a key), and any
+#: sequence of those pieces.
+_NAME = st.one_of(
+    st.tuples(_FOLDER, st.one_of(st.just(""), _UID), _STEM, st.lists(_ENDING, max_size=3)).map(
+        lambda p: p[0] + p[1] + p[2] + "".join(p[3])
+    ),
+    st.lists(_NAME_PARTS, max_size=6).map("".join),
+)
+_NAMES = st.lists(_NAME, max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_NAMES)
+def test_the_cores_name_keys_group_names_as_name_key_does(names):
+    """The core's keys and key numbers against Python's name_key (the reference), over names that mostly collide."""
+    import cryodedup._core as _core
+    from cryodedup.resolve.micrograph_names import EXTENSIONS, SUFFIXES
+
+    keys = [name_key(name) for name in names]
+    numbers: dict[str, int] = {}
+    assert name_key_ids(names).tolist() == [numbers.setdefault(key, len(numbers)) for key in keys]
+    endings = [[e.lower() for e in EXTENSIONS], [e.lower() for e in SUFFIXES]]
+    assert _core.name_keys(names, *endings) == keys
+
+
+def test_name_key_ids_takes_names_the_core_cannot_read():
+    """A lone surrogate (a file name not in UTF-8, as os.fsdecode gives it) is keyed in Python."""
+    assert name_key_ids(["a/x\udcff.mrc", "b/x\udcff_DW.MRC", "x"]).tolist() == [0, 0, 1]
+
+
+def test_no_other_letter_lowers_into_an_ending():
+    """Why the core may compare the endings ASCII-case-insensitively where Python lowers the name.
+
+    A character outside ASCII whose str.lower() ends in a letter of an ending could turn a
+    name's end into that ending for Python and not for the core (the Kelvin sign lowers to k).
+    """
+    from cryodedup.resolve.micrograph_names import EXTENSIONS, SUFFIXES
+
+    letters = {c for ending in EXTENSIONS + SUFFIXES for c in ending.lower()}
+    assert all(c.isascii() and c == c.lower() for ending in EXTENSIONS + SUFFIXES for c in ending.lower())
+    lowered = (chr(c).lower() for c in range(0x80, sys.maxunicode + 1) if not 0xD800 <= c < 0xE000)
+    assert not [low for low in lowered if low[-1] in letters]
 
 
 def test_matching_by_brute_force_over_small_cases():

@@ -296,8 +296,8 @@ class CentreReport:
             return by_name.get(name, outdir / "no image" / name)
 
         images = drawn_images(details, options.plot_mics, image_of)
-        figures, missing = plots.particle_figures(details, options.plot_mics, images)
-        return write_report(details, outdir, options, Pictures(plots.rendered(figures), missing), summary, True)
+        pictures = Pictures(*plots.rendered_particle_figures(details, options.plot_mics, images))
+        return write_report(details, outdir, options, pictures, summary, True)
 
 
 def remove_duplicate_centres(

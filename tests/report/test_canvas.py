@@ -1,9 +1,10 @@
 """The canvas's own helpers, against numpy's (the oracle)."""
 
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from cryodedup.report.canvas import INK, SCALE, TICK_TEXT, Canvas, _distinct, _unique_rows, font, font_path
+from cryodedup.report.canvas import INK, SCALE, TICK_TEXT, Canvas, _distinct, _unique_rows, drop_spares, font, font_path
 
 
 def test_distinct_positions_are_numpys_unique_rows():
@@ -107,3 +108,25 @@ def test_unique_rows_are_numpys():
     for _ in range(100):
         rows = rng.integers(-3, 4, (int(rng.integers(1, 60)), int(rng.integers(1, 5)))).astype(float)
         assert np.array_equal(_unique_rows(rows), np.unique(rows, axis=0))
+
+
+def _scribbled(width: int, height: int) -> Canvas:
+    canvas = Canvas(width, height)
+    canvas.rectangle((3, 4, width / 2, height - 5), fill=(200, 30, 40), outline=INK)
+    canvas.text((width / 2, height / 2), "room", TICK_TEXT)
+    return canvas
+
+
+def test_a_canvas_in_a_used_room_draws_as_a_new_one():
+    # Oracle: the same picture on a canvas of new memory. The used room is larger, dirty,
+    # and of another shape; whatever it held must not show.
+    drop_spares()
+    fresh = _scribbled(37, 23).png()
+    big = _scribbled(90, 61)
+    big.rectangle((0, 0, 90, 61), fill=(0, 0, 0))
+    big.png_once()
+    reused = _scribbled(37, 23)
+    assert reused.png() == fresh
+    with pytest.raises(AttributeError):  # an encoded canvas gave its room away: no drawing on it
+        big.rectangle((0, 0, 1, 1), fill=INK)
+    drop_spares()

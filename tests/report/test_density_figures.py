@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from typing import Any
 
 import numpy as np
 import pytest
@@ -80,20 +81,20 @@ def test_the_stacking_micrographs_are_named_counted_and_drawn(stacked, tmp_path,
     counts = brute_force_duplicates(rows)
     names, threshold = expected_outliers(counts)
     assert names and {n[-6:-4] for n in names} == {f"{m:02d}" for m in STACKING}  # the set shows what it means to
-    captured = {}
-    original = plots.particle_figures
+    captured: dict[str, Any] = {}
+    original = plots.rendered_particle_figures
 
-    def spy(details, n_mics, find):
-        captured["pictures"], missing = original(details, n_mics, find)
-        return captured["pictures"], missing
+    def spy(details, n_mics, images):
+        captured["pictures"], _ = plots.particle_figures(details, n_mics, images)
+        return original(details, n_mics, images)
 
-    plots.particle_figures = spy
+    plots.rendered_particle_figures = spy
     try:
         s = remove_duplicate_particles(
             [path], tmp_path / "out", ParticleOptions(min_dist=MIN_DIST, plot=True, plot_mics=plot_mics)
         )
     finally:
-        plots.particle_figures = original
+        plots.rendered_particle_figures = original
     json.dumps(s, allow_nan=False)
     density = s["duplicate_density"]
     assert density["threshold"] == pytest.approx(threshold, abs=1e-4)

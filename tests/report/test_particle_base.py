@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from cryodedup.report.particle_base import ParticleDetails
+from cryodedup.report.particle_base import EXTENT_BLOCK, ParticleDetails, column_extent
 
 
 @pytest.mark.parametrize("consensus", [False, True])
@@ -43,3 +43,14 @@ def test_counts_per_micrograph(consensus):
     for counts in (details.picks_per_micrograph, details.rejected_per_micrograph, details.duplicates_per_micrograph):
         with pytest.raises(ValueError, match="read-only"):
             counts[0] += 1  # shared by every picture: none may change them
+
+
+@pytest.mark.parametrize("rows", [1, 5, EXTENT_BLOCK - 1, EXTENT_BLOCK, EXTENT_BLOCK + 1, 3 * EXTENT_BLOCK + 7])
+@pytest.mark.parametrize("columns", [2, 3])
+def test_column_extent_is_numpys_min_and_max_of_each_column(rows, columns):
+    values = np.random.default_rng(rows * columns).normal(size=(rows, columns)) * 1e3
+    low, high = column_extent(values)
+    assert (low == values.min(axis=0)).all() and (high == values.max(axis=0)).all()
+    values[rows // 2, 1] = np.nan  # a NaN is the extent of its column, as numpy's is
+    low, high = column_extent(values)
+    assert np.isnan(low[1]) and np.isnan(high[1]) and low[0] == values[:, 0].min()

@@ -723,8 +723,7 @@ def draw_pictures(details: ParticleDetails, options: ParticleOptions, first_inpu
         return next((p for p in tried if p.exists()), tried[0])
 
     images = drawn_images(details, options.plot_mics, find_micrograph)
-    figures, missing = plots.particle_figures(details, options.plot_mics, images)
-    return Pictures(plots.rendered(figures), missing)
+    return Pictures(*plots.rendered_particle_figures(details, options.plot_mics, images))
 
 
 def drawn_images(

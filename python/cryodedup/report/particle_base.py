@@ -149,10 +149,28 @@ class ParticleDetails:
     @cached_property
     def pick_extent(self) -> tuple[np.ndarray, np.ndarray]:
         """(lowest x, y or 0, highest x, y) of every particle's centre, in Å."""
-        # Column by column: numpy reduces a tall two-column array along axis 0 a row at a
-        # time (20 ms for a million rows, 0.6 ms this way).
-        x, y = self.centres[:, 0], self.centres[:, 1]
-        return np.minimum([x.min(), y.min()], 0.0), np.array([x.max(), y.max()])
+        low, high = column_extent(self.centres)
+        return np.minimum(low[:2], 0.0), high[:2]
+
+
+#: Rows of a narrow array reduced as one wide row by :func:`column_extent`.
+EXTENT_BLOCK = 2048
+
+
+def column_extent(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lowest and the highest value of each column of ``values`` (rows, columns; rows > 0); NaN if any is.
+
+    numpy reduces a tall, narrow array along its rows one row at a time (20 ms for a million
+    centres), and one of its columns without vector instructions (12 instructions a value);
+    here blocks of rows are reduced as wide rows, a vector at a time, then the blocks' columns.
+    """
+    rows, columns = values.shape
+    whole = rows - rows % EXTENT_BLOCK
+    blocks = values[:whole].reshape(-1, EXTENT_BLOCK * columns)  # (a copy only if not contiguous)
+    tail = values[whole:]
+    low = [blocks.min(axis=0).reshape(-1, columns)] if whole else []
+    high = [blocks.max(axis=0).reshape(-1, columns)] if whole else []
+    return np.vstack([*low, tail]).min(axis=0), np.vstack([*high, tail]).max(axis=0)
 
 
 def _read_only(counts: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ keep the data they show by name (``panel.marks``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 import numpy as np
 from PIL import Image
@@ -32,6 +33,7 @@ from .canvas import (
     Legend,
     Panel,
     Picture,
+    drop_spares,
     font,
     nice_ticks,
     rgb,
@@ -654,6 +656,10 @@ def micrographs_drawn(details: ParticleDetails, n_mics: int) -> list[int]:
     return examples + ([worst[0]] if worst and worst[0] not in examples else [])
 
 
+#: A picture to draw: its file name, its caption, and what draws it.
+Drawing = tuple[str, str, Callable[[], Picture]]
+
+
 def particle_figures(
     details: ParticleDetails, n_mics: int, images: Mapping[int, MicrographImage]
 ) -> tuple[list[NamedPicture], list[str]]:
@@ -664,53 +670,75 @@ def particle_figures(
     The micrograph of the highest outlying duplicate fraction is drawn too
     (``duplicate_outlier.png``) unless it is an example, whose caption then says so.
     """
-    out: list[NamedPicture] = []
-    missing: list[str] = []
+    drawings, missing = figure_drawings(details, n_mics, images)
+    return [(name, caption, draw()) for name, caption, draw in drawings], missing
+
+
+def rendered_particle_figures(
+    details: ParticleDetails, n_mics: int, images: Mapping[int, MicrographImage]
+) -> tuple[list[tuple[str, str, bytes]], list[str]]:
+    """:func:`particle_figures` rendered: (file name, title, PNG bytes), and the missing images.
+
+    Two threads each draw a picture and encode it, then the next: one's drawing (Python,
+    under its lock) overlaps the other's encoding and painting (the core, without it), and an
+    encoded picture's pixels serve a later one (no new pages to fault in).
+    """
+    drawings, missing = figure_drawings(details, n_mics, images)
+    try:
+        pngs = mapped(_drawn_png, [draw for _, _, draw in drawings], threads=2, name="cryodedup-picture")
+    finally:
+        drop_spares()
+    return [(name, caption, data) for (name, caption, _), data in zip(drawings, pngs)], missing
+
+
+def _drawn_png(draw: Callable[[], Picture]) -> bytes:
+    return draw().png_once()
+
+
+def figure_drawings(
+    details: ParticleDetails, n_mics: int, images: Mapping[int, MicrographImage]
+) -> tuple[list[Drawing], list[str]]:
+    """What draws each picture of :func:`particle_figures`, in order, and the image files not found."""
     unit = details.unit
     # Counted on a thread while the other pictures are drawn (the other core is idle then).
     scores = None if details.scores is None else Background(score_counts, details, name="cryodedup-scores")
     worst = worst_outlier(details)
     examples = micrographs_to_show(details, n_mics)
+    drawings: list[Drawing] = []
     for k, mic in enumerate(examples):
-        figure, absent = _picks_picture(details, mic, images)
-        missing += [absent] if absent else []
         caption = f"Example {unit} {k + 1}" + (f": {worst[1]}" if worst and worst[0] == mic else "")
-        out.append((f"example_{unit}_{k + 1}.png", caption, figure))
-    out.append(("nn_distances.png", "Nearest-neighbour distances", nn_histogram(details)))
-    out.append(("rejected_per_micrograph.png", f"Rejected per {unit}", rejected_fraction(details)))
-    out.append(("duplicate_fraction.png", f"Duplicate fraction per {unit}", duplicate_fraction(details)))
+        drawings.append((f"example_{unit}_{k + 1}.png", caption, partial(_picks_picture, details, mic, images)))
+    drawings.append(("nn_distances.png", "Nearest-neighbour distances", partial(nn_histogram, details)))
+    drawings.append(("rejected_per_micrograph.png", f"Rejected per {unit}", partial(rejected_fraction, details)))
+    drawings.append(("duplicate_fraction.png", f"Duplicate fraction per {unit}", partial(duplicate_fraction, details)))
     if worst and worst[0] not in examples:  # (its image, if not found, is not counted with the examples')
-        out.append(
-            (
-                "duplicate_outlier.png",
-                worst[1][0].upper() + worst[1][1:],
-                _picks_picture(details, worst[0], images)[0],
-            )
-        )
+        outlier = partial(_picks_picture, details, worst[0], images)
+        drawings.append(("duplicate_outlier.png", worst[1][0].upper() + worst[1][1:], outlier))
     if scores is not None:
-        out.append(("scores.png", "Scores", score_distributions(details, scores.result())))
+        drawings.append(("scores.png", "Scores", lambda: score_distributions(details, scores.result())))
     if len(details.inputs) > 1:
-        out.append(("inputs.png", "Inputs", input_contributions(details)))
+        drawings.append(("inputs.png", "Inputs", partial(input_contributions, details)))
     if details.particles.halfsets is not None:
-        out.append(("halfset_pairs.png", "Duplicate pairs across the half-sets", halfset_pairs(details)))
+        drawings.append(("halfset_pairs.png", "Duplicate pairs across the half-sets", partial(halfset_pairs, details)))
     if details.confirmed_by is not None:
-        out.append(("consensus.png", "Consensus by input", consensus_by_input(details)))
-        out.append(("agreement.png", "Agreement between inputs", agreement(details)))
-    return out, missing
+        drawings.append(("consensus.png", "Consensus by input", partial(consensus_by_input, details)))
+        drawings.append(("agreement.png", "Agreement between inputs", partial(agreement, details)))
+    missing = [] if unit == "tomogram" else [images[mic].missing for mic in examples if images[mic].missing]
+    return drawings, missing
 
 
-def _picks_picture(details: ParticleDetails, mic: int, images: Mapping[int, MicrographImage]) -> tuple[Picture, str]:
-    """A micrograph's picks over its image, and the image's path when it was not found ("" when found).
+def _picks_picture(details: ParticleDetails, mic: int, images: Mapping[int, MicrographImage]) -> Picture:
+    """A micrograph's picks over its image, on a blank frame if it was not found.
 
     A tomogram is a volume: its picks are drawn on a blank frame.
     """
     if details.unit == "tomogram":
-        return micrograph_picks(details, mic, None), ""
+        return micrograph_picks(details, mic, None)
     found = images[mic]
     if found.missing:
-        return micrograph_picks(details, mic, None, missing=found.missing), found.missing
+        return micrograph_picks(details, mic, None, missing=found.missing)
     image = None if found.pixels is None else display_image(found.pixels, found.factor)
-    return micrograph_picks(details, mic, image), ""
+    return micrograph_picks(details, mic, image)
 
 
 def worst_outlier(details: ParticleDetails) -> tuple[int, str] | None:

@@ -9,6 +9,7 @@ use numpy::{
     PyUntypedArrayMethods,
 };
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 
 use crate::dedup::{on_groups, Groups};
 use crate::errors::CoreError;
@@ -74,10 +75,12 @@ pub(crate) fn halved_png_rows<'py>(
     rows.into_pyarray(py).reshape([height / 2, 1 + width / 2 * 3])
 }
 
-/// adler32(rows) -> checksum: the Adler-32 of ``rows`` (uint8, contiguous) as
-/// ``zlib.adler32`` gives it, 32 bytes a step (GIL released).
+/// zlib_stream(rows) -> bytes: the zlib stream of ``rows`` (uint8, contiguous), as a PNG's
+/// image data holds it: zlib's header, the rows deflated at the fastest level, their
+/// Adler-32 (GIL released).
 #[pyfunction]
-pub(crate) fn adler32(py: Python<'_>, rows: PyReadonlyArray2<'_, u8>) -> PyResult<u32> {
+pub(crate) fn zlib_stream<'py>(py: Python<'py>, rows: PyReadonlyArray2<'py, u8>) -> PyResult<Bound<'py, PyBytes>> {
     let data = rows.as_slice()?;
-    Ok(py.detach(|| cryodedup_core::algo::adler32::adler32(data)))
+    let stream = py.detach(|| png_rows::zlib_stream(data));
+    Ok(PyBytes::new(py, &stream))
 }

@@ -2,6 +2,7 @@
 //! and a `.cs` file's location slot read in one pass over its records.
 
 use cryodedup_core::algo::keys;
+use cryodedup_core::algo::name_keys::{self as file_name_keys, Endings};
 use cryodedup_core::io::cs_location::{read_locations, LocationFields};
 use numpy::ndarray::Axis;
 use numpy::{
@@ -76,6 +77,38 @@ pub(crate) fn group_keys<'py>(py: Python<'py>, keys: Keys<'py>) -> PyResult<KeyG
         last: last.into_pyarray(py).unbind(),
         counts: counts.into_pyarray(py).unbind(),
     })
+}
+
+/// name_key_ids(names, extensions, suffixes) -> uint32 array: each micrograph name's
+/// file-name key as a number, equal for equal keys, numbered in order of first appearance
+/// (the key is Python's `micrograph_names.name_key`; the endings in ASCII lower case).
+#[pyfunction]
+pub(crate) fn name_key_ids<'py>(
+    py: Python<'py>,
+    names: Vec<String>,
+    extensions: Vec<String>,
+    suffixes: Vec<String>,
+) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    let (extensions, suffixes) = (lower_ascii(&extensions)?, lower_ascii(&suffixes)?);
+    let endings = Endings { extensions: &extensions, suffixes: &suffixes };
+    Ok(py.detach(|| file_name_keys::key_ids(&names, endings)).into_pyarray(py))
+}
+
+/// name_keys(names, extensions, suffixes) -> list of str: each name's file-name key, as
+/// name_key_ids numbers them.
+#[pyfunction]
+pub(crate) fn name_keys(names: Vec<String>, extensions: Vec<String>, suffixes: Vec<String>) -> PyResult<Vec<String>> {
+    let (extensions, suffixes) = (lower_ascii(&extensions)?, lower_ascii(&suffixes)?);
+    let endings = Endings { extensions: &extensions, suffixes: &suffixes };
+    Ok(names.iter().map(|name| file_name_keys::name_key(name, endings).to_owned()).collect())
+}
+
+/// The endings as the core compares them, refused unless ASCII lower case.
+fn lower_ascii(endings: &[String]) -> PyResult<Vec<&str>> {
+    if endings.iter().any(|e| !file_name_keys::is_lower_ascii(e)) {
+        return Err(PyValueError::new_err("name keys: the endings must be ASCII lower case"));
+    }
+    Ok(endings.iter().map(String::as_str).collect())
 }
 
 /// repeated_uint64(keys) -> (key, count) or None: the smallest key held by more than one

@@ -41,7 +41,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(counts::histogram, m)?)?;
     m.add_function(wrap_pyfunction!(counts::counts_per_group, m)?)?;
     m.add_function(wrap_pyfunction!(counts::halved_png_rows, m)?)?;
-    m.add_function(wrap_pyfunction!(counts::adler32, m)?)?;
+    m.add_function(wrap_pyfunction!(counts::zlib_stream, m)?)?;
     m.add_function(wrap_pyfunction!(paint::fill_box, m)?)?;
     m.add_function(wrap_pyfunction!(paint::blend_mask, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::agreement_counts, m)?)?;
@@ -55,6 +55,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(images::images_kept_twice, m)?)?;
     m.add_function(wrap_pyfunction!(keys::group_keys, m)?)?;
     m.add_function(wrap_pyfunction!(keys::repeated_uint64, m)?)?;
+    m.add_function(wrap_pyfunction!(keys::name_key_ids, m)?)?;
+    m.add_function(wrap_pyfunction!(keys::name_keys, m)?)?;
     m.add_function(wrap_pyfunction!(keys::cs_locations, m)?)?;
     m.add_function(wrap_pyfunction!(metadata::element_texts, m)?)?;
     m.add_function(wrap_pyfunction!(metadata::element_texts_of_files, m)?)?;

@@ -14,9 +14,12 @@ fn pixels<'a>(words: &'a mut PyReadwriteArray2<'_, u32>) -> PyResult<Pixels<'a>>
 
 /// fill_box(pixels, x0, y0, x1, y1, ink): ``pixels`` uint32 (height, width), contiguous;
 /// columns x0..=x1 of rows y0..=y1 (cut to the picture) set to ``ink`` (Pillow's ink of the
-/// colour, ``draw.draw_ink``): Pillow's ``rectangle(fill=...)`` with integer corners.
+/// colour, ``draw.draw_ink``): Pillow's ``rectangle(fill=...)`` with integer corners. Lets go
+/// of Python's lock: a new canvas's white (15 MB, its pages faulted in) is painted while
+/// another thread draws.
 #[pyfunction]
 pub(crate) fn fill_box(
+    py: Python<'_>,
     mut words: PyReadwriteArray2<'_, u32>,
     x0: i64,
     y0: i64,
@@ -24,7 +27,8 @@ pub(crate) fn fill_box(
     y1: i64,
     ink: i64,
 ) -> PyResult<()> {
-    pixels(&mut words)?.fill_box(x0, y0, x1, y1, ink as u32);
+    let mut painted = pixels(&mut words)?;
+    py.detach(|| painted.fill_box(x0, y0, x1, y1, ink as u32));
     Ok(())
 }
 

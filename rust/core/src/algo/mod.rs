@@ -9,6 +9,7 @@
 //! - [`images`]: the same particle image twice: the rows kept at two centres.
 //! - [`joined`]: micrographs walked as one where they share a particle image.
 //! - [`keys`]: rows grouped by equal keys (micrograph uids or paths), each hashed once.
+//! - [`name_keys`]: micrograph file names without what the tools add (`--match-micrographs name`).
 //! - [`grid`], [`kdtree`]: radius searches among dense and spread points.
 //! - [`neighbours`]: each particle's distance to its nearest neighbour (for the pictures).
 //! - [`histogram`]: the pictures' histograms and per-micrograph counts, one pass over the rows each.
@@ -32,6 +33,7 @@ pub mod joined;
 pub mod kdtree;
 pub mod keys;
 pub mod micrographs;
+pub mod name_keys;
 pub mod neighbours;
 pub mod paint;
 pub mod png_rows;
