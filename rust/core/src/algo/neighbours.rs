@@ -135,6 +135,9 @@ impl<const D: usize> Cells<D> {
     /// Sorts `members` into cells at least `reach` (finite) wide; false where the picks crowd
     /// or no such grid exists.
     fn sort(&mut self, coords: &[f64], members: &[u32], reach: f64) -> bool {
+        if reach <= 0.0 {
+            return false; // (cells of no width: the k-d tree finds the copies at one spot)
+        }
         let m = members.len();
         let (mut lo, mut hi) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
         self.gathered.clear();
