@@ -46,6 +46,23 @@ def test_starfile_tables_match_the_files(tmp_path):
     assert frame_kept["rlnImageName"].tolist() == expected
 
 
+def test_data_in_memory_draws_its_pictures_into_outdir_with_plot(tmp_path, cs_file):
+    # The same pictures as the files' job draws (oracle: that job's report), the same rows kept.
+    remove_duplicates(cs_file, tmp_path / "files", min_dist=25.0, plot=True)
+    records = np.load(cs_file)
+    kept, _ = remove_duplicates(Dataset(records), tmp_path / "memory", min_dist=25.0, plot=True)
+    drawn = sorted(p.name for p in (tmp_path / "memory").glob("*.png"))
+    assert drawn == sorted(p.name for p in (tmp_path / "files").glob("*.png")) and "report.html" in {
+        p.name for p in (tmp_path / "memory").iterdir()
+    }
+    assert len(kept) == len(np.load(next((tmp_path / "files").glob("*kept*.cs"))))
+    with pytest.raises(CryodedupError, match="already exists.*force="):  # refused as files' outputs are
+        remove_duplicates(records, tmp_path / "memory", min_dist=25.0, plot=True)
+    remove_duplicates(records, tmp_path / "memory", min_dist=25.0, plot=True, force=True)
+    with pytest.raises(CryodedupError, match="plot=True with particles in memory: give outdir"):
+        remove_duplicates(records, min_dist=25.0, plot=True)
+
+
 def test_unknown_data_and_missing_outdir():
     with pytest.raises(TypeError, match="cannot remove duplicates from a int"):
         remove_duplicates(3)

@@ -31,7 +31,7 @@ from .errors import CryodedupError
 from .formats.cryosparc.dataset import CsFile
 from .formats.cryosparc.particles import read_dataset
 from .formats.sniff import is_copick_config
-from .formats.star.particles import DataFrame, read_frame
+from .formats.star.particles import read_frame
 from .jobs.particles import (
     Decision,
     Pictures,
@@ -61,9 +61,9 @@ def remove_duplicates(
         cryosparc-tools ``Dataset`` or structured array with CryoSPARC fields, a pandas
         DataFrame with RELION labels, or ``starfile.read``'s dict of tables.
     outdir : path, optional
-        Output folder; needed (and used) only for files. A copick project's config file
-        needs none: its kept picks go back into the project (with ``outdir``, RELION 5
-        STAR files too).
+        Output folder; needed (and used) for files, and with ``plot=True`` for data in
+        memory (its pictures and report.html). A copick project's config file needs none:
+        its kept picks go back into the project (with ``outdir``, RELION 5 STAR files too).
     force : bool
         Overwrite existing output files.
     log : callable(message, level), optional
@@ -137,13 +137,17 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
             particles, decision = decided[0]
             return copick_picks(particles, decision.keep), copick_picks(particles, ~decision.keep)
         return summary["outputs"]["kept"], summary["outputs"]["rejected"]
+
+    def keep_of(particles: ParticleSet) -> np.ndarray:
+        return _keep(particles, opts, warn, _InMemoryReport(outdir, force))
+
     if isinstance(data, np.ndarray) and data.dtype.names:
         if data.ndim != 1:
             raise CryodedupError(f"a structured array of particles must be one-dimensional, got shape {data.shape}")
-        keep = _keep_cryosparc(CsFile(data, "numpy"), opts, warn)
+        keep = keep_of(read_dataset(CsFile(data, "numpy"), opts, warn))
         return data[keep], data[~keep]
     if type(data).__name__ == "Dataset" and hasattr(data, "fields"):
-        keep = _keep_cryosparc(CsFile(data, "csdat"), opts, warn)
+        keep = keep_of(read_dataset(CsFile(data, "csdat"), opts, warn))
         return data.mask(keep), data.mask(~keep)
     if isinstance(data, dict) and "particles" in data:
         for key in ("particles", "optics"):
@@ -152,10 +156,10 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
                     f"data[{key!r}] is a {type(data[key]).__name__}; expected a pandas DataFrame, as starfile.read "
                     "gives (starfile.read(path, always_dict=True))"
                 )
-        keep = _keep_relion(data["particles"], data.get("optics"), opts, warn)
+        keep = keep_of(read_frame(data["particles"], data.get("optics"), opts, warn))
         return ({**data, "particles": data["particles"][keep]}, {**data, "particles": data["particles"][~keep]})
     if _is_frame(data):
-        keep = _keep_relion(data, None, opts, warn)
+        keep = keep_of(read_frame(data, None, opts, warn))
         return data[keep], data[~keep]
     raise TypeError(f"cannot remove duplicates from a {type(data).__name__}; see help(remove_duplicates)")
 
@@ -192,22 +196,32 @@ def _is_frame(data: Any) -> bool:
     return hasattr(data, "columns") and hasattr(data, "to_numpy")
 
 
-def _keep(particles: ParticleSet, options: ParticleOptions, warn: Warn) -> np.ndarray:
-    """The rows kept; an image kept twice warned of as the command line does (``same_image="warn"``)."""
-    keep = decide(particles, options).keep
+@dataclass(frozen=True)
+class _InMemoryReport:
+    """Where data in memory's pictures and report.html go (``plot=True``), and whether they may replace others."""
+
+    outdir: StrPath | None
+    force: bool
+
+
+def _keep(particles: ParticleSet, options: ParticleOptions, warn: Warn, report: _InMemoryReport) -> np.ndarray:
+    """The rows kept; an image kept twice warned of as the command line does (``same_image="warn"``).
+
+    With ``plot``, the pictures and report.html of the decision are written into ``report.outdir``.
+    """
+    start = time.perf_counter()
+    decision = decide(particles, options)
+    keep = decision.keep
     if particles.images is not None and options.same_image == "warn":
         found = same_image_summary(particles.images, particles.groups, particles.centres, keep, options.same_image)
         if found.get("message"):
             warn(found["message"])
+    if options.plot:
+        if report.outdir is None:
+            raise CryodedupError("plot=True with particles in memory: give outdir, the folder for the pictures")
+        pictures = CentreReport(report.outdir, kept="the kept rows (returned)", rejected="the rejected rows (returned)")
+        pictures.write(particles, decision, options, time.perf_counter() - start, force=report.force)
     return keep
-
-
-def _keep_cryosparc(cs: CsFile, options: ParticleOptions, warn: Warn) -> np.ndarray:
-    return _keep(read_dataset(cs, options, warn), options, warn)
-
-
-def _keep_relion(particles: DataFrame, optics: DataFrame | None, options: ParticleOptions, warn: Warn) -> np.ndarray:
-    return _keep(read_frame(particles, optics, options, warn), options, warn)
 
 
 #: The options of :func:`remove_duplicate_centres`: those of the decision (the others read files).
@@ -279,8 +293,10 @@ class CentreReport:
     score_label: str = "score"
     shift: str = "none"
 
-    def write(self, particles: ParticleSet, decision: Decision, options: ParticleOptions, seconds: float) -> list[str]:
-        """The particle job's pictures and report of this decision, written into ``outdir``."""
+    def write(
+        self, particles: ParticleSet, decision: Decision, options: ParticleOptions, seconds: float, force: bool = True
+    ) -> list[str]:
+        """The particle job's pictures and report of this decision, written into ``outdir`` (``force``: over others)."""
         from .report import particle_figures as plots
 
         summary = summarize(particles, decision, options)
@@ -297,7 +313,7 @@ class CentreReport:
 
         images = drawn_images(details, options.plot_mics, image_of)
         pictures = Pictures(*plots.rendered_particle_figures(details, options.plot_mics, images))
-        return write_report(details, outdir, options, pictures, summary, True)
+        return write_report(details, outdir, options, pictures, summary, force)
 
 
 def remove_duplicate_centres(

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import statistics
-from typing import Any
 
 import numpy as np
 import pytest
 
 from cryodedup import ParticleOptions, remove_duplicate_particles
-from cryodedup.report import particle_figures as plots
 from cryodedup.report.summary import report_rows
+from fixtures.pictures import capture_pictures
 from fixtures.synthetic import specimen_field, write_mrc
 from helpers import write_star
 
@@ -76,25 +75,15 @@ def expected_outliers(counts):
 
 
 @pytest.mark.parametrize("plot_mics", [3, 0], ids=["among-the-examples", "drawn-apart"])
-def test_the_stacking_micrographs_are_named_counted_and_drawn(stacked, tmp_path, plot_mics):
+def test_the_stacking_micrographs_are_named_counted_and_drawn(stacked, tmp_path, plot_mics, monkeypatch):
     path, rows = stacked
     counts = brute_force_duplicates(rows)
     names, threshold = expected_outliers(counts)
     assert names and {n[-6:-4] for n in names} == {f"{m:02d}" for m in STACKING}  # the set shows what it means to
-    captured: dict[str, Any] = {}
-    original = plots.rendered_particle_figures
-
-    def spy(details, n_mics, images):
-        captured["pictures"], _ = plots.particle_figures(details, n_mics, images)
-        return original(details, n_mics, images)
-
-    plots.rendered_particle_figures = spy
-    try:
-        s = remove_duplicate_particles(
-            [path], tmp_path / "out", ParticleOptions(min_dist=MIN_DIST, plot=True, plot_mics=plot_mics)
-        )
-    finally:
-        plots.rendered_particle_figures = original
+    job_pictures = capture_pictures(monkeypatch)
+    s = remove_duplicate_particles(
+        [path], tmp_path / "out", ParticleOptions(min_dist=MIN_DIST, plot=True, plot_mics=plot_mics)
+    )
     json.dumps(s, allow_nan=False)
     density = s["duplicate_density"]
     assert density["threshold"] == pytest.approx(threshold, abs=1e-4)
@@ -107,7 +96,7 @@ def test_the_stacking_micrographs_are_named_counted_and_drawn(stacked, tmp_path,
     assert text.startswith(f"{len(names)} of 12 micrographs with a duplicate fraction above {threshold:.2f}")
     assert all(f"mic_{n[-6:-4]}.mrc: " in text for n in names) and highlight["Duplicate outliers"] == "warn"
     # The picture: every micrograph's fraction (x: its place in the input), the outliers red.
-    pictures = {name: picture for name, _, picture in captured["pictures"]}
+    pictures = {name: picture for name, _, picture in job_pictures}
     (panel, bars) = pictures["duplicate_fraction.png"].panels
     order = sorted(counts)  # the input lists the micrographs in this order
     drawn = {order[int(x)]: f for x, f in panel.marks["fractions"]}
@@ -118,7 +107,7 @@ def test_the_stacking_micrographs_are_named_counted_and_drawn(stacked, tmp_path,
     # The worst micrograph's picks, drawn over its image: its rejected picks are its duplicates.
     # It has the most rejections: the first example, else a picture of its own.
     caption = "highest outlying duplicate fraction, " + names[0]
-    ((file_name, worst),) = [(f, p) for f, c, p in captured["pictures"] if caption in c]
+    ((file_name, worst),) = [(f, p) for f, c, p in job_pictures if caption in c]
     assert file_name == ("example_micrograph_1.png" if plot_mics else "duplicate_outlier.png")
     assert worst.title.startswith(names[0]) and "image not found" not in worst.title
     kept, rejected = worst.panels

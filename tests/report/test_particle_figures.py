@@ -27,6 +27,7 @@ from cryodedup.cli import main
 from cryodedup.formats.mrc import binned_image
 from cryodedup.report import canvas, micrograph_figures
 from cryodedup.report import particle_figures as plots
+from fixtures.pictures import capture_pictures
 from fixtures.synthetic import write_benchmark_file, write_mrc
 from helpers import write_star
 from picker_files import write_topaz
@@ -200,6 +201,22 @@ def test_the_summary_and_report_say_when_images_are_not_found(tmp_path):
         [star], tmp_path / "out2", ParticleOptions(plot=True, project_dir=tmp_path / "data")
     )
     assert "micrograph_images" not in summary
+
+
+def test_an_unreadable_image_is_drawn_on_a_blank_frame_that_says_so(tmp_path, monkeypatch):
+    # A micrograph file cut short (a copy interrupted): found, but not an image.
+    (tmp_path / "mics").mkdir()
+    write_mrc(tmp_path / "mics" / "m.mrc", blob(240, 360, 40, 250, 8), 2.0)
+    whole = (tmp_path / "mics" / "m.mrc").read_bytes()
+    (tmp_path / "mics" / "m.mrc").write_bytes(whole[: len(whole) // 3])
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup", "rlnAutopickFigureOfMerit"]
+    rows = [[250, 40, "mics/m.mrc", 1, 0.9], [252, 41, "mics/m.mrc", 1, 0.5]]
+    star = write_star(tmp_path / "p.star", labels, rows, optics=[[1, "og1", 2.0, 2.0]])
+    drawn = capture_pictures(monkeypatch)
+    summary = remove_duplicate_particles([star], tmp_path / "out", ParticleOptions(min_dist=20, plot=True))
+    assert "micrograph_images" not in summary  # the file is there: not one of the missing
+    (example,) = [picture for name, _, picture in drawn if name.startswith("example_")]
+    assert "image unreadable" in example.title and "image not found" not in example.title
 
 
 def test_nearest_neighbour_histogram_counts(tmp_path):

@@ -746,8 +746,8 @@ def drawn_images(
             continue
         try:
             images[mic] = MicrographImage(*binned_image(path, DISPLAY_WIDTH))
-        except Exception:  # any unreadable file: the picture goes without its image
-            images[mic] = MicrographImage()
+        except Exception:  # any unreadable file: the picture goes without its image, and says so
+            images[mic] = MicrographImage(unreadable=True)
     return images
 
 

@@ -432,12 +432,13 @@ class MicrographImage:
     """A drawn micrograph's image as the job found it (the report opens no file).
 
     ``pixels`` binned by ``factor`` (``formats.mrc.binned_image``), or None: no file at
-    ``missing`` (the path looked for), or a file that could not be read (``missing`` empty).
+    ``missing`` (the path looked for), or a file that could not be read (``unreadable``).
     """
 
     pixels: np.ndarray | None = None
     factor: int = 1
     missing: str = ""
+    unreadable: bool = False
 
 
 def display_image(pixels: np.ndarray, factor: int) -> DisplayImage:
@@ -495,14 +496,17 @@ def _panel_boxes(frame: Frame, top: float, left: float, gap: float) -> tuple[Box
     return first, (left + w + gap, top, left + 2 * w + gap, top + h)
 
 
-def micrograph_picks(details: ParticleDetails, mic: int, image: DisplayImage | None, missing: str = "") -> Picture:
+def micrograph_picks(
+    details: ParticleDetails, mic: int, image: DisplayImage | None, missing: str = "", unreadable: bool = False
+) -> Picture:
     """One micrograph twice, side by side: its kept picks, and its rejected picks.
 
     Each rejected pick has a line to the particle kept instead. Markers have a fixed size;
     circles of half the minimum distance (two picks are duplicates when theirs overlap) are
     drawn when they are larger than the markers. ``missing``: the image file that was not
-    found, if any. Row 0 of the MRC is at the top, where y = 0 is (RELION's and CryoSPARC's
-    pick viewers); y grows downwards.
+    found, if any; ``unreadable``: the file was found but could not be read. Row 0 of the
+    MRC is at the top, where y = 0 is (RELION's and CryoSPARC's pick viewers); y grows
+    downwards.
     """
     idx = np.flatnonzero(details.groups == mic)
     kept, rejected = idx[details.keep[idx]], idx[~details.keep[idx]]
@@ -511,7 +515,7 @@ def micrograph_picks(details: ParticleDetails, mic: int, image: DisplayImage | N
     partners = suppressors(details, idx)[~details.keep[idx]]
     paired = partners >= 0  # picks rejected for lack of consensus have no partner
     duplicates, unconfirmed = rejected[paired], rejected[~paired]
-    title = _micrograph_title(details, mic, missing)
+    title = _micrograph_title(details, mic, missing, unreadable)
     top = 20 + 19 * (title.count("\n") + 1) + 34
     boxes = _panel_boxes(frame, top, 90, 36)
     canvas = Canvas(round(boxes[1][2] + 24), round(boxes[0][3] + 100))
@@ -553,7 +557,7 @@ def micrograph_picks(details: ParticleDetails, mic: int, image: DisplayImage | N
     return Picture(canvas, panels, title, legend)
 
 
-def _micrograph_title(details: ParticleDetails, mic: int, missing: str) -> str:
+def _micrograph_title(details: ParticleDetails, mic: int, missing: str, unreadable: bool) -> str:
     title = f"{details.mic_names[mic]} ({details.distance_text})"
     if details.unit == "tomogram":  # distances are 3D; the picture shows x and y
         title = f"{details.mic_names[mic]}: picks seen along z ({details.distance_text})"
@@ -562,6 +566,8 @@ def _micrograph_title(details: ParticleDetails, mic: int, missing: str) -> str:
         title += f"\nnot picked by {', '.join(absent)} (never ran on this {details.unit})"
     if missing:  # the path is in the summary: a long one here would widen the picture
         title += "\nimage not found: picks on a blank frame (see the summary's micrograph images)"
+    elif unreadable:
+        title += "\nimage unreadable (a damaged or unknown file): picks on a blank frame"
     return title
 
 
@@ -735,8 +741,8 @@ def _picks_picture(details: ParticleDetails, mic: int, images: Mapping[int, Micr
     if details.unit == "tomogram":
         return micrograph_picks(details, mic, None)
     found = images[mic]
-    if found.missing:
-        return micrograph_picks(details, mic, None, missing=found.missing)
+    if found.missing or found.unreadable:
+        return micrograph_picks(details, mic, None, missing=found.missing, unreadable=found.unreadable)
     image = None if found.pixels is None else display_image(found.pixels, found.factor)
     return micrograph_picks(details, mic, image)
 
