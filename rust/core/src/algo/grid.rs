@@ -92,22 +92,10 @@ impl<const D: usize> Grid<D> {
 
     /// The columns, rows and cell width for `n` points spanning `width` x `height`: about one
     /// point per cell where they are spread, cells never narrower than `radius`, at most
-    /// `2n + 16` cells. Counted in f64, which never overflows: a span of 1e25 at a radius of
-    /// 1 Å is 1e25 cells, more than a usize holds (the cast would saturate and the count
-    /// wrap). None when no such grid exists (a span that is not finite).
+    /// `2n + 16` cells (see [`grid_shape`]).
     fn shape(width: f64, height: f64, radius: f64, n: usize) -> Option<(usize, usize, f64)> {
-        if !(width.is_finite() && height.is_finite()) {
-            return None;
-        }
-        let limit = 2.0 * n as f64 + 16.0;
-        let mut cell = radius.max((width * height / n as f64).sqrt());
-        let cells_of = |cell: f64| ((width / cell).floor() + 1.0, (height / cell).floor() + 1.0);
-        let (mut nx, mut ny) = cells_of(cell);
-        while nx * ny > limit {
-            cell *= 1.5; // (at most about 1,700 steps from the narrowest radius to the widest span)
-            (nx, ny) = cells_of(cell);
-        }
-        Some((nx as usize, ny as usize, cell))
+        let spread = (width * height / n as f64).sqrt(); // (NaN for a span that is not finite: radius taken)
+        grid_shape(width, height, radius.max(spread), 2.0 * n as f64 + 16.0)
     }
 
     /// The column or row of coordinate `v` along axis `k`, clamped into the grid. Any
@@ -115,18 +103,7 @@ impl<const D: usize> Grid<D> {
     /// searched with this one), so a product by `1 / cell` serves as well as a quotient.
     #[inline]
     fn index(&self, v: f64, k: usize) -> usize {
-        // Clamped while a float, then truncated as floor would (a checked cast to usize of
-        // an unclamped float is a dozen instructions without SSE4.1); NaN, 0 and below give
-        // cell 0.
-        let i = (v - self.origin[k]) * self.per_unit;
-        if i.is_nan() || i <= 0.0 {
-            0
-        } else if i < self.last[k] {
-            // SAFETY: `i` is finite and in (0, last), last < 2^53: it fits an i64.
-            unsafe { i.to_int_unchecked::<i64>() as usize }
-        } else {
-            self.last[k] as usize
-        }
+        cell_index(v, self.origin[k], self.per_unit, self.last[k])
     }
 
     fn cell_of(&self, p: &[f64; D]) -> usize {
@@ -201,6 +178,41 @@ impl<const D: usize> Grid<D> {
                 }
             }
         }
+    }
+}
+
+/// The columns, rows and cell width of a grid over `width` x `height`: cells `cell` wide,
+/// widened by half again until there are at most `limit` of them. Counted in f64, which never
+/// overflows: a span of 1e25 at a cell of 1 Å is 1e25 cells, more than a usize holds (the
+/// cast would saturate and the count wrap). None when no such grid exists (a span that is
+/// not finite).
+pub(crate) fn grid_shape(width: f64, height: f64, mut cell: f64, limit: f64) -> Option<(usize, usize, f64)> {
+    if !(width.is_finite() && height.is_finite()) {
+        return None;
+    }
+    let cells_of = |cell: f64| ((width / cell).floor() + 1.0, (height / cell).floor() + 1.0);
+    let (mut nx, mut ny) = cells_of(cell);
+    while nx * ny > limit {
+        cell *= 1.5; // (at most about 1,700 steps from the narrowest cell to the widest span)
+        (nx, ny) = cells_of(cell);
+    }
+    Some((nx as usize, ny as usize, cell))
+}
+
+/// The column (or row) of coordinate `v` in cells `1 / per_unit` wide from `origin`, clamped
+/// to `0..=last` (`last` < 2^53, a whole number).
+#[inline]
+pub(crate) fn cell_index(v: f64, origin: f64, per_unit: f64, last: f64) -> usize {
+    // Clamped while a float, then truncated as floor would (a checked cast to usize of an
+    // unclamped float is a dozen instructions without SSE4.1); NaN, 0 and below give cell 0.
+    let i = (v - origin) * per_unit;
+    if i.is_nan() || i <= 0.0 {
+        0
+    } else if i < last {
+        // SAFETY: `i` is finite and in (0, last), last < 2^53: it fits an i64.
+        unsafe { i.to_int_unchecked::<i64>() as usize }
+    } else {
+        last as usize
     }
 }
 

@@ -2,15 +2,24 @@
 //! pictures' histogram of nearest-neighbour distances: one search per particle in an index of
 //! its micrograph, so a million picks take a tenth of a second, not the minute of all pairs.
 //! The histogram's last bin holds every distance from its left edge on, so the searches look
-//! no farther than the caller's `reach`. Within that bound the index is the dedup walk's grid
-//! (cells at least `reach` wide, about one pick each), every close pair measured once for
-//! both its picks (a quarter of the k-d tree's work on spread picks, issue 43); crowded or
-//! unbounded, the k-d tree.
+//! no farther than the caller's `reach`. Within that bound the picks are sorted into a grid
+//! of cells `reach` wide, and every pair of picks in one cell or two touching ones is
+//! measured once for both (spread picks meet about one other each, issue 43); crowded or
+//! unbounded, one k-d tree search per pick.
 
-use crate::algo::grid::{Grid, PAIR_MARGIN};
-use crate::algo::kdtree::KdTree;
-use crate::algo::points::{check_coordinates, point, values_by_group, GroupId};
+use std::cell::RefCell;
+
+use rayon::prelude::*;
+
+use crate::algo::grid::{cell_index, grid_shape, PAIR_MARGIN};
+use crate::algo::kdtree::{squared_distance, KdTree};
+use crate::algo::points::{check_coordinates, grouped, point, GroupId};
 use crate::errors::DedupError;
+use crate::parallel::Scatter;
+
+/// The grid is left for the k-d tree where a pick's cell holds more picks than this on
+/// average over the picks (each then meets about four times as many in pairs).
+const MAX_CROWDING: usize = 12;
 
 /// For every particle, the distance to the nearest other particle of its group (0 for a
 /// copy at the same centre; infinity for a particle alone in its group), or `reach` when
@@ -33,40 +42,174 @@ pub fn nearest_distances<G: GroupId>(
     }
     check_coordinates(coords, dim)?;
     let reach = if reach >= 0.0 { reach } else { f64::INFINITY }; // NaN or negative: no bound
-    Ok(match dim {
-        2 => values_by_group(groups, |members| nearest_in_group::<2>(coords, members, reach)),
-        _ => values_by_group(groups, |members| nearest_in_group::<3>(coords, members, reach)),
-    })
-}
-
-/// The distances of one group's members (aligned with `members`).
-fn nearest_in_group<const D: usize>(coords: &[f64], members: &[u32], reach: f64) -> Vec<f64> {
-    if members.len() < 2 {
-        return vec![f64::INFINITY; members.len()];
-    }
-    let points: Vec<[f64; D]> = members.iter().map(|&i| point::<D>(coords, i)).collect();
-    if let Some(grid) = reach.is_finite().then(|| Grid::new(&points, reach * (1.0 + PAIR_MARGIN))).flatten() {
-        return nearest_in_grid(&grid, points.len(), reach);
-    }
-    let tree = KdTree::new(&points);
-    (0..points.len() as u32)
-        .map(|own| {
-            let nearest = tree.nearest_within(&points[own as usize], reach, |id, _| id != own);
-            nearest.map_or(reach, |(_, d2)| d2.sqrt())
-        })
-        .collect()
-}
-
-/// The distances of a grid's `n` points (made for `reach` widened by [`PAIR_MARGIN`]): each
-/// close pair measured once, for both of its points.
-fn nearest_in_grid<const D: usize>(grid: &Grid<D>, n: usize, reach: f64) -> Vec<f64> {
-    let mut best = vec![f64::INFINITY; n];
-    grid.for_each_pair_within(reach, |a, b, d2| {
-        for k in [a as usize, b as usize] {
-            best[k] = best[k].min(d2);
+    let (order, ranges) = grouped(groups);
+    let mut out = vec![f64::INFINITY; n]; // (a particle alone in its group keeps it)
+    let scatter = Scatter::new(&mut out);
+    ranges.par_iter().with_min_len(8).for_each(|&(lo, hi)| {
+        let members = &order[lo..hi];
+        match dim {
+            2 => CELLS_2D.with(|cells| nearest_in_group(&mut cells.borrow_mut(), coords, members, reach, &scatter)),
+            _ => CELLS_3D.with(|cells| nearest_in_group(&mut cells.borrow_mut(), coords, members, reach, &scatter)),
         }
     });
-    best.into_iter().map(|d2| if d2.is_finite() { d2.sqrt() } else { reach }).collect()
+    Ok(out)
+}
+
+/// Writes the distances of one group's members (particle indices, each in one group only).
+fn nearest_in_group<const D: usize>(
+    cells: &mut Cells<D>,
+    coords: &[f64],
+    members: &[u32],
+    reach: f64,
+    out: &Scatter<f64>,
+) {
+    if members.len() < 2 || reach.is_finite() && cells.nearest(coords, members, reach, out) {
+        return;
+    }
+    let points: Vec<[f64; D]> = members.iter().map(|&i| point::<D>(coords, i)).collect();
+    let tree = KdTree::new(&points);
+    for (own, &particle) in members.iter().enumerate() {
+        let nearest = tree.nearest_within(&points[own], reach, |id, _| id != own as u32);
+        // SAFETY: the groups' members are disjoint, each group written by one thread.
+        unsafe { out.set(particle as usize, nearest.map_or(reach, |(_, d2)| d2.sqrt())) };
+    }
+}
+
+thread_local! {
+    /// Each worker thread's grids, their vectors reused from micrograph to micrograph.
+    static CELLS_2D: RefCell<Cells<2>> = RefCell::default();
+    static CELLS_3D: RefCell<Cells<3>> = RefCell::default();
+}
+
+/// One micrograph's picks sorted into a grid of cells (over x and y) at least `reach` wide,
+/// so that two picks within `reach` lie in one cell or two touching ones. An empty column
+/// on either side and an empty row below spare the searches any test at the edges.
+#[derive(Default)]
+struct Cells<const D: usize> {
+    /// Points of cell `c` are at `start[c]..start[c + 1]` (cells row by row, `width` a row).
+    start: Vec<u32>,
+    width: usize,
+    /// Each member's point and cell, in the order of `members`.
+    gathered: Vec<[f64; D]>,
+    cell_of: Vec<u32>,
+    /// The points in cell order, the cell of each, and the member (index into `members`).
+    points: Vec<[f64; D]>,
+    at: Vec<u32>,
+    ids: Vec<u32>,
+    /// The least squared distance met so far by each position of the cell order.
+    best: Vec<f64>,
+}
+
+impl<const D: usize> Cells<D> {
+    /// Writes the distances of `members` (two or more) to `out`; false, writing nothing,
+    /// where the picks crowd (more than [`MAX_CROWDING`] per cell: the k-d tree's work).
+    fn nearest(&mut self, coords: &[f64], members: &[u32], reach: f64, out: &Scatter<f64>) -> bool {
+        if !self.sort(coords, members, reach) {
+            return false;
+        }
+        let m = members.len();
+        self.best.clear();
+        self.best.resize(m, f64::INFINITY);
+        // Each pick meets the later picks of its cell and those of the cell to its right (one
+        // run of the cell order), then those of the three cells below (another run): every
+        // pair of touching cells met once, each pair of picks measured once for both.
+        let (start, width, points) = (&self.start[..], self.width, &self.points[..m]);
+        for (k, (p, &c)) in points.iter().zip(&self.at).enumerate() {
+            let c = c as usize;
+            let (right, under) = (start[c + 2] as usize, start[c + width - 1] as usize..start[c + width + 2] as usize);
+            // Every position met lies after k: `later[j]` is position k + 1 + j.
+            let (mine, later) = self.best[k..].split_first_mut().expect("k < m");
+            let nearest = meet(p, &points[k + 1..right], &mut later[..right - k - 1], *mine);
+            *mine = meet(p, &points[under.clone()], &mut later[under.start - k - 1..under.end - k - 1], nearest);
+        }
+        // Every pair within `reach` was met, so a least distance beyond it has no nearer pick.
+        let r2 = reach * reach;
+        for (&d2, &id) in self.best.iter().zip(&self.ids) {
+            let distance = if d2 <= r2 { d2.sqrt() } else { reach };
+            // SAFETY: the groups' members are disjoint, each group written by one thread.
+            unsafe { out.set(members[id as usize] as usize, distance) };
+        }
+        true
+    }
+
+    /// Sorts `members` into cells at least `reach` (finite) wide; false where the picks crowd
+    /// or no such grid exists.
+    fn sort(&mut self, coords: &[f64], members: &[u32], reach: f64) -> bool {
+        if reach <= 0.0 {
+            return false; // (cells of no width: the k-d tree finds the copies at one spot)
+        }
+        let m = members.len();
+        let (mut lo, mut hi) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
+        self.gathered.clear();
+        for &i in members {
+            let p = point::<D>(coords, i);
+            self.gathered.push(p);
+            for k in 0..2 {
+                lo[k] = lo[k].min(p[k]);
+                hi[k] = hi[k].max(p[k]);
+            }
+        }
+        // Cells wider than `reach` by PAIR_MARGIN: a pair at exactly `reach` lies in touching
+        // cells whatever the rounding of their indices. At most 4m + 64 cells: an empty one
+        // costs two additions, a pick in a crowded one many distances.
+        let limit = 4.0 * m as f64 + 64.0;
+        let Some((nx, ny, cell)) = grid_shape(hi[0] - lo[0], hi[1] - lo[1], reach * (1.0 + PAIR_MARGIN), limit) else {
+            return false;
+        };
+        let (per_unit, last) = (1.0 / cell, [(nx - 1) as f64, (ny - 1) as f64]);
+        self.width = nx + 2;
+        self.start.clear();
+        self.start.resize(self.width * (ny + 1) + 1, 0);
+        self.cell_of.clear();
+        for p in &self.gathered {
+            let (col, row) = (cell_index(p[0], lo[0], per_unit, last[0]), cell_index(p[1], lo[1], per_unit, last[1]));
+            let c = row * self.width + col + 1;
+            self.cell_of.push(c as u32);
+            self.start[c] += 1;
+        }
+        // The sum over picks of their cell's count: about the pairs to measure.
+        let crowding: usize = self.cell_of.iter().map(|&c| self.start[c as usize] as usize).sum();
+        if crowding > MAX_CROWDING * m {
+            return false;
+        }
+        // start[c] becomes the end of cell c; each pick is then placed counting down, from the
+        // last, so start[c] ends at the cell's first slot and a cell keeps the members' order.
+        let mut total = 0;
+        for count in self.start.iter_mut() {
+            total += *count;
+            *count = total;
+        }
+        grow(&mut self.points, m, [0.0; D]);
+        grow(&mut self.ids, m, 0);
+        grow(&mut self.at, m, 0);
+        for (id, (&p, &c)) in self.gathered.iter().zip(&self.cell_of).enumerate().rev() {
+            let slot = &mut self.start[c as usize];
+            *slot -= 1;
+            let slot = *slot as usize;
+            (self.points[slot], self.ids[slot], self.at[slot]) = (p, id as u32, c);
+        }
+        true
+    }
+}
+
+/// Makes `buffer` at least `len` long; what it holds is left (every slot is written before it is read).
+fn grow<T: Copy>(buffer: &mut Vec<T>, len: usize, fill: T) {
+    if buffer.len() < len {
+        buffer.resize(len, fill);
+    }
+}
+
+/// Meets `p` with each of `others`: the squared distance of each pair lowers both the
+/// other's `best` and the returned `nearest` (`p`'s so far).
+#[inline(always)]
+fn meet<const D: usize>(p: &[f64; D], others: &[[f64; D]], best: &mut [f64], mut nearest: f64) -> f64 {
+    for (q, best) in others.iter().zip(best) {
+        let d2 = squared_distance(p, q);
+        // Selects, not branches: whether a pair is the nearer is a coin toss for the predictor.
+        nearest = if d2 < nearest { d2 } else { nearest };
+        *best = if d2 < *best { d2 } else { *best };
+    }
+    nearest
 }
 
 #[cfg(test)]
@@ -117,14 +260,121 @@ mod tests {
         assert!(nearest_distances(&[0u32], &[0.0; 4], 4, 1.0).is_err());
     }
 
+    /// The next f64 below `x` (finite, not zero).
+    fn below(x: f64) -> f64 {
+        f64::from_bits(if x > 0.0 { x.to_bits() - 1 } else { x.to_bits() + 1 })
+    }
+
+    /// Each particle's distance by measuring every pair of its group: the test's oracle.
+    fn all_pairs(groups: &[i64], coords: &[f64], dim: usize, reach: f64) -> Vec<f64> {
+        let p = |j: usize| {
+            let mut q = [0.0; 3];
+            q[..dim].copy_from_slice(&coords[j * dim..j * dim + dim]);
+            q
+        };
+        (0..groups.len())
+            .map(|i| {
+                let others = (0..groups.len()).filter(|&j| j != i && groups[j] == groups[i]);
+                let d2 = others.map(|j| squared_distance(&p(i), &p(j))).fold(f64::INFINITY, f64::min);
+                if d2 <= reach * reach {
+                    d2.sqrt()
+                } else if d2.is_finite() {
+                    reach
+                } else {
+                    f64::INFINITY
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn picks_on_cell_borders_and_at_exactly_the_reach_match_all_pairs() {
+        // Lattices of spacing `reach` (pairs at exactly the reach, picks on the cells' borders,
+        // ties between several nearest), at negative and positive coordinates, a copy at one
+        // spot, a pair just beyond the reach, lone picks and groups in no order; 2D and 3D.
+        let mut next = crate::test_random(0x9e37_79b9_7f4a_7c15);
+        let mut gridded = 0;
+        for dim in [2, 3] {
+            for (reach, origin) in [(200.0, -1000.0), (0.1, 3.3), (7.0, -0.0), (150.0, 12345.678)] {
+                let (mut groups, mut coords) = (Vec::new(), Vec::new());
+                let mut add = |g: i64, p: [f64; 3]| {
+                    groups.push(g);
+                    coords.extend_from_slice(&p[..dim]);
+                };
+                for (g, spacing) in [(5, reach), (2, reach * 1.5), (9, reach * 0.5)] {
+                    for i in 0..12 {
+                        for j in 0..9 {
+                            let z = if dim == 3 { (i % 2) as f64 * spacing } else { 0.0 };
+                            add(g, [origin + i as f64 * spacing, origin - j as f64 * spacing, z]);
+                        }
+                    }
+                }
+                add(5, [origin, origin, 0.0]); // a copy of a lattice pick: distance 0
+                add(7, [origin, origin, 0.0]); // alone: infinity
+                add(8, [origin, origin, 0.0]); // a pair just beyond the reach
+                add(8, [origin + reach * (1.0 + 1e-12), origin, 0.0]);
+                for k in 1..40 {
+                    // Pairs at about the reach straddling a border by an ulp or a few: rounded
+                    // into cells two apart unless the cells are wider than the reach.
+                    let border = origin + k as f64 * reach;
+                    let x = (0..k % 4).fold(border, |x, _| below(x)) + (k / 4) as f64 * 1e-3 * reach;
+                    add(100 + k as i64, [x, origin, 0.0]);
+                    add(100 + k as i64, [x + reach, origin, 0.0]);
+                    add(100 + k as i64, [origin, origin, 0.0]); // the grid's origin
+                }
+                for _ in 0..300 {
+                    // and random picks over the lattices, in random groups
+                    let r = |next: &mut dyn FnMut(u64) -> u64| {
+                        origin + (next(1 << 20) as f64 / (1 << 20) as f64) * 12.0 * reach
+                    };
+                    add(next(3) as i64 * 2 + 5, [r(&mut next), r(&mut next) - 10.0 * reach, r(&mut next)]);
+                }
+                gridded += usize::from(grid_taken(&groups, &coords, dim, reach));
+                let got = nearest_distances(&groups, &coords, dim, reach).unwrap();
+                let want = all_pairs(&groups, &coords, dim, reach);
+                for i in 0..groups.len() {
+                    assert_eq!(got[i].to_bits(), want[i].to_bits(), "dim {dim} reach {reach} particle {i}");
+                }
+            }
+        }
+        assert!(gridded >= 4, "the cells searched too few cases: {gridded}");
+    }
+
+    #[test]
+    fn one_pick_per_micrograph_and_crowded_micrographs_match_all_pairs() {
+        // Lone picks (infinity), then a micrograph crowded onto a few spots (the k-d tree) and
+        // one spread next to it (the cells), both searched in one call.
+        let lone = nearest_distances(&[3i64, 1, 2], &[0.0, 0.0, 1.0, 1.0, 2.0, 2.0], 2, 50.0).unwrap();
+        assert_eq!(lone, vec![f64::INFINITY; 3]);
+        let mut next = crate::test_random(17);
+        let (mut groups, mut coords) = (Vec::new(), Vec::new());
+        for i in 0..2000 {
+            let crowded = i % 2 == 0;
+            groups.push(i64::from(crowded));
+            let (x, y) = if crowded { (next(4) as f64 * 30.0, 0.0) } else { (next(4000) as f64, next(4000) as f64) };
+            coords.extend_from_slice(&[x + next(100) as f64 / 50.0, -y - next(100) as f64 / 50.0]);
+        }
+        let crowded: Vec<usize> = (0..2000).step_by(2).collect();
+        let only = |set: &[usize]| {
+            let g: Vec<i64> = set.iter().map(|&i| groups[i]).collect();
+            let c: Vec<f64> = set.iter().flat_map(|&i| [coords[2 * i], coords[2 * i + 1]]).collect();
+            (g, c)
+        };
+        let (g, c) = only(&crowded);
+        assert!(!grid_taken(&g, &c, 2, 20.0), "the crowded micrograph goes to the k-d tree");
+        let (g, c) = only(&(1..2000).step_by(2).collect::<Vec<_>>());
+        assert!(grid_taken(&g, &c, 2, 20.0), "the spread one to the cells");
+        let got = nearest_distances(&groups, &coords, 2, 20.0).unwrap();
+        assert_eq!(got, all_pairs(&groups, &coords, 2, 20.0));
+    }
+
     /// Whether every group of two or more gets a grid for `reach` (else the k-d tree searches it).
     fn grid_taken(groups: &[i64], coords: &[f64], dim: usize, reach: f64) -> bool {
-        let mut by_group = std::collections::BTreeMap::<i64, Vec<[f64; 3]>>::new();
-        for (i, &g) in groups.iter().enumerate() {
-            let mut q = [0.0; 3];
-            q[..dim].copy_from_slice(&coords[i * dim..i * dim + dim]);
-            by_group.entry(g).or_default().push(q);
-        }
-        by_group.values().filter(|pts| pts.len() > 1).all(|pts| Grid::new(pts, reach).is_some())
+        let (order, ranges) = grouped(groups);
+        let (mut flat, mut solid) = (Cells::<2>::default(), Cells::<3>::default());
+        ranges.iter().map(|&(lo, hi)| &order[lo..hi]).filter(|members| members.len() > 1).all(|members| match dim {
+            2 => flat.sort(coords, members, reach),
+            _ => solid.sort(coords, members, reach),
+        })
     }
 }
