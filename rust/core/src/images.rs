@@ -34,6 +34,7 @@ pub struct ImageRun {
 
 impl ImageRun {
     /// Adds the next row of the run, of image `index`.
+    #[inline]
     fn add(&mut self, index: u32) {
         let index = u64::from(index);
         self.increasing &= index > self.last;
@@ -47,6 +48,7 @@ impl ImageRun {
 /// (12, `Extract/job012/mic.mrcs`); a name without a numeric `index@` is a one-image file
 /// (index 0, the name as the stack), as is one whose index is beyond `u32::MAX` (no stack
 /// holds 4 billion images; the whole name still tells its image from every other).
+#[inline]
 pub fn split_image_name(field: &[u8]) -> (u32, &[u8]) {
     if let Some(split) = split_short_index(field) {
         return split;
@@ -68,6 +70,7 @@ pub fn split_image_name(field: &[u8]) -> (u32, &[u8]) {
 
 /// [`split_image_name`] of a name whose index has 1 to 7 digits (RELION writes 6), all read
 /// at once as the 8 bytes of a word; None for another name.
+#[inline]
 fn split_short_index(field: &[u8]) -> Option<(u32, &[u8])> {
     let word = u64::from_le_bytes(field.get(..8)?.try_into().ok()?);
     let values = word.wrapping_sub(0x3030_3030_3030_3030); // each byte's digit (a borrow only climbs)
@@ -124,21 +127,28 @@ impl ImageRows {
     }
 
     /// Adds the row whose image is `index` of `stack`.
+    #[inline]
     pub fn push(&mut self, index: u32, stack: &[u8]) {
-        match (self.runs.last_mut(), &self.last_stack) {
+        if let (Some(run), Some(last)) = (self.runs.last_mut(), &self.last_stack) {
             // The run goes on (the rule): no hash, no look at the runs' stacks.
-            (Some(run), Some(last)) if last.as_slice() == stack => {
+            if last.as_slice() == stack {
                 run.add(index);
                 self.indices.push(index);
-            }
-            _ => {
-                self.last_stack = Some(stack.to_vec());
-                self.push_hashed(stack_hash(stack), index);
+                return;
             }
         }
+        self.push_new_stack(index, stack);
+    }
+
+    /// [`ImageRows::push`] of a row whose stack is not the last row's.
+    #[inline(never)]
+    fn push_new_stack(&mut self, index: u32, stack: &[u8]) {
+        self.last_stack = Some(stack.to_vec());
+        self.push_hashed(stack_hash(stack), index);
     }
 
     /// Adds the row whose RELION image name is `field`.
+    #[inline]
     pub fn push_name(&mut self, field: &[u8]) {
         let (index, stack) = split_image_name(field);
         self.push(index, stack);

@@ -52,27 +52,36 @@ impl BlockMasks {
     }
 
     /// Walks the line starting at offset `from`: counts its fields and puts the offsets
-    /// (start and end) of the fields `wanted` (ascending field numbers, then usize::MAX) in
-    /// `found`, in the same order. Fields past the line's count are not found (`found`
-    /// keeps what it held).
+    /// (start and end) of the fields `picks` wants in its `found`, in the same order.
+    /// Fields past the line's count are not found (`found` keeps what it held).
+    /// `select` finds the k-th start of a word.
     #[inline(always)]
-    pub(super) fn walk(&self, from: usize, wanted: &[usize], found: &mut [(usize, usize)]) -> LineWalk {
-        let (first_word, last) = (from / 64, self.newline.len() - 1); // the last word pads
+    pub(super) fn walk(&self, from: usize, picks: &mut Picks, select: impl BitSelect) -> LineWalk {
+        let (newline, starts) = (self.newline.as_slice(), self.starts.as_slice());
+        let last = newline.len() - 1; // the last word pads
+        let mut word = from / 64;
         let mut after = !0u64 << (from % 64);
         let (mut count, mut next) = (0usize, 0usize);
-        let mut want = wanted[0];
-        let words = self.newline[first_word..last].iter().zip(&self.starts[first_word..last]);
-        for (word, (&newline_bits, &start_bits)) in (first_word..).zip(words) {
+        let mut want = picks.wanted[0];
+        while word < last {
+            // SAFETY: word < last < newline.len() == starts.len() (fill sizes the masks alike).
+            let (newline_bits, start_bits) = unsafe { (*newline.get_unchecked(word), *starts.get_unchecked(word)) };
             let newline_bits = newline_bits & after;
-            // The bits before the line feed, if this word holds it (all of them if not).
-            let before = (newline_bits & newline_bits.wrapping_neg()).wrapping_sub(1);
-            let starts = start_bits & after & before;
-            let here = starts.count_ones() as usize;
+            // The bits up to the line feed, if this word holds it (all of them if not).
+            let to_line_feed = newline_bits ^ newline_bits.wrapping_sub(1);
+            let row_starts = start_bits & after & to_line_feed;
+            let here = row_starts.count_ones() as usize;
             while want < count + here {
-                let start = word * 64 + nth_bit(starts, want - count);
-                found[next] = (start, self.field_end(start));
-                next += 1;
-                want = wanted[next];
+                let start = word * 64 + select.nth_bit(row_starts, want - count);
+                let end = self.field_end(start);
+                debug_assert!(next + 1 < picks.wanted.len() && picks.found.len() == picks.wanted.len());
+                // SAFETY: `want` is below the sentinel usize::MAX that ends `wanted` (Picks::new),
+                // so `next` is not its last place: next + 1 < wanted.len() == found.len().
+                unsafe {
+                    *picks.found.get_unchecked_mut(next) = (start, end);
+                    next += 1;
+                    want = *picks.wanted.get_unchecked(next);
+                }
             }
             count += here;
             if newline_bits != 0 {
@@ -80,6 +89,7 @@ impl BlockMasks {
                 return LineWalk { newline, count, first: self.first_field(from) };
             }
             after = !0;
+            word += 1;
         }
         LineWalk { newline: None, count, first: self.first_field(from) }
     }
@@ -99,23 +109,122 @@ impl BlockMasks {
     /// The end of the field starting at offset `start`: the next byte that is not text.
     #[inline(always)]
     fn field_end(&self, start: usize) -> usize {
+        let text = self.text.as_slice();
         let mut word = start / 64;
-        let mut space = !self.text[word] & (!0u64 << (start % 64));
-        while space == 0 {
-            word += 1;
-            space = !self.text[word]; // the last word is all white space
+        debug_assert!(word < text.len() && text[text.len() - 1] == 0);
+        // SAFETY: a field starts at a text byte of the block: word < text.len(). The last
+        // word (past the block) is all white space, so the loop stops there at the latest.
+        let space = unsafe { !*text.get_unchecked(word) } >> (start % 64);
+        if space != 0 {
+            return start + space.trailing_zeros() as usize;
         }
-        word * 64 + space.trailing_zeros() as usize
+        loop {
+            word += 1;
+            // SAFETY: as above (the word before was not the last).
+            let space = unsafe { !*text.get_unchecked(word) };
+            if space != 0 {
+                return word * 64 + space.trailing_zeros() as usize;
+            }
+        }
     }
 }
 
-/// The position of the `k`-th (from 0) set bit of `bits`, which has more than `k`.
-#[inline(always)]
-fn nth_bit(mut bits: u64, k: usize) -> usize {
-    for _ in 0..k {
-        bits &= bits - 1;
+/// The fields a walk locates and where it found them: the fields' numbers, ascending, then
+/// usize::MAX (the walk's sentinel: no line has that many fields), and as many spans.
+pub(super) struct Picks {
+    wanted: Vec<usize>,
+    found: Vec<(usize, usize)>,
+}
+
+impl Picks {
+    /// Picks of the fields `fields` (ascending).
+    pub(super) fn new(fields: impl IntoIterator<Item = usize>) -> Self {
+        let wanted: Vec<usize> = fields.into_iter().chain([usize::MAX]).collect();
+        assert!(wanted.windows(2).all(|w| w[0] < w[1]), "fields picked in ascending order");
+        Picks { found: vec![(0, 0); wanted.len()], wanted }
     }
-    bits.trailing_zeros() as usize
+
+    /// The fields' numbers, ascending.
+    pub(super) fn fields(&self) -> &[usize] {
+        &self.wanted[..self.wanted.len() - 1]
+    }
+
+    /// Where each field was found (start and end) in the last line walked.
+    pub(super) fn found(&self) -> &[(usize, usize)] {
+        &self.found[..self.found.len() - 1]
+    }
+
+    /// Records that the `i`-th field picked spans `span`.
+    pub(super) fn set(&mut self, i: usize, span: (usize, usize)) {
+        self.found[i] = span;
+    }
+}
+
+/// How a walk finds the `k`-th (from 0) set bit of a word that has more than `k`.
+pub(super) trait BitSelect: Copy {
+    fn nth_bit(self, bits: u64, k: usize) -> usize;
+}
+
+/// The lowest set bit cleared `k` times: any CPU.
+#[derive(Clone, Copy)]
+pub(super) struct ClearLowest;
+
+impl BitSelect for ClearLowest {
+    #[inline(always)]
+    fn nth_bit(self, mut bits: u64, mut k: usize) -> usize {
+        while k > 0 {
+            bits &= bits - 1;
+            k -= 1;
+        }
+        bits.trailing_zeros() as usize
+    }
+}
+
+/// BMI2's parallel bit deposit: the bit `1 << k` moved to the k-th set bit, one instruction
+/// (the loop of [`ClearLowest`] took about 12 a field). Only made where the CPU has BMI2 and
+/// runs it in hardware ([`Pdep::detect`]).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(super) struct Pdep(());
+
+#[cfg(target_arch = "x86_64")]
+impl Pdep {
+    pub(super) fn detect() -> Option<Pdep> {
+        static FAST: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let fast = *FAST.get_or_init(|| std::arch::is_x86_feature_detected!("bmi2") && !pdep_is_microcoded());
+        fast.then_some(Pdep(()))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl BitSelect for Pdep {
+    #[inline(always)]
+    fn nth_bit(self, bits: u64, k: usize) -> usize {
+        // SAFETY: a Pdep exists only where the CPU has BMI2.
+        unsafe { deposit(1 << k, bits) }.trailing_zeros() as usize
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "bmi2")]
+#[inline]
+unsafe fn deposit(bits: u64, mask: u64) -> u64 {
+    std::arch::x86_64::_pdep_u64(bits, mask)
+}
+
+/// Whether the CPU runs PDEP in microcode, tens to hundreds of cycles (AMD before Zen 3,
+/// and Hygon's Zen): slower there than clearing bits one at a time.
+#[cfg(target_arch = "x86_64")]
+fn pdep_is_microcoded() -> bool {
+    use std::arch::x86_64::__cpuid;
+    // SAFETY: every x86_64 CPU has CPUID with leaves 0 and 1. (An unsafe function before
+    // Rust 1.87, the crate's minimum being 1.85.)
+    #[allow(unused_unsafe)]
+    let (vendor, signature) = unsafe { (__cpuid(0), __cpuid(1)) };
+    let name: Vec<u8> = [vendor.ebx, vendor.edx, vendor.ecx].iter().flat_map(|r| r.to_le_bytes()).collect();
+    let base = (signature.eax >> 8) & 0xf;
+    let family = if base == 0xf { base + ((signature.eax >> 20) & 0xff) } else { base };
+    (name == b"AuthenticAMD" || name == b"HygonGenuine") && family < 0x19
 }
 
 fn is_quote(b: u8) -> bool {

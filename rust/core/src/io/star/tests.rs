@@ -84,6 +84,17 @@ fn plain_decimals_read_as_the_general_parser_reads_them() {
     }
 }
 
+/// A walk with each way of finding a word's k-th start this CPU has, by name.
+type Walk = fn(&BlockMasks, usize, &mut Picks) -> LineWalk;
+fn walks() -> Vec<(&'static str, Walk)> {
+    let mut walks: Vec<(&str, Walk)> = vec![("clear lowest", |m, from, p| m.walk(from, p, ClearLowest))];
+    #[cfg(target_arch = "x86_64")]
+    if Pdep::detect().is_some() {
+        walks.push(("pdep", |m, from, p| m.walk(from, p, Pdep::detect().unwrap())));
+    }
+    walks
+}
+
 #[test]
 fn masked_walk_finds_the_fields_the_tokenizer_finds() {
     // Oracle: the quote-aware tokenizer, line by line (no quote here: both must agree).
@@ -104,18 +115,20 @@ fn masked_walk_finds_the_fields_the_tokenizer_finds() {
                     fields.push((at, at + f.len()));
                 })
                 .unwrap();
-                let mut wanted: Vec<usize> = (0..fields.len() + 2).filter(|_| next(3) == 0).collect();
-                let mut found = vec![(usize::MAX, 0); wanted.len()];
-                wanted.push(usize::MAX); // the walk's sentinel
-                let walk = masks.walk(from, &wanted, &mut found);
-                let context = String::from_utf8_lossy(line);
-                assert_eq!((walk.newline, walk.count), (newline, fields.len()), "{context:?}");
-                if let Some(&(first, _)) = fields.first() {
-                    assert_eq!(walk.first, first, "{context:?}");
-                }
-                for (&k, &got) in wanted.iter().zip(&found) {
-                    let want = fields.get(k).copied().unwrap_or((usize::MAX, 0));
-                    assert_eq!(got, want, "field {k} of {context:?}");
+                let wanted: Vec<usize> = (0..fields.len() + 2).filter(|_| next(3) == 0).collect();
+                for (name, walk_with) in walks() {
+                    let mut picks = Picks::new(wanted.iter().copied());
+                    let walk = walk_with(&masks, from, &mut picks);
+                    let context = format!("{:?}, {name}", String::from_utf8_lossy(line));
+                    assert_eq!((walk.newline, walk.count), (newline, fields.len()), "{context}");
+                    if let Some(&(first, _)) = fields.first() {
+                        assert_eq!(walk.first, first, "{context}");
+                    }
+                    for (&k, &got) in picks.fields().iter().zip(picks.found()) {
+                        // (A field past the line's count is not found: its span stays (0, 0).)
+                        let want = fields.get(k).copied().unwrap_or((0, 0));
+                        assert_eq!(got, want, "field {k} of {context}");
+                    }
                 }
                 from = newline.map_or(block.len(), |k| k + 1);
             }
