@@ -18,6 +18,21 @@ pub(super) fn parse_number_in(bytes: &[u8], len: usize, reader: impl DigitReader
     }
 }
 
+/// [`parse_number`] of the field `bytes[start..end]`, the bytes after it loaded as by
+/// [`parse_number_in`].
+#[inline(always)]
+pub(super) fn parse_number_at(bytes: &[u8], start: usize, end: usize, reader: impl DigitReader) -> Option<f64> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(wide) = bytes.get(start..).and_then(|rest| rest.first_chunk::<WIDE>()) {
+        // (A field longer than WIDE is no plain decimal: the general parser reads it.)
+        return match wide_plain_decimal(wide, end - start, reader) {
+            Some(value) => Some(value),
+            None => general_number(&bytes[start..end]),
+        };
+    }
+    parse_number_in(&bytes[start..], end - start, reader)
+}
+
 /// The general parser, out of the fast path's line.
 #[inline(never)]
 fn general_number(field: &[u8]) -> Option<f64> {

@@ -76,10 +76,16 @@ fn plain_decimals_read_as_the_general_parser_reads_them() {
         let tail = tails[i % tails.len()];
         let got = parse_number_in(&row, f.len(), Swar);
         assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{f:?} followed by {tail:?}");
+        // The field inside a row, at an offset: read wide when 25 bytes follow its start.
+        let inside = [b"1.5 ", f.as_bytes(), tail].concat();
+        let got = parse_number_at(&inside, 4, 4 + f.len(), Swar);
+        assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{f:?} after 4 bytes, then {tail:?}");
         #[cfg(target_arch = "x86_64")]
         if let Some(reader) = Ssse3::detect() {
             let got = parse_number_in(&row, f.len(), reader);
             assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{f:?} followed by {tail:?}, SSSE3");
+            let got = parse_number_at(&inside, 4, 4 + f.len(), reader);
+            assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{f:?} inside a row, SSSE3");
         }
     }
 }
