@@ -139,7 +139,7 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
         return summary["outputs"]["kept"], summary["outputs"]["rejected"]
 
     def keep_of(particles: ParticleSet) -> np.ndarray:
-        return _keep(particles, opts, warn, _InMemoryReport(outdir, force))
+        return _keep(particles, opts, warn, outdir, force)
 
     if isinstance(data, np.ndarray) and data.dtype.names:
         if data.ndim != 1:
@@ -196,18 +196,13 @@ def _is_frame(data: Any) -> bool:
     return hasattr(data, "columns") and hasattr(data, "to_numpy")
 
 
-@dataclass(frozen=True)
-class _InMemoryReport:
-    """Where data in memory's pictures and report.html go (``plot=True``), and whether they may replace others."""
-
-    outdir: StrPath | None
-    force: bool
-
-
-def _keep(particles: ParticleSet, options: ParticleOptions, warn: Warn, report: _InMemoryReport) -> np.ndarray:
+def _keep(
+    particles: ParticleSet, options: ParticleOptions, warn: Warn, outdir: StrPath | None, force: bool
+) -> np.ndarray:
     """The rows kept; an image kept twice warned of as the command line does (``same_image="warn"``).
 
-    With ``plot``, the pictures and report.html of the decision are written into ``report.outdir``.
+    With ``plot``, the pictures and report.html of the decision are written into ``outdir``
+    (replacing earlier ones only with ``force``).
     """
     start = time.perf_counter()
     decision = decide(particles, options)
@@ -217,10 +212,10 @@ def _keep(particles: ParticleSet, options: ParticleOptions, warn: Warn, report: 
         if found.get("message"):
             warn(found["message"])
     if options.plot:
-        if report.outdir is None:
+        if outdir is None:
             raise CryodedupError("plot=True with particles in memory: give outdir, the folder for the pictures")
-        pictures = CentreReport(report.outdir, kept="the kept rows (returned)", rejected="the rejected rows (returned)")
-        pictures.write(particles, decision, options, time.perf_counter() - start, force=report.force)
+        pictures = CentreReport(outdir, kept="the kept rows (returned)", rejected="the rejected rows (returned)")
+        pictures.write(particles, decision, options, time.perf_counter() - start, force=force)
     return keep
 
 
