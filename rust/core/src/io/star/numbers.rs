@@ -129,12 +129,13 @@ fn wide_plain_decimal(wide: &[u8; WIDE], len: usize, reader: impl DigitReader) -
     let (digits, points) = digit_and_point_masks(wide, from);
     let field = (1u32 << n) - 1;
     let others = field & !digits;
-    // Plain: digits and at most one point, at least one digit.
-    if others & !points != 0 || others & others.wrapping_sub(1) != 0 || others == field {
+    // Plain: digits and at most one point (one test for both), at least one digit.
+    if (others & !points) | (others & others.wrapping_sub(1)) != 0 || digits & field == 0 {
         return None;
     }
-    let point = if others == 0 { n } else { others.trailing_zeros() as usize };
-    let decimals = n - point - usize::from(others != 0);
+    // The point's place, n if none (the bit above the field); the digits after it.
+    let point = (others | 1 << n).trailing_zeros() as usize;
+    let decimals = (n - point).saturating_sub(1);
     let mantissa = reader.mantissa(wide, from, point, decimals);
     exact_quotient(negative, mantissa, decimals)
 }

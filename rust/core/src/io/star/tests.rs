@@ -107,8 +107,15 @@ fn masked_walk_finds_the_fields_the_tokenizer_finds() {
     let mut next = crate::test_random(0x9e37_79b9_7f4a_7c15);
     let alphabet = b"   \t\r\x0ba1.-x\xc3\n";
     for len in [0usize, 1, 2, 63, 64, 65, 127, 128, 129, 300, 1000, 5000] {
-        for _ in 0..60 {
-            let block: Vec<u8> = (0..len).map(|_| alphabet[next(alphabet.len() as u64) as usize]).collect();
+        for round in 0..60 {
+            // Every other block of long fields (names of tens to hundreds of bytes) too.
+            let rare = if round % 2 == 0 { 1 } else { 2 + next(150) };
+            let block: Vec<u8> = (0..len)
+                .map(|_| match next(rare) {
+                    0 => alphabet[next(alphabet.len() as u64) as usize],
+                    _ => b"a1.-x"[next(5) as usize],
+                })
+                .collect();
             let mut masks = BlockMasks::default();
             assert!(!masks.fill(&block), "no quote");
             let mut from = 0;
