@@ -190,18 +190,34 @@ impl<'a> Scanner<'a> {
         let out = &mut self.out;
         let key_psizes = &mut self.key_psizes;
         let n = rows.keys.len();
-        out.centres.reserve(n * plan.coords.len());
-        for i in 0..n {
-            let key = rows.keys[i] as usize;
+        // Each column read as a slice of the piece's rows, once (not indexed twice a row).
+        let column = |slot: usize| &rows.numbers[slot][..n];
+        let axes: Vec<(&[f64], Option<&[f64]>)> =
+            self.origin_slot.iter().enumerate().map(|(axis, origin)| (column(axis), origin.map(column))).collect();
+        let pixels = self.pixel_slots.map(|(d, m)| (column(d), column(m)));
+        let groups = self.group_slot.map(column);
+        let angstrom = matches!(plan.psize, PixelSize::Angstrom);
+        // The last row's optics group (its bits) and pixel size: rows of a group follow each other.
+        let mut last_group: Option<(u64, f64)> = None;
+        out.centres.reserve(n * axes.len());
+        for (i, &key) in rows.keys.iter().enumerate() {
+            let key = key as usize;
             let psize = match &plan.psize {
                 PixelSize::Angstrom => 1.0,
                 PixelSize::Constant(p) => *p,
                 PixelSize::ByOpticsGroup { table, .. } => {
-                    let group = rows.numbers[self.group_slot.unwrap()][i];
-                    if !out.optics_groups.iter().any(|&g| g == group || (g.is_nan() && group.is_nan())) {
-                        out.optics_groups.push(group);
+                    let group = groups.expect("a scan by optics group reads the group column")[i];
+                    match last_group {
+                        Some((bits, psize)) if bits == group.to_bits() => psize,
+                        _ => {
+                            if !out.optics_groups.iter().any(|&g| g == group || (g.is_nan() && group.is_nan())) {
+                                out.optics_groups.push(group);
+                            }
+                            let psize = lookup(table, group);
+                            last_group = Some((group.to_bits(), psize));
+                            psize
+                        }
                     }
-                    lookup(table, group)
                 }
                 PixelSize::ByMicrograph(by_name) => {
                     if key >= key_psizes.len() {
@@ -217,12 +233,12 @@ impl<'a> Scanner<'a> {
             if key == key_psizes.len() {
                 key_psizes.push(psize); // a micrograph's first row gives its pixel size
             }
-            let image_psize = self.pixel_slots.map(|(d, m)| 1e4 * rows.numbers[d][i] / rows.numbers[m][i]);
-            for (axis, origin) in self.origin_slot.iter().enumerate() {
-                let x = rows.numbers[axis][i];
-                let mut c = if matches!(plan.psize, PixelSize::Angstrom) { x } else { x * psize };
-                if let Some(slot) = *origin {
-                    let origin = rows.numbers[slot][i];
+            let image_psize = pixels.map(|(d, m)| 1e4 * d[i] / m[i]);
+            for &(coords, origins) in &axes {
+                let x = coords[i];
+                let mut c = if angstrom { x } else { x * psize };
+                if let Some(origins) = origins {
+                    let origin = origins[i];
                     c -= match image_psize {
                         Some(p) => origin * p,
                         None => origin,

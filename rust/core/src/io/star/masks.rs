@@ -110,22 +110,26 @@ impl BlockMasks {
     #[inline(always)]
     fn field_end(&self, start: usize) -> usize {
         let text = self.text.as_slice();
-        let mut word = start / 64;
+        let mut word = start / 64 + 1;
         debug_assert!(word < text.len() && text[text.len() - 1] == 0);
-        // SAFETY: a field starts at a text byte of the block: word < text.len(). The last
-        // word (past the block) is all white space, so the loop stops there at the latest.
-        let space = unsafe { !*text.get_unchecked(word) } >> (start % 64);
+        // SAFETY: a field starts at a text byte of the block: word <= text.len() - 1 (the
+        // last word pads). That word is all white space: the loop below stops there at the
+        // latest, never past it.
+        // The 64 bytes from the start, across two words: a field shorter ends in them.
+        let pair = unsafe { u128::from(*text.get_unchecked(word - 1)) | u128::from(*text.get_unchecked(word)) << 64 };
+        let space = !((pair >> (start % 64)) as u64);
         if space != 0 {
             return start + space.trailing_zeros() as usize;
         }
-        loop {
+        // A longer field (a name): on from the byte start + 64, in `word`.
+        // SAFETY: word <= text.len() - 1 (above).
+        let mut space = unsafe { !*text.get_unchecked(word) } & (!0u64 << (start % 64));
+        while space == 0 {
             word += 1;
             // SAFETY: as above (the word before was not the last).
-            let space = unsafe { !*text.get_unchecked(word) };
-            if space != 0 {
-                return word * 64 + space.trailing_zeros() as usize;
-            }
+            space = unsafe { !*text.get_unchecked(word) };
         }
+        word * 64 + space.trailing_zeros() as usize
     }
 }
 

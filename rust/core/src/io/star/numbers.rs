@@ -18,6 +18,21 @@ pub(super) fn parse_number_in(bytes: &[u8], len: usize, reader: impl DigitReader
     }
 }
 
+/// [`parse_number`] of the field `bytes[start..end]`, the bytes after it loaded as by
+/// [`parse_number_in`].
+#[inline(always)]
+pub(super) fn parse_number_at(bytes: &[u8], start: usize, end: usize, reader: impl DigitReader) -> Option<f64> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(wide) = bytes.get(start..).and_then(|rest| rest.first_chunk::<WIDE>()) {
+        // (A field longer than WIDE is no plain decimal: the general parser reads it.)
+        return match wide_plain_decimal(wide, end - start, reader) {
+            Some(value) => Some(value),
+            None => general_number(&bytes[start..end]),
+        };
+    }
+    parse_number_in(&bytes[start..], end - start, reader)
+}
+
 /// The general parser, out of the fast path's line.
 #[inline(never)]
 fn general_number(field: &[u8]) -> Option<f64> {
@@ -114,12 +129,13 @@ fn wide_plain_decimal(wide: &[u8; WIDE], len: usize, reader: impl DigitReader) -
     let (digits, points) = digit_and_point_masks(wide, from);
     let field = (1u32 << n) - 1;
     let others = field & !digits;
-    // Plain: digits and at most one point, at least one digit.
-    if others & !points != 0 || others & others.wrapping_sub(1) != 0 || others == field {
+    // Plain: digits and at most one point (one test for both), at least one digit.
+    if (others & !points) | (others & others.wrapping_sub(1)) != 0 || digits & field == 0 {
         return None;
     }
-    let point = if others == 0 { n } else { others.trailing_zeros() as usize };
-    let decimals = n - point - usize::from(others != 0);
+    // The point's place, n if none (the bit above the field); the digits after it.
+    let point = (others | 1 << n).trailing_zeros() as usize;
+    let decimals = (n - point).saturating_sub(1);
     let mantissa = reader.mantissa(wide, from, point, decimals);
     exact_quotient(negative, mantissa, decimals)
 }

@@ -12,7 +12,7 @@ use super::masks::Pdep;
 use super::masks::{BitSelect, BlockMasks, ClearLowest, Picks};
 #[cfg(target_arch = "x86_64")]
 use super::numbers::Ssse3;
-use super::numbers::{parse_number_in, DigitReader, Swar};
+use super::numbers::{parse_number_at, DigitReader, Swar};
 use super::{
     ends_rows, excerpt, find_binary, for_each_field, is_comment, keep_all, trim, Lines, Release, Table, PIECE, WINDOW,
 };
@@ -560,10 +560,10 @@ impl<'a, 'r> RowSink<'a, 'r> {
         if count != self.ncols {
             return Err(StarError::FieldCount { line: 0, expected: self.ncols, got: count });
         }
-        let (rows, found) = (self.rows, self.picks.found());
+        let (rows, found, numbers) = (self.rows, self.picks.found(), &mut self.scan.numbers);
         for &(i, j) in &self.number_fields {
             let (s, e) = (base + found[i].0, base + found[i].1);
-            let value = match parse_number_in(&rows[s..], e - s, reader) {
+            let value = match parse_number_at(rows, s, e, reader) {
                 Some(v) => v,
                 None if Some(&rows[s..e]) == self.missing => f64::NAN,
                 None => {
@@ -572,7 +572,7 @@ impl<'a, 'r> RowSink<'a, 'r> {
                     return Err(StarError::NotANumber { line: 0, label, text: excerpt(&rows[s..e]) });
                 }
             };
-            self.scan.numbers[j].push(value);
+            numbers[j].push(value);
         }
         let field = |i: Option<usize>| i.map_or(&b""[..], |i| &rows[base + found[i].0..base + found[i].1]);
         let (key, image) = (field(self.key_field), field(self.image_field));

@@ -76,10 +76,16 @@ fn plain_decimals_read_as_the_general_parser_reads_them() {
         let tail = tails[i % tails.len()];
         let got = parse_number_in(&row, f.len(), Swar);
         assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{f:?} followed by {tail:?}");
+        // The field inside a row, at an offset: read wide when 25 bytes follow its start.
+        let inside = [b"1.5 ", f.as_bytes(), tail].concat();
+        let got = parse_number_at(&inside, 4, 4 + f.len(), Swar);
+        assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{f:?} after 4 bytes, then {tail:?}");
         #[cfg(target_arch = "x86_64")]
         if let Some(reader) = Ssse3::detect() {
             let got = parse_number_in(&row, f.len(), reader);
             assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{f:?} followed by {tail:?}, SSSE3");
+            let got = parse_number_at(&inside, 4, 4 + f.len(), reader);
+            assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{f:?} inside a row, SSSE3");
         }
     }
 }
@@ -101,8 +107,15 @@ fn masked_walk_finds_the_fields_the_tokenizer_finds() {
     let mut next = crate::test_random(0x9e37_79b9_7f4a_7c15);
     let alphabet = b"   \t\r\x0ba1.-x\xc3\n";
     for len in [0usize, 1, 2, 63, 64, 65, 127, 128, 129, 300, 1000, 5000] {
-        for _ in 0..60 {
-            let block: Vec<u8> = (0..len).map(|_| alphabet[next(alphabet.len() as u64) as usize]).collect();
+        for round in 0..60 {
+            // Every other block of long fields (names of tens to hundreds of bytes) too.
+            let rare = if round % 2 == 0 { 1 } else { 2 + next(150) };
+            let block: Vec<u8> = (0..len)
+                .map(|_| match next(rare) {
+                    0 => alphabet[next(alphabet.len() as u64) as usize],
+                    _ => b"a1.-x"[next(5) as usize],
+                })
+                .collect();
             let mut masks = BlockMasks::default();
             assert!(!masks.fill(&block), "no quote");
             let mut from = 0;
