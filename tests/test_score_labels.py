@@ -71,3 +71,19 @@ def test_a_score_column_one_picker_lacks_names_its_columns_and_the_way_out(tmp_p
     assert "m1_autopick.star: no column Confidence for --score _Confidence" in line
     assert "(its columns: rlnCoordinateX, rlnCoordinateY, rlnAutopickFigureOfMerit" in line
     assert "own score is rlnAutopickFigureOfMerit: --score auto" in line and "--score-normalize rank" in line
+
+
+@pytest.mark.parametrize(
+    ("score", "order", "kept_row"), [("rlnCoordinateX", "max", "15.0 10.0"), ("rlnOpticsGroup", "max", "10.0 10.0")]
+)
+def test_a_score_column_the_centres_read_too(tmp_path, score, order, kept_row):
+    # A score that is a column the job reads for the centres anyway (a coordinate, the optics
+    # group): it was a panic traceback (the column's second slot in the core's scan stayed
+    # empty). By hand: rows 1 and 2 are 5 Å apart; by x (15 > 10) row 2 wins; both rows are in
+    # optics group 1, a tie that the first row wins.
+    star = particle_star(tmp_path / "particles.star")
+    args = ["particles", str(star), "--min-dist", "10", "--score", score, "--score-order", order]
+    result = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "out"), "--json"])
+    assert result.exit_code == 0, result.output
+    kept = (tmp_path / "out/particles_kept.star").read_text()
+    assert json.loads(result.stdout)["kept"] == 2 and f"\n{kept_row} m1.mrc" in kept

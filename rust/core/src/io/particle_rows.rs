@@ -142,35 +142,29 @@ struct Scanner<'a> {
 
 impl<'a> Scanner<'a> {
     fn new(plan: &'a CentrePlan) -> Self {
-        let mut cols: Vec<usize> = plan.coords.clone();
-        let origin_slot: Vec<Option<usize>> = plan
-            .origins
-            .iter()
-            .map(|o| {
-                o.map(|c| {
-                    cols.push(c);
-                    cols.len() - 1
-                })
-            })
-            .collect();
-        let mut push = |c: usize| {
-            cols.push(c);
-            cols.len() - 1
-        };
-        let pixel_slots = plan.origin_pixels.map(|(det, mag)| (push(det), push(mag)));
-        let group_slot = match &plan.psize {
-            PixelSize::ByOpticsGroup { column, .. } => Some(push(*column)),
-            _ => None,
-        };
-        let score_slot = plan.score.map(&mut push);
-        // (a column the plan reads already is not asked for twice: the scan fills one slot a column)
-        let mut extra_slots = Vec::with_capacity(plan.extra.len());
-        for &c in &plan.extra {
-            extra_slots.push(cols.iter().position(|&k| k == c).unwrap_or_else(|| {
+        // A column asked for twice (a score that is also a coordinate, an optics group or a
+        // magnification, an extra column the plan reads already) takes the slot it has: the
+        // scan fills one slot a column, and a second slot would stay empty.
+        let mut cols: Vec<usize> = Vec::new();
+        let mut slot_of = |c: usize| {
+            cols.iter().position(|&k| k == c).unwrap_or_else(|| {
                 cols.push(c);
                 cols.len() - 1
-            }));
+            })
+        };
+        // The coordinates first: slot `axis` is axis `axis` (Scanner::take).
+        for &c in &plan.coords {
+            let slot = slot_of(c);
+            assert!(slot < plan.coords.len(), "a coordinate column given for two axes");
         }
+        let origin_slot: Vec<Option<usize>> = plan.origins.iter().map(|o| o.map(&mut slot_of)).collect();
+        let pixel_slots = plan.origin_pixels.map(|(det, mag)| (slot_of(det), slot_of(mag)));
+        let group_slot = match &plan.psize {
+            PixelSize::ByOpticsGroup { column, .. } => Some(slot_of(*column)),
+            _ => None,
+        };
+        let score_slot = plan.score.map(&mut slot_of);
+        let extra_slots: Vec<usize> = plan.extra.iter().map(|&c| slot_of(c)).collect();
         Scanner {
             plan,
             cols,
@@ -483,6 +477,26 @@ mod tests {
         assert_eq!(rows.scores[..2], [0.5, 0.7]);
         assert!(rows.scores[2].is_nan());
         assert_eq!(rows.key_psizes[0], 1.5);
+    }
+
+    #[test]
+    fn a_score_column_read_for_the_centre_too_is_read_once() {
+        // The score is the x coordinate, then the optics group (hand-worked: the values of
+        // those columns); before, the second slot of the column stayed empty and the take
+        // panicked (index out of bounds).
+        let data = FILE.as_bytes();
+        let blocks = index(data).unwrap();
+        let table = blocks[1].table.as_ref().unwrap();
+        let by_group = || PixelSize::ByOpticsGroup { column: 4, table: vec![(1.0, 1.5), (2.0, 1.5)] };
+        for (score, want) in [(0, [10.0, 11.0, 12.0]), (4, [1.0, 2.0, 1.0]), (2, [3.0, 0.25, 0.0])] {
+            let p = CentrePlan { score: Some(score), extra: vec![score, 6], ..plan(by_group()) };
+            let rows = scan_particles(data, table, &p, &keep_all).unwrap();
+            assert_eq!(rows.scores, want, "score column {score}");
+            assert_eq!(rows.extra[0], want, "score column {score}");
+            assert_eq!(rows.scores.len(), 3);
+            // The centres as without it: 10 * 1.5 - 3 = 12, 20 * 1.5 + 4 = 34, ...
+            assert_eq!(rows.centres, [12.0, 34.0, 16.25, 31.5, 18.0, 33.0], "score column {score}");
+        }
     }
 
     #[test]
