@@ -77,3 +77,23 @@ def test_percentiles_are_numpys():
             v = np.concatenate([rng.normal(size=n), [1e300, -1e300]])
         q = [(1.0, 99.0), (0.0, 100.0), (50.0,), (25.0, 75.0, 12.5)][trial % 4]
         assert percentiles(v, q) == [float(x) for x in np.percentile(v, q)], (n, q)
+
+
+def test_percentiles_of_many_values_are_numpys():
+    # Enough values that the core counts them into buckets (above 16,384): spread, tied,
+    # one far outlier (every other value in one bucket), infinities at the ends.
+    rng = np.random.default_rng(5)
+    n = 100_001
+    cases = [
+        rng.normal(size=n),
+        rng.integers(-3, 4, n).astype(float),
+        np.r_[rng.uniform(0, 1e-6, n), 1e300],
+        np.r_[rng.normal(size=n), np.inf, -np.inf],
+        rng.exponential(size=n) ** 8,
+    ]
+    for v in cases:
+        for q in [(1.0, 99.0), (0.0, 100.0), (50.0,), (0.1, 99.9, 33.3)]:
+            # (numpy's interpolation between two infinities is NaN: NaN counts as equal here)
+            with np.errstate(invalid="ignore"):
+                want = np.percentile(v, q)
+            assert np.array_equal(percentiles(v, q), want, equal_nan=True), q

@@ -130,3 +130,41 @@ def test_a_canvas_in_a_used_room_draws_as_a_new_one():
     with pytest.raises(AttributeError):  # an encoded canvas gave its room away: no drawing on it
         big.rectangle((0, 0, 1, 1), fill=INK)
     drop_spares()
+
+
+def test_marks_are_drawn_as_pillow_draws_each_one():
+    # Dots, rings, squares, crosses and circles by the dozen (set by the core from one shape
+    # Pillow drew) at whole and half pixels, crowding, past every side of the picture, of
+    # radii whose boxes fall on fractions of a pixel: every byte as Pillow's ImageDraw calls
+    # drawing each mark where it lies (the oracle, the calls the canvas made before).
+    rng = np.random.default_rng(11)
+    for trial in range(60):
+        canvas = Canvas(41, 29)
+        canvas.rectangle((5, 5, 30, 20), fill="#f2f2f2")
+        image, draw = _pillow_twin(canvas)
+        kind = ["dot", "ring", "square", "cross", "circle"][trial % 5]
+        radius = float(rng.choice([5.5, 3.0, 1.7, 0.8, 9.0, 2.25]))
+        width = float(rng.choice([2.2, 1.0, 0.5, 1.6]))
+        colour = ["#1a9641", (215, 25, 28), "#7b3294"][trial % 3]
+        n = int(rng.integers(1, 40)) if trial % 4 else 3  # (a few: drawn one by one)
+        xy = rng.uniform(-6, 47, (n, 2)).round(int(rng.integers(0, 2)))
+        if kind == "dot":
+            canvas.dots(xy, radius, colour)
+        elif kind == "circle":
+            canvas.circles(xy, radius, colour, width)
+        else:
+            canvas.markers(kind, xy, radius, colour, width)
+        w = max(1, round(width * SCALE)) if kind != "dot" else 0
+        r = radius * SCALE
+        for x, y in np.unique(np.round(xy * SCALE), axis=0).tolist():
+            box = (x - r, y - r, x + r, y + r)
+            if kind == "dot":
+                draw.ellipse(box, fill=colour)
+            elif kind in ("ring", "circle"):
+                draw.ellipse(box, outline=colour, width=w)
+            elif kind == "square":
+                draw.rectangle(box, outline=colour, width=w)
+            else:
+                draw.line([box[:2], box[2:]], fill=colour, width=w)
+                draw.line([(box[0], box[3]), (box[2], box[1])], fill=colour, width=w)
+        assert np.array_equal(canvas.drawn.reshape(-1), _drawn_bytes(image)), (kind, radius, width, n)

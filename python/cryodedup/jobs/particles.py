@@ -641,11 +641,16 @@ def check_prefer(paths: list[Path], copick: bool, options: ParticleOptions, warn
 def picture_details(
     particles: ParticleSet, decision: Decision, options: ParticleOptions, plotting: threading.Thread
 ) -> ParticleDetails:
-    """What the pictures show of the decision; the nearest-neighbour distances measured on a thread meanwhile."""
+    """What the pictures show of the decision; its nearest-neighbour distances and score histogram counted on threads.
+
+    Both start here, before the summary and the example images' look-up, which run on the
+    main thread alone: the other core counts meanwhile (issue 43).
+    """
     plotting.join()
     from ..report.particle_base import ParticleDetails, nn_histogram_top
+    from ..report.particle_figures import score_counts
 
-    return ParticleDetails(
+    details = ParticleDetails(
         particles,
         decision.keep,
         decision.suppressed_by,
@@ -666,6 +671,9 @@ def picture_details(
             nn_histogram_top(options.min_dist),
         ).result,
     )
+    if details.scores is not None:
+        details.score_counts = Background(score_counts, details, name="cryodedup-scores").result
+    return details
 
 
 def _timed_write(
@@ -707,10 +715,15 @@ def count_absent(names: list[str], roots: list[Path]) -> int:
 
 @dataclass
 class Pictures:
-    """The particle job's pictures, rendered (name, caption, PNG bytes), and the example images not found."""
+    """The particle job's pictures, rendered (name, caption, PNG bytes), and the example images not found.
+
+    ``absent``: how many micrographs have no image file, counted on a thread while the
+    pictures were drawn (when an example's image was not found: the summary says so).
+    """
 
     pngs: list[tuple[str, str, bytes]]
     missing: list[str]
+    absent: Callable[[], int] | None = None
 
 
 def draw_pictures(details: ParticleDetails, options: ParticleOptions, first_input: Path) -> Pictures:
@@ -723,7 +736,11 @@ def draw_pictures(details: ParticleDetails, options: ParticleOptions, first_inpu
         return next((p for p in tried if p.exists()), tried[0])
 
     images = drawn_images(details, options.plot_mics, find_micrograph)
-    return Pictures(*plots.rendered_particle_figures(details, options.plot_mics, images))
+    absent = None
+    if any(images[mic].missing for mic in plots.micrographs_to_show(details, options.plot_mics) if mic in images):
+        roots = search_roots(first_input, options.project_dir)
+        absent = Background(count_absent, details.mic_names, roots, name="cryodedup-absent").result
+    return Pictures(*plots.rendered_particle_figures(details, options.plot_mics, images), absent=absent)
 
 
 def drawn_images(
@@ -772,7 +789,10 @@ def plot_particles(
     if missing:
         n_examples = len(plots.micrographs_to_show(details, options.plot_mics))
         # All counted: none found says the paths start from another folder, a few that files are gone.
-        absent = count_absent(details.mic_names, search_roots(first_input, options.project_dir))
+        if pictures.absent is not None:
+            absent = pictures.absent()
+        else:
+            absent = count_absent(details.mic_names, search_roots(first_input, options.project_dir))
         summary["micrograph_images"] = (  # one line each, so that the path stays whole in a table
             f"{absent:,} of {len(details.mic_names):,} micrograph images not found; {len(missing)} of "
             f"{n_examples} examples drawn on a blank frame\nfirst looked for: {missing[0]}\n"

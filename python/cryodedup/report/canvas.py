@@ -14,6 +14,7 @@ import importlib.util
 import io
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import field
 from functools import cache, lru_cache
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .._core import blend_mask, fill_box, halved_png_rows
+from .._core import blend_mask, fill_box, halved_png_rows, stamp
 from ..formats import png
 from ..records import dataclass
 
@@ -311,35 +312,43 @@ class Canvas:
         else:
             self.markers(kind, np.array([[x, y]]), MARKER_RADIUS, rgb(colour))
 
-    # The marks below come by the thousand (an example micrograph's picks): each is drawn by
-    # the call ImageDraw.ellipse makes, with the colour's ink found once, at positions as
-    # Python floats (numpy's scalars cost ten times as much to add and multiply).
+    # The marks below come by the thousand (an example micrograph's picks, a dot per
+    # micrograph): each is the same shape wherever it lies, so Pillow draws one (the call
+    # ImageDraw makes, with the colour's ink found once) and the core sets it at every place
+    # (:func:`_marks`), without Python's lock.
 
     def dots(self, xy: np.ndarray, radius: float, colour: Any) -> None:
         """Filled discs of ``radius`` on each row of ``xy``."""
-        ink = self.ink(colour)
-        for x, y in _distinct(xy).tolist():
-            self.draw.draw.draw_ellipse(_square(x, y, radius), ink, 1)
+        self._marks(xy, radius, self.ink(colour), 0, _disc)
 
     def markers(self, kind: str, xy: np.ndarray, radius: float, colour: Any, width: float = 2.2) -> None:
         """Rings, crosses or squares of ``radius`` centred on each row of ``xy`` (one per PNG pixel)."""
         w = max(1, round(width * SCALE))
-        ink = self.ink(colour)
-        for x, y in _distinct(xy).tolist():
-            box = _square(x, y, radius)
-            if kind == "ring":
-                self.draw.draw.draw_ellipse(box, ink, 0, w)
-            elif kind == "square":
-                self.draw.rectangle(box, outline=colour, width=w)
-            else:  # cross
-                self.draw.line([box[:2], box[2:]], fill=colour, width=w)
-                self.draw.line([(box[0], box[3]), (box[2], box[1])], fill=colour, width=w)
+        mark = {"ring": _ring, "square": _square_outline}.get(kind, _cross)
+        self._marks(xy, radius, self.ink(colour), w, mark)
 
     def circles(self, xy: np.ndarray, radius: float, colour: Any, width: float = 1.0) -> None:
         """Circles of ``radius`` PNG pixels around each row of ``xy``."""
-        ink, w = self.ink(colour), max(1, round(width * SCALE))
-        for x, y in _distinct(xy).tolist():
-            self.draw.draw.draw_ellipse(_square(x, y, radius), ink, 0, w)
+        self._marks(xy, radius, self.ink(colour), max(1, round(width * SCALE)), _ring)
+
+    def _marks(self, xy: np.ndarray, radius: float, ink: int, width: int, mark: Mark) -> None:
+        """``mark`` of ``radius`` and line ``width`` (drawn pixels) centred on each distinct position of ``xy``.
+
+        Pillow truncates a box's corners to whole pixels towards zero: a mark is the same
+        mark moved only where its box lies right of and below the picture's corner, so a
+        mark whose box reaches past the left or top side is drawn by Pillow itself (as is
+        a lone mark: a legend's sample).
+        """
+        at = _distinct(xy)
+        r = radius * SCALE
+        inside = (at[:, 0] >= r) & (at[:, 1] >= r)
+        if np.count_nonzero(inside) < STAMPED_AT_LEAST:
+            inside[:] = False
+        for x, y in at[~inside].tolist():
+            mark(self.draw.draw, _square(x, y, radius), ink, width)
+        if inside.any():
+            shape, centre = _mark_shape(radius, width, mark)
+            stamp(self.words, shape, (at[inside] - centre).astype(np.int64), ink)
 
     def segments(self, starts: np.ndarray, ends: np.ndarray, colour: Any, width: float = 1.2) -> None:
         """A line from each row of ``starts`` to the same row of ``ends`` (each drawn line once)."""
@@ -411,6 +420,45 @@ def _along(a: tuple[float, float], b: tuple[float, float], t: float) -> tuple[fl
 def _square(x: float, y: float, radius: float) -> tuple[float, float, float, float]:
     r = radius * SCALE
     return x - r, y - r, x + r, y + r
+
+
+#: A mark as Pillow draws it: ``mark(draw, box, ink, width)`` on an ``ImagingDraw``.
+Mark = Callable[[Any, tuple[float, float, float, float], int, int], None]
+
+#: Fewer marks than this are drawn by Pillow one by one (a stamp's shape costs a few of them).
+STAMPED_AT_LEAST = 8
+
+
+def _disc(draw: Any, box: tuple[float, float, float, float], ink: int, width: int) -> None:
+    draw.draw_ellipse(box, ink, 1)
+
+
+def _ring(draw: Any, box: tuple[float, float, float, float], ink: int, width: int) -> None:
+    draw.draw_ellipse(box, ink, 0, width)
+
+
+def _square_outline(draw: Any, box: tuple[float, float, float, float], ink: int, width: int) -> None:
+    draw.draw_rectangle(box, ink, 0, width)  # (ImageDraw.rectangle(outline=..., width=...))
+
+
+def _cross(draw: Any, box: tuple[float, float, float, float], ink: int, width: int) -> None:
+    draw.draw_lines([box[:2], box[2:]], ink, width)  # (ImageDraw.line(..., width=...), each stroke)
+    draw.draw_lines([(box[0], box[3]), (box[2], box[1])], ink, width)
+
+
+def _mark_shape(radius: float, width: int, mark: Mark) -> tuple[np.ndarray, int]:
+    """The pixels ``mark`` sets (uint8, 255) drawn by Pillow around a centre at whole pixels, and that centre.
+
+    Every box corner lies right of and below the shape's corner, where Pillow's truncation
+    is a floor: set at a mark's place the shape is the mark Pillow draws there.
+    """
+    centre = math.ceil(radius * SCALE) + width + 2
+    size = 2 * centre + 1
+    pixels = np.zeros((size, size), dtype=np.uint8)
+    shape = Image.frombuffer("L", (size, size), pixels, "raw", "L", 0, 1)
+    shape.readonly = 0  # (drawn into pixels, as the canvas is)
+    mark(ImageDraw.Draw(shape).draw, _square(centre, centre, radius), 255, width)
+    return pixels, centre
 
 
 def _distinct(xy: np.ndarray) -> np.ndarray:

@@ -21,6 +21,18 @@ PLOT_SIZE = (770, 440)  # PNG pixels of a one-plot picture (7 x 4 inches at 110 
 
 
 @dataclass
+class ScoreCounts:
+    """The score histogram's axis and its counts: kept, rejected (``particle_figures.score_counts``)."""
+
+    lo: float
+    hi: float
+    kept: np.ndarray
+    rejected: np.ndarray
+    edges: np.ndarray
+    beyond: int
+
+
+@dataclass
 class ParticleDetails:
     """What the particle job decided, per particle, for the pictures.
 
@@ -51,6 +63,9 @@ class ParticleDetails:
     #: the job measures it (:func:`nearest_neighbour_distances` of the stretched centres, on
     #: a thread): called when the histogram is drawn.
     nn_distances: Callable[[], np.ndarray] | None = None
+    #: The scores' histogram (:func:`cryodedup.report.particle_figures.score_counts`), when
+    #: the job counts it on a thread: called when the histogram is drawn.
+    score_counts: Callable[[], ScoreCounts] | None = None
     #: The decision's --seed and --remove-entirely, for a micrograph decided again.
     seed: int = 0
     remove_entirely: bool = False

@@ -42,7 +42,7 @@ from .canvas import (
     viridis,
 )
 from .density_figures import duplicate_fraction
-from .particle_base import PLOT_SIZE, ParticleDetails, headroom, labelled_plot, nn_histogram_top
+from .particle_base import PLOT_SIZE, ParticleDetails, ScoreCounts, headroom, labelled_plot, nn_histogram_top
 from .summary import short_name
 from .suppressors import suppressors
 
@@ -121,18 +121,6 @@ def score_axis(scores: np.ndarray) -> tuple[float, float, int]:
     if not p_hi > p_lo or p_hi - p_lo >= 0.5 * (hi - lo):
         return lo, hi, 0
     return p_lo, p_hi, int(np.count_nonzero((scores < p_lo) | (scores > p_hi)))
-
-
-@dataclass
-class ScoreCounts:
-    """The score histogram's axis and its counts: kept, rejected (:func:`score_counts`)."""
-
-    lo: float
-    hi: float
-    kept: np.ndarray
-    rejected: np.ndarray
-    edges: np.ndarray
-    beyond: int
 
 
 def score_counts(details: ParticleDetails) -> ScoreCounts:
@@ -646,8 +634,8 @@ def micrographs_to_show(details: ParticleDetails, n: int) -> list[int]:
     rejected = details.rejected_per_micrograph
     present = details.picks_per_micrograph > 0
     ran_on = np.zeros(len(rejected), dtype=np.int64) if details.covered is None else details.covered.sum(axis=1)
-    order = [int(m) for m in np.lexsort((np.arange(len(rejected)), -rejected, -ran_on)) if present[m]]
-    return order[:n]
+    order = np.lexsort((np.arange(len(rejected)), -rejected, -ran_on))
+    return [int(m) for m in order[present[order]][:n]]
 
 
 def micrographs_drawn(details: ParticleDetails, n_mics: int) -> list[int]:
@@ -707,7 +695,9 @@ def figure_drawings(
     """What draws each picture of :func:`particle_figures`, in order, and the image files not found."""
     unit = details.unit
     # Counted on a thread while the other pictures are drawn (the other core is idle then).
-    scores = None if details.scores is None else Background(score_counts, details, name="cryodedup-scores")
+    scores = details.score_counts
+    if scores is None and details.scores is not None:  # (not counted by the job already)
+        scores = Background(score_counts, details, name="cryodedup-scores").result
     worst = worst_outlier(details)
     examples = micrographs_to_show(details, n_mics)
     drawings: list[Drawing] = []
@@ -721,7 +711,7 @@ def figure_drawings(
         outlier = partial(_picks_picture, details, worst[0], images)
         drawings.append(("duplicate_outlier.png", worst[1][0].upper() + worst[1][1:], outlier))
     if scores is not None:
-        drawings.append(("scores.png", "Scores", lambda: score_distributions(details, scores.result())))
+        drawings.append(("scores.png", "Scores", partial(_scores_picture, details, scores)))
     if len(details.inputs) > 1:
         drawings.append(("inputs.png", "Inputs", partial(input_contributions, details)))
     if details.particles.halfsets is not None:
@@ -731,6 +721,10 @@ def figure_drawings(
         drawings.append(("agreement.png", "Agreement between inputs", partial(agreement, details)))
     missing = [] if unit == "tomogram" else [images[mic].missing for mic in examples if images[mic].missing]
     return drawings, missing
+
+
+def _scores_picture(details: ParticleDetails, counted: Callable[[], ScoreCounts]) -> Picture:
+    return score_distributions(details, counted())
 
 
 def _picks_picture(details: ParticleDetails, mic: int, images: Mapping[int, MicrographImage]) -> Picture:

@@ -36,6 +36,18 @@ pub(crate) fn histogram<'py>(
     Ok((counts.into_pyarray(py).reshape([2, bins])?, found.beyond))
 }
 
+/// order_statistics(values, ranks) -> list of float: the ranks-th smallest of the float64
+/// ``values`` (rank 0 the least; none NaN), as a full sort places them (GIL released).
+#[pyfunction]
+pub(crate) fn order_statistics(
+    py: Python<'_>,
+    values: PyReadonlyArray1<'_, f64>,
+    ranks: Vec<usize>,
+) -> PyResult<Vec<f64>> {
+    let values = values.as_slice()?;
+    Ok(py.detach(|| counting::order_statistics(values, &ranks)).map_err(CoreError::from)?)
+}
+
 /// One count per group, as Python gets it.
 type Counts<'py> = Bound<'py, PyArray1<i64>>;
 

@@ -40,10 +40,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dedup::random_keys, m)?)?;
     m.add_function(wrap_pyfunction!(counts::histogram, m)?)?;
     m.add_function(wrap_pyfunction!(counts::counts_per_group, m)?)?;
+    m.add_function(wrap_pyfunction!(counts::order_statistics, m)?)?;
     m.add_function(wrap_pyfunction!(counts::halved_png_rows, m)?)?;
     m.add_function(wrap_pyfunction!(counts::zlib_stream, m)?)?;
     m.add_function(wrap_pyfunction!(paint::fill_box, m)?)?;
     m.add_function(wrap_pyfunction!(paint::blend_mask, m)?)?;
+    m.add_function(wrap_pyfunction!(paint::stamp, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::agreement_counts, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::suppress_overlaps, m)?)?;
     m.add_function(wrap_pyfunction!(dedup::percentiles_within, m)?)?;

@@ -48,3 +48,26 @@ pub(crate) fn blend_mask(
     pixels(&mut words)?.blend_mask(mask, mask_width, x, y, ink as u32);
     Ok(())
 }
+
+/// stamp(pixels, mask, corners, ink): ``mask`` uint8 (rows, columns), contiguous, its
+/// non-zero pixels set to ``ink`` with its top left corner at each row (x, y) of ``corners``
+/// (int64, (n, 2)), cut to the picture: one mark that Pillow drew, set at every place (GIL
+/// released).
+#[pyfunction]
+pub(crate) fn stamp(
+    py: Python<'_>,
+    mut words: PyReadwriteArray2<'_, u32>,
+    mask: PyReadonlyArray2<'_, u8>,
+    corners: PyReadonlyArray2<'_, i64>,
+    ink: i64,
+) -> PyResult<()> {
+    let mask_width = mask.shape()[1];
+    let mask = mask.as_slice()?;
+    if corners.shape()[1] != 2 {
+        return Err(crate::errors::value(format!("corners: 2 columns (x, y), not {}", corners.shape()[1])));
+    }
+    let corners: Vec<(i64, i64)> = corners.as_slice()?.chunks_exact(2).map(|c| (c[0], c[1])).collect();
+    let mut painted = pixels(&mut words)?;
+    py.detach(|| painted.stamp(mask, mask_width, &corners, ink as u32));
+    Ok(())
+}
