@@ -718,7 +718,7 @@ class Pictures:
     """The particle job's pictures, rendered (name, caption, PNG bytes), and the example images not found.
 
     ``absent``: how many micrographs have no image file, counted on a thread while the
-    pictures were drawn (when an example's image was not found: the summary says so).
+    pictures were drawn; set whenever an example's image was not found (the summary says so).
     """
 
     pngs: list[tuple[str, str, bytes]]
@@ -737,7 +737,7 @@ def draw_pictures(details: ParticleDetails, options: ParticleOptions, first_inpu
 
     images = drawn_images(details, options.plot_mics, find_micrograph)
     absent = None
-    if any(images[mic].missing for mic in plots.micrographs_to_show(details, options.plot_mics) if mic in images):
+    if plots.missing_examples(details, options.plot_mics, images):  # (the summary says how many are absent)
         roots = search_roots(first_input, options.project_dir)
         absent = Background(count_absent, details.mic_names, roots, name="cryodedup-absent").result
     return Pictures(*plots.rendered_particle_figures(details, options.plot_mics, images), absent=absent)
@@ -789,10 +789,8 @@ def plot_particles(
     if missing:
         n_examples = len(plots.micrographs_to_show(details, options.plot_mics))
         # All counted: none found says the paths start from another folder, a few that files are gone.
-        if pictures.absent is not None:
-            absent = pictures.absent()
-        else:
-            absent = count_absent(details.mic_names, search_roots(first_input, options.project_dir))
+        assert pictures.absent is not None, "draw_pictures counts them whenever an example's image is missing"
+        absent = pictures.absent()
         summary["micrograph_images"] = (  # one line each, so that the path stays whole in a table
             f"{absent:,} of {len(details.mic_names):,} micrograph images not found; {len(missing)} of "
             f"{n_examples} examples drawn on a blank frame\nfirst looked for: {missing[0]}\n"
