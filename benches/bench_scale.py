@@ -25,8 +25,12 @@ per particle, time per particle within 1.3x. Also the time until the outputs are
 disk (the wall time plus a ``sync`` right after): a 10M run returns with all of its
 outputs still in the page cache, a 100M run has written all but the last of its own.
 
+With ``--cp`` each size's file is also copied by ``cp`` and synced, from the same page cache
+state, as many times as ``--repeat``: the floor of the disk work (the input read, as many
+bytes written), against which the job's wall + sync is set.
+
 Usage: python benches/bench_scale.py [--sizes 10000000 30000000 100000000] [--workdir DIR] [--warm]
-       [--settle SECONDS] [--repeat R]
+       [--settle SECONDS] [--repeat R] [--cp]
        python benches/bench_scale.py --quick        (sizes 200k, 600k, 2M)
 """
 
@@ -118,11 +122,33 @@ def run_job(path: Path, outdir: Path) -> dict:
     return {"seconds": seconds, "flushed": flushed, "peak_rss": peak, "summary": json.loads(done.stdout)}
 
 
+def copied(path: Path, outdir: Path, warm: bool) -> float:
+    """Seconds for ``cp`` of ``path`` into ``outdir`` and a ``sync``, from the page cache as the job starts.
+
+    The floor of the job's disk work: the input read, as many bytes written and on the disk
+    (kept and rejected together are the input's rows).
+    """
+    outdir.mkdir(parents=True, exist_ok=True)
+    read_once(path) if warm else drop_from_cache(path)
+    subprocess.run(["sync"], check=True)
+    start = time.perf_counter()
+    subprocess.run(["cp", str(path), str(outdir / path.name)], check=True)
+    subprocess.run(["sync"], check=True)
+    return time.perf_counter() - start
+
+
 def measure(
-    workdir: Path, n: int, chunk: tuple[str, list[str]], warm: bool, settle: float = 0.0, repeat: int = 1
+    workdir: Path,
+    n: int,
+    chunk: tuple[str, list[str]],
+    warm: bool,
+    settle: float = 0.0,
+    repeat: int = 1,
+    cp: bool = False,
 ) -> dict:
     """The job run ``repeat`` times on a file of ``n`` particles, each run from a cold page
-    cache (or a warm one): the fastest run, with the wall times of all and the highest peak RSS.
+    cache (or a warm one): the fastest run, with the wall times of all and the highest peak RSS;
+    with ``cp``, also the fastest of as many ``cp`` + ``sync`` of the file (:func:`copied`).
     """
     path = workdir / f"scale_{n}.star"
     outdir = workdir / f"scale_{n}_out"
@@ -144,11 +170,17 @@ def measure(
             read_once(path) if warm else drop_from_cache(path)
             time.sleep(settle)  # the disk as for a file written earlier, not one just written in a burst
             runs.append(run_job(path, outdir))
+        copies = []
+        for _ in range(repeat if cp else 0):
+            shutil.rmtree(outdir, ignore_errors=True)
+            time.sleep(settle)
+            copies.append(copied(path, outdir, warm))
     finally:
         path.unlink(missing_ok=True)
         shutil.rmtree(outdir, ignore_errors=True)
     result = min(runs, key=lambda r: r["seconds"])
     result.update(n=n, file_bytes=size, walls=[r["seconds"] for r in runs], peak_rss=max(r["peak_rss"] for r in runs))
+    result["cp"] = min(copies, default=None)
     return result
 
 
@@ -172,6 +204,11 @@ def main() -> None:
         help="seconds of rest between writing a file and its run (this machine's disk slows after a burst of writes)",
     )
     parser.add_argument(
+        "--cp",
+        action="store_true",
+        help="also time cp of each file and a sync (as many times as --repeat): the disk's floor, the same run",
+    )
+    parser.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -187,7 +224,7 @@ def main() -> None:
     baseline = measure(args.workdir, 1000, chunk, args.warm)["peak_rss"]
     rows = []
     for n in sizes:
-        rows.append(measure(args.workdir, n, chunk, args.warm, args.settle, args.repeat))
+        rows.append(measure(args.workdir, n, chunk, args.warm, args.settle, args.repeat, args.cp))
         r = rows[-1]
         walls = " / ".join(f"{w:.1f}" for w in r["walls"])
         print(f"{n:,}: {walls} s, peak RSS {r['peak_rss'] / 1e9:.2f} GB, {r['summary'].get('timings')}")
@@ -200,9 +237,10 @@ def main() -> None:
         print(f"fastest of {args.repeat} runs per size (every run's wall time in the last column)")
     print(
         "| particles | file | wall | µs/particle | ratio to first | peak RSS | B/particle above 1k run "
-        "| B/particle marginal | read | decide | write | wall + sync of the outputs | ratio to first | every run |"
+        "| B/particle marginal | read | decide | write | wall + sync of the outputs | ratio to first "
+        "| cp + sync of the input | wall + sync / cp + sync | every run |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r, previous in zip(rows, [None, *rows[:-1]]):
         per = r["seconds"] / r["n"]
         parts = r["summary"].get("timings", {})
@@ -213,6 +251,7 @@ def main() -> None:
             + " | ".join(f"{parts.get(k, float('nan')):.1f} s" for k in ("read", "decide", "write"))
             + (" (one pass)" if parts.get("one_pass") else "")
             + f" | {r['flushed']:.1f} s | {r['flushed'] / r['n'] / first_flushed:.2f} | "
+            + (f"{r['cp']:.1f} s | {r['flushed'] / r['cp']:.2f}x | " if r["cp"] else "- | - | ")
             + " / ".join(f"{w:.1f} s" for w in r["walls"])
             + " |"
         )

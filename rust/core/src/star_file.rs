@@ -161,7 +161,7 @@ impl StarFile {
         plan: &CentrePlan,
         split: SplitTo,
     ) -> Result<(Option<Vec<Block>>, ParticleRows, Splitting), FileError> {
-        let open = |path: &Path| self.mapped.split_output(path).map_err(|error| written(path, error));
+        let open = |path: &Path| self.mapped.appending(path).map_err(|error| written(path, error));
         let (kept, rejected) = (open(split.kept)?, open(split.rejected)?);
         let read_ahead = |range: Range<usize>| self.mapped.read_ahead_from(range.end);
         let outputs = particle_split::Split { params: split.params, kept, rejected };

@@ -2,25 +2,22 @@
 //! page cache (docs/design.md section 5): pages behind a pass are released from the process,
 //! the bytes ahead are read in advance (by a prefetching thread for a big file, and hinted to
 //! the kernel), a file bigger than the cache is dropped from it behind the pass, and outputs
-//! beyond the kernel's limit of dirty pages are written behind or directly.
+//! beyond the kernel's limit of dirty pages are written behind.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter};
 use std::ops::Range;
 use std::path::Path;
 
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 
-use crate::io::page_cache::{self, DirectWriter, Prefetcher, WriteBehind};
+use crate::io::page_cache::{self, Prefetcher, WriteBehind};
 use crate::io::star::WINDOW;
 
 /// Bytes read ahead of a streaming pass (by the file's prefetching thread, and hinted to
 /// the kernel): a pass that waits for each page it touches leaves the disk idle while it
 /// parses.
 pub const READ_AHEAD: usize = 4 * WINDOW;
-
-/// Where a split's rows are appended: a buffered file, written behind or directly.
-pub type Output = Box<dyn Write + Send>;
 
 /// A file mapped read-only, with what each of its passes releases and reads ahead.
 pub struct MappedFile {
@@ -118,22 +115,13 @@ impl MappedFile {
     }
 
     /// `path` opened to append rows of this file to, buffered. Outputs beyond the kernel's
-    /// limit of dirty pages are written behind (an input gives at most its size).
+    /// limit of dirty pages are written behind (an input gives at most its size), the
+    /// one-pass split's too: faster than direct writes, each of which waits for the disk
+    /// (docs/design.md section 5).
     pub fn appending(&self, path: &Path) -> io::Result<BufWriter<WriteBehind>> {
         let behind = page_cache::bigger_than_dirty_limit(self.bytes().len() as u64);
         let file = OpenOptions::new().append(true).open(path)?;
         Ok(BufWriter::with_capacity(1 << 20, WriteBehind::new(file, behind)?))
-    }
-
-    /// `path` opened for the one-pass split. Outputs that the kernel would stall on (beyond
-    /// its limit of dirty pages) are written directly: no copy into the page cache, no dirty
-    /// pages to write back and drop. Smaller ones go to the cache, and the job ends before
-    /// they reach the disk.
-    pub fn split_output(&self, path: &Path) -> io::Result<Output> {
-        Ok(match page_cache::bigger_than_dirty_limit(self.bytes().len() as u64) {
-            true => Box::new(DirectWriter::append(path)?),
-            false => Box::new(self.appending(path)?),
-        })
     }
 
     fn unmap(&self, range: Range<usize>) {
