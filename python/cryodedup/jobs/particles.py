@@ -737,7 +737,8 @@ def draw_pictures(details: ParticleDetails, options: ParticleOptions, first_inpu
 
     images = drawn_images(details, options.plot_mics, find_micrograph)
     absent = None
-    if plots.missing_examples(details, options.plot_mics, images):  # (the summary says how many are absent)
+    examples = plots.micrographs_to_show(details, options.plot_mics)
+    if plots.missing_examples(details, examples, images):  # (the summary says how many are absent)
         roots = search_roots(first_input, options.project_dir)
         absent = Background(count_absent, details.mic_names, roots, name="cryodedup-absent").result
     return Pictures(*plots.rendered_particle_figures(details, options.plot_mics, images), absent=absent)

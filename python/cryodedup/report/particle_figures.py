@@ -719,14 +719,14 @@ def figure_drawings(
     if details.confirmed_by is not None:
         drawings.append(("consensus.png", "Consensus by input", partial(consensus_by_input, details)))
         drawings.append(("agreement.png", "Agreement between inputs", partial(agreement, details)))
-    return drawings, missing_examples(details, n_mics, images)
+    return drawings, missing_examples(details, examples, images)
 
 
-def missing_examples(details: ParticleDetails, n_mics: int, images: Mapping[int, MicrographImage]) -> list[str]:
-    """The image files of the example micrographs that were not found (none for a tomogram: drawn without one)."""
+def missing_examples(details: ParticleDetails, examples: list[int], images: Mapping[int, MicrographImage]) -> list[str]:
+    """The image files of ``examples`` (:func:`micrographs_to_show`) not found (none for a tomogram)."""
     if details.unit == "tomogram":
         return []
-    return [images[mic].missing for mic in micrographs_to_show(details, n_mics) if images[mic].missing]
+    return [images[mic].missing for mic in examples if images[mic].missing]
 
 
 def _scores_picture(details: ParticleDetails, counted: Callable[[], ScoreCounts]) -> Picture:
