@@ -288,6 +288,11 @@ def _csg(folder, metafile):
     return cs
 
 
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
 def _fifo(folder):
     os.mkfifo(folder / "p.star")
     return ["particles", folder / "p.star"]
@@ -343,6 +348,15 @@ BAD_INPUTS = {
     "a quoted pattern of particle STARs": (
         lambda d: ["particles", (_particles(d, name="a.star"), _particles(d, name="b.star"), f"{d}/*.star")[-1]],
         r"a\.star: a particle STAR .* give each particle STAR as an input of its own, or the pattern without quotes",
+    ),
+    "an EPU XML as particles": (
+        lambda d: ["particles", _write(d / "FoilHole_1_Data_2.xml", "<MicroscopeImage/>")],
+        r"FoilHole_1_Data_2\.xml: microscope metadata \(EPU \.xml or SerialEM \.mdoc\), not particles or picks; "
+        r"it is read by `cryodedup micrographs --metadata`",
+    ),
+    "a SerialEM mdoc as a micrograph": (
+        lambda d: ["micrographs", _write(d / "m.tif.mdoc", "[ZValue = 0]\n"), *_mrcs(d)],
+        r"m\.tif\.mdoc: microscope metadata .*, not a micrograph image; it is read by `cryodedup micrographs",
     ),
     "a FIFO as input": (_fifo, r"p\.star: is a named pipe \(FIFO\), expected a particle or coordinate file"),
     "a FIFO as a picker file": (

@@ -223,6 +223,26 @@ def test_cs_output_loads_in_cryosparc_tools(relion_and_cryolo):
     assert got == sorted([(1000.0, 20.0), (700.0, 800.0), (100.5, 210.25), (1550.0, 1650.0)])
 
 
+def test_cs_output_finds_a_pickers_file_stems_as_mrc_files_under_the_project_dir(relion_and_cryolo):
+    # crYOLO names a micrograph by its stem (m1.cbox for m1.mrc): the sizes come from
+    # mics/m1.mrc and mics/m2.mrc, found under --project-dir as the pictures find them.
+    from fixtures.synthetic import write_mrc
+
+    root, _ = relion_and_cryolo
+    (root / "mics").mkdir()
+    write_mrc(root / "mics/m1.mrc", np.zeros((1800, 2000), dtype=np.float32), 0.885)
+    write_mrc(root / "mics/m2.mrc", np.zeros((900, 1000), dtype=np.float32), 0.885)
+    args = ("cryolo", "--mic-psize", 0.885, "--output-format", "cryosparc", "-o", "cs", "--project-dir", "mics")
+    result = cli(*args)
+    assert result.exit_code == 0, result.output
+    kept = np.load("cs/picks_kept.cs")
+    shapes = dict(zip(kept["location/micrograph_path"].tolist(), kept["location/micrograph_shape"].tolist()))
+    assert shapes == {b"m1": [1800, 2000], b"m2": [900, 1000]}
+    (root / "mics/m2.mrc").unlink()  # one missing: refused, naming the file looked for
+    result = cli(*args, "--force")
+    assert result.exit_code == 1 and "mics/m2.mrc not found (1 of 2 missing)" in result.stderr
+
+
 def test_cs_output_without_micrograph_files_is_refused(relion_and_cryolo):
     star = "CtfFind/job003/micrographs_ctf.star"
     result = cli("AutoPick/job006", "cryolo", "--micrographs", star, "--output-format", "cryosparc", "-o", "cs")

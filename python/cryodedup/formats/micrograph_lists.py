@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import CryodedupError
 from ..outputs import StrPath
 from ..records import dataclass
-from .sniff import is_cryosparc, is_glob
+from .sniff import is_cryosparc, is_glob, refuse_metadata_input
 
 # Each list's format is imported when a list of it is read: the particle job imports this
 # module for its paths alone (start-up is a fixed cost of every run).
@@ -86,6 +86,23 @@ def resolve_paths(names: list[str], source: Path | None, project_dir: Path | Non
         if paths and paths[0].exists():
             return paths, root
     return [Path(n) if Path(n).is_absolute() else roots[0] / n for n in names], roots[0]
+
+
+def image_names(name: str) -> list[str]:
+    """The file names a micrograph's image may have: a bare file stem is tried as .mrc first.
+
+    Pickers know a micrograph by its file stem (crYOLO's x.cbox, topaz's rows, for x.mrc).
+    """
+    base = name.rstrip("/").rpartition("/")[2]
+    dot = base.rfind(".")
+    has_suffix = 0 < dot < len(base) - 1  # as Path(name).suffix, without making a Path (thousands of names)
+    return [name] if has_suffix else [f"{name}.mrc", name]
+
+
+def find_image(name: str, source: Path | None, project_dir: Path | None) -> Path:
+    """The path of a micrograph's image file (:func:`image_names`), or the first path looked for in vain."""
+    tried = [resolve_paths([n], source, project_dir)[0][0] for n in image_names(name)]
+    return next((p for p in tried if p.exists()), tried[0])
 
 
 def search_roots(source: Path | None, project_dir: Path | None) -> list[Path]:
@@ -239,6 +256,8 @@ def load_inputs(inputs: Sequence[StrPath], psize: float | None = None, project_d
     Micrographs
     """
     paths = [Path(p) for p in inputs]
+    for path in paths:
+        refuse_metadata_input(path, "a micrograph image")
     if len(paths) == 1 and paths[0].suffix == ".star":
         return _from_star(paths[0], psize, project_dir)
     if len(paths) == 1 and is_cryosparc(paths[0]):

@@ -32,6 +32,23 @@ def is_dynamo_table(path: StrPath) -> bool:
     return Path(path).suffix.lower() == ".tbl"
 
 
+#: The suffixes of the microscope's metadata files (EPU, SerialEM), which `micrographs --metadata` reads.
+METADATA_SUFFIXES = (".xml", ".mdoc")
+
+
+def refuse_metadata_input(path: StrPath, instead: str) -> None:
+    """Refuses microscope metadata given where particles or images go, saying where it goes instead.
+
+    Read as a STAR file or an MRC image, an EPU .xml fails on its first line with an error that
+    names neither the mistake nor the option it belongs to.
+    """
+    if Path(path).suffix.lower() in METADATA_SUFFIXES:
+        raise CryodedupError(
+            f"{path}: microscope metadata (EPU .xml or SerialEM .mdoc), not {instead}; "
+            "it is read by `cryodedup micrographs --metadata`"
+        )
+
+
 def is_copick_config(path: StrPath) -> bool:
     """Whether ``path`` is a copick project's config: a JSON file naming ``pickable_objects``."""
     path = Path(path)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import CryodedupError
 from ..formats.files import check_regular_file
-from ..formats.sniff import is_glob
+from ..formats.sniff import is_glob, refuse_metadata_input
 from ..options.fields import MAX_CENTRE
 from ..particle_set import ParticleSet
 
@@ -27,6 +27,7 @@ def check_input_paths(inputs: list[Path]) -> None:
     """
     seen: dict[tuple[int, int], Path] = {}
     for path in inputs:
+        refuse_metadata_input(path, "particles or picks")
         try:
             st = os.stat(path)
         except FileNotFoundError:

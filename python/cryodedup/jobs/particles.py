@@ -47,7 +47,7 @@ from ..algo.priority import (
 from ..algo.same_image import images_for_the_core, same_image_pairs, same_image_summary, support_of_images
 from ..algo.species import percentiles_within
 from ..errors import CryodedupError
-from ..formats.micrograph_lists import found_under, resolve_paths, search_roots
+from ..formats.micrograph_lists import find_image, found_under, image_names, search_roots
 from ..formats.particles import read_particle_files
 from ..formats.sniff import is_copick_config, is_glob, is_picker_output
 from ..labels import input_labels
@@ -698,17 +698,9 @@ def _in_background(work: Callable[..., T], *args: Any) -> Background[T]:
     return Background(work, *args)
 
 
-def _image_names(name: str) -> list[str]:
-    """The file names a micrograph's image may have: a bare file stem is tried as .mrc first."""
-    base = name.rstrip("/").rpartition("/")[2]
-    dot = base.rfind(".")
-    has_suffix = 0 < dot < len(base) - 1  # as Path(name).suffix, without making a Path (thousands of names)
-    return [name] if has_suffix else [f"{name}.mrc", name]
-
-
 def count_absent(names: list[str], roots: list[Path]) -> int:
     """How many micrographs have no image file under any of ``roots`` (by any of its names)."""
-    tried = [(k, image) for k, name in enumerate(names) for image in _image_names(name)]
+    tried = [(k, image) for k, name in enumerate(names) for image in image_names(name)]
     found = found_under([image for _, image in tried], roots)
     return len(names) - len({k for (k, _), ok in zip(tried, found) if ok})
 
@@ -731,9 +723,7 @@ def draw_pictures(details: ParticleDetails, options: ParticleOptions, first_inpu
     from ..report import particle_figures as plots
 
     def find_micrograph(name: str) -> Path:
-        # Pickers know a micrograph by its file stem (x.cbox for x.mrc): try the MRC file first.
-        tried = [resolve_paths([n], first_input, options.project_dir)[0][0] for n in _image_names(name)]
-        return next((p for p in tried if p.exists()), tried[0])
+        return find_image(name, first_input, options.project_dir)
 
     images = drawn_images(details, options.plot_mics, find_micrograph)
     absent = None

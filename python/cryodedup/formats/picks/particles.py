@@ -37,7 +37,7 @@ from ...resolve import (
     resolve_pixel_size,
     score_direction,
 )
-from ..micrograph_lists import MicrographList, micrograph_list, resolve_paths
+from ..micrograph_lists import MicrographList, find_image, micrograph_list, resolve_paths
 from ..mrc import mrc_shapes
 from ..sniff import is_glob, picker_files
 from ..star.micrographs import PIXEL_SIZE_FIELD, micrograph_names, micrograph_pixel_sizes
@@ -396,7 +396,7 @@ def _micrograph_shapes(
             raise CryodedupError(f"{given.path}: micrograph {unsized[0]} has no micrograph_blob/shape")
         return {n: given.shapes[n] for n in names}
     source = given.path if given is not None else first_input
-    paths, _ = resolve_paths(names, source, options.project_dir)
+    paths = [find_image(name, source, options.project_dir) for name in names]
     missing = [p for p in paths if not p.is_file()]
     if missing:
         raise CryodedupError(
