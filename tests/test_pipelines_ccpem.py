@@ -145,6 +145,14 @@ def test_prefer_takes_one_input_an_entry():
         ("ParticlesJob", "", ""),
         # A job the pipeliner waits on must end: --watch never does (and is not a job option).
         ("MicrographsJob", "--watch 30", "--watch repeats the run until it is stopped"),
+        # Found by the barrage (2026-11-26): -o in Additional arguments sent the outputs out of
+        # the job's folder, where the pipeline's --force replaced a user's files.
+        ("ParticlesJob", "--outdir /elsewhere", "--outdir in Additional arguments is set by the pipeline"),
+        ("ParticlesJob", "-o /elsewhere", "-o in Additional arguments (--outdir) is set by the pipeline"),
+        ("CoordinatesJob", "--outdir=/elsewhere", "--outdir=/elsewhere in Additional arguments (--outdir) is set"),
+        ("MicrographsJob", "-qo /elsewhere", "-qo in Additional arguments (--quiet) is set by the pipeline"),
+        ("ParticlesJob", "--force", "--force in Additional arguments is set by the pipeline"),
+        ("ParticlesJob", "--score-order min --min-dist 30", ""),
     ],
 )
 def test_additional_arguments_are_checked_before_the_run(job_class, other_args, message):

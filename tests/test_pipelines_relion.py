@@ -341,6 +341,11 @@ def run_relion_job(root: Path, argv: list[str]) -> subprocess.CompletedProcess:
         (["stray", "--o", "External/job001/"], "unexpected 'stray' before the first --option"),
         (["--o", "External/job001/", "--in_parts", "a.star", "b.star"], "--in_parts takes one file"),
         (["--o", "External/job\n001/"], "holds a line break, which RELION_OUTPUT_NODES.star cannot"),
+        # Found by the barrage (2026-11-26): an empty input ran the job on the whole project
+        # folder; words after --j N (RELION's Additional arguments) were dropped unread.
+        (["--o", "External/job001/", "--in_parts", ""], "--in_parts is empty: give the input's file"),
+        (["--o", "External/job001/", "--in_parts", "a.star", "--j", "1", "-o", "/x"], "'-o /x' after --j 1: give"),
+        (["--o", "External/job001/", "--in_parts", "a.star", "--j", "abc"], "--j takes the number of threads, not"),
     ],
 )
 def test_a_command_line_relion_did_not_write_still_ends_with_an_exit_file(tmp_path, argv, message):

@@ -75,9 +75,18 @@ class _OptionsWhenRun(click.Group):
         return found
 
 
+class _InputPath(click.Path):
+    """A path of INPUTS; an empty word is refused: as a path it would be the current folder, read whole."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail(f"an input is empty ({value!r}): give a file, a folder or a pattern", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def inputs(folders: bool = False) -> Callable[[Callable], Callable]:
     """The INPUTS argument of a job command: files, and folders too when ``folders``."""
-    return click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=folders))
+    return click.argument("inputs", nargs=-1, required=True, type=_InputPath(path_type=Path, dir_okay=folders))
 
 
 @click.group(cls=_OptionsWhenRun if cli_style.plain else None, context_settings={"help_option_names": ["-h", "--help"]})

@@ -158,6 +158,7 @@ class CryodedupJob(PipelinerJob):
         if not self.joboptions[next(iter(self.INPUTS))].get_string():
             return []  # the pipeliner says that the required input is missing
         try:
+            job_types.refuse_managed(job_types.command(self.JOB), self.parse_additional_args())
             args = self.command_args()
             job_types.check_arguments(job_types.command(self.JOB), args[1:])
         except ValueError as err:  # shlex's, and job_types.ParameterError

@@ -135,6 +135,29 @@ def check_arguments(cmd: click.Command, args: Sequence[str]) -> None:
         )
 
 
+def refuse_managed(cmd: click.Command, words: Sequence[str]) -> None:
+    """Refuses, among a user's extra command-line words, an option the pipeline sets itself.
+
+    ``-o``/``--outdir`` there would send the outputs out of the job's folder (and the
+    pipeline's ``--force`` would let them replace whatever lies there), while the pipeline
+    registers, as the job's outputs, files in its folder that never get written.
+    """
+    flags = {opt: p for p in cmd.params if isinstance(p, click.Option) for opt in p.opts + p.secondary_opts}
+    for word in words:
+        if not word.startswith("-") or word == "--":
+            continue
+        name = word.split("=", 1)[0]
+        # (-qo X: short switches written together, as click reads them)
+        found = [flags[name]] if name in flags else [flags.get(f"-{c}") for c in name[1:]] if name[1:2] != "-" else []
+        managed = [p for p in found if p is not None and p.name in MANAGED_OPTIONS]
+        if managed:
+            flag = max(managed[0].opts, key=len)  # (the long form names it best)
+            raise ParameterError(
+                f"{word} in Additional arguments{'' if word == flag else f' ({flag})'} is set by the pipeline "
+                "(the job's folder receives its outputs, which the pipeline registers): leave it out"
+            )
+
+
 def cli_args(
     job: str, inputs: Sequence[str], outdir: str, tokens: Sequence[str], *, plot: bool, as_json: bool = False
 ) -> list[str]:

@@ -127,15 +127,29 @@ def parse_call(argv: Sequence[str]) -> ExternalCall:
         if key in ("o", "pipeline_control"):
             continue
         if key == "j":
-            call.threads = values[0] if values else None
+            call.threads = threads_of(values)
         elif key in INPUT_FLAGS or extra:
             kind = INPUT_FLAGS[key] if extra is None else extra.group(1)
             if len(values) != 1:
                 raise job_types.ParameterError(f"--{key} takes one file, not '{' '.join(values)}'")
+            if not values[0].strip():
+                raise job_types.ParameterError(f"--{key} is empty: give the input's file, or leave the field out")
             call.inputs.setdefault(kind, []).append(values[0])
         else:
             call.params.append((key, values))
     return call
+
+
+def threads_of(values: Sequence[str]) -> str:
+    """RELION's ``--j N``: one whole number; the Additional arguments RELION writes after it are ``--label value``."""
+    if len(values) == 1 and values[0].isdigit() and int(values[0]) > 0:
+        return values[0]
+    if len(values) > 1 and values[0].isdigit():
+        raise job_types.ParameterError(
+            f"'{' '.join(values[1:])}' after --j {values[0]}: give Additional arguments as --label value "
+            "(a parameter's label is a cryodedup option without its dashes: --min_dist 40)"
+        )
+    raise job_types.ParameterError(f"--j takes the number of threads, not '{' '.join(values)}'")
 
 
 def job_of(call: ExternalCall) -> str:
