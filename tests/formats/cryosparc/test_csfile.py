@@ -103,6 +103,36 @@ def test_a_truncated_numpy_body_is_refused(tmp_path):
         CsFile.load(tmp_path / "bad.cs")
 
 
+@pytest.mark.parametrize("encoding", ["numpy", "csdat"])
+@pytest.mark.parametrize(
+    ("field", "dtype", "expected"),
+    [
+        # Found by the barrage (2026-11-26): a centre as text was numpy's traceback, the
+        # others were read as numbers (complex to real with a bare numpy warning).
+        ("location/center_x_frac", "<U5", "floating-point numbers"),
+        ("location/center_x_frac", "<c8", "floating-point numbers"),
+        ("location/center_x_frac", "?", "floating-point numbers"),
+        ("location/micrograph_uid", "<f8", "whole numbers"),
+        ("blob/path", "<i8", "text"),
+    ],
+)
+def test_a_field_of_another_kind_than_cryosparc_writes_is_refused_by_name(tmp_path, encoding, field, dtype, expected):
+    good = location_rows() if field.startswith("location") else main_rows()
+    rows = np.zeros(len(good), dtype=[(n, dtype if n == field else good.dtype[n]) for n in good.dtype.names])
+    for name in good.dtype.names:
+        rows[name] = np.arange(len(good)).astype(dtype) if name == field else good[name]
+    path = tmp_path / "bad.cs"
+    if encoding == "csdat" and dtype == "?":
+        pytest.skip("CSDAT has no booleans")
+    if encoding == "numpy":
+        save_numpy(path, rows)
+    else:
+        Dataset(rows).save(path, format=CSDAT_FORMAT)
+    got = np.dtype(dtype) if encoding == "numpy" else np.asarray(Dataset.load(path)[field]).dtype
+    with pytest.raises(CryodedupError, match=rf"bad\.cs: field {field} holds {got} values, expected {expected}$"):
+        CsFile.load(path)
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(CryodedupError, match=r"nothing\.cs: file not found"):
         CsFile.load(tmp_path / "nothing.cs")

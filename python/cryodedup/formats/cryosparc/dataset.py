@@ -50,8 +50,39 @@ def _one_row_per_particle(data: np.ndarray, path: Path) -> np.ndarray:
         )
     if "uid" not in data.dtype.names:
         raise CryodedupError(f"{path}: no uid field; every CryoSPARC dataset has one")
+    fields = data.dtype.fields or {}
+    _check_field_kinds({name: fields[name][0].base for name in data.dtype.names}, path)
     _check_distinct_uids(data["uid"], path)
     return data
+
+
+WHOLE, REAL, TEXT = ("iu", "whole numbers"), ("f", "floating-point numbers"), ("SUO", "text")
+
+#: The kind of values each field cryodedup reads holds, as CryoSPARC writes it (numpy's dtype
+#: kinds): a field of another kind (a centre as text, a shape as floats) is refused by name.
+FIELD_KINDS = {
+    "uid": WHOLE,
+    "location/micrograph_uid": WHOLE,
+    "location/micrograph_path": TEXT,
+    "location/micrograph_shape": WHOLE,
+    "location/micrograph_psize_A": REAL,
+    "location/center_x_frac": REAL,
+    "location/center_y_frac": REAL,
+    "blob/path": TEXT,
+    "blob/idx": WHOLE,
+    "blob/shape": WHOLE,
+    "blob/psize_A": REAL,
+    **{f"{slot}/{name}": REAL for slot in ("alignments2D", "alignments3D") for name in ("shift", "pose", "psize_A")},
+    "alignments3D/split": WHOLE,
+}
+
+
+def _check_field_kinds(kinds: dict[str, np.dtype], path: Path) -> None:
+    """Refuses a field whose values are not of the kind CryoSPARC writes (:data:`FIELD_KINDS`)."""
+    for name, dtype in kinds.items():
+        expected = FIELD_KINDS.get(name)
+        if expected is not None and dtype.kind not in expected[0]:
+            raise CryodedupError(f"{path}: field {name} holds {dtype} values, expected {expected[1]}")
 
 
 def _check_distinct_uids(uid: np.ndarray, path: Path) -> None:
@@ -96,6 +127,7 @@ class CsFile:
                 data = path.read_bytes()
                 check_csdat(path, data)  # cryosparc-tools' decoder can crash on bad bytes
                 dataset = Dataset.load(io.BytesIO(data))
+                _check_field_kinds({name: np.asarray(dataset[name]).dtype for name in dataset.fields()}, path)
                 _check_distinct_uids(np.asarray(dataset["uid"]), path)
                 return cls(dataset, "csdat", path)
         except CryodedupError:
