@@ -8,6 +8,7 @@ naming the file, the section (SerialEM) or element (EPU), the field and the valu
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tracemalloc
@@ -309,3 +310,33 @@ def test_xml_declaring_an_encoding_python_or_expat_cannot_take_is_one_line(tmp_p
     path = epu(tmp_path)
     path.write_bytes(f'<?xml version="1.0" encoding="{encoding}"?>'.encode() + path.read_bytes())
     refused(read_epu, path, "not an XML file")
+
+
+# --- found by the barrage (2026-11-26): values read as 0, a third number or a second line --------
+
+
+def test_epu_xml_without_either_shift_is_refused(tmp_path):
+    # With neither <BeamShift> nor <ImageShift>, the image was placed at the hole's centre:
+    # a false duplicate of the shot taken there.
+    path = epu(tmp_path)
+    text = path.read_text()
+    for element in ("BeamShift", "ImageShift"):
+        text = re.sub(rf"<{element}[ >].*?</{element}>", "", text, flags=re.S)
+    assert "Shift" not in text
+    path.write_text(text)
+    refused(read_epu, path, "no <BeamShift> or <ImageShift>")
+    # One of them nil (EPU moves the beam with the other): read as 0, as before.
+    path.write_text(re.sub(r"<ImageShift[ >].*?</ImageShift>", '<ImageShift i:nil="true"/>', epu(tmp_path).read_text()))
+    assert read_epu(path).shift == read_epu(epu(tmp_path, name="b_Data_1.xml")).shift
+
+
+@pytest.mark.parametrize(
+    "lines,message",
+    [
+        (["ImageShift = 1 2 3"], "ImageShift = '1 2 3', expected two numbers"),
+        (["ImageShift = 1 2", "ImageShift = 0 0"], "line 10: ImageShift given twice in one section"),
+        (["PixelSpacing = 1.1", "PixelSpacing = 2.2"], "line 10: PixelSpacing given twice in one section"),
+    ],
+)
+def test_mdoc_values_that_say_two_things_are_refused(tmp_path, lines, message):
+    refused(read_mdoc, mdoc(tmp_path, *lines), message)

@@ -252,7 +252,7 @@ def _acquisition(path: Path, found: Elements) -> Acquisition:
         return checked_number(element[0], f"{path}: {what}", bound)
 
     def xy(key: str, what: str) -> tuple[float, float]:
-        """An EPU vector (``<a:_x>``, ``<a:_y>``); (0, 0) when the element is absent or nil."""
+        """An EPU vector (``<a:_x>``, ``<a:_y>``); (0, 0) when absent or nil (the other moved the beam)."""
         element = found[key]
         if element is None or not element[1]:
             return 0.0, 0.0
@@ -266,6 +266,9 @@ def _acquisition(path: Path, found: Elements) -> Acquisition:
         number(STAGE_X, "stage <Position> <X>", MAX_COORDINATE / 1e6) * 1e6,  # metres
         number(STAGE_Y, "stage <Position> <Y>", MAX_COORDINATE / 1e6) * 1e6,
     )
+    if not any(found[key] is not None and found[key][1] for key in (BEAM_SHIFT, IMAGE_SHIFT)):
+        # (EPU records both, moving the beam with one; with neither, the image's place is unknown)
+        raise CryodedupError(f"{path}: no <BeamShift> or <ImageShift> (expected an EPU data image's XML)")
     beam = xy(BEAM_SHIFT, "<BeamShift>")
     image = xy(IMAGE_SHIFT, "<ImageShift>")
     unrecorded: list[str] = []
@@ -311,6 +314,10 @@ def mdoc_time(text: str, where: str = "DateTime") -> float | None:
     )
 
 
+#: The keys of a SerialEM section that cryodedup reads.
+MDOC_KEYS = frozenset({"StagePosition", "ImageShift", "PixelSpacing", "DateTime", "UncroppedSize", "SubFramePath"})
+
+
 def _mdoc_sections(path: Path) -> tuple[dict[str, str], list[tuple[str, int, dict[str, str]]]]:
     """The global ``key = value`` lines and each ``[Kind = N]`` section's lines, with its line number."""
     try:
@@ -331,19 +338,21 @@ def _mdoc_sections(path: Path) -> tuple[dict[str, str], list[tuple[str, int, dic
             current = {}
             sections.append((f"{section.group(1)} = {section.group(2).strip()}", number, current))
         elif "=" in line:
-            key, value = line.split("=", 1)
-            current[key.strip()] = value.strip()
+            key, value = (part.strip() for part in line.split("=", 1))
+            if key in MDOC_KEYS and key in current:  # which one SerialEM meant cannot be told
+                raise CryodedupError(f"{path}: line {number}: {key} given twice in one section")
+            current[key] = value
     return header, sections
 
 
 def _mdoc_pair(
     values: dict[str, str], key: str, where: str, bound: float = MAX_COORDINATE
 ) -> tuple[float, float] | None:
-    """A ``KEY = x y`` line of a section: two finite numbers (more are ignored), None when absent."""
+    """A ``KEY = x y`` line of a section: two finite numbers, None when absent."""
     if key not in values:
         return None
     parts = values[key].split()
-    if len(parts) < 2:
+    if len(parts) != 2:
         raise CryodedupError(f"{where}: {key} = {values[key]!r}, expected two numbers")
     x, y = (checked_number(t, f"{where}: {key}", bound) for t in parts[:2])
     return x, y
