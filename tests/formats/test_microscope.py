@@ -337,3 +337,23 @@ def test_no_images_report_lists_the_uncertain_pairs_by_distance(session, tmp_pat
         listed[(cells[0], cells[1])] = cells[-1]
         assert 0.072 <= float(cells[2]) <= 0.1125 + 1e-3  # the distance (µm) that makes it uncertain
     assert listed == expected
+
+
+def test_metadata_of_other_micrographs_is_named_before_the_calibration_is_inferred(session, tmp_path, monkeypatch):
+    # Found by a new user (2026-11-26): one XML of another session first asked for
+    # --shift-calibration, which would not have helped; the names it compares come first.
+    folder, _, _ = session
+    monkeypatch.chdir(folder)
+    other = tmp_path / "other"
+    other.mkdir()
+    xml = next((folder / "EPU").rglob("*_Data_*.xml"))
+    (other / "FoilHole_9_Data_9_9_20221104_000000.xml").write_text(xml.read_text())
+    result = CliRunner().invoke(
+        main, ["micrographs", "Mics/*.mrc", "--metadata", str(other), "-o", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert re.search(
+        r"--metadata: none of the 1 acquisitions matches a micrograph by file name \(micrograph \S+\.mrc; "
+        r"acquisition FoilHole_9_Data_9_9_20221104_000000, of \S+FoilHole_9_Data_9_9_20221104_000000\.xml\)",
+        " ".join(result.output.split()),
+    ), result.output

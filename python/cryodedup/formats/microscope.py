@@ -701,9 +701,14 @@ def place(
     acquisitions = _read_files(files)  # (not read_metadata: the files found are not searched and checked again)
     if not acquisitions:
         raise CryodedupError("--metadata: no acquisition in the files given")
-    positions = specimen_positions(acquisitions, calibration)
     index = match_to_micrographs(names, acquisitions)
     matched = index >= 0
+    if names and not matched.any():  # (said before a calibration that none of them would use)
+        raise CryodedupError(
+            f"--metadata: none of the {len(acquisitions)} acquisitions matches a micrograph by file name "
+            f"(micrograph {Path(names[0]).name}; acquisition {acquisitions[0].name}, of {acquisitions[0].source})"
+        )
+    positions = specimen_positions(acquisitions, calibration)
     xy = np.full((len(names), 2), np.nan)
     xy[matched] = positions.xy[index[matched]]
     times = np.full(len(names), np.nan)

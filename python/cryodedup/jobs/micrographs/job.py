@@ -161,13 +161,7 @@ def _placement(mics: Micrographs, options: MicrographOptions) -> Placement | Non
     """Where and when each micrograph was taken (``--metadata``), or None without it."""
     if not options.metadata:
         return None
-    placement = place(mics.names, options.metadata, options.shift_calibration, options.beam_diameter)
-    if not placement.matched.any():
-        raise CryodedupError(
-            f"--metadata: none of the {placement.acquisitions} acquisitions matches a micrograph by file name "
-            f"(e.g. {Path(mics.names[0]).name})"
-        )
-    return placement
+    return place(mics.names, options.metadata, options.shift_calibration, options.beam_diameter)
 
 
 def _score(
