@@ -302,9 +302,10 @@ def merged_columns(parts: list[ParticleStar], warn: Warn) -> list[str]:
         if first.optics is None and other.optics is None:
             continue
         if first.optics is None or other.optics is None:
+            with_optics, without = (first, other) if other.optics is None else (other, first)
             raise CryodedupError(
-                f"{first.path} and {other.path}: one has a data_optics block and the other not "
-                "(RELION 3.1+ and 3.0 files cannot be merged)"
+                f"{with_optics.path} has a data_optics block and {without.path} has none: their rows cannot be "
+                "written into one file (a particle's optics group would name no group); deduplicate each on its own"
             )
         if set(first.optics.labels) != set(other.optics.labels):
             a, b = first.optics.labels, other.optics.labels
