@@ -396,7 +396,7 @@ def test_the_cli_prefers_a_pick_set_by_name(tmp_path):
     assert result.exit_code == 0, result.output
     # (alice's 0.5 kept over bob's 0.9 and pytom's 0.8: against the score)
     assert "alice/1 > the other inputs" in result.output
-    assert "(1 by alice/1; 1 against the score)" in " ".join(result.output.split())
+    assert "(1 by alice/1; 1 that the score would have given to another pick)" in " ".join(result.output.split())
     result = CliRunner().invoke(main, ["particles", str(config), "--prefer", "carol/1", "--force"])
     assert result.exit_code != 0 and "Error: --prefer carol/1: not one of the copick pick sets read" in result.output
     assert "(1: alice/1, 2: bob/1, 3: pytom/0)" in result.output and "Traceback" not in result.output

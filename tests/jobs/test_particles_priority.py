@@ -106,7 +106,7 @@ def test_the_command_line_prints_and_reports_the_priority(tmp_path):
     assert result.exit_code == 0, result.output
     assert "4 picks without a score: ranked last" in result.output
     assert "3 decided by priority" in result.output
-    assert "; 3 against the score)" in " ".join(result.output.split())
+    assert "; 3 that the score would have given to another pick)" in " ".join(result.output.split())
     result = CliRunner().invoke(main, [*args, "--prefer", "3", "--force"])
     assert result.exit_code != 0
     assert "Error: --prefer 3: not one of the inputs" in result.output

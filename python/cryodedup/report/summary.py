@@ -125,8 +125,9 @@ def priority_rows(priority: dict | None, inputs: list[str]) -> list[Row]:
         )
         return [("Priority", text)]
     won = ", ".join(f"{n:,} by {label_of.get(name, name)}" for name, n in priority["won_by"].items())
-    if won and "against_score" in priority:  # (how many of those the score alone would have given to another pick)
-        won += f"; {priority['against_score']:,} against the score"
+    if won and "against_score" in priority:
+        # Of those, where the score alone (its ties broken by the input order) kept another pick.
+        won += f"; {priority['against_score']:,} that the score would have given to another pick"
     text = (
         f"{order}\n{priority['groups']:,} groups of duplicates: {priority['by_priority']:,} decided by priority"
         f"{f' ({won})' if won else ''}, {priority['by_score']:,} by score"
