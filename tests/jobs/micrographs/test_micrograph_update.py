@@ -173,7 +173,11 @@ def test_refusals(grown, tmp_path):
     marker = out / STORE / MARKER
     state = json.loads(marker.read_text())
     marker.write_text(json.dumps({**state, "format": "cryodedup micrograph update store 0", "version": "0.0.1"}))
-    with pytest.raises(CryodedupError, match="another cryodedup version"):
+    with pytest.raises(
+        CryodedupError,
+        match=r"a store of another format \(cryodedup micrograph update store 0, written by cryodedup 0\.0\.1; "
+        r"this cryodedup \S+ reads cryodedup micrograph update store 2\)",
+    ):
         find_duplicate_micrographs(grown[1:10], out, MicrographOptions(bin=1), update=True)
     result = CliRunner().invoke(
         main, ["micrographs", *map(str, grown[:10]), "-o", str(tmp_path / "s"), "--update", "--shard", "1/2"]

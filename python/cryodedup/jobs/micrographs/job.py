@@ -149,7 +149,7 @@ def _prepared_outputs(
     try:
         return prepare_outputs(mics, outdir, inputs, particles, force or bool(store and store.loaded))
     except CryodedupError as error:
-        if store is None or store.loaded:
+        if store is None or store.loaded or force:  # (with --force the store was set aside, not missing)
             raise
         raise CryodedupError(
             f"{error} (--update found no store of an earlier round in {outdir / STORE}: "

@@ -141,8 +141,9 @@ class SeenStore:
             if _another_format(state):
                 written = state.get("version", "?")
                 raise CryodedupError(
-                    f"{marker}: a store of another cryodedup version ({str(written)[:40]}; this is {__version__}) "
-                    "that --update cannot read; use --force for a full run"
+                    f"{marker}: a store of another format ({str(state['format'])[:60]}, written by cryodedup "
+                    f"{str(written)[:40]}; this cryodedup {__version__} reads {FORMAT}) that --update cannot read; "
+                    "use --force for a full run"
                 )
             check_state(state, FORMAT)
             pairs = check_files(folder, state)
