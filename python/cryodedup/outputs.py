@@ -555,3 +555,13 @@ def check_plotting(plot: bool) -> None:
     """``--plot`` needs matplotlib, an optional dependency: say so before any work."""
     if plot and importlib.util.find_spec("matplotlib") is None:
         raise CryodedupError("--plot needs matplotlib: pip install 'cryodedup[plot]' (or matplotlib)")
+
+
+def warn_earlier_report(outdir: StrPath, warn: Callable[[str], None]) -> None:
+    """Warns that ``outdir`` holds the report.html of an earlier run, which a run without ``--plot`` leaves.
+
+    Beside this run's outputs, that report (and its pictures) would pass for theirs.
+    """
+    report = Path(outdir) / "report.html"
+    if report.is_file():
+        warn(f"{report} and its pictures are an earlier run's: this run drew none (--plot draws them anew)")

@@ -688,3 +688,16 @@ def test_a_real_header_only_cs_is_said_to_be_empty(tmp_path):
     summary = run(tmp_path, [path])
     assert summary["particles"] == 0
     assert any("no particles" in w for w in summary["warnings"]), summary["warnings"]
+
+
+def test_a_run_without_plot_says_the_report_beside_its_outputs_is_an_earlier_runs(tmp_path):
+    # Found by a new user (2026-11-26): after a --plot run at 40 Å, a run at 400 Å with --force
+    # left report.html and its pictures of 40 Å beside its outputs, without a word.
+    rows = [[100, 100, 0, 0, "m.mrc", 1, 0.5, "1@s.mrcs"], [110, 100, 0, 0, "m.mrc", 1, 0.9, "2@s.mrcs"]]
+    path = write_star(tmp_path / "p.star", P31, rows, optics=[[1, "og1", 2.0, 1.0]])
+    first = run(tmp_path, [path])
+    assert not any("earlier run" in w for w in first["warnings"])  # (nothing there yet)
+    (tmp_path / "out" / "report.html").write_text("<html>an earlier run's</html>")
+    again = run(tmp_path, [path], min_dist=400, force=True)
+    assert f"{tmp_path / 'out' / 'report.html'} and its pictures are an earlier run's" in " ".join(again["warnings"])
+    assert (tmp_path / "out" / "report.html").read_text() == "<html>an earlier run's</html>"  # (left as it was)

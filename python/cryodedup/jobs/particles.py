@@ -52,7 +52,7 @@ from ..formats.particles import read_particle_files
 from ..formats.sniff import is_copick_config, is_glob, is_picker_output
 from ..labels import input_labels
 from ..options import ParticleOptions
-from ..outputs import StrPath, all_outputs_at_once
+from ..outputs import StrPath, all_outputs_at_once, warn_earlier_report
 from ..particle_set import Log, OnePass, ParticleSet, StarFacts, Warn
 from ..records import dataclass
 from ..report.summary import report_rows
@@ -552,6 +552,8 @@ def remove_duplicate_particles(
     summary["seconds"] = round(time.perf_counter() - start, 3)
     if details is not None:
         summary["plots"] = plot_particles(details, outdir, options, paths[0], force, summary, pictures)
+    elif not options.audit:
+        warn_earlier_report(outdir, warn)
     return summary
 
 

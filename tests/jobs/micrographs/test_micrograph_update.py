@@ -503,3 +503,12 @@ def test_real_paths_are_realpath_of_each_path(tmp_path, monkeypatch, from_listin
         "",
     ]
     assert list(update_inputs.real_paths(paths)) == [os.path.realpath(p) for p in paths]
+
+
+def test_a_round_without_plot_says_the_report_beside_its_outputs_is_an_earlier_runs(grown, tmp_path):
+    out = tmp_path / "out"
+    first = find_duplicate_micrographs(grown[:6], out, MicrographOptions(bin=1), update=True)
+    assert not any("earlier run" in w for w in first["warnings"])
+    (out / "report.html").write_text("an earlier --plot run's")
+    again = find_duplicate_micrographs(grown[:8], out, MicrographOptions(bin=1), update=True)
+    assert f"{out / 'report.html'} and its pictures are an earlier run's" in " ".join(again["warnings"])

@@ -31,7 +31,7 @@ from ...formats.micrograph_lists import Micrographs
 from ...formats.microscope import Placement
 from ...formats.particles import ParticleNames, open_particle_names, particle_suffix, read_particle_names
 from ...options import MicrographOptions
-from ...outputs import AtomicOutputs, StrPath, scratch_files
+from ...outputs import AtomicOutputs, StrPath, scratch_files, warn_earlier_report
 from ...particle_set import ParticleSet
 from ...records import dataclass
 from ...resolve import match_micrographs
@@ -166,6 +166,8 @@ def write_results(
 
         outdir, force, scores, rank = outputs.outdir, outputs.force, outcome.scores, outcome.rank
         summary["plots"] = plot(mics, options, scores, decision, rank, outdir, force, summary, placement)
+    else:
+        warn_earlier_report(outputs.outdir, lambda message: log(message, "warning"))
     return summary
 
 
