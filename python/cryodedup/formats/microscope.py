@@ -266,7 +266,7 @@ def _acquisition(path: Path, found: Elements) -> Acquisition:
         number(STAGE_X, "stage <Position> <X>", MAX_COORDINATE / 1e6) * 1e6,  # metres
         number(STAGE_Y, "stage <Position> <Y>", MAX_COORDINATE / 1e6) * 1e6,
     )
-    if not any(found[key] is not None and found[key][1] for key in (BEAM_SHIFT, IMAGE_SHIFT)):
+    if not any(element is not None and element[1] for element in (found[BEAM_SHIFT], found[IMAGE_SHIFT])):
         # (EPU records both, moving the beam with one; with neither, the image's place is unknown)
         raise CryodedupError(f"{path}: no <BeamShift> or <ImageShift> (expected an EPU data image's XML)")
     beam = xy(BEAM_SHIFT, "<BeamShift>")

@@ -50,7 +50,8 @@ def _one_row_per_particle(data: np.ndarray, path: Path) -> np.ndarray:
         )
     if "uid" not in data.dtype.names:
         raise CryodedupError(f"{path}: no uid field; every CryoSPARC dataset has one")
-    fields = data.dtype.fields or {}
+    fields = data.dtype.fields
+    assert fields is not None, "a dtype with names has fields"
     _check_field_kinds({name: fields[name][0].base for name in data.dtype.names}, path)
     _check_distinct_uids(data["uid"], path)
     return data
