@@ -254,20 +254,37 @@ def matching_rows(matching: dict | None, unit: str = "micrograph") -> list[Row]:
 
 
 def pixel_size_rows(pixel_sizes: list[dict], several_inputs: bool, label: str = "Micrograph pixel size") -> list[Row]:
-    """One row per distinct (pixel size, source), naming the optics groups it served."""
-    used: dict[tuple, list[str]] = {}
+    """One row per distinct (pixel size, source), naming the optics groups it served (per input)."""
+    used: dict[tuple, dict[str, list[str]]] = {}
     for p in pixel_sizes:
-        where = f"{p['input']} " if several_inputs else ""
-        where += "" if p["optics_group"] == "all" else f"group {p['optics_group']}"
-        used.setdefault((p["psize"], p["source"]), []).append(where.strip())
+        groups = used.setdefault((p["psize"], p["source"]), {}).setdefault(p["input"] if several_inputs else "", [])
+        if p["optics_group"] != "all":
+            groups.append(str(p["optics_group"]))
     rows: list[Row] = []
-    for (psize, source), groups in used.items():
+    for (psize, source), by_input in used.items():
         value = f"{psize:g} Å from {source}" if psize is not None else source
-        named = [g for g in groups if g]
+        named = [f"{name} {group_list(groups)}".strip() for name, groups in by_input.items() if groups]
         if named and len(used) > 1:
-            value += f" ({', '.join(named)})"
+            value += f" ({'; '.join(named)})"
         rows.append((label if not rows else "", value))
     return rows
+
+
+def group_list(groups: list[str], most: int = 6) -> str:
+    """Optics groups as a reader takes them in: ``groups 1-4, 7``; past ``most`` runs, how many."""
+    if not all(g.isdigit() for g in groups):
+        return f"group{'s' if len(groups) > 1 else ''} {', '.join(groups)}"
+    numbers = sorted({int(g) for g in groups})
+    runs: list[tuple[int, int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    if len(runs) > most:
+        return f"{len(numbers)} groups"
+    listed = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
+    return f"group{'s' if len(numbers) > 1 else ''} {listed}"
 
 
 def micrograph_rows(s: dict) -> list[Row]:
