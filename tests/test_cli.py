@@ -572,3 +572,20 @@ def test_help_possible_is_careful():
     assert help_possible(["--version"], {})
     assert help_possible(["particles", "x.star"], {"_CRYODEDUP_COMPLETE": "bash_complete"})
     assert not help_possible(["particles", "x.star", "-o", "out", "--quiet", "--min-dist", "-5"], {})
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # Found by the barrage and a new user (2026-11-26): '' was read as the current folder
+        # (every coordinate file in it merged); a folder of micrographs got click's "is a directory".
+        (["particles", "", "--mic-psize", "1"], "an input is empty (''): give a file, a folder or a pattern"),
+        (["micrographs", "mics"], "mics is a folder: give its micrographs ('mics/*.mrc', quoted), or a micrographs"),
+    ],
+)
+def test_inputs_that_name_no_file_are_refused_with_what_to_give(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mics").mkdir()
+    result = CliRunner().invoke(main, [*args, "-o", "out"])
+    assert result.exit_code == 2 and message in " ".join(result.output.replace("│", " ").split())
+    assert not (tmp_path / "out").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 from collections.abc import Callable, Sequence
@@ -81,6 +82,13 @@ class _InputPath(click.Path):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail(f"an input is empty ({value!r}): give a file, a folder or a pattern", param, ctx)
+        if not self.dir_okay and isinstance(value, str) and os.path.isdir(value):
+            folder = value.rstrip("/")
+            self.fail(
+                f"{value} is a folder: give its micrographs ('{folder}/*.mrc', quoted), or a micrographs STAR",
+                param,
+                ctx,
+            )
         return super().convert(value, param, ctx)
 
 

@@ -95,6 +95,15 @@ def test_a_prefer_that_names_no_input_is_refused_before_reading(tmp_path):
         remove_duplicate_particles([manual, log], tmp_path / "out", ParticleOptions(prefer="1"))  # type: ignore[arg-type]
 
 
+def test_prefer_with_one_input_is_warned_of(tmp_path):
+    # Found by a new user (2026-11-26): accepted silently, with a Priority row in the summary.
+    manual, log = two_pickers(tmp_path)
+    summary = remove_duplicate_particles([manual], tmp_path / "out", ParticleOptions(min_dist=10, prefer=["1"]))
+    assert "--prefer decides nothing with one input: every particle is of that input" in summary["warnings"]
+    two = remove_duplicate_particles([manual, log], tmp_path / "two", ParticleOptions(min_dist=10, prefer=["1"]))
+    assert not any("--prefer decides nothing" in w for w in two["warnings"])
+
+
 def test_the_command_line_prints_and_reports_the_priority(tmp_path):
     manual, log = two_pickers(tmp_path)
     args = ["particles", str(log), str(manual), "--outdir", str(tmp_path / "o"), "--min-dist", "10"]

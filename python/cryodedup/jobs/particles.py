@@ -239,7 +239,8 @@ def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = 
     if options.score_normalize == "rank" and scores is not None:
         scores, higher = rank_percentiles(scores, particles.input_of, higher), True
     ranked = None if scores is particles.scores else scores
-    log(f"removing duplicates among {len(particles)} particles on {len(particles.mic_names)} micrographs", "info")
+    mics = len(particles.mic_names)
+    log(f"removing duplicates among {len(particles):,} particles on {mics:,} micrograph{'s' * (mics != 1)}", "info")
     if particles.decided is not None:  # decided while read, as read_inputs asked (one_pass)
         return Decision(particles.decided, None, None)
     if options.min_dist_z is not None and particles.centres.shape[1] != 3:
@@ -633,6 +634,8 @@ def check_prefer(paths: list[Path], copick: bool, options: ParticleOptions, warn
         return
     if not copick:
         preferred_inputs(options.prefer, paths, is_glob)
+        if len(paths) == 1:
+            warn("--prefer decides nothing with one input: every particle is of that input")
     if options.remove_entirely:
         warn(
             "--prefer decides nothing with --remove-entirely: every particle that has a duplicate is removed, "
