@@ -296,11 +296,12 @@ def sections(*extra_of_1: str, header: str = "PixelSpacing = 1.0\n") -> str:
     stage = ["10 20", "10.05 20", "30 20", "50 60"]
     text = f"T = SerialEM\n{header}\n"
     for k, xy in enumerate(stage):
-        text += f"[ZValue = {k}]\nStagePosition = {xy}\nImageShift = 0 0\nUncroppedSize = -5760 -4092\n"
-        text += f"DateTime = 08-Oct-21  07:39:0{k}\n"
-        if k == 1:
-            text += "".join(line + "\n" for line in extra_of_1)
-        text += "\n"
+        lines = [f"StagePosition = {xy}", "ImageShift = 0 0", "UncroppedSize = -5760 -4092"]
+        lines.append(f"DateTime = 08-Oct-21  07:39:0{k}")
+        if k == 1:  # a line of a key the section has takes that line's place (a key given twice is refused)
+            keys = [line.split("=")[0].strip() for line in extra_of_1]
+            lines = [line for line in lines if line.split("=")[0].strip() not in keys] + list(extra_of_1)
+        text += f"[ZValue = {k}]\n" + "".join(line + "\n" for line in lines) + "\n"
     return text
 
 
@@ -341,7 +342,11 @@ mdoc_case(
     sections("StagePosition = 10.05"),
     refused("[ZValue = 1]", "StagePosition", "two numbers"),
 )
-mdoc_case("a key given twice (the last is read)", sections("StagePosition = 10.05 20"), duplicates(1))
+mdoc_case(
+    "a key given twice",
+    sections().replace("StagePosition = 10.05 20\n", "StagePosition = 10.05 20\nStagePosition = 90 90\n"),
+    refused("stack.mdoc", "line 12: StagePosition given twice in one section"),
+)
 mdoc_case(
     "two sections [ZValue = 1]",
     sections().replace("[ZValue = 2]", "[ZValue = 1]"),

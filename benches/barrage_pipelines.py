@@ -317,8 +317,11 @@ def _watching(d: Path, words: list[str]) -> list[str]:
 for words in (["--watch", "30"], ["--watch", "5", "--watch_idle", "1"]):  # a job RELION waits on must end
     relion_case(f"micrograph job, {' '.join(words)}", "FAILURE")(lambda d, w=words: _watching(d, w))
 relion_case("parameter with a value in two words", "FAILURE")(lambda d: plain(d, "--min_dist", "4", "5"))
-relion_case("--j abc (threads)", "SUCCESS")(lambda d: plain(d, "--j", "abc"))
-relion_case("--j 0 (threads)", "SUCCESS")(lambda d: plain(d, "--j", "0"))
+# RELION writes --j N, N >= 1, then the Additional arguments: anything else is refused, not guessed at.
+relion_case("--j abc (threads)", "FAILURE")(lambda d: plain(d, "--j", "abc"))
+relion_case("--j 0 (threads)", "FAILURE")(lambda d: plain(d, "--j", "0"))
+relion_case("words after --j 1 (Additional arguments)", "FAILURE")(lambda d: plain(d, "--j", "1", "-o", "/tmp/x"))
+relion_case("Input particles an empty word", "FAILURE")(lambda d: ["--o", JOB, "--in_parts", "", "--j", "1"])
 relion_case("particles and micrographs, no job parameter", "FAILURE")(
     lambda d: [*plain(d), "--in_mics", particles(d, "mics.star", MICROGRAPHS)]
 )
@@ -538,6 +541,19 @@ ccpem_case(
     lambda d: {PARTICLES: particles(d), "Additional arguments:": "--no-such-option"},
     "FAILURE",
 )
+
+
+def _outdir_in_other_args(d: Path) -> dict[str, str]:
+    """A user's own particles_kept.star in in/mine, and -o in/mine in Additional arguments."""
+    (d / "in" / "mine").mkdir()
+    return {
+        PARTICLES: particles(d),
+        "Additional arguments:": "-o " + str(Path(particles(d, "mine/particles_kept.star")).parent),
+    }
+
+
+# The job folder is the output: -o there sent the outputs over a user's files (the pipeline's --force).
+ccpem_case("particles, -o in other args", "ParticlesJob", _outdir_in_other_args, "FAILURE")
 ccpem_case(
     "particles, other args with an open quote",
     "ParticlesJob",
