@@ -438,3 +438,19 @@ def test_a_signal_while_scratch_files_are_set_up_leaves_nothing(tmp_path, monkey
     finally:
         signal.signal(signal.SIGINT, previous)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_failed_write_that_names_no_file_names_the_outputs_folder(tmp_path):
+    # Found by a barrage (2026-11-26): "the outputs: the disk is full" named no path.
+    import errno
+
+    from cryodedup.outputs import write_error
+
+    out = tmp_path / "out"
+    temporary = {out / "a.star": out / ".a.star.tmp", out / "b.star": out / ".b.star.tmp"}
+    full = OSError(errno.ENOSPC, "No space left on device")
+    assert str(write_error(full, temporary)) == (
+        f"the outputs in {tmp_path / 'out'}: the disk is full while writing the outputs; no output was written"
+    )
+    named = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out" / ".a.star.tmp"))
+    assert str(write_error(named, temporary)).startswith(f"{tmp_path / 'out' / 'a.star'}: the disk is full")

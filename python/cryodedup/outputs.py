@@ -501,7 +501,10 @@ def write_bytes(path: Path, data: bytes) -> None:
 def write_error(err: OSError, temporary: dict[Path, Path]) -> CryodedupError:
     """One line for a failed write, naming the output (not its temporary name) and why."""
     final_of = {str(tmp): final for final, tmp in temporary.items()}
-    name = final_of.get(str(err.filename), err.filename or "the outputs")
+    # (an error of a write in the core names no file: then the folder of the outputs)
+    folders = sorted({str(final.parent) for final in temporary})
+    where = f"the outputs in {folders[0]}" if len(folders) == 1 else "the outputs"
+    name = final_of.get(str(err.filename), err.filename or where)
     reason = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded"}.get(
         err.errno or 0, err.strerror or str(err)
     )

@@ -183,7 +183,10 @@ def test_mdoc_header_pixel_size_is_named_as_the_header(tmp_path):
 @pytest.mark.parametrize("key,value", [("x_m", "2"), ("bx", "1e7")])
 def test_positions_and_shifts_beyond_any_stage_are_refused(tmp_path, key, value):
     # 2 m of stage travel, 1e7 shift units: no microscope's, and sums of such values could overflow
-    refused(read_epu, epu(tmp_path, **{key: value}), repr(value), "expected a number within")
+    unit = " m (EPU's unit)" if key == "x_m" else ""  # (a shift is in the microscope's own units)
+    refused(
+        read_epu, epu(tmp_path, **{key: value}), repr(value), f"expected a number within ±{1 if unit else 1e6:g}{unit}"
+    )
 
 
 @pytest.mark.parametrize("size,message", [("512.5 512", "whole numbers"), ("2e6 512", "within")])

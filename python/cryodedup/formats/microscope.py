@@ -92,7 +92,7 @@ def _child(node: ET.Element | None, *names: str) -> ET.Element | None:
     return node
 
 
-def checked_number(text: str, where: str, bound: float) -> float:
+def checked_number(text: str, where: str, bound: float, unit: str = "") -> float:
     """``text`` as a finite number of magnitude at most ``bound``; else an error naming ``where`` and the value.
 
     One rule for EPU and SerialEM: a position, shift, size or pixel size that is not a finite
@@ -105,7 +105,7 @@ def checked_number(text: str, where: str, bound: float) -> float:
     if not math.isfinite(value):
         raise CryodedupError(f"{where} is {text.strip()!r}, expected a finite number")
     if abs(value) > bound:
-        raise CryodedupError(f"{where} is {text.strip()!r}, expected a number within ±{bound:g}")
+        raise CryodedupError(f"{where} is {text.strip()!r}, expected a number within ±{bound:g}{unit}")
     return value
 
 
@@ -245,11 +245,11 @@ def _tree_elements(path: Path) -> Elements:
 def _acquisition(path: Path, found: Elements) -> Acquisition:
     """The acquisition the elements describe; an error naming the element that is missing or wrong."""
 
-    def number(key: str, what: str, bound: float = MAX_COORDINATE) -> float:
+    def number(key: str, what: str, bound: float = MAX_COORDINATE, unit: str = "") -> float:
         element = found[key]
         if element is None:
             raise CryodedupError(f"{path}: no {what} (expected an EPU data image's XML)")
-        return checked_number(element[0], f"{path}: {what}", bound)
+        return checked_number(element[0], f"{path}: {what}", bound, unit)
 
     def xy(key: str, what: str) -> tuple[float, float]:
         """An EPU vector (``<a:_x>``, ``<a:_y>``); (0, 0) when absent or nil (the other moved the beam)."""
@@ -263,8 +263,8 @@ def _acquisition(path: Path, found: Elements) -> Acquisition:
         return None if element is None else element[0]
 
     stage = (
-        number(STAGE_X, "stage <Position> <X>", MAX_COORDINATE / 1e6) * 1e6,  # metres
-        number(STAGE_Y, "stage <Position> <Y>", MAX_COORDINATE / 1e6) * 1e6,
+        number(STAGE_X, "stage <Position> <X>", MAX_COORDINATE / 1e6, " m (EPU's unit)") * 1e6,  # metres
+        number(STAGE_Y, "stage <Position> <Y>", MAX_COORDINATE / 1e6, " m (EPU's unit)") * 1e6,
     )
     if not any(element is not None and element[1] for element in (found[BEAM_SHIFT], found[IMAGE_SHIFT])):
         # (EPU records both, moving the beam with one; with neither, the image's place is unknown)
@@ -346,7 +346,7 @@ def _mdoc_sections(path: Path) -> tuple[dict[str, str], list[tuple[str, int, dic
 
 
 def _mdoc_pair(
-    values: dict[str, str], key: str, where: str, bound: float = MAX_COORDINATE
+    values: dict[str, str], key: str, where: str, bound: float = MAX_COORDINATE, unit: str = ""
 ) -> tuple[float, float] | None:
     """A ``KEY = x y`` line of a section: two finite numbers, None when absent."""
     if key not in values:
@@ -354,7 +354,7 @@ def _mdoc_pair(
     parts = values[key].split()
     if len(parts) != 2:
         raise CryodedupError(f"{where}: {key} = {values[key]!r}, expected two numbers")
-    x, y = (checked_number(t, f"{where}: {key}", bound) for t in parts[:2])
+    x, y = (checked_number(t, f"{where}: {key}", bound, unit) for t in parts[:2])
     return x, y
 
 
@@ -376,7 +376,7 @@ def read_mdoc(path: StrPath) -> list[Acquisition]:
         if not title.startswith(("FrameSet", "ZValue")):
             continue
         where = f"{path}: section [{title}] at line {line}"
-        stage = _mdoc_pair(values, "StagePosition", where)
+        stage = _mdoc_pair(values, "StagePosition", where, unit=" µm")
         if stage is None:
             raise CryodedupError(f"{where} has no StagePosition")
         shift = _mdoc_pair(values, "ImageShift", where) or (0.0, 0.0)
