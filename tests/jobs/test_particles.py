@@ -701,3 +701,27 @@ def test_a_run_without_plot_says_the_report_beside_its_outputs_is_an_earlier_run
     again = run(tmp_path, [path], min_dist=400, force=True)
     assert f"{tmp_path / 'out' / 'report.html'} and its pictures are an earlier run's" in " ".join(again["warnings"])
     assert (tmp_path / "out" / "report.html").read_text() == "<html>an earlier run's</html>"  # (left as it was)
+
+
+def test_options_these_inputs_give_nothing_to_act_on_are_warned_of(tmp_path):
+    # Found by a new user (2026-11-26): --topaz-scale, --filament-mode tube and --coverage all
+    # on a plain STAR were accepted without a word, as if they had done something.
+    rows = [[100, 100, 0, 0, "m.mrc", 1, 0.5, "1@s.mrcs"], [110, 100, 0, 0, "m.mrc", 1, 0.9, "2@s.mrcs"]]
+    plain = write_star(tmp_path / "p.star", P31, rows, optics=[[1, "og1", 2.0, 1.0]])
+    summary = run(tmp_path, [plain], topaz_scale=4.0, filament_mode="tube", coverage="all")
+    unused = [w for w in summary["warnings"] if "was not used" in w]
+    assert unused == [
+        "--topaz-scale was not used: it scales topaz's coordinates, and no input is topaz's",
+        "--filament-mode tube was not used: no input has filaments (a tube or filament id per segment)",
+        "--coverage all was not used: it serves --min-support 2 or more (consensus)",
+    ]
+    # Where they act: a topaz table, a STAR with tubes: no such warning.
+    topaz = tmp_path / "topaz.txt"
+    topaz.write_text("image_name\tx_coord\ty_coord\tscore\nm\t10\t10\t0.5\nm\t400\t400\t0.2\n")
+    picked = remove_duplicate_particles([topaz], tmp_path / "t", ParticleOptions(mic_psize=1.0, topaz_scale=4.0))
+    assert not any("was not used" in w for w in picked["warnings"])
+    tubes = write_star(
+        tmp_path / "h.star", [*P31, "rlnHelicalTubeID"], [[*r, 1] for r in rows], optics=[[1, "og1", 2.0, 1.0]]
+    )
+    helical = remove_duplicate_particles([tubes], tmp_path / "h", ParticleOptions(filament_mode="tube"))
+    assert not any("was not used" in w for w in helical["warnings"])

@@ -529,6 +529,7 @@ def remove_duplicate_particles(
     # The plotting code loads on the other core while the core reads and decides.
     plotting = preload_plotting() if options.plot else None
     particles = _read_checked(paths, None if into_project else outdir, options, warn, log)
+    warn_unused_options(particles, paths, options, warn)
     reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()
     decision = decide(particles, options, log)
@@ -556,6 +557,16 @@ def remove_duplicate_particles(
     elif not options.audit:
         warn_earlier_report(outdir, warn)
     return summary
+
+
+def warn_unused_options(particles: ParticleSet, paths: list[Path], options: ParticleOptions, warn: Warn) -> None:
+    """Warns of an option given that these inputs give nothing to act on: the user believes it did something."""
+    if options.topaz_scale is not None and not is_picker_output(paths[0]):  # (picker inputs: their reader says)
+        warn("--topaz-scale was not used: it scales topaz's coordinates, and no input is topaz's")
+    if options.filament_mode == "tube" and particles.tubes is None:
+        warn("--filament-mode tube was not used: no input has filaments (a tube or filament id per segment)")
+    if options.coverage != "auto" and options.min_support <= 1:
+        warn(f"--coverage {options.coverage} was not used: it serves --min-support 2 or more (consensus)")
 
 
 def _timings(particles: ParticleSet, read: float, decide: float, write: float) -> dict:
