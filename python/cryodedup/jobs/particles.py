@@ -529,7 +529,7 @@ def remove_duplicate_particles(
     # The plotting code loads on the other core while the core reads and decides.
     plotting = preload_plotting() if options.plot else None
     particles = _read_checked(paths, None if into_project else outdir, options, warn, log)
-    warn_unused_options(particles, paths, options, warn)
+    warn_unused_options(particles, options, warn)
     reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()
     decision = decide(particles, options, log)
@@ -559,9 +559,9 @@ def remove_duplicate_particles(
     return summary
 
 
-def warn_unused_options(particles: ParticleSet, paths: list[Path], options: ParticleOptions, warn: Warn) -> None:
+def warn_unused_options(particles: ParticleSet, options: ParticleOptions, warn: Warn) -> None:
     """Warns of an option given that these inputs give nothing to act on: the user believes it did something."""
-    if options.topaz_scale is not None and not is_picker_output(paths[0]):  # (picker inputs: their reader says)
+    if options.topaz_scale is not None and "topaz" not in particles.summary.get("formats", []):  # (pickers' formats)
         warn("--topaz-scale was not used: it scales topaz's coordinates, and no input is topaz's")
     if options.filament_mode == "tube" and particles.tubes is None:
         warn("--filament-mode tube was not used: no input has filaments (a tube or filament id per segment)")

@@ -147,9 +147,13 @@ def refuse_managed(cmd: click.Command, words: Sequence[str]) -> None:
         if not word.startswith("-") or word == "--":
             continue
         name = word.split("=", 1)[0]
-        # (-qo X: short switches written together, as click reads them)
-        found = [flags[name]] if name in flags else [flags.get(f"-{c}") for c in name[1:]] if name[1:2] != "-" else []
-        managed = [p for p in found if p is not None and p.name in MANAGED_OPTIONS]
+        if name in flags:
+            found = [flags[name]]
+        elif not name.startswith("--"):  # -qo X: short switches written together, as click reads them
+            found = [flags[f"-{letter}"] for letter in name[1:] if f"-{letter}" in flags]
+        else:
+            found = []
+        managed = [p for p in found if p.name in MANAGED_OPTIONS]
         if managed:
             flag = max(managed[0].opts, key=len)  # (the long form names it best)
             raise ParameterError(

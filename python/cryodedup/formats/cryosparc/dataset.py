@@ -128,7 +128,8 @@ class CsFile:
                 data = path.read_bytes()
                 check_csdat(path, data)  # cryosparc-tools' decoder can crash on bad bytes
                 dataset = Dataset.load(io.BytesIO(data))
-                _check_field_kinds({name: np.asarray(dataset[name]).dtype for name in dataset.fields()}, path)
+                # (from the header's description: no column decoded, not even the paths)
+                _check_field_kinds({field[0]: np.dtype(field[1]) for field in dataset.descr()}, path)
                 _check_distinct_uids(np.asarray(dataset["uid"]), path)
                 return cls(dataset, "csdat", path)
         except CryodedupError:

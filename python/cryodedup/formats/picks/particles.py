@@ -542,8 +542,6 @@ def read_picker_outputs(
     given = micrograph_list(options.micrographs) if options.micrographs is not None else None
     pickers = _read_pickers(inputs, options, given, warn, log)
     _refuse_no_picks_at_all(inputs, pickers, warn)
-    if options.topaz_scale is not None and not any(p.format == "topaz" for p in pickers):
-        warn("--topaz-scale was not used: it scales topaz's coordinates, and no input is topaz's")
     pickers, matching = _joined_micrographs(pickers, options.match_micrographs, given is not None, warn)
     names, ids = _micrograph_ids(pickers)
     mic_psize, psize_source = _pixel_sizes(names, options, given, pickers)
