@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from cryodedup.threads import Background, mapped
+from cryodedup.threads import Background, in_two_lanes, mapped
 
 
 def test_mapped_gives_each_items_result_in_order():
@@ -31,3 +31,35 @@ def test_an_error_of_the_work_is_raised_where_its_result_is_asked_for():
     with pytest.raises(ValueError, match="three"):
         late.result()
     assert Background(fails, 4).result() == 4
+
+
+def test_two_lanes_give_each_items_result_in_order_and_run_the_marked_ones_in_turn_here():
+    ran: list[tuple[str, int]] = []
+
+    def square(x: int) -> int:
+        ran.append((threading.current_thread().name, x))
+        return x * x
+
+    for n in [0, 1, 2, 7]:
+        here = [x % 3 == 0 for x in range(n)]
+        ran.clear()
+        assert in_two_lanes(square, list(range(n)), here, name="lane") == [x * x for x in range(n)]
+        mine = [x for name, x in ran if name == threading.current_thread().name]
+        assert mine == [x for x in range(n) if here[x]]  # in order, on the calling thread
+        assert sorted(x for name, x in ran if name == "lane") == [x for x in range(n) if not here[x]]
+
+
+def test_an_error_of_either_lane_is_raised_once_both_have_ended():
+    done: list[int] = []
+
+    def fails(x: int) -> int:
+        if x == 2:
+            raise ValueError("two")
+        done.append(x)
+        return x
+
+    for here in ([True, False, True, False], [False, True, False, True]):
+        done.clear()
+        with pytest.raises(ValueError, match="two"):
+            in_two_lanes(fails, [0, 1, 2, 3], here)
+        assert 1 in done or 3 in done  # the other lane ran to its end

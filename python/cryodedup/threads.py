@@ -58,3 +58,26 @@ def mapped(work: Callable[[T], R], items: Sequence[T], threads: int, name: str =
     for worker in workers:
         worker.result()
     return results
+
+
+def in_two_lanes(
+    work: Callable[[T], R], items: Sequence[T], here: Sequence[bool], name: str = "cryodedup-lane"
+) -> list[R]:
+    """``[work(item) for item in items]``: the items marked in ``here`` in turn on this thread, the rest on another.
+
+    For work that should follow itself on one thread (pictures of one size: the second
+    reuses the first's memory) while the rest runs beside it.
+    """
+    results: list[Any] = [None] * len(items)
+
+    def run(lane: list[int]) -> None:
+        for k in lane:
+            results[k] = work(items[k])
+
+    other = Background(run, [k for k in range(len(items)) if not here[k]], name=name)
+    try:
+        run([k for k in range(len(items)) if here[k]])
+    finally:
+        other.wait()  # ended before an error of either lane is raised
+    other.result()
+    return results

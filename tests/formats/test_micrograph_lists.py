@@ -10,7 +10,7 @@ import pytest
 
 from cryodedup import CryodedupError, MicrographOptions, find_duplicate_micrographs
 from cryodedup.formats.cryosparc.exposures import exposure_pixel_sizes
-from cryodedup.formats.micrograph_lists import found_under, load_inputs, micrograph_list
+from cryodedup.formats.micrograph_lists import count_absent, found_under, load_inputs, micrograph_list
 from cryodedup.formats.star.micrographs import micrograph_names, micrograph_pixel_sizes
 from helpers import PLANTED_MICROGRAPHS, planted_original, shared_file, star_text, write_planted_micrographs
 
@@ -133,4 +133,29 @@ def test_images_are_found_under_any_root_with_a_stat_per_folder_where_none_are(t
     real_stat = os.stat
     monkeypatch.setattr(os, "stat", lambda *a, **k: stats.append(a[0]) or real_stat(*a, **k))
     assert found_under([f"MotionCorr/job002/Movies/m{k}.mrc" for k in range(2000)], roots) == [False] * 2000
+    assert len(stats) == len(roots)
+
+
+def test_absent_images_are_counted_by_any_of_their_names_with_a_stat_per_missing_folder(tmp_path, monkeypatch):
+    # --plot's count of micrographs without an image (issue 43: 5 ms of Python holding the lock
+    # while the pictures waited). Oracle: os.path.exists of each name a micrograph's image may
+    # have (a picker's stem: STEM.mrc, then STEM) under every root.
+    roots = [tmp_path / "project", tmp_path]
+    for image in ("project/Movies/a.mrc", "project/Movies/stem.mrc", "Movies/b.mrc", "Other/bare", "abs.mrc"):
+        (tmp_path / image).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / image).write_bytes(b"")
+    names = ["Movies/a.mrc", "Movies/stem", "Movies/b.mrc", "Movies/c.mrc", "Other/bare", "Other/x", "Gone/a.mrc"]
+    names += [str(tmp_path / "abs.mrc"), str(tmp_path / "nothere.mrc"), str(tmp_path / "Gone" / "d.mrc"), "Movies/"]
+
+    def candidates(name: str) -> list[str]:
+        stem = not os.path.splitext(name.rstrip("/"))[1]
+        return [name + ".mrc", name] if stem else [name]
+
+    absent = [not any(os.path.exists(os.path.join(r, c)) for r in roots for c in candidates(n)) for n in names]
+    assert absent == [False, False, False, True, False, True, True, False, True, True, False]
+    assert count_absent(names, roots) == sum(absent)
+    stats = []
+    real_stat = os.stat
+    monkeypatch.setattr(os, "stat", lambda *a, **k: stats.append(a[0]) or real_stat(*a, **k))
+    assert count_absent([f"MotionCorr/job002/Movies/m{k}" for k in range(2000)], roots) == 2000
     assert len(stats) == len(roots)

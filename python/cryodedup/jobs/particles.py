@@ -47,7 +47,7 @@ from ..algo.priority import (
 from ..algo.same_image import images_for_the_core, same_image_pairs, same_image_summary, support_of_images
 from ..algo.species import percentiles_within
 from ..errors import CryodedupError
-from ..formats.micrograph_lists import find_image, found_under, image_names, search_roots
+from ..formats.micrograph_lists import count_absent, find_image, search_roots
 from ..formats.particles import read_particle_files
 from ..formats.sniff import is_copick_config, is_glob, is_picker_output
 from ..labels import input_labels
@@ -712,13 +712,6 @@ def preload_plotting() -> threading.Thread:
 def _in_background(work: Callable[..., T], *args: Any) -> Background[T]:
     """``work(*args)`` on a thread of its own (for work in the core, which lets go of Python's lock)."""
     return Background(work, *args)
-
-
-def count_absent(names: list[str], roots: list[Path]) -> int:
-    """How many micrographs have no image file under any of ``roots`` (by any of its names)."""
-    tried = [(k, image) for k, name in enumerate(names) for image in image_names(name)]
-    found = found_under([image for _, image in tried], roots)
-    return len(names) - len({k for (k, _), ok in zip(tried, found) if ok})
 
 
 @dataclass

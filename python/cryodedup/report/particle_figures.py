@@ -20,7 +20,7 @@ from ..algo.density import outliers
 from ..algo.histogram import clipped_histogram, percentiles
 from ..labels import distinct_labels, input_labels
 from ..records import dataclass
-from ..threads import Background, mapped
+from ..threads import Background, in_two_lanes, mapped
 from .canvas import (
     INK,
     KEPT_COLOUR,
@@ -651,7 +651,7 @@ def micrographs_drawn(details: ParticleDetails, n_mics: int) -> list[int]:
 
 
 #: A picture to draw: its file name, its caption, and what draws it.
-Drawing = tuple[str, str, Callable[[], Picture]]
+Drawing = tuple[str, str, partial[Picture]]
 
 
 def particle_figures(
@@ -674,12 +674,15 @@ def rendered_particle_figures(
     """:func:`particle_figures` rendered: (file name, title, PNG bytes), and the missing images.
 
     Two threads each draw a picture and encode it, then the next: one's drawing (Python,
-    under its lock) overlaps the other's encoding and painting (the core, without it), and an
-    encoded picture's pixels serve a later one (no new pages to fault in).
+    under its lock) overlaps the other's encoding and painting (the core, without it). The
+    micrographs' pictures, the large ones, are drawn one after another on this thread, the
+    others beside them: each encoded micrograph's pixels serve the next (a second new 15 MB
+    canvas cost 5-10 ms of page faults; issue 43).
     """
     drawings, missing = figure_drawings(details, n_mics, images)
+    large = [draw.func is _picks_picture for _, _, draw in drawings]
     try:
-        pngs = mapped(_drawn_png, [draw for _, _, draw in drawings], threads=2, name="cryodedup-picture")
+        pngs = in_two_lanes(_drawn_png, [draw for _, _, draw in drawings], large, name="cryodedup-picture")
     finally:
         drop_spares()
     return [(name, caption, data) for (name, caption, _), data in zip(drawings, pngs)], missing
