@@ -338,7 +338,8 @@ def plot_pair(w: Path, path: Path, repeat: int) -> Pair:
 
 #: What the floor row of ``--plot`` says its floor is.
 PLOT_FLOOR = (
-    "the floor of its work (plot_floor.py: what the pictures show counted, their rows compressed, nothing drawn)"
+    "the floor of its work (plot_floor.py: what the pictures show counted, "
+    "their pixels written as PNG files, nothing drawn)"
 )
 
 
