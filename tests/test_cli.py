@@ -168,6 +168,15 @@ def test_installed_entry_point_and_demo(tmp_path):
     assert summary["same_image"]["images_kept_twice"] == 0
 
 
+def test_the_demo_says_its_example_has_no_micrograph_images(tmp_path):
+    # It told a new user to give --project-dir, which the demo has not and which finds nothing.
+    result = cli("demo", tmp_path / "demo", "--plot", "--json")
+    assert result.exit_code == 0, result.output
+    note = "the example has no micrograph images: its pictures draw the picks on a blank frame"
+    assert json.loads(result.stdout)["micrograph_images"] == note
+    assert "blank frame" in result.stderr and "--project-dir" not in result.stderr, result.stderr
+
+
 def test_the_examples_images_are_each_named_once():
     import starfile
 
@@ -215,6 +224,8 @@ def test_demo_command_pastes_into_a_shell(tmp_path):
 def test_seed_help_and_plot_message(tmp_path, good, monkeypatch):
     help_text = cli("particles", "--help").output
     assert "non-negative integer" in help_text and "18446744073709551615" not in help_text
+    # --min-dist takes NAME=Å pairs too: its help says so, not FLOAT (a new user).
+    assert "Å|NAME=Å,..." in help_text
     assert cli("particles", good, "-o", tmp_path / "out", "--seed", "-1").exit_code == 2
     # Without matplotlib, --plot says how to get it, brackets and all.
     import cryodedup.outputs

@@ -157,11 +157,18 @@ def run_particle_job(
     report: Reporter,
     force: bool,
     as_json: bool,
+    images_note: str | None = None,
 ) -> None:
-    """Runs the job; a user's mistake ends the program with its message and status 1."""
+    """Runs the job; a user's mistake ends the program with its message and status 1.
+
+    ``images_note``: what to say of the micrograph images not found instead of how to find
+    them (the demo's example has none).
+    """
     from .jobs.particles import remove_duplicate_particles
 
     summary = run_job(lambda: remove_duplicate_particles(inputs, outdir, options, force=force, log=report.log))
+    if images_note and summary.get("micrograph_images"):
+        summary["micrograph_images"] = images_note
     rows = particle_rows(summary)
     if summary.get("plots"):
         rows.append(("Pictures", "\n".join(summary["plots"])))
@@ -202,7 +209,8 @@ def demo(outdir: Path, force: bool, quiet: bool, as_json: bool, plot: bool) -> N
         # Quoted for a shell, on one line (no wrapping), markup characters shown as they are.
         report.console.print(f"Running: {escape(shlex.join(command))}", soft_wrap=True)
     options = ParticleOptions(micrographs=micrographs, score="rlnMaxValueProbDistribution", plot=plot)
-    run_particle_job("cryodedup demo", pickers, result, options, report, force, as_json)
+    no_images = "the example has no micrograph images: its pictures draw the picks on a blank frame"
+    run_particle_job("cryodedup demo", pickers, result, options, report, force, as_json, images_note=no_images)
 
 
 def _copy_example(data: Path, force: bool, inputs: list[Path]) -> None:

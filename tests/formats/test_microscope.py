@@ -264,6 +264,12 @@ def test_no_images_decides_from_the_metadata_and_says_so(session, tmp_path):
     assert found(tmp_path / "out") == truth
     pairs = rows(tmp_path / "out" / "pairs.csv")
     assert all(r["z"] == "" and 0.04 < float(r["distance_um"]) < 0.11 for r in pairs if r["duplicate"] == "1")
+    # The margin in µm, as pairs.csv's distances give it (it was a joint score: 3.25e+08 for two
+    # exposures at one place). Only pairs within the beam are scored here: no other pair.
+    farthest = max(float(r["distance_um"]) for r in pairs)
+    said = re.search(r"farthest duplicate ([\d.]+) µm apart, no other pair; .* radius, 0.325 µm", result.output)
+    assert said, result.output
+    assert float(said[1]) == pytest.approx(farthest, abs=0.002)
 
 
 def test_unmatched_micrographs_are_counted_and_named(session, tmp_path):

@@ -54,6 +54,7 @@ class ParticleOptions:
         type=MinDistance(),
         label="minimum distance (Å)",
         show_default=False,
+        metavar="Å|NAME=Å,...",
     )
     min_dist_z: float | None = option(
         None,

@@ -350,13 +350,33 @@ def margin_rows(s: dict) -> list[Row]:
     if "margin" not in s:
         return []
     m = s["margin"]
-    weakest = "no duplicate" if m["weakest_duplicate"] is None else f"weakest duplicate {m['weakest_duplicate']:g}"
-    strongest = "no other pair" if m["strongest_other"] is None else f"strongest other {m['strongest_other']:g}"
-    ratio = f" (x{m['ratio']:g})" if m["ratio"] is not None else ""
-    rows = [("Margin", f"{weakest}, {strongest}{ratio}; joint score, 1 is the boundary")]
+    rule = s.get("thresholds", {}).get("z_from", {})
+    if rule.get("rule") == "distance":  # --no-images: the joint score is the beam's radius over the distance
+        rows = [("Margin", _distance_margin(m, rule["radius_um"]))]
+    else:
+        weakest = "no duplicate" if m["weakest_duplicate"] is None else f"weakest duplicate {m['weakest_duplicate']:g}"
+        strongest = "no other pair" if m["strongest_other"] is None else f"strongest other {m['strongest_other']:g}"
+        ratio = f" (x{m['ratio']:g})" if m["ratio"] is not None else ""
+        rows = [("Margin", f"{weakest}, {strongest}{ratio}; joint score, 1 is the boundary")]
     if s.get("uncertain_pairs"):
         rows.append(("Uncertain", f"{s['uncertain_pairs']:,} pairs near the boundary (pairs.csv: uncertain = 1)"))
     return rows
+
+
+def _distance_margin(m: dict, radius: float) -> str:
+    """The margin of a run decided by distance alone, in µm: a joint score of 3e8 said two exposures coincide.
+
+    The joint score is ``radius`` over the distance (the distance floored at 1e-9 µm).
+    """
+
+    def apart(joint: float) -> str:
+        return f"{radius / joint:.3f} µm apart" if joint > 0 else "far apart"  # (0: rounded from a tiny score)
+
+    farthest = (
+        "no duplicate" if m["weakest_duplicate"] is None else f"farthest duplicate {apart(m['weakest_duplicate'])}"
+    )
+    nearest = "no other pair" if m["strongest_other"] is None else f"nearest other pair {apart(m['strongest_other'])}"
+    return f"{farthest}, {nearest}; duplicates lie within the beam's radius, {radius:g} µm"
 
 
 def metadata_rows(m: dict | None) -> list[Row]:
