@@ -65,7 +65,8 @@ UPDATE = Flag(
 WATCH = Flag(
     ("--watch",),
     "Repeat --update every SECONDS while new micrographs appear (a STAR that grows, a quoted glob that matches "
-    "more), until Ctrl-C or --watch-idle; with --json, one line per round.",
+    "more), until Ctrl-C or --watch-idle; with --json, one line per round. A micrograph that cannot be read is "
+    "skipped and listed, as with --skip-unreadable: one bad file does not end the watch.",
     type=click.FloatRange(min=0.1, max=7 * 86400),  # a week; NaN is refused by the command
     metavar="SECONDS",
 )

@@ -249,6 +249,29 @@ def test_watch_screens_files_as_they_appear(grown, tmp_path):
     assert_same_outputs(out, tmp_path / "whole")
 
 
+def test_watch_goes_on_past_a_micrograph_that_cannot_be_read(grown, tmp_path):
+    # A whole file that is no MRC (a failed motion correction's output) ended an unattended
+    # watch unless --skip-unreadable was given: the rest of the session went unscreened.
+    mics = copied(grown[:20], tmp_path / "mics")
+    out = tmp_path / "out"
+
+    def arrive(_watching):
+        (mics / "broken.mrc").write_bytes(b"not an MRC file" * 100)
+        for path in grown[20:25]:
+            shutil.copy(path, mics / f".{path.name}.part")
+            os.replace(mics / f".{path.name}.part", mics / path.name)
+            time.sleep(0.1)
+
+    rounds = watch_rounds(mics, out, 0.5, 1, arrive)
+    assert sum(r["images_read"] for r in rounds) == 25 and rounds[-1]["micrographs"] == 26  # (one unreadable)
+    assert [os.path.basename(p) for p in rounds[-1]["unreadable"]] == ["broken.mrc"]
+    # The outputs of one run over the same files that skips what it cannot read.
+    find_duplicate_micrographs(
+        [str(mics / "*.mrc")], tmp_path / "whole", MicrographOptions(bin=1, skip_unreadable=True)
+    )
+    assert_same_outputs(out, tmp_path / "whole")
+
+
 def test_micrographs_that_arrive_out_of_order_pair_old_images_anew(grown, tmp_path, rows_formatted):
     """mic_5 and mic_20 arrive late: the window then pairs old micrographs it never compared, from the store."""
     base = BASES["window-bin2"]

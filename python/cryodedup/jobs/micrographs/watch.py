@@ -41,9 +41,13 @@ def watch_micrographs(
     """Runs the micrograph job as ``--update`` rounds while new micrographs arrive; returns the rounds run.
 
     ``show`` receives each round's summary as the round ends; ``force`` applies to the first
-    round only (it starts the store anew; the rounds after it update what it wrote).
+    round only (it starts the store anew; the rounds after it update what it wrote). Every
+    round goes on without the micrographs that cannot be read (``skip_unreadable``) and lists
+    them: a watch runs unattended, and one broken file ended it, leaving the rest of the
+    session unscreened.
     """
     arrivals = Arrivals()
+    options = MicrographOptions(**{**vars(options), "skip_unreadable": True})
 
     def round_(first: bool) -> dict[str, Any]:
         if first:  # no earlier look: what is whole now
@@ -52,7 +56,7 @@ def watch_micrographs(
         return find_duplicate_micrographs(
             inputs,
             outdir,
-            MicrographOptions(**vars(options)),
+            MicrographOptions(**vars(options)),  # (a copy each round: the job may set fields)
             particles=particles,
             match_micrographs=match_micrographs,
             force=force and first,
