@@ -84,6 +84,9 @@ class CsLocations:
     psize_positive: bool
     #: The first row whose micrograph_shape has a 0, if any.
     zero_shape: int | None
+    #: How many rows' centre fractions lie outside 0 to 1 (NaN not counted), and the first.
+    off_micrograph: int
+    first_off_micrograph: int | None
 
 class KeyGroups:
     """Rows grouped by equal keys: each row's group (as ``np.unique``'s inverse), its first and last row, count."""

@@ -121,13 +121,16 @@ pub(crate) fn repeated_uint64(py: Python<'_>, keys: PyReadonlyArray1<'_, u64>) -
 }
 
 /// A `.cs` table's locations read in one pass: the centres (n, 2) in Å, each row's pixel
-/// size, whether all are > 0, and the first row whose shape has a 0 (or None).
+/// size, whether all are > 0, the first row whose shape has a 0 (or None), and how many
+/// centres lie off their micrograph (a fraction outside 0 to 1) and the first of them.
 #[pyclass(module = "cryodedup._core", frozen, get_all)]
 pub(crate) struct CsLocations {
     centres: Py<PyArray2<f64>>,
     psize: Py<PyArray1<f64>>,
     psize_positive: bool,
     zero_shape: Option<usize>,
+    off_micrograph: usize,
+    first_off_micrograph: Option<usize>,
 }
 
 /// cs_locations(records, itemsize, x, y, shape, psize) -> CsLocations: a `.cs` table's
@@ -157,5 +160,7 @@ pub(crate) fn cs_locations<'py>(
         psize: found.psize.into_pyarray(py).unbind(),
         psize_positive: found.psize_positive,
         zero_shape: found.zero_shape,
+        off_micrograph: found.off_micrograph,
+        first_off_micrograph: found.first_off_micrograph,
     })
 }

@@ -334,6 +334,27 @@ def test_centres_read_in_one_pass_or_field_by_field_agree_and_a_zero_shape_is_na
         cli_bad_input(tmp_path / name, [tmp_path / name], message)
 
 
+def test_centres_off_their_micrograph_are_warned_of_read_either_way(tmp_path, good_cs):
+    # CryoSPARC writes fractions 0 to 1; 5.0 was taken without a word (a new user). Oracle: the
+    # rows set here by hand; f8 fractions are read by numpy, f4 by the core.
+    records = np.load(good_cs)
+    records["location/center_x_frac"][[11, 40]] = [5.0, -0.25]
+    records["location/center_y_frac"][[40, 299]] = [0.5, 1.5]
+    records["location/center_x_frac"][[0, 1]] = [0.0, 1.0]  # on the edges: on the micrograph
+    wide = np.dtype([(n, "<f8" if n.endswith("_frac") else records.dtype.fields[n][0]) for n in records.dtype.names])
+    write_cs(tmp_path / "off.cs", records)
+    write_cs(tmp_path / "off_wide.cs", records.astype(wide))
+    for name in ("off.cs", "off_wide.cs"):
+        warnings: list[str] = []
+        read_cs_files([tmp_path / name], tmp_path / "out", ParticleOptions(), warnings.append, lambda m, level: None)
+        (said,) = [w for w in warnings if "off their micrograph" in w]
+        assert said.startswith(f"{tmp_path / name}: 3 particle(s) lie off their micrograph"), said
+        assert "the first is particle 12: 5, " in said, said
+    warnings = []
+    read_cs_files([good_cs], tmp_path / "out", ParticleOptions(), warnings.append, lambda m, level: None)
+    assert not [w for w in warnings if "off their micrograph" in w]
+
+
 # --- a particle file and its passthrough file given as separate inputs ----------------------
 
 

@@ -545,6 +545,31 @@ def _unshifted_centres(
     return centres, int(zero[0]) if zero.size else None
 
 
+def warn_off_micrograph(
+    group: CsGroup, located: CsLocations | None, inputs: list[str], input_of: np.ndarray, warn: Callable[[str], None]
+) -> None:
+    """Warns of centres off their micrograph: a ``center_x_frac`` or ``center_y_frac`` below 0 or above 1.
+
+    CryoSPARC writes fractions of the micrograph, so such a file was made or edited elsewhere;
+    the centres are used as they are (their distances are still measured), but the user is told.
+    """
+    if located is not None:
+        count, first = located.off_micrograph, located.first_off_micrograph
+    else:
+        x, y = group.column("location/center_x_frac"), group.column("location/center_y_frac")
+        off = np.flatnonzero((x < 0) | (x > 1) | (y < 0) | (y > 1))
+        count, first = len(off), (int(off[0]) if len(off) else None)
+    if not count or first is None:
+        return
+    k = int(input_of[first])
+    row = int(np.count_nonzero(input_of[:first] == k))  # its row among its input's rows
+    fx, fy = (float(group.column(f"location/center_{axis}_frac")[first]) for axis in "xy")
+    warn(
+        f"{inputs[k]}: {count:,} particle(s) lie off their micrograph (location/center_x_frac or center_y_frac "
+        f"outside 0 to 1; the first is particle {row + 1}: {fx:g}, {fy:g}); their centres are used as they are"
+    )
+
+
 def read_group(
     group: CsGroup, options: ReaderOptions, warn: Callable[[str], None], inputs: list[str], input_of: np.ndarray
 ) -> ParticleSet:
@@ -567,6 +592,7 @@ def read_group(
             f"{group.path}: particle {zero_shape + 1} has location/micrograph_shape {shape}; "
             "the fractional centres need the micrograph's size in pixels (> 0)"
         )
+    warn_off_micrograph(group, located, inputs, input_of, warn)
     if shift is not None:
         with np.errstate(over="ignore", invalid="ignore"):  # a centre that overflows is refused by the job
             centres -= shift * np.reshape(psize_align, (-1, 1))

@@ -32,6 +32,10 @@ pub struct Located {
     pub psize_positive: bool,
     /// The first row whose micrograph shape has a 0, if any.
     pub zero_shape: Option<usize>,
+    /// The rows whose centre lies off its micrograph (a fraction below 0 or above 1; NaN is
+    /// not counted: the job refuses it), and the first of them.
+    pub off_micrograph: usize,
+    pub first_off_micrograph: Option<usize>,
 }
 
 /// Reads the location of each of the `records.len() / itemsize` records.
@@ -46,30 +50,73 @@ pub fn read_locations(records: &[u8], itemsize: usize, fields: LocationFields) -
     let f32_at = |row: &[u8], at: usize| f32::from_le_bytes(row[at..at + 4].try_into().expect("4 bytes")) as f64;
     let u32_at = |row: &[u8], at: usize| u32::from_le_bytes(row[at..at + 4].try_into().expect("4 bytes"));
     let zero_in = |row: &[u8]| u32_at(row, shape) == 0 || u32_at(row, shape + 4) == 0;
+    // Every comparison with NaN is false: a NaN centre is not off (the job refuses it), where
+    // `!(0.0..=1.0).contains(&f)` would call it off.
+    #[allow(clippy::manual_range_contains)]
+    let off = |fx: f64, fy: f64| (fx < 0.0) | (fx > 1.0) | (fy < 0.0) | (fy > 1.0);
+    let off_in = |row: &[u8]| off(f32_at(row, x), f32_at(row, y));
     let (mut centres, mut sizes) = (vec![0.0; 2 * n], vec![0.0; n]);
-    // Each task fills its rows' values and says what it found: (all sizes > 0, first zero shape).
+    // Each task fills its rows' values and says what it found.
     let found = centres.par_chunks_mut(2 * ROWS_PER_TASK).zip(sizes.par_chunks_mut(ROWS_PER_TASK)).enumerate().map(
         |(task, (centres, sizes))| {
             let first = task * ROWS_PER_TASK;
             let rows = &records[first * itemsize..(first + sizes.len()) * itemsize];
-            let (mut positive, mut any_zero) = (true, false);
+            let (mut positive, mut any_zero, mut outside) = (true, false, 0usize);
             for ((row, centre), size) in rows.chunks_exact(itemsize).zip(centres.chunks_exact_mut(2)).zip(sizes) {
                 let (ny, nx) = (u32_at(row, shape), u32_at(row, shape + 4));
                 let psize = f32_at(row, psize);
+                let (fx, fy) = (f32_at(row, x), f32_at(row, y));
                 *size = psize;
-                centre[0] = f32_at(row, x) * nx as f64 * psize;
-                centre[1] = f32_at(row, y) * ny as f64 * psize;
+                centre[0] = fx * nx as f64 * psize;
+                centre[1] = fy * ny as f64 * psize;
                 positive &= psize > 0.0;
                 any_zero |= (ny == 0) | (nx == 0);
+                outside += off(fx, fy) as usize;
             }
             // (named once found: a second look at this task's rows, only where one is)
             let zero_shape = any_zero.then(|| rows.chunks_exact(itemsize).position(zero_in)).flatten();
-            (positive, zero_shape.map(|k| first + k))
+            let first_off = (outside > 0).then(|| rows.chunks_exact(itemsize).position(off_in)).flatten();
+            Found {
+                positive,
+                zero_shape: zero_shape.map(|k| first + k),
+                outside,
+                first_off: first_off.map(|k| first + k),
+            }
         },
     );
-    let (psize_positive, zero_shape) =
-        found.reduce(|| (true, None), |(p, z), (q, w)| (p & q, z.into_iter().chain(w).min()));
-    Located { centres, psize: sizes, psize_positive, zero_shape }
+    let all = found.reduce(Found::none, Found::and);
+    Located {
+        centres,
+        psize: sizes,
+        psize_positive: all.positive,
+        zero_shape: all.zero_shape,
+        off_micrograph: all.outside,
+        first_off_micrograph: all.first_off,
+    }
+}
+
+/// What one task of [`read_locations`] finds in its rows.
+struct Found {
+    positive: bool,
+    zero_shape: Option<usize>,
+    outside: usize,
+    first_off: Option<usize>,
+}
+
+impl Found {
+    fn none() -> Self {
+        Found { positive: true, zero_shape: None, outside: 0, first_off: None }
+    }
+
+    fn and(self, other: Self) -> Self {
+        let first = |a: Option<usize>, b: Option<usize>| a.into_iter().chain(b).min();
+        Found {
+            positive: self.positive & other.positive,
+            zero_shape: first(self.zero_shape, other.zero_shape),
+            outside: self.outside + other.outside,
+            first_off: first(self.first_off, other.first_off),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -118,6 +165,25 @@ mod tests {
         assert_eq!(got.centres, want);
         assert_eq!(got.zero_shape, Some(2 * ROWS_PER_TASK + 1));
         assert!(got.psize_positive);
+    }
+
+    #[test]
+    fn centres_off_their_micrograph_are_counted_and_the_first_named() {
+        // Fractions outside 0..=1 by hand, over three tasks: 0 and 1 are on the micrograph, NaN
+        // is not counted (the job refuses it).
+        let n = 2 * ROWS_PER_TASK + 9;
+        let mut rows = vec![(0.5f32, 0.5f32, 1.0f32, 10u32, 10u32); n];
+        rows[3] = (0.0, 1.0, 1.0, 10, 10);
+        rows[4] = (f32::NAN, 0.5, 1.0, 10, 10);
+        let off = [ROWS_PER_TASK + 2, ROWS_PER_TASK + 7, 2 * ROWS_PER_TASK + 1, n - 1];
+        rows[off[0]] = (5.0, 0.5, 1.0, 10, 10);
+        rows[off[1]] = (0.5, -0.01, 1.0, 10, 10);
+        rows[off[2]] = (1.0001, 0.5, 1.0, 10, 10);
+        rows[off[3]] = (0.5, 1.5, 1.0, 10, 10);
+        let got = read_locations(&records(&rows), 20, FIELDS);
+        assert_eq!((got.off_micrograph, got.first_off_micrograph), (4, Some(off[0])));
+        let on = read_locations(&records(&rows[..ROWS_PER_TASK]), 20, FIELDS);
+        assert_eq!((on.off_micrograph, on.first_off_micrograph), (0, None));
     }
 
     #[test]
