@@ -233,6 +233,9 @@ def test_nearest_neighbour_histogram_counts(tmp_path):
     counts, _ = np.histogram(np.clip(expected, 0, top), bins=100, range=(0, top))
     assert np.array_equal(heights, counts) and np.allclose(edges, np.linspace(0, top, 101))
     assert panel.marks["min_dist"] == d.min_dist
+    # How many lie within the minimum distance, in words (one pair is no visible bar).
+    within = sum(e <= d.min_dist for e in expected)
+    assert f"minimum distance {d.min_dist:g} Å: {within:,} particles within it" in panel.legend.labels
 
 
 def test_scores_are_drawn_as_compared(tmp_path):

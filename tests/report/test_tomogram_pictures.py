@@ -59,7 +59,8 @@ def test_nearest_neighbours_are_drawn_in_the_decisions_metric(details_and_report
     # 700 Å or more from anything (the last bin).
     assert {int(b): int(h) for b, h in enumerate(heights) if h} == {10: 2, 25: 2, 99: 2}
     assert panel.marks["min_dist"] == 40.0
-    assert panel.legend.labels == ["minimum distance 40 Å in x and y, 120 Å in z"]
+    # The z pair (21 Å scaled) lies within 40 Å; the x pair (51 Å) does not.
+    assert panel.legend.labels == ["minimum distance 40 Å in x and y, 120 Å in z: 2 particles within it"]
     assert "z scaled by 40/120" in panel.xlabel
 
 
