@@ -257,14 +257,15 @@ def test_watch_goes_on_past_a_micrograph_that_cannot_be_read(grown, tmp_path):
 
     def arrive(_watching):
         (mics / "broken.mrc").write_bytes(b"not an MRC file" * 100)
+        (mics / "short.mrc").write_text("not an MRC\n")  # shorter than a header: it waited for ever
         for path in grown[20:25]:
             shutil.copy(path, mics / f".{path.name}.part")
             os.replace(mics / f".{path.name}.part", mics / path.name)
             time.sleep(0.1)
 
     rounds = watch_rounds(mics, out, 0.5, 1, arrive)
-    assert sum(r["images_read"] for r in rounds) == 25 and rounds[-1]["micrographs"] == 26  # (one unreadable)
-    assert [os.path.basename(p) for p in rounds[-1]["unreadable"]] == ["broken.mrc"]
+    assert sum(r["images_read"] for r in rounds) == 25 and rounds[-1]["micrographs"] == 27  # (two unreadable)
+    assert sorted(os.path.basename(p) for p in rounds[-1]["unreadable"]) == ["broken.mrc", "short.mrc"]
     # The outputs of one run over the same files that skips what it cannot read.
     find_duplicate_micrographs(
         [str(mics / "*.mrc")], tmp_path / "whole", MicrographOptions(bin=1, skip_unreadable=True)
@@ -459,6 +460,32 @@ def test_arrivals_wait_for_a_file_to_stop_changing(grown, tmp_path):
     assert look() is True and os.path.abspath(filling) in arrivals.ready  # unchanged: ready
     arrivals.start_round()
     assert look() is False  # nothing new since the round
+
+
+def test_arrivals_read_a_file_that_stays_unfinished_as_it_is(grown, tmp_path):
+    """A file cut short or no MRC at all, unchanged look after look, is read as it is (and found unreadable)."""
+    mics = copied(grown[:3], tmp_path / "mics")
+    arrivals = Arrivals()
+    look = lambda: arrivals.look(load_inputs([str(mics / "*.mrc")]))  # noqa: E731
+    short, cut = mics / "short.mrc", mics / grown[3].name
+    short.write_text("not an MRC\n")
+    cut.write_bytes(grown[3].read_bytes()[:5000])
+    assert unfinished(short) and unfinished(cut)
+    paths = {os.path.abspath(short), os.path.abspath(cut)}
+    assert look() is True and not paths & arrivals.ready  # the first look: the three whole ones
+    arrivals.start_round()
+    for _ in range(Arrivals.STALE_LOOKS - 1):
+        assert look() is False  # unchanged, but not yet for long enough
+    assert look() is True and paths <= arrivals.ready
+    arrivals.start_round()
+    assert look() is False
+    with open(cut, "ab") as f:  # its writer goes on: changed, so waited for again
+        f.write(grown[3].read_bytes()[5000:6000])
+    assert look() is False and os.path.abspath(cut) not in arrivals.ready
+    cut.write_bytes(grown[3].read_bytes())
+    os.utime(cut, ns=(0, time.time_ns() + 10**9))
+    assert look() is False  # whole, but changed since the last look
+    assert look() is True and os.path.abspath(cut) in arrivals.ready
 
 
 def test_arrivals_wait_for_a_screened_file_replaced_without_a_round_meanwhile(grown, tmp_path):

@@ -502,9 +502,10 @@ def leave_for_later(
     """The micrographs of this round: those not seen before and still being written are left for a later one.
 
     Still being written: an MRC file whose header describes more bytes than it holds, or, with
-    ``ready`` (--watch: the files unchanged since its previous look), a file not in it. Only a
-    list of MRC files can be screened without some of its micrographs; for a STAR or a .cs the
-    round is refused until they are complete.
+    ``ready`` (--watch: the files whole and unchanged since its previous look, or unchanged for
+    a few looks: ``Arrivals``), a file not in it. Only a list of MRC files can be screened
+    without some of its micrographs; for a STAR or a .cs the round is refused until they are
+    complete.
     """
     seen = set(store.files)
     late: dict[int, str] = {}
@@ -512,7 +513,10 @@ def leave_for_later(
         absolute = store.absolute(path)
         if absolute in seen:
             continue
-        why = "new or changed since the last look" if ready is not None and absolute not in ready else unfinished(path)
+        if ready is None:
+            why = unfinished(path)
+        else:  # (a file in ready is read as it is: whole, or unchanged too long to wait for)
+            why = None if absolute in ready else unfinished(path) or "new or changed since the last look"
         if why:
             late[k] = why
     if not late:

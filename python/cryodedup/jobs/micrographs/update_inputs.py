@@ -107,16 +107,23 @@ class Arrivals:
 
     A file is ready when the image its header describes is all there (``unfinished``) and it
     has not changed since the previous look: a writer that makes a file whole first and fills
-    it after changes its modification time. A file is judged once; it is looked at again
-    only when it changes. A round is worth running when a ready file was not ready, as it is
-    now, when the last round started: a file that merely stops being ready (replaced, being
-    written again) waits for its new content.
+    it after changes its modification time. A file that is not whole but has not changed for
+    ``STALE_LOOKS`` looks is ready too, to be read as it is: a broken file (a text file named
+    ``.mrc``, a copy cut short) was waited for for ever, never said to be unreadable; a writer
+    that stalls that long and goes on changes the file, which is then read again. A file is
+    judged once; it is looked at again only when it changes. A round is worth running when a
+    ready file was not ready, as it is now, when the last round started: a file that merely
+    stops being ready (replaced, being written again) waits for its new content.
     """
+
+    #: Looks after the first at which an unfinished file was the same, before it is read as it is.
+    STALE_LOOKS = 2
 
     def __init__(self) -> None:
         self.stamps: dict[str, list[int]] | None = None  # None: no look yet
         self.ready: set[str] = set()
         self.screened: dict[str, list[int]] = {}  # the ready files when the last round started, and their stamps
+        self.unchanged: dict[str, int] = {}  # unfinished files: the looks since they last changed
 
     def start_round(self) -> None:
         """Notes the ready files of the last look as those the round now starting screens."""
@@ -130,6 +137,7 @@ class Arrivals:
         """
         stamps: dict[str, list[int]] = {}
         ready: set[str] = set()
+        unchanged: dict[str, int] = {}
         for path in mics.paths:
             absolute = os.path.abspath(path)
             stamp = file_stamp(absolute)
@@ -137,9 +145,15 @@ class Arrivals:
                 continue  # gone since the listing
             stamps[absolute] = stamp
             changed = self.stamps is not None and self.stamps.get(absolute) != stamp
-            if not changed and (absolute in self.ready or not unfinished(absolute)):
+            if changed:
+                continue
+            if absolute in self.ready or not unfinished(absolute):
                 ready.add(absolute)
-        self.stamps, self.ready = stamps, ready
+            elif self.stamps is not None and absolute in self.stamps:  # unfinished, and as at the last look
+                unchanged[absolute] = self.unchanged.get(absolute, 0) + 1
+                if unchanged[absolute] >= self.STALE_LOOKS:
+                    ready.add(absolute)  # read as it is: skipped and listed if it cannot be read
+        self.stamps, self.ready, self.unchanged = stamps, ready, unchanged
         if mics.kind != "mrc" and len(ready) < len(stamps):
             return None
         return any(self.screened.get(path) != stamps[path] for path in ready)
