@@ -16,10 +16,13 @@ at the speed of the core:
 - the picks and rejected picks of each micrograph (the fraction pictures);
 - the picks of each example micrograph;
 - how many micrographs have no image file (the report says so when an example has none);
-- the seven pictures' pixels written as PNG files (the job's own pixels, filtered by numpy
+- the pictures' pixels written as PNG files (the job's own pixels, filtered by numpy
   and deflated by the core on two threads, as :func:`cryodedup.formats.png.encode` does),
   with report.html (the pictures in base64, as the job's).
 
+What it counts is what the pictures of one input show (the benchmark's: examples, distances,
+the rejected and duplicate fractions, scores); the pictures of several inputs (consensus,
+agreement) or of half-sets count more, which it leaves out: a floor lower than theirs.
 Nothing is drawn: no module of the pictures or Pillow is imported, no pixel is painted (the
 pixels are there from the start). So the floor is below what any implementation can reach:
 it counts everything the pictures show and writes the files they are, and draws none of them.
@@ -66,7 +69,9 @@ def picture_pixels(path: Path) -> np.ndarray:
     """
     data = path.read_bytes()
     width, height, colour = int.from_bytes(data[16:20]), int.from_bytes(data[20:24]), data[25]
-    channels = {2: 3, 6: 4}[colour]
+    channels = {2: 3, 6: 4}.get(colour)
+    if channels is None or data[24] != 8:
+        raise SystemExit(f"{path}: not a PNG of cryodedup's (8-bit RGB or RGBA)")
     at, idat = 8, b""
     while at < len(data):
         length, kind = int.from_bytes(data[at : at + 4]), data[at + 4 : at + 8]
@@ -81,8 +86,11 @@ def picture_pixels(path: Path) -> np.ndarray:
 
 def prepare(folder: Path) -> None:
     """Saves the pixels of the pictures of a ``--plot`` run's ``folder`` (``PIXELS/NAME.npy``)."""
+    pictures = sorted(folder.glob("*.png"))
+    if not pictures or not (folder / "report.html").is_file():
+        raise SystemExit(f"{folder}: not the output folder of a --plot run (no pictures and report.html)")
     (folder / PIXELS).mkdir(exist_ok=True)
-    for picture in sorted(folder.glob("*.png")):
+    for picture in pictures:
         pixels = picture_pixels(picture)
         if png.encode(pixels) != picture.read_bytes():
             raise SystemExit(f"{picture}: its pixels do not encode to the same file")
@@ -113,7 +121,7 @@ class Counted:
         return clipped_histogram(s, lo, hi if hi > lo else lo + 1, SCORE_BINS, sides=~self.keep)
 
     def everything(self) -> None:
-        """Waits for the counts, and counts the rest: what the seven pictures show."""
+        """Waits for the counts, and counts the rest: what the pictures show."""
         clipped_histogram(self.distances.result(), 0.0, self.reach, NN_BINS)  # (inf: a lone pick, left out)
         if self.scores is not None:
             self.scores.result()
@@ -158,15 +166,21 @@ def install(folder: Path) -> None:
         setattr(job, step.__name__, step)
 
 
+USAGE = "usage: plot_floor.py --prepare PICTURES | plot_floor.py PICTURES particles IN ... -o OUT ... --plot"
+
+
 def main() -> None:
-    if sys.argv[1] == "--prepare":
-        prepare(Path(sys.argv[2]))
+    args = sys.argv[1:]
+    if len(args) < 2 or args[0] in ("-h", "--help"):
+        raise SystemExit(f"{USAGE}\n(see the docstring of {__file__})")
+    if args[0] == "--prepare":
+        prepare(Path(args[1]))
         return
-    folder = Path(sys.argv[1])
-    if not (folder / PIXELS).is_dir():
+    folder = Path(args[0])
+    if not (folder / PIXELS).is_dir() or not (folder / "report.html").is_file():
         raise SystemExit(f"{folder}: no pictures' pixels saved (run --prepare on a --plot run's folder first)")
     install(folder)
-    sys.argv = ["cryodedup", *sys.argv[2:]]
+    sys.argv = ["cryodedup", *args[1:]]
     from cryodedup.entry import main as cryodedup
 
     cryodedup()

@@ -57,3 +57,9 @@ def test_a_margin_decided_by_distance_is_said_in_micrometres():
     assert (
         margin_rows(images)[0][1] == "weakest duplicate 2.5, strongest other 0.5 (x5); joint score, 1 is the boundary"
     )
+    # Other pairs scored whose peaks were too low for the Pearson test have no joint score:
+    # "no other pair" said there were none (a trial: 186 of them).
+    low = {**images, "pairs_scored": 190, "duplicate_pairs": 4}
+    low["margin"] = {"weakest_duplicate": 6.17, "strongest_other": None, "ratio": None}
+    said = margin_rows(low)[0][1]
+    assert said.startswith("weakest duplicate 6.17, no other pair reached the Pearson test (186 others"), said

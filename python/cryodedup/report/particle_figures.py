@@ -81,8 +81,12 @@ def nn_histogram(details: ParticleDetails) -> Picture:
     panel.steps("distances", counts, edges, HISTOGRAM_COLOUR, fill=True)
     panel.vline("min_dist", details.min_dist, REJECTED_COLOUR)
     # Said in words: on a linear axis a pair among a million particles is a bar no one sees.
-    within = int(np.count_nonzero(d <= max(details.min_dist, SAME_CENTRE_A)))
-    panel.legend.add("line", REJECTED_COLOUR, f"{details.distance_text}: {within:,} particles within it")
+    # (Not with several species: the distances here are to any species, each species has its own.)
+    label = details.distance_text
+    if details.particles.species is None:
+        within = int(np.count_nonzero(d <= max(details.min_dist, SAME_CENTRE_A)))
+        label += f": {within:,} particles within it"
+    panel.legend.add("line", REJECTED_COLOUR, label)
     if not counts.any():
         panel.note(f"no {details.unit} holds two particles")
     panel.frame()

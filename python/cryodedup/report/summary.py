@@ -356,6 +356,9 @@ def margin_rows(s: dict) -> list[Row]:
     else:
         weakest = "no duplicate" if m["weakest_duplicate"] is None else f"weakest duplicate {m['weakest_duplicate']:g}"
         strongest = "no other pair" if m["strongest_other"] is None else f"strongest other {m['strongest_other']:g}"
+        others = s.get("pairs_scored", 0) - s.get("duplicate_pairs", 0)
+        if m["strongest_other"] is None and others > 0:  # (their peaks too low for a Pearson test: no joint score)
+            strongest = f"no other pair reached the Pearson test ({others:,} others, z too low)"
         ratio = f" (x{m['ratio']:g})" if m["ratio"] is not None else ""
         rows = [("Margin", f"{weakest}, {strongest}{ratio}; joint score, 1 is the boundary")]
     if s.get("uncertain_pairs"):
@@ -390,8 +393,9 @@ def metadata_rows(m: dict | None) -> list[Row]:
             f"matched, {m['micrographs_unmatched']:,} unmatched; {m['acquisitions_unmatched']:,} acquisitions "
             f"without a micrograph; {m['grid_squares']} grid square(s)",
         ),
-        ("Shift calibration", f"{m['shift_calibration_um_per_unit']:g} µm per unit ({m['shift_calibration']})"),
-        ("Beam diameter", f"{m['beam_diameter_um']:g} µm ({m['beam_diameter']})"),
+        # (after a comma: the sources say "given (--beam-diameter)", which brackets doubled)
+        ("Shift calibration", f"{m['shift_calibration_um_per_unit']:g} µm per unit, {m['shift_calibration']}"),
+        ("Beam diameter", f"{m['beam_diameter_um']:g} µm, {m['beam_diameter']}"),
     ]
 
 

@@ -349,7 +349,7 @@ def test_centres_off_their_micrograph_are_warned_of_read_either_way(tmp_path, go
         read_cs_files([tmp_path / name], tmp_path / "out", ParticleOptions(), warnings.append, lambda m, level: None)
         (said,) = [w for w in warnings if "off their micrograph" in w]
         assert said.startswith(f"{tmp_path / name}: 3 particle(s) lie off their micrograph"), said
-        assert "the first is particle 12: 5, " in said, said
+        assert f"the first is particle 12 (uid {records['uid'][11]}): 5, " in said, said
     warnings = []
     read_cs_files([good_cs], tmp_path / "out", ParticleOptions(), warnings.append, lambda m, level: None)
     assert not [w for w in warnings if "off their micrograph" in w]

@@ -564,9 +564,10 @@ def warn_off_micrograph(
     k = int(input_of[first])
     row = int(np.count_nonzero(input_of[:first] == k))  # its row among its input's rows
     fx, fy = (float(group.column(f"location/center_{axis}_frac")[first]) for axis in "xy")
+    uid = f" (uid {int(group.column('uid')[first])})" if group.has("uid") else ""  # (a joined file's rows: by uid)
     warn(
         f"{inputs[k]}: {count:,} particle(s) lie off their micrograph (location/center_x_frac or center_y_frac "
-        f"outside 0 to 1; the first is particle {row + 1}: {fx:g}, {fy:g}); their centres are used as they are"
+        f"outside 0 to 1; the first is particle {row + 1}{uid}: {fx:g}, {fy:g}); their centres are used as they are"
     )
 
 
