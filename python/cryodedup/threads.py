@@ -66,17 +66,23 @@ def in_two_lanes(
     """``[work(item) for item in items]``: the items marked in ``here`` in turn on this thread, the rest on another.
 
     For work that should follow itself on one thread (pictures of one size: the second
-    reuses the first's memory) while the rest runs beside it.
+    reuses the first's memory) while the rest runs beside it. Once through the marked items
+    this thread takes unmarked ones too, so that neither waits while work is left.
     """
     results: list[Any] = [None] * len(items)
+    rest = [k for k in range(len(items)) if not here[k]]
+    taken = itertools.count()  # (next() on it is atomic under Python's lock)
 
-    def run(lane: list[int]) -> None:
-        for k in lane:
-            results[k] = work(items[k])
+    def run_rest() -> None:
+        while (i := next(taken)) < len(rest):
+            results[rest[i]] = work(items[rest[i]])
 
-    other = Background(run, [k for k in range(len(items)) if not here[k]], name=name)
+    other = Background(run_rest, name=name)
     try:
-        run([k for k in range(len(items)) if here[k]])
+        for k in range(len(items)):
+            if here[k]:
+                results[k] = work(items[k])
+        run_rest()
     finally:
         other.wait()  # ended before an error of either lane is raised
     other.result()
