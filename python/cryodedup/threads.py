@@ -46,12 +46,7 @@ class Background(Generic[T]):
 def mapped(work: Callable[[T], R], items: Sequence[T], threads: int, name: str = "cryodedup-worker") -> list[R]:
     """``[work(item) for item in items]``, the items shared out to ``threads`` threads as each is free."""
     results: list[Any] = [None] * len(items)
-    taken = itertools.count()  # (next() on it is atomic under Python's lock)
-
-    def run() -> None:
-        while (k := next(taken)) < len(items):
-            results[k] = work(items[k])
-
+    run = _taker(work, items, range(len(items)), results)
     workers = [Background(run, name=name) for _ in range(max(1, min(threads, len(items))))]
     for worker in workers:  # every one ended before any error is raised
         worker.wait()
@@ -70,13 +65,7 @@ def in_two_lanes(
     this thread takes unmarked ones too, so that neither waits while work is left.
     """
     results: list[Any] = [None] * len(items)
-    rest = [k for k in range(len(items)) if not here[k]]
-    taken = itertools.count()  # (next() on it is atomic under Python's lock)
-
-    def run_rest() -> None:
-        while (i := next(taken)) < len(rest):
-            results[rest[i]] = work(items[rest[i]])
-
+    run_rest = _taker(work, items, [k for k in range(len(items)) if not here[k]], results)
     other = Background(run_rest, name=name)
     try:
         for k in range(len(items)):
@@ -87,3 +76,14 @@ def in_two_lanes(
         other.wait()  # ended before an error of either lane is raised
     other.result()
     return results
+
+
+def _taker(work: Callable[[T], R], items: Sequence[T], order: Sequence[int], results: list[Any]) -> Callable[[], None]:
+    """What each thread sharing ``order`` runs: takes the next index of it until none is left, and does its item."""
+    taken = itertools.count()  # (next() on it is atomic under Python's lock)
+
+    def run() -> None:
+        while (i := next(taken)) < len(order):
+            results[order[i]] = work(items[order[i]])
+
+    return run
