@@ -330,7 +330,7 @@ def remove_duplicate_centres(
 ) -> CentreSelection:
     """Duplicate removal (and consensus between inputs) on centres already in Å.
 
-    The decision is the particle job's (README, "How a duplicate is decided" and
+    The decision is the particle job's (docs/concepts/decisions.md and
     "Consensus"), for callers that read their particles themselves.
 
     Parameters

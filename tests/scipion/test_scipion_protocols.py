@@ -423,7 +423,7 @@ def test_the_protocols_appear_in_scipion():
 
 
 def test_the_readme_script_runs_a_protocol_in_an_existing_project(tmp_path, monkeypatch):
-    # The README's "From a script" block, run as written (only the picking run's id is this
+    # The Scipion page's "From a script" block, run as written (only the picking run's id is this
     # project's) in a project of SCIPION_USER_DATA/projects: the kept count is brute force's.
     import re
 
@@ -431,7 +431,7 @@ def test_the_readme_script_runs_a_protocol_in_an_existing_project(tmp_path, monk
 
     from helpers import write_planted_micrographs
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "integrations" / "scipion.md").read_text()
     script = readme.split("# dedup.py, run with: scipion3 python dedup.py\n", 1)[1].split("```", 1)[0]
     project = Manager().createProject("MyProject")
     monkeypatch.chdir(project.getPath())

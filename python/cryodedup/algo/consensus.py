@@ -34,7 +34,7 @@ OUTCOMES = (
 def jaccard_matrices(
     confirmed_by: np.ndarray, input_of: ArrayLike, groups: ArrayLike, n_groups: int, n_inputs: int
 ) -> np.ndarray:
-    """Pairwise agreement of inputs A and B on each group (README, "Consensus").
+    """Pairwise agreement of inputs A and B on each group (docs/guides/pickers.md, "Consensus").
 
     With m(A,B) the picks of A that have a pick of B within the minimum distance, shared =
     (m(A,B) + m(B,A)) / 2 and J = shared / (|A| + |B| - shared); NaN when neither holds a

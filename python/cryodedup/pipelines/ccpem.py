@@ -55,7 +55,7 @@ NODE_OF_KIND = {
 #: Options that are input nodes here, or change what the job writes (a cluster's shard).
 NOT_JOB_OPTIONS = frozenset({"plot", "micrographs", "particles", "shard", "dask", "shards"})
 
-DOCUMENTATION = 'cryodedup README, section "In a pipeline"'
+DOCUMENTATION = "cryodedup documentation, docs/integrations/ccpem.md"
 
 
 def job_option(param: click.Option) -> JobOption:
