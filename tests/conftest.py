@@ -1,34 +1,54 @@
-"""pytest hooks: the ``real_data`` marker, and a line saying how many real-data tests were skipped.
+"""pytest hooks: the ``real_data`` and ``slow`` markers, and lines saying how many tests of each were skipped.
+
+Tests marked ``slow`` (together most of the suite's time) run with ``pytest --slow``, and always
+in CI (``CI=true``, as .ci/run is started) or with ``CRYODEDUP_SLOW=1``.
 
 Shared helpers live in helpers.py; tests import them from there, never from this file.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pytest
 
 from helpers import NO_SHARED_DATA, SHARED_DATA
 
+SLOW_SKIPPED = "slow: run with pytest --slow (CI runs it)"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true", help="also run the tests marked slow (CI always runs them)")
+
+
+def _run_slow(config) -> bool:
+    return bool(config.getoption("--slow")) or os.environ.get("CI") == "true" or os.environ.get("CRYODEDUP_SLOW") == "1"
+
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "real_data: reads the real files in ../shared/data (skipped without them)")
-    config.addinivalue_line("markers", "slow: takes minutes (CI runs it; deselect with -m 'not slow')")
+    config.addinivalue_line("markers", "slow: takes seconds or more (run with --slow; CI runs it)")
 
 
 def pytest_collection_modifyitems(config, items):
-    if SHARED_DATA.is_dir():
-        return
+    slow = not _run_slow(config)
+    absent = not SHARED_DATA.is_dir()
     for item in items:
-        if item.get_closest_marker("real_data"):
+        if slow and item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.skip(reason=SLOW_SKIPPED))
+        elif absent and item.get_closest_marker("real_data"):
             item.add_marker(pytest.mark.skip(reason=NO_SHARED_DATA))
 
 
 def pytest_terminal_summary(terminalreporter):
-    skipped = [r for r in terminalreporter.stats.get("skipped", []) if NO_SHARED_DATA in str(r.longrepr)]
-    if skipped:
-        terminalreporter.write_line(f"{len(skipped)} real-data tests skipped: {SHARED_DATA} is absent")
+    skipped = [str(r.longrepr) for r in terminalreporter.stats.get("skipped", [])]
+    real = sum(NO_SHARED_DATA in reason for reason in skipped)
+    if real:
+        terminalreporter.write_line(f"{real} real-data tests skipped: {SHARED_DATA} is absent")
+    slow = sum(SLOW_SKIPPED in reason for reason in skipped)
+    if slow:
+        terminalreporter.write_line(f"{slow} slow tests skipped: pytest --slow runs them (CI does)")
 
 
 @pytest.fixture(autouse=True)

@@ -60,6 +60,7 @@ def test_every_docs_page_is_in_the_sites_navigation():
     assert pages == listed, (pages - listed, listed - pages)
 
 
+@pytest.mark.slow
 def test_the_docs_build_strictly_where_mkdocs_is_installed(tmp_path):
     pytest.importorskip("mkdocs")
     pytest.importorskip("mkdocstrings")
