@@ -76,3 +76,50 @@ def test_the_docs_build_strictly_where_mkdocs_is_installed(tmp_path):
         check=False,
     )
     assert run.returncode == 0, run.stderr[-3000:]
+
+
+# --- the pages' code blocks: each runs, or says why it cannot ------------------------------------------------
+
+USER_PAGES = [p for p in sorted((ROOT / "docs").rglob("*.md")) if p.name not in ("design.md", "fuzzing.md")]
+RUNNABLE = ("bash", "sh", "python")
+ILLUSTRATIVE = re.compile(r"^<!-- illustrative: (\S.*\S) -->$")
+
+
+def code_blocks(page: Path) -> list[tuple[int, str, str, str | None]]:
+    """Each fenced block of ``page`` in a runnable language: (line, language, code, the reason it is illustrative)."""
+    lines = page.read_text(encoding="utf-8").splitlines()
+    blocks = []
+    i = 0
+    while i < len(lines):
+        fence = re.match(r"^```(\w+)", lines[i])
+        if fence:
+            end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
+            if fence.group(1) in RUNNABLE:
+                before = next((lines[j] for j in range(i - 1, -1, -1) if lines[j].strip()), "")
+                why = ILLUSTRATIVE.match(before.strip())
+                blocks.append((i + 1, fence.group(1), "\n".join(lines[i + 1 : end]) + "\n", why and why.group(1)))
+            i = end
+        i += 1
+    return blocks
+
+
+@pytest.mark.parametrize("page", USER_PAGES, ids=lambda p: p.relative_to(ROOT / "docs").as_posix())
+@pytest.mark.slow
+def test_every_code_block_of_a_page_runs_in_order_or_says_why_it_is_illustrative(page, tmp_path):
+    import os
+    import subprocess
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    for line, language, code, illustrative in code_blocks(page):
+        if illustrative:
+            continue
+        command = ["bash", "-euo", "pipefail", "-c", code] if language != "python" else [sys.executable, "-c", code]
+        run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, check=False, timeout=600)
+        assert run.returncode == 0, f"{page.name}:{line}: {run.stderr[-2000:]}"
+
+
+def test_the_walk_through_blocks_are_found_and_the_others_give_a_reason():
+    blocks = {p.relative_to(ROOT / "docs").as_posix(): code_blocks(p) for p in USER_PAGES}
+    run = [(page, line) for page, found in blocks.items() for line, _, _, why in found if not why]
+    assert [page for page, _ in run].count("guides/particles.md") == 3, run
+    assert all(why is None or len(why) > 10 for found in blocks.values() for *_, why in found)
