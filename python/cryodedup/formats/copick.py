@@ -37,6 +37,7 @@ from ..errors import CryodedupError
 from ..outputs import AtomicOutputs
 from ..particle_set import Log, ParticleSet, ReaderOptions, Warn
 from ..records import dataclass
+from .star.tomography import rotation_vectors
 
 KEPT_NAME, REJECTED_NAME = "particles_kept.star", "particles_rejected.star"
 #: What the summary calls the points' score.
@@ -317,33 +318,6 @@ def _particle_set(
         summary={"copick": writer.report},
         pick_sets=True,
     )
-
-
-def rotation_vectors(matrices: np.ndarray) -> np.ndarray:
-    """The rotation vectors (axis times angle, radians) of rotation matrices (n, 3, 3)."""
-    cos = np.clip((np.trace(matrices, axis1=1, axis2=2) - 1) / 2, -1.0, 1.0)
-    angle = np.arccos(cos)
-    skew = np.stack(
-        [
-            matrices[:, 2, 1] - matrices[:, 1, 2],
-            matrices[:, 0, 2] - matrices[:, 2, 0],
-            matrices[:, 1, 0] - matrices[:, 0, 1],
-        ],
-        axis=1,
-    )
-    sin = np.sin(angle)
-    out = np.zeros((len(matrices), 3))
-    general = sin > 1e-6
-    out[general] = skew[general] * (angle[general] / (2 * sin[general]))[:, None]
-    for k in np.flatnonzero(~general & (angle > 1)):  # near 180°: the axis from the diagonal
-        m = matrices[k]
-        axis = np.sqrt(np.clip((np.diag(m) + 1) / 2, 0, None))
-        big = int(np.argmax(axis))
-        for j in range(3):
-            if j != big:
-                axis[j] = np.copysign(axis[j], m[big, j] + m[j, big])
-        out[k] = axis / np.linalg.norm(axis) * angle[k]
-    return out
 
 
 class CopickWriter:

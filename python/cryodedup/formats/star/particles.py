@@ -45,7 +45,11 @@ from .particle_table import (
 )
 from .particle_writer import Split, StarWriter, start_split, write_headers
 from .pixel_sizes import centres_in_angstrom, micrographs_list, pixel_size_plan, pixel_sizes_used, row_pixel_sizes
-from .tomography import rotate_origins
+from .tomography import SUBTOMOGRAM_ANGLES, rotate_origins, tomogram_poses
+
+#: How the summary names the poses compared: the particles' own angles, or RELION 5's pose in the tomogram.
+PARTICLE_POSE = "rlnAngleRot/Tilt/Psi"
+TOMOGRAM_POSE = "rlnTomoSubtomogramRot/Tilt/Psi x rlnAngleRot/Tilt/Psi, the pose in the tomogram"
 
 #: A pandas DataFrame. pandas is not a dependency (only users with tables in memory have
 #: it), so it is not imported, even for type checking.
@@ -153,7 +157,7 @@ def _read_star_files(
     split = start_split(parts, labels, one_pass, bool(higher), Path(outdir))
     for part in parts:
         log(f"reading {part.path} ({part.star.size / 1e6:.1f} MB)", "info")
-        scan, found_by_name = _scan_input(part, score_label, options, mic_psizes, rows.wanted(), split, labels, log)
+        scan, found_by_name = _scan_input(part, score_label, options, mic_psizes, rows.wanted(part), split, labels, log)
         rows.psizes_by_name.update(found_by_name)
         if split is not None:
             split.keep, note, split.source = scan.keep, scan.split_note, part.star
@@ -203,20 +207,27 @@ class _Rows:
                     f"{part.where()}: --max-angle needs the orientations, and there is no {lacking[0]}"
                 )
         self.angles: list[np.ndarray] = []
+        #: Each input's subtomogram angles (RELION 5), None for an input without them.
+        self.subtomogram_angles: list[np.ndarray | None] = []
         self.species_label = _species_column(parts, options.species_column)
         self.species_values: list[np.ndarray] = []
         #: Micrographs whose pixel size --micrographs gave by file name.
         self.psizes_by_name: set[str] = set()
 
-    def wanted(self) -> list[str]:
-        """The columns to keep whole besides the scan's own."""
+    def wanted(self, part: ParticleStar) -> list[str]:
+        """The columns of ``part`` to keep whole besides the scan's own."""
         wanted = ([RANDOM_SUBSET] if self.with_halves else []) + (ANGLES if self.with_angles else [])
+        wanted += list(SUBTOMOGRAM_ANGLES) if self.with_angles and _has_subtomogram_angles(part.labels) else []
         return wanted + ([self.species_label] if self.species_label and self.species_label not in wanted else [])
 
     def add_columns(self, part: ParticleStar, scan: ParticleScan) -> None:
         """Keeps what the job asked for of the columns the scan kept whole (``scan.extra``), then drops them."""
         if self.with_angles:
             self.angles.append(np.stack([scan.extra[label] for label in ANGLES], axis=1))
+            subtomo = _has_subtomogram_angles(part.labels)
+            self.subtomogram_angles.append(
+                np.stack([scan.extra[label] for label in SUBTOMOGRAM_ANGLES], axis=1) if subtomo else None
+            )
         if self.species_label:
             self.species_values.append(scan.extra[self.species_label])
         if self.with_halves:
@@ -237,6 +248,15 @@ class _Rows:
     def counts(self) -> list[int]:
         """The rows of each input."""
         return [len(s.groups) for s in self.scans]
+
+    def _poses(self) -> dict:
+        """The poses of all rows, their kind and label (RELION's Euler angles, or poses in the tomograms)."""
+        if not self.with_angles:
+            return {"poses": None, "pose_label": PARTICLE_POSE}
+        if all(s is None for s in self.subtomogram_angles):
+            return {"poses": np.concatenate(self.angles), "pose_label": PARTICLE_POSE}
+        poses = [tomogram_poses(a, s) for a, s in zip(self.angles, self.subtomogram_angles)]
+        return {"poses": np.concatenate(poses), "pose_kind": "rotvec", "pose_label": TOMOGRAM_POSE}
 
     def particle_set(
         self, score_label: str | None, higher: bool, writer: StarWriter, decided: np.ndarray | None
@@ -283,8 +303,7 @@ class _Rows:
             sources=_expanded_copies(parts) if self.options.symmetry_copies else None,
             sources_label=IMAGE_NAME,
             images=_images(parts, scans),
-            poses=np.concatenate(self.angles) if self.with_angles else None,
-            pose_label="rlnAngleRot/Tilt/Psi",
+            **self._poses(),
             summary={"micrograph_matching": {"pixel_sizes_by_file_name": by_name}} if by_name else {},
         )
 
@@ -545,8 +564,7 @@ def read_frame(particles: DataFrame, optics: DataFrame | None, options: ReaderOp
         shift=", ".join(part.columns.origins) or "none",
         tubes=tube_ids(np.zeros_like(groups), groups, particles[RELION_TUBE].to_numpy(float)) if filament else None,
         tube_column=RELION_TUBE if filament else None,
-        poses=_frame_angles(particles) if options.max_angle is not None else None,
-        pose_label="rlnAngleRot/Tilt/Psi",
+        **_frame_poses(particles, options.max_angle is not None),
         images=_frame_images(particles) if options.same_image != "ignore" else None,
     )
 
@@ -564,9 +582,20 @@ def _frame_images(particles: DataFrame) -> Images | None:
     return Images(index, runs, "rlnImageName", lambda rows: [texts[int(r)] for r in rows])
 
 
-def _frame_angles(particles: DataFrame) -> np.ndarray:
-    """RELION's Euler angles of a table in memory, for ``max_angle``."""
+def _frame_poses(particles: DataFrame, wanted: bool) -> dict:
+    """The poses of a table in memory for ``max_angle``, as :meth:`_Rows._poses` gives a file's."""
+    if not wanted:
+        return {"poses": None, "pose_label": PARTICLE_POSE}
     lacking = [label for label in ANGLES if label not in particles.columns]
     if lacking:
         raise CryodedupError(f"the particle table: max_angle needs the orientations, and there is no {lacking[0]}")
-    return particles[ANGLES].to_numpy(dtype=np.float64)
+    angles = particles[ANGLES].to_numpy(dtype=np.float64)
+    if not _has_subtomogram_angles([str(c) for c in particles.columns]):
+        return {"poses": angles, "pose_label": PARTICLE_POSE}
+    subtomo = particles[list(SUBTOMOGRAM_ANGLES)].to_numpy(dtype=np.float64)
+    return {"poses": tomogram_poses(angles, subtomo), "pose_kind": "rotvec", "pose_label": TOMOGRAM_POSE}
+
+
+def _has_subtomogram_angles(labels: list[str]) -> bool:
+    """Whether a table carries RELION 5's subtomogram orientation, part of each particle's pose."""
+    return set(SUBTOMOGRAM_ANGLES) <= set(labels)

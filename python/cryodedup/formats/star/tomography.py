@@ -53,3 +53,45 @@ def rotate_origins(origins: np.ndarray, rot: np.ndarray, tilt: np.ndarray, psi: 
 def warp_tomograms(names: Iterable[str]) -> list[str]:
     """The tomogram names that are Warp/WarpTools ``.tomostar`` files."""
     return [name for name in names if name.endswith(WARP_SUFFIX)]
+
+
+def rotation_vectors(matrices: np.ndarray) -> np.ndarray:
+    """The rotation vectors (axis times angle, radians) of rotation matrices (n, 3, 3)."""
+    cos = np.clip((np.trace(matrices, axis1=1, axis2=2) - 1) / 2, -1.0, 1.0)
+    angle = np.arccos(cos)
+    skew = np.stack(
+        [
+            matrices[:, 2, 1] - matrices[:, 1, 2],
+            matrices[:, 0, 2] - matrices[:, 2, 0],
+            matrices[:, 1, 0] - matrices[:, 0, 1],
+        ],
+        axis=1,
+    )
+    sin = np.sin(angle)
+    out = np.zeros((len(matrices), 3))
+    general = sin > 1e-6
+    out[general] = skew[general] * (angle[general] / (2 * sin[general]))[:, None]
+    for k in np.flatnonzero(~general & (angle > 1)):  # near 180°: the axis from the diagonal
+        m = matrices[k]
+        axis = np.sqrt(np.clip((np.diag(m) + 1) / 2, 0, None))
+        big = int(np.argmax(axis))
+        for j in range(3):
+            if j != big:
+                axis[j] = np.copysign(axis[j], m[big, j] + m[j, big])
+        out[k] = axis / np.linalg.norm(axis) * angle[k]
+    return out
+
+
+def tomogram_poses(angles: np.ndarray, subtomogram_angles: np.ndarray | None) -> np.ndarray:
+    """Each particle's pose in the tomogram as a rotation vector, from (n, 3) Euler angles in degrees.
+
+    RELION's ``ParticleSet::getMatrix3x3`` composes ``A_subtomo @ A_particle``: the subtomogram
+    matrix (the one that rotates the origins, :func:`subtomogram_matrices`) times the matrix of
+    ``rlnAngleRot/Tilt/Psi``. Without subtomogram angles (a file or a row without them) the
+    particle's own matrix is the pose.
+    """
+    pose = subtomogram_matrices(angles[:, 0], angles[:, 1], angles[:, 2])
+    if subtomogram_angles is not None:
+        subtomo = subtomogram_angles
+        pose = subtomogram_matrices(subtomo[:, 0], subtomo[:, 1], subtomo[:, 2]) @ pose
+    return rotation_vectors(pose)
