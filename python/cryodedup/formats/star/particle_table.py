@@ -14,6 +14,8 @@ from dataclasses import field
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from ...errors import CryodedupError
 from ...outputs import StrPath
 from ...particle_set import ReaderOptions, Warn
@@ -135,6 +137,8 @@ class ParticleStar:
         optics = None if names_only else self.star.block("optics")
         self.optics_block: Block | None = optics
         self.optics: Table | None = self.star.table(optics) if optics else None
+        #: The coordinates written for this input's rows when they are carried into another frame (Å).
+        self.rewritten: np.ndarray | None = None
         self.columns = (
             Columns(MICROGRAPH_NAME, [], False)
             if names_only
@@ -282,18 +286,34 @@ def score_column(
     return label, chosen.higher_is_better
 
 
-def merged_columns(parts: list[ParticleStar], warn: Warn) -> list[str]:
+def merged_columns(parts: list[ParticleStar], warn: Warn, rewritten: Sequence[int] = ()) -> list[str]:
     """The particle columns of the merged output: those all inputs have, in the first input's order.
 
-    Each dropped column is named in a warning with the inputs it came from. The optics tables
-    must have the same columns (in any order).
+    Each dropped column is named in a warning with the inputs it came from. The inputs
+    ``rewritten`` (by position) get the first input's coordinate columns, their own
+    coordinates carried into its frame (``tomograms.corner_inputs``); any other input whose
+    coordinates would be left out is refused: no particle file is written without them. The
+    optics tables must have the same columns (in any order).
     """
     first = parts[0]
-    common = [lab for lab in first.labels if all(lab in p.labels for p in parts[1:])]
+
+    def kept(label: str) -> bool:
+        return all(label in p.labels or (k in rewritten and label in first.columns.coords) for k, p in enumerate(parts))
+
+    common = [lab for lab in first.labels if kept(lab)]
+    for k, part in enumerate(parts):
+        lost = [lab for lab in part.columns.coords if lab not in common]
+        if lost and k not in rewritten:
+            others = [p for p in parts if not set(lost) <= set(p.labels)]
+            raise CryodedupError(
+                f"{part.where()}: its coordinates ({', '.join(lost)}) are not in {others[0].label} "
+                f"(whose are {', '.join(others[0].columns.coords)}): the merged output would have no coordinates; "
+                "deduplicate each file on its own"
+            )
     dropped: dict[str, list[str]] = {}
-    for part in parts:
+    for k, part in enumerate(parts):
         for label in part.labels:
-            if label not in common:
+            if label not in common and not (k in rewritten and label in part.columns.coords):
                 dropped.setdefault(label, []).append(str(part.path))
     if dropped:
         named = "; ".join(f"{label} (from {', '.join(paths)})" for label, paths in dropped.items())

@@ -196,10 +196,34 @@ class StarWriter:
             columns = None if part.labels == self.labels else self.labels  # rows in order already: byte copies
             values = None if choice is None else (RANDOM_SUBSET, choice[lo:hi], HALF_TEXTS)
             kept, rejected = tmp[self.kept_path], tmp[self.rejected_path]
+            if part.rewritten is not None:
+                _append_rewritten(part, self.labels, keep[lo:hi], kept, rejected)
+                continue
             part.star.append_split(part.block, keep[lo:hi], kept, rejected, rw, columns, values)
         for path in (self.kept_path, self.rejected_path):
             with open(tmp[path], "ab") as f:
                 f.write(merge.suffix)
+
+
+def _append_rewritten(part: ParticleStar, labels: list[str], keep: np.ndarray, kept: Path, rejected: Path) -> None:
+    """Appends the rows of an input carried into another frame, its coordinates rewritten.
+
+    ``labels`` are the merged output's: the columns ``part`` lacks are the first input's
+    coordinates, written from ``part.rewritten`` (Å, by axis); the others are copied as text.
+    """
+    assert part.rewritten is not None
+    table = part.star.table(part.block)
+    own = {label: j for j, label in enumerate(part.labels)}
+    axis = {
+        label: "XYZ".index(label[-6] if label.endswith("Angst") else label[-1]) for label in labels if label not in own
+    }
+    lines: dict[bool, list[str]] = {True: [], False: []}
+    for row, values, keep_row in zip(table.rows, part.rewritten, keep):
+        fields = [row[own[label]] if label in own else f"{values[axis[label]]:.6f}" for label in labels]
+        lines[bool(keep_row)].append("\t".join(fields) + "\n")
+    for path, keep_rows in ((kept, True), (rejected, False)):
+        with open(path, "ab") as f:
+            f.write("".join(lines[keep_rows]).encode())
 
 
 @dataclass

@@ -45,6 +45,7 @@ from .particle_table import (
 )
 from .particle_writer import Split, StarWriter, start_split, write_headers
 from .pixel_sizes import centres_in_angstrom, micrographs_list, pixel_size_plan, pixel_sizes_used, row_pixel_sizes
+from .tomograms import CORNER, Tomograms, coordinate_frame, corner_inputs, tomograms_star
 from .tomography import SUBTOMOGRAM_ANGLES, rotate_origins, tomogram_poses
 
 #: How the summary names the poses compared: the particles' own angles, or RELION 5's pose in the tomogram.
@@ -147,17 +148,25 @@ def _read_star_files(
     parts = [ParticleStar(p, options.shift_key, defer) for p in inputs]
     for part, label in zip(parts, distinct_labels(inputs)):
         part.label = label  # never two "particles.star" in a summary or a warning
-    labels = merged_columns(parts, warn)
+    tomograms = tomograms_star(options.micrographs) if options.micrographs else None
+    rewritten = corner_inputs(parts, tomograms)
+    labels = merged_columns(parts, warn, rewritten)
     needs = Needs()
     score_label, higher = score_column(parts, options, warn, needs)
     mic_psizes = (
-        micrograph_pixel_sizes(options.micrographs) if options.micrographs and options.mic_psize is None else None
+        micrograph_pixel_sizes(options.micrographs)
+        if options.micrographs and options.mic_psize is None and tomograms is None
+        else None
     )
     rows = _Rows(parts, options, warn)
     split = start_split(parts, labels, one_pass, bool(higher), Path(outdir))
-    for part in parts:
+    for k, part in enumerate(parts):
         log(f"reading {part.path} ({part.star.size / 1e6:.1f} MB)", "info")
-        scan, found_by_name = _scan_input(part, score_label, options, mic_psizes, rows.wanted(part), split, labels, log)
+        listed = _listed_pixel_sizes(part, tomograms, mic_psizes)
+        scan, found_by_name = _scan_input(part, score_label, options, listed, rows.wanted(part), split, labels, log)
+        if k in rewritten and tomograms is not None:  # into the centred frame of the others (and of the output)
+            scan.centres -= tomograms.centre_offsets(scan.key_names, part.where())[scan.groups]
+            part.rewritten = scan.centres
         rows.psizes_by_name.update(found_by_name)
         if split is not None:
             split.keep, note, split.source = scan.keep, scan.split_note, part.star
@@ -170,7 +179,7 @@ def _read_star_files(
                 for scratch in split.files.values():
                     scratch.unlink(missing_ok=True)  # (the disk space, for the second pass's outputs)
         rows.add_columns(part, scan)
-        used, _ = pixel_sizes_used(part, scan.optics_groups, scan.key_names, options, mic_psizes, warn, needs)
+        used, _ = pixel_sizes_used(part, scan.optics_groups, scan.key_names, options, listed, warn, needs)
         rows.pixel_sizes.extend(vars(p) for p in used)
         rows.add(scan)
         comments = part.star.comment_lines.get(part.block.index, 0)
@@ -182,6 +191,21 @@ def _read_star_files(
     needs.check()
     writer = StarWriter(parts, labels, rows.counts(), Path(outdir), split if split and split.keep is not None else None)
     return rows.particle_set(score_label, higher, writer, split.keep if split else None)
+
+
+def _listed_pixel_sizes(
+    part: ParticleStar, tomograms: Tomograms | None, mic_psizes: dict[str, float] | None
+) -> dict[str, float] | None:
+    """The pixel sizes ``--micrographs`` lists for ``part``'s coordinates, by micrograph or tomogram.
+
+    A tomograms STAR gives its reconstructed tomograms' pixel size to coordinates in tomogram
+    pixels that no optics table sizes (a Picks job's annotation files); RELION 4's tilt-series
+    pixels keep their optics table's size.
+    """
+    if tomograms is None:
+        return mic_psizes
+    in_tomogram_pixels = part.optics is None and coordinate_frame(part) == CORNER
+    return tomograms.tomogram_psize if in_tomogram_pixels and tomograms.tomogram_psize else None
 
 
 class _Rows:

@@ -122,8 +122,12 @@ def tomogram_pixels_need(part: ParticleTable) -> str:
 
 
 def micrographs_list(options: ReaderOptions, mic_psizes: dict[str, float]) -> ListedPixelSizes:
-    """The pixel sizes of the micrographs STAR ``--micrographs`` gives, looked up as ``--match-micrographs`` says."""
-    return ListedPixelSizes(options.micrographs, mic_psizes, options.match_micrographs, PIXEL_SIZE_FIELD)
+    """The pixel sizes of the micrographs STAR ``--micrographs`` gives, looked up as ``--match-micrographs`` says.
+
+    A tomograms STAR's (:class:`~.tomograms.TomogramPixelSizes`) names its own column.
+    """
+    field = getattr(mic_psizes, "field", PIXEL_SIZE_FIELD)
+    return ListedPixelSizes(options.micrographs, mic_psizes, options.match_micrographs, field)
 
 
 def pixel_sizes_used(

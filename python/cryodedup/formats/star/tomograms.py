@@ -1,0 +1,136 @@
+"""RELION 5's tomograms STAR (``Tomograms/job006/tomograms.star``): the frames of tomogram coordinates.
+
+Its ``data_global`` table names each tomogram (``rlnTomoName``) with its size in tilt-series
+pixels (``rlnTomoSizeX/Y/Z``), the tilt series' pixel size (``rlnTomoTiltSeriesPixelSize``)
+and the binning of the reconstructed tomogram (``rlnTomoTomogramBinning``). With it, particles
+in RELION 5's centred Å (``rlnCenteredCoordinate*Angst``, from the tomogram's centre) and in
+pixels from the tomogram's corner (a Picks job's annotation files, RELION 4's tilt-series
+pixels) are put in one frame (docs/design.md section 7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import CryodedupError
+from ...records import dataclass
+from .file import StarFile
+from .particle_table import ParticleTable
+from .tomography import TILT_SERIES_PSIZE
+
+#: The columns that make a STAR file a tomograms table.
+TOMOGRAM_COLUMNS = ("rlnTomoName", TILT_SERIES_PSIZE)
+SIZES = ("rlnTomoSizeX", "rlnTomoSizeY", "rlnTomoSizeZ")
+BINNING = "rlnTomoTomogramBinning"
+#: How the summary names the pixel size of a reconstructed tomogram.
+TOMOGRAM_PSIZE = f"{TILT_SERIES_PSIZE} x {BINNING}"
+
+
+class TomogramPixelSizes(dict):
+    """Tomogram name -> pixel size of the reconstructed tomogram (Å), as a micrographs list gives them."""
+
+    #: The summary's source of these pixel sizes.
+    field = TOMOGRAM_PSIZE
+
+
+@dataclass
+class Tomograms:
+    """The tomograms of a tomograms STAR: pixel sizes and sizes, by name."""
+
+    path: Path
+    tilt_series_psize: dict[str, float]
+    #: The reconstructed tomograms' pixel size; empty without rlnTomoTomogramBinning (WarpTools).
+    tomogram_psize: TomogramPixelSizes
+    #: Size in tilt-series pixels (x, y, z); empty without rlnTomoSizeX/Y/Z.
+    sizes: dict[str, tuple[float, float, float]]
+
+    def centre_offsets(self, names: list[str], where: str) -> np.ndarray:
+        """Per tomogram of ``names``: where its centre lies from its corner, in Å, (len(names), 3).
+
+        RELION 5's Picks job writes ``centred = corner - (size / 2 - 1) * tilt-series pixel``
+        (measured on its particles.star and annotation files of one job: every one of 1,418
+        picks within 3e-4 Å). A tomogram absent from the file is refused, named.
+        """
+        missing = [n for n in names if n not in self.sizes]
+        if missing:
+            raise CryodedupError(
+                f"{where}: tomogram {missing[0]!r} is not in {self.path} ({len(missing)} such), whose "
+                f"rlnTomoSizeX/Y/Z place its centre; tomograms listed: {', '.join(list(self.sizes)[:5])}"
+            )
+        return np.array(
+            [[(size / 2 - 1) * self.tilt_series_psize[n] for size in self.sizes[n]] for n in names], dtype=np.float64
+        ).reshape(-1, 3)
+
+
+def tomograms_star(path: Path) -> Tomograms | None:
+    """The tomograms of ``path`` if it is a tomograms STAR (rlnTomoName and the tilt-series pixel), else None."""
+    star = StarFile(path)
+    block = next((b for b in star.blocks if b.labels and set(TOMOGRAM_COLUMNS) <= set(b.labels)), None)
+    if block is None or "rlnMicrographName" in (block.labels or ()):
+        return None
+    table = star.table(block)
+    names = table.column("rlnTomoName")
+    try:
+        ts = dict(zip(names, map(float, table.column(TILT_SERIES_PSIZE))))
+        binned = TomogramPixelSizes()
+        if BINNING in table.labels:
+            binned.update((n, ts[n] * float(b)) for n, b in zip(names, table.column(BINNING)))
+        sizes: dict[str, tuple[float, float, float]] = {}
+        if set(SIZES) <= set(table.labels):
+            columns = [list(map(float, table.column(label))) for label in SIZES]
+            sizes = {n: (x, y, z) for n, x, y, z in zip(names, *columns)}
+    except ValueError as err:
+        raise CryodedupError(f"{path}: data_{block.name}: a pixel size or a size is not a number ({err})") from None
+    bad = [n for n, value in ts.items() if not value > 0]
+    if bad:
+        raise CryodedupError(f"{path}: tomogram {bad[0]!r} has {TILT_SERIES_PSIZE} {ts[bad[0]]}, expected > 0")
+    return Tomograms(Path(path), ts, binned, sizes)
+
+
+#: The two frames of tomogram coordinates, as the summary and the messages name them.
+CENTRED = "centred Å (from each tomogram's centre)"
+CORNER = "pixels (from each tomogram's corner)"
+
+
+def coordinate_frame(part: ParticleTable) -> str | None:
+    """Where a particle table's coordinates start: RELION 5's centred Å, pixels from the corner, or None (2-D)."""
+    if part.columns.coords_in_angstrom:
+        return CENTRED
+    return CORNER if len(part.columns.coords) == 3 else None
+
+
+def corner_inputs(parts: Sequence[ParticleTable], tomograms: Tomograms | None) -> list[int]:
+    """The inputs in pixels from the corner that must be carried into the centred frame of the others.
+
+    None of them unless the inputs mix the two frames. Mixed, the tomograms STAR must give the
+    tomograms' sizes (else refused, naming one file of each frame), and the merged output is
+    written in the first input's columns, which must be RELION 5's centred Å; an input with
+    origins cannot have its coordinates rewritten and is refused.
+    """
+    frames = [coordinate_frame(part) for part in parts]
+    if CENTRED not in frames or CORNER not in frames:
+        return []
+    centred, corner = parts[frames.index(CENTRED)], parts[frames.index(CORNER)]
+    if tomograms is None or not tomograms.sizes:
+        given = f"{tomograms.path} gives no rlnTomoSizeX/Y/Z" if tomograms else "no tomograms STAR was given"
+        raise CryodedupError(
+            f"{centred.label} holds {CENTRED}, {', '.join(centred.columns.coords)}, and {corner.label} {CORNER}, "
+            f"{', '.join(corner.columns.coords)}: one particle would lie far apart in the two, and {given}; give "
+            "RELION 5's tomograms.star with --micrographs (its tomogram sizes put both in one frame), or "
+            "deduplicate each file on its own"
+        )
+    if frames[0] != CENTRED:
+        raise CryodedupError(
+            f"{parts[0].label} is in {CORNER} and {centred.label} in {CENTRED}: the merged output is written in "
+            f"the first input's columns, RELION 5's; give {centred.label} first"
+        )
+    with_origins = [p for p, f in zip(parts, frames) if f == CORNER and p.columns.origins]
+    if with_origins:
+        raise CryodedupError(
+            f"{with_origins[0].where()}: {', '.join(with_origins[0].columns.origins)} with coordinates in {CORNER}: "
+            f"its rows cannot be rewritten in {CENTRED} for the merged output; deduplicate it on its own"
+        )
+    return [k for k, frame in enumerate(frames) if frame == CORNER]

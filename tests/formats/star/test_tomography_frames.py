@@ -1,0 +1,111 @@
+"""Issue 54 item 7: tomogram coordinates in two frames, pixel sizes, angles, what was detected.
+
+RELION 5 writes centred Å (from the tomogram's centre); a Picks job's annotation files and
+RELION 4 write pixels from the corner. Oracles: the relation PROVENANCE.md checked on the
+real files (centred = X * 10 - (size / 2 - 1) * 1.35), computed here with starfile and numpy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import starfile
+from click.testing import CliRunner
+
+from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
+from cryodedup.cli import main
+from helpers import shared_file, write_star
+
+CENTRED = ["rlnTomoName", *[f"rlnCenteredCoordinate{a}Angst" for a in "XYZ"]]
+PIXELS = ["rlnTomoName", *[f"rlnCoordinate{a}" for a in "XYZ"]]
+TOMOGRAMS = ["rlnTomoName", "rlnTomoTiltSeriesPixelSize", "rlnTomoTomogramBinning", "rlnTomoSizeX", "rlnTomoSizeY"]
+TOMOGRAMS += ["rlnTomoSizeZ"]
+PICKS = "tomo/cets-relion__Picks_job019_particles.star"
+TS_54 = "tomo/cets-relion__Picks_job019_TS_54_particles.star"
+TOMOGRAMS_STAR = "tomo/cets-relion__Tomograms_job006_tomograms.star"
+
+
+def run(tmp_path, inputs, **options):
+    return remove_duplicate_particles(inputs, tmp_path / "out", ParticleOptions(**options))
+
+
+def tomograms_star(tmp_path):
+    # Tilt-series pixel 2 Å, tomograms binned 5x (10 Å), 1000 x 800 x 400 tilt-series pixels:
+    # the centre lies (499, 399, 199) x 2 Å = (998, 798, 398) Å from the corner.
+    rows = [["t1", 2.0, 5.0, 1000, 800, 400], ["t2", 2.0, 5.0, 1000, 800, 400]]
+    return write_star(tmp_path / "tomograms.star", TOMOGRAMS, rows, block="global")
+
+
+def two_frames(tmp_path):
+    """Three picks in centred Å and the same first two in tomogram pixels of 10 Å, plus one of their own."""
+    centred = [["t1", 2.0, -98.0, 2.0], ["t2", 502.0, 2.0, -198.0], ["t1", 300.0, 300.0, 0.0]]
+    pixels = [["t1", 100.0, 70.0, 40.0], ["t2", 150.0, 80.0, 20.0], ["t2", 10.0, 10.0, 10.0]]
+    return (
+        write_star(tmp_path / "particles.star", CENTRED, centred),
+        write_star(tmp_path / "t_particles.star", PIXELS, pixels, block=""),
+    )
+
+
+def test_mixed_frames_without_tomogram_sizes_are_refused(tmp_path):
+    # Today's main merges them (the pixel size given), matches none, and writes no coordinates.
+    centred, pixels = two_frames(tmp_path)
+    with pytest.raises(CryodedupError, match=r"centred Å.*corner.*tomograms\.star with --micrographs"):
+        run(tmp_path, [centred, pixels], min_dist=5.0, mic_psize=10.0)
+    assert not (tmp_path / "out/particles_kept.star").exists()
+
+
+def test_mixed_frames_meet_with_the_tomograms_star(tmp_path):
+    centred, pixels = two_frames(tmp_path)
+    summary = run(tmp_path, [centred, pixels], min_dist=5.0, micrographs=tomograms_star(tmp_path))
+    assert (summary["kept"], summary["rejected"]) == (4, 2)
+    kept = starfile.read(tmp_path / "out/particles_kept.star")
+    rejected = starfile.read(tmp_path / "out/particles_rejected.star")
+    assert list(kept.columns) == CENTRED  # the coordinates are written, in RELION 5's columns
+    both = np.concatenate([kept[CENTRED[1:]].to_numpy(float), rejected[CENTRED[1:]].to_numpy(float)])
+    # Every row written where it lies in centred Å: the third pixel pick at (10, 10, 10) x 10 - (998, 798, 398).
+    assert any(np.allclose(row, [100 - 998, 100 - 798, 100 - 398]) for row in both)
+    assert len(both) == 6
+
+
+def test_the_pixel_file_first_is_refused_with_the_order_to_give(tmp_path):
+    centred, pixels = two_frames(tmp_path)
+    with pytest.raises(CryodedupError, match=r"give particles\.star first"):
+        run(tmp_path, [pixels, centred], min_dist=5.0, micrographs=tomograms_star(tmp_path))
+
+
+def test_an_input_whose_coordinates_would_be_left_out_is_refused(tmp_path):
+    # A 2-D file and a 3-D centred one: the merged output would have no coordinate column.
+    centred = write_star(tmp_path / "a.star", ["rlnMicrographName", *CENTRED[1:]], [["m1", 1.0, 2.0, 3.0]])
+    flat = write_star(tmp_path / "b.star", ["rlnMicrographName", "rlnCoordinateX", "rlnCoordinateY"], [["m1", 1, 2]])
+    with pytest.raises(CryodedupError, match="no coordinates"):
+        run(tmp_path, [centred, flat], min_dist=5.0, mic_psize=1.0)
+
+
+def test_the_tomograms_star_sizes_an_annotation_file(tmp_path):
+    # Without --mic-psize: 10 Å from rlnTomoTiltSeriesPixelSize x rlnTomoTomogramBinning. Picks 1 px apart.
+    path = write_star(tmp_path / "t.star", PIXELS, [["t1", 10, 10, 5], ["t1", 11, 10, 5]], block="")
+    summary = run(tmp_path, [path], min_dist=12.0, micrographs=tomograms_star(tmp_path))
+    assert (summary["kept"], summary["rejected"]) == (1, 1)
+    assert summary["pixel_sizes"][0]["psize"] == 10.0
+
+
+@pytest.mark.real_data
+def test_real_picks_and_annotation_file_meet(tmp_path):
+    # The 1,418 TS_54 picks of the annotation file are those of particles.star: at 0.01 Å each
+    # is one particle with its twin, so exactly 1,418 are rejected.
+    picks, ts54, tomograms = shared_file(PICKS), shared_file(TS_54), shared_file(TOMOGRAMS_STAR)
+    result = CliRunner().invoke(
+        main, ["particles", str(picks), str(ts54), "--micrographs", str(tomograms), "--min-dist", "0.01",
+               "--score", "none", "-o", str(tmp_path / "o"), "--json"]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    kept = starfile.read(tmp_path / "o/particles_kept.star")
+    rejected = starfile.read(tmp_path / "o/particles_rejected.star")
+    assert len(rejected) == 1418 and len(kept) == 9442
+    # Oracle: PROVENANCE.md's relation, from the annotation file's pixels.
+    pixels = starfile.read(ts54)[PIXELS[1:]].to_numpy(float)
+    expected = pixels * 10.0 - (np.array([4000, 4000, 2000]) / 2 - 1) * 1.35
+    written = np.concatenate([kept, rejected])
+    written = written[written[:, 0] == "TS_54"][:, 1:].astype(float)
+    for row in expected:
+        assert (np.abs(written - row).max(axis=1) < 1e-3).sum() == 2  # its own row and its twin
