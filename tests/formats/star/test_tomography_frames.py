@@ -13,6 +13,7 @@ import starfile
 from click.testing import CliRunner
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
+from cryodedup.api import remove_duplicates
 from cryodedup.cli import main
 from helpers import shared_file, write_star
 
@@ -109,3 +110,75 @@ def test_real_picks_and_annotation_file_meet(tmp_path):
     written = written[written[:, 0] == "TS_54"][:, 1:].astype(float)
     for row in expected:
         assert (np.abs(written - row).max(axis=1) < 1e-3).sum() == 2  # its own row and its twin
+
+
+# --- the tilt-series pixel size typed for the tomogram's -------------------------------------------
+
+WARP_OPTICS = ["rlnOpticsGroup", "rlnOpticsGroupName", "rlnTomoTiltSeriesPixelSize", "rlnTomoSubtomogramBinning"]
+WARP_OPTICS += ["rlnImagePixelSize"]
+WARP = ["rlnTomoName", *[f"rlnCoordinate{a}" for a in "XYZ"], "rlnOpticsGroup"]
+
+
+def warp_file(tmp_path):
+    # Tilt series of 1.5 Å exported at 6 Å (binning 4): two picks 1 px = 6 Å apart.
+    rows = [["a.tomostar", 100, 100, 50, 1], ["a.tomostar", 101, 100, 50, 1]]
+    return write_star(tmp_path / "w.star", WARP, rows, optics=[[1, "og1", 1.5, 4.0, 6.0]], optics_labels=WARP_OPTICS)
+
+
+def test_warp_tilt_series_pixel_is_refused_naming_the_exported_pixel(tmp_path):
+    with pytest.raises(
+        CryodedupError, match=r"--mic-psize 1.5 Å is rlnTomoTiltSeriesPixelSize 1.5 Å.*rlnImagePixelSize 6 Å"
+    ):
+        run(tmp_path, [warp_file(tmp_path)], min_dist=5.0, mic_psize=1.5)
+    summary = run(tmp_path, [warp_file(tmp_path)], min_dist=5.0, mic_psize=6.0)  # the right one: two particles
+    assert summary["rejected"] == 0
+
+
+def test_warp_without_a_pixel_size_names_the_exported_pixel(tmp_path):
+    with pytest.raises(CryodedupError, match=r"does not record.*rlnImagePixelSize 6 Å .*--mic-psize 6, not .* 1\.5 Å"):
+        run(tmp_path, [warp_file(tmp_path)], min_dist=5.0)
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize(
+    ("name", "tilt_series", "exported"),
+    [
+        ("cryoCAT__warp2_particles_matching.star", "0.7894", "4"),
+        ("tomodrgn__warptools_test_4-tomos_10-ptcls_box-32_angpix-12.star", "1.667", "12"),
+    ],
+)
+def test_real_warptools_exports(tmp_path, name, tilt_series, exported):
+    path = shared_file(f"tomo/{name}")
+    with pytest.raises(
+        CryodedupError, match=rf"is rlnTomoTiltSeriesPixelSize {tilt_series} Å.*rlnImagePixelSize {exported} Å"
+    ):
+        run(tmp_path, [path], min_dist=200.0, mic_psize=float(tilt_series), score="none")
+    with pytest.raises(CryodedupError, match=rf"does not record.*rlnImagePixelSize {exported} Å"):
+        run(tmp_path, [path], min_dist=200.0, score="none")
+
+
+def test_relion4_pixel_size_contradicting_the_tilt_series_is_refused(tmp_path):
+    optics = ["rlnOpticsGroup", "rlnOpticsGroupName", "rlnTomoTiltSeriesPixelSize", "rlnImagePixelSize"]
+    labels = ["rlnTomoName", *[f"rlnCoordinate{a}" for a in "XYZ"], "rlnOpticsGroup"]
+    path = write_star(
+        tmp_path / "r4.star", labels, [["t1", 1, 2, 3, 1]], optics=[[1, "og", 2.0, 8.0]], optics_labels=optics
+    )
+    with pytest.raises(CryodedupError, match=r"--mic-psize 8 Å contradicts rlnTomoTiltSeriesPixelSize 2 Å"):
+        run(tmp_path, [path], min_dist=5.0, mic_psize=8.0)
+
+
+def test_annotation_file_pixel_size_is_checked_against_the_tomograms_star(tmp_path):
+    path = write_star(tmp_path / "t.star", PIXELS, [["t1", 10, 10, 5], ["t1", 11, 10, 5]], block="")
+    with pytest.raises(
+        CryodedupError, match=r"--mic-psize 2 Å contradicts .* 10 Å of tomogram t1 .*tilt series' pixel"
+    ):
+        run(tmp_path, [path], min_dist=12.0, mic_psize=2.0, micrographs=tomograms_star(tmp_path))
+    with pytest.warns(UserWarning, match="tomograms are binned"):
+        remove_duplicates([path], tmp_path / "o2", min_dist=12.0, mic_psize=2.0, score="none")
+
+
+@pytest.mark.real_data
+def test_real_annotation_file_with_the_tilt_series_pixel(tmp_path):
+    path, tomograms = shared_file(TS_54), shared_file(TOMOGRAMS_STAR)
+    with pytest.raises(CryodedupError, match=r"--mic-psize 1.35 Å contradicts .* 10 Å of tomogram TS_54"):
+        run(tmp_path, [path], min_dist=50.0, mic_psize=1.35, micrographs=tomograms, score="none")

@@ -45,7 +45,14 @@ from .particle_table import (
 )
 from .particle_writer import Split, StarWriter, start_split, write_headers
 from .pixel_sizes import centres_in_angstrom, micrographs_list, pixel_size_plan, pixel_sizes_used, row_pixel_sizes
-from .tomograms import CORNER, Tomograms, coordinate_frame, corner_inputs, tomograms_star
+from .tomograms import (
+    CORNER,
+    Tomograms,
+    coordinate_frame,
+    corner_inputs,
+    refuse_given_tomogram_psize,
+    tomograms_star,
+)
 from .tomography import SUBTOMOGRAM_ANGLES, rotate_origins, tomogram_poses
 
 #: How the summary names the poses compared: the particles' own angles, or RELION 5's pose in the tomogram.
@@ -164,6 +171,7 @@ def _read_star_files(
         log(f"reading {part.path} ({part.star.size / 1e6:.1f} MB)", "info")
         listed = _listed_pixel_sizes(part, tomograms, mic_psizes)
         scan, found_by_name = _scan_input(part, score_label, options, listed, rows.wanted(part), split, labels, log)
+        refuse_given_tomogram_psize(part, scan.key_names, options.mic_psize, tomograms, warn)
         if k in rewritten and tomograms is not None:  # into the centred frame of the others (and of the output)
             scan.centres -= tomograms.centre_offsets(scan.key_names, part.where())[scan.groups]
             part.rewritten = scan.centres

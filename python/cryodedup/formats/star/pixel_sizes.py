@@ -23,6 +23,7 @@ from ...resolve.pixel_size import MIC_PSIZE, ListedPixelSizes, resolve_pixel_siz
 from .file import Table, is_number
 from .micrographs import PIXEL_SIZE_FIELD
 from .particle_table import Needs, ParticleTable
+from .tomograms import exported_pixel_hint
 from .tomography import TILT_SERIES_PSIZE, rotate_origins, warp_tomograms
 
 if TYPE_CHECKING:
@@ -172,7 +173,7 @@ def _unless_warp(
         needs.add(
             f"{part.where()}: a Warp/WarpTools particle file (tomogram {warp[0]!r}): rlnCoordinateX/Y/Z are in "
             "pixels of the exported tomograms (ts_export_particles --output_angpix), a size the file does not "
-            "record; give it with --mic-psize"
+            f"record; give it with --mic-psize{exported_pixel_hint(part)}"
         )
         return [], {}
 

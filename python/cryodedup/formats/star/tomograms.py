@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import CryodedupError
+from ...particle_set import Warn
 from ...records import dataclass
-from .file import StarFile
+from .file import StarFile, is_number
 from .particle_table import ParticleTable
-from .tomography import TILT_SERIES_PSIZE
+from .tomography import TILT_SERIES_PSIZE, warp_tomograms
 
 #: The columns that make a STAR file a tomograms table.
 TOMOGRAM_COLUMNS = ("rlnTomoName", TILT_SERIES_PSIZE)
@@ -134,3 +135,121 @@ def corner_inputs(parts: Sequence[ParticleTable], tomograms: Tomograms | None) -
             f"its rows cannot be rewritten in {CENTRED} for the merged output; deduplicate it on its own"
         )
     return [k for k, frame in enumerate(frames) if frame == CORNER]
+
+
+#: Relative difference within which two pixel sizes are one (rounding, a recalibration); the
+#: slips seen here (a tilt-series pixel for a tomogram's binned one) differ by 2x or more.
+SAME_PSIZE = 0.05
+#: Below this pixel size (Å) a tomogram's pixel is more likely a tilt series' (tomograms are picked binned).
+FINE_TOMOGRAM = 4.0
+IMAGE_PSIZE, SUBTOMOGRAM_BINNING = "rlnImagePixelSize", "rlnTomoSubtomogramBinning"
+
+
+def _same(a: float, b: float) -> bool:
+    return abs(a - b) <= SAME_PSIZE * min(a, b)
+
+
+def refuse_given_tomogram_psize(
+    part: ParticleTable, names: list[str], given: float | None, tomograms: Tomograms | None, warn: Warn | None = None
+) -> None:
+    """Refuses a ``--mic-psize`` that the tomography files contradict, in one line naming both values.
+
+    Tomogram coordinates are in pixels of three kinds: RELION 4's tilt-series pixels
+    (``rlnTomoTiltSeriesPixelSize``), a WarpTools export's pixels of the exported tomograms
+    (``rlnImagePixelSize``, the tilt-series pixel x ``rlnTomoSubtomogramBinning``), a Picks
+    job's annotation files' pixels of the reconstructed tomograms (the tomograms STAR's tilt-series
+    pixel x ``rlnTomoTomogramBinning``). ``names``: the tomograms of the rows. The slip seen is
+    the tilt-series pixel typed for a binned one (issue 54: 96.5 % and 95.7 % of the picks then rejected). An annotation file
+    alone records no pixel size: a ``--mic-psize`` below :data:`FINE_TOMOGRAM` is only warned of.
+    """
+    if given is None or coordinate_frame(part) != CORNER:
+        return
+    option = f"--mic-psize {given:g} Å"
+    if part.optics is not None and TILT_SERIES_PSIZE in part.optics.labels:
+        warp = warp_tomograms(names)
+        for group in optics_groups(part):
+            tilt_series, image, where = group.tilt_series, group.image, f"of optics group {group.label} in {part.label}"
+            if warp and image and tilt_series and _same(given, tilt_series) and not _same(given, image):
+                raise CryodedupError(
+                    f"{option} is rlnTomoTiltSeriesPixelSize {tilt_series:g} Å {where}, the tilt series' pixel; a "
+                    f"WarpTools export writes rlnCoordinateX/Y/Z in pixels of the exported tomograms, {group.words()}: "
+                    f"give --mic-psize {image:g}"
+                )
+            if not warp and tilt_series and not _same(given, tilt_series):
+                raise CryodedupError(
+                    f"{option} contradicts rlnTomoTiltSeriesPixelSize {tilt_series:g} Å {where}: RELION 4 writes "
+                    f"rlnCoordinateX/Y/Z in tilt-series pixels (leave --mic-psize out to take it)"
+                )
+        return
+    annotation = part.optics is None and part.columns.key == "rlnTomoName"
+    if annotation and tomograms is None and given < FINE_TOMOGRAM and warn is not None:
+        warn(
+            f"{option} for {part.label}'s tomogram pixels: reconstructed tomograms are binned (RELION 5: "
+            f"rlnTomoTiltSeriesPixelSize x {BINNING}, often 10 Å); if {given:g} Å is the tilt series' pixel the "
+            "picks are read far too close together: give the tomograms STAR with --micrographs to check"
+        )
+    if part.optics is None and tomograms is not None and tomograms.tomogram_psize:
+        listed = {n: v for n, v in tomograms.tomogram_psize.items() if n in names} or tomograms.tomogram_psize
+        if not any(_same(given, v) for v in listed.values()):
+            name = min(listed, key=lambda n: abs(listed[n] - given))
+            nearest = listed[name]
+            slip = (
+                f": {given:g} is its rlnTomoTiltSeriesPixelSize, the tilt series' pixel, not the tomogram's"
+                if _same(given, tomograms.tilt_series_psize[name])
+                else ""
+            )
+            raise CryodedupError(
+                f"{option} contradicts {TOMOGRAM_PSIZE} {nearest:g} Å of tomogram {name} in {tomograms.path}, "
+                f"the pixel of {part.label}'s tomogram coordinates{slip} (leave --mic-psize out to take it)"
+            )
+
+
+@dataclass
+class OpticsGroup:
+    """The pixel sizes of one optics group of a tomography particle file."""
+
+    label: str
+    tilt_series: float | None
+    image: float | None
+    binning: float | None
+
+    def words(self) -> str:
+        """The exported particles' pixel as a message names it (``rlnImagePixelSize 4 Å (= 0.7894 x ...)``)."""
+        binning = f" (= {self.tilt_series:g} x {SUBTOMOGRAM_BINNING} {self.binning:g})" if self.binning else ""
+        return f"{IMAGE_PSIZE} {self.image:g} Å of optics group {self.label}{binning}"
+
+
+def optics_groups(part: ParticleTable) -> list[OpticsGroup]:
+    """The tilt-series pixel, the image pixel and the subtomogram binning of each optics group of ``part``."""
+    assert part.optics is not None
+    table = part.optics
+
+    def numbers(label: str) -> list[float | None]:
+        if label not in table.labels:
+            return [None] * len(table.rows)
+        return [float(text) if is_number(text) else None for text in table.column(label)]
+
+    columns = [numbers(label) for label in (TILT_SERIES_PSIZE, IMAGE_PSIZE, SUBTOMOGRAM_BINNING)]
+    labels = table.column("rlnOpticsGroup") if "rlnOpticsGroup" in table.labels else ["?"] * len(table.rows)
+    return [OpticsGroup(label, *values) for label, *values in zip(labels, *columns)]
+
+
+def exported_pixel_hint(part: ParticleTable) -> str:
+    """For a WarpTools export without ``--mic-psize``: its exported particles' pixel, which the coordinates share.
+
+    ``ts_export_particles --output_angpix`` sets both the pixel of the particles it writes
+    (``rlnImagePixelSize``) and that of the coordinates (both real exports of shared data fit
+    it: 12 and 4 Å). Not taken without a word: the file does not say so.
+    """
+    if part.optics is None:
+        return ""
+    groups = [g for g in optics_groups(part) if g.image]
+    if not groups:
+        return ""
+    sizes = sorted({g.image for g in groups if g.image})
+    tilt_series = sorted({g.tilt_series for g in groups if g.tilt_series})
+    trap = f", not rlnTomoTiltSeriesPixelSize {tilt_series[0]:g} Å, the tilt series' pixel" if tilt_series else ""
+    return (
+        f": the exported particles' pixel, {groups[0].words()}, is theirs when ts_export_particles wrote both at "
+        f"--output_angpix (--mic-psize {sizes[0]:g}{trap})"
+    )
