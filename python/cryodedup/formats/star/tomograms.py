@@ -160,7 +160,8 @@ def refuse_given_tomogram_psize(
     job's annotation files' pixels of the reconstructed tomograms (the tomograms STAR's tilt-series
     pixel x ``rlnTomoTomogramBinning``). ``names``: the tomograms of the rows. The slip seen is
     the tilt-series pixel typed for a binned one (issue 54: 96.5 % and 95.7 % of the picks then
-    rejected). An annotation file alone records no pixel size: a ``--mic-psize`` below :data:`FINE_TOMOGRAM` is only warned of.
+    rejected). An annotation file alone records no pixel size: a ``--mic-psize`` below
+    :data:`FINE_TOMOGRAM` is only warned of.
     """
     if given is None or coordinate_frame(part) != CORNER:
         return
