@@ -182,3 +182,32 @@ def test_real_annotation_file_with_the_tilt_series_pixel(tmp_path):
     path, tomograms = shared_file(TS_54), shared_file(TOMOGRAMS_STAR)
     with pytest.raises(CryodedupError, match=r"--mic-psize 1.35 Å contradicts .* 10 Å of tomogram TS_54"):
         run(tmp_path, [path], min_dist=50.0, mic_psize=1.35, micrographs=tomograms, score="none")
+
+
+# --- angles out of range ----------------------------------------------------------------------------
+
+ANGLED = ["rlnMicrographName", "rlnCoordinateX", "rlnCoordinateY", "rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"]
+
+
+def test_radians_written_as_degrees_are_refused_with_the_cause(tmp_path):
+    # 1.2 rad = 68.75°, written x 57.29578 as 68.75 "degrees" twice over: 3939.
+    rows = [["m", 10, 10, 3939.0, 20.0, 5.0], ["m", 12, 10, 10.0, 20.0, 5.0]]
+    path = write_star(tmp_path / "p.star", ANGLED, rows)
+    with pytest.raises(
+        CryodedupError, match=r"particle 1 has rlnAngleRot 3939°, beyond ±360°.*radians written as degrees"
+    ):
+        run(tmp_path, [path], min_dist=5.0, mic_psize=1.0, max_angle=20.0, score="none")
+
+
+def test_a_tilt_outside_0_180_is_said(tmp_path):
+    rows = [["m", 10, 10, 30.0, -20.0, 5.0], ["m", 12, 10, 30.0, -20.0, 5.0]]
+    path = write_star(tmp_path / "p.star", ANGLED, rows)
+    with pytest.warns(UserWarning, match=r"2 particles have rlnAngleTilt outside 0-180° \(particle 1: -20°\)"):
+        remove_duplicates([path], tmp_path / "o", min_dist=5.0, mic_psize=1.0, max_angle=20.0, score="none")
+
+
+@pytest.mark.real_data
+def test_real_warptools_angles_in_radians_times_57(tmp_path):
+    path = shared_file("tomo/cryoCAT__warp2_particles_matching.star")
+    with pytest.raises(CryodedupError, match=r"rlnAngleRot 3867.47°, beyond ±360° \(1,218 such.*= 67.5°"):
+        run(tmp_path, [path], min_dist=200.0, mic_psize=4.0, max_angle=20.0, score="none")

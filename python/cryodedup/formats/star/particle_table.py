@@ -32,6 +32,47 @@ AUTO_SCORES = ("rlnAutopickFigureOfMerit", "rlnMaxValueProbDistribution", "rlnLo
 RANDOM_SUBSET, HALF_TEXTS = "rlnRandomSubset", ("1", "2")
 #: RELION's orientation of a particle: Euler angles (ZYZ) in degrees.
 ANGLES = ["rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"]
+#: 180 / π: radians written as degrees are this many times too large.
+DEGREES_PER_RADIAN = 180 / np.pi
+
+
+def check_angle_ranges(angles: np.ndarray, labels: Sequence[str], where: str, warn: Warn) -> None:
+    """Refuses Euler angles beyond ±360°, and warns of a tilt outside 0-180°, with the likely cause.
+
+    RELION writes rot and psi within ±180° and tilt within 0-180°. An angle beyond ±360° is
+    no angle a program writes: radians multiplied by 180/π twice, or another quantity
+    (cryoCAT's WarpTools file: rot up to 7,090, tilt up to 2,398, each 57.3 times the
+    search grid's value); compared as written, ``--max-angle`` would decide on noise.
+    A tilt outside 0-180° within ±360° is a rotation all the same (another program's
+    convention), so it is only said. ``angles`` is (n, 3), rows numbered from 1 in messages.
+    """
+    with np.errstate(invalid="ignore"):
+        beyond = np.abs(angles) > 360
+    if beyond.any():
+        row, column = (int(k) for k in np.argwhere(beyond)[0])
+        value, largest = float(angles[row, column]), float(np.nanmax(np.abs(angles)))
+        cause = (
+            f"radians written as degrees? ({value:g} / {DEGREES_PER_RADIAN:.5f} = {value / DEGREES_PER_RADIAN:.4g}°, "
+            f"and every angle divided so lies within ±360°)"
+            if largest / DEGREES_PER_RADIAN <= 360
+            else "not an angle in degrees"
+        )
+        raise CryodedupError(
+            f"{where}: particle {row + 1} has {labels[column]} {value:g}°, beyond ±360° "
+            f"({int(beyond.any(axis=1).sum()):,} such particles, up to {largest:g}°): {cause}; --max-angle compares "
+            "orientations: fix the angles first"
+        )
+    with np.errstate(invalid="ignore"):
+        tilted = (angles[:, 1] < 0) | (angles[:, 1] > 180)
+    if tilted.any():
+        row = int(np.flatnonzero(tilted)[0])
+        warn(
+            f"{where}: {int(tilted.sum()):,} particles have {labels[1]} outside 0-180° (particle {row + 1}: "
+            f"{angles[row, 1]:g}°), as RELION never writes it: another program's convention, or a sign flipped? "
+            "They are compared as the rotations they write"
+        )
+
+
 #: The column that expanded copies share (relion_particle_symmetry_expand keeps each image).
 IMAGE_NAME = "rlnImageName"
 

@@ -39,6 +39,7 @@ from .particle_table import (
     BlocksFollowParticles,
     Needs,
     ParticleStar,
+    check_angle_ranges,
     choose_columns,
     merged_columns,
     score_column,
@@ -256,6 +257,7 @@ class _Rows:
         """Keeps what the job asked for of the columns the scan kept whole (``scan.extra``), then drops them."""
         if self.with_angles:
             self.angles.append(np.stack([scan.extra[label] for label in ANGLES], axis=1))
+            check_angle_ranges(self.angles[-1], ANGLES, part.where(), self.warn)
             subtomo = _has_subtomogram_angles(part.labels)
             self.subtomogram_angles.append(
                 np.stack([scan.extra[label] for label in SUBTOMOGRAM_ANGLES], axis=1) if subtomo else None
@@ -596,7 +598,7 @@ def read_frame(particles: DataFrame, optics: DataFrame | None, options: ReaderOp
         shift=", ".join(part.columns.origins) or "none",
         tubes=tube_ids(np.zeros_like(groups), groups, particles[RELION_TUBE].to_numpy(float)) if filament else None,
         tube_column=RELION_TUBE if filament else None,
-        **_frame_poses(particles, options.max_angle is not None),
+        **_frame_poses(particles, options.max_angle is not None, warn),
         images=_frame_images(particles) if options.same_image != "ignore" else None,
     )
 
@@ -614,7 +616,7 @@ def _frame_images(particles: DataFrame) -> Images | None:
     return Images(index, runs, "rlnImageName", lambda rows: [texts[int(r)] for r in rows])
 
 
-def _frame_poses(particles: DataFrame, wanted: bool) -> dict:
+def _frame_poses(particles: DataFrame, wanted: bool, warn: Warn) -> dict:
     """The poses of a table in memory for ``max_angle``, as :meth:`_Rows._poses` gives a file's."""
     if not wanted:
         return {"poses": None, "pose_label": PARTICLE_POSE}
@@ -622,6 +624,7 @@ def _frame_poses(particles: DataFrame, wanted: bool) -> dict:
     if lacking:
         raise CryodedupError(f"the particle table: max_angle needs the orientations, and there is no {lacking[0]}")
     angles = particles[ANGLES].to_numpy(dtype=np.float64)
+    check_angle_ranges(angles, ANGLES, "the particle table", warn)
     if not _has_subtomogram_angles([str(c) for c in particles.columns]):
         return {"poses": angles, "pose_label": PARTICLE_POSE}
     subtomo = particles[list(SUBTOMOGRAM_ANGLES)].to_numpy(dtype=np.float64)

@@ -94,4 +94,9 @@ def tomogram_poses(angles: np.ndarray, subtomogram_angles: np.ndarray | None) ->
     if subtomogram_angles is not None:
         subtomo = subtomogram_angles
         pose = subtomogram_matrices(subtomo[:, 0], subtomo[:, 1], subtomo[:, 2]) @ pose
-    return rotation_vectors(pose)
+    poses = rotation_vectors(pose)
+    unknown = ~np.isfinite(angles).all(axis=1)
+    if subtomogram_angles is not None:
+        unknown |= ~np.isfinite(subtomogram_angles).all(axis=1)
+    poses[unknown] = np.nan  # refused by the job, as a NaN angle is
+    return poses
