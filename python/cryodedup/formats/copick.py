@@ -37,6 +37,7 @@ from ..errors import CryodedupError
 from ..outputs import AtomicOutputs
 from ..particle_set import Log, ParticleSet, ReaderOptions, Warn
 from ..records import dataclass
+from .star.tomograms import layout
 from .star.tomography import rotation_vectors
 
 KEPT_NAME, REJECTED_NAME = "particles_kept.star", "particles_rejected.star"
@@ -315,9 +316,13 @@ def _particle_set(
         species=np.concatenate(species),
         species_names=species_names,
         species_radii=radii,
-        summary={"copick": writer.report},
+        summary={"copick": writer.report, "layouts": [layout(str(config), "copick", COPICK_FRAME)]},
         pick_sets=True,
     )
+
+
+#: The frame of copick's picks, as the summary names it.
+COPICK_FRAME = "Å from each tomogram's corner (location + the transformation's shift)"
 
 
 class CopickWriter:

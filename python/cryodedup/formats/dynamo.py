@@ -18,11 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CryodedupError
+from ..labels import distinct_labels
 from ..outputs import AtomicOutputs, StrPath
 from ..particle_set import Log, ParticleSet, ReaderOptions, Warn
 from ..records import dataclass
 from ..resolve import MIC_PSIZE, UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_pixel_size, resolve_score
 from .files import check_regular_file
+from .star.tomograms import layout
 
 #: Dynamo's column names, 1-based column numbers (Dynamo's ``dthelp``; teamtomo/dynamotable convention.py).
 COLUMNS = {
@@ -34,6 +36,8 @@ COLUMNS = {
 }  # fmt: skip
 #: The score of ``--score auto``: the cross-correlation of the last alignment, higher is better.
 AUTO_SCORE = "cc"
+#: The frame of a Dynamo table's positions, as the summary names it.
+DYNAMO_FRAME = "tomogram pixels from each tomogram's corner (x + dx: columns 24-26 and 4-6)"
 #: Dynamo's cross-correlations: higher is better.
 CROSS_CORRELATIONS = {"cc": True, "cc2": True}
 KEPT_NAME = "particles_kept.tbl"
@@ -247,4 +251,5 @@ def read_dynamo_tables(
         shift="dx, dy, dz (columns 4-6)" if shift else "none",
         read_files=list(inputs) + ([options.micrographs] if options.micrographs else []),
         writer=TableWriter(tables, Path(outdir)),
+        summary={"layouts": [layout(label, "Dynamo table", DYNAMO_FRAME) for label in distinct_labels(inputs)]},
     )

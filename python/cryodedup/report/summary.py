@@ -6,6 +6,8 @@ itself. Nothing here prints or draws.
 
 from __future__ import annotations
 
+import re
+
 from ..algo.dedup import SAME_CENTRE_A
 from ..labels import distinct_labels, input_labels
 from .analysis_rows import audit_rows, consensus_rows, density_rows, matching_text
@@ -39,11 +41,12 @@ def particle_rows(s: dict) -> list[Row]:
         ("Kept", f"{s['kept']:,}"),
         ("Rejected", f"{s['rejected']:,} ({pct:.1f} %)"),
         (f"{unit.capitalize()}s", f"{s['micrographs']:,}"),
-        *matching_rows(s.get("micrograph_matching"), unit),
+        *in_tomograms(matching_rows(s.get("micrograph_matching"), unit), unit),
         ("Minimum distance", f"{distance_text(s)} ({s['mode']})"),
     ]
     psize_label = "Coordinate pixel size" if s.get("tomography") else "Micrograph pixel size"
     rows += pixel_size_rows(s["pixel_sizes"], several_inputs=len(s["inputs"]) > 1, label=psize_label)
+    rows += layout_rows(s.get("layouts") or [])
     score = s["score"]
     if s.get("symmetry_expansion"):
         sym = s["symmetry_expansion"]
@@ -55,7 +58,7 @@ def particle_rows(s: dict) -> list[Row]:
         rows.append(("Half-sets", s["halfsets"]["message"]))
     if s.get("orientations"):
         rows.append(("Orientations", s["orientations"]))
-    rows += consensus_rows(s["consensus"]) if s.get("consensus") else []
+    rows += in_tomograms(consensus_rows(s["consensus"]), unit) if s.get("consensus") else []
     rows += species_rows(s["species"]) if s.get("species") else []
     if s.get("copick"):
         c = s["copick"]
@@ -93,6 +96,26 @@ def particle_rows(s: dict) -> list[Row]:
         ("Time", particle_time(s)),
     ]
     return rows
+
+
+def layout_rows(layouts: list[dict]) -> list[Row]:
+    """How each tomography input was read (docs/design.md section 7), one line per input."""
+    lines = []
+    for entry in layouts:
+        text = "; ".join([f"{entry['layout']}, {entry['frame']}", *entry["notes"]])
+        lines.append(f"{entry['input']}: {text}" if len(layouts) > 1 else text)
+    return [("Read as", "\n".join(lines))] if lines else []
+
+
+#: "micrograph(s)" as a word of the text, not in an option's name (--match-micrographs, --micrographs).
+_MICROGRAPH_WORD = re.compile(r"(?<![-\w])micrograph")
+
+
+def in_tomograms(rows: list[Row], unit: str) -> list[Row]:
+    """``rows`` with their micrographs called tomograms, in a tomography summary (``unit``)."""
+    if unit != "tomogram":
+        return rows
+    return [(label, _MICROGRAPH_WORD.sub("tomogram", text)) for label, text in rows]
 
 
 def output_rows(s: dict) -> list[Row]:
@@ -263,7 +286,9 @@ def pixel_size_rows(pixel_sizes: list[dict], several_inputs: bool, label: str = 
     rows: list[Row] = []
     for (psize, source), by_input in used.items():
         value = f"{psize:g} Å from {source}" if psize is not None else source
-        named = [f"{name} {group_list(groups)}".strip() for name, groups in by_input.items() if groups]
+        # Each input named (with its optics groups, when it has them): every input's pixel size is said.
+        named = [f"{name} {group_list(groups) if groups else ''}".strip() for name, groups in by_input.items()]
+        named = [text for text in named if text]
         if named and len(used) > 1:
             value += f" ({'; '.join(named)})"
         rows.append((label if not rows else "", value))

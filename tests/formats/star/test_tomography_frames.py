@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.api import remove_duplicates
 from cryodedup.cli import main
+from cryodedup.report.summary import particle_rows
 from helpers import shared_file, write_star
 
 CENTRED = ["rlnTomoName", *[f"rlnCenteredCoordinate{a}Angst" for a in "XYZ"]]
@@ -39,7 +40,7 @@ def tomograms_star(tmp_path):
 
 def two_frames(tmp_path):
     """Three picks in centred Å and the same first two in tomogram pixels of 10 Å, plus one of their own."""
-    centred = [["t1", 2.0, -98.0, 2.0], ["t2", 502.0, 2.0, -198.0], ["t1", 300.0, 300.0, 0.0]]
+    centred = [["t1", 2.0, -98.0, 2.0], ["t2", 502.0, 2.0, -198.0], ["t3", 300.0, 300.0, 0.0]]
     pixels = [["t1", 100.0, 70.0, 40.0], ["t2", 150.0, 80.0, 20.0], ["t2", 10.0, 10.0, 10.0]]
     return (
         write_star(tmp_path / "particles.star", CENTRED, centred),
@@ -211,3 +212,71 @@ def test_real_warptools_angles_in_radians_times_57(tmp_path):
     path = shared_file("tomo/cryoCAT__warp2_particles_matching.star")
     with pytest.raises(CryodedupError, match=r"rlnAngleRot 3867.47°, beyond ±360° \(1,218 such.*= 67.5°"):
         run(tmp_path, [path], min_dist=200.0, mic_psize=4.0, max_angle=20.0, score="none")
+
+
+# --- what was detected: layouts, frames, tomograms, every input's pixel size ----------------------
+
+
+def layouts_of(summary) -> dict:
+    return {entry["input"]: entry for entry in summary["layouts"]}
+
+
+def test_the_summary_names_each_inputs_layout_and_frame(tmp_path):
+    centred, pixels = two_frames(tmp_path)
+    summary = run(tmp_path, [centred, pixels], min_dist=5.0, micrographs=tomograms_star(tmp_path))
+    layouts = layouts_of(summary)
+    assert (layouts["particles.star"]["layout"], layouts["t_particles.star"]["layout"]) == (
+        "RELION 5",
+        "RELION 5 Picks annotation",
+    )
+    assert "centred Å" in layouts["particles.star"]["frame"] and "corner" in layouts["t_particles.star"]["frame"]
+    assert "carried into centred Å" in layouts["t_particles.star"]["notes"][0]
+    rows = dict(particle_rows(summary))
+    assert "RELION 5 Picks annotation" in rows["Read as"]
+    # Tomograms, not micrographs, except in the option's name.
+    consensus = "\n".join(text for label, text in particle_rows(summary) if label.startswith("  "))
+    assert "micrograph" not in consensus and "ran on 2 of 3 tomograms" in consensus
+    assert "--match-micrographs" in rows["Tomogram matching"] and "tomogram paths" in rows["Tomogram matching"]
+    # Every input's pixel size, each named.
+    psize = "\n".join(text for label, text in particle_rows(summary) if label in ("Coordinate pixel size", ""))
+    assert "(particles.star)" in psize and "10 Å from rlnTomoTiltSeriesPixelSize x rlnTomoTomogramBinning" in psize
+
+
+def test_subtomogram_origins_rotated_are_said(tmp_path):
+    labels = ["rlnTomoName", *[f"rlnCenteredCoordinate{a}Angst" for a in "XYZ"]]
+    labels += ["rlnTomoSubtomogramRot", "rlnTomoSubtomogramTilt", "rlnTomoSubtomogramPsi"]
+    labels += [f"rlnOrigin{a}Angst" for a in "XYZ"]
+    path = write_star(tmp_path / "p.star", labels, [["t1", 0, 0, 0, 90, 0, 0, 1, 0, 0]])
+    entry = run(tmp_path, [path], min_dist=5.0, score="none")["layouts"][0]
+    assert entry["layout"] == "RELION 5" and "rlnTomoSubtomogramRot/Tilt/Psi" in entry["notes"][0]
+
+
+def test_relion4_warp_and_dynamo_layouts_are_named(tmp_path):
+    optics = ["rlnOpticsGroup", "rlnOpticsGroupName", "rlnTomoTiltSeriesPixelSize", "rlnImagePixelSize"]
+    labels = ["rlnTomoName", *[f"rlnCoordinate{a}" for a in "XYZ"], "rlnOpticsGroup"]
+    r4 = write_star(
+        tmp_path / "r4.star", labels, [["t1", 1, 2, 3, 1]], optics=[[1, "og", 2.0, 8.0]], optics_labels=optics
+    )
+    assert run(tmp_path, [r4], min_dist=5.0, score="none")["layouts"][0]["layout"] == "RELION 4"
+    (tmp_path / "out").rename(tmp_path / "out_r4")
+    warp = run(tmp_path, [warp_file(tmp_path)], min_dist=5.0, mic_psize=6.0, score="none")["layouts"][0]
+    assert warp["layout"] == "WarpTools export" and "exported tomograms" in warp["frame"]
+    (tmp_path / "out").rename(tmp_path / "out_warp")
+    table = tmp_path / "t.tbl"
+    table.write_text(" ".join(["1"] + ["0"] * 18 + ["1"] + ["0"] * 3 + ["10", "10", "10"]) + "\n")
+    dynamo = run(tmp_path, [table], min_dist=5.0, mic_psize=1.0, score="none")["layouts"][0]
+    assert dynamo["layout"] == "Dynamo table" and "tomogram pixels" in dynamo["frame"]
+
+
+def test_two_tilt_series_pixel_sizes_are_both_listed(tmp_path):
+    optics = ["rlnOpticsGroup", "rlnOpticsGroupName", "rlnTomoTiltSeriesPixelSize", "rlnImagePixelSize"]
+    labels = ["rlnTomoName", *[f"rlnCoordinate{a}" for a in "XYZ"], "rlnOpticsGroup"]
+    a = write_star(
+        tmp_path / "a.star", labels, [["t1", 1, 2, 3, 1]], optics=[[1, "og", 1.971, 3.942]], optics_labels=optics
+    )
+    b = write_star(
+        tmp_path / "b.star", labels, [["t1", 9, 2, 3, 1]], optics=[[1, "og", 1.35, 2.7]], optics_labels=optics
+    )
+    summary = run(tmp_path, [a, b], min_dist=5.0, score="none")
+    psize = "\n".join(text for label, text in particle_rows(summary) if label in ("Coordinate pixel size", ""))
+    assert "1.971 Å" in psize and "a.star" in psize and "1.35 Å" in psize and "b.star" in psize

@@ -52,6 +52,7 @@ from .tomograms import (
     coordinate_frame,
     corner_inputs,
     refuse_given_tomogram_psize,
+    star_layout,
     tomograms_star,
 )
 from .tomography import SUBTOMOGRAM_ANGLES, rotate_origins, tomogram_poses
@@ -173,6 +174,7 @@ def _read_star_files(
         listed = _listed_pixel_sizes(part, tomograms, mic_psizes)
         scan, found_by_name = _scan_input(part, score_label, options, listed, rows.wanted(part), split, labels, log)
         refuse_given_tomogram_psize(part, scan.key_names, options.mic_psize, tomograms, warn)
+        rows.layouts.append(star_layout(part, scan.key_names, k in rewritten))
         if k in rewritten and tomograms is not None:  # into the centred frame of the others (and of the output)
             scan.centres -= tomograms.centre_offsets(scan.key_names, part.where())[scan.groups]
             part.rewritten = scan.centres
@@ -244,6 +246,8 @@ class _Rows:
         self.subtomogram_angles: list[np.ndarray | None] = []
         self.species_label = _species_column(parts, options.species_column)
         self.species_values: list[np.ndarray] = []
+        #: How each input was read, for a tomography summary (None: 2-D particles).
+        self.layouts: list[dict | None] = []
         #: Micrographs whose pixel size --micrographs gave by file name.
         self.psizes_by_name: set[str] = set()
 
@@ -312,6 +316,9 @@ class _Rows:
             tubes = tube_ids(input_of, groups, np.concatenate(tube_values))
         species, species_names = species_of_rows(self.species_values, parts, self.species_label)
         by_name = len(self.psizes_by_name)
+        summary: dict = {"micrograph_matching": {"pixel_sizes_by_file_name": by_name}} if by_name else {}
+        if any(self.layouts):
+            summary["layouts"] = [entry for entry in self.layouts if entry]
         return ParticleSet(
             inputs=[str(p.path) for p in parts],
             input_of=input_of,
@@ -338,7 +345,7 @@ class _Rows:
             sources_label=IMAGE_NAME,
             images=_images(parts, scans),
             **self._poses(),
-            summary={"micrograph_matching": {"pixel_sizes_by_file_name": by_name}} if by_name else {},
+            summary=summary,
         )
 
 

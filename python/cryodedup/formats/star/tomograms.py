@@ -254,3 +254,31 @@ def exported_pixel_hint(part: ParticleTable) -> str:
         f": the exported particles' pixel, {groups[0].words()}, is theirs when ts_export_particles wrote both at "
         f"--output_angpix (--mic-psize {sizes[0]:g}{trap})"
     )
+
+
+#: The summary's entry ``layouts``: how each tomography input was read (docs/design.md section 7).
+ROTATED_ORIGINS = "origins rotated by rlnTomoSubtomogramRot/Tilt/Psi (RELION's getPosition)"
+
+
+def layout(label: str, name: str, frame: str, notes: Sequence[str] = ()) -> dict:
+    """One input's entry of the summary's ``layouts``: its layout, the frame of its coordinates, notes."""
+    return {"input": label, "layout": name, "frame": frame, "notes": list(notes)}
+
+
+def star_layout(part: ParticleTable, names: list[str], rewritten: bool) -> dict | None:
+    """How a tomography STAR input was read (None for 2-D particles): layout, frame, and what was done to it."""
+    frame = coordinate_frame(part)
+    if frame is None:
+        return None
+    notes = [ROTATED_ORIGINS] if part.columns.subtomogram_angles else []
+    if frame == CENTRED:
+        return layout(part.label, "RELION 5", f"{CENTRED}, rlnCenteredCoordinateX/Y/ZAngst", notes)
+    if rewritten:
+        notes.append(f"carried into {CENTRED} by the tomogram sizes of the tomograms STAR (corner - (size / 2 - 1))")
+    if warp_tomograms(names):
+        return layout(part.label, "WarpTools export", f"{CORNER} of the exported tomograms", notes)
+    if part.optics is not None and TILT_SERIES_PSIZE in part.optics.labels:
+        return layout(part.label, "RELION 4", f"tilt-series {CORNER}", notes)
+    if part.columns.key == "rlnTomoName":
+        return layout(part.label, "RELION 5 Picks annotation", f"reconstructed-tomogram {CORNER}", notes)
+    return layout(part.label, "RELION 3 subtomograms", f"tomogram {CORNER}", notes)
