@@ -321,6 +321,11 @@ def _particle_set(
     )
 
 
+#: The centre copick's conversion measures rlnCenteredCoordinate*Angst from, as the summary says it.
+STAR_CENTRING = (
+    "rlnCenteredCoordinate*Angst from copick's tomogram centre, size / 2 x voxel spacing; RELION 5's Picks job "
+    "centres on (size / 2 - 1) tilt-series pixels: one tilt-series pixel apart"
+)
 #: The frame of copick's picks, as the summary names it.
 COPICK_FRAME = "Å from each tomogram's corner (location + the transformation's shift)"
 
@@ -381,6 +386,7 @@ class CopickWriter:
         outputs: dict[str, list[Path]] = {"kept": [], "rejected": []}
         if self.outdir is not None:
             outputs = self._write_star(keep, force)
+            self.report["star_centring"] = STAR_CENTRING
         OwnOutputs(self.root).add((self.user, self.session))
         self._write_picks(keep)
         self.report["written_as"] = {"user": self.user, "session": self.session}

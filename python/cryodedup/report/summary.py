@@ -71,7 +71,10 @@ def particle_rows(s: dict) -> list[Row]:
             if left
             else ""
         )
-        rows.append(("copick", f"{c['config']}: {c['pick_sets']:,} pick sets on {c['runs']:,} runs{into}{skipped}"))
+        centring = f"\nSTAR files: {c['star_centring']}" if c.get("star_centring") else ""
+        rows.append(
+            ("copick", f"{c['config']}: {c['pick_sets']:,} pick sets on {c['runs']:,} runs{into}{skipped}{centring}")
+        )
     if s.get("filaments"):
         f = s["filaments"]
         tubes = f"{f['tubes']:,} tube{'' if f['tubes'] == 1 else 's'}"

@@ -280,3 +280,14 @@ def test_two_tilt_series_pixel_sizes_are_both_listed(tmp_path):
     summary = run(tmp_path, [a, b], min_dist=5.0, score="none")
     psize = "\n".join(text for label, text in particle_rows(summary) if label in ("Coordinate pixel size", ""))
     assert "1.971 Å" in psize and "a.star" in psize and "1.35 Å" in psize and "b.star" in psize
+
+
+def test_copicks_star_centring_is_said(tmp_path):
+    # copick's conversion centres on size / 2 x voxel spacing, RELION 5's Picks job on (size / 2 - 1)
+    # tilt-series pixels: the summary says which the written STAR files follow.
+    from cryodedup.formats.copick import STAR_CENTRING
+
+    summary = run(tmp_path, [two_frames(tmp_path)[0]], min_dist=5.0)
+    summary["copick"] = {"config": "c.json", "pick_sets": 2, "runs": 1, "star_centring": STAR_CENTRING}
+    text = dict(particle_rows(summary))["copick"]
+    assert "size / 2 x voxel spacing" in text and "(size / 2 - 1) tilt-series pixels" in text
