@@ -291,3 +291,9 @@ def test_copicks_star_centring_is_said(tmp_path):
     summary["copick"] = {"config": "c.json", "pick_sets": 2, "runs": 1, "star_centring": STAR_CENTRING}
     text = dict(particle_rows(summary))["copick"]
     assert "size / 2 x voxel spacing" in text and "(size / 2 - 1) tilt-series pixels" in text
+
+
+def test_a_tomograms_star_for_2d_particles_is_refused(tmp_path):
+    path = write_star(tmp_path / "p.star", ["rlnMicrographName", "rlnCoordinateX", "rlnCoordinateY"], [["m", 1, 2]])
+    with pytest.raises(CryodedupError, match="is a tomograms STAR .* 2-D"):
+        run(tmp_path, [path], min_dist=5.0, mic_psize=1.0, micrographs=tomograms_star(tmp_path))

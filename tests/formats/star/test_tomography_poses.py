@@ -8,10 +8,11 @@ docs/design.md section 9), never with cryodedup's own matrices.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import starfile
 from scipy.spatial.transform import Rotation
 
-from cryodedup import ParticleOptions, remove_duplicate_particles
+from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.api import remove_duplicates
 from helpers import write_star
 
@@ -111,3 +112,13 @@ def test_a_table_in_memory_compares_the_poses_in_the_tomogram(tmp_path):
     table[SUBTOMO] = [subtomo, subtomo]  # one frame: one particle
     kept, rejected = remove_duplicates(table, min_dist=50.0, max_angle=20.0)
     assert (len(kept), len(rejected)) == (1, 1)
+
+
+def test_a_nan_subtomogram_angle_is_refused_not_read_as_no_rotation(tmp_path):
+    rows = [
+        ["t1", 0.0, 0, 0, "nan", 0, 0, 10, 20, 30, 0, 0, 0, 0.9, "a"],
+        ["t1", 1.0, 0, 0, 0, 0, 0, 10, 20, 30, 0, 0, 0, 0.5, "b"],
+    ]
+    path = write_star(tmp_path / "p.star", LABELS, rows)
+    with pytest.raises(CryodedupError, match="NaN or infinite"):
+        remove_duplicate_particles([path], tmp_path / "out", ParticleOptions(min_dist=50.0, max_angle=20.0))

@@ -158,6 +158,11 @@ def _read_star_files(
     for part, label in zip(parts, distinct_labels(inputs)):
         part.label = label  # never two "particles.star" in a summary or a warning
     tomograms = tomograms_star(options.micrographs) if options.micrographs else None
+    if tomograms is not None and not any(coordinate_frame(part) for part in parts):
+        raise CryodedupError(
+            f"--micrographs {options.micrographs} is a tomograms STAR (rlnTomoName, rlnTomoTiltSeriesPixelSize) and "
+            "the particles are 2-D: give the micrographs STAR they were picked on"
+        )
     rewritten = corner_inputs(parts, tomograms)
     labels = merged_columns(parts, warn, rewritten)
     needs = Needs()
