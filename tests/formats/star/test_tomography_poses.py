@@ -114,9 +114,10 @@ def test_a_table_in_memory_compares_the_poses_in_the_tomogram(tmp_path):
     assert (len(kept), len(rejected)) == (1, 1)
 
 
-def test_a_nan_subtomogram_angle_is_refused_not_read_as_no_rotation(tmp_path):
+def test_a_nan_particle_angle_is_refused_not_read_as_no_rotation(tmp_path):
+    # Composed with the subtomogram matrix, a NaN angle must stay NaN (the job refuses it), not become the identity.
     rows = [
-        ["t1", 0.0, 0, 0, "nan", 0, 0, 10, 20, 30, 0, 0, 0, 0.9, "a"],
+        ["t1", 0.0, 0, 0, 10, 0, 0, "nan", 20, 30, 0, 0, 0, 0.9, "a"],
         ["t1", 1.0, 0, 0, 0, 0, 0, 10, 20, 30, 0, 0, 0, 0.5, "b"],
     ]
     path = write_star(tmp_path / "p.star", LABELS, rows)
