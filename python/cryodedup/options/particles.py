@@ -76,7 +76,8 @@ class ParticleOptions:
         "--micrographs",
         "A micrographs STAR, or CryoSPARC exposures (.cs/.csg), to take micrograph pixel sizes from; "
         "for picker inputs, it also names the micrographs as RELION or CryoSPARC does; for Dynamo tables, "
-        "the table map (.doc) or volume list (.vll) naming the tomograms.",
+        "the table map (.doc) or volume list (.vll) naming the tomograms; for RELION tomography, RELION 5's "
+        "tomograms.star (tomogram pixel sizes, and the sizes that put centred Å and pixel files in one frame).",
         type=path_type(dir_okay=False),
         label="micrographs file",
     )
