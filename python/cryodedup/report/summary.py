@@ -391,6 +391,9 @@ def margin_rows(s: dict) -> list[Row]:
         rows = [("Margin", f"{weakest}, {strongest}{ratio}; joint score, 1 is the boundary")]
     if s.get("uncertain_pairs"):
         rows.append(("Uncertain", f"{s['uncertain_pairs']:,} pairs near the boundary (pairs.csv: uncertain = 1)"))
+    verdict = s.get("verdict")
+    if verdict and not verdict["trusted"]:
+        rows.append(("Verdict", f"NOT TRUSTED: {verdict['why']}"))
     return rows
 
 

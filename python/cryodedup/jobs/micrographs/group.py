@@ -29,6 +29,26 @@ NULL_PAIRS = 30
 UNCERTAIN = 1.25
 
 
+#: A z this many times the run's z threshold stands far above its null: no chance peak, no
+#: shared pattern away from zero shift reaches it (docs/design.md section 4, "Every binning").
+FAR = 1.5
+
+
+#: A peak within this many binned pixels of zero shift is where a camera's pattern or a shared
+#: illumination puts the peak of unrelated images.
+PATTERN_SHIFT = 2
+
+
+#: An overlap holding fewer than this many cells of the band's coarsest detail (highpass²) is
+#: too small for its Pearson coefficient to say anything (unrelated pairs reach 0.3 there).
+THIN_CELLS = 4
+
+
+#: A run is not trusted when its margin is under UNCERTAIN and its duplicate and uncertain
+#: pairs together are at least this share of the pairs scored: re-exposures are rare.
+UNTRUSTED_SHARE = 0.02
+
+
 @dataclass
 class Decision:
     """What was decided about each scored pair, and why."""
@@ -39,6 +59,10 @@ class Decision:
     min_z: float  # the z threshold the run used
     min_pearson: float
     null: dict[str, Any]  # how the z threshold was found
+    #: The run's verdict: None when trusted, else why the decision cannot be trusted.
+    untrusted: str | None = None
+    #: How many pairs each rule of every binning changed: pattern, thin overlap, far above the null.
+    rules: dict[str, int] | None = None
 
     def summary(self) -> dict[str, Any]:
         """The summary's thresholds, uncertain count and margin."""
@@ -56,6 +80,10 @@ class Decision:
             "strongest_other": None if strongest is None else round(strongest, 3),
             "ratio": None if ratio is None else round(ratio, 2),
         }
+        if self.rules is not None:
+            out["thresholds"]["z_far"] = round(self.min_z * FAR, 2)
+            out["reconsidered"] = self.rules
+        out["verdict"] = {"trusted": self.untrusted is None, "why": self.untrusted}
         return out
 
 
@@ -91,12 +119,17 @@ def decide_run(
     positions = plan.positions
     rank = np.full(n_mics, n_mics)
     rank[positions] = np.arange(len(positions))
-    decision = decide(scores, options, placement)
+    decision = decide(scores, options, placement, plan)
     root = group_duplicates(n_mics, scores["pairs"], decision.duplicate, rank)
     return Outcome(plan, shards, scores, decision, rank, root)
 
 
-def decide(scores: dict[str, np.ndarray], options: MicrographOptions, placement: Placement | None) -> Decision:
+def decide(
+    scores: dict[str, np.ndarray],
+    options: MicrographOptions,
+    placement: Placement | None,
+    plan: ScoringPlan | None = None,
+) -> Decision:
     """Which scored pairs are duplicates, which are near the boundary, and the run's margin.
 
     From the images: the joint score min(z / T_z, Pearson / T_p) is at least 1. T_z is --min-z
@@ -105,6 +138,10 @@ def decide(scores: dict[str, np.ndarray], options: MicrographOptions, placement:
     own null, which a camera's fixed pattern or aligned filaments lift above any fixed
     threshold. T_p is --min-pearson: it rejects a high peak that is not an overlap (a fixed
     pattern correlates unrelated images at zero shift with a Pearson coefficient near 0).
+    At a coarse binning the Pearson coefficient stops telling (:func:`every_binning`): a pair
+    far above the null is a duplicate whatever its Pearson coefficient, and one at zero shift
+    or over a thin overlap must be far above it. The run's verdict (:func:`verdict`) says
+    when the decision as a whole cannot be trusted.
     From the metadata alone (--no-images): positions at most half the beam diameter apart
     (the later exposure's centre lay in the earlier one's beam); the joint score is then half
     the beam diameter over the distance.
@@ -121,7 +158,83 @@ def decide(scores: dict[str, np.ndarray], options: MicrographOptions, placement:
     threshold, null = z_threshold(z[unrelated], options.min_z)
     with np.errstate(invalid="ignore", divide="ignore"):
         joint = np.minimum(z / threshold, np.where(np.isfinite(pearson), pearson, -np.inf) / options.min_pearson)
-    return _decision(joint, threshold, options.min_pearson, null)
+    rules = None
+    if plan is not None:
+        joint, rules = every_binning(joint, scores, plan, threshold, options.min_pearson)
+    decision = _decision(joint, threshold, options.min_pearson, null)
+    decision.rules = rules
+    decision.untrusted = verdict(decision)
+    return decision
+
+
+def every_binning(
+    joint: np.ndarray, scores: dict[str, np.ndarray], plan: ScoringPlan, min_z: float, min_pearson: float
+) -> tuple[np.ndarray, dict[str, int]]:
+    """The joint score refined where a coarse binning makes the Pearson coefficient mislead.
+
+    At 40-55 Å per pixel the band holds the ice, the illumination and the camera's pattern more
+    than the specimen: a true re-exposure's Pearson coefficient falls under --min-pearson
+    (0.0997 at 44 Å for z 30, every other pair's z at most 7.6), unrelated images agree at
+    zero shift (Pearson 0.83) and over a thin overlap (0.30 over 11 %). So, with
+    T_far = ``FAR`` x the z threshold:
+
+    - a pair at zero shift (within ``PATTERN_SHIFT`` binned pixels) or over a thin overlap
+      (fewer than ``THIN_CELLS`` cells of the band's coarsest detail) is a duplicate only if
+      its z also passes T_far (and, at zero shift, its Pearson coefficient T_p);
+    - any other pair whose z passes T_far with a positive Pearson coefficient is one.
+
+    The first rule reconsiders only the pairs the joint score puts at or above the uncertain
+    band, the second only those under its top whose far score reaches the band: every other
+    pair (every pair of a clear run) keeps its joint score. Returns the joint scores and how
+    many pairs each rule changed.
+    """
+    z, pearson, overlap = scores["z"], scores["pearson"], scores["overlap"]
+    far = min_z * FAR
+    positive = np.isfinite(pearson) & (pearson > 0)
+    with np.errstate(invalid="ignore"):
+        pattern = np.maximum(np.abs(scores["dy"]), np.abs(scores["dx"])) <= PATTERN_SHIFT
+        ny, nx = plan.shape[0] // plan.binning, plan.shape[1] // plan.binning
+        cell = (plan.band[1] / plan.binned_psize) ** 2
+        thin = overlap * ny * nx < THIN_CELLS * cell  # (NaN overlap: no Pearson, not thin)
+        far_score = np.where(positive, z / far, -np.inf)
+        far_score = np.where(pattern, np.minimum(far_score, pearson / min_pearson), far_score)
+        doubtful = (pattern | thin) & (joint >= 1 / UNCERTAIN)
+        refined = np.where(doubtful, np.minimum(joint, far_score), joint)
+        lifted = ~pattern & (far_score >= 1 / UNCERTAIN) & (far_score > refined) & (refined < UNCERTAIN)
+        refined = np.where(lifted, far_score, refined)
+    changed = refined != joint
+    rules = {
+        "zero_shift": int((changed & pattern).sum()),
+        "thin_overlap": int((changed & thin & ~pattern & ~lifted).sum()),
+        "far_above_null": int((changed & lifted).sum()),
+    }
+    return refined, rules
+
+
+def verdict(decision: Decision) -> str | None:
+    """Why the run's decision cannot be trusted, or None.
+
+    A decision whose weakest duplicate is within ``UNCERTAIN`` of its strongest other pair,
+    while duplicates and uncertain pairs make up at least ``UNTRUSTED_SHARE`` of the pairs
+    scored, draws its boundary through the bulk of the pairs, not in a gap between them (a
+    wrong pixel size, a binning too coarse for the images): re-exposures are a few pairs
+    standing far apart from the rest.
+    """
+    joint, duplicate = decision.joint, decision.duplicate
+    if not duplicate.any():
+        return None
+    others = joint[~duplicate & np.isfinite(joint)]
+    if not len(others):
+        return None
+    weakest, strongest = float(joint[duplicate].min()), float(others.max())
+    flagged = int((duplicate | decision.uncertain).sum())
+    if strongest <= 0 or weakest / strongest >= UNCERTAIN or flagged < UNTRUSTED_SHARE * len(joint):
+        return None
+    return (
+        f"{int(duplicate.sum()):,} duplicate and {int(decision.uncertain.sum()):,} uncertain pairs of "
+        f"{len(joint):,} scored ({flagged / len(joint):.0%}) with a margin of x{weakest / strongest:.2f}: "
+        "the thresholds cut through the bulk of the pairs, not a gap between re-exposures and the rest"
+    )
 
 
 def _decision(joint: np.ndarray, min_z: float, min_pearson: float, null: dict[str, Any]) -> Decision:

@@ -24,6 +24,11 @@ from ...records import dataclass
 #: The fewest binned pixels along a side that a comparison needs (the core's floor).
 MIN_BINNED = 8
 
+#: The coarsest binned pixel (Å) at which the decision was measured to hold (benches/RESULTS.md,
+#: "Every binning"): beyond it the band keeps ice and illumination that unrelated images share
+#: more than the specimen, and the real set gave false pairs at 65.8 and 76.7 Å.
+MAX_BINNED_PSIZE = 55.0
+
 
 EPU_TIME = re.compile(r"_(\d{8})_(\d{6})")
 
@@ -286,6 +291,14 @@ def _binning_and_band(
         raise CryodedupError(
             f"binning {shape[1]} x {shape[0]} pixel images by {binning} leaves fewer than {MIN_BINNED} x {MIN_BINNED} "
             "pixels to compare; give a smaller --bin or --target-psize"
+        )
+    if binned_psize > MAX_BINNED_PSIZE:
+        safe = int(MAX_BINNED_PSIZE // psize)
+        raise CryodedupError(
+            f"binning {psize:g} Å pixels by {binning} gives {binned_psize:.1f} Å, coarser than {MAX_BINNED_PSIZE:g} Å: "
+            "what is left of the images is mostly ice and illumination, which unrelated micrographs share, and the "
+            f"decision no longer holds; give --target-psize up to {MAX_BINNED_PSIZE:g}"
+            + (f" (--bin {safe} or less here)" if safe >= 1 else " (or check --psize against the MRC headers)")
         )
     if lowpass < 2 * binned_psize:
         raise CryodedupError(f"--lowpass {lowpass} Å is beyond Nyquist of the binned images ({2 * binned_psize:.1f} Å)")

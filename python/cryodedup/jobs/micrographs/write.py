@@ -36,7 +36,7 @@ from ...particle_set import ParticleSet
 from ...records import dataclass
 from ...resolve import match_micrographs
 from .group import UNCERTAIN, Decision, Outcome, near_the_edge
-from .plan import candidates_used
+from .plan import MAX_BINNED_PSIZE, candidates_used
 from .score import reading_by_worker
 
 #: The ``--particles`` split's outputs: these stems with the input's suffix.
@@ -155,6 +155,8 @@ def write_results(
             + (" (report.html lists and draws them)" if options.plot else ""),
             "warning",
         )
+    if decision.untrusted:
+        log(untrusted_warning(decision.untrusted, outcome.plan.binned_psize), "warning")
     if placement is not None:
         summary["metadata"] = placement.summary()
         if options.no_images:
@@ -169,6 +171,16 @@ def write_results(
     else:
         warn_earlier_report(outputs.outdir, lambda message: log(message, "warning"))
     return summary
+
+
+def untrusted_warning(why: str, binned_psize: float) -> str:
+    """The warning of a run whose decision cannot be trusted: why, and what is safe."""
+    return (
+        f"the decision cannot be trusted: {why}. micrographs_rejected lists what the thresholds gave, "
+        f"not micrographs safe to remove. Check the pixel size against the MRC headers (--psize), and screen "
+        f"at a binned pixel of 11 to {MAX_BINNED_PSIZE:g} Å, where the thresholds were measured to hold "
+        f"(this run: {binned_psize:.3g} Å)"
+    )
 
 
 def _warn_before_writing(
