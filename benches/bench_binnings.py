@@ -34,14 +34,20 @@ REAL_SETTINGS = [["--target-psize", str(t)] for t in (12, 22, 33, 40, 45, 50)] +
 REAL_TRUTH = {(0, 36), (1, 37), (2, 38), (3, 39)}
 
 
-def screen(pattern: str, out: Path, setting: list[str]) -> tuple[dict, list[dict]]:
+def screen(pattern: str, out: Path, setting: list[str]) -> tuple[dict, list[dict]] | str:
+    """The run's summary and pairs, or the one line it was refused with."""
     command = ["cryodedup", "micrographs", pattern, "-o", str(out), "--force", "--json", "-q", "--candidates", "all"]
-    summary = json.loads(subprocess.run(command + setting, check=True, capture_output=True, text=True).stdout)
+    done = subprocess.run(command + setting, capture_output=True, text=True)
+    if done.returncode != 0:
+        return done.stderr.strip().splitlines()[-1]
     with open(out / "pairs.csv") as f:
-        return summary, list(csv.DictReader(f))
+        return json.loads(done.stdout), list(csv.DictReader(f))
 
 
-def row(label: str, setting: list[str], summary: dict, pairs: list[dict], truth: set) -> dict:
+def row(label: str, setting: list[str], run: tuple[dict, list[dict]] | str, truth: set) -> dict:
+    if isinstance(run, str):
+        return {"set": label, "setting": " ".join(setting), "binned_A": "refused: " + run[:60]}
+    summary, pairs = run
     true = np.array([(int(p["index_a"]), int(p["index_b"])) in truth for p in pairs])
     found = np.array([p["duplicate"] == "1" for p in pairs])
     verdict = summary.get("verdict", {"trusted": True})
@@ -75,14 +81,12 @@ def main() -> None:
             folder = Path(tmp)
             truth = set(write_reexposure_set(folder, np.random.default_rng(seed), **hard))
             for setting in SETTINGS:
-                summary, pairs = screen(str(folder / "mic_*.mrc"), folder / "out", setting)
-                add(row(f"seed {seed}", setting, summary, pairs, truth))
+                add(row(f"seed {seed}", setting, screen(str(folder / "mic_*.mrc"), folder / "out", setting), truth))
     real = SHARED_DATA / "micrographs"
     if args.real and real.is_dir():
         with tempfile.TemporaryDirectory() as tmp:
             for setting in REAL_SETTINGS:
-                summary, pairs = screen(str(real / "*.mrc"), Path(tmp) / "out", setting)
-                add(row("real 52", setting, summary, pairs, REAL_TRUTH))
+                add(row("real 52", setting, screen(str(real / "*.mrc"), Path(tmp) / "out", setting), REAL_TRUTH))
     print("| " + " | ".join(rows[0]) + " |")
     print("|" + "---|" * len(rows[0]))
     for r in rows:

@@ -44,9 +44,11 @@ PATTERN_SHIFT = 2
 THIN_CELLS = 4
 
 
-#: A run is not trusted when its margin is under UNCERTAIN and its duplicate and uncertain
-#: pairs together are at least this share of the pairs scored: re-exposures are rare.
-UNTRUSTED_SHARE = 0.02
+#: A run is not trusted when its margin is under UNCERTAIN, at least UNTRUSTED_UNCERTAIN pairs
+#: are uncertain and its duplicate and uncertain pairs together are at least UNTRUSTED_SHARE of
+#: the pairs scored: re-exposures are a few pairs standing apart, not a continuum.
+UNTRUSTED_UNCERTAIN = 10
+UNTRUSTED_SHARE = 0.01
 
 
 @dataclass
@@ -215,10 +217,10 @@ def verdict(decision: Decision) -> str | None:
     """Why the run's decision cannot be trusted, or None.
 
     A decision whose weakest duplicate is within ``UNCERTAIN`` of its strongest other pair,
-    while duplicates and uncertain pairs make up at least ``UNTRUSTED_SHARE`` of the pairs
-    scored, draws its boundary through the bulk of the pairs, not in a gap between them (a
-    wrong pixel size, a binning too coarse for the images): re-exposures are a few pairs
-    standing far apart from the rest.
+    with at least ``UNTRUSTED_UNCERTAIN`` uncertain pairs, duplicates and uncertain pairs
+    making up at least ``UNTRUSTED_SHARE`` of the pairs scored, draws its boundary through the
+    bulk of the pairs, not in a gap between them (a wrong pixel size, a binning too coarse for
+    the images): re-exposures are a few pairs standing far apart from the rest.
     """
     joint, duplicate = decision.joint, decision.duplicate
     if not duplicate.any():
@@ -227,11 +229,13 @@ def verdict(decision: Decision) -> str | None:
     if not len(others):
         return None
     weakest, strongest = float(joint[duplicate].min()), float(others.max())
-    flagged = int((duplicate | decision.uncertain).sum())
-    if strongest <= 0 or weakest / strongest >= UNCERTAIN or flagged < UNTRUSTED_SHARE * len(joint):
+    flagged, uncertain = int((duplicate | decision.uncertain).sum()), int(decision.uncertain.sum())
+    if strongest <= 0 or weakest / strongest >= UNCERTAIN or uncertain < UNTRUSTED_UNCERTAIN:
+        return None
+    if flagged < UNTRUSTED_SHARE * len(joint):
         return None
     return (
-        f"{int(duplicate.sum()):,} duplicate and {int(decision.uncertain.sum()):,} uncertain pairs of "
+        f"{int(duplicate.sum()):,} duplicate and {uncertain:,} uncertain pairs of "
         f"{len(joint):,} scored ({flagged / len(joint):.0%}) with a margin of x{weakest / strongest:.2f}: "
         "the thresholds cut through the bulk of the pairs, not a gap between re-exposures and the rest"
     )
