@@ -50,7 +50,7 @@ def joint_score(z: float, pearson: float, dx: float, dy: float, t_z: float, t_p:
     far = z / (1.5 * t_z) if pearson > 0 else -math.inf
     if max(abs(dx), abs(dy)) <= 2:
         return min(joint, far, pearson / t_p) if joint >= 0.8 else joint
-    return far if 0.8 <= far and joint < far and joint < 1.25 else joint
+    return far if far >= 0.8 and joint < far and joint < 1.25 else joint
 
 
 def test_uncertain_pairs_are_listed_and_drawn_as_pairs_csv_says(graded, tmp_path):
