@@ -4,8 +4,9 @@ For each seed, a set made like the real one (``synthetic.write_reexposure_set``:
 micrographs at 10.96 Å, 4 re-exposures; with ``--hard``, one of them damaged as the real set's
 fourth and a shared illumination) is screened with every pair compared at --target-psize 8 to
 60 Å (and --bin 6, 65.8 Å); with ``--real``, the 52 real micrographs of ../shared/data too, at
-12 to 50 Å and --bin 6. Each row: the binned pixel, the true pairs found, the false ones, the
-uncertain pairs, the margin and the verdict.
+12 to 50 Å and --bin 6. Each row: the binned pixel, the true pairs found, the
+true pairs missed but marked uncertain, the false ones, the uncertain pairs, the margin and
+the verdict.
 
     python benches/bench_binnings.py --seeds 2 --hard --real
 """
@@ -50,12 +51,14 @@ def row(label: str, setting: list[str], run: tuple[dict, list[dict]] | str, trut
     summary, pairs = run
     true = np.array([(int(p["index_a"]), int(p["index_b"])) in truth for p in pairs])
     found = np.array([p["duplicate"] == "1" for p in pairs])
+    uncertain = np.array([p["uncertain"] == "1" for p in pairs])
     verdict = summary.get("verdict", {"trusted": True})
     return {
         "set": label,
         "setting": " ".join(setting),
         "binned_A": summary["binned_pixel_size_A"],
         "found": f"{int((found & true).sum())}/{int(true.sum())}",
+        "missed_but_uncertain": int((true & ~found & uncertain).sum()),
         "false": int((found & ~true).sum()),
         "uncertain": summary["uncertain_pairs"],
         "margin": summary["margin"]["ratio"],
