@@ -69,6 +69,7 @@ def row(label: str, setting: list[str], run: tuple[dict, list[dict]] | str, trut
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--hard", action="store_true", help="one re-exposure damaged 8x, a shared illumination")
     parser.add_argument("--real", action="store_true", help="the 52 real micrographs of ../shared/data too")
     args = parser.parse_args()
@@ -79,7 +80,7 @@ def main() -> None:
         print(" | ".join(str(v) for v in r.values()), flush=True)
 
     hard = {"damages": (3.3, 3.3, 3.3, 8.0), "illumination": 0.03} if args.hard else {}
-    for seed in range(1, args.seeds + 1):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             truth = set(write_reexposure_set(folder, np.random.default_rng(seed), **hard))

@@ -24,10 +24,12 @@ from ...records import dataclass
 #: The fewest binned pixels along a side that a comparison needs (the core's floor).
 MIN_BINNED = 8
 
-#: The coarsest binned pixel (Å) at which the decision was measured to hold (benches/RESULTS.md,
-#: "Every binning"): beyond it the band keeps ice and illumination that unrelated images share
-#: more than the specimen, and the real set gave false pairs at 65.8 and 76.7 Å.
-MAX_BINNED_PSIZE = 55.0
+#: The coarsest binned pixel (Å) at which the decision holds (benches/RESULTS.md, "Every
+#: binning"): the band's finest detail (4 binned pixels) stays under 200 Å, finer than the beam
+#: damage of a re-exposure (200-900 Å) and than the ice and illumination that unrelated images
+#: share. At 54.8 Å a re-exposure damaged as the real set's fourth sank under the null; at 65.8
+#: and 76.7 Å the real set gave false pairs with a margin that looked sound.
+MAX_BINNED_PSIZE = 50.0
 
 
 EPU_TIME = re.compile(r"_(\d{8})_(\d{6})")
@@ -295,9 +297,10 @@ def _binning_and_band(
     if binned_psize > MAX_BINNED_PSIZE:
         safe = int(MAX_BINNED_PSIZE // psize)
         raise CryodedupError(
-            f"binning {psize:g} Å pixels by {binning} gives {binned_psize:.1f} Å, coarser than {MAX_BINNED_PSIZE:g} Å: "
-            "what is left of the images is mostly ice and illumination, which unrelated micrographs share, and the "
-            f"decision no longer holds; give --target-psize up to {MAX_BINNED_PSIZE:g}"
+            f"binning {psize:g} Å pixels by {binning} gives {binned_psize:.1f} Å, coarser than "
+            f"{MAX_BINNED_PSIZE:g} Å: the specimen's details are gone, and what remains (a re-exposure's beam "
+            "damage, the ice and illumination that unrelated micrographs share) does not decide; "
+            f"give --target-psize up to {MAX_BINNED_PSIZE:g}"
             + (f" (--bin {safe} or less here)" if safe >= 1 else " (or check --psize against the MRC headers)")
         )
     if lowpass < 2 * binned_psize:
