@@ -75,6 +75,22 @@ def micrograph_list(path: StrPath) -> MicrographList:
     )
 
 
+def list_evidence(path: StrPath | None, given: float | None) -> list[Evidence]:
+    """What the list given with ``--micrographs`` says of the pixel size, to check a typed one against.
+
+    Read only when both are given (the typed value overrides the list's otherwise).
+    """
+    if path is None or given is None:
+        return []
+    path = Path(path)
+    if not is_cryosparc(path):
+        from .star.micrographs import MicrographsStar
+
+        return MicrographsStar.read(path).evidence(given)
+    listed = micrograph_list(path)
+    return listed_evidence(given, listed.pixel_sizes.values(), listed.pixel_size_field, f"in {path}")
+
+
 def resolve_paths(names: list[str], source: Path | None, project_dir: Path | None) -> tuple[list[Path], Path]:
     """Paths of the micrograph files, and the folder they were found under.
 

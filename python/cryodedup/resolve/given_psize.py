@@ -29,6 +29,8 @@ TOLERANCE = 0.05
 #: The largest binning at motion correction that counts as agreeing with the detector pixel
 #: (RELION's --bin_factor, super-resolution 2x times a further 4x for screening).
 MAX_BINNING = 8.0
+#: What to give instead of a contradicted --mic-psize.
+MICROGRAPH_HINT = "give the pixel size of the micrographs the coordinates were picked on"
 #: The option that lets the user insist on a value that contradicts the files.
 INSIST = "--insist-psize"
 
@@ -108,14 +110,32 @@ def listed_evidence(
     return [Evidence(nearest, name, place, binned)]
 
 
+@dataclass(frozen=True)
+class Insisted:
+    """A typed pixel size the user insisted on (``--insist-psize``), and what it contradicts."""
+
+    option: str
+    given: float
+    contradicts: str
+
+    @property
+    def note(self) -> str:
+        """The warning and the summary's words (``--mic-psize 3.54 Å insisted on (--insist-psize); it ...``)."""
+        return f"{self.option} {self.given:g} Å insisted on ({INSIST}); it {self.contradicts}"
+
+    @property
+    def source(self) -> str:
+        """The summary's source of the pixel size (``3.54 Å from`` this)."""
+        return f"{self.option}, insisted on ({INSIST}) though it {self.contradicts}"
+
+
 def check_given_psize(
     option: str, given: float | None, evidence: list[Evidence], insist: bool, hint: str
-) -> str | None:
-    """Refuses a typed pixel size that contradicts ``evidence``, or words it when the user insists.
+) -> Insisted | None:
+    """Refuses a typed pixel size that contradicts ``evidence``, or says what it contradicts when the user insists.
 
-    Returns None when ``given`` is None or agrees with all; with ``insist``, the summary's note
-    (``--mic-psize 3.54 Å insisted on (--insist-psize): it contradicts ...``). ``hint`` says
-    what to give instead (``give the micrograph pixel size``).
+    Returns None when ``given`` is None or agrees with all. ``hint`` says what to give
+    instead (``give the micrograph pixel size``).
     """
     if given is None:
         return None
@@ -126,4 +146,4 @@ def check_given_psize(
         raise CryodedupError(
             f"{option} {given:g} Å {contradiction(given, against)}; {hint}, or {INSIST} to use {given:g}"
         )
-    return f"{option} {given:g} Å insisted on ({INSIST}); it {contradiction(given, against)}"
+    return Insisted(option, given, contradiction(given, against))

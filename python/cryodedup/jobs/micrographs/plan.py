@@ -231,7 +231,8 @@ def checked_psize(mics: Micrographs, options: MicrographOptions, headers: _Heade
             place += f" (the first of {len(headers.readable):,} micrographs)"
         evidence.append(Evidence(headers.psize, "the MRC header's pixel size", place))
     hint = "give the pixel size of the micrographs as they are (binned)"
-    return check_given_psize("--psize", options.psize, evidence, options.insist_psize, hint)
+    insisted = check_given_psize("--psize", options.psize, evidence, options.insist_psize, hint)
+    return insisted.note if insisted else None
 
 
 @dataclass
