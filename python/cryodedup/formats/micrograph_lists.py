@@ -84,9 +84,9 @@ def list_evidence(path: StrPath | None, given: float | None) -> list[Evidence]:
         return []
     path = Path(path)
     if not is_cryosparc(path):
-        from .star.micrographs import MicrographsStar
+        from .star.micrographs import micrographs_evidence
 
-        return MicrographsStar.read(path).evidence(given)
+        return micrographs_evidence(path, given)
     listed = micrograph_list(path)
     return listed_evidence(given, listed.pixel_sizes.values(), listed.pixel_size_field, f"in {path}")
 

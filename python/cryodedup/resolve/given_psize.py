@@ -18,7 +18,7 @@ as agreement (docs/design.md section 2, "Centres"):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from ..errors import CryodedupError
 from ..records import dataclass
@@ -29,6 +29,13 @@ TOLERANCE = 0.05
 #: The largest binning at motion correction that counts as agreeing with the detector pixel
 #: (RELION's --bin_factor, super-resolution 2x times a further 4x for screening).
 MAX_BINNING = 8.0
+#: Picks reaching beyond this many times their micrograph's width or height are not in its pixels.
+FAR = 1.5
+#: Picks that all lie within this fraction of their micrographs' width and height are not in their pixels
+#: (binned 2x: within 50 %) ...
+SQUEEZED = 0.55
+#: ... when there are at least this many (20 picks spread at random all fall there with chance 0.55^40, 4e-11).
+SQUEEZED_PICKS = 20
 #: What to give instead of a contradicted --mic-psize.
 MICROGRAPH_HINT = "give the pixel size of the micrographs the coordinates were picked on"
 #: The option that lets the user insist on a value that contradicts the files.
@@ -129,21 +136,43 @@ class Insisted:
         return f"{self.option}, insisted on ({INSIST}) though it {self.contradicts}"
 
 
+def extent_contradiction(reach: tuple[float, float], picks: int, place: str) -> str | None:
+    """What picks' extent says against their pixel size: far beyond their micrographs, or all in a corner.
+
+    ``reach``: the largest x / width and y / height of the picks (in pixels of the typed size)
+    on micrographs whose size in pixels is known (``place`` says where from). Beyond
+    :data:`FAR` times the micrograph, the picks were made in smaller pixels; all within
+    :data:`SQUEEZED` of it (at least :data:`SQUEEZED_PICKS` picks), in larger ones.
+    """
+    largest = max(reach)
+    if largest > FAR:
+        return (
+            f"contradicts the micrographs' size ({place}): the picks reach {largest:.1f} times their width or height "
+            "(picked in smaller pixels?)"
+        )
+    if picks >= SQUEEZED_PICKS and 0 < largest < SQUEEZED:
+        return (
+            f"contradicts the micrographs' size ({place}): all {picks:,} picks lie within {largest:.0%} of their width "
+            "and height (picked in larger pixels?)"
+        )
+    return None
+
+
 def check_given_psize(
-    option: str, given: float | None, evidence: list[Evidence], insist: bool, hint: str
+    option: str, given: float | None, evidence: list[Evidence], insist: bool, hint: str, more: Sequence[str] = ()
 ) -> Insisted | None:
     """Refuses a typed pixel size that contradicts ``evidence``, or says what it contradicts when the user insists.
 
-    Returns None when ``given`` is None or agrees with all. ``hint`` says what to give
-    instead (``give the micrograph pixel size``).
+    Returns None when ``given`` is None or agrees with all. ``more``: other contradictions,
+    worded (:func:`extent_contradiction`). ``hint`` says what to give instead (``give the
+    micrograph pixel size``).
     """
     if given is None:
         return None
-    against = next((e for e in evidence if usable(e.value) and not agrees(given, e)), None)
+    against = next((contradiction(given, e) for e in evidence if usable(e.value) and not agrees(given, e)), None)
+    against = against or next(iter(more), None)
     if against is None:
         return None
     if not insist:
-        raise CryodedupError(
-            f"{option} {given:g} Å {contradiction(given, against)}; {hint}, or {INSIST} to use {given:g}"
-        )
-    return Insisted(option, given, contradiction(given, against))
+        raise CryodedupError(f"{option} {given:g} Å {against}; {hint}, or {INSIST} to use {given:g}")
+    return Insisted(option, given, against)

@@ -102,3 +102,8 @@ def micrograph_names(path: StrPath) -> list[str]:
 def micrograph_pixel_sizes(path: Path) -> dict[str, float]:
     """Micrograph name -> pixel size in Å, from a micrographs STAR (any RELION version)."""
     return MicrographsStar.read(path).pixel_sizes()
+
+
+def micrographs_evidence(path: StrPath, given: float | None) -> list[Evidence]:
+    """What a micrographs STAR says of the pixel size, to check a typed one against (``MicrographsStar.evidence``)."""
+    return MicrographsStar.read(path).evidence(given) if given is not None else []
