@@ -95,7 +95,7 @@ def _looks_like(given: float, value: float) -> str:
     ratio = value / given if value > given else given / value
     tens = round(math.log10(ratio))
     if tens >= 1 and same_size(ratio, 10.0**tens):
-        return f": a decimal slip? ({value:g} is {10**tens:g} x {min(given, value):g})"
+        return f": a decimal slip? ({max(given, value):g} is {10**tens:g} x {min(given, value):g})"
     whole = round(ratio)
     if whole >= 2 and same_size(ratio, whole) and value > given:
         return f": {value:g} is {whole} x {given:g} (is {given:g} the detector pixel of micrographs binned {whole}x?)"
