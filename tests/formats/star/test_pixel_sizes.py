@@ -128,7 +128,7 @@ def test_insisting_runs_and_says_what_was_contradicted(class3d, tmp_path):
 
 def test_a_micrograph_pixel_size_in_the_optics_table_must_be_equal(tmp_path):
     # Motion correction binned 2x (1.77 Å), extraction 2x more (3.54 Å): 1.77 agrees; 0.885 and 3.54 do not.
-    optics = OPTICS_31 + ["rlnMicrographPixelSize"]
+    optics = [*OPTICS_31, "rlnMicrographPixelSize"]
     path = write_class3d(
         tmp_path / "p.star", tutorial_rows(), optics, [[1, "og", 0.1, 2.7, 300, IMAGE_PSIZE, MIC_PSIZE, 64, 2, 1.77]]
     )

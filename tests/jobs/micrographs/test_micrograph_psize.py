@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from cryodedup.cli import main
 from fixtures.synthetic import write_mrc
-from helpers import SHARED_DATA, NO_SHARED_DATA, write_star
+from helpers import NO_SHARED_DATA, SHARED_DATA, write_star
 
 REAL = SHARED_DATA / "micrographs"
 
@@ -51,7 +51,9 @@ def test_a_value_within_5_percent_of_the_header_agrees(micrographs, tmp_path, ps
     assert "pixel_size_insisted" not in json.loads(result.output[result.output.index("{") :])
 
 
-@pytest.mark.parametrize(("psize", "hint"), [("2", "4 is 2 x 2"), ("0.4", "a decimal slip? (4 is 10 x 0.4)"), ("4.3", "")])
+@pytest.mark.parametrize(
+    ("psize", "hint"), [("2", "4 is 2 x 2"), ("0.4", "a decimal slip? (4 is 10 x 0.4)"), ("4.3", "")]
+)
 def test_a_value_the_headers_contradict_is_refused(micrographs, tmp_path, psize, hint):
     line = one_error_line(run(micrographs[4.0], tmp_path / "out", "--psize", psize))
     assert f"--psize {psize} Å contradicts the MRC header's pixel size 4 Å of {micrographs[4.0][0]}" in line
