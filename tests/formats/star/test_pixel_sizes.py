@@ -18,6 +18,7 @@ from cryodedup.api import remove_duplicates
 from cryodedup.cli import main
 from cryodedup.jobs.particles import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
+from fixtures.synthetic import Optics
 from helpers import shared_file, write_star
 
 MIC_PSIZE, IMAGE_PSIZE = 0.885, 3.54  # the tutorial's K2 pixel; particles extracted at 4x
@@ -30,17 +31,8 @@ LABELS = [
     "rlnOriginYAngst",
     "rlnMaxValueProbDistribution",
 ]
-OPTICS_31 = [
-    "rlnOpticsGroup",
-    "rlnOpticsGroupName",
-    "rlnAmplitudeContrast",
-    "rlnSphericalAberration",
-    "rlnVoltage",
-    "rlnImagePixelSize",
-    "rlnMicrographOriginalPixelSize",
-    "rlnImageSize",
-    "rlnImageDimensionality",
-]
+#: The optics group of the tutorial's Class3D output: no rlnMicrographPixelSize.
+TUTORIAL_OPTICS = Optics(original_psize=MIC_PSIZE, image_psize=IMAGE_PSIZE, image_size=64)
 
 
 def tutorial_rows(seed: int = 0) -> np.ndarray:
@@ -66,14 +58,13 @@ def pairs_within(rows: np.ndarray, psize: float, min_dist: float) -> int:
     return count
 
 
-def write_class3d(path, rows, optics_labels=OPTICS_31, optics=None):
+def write_class3d(path, rows, optics=TUTORIAL_OPTICS):
     """A RELION 3.1 Class3D data.star of ``rows`` (origins 0, a score per row)."""
-    optics = optics or [[1, "opticsGroup1", 0.1, 2.7, 300, IMAGE_PSIZE, MIC_PSIZE, 64, 2]]
     table = [
         [f"{x:.6f}", f"{y:.6f}", f"MotionCorr/job002/Movies/mic_{int(m)}.mrc", 1, 0.0, 0.0, f"{0.1 + 0.001 * k:.4f}"]
         for k, (x, y, m) in enumerate(rows)
     ]
-    return write_star(path, LABELS, table, optics=optics, optics_labels=optics_labels)
+    return write_star(path, LABELS, table, optics=[optics.row().split()], optics_labels=optics.labels())
 
 
 @pytest.fixture
@@ -128,10 +119,8 @@ def test_insisting_runs_and_says_what_was_contradicted(class3d, tmp_path):
 
 def test_a_micrograph_pixel_size_in_the_optics_table_must_be_equal(tmp_path):
     # Motion correction binned 2x (1.77 Å), extraction 2x more (3.54 Å): 1.77 agrees; 0.885 and 3.54 do not.
-    optics = [*OPTICS_31, "rlnMicrographPixelSize"]
-    path = write_class3d(
-        tmp_path / "p.star", tutorial_rows(), optics, [[1, "og", 0.1, 2.7, 300, IMAGE_PSIZE, MIC_PSIZE, 64, 2, 1.77]]
-    )
+    optics = Optics(mic_psize=1.77, original_psize=MIC_PSIZE, image_psize=IMAGE_PSIZE, image_size=64)
+    path = write_class3d(tmp_path / "p.star", tutorial_rows(), optics)
     plain = remove_duplicate_particles([path], tmp_path / "plain", ParticleOptions(min_dist=100))
     typed = remove_duplicate_particles([path], tmp_path / "typed", ParticleOptions(min_dist=100, mic_psize=1.77))
     for name in ("particles_kept.star", "particles_rejected.star"):  # the same bytes as the table's own size gives
