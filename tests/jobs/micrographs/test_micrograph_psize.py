@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from cryodedup.cli import main
-from fixtures.synthetic import write_mrc
+from fixtures.synthetic import write_cs, write_mrc
 from helpers import NO_SHARED_DATA, SHARED_DATA, write_star
 
 REAL = SHARED_DATA / "micrographs"
@@ -101,3 +101,17 @@ def test_real_bin8_micrographs_refuse_the_detector_pixel_and_a_decimal_slip(tmp_
     line = one_error_line(run(mics, tmp_path / "out", "--psize", psize, "--target-psize", "11"))
     assert f"--psize {psize} Å contradicts the MRC header's pixel size 10.96 Å of {mics[0]}" in line
     assert "(the first of 52 micrographs)" in line and hint in line
+
+
+def test_cryosparc_exposures_input_contradicts(micrographs, tmp_path):
+    # Exposures of the 1 Å-header micrographs (no evidence there) saying 0.83 Å: --psize 1.66 is refused.
+    exposures = np.zeros(
+        4, dtype=[("uid", "<u8"), ("micrograph_blob/path", "S200"), ("micrograph_blob/psize_A", "<f4")]
+    )
+    exposures["uid"] = [11, 12, 13, 14]
+    exposures["micrograph_blob/path"] = [name.encode() for name in micrographs[1.0]]
+    exposures["micrograph_blob/psize_A"] = 0.83
+    write_cs(tmp_path / "J3_exposures.cs", exposures)
+    line = one_error_line(run([tmp_path / "J3_exposures.cs"], tmp_path / "out", "--psize", "1.66"))
+    assert f"--psize 1.66 Å contradicts micrograph_blob/psize_A 0.83 Å in {tmp_path / 'J3_exposures.cs'}" in line
+    assert run([tmp_path / "J3_exposures.cs"], tmp_path / "ok", "--psize", "0.83").exit_code == 0
