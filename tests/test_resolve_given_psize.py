@@ -69,8 +69,9 @@ def test_the_trap_is_refused_in_one_line_naming_both_values_and_sources():
     message = str(err.value)
     assert message == (
         "--mic-psize 3.54 Å contradicts rlnMicrographOriginalPixelSize 0.885 Å (the detector pixel) of optics "
-        "group 1 in p.star: 3.54 is that group's rlnImagePixelSize (particles binned at extraction); give the "
-        "micrograph pixel size, or --insist-psize to use 3.54"
+        "group 1 in p.star: 3.54 is that group's rlnImagePixelSize (particles binned at extraction); were the "
+        "movies binned 4x at motion correction instead, the micrographs STAR given with --micrographs shows it; "
+        "give the micrograph pixel size, or --insist-psize to use 3.54"
     )
 
 
@@ -89,6 +90,14 @@ def test_a_header_contradicted_says_what_the_value_looks_like(given, hint):
         check_given_psize("--psize", given, [header], False, "give the micrographs' pixel size")
     assert hint in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_a_micrograph_pixel_size_that_agrees_lifts_the_trap():
+    # Motion correction binned 4x and extraction kept the pixel: the micrographs STAR says 3.54 Å.
+    listed = Evidence(3.54, "rlnMicrographPixelSize", "in micrographs_ctf.star")
+    assert check_given_psize("--mic-psize", 3.54, [TRAPPED, listed], False, "give it") is None
+    with pytest.raises(CryodedupError, match="contradicts rlnMicrographPixelSize 3.54 Å in micrographs_ctf.star"):
+        check_given_psize("--mic-psize", 0.885, [TRAPPED, listed], False, "give it")
 
 
 def test_insisting_returns_what_was_contradicted():

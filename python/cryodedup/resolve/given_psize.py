@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from ..errors import CryodedupError
 from ..records import dataclass
@@ -83,6 +84,13 @@ def contradiction(given: float, evidence: Evidence) -> str:
     """What the typed value contradicts, and what it looks like (a detector pixel, a decimal slip)."""
     what = " (the detector pixel)" if evidence.binned else ""
     text = f"contradicts {evidence.name} {evidence.value:g} Å{what} {evidence.place}"
+    if evidence.trap is not None and same_size(given, evidence.trap[0]) and evidence.binned:
+        # The detector pixel binned at motion correction would give the same value: a micrographs STAR tells.
+        binning = f"{given / evidence.value:.2g}x"
+        return (
+            f"{text}: {given:g} is {evidence.trap[1]}; were the movies binned {binning} at motion correction "
+            "instead, the micrographs STAR given with --micrographs shows it"
+        )
     if evidence.trap is not None and same_size(given, evidence.trap[0]):
         return f"{text}: {given:g} is {evidence.trap[1]}"
     if evidence.binned:
@@ -169,7 +177,12 @@ def check_given_psize(
     """
     if given is None:
         return None
-    against = next((contradiction(given, e) for e in evidence if usable(e.value) and not agrees(given, e)), None)
+    evidence = [e for e in evidence if usable(e.value)]
+    if any(not e.binned and e.trap is None and agrees(given, e) for e in evidence):
+        # A micrograph pixel size that agrees (a micrographs STAR's) shows the value is no trap:
+        # the particles' pixel equals the micrographs' where motion correction binned the movies.
+        evidence = [replace(e, trap=None) for e in evidence]
+    against = next((contradiction(given, e) for e in evidence if not agrees(given, e)), None)
     against = against or next(iter(more), None)
     if against is None:
         return None

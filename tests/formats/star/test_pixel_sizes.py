@@ -146,6 +146,26 @@ def test_a_micrographs_star_given_contradicts(class3d, tmp_path):
     assert run(path, "--mic-psize", "1.77", "--micrographs", mics, "-o", tmp_path / "ok").exit_code == 0
 
 
+def test_super_resolution_binned_at_motion_correction_is_shown_by_the_micrographs_star(tmp_path):
+    # K3 super-resolution movies of 0.415 Å binned 2x at motion correction, extracted unscaled: the
+    # particles' 0.83 Å is the micrographs' too, which the particle file alone cannot tell from a
+    # binned extraction; the micrographs STAR can.
+    optics = Optics(original_psize=0.415, image_psize=0.83, image_size=64)
+    path = write_class3d(tmp_path / "p.star", tutorial_rows(), optics)
+    result = run(path, "--mic-psize", "0.83", "-o", tmp_path / "out")
+    assert result.exit_code == 1, result.output
+    assert "were the movies binned 2x at motion correction instead, the micrographs STAR given with --micrographs" in (
+        result.output
+    )
+    mics = tmp_path / "micrographs_ctf.star"
+    mics.write_text(
+        "data_optics\nloop_\n_rlnOpticsGroup #1\n_rlnMicrographOriginalPixelSize #2\n_rlnMicrographPixelSize #3\n"
+        "1 0.415 0.83\n\ndata_micrographs\nloop_\n_rlnMicrographName #1\n_rlnOpticsGroup #2\n"
+        + "".join(f"MotionCorr/job002/Movies/mic_{m}.mrc 1\n" for m in range(4))
+    )
+    assert run(path, "--mic-psize", "0.83", "--micrographs", mics, "-o", tmp_path / "ok").exit_code == 0
+
+
 def test_the_api_refuses_alike_and_names_its_keywords(class3d, tmp_path):
     path, _ = class3d
     with pytest.raises(ValueError, match=r"^mic_psize= 3.54 Å contradicts .* or insist_psize= to use 3.54$"):
