@@ -206,9 +206,7 @@ def _read_star_files(
                 for scratch in split.files.values():
                     scratch.unlink(missing_ok=True)  # (the disk space, for the second pass's outputs)
         rows.add_columns(part, scan)
-        used, _ = pixel_sizes_used(
-            part, scan.optics_groups, scan.key_names, options, listed, warn, needs, given_source
-        )
+        used, _ = pixel_sizes_used(part, scan.optics_groups, scan.key_names, options, listed, warn, needs, given_source)
         rows.pixel_sizes.extend(vars(p) for p in used)
         rows.add(scan)
         comments = part.star.comment_lines.get(part.block.index, 0)
