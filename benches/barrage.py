@@ -133,7 +133,15 @@ text_case("STAR", "two data_particles blocks", P, star(GOOD_ROWS) + star(GOOD_RO
 text_case("STAR", "duplicate column label", P, star(["1 2 m 1 0.5 m"], [*LABELS, "rlnMicrographName"]))
 text_case("STAR", "NaN coordinate", P, star(["nan 100 m1.mrc 1 0.5", *GOOD_ROWS]))
 text_case("STAR", "infinite coordinate", P, star(["inf -inf m1.mrc 1 0.5", *GOOD_ROWS]))
-text_case("STAR", "coordinate overflowing when scaled", P, star(["1e308 1 m1.mrc 1 0.5"]), "--mic-psize", "100")
+text_case(
+    "STAR",
+    "coordinate overflowing when scaled",
+    P,
+    star(["1e308 1 m1.mrc 1 0.5"]),
+    "--mic-psize",
+    "100",
+    "--insist-psize",
+)
 text_case("STAR", "1e400 coordinate", P, star(["1e400 1 m1.mrc 1 0.5"]))
 text_case("STAR", "no micrograph column", P, star(["1 2 1 0.5"], [LABELS[0], LABELS[1], LABELS[3], LABELS[4]]))
 text_case("STAR", "row with too few fields", P, star(["1 2 m1.mrc", *GOOD_ROWS]))

@@ -559,7 +559,7 @@ star31-score-none-seed  relion/particles_a.star --score none --seed 7
 star31-score-min        relion/particles_a.star --score rlnMaxValueProbDistribution --score-order min
 star31-remove-entirely  relion/particles_a.star --min-dist 30 --remove-entirely
 star31-shift-none       relion/particles_a.star --shift-key none
-star31-mic-psize        relion/particles_a.star --mic-psize 1.2
+star31-mic-psize        relion/particles_a.star --mic-psize 1.2 --insist-psize
 star31-two-pickers      relion/particles_a.star relion/particles_b.star
 star31-two-pickers-path relion/particles_a.star relion/particles_b.star --match-micrographs path
 star31-consensus        relion/particles_a.star relion/particles_b.star --min-support 2 --score-normalize rank

@@ -574,3 +574,17 @@ def test_the_job_command_has_its_signal_handlers_before_the_command_line_loads(t
     assert "paused at starting" in first, said
     assert run.returncode == 128 + signal.SIGINT and "Traceback" not in said, said
     assert said.strip().splitlines()[-1].startswith("Stopped by SIGINT"), said
+
+
+@pytest.mark.parametrize(
+    ("params", "job", "tail"),
+    [
+        ([("mic_psize", ["3.54"]), ("insist_psize", ["yes"])], "particles", ["--mic-psize", "3.54", "--insist-psize"]),
+        ([("psize", ["1.37"]), ("insist_psize", ["yes"])], "micrographs", ["--psize", "1.37", "--insist-psize"]),
+        ([("psize", ["1.37"]), ("insist_psize", ["no"])], "micrographs", ["--psize", "1.37"]),
+    ],
+)
+def test_the_external_job_insists_on_a_pixel_size_for_either_job(params, job, tail):
+    # Issue 54 item 1: --insist-psize is declared once, for both jobs; the other parameter names the job.
+    p = plan(ExternalCall("E/", {"parts": ["P.star"], "mics": ["M.star"]}, params))
+    assert p.job == job and p.args[-len(tail) :] == tail

@@ -51,6 +51,7 @@ class ReaderOptions(Protocol):
     """
 
     mic_psize: float | None
+    insist_psize: bool
     micrographs: Path | None
     match_micrographs: str
     shift_key: str

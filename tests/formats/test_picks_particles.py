@@ -590,3 +590,63 @@ def test_pickers_numbers_are_let_go_only_when_the_writer_copies_rows(tmp_path):
             assert (picks.centres.strides != (0, 0)) == held and picks.centres.shape == (1, 2)
             assert np.isnan(picks.centres).all() != held
             assert (picks.score.strides != (0,)) == held and picks.score.shape == (1,)
+
+
+# --- issue 54 item 1: a --mic-psize the micrographs' own sizes contradict ------------------------
+
+
+def test_a_mic_psize_the_exposures_contradict_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_exposures(tmp_path / "exposures.cs", CS_MICS, (4092, 5760), 0.83)
+    write_topaz(
+        tmp_path / "t.txt", [(n.rsplit("/", 1)[1][:-4], 1439.0 + k, 1022.0, 1.0) for k, n in enumerate(CS_MICS)]
+    )
+    args = ["t.txt", "--micrographs", "exposures.cs", "--topaz-scale", 1]
+    result = cli(*args, "--mic-psize", 1.66, "-o", "out")
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines() == [
+        "Error: --mic-psize 1.66 Å contradicts micrograph_blob/psize_A 0.83 Å in exposures.cs; give the pixel size of "
+        "the micrographs the coordinates were picked on, or --insist-psize to use 1.66"
+    ]
+    assert cli(*args, "--mic-psize", 0.83, "-o", "ok").exit_code == 0
+    result = cli(*args, "--mic-psize", 1.66, "--insist-psize", "-o", "insisted", "--json")
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    assert summary["pixel_sizes"][0]["source"].startswith("--mic-psize, insisted on (--insist-psize) though it")
+
+
+@pytest.mark.parametrize(
+    ("scale", "why"),
+    [
+        (1, None),  # picks over the whole 5760 x 4092 micrograph
+        (4, "the picks reach 4.0 times their width or height (picked in smaller pixels?)"),
+        (0.25, "all 40 picks lie within 25% of their width and height (picked in larger pixels?)"),
+    ],
+)
+def test_picks_far_beyond_or_squeezed_into_their_micrographs_contradict_the_pixel_size(
+    tmp_path, monkeypatch, scale, why
+):
+    # 40 picks spread over the micrographs (x to 5700 of 5760, y to 4000 of 4092), their coordinates
+    # scaled as if picked on a 4x finer (4) or 4x coarser (0.25) grid than the micrographs'.
+    monkeypatch.chdir(tmp_path)
+    write_exposures(tmp_path / "exposures.cs", CS_MICS, (4092, 5760), 0.83)
+    rng = np.random.default_rng(1)
+    xy = np.column_stack([np.linspace(60, 5700, 20), rng.uniform(60, 4000, 20)])
+    rows = [(n.rsplit("/", 1)[1][:-4], *(scale * p).tolist(), 1.0) for n in CS_MICS for p in xy]
+    write_topaz(tmp_path / "t.txt", rows)
+    result = cli("t.txt", "--micrographs", "exposures.cs", "--topaz-scale", 1, "--mic-psize", 0.83, "-o", "out")
+    if why is None:
+        assert result.exit_code == 0, result.output
+        return
+    assert result.exit_code == 1, result.output
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("Error: --mic-psize 0.83 Å contradicts the micrographs' size (micrograph_blob/shape in ")
+    assert why in line
+
+
+def test_the_micrographs_star_a_relion_job_names_contradicts(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    job, _ = relion3_job(tmp_path, {"m1": [(100.0, 100.0, 1.0), (110.0, 100.0, 0.5)]})
+    result = cli(job, "--mic-psize", 3.54, "-o", "out")
+    assert result.exit_code == 1, result.output
+    assert "--mic-psize 3.54 Å contradicts rlnMicrographPixelSize 0.885 Å in " in result.output
+    assert cli(job, "--mic-psize", 0.885, "-o", "ok").exit_code == 0

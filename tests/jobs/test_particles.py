@@ -265,7 +265,7 @@ def test_renumbered_optics_group_without_a_particle_column_is_refused_clearly(tm
     with pytest.raises(
         CryodedupError, match=r"b\.star: data_particles .*optics group 1 is renumbered 2.*rlnOpticsGroup"
     ):
-        run(tmp_path, [a, b], mic_psize=1.0)
+        run(tmp_path, [a, b], mic_psize=1.0, insist_psize=True)  # (1 Å contradicts b's 1.5 Å: insisted on)
     assert not (tmp_path / "out" / "particles_kept.star").exists()
 
 

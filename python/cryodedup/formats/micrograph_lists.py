@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import CryodedupError
 from ..outputs import StrPath
 from ..records import dataclass
+from ..resolve.given_psize import Evidence, listed_evidence
 from .sniff import is_cryosparc, is_glob, refuse_metadata_input
 
 # Each list's format is imported when a list of it is read: the particle job imports this
@@ -72,6 +73,22 @@ def micrograph_list(path: StrPath) -> MicrographList:
     return MicrographList(
         path, names, exposures.pixel_sizes(), EXPOSURE_PIXEL_SIZE, exposures.shapes(), exposures.uids()
     )
+
+
+def list_evidence(path: StrPath | None, given: float | None) -> list[Evidence]:
+    """What the list given with ``--micrographs`` says of the pixel size, to check a typed one against.
+
+    Read only when both are given (the typed value overrides the list's otherwise).
+    """
+    if path is None or given is None:
+        return []
+    path = Path(path)
+    if not is_cryosparc(path):
+        from .star.micrographs import micrographs_evidence
+
+        return micrographs_evidence(path, given)
+    listed = micrograph_list(path)
+    return listed_evidence(given, listed.pixel_sizes.values(), listed.pixel_size_field, f"in {path}")
 
 
 def resolve_paths(names: list[str], source: Path | None, project_dir: Path | None) -> tuple[list[Path], Path]:
@@ -181,6 +198,8 @@ class Micrographs:
     source: Path | None = None
     uids: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    #: The pixel sizes the list states, to check a typed ``--psize`` against (empty without one).
+    evidence: list[Evidence] = field(default_factory=list)
     #: Each MRC file's ``os.stat`` when listed, by its name (files given or globbed; not for a STAR or .cs).
     stats: dict[str, os.stat_result] | None = None
 
@@ -190,6 +209,7 @@ def _from_star(path: Path, psize: float | None, project_dir: Path | None) -> Mic
 
     listed = MicrographsStar.read(path)
     row_names = listed.names
+    evidence = listed.evidence(psize)
     if psize is None:
         try:
             values = set(listed.pixel_sizes().values())
@@ -203,19 +223,26 @@ def _from_star(path: Path, psize: float | None, project_dir: Path | None) -> Mic
         psize = values.pop() if values else None
     _refuse_names_listed_twice(path, row_names)
     paths, root = resolve_paths(row_names, path, project_dir)
-    return Micrographs("star", row_names, paths, psize, root, star=listed.star, block=listed.block, source=path)
+    return Micrographs(
+        "star", row_names, paths, psize, root, star=listed.star, block=listed.block, source=path, evidence=evidence
+    )
 
 
 def _from_cs(path: Path, psize: float | None, project_dir: Path | None) -> Micrographs:
+    from .cryosparc.exposures import PIXEL_SIZE_FIELD as EXPOSURE_PIXEL_SIZE
     from .cryosparc.exposures import Exposures
 
     exposures = Exposures.read(path)
     group, names = exposures.group, exposures.names
+    evidence = []
     if psize is None:
         psize = exposures.pixel_size()
+    elif group.has(EXPOSURE_PIXEL_SIZE):
+        evidence = listed_evidence(psize, group.column(EXPOSURE_PIXEL_SIZE).tolist(), EXPOSURE_PIXEL_SIZE, f"in {path}")
     _refuse_names_listed_twice(path, names)
     paths, root = resolve_paths(names, path, project_dir)
-    return Micrographs("cs", names, paths, psize, root, group=group, source=path, uids=group.column("uid"))
+    uids = group.column("uid")
+    return Micrographs("cs", names, paths, psize, root, group=group, source=path, uids=uids, evidence=evidence)
 
 
 def _from_mrc(patterns: list[Path], psize: float | None) -> Micrographs:

@@ -117,6 +117,18 @@ def project_dir_option(help: str) -> Any:
     return option(None, "--project-dir", help, type=path_type(file_okay=False), label="project folder")
 
 
+def insist_psize_option(typed: str, sources: str) -> Any:
+    """``--insist-psize`` of either job: use the pixel size ``typed`` even where ``sources`` contradict it."""
+    return option(
+        False,
+        "--insist-psize",
+        f"Use {typed} even where {sources} contradict it (by default a contradiction is refused; "
+        "docs/design.md section 2, Centres). The summary says the value was insisted on.",
+        is_flag=True,
+        label="pixel size insisted on",
+    )
+
+
 MATCH_MICROGRAPHS_HELP = (
     "How micrographs of different inputs are matched: path (exact), name (file name without folders, "
     "extensions, CryoSPARC's uid and motion-correction endings such as _patch_aligned_doseweighted), auto "

@@ -21,6 +21,7 @@ from .fields import (
     PLOT_HELP,
     check_choices,
     choice,
+    insist_psize_option,
     is_whole_number,
     option,
     project_dir_option,
@@ -130,6 +131,7 @@ class MicrographOptions:
     psize: float | None = option(
         None, "--psize", "Micrograph pixel size in Å (overrides the input).", type=float, label="pixel size (Å)"
     )
+    insist_psize: bool = insist_psize_option("--psize", "the MRC headers or the input's pixel sizes")
     project_dir: Path | None = project_dir_option(
         "Folder the input's relative paths start from [default: the current folder, then the folders "
         "above the input file]."

@@ -25,6 +25,7 @@ from .fields import (
     Seed,
     check_choices,
     choice,
+    insist_psize_option,
     is_real_number,
     is_whole_number,
     option,
@@ -70,6 +71,10 @@ class ParticleOptions:
         "Pixel size of the micrographs the coordinates refer to, in Å (overrides the files).",
         type=float,
         label="micrograph pixel size (Å)",
+    )
+    insist_psize: bool = insist_psize_option(
+        "--mic-psize",
+        "the optics table, a micrographs STAR, CryoSPARC's psize_A fields or the micrographs' extent",
     )
     micrographs: Path | None = option(
         None,

@@ -346,6 +346,7 @@ def micrograph_rows(s: dict) -> list[Row]:
         ("Acquisition order", s["order"]),
         *([("Files found under", s["root"])] if s["root"] else []),
         *image_rows,
+        *([("Pixel size", s["pixel_size_insisted"])] if s.get("pixel_size_insisted") else []),
         ("Pairs scored", f"{s['pairs_scored']:,} ({s['candidates']}{reach})"),
         ("Duplicate pairs", f"{s['duplicate_pairs']:,} ({rule})"),
         *margin_rows(s),

@@ -541,3 +541,41 @@ def test_two_refinements_of_one_selection_with_same_image_reject_keep_the_best_r
     shift_x = {int(uid): float(shift[0]) for uid, shift in zip(kept["uid"], kept["alignments2D/shift"])}
     assert [shift_x.get(int(uid)) for uid in first["uid"]] == [20.0, 0.0, 0.0]
     assert len(kept) == 3
+
+
+# --- issue 54 item 1: a --mic-psize the particles' own pixel sizes contradict ----------------------
+
+
+@pytest.fixture
+def binned_extraction(tmp_path):
+    """Two picks 50 px (40 Å at 0.8 Å/px) apart, extracted with Fourier cropping to 3.2 Å/px (blob/psize_A)."""
+    rows = location_rows(7, [3000, 3050], [1000, 1000], [[0, 0], [0, 0]], psize_align=3.2, psize_mic=0.8)
+    path = tmp_path / "extract.cs"
+    write_cs(path, rows)
+    return path
+
+
+def test_the_particles_blob_pixel_size_is_refused_as_the_micrographs(tmp_path, binned_extraction):
+    with pytest.raises(CryodedupError) as err:
+        run(tmp_path, [binned_extraction], mic_psize=3.2, min_dist=100, shift_key="none")
+    assert str(err.value) == (
+        f"--mic-psize 3.2 Å contradicts location/micrograph_psize_A 0.8 Å in {binned_extraction}: 3.2 is the "
+        "particles' blob/psize_A (binned at extraction); give the pixel size of the micrographs the coordinates "
+        "were picked on, or --insist-psize to use 3.2"
+    )
+    with pytest.raises(CryodedupError, match="contradicts location/micrograph_psize_A 0.8 Å in .*; give"):
+        run(tmp_path, [binned_extraction], mic_psize=1.6, min_dist=100, shift_key="none")
+
+
+def test_an_agreeing_mic_psize_decides_as_the_particles_own(tmp_path, binned_extraction):
+    own = run(tmp_path, [binned_extraction], min_dist=100, shift_key="none")
+    typed = run(tmp_path, [binned_extraction], mic_psize=0.8, min_dist=100, shift_key="none", force=True)
+    assert own["rejected"] == typed["rejected"] == 1  # 40 Å apart
+    assert typed["pixel_sizes"][0]["source"] == "--mic-psize"
+
+
+def test_insisting_on_the_blob_pixel_size_says_so(tmp_path, binned_extraction):
+    summary = run(tmp_path, [binned_extraction], mic_psize=3.2, insist_psize=True, min_dist=100, shift_key="none")
+    assert summary["rejected"] == 0  # 160 Å apart at 3.2 Å/px
+    assert summary["pixel_sizes"][0]["source"].startswith("--mic-psize, insisted on (--insist-psize) though it ")
+    assert any("3.2 is the particles' blob/psize_A" in w for w in summary["warnings"])

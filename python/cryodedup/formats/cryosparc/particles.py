@@ -14,6 +14,7 @@ pixels, subtracted.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -38,9 +39,12 @@ from ...resolve import (
     resolve_pixel_size,
     resolve_score,
 )
+from ...resolve.given_psize import MICROGRAPH_HINT, check_given_psize, listed_evidence, same_size, usable
+from ..micrograph_lists import list_evidence
 from ..sniff import is_cryosparc
 from .dataset import CsFile, CsGroup, as_text, flatten, join_on_uid, key_groups
 from .exposures import exposure_pixel_sizes
+from .locations import PSIZE as LOCATION_PSIZE
 from .locations import plain_locations
 
 if TYPE_CHECKING:
@@ -344,16 +348,17 @@ def _micrograph_groups(group: CsGroup) -> tuple[KeyGroups, str]:
 
 
 def _micrograph_pixel_size(
-    group: CsGroup, options: ReaderOptions, located: CsLocations | None
+    group: CsGroup, options: ReaderOptions, located: CsLocations | None, warn: Callable[[str], None]
 ) -> tuple[np.ndarray | float, str]:
     """Each particle's micrograph pixel size, and its source, in the order of :func:`resolve_pixel_size`.
 
     ``located``: the rows' locations as the core read them, where it did (their own pixel sizes).
+    A typed ``--mic-psize`` is checked against the particles' own and the exposures' (:func:`_given_source`).
     """
     exposures = options.micrographs
 
     def given(value: float) -> tuple[np.ndarray | float, str]:
-        return value, MIC_PSIZE
+        return value, _given_source(group, options, warn)
 
     return resolve_pixel_size(
         options.mic_psize,
@@ -361,6 +366,33 @@ def _micrograph_pixel_size(
         listed=None if exposures is None else lambda: _exposure_pixel_sizes(group, exposures),
         own=lambda: _location_pixel_size(group, located),
     )
+
+
+#: Why a --mic-psize equal to the particles' blob/psize_A is refused.
+BINNED_AT_EXTRACTION = "the particles' blob/psize_A (binned at extraction)"
+
+
+def _given_source(group: CsGroup, options: ReaderOptions, warn: Callable[[str], None]) -> str:
+    """Refuses a ``--mic-psize`` that the particles' or the exposures' pixel sizes contradict; its summary source.
+
+    The particles' ``location/micrograph_psize_A`` (where the particles were extracted with
+    Fourier cropping, ``blob/psize_A`` differs from it and is a trap), and the exposures'
+    ``micrograph_blob/psize_A`` given with ``--micrographs``.
+    """
+    given = options.mic_psize
+    evidence = list_evidence(options.micrographs, given)
+    if group.has(LOCATION_PSIZE):
+        stated = listed_evidence(given, group.column(LOCATION_PSIZE).tolist(), LOCATION_PSIZE, f"in {group.path}")
+        blob = group.column("blob/psize_A").tolist() if group.has("blob/psize_A") else []
+        traps = [v for v in set(blob) if stated and usable(v) and not same_size(v, stated[0].value)]
+        if stated and traps:
+            stated = [replace(stated[0], trap=(min(traps, key=lambda v: abs(v - given)), BINNED_AT_EXTRACTION))]
+        evidence = stated + evidence
+    insisted = check_given_psize(MIC_PSIZE, given, evidence, options.insist_psize, MICROGRAPH_HINT)
+    if insisted is None:
+        return MIC_PSIZE
+    warn(f"{group.path}: {insisted.note}")
+    return insisted.source
 
 
 def _exposure_pixel_sizes(group: CsGroup, exposures: Path) -> tuple[np.ndarray, str]:
@@ -386,11 +418,11 @@ def _location_pixel_size(group: CsGroup, located: CsLocations | None) -> tuple[n
     """The particles' own ``location/micrograph_psize_A``, when every one is > 0."""
     if located is not None:
         if located.psize_positive:
-            return located.psize, "location/micrograph_psize_A"
-    elif group.has("location/micrograph_psize_A"):
-        psize = group.column("location/micrograph_psize_A").astype(np.float64)
+            return located.psize, LOCATION_PSIZE
+    elif group.has(LOCATION_PSIZE):
+        psize = group.column(LOCATION_PSIZE).astype(np.float64)
         if np.all(psize > 0):
-            return psize, "location/micrograph_psize_A"
+            return psize, LOCATION_PSIZE
     raise CryodedupError(
         f"{group.path}: no micrograph pixel size (location/micrograph_psize_A is absent or 0); give it with "
         "--mic-psize, or the exposures with --micrographs"
@@ -583,7 +615,7 @@ def read_group(
     # The core reads the locations in one pass where the pixel sizes are the rows' own.
     own_psize = options.mic_psize is None and options.micrographs is None
     located = plain_locations(group) if own_psize else None
-    psize_mic, psize_source = _micrograph_pixel_size(group, options, located)
+    psize_mic, psize_source = _micrograph_pixel_size(group, options, located, warn)
     shift, psize_align, shift_used = _shift(group, options.shift_key, warn)
     scores, score_label, higher = _score(group, options, shift_used, warn)
     centres, zero_shape = _unshifted_centres(group, psize_mic, located)

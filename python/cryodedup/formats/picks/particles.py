@@ -37,10 +37,11 @@ from ...resolve import (
     resolve_pixel_size,
     score_direction,
 )
-from ..micrograph_lists import MicrographList, find_image, micrograph_list, resolve_paths
+from ...resolve.given_psize import MICROGRAPH_HINT, check_given_psize, extent_contradiction
+from ..micrograph_lists import MicrographList, find_image, list_evidence, micrograph_list, resolve_paths
 from ..mrc import mrc_shapes
 from ..sniff import is_glob, picker_files
-from ..star.micrographs import PIXEL_SIZE_FIELD, micrograph_names, micrograph_pixel_sizes
+from ..star.micrographs import PIXEL_SIZE_FIELD, micrograph_names, micrograph_pixel_sizes, micrographs_evidence
 from . import Picks, name_key, pick_location, read_picks, score_column
 from .cryolo import TUBE_COLUMN as CRYOLO_TUBE
 from .relion import job_micrographs
@@ -227,6 +228,52 @@ def _pixel_sizes(
         listed=None if lists is None else lambda: _listed_sizes(lists, names, pickers),
         own=lambda: _listed_sizes(_jobs_micrographs(pickers, mode), names, pickers),
     )
+
+
+def _given_source(
+    pickers: list[Picks], options: ReaderOptions, given: MicrographList | None, warn: Callable[[str], None]
+) -> str:
+    """Refuses a ``--mic-psize`` that the micrographs STARs or exposures contradict, or the picks' extent.
+
+    The list given with ``--micrographs``, the micrographs STARs the RELION jobs name, and,
+    where the exposures give the micrographs' sizes, how far the picks reach on them
+    (``resolve.given_psize.extent_contradiction``). Returns the summary's source of the value.
+    """
+    value = options.mic_psize
+    evidence = list_evidence(options.micrographs, value)
+    for _, path in dict.fromkeys(p.micrographs_star for p in pickers if p.micrographs_star is not None):
+        evidence += micrographs_evidence(path, value)
+    extent = None
+    if given is not None and given.shapes:
+        reach, picks = _picks_reach(pickers, given.shapes)
+        extent = extent_contradiction(reach, picks, f"micrograph_blob/shape in {given.path}")
+    insisted = check_given_psize(
+        MIC_PSIZE, value, evidence, options.insist_psize, MICROGRAPH_HINT, [extent] if extent else []
+    )
+    if insisted is None:
+        return MIC_PSIZE
+    warn(insisted.note)
+    return insisted.source
+
+
+def _picks_reach(pickers: list[Picks], shapes: dict[str, tuple[int, int]]) -> tuple[tuple[float, float], int]:
+    """The largest x / width and y / height of the picks on micrographs of known size (``shapes``), and their count.
+
+    A picker names a micrograph by its file name (``name_key``), the exposures by its path.
+    """
+    by_key = {name_key(name): shape for name, shape in shapes.items()}
+    reach, counted = np.zeros(2), 0
+    for picks in pickers:
+        size = np.array([by_key.get(name_key(m), (0, 0)) for m in picks.micrographs], dtype=np.float64)
+        if not len(picks) or not len(size):
+            continue
+        width_height = size[picks.micrograph][:, ::-1]  # (nx, ny) of each pick's micrograph
+        known = (width_height > 0).all(axis=1)
+        if known.any():
+            with np.errstate(invalid="ignore"):
+                reach = np.fmax(reach, np.nanmax(picks.centres[known, :2] / width_height[known], axis=0))
+            counted += int(known.sum())
+    return (float(reach[0]), float(reach[1])), counted
 
 
 def _jobs_micrographs(pickers: list[Picks], match_mode: str) -> ListedPixelSizes:
@@ -545,6 +592,8 @@ def read_picker_outputs(
     pickers, matching = _joined_micrographs(pickers, options.match_micrographs, given is not None, warn)
     names, ids = _micrograph_ids(pickers)
     mic_psize, psize_source = _pixel_sizes(names, options, given, pickers)
+    if options.mic_psize is not None:
+        psize_source = _given_source(pickers, options, given, warn)
     ranked_by, score_label, higher = _scores(pickers, options, warn)
     groups, centres, scores, input_of = _joined(pickers, ids, ranked_by, mic_psize)
     del ranked_by  # (views of the readers' arrays)

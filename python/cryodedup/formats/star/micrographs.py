@@ -14,10 +14,13 @@ from pathlib import Path
 from ...errors import CryodedupError
 from ...outputs import StrPath
 from ...records import dataclass
-from .file import Block, StarFile, Table
+from ...resolve.given_psize import Evidence, listed_evidence
+from .file import Block, StarFile, Table, is_number
 
 #: The column a RELION 3.1+ micrographs STAR gives the pixel size in (data_optics).
 PIXEL_SIZE_FIELD = "rlnMicrographPixelSize"
+#: The detector pixel size in data_optics (the micrographs' before any binning at motion correction).
+ORIGINAL_PIXEL_SIZE = "rlnMicrographOriginalPixelSize"
 #: The error for a STAR without a micrographs table.
 NOT_MICROGRAPHS_STAR = "no rlnMicrographName column (is this a micrographs STAR?)"
 
@@ -53,6 +56,25 @@ class MicrographsStar:
         table = star.table(block)
         return cls(star, block, table, table.column("rlnMicrographName"))
 
+    def evidence(self, given: float | None) -> list[Evidence]:
+        """The pixel sizes the file states, to check a typed one against (``resolve.given_psize``).
+
+        Its micrographs' (``rlnMicrographPixelSize``, or 3.0's detector and magnification) and
+        data_optics' detector pixel (``rlnMicrographOriginalPixelSize``), where it has them.
+        """
+        if given is None:
+            return []
+        place = f"in {self.star.path}"
+        try:
+            stated = listed_evidence(given, self.pixel_sizes().values(), PIXEL_SIZE_FIELD, place)
+        except CryodedupError:  # no micrograph pixel size in it: nothing to check against
+            stated = []
+        optics = self.star.block("optics")
+        if optics is None or ORIGINAL_PIXEL_SIZE not in (optics.labels or []):
+            return stated
+        original = [float(v) for v in self.star.table(optics).column(ORIGINAL_PIXEL_SIZE) if is_number(v)]
+        return stated + listed_evidence(given, original, ORIGINAL_PIXEL_SIZE, place, binned=True)
+
     def pixel_sizes(self) -> dict[str, float]:
         """Micrograph name -> pixel size in Å: data_optics (RELION 3.1+), or the detector and magnification (3.0)."""
         path, table = self.star.path, self.table
@@ -80,3 +102,8 @@ def micrograph_names(path: StrPath) -> list[str]:
 def micrograph_pixel_sizes(path: Path) -> dict[str, float]:
     """Micrograph name -> pixel size in Å, from a micrographs STAR (any RELION version)."""
     return MicrographsStar.read(path).pixel_sizes()
+
+
+def micrographs_evidence(path: StrPath, given: float | None) -> list[Evidence]:
+    """What a micrographs STAR says of the pixel size, to check a typed one against (``MicrographsStar.evidence``)."""
+    return MicrographsStar.read(path).evidence(given) if given is not None else []

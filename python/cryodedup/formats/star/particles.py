@@ -27,6 +27,7 @@ from ...outputs import StrPath, write_error
 from ...particle_set import AskOnePass, HalfSets, Images, Log, ParticleSet, PlacedSubsetWriter, ReaderOptions, Warn
 from ...records import dataclass
 from ...resolve.pixel_size import pixel_size_of_rows
+from ..micrograph_lists import list_evidence
 from .file import Table
 from .micrographs import micrograph_pixel_sizes
 from .particle_table import (
@@ -45,7 +46,14 @@ from .particle_table import (
     score_column,
 )
 from .particle_writer import Split, StarWriter, start_split, write_headers
-from .pixel_sizes import centres_in_angstrom, micrographs_list, pixel_size_plan, pixel_sizes_used, row_pixel_sizes
+from .pixel_sizes import (
+    centres_in_angstrom,
+    check_mic_psize,
+    micrographs_list,
+    pixel_size_plan,
+    pixel_sizes_used,
+    row_pixel_sizes,
+)
 from .tomograms import (
     CORNER,
     Tomograms,
@@ -172,9 +180,12 @@ def _read_star_files(
         if options.micrographs and options.mic_psize is None and tomograms is None
         else None
     )
+    # A typed pixel size checked before any output is written (a tomograms STAR is the tomography reader's to check).
+    stated = list_evidence(options.micrographs, options.mic_psize) if tomograms is None else []
+    given_sources = [check_mic_psize(part, options, stated, warn) for part in parts]
     rows = _Rows(parts, options, warn)
     split = start_split(parts, labels, one_pass, bool(higher), Path(outdir))
-    for k, part in enumerate(parts):
+    for k, (part, given_source) in enumerate(zip(parts, given_sources)):
         log(f"reading {part.path} ({part.star.size / 1e6:.1f} MB)", "info")
         listed = _listed_pixel_sizes(part, tomograms, mic_psizes)
         scan, found_by_name = _scan_input(part, score_label, options, listed, rows.wanted(part), split, labels, log)
@@ -195,7 +206,7 @@ def _read_star_files(
                 for scratch in split.files.values():
                     scratch.unlink(missing_ok=True)  # (the disk space, for the second pass's outputs)
         rows.add_columns(part, scan)
-        used, _ = pixel_sizes_used(part, scan.optics_groups, scan.key_names, options, listed, warn, needs)
+        used, _ = pixel_sizes_used(part, scan.optics_groups, scan.key_names, options, listed, warn, needs, given_source)
         rows.pixel_sizes.extend(vars(p) for p in used)
         rows.add(scan)
         comments = part.star.comment_lines.get(part.block.index, 0)

@@ -19,7 +19,9 @@ import cryodedup._core as _core
 from ...errors import CryodedupError
 from ...particle_set import ReaderOptions, Warn
 from ...records import dataclass
+from ...resolve.given_psize import MICROGRAPH_HINT, Evidence, check_given_psize, same_size
 from ...resolve.pixel_size import MIC_PSIZE, ListedPixelSizes, resolve_pixel_size
+from ..micrograph_lists import list_evidence
 from .file import Table, is_number
 from .micrographs import PIXEL_SIZE_FIELD
 from .particle_table import Needs, ParticleTable
@@ -74,6 +76,70 @@ def _optics_pixel_sizes(part: ParticleTable) -> dict[str, float]:
         **_optics_value(part.optics, "rlnMicrographOriginalPixelSize"),
         **_optics_value(part.optics, _mic_psize_label(part)),
     }
+
+
+#: The extracted particles' pixel size in data_optics: never the coordinates'.
+IMAGE_PIXEL_SIZE = "rlnImagePixelSize"
+#: The detector pixel size in data_optics.
+ORIGINAL_PIXEL_SIZE = "rlnMicrographOriginalPixelSize"
+#: Why a --mic-psize equal to a group's rlnImagePixelSize is refused.
+BINNED_AT_EXTRACTION = f"that group's {IMAGE_PIXEL_SIZE} (particles binned at extraction)"
+
+
+def optics_evidence(part: ParticleTable, given: float | None) -> list[Evidence]:
+    """What data_optics says of the micrograph pixel size, to check ``--mic-psize`` against.
+
+    Per optics group: ``rlnMicrographPixelSize`` (equal), ``rlnMicrographOriginalPixelSize``
+    (the detector pixel: the micrograph pixel is a binning of it), and, where the group's
+    ``rlnImagePixelSize`` differs from its micrograph pixel (particles binned at extraction),
+    that value as a trap. The rows' groups are not known before the scan: with groups of
+    different sizes the typed value must agree with one of them (the nearest one witnesses).
+    Tomograms (three coordinates) and coordinates in Å are not checked here.
+    """
+    if given is None or part.optics is None or part.columns.coords_in_angstrom or len(part.columns.coords) == 3:
+        return []
+    table = part.optics
+    mic, original, image = (
+        _numbers(table, label) for label in (PIXEL_SIZE_FIELD, ORIGINAL_PIXEL_SIZE, IMAGE_PIXEL_SIZE)
+    )
+    by_group = []
+    for group in _numbers(table, "rlnOpticsGroup"):
+        place = f"of optics group {group} in {part.path}"
+        micrograph = mic.get(group, original.get(group))
+        trap = None
+        if micrograph is not None and group in image and not same_size(image[group], micrograph):
+            trap = (image[group], BINNED_AT_EXTRACTION)
+        stated = [Evidence(mic[group], PIXEL_SIZE_FIELD, place, trap=trap)] if group in mic else []
+        if group in original:
+            stated.append(Evidence(original[group], ORIGINAL_PIXEL_SIZE, place, binned=True, trap=trap))
+        if stated:
+            by_group.append(stated)
+    if not by_group:
+        return []
+    return min(by_group, key=lambda stated: abs(np.log(stated[0].value / given)) if stated[0].value > 0 else np.inf)
+
+
+def check_mic_psize(part: ParticleTable, options: ReaderOptions, listed: list[Evidence], warn: Warn) -> str:
+    """Refuses a ``--mic-psize`` that data_optics or the ``--micrographs`` list (``listed``) contradicts.
+
+    Returns the summary's source of the typed value: ``--mic-psize``, or what it contradicts
+    when the user insists (``--insist-psize``, also warned).
+    """
+    given = options.mic_psize
+    evidence = optics_evidence(part, given) + listed
+    insisted = check_given_psize(MIC_PSIZE, given, evidence, options.insist_psize, MICROGRAPH_HINT)
+    if insisted is None:
+        return MIC_PSIZE
+    warn(f"{part.label}: {insisted.note}")
+    return insisted.source
+
+
+def _numbers(table: Table, label: str) -> dict[str, float]:
+    """The column ``label`` of data_optics by optics group label, where it holds a plain number."""
+    if label not in table.labels or "rlnOpticsGroup" not in table.labels:
+        return {}
+    pairs = zip(table.column("rlnOpticsGroup"), table.column(label))
+    return {group: float(value) for group, value in pairs if is_number(value)}
 
 
 def pixel_size_plan(
@@ -139,19 +205,21 @@ def pixel_sizes_used(
     mic_psizes: dict[str, float] | None,
     warn: Warn,
     needs: Needs,
+    given_source: str = MIC_PSIZE,
 ) -> UsedPixelSizes:
     """What micrograph pixel size was used for the rows of one input, and by optics group.
 
     ``groups_met`` are the distinct optics group numbers of the rows, ``names`` their
     micrographs. A pixel size the user must give is added to ``needs``; the warnings name
-    the groups that fall back to ``rlnMicrographOriginalPixelSize``.
+    the groups that fall back to ``rlnMicrographOriginalPixelSize``. ``given_source``: the
+    summary's source of ``--mic-psize`` (:func:`check_mic_psize`).
     """
     if part.columns.coords_in_angstrom:
         return [PixelSize(part.label, "all", None, "not needed: coordinates are in Å")], {}
     listed = None if mic_psizes is None else (lambda: _listed_used(part, names, options, mic_psizes))
     return resolve_pixel_size(
         options.mic_psize,
-        given=lambda value: ([PixelSize(part.label, "all", value, MIC_PSIZE)], {}),
+        given=lambda value: ([PixelSize(part.label, "all", value, given_source)], {}),
         listed=None if listed is None else _unless_warp(part, names, needs, listed),
         own=_unless_warp(part, names, needs, lambda: _optics_used(part, groups_met, warn, needs)),
     )
@@ -253,12 +321,14 @@ def row_pixel_sizes(
 ) -> tuple[np.ndarray, list[PixelSize]]:
     """The micrograph pixel size of every row of a table in memory, and what was used per group.
 
-    A pixel size the user must give is added to ``needs`` (NaN for those rows).
+    A pixel size the user must give is added to ``needs`` (NaN for those rows); a typed one
+    is checked first (:func:`check_mic_psize`).
     """
     n = keys.size
     group_label = part.columns.optics_group
     groups = numbers[group_label] if group_label and part.optics is not None else np.zeros(0)
-    used, by_group = pixel_sizes_used(part, np.unique(groups), names, options, mic_psizes, warn, needs)
+    given_source = check_mic_psize(part, options, list_evidence(options.micrographs, options.mic_psize), warn)
+    used, by_group = pixel_sizes_used(part, np.unique(groups), names, options, mic_psizes, warn, needs, given_source)
     if part.columns.coords_in_angstrom:
         return np.ones(n), used
     psize = resolve_pixel_size(

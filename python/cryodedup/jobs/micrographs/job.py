@@ -175,8 +175,13 @@ def _score(
 ) -> tuple[ScoringPlan, list[ShardScores]]:
     """The plan and the scores of its pairs: from the positions alone, an update's new pairs, or all by ``runner``."""
     if options.no_images and placement is not None:
-        return decide_without_images(mics, options, placement)
+        plan, scores = decide_without_images(mics, options, placement)
+        if plan.psize_note:
+            said(plan.psize_note, "warning")
+        return plan, scores
     plan = plan_scoring(mics, options, placement, store.known_layouts(mics.paths) if store else None)
+    if plan.psize_note:
+        said(plan.psize_note, "warning")
     if store is not None:
         return plan, [score_update(plan, options, store, said, progress_factory)]
     return plan, runner(plan, progress_factory)

@@ -20,6 +20,7 @@ from ...formats.microscope import Placement
 from ...formats.mrc import MrcLayout, mrc_layout
 from ...options.micrographs import ALL_PAIRS_UPTO, MicrographOptions
 from ...records import dataclass
+from ...resolve.given_psize import Evidence, check_given_psize
 
 #: The fewest binned pixels along a side that a comparison needs (the core's floor).
 MIN_BINNED = 8
@@ -151,6 +152,8 @@ class ScoringPlan:
     layouts: list[MrcLayout] | None = None
     # --candidates metadata: the pairs (acquisition positions, p < q) whose metadata place them close.
     pairs: np.ndarray | None = None
+    # --psize contradicted by the headers or the input and insisted on (--insist-psize): what the summary says.
+    psize_note: str | None = None
 
     @property
     def reach(self) -> int:
@@ -196,6 +199,7 @@ def plan_scoring(
     if len(headers.readable) < 2 or headers.shape is None:
         raise CryodedupError(f"{len(headers.readable)} readable micrograph(s): at least two are needed")
     shape = headers.shape
+    psize_note = checked_psize(mics, options, headers)
     psize = mics.psize or headers.psize
     if psize is not None and not (np.isfinite(psize) and psize > 0):
         raise CryodedupError(f"micrograph pixel size {psize} Å read from the input: expected > 0; give it with --psize")
@@ -217,7 +221,25 @@ def plan_scoring(
         pearson_min_z=min(options.min_z, 5.0),
         layouts=headers.layouts,
         pairs=placed_pairs(placement, headers.readable) if options.candidates == "metadata" and placement else None,
+        psize_note=psize_note,
     )
+
+
+def checked_psize(mics: Micrographs, options: MicrographOptions, headers: _Headers | None = None) -> str | None:
+    """Refuses a ``--psize`` that the input's pixel sizes or the first MRC header with one contradict.
+
+    Returns the summary's note when the user insists (``--insist-psize``). A header of exactly
+    1 Å is not taken as evidence: writers put it there when they know no pixel size.
+    """
+    evidence = list(mics.evidence)
+    if headers is not None and headers.psize is not None and headers.psize != 1.0 and headers.readable:
+        place = f"of {mics.paths[headers.readable[0]]}"
+        if len(headers.readable) > 1:
+            place += f" (the first of {len(headers.readable):,} micrographs)"
+        evidence.append(Evidence(headers.psize, "the MRC header's pixel size", place))
+    hint = "give the pixel size of the micrographs as they are (binned)"
+    insisted = check_given_psize("--psize", options.psize, evidence, options.insist_psize, hint)
+    return insisted.note if insisted else None
 
 
 @dataclass

@@ -24,7 +24,7 @@ from ...formats.microscope import Placement
 from ...formats.mrc import map_mrc, mrc_layout
 from ...options import MicrographOptions
 from ...records import dataclass
-from .plan import ScoringPlan, acquisition_order, candidate_pairs, placed_pairs
+from .plan import ScoringPlan, acquisition_order, candidate_pairs, checked_psize, placed_pairs
 
 #: Batches of images read while the pairs of an earlier one are compared.
 READ_AHEAD = 2
@@ -80,6 +80,7 @@ def decide_without_images(
         batch=options.batch,
         pearson_min_z=options.min_z,
         pairs=pairs,
+        psize_note=checked_psize(mics, options),
     )
     scores = {"pairs": order[pairs].reshape(-1, 2), "z": empty, "dy": empty, "dx": empty}
     scores.update(pearson=empty, overlap=empty)

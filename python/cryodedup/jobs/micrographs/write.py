@@ -254,6 +254,7 @@ def _summary(
         "order": plan.rule,
         "root": str(mics.root) if mics.root else None,
         "pixel_size_A": round(binned_psize / binning, 4),
+        **({"pixel_size_insisted": plan.psize_note} if plan.psize_note else {}),
         "bin": binning,
         "binned_pixel_size_A": round(binned_psize, 3),
         "band_A": {"lowpass": round(band[0], 1), "highpass": round(band[1], 1)},

@@ -1,0 +1,191 @@
+"""A pixel size the user typed (``--mic-psize``, ``--psize``), checked against what the run reads anyway.
+
+Every reader gathers the pixel sizes its files state (:class:`Evidence`: the MRC headers, an
+optics table, a micrographs STAR, CryoSPARC's ``psize_A`` fields) and :func:`check_given_psize`
+refuses a typed value that contradicts one of them, in one line naming both values and their
+sources, unless the user insists (``--insist-psize``); the summary then says so. What counts
+as agreement (docs/design.md section 2, "Centres"):
+
+- a micrograph pixel size (``rlnMicrographPixelSize``, an MRC header, ``psize_A``): equal within
+  :data:`TOLERANCE`;
+- a detector pixel size (``rlnMicrographOriginalPixelSize``): the micrograph pixel is the
+  detector's times the binning at motion correction, from 1 to :data:`MAX_BINNING` (within
+  :data:`TOLERANCE`), never smaller;
+- and never the particles' pixel size (``rlnImagePixelSize``) where it differs from the
+  micrograph's: particles binned at extraction (:attr:`Evidence.trap`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+
+from ..errors import CryodedupError
+from ..records import dataclass
+
+#: Relative difference within which two pixel sizes agree: rounding to two or three digits and
+#: a recalibration (1-3 %) agree; the slips seen (a binning of 2 to 8, a decimal point) differ by 2x or more.
+TOLERANCE = 0.05
+#: The largest binning at motion correction that counts as agreeing with the detector pixel
+#: (RELION's --bin_factor, super-resolution 2x times a further 4x for screening).
+MAX_BINNING = 8.0
+#: Picks reaching beyond this many times their micrograph's width or height are not in its pixels.
+FAR = 1.5
+#: Picks that all lie within this fraction of their micrographs' width and height are not in their pixels
+#: (binned 2x: within 50 %) ...
+SQUEEZED = 0.55
+#: ... when there are at least this many (20 picks spread at random all fall there with chance 0.55^40, 4e-11).
+SQUEEZED_PICKS = 20
+#: What to give instead of a contradicted --mic-psize.
+MICROGRAPH_HINT = "give the pixel size of the micrographs the coordinates were picked on"
+#: The option that lets the user insist on a value that contradicts the files.
+INSIST = "--insist-psize"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A pixel size the run reads from its files, to check a typed one against.
+
+    ``name`` says what it is (``rlnMicrographPixelSize``, ``the MRC header``) and ``place``
+    where (``of optics group 1 in particles.star``); ``binned``: a detector pixel, which the
+    micrograph pixel may be any binning of (1 to :data:`MAX_BINNING`);
+    ``trap``: a value the typed one must not equal and why
+    (``(3.54, "that group's rlnImagePixelSize (particles binned at extraction)")``).
+    """
+
+    value: float
+    name: str
+    place: str
+    binned: bool = False
+    trap: tuple[float, str] | None = None
+
+
+def same_size(a: float, b: float) -> bool:
+    """Whether two pixel sizes agree within :data:`TOLERANCE`."""
+    return abs(a - b) <= TOLERANCE * min(a, b)
+
+
+def agrees(given: float, evidence: Evidence) -> bool:
+    """Whether the typed pixel size ``given`` agrees with ``evidence``."""
+    if evidence.trap is not None and same_size(given, evidence.trap[0]):
+        return False
+    if not evidence.binned:
+        return same_size(given, evidence.value)
+    return evidence.value * (1 - TOLERANCE) <= given <= evidence.value * MAX_BINNING * (1 + TOLERANCE)
+
+
+def usable(value: object) -> bool:
+    """Whether a pixel size read from a file can witness: a finite number > 0."""
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+def contradiction(given: float, evidence: Evidence) -> str:
+    """What the typed value contradicts, and what it looks like (a detector pixel, a decimal slip)."""
+    what = " (the detector pixel)" if evidence.binned else ""
+    text = f"contradicts {evidence.name} {evidence.value:g} Å{what} {evidence.place}"
+    if evidence.trap is not None and same_size(given, evidence.trap[0]) and evidence.binned:
+        # The detector pixel binned at motion correction would give the same value: a micrographs STAR tells.
+        binning = f"{given / evidence.value:.2g}x"
+        return (
+            f"{text}: {given:g} is {evidence.trap[1]}; were the movies binned {binning} at motion correction "
+            "instead, the micrographs STAR given with --micrographs shows it"
+        )
+    if evidence.trap is not None and same_size(given, evidence.trap[0]):
+        return f"{text}: {given:g} is {evidence.trap[1]}"
+    if evidence.binned:
+        return f"{text}: a micrograph pixel is 1 to {MAX_BINNING:g} times the detector's"
+    return text + _looks_like(given, evidence.value)
+
+
+def _looks_like(given: float, value: float) -> str:
+    """A hint when ``value`` is a whole multiple or a power of ten of ``given`` (the slips seen)."""
+    ratio = value / given if value > given else given / value
+    tens = round(math.log10(ratio))
+    if tens >= 1 and same_size(ratio, 10.0**tens):
+        return f": a decimal slip? ({max(given, value):g} is {10**tens:g} x {min(given, value):g})"
+    whole = round(ratio)
+    if whole >= 2 and same_size(ratio, whole) and value > given:
+        return f": {value:g} is {whole} x {given:g} (is {given:g} the detector pixel of micrographs binned {whole}x?)"
+    return ""
+
+
+def listed_evidence(
+    given: float | None, values: Iterable[float], name: str, place: str, binned: bool = False
+) -> list[Evidence]:
+    """The evidence of a column that gives several micrographs a pixel size (a micrographs STAR, exposures).
+
+    With several distinct values, the typed one must agree with one of them (the run may use
+    only some of the micrographs): the one nearest to it witnesses.
+    """
+    distinct = sorted({float(v) for v in values if usable(float(v))})
+    if given is None or not distinct:
+        return []
+    nearest = min(distinct, key=lambda v: abs(math.log(v / given)))
+    return [Evidence(nearest, name, place, binned)]
+
+
+@dataclass(frozen=True)
+class Insisted:
+    """A typed pixel size the user insisted on (``--insist-psize``), and what it contradicts."""
+
+    option: str
+    given: float
+    contradicts: str
+
+    @property
+    def note(self) -> str:
+        """The warning and the summary's words (``--mic-psize 3.54 Å insisted on (--insist-psize); it ...``)."""
+        return f"{self.option} {self.given:g} Å insisted on ({INSIST}); it {self.contradicts}"
+
+    @property
+    def source(self) -> str:
+        """The summary's source of the pixel size (``3.54 Å from`` this)."""
+        return f"{self.option}, insisted on ({INSIST}) though it {self.contradicts}"
+
+
+def extent_contradiction(reach: tuple[float, float], picks: int, place: str) -> str | None:
+    """What picks' extent says against their pixel size: far beyond their micrographs, or all in a corner.
+
+    ``reach``: the largest x / width and y / height of the picks (in pixels of the typed size)
+    on micrographs whose size in pixels is known (``place`` says where from). Beyond
+    :data:`FAR` times the micrograph, the picks were made in smaller pixels; all within
+    :data:`SQUEEZED` of it (at least :data:`SQUEEZED_PICKS` picks), in larger ones.
+    """
+    largest = max(reach)
+    if largest > FAR:
+        return (
+            f"contradicts the micrographs' size ({place}): the picks reach {largest:.1f} times their width or height "
+            "(picked in smaller pixels?)"
+        )
+    if picks >= SQUEEZED_PICKS and 0 < largest < SQUEEZED:
+        return (
+            f"contradicts the micrographs' size ({place}): all {picks:,} picks lie within {largest:.0%} of their width "
+            "and height (picked in larger pixels?)"
+        )
+    return None
+
+
+def check_given_psize(
+    option: str, given: float | None, evidence: list[Evidence], insist: bool, hint: str, more: Sequence[str] = ()
+) -> Insisted | None:
+    """Refuses a typed pixel size that contradicts ``evidence``, or says what it contradicts when the user insists.
+
+    Returns None when ``given`` is None or agrees with all. ``more``: other contradictions,
+    worded (:func:`extent_contradiction`). ``hint`` says what to give instead (``give the
+    micrograph pixel size``).
+    """
+    if given is None:
+        return None
+    evidence = [e for e in evidence if usable(e.value)]
+    if any(not e.binned and e.trap is None and agrees(given, e) for e in evidence):
+        # A micrograph pixel size that agrees (a micrographs STAR's) shows the value is no trap:
+        # the particles' pixel equals the micrographs' where motion correction binned the movies.
+        evidence = [replace(e, trap=None) for e in evidence]
+    against = next((contradiction(given, e) for e in evidence if not agrees(given, e)), None)
+    against = against or next(iter(more), None)
+    if against is None:
+        return None
+    if not insist:
+        raise CryodedupError(f"{option} {given:g} Å {against}; {hint}, or {INSIST} to use {given:g}")
+    return Insisted(option, given, against)

@@ -1,0 +1,117 @@
+"""Issue 54 item 1: a --psize that the MRC headers or the input list contradict is refused.
+
+The seen cases: ``micrographs 'mics/*.mrc' --psize 1.37`` on bin-8 K3 micrographs whose
+headers say 10.96 Å (1.37 Å is the detector pixel): 43 of 52 rejected where 4 are re-exposures;
+``--psize 1.096`` (a decimal slip): 44 rejected.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cryodedup.cli import main
+from fixtures.synthetic import write_cs, write_mrc
+from helpers import NO_SHARED_DATA, SHARED_DATA, write_star
+
+REAL = SHARED_DATA / "micrographs"
+
+
+@pytest.fixture(scope="module")
+def micrographs(tmp_path_factory):
+    """Four noise micrographs whose headers say 4 Å, and four whose headers say 1 Å (the placeholder)."""
+    rng = np.random.default_rng(0)
+    folders = {}
+    for psize in (4.0, 1.0):
+        folder = tmp_path_factory.mktemp(f"mics{psize:g}")
+        for k in range(4):
+            write_mrc(folder / f"m{k}.mrc", rng.normal(size=(128, 128)).astype(np.float32), psize)
+        folders[psize] = sorted(map(str, folder.glob("*.mrc")))
+    return folders
+
+
+def run(inputs, out, *options):
+    return CliRunner().invoke(main, ["micrographs", *map(str, inputs), "-o", str(out), "--bin", "1", *options])
+
+
+def one_error_line(result) -> str:
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize("psize", ["4", "4.19", "3.82"])
+def test_a_value_within_5_percent_of_the_header_agrees(micrographs, tmp_path, psize):
+    result = run(micrographs[4.0], tmp_path / "out", "--psize", psize, "--json")
+    assert result.exit_code == 0, result.output
+    assert "pixel_size_insisted" not in json.loads(result.output[result.output.index("{") :])
+
+
+@pytest.mark.parametrize(
+    ("psize", "hint"), [("2", "4 is 2 x 2"), ("0.4", "a decimal slip? (4 is 10 x 0.4)"), ("4.3", "")]
+)
+def test_a_value_the_headers_contradict_is_refused(micrographs, tmp_path, psize, hint):
+    line = one_error_line(run(micrographs[4.0], tmp_path / "out", "--psize", psize))
+    assert f"--psize {psize} Å contradicts the MRC header's pixel size 4 Å of {micrographs[4.0][0]}" in line
+    assert hint in line and line.endswith(f"or --insist-psize to use {psize}")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_header_of_1_angstrom_is_no_evidence(micrographs, tmp_path):
+    # Writers put 1 Å where they know no pixel size: the typed value is taken.
+    assert run(micrographs[1.0], tmp_path / "out", "--psize", "4").exit_code == 0
+
+
+def test_insisting_runs_and_the_summary_says_so(micrographs, tmp_path):
+    result = run(micrographs[4.0], tmp_path / "out", "--psize", "2", "--insist-psize", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output[result.output.index("{") :])
+    assert summary["pixel_size_A"] == 2.0
+    note = summary["pixel_size_insisted"]
+    assert note.startswith("--psize 2 Å insisted on (--insist-psize); it contradicts the MRC header's pixel size 4 Å")
+    assert note in summary["warnings"]
+    shown = run(micrographs[4.0], tmp_path / "out2", "--psize", "2", "--insist-psize")
+    assert "Pixel size" in shown.output and "insisted on" in shown.output
+
+
+def test_a_micrographs_star_input_contradicts(micrographs, tmp_path):
+    star = write_star(
+        tmp_path / "micrographs.star",
+        ["rlnMicrographName", "rlnOpticsGroup"],
+        [[name, 1] for name in micrographs[1.0]],
+        optics=[[1, "og", 3.0]],
+        optics_labels=["rlnOpticsGroup", "rlnOpticsGroupName", "rlnMicrographPixelSize"],
+        block="micrographs",
+    )
+    line = one_error_line(run([star], tmp_path / "out", "--psize", "6"))
+    assert f"--psize 6 Å contradicts rlnMicrographPixelSize 3 Å in {star}" in line
+    assert run([star], tmp_path / "ok", "--psize", "3").exit_code == 0
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason=NO_SHARED_DATA)
+@pytest.mark.parametrize(("psize", "hint"), [("1.37", "10.96 is 8 x 1.37"), ("1.096", "a decimal slip?")])
+def test_real_bin8_micrographs_refuse_the_detector_pixel_and_a_decimal_slip(tmp_path, psize, hint):
+    # Before: binning 9 instead of 1 and 43 (1.37) or 44 (1.096) of 52 micrographs rejected.
+    mics = sorted(REAL.glob("*.mrc"))
+    assert len(mics) == 52
+    line = one_error_line(run(mics, tmp_path / "out", "--psize", psize, "--target-psize", "11"))
+    assert f"--psize {psize} Å contradicts the MRC header's pixel size 10.96 Å of {mics[0]}" in line
+    assert "(the first of 52 micrographs)" in line and hint in line
+
+
+def test_cryosparc_exposures_input_contradicts(micrographs, tmp_path):
+    # Exposures of the 1 Å-header micrographs (no evidence there) saying 0.83 Å: --psize 1.66 is refused.
+    exposures = np.zeros(
+        4, dtype=[("uid", "<u8"), ("micrograph_blob/path", "S200"), ("micrograph_blob/psize_A", "<f4")]
+    )
+    exposures["uid"] = [11, 12, 13, 14]
+    exposures["micrograph_blob/path"] = [name.encode() for name in micrographs[1.0]]
+    exposures["micrograph_blob/psize_A"] = 0.83
+    write_cs(tmp_path / "J3_exposures.cs", exposures)
+    line = one_error_line(run([tmp_path / "J3_exposures.cs"], tmp_path / "out", "--psize", "1.66"))
+    assert f"--psize 1.66 Å contradicts micrograph_blob/psize_A 0.83 Å in {tmp_path / 'J3_exposures.cs'}" in line
+    assert run([tmp_path / "J3_exposures.cs"], tmp_path / "ok", "--psize", "0.83").exit_code == 0

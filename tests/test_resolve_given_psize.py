@@ -1,0 +1,134 @@
+"""Issue 54 item 1: what counts as a typed pixel size agreeing with the files (resolve/given_psize.py).
+
+Hand-worked cases of docs/design.md section 2 ("Centres"): equal within 5 %, a detector pixel
+binned 1 to 8 times at motion correction, never the particles' pixel size where extraction binned.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cryodedup.errors import CryodedupError
+from cryodedup.resolve.given_psize import (
+    Evidence,
+    agrees,
+    check_given_psize,
+    extent_contradiction,
+    listed_evidence,
+)
+
+MIC = Evidence(0.885, "rlnMicrographPixelSize", "of optics group 1 in p.star")
+DETECTOR = Evidence(0.885, "rlnMicrographOriginalPixelSize", "of optics group 1 in p.star", binned=True)
+TRAPPED = Evidence(
+    0.885,
+    "rlnMicrographOriginalPixelSize",
+    "of optics group 1 in p.star",
+    binned=True,
+    trap=(3.54, "that group's rlnImagePixelSize (particles binned at extraction)"),
+)
+
+
+@pytest.mark.parametrize(
+    ("given", "evidence", "expected"),
+    [
+        (0.885, MIC, True),
+        (0.89, MIC, True),  # rounded to two digits: 0.6 %
+        (0.929, MIC, True),  # 4.97 % above
+        (0.93, MIC, False),  # 5.08 % above
+        (0.843, MIC, True),  # 0.885 is 4.98 % above it
+        (0.842, MIC, False),
+        (1.77, MIC, False),  # a micrograph pixel is equal, never binned
+        (0.885, DETECTOR, True),  # no binning at motion correction
+        (1.77, DETECTOR, True),  # binned 2x (super-resolution)
+        (1.3275, DETECTOR, True),  # binned 1.5x (Fourier cropping)
+        (7.08, DETECTOR, True),  # binned 8x
+        (7.4, DETECTOR, True),  # 8.36x: within 5 % of 8x
+        (7.5, DETECTOR, False),  # 8.47x
+        (0.5, DETECTOR, False),  # smaller than the detector pixel
+        (0.85, DETECTOR, True),  # 4 % below: a recalibration
+        (3.54, DETECTOR, True),  # 4x the detector pixel: motion correction may have binned 4x ...
+        (3.54, TRAPPED, False),  # ... but not where 3.54 is the particles' pixel of a binned extraction
+        (3.6, TRAPPED, False),
+        (1.77, TRAPPED, True),
+    ],
+)
+def test_what_agrees(given, evidence, expected):
+    assert agrees(given, evidence) is expected
+
+
+def test_agreeing_or_absent_values_pass_silently():
+    assert check_given_psize("--mic-psize", 1.77, [MIC, DETECTOR][1:], False, "give it") is None
+    assert check_given_psize("--mic-psize", None, [MIC], False, "give it") is None
+    bad = Evidence(float("nan"), "rlnMicrographPixelSize", "in x")  # a file's NaN or 0 witnesses nothing
+    assert check_given_psize("--mic-psize", 1.0, [bad, Evidence(0.0, "x", "in y")], False, "give it") is None
+
+
+def test_the_trap_is_refused_in_one_line_naming_both_values_and_sources():
+    with pytest.raises(CryodedupError) as err:
+        check_given_psize("--mic-psize", 3.54, [TRAPPED], False, "give the micrograph pixel size")
+    message = str(err.value)
+    assert message == (
+        "--mic-psize 3.54 Å contradicts rlnMicrographOriginalPixelSize 0.885 Å (the detector pixel) of optics "
+        "group 1 in p.star: 3.54 is that group's rlnImagePixelSize (particles binned at extraction); were the "
+        "movies binned 4x at motion correction instead, the micrographs STAR given with --micrographs shows it; "
+        "give the micrograph pixel size, or --insist-psize to use 3.54"
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "hint"),
+    [
+        (1.37, "10.96 is 8 x 1.37 (is 1.37 the detector pixel of micrographs binned 8x?)"),
+        (1.096, "a decimal slip? (10.96 is 10 x 1.096)"),
+        (109.6, "a decimal slip? (109.6 is 10 x 10.96)"),
+        (3.0, "contradicts the MRC header's pixel size 10.96 Å of m.mrc;"),  # 3.65x: no hint
+    ],
+)
+def test_a_header_contradicted_says_what_the_value_looks_like(given, hint):
+    header = Evidence(10.96, "the MRC header's pixel size", "of m.mrc")
+    with pytest.raises(CryodedupError, match="or --insist-psize") as err:
+        check_given_psize("--psize", given, [header], False, "give the micrographs' pixel size")
+    assert hint in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_a_micrograph_pixel_size_that_agrees_lifts_the_trap():
+    # Motion correction binned 4x and extraction kept the pixel: the micrographs STAR says 3.54 Å.
+    listed = Evidence(3.54, "rlnMicrographPixelSize", "in micrographs_ctf.star")
+    assert check_given_psize("--mic-psize", 3.54, [TRAPPED, listed], False, "give it") is None
+    with pytest.raises(CryodedupError, match="contradicts rlnMicrographPixelSize 3.54 Å in micrographs_ctf.star"):
+        check_given_psize("--mic-psize", 0.885, [TRAPPED, listed], False, "give it")
+
+
+def test_insisting_returns_what_was_contradicted():
+    insisted = check_given_psize("--mic-psize", 3.54, [MIC, TRAPPED], True, "give it")
+    assert insisted is not None
+    assert insisted.note.startswith("--mic-psize 3.54 Å insisted on (--insist-psize); it contradicts rlnMicrographPix")
+    assert insisted.source.startswith("--mic-psize, insisted on (--insist-psize) though it contradicts")
+
+
+def test_a_list_of_several_sizes_is_agreed_with_by_one_of_them():
+    # Two optics groups of micrographs, 0.885 and 1.06 Å: either value agrees; 1.37 agrees with neither.
+    values = [0.885, 0.885, 1.06, 0.0]
+    assert listed_evidence(1.06, values, "rlnMicrographPixelSize", "in m.star")[0].value == 1.06
+    assert listed_evidence(0.9, values, "rlnMicrographPixelSize", "in m.star")[0].value == 0.885
+    assert listed_evidence(None, values, "rlnMicrographPixelSize", "in m.star") == []
+    evidence = listed_evidence(1.37, values, "rlnMicrographPixelSize", "in m.star")
+    with pytest.raises(CryodedupError, match="contradicts rlnMicrographPixelSize 1.06 Å in m.star"):
+        check_given_psize("--mic-psize", 1.37, evidence, False, "give it")
+
+
+@pytest.mark.parametrize(
+    ("reach", "picks", "expected"),
+    [
+        ((0.97, 0.93), 1000, None),  # picks over the whole micrograph
+        ((1.4, 0.9), 1000, None),  # within 1.5x: boxes at the edge
+        ((4.0, 3.9), 1000, "the picks reach 4.0 times their width or height"),  # picked on a 4x finer grid
+        ((0.5, 0.49), 1000, "all 1,000 picks lie within 50% of their width and height"),  # binned 2x
+        ((0.5, 0.49), 19, None),  # too few picks to say
+        ((0.0, 0.0), 0, None),  # no micrograph of known size
+    ],
+)
+def test_the_extent_of_picks(reach, picks, expected):
+    found = extent_contradiction(reach, picks, "micrograph_blob/shape in e.cs")
+    assert found is None if expected is None else expected in found
