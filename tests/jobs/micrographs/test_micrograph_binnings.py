@@ -182,6 +182,6 @@ def test_real_set_exactly_its_four_reexposures_or_refused_at_every_binning(tmp_p
 @pytest.mark.real_data
 def test_real_set_at_the_detector_pixel_is_not_trusted(tmp_path):
     # --psize 1.37 (the unbinned pixel, 8 x too small): binned 9, 98.6 Å per pixel in truth.
-    summary, _ = screen(shared_file("micrographs"), tmp_path, "--psize", "1.37", files="*.mrc")
+    summary, _ = screen(shared_file("micrographs"), tmp_path, "--psize", "1.37", "--insist-psize", files="*.mrc")
     assert not summary["verdict"]["trusted"] and "margin of x1.0" in summary["verdict"]["why"]
     assert any("cannot be trusted" in w and "--psize" in w for w in summary["warnings"])
