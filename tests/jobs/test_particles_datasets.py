@@ -12,6 +12,7 @@ from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
 from cryodedup.jobs.particles import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
+from cryodedup.report.summary import particle_rows
 from cryodedup.resolve.datasets import disagreement
 from helpers import shared_file, write_star
 
@@ -70,6 +71,8 @@ def test_datasets_labelled_apart_never_match(tmp_path):
     assert summary["micrographs"] == 2
     assert summary["datasets"]["names_kept_apart"] == 1
     assert summary["datasets"]["labels"] == {"first": [str(a)], "second": [str(b)]}
+    row = dict(particle_rows(summary))["Datasets"]
+    assert "first: a.star" in row and "1 tomogram name of one dataset also in another: kept apart" in row
 
 
 def test_same_dataset_labels_still_match(tmp_path):

@@ -42,6 +42,7 @@ def particle_rows(s: dict) -> list[Row]:
         ("Rejected", f"{s['rejected']:,} ({pct:.1f} %)"),
         (f"{unit.capitalize()}s", f"{s['micrographs']:,}"),
         *in_tomograms(matching_rows(s.get("micrograph_matching"), unit), unit),
+        *dataset_rows(s.get("datasets"), unit),
         ("Minimum distance", f"{distance_text(s)} ({s['mode']})"),
     ]
     psize_label = "Coordinate pixel size" if s.get("tomography") else "Micrograph pixel size"
@@ -289,6 +290,16 @@ def _seconds(value: float) -> str:
 def matching_rows(matching: dict | None, unit: str = "micrograph") -> list[Row]:
     """How micrographs (or tomograms, ``unit``) of different inputs were matched, as one row."""
     return [(f"{unit.capitalize()} matching", matching_text(matching))] if matching else []
+
+
+def dataset_rows(datasets: dict | None, unit: str = "micrograph") -> list[Row]:
+    """The inputs of each dataset (``--dataset``) and how many names several datasets share, as one row."""
+    if not datasets:
+        return []
+    lines = [f"{label}: {', '.join(input_labels(files))}" for label, files in datasets["labels"].items()]
+    apart = datasets["names_kept_apart"]
+    lines.append(f"{apart:,} {unit} name{'s' * (apart != 1)} of one dataset also in another: kept apart")
+    return [("Datasets", "\n".join(lines))]
 
 
 def pixel_size_rows(pixel_sizes: list[dict], several_inputs: bool, label: str = "Micrograph pixel size") -> list[Row]:
