@@ -212,7 +212,7 @@ def oracle_priority(levels, keep, by, scores=None, higher_is_better=True):
     """The groups a brute-force decision's priority levels decided: (groups, by priority,
     against the score). A group is a kept row and the rows it suppressed; priority decided it
     when one of those has a higher level than the kept row, against the score when such a
-    row also has the better score (a real one; ties to the lower row). Without ``scores``,
+    row also has a strictly better score (a real one; a tie is not against it, issue 54). Without ``scores``,
     against the score is 0."""
     decided = {}  # kept row -> [by priority, against the score]
     sign = 1.0 if higher_is_better else -1.0
@@ -224,5 +224,5 @@ def oracle_priority(levels, keep, by, scores=None, higher_is_better=True):
             group[0] = True
             if scores is not None and math.isfinite(scores[row]):
                 theirs, ours = sign * scores[row], sign * scores[kept_by]
-                group[1] |= not math.isfinite(ours) or theirs > ours or (theirs == ours and row < kept_by)
+                group[1] |= not math.isfinite(ours) or theirs > ours
     return len(decided), sum(g[0] for g in decided.values()), sum(g[1] for g in decided.values())

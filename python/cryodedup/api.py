@@ -78,7 +78,10 @@ def remove_duplicates(
         first: their particles win groups of duplicates whatever the scores; in a copick
         project, pick sets as ``"user/session"``, a user for all its sessions, or positions),
         ``same_image`` (``"warn"``, ``"reject"`` or ``"ignore"``: one particle image in two
-        rows, from ``rlnImageName`` or ``blob/path`` + ``blob/idx``, in files and in memory).
+        rows, from ``rlnImageName`` or ``blob/path`` + ``blob/idx``, in files and in memory),
+        ``datasets`` (a list of ``"INPUT=LABEL"``: inputs of separate datasets, whose micrographs
+        and tomograms never match across labels; inputs of one dataset that share a name must
+        agree on its detector pixel size, voltage, aberration, tilt-series pixel size).
 
     Returns
     -------

@@ -128,7 +128,7 @@ PARTICLES = Command(
     [
         (
             "Distance and pixel size",
-            ["--min-dist", "--min-dist-z", "--mic-psize", "--micrographs", "--match-micrographs"],
+            ["--min-dist", "--min-dist-z", "--mic-psize", "--micrographs", "--match-micrographs", "--dataset"],
         ),
         (
             "Ranking",

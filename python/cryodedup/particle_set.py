@@ -111,6 +111,19 @@ class Images:
         return _core.image_keys(self.runs, self.indices)
 
 
+@dataclass
+class ParticleNames:
+    """Each row's particle name (RELION's ``rlnTomoParticleName``), read only when asked for.
+
+    ``read()`` gives each row's name id (int64, -1 for a row of an input without the column)
+    and the names by id: a second read of the column, for the check of names that collide
+    (:mod:`cryodedup.algo.particle_names`).
+    """
+
+    label: str
+    read: Callable[[], tuple[np.ndarray, list[str]]]
+
+
 @dataclass(frozen=True)
 class OnePass:
     """The job's leave to a reader to decide while it scans, and the rule to decide by.
@@ -265,6 +278,14 @@ class ParticleSet:
     images : Images or None
         Each row's particle image (the same image twice, docs/design.md section 2); None
         when the inputs do not name their images or ``--same-image ignore``.
+    particle_names : ParticleNames or None
+        Each row's particle name (``rlnTomoParticleName``), for several inputs of which one
+        has the column; None otherwise.
+    identities : list of dict, or None
+        Per input, what its files say a micrograph name stands for (the optics table's
+        detector pixel size, voltage, ...: ``resolve.datasets.IDENTITY_FIELDS``, each field's
+        distinct values); None where the reader does not read them. Inputs that share a
+        micrograph's name must agree on them (``resolve.datasets.check_shared_names``).
     coverage : numpy.ndarray of bool, shape (n_micrographs, n_inputs), or None
         Whether input k ran on micrograph g (a picker's job names the micrographs it picked,
         even those where it found nothing); None when the inputs do not say, and each input
@@ -303,6 +324,8 @@ class ParticleSet:
     species_radii: dict[str, float] = field(default_factory=dict)
     images: Images | None = None
     pick_sets: bool = False
+    identities: list[dict[str, tuple[float, ...]]] | None = None
+    particle_names: ParticleNames | None = None
 
     @classmethod
     def names_only(

@@ -102,12 +102,16 @@ def preferred_inputs(
 
 
 def _inputs_named(
-    value: str | os.PathLike | int, inputs: Sequence[Path], is_pattern: Callable[[Path], bool]
+    value: str | os.PathLike | int,
+    inputs: Sequence[Path],
+    is_pattern: Callable[[Path], bool],
+    flag: str = "--prefer",
 ) -> list[int]:
+    """The inputs ``value`` names (see :func:`preferred_inputs`); ``flag``: the option naming them, for errors."""
     text = str(value)
     if not text.strip():
         raise CryodedupError(
-            f"--prefer {text!r}: an empty value names no input; give an input's path, its position, "
+            f"{flag} {text!r}: an empty value names no input; give an input's path, its position, "
             "or a folder that holds inputs"
         )
     for k, path in enumerate(inputs):
@@ -131,9 +135,14 @@ def _inputs_named(
     missing = "" if os.path.exists(text) or text.strip().isdigit() else " (no such file or folder)"
     listed = ", ".join(f"{k + 1}: {p}" for k, p in enumerate(inputs))
     raise CryodedupError(
-        f"--prefer {text}: not one of the inputs{missing}; give an input's path as given, its position, or a folder "
+        f"{flag} {text}: not one of the inputs{missing}; give an input's path as given, its position, or a folder "
         f"that holds inputs ({listed})"
     )
+
+
+def inputs_named(value: str, inputs: Sequence[Path], is_pattern: Callable[[Path], bool], flag: str) -> list[int]:
+    """The inputs an option's value names, as ``--prefer`` names them: a path as given, a position, a folder."""
+    return _inputs_named(value, inputs, is_pattern, flag)
 
 
 def _matched_by(file: str, pattern: Path) -> bool:
@@ -264,14 +273,17 @@ def priority_summary(
     counts: PriorityCounts | None,
     removed: np.ndarray | None = None,
     scored: bool = True,
+    tied: int = 0,
 ) -> dict:
     """The inputs in their order of priority (``--prefer``), and which priority decided how many groups.
 
     ``counts`` are the core's (``DedupResult.priority``): a group is a kept row and the rows
     it suppressed; priority decided it when one of those rows has a lower priority (higher
     level) than the kept one, else the score did; ``against_score`` (with ``scored``) counts
-    the groups decided by priority where a less preferred row had the better score: where
-    ``--prefer`` changed which pick was kept, not only agreed with the score.
+    the groups decided by priority where a less preferred row had a strictly better score:
+    where ``--prefer`` overruled the score, not only agreed with it; ``tied`` (shown when not 0)
+    the groups decided by priority between rows tied on the score (:func:`tied_groups`),
+    where the score had no choice.
 
     Under ``--remove-entirely`` (``removed``: the particles removed of each input) no group
     has a winner (every particle with a duplicate goes, whatever its level): the summary says
@@ -299,4 +311,51 @@ def priority_summary(
     }
     if scored:
         out["against_score"] = int(against)
+    if tied:
+        out["tied_on_score"] = int(tied)
     return out
+
+
+@dataclass(frozen=True)
+class Ties:
+    """Groups of duplicates whose kept row and a row it suppressed (of another input) tie on the score.
+
+    Attributes
+    ----------
+    by_input_order : int
+        Such groups where the two rows are of one priority level (or there is no ``--prefer``):
+        the order of the inputs chose the row kept, nobody's rule.
+    by_priority : int
+        Such groups where ``--prefer`` put the kept row's input first: the score had no
+        choice, so these are not groups the score would have given to another pick.
+    """
+
+    by_input_order: int
+    by_priority: int
+
+
+def tied_groups(
+    suppressed_by: np.ndarray, scores: np.ndarray, input_of: np.ndarray, levels: np.ndarray | None = None
+) -> Ties:
+    """The groups of duplicates decided between rows of two inputs that tie on ``scores``.
+
+    ``suppressed_by``: each row's kept duplicate (-1: none), as the core's walk gives it;
+    ``levels``: each input's priority level (``--prefer``), None without one. Two scores tie
+    when equal, or both not finite (no score: both rank last). Rows of one input that tie are
+    ranked by their order in it and not counted: that is the input's own order. Only the
+    rejected rows are looked at (a few per cent of a run: about 3 ms for a million rows).
+    """
+    rejected = np.flatnonzero(suppressed_by >= 0)
+    kept = suppressed_by[rejected]
+    theirs, ours = scores[rejected], scores[kept]
+    tied = (theirs == ours) | (~np.isfinite(theirs) & ~np.isfinite(ours))
+    tied &= input_of[rejected] != input_of[kept]
+    if not tied.any():
+        return Ties(0, 0)
+    rejected, kept = rejected[tied], kept[tied]
+    if levels is None:
+        return Ties(int(np.unique(kept).size), 0)
+    preferred = levels[input_of[kept]] < levels[input_of[rejected]]
+    by_priority = np.unique(kept[preferred])
+    # (a group with a tie at its own level as well as one --prefer decided counts for both)
+    return Ties(int(np.unique(kept[~preferred]).size), int(by_priority.size))

@@ -57,8 +57,19 @@ def rows_kept_twice(images: Images, groups: np.ndarray, centres: np.ndarray, kee
     )
 
 
-def same_image_summary(images: Images, groups: np.ndarray, centres: np.ndarray, keep: np.ndarray, mode: str) -> dict:
+def same_image_summary(
+    images: Images,
+    groups: np.ndarray,
+    centres: np.ndarray,
+    keep: np.ndarray,
+    mode: str,
+    cause: tuple[np.ndarray, str] | None = None,
+) -> dict:
     """What the check found, for the summary and ``--json``.
+
+    ``cause``: rows and what made them (particle names that collide across inputs,
+    :mod:`cryodedup.algo.particle_names`): where images kept twice are among those rows, the
+    message names that cause instead of refinement, and ``cause`` says it.
 
     Returns
     -------
@@ -81,9 +92,12 @@ def same_image_summary(images: Images, groups: np.ndarray, centres: np.ndarray, 
     found.update({"images_kept_twice": int(firsts.size), "rows": int(rows.size), "named": named})
     images_text = "image" if firsts.size == 1 else "images"
     listed = ", ".join(named) + (f" and {more:,} more" if more else "")
+    why = "as joined selections refined apart leave them"
+    if cause is not None and np.isin(rows, cause[0]).any():
+        why = found["cause"] = cause[1]
     found["message"] = (
         f"{firsts.size:,} {images_text} kept twice ({rows.size:,} rows of one {images.label} at different "
-        f"centres, as joined selections refined apart leave them): {listed}; --same-image reject keeps the best of each"
+        f"centres, {why}): {listed}; --same-image reject keeps the best of each"
     )
     return found
 

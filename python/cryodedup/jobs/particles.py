@@ -35,14 +35,17 @@ from ..algo.dedup import (
 )
 from ..algo.density import duplicate_density, rejected_as_duplicates
 from ..algo.filaments import filament_summary
+from ..algo.particle_names import collision_cause, name_collisions
 from ..algo.priority import (
     PriorityCounts,
+    Ties,
     count_without_score,
     input_levels,
     preference,
     preferred_inputs,
     priority_summary,
     scores_without_none,
+    tied_groups,
 )
 from ..algo.same_image import images_for_the_core, same_image_pairs, same_image_summary, support_of_images
 from ..algo.species import percentiles_within
@@ -56,6 +59,7 @@ from ..outputs import StrPath, all_outputs_at_once, warn_earlier_report
 from ..particle_set import Log, OnePass, ParticleSet, StarFacts, Warn
 from ..records import dataclass
 from ..report.summary import report_rows
+from ..resolve.datasets import check_shared_names, dataset_labels, separate_datasets
 from ..threads import Background
 from .input_checks import check_centres, check_input_paths, refuse_angles_not_finite
 from .species import assign_species, decide_several_species, species_not_confirmable, species_summary
@@ -307,12 +311,14 @@ def _duplicate_rule(particles: ParticleSet, options: ParticleOptions) -> dict[st
             "--same-image reject compares segments, and --filament-mode tube compares whole tubes: "
             "give --filament-mode segment, or --same-image warn"
         )
+    # Ties on the score between inputs are counted from the pairs (8 bytes per particle, as the masks).
+    want_ties = ties_countable(particles, options, whole_tubes)
     rule: dict[str, Any] = {
         "min_dist": options.min_dist,
         "min_dist_z": options.min_dist_z,
         "remove_entirely": options.remove_entirely,
         "seed": options.seed,
-        "want_suppressed_by": options.plot or want_pairs,  # 8 bytes per particle, for pictures and the audit only
+        "want_suppressed_by": options.plot or want_pairs or want_ties,  # for pictures, the audit and the ties
         "tubes": particles.tubes,
         "whole_tubes": whole_tubes,
         "images": images,
@@ -328,6 +334,33 @@ def _duplicate_rule(particles: ParticleSet, options: ParticleOptions) -> dict[st
         rule.update(poses=particles.poses, pose_kind=particles.pose_kind, max_angle=options.max_angle)
         rule["sym"] = options.sym.upper()
     return rule
+
+
+def ties_countable(particles: ParticleSet, options: ParticleOptions, whole_tubes: bool) -> bool:
+    """Whether groups decided between inputs that tie on the score can be counted (issue 54, section 5).
+
+    Several inputs ranked by a score, a kept row for each group (not ``--remove-entirely``)
+    and rows ranked one by one (not whole tubes, ranked by their mean score).
+    """
+    several = len(particles.inputs) > 1 and particles.scores is not None
+    return several and not options.remove_entirely and not whole_tubes
+
+
+def ties_of(particles: ParticleSet, decision: Decision) -> Ties:
+    """The groups decided between inputs tied on the score the decision ranked by (none where not counted)."""
+    scores = _ranking_scores(particles, decision)[0]
+    if decision.suppressed_by is None or scores is None or len(particles.inputs) < 2:
+        return Ties(0, 0)
+    return tied_groups(decision.suppressed_by, scores, particles.input_of, decision.levels)
+
+
+def ties_summary(ties: Ties) -> dict:
+    """The summary's ``score.ties``: the groups the inputs' order decided, and what decides them instead."""
+    return {
+        "groups": ties.by_input_order,
+        "decided_by": "input order",
+        "message": f"{ties.by_input_order:,} groups tied on the score: decided by input order; --prefer chooses",
+    }
 
 
 def priority_levels(particles: ParticleSet, options: ParticleOptions) -> np.ndarray | None:
@@ -398,6 +431,9 @@ def summarize(
         "shift": particles.shift,
         "score": _score_summary(particles, options),
     }
+    ties = ties_of(particles, decision)
+    if ties.by_input_order:
+        summary["score"]["ties"] = ties_summary(ties)
     summary.update(particles.summary)
     if decision.levels is not None:
         levels = preference(options.prefer, particles.inputs, particles.pick_sets, is_glob)
@@ -406,7 +442,7 @@ def summarize(
             np.bincount(particles.input_of[~decision.keep], minlength=n_inputs) if options.remove_entirely else None
         )
         scored = _ranking_scores(particles, decision)[0] is not None
-        summary["priority"] = priority_summary(levels, n_inputs, decision.priority, removed, scored)
+        summary["priority"] = priority_summary(levels, n_inputs, decision.priority, removed, scored, ties.by_priority)
     if particles.species is not None:
         summary["species"] = species_summary(particles, decision, options)
     summary["duplicate_density"] = duplicate_density(particles.groups, decision.duplicate, particles.mic_names)
@@ -443,6 +479,15 @@ def _score_summary(particles: ParticleSet, options: ParticleOptions) -> dict[str
     return score
 
 
+def _name_collisions(particles: ParticleSet, keep: np.ndarray) -> tuple[dict, np.ndarray] | None:
+    """The particle names kept for different particles of different inputs (issue 54, section 4), and their rows."""
+    if particles.particle_names is None:
+        return None
+    return name_collisions(
+        particles.particle_names, particles.inputs, particles.input_of, particles.groups, particles.centres, keep
+    )
+
+
 def _audits(
     particles: ParticleSet, decision: Decision, options: ParticleOptions, halves: np.ndarray | None
 ) -> dict[str, Any]:
@@ -466,10 +511,14 @@ def _audits(
         audits["orientations"] = (
             f"duplicates only within {options.max_angle:g}° ({particles.pose_label}, symmetry {options.sym.upper()})"
         )
+    collisions = _name_collisions(particles, decision.keep)
+    cause = None if collisions is None else (collisions[1], collision_cause(collisions[0]))
     if particles.images is not None:
         audits["same_image"] = same_image_summary(
-            particles.images, particles.groups, particles.centres, decision.keep, options.same_image
+            particles.images, particles.groups, particles.centres, decision.keep, options.same_image, cause
         )
+    if collisions is not None:  # (after extraction: the cause of an image kept twice, said there)
+        audits["particle_names"] = {**collisions[0], "extracted": "cause" in audits.get("same_image", {})}
     if particles.sources is not None:
         audits["symmetry_expansion"] = symmetry_copies(particles.sources, particles.sources_label, decision.keep)
     return audits
@@ -544,6 +593,9 @@ def remove_duplicate_particles(
     outputs, write_seconds, pictures = _write(particles, decision.keep, halves, details, options, force, paths[0])
     if same_image := summary.get("same_image", {}).get("message"):
         warn(same_image)
+    names = summary.get("particle_names")
+    if names and not names["extracted"]:  # (before extraction: what RELION will do with them)
+        warn(names["message"])
     summary["timings"] = _timings(particles, read_at - start, decided_at - read_at, write_seconds)
     summary["outputs"] = {subset: [str(p) for p in files] for subset, files in outputs.items()}
     summary["min_dist_A"] = options.min_dist
@@ -596,6 +648,8 @@ def _read_checked(
     """The inputs read, their species assigned, and what they hold checked before anything is decided."""
     particles = read_inputs(paths, outdir, options, warn, log)
     assert particles.writer is not None, "every reader of files gives the set a writer"
+    labels = _datasets(paths, particles, options, warn)
+    check_shared_names(particles, labels)
     if options.species_column and particles.species is None:
         raise CryodedupError(
             "--species-column is read from RELION STAR files; name other inputs' species with --species"
@@ -608,6 +662,19 @@ def _read_checked(
     if particles.decided is None:  # (a one-pass scan decided every row: its core refused these already)
         check_centres(particles)
     return particles
+
+
+def _datasets(paths: list[Path], particles: ParticleSet, options: ParticleOptions, warn: Warn) -> list[str] | None:
+    """Each input's dataset (``--dataset``), its micrographs kept apart from other datasets'; None without it."""
+    if not options.datasets:
+        return None
+    if particles.pick_sets or len(particles.inputs) != len(paths):
+        raise CryodedupError("--dataset labels input files; a copick project's pick sets are one dataset")
+    labels = dataset_labels(options.datasets, paths, is_glob)
+    if len(set(labels)) < 2:
+        warn("--dataset decides nothing here: every input is of one dataset")
+    particles.summary["datasets"] = separate_datasets(particles, labels)
+    return labels
 
 
 def _write(

@@ -319,6 +319,19 @@ class ParticleOptions:
         show_default=True,
         label="micrographs matched by",
     )
+    #: Inputs labelled as separate datasets (``INPUT=LABEL``): their micrographs never match
+    #: across labels (docs/design.md section 2, "Matching micrographs").
+    datasets: list[str] = option(
+        [],
+        "--dataset",
+        "INPUT=LABEL: the input (its path as given, its position from 1, or a folder of inputs) belongs to "
+        "the dataset LABEL. Micrographs and tomograms of different datasets are never one, whatever their "
+        "names (two sessions that both start at mic_0001); inputs not labelled form one dataset. Repeat it.",
+        multiple=True,
+        metavar="INPUT=LABEL",
+        name="datasets",
+        label="datasets",
+    )
 
     def __post_init__(self) -> None:
         # The command line's --min-dist pairs and repeated --radius, as the API gives them.
@@ -399,9 +412,20 @@ class ParticleOptions:
             raise CryodedupError(
                 f"--prefer takes a list of inputs (paths as given, or positions from 1), got {self.prefer!r}"
             )
+        check_dataset_values(self.datasets)
         if self.audit and self.halfsets != "keep":
             raise CryodedupError("--audit writes no particle files, so --halfsets has nothing to rewrite; drop one")
         check_plotting(self.plot)
+
+
+def check_dataset_values(values: object) -> None:
+    """Each ``--dataset`` value is ``INPUT=LABEL`` with both parts (which input it names is known once read)."""
+    if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
+        raise CryodedupError(f"--dataset takes a list of INPUT=LABEL texts, got {values!r}")
+    for value in values:
+        where, _, label = value.rpartition("=")
+        if not where.strip() or not label.strip():
+            raise CryodedupError(f"--dataset {value}: expected INPUT=LABEL (an input, =, and the dataset's label)")
 
 
 def _check_species(options: ParticleOptions) -> None:

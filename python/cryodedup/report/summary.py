@@ -42,6 +42,7 @@ def particle_rows(s: dict) -> list[Row]:
         ("Rejected", f"{s['rejected']:,} ({pct:.1f} %)"),
         (f"{unit.capitalize()}s", f"{s['micrographs']:,}"),
         *in_tomograms(matching_rows(s.get("micrograph_matching"), unit), unit),
+        *dataset_rows(s.get("datasets"), unit),
         ("Minimum distance", f"{distance_text(s)} ({s['mode']})"),
     ]
     psize_label = "Coordinate pixel size" if s.get("tomography") else "Micrograph pixel size"
@@ -90,11 +91,14 @@ def particle_rows(s: dict) -> list[Row]:
         score_text += f"; {score['scale']} (--score-normalize rank)"
     if score.get("without_score"):
         score_text += f"\n{score['without_score']:,} picks without a score: ranked last"
+    if score.get("ties"):
+        score_text += f"\n{score['ties']['message']}"
     rows += [
         ("Shift", s["shift"]),
         ("Score", score_text),
         *priority_rows(s.get("priority"), [i["file"] for i in s["inputs"]]),
         *same_image_rows(s.get("same_image")),
+        *particle_name_rows(s.get("particle_names")),
         *output_rows(s),
         ("Time", particle_time(s)),
     ]
@@ -152,8 +156,10 @@ def priority_rows(priority: dict | None, inputs: list[str]) -> list[Row]:
         return [("Priority", text)]
     won = ", ".join(f"{n:,} by {label_of.get(name, name)}" for name, n in priority["won_by"].items())
     if won and "against_score" in priority:
-        # Of those, where the score alone (its ties broken by the input order) kept another pick.
+        # Of those, where the score alone (a strictly better score) kept another pick.
         won += f"; {priority['against_score']:,} that the score would have given to another pick"
+    if won and priority.get("tied_on_score"):
+        won += f"; {priority['tied_on_score']:,} tied on the score"
     text = (
         f"{order}\n{priority['groups']:,} groups of duplicates: {priority['by_priority']:,} decided by priority"
         f"{f' ({won})' if won else ''}, {priority['by_score']:,} by score"
@@ -212,6 +218,13 @@ def same_image_rows(same_image: dict | None) -> list[Row]:
             )
         ]
     return []
+
+
+def particle_name_rows(names: dict | None) -> list[Row]:
+    """Particle names kept for two particles of two inputs, unless the image kept twice has said so already."""
+    if not names or names.get("extracted"):
+        return []
+    return [("Particle names", names["message"])]
 
 
 def report_rows(s: dict) -> tuple[list[Row], dict[str, str]]:
@@ -277,6 +290,16 @@ def _seconds(value: float) -> str:
 def matching_rows(matching: dict | None, unit: str = "micrograph") -> list[Row]:
     """How micrographs (or tomograms, ``unit``) of different inputs were matched, as one row."""
     return [(f"{unit.capitalize()} matching", matching_text(matching))] if matching else []
+
+
+def dataset_rows(datasets: dict | None, unit: str = "micrograph") -> list[Row]:
+    """The inputs of each dataset (``--dataset``) and how many names several datasets share, as one row."""
+    if not datasets:
+        return []
+    lines = [f"{label}: {', '.join(input_labels(files))}" for label, files in datasets["labels"].items()]
+    apart = datasets["names_kept_apart"]
+    lines.append(f"{apart:,} {unit} name{'s' * (apart != 1)} of one dataset also in another: kept apart")
+    return [("Datasets", "\n".join(lines))]
 
 
 def pixel_size_rows(pixel_sizes: list[dict], several_inputs: bool, label: str = "Micrograph pixel size") -> list[Row]:

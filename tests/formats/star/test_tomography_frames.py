@@ -274,8 +274,9 @@ def test_two_tilt_series_pixel_sizes_are_both_listed(tmp_path):
     a = write_star(
         tmp_path / "a.star", labels, [["t1", 1, 2, 3, 1]], optics=[[1, "og", 1.971, 3.942]], optics_labels=optics
     )
+    # (another tomogram: one name of two tilt-series pixel sizes is refused, issue 54 section 3)
     b = write_star(
-        tmp_path / "b.star", labels, [["t1", 9, 2, 3, 1]], optics=[[1, "og", 1.35, 2.7]], optics_labels=optics
+        tmp_path / "b.star", labels, [["t2", 9, 2, 3, 1]], optics=[[1, "og", 1.35, 2.7]], optics_labels=optics
     )
     summary = run(tmp_path, [a, b], min_dist=5.0, score="none")
     psize = "\n".join(text for label, text in particle_rows(summary) if label in ("Coordinate pixel size", ""))

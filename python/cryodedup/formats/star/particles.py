@@ -24,8 +24,19 @@ from ...algo.priority import has_none_scores
 from ...errors import CryodedupError
 from ...labels import distinct_labels
 from ...outputs import StrPath, write_error
-from ...particle_set import AskOnePass, HalfSets, Images, Log, ParticleSet, PlacedSubsetWriter, ReaderOptions, Warn
+from ...particle_set import (
+    AskOnePass,
+    HalfSets,
+    Images,
+    Log,
+    ParticleNames,
+    ParticleSet,
+    PlacedSubsetWriter,
+    ReaderOptions,
+    Warn,
+)
 from ...records import dataclass
+from ...resolve.datasets import Identity, optics_identity
 from ...resolve.pixel_size import pixel_size_of_rows
 from ..micrograph_lists import list_evidence
 from .file import Table
@@ -206,6 +217,10 @@ def _read_star_files(
                 for scratch in split.files.values():
                     scratch.unlink(missing_ok=True)  # (the disk space, for the second pass's outputs)
         rows.add_columns(part, scan)
+        optics = part.optics
+        rows.identities.append(
+            {} if optics is None else optics_identity(optics.labels, optics.rows, scan.optics_groups)
+        )
         used, _ = pixel_sizes_used(part, scan.optics_groups, scan.key_names, options, listed, warn, needs, given_source)
         rows.pixel_sizes.extend(vars(p) for p in used)
         rows.add(scan)
@@ -266,6 +281,8 @@ class _Rows:
         self.layouts: list[dict | None] = []
         #: Micrographs whose pixel size --micrographs gave by file name.
         self.psizes_by_name: set[str] = set()
+        #: What each input's optics table says its micrographs are (issue 54, section 3).
+        self.identities: list[Identity] = []
 
     def wanted(self, part: ParticleStar) -> list[str]:
         """The columns of ``part`` to keep whole besides the scan's own."""
@@ -361,8 +378,34 @@ class _Rows:
             sources_label=IMAGE_NAME,
             images=_images(parts, scans),
             **self._poses(),
+            identities=self.identities,
+            particle_names=_particle_names(parts, self.counts()),
             summary=summary,
         )
+
+
+#: RELION 4 and 5 name each subtomogram (``TS_03/141``); extraction names its files by it.
+TOMO_PARTICLE_NAME = "rlnTomoParticleName"
+
+
+def _particle_names(parts: list[ParticleStar], counts: list[int]) -> ParticleNames | None:
+    """Each row's ``rlnTomoParticleName``, read again when asked for; None unless several inputs and one has it."""
+    if len(parts) < 2 or not any(TOMO_PARTICLE_NAME in part.labels for part in parts):
+        return None
+
+    def read() -> tuple[np.ndarray, list[str]]:
+        ids: dict[str, int] = {}
+        per_input = []
+        for part, n in zip(parts, counts):
+            if TOMO_PARTICLE_NAME not in part.labels:
+                per_input.append(np.full(n, -1, dtype=np.int64))
+                continue
+            _, keys, texts = part.star.scan(part.block, [], TOMO_PARTICLE_NAME)
+            numbered = np.array([ids.setdefault(text, len(ids)) for text in texts], dtype=np.int64)
+            per_input.append(numbered[keys] if keys.size else np.zeros(0, dtype=np.int64))
+        return np.concatenate(per_input), list(ids)
+
+    return ParticleNames(TOMO_PARTICLE_NAME, read)
 
 
 def _images(parts: list[ParticleStar], scans: list[ParticleScan]) -> Images | None:

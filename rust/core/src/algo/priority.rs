@@ -5,7 +5,8 @@
 //! a million rows need no million-row array of levels). A group is a kept row and the rows
 //! it suppressed; priority decided it when one of those rows has a higher (less preferred)
 //! level than the kept one, and decided it against the score when such a row also has a
-//! better score (a real one; ties go to the lower row, as the ranking's do).
+//! strictly better score (a real one). A tie on the score is not against it: the score had
+//! no choice there, only the input order would have (issue 54, section 5).
 
 use crate::algo::rank_keys::score_key;
 use crate::errors::DedupError;
@@ -57,8 +58,8 @@ pub struct PriorityCounts {
     pub groups: u64,
     /// By the kept row's level: groups in which a suppressed row had a higher level.
     pub by_priority: Vec<u64>,
-    /// Groups decided by priority in which a suppressed row of a higher level had the better
-    /// score: where priority changed which row was kept (0 without scores).
+    /// Groups decided by priority in which a suppressed row of a higher level had a strictly
+    /// better score: where priority overruled the score (0 without scores; ties are not counted).
     pub against_score: u64,
 }
 
@@ -112,11 +113,11 @@ pub struct Ranks<'a> {
 }
 
 impl Ranks<'_> {
-    /// Whether row `a` outranks row `b` by a real score (ties to the lower row).
+    /// Whether row `a` has a strictly better real score than row `b` (a tie is no better).
     fn outranks(&self, a: u32, b: u32) -> bool {
         self.scores.is_some_and(|scores| {
             let key = |row: u32| score_key(scores[row as usize], self.higher_is_better);
-            scores[a as usize].is_finite() && (key(a), a) < (key(b), b)
+            scores[a as usize].is_finite() && key(a) < key(b)
         })
     }
 }
@@ -167,14 +168,16 @@ mod tests {
         // Row 0 (level 0, score 0.2) kept over row 1 (level 1, 0.9): against the score.
         // Row 2 (level 0, 0.8) kept over row 3 (level 1, 0.5): priority agreed with the score.
         // Row 4 (level 0, none) kept over row 5 (level 1, 0.1): against it (none ranks last).
-        // Row 6 (level 0, 0.3) kept over row 7 (level 1, 0.3): a tie, to the lower row: not against.
+        // Row 6 (level 0, 0.3) kept over row 7 (level 1, 0.3): a tie: not against.
         // Row 8 (level 1, 0.1) kept over row 9 (level 1, 0.5): the score's group, not priority's.
-        let levels = [0, 1, 0, 1, 0, 1, 0, 1, 1, 1];
-        let scores = [0.2, 0.9, 0.8, 0.5, f64::NAN, 0.1, 0.3, 0.3, 0.6, 0.5];
-        let by = [-1, 0, -1, 2, -1, 4, -1, 6, -1, 8];
+        // Row 11 (level 0, 0.4) kept over row 10 (level 1, 0.4): a tie that the input order would
+        // have given to row 10, but the score had no choice: not against (issue 54).
+        let levels = [0, 1, 0, 1, 0, 1, 0, 1, 1, 1, 1, 0];
+        let scores = [0.2, 0.9, 0.8, 0.5, f64::NAN, 0.1, 0.3, 0.3, 0.6, 0.5, 0.4, 0.4];
+        let by = [-1, 0, -1, 2, -1, 4, -1, 6, -1, 8, 11, -1];
         let ranks = Ranks { scores: Some(&scores), higher_is_better: true };
         let got = PriorityCounts::from_pairs(&by, &Levels::Rows(&levels), &ranks);
-        assert_eq!(got, PriorityCounts { groups: 5, by_priority: vec![4], against_score: 2 });
+        assert_eq!(got, PriorityCounts { groups: 6, by_priority: vec![5], against_score: 2 });
         // Lower scores better: rows 0 and 2 swap roles, row 4 is still against.
         let lower = Ranks { scores: Some(&scores), higher_is_better: false };
         assert_eq!(PriorityCounts::from_pairs(&by, &Levels::Rows(&levels), &lower).against_score, 2);

@@ -1,0 +1,182 @@
+"""Two datasets that share names (issue 54, section 3): inputs whose micrographs or tomograms
+share a name must agree on what it stands for, and ``--dataset`` keeps datasets apart."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from cryodedup.cli import main
+from cryodedup.errors import CryodedupError
+from cryodedup.jobs.particles import remove_duplicate_particles
+from cryodedup.options import ParticleOptions
+from cryodedup.report.summary import particle_rows
+from cryodedup.resolve.datasets import disagreement
+from helpers import shared_file, write_star
+
+TOMO_LABELS = [
+    "rlnTomoName",
+    "rlnCenteredCoordinateXAngst",
+    "rlnCenteredCoordinateYAngst",
+    "rlnCenteredCoordinateZAngst",
+    "rlnOpticsGroup",
+]
+TOMO_OPTICS_LABELS = ["rlnOpticsGroup", "rlnOpticsGroupName", "rlnTomoTiltSeriesPixelSize", "rlnImagePixelSize"]
+SPA_LABELS = ["rlnMicrographName", "rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit", "rlnOpticsGroup"]
+SPA_OPTICS_LABELS = [
+    "rlnOpticsGroup",
+    "rlnOpticsGroupName",
+    "rlnMicrographOriginalPixelSize",
+    "rlnVoltage",
+    "rlnSphericalAberration",
+    "rlnMicrographPixelSize",
+    "rlnImagePixelSize",
+]
+
+
+def relion5_tomograms(path, tilt_series_psize):
+    """A RELION-5-style subtomogram table: two particles on tomogram TS_01 (centred Å)."""
+    rows = [["TS_01", 100.0, 200.0, 50.0, 1], ["TS_01", -400.0, 300.0, -20.0, 1]]
+    optics = [[1, "og1", tilt_series_psize, 4 * tilt_series_psize]]
+    return write_star(path, TOMO_LABELS, rows, optics=optics, optics_labels=TOMO_OPTICS_LABELS)
+
+
+def test_two_tomograms_of_one_name_and_two_pixel_sizes_are_refused(tmp_path):
+    # The case seen: 1.35 and 1.60 Å tilt series, matched "by exact path": kept 2, rejected 2, no word.
+    a = relion5_tomograms(tmp_path / "a.star", 1.35)
+    b = relion5_tomograms(tmp_path / "b.star", 1.60)
+    with pytest.raises(CryodedupError) as refused:
+        remove_duplicate_particles([a, b], tmp_path / "out", ParticleOptions(min_dist=10))
+    message = str(refused.value)
+    assert "\n" not in message
+    for part in ("tomogram TS_01", str(a), str(b), "rlnTomoTiltSeriesPixelSize 1.35 Å against 1.6 Å", "--dataset"):
+        assert part in message
+
+
+def test_the_same_tomograms_twice_still_match(tmp_path):
+    a = relion5_tomograms(tmp_path / "a.star", 1.35)
+    b = relion5_tomograms(tmp_path / "b.star", 1.3500001)
+    summary = remove_duplicate_particles([a, b], tmp_path / "out", ParticleOptions(min_dist=10))
+    assert (summary["kept"], summary["rejected"]) == (2, 2)
+
+
+def test_datasets_labelled_apart_never_match(tmp_path):
+    a = relion5_tomograms(tmp_path / "a.star", 1.35)
+    b = relion5_tomograms(tmp_path / "b.star", 1.60)
+    options = ParticleOptions(min_dist=10, datasets=[f"{a}=first", "2=second"])
+    summary = remove_duplicate_particles([a, b], tmp_path / "out", options)
+    assert (summary["kept"], summary["rejected"]) == (4, 0)
+    assert summary["micrographs"] == 2
+    assert summary["datasets"]["names_kept_apart"] == 1
+    assert summary["datasets"]["labels"] == {"first": [str(a)], "second": [str(b)]}
+    row = dict(particle_rows(summary))["Datasets"]
+    assert "first: a.star" in row and "1 tomogram name of one dataset also in another: kept apart" in row
+
+
+def test_same_dataset_labels_still_match(tmp_path):
+    a = relion5_tomograms(tmp_path / "a.star", 1.35)
+    b = relion5_tomograms(tmp_path / "b.star", 1.35)
+    options = ParticleOptions(min_dist=10, datasets=["1=one", "2=one"])
+    summary = remove_duplicate_particles([a, b], tmp_path / "out", options)
+    assert (summary["kept"], summary["rejected"]) == (2, 2)
+    assert any("--dataset decides nothing" in w for w in summary["warnings"])
+
+
+def spa(path, original, voltage=300, binned=1, mic="MotionCorr/job002/Movies/mic_0001.mrc"):
+    """Two particles on one micrograph, motion-corrected at ``binned`` x the detector pixel."""
+    rows = [[mic, 100 / binned, 100 / binned, 0.5, 1], [mic, 900 / binned, 900 / binned, 0.7, 1]]
+    optics = [[1, "og1", original, voltage, 2.7, original * binned, 2 * original * binned]]
+    return write_star(path, SPA_LABELS, rows, optics=optics, optics_labels=SPA_OPTICS_LABELS)
+
+
+def test_one_dataset_binned_differently_at_motion_correction_still_matches(tmp_path):
+    a = spa(tmp_path / "a.star", 0.83)
+    b = spa(tmp_path / "b.star", 0.83, binned=2, mic="MotionCorr/job099/Movies/mic_0001.mrc")
+    summary = remove_duplicate_particles([a, b], tmp_path / "out", ParticleOptions(min_dist=10))
+    assert (summary["kept"], summary["rejected"]) == (2, 2)  # matched by file name, the same centres in Å
+
+
+def test_two_sessions_named_alike_are_refused_by_voltage_or_detector(tmp_path):
+    a = spa(tmp_path / "a.star", 0.83)
+    b = spa(tmp_path / "b.star", 1.06, mic="other/mic_0001.mrc")
+    with pytest.raises(
+        CryodedupError,
+        match="micrograph MotionCorr/job002/Movies/mic_0001.mrc is in .*"
+        "rlnMicrographOriginalPixelSize 0.83 Å against 1.06 Å",
+    ):
+        remove_duplicate_particles([a, b], tmp_path / "out", ParticleOptions(min_dist=10))
+    c = spa(tmp_path / "c.star", 0.83, voltage=200)
+    with pytest.raises(CryodedupError, match="rlnVoltage 300 kV against 200 kV"):
+        remove_duplicate_particles([a, c], tmp_path / "out", ParticleOptions(min_dist=10))
+
+
+def test_inputs_sharing_no_name_are_not_refused(tmp_path):
+    a = spa(tmp_path / "a.star", 0.83)
+    b = spa(tmp_path / "b.star", 1.06, mic="other/mic_0002.mrc")
+    summary = remove_duplicate_particles([a, b], tmp_path / "out", ParticleOptions(min_dist=10))
+    assert summary["rejected"] == 0
+
+
+def test_the_command_line_takes_dataset(tmp_path):
+    a = relion5_tomograms(tmp_path / "a.star", 1.35)
+    b = relion5_tomograms(tmp_path / "b.star", 1.60)
+    args = ["particles", str(a), str(b), "-o", str(tmp_path / "out"), "--min-dist", "10", "--json", "--quiet"]
+    refused = CliRunner().invoke(main, args)
+    assert refused.exit_code != 0 and "TS_01" in refused.output and "Traceback" not in refused.output
+    ran = CliRunner().invoke(main, [*args, "--dataset", "2=B", "--force"])
+    assert ran.exit_code == 0, ran.output
+    assert json.loads(ran.output)["kept"] == 4
+    bad = CliRunner().invoke(main, [*args, "--dataset", "3=B", "--force"])
+    assert bad.exit_code != 0 and "--dataset 3" in bad.output
+
+
+def test_binning_at_motion_correction_explains_a_tilt_series_pixel_size():
+    same_detector = {"rlnMicrographOriginalPixelSize": (0.675,)}
+    assert (
+        disagreement(
+            {**same_detector, "rlnTomoTiltSeriesPixelSize": (1.35,)},
+            {**same_detector, "rlnTomoTiltSeriesPixelSize": (2.7,)},
+        )
+        is None
+    )
+    found = disagreement(
+        {**same_detector, "rlnTomoTiltSeriesPixelSize": (1.35,)},
+        {**same_detector, "rlnTomoTiltSeriesPixelSize": (1.60,)},
+    )
+    assert found == ("rlnTomoTiltSeriesPixelSize", (1.35,), (1.60,))
+    # Several optics groups: refused only when no value of one is the other's.
+    assert disagreement({"rlnVoltage": (200.0, 300.0)}, {"rlnVoltage": (300.0,)}) is None
+
+
+def test_real_relion4_subtomograms_and_a_copy_of_another_tilt_series_pixel_size(tmp_path):
+    real = shared_file("tomo/cryoCAT__relion_4.0.star")
+    text = real.read_text()
+    assert "     1.971000 " in text
+    other = tmp_path / "other_session.star"
+    other.write_text(text.replace("     1.971000 ", "     1.350000 ", 1))
+    with pytest.raises(CryodedupError, match="rlnTomoTiltSeriesPixelSize 1.971 Å against 1.35 Å"):
+        remove_duplicate_particles([real, other], tmp_path / "out", ParticleOptions(min_dist=0))
+    options = ParticleOptions(min_dist=0, datasets=[f"{other}=session2"])
+    summary = remove_duplicate_particles([real, other], tmp_path / "apart", options)
+    assert summary["rejected"] == 0 and summary["kept"] == 2 * 1746
+    copy = tmp_path / "copy.star"
+    copy.write_text(text)
+    same = remove_duplicate_particles([real, copy], tmp_path / "same", ParticleOptions(min_dist=0))
+    assert (same["kept"], same["rejected"]) == (1746, 1746)
+
+
+def test_images_of_two_datasets_named_alike_are_not_one_image(tmp_path):
+    # Two sessions extracted by jobs of one number: the same image names, other particles.
+    labels = [*SPA_LABELS, "rlnImageName"]
+    optics = [[1, "og1", 1.0, 300, 2.7, 1.0, 2.0]]
+    a_rows = [["mic_0001.mrc", 100, 100, 0.5, 1, "000001@Extract/job010/mic_0001.mrcs"]]
+    b_rows = [["mic_0001.mrc", 700, 300, 0.5, 1, "000001@Extract/job010/mic_0001.mrcs"]]
+    a = write_star(tmp_path / "a.star", labels, a_rows, optics=optics, optics_labels=SPA_OPTICS_LABELS)
+    b = write_star(tmp_path / "b.star", labels, b_rows, optics=optics, optics_labels=SPA_OPTICS_LABELS)
+    one = remove_duplicate_particles([a, b], tmp_path / "one", ParticleOptions(min_dist=10, same_image="reject"))
+    assert one["kept"] == 1  # one dataset: one image at two centres, the best kept
+    options = ParticleOptions(min_dist=10, same_image="reject", datasets=["2=B"])
+    apart = remove_duplicate_particles([a, b], tmp_path / "apart", options)
+    assert apart["kept"] == 2 and apart["same_image"]["images_kept_twice"] == 0
