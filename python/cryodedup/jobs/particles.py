@@ -596,10 +596,6 @@ def _read_checked(
     """The inputs read, their species assigned, and what they hold checked before anything is decided."""
     particles = read_inputs(paths, outdir, options, warn, log)
     assert particles.writer is not None, "every reader of files gives the set a writer"
-    if options.species_column and particles.species is None:
-        raise CryodedupError(
-            "--species-column is read from RELION STAR files; name other inputs' species with --species"
-        )
     assign_species(particles, options)
     if is_picker_output(paths[0]):
         warn_inputs_apart(particles, warn)
