@@ -693,6 +693,8 @@ def _timed_write(
 ) -> tuple[dict[str, list[Path]], float]:
     """The set's writer's outputs, and the seconds it took."""
     assert particles.writer is not None, "every reader of files gives the set a writer"
+    if particles.species is not None and hasattr(particles.writer, "species"):  # (STAR: a file per species too)
+        particles.writer.species = (particles.species, particles.species_names)
     start = time.perf_counter()
     outputs = particles.writer.write(keep, force, halves)
     return outputs, time.perf_counter() - start
