@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .algo.consensus import OUTCOMES, pick_outcomes
+from .algo.priority import scores_without_none
 from .algo.same_image import same_image_summary
 from .errors import CryodedupError
 from .formats.cryosparc.dataset import CsFile
@@ -43,6 +44,7 @@ from .jobs.particles import (
     summarize,
     write_report,
 )
+from .jobs.species import assign_species
 from .options import ParticleOptions
 from .outputs import StrPath
 from .particle_set import Log, ParticleSet, Warn
@@ -142,6 +144,10 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
         return summary["outputs"]["kept"], summary["outputs"]["rejected"]
 
     def keep_of(particles: ParticleSet) -> np.ndarray:
+        # As the command line reads them: RELION's -999 is no score (NaN, last), species assigned.
+        if particles.scores is not None:
+            particles.scores = scores_without_none(particles.scores, particles.score_label)
+        assign_species(particles, opts)
         return _keep(particles, opts, warn, outdir, force)
 
     if isinstance(data, np.ndarray) and data.dtype.names:

@@ -110,6 +110,14 @@ class Images:
         """
         return _core.image_keys(self.runs, self.indices)
 
+    def rows(self, which: np.ndarray) -> Images:
+        """The images of the rows ``which`` (indices), their runs made again (a species' rows: ParticleSet.rows)."""
+        stacks = np.repeat(self.runs[:, 0], self.runs[:, 4].astype(np.intp))
+        indices = np.take(self.indices, which)
+        runs = _core.image_runs(np.ascontiguousarray(np.take(stacks, which)), indices)
+        names = self.names
+        return Images(indices, runs, self.label, lambda rows: names(np.take(which, rows)))
+
 
 @dataclass
 class ParticleNames:
@@ -393,6 +401,7 @@ class ParticleSet:
             decided=None,
             mic_uids=taken(self.mic_uids),
             species=None,
+            images=None if self.images is None else self.images.rows(which),
         )
 
     def counts(self, where: np.ndarray | None = None) -> np.ndarray:

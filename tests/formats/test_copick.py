@@ -538,3 +538,22 @@ def test_a_missing_or_broken_config_is_not_a_missing_output_folder(tmp_path):
         assert str(config) in text and said in text, run.stderr
         if config != cut:
             assert run.returncode == 1 and len(run.stderr.strip().splitlines()) == 1, run.stderr
+
+
+@pytest.mark.parametrize(
+    ("user", "session", "said"),
+    [
+        ("my_tool", "0", "--copick-out-user 'my_tool'.*store it as 'my-tool'; give --copick-out-user my-tool"),
+        ("cryodedup", "run 2", "--copick-out-session 'run 2'.*store it as 'run-2'"),
+        ("__", "0", "--copick-out-user '__'.*store it as 'nothing'"),
+    ],
+)
+def test_an_output_name_copick_would_change_is_refused_before_anything_is_written(tmp_path, user, session, said):
+    """copick stores my_tool as my-tool: the picks were lost to this job, then read back as an annotator's."""
+    config, _ = make_project(tmp_path, 0)
+    overlay = sorted(p.relative_to(tmp_path) for p in (tmp_path / "project").rglob("*"))
+    with pytest.raises(CryodedupError, match=said):
+        remove_duplicate_particles([config], None, ParticleOptions(copick_out_user=user, copick_out_session=session))
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "project").rglob("*")) == overlay
+    summary = remove_duplicate_particles([config], None, ParticleOptions(copick_out_user="my-tool"))
+    assert sum(len(points) for points in read_back(config, user="my-tool").values()) == summary["kept"] > 0

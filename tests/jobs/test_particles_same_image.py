@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cryodedup import remove_duplicates
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
 from cryodedup.jobs.particles import remove_duplicate_particles
@@ -112,6 +113,36 @@ def test_one_image_written_with_or_without_leading_zeros_is_one_image(tmp_path):
     rows[0][5] = "1@Extract/job008/m1.mrcs"  # another stack: a re-extraction, another image
     other = write_star(tmp_path / "again.star", LABELS, rows, optics=OPTICS)
     assert run(tmp_path, [first, other], "again")["same_image"]["images_kept_twice"] == 0
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("12@s.mrcs", "0000000000000000000000012@s.mrcs"),  # (more zeros than a u64 has digits)
+        ("12@s.mrcs", '"12@s.mrcs"'),
+        ("12@s.mrcs", "'000012@s.mrcs'"),
+        ('"12@my stack.mrcs"', '"12@my stack.mrcs"'),
+        ('"12@my stack.mrcs"', "'000012@my stack.mrcs'"),
+        ('"single image.mrc"', "'single image.mrc'"),
+    ],
+)
+def test_one_image_in_the_spellings_relion_reads_as_one_is_one_image(tmp_path, one, other):
+    """RELION reads the index before the @ as an integer and a quoted field as the text inside (issue 58, item 2)."""
+    rows = [["m1.mrc", 100, 100, 0, 0, one, 0.5, 1], ["m2.mrc", 400, 100, 0, 0, other, 0.9, 1]]
+    path = write_star(tmp_path / "joined.star", LABELS, rows, optics=OPTICS)
+    summary = run(tmp_path, [path], same_image="reject")
+    assert summary["kept"] == 1 and summary["same_image"]["rows_rejected"] == 1
+    assert run(tmp_path, [path], "warned")["same_image"]["images_kept_twice"] == 1
+    frame = pd.DataFrame(rows, columns=LABELS).assign(rlnImageName=[one.strip("'\""), other.strip("'\"")])
+    kept, _ = remove_duplicates(frame, min_dist=10, mic_psize=1.0, same_image="reject")
+    assert kept.index.tolist() == [1]
+
+
+def test_other_images_stay_apart_in_any_spelling(tmp_path):
+    rows = [["m1.mrc", 100, 100, 0, 0, '"12@s.mrcs"', 0.5, 1], ["m2.mrc", 400, 100, 0, 0, "'12@t.mrcs'", 0.9, 1]]
+    rows += [["m2.mrc", 600, 100, 0, 0, "0000000000000000000000013@s.mrcs", 0.9, 1]]
+    path = write_star(tmp_path / "apart.star", LABELS, rows, optics=OPTICS)
+    assert run(tmp_path, [path], same_image="reject")["kept"] == 3
 
 
 def symmetry_expanded(tmp_path: Path) -> Path:

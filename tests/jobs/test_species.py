@@ -329,3 +329,48 @@ def test_a_priority_level_goes_before_any_percentile():
     assert plain.tolist() == [0.25, 0.75, 0.75, 0.25]
     ranked = cross_species_ranks(scores, species, True, 0, priority=np.array([0, 0, 1, 1], dtype=np.uint32))
     assert np.argsort(-ranked, kind="stable").tolist() == [1, 0, 2, 3]
+
+
+def pytom_job(path, rows):
+    """A pytom-match-pick candidates file: tomogram, centre in voxels, angles, LCCmax (1 Å voxels)."""
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnCoordinateZ", "rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"]
+    labels += ["rlnLCCmax", "rlnMicrographName"]
+    lines = ["data_particles", "", "loop_", *(f"_{label}" for label in labels)]
+    lines += [f"{x} {y} {z} 0 0 0 {lcc} {tomo}" for x, y, z, lcc, tomo in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_several_species_are_written_one_kept_and_one_rejected_file_each(tmp_path):
+    """Two templates' candidates, --species ribosome --species proteasome: which template a kept pick
+    belongs to survives in the files (issue 58, item 5), the combined files as they were."""
+    from click.testing import CliRunner
+
+    from cryodedup.cli import main
+
+    ribosome = [(100, 100, 50, 0.9, "TS_01.mrc"), (105, 100, 50, 0.5, "TS_01.mrc"), (300, 300, 50, 0.4, "TS_02.mrc")]
+    proteasome = [(102, 100, 50, 0.7, "TS_01.mrc"), (400, 100, 50, 0.3, "TS_01.mrc"), (403, 100, 50, 0.2, "TS_01.mrc")]
+    first = pytom_job(tmp_path / "ribosome_particles.star", ribosome)
+    second = pytom_job(tmp_path / "proteasome_particles.star", proteasome)
+    out = tmp_path / "out"
+    args = ["particles", first, second, "-o", out, "--mic-psize", "1", "--min-dist", "10", "--score", "rlnLCCmax"]
+    result = CliRunner().invoke(main, [str(a) for a in [*args, "--species", "ribosome", "--species", "proteasome"]])
+    assert result.exit_code == 0, result.output
+
+    def rows(name):
+        return [line.split() for line in (out / name).read_text().splitlines() if line[:1].isdigit()]
+
+    # By hand: within each species, the better of two picks 5 Å (3 Å) apart; the species apart at 2 Å.
+    assert [r[6] for r in rows("particles_kept_ribosome.star")] == ["0.9", "0.4"]
+    assert [r[6] for r in rows("particles_rejected_ribosome.star")] == ["0.5"]
+    assert [r[6] for r in rows("particles_kept_proteasome.star")] == ["0.7", "0.3"]
+    assert [r[6] for r in rows("particles_rejected_proteasome.star")] == ["0.2"]
+    assert [r[6] for r in rows("particles_kept.star")] == ["0.9", "0.4", "0.7", "0.3"]  # (as before)
+    assert [r[6] for r in rows("particles_rejected.star")] == ["0.5", "0.2"]
+
+    def header(name):
+        return [line for line in (out / name).read_text().splitlines() if not line[:1].isdigit()]
+
+    assert header("particles_kept_ribosome.star") == header("particles_kept.star")  # (one header for all)
+    clash = CliRunner().invoke(main, [str(a) for a in [*args, "--force", "--species", "a/b", "--species", "a b"]])
+    assert clash.exit_code != 0 and "species a/b, a b would share the output files *_a-b.star" in clash.output

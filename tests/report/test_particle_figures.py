@@ -604,3 +604,23 @@ def test_a_blank_frame_spans_the_field_every_micrograph_picked(tmp_path):
     assert kept.xlim == pytest.approx((0.0, high[0] * 1.05)) and sorted(kept.ylim) == pytest.approx(
         [0.0, high[1] * 1.05]
     )
+
+
+def test_force_removes_the_pictures_of_the_earlier_report_and_nothing_else(tmp_path):
+    """Fewer example micrographs over an earlier report: its extra pictures go (issue 58, item 6)."""
+    path = tmp_path / "p.star"
+    write_benchmark_file(path, 1200, per_mic=300, seed=3)
+    out = tmp_path / "out"
+    remove_duplicate_particles([path], out, ParticleOptions(plot=True, plot_mics=3))
+    assert (out / "example_micrograph_3.png").is_file()
+    mine = [out / "example_micrograph_9.png", out / "my_notes.png", out / "notes.txt"]  # (no report named them)
+    for file in mine:
+        file.write_bytes(b"the user's")
+    drawn = sorted(p.name for p in out.glob("*.png"))
+    remove_duplicate_particles([path], out, ParticleOptions(plot=True, plot_mics=1), force=True)
+    report = (out / "report.html").read_text()
+    now = sorted(p.name for p in out.glob("*.png"))
+    assert now == sorted(set(re.findall(r"<img alt='([^']*)'", report)) | {"example_micrograph_9.png", "my_notes.png"})
+    assert "example_micrograph_2.png" in drawn and "example_micrograph_3.png" in drawn
+    assert not (out / "example_micrograph_2.png").exists() and not (out / "example_micrograph_3.png").exists()
+    assert all(file.read_bytes() == b"the user's" for file in mine)

@@ -113,6 +113,7 @@ def read_copick(config: Path, outdir: Path | None, options: ReaderOptions, warn:
 
 def _read_copick(config: Path, outdir: Path | None, options: ReaderOptions, warn: Warn, log: Log) -> ParticleSet:
     root = open_project(config)
+    check_output_names(options.copick_out_user, options.copick_out_session)
     objects = {o.name: o for o in root.pickable_objects if o.is_particle}
     _check_radii(config, objects, warn)
     wanted = _names(options.copick_objects)
@@ -140,6 +141,30 @@ def _read_copick(config: Path, outdir: Path | None, options: ReaderOptions, warn
     particles = _particle_set(config, root, objects, found, options, outdir, log)
     particles.summary["copick"]["left_out"] = [f"{user}/{session}" for user, session in sorted(left_out)]
     return particles
+
+
+def check_output_names(user: str, session: str) -> None:
+    r"""Refuses an output user or session that copick would store under another name.
+
+    copick names a pick file ``user_session_object.json`` and replaces in a name every ``_``,
+    space and ``<>:"/\|?*`` with ``-`` (``copick.util.escape.sanitize_name``): its picks would
+    land under the changed name, where this job, looking under the name given, finds none of
+    them, and the next run reads them as an annotator's.
+    """
+    from copick.util.escape import sanitize_name
+
+    for flag, name in (("--copick-out-user", user), ("--copick-out-session", session)):
+        try:
+            stored = sanitize_name(name, suppress_warnings=True)
+        except ValueError:  # (nothing left of the name)
+            stored = ""
+        if stored != name:
+            instead = f"; give {flag} {stored}" if stored else ""
+            raise CryodedupError(
+                f"{flag} {name!r}: copick allows no '_', space or any of <>:\"/\\|?* in a user or session (its "
+                f"pick files are named user_session_object.json) and would store it as {stored or 'nothing'!r}"
+                f"{instead}"
+            )
 
 
 def _check_radii(config: Path, objects: dict[str, Any], warn: Warn) -> None:

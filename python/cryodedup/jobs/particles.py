@@ -650,10 +650,6 @@ def _read_checked(
     assert particles.writer is not None, "every reader of files gives the set a writer"
     labels = _datasets(paths, particles, options, warn)
     check_shared_names(particles, labels)
-    if options.species_column and particles.species is None:
-        raise CryodedupError(
-            "--species-column is read from RELION STAR files; name other inputs' species with --species"
-        )
     assign_species(particles, options)
     if is_picker_output(paths[0]):
         warn_inputs_apart(particles, warn)
@@ -764,6 +760,8 @@ def _timed_write(
 ) -> tuple[dict[str, list[Path]], float]:
     """The set's writer's outputs, and the seconds it took."""
     assert particles.writer is not None, "every reader of files gives the set a writer"
+    if particles.species is not None and hasattr(particles.writer, "species"):  # (STAR: a file per species too)
+        particles.writer.species = (particles.species, particles.species_names)
     start = time.perf_counter()
     outputs = particles.writer.write(keep, force, halves)
     return outputs, time.perf_counter() - start

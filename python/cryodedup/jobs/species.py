@@ -10,6 +10,7 @@ distance (``--min-dist NAME=Å``; a copick object's radius by default). With
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
 from functools import reduce
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -51,7 +52,7 @@ def check_species_column(particles: ParticleSet, options: ParticleOptions) -> No
     if not options.species_column or particles.species is None:
         return
     names = particles.species_names
-    fractional = [name for name in names if float(name) != round(float(name))]
+    fractional = [name for name in names if Decimal(name) % 1]  # (exact: names may be beyond 2^53)
     if fractional or len(names) > MAX_COLUMN_SPECIES:
         what = f"values like {fractional[0]} are not whole numbers" if fractional else "that is too many species"
         raise CryodedupError(
@@ -65,8 +66,13 @@ def assign_species(particles: ParticleSet, options: ParticleOptions) -> None:
     """``--species``: the species of each input, in the order of the inputs.
 
     Refuses the options of several species (``--cross-species``, ``--min-dist NAME=Å``) on
-    particles that have none, and a ``--species-column`` that holds no classes.
+    particles that have none, and a ``--species-column`` that holds no classes. The one place
+    species are assigned, for files and for data in memory alike.
     """
+    if options.species_column and particles.species is None:
+        raise CryodedupError(
+            "--species-column is read from RELION STAR files; name other inputs' species with --species"
+        )
     check_species_column(particles, options)
     if not options.species:
         if particles.species is None and (options.cross_species or options.species_min_dist):

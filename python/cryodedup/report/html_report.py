@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -153,8 +154,31 @@ def write_all(
     from ..outputs import AtomicOutputs
 
     paths = [outdir / name for name, _, _ in pngs] + [outdir / "report.html"]
+    stale = stale_pictures(outdir, {name for name, _, _ in pngs}) if force else []
     with AtomicOutputs(paths, force=force) as tmp:
         for (_, _, png), path in zip(pngs, paths):
             write_bytes(tmp[path], png)
         write_report(tmp[paths[-1]], title, parameters, summary, pngs, tables, highlight, unit)
+    for path in stale:  # (once the new report stands: a failed run leaves the earlier one whole)
+        path.unlink(missing_ok=True)
     return [str(p) for p in paths]
+
+
+#: A picture's name in report.html (the tool names its pictures so: ``example_micrograph_3.png``).
+_PICTURE = re.compile(r"<img alt='([^'<>]*)' src='data:image/png;base64,")
+_PICTURE_NAME = re.compile(r"[a-z][a-z0-9_]*\.png")
+
+
+def stale_pictures(outdir: Path, new: set[str]) -> list[Path]:
+    """The pictures of the earlier report.html in ``outdir`` that the new report does not write.
+
+    Only pictures the earlier report names (the tool wrote them beside it) and that are still
+    files of the tool's naming: a file of the user's in the folder is never one of them.
+    """
+    try:
+        earlier = (outdir / "report.html").read_text(encoding="utf-8", errors="replace")
+    except OSError:  # (no earlier report, or none to read: nothing of it to remove)
+        return []
+    names = {html.unescape(name) for name in _PICTURE.findall(earlier)}
+    stale = [outdir / name for name in sorted(names - new) if _PICTURE_NAME.fullmatch(name)]
+    return [path for path in stale if path.is_symlink() or path.is_file()]

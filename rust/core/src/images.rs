@@ -48,16 +48,27 @@ impl ImageRun {
 /// (12, `Extract/job012/mic.mrcs`); a name without a numeric `index@` is a one-image file
 /// (index 0, the name as the stack), as is one whose index is beyond `u32::MAX` (no stack
 /// holds 4 billion images; the whole name still tells its image from every other).
+///
+/// The name is read as RELION reads it, so that one image in two spellings is one image: a
+/// field in quotes (`"12@my stack.mrcs"`, as a STAR file quotes a name holding a space) is
+/// the name inside them, and the index is a decimal integer however many zeros pad it
+/// (`0000000000000000000000012@s.mrcs` is `12@s.mrcs`).
 #[inline]
 pub fn split_image_name(field: &[u8]) -> (u32, &[u8]) {
+    let field = unquoted(field);
     if let Some(split) = split_short_index(field) {
         return split;
     }
-    // One pass over the leading digits (no search for the `@`: it must follow them).
-    let mut index = 0u64;
+    // One pass over the leading digits (no search for the `@`: it must follow them); leading
+    // zeros add nothing, and more than 10 other digits are beyond u32.
+    let (mut index, mut digits) = (0u64, 0usize);
     for (k, &b) in field.iter().enumerate() {
         match b {
-            b'0'..=b'9' if k < 18 => index = index * 10 + u64::from(b - b'0'), // (no overflow)
+            b'0' if digits == 0 => {}
+            b'0'..=b'9' if digits < 10 => {
+                index = index * 10 + u64::from(b - b'0'); // (at most 10 digits: no overflow)
+                digits += 1;
+            }
             b'@' if k > 0 => match u32::try_from(index) {
                 Ok(index) => return (index, &field[k + 1..]),
                 Err(_) => break,
@@ -66,6 +77,15 @@ pub fn split_image_name(field: &[u8]) -> (u32, &[u8]) {
         }
     }
     (0, field)
+}
+
+/// A STAR field without the quotes around it (`"a b"` and `'a b'` are `a b`), else the field.
+#[inline]
+fn unquoted(field: &[u8]) -> &[u8] {
+    match field {
+        [quote @ (b'"' | b'\''), inner @ .., last] if last == quote => inner,
+        _ => field,
+    }
 }
 
 /// [`split_image_name`] of a name whose index has 1 to 7 digits (RELION writes 6), all read
@@ -287,9 +307,9 @@ mod tests {
     fn short_indices_read_at_once_agree_with_the_digits_one_by_one() {
         let one_by_one = |field: &[u8]| -> (u32, Vec<u8>) {
             let at = field.iter().position(|&b| b == b'@');
-            let index = |k: usize| std::str::from_utf8(&field[..k]).unwrap().parse::<u64>().unwrap();
+            let index = |k: usize| std::str::from_utf8(&field[..k]).unwrap().parse::<u128>().unwrap();
             match at {
-                Some(k) if k > 0 && k <= 18 && field[..k].iter().all(u8::is_ascii_digit) => {
+                Some(k) if k > 0 && field[..k].iter().all(u8::is_ascii_digit) => {
                     match u32::try_from(index(k)) {
                         Ok(index) => (index, field[k + 1..].to_vec()),
                         Err(_) => (0, field.to_vec()), // beyond u32: the whole name
@@ -318,6 +338,22 @@ mod tests {
         assert_eq!(split_image_name(b"4294967295@stack"), (u32::MAX, &b"stack"[..]));
         assert_eq!(split_image_name(b"4294967296@stack"), (0, &b"4294967296@stack"[..]));
         assert_eq!(split_image_name(b"000000004294967296@s"), (0, &b"000000004294967296@s"[..]));
+        assert_eq!(split_image_name(b"99999999999999999999@s"), (0, &b"99999999999999999999@s"[..]));
+    }
+
+    #[test]
+    fn one_image_in_the_spellings_relion_reads_as_one() {
+        // RELION reads the index before the `@` as an integer and a quoted field as the text inside.
+        let twelve = (12, &b"s.mrcs"[..]);
+        assert_eq!(split_image_name(b"0000000000000000000000012@s.mrcs"), twelve);
+        assert_eq!(split_image_name(b"\"12@s.mrcs\""), twelve);
+        assert_eq!(split_image_name(b"'000012@s.mrcs'"), twelve);
+        assert_eq!(split_image_name(b"\"12@my s.mrcs\""), (12, &b"my s.mrcs"[..]));
+        assert_eq!(split_image_name(b"'12@my s.mrcs'"), (12, &b"my s.mrcs"[..]));
+        assert_eq!(split_image_name(b"\"single.mrc\""), (0, &b"single.mrc"[..]));
+        assert_eq!(split_image_name(b"0000000000000000000000@s"), (0, &b"s"[..]));
+        assert_eq!(split_image_name(b"\"12@s.mrcs'"), (0, &b"\"12@s.mrcs'"[..])); // (quotes that differ: no pair)
+        assert_eq!(split_image_name(b"\""), (0, &b"\""[..]));
     }
 
     #[test]

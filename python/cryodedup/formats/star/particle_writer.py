@@ -17,7 +17,7 @@ import numpy as np
 import cryodedup._core as _core
 
 from ...errors import CryodedupError
-from ...outputs import AtomicOutputs, scratch_files, write_error
+from ...outputs import AtomicOutputs, StrPath, scratch_files, write_error
 from ...particle_set import AskOnePass, StarFacts
 from ...records import dataclass
 from .file import StarFile, split_fields, unquote
@@ -155,24 +155,53 @@ class StarWriter:
         self.outputs = [self.kept_path, self.rejected_path]
         #: The rows already written while they were scanned, and the decision they follow.
         self.split = split
+        #: Each row's species and the species' names, where there are several: each species'
+        #: kept and rejected rows are written to files of their own as well (docs/design.md section 13).
+        self.species: tuple[np.ndarray, list[str]] | None = None
 
     def write_into(self, keep: np.ndarray, targets: dict[Path, Path]) -> None:
         """Writes kept and rejected rows to ``targets[output]``, the temporary names of a caller's outputs."""
-        self._write(keep, targets, None)
+        self._write(keep, targets[self.kept_path], targets[self.rejected_path], None)
 
     def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
         """Writes the rows where ``keep`` is True to the kept file and the others to the rejected file.
 
         ``halves`` (0 or 1 per row), where given, sets the kept rows' rlnRandomSubset (1 or 2).
         """
-        paths = [self.kept_path, self.rejected_path]
+        by_species = self._species_paths()
+        paths = [self.kept_path, self.rejected_path, *(p for pair in by_species.values() for p in pair)]
         with AtomicOutputs(paths, force=force, inputs=[p.path for p in self.parts]) as tmp:
             split = self.split
             if split is not None and halves is None and keep is split.keep:
                 self._finish_split(split, tmp)
             else:
-                self._write(keep, tmp, halves)
-        return {"kept": [self.kept_path], "rejected": [self.rejected_path]}
+                self._write(keep, tmp[self.kept_path], tmp[self.rejected_path], halves)
+            for s, (kept, rejected) in by_species.items():  # (the other rows go nowhere: os.devnull)
+                assert self.species is not None
+                mine = self.species[0] == s
+                self._write(keep & mine, tmp[kept], os.devnull, halves)
+                self._write(~keep & mine, tmp[rejected], os.devnull, None)  # (rejected rows keep their half)
+        return {
+            "kept": [self.kept_path, *(pair[0] for pair in by_species.values())],
+            "rejected": [self.rejected_path, *(pair[1] for pair in by_species.values())],
+        }
+
+    def _species_paths(self) -> dict[int, tuple[Path, Path]]:
+        """Each species' kept and rejected file (``particles_kept_ribosome.star``), with several species."""
+        if self.species is None or len(self.species[1]) < 2:
+            return {}
+        names = [species_file_part(name) for name in self.species[1]]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise CryodedupError(
+                f"species {', '.join(n for n, f in zip(self.species[1], names) if f == twice[0])} would share the "
+                f"output files *_{twice[0]}.star (a file name takes letters, digits and . + - only): name them apart"
+            )
+
+        def named(path: Path, name: str) -> Path:
+            return path.with_name(f"{path.stem}_{name}{path.suffix}")
+
+        return {s: (named(self.kept_path, name), named(self.rejected_path, name)) for s, name in enumerate(names)}
 
     def _finish_split(self, split: Split, tmp: dict[Path, Path]) -> None:
         """Ends the files the scan wrote (what follows the rows) and makes them the outputs."""
@@ -183,25 +212,25 @@ class StarWriter:
                 f.write(suffix)
             os.replace(scratch, tmp[path])
 
-    def _write(self, keep: np.ndarray, tmp: dict[Path, Path], halves: np.ndarray | None) -> None:
+    def _write(self, keep: np.ndarray, kept: StrPath, rejected: StrPath, halves: np.ndarray | None) -> None:
+        """The rows where ``keep`` is True written to the file ``kept``, the others to ``rejected``."""
         merge = _merge_optics(self.parts, self.labels)
         bounds = np.cumsum([0, *self.counts])
         # Text k - 1 for choice k; 0 leaves a row's text (rejected rows keep their half-set).
         choice = None if halves is None else np.where(keep, np.asarray(halves) + 1, 0).astype(np.uint8)
-        for path in (self.kept_path, self.rejected_path):
-            tmp[path].write_bytes(merge.prefix)
+        for path in (kept, rejected):
+            Path(path).write_bytes(merge.prefix)
         for part, lo, hi, rewrite in zip(self.parts, bounds[:-1], bounds[1:], merge.rewrites):
             group = part.columns.optics_group  # never None with a rewrite: _merge_optics checks
             rw = (group, rewrite) if rewrite and group else None  # (a names-only part: one input, no rewrite)
             columns = None if part.labels == self.labels else self.labels  # rows in order already: byte copies
             values = None if choice is None else (RANDOM_SUBSET, choice[lo:hi], HALF_TEXTS)
-            kept, rejected = tmp[self.kept_path], tmp[self.rejected_path]
             if part.rewritten is not None:
-                _append_rewritten(part, self.labels, keep[lo:hi], kept, rejected)
+                _append_rewritten(part, self.labels, keep[lo:hi], Path(kept), Path(rejected))
                 continue
             part.star.append_split(part.block, keep[lo:hi], kept, rejected, rw, columns, values)
-        for path in (self.kept_path, self.rejected_path):
-            with open(tmp[path], "ab") as f:
+        for path in (kept, rejected):
+            with open(path, "ab") as f:
                 f.write(merge.suffix)
 
 
@@ -224,6 +253,11 @@ def _append_rewritten(part: ParticleStar, labels: list[str], keep: np.ndarray, k
     for path, keep_rows in ((kept, True), (rejected, False)):
         with open(path, "ab") as f:
             f.write("".join(lines[keep_rows]).encode())
+
+
+def species_file_part(name: str) -> str:
+    """A species' name as a part of a file name: letters, digits and ``. + -`` kept, any other character ``-``."""
+    return re.sub(r"[^A-Za-z0-9.+-]", "-", name).strip(".") or "-"
 
 
 @dataclass

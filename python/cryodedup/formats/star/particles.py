@@ -10,7 +10,9 @@ rejected file.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -347,7 +349,10 @@ class _Rows:
         if filament:
             tube_values = [s.tubes if s.tubes is not None else np.full(len(s.groups), np.nan) for s in scans]
             tubes = tube_ids(input_of, groups, np.concatenate(tube_values))
-        species, species_names = species_of_rows(self.species_values, parts, self.species_label)
+        label = self.species_label
+        species, species_names = species_of_rows(
+            self.species_values, parts, label, lambda: _exact_column(parts, label) if label else []
+        )
         by_name = len(self.psizes_by_name)
         summary: dict = {"micrograph_matching": {"pixel_sizes_by_file_name": by_name}} if by_name else {}
         if any(self.layouts):
@@ -428,7 +433,7 @@ def _images(parts: list[ParticleStar], scans: list[ParticleScan]) -> Images | No
     return Images(indices, runs, IMAGE_NAME, names)
 
 
-def _species_column(parts: list[ParticleStar], label: str | None) -> str | None:
+def _species_column(parts: list[Any], label: str | None) -> str | None:
     """``--species-column`` as the files name it (a leading underscore dropped); every input must have it."""
     if label is None:
         return None
@@ -440,9 +445,14 @@ def _species_column(parts: list[ParticleStar], label: str | None) -> str | None:
 
 
 def species_of_rows(
-    values: list[np.ndarray], parts: list[ParticleStar], label: str | None
+    values: list[np.ndarray], parts: list[Any], label: str | None, exactly: Callable[[], list[Decimal]]
 ) -> tuple[np.ndarray | None, list[str]]:
-    """Each row's species (an index) and the species' names, from the species column's numbers."""
+    """Each row's species (an index) and the species' names, from the species column's numbers.
+
+    ``values`` are the column's numbers as read, per input; ``exactly`` gives the column's
+    values exactly (every input's rows in order), asked for only where float64 cannot hold
+    them: beyond 2^53, where 2^53 and 2^53 + 1 are one float but two classes.
+    """
     if label is None:
         return None, []
     joined = np.concatenate(values) if values else np.zeros(0)
@@ -452,6 +462,8 @@ def species_of_rows(
         k = int(np.searchsorted(counts, bad[0], "right"))
         row = int(bad[0] - (counts[k - 1] if k else 0))
         raise CryodedupError(f"{parts[k].where()}: particle {row + 1} has no number in {label}, the species column")
+    if joined.size and np.abs(joined).max() >= EXACT_FLOAT_INTEGERS:
+        return _species_of_exact(exactly())
     small = joined.size and (joined == np.trunc(joined)).all() and joined.min() >= 0 and joined.max() < 1 << 16
     if small:  # class numbers: counted, not sorted
         whole = joined.astype(np.int64)
@@ -462,8 +474,38 @@ def species_of_rows(
     else:
         numbers, unique_inverse = np.unique(joined, return_inverse=True)
         inverse = unique_inverse.astype(np.uint32).reshape(-1)
-    names = [f"{number:g}" for number in numbers]  # (--min-dist 1=150,2=60)
-    return inverse, names
+    return inverse, [species_name(number) for number in numbers.tolist()]  # (--min-dist 1=150,2=60)
+
+
+#: float64 holds every whole number below this (2^53), and not 2^53 + 1.
+EXACT_FLOAT_INTEGERS = 2**53
+
+
+def species_name(number: float | Decimal) -> str:
+    """A species number as the species' name: a whole number in all its digits (``9007199254740993``)."""
+    return str(int(number)) if number == int(number) else str(number)
+
+
+def _species_of_exact(numbers: list[Decimal]) -> tuple[np.ndarray, list[str]]:
+    """:func:`species_of_rows` of numbers read exactly: the species in increasing order, as there."""
+    distinct = sorted(set(numbers))
+    index = {number: k for k, number in enumerate(distinct)}
+    return np.fromiter((index[n] for n in numbers), np.uint32, len(numbers)), [species_name(n) for n in distinct]
+
+
+def _exact_column(parts: list[ParticleStar], label: str) -> list[Decimal]:
+    """The column ``label`` of every input as exact numbers, read again from its text."""
+    exact: list[Decimal] = []
+    for part in parts:
+        _, keys, texts = part.star.scan(part.block, [], label)
+        try:
+            values = [Decimal(text.strip("\"'")) for text in texts]
+        except InvalidOperation:
+            raise CryodedupError(
+                f"{part.where()}: {label}, the species column, holds a value that is no number"
+            ) from None
+        exact += [values[k] for k in keys.tolist()]
+    return exact
 
 
 @dataclass
@@ -650,6 +692,7 @@ def read_frame(particles: DataFrame, optics: DataFrame | None, options: ReaderOp
     needs.check()
     filament = RELION_TUBE in part.labels
     groups = keys.astype(np.int64).ravel()
+    species, species_names = _frame_species(part, options.species_column)
     return ParticleSet(
         inputs=[str(part.path)],
         input_of=np.zeros(keys.size, dtype=np.int64),
@@ -666,7 +709,22 @@ def read_frame(particles: DataFrame, optics: DataFrame | None, options: ReaderOp
         tube_column=RELION_TUBE if filament else None,
         **_frame_poses(particles, options.max_angle is not None, warn),
         images=_frame_images(particles) if options.same_image != "ignore" else None,
+        species=species,
+        species_names=species_names,
     )
+
+
+def _frame_species(part: _FrameParticles, label: str | None) -> tuple[np.ndarray | None, list[str]]:
+    """``species_column``'s species of a table in memory, numbered as a file's are (:func:`species_of_rows`)."""
+    label = _species_column([part], label)
+    if label is None:
+        return None, []
+    column = part.frame[label]
+    try:
+        numbers = column.to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        raise CryodedupError(f"{part.where()}: --species-column {label}: the column holds no numbers") from None
+    return species_of_rows([numbers], [part], label, lambda: [Decimal(str(value)) for value in column.tolist()])
 
 
 def _frame_images(particles: DataFrame) -> Images | None:
