@@ -223,3 +223,17 @@ def test_times_from_epu_names_when_the_xml_has_none():
     assert got[1] == datetime(2017, 12, 1, 14, 35, tzinfo=timezone.utc).timestamp()
     assert got[2] is None
     assert acquisition_times(names[:1], [5.0]) == [5.0]
+
+
+def test_exposed_again_means_the_centre_within_the_earlier_beam():
+    """Beam 1 µm: 0.49 µm from an earlier image is named, 0.51 µm (beams overlapping at their edges) is not,
+    nor two images taken at the same time; each later image against its nearest earlier one."""
+    from cryodedup.formats.revisits import find_revisits
+
+    xy = np.array([[0.0, 0.0], [0.49, 0.0], [10.0, 0.0], [10.51, 0.0], [20.0, 0.0], [20.1, 0.0], [0.2, 0.0]])
+    times = [0.0, 60.0, 0.0, 60.0, 5.0, 5.0, 120.0]
+    names = [f"m{k}" for k in range(len(xy))]
+    found = find_revisits(names, times, xy, 1.0)
+    assert [(r.earlier, r.later) for r in found.exposed] == [(0, 1), (0, 6)]  # m6: m0 at 0.2 µm, nearer than m1
+    assert [r.distance_um for r in found.exposed] == pytest.approx([0.49, 0.2])
+    assert found.holes == []

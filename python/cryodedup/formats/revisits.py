@@ -9,7 +9,10 @@ Two kinds, found before any image is read:
   imaged between two of them means EPU left the hole and came back (a refill, a re-queued
   square, a second pass).
 - an **acquisition exposed again**: an image whose specimen position (stage plus shift) lies
-  within the beam diameter of an image taken earlier: the beam had already hit part of it.
+  within the beam of an image taken earlier (less than half the beam diameter from its
+  centre, the rule of ``--no-images``): the beam had already hit where it was taken. Images
+  whose beams only touch at their edges (shots of one hole, a beam wider than their spacing)
+  are not named: every shot of such a session would be.
 
 Both are information: a possible re-exposure whose images are the first to look at. The
 image decision does not use them.
@@ -121,11 +124,12 @@ def _hole_revisits(names: Sequence[str], order: Sequence[int]) -> list[Revisit]:
 
 
 def _exposed_again(times: Sequence[float | None], xy: np.ndarray, beam_um: float) -> list[Revisit]:
-    """Each acquisition within the beam diameter of an earlier one: against its nearest such, in time order."""
+    """Each acquisition within the beam of an earlier one (its radius): against its nearest such, in time order."""
     timed = np.flatnonzero([t is not None for t in times])
     if len(timed) < 2:
         return []
-    pairs, _ = nearest_pairs(xy[timed], beam_um, NEAREST)
+    radius = beam_um / 2
+    pairs, _ = nearest_pairs(xy[timed], radius, NEAREST)
     nearest: dict[int, tuple[float, int]] = {}
     for a, b in timed[pairs].tolist() if len(pairs) else []:
         ta, tb = times[a], times[b]
@@ -134,7 +138,7 @@ def _exposed_again(times: Sequence[float | None], xy: np.ndarray, beam_um: float
             continue
         earlier, later = (a, b) if ta < tb else (b, a)
         distance = float(np.hypot(*(xy[a] - xy[b])))
-        if distance < beam_um and (later not in nearest or (distance, earlier) < nearest[later]):
+        if distance < radius and (later not in nearest or (distance, earlier) < nearest[later]):
             nearest[later] = (distance, earlier)
     by_time = sorted(nearest, key=lambda k: (times[k], k))
     return [Revisit(nearest[k][1], k, distance_um=nearest[k][0]) for k in by_time]
