@@ -237,3 +237,19 @@ def test_exposed_again_means_the_centre_within_the_earlier_beam():
     assert [(r.earlier, r.later) for r in found.exposed] == [(0, 1), (0, 6)]  # m6: m0 at 0.2 µm, nearer than m1
     assert [r.distance_um for r in found.exposed] == pytest.approx([0.49, 0.2])
     assert found.holes == []
+
+
+def test_generated_session_its_re_exposures_are_exactly_those_exposed_again(tmp_path):
+    """A 2-square EPU session (166 images) with 5 re-exposures 0.05-0.1 µm off, calibration inferred:
+    the re-exposures the generator made, and no other image, are named (no hole id repeats: none revisited)."""
+    from fixtures.synthetic import multihole_session
+
+    rng = np.random.default_rng(11)
+    exposures = multihole_session(rng, reexposures=5)
+    write_epu_session(tmp_path / "EPU", exposures)
+    write_session_micrographs(tmp_path / "Mics", exposures, rng, shape=(64, 64))
+    args = ["micrographs", str(tmp_path / "Mics" / "*.mrc"), "--metadata", str(tmp_path / "EPU"), "--no-images"]
+    summary = run([*args, "-o", str(tmp_path / "out")])["metadata"]
+    truth = {(exposures[e.original].name, e.name) for e in exposures if e.original >= 0}
+    assert {(r["earlier"], r["later"]) for r in summary["exposed_again"]} == truth
+    assert summary["revisited_holes"] == []
