@@ -253,3 +253,18 @@ def test_generated_session_its_re_exposures_are_exactly_those_exposed_again(tmp_
     truth = {(exposures[e.original].name, e.name) for e in exposures if e.original >= 0}
     assert {(r["earlier"], r["later"]) for r in summary["exposed_again"]} == truth
     assert summary["revisited_holes"] == []
+
+
+def test_the_position_map_draws_each_revisit_once_and_shows_its_square_first():
+    """Ten squares, the map shows nine: the one whose only remark is a revisit is among them, its title counting it."""
+    from cryodedup.report.micrograph_figures import position_map
+
+    squares = np.repeat(np.arange(10), 3)
+    xy = np.array([[100.0 * q + k, 0.0] for q in range(10) for k in range(3)])
+    xy[[29], 0] = xy[27, 0] + 0.05  # square 9's third image where its first was
+    names = [f"GridSquare_{q}" for q in range(10)]
+    nothing = np.zeros((0, 2), dtype=np.int64)
+    figure = position_map(xy, squares, names, nothing, np.zeros(30, dtype=bool), 0.65, revisits=np.array([[27, 29]]))
+    titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
+    assert titles[0] == "GridSquare_9: 3 images, 0 duplicate pairs, 1 revisit"
+    assert len(titles) == 9 and all("revisit" not in t for t in titles[1:])

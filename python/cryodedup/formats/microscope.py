@@ -757,4 +757,5 @@ def _revisits(
         [(micrograph[r.earlier], micrograph[r.later]) for r in found.holes + found.exposed], dtype=np.int64
     )
     pairs = pairs.reshape(-1, 2)
-    return found.summary(names, times, squares), pairs[(pairs >= 0).all(axis=1)]
+    # (a hole's revisit and its first image exposed again are often one pair: drawn once)
+    return found.summary(names, times, squares), np.unique(pairs[(pairs >= 0).all(axis=1)], axis=0)

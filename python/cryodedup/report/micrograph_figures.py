@@ -96,7 +96,7 @@ def position_map(
 ) -> Figure:
     """Every image's specimen position (µm) per grid square; duplicates joined by a line.
 
-    One panel per grid square, those with the most duplicates first (at most ``most``); each
+    One panel per grid square, those with the most duplicates, then revisits, first (at most ``most``); each
     image a circle of the beam's diameter, the rejected ones red, each duplicate pair joined.
     What an operator reads to see which template or hole misfired. ``revisits``: (earlier, later)
     pairs the metadata names (a hole revisited, a position exposed again), each later image an
@@ -105,8 +105,12 @@ def position_map(
     revisits = np.zeros((0, 2), dtype=np.int64) if revisits is None else np.asarray(revisits).reshape(-1, 2)
     placed = np.flatnonzero(squares >= 0)
     dup_square = squares[duplicate_pairs[:, 0]] if len(duplicate_pairs) else np.zeros(0, dtype=np.int64)
-    counts = [(int((dup_square == q).sum()), int((squares == q).sum()), q) for q in np.unique(squares[placed])]
-    shown = [q for _, _, q in sorted(counts, key=lambda c: (-c[0], -c[1], c[2]))[:most]]
+    again_square = squares[revisits[:, 1]] if len(revisits) else np.zeros(0, dtype=np.int64)
+    counts = [
+        (int((dup_square == q).sum()), int((again_square == q).sum()), int((squares == q).sum()), q)
+        for q in np.unique(squares[placed])
+    ]
+    shown = [q for *_, q in sorted(counts, key=lambda c: (-c[0], -c[1], -c[2], c[3]))[:most]]
     columns = min(3, max(1, len(shown)))
     rows = max(1, -(-len(shown) // columns))
     fig, axes = subplots(rows, columns, figsize=(4.2 * columns, 4.2 * rows), squeeze=False)
