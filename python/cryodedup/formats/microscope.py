@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +33,7 @@ from ..outputs import StrPath
 from ..records import dataclass
 from ..resolve import name_key
 from .files import check_regular_file
+from .revisits import acquisition_times, find_revisits
 from .sniff import is_glob
 
 #: The metadata files' own extensions, removed before the micrograph's name rules apply.
@@ -638,6 +640,10 @@ class Placement:
     beam_how: str
     crowded: int = 0  # micrographs with more than MOST_NEIGHBOURS others within the beam diameter
     calibration_warning: str | None = None  # the stops that inferred the calibration disagree
+    # The revisited holes and acquisitions exposed again (the summary's entries, revisits.py), and
+    # those whose two images are both micrographs: (earlier, later) micrograph indices, for the map.
+    revisits: dict[str, Any] = field(default_factory=dict)
+    revisit_pairs: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
 
     @property
     def matched(self) -> np.ndarray:
@@ -658,6 +664,7 @@ class Placement:
             "beam_diameter_um": round(self.beam_diameter, 4),
             "beam_diameter": self.beam_how,
             "grid_squares": len(self.square_names),
+            **self.revisits,
         } | ({"crowded_micrographs": self.crowded, "most_neighbours": MOST_NEIGHBOURS} if self.crowded else {})
 
     def crowding(self) -> str | None:
@@ -717,6 +724,7 @@ def place(
     squares = np.full(len(names), -1, dtype=np.int64)
     squares[matched] = positions.squares[index[matched]]
     beam, beam_how = beam_diameter(acquisitions, diameter)
+    revisits, revisit_pairs = _revisits(acquisitions, positions, beam, index)
     return Placement(
         len(files),
         len(acquisitions),
@@ -730,4 +738,24 @@ def place(
         beam,
         beam_how,
         calibration_warning=positions.calibration_warning,
+        revisits=revisits,
+        revisit_pairs=revisit_pairs,
     )
+
+
+def _revisits(
+    acquisitions: Sequence[Acquisition], positions: Positions, beam: float, index: np.ndarray
+) -> tuple[dict[str, Any], np.ndarray]:
+    """The revisited holes and acquisitions exposed again, named; and those both of whose images are micrographs."""
+    names = [a.name for a in acquisitions]
+    times = acquisition_times(names, [a.time for a in acquisitions])
+    found = find_revisits(names, times, positions.xy, beam)
+    squares = [positions.square_names[q] for q in positions.squares.tolist()]
+    micrograph = np.full(len(acquisitions), -1, dtype=np.int64)
+    micrograph[index[index >= 0]] = np.flatnonzero(index >= 0)
+    pairs = np.array(
+        [(micrograph[r.earlier], micrograph[r.later]) for r in found.holes + found.exposed], dtype=np.int64
+    )
+    pairs = pairs.reshape(-1, 2)
+    # (a hole's revisit and its first image exposed again are often one pair: drawn once)
+    return found.summary(names, times, squares), np.unique(pairs[(pairs >= 0).all(axis=1)], axis=0)

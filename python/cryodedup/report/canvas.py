@@ -32,6 +32,7 @@ TEXT, TICK_TEXT, TITLE_TEXT, SMALL_TEXT = 15, 14, 17, 14  # font sizes, pixels o
 INK = (34, 34, 34)
 WHITE_WORD = 0xFFFFFFFF  # a white drawn pixel (R, G, B and Pillow's padding byte, all 255)
 KEPT_COLOUR, REJECTED_COLOUR = "#1a9641", "#d7191c"  # both jobs' palette
+REVISIT_COLOUR = "#fdae61"  # an image the metadata says was taken where the beam had been (micrograph map)
 #: viridis at 0, 0.1, ..., 1 (matplotlib's values), for the pair matrix.
 VIRIDIS = ["#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c", "#22a884", "#44bf70", "#7ad151"]
 VIRIDIS += ["#bddf26", "#fde725"]

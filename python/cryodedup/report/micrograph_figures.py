@@ -9,7 +9,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
-from .canvas import KEPT_COLOUR, REJECTED_COLOUR  # both jobs' palette
+from .canvas import KEPT_COLOUR, REJECTED_COLOUR, REVISIT_COLOUR  # both jobs' palette
 from .figures import labelled_axes, subplots
 
 
@@ -92,17 +92,25 @@ def position_map(
     rejected: np.ndarray,
     beam_diameter: float,
     most: int = 9,
+    revisits: np.ndarray | None = None,
 ) -> Figure:
     """Every image's specimen position (µm) per grid square; duplicates joined by a line.
 
-    One panel per grid square, those with the most duplicates first (at most ``most``); each
+    One panel per grid square, those with the most duplicates, then revisits, first (at most ``most``); each
     image a circle of the beam's diameter, the rejected ones red, each duplicate pair joined.
-    What an operator reads to see which template or hole misfired.
+    What an operator reads to see which template or hole misfired. ``revisits``: (earlier, later)
+    pairs the metadata names (a hole revisited, a position exposed again), each later image an
+    orange diamond joined to the earlier one by a dashed line.
     """
+    revisits = np.zeros((0, 2), dtype=np.int64) if revisits is None else np.asarray(revisits).reshape(-1, 2)
     placed = np.flatnonzero(squares >= 0)
     dup_square = squares[duplicate_pairs[:, 0]] if len(duplicate_pairs) else np.zeros(0, dtype=np.int64)
-    counts = [(int((dup_square == q).sum()), int((squares == q).sum()), q) for q in np.unique(squares[placed])]
-    shown = [q for _, _, q in sorted(counts, key=lambda c: (-c[0], -c[1], c[2]))[:most]]
+    again_square = squares[revisits[:, 1]] if len(revisits) else np.zeros(0, dtype=np.int64)
+    counts = [
+        (int((dup_square == q).sum()), int((again_square == q).sum()), int((squares == q).sum()), q)
+        for q in np.unique(squares[placed])
+    ]
+    shown = [q for *_, q in sorted(counts, key=lambda c: (-c[0], -c[1], -c[2], c[3]))[:most]]
     columns = min(3, max(1, len(shown)))
     rows = max(1, -(-len(shown) // columns))
     fig, axes = subplots(rows, columns, figsize=(4.2 * columns, 4.2 * rows), squeeze=False)
@@ -119,14 +127,23 @@ def position_map(
         mine = duplicate_pairs[dup_square == q] if len(duplicate_pairs) else duplicate_pairs
         if len(mine):
             ax.add_collection(LineCollection(xy[mine], colors=REJECTED_COLOUR, linewidths=1.5))
+        again = revisits[squares[revisits[:, 1]] == q] if len(revisits) else revisits
+        if len(again):
+            ax.add_collection(LineCollection(xy[again], colors=REVISIT_COLOUR, linewidths=1.0, linestyles="dashed"))
+            ax.scatter(
+                xy[again[:, 1], 0], xy[again[:, 1], 1], s=40, marker="D", facecolors="none", edgecolors=REVISIT_COLOUR
+            )
         ax.set_aspect("equal", adjustable="datalim")
         images = f"{len(here)} image{'' if len(here) == 1 else 's'}"
         pairs = f"{len(mine)} duplicate pair{'' if len(mine) == 1 else 's'}"
-        ax.set_title(f"{square_names[q]}: {images}, {pairs}", fontsize=9)
+        revisited = f", {len(again)} revisit{'' if len(again) == 1 else 's'}" if len(again) else ""
+        ax.set_title(f"{square_names[q]}: {images}, {pairs}{revisited}", fontsize=9)
         ax.set_xlabel("x (µm)")
         ax.set_ylabel("y (µm)")
     fig.suptitle(
-        f"Specimen positions (circles: beam {beam_diameter:.2f} µm; red: rejected, joined to its duplicate)",
+        f"Specimen positions (circles: beam {beam_diameter:.2f} µm; red: rejected, joined to its duplicate"
+        + ("; orange diamonds: revisits in the metadata, dashed to the earlier image" if len(revisits) else "")
+        + ")",
         fontsize=10,
     )
     fig.tight_layout()

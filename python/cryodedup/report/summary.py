@@ -451,7 +451,47 @@ def metadata_rows(m: dict | None) -> list[Row]:
         # (after a comma: the sources say "given (--beam-diameter)", which brackets doubled)
         ("Shift calibration", f"{m['shift_calibration_um_per_unit']:g} µm per unit, {m['shift_calibration']}"),
         ("Beam diameter", f"{m['beam_diameter_um']:g} µm, {m['beam_diameter']}"),
+        *revisit_rows(m),
     ]
+
+
+#: Revisits named one a line in the summary and the report (``--json`` lists them all).
+REVISITS_SHOWN = 10
+
+
+def revisit_rows(m: dict) -> list[Row]:
+    """The revisited holes and acquisitions exposed again (from the metadata), each with both times and its square."""
+    rows = []
+    for key, title, what in (
+        ("revisited_holes", "Revisited holes", revisited_hole),
+        ("exposed_again", "Exposed again", exposed_again),
+    ):
+        found = m.get(key) or []
+        if found:
+            lines = [what(r) for r in found[:REVISITS_SHOWN]]
+            if len(found) > REVISITS_SHOWN:
+                lines.append(f"... and {len(found) - REVISITS_SHOWN:,} more (--json lists them all)")
+            rows.append(
+                (title, f"{len(found):,} (look at these images first: a possible re-exposure)\n" + "\n".join(lines))
+            )
+    return rows
+
+
+def revisited_hole(r: dict) -> str:
+    """``FoilHole_12 in GridSquare_3: first 2024-01-01 10:00:00 (NAME), again 2024-01-01 11:30:00 (NAME, 4 images)``."""
+    images = f", {r['later_images']} image{'' if r['later_images'] == 1 else 's'}"
+    return (
+        f"FoilHole_{r['hole']} in {r['square']}: first {r['earlier_time']} ({r['earlier']}), "
+        f"again {r['later_time']} ({r['later']}{images})"
+    )
+
+
+def exposed_again(r: dict) -> str:
+    """``NAME at TIME in SQUARE, 0.08 µm from NAME at TIME``."""
+    return (
+        f"{r['later']} at {r['later_time']} in {r['square']}: {r['distance_um']:g} µm from "
+        f"{r['earlier']} at {r['earlier_time']}"
+    )
 
 
 def particle_split_rows(particles: dict | None) -> list[Row]:

@@ -26,6 +26,7 @@ from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...formats.microscope import Placement, place
 from ...options import MicrographOptions, MicrographRun
 from ...outputs import StrPath, all_outputs_at_once
+from ...report.summary import revisit_rows
 from ...resolve.micrograph_names import check_match_mode
 from .group import decide_run
 from .plan import ScoringPlan, plan_scoring
@@ -89,6 +90,9 @@ def find_duplicate_micrographs(
     store, mics = _open_update(Path(outdir), inputs, mics, particles, force, ready, said) if update else (None, mics)
     outputs = _prepared_outputs(mics, Path(outdir), inputs, particles, force, store)
     placement = _placement(mics, options)
+    if placement is not None:  # (named now, before any image is read: the images to look at first)
+        for title, text in revisit_rows(placement.revisits):
+            log(f"--metadata: {title.lower()}: {text}", "info")
     pairs_csv = PairsCsv(store.pairs_csv) if store else None
     # An update copies the last round's pairs.csv (to append to) while it scores.
     with pairs_csv.copying(outputs.paths[0]) if pairs_csv else nullcontext():

@@ -124,7 +124,13 @@ def _position_figures(
     rejected = np.zeros(len(placement.xy), dtype=bool)
     rejected[[max(pair, key=lambda i: rank[i]) for pair in duplicates.tolist()]] = True
     figure = plots.position_map(
-        placement.xy, placement.squares, placement.square_names, duplicates, rejected, placement.beam_diameter
+        placement.xy,
+        placement.squares,
+        placement.square_names,
+        duplicates,
+        rejected,
+        placement.beam_diameter,
+        revisits=placement.revisit_pairs,
     )
     return [("position_map.png", "Specimen positions per grid square", figure)]
 
