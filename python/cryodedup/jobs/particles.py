@@ -445,7 +445,9 @@ def summarize(
         summary["priority"] = priority_summary(levels, n_inputs, decision.priority, removed, scored, ties.by_priority)
     if particles.species is not None:
         summary["species"] = species_summary(particles, decision, options)
-    summary["duplicate_density"] = duplicate_density(particles.groups, decision.duplicate, particles.mic_names)
+    summary["duplicate_density"] = duplicate_density(
+        particles.groups, decision.duplicate, particles.mic_names, particles.input_of, particles.inputs
+    )
     if particles.tubes is not None:
         summary["filaments"] = filament_summary(particles.tube_column or "", particles.tubes, options.filament_mode)
     summary.update(_audits(particles, decision, options, halves))

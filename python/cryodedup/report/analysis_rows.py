@@ -142,13 +142,25 @@ def density_rows(density: dict[str, Any] | None, unit: str = "micrograph") -> li
     if not density or not density["outliers"]:
         return []
     found = density["outliers"]
-    head = (
-        f"{len(found):,} of {density['micrographs_with_picks']:,} {unit}s with a duplicate fraction above "
-        f"{density['threshold']:.2f}: a picker stacking picks there? look at them\n"
-        f"(median {density['median']:.2f} + max({OUTLIER_SDS:g} robust SD {density['robust_sd']:.3f}, "
-        f"{MIN_EXCESS:g}); at least {MIN_DUPLICATES} duplicates)"
-    )
-    lines = [f"{e['micrograph']}: {e['fraction']:.0%} ({e['duplicates']:,} of {e['picks']:,} picks)" for e in found]
+    if "cohorts" in density:  # each compared with the micrographs picked by the same inputs
+        head = (
+            f"{len(found):,} of {density['micrographs_with_picks']:,} {unit}s with a duplicate fraction far above "
+            f"that of the {unit}s with the same inputs: a picker stacking picks there? look at them\n"
+            f"(median + max({OUTLIER_SDS:g} robust SD, {MIN_EXCESS:g}) of each set of inputs' {unit}s; "
+            f"at least {MIN_DUPLICATES} duplicates)"
+        )
+    else:
+        head = (
+            f"{len(found):,} of {density['micrographs_with_picks']:,} {unit}s with a duplicate fraction above "
+            f"{density['threshold']:.2f}: a picker stacking picks there? look at them\n"
+            f"(median {density['median']:.2f} + max({OUTLIER_SDS:g} robust SD {density['robust_sd']:.3f}, "
+            f"{MIN_EXCESS:g}); at least {MIN_DUPLICATES} duplicates)"
+        )
+    lines = [
+        f"{e['micrograph']}: {e['fraction']:.0%} ({e['duplicates']:,} of {e['picks']:,} picks"
+        + (f"; above {e['threshold']:.2f})" if "threshold" in e else ")")
+        for e in found
+    ]
     if len(lines) > NAMED:
         lines = [*lines[:NAMED], f"and {len(found) - NAMED:,} more (all in --json: duplicate_density)"]
     return [("Duplicate outliers", "\n".join([head, *lines]))]
