@@ -119,12 +119,12 @@ def outliers(
     fraction[has] = duplicates[has] / picks[has]
     members = [has] if cohorts is None else _members(cohorts, has)
     threshold_of = np.full(len(picks), np.inf)
-    found_cohorts = []
+    found_cohorts: list[dict[str, Any]] = []
     for micrographs in members:
         median, robust_sd, threshold = outlier_threshold(fraction[micrographs])
         threshold_of[micrographs] = threshold
-        numbers = {"median": round(median, 4), "robust_sd": round(robust_sd, 4), "threshold": round(threshold, 4)}
-        found_cohorts.append({"micrographs": len(micrographs), **numbers})
+        spread = {"median": round(median, 4), "robust_sd": round(robust_sd, 4), "threshold": round(threshold, 4)}
+        found_cohorts.append({"micrographs": len(micrographs), **spread})
         if cohorts is not None:
             found_cohorts[-1]["cohort"] = int(cohorts[micrographs[0]])
     found = has[(fraction[has] > threshold_of[has]) & (duplicates[has] >= MIN_DUPLICATES)]
