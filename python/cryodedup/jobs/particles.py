@@ -461,6 +461,7 @@ def summarize(
             covered=decision.covered,
             not_confirmable=decision.not_confirmable,
             uncovered=options.uncovered,
+            coverage=options.coverage,
         )
     return summary
 

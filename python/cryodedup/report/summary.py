@@ -10,7 +10,7 @@ import re
 
 from ..algo.dedup import SAME_CENTRE_A
 from ..labels import distinct_labels, input_labels
-from .analysis_rows import audit_rows, consensus_rows, density_rows, matching_text
+from .analysis_rows import audit_rows, consensus_rows, density_rows, low_agreement, matching_text
 
 #: A summary row: label and text (lines separated by newlines).
 Row = tuple[str, str]
@@ -250,9 +250,11 @@ def report_rows(s: dict) -> tuple[list[Row], dict[str, str]]:
 
 
 def density_highlight(s: dict) -> dict[str, str]:
-    """The report colours as warnings the rows naming outlying micrographs and images kept twice."""
+    """The report colours as warnings the rows naming outlying micrographs, low agreement and images kept twice."""
     density = s.get("duplicate_density")
     warned = {"Duplicate outliers": "warn"} if density and density["outliers"] else {}
+    if s.get("consensus") and low_agreement(s["consensus"]):
+        warned["  Low agreement"] = "warn"
     if (s.get("same_image") or {}).get("images_kept_twice"):
         warned["Same image twice"] = "warn"
     return warned
