@@ -41,7 +41,7 @@ def test_a_plain_merge_shows_no_consensus_block_but_json_keeps_it(tmp_path):
 
 @pytest.mark.parametrize("asked", [{"min_support": 2}, {"coverage": "all"}], ids=["min-support", "coverage"])
 def test_an_asked_consensus_shows_its_block(tmp_path, asked):
-    s, rows, highlight = summary_rows(tmp_path, B_AGREES, **asked)
+    _, rows, highlight = summary_rows(tmp_path, B_AGREES, **asked)
     assert rows["Consensus"] == f"min support {asked.get('min_support', 1)} of 2 inputs"
     # J = shared / (|a| + |b| - shared) = 8 / (10 + 10 - 8) = 0.667
     assert rows["  Jaccard a.txt / b.txt"] == "0.667"
@@ -58,5 +58,5 @@ def test_inputs_that_barely_agree_show_the_block_as_a_warning(tmp_path):
 
 def test_inputs_on_different_micrographs_are_no_low_agreement(tmp_path):
     # b picked another micrograph only: nothing to agree on, so no block (a warning says they share none).
-    s, rows, _ = summary_rows(tmp_path, [("n", x, y, sc) for _, x, y, sc in B_ELSEWHERE])
+    _, rows, _ = summary_rows(tmp_path, [("n", x, y, sc) for _, x, y, sc in B_ELSEWHERE])
     assert "Consensus" not in rows and "  Low agreement" not in rows
