@@ -572,10 +572,13 @@ def remove_duplicate_particles(
     # Without one (an audit) the readers' writers get the current folder, and are never called.
     outdir = Path(outdir if outdir is not None else ".")
     warnings: list[str] = []
+    # Warnings are said once the checks that can stop the run have passed: none before an error.
+    checked = False
 
     def warn(message: str) -> None:
         warnings.append(message)
-        log(message, "warning")
+        if checked:
+            log(message, "warning")
 
     check_prefer(paths, copick, options, warn)
     # The plotting code loads on the other core while the core reads and decides.
@@ -585,6 +588,9 @@ def remove_duplicate_particles(
     reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()
     decision = decide(particles, options, log)
+    checked = True
+    for message in warnings:
+        log(message, "warning")
     warn_not_confirmable(particles, decision, options, warn)
     if decided is not None:
         decided.append((particles, decision))
