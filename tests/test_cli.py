@@ -260,6 +260,8 @@ def test_seed_help_and_plot_message(tmp_path, good, monkeypatch):
     result = cli("particles", good, "-o", tmp_path / "out", "--plot")
     assert result.exit_code == 1
     assert "pip install 'cryodedup[plot]'" in result.stderr, result.stderr
+    # ... and from a clone of the source, where the PyPI name is not the package's folder.
+    assert "in a clone of the source: pip install '.[plot]'" in result.stderr, result.stderr
 
 
 # --- issue 11: bad input is one line, status 1, no output, inputs unchanged -------------------------------------
