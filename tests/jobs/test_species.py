@@ -170,7 +170,7 @@ def test_names_of_unknown_species_and_missing_radii_are_refused():
     with pytest.raises(
         CryodedupError, match="and ribosome and proteasome have none: give --radius ribosome=Å,proteasome"
     ):
-        decide(particles, ParticleOptions(cross_species=True))
+        decide(particles, ParticleOptions(cross_species=True, radius={"apoferritin": 60.0}))
 
 
 def write_tomo_star(path, rows):
