@@ -221,6 +221,29 @@ def test_demo_command_pastes_into_a_shell(tmp_path):
     assert args[args.index("--micrographs") + 1] == str(outdir / "input" / "micrographs_ctf.star")
 
 
+def test_demo_runs_twice_and_prints_its_force(tmp_path):
+    outdir = tmp_path / "demo"
+
+    def printed(result):
+        (line,) = [line for line in result.stderr.splitlines() if line.startswith("Running: ")]
+        return shlex.split(line.removeprefix("Running: "))
+
+    first = cli("demo", outdir)
+    assert first.exit_code == 0, first.output
+    assert "--force" not in printed(first)
+    # Again: its own result replaced, and the command printed is the one run.
+    again = cli("demo", outdir)
+    assert again.exit_code == 0, again.output
+    assert printed(again)[-1] == "--force"
+    forced = cli("demo", outdir, "--force")
+    assert forced.exit_code == 0 and printed(forced)[-1] == "--force"
+    # Input files that are no longer the example's: the folder is the user's, its result kept.
+    with (outdir / "input" / "particles_log.star").open("a") as f:
+        f.write("# edited\n")
+    edited = cli("demo", outdir)
+    assert edited.exit_code == 1 and "already exists; use --force" in edited.output
+
+
 def test_seed_help_and_plot_message(tmp_path, good, monkeypatch):
     help_text = cli("particles", "--help").output
     assert "non-negative integer" in help_text and "18446744073709551615" not in help_text
@@ -237,6 +260,8 @@ def test_seed_help_and_plot_message(tmp_path, good, monkeypatch):
     result = cli("particles", good, "-o", tmp_path / "out", "--plot")
     assert result.exit_code == 1
     assert "pip install 'cryodedup[plot]'" in result.stderr, result.stderr
+    # ... and from a clone of the source, where the PyPI name is not the package's folder.
+    assert "in a clone of the source: pip install '.[plot]'" in result.stderr, result.stderr
 
 
 # --- issue 11: bad input is one line, status 1, no output, inputs unchanged -------------------------------------

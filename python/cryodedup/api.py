@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .algo.consensus import OUTCOMES, pick_outcomes
+from .algo.dedup import first_seen_ids
 from .algo.priority import scores_without_none
 from .algo.same_image import same_image_summary
 from .errors import CryodedupError
@@ -390,7 +391,7 @@ def _select_centres(
     report: CentreReport | None = None,
 ) -> CentreSelection:
     """:func:`remove_duplicate_centres` after its options are checked."""
-    names, groups = _first_seen_ids(micrographs)
+    names, groups = first_seen_ids(micrographs)
     centres = np.ascontiguousarray(centres, dtype=np.float64)
     n = len(groups)
     if centres.ndim != 2 or centres.shape != (n, centres.shape[1]) or centres.shape[1] not in (2, 3):
@@ -432,13 +433,6 @@ def _select_centres(
         outcomes = pick_outcomes(decision.keep, decision.confirmed_by, decision.unconfirmed, decision.not_confirmable)
     written = [] if report is None else report.write(particles, decision, opts, time.perf_counter() - start)
     return CentreSelection(np.asarray(decision.keep, dtype=bool), outcomes, names, written)
-
-
-def _first_seen_ids(labels: Sequence[Hashable]) -> tuple[list, np.ndarray]:
-    """The distinct labels in order of first appearance, and each label's index among them."""
-    ids: dict[Hashable, int] = {}
-    groups = np.fromiter((ids.setdefault(label, len(ids)) for label in labels), dtype=np.int64, count=len(labels))
-    return list(ids), groups
 
 
 def _coverage(names: list, ran_on: Sequence[Collection[Hashable]]) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import filecmp
 import os
 import shlex
 import shutil
@@ -187,8 +188,9 @@ def demo(outdir: Path, force: bool, quiet: bool, as_json: bool, plot: bool) -> N
 
     The example: four micrographs picked by two pickers (LoG and template picking), the
     particles of both extracted and 2D-classified; many particles were picked by both.
-    The command it runs is printed; run it yourself with other options. The example has
-    no micrograph images: with --plot, its pictures draw the picks on a blank frame.
+    The command it runs is printed; run it yourself with other options. Run again, it
+    replaces its own result (its input files unchanged). The example has no micrograph
+    images: with --plot, its pictures draw the picks on a blank frame.
     """
     report = Reporter(quiet)
     data = outdir / "input"
@@ -203,14 +205,22 @@ def demo(outdir: Path, force: bool, quiet: bool, as_json: bool, plot: bool) -> N
     pickers = [p for p in inputs if p.name.startswith("particles_")]
     micrographs = data / "micrographs_ctf.star"
     result = outdir / "result"
+    # A demo run again replaces its own result (its inputs the example's, unchanged): it just works twice.
+    force = force or (result.exists() and _is_example(inputs))
     if not quiet:
         command = ["cryodedup", "particles", *map(str, pickers), "--micrographs", str(micrographs)]
         command += ["--score", "rlnMaxValueProbDistribution", "-o", str(result)] + (["--plot"] if plot else [])
+        command += ["--force"] if force else []
         # Quoted for a shell, on one line (no wrapping), markup characters shown as they are.
         report.console.print(f"Running: {escape(shlex.join(command))}", soft_wrap=True)
     options = ParticleOptions(micrographs=micrographs, score="rlnMaxValueProbDistribution", plot=plot)
     no_images = "the example has no micrograph images: its pictures draw the picks on a blank frame"
     run_particle_job("cryodedup demo", pickers, result, options, report, force, as_json, images_note=no_images)
+
+
+def _is_example(inputs: list[Path]) -> bool:
+    """Whether ``inputs`` hold the shipped example's files unchanged (a folder the demo wrote)."""
+    return all(filecmp.cmp(EXAMPLES / path.name, path, shallow=False) for path in inputs)
 
 
 def _copy_example(data: Path, force: bool, inputs: list[Path]) -> None:

@@ -554,10 +554,14 @@ def _identity(path: StrPath) -> tuple[int, int] | None:
     return None
 
 
+#: How to install the ``plot`` extra: from PyPI, or in a clone of the source (where the name is the folder).
+PLOT_INSTALL = "pip install 'cryodedup[plot]' (in a clone of the source: pip install '.[plot]')"
+
+
 def check_plotting(plot: bool) -> None:
     """``--plot`` needs matplotlib, an optional dependency: say so before any work."""
     if plot and importlib.util.find_spec("matplotlib") is None:
-        raise CryodedupError("--plot needs matplotlib: pip install 'cryodedup[plot]' (or matplotlib)")
+        raise CryodedupError(f"--plot needs matplotlib: {PLOT_INSTALL}, or matplotlib alone")
 
 
 def warn_earlier_report(outdir: StrPath, warn: Callable[[str], None]) -> None:

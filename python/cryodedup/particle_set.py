@@ -77,6 +77,11 @@ class ReaderOptions(Protocol):
         """Whether to name each row's image, to find symmetry-expanded copies (``--min-dist 0``, ``--audit``)."""
         ...
 
+    @property
+    def pixel_size_decides(self) -> bool:
+        """Whether the micrograph pixel size changes the decision (not at ``--min-dist 0 --shift-key none``)."""
+        ...
+
 
 @dataclass
 class Images:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cryodedup import dedup
+from cryodedup import dedup, remove_duplicate_centres
 from cryodedup.algo.dedup import dedup_and_support_masks, popcount
 from oracle import oracle, oracle_support, radius
 
@@ -268,6 +270,20 @@ def test_whole_float_and_integer_group_ids_give_the_same_result():
     assert as_float.n_kept == 2  # one of the first two, and the third on its own micrograph
     with pytest.raises(ValueError, match="fit in int64"):
         dedup(np.array([2**63, 1], dtype=np.uint64), coords[:2], min_dist=1.0)
+
+
+def test_micrograph_names_are_taken_as_remove_duplicate_centres_takes_them():
+    # One rule for both: names, numbered in order of first appearance. Two picks 0.5 Å apart on
+    # "b.mrc" are duplicates; the pick at the same place on "a.mrc" is not (another micrograph).
+    coords = np.array([[0.0, 0.0], [0.5, 0.0], [0.0, 0.0], [9.0, 9.0]])
+    names = ["b.mrc", "b.mrc", "a.mrc", "b.mrc"]
+    by_hand = dedup([0, 0, 1, 0], coords, min_dist=1.0, seed=3)
+    for labels in (names, np.array(names), np.array(names, dtype=object), [Path(n) for n in names]):
+        got = dedup(labels, coords, min_dist=1.0, seed=3)
+        assert got.keep.tolist() == by_hand.keep.tolist()
+    assert by_hand.n_kept == 3
+    centres = remove_duplicate_centres(names, coords, min_dist=1.0, seed=3)
+    assert centres.keep.tolist() == by_hand.keep.tolist()
 
 
 # --- issue 27 item 9: an anisotropic distance for subtomograms ----------------------------------

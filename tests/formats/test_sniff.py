@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from cryodedup import ParticleOptions, remove_duplicate_particles
 from cryodedup.errors import CryodedupError
 from cryodedup.formats.sniff import is_picker_output, picker_files
+from helpers import write_star
 
 
 def test_the_format_detector_tells_each_pickers_files(tmp_path):
@@ -31,3 +33,24 @@ def test_a_copick_config_is_told_by_its_content(tmp_path):
     info.write_text('{"boxes": [[10, 20, "manual"]]}')
     assert is_copick_config(config) and not is_picker_output(config)
     assert not is_copick_config(info) and is_picker_output(info)
+
+
+def test_a_job_folder_of_particles_names_its_particle_star(tmp_path):
+    # A RELION Extract job given as a folder: its particles.star is the input the user meant, and
+    # its bookkeeping STAR files (job.star, job_pipeline.star) are no coordinate files.
+    job = tmp_path / "Extract" / "job007"
+    (job / "Movies").mkdir(parents=True)
+    (job / "Movies" / "mic_1.mrcs").write_bytes(b"")
+    (job / "job.star").write_text("\ndata_job\n\n_rlnJobTypeLabel relion.extract\n")
+    (job / "job_pipeline.star").write_text("\ndata_pipeline_general\n\n_rlnPipeLineJobCounter 2\n")
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnImageName"]
+    write_star(job / "particles.star", labels, [[10, 10, "mic_1.mrc", "1@Movies/mic_1.mrcs"]])
+    message = f"{job}: a folder is read as one picker's per-micrograph coordinate files, and this one holds "
+    message += f"particle STAR files: give {job / 'particles.star'} (its STAR files: particles.star)"
+    with pytest.raises(CryodedupError) as refused:
+        remove_duplicate_particles([job], tmp_path / "out", ParticleOptions(mic_psize=1.0))
+    assert str(refused.value) == message
+    # Without a particle STAR either: the folder's STAR files are named.
+    (job / "particles.star").unlink()
+    with pytest.raises(CryodedupError, match=r"no picker output found .*; its STAR files: job\.star, job_pipeline"):
+        remove_duplicate_particles([job], tmp_path / "out", ParticleOptions(mic_psize=1.0))

@@ -10,6 +10,7 @@ import starfile
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import EXAMPLES
+from cryodedup.report.summary import report_rows
 from fixtures.synthetic import (
     PARTICLE_COLUMNS,
     Optics,
@@ -254,6 +255,25 @@ def test_clashing_optics_groups_are_renumbered(tmp_path):
     kept = rows_of(out)
     assert kept[0] == "1000 1000 0 0 m.mrc 1 1.0 a1\n"
     assert kept[1:] == ["3000 1000 0 0 m.mrc 2 1.0 b1\n", "1000 1000 0 0 n.mrc 2 1.0 b2\n"]
+
+
+def test_renumbered_optics_groups_are_said_in_the_summary_and_json(tmp_path):
+    # As above: b's group 1 (binned 4x) is group 2 in the outputs; the summary says which input's became which.
+    a = write_star(tmp_path / "a.star", P31, [[1000, 1000, 0, 0, "m.mrc", 1, 1.0, "a1"]], optics=[[1, "og1", 2.0, 1.0]])
+    b_optics = [[1, "og4", 4.0, 1.0], [2, "og1", 2.0, 1.0]]  # its group 2 is a's group 1: mapped onto it
+    b_rows = [[3000, 1000, 0, 0, "m.mrc", 1, 1.0, "b1"], [1000, 1000, 0, 0, "n.mrc", 2, 1.0, "b2"]]
+    b = write_star(tmp_path / "b.star", P31, b_rows, optics=b_optics)
+    summary = run(tmp_path, [a, b])
+    assert summary["optics_groups_renumbered"] == [{"input": "b.star", "groups": {"1": 2, "2": 1}}]
+    assert rows_of(tmp_path / "out" / "particles_kept.star")[1:] == [
+        "3000 1000 0 0 m.mrc 2 1.0 b1\n",
+        "1000 1000 0 0 n.mrc 1 1.0 b2\n",
+    ]
+    rows = dict(report_rows(summary)[0])
+    assert rows["Optics groups renumbered"].split("\n")[0] == "b.star: 1 -> 2, 2 -> 1"
+    # Nothing renumbered: no entry, no row.
+    alone = run(tmp_path, [a], force=True)
+    assert "optics_groups_renumbered" not in alone and "Optics groups renumbered" not in dict(report_rows(alone)[0])
 
 
 def test_renumbered_optics_group_without_a_particle_column_is_refused_clearly(tmp_path):

@@ -167,6 +167,10 @@ def test_names_of_unknown_species_and_missing_radii_are_refused():
         decide(particles, ParticleOptions(species_min_dist={"ribosom": 10.0}))
     with pytest.raises(CryodedupError, match="apoferritin has none: give --radius apoferritin=Å"):
         decide(particles, ParticleOptions(cross_species=True, radius={"ribosome": 100.0, "proteasome": 80.0}))
+    with pytest.raises(
+        CryodedupError, match="and ribosome and proteasome have none: give --radius ribosome=Å,proteasome"
+    ):
+        decide(particles, ParticleOptions(cross_species=True, radius={"apoferritin": 60.0}))
 
 
 def write_tomo_star(path, rows):

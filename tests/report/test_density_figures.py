@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -126,3 +127,72 @@ def test_no_outlier_no_row_and_no_worst_picture(stacked, tmp_path):
     s = remove_duplicate_particles([path.parent / "plain.star"], tmp_path / "out", ParticleOptions(min_dist=MIN_DIST))
     assert s["duplicate_density"]["outliers"] == [] and s["duplicate_density"]["micrographs_with_picks"] == 10
     assert "Duplicate outliers" not in dict(report_rows(s)[0])
+
+
+@pytest.fixture(scope="module")
+def two_pickers(tmp_path_factory):
+    """24 micrographs of 25 particles 150 Å apart; a template picker on all of them, LoG on the first 5.
+
+    LoG picks 15 of the 25 particles of its 5 micrographs (the merge's cross-picker duplicates:
+    15 of 40-odd picks there); the template picker picks each particle once (the first one twice on
+    every other micrograph), and stacks 3 or 4 picks on each particle of micrographs 10 and 17.
+    """
+    root = tmp_path_factory.mktemp("two_pickers")
+    rng = np.random.default_rng(7)
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnAutopickFigureOfMerit", "rlnOpticsGroup"]
+    rows: dict[str, list] = {"template": [], "log": []}
+    grid = (np.stack(np.meshgrid(np.arange(5), np.arange(5)), -1).reshape(-1, 2) * 75 + 40).astype(float)
+    for m in range(24):
+        name = f"Micrographs/mic_{m:02d}.mrc"
+        for k, (x, y) in enumerate(grid + rng.uniform(-5, 5, grid.shape)):
+            copies = int(rng.integers(3, 5)) if m in (10, 17) else 1 + (k < m % 2)
+            for picker, n in (("template", copies), ("log", int(m < 5 and k < 15))):
+                for _ in range(n):
+                    dx, dy = rng.uniform(-4, 4, 2)
+                    rows[picker].append([f"{x + dx:.2f}", f"{y + dy:.2f}", name, f"{rng.random():.4f}", 1])
+    optics = [[1, "opticsGroup1", PSIZE, PSIZE]]
+    paths = [write_star(root / f"{p}.star", labels, rows[p], optics=optics) for p in ("log", "template")]
+    return paths, rows
+
+
+def test_two_pickers_on_different_micrographs_are_no_outliers_but_a_stacking_one_is(two_pickers, tmp_path, monkeypatch):
+    # The oracle: the README's rule applied within each set of micrographs picked by the same inputs
+    # (the 5 both picked, the 19 of the template picker alone), duplicates counted by brute force.
+    paths, rows = two_pickers
+    both = rows["log"] + rows["template"]
+    counts = brute_force_duplicates(both)
+    log_mics = {r[2] for r in rows["log"]}
+    expected = []
+    for cohort in (log_mics, set(counts) - log_mics):
+        names, _ = expected_outliers({n: counts[n] for n in cohort})
+        expected += names
+    assert sorted(expected) == ["Micrographs/mic_10.mrc", "Micrographs/mic_17.mrc"]
+    # All 24 compared together, the 5 merged micrographs would stand out (the false alarm).
+    assert set(expected_outliers(counts)[0]) >= log_mics
+    job_pictures = capture_pictures(monkeypatch)
+    s = remove_duplicate_particles(paths, tmp_path / "out", ParticleOptions(min_dist=MIN_DIST, plot=True))
+    density = s["duplicate_density"]
+    assert sorted(e["micrograph"] for e in density["outliers"]) == sorted(expected)
+    # The picture: the same two red, each micrograph's dash at the threshold of its set of inputs.
+    (panel, _) = {name: picture for name, _, picture in job_pictures}["duplicate_fraction.png"].panels
+    assert panel.marks["outliers"][:, 0].tolist() == [10, 17]
+    thresholds = dict(panel.marks["thresholds"].tolist())
+    assert thresholds[0] == thresholds[4] != thresholds[5] == thresholds[23]
+    assert [([Path(f).name for f in c["inputs"]], c["micrographs"]) for c in density["cohorts"]] == [
+        (["template.star"], 19),
+        (["log.star", "template.star"], 5),
+    ]
+    text = dict(report_rows(s)[0])["Duplicate outliers"]
+    assert text.startswith("2 of 24 micrographs with a duplicate fraction far above that of the micrographs with")
+    assert "mic_00" not in text
+
+
+def test_two_pickers_on_the_same_micrographs_keep_one_threshold(stacked, tmp_path):
+    # Two inputs that picked every micrograph: one set of inputs, the JSON and the row as with one input.
+    path, rows = stacked
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnAutopickFigureOfMerit", "rlnOpticsGroup"]
+    other = write_star(path.parent / "other.star", labels, rows[::7], optics=[[1, "opticsGroup1", PSIZE, PSIZE]])
+    s = remove_duplicate_particles([path, other], tmp_path / "out", ParticleOptions(min_dist=MIN_DIST))
+    density = s["duplicate_density"]
+    assert "cohorts" not in density and all("threshold" not in e for e in density["outliers"])
+    assert {e["micrograph"][-6:-4] for e in density["outliers"]} == {f"{m:02d}" for m in STACKING}

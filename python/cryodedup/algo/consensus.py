@@ -198,6 +198,7 @@ def consensus_report(
     covered: np.ndarray | None = None,
     not_confirmable: np.ndarray | None = None,
     uncovered: str = "keep",
+    coverage: str = "auto",
 ) -> dict:
     """The agreement between the inputs of a ParticleSet, and the decision on it.
 
@@ -240,6 +241,7 @@ def consensus_report(
         "min_support": min_support,
         "micrographs": n_mics,
         "uncovered": uncovered,
+        "coverage": coverage,
         # Micrographs some input did not run on, and the inputs that did not.
         "not_covered": {
             particles.mic_names[g]: [particles.inputs[k] for k in np.flatnonzero(~ran_on[g])]

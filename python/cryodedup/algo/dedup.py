@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -134,9 +136,10 @@ def dedup(
 
     Parameters
     ----------
-    groups : array_like of int, shape (n,)
+    groups : array_like of int or of names, shape (n,)
         Micrograph of each particle; only particles of one group are compared. uint32 is
-        used as it is (half the memory of int64); other types are read as int64.
+        used as it is (half the memory of int64); other integers are read as int64; names
+        (``"mic_1.mrc"``) are numbered in order of first appearance.
     coords : array_like of float, shape (n, 2) or (n, 3)
         Particle centres, in Å.
     scores : array_like of float, shape (n,), optional
@@ -338,16 +341,21 @@ SAME_CENTRE_A: float = _core.SAME_CENTRE_A
 def group_ids(groups: ArrayLike) -> np.ndarray:
     """Micrograph ids as the core takes them, exactly: uint32 as given (no copy), else int64.
 
-    Floats are taken only when every value is a whole number within int64: a cast would
-    truncate 0.2 and 0.8 to one group, and a float64 CryoSPARC uid beyond 2**63 to
-    INT64_MIN; such ids are refused (map them to integers, e.g. with
+    Names (strings, or other hashable objects that are not numbers) are numbered in order
+    of first appearance, as :func:`cryodedup.remove_duplicate_centres` numbers its
+    micrographs. Floats are taken only when every value is a whole number within int64: a
+    cast would truncate 0.2 and 0.8 to one group, and a float64 CryoSPARC uid beyond 2**63
+    to INT64_MIN; such ids are refused (map them to integers, e.g. with
     ``numpy.unique(ids, return_inverse=True)``).
     """
     if isinstance(groups, np.ndarray) and groups.dtype == np.uint32:
         return np.ascontiguousarray(groups)
     array = np.asarray(groups)
-    if array.dtype.kind == "O" and array.size:  # Python ints (or floats) in an object array
-        array = np.asarray(array.tolist())
+    if array.dtype.kind == "O" and array.size:  # Python ints (or floats) in an object array, or names
+        numbers = np.asarray(array.tolist())
+        array = numbers if numbers.dtype.kind in "iubf" else array
+    if array.dtype.kind in "USO" and array.ndim == 1:
+        return first_seen_ids(array.tolist())[1]
     if array.dtype.kind in "iub":
         if array.dtype == np.uint64 and array.size and array.max() > np.iinfo(np.int64).max:
             raise ValueError("groups must fit in int64; map large ids with numpy.unique(ids, return_inverse=True)")
@@ -366,6 +374,13 @@ def group_ids(groups: ArrayLike) -> np.ndarray:
         f"groups must be integer ids, got an array of {array.dtype}; "
         "map them with numpy.unique(ids, return_inverse=True)"
     )
+
+
+def first_seen_ids(labels: Sequence[Hashable]) -> tuple[list, np.ndarray]:
+    """The distinct labels in order of first appearance, and each label's index among them (int64)."""
+    ids: dict[Hashable, int] = {}
+    groups = np.fromiter((ids.setdefault(label, len(ids)) for label in labels), dtype=np.int64, count=len(labels))
+    return list(ids), groups
 
 
 def _consensus_arrays(

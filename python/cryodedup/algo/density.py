@@ -18,6 +18,14 @@ Hoaglin's cut for a modified z-score (a normal sample exceeds it 2.3 times in 10
 MIN_EXCESS keeps a set whose micrographs nearly all have the same fraction (often 0, so the
 MAD is 0) from naming every micrograph a point above it; MIN_DUPLICATES keeps a micrograph
 of a few picks (1 duplicate of 3 is 33 %) from standing out by chance.
+
+**Among micrographs with the same inputs.** Merging two pickers makes duplicates wherever
+both picked (that is what merging is for): on the micrographs both ran on, a third of the
+picks or more are duplicates, on those only one ran on, a few. Compared all together, every
+micrograph of both pickers would be an outlier. So the rule is applied within each cohort of
+micrographs on which the same inputs have picks (``input_cohorts``); with one input, or
+inputs that all picked every micrograph, the cohort is all the micrographs. A cohort of one
+or two micrographs names none (nothing to compare them with).
 """
 
 from __future__ import annotations
@@ -70,32 +78,97 @@ def _median(values: np.ndarray) -> float:
     return float((ordered[(n - 1) // 2] + ordered[n // 2]) / 2)
 
 
-def outliers(picks: np.ndarray, duplicates: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
-    """The outlying micrographs (worst first: highest fraction, then most duplicates) and the rule's numbers."""
+def input_cohorts(
+    groups: np.ndarray, input_of: np.ndarray, n_inputs: int, n_groups: int
+) -> tuple[np.ndarray, list[list[int]]] | None:
+    """Each micrograph's cohort (one id for the micrographs where the same inputs have picks), each cohort's inputs.
+
+    None when there is one input. Ids number the cohorts in order of their first micrograph.
+    """
+    if n_inputs < 2:
+        return None
+    has_picks = np.zeros((n_groups, n_inputs), dtype=bool)
+    for k in range(n_inputs):  # one pass an input, without an array of 8 bytes a row
+        has_picks[:, k] = counts_per_group(groups, input_of == k, n_groups)[1] > 0
+    ids: dict[bytes, int] = {}
+    inputs: list[list[int]] = []
+    cohorts = np.zeros(n_groups, dtype=np.int64)
+    for m, row in enumerate(np.packbits(has_picks, axis=1)):
+        key = row.tobytes()
+        if key not in ids:
+            ids[key] = len(ids)
+            inputs.append(np.flatnonzero(has_picks[m]).tolist())
+        cohorts[m] = ids[key]
+    return cohorts, inputs
+
+
+def outliers(
+    picks: np.ndarray, duplicates: np.ndarray, cohorts: np.ndarray | None = None
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The outlying micrographs (worst first: highest fraction, then most duplicates) and the rule's numbers.
+
+    With ``cohorts`` (:func:`input_cohorts`), the rule is applied within each cohort; the numbers
+    are those of the cohort with the most micrographs with picks, and when several cohorts have
+    picks, ``cohorts`` lists each one's (``cohort``, ``micrographs``, ``median``, ``robust_sd``,
+    ``threshold``), largest first, and ``thresholds`` each micrograph's threshold.
+    """
     has = np.flatnonzero(picks > 0)
     if not len(has):
         return np.zeros(0, dtype=np.int64), {"median": None, "robust_sd": None, "threshold": None}
     fraction = np.zeros(len(picks))
     fraction[has] = duplicates[has] / picks[has]
-    median, robust_sd, threshold = outlier_threshold(fraction[has])
-    found = has[(fraction[has] > threshold) & (duplicates[has] >= MIN_DUPLICATES)]
+    members = [has] if cohorts is None else _members(cohorts, has)
+    threshold_of = np.full(len(picks), np.inf)
+    found_cohorts: list[dict[str, Any]] = []
+    for micrographs in members:
+        median, robust_sd, threshold = outlier_threshold(fraction[micrographs])
+        threshold_of[micrographs] = threshold
+        spread = {"median": round(median, 4), "robust_sd": round(robust_sd, 4), "threshold": round(threshold, 4)}
+        found_cohorts.append({"micrographs": len(micrographs), **spread})
+        if cohorts is not None:
+            found_cohorts[-1]["cohort"] = int(cohorts[micrographs[0]])
+    found = has[(fraction[has] > threshold_of[has]) & (duplicates[has] >= MIN_DUPLICATES)]
     found = found[np.lexsort((found, -duplicates[found], -fraction[found]))]
-    numbers = {"median": round(median, 4), "robust_sd": round(robust_sd, 4), "threshold": round(threshold, 4)}
+    found_cohorts.sort(key=lambda c: -c["micrographs"])  # stable: ties in order of first micrograph
+    numbers: dict[str, Any] = {key: found_cohorts[0][key] for key in ("median", "robust_sd", "threshold")}
+    if len(found_cohorts) > 1:
+        numbers |= {"cohorts": found_cohorts, "thresholds": threshold_of}
     return found, numbers
 
 
-def duplicate_density(groups: np.ndarray, duplicate: np.ndarray, mic_names: list[str]) -> dict[str, Any]:
+def _members(cohorts: np.ndarray, has: np.ndarray) -> list[np.ndarray]:
+    """The micrographs of ``has`` in each cohort, cohorts in order of their first micrograph."""
+    order = np.argsort(cohorts[has], kind="stable")
+    ids = cohorts[has][order]
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    return [has[np.sort(part)] for part in np.split(order, starts[1:])]
+
+
+def duplicate_density(
+    groups: np.ndarray,
+    duplicate: np.ndarray,
+    mic_names: list[str],
+    input_of: np.ndarray | None = None,
+    inputs: list[str] | None = None,
+) -> dict[str, Any]:
     """The summary's ``duplicate_density``: the rule, its numbers, and each outlying micrograph.
 
-    ``duplicate`` marks the picks rejected as duplicates. Strict JSON: no NaN (None when no
-    micrograph has a pick).
+    ``duplicate`` marks the picks rejected as duplicates. With ``input_of`` and ``inputs``
+    (several inputs), the rule is applied among the micrographs with the same inputs; when
+    those differ, ``cohorts`` says each group's inputs and numbers, and each outlier its
+    ``threshold``. Strict JSON: no NaN (None when no micrograph has a pick).
     """
     # Counted in the core in one pass: np.bincount copies the ids to int64 first (8 bytes a particle,
     # the particle job's peak memory at 30M particles and beyond).
     picks, duplicates = counts_per_group(groups, duplicate, len(mic_names))
-    found, numbers = outliers(picks, duplicates)
+    names = inputs or []
+    cohorts = None if input_of is None else input_cohorts(groups, input_of, len(names), len(mic_names))
+    found, numbers = outliers(picks, duplicates, None if cohorts is None else cohorts[0])
+    thresholds = numbers.pop("thresholds", None)
+    for entry in numbers.get("cohorts", []):
+        entry["inputs"] = [names[k] for k in cohorts[1][entry.pop("cohort")]] if cohorts else []
     return {
-        "rule": RULE,
+        "rule": RULE + (", among the micrographs with the same inputs" if thresholds is not None else ""),
         **numbers,
         "micrographs_with_picks": int(np.count_nonzero(picks)),
         "outliers": [
@@ -104,6 +177,7 @@ def duplicate_density(groups: np.ndarray, duplicate: np.ndarray, mic_names: list
                 "picks": int(picks[m]),
                 "duplicates": int(duplicates[m]),
                 "fraction": round(float(duplicates[m] / picks[m]), 4),
+                **({} if thresholds is None else {"threshold": round(float(thresholds[m]), 4)}),
             }
             for m in found
         ],

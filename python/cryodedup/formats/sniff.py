@@ -155,16 +155,40 @@ def _folder_files(folder: Path) -> list[Path]:
             found = _files_only(base.rglob(f"*{pattern}"))
             if found:
                 return found
-        found = _files_only(base.glob("*.star"))
+        found = [p for p in _files_only(base.glob("*.star")) if p.name not in RELION_JOB_FILES]
+        _refuse_particle_stars(folder, found)
         if found:
             return found
     tables = _files_only(p for p in folder.iterdir() if p.suffix in (".txt", ".tsv", ".csv"))
     if len(tables) == 1:
         return tables
+    stars = sorted(p.name for p in folder.glob("*.star"))
     raise CryodedupError(
         f"{folder}: no picker output found (RELION autopick.star, coords_suffix_*.star or *_autopick.star, "
         "crYOLO .cbox/.star/.box, EMAN .box or info/*_info.json, one topaz table)"
+        + (f"; its STAR files: {', '.join(stars)}" if stars else "")
     )
+
+
+#: A RELION job's own files, never coordinates.
+RELION_JOB_FILES = ("job.star", "job_pipeline.star", "default_pipeline.star")
+
+
+def _refuse_particle_stars(folder: Path, stars: list[Path]) -> None:
+    """Refuses a folder that holds particle STAR files (a RELION Extract or Select job): the user meant one of them."""
+    particles = [str(p) for p in stars if _is_particle_star(p)]
+    if particles:
+        raise CryodedupError(
+            f"{folder}: a folder is read as one picker's per-micrograph coordinate files, and this one holds "
+            f"particle STAR files: give {' or '.join(particles)} (its STAR files: {', '.join(p.name for p in stars)})"
+        )
+
+
+def _is_particle_star(path: Path) -> bool:
+    """Whether the first 64 KiB of a STAR file show a particle table (micrograph names with coordinates or images)."""
+    with open(path, "rb") as f:
+        head = f.read(65536).decode("utf-8", errors="replace")
+    return "_rlnMicrographName" in head and ("_rlnCoordinateX" in head or "_rlnImageName" in head)
 
 
 def _files_only(paths: Iterable[Path]) -> list[Path]:

@@ -445,7 +445,9 @@ def summarize(
         summary["priority"] = priority_summary(levels, n_inputs, decision.priority, removed, scored, ties.by_priority)
     if particles.species is not None:
         summary["species"] = species_summary(particles, decision, options)
-    summary["duplicate_density"] = duplicate_density(particles.groups, decision.duplicate, particles.mic_names)
+    summary["duplicate_density"] = duplicate_density(
+        particles.groups, decision.duplicate, particles.mic_names, particles.input_of, particles.inputs
+    )
     if particles.tubes is not None:
         summary["filaments"] = filament_summary(particles.tube_column or "", particles.tubes, options.filament_mode)
     summary.update(_audits(particles, decision, options, halves))
@@ -459,6 +461,7 @@ def summarize(
             covered=decision.covered,
             not_confirmable=decision.not_confirmable,
             uncovered=options.uncovered,
+            coverage=options.coverage,
         )
     return summary
 
@@ -569,10 +572,13 @@ def remove_duplicate_particles(
     # Without one (an audit) the readers' writers get the current folder, and are never called.
     outdir = Path(outdir if outdir is not None else ".")
     warnings: list[str] = []
+    # Warnings are said once the checks that can stop the run have passed: none before an error.
+    checked = False
 
     def warn(message: str) -> None:
         warnings.append(message)
-        log(message, "warning")
+        if checked:
+            log(message, "warning")
 
     check_prefer(paths, copick, options, warn)
     # The plotting code loads on the other core while the core reads and decides.
@@ -582,6 +588,9 @@ def remove_duplicate_particles(
     reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()
     decision = decide(particles, options, log)
+    checked = True
+    for message in warnings:
+        log(message, "warning")
     warn_not_confirmable(particles, decision, options, warn)
     if decided is not None:
         decided.append((particles, decision))

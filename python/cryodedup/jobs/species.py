@@ -127,8 +127,10 @@ def species_radii(particles: ParticleSet, options: ParticleOptions) -> np.ndarra
     missing = [name for name in names if name not in radii]
     if missing:
         pairs = ",".join(f"{name}=Å" for name in missing)
+        which = missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} and {missing[-1]}"
         raise CryodedupError(
-            f"--cross-species compares each species' size, and {', '.join(missing)} has none: give --radius {pairs}"
+            f"--cross-species compares each species' size, and {which} "
+            f"{'has' if len(missing) == 1 else 'have'} none: give --radius {pairs}"
         )
     return np.array([radii[name] for name in names], dtype=np.float64)
 

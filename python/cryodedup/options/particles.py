@@ -358,6 +358,15 @@ class ParticleOptions:
         return self.audit or self.min_dist == 0
 
     @property
+    def pixel_size_decides(self) -> bool:
+        """Whether the micrograph pixel size changes the decision.
+
+        Not at ``--min-dist 0 --shift-key none``: duplicates are picks at the same coordinates of
+        one micrograph, whatever its pixel size, so a warning about it would be a false alarm.
+        """
+        return not (self.min_dist == 0 and self.shift_key == "none")
+
+    @property
     def min_dist_given(self) -> bool:
         """Whether a distance was given (else copick objects take their radius)."""
         return not isinstance(self.min_dist, DefaultDistance)

@@ -44,7 +44,7 @@ from typing import IO, NoReturn
 from .. import signals
 from ..errors import CryodedupError
 from ..formats.files import check_regular_file
-from ..outputs import AtomicOutputs
+from ..outputs import PLOT_INSTALL, AtomicOutputs
 from ..records import dataclass
 from . import job_types
 
@@ -226,7 +226,7 @@ class Plan:
 #: run.out's line when the environment cannot draw (no ``plot`` extra) and the user did not say ``plot no``.
 NO_PICTURES = (
     "No pictures and no logfile.pdf: matplotlib, which draws them, is not installed in cryodedup-relion's "
-    'environment (pip install "cryodedup[plot]" there adds them)'
+    f"environment ({PLOT_INSTALL} there adds them)"
 )
 
 

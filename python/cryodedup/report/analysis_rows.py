@@ -13,6 +13,8 @@ from ..labels import input_labels
 
 #: Duplicate-density outliers named in the summary's table and drawn in the report (``--json`` lists them all).
 NAMED = 10
+#: Unasked, the consensus block shows when no input has this fraction of its picks confirmed by another.
+LOW_AGREEMENT = 0.10
 
 
 def matching_text(matching: dict) -> str:
@@ -44,11 +46,16 @@ def consensus_rows(consensus: dict) -> list[tuple[str, str]]:
     confirmable: the parts sum to its picks); the Jaccard index of each pair of inputs on
     the micrographs both ran on; the micrographs where they agree least.
     """
+    low = low_agreement(consensus)
+    if not (consensus_asked(consensus) or low):
+        return []  # a plain merge: the agreement is in --json and the --plot pictures
     labels = input_labels([i["file"] for i in consensus["per_input"]])
     k = consensus["min_support"]
     n_mics = consensus.get("micrographs", 0)
     partial = any(i.get("micrographs", n_mics) < n_mics for i in consensus["per_input"])
     rows = [("Consensus", f"min support {k} of {len(labels)} inputs")]
+    if low:
+        rows.append(("  Low agreement", low))
     for label, i in zip(labels, consensus["per_input"]):
         text = f"ran on {i['micrographs']:,} of {n_mics:,} micrographs; " if partial else ""
         rows.append((f"  {label}", text + _fates_text(i, k)))
@@ -67,6 +74,31 @@ def consensus_rows(consensus: dict) -> list[tuple[str, str]]:
     if worst:
         rows.append(("  Least agreement", "\n".join(f"{w['micrograph']} ({w['mean_jaccard']:.2f})" for w in worst)))
     return rows
+
+
+def consensus_asked(consensus: dict) -> bool:
+    """Whether the run asked for a consensus: --min-support above 1, or --coverage or --uncovered given."""
+    changed = consensus.get("coverage", "auto") != "auto" or consensus.get("uncovered", "keep") != "keep"
+    return consensus["min_support"] > 1 or changed
+
+
+def low_agreement(consensus: dict) -> str | None:
+    """A warning when the inputs share micrographs but no input has LOW_AGREEMENT of its picks confirmed by another.
+
+    Pickers of one specimen confirm many of each other's picks (the smaller input most of its
+    own); almost none points at coordinates that do not match (pixel size, binning, origin).
+    """
+    matrix = consensus["jaccard"]
+    n = len(matrix)
+    if not any(matrix[a][b] is not None for a in range(n) for b in range(a + 1, n)):
+        return None  # no two inputs ran on one micrograph: nothing to agree on
+    best = max(i["confirmed"] / i["picks"] if i["picks"] else 0.0 for i in consensus["per_input"])
+    if best >= LOW_AGREEMENT:
+        return None
+    return (
+        f"at most {best:.0%} of an input's picks lie within the minimum distance of another input's: "
+        "do their coordinates, pixel sizes and micrograph names match?"
+    )
 
 
 def _fates_text(entry: dict, min_support: int) -> str:
@@ -142,13 +174,25 @@ def density_rows(density: dict[str, Any] | None, unit: str = "micrograph") -> li
     if not density or not density["outliers"]:
         return []
     found = density["outliers"]
-    head = (
-        f"{len(found):,} of {density['micrographs_with_picks']:,} {unit}s with a duplicate fraction above "
-        f"{density['threshold']:.2f}: a picker stacking picks there? look at them\n"
-        f"(median {density['median']:.2f} + max({OUTLIER_SDS:g} robust SD {density['robust_sd']:.3f}, "
-        f"{MIN_EXCESS:g}); at least {MIN_DUPLICATES} duplicates)"
-    )
-    lines = [f"{e['micrograph']}: {e['fraction']:.0%} ({e['duplicates']:,} of {e['picks']:,} picks)" for e in found]
+    if "cohorts" in density:  # each compared with the micrographs picked by the same inputs
+        head = (
+            f"{len(found):,} of {density['micrographs_with_picks']:,} {unit}s with a duplicate fraction far above "
+            f"that of the {unit}s with the same inputs: a picker stacking picks there? look at them\n"
+            f"(median + max({OUTLIER_SDS:g} robust SD, {MIN_EXCESS:g}) of each set of inputs' {unit}s; "
+            f"at least {MIN_DUPLICATES} duplicates)"
+        )
+    else:
+        head = (
+            f"{len(found):,} of {density['micrographs_with_picks']:,} {unit}s with a duplicate fraction above "
+            f"{density['threshold']:.2f}: a picker stacking picks there? look at them\n"
+            f"(median {density['median']:.2f} + max({OUTLIER_SDS:g} robust SD {density['robust_sd']:.3f}, "
+            f"{MIN_EXCESS:g}); at least {MIN_DUPLICATES} duplicates)"
+        )
+    lines = [
+        f"{e['micrograph']}: {e['fraction']:.0%} ({e['duplicates']:,} of {e['picks']:,} picks"
+        + (f"; above {e['threshold']:.2f})" if "threshold" in e else ")")
+        for e in found
+    ]
     if len(lines) > NAMED:
         lines = [*lines[:NAMED], f"and {len(found) - NAMED:,} more (all in --json: duplicate_density)"]
     return [("Duplicate outliers", "\n".join([head, *lines]))]

@@ -25,6 +25,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .._core import blend_mask, fill_box, halved_png_rows, stamp
 from ..formats import png
+from ..outputs import PLOT_INSTALL
 from ..records import dataclass
 
 SCALE = 2  # drawn at twice the size, then scaled down: anti-aliased lines and text
@@ -42,7 +43,7 @@ def font_path() -> Path:
     """DejaVu Sans as shipped inside matplotlib (the ``plot`` extra), found without importing it."""
     spec = importlib.util.find_spec("matplotlib")
     if spec is None or spec.origin is None:
-        raise RuntimeError("--plot needs matplotlib's fonts: pip install 'cryodedup[plot]'")
+        raise RuntimeError(f"--plot needs matplotlib's fonts: {PLOT_INSTALL}")
     return Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..algo.density import outliers
 from ..labels import distinct_labels
 from .analysis_rows import NAMED
 from .canvas import REJECTED_COLOUR, SMALL_TEXT, TICK_TEXT, Canvas, Legend, Panel, Picture, rgb, text_width
@@ -34,7 +33,7 @@ def duplicate_fraction(details: ParticleDetails) -> Picture:
     """
     unit = details.unit
     picks, duplicates = details.picks_per_micrograph, details.duplicates_per_micrograph
-    found, numbers = outliers(picks, duplicates)
+    found, numbers = details.density_outliers
     worst = found[:NAMED]
     names = [short_name(n, NAME_WIDTH) for n in distinct_labels([details.mic_names[m] for m in worst])]
     names_w = max((text_width(t, SMALL_TEXT - 1) for t in names), default=0)
@@ -63,7 +62,10 @@ def _fractions_panel(
     canvas.dots(panel.xy(panel.marks["fractions"][~is_outlier]), radius, rgb(OTHER_COLOUR))
     canvas.dots(panel.xy(panel.marks["outliers"]), 4.0, rgb(REJECTED_COLOUR))
     legend = Legend([("patch", OTHER_COLOUR, f"a {unit} ({len(has):,} with picks)")])
-    if numbers["threshold"] is not None:
+    if "thresholds" in numbers:  # micrographs of different inputs: each compared with those of the same inputs
+        _cohort_thresholds(panel, has, numbers["thresholds"][has])
+        legend.add("dashed", REJECTED_COLOUR, f"threshold (among {unit}s with the same inputs)")
+    elif numbers["threshold"] is not None:
         _hline(panel, "median", numbers["median"], MEDIAN_COLOUR, dashed=False)
         _hline(panel, "threshold", min(numbers["threshold"], 1.02), REJECTED_COLOUR, dashed=True)
         legend.add("line", MEDIAN_COLOUR, f"median {numbers['median']:.2f}")
@@ -95,6 +97,14 @@ def _worst_panel(
     panel.ticks_x()
     panel.labels("The worst outliers", "duplicate fraction (duplicates of picks)", "")
     return panel
+
+
+def _cohort_thresholds(panel: Panel, has: np.ndarray, thresholds: np.ndarray) -> None:
+    """Each micrograph's threshold, a short dash over its place (the micrographs of one set of inputs share one)."""
+    panel.marks["thresholds"] = np.column_stack([has, thresholds])
+    y = np.minimum(thresholds, 1.02)
+    starts, ends = panel.xy(np.column_stack([has - 0.4, y])), panel.xy(np.column_stack([has + 0.4, y]))
+    panel.canvas.segments(starts, ends, rgb(REJECTED_COLOUR), 1.8)
 
 
 def _hline(panel: Panel, name: str, y: float, colour: str, dashed: bool) -> None:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
-from ..algo.density import rejected_as_duplicates
+from ..algo.density import input_cohorts, outliers, rejected_as_duplicates
 from ..algo.histogram import counts_per_group
 from ..particle_set import ParticleSet
 from ..records import dataclass
@@ -160,6 +161,13 @@ class ParticleDetails:
         if self.unconfirmed is None and self.not_confirmable is None:
             return self.rejected_per_micrograph
         return _read_only(np.bincount(self.groups[self.duplicate], minlength=len(self.mic_names)))
+
+    @cached_property
+    def density_outliers(self) -> tuple[np.ndarray, dict[str, Any]]:
+        """The micrographs whose duplicate fraction stands out among those of the same inputs; the rule's numbers."""
+        cohorts = input_cohorts(self.groups, self.input_of, len(self.inputs), len(self.mic_names))
+        picks, duplicates = self.picks_per_micrograph, self.duplicates_per_micrograph
+        return outliers(picks, duplicates, None if cohorts is None else cohorts[0])
 
     @cached_property
     def pick_extent(self) -> tuple[np.ndarray, np.ndarray]:

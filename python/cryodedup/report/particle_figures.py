@@ -16,7 +16,6 @@ from PIL import Image
 from ..algo.audit import TOP_MICROGRAPHS, straddling_per_micrograph
 from ..algo.consensus import OUTCOMES, covered_jaccard, input_pair_counts, mean_agreement, outcome_counts, pick_outcomes
 from ..algo.dedup import SAME_CENTRE_A, nearest_neighbour_distances, stretched
-from ..algo.density import outliers
 from ..algo.histogram import clipped_histogram, percentiles
 from ..labels import distinct_labels, input_labels
 from ..records import dataclass
@@ -759,7 +758,7 @@ def _picks_picture(details: ParticleDetails, mic: int, images: Mapping[int, Micr
 def worst_outlier(details: ParticleDetails) -> tuple[int, str] | None:
     """The micrograph whose duplicate fraction is the highest outlier, and a caption naming it (None: no outlier)."""
     picks, duplicates = details.picks_per_micrograph, details.duplicates_per_micrograph
-    found, _ = outliers(picks, duplicates)
+    found, _ = details.density_outliers
     if not len(found):
         return None
     mic = int(found[0])

@@ -10,7 +10,7 @@ import re
 
 from ..algo.dedup import SAME_CENTRE_A
 from ..labels import distinct_labels, input_labels
-from .analysis_rows import audit_rows, consensus_rows, density_rows, matching_text
+from .analysis_rows import audit_rows, consensus_rows, density_rows, low_agreement, matching_text
 
 #: A summary row: label and text (lines separated by newlines).
 Row = tuple[str, str]
@@ -48,6 +48,7 @@ def particle_rows(s: dict) -> list[Row]:
     psize_label = "Coordinate pixel size" if s.get("tomography") else "Micrograph pixel size"
     rows += pixel_size_rows(s["pixel_sizes"], several_inputs=len(s["inputs"]) > 1, label=psize_label)
     rows += layout_rows(s.get("layouts") or [])
+    rows += renumbered_rows(s.get("optics_groups_renumbered") or [])
     score = s["score"]
     if s.get("symmetry_expansion"):
         sym = s["symmetry_expansion"]
@@ -116,6 +117,18 @@ def layout_rows(layouts: list[dict]) -> list[Row]:
 
 #: "micrograph(s)" as a word of the text, not in an option's name (--match-micrographs, --micrographs).
 _MICROGRAPH_WORD = re.compile(r"(?<![-\w])micrograph")
+
+
+def renumbered_rows(renumbered: list[dict]) -> list[Row]:
+    """The inputs whose optics groups the merged output renumbers (their numbers clash with an earlier input's)."""
+    if not renumbered:
+        return []
+    lines = [
+        f"{entry['input']}: " + ", ".join(f"{old} -> {new}" for old, new in entry["groups"].items())
+        for entry in renumbered
+    ]
+    note = "(in the outputs: numbers an earlier input's different groups already had; their rows follow)"
+    return [("Optics groups renumbered", "\n".join([*lines, note]))]
 
 
 def in_tomograms(rows: list[Row], unit: str) -> list[Row]:
@@ -250,9 +263,11 @@ def report_rows(s: dict) -> tuple[list[Row], dict[str, str]]:
 
 
 def density_highlight(s: dict) -> dict[str, str]:
-    """The report colours as warnings the rows naming outlying micrographs and images kept twice."""
+    """The report colours as warnings the rows naming outlying micrographs, low agreement and images kept twice."""
     density = s.get("duplicate_density")
     warned = {"Duplicate outliers": "warn"} if density and density["outliers"] else {}
+    if s.get("consensus") and low_agreement(s["consensus"]):
+        warned["  Low agreement"] = "warn"
     if (s.get("same_image") or {}).get("images_kept_twice"):
         warned["Same image twice"] = "warn"
     return warned

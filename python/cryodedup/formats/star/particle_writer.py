@@ -34,6 +34,8 @@ class _Merge:
     prefix: bytes
     suffix: bytes
     rewrites: list[dict[str, str] | None]
+    #: Each input's optics groups given another number: {old: new}.
+    renumbered: list[dict[int, int]]
 
 
 def _replace_fields(line: str, replacements: dict[int, str]) -> str:
@@ -81,7 +83,7 @@ def _merge_optics(parts: list[ParticleStar], labels: list[str]) -> _Merge:
     base = parts[0]
     suffix = base.star.read_bytes(base.block.rows_end, base.star.size)
     if base.optics is None or len(parts) == 1:
-        return _Merge(_header(base, labels), suffix, [None] * len(parts))
+        return _Merge(_header(base, labels), suffix, [None] * len(parts), [{} for _ in parts])
     particle_header = _particle_header(base, labels)
     optics_labels = base.optics.labels
     g_col = optics_labels.index("rlnOpticsGroup")
@@ -94,6 +96,7 @@ def _merge_optics(parts: list[ParticleStar], labels: list[str]) -> _Merge:
     names = {unquote(row[n_col]) for row in base.optics.rows} if n_col is not None else set()
     new_lines: list[str] = []
     rewrites: list[dict[str, str] | None] = [None]
+    renumbered: list[dict[int, int]] = [{}]
     for part in parts[1:]:
         optics = part.optics
         assert optics is not None, "merged_columns let through inputs with and without data_optics"
@@ -124,6 +127,7 @@ def _merge_optics(parts: list[ParticleStar], labels: list[str]) -> _Merge:
                 "add the column, or give the inputs distinct optics groups"
             )
         rewrites.append({k: str(new) for old, new in changed.items() for k in (str(old), f"{old:.6f}")} or None)
+        renumbered.append(changed)
     assert base.optics_block is not None, "ParticleStar sets optics and optics_block together"
     optics_end = base.optics_block.rows_end
     head = base.star.read_bytes(0, optics_end)
@@ -132,7 +136,20 @@ def _merge_optics(parts: list[ParticleStar], labels: list[str]) -> _Merge:
         head += newline.encode()
     added = "".join(line + newline for line in new_lines).encode()
     prefix = head + added + base.star.read_bytes(optics_end, base.block.start) + particle_header
-    return _Merge(prefix, suffix, rewrites)
+    return _Merge(prefix, suffix, rewrites, renumbered)
+
+
+def renumbered_optics_groups(parts: list[ParticleStar], labels: list[str]) -> list[dict]:
+    """The summary's ``optics_groups_renumbered``: each input whose optics groups the merge renumbered.
+
+    Its ``input`` and ``groups`` ({old number: new number}, the numbers as strings for JSON).
+    """
+    merge = _merge_optics(parts, labels)
+    return [
+        {"input": part.label, "groups": {str(old): new for old, new in changed.items()}}
+        for part, changed in zip(parts, merge.renumbered)
+        if changed
+    ]
 
 
 class StarWriter:

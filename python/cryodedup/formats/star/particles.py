@@ -58,7 +58,7 @@ from .particle_table import (
     merged_columns,
     score_column,
 )
-from .particle_writer import Split, StarWriter, start_split, write_headers
+from .particle_writer import Split, StarWriter, renumbered_optics_groups, start_split, write_headers
 from .pixel_sizes import (
     centres_in_angstrom,
     check_mic_psize,
@@ -234,7 +234,10 @@ def _read_star_files(
             )
     needs.check()
     writer = StarWriter(parts, labels, rows.counts(), Path(outdir), split if split and split.keep is not None else None)
-    return rows.particle_set(score_label, higher, writer, split.keep if split else None)
+    particles = rows.particle_set(score_label, higher, writer, split.keep if split else None)
+    if renumbered := renumbered_optics_groups(parts, labels):
+        particles.summary["optics_groups_renumbered"] = renumbered
+    return particles
 
 
 def _listed_pixel_sizes(

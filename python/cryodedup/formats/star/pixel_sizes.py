@@ -217,11 +217,12 @@ def pixel_sizes_used(
     if part.columns.coords_in_angstrom:
         return [PixelSize(part.label, "all", None, "not needed: coordinates are in Å")], {}
     listed = None if mic_psizes is None else (lambda: _listed_used(part, names, options, mic_psizes))
+    warn_if_used = warn if options.pixel_size_decides else lambda message: None  # (no false alarm)
     return resolve_pixel_size(
         options.mic_psize,
         given=lambda value: ([PixelSize(part.label, "all", value, given_source)], {}),
         listed=None if listed is None else _unless_warp(part, names, needs, listed),
-        own=_unless_warp(part, names, needs, lambda: _optics_used(part, groups_met, warn, needs)),
+        own=_unless_warp(part, names, needs, lambda: _optics_used(part, groups_met, warn_if_used, needs)),
     )
 
 
