@@ -154,7 +154,15 @@ PARTICLES = Command(
         ),
         (
             "Pickers and consensus",
-            ["--min-support", "--coverage", "--uncovered", "--output-format", "--topaz-scale"],
+            [
+                "--min-support",
+                "--coverage",
+                "--uncovered",
+                "--registration",
+                "--transform",
+                "--output-format",
+                "--topaz-scale",
+            ],
         ),
         ("Half-sets and orientations", ["--audit", "--halfsets", "--max-angle", "--sym"]),
         ("Output", ["--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics", "--project-dir", "--help"]),

@@ -60,6 +60,7 @@ def particle_rows(s: dict) -> list[Row]:
     if s.get("orientations"):
         rows.append(("Orientations", s["orientations"]))
     rows += in_tomograms(consensus_rows(s["consensus"]), unit) if s.get("consensus") else []
+    rows += registration_rows(s["registration"]) if s.get("registration") else []
     rows += species_rows(s["species"]) if s.get("species") else []
     if s.get("copick"):
         c = s["copick"]
@@ -559,3 +560,24 @@ def shard_summary_rows(s: dict) -> list[Row]:
         ("Read", reading_text(s, named=False)),  # the shard is named above; where it ran needs no name
         ("Time", f"{s['seconds']:.2f} s"),
     ]
+
+
+def registration_rows(r: dict) -> list[tuple[str, str]]:
+    """The registration between inputs: per pair, one frame or two, measured on how many picks; transforms applied."""
+    lines = []
+    for pair in r["pairs"]:
+        a, b = pair["inputs"]
+        n_a, n_b = pair["picks_measured"]
+        measured = f"{n_a:,} + {n_b:,} picks on {pair['micrographs_measured']:,} micrographs"
+        if pair["frames"] == "two":
+            t = pair["best_transform"]
+            lines.append(
+                f"{b} / {a}: two frames, {t['transform']} (Jaccard {pair['jaccard_before']:.3f} -> "
+                f"{pair['jaccard_after']:.3f} on {pair['micrographs_held']:,} of {pair['micrographs_shared']:,} "
+                f"micrographs; {measured})"
+            )
+        else:
+            lines.append(f"{b} / {a}: one frame (Jaccard {pair['jaccard_identity']:.3f}; {measured})")
+    for t in r.get("transforms_applied", []):
+        lines.append(f"{t['input']}: moved by --transform {t['transform']}")
+    return [(f"Registration at {r['radius_A']:g} Å", "\n".join(lines))]
