@@ -30,8 +30,14 @@ import numpy as np
 from ..records import dataclass
 from .dedup import dedup_and_support_masks
 
-#: Picks of the first input whose displacements vote (all of the second's on their micrographs).
-VOTE_PICKS = 200
+#: Pairs of picks whose displacements vote, about: picks of the first input drawn at random, each with
+#: every pick of the second on its micrograph, until this many (a pick co-picked in 1 of 10 still
+#: stands out of the chance displacements spread over the micrograph's bins).
+VOTE_PAIRS = 12_000
+#: The fullest bins of displacements refined: a peak may straddle up to four.
+PEAKS = 4
+#: Bins of displacements counted in an array (a few MB) up to this many; beyond, by sorting.
+MAX_BINS = 1 << 21
 #: The fire rule (docs/design.md section 2, "Inputs in two frames"): the transform's agreement is
 #: at least this many times the identity's ...
 FIRE_RATIO = 2.0
@@ -187,7 +193,9 @@ def measure(
     dims = a.shape[1]
     identity = Candidate(Transform.identity(dims), *agreement(gb, a, ga, b, radius))
     rng = np.random.default_rng(seed)
-    voters = np.sort(rng.permutation(len(a))[:VOTE_PICKS])
+    drawn = rng.permutation(len(a))
+    each = np.bincount(gb, minlength=len(areas))[ga[drawn]]  # the pairs each drawn pick makes
+    voters = np.sort(drawn[: int(np.searchsorted(np.cumsum(each), VOTE_PAIRS)) + 1])
     pairs_i, pairs_j = _pairs_by_micrograph(ga[voters], gb)
     pairs_i = voters[pairs_i]
     voted: tuple[int, Transform] | None = None  # the linear part whose voted translation gathers most pairs
@@ -275,25 +283,31 @@ def _voted_scale(a: np.ndarray, b: np.ndarray, i: np.ndarray, j: np.ndarray, rad
 def _voted_shift(displacements: np.ndarray, radius: float) -> tuple[np.ndarray, int] | None:
     """The mode of the displacements in bins of the radius, refined to the mean of those within it of the peak.
 
-    Returned with the displacements within half the radius of it.
-
-    The four fullest bins are refined (a peak may straddle bins), each from the displacements
-    in its 3 x 3 bins: the one that gathers most within half the radius wins.
+    Returned with the displacements within half the radius of it. The :data:`PEAKS` fullest
+    bins are refined (a peak may straddle bins), each from the displacements within 1.5 bins
+    of its centre: the one that gathers most within half the radius wins.
     """
     if not len(displacements):
         return None
-    bins = np.floor(displacements / radius).astype(np.int64)
-    low = bins.min(axis=0)
-    span = tuple(int(x) for x in bins.max(axis=0) - low + 1)
+    scaled = displacements / radius
+    low = np.floor(scaled.min(axis=0))
+    bins = (scaled - low).astype(np.int64)  # (non-negative: truncation is the floor)
+    span = tuple(int(x) + 1 for x in bins.max(axis=0))
     if math.prod(span) >= 2**62:
         return None
-    keys = np.ravel_multi_index((bins - low).T, span)
-    values, tallies = np.unique(keys, return_counts=True)
+    keys = np.ravel_multi_index(bins.T, span)
+    if math.prod(span) <= MAX_BINS:
+        tallies = np.bincount(keys)
+        fullest = np.argpartition(tallies, -PEAKS)[-PEAKS:] if len(tallies) > PEAKS else np.arange(len(tallies))
+        fullest = fullest[tallies[fullest] > 0]
+    else:
+        values, counts = np.unique(keys, return_counts=True)
+        fullest = values[np.argsort(counts, kind="stable")[-PEAKS:]]
     best: tuple[np.ndarray, int] | None = None
-    for key in values[np.argsort(tallies, kind="stable")[::-1][:4]]:
-        peak = np.array(np.unravel_index(int(key), span)) + low
-        around = displacements[(np.abs(bins - peak) <= 1).all(axis=1)]
-        shift = (peak + 0.5) * radius
+    for key in fullest:
+        centre = (np.array(np.unravel_index(int(key), span)) + low + 0.5) * radius
+        around = displacements[(np.abs(displacements - centre) <= 1.5 * radius).all(axis=1)]
+        shift = centre
         for _ in range(3):  # the peak's centre: a mean of the displacements near it, then nearer
             near = _within(around, shift, radius)
             if not near.any():
