@@ -308,11 +308,11 @@ def _voted_shift(displacements: np.ndarray, radius: float) -> tuple[np.ndarray, 
         centre = (np.array(np.unravel_index(int(key), span)) + low + 0.5) * radius
         around = displacements[(np.abs(displacements - centre) <= 1.5 * radius).all(axis=1)]
         shift = centre
-        for _ in range(3):  # the peak's centre: a mean of the displacements near it, then nearer
+        for _ in range(3):  # the peak's centre: the median of the displacements near it (a chance one moves it not)
             near = _within(around, shift, radius)
             if not near.any():
                 break
-            shift = around[near].mean(axis=0)
+            shift = np.median(around[near], axis=0)
         count = int(np.count_nonzero(_within(around, shift, radius / 2)))
         if best is None or count > best[1]:
             best = (shift, count)

@@ -143,6 +143,13 @@ def check_registration(
     return summary
 
 
+def pair_registration(particles: ParticleSet, a: int, b: int, radius: float) -> dict[str, Any] | None:
+    """Inputs ``a`` and ``b``'s registration as the summary gives each pair; None if they share no micrograph."""
+    counts = picks_per_group(particles.input_of, particles.groups, len(particles.mic_names), len(particles.inputs))
+    shared = np.flatnonzero((counts[:, a] > 0) & (counts[:, b] > 0))
+    return _pair_entry(particles, a, b, shared, counts, radius) if len(shared) else None
+
+
 def _pair_entry(
     particles: ParticleSet, a: int, b: int, shared: np.ndarray, counts: np.ndarray, radius: float
 ) -> dict[str, Any]:

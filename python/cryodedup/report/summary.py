@@ -581,3 +581,39 @@ def registration_rows(r: dict) -> list[tuple[str, str]]:
     for t in r.get("transforms_applied", []):
         lines.append(f"{t['input']}: moved by --transform {t['transform']}")
     return [(f"Registration at {r['radius_A']:g} Å", "\n".join(lines))]
+
+
+def compare_rows(s: dict) -> list[tuple[str, str]]:
+    """``cryodedup compare``'s table: the inputs, their agreement and registration, and scores against a reference."""
+    a, b = s["inputs"]
+    rows = [
+        ("Inputs", f"{a}: {s['picks'][0]:,} picks\n{b}: {s['picks'][1]:,} picks"),
+        ("Micrographs", f"{s['micrographs']:,} with picks, {s['micrographs_shared']:,} with picks of both"),
+        (
+            f"Agreement at {s['radius_A']:g} Å",
+            f"Jaccard {_fraction(s['jaccard'])}; {s['matched']:,} picks matched one to one",
+        ),
+    ]
+    if s.get("registration"):
+        rows += registration_rows({"radius_A": s["radius_A"], "pairs": [s["registration"]]})
+        if s["registration"]["frames"] == "two":
+            rows.append(("Two frames", s["registration"]["message"]))
+    if s.get("reference"):
+        r = s["reference"]
+        scored = b if r["input"] == a else a
+        rows.append(
+            (
+                f"Against {r['input']}",
+                f"{scored}: precision {_fraction(r['precision'])}, recall {_fraction(r['recall'])}, "
+                f"F{r['beta']:g} {_fraction(r['f_beta'])}",
+            )
+        )
+    if s.get("least_agreement"):
+        worst = [f"{m['micrograph']} ({_fraction(m['jaccard'])})" for m in s["least_agreement"][:3]]
+        rows.append(("Least agreement", "\n".join(worst)))
+    return rows
+
+
+def _fraction(value: float | None) -> str:
+    """A fraction to 3 decimals, or a dash where undefined."""
+    return "-" if value is None else f"{value:.3f}"
