@@ -179,8 +179,18 @@ def _compare_command() -> Command:
         [*flags_of(CompareOptions), *(reading[name] for name in READING_FIELDS), QUIET, JSON],
         [
             ("Comparison", ["--reference", "--radius", "--beta"]),
-            ("Reading", ["--mic-psize", "--micrographs", "--shift-key", "--topaz-scale", "--project-dir"]),
-            ("Output", ["--match-micrographs", "--quiet", "--json", "--help"]),
+            (
+                "Reading",
+                [
+                    "--mic-psize",
+                    "--micrographs",
+                    "--match-micrographs",
+                    "--shift-key",
+                    "--topaz-scale",
+                    "--project-dir",
+                ],
+            ),
+            ("Output", ["--quiet", "--json", "--help"]),
         ],
     )
 
