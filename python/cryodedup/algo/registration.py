@@ -36,8 +36,6 @@ from .dedup import dedup_and_support_masks
 VOTE_PAIRS = 12_000
 #: The fullest bins of displacements refined: a peak may straddle up to four.
 PEAKS = 4
-#: Bins of displacements counted in an array (a few MB) up to this many; beyond, by sorting.
-MAX_BINS = 1 << 21
 #: The fire rule (docs/design.md section 2, "Inputs in two frames"): the transform's agreement is
 #: at least this many times the identity's ...
 FIRE_RATIO = 2.0
@@ -296,13 +294,9 @@ def _voted_shift(displacements: np.ndarray, radius: float) -> tuple[np.ndarray, 
     if math.prod(span) >= 2**62:
         return None
     keys = np.ravel_multi_index(bins.T, span)
-    if math.prod(span) <= MAX_BINS:
-        tallies = np.bincount(keys)
-        fullest = np.argpartition(tallies, -PEAKS)[-PEAKS:] if len(tallies) > PEAKS else np.arange(len(tallies))
-        fullest = fullest[tallies[fullest] > 0]
-    else:
-        values, counts = np.unique(keys, return_counts=True)
-        fullest = values[np.argsort(counts, kind="stable")[-PEAKS:]]
+    # (sorted, not counted in an array of every bin: a micrograph holds ~10^5 bins of its radius, mostly empty)
+    values, counts = np.unique(keys, return_counts=True)
+    fullest = values[np.argsort(counts, kind="stable")[-PEAKS:]]
     best: tuple[np.ndarray, int] | None = None
     for key in fullest:
         centre = (np.array(np.unravel_index(int(key), span)) + low + 0.5) * radius
