@@ -33,7 +33,7 @@ from .dedup import dedup_and_support_masks
 #: Pairs of picks whose displacements vote, about: picks of the first input drawn at random, each with
 #: every pick of the second on its micrograph, until this many (a pick co-picked in 1 of 10 still
 #: stands out of the chance displacements spread over the micrograph's bins).
-VOTE_PAIRS = 12_000
+VOTE_PAIRS = 8_000
 #: The fullest bins of displacements refined: a peak may straddle up to four.
 PEAKS = 4
 #: The fire rule (docs/design.md section 2, "Inputs in two frames"): the transform's agreement is
@@ -190,6 +190,10 @@ def measure(
     """
     dims = a.shape[1]
     identity = Candidate(Transform.identity(dims), *agreement(gb, a, ga, b, radius))
+    chance = _chance_pairs(ga, gb, areas, radius, dims)
+    if FIRE_RATIO * identity.jaccard > min(len(a), len(b)) / max(len(a), len(b), 1):
+        # No transform can fire: its Jaccard is at most |smaller| / |larger| (all of the smaller set paired).
+        return Measurement(identity, None, chance, (len(a), len(b)), len(areas))
     rng = np.random.default_rng(seed)
     drawn = rng.permutation(len(a))
     each = np.bincount(gb, minlength=len(areas))[ga[drawn]]  # the pairs each drawn pick makes
@@ -215,7 +219,6 @@ def measure(
         if transform.scale != 1:
             transform = _refined_scale(transform, a, ga, b, gb, radius)
         best = Candidate(transform, *agreement(gb, a, ga, transform.apply(b), radius))
-    chance = _chance_pairs(ga, gb, areas, radius, dims)
     return Measurement(identity, best, chance, (len(a), len(b)), len(areas))
 
 

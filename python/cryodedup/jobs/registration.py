@@ -189,7 +189,7 @@ def _sample(
     mics = np.sort(order[: int(np.argmax(enough)) + 1] if enough.any() else order)
     chosen = np.zeros(len(particles.mic_names), dtype=bool)
     chosen[mics] = True
-    rows = np.flatnonzero(chosen[np.asarray(particles.groups)])
+    rows = np.flatnonzero(chosen.take(np.asarray(particles.groups)))  # (take: a gather, no fancy-index iterator)
     inputs = np.asarray(particles.input_of)[rows]
     return rows[inputs == a], rows[inputs == b], mics
 
