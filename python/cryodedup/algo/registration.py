@@ -303,7 +303,7 @@ def _voted_shift(displacements: np.ndarray, radius: float) -> tuple[np.ndarray, 
     best: tuple[np.ndarray, int] | None = None
     for key in fullest:
         centre = (np.array(np.unravel_index(int(key), span)) + low + 0.5) * radius
-        around = displacements[(np.abs(displacements - centre) <= 1.5 * radius).all(axis=1)]
+        around = displacements[_in_box(displacements, centre, 1.5 * radius)]
         shift = centre
         for _ in range(3):  # the peak's centre: the median of the displacements near it (a chance one moves it not)
             near = _within(around, shift, radius)
@@ -317,8 +317,17 @@ def _voted_shift(displacements: np.ndarray, radius: float) -> tuple[np.ndarray, 
 
 
 def _within(points: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray:
-    """Which points lie within ``radius`` of ``centre``."""
-    return ((points - centre) ** 2).sum(axis=1) <= radius * radius
+    """Which points lie within ``radius`` of ``centre`` (einsum: a sum along rows of 2 is numpy's slowest reduction)."""
+    d = points - centre
+    return np.einsum("ij,ij->i", d, d) <= radius * radius
+
+
+def _in_box(points: np.ndarray, centre: np.ndarray, half: float) -> np.ndarray:
+    """Which points lie within ``half`` of ``centre`` along every axis."""
+    inside = np.abs(points[:, 0] - centre[0]) <= half
+    for k in range(1, points.shape[1]):
+        inside &= np.abs(points[:, k] - centre[k]) <= half
+    return inside
 
 
 def _refined_scale(
@@ -328,7 +337,7 @@ def _refined_scale(
     for _ in range(2):
         moved = transform.apply(b)
         i, j = _pairs_by_micrograph(ga, gb)
-        close = ((a[i] - moved[j]) ** 2).sum(axis=1) <= radius * radius
+        close = _within(a[i] - moved[j], np.zeros(a.shape[1]), radius)
         if np.count_nonzero(close) < 3:
             break
         pa = a[i[close]]

@@ -200,11 +200,13 @@ def _areas(
     """Each micrograph's area in Å² (volume in Å³): from its size where known, else its picks' extent."""
     dims = ca.shape[1]
     both, groups = np.concatenate([ca, cb]), np.concatenate([ga, gb])
-    low = np.full((len(mics), dims), np.inf)
-    high = np.full((len(mics), dims), -np.inf)
-    np.minimum.at(low, groups, both)
-    np.maximum.at(high, groups, both)
-    areas = np.prod(np.maximum(high - low, 0), axis=1)
+    order = np.argsort(groups, kind="stable")  # (reduceat by micrograph: ufunc.at costs ~1k instructions a pick)
+    starts = np.searchsorted(groups[order], np.arange(len(mics)))
+    held = starts < len(order)
+    extent = np.zeros((len(mics), dims))
+    ordered = both[order]
+    extent[held] = np.maximum.reduceat(ordered, starts[held]) - np.minimum.reduceat(ordered, starts[held])
+    areas = np.prod(np.maximum(extent, 0), axis=1)
     psize = float(np.median(np.asarray(particles.psize)[:1000]))
     for k, g in enumerate(mics):
         shape = particles.mic_shapes.get(int(g))
