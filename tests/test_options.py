@@ -73,7 +73,7 @@ def test_a_choice_the_command_line_refuses_the_api_refuses_with_the_flags_name(j
         with pytest.raises(CryodedupError) as refused:
             job(**{field.name: "bogus"}).check()
         assert str(refused.value) == expected
-    assert choice_fields == (10 if job is ParticleOptions else 2)
+    assert choice_fields == (11 if job is ParticleOptions else 2)
 
 
 def test_the_choices_are_declared_once_beside_the_flag():

@@ -181,6 +181,33 @@ def run_particle_job(
 
 
 @main.command()
+@inputs(folders=True)
+@options_of("COMPARE")
+def compare(
+    inputs: tuple[Path, ...], reference: str | None, radius: float, beta: float, quiet: bool, as_json: bool, **job: Any
+) -> None:
+    """Compare two pick sets: agreement per micrograph, the frame between them, and scores against a reference.
+
+    INPUTS: two pickers' outputs or particle files, as `cryodedup particles` reads them.
+    Per micrograph, the Jaccard index of the two sets at the radius; the transform that
+    registers one set on the other (an offset, swapped or mirrored axes, a scale), if any;
+    with --reference, the other input's precision, recall and F-beta, each pick matched to at
+    most one of the reference's within the radius. Nothing is written.
+    """
+    from .jobs.compare import compare_picks
+    from .options import CompareOptions
+    from .report.summary import compare_rows
+
+    reading = ParticleOptions(**job)
+    report = Reporter(quiet)
+    options = CompareOptions(reference=reference, radius=radius, beta=beta)
+    summary = run_job(lambda: compare_picks(inputs, options, reading, log=report.log))
+    report.table("cryodedup compare", compare_rows(summary))
+    if as_json:
+        print_json(summary)
+
+
+@main.command()
 @click.argument("outdir", type=click.Path(path_type=Path, file_okay=False), default="cryodedup-demo")
 @options_of("DEMO")
 def demo(outdir: Path, force: bool, quiet: bool, as_json: bool, plot: bool) -> None:

@@ -154,12 +154,46 @@ PARTICLES = Command(
         ),
         (
             "Pickers and consensus",
-            ["--min-support", "--coverage", "--uncovered", "--output-format", "--topaz-scale"],
+            [
+                "--min-support",
+                "--coverage",
+                "--uncovered",
+                "--registration",
+                "--transform",
+                "--output-format",
+                "--topaz-scale",
+            ],
         ),
         ("Half-sets and orientations", ["--audit", "--halfsets", "--max-angle", "--sym"]),
         ("Output", ["--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics", "--project-dir", "--help"]),
     ],
 )
+
+
+def _compare_command() -> Command:
+    """``cryodedup compare``'s options: its own, how the particle job reads inputs, how it reports."""
+    from .options.compare import READING_FIELDS, CompareOptions
+
+    reading = {f.name: f.metadata["flag"] for f in fields(ParticleOptions) if f.name in READING_FIELDS}
+    return Command(
+        [*flags_of(CompareOptions), *(reading[name] for name in READING_FIELDS), QUIET, JSON],
+        [
+            ("Comparison", ["--reference", "--radius", "--beta"]),
+            (
+                "Reading",
+                [
+                    "--mic-psize",
+                    "--micrographs",
+                    "--match-micrographs",
+                    "--shift-key",
+                    "--topaz-scale",
+                    "--project-dir",
+                ],
+            ),
+            ("Output", ["--quiet", "--json", "--help"]),
+        ],
+    )
+
 
 DEMO = Command(
     [
@@ -246,9 +280,14 @@ if TYPE_CHECKING:
     MICROGRAPH_OUTPUTS: list[Flag]
     MICROGRAPHS: Command
     MICROGRAPHS_MERGE: Command
+    #: ``cryodedup compare``'s options (made when first asked for).
+    COMPARE: Command
 
 
 def __getattr__(name: str) -> Any:
+    if name == "COMPARE":
+        globals()["COMPARE"] = _compare_command()
+        return globals()["COMPARE"]
     if name not in ("MICROGRAPH_OUTPUTS", "MICROGRAPHS", "MICROGRAPHS_MERGE"):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals().update(_micrograph_commands())

@@ -62,6 +62,7 @@ from ..report.summary import report_rows
 from ..resolve.datasets import check_shared_names, dataset_labels, separate_datasets
 from ..threads import Background
 from .input_checks import check_centres, check_input_paths, refuse_angles_not_finite
+from .registration import apply_transforms, check_registration
 from .species import assign_species, decide_several_species, species_not_confirmable, species_summary
 
 if TYPE_CHECKING:
@@ -585,6 +586,8 @@ def remove_duplicate_particles(
     plotting = preload_plotting() if options.plot else None
     particles = _read_checked(paths, None if into_project else outdir, options, warn, log)
     warn_unused_options(particles, options, warn)
+    applied = apply_transforms(particles, options)
+    registration = check_registration(particles, options, applied, warn)
     reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()
     decision = decide(particles, options, log)
@@ -599,6 +602,8 @@ def remove_duplicate_particles(
     details = None if plotting is None else picture_details(particles, decision, options, plotting)
     # Counted before the outputs are written: a one-pass scan's writer may still be busy.
     summary = summarize(particles, decision, options, halves)
+    if registration is not None:
+        summary["registration"] = registration
     outputs, write_seconds, pictures = _write(particles, decision.keep, halves, details, options, force, paths[0])
     if same_image := summary.get("same_image", {}).get("message"):
         warn(same_image)

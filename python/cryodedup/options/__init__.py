@@ -17,11 +17,17 @@ are imported when first used (PEP 562): a particle job does not load the microgr
 
 from __future__ import annotations
 
-_WHERE = {"MicrographOptions": "micrographs", "MicrographRun": "micrographs", "ParticleOptions": "particles"}
+_WHERE = {
+    "CompareOptions": "compare",
+    "MicrographOptions": "micrographs",
+    "MicrographRun": "micrographs",
+    "ParticleOptions": "particles",
+}
 
 # Not typing's TYPE_CHECKING (as in the package's __init__); mypy takes any TYPE_CHECKING as true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from .compare import CompareOptions
     from .micrographs import MicrographOptions, MicrographRun
     from .particles import ParticleOptions
 
@@ -40,4 +46,4 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-__all__ = ["MicrographOptions", "MicrographRun", "ParticleOptions"]
+__all__ = ["CompareOptions", "MicrographOptions", "MicrographRun", "ParticleOptions"]

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..algo.dedup import MAX_INPUTS
 from ..algo.filaments import MODES as FILAMENT_MODES
+from ..algo.registration import TRANSFORM_OPS, parse_steps
 from ..errors import CryodedupError
 from ..outputs import check_plotting
 from ..particle_set import OUTPUT_FORMATS, SHIFT_KEYS
@@ -40,6 +41,8 @@ COVERAGE = ("auto", "all")
 SYMMETRY = re.compile(r"[CcDd][1-9][0-9]{0,2}|[TtOoIi]")
 #: Values of ``--same-image``: what becomes of rows of one particle image kept at different centres.
 SAME_IMAGE = ("warn", "reject", "ignore")
+#: Values of ``--registration``: what a merge of inputs whose picks register only under a transform does.
+REGISTRATION = ("check", "warn", "ignore")
 
 
 @dataclass
@@ -333,6 +336,27 @@ class ParticleOptions:
         label="datasets",
     )
 
+    registration: str = choice(
+        "check",
+        "--registration",
+        "Several inputs: measure how each pair's picks register (a constant offset, x and y swapped, an axis "
+        "mirrored, a scale) on the micrographs they share. check: refuse to merge inputs in two frames (apply "
+        "the transform with --transform); warn: say so and merge them as they are; ignore: measure nothing.",
+        choices=REGISTRATION,
+        label="registration between inputs",
+    )
+    transform: list[str] = option(
+        [],
+        "--transform",
+        "Move an input's centres into the other inputs' frame before deciding: INPUT=OP+OP+... applied in "
+        "order, in the input's own pixels; OP is swap, mirror-x[:W] (x -> W - x; W: the micrograph's width), "
+        "mirror-y[:H], mirror-z[:D], scale:S, shift:DX,DY[,DZ]. INPUT: its path as given or its position (1 "
+        "for the first). Repeat it for several inputs. The rows written are the input's, unchanged.",
+        multiple=True,
+        metavar="INPUT=OPS",
+        label="transforms",
+    )
+
     def __post_init__(self) -> None:
         # The command line's --min-dist pairs and repeated --radius, as the API gives them.
         if isinstance(self.min_dist, SpeciesDistances):
@@ -351,6 +375,7 @@ class ParticleOptions:
                     merged[name] = value
             self.radius = merged
         self.species = list(self.species)
+        self.transform = list(self.transform)
 
     @property
     def symmetry_copies(self) -> bool:
@@ -424,6 +449,7 @@ class ParticleOptions:
         check_dataset_values(self.datasets)
         if self.audit and self.halfsets != "keep":
             raise CryodedupError("--audit writes no particle files, so --halfsets has nothing to rewrite; drop one")
+        _check_transforms(self.transform)
         check_plotting(self.plot)
 
 
@@ -435,6 +461,20 @@ def check_dataset_values(values: object) -> None:
         where, _, label = value.rpartition("=")
         if not where.strip() or not label.strip():
             raise CryodedupError(f"--dataset {value}: expected INPUT=LABEL (an input, =, and the dataset's label)")
+
+
+def _check_transforms(transforms: object) -> None:
+    """Each ``--transform`` is INPUT=OPS with OPS that parse (the inputs are named once they are read)."""
+    if not isinstance(transforms, (list, tuple)) or not all(isinstance(t, str) for t in transforms):
+        raise CryodedupError(f"--transform takes a list of INPUT=OPS texts, got {transforms!r}")
+    for text in transforms:
+        target, equals, ops = text.rpartition("=")
+        if not equals or not target.strip():
+            raise CryodedupError(f"--transform {text}: INPUT=OPS expected (an input, '=', then {TRANSFORM_OPS})")
+        try:
+            parse_steps(ops)
+        except ValueError as err:
+            raise CryodedupError(f"--transform {text}: {err}") from None
 
 
 def _check_species(options: ParticleOptions) -> None:

@@ -61,6 +61,7 @@ def particle_rows(s: dict) -> list[Row]:
     if s.get("orientations"):
         rows.append(("Orientations", s["orientations"]))
     rows += in_tomograms(consensus_rows(s["consensus"]), unit) if s.get("consensus") else []
+    rows += registration_rows(s["registration"]) if s.get("registration") else []
     rows += species_rows(s["species"]) if s.get("species") else []
     if s.get("copick"):
         c = s["copick"]
@@ -574,3 +575,60 @@ def shard_summary_rows(s: dict) -> list[Row]:
         ("Read", reading_text(s, named=False)),  # the shard is named above; where it ran needs no name
         ("Time", f"{s['seconds']:.2f} s"),
     ]
+
+
+def registration_rows(r: dict) -> list[tuple[str, str]]:
+    """The registration between inputs: per pair, one frame or two, measured on how many picks; transforms applied."""
+    lines = []
+    for pair in r["pairs"]:
+        a, b = pair["inputs"]
+        n_a, n_b = pair["picks_measured"]
+        measured = f"{n_a:,} + {n_b:,} picks on {pair['micrographs_measured']:,} micrographs"
+        if pair["frames"] == "two":
+            t = pair["best_transform"]
+            lines.append(
+                f"{b} / {a}: two frames, {t['transform']} (Jaccard {pair['jaccard_before']:.3f} -> "
+                f"{pair['jaccard_after']:.3f} on {pair['micrographs_held']:,} of {pair['micrographs_shared']:,} "
+                f"micrographs; {measured})"
+            )
+        else:
+            lines.append(f"{b} / {a}: one frame (Jaccard {pair['jaccard_identity']:.3f}; {measured})")
+    for t in r.get("transforms_applied", []):
+        lines.append(f"{t['input']}: moved by --transform {t['transform']}")
+    return [(f"Registration at {r['radius_A']:g} Å", "\n".join(lines))]
+
+
+def compare_rows(s: dict) -> list[tuple[str, str]]:
+    """``cryodedup compare``'s table: the inputs, their agreement and registration, and scores against a reference."""
+    a, b = s["inputs"]
+    rows = [
+        ("Inputs", f"{a}: {s['picks'][0]:,} picks\n{b}: {s['picks'][1]:,} picks"),
+        ("Micrographs", f"{s['micrographs']:,} with picks, {s['micrographs_shared']:,} with picks of both"),
+        (
+            f"Agreement at {s['radius_A']:g} Å",
+            f"Jaccard {_fraction(s['jaccard'])}; {s['matched']:,} picks matched one to one",
+        ),
+    ]
+    if s.get("registration"):
+        rows += registration_rows({"radius_A": s["radius_A"], "pairs": [s["registration"]]})
+        if s["registration"]["frames"] == "two":
+            rows.append(("Two frames", s["registration"]["message"]))
+    if s.get("reference"):
+        r = s["reference"]
+        scored = b if r["input"] == a else a
+        rows.append(
+            (
+                f"Against {r['input']}",
+                f"{scored}: precision {_fraction(r['precision'])}, recall {_fraction(r['recall'])}, "
+                f"F{r['beta']:g} {_fraction(r['f_beta'])}",
+            )
+        )
+    if s.get("least_agreement"):
+        worst = [f"{m['micrograph']} ({_fraction(m['jaccard'])})" for m in s["least_agreement"][:3]]
+        rows.append(("Least agreement", "\n".join(worst)))
+    return rows
+
+
+def _fraction(value: float | None) -> str:
+    """A fraction to 3 decimals, or a dash where undefined."""
+    return "-" if value is None else f"{value:.3f}"

@@ -1,0 +1,134 @@
+"""``cryodedup compare A B``: how two pick sets relate, without deciding anything.
+
+The agreement per micrograph (Jaccard at the radius, counted by the consensus's pairing), the
+frame transform between them (:mod:`cryodedup.jobs.registration`), and with one input named
+the reference, precision, recall and F-beta of the other by one-to-one matching within the
+radius (:mod:`cryodedup.algo.matching`). Nothing is written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..algo.consensus import jaccard_matrices
+from ..algo.dedup import dedup_and_support_masks
+from ..algo.matching import f_beta, maximum_matching, pairs_within
+from ..errors import CryodedupError
+from ..options import CompareOptions, ParticleOptions
+from ..outputs import StrPath
+from ..particle_set import Log, ParticleSet
+from .input_checks import check_centres
+from .particles import read_inputs
+from .registration import input_named, pair_registration
+
+#: Micrographs named in the summary as those where the inputs agree least.
+LEAST = 10
+
+
+def _silent(message: str, level: str) -> None:
+    """Discards the job's messages (the default ``log``)."""
+
+
+def compare_picks(
+    inputs: Iterable[StrPath], options: CompareOptions, reading: ParticleOptions | None = None, log: Log = _silent
+) -> dict[str, Any]:
+    """Compares two pick sets (any inputs the particle job reads); ``reading``: how they are read.
+
+    Returns the summary: per micrograph the picks of each, their Jaccard and one-to-one
+    matches; the registration; with ``options.reference``, precision, recall and F-beta.
+    """
+    start = time.perf_counter()
+    options.check()
+    reading = reading or ParticleOptions()
+    reading.registration = "ignore"
+    reading.check()
+    paths = [Path(p) for p in inputs]
+    if len(paths) != 2:
+        raise CryodedupError(f"compare takes two inputs (two pickers' outputs or particle files), got {len(paths)}")
+    warnings: list[str] = []
+
+    def warn(message: str) -> None:
+        warnings.append(message)
+        log(message, "warning")
+
+    particles = read_inputs(paths, Path("."), reading, warn, log)
+    check_centres(particles)
+    summary = comparison(particles, options)
+    summary["warnings"] = warnings
+    summary["seconds"] = round(time.perf_counter() - start, 3)
+    return summary
+
+
+def comparison(particles: ParticleSet, options: CompareOptions) -> dict[str, Any]:
+    """The comparison of a set's two inputs (see :func:`compare_picks`)."""
+    radius = float(options.radius)
+    n_mics = len(particles.mic_names)
+    groups = np.asarray(particles.groups).astype(np.int64)
+    input_of = np.asarray(particles.input_of)
+    _, confirmed_by = dedup_and_support_masks(
+        groups, particles.centres, None, input_of, min_dist=radius, want_suppressed_by=False
+    )
+    per_mic = jaccard_matrices(confirmed_by, input_of, groups, n_mics, 2)[:, 0, 1]
+    overall = jaccard_matrices(confirmed_by, input_of, np.zeros_like(groups), 1, 2)[0, 0, 1]
+    rows_a, rows_b = np.flatnonzero(input_of == 0), np.flatnonzero(input_of == 1)
+    centres = np.asarray(particles.centres)
+    pairs = pairs_within(centres[rows_a], groups[rows_a], centres[rows_b], groups[rows_b], radius)
+    partner = maximum_matching(len(rows_a), len(rows_b), pairs)
+    picks = np.stack([np.bincount(groups[rows_a], minlength=n_mics), np.bincount(groups[rows_b], minlength=n_mics)])
+    matched = np.bincount(groups[rows_a][partner >= 0], minlength=n_mics)
+    summary: dict[str, Any] = {
+        "inputs": list(particles.inputs),
+        "radius_A": radius,
+        "picks": [len(rows_a), len(rows_b)],
+        "micrographs": int(np.count_nonzero(picks.sum(axis=0))),
+        "micrographs_shared": int(np.count_nonzero(picks.all(axis=0))),
+        "jaccard": _rounded(overall),
+        "matched": int(matched.sum()),
+        "registration": pair_registration(particles, 0, 1, radius),
+        "pixel_sizes": particles.pixel_sizes,
+    }
+    reference = None
+    if options.reference is not None:
+        reference = input_named(options.reference, particles, "--reference")
+        summary["reference"] = {"input": particles.inputs[reference], "beta": options.beta}
+        summary["reference"].update(
+            _scores(int(matched.sum()), picks[1 - reference].sum(), picks[reference].sum(), options.beta)
+        )
+    summary["per_micrograph"] = [
+        {
+            "micrograph": particles.mic_names[g],
+            "picks": [int(picks[0, g]), int(picks[1, g])],
+            "jaccard": _rounded(per_mic[g]),
+            "matched": int(matched[g]),
+            **(
+                {}
+                if reference is None
+                else _scores(int(matched[g]), picks[1 - reference, g], picks[reference, g], options.beta)
+            ),
+        }
+        for g in np.flatnonzero(picks.sum(axis=0))
+    ]
+    defined = np.flatnonzero(~np.isnan(per_mic) & picks.all(axis=0))
+    worst = defined[np.argsort(per_mic[defined], kind="stable")][:LEAST]
+    summary["least_agreement"] = [
+        {"micrograph": particles.mic_names[g], "jaccard": _rounded(per_mic[g])} for g in worst
+    ]
+    return summary
+
+
+def _scores(matched: int, predicted: int, truth: int, beta: float) -> dict[str, float | None]:
+    """Precision, recall and F-beta of ``predicted`` picks against ``truth`` picks, ``matched`` one to one."""
+    precision = matched / predicted if predicted else None
+    recall = matched / truth if truth else None
+    score = f_beta(precision or 0.0, recall or 0.0, beta) if predicted or truth else None
+    return {"precision": _rounded(precision), "recall": _rounded(recall), "f_beta": _rounded(score)}
+
+
+def _rounded(value: float | None) -> float | None:
+    """A fraction to 4 decimals; None where undefined (NaN)."""
+    return None if value is None or np.isnan(value) else round(float(value), 4)

@@ -1,0 +1,285 @@
+"""Inputs in two frames: each pair's registration measured before deciding, and the user's transforms applied.
+
+:func:`apply_transforms` moves the centres of the inputs ``--transform`` names (the rows
+written stay the input's); :func:`check_registration` measures, for every pair of inputs
+that share micrographs, how their picks register (:mod:`cryodedup.algo.registration`, on a
+sample of whole micrographs), and refuses (``--registration check``) or warns (``warn``)
+when a transform explains the pairs far better than the identity (docs/design.md section 2,
+"Inputs in two frames").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..algo.consensus import picks_per_group
+from ..algo.registration import (
+    Measurement,
+    Transform,
+    apply_steps,
+    fires,
+    measure,
+    parse_steps,
+    support_masks,
+)
+from ..errors import CryodedupError
+from ..options import ParticleOptions
+from ..particle_set import ParticleSet, Warn
+
+#: Picks of each input measured per pair: whole micrographs drawn at random (a fixed seed) until both
+#: inputs have this many, or either has :data:`SAMPLE_PICKS_MOST`.
+SAMPLE_PICKS = 1500
+SAMPLE_PICKS_MOST = 10 * SAMPLE_PICKS
+#: Micrographs measured per pair, at most (sparse picks: the sample is whole micrographs).
+SAMPLE_MICROGRAPHS = 200
+#: The radius of agreement with ``--min-dist 0``: this many pixels.
+RADIUS_PIXELS_AT_ZERO = 5.0
+
+
+def input_named(text: str, particles: ParticleSet, flag: str) -> int:
+    """The input ``text`` names: its name as the summary gives it, the same path, or its position from 1."""
+    for k, name in enumerate(particles.inputs):
+        if text == name or Path(text) == Path(name):
+            return k
+    if text.strip().isdigit() and 1 <= int(text) <= len(particles.inputs):
+        return int(text) - 1
+    listed = ", ".join(f"{k + 1}: {name}" for k, name in enumerate(particles.inputs))
+    raise CryodedupError(f"{flag} {text}: not one of the inputs; give its path as given or its position ({listed})")
+
+
+def apply_transforms(particles: ParticleSet, options: ParticleOptions) -> list[dict[str, str]]:
+    """The centres of each input ``--transform`` names moved into the others' frame; what was applied, per input."""
+    if not options.transform:
+        return []
+    if len(particles.inputs) < 2:
+        raise CryodedupError(
+            "--transform moves one input into the frame of the others, and there is one input: for a wrong pixel "
+            "size give --mic-psize"
+        )
+    applied: dict[int, str] = {}
+    centres = np.array(particles.centres, dtype=np.float64)
+    for text in options.transform:
+        target, _, ops = text.rpartition("=")
+        k = input_named(target, particles, "--transform")
+        if k in applied:
+            raise CryodedupError(
+                f"--transform {text}: {particles.inputs[k]} is given a transform twice; join them with +"
+            )
+        rows = np.flatnonzero(particles.input_of == k)
+        steps = parse_steps(ops)
+        psize = np.asarray(particles.psize)[rows][:, None]
+        sizes = None
+        if any(s.op == "mirror" and not s.values for s in steps):
+            sizes = _micrograph_sizes(particles, rows, text)
+        try:
+            centres[rows] = apply_steps(steps, centres[rows] / psize, sizes) * psize
+        except ValueError as err:
+            raise CryodedupError(f"--transform {text}: {err}") from None
+        applied[k] = ops
+    particles.centres = centres
+    return [{"input": particles.inputs[k], "transform": ops} for k, ops in sorted(applied.items())]
+
+
+def _micrograph_sizes(particles: ParticleSet, rows: np.ndarray, text: str) -> np.ndarray:
+    """Each row's micrograph size in pixels (nx, ny), for a mirror given without its width; refused where unknown."""
+    shapes = particles.mic_shapes
+    groups = np.asarray(particles.groups)[rows]
+    missing = [g for g in np.unique(groups) if int(g) not in shapes]
+    if missing:
+        raise CryodedupError(
+            f"--transform {text}: a mirror without its width needs the micrographs' sizes, unknown for "
+            f"{particles.mic_names[int(missing[0])]}; give the width in pixels (mirror-x:4096)"
+        )
+    table = np.zeros((len(particles.mic_names), particles.centres.shape[1]))
+    for g, (ny, nx) in shapes.items():
+        table[g, :2] = (nx, ny)
+    return table[groups]
+
+
+def registration_radius(particles: ParticleSet, options: ParticleOptions) -> float:
+    """The radius of agreement in Å: the minimum distance, or a few pixels at ``--min-dist 0``."""
+    if options.min_dist > 0:
+        return float(options.min_dist)
+    return RADIUS_PIXELS_AT_ZERO * float(np.median(np.asarray(particles.psize)[:1000]))
+
+
+def check_registration(
+    particles: ParticleSet, options: ParticleOptions, applied: list[dict[str, str]], warn: Warn
+) -> dict[str, Any] | None:
+    """Each pair of inputs' registration measured; a transform that fires refused (check) or said (warn).
+
+    Returns the summary's ``registration`` (None with one input, ``--registration ignore`` or
+    no micrograph shared).
+    """
+    n_inputs = len(particles.inputs)
+    if n_inputs < 2 or options.registration == "ignore" or particles.decided is not None:
+        return None
+    counts = picks_per_group(particles.input_of, particles.groups, len(particles.mic_names), n_inputs)
+    present = counts > 0
+    radius = registration_radius(particles, options)
+    pairs = []
+    for a in range(n_inputs):
+        for b in range(a + 1, n_inputs):
+            shared = np.flatnonzero(present[:, a] & present[:, b])
+            if len(shared):
+                pairs.append(_pair_entry(particles, a, b, shared, counts, radius))
+    if not pairs:
+        return None
+    summary: dict[str, Any] = {"radius_A": round(radius, 3), "mode": options.registration, "pairs": pairs}
+    if applied:
+        summary["transforms_applied"] = applied
+    fired = [p for p in pairs if p["frames"] == "two"]
+    if fired:
+        message = "; ".join(p["message"] for p in fired)
+        if options.registration == "check":
+            raise CryodedupError(
+                f"{message}. A merge in two frames compares picks that do not correspond: apply it with "
+                f"{' '.join(p['fix'] for p in fired)}, or give --registration warn to merge the inputs as they are"
+            )
+        warn(f"{message}; merged as they are (--registration warn): apply it with {' '.join(p['fix'] for p in fired)}")
+    return summary
+
+
+def pair_registration(particles: ParticleSet, a: int, b: int, radius: float) -> dict[str, Any] | None:
+    """Inputs ``a`` and ``b``'s registration as the summary gives each pair; None if they share no micrograph."""
+    counts = picks_per_group(particles.input_of, particles.groups, len(particles.mic_names), len(particles.inputs))
+    shared = np.flatnonzero((counts[:, a] > 0) & (counts[:, b] > 0))
+    return _pair_entry(particles, a, b, shared, counts, radius) if len(shared) else None
+
+
+def _pair_entry(
+    particles: ParticleSet, a: int, b: int, shared: np.ndarray, counts: np.ndarray, radius: float
+) -> dict[str, Any]:
+    """The registration of inputs ``a`` and ``b`` measured on a sample of the micrographs they share.
+
+    ``counts``: the picks of each input on each micrograph.
+    """
+    rows_a, rows_b, mics = _sample(particles, a, b, shared, counts)
+    centres = np.asarray(particles.centres)
+    local = np.searchsorted(mics, np.asarray(particles.groups)[np.r_[rows_a, rows_b]])
+    ga, gb = local[: len(rows_a)], local[len(rows_a) :]
+    ca, cb = centres[rows_a], centres[rows_b]
+    m = measure(ca, ga, cb, gb, radius, _areas(particles, mics, ca, ga, cb, gb))
+    psize_b = float(np.median(np.asarray(particles.psize)[rows_b]))
+    entry: dict[str, Any] = {
+        "inputs": [particles.inputs[a], particles.inputs[b]],
+        "micrographs_shared": len(shared),
+        "micrographs_measured": len(mics),
+        "picks_measured": list(m.picks),
+        "jaccard_identity": round(m.identity.jaccard, 4),
+        "frames": "two" if fires(m) else "one",
+    }
+    if m.best is not None:
+        entry["best_transform"] = _transform_entry(m.best.transform, psize_b, round(m.best.jaccard, 4))
+    if fires(m):
+        entry.update(_fired(particles, a, b, shared, radius, m, psize_b))
+    return entry
+
+
+def _sample(
+    particles: ParticleSet, a: int, b: int, shared: np.ndarray, counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of ``a`` and ``b`` on whole micrographs drawn at random (seeded) until they have their sample."""
+    order = np.random.default_rng(0).permutation(shared)[:SAMPLE_MICROGRAPHS]
+    sum_a, sum_b = np.cumsum(counts[order, a]), np.cumsum(counts[order, b])
+    enough = (np.minimum(sum_a, sum_b) >= SAMPLE_PICKS) | (np.maximum(sum_a, sum_b) >= SAMPLE_PICKS_MOST)
+    mics = np.sort(order[: int(np.argmax(enough)) + 1] if enough.any() else order)
+    chosen = np.zeros(len(particles.mic_names), dtype=bool)
+    chosen[mics] = True
+    rows = np.flatnonzero(chosen.take(np.asarray(particles.groups)))  # (take: a gather, no fancy-index iterator)
+    inputs = np.asarray(particles.input_of)[rows]
+    return rows[inputs == a], rows[inputs == b], mics
+
+
+def _areas(
+    particles: ParticleSet, mics: np.ndarray, ca: np.ndarray, ga: np.ndarray, cb: np.ndarray, gb: np.ndarray
+) -> np.ndarray:
+    """Each micrograph's area in Å² (volume in Å³): from its size where known, else its picks' extent."""
+    dims = ca.shape[1]
+    both, groups = np.concatenate([ca, cb]), np.concatenate([ga, gb])
+    order = np.argsort(groups, kind="stable")  # (reduceat by micrograph: ufunc.at costs ~1k instructions a pick)
+    starts = np.searchsorted(groups[order], np.arange(len(mics)))
+    held = starts < len(order)
+    extent = np.zeros((len(mics), dims))
+    ordered = both[order]
+    extent[held] = np.maximum.reduceat(ordered, starts[held]) - np.minimum.reduceat(ordered, starts[held])
+    areas = np.prod(np.maximum(extent, 0), axis=1)
+    psize = float(np.median(np.asarray(particles.psize)[:1000]))
+    for k, g in enumerate(mics):
+        shape = particles.mic_shapes.get(int(g))
+        if shape is not None and dims == 2:
+            areas[k] = max(areas[k], shape[0] * shape[1] * psize * psize)
+    return areas
+
+
+def _transform_entry(transform: Transform, psize: float, jaccard: float) -> dict[str, Any]:
+    """A transform as the summary gives it: its kind, ``--transform``'s words (pixels), its shift in Å."""
+    return {
+        "kind": transform.kind(psize),
+        "transform": transform.spec(psize),
+        "scale": round(transform.scale, 4),
+        "shift_A": [round(float(s), 2) for s in transform.shift],
+        "shift_px": [round(float(s) / psize, 2) for s in transform.shift],
+        "jaccard": jaccard,
+    }
+
+
+def _fired(
+    particles: ParticleSet, a: int, b: int, shared: np.ndarray, radius: float, m: Measurement, psize: float
+) -> dict[str, Any]:
+    """What a transform that fires says: on how many shared micrographs it holds, the message and the fix."""
+    assert m.best is not None
+    transform = m.best.transform
+    held, before, after = _holds_on(particles, a, b, shared, radius, transform)
+    name_a, name_b = particles.inputs[a], particles.inputs[b]
+    spec = transform.spec(psize)
+    shift_a = ", ".join(f"{s:+.1f}" for s in transform.shift)
+    where = f"{held:,} of {len(shared):,} shared micrograph{'s' * (len(shared) != 1)}"
+    message = (
+        f"{name_b} and {name_a} are in two frames: {name_b}'s picks meet {name_a}'s after {spec} "
+        f"({transform.kind(psize)} in pixels of {psize:g} Å; shift {shift_a} Å"
+        + (f", scale {transform.scale:.4g}" if transform.scale != 1 else "")
+        + f"), which raises the agreement (Jaccard at {radius:g} Å) on {where}, from {before:.3f} to {after:.3f}"
+    )
+    return {
+        "micrographs_held": held,
+        "jaccard_before": round(before, 4),
+        "jaccard_after": round(after, 4),
+        "message": message,
+        "fix": f"--transform '{name_b}={spec}'",
+    }
+
+
+def _holds_on(
+    particles: ParticleSet, a: int, b: int, shared: np.ndarray, radius: float, transform: Transform
+) -> tuple[int, float, float]:
+    """On all micrographs ``a`` and ``b`` share: on how many the transform raises the agreement; J before, after."""
+    chosen = np.zeros(len(particles.mic_names), dtype=bool)
+    chosen[shared] = True
+    groups = np.asarray(particles.groups)
+    rows = np.flatnonzero(chosen[groups])
+    inputs = np.asarray(particles.input_of)[rows]
+    rows_a, rows_b = rows[inputs == a], rows[inputs == b]
+    ga, gb = np.searchsorted(shared, groups[rows_a]), np.searchsorted(shared, groups[rows_b])
+    centres = np.asarray(particles.centres)
+    ca, cb = centres[rows_a], centres[rows_b]
+    per_before, before = _per_micrograph(ca, ga, cb, gb, radius, len(shared))
+    per_after, after = _per_micrograph(ca, ga, transform.apply(cb), gb, radius, len(shared))
+    return int(np.count_nonzero(per_after > per_before)), before, after
+
+
+def _per_micrograph(
+    ca: np.ndarray, ga: np.ndarray, cb: np.ndarray, gb: np.ndarray, radius: float, n: int
+) -> tuple[np.ndarray, float]:
+    """Jaccard of the two sets on each micrograph (0 where neither has a pick) and over all, as ``agreement`` counts."""
+    masks = support_masks(np.concatenate([ga, gb]), np.concatenate([ca, cb]), len(ca), radius)
+    m_ab = np.bincount(ga, weights=(masks[: len(ca)] & 2) > 0, minlength=n)
+    m_ba = np.bincount(gb, weights=(masks[len(ca) :] & 1) > 0, minlength=n)
+    size = np.bincount(ga, minlength=n) + np.bincount(gb, minlength=n)
+    shared = np.minimum(m_ab, m_ba)
+    union = size - shared
+    overall = min(m_ab.sum(), m_ba.sum())
+    return np.where(union > 0, shared / np.maximum(union, 1), 0.0), float(overall / max(size.sum() - overall, 1))

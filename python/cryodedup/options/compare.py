@@ -1,0 +1,49 @@
+"""``cryodedup compare``'s own options (:class:`CompareOptions`); it reads inputs as the particle job does."""
+
+from __future__ import annotations
+
+import math
+
+from ..errors import CryodedupError
+from ..records import dataclass
+from ..species_options import DEFAULT_MIN_DIST
+from .fields import is_real_number, option
+
+#: The particle job's options ``cryodedup compare`` takes too: how the inputs are read.
+READING_FIELDS = ("mic_psize", "micrographs", "shift_key", "topaz_scale", "project_dir", "match_micrographs")
+
+
+@dataclass
+class CompareOptions:
+    """How two pick sets are compared: the radius of a match and, against a reference, the F-beta's beta."""
+
+    reference: str | None = option(
+        None,
+        "--reference",
+        "The input that is the truth (its path as given, or 1 or 2): the other is scored by precision, recall and "
+        "F-beta, each of its picks matched to at most one of the reference's within the radius.",
+        metavar="INPUT",
+    )
+    radius: float = option(
+        float(DEFAULT_MIN_DIST),
+        "--radius",
+        "Picks of the two inputs on one micrograph at most this many Å apart are the same particle.",
+        type=float,
+        metavar="Å",
+        label="radius (Å)",
+    )
+    beta: float = option(
+        1.0,
+        "--beta",
+        "With --reference: the weight of recall against precision in F-beta (1: the F1 score).",
+        type=float,
+    )
+
+    def check(self) -> None:
+        """Raises a CryodedupError naming the first option out of its range."""
+        if not (is_real_number(self.radius) and 0 < self.radius < math.inf):
+            raise CryodedupError(f"--radius must be a distance in Å above 0, got {self.radius!r}")
+        if not (is_real_number(self.beta) and 0 < self.beta < math.inf):
+            raise CryodedupError(f"--beta must be a number above 0, got {self.beta!r}")
+        if self.reference is not None and not isinstance(self.reference, str):
+            raise CryodedupError(f"--reference names an input (its path or 1 or 2), got {self.reference!r}")

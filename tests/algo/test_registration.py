@@ -1,0 +1,129 @@
+"""The registration between two inputs' picks (algo/registration.py), against planted transforms and chance.
+
+The oracle of a planted transform is the transform itself: the measured one must move every
+pick of the second set to within a pixel of where the planted one does. The false-alarm
+rate is proven on random pairs of one frame: never fires.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cryodedup.algo.registration import Transform, agreement, apply_steps, fires, measure, parse_steps
+
+
+def _picks(rng: np.random.Generator, n_mics: int, per_mic: int, width: float, height: float):
+    groups = np.repeat(np.arange(n_mics), per_mic)
+    xy = np.c_[rng.uniform(0, width, len(groups)), rng.uniform(0, height, len(groups))]
+    return xy, groups
+
+
+def _brute_jaccard(a, ga, b, gb, radius):
+    """Jaccard as the registration counts it (the smaller of m(a, b) and m(b, a)), by every pair's distance."""
+    same = ga[:, None] == gb[None, :]
+    close = (((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2) <= radius * radius) & same
+    shared = min(close.any(axis=1).sum(), close.any(axis=0).sum())
+    return shared / (len(a) + len(b) - shared)
+
+
+def test_agreement_is_the_brute_force_jaccard():
+    rng = np.random.default_rng(3)
+    a, ga = _picks(rng, 4, 60, 1000, 800)
+    b, gb = _picks(rng, 4, 50, 1000, 800)
+    b[:30] = a[:30] + rng.normal(0, 5, (30, 2))
+    gb[:30] = ga[:30]
+    assert agreement(gb, a, ga, b, 20.0)[0] == pytest.approx(_brute_jaccard(a, ga, b, gb, 20.0))
+
+
+def test_steps_by_hand():
+    pixels = np.array([[10.0, 20.0], [3.0, 4.0]])
+    steps = parse_steps("swap+scale:2+mirror-x:100+shift:1,-1")
+    # swap: (20, 10), (4, 3); x2: (40, 20), (8, 6); x -> 100 - x: (60, 20), (92, 6); shift: (61, 19), (93, 5)
+    np.testing.assert_array_equal(apply_steps(steps, pixels, None), [[61, 19], [93, 5]])
+    sizes = np.array([[50.0, 30.0], [50.0, 30.0]])
+    np.testing.assert_array_equal(apply_steps(parse_steps("mirror-y"), pixels, sizes), [[10, 10], [3, 26]])
+    for bad in ("turn", "scale:0", "shift:1", "mirror-x:a", "scale:nan"):
+        with pytest.raises(ValueError):
+            parse_steps(bad)
+
+
+PLANTED = {
+    "offset": lambda xy: xy + np.array([64, -128]),
+    "swap": lambda xy: xy[:, ::-1].copy(),
+    "mirror-x": lambda xy: np.c_[5000 - xy[:, 0], xy[:, 1]],
+    "mirror-y": lambda xy: np.c_[xy[:, 0], 4200 - xy[:, 1]],
+    "binned 2x": lambda xy: xy / 2,
+    "binned 4x": lambda xy: xy / 4,
+    "scale 2x": lambda xy: xy * 2,
+    "scale 1.5x and offset": lambda xy: xy * 1.5 + [30, 12],
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLANTED))
+def test_planted_transform_found_within_a_pixel(name):
+    rng = np.random.default_rng(7)
+    a, ga = _picks(rng, 12, 80, 4000, 4000)
+    # Another picker: 70 % of the same particles, a few pixels off, and its own 30 % more.
+    common = rng.random(len(a)) < 0.7
+    own, g_own = _picks(rng, 12, 24, 4000, 4000)
+    b_true = np.r_[a[common] + rng.normal(0, 2, (common.sum(), 2)), own]
+    gb = np.r_[ga[common], g_own]
+    b = PLANTED[name](b_true)
+    m = measure(a, ga, b, gb, 20.0, np.full(12, 4000.0 * 4000))
+    assert fires(m)
+    assert m.best is not None
+    error = np.abs(m.best.transform.apply(b) - b_true).max()
+    assert error < 1.0, (name, m.best.transform)
+
+
+def test_unrelated_sets_do_not_fire():
+    rng = np.random.default_rng(11)
+    a, ga = _picks(rng, 10, 200, 4000, 4000)
+    b, gb = _picks(rng, 10, 200, 4000, 4000)
+    assert not fires(measure(a, ga, b, gb, 20.0, np.full(10, 4000.0 * 4000)))
+
+
+@st.composite
+def one_frame(draw):
+    """Two pickers of one frame: a share of common particles a little apart, and picks each made alone."""
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    n_mics = draw(st.integers(1, 6))
+    width, height = draw(st.floats(300, 8000)), draw(st.floats(300, 8000))
+    radius = draw(st.floats(5, 200))
+    n = draw(st.integers(1, 400))
+    a, ga = _picks(rng, n_mics, n, width, height)
+    common = rng.random(len(a)) < draw(st.floats(0, 1))
+    extra = draw(st.integers(0, 400))
+    own, g_own = _picks(rng, n_mics, extra, width, height)
+    jitter = rng.normal(0, radius / 4, (int(common.sum()), 2))
+    b = np.r_[a[common] + jitter, own]
+    gb = np.r_[ga[common], g_own]
+    if not len(b):
+        b, gb = own[:0], g_own[:0]
+    return a, ga, b, gb, radius, np.full(n_mics, width * height)
+
+
+@pytest.mark.slow
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(one_frame())
+def test_one_frame_never_fires(case):
+    a, ga, b, gb, radius, areas = case
+    if not len(b):
+        return
+    m = measure(a, ga, b, gb, radius, areas)
+    assert not fires(m), (m.identity, m.best, m.chance)
+
+
+def test_transform_words():
+    t = Transform(True, (True, False), 2.0, np.array([4096.0, -128.0]))
+    assert t.spec(1.0) == "swap+scale:2+mirror-x:4096+shift:0,-128"
+    assert t.kind(1.0) == "swap+scale+mirror-x+translation"
+    assert Transform.identity(2).spec(1.0) == "identity"
+    # the words, applied as --transform applies them, are the transform (pixels of 2 Å)
+    pixels = np.array([[100.0, 50.0], [7.0, 9.0]])
+    moved = apply_steps(parse_steps(t.spec(2.0)), pixels, None) * 2.0
+    np.testing.assert_allclose(moved, t.apply(pixels * 2.0))
