@@ -164,7 +164,7 @@ link_case("picker", "kept", "victim.txt", "--force")
 link_case("particles", "particles_kept.star", "victim.txt", "--force", refusal=None)
 link_case("particles", "particles_kept.star", "victim.txt", "--force", "--min-dist", "1", refusal=None)
 link_case("micrographs", "micrographs_kept.txt", "victim.txt", "--force", refusal=None)
-# (not out/seen: a store on another disk through a link is a documented choice, barrage_store.py's "seen/ a link to a folder")
+# (not out/seen: a store on another disk through a link is a documented choice: barrage_store.py)
 link_case("particles", "report.html", "victim.txt", "--force", "--plot", refusal=None)
 
 
