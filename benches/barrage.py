@@ -105,6 +105,7 @@ class Case:
     quiet: bool = True
     signal_after: tuple[int, float] | None = None
     file_size_limit: int | None = None
+    environment: dict[str, str] | None = None  # (CRYODEDUP_TEST_PAUSE: a signal at a named point)
 
 
 CASES: list[Case] = []
@@ -743,7 +744,7 @@ CASES += [Case(c.kind, c.name, c.build, c.expect) for c in METADATA_CASES]
 from barrage_round4 import CASES as ROUND4_CASES  # noqa: E402
 
 CASES += [Case(c.kind, c.name, c.build, c.expect, **c.how) for c in ROUND4_CASES]
-KINDS += tuple(dict.fromkeys(c.kind for c in ROUND4_CASES))
+KINDS += tuple(k for k in dict.fromkeys(c.kind for c in ROUND4_CASES) if k not in KINDS)
 
 
 # --- running ----------------------------------------------------------------------------------------------------
@@ -819,6 +820,7 @@ def run_case(c: Case, root: Path, timeout: float, memory_gb: float) -> dict[str,
         stderr=subprocess.PIPE,
         preexec_fn=limits,  # noqa: PLW1509 (this script starts no threads)
         start_new_session=True,
+        env={**os.environ, **(c.environment or {})},
     )
     if c.signal_after is not None:
         time.sleep(c.signal_after[1])
@@ -840,7 +842,7 @@ def run_case(c: Case, root: Path, timeout: float, memory_gb: float) -> dict[str,
     traceback = "Traceback (most recent call last)" in stderr or "panicked at" in stderr or (crashed and not oom)
     after = checksums(d / "in")
     changed = sorted(k for k in before if after.get(k) != before[k])
-    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    lines = [line for line in stderr.strip().splitlines() if line.strip() and not line.startswith("cryodedup: paused")]
     said = ("Stopped by ",) if stopped else ("Error: ",)
     clear = code in (0, 2) or hung or (len(lines) == 1 and lines[0].startswith(said))
     wrong = c.expect(out, code, stderr, output.decode("utf-8", "replace")) if c.expect and not hung else None

@@ -298,6 +298,7 @@ def _fifo_output(d: Path) -> list[str]:
     args = _inputs(d, "particles")
     (d / "out").mkdir()
     os.mkfifo(d / "out" / "particles_kept.star")
+    os.mkfifo(d / "out" / "particles_rejected.star")  # (both: half of a pair is what the barrage flags)
     return [*args, "-o", str(d / "out"), "--force"]
 
 
@@ -418,7 +419,9 @@ def all_or_none(project: Path, runs: int, user: str = "cryodedup") -> Expect:
     return expect
 
 
-def copick_case(name: str, runs: int, *extra: str, signal_after=None, size_limit=None, big_run=None, blocked=None):
+def copick_case(
+    name: str, runs: int, *extra: str, signal_after=None, size_limit=None, big_run=None, blocked=None, pause=None
+):
     holder: dict[str, Path] = {}
 
     def build(d: Path) -> list[str]:
@@ -434,16 +437,22 @@ def copick_case(name: str, runs: int, *extra: str, signal_after=None, size_limit
         return all_or_none(holder["project"], runs)(out, code, stderr, stdout)
 
     how: dict[str, Any] = {"signal_after": signal_after, "file_size_limit": size_limit}
+    if pause:
+        how["environment"] = {"CRYODEDUP_TEST_PAUSE": pause}
     add("copick", name, build, expect, **how)
 
 
 if _copick_available():
     for runs in (2, 10, 40):
-        for k, fraction in enumerate((0.55, 0.7, 0.8, 0.9)):
+        for k, fraction in enumerate((0.6, 0.8, 0.95, 1.1)):
             sig = (signal.SIGINT, signal.SIGTERM)[k % 2]
-            # (a run of 40 runs x 2 objects takes about 3 s here: the write-back is its last second)
-            delay = fraction * (2.0 + 0.06 * runs)
+            # (a job of 40 runs x 2 objects takes about 4.5 s here, the write-back its last part; 1.1: past the end)
+            delay = fraction * (1.8 + 0.07 * runs)
             copick_case(f"{runs} runs, {signal.Signals(sig).name} at {delay:.2f} s", runs, signal_after=(sig, delay))
+    for runs in (2, 10, 40):  # paused after the first set is written, until the signal (sent at 9 s)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            name = f"{runs} runs, {signal.Signals(sig).name} in the middle of the write-back"
+            copick_case(name, runs, signal_after=(sig, 9.0), pause="copick")
     for runs, big in ((3, 2), (10, 9), (40, 30)):
         copick_case(f"{runs} runs, the disk full at run {big} (RLIMIT_FSIZE)", runs, size_limit=200_000, big_run=big)
     for runs, blocked in ((3, 2), (10, 5), (40, 39)):

@@ -76,6 +76,7 @@ def publish(config: Path, targets: Sequence[Any]) -> None:
             written.append((fs, temporary, final))
             with fs.open(temporary, "w") as f:
                 json.dump(picks.meta.model_dump(), f, indent=4)  # (as copick's own store() writes it)
+            signals.pause_for_tests("copick")  # (the barrage's signal in the middle of the write-back)
         with signals.deferred():
             _rename_all(config, written)
     except BaseException as err:

@@ -515,7 +515,9 @@ impl<'a, 'r> RowSink<'a, 'r> {
     /// Room for the rows of a piece of `len` bytes, `done` of which held the rows so far.
     fn reserve(&mut self, len: usize, done: usize) {
         let rows = self.scan.spans.len();
-        let more = (rows * len / done.max(1)).saturating_sub(rows) + 16;
+        // At most 4M rows ahead (the vectors grow as they fill): a first row of 18 bytes before
+        // a line of a gigabyte made an estimate of 55M rows, 2 GB reserved beyond a job's memory.
+        let more = ((rows * len / done.max(1)).saturating_sub(rows) + 16).min(1 << 22);
         self.scan.spans.reserve(more);
         self.scan.numbers.iter_mut().for_each(|column| column.reserve(more));
         if self.has_key {
