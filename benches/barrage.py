@@ -42,6 +42,7 @@ the test suite.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import re
@@ -96,6 +97,15 @@ class Case:
     # Another run of the case writes into the same folder at once; when this run is the one refused, the
     # other's outputs are not leftovers of a failure (``expect`` judges them against a fresh run's).
     shared_folder: bool = False
+    # Issue 58 (benches/barrage_round4.py): what runs instead of ``python -m cryodedup`` (``-c`` and a
+    # script: the Python API), without ``-q`` (the summary and warnings are checked too), a signal sent
+    # a while after the start (status 128 + it and its one "Stopped by" line are then right), and a
+    # file size limit (RLIMIT_FSIZE: a disk that fills up midway).
+    entry: tuple[str, ...] = ("-m", "cryodedup")
+    quiet: bool = True
+    signal_after: tuple[int, float] | None = None
+    file_size_limit: int | None = None
+    environment: dict[str, str] | None = None  # (CRYODEDUP_TEST_PAUSE: a signal at a named point)
 
 
 CASES: list[Case] = []
@@ -729,6 +739,14 @@ from barrage_metadata import CASES as METADATA_CASES  # noqa: E402
 CASES += [Case(c.kind, c.name, c.build, c.expect) for c in METADATA_CASES]
 
 
+# --- issue 58: paths that lead elsewhere, escapes, FIFOs, huge fields, copick write-back, the API -------------
+
+from barrage_round4 import CASES as ROUND4_CASES  # noqa: E402
+
+CASES += [Case(c.kind, c.name, c.build, c.expect, **c.how) for c in ROUND4_CASES]
+KINDS += tuple(k for k in dict.fromkeys(c.kind for c in ROUND4_CASES) if k not in KINDS)
+
+
 # --- running ----------------------------------------------------------------------------------------------------
 
 
@@ -791,8 +809,10 @@ def run_case(c: Case, root: Path, timeout: float, memory_gb: float) -> dict[str,
 
     def limits() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        if c.file_size_limit is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (c.file_size_limit, c.file_size_limit))
 
-    command = [sys.executable, "-m", "cryodedup", *args, "-q"]  # the console script's entry
+    command = [sys.executable, *c.entry, *args, *(["-q"] if c.quiet else [])]  # the console script's entry
     start = time.monotonic()
     run = subprocess.Popen(
         command,
@@ -800,7 +820,12 @@ def run_case(c: Case, root: Path, timeout: float, memory_gb: float) -> dict[str,
         stderr=subprocess.PIPE,
         preexec_fn=limits,  # noqa: PLW1509 (this script starts no threads)
         start_new_session=True,
+        env={**os.environ, **(c.environment or {})},
     )
+    if c.signal_after is not None:
+        time.sleep(c.signal_after[1])
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(run.pid, c.signal_after[0])
     try:
         output, err = run.communicate(timeout=timeout)
         hung = False
@@ -812,12 +837,14 @@ def run_case(c: Case, root: Path, timeout: float, memory_gb: float) -> dict[str,
     stderr = err.decode("utf-8", "replace")
     code = run.returncode
     oom = bool(re.search(r"MemoryError|memory allocation of|Cannot allocate memory|out of memory", stderr))
-    crashed = not hung and (code < 0 or code > 2)
+    stopped = c.signal_after is not None and code == 128 + c.signal_after[0]
+    crashed = not hung and (code < 0 or code > 2) and not stopped
     traceback = "Traceback (most recent call last)" in stderr or "panicked at" in stderr or (crashed and not oom)
     after = checksums(d / "in")
     changed = sorted(k for k in before if after.get(k) != before[k])
-    lines = [line for line in stderr.strip().splitlines() if line.strip()]
-    clear = code in (0, 2) or hung or (len(lines) == 1 and lines[0].startswith("Error: "))
+    lines = [line for line in stderr.strip().splitlines() if line.strip() and not line.startswith("cryodedup: paused")]
+    said = ("Stopped by ",) if stopped else ("Error: ",)
+    clear = code in (0, 2) or hung or (len(lines) == 1 and lines[0].startswith(said))
     wrong = c.expect(out, code, stderr, output.decode("utf-8", "replace")) if c.expect and not hung else None
     if (d / "out").exists():
         os.chmod(d / "out", 0o755) if (d / "out").is_dir() else None

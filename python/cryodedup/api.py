@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .algo.consensus import OUTCOMES, pick_outcomes
-from .algo.dedup import first_seen_ids
+from .algo.dedup import first_seen_ids, real_numbers, small_ids
 from .algo.priority import scores_without_none
 from .algo.same_image import same_image_summary
 from .errors import CryodedupError
@@ -161,7 +161,7 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
         return data.mask(keep), data.mask(~keep)
     if isinstance(data, dict) and "particles" in data:
         for key in ("particles", "optics"):
-            if data.get(key) is not None and not _is_frame(data[key]):
+            if (key == "particles" or data.get(key) is not None) and not _is_frame(data[key]):
                 raise TypeError(
                     f"data[{key!r}] is a {type(data[key]).__name__}; expected a pandas DataFrame, as starfile.read "
                     "gives (starfile.read(path, always_dict=True))"
@@ -392,17 +392,16 @@ def _select_centres(
 ) -> CentreSelection:
     """:func:`remove_duplicate_centres` after its options are checked."""
     names, groups = first_seen_ids(micrographs)
-    centres = np.ascontiguousarray(centres, dtype=np.float64)
+    centres = real_numbers(centres, "centres")
     n = len(groups)
     if centres.ndim != 2 or centres.shape != (n, centres.shape[1]) or centres.shape[1] not in (2, 3):
         raise ValueError(f"centres must have shape ({n}, 2) or ({n}, 3), got {centres.shape}")
-    input_of = np.zeros(n, np.int64) if inputs is None else np.asarray(inputs, dtype=np.int64)
-    if input_of.shape != (n,) or (n and input_of.min() < 0):
-        raise ValueError(f"inputs must be {n} whole numbers from 0, got shape {input_of.shape}")
+    # (checked before any cast: 2**70 overflows int64, 1.5 would be truncated to input 1)
+    input_of = np.zeros(n, np.int64) if inputs is None else small_ids(inputs, "inputs", (n,), 2**32).astype(np.int64)
     n_inputs = (int(input_of.max()) + 1 if n else 1) if ran_on is None else len(ran_on)
     if n and input_of.max() >= n_inputs:
         raise ValueError(f"inputs go up to {int(input_of.max())} but ran_on lists {n_inputs} inputs")
-    values = None if scores is None else np.asarray(scores, dtype=np.float64)
+    values = None if scores is None else real_numbers(scores, "scores")
     if values is not None and values.shape != (n,):
         raise ValueError(f"scores must have shape ({n},), got {values.shape}")
     psize = np.nan if report is None or report.psize is None else report.psize

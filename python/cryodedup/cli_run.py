@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import gc
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -10,7 +12,7 @@ from contextlib import contextmanager
 from typing import NoReturn, TypeVar
 
 from . import signals
-from .errors import CryodedupError
+from .errors import CryodedupError, shortened
 from .report.terminal import fail, stopped
 
 
@@ -86,6 +88,12 @@ def run_job(job: Callable[[], Result]) -> Result:
             _job_ended(previous)
     except CryodedupError as err:
         fail(str(err))
+    except OSError as err:
+        if err.errno != errno.ENAMETOOLONG:
+            raise
+        # A path longer than the system takes (PATH_MAX, or a name beyond NAME_MAX read from a
+        # file) fails wherever it is first looked up: one line, the name cut to its start.
+        fail(f"{shortened(os.fsdecode(err.filename or ''))}: a file name too long for the system ({err.strerror})")
     except KeyboardInterrupt as err:
         _stop(err.signum if isinstance(err, signals.Stopped) else signal.SIGINT)
     except BaseException as err:

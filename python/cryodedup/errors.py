@@ -23,6 +23,34 @@ class CryodedupError(ValueError):
     """
 
 
+#: {code point: how it is printed} of the characters a name may hold that a terminal would act
+#: on or could not print: made when first needed (this module is imported at start-up).
+_ESCAPES: dict[int, str] = {}
+
+
+def printable(text: str) -> str:
+    r"""``text`` as it may reach a terminal or a report: every character that could act escaped.
+
+    A name read from a file or the file system may hold terminal escape sequences (``\x1b]0;``
+    retitles the window, ``\x1b[2J`` clears the screen), other control characters, bidirectional
+    overrides that show a name reversed, or bytes that are not UTF-8 (Python's surrogate escapes,
+    which no terminal encoding takes). Each is shown as ``\xNN`` or ``\uNNNN``; line breaks
+    and tabs are kept (a message's own).
+    """
+    if not _ESCAPES:
+        controls = [c for c in (*range(0x20), *range(0x7F, 0xA0)) if chr(c) not in "\n\t"]
+        _ESCAPES.update({c: f"\\x{c:02x}" for c in controls})
+        _ESCAPES.update({c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xFEFF)})
+        _ESCAPES.update({c: f"\\u{c:04x}" for c in range(0xD800, 0xE000)})
+        _ESCAPES.update({c: f"\\x{c - 0xDC00:02x}" for c in range(0xDC80, 0xDD00)})  # a byte, as os.fsdecode took it
+    return text.translate(_ESCAPES)
+
+
+def shortened(name: str, limit: int = 120) -> str:
+    """``name`` for a message: one too long to print (a path beyond PATH_MAX) cut, with its length."""
+    return name if len(name) <= limit else f"{name[:limit]}... ({len(name):,} characters)"
+
+
 def alternatives(values: Sequence[Any]) -> str:
     """The values an option takes, as an error names them: ``a, b or c``."""
     words = [str(v) for v in values]

@@ -133,6 +133,7 @@ class AtomicOutputs:
         folders: Iterable[StrPath] = (),
     ) -> None:
         pid = os.getpid()
+        folders = list(folders)
         #: {final folder: temporary folder} of the new folders renamed whole.
         self.folders = {
             Path(f): Path(f).with_name(f".{Path(f).name}.{pid}.tmp") for f in folders if not os.path.lexists(f)
@@ -161,7 +162,8 @@ class AtomicOutputs:
             # that landed between a lock file's creation and this list left the file behind.
             with signals.deferred():
                 self.created = _make_folders(
-                    dict.fromkeys([p.parent for p in singly] + [f.parent for f in self.folders])
+                    dict.fromkeys([p.parent for p in singly] + [f.parent for f in self.folders]),
+                    below=[Path(f) for f in folders],
                 )
                 tops = _topmost(self.created.keys())
                 for folder in tops:
@@ -293,8 +295,15 @@ class TemporaryNames(dict[Path, Path]):
         return dict.items(self._filled())
 
 
-def _make_folders(folders: Iterable[Path]) -> dict[Path, bool]:
-    """Creates the output folders; {folder: whether this run created it}."""
+def _make_folders(folders: Iterable[Path], below: Iterable[Path] = ()) -> dict[Path, bool]:
+    """Creates the output folders; {folder: whether this run created it}.
+
+    A folder inside another output folder (``OUTDIR/kept``), or one of ``below`` (the
+    subfolders a job writes into, existing or not), that is a symbolic link is refused:
+    written through, the outputs would land outside the output folder.
+    """
+    folders, below = list(folders), list(below)
+    _refuse_links_inside([*folders, *below, *(b.parent for b in below)])
     made: dict[Path, bool] = {}
     for folder in folders:
         try:
@@ -304,6 +313,24 @@ def _make_folders(folders: Iterable[Path]) -> dict[Path, bool]:
             raise CryodedupError(f"{folder}: cannot create the output folder ({err.strerror})") from None
         made[folder] = not existed
     return made
+
+
+def _refuse_links_inside(folders: list[Path]) -> None:
+    """Refuses a symbolic link between the topmost of ``folders`` (as spelled) and any of them.
+
+    The topmost folder is the user's choice (``-o`` may well be a link); below it, every
+    folder is cryodedup's, and a link there (``OUTDIR/kept`` -> elsewhere) leads out of it.
+    """
+    spelled = {Path(os.path.normpath(os.path.abspath(f))): f for f in folders}
+    tops = [t for t in spelled if not any(o != t and t.is_relative_to(o) for o in spelled)]
+    for folder in spelled:
+        top = next((t for t in tops if folder.is_relative_to(t)), folder)
+        for step in reversed([folder, *folder.parents][: len(folder.parts) - len(top.parts)]):
+            if step.is_symlink():
+                raise CryodedupError(
+                    f"{step}: is a symbolic link inside the output folder {top}; cryodedup does not follow links "
+                    "out of its output folder (remove it or choose another folder)"
+                )
 
 
 def _topmost(folders: Iterable[Path]) -> list[Path]:
@@ -348,8 +375,15 @@ class _FolderLock:
         path = folder / LOCK_NAME
         while True:
             try:
-                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+                # Not through a link: a link named like the lock would have the lock made (and
+                # later removed) wherever it points, outside the output folder.
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
             except OSError as err:
+                if err.errno == errno.ELOOP:
+                    raise CryodedupError(
+                        f"{path}: is a symbolic link; cryodedup does not follow links out of its output folder "
+                        "(remove it)"
+                    ) from None
                 raise CryodedupError(f"{folder}: cannot write in the output folder ({err.strerror})") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -9,6 +9,7 @@ from numpy.typing import ArrayLike
 
 import cryodedup._core as _core
 
+from ..errors import CryodedupError
 from ..records import dataclass
 from .priority import PriorityCounts
 
@@ -189,7 +190,7 @@ def dedup(
     DedupResult
     """
     groups = group_ids(groups)
-    coords = np.ascontiguousarray(coords, dtype=np.float64)
+    coords = real_numbers(coords, "coords")
     if groups.ndim != 1:
         raise ValueError(f"groups must be one-dimensional, got shape {groups.shape}")
     if coords.ndim != 2 or coords.shape[0] != groups.size:
@@ -226,8 +227,19 @@ def stretched(coords: np.ndarray, min_dist: float, min_dist_z: float | None) -> 
         raise ValueError(f"min_dist_z needs coordinates with x, y and z, got shape {coords.shape}")
     if not (np.isfinite(min_dist_z) and min_dist_z > 0 and np.isfinite(min_dist) and min_dist > 0):
         raise ValueError(f"min_dist_z needs min_dist and min_dist_z > 0, got {min_dist} and {min_dist_z}")
+    from ..options.fields import MAX_CENTRE  # (here: the options import click, which the algorithms need not)
+
     out = coords.copy()
-    out[:, 2] *= min_dist / min_dist_z
+    ratio = min_dist / min_dist_z
+    out[:, 2] *= ratio
+    # A tiny min_dist_z scales z beyond the core's bound on coordinates (or 0 by an infinite ratio to NaN).
+    beyond = ~(np.abs(out[:, 2]) <= MAX_CENTRE) & np.isfinite(coords[:, 2])
+    if beyond.any():
+        k = int(np.argmax(beyond))
+        raise CryodedupError(
+            f"--min-dist-z {min_dist_z:g}: particle {k}'s z ({coords[k, 2]:g} Å) scaled by --min-dist / --min-dist-z "
+            f"({ratio:g}) lies beyond ±{MAX_CENTRE:g}; give a larger --min-dist-z"
+        )
     return out
 
 
@@ -281,7 +293,7 @@ def _run_dedup(
 ) -> tuple[DedupResult, np.ndarray | None]:
     """The Rust core's dedup on checked ``groups``, ``coords`` and ``inputs`` (None: no masks)."""
     if scores is not None:
-        scores = np.ascontiguousarray(scores, dtype=np.float64)
+        scores = real_numbers(scores, "scores")
         if scores.shape != groups.shape:
             raise ValueError(f"scores must have shape {groups.shape}, got {scores.shape}")
     if not 0 <= seed < 2**64:
@@ -301,7 +313,10 @@ def _run_dedup(
     if images is not None:
         if whole_tubes:
             raise ValueError("whole_tubes does not compare images")
-        images = np.ascontiguousarray(images, dtype=np.uint64)
+        if isinstance(images, np.ndarray) and images.dtype == np.uint64:  # (the jobs' own: nothing to check)
+            images = np.ascontiguousarray(images)
+        else:  # a cast would truncate 1.2 and 1.7 into one image, wrap -1 to 2**64 - 1
+            images = small_ids(images, "images", groups.shape, 2**64, np.uint64)
         if images.shape != groups.shape:
             raise ValueError(f"images must have shape {groups.shape}, got {images.shape}")
     rule = _core.DedupRule(
@@ -387,7 +402,7 @@ def _consensus_arrays(
     groups: ArrayLike, coords: ArrayLike, inputs: ArrayLike, max_input: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     groups = group_ids(groups)
-    coords = np.ascontiguousarray(coords, dtype=np.float64)
+    coords = real_numbers(coords, "coords")
     if groups.ndim != 1:
         raise ValueError(f"groups must be one-dimensional, got shape {groups.shape}")
     if coords.ndim != 2 or coords.shape[0] != groups.size:
@@ -395,8 +410,24 @@ def _consensus_arrays(
     return groups, coords, small_ids(inputs, "inputs", groups.shape, max_input)
 
 
-def small_ids(values: ArrayLike, name: str, shape: tuple[int, ...], limit: int) -> np.ndarray:
-    """Ids in [0, ``limit``) as uint32, one per particle; floats only when whole numbers.
+def real_numbers(values: ArrayLike, name: str) -> np.ndarray:
+    """``values`` as float64, refused unless real numbers (integers, floats).
+
+    A cast would keep a complex number's real part, take a date for its count of
+    microseconds, or read text: each is refused, naming the argument.
+    """
+    array = np.asarray(values)
+    if array.dtype.kind == "O" and array.size:  # Python numbers (or dates) in an object array
+        array = np.asarray(array.tolist())
+    if array.dtype.kind not in "biuf" and array.size:
+        raise TypeError(f"{name} must be real numbers, got an array of {array.dtype}")
+    return np.ascontiguousarray(array, dtype=np.float64)
+
+
+def small_ids(
+    values: ArrayLike, name: str, shape: tuple[int, ...], limit: int, dtype: type[np.unsignedinteger] = np.uint32
+) -> np.ndarray:
+    """Ids in [0, ``limit``) as ``dtype`` (uint32), one per particle; floats only when whole numbers.
 
     A cast would truncate tube ids 1.7 and 1.2 to one tube, and turn NaN into 0 ("no tube").
     """
@@ -410,11 +441,11 @@ def small_ids(values: ArrayLike, name: str, shape: tuple[int, ...], limit: int) 
         if not whole.all():
             first = int(np.flatnonzero(~whole)[0])
             raise ValueError(f"{name} must be whole numbers; particle {first} has {float(array[first])!r}")
-    elif array.dtype.kind not in "iub" and array.size:
-        raise ValueError(f"{name} must be integer ids, got an array of {array.dtype}")
-    if array.size and (array.min() < 0 or array.max() >= limit):
+    elif array.dtype.kind not in "iub" and array.size:  # (object: a Python int beyond 2**64)
+        raise ValueError(f"{name} must be whole numbers in [0, {limit}), got an array of {array.dtype}")
+    if array.size and (array.min() < 0 or int(array.max()) >= limit):
         raise ValueError(f"{name} must be whole numbers in [0, {limit})")
-    return np.ascontiguousarray(array, dtype=np.uint32)
+    return np.ascontiguousarray(array, dtype=dtype)
 
 
 def dedup_and_support_masks(

@@ -123,7 +123,8 @@ def _inputs_named(
                 return [k]
         except OSError:
             continue  # a glob or a missing file is matched by its text only
-    if text.strip().isdigit() and 1 <= int(text) <= len(inputs):
+    # (a position of more digits than any count of inputs is none: int() refuses 4,300 digits)
+    if text.strip().isdigit() and len(text.strip()) <= 18 and 1 <= int(text) <= len(inputs):
         return [int(text) - 1]
     beneath = [k for k, path in enumerate(inputs) if _within(path, text)]
     if beneath:

@@ -34,9 +34,11 @@ import numpy as np
 
 from ..algo.dedup import MAX_INPUTS
 from ..errors import CryodedupError
+from ..options.fields import MAX_CENTRE
 from ..outputs import AtomicOutputs
 from ..particle_set import Log, ParticleSet, ReaderOptions, Warn
 from ..records import dataclass
+from .copick_publish import check_writable, new_pick_set, publish
 from .star.tomograms import layout
 from .star.tomography import rotation_vectors
 
@@ -100,7 +102,7 @@ def open_project(config: Path) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # (copick's deprecation notes are not the user's concern)
             return copick.from_file(os.fspath(config))
-    except (ValueError, TypeError, KeyError, OSError) as err:
+    except (ValueError, TypeError, KeyError, OSError, RecursionError) as err:  # (RecursionError: nested 100,000 deep)
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CryodedupError(f"{config}: not a copick project copick can open ({first})") from None
 
@@ -181,6 +183,10 @@ def _check_radii(config: Path, objects: dict[str, Any], warn: Warn) -> None:
             raise CryodedupError(
                 f"{config}: pickable object {name}: radius {radius!r} is no size (a positive number of Å expected)"
             )
+        if value > MAX_CENTRE:  # (taken as its minimum distance, whose square must be finite)
+            raise CryodedupError(
+                f"{config}: pickable object {name}: radius {value:g} Å is beyond the largest distance, {MAX_CENTRE:g} Å"
+            )
     unsized = [name for name, obj in objects.items() if obj.radius is None]
     if unsized:
         given = ",".join(f"{name}=Å" for name in unsized)
@@ -198,7 +204,14 @@ def _points(config: Path, run: str, name: str, key: tuple[str, str], picks: Any)
         points, transforms = picks.numpy()
         scores = np.array([np.nan if p.score is None else p.score for p in picks.points], dtype=np.float64)
         return np.asarray(points, dtype=np.float64), np.asarray(transforms, dtype=np.float64), scores
-    except (ValueError, TypeError, KeyError, AttributeError, OSError) as err:  # (pydantic's errors are ValueErrors)
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        OSError,
+        RecursionError,
+    ) as err:  # (pydantic's: ValueErrors)
         where = f"run {run}, object {name}, {key[0]}/{key[1]}"
         path = getattr(picks, "path", None)
         raise CryodedupError(
@@ -408,25 +421,31 @@ class CopickWriter:
                 f"already ({existing[0]}, {len(existing)} in all): give --force to replace them, or another "
                 "--copick-out-session"
             )
+        targets = self._pick_targets(keep)
+        check_writable(self.config, targets)  # (before anything is written: the STAR files, the list, a set)
         outputs: dict[str, list[Path]] = {"kept": [], "rejected": []}
         if self.outdir is not None:
             outputs = self._write_star(keep, force)
             self.report["star_centring"] = STAR_CENTRING
         OwnOutputs(self.root).add((self.user, self.session))
-        self._write_picks(keep)
+        publish(self.config, targets)
         self.report["written_as"] = {"user": self.user, "session": self.session}
         return outputs
 
-    def _write_picks(self, keep: np.ndarray) -> None:
+    def _pick_targets(self, keep: np.ndarray) -> list[Any]:
+        """The pick set of each run and object to write, its kept points set (nothing written yet)."""
         by_target: dict[tuple[str, str], list] = {}
         for s in self.sets:
             points = by_target.setdefault((s.run, s.species), [])
             points += [p for p, k in zip(s.picks.points, keep[s.start : s.stop]) if k]
         runs = {run.name: run for run in self.root.runs}
+        targets = []
         for (run, name), points in by_target.items():
-            picks = runs[run].new_picks(object_name=name, session_id=self.session, user_id=self.user, exist_ok=True)
+            there = runs[run].get_picks(object_name=name, user_id=self.user, session_id=self.session)
+            picks = there[0] if there else new_pick_set(runs[run], name, self.user, self.session)
             picks.points = [p.model_copy(deep=True) for p in points]
-            picks.store()
+            targets.append(picks)
+        return targets
 
     def star_paths(self) -> dict[str, dict[str, Path]]:
         """The STAR outputs by object: ``particles_kept.star`` for one, ``particles_kept_NAME.star`` for several."""

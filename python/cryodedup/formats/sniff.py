@@ -54,9 +54,15 @@ def is_copick_config(path: StrPath) -> bool:
     path = Path(path)
     if path.suffix.lower() != ".json" or not path.is_file():
         return False
+    key = b'"pickable_objects"'
     with open(path, "rb") as f:
-        head = f.read(1 << 20)
-    return b'"pickable_objects"' in head
+        # Chunk by chunk to the end: a long description before the objects (50 MB) is still a config.
+        tail = b""
+        while chunk := f.read(1 << 20):
+            if key in tail + chunk:
+                return True
+            tail = chunk[-len(key) :]
+    return False
 
 
 #: The suffixes of picker coordinate files that are not STAR files.

@@ -96,9 +96,15 @@ def choice(default: str, flag: str, help: str, *, choices: Sequence[str], **how:
 
 
 def check_choices(options: object) -> None:
-    """Refuses a value that is not among its option's choices (the Python API's options arrive unchecked)."""
+    """Refuses a value not among its option's choices, or a text for a list (the API's options arrive unchecked)."""
     for f in fields(options):  # type: ignore[arg-type]
         flag = f.metadata.get("flag")
+        if flag is not None and flag.multiple and isinstance(getattr(options, f.name), (str, bytes)):
+            # The API's species="ab" would be read letter by letter, as two species.
+            value = getattr(options, f.name)
+            raise TypeError(
+                f"{f.name} is a list ({flag.flags[0]} repeated), got the text {value!r}: give [{value!r}] for one"
+            )
         if flag is not None and isinstance(flag.type, click.Choice):
             value = getattr(options, f.name)
             if value not in flag.type.choices:

@@ -374,8 +374,12 @@ class ParticleOptions:
                         self._radius_twice = name
                     merged[name] = value
             self.radius = merged
-        self.species = list(self.species)
-        self.transform = list(self.transform)
+        given_species: Any = self.species
+        if not isinstance(given_species, str):  # (a text is refused by check(): not read letter by letter)
+            self.species = list(given_species)
+        given_transform: Any = self.transform
+        if not isinstance(given_transform, str):
+            self.transform = list(given_transform)
 
     @property
     def symmetry_copies(self) -> bool:
@@ -427,6 +431,12 @@ class ParticleOptions:
             raise CryodedupError(f"--topaz-scale must be a number > 0, got {self.topaz_scale}")
         if not 0 <= self.seed < 2**64:
             raise CryodedupError(f"--seed must be in [0, 2**64), got {self.seed}")
+        for flag, name in (
+            ("--copick-out-user", self.copick_out_user),
+            ("--copick-out-session", self.copick_out_session),
+        ):
+            if not str(name).strip():  # (copick makes a file name of it: an empty one is none)
+                raise CryodedupError(f"{flag} {name!r}: an empty name names no pick set; give a name")
         if self.filament_mode == "tube" and self.remove_entirely:
             raise CryodedupError(
                 "--filament-mode tube and --remove-entirely exclude each other: tubes are kept or rejected whole"

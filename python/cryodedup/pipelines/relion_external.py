@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import IO, NoReturn
 
 from .. import signals
-from ..errors import CryodedupError
+from ..errors import CryodedupError, printable
 from ..formats.files import check_regular_file
 from ..outputs import PLOT_INSTALL, AtomicOutputs
 from ..records import dataclass
@@ -353,7 +353,7 @@ class ExternalJob:
         env = dict(os.environ)
         if threads and threads.isdigit() and int(threads) > 0:
             env["RAYON_NUM_THREADS"] = threads
-        print(f"Running: cryodedup {' '.join(args)}", flush=True)
+        print(printable(f"Running: cryodedup {' '.join(args)}"), flush=True)
         child = subprocess.Popen(
             [*job_types.cli_program(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
         )
@@ -483,7 +483,7 @@ def _stop_on_signal(signum: int, frame: object) -> None:
 def say_error(message: str) -> None:
     """One line on stderr (RELION's run.err); a message's own line breaks are shown as a backslash and n."""
     with contextlib.suppress(OSError, ValueError):
-        print(f"cryodedup-relion: error: {message}".replace("\n", "\\n"), file=sys.stderr, flush=True)
+        print(printable(f"cryodedup-relion: error: {message}").replace("\n", "\\n"), file=sys.stderr, flush=True)
 
 
 def describe(err: BaseException) -> str:

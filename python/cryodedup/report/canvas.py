@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .._core import blend_mask, fill_box, halved_png_rows, stamp
+from ..errors import printable
 from ..formats import png
 from ..outputs import PLOT_INSTALL
 from ..records import dataclass
@@ -254,7 +255,7 @@ class Canvas:
 
     def text(self, xy: tuple[float, float], text: str, size: int = TEXT, anchor: str = "mm", colour: Any = INK) -> None:
         """Text at ``xy``; ``anchor`` as Pillow's (l/m/r, t/m/b) for the block of lines."""
-        lines = text.split("\n")
+        lines = printable(text).split("\n")  # (a name from a file: a control character no font lays out)
         step = size * 1.25
         top = xy[1] - {"t": 0.0, "m": step * len(lines) / 2, "b": step * len(lines)}[anchor[1]]
         ink = self.ink(colour)
@@ -268,6 +269,7 @@ class Canvas:
 
     def vertical_text(self, xy: tuple[float, float], text: str, size: int = TEXT) -> None:
         """Text turned a quarter left (a y label), centred on ``xy``."""
+        text = printable(text)
         box = font(size).getbbox(text)
         label = Image.new("L", (int(box[2]) + 4, int(size * 1.4 * SCALE)), 0)
         ImageDraw.Draw(label).text((2, label.height / 2), text, font=font(size), fill=255, anchor="lm")

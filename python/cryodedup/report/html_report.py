@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from pathlib import Path
 
+from ..errors import printable
 from ..labels import human
 from ..options import MicrographOptions, ParticleOptions
 from ..outputs import StrPath, write_bytes
@@ -50,9 +51,14 @@ def parameter_rows(parameters: dict, unit: str = "micrograph") -> list[tuple[str
     return [(labels.get(k, k.replace("_", " ")), human(v)) for k, v in parameters.items()]
 
 
+def _text(text: str) -> str:
+    """Text as HTML, each character that could act on a terminal or a page shown escaped (a name from a file)."""
+    return html.escape(printable(text))
+
+
 def _cell(value: object) -> str:
     """A value as HTML: a long path may break after a slash, never inside a name."""
-    return html.escape(str(value)).replace("/", "/<wbr>")
+    return _text(str(value)).replace("/", "/<wbr>")
 
 
 #: A column's value up to this long (a number, "88%", "-564, 72") is never broken.
@@ -74,7 +80,7 @@ def _table(
     """An HTML table; without a header the first column labels the rows, those in ``highlight`` coloured."""
     # A column's heading is as wide as its values, not a row label's 14em: six columns of
     # pairs were wider than the page, the last cut off.
-    head = "<tr>" + "".join(f"<th class='col'>{html.escape(h)}</th>" for h in header) + "</tr>" if header else ""
+    head = "<tr>" + "".join(f"<th class='col'>{_text(h)}</th>" for h in header) + "</tr>" if header else ""
     cell = "td" if header else "th"
     body = []
     for row in rows:
@@ -83,7 +89,7 @@ def _table(
         label = str(row[0])
         indent = " class='sub'" if label.startswith(" ") else ""  # a row under the one above (an input, a detail)
         values = "".join(f"<td{_short(v) if header else ''}>{_cell(v)}</td>" for v in row[1:])
-        body.append(f"<tr{style}><{cell}{indent}>{html.escape(label.strip())}</{cell}>{values}</tr>")
+        body.append(f"<tr{style}><{cell}{indent}>{_text(label.strip())}</{cell}>{values}</tr>")
     return f"<table>{head}{''.join(body)}</table>"
 
 
@@ -106,7 +112,7 @@ def write_report(
     colours = "".join(f"tr.{kind}{{background:{colour}}}" for kind, colour in HIGHLIGHTS.items())
     colours += "tr.bad td,tr.good td{font-weight:bold}"  # the verdict; warnings are coloured only
     parts = [
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{_text(title)}</title>",
         "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
         # A label or value as long as two picker files' names wraps (anywhere: paths have no
         # spaces) instead of widening the table past the page.
@@ -116,19 +122,17 @@ def write_report(
         "th.col{min-width:0;overflow-wrap:normal}td.short{white-space:nowrap}th.sub{padding-left:1.5em;font-weight:normal}table{border-collapse:collapse}tr:nth-child(even){background:#f6f6f6}"
         f"{colours}img{{max-width:100%;box-sizing:border-box;border:1px solid #ddd;margin:0.5em 0}}"
         "</style></head><body>",
-        f"<h1>{html.escape(title)}</h1><h2>Summary</h2>",
+        f"<h1>{_text(title)}</h1><h2>Summary</h2>",
         _table(summary, highlight=highlight),
         "<h2>Parameters</h2>",
         _table(parameter_rows(parameters, unit)),
     ]
     for heading, header, rows in tables:
-        parts += [f"<h2>{html.escape(heading)}</h2>", _table(rows, header) if rows else "<p>none</p>"]
+        parts += [f"<h2>{_text(heading)}</h2>", _table(rows, header) if rows else "<p>none</p>"]
     parts.append("<h2>Pictures</h2>")
     for name, caption, png in figures:
         data = base64.b64encode(png).decode()
-        parts.append(
-            f"<h3>{html.escape(caption)}</h3><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"
-        )
+        parts.append(f"<h3>{_text(caption)}</h3><img alt='{_text(name)}' src='data:image/png;base64,{data}'>")
     parts.append("</body></html>")
     write_bytes(Path(path), "".join(parts).encode())
 

@@ -751,7 +751,9 @@ def _picks_picture(details: ParticleDetails, mic: int, images: Mapping[int, Micr
     found = images[mic]
     if found.missing or found.unreadable:
         return micrograph_picks(details, mic, None, missing=found.missing, unreadable=found.unreadable)
-    image = None if found.pixels is None else display_image(found.pixels, found.factor)
+    # A micrograph binned to less than 2 pixels across (1 x 5000) has no image to filter: its picks alone are drawn.
+    drawable = found.pixels is not None and min(found.pixels.shape) >= 2
+    image = display_image(found.pixels, found.factor) if drawable else None  # type: ignore[arg-type]
     return micrograph_picks(details, mic, image)
 
 

@@ -12,6 +12,8 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
+from ..errors import printable
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -124,10 +126,14 @@ def stderr_console(width: int | None = None) -> Console:
 
 
 def escape(text: str) -> str:
-    """``text`` with rich's markup characters escaped."""
+    """``text`` with rich's markup characters and what a terminal would act on escaped.
+
+    Every message, warning and table cell goes through here: the one place where names read
+    from files or the file system are made safe to print (:func:`cryodedup.errors.printable`).
+    """
     from rich.markup import escape
 
-    return escape(text)
+    return escape(printable(text))
 
 
 def fail(message: str) -> NoReturn:

@@ -23,7 +23,14 @@ pub enum StarError {
     Unterminated { line: usize },
     /// A byte no text file holds (an MRC, a gzip or other binary file given as STAR).
     Binary { offset: usize },
+    /// A name or a header line longer than [`MAX_TEXT`] bytes: refused before it is copied
+    /// (a gigabyte-long name would be copied several times on its way, beyond a job's memory).
+    TooLong { line: usize, what: String, len: usize },
 }
+
+/// The longest name (a text field the reader keeps: a micrograph or image name) or header
+/// line (a label, a block name, a value) of a STAR file: 1 MiB, 256 times PATH_MAX.
+pub const MAX_TEXT: usize = 1 << 20;
 
 impl fmt::Display for StarError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -40,6 +47,9 @@ impl fmt::Display for StarError {
             }
             StarError::Unterminated { line } => write!(f, "line {line}: quoted field has no closing quote"),
             StarError::Binary { offset } => write!(f, "not a text STAR file: binary content at byte {offset}"),
+            StarError::TooLong { line, what, len } => {
+                write!(f, "line {line}: {what} of {len} bytes, at most {MAX_TEXT} expected")
+            }
         }
     }
 }

@@ -359,11 +359,15 @@ class CsGroup:
             csg = yaml.safe_load(path.read_text())
             results = csg["results"]
             metafiles = {slot: spec["metafile"] for slot, spec in results.items()}
+        except RecursionError:
+            raise CryodedupError(f"{path}: nested too deeply to be a CryoSPARC result group (.csg)") from None
         except (yaml.YAMLError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as err:
             raise CryodedupError(
                 f"{path}: not a CryoSPARC result group (.csg) with a results: section ({' '.join(str(err).split())})"
             ) from None
         names = list(dict.fromkeys(metafiles.values()))
+        if not names:
+            raise CryodedupError(f"{path}: its results: section names no .cs file (a CryoSPARC result group expected)")
         files = [CsFile.load(_metafile(path, name)) for name in names]
         order = [np.arange(len(files[0]))]
         uid0 = files[0].column("uid")
@@ -549,6 +553,22 @@ def _byte_rows(strings: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(strings).view(np.uint8).reshape(len(strings), strings.dtype.itemsize)
 
 
-def as_text(values: ArrayLike) -> list[str]:
-    """Strings of a field that may hold bytes (CryoSPARC's paths are fixed-width bytes)."""
-    return [v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(values).tolist()]
+def as_text(values: ArrayLike, where: str) -> list[str]:
+    """Strings of a field that may hold bytes (CryoSPARC's paths are fixed-width bytes).
+
+    ``where`` (the file and field) names a value that is not UTF-8 text, as CryoSPARC writes it.
+    """
+    listed = np.asarray(values).tolist()
+    try:
+        return [v.decode() if isinstance(v, bytes) else str(v) for v in listed]
+    except UnicodeDecodeError:
+        bad = next(v for v in listed if isinstance(v, bytes) and not _is_utf8(v))
+        raise CryodedupError(f"{where}: {bad!r:.80} is not UTF-8 text (a path as CryoSPARC writes it)") from None
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode()
+    except UnicodeDecodeError:
+        return False
+    return True

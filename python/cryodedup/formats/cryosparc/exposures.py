@@ -35,7 +35,7 @@ class Exposures:
     def read(cls, path: StrPath, fields: Sequence[str] = (PATH_FIELD,)) -> Exposures:
         """The exposures of ``path``, refused unless they have every one of ``fields``."""
         group = load_exposures(path, fields)
-        return cls(group, as_text(group.column(PATH_FIELD)))
+        return cls(group, as_text(group.column(PATH_FIELD), f"{group.path}: {PATH_FIELD}"))
 
     def pixel_sizes(self) -> dict[str, float]:
         """Micrograph pixel size in Å by name."""

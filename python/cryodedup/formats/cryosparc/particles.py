@@ -228,7 +228,7 @@ def read_micrograph_names(
     if group.has(MICROGRAPH_PATH):
         paths = group.column(MICROGRAPH_PATH)
         by_path = key_groups(paths)
-        rows, names = by_path.ids, as_text(paths[by_path.first])
+        rows, names = by_path.ids, as_text(paths[by_path.first], f"{group.path}: {MICROGRAPH_PATH}")
     writer = CsWriter(group, outdir, [group.path], stems)
     return ParticleSet.names_only(group.path, names, rows, writer, uids), writer
 
@@ -519,7 +519,7 @@ def _images(group: CsGroup) -> Images | None:
     runs = _core.image_runs(stacks, index)
 
     def names(rows: np.ndarray) -> list[str]:
-        texts = as_text(paths[rows])
+        texts = as_text(paths[rows], f"{group.path}: {BLOB_PATH}")
         return [f"{text} #{int(i)}" for text, i in zip(texts, group.column(BLOB_IDX)[rows])]
 
     label = f"{BLOB_PATH} + {BLOB_IDX}" + (f" + {SYM_IDX}" if group.has(SYM_IDX) else "")
@@ -548,7 +548,7 @@ def _mic_names(group: CsGroup, key: str, first: np.ndarray) -> list[str]:
     row), else the uid.
     """
     if group.has("location/micrograph_path"):
-        return as_text(group.column("location/micrograph_path")[first])
+        return as_text(group.column("location/micrograph_path")[first], f"{group.path}: location/micrograph_path")
     return [str(u) for u in group.column(key)[first].tolist()]
 
 

@@ -685,10 +685,15 @@ def read_frame(particles: DataFrame, optics: DataFrame | None, options: ReaderOp
     needs.check()
     numbers: dict[str, np.ndarray] = {}
     for label in part.columns.numbers(score):
+        column = particles[label]
         try:
-            numbers[label] = particles[label].to_numpy(dtype=np.float64)
+            if column.dtype.kind in "cMm":  # (a cast keeps a complex number's real part, a date's nanoseconds)
+                raise TypeError
+            numbers[label] = column.to_numpy(dtype=np.float64)
         except (TypeError, ValueError):
-            raise CryodedupError(f"column {label} of the particle table is not numeric") from None
+            raise CryodedupError(
+                f"column {label} of the particle table is not numeric ({column.dtype}: real numbers expected)"
+            ) from None
     names, keys = np.unique(_micrograph_names(particles, part.columns.key), return_inverse=True)
     mic_psizes = micrograph_pixel_sizes(options.micrographs) if options.micrographs else None
     psize, used = row_pixel_sizes(part, numbers, keys, list(names), options, mic_psizes, warn, needs)

@@ -37,11 +37,20 @@ def unfinished(path: str | Path) -> str | None:
     A header that cannot be an MRC header is not judged here: the reader names what is wrong with it.
     """
     try:
-        with open(path, "rb") as f:
-            header = f.read(1024)
-            size = os.fstat(f.fileno()).st_size
+        # Without blocking, and only a regular file read: a FIFO named like a micrograph (or a
+        # device) would wait for a writer for ever; the reader refuses it, saying what it is.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         return None  # missing or unreadable: planning reports it
+    with open(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        try:
+            header = f.read(1024)
+        except OSError:
+            return None
+        size = st.st_size
     if len(header) < 1024 or not any(header[:12]):
         return f"{size:,} bytes, its header not yet written"
     order = ">" if header[212] == 0x11 else "<"  # the machine stamp: 0x11 is big-endian

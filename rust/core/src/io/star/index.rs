@@ -7,7 +7,7 @@ use super::scan::{scan_rows_streaming, Extent, RowScan, RowStream, ScanRequest};
 use super::{
     ends_rows, excerpt, find_binary, is_comment, is_space, keep_all, text, trim, Block, Lines, Release, Table, WINDOW,
 };
-use crate::errors::StarError;
+use crate::errors::{StarError, MAX_TEXT};
 
 /// The label of a `_label #N` or `_label value` line, and the rest of the line.
 pub(super) fn split_label(t: &[u8]) -> (String, String) {
@@ -231,6 +231,10 @@ impl Indexer {
             }
             self.state = State::InBlock;
             self.comments_pending = 0; // comments after the last row belong to no loop
+        }
+        if t.len() > MAX_TEXT && !is_comment(t) {
+            let what = "a header line (a block name, a label or a value)".to_string();
+            return Err(StarError::TooLong { line: line_no, what, len: t.len() });
         }
         if t.starts_with(b"data_") {
             if let Some(b) = self.blocks.last_mut() {

@@ -16,7 +16,7 @@ use super::numbers::{parse_number_at, DigitReader, Swar};
 use super::{
     ends_rows, excerpt, find_binary, for_each_field, is_comment, keep_all, trim, Lines, Release, Table, PIECE, WINDOW,
 };
-use crate::errors::StarError;
+use crate::errors::{StarError, MAX_TEXT};
 use crate::images::ImageRows;
 
 /// What a loop scan returns: one entry per row.
@@ -263,7 +263,8 @@ pub(super) fn locate_error(rows: &[u8], table: &Table, offset: usize, mut err: S
         StarError::FieldCount { line: l, .. }
         | StarError::NotANumber { line: l, .. }
         | StarError::Unterminated { line: l }
-        | StarError::Unexpected { line: l, .. } => *l = line,
+        | StarError::Unexpected { line: l, .. }
+        | StarError::TooLong { line: l, .. } => *l = line,
         StarError::Binary { .. } => {}
     }
     err
@@ -514,7 +515,9 @@ impl<'a, 'r> RowSink<'a, 'r> {
     /// Room for the rows of a piece of `len` bytes, `done` of which held the rows so far.
     fn reserve(&mut self, len: usize, done: usize) {
         let rows = self.scan.spans.len();
-        let more = (rows * len / done.max(1)).saturating_sub(rows) + 16;
+        // At most 4M rows ahead (the vectors grow as they fill): a first row of 18 bytes before
+        // a line of a gigabyte made an estimate of 55M rows, 2 GB reserved beyond a job's memory.
+        let more = ((rows * len / done.max(1)).saturating_sub(rows) + 16).min(1 << 22);
         self.scan.spans.reserve(more);
         self.scan.numbers.iter_mut().for_each(|column| column.reserve(more));
         if self.has_key {
@@ -576,6 +579,13 @@ impl<'a, 'r> RowSink<'a, 'r> {
         }
         let field = |i: Option<usize>| i.map_or(&b""[..], |i| &rows[base + found[i].0..base + found[i].1]);
         let (key, image) = (field(self.key_field), field(self.image_field));
+        if key.len().max(image.len()) > MAX_TEXT {
+            return Err(self.too_long(
+                if key.len() > MAX_TEXT { self.key_field } else { self.image_field },
+                key,
+                image,
+            ));
+        }
         if self.has_key {
             let id = self.key_id(key);
             self.scan.keys.push(id);
@@ -587,6 +597,14 @@ impl<'a, 'r> RowSink<'a, 'r> {
         self.extent.comments_among_rows += std::mem::take(&mut self.extent.comments_after);
         self.extent.last_row_end = Some(next);
         Ok(())
+    }
+
+    /// The error of a name field (`which`, the key's or the image's) longer than [`MAX_TEXT`].
+    #[cold]
+    fn too_long(&self, which: Option<usize>, key: &[u8], image: &[u8]) -> StarError {
+        let label = which.map_or(String::new(), |i| self.table.labels[self.picks.fields()[i]].clone());
+        let len = key.len().max(image.len());
+        StarError::TooLong { line: 0, what: format!("column {label} holds a name"), len }
     }
 
     /// The piece's id of the micrograph name `key`.

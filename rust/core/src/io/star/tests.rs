@@ -495,3 +495,22 @@ fn long_lines_are_cut_in_messages() {
     let Err(StarError::Unexpected { text, .. }) = index(line.as_bytes()) else { panic!() };
     assert_eq!(text, format!("{}...", "x".repeat(60)));
 }
+
+#[test]
+fn a_name_or_header_line_beyond_max_text_is_refused_with_its_line_and_one_at_the_bound_is_read() {
+    use crate::errors::MAX_TEXT;
+    let row = |name_len: usize| format!("data_\nloop_\n_x\n_m\n1 a\n2 {}\n", "n".repeat(name_len));
+    let at_bound = row(MAX_TEXT);
+    let blocks = index(at_bound.as_bytes()).unwrap();
+    let scan = scan_rows(at_bound.as_bytes(), blocks[0].table.as_ref().unwrap(), &[0], Some(1)).unwrap();
+    assert_eq!(scan.key_names.len(), 2);
+    let beyond = row(MAX_TEXT + 1);
+    let blocks = index(beyond.as_bytes()).unwrap();
+    let err = scan_rows(beyond.as_bytes(), blocks[0].table.as_ref().unwrap(), &[0], Some(1)).unwrap_err();
+    let expected = StarError::TooLong { line: 6, what: "column m holds a name".into(), len: MAX_TEXT + 1 };
+    assert_eq!(err, expected);
+    let label = format!("data_\nloop_\n_x\n_{}\n1 a\n", "m".repeat(MAX_TEXT));
+    assert!(matches!(index(label.as_bytes()), Err(StarError::TooLong { line: 4, .. })));
+    let comment = format!("# {}\ndata_\nloop_\n_x\n1\n", "c".repeat(MAX_TEXT));
+    assert!(index(comment.as_bytes()).is_ok(), "a long comment is skipped, not kept");
+}
