@@ -8,6 +8,35 @@ use std::collections::HashSet;
 use rayon::prelude::*;
 
 use crate::algo::points::SAME_CENTRE;
+use crate::images::{image_key, run_starts, ImageRun, RunsMismatch};
+
+/// The kept rows whose image key, cut to its low `bits` bits (64: the whole key; fewer only
+/// to test what follows a collision), another kept row shares, in row order: every kept row
+/// of an image kept twice, and rows of distinct images whose keys collide, which the caller
+/// tells apart by their names. The keys are made from the runs and indices as they are
+/// needed, never kept for every row: 8 bytes a kept row while the function runs.
+pub fn rows_of_repeated_keys(
+    runs: &[ImageRun],
+    indices: &[u32],
+    keep: &[bool],
+    bits: u32,
+) -> Result<Vec<u32>, RunsMismatch> {
+    let starts = run_starts(runs, indices)?;
+    let mask = if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
+    let keyed = || {
+        runs.iter().zip(&starts).flat_map(move |(run, &start)| {
+            (start..start + run.rows as usize).map(move |r| (r, image_key(run.stack, u64::from(indices[r])) & mask))
+        })
+    };
+    let mut keys: Vec<u64> = keyed().filter(|&(r, _)| keep[r]).map(|(_, key)| key).collect();
+    keys.par_sort_unstable();
+    let repeated: HashSet<u64> = keys.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+    drop(keys);
+    if repeated.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(keyed().filter(|&(r, key)| keep[r] && repeated.contains(&key)).map(|(r, _)| r as u32).collect())
+}
 
 /// The kept rows whose image is kept more than once at different centres (on different
 /// micrographs, `groups`, or apart by more than [`SAME_CENTRE`]; rows of one image at one
@@ -62,6 +91,23 @@ mod tests {
         let keep = [true, true, true, true, true, false, true, true];
         let groups = [0u32; 8];
         assert_eq!(kept_twice(&images, &groups, &centres, 2, &keep), vec![0, 1]);
+    }
+
+    #[test]
+    fn rows_of_repeated_keys_are_the_kept_rows_of_a_repeated_image_and_the_collisions() {
+        use crate::images::ImageRows;
+        let mut rows = ImageRows::default();
+        for name in ["1@a", "2@a", "000001@a", "3@b", "1@b", "3@b", "2@a"] {
+            rows.push_name(name.as_bytes());
+        }
+        let (runs, indices) = (&rows.runs, &rows.indices);
+        let keep = [true, true, true, true, true, false, true];
+        // 1@a kept twice (rows 0, 2), 2@a (1, 6); 3@b's second row is rejected.
+        assert_eq!(rows_of_repeated_keys(runs, indices, &keep, 64), Ok(vec![0, 1, 2, 6]));
+        // Keys of no bits: every kept row shares its key with every other.
+        assert_eq!(rows_of_repeated_keys(runs, indices, &keep, 0), Ok(vec![0, 1, 2, 3, 4, 6]));
+        assert_eq!(rows_of_repeated_keys(runs, indices, &[true; 7][..], 64), Ok(vec![0, 1, 2, 3, 5, 6]));
+        assert!(rows_of_repeated_keys(runs, &indices[1..], &keep[1..], 64).is_err());
     }
 
     #[test]
