@@ -4,9 +4,11 @@
 //! micrograph are symmetry-expanded copies, not this case.
 
 use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
 
 use rayon::prelude::*;
 
+use crate::algo::keys::WordHasher;
 use crate::algo::points::SAME_CENTRE;
 use crate::images::{image_key, run_starts, ImageRun, RunsMismatch};
 
@@ -23,19 +25,31 @@ pub fn rows_of_repeated_keys(
 ) -> Result<Vec<u32>, RunsMismatch> {
     let starts = run_starts(runs, indices)?;
     let mask = if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
-    let keyed = || {
-        runs.iter().zip(&starts).flat_map(move |(run, &start)| {
-            (start..start + run.rows as usize).map(move |r| (r, image_key(run.stack, u64::from(indices[r])) & mask))
-        })
+    // Each kept row's key, run by run (the run's stack hash once), handed to `take`.
+    let each_kept = |take: &mut dyn FnMut(usize, u64)| {
+        for (run, &start) in runs.iter().zip(&starts) {
+            for r in start..start + run.rows as usize {
+                if keep[r] {
+                    take(r, image_key(run.stack, u64::from(indices[r])) & mask);
+                }
+            }
+        }
     };
-    let mut keys: Vec<u64> = keyed().filter(|&(r, _)| keep[r]).map(|(_, key)| key).collect();
+    let mut keys: Vec<u64> = Vec::with_capacity(indices.len());
+    each_kept(&mut |_, key| keys.push(key));
     keys.par_sort_unstable();
-    let repeated: HashSet<u64> = keys.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+    let repeated: HashSet<u64, BuildHasherDefault<WordHasher>> =
+        keys.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
     drop(keys);
-    if repeated.is_empty() {
-        return Ok(Vec::new());
+    let mut rows = Vec::new();
+    if !repeated.is_empty() {
+        each_kept(&mut |r, key| {
+            if repeated.contains(&key) {
+                rows.push(r as u32);
+            }
+        });
     }
-    Ok(keyed().filter(|&(r, key)| keep[r] && repeated.contains(&key)).map(|(r, _)| r as u32).collect())
+    Ok(rows)
 }
 
 /// The kept rows whose image is kept more than once at different centres (on different
