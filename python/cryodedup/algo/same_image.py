@@ -18,9 +18,9 @@ are not this case and are left to the distance rule.
 Every image being distinct is proved from the runs of rows of one stack and each row's index,
 without a sort of the rows (``cryodedup_core::images``): the check costs next to nothing when
 there is nothing to find. When there is something, the 64-bit keys of the kept rows are made
-as needed and sorted (8 bytes a kept row while it runs, never kept for every row) to find the
-rows that may share an image; those few are told apart exactly by their stacks' names and
-their indices (:meth:`~cryodedup.particle_set.Images.exact`), so two images whose keys collide
+as needed and sorted a quarter at a time (1 byte a kept row while it runs, never kept for
+every row) to find the rows that may share an image; those few are told apart exactly by
+their stacks' names and their indices (:meth:`~cryodedup.particle_set.Images.exact`), so two images whose keys collide
 are never taken for one.
 """
 

@@ -12,11 +12,18 @@ use crate::algo::keys::WordHasher;
 use crate::algo::points::SAME_CENTRE;
 use crate::images::{image_key, run_starts, ImageRun, RunsMismatch};
 
+/// The parts of the key space whose kept rows' keys are sorted one after the other.
+const KEY_PARTS: u64 = 4;
+/// The bits of a key [`rows_of_repeated_keys`] compares: its part's and its low 32.
+const COMPARED: u64 = 0b11 << 62 | 0xffff_ffff;
+
 /// The kept rows whose image key, cut to its low `bits` bits (64: the whole key; fewer only
 /// to test what follows a collision), another kept row shares, in row order: every kept row
 /// of an image kept twice, and rows of distinct images whose keys collide, which the caller
 /// tells apart by their names. The keys are made from the runs and indices as they are
-/// needed, never kept for every row: 8 bytes a kept row while the function runs.
+/// needed, never kept for every row, and compared a quarter at a time by their top bits and
+/// their low 32 (a few more rows than the keys' repeats: the names decide): 1 byte a kept
+/// row while the function runs.
 pub fn rows_of_repeated_keys(
     runs: &[ImageRun],
     indices: &[u32],
@@ -35,16 +42,26 @@ pub fn rows_of_repeated_keys(
             }
         }
     };
-    let mut keys: Vec<u64> = Vec::with_capacity(indices.len());
-    each_kept(&mut |_, key| keys.push(key));
-    keys.par_sort_unstable();
-    let repeated: HashSet<u64, BuildHasherDefault<WordHasher>> =
-        keys.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+    // The keys a quarter of the key space at a time (by their top bits), each as its low 32
+    // bits: 1 byte a kept row. Two keys of one quarter that share their low bits repeat here
+    // (about n² / 2³⁵ such rows of n: the names then tell them apart, as any collision).
+    let mut keys: Vec<u32> = Vec::new();
+    let mut repeated: HashSet<u64, BuildHasherDefault<WordHasher>> = HashSet::default();
+    for part in 0..KEY_PARTS {
+        keys.clear();
+        each_kept(&mut |_, key| {
+            if key >> 62 == part {
+                keys.push(key as u32);
+            }
+        });
+        keys.par_sort_unstable();
+        repeated.extend(keys.windows(2).filter(|w| w[0] == w[1]).map(|w| part << 62 | u64::from(w[0])));
+    }
     drop(keys);
     let mut rows = Vec::new();
     if !repeated.is_empty() {
         each_kept(&mut |r, key| {
-            if repeated.contains(&key) {
+            if repeated.contains(&(key & COMPARED)) {
                 rows.push(r as u32);
             }
         });
