@@ -98,22 +98,68 @@ class Images:
     label : str
         What names the images (``rlnImageName``, ``blob/path + blob/idx``).
     names : callable
-        The names of the images of some rows (an array of row indices): read again only for
-        a warning, so a run without one pays nothing for them.
+        The names of the images of some rows (an array of row indices), for a warning.
+    stack_ids : callable
+        Ids of the stacks of some rows (an array of row indices): equal exactly where the
+        stacks' names are, for those rows. With ``indices``, a row's image exactly: the
+        64-bit keys only say which rows may share one (:meth:`exact`).
     """
 
     indices: np.ndarray
     runs: np.ndarray
     label: str
     names: Callable[[np.ndarray], list[str]]
+    stack_ids: Callable[[np.ndarray], np.ndarray]
+
+    #: The bits of the 64-bit image keys compared before the names: 64, or fewer in a test
+    #: (to make distinct images collide).
+    key_bits = 64
+
+    def exact(self, rows: np.ndarray) -> np.ndarray:
+        """Ids of the images of ``rows`` (int64): equal exactly where their (stack, index) are."""
+        rows = np.asarray(rows, dtype=np.int64)
+        images = (self.stack_ids(rows).astype(np.uint64) << np.uint64(32)) | self.indices[rows].astype(np.uint64)
+        return np.unique(images, return_inverse=True)[1].reshape(-1).astype(np.int64)
 
     @cached_property
     def keys(self) -> np.ndarray:
-        """Each row's image key (uint64, never 0): equal for rows of one image, in any input.
+        """Each row's image key (uint64, never 0): equal exactly for rows of one image, in any input.
 
-        Made when first asked for, which is only when some image is there twice.
+        Made when first asked for, which is only when some image is there twice. The rows
+        whose 64-bit keys repeat are told apart by their names (:meth:`exact`): an image
+        whose key another image's took gets a key of its own.
         """
-        return _core.image_keys(self.runs, self.indices)
+        keys = _core.image_keys(self.runs, self.indices)
+        if self.key_bits < 64:
+            keys = (keys & np.uint64((1 << self.key_bits) - 1)) | np.uint64(1 << 63)
+        rows = _core.images_repeated(self.runs, self.indices, np.ones(keys.size, dtype=bool), self.key_bits)
+        if rows.size:
+            _give_colliding_images_keys_of_their_own(keys, rows, self.exact(rows))
+        return keys
+
+
+def _give_colliding_images_keys_of_their_own(keys: np.ndarray, rows: np.ndarray, images: np.ndarray) -> None:
+    """Gives each image of ``rows`` (ids ``images``) whose key an earlier image of them holds a new key, in place.
+
+    The new keys are drawn among those no row holds (a collision of 64-bit keys is rare:
+    the draw is repeated only while it meets one).
+    """
+    order = np.lexsort((images, keys[rows]))
+    rows, images, held = rows[order], images[order], keys[rows[order]]
+    new_image = np.concatenate([[True], images[1:] != images[:-1]])
+    new_key = np.concatenate([[True], held[1:] != held[:-1]])
+    moved = np.cumsum(new_image & ~new_key)  # the images after the first of a key, numbered
+    if moved[-1] == 0:
+        return
+    rng = np.random.default_rng(0)
+    while True:
+        fresh = rng.integers(1 << 62, 1 << 63, int(moved[-1]), dtype=np.uint64) | np.uint64(1 << 63)
+        if np.unique(fresh).size == fresh.size and not np.isin(fresh, keys).any():
+            break
+    # An image's rows follow each other in ``order``; those of a moved image take its new key.
+    number = np.maximum.accumulate(np.where(new_image, moved, 0))
+    taken = number > np.maximum.accumulate(np.where(new_image & new_key, moved, 0))
+    keys[rows[taken]] = fresh[number[taken] - 1]
 
     def rows(self, which: np.ndarray) -> Images:
         """The images of the rows ``which`` (indices), their runs made again (a species' rows: ParticleSet.rows)."""

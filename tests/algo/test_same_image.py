@@ -27,7 +27,8 @@ def images_of(files: list[list[tuple[int, int]]]) -> Images:
         index = np.array([i for _, i in rows], dtype=np.uint32)
         runs.append(_core.image_runs(stacks, index))
         indices.append(index)
-    return Images(np.concatenate(indices), np.concatenate(runs), "rlnImageName", lambda rows: [])
+    stack_of = np.array([s for rows in files for s, _ in rows], dtype=np.int64)
+    return Images(np.concatenate(indices), np.concatenate(runs), "rlnImageName", lambda rows: [], lambda r: stack_of[r])
 
 
 @st.composite
@@ -64,7 +65,7 @@ def test_distinct_images_and_rows_kept_twice_agree_with_a_set(files, data):
     kept = Counter(row for row, k in zip(rows, keep) if k)
     want = [j for j, row in enumerate(rows) if keep[j] and kept[row] > 1]
     one_micrograph = np.zeros(len(rows), dtype=np.uint32)
-    assert sorted(rows_kept_twice(images, one_micrograph, centres, keep).tolist()) == want
+    assert sorted(rows_kept_twice(images, one_micrograph, centres, keep)[0].tolist()) == want
 
 
 def test_the_check_can_fail():
@@ -78,4 +79,4 @@ def test_the_check_can_fail():
     centres = np.arange(2 * (len(even) + len(again)), dtype=np.float64).reshape(-1, 2) * 100.0
     keep = np.ones(len(even) + len(again), dtype=bool)
     one_micrograph = np.zeros(len(keep), dtype=np.uint32)
-    assert rows_kept_twice(images, one_micrograph, centres, keep).tolist() == [4, len(even) + 5]
+    assert rows_kept_twice(images, one_micrograph, centres, keep)[0].tolist() == [4, len(even) + 5]

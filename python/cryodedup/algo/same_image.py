@@ -17,7 +17,11 @@ are not this case and are left to the distance rule.
 
 Every image being distinct is proved from the runs of rows of one stack and each row's index,
 without a sort of the rows (``cryodedup_core::images``): the check costs next to nothing when
-there is nothing to find, and the images' keys are made only when there is something.
+there is nothing to find. When there is something, the 64-bit keys of the kept rows are made
+as needed and sorted a quarter at a time (1 byte a kept row while it runs, never kept for
+every row) to find the rows that may share an image; those few are told apart exactly by
+their stacks' names and their indices (:meth:`~cryodedup.particle_set.Images.exact`), so two images whose keys collide
+are never taken for one.
 """
 
 from __future__ import annotations
@@ -45,16 +49,28 @@ def images_for_the_core(images: Images | None, mode: str) -> np.ndarray | None:
     return images.keys
 
 
-def rows_kept_twice(images: Images, groups: np.ndarray, centres: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """The kept rows whose image is kept more than once at different centres or micrographs, by image then row."""
+def rows_kept_twice(
+    images: Images, groups: np.ndarray, centres: np.ndarray, keep: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The kept rows whose image is kept more than once at different centres or micrographs, by image then row.
+
+    Returns the rows (uint32) and their images' ids (:meth:`~cryodedup.particle_set.Images.exact`).
+    """
+    none = np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.int64)
     if all_distinct(images):
-        return np.zeros(0, dtype=np.uint32)
-    return _core.images_kept_twice(
-        np.ascontiguousarray(images.keys, dtype=np.uint64),
-        group_ids(groups),
-        np.ascontiguousarray(centres, dtype=np.float64),
-        keep,
+        return none
+    keep = np.ascontiguousarray(keep, dtype=bool)
+    rows = _core.images_repeated(images.runs, images.indices, keep, images.key_bits)
+    if rows.size == 0:
+        return none
+    exact = images.exact(rows)
+    twice = _core.images_kept_twice(
+        (exact + 1).astype(np.uint64),
+        group_ids(np.asarray(groups)[rows]),
+        np.ascontiguousarray(np.asarray(centres)[rows], dtype=np.float64),
+        np.ones(rows.size, dtype=bool),
     )
+    return rows[twice], exact[twice]
 
 
 def same_image_summary(
@@ -79,14 +95,13 @@ def same_image_summary(
         :data:`NAMED_IMAGES` of them, by name) and ``message`` when there are some; with ``reject``,
         ``rows_rejected`` (:func:`rows_rejected_as_a_kept_image`).
     """
-    rows = rows_kept_twice(images, groups, centres, keep)
+    rows, image = rows_kept_twice(images, groups, centres, keep)
     found: dict = {"column": images.label, "mode": mode, "images_kept_twice": 0, "rows": 0}
     if mode == "reject":
         found["rows_rejected"] = rows_rejected_as_a_kept_image(images, groups, centres, keep)
     if rows.size == 0:
         return found
-    keys = images.keys[rows]
-    firsts = rows[np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))]
+    firsts = rows[_starts(image)]
     named = images.names(np.sort(firsts)[:NAMED_IMAGES])  # the first images in the inputs' order
     more = firsts.size - len(named)
     found.update({"images_kept_twice": int(firsts.size), "rows": int(rows.size), "named": named})
@@ -102,18 +117,22 @@ def same_image_summary(
     return found
 
 
+def _starts(image: np.ndarray) -> np.ndarray:
+    """Where each image's rows start in rows grouped by image."""
+    return np.flatnonzero(np.concatenate([[True], image[1:] != image[:-1]]))
+
+
 def rows_rejected_as_a_kept_image(images: Images, groups: np.ndarray, centres: np.ndarray, keep: np.ndarray) -> int:
     """The rejected rows whose image a kept row holds at another centre or on another micrograph.
 
     What ``--same-image reject`` removed that the distance rule alone need not have (the
     rows of such an image at the kept row's own centre are counted too: one image, one row kept).
     """
-    rows = rows_kept_twice(images, groups, centres, np.ones(images.keys.size, dtype=bool))
+    rows, image = rows_kept_twice(images, groups, centres, np.ones(images.indices.size, dtype=bool))
     if rows.size == 0:
         return 0
-    keys = images.keys[rows]
-    kept_images = np.unique(keys[keep[rows]])
-    return int(np.count_nonzero(~keep[rows] & np.isin(keys, kept_images)))
+    kept_images = np.unique(image[keep[rows]])
+    return int(np.count_nonzero(~keep[rows] & np.isin(image, kept_images)))
 
 
 def support_of_images(images: np.ndarray | None, masks: np.ndarray) -> np.ndarray:
@@ -142,11 +161,10 @@ def same_image_pairs(images: Images, groups: np.ndarray, centres: np.ndarray) ->
     (the half-set audit's convention). Rows at the first row's own centre of its micrograph
     (symmetry copies) make no pair.
     """
-    rows = rows_kept_twice(images, groups, centres, np.ones(images.keys.size, dtype=bool))
+    rows, image = rows_kept_twice(images, groups, centres, np.ones(images.indices.size, dtype=bool))
     if rows.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    keys = images.keys[rows]
-    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    starts = _starts(image)
     first = np.repeat(rows[starts], np.diff(np.append(starts, rows.size))).astype(np.int64)
     second = rows.astype(np.int64)
     apart = (groups[first] != groups[second]) | (

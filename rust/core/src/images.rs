@@ -33,6 +33,12 @@ pub struct ImageRun {
 }
 
 impl ImageRun {
+    /// The run of one row, of image `index` of the stack hashed `stack`.
+    fn of_one(stack: u64, index: u32) -> ImageRun {
+        let first = u64::from(index);
+        ImageRun { stack, first, last: first, increasing: true, rows: 1 }
+    }
+
     /// Adds the next row of the run, of image `index`.
     #[inline]
     fn add(&mut self, index: u32) {
@@ -122,14 +128,25 @@ pub fn image_key(stack: u64, index: u64) -> u64 {
 
 /// The images of rows met in order: each row's index and the runs of rows of one stack.
 /// Consecutive rows of one stack (the rule) hash the stack once.
+///
+/// Rows pushed by name ([`ImageRows::push_name`]) also keep each run's stack name and the
+/// length of its names' `index@` prefix (0 for a name without one): a row's name and its
+/// image exactly, `(stack, index)`, are told from its run and its index without reading the
+/// file again (a warning's names, and the rows whose keys collide). The names take bytes per
+/// run, not per row. Rows pushed hashed ([`ImageRows::push_hashed`]) keep no names; one
+/// `ImageRows` is pushed one way only.
 #[derive(Debug, Default)]
 pub struct ImageRows {
     /// Each row's index in its stack.
     pub indices: Vec<u32>,
     /// The runs of the rows, in order (their `rows` add up to `indices.len()`).
     pub runs: Vec<ImageRun>,
-    /// The name of the last run's stack, when it was pushed by name.
-    last_stack: Option<Vec<u8>>,
+    /// The runs' stack names, one after the other (rows pushed by name).
+    pub stack_names: Vec<u8>,
+    /// Where each run's stack name ends in `stack_names`.
+    pub stack_ends: Vec<u64>,
+    /// The length of each run's `index@` prefix (all of a run's names have one length).
+    pub prefixes: Vec<u8>,
 }
 
 impl ImageRows {
@@ -138,47 +155,53 @@ impl ImageRows {
     pub fn push_hashed(&mut self, stack: u64, index: u32) {
         match self.runs.last_mut() {
             Some(run) if run.stack == stack => run.add(index),
-            _ => {
-                let first = u64::from(index);
-                self.runs.push(ImageRun { stack, first, last: first, increasing: true, rows: 1 });
-            }
+            _ => self.runs.push(ImageRun::of_one(stack, index)),
         }
         self.indices.push(index);
     }
 
-    /// Adds the row whose image is `index` of `stack`.
+    /// The last run's stack name and prefix, if pushed by name.
     #[inline]
-    pub fn push(&mut self, index: u32, stack: &[u8]) {
-        if let (Some(run), Some(last)) = (self.runs.last_mut(), &self.last_stack) {
-            // The run goes on (the rule): no hash, no look at the runs' stacks.
-            if last.as_slice() == stack {
-                run.add(index);
-                self.indices.push(index);
-                return;
-            }
-        }
-        self.push_new_stack(index, stack);
-    }
-
-    /// [`ImageRows::push`] of a row whose stack is not the last row's.
-    #[inline(never)]
-    fn push_new_stack(&mut self, index: u32, stack: &[u8]) {
-        self.last_stack = Some(stack.to_vec());
-        self.push_hashed(stack_hash(stack), index);
+    fn last_named(&self) -> Option<(&[u8], u8)> {
+        let end = *self.stack_ends.last()? as usize;
+        let start = self.stack_ends.len().checked_sub(2).map_or(0, |k| self.stack_ends[k] as usize);
+        Some((&self.stack_names[start..end], *self.prefixes.last()?))
     }
 
     /// Adds the row whose RELION image name is `field`.
     #[inline]
     pub fn push_name(&mut self, field: &[u8]) {
         let (index, stack) = split_image_name(field);
-        self.push(index, stack);
+        let prefix = (field.len() - stack.len()) as u8; // (the digits, at most 18, and the @)
+                                                        // The run goes on (the rule): no hash, no look at the runs' stacks.
+        if self.last_named() == Some((stack, prefix)) {
+            if let Some(run) = self.runs.last_mut() {
+                run.add(index);
+                self.indices.push(index);
+                return;
+            }
+        }
+        self.push_new_stack(index, prefix, stack);
+    }
+
+    /// [`ImageRows::push_name`] of a row whose stack (or prefix) is not the last row's: a new run.
+    #[inline(never)]
+    fn push_new_stack(&mut self, index: u32, prefix: u8, stack: &[u8]) {
+        self.stack_names.extend_from_slice(stack);
+        self.stack_ends.push(self.stack_names.len() as u64);
+        self.prefixes.push(prefix);
+        self.runs.push(ImageRun::of_one(stack_hash(stack), index));
+        self.indices.push(index);
     }
 
     /// Appends `other`'s rows after these.
     pub fn extend(&mut self, other: &ImageRows) {
+        let offset = self.stack_names.len() as u64;
         self.indices.extend_from_slice(&other.indices);
         self.runs.extend_from_slice(&other.runs);
-        self.last_stack = None;
+        self.stack_names.extend_from_slice(&other.stack_names);
+        self.stack_ends.extend(other.stack_ends.iter().map(|end| end + offset));
+        self.prefixes.extend_from_slice(&other.prefixes);
     }
 }
 
@@ -198,7 +221,7 @@ impl std::fmt::Display for RunsMismatch {
 impl std::error::Error for RunsMismatch {}
 
 /// Each run's first row (and the rows in all), checked against the indices' count.
-fn run_starts(runs: &[ImageRun], indices: &[u32]) -> Result<Vec<usize>, RunsMismatch> {
+pub(crate) fn run_starts(runs: &[ImageRun], indices: &[u32]) -> Result<Vec<usize>, RunsMismatch> {
     let mut starts = Vec::with_capacity(runs.len());
     let mut at = 0u64;
     for run in runs {
@@ -365,11 +388,61 @@ mod tests {
         let k = image_keys(&rows.runs, &rows.indices).unwrap();
         assert_eq!(k[0], k[2]);
         assert!(k[0] != k[1] && k[0] != k[3] && k[1] != k[3] && k.iter().all(|&x| x != 0));
-        // a, 1..2; a again from 1 (not increasing: the run of a holds 1, 2, 1); then b
-        assert_eq!(rows.runs.len(), 2);
-        assert_eq!((rows.runs[0].rows, rows.runs[1].rows), (3, 1));
-        assert!(!rows.runs[0].increasing);
+        // a, 1..2; a again from 1 written with 6 digits (a run of its own: one prefix a
+        // run); then b
+        assert_eq!(rows.runs.iter().map(|r| r.rows).collect::<Vec<_>>(), vec![2, 1, 1]);
+        assert_eq!(rows.runs[0].stack, rows.runs[1].stack);
         assert_eq!(distinct(&rows.runs, &rows.indices), Ok(false));
+    }
+
+    /// The name of image `index` of a run of `stack` whose names' `index@` prefix is `prefix`
+    /// bytes long (the index padded with zeros to the prefix's digits).
+    fn image_name(stack: &[u8], prefix: u8, index: u32) -> Vec<u8> {
+        let mut name = match prefix {
+            0 => Vec::new(),
+            p => format!("{index:0width$}@", width = usize::from(p) - 1).into_bytes(),
+        };
+        name.extend_from_slice(stack);
+        name
+    }
+
+    #[test]
+    fn names_are_told_again_from_the_runs() {
+        let names: [&[u8]; 9] = [
+            b"000012@Extract/a.mrcs",
+            b"000013@Extract/a.mrcs",
+            b"12@Extract/a.mrcs",
+            b"0@b",
+            b"single.mrc",
+            b"4294967296@big",
+            b"000000000000000007@s",
+            b"x1@a.mrcs",
+            b"",
+        ];
+        let (mut rows, mut pieces) = (ImageRows::default(), ImageRows::default());
+        for (k, name) in names.iter().enumerate() {
+            rows.push_name(name);
+            if k < 4 {
+                pieces.push_name(name);
+            }
+        }
+        let mut rest = ImageRows::default();
+        names[4..].iter().for_each(|name| rest.push_name(name));
+        pieces.extend(&rest);
+        for rows in [&rows, &pieces] {
+            assert_eq!(rows.runs.len(), rows.stack_ends.len());
+            let mut told = Vec::new();
+            let mut start = 0usize;
+            for (k, run) in rows.runs.iter().enumerate() {
+                let stack = &rows.stack_names
+                    [if k == 0 { 0 } else { rows.stack_ends[k - 1] as usize }..rows.stack_ends[k] as usize];
+                for &index in &rows.indices[start..start + run.rows as usize] {
+                    told.push(image_name(stack, rows.prefixes[k], index));
+                }
+                start += run.rows as usize;
+            }
+            assert_eq!(told, names.iter().map(|n| n.to_vec()).collect::<Vec<_>>());
+        }
     }
 
     /// Rows pushed from (stack, index) pairs.

@@ -1,12 +1,13 @@
 //! The same particle image twice (issue 39): image runs and keys, the proof that every image
 //! is distinct, the rows kept twice. See `cryodedup_core::images`.
 
-use cryodedup_core::algo::images::kept_twice;
+use cryodedup_core::algo::images::{kept_twice, rows_of_repeated_keys};
 use cryodedup_core::images::{self, ImageRows, ImageRun};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
 };
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 
 use crate::dedup::{on_groups, Groups};
 use crate::errors::{self, CoreError};
@@ -72,23 +73,33 @@ pub(crate) fn image_keys<'py>(
     Ok(keys.into_pyarray(py))
 }
 
-/// image_names(names) -> (indices, stacks): each RELION image name (`000012@stack.mrcs`) split
-/// (indices uint32: a name whose index is beyond it is taken whole, as the scan takes it)
-/// and its stack hashed by the rule of a STAR file's scan (`cryodedup_core::images`), for
-/// names read elsewhere (a table in memory).
+/// The runs' stack names of rows pushed by name: (the names one after the other, as bytes;
+/// where each run's name ends, uint64; each run's `index@` prefix length, uint8).
+pub(crate) type RunStacks = (Py<PyBytes>, Py<PyArray1<u64>>, Py<PyArray1<u8>>);
+
+/// The runs' stack names of `rows` for Python (see `RunStacks`).
+pub(crate) fn run_stacks(py: Python<'_>, rows: &mut ImageRows) -> RunStacks {
+    (
+        PyBytes::new(py, &rows.stack_names).unbind(),
+        std::mem::take(&mut rows.stack_ends).into_pyarray(py).unbind(),
+        std::mem::take(&mut rows.prefixes).into_pyarray(py).unbind(),
+    )
+}
+
+/// image_rows(names) -> (indices, runs, stacks): RELION image names (`000012@stack.mrcs`)
+/// split and run as a STAR file's scan does (indices uint32, runs (n_runs, 5) uint64, the
+/// runs' stack names as `StarFile.scan_particles` gives them), for names read elsewhere (a
+/// table in memory).
 #[pyfunction]
-pub(crate) fn image_names<'py>(
+pub(crate) fn image_rows<'py>(
     py: Python<'py>,
     names: Vec<Vec<u8>>,
-) -> (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u64>>) {
-    let (indices, stacks): (Vec<u32>, Vec<u64>) = names
-        .iter()
-        .map(|name| {
-            let (index, stack) = images::split_image_name(name);
-            (index, images::stack_hash(stack))
-        })
-        .unzip();
-    (indices.into_pyarray(py), stacks.into_pyarray(py))
+) -> (Bound<'py, PyArray1<u32>>, Py<PyArray2<u64>>, RunStacks) {
+    let mut rows = ImageRows::default();
+    names.iter().for_each(|name| rows.push_name(name));
+    let stacks = run_stacks(py, &mut rows);
+    let runs = runs_array(py, &rows.runs);
+    (rows.indices.into_pyarray(py), runs, stacks)
 }
 
 /// stack_hashes(names) -> uint64 array: the hash of each stack's name, as the runs of a STAR
@@ -135,5 +146,25 @@ pub(crate) fn images_kept_twice<'py>(
         }
         py.detach(|| kept_twice(images, ids, centres, dim, keep))
     });
+    Ok(rows.into_pyarray(py))
+}
+
+/// images_repeated(runs, indices, keep, bits=64) -> uint32 array: the kept rows whose image
+/// key another kept row shares, in row order (keys made as needed, not kept for every row);
+/// `bits` < 64 cuts the keys to force collisions in tests.
+#[pyfunction]
+#[pyo3(signature = (runs, indices, keep, bits=64))]
+pub(crate) fn images_repeated<'py>(
+    py: Python<'py>,
+    runs: PyReadonlyArray2<'py, u64>,
+    indices: PyReadonlyArray1<'py, u32>,
+    keep: PyReadonlyArray1<'py, bool>,
+    bits: u32,
+) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    let (runs, indices, keep) = (runs_of(&runs)?, indices.as_slice()?, keep.as_slice()?);
+    if keep.len() != indices.len() {
+        return Err(errors::value(format!("{} indices, {} keep", indices.len(), keep.len())));
+    }
+    let rows = py.detach(|| rows_of_repeated_keys(&runs, indices, keep, bits)).map_err(CoreError::from)?;
     Ok(rows.into_pyarray(py))
 }

@@ -52,7 +52,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(images::image_runs, m)?)?;
     m.add_function(wrap_pyfunction!(images::image_keys, m)?)?;
     m.add_function(wrap_pyfunction!(images::stack_hashes, m)?)?;
-    m.add_function(wrap_pyfunction!(images::image_names, m)?)?;
+    m.add_function(wrap_pyfunction!(images::image_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(images::images_repeated, m)?)?;
     m.add_function(wrap_pyfunction!(images::images_distinct, m)?)?;
     m.add_function(wrap_pyfunction!(images::images_kept_twice, m)?)?;
     m.add_function(wrap_pyfunction!(keys::group_keys, m)?)?;

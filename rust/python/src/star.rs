@@ -308,6 +308,9 @@ pub(crate) struct ParticleScan {
     /// The runs of the image column, (stack hash, first index, last index, increasing, rows)
     /// as uint64 (n_runs, 5): see cryodedup_core::images.
     image_runs: Option<Py<PyArray2<u64>>>,
+    /// The runs' stack names (bytes, ends uint64, prefix lengths uint8), or None without an
+    /// image column: see cryodedup_core::images::ImageRows.
+    image_stacks: Option<crate::images::RunStacks>,
 }
 
 #[pymethods]
@@ -460,7 +463,7 @@ impl StarFile {
         let table = py.detach(|| self.inner.particle_table(block)).map_err(|e| self.failed(e))?;
         let plan = centre_plan(&table.labels, columns, psizes)?;
         let to = split.map(|s| SplitTo { params: s.rule.get().params(false), kept: &s.kept, rejected: &s.rejected });
-        let (rows, splitting) =
+        let (mut rows, splitting) =
             py.detach(|| self.inner.scan_particles(block, &plan, to)).map_err(|e| self.failed(e))?;
         let (keep, split_note) = match splitting {
             Some(Splitting::Done(keep, writing)) => {
@@ -490,6 +493,7 @@ impl StarFile {
             split_note,
             extra: rows.extra.into_iter().map(|values| values.into_pyarray(py).unbind()).collect(),
             image_runs: plan.image.map(|_| crate::images::runs_array(py, &rows.images.runs)),
+            image_stacks: plan.image.map(|_| crate::images::run_stacks(py, &mut rows.images)),
             image_indices: plan.image.map(|_| rows.images.indices.into_pyarray(py).unbind()),
         })
     }

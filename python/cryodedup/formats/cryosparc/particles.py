@@ -514,31 +514,42 @@ def _images(group: CsGroup) -> Images | None:
     hashes = _core.stack_hashes(heads)
     stacks = np.repeat(hashes, np.diff(np.append(starts, paths.size)))
     index = np.ascontiguousarray(group.column(BLOB_IDX), dtype=np.uint32)
+    copy_of_stack = None
     if group.has(SYM_IDX):
-        index, stacks = _with_copies(index, group.column(SYM_IDX), stacks)
+        index, stacks, folded = _with_copies(index, group.column(SYM_IDX), stacks)
+        copy_of_stack = None if folded else group.column(SYM_IDX)
     runs = _core.image_runs(stacks, index)
 
     def names(rows: np.ndarray) -> list[str]:
         texts = as_text(paths[rows], f"{group.path}: {BLOB_PATH}")
         return [f"{text} #{int(i)}" for text, i in zip(texts, group.column(BLOB_IDX)[rows])]
 
+    def stack_ids(rows: np.ndarray) -> np.ndarray:  # the path (and the copy, where it is told by its stack)
+        ids = np.unique(paths[rows], return_inverse=True)[1].reshape(-1).astype(np.int64)
+        if copy_of_stack is None:
+            return ids
+        return np.unique(np.stack([ids, copy_of_stack[rows].astype(np.int64)], axis=1), axis=0, return_inverse=True)[
+            1
+        ].reshape(-1)
+
     label = f"{BLOB_PATH} + {BLOB_IDX}" + (f" + {SYM_IDX}" if group.has(SYM_IDX) else "")
-    return Images(index, runs, label, names)
+    return Images(index, runs, label, names, stack_ids)
 
 
-def _with_copies(index: np.ndarray, copy: np.ndarray, stacks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _with_copies(index: np.ndarray, copy: np.ndarray, stacks: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     """The indices (and stacks) of symmetry-expanded rows: each copy an image of its own.
 
     Copy ``c`` of image ``i`` is index ``i * copies + c`` of its stack (a stack's rows keep
     their runs); where that passes uint32 (4 billion images a stack: never in practice), the
-    copy is told by its stack instead, hashed with the copy's number.
+    copy is told by its stack instead, hashed with the copy's number. The last value: whether
+    the copies are in the indices.
     """
     copy = copy.astype(np.uint64)
     copies = np.uint64(int(copy.max(initial=0)) + 1)
     combined = index.astype(np.uint64) * copies + copy
     if combined.max(initial=0) <= np.iinfo(np.uint32).max:
-        return combined.astype(np.uint32), stacks
-    return index, stacks ^ ((copy + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15))
+        return combined.astype(np.uint32), stacks, True
+    return index, stacks ^ ((copy + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)), False
 
 
 def _mic_names(group: CsGroup, key: str, first: np.ndarray) -> list[str]:

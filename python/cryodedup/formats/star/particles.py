@@ -384,7 +384,7 @@ class _Rows:
             halfsets=HalfSets(RANDOM_SUBSET, np.concatenate(self.halves), HALF_TEXTS) if self.with_halves else None,
             sources=_expanded_copies(parts) if self.options.symmetry_copies else None,
             sources_label=IMAGE_NAME,
-            images=_images(parts, scans),
+            images=_images(scans),
             **self._poses(),
             identities=self.identities,
             particle_names=_particle_names(parts, self.counts()),
@@ -416,24 +416,47 @@ def _particle_names(parts: list[ParticleStar], counts: list[int]) -> ParticleNam
     return ParticleNames(TOMO_PARTICLE_NAME, read)
 
 
-def _images(parts: list[ParticleStar], scans: list[ParticleScan]) -> Images | None:
+def _images(scans: list[ParticleScan]) -> Images | None:
     """Each row's image, from ``rlnImageName`` (every input must have it), or None."""
-    if any(s.image_indices is None or s.image_runs is None for s in scans):
+    if any(s.image_indices is None or s.image_runs is None or s.image_stacks is None for s in scans):
         return None
-
-    def names(rows: np.ndarray) -> list[str]:  # a second read of the column, for a warning only
-        found: list[str] = []
-        starts = np.cumsum([0] + [len(s.groups) for s in scans])
-        for k, part in enumerate(parts):
-            mine = rows[(rows >= starts[k]) & (rows < starts[k + 1])] - starts[k]
-            if mine.size:
-                _, keys, texts = part.star.scan(part.block, [], IMAGE_NAME)
-                found += [texts[i] for i in keys[mine]]
-        return found
-
     indices = _joined([s.image_indices for s in scans])
     runs = np.concatenate([s.image_runs for s in scans])
-    return Images(indices, runs, IMAGE_NAME, names)
+    return _named_images(indices, runs, [s.image_stacks for s in scans if s.image_stacks is not None])
+
+
+def _named_images(indices: np.ndarray, runs: np.ndarray, stacks: list[_core.RunStacks]) -> Images:
+    """Images of rows read by name: each row's name and stack told from its run (no second read of the file).
+
+    ``stacks``: the runs' stack names of each piece of rows (``_core.RunStacks``), in order.
+    """
+    data = b"".join(piece[0] for piece in stacks)
+    offsets = np.cumsum([0] + [len(piece[0]) for piece in stacks[:-1]], dtype=np.uint64)
+    ends = np.concatenate([piece[1] + offset for piece, offset in zip(stacks, offsets)] or [np.zeros(0, np.uint64)])
+    prefixes = np.concatenate([piece[2] for piece in stacks] or [np.zeros(0, np.uint8)])
+    run_ends = np.cumsum(runs[:, 4]) if runs.size else np.zeros(0, dtype=np.uint64)
+
+    def stack(run: int) -> bytes:
+        return data[int(ends[run - 1]) if run else 0 : int(ends[run])]
+
+    def runs_of(rows: np.ndarray) -> np.ndarray:
+        return np.searchsorted(run_ends, np.asarray(rows, dtype=np.uint64), side="right")
+
+    def names(rows: np.ndarray) -> list[str]:
+        found = []
+        for run, index in zip(runs_of(rows).tolist(), indices[rows].tolist()):
+            prefix = int(prefixes[run])
+            digits = f"{index:0{prefix - 1}d}@" if prefix else ""  # the digits as written: zeros, then the index
+            found.append(digits + stack(run).decode("utf-8", "replace"))
+        return found
+
+    def stack_ids(rows: np.ndarray) -> np.ndarray:
+        run_ids, of_row = np.unique(runs_of(rows), return_inverse=True)
+        ids: dict[bytes, int] = {}
+        by_run = np.array([ids.setdefault(stack(run), len(ids)) for run in run_ids.tolist()], dtype=np.int64)
+        return by_run[of_row.reshape(-1)]
+
+    return Images(indices, runs, IMAGE_NAME, names, stack_ids)
 
 
 def _species_column(parts: list[Any], label: str | None) -> str | None:
@@ -537,6 +560,7 @@ class ParticleScan:
     #: Each row's image index (uint64) and the runs of the image column; None without one.
     image_indices: np.ndarray | None = None
     image_runs: np.ndarray | None = None
+    image_stacks: _core.RunStacks | None = None
 
 
 def scan_particles(
@@ -596,6 +620,7 @@ def scan_particles(
         split_note=raw.split_note,
         image_indices=raw.image_indices,
         image_runs=raw.image_runs,
+        image_stacks=raw.image_stacks,
     )
 
 
@@ -742,10 +767,8 @@ def _frame_images(particles: DataFrame) -> Images | None:
     """
     if "rlnImageName" not in particles.columns:
         return None
-    texts = [str(name) for name in particles["rlnImageName"].tolist()]
-    index, stacks = _core.image_names([text.encode() for text in texts])
-    runs = _core.image_runs(stacks, index)
-    return Images(index, runs, "rlnImageName", lambda rows: [texts[int(r)] for r in rows])
+    index, runs, stacks = _core.image_rows([str(name).encode() for name in particles["rlnImageName"].tolist()])
+    return _named_images(index, runs, [stacks])
 
 
 def _frame_poses(particles: DataFrame, wanted: bool, warn: Warn) -> dict:

@@ -4,10 +4,70 @@
 //! micrograph are symmetry-expanded copies, not this case.
 
 use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
 
 use rayon::prelude::*;
 
+use crate::algo::keys::WordHasher;
 use crate::algo::points::SAME_CENTRE;
+use crate::images::{image_key, run_starts, ImageRun, RunsMismatch};
+
+/// The parts of the key space whose kept rows' keys are sorted one after the other.
+const KEY_PARTS: u64 = 4;
+/// The bits of a key [`rows_of_repeated_keys`] compares: its part's and its low 32.
+const COMPARED: u64 = 0b11 << 62 | 0xffff_ffff;
+
+/// The kept rows whose image key, cut to its low `bits` bits (64: the whole key; fewer only
+/// to test what follows a collision), another kept row shares, in row order: every kept row
+/// of an image kept twice, and rows of distinct images whose keys collide, which the caller
+/// tells apart by their names. The keys are made from the runs and indices as they are
+/// needed, never kept for every row, and compared a quarter at a time by their top bits and
+/// their low 32 (a few more rows than the keys' repeats: the names decide): 1 byte a kept
+/// row while the function runs.
+pub fn rows_of_repeated_keys(
+    runs: &[ImageRun],
+    indices: &[u32],
+    keep: &[bool],
+    bits: u32,
+) -> Result<Vec<u32>, RunsMismatch> {
+    let starts = run_starts(runs, indices)?;
+    let mask = if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
+    // Each kept row's key, run by run (the run's stack hash once), handed to `take`.
+    let each_kept = |take: &mut dyn FnMut(usize, u64)| {
+        for (run, &start) in runs.iter().zip(&starts) {
+            for r in start..start + run.rows as usize {
+                if keep[r] {
+                    take(r, image_key(run.stack, u64::from(indices[r])) & mask);
+                }
+            }
+        }
+    };
+    // The keys a quarter of the key space at a time (by their top bits), each as its low 32
+    // bits: 1 byte a kept row. Two keys of one quarter that share their low bits repeat here
+    // (about n² / 2³⁵ such rows of n: the names then tell them apart, as any collision).
+    let mut keys: Vec<u32> = Vec::new();
+    let mut repeated: HashSet<u64, BuildHasherDefault<WordHasher>> = HashSet::default();
+    for part in 0..KEY_PARTS {
+        keys.clear();
+        each_kept(&mut |_, key| {
+            if key >> 62 == part {
+                keys.push(key as u32);
+            }
+        });
+        keys.par_sort_unstable();
+        repeated.extend(keys.windows(2).filter(|w| w[0] == w[1]).map(|w| part << 62 | u64::from(w[0])));
+    }
+    drop(keys);
+    let mut rows = Vec::new();
+    if !repeated.is_empty() {
+        each_kept(&mut |r, key| {
+            if repeated.contains(&(key & COMPARED)) {
+                rows.push(r as u32);
+            }
+        });
+    }
+    Ok(rows)
+}
 
 /// The kept rows whose image is kept more than once at different centres (on different
 /// micrographs, `groups`, or apart by more than [`SAME_CENTRE`]; rows of one image at one
@@ -62,6 +122,23 @@ mod tests {
         let keep = [true, true, true, true, true, false, true, true];
         let groups = [0u32; 8];
         assert_eq!(kept_twice(&images, &groups, &centres, 2, &keep), vec![0, 1]);
+    }
+
+    #[test]
+    fn rows_of_repeated_keys_are_the_kept_rows_of_a_repeated_image_and_the_collisions() {
+        use crate::images::ImageRows;
+        let mut rows = ImageRows::default();
+        for name in ["1@a", "2@a", "000001@a", "3@b", "1@b", "3@b", "2@a"] {
+            rows.push_name(name.as_bytes());
+        }
+        let (runs, indices) = (&rows.runs, &rows.indices);
+        let keep = [true, true, true, true, true, false, true];
+        // 1@a kept twice (rows 0, 2), 2@a (1, 6); 3@b's second row is rejected.
+        assert_eq!(rows_of_repeated_keys(runs, indices, &keep, 64), Ok(vec![0, 1, 2, 6]));
+        // Keys of no bits: every kept row shares its key with every other.
+        assert_eq!(rows_of_repeated_keys(runs, indices, &keep, 0), Ok(vec![0, 1, 2, 3, 4, 6]));
+        assert_eq!(rows_of_repeated_keys(runs, indices, &[true; 7][..], 64), Ok(vec![0, 1, 2, 3, 5, 6]));
+        assert!(rows_of_repeated_keys(runs, &indices[1..], &keep[1..], 64).is_err());
     }
 
     #[test]
