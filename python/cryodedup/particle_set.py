@@ -137,6 +137,20 @@ class Images:
             _give_colliding_images_keys_of_their_own(keys, rows, self.exact(rows))
         return keys
 
+    def rows(self, which: np.ndarray) -> Images:
+        """The images of the rows ``which`` (indices), their runs made again (a species' rows: ParticleSet.rows)."""
+        stacks = np.repeat(self.runs[:, 0], self.runs[:, 4].astype(np.intp))
+        indices = np.take(self.indices, which)
+        runs = _core.image_runs(np.ascontiguousarray(np.take(stacks, which)), indices)
+        names, stack_ids = self.names, self.stack_ids
+        return Images(
+            indices,
+            runs,
+            self.label,
+            lambda rows: names(np.take(which, rows)),
+            lambda rows: stack_ids(np.take(which, rows)),
+        )
+
 
 def _give_colliding_images_keys_of_their_own(keys: np.ndarray, rows: np.ndarray, images: np.ndarray) -> None:
     """Gives each image of ``rows`` (ids ``images``) whose key an earlier image of them holds a new key, in place.
@@ -160,14 +174,6 @@ def _give_colliding_images_keys_of_their_own(keys: np.ndarray, rows: np.ndarray,
     number = np.maximum.accumulate(np.where(new_image, moved, 0))
     taken = number > np.maximum.accumulate(np.where(new_image & new_key, moved, 0))
     keys[rows[taken]] = fresh[number[taken] - 1]
-
-    def rows(self, which: np.ndarray) -> Images:
-        """The images of the rows ``which`` (indices), their runs made again (a species' rows: ParticleSet.rows)."""
-        stacks = np.repeat(self.runs[:, 0], self.runs[:, 4].astype(np.intp))
-        indices = np.take(self.indices, which)
-        runs = _core.image_runs(np.ascontiguousarray(np.take(stacks, which)), indices)
-        names = self.names
-        return Images(indices, runs, self.label, lambda rows: names(np.take(which, rows)))
 
 
 @dataclass
