@@ -31,7 +31,28 @@ def _with_options(f: Any) -> Any:
     return add_config_option(f)
 
 
-@click.command("dedup", short_help="Remove duplicate picks (cryodedup).", context_settings={"show_default": True})
+#: The command's help (click's ``\b`` keeps an example's lines as they are).
+HELP = """Remove duplicate picks from a copick project, and write the kept picks back into it (cryodedup).
+
+Picks of one object on one run closer than the minimum distance (the object's radius unless
+--min-dist says otherwise) are duplicates; of each group the best-scoring pick is kept. Each
+user/session pick set is one input: --prefer ranks them, --min-support keeps only picks that
+several pick sets agree on. The kept picks are written into the project as
+--copick-out-user/--copick-out-session (cryodedup/0), never read back as an input.
+
+For example:
+
+    \b
+    # Deduplicate every particle object's picks, writing cryodedup/0
+    copick process dedup -c copick_config.json
+
+    \b
+    # What two annotators agree on, alice's picks first, written as cryodedup/1
+    copick process dedup -c copick_config.json --min-support 2 --prefer alice --copick-out-session 1
+"""
+
+
+@click.command("dedup", short_help="Remove duplicate picks (cryodedup).", help=HELP)
 @_with_options
 @add_debug_option
 @click.pass_context
@@ -45,25 +66,7 @@ def dedup(
     debug: bool,
     **job: Any,
 ) -> None:
-    r"""Remove duplicate picks from a copick project, and write the kept picks back into it (cryodedup).
-
-    Picks of one object on one run closer than the minimum distance (the object's radius unless
-    --min-dist says otherwise) are duplicates; of each group the best-scoring pick is kept. Each
-    user/session pick set is one input: --prefer ranks them, --min-support keeps only picks that
-    several pick sets agree on. The kept picks are written into the project as
-    --copick-out-user/--copick-out-session (cryodedup/0), never read back as an input.
-
-    For example:
-
-        \b
-        # Deduplicate every particle object's picks, writing cryodedup/0
-        copick process dedup -c copick_config.json
-
-        \b
-        # Consensus of the annotators' ribosome picks, hand picks first
-        copick process dedup -c copick_config.json --copick-objects ribosome \\
-            --min-support 2 --prefer alice --copick-out-session consensus
-    """
+    """Runs the particle job on the project of ``config`` (:data:`HELP`)."""
     from .cli import run_particle_job
     from .options import ParticleOptions
     from .report.terminal import Reporter
