@@ -723,3 +723,24 @@ def test_copick_process_dedup_errors_are_one_line(copick_cli, tmp_path, monkeypa
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
     assert len(errors) == 1 and errors[0].startswith(said), result.stderr
     assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+
+
+def test_copick_process_dedup_has_the_declared_options_and_the_apis_defaults(tmp_path):
+    import dataclasses
+
+    import click
+
+    from cryodedup.commands import COPICK_DEDUP, field_values
+    from cryodedup.copick_command import dedup
+
+    options = [p for p in dedup.params if isinstance(p, click.Option)]
+    names = [tuple(p.opts + p.secondary_opts) for p in options]
+    assert names == [("-c", "--config"), *(tuple(f.flags) for f in COPICK_DEDUP.options), ("--debug", "--no-debug")]
+    config = tmp_path / "copick_config.json"
+    config.write_text("{}")
+    with dedup.make_context("dedup", ["-c", str(config)]) as ctx:
+        parsed = ctx.params
+    made = ParticleOptions(**field_values(ParticleOptions, parsed, partial=True))
+    assert dataclasses.asdict(made) == dataclasses.asdict(ParticleOptions())
+    with pytest.raises(KeyError):  # (a command of the job's every option still gives them all)
+        field_values(ParticleOptions, parsed)
