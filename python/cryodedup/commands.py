@@ -92,11 +92,22 @@ def flags_of(options: type, start: str | None = None, stop: str | None = None) -
     return [flags[n] for n in names[first:last]]
 
 
-def field_values(options: type, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The job's fields among a command's parameters (``bin_`` is the field ``bin``, ``--metadata`` a list)."""
+def flags_named(options: type, *names: str) -> list[Flag]:
+    """The options of the job's fields ``names``, in that order (a command that takes a few of them)."""
+    flags = {f.name: f.metadata["flag"] for f in fields(options) if "flag" in f.metadata}
+    return [flags[n] for n in names]
+
+
+def field_values(options: type, params: Mapping[str, Any], partial: bool = False) -> dict[str, Any]:
+    """The job's fields among a command's parameters (``bin_`` is the field ``bin``, ``--metadata`` a list).
+
+    ``partial``: the command takes some of the fields only (:data:`COPICK_DEDUP`); the others keep their defaults.
+    """
     values = {}
     for f in fields(options):
         flag = f.metadata.get("flag")
+        if partial and flag is not None and (flag.name or f.name) not in params:
+            continue
         if flag is not None:
             value = params[flag.name or f.name]
             values[f.name] = [Path(v) if f.name == "metadata" else v for v in value] if flag.multiple else value
@@ -194,6 +205,41 @@ def _compare_command() -> Command:
         ],
     )
 
+
+#: ``copick process dedup`` (copick's plugin command, :mod:`cryodedup.copick_command`): the particle job's
+#: options that concern a copick project; copick's own ``-c/--config`` and ``--debug`` are added there.
+COPICK_DEDUP = Command(
+    [
+        outdir(
+            "Also write the kept and rejected picks as RELION 5 STAR files, one pair per object, into this folder "
+            "(the kept picks go into the project in any case).",
+            required=False,
+        ),
+        *flags_named(
+            ParticleOptions,
+            "copick_objects",
+            "copick_users",
+            "copick_sessions",
+            "copick_out_user",
+            "copick_out_session",
+            "min_dist",
+            "min_dist_z",
+            "prefer",
+            "score_order",
+            "remove_entirely",
+            "min_support",
+            "uncovered",
+            "cross_species",
+            "radius",
+            "overlap",
+            "max_angle",
+            "sym",
+        ),
+        FORCE,
+        QUIET,
+        JSON,
+    ]
+)
 
 DEMO = Command(
     [

@@ -557,3 +557,190 @@ def test_an_output_name_copick_would_change_is_refused_before_anything_is_writte
     assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "project").rglob("*")) == overlay
     summary = remove_duplicate_particles([config], None, ParticleOptions(copick_out_user="my-tool"))
     assert sum(len(points) for points in read_back(config, user="my-tool").values()) == summary["kept"] > 0
+
+
+# --- `copick process dedup`: the command copick's own CLI finds by cryodedup's entry point ---------------------
+
+ENTRY_POINT_GROUP = "copick.process.commands"
+
+
+def declared_copick_commands():
+    """The entry points pyproject.toml declares in copick's ``process`` group: {name: object reference}."""
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    return pyproject["project"]["entry-points"].get(ENTRY_POINT_GROUP, {})
+
+
+@pytest.fixture
+def copick_cli(tmp_path_factory, monkeypatch):
+    """copick's top-level ``cli`` as copick builds it at import, its plugins found through importlib.metadata.
+
+    When the installed cryodedup's metadata is not this source tree's (tests run with PYTHONPATH), a
+    distribution carrying pyproject.toml's entry points is put first on the path, as ``pip install`` would
+    write it; copick's module is then imported anew, so that its own discovery finds them.
+    """
+    import importlib
+    import importlib.metadata
+
+    declared = declared_copick_commands()
+    installed = {e.name: e.value for e in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    if installed != declared:
+        site = tmp_path_factory.mktemp("site")
+        info = site / "cryodedup-0.0.0.dist-info"
+        info.mkdir()
+        info.joinpath("METADATA").write_text("Metadata-Version: 2.1\nName: cryodedup\nVersion: 0.0.0\n")
+        lines = [f"[{ENTRY_POINT_GROUP}]", *(f"{name} = {value}" for name, value in declared.items())]
+        info.joinpath("entry_points.txt").write_text("\n".join(lines) + "\n")
+        monkeypatch.syspath_prepend(str(site))
+    with root_logger_kept():
+        import copick.cli.cli
+
+        return importlib.reload(copick.cli.cli).cli
+
+
+def run_copick(cli, *args):
+    from click.testing import CliRunner
+
+    with root_logger_kept():
+        return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_the_entry_point_makes_copick_process_dedup(copick_cli):
+    assert declared_copick_commands() == {"dedup": "cryodedup.copick_command:dedup"}
+    top = run_copick(copick_cli, "--help")
+    assert top.exit_code == 0 and "process" in top.output, top.output
+    group = run_copick(copick_cli, "process", "--help")
+    assert group.exit_code == 0 and re.search(r"dedup\s+Remove duplicate picks \(cryodedup\)", group.output)
+    help = run_copick(copick_cli, "process", "dedup", "--help")
+    assert help.exit_code == 0, help.output
+    # copick's config and debug options, and the particle job's copick options under their own names.
+    for flag in ("-c, --config", "COPICK_CONFIG", "--debug", "--copick-objects", "--copick-out-session"):
+        assert flag in help.output, flag
+    for flag in ("--min-dist", "--prefer", "--min-support", "--cross-species", "--radius", "--force", "--json"):
+        assert flag in help.output, flag
+
+
+def test_the_installed_distribution_carries_the_entry_point():
+    # Run in a venv where this source tree is installed (pip install -e ".[copick]"): the wheel's metadata.
+    import importlib.metadata
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    distribution = importlib.metadata.distribution("cryodedup")
+    if str(root) not in (distribution.read_text("direct_url.json") or ""):
+        pytest.skip("the installed cryodedup is not this source tree (pip install -e it to test its metadata)")
+    found = {e.name: e.value for e in distribution.entry_points if e.group == ENTRY_POINT_GROUP}
+    assert found == declared_copick_commands()
+
+
+def test_copick_process_dedup_writes_back_the_brute_force(copick_cli, tmp_path):
+    # As the first test of this file, through copick's CLI: each object at its radius, --cross-species.
+    config, rows = make_project(tmp_path, 4)
+    groups, coords = [r[0] for r in rows], [r[1] for r in rows]
+    species, scores = [r[2] for r in rows], [r[3] for r in rows]
+    radii = list(OBJECTS.values())
+    keep, _ = oracle_species(groups, coords, species, scores, radii, radii, 1.0)
+    result = run_copick(copick_cli, "process", "dedup", "-c", config, "--cross-species", "--json", "-q")
+    assert result.exit_code == 0, result.output
+    assert read_back(config) == expected(rows, keep)
+    summary = json.loads(result.stdout)
+    assert summary["kept"] == sum(keep) and summary["particles"] == len(rows)
+    # The config from copick's environment variable, as copick's own commands take it; the job's own picks
+    # are never read back, and are replaced with --force only.
+    again = CliRunnerEnv(config).invoke(copick_cli, ["process", "dedup", "--cross-species", "-q"])
+    assert (
+        again.exit_code == 1 and "cryodedup's earlier picks as user cryodedup, session 0 exist already" in again.output
+    )
+    again = CliRunnerEnv(config).invoke(copick_cli, ["process", "dedup", "--cross-species", "--force", "-q"])
+    assert again.exit_code == 0, again.output
+    assert read_back(config) == expected(rows, keep)
+
+
+def CliRunnerEnv(config):
+    from click.testing import CliRunner
+
+    return CliRunner(env={"COPICK_CONFIG": str(config)})
+
+
+def test_copick_process_dedup_takes_the_particle_jobs_options(copick_cli, tmp_path):
+    # Consensus of two of the three annotators, into a session of its own, with the STAR files beside.
+    config, rows = make_project(tmp_path, 5)
+    args = ["--min-support", "2", "--copick-out-session", "consensus", "-o", tmp_path / "star", "-q"]
+    result = run_copick(copick_cli, "process", "dedup", "--config", config, *args)
+    assert result.exit_code == 0, result.output
+    keep = consensus_oracle(rows)
+    assert read_back(config, session="consensus") == expected(rows, keep)
+    assert read_back(config) == {}  # (not cryodedup/0)
+    assert sorted(p.name for p in (tmp_path / "star").iterdir()) == [
+        f"particles_{kind}_{name}.star" for kind in ("kept", "rejected") for name in OBJECTS
+    ]
+    # --prefer ranks pick sets by name: carol's, then bob's, then the others (the greedy with priority).
+    user_level = {3: 0, 2: 1}  # (rows' users: dave 0, alice 1, bob 2, carol 3)
+    keep, _ = greedy_with_priority(rows, [user_level.get(r[4], 2) for r in rows])
+    args = ["--prefer", "carol/1", "--prefer", "bob", "--copick-out-user", "ranked", "-q"]
+    result = run_copick(copick_cli, "process", "dedup", "-c", config, *args)
+    assert result.exit_code == 0, result.output
+    assert read_back(config, user="ranked") == expected(rows, keep)
+    # --copick-objects and a --min-dist pair: the ribosomes alone, at 100 Å.
+    ribosomes = [k for k, r in enumerate(rows) if r[2] == 1]
+    kept, _ = oracle(
+        [rows[k][0] for k in ribosomes], [rows[k][1] for k in ribosomes], [rows[k][3] for k in ribosomes], 100.0
+    )
+    args = ["--copick-objects", "ribosome", "--min-dist", "ribosome=100", "--copick-out-session", "r100", "-q"]
+    result = run_copick(copick_cli, "process", "dedup", "-c", config, *args)
+    assert result.exit_code == 0, result.output
+    want = expected(rows, [k in ribosomes and kept[ribosomes.index(k)] for k in range(len(rows))])
+    assert read_back(config, session="r100") == {key: picks for key, picks in want.items() if key[1] == "ribosome"}
+
+
+@pytest.mark.parametrize(
+    "args, said, status",
+    [
+        ([], "Error: Configuration file path is required. Use -c/--config option.", 2),
+        (
+            ["-c", "absent.json"],
+            "Error: Invalid value for '-c' / '--config' (env var: 'COPICK_CONFIG'): Path 'absent.json' does not exist.",
+            2,
+        ),
+        (["--prefer", "erin/1"], "Error: --prefer erin/1: not one of the copick pick sets read", 1),
+        (["--min-support", "0"], "Error: Invalid value for '--min-support': 0 is not in the range", 2),
+        (
+            ["--min-dist", "-3"],
+            "Error: --min-dist must be a distance in Å from 0 to 1e150 (its square finite), got -3",
+            1,
+        ),
+        (["--radius", "ribosome=100"], "Error: --radius is used by --cross-species alone: give --cross-species too", 1),
+    ],
+)
+def test_copick_process_dedup_errors_are_one_line(copick_cli, tmp_path, monkeypatch, args, said, status):
+    config, _ = make_project(tmp_path, 0)
+    monkeypatch.chdir(tmp_path)
+    given = ["-c", config] if args[:1] != ["-c"] and args else []
+    result = run_copick(copick_cli, "process", "dedup", *given, *args, "-q")
+    assert result.exit_code == status, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and errors[0].startswith(said), result.stderr
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+
+
+def test_copick_process_dedup_has_the_declared_options_and_the_apis_defaults(tmp_path):
+    import dataclasses
+
+    import click
+
+    from cryodedup.commands import COPICK_DEDUP, field_values
+    from cryodedup.copick_command import dedup
+
+    options = [p for p in dedup.params if isinstance(p, click.Option)]
+    names = [tuple(p.opts + p.secondary_opts) for p in options]
+    assert names == [("-c", "--config"), *(tuple(f.flags) for f in COPICK_DEDUP.options), ("--debug", "--no-debug")]
+    config = tmp_path / "copick_config.json"
+    config.write_text("{}")
+    with dedup.make_context("dedup", ["-c", str(config)]) as ctx:
+        parsed = ctx.params
+    made = ParticleOptions(**field_values(ParticleOptions, parsed, partial=True))
+    assert dataclasses.asdict(made) == dataclasses.asdict(ParticleOptions())
+    with pytest.raises(KeyError):  # (a command of the job's every option still gives them all)
+        field_values(ParticleOptions, parsed)
