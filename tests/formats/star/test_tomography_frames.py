@@ -233,8 +233,11 @@ def test_the_summary_names_each_inputs_layout_and_frame(tmp_path):
     assert "carried into centred Å" in layouts["t_particles.star"]["notes"][0]
     rows = dict(particle_rows(summary))
     assert "RELION 5 Picks annotation" in rows["Read as"]
-    # Tomograms, not micrographs, except in the option's name.
-    consensus = "\n".join(text for label, text in particle_rows(summary) if label.startswith("  "))
+    # Tomograms, not micrographs, except in the option's name (the consensus rows: shown when asked for).
+    asked = run(
+        tmp_path / "asked", [centred, pixels], min_dist=5.0, micrographs=tomograms_star(tmp_path), min_support=2
+    )
+    consensus = "\n".join(text for label, text in particle_rows(asked) if label.startswith("  "))
     assert "micrograph" not in consensus and "ran on 2 of 3 tomograms" in consensus
     assert "--match-micrographs" in rows["Tomogram matching"] and "tomogram paths" in rows["Tomogram matching"]
     # Every input's pixel size, each named.
