@@ -222,7 +222,8 @@ def _transform_entry(transform: Transform, psize: float, jaccard: float) -> dict
         "transform": transform.spec(psize),
         "scale": round(transform.scale, 4),
         "shift_A": [round(float(s), 2) for s in transform.shift],
-        "shift_px": [round(float(s) / psize, 2) for s in transform.shift],
+        # (no pixel for coordinates read in Å, copick's: null rather than NaN, as --json says it)
+        "shift_px": [round(float(s) / psize, 2) for s in transform.shift] if np.isfinite(psize) else None,
         "jaccard": jaccard,
     }
 
