@@ -132,3 +132,24 @@ def test_a_list_of_several_sizes_is_agreed_with_by_one_of_them():
 def test_the_extent_of_picks(reach, picks, expected):
     found = extent_contradiction(reach, picks, "micrograph_blob/shape in e.cs")
     assert found is None if expected is None else expected in found
+
+
+def test_every_contradicted_place_is_named():
+    groups = [
+        Evidence(p, "rlnMicrographPixelSize", f"of optics group {g} in p.star")
+        for g, p in enumerate((1, 1.6, 1.6, 1.6, 1.6), 1)
+    ]
+    with pytest.raises(CryodedupError) as err:
+        check_given_psize("--mic-psize", 1.0, groups[:2], False, "give it")
+    assert "1.6 Å of optics group 2 in p.star; give it" in str(err.value)
+    with pytest.raises(CryodedupError) as err:
+        check_given_psize("--mic-psize", 1.6, groups[:2] + groups[:1], False, "give it")
+    assert "1 Å of optics group 1 in p.star; give it" in str(err.value)  # one place, named once
+    with pytest.raises(CryodedupError) as err:
+        check_given_psize("--mic-psize", 1.0, groups, False, "give it")
+    assert str(err.value).startswith(
+        "--mic-psize 1 Å contradicts rlnMicrographPixelSize 1.6 Å of optics group 2 in p.star, and 3 more "
+        "(of optics group 3 in p.star, of optics group 4 in p.star, of optics group 5 in p.star); give it"
+    )
+    with pytest.raises(CryodedupError, match=r"and 4 more \(of optics group 3 in p.star, .*5 in p.star, \.\.\.\); "):
+        check_given_psize("--mic-psize", 1.0, [*groups, Evidence(1.6, "x", "of optics group 6 in p.star")], False, "g")

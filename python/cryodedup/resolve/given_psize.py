@@ -182,10 +182,20 @@ def check_given_psize(
         # A micrograph pixel size that agrees (a micrographs STAR's) shows the value is no trap:
         # the particles' pixel equals the micrographs' where motion correction binned the movies.
         evidence = [replace(e, trap=None) for e in evidence]
-    against = next((contradiction(given, e) for e in evidence if not agrees(given, e)), None)
-    against = against or next(iter(more), None)
+    against = _contradictions(given, evidence) or next(iter(more), None)
     if against is None:
         return None
     if not insist:
         raise CryodedupError(f"{option} {given:g} Å {against}; {hint}, or {INSIST} to use {given:g}")
     return Insisted(option, given, against)
+
+
+def _contradictions(given: float, evidence: list[Evidence]) -> str | None:
+    """The first contradiction worded, with the places of the others (``and of optics group 3 in x.star``)."""
+    against = [e for e in evidence if not agrees(given, e)]
+    if not against:
+        return None
+    others = list(dict.fromkeys(e.place for e in against if e.place != against[0].place))
+    listed = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+    also = f", and {others[0]}" if len(others) == 1 else f", and {len(others)} more ({listed})"
+    return contradiction(given, against[0]) + (also if others else "")

@@ -193,3 +193,46 @@ def test_real_relion31_particles_binned_2x_at_extraction(tmp_path):
     assert "2.806 is that group's rlnImagePixelSize (particles binned at extraction)" in result.output
     assert run(path, "--mic-psize", "1.403", "-o", tmp_path / "ok").exit_code == 0
     assert run(path, "--mic-psize", "2.806", "--insist-psize", "-o", tmp_path / "insisted").exit_code == 0
+
+
+def two_groups(path):
+    """Group 1 at 1 Å, group 2 at 2 Å; in group 2 two picks 60 px (120 Å) apart, in group 1 two 300 px apart."""
+    groups = [
+        Optics(group=g, name=f"opticsGroup{g}", mic_psize=p, original_psize=p, image_psize=p)
+        for g, p in ((1, 1.0), (2, 2.0))
+    ]
+    picks = [(300.0, 300.0, 1), (600.0, 300.0, 1), (300.0, 300.0, 2), (360.0, 300.0, 2)]
+    rows = [[x, y, f"mic_{g}.mrc", g, 0.0, 0.0, 0.1 + k] for k, (x, y, g) in enumerate(picks)]
+    return write_star(path, LABELS, rows, optics=[o.row().split() for o in groups], optics_labels=groups[0].labels())
+
+
+def test_a_mic_psize_must_agree_with_every_optics_group_it_overrides(tmp_path):
+    # Before: 1.0 agreed with group 1, was applied to group 2 too, and rejected one of its picks 120 Å apart.
+    path = two_groups(tmp_path / "p.star")
+    result = run(path, "--mic-psize", "1.0", "--min-dist", "100", "-o", tmp_path / "out")
+    assert result.exit_code == 1, result.output
+    assert f"contradicts rlnMicrographPixelSize 2 Å of optics group 2 in {path}" in result.output
+    assert "optics group 1 " not in result.output
+    assert not (tmp_path / "out" / "particles_kept.star").exists()
+    own = remove_duplicate_particles([path], tmp_path / "own", ParticleOptions(min_dist=100))
+    assert own["rejected"] == 0  # at each group's size the closest picks are 120 and 300 Å apart
+    insisted = run(path, "--mic-psize", "1.0", "--insist-psize", "--min-dist", "100", "-o", tmp_path / "insisted")
+    assert insisted.exit_code == 0, insisted.output
+
+
+@pytest.mark.parametrize(
+    ("psize", "against", "more"),
+    [
+        ("1", "1.25 Å of optics group 1", ", and 4 more (of optics group 2 in "),
+        ("1.2", "1.035 Å of optics group 6", ""),
+    ],
+)
+def test_real_six_optics_groups_refuse_a_size_that_fits_some_only(tmp_path, psize, against, more):
+    # cryodrgn's file: groups 1, 3, 4 at 1.25 Å, 2, 5 at 1.24 Å, 6 at 1.035 Å; every group has particles.
+    # Before: 1.0 (agreeing with group 6 only) and 1.2 (with all but 6) were applied to all six, silently.
+    path = shared_file("star/cryodrgn__relion31.6opticsgroups.star")
+    result = run(path, "--mic-psize", psize, "-o", tmp_path / "out")
+    assert result.exit_code == 1, result.output
+    assert f"--mic-psize {psize} Å contradicts rlnMicrographPixelSize {against}" in result.output
+    assert more in result.output and (more or "more (" not in result.output)
+    assert run(path, "--mic-psize", "1.25", "-o", tmp_path / "ok").exit_code == 1  # 1.035 is 17 % off

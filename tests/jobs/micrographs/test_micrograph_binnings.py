@@ -155,7 +155,12 @@ def test_50_angstrom_is_refused_saying_what_is_safe(coarse_like, tmp_path):
     )
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "by 5 gives 54.8 Å, coarser than 50 Å" in result.output
-    assert "--target-psize up to 50 (--bin 4 or less here)" in result.output
+    # The user gave 50: the message says the bin it rounded to, and a target that rounds to bin 4 (43 / 10.96 -> 4).
+    assert (
+        "--target-psize 50 rounds to bin 5; give a --target-psize that rounds to bin 4 or less (e.g. 43)"
+        in result.output
+    )
+    assert result.output.rstrip().endswith("or --bin 4")
     assert not out.exists() or not any(out.iterdir())
 
 

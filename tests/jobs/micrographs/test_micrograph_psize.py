@@ -100,7 +100,7 @@ def test_real_bin8_micrographs_refuse_the_detector_pixel_and_a_decimal_slip(tmp_
     assert len(mics) == 52
     line = one_error_line(run(mics, tmp_path / "out", "--psize", psize, "--target-psize", "11"))
     assert f"--psize {psize} Å contradicts the MRC header's pixel size 10.96 Å of {mics[0]}" in line
-    assert "(the first of 52 micrographs)" in line and hint in line
+    assert "(52 of 52 headers contradict it)" in line and hint in line
 
 
 def test_cryosparc_exposures_input_contradicts(micrographs, tmp_path):
@@ -115,3 +115,22 @@ def test_cryosparc_exposures_input_contradicts(micrographs, tmp_path):
     line = one_error_line(run([tmp_path / "J3_exposures.cs"], tmp_path / "out", "--psize", "1.66"))
     assert f"--psize 1.66 Å contradicts micrograph_blob/psize_A 0.83 Å in {tmp_path / 'J3_exposures.cs'}" in line
     assert run([tmp_path / "J3_exposures.cs"], tmp_path / "ok", "--psize", "0.83").exit_code == 0
+
+
+@pytest.fixture(scope="module")
+def mixed_headers(tmp_path_factory):
+    """20 micrographs in acquisition order: the headers of the first 10 say 5.48 Å, of the last 10 10.96 Å."""
+    rng = np.random.default_rng(1)
+    folder = tmp_path_factory.mktemp("mixed")
+    for k in range(20):
+        write_mrc(folder / f"m{k:02d}.mrc", rng.normal(size=(128, 128)).astype(np.float32), 5.48 if k < 10 else 10.96)
+    return sorted(map(str, folder.glob("*.mrc")))
+
+
+@pytest.mark.parametrize(("psize", "first"), [("10.96", 0), ("5.48", 10)])
+def test_every_header_read_is_checked_not_the_first_only(mixed_headers, tmp_path, psize, first):
+    line = one_error_line(run(mixed_headers, tmp_path / "out", "--psize", psize))
+    stated = "5.48" if first == 0 else "10.96"
+    assert f"contradicts the MRC header's pixel size {stated} Å of {mixed_headers[first]}" in line
+    assert "(10 of 20 headers contradict it)" in line
+    assert not (tmp_path / "out").exists()

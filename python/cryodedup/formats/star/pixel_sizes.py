@@ -92,8 +92,8 @@ def optics_evidence(part: ParticleTable, given: float | None) -> list[Evidence]:
     Per optics group: ``rlnMicrographPixelSize`` (equal), ``rlnMicrographOriginalPixelSize``
     (the detector pixel: the micrograph pixel is a binning of it), and, where the group's
     ``rlnImagePixelSize`` differs from its micrograph pixel (particles binned at extraction),
-    that value as a trap. The rows' groups are not known before the scan: with groups of
-    different sizes the typed value must agree with one of them (the nearest one witnesses).
+    that value as a trap. ``--mic-psize`` overrides every group, and the rows' groups are not
+    known before the scan: the typed value must agree with every group of the table.
     Tomograms (three coordinates) and coordinates in Å are not checked here.
     """
     if given is None or part.optics is None or part.columns.coords_in_angstrom or len(part.columns.coords) == 3:
@@ -102,21 +102,18 @@ def optics_evidence(part: ParticleTable, given: float | None) -> list[Evidence]:
     mic, original, image = (
         _numbers(table, label) for label in (PIXEL_SIZE_FIELD, ORIGINAL_PIXEL_SIZE, IMAGE_PIXEL_SIZE)
     )
-    by_group = []
+    evidence = []
     for group in _numbers(table, "rlnOpticsGroup"):
         place = f"of optics group {group} in {part.path}"
         micrograph = mic.get(group, original.get(group))
         trap = None
         if micrograph is not None and group in image and not same_size(image[group], micrograph):
             trap = (image[group], BINNED_AT_EXTRACTION)
-        stated = [Evidence(mic[group], PIXEL_SIZE_FIELD, place, trap=trap)] if group in mic else []
+        if group in mic:
+            evidence.append(Evidence(mic[group], PIXEL_SIZE_FIELD, place, trap=trap))
         if group in original:
-            stated.append(Evidence(original[group], ORIGINAL_PIXEL_SIZE, place, binned=True, trap=trap))
-        if stated:
-            by_group.append(stated)
-    if not by_group:
-        return []
-    return min(by_group, key=lambda stated: abs(np.log(stated[0].value / given)) if stated[0].value > 0 else np.inf)
+            evidence.append(Evidence(original[group], ORIGINAL_PIXEL_SIZE, place, binned=True, trap=trap))
+    return evidence
 
 
 def check_mic_psize(part: ParticleTable, options: ReaderOptions, listed: list[Evidence], warn: Warn) -> str:

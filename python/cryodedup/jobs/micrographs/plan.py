@@ -7,6 +7,7 @@ the headers again.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import field
@@ -20,7 +21,7 @@ from ...formats.microscope import Placement
 from ...formats.mrc import MrcLayout, mrc_layout
 from ...options.micrographs import ALL_PAIRS_UPTO, MicrographOptions
 from ...records import dataclass
-from ...resolve.given_psize import Evidence, check_given_psize
+from ...resolve.given_psize import Evidence, check_given_psize, same_size
 
 #: The fewest binned pixels along a side that a comparison needs (the core's floor).
 MIN_BINNED = 8
@@ -226,20 +227,31 @@ def plan_scoring(
 
 
 def checked_psize(mics: Micrographs, options: MicrographOptions, headers: _Headers | None = None) -> str | None:
-    """Refuses a ``--psize`` that the input's pixel sizes or the first MRC header with one contradict.
+    """Refuses a ``--psize`` that the input's pixel sizes or an MRC header the run read contradict.
 
     Returns the summary's note when the user insists (``--insist-psize``). A header of exactly
     1 Å is not taken as evidence: writers put it there when they know no pixel size.
     """
     evidence = list(mics.evidence)
-    if headers is not None and headers.psize is not None and headers.psize != 1.0 and headers.readable:
-        place = f"of {mics.paths[headers.readable[0]]}"
-        if len(headers.readable) > 1:
-            place += f" (the first of {len(headers.readable):,} micrographs)"
-        evidence.append(Evidence(headers.psize, "the MRC header's pixel size", place))
+    if headers is not None:
+        evidence += _header_evidence(mics, options.psize, headers)
     hint = "give the pixel size of the micrographs as they are (binned)"
     insisted = check_given_psize("--psize", options.psize, evidence, options.insist_psize, hint)
     return insisted.note if insisted else None
+
+
+def _header_evidence(mics: Micrographs, given: float | None, headers: _Headers) -> list[Evidence]:
+    """The headers' pixel sizes as evidence: the first contradicting ``given`` (and how many do), else the first."""
+    stated = [(k, p) for k, p in zip(headers.readable, headers.psizes) if p is not None and p != 1.0]
+    if not stated:
+        return []
+    name = "the MRC header's pixel size"
+    against = [(k, p) for k, p in stated if given is not None and not same_size(given, p)]
+    if not against:
+        k, psize = stated[0]
+        return [Evidence(psize, name, f"of {mics.paths[k]}")]
+    k, psize = against[0]
+    return [Evidence(psize, name, f"of {mics.paths[k]} ({len(against):,} of {len(stated):,} headers contradict it)")]
 
 
 @dataclass
@@ -252,6 +264,8 @@ class _Headers:
     shape: tuple[int, int] | None = None
     #: The first header's pixel size (None: not in the header).
     psize: float | None = None
+    #: Each readable micrograph's header pixel size (None: not in the header), to check --psize against.
+    psizes: list[float | None] = field(default_factory=list)
 
 
 def _read_headers(
@@ -277,6 +291,7 @@ def _read_headers(
         _check_alike(mics, k, layout, headers)
         headers.readable.append(k)
         headers.layouts.append(layout)
+        headers.psizes.append(layout.psize)
     return headers
 
 
@@ -322,8 +337,7 @@ def _binning_and_band(
             f"binning {psize:g} Å pixels by {binning} gives {binned_psize:.1f} Å, coarser than "
             f"{MAX_BINNED_PSIZE:g} Å: the specimen's details are gone, and what remains (a re-exposure's beam "
             "damage, the ice and illumination that unrelated micrographs share) does not decide; "
-            f"give --target-psize up to {MAX_BINNED_PSIZE:g}"
-            + (f" (--bin {safe} or less here)" if safe >= 1 else " (or check --psize against the MRC headers)")
+            + _coarser_advice(options, psize, binning, safe)
         )
     if lowpass < 2 * binned_psize:
         raise CryodedupError(f"--lowpass {lowpass} Å is beyond Nyquist of the binned images ({2 * binned_psize:.1f} Å)")
@@ -333,6 +347,19 @@ def _binning_and_band(
             "set --highpass and --lowpass"
         )
     return binning, binned_psize, (lowpass, highpass)
+
+
+def _coarser_advice(options: MicrographOptions, psize: float, binning: int, safe: int) -> str:
+    """What to give when the binned pixel is too coarse: a --target-psize rounding to a bin within it, or --bin."""
+    if safe < 1:
+        return f"give --target-psize up to {MAX_BINNED_PSIZE:g} (or check --psize against the MRC headers)"
+    if options.bin is None and options.target_psize <= MAX_BINNED_PSIZE:
+        # The typed target is within the limit: the bin it rounds to is not.
+        return (
+            f"--target-psize {options.target_psize:g} rounds to bin {binning}; give a --target-psize that rounds to "
+            f"bin {safe} or less (e.g. {math.floor(safe * psize):d}), or --bin {safe}"
+        )
+    return f"give --target-psize up to {MAX_BINNED_PSIZE:g} (--bin {safe} or less here)"
 
 
 def _times(placement: Placement | None) -> np.ndarray | None:
