@@ -83,6 +83,17 @@ def apply_transforms(particles: ParticleSet, options: ParticleOptions) -> list[d
     return [{"input": particles.inputs[k], "transform": ops} for k, ops in sorted(applied.items())]
 
 
+def refuse_transform_into_combined_output(particles: ParticleSet, options: ParticleOptions) -> None:
+    """Refuses ``--transform`` when the outputs combine the inputs: their rows are written as read, in two frames."""
+    if not options.transform or options.audit or not getattr(particles.writer, "combines_inputs", True):
+        return
+    raise CryodedupError(
+        "--transform moves the centres compared, not the rows written: these outputs combine the inputs in one "
+        "file, which would hold two frames; convert the input's coordinates first, or keep per-picker outputs "
+        "(--output-format input), or give --audit"
+    )
+
+
 def _micrograph_sizes(particles: ParticleSet, rows: np.ndarray, text: str) -> np.ndarray:
     """Each row's micrograph size in pixels (nx, ny), for a mirror given without its width; refused where unknown."""
     shapes = particles.mic_shapes
