@@ -613,7 +613,8 @@ def compare_rows(s: dict) -> list[tuple[str, str]]:
         ),
     ]
     if s.get("registration"):
-        rows += registration_rows({"radius_A": s["radius_A"], "pairs": [s["registration"]]})
+        given = {"transforms_applied": s.get("transforms_applied", [])}
+        rows += registration_rows({"radius_A": s["radius_A"], "pairs": [s["registration"]], **given})
         if s["registration"]["frames"] == "two":
             rows.append(("Two frames", s["registration"]["message"]))
     if s.get("reference"):
