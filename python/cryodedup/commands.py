@@ -199,6 +199,7 @@ def _compare_command() -> Command:
                     "--shift-key",
                     "--topaz-scale",
                     "--project-dir",
+                    "--transform",
                 ],
             ),
             ("Output", ["--quiet", "--json", "--help"]),

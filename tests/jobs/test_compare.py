@@ -19,6 +19,9 @@ from cryodedup.errors import CryodedupError
 from cryodedup.jobs.compare import compare_picks
 from cryodedup.options import CompareOptions, ParticleOptions
 
+#: Fractions are given to 4 decimals, half to even (0.03125 -> 0.0312): half a unit, and a float's error.
+ROUNDED = 5e-5 + 1e-12
+
 
 def _write_topaz(path, mics, xy):
     lines = ["image_name\tx_coord\ty_coord"] + [f"mic{m}\t{x:.3f}\t{y:.3f}" for m, (x, y) in zip(mics, xy)]
@@ -59,13 +62,13 @@ def test_compare_is_the_brute_force(tmp_path_factory, seed, radius, beta):
     s = compare_picks([tmp / "a.txt", tmp / "b.txt"], CompareOptions("1", radius, beta), reading)
     per_mic, total, precision, recall, score = _brute(a, ma, b, mb, radius, beta)
     assert s["matched"] == total
-    assert s["reference"]["precision"] == pytest.approx(precision, abs=5e-5)
-    assert s["reference"]["recall"] == pytest.approx(recall, abs=5e-5)
-    assert s["reference"]["f_beta"] == pytest.approx(score, abs=5e-5)
+    assert s["reference"]["precision"] == pytest.approx(precision, abs=ROUNDED)
+    assert s["reference"]["recall"] == pytest.approx(recall, abs=ROUNDED)
+    assert s["reference"]["f_beta"] == pytest.approx(score, abs=ROUNDED)
     for row in s["per_micrograph"]:
         matched, jaccard = per_mic[row["micrograph"]]
         assert row["matched"] == matched
-        assert row["jaccard"] == (None if jaccard is None else pytest.approx(jaccard, abs=5e-5))
+        assert row["jaccard"] == (None if jaccard is None else pytest.approx(jaccard, abs=ROUNDED))
 
 
 @settings(max_examples=300, deadline=None)
@@ -94,6 +97,16 @@ def test_command_line_shows_the_transform_and_scores(tmp_path):
     assert s["registration"]["frames"] == "two"
     assert s["registration"]["best_transform"]["transform"] == "shift:-64,128"
     assert s["reference"]["recall"] < 0.05  # in two frames: only chance neighbours match
+    assert s["warnings"] == []  # (compare ranks nothing: no word of a missing score)
+    # Moved back by the transform it names, every pick of b lies on its pick of a: all matched.
+    moved = CliRunner().invoke(
+        main, [*args, "--reference", "1", "--transform", f"{tmp_path / 'b.txt'}=shift:-64,128", "--json", "-q"]
+    )
+    assert moved.exit_code == 0, moved.output
+    s = json.loads(moved.stdout)
+    assert s["registration"]["frames"] == "one"
+    assert s["reference"]["recall"] == s["reference"]["precision"] == 1.0
+    assert s["transforms_applied"] == [{"input": str(tmp_path / "b.txt"), "transform": "shift:-64,128"}]
     with pytest.raises(CryodedupError, match="two inputs"):
         compare_picks([tmp_path / "a.txt"], CompareOptions(), ParticleOptions(mic_psize=1.0, topaz_scale=1.0))
     with pytest.raises(CryodedupError, match="--radius"):

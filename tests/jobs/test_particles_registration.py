@@ -17,6 +17,7 @@ from cryodedup.algo.registration import apply_steps, parse_steps
 from cryodedup.errors import CryodedupError
 from cryodedup.jobs.particles import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
+from cryodedup.report.summary import registration_rows
 from helpers import shared_file
 from picker_files import autopick_text, cbox_text
 
@@ -111,7 +112,9 @@ def test_real_picks_in_another_frame_are_refused_and_the_transform_found(tmp_pat
     back = apply_steps(parse_steps(fix.group(2)), moved, None)
     assert np.abs(back - xy).max() < 1.0, (fix.group(2), np.abs(back - xy).max())
     # Given, the inputs register in one frame, and every moved pick is confirmed by its real one.
-    summary = _run([real, copy], tmp_path, transform=[f"{copy}={fix.group(2)}"], min_support=2, **options)
+    summary = _run(
+        [real, copy], tmp_path, transform=[f"{copy}={fix.group(2)}"], min_support=2, output_format="input", **options
+    )
     pair = summary["registration"]["pairs"][0]
     assert pair["frames"] == "one"
     assert summary["consensus"]["per_input"][1]["confirmed"] == len(moved)
@@ -146,6 +149,33 @@ def test_transform_leaves_the_written_rows_as_read(tmp_path):
     rows = {line for p in written for line in p.read_text().splitlines()[1:] if line}
     assert rows and rows <= set(copy.read_text().splitlines()[1:])
     assert len(rows) == len(moved)
+
+
+def test_transform_is_refused_when_one_output_would_hold_two_frames(tmp_path):
+    # The rows are written as read: a combined output would keep the copy's rows in the copy's frame.
+    real, copy, *_, options = _moved_copy(tmp_path, "topaz", "offset")
+    with pytest.raises(CryodedupError, match="would hold two frames"):
+        _run([real, copy], tmp_path, transform=["2=shift:-64,128"], output_format="relion", **options)
+    assert not (tmp_path / "out").exists()
+    # An audit writes nothing, and per-picker outputs keep each picker's frame: both are fine.
+    assert _run([real, copy], tmp_path, transform=["2=shift:-64,128"], audit=True, **options)["outputs"]
+
+
+def test_registration_pairs_inputs_of_one_species_at_that_species_distance(tmp_path):
+    # Two inputs of species a (the real picks and a copy moved 64, -128 px: 143 Å at 1 Å a pixel) and one of b.
+    real, copy, *_, options = _moved_copy(tmp_path, "topaz", "offset")
+    other = tmp_path / "other" / real.name
+    other.parent.mkdir()
+    other.write_bytes(real.read_bytes())
+    summary = _run(
+        [real, copy, other], tmp_path, species=["a", "a", "b"], species_min_dist={"a": 150.0}, audit=True, **options
+    )
+    # Only a's pair, at a's 150 Å: the 143 Å shift lies within it, so one frame; b's input is measured with none.
+    (pair,) = summary["registration"]["pairs"]
+    assert pair["inputs"] == [str(real), str(copy)] and pair["species"] == "a"
+    assert pair["radius_A"] == 150.0 and pair["frames"] == "one"
+    assert "Registration" in "".join(k for k, _ in registration_rows(summary["registration"]))
+    assert "(a at 150 Å)" in registration_rows(summary["registration"])[0][1]
 
 
 def test_transform_mistakes_are_one_line(tmp_path):

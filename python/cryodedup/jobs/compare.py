@@ -3,7 +3,7 @@
 The agreement per micrograph (Jaccard at the radius, counted by the consensus's pairing), the
 frame transform between them (:mod:`cryodedup.jobs.registration`), and with one input named
 the reference, precision, recall and F-beta of the other by one-to-one matching within the
-radius (:mod:`cryodedup.algo.matching`). Nothing is written.
+radius (:mod:`cryodedup.algo.matching`); ``--transform`` moves an input's centres first. Nothing is written.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ..outputs import StrPath
 from ..particle_set import Log, ParticleSet
 from .input_checks import check_centres
 from .particles import read_inputs
-from .registration import input_named, pair_registration
+from .registration import apply_transforms, input_named, pair_registration
 
 #: Micrographs named in the summary as those where the inputs agree least.
 LEAST = 10
@@ -46,6 +46,7 @@ def compare_picks(
     options.check()
     reading = reading or ParticleOptions()
     reading.registration = "ignore"
+    reading.score = "none"  # (nothing is ranked: the readers' warnings of a missing score do not apply)
     reading.check()
     paths = [Path(p) for p in inputs]
     if len(paths) != 2:
@@ -57,8 +58,11 @@ def compare_picks(
         log(message, "warning")
 
     particles = read_inputs(paths, Path("."), reading, warn, log)
+    applied = apply_transforms(particles, reading)
     check_centres(particles)
     summary = comparison(particles, options)
+    if applied:
+        summary["transforms_applied"] = applied
     summary["warnings"] = warnings
     summary["seconds"] = round(time.perf_counter() - start, 3)
     return summary

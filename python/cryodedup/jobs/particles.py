@@ -62,7 +62,7 @@ from ..report.summary import report_rows
 from ..resolve.datasets import check_shared_names, dataset_labels, separate_datasets
 from ..threads import Background
 from .input_checks import check_centres, check_input_paths, refuse_angles_not_finite
-from .registration import apply_transforms, check_registration
+from .registration import apply_transforms, check_registration, refuse_transform_into_combined_output
 from .species import assign_species, decide_several_species, species_not_confirmable, species_summary
 
 if TYPE_CHECKING:
@@ -586,6 +586,7 @@ def remove_duplicate_particles(
     plotting = preload_plotting() if options.plot else None
     particles = _read_checked(paths, None if into_project else outdir, options, warn, log)
     warn_unused_options(particles, options, warn)
+    refuse_transform_into_combined_output(particles, options)
     applied = apply_transforms(particles, options)
     registration = check_registration(particles, options, applied, warn)
     reassign = check_halfsets(particles, options.halfsets) is not None

@@ -10,6 +10,7 @@ when a transform explains the pairs far better than the identity (docs/design.md
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from ..algo.registration import (
 from ..errors import CryodedupError
 from ..options import ParticleOptions
 from ..particle_set import ParticleSet, Warn
+from .species import species_distances
 
 #: Picks of each input measured per pair: whole micrographs drawn at random (a fixed seed) until both
 #: inputs have this many, or either has :data:`SAMPLE_PICKS_MOST`.
@@ -83,6 +85,17 @@ def apply_transforms(particles: ParticleSet, options: ParticleOptions) -> list[d
     return [{"input": particles.inputs[k], "transform": ops} for k, ops in sorted(applied.items())]
 
 
+def refuse_transform_into_combined_output(particles: ParticleSet, options: ParticleOptions) -> None:
+    """Refuses ``--transform`` when the outputs combine the inputs: their rows are written as read, in two frames."""
+    if not options.transform or options.audit or not getattr(particles.writer, "combines_inputs", True):
+        return
+    raise CryodedupError(
+        "--transform moves the centres compared, not the rows written: these outputs combine the inputs in one "
+        "file, which would hold two frames; convert the input's coordinates first, or keep per-picker outputs "
+        "(--output-format input), or give --audit"
+    )
+
+
 def _micrograph_sizes(particles: ParticleSet, rows: np.ndarray, text: str) -> np.ndarray:
     """Each row's micrograph size in pixels (nx, ny), for a mirror given without its width; refused where unknown."""
     shapes = particles.mic_shapes
@@ -99,10 +112,11 @@ def _micrograph_sizes(particles: ParticleSet, rows: np.ndarray, text: str) -> np
     return table[groups]
 
 
-def registration_radius(particles: ParticleSet, options: ParticleOptions) -> float:
-    """The radius of agreement in Å: the minimum distance, or a few pixels at ``--min-dist 0``."""
-    if options.min_dist > 0:
-        return float(options.min_dist)
+def registration_radius(particles: ParticleSet, options: ParticleOptions, min_dist: float | None = None) -> float:
+    """The radius of agreement in Å: the minimum distance (``min_dist``, else ``--min-dist``), or a few pixels at 0."""
+    min_dist = options.min_dist if min_dist is None else min_dist
+    if min_dist > 0:
+        return float(min_dist)
     return RADIUS_PIXELS_AT_ZERO * float(np.median(np.asarray(particles.psize)[:1000]))
 
 
@@ -117,18 +131,22 @@ def check_registration(
     n_inputs = len(particles.inputs)
     if n_inputs < 2 or options.registration == "ignore" or particles.decided is not None:
         return None
-    counts = picks_per_group(particles.input_of, particles.groups, len(particles.mic_names), n_inputs)
-    present = counts > 0
-    radius = registration_radius(particles, options)
     pairs = []
-    for a in range(n_inputs):
-        for b in range(a + 1, n_inputs):
-            shared = np.flatnonzero(present[:, a] & present[:, b])
-            if len(shared):
-                pairs.append(_pair_entry(particles, a, b, shared, counts, radius))
+    for part, radius, species in _measured_parts(particles, options):
+        counts = picks_per_group(part.input_of, part.groups, len(part.mic_names), n_inputs)
+        present = counts > 0
+        for a in range(n_inputs):
+            for b in range(a + 1, n_inputs):
+                shared = np.flatnonzero(present[:, a] & present[:, b])
+                if len(shared):
+                    entry = _pair_entry(part, a, b, shared, counts, radius)
+                    pairs.append({**entry, **({} if species is None else {"species": species})})
     if not pairs:
         return None
-    summary: dict[str, Any] = {"radius_A": round(radius, 3), "mode": options.registration, "pairs": pairs}
+    radii = {p["radius_A"] for p in pairs}
+    summary: dict[str, Any] = {"mode": options.registration, "pairs": pairs}
+    if len(radii) == 1:
+        summary = {"radius_A": radii.pop(), **summary}
     if applied:
         summary["transforms_applied"] = applied
     fired = [p for p in pairs if p["frames"] == "two"]
@@ -141,6 +159,24 @@ def check_registration(
             )
         warn(f"{message}; merged as they are (--registration warn): apply it with {' '.join(p['fix'] for p in fired)}")
     return summary
+
+
+def _measured_parts(
+    particles: ParticleSet, options: ParticleOptions
+) -> Iterator[tuple[ParticleSet, float, str | None]]:
+    """The picks measured together, their radius, their species: each species at its own minimum distance.
+
+    Picks of different species are never measured against each other (their agreement means nothing).
+    """
+    if particles.species is None:
+        yield particles, registration_radius(particles, options), None
+        return
+    species = np.asarray(particles.species)
+    for s, distance in enumerate(species_distances(particles, options)):
+        rows = np.flatnonzero(species == s)
+        if len(rows):
+            part = particles.rows(rows)
+            yield part, registration_radius(part, options, distance), particles.species_names[s]
 
 
 def pair_registration(particles: ParticleSet, a: int, b: int, radius: float) -> dict[str, Any] | None:
@@ -164,8 +200,11 @@ def _pair_entry(
     ca, cb = centres[rows_a], centres[rows_b]
     m = measure(ca, ga, cb, gb, radius, _areas(particles, mics, ca, ga, cb, gb))
     psize_b = float(np.median(np.asarray(particles.psize)[rows_b]))
+    if not np.isfinite(psize_b):  # (copick: centres in Å, no pixel size; the transform's words in Å)
+        psize_b = 1.0
     entry: dict[str, Any] = {
         "inputs": [particles.inputs[a], particles.inputs[b]],
+        "radius_A": round(radius, 3),
         "micrographs_shared": len(shared),
         "micrographs_measured": len(mics),
         "picks_measured": list(m.picks),

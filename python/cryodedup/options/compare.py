@@ -9,8 +9,16 @@ from ..records import dataclass
 from ..species_options import DEFAULT_MIN_DIST
 from .fields import is_real_number, option
 
-#: The particle job's options ``cryodedup compare`` takes too: how the inputs are read.
-READING_FIELDS = ("mic_psize", "micrographs", "shift_key", "topaz_scale", "project_dir", "match_micrographs")
+#: The particle job's options ``cryodedup compare`` takes too: how the inputs are read (and moved).
+READING_FIELDS = (
+    "mic_psize",
+    "micrographs",
+    "shift_key",
+    "topaz_scale",
+    "project_dir",
+    "match_micrographs",
+    "transform",
+)
 
 
 @dataclass

@@ -584,6 +584,8 @@ def registration_rows(r: dict) -> list[tuple[str, str]]:
         a, b = pair["inputs"]
         n_a, n_b = pair["picks_measured"]
         measured = f"{n_a:,} + {n_b:,} picks on {pair['micrographs_measured']:,} micrographs"
+        if "species" in pair:
+            a, b = f"{a} ({pair['species']} at {pair['radius_A']:g} Å)", f"{b}"
         if pair["frames"] == "two":
             t = pair["best_transform"]
             lines.append(
@@ -595,7 +597,8 @@ def registration_rows(r: dict) -> list[tuple[str, str]]:
             lines.append(f"{b} / {a}: one frame (Jaccard {pair['jaccard_identity']:.3f}; {measured})")
     for t in r.get("transforms_applied", []):
         lines.append(f"{t['input']}: moved by --transform {t['transform']}")
-    return [(f"Registration at {r['radius_A']:g} Å", "\n".join(lines))]
+    heading = f"Registration at {r['radius_A']:g} Å" if "radius_A" in r else "Registration"
+    return [(heading, "\n".join(lines))]
 
 
 def compare_rows(s: dict) -> list[tuple[str, str]]:
@@ -610,7 +613,8 @@ def compare_rows(s: dict) -> list[tuple[str, str]]:
         ),
     ]
     if s.get("registration"):
-        rows += registration_rows({"radius_A": s["radius_A"], "pairs": [s["registration"]]})
+        given = {"transforms_applied": s.get("transforms_applied", [])}
+        rows += registration_rows({"radius_A": s["radius_A"], "pairs": [s["registration"]], **given})
         if s["registration"]["frames"] == "two":
             rows.append(("Two frames", s["registration"]["message"]))
     if s.get("reference"):

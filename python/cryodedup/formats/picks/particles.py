@@ -72,6 +72,11 @@ class PicksWriter:
         #: The micrographs STAR a RELION 3.x coordinate set names (None: none written).
         self.relion3_micrographs = relion3_micrographs
 
+    @property
+    def combines_inputs(self) -> bool:
+        """Whether one output file holds several pickers' rows (relion, cryosparc); else a folder per picker."""
+        return self.format in ("relion", "cryosparc")
+
     def where(self, picker: int, pick: int) -> str:
         """Where pick ``pick`` (counted from 0) of picker ``picker`` was read: its file and line."""
         return pick_location(self.pickers[picker], pick)
