@@ -147,7 +147,14 @@ def image_keys(runs: npt.NDArray[np.uint64], indices: npt.NDArray[np.uint32]) ->
 
 RunStacks = tuple[bytes, npt.NDArray[np.uint64], npt.NDArray[np.uint8]]
 
-def image_rows(names: list[bytes]) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint64], RunStacks]: ...
+class NamedImageRows:
+    """Rows of particle images as a STAR scan gives them: indices, runs (n_runs, 5), the runs' stack names."""
+
+    indices: npt.NDArray[np.uint32]
+    runs: npt.NDArray[np.uint64]
+    stacks: RunStacks
+
+def image_rows(names: list[bytes]) -> NamedImageRows: ...
 def images_repeated(
     runs: npt.NDArray[np.uint64], indices: npt.NDArray[np.uint32], keep: npt.NDArray[np.bool_], bits: int = 64
 ) -> npt.NDArray[np.uint32]: ...

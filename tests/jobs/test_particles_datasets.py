@@ -150,6 +150,7 @@ def test_binning_at_motion_correction_explains_a_tilt_series_pixel_size():
     assert disagreement({"rlnVoltage": (200.0, 300.0)}, {"rlnVoltage": (300.0,)}) is None
 
 
+@pytest.mark.real_data
 def test_real_relion4_subtomograms_and_a_copy_of_another_tilt_series_pixel_size(tmp_path):
     real = shared_file("tomo/cryoCAT__relion_4.0.star")
     text = real.read_text()

@@ -193,6 +193,7 @@ def test_transform_mistakes_are_one_line(tmp_path):
         _run([real], tmp_path, transform=["1=swap"], **options)
 
 
+@pytest.mark.real_data
 def test_real_inputs_of_one_frame_pass(tmp_path):
     # The tutorial's LoG and template picks (the shipped example), and two RELION 5 pick sets of one job's tomograms.
     summary = remove_duplicate_particles(

@@ -86,20 +86,24 @@ pub(crate) fn run_stacks(py: Python<'_>, rows: &mut ImageRows) -> RunStacks {
     )
 }
 
-/// image_rows(names) -> (indices, runs, stacks): RELION image names (`000012@stack.mrcs`)
-/// split and run as a STAR file's scan does (indices uint32, runs (n_runs, 5) uint64, the
-/// runs' stack names as `StarFile.scan_particles` gives them), for names read elsewhere (a
-/// table in memory).
+/// Rows of particle images as a STAR file's scan gives them: each row's index (uint32), the
+/// runs (n_runs, 5) uint64, and the runs' stack names as `StarFile.scan_particles` gives them.
+#[pyclass(module = "cryodedup._core", frozen, get_all)]
+pub(crate) struct NamedImageRows {
+    indices: Py<PyArray1<u32>>,
+    runs: Py<PyArray2<u64>>,
+    stacks: RunStacks,
+}
+
+/// image_rows(names) -> NamedImageRows: RELION image names (`000012@stack.mrcs`) split and
+/// run as a STAR file's scan does, for names read elsewhere (a table in memory).
 #[pyfunction]
-pub(crate) fn image_rows<'py>(
-    py: Python<'py>,
-    names: Vec<Vec<u8>>,
-) -> (Bound<'py, PyArray1<u32>>, Py<PyArray2<u64>>, RunStacks) {
+pub(crate) fn image_rows(py: Python<'_>, names: Vec<Vec<u8>>) -> NamedImageRows {
     let mut rows = ImageRows::default();
     names.iter().for_each(|name| rows.push_name(name));
     let stacks = run_stacks(py, &mut rows);
     let runs = runs_array(py, &rows.runs);
-    (rows.indices.into_pyarray(py), runs, stacks)
+    NamedImageRows { indices: rows.indices.into_pyarray(py).unbind(), runs, stacks }
 }
 
 /// stack_hashes(names) -> uint64 array: the hash of each stack's name, as the runs of a STAR

@@ -53,6 +53,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(images::image_keys, m)?)?;
     m.add_function(wrap_pyfunction!(images::stack_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(images::image_rows, m)?)?;
+    m.add_class::<images::NamedImageRows>()?;
     m.add_function(wrap_pyfunction!(images::images_repeated, m)?)?;
     m.add_function(wrap_pyfunction!(images::images_distinct, m)?)?;
     m.add_function(wrap_pyfunction!(images::images_kept_twice, m)?)?;

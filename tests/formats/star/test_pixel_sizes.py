@@ -185,6 +185,7 @@ def test_a_table_in_memory_is_checked_alike(class3d):
     remove_duplicates(tables, mic_psize=0.885, min_dist=100)
 
 
+@pytest.mark.real_data
 def test_real_relion31_particles_binned_2x_at_extraction(tmp_path):
     # cryodrgn's RELION 3.1 file: rlnImagePixelSize 2.806, rlnMicrographOriginalPixelSize 1.403.
     path = shared_file("star/cryodrgn__relion31.star")
@@ -227,6 +228,7 @@ def test_a_mic_psize_must_agree_with_every_optics_group_it_overrides(tmp_path):
         ("1.2", "1.035 Å of optics group 6", ""),
     ],
 )
+@pytest.mark.real_data
 def test_real_six_optics_groups_refuse_a_size_that_fits_some_only(tmp_path, psize, against, more):
     # cryodrgn's file: groups 1, 3, 4 at 1.25 Å, 2, 5 at 1.24 Å, 6 at 1.035 Å; every group has particles.
     # Before: 1.0 (agreeing with group 6 only) and 1.2 (with all but 6) were applied to all six, silently.

@@ -767,7 +767,8 @@ def _frame_images(particles: DataFrame) -> Images | None:
     """
     if "rlnImageName" not in particles.columns:
         return None
-    index, runs, stacks = _core.image_rows([str(name).encode() for name in particles["rlnImageName"].tolist()])
+    rows = _core.image_rows([str(name).encode() for name in particles["rlnImageName"].tolist()])
+    index, runs, stacks = rows.indices, rows.runs, rows.stacks
     return _named_images(index, runs, [stacks])
 
 
