@@ -105,7 +105,7 @@ FLOORS = [
     {"report", "commands"},  # what a job tells its user; each command's options in order
     {"jobs", "cli_run"},  # read -> decide -> write; how the command line runs a job
     {"api", "cli"},  # the Python API and the command line
-    {"pipelines", "entry"},  # RELION External / CCP-EM jobs; the installed command
+    {"pipelines", "entry", "copick_command"},  # RELION External / CCP-EM jobs; the installed commands (copick's too)
     {"__main__"},
 ]
 
