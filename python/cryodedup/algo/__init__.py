@@ -3,3 +3,6 @@
 Nothing here reads or writes a file: the jobs (:mod:`cryodedup.jobs`) hand these modules arrays
 taken from a :class:`~cryodedup.particle_set.ParticleSet`.
 """
+
+#: Centres and distances beyond this many Å are refused (the core's MAX_COORDINATE): their squares overflow.
+MAX_CENTRE = 1e150

@@ -11,6 +11,7 @@ import cryodedup._core as _core
 
 from ..errors import CryodedupError
 from ..records import dataclass
+from . import MAX_CENTRE
 from .priority import PriorityCounts
 
 #: Two inputs' scores are on different scales when the Kolmogorov-Smirnov distance between
@@ -227,8 +228,6 @@ def stretched(coords: np.ndarray, min_dist: float, min_dist_z: float | None) -> 
         raise ValueError(f"min_dist_z needs coordinates with x, y and z, got shape {coords.shape}")
     if not (np.isfinite(min_dist_z) and min_dist_z > 0 and np.isfinite(min_dist) and min_dist > 0):
         raise ValueError(f"min_dist_z needs min_dist and min_dist_z > 0, got {min_dist} and {min_dist_z}")
-    from ..options.fields import MAX_CENTRE  # (here: the options import click, which the algorithms need not)
-
     out = coords.copy()
     ratio = min_dist / min_dist_z
     out[:, 2] *= ratio

@@ -18,9 +18,6 @@ import numpy as np
 from ..errors import CryodedupError, alternatives
 from ..records import dataclass
 
-#: Centres and distances beyond this many Å are refused (the core's MAX_COORDINATE): their squares overflow.
-MAX_CENTRE = 1e150
-
 
 class Seed(click.ParamType):
     """A non-negative integer that fits in 64 bits (click's IntRange would print the range)."""
