@@ -135,6 +135,7 @@ cases = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=cases)
 def test_species_in_memory_match_the_brute_force_and_the_cli(case, tmp_path):

@@ -569,6 +569,7 @@ def test_a_particle_job_loads_neither_the_micrograph_jobs_options_nor_the_other_
     assert not never & loaded
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args",
     [

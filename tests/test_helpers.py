@@ -28,6 +28,7 @@ def test_plain():
 """
 
 
+@pytest.mark.slow
 def test_missing_shared_data_is_counted_in_the_summary(tmp_path):
     # A copy of the hooks in a project folder with no ../shared/data beside it.
     suite = tmp_path / "project" / "tests"

@@ -194,6 +194,7 @@ def _other_process_takes(path):
     raise AssertionError(f"the second process was not refused: {run.returncode} {run.stdout} {run.stderr}")
 
 
+@pytest.mark.slow
 def test_concurrent_cli_runs_into_one_folder_never_both_succeed(tmp_path):
     inputs = [str(p) for p in _example_inputs(tmp_path / "in")]
     out = tmp_path / "out"
@@ -261,6 +262,7 @@ def test_a_disk_that_fills_while_writing_is_one_line_and_leaves_nothing(tmp_path
     assert {p: p.read_bytes() for p in inputs.iterdir()} == before
 
 
+@pytest.mark.slow
 def test_sigterm_while_writing_removes_the_temporary_files_and_exits_143(tmp_path):
     from fixtures.synthetic import write_benchmark_file
 
@@ -289,6 +291,7 @@ def test_sigterm_while_writing_removes_the_temporary_files_and_exits_143(tmp_pat
     assert not out.exists() or _files(out) == []
 
 
+@pytest.mark.slow
 def test_sigint_while_reading_exits_130_with_one_line(tmp_path):
     from fixtures.synthetic import write_benchmark_file
 

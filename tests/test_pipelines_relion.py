@@ -279,6 +279,7 @@ def in_the_way(root: Path, case: str) -> tuple[str, list[str]]:
     return f"External/{case}/", []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "case",
     [

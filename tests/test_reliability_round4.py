@@ -139,6 +139,7 @@ def _capped(gigabytes: float):
     return limit
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["name", "label"])
 def test_a_name_or_label_of_200_mb_is_refused_in_one_line_within_a_memory_cap(tmp_path, where):
     star = tmp_path / "p.star"
@@ -172,6 +173,7 @@ def test_prefer_given_a_number_of_5000_digits_is_no_input(tmp_path):
     assert status == 1 and "not one of the inputs" in one_error_line(err)
 
 
+@pytest.mark.slow
 def test_a_csg_nested_50000_deep_or_with_no_result_is_refused(tmp_path):
     write_cs(tmp_path / "p.cs", cs_particles(np.random.default_rng(0), 20))
     (tmp_path / "deep.csg").write_text("results:\n  blob: " + "[" * 50_000 + "]" * 50_000 + "\n")

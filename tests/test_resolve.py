@@ -95,6 +95,7 @@ def tutorial(tmp_path):
     return rows, first, copy
 
 
+@pytest.mark.slow
 def test_a_reprocessed_copy_is_matched_by_file_name_and_every_copy_rejected(tutorial, tmp_path):
     rows, first, copy = tutorial
     both = rows + copy_under(rows, "MotionCorr/job099/Movies")
@@ -111,6 +112,7 @@ def test_a_reprocessed_copy_is_matched_by_file_name_and_every_copy_rejected(tuto
     assert kept == [r[3] for r, k in zip(both, expected) if k]  # the first input's rows, in order
 
 
+@pytest.mark.slow
 def test_at_20_angstrom_the_decision_is_the_brute_force_one_on_the_written_matching(tutorial, tmp_path):
     rows, first, _ = tutorial
     rng = np.random.default_rng(5)
@@ -254,6 +256,7 @@ def cryosparc_name(movie: str, uid: int, job: str = "J12") -> str:
     return f"{job}/motioncorrected/{uid:021d}_{movie}_patch_aligned_doseweighted.mrc"
 
 
+@pytest.mark.slow
 def test_a_cryosparc_export_is_matched_to_a_relion_extraction(tutorial, tmp_path):
     rows, first, _ = tutorial
     uids = {m: 10**19 + 7919 * k for k, m in enumerate(MOVIES)}
@@ -415,6 +418,7 @@ _NAME = st.one_of(
 _NAMES = st.lists(_NAME, max_size=30)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(_NAMES)
 def test_the_cores_name_keys_group_names_as_name_key_does(names):

@@ -43,6 +43,7 @@ def jobs(tmp_path_factory):
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", POINTS)
 @pytest.mark.parametrize("which", ["particles", "picker job", "shard"])
 def test_a_signal_at_each_moment_of_a_run_says_what_it_left(jobs, which, point):

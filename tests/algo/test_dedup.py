@@ -35,6 +35,7 @@ def cases(draw):
     return groups, coords, scores, min_dist, draw(st.booleans()), draw(st.booleans())
 
 
+@pytest.mark.slow
 @settings(max_examples=1000, deadline=None)
 @given(cases())
 def test_agrees_with_oracle(case):
@@ -106,6 +107,7 @@ def test_distance_is_inclusive_and_3d():
     assert r.keep.tolist() == [True, False, True, False]
 
 
+@pytest.mark.slow
 def test_many_micrographs_match_the_oracle():
     rng = np.random.default_rng(5)
     n = 3000
@@ -188,6 +190,7 @@ def consensus_cases(draw):
     return groups, np.array(coords, dtype=float).reshape(n, dim), inputs, min_dist
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(consensus_cases())
 def test_support_agrees_with_oracle(case):
@@ -225,6 +228,7 @@ def test_support_refuses_bad_shapes():
         support([0], [[0, 0]], [0], min_dist=-1.0)
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(cases(), st.sampled_from([1, 2, 3]), st.data())
 def test_one_pass_agrees_with_oracles(case, n_inputs, data):

@@ -58,6 +58,7 @@ def layouts(rng):
     yield "none", np.zeros((0, 2))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("block", [7, neighbours.BLOCK])
 @pytest.mark.parametrize("reach", [0.3, 1.0, 1e-12])
 def test_groups_and_pairs_agree_with_brute_force(monkeypatch, block, reach):

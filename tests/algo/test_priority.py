@@ -243,6 +243,7 @@ def ranked_cases(draw):
     return groups, coords, scores, levels, images, draw(st.sampled_from([0.0, 2.0, 7.5])), draw(st.booleans())
 
 
+@pytest.mark.slow
 @settings(max_examples=600, deadline=None)
 @given(ranked_cases(), st.booleans(), st.sampled_from(["rows", "masks", "inputs"]))
 def test_priorities_none_scores_and_images_agree_with_the_oracle(case, entirely, levels_by):

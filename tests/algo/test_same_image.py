@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -53,6 +54,7 @@ def dealt_files(draw):
     return files
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(dealt_files(), st.data())
 def test_distinct_images_and_rows_kept_twice_agree_with_a_set(files, data):

@@ -475,6 +475,7 @@ def test_a_pick_file_whose_points_are_null_is_one_line(tmp_path):
     assert lines[0].endswith('cannot be read: "points" is null, a list of points expected'), lines[0]
 
 
+@pytest.mark.slow
 def test_a_point_without_a_finite_centre_is_named_by_run_object_and_file(tmp_path):
     # Trial 3: "alice/1: particle 27 has no finite centre" named neither the run, the object nor the file.
     config, _ = make_project(tmp_path, 5)
@@ -490,6 +491,7 @@ def test_a_point_without_a_finite_centre_is_named_by_run_object_and_file(tmp_pat
     assert lines[0].startswith(want), lines[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("radius", [-5, 0, "big"])
 def test_a_radius_that_is_no_size_is_refused_in_one_line(tmp_path, radius):
     config, _ = make_project(tmp_path, 6)
@@ -521,6 +523,7 @@ def test_an_object_without_a_radius_is_compared_at_min_dist_and_said(tmp_path):
     assert summary["kept"] == at[20.0] > at[150.0]  # (at the radius the file had, fewer are kept)
 
 
+@pytest.mark.slow
 def test_a_missing_or_broken_config_is_not_a_missing_output_folder(tmp_path):
     # Trial: both were "Missing option '-o' / '--outdir'", which sent the user after the wrong thing.
     broken, cut = tmp_path / "broken.json", tmp_path / "cut.json"

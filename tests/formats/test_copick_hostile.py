@@ -101,6 +101,7 @@ def _radius(value):
     return edit
 
 
+@pytest.mark.slow
 def test_a_radius_of_1e308_is_refused_by_the_distance_bound(tmp_path):
     config, data = _config_with(tmp_path, pickable_objects=_radius(1e308))
     config.write_text(json.dumps(data))
@@ -109,6 +110,7 @@ def test_a_radius_of_1e308_is_refused_by_the_distance_bound(tmp_path):
     assert status == 1 and "radius" in line and "1e+308" in line
 
 
+@pytest.mark.slow
 def test_a_config_nested_100000_deep_and_a_huge_description_are_one_line(tmp_path):
     config, data = _config_with(tmp_path)
     text = json.dumps(data)
@@ -122,6 +124,7 @@ def test_a_config_nested_100000_deep_and_a_huge_description_are_one_line(tmp_pat
     assert read_back(config) != {}
 
 
+@pytest.mark.slow
 def test_a_pick_file_nested_100000_deep_is_one_line(tmp_path):
     config, _ = make_project(tmp_path)
     pick_file = next((tmp_path / "project" / "overlay").rglob("alice_1_apoferritin.json"))

@@ -241,6 +241,7 @@ def found(outdir):
     return {(stem(r["Original"]), stem(r["Duplicate"])) for r in rows(outdir / "duplicates.csv")}
 
 
+@pytest.mark.slow
 def test_candidates_metadata_finds_every_reexposure_comparing_few_pairs(session, tmp_path):
     folder, exposures, truth = session
     result = run(folder, tmp_path / "out", "EPU", "--candidates", "metadata")
@@ -299,6 +300,7 @@ def test_metadata_option_mistakes(session, tmp_path, args, message, monkeypatch)
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_metadata_with_dask_gives_the_outputs_of_one_process(session, tmp_path):
     pytest.importorskip("dask.distributed")
     folder, _exposures, truth = session

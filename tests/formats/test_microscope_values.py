@@ -273,6 +273,7 @@ def test_crowded_mdoc_costs_a_few_pairs_per_section_and_says_it_capped(tmp_path)
     assert "20,000 micrographs have more than 8 others within the beam diameter (1 µm)" in str(placement.crowding())
 
 
+@pytest.mark.slow
 def test_stage_stops_and_squares_of_a_crowded_mdoc_are_bounded_too(tmp_path):
     n = 20_000
     with open(tmp_path / "line.mdoc", "w") as f:

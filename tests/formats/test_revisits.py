@@ -133,6 +133,7 @@ def test_revisits_are_logged_before_any_image_is_read(epu, tmp_path):
     assert said and said[0] < events.index("scoring starts")
 
 
+@pytest.mark.slow
 def test_revisits_are_named_in_the_summary_and_the_report(epu, tmp_path):
     folder, e = epu
     result = CliRunner().invoke(main, micrographs(folder, tmp_path / "out", "--plot"))
@@ -239,6 +240,7 @@ def test_exposed_again_means_the_centre_within_the_earlier_beam():
     assert found.holes == []
 
 
+@pytest.mark.slow
 def test_generated_session_its_re_exposures_are_exactly_those_exposed_again(tmp_path):
     """A 2-square EPU session (166 images) with 5 re-exposures 0.05-0.1 µm off, calibration inferred:
     the re-exposures the generator made, and no other image, are named (no hole id repeats: none revisited)."""

@@ -567,6 +567,7 @@ def star_texts(draw):
     return text
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=star_texts(), remove_entirely=st.booleans())
 def test_any_star_text_gives_outputs_or_one_clear_error(tmp_path_factory, text, remove_entirely):

@@ -5,6 +5,7 @@ each written to disk and run end to end."""
 
 from __future__ import annotations
 
+import pytest
 import math
 
 import numpy as np
@@ -103,6 +104,7 @@ def star_rows(inputs):
 settings_here = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
+@pytest.mark.slow
 @settings_here
 @given(cases())
 def test_star_inputs_agree_with_the_brute_force(tmp_path_factory, case):
@@ -124,6 +126,7 @@ def test_star_inputs_agree_with_the_brute_force(tmp_path_factory, case):
     )
 
 
+@pytest.mark.slow
 @settings_here
 @given(cases())
 def test_cs_inputs_agree_with_the_brute_force(tmp_path_factory, case):
@@ -168,6 +171,7 @@ def picker_cases(draw):
     return [[(mic, x, y, 0, 0, score) for mic, x, y, _, _, score in rows] for rows in inputs], prefer
 
 
+@pytest.mark.slow
 @settings_here
 @given(picker_cases())
 def test_picker_inputs_agree_with_the_brute_force(tmp_path_factory, case):

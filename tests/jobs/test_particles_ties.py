@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import pytest
 import math
 
 import numpy as np
@@ -105,6 +106,7 @@ def brute_force_ties(keep, by, scores, inputs, levels):
     return len(same_level), len(preferred)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(

@@ -90,6 +90,7 @@ def run(tmp_path: Path, files: list[list[list]], name: str, mode: str) -> tuple[
     return summary, inputs, kept_rows(tmp_path / name / "particles_kept.star")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bits", [64, 2])
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(files=joined_selections())

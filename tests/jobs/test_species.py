@@ -59,6 +59,7 @@ def cases(draw):
     return groups, coords, species, scores, min_dists, radii, overlap
 
 
+@pytest.mark.slow
 @settings(max_examples=600, deadline=None)
 @given(cases())
 def test_cross_species_decisions_match_the_brute_force(case):
@@ -75,6 +76,7 @@ def test_cross_species_decisions_match_the_brute_force(case):
     assert decision.displaced_by.tolist() == displaced
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(cases(), st.data())
 def test_a_preferred_input_goes_first_within_and_between_species(case, data):
@@ -95,6 +97,7 @@ def test_a_preferred_input_goes_first_within_and_between_species(case, data):
     assert decision.displaced_by.tolist() == displaced
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(cases())
 def test_without_cross_species_each_species_is_deduplicated_on_its_own(case):

@@ -20,6 +20,7 @@ def artist(ax, gid):
     return found
 
 
+@pytest.mark.slow
 def test_micrograph_pictures_and_report(tmp_path):
     rng = np.random.default_rng(3)
     field = specimen_field(rng, 1300, 1800, 6.0)

@@ -73,6 +73,7 @@ def test_particle_jobs_json_is_strict(tmp_path):
     run_json("particles", tmp_path / "t.tbl", "--mic-psize", "1", "-o", tmp_path / "tomo")
 
 
+@pytest.mark.slow
 def test_micrograph_jobs_json_is_strict(session, tmp_path):
     (tmp_path / "mics").mkdir()
     mics = write_planted_micrographs(tmp_path / "mics", 6, {5: 2})

@@ -32,6 +32,7 @@ def _no_terminal_told(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(title=TEXT, rows=ROWS, columns=st.sampled_from(["20", "80", "200"]))
 @example(title="[a]", rows=[("x", "y")], columns="80")  # a title that reads as rich markup, found by hypothesis

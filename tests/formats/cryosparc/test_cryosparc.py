@@ -474,6 +474,7 @@ def python_calls(inputs, outdir):
     return found, calls
 
 
+@pytest.mark.slow
 def test_reading_does_no_python_work_per_particle(tmp_path):
     # Issue 29: what is read per micrograph (its name, its shape) is read once per micrograph,
     # and the rows of a uid met in two inputs are compared as arrays. Counted, not timed: the

@@ -297,6 +297,7 @@ def test_a_hand_pick_without_a_score_loses_to_a_scored_pick_in_one_pass_too(tmp_
         assert made[0] is not None and any("values that mean no score" in m for m in messages), messages
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "options",
     [

@@ -138,6 +138,7 @@ def flagged(pairs: list[dict], column: str) -> set[tuple[int, int]]:
     return {(int(p["index_a"]), int(p["index_b"])) for p in pairs if p[column] == "1"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", [40, 45])
 def test_every_true_pair_and_no_false_one_at_40_and_45_angstrom(coarse_like, tmp_path, target):
     folder, truth = coarse_like
@@ -169,6 +170,7 @@ def test_50_angstrom_is_refused_saying_what_is_safe(coarse_like, tmp_path):
 REAL_TRUTH = {(0, 36), (1, 37), (2, 38), (3, 39)}
 
 
+@pytest.mark.slow
 @pytest.mark.real_data
 @pytest.mark.parametrize("target", [12, 22, 33, 40, 45, 50])
 def test_real_set_exactly_its_four_reexposures_or_refused_at_every_binning(tmp_path, target):

@@ -51,6 +51,7 @@ class CountingBar:
         self.closed = True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shards", [None, 3, 7])
 def test_dask_local_cluster_writes_the_outputs_of_one_run(planted, tmp_path, client, shards):
     from cryodedup.jobs.micrographs.dask import dask_runner

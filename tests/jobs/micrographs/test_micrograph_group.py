@@ -56,6 +56,7 @@ def real_like(tmp_path_factory):
     return folder, {tuple(p) for p in truth}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", [12, 30])
 def test_every_true_pair_and_no_false_one_at_12_and_30_angstrom(real_like, tmp_path, target):
     folder, truth = real_like

@@ -59,6 +59,7 @@ def overlapping(tmp_path_factory):
     return folder, truth
 
 
+@pytest.mark.slow
 def test_overlaps_from_30_to_100_percent_are_found_with_their_shift(overlapping, tmp_path):
     folder, truth = overlapping
     summary = find_duplicate_micrographs(
@@ -80,6 +81,7 @@ def test_overlaps_from_30_to_100_percent_are_found_with_their_shift(overlapping,
     assert all(row[0] == str(folder / "mic_000.mrc") for row in duplicates[1:])
 
 
+@pytest.mark.slow
 def test_no_false_duplicates_over_2000_unrelated_pairs(tmp_path):
     # Binned images synthesised directly (12 Å pixels, the dose of 2 x 2 pixels each).
     rng = np.random.default_rng(11)
@@ -383,6 +385,7 @@ def run_in(folder, *args):
     return json.loads(result.stdout), result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", [[], ["--candidates", "pattern"]], ids=["default", "pattern"])
 def test_shuffled_copy_gives_identical_outputs(numbered_copies, mode):
     ordered, shuffled = numbered_copies

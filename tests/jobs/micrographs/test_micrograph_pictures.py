@@ -53,6 +53,7 @@ def joint_score(z: float, pearson: float, dx: float, dy: float, t_z: float, t_p:
     return far if far >= 0.8 and joint < far and joint < 1.25 else joint
 
 
+@pytest.mark.slow
 def test_uncertain_pairs_are_listed_and_drawn_as_pairs_csv_says(graded, tmp_path):
     folder, _truth = graded
     # --min-z 16 (T_far 24) puts the damaged re-exposures' z (22-28) about T_far: uncertain.
@@ -97,6 +98,7 @@ def test_uncertain_pairs_are_listed_and_drawn_as_pairs_csv_says(graded, tmp_path
     assert (tmp_path / "out" / "uncertain_1.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_report_parameters_and_time_read_as_they_are(graded, tmp_path):
     folder, _truth = graded
     s = find_duplicate_micrographs(sorted(folder.glob("*.mrc")), tmp_path / "out", MicrographOptions(plot=True))

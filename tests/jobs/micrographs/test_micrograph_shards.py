@@ -57,6 +57,7 @@ def assert_same_outputs(a, b):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("base", [WINDOW, ALL], ids=["window8", "all"])
 @pytest.mark.parametrize("n", [1, 3, 7])
 def test_sharded_runs_write_the_outputs_of_one_run(planted, tmp_path, base, n):
@@ -136,6 +137,7 @@ main()
 """
 
 
+@pytest.mark.slow
 def test_a_shard_killed_by_sigkill_is_run_again(planted, tmp_path):
     single_run(planted, tmp_path / "single", WINDOW)
     args = ["micrographs", *map(str, planted), "-o", str(tmp_path / "shards")]

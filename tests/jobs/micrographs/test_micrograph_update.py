@@ -117,6 +117,7 @@ def assert_appended_where_it_can(earlier: bytes, out, formatted: int):
     assert formatted == (added if now.startswith(earlier) else rows)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(BASES))
 def test_update_reads_only_the_new_micrographs_and_writes_a_fresh_runs_outputs(grown, tmp_path, name, rows_formatted):
     base = BASES[name]
@@ -232,6 +233,7 @@ def watch_rounds(mics, out, every, bin_, during):
     return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
 
 
+@pytest.mark.slow
 def test_watch_screens_files_as_they_appear(grown, tmp_path):
     mics = copied(grown[:20], tmp_path / "mics")
     out = tmp_path / "out"
@@ -249,6 +251,7 @@ def test_watch_screens_files_as_they_appear(grown, tmp_path):
     assert_same_outputs(out, tmp_path / "whole")
 
 
+@pytest.mark.slow
 def test_watch_goes_on_past_a_micrograph_that_cannot_be_read(grown, tmp_path):
     # A whole file that is no MRC (a failed motion correction's output) ended an unattended
     # watch unless --skip-unreadable was given: the rest of the session went unscreened.
@@ -502,6 +505,7 @@ def test_arrivals_wait_for_a_screened_file_replaced_without_a_round_meanwhile(gr
     assert look() is True and len(arrivals.ready) == 3
 
 
+@pytest.mark.slow
 def test_watch_waits_for_an_mrc_still_being_written(grown, tmp_path):
     mics = copied(grown[:20], tmp_path / "mics")
     out = tmp_path / "out"
