@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from ..algo import MAX_CENTRE
 from ..algo.dedup import MAX_INPUTS
 from ..errors import CryodedupError
-from ..options.fields import MAX_CENTRE
 from ..outputs import AtomicOutputs
 from ..particle_set import Log, ParticleSet, ReaderOptions, Warn
 from ..records import dataclass

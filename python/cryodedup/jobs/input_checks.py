@@ -13,10 +13,10 @@ from typing import NoReturn
 
 import numpy as np
 
+from ..algo import MAX_CENTRE
 from ..errors import CryodedupError
 from ..formats.files import check_regular_file
 from ..formats.sniff import is_glob, refuse_metadata_input
-from ..options.fields import MAX_CENTRE
 from ..particle_set import ParticleSet
 
 

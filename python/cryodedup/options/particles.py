@@ -10,6 +10,7 @@ from typing import Any
 import click
 import numpy as np
 
+from ..algo import MAX_CENTRE
 from ..algo.dedup import MAX_INPUTS
 from ..algo.filaments import MODES as FILAMENT_MODES
 from ..algo.registration import TRANSFORM_OPS, parse_steps
@@ -21,7 +22,6 @@ from ..resolve.micrograph_names import MATCH_MODES
 from ..species_options import DEFAULT_MIN_DIST, DefaultDistance, MinDistance, NamedDistance, SpeciesDistances
 from .fields import (
     MATCH_MICROGRAPHS_HELP,
-    MAX_CENTRE,
     PLOT_HELP,
     Seed,
     check_choices,
