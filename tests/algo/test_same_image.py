@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

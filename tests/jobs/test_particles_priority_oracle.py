@@ -5,10 +5,10 @@ each written to disk and run end to end."""
 
 from __future__ import annotations
 
-import pytest
 import math
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 

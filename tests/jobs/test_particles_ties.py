@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-import pytest
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
