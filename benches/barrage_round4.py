@@ -33,10 +33,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the data generator: tests/fixtures
 
+from barrage_metadata import Expect  # (benches/ is on sys.path, as barrage.py runs it)
 from fixtures.synthetic import cs_particles, write_cs, write_mrc
-
-#: A problem with a run's result (None: right), from its output folder, status, stderr and stdout.
-Expect = Callable[[Path, int, str, str], "str | None"]
 
 
 @dataclass
