@@ -128,6 +128,15 @@ class MicrographOptions:
         type=float,
         label="minimum Pearson",
     )
+    accept_untrusted: bool = option(
+        False,
+        "--accept-untrusted",
+        "Write the rejected micrographs even when the run's verdict says its decision cannot be trusted "
+        "(the thresholds cut through the bulk of the pairs: a wrong pixel size, a binning too coarse); "
+        "without it such a run writes nothing and fails.",
+        is_flag=True,
+        label="untrusted decision accepted",
+    )
     psize: float | None = option(
         None, "--psize", "Micrograph pixel size in Å (overrides the input).", type=float, label="pixel size (Å)"
     )

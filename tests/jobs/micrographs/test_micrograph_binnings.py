@@ -187,8 +187,18 @@ def test_real_set_exactly_its_four_reexposures_or_refused_at_every_binning(tmp_p
 
 
 @pytest.mark.real_data
-def test_real_set_at_the_detector_pixel_is_not_trusted(tmp_path):
-    # --psize 1.37 (the unbinned pixel, 8 x too small): binned 9, 98.6 Å per pixel in truth.
-    summary, _ = screen(shared_file("micrographs"), tmp_path, "--psize", "1.37", "--insist-psize", files="*.mrc")
+def test_real_set_at_the_detector_pixel_is_refused_unless_accepted(tmp_path):
+    # --psize 1.37 (the unbinned pixel, 8 x too small): binned 9, 98.6 Å per pixel in truth, where
+    # the thresholds cut through the bulk of the pairs. Before this the run exited 0 and wrote its
+    # rejected list under a warning, which a pipeline would act on.
+    folder, refused = shared_file("micrographs"), tmp_path / "refused"
+    args = ["micrographs", str(folder / "*.mrc"), "-o", str(refused), "-q", "--psize", "1.37", "--insist-psize"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and "cannot be trusted, nothing written" in result.output
+    assert "--accept-untrusted" in result.output and "margin of x1.0" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not refused.exists()
+    summary, _ = screen(
+        folder, tmp_path / "accepted", "--psize", "1.37", "--insist-psize", "--accept-untrusted", files="*.mrc"
+    )
     assert not summary["verdict"]["trusted"] and "margin of x1.0" in summary["verdict"]["why"]
-    assert any("cannot be trusted" in w and "--psize" in w for w in summary["warnings"])
+    assert any("--accept-untrusted asked" in w and "--psize" in w for w in summary["warnings"])

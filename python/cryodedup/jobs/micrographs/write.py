@@ -144,6 +144,7 @@ def write_results(
     """
     warnings: list[str] = list(warned)  # for the summary and the report, as they are logged
     log = collecting(log, warnings)
+    _refuse_untrusted(outcome, options)
     _warn_before_writing(mics, options, outcome, placement, log)
     particle_counts = _write_files(mics, outcome, outputs, placement, match_micrographs, log, pairs_csv)
     summary = _summary(mics, options, outcome, outputs, warnings)
@@ -173,13 +174,31 @@ def write_results(
     return summary
 
 
+def _refuse_untrusted(outcome: Outcome, options: MicrographOptions) -> None:
+    """A decision that cannot be trusted writes nothing (a pipeline would remove what it lists) unless accepted.
+
+    Raised before any output is written, so that an ``--update`` round commits nothing either.
+    """
+    why = outcome.decision.untrusted
+    if why and not options.accept_untrusted:
+        raise CryodedupError(
+            f"the decision cannot be trusted, nothing written: {why}. {_what_is_safe(outcome.plan.binned_psize)}; "
+            "--accept-untrusted writes what the thresholds gave"
+        )
+
+
 def untrusted_warning(why: str, binned_psize: float) -> str:
-    """The warning of a run whose decision cannot be trusted: why, and what is safe."""
+    """The warning of a run whose untrusted decision was accepted (``--accept-untrusted``): why, and what is safe."""
     return (
-        f"the decision cannot be trusted: {why}. micrographs_rejected lists what the thresholds gave, "
-        f"not micrographs safe to remove. Check the pixel size against the MRC headers (--psize), and screen "
-        f"at a binned pixel of 11 to {MAX_BINNED_PSIZE:g} Å, where the thresholds were measured to hold "
-        f"(this run: {binned_psize:.3g} Å)"
+        f"the decision cannot be trusted (written as --accept-untrusted asked): {why}. micrographs_rejected "
+        f"lists what the thresholds gave, not micrographs safe to remove. {_what_is_safe(binned_psize)}"
+    )
+
+
+def _what_is_safe(binned_psize: float) -> str:
+    return (
+        f"Check the pixel size against the MRC headers (--psize), and screen at a binned pixel of 11 to "
+        f"{MAX_BINNED_PSIZE:g} Å, where the thresholds were measured to hold (this run: {binned_psize:.3g} Å)"
     )
 
 
