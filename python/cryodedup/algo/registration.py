@@ -290,13 +290,14 @@ def _voted_shift(displacements: np.ndarray, radius: float) -> tuple[np.ndarray, 
     """
     if not len(displacements):
         return None
-    scaled = displacements / radius
-    low = np.floor(scaled.min(axis=0))
-    bins = (scaled - low).astype(np.int64)  # (non-negative: truncation is the floor)
-    span = tuple(int(x) + 1 for x in bins.max(axis=0))
+    # By axis (column-major): numpy reduces the rows of a 2-column array an element at a time.
+    scaled = np.ascontiguousarray(displacements.T) / radius
+    low = np.floor(scaled.min(axis=1))
+    bins = (scaled - low[:, None]).astype(np.int64)  # (non-negative: truncation is the floor)
+    span = tuple(int(x) + 1 for x in bins.max(axis=1))
     if math.prod(span) >= 2**62:
         return None
-    keys = np.ravel_multi_index(bins.T, span)
+    keys = np.ravel_multi_index(bins, span)
     # (sorted, not counted in an array of every bin: a micrograph holds ~10^5 bins of its radius, mostly empty)
     values, counts = np.unique(keys, return_counts=True)
     fullest = values[np.argsort(counts, kind="stable")[-PEAKS:]]
@@ -309,11 +310,25 @@ def _voted_shift(displacements: np.ndarray, radius: float) -> tuple[np.ndarray, 
             near = _within(around, shift, radius)
             if not near.any():
                 break
-            shift = np.median(around[near], axis=0)
+            moved, shift = shift, _median_by_axis(around[near])
+            if np.array_equal(moved, shift):
+                break  # (the next round would find the same points and the same median)
         count = int(np.count_nonzero(_within(around, shift, radius / 2)))
         if best is None or count > best[1]:
             best = (shift, count)
     return best
+
+
+def _median_by_axis(points: np.ndarray) -> np.ndarray:
+    """``np.median(points, axis=0)``, the same bits, without its overhead (~0.1 ms a call on a few points).
+
+    numpy's median of an even count is the mean of the two middle values, (a + b) / 2: so here.
+    """
+    ordered = np.sort(points, axis=0)
+    n = len(ordered)
+    if n % 2:
+        return ordered[n // 2].copy()
+    return (ordered[n // 2 - 1] + ordered[n // 2]) / 2
 
 
 def _within(points: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray:
