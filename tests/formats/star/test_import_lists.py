@@ -10,7 +10,9 @@ files for one tomogram. The expected values are worked by hand from RELION's imp
 from __future__ import annotations
 
 import os
+import shutil
 import struct
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +22,7 @@ import starfile
 
 from cryodedup.errors import CryodedupError
 from cryodedup.formats.star.import_lists import is_import_list, read_import_list, write_import_list
-from helpers import NO_SHARED_DATA, SHARED_DATA
+from helpers import NO_SHARED_DATA, SHARED_DATA, missing_program
 
 
 def relion_table(labels: list[str], rows: list[list[object]], name: str = "") -> str:
@@ -197,6 +199,31 @@ def test_two_lists_combined_and_shared_names(project: Path) -> None:
     assert [p.name for p in written.files] == ["TS_01_coords.star", "TS_02_coords.star"]
     again = read_import_list(written.list_path)
     assert again.centres.tolist() == [[1, 1, 1], [2, 2, 2]]
+
+
+def test_relions_star_reader_reads_the_written_list_and_files(project: Path) -> None:
+    # Debian's RELION 3.1.3 has no tomography import, but its MetaDataTable reads a STAR as RELION 5's
+    # does (the first data_ block, a loop up to its first empty line): the list and a written subset.
+    program = shutil.which("relion_star_printtable")
+    if program is None:
+        missing_program("RELION is not installed (relion_star_printtable)", required_by="CRYODEDUP_REQUIRE_RELION")
+    write(project / "TS_01.star", relion_table(["rlnTomoName", *CORNER], [["TS_01", 1, 2, 3], ["TS_01", 4, 5, 6]]))
+    picks = read_import_list(relion_list(project / "l.star", [("TS_01", "TS_01.star")]))
+    write_import_list([(picks, [False, True])], "out")
+
+    def printed(path: str, *labels: str) -> str:
+        run = subprocess.run(
+            [str(program), path, "data_particles" if "list" in path else "data_", *labels],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return run.stdout
+
+    assert printed("out/import_list.star", "rlnTomoName", "rlnTomoImportParticleFile") == (
+        "TS_01 out/coordinates/TS_01.star\n"
+    )
+    assert printed("out/coordinates/TS_01.star", *CORNER) == "4 5 6\n"
 
 
 def test_files_outside_the_project_are_listed_by_absolute_path(project: Path, tmp_path_factory) -> None:
