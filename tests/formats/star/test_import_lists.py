@@ -369,6 +369,10 @@ def test_refused_numbers_relion_would_cut(project: Path) -> None:
     assert refused(relion_list(project / "n.star", [("TS_01", "c.star")])) == (
         f"{project / 'c.star'}: line 10: rlnCoordinateY is x, expected a finite number"
     )
+    write(project / "d.star", relion_table(CORNER, [[1, 2, 3], [1, "2_0", 3]]))
+    assert refused(relion_list(project / "o.star", [("TS_01", "d.star")])) == (
+        f"{project / 'd.star'}: line 11: rlnCoordinateY is 2_0, expected a finite number"
+    )
 
 
 def test_refused_a_list_without_the_file_column_in_its_first_block(project: Path) -> None:

@@ -218,7 +218,8 @@ def _loop_rows(star: StarFile, block: Block, data: bytes) -> list[tuple[int, lis
         stripped = text.strip()
         if not stripped or stripped[0] in "#;":
             continue
-        fields = [unquote(f) for _, _, f in split_fields(text)]
+        # Without quotes the fields are the blank-separated words (as file.Table reads them)
+        fields = text.split() if '"' not in text and "'" not in text else [unquote(f) for _, _, f in split_fields(text)]
         if len(fields) != len(labels):
             raise CryodedupError(
                 f"{star.path}: line {first + k + 1}: row has {len(fields)} fields, expected {len(labels)} "
@@ -316,15 +317,13 @@ def _read_star(
             "data_ block, expected rlnCoordinateX/Y/Z (tilt-series pixels) or rlnCenteredCoordinateX/Y/ZAngst (Å)"
         )
     rows = _loop_rows(star, block, data)
-    index = [labels.index(c) for c in coords]
-    name_col = labels.index(TOMOGRAM) if TOMOGRAM in labels else None
-    centres = np.empty((len(rows), 3))
-    for k, (line, fields) in enumerate(rows):
-        for j, col in enumerate(index):
-            centres[k, j] = _coordinate(path, line + 1, fields[col], labels[col])
-        if name_col is not None and fields[name_col] != tomogram:
+    centres = np.stack([_coordinates(path, rows, labels, c) for c in coords], axis=1).reshape(-1, 3)
+    if TOMOGRAM in labels:
+        j = labels.index(TOMOGRAM)
+        other = next(((line, fields[j]) for line, fields in rows if fields[j] != tomogram), None)
+        if other is not None:
             raise CryodedupError(
-                f"{path}: line {line + 1}: {TOMOGRAM} is {printable(fields[name_col])}, but the list names this "
+                f"{path}: line {other[0] + 1}: {TOMOGRAM} is {printable(other[1])}, but the list names this "
                 f"file for tomogram {printable(tomogram)} (line {list_line}); expected its picks only"
             )
     others = [j for j, label in enumerate(labels) if label not in coords]
@@ -334,14 +333,28 @@ def _read_star(
     return coordinate_file, centres, [line for line, _ in rows], columns
 
 
-def _coordinate(path: Path, line: int, text: str, label: str) -> float:
+def _coordinates(path: Path, rows: list[tuple[int, list[str]]], labels: list[str], label: str) -> np.ndarray:
+    """Column ``label`` of every row as numbers; the first that is not a finite number is refused."""
+    j = labels.index(label)
+    texts = [fields[j] for _, fields in rows]
     try:
-        value = float(text)
+        if any("_" in t for t in texts):  # Python's digit separators (1_000), which no C reader takes
+            raise ValueError
+        values = np.array(texts, dtype=np.str_).astype(np.float64) if texts else np.empty(0)
     except ValueError:
-        value = np.nan
-    if not np.isfinite(value):
-        raise CryodedupError(f"{path}: line {line}: {label} is {printable(text)}, expected a finite number")
-    return value
+        values = np.array([_number_or_nan(t) for t in texts])
+    bad = np.flatnonzero(~np.isfinite(values))
+    if len(bad):
+        line, fields = rows[bad[0]]
+        raise CryodedupError(f"{path}: line {line + 1}: {label} is {printable(fields[j])}, expected a finite number")
+    return values
+
+
+def _number_or_nan(text: str) -> float:
+    try:
+        return float(text) if "_" not in text else np.nan
+    except ValueError:
+        return np.nan
 
 
 def _read_text(
