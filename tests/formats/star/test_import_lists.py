@@ -124,6 +124,15 @@ def test_a_tomogram_may_be_listed_with_two_files(project: Path) -> None:
     assert picks.tomogram.tolist() == [0, 1, 1] and picks.file_of_pick.tolist() == [0, 1, 2]
 
 
+def test_a_list_of_one_tomogram_as_key_value_pairs(project: Path) -> None:
+    # RELION reads a first block of pairs as a table of one row (MetaDataTable::readStarList).
+    write(project / "a.star", relion_table(CORNER, [[1, 2, 3]]))
+    path = write(project / "l.star", "data_\n\n_rlnTomoName TS_07\n_rlnTomoImportParticleFile 'a.star'\n")
+    picks = read_import_list(path)
+    assert picks.tomograms == ["TS_07"] and picks.centres.tolist() == [[1, 2, 3]]
+    assert is_import_list(path)
+
+
 def test_relative_paths_are_found_from_the_project_directory(project: Path, tmp_path_factory) -> None:
     list_path = pytom_like(project)
     elsewhere = tmp_path_factory.mktemp("elsewhere")

@@ -231,7 +231,8 @@ def _loop_rows(star: StarFile, block: Block, data: bytes) -> list[tuple[int, lis
 
 def _list_entries(path: Path) -> list[tuple[str, str, int]]:
     """(tomogram, listed file, line) of each row of the list's first block."""
-    _refuse_crlf(path, path.read_bytes())
+    data = path.read_bytes()
+    _refuse_crlf(path, data)
     star = StarFile(path)
     block = star.blocks[0]
     labels = _labels(block)
@@ -244,7 +245,7 @@ def _list_entries(path: Path) -> list[tuple[str, str, int]]:
     if block.labels is None:  # one tomogram written as key-value pairs, which RELION reads too
         pairs = dict(block.pairs)
         return [(unquote(pairs[TOMOGRAM]), unquote(pairs[PARTICLE_FILE]), block.line)]
-    rows = _loop_rows(star, block, path.read_bytes())
+    rows = _loop_rows(star, block, data)
     if not rows:
         raise CryodedupError(f"{path}: line {block.line}: data_{block.name} lists no file, expected one per tomogram")
     t, f = labels.index(TOMOGRAM), labels.index(PARTICLE_FILE)
