@@ -118,6 +118,14 @@ def test_every_code_block_of_a_page_runs_in_order_or_says_why_it_is_illustrative
         assert run.returncode == 0, f"{page.name}:{line}: {run.stderr[-2000:]}"
 
 
+def test_every_guide_has_a_walk_through_that_runs():
+    # Issue 55: each guide walks through its workflow on shipped or generated data: a Python block
+    # (the data) and shell commands, both run by the test above, not marked illustrative.
+    for page in sorted((ROOT / "docs/guides").glob("*.md")):
+        runnable = {language for _, language, _, why in code_blocks(page) if not why}
+        assert {"bash", "python"} <= runnable, f"{page.name}: no runnable walk-through ({runnable or 'no block'})"
+
+
 def test_the_walk_through_blocks_are_found_and_the_others_give_a_reason():
     blocks = {p.relative_to(ROOT / "docs").as_posix(): code_blocks(p) for p in USER_PAGES}
     run = [(page, line) for page, found in blocks.items() for line, _, _, why in found if not why]
