@@ -199,8 +199,8 @@ def left_beside(files: list[Path]) -> list[str]:
     """Warnings for per-micrograph files of another format in the folders ``files`` were read from.
 
     A folder holding a picker's ``.cbox`` files and another's ``.box`` files is read as the
-    first (``.cbox`` before ``.box``, see :func:`picker_formats.name_suffixes`): the others must not be left out
-    without a word.
+    first (``.cbox`` before ``.box``, see :func:`picker_formats.name_suffixes`): the others
+    must not be left out without a word.
     """
     read = {f.name for f in files}
     suffixes = name_suffixes()
