@@ -148,3 +148,33 @@ def test_the_api_refuses_metadata_with_a_shard_as_the_command_line_does(tmp_path
     with pytest.raises(CryodedupError, match="--metadata cannot be given with --shard"):
         run_micrograph_shard([tmp_path / "a.mrc", tmp_path / "b.mrc"], tmp_path / "out", options, 1, 2)
     assert not (tmp_path / "out").exists()
+
+
+def test_an_option_marked_as_affecting_scores_or_the_decision_is_taken():
+    # A toy options class: a new option needs only its mark to be stored and compared.
+    @dataclasses.dataclass
+    class Toy:
+        plain: int = options.fields.option(1, "--plain", "Not marked.", type=int)
+        sharper: float = options.fields.option(2.0, "--sharper", "Changes scores.", type=float, affects="scores")
+        pairs: int = options.fields.option(3, "--pairs", "Changes the decision.", type=int, affects="decision")
+
+    assert options.fields.marked_options(Toy, "scores") == ("sharper",)
+    assert options.fields.marked_options(Toy, "scores", "decision") == ("sharper", "pairs")
+    with pytest.raises(ValueError, match="affects"):
+        options.fields.option(1, "--typo", "A mark that is no mark.", affects="score")
+
+
+def test_the_micrograph_jobs_stored_options_are_the_marked_ones():
+    from cryodedup.jobs.micrographs.shards import RUN_OPTIONS
+    from cryodedup.jobs.micrographs.update import SCORE_OPTIONS
+
+    # The hand-kept tuples these replace (shards.py and update.py before the marks).
+    scores = {"target_psize", "bin", "lowpass", "highpass", "psize", "min_z"}
+    decision = {"candidates", "window", "scan_range", "images_per_move", "images_per_hole", "order"}
+    decision |= {"min_pearson", "skip_unreadable"}
+    assert set(SCORE_OPTIONS) == scores
+    assert set(RUN_OPTIONS) == scores | decision
+    assert len(RUN_OPTIONS) == len(scores | decision)
+    # shard.json keeps its order: the run's options in declaration order.
+    declared = [f.name for f in dataclasses.fields(MicrographOptions)]
+    assert list(RUN_OPTIONS) == sorted(RUN_OPTIONS, key=declared.index)

@@ -105,17 +105,25 @@ def main() -> None:
     numpy_huge_pages(False)
 
 
+def pickers_named_in_help(f: Callable) -> Callable:
+    """The command's help with PICKERS replaced by the pickers whose files are read (formats/picker_formats.py)."""
+    from .formats.picker_formats import pickers_named
+
+    f.__doc__ = (f.__doc__ or "").replace("PICKERS", pickers_named())
+    return f
+
+
 @main.command()
 @inputs(folders=True)
 @options_of("PARTICLES")
+@pickers_named_in_help
 def particles(
     inputs: tuple[Path, ...], outdir: Path | None, force: bool, quiet: bool, as_json: bool, **job: Any
 ) -> None:
     """Remove duplicate particles from RELION, CryoSPARC or picker files.
 
     INPUTS: RELION STAR files (single particles, filaments, subtomograms; Warp/WarpTools),
-    CryoSPARC particles (.cs, .csg), Dynamo tables (.tbl) or pickers' coordinates (RELION
-    AutoPick/ManualPick jobs, crYOLO, topaz, EMAN).
+    CryoSPARC particles (.cs, .csg), Dynamo tables (.tbl) or pickers' coordinates (PICKERS).
 
     Particles closer than the minimum distance on the same micrograph are duplicates; of each
     group the best-scoring one is kept. Several INPUTS (for example the particles of two

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..errors import CryodedupError
 from ..outputs import StrPath
 from .files import check_regular_file
+from .picker_formats import FORMATS, name_suffixes, pick_suffixes, sniffed, table_suffixes
 
 
 def is_glob(path: StrPath) -> bool:
@@ -65,10 +66,6 @@ def is_copick_config(path: StrPath) -> bool:
     return False
 
 
-#: The suffixes of picker coordinate files that are not STAR files.
-PICK_SUFFIXES = (".box", ".cbox", ".txt", ".tsv", ".csv", ".json")
-
-
 def is_picker_output(path: StrPath) -> bool:
     """True for a picker's output: a folder, a glob pattern or a coordinate file.
 
@@ -82,7 +79,7 @@ def is_picker_output(path: StrPath) -> bool:
         return True
     if is_copick_config(path):
         return False
-    if path.suffix in PICK_SUFFIXES or path.name.startswith("coords_suffix_"):
+    if path.suffix in pick_suffixes() or path.name.startswith("coords_suffix_"):
         return True
     if path.name.endswith(("_autopick.star", "_manualpick.star")):
         return True
@@ -94,17 +91,6 @@ def is_picker_output(path: StrPath) -> bool:
         return True
     particle_marks = ("_rlnMicrographName", "_rlnTomoName", "_rlnImageName", "data_particles", "data_optics")
     return "_rlnCoordinateX" in head and not any(mark in head for mark in particle_marks)
-
-
-#: Suffixes of per-micrograph coordinate files, most specific first, and their format.
-SUFFIXES = (
-    ("_autopick.star", "relion"),
-    ("_manualpick.star", "relion"),
-    ("_info.json", "eman2-json"),
-    (".cbox", "cryolo-cbox"),
-    (".box", "eman-box"),
-    (".star", "star"),
-)
 
 
 def picker_files(paths: StrPath | Sequence[StrPath]) -> tuple[list[Path], str]:
@@ -157,7 +143,7 @@ def _folder_files(folder: Path) -> list[Path]:
         base = folder / sub
         if not base.is_dir():
             continue
-        for pattern, _ in SUFFIXES[:-1]:
+        for pattern, _ in name_suffixes()[:-1]:
             found = _files_only(base.rglob(f"*{pattern}"))
             if found:
                 return found
@@ -165,13 +151,12 @@ def _folder_files(folder: Path) -> list[Path]:
         _refuse_particle_stars(folder, found)
         if found:
             return found
-    tables = _files_only(p for p in folder.iterdir() if p.suffix in (".txt", ".tsv", ".csv"))
+    tables = _files_only(p for p in folder.iterdir() if p.suffix in table_suffixes())
     if len(tables) == 1:
         return tables
     stars = sorted(p.name for p in folder.glob("*.star"))
     raise CryodedupError(
-        f"{folder}: no picker output found (RELION autopick.star, coords_suffix_*.star or *_autopick.star, "
-        "crYOLO .cbox/.star/.box, EMAN .box or info/*_info.json, one topaz table)"
+        f"{folder}: no picker output found ({', '.join(f.found_as for f in FORMATS)})"
         + (f"; its STAR files: {', '.join(stars)}" if stars else "")
     )
 
@@ -214,16 +199,17 @@ def left_beside(files: list[Path]) -> list[str]:
     """Warnings for per-micrograph files of another format in the folders ``files`` were read from.
 
     A folder holding a picker's ``.cbox`` files and another's ``.box`` files is read as the
-    first (``.cbox`` before ``.box``, see :data:`SUFFIXES`): the others must not be left out
-    without a word.
+    first (``.cbox`` before ``.box``, see :func:`picker_formats.name_suffixes`): the others
+    must not be left out without a word.
     """
     read = {f.name for f in files}
-    read_suffix = next((s for s, _ in SUFFIXES if files and files[0].name.endswith(s)), "")
+    suffixes = name_suffixes()
+    read_suffix = next((s for s, _ in suffixes if files and files[0].name.endswith(s)), "")
     warnings = []
     for folder in sorted({f.parent for f in files}):
         left: dict[str, list[str]] = {}
         for name in os.listdir(folder):
-            suffix = next((s for s, _ in SUFFIXES[:-1] if name.endswith(s)), None)
+            suffix = next((s for s, _ in suffixes[:-1] if name.endswith(s)), None)
             if suffix is not None and suffix != read_suffix and name not in read:
                 left.setdefault(suffix, []).append(name)
         for suffix, names in sorted(left.items()):
@@ -242,20 +228,19 @@ def _kind(path: Path) -> str:
         raise CryodedupError(f"{path}: give one folder, or files, per input")
     if name.startswith("coords_suffix_") and name.endswith(".star"):
         return "relion-suffix"
-    for suffix, kind in SUFFIXES:
+    for suffix, kind in name_suffixes():
         if name.endswith(suffix):
             return _star_kind(path) if kind == "star" else kind
     check_regular_file(path, "a picker coordinate file")
     with open(path, "rb") as f:
         head = f.read(4096).decode("utf-8", errors="replace")
     first = next((line for line in head.splitlines() if line.strip()), "")
-    if "image_name" in first.split() or "image_name" in first.split("\t"):
-        return "topaz"
+    if (told := sniffed(first)) is not None:
+        return told
     if first.lstrip().startswith("data_") or "\ndata_" in head:
         return _star_kind(path)
     raise CryodedupError(
-        f"{path}: not a picker coordinate file cryodedup reads (RELION coordinate STAR, crYOLO .cbox/.star, "
-        "EMAN .box or _info.json, topaz table with an image_name header)"
+        f"{path}: not a picker coordinate file cryodedup reads ({', '.join(f.read_as for f in FORMATS)})"
     )
 
 

@@ -74,17 +74,35 @@ class Flag:
         return ((self.name, *self.flags) if self.name else self.flags), kwargs
 
 
-def option(default: Any, flag: str, help: str, **how: Any) -> Any:
+#: An option marked ``affects=SCORES`` changes the micrograph job's scores of a pair (a stored
+#: pair is scored again, a shard of another run is refused); ``affects=DECISION`` changes which
+#: pairs are scored or how they are decided (a shard of another run is refused).
+SCORES = "scores"
+DECISION = "decision"
+MARKS = (SCORES, DECISION)
+
+
+def option(default: Any, flag: str, help: str, *, affects: str | None = None, **how: Any) -> Any:
     """A job's field with its command-line option (``how``: :class:`Flag`'s other fields).
 
     A list default (``--metadata``, repeated) is made anew for each options object.
+    ``affects``: :data:`SCORES` or :data:`DECISION` (see :func:`marked_options`).
     """
     given = NOT_GIVEN if default is False or isinstance(default, list) else default
     how.setdefault("show_default", given is not None and given is not NOT_GIVEN)  # the help shows every default
-    metadata = {"flag": Flag((flag,), help, default=given, **how)}
+    metadata: dict[str, Any] = {"flag": Flag((flag,), help, default=given, **how)}
+    if affects is not None:
+        if affects not in MARKS:
+            raise ValueError(f"affects is {SCORES!r} or {DECISION!r}, got {affects!r}")
+        metadata["affects"] = affects
     if isinstance(default, (list, dict)):
         return field(default_factory=type(default), metadata=metadata)
     return field(default=default, metadata=metadata)
+
+
+def marked_options(options: type, *marks: str) -> tuple[str, ...]:
+    """The fields of the options class ``options`` marked ``affects=`` one of ``marks``, in declaration order."""
+    return tuple(f.name for f in fields(options) if f.metadata.get("affects") in marks)
 
 
 def choice(default: str, flag: str, help: str, *, choices: Sequence[str], **how: Any) -> Any:

@@ -18,7 +18,9 @@ from ..errors import CryodedupError
 from ..outputs import check_plotting
 from ..records import dataclass
 from .fields import (
+    DECISION,
     PLOT_HELP,
+    SCORES,
     check_choices,
     choice,
     insist_psize_option,
@@ -65,15 +67,32 @@ class MicrographOptions:
         "Pixel size (Å) to bin the micrographs to; the bin is rounded from it.",
         type=float,
         label="target pixel size (Å)",
+        affects=SCORES,
     )  # Å per binned pixel
     bin: int | None = option(
-        None, "--bin", "Binning factor (overrides --target-psize).", type=int, name="bin_", label="binning"
+        None,
+        "--bin",
+        "Binning factor (overrides --target-psize).",
+        type=int,
+        name="bin_",
+        label="binning",
+        affects=SCORES,
     )
     lowpass: float | None = option(  # default 4 binned pixels (0.25 cycles/pixel)
-        None, "--lowpass", "Finest detail used, Å [default: 4 binned pixels].", type=float, label="low-pass (Å)"
+        None,
+        "--lowpass",
+        "Finest detail used, Å [default: 4 binned pixels].",
+        type=float,
+        label="low-pass (Å)",
+        affects=SCORES,
     )
     highpass: float | None = option(  # default 25 binned pixels (0.04 cycles/pixel)
-        None, "--highpass", "Coarsest detail used, Å [default: 25 binned pixels].", type=float, label="high-pass (Å)"
+        None,
+        "--highpass",
+        "Coarsest detail used, Å [default: 25 binned pixels].",
+        type=float,
+        label="high-pass (Å)",
+        affects=SCORES,
     )
     candidates: str = choice(
         "auto",
@@ -82,6 +101,7 @@ class MicrographOptions:
         "--window images in acquisition order; pattern: microduplicate_screener's pairs; all: every pair; "
         "metadata: the pairs whose positions (--metadata) lie within --beam-diameter.",
         choices=CANDIDATES,
+        affects=DECISION,
     )
     window: int = option(
         100,
@@ -89,9 +109,15 @@ class MicrographOptions:
         "Images after each image compared with it (window, and auto on large sets).",
         type=int,
         label="window (images)",
+        affects=DECISION,
     )
     scan_range: int = option(
-        48, "--scan-range", "pattern: images scanned past the move.", type=int, label="scan range (images)"
+        48,
+        "--scan-range",
+        "pattern: images scanned past the move.",
+        type=int,
+        label="scan range (images)",
+        affects=DECISION,
     )
     images_per_move: int = option(
         16,
@@ -100,9 +126,10 @@ class MicrographOptions:
         type=int,
         show_default=True,
         label="images per move",
+        affects=DECISION,
     )
     images_per_hole: int = option(
-        4, "--images-per-hole", "pattern: images per hole.", type=int, label="images per hole"
+        4, "--images-per-hole", "pattern: images per hole.", type=int, label="images per hole", affects=DECISION
     )
     order: str = choice(
         "auto",
@@ -112,6 +139,7 @@ class MicrographOptions:
         "restore shuffles them).",
         choices=ORDERS,
         label="acquisition order",
+        affects=DECISION,
     )
     min_z: float = option(
         8.0,
@@ -120,6 +148,7 @@ class MicrographOptions:
         "rises to the run's own null (median z of its pairs + 8 robust SD) when that is higher.",
         type=float,
         label="minimum z",
+        affects=SCORES,
     )
     min_pearson: float = option(
         0.15,
@@ -127,6 +156,7 @@ class MicrographOptions:
         "Pearson coefficient over the overlap, for a duplicate.",
         type=float,
         label="minimum Pearson",
+        affects=DECISION,
     )
     accept_untrusted: bool = option(
         False,
@@ -138,7 +168,12 @@ class MicrographOptions:
         label="untrusted decision accepted",
     )
     psize: float | None = option(
-        None, "--psize", "Micrograph pixel size in Å (overrides the input).", type=float, label="pixel size (Å)"
+        None,
+        "--psize",
+        "Micrograph pixel size in Å (overrides the input).",
+        type=float,
+        label="pixel size (Å)",
+        affects=SCORES,
     )
     insist_psize: bool = insist_psize_option("--psize", "the MRC headers or the input's pixel sizes")
     project_dir: Path | None = project_dir_option(
@@ -151,6 +186,7 @@ class MicrographOptions:
         "Go on without micrographs that cannot be read; list them.",
         is_flag=True,
         label="skip unreadable",
+        affects=DECISION,
     )
     #: Images read per batch (no command-line option).
     batch: int = field(default=32, metadata={"label": "images per batch"})

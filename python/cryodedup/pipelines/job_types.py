@@ -19,7 +19,9 @@ from __future__ import annotations
 import sys
 import textwrap
 from collections.abc import Sequence
+from dataclasses import MISSING, fields
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -57,6 +59,69 @@ class Output:
     name: str  # path inside the job folder
     kind: str  # "particles", "coordinates", "micrographs" or "logfile"
     subset: str  # "kept", "rejected" or "report"
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One option of a job as a pipeline's form shows it, made from its declaration (options/).
+
+    ``kind``: ``float``, ``int``, ``bool``, ``choice`` or ``text``; ``default``: the Python
+    API's default (None: none to show); ``choices``: a choice's values.
+    """
+
+    name: str
+    flag: str
+    kind: str
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+
+
+def form_field(job: str | type, name: str) -> FormField:
+    """The option ``name`` of ``job`` (or of the options class ``job``) for a pipeline's form.
+
+    A form (Scipion's protocols) shows the declared default and help: neither is typed again.
+    """
+    options = _OPTIONS_OF_JOB[job]() if isinstance(job, str) else job
+    found = {f.name: f for f in fields(options)}.get(name)
+    flag = None if found is None else found.metadata.get("flag")
+    if found is None or flag is None:
+        raise KeyError(f"{getattr(options, '__name__', options)} declares no option {name!r}")
+    default: Any = None if found.default is MISSING else found.default  # (a list's default is made anew)
+    if isinstance(flag.type, click.Choice):
+        kind, choices = "choice", tuple(str(c) for c in flag.type.choices)
+    else:
+        kind, choices = _kind_of(flag.type, flag.is_flag), ()
+    if kind == "float" and default is not None:
+        default = float(default)  # (the minimum distance's default is a float of its own type)
+    return FormField(name, flag.flags[0], kind, default, flag.help.replace("`", ""), choices)
+
+
+def _kind_of(param_type: Any, is_flag: bool) -> str:
+    """``float``, ``int``, ``bool`` or ``text``: what a form's field holds for a click type."""
+    if is_flag:
+        return "bool"
+    if param_type is float or isinstance(param_type, click.types.FloatParamType):
+        return "float"
+    if param_type is int or isinstance(param_type, click.types.IntParamType) or param_type.name == "integer":
+        return "int"
+    return "text"
+
+
+def _particle_options() -> type:
+    from ..options import ParticleOptions
+
+    return ParticleOptions
+
+
+def _micrograph_options() -> type:
+    from ..options import MicrographOptions
+
+    return MicrographOptions
+
+
+#: The options class of each job (imported when asked for).
+_OPTIONS_OF_JOB = {"particles": _particle_options, "coordinates": _particle_options, "micrographs": _micrograph_options}
 
 
 def command(job: str) -> click.Command:

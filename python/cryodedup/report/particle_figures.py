@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -655,8 +656,45 @@ def micrographs_drawn(details: ParticleDetails, n_mics: int) -> list[int]:
     return examples + ([worst[0]] if worst and worst[0] not in examples else [])
 
 
-#: A picture to draw: its file name, its caption, and what draws it.
-Drawing = tuple[str, str, partial[Picture]]
+class Drawing(NamedTuple):
+    """A picture to draw: its file name, its caption, and what draws it."""
+
+    name: str
+    caption: str
+    draw: Callable[[], Picture]
+    large: bool = False  # a micrograph's picture (the rendering draws these one after another)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What the pictures of one particle job are drawn from: the job's details and the micrographs drawn."""
+
+    details: ParticleDetails
+    images: Mapping[int, MicrographImage]
+    examples: list[int]  # the micrographs drawn as examples (:func:`micrographs_to_show`)
+    worst: tuple[int, str] | None  # :func:`worst_outlier`
+    scores: Callable[[], ScoreCounts] | None  # the scores' histogram, counted on a thread (None: no scores)
+
+
+@dataclass(frozen=True)
+class ParticlePicture:
+    """One picture of the particle job, after the example micrographs: an entry of :data:`PARTICLE_PICTURES`.
+
+    ``name`` and ``caption`` may hold ``{unit}`` (micrograph, tomogram); ``caption`` may be a
+    function of the :class:`Figures`. ``drawn``: whether this job has the picture.
+    """
+
+    name: str
+    caption: str | Callable[[Figures], str]
+    draw: Callable[[Figures], Picture]
+    drawn: Callable[[Figures], bool] = lambda figures: True
+    large: bool = False
+
+    def drawing(self, figures: Figures) -> Drawing:
+        """The drawing of this picture for the job of ``figures``."""
+        unit = figures.details.unit
+        caption = self.caption(figures) if callable(self.caption) else self.caption.format(unit=unit)
+        return Drawing(self.name.format(unit=unit), caption, partial(self.draw, figures), self.large)
 
 
 def particle_figures(
@@ -670,7 +708,7 @@ def particle_figures(
     (``duplicate_outlier.png``) unless it is an example, whose caption then says so.
     """
     drawings, missing = figure_drawings(details, n_mics, images)
-    return [(name, caption, draw()) for name, caption, draw in drawings], missing
+    return [(name, caption, draw()) for name, caption, draw, _ in drawings], missing
 
 
 def rendered_particle_figures(
@@ -685,12 +723,12 @@ def rendered_particle_figures(
     canvas cost 5-10 ms of page faults; issue 43).
     """
     drawings, missing = figure_drawings(details, n_mics, images)
-    large = [draw.func is _picks_picture for _, _, draw in drawings]
+    large = [drawing.large for drawing in drawings]
     try:
-        pngs = in_two_lanes(_drawn_png, [draw for _, _, draw in drawings], large, name="cryodedup-picture")
+        pngs = in_two_lanes(_drawn_png, [drawing.draw for drawing in drawings], large, name="cryodedup-picture")
     finally:
         drop_spares()
-    return [(name, caption, data) for (name, caption, _), data in zip(drawings, pngs)], missing
+    return [(name, caption, data) for (name, caption, _, _), data in zip(drawings, pngs)], missing
 
 
 def _drawn_png(draw: Callable[[], Picture]) -> bytes:
@@ -700,34 +738,80 @@ def _drawn_png(draw: Callable[[], Picture]) -> bytes:
 def figure_drawings(
     details: ParticleDetails, n_mics: int, images: Mapping[int, MicrographImage]
 ) -> tuple[list[Drawing], list[str]]:
-    """What draws each picture of :func:`particle_figures`, in order, and the image files not found."""
-    unit = details.unit
+    """What draws each picture of :func:`particle_figures`, in order, and the image files not found.
+
+    The example micrographs first, then each picture of :data:`PARTICLE_PICTURES` this job has.
+    """
     # Counted on a thread while the other pictures are drawn (the other core is idle then).
     scores = details.score_counts
     if scores is None and details.scores is not None:  # (not counted by the job already)
         scores = Background(score_counts, details, name="cryodedup-scores").result
-    worst = worst_outlier(details)
     examples = micrographs_to_show(details, n_mics)
-    drawings: list[Drawing] = []
-    for k, mic in enumerate(examples):
-        caption = f"Example {unit} {k + 1}" + (f": {worst[1]}" if worst and worst[0] == mic else "")
-        drawings.append((f"example_{unit}_{k + 1}.png", caption, partial(_picks_picture, details, mic, images)))
-    drawings.append(("nn_distances.png", "Nearest-neighbour distances", partial(nn_histogram, details)))
-    drawings.append(("rejected_per_micrograph.png", f"Rejected per {unit}", partial(rejected_fraction, details)))
-    drawings.append(("duplicate_fraction.png", f"Duplicate fraction per {unit}", partial(duplicate_fraction, details)))
-    if worst and worst[0] not in examples:  # (its image, if not found, is not counted with the examples')
-        outlier = partial(_picks_picture, details, worst[0], images)
-        drawings.append(("duplicate_outlier.png", worst[1][0].upper() + worst[1][1:], outlier))
-    if scores is not None:
-        drawings.append(("scores.png", "Scores", partial(_scores_picture, details, scores)))
-    if len(details.inputs) > 1:
-        drawings.append(("inputs.png", "Inputs", partial(input_contributions, details)))
-    if details.particles.halfsets is not None:
-        drawings.append(("halfset_pairs.png", "Duplicate pairs across the half-sets", partial(halfset_pairs, details)))
-    if details.confirmed_by is not None:
-        drawings.append(("consensus.png", "Consensus by input", partial(consensus_by_input, details)))
-        drawings.append(("agreement.png", "Agreement between inputs", partial(agreement, details)))
+    figures = Figures(details, images, examples, worst_outlier(details), scores)
+    drawings = [_example(figures, k) for k in range(len(examples))]
+    drawings += [picture.drawing(figures) for picture in PARTICLE_PICTURES if picture.drawn(figures)]
     return drawings, missing_examples(details, examples, images)
+
+
+def _example(figures: Figures, k: int) -> Drawing:
+    """The picture of example micrograph ``k`` (counted from 0), its caption naming it the worst outlier if it is."""
+    unit, mic, worst = figures.details.unit, figures.examples[k], figures.worst
+    caption = f"Example {unit} {k + 1}" + (f": {worst[1]}" if worst and worst[0] == mic else "")
+    draw = partial(_picks_picture, figures.details, mic, figures.images)
+    return Drawing(f"example_{unit}_{k + 1}.png", caption, draw, large=True)
+
+
+def _outlier_shown(figures: Figures) -> bool:
+    # (its image, if not found, is not counted with the examples')
+    return figures.worst is not None and figures.worst[0] not in figures.examples
+
+
+def _outlier_caption(figures: Figures) -> str:
+    assert figures.worst is not None
+    return figures.worst[1][0].upper() + figures.worst[1][1:]
+
+
+def _outlier_picture(figures: Figures) -> Picture:
+    assert figures.worst is not None
+    return _picks_picture(figures.details, figures.worst[0], figures.images)
+
+
+#: The particle job's pictures after the example micrographs, in the report's order. A new
+#: picture: a function of :class:`ParticleDetails` (or of the :class:`Figures`) that returns
+#: a :class:`Picture`, and its entry here (docs/developers/index.md, "Extension points").
+PARTICLE_PICTURES: list[ParticlePicture] = [
+    ParticlePicture("nn_distances.png", "Nearest-neighbour distances", lambda f: nn_histogram(f.details)),
+    ParticlePicture("rejected_per_micrograph.png", "Rejected per {unit}", lambda f: rejected_fraction(f.details)),
+    ParticlePicture("duplicate_fraction.png", "Duplicate fraction per {unit}", lambda f: duplicate_fraction(f.details)),
+    ParticlePicture("duplicate_outlier.png", _outlier_caption, _outlier_picture, _outlier_shown, large=True),
+    ParticlePicture(
+        "scores.png",
+        "Scores",
+        lambda f: score_distributions(f.details, f.scores() if f.scores else None),
+        lambda f: f.scores is not None,
+    ),
+    ParticlePicture(
+        "inputs.png", "Inputs", lambda f: input_contributions(f.details), lambda f: len(f.details.inputs) > 1
+    ),
+    ParticlePicture(
+        "halfset_pairs.png",
+        "Duplicate pairs across the half-sets",
+        lambda f: halfset_pairs(f.details),
+        lambda f: f.details.particles.halfsets is not None,
+    ),
+    ParticlePicture(
+        "consensus.png",
+        "Consensus by input",
+        lambda f: consensus_by_input(f.details),
+        lambda f: f.details.confirmed_by is not None,
+    ),
+    ParticlePicture(
+        "agreement.png",
+        "Agreement between inputs",
+        lambda f: agreement(f.details),
+        lambda f: f.details.confirmed_by is not None,
+    ),
+]
 
 
 def missing_examples(details: ParticleDetails, examples: list[int], images: Mapping[int, MicrographImage]) -> list[str]:
@@ -735,10 +819,6 @@ def missing_examples(details: ParticleDetails, examples: list[int], images: Mapp
     if details.unit == "tomogram":
         return []
     return [images[mic].missing for mic in examples if images[mic].missing]
-
-
-def _scores_picture(details: ParticleDetails, counted: Callable[[], ScoreCounts]) -> Picture:
-    return score_distributions(details, counted())
 
 
 def _picks_picture(details: ParticleDetails, mic: int, images: Mapping[int, MicrographImage]) -> Picture:

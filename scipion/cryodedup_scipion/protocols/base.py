@@ -12,6 +12,7 @@ from pyworkflow.exceptions import PyworkflowException
 from pyworkflow.protocol.constants import LEVEL_ADVANCED
 
 from ..convert import InputError
+from ..forms import add_option_param
 
 #: The form's label of each of cryodedup's options, for messages that name what the user sees.
 LABELS = {
@@ -42,15 +43,11 @@ def one_line(err: Exception) -> str:
 
 
 def add_distance_params(form, scores_help: str) -> None:
-    """The options every particle or pick protocol has: distance, score, mode, seed."""
-    form.addParam(
-        "minDist",
-        params.FloatParam,
-        default=20.0,
-        label=LABELS["min_dist"],
-        help="Two centres of one micrograph closer than this (inclusive) are duplicates. 0 removes exact "
-        "copies only (symmetry expansion).",
-    )
+    """The options every particle or pick protocol has: distance, score, mode, seed.
+
+    cryodedup's options take their defaults and help from their declarations (forms.py).
+    """
+    add_option_param(form, params, "minDist", "particles", "min_dist", LABELS["min_dist"])
     form.addParam(
         "scoreAttribute",
         params.StringParam,
@@ -60,13 +57,7 @@ def add_distance_params(form, scores_help: str) -> None:
         "items carry; none (or no such attribute): a seeded random choice.",
     )
     form.addParam("higherIsBetter", params.BooleanParam, default=True, label="Higher score is better?")
-    form.addParam(
-        "removeEntirely",
-        params.BooleanParam,
-        default=False,
-        label="Remove entirely?",
-        help="Reject every item that has another within the distance, instead of keeping the best.",
-    )
+    add_option_param(form, params, "removeEntirely", "particles", "remove_entirely", "Remove entirely?")
     form.addParam(
         "plot",
         params.BooleanParam,
@@ -75,14 +66,7 @@ def add_distance_params(form, scores_help: str) -> None:
         help="cryodedup's pictures (example micrographs with kept and rejected picks, distances, scores) and "
         "report.html, opened by Analyze Results.",
     )
-    form.addParam(
-        "seed",
-        params.IntParam,
-        default=0,
-        label=LABELS["seed"],
-        expertLevel=LEVEL_ADVANCED,
-        help="Seed of the random ranking used without a score.",
-    )
+    add_option_param(form, params, "seed", "particles", "seed", LABELS["seed"], expertLevel=LEVEL_ADVANCED)
 
 
 class CryodedupProtocol(EMProtocol):

@@ -9,6 +9,7 @@ import pyworkflow.protocol.params as params
 from pyworkflow.object import Integer
 
 from ..convert import PICK_SCORES, InputError, micrograph_key, read_coordinates, score_attribute
+from ..forms import add_option_param, chosen
 from .base import LABELS, CryodedupProtocol, add_distance_params
 
 #: Relative difference of micrograph sampling rates taken as the same sampling.
@@ -45,40 +46,10 @@ class ProtCryodedupCoordinates(CryodedupProtocol):
         )
         add_distance_params(form, ", ".join(PICK_SCORES))
         form.addSection(label="Consensus")
-        form.addParam(
-            "minSupport",
-            params.IntParam,
-            default=1,
-            label=LABELS["min_support"],
-            help="Keep a pick only if picks of at least this many inputs (its own included) lie within the "
-            "distance; 1 keeps every pick that no better one displaced.",
-        )
-        form.addParam(
-            "coverage",
-            params.EnumParam,
-            choices=["auto", "all"],
-            default=0,
-            label=LABELS["coverage"],
-            help="Which micrographs each picker ran on. auto: the micrographs of its coordinate set (a "
-            "picker that found nothing on one still ran there); all: every picker ran on every micrograph.",
-        )
-        form.addParam(
-            "uncovered",
-            params.EnumParam,
-            choices=["keep", "reject"],
-            default=0,
-            label=LABELS["uncovered"],
-            help="What becomes of picks on micrographs that fewer than the minimum support of pickers ran on.",
-        )
-        form.addParam(
-            "scoreNormalize",
-            params.EnumParam,
-            choices=["none", "rank"],
-            default=0,
-            label=LABELS["score_normalize"],
-            help="rank: compare each picker's scores as percentiles within that picker (pickers' scores are "
-            "not on one scale).",
-        )
+        add_option_param(form, params, "minSupport", "coordinates", "min_support", LABELS["min_support"])
+        add_option_param(form, params, "coverage", "coordinates", "coverage", LABELS["coverage"])
+        add_option_param(form, params, "uncovered", "coordinates", "uncovered", LABELS["uncovered"])
+        add_option_param(form, params, "scoreNormalize", "coordinates", "score_normalize", LABELS["score_normalize"])
 
     def _insertAllSteps(self):
         self._insertFunctionStep(self.removeDuplicatesStep)
@@ -184,9 +155,9 @@ class ProtCryodedupCoordinates(CryodedupProtocol):
         return {
             **super().decision_options(),
             "min_support": int(self.minSupport.get()),
-            "coverage": ["auto", "all"][self.coverage.get()],
-            "uncovered": ["keep", "reject"][self.uncovered.get()],
-            "score_normalize": ["none", "rank"][self.scoreNormalize.get()],
+            "coverage": chosen("coordinates", "coverage", self.coverage.get()),
+            "uncovered": chosen("coordinates", "uncovered", self.uncovered.get()),
+            "score_normalize": chosen("coordinates", "score_normalize", self.scoreNormalize.get()),
         }
 
     def _validate(self):

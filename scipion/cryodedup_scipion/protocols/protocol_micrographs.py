@@ -10,10 +10,11 @@ import pyworkflow.protocol.params as params
 from pwem.objects import EMFile
 
 from ..convert import InputError
+from ..forms import add_option_param, choices_offered, chosen
 from .base import OUTDIR, CryodedupProtocol
 
-CANDIDATES = ["auto", "window", "pattern", "all"]
-ORDERS = ["auto", "input", "name", "mtime"]
+#: The choices of --candidates and --order not offered: they need --metadata (no field here).
+NEEDS_METADATA = ("metadata",)
 
 
 class ProtCryodedupMicrographs(CryodedupProtocol):
@@ -52,45 +53,14 @@ class ProtCryodedupMicrographs(CryodedupProtocol):
             help="Optional: particles split into those on kept and those on rejected micrographs (by micrograph "
             "name, else id). Particles on micrographs not in the input stay with the kept ones.",
         )
-        form.addParam(
-            "targetPsize",
-            params.FloatParam,
-            default=12.0,
-            label="Target pixel size (Å)",
-            help="Micrographs are binned by block mean towards this pixel size before they are compared.",
-        )
-        form.addParam(
-            "minZ",
-            params.FloatParam,
-            default=8.0,
-            label="Minimum z",
-            help="Phase-correlation peak height (in standard deviations) a duplicate reaches at least.",
-        )
-        form.addParam(
-            "minPearson",
-            params.FloatParam,
-            default=0.15,
-            label="Minimum Pearson",
-            help="Pearson coefficient of the two images over their overlap that a duplicate reaches at least.",
-        )
-        form.addParam(
-            "candidates",
-            params.EnumParam,
-            choices=CANDIDATES,
-            default=0,
-            label="Pairs compared",
-            help="auto: every pair up to 200 micrographs, else a window in acquisition order; window; pattern "
-            "(microduplicate_screener's pairs); all.",
-        )
-        form.addParam("window", params.IntParam, default=100, label="Window (images)")
-        form.addParam(
-            "order",
-            params.EnumParam,
-            choices=ORDERS,
-            default=0,
-            label="Acquisition order",
-            help="auto: EPU time stamps in the names, else the numbers in the names; input: the set's order.",
-        )
+        candidates = choices_offered("micrographs", "candidates", NEEDS_METADATA)
+        orders = choices_offered("micrographs", "order", NEEDS_METADATA)
+        add_option_param(form, params, "targetPsize", "micrographs", "target_psize", "Target pixel size (Å)")
+        add_option_param(form, params, "minZ", "micrographs", "min_z", "Minimum z")
+        add_option_param(form, params, "minPearson", "micrographs", "min_pearson", "Minimum Pearson")
+        add_option_param(form, params, "candidates", "micrographs", "candidates", "Pairs compared", choices=candidates)
+        add_option_param(form, params, "window", "micrographs", "window", "Window (images)")
+        add_option_param(form, params, "order", "micrographs", "order", "Acquisition order", choices=orders)
         form.addParam("plot", params.BooleanParam, default=True, label="Draw the report's pictures?")
 
     def _insertAllSteps(self):
@@ -111,9 +81,9 @@ class ProtCryodedupMicrographs(CryodedupProtocol):
             target_psize=float(self.targetPsize.get()),
             min_z=float(self.minZ.get()),
             min_pearson=float(self.minPearson.get()),
-            candidates=CANDIDATES[self.candidates.get()],
+            candidates=chosen("micrographs", "candidates", self.candidates.get(), NEEDS_METADATA),
             window=int(self.window.get()),
-            order=ORDERS[self.order.get()],
+            order=chosen("micrographs", "order", self.order.get(), NEEDS_METADATA),
             plot=bool(self.plot.get()) and can_plot(),
         )
 

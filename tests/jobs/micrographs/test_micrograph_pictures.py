@@ -114,3 +114,32 @@ def test_report_parameters_and_time_read_as_they_are(graded, tmp_path):
     assert images == 14 and scoring <= total
     # (each number rounded as shown: the seconds to 0.01 s or two digits below 0.1 s, the rate to 0.1)
     assert rate == pytest.approx(images / scoring, rel=0.05)
+
+
+def test_a_new_picture_is_drawn_and_shown_in_the_report(graded, tmp_path):
+    # A toy picture declared in one entry of the registry: the pairs' z, sorted.
+    import matplotlib.pyplot as plt
+
+    from cryodedup.jobs.micrographs import pictures
+
+    drawn = {}
+
+    def sorted_z(figures):
+        drawn["z"] = np.sort(figures.scores["z"])
+        figure, axes = plt.subplots()
+        axes.plot(drawn["z"])
+        return figure
+
+    toy = pictures.MicrographPicture("sorted_z.png", "Sorted z (toy)", sorted_z, lambda figures: True)
+    pictures.MICROGRAPH_PICTURES.append(toy)
+    try:
+        folder, _truth = graded
+        options = MicrographOptions(plot=True, plot_pairs=0)
+        find_duplicate_micrographs(sorted(folder.glob("*.mrc")), tmp_path / "out", options)
+    finally:
+        pictures.MICROGRAPH_PICTURES.remove(toy)
+    assert (tmp_path / "out" / "sorted_z.png").stat().st_size > 1000
+    assert "Sorted z (toy)" in (tmp_path / "out" / "report.html").read_text()
+    with open(tmp_path / "out" / "pairs.csv") as f:
+        z = sorted(float(row["z"]) for row in csv.DictReader(f))
+    np.testing.assert_allclose(drawn["z"], z, atol=0.0051)  # (pairs.csv writes 2 decimals)

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import field, replace
 from pathlib import Path
+from typing import Union
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
@@ -26,8 +27,12 @@ from ...errors import CryodedupError
 from ...outputs import StrPath
 from ...records import dataclass
 from ...resolve import Score, name_key, resolve_score  # name_key: what a picker keeps of a micrograph's name
-from ..sniff import SUFFIXES, left_beside, picker_files, source_text
+from ..picker_formats import function, name_suffixes, picker_format
+from ..sniff import left_beside, picker_files, source_text
 from ..star.micrographs import micrograph_names
+
+#: Micrograph sizes (ny, nx) by name, or a function of the picker's names that gives them.
+MicrographShapes = Union[Mapping[str, tuple[int, int]], Callable[[list[str]], Mapping[str, tuple[int, int]]]]
 
 
 @dataclass
@@ -55,7 +60,8 @@ class Picks:
     source : str
         The input as the user gave it.
     format : str
-        ``relion``, ``cryolo-cbox``, ``cryolo-star``, ``eman-box``, ``eman2-json`` or ``topaz``.
+        The name of its :class:`~cryodedup.formats.picker_formats.PickerFormat` (``relion``,
+        ``cryolo-cbox``, ``eman-box``, ``eman2-json``, ``topaz``).
     micrographs : list of str
         Micrograph names, as RELION/CryoSPARC name them when a micrographs STAR was given,
         else as the picker names them (file stem).
@@ -179,6 +185,19 @@ def read_tables(
         keys=tables.keys,
         key_names=tables.key_names,
     )
+
+
+@dataclass
+class PickRead:
+    """What a picker format's reader is given: one picker's files, and the job's facts about them."""
+
+    files: list[Path]
+    kind: str  # the format's name, or (RELION) which of its files: relion-list, relion-suffix
+    source: str  # the input as the user gave it
+    namer: MicrographNamer
+    topaz_scale: float | None = None
+    micrograph_shapes: MicrographShapes | None = None
+    project_dir: Path | None = None
 
 
 class PicksBuilder:
@@ -392,7 +411,7 @@ class MicrographNamer:
 def stem(path: Path) -> str:
     """The micrograph part of a per-micrograph file name."""
     name = path.name
-    for suffix, _ in SUFFIXES:
+    for suffix, _ in name_suffixes():
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return path.stem
@@ -403,9 +422,7 @@ def read_picks(
     *,
     micrographs: StrPath | list[str] | tuple[str, ...] | None = None,
     topaz_scale: float | None = None,
-    micrograph_shapes: Mapping[str, tuple[int, int]]
-    | Callable[[list[str]], Mapping[str, tuple[int, int]]]
-    | None = None,
+    micrograph_shapes: MicrographShapes | None = None,
     project_dir: Path | None = None,
     listed_in: StrPath | None = None,
 ) -> Picks:
@@ -445,46 +462,11 @@ def read_picks(
     namer = MicrographNamer(known, str(listed_in or "--micrographs"))
     source = source_text(paths)
     files, kind = picker_files(paths)
-    picks = _read_files(files, kind, source, namer, topaz_scale, micrograph_shapes, project_dir)
+    request = PickRead(files, kind, source, namer, topaz_scale, micrograph_shapes, project_dir)
+    picks = function(picker_format(kind).read)(request)
     if Path(source).is_dir() and kind not in ("relion-list", "relion-suffix"):
         picks.warnings += left_beside(files)  # a job's list names its files: the rest are not its picks
     return picks
-
-
-def _read_files(
-    files: list[Path],
-    kind: str,
-    source: str,
-    namer: MicrographNamer,
-    topaz_scale: float | None,
-    micrograph_shapes: Mapping[str, tuple[int, int]] | Callable[[list[str]], Mapping[str, tuple[int, int]]] | None,
-    project_dir: Path | None,
-) -> Picks:
-    """One picker's ``files`` of format ``kind`` read by that format's reader."""
-    from . import cryolo, eman, relion, topaz
-
-    if kind == "relion-list":
-        return relion.read_list(files, source, namer, project_dir)
-    if kind == "relion-suffix":
-        return relion.read_coords_suffix(files, source, namer, project_dir)
-    if kind in ("relion", "star"):
-        return relion.read_coordinate_stars(files, source, namer)
-    if kind == "cryolo-cbox":
-        return cryolo.read_cbox(files, source, namer)
-    if kind == "eman-box":
-        return eman.read_box(files, source, namer)
-    if kind == "eman2-json":
-        return eman.read_info_json(files, source, namer)
-    return topaz.read_table(files, source, namer, topaz_scale, micrograph_shapes)
-
-
-#: How :func:`score_column` reads each format again: the layout of :func:`read_tables`, the
-#: column that marks the loop of picks, and the text of a missing value.
-_SCORE_LAYOUTS = {
-    "relion": ("star", "rlnCoordinateX", None),
-    "cryolo-cbox": ("star", "CoordinateX", "<NA>"),
-    "topaz": ("tab", None, None),
-}
 
 
 def score_column(picks: Picks, column: str) -> np.ndarray:
@@ -495,11 +477,12 @@ def score_column(picks: Picks, column: str) -> np.ndarray:
     naming the file and the columns it has.
     """
     name = column.lstrip("_")
-    if picks.format not in _SCORE_LAYOUTS:
+    score_layout = picker_format(picks.format).score_layout
+    if score_layout is None:
         raise CryodedupError(
             f"--score {column}: {picks.source} ({picks.format}) has no named columns; use auto or none"
         )
-    layout, marker, missing = _SCORE_LAYOUTS[picks.format]
+    layout, marker, missing = score_layout
     paths = [f.path for f in picks.files]
     tables = read_tables(paths, layout, [marker] if marker else [], [name], missing=missing)
     for path, labels, count in zip(paths, tables.labels, tables.counts):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import CryodedupError
-from . import FileTables, MicrographNamer, Picks, PicksBuilder, own_score, read_tables, stem
+from . import FileTables, PickRead, Picks, PicksBuilder, own_score, read_tables, stem
 
 SCORE = "Confidence"
 OLD_CBOX = (
@@ -30,14 +30,15 @@ FILAMENT = "filamentid"
 TUBE_COLUMN = f"_{FILAMENT}"
 
 
-def read_cbox(files: list[Path], source: str, namer: MicrographNamer) -> Picks:
+def read_cbox(request: PickRead) -> Picks:
     """CrYOLO ``.cbox`` files, one per micrograph, the micrograph named by the file name.
 
     An empty file is a micrograph crYOLO ran on and found nothing on (crYOLO writes one for
     every micrograph, and before 1.8 an empty one when it found nothing): it has no picks,
     and counts among the micrographs the picker ran on.
     """
-    builder = PicksBuilder(source, "cryolo-cbox", namer)
+    files = request.files
+    builder = PicksBuilder(request.source, "cryolo-cbox", request.namer)
     corner = ("CoordinateX", "CoordinateY", "Width", "Height")
     first_written = next((f for f in files if f.stat().st_size > 0), None)
     if first_written is not None and _headerless(first_written):

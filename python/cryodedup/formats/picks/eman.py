@@ -17,18 +17,20 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import CryodedupError
 from ..files import check_regular_file
-from . import MicrographNamer, Picks, PicksBuilder, own_score, read_tables, stem
+from . import PickRead, Picks, PicksBuilder, own_score, read_tables, stem
 
 
-def read_box(files: list[Path], source: str, namer: MicrographNamer) -> Picks:
+def read_box(request: PickRead) -> Picks:
     """EMAN ``.box`` files, one per micrograph."""
-    builder = PicksBuilder(source, "eman-box", namer)
+    files = request.files
+    builder = PicksBuilder(request.source, "eman-box", request.namer)
     corner = ["x", "y", "width", "height"]
     tables = read_tables(files, "whitespace", corner, corner)
     first = len(builder.files)
@@ -39,9 +41,10 @@ def read_box(files: list[Path], source: str, namer: MicrographNamer) -> Picks:
     return builder.build(own_score([], lambda label: False))  # a .box has no score column
 
 
-def read_info_json(files: list[Path], source: str, namer: MicrographNamer) -> Picks:
+def read_info_json(request: PickRead) -> Picks:
     """EMAN2 ``info/*_info.json`` files; each pick's line is the JSON text of its box."""
-    builder = PicksBuilder(source, "eman2-json", namer)
+    files, source = request.files, request.source
+    builder = PicksBuilder(source, "eman2-json", request.namer)
     scored, picked = True, 0
     for file in files:
         text = check_regular_file(file, "an EMAN2 _info.json").read_text(errors="replace")
@@ -96,3 +99,16 @@ def _is_json_number(value: object) -> bool:
     except OverflowError:
         return False
     return True
+
+
+def write_info_json(picks: Picks, mask: np.ndarray, targets: dict[str, list[Path]], tmp: Mapping[Path, Path]) -> None:
+    """EMAN2 ``_info.json`` subsets: each file's object with its ``boxes`` list cut to the subset."""
+    from .write import SUBSETS
+
+    for subset, take in zip(SUBSETS, (True, False)):
+        chosen = mask == take
+        for k, (file, target) in enumerate(zip(picks.files, targets[subset])):
+            info = json.loads(Path(file.path).read_text(errors="replace"))
+            places = picks.row_start[chosen & (picks.file_of_pick == k)]
+            info["boxes"] = [info["boxes"][int(i)] for i in places]
+            tmp[target].write_text(json.dumps(info, indent=1))

@@ -28,7 +28,7 @@ from ...errors import CryodedupError
 from ..files import check_regular_file
 from ..star.file import StarFile
 from ..star.micrographs import micrograph_names
-from . import MicrographNamer, Picks, PicksBuilder, own_score, read_tables, stem
+from . import MicrographNamer, PickRead, Picks, PicksBuilder, own_score, read_tables, stem
 
 SCORE = "rlnAutopickFigureOfMerit"
 #: A pipeline job folder as RELION finds it: ``/job`` and three digits, after the first character.
@@ -72,6 +72,15 @@ def _project_root(first: str, source: Path, project_dir: Path | None) -> Path:
         f"{source}: {first} is not found from {roots[0]} nor from the folders above {source}; "
         "run from the RELION project folder or give it with --project-dir"
     )
+
+
+def read(request: PickRead) -> Picks:
+    """RELION coordinates of the kind sniff.py told: a job's list, a 3.x job's suffix file, or per-micrograph STARs."""
+    if request.kind == "relion-list":
+        return read_list(request.files, request.source, request.namer, request.project_dir)
+    if request.kind == "relion-suffix":
+        return read_coords_suffix(request.files, request.source, request.namer, request.project_dir)
+    return read_coordinate_stars(request.files, request.source, request.namer)
 
 
 def read_list(files: list[Path], source: str, namer: MicrographNamer, project_dir: Path | None) -> Picks:

@@ -11,31 +11,26 @@ full-size coordinates; otherwise they must be multiplied by S.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import CryodedupError
-from . import FileTables, MicrographNamer, Picks, PicksBuilder, name_key, own_score, read_tables
+from . import FileTables, PickRead, Picks, PicksBuilder, name_key, own_score, read_tables
 
 SCORE = "score"
 
 
-def read_table(
-    files: list[Path],
-    source: str,
-    namer: MicrographNamer,
-    scale: float | None,
-    shapes: Mapping[str, tuple[int, int]] | Callable[[list[str]], Mapping[str, tuple[int, int]]] | None,
-) -> Picks:
-    """Topaz tables, their coordinates multiplied by ``scale``.
+def read_table(request: PickRead) -> Picks:
+    """Topaz tables, their coordinates multiplied by ``request.topaz_scale``.
 
-    A ``scale`` of None is inferred from ``shapes``, the micrograph sizes (ny, nx) by name, or
-    a function of the table's micrograph names that gives them (called only then), with
-    :func:`infer_scale`.
+    A scale of None is inferred from ``request.micrograph_shapes``, the micrograph sizes
+    (ny, nx) by name, or a function of the table's micrograph names that gives them (called
+    only then), with :func:`infer_scale`.
     """
-    builder = PicksBuilder(source, "topaz", namer)
+    files, source, scale, shapes = request.files, request.source, request.topaz_scale, request.micrograph_shapes
+    builder = PicksBuilder(source, "topaz", request.namer)
     tables = read_tables(files, "tab", [], ["x_coord", "y_coord", SCORE], key="image_name")
     first = len(builder.files)
     for file, labels, header in zip(files, tables.labels, tables.headers):
@@ -66,7 +61,7 @@ def read_table(
     index = np.zeros(len(names), dtype=np.int32)
     for row in sorted(first_rows):
         key = tables.keys[row]
-        index[key] = namer.index(names[key], builder.files[file_of_row[row]].path)
+        index[key] = request.namer.index(names[key], builder.files[file_of_row[row]].path)
     with np.errstate(over="ignore"):  # a centre scaled past the floats' range: the job names its file and line
         x, y = x * scale, y * scale
     builder.add_rows(

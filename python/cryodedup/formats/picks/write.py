@@ -10,7 +10,6 @@ their picks concatenated in input order, and writes both subsets atomically.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from pathlib import Path
@@ -23,6 +22,7 @@ import cryodedup._core as _core
 from ...errors import CryodedupError
 from ...outputs import AtomicOutputs, StrPath
 from ..cryosparc.particles import Locations
+from ..picker_formats import function, picker_format
 from . import Picks
 from .relion import SCORE as RELION_SCORE
 from .relion import relative_coordinate_path
@@ -160,7 +160,7 @@ def _relion_header(inputs: list[Picks]) -> tuple[str, list[list[int] | None] | N
     same_columns = all(sorted(lab) == sorted(first) for lab in labels)
     # (A label named twice leaves the order ambiguous: then only identical headers are copied.)
     distinct = len(set(first)) == len(first) or all(lab == first for lab in labels)
-    if labels and all(p.format == "relion" for p in inputs) and same_columns and distinct:
+    if labels and all(picker_format(p.format).relion_rows for p in inputs) and same_columns and distinct:
         reorder = [None if lab == first else [lab.index(c) for c in first] for lab in labels]
         return inputs[0].files[0].header, reorder
     return RELION_HEADER + "".join(f"_{lab} #{k + 1} \n" for k, lab in enumerate(_written_labels(inputs))), None
@@ -187,7 +187,7 @@ def relion_columns_lost(inputs: list[Picks]) -> dict[str, list[str]]:
     written = set(_written_labels(inputs))
     lost: dict[str, list[str]] = {}
     for picks in inputs:
-        if picks.format != "relion":
+        if not picker_format(picks.format).relion_rows:
             continue
         headers = dict.fromkeys(f.header for f in picks.files)  # one per job, as a rule
         labels = dict.fromkeys(label for header in headers for label in _LABEL.findall(header))
@@ -353,8 +353,9 @@ def write_like_input(picks: Picks, keep: ArrayLike, outdir: StrPath, *, force: b
         inputs=[f.path for f in picks.files],
         folders=[outdir / s for s in SUBSETS],
     ) as tmp:
-        if picks.format == "eman2-json":
-            _write_info_json(picks, mask, targets, tmp)
+        own_writer = picker_format(picks.format).write
+        if own_writer is not None:
+            function(own_writer)(picks, mask, targets, tmp)
         else:
             # Output k < n: the kept part of input file k; the rejected parts follow.
             n = len(picks.files)
@@ -366,14 +367,3 @@ def write_like_input(picks: Picks, keep: ArrayLike, outdir: StrPath, *, force: b
             target = _row_targets(mask, n, picks.file_of_pick)
             _copy_rows([picks], outputs, target)
     return targets
-
-
-def _write_info_json(picks: Picks, mask: np.ndarray, targets: dict[str, list[Path]], tmp: dict[Path, Path]) -> None:
-    """EMAN2 ``_info.json`` subsets: each file's object with its ``boxes`` list cut to the subset."""
-    for subset, take in zip(SUBSETS, (True, False)):
-        chosen = mask == take
-        for k, (file, target) in enumerate(zip(picks.files, targets[subset])):
-            info = json.loads(Path(file.path).read_text(errors="replace"))
-            places = picks.row_start[chosen & (picks.file_of_pick == k)]
-            info["boxes"] = [info["boxes"][int(i)] for i in places]
-            tmp[target].write_text(json.dumps(info, indent=1))

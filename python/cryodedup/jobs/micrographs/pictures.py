@@ -7,6 +7,7 @@ job's warning asks the user to look at before trusting the decision.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import field
 from pathlib import Path
 from typing import Any
@@ -66,13 +67,13 @@ def plot(
     from ...report.figures import rendered
 
     pairs = scores["pairs"]
-    figures = _position_figures(pairs, decision, rank, placement)
+    drawn_from = MicrographFigures(options, scores, decision, rank, placement)
+    figures = [(p.name, p.caption, p.draw(drawn_from)) for p in MICROGRAPH_PICTURES if p.drawn(drawn_from)]
     names = _shown_names(mics, pairs[decision.duplicate | decision.uncertain])
     images = PairImages(mics, summary["bin"])  # each image read when first drawn
     uncertain = uncertain_order(decision)
     tables = [uncertain_table(scores, decision, uncertain, rank, names, summary, placement)]
     if not options.no_images:
-        figures += _score_figures(scores, decision)
         flagged = np.flatnonzero(decision.duplicate)
         flagged = flagged[np.argsort(-scores["z"][flagged], kind="stable")]
         tables.insert(0, _flagged_table(scores, flagged, rank, names, summary["binned_pixel_size_A"]))
@@ -87,19 +88,45 @@ def plot(
     )
 
 
-def _score_figures(scores: dict[str, np.ndarray], decision: Decision) -> list[tuple[str, str, Any]]:
-    """The z of every scored pair, and z against Pearson with both thresholds."""
+@dataclass(frozen=True)
+class MicrographFigures:
+    """What the micrograph job's pictures of :data:`MICROGRAPH_PICTURES` are drawn from."""
+
+    options: MicrographOptions
+    scores: dict[str, np.ndarray]  # the scored pairs' columns (pairs, z, pearson, ...)
+    decision: Decision
+    rank: np.ndarray  # each micrograph's place in acquisition order
+    placement: Placement | None  # with --metadata, where each image was taken
+
+
+@dataclass(frozen=True)
+class MicrographPicture:
+    """One picture of the micrograph job's report, before the pictures of the pairs.
+
+    ``draw`` returns a matplotlib figure; ``drawn``: whether this run has the picture.
+    """
+
+    name: str
+    caption: str
+    draw: Callable[[MicrographFigures], Any]
+    drawn: Callable[[MicrographFigures], bool]
+
+
+def _z_distribution(figures: MicrographFigures) -> Any:
     from ...report import micrograph_figures as plots
 
-    z, pearson = scores["z"], scores["pearson"]
-    return [
-        ("z_distribution.png", "Phase-correlation z of all scored pairs", plots.z_distribution(z, decision.min_z)),
-        (
-            "z_pearson.png",
-            "z against Pearson: duplicates pass both thresholds",
-            plots.z_against_pearson(z, pearson, decision.duplicate, decision.min_z, decision.min_pearson),
-        ),
-    ]
+    return plots.z_distribution(figures.scores["z"], figures.decision.min_z)
+
+
+def _z_against_pearson(figures: MicrographFigures) -> Any:
+    from ...report import micrograph_figures as plots
+
+    z, pearson, decision = figures.scores["z"], figures.scores["pearson"], figures.decision
+    return plots.z_against_pearson(z, pearson, decision.duplicate, decision.min_z, decision.min_pearson)
+
+
+def _with_images(figures: MicrographFigures) -> bool:
+    return not figures.options.no_images
 
 
 def _summary_rows(summary: dict[str, Any]) -> tuple[list[tuple[str, str]], dict[str, str]]:
@@ -112,18 +139,16 @@ def _summary_rows(summary: dict[str, Any]) -> tuple[list[tuple[str, str]], dict[
     return rows, highlight
 
 
-def _position_figures(
-    pairs: np.ndarray, decision: Decision, rank: np.ndarray, placement: Placement | None
-) -> list[tuple[str, str, Any]]:
+def _position_map(figures: MicrographFigures) -> Any:
     """With --metadata, the map of the specimen positions (the later image of each duplicate pair rejected)."""
-    if placement is None:
-        return []
     from ...report import micrograph_figures as plots
 
+    pairs, decision, rank, placement = figures.scores["pairs"], figures.decision, figures.rank, figures.placement
+    assert placement is not None
     duplicates = pairs[decision.duplicate]
     rejected = np.zeros(len(placement.xy), dtype=bool)
     rejected[[max(pair, key=lambda i: rank[i]) for pair in duplicates.tolist()]] = True
-    figure = plots.position_map(
+    return plots.position_map(
         placement.xy,
         placement.squares,
         placement.square_names,
@@ -132,7 +157,20 @@ def _position_figures(
         placement.beam_diameter,
         revisits=placement.revisit_pairs,
     )
-    return [("position_map.png", "Specimen positions per grid square", figure)]
+
+
+#: The micrograph job's pictures before those of the flagged and uncertain pairs, in the
+#: report's order. A new picture: a function of :class:`MicrographFigures` that returns a
+#: matplotlib figure, and its entry here (docs/developers/index.md, "Extension points").
+MICROGRAPH_PICTURES: list[MicrographPicture] = [
+    MicrographPicture(
+        "position_map.png", "Specimen positions per grid square", _position_map, lambda f: f.placement is not None
+    ),
+    MicrographPicture("z_distribution.png", "Phase-correlation z of all scored pairs", _z_distribution, _with_images),
+    MicrographPicture(
+        "z_pearson.png", "z against Pearson: duplicates pass both thresholds", _z_against_pearson, _with_images
+    ),
+]
 
 
 def _shown_names(mics: Micrographs, pairs: np.ndarray) -> dict[int, str]:

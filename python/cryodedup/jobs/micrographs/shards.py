@@ -33,6 +33,7 @@ from ... import signals
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...formats.mrc import MrcLayout
+from ...options.fields import DECISION, SCORES, marked_options
 from ...options.micrographs import MAX_IMAGES, MicrographOptions, MicrographRun
 from ...outputs import StrPath, all_outputs_at_once, put_in_place
 from ...resolve.micrograph_names import check_match_mode
@@ -45,23 +46,8 @@ FORMAT = "cryodedup micrograph shard 1"
 MARKER = "shard.json"
 PAIRS = "pairs.npz"
 SHARD_FOLDER = re.compile(r"shard-(\d+)-of-(\d+)")
-# The options that change which pairs are scored, their scores, or the decision.
-RUN_OPTIONS = (
-    "target_psize",
-    "bin",
-    "lowpass",
-    "highpass",
-    "candidates",
-    "window",
-    "scan_range",
-    "images_per_move",
-    "images_per_hole",
-    "order",
-    "min_z",
-    "min_pearson",
-    "psize",
-    "skip_unreadable",
-)
+#: The options that change which pairs are scored, their scores, or the decision (marked in their declarations).
+RUN_OPTIONS = marked_options(MicrographOptions, SCORES, DECISION)
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -45,6 +45,8 @@ from ..._core import __version__
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs
 from ...formats.mrc import MrcLayout
+from ...options.fields import SCORES, marked_options
+from ...options.micrographs import MicrographOptions
 from ...outputs import StrPath, process_alive
 from ...records import dataclass
 from .plan import ScoringPlan
@@ -56,8 +58,8 @@ from .update_inputs import file_stamp, real_paths, unfinished
 STORE = "seen"
 MARKER = "seen.json"
 FORMAT = "cryodedup micrograph update store 2"
-#: The options that change a pair's scores: any change means a full run.
-SCORE_OPTIONS = ("target_psize", "bin", "lowpass", "highpass", "psize", "min_z")
+#: The options that change a pair's scores (marked in their declarations): any change means a full run.
+SCORE_OPTIONS = marked_options(MicrographOptions, SCORES)
 COLUMNS = ("z", "dy", "dx", "pearson", "overlap")
 #: More image files than this and the store is compacted into one (a long --watch adds one a round).
 MAX_IMAGE_FILES = 32
