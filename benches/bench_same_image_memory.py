@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -90,6 +91,7 @@ def run_job(path: Path, outdir: Path, mode: str) -> dict:
     command = [sys.executable, "-m", "cryodedup", "particles", str(path), "-o", str(outdir)]
     command += ["--min-dist", "20", "--score", SCORE, "--json", "--same-image", mode]
     peaks = {"RssAnon": 0, "RssFile": 0, "VmHWM": 0}
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     while job.poll() is None:
@@ -98,6 +100,8 @@ def run_job(path: Path, outdir: Path, mode: str) -> dict:
         time.sleep(SAMPLE_SECONDS)
     seconds = time.perf_counter() - start
     out, err = job.communicate()
+    ended = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = ended.ru_utime + ended.ru_stime - children.ru_utime - children.ru_stime
     if job.returncode != 0:
         sys.exit(f"cryodedup failed on {path} ({mode}):\n{err}")
     summary = json.loads(out)
@@ -105,6 +109,7 @@ def run_job(path: Path, outdir: Path, mode: str) -> dict:
     found = summary.get("same_image") or {}
     return {
         "seconds": seconds,
+        "cpu": cpu,
         "anon": peaks["RssAnon"] * 1024,
         "file": peaks["RssFile"] * 1024,
         "hwm": peaks["VmHWM"] * 1024,
@@ -126,7 +131,8 @@ def measure(workdir: Path, n: int, chunk: tuple[str, list[str]], repeat: int) ->
                     done = run_job(path, workdir / "same_image_out", mode)
                     runs.setdefault((kind, mode), []).append(done)
                     print(
-                        f"{'':>11}  {mode}: {done['seconds']:.2f} s, RssAnon {done['anon'] / 1e6:,.0f} MB, "
+                        f"{'':>11}  {mode}: {done['seconds']:.2f} s (CPU {done['cpu']:.2f} s), "
+                        f"RssAnon {done['anon'] / 1e6:,.0f} MB, "
                         f"RssFile {done['file'] / 1e6:,.0f} MB, kept twice {done['twice']}",
                         file=sys.stderr,
                         flush=True,
@@ -147,23 +153,28 @@ def main() -> None:
     base_runs = measure(args.workdir, 1000, chunk, 1)
     base = max(r["anon"] for runs in base_runs.values() for r in runs)
     print(f"\nfixed base (peak RssAnon of a 1000-particle run): {base / 1e6:.0f} MB; cores: {os.cpu_count()}")
-    print(f"fastest of {args.repeat} interleaved cold runs per mode; memory: the highest peak of them")
     print(
-        "| particles | names | --same-image | wall | check's cost (warn / ignore) | peak RssAnon "
+        f"fastest of {args.repeat} interleaved cold runs per mode (wall; CPU: user + system); memory: the highest peak"
+    )
+    print(
+        "| particles | names | --same-image | wall | CPU | check's cost (warn / ignore: wall, CPU) | peak RssAnon "
         "| RssAnon B/particle above base | peak RssFile | VmHWM | kept | images kept twice | every run |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in args.sizes:
         runs = measure(args.workdir, n, chunk, args.repeat)
         for kind in ("distinct", "repeats"):
             ignore = min(r["seconds"] for r in runs[(kind, "ignore")])
+            ignore_cpu = min(r["cpu"] for r in runs[(kind, "ignore")])
             for mode in ("warn", "ignore"):
                 done = runs[(kind, mode)]
                 fastest = min(r["seconds"] for r in done)
+                least_cpu = min(r["cpu"] for r in done)
                 anon = max(r["anon"] for r in done)
-                cost = f"{fastest / ignore:.3f}" if mode == "warn" else "-"
+                cost = f"{fastest / ignore:.3f}, {least_cpu / ignore_cpu:.3f}" if mode == "warn" else "-"
                 print(
-                    f"| {n:,} | {kind} | {mode} | {fastest:.2f} s | {cost} | {anon / 1e6:,.0f} MB | "
+                    f"| {n:,} | {kind} | {mode} | {fastest:.2f} s | {least_cpu:.2f} s | {cost} | "
+                    f"{anon / 1e6:,.0f} MB | "
                     f"{(anon - base) / n:.1f} | {max(r['file'] for r in done) / 1e6:,.0f} MB | "
                     f"{max(r['hwm'] for r in done) / 1e6:,.0f} MB | {done[0]['kept']:,} | {done[0]['twice']} | "
                     + " / ".join(f"{r['seconds']:.2f}" for r in done)
