@@ -11,9 +11,10 @@ much as the code; this runs each job with the BEFORE install, then with the AFTE
 Each install is the ``bin`` folder of a virtual environment with cryodedup installed (its
 ``cryodedup`` command is run). The inputs are made once in ``--workdir`` by the generators of
 this tree's benchmark scripts (benches/run_all.py and the scripts it imports), shaped like
-the real files: a 1M-particle RELION 3.1 STAR, a 1M-particle CryoSPARC ``.cs`` with every
-Extract and 2D slot, two pickers' picks in per-micrograph files, K3 micrographs and a
-million picks on one spot. Every run goes to a new output folder, removed after it, with
+the real files: a 1M- and a 10M-particle RELION 3.1 STAR, a 1M-particle CryoSPARC ``.cs`` with
+every Extract and 2D slot, two pickers' picks in per-micrograph files, K3 micrographs and a
+million picks on one spot; ``update`` runs benches/bench_update.py's round (100 K3 images into
+5,000 screened) with each install's ``python``. Every run goes to a new output folder, removed after it, with
 ``sync`` before it; times are wall, user CPU and system CPU seconds of the whole command.
 """
 
@@ -40,13 +41,19 @@ import bench_particles
 import bench_picks_merge
 from fixtures.synthetic import cs_particles, write_cs
 
-JOBS = ["star", "plot", "cs", "picks", "micrographs", "dense"]
+JOBS = ["star", "star10m", "plot", "cs", "picks", "micrographs", "dense", "update"]
 
 
 def star_job(w: Path) -> tuple[str, list[str], Path]:
     path = bench_particles.benchmark_file(w, 1_000_000)
     args = ["particles", str(path), "--quiet", "--score", "rlnMaxValueProbDistribution", "--min-dist", "20"]
     return "1M particles, RELION 3.1 STAR, end to end", args, w
+
+
+def star10m_job(w: Path) -> tuple[str, list[str], Path]:
+    path = bench_particles.benchmark_file(w, 10_000_000)
+    args = ["particles", str(path), "--quiet", "--score", "rlnMaxValueProbDistribution", "--min-dist", "20"]
+    return "10M particles, RELION 3.1 STAR, end to end", args, w
 
 
 def plot_job(w: Path) -> tuple[str, list[str], Path]:
@@ -87,6 +94,7 @@ def dense_job(w: Path) -> tuple[str, list[str], Path]:
 
 MAKERS: dict[str, Callable[[Path], tuple[str, list[str], Path]]] = {
     "star": star_job,
+    "star10m": star10m_job,
     "plot": plot_job,
     "cs": cs_job,
     "picks": picks_job,
@@ -113,21 +121,51 @@ def timed(install: Path, args: list[str], cwd: Path, out: Path) -> tuple[float, 
     return seconds, after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
 
 
+def update_round(install: Path, w: Path) -> tuple[float, float, float]:
+    """Wall and CPU seconds of one ``--update`` round of 100 K3 images into 5,000 (benches/bench_update.py).
+
+    That benchmark times the round in its own process (the API's ``find_duplicate_micrographs``,
+    run by the install's ``python``) from the state a round over the screened set left, so
+    both installs do the same work; its figures are read from what it prints (no system CPU).
+    """
+    script = Path(__file__).parent / "bench_update.py"
+    printed = subprocess.run(
+        [str(install / "python"), str(script), "--rounds", "1", "--workdir", str(w / "update")],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    line = next(line for line in printed.splitlines() if line.startswith("--update round:"))
+    words = line.split()
+    return float(words[2]), float(words[words.index("CPU") + 1]), 0.0
+
+
 def compare(name: str, w: Path, before: Path, after: Path, repeat: int) -> str:
+    if name == "update":
+        return _compare_runs(
+            "100 K3 images into 5,000 screened, one --update round", lambda i: update_round(i, w), before, after, repeat
+        )
     work, args, cwd = MAKERS[name](w)
     out = w / f"compare_{name}_out"
-    timed(after, args, cwd, out)  # the inputs in the page cache for both
+    return _compare_runs(work, lambda install: timed(install, args, cwd, out), before, after, repeat)
+
+
+def _compare_runs(
+    work: str, run: Callable[[Path], tuple[float, float, float]], before: Path, after: Path, repeat: int
+) -> str:
+    """The table row of ``run`` with each install, interleaved ``repeat`` times after one run to warm the cache."""
+    run(after)  # the inputs in the page cache for both
     b, a = [], []
     for _ in range(repeat):
-        b.append(timed(before, args, cwd, out))
-        a.append(timed(after, args, cwd, out))
+        b.append(run(before))
+        a.append(run(after))
     cells = []
     for k in (0, 1, 2):  # wall, user CPU, system CPU
-        ratio = statistics.median(y[k] / x[k] for x, y in zip(b, a))
+        ratios = [y[k] / x[k] for x, y in zip(b, a) if x[k] > 0]
         cells += [
             f"{statistics.median(x[k] for x in b):.2f} s",
             f"{statistics.median(y[k] for y in a):.2f} s",
-            f"{ratio:.2f}x",
+            f"{statistics.median(ratios):.2f}x" if ratios else "-",
         ]
     return f"| {work} | {' | '.join(cells)} |"
 
