@@ -33,11 +33,14 @@ from ..outputs import StrPath
 from ..records import dataclass
 from ..resolve import name_key
 from .files import check_regular_file
-from .revisits import acquisition_times, find_revisits
+from .navigator import Navigator, link, map_labels, read_nav
+from .revisits import acquisition_times, find_revisits, same_position, same_position_entries
 from .sniff import is_glob
 
 #: The metadata files' own extensions, removed before the micrograph's name rules apply.
 METADATA_EXTENSIONS = (".mdoc", ".xml")
+#: SerialEM's Navigator: read when named (a file or a glob), not searched for in folders.
+NAV_EXTENSION = ".nav"
 #: EPU's grid square folder (``Images-Disc1/GridSquare_1234/Data/``).
 GRID_SQUARE = re.compile(r"^GridSquare_\d+$")
 #: Stops farther apart than this (µm) with nothing between are in different grid squares
@@ -69,6 +72,7 @@ class Acquisition:
     # Calibrations the file records as 0, that is not recorded ("BeamDiameter", "pixel size"):
     # each falls back to the next source, and the summary says so (beam_diameter).
     unrecorded: tuple[str, ...] = ()
+    nav_label: str | None = None  # SerialEM's NavigatorLabel: the Navigator item it was acquired at
 
 
 # --- EPU ----------------------------------------------------------------------------------
@@ -317,7 +321,9 @@ def mdoc_time(text: str, where: str = "DateTime") -> float | None:
 
 
 #: The keys of a SerialEM section that cryodedup reads.
-MDOC_KEYS = frozenset({"StagePosition", "ImageShift", "PixelSpacing", "DateTime", "UncroppedSize", "SubFramePath"})
+MDOC_KEYS = frozenset(
+    {"StagePosition", "ImageShift", "PixelSpacing", "DateTime", "UncroppedSize", "SubFramePath", "NavigatorLabel"}
+)
 
 
 def _mdoc_sections(path: Path) -> tuple[dict[str, str], list[tuple[str, int, dict[str, str]]]]:
@@ -402,6 +408,7 @@ def read_mdoc(path: StrPath) -> list[Acquisition]:
                 time=mdoc_time(values["DateTime"], f"{where}: DateTime") if "DateTime" in values else None,
                 field_px=readout_size((size[0], size[1]) if size else (None, None), f"{where}: UncroppedSize"),
                 unrecorded=tuple(unrecorded),
+                nav_label=values.get("NavigatorLabel") or None,
             )
         )
     if not out:
@@ -428,7 +435,8 @@ def _one_section_per_image(path: Path, acquisitions: list[Acquisition], lines: l
 def metadata_files(paths: Sequence[StrPath]) -> list[Path]:
     """The metadata files named by files, folders and quoted globs, each once, in a stable order.
 
-    A folder is searched below for EPU data images' XML (``*_Data_*.xml``) and ``.mdoc`` files.
+    A folder is searched below for EPU data images' XML (``*_Data_*.xml``) and ``.mdoc`` files; a
+    SerialEM Navigator (``.nav``) is read when named (a session folder often holds old copies).
     """
     found: list[Path] = []
     for given in paths:
@@ -458,7 +466,7 @@ def metadata_files(paths: Sequence[StrPath]) -> list[Path]:
 
 
 def read_metadata(paths: Sequence[StrPath]) -> list[Acquisition]:
-    """Every acquisition of the given metadata files, folders and globs."""
+    """Every acquisition of the given metadata files, folders and globs (a Navigator holds none)."""
     return _read_files(metadata_files(paths))
 
 
@@ -477,8 +485,8 @@ def _read_files(files: Sequence[Path]) -> list[Acquisition]:
             out.append(_acquisition(path, _tree_elements(path) if texts is None else dict(zip(EPU_ELEMENTS, texts))))
         elif suffix == ".mdoc":
             out += read_mdoc(path)
-        else:
-            raise CryodedupError(f"{path}: expected an EPU .xml or a SerialEM .mdoc")
+        elif suffix != NAV_EXTENSION:  # (a Navigator is read by place: it links, it places nothing)
+            raise CryodedupError(f"{path}: expected an EPU .xml, a SerialEM .mdoc or a SerialEM Navigator .nav")
     names: dict[str, Path] = {}
     for a in out:
         if a.name in names and names[a.name] != a.source:
@@ -644,6 +652,7 @@ class Placement:
     # those whose two images are both micrographs: (earlier, later) micrograph indices, for the map.
     revisits: dict[str, Any] = field(default_factory=dict)
     revisit_pairs: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
+    navigator_warning: str | None = None  # acquisitions a given .nav could not be linked to
 
     @property
     def matched(self) -> np.ndarray:
@@ -706,8 +715,12 @@ def place(
     """Reads the metadata ``paths`` and places each micrograph of ``names`` by its file name."""
     files = metadata_files(paths)
     acquisitions = _read_files(files)  # (not read_metadata: the files found are not searched and checked again)
+    navigators = [read_nav(path) for path in files if path.suffix.lower() == NAV_EXTENSION]
     if not acquisitions:
-        raise CryodedupError("--metadata: no acquisition in the files given")
+        raise CryodedupError(
+            "--metadata: no acquisition in the files given"
+            + (" (a Navigator .nav places no image: give the .mdoc files of the movies too)" if navigators else "")
+        )
     index = match_to_micrographs(names, acquisitions)
     matched = index >= 0
     if names and not matched.any():  # (said before a calibration that none of them would use)
@@ -724,7 +737,7 @@ def place(
     squares = np.full(len(names), -1, dtype=np.int64)
     squares[matched] = positions.squares[index[matched]]
     beam, beam_how = beam_diameter(acquisitions, diameter)
-    revisits, revisit_pairs = _revisits(acquisitions, positions, beam, index)
+    revisits, revisit_pairs, navigator_warning = _revisits(acquisitions, positions, beam, index, navigators)
     return Placement(
         len(files),
         len(acquisitions),
@@ -740,22 +753,41 @@ def place(
         calibration_warning=positions.calibration_warning,
         revisits=revisits,
         revisit_pairs=revisit_pairs,
+        navigator_warning=navigator_warning,
     )
 
 
 def _revisits(
-    acquisitions: Sequence[Acquisition], positions: Positions, beam: float, index: np.ndarray
-) -> tuple[dict[str, Any], np.ndarray]:
-    """The revisited holes and acquisitions exposed again, named; and those both of whose images are micrographs."""
+    acquisitions: Sequence[Acquisition],
+    positions: Positions,
+    beam: float,
+    index: np.ndarray,
+    navigators: Sequence[Navigator],
+) -> tuple[dict[str, Any], np.ndarray, str | None]:
+    """The revisits named (the summary's entries), the micrograph pairs among them, what a .nav could not link.
+
+    With a .nav, the acquisitions at the same Navigator position too: their entries only then.
+    """
     names = [a.name for a in acquisitions]
     times = acquisition_times(names, [a.time for a in acquisitions])
     found = find_revisits(names, times, positions.xy, beam)
     squares = [positions.square_names[q] for q in positions.squares.tolist()]
+    summary = found.summary(names, times, squares)
+    named = found.holes + found.exposed
+    warning = None
+    if navigators:  # (the summary's keys only then: a run without a .nav says what it said before)
+        links = link([a.nav_label for a in acquisitions], navigators)
+        labels = [None if item is None else item.label for item in links.items]
+        maps = map_labels(navigators)
+        drawn_on = [None if item is None else maps.get(item.drawn_id) for item in links.items]
+        ids = [0 if item is None else item.same_pos_id for item in links.items]
+        same = same_position(times, positions.xy, ids, labels)
+        summary["navigator"] = links.summary()
+        summary["same_navigator_position"] = same_position_entries(same, names, times, squares, labels, drawn_on)
+        named += same
+        warning = links.warning()
     micrograph = np.full(len(acquisitions), -1, dtype=np.int64)
     micrograph[index[index >= 0]] = np.flatnonzero(index >= 0)
-    pairs = np.array(
-        [(micrograph[r.earlier], micrograph[r.later]) for r in found.holes + found.exposed], dtype=np.int64
-    )
-    pairs = pairs.reshape(-1, 2)
+    pairs = np.array([(micrograph[r.earlier], micrograph[r.later]) for r in named], dtype=np.int64).reshape(-1, 2)
     # (a hole's revisit and its first image exposed again are often one pair: drawn once)
-    return found.summary(names, times, squares), np.unique(pairs[(pairs >= 0).all(axis=1)], axis=0)
+    return summary, np.unique(pairs[(pairs >= 0).all(axis=1)], axis=0), warning

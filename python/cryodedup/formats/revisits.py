@@ -13,6 +13,11 @@ Two kinds, found before any image is read:
   centre, the rule of ``--no-images``): the beam had already hit where it was taken. Images
   whose beams only touch at their edges (shots of one hole, a beam wider than their spacing)
   are not named: every shot of such a session would be.
+- an **acquisition at the same Navigator position**: SerialEM gives items added at the same raw
+  stage position one ``SamePosId`` (formats/navigator.py); an acquisition whose Navigator item
+  shares it with the item of an earlier acquisition was taken where that one was. Named when a
+  ``.nav`` is given and the ``.mdoc`` names the item (``NavigatorLabel``); the images of one
+  item (a multi-shot pattern, several holes by image shift) are not named against each other.
 
 Both are information: a possible re-exposure whose images are the first to look at. The
 image decision does not use them.
@@ -36,6 +41,8 @@ EPU_HOLE = re.compile(r"(?:^|_)FoilHole_(\d+)_Data_")
 NAME_STAMP = re.compile(r"_(\d{8})_(\d{6}|\d{4})(?:$|_)")
 #: Earlier images named per image exposed again: its nearest ones within the beam (as the pair search keeps).
 NEAREST = 8
+#: Distances computed at once between acquisitions at one Navigator position (a few MB of temporaries).
+BLOCK = 1 << 18
 
 
 @dataclass
@@ -47,6 +54,7 @@ class Revisit:
     hole: str | None = None  # a revisited hole: EPU's FoilHole id
     distance_um: float | None = None  # an acquisition exposed again: how far from the earlier one
     images: int = 1  # a revisited hole: the images of the later visit
+    same_pos_id: int | None = None  # at the same Navigator position: the SamePosId both items have
 
 
 @dataclass
@@ -60,18 +68,23 @@ class Revisits:
         """The summary's entries: each revisit named, with both times and the grid square."""
 
         def pair(r: Revisit) -> dict[str, Any]:
-            return {
-                "square": squares[r.later],
-                "earlier": names[r.earlier],
-                "earlier_time": time_text(times[r.earlier]),
-                "later": names[r.later],
-                "later_time": time_text(times[r.later]),
-            }
+            return _pair(r, names, times, squares)
 
         return {
             "revisited_holes": [{"hole": r.hole, **pair(r), "later_images": r.images} for r in self.holes],
             "exposed_again": [{**pair(r), "distance_um": round(r.distance_um or 0.0, 4)} for r in self.exposed],
         }
+
+
+def _pair(r: Revisit, names: Sequence[str], times: Sequence[float | None], squares: Sequence[str]) -> dict[str, Any]:
+    """A revisit's two acquisitions, named with their times, and the later one's grid square."""
+    return {
+        "square": squares[r.later],
+        "earlier": names[r.earlier],
+        "earlier_time": time_text(times[r.earlier]),
+        "later": names[r.later],
+        "later_time": time_text(times[r.later]),
+    }
 
 
 def time_text(seconds: float | None) -> str | None:
@@ -142,3 +155,75 @@ def _exposed_again(times: Sequence[float | None], xy: np.ndarray, beam_um: float
             nearest[later] = (distance, earlier)
     by_time = sorted(nearest, key=lambda k: (times[k], k))
     return [Revisit(nearest[k][1], k, distance_um=nearest[k][0]) for k in by_time]
+
+
+def same_position(
+    times: Sequence[float | None], xy: np.ndarray, same_pos_ids: Sequence[int], items: Sequence[str | None]
+) -> list[Revisit]:
+    """Each acquisition whose SamePosId an earlier acquisition of another Navigator item had, in time order.
+
+    ``same_pos_ids``: per acquisition, its item's SamePosId (0: none, or not linked to an item);
+    ``items``: its item's label. Each is named against the nearest of those earlier acquisitions
+    (the same hole of a multi-shot pattern taken again), the earliest of equally near ones.
+    Acquisitions without a time cannot be ordered and are passed over.
+    """
+    groups: dict[int, list[int]] = {}
+    timed = [k for k, t in enumerate(times) if t is not None and same_pos_ids[k] > 0]
+    for k in sorted(timed, key=lambda k: (times[k], k)):
+        groups.setdefault(same_pos_ids[k], []).append(k)
+    out: list[Revisit] = []
+    for pos_id, members in groups.items():
+        if len({items[k] for k in members}) > 1:
+            out += _against_other_items(pos_id, np.array(members), times, xy, items)
+    return sorted(out, key=lambda r: (times[r.later], r.later))
+
+
+def _against_other_items(
+    pos_id: int, members: np.ndarray, times: Sequence[float | None], xy: np.ndarray, items: Sequence[str | None]
+) -> list[Revisit]:
+    """Within one SamePosId's acquisitions (in time order), each against its nearest earlier one of another item.
+
+    The distances are computed a block of rows at a time: a few MB however many acquisitions share the position.
+    """
+    when = np.array([times[k] for k in members], dtype=np.float64)
+    _, item = np.unique(np.array([items[k] or "" for k in members]), return_inverse=True)
+    where = xy[members]
+    rows = max(1, BLOCK // len(members))
+    out = []
+    for start in range(0, len(members), rows):
+        later = slice(start, start + rows)
+        distance = np.hypot(*(where[later, None, :] - where[None, :, :]).transpose(2, 0, 1))
+        other = (when[None, :] < when[later, None]) & (item[None, :] != item[later, None])
+        distance[~other] = np.inf
+        nearest = np.argmin(distance, axis=1)  # (the first of equals: the earliest)
+        for row, j in enumerate(nearest.tolist()):
+            if np.isfinite(distance[row, j]):
+                k = start + row
+                out.append(
+                    Revisit(int(members[j]), int(members[k]), distance_um=float(distance[row, j]), same_pos_id=pos_id)
+                )
+    return out
+
+
+def same_position_entries(
+    found: Sequence[Revisit],
+    names: Sequence[str],
+    times: Sequence[float | None],
+    squares: Sequence[str],
+    items: Sequence[str | None],
+    maps: Sequence[str | None],
+) -> list[dict[str, Any]]:
+    """The summary's entries of the acquisitions at the same Navigator position: both items, their maps."""
+    return [
+        {
+            **_pair(r, names, times, squares),
+            "same_pos_id": r.same_pos_id,
+            "reason": f"same Navigator position (SamePosId {r.same_pos_id})",
+            "earlier_item": items[r.earlier],
+            "earlier_map": maps[r.earlier],
+            "later_item": items[r.later],
+            "later_map": maps[r.later],
+            "distance_um": round(r.distance_um or 0.0, 4),
+        }
+        for r in found
+    ]

@@ -481,6 +481,7 @@ def revisit_rows(m: dict) -> list[Row]:
     for key, title, what in (
         ("revisited_holes", "Revisited holes", revisited_hole),
         ("exposed_again", "Exposed again", exposed_again),
+        ("same_navigator_position", "Same Navigator position", same_navigator_position),
     ):
         found = m.get(key) or []
         if found:
@@ -507,6 +508,22 @@ def exposed_again(r: dict) -> str:
     return (
         f"{r['later']} at {r['later_time']} in {r['square']}: {r['distance_um']:g} µm from "
         f"{r['earlier']} at {r['earlier_time']}"
+    )
+
+
+def same_navigator_position(r: dict) -> str:
+    """``NAME at TIME (item 27, map 5-A) in SQUARE: same Navigator position (SamePosId N) as NAME at TIME (item 12)``.
+
+    (Each item with the map it was drawn on, where known.)
+    """
+
+    def item(which: str) -> str:
+        drawn_on = r[f"{which}_map"]
+        return f"item {r[f'{which}_item']}" + (f", map {drawn_on}" if drawn_on else "")
+
+    return (
+        f"{r['later']} at {r['later_time']} ({item('later')}) in {r['square']}: {r['reason']} as "
+        f"{r['earlier']} at {r['earlier_time']} ({item('earlier')}), {r['distance_um']:g} µm apart"
     )
 
 

@@ -93,6 +93,8 @@ def find_duplicate_micrographs(
     if placement is not None:  # (named now, before any image is read: the images to look at first)
         for title, text in revisit_rows(placement.revisits):
             log(f"--metadata: {title.lower()}: {text}", "info")
+        if placement.navigator_warning:
+            said(placement.navigator_warning, "warning")
     pairs_csv = PairsCsv(store.pairs_csv) if store else None
     # An update copies the last round's pairs.csv (to append to) while it scores.
     with pairs_csv.copying(outputs.paths[0]) if pairs_csv else nullcontext():
