@@ -48,7 +48,8 @@ def session(tmp_path):
     return tmp_path
 
 
-def arguments(folder, *more: str) -> list[str]:
+def arguments(folder, *more: str, images: bool = False) -> list[str]:
+    """The run on ``folder``'s session; from the positions alone unless ``images`` (an update reads them)."""
     return [
         "micrographs",
         str(folder / "Mics" / "*.mrc"),
@@ -60,7 +61,7 @@ def arguments(folder, *more: str) -> list[str]:
         str(CALIBRATION),
         "--beam-diameter",
         "0.65",
-        "--no-images",
+        *([] if images else ["--no-images"]),
         "-o",
         str(folder / "out"),
         *more,
@@ -124,3 +125,28 @@ def test_a_navigator_no_mdoc_names_is_one_warning_and_the_run_goes_on(session):
         "SamePosId is read for the linked ones only"
     )
     assert summary["warnings"].count(warning) == 1
+
+
+def test_update_rounds_name_them_once_the_refill_s_acquisitions_have_come(tmp_path):
+    """Round 1 has the four shots before the refill (nothing at a position already exposed); round 2 all eight."""
+    write_nav(tmp_path / "grid1.nav", refill_navigator())
+    (tmp_path / "Mdoc").mkdir()
+    (tmp_path / "Mics").mkdir()
+    rng = np.random.default_rng(4)
+
+    def collected(shots) -> dict:
+        for shot in shots:
+            write_shot_mdoc(tmp_path / "Mdoc", shot)
+            write_mrc(tmp_path / "Mics" / shot.movie.replace(".tif", "_fractions.mrc"), rng.normal(size=(32, 32)), 8.0)
+        result = CliRunner().invoke(main, arguments(tmp_path, "--update", "--json", "-q", images=True))
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)["metadata"]
+
+    shots = refill_shots()
+    first = collected(shots[:4])
+    assert first["same_navigator_position"] == [] and first["navigator"]["acquisitions_linked"] == 4
+    second = collected(shots[4:])
+    assert [(r["earlier"], r["later"]) for r in second["same_navigator_position"]] == [
+        ("grid1_00000", "grid1_00004"),
+        ("grid1_00001", "grid1_00005"),
+    ]
