@@ -33,8 +33,8 @@ from ..outputs import StrPath
 from ..records import dataclass
 from ..resolve import name_key
 from .files import check_regular_file
-from .navigator import Navigator, link, map_labels, read_nav
-from .revisits import acquisition_times, find_revisits, same_position, same_position_entries
+from .navigator import Navigator, NavItem, link, map_labels, read_nav
+from .revisits import Revisit, acquisition_times, find_revisits, same_position, same_position_entries
 from .sniff import is_glob
 
 #: The metadata files' own extensions, removed before the micrograph's name rules apply.
@@ -777,13 +777,10 @@ def _revisits(
     warning = None
     if navigators:  # (the summary's keys only then: a run without a .nav says what it said before)
         links = link([a.nav_label for a in acquisitions], navigators)
-        labels = [None if item is None else item.label for item in links.items]
-        maps = map_labels(navigators)
-        drawn_on = [None if item is None else maps.get(item.drawn_id) for item in links.items]
-        ids = [0 if item is None else item.same_pos_id for item in links.items]
-        same = same_position(times, positions.xy, ids, labels)
+        same, summary["same_navigator_position"] = _same_navigator_position(
+            links.items, navigators, times, positions, names, squares
+        )
         summary["navigator"] = links.summary()
-        summary["same_navigator_position"] = same_position_entries(same, names, times, squares, labels, drawn_on)
         named += same
         warning = links.warning()
     micrograph = np.full(len(acquisitions), -1, dtype=np.int64)
@@ -791,3 +788,19 @@ def _revisits(
     pairs = np.array([(micrograph[r.earlier], micrograph[r.later]) for r in named], dtype=np.int64).reshape(-1, 2)
     # (a hole's revisit and its first image exposed again are often one pair: drawn once)
     return summary, np.unique(pairs[(pairs >= 0).all(axis=1)], axis=0), warning
+
+
+def _same_navigator_position(
+    items: Sequence[NavItem | None],
+    navigators: Sequence[Navigator],
+    times: Sequence[float | None],
+    positions: Positions,
+    names: Sequence[str],
+    squares: Sequence[str],
+) -> tuple[list[Revisit], list[dict[str, Any]]]:
+    """The acquisitions (linked to ``items``) at a SamePosId an earlier one's item had, and their summary entries."""
+    labels = [None if item is None else item.label for item in items]
+    maps = map_labels(navigators)
+    drawn_on = [None if item is None else maps.get(item.drawn_id) for item in items]
+    same = same_position(times, positions.xy, [0 if item is None else item.same_pos_id for item in items], labels)
+    return same, same_position_entries(same, names, times, squares, labels, drawn_on)
