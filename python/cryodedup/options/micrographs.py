@@ -202,7 +202,8 @@ class MicrographOptions:
     metadata: list[Path] = option(
         [],
         "--metadata",
-        "EPU .xml or SerialEM .mdoc files, folders or quoted globs (repeat the option for several): where "
+        "EPU .xml or SerialEM .mdoc files, folders or quoted globs, and SerialEM Navigator .nav files by name "
+        "(repeat the option for several): where "
         "each image was taken, matched to the micrographs by file name.",
         multiple=True,
         metavar="PATH",
