@@ -44,7 +44,7 @@ from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from cryodedup.jobs.particles import decide, read_inputs, summarize
+from cryodedup.jobs.particles.job import decide, read_inputs, summarize
 from cryodedup.options import ParticleOptions
 from fixtures.synthetic import write_benchmark_file
 

@@ -48,7 +48,7 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-import cryodedup.jobs.particles as job  # noqa: E402
+import cryodedup.jobs.particles.job as job  # noqa: E402
 from cryodedup.algo.dedup import nearest_neighbour_distances, stretched  # noqa: E402
 from cryodedup.algo.histogram import clipped_histogram, counts_per_group, percentiles  # noqa: E402
 from cryodedup.formats import png  # noqa: E402

@@ -32,7 +32,7 @@ _WHERE = {
     "MicrographOptions": "options",
     "find_duplicate_micrographs": "jobs.micrographs.job",
     "ParticleOptions": "options",
-    "remove_duplicate_particles": "jobs.particles",
+    "remove_duplicate_particles": "jobs.particles.job",
 }
 
 # Not typing's TYPE_CHECKING: importing typing costs the command's start-up ~5 ms before its
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from .algo.dedup import DedupResult, dedup
     from .api import CentreReport, remove_duplicate_centres, remove_duplicates
     from .jobs.micrographs.job import find_duplicate_micrographs
-    from .jobs.particles import remove_duplicate_particles
+    from .jobs.particles.job import remove_duplicate_particles
     from .options import MicrographOptions, ParticleOptions
 
 

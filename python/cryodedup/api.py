@@ -34,7 +34,7 @@ from .formats.cryosparc.dataset import CsFile
 from .formats.cryosparc.particles import read_dataset
 from .formats.sniff import is_copick_config
 from .formats.star.particles import read_frame
-from .jobs.particles import (
+from .jobs.particles.job import (
     Decision,
     Pictures,
     decide,

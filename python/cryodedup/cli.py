@@ -173,7 +173,7 @@ def run_particle_job(
     ``images_note``: what to say of the micrograph images not found instead of how to find
     them (the demo's example has none).
     """
-    from .jobs.particles import remove_duplicate_particles
+    from .jobs.particles.job import remove_duplicate_particles
 
     summary = run_job(lambda: remove_duplicate_particles(inputs, outdir, options, force=force, log=report.log))
     if images_note and summary.get("micrograph_images"):

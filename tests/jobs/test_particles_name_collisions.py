@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cryodedup.algo.particle_names import colliding_rows
-from cryodedup.jobs.particles import remove_duplicate_particles
+from cryodedup.jobs.particles.job import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from cryodedup.report.summary import particle_rows
 from helpers import shared_file, write_star

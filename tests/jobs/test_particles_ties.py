@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from cryodedup.algo.dedup import dedup_and_support_masks
 from cryodedup.algo.priority import tied_groups
-from cryodedup.jobs.particles import remove_duplicate_particles
+from cryodedup.jobs.particles.job import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from cryodedup.report.summary import particle_rows
 from helpers import write_star

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cryodedup.algo.dedup import SAME_CENTRE_A
-from cryodedup.jobs.particles import remove_duplicate_particles
+from cryodedup.jobs.particles.job import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from cryodedup.particle_set import Images
 from helpers import kept_rows, write_star

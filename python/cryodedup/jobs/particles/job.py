@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from ..algo.audit import (
+from ...algo.audit import (
     check_halfsets,
     duplicate_criterion,
     halfset_audit,
@@ -23,8 +23,8 @@ from ..algo.audit import (
     halfsets_report,
     symmetry_copies,
 )
-from ..algo.consensus import consensus_report, picks_per_group
-from ..algo.dedup import (
+from ...algo.consensus import consensus_report, picks_per_group
+from ...algo.dedup import (
     MAX_INPUTS,
     dedup,
     dedup_and_support_masks,
@@ -33,10 +33,10 @@ from ..algo.dedup import (
     scales_differ,
     stretched,
 )
-from ..algo.density import duplicate_density, rejected_as_duplicates
-from ..algo.filaments import filament_summary
-from ..algo.particle_names import collision_cause, name_collisions
-from ..algo.priority import (
+from ...algo.density import duplicate_density, rejected_as_duplicates
+from ...algo.filaments import filament_summary
+from ...algo.particle_names import collision_cause, name_collisions
+from ...algo.priority import (
     PriorityCounts,
     Ties,
     count_without_score,
@@ -47,29 +47,29 @@ from ..algo.priority import (
     scores_without_none,
     tied_groups,
 )
-from ..algo.same_image import images_for_the_core, same_image_pairs, same_image_summary, support_of_images
-from ..algo.species import percentiles_within
-from ..errors import CryodedupError
-from ..formats.micrograph_lists import count_absent, find_image, search_roots
-from ..formats.particles import read_particle_files
-from ..formats.sniff import is_copick_config, is_glob, is_picker_output
-from ..labels import input_labels
-from ..options import ParticleOptions
-from ..outputs import StrPath, all_outputs_at_once, warn_earlier_report
-from ..particle_set import Log, OnePass, ParticleSet, StarFacts, Warn
-from ..records import dataclass
-from ..report.summary import report_rows
-from ..resolve.datasets import check_shared_names, dataset_labels, separate_datasets
-from ..threads import Background
-from .input_checks import check_centres, check_input_paths, refuse_angles_not_finite
-from .registration import apply_transforms, check_registration, refuse_transform_into_combined_output
-from .species import assign_species, decide_several_species, species_not_confirmable, species_summary
+from ...algo.same_image import images_for_the_core, same_image_pairs, same_image_summary, support_of_images
+from ...algo.species import percentiles_within
+from ...errors import CryodedupError
+from ...formats.micrograph_lists import count_absent, find_image, search_roots
+from ...formats.particles import read_particle_files
+from ...formats.sniff import is_copick_config, is_glob, is_picker_output
+from ...labels import input_labels
+from ...options import ParticleOptions
+from ...outputs import StrPath, all_outputs_at_once, warn_earlier_report
+from ...particle_set import Log, OnePass, ParticleSet, StarFacts, Warn
+from ...records import dataclass
+from ...report.summary import report_rows
+from ...resolve.datasets import check_shared_names, dataset_labels, separate_datasets
+from ...threads import Background
+from ..input_checks import check_centres, check_input_paths, refuse_angles_not_finite
+from ..registration import apply_transforms, check_registration, refuse_transform_into_combined_output
+from ..species import assign_species, decide_several_species, species_not_confirmable, species_summary
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from ..report.particle_base import ParticleDetails
-    from ..report.particle_figures import MicrographImage
+    from ...report.particle_base import ParticleDetails
+    from ...report.particle_figures import MicrographImage
 
 
 T = TypeVar("T")
@@ -741,8 +741,8 @@ def picture_details(
     main thread alone: the other core counts meanwhile (issue 43).
     """
     plotting.join()
-    from ..report.particle_base import ParticleDetails, nn_histogram_top
-    from ..report.particle_figures import score_counts
+    from ...report.particle_base import ParticleDetails, nn_histogram_top
+    from ...report.particle_figures import score_counts
 
     details = ParticleDetails(
         particles,
@@ -784,7 +784,7 @@ def _timed_write(
 
 def preload_plotting() -> threading.Thread:
     """The import of the particle pictures' modules, started on a thread."""
-    from ..report import preload
+    from ...report import preload
 
     return preload.start("cryodedup.report.particle_figures", "cryodedup.report.html_report")
 
@@ -809,7 +809,7 @@ class Pictures:
 
 def draw_pictures(details: ParticleDetails, options: ParticleOptions, first_input: Path) -> Pictures:
     """The particle job's pictures (``--plot``), rendered."""
-    from ..report import particle_figures as plots
+    from ...report import particle_figures as plots
 
     def find_micrograph(name: str) -> Path:
         return find_image(name, first_input, options.project_dir)
@@ -832,8 +832,8 @@ def drawn_images(
     for in vain. A file that cannot be read is drawn as a blank frame: a picture is not worth
     failing the job for.
     """
-    from ..formats.mrc import binned_image
-    from ..report.particle_figures import DISPLAY_WIDTH, MicrographImage, micrographs_drawn
+    from ...formats.mrc import binned_image
+    from ...report.particle_figures import DISPLAY_WIDTH, MicrographImage, micrographs_drawn
 
     images = {}
     for mic in micrographs_drawn(details, n_mics):
@@ -862,7 +862,7 @@ def plot_particles(
     When example micrographs' image files are not found, the summary says so and how to
     point at them.
     """
-    from ..report import particle_figures as plots
+    from ...report import particle_figures as plots
 
     pictures = pictures or draw_pictures(details, options, first_input)
     missing = pictures.missing
@@ -883,7 +883,7 @@ def write_report(
     details: ParticleDetails, outdir: Path, options: ParticleOptions, pictures: Pictures, summary: dict, force: bool
 ) -> list[str]:
     """The pictures and report.html (the summary's rows, the options) in ``outdir``; their paths."""
-    from ..report import html_report
+    from ...report import html_report
 
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}
     rows, highlight = report_rows(summary)

@@ -1,0 +1,1 @@
+"""The particle job: remove duplicate particles (or picks), whatever their format (``job.py``)."""
