@@ -34,17 +34,10 @@ from .formats.cryosparc.dataset import CsFile
 from .formats.cryosparc.particles import read_dataset
 from .formats.sniff import is_copick_config
 from .formats.star.particles import read_frame
-from .jobs.particles.job import (
-    Decision,
-    Pictures,
-    decide,
-    drawn_images,
-    picture_details,
-    preload_plotting,
-    remove_duplicate_particles,
-    summarize,
-    write_report,
-)
+from .jobs.particles.decide import Decision, decide
+from .jobs.particles.draw import Pictures, drawn_images, picture_details, preload_plotting, write_report
+from .jobs.particles.job import remove_duplicate_particles
+from .jobs.particles.summarise import summarize
 from .jobs.species import assign_species
 from .options import ParticleOptions
 from .outputs import StrPath

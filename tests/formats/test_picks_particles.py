@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
 from cryodedup.formats.picks.particles import _read_overlapped, read_picker_outputs
-from cryodedup.jobs.particles.job import rank_percentiles
+from cryodedup.jobs.particles.decide import rank_percentiles
 from helpers import shared_file
 from picker_files import cbox_text, relion3_job, write_topaz
 
@@ -456,7 +456,7 @@ def test_inputs_on_no_common_micrograph_are_warned_about(tmp_path):
 def test_picks_set_is_built_without_8_byte_columns_per_pick(tmp_path):
     # Ten million picks: micrograph ids and inputs as uint32, one pixel size broadcast (no
     # memory per pick); centres in Å as the picker's pixels times the pixel size, by hand.
-    from cryodedup.jobs.particles.job import read_inputs
+    from cryodedup.jobs.particles.read import read_inputs
 
     a, b = tmp_path / "m1.cbox", tmp_path / "m2.cbox"
     a.write_text(cbox_text([(50.0, 60.0, 100.0, 100.0, 0.9)]))

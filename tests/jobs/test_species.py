@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cryodedup.errors import CryodedupError
-from cryodedup.jobs.particles.job import decide, remove_duplicate_particles
+from cryodedup.jobs.particles.decide import decide
+from cryodedup.jobs.particles.job import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from cryodedup.particle_set import ParticleSet
 from oracle import oracle_percentiles, oracle_species

@@ -23,7 +23,7 @@ from ..options import CompareOptions, ParticleOptions
 from ..outputs import StrPath
 from ..particle_set import Log, ParticleSet
 from .input_checks import check_centres
-from .particles.job import read_inputs
+from .particles.read import read_inputs
 from .registration import apply_transforms, input_named, pair_registration
 
 #: Micrographs named in the summary as those where the inputs agree least.

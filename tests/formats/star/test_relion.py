@@ -16,8 +16,9 @@ from cryodedup import _core
 from cryodedup.errors import CryodedupError
 from cryodedup.formats.star import particles as particles_star
 from cryodedup.formats.star.file import StarFile
-from cryodedup.jobs.particles import job as job_module
-from cryodedup.jobs.particles.job import decide, one_pass, remove_duplicate_particles
+from cryodedup.jobs.particles import read as job_module
+from cryodedup.jobs.particles.decide import decide, one_pass
+from cryodedup.jobs.particles.job import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from cryodedup.outputs import output_batch
 from cryodedup.particle_set import OnePass, StarFacts

@@ -1,0 +1,283 @@
+"""Which rows the particle job keeps: the rule, the ranking, consensus, and one pass or two."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ...algo.consensus import picks_per_group
+from ...algo.dedup import (
+    dedup,
+    dedup_and_support_masks,
+    popcount,
+)
+from ...algo.density import rejected_as_duplicates
+from ...algo.priority import (
+    PriorityCounts,
+    Ties,
+    input_levels,
+    preference,
+    tied_groups,
+)
+from ...algo.same_image import images_for_the_core, support_of_images
+from ...algo.species import percentiles_within
+from ...errors import CryodedupError
+from ...formats.sniff import is_glob
+from ...options import ParticleOptions
+from ...particle_set import Log, OnePass, ParticleSet, StarFacts, Warn
+from ...records import dataclass
+from ..input_checks import refuse_angles_not_finite
+from ..species import decide_several_species, species_not_confirmable
+
+if TYPE_CHECKING:
+    pass
+
+
+def _silent(message: str, level: str) -> None:
+    pass
+
+
+def one_pass(options: ParticleOptions, facts: StarFacts) -> OnePass | None:
+    """Whether the STAR reader decides while it scans, and the rule: the one place this is decided.
+
+    One pass makes a plain duplicate removal of one file, pictures included (their example
+    micrographs decided again): no audit, half-set rewrite, orientations, consensus support,
+    rank normalisation or ``--min-dist-z``, and no half-sets (their audit), filaments or
+    subtomograms in the rows, each of which needs every pair of duplicates or a second look
+    at the rows (docs/design.md section 5). ``facts``: what the reader found in the headers.
+    """
+    plain = not (options.audit or options.max_angle is not None or options.halfsets != "keep")
+    plain = plain and options.min_support == 1 and options.score_normalize == "none" and options.min_dist_z is None
+    plain = plain and facts.inputs == 1 and not (facts.halfsets or facts.filaments or facts.subtomograms)
+    plain = plain and not (options.species_column or options.cross_species or options.species_min_dist)
+    plain = plain and options.same_image != "reject"  # (rows of one image may be micrographs apart in the file)
+    return OnePass(options.min_dist, options.remove_entirely, options.seed) if plain else None
+
+
+@dataclass
+class Decision:
+    """Which rows are kept, and why the others are not.
+
+    ``suppressed_by`` is the kept-first duplicate of a row rejected as a duplicate (-1
+    otherwise), None unless pictures need it; ``confirmed_by`` is, per row, the bitmask of inputs with a row within the
+    minimum distance on its micrograph, its own input included (None with one input);
+    ``unconfirmed`` marks the rows that no duplicate displaced but that too few inputs
+    confirm (None without ``--min-support`` above 1); ``not_confirmable`` the rows that no
+    duplicate displaced on micrographs fewer than ``--min-support`` inputs ran on (kept,
+    or rejected with ``--uncovered reject``; None without ``--min-support`` above 1);
+    ``covered`` whether input k ran on micrograph g (several inputs only);
+    ``ranked_scores`` are the scores compared, when not as read (``--score-normalize
+    rank``: percentiles within each input); ``levels`` each input's priority level and
+    ``priority`` the groups each level decided (``DedupResult.priority``).
+    """
+
+    keep: np.ndarray
+    suppressed_by: np.ndarray | None
+    confirmed_by: np.ndarray | None
+    unconfirmed: np.ndarray | None = None
+    ranked_scores: np.ndarray | None = None
+    not_confirmable: np.ndarray | None = None
+    covered: np.ndarray | None = None
+    #: Per row, the kept pick of another species that displaced it (--cross-species), else -1.
+    displaced_by: np.ndarray | None = None
+    #: Each input's priority level (``--prefer``; lower first), None without priorities.
+    levels: np.ndarray | None = None
+    #: The groups each level decided, as the core counted them (None without priorities).
+    priority: PriorityCounts | None = None
+
+    @property
+    def duplicate(self) -> np.ndarray:
+        """The rows rejected as duplicates by the distance rule (not those a consensus rejected)."""
+        return rejected_as_duplicates(self.keep, self.unconfirmed, self.not_confirmable)
+
+    @property
+    def support(self) -> np.ndarray | None:
+        """Number of distinct inputs confirming each row (its own included)."""
+        return None if self.confirmed_by is None else popcount(self.confirmed_by)
+
+
+def rank_percentiles(scores: np.ndarray, input_of: np.ndarray, higher_is_better: bool) -> np.ndarray:
+    """Each score as its percentile among its own input's scores, in (0, 1], 1 best (NaN stays NaN)."""
+    return percentiles_within(scores, input_of, higher_is_better)
+
+
+def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent) -> Decision:
+    """Which rows to keep: each species on its own, then (``--cross-species``) between species.
+
+    One species (no species given) is decided by :func:`decide_species`, as it always was.
+    """
+    if particles.species is None:
+        return decide_species(particles, options, log)
+    return decide_several_species(particles, options, lambda rows, opts: decide_species(rows, opts, log))
+
+
+def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = _silent) -> Decision:
+    """Which rows of one species to keep.
+
+    Duplicates are removed by score-ordered greedy suppression over all inputs; then, with
+    ``min_support`` K > 1, a kept row on a micrograph that at least K inputs ran on stays
+    kept only if rows of at least K distinct inputs (its own included, kept or suppressed)
+    lie within ``min_dist``. Elsewhere it cannot be confirmed: it stays kept, or is rejected
+    with ``--uncovered reject``.
+    """
+    n_inputs = len(particles.inputs)
+    if options.min_support > n_inputs:
+        inputs = "there is only 1 input" if n_inputs == 1 else f"there are only {n_inputs} inputs"
+        raise CryodedupError(f"--min-support {options.min_support}: {inputs}; give each picker as its own input")
+    scores, higher = particles.scores, particles.higher_is_better
+    if options.score_normalize == "rank" and scores is not None:
+        scores, higher = rank_percentiles(scores, particles.input_of, higher), True
+    ranked = None if scores is particles.scores else scores
+    mics = len(particles.mic_names)
+    log(f"removing duplicates among {len(particles):,} particles on {mics:,} micrograph{'s' * (mics != 1)}", "info")
+    if particles.decided is not None:  # decided while read, as read_inputs asked (one_pass)
+        return Decision(particles.decided, None, None)
+    if options.min_dist_z is not None and particles.centres.shape[1] != 3:
+        raise CryodedupError(
+            "--min-dist-z: these particles are 2-D (micrograph coordinates, no z); it is for subtomograms"
+        )
+    levels = priority_levels(particles, options)
+    rule = _duplicate_rule(particles, options)
+    rule["higher_is_better"] = higher
+    groups, centres = particles.groups, particles.centres  # (the core walks micrographs that share an image as one)
+    if n_inputs == 1:
+        priorities = None if levels is None else np.zeros(len(particles), np.uint32)  # (one input: one level)
+        result = dedup(groups, centres, scores, priorities=priorities, **rule)
+        return Decision(
+            result.keep, result.suppressed_by, None, ranked_scores=ranked, levels=levels, priority=result.priority
+        )
+    # Each input's level, looked up by the core through the rows' inputs (no array of a level per row).
+    rule["input_priorities"] = levels
+    result, confirmed_by = dedup_and_support_masks(groups, centres, scores, particles.input_of, **rule)
+    confirmed_by = support_of_images(rule["images"], confirmed_by)  # (reject: one image's rows confirm as one)
+    covered = coverage(particles, options.coverage)
+    if options.min_support <= 1:
+        return Decision(
+            result.keep, result.suppressed_by, confirmed_by, None, ranked, None, covered, None, levels, result.priority
+        )
+    supported = popcount(confirmed_by) >= options.min_support
+    confirmable = (covered.sum(axis=1) >= options.min_support)[particles.groups]
+    not_confirmable = result.keep & ~confirmable
+    keep = result.keep & (supported | (not_confirmable if options.uncovered == "keep" else False))
+    unconfirmed = result.keep & confirmable & ~supported
+    return Decision(
+        keep,
+        result.suppressed_by,
+        confirmed_by,
+        unconfirmed,
+        ranked,
+        not_confirmable,
+        covered,
+        None,
+        levels,
+        result.priority,
+    )
+
+
+def ranking_scores(particles: ParticleSet, decision: Decision) -> tuple[np.ndarray | None, bool]:
+    """The scores the decision ranked by, and whether higher ranks first."""
+    if decision.ranked_scores is not None:  # (--score-normalize rank: percentiles, higher first)
+        return decision.ranked_scores, True
+    return particles.scores, particles.higher_is_better
+
+
+def _duplicate_rule(particles: ParticleSet, options: ParticleOptions) -> dict[str, Any]:
+    """What makes two rows duplicates and which is kept, as the core's dedup takes it (but the score order).
+
+    Refuses the rules that exclude each other: ``--same-image reject`` or ``--max-angle``
+    with whole tubes, ``--max-angle`` without orientations or with orientations not finite.
+    """
+    # The half-set audit counts (rejected, suppressor) pairs (the core counts which priority decided a group).
+    want_pairs = particles.halfsets is not None
+    whole_tubes = particles.tubes is not None and options.filament_mode == "tube"
+    images = images_for_the_core(particles.images, options.same_image)
+    if images is not None and whole_tubes:
+        raise CryodedupError(
+            "--same-image reject compares segments, and --filament-mode tube compares whole tubes: "
+            "give --filament-mode segment, or --same-image warn"
+        )
+    # Ties on the score between inputs are counted from the pairs (8 bytes per particle, as the masks).
+    want_ties = ties_countable(particles, options, whole_tubes)
+    rule: dict[str, Any] = {
+        "min_dist": options.min_dist,
+        "min_dist_z": options.min_dist_z,
+        "remove_entirely": options.remove_entirely,
+        "seed": options.seed,
+        "want_suppressed_by": options.plot or want_pairs or want_ties,  # for pictures, the audit and the ties
+        "tubes": particles.tubes,
+        "whole_tubes": whole_tubes,
+        "images": images,
+    }
+    if options.max_angle is not None:
+        if particles.poses is None:
+            raise CryodedupError(
+                "--max-angle: the particles carry no orientations (rlnAngleRot/Tilt/Psi, alignments3D/pose)"
+            )
+        if whole_tubes:
+            raise CryodedupError("--max-angle and --filament-mode tube exclude each other: tubes are compared whole")
+        refuse_angles_not_finite(particles)
+        rule.update(poses=particles.poses, pose_kind=particles.pose_kind, max_angle=options.max_angle)
+        rule["sym"] = options.sym.upper()
+    return rule
+
+
+def ties_countable(particles: ParticleSet, options: ParticleOptions, whole_tubes: bool) -> bool:
+    """Whether groups decided between inputs that tie on the score can be counted (issue 54, section 5).
+
+    Several inputs ranked by a score, a kept row for each group (not ``--remove-entirely``)
+    and rows ranked one by one (not whole tubes, ranked by their mean score).
+    """
+    several = len(particles.inputs) > 1 and particles.scores is not None
+    return several and not options.remove_entirely and not whole_tubes
+
+
+def ties_of(particles: ParticleSet, decision: Decision) -> Ties:
+    """The groups decided between inputs tied on the score the decision ranked by (none where not counted)."""
+    scores = ranking_scores(particles, decision)[0]
+    if decision.suppressed_by is None or scores is None or len(particles.inputs) < 2:
+        return Ties(0, 0)
+    return tied_groups(decision.suppressed_by, scores, particles.input_of, decision.levels)
+
+
+def priority_levels(particles: ParticleSet, options: ParticleOptions) -> np.ndarray | None:
+    """Each input's priority level from ``--prefer`` (uint32, lower first), None without it.
+
+    The rule that ranks before the score in the core (docs/design.md section 2); a row's
+    level is its input's.
+    """
+    if not options.prefer:
+        return None
+    levels = preference(options.prefer, particles.inputs, particles.pick_sets, is_glob)
+    return input_levels([held for _, held in levels], len(particles.inputs))
+
+
+def coverage(particles: ParticleSet, rule: str) -> np.ndarray:
+    """Whether input k ran on micrograph g, shape (n_micrographs, n_inputs).
+
+    ``all`` (``--coverage all``): every input on every micrograph. ``auto``: as the inputs
+    say (a picker's job names the micrographs it ran on); inputs that do not say are taken
+    to have run on the micrographs they have rows on.
+    """
+    n_mics, n_inputs = len(particles.mic_names), len(particles.inputs)
+    if rule == "all":
+        return np.ones((n_mics, n_inputs), dtype=bool)
+    if particles.coverage is not None:
+        return particles.coverage
+    return picks_per_group(particles.input_of, particles.groups, n_mics, n_inputs) > 0
+
+
+def warn_not_confirmable(particles: ParticleSet, decision: Decision, options: ParticleOptions, warn: Warn) -> None:
+    """Says how many picks could not be confirmed (too few inputs ran on their micrographs), and their fate."""
+    if decision.not_confirmable is None or decision.covered is None or not decision.not_confirmable.any():
+        return
+    fate = "kept (--uncovered reject rejects them)" if options.uncovered == "keep" else "rejected (--uncovered reject)"
+    if particles.species is not None:  # (coverage is each species' own: the inputs that hold it)
+        return warn(species_not_confirmable(particles, decision.not_confirmable, options.min_support, fate))
+    short = np.flatnonzero(decision.covered.sum(axis=1) < options.min_support)
+    example = particles.mic_names[short[0]]
+    warn(
+        f"{int(decision.not_confirmable.sum()):,} picks lie on {len(short):,} of {len(particles.mic_names):,} "
+        f"micrographs that fewer than {options.min_support} inputs ran on (e.g. {example}), so --min-support "
+        f"{options.min_support} cannot be asked of them: {fate}"
+    )

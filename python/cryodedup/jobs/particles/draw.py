@@ -1,0 +1,176 @@
+"""The particle job's pictures and report.html (``--plot``)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ...algo.dedup import (
+    nearest_neighbour_distances,
+    stretched,
+)
+from ...formats.micrograph_lists import count_absent, find_image, search_roots
+from ...options import ParticleOptions
+from ...particle_set import ParticleSet
+from ...records import dataclass
+from ...report.summary import report_rows
+from ...threads import Background
+from .decide import Decision
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ...report.particle_base import ParticleDetails
+    from ...report.particle_figures import MicrographImage
+
+
+T = TypeVar("T")
+
+
+def picture_details(
+    particles: ParticleSet, decision: Decision, options: ParticleOptions, plotting: threading.Thread
+) -> ParticleDetails:
+    """What the pictures show of the decision; its nearest-neighbour distances and score histogram counted on threads.
+
+    Both start here, before the summary and the example images' look-up, which run on the
+    main thread alone: the other core counts meanwhile (issue 43).
+    """
+    plotting.join()
+    from ...report.particle_base import ParticleDetails, nn_histogram_top
+    from ...report.particle_figures import score_counts
+
+    details = ParticleDetails(
+        particles,
+        decision.keep,
+        decision.suppressed_by,
+        options.min_dist,
+        decision.confirmed_by,
+        compared_scores=decision.ranked_scores,
+        covered=decision.covered,
+        unconfirmed=decision.unconfirmed,
+        not_confirmable=decision.not_confirmable,
+        min_support=options.min_support,
+        min_dist_z=options.min_dist_z,
+        seed=options.seed,
+        remove_entirely=options.remove_entirely,
+        nn_distances=in_background(
+            nearest_neighbour_distances,
+            particles.groups,
+            stretched(particles.centres, options.min_dist, options.min_dist_z),
+            nn_histogram_top(options.min_dist),
+        ).result,
+    )
+    if details.scores is not None:
+        details.score_counts = Background(score_counts, details, name="cryodedup-scores").result
+    return details
+
+
+def preload_plotting() -> threading.Thread:
+    """The import of the particle pictures' modules, started on a thread."""
+    from ...report import preload
+
+    return preload.start("cryodedup.report.particle_figures", "cryodedup.report.html_report")
+
+
+def in_background(work: Callable[..., T], *args: Any) -> Background[T]:
+    """``work(*args)`` on a thread of its own (for work in the core, which lets go of Python's lock)."""
+    return Background(work, *args)
+
+
+@dataclass
+class Pictures:
+    """The particle job's pictures, rendered (name, caption, PNG bytes), and the example images not found.
+
+    ``absent``: how many micrographs have no image file, counted on a thread while the
+    pictures were drawn; set whenever an example's image was not found (the summary says so).
+    """
+
+    pngs: list[tuple[str, str, bytes]]
+    missing: list[str]
+    absent: Callable[[], int] | None = None
+
+
+def draw_pictures(details: ParticleDetails, options: ParticleOptions, first_input: Path) -> Pictures:
+    """The particle job's pictures (``--plot``), rendered."""
+    from ...report import particle_figures as plots
+
+    def find_micrograph(name: str) -> Path:
+        return find_image(name, first_input, options.project_dir)
+
+    images = drawn_images(details, options.plot_mics, find_micrograph)
+    absent = None
+    examples = plots.micrographs_to_show(details, options.plot_mics)
+    if plots.missing_examples(details, examples, images):  # (the summary says how many are absent)
+        roots = search_roots(first_input, options.project_dir)
+        absent = Background(count_absent, details.mic_names, roots, name="cryodedup-absent").result
+    return Pictures(*plots.rendered_particle_figures(details, options.plot_mics, images), absent=absent)
+
+
+def drawn_images(
+    details: ParticleDetails, n_mics: int, find_micrograph: Callable[[str], Path]
+) -> dict[int, MicrographImage]:
+    """The images of the micrographs the pictures draw, read here: the report draws arrays and opens no file.
+
+    ``find_micrograph(name)`` gives the path of a micrograph's image file, or the path looked
+    for in vain. A file that cannot be read is drawn as a blank frame: a picture is not worth
+    failing the job for.
+    """
+    from ...formats.mrc import binned_image
+    from ...report.particle_figures import DISPLAY_WIDTH, MicrographImage, micrographs_drawn
+
+    images = {}
+    for mic in micrographs_drawn(details, n_mics):
+        path = find_micrograph(details.mic_names[mic])
+        if not path.exists():
+            images[mic] = MicrographImage(missing=str(path))
+            continue
+        try:
+            images[mic] = MicrographImage(*binned_image(path, DISPLAY_WIDTH))
+        except Exception:  # any unreadable file: the picture goes without its image, and says so
+            images[mic] = MicrographImage(unreadable=True)
+    return images
+
+
+def plot_particles(
+    details: ParticleDetails,
+    outdir: Path,
+    options: ParticleOptions,
+    first_input: Path,
+    force: bool,
+    summary: dict,
+    pictures: Pictures | None = None,
+) -> list[str]:
+    """The particle job's pictures (drawn here unless given) and report (``--plot``).
+
+    When example micrographs' image files are not found, the summary says so and how to
+    point at them.
+    """
+    from ...report import particle_figures as plots
+
+    pictures = pictures or draw_pictures(details, options, first_input)
+    missing = pictures.missing
+    if missing:
+        n_examples = len(plots.micrographs_to_show(details, options.plot_mics))
+        # All counted: none found says the paths start from another folder, a few that files are gone.
+        assert pictures.absent is not None, "draw_pictures counts them whenever an example's image is missing"
+        absent = pictures.absent()
+        summary["micrograph_images"] = (  # one line each, so that the path stays whole in a table
+            f"{absent:,} of {len(details.mic_names):,} micrograph images not found; {len(missing)} of "
+            f"{n_examples} examples drawn on a blank frame\nfirst looked for: {missing[0]}\n"
+            "if the images exist, give the folder their paths start from with --project-dir"
+        )
+    return write_report(details, outdir, options, pictures, summary, force)
+
+
+def write_report(
+    details: ParticleDetails, outdir: Path, options: ParticleOptions, pictures: Pictures, summary: dict, force: bool
+) -> list[str]:
+    """The pictures and report.html (the summary's rows, the options) in ``outdir``; their paths."""
+    from ...report import html_report
+
+    parameters = {k: v for k, v in vars(options).items() if k != "plot"}
+    rows, highlight = report_rows(summary)
+    return html_report.write_all(
+        outdir, pictures.pngs, "cryodedup particles", parameters, rows, force, highlight=highlight, unit=details.unit
+    )

@@ -1,0 +1,178 @@
+"""The particle job's inputs read and checked before anything is decided."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ...algo.consensus import picks_per_group
+from ...algo.dedup import (
+    MAX_INPUTS,
+    scales_differ,
+)
+from ...algo.priority import (
+    preferred_inputs,
+    scores_without_none,
+)
+from ...errors import CryodedupError
+from ...formats.particles import read_particle_files
+from ...formats.sniff import is_copick_config, is_glob, is_picker_output
+from ...labels import input_labels
+from ...options import ParticleOptions
+from ...outputs import StrPath
+from ...particle_set import Log, ParticleSet, Warn
+from ...resolve.datasets import check_shared_names, dataset_labels, separate_datasets
+from ..input_checks import check_centres, check_input_paths
+from ..species import assign_species
+from .decide import one_pass
+
+if TYPE_CHECKING:
+    pass
+
+
+def read_inputs(inputs: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
+    """The inputs read by the module of their format (all inputs must share one), after the paths are checked.
+
+    ``outdir`` is None only for a copick project whose kept picks go back into it alone.
+    The STAR reader asks :func:`one_pass` whether it decides while it scans.
+    Scores that mean "none" (RELION's -999 figure of merit) are NaN in the set: not finite,
+    they rank last, and the score-scale comparison and pictures leave them out.
+    """
+    check_input_paths(inputs)
+    if len(inputs) > MAX_INPUTS:
+        raise CryodedupError(
+            f"{len(inputs)} inputs: at most {MAX_INPUTS}, since each pick records which inputs confirm it as one "
+            "bit per input of a 64-bit mask; give one picker's files as one input (a folder or a quoted glob)"
+        )
+    particles = read_particle_files(inputs, outdir, options, warn, log, lambda facts: one_pass(options, facts))
+    if particles.scores is not None:
+        particles.scores = scores_without_none(particles.scores, particles.score_label)
+    return particles
+
+
+#: Scores a picker gives its picks, each picker on its own scale (RELION's LoG about 0.1,
+#: its template matching 0-3, topaz logits; CryoSPARC's blob and template pickers).
+PICKER_SCORES = ("rlnAutopickFigureOfMerit", "pick_stats/ncc_score", "pick_stats/power")
+
+
+def raw_picker_scores(particles: ParticleSet, options: ParticleOptions) -> str | None:
+    """What to say when several inputs' particles are ranked by a picker's score as read, else None.
+
+    Two pickers' figures of merit are not on one scale, so the picker with the larger
+    numbers wins nearly every group of duplicates, whatever its picks are worth; several
+    files of one picker's particles are (their distributions are compared:
+    :func:`cryodedup.algo.dedup.scales_differ`).
+    """
+    label, n_inputs = particles.score_label, len(particles.inputs)  # (one input: no rows counted, 20 M instructions)
+    if label not in PICKER_SCORES or particles.scores is None or options.score_normalize == "rank" or n_inputs < 2:
+        return None
+    n_ranked = int(np.count_nonzero(np.bincount(particles.input_of, minlength=n_inputs)))
+    if n_ranked < 2:
+        return None
+    per_input = [particles.scores[particles.input_of == k] for k in range(n_inputs)]
+    how = scales_differ(per_input, input_labels(particles.inputs))
+    if how is None:  # one picker's particles in several files: one scale
+        return None
+    return (
+        f"the {n_ranked} inputs' particles are ranked by {label} as read, a picker's figure of merit, and "
+        f"their scores are on different scales ({how}): the input with the larger numbers wins nearly every "
+        "group of duplicates; rank by a score all inputs share after classification "
+        "(--score rlnMaxValueProbDistribution) or by each input's percentiles (--score-normalize rank)"
+    )
+
+
+def warn_inputs_apart(particles: ParticleSet, warn: Warn) -> None:
+    """Warn about an input that shares no micrograph with the others.
+
+    Picks are compared only on the same micrograph, so such an input can neither duplicate
+    nor confirm another; most often its files are one picker's output given as several
+    inputs, where one input (a folder or a quoted glob) was meant.
+    """
+    n_inputs = len(particles.inputs)
+    if n_inputs < 2:
+        return
+    # present[k, g]: input k has a pick on micrograph g (one pass of the core, no sort of millions of ids)
+    present = picks_per_group(particles.input_of, particles.groups, len(particles.mic_names), n_inputs).T > 0
+    inputs_on = present.sum(axis=0)
+    for k in range(n_inputs):
+        mine = present[k]
+        if mine.any() and not (inputs_on[mine] > 1).any():
+            warn(
+                f"{particles.inputs[k]} shares no micrograph with the other inputs, so none of its picks can "
+                "duplicate or confirm theirs; if these are one picker's files, give them as one input "
+                "(a folder or a quoted glob)"
+            )
+
+
+def check_request(paths: list[Path], outdir: StrPath | None, options: ParticleOptions) -> tuple[bool, bool]:
+    """Refuses a job that cannot run before anything is read.
+
+    Returns whether the input is a copick project, and whether its kept picks go back into it.
+    """
+    if not paths:
+        raise CryodedupError("no input files given")
+    copick = len(paths) == 1 and is_copick_config(paths[0])
+    # A copick project takes its kept picks back; an output folder is then for the STAR files.
+    into_project = outdir is None and not options.plot and copick
+    if outdir is None and not (options.audit and not options.plot) and not into_project:
+        raise CryodedupError("outdir: an output folder is needed (only audit=True without plot=True writes nothing)")
+    return copick, into_project
+
+
+def read_checked(paths: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
+    """The inputs read, their species assigned, and what they hold checked before anything is decided."""
+    particles = read_inputs(paths, outdir, options, warn, log)
+    assert particles.writer is not None, "every reader of files gives the set a writer"
+    labels = _datasets(paths, particles, options, warn)
+    check_shared_names(particles, labels)
+    assign_species(particles, options)
+    if is_picker_output(paths[0]):
+        warn_inputs_apart(particles, warn)
+    elif raw := raw_picker_scores(particles, options):
+        warn(raw)  # (picker inputs: their reader says it, naming each picker's score)
+    if particles.decided is None:  # (a one-pass scan decided every row: its core refused these already)
+        check_centres(particles)
+    return particles
+
+
+def _datasets(paths: list[Path], particles: ParticleSet, options: ParticleOptions, warn: Warn) -> list[str] | None:
+    """Each input's dataset (``--dataset``), its micrographs kept apart from other datasets'; None without it."""
+    if not options.datasets:
+        return None
+    if particles.pick_sets or len(particles.inputs) != len(paths):
+        raise CryodedupError("--dataset labels input files; a copick project's pick sets are one dataset")
+    labels = dataset_labels(options.datasets, paths, is_glob)
+    if len(set(labels)) < 2:
+        warn("--dataset decides nothing here: every input is of one dataset")
+    particles.summary["datasets"] = separate_datasets(particles, labels)
+    return labels
+
+
+def check_prefer(paths: list[Path], copick: bool, options: ParticleOptions, warn: Warn) -> None:
+    """Refuses, before reading, a ``--prefer`` that names no input; warns that ``--remove-entirely`` ignores it.
+
+    A copick project's pick sets, which ``--prefer`` names there, are known once read.
+    """
+    if not options.prefer:
+        return
+    if not copick:
+        preferred_inputs(options.prefer, paths, is_glob)
+        if len(paths) == 1:
+            warn("--prefer decides nothing with one input: every particle is of that input")
+    if options.remove_entirely:
+        warn(
+            "--prefer decides nothing with --remove-entirely: every particle that has a duplicate is removed, "
+            "preferred or not"
+        )
+
+
+def warn_unused_options(particles: ParticleSet, options: ParticleOptions, warn: Warn) -> None:
+    """Warns of an option given that these inputs give nothing to act on: the user believes it did something."""
+    if options.topaz_scale is not None and "topaz" not in particles.summary.get("formats", []):  # (pickers' formats)
+        warn("--topaz-scale was not used: it scales topaz's coordinates, and no input is topaz's")
+    if options.filament_mode == "tube" and particles.tubes is None:
+        warn("--filament-mode tube was not used: no input has filaments (a tube or filament id per segment)")
+    if options.coverage != "auto" and options.min_support <= 1:
+        warn(f"--coverage {options.coverage} was not used: it serves --min-support 2 or more (consensus)")
