@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from cryodedup import dedup, remove_duplicates
-from cryodedup.algo.dedup import dedup_and_support_masks
+from cryodedup.algo.dedup import DuplicateRule, dedup_and_support_masks
 from cryodedup.errors import CryodedupError
 from helpers import write_star
 
@@ -131,7 +131,7 @@ def test_whole_float_tube_and_input_ids_are_taken_as_they_are():
     result = dedup([0, 0, 0], [[0.0, 0.0], [5.0, 0.0], [2.0, 0.0]], [3.0, 2.0, 1.0], min_dist=20.0, tubes=[1.0, 1, 2])
     assert result.keep.tolist() == [True, True, False]
     with pytest.raises(ValueError, match="inputs must be whole numbers; particle 1 has 0.5"):
-        dedup_and_support_masks([0, 0], [[0.0, 0.0], [5.0, 0.0]], None, [0, 0.5], min_dist=20.0)
+        dedup_and_support_masks([0, 0], [[0.0, 0.0], [5.0, 0.0]], [0, 0.5], DuplicateRule(20.0))
 
 
 # Item 17: the API's errors are ValueErrors, and its inputs are checked for their types.

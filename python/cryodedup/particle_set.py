@@ -9,7 +9,7 @@ module knows how the decision is made.
 One route runs otherwise (docs/design.md section 5): RELION particle STAR files, read when
 the job's options allow it, are decided while the core scans them. The STAR reader tells the
 job what their headers say (:class:`StarFacts`); the job answers with its rule
-(:class:`OnePass`: the minimum distance, the seed, whole-tube removal) or None; given a rule,
+(:class:`~cryodedup.algo.dedup.DuplicateRule`) or None; given a rule,
 the reader has the core decide each micrograph's rows as it reads them and append them to the
 kept or rejected output at once, and the set comes back ``decided``: the job takes that mask
 as its decision and the writer only ends the files it holds. The rule is still the job's;
@@ -190,22 +190,6 @@ class ParticleNames:
 
 
 @dataclass(frozen=True)
-class OnePass:
-    """The job's leave to a reader to decide while it scans, and the rule to decide by.
-
-    The particle job alone decides whether one pass makes its decision (docs/design.md
-    section 5), from its options and the :class:`StarFacts` the reader gives it; a reader
-    given this decides and writes as it reads, marking the set ``decided`` (unless the rows
-    turn out not to come micrograph by micrograph: the scan says so and the reader takes two
-    passes). ``higher_is_better`` is the reader's to find (it chose the score column).
-    """
-
-    min_dist: float
-    remove_entirely: bool
-    seed: int
-
-
-@dataclass(frozen=True)
 class StarFacts:
     """What a STAR reader knows of its inputs before it scans them: what the one-pass decision needs.
 
@@ -217,10 +201,6 @@ class StarFacts:
     halfsets: bool
     filaments: bool
     subtomograms: bool
-
-
-#: The job's one-pass decision, asked by the STAR reader with the facts of its inputs.
-AskOnePass = Callable[[StarFacts], "OnePass | None"]
 
 
 @dataclass
@@ -324,8 +304,8 @@ class ParticleSet:
         The columns or field they came from.
     decided : numpy.ndarray of bool, shape (n,), or None
         Whether each row is kept, when the job asked the reader to decide while reading
-        (:class:`OnePass`: one big STAR file decided and written in one pass, docs/design.md
-        section 5) and it could: the writer has the outputs already.
+        (given a :class:`~cryodedup.algo.dedup.DuplicateRule`: one big STAR file decided and written in
+        one pass, docs/design.md section 5) and it could: the writer has the outputs already.
     mic_uids : numpy.ndarray, shape (n,), or None
         Each row's CryoSPARC micrograph uid, read only for a names-only set (:meth:`names_only`).
     named : bool

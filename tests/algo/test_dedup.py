@@ -10,13 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cryodedup import dedup, remove_duplicate_centres
-from cryodedup.algo.dedup import dedup_and_support_masks, popcount
+from cryodedup.algo.dedup import DuplicateRule, Ranking, dedup_and_support_masks, popcount
 from oracle import oracle, oracle_support, radius
 
 
 def support(groups, coords, inputs, *, min_dist):
     """The consensus count of each pick (distinct inputs within min_dist, its own included), as the job takes it."""
-    _, masks = dedup_and_support_masks(groups, coords, None, inputs, min_dist=min_dist)
+    _, masks = dedup_and_support_masks(groups, coords, inputs, DuplicateRule(min_dist))
     return popcount(masks)
 
 
@@ -240,7 +240,7 @@ def test_one_pass_agrees_with_oracles(case, n_inputs, data):
     inputs = [data.draw(st.integers(0, n_inputs - 1)) for _ in range(n)]
     centres = np.array(coords, dtype=float).reshape(n, len(coords[0]) if coords else 2)
     got, masks = dedup_and_support_masks(
-        groups, centres, np.array(scores), inputs, min_dist=min_dist, higher_is_better=higher, remove_entirely=entirely
+        groups, centres, inputs, DuplicateRule(min_dist, remove_entirely=entirely), Ranking(np.array(scores), higher)
     )
     keep, by = oracle(groups, coords, scores, min_dist, higher, entirely)
     assert got.keep.tolist() == keep
@@ -321,7 +321,7 @@ def test_min_dist_z_agrees_with_the_ellipsoid_written_out(d, dz):
     inputs = rng.integers(0, 2, n)
     keep, masks = ellipsoid_oracle(groups.tolist(), coords.tolist(), scores.tolist(), d, dz, inputs.tolist())
     assert dedup(groups, coords, scores, min_dist=d, min_dist_z=dz).keep.tolist() == keep
-    got, got_masks = dedup_and_support_masks(groups, coords, scores, inputs, min_dist=d, min_dist_z=dz)
+    got, got_masks = dedup_and_support_masks(groups, coords, inputs, DuplicateRule(d, dz), Ranking(scores))
     assert got.keep.tolist() == keep and got_masks.tolist() == masks
     assert 0 < keep.count(False) < n and coords[:, 2].tolist() == coords[:, 2].tolist()  # (input not changed)
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cryodedup import dedup
-from cryodedup.algo.dedup import dedup_and_support_masks
+from cryodedup.algo.dedup import DuplicateRule, Ranking, dedup_and_support_masks
 from cryodedup.algo.priority import (
     PriorityCounts,
     combine_levels,
@@ -193,7 +193,9 @@ def test_groups_decided_by_priority_and_by_score():
     assert got.priority == PriorityCounts(2, [1], 1)
     # Level by input (inputs 0, 1 at levels 1, 0): the same decision, the same counts.
     inputs = np.array([1, 0, 1, 0, 0, 1])
-    by_input, _ = dedup_and_support_masks(mics, coords, scores, inputs, min_dist=20, input_priorities=[1, 0])
+    by_input, _ = dedup_and_support_masks(
+        mics, coords, inputs, DuplicateRule(20), Ranking(scores, input_priorities=[1, 0])
+    )
     assert by_input.keep.tolist() == got.keep.tolist() and by_input.priority == got.priority
     # Lower scores better: row 2 (0.5) is kept over rows 0 and 1 (levels 0 and 1; row 1's 2
     # is worse): priority agreed with the score. Removing entirely counts nothing.
@@ -204,7 +206,9 @@ def test_groups_decided_by_priority_and_by_score():
     assert dedup(mics, coords, scores, min_dist=20, priorities=levels, remove_entirely=True).priority is None
     assert dedup(mics, coords, scores, min_dist=20).priority is None
     with pytest.raises(ValueError, match="input_priorities needs inputs"):
-        dedup_and_support_masks(mics, coords, scores, inputs, min_dist=20, priorities=levels, input_priorities=[1, 0])
+        dedup_and_support_masks(
+            mics, coords, inputs, DuplicateRule(20), Ranking(scores, priorities=levels, input_priorities=[1, 0])
+        )
 
 
 def test_rows_of_one_image_at_other_centres_are_duplicates():
@@ -251,11 +255,15 @@ def test_priorities_none_scores_and_images_agree_with_the_oracle(case, entirely,
     arrays = (np.array(groups, np.int64), np.array(coords, float).reshape(-1, 2), np.array(scores))
     rules = {"min_dist": min_dist, "higher_is_better": higher, "remove_entirely": entirely}
     images_here = np.array(images, np.uint64)
+    rule = DuplicateRule(min_dist, remove_entirely=entirely, images=images_here)
     if levels_by == "masks":  # the pass that also finds the consensus masks decides alike
-        got, _ = dedup_and_support_masks(*arrays, np.array(levels) % 2, images=images_here, priorities=levels, **rules)
+        ranking = Ranking(arrays[2], higher, priorities=levels)
+        got, _ = dedup_and_support_masks(*arrays[:2], np.array(levels) % 2, rule, ranking)
     elif levels_by == "inputs":  # each input's level (input k at level 2 - k), looked up through the rows' inputs
         inputs = 2 - np.array(levels, np.int64)
-        got, _ = dedup_and_support_masks(*arrays, inputs, images=images_here, input_priorities=[2, 1, 0], **rules)
+        got, _ = dedup_and_support_masks(
+            *arrays[:2], inputs, rule, Ranking(arrays[2], higher, input_priorities=[2, 1, 0])
+        )
     else:
         got = dedup(*arrays, images=images_here, priorities=levels, **rules)
     keep, by = oracle(groups, coords, scores, min_dist, higher, entirely, levels=levels, images=images)

@@ -15,7 +15,6 @@ from click.testing import CliRunner
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
 from cryodedup.formats.picks.particles import _read_overlapped, read_picker_outputs
-from cryodedup.jobs.particles.decide import rank_percentiles
 from helpers import shared_file
 from picker_files import cbox_text, relion3_job, write_topaz
 
@@ -122,19 +121,6 @@ def test_pickers_are_read_two_at_a_time_in_order_and_the_first_error_comes_first
     with pytest.raises(CryodedupError, match="^a: bad$"):  # b failed first
         list(_read_overlapped(["a", "b"], lambda p: read(p, True), announced.append))
     assert announced == ["a"]
-
-
-def test_rank_percentiles_by_hand():
-    # Input 0 scores 0.1, 0.5, 0.5, 0.9 (higher better): worse + half the equal others + 1/2, over 4:
-    # 0.1 -> 0.5/4 = 0.125; 0.5 -> (1 + 1) / 4 = 0.5 (both); 0.9 -> 3.5/4 = 0.875.
-    # Input 1 scores 10, 20 with lower better: 10 -> 1.5/2 = 0.75, 20 -> 0.5/2 = 0.25; NaN stays NaN.
-    scores = np.array([0.1, 0.5, 10.0, 0.5, 0.9, 20.0, np.nan])
-    input_of = np.array([0, 0, 1, 0, 0, 1, 1])
-    got = rank_percentiles(scores, input_of, higher_is_better=True)
-    np.testing.assert_allclose(got[[0, 1, 3, 4]], [0.125, 0.5, 0.5, 0.875])
-    lower = rank_percentiles(scores, input_of, higher_is_better=False)
-    np.testing.assert_allclose(lower[[2, 5]], [0.75, 0.25])
-    assert np.isnan(lower[6])
 
 
 def test_rank_normalisation_lets_a_low_scale_picker_win(tmp_path):

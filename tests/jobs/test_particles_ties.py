@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cryodedup.algo.dedup import dedup_and_support_masks
+from cryodedup.algo.dedup import DuplicateRule, Ranking, dedup_and_support_masks
 from cryodedup.algo.priority import tied_groups
 from cryodedup.jobs.particles.job import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
@@ -121,7 +121,9 @@ def test_tied_groups_agree_with_a_brute_force(rows, levels, min_dist):
     coords = np.array([[float(r[1]), 0.0] for r in rows]).reshape(-1, 2)
     inputs = np.array([r[2] % 3 for r in rows], np.int64)
     scores = np.array([r[3] for r in rows])
-    result, _ = dedup_and_support_masks(groups, coords, scores, inputs, min_dist=min_dist, input_priorities=levels)
+    result, _ = dedup_and_support_masks(
+        groups, coords, inputs, DuplicateRule(min_dist), Ranking(scores, input_priorities=levels)
+    )
     keep, by = oracle(
         groups.tolist(), coords.tolist(), scores.tolist(), min_dist, True, levels=[levels[k] for k in inputs]
     )

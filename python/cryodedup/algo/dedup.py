@@ -190,29 +190,108 @@ def dedup(
     -------
     DedupResult
     """
+    rule = DuplicateRule(
+        min_dist,
+        min_dist_z,
+        remove_entirely,
+        seed,
+        None if poses is None else Orientations(poses, pose_kind, max_angle, sym),
+        tubes,
+        whole_tubes,
+        images,
+    )
+    return find_duplicates(groups, coords, rule, Ranking(scores, higher_is_better, priorities), want_suppressed_by)
+
+
+@dataclass(frozen=True)
+class Orientations:
+    """Orientations two duplicates must also share, as the core's ``PoseRule`` takes them.
+
+    ``poses`` (n, 3): RELION's rot, tilt, psi in degrees (``kind`` ``"relion"``) or
+    CryoSPARC's rotation vector in radians (``"rotvec"``); two rows are duplicates only within
+    ``max_angle`` degrees, the smallest angle over the operators of ``sym``.
+    """
+
+    poses: ArrayLike
+    kind: str = "relion"
+    max_angle: float = 180.0
+    sym: str = "C1"
+
+    def for_core(self, n: int) -> _core.PoseRule:
+        """The core's rule, the poses checked as (n, 3) float64."""
+        array = np.ascontiguousarray(self.poses, dtype=np.float64)
+        if array.shape != (n, 3):
+            raise ValueError(f"poses must have shape ({n}, 3), got {array.shape}")
+        return _core.PoseRule(array, self.kind, float(self.max_angle), self.sym)
+
+
+@dataclass(frozen=True)
+class DuplicateRule:
+    """What makes two rows duplicates and what becomes of a group: the core's ``DedupRule`` (and ``PoseRule``).
+
+    Rows of one micrograph within ``min_dist`` Å (with ``min_dist_z``, an ellipsoid: see
+    :func:`dedup`), of the same orientation within ``orientations`` when given, not of one
+    tube (``tubes``; ``whole_tubes``: tubes compared whole), or of one particle image
+    (``images``, ``--same-image reject``) are duplicates; the best-ranked row of a group is kept,
+    or none (``remove_entirely``); ``seed`` orders rows without scores. The particle job builds
+    one from its options (``jobs/particles/decide.py``) for both the one-pass and the two-pass route.
+    """
+
+    min_dist: float
+    min_dist_z: float | None = None
+    remove_entirely: bool = False
+    seed: int = 0
+    orientations: Orientations | None = None
+    tubes: ArrayLike | None = None
+    whole_tubes: bool = False
+    images: ArrayLike | None = None
+
+    def for_core(self, higher_is_better: bool) -> _core.DedupRule:
+        """The core's rule, with the ranking's direction (the scores' order is the ranking's, not the rule's)."""
+        if not 0 <= self.seed < 2**64:
+            raise ValueError(f"seed must be in [0, 2**64), got {self.seed}")
+        return _core.DedupRule(
+            min_dist=float(self.min_dist),
+            higher_is_better=bool(higher_is_better),
+            remove_entirely=bool(self.remove_entirely),
+            seed=int(self.seed),
+        )
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Which row of a group of duplicates ranks first.
+
+    The priority level first (lower first: ``priorities`` per row, or ``input_priorities``
+    per input, looked up through the rows' inputs), then the score (``higher_is_better``; not
+    finite ranks last), then the rule's seeded random order when there are no scores.
+    """
+
+    scores: ArrayLike | None = None
+    higher_is_better: bool = True
+    priorities: ArrayLike | None = None
+    input_priorities: ArrayLike | None = None
+
+
+#: No scores, no priorities: the rule's seeded random order ranks.
+UNSCORED = Ranking()
+
+
+def find_duplicates(
+    groups: ArrayLike,
+    coords: ArrayLike,
+    rule: DuplicateRule,
+    ranking: Ranking = UNSCORED,
+    want_suppressed_by: bool = True,
+) -> DedupResult:
+    """:func:`dedup` by a rule and a ranking given as values (``want_suppressed_by``: fill ``suppressed_by``)."""
     groups = group_ids(groups)
     coords = real_numbers(coords, "coords")
     if groups.ndim != 1:
         raise ValueError(f"groups must be one-dimensional, got shape {groups.shape}")
     if coords.ndim != 2 or coords.shape[0] != groups.size:
         raise ValueError(f"coords must have shape ({groups.size}, 2) or ({groups.size}, 3), got {coords.shape}")
-    pose = _Pose.of(poses, groups.size, pose_kind, max_angle, sym)
-    return _run_dedup(
-        groups,
-        stretched(coords, min_dist, min_dist_z),
-        scores,
-        None,
-        min_dist,
-        higher_is_better,
-        remove_entirely,
-        seed,
-        want_suppressed_by,
-        tubes,
-        whole_tubes,
-        pose,
-        priorities,
-        images,
-    )[0]
+    return _run_dedup(groups, coords, None, rule, ranking, want_suppressed_by)[0]
 
 
 def stretched(coords: np.ndarray, min_dist: float, min_dist_z: float | None) -> np.ndarray:
@@ -254,54 +333,28 @@ def nearest_neighbour_distances(groups: np.ndarray, centres: np.ndarray, reach: 
     return _core.nearest_distances(np.ascontiguousarray(ids), coords, reach)
 
 
-@dataclass(frozen=True)
-class _Pose:
-    """Orientations checked for the core: (n, 3) float64, how to read them, the limit, the group."""
-
-    poses: np.ndarray
-    kind: str
-    max_angle: float
-    sym: str
-
-    @classmethod
-    def of(cls, poses: ArrayLike | None, n: int, kind: str, max_angle: float, sym: str) -> _Pose | None:
-        if poses is None:
-            return None
-        array = np.ascontiguousarray(poses, dtype=np.float64)
-        if array.shape != (n, 3):
-            raise ValueError(f"poses must have shape ({n}, 3), got {array.shape}")
-        return cls(array, kind, float(max_angle), sym)
-
-
 def _run_dedup(
     groups: np.ndarray,
     coords: np.ndarray,
-    scores: ArrayLike | None,
     inputs: np.ndarray | None,
-    min_dist: float,
-    higher_is_better: bool,
-    remove_entirely: bool,
-    seed: int,
+    rule: DuplicateRule,
+    ranking: Ranking,
     want_suppressed_by: bool = True,
-    tubes: ArrayLike | None = None,
-    whole_tubes: bool = False,
-    pose: _Pose | None = None,
-    priorities: ArrayLike | None = None,
-    images: ArrayLike | None = None,
-    input_priorities: ArrayLike | None = None,
 ) -> tuple[DedupResult, np.ndarray | None]:
     """The Rust core's dedup on checked ``groups``, ``coords`` and ``inputs`` (None: no masks)."""
+    core_rule = rule.for_core(ranking.higher_is_better)
+    coords = stretched(coords, rule.min_dist, rule.min_dist_z)
+    scores, tubes, whole_tubes, images = ranking.scores, rule.tubes, rule.whole_tubes, rule.images
+    priorities, input_priorities = ranking.priorities, ranking.input_priorities
     if scores is not None:
         scores = real_numbers(scores, "scores")
         if scores.shape != groups.shape:
             raise ValueError(f"scores must have shape {groups.shape}, got {scores.shape}")
-    if not 0 <= seed < 2**64:
-        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
     if tubes is not None:
         tubes = small_ids(tubes, "tubes", groups.shape, 2**32)
     elif whole_tubes:
         raise ValueError("whole_tubes needs tubes")
-    if pose is not None and whole_tubes:
+    if rule.orientations is not None and whole_tubes:
         raise ValueError("whole_tubes does not compare orientations")
     if priorities is not None:
         priorities = small_ids(priorities, "priorities", groups.shape, 2**32)
@@ -318,22 +371,16 @@ def _run_dedup(
             images = small_ids(images, "images", groups.shape, 2**64, np.uint64)
         if images.shape != groups.shape:
             raise ValueError(f"images must have shape {groups.shape}, got {images.shape}")
-    rule = _core.DedupRule(
-        min_dist=float(min_dist),
-        higher_is_better=bool(higher_is_better),
-        remove_entirely=bool(remove_entirely),
-        seed=int(seed),
-    )
     decision = _core.dedup(
         groups,
         coords,
         scores,
-        rule,
+        core_rule,
         inputs,
         bool(want_suppressed_by),
         tubes,
         bool(whole_tubes),
-        None if pose is None else _core.PoseRule(pose.poses, pose.kind, pose.max_angle, pose.sym),
+        None if rule.orientations is None else rule.orientations.for_core(groups.size),
         priorities,
         images,
         input_priorities,
@@ -450,32 +497,17 @@ def small_ids(
 def dedup_and_support_masks(
     groups: ArrayLike,
     coords: ArrayLike,
-    scores: ArrayLike | None,
     inputs: ArrayLike,
-    *,
-    min_dist: float,
-    min_dist_z: float | None = None,
-    higher_is_better: bool = True,
-    remove_entirely: bool = False,
-    seed: int = 0,
+    rule: DuplicateRule,
+    ranking: Ranking = UNSCORED,
     want_suppressed_by: bool = True,
-    tubes: ArrayLike | None = None,
-    whole_tubes: bool = False,
-    poses: ArrayLike | None = None,
-    pose_kind: str = "relion",
-    max_angle: float = 180.0,
-    sym: str = "C1",
-    priorities: ArrayLike | None = None,
-    images: ArrayLike | None = None,
-    input_priorities: ArrayLike | None = None,
 ) -> tuple[DedupResult, np.ndarray]:
-    """:func:`dedup`, and which inputs confirm each pick, in one pass over each micrograph.
+    """:func:`find_duplicates`, and which inputs confirm each pick, in one pass over each micrograph.
 
     The neighbours within ``min_dist`` that make duplicates are those that confirm a pick,
-    so each micrograph's tree and pairs are built once. Parameters are those of
-    :func:`dedup`, and ``inputs``, the input (picker) of each pick, in [0, :data:`MAX_INPUTS`);
-    ``input_priorities``, each input's priority level (instead of ``priorities``, each
-    row's: the core looks a row's level up by its input, no array of a level per row).
+    so each micrograph's tree and pairs are built once. ``inputs``: the input (picker) of
+    each pick, in [0, :data:`MAX_INPUTS`); the ranking may give each input's priority level
+    (``input_priorities``, instead of each row's: the core looks a row's level up by its input).
 
     Returns
     -------
@@ -486,24 +518,7 @@ def dedup_and_support_masks(
         consensus count behind ``--min-support``.
     """
     groups, coords, inputs = _consensus_arrays(groups, coords, inputs, MAX_INPUTS)
-    pose = _Pose.of(poses, groups.size, pose_kind, max_angle, sym)
-    result, masks = _run_dedup(
-        groups,
-        stretched(coords, min_dist, min_dist_z),
-        scores,
-        inputs,
-        min_dist,
-        higher_is_better,
-        remove_entirely,
-        seed,
-        want_suppressed_by,
-        tubes,
-        whole_tubes,
-        pose,
-        priorities,
-        images,
-        input_priorities,
-    )
+    result, masks = _run_dedup(groups, coords, inputs, rule, ranking, want_suppressed_by)
     assert masks is not None  # the core returns masks whenever it is given inputs
     return result, masks
 

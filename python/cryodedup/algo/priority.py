@@ -65,9 +65,17 @@ def preference(
     """
     if pick_sets:
         return preferred_pick_sets(prefer, inputs)
-    levels = preferred_inputs(prefer, [Path(p) for p in inputs], is_pattern)
-    # (a level of one input is shown as the input was given; the inputs in a folder as the folder)
-    return [(inputs[held[0]] if len(held) == 1 else str(value), held) for value, held in zip(prefer, levels)]
+    return named_levels(prefer, preferred_inputs(prefer, [Path(p) for p in inputs], is_pattern), inputs)
+
+
+def named_levels(
+    prefer: Sequence[str | os.PathLike | int], held: Sequence[list[int]], inputs: Sequence[str]
+) -> list[Level]:
+    """Each ``--prefer`` value's inputs (``held``, :func:`preferred_inputs`) named as the summary names the level.
+
+    A level of one input is shown as the input was given; the inputs in a folder as the folder.
+    """
+    return [(inputs[levels[0]] if len(levels) == 1 else str(value), levels) for value, levels in zip(prefer, held)]
 
 
 def preferred_inputs(

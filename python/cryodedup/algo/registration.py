@@ -28,7 +28,7 @@ import math
 import numpy as np
 
 from ..records import dataclass
-from .dedup import dedup_and_support_masks
+from .dedup import DuplicateRule, dedup_and_support_masks
 
 #: Pairs of picks whose displacements vote, about: picks of the first input drawn at random, each with
 #: every pick of the second on its micrograph, until this many (a pick co-picked in 1 of 10 still
@@ -169,7 +169,7 @@ def support_masks(groups: np.ndarray, centres: np.ndarray, n_first: int, radius:
     """
     inputs = (np.arange(len(centres)) >= n_first).astype(np.uint32)
     _, masks = dedup_and_support_masks(
-        groups.astype(np.int64), centres, None, inputs, min_dist=radius, want_suppressed_by=False
+        groups.astype(np.int64), centres, inputs, DuplicateRule(radius), want_suppressed_by=False
     )
     return masks
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..algo.consensus import jaccard_matrices
-from ..algo.dedup import dedup_and_support_masks
+from ..algo.dedup import DuplicateRule, dedup_and_support_masks
 from ..algo.matching import f_beta, maximum_matching, pairs_within
 from ..errors import CryodedupError
 from ..options import CompareOptions, ParticleOptions
@@ -75,7 +75,7 @@ def comparison(particles: ParticleSet, options: CompareOptions) -> dict[str, Any
     groups = np.asarray(particles.groups).astype(np.int64)
     input_of = np.asarray(particles.input_of)
     _, confirmed_by = dedup_and_support_masks(
-        groups, particles.centres, None, input_of, min_dist=radius, want_suppressed_by=False
+        groups, particles.centres, input_of, DuplicateRule(radius), want_suppressed_by=False
     )
     per_mic = jaccard_matrices(confirmed_by, input_of, groups, n_mics, 2)[:, 0, 1]
     overall = jaccard_matrices(confirmed_by, input_of, np.zeros_like(groups), 1, 2)[0, 0, 1]

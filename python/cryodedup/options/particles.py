@@ -13,6 +13,7 @@ import numpy as np
 from ..algo import MAX_CENTRE
 from ..algo.dedup import MAX_INPUTS
 from ..algo.filaments import MODES as FILAMENT_MODES
+from ..algo.normalisation import NORMALISATIONS, option_help
 from ..algo.registration import TRANSFORM_OPS, parse_steps
 from ..errors import CryodedupError
 from ..outputs import check_plotting
@@ -162,8 +163,8 @@ class ParticleOptions:
     score_normalize: str = choice(
         "none",
         "--score-normalize",
-        "rank: compare each input's scores as percentiles within that input (pickers' scores are not on one scale).",
-        choices=["none", "rank"],
+        option_help(),
+        choices=list(NORMALISATIONS),
         label="score normalization",
     )
     prefer: list[str | Path | int] = option(

@@ -13,15 +13,16 @@ import numpy as np
 import pytest
 
 from cryodedup import _core
+from cryodedup.algo.dedup import DuplicateRule
 from cryodedup.errors import CryodedupError
 from cryodedup.formats.star import particles as particles_star
 from cryodedup.formats.star.file import StarFile
 from cryodedup.jobs.particles import read as job_module
-from cryodedup.jobs.particles.decide import decide, one_pass
+from cryodedup.jobs.particles.decide import decide, one_pass, rule_for_rows
 from cryodedup.jobs.particles.job import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from cryodedup.outputs import output_batch
-from cryodedup.particle_set import OnePass, StarFacts
+from cryodedup.particle_set import StarFacts
 from fixtures.synthetic import write_benchmark_file, write_example
 from helpers import shared_file, write_star
 
@@ -247,9 +248,10 @@ PLAIN = StarFacts(inputs=1, halfsets=False, filaments=False, subtomograms=False)
 
 
 def test_the_job_asks_for_one_pass_only_for_a_plain_duplicate_removal():
-    assert one_pass(ParticleOptions(min_dist=30.0, remove_entirely=True, seed=4), PLAIN) == OnePass(30.0, True, 4)
+    rule = DuplicateRule(30.0, remove_entirely=True, seed=4)
+    assert one_pass(ParticleOptions(min_dist=30.0, remove_entirely=True, seed=4), PLAIN) == rule
     # The pictures too: their example micrographs are decided again (report/suppressors.py).
-    assert one_pass(ParticleOptions(min_dist=30.0, plot=True), PLAIN) == OnePass(30.0, False, 0)
+    assert one_pass(ParticleOptions(min_dist=30.0, plot=True), PLAIN) == DuplicateRule(30.0)
     for needs_more in (
         {"audit": True},
         {"max_angle": 10.0},
@@ -259,6 +261,18 @@ def test_the_job_asks_for_one_pass_only_for_a_plain_duplicate_removal():
         {"min_dist_z": 5.0},
     ):
         assert one_pass(ParticleOptions(**needs_more), PLAIN) is None, needs_more
+
+
+def test_one_pass_and_two_passes_decide_by_one_rule(tmp_path):
+    # The rule the one-pass scan is given is the one the two-pass route starts from: only what
+    # the rows hold (tubes, images, orientations) joins it once they are read.
+    options = ParticleOptions(min_dist=42.0, remove_entirely=True, seed=9, score="rlnMaxValueProbDistribution")
+    path = tmp_path / "p.star"
+    write_benchmark_file(path, 300, per_mic=100, seed=6)
+    particles = particles_star.read_star_files([path], tmp_path / "a", options, lambda *a: None, lambda *a: None)
+    two_passes, _ = rule_for_rows(particles, options)
+    plain = dataclasses.replace(two_passes, tubes=None, images=None, orientations=None, whole_tubes=False)
+    assert one_pass(options, PLAIN) == plain == DuplicateRule(42.0, None, True, 9)
 
 
 def test_the_job_alone_decides_on_one_pass_from_what_the_reader_found(tmp_path, monkeypatch):

@@ -24,6 +24,7 @@ import cryodedup._core as _core
 
 from ...algo.dedup import scales_differ
 from ...algo.filaments import tube_ids
+from ...algo.normalisation import normalisation
 from ...algo.priority import scores_without_none
 from ...errors import CryodedupError
 from ...outputs import StrPath
@@ -363,7 +364,7 @@ def _scores(
         )
         return None, None, True
     directions = {p.higher_is_better for p in pickers}
-    if len(directions) > 1 and options.score_normalize != "rank":
+    if len(directions) > 1 and not normalisation(options.score_normalize).one_scale:
         raise CryodedupError(
             "the pickers' scores run in opposite directions (higher is better for some, lower for others); "
             "add --score-normalize rank"
@@ -410,7 +411,7 @@ def _warn_scales(
     Without --score-normalize rank, when :func:`cryodedup.algo.dedup.scales_differ` says so:
     copies of one picker's picks are not warned of.
     """
-    if len(pickers) < 2 or options.score_normalize == "rank":
+    if len(pickers) < 2 or normalisation(options.score_normalize).one_scale:
         return
     how = scales_differ(scores, [p.source for p in pickers])
     if how:

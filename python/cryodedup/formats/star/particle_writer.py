@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 import cryodedup._core as _core
 
+from ...algo.dedup import DuplicateRule
 from ...errors import CryodedupError
 from ...outputs import AtomicOutputs, StrPath, scratch_files, write_error
-from ...particle_set import AskOnePass, StarFacts
+from ...particle_set import StarFacts
 from ...records import dataclass
 from .file import StarFile, split_fields, unquote
 from .particle_table import HALF_TEXTS, RANDOM_SUBSET, RELION_TUBE, ParticleStar
@@ -308,6 +310,11 @@ class Split:
         return _core.SplitRule(self.rule, kept=scratch[KEPT_NAME], rejected=scratch[REJECTED_NAME])
 
 
+#: The job's one-pass decision, asked by the STAR reader with the facts of its inputs: the rule
+#: to decide by while it scans (the job's own, ``jobs/particles/decide.one_pass``), or None.
+AskOnePass = Callable[[StarFacts], "DuplicateRule | None"]
+
+
 def start_split(
     parts: list[ParticleStar], labels: list[str], ask: AskOnePass | None, higher: bool, outdir: Path
 ) -> Split | None:
@@ -322,21 +329,15 @@ def start_split(
         filaments=any(RELION_TUBE in part.labels for part in parts),
         subtomograms=any(part.columns.subtomogram_angles for part in parts),
     )
-    one_pass = ask(facts) if ask is not None else None
-    if one_pass is None:
+    rule = ask(facts) if ask is not None else None
+    if rule is None:
         return None
     part = parts[0]
     files = scratch_files([outdir / KEPT_NAME, outdir / REJECTED_NAME])
     if files is None:
         return None
     write_headers(files, part, labels)
-    rule = _core.DedupRule(
-        min_dist=one_pass.min_dist,
-        higher_is_better=higher,
-        remove_entirely=one_pass.remove_entirely,
-        seed=one_pass.seed,
-    )
-    return Split(files, rule)
+    return Split(files, rule.for_core(higher))
 
 
 def write_headers(files: dict[Path, Path], part: ParticleStar, labels: list[str]) -> None:

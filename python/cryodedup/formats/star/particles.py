@@ -27,7 +27,6 @@ from ...errors import CryodedupError
 from ...labels import distinct_labels
 from ...outputs import StrPath, write_error
 from ...particle_set import (
-    AskOnePass,
     HalfSets,
     Images,
     Log,
@@ -58,7 +57,7 @@ from .particle_table import (
     merged_columns,
     score_column,
 )
-from .particle_writer import Split, StarWriter, renumbered_optics_groups, start_split, write_headers
+from .particle_writer import AskOnePass, Split, StarWriter, renumbered_optics_groups, start_split, write_headers
 from .pixel_sizes import (
     centres_in_angstrom,
     check_mic_psize,
@@ -150,7 +149,7 @@ def read_star_files(
     Everything the user must supply (a pixel size, a score order) is gathered over all
     inputs and raised as one CryodedupError. ``one_pass`` is the job's decision, asked with
     what the headers say (:class:`~cryodedup.particle_set.StarFacts`); where it gives a
-    :class:`~cryodedup.particle_set.OnePass`, the input is decided and written while it is
+    :class:`~cryodedup.algo.dedup.DuplicateRule`, the input is decided and written while it is
     scanned: the set comes back ``decided``.
 
     Each file is indexed up to its particle rows, and the rest while the rows are scanned

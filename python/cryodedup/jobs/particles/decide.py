@@ -2,57 +2,76 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ...algo.consensus import picks_per_group
-from ...algo.dedup import (
-    dedup,
-    dedup_and_support_masks,
-    popcount,
-)
+from ...algo.dedup import DuplicateRule, Orientations, Ranking, dedup_and_support_masks, find_duplicates, popcount
 from ...algo.density import rejected_as_duplicates
+from ...algo.normalisation import normalisation
 from ...algo.priority import (
+    Level,
     PriorityCounts,
     Ties,
     input_levels,
+    named_levels,
     preference,
     tied_groups,
 )
 from ...algo.same_image import images_for_the_core, support_of_images
-from ...algo.species import percentiles_within
 from ...errors import CryodedupError
 from ...formats.sniff import is_glob
 from ...options import ParticleOptions
-from ...particle_set import Log, OnePass, ParticleSet, StarFacts, Warn
-from ...records import dataclass
+from ...particle_set import Log, ParticleSet, StarFacts, Warn
 from ..input_checks import refuse_angles_not_finite
 from ..species import decide_several_species, species_not_confirmable
-
-if TYPE_CHECKING:
-    pass
 
 
 def _silent(message: str, level: str) -> None:
     pass
 
 
-def one_pass(options: ParticleOptions, facts: StarFacts) -> OnePass | None:
-    """Whether the STAR reader decides while it scans, and the rule: the one place this is decided.
+def duplicate_rule(options: ParticleOptions) -> DuplicateRule:
+    """The rule the options give, before the rows are read: the one-pass route's whole rule, the two-pass route's start.
+
+    What the rows hold (their tubes, images and orientations) joins it once they are read
+    (:func:`rule_for_rows`).
+    """
+    return DuplicateRule(options.min_dist, options.min_dist_z, options.remove_entirely, options.seed)
+
+
+def one_pass(options: ParticleOptions, facts: StarFacts) -> DuplicateRule | None:
+    """Whether the STAR reader decides while it scans, and the rule it decides by: the one place this is decided.
 
     One pass makes a plain duplicate removal of one file, pictures included (their example
     micrographs decided again): no audit, half-set rewrite, orientations, consensus support,
     rank normalisation or ``--min-dist-z``, and no half-sets (their audit), filaments or
     subtomograms in the rows, each of which needs every pair of duplicates or a second look
     at the rows (docs/design.md section 5). ``facts``: what the reader found in the headers.
+    The rule is :func:`duplicate_rule`'s, as the two-pass route's starts.
     """
     plain = not (options.audit or options.max_angle is not None or options.halfsets != "keep")
-    plain = plain and options.min_support == 1 and options.score_normalize == "none" and options.min_dist_z is None
+    as_read = normalisation(options.score_normalize).apply is None
+    plain = plain and options.min_support == 1 and as_read and options.min_dist_z is None
     plain = plain and facts.inputs == 1 and not (facts.halfsets or facts.filaments or facts.subtomograms)
     plain = plain and not (options.species_column or options.cross_species or options.species_min_dist)
     plain = plain and options.same_image != "reject"  # (rows of one image may be micrographs apart in the file)
-    return OnePass(options.min_dist, options.remove_entirely, options.seed) if plain else None
+    return duplicate_rule(options) if plain else None
+
+
+def preference_of(particles: ParticleSet, options: ParticleOptions, held: list[list[int]] | None) -> list[Level] | None:
+    """The priority levels ``--prefer`` names, most preferred first, parsed once a run (None without it).
+
+    ``held``: the inputs each value names, as parsed against the input paths before they were
+    read (``read.check_prefer``); here they are named as the set names its inputs. Without them
+    (a copick project's pick sets, data in memory), the values are parsed here.
+    """
+    if not options.prefer:
+        return None
+    if held is not None:
+        return named_levels(options.prefer, held, particles.inputs)
+    return preference(options.prefer, particles.inputs, particles.pick_sets, is_glob)
 
 
 @dataclass
@@ -85,6 +104,8 @@ class Decision:
     levels: np.ndarray | None = None
     #: The groups each level decided, as the core counted them (None without priorities).
     priority: PriorityCounts | None = None
+    #: The levels ``--prefer`` named, most preferred first (None without it): the summary's names.
+    preference: list[Level] | None = None
 
     @property
     def duplicate(self) -> np.ndarray:
@@ -97,22 +118,23 @@ class Decision:
         return None if self.confirmed_by is None else popcount(self.confirmed_by)
 
 
-def rank_percentiles(scores: np.ndarray, input_of: np.ndarray, higher_is_better: bool) -> np.ndarray:
-    """Each score as its percentile among its own input's scores, in (0, 1], 1 best (NaN stays NaN)."""
-    return percentiles_within(scores, input_of, higher_is_better)
-
-
-def decide(particles: ParticleSet, options: ParticleOptions, log: Log = _silent) -> Decision:
+def decide(
+    particles: ParticleSet, options: ParticleOptions, log: Log = _silent, held: list[list[int]] | None = None
+) -> Decision:
     """Which rows to keep: each species on its own, then (``--cross-species``) between species.
 
     One species (no species given) is decided by :func:`decide_species`, as it always was.
+    ``held``: the inputs ``--prefer`` named, as parsed before reading (:func:`preference_of`).
     """
+    levels = preference_of(particles, options, held)
     if particles.species is None:
-        return decide_species(particles, options, log)
-    return decide_several_species(particles, options, lambda rows, opts: decide_species(rows, opts, log))
+        return decide_species(particles, options, levels, log)
+    return decide_several_species(particles, options, lambda rows, opts: decide_species(rows, opts, levels, log))
 
 
-def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = _silent) -> Decision:
+def decide_species(
+    particles: ParticleSet, options: ParticleOptions, preference: list[Level] | None, log: Log = _silent
+) -> Decision:
     """Which rows of one species to keep.
 
     Duplicates are removed by score-ordered greedy suppression over all inputs; then, with
@@ -126,8 +148,9 @@ def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = 
         inputs = "there is only 1 input" if n_inputs == 1 else f"there are only {n_inputs} inputs"
         raise CryodedupError(f"--min-support {options.min_support}: {inputs}; give each picker as its own input")
     scores, higher = particles.scores, particles.higher_is_better
-    if options.score_normalize == "rank" and scores is not None:
-        scores, higher = rank_percentiles(scores, particles.input_of, higher), True
+    normalise = normalisation(options.score_normalize).apply
+    if normalise is not None and scores is not None:
+        scores, higher = normalise(scores, particles.input_of, higher)
     ranked = None if scores is particles.scores else scores
     mics = len(particles.mic_names)
     log(f"removing duplicates among {len(particles):,} particles on {mics:,} micrograph{'s' * (mics != 1)}", "info")
@@ -137,24 +160,41 @@ def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = 
         raise CryodedupError(
             "--min-dist-z: these particles are 2-D (micrograph coordinates, no z); it is for subtomograms"
         )
-    levels = priority_levels(particles, options)
-    rule = _duplicate_rule(particles, options)
-    rule["higher_is_better"] = higher
+    levels = None if preference is None else input_levels([held for _, held in preference], n_inputs)
+    rule, want_pairs = rule_for_rows(particles, options)
     groups, centres = particles.groups, particles.centres  # (the core walks micrographs that share an image as one)
     if n_inputs == 1:
         priorities = None if levels is None else np.zeros(len(particles), np.uint32)  # (one input: one level)
-        result = dedup(groups, centres, scores, priorities=priorities, **rule)
+        result = find_duplicates(groups, centres, rule, Ranking(scores, higher, priorities), want_pairs)
         return Decision(
-            result.keep, result.suppressed_by, None, ranked_scores=ranked, levels=levels, priority=result.priority
+            result.keep,
+            result.suppressed_by,
+            None,
+            ranked_scores=ranked,
+            levels=levels,
+            priority=result.priority,
+            preference=preference,
         )
     # Each input's level, looked up by the core through the rows' inputs (no array of a level per row).
-    rule["input_priorities"] = levels
-    result, confirmed_by = dedup_and_support_masks(groups, centres, scores, particles.input_of, **rule)
-    confirmed_by = support_of_images(rule["images"], confirmed_by)  # (reject: one image's rows confirm as one)
+    ranking = Ranking(scores, higher, input_priorities=levels)
+    result, confirmed_by = dedup_and_support_masks(groups, centres, particles.input_of, rule, ranking, want_pairs)
+    confirmed_by = support_of_images(
+        images_for_the_core(particles.images, options.same_image), confirmed_by
+    )  # (reject: one image's rows confirm as one)
     covered = coverage(particles, options.coverage)
     if options.min_support <= 1:
         return Decision(
-            result.keep, result.suppressed_by, confirmed_by, None, ranked, None, covered, None, levels, result.priority
+            result.keep,
+            result.suppressed_by,
+            confirmed_by,
+            None,
+            ranked,
+            None,
+            covered,
+            None,
+            levels,
+            result.priority,
+            preference,
         )
     supported = popcount(confirmed_by) >= options.min_support
     confirmable = (covered.sum(axis=1) >= options.min_support)[particles.groups]
@@ -172,6 +212,7 @@ def decide_species(particles: ParticleSet, options: ParticleOptions, log: Log = 
         None,
         levels,
         result.priority,
+        preference,
     )
 
 
@@ -182,9 +223,10 @@ def ranking_scores(particles: ParticleSet, decision: Decision) -> tuple[np.ndarr
     return particles.scores, particles.higher_is_better
 
 
-def _duplicate_rule(particles: ParticleSet, options: ParticleOptions) -> dict[str, Any]:
-    """What makes two rows duplicates and which is kept, as the core's dedup takes it (but the score order).
+def rule_for_rows(particles: ParticleSet, options: ParticleOptions) -> tuple[DuplicateRule, bool]:
+    """:func:`duplicate_rule` with what the rows hold (tubes, images, orientations); and whether the pairs are wanted.
 
+    The pairs (``suppressed_by``) serve the pictures, the half-set audit and the ties.
     Refuses the rules that exclude each other: ``--same-image reject`` or ``--max-angle``
     with whole tubes, ``--max-angle`` without orientations or with orientations not finite.
     """
@@ -199,16 +241,7 @@ def _duplicate_rule(particles: ParticleSet, options: ParticleOptions) -> dict[st
         )
     # Ties on the score between inputs are counted from the pairs (8 bytes per particle, as the masks).
     want_ties = ties_countable(particles, options, whole_tubes)
-    rule: dict[str, Any] = {
-        "min_dist": options.min_dist,
-        "min_dist_z": options.min_dist_z,
-        "remove_entirely": options.remove_entirely,
-        "seed": options.seed,
-        "want_suppressed_by": options.plot or want_pairs or want_ties,  # for pictures, the audit and the ties
-        "tubes": particles.tubes,
-        "whole_tubes": whole_tubes,
-        "images": images,
-    }
+    orientations = None
     if options.max_angle is not None:
         if particles.poses is None:
             raise CryodedupError(
@@ -217,9 +250,15 @@ def _duplicate_rule(particles: ParticleSet, options: ParticleOptions) -> dict[st
         if whole_tubes:
             raise CryodedupError("--max-angle and --filament-mode tube exclude each other: tubes are compared whole")
         refuse_angles_not_finite(particles)
-        rule.update(poses=particles.poses, pose_kind=particles.pose_kind, max_angle=options.max_angle)
-        rule["sym"] = options.sym.upper()
-    return rule
+        orientations = Orientations(particles.poses, particles.pose_kind, options.max_angle, options.sym.upper())
+    rule = replace(
+        duplicate_rule(options),
+        orientations=orientations,
+        tubes=particles.tubes,
+        whole_tubes=whole_tubes,
+        images=images,
+    )
+    return rule, options.plot or want_pairs or want_ties
 
 
 def ties_countable(particles: ParticleSet, options: ParticleOptions, whole_tubes: bool) -> bool:
@@ -238,18 +277,6 @@ def ties_of(particles: ParticleSet, decision: Decision) -> Ties:
     if decision.suppressed_by is None or scores is None or len(particles.inputs) < 2:
         return Ties(0, 0)
     return tied_groups(decision.suppressed_by, scores, particles.input_of, decision.levels)
-
-
-def priority_levels(particles: ParticleSet, options: ParticleOptions) -> np.ndarray | None:
-    """Each input's priority level from ``--prefer`` (uint32, lower first), None without it.
-
-    The rule that ranks before the score in the core (docs/design.md section 2); a row's
-    level is its input's.
-    """
-    if not options.prefer:
-        return None
-    levels = preference(options.prefer, particles.inputs, particles.pick_sets, is_glob)
-    return input_levels([held for _, held in levels], len(particles.inputs))
 
 
 def coverage(particles: ParticleSet, rule: str) -> np.ndarray:

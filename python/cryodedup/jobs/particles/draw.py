@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -13,7 +14,6 @@ from ...algo.dedup import (
 from ...formats.micrograph_lists import count_absent, find_image, search_roots
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
-from ...records import dataclass
 from ...report.summary import report_rows
 from ...threads import Background
 from .decide import Decision

@@ -91,7 +91,7 @@ def remove_duplicate_particles(
         if checked:
             log(message, "warning")
 
-    check_prefer(paths, copick, options, warn)
+    held = check_prefer(paths, copick, options, warn)  # (--prefer parsed once, before anything is read)
     # The plotting code loads on the other core while the core reads and decides.
     plotting = preload_plotting() if options.plot else None
     particles = read_checked(paths, None if into_project else outdir, options, warn, log)
@@ -101,7 +101,7 @@ def remove_duplicate_particles(
     registration = check_registration(particles, options, applied, warn)
     reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()
-    decision = decide(particles, options, log)
+    decision = decide(particles, options, log, held)
     checked = True
     for message in warnings:
         log(message, "warning")

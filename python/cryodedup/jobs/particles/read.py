@@ -12,6 +12,7 @@ from ...algo.dedup import (
     MAX_INPUTS,
     scales_differ,
 )
+from ...algo.normalisation import normalisation
 from ...algo.priority import (
     preferred_inputs,
     scores_without_none,
@@ -66,7 +67,8 @@ def raw_picker_scores(particles: ParticleSet, options: ParticleOptions) -> str |
     :func:`cryodedup.algo.dedup.scales_differ`).
     """
     label, n_inputs = particles.score_label, len(particles.inputs)  # (one input: no rows counted, 20 M instructions)
-    if label not in PICKER_SCORES or particles.scores is None or options.score_normalize == "rank" or n_inputs < 2:
+    one_scale = normalisation(options.score_normalize).one_scale
+    if label not in PICKER_SCORES or particles.scores is None or one_scale or n_inputs < 2:
         return None
     n_ranked = int(np.count_nonzero(np.bincount(particles.input_of, minlength=n_inputs)))
     if n_ranked < 2:
@@ -150,15 +152,17 @@ def _datasets(paths: list[Path], particles: ParticleSet, options: ParticleOption
     return labels
 
 
-def check_prefer(paths: list[Path], copick: bool, options: ParticleOptions, warn: Warn) -> None:
-    """Refuses, before reading, a ``--prefer`` that names no input; warns that ``--remove-entirely`` ignores it.
+def check_prefer(paths: list[Path], copick: bool, options: ParticleOptions, warn: Warn) -> list[list[int]] | None:
+    """The inputs each ``--prefer`` value names, parsed before reading, which refuses a value that names none.
 
-    A copick project's pick sets, which ``--prefer`` names there, are known once read.
+    Warns that ``--remove-entirely`` ignores it. A copick project's pick sets, which
+    ``--prefer`` names there, are known once read (None: parsed then, ``decide.preference_of``).
     """
     if not options.prefer:
-        return
+        return None
+    held = None
     if not copick:
-        preferred_inputs(options.prefer, paths, is_glob)
+        held = preferred_inputs(options.prefer, paths, is_glob)
         if len(paths) == 1:
             warn("--prefer decides nothing with one input: every particle is of that input")
     if options.remove_entirely:
@@ -166,6 +170,7 @@ def check_prefer(paths: list[Path], copick: bool, options: ParticleOptions, warn
             "--prefer decides nothing with --remove-entirely: every particle that has a duplicate is removed, "
             "preferred or not"
         )
+    return held
 
 
 def warn_unused_options(particles: ParticleSet, options: ParticleOptions, warn: Warn) -> None:

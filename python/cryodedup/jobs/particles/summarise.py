@@ -15,15 +15,14 @@ from ...algo.audit import (
 from ...algo.consensus import consensus_report
 from ...algo.density import duplicate_density
 from ...algo.filaments import filament_summary
+from ...algo.normalisation import normalisation
 from ...algo.particle_names import collision_cause, name_collisions
 from ...algo.priority import (
     Ties,
     count_without_score,
-    preference,
     priority_summary,
 )
 from ...algo.same_image import same_image_pairs, same_image_summary
-from ...formats.sniff import is_glob
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ..species import species_summary
@@ -72,8 +71,8 @@ def summarize(
     if ties.by_input_order:
         summary["score"]["ties"] = ties_summary(ties)
     summary.update(particles.summary)
-    if decision.levels is not None:
-        levels = preference(options.prefer, particles.inputs, particles.pick_sets, is_glob)
+    if decision.levels is not None and decision.preference is not None:
+        levels = decision.preference
         n_inputs = len(particles.inputs)
         removed = (
             np.bincount(particles.input_of[~decision.keep], minlength=n_inputs) if options.remove_entirely else None
@@ -110,8 +109,9 @@ def _score_summary(particles: ParticleSet, options: ParticleOptions) -> dict[str
         "column": score_label,
         "order": ("max" if particles.higher_is_better else "min") if score_label else f"random (seed {options.seed})",
     }
-    if score_label and options.score_normalize == "rank":
-        score["normalized"] = "rank: each input's scores as percentiles (1 best)"
+    normalized = normalisation(options.score_normalize).summary
+    if score_label and normalized:
+        score["normalized"] = normalized
     if raw_picker_scores(particles, options):
         score["scale"] = "compared as read across inputs, though the inputs' scores are on different scales"
     if without := count_without_score(particles.scores):
