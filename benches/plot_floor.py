@@ -41,7 +41,6 @@ gc.disable()
 
 import base64  # noqa: E402
 import sys  # noqa: E402
-import threading  # noqa: E402
 import zlib  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -136,13 +135,7 @@ def install(folder: Path) -> None:
     """The job's ``--plot`` steps replaced by the floor's (:class:`Counted`, the pictures' pixels encoded)."""
     pictures, report = pictures_of(folder)
 
-    def preload_plotting() -> threading.Thread:
-        started = threading.Thread(target=lambda: None)
-        started.start()
-        return started
-
-    def picture_details(particles: Any, decision: Any, options: Any, plotting: threading.Thread) -> Counted:
-        plotting.join()
+    def picture_details(particles: Any, decision: Any, options: Any) -> Counted:
         return Counted(particles, decision, options)
 
     def draw_pictures(counted: Counted, options: Any, first_input: Path) -> list[bytes]:
@@ -153,8 +146,9 @@ def install(folder: Path) -> None:
         return mapped(lambda picture: png.encode(picture[1]), pictures, threads=2, name="floor-picture")
 
     def plot_particles(
-        counted: Counted, outdir: Path, options: Any, first_input: Path, force: bool, summary: dict, pngs: list[bytes]
+        counted: Counted, outdir: Path, options: Any, first_input: Path, force: bool, summary: dict
     ) -> list[str]:
+        pngs = draw_pictures(counted, options, first_input)
         names = [outdir / name for name, *_ in pictures] + [outdir / "report.html"]
         for name, data in zip(names, pngs):
             name.write_bytes(data)
@@ -162,7 +156,7 @@ def install(folder: Path) -> None:
         names[-1].write_bytes(report)
         return [str(n) for n in names]
 
-    for step in (preload_plotting, picture_details, draw_pictures, plot_particles):
+    for step in (picture_details, plot_particles):
         setattr(job, step.__name__, step)
 
 

@@ -35,7 +35,7 @@ from .formats.cryosparc.particles import read_dataset
 from .formats.sniff import is_copick_config
 from .formats.star.particles import read_frame
 from .jobs.particles.decide import Decision, decide
-from .jobs.particles.draw import Pictures, drawn_images, picture_details, preload_plotting, write_report
+from .jobs.particles.draw import Pictures, drawn_images, picture_details, write_report
 from .jobs.particles.job import remove_duplicate_particles
 from .jobs.particles.summarise import summarize
 from .jobs.species import assign_species
@@ -302,7 +302,7 @@ class CentreReport:
         summary["mode"] = "remove entirely" if options.remove_entirely else "keep best of each group"
         summary["outputs"] = {"kept": [self.kept], "rejected": [self.rejected]}
         summary["seconds"] = seconds
-        details = picture_details(particles, decision, options, preload_plotting())
+        details = picture_details(particles, decision, options)
         by_name = {str(name): Path(path) for name, path in self.images.items()}
         outdir = Path(self.outdir)
 

@@ -16,10 +16,10 @@ from ..outputs import StrPath
 from ..particle_set import Log, ParticleSet, PlacedSubsetWriter, ReaderOptions, Warn
 from ..resolve import match_particle_set
 from .sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_picker_output
-from .star.particle_writer import AskOnePass
 
 if TYPE_CHECKING:
     from .cryosparc.dataset import CsGroup
+    from .star.particle_writer import AskOnePass
     from .star.particles import ParticleStar
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ...algo.dedup import (
     nearest_neighbour_distances,
@@ -15,7 +15,6 @@ from ...formats.micrograph_lists import count_absent, find_image, search_roots
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ...report.summary import report_rows
-from ...threads import Background
 from .decide import Decision
 
 if TYPE_CHECKING:
@@ -28,15 +27,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def picture_details(
-    particles: ParticleSet, decision: Decision, options: ParticleOptions, plotting: threading.Thread
-) -> ParticleDetails:
-    """What the pictures show of the decision; its nearest-neighbour distances and score histogram counted on threads.
-
-    Both start here, before the summary and the example images' look-up, which run on the
-    main thread alone: the other core counts meanwhile (issue 43).
-    """
-    plotting.join()
+def picture_details(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> ParticleDetails:
+    """What the pictures show of the decision; its nearest-neighbour distances and score histogram counted as drawn."""
     from ...report.particle_base import ParticleDetails, nn_histogram_top
     from ...report.particle_figures import score_counts
 
@@ -54,41 +46,29 @@ def picture_details(
         min_dist_z=options.min_dist_z,
         seed=options.seed,
         remove_entirely=options.remove_entirely,
-        nn_distances=in_background(
+        nn_distances=partial(
             nearest_neighbour_distances,
             particles.groups,
             stretched(particles.centres, options.min_dist, options.min_dist_z),
             nn_histogram_top(options.min_dist),
-        ).result,
+        ),
     )
     if details.scores is not None:
-        details.score_counts = Background(score_counts, details, name="cryodedup-scores").result
+        details.score_counts = partial(score_counts, details)
     return details
-
-
-def preload_plotting() -> threading.Thread:
-    """The import of the particle pictures' modules, started on a thread."""
-    from ...report import preload
-
-    return preload.start("cryodedup.report.particle_figures", "cryodedup.report.html_report")
-
-
-def in_background(work: Callable[..., T], *args: Any) -> Background[T]:
-    """``work(*args)`` on a thread of its own (for work in the core, which lets go of Python's lock)."""
-    return Background(work, *args)
 
 
 @dataclass
 class Pictures:
     """The particle job's pictures, rendered (name, caption, PNG bytes), and the example images not found.
 
-    ``absent``: how many micrographs have no image file, counted on a thread while the
-    pictures were drawn; set whenever an example's image was not found (the summary says so).
+    ``absent``: how many micrographs have no image file, counted whenever an example's image
+    was not found (the summary says so).
     """
 
     pngs: list[tuple[str, str, bytes]]
     missing: list[str]
-    absent: Callable[[], int] | None = None
+    absent: int | None = None
 
 
 def draw_pictures(details: ParticleDetails, options: ParticleOptions, first_input: Path) -> Pictures:
@@ -103,7 +83,7 @@ def draw_pictures(details: ParticleDetails, options: ParticleOptions, first_inpu
     examples = plots.micrographs_to_show(details, options.plot_mics)
     if plots.missing_examples(details, examples, images):  # (the summary says how many are absent)
         roots = search_roots(first_input, options.project_dir)
-        absent = Background(count_absent, details.mic_names, roots, name="cryodedup-absent").result
+        absent = count_absent(details.mic_names, roots)
     return Pictures(*plots.rendered_particle_figures(details, options.plot_mics, images), absent=absent)
 
 
@@ -154,7 +134,7 @@ def plot_particles(
         n_examples = len(plots.micrographs_to_show(details, options.plot_mics))
         # All counted: none found says the paths start from another folder, a few that files are gone.
         assert pictures.absent is not None, "draw_pictures counts them whenever an example's image is missing"
-        absent = pictures.absent()
+        absent = pictures.absent
         summary["micrograph_images"] = (  # one line each, so that the path stays whole in a table
             f"{absent:,} of {len(details.mic_names):,} micrograph images not found; {len(missing)} of "
             f"{n_examples} examples drawn on a blank frame\nfirst looked for: {missing[0]}\n"

@@ -24,14 +24,12 @@ from ...outputs import StrPath, all_outputs_at_once, warn_earlier_report
 from ...particle_set import Log, ParticleSet
 from ..registration import apply_transforms, check_registration, refuse_transform_into_combined_output
 from .decide import decide, warn_not_confirmable
-from .draw import Pictures, draw_pictures, in_background, picture_details, plot_particles, preload_plotting
+from .draw import picture_details, plot_particles
 from .read import check_prefer, check_request, read_checked, warn_unused_options
 from .summarise import summarize, timings
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-
-    from ...report.particle_base import ParticleDetails
 
 
 def _silent(message: str, level: str) -> None:
@@ -92,8 +90,6 @@ def remove_duplicate_particles(
             log(message, "warning")
 
     held = check_prefer(paths, copick, options, warn)  # (--prefer parsed once, before anything is read)
-    # The plotting code loads on the other core while the core reads and decides.
-    plotting = preload_plotting() if options.plot else None
     particles = read_checked(paths, None if into_project else outdir, options, warn, log)
     warn_unused_options(particles, options, warn)
     refuse_transform_into_combined_output(particles, options)
@@ -110,12 +106,12 @@ def remove_duplicate_particles(
         decided.append((particles, decision))
     decided_at = time.perf_counter()
     halves = halfsets_by_micrograph(particles.groups, decision.keep) if reassign else None
-    details = None if plotting is None else picture_details(particles, decision, options, plotting)
+    details = picture_details(particles, decision, options) if options.plot else None
     # Counted before the outputs are written: a one-pass scan's writer may still be busy.
     summary = summarize(particles, decision, options, halves)
     if registration is not None:
         summary["registration"] = registration
-    outputs, write_seconds, pictures = _write(particles, decision.keep, halves, details, options, force, paths[0])
+    outputs, write_seconds = _write(particles, decision.keep, halves, options, force)
     if same_image := summary.get("same_image", {}).get("message"):
         warn(same_image)
     names = summary.get("particle_names")
@@ -130,36 +126,19 @@ def remove_duplicate_particles(
     summary["warnings"] = warnings
     summary["seconds"] = round(time.perf_counter() - start, 3)
     if details is not None:
-        summary["plots"] = plot_particles(details, outdir, options, paths[0], force, summary, pictures)
+        summary["plots"] = plot_particles(details, outdir, options, paths[0], force, summary)
     elif not options.audit:
         warn_earlier_report(outdir, warn)
     return summary
 
 
 def _write(
-    particles: ParticleSet,
-    keep: np.ndarray,
-    halves: np.ndarray | None,
-    details: ParticleDetails | None,
-    options: ParticleOptions,
-    force: bool,
-    first_input: Path,
-) -> tuple[dict[str, list[Path]], float, Pictures | None]:
-    """The kept and rejected rows written (none with ``--audit``), and with ``details`` the pictures drawn meanwhile.
-
-    Returns the outputs by subset, the seconds the writing took, and the pictures.
-    """
+    particles: ParticleSet, keep: np.ndarray, halves: np.ndarray | None, options: ParticleOptions, force: bool
+) -> tuple[dict[str, list[Path]], float]:
+    """The kept and rejected rows written (none with ``--audit``): the outputs by subset, and the seconds it took."""
     if options.audit:
-        return {"kept": [], "rejected": []}, 0.0, None
-    if details is None:
-        return (*_timed_write(particles, keep, force, halves), None)
-    # The core writes the outputs (Python's lock released) while the pictures are drawn.
-    writing = in_background(_timed_write, particles, keep, force, halves)
-    try:
-        pictures = draw_pictures(details, options, first_input)
-    finally:
-        outputs, write_seconds = writing.result()
-    return outputs, write_seconds, pictures
+        return {"kept": [], "rejected": []}, 0.0
+    return _timed_write(particles, keep, force, halves)
 
 
 def _timed_write(
