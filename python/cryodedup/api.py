@@ -16,9 +16,8 @@ CLI's options (``--mic-psize``).
 from __future__ import annotations
 
 import re
-import time
 import warnings
-from collections.abc import Collection, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import field, fields
 from pathlib import Path
 from typing import Any
@@ -27,20 +26,15 @@ import numpy as np
 
 from .algo.consensus import OUTCOMES, pick_outcomes
 from .algo.dedup import first_seen_ids, real_numbers, small_ids
-from .algo.priority import scores_without_none
-from .algo.same_image import same_image_summary
 from .errors import CryodedupError
 from .formats.cryosparc.dataset import CsFile
 from .formats.cryosparc.particles import read_dataset
 from .formats.sniff import is_copick_config
 from .formats.star.particles import read_frame
-from .jobs.particles.decide import Decision, decide
-from .jobs.particles.draw import Pictures, drawn_images, picture_details, write_report
-from .jobs.particles.job import remove_duplicate_particles
-from .jobs.particles.summarise import summarize
-from .jobs.species import assign_species
+from .jobs.particles.job import run
+from .jobs.particles.read import Files, InMemory
 from .options import ParticleOptions
-from .outputs import StrPath
+from .outputs import StrPath, output_batch
 from .particle_set import Log, ParticleSet, Warn
 from .records import dataclass
 
@@ -119,10 +113,6 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
     """:func:`remove_duplicates`, its messages (warnings included) sent to ``report``."""
     opts = ParticleOptions(**options)
     opts.check()
-
-    def warn(message: str) -> None:
-        report(message, "warning")
-
     if isinstance(data, (str, Path)) or (
         isinstance(data, (list, tuple)) and data and all(isinstance(p, (str, Path)) for p in data)
     ):
@@ -130,27 +120,24 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
         into_project = len(paths) == 1 and is_copick_config(paths[0])
         if outdir is None and not into_project:
             raise ValueError("outdir is needed when the particles are files (a copick project's config excepted)")
-        decided: list = []
-        summary = remove_duplicate_particles(paths, outdir, opts, force=force, log=report, decided=decided)
+        with output_batch():
+            outcome = run(Files.of(paths), outdir, opts, force=force, log=report)
         if outdir is None:  # (the kept picks went into the project: the rows themselves, as for data in memory)
-            particles, decision = decided[0]
-            return copick_picks(particles, decision.keep), copick_picks(particles, ~decision.keep)
-        return summary["outputs"]["kept"], summary["outputs"]["rejected"]
+            keep = outcome.decision.keep
+            return copick_picks(outcome.particles, keep), copick_picks(outcome.particles, ~keep)
+        outputs = outcome.summary.outputs or {}
+        return outputs["kept"], outputs["rejected"]
 
-    def keep_of(particles: ParticleSet) -> np.ndarray:
-        # As the command line reads them: RELION's -999 is no score (NaN, last), species assigned.
-        if particles.scores is not None:
-            particles.scores = scores_without_none(particles.scores, particles.score_label)
-        assign_species(particles, opts)
-        return _keep(particles, opts, warn, outdir, force)
+    def keep_of(reader: Callable[[ParticleOptions, Warn], ParticleSet]) -> np.ndarray:
+        return run(InMemory(reader), outdir, opts, force=force, log=report).decision.keep
 
     if isinstance(data, np.ndarray) and data.dtype.names:
         if data.ndim != 1:
             raise CryodedupError(f"a structured array of particles must be one-dimensional, got shape {data.shape}")
-        keep = keep_of(read_dataset(CsFile(data, "numpy"), opts, warn))
+        keep = keep_of(lambda o, warn: read_dataset(CsFile(data, "numpy"), o, warn))
         return data[keep], data[~keep]
     if type(data).__name__ == "Dataset" and hasattr(data, "fields"):
-        keep = keep_of(read_dataset(CsFile(data, "csdat"), opts, warn))
+        keep = keep_of(lambda o, warn: read_dataset(CsFile(data, "csdat"), o, warn))
         return data.mask(keep), data.mask(~keep)
     if isinstance(data, dict) and "particles" in data:
         for key in ("particles", "optics"):
@@ -159,10 +146,10 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
                     f"data[{key!r}] is a {type(data[key]).__name__}; expected a pandas DataFrame, as starfile.read "
                     "gives (starfile.read(path, always_dict=True))"
                 )
-        keep = keep_of(read_frame(data["particles"], data.get("optics"), opts, warn))
+        keep = keep_of(lambda o, warn: read_frame(data["particles"], data.get("optics"), o, warn))
         return ({**data, "particles": data["particles"][keep]}, {**data, "particles": data["particles"][~keep]})
     if _is_frame(data):
-        keep = keep_of(read_frame(data, None, opts, warn))
+        keep = keep_of(lambda o, warn: read_frame(data, None, o, warn))
         return data[keep], data[~keep]
     raise TypeError(f"cannot remove duplicates from a {type(data).__name__}; see help(remove_duplicates)")
 
@@ -197,29 +184,6 @@ def copick_picks(particles: ParticleSet, rows: np.ndarray) -> np.ndarray:
 def _is_frame(data: Any) -> bool:
     """Whether ``data`` is a pandas DataFrame (pandas is not imported for the test)."""
     return hasattr(data, "columns") and hasattr(data, "to_numpy")
-
-
-def _keep(
-    particles: ParticleSet, options: ParticleOptions, warn: Warn, outdir: StrPath | None, force: bool
-) -> np.ndarray:
-    """The rows kept; an image kept twice warned of as the command line does (``same_image="warn"``).
-
-    With ``plot``, the pictures and report.html of the decision are written into ``outdir``
-    (replacing earlier ones only with ``force``).
-    """
-    start = time.perf_counter()
-    decision = decide(particles, options)
-    keep = decision.keep
-    if particles.images is not None and options.same_image == "warn":
-        found = same_image_summary(particles.images, particles.groups, particles.centres, keep, options.same_image)
-        if found.get("message"):
-            warn(found["message"])
-    if options.plot:
-        if outdir is None:
-            raise CryodedupError("plot=True with particles in memory: give outdir, the folder for the pictures")
-        pictures = CentreReport(outdir, kept="the kept rows (returned)", rejected="the rejected rows (returned)")
-        pictures.write(particles, decision, options, time.perf_counter() - start, force=force)
-    return keep
 
 
 #: The options of :func:`remove_duplicate_centres`: those of the decision (the others read files).
@@ -291,33 +255,10 @@ class CentreReport:
     score_label: str = "score"
     shift: str = "none"
 
-    def write(
-        self, particles: ParticleSet, decision: Decision, options: ParticleOptions, seconds: float, force: bool = True
-    ) -> list[str]:
-        """The particle job's pictures and report of this decision, written into ``outdir`` (``force``: over others)."""
-        from .report import particle_figures as plots
-
-        summary = summarize(particles, decision, options)
-        summary["min_dist_A"] = options.min_dist
-        summary["mode"] = "remove entirely" if options.remove_entirely else "keep best of each group"
-        summary["outputs"] = {"kept": [self.kept], "rejected": [self.rejected]}
-        summary["seconds"] = seconds
-        details = picture_details(particles, decision, options)
-        by_name = {str(name): Path(path) for name, path in self.images.items()}
-        outdir = Path(self.outdir)
-
-        def image_of(name: str) -> Path:
-            return by_name.get(name, outdir / "no image" / name)
-
-        images = drawn_images(details, options.plot_mics, image_of)
-        pictures = Pictures(*plots.rendered_particle_figures(details, options.plot_mics, images))
-        if pictures.missing:  # (the examples' titles point here)
-            shown = len(plots.micrographs_to_show(details, options.plot_mics))
-            summary["micrograph_images"] = (
-                f"{len(pictures.missing)} of {shown} examples drawn on a blank frame: "
-                "no image file was given for their micrographs"
-            )
-        return write_report(details, outdir, options, pictures, summary, force)
+    def source(self, particles: ParticleSet) -> InMemory:
+        """The particle job's source of these centres: their pictures' images, what the caller makes of them."""
+        images = {str(name): Path(path) for name, path in self.images.items()}
+        return InMemory(lambda options, warn: particles, self.kept, self.rejected, images)
 
 
 def remove_duplicate_centres(
@@ -365,7 +306,8 @@ def remove_duplicate_centres(
         raise TypeError(
             f"remove_duplicate_centres() takes no option {', '.join(unknown)}; it takes {sorted(CENTRE_OPTIONS)}"
         )
-    opts = ParticleOptions(**options, plot=report is not None)
+    # (the centres come registered by the caller: the job's check of the inputs' frames is the files')
+    opts = ParticleOptions(**options, plot=report is not None, registration="ignore")
     try:
         opts.check()
         return _select_centres(micrographs, centres, scores, inputs, ran_on, higher_is_better, opts, report)
@@ -418,13 +360,15 @@ def _select_centres(
     )
     if len(particles.inputs) != n_inputs:
         raise ValueError(f"report.input_names names {len(particles.inputs)} inputs, the centres have {n_inputs}")
-    start = time.perf_counter()
-    decision = decide(particles, opts)
+    if report is None:
+        outcome = run(InMemory(lambda options, warn: particles), None, opts)
+    else:
+        outcome = run(report.source(particles), report.outdir, opts, force=True)
+    decision = outcome.decision
     outcomes = None
     if decision.confirmed_by is not None:
         outcomes = pick_outcomes(decision.keep, decision.confirmed_by, decision.unconfirmed, decision.not_confirmable)
-    written = [] if report is None else report.write(particles, decision, opts, time.perf_counter() - start)
-    return CentreSelection(np.asarray(decision.keep, dtype=bool), outcomes, names, written)
+    return CentreSelection(np.asarray(decision.keep, dtype=bool), outcomes, names, outcome.summary.plots or [])
 
 
 def _coverage(names: list, ran_on: Sequence[Collection[Hashable]]) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -11,11 +11,13 @@ from ...algo.dedup import (
     nearest_neighbour_distances,
     stretched,
 )
-from ...formats.micrograph_lists import count_absent, find_image, search_roots
+from ...formats.micrograph_lists import count_absent
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ...report.summary import report_rows
 from .decide import Decision
+from .read import Images
+from .summarise import ParticleSummary
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -71,20 +73,16 @@ class Pictures:
     absent: int | None = None
 
 
-def draw_pictures(details: ParticleDetails, options: ParticleOptions, first_input: Path) -> Pictures:
-    """The particle job's pictures (``--plot``), rendered."""
+def draw_pictures(details: ParticleDetails, options: ParticleOptions, images: Images) -> Pictures:
+    """The particle job's pictures (``--plot``), rendered; the micrographs' images found by ``images``."""
     from ...report import particle_figures as plots
 
-    def find_micrograph(name: str) -> Path:
-        return find_image(name, first_input, options.project_dir)
-
-    images = drawn_images(details, options.plot_mics, find_micrograph)
+    drawn = drawn_images(details, options.plot_mics, images.find)
     absent = None
     examples = plots.micrographs_to_show(details, options.plot_mics)
-    if plots.missing_examples(details, examples, images):  # (the summary says how many are absent)
-        roots = search_roots(first_input, options.project_dir)
-        absent = count_absent(details.mic_names, roots)
-    return Pictures(*plots.rendered_particle_figures(details, options.plot_mics, images), absent=absent)
+    if images.roots is not None and plots.missing_examples(details, examples, drawn):  # (the summary says how many)
+        absent = count_absent(details.mic_names, images.roots())
+    return Pictures(*plots.rendered_particle_figures(details, options.plot_mics, drawn), absent=absent)
 
 
 def drawn_images(
@@ -116,41 +114,49 @@ def plot_particles(
     details: ParticleDetails,
     outdir: Path,
     options: ParticleOptions,
-    first_input: Path,
+    images: Images,
     force: bool,
-    summary: dict,
-    pictures: Pictures | None = None,
-) -> list[str]:
-    """The particle job's pictures (drawn here unless given) and report (``--plot``).
+    summary: ParticleSummary,
+) -> ParticleSummary:
+    """The particle job's pictures and report (``--plot``): the summary with them, and with the images not found.
 
     When example micrographs' image files are not found, the summary says so and how to
-    point at them.
+    point at them (files), or that none was given (data in memory).
     """
     from ...report import particle_figures as plots
 
-    pictures = pictures or draw_pictures(details, options, first_input)
+    pictures = draw_pictures(details, options, images)
     missing = pictures.missing
     if missing:
         n_examples = len(plots.micrographs_to_show(details, options.plot_mics))
-        # All counted: none found says the paths start from another folder, a few that files are gone.
-        assert pictures.absent is not None, "draw_pictures counts them whenever an example's image is missing"
-        absent = pictures.absent
-        summary["micrograph_images"] = (  # one line each, so that the path stays whole in a table
-            f"{absent:,} of {len(details.mic_names):,} micrograph images not found; {len(missing)} of "
-            f"{n_examples} examples drawn on a blank frame\nfirst looked for: {missing[0]}\n"
-            "if the images exist, give the folder their paths start from with --project-dir"
-        )
-    return write_report(details, outdir, options, pictures, summary, force)
+        if pictures.absent is None:  # (the caller gave the images)
+            note = (
+                f"{len(missing)} of {n_examples} examples drawn on a blank frame: "
+                "no image file was given for their micrographs"
+            )
+        else:  # All counted: none found says the paths start from another folder, a few that files are gone.
+            note = (  # one line each, so that the path stays whole in a table
+                f"{pictures.absent:,} of {len(details.mic_names):,} micrograph images not found; {len(missing)} of "
+                f"{n_examples} examples drawn on a blank frame\nfirst looked for: {missing[0]}\n"
+                "if the images exist, give the folder their paths start from with --project-dir"
+            )
+        summary = replace(summary, micrograph_images=note)
+    return replace(summary, plots=write_report(details, outdir, options, pictures, summary, force))
 
 
 def write_report(
-    details: ParticleDetails, outdir: Path, options: ParticleOptions, pictures: Pictures, summary: dict, force: bool
+    details: ParticleDetails,
+    outdir: Path,
+    options: ParticleOptions,
+    pictures: Pictures,
+    summary: ParticleSummary,
+    force: bool,
 ) -> list[str]:
     """The pictures and report.html (the summary's rows, the options) in ``outdir``; their paths."""
     from ...report import html_report
 
     parameters = {k: v for k, v in vars(options).items() if k != "plot"}
-    rows, highlight = report_rows(summary)
+    rows, highlight = report_rows(summary.to_json())
     return html_report.write_all(
         outdir, pictures.pngs, "cryodedup particles", parameters, rows, force, highlight=highlight, unit=details.unit
     )

@@ -10,7 +10,7 @@ counts what was decided and ``draw.py`` draws it.
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,10 +23,10 @@ from ...options import ParticleOptions
 from ...outputs import StrPath, all_outputs_at_once, warn_earlier_report
 from ...particle_set import Log, ParticleSet
 from ..registration import apply_transforms, check_registration, refuse_transform_into_combined_output
-from .decide import decide, warn_not_confirmable
+from .decide import Decision, decide, warn_not_confirmable
 from .draw import picture_details, plot_particles
-from .read import check_prefer, check_request, read_checked, warn_unused_options
-from .summarise import summarize, timings
+from .read import Files, Source, warn_unused_options
+from .summarise import ParticleSummary, summarize, timings
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -44,7 +44,6 @@ def remove_duplicate_particles(
     *,
     force: bool = False,
     log: Log = _silent,
-    decided: list | None = None,
 ) -> dict:
     """Removes duplicate particles from RELION particle STAR files or CryoSPARC datasets.
 
@@ -64,24 +63,44 @@ def remove_duplicate_particles(
         Overwrite existing outputs.
     log : callable(message, level)
         Receives progress messages ("info") and warnings ("warning").
-    decided : list, optional
-        Receives the particles read and the decision, as ``(ParticleSet, Decision)``: for
-        callers that return the rows (the Python API on a copick project, which writes no file).
 
     Returns
     -------
     dict
-        The summary: counts, pixel sizes, shift and score used, outputs, time.
+        The summary (:class:`~cryodedup.jobs.particles.summarise.ParticleSummary`, as ``--json``
+        prints it): counts, pixel sizes, shift and score used, outputs, time.
+    """
+    return run(Files.of(inputs), outdir, options, force=force, log=log).summary.to_json()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a run of the particle job gives back: its summary, the rows read and the decision."""
+
+    summary: ParticleSummary
+    particles: ParticleSet
+    decision: Decision
+
+
+def run(
+    source: Source,
+    outdir: StrPath | None,
+    options: ParticleOptions | None = None,
+    *,
+    force: bool = False,
+    log: Log = _silent,
+) -> Outcome:
+    """The particle job, the one orchestration of files and of data in memory alike.
+
+    Read (the source's reader), check, decide, write (the set's writer; data in memory: none),
+    summarise, draw (``--plot``). Warnings are said once the checks that can stop the run have
+    passed: none before an error.
     """
     start = time.perf_counter()
     options = options or ParticleOptions()
     options.check()
-    paths = [Path(p) for p in inputs]
-    copick, into_project = check_request(paths, outdir, options)
-    # Without one (an audit) the readers' writers get the current folder, and are never called.
-    outdir = Path(outdir if outdir is not None else ".")
+    folder = source.check(outdir, options)
     warnings: list[str] = []
-    # Warnings are said once the checks that can stop the run have passed: none before an error.
     checked = False
 
     def warn(message: str) -> None:
@@ -89,8 +108,8 @@ def remove_duplicate_particles(
         if checked:
             log(message, "warning")
 
-    held = check_prefer(paths, copick, options, warn)  # (--prefer parsed once, before anything is read)
-    particles = read_checked(paths, None if into_project else outdir, options, warn, log)
+    held = source.held_by_prefer(options, warn)  # (--prefer parsed once, before anything is read where it can be)
+    particles = source.read(folder, options, warn, log)
     warn_unused_options(particles, options, warn)
     refuse_transform_into_combined_output(particles, options)
     applied = apply_transforms(particles, options)
@@ -102,52 +121,54 @@ def remove_duplicate_particles(
     for message in warnings:
         log(message, "warning")
     warn_not_confirmable(particles, decision, options, warn)
-    if decided is not None:
-        decided.append((particles, decision))
     decided_at = time.perf_counter()
     halves = halfsets_by_micrograph(particles.groups, decision.keep) if reassign else None
-    details = picture_details(particles, decision, options) if options.plot else None
     # Counted before the outputs are written: a one-pass scan's writer may still be busy.
-    summary = summarize(particles, decision, options, halves)
-    if registration is not None:
-        summary["registration"] = registration
-    outputs, write_seconds = _write(particles, decision.keep, halves, options, force)
-    if same_image := summary.get("same_image", {}).get("message"):
+    summary = replace(summarize(particles, decision, options, halves), registration=registration)
+    outputs, write_seconds = _write(particles, decision.keep, halves, options, force, source.outputs())
+    if same_image := (summary.same_image or {}).get("message"):
         warn(same_image)
-    names = summary.get("particle_names")
+    names = summary.particle_names
     if names and not names["extracted"]:  # (before extraction: what RELION will do with them)
         warn(names["message"])
-    summary["timings"] = timings(particles, read_at - start, decided_at - read_at, write_seconds)
-    summary["outputs"] = {subset: [str(p) for p in files] for subset, files in outputs.items()}
-    summary["min_dist_A"] = options.min_dist
-    if options.min_dist_z is not None:
-        summary["min_dist_z_A"] = options.min_dist_z
-    summary["mode"] = "remove entirely" if options.remove_entirely else "keep best of each group"
-    summary["warnings"] = warnings
-    summary["seconds"] = round(time.perf_counter() - start, 3)
-    if details is not None:
-        summary["plots"] = plot_particles(details, outdir, options, paths[0], force, summary)
-    elif not options.audit:
-        warn_earlier_report(outdir, warn)
-    return summary
+    summary = replace(
+        summary,
+        timings=timings(particles, read_at - start, decided_at - read_at, write_seconds),
+        outputs=outputs,
+        min_dist_A=options.min_dist,
+        min_dist_z_A=options.min_dist_z,
+        mode="remove entirely" if options.remove_entirely else "keep best of each group",
+        warnings=warnings,
+        seconds=round(time.perf_counter() - start, 3),
+    )
+    if options.plot:
+        assert folder is not None, "the source refuses --plot without an output folder"
+        details = picture_details(particles, decision, options)
+        summary = plot_particles(details, folder, options, source.images(options, folder), force, summary)
+    elif not options.audit and folder is not None:
+        warn_earlier_report(folder, warn)
+    return Outcome(summary, particles, decision)
 
 
 def _write(
-    particles: ParticleSet, keep: np.ndarray, halves: np.ndarray | None, options: ParticleOptions, force: bool
-) -> tuple[dict[str, list[Path]], float]:
-    """The kept and rejected rows written (none with ``--audit``): the outputs by subset, and the seconds it took."""
+    particles: ParticleSet,
+    keep: np.ndarray,
+    halves: np.ndarray | None,
+    options: ParticleOptions,
+    force: bool,
+    named: dict[str, list[str]] | None,
+) -> tuple[dict[str, list[str]], float]:
+    """The kept and rejected rows written (none with ``--audit``): the outputs by subset, and the seconds it took.
+
+    ``named``: the outputs of a set without a writer (data in memory: what the caller makes of them).
+    """
+    if named is not None:
+        return named, 0.0
     if options.audit:
         return {"kept": [], "rejected": []}, 0.0
-    return _timed_write(particles, keep, force, halves)
-
-
-def _timed_write(
-    particles: ParticleSet, keep: np.ndarray, force: bool, halves: np.ndarray | None
-) -> tuple[dict[str, list[Path]], float]:
-    """The set's writer's outputs, and the seconds it took."""
     assert particles.writer is not None, "every reader of files gives the set a writer"
     if particles.species is not None and hasattr(particles.writer, "species"):  # (STAR: a file per species too)
         particles.writer.species = (particles.species, particles.species_names)
     start = time.perf_counter()
     outputs = particles.writer.write(keep, force, halves)
-    return outputs, time.perf_counter() - start
+    return {subset: [str(p) for p in files] for subset, files in outputs.items()}, time.perf_counter() - start

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from ...algo.priority import (
     scores_without_none,
 )
 from ...errors import CryodedupError
+from ...formats.micrograph_lists import find_image, search_roots
 from ...formats.particles import read_particle_files
 from ...formats.sniff import is_copick_config, is_glob, is_picker_output
 from ...labels import input_labels
@@ -30,7 +32,7 @@ from ..species import assign_species
 from .decide import one_pass
 
 if TYPE_CHECKING:
-    pass
+    from collections.abc import Callable, Iterable
 
 
 def read_inputs(inputs: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
@@ -181,3 +183,132 @@ def warn_unused_options(particles: ParticleSet, options: ParticleOptions, warn: 
         warn("--filament-mode tube was not used: no input has filaments (a tube or filament id per segment)")
     if options.coverage != "auto" and options.min_support <= 1:
         warn(f"--coverage {options.coverage} was not used: it serves --min-support 2 or more (consensus)")
+
+
+class Source(Protocol):
+    """Where the particle job's rows come from, and what becomes of them: files, or data in memory.
+
+    The job (``job.run``) asks a source for what differs, and does everything else alike.
+    """
+
+    def check(self, outdir: StrPath | None, options: ParticleOptions) -> Path | None:
+        """Refuses a job that cannot run, before anything is read; the folder the readers' writers get.
+
+        None: no folder (a copick project whose kept picks go back into it alone).
+        """
+        ...
+
+    def held_by_prefer(self, options: ParticleOptions, warn: Warn) -> list[list[int]] | None:
+        """The inputs each ``--prefer`` value names, where they are known before reading (:func:`check_prefer`)."""
+        ...
+
+    def read(self, outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
+        """The rows read, their species assigned, and checked."""
+        ...
+
+    def outputs(self) -> dict[str, list[str]] | None:
+        """What the summary names as the outputs when the set has no writer (None: the writer's files)."""
+        ...
+
+    def images(self, options: ParticleOptions, outdir: Path) -> Images:
+        """Where the pictures find the micrographs' image files (``outdir``: the pictures' folder)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Images:
+    """Where the pictures' example micrographs are found: ``find(name)``, the image file or the path looked for.
+
+    ``roots``: the folders where the job looked, for a count of every micrograph's image not
+    found (files); None when the caller gave the images (data in memory).
+    """
+
+    find: Callable[[str], Path]
+    roots: Callable[[], list[Path]] | None = None
+
+
+@dataclass(frozen=True)
+class Files:
+    """Particle files (STAR, CryoSPARC, pickers' outputs, tomography tables, a copick project's config)."""
+
+    paths: list[Path]
+
+    @classmethod
+    def of(cls, inputs: Iterable[StrPath]) -> Files:
+        """The files named by ``inputs``."""
+        return cls([Path(p) for p in inputs])
+
+    @property
+    def copick(self) -> bool:
+        """Whether the input is a copick project (its config file)."""
+        return len(self.paths) == 1 and is_copick_config(self.paths[0])
+
+    def check(self, outdir: StrPath | None, options: ParticleOptions) -> Path | None:
+        """As :class:`Source` says."""
+        into_project = check_request(self.paths, outdir, options)[1]
+        # Without one (an audit) the readers' writers get the current folder, and are never called.
+        return None if into_project else Path(outdir if outdir is not None else ".")
+
+    def held_by_prefer(self, options: ParticleOptions, warn: Warn) -> list[list[int]] | None:
+        """As :class:`Source` says."""
+        return check_prefer(self.paths, self.copick, options, warn)
+
+    def read(self, outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
+        """As :class:`Source` says."""
+        return read_checked(self.paths, outdir, options, warn, log)
+
+    def outputs(self) -> dict[str, list[str]] | None:
+        """As :class:`Source` says."""
+        return None
+
+    def images(self, options: ParticleOptions, outdir: Path) -> Images:
+        """As :class:`Source` says."""
+        first = self.paths[0]
+        return Images(
+            lambda name: find_image(name, first, options.project_dir), lambda: search_roots(first, options.project_dir)
+        )
+
+
+@dataclass(frozen=True)
+class InMemory:
+    """Rows the caller holds (a Dataset, a DataFrame, centres in Å), read by ``reader`` into a set without a writer.
+
+    ``kept`` and ``rejected`` say what the caller makes of each (the summary's outputs);
+    ``image_files`` are the micrographs' images the caller gives the pictures, by name.
+    """
+
+    reader: Callable[[ParticleOptions, Warn], ParticleSet]
+    kept: str = "the kept rows (returned)"
+    rejected: str = "the rejected rows (returned)"
+    image_files: dict[str, Path] = field(default_factory=dict)
+
+    def check(self, outdir: StrPath | None, options: ParticleOptions) -> Path | None:
+        """As :class:`Source` says."""
+        if options.plot and outdir is None:
+            raise CryodedupError("plot=True with particles in memory: give outdir, the folder for the pictures")
+        return None if outdir is None else Path(outdir)
+
+    def held_by_prefer(self, options: ParticleOptions, warn: Warn) -> list[list[int]] | None:
+        """As :class:`Source` says."""
+        return None  # (parsed once read: decide.preference_of)
+
+    def read(self, outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
+        """As :class:`Source` says."""
+        particles = self.reader(options, warn)
+        # As the command line reads them: RELION's -999 is no score (NaN, last), species assigned.
+        if particles.scores is not None:
+            particles.scores = scores_without_none(particles.scores, particles.score_label)
+        assign_species(particles, options)
+        return particles
+
+    def outputs(self) -> dict[str, list[str]] | None:
+        """As :class:`Source` says."""
+        return {"kept": [self.kept], "rejected": [self.rejected]}
+
+    def images(self, options: ParticleOptions, outdir: Path) -> Images:
+        """As :class:`Source` says."""
+
+        def find(name: str) -> Path:
+            return self.image_files.get(name, outdir / "no image" / name)
+
+        return Images(find)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,7 +31,118 @@ from .decide import Decision, ranking_scores, ties_of
 from .read import raw_picker_scores
 
 if TYPE_CHECKING:
-    pass
+    from collections.abc import Mapping
+
+
+def _doc(text: str, always: bool = False) -> dict[str, Any]:
+    """A summary field's description, for the ``--json`` reference (docs/reference/outputs.md).
+
+    ``always``: the key is in every document, null or not; others are left out when None.
+    """
+    return {"doc": text, "always": always}
+
+
+@dataclass(frozen=True)
+class ParticleSummary:
+    """The particle job's summary: the ``--json`` document, its keys in this order.
+
+    :meth:`to_json` gives it as printed; a field that is None is left out (it does not apply
+    to the run), but those every document holds. ``read`` holds what the inputs' readers found, under keys of their own
+    (``formats``, ``layouts``, ``micrograph_matching``, ``copick``, ``datasets`` ...): they
+    stand in the document at its place, as keys of the document itself. The reference of the
+    document (docs/reference/outputs.md) is made from these fields (:func:`reference_table`).
+    """
+
+    inputs: list[dict[str, Any]] = field(
+        default_factory=list, metadata=_doc("each input: `file`, `particles`, `kept`, `rejected`", always=True)
+    )
+    particles: int = field(default=0, metadata=_doc("the rows read", always=True))
+    kept: int = field(default=0, metadata=_doc("the rows kept", always=True))
+    rejected: int = field(default=0, metadata=_doc("the rows rejected", always=True))
+    micrographs: int = field(default=0, metadata=_doc("the micrographs (tomograms) the rows lie on", always=True))
+    tomography: bool = field(
+        default=False, metadata=_doc("whether the centres are 3-D: the micrographs are tomograms", always=True)
+    )
+    pixel_sizes: Any = field(
+        default=None,
+        metadata=_doc("the pixel sizes used: per input and optics group, the value and its source", always=True),
+    )
+    shift: Any = field(default=None, metadata=_doc("the shift subtracted from the coordinates", always=True))
+    score: dict[str, Any] = field(
+        default_factory=dict,
+        metadata=_doc(
+            "the ranking: `column`, `order`; `normalized` (`--score-normalize`), `scale`, `without_score`, `ties`",
+            always=True,
+        ),
+    )
+    read: Mapping[str, Any] = field(
+        default_factory=dict, metadata=_doc("what the readers found (keys of their own, at this place of the document)")
+    )
+    priority: dict[str, Any] | None = field(
+        default=None, metadata=_doc("`--prefer`: the order of the inputs, and the groups each decided")
+    )
+    species: dict[str, Any] | None = field(
+        default=None, metadata=_doc("each species' counts and distance (`--species-column`, copick objects)")
+    )
+    duplicate_density: dict[str, Any] | None = field(
+        default=None, metadata=_doc("micrographs with too many duplicates", always=True)
+    )
+    filaments: dict[str, Any] | None = field(default=None, metadata=_doc("tubes and segments (`--filament-mode`)"))
+    halfset_audit: dict[str, Any] | None = field(
+        default=None, metadata=_doc("duplicate pairs across the half-sets (`--audit`, half-sets read)")
+    )
+    halfsets: dict[str, Any] | None = field(
+        default=None, metadata=_doc("the half-sets reassigned by micrograph (`--halfsets micrograph`)")
+    )
+    orientations: str | None = field(default=None, metadata=_doc("the orientation rule (`--max-angle`, `--sym`)"))
+    same_image: dict[str, Any] | None = field(
+        default=None, metadata=_doc("one particle image in several rows (`--same-image`)")
+    )
+    particle_names: dict[str, Any] | None = field(
+        default=None, metadata=_doc("particle names kept for different particles of different inputs")
+    )
+    symmetry_expansion: dict[str, Any] | None = field(default=None, metadata=_doc("symmetry-expanded copies kept"))
+    consensus: dict[str, Any] | None = field(
+        default=None, metadata=_doc("several inputs: each pick's support, `--min-support`")
+    )
+    registration: dict[str, Any] | None = field(
+        default=None, metadata=_doc("how the inputs' coordinates agree (`--registration`)")
+    )
+    timings: dict[str, Any] | None = field(
+        default=None, metadata=_doc("seconds reading, deciding and writing; whether in one pass")
+    )
+    outputs: dict[str, list[str]] | None = field(
+        default=None, metadata=_doc("the files written, by subset (`kept`, `rejected` ...)")
+    )
+    min_dist_A: float | None = field(default=None, metadata=_doc("`--min-dist`, Å"))
+    min_dist_z_A: float | None = field(default=None, metadata=_doc("`--min-dist-z`, Å"))
+    mode: str | None = field(default=None, metadata=_doc("`keep best of each group` or `remove entirely`"))
+    warnings: list[str] | None = field(default=None, metadata=_doc("the warnings, as said"))
+    seconds: float | None = field(default=None, metadata=_doc("the run's seconds"))
+    micrograph_images: str | None = field(
+        default=None, metadata=_doc("`--plot`: the example micrographs whose image was not found")
+    )
+    plots: list[str] | None = field(default=None, metadata=_doc("`--plot`: the pictures and report.html written"))
+
+    def to_json(self) -> dict[str, Any]:
+        """The document ``--json`` prints (and the Python API returns): the fields in order, None left out."""
+        document: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "read":
+                document.update(value)
+            elif value is not None or f.metadata["always"]:
+                document[f.name] = value
+        return document
+
+
+def reference_table() -> str:
+    """The ``--json`` reference's table (docs/reference/outputs.md), made from :class:`ParticleSummary`."""
+    rows = ["| key | what |", "| --- | --- |"]
+    for f in fields(ParticleSummary):
+        key = "(the readers' keys)" if f.name == "read" else f"`{f.name}`"
+        rows.append(f"| {key} | {f.metadata['doc']} |")
+    return "\n".join(rows) + "\n"
 
 
 def ties_summary(ties: Ties) -> dict:
@@ -44,8 +156,8 @@ def ties_summary(ties: Ties) -> dict:
 
 def summarize(
     particles: ParticleSet, decision: Decision, options: ParticleOptions, halves: np.ndarray | None = None
-) -> dict:
-    """The summary of the decision: counts per input and in all, pixel sizes, shift, score.
+) -> ParticleSummary:
+    """The summary of the decision: counts per input and in all, pixel sizes, shift, score (the run's parts left out).
 
     With half-sets in the input, the half-set audit; with symmetry-expanded copies, how
     many of each were kept; with ``halves`` (``--halfsets micrograph``), the new halves.
@@ -53,42 +165,21 @@ def summarize(
     counts = particles.counts()
     kept = particles.counts(decision.keep)
     n_kept = int(np.count_nonzero(decision.keep))
-    summary: dict = {
-        "inputs": [
-            {"file": name, "particles": int(n), "kept": int(k), "rejected": int(n - k)}
-            for name, n, k in zip(particles.inputs, counts, kept)
-        ],
-        "particles": len(particles),
-        "kept": n_kept,
-        "rejected": len(particles) - n_kept,
-        "micrographs": len(particles.mic_names),
-        "tomography": particles.centres.shape[1] == 3,  # the "micrographs" are tomograms
-        "pixel_sizes": particles.pixel_sizes,
-        "shift": particles.shift,
-        "score": _score_summary(particles, options),
-    }
+    score = _score_summary(particles, options)
     ties = ties_of(particles, decision)
     if ties.by_input_order:
-        summary["score"]["ties"] = ties_summary(ties)
-    summary.update(particles.summary)
+        score["ties"] = ties_summary(ties)
+    priority = None
     if decision.levels is not None and decision.preference is not None:
-        levels = decision.preference
         n_inputs = len(particles.inputs)
         removed = (
             np.bincount(particles.input_of[~decision.keep], minlength=n_inputs) if options.remove_entirely else None
         )
         scored = ranking_scores(particles, decision)[0] is not None
-        summary["priority"] = priority_summary(levels, n_inputs, decision.priority, removed, scored, ties.by_priority)
-    if particles.species is not None:
-        summary["species"] = species_summary(particles, decision, options)
-    summary["duplicate_density"] = duplicate_density(
-        particles.groups, decision.duplicate, particles.mic_names, particles.input_of, particles.inputs
-    )
-    if particles.tubes is not None:
-        summary["filaments"] = filament_summary(particles.tube_column or "", particles.tubes, options.filament_mode)
-    summary.update(_audits(particles, decision, options, halves))
+        priority = priority_summary(decision.preference, n_inputs, decision.priority, removed, scored, ties.by_priority)
+    consensus = None
     if decision.confirmed_by is not None:
-        summary["consensus"] = consensus_report(
+        consensus = consensus_report(
             particles,
             decision.keep,
             decision.confirmed_by,
@@ -99,13 +190,37 @@ def summarize(
             uncovered=options.uncovered,
             coverage=options.coverage,
         )
-    return summary
+    return ParticleSummary(
+        inputs=[
+            {"file": name, "particles": int(n), "kept": int(k), "rejected": int(n - k)}
+            for name, n, k in zip(particles.inputs, counts, kept)
+        ],
+        particles=len(particles),
+        kept=n_kept,
+        rejected=len(particles) - n_kept,
+        micrographs=len(particles.mic_names),
+        tomography=particles.centres.shape[1] == 3,  # the "micrographs" are tomograms
+        pixel_sizes=particles.pixel_sizes,
+        shift=particles.shift,
+        score=score,
+        read=particles.summary,  # (the set's own dict: a writer completes its part as it writes)
+        priority=priority,
+        species=None if particles.species is None else species_summary(particles, decision, options),
+        duplicate_density=duplicate_density(
+            particles.groups, decision.duplicate, particles.mic_names, particles.input_of, particles.inputs
+        ),
+        filaments=None
+        if particles.tubes is None
+        else filament_summary(particles.tube_column or "", particles.tubes, options.filament_mode),
+        **_audits(particles, decision, options, halves),
+        consensus=consensus,
+    )
 
 
-def _score_summary(particles: ParticleSet, options: ParticleOptions) -> dict[str, str | int | None]:
+def _score_summary(particles: ParticleSet, options: ParticleOptions) -> dict[str, Any]:
     """The summary's ``score``: the column and order the rows were ranked by, and how the scores were compared."""
     score_label = particles.score_label
-    score: dict[str, str | int | None] = {
+    score: dict[str, Any] = {
         "column": score_label,
         "order": ("max" if particles.higher_is_better else "min") if score_label else f"random (seed {options.seed})",
     }

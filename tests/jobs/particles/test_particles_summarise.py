@@ -1,0 +1,74 @@
+"""The particle job's summary: one typed structure, which is the ``--json`` document and its reference."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from cryodedup.jobs.particles.summarise import ParticleSummary, reference_table
+from helpers import write_star
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "reference" / "outputs.md"
+
+
+def test_the_docs_reference_is_the_structures_table():
+    text = DOCS.read_text()
+    made = re.search(r"<!-- particle summary: made by reference_table\(\) -->\n(.*?)<!-- end", text, re.S)
+    assert made is not None
+    assert made.group(1) == reference_table()
+    # Every field in the table, in order (the table is not merely equal to itself).
+    keys = re.findall(r"^\| `([a-z_A]+)` \|", made.group(1), re.M)
+    assert keys == [f.name for f in fields(ParticleSummary) if f.name != "read"]
+
+
+def test_to_json_keeps_the_fields_order_leaves_out_none_and_splices_the_readers_keys():
+    summary = ParticleSummary(
+        inputs=[],
+        particles=3,
+        kept=2,
+        rejected=1,
+        score={"column": None},
+        read={"formats": ["star"], "layouts": []},
+        duplicate_density={"outliers": []},
+        mode="remove entirely",
+    )
+    # Worked by hand from the field order: the readers' keys right after "score".
+    assert list(summary.to_json()) == [
+        "inputs",
+        "particles",
+        "kept",
+        "rejected",
+        "micrographs",
+        "tomography",
+        "pixel_sizes",
+        "shift",
+        "score",
+        "formats",
+        "layouts",
+        "duplicate_density",
+        "mode",
+    ]
+    # Those every document holds stay when null (a run's pixel sizes unknown); the others are left out.
+    assert ParticleSummary(duplicate_density=None).to_json()["duplicate_density"] is None
+    assert "priority" not in summary.to_json()
+
+
+def test_the_command_lines_json_has_the_structures_keys_in_its_order(tmp_path):
+    # A two-picker run: its keys are the structure's fields (the readers' between score and duplicate_density).
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnAutopickFigureOfMerit"]
+    a = write_star(tmp_path / "a.star", labels, [[100, 100, "m.mrc", 0.5], [400, 400, "m.mrc", 0.2]])
+    b = write_star(tmp_path / "b.star", labels, [[101, 100, "m.mrc", 0.9]])
+    out = str(tmp_path / "out")
+    args = ["particles", str(a), str(b), "-o", out, "--mic-psize", "1", "--min-dist", "10", "--json", "-q"]
+    done = subprocess.run([sys.executable, "-m", "cryodedup", *args], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    order = [f.name for f in fields(ParticleSummary)]
+    typed = [key for key in document if key in order]
+    assert typed == sorted(typed, key=order.index)
+    assert document["kept"] == 2 and document["rejected"] == 1 and "consensus" in document
+    assert document["outputs"]["kept"] == [str(tmp_path / "out" / "particles_kept.star")]
