@@ -137,6 +137,26 @@ def test_no_room_imports_a_room_above_it():
     assert climbing == []
 
 
+#: The particle job's modules (jobs/particles/), from the ground up: each imports only those
+#: below it. The decision first (the one-pass policy is the reader's question to it), then the
+#: reading, the summary, the pictures, and the one orchestration of files and data in memory.
+PARTICLE_JOB = ["decide", "read", "summarise", "draw", "job"]
+
+
+def test_every_module_of_the_particle_job_is_placed_and_imports_only_below_it():
+    package = "cryodedup.jobs.particles"
+    graph = import_graph()
+    modules = sorted(name.rpartition(".")[2] for name in graph if name.startswith(package + "."))
+    assert modules == sorted(PARTICLE_JOB)
+    upward = [
+        (module, target)
+        for k, module in enumerate(PARTICLE_JOB)
+        for target in graph[f"{package}.{module}"]
+        if target.startswith(package + ".") and PARTICLE_JOB.index(target.rpartition(".")[2]) >= k
+    ]
+    assert upward == []
+
+
 def test_no_module_takes_a_name_from_the_packages_face():
     # ``from .. import _core`` (or ``__version__``) asks the package's __init__ first, whose
     # lazy __getattr__ names the jobs and the API: every room would lean on the top of the
