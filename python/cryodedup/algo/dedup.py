@@ -285,13 +285,18 @@ def find_duplicates(
     want_suppressed_by: bool = True,
 ) -> DedupResult:
     """:func:`dedup` by a rule and a ranking given as values (``want_suppressed_by``: fill ``suppressed_by``)."""
+    return _run_dedup(*_checked_points(groups, coords), None, rule, ranking, want_suppressed_by)[0]
+
+
+def _checked_points(groups: ArrayLike, coords: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Micrograph ids and centres as the core takes them, their shapes checked."""
     groups = group_ids(groups)
     coords = real_numbers(coords, "coords")
     if groups.ndim != 1:
         raise ValueError(f"groups must be one-dimensional, got shape {groups.shape}")
     if coords.ndim != 2 or coords.shape[0] != groups.size:
         raise ValueError(f"coords must have shape ({groups.size}, 2) or ({groups.size}, 3), got {coords.shape}")
-    return _run_dedup(groups, coords, None, rule, ranking, want_suppressed_by)[0]
+    return groups, coords
 
 
 def stretched(coords: np.ndarray, min_dist: float, min_dist_z: float | None) -> np.ndarray:
@@ -447,12 +452,7 @@ def first_seen_ids(labels: Sequence[Hashable]) -> tuple[list, np.ndarray]:
 def _consensus_arrays(
     groups: ArrayLike, coords: ArrayLike, inputs: ArrayLike, max_input: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    groups = group_ids(groups)
-    coords = real_numbers(coords, "coords")
-    if groups.ndim != 1:
-        raise ValueError(f"groups must be one-dimensional, got shape {groups.shape}")
-    if coords.ndim != 2 or coords.shape[0] != groups.size:
-        raise ValueError(f"coords must have shape ({groups.size}, 2) or ({groups.size}, 3), got {coords.shape}")
+    groups, coords = _checked_points(groups, coords)
     return groups, coords, small_ids(inputs, "inputs", groups.shape, max_input)
 
 
