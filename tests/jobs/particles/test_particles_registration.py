@@ -21,7 +21,7 @@ from cryodedup.report.summary import registration_rows
 from helpers import shared_file
 from picker_files import autopick_text, cbox_text
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "python" / "cryodedup" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "python" / "cryodedup" / "examples"
 CBOX_WIDTH = 220.0  # the real file's boxes: its centres are corner + 110
 
 
