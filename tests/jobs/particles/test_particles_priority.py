@@ -64,6 +64,20 @@ def test_the_hand_picks_win_with_prefer(tmp_path):
     assert sum("-999" in row for row in kept) == 4
 
 
+def test_prefer_is_parsed_once_a_run(tmp_path, monkeypatch):
+    # One value, one run: its inputs are looked up once (before reading), and the decision and
+    # the summary use that answer; the summary still names the level as the input was given.
+    import cryodedup.algo.priority as priority
+
+    manual, log = two_pickers(tmp_path)
+    looked_up = []
+    original = priority._inputs_named
+    monkeypatch.setattr(priority, "_inputs_named", lambda *a, **k: looked_up.append(a[0]) or original(*a, **k))
+    summary = remove_duplicate_particles([log, manual], tmp_path / "out", ParticleOptions(min_dist=10, prefer=["2"]))
+    assert looked_up == ["2"]
+    assert summary["priority"]["order"] == [str(manual), "the other inputs"]
+
+
 def test_without_prefer_the_minus_999_picks_rank_last(tmp_path):
     manual, log = two_pickers(tmp_path)
     summary = remove_duplicate_particles([manual, log], tmp_path / "out", ParticleOptions(min_dist=10))
