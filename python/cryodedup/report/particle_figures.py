@@ -8,6 +8,7 @@ keep the data they show by name (``panel.marks``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple
 
@@ -19,7 +20,6 @@ from ..algo.consensus import OUTCOMES, covered_jaccard, input_pair_counts, mean_
 from ..algo.dedup import SAME_CENTRE_A, nearest_neighbour_distances, stretched
 from ..algo.histogram import clipped_histogram, percentiles
 from ..labels import distinct_labels, input_labels
-from ..records import dataclass
 from ..threads import Background, in_two_lanes, mapped
 from .canvas import (
     INK,
