@@ -16,7 +16,7 @@ def test_mapped_gives_each_items_result_in_order():
 
     for n in [0, 1, 2, 7, 50]:
         assert mapped(square, list(range(n)), threads=2, name="t") == [x * x for x in range(n)]
-    assert names and names <= {"t"}
+    assert names and all(name.startswith("t_") for name in names)
 
 
 def test_an_error_of_the_work_is_raised_where_its_result_is_asked_for():
@@ -46,7 +46,7 @@ def test_two_lanes_give_each_items_result_in_order_and_run_the_marked_ones_in_tu
         assert in_two_lanes(square, list(range(n)), here, name="lane") == [x * x for x in range(n)]
         mine = [x for name, x in ran if name == threading.current_thread().name]
         assert mine[: sum(here)] == [x for x in range(n) if here[x]]  # in order, on the calling thread, first
-        assert not [x for name, x in ran if name == "lane" and here[x]]  # the marked ones only here
+        assert not [x for name, x in ran if name.startswith("lane") and here[x]]  # the marked ones only here
         assert sorted(x for _, x in ran) == list(range(n))  # each once
 
 
@@ -62,7 +62,8 @@ def test_with_nothing_marked_both_lanes_share_the_work():
         return x
 
     assert in_two_lanes(meet, [0, 1, 2, 3], [False] * 4, name="lane") == [0, 1, 2, 3]
-    assert names == {"lane", threading.current_thread().name}
+    assert len(names) == 2 and threading.current_thread().name in names
+    assert any(name.startswith("lane") for name in names)
 
 
 def test_an_error_of_either_lane_is_raised_once_both_have_ended():

@@ -1,16 +1,18 @@
-"""Work on threads, without ``concurrent.futures``.
+"""Work on threads for the particle pictures: ``concurrent.futures`` under the names they use.
 
-Importing it (and its ``logging``) cost a ``--plot`` run 31 M instructions, a tenth of what
-its pictures' Python costs (issue 43). The work here runs in the core or in Pillow, which
-let go of Python's lock.
+The work here runs in the core or in Pillow, which let go of Python's lock. (Only the
+particle pictures use this module; ``concurrent.futures`` is imported when work is started,
+so that a run without pictures does not load it.)
 """
 
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -20,39 +22,29 @@ class Background(Generic[T]):
     """``work(*args)`` started on a thread of its own; :meth:`result` waits for it."""
 
     def __init__(self, work: Callable[..., T], *args: Any, name: str = "cryodedup-background") -> None:
-        self._value: T | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(work, args), name=name, daemon=True)
-        self._thread.start()
+        from concurrent.futures import ThreadPoolExecutor
 
-    def _run(self, work: Callable[..., T], args: tuple[Any, ...]) -> None:
-        try:
-            self._value = work(*args)
-        except BaseException as error:  # handed to the caller by result(), as a Future does
-            self._error = error
+        pool = ThreadPoolExecutor(1, thread_name_prefix=name)
+        self._future: Future[T] = pool.submit(work, *args)
+        pool.shutdown(wait=False)  # its thread ends with the work
 
     def wait(self) -> None:
         """Returns when the work is done."""
-        self._thread.join()
+        from concurrent.futures import wait
+
+        wait([self._future])
 
     def result(self) -> T:
         """What the work returned, once it is done; what it raised is raised here."""
-        self.wait()
-        if self._error is not None:
-            raise self._error
-        return self._value  # type: ignore[return-value]  # (set when no error was)
+        return self._future.result()
 
 
 def mapped(work: Callable[[T], R], items: Sequence[T], threads: int, name: str = "cryodedup-worker") -> list[R]:
-    """``[work(item) for item in items]``, the items shared out to ``threads`` threads as each is free."""
-    results: list[Any] = [None] * len(items)
-    run = _taker(work, items, range(len(items)), results)
-    workers = [Background(run, name=name) for _ in range(max(1, min(threads, len(items))))]
-    for worker in workers:  # every one ended before any error is raised
-        worker.wait()
-    for worker in workers:
-        worker.result()
-    return results
+    """``[work(item) for item in items]`` on ``threads`` threads; every one ended before any error is raised."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max(1, threads), thread_name_prefix=name) as pool:
+        return list(pool.map(work, items))
 
 
 def in_two_lanes(
