@@ -1,7 +1,8 @@
 """Start-up and short runs of ``cryodedup`` from two or more source trees, in one interleaved run.
 
-Each variant is a source tree (its ``python`` folder, put on PYTHONPATH) with environment
-variables of its own: ``NAME=PATH[:VAR=VALUE...]``. Every round runs each job once per
+Each variant is a source tree (its ``python`` folder, put on PYTHONPATH; more folders
+after it as PYTHONPATH holds them, a ``sitecustomize.py`` for instance) with environment
+variables of its own: ``NAME=PATH[,VAR=VALUE...]``. Every round runs each job once per
 variant, in turn; printed are the medians of wall and CPU seconds (the process and its
 threads) and the median of the per-round ratios to the first variant. The trees are compiled
 to bytecode first, as ``pip install`` does. Then the time Python
@@ -9,12 +10,13 @@ spends importing modules for each variant's small STAR job (``python -X importti
 of the modules' own times, median over the rounds).
 
 Jobs (``--jobs``): ``version`` (``cryodedup --version``), ``small`` (a 2,000-particle STAR job,
-``--quiet``), ``star1m`` (1M particles, RELION 3.1 STAR, 392 MB), ``picks`` (two pickers'
-300,000 picks in 6,000 per-micrograph files, merged). The inputs are made once in ``--workdir``.
+``--quiet``), ``star1m`` (1M particles, RELION 3.1 STAR, 392 MB), ``cs1m`` (1M particles,
+CryoSPARC ``.cs``, a picker's fields: run_all.py's lean file), ``picks`` (two pickers' 300,000
+picks in 6,000 per-micrograph files, merged). The inputs are made once in ``--workdir``.
 
     python benches/bench_startup.py --workdir W before=/tmp/main/python after=python
     python benches/bench_startup.py --workdir W --jobs star1m,picks \\
-        plain=python one-thread=python:OPENBLAS_NUM_THREADS=1
+        plain=python one-thread=python,OPENBLAS_NUM_THREADS=1
 """
 
 from __future__ import annotations
@@ -37,14 +39,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fixtures.synthetic import write_benchmark_file
 
 COMMAND = [sys.executable, "-m", "cryodedup"]
-JOBS = ["version", "small", "star1m", "picks"]
+JOBS = ["version", "small", "star1m", "cs1m", "picks"]
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, str]]:
-    """``NAME=PATH[:VAR=VALUE...]``: the variant's name and its environment."""
+    """``NAME=PATH[,VAR=VALUE...]``: the variant's name and its environment."""
     name, _, rest = text.partition("=")
-    path, *assignments = rest.split(":")
-    env = {**os.environ, "PYTHONPATH": str(Path(path).resolve())}
+    path, *assignments = rest.split(",")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(Path(p).resolve()) for p in path.split(os.pathsep))}
     env.pop("OPENBLAS_NUM_THREADS", None)
     env.update(a.split("=", 1) for a in assignments)
     return name, env
@@ -60,6 +62,11 @@ def inputs(w: Path, jobs: list[str]) -> dict[str, list[str]]:
         if job in jobs and not path.exists():
             write_benchmark_file(path, n, seed=0)
         args[job] = ["particles", str(path), "-o", str(w / "out"), "--quiet", "--force"]
+    if "cs1m" in jobs:
+        import run_all
+
+        lean = run_all.cs_files(w, 1_000_000)["lean"]
+        args["cs1m"] = ["particles", str(lean), "-o", str(w / "out"), "--quiet", "--force"]
     if "picks" in jobs:
         import bench_picks_merge
 
@@ -89,7 +96,7 @@ def import_seconds(cmd: list[str], env: dict[str, str]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("variants", nargs="+", help="NAME=PATH[:VAR=VALUE...] (PATH: a tree's python folder)")
+    parser.add_argument("variants", nargs="+", help="NAME=PATH[,VAR=VALUE...] (PATH: a tree's python folder)")
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--jobs", type=lambda t: t.split(","), default=["version", "small"], help=",".join(JOBS))
     parser.add_argument("--repeat", type=int, default=20)
@@ -98,11 +105,12 @@ def main() -> None:
         parser.error(f"--jobs: among {','.join(JOBS)}")
     variants = dict(parse_variant(v) for v in a.variants)
     for env in variants.values():  # as pip install does: no run pays for compiling the modules
-        compileall.compile_dir(env["PYTHONPATH"], quiet=1)
+        compileall.compile_dir(env["PYTHONPATH"].split(os.pathsep)[0], quiet=1)
     args = inputs(a.workdir, a.jobs)
     times: dict[tuple[str, str], list[tuple[float, float]]] = {(j, v): [] for j in a.jobs for v in variants}
     imports: dict[str, list[float]] = {v: [] for v in variants}
-    for _ in range(a.repeat):
+    for k in range(a.repeat):
+        print(f"round {k + 1} of {a.repeat}", file=sys.stderr, flush=True)
         for job in a.jobs:
             for name, env in variants.items():
                 times[job, name].append(timed([*COMMAND, *args[job]], env))

@@ -7,6 +7,8 @@ all. From here on, what a signal does is :mod:`cryodedup.signals`' contract.
 
 from __future__ import annotations
 
+import os
+
 from . import signals
 
 
@@ -14,6 +16,10 @@ def main() -> None:
     """The ``cryodedup`` command: its status is the signal's (128 + its number) if one came."""
     signals.install(signals.STARTING)
     signals.pause_for_tests("starting")
+    # One thread for numpy's OpenBLAS unless the user chose otherwise: its threads spin after
+    # each call, and took 1.8 G of a picker job's 4.7 G instructions (6,000 files; the core's
+    # own threads do the work). Measured in issue 56, benches/RESULTS.md.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from .cli_run import run_command
 
     run_command(command)
