@@ -6,22 +6,17 @@ and writing its outputs. Each row times the job and its floor in turn, ``--repea
 made once in ``--workdir``, shaped like the real ones.
 
 - ``star``: a 1M-particle RELION 3.1 particle STAR (RELION's column layout), ``cryodedup
-  particles`` end to end against ``cp`` of the input (target <= 2.5x), and against the split
-  alone (``split_floor.c``, built with gcc: the rows found and written to the kept and rejected
-  files of the job's own decision, nothing parsed; no single copy writes two files, and this is
-  what the reading and writing really cost); guard: at least 30x faster than
-  ``relion_star_handler --remove_duplicates`` (Debian package ``relion``).
-- ``star10m``: the same job on 10M particles (3.5 GB, in the page cache) against ``cp`` and the
-  split alone (target <= 1.3x).
+  particles`` end to end against ``cp`` of the input (target <= 2.5x); guard: at least 30x
+  faster than ``relion_star_handler --remove_duplicates`` (Debian package ``relion``).
+- ``star10m``: the same job on 10M particles (3.5 GB, in the page cache) against ``cp``
+  (target <= 1.3x).
 - ``cs``: 1M CryoSPARC particles, ``lean`` (a picker's 11 fields) and ``rich`` (every field
   Extract and 2D classification write), the CLI end to end against a Python script that
   imports numpy, loads the file with ``np.load`` and writes both subsets with ``np.save`` of a precomputed mask
   (target <= 1.5x); guard for the rich file: at most 1.0x cryosparc-tools' import,
   ``Dataset.load`` + ``save`` in a fresh interpreter.
-- ``plot``: the 1M STAR job with ``--plot`` against the same job without (target <= 1.2x)
-  and against the floor of its work (benches/plot_floor.py: the same job, what the pictures
-  show counted and their rows compressed and written, nothing drawn), and the floor against
-  the job without; and, to split its cost, the same on 1,000 particles (what the pictures cost whatever the
+- ``plot``: the 1M STAR job with ``--plot`` against the same job without (target <= 1.2x);
+  and, to split its cost, the same on 1,000 particles (what the pictures cost whatever the
   size) and on the 10M file of ``star10m`` (what grows with the particles).
 - ``micrographs``: 24 K3 micrographs, window 8, in process, against reading and binning them
   on 2 threads (target <= 1.1x), and, for the record, a plain numpy pipeline of the same pairs.
@@ -226,69 +221,16 @@ def cp_floor(path: Path, w: Path) -> Timed:
     return lambda: run(["cp", str(path), str(copy)], [copy])
 
 
-#: What the split floor's row says it is.
-SPLIT_FLOOR = "the split alone (split_floor.c: rows found, both outputs written, nothing parsed)"
-
-
-def split_floor(path: Path, w: Path) -> Timed | None:
-    """The least reading and writing of the STAR job (benches/split_floor.c, built with gcc): None without gcc.
-
-    cp copies one file in the kernel; the job writes each row to one of two files, which no
-    single copy does: the program finds the rows and writes both outputs of the job's own
-    decision (saved as a mask), nothing parsed or decided.
-    """
-    source, program = Path(__file__).with_name("split_floor.c"), w / "split_floor"
-    if not program.exists() or program.stat().st_mtime < source.stat().st_mtime:
-        compiler = shutil.which("gcc") or shutil.which("cc")
-        if compiler is None:
-            return None
-        subprocess.run([compiler, "-O2", "-pthread", "-o", str(program), str(source)], check=True)
-    outputs = [w / "split_floor_kept.star", w / "split_floor_rejected.star"]
-    command = [str(program), str(path), str(star_mask(w, path)), *map(str, outputs)]
-    return lambda: run(command, outputs)
-
-
-def star_mask(w: Path, path: Path) -> Path:
-    """The job's own decision on the STAR ``path`` as a boolean mask of its rows, saved for the split floor."""
-    mask = w / f"{path.stem}_keep.npy"
-    if not mask.exists():
-        from cryodedup import ParticleOptions, remove_duplicate_particles
-
-        out, decided = w / "star_mask_run", []
-        options = ParticleOptions(min_dist=bench_particles.MIN_DIST, score=bench_particles.SCORE)
-        remove_duplicate_particles([path], out, options, force=True, decided=decided)
-        np.save(mask, np.asarray(decided[0][1].keep, dtype=bool))
-        clean([out])
-    return mask
-
-
 def star_floor_rows(
     work: str, path: Path, w: Path, job: list[str], out: Path, repeat: int, target: float
 ) -> tuple[list[Row], float]:
-    """The STAR job against cp of its input (issue 43's floor) and against the split alone (the real one).
-
-    Returns the rows and the job's median wall seconds.
-    """
-    floors = [cp_floor(path, w)]
-    split = split_floor(path, w)
-    floors += [split] if split is not None else []
-    times = timed_rounds([lambda: run(job, [out]), *floors], repeat)
-    clean([out, w / f"cp_{path.name}", w / "split_floor_kept.star", w / "split_floor_rejected.star"])
-    pair = paired(times[0], times[1])
-    rows = [
-        Row(
-            work,
-            pair.ours(),
-            pair.floor("cp of the input"),
-            pair.ratios(),
-            f"<= {target}x: {met(pair.ratio <= target)}",
-        )
-    ]
-    if split is not None:
-        real = paired(times[0], times[2])
-        verdict = f"<= {target}x of the real floor: {met(real.ratio <= target)}"
-        rows.append(Row(work, real.ours(), real.floor(SPLIT_FLOOR), real.ratios(), verdict))
-    return rows, pair.wall
+    """The STAR job against cp of its input (issue 43's floor). Returns the row and the job's median wall seconds."""
+    pair = interleaved(lambda: run(job, [out]), cp_floor(path, w), repeat)
+    clean([out, w / f"cp_{path.name}"])
+    row = Row(
+        work, pair.ours(), pair.floor("cp of the input"), pair.ratios(), f"<= {target}x: {met(pair.ratio <= target)}"
+    )
+    return [row], pair.wall
 
 
 def star_rows(w: Path, n: int, repeat: int, relion_repeat: int) -> list[Row]:
@@ -336,61 +278,21 @@ def plot_pair(w: Path, path: Path, repeat: int) -> Pair:
     return pair
 
 
-#: What the floor row of ``--plot`` says its floor is.
-PLOT_FLOOR = (
-    "the floor of its work (plot_floor.py: what the pictures show counted, "
-    "their pixels written as PNG files, nothing drawn)"
-)
-
-
-def plot_floor_rows(w: Path, path: Path, work: str, repeat: int) -> tuple[list[Row], Pair]:
-    """``--plot`` on ``path`` against the job without it (the target) and against its floor (benches/plot_floor.py).
-
-    The floor needs the pictures of a real ``--plot`` run of the same command, made first (untimed).
-    """
-    out, pictures = w / "plot_out", w / "plot_pictures"
-    plain = bench_particles.cryodedup_cmd(path, out)
-    program = str(Path(__file__).with_name("plot_floor.py"))
-    run([*bench_particles.cryodedup_cmd(path, pictures), "--plot"], [pictures])
-    subprocess.run([sys.executable, program, "--prepare", str(pictures)], check=True)
-    floor = [sys.executable, program, str(pictures), *plain[1:], "--plot"]
-    times = timed_rounds(
-        [lambda: run([*plain, "--plot"], [out]), lambda: run(plain, [out]), lambda: run(floor, [out])], repeat
-    )
-    clean([out, pictures])
-    pair, real = paired(times[0], times[1]), paired(times[0], times[2])
-    without = paired(times[2], times[1])
-    return [
+def plot_rows(w: Path, n: int, few: int, many: int, repeat: int) -> list[Row]:
+    """``--plot`` on ``n`` particles against the job without it (the target), and, to show where its time
+    goes, on ``few`` (what the pictures cost whatever the size: seven pictures drawn, the report written)
+    and on ``many`` (the particles' share: distances, histograms, the decision looked up)."""
+    path = bench_particles.benchmark_file(w, n)
+    pair = plot_pair(w, path, repeat)
+    rows = [
         Row(
-            work,
+            f"{star_size(path, n)}, --plot",
             pair.ours(),
             pair.floor("the same job without --plot"),
             pair.ratios(),
             f"<= 1.2x: {met(pair.ratio <= 1.2)}",
-        ),
-        Row(
-            work,
-            real.ours(),
-            real.floor(PLOT_FLOOR),
-            real.ratios(),
-            f"<= 1.2x of the real floor: {met(real.ratio <= 1.2)}",
-        ),
-        Row(
-            f"{work}: its floor (plot_floor.py) against the job without --plot",
-            without.ours(),
-            without.floor("the same job without --plot"),
-            without.ratios(),
-            "(what no drawing of these pictures can go below)",
-        ),
-    ], pair
-
-
-def plot_rows(w: Path, n: int, few: int, many: int, repeat: int) -> list[Row]:
-    """``--plot`` on ``n`` particles (the target; and against its floor, :func:`plot_floor_rows`), and, to show
-    where its time goes, on ``few`` (what the pictures cost whatever the size: seven pictures drawn, the report
-    written) and on ``many`` (the particles' share: distances, histograms, the decision looked up)."""
-    path = bench_particles.benchmark_file(w, n)
-    rows, pair = plot_floor_rows(w, path, f"{star_size(path, n)}, --plot", repeat)
+        )
+    ]
     small = bench_particles.benchmark_file(w, few)
     fixed = plot_pair(w, small, repeat)
     added = fixed.wall - fixed.floor_wall

@@ -109,7 +109,11 @@ def test_classifiers_name_python_versions_os_and_typing():
 def test_design_notes_cited_by_the_code_resolve():
     design = (ROOT / "docs" / "design.md").read_text()
     sections = set(re.findall(r"^## (\d+)\. ", design, flags=re.MULTILINE))
-    sources = [*ROOT.joinpath("python").rglob("*.py"), *ROOT.joinpath("rust").rglob("*.rs"), *ROOT.glob("tests/*.py")]
+    sources = [
+        *ROOT.joinpath("python").rglob("*.py"),
+        *ROOT.joinpath("rust").rglob("*.rs"),
+        *ROOT.glob("tests/**/*.py"),
+    ]
     sources += [ROOT / "README.md", *ROOT.glob("docs/**/*.md"), *(p for p in ROOT.glob("benches/*") if p.is_file())]
     for path in sources:
         if path == Path(__file__).resolve():

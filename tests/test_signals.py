@@ -166,3 +166,19 @@ def test_a_signal_while_the_demo_copies_its_example_leaves_whole_files(tmp_path)
     copied = sorted((tmp_path / "demo" / "input").iterdir())
     assert [p.read_bytes() for p in copied] == [(EXAMPLES / p.name).read_bytes() for p in copied]
     assert not (tmp_path / "demo" / "result").exists()
+
+
+def test_a_second_signal_waits_while_the_first_one_stops_the_job(monkeypatch):
+    # SIGINT to the process group, then SIGTERM from cryodedup-relion as it aborts (a queue's
+    # scancel under RELION): the second one, raised while the first one's Stopped removed the
+    # temporary files, broke that off and left them (the barrage's "SIGINT to the group with
+    # the outputs written under temporary names", issue 56).
+    from cryodedup import signals
+
+    monkeypatch.setattr(signals.state, "phase", signals.RUNNING)
+    monkeypatch.setattr(signals.state, "received", [])
+    with pytest.raises(signals.Stopped) as first:
+        signals.dispatch(signal.SIGINT, None)
+    assert first.value.signum == signal.SIGINT
+    signals.dispatch(signal.SIGTERM, None)  # recorded, not raised
+    assert signals.state.received == [signal.SIGINT, signal.SIGTERM]

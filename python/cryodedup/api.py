@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
-from dataclasses import field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,6 @@ from .jobs.particles.read import Files, InMemory
 from .options import ParticleOptions
 from .outputs import StrPath, output_batch
 from .particle_set import Log, ParticleSet, Warn
-from .records import dataclass
 
 
 def remove_duplicates(

@@ -8,9 +8,11 @@ import shlex
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import cli_style, commands
+import rich_click as click
+
+from . import commands
 from ._core import __version__
 from .cli_run import numpy_huge_pages, run_job
 from .commands import field_values as job_fields
@@ -19,35 +21,18 @@ from .report.summary import micrograph_rows, particle_rows, shard_summary_rows
 from .report.terminal import ProgressBar, Reporter, escape, fail, print_json
 from .signals import deferred, pause_for_tests
 
-# rich, and the modules of each job, are imported where they are used: a job imports only
-# what it runs, and --quiet or --json runs print nothing through rich (start-up is a fixed
-# cost of every run; benches/RESULTS.md, issue 29).
+# rich, and the modules of each job, are imported where they are used: a job imports what it runs.
 
-if TYPE_CHECKING:
-    import rich_click as click
-elif cli_style.plain:  # a job's run: no help to draw (cli_style)
-    import click
-else:
-    import rich_click as click
-
-    click.rich_click.TEXT_MARKUP = "markdown"
-    click.rich_click.SHOW_ARGUMENTS = True
+click.rich_click.TEXT_MARKUP = "markdown"
+click.rich_click.SHOW_ARGUMENTS = True
 
 EXAMPLES = Path(__file__).parent / "examples"
 
 
 def options_of(name: str) -> Callable[[Callable], Callable]:
-    """The click options of the command ``commands.<name>`` (options/) in its order, and its help's panels.
-
-    A plain run (no help to draw, :mod:`.cli_style`) makes a command's options only when click
-    asks for that command (:class:`_OptionsWhenRun`): a particle job neither makes the
-    micrograph job's options nor imports their module (start-up is a fixed cost of every run).
-    """
+    """The click options of the command ``commands.<name>`` (options/) in its order, and its help's panels."""
 
     def apply(f: Callable) -> Callable:
-        if cli_style.plain:
-            _OPTIONS_WHEN_RUN[f] = name
-            return f
         command: commands.Command = getattr(commands, name)
         for title, flags in reversed(command.panels):
             f = click.option_panel(title, options=list(flags))(f)
@@ -57,24 +42,6 @@ def options_of(name: str) -> Callable[[Callable], Callable]:
         return f
 
     return apply
-
-
-#: A plain run's commands (their callbacks) whose options are made when the command runs.
-_OPTIONS_WHEN_RUN: dict[Callable, str] = {}
-
-
-class _OptionsWhenRun(click.Group):
-    """The command line's group in a plain run: a command's options are added when click asks for the command."""
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        found = super().get_command(ctx, cmd_name)
-        name = _OPTIONS_WHEN_RUN.pop(found.callback, None) if found is not None and found.callback else None
-        if found is not None and name is not None:
-            command: commands.Command = getattr(commands, name)
-            for flag in command.options:  # as click.option adds them: after the arguments, in order
-                decls, kwargs = flag.click_args()
-                found.params.append(click.Option(decls, **kwargs))
-        return found
 
 
 class _InputPath(click.Path):
@@ -98,7 +65,7 @@ def inputs(folders: bool = False) -> Callable[[Callable], Callable]:
     return click.argument("inputs", nargs=-1, required=True, type=_InputPath(path_type=Path, dir_okay=folders))
 
 
-@click.group(cls=_OptionsWhenRun if cli_style.plain else None, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cryodedup")
 def main() -> None:
     """Remove duplicate particles and duplicate micrographs from cryo-EM datasets."""

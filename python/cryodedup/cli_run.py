@@ -1,38 +1,17 @@
-"""How the command line runs a job: signals stop it cleanly, the cycle collector waits, a user's mistake is one line."""
+"""How the command line runs a job: signals stop it cleanly, a user's mistake is one line."""
 
 from __future__ import annotations
 
 import errno
-import gc
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
 from . import signals
 from .errors import CryodedupError, shortened
 from .report.terminal import fail, stopped
-
-
-@contextmanager
-def cyclic_gc_paused() -> Iterator[None]:
-    """Python's cycle collector held off while a job runs, then set back as it was.
-
-    A job makes tens of thousands of small objects (a picker job's file names, headers,
-    output paths), each few hundred of which set off a collection that walks everything
-    alive; objects without cycles are freed at once as ever, and the few cycles a job
-    makes are collected after it.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
 
 Result = TypeVar("Result")
 
@@ -52,10 +31,6 @@ def run_command(command: Callable[[], object]) -> NoReturn:
     except SystemExit as end:
         status = end.code
     stopped = signals.end_of_command()
-    # The interpreter's last collection at exit walks every object alive (numpy's, click's,
-    # the job's modules): 5 % of a small job's instructions. Nothing left needs a finaliser
-    # run by it (outputs are complete and closed, temporary files removed); the process ends.
-    gc.freeze()
     sys.exit(stopped if stopped is not None else status)  # type: ignore[arg-type]
 
 
@@ -82,8 +57,7 @@ def run_job(job: Callable[[], Result]) -> Result:
     previous = _signals_stop_the_job()
     try:
         try:
-            with cyclic_gc_paused():
-                result = job()
+            result = job()
         finally:
             _job_ended(previous)
     except CryodedupError as err:

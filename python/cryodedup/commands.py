@@ -13,7 +13,7 @@ options (:data:`MICROGRAPHS`, :data:`MICROGRAPHS_MERGE`) are made when first ask
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,6 @@ import click
 
 from .options import ParticleOptions
 from .options.fields import MATCH_MICROGRAPHS_HELP, NOT_GIVEN, Flag, path_type
-from .records import dataclass
 from .resolve.micrograph_names import MATCH_MODES
 
 # --- the options of the commands that are no job's field ------------------------------------------------

@@ -19,7 +19,7 @@ the reader only carries it into the scan.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import field, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Callable, Protocol
@@ -29,7 +29,6 @@ import numpy as np
 import cryodedup._core as _core
 
 from .outputs import StrPath
-from .records import dataclass
 
 #: Receives each warning for the user, as one line.
 Warn = Callable[[str], None]

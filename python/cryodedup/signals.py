@@ -29,6 +29,8 @@ import sys
 _signal = __import__("_signal")
 
 STARTING, RUNNING, DEFERRED, ENDING = "starting", "running", "deferred", "ending"
+#: A signal stops the job: the first one's :class:`Stopped` is removing the temporary files, later ones wait.
+STOPPING = "stopping"
 
 HANDLED = (_signal.SIGINT, _signal.SIGTERM)
 NAMES = {_signal.SIGINT: "SIGINT", _signal.SIGTERM: "SIGTERM"}
@@ -59,10 +61,21 @@ def dispatch(signum: int, frame: object) -> None:
     """The handler of SIGINT and SIGTERM: what the signal does depends on the moment."""
     state.received.append(signum)
     if state.phase == RUNNING:
-        raise Stopped(signum)
+        _stop_running(signum)
     if state.phase == STARTING:
         exit_now(signum)
-    # DEFERRED and ENDING: acted on when the renames, or the command, end.
+    # DEFERRED, STOPPING and ENDING: acted on when the renames, the stop, or the command end.
+
+
+def _stop_running(signum: int) -> None:
+    """Raises :class:`Stopped`; a signal after it waits.
+
+    A second signal (SIGINT to a process group, then SIGTERM from a parent: a queue's
+    ``scancel`` under RELION) would break off the removal of the temporary files the first one
+    set going (the barrage found them left, issue 56).
+    """
+    state.phase = STOPPING
+    raise Stopped(signum)
 
 
 def install(phase: str) -> dict[int, object]:
@@ -129,7 +142,7 @@ class deferred:
         state.phase = self.phase
         late = state.received[self.before :]
         if late and self.phase == RUNNING:
-            raise Stopped(late[0])
+            _stop_running(late[0])
         if late and self.phase == STARTING:
             exit_now(late[0])
 

@@ -5,11 +5,10 @@ Kept apart from options.py, which declares every option with them (issue 40).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import click
-
-from .records import dataclass
 
 
 class DefaultDistance(float):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -10,7 +11,6 @@ from numpy.typing import ArrayLike
 import cryodedup._core as _core
 
 from ..errors import CryodedupError
-from ..records import dataclass
 from . import MAX_CENTRE
 from .priority import PriorityCounts
 

@@ -12,10 +12,9 @@ close pair (docs/design.md section 4, "Positions from the metadata").
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
-
-from ..records import dataclass
 
 #: Point pairs whose distance is computed at once (a few MB of temporaries).
 BLOCK = 1 << 15

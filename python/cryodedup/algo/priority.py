@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import CryodedupError
-from ..records import dataclass
 
 #: Score columns with a value that means "no score": RELION's ManualPick writes
 #: ``rlnAutopickFigureOfMerit -999`` for every hand pick (and Extract carries it along).

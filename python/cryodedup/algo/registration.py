@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..records import dataclass
 from .dedup import DuplicateRule, dedup_and_support_masks
 
 #: Pairs of picks whose displacements vote, about: picks of the first input drawn at random, each with

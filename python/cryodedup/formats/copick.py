@@ -27,6 +27,7 @@ import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,6 @@ from ..algo.dedup import MAX_INPUTS
 from ..errors import CryodedupError
 from ..outputs import AtomicOutputs
 from ..particle_set import Log, ParticleSet, ReaderOptions, Warn
-from ..records import dataclass
 from .copick_publish import check_writable, new_pick_set, publish
 from .star.tomograms import layout
 from .star.tomography import rotation_vectors

@@ -13,6 +13,7 @@ tomograms. Kept and rejected rows are byte copies of the input lines.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,6 @@ from ..errors import CryodedupError
 from ..labels import distinct_labels
 from ..outputs import AtomicOutputs, StrPath
 from ..particle_set import Log, ParticleSet, ReaderOptions, Warn
-from ..records import dataclass
 from ..resolve import MIC_PSIZE, UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_pixel_size, resolve_score
 from .files import check_regular_file
 from .star.tomograms import layout

@@ -10,7 +10,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Sequence
-from dataclasses import field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +18,6 @@ import numpy as np
 
 from ..errors import CryodedupError
 from ..outputs import StrPath
-from ..records import dataclass
 from ..resolve.given_psize import Evidence, listed_evidence
 from .sniff import is_cryosparc, is_glob, refuse_metadata_input
 

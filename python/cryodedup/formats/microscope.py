@@ -17,7 +17,7 @@ import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from dataclasses import field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,6 @@ from ..algo.neighbours import linked_groups, nearest_pairs
 from ..algo.shift_calibration import infer_calibration
 from ..errors import CryodedupError
 from ..outputs import StrPath
-from ..records import dataclass
 from ..resolve import name_key
 from .files import check_regular_file
 from .navigator import Navigator, NavItem, link, map_labels, read_nav

@@ -7,13 +7,13 @@ the particle job for the shapes of picked micrographs and the images its picture
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import CryodedupError
-from ..records import dataclass
 from .files import check_regular_file
 
 if TYPE_CHECKING:

@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
 from ..algo.neighbours import nearest_pairs
-from ..records import dataclass
 
 #: EPU's data image name: the hole's id after ``FoilHole_`` (``FoilHole_5850127_Data_5798426_5798428_20221104_061329``).
 EPU_HOLE = re.compile(r"(?:^|_)FoilHole_(\d+)_Data_")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from ..errors import CryodedupError
-from ..records import dataclass
 from ..species_options import DEFAULT_MIN_DIST
 from .fields import is_real_number, option
 

@@ -8,7 +8,7 @@ in its metadata the :class:`Flag` (the command line's flag, click type, help), f
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,6 @@ import click
 import numpy as np
 
 from ..errors import CryodedupError, alternatives
-from ..records import dataclass
 
 
 class Seed(click.ParamType):

@@ -8,7 +8,7 @@ Python API alike.
 from __future__ import annotations
 
 import math
-from dataclasses import field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
@@ -16,7 +16,6 @@ import numpy as np
 
 from ..errors import CryodedupError
 from ..outputs import check_plotting
-from ..records import dataclass
 from .fields import (
     DECISION,
     PLOT_HELP,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ from ..algo.registration import TRANSFORM_OPS, parse_steps
 from ..errors import CryodedupError
 from ..outputs import check_plotting
 from ..particle_set import OUTPUT_FORMATS, SHIFT_KEYS
-from ..records import dataclass
 from ..resolve.micrograph_names import MATCH_MODES
 from ..species_options import DEFAULT_MIN_DIST, DefaultDistance, MinDistance, NamedDistance, SpeciesDistances
 from .fields import (

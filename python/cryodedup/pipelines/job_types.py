@@ -19,14 +19,13 @@ from __future__ import annotations
 import sys
 import textwrap
 from collections.abc import Sequence
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import click
 
 from ..errors import CryodedupError
-from ..records import dataclass
 
 JOBS = ("particles", "coordinates", "micrographs")
 

@@ -37,7 +37,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, NoReturn
 
@@ -45,7 +45,6 @@ from .. import signals
 from ..errors import CryodedupError, printable
 from ..formats.files import check_regular_file
 from ..outputs import PLOT_INSTALL, AtomicOutputs
-from ..records import dataclass
 from . import job_types
 
 EXIT_SUCCESS = "RELION_JOB_EXIT_SUCCESS"

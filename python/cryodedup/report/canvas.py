@@ -15,7 +15,7 @@ import io
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import field
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,6 @@ from .._core import blend_mask, fill_box, halved_png_rows, stamp
 from ..errors import printable
 from ..formats import png
 from ..outputs import PLOT_INSTALL
-from ..records import dataclass
 
 SCALE = 2  # drawn at twice the size, then scaled down: anti-aliased lines and text
 TEXT, TICK_TEXT, TITLE_TEXT, SMALL_TEXT = 15, 14, 17, 14  # font sizes, pixels of the PNG

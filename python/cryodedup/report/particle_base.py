@@ -7,6 +7,7 @@ the duplicate fraction per micrograph.)
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -15,7 +16,6 @@ import numpy as np
 from ..algo.density import input_cohorts, outliers, rejected_as_duplicates
 from ..algo.histogram import counts_per_group
 from ..particle_set import ParticleSet
-from ..records import dataclass
 from .canvas import TICK_TEXT, Canvas, Panel, Picture, nice_ticks, text_width, tick_labels
 
 PLOT_SIZE = (770, 440)  # PNG pixels of a one-plot picture (7 x 4 inches at 110 dpi, as before)

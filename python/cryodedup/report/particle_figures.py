@@ -8,6 +8,7 @@ keep the data they show by name (``panel.marks``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple
 
@@ -19,8 +20,6 @@ from ..algo.consensus import OUTCOMES, covered_jaccard, input_pair_counts, mean_
 from ..algo.dedup import SAME_CENTRE_A, nearest_neighbour_distances, stretched
 from ..algo.histogram import clipped_histogram, percentiles
 from ..labels import distinct_labels, input_labels
-from ..records import dataclass
-from ..threads import Background, in_two_lanes, mapped
 from .canvas import (
     INK,
     KEPT_COLOUR,
@@ -662,7 +661,6 @@ class Drawing(NamedTuple):
     name: str
     caption: str
     draw: Callable[[], Picture]
-    large: bool = False  # a micrograph's picture (the rendering draws these one after another)
 
 
 @dataclass(frozen=True)
@@ -673,7 +671,7 @@ class Figures:
     images: Mapping[int, MicrographImage]
     examples: list[int]  # the micrographs drawn as examples (:func:`micrographs_to_show`)
     worst: tuple[int, str] | None  # :func:`worst_outlier`
-    scores: Callable[[], ScoreCounts] | None  # the scores' histogram, counted on a thread (None: no scores)
+    scores: Callable[[], ScoreCounts] | None  # the scores' histogram, counted when drawn (None: no scores)
 
 
 @dataclass(frozen=True)
@@ -688,13 +686,12 @@ class ParticlePicture:
     caption: str | Callable[[Figures], str]
     draw: Callable[[Figures], Picture]
     drawn: Callable[[Figures], bool] = lambda figures: True
-    large: bool = False
 
     def drawing(self, figures: Figures) -> Drawing:
         """The drawing of this picture for the job of ``figures``."""
         unit = figures.details.unit
         caption = self.caption(figures) if callable(self.caption) else self.caption.format(unit=unit)
-        return Drawing(self.name.format(unit=unit), caption, partial(self.draw, figures), self.large)
+        return Drawing(self.name.format(unit=unit), caption, partial(self.draw, figures))
 
 
 def particle_figures(
@@ -708,7 +705,7 @@ def particle_figures(
     (``duplicate_outlier.png``) unless it is an example, whose caption then says so.
     """
     drawings, missing = figure_drawings(details, n_mics, images)
-    return [(name, caption, draw()) for name, caption, draw, _ in drawings], missing
+    return [(name, caption, draw()) for name, caption, draw in drawings], missing
 
 
 def rendered_particle_figures(
@@ -716,19 +713,14 @@ def rendered_particle_figures(
 ) -> tuple[list[tuple[str, str, bytes]], list[str]]:
     """:func:`particle_figures` rendered: (file name, title, PNG bytes), and the missing images.
 
-    Two threads each draw a picture and encode it, then the next: one's drawing (Python,
-    under its lock) overlaps the other's encoding and painting (the core, without it). The
-    micrographs' pictures, the large ones, are drawn one after another on this thread, the
-    others beside them: each encoded micrograph's pixels serve the next (a second new 15 MB
-    canvas cost 5-10 ms of page faults; issue 43).
+    Each picture is encoded as soon as it is drawn, so that its canvas serves the next.
     """
     drawings, missing = figure_drawings(details, n_mics, images)
-    large = [drawing.large for drawing in drawings]
     try:
-        pngs = in_two_lanes(_drawn_png, [drawing.draw for drawing in drawings], large, name="cryodedup-picture")
+        pngs = [_drawn_png(drawing.draw) for drawing in drawings]
     finally:
         drop_spares()
-    return [(name, caption, data) for (name, caption, _, _), data in zip(drawings, pngs)], missing
+    return [(name, caption, data) for (name, caption, _), data in zip(drawings, pngs)], missing
 
 
 def _drawn_png(draw: Callable[[], Picture]) -> bytes:
@@ -742,10 +734,9 @@ def figure_drawings(
 
     The example micrographs first, then each picture of :data:`PARTICLE_PICTURES` this job has.
     """
-    # Counted on a thread while the other pictures are drawn (the other core is idle then).
     scores = details.score_counts
     if scores is None and details.scores is not None:  # (not counted by the job already)
-        scores = Background(score_counts, details, name="cryodedup-scores").result
+        scores = partial(score_counts, details)
     examples = micrographs_to_show(details, n_mics)
     figures = Figures(details, images, examples, worst_outlier(details), scores)
     drawings = [_example(figures, k) for k in range(len(examples))]
@@ -758,7 +749,7 @@ def _example(figures: Figures, k: int) -> Drawing:
     unit, mic, worst = figures.details.unit, figures.examples[k], figures.worst
     caption = f"Example {unit} {k + 1}" + (f": {worst[1]}" if worst and worst[0] == mic else "")
     draw = partial(_picks_picture, figures.details, mic, figures.images)
-    return Drawing(f"example_{unit}_{k + 1}.png", caption, draw, large=True)
+    return Drawing(f"example_{unit}_{k + 1}.png", caption, draw)
 
 
 def _outlier_shown(figures: Figures) -> bool:
@@ -783,7 +774,7 @@ PARTICLE_PICTURES: list[ParticlePicture] = [
     ParticlePicture("nn_distances.png", "Nearest-neighbour distances", lambda f: nn_histogram(f.details)),
     ParticlePicture("rejected_per_micrograph.png", "Rejected per {unit}", lambda f: rejected_fraction(f.details)),
     ParticlePicture("duplicate_fraction.png", "Duplicate fraction per {unit}", lambda f: duplicate_fraction(f.details)),
-    ParticlePicture("duplicate_outlier.png", _outlier_caption, _outlier_picture, _outlier_shown, large=True),
+    ParticlePicture("duplicate_outlier.png", _outlier_caption, _outlier_picture, _outlier_shown),
     ParticlePicture(
         "scores.png",
         "Scores",
@@ -851,10 +842,5 @@ def worst_outlier(details: ParticleDetails) -> tuple[int, str] | None:
 
 
 def rendered(pictures: Sequence[NamedPicture]) -> list[tuple[str, str, bytes]]:
-    """Each picture's file name, caption and PNG bytes, encoded two at a time.
-
-    Scaling down and compressing (Pillow's reduction, numpy's filter, zlib) let go of
-    Python's lock: on two threads the ten pictures of a 1M-particle job take half the time.
-    """
-    pngs = mapped(Picture.png, [picture for _, _, picture in pictures], threads=2, name="cryodedup-png")
-    return [(name, caption, data) for (name, caption, _), data in zip(pictures, pngs)]
+    """Each picture's file name, caption and PNG bytes."""
+    return [(name, caption, picture.png()) for name, caption, picture in pictures]

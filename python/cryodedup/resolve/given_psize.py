@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from ..errors import CryodedupError
-from ..records import dataclass
 
 #: Relative difference within which two pixel sizes agree: rounding to two or three digits and
 #: a recalibration (1-3 %) agree; the slips seen (a binning of 2 to 8, a decimal point) differ by 2x or more.

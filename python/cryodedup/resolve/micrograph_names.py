@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import field
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,7 +24,6 @@ import cryodedup._core as _core
 from ..algo.consensus import picks_per_group
 from ..errors import CryodedupError, alternatives
 from ..particle_set import ParticleSet, Warn
-from ..records import dataclass
 
 #: Values of ``--match-micrographs`` (docs/design.md section 2, "Matching micrographs").
 MATCH_MODES = ("auto", "path", "name")

@@ -9,13 +9,13 @@ name as ``--match-micrographs`` says (:class:`ListedPixelSizes`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from ..errors import CryodedupError
-from ..records import dataclass
 from .micrograph_names import listed_by_file_name, name_key
 
 #: The summary's source for a pixel size given on the command line.

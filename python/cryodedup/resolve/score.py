@@ -8,8 +8,7 @@ column). Each format says what it has and words the outcome for its files.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-
-from ..records import dataclass
+from dataclasses import dataclass
 
 #: Score columns whose higher values mean a better particle (RELION and CryoSPARC names).
 HIGHER_IS_BETTER = (

@@ -13,7 +13,7 @@ import io
 import json
 import os
 import struct
-from dataclasses import field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, Union
 
@@ -25,7 +25,6 @@ import cryodedup._core as _core
 from ..._core import KeyGroups
 from ...errors import CryodedupError
 from ...outputs import StrPath
-from ...records import dataclass
 from ..files import check_regular_file
 
 if TYPE_CHECKING:

@@ -10,12 +10,12 @@ exposures input are read here.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from ...errors import CryodedupError
 from ...outputs import StrPath
-from ...records import dataclass
 from .dataset import CsGroup, as_text
 
 PATH_FIELD = "micrograph_blob/path"

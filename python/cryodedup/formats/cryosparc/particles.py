@@ -14,7 +14,7 @@ pixels, subtracted.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -28,7 +28,6 @@ from ...algo.filaments import tube_ids
 from ...errors import CryodedupError
 from ...outputs import AtomicOutputs, StrPath
 from ...particle_set import HalfSets, Images, Log, ParticleSet, PlacedSubsetWriter, ReaderOptions
-from ...records import dataclass
 from ...resolve import (
     MIC_PSIZE,
     NO_AUTO_SCORE,

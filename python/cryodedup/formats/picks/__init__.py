@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Union
 
@@ -25,7 +25,6 @@ import cryodedup._core as _core
 
 from ...errors import CryodedupError
 from ...outputs import StrPath
-from ...records import dataclass
 from ...resolve import Score, name_key, resolve_score  # name_key: what a picker keeps of a micrograph's name
 from ..picker_formats import function, name_suffixes, picker_format
 from ..sniff import left_beside, picker_files, source_text

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,6 @@ import cryodedup._core as _core
 
 from ...errors import CryodedupError
 from ...outputs import StrPath
-from ...records import dataclass
 from ..files import check_regular_file
 
 _FIELD = re.compile(r"\"[^\"]*\"(?=\s|$)|'[^']*'(?=\s|$)|\S+")

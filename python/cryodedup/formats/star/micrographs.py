@@ -9,11 +9,11 @@ read it here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import CryodedupError
 from ...outputs import StrPath
-from ...records import dataclass
 from ...resolve.given_psize import Evidence, listed_evidence
 from .file import Block, StarFile, Table, is_number
 

@@ -10,7 +10,7 @@ all inputs at once; :class:`Needs` gathers what the user must supply into one me
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -19,7 +19,6 @@ import numpy as np
 from ...errors import CryodedupError
 from ...outputs import StrPath
 from ...particle_set import ReaderOptions, Warn
-from ...records import dataclass
 from ...resolve.score import NO_AUTO_SCORE, UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_score
 from .file import Block, StarFile, Table
 from .micrographs import block_naming_micrographs

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,6 @@ from ...algo.dedup import DuplicateRule
 from ...errors import CryodedupError
 from ...outputs import AtomicOutputs, StrPath, scratch_files, write_error
 from ...particle_set import StarFacts
-from ...records import dataclass
 from .file import StarFile, split_fields, unquote
 from .particle_table import HALF_TEXTS, RANDOM_SUBSET, RELION_TUBE, ParticleStar
 

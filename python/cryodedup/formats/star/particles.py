@@ -11,7 +11,7 @@ rejected file.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import field
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,6 @@ from ...particle_set import (
     ReaderOptions,
     Warn,
 )
-from ...records import dataclass
 from ...resolve.datasets import Identity, optics_identity
 from ...resolve.pixel_size import pixel_size_of_rows
 from ..micrograph_lists import list_evidence

@@ -10,6 +10,7 @@ missing; :func:`row_pixel_sizes` and :func:`centres_in_angstrom` serve a table i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,7 +19,6 @@ import cryodedup._core as _core
 
 from ...errors import CryodedupError
 from ...particle_set import ReaderOptions, Warn
-from ...records import dataclass
 from ...resolve.given_psize import MICROGRAPH_HINT, Evidence, check_given_psize, same_size
 from ...resolve.pixel_size import MIC_PSIZE, ListedPixelSizes, resolve_pixel_size
 from ..micrograph_lists import list_evidence

@@ -11,13 +11,13 @@ pixels) are put in one frame (docs/design.md section 7).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import CryodedupError
 from ...particle_set import Warn
-from ...records import dataclass
 from .file import StarFile, is_number
 from .particle_table import ParticleTable
 from .tomography import TILT_SERIES_PSIZE, warp_tomograms

@@ -7,13 +7,13 @@ micrograph's group (:func:`group_duplicates`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ...formats.microscope import Placement, linked_roots
 from ...options import MicrographOptions
-from ...records import dataclass
 from .plan import ScoringPlan
 from .score import ShardScores, combine_shards
 

@@ -8,7 +8,7 @@ job's warning asks the user to look at before trusting the decision.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,6 @@ from ...formats.microscope import Placement
 from ...formats.mrc import open_mrc
 from ...labels import distinct_labels
 from ...options import MicrographOptions
-from ...records import dataclass
 from ...report.html_report import ReportTable
 from ...report.summary import micrograph_rows, short_name
 from .group import UNCERTAIN, Decision

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,6 @@ from ...formats.micrograph_lists import Micrographs
 from ...formats.microscope import Placement
 from ...formats.mrc import MrcLayout, mrc_layout
 from ...options.micrographs import ALL_PAIRS_UPTO, MicrographOptions
-from ...records import dataclass
 from ...resolve.given_psize import Evidence, check_given_psize, same_size
 
 #: The fewest binned pixels along a side that a comparison needs (the core's floor).

@@ -11,6 +11,7 @@ import os
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Protocol
 
@@ -23,7 +24,6 @@ from ...formats.micrograph_lists import Micrographs
 from ...formats.microscope import Placement
 from ...formats.mrc import map_mrc, mrc_layout
 from ...options import MicrographOptions
-from ...records import dataclass
 from .plan import ScoringPlan, acquisition_order, candidate_pairs, checked_psize, placed_pairs
 
 #: Batches of images read while the pairs of an earlier one are compared.

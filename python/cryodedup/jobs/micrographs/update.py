@@ -33,7 +33,7 @@ import re
 import stat
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, NoReturn
 
@@ -48,7 +48,6 @@ from ...formats.mrc import MrcLayout
 from ...options.fields import SCORES, marked_options
 from ...options.micrographs import MicrographOptions
 from ...outputs import StrPath, process_alive
-from ...records import dataclass
 from .plan import ScoringPlan
 from .score import ProgressBar, ShardScores, _read_image, score_shard, shard_pairs
 from .shards import changed_option, sha256_of

@@ -17,6 +17,7 @@ import shutil
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -33,7 +34,6 @@ from ...formats.particles import ParticleNames, open_particle_names, particle_su
 from ...options import MicrographOptions
 from ...outputs import AtomicOutputs, StrPath, scratch_files, warn_earlier_report
 from ...particle_set import ParticleSet
-from ...records import dataclass
 from ...resolve import match_micrographs
 from .group import UNCERTAIN, Decision, Outcome, near_the_edge
 from .plan import MAX_BINNED_PSIZE, candidates_used

@@ -1,6 +1,6 @@
 """The barrage's cases of the ``--update`` store (``seen/``) and of paths (issue 38).
 
-Registered into ``benches/barrage.py``'s ``CASES`` by :func:`register`. A store case builds
+Registered into ``tests/reliability/barrage.py``'s ``CASES`` by :func:`register`. A store case builds
 a real store of two rounds (5 micrographs of 64 x 64, rounds of 3 and 2, through the
 package's API), damages or edits it, and runs ``micrographs --update`` (or with ``--force``,
 or ``--watch``). Besides the barrage's own columns, each case checks its result
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the data generator: tests/fixtures
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the data generator: tests/fixtures
 
 from fixtures.store_damage import DAMAGES, DROP, edit_marker
 from fixtures.synthetic import write_mrc

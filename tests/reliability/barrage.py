@@ -13,7 +13,7 @@ checks what a user must be able to count on (issue 11):
 - unclear error: a failed run whose stderr is not one ``Error: ...`` line (click's usage
   errors, status 2, count as clear);
 - wrong result: a case's own check of what the run must have done (``expect``; issue 38's
-  store and path cases, ``benches/barrage_store.py``: a damaged store refused and rebuilt by
+  store and path cases, ``tests/reliability/barrage_store.py``: a damaged store refused and rebuilt by
   ``--force``, nothing deleted that cryodedup did not write; the metadata cases).
 
 Then (issue 30) real SIGINT and SIGTERM are sent to three jobs (a particle STAR of 1M rows,
@@ -26,7 +26,7 @@ status other than 0 or 128 + the signal, or a line that says other outputs than 
 Issue 38 adds a whole ``micrographs --update`` round and a ``--watch`` loop to the sweep
 (``--signal-jobs`` sweeps only the jobs whose name contains a text).
 
-The pipeline entries' cases (issue 38, ``benches/barrage_pipelines.py``) run ``cryodedup-relion``
+The pipeline entries' cases (issue 38, ``tests/reliability/barrage_pipelines.py``) run ``cryodedup-relion``
 or ``pipeliner --run_job`` instead, and check the job's exit file and status too (``--kinds``
 runs some input kinds only, without the signal sweep).
 
@@ -34,9 +34,9 @@ Prints a table of the counts per input kind and writes it with the command into
 ``--results`` (benches/RESULTS.md) when given. ``--quick`` runs one case of every few, for
 the test suite.
 
-    python benches/barrage.py                    # all cases
-    python benches/barrage.py --quick            # a quarter of them
-    python benches/barrage.py --results benches/RESULTS.md
+    python tests/reliability/barrage.py                    # all cases
+    python tests/reliability/barrage.py --quick            # a quarter of them
+    python tests/reliability/barrage.py --results benches/RESULTS.md
 """
 
 from __future__ import annotations
@@ -59,10 +59,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the data generator: tests/fixtures
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the data generator: tests/fixtures
 
-import barrage_pipelines as pipelines  # issue 38: cryodedup-relion and the CCP-EM jobs (benches/ is on sys.path)
+import barrage_pipelines as pipelines  # issue 38: cryodedup-relion and the CCP-EM jobs (beside this file)
 import barrage_store  # issue 38: the --update store and paths
+
 from fixtures.shard_files import edit_pairs, edit_record
 from fixtures.synthetic import cs_particles, write_benchmark_file, write_cs, write_mrc
 
@@ -97,7 +98,7 @@ class Case:
     # Another run of the case writes into the same folder at once; when this run is the one refused, the
     # other's outputs are not leftovers of a failure (``expect`` judges them against a fresh run's).
     shared_folder: bool = False
-    # Issue 58 (benches/barrage_round4.py): what runs instead of ``python -m cryodedup`` (``-c`` and a
+    # Issue 58 (tests/reliability/barrage_round4.py): what runs instead of ``python -m cryodedup`` (``-c`` and a
     # script: the Python API), without ``-q`` (the summary and warnings are checked too), a signal sent
     # a while after the start (status 128 + it and its one "Stopped by" line are then right), and a
     # file size limit (RLIMIT_FSIZE: a disk that fills up midway).
@@ -726,7 +727,7 @@ option_case("--min-support 2**62 [30]", "--min-support", HUGE)
 option_case("--seed NaN [30]", "--seed", "nan")
 
 
-# --- issue 38: the --update store and paths (benches/barrage_store.py), the pipeline entries -------------------
+# --- issue 38: the --update store and paths (barrage_store.py), the pipeline entries -----------------------------
 
 barrage_store.register(CASES, Case)
 CASES += pipelines.PIPELINE_CASES  # type: ignore[arg-type]
@@ -1000,7 +1001,7 @@ def main() -> int:
         text += f"\n\nSignals ({len(signalled)} runs, each from the previous outputs):\n\n" + signal_table(signalled)
     print(f"\n{len(results)} cases\n{text}")
     if args.results:
-        command = "python benches/barrage.py" + (" --quick" if args.quick else "")
+        command = "python tests/reliability/barrage.py" + (" --quick" if args.quick else "")
         with open(args.results, "a") as f:
             f.write(
                 f"\n### Barrage of bad inputs (issue 11)\n\n`{command}` ({len(results)} cases, "

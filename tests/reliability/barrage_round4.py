@@ -31,9 +31,10 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the data generator: tests/fixtures
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the data generator: tests/fixtures
 
-from barrage_metadata import Expect  # (benches/ is on sys.path, as barrage.py runs it)
+from barrage_metadata import Expect  # (beside this file, on sys.path as barrage.py runs it)
+
 from fixtures.synthetic import cs_particles, write_cs, write_mrc
 
 
