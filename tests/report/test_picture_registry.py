@@ -87,4 +87,5 @@ def test_the_registry_holds_the_pictures_in_the_reports_order():
         "halfset_pairs.png",
         "consensus.png",
         "agreement.png",
+        "registration.png",
     ]

@@ -194,12 +194,7 @@ def measure(
     if FIRE_RATIO * identity.jaccard > min(len(a), len(b)) / max(len(a), len(b), 1):
         # No transform can fire: its Jaccard is at most |smaller| / |larger| (all of the smaller set paired).
         return Measurement(identity, None, chance, (len(a), len(b)), len(areas))
-    rng = np.random.default_rng(seed)
-    drawn = rng.permutation(len(a))
-    each = np.bincount(gb, minlength=len(areas))[ga[drawn]]  # the pairs each drawn pick makes
-    voters = np.sort(drawn[: int(np.searchsorted(np.cumsum(each), VOTE_PAIRS)) + 1])
-    pairs_i, pairs_j = _pairs_by_micrograph(ga[voters], gb)
-    pairs_i = voters[pairs_i]
+    pairs_i, pairs_j = vote_pairs(ga, gb, len(areas), seed)
     voted: tuple[int, Transform] | None = None  # the linear part whose voted translation gathers most pairs
     for transform in _linear_parts(dims, a, b, pairs_i, pairs_j, radius):
         moved = b @ transform.linear_only.T
@@ -220,6 +215,35 @@ def measure(
             transform = _refined_scale(transform, a, ga, b, gb, radius)
         best = Candidate(transform, *agreement(gb, a, ga, transform.apply(b), radius))
     return Measurement(identity, best, chance, (len(a), len(b)), len(areas))
+
+
+def vote_pairs(ga: np.ndarray, gb: np.ndarray, n_micrographs: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs (i, j) of picks of a and b on one micrograph whose displacements vote: about :data:`VOTE_PAIRS`.
+
+    Picks of a drawn at random (``seed``), each with every pick of b on its micrograph.
+    """
+    drawn = np.random.default_rng(seed).permutation(len(ga))
+    each = np.bincount(gb, minlength=n_micrographs)[ga[drawn]]  # the pairs each drawn pick makes
+    voters = np.sort(drawn[: int(np.searchsorted(np.cumsum(each), VOTE_PAIRS)) + 1])
+    pairs_i, pairs_j = _pairs_by_micrograph(ga[voters], gb)
+    return voters[pairs_i], pairs_j
+
+
+@dataclass
+class Displacements:
+    """What the registration picture of a pair of inputs draws: the voters' displacements a - b, in Å.
+
+    ``moved``: the displacements a - L(b) after the best transform's linear part when that is
+    not the identity (a swap, a mirror, a scale), else None; ``shift``: the best transform's
+    translation when it fired, else None.
+    """
+
+    label: str
+    radius: float
+    as_read: np.ndarray
+    moved: np.ndarray | None
+    shift: np.ndarray | None
+    best: str
 
 
 def _pairs_by_micrograph(ga: np.ndarray, gb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

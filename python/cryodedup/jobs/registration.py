@@ -18,6 +18,7 @@ import numpy as np
 
 from ..algo.consensus import picks_per_group
 from ..algo.registration import (
+    Displacements,
     Measurement,
     Transform,
     apply_steps,
@@ -25,8 +26,10 @@ from ..algo.registration import (
     measure,
     parse_steps,
     support_masks,
+    vote_pairs,
 )
 from ..errors import CryodedupError
+from ..labels import input_labels
 from ..options import ParticleOptions
 from ..particle_set import ParticleSet, Warn
 from .species import species_distances
@@ -132,15 +135,9 @@ def check_registration(
     if n_inputs < 2 or options.registration == "ignore" or particles.decided is not None:
         return None
     pairs = []
-    for part, radius, species in _measured_parts(particles, options):
-        counts = picks_per_group(part.input_of, part.groups, len(part.mic_names), n_inputs)
-        present = counts > 0
-        for a in range(n_inputs):
-            for b in range(a + 1, n_inputs):
-                shared = np.flatnonzero(present[:, a] & present[:, b])
-                if len(shared):
-                    entry = _pair_entry(part, a, b, shared, counts, radius)
-                    pairs.append({**entry, **({} if species is None else {"species": species})})
+    for part, a, b, shared, counts, radius, species in _shared_pairs(particles, options):
+        entry = _pair_entry(part, a, b, shared, counts, radius)
+        pairs.append({**entry, **({} if species is None else {"species": species})})
     if not pairs:
         return None
     radii = {p["radius_A"] for p in pairs}
@@ -186,6 +183,66 @@ def pair_registration(particles: ParticleSet, a: int, b: int, radius: float) -> 
     return _pair_entry(particles, a, b, shared, counts, radius) if len(shared) else None
 
 
+def displacements(particles: ParticleSet, options: ParticleOptions) -> list[Displacements]:
+    """Each measured pair's voters' displacements, as the registration picture draws them (``--plot``).
+
+    Measured again on the same seeded sample as the summary's (a few milliseconds a pair).
+    """
+    return [_pair_displacements(*pair) for pair in _shared_pairs(particles, options)]
+
+
+def _shared_pairs(
+    particles: ParticleSet, options: ParticleOptions
+) -> Iterator[tuple[ParticleSet, int, int, np.ndarray, np.ndarray, float, str | None]]:
+    """Each pair of inputs (a < b) measured together, with what measuring it takes.
+
+    Their picks, the micrographs they share, the picks of each input on each micrograph, the
+    radius and the species.
+    """
+    n_inputs = len(particles.inputs)
+    for part, radius, species in _measured_parts(particles, options):
+        counts = picks_per_group(part.input_of, part.groups, len(part.mic_names), n_inputs)
+        present = counts > 0
+        for a in range(n_inputs):
+            for b in range(a + 1, n_inputs):
+                shared = np.flatnonzero(present[:, a] & present[:, b])
+                if len(shared):
+                    yield part, a, b, shared, counts, radius, species
+
+
+def _pair_displacements(
+    particles: ParticleSet,
+    a: int,
+    b: int,
+    shared: np.ndarray,
+    counts: np.ndarray,
+    radius: float,
+    species: str | None,
+) -> Displacements:
+    rows_a, rows_b, mics = _sample(particles, a, b, shared, counts)
+    ca, ga, cb, gb = _sampled(particles, rows_a, rows_b, mics)
+    m = measure(ca, ga, cb, gb, radius, _areas(particles, mics, ca, ga, cb, gb))
+    i, j = vote_pairs(ga, gb, len(mics))
+    labels = input_labels(particles.inputs)
+    label = f"{labels[b]} / {labels[a]}" + (f" ({species})" if species else "")
+    best, moved, shift = m.best.transform if m.best else None, None, None
+    if best is not None and best.kind(1.0) not in ("identity", "translation"):
+        moved = ca[i] - (cb @ best.linear_only.T)[j]
+    if best is not None and fires(m):
+        shift = best.shift
+    words = "no transform found" if best is None else f"best: {best.kind(1.0)}" + ("" if fires(m) else " (not fired)")
+    return Displacements(label, radius, ca[i] - cb[j], moved, shift, words)
+
+
+def _sampled(
+    particles: ParticleSet, rows_a: np.ndarray, rows_b: np.ndarray, mics: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The sampled picks' centres and micrographs (numbered from 0 over the sample's), of a and of b."""
+    centres = np.asarray(particles.centres)
+    local = np.searchsorted(mics, np.asarray(particles.groups)[np.r_[rows_a, rows_b]])
+    return centres[rows_a], local[: len(rows_a)], centres[rows_b], local[len(rows_a) :]
+
+
 def _pair_entry(
     particles: ParticleSet, a: int, b: int, shared: np.ndarray, counts: np.ndarray, radius: float
 ) -> dict[str, Any]:
@@ -194,10 +251,7 @@ def _pair_entry(
     ``counts``: the picks of each input on each micrograph.
     """
     rows_a, rows_b, mics = _sample(particles, a, b, shared, counts)
-    centres = np.asarray(particles.centres)
-    local = np.searchsorted(mics, np.asarray(particles.groups)[np.r_[rows_a, rows_b]])
-    ga, gb = local[: len(rows_a)], local[len(rows_a) :]
-    ca, cb = centres[rows_a], centres[rows_b]
+    ca, ga, cb, gb = _sampled(particles, rows_a, rows_b, mics)
     m = measure(ca, ga, cb, gb, radius, _areas(particles, mics, ca, ga, cb, gb))
     psize_b = float(np.median(np.asarray(particles.psize)[rows_b]))
     if not np.isfinite(psize_b):  # (copick: centres in Å, no pixel size; the transform's words in Å)

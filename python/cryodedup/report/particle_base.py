@@ -15,6 +15,7 @@ import numpy as np
 
 from ..algo.density import input_cohorts, outliers, rejected_as_duplicates
 from ..algo.histogram import counts_per_group
+from ..algo.registration import Displacements
 from ..particle_set import ParticleSet
 from .canvas import TICK_TEXT, Canvas, Panel, Picture, nice_ticks, text_width, tick_labels
 
@@ -70,6 +71,9 @@ class ParticleDetails:
     #: The decision's --seed and --remove-entirely, for a micrograph decided again.
     seed: int = 0
     remove_entirely: bool = False
+    #: Each measured pair of inputs' displacements (:func:`cryodedup.jobs.registration.displacements`),
+    #: when several inputs were registered: called when the picture is drawn.
+    registration: Callable[[], list[Displacements]] | None = None
 
     @property
     def duplicate(self) -> np.ndarray:

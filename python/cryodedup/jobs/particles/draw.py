@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -15,6 +15,7 @@ from ...formats.micrograph_lists import count_absent
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ...report.summary import report_rows
+from ..registration import displacements
 from .decide import Decision
 from .read import Images
 from .summarise import ParticleSummary
@@ -57,6 +58,8 @@ def picture_details(particles: ParticleSet, decision: Decision, options: Particl
     )
     if details.scores is not None:
         details.score_counts = partial(score_counts, details)
+    if len(particles.inputs) > 1 and options.registration != "ignore" and particles.decided is None:
+        details.registration = cache(partial(displacements, particles, options))
     return details
 
 
