@@ -46,3 +46,24 @@ def test_input_labels_keep_a_copick_users_name():
     ]
     assert input_labels(["/d/a.star", "/e/b.star"]) == ["a.star", "b.star"]
     assert input_labels(["same.star", "same.star"]) == ["same.star", "same.star"]
+
+
+def test_counted_is_singular_for_one_only():
+    from cryodedup.labels import counted
+
+    assert [counted(n, "micrograph") for n in (0, 1, 2, 1500)] == [
+        "0 micrographs",
+        "1 micrograph",
+        "2 micrographs",
+        "1,500 micrographs",
+    ]
+
+
+def test_the_registration_row_counts_one_micrograph_and_says_tomogram_in_tomography():
+    from cryodedup.report.summary import in_tomograms, registration_rows
+
+    pair = {"inputs": ["a.star", "b.star"], "picks_measured": [10, 12], "micrographs_measured": 1}
+    pair.update(frames="one", jaccard_identity=0.5, radius_A=20.0)
+    rows = registration_rows({"radius_A": 20.0, "pairs": [pair]})
+    assert "on 1 micrograph)" in rows[0][1]
+    assert "on 1 tomogram)" in in_tomograms(rows, "tomogram")[0][1]

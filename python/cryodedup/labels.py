@@ -63,3 +63,8 @@ def human(value: object) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
+
+
+def counted(n: int, word: str) -> str:
+    """``n`` and ``word``, plural unless one: "1 micrograph", "2 micrographs"."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"

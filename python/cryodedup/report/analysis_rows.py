@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..algo.density import MIN_DUPLICATES, MIN_EXCESS, OUTLIER_SDS
-from ..labels import input_labels
+from ..labels import counted, input_labels
 
 #: Duplicate-density outliers named in the summary's table and drawn in the report (``--json`` lists them all).
 NAMED = 10
@@ -165,7 +165,7 @@ def audit_rows(audit: dict, unit: str = "micrograph") -> list[tuple[str, str]]:
             f"{m['micrograph']}: {m['straddling_pairs']:,} (of {m['particles']:,} particles)"
             for m in audit["top_micrographs"]
         )
-        rows.append((f"  Most straddling ({audit['micrographs_with_straddling']:,} {unit}s)", listed))
+        rows.append((f"  Most straddling ({counted(audit['micrographs_with_straddling'], unit)})", listed))
     return rows
 
 

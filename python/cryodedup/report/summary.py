@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from ..algo.dedup import SAME_CENTRE_A
-from ..labels import distinct_labels, input_labels
+from ..labels import counted, distinct_labels, input_labels
 from .analysis_rows import audit_rows, consensus_rows, density_rows, low_agreement, matching_text
 
 #: A summary row: label and text (lines separated by newlines).
@@ -61,7 +61,7 @@ def particle_rows(s: dict) -> list[Row]:
     if s.get("orientations"):
         rows.append(("Orientations", s["orientations"]))
     rows += in_tomograms(consensus_rows(s["consensus"]), unit) if s.get("consensus") else []
-    rows += registration_rows(s["registration"]) if s.get("registration") else []
+    rows += in_tomograms(registration_rows(s["registration"]), unit) if s.get("registration") else []
     rows += species_rows(s["species"]) if s.get("species") else []
     if s.get("copick"):
         c = s["copick"]
@@ -600,15 +600,15 @@ def registration_rows(r: dict) -> list[tuple[str, str]]:
     for pair in r["pairs"]:
         a, b = pair["inputs"]
         n_a, n_b = pair["picks_measured"]
-        measured = f"{n_a:,} + {n_b:,} picks on {pair['micrographs_measured']:,} micrographs"
+        measured = f"{n_a:,} + {n_b:,} picks on {counted(pair['micrographs_measured'], 'micrograph')}"
         if "species" in pair:
             a, b = f"{a} ({pair['species']} at {pair['radius_A']:g} Å)", f"{b}"
         if pair["frames"] == "two":
             t = pair["best_transform"]
             lines.append(
                 f"{b} / {a}: two frames, {t['transform']} (Jaccard {pair['jaccard_before']:.3f} -> "
-                f"{pair['jaccard_after']:.3f} on {pair['micrographs_held']:,} of {pair['micrographs_shared']:,} "
-                f"micrographs; {measured})"
+                f"{pair['jaccard_after']:.3f} on {pair['micrographs_held']:,} of "
+                f"{counted(pair['micrographs_shared'], 'micrograph')}; {measured})"
             )
         else:
             lines.append(f"{b} / {a}: one frame (Jaccard {pair['jaccard_identity']:.3f}; {measured})")
