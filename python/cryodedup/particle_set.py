@@ -70,6 +70,7 @@ class ReaderOptions(Protocol):
     copick_out_user: str
     copick_out_session: str
     same_image: str
+    prefer: list[str | Path | int]
 
     @property
     def symmetry_copies(self) -> bool:

@@ -16,12 +16,21 @@ from .pixel_size import (
     pixel_size_of_rows,
     resolve_pixel_size,
 )
-from .score import NO_AUTO_SCORE, UNKNOWN_COLUMN, UNKNOWN_ORDER, Score, resolve_score, score_direction
+from .score import (
+    NO_AUTO_SCORE,
+    UNDECIDED_BY_PREFER,
+    UNKNOWN_COLUMN,
+    UNKNOWN_ORDER,
+    Score,
+    resolve_score,
+    score_direction,
+)
 
 __all__ = [
     "MATCH_MODES",
     "MIC_PSIZE",
     "NO_AUTO_SCORE",
+    "UNDECIDED_BY_PREFER",
     "UNKNOWN_COLUMN",
     "UNKNOWN_ORDER",
     "ListedPixelSizes",

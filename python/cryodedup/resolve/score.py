@@ -23,6 +23,8 @@ LOWER_IS_BETTER = ("alignments2D/error", "alignments3D/error", "alignments2D/err
 
 #: What :func:`resolve_score` could not settle (``Score.problem``).
 NO_AUTO_SCORE, UNKNOWN_COLUMN, UNKNOWN_ORDER = "no auto score", "unknown column", "unknown order"
+#: The words of the random-ranking warning with --prefer: the groups it decides keep the preferred particle.
+UNDECIDED_BY_PREFER = "that --prefer leaves undecided "
 
 
 def score_direction(label: str, score_order: str = "auto") -> bool | None:

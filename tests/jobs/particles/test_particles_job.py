@@ -445,6 +445,19 @@ def test_score_auto_without_score_columns_falls_back_to_random(tmp_path):
     assert 0 < auto["rejected"] < auto["particles"]
 
 
+def test_score_auto_with_prefer_says_random_decides_only_what_prefer_leaves(tmp_path):
+    # Found by a walk-through: "each group ... keeps a seeded random particle" read as if
+    # --prefer decided nothing, though it decided every group across the inputs.
+    drop = ["rlnAutopickFigureOfMerit", "rlnMaxValueProbDistribution", "rlnLogLikeliContribution"]
+    first = select_job(tmp_path / "a.star", 1, SELECT, drop=drop)
+    second = select_job(tmp_path / "b.star", 1, SELECT, drop=drop)
+    summary = remove_duplicate_particles(
+        [first, second], tmp_path / "out", ParticleOptions(seed=3, min_dist=200, prefer=[1])
+    )
+    (warning,) = [w for w in summary["warnings"] if "--score auto" in w]
+    assert "each group of duplicates that --prefer leaves undecided keeps a seeded random particle" in warning
+
+
 def test_score_auto_takes_a_score_every_input_has(tmp_path):
     log = select_job(tmp_path / "log.star", 1, SELECT)
     template = select_job(tmp_path / "template.star", 2, SWAPPED, drop=["rlnAutopickFigureOfMerit"])

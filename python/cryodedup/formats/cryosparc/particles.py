@@ -31,6 +31,7 @@ from ...particle_set import HalfSets, Images, Log, ParticleSet, PlacedSubsetWrit
 from ...resolve import (
     MIC_PSIZE,
     NO_AUTO_SCORE,
+    UNDECIDED_BY_PREFER,
     UNKNOWN_COLUMN,
     UNKNOWN_ORDER,
     ListedPixelSizes,
@@ -462,7 +463,8 @@ def _score(
     if chosen.problem == NO_AUTO_SCORE:
         warn(
             f"--score auto: {group.path.name} has no pick_stats/ncc_score nor alignment error, so each group of "
-            f"duplicates keeps a seeded random particle (seed {options.seed}), as with --score none; "
+            f"duplicates {UNDECIDED_BY_PREFER if options.prefer else ''}keeps a seeded random particle "
+            f"(seed {options.seed}), as with --score none; "
             "rank by a field with --score FIELD"
         )
     if label is None:  # --score none, or no score found (warned above)

@@ -19,7 +19,7 @@ import numpy as np
 from ...errors import CryodedupError
 from ...outputs import StrPath
 from ...particle_set import ReaderOptions, Warn
-from ...resolve.score import NO_AUTO_SCORE, UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_score
+from ...resolve.score import NO_AUTO_SCORE, UNDECIDED_BY_PREFER, UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_score
 from .file import Block, StarFile, Table
 from .micrographs import block_naming_micrographs
 from .tomography import SUBTOMOGRAM_ANGLES
@@ -307,8 +307,8 @@ def score_column(
         which = "every input" if len(parts) > 1 else parts[0].label
         warn(
             f"--score auto: none of {', '.join(AUTO_SCORES)} is in {which}, so each group of duplicates "
-            f"keeps a seeded random particle (seed {options.seed}), as with --score none; "
-            "rank by a column with --score COLUMN"
+            f"{UNDECIDED_BY_PREFER if options.prefer else ''}keeps a seeded random particle "
+            f"(seed {options.seed}), as with --score none; rank by a column with --score COLUMN"
         )
     elif chosen.problem == UNKNOWN_COLUMN:
         lacking = [p for p in parts if label not in p.labels]
