@@ -8,11 +8,12 @@ ends a round in one line naming the file and the key, a stopped round leaves the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
@@ -154,3 +155,21 @@ def remove_file(path: Path) -> None:
             path.unlink()
     except FileNotFoundError:
         pass
+
+
+def changed_option(names: Sequence[str], mine: dict[str, Any], other: dict[str, Any]) -> tuple[str, Any, Any] | None:
+    """The first option of ``names`` whose values in two records' "options" differ: (flag, mine, other)."""
+    for name in names:
+        a, b = mine["options"].get(name), other["options"].get(name)
+        if a != b:
+            return f"--{name.replace('_', '-')}", a, b
+    return None
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file, in hex (a store's check that a file is the one its marker names)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

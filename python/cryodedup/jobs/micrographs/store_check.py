@@ -22,12 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from ..store_files import BadStore, check_npy
+from ..store_files import BadStore, check_npy, sha256_of
 from ..store_files import expect as _expect
 from ..store_files import is_int as _is_int
 from ..store_files import is_number as _is_number
 from ..store_files import regular as _regular
-from .shards import sha256_of
 
 #: The keys of ``seen.json`` and what each holds (``layouts`` may be null; ``written``, ``pairs_added`` and
 #: ``pairs_csv`` absent).

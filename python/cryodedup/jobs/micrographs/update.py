@@ -48,13 +48,12 @@ from ...formats.mrc import MrcLayout
 from ...options.fields import SCORES, marked_options
 from ...options.micrographs import MicrographOptions
 from ...outputs import StrPath, process_alive
-from ..store_files import BadStore, read_state
+from ..store_files import BadStore, changed_option, read_state, sha256_of
 from ..store_files import remove_file as _remove_file
 from ..store_files import save_atomic as _save_atomic
 from ..store_files import temporary as _temporary
 from .plan import ScoringPlan
 from .score import ProgressBar, ShardScores, _read_image, score_shard, shard_pairs
-from .shards import changed_option, sha256_of
 from .store_check import OWN_FILE, check_files, check_state, pairs_csv_record
 from .update_inputs import file_stamp, real_paths, unfinished
 
