@@ -340,8 +340,8 @@ class ParticleOptions:
         False,
         "--update",
         "Batch by batch into OUTDIR: deduplicate these INPUTS against every particle an earlier --update run "
-        "kept there and among themselves, append the kept ones to particles_kept.star, and write this batch's "
-        "round_kept.star and round_rejected.star. A particle kept is never revoked. RELION STAR inputs.",
+        "kept there and among themselves, append the kept ones to particles_kept.star, and write this round's "
+        "round_NNNN_kept.star and round_NNNN_rejected.star. A particle kept is never revoked. RELION STAR inputs.",
         is_flag=True,
         label="update",
     )

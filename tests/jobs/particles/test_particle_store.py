@@ -49,9 +49,10 @@ def edit(tmp_path: Path, change) -> None:
         (lambda s: s["running"].update(size="big"), r"store\.json: running: expected sizes as whole numbers"),
         (lambda s: s["record"]["options"].pop("min_dist"), r"store\.json: record\.options: expected"),
         (
-            lambda s: s["micrographs"]["mics/mic1.mrc"][0].__setitem__(2, 10**6),
-            r"store\.json: micrographs\['mics/mic1\.mrc'\]: expected \[segment, start, stop\] within the segments",
+            lambda s: s["segments"][1].update(bytes=[1, 2]),
+            r"centres-2\.npy: expected a file of 1 bytes \(store\.json's\)",
         ),
+        (lambda s: s["index"].update(rows=3), r"index-2\.npy: expected 3 rows of store\.json's size"),
         (lambda s: s.update(format="something else"), r"store\.json: format: expected"),
     ],
 )
@@ -81,8 +82,37 @@ def test_a_truncated_segment_is_refused(tmp_path: Path, batches: list[Path]) -> 
     rounds(tmp_path, batches[:1])
     path = tmp_path / "out" / "kept_store" / "centres-1.npy"
     path.write_bytes(path.read_bytes()[:-8])
-    with pytest.raises(CryodedupError, match=r"centres-1\.npy: expected [0-9,]+ bytes \(its header's rows\)"):
+    with pytest.raises(
+        CryodedupError, match=r"centres-1\.npy: expected a file of [0-9,]+ bytes \(store\.json's\), not"
+    ):
         run_round([batches[1]], tmp_path / "out")
+
+
+def test_a_segment_whose_header_was_edited_is_refused_when_read(tmp_path: Path, batches: list[Path]) -> None:
+    """Of the same size, a segment of other values: its header is checked when a round reads it."""
+    rounds(tmp_path, batches[:1])
+    path = tmp_path / "out" / "kept_store" / "scores-1.npy"
+    path.write_bytes(path.read_bytes().replace(b"'<f8'", b"'<i8'"))
+    with pytest.raises(CryodedupError, match=r"scores-1\.npy: expected float64 values, not int64"):
+        run_round([batches[1]], tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda index: index.__setitem__("stop", index["stop"] + 1), "ranges inside segments"),
+        (lambda index: index.__setitem__("name", index["name"][::-1]), "micrographs sorted by name"),
+        (lambda index: index.__setitem__("segment", 7), "segments 0 to 1"),
+    ],
+)
+def test_an_edited_index_is_refused(tmp_path: Path, batches: list[Path], change, message: str) -> None:
+    rounds(tmp_path, batches[:2])
+    path = tmp_path / "out" / "kept_store" / "index-2.npy"
+    index = np.load(path)
+    change(index)
+    np.save(path, index)
+    with pytest.raises(CryodedupError, match=rf"index-2\.npy: expected {message}"):
+        run_round([batches[2]], tmp_path / "out")
 
 
 @pytest.mark.parametrize("damage", ["truncated", "edited", "appended"])

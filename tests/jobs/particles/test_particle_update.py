@@ -29,8 +29,8 @@ def test_rounds_follow_the_rule_on_overlapping_micrographs(tmp_path: Path, seed:
     for k, (rows, (keep, won)) in enumerate(zip(batches, expected)):
         summary = run_round([tmp_path / f"b{k}.star"], out)
         kept = [row for row, take in zip(rows, keep) if take]
-        assert star_rows(out / "round_kept.star") == kept
-        assert star_rows(out / "round_rejected.star") == [row for row, take in zip(rows, keep) if not take]
+        assert star_rows(out / f"round_{k + 1:04d}_kept.star") == kept
+        assert star_rows(out / f"round_{k + 1:04d}_rejected.star") == [r for r, take in zip(rows, keep) if not take]
         running += kept
         assert star_rows(out / "particles_kept.star") == running
         update = summary["update"]
@@ -140,7 +140,7 @@ def test_the_api_passes_the_option(tmp_path: Path) -> None:
     make_batch(tmp_path / "b.star", rng, [1], 10)
     for name in ("a", "b"):
         kept, _ = remove_duplicates(tmp_path / f"{name}.star", tmp_path / "out", min_dist=20, mic_psize=1, update=True)
-    assert [Path(p).name for p in kept] == ["round_kept.star"]
+    assert [Path(p).name for p in kept] == ["round_0002_kept.star"]
     expected = oracle_rounds([star_rows(tmp_path / "a.star"), star_rows(tmp_path / "b.star")])
     n_kept = sum(sum(keep) for keep, _ in expected)
     assert len(star_rows(tmp_path / "out" / "particles_kept.star")) == n_kept

@@ -2,30 +2,39 @@
 
 ``OUTDIR/kept_store/`` holds, for every particle kept by an earlier round, its centre in Å
 and its ranking score: ``centres-R.npy`` (float64, one row per particle, x y [z]) and
-``scores-R.npy`` (float64) for round R, its rows sorted by micrograph; and ``store.json``,
-the round's completion marker: the decision's options, the score column and order, the
-segments, an index ``micrographs`` {name: [[segment, start, stop], ...]} and what the running
-kept file (``OUTDIR/particles_kept.star``) held when the round ended: its size, where its rows
-end (the text after them, ``suffix``, written again after each append), the SHA-256 of its
-header and of its last bytes. A round loads only the rows of its own micrographs, memory-mapped:
-its time and memory grow with the batch, not with the store.
+``scores-R.npy`` (float64) for round R, its rows sorted by micrograph; an index
+``index-R.npy`` (written by the last round R: one row per micrograph and segment, sorted by
+micrograph name: the name, the segment, the first and the end row); and ``store.json``, the
+round's completion marker: the decision's options, the score column and order, the segments
+(their rows and file sizes), the index's, and what the running kept file
+(``OUTDIR/particles_kept.star``) held when the round ended: its size, where its rows end (the
+text after them, ``suffix``, written again after each append), the SHA-256 of its header and of
+its last bytes. A round finds its micrographs in the index by bisection and reads only their
+rows (memory-mapped): beyond a few arrays' checks in numpy, its time and memory grow with the
+batch, not with the store.
 
-A round appends to the running file in place; before it does, ``store.json`` records the
-round as ``pending``. A round stopped between that and its commit leaves the file
-half-appended: the next round finds ``pending``, checks that the file still begins as the
-store left it, truncates it there and writes the suffix back (rolled back), then removes
-the stopped round's segments. A running file the store does not recognise (its size, end or
-header changed) is refused in one line, as is a store damaged or edited (checked whole
-first: ``store.json``'s schema, then each segment's header and size).
+The store is checked whole before it is used: ``store.json``'s schema, every segment's size,
+the index's header and values (sorted, each range inside its segment, the segments covered
+once); the segments a round reads, their headers too. A round appends to the running file in
+place; before it does, ``store.json`` records the round as ``pending``. A round stopped between
+that and its commit leaves the file half-appended: the next round finds ``pending``, checks that
+the file still begins as the store left it, truncates it there and writes the suffix back
+(rolled back), then removes the stopped round's files. A running file the store does not
+recognise (its size, end or header changed) is refused in one line, as is a damaged or edited
+store. Safe against a stopped process (a kill, a signal, an error); no file is synced to disk,
+as in the micrograph store, so a power cut is not covered.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
-from dataclasses import dataclass
+import stat
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +50,7 @@ from ..store_files import (
     expect,
     is_int,
     is_number,
+    npy_header,
     read_state,
     remove_file,
     save_atomic,
@@ -50,7 +60,7 @@ STORE = "kept_store"
 MARKER = "store.json"
 RUNNING = "particles_kept.star"
 FORMAT = "cryodedup particle update store 1"
-KEYS = ("format", "version", "round", "record", "segments", "micrographs", "kept", "running", "pending")
+KEYS = ("format", "version", "round", "record", "segments", "index", "kept", "running", "pending")
 RUNNING_KEYS = ("size", "rows_end", "suffix", "header_bytes", "header_sha256", "tail_sha256")
 #: The options that decide which particles are duplicates: a round given others is refused.
 DECISION_OPTIONS = (
@@ -67,8 +77,8 @@ DECISION_OPTIONS = (
 #: The running file's last bytes whose SHA-256 the store keeps: what recognises the file at a glance.
 TAIL_BYTES = 4096
 MAX_ROUND = 10**12
-OWN_FILE = re.compile(r"(centres|scores)-[0-9]+\.npy")
-OWN_TEMPORARY = re.compile(r"\.((centres|scores)-[0-9]+\.npy|store\.json)\.([0-9]+)\.tmp")
+OWN_FILE = re.compile(r"(centres|scores|index)-[0-9]+\.npy")
+OWN_TEMPORARY = re.compile(r"\.((centres|scores|index)-[0-9]+\.npy|store\.json)\.([0-9]+)\.tmp")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -155,6 +165,67 @@ class RunningFile:
         return None
 
 
+#: The index's fields besides the name (bytes, as wide as the longest): the segment and its rows.
+INDEX_FIELDS = (("segment", "<i8"), ("start", "<i8"), ("stop", "<i8"))
+
+
+def index_dtype(width: int) -> np.dtype:
+    """The index's rows: a micrograph's name (UTF-8) and one range of a segment's rows."""
+    return np.dtype([("name", f"S{max(width, 1)}"), *INDEX_FIELDS])
+
+
+class SegmentFile:
+    """A segment's ``.npy`` file of float64 rows, its rows read where asked (``pread``: nothing else is read).
+
+    Its header is checked once: the bytes ``np.save`` writes for that shape, else (written
+    some other way) numpy's own reading of it, which names what is wrong.
+    """
+
+    def __init__(self, path: Path, tail: tuple[int, ...], rows: int) -> None:
+        self.path, self.tail = path, tail
+        self.width = int(np.prod(tail, dtype=np.int64))
+        expected = _npy_header((rows, *tail))
+        try:
+            with open(path, "rb") as f:
+                same = f.read(len(expected)) == expected
+        except OSError as err:
+            raise BadStore(f"cannot be read ({err.strerror})", path.name) from None
+        self.start = len(expected)
+        self.mapped: np.ndarray | None = None
+        if not same:
+            check_npy(path, "<f8", tail, rows, exact=True)  # (refuses it, saying what is wrong)
+            self.mapped = np.load(path, mmap_mode="r")
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``start`` to ``stop``."""
+        if self.mapped is not None:
+            return np.array(self.mapped[start:stop])
+        size = 8 * (stop - start) * self.width
+        with open(self.path, "rb", buffering=0) as f:
+            data = os.pread(f.fileno(), size, self.start + 8 * start * self.width)
+        if len(data) != size:
+            raise BadStore("shorter than its header says", self.path.name)
+        return np.frombuffer(data, dtype="<f8").reshape(stop - start, *self.tail)
+
+
+@lru_cache(maxsize=256)
+def _npy_header(shape: tuple[int, ...]) -> bytes:
+    """The header ``np.save`` writes for float64 rows of ``shape``."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    return header.getvalue()
+
+
+@dataclass
+class KeptRows:
+    """A round's kept particles: each one's micrograph (``groups`` into ``mic_names``), centre (Å) and score."""
+
+    groups: np.ndarray
+    mic_names: list[str]
+    centres: np.ndarray
+    scores: np.ndarray
+
+
 @dataclass
 class KeptStore:
     """The kept particles of earlier rounds, by micrograph (``kept_store/``), and the running file's state."""
@@ -162,10 +233,13 @@ class KeptStore:
     folder: Path
     round: int
     record: dict[str, Any] | None
-    segments: list[dict[str, int]]
-    micrographs: dict[str, list[list[int]]]
+    segments: list[dict[str, Any]]
+    #: The index's entry in store.json ({round, rows, bytes}), None before the first round.
+    index_entry: dict[str, int] | None
     kept: int
     running: RunningFile | None
+    #: The index (checked whole), loaded with the store.
+    index: np.ndarray = field(default_factory=lambda: np.zeros(0, index_dtype(1)))
 
     @property
     def running_path(self) -> Path:
@@ -179,6 +253,10 @@ class KeptStore:
     def scores_file(self, round_: int) -> Path:
         """The ranking scores of the particles round ``round_`` kept."""
         return self.folder / f"scores-{round_}.npy"
+
+    def index_file(self, round_: int) -> Path:
+        """The index written by round ``round_``."""
+        return self.folder / f"index-{round_}.npy"
 
     def check_record(self, record: dict[str, Any]) -> None:
         """Refuses a round whose decision options, score or dimensions differ from the store's, naming the option."""
@@ -202,27 +280,40 @@ class KeptStore:
     def rows_on(self, names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The kept particles on the micrographs ``names``: (index into ``names``, centres, scores).
 
-        Only their rows are read (segments memory-mapped).
+        The micrographs are found in the index by bisection; only their rows are read, from
+        the segments memory-mapped (each one's header checked first).
         """
         dims = 2 if self.record is None else int(self.record["dims"])
-        which: list[np.ndarray] = []
-        centres: list[np.ndarray] = []
-        scores: list[np.ndarray] = []
-        opened: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        for k, name in enumerate(names):
-            for segment, start, stop in self.micrographs.get(name, ()):
-                if segment not in opened:
-                    r = self.segments[segment]["round"]
-                    opened[segment] = (
-                        np.load(self.centres_file(r), mmap_mode="r"),
-                        np.load(self.scores_file(r), mmap_mode="r"),
-                    )
-                c, s = opened[segment]
-                centres.append(np.asarray(c[start:stop]))
-                scores.append(np.asarray(s[start:stop]))
-                which.append(np.full(stop - start, k, dtype=np.int64))
+        none = np.zeros(0, np.int64), np.zeros((0, dims)), np.zeros(0)
+        if not len(self.index) or not names:
+            return none
+        wanted = np.array([name.encode("utf-8", errors="surrogateescape") for name in names], dtype=object)
+        keys = self.index["name"]
+        width = keys.dtype.itemsize
+        fits = np.array([len(w) <= width for w in wanted], dtype=bool)  # (a longer name is in no entry)
+        asked = np.where(fits, wanted, b"").astype(keys.dtype)
+        lo, hi = np.searchsorted(keys, asked, "left"), np.searchsorted(keys, asked, "right")
+        hi = np.where(fits, hi, lo)
+        which, centres, scores = [], [], []
+        opened: dict[int, tuple[SegmentFile, SegmentFile]] = {}
+        try:
+            for k in np.flatnonzero(hi > lo):
+                for entry in self.index[lo[k] : hi[k]]:
+                    segment, start, stop = int(entry["segment"]), int(entry["start"]), int(entry["stop"])
+                    if segment not in opened:
+                        r, rows = self.segments[segment]["round"], self.segments[segment]["rows"]
+                        opened[segment] = (
+                            SegmentFile(self.centres_file(r), (dims,), rows),
+                            SegmentFile(self.scores_file(r), (), rows),
+                        )
+                    c, s = opened[segment]
+                    centres.append(c.rows(start, stop))
+                    scores.append(s.rows(start, stop))
+                    which.append(np.full(stop - start, k, dtype=np.int64))
+        except BadStore as err:
+            raise damaged(self.folder / (err.file or MARKER), str(err)) from None
         if not which:
-            return np.zeros(0, np.int64), np.zeros((0, dims)), np.zeros(0)
+            return none
         return np.concatenate(which), np.concatenate(centres), np.concatenate(scores)
 
     # --- writing a round ---
@@ -238,19 +329,33 @@ class KeptStore:
         except OSError:
             return []
 
-    def save_segment(self, round_: int, names: list[str], centres: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
-        """Writes round ``round_``'s kept rows (sorted by micrograph) and returns the index entries it adds."""
-        order = np.argsort(np.asarray(names, dtype=object), kind="stable") if names else np.zeros(0, np.int64)
-        sorted_names = [names[k] for k in order]
-        _save_array(self.centres_file(round_), np.ascontiguousarray(centres[order], dtype="<f8"))
-        _save_array(self.scores_file(round_), np.ascontiguousarray(scores[order], dtype="<f8"))
-        ranges: dict[str, list[int]] = {}
-        for k, name in enumerate(sorted_names):
-            if name in ranges:
-                ranges[name][1] = k + 1
-            else:
-                ranges[name] = [k, k + 1]
-        return ranges
+    def save_segment(self, round_: int, kept: KeptRows) -> tuple[dict[str, Any], np.ndarray]:
+        """Writes round ``round_``'s kept rows (sorted by micrograph) and the index with them.
+
+        Returns the segment's entry in ``store.json`` and the index (the segment listed after the
+        store's; a micrograph's earlier segments first).
+        """
+        used = np.unique(kept.groups)
+        encoded = np.array([kept.mic_names[g].encode("utf-8", errors="surrogateescape") for g in used], dtype=object)
+        by_name = np.argsort(encoded, kind="stable") if len(used) else np.zeros(0, np.int64)
+        rank = np.zeros(max(len(kept.mic_names), 1), dtype=np.int64)
+        rank[used[by_name]] = np.arange(len(used))
+        order = np.argsort(rank[kept.groups], kind="stable")
+        _save_array(self.centres_file(round_), np.ascontiguousarray(kept.centres[order], dtype="<f8"))
+        _save_array(self.scores_file(round_), np.ascontiguousarray(kept.scores[order], dtype="<f8"))
+        bounds = np.r_[0, np.cumsum(np.bincount(rank[kept.groups], minlength=len(used)))]
+        names = encoded[by_name]
+        width = max([self.index.dtype["name"].itemsize, *map(len, names)])
+        added = np.zeros(len(names), index_dtype(width))
+        added["name"], added["segment"] = names, len(self.segments)
+        added["start"], added["stop"] = bounds[:-1], bounds[1:]
+        earlier = self.index.astype(index_dtype(width))
+        index = np.insert(earlier, np.searchsorted(earlier["name"], added["name"], side="right"), added)
+        _save_array(self.index_file(round_), index)
+        return {"round": round_, "rows": len(kept.groups), "bytes": self._sizes(round_)}, index
+
+    def _sizes(self, round_: int) -> list[int]:
+        return [os.stat(self.centres_file(round_)).st_size, os.stat(self.scores_file(round_)).st_size]
 
     def state(self, round_: int, pending: dict[str, Any] | None) -> dict[str, Any]:
         """``store.json`` of this store at round ``round_``, with a round ``pending`` (or None)."""
@@ -260,7 +365,7 @@ class KeptStore:
             "round": round_,
             "record": self.record,
             "segments": self.segments,
-            "micrographs": self.micrographs,
+            "index": self.index_entry,
             "kept": self.kept,
             "running": None if self.running is None else self.running.as_json(),
             "pending": pending,
@@ -282,7 +387,8 @@ def load_store(folder: Path) -> KeptStore | None:
     try:
         state = read_state(marker)
         check_state(state)
-        check_segments(folder, state)
+        check_sizes(folder, state)
+        index = load_index(folder, state)
     except BadStore as err:
         raise damaged(folder / err.file if err.file else marker, str(err)) from None
     store = KeptStore(
@@ -290,9 +396,10 @@ def load_store(folder: Path) -> KeptStore | None:
         state["round"],
         state["record"],
         state["segments"],
-        state["micrographs"],
+        state["index"],
         state["kept"],
         None if state["running"] is None else RunningFile.of(state["running"]),
+        index,
     )
     if state["pending"] is not None:
         roll_back(store, state["pending"])
@@ -325,10 +432,8 @@ def roll_back(store: KeptStore, pending: dict[str, Any]) -> None:
             f.truncate(before.rows_end)
             f.seek(before.rows_end)
             f.write(before.suffix)
-            f.flush()
-            os.fsync(f.fileno())
-    for name in (f"centres-{pending['round']}.npy", f"scores-{pending['round']}.npy"):
-        remove_file(store.folder / name)
+    for kind in ("centres", "scores", "index"):
+        remove_file(store.folder / f"{kind}-{pending['round']}.npy")
     store.save_state(store.state(store.round, None))
 
 
@@ -359,7 +464,7 @@ def open_store(outdir: Path, force: bool, log: Any) -> KeptStore:
         log(f"--update --force: {folder} started anew; the running kept set is this batch's", "warning")
     store = None if force else load_store(folder)
     if store is None:
-        store = KeptStore(folder, 0, None, [], {}, 0, None)
+        store = KeptStore(folder, 0, None, [], None, 0, None)
     running = store.running_path
     if store.running is None and os.path.lexists(running) and not force:
         raise CryodedupError(
@@ -380,14 +485,15 @@ def _remove_store(folder: Path) -> None:
 
 def commit_round(
     store: KeptStore,
+    round_: int,
     record: dict[str, Any],
-    kept: tuple[list[str], np.ndarray, np.ndarray],
+    kept: KeptRows,
     round_file: Path,
     header: tuple[bytes, bytes],
-) -> int:
-    """Adds a round's kept particles to the store and its rows to the running file; returns the round's number.
+) -> None:
+    """Adds round ``round_``'s kept particles to the store and its rows to the running file.
 
-    ``kept``: the kept rows' micrograph names, centres and scores; ``round_file``: the round's
+    ``round_`` is :meth:`KeptStore.next_round`; ``round_file``: the round's
     kept STAR file (``header``'s prefix, its rows, the suffix). The segments are written, then
     ``store.json`` marks the round ``pending`` and the rows are appended (the first round's file
     written whole and renamed), then ``store.json`` is committed.
@@ -395,9 +501,8 @@ def commit_round(
     prefix, suffix = header
     store.folder.mkdir(parents=True, exist_ok=True)
     remove_own_leftovers(store.folder)
-    round_ = store.next_round()
     store.record = store.record or record
-    ranges = store.save_segment(round_, *kept)
+    segment, index = store.save_segment(round_, kept)
     rows_start, rows_end = len(prefix), os.stat(round_file).st_size - len(suffix)
     path, before = store.running_path, store.running
     if before is None:
@@ -418,16 +523,14 @@ def commit_round(
             f.seek(before.rows_end)
             _copy(round_file, rows_start, rows_end, f)
             f.write(suffix)
-            f.flush()
-            os.fsync(f.fileno())
-    index = len(store.segments)
-    store.segments.append({"round": round_, "rows": len(kept[0])})
-    for name, (start, stop) in ranges.items():
-        store.micrographs.setdefault(name, []).append([index, start, stop])
-    store.kept += len(kept[0])
-    store.running, store.round = after, round_
+    store.segments.append(segment)
+    store.kept += len(kept.groups)
+    earlier_index = store.index_entry
+    store.index_entry = {"round": round_, "rows": len(index), "bytes": os.stat(store.index_file(round_)).st_size}
+    store.running, store.round, store.index = after, round_, index
     store.save_state(store.state(round_, None))
-    return round_
+    if earlier_index is not None:  # (no longer named: the round's own holds its entries)
+        remove_file(store.index_file(earlier_index["round"]))
 
 
 def _save_array(path: Path, values: np.ndarray) -> None:
@@ -470,15 +573,24 @@ def check_state(state: Any) -> None:
     segments = state["segments"]
     expect(isinstance(segments, list), "segments", "a list")
     for k, segment in enumerate(segments):
-        good = isinstance(segment, dict) and sorted(segment) == ["round", "rows"]
+        good = isinstance(segment, dict) and sorted(segment) == ["bytes", "round", "rows"]
         good = good and is_int(segment["round"]) and 1 <= segment["round"] <= round_
         good = good and is_int(segment["rows"]) and segment["rows"] >= 0
-        expect(good, f"segments[{k}]", f'{{"round": 1 to {round_}, "rows": a whole number >= 0}}')
+        sizes = segment["bytes"] if good else None
+        good = good and isinstance(sizes, list) and len(sizes) == 2 and all(is_int(v) and v > 0 for v in sizes)
+        what = f'{{"round": 1 to {round_}, "rows": a whole number >= 0, "bytes": [two sizes]}}'
+        expect(good, f"segments[{k}]", what)
     rounds = [s["round"] for s in segments]
     expect(rounds == sorted(set(rounds)), "segments", "rounds in increasing order, each once")
     kept = state["kept"]
     expect(is_int(kept) and kept == sum(s["rows"] for s in segments), "kept", "the segments' rows in all")
-    _check_index(state["micrographs"], [s["rows"] for s in segments])
+    index = state["index"]
+    if round_ == 0:
+        expect(index is None, "index", "null before the first round")
+    else:
+        good = isinstance(index, dict) and sorted(index) == ["bytes", "round", "rows"]
+        good = good and all(is_int(index[k]) and index[k] >= 0 for k in ("bytes", "rows"))
+        expect(good and is_int(index["round"]) and 1 <= index["round"] <= round_, "index", "{round, rows, bytes}")
     running = state["running"]
     if round_ == 0:
         expect(running is None and not segments, "running", "null before the first round")
@@ -513,21 +625,6 @@ def _is_scalar(value: Any) -> bool:
     return value is None or isinstance(value, (str, bool)) or is_number(value)
 
 
-def _check_index(index: Any, rows: list[int]) -> None:
-    """``micrographs``: {name: [[segment, start, stop], ...]} within the segments, covering each row once."""
-    expect(isinstance(index, dict), "micrographs", "an object")
-    covered = [0] * len(rows)
-    for name, ranges in index.items():
-        key = f"micrographs[{name[:60]!r}]"
-        expect(isinstance(ranges, list) and bool(ranges), key, "a list of [segment, start, stop]")
-        for entry in ranges:
-            good = isinstance(entry, list) and len(entry) == 3 and all(map(is_int, entry))
-            good = good and 0 <= entry[0] < len(rows) and 0 <= entry[1] < entry[2] <= rows[entry[0]]
-            expect(good, key, "[segment, start, stop] within the segments")
-            covered[entry[0]] += entry[2] - entry[1]
-    expect(covered == rows, "micrographs", "ranges that cover each segment's rows once")
-
-
 def _check_running(entry: Any, key: str) -> None:
     expect(isinstance(entry, dict) and sorted(entry) == sorted(RUNNING_KEYS), key, f"an object of {RUNNING_KEYS}")
     sizes = [entry[k] for k in ("size", "rows_end", "header_bytes")]
@@ -540,10 +637,48 @@ def _check_running(entry: Any, key: str) -> None:
         expect(isinstance(entry[name], str) and bool(_SHA256.fullmatch(entry[name])), f"{key}.{name}", "64 hex digits")
 
 
-def check_segments(folder: Path, state: dict[str, Any]) -> None:
-    """Each segment's files: float64 rows, as many as ``store.json`` says (only their headers are read)."""
-    dims = 2 if state["record"] is None else state["record"]["dims"]
+def check_sizes(folder: Path, state: dict[str, Any]) -> None:
+    """Each segment's files are there, of the sizes ``store.json`` records (a round reads their headers)."""
+    where = os.fspath(folder)
     for segment in state["segments"]:
-        r, rows = segment["round"], segment["rows"]
-        check_npy(folder / f"centres-{r}.npy", "<f8", (dims,), rows, exact=True)
-        check_npy(folder / f"scores-{r}.npy", "<f8", (), rows, exact=True)
+        r = segment["round"]
+        for name, size in zip((f"centres-{r}.npy", f"scores-{r}.npy"), segment["bytes"]):
+            try:
+                info = os.stat(os.path.join(where, name))
+            except OSError as err:
+                raise BadStore(f"cannot be read ({err.strerror})", name) from None
+            found = info.st_size if stat.S_ISREG(info.st_mode) else -1
+            expect(found == size, "", f"a file of {size:,} bytes (store.json's), not {found:,}", name)
+
+
+def load_index(folder: Path, state: dict[str, Any]) -> np.ndarray:
+    """The index, checked whole: sorted by name, each range inside its segment, every segment's rows covered once."""
+    entry = state["index"]
+    if entry is None:
+        return np.zeros(0, index_dtype(1))
+    path = folder / f"index-{entry['round']}.npy"
+    name = path.name
+    shape, dtype, _, size = npy_header(path)
+    fields = dtype.names or ()
+    good = fields == ("name", *(f for f, _ in INDEX_FIELDS)) and dtype["name"].kind == "S"
+    good = good and all(dtype[f] == np.dtype(t) for f, t in INDEX_FIELDS)
+    expect(good, "", "an index of (name, segment, start, stop)", name)
+    expect(shape == (entry["rows"],) and size == entry["bytes"], "", f"{entry['rows']} rows of store.json's size", name)
+    try:
+        index = np.load(path)
+    except (OSError, ValueError) as err:
+        raise BadStore(f"cannot be read ({str(err)[:80]})", name) from None
+    rows = np.array([s["rows"] for s in state["segments"]], dtype=np.int64)
+    names, segment, start, stop = index["name"], index["segment"], index["start"], index["stop"]
+    expect(bool((names[1:] >= names[:-1]).all()), "", "micrographs sorted by name", name)
+    inside = (segment >= 0) & (segment < len(rows))
+    expect(bool(inside.all()), "", f"segments 0 to {len(rows) - 1}", name)
+    expect(bool(((start >= 0) & (start < stop) & (stop <= rows[segment])).all()), "", "ranges inside segments", name)
+    # Each segment's ranges, in index order, are its rows in order (written sorted by name): they must join.
+    order = np.argsort(segment, kind="stable")
+    seg, a, b = segment[order], start[order], stop[order]
+    new_segment = np.r_[True, seg[1:] != seg[:-1]] if len(seg) else np.zeros(0, bool)
+    joined = np.where(new_segment, a == 0, a == np.r_[0, b[:-1]])
+    covered = np.bincount(seg, weights=b - a, minlength=len(rows))
+    expect(bool(joined.all()) and bool((covered == rows).all()), "", "ranges covering each segment once", name)
+    return index

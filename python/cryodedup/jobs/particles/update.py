@@ -32,10 +32,10 @@ from ...outputs import AtomicOutputs, StrPath
 from ...particle_set import Log, ParticleSet
 from .decide import Decision, decide, duplicate_rule
 from .read import Files, Source
-from .store import RUNNING, KeptStore, commit_round, decision_record, open_store, sha256_bytes
+from .store import RUNNING, KeptRows, KeptStore, commit_round, decision_record, open_store, sha256_bytes
 
-ROUND_KEPT = "round_kept.star"
-ROUND_REJECTED = "round_rejected.star"
+#: Each round's kept and rejected particles (round 1: round_0001_kept.star), left for downstream jobs.
+ROUND_FILES = ("round_{:04d}_kept.star", "round_{:04d}_rejected.star")
 
 
 def refuse_options(paths: list[Path], options: ParticleOptions) -> None:
@@ -196,18 +196,17 @@ def write_round(round_: Round, particles: ParticleSet, keep: np.ndarray) -> tupl
     """The round's kept and rejected files written, its kept rows added to the store and the running file."""
     start = time.perf_counter()
     writer = refuse_rows(particles)
-    kept_path, rejected_path = round_.outdir / ROUND_KEPT, round_.outdir / ROUND_REJECTED
-    # The round files are the store's own once it has a round: overwritten each round.
-    force = round_.force or round_.store.round > 0
-    with AtomicOutputs([kept_path, rejected_path], force=force, inputs=[p.path for p in writer.parts]) as tmp:
+    round_.number = round_.store.next_round()
+    kept_path, rejected_path = (round_.outdir / name.format(round_.number) for name in ROUND_FILES)
+    inputs = [p.path for p in writer.parts]
+    with AtomicOutputs([kept_path, rejected_path], force=round_.force, inputs=inputs) as tmp:
         writer.write_into(keep, {writer.kept_path: tmp[kept_path], writer.rejected_path: tmp[rejected_path]})
     # (inside the job's batch the files keep their temporary names until it ends)
     written = tmp[kept_path] if os.path.exists(tmp[kept_path]) else kept_path
     rows = np.flatnonzero(keep)
     assert particles.scores is not None and round_.record is not None
-    names = [particles.mic_names[g] for g in particles.groups[rows]]
-    kept = (names, particles.centres[rows], particles.scores[rows])
-    round_.number = commit_round(round_.store, round_.record, kept, Path(written), round_.header)
+    kept = KeptRows(particles.groups[rows], particles.mic_names, particles.centres[rows], particles.scores[rows])
+    commit_round(round_.store, round_.number, round_.record, kept, Path(written), round_.header)
     outputs = {"kept": [kept_path], "rejected": [rejected_path], "running": [round_.store.running_path]}
     return {subset: [str(p) for p in files] for subset, files in outputs.items()}, time.perf_counter() - start
 
