@@ -7,7 +7,9 @@ segments of synthetic centres and scores (as many rounds of kept particles, sort
 micrograph) and their index, and the running file is grown to the size such a set's rows would
 take (a sparse hole where the rows would be: a round reads only its header and last bytes, and
 appends after them). The batch (``--new``, default 10,000 particles, 250 a micrograph) lies half
-on micrographs the store holds kept particles of, half on new ones.
+on micrographs the store holds kept particles of (``--on-kept``, drawn from all the segments:
+the worst case, each read from its own files), half on new ones (during a collection, nearly
+every batch brings new micrographs only: ``--on-kept 0``).
 
 Timed, each ``--repeat`` times (median): the ``--update`` round (the store loaded and checked,
 the batch read, its micrographs' kept particles loaded, the decision, the round files written,
@@ -77,9 +79,8 @@ def grow_store(out: Path, rng: np.random.Generator, kept: int, segments: int) ->
         r = state["round"] + 1
         n = len(mics) * PER_KEPT_MIC
         names = sorted(f"mics/mic{m}.mrc".encode() for m in mics)
-        np.save(folder / f"centres-{r}.npy", rng.uniform(0, SIDE, (n, 2)))
-        np.save(folder / f"scores-{r}.npy", rng.uniform(0, 1, n))
-        sizes = [os.stat(folder / f"{kind}-{r}.npy").st_size for kind in ("centres", "scores")]
+        np.save(folder / f"kept-{r}.npy", np.c_[rng.uniform(0, SIDE, (n, 2)), rng.uniform(0, 1, n)])
+        sizes = os.stat(folder / f"kept-{r}.npy").st_size
         added = np.zeros(len(names), index_dtype(24))
         added["name"], added["segment"] = names, len(state["segments"])
         added["start"] = np.arange(len(names)) * PER_KEPT_MIC
@@ -141,6 +142,7 @@ def main() -> None:
     parser.add_argument("--kept", type=int, default=10_000_000)
     parser.add_argument("--new", type=int, default=10_000)
     parser.add_argument("--segments", type=int, default=100, help="rounds the kept set came in")
+    parser.add_argument("--on-kept", type=float, default=0.5, help="fraction of the batch's micrographs in the store")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
@@ -155,7 +157,7 @@ def main() -> None:
     n_mics = grow_store(work / "out", rng, args.kept, args.segments)
     made = time.perf_counter() - made
     n_batch_mics = max(2, args.new // PER_NEW_MIC)
-    old = rng.choice(n_mics, n_batch_mics // 2, replace=False).tolist()
+    old = rng.choice(n_mics, round(n_batch_mics * args.on_kept), replace=False).tolist()
     new = list(range(n_mics, n_mics + n_batch_mics - len(old)))
     batch = work / "batch.star"
     write_star(batch, LABELS, batch_rows(rng, old + new), optics=OPTICS)

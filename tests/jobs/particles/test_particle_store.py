@@ -49,8 +49,8 @@ def edit(tmp_path: Path, change) -> None:
         (lambda s: s["running"].update(size="big"), r"store\.json: running: expected sizes as whole numbers"),
         (lambda s: s["record"]["options"].pop("min_dist"), r"store\.json: record\.options: expected"),
         (
-            lambda s: s["segments"][1].update(bytes=[1, 2]),
-            r"centres-2\.npy: expected a file of 1 bytes \(store\.json's\)",
+            lambda s: s["segments"][1].update(bytes=1),
+            r"kept-2\.npy: expected a file of 1 bytes \(store\.json's\)",
         ),
         (lambda s: s["index"].update(rows=3), r"index-2\.npy: expected 3 rows of store\.json's size"),
         (lambda s: s.update(format="something else"), r"store\.json: format: expected"),
@@ -70,7 +70,7 @@ def test_a_store_not_json_is_refused(tmp_path: Path, batches: list[Path]) -> Non
         run_round([batches[1]], tmp_path / "out")
 
 
-@pytest.mark.parametrize("name", ["centres-1.npy", "scores-2.npy"])
+@pytest.mark.parametrize("name", ["kept-1.npy", "kept-2.npy"])
 def test_a_missing_segment_is_refused_naming_it(tmp_path: Path, batches: list[Path], name: str) -> None:
     rounds(tmp_path, batches[:2])
     (tmp_path / "out" / "kept_store" / name).unlink()
@@ -80,20 +80,18 @@ def test_a_missing_segment_is_refused_naming_it(tmp_path: Path, batches: list[Pa
 
 def test_a_truncated_segment_is_refused(tmp_path: Path, batches: list[Path]) -> None:
     rounds(tmp_path, batches[:1])
-    path = tmp_path / "out" / "kept_store" / "centres-1.npy"
+    path = tmp_path / "out" / "kept_store" / "kept-1.npy"
     path.write_bytes(path.read_bytes()[:-8])
-    with pytest.raises(
-        CryodedupError, match=r"centres-1\.npy: expected a file of [0-9,]+ bytes \(store\.json's\), not"
-    ):
+    with pytest.raises(CryodedupError, match=r"kept-1\.npy: expected a file of [0-9,]+ bytes \(store\.json's\), not"):
         run_round([batches[1]], tmp_path / "out")
 
 
 def test_a_segment_whose_header_was_edited_is_refused_when_read(tmp_path: Path, batches: list[Path]) -> None:
     """Of the same size, a segment of other values: its header is checked when a round reads it."""
     rounds(tmp_path, batches[:1])
-    path = tmp_path / "out" / "kept_store" / "scores-1.npy"
+    path = tmp_path / "out" / "kept_store" / "kept-1.npy"
     path.write_bytes(path.read_bytes().replace(b"'<f8'", b"'<i8'"))
-    with pytest.raises(CryodedupError, match=r"scores-1\.npy: expected float64 values, not int64"):
+    with pytest.raises(CryodedupError, match=r"kept-1\.npy: expected float64 values, not int64"):
         run_round([batches[1]], tmp_path / "out")
 
 

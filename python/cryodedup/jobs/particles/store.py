@@ -1,8 +1,8 @@
 """The particle job's ``--update`` store: the kept centres by micrograph, and the running kept file's state.
 
 ``OUTDIR/kept_store/`` holds, for every particle kept by an earlier round, its centre in Å
-and its ranking score: ``centres-R.npy`` (float64, one row per particle, x y [z]) and
-``scores-R.npy`` (float64) for round R, its rows sorted by micrograph; an index
+and its ranking score: ``kept-R.npy`` (float64, one row per particle: x y [z] score) for
+round R, its rows sorted by micrograph; an index
 ``index-R.npy`` (written by the last round R: one row per micrograph and segment, sorted by
 micrograph name: the name, the segment, the first and the end row); and ``store.json``, the
 round's completion marker: the decision's options, the score column and order, the segments
@@ -77,8 +77,8 @@ DECISION_OPTIONS = (
 #: The running file's last bytes whose SHA-256 the store keeps: what recognises the file at a glance.
 TAIL_BYTES = 4096
 MAX_ROUND = 10**12
-OWN_FILE = re.compile(r"(centres|scores|index)-[0-9]+\.npy")
-OWN_TEMPORARY = re.compile(r"\.((centres|scores|index)-[0-9]+\.npy|store\.json)\.([0-9]+)\.tmp")
+OWN_FILE = re.compile(r"(kept|index)-[0-9]+\.npy")
+OWN_TEMPORARY = re.compile(r"\.((kept|index)-[0-9]+\.npy|store\.json)\.([0-9]+)\.tmp")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -178,22 +178,21 @@ class SegmentFile:
     """A segment's ``.npy`` file of float64 rows, its rows read where asked (``pread``: nothing else is read).
 
     Its header is checked once: the bytes ``np.save`` writes for that shape, else (written
-    some other way) numpy's own reading of it, which names what is wrong.
+    some other way) numpy's own reading of it, which names what is wrong. :meth:`close` it.
     """
 
-    def __init__(self, path: Path, tail: tuple[int, ...], rows: int) -> None:
-        self.path, self.tail = path, tail
-        self.width = int(np.prod(tail, dtype=np.int64))
-        expected = _npy_header((rows, *tail))
-        try:
-            with open(path, "rb") as f:
-                same = f.read(len(expected)) == expected
-        except OSError as err:
-            raise BadStore(f"cannot be read ({err.strerror})", path.name) from None
+    def __init__(self, path: Path, width: int, rows: int) -> None:
+        self.path, self.width = path, width
+        expected = _npy_header((rows, width))
         self.start = len(expected)
         self.mapped: np.ndarray | None = None
-        if not same:
-            check_npy(path, "<f8", tail, rows, exact=True)  # (refuses it, saying what is wrong)
+        try:
+            self.fd = os.open(path, os.O_RDONLY)
+        except OSError as err:
+            raise BadStore(f"cannot be read ({err.strerror})", path.name) from None
+        if os.pread(self.fd, len(expected), 0) != expected:
+            self.close()
+            check_npy(path, "<f8", (width,), rows, exact=True)  # (refuses it, saying what is wrong)
             self.mapped = np.load(path, mmap_mode="r")
 
     def rows(self, start: int, stop: int) -> np.ndarray:
@@ -201,11 +200,16 @@ class SegmentFile:
         if self.mapped is not None:
             return np.array(self.mapped[start:stop])
         size = 8 * (stop - start) * self.width
-        with open(self.path, "rb", buffering=0) as f:
-            data = os.pread(f.fileno(), size, self.start + 8 * start * self.width)
+        data = os.pread(self.fd, size, self.start + 8 * start * self.width)
         if len(data) != size:
             raise BadStore("shorter than its header says", self.path.name)
-        return np.frombuffer(data, dtype="<f8").reshape(stop - start, *self.tail)
+        return np.frombuffer(data, dtype="<f8").reshape(stop - start, self.width)
+
+    def close(self) -> None:
+        """Closes the file (once)."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 @lru_cache(maxsize=256)
@@ -246,13 +250,9 @@ class KeptStore:
         """The running kept file, beside the store."""
         return self.folder.parent / RUNNING
 
-    def centres_file(self, round_: int) -> Path:
-        """The centres (Å) of the particles round ``round_`` kept."""
-        return self.folder / f"centres-{round_}.npy"
-
-    def scores_file(self, round_: int) -> Path:
-        """The ranking scores of the particles round ``round_`` kept."""
-        return self.folder / f"scores-{round_}.npy"
+    def segment_file(self, round_: int) -> Path:
+        """The centres (Å) and ranking scores of the particles round ``round_`` kept."""
+        return self.folder / f"kept-{round_}.npy"
 
     def index_file(self, round_: int) -> Path:
         """The index written by round ``round_``."""
@@ -294,27 +294,26 @@ class KeptStore:
         asked = np.where(fits, wanted, b"").astype(keys.dtype)
         lo, hi = np.searchsorted(keys, asked, "left"), np.searchsorted(keys, asked, "right")
         hi = np.where(fits, hi, lo)
-        which, centres, scores = [], [], []
-        opened: dict[int, tuple[SegmentFile, SegmentFile]] = {}
+        which, found = [], []
+        opened: dict[int, SegmentFile] = {}
         try:
             for k in np.flatnonzero(hi > lo):
                 for entry in self.index[lo[k] : hi[k]]:
                     segment, start, stop = int(entry["segment"]), int(entry["start"]), int(entry["stop"])
                     if segment not in opened:
                         r, rows = self.segments[segment]["round"], self.segments[segment]["rows"]
-                        opened[segment] = (
-                            SegmentFile(self.centres_file(r), (dims,), rows),
-                            SegmentFile(self.scores_file(r), (), rows),
-                        )
-                    c, s = opened[segment]
-                    centres.append(c.rows(start, stop))
-                    scores.append(s.rows(start, stop))
+                        opened[segment] = SegmentFile(self.segment_file(r), dims + 1, rows)
+                    found.append(opened[segment].rows(start, stop))
                     which.append(np.full(stop - start, k, dtype=np.int64))
         except BadStore as err:
             raise damaged(self.folder / (err.file or MARKER), str(err)) from None
+        finally:
+            for segment_file in opened.values():
+                segment_file.close()
         if not which:
             return none
-        return np.concatenate(which), np.concatenate(centres), np.concatenate(scores)
+        rows_found = np.concatenate(found)
+        return np.concatenate(which), rows_found[:, :dims], rows_found[:, dims]
 
     # --- writing a round ---
 
@@ -341,8 +340,9 @@ class KeptStore:
         rank = np.zeros(max(len(kept.mic_names), 1), dtype=np.int64)
         rank[used[by_name]] = np.arange(len(used))
         order = np.argsort(rank[kept.groups], kind="stable")
-        _save_array(self.centres_file(round_), np.ascontiguousarray(kept.centres[order], dtype="<f8"))
-        _save_array(self.scores_file(round_), np.ascontiguousarray(kept.scores[order], dtype="<f8"))
+        rows = np.empty((len(order), kept.centres.shape[1] + 1), dtype="<f8")
+        rows[:, :-1], rows[:, -1] = kept.centres[order], kept.scores[order]
+        _save_array(self.segment_file(round_), rows)
         bounds = np.r_[0, np.cumsum(np.bincount(rank[kept.groups], minlength=len(used)))]
         names = encoded[by_name]
         width = max([self.index.dtype["name"].itemsize, *map(len, names)])
@@ -352,10 +352,8 @@ class KeptStore:
         earlier = self.index.astype(index_dtype(width))
         index = np.insert(earlier, np.searchsorted(earlier["name"], added["name"], side="right"), added)
         _save_array(self.index_file(round_), index)
-        return {"round": round_, "rows": len(kept.groups), "bytes": self._sizes(round_)}, index
-
-    def _sizes(self, round_: int) -> list[int]:
-        return [os.stat(self.centres_file(round_)).st_size, os.stat(self.scores_file(round_)).st_size]
+        size = os.stat(self.segment_file(round_)).st_size
+        return {"round": round_, "rows": len(kept.groups), "bytes": size}, index
 
     def state(self, round_: int, pending: dict[str, Any] | None) -> dict[str, Any]:
         """``store.json`` of this store at round ``round_``, with a round ``pending`` (or None)."""
@@ -432,7 +430,7 @@ def roll_back(store: KeptStore, pending: dict[str, Any]) -> None:
             f.truncate(before.rows_end)
             f.seek(before.rows_end)
             f.write(before.suffix)
-    for kind in ("centres", "scores", "index"):
+    for kind in ("kept", "index"):
         remove_file(store.folder / f"{kind}-{pending['round']}.npy")
     store.save_state(store.state(store.round, None))
 
@@ -576,9 +574,8 @@ def check_state(state: Any) -> None:
         good = isinstance(segment, dict) and sorted(segment) == ["bytes", "round", "rows"]
         good = good and is_int(segment["round"]) and 1 <= segment["round"] <= round_
         good = good and is_int(segment["rows"]) and segment["rows"] >= 0
-        sizes = segment["bytes"] if good else None
-        good = good and isinstance(sizes, list) and len(sizes) == 2 and all(is_int(v) and v > 0 for v in sizes)
-        what = f'{{"round": 1 to {round_}, "rows": a whole number >= 0, "bytes": [two sizes]}}'
+        good = good and is_int(segment["bytes"]) and segment["bytes"] > 0
+        what = f'{{"round": 1 to {round_}, "rows": a whole number >= 0, "bytes": the file size}}'
         expect(good, f"segments[{k}]", what)
     rounds = [s["round"] for s in segments]
     expect(rounds == sorted(set(rounds)), "segments", "rounds in increasing order, each once")
@@ -642,13 +639,13 @@ def check_sizes(folder: Path, state: dict[str, Any]) -> None:
     where = os.fspath(folder)
     for segment in state["segments"]:
         r = segment["round"]
-        for name, size in zip((f"centres-{r}.npy", f"scores-{r}.npy"), segment["bytes"]):
-            try:
-                info = os.stat(os.path.join(where, name))
-            except OSError as err:
-                raise BadStore(f"cannot be read ({err.strerror})", name) from None
-            found = info.st_size if stat.S_ISREG(info.st_mode) else -1
-            expect(found == size, "", f"a file of {size:,} bytes (store.json's), not {found:,}", name)
+        name, size = f"kept-{r}.npy", segment["bytes"]
+        try:
+            info = os.stat(os.path.join(where, name))
+        except OSError as err:
+            raise BadStore(f"cannot be read ({err.strerror})", name) from None
+        found = info.st_size if stat.S_ISREG(info.st_mode) else -1
+        expect(found == size, "", f"a file of {size:,} bytes (store.json's), not {found:,}", name)
 
 
 def load_index(folder: Path, state: dict[str, Any]) -> np.ndarray:
@@ -669,7 +666,8 @@ def load_index(folder: Path, state: dict[str, Any]) -> np.ndarray:
     except (OSError, ValueError) as err:
         raise BadStore(f"cannot be read ({str(err)[:80]})", name) from None
     rows = np.array([s["rows"] for s in state["segments"]], dtype=np.int64)
-    names, segment, start, stop = index["name"], index["segment"], index["start"], index["stop"]
+    # (each column made contiguous: numpy compares strided names ten times slower)
+    names, segment, start, stop = (np.ascontiguousarray(index[k]) for k in ("name", "segment", "start", "stop"))
     expect(bool((names[1:] >= names[:-1]).all()), "", "micrographs sorted by name", name)
     inside = (segment >= 0) & (segment < len(rows))
     expect(bool(inside.all()), "", f"segments 0 to {len(rows) - 1}", name)

@@ -136,19 +136,23 @@ def blocked_by_kept(
     """
     which, centres, scores = kept
     n_kept, n = len(which), len(particles)
+    blocked = np.zeros(n, dtype=bool)
     if n_kept == 0:
-        return np.zeros(n, dtype=bool), np.zeros(0, dtype=bool)
+        return blocked, np.zeros(0, dtype=bool)
     assert particles.scores is not None
-    groups = np.concatenate([which, particles.groups.astype(np.int64)])
-    both = np.concatenate([centres, particles.centres])
-    ranked = np.concatenate([scores, particles.scores])
-    levels = np.concatenate([np.zeros(n_kept, np.uint32), np.ones(n, np.uint32)])
+    # Only the batch's rows on micrographs with kept particles: the others have none near them.
+    near = np.flatnonzero(np.isin(particles.groups, np.unique(which)))
+    groups = np.concatenate([which, particles.groups[near].astype(np.int64)])
+    both = np.concatenate([centres, particles.centres[near]])
+    ranked = np.concatenate([scores, particles.scores[near]])
+    levels = np.concatenate([np.zeros(n_kept, np.uint32), np.ones(len(near), np.uint32)])
     ranking = Ranking(ranked, particles.higher_is_better, levels)
     result = find_duplicates(groups, both, duplicate_rule(options), ranking, True)
     assert result.suppressed_by is not None
     by = result.suppressed_by[n_kept:]
-    blocked = (by >= 0) & (by < n_kept)
-    won = outranks(particles.scores[blocked], scores[by[blocked]], particles.higher_is_better)
+    rejected = (by >= 0) & (by < n_kept)
+    blocked[near[rejected]] = True
+    won = outranks(particles.scores[near[rejected]], scores[by[rejected]], particles.higher_is_better)
     return blocked, won
 
 
