@@ -18,7 +18,8 @@ running file truncated back, the round's segments removed, store.json put back);
 run of the batch alone (``cryodedup particles BATCH -o OUT``, its one-pass route). Goal (issue
 57): the round costs at most 2x the fresh run.
 
-Usage: python benches/bench_particle_update.py [--kept 10000000] [--new 10000] [--repeat 5] [--workdir DIR]
+Usage: python benches/bench_particle_update.py [--kept 10000000] [--new 10000] [--on-kept 0.5] [--repeat 5] [--cli]
+    [--workdir DIR]   (``--cli``: both also timed as commands, each in a new process, as a pipeline runs them)
 Smoke test: python benches/bench_particle_update.py --kept 100000 --new 2000 --repeat 2
 """
 
@@ -30,6 +31,7 @@ import os
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -137,6 +139,12 @@ def timed(job) -> tuple[float, float]:
     return time.perf_counter() - start, time.process_time() - cpu
 
 
+def _wall(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kept", type=int, default=10_000_000)
@@ -145,6 +153,7 @@ def main() -> None:
     parser.add_argument("--on-kept", type=float, default=0.5, help="fraction of the batch's micrographs in the store")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--cli", action="store_true", help="also time both as commands, each in a new process")
     args = parser.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="bench_particle_update_"))
     shutil.rmtree(work / "out", ignore_errors=True)
@@ -166,11 +175,18 @@ def main() -> None:
     INDEX_COPY.append((out / STORE / f"index-{json.loads(saved)['round']}.npy").read_bytes())
     running = json.loads(saved)["running"]
     rounds, fresh, summary = [], [], {}
+    cli_rounds, cli_fresh = [], []
+    command = [sys.executable, "-m", "cryodedup", "particles", str(batch), "--min-dist", "20", "-q"]
     for _ in range(args.repeat):
         shutil.rmtree(work / "fresh", ignore_errors=True)
         fresh.append(timed(lambda: remove_duplicate_particles([batch], work / "fresh", ParticleOptions(20.0))))
         rounds.append(timed(lambda: summary.update(remove_duplicate_particles([batch], out, options))))
         undo_round(out, saved, running["size"], running["rows_end"], running["suffix"].encode())
+        if args.cli:
+            shutil.rmtree(work / "fresh", ignore_errors=True)
+            cli_fresh.append(_wall([*command, "-o", str(work / "fresh")]))
+            cli_rounds.append(_wall([*command, "--mic-psize", "1", "--update", "-o", str(out)]))
+            undo_round(out, saved, running["size"], running["rows_end"], running["suffix"].encode())
     wall = statistics.median(t for t, _ in rounds)
     cpu = statistics.median(c for _, c in rounds)
     fresh_wall = statistics.median(t for t, _ in fresh)
@@ -189,6 +205,12 @@ def main() -> None:
     print(f"fresh run of the batch alone: median {fresh_wall:.3f} s (CPU {fresh_cpu:.3f} s)")
     ratio = wall / fresh_wall
     print(f"ratio {ratio:.2f}x (CPU {cpu / fresh_cpu:.2f}x); goal <= 2x: {'met' if ratio <= 2 else 'NOT met'}")
+    if args.cli:
+        round_cli, fresh_cli = statistics.median(cli_rounds), statistics.median(cli_fresh)
+        print(
+            f"end to end (cryodedup particles ... -q in a new process): --update round {round_cli:.3f} s, "
+            f"fresh run {fresh_cli:.3f} s: {round_cli / fresh_cli:.2f}x"
+        )
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; load {os.getloadavg()[0]:.1f}")
 
 
