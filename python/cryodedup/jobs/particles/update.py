@@ -18,21 +18,23 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ...algo.dedup import Ranking, find_duplicates
 from ...algo.normalisation import normalisation
 from ...errors import CryodedupError
-from ...formats.sniff import is_copick_config, is_picker_output
-from ...formats.star.particle_writer import StarWriter
+from ...formats.sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_picker_output
 from ...options import ParticleOptions
 from ...outputs import AtomicOutputs, StrPath
 from ...particle_set import Log, ParticleSet
 from .decide import Decision, decide, duplicate_rule
 from .read import Files, Source
 from .store import RUNNING, KeptRows, KeptStore, commit_round, decision_record, open_store, sha256_bytes
+
+if TYPE_CHECKING:
+    from ...formats.star.particle_writer import StarWriter
 
 #: Each round's kept and rejected particles (round 1: round_0001_kept.star), left for downstream jobs.
 ROUND_FILES = ("round_{:04d}_kept.star", "round_{:04d}_rejected.star")
@@ -63,7 +65,7 @@ def refuse_options(paths: list[Path], options: ParticleOptions) -> None:
         if given:
             raise CryodedupError(f"--update cannot be given with {flag}: {why}")
     for path in paths:
-        if is_copick_config(path) or is_picker_output(path) or path.suffix.lower() in (".cs", ".csg"):
+        if is_copick_config(path) or is_picker_output(path) or is_cryosparc(path) or is_dynamo_table(path):
             raise CryodedupError(f"{path}: --update takes RELION particle STAR files (this input is not one)")
 
 
@@ -105,6 +107,8 @@ def start_round(
 
 def refuse_rows(particles: ParticleSet) -> StarWriter:
     """Refuses what the rows hold that a round does not support; the set's STAR writer."""
+    from ...formats.star.particle_writer import StarWriter  # (here: a plain run of a .cs loads no STAR module)
+
     if not isinstance(particles.writer, StarWriter):
         raise CryodedupError(
             f"{particles.inputs[0]}: --update takes RELION particle STAR files (this input is not one)"
