@@ -144,3 +144,13 @@ def test_the_api_passes_the_option(tmp_path: Path) -> None:
     expected = oracle_rounds([star_rows(tmp_path / "a.star"), star_rows(tmp_path / "b.star")])
     n_kept = sum(sum(keep) for keep, _ in expected)
     assert len(star_rows(tmp_path / "out" / "particles_kept.star")) == n_kept
+
+
+def test_the_api_refuses_update_on_data_in_memory() -> None:
+    import pandas as pd
+
+    from cryodedup.api import remove_duplicates
+
+    frame = pd.DataFrame({"rlnMicrographName": ["m.mrc"], "rlnCoordinateX": [1.0], "rlnCoordinateY": [1.0]})
+    with pytest.raises(CryodedupError, match="update=True takes particle files and an outdir"):
+        remove_duplicates(frame, mic_psize=1.0, update=True)
