@@ -183,3 +183,29 @@ def test_a_store_that_is_a_file_is_refused(tmp_path: Path, batches: list[Path]) 
     (tmp_path / "out" / "kept_store").write_text("not mine")
     with pytest.raises(CryodedupError, match=r"kept_store: not a folder"):
         run_round([batches[0]], tmp_path / "out")
+
+
+@pytest.mark.parametrize("earlier", [0, 1])
+def test_a_round_that_another_round_overtook_adds_nothing(
+    tmp_path: Path, batches: list[Path], monkeypatch: pytest.MonkeyPatch, earlier: int
+) -> None:
+    """Two rounds into one folder at once: the one that commits second was decided without the other's kept set."""
+    from cryodedup.jobs.particles import update
+
+    if earlier:
+        rounds(tmp_path, batches[:earlier])
+    real = update.blocked_by_kept
+    overtaken = []
+
+    def decide_while_another_round_runs(*args):
+        if not overtaken:
+            overtaken.append(True)
+            run_round([batches[2]], tmp_path / "out")  # (the other round, from start to end)
+        return real(*args)
+
+    monkeypatch.setattr(update, "blocked_by_kept", decide_while_another_round_runs)
+    running = tmp_path / "out" / "particles_kept.star"
+    with pytest.raises(CryodedupError, match="another --update round into .* ended while this one ran"):
+        run_round([batches[1]], tmp_path / "out")
+    monkeypatch.undo()
+    assert running.read_bytes() == rounds(tmp_path, [*batches[:earlier], batches[2]], out="alone")

@@ -244,6 +244,8 @@ class KeptStore:
     running: RunningFile | None
     #: The index (checked whole), loaded with the store.
     index: np.ndarray = field(default_factory=lambda: np.zeros(0, index_dtype(1)))
+    #: Whether the store was read from its store.json (else none was there): what a commit expects to find.
+    marker_read: bool = False
 
     @property
     def running_path(self) -> Path:
@@ -398,6 +400,7 @@ def load_store(folder: Path) -> KeptStore | None:
         state["kept"],
         None if state["running"] is None else RunningFile.of(state["running"]),
         index,
+        marker_read=True,
     )
     if state["pending"] is not None:
         roll_back(store, state["pending"])
@@ -497,6 +500,7 @@ def commit_round(
     written whole and renamed), then ``store.json`` is committed.
     """
     prefix, suffix = header
+    _refuse_another_round(store)
     store.folder.mkdir(parents=True, exist_ok=True)
     remove_own_leftovers(store.folder)
     store.record = store.record or record
@@ -527,8 +531,28 @@ def commit_round(
     store.index_entry = {"round": round_, "rows": len(index), "bytes": os.stat(store.index_file(round_)).st_size}
     store.running, store.round, store.index = after, round_, index
     store.save_state(store.state(round_, None))
+    store.marker_read = True
     if earlier_index is not None:  # (no longer named: the round's own holds its entries)
         remove_file(store.index_file(earlier_index["round"]))
+
+
+def _refuse_another_round(store: KeptStore) -> None:
+    """Refuses to commit when another round committed into the folder since this one loaded the store.
+
+    The outputs' lock is held from the round's outputs on (``AtomicOutputs``): a round started
+    meanwhile commits before it or waits; this one's decision was made without its kept particles.
+    """
+    marker = store.folder / MARKER
+    try:
+        state = json.loads(marker.read_bytes()) if os.path.lexists(marker) else None
+    except (OSError, ValueError):
+        state = {}
+    now = (state.get("round"), state.get("pending")) if isinstance(state, dict) else None
+    if now != ((store.round, None) if store.marker_read else None):
+        raise CryodedupError(
+            f"{marker}: another --update round into {store.folder.parent} ended while this one ran, so this batch "
+            "was decided without its kept particles; nothing was added: run this batch again"
+        )
 
 
 def _save_array(path: Path, values: np.ndarray) -> None:
