@@ -129,5 +129,5 @@ def test_every_guide_has_a_walk_through_that_runs():
 def test_the_walk_through_blocks_are_found_and_the_others_give_a_reason():
     blocks = {p.relative_to(ROOT / "docs").as_posix(): code_blocks(p) for p in USER_PAGES}
     run = [(page, line) for page, found in blocks.items() for line, _, _, why in found if not why]
-    assert [page for page, _ in run].count("guides/particles.md") == 6, run
+    assert [page for page, _ in run].count("guides/particles.md") == 7, run
     assert all(why is None or len(why) > 10 for found in blocks.values() for *_, why in found)

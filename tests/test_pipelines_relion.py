@@ -194,6 +194,21 @@ def test_particles_job_keeps_what_the_oracle_keeps(project):
     )
 
 
+def test_particles_job_adds_batches_with_update(project):
+    """Two External runs into one job folder with update: the running kept set, the one node declared."""
+    root, paths = project
+    for batch in ("particles_1", "particles_2"):
+        argv = ["--o", "External/job171/", "--in_parts", paths[batch], "--min_dist", "40", "--update", "yes"]
+        assert run_here(root, [*argv, "--j", "1"]) == 0  # (no --plot: a round draws none)
+    job = root / "External/job171"
+    assert (job / "round_0001_kept.star").exists() and (job / "round_0002_kept.star").exists()
+    nodes = (job / "RELION_OUTPUT_NODES.star").read_text()
+    assert "External/job171/particles_kept.star 3" in nodes and "particles_rejected" not in nodes
+    assert len(kept_rows(job / "particles_kept.star")) == sum(
+        len(kept_rows(job / f"round_000{k}_kept.star")) for k in (1, 2)
+    )
+
+
 def test_without_the_plot_extra_run_out_says_why_there_are_no_pictures(project, monkeypatch, capsys):
     # The External job draws when matplotlib is there; without it, run.out (stdout) says so and
     # no logfile.pdf is declared. "plot no" is the user's own choice: nothing to explain.

@@ -175,6 +175,7 @@ PARTICLES = Command(
             ],
         ),
         ("Half-sets and orientations", ["--audit", "--halfsets", "--max-angle", "--sym"]),
+        ("During collection", ["--update"]),
         ("Output", ["--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics", "--project-dir", "--help"]),
     ],
 )

@@ -336,6 +336,15 @@ class ParticleOptions:
         label="datasets",
     )
 
+    update: bool = option(
+        False,
+        "--update",
+        "Batch by batch into OUTDIR: deduplicate these INPUTS against every particle an earlier --update run "
+        "kept there and among themselves, append the kept ones to particles_kept.star, and write this round's "
+        "round_NNNN_kept.star and round_NNNN_rejected.star. A particle kept is never revoked. RELION STAR inputs.",
+        is_flag=True,
+        label="update",
+    )
     registration: str = choice(
         "check",
         "--registration",

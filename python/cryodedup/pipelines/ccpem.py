@@ -147,7 +147,8 @@ class CryodedupJob(PipelinerJob):
                 args += job_types.option_tokens(cmd, name, values) if values else []
             elif not job_types.is_default(param, joboption.get_string()):
                 args += job_types.option_tokens(cmd, name, [joboption.get_string()])  # one argument, spaces and all
-        return [*job_types.cli_args(self.JOB, inputs, self.output_dir, args, plot=True), *self.parse_additional_args()]
+        plot = "--update" not in args  # (a round draws no pictures: --plot is refused with --update)
+        return [*job_types.cli_args(self.JOB, inputs, self.output_dir, args, plot=plot), *self.parse_additional_args()]
 
     def additional_joboption_validation(self) -> list[JobOptionValidationResult]:
         """The command the job would run, checked by the command's own parser before the pipeliner runs it.
@@ -172,7 +173,8 @@ class CryodedupJob(PipelinerJob):
     def job_outputs(self) -> list[job_types.Output]:
         """The files the job writes (the micrograph job splits particles only when given some)."""
         splits = self.JOB == "micrographs" and bool(self.joboptions["input_particles"].get_string())
-        return job_types.outputs(self.JOB, with_particles=splits)
+        update = self.JOB == "particles" and self.joboptions["update"].get_boolean()
+        return job_types.outputs(self.JOB, with_particles=splits, update=update)
 
     def create_output_nodes(self) -> None:
         """Kept and rejected sets as RELION-style nodes (``ParticleGroupMetadata.star.relion.cryodedup.kept``)."""

@@ -130,13 +130,15 @@ def command(job: str) -> click.Command:
     return main.commands[COMMAND_OF_JOB[job]]
 
 
-def outputs(job: str, *, with_particles: bool = False) -> list[Output]:
+def outputs(job: str, *, with_particles: bool = False, update: bool = False) -> list[Output]:
     """The files ``job`` writes into its folder (the pictures' PDF aside).
 
-    ``with_particles``: the micrograph job was given particles to split.
+    ``with_particles``: the micrograph job was given particles to split. ``update``: the particle
+    job adds a batch to the running kept set (``--update``): that set is its one output node
+    (each round's files are named by their round).
     """
     if job == "particles":
-        return [Output(f"particles_{s}.star", "particles", s) for s in ("kept", "rejected")]
+        return [Output(f"particles_{s}.star", "particles", s) for s in (("kept",) if update else ("kept", "rejected"))]
     if job == "coordinates":
         return [Output(f"autopick_{s}.star", "coordinates", s) for s in ("kept", "rejected")]
     found = [Output(f"micrographs_{s}.star", "micrographs", s) for s in ("kept", "rejected")]
@@ -231,10 +233,12 @@ def cli_args(
 ) -> list[str]:
     """The arguments of the command that runs ``job`` (after the program's name).
 
-    The job folder is the pipeline's: outputs of an earlier run of the same job are replaced.
+    The job folder is the pipeline's: outputs of an earlier run of the same job are replaced;
+    but with ``--update``, a run adds its batch to the kept set of the earlier runs there (each
+    round's files are named by their round, none replaced; ``--force`` would start the set anew).
     ``as_json``: the summary on stdout too.
     """
-    args = [COMMAND_OF_JOB[job], *inputs, "-o", outdir, "--force"]
+    args = [COMMAND_OF_JOB[job], *inputs, "-o", outdir, *([] if "--update" in tokens else ["--force"])]
     args += ["--json"] if as_json else []
     return [*args, "--plot", *tokens] if plot else [*args, *tokens]
 

@@ -247,15 +247,19 @@ def plan(call: ExternalCall) -> Plan:
         tokens += ["--micrographs", call.inputs["mics"][0]]
     plot = job_types.can_plot()
     note = None if plot else NO_PICTURES
+    chosen = False
     for label, values in call.params:
         words = job_types.option_tokens(cmd, label, values)
         if job_types.option(cmd, label).name == "plot":
-            plot, note = bool(words), None  # the user's choice: nothing to explain
+            plot, note, chosen = bool(words), None, True  # the user's choice: nothing to explain
         else:
             tokens += words
+    if "--update" in tokens and not chosen:  # (a round draws no pictures: --plot is refused with --update)
+        plot, note = False, "No pictures and no logfile.pdf: an --update round draws none"
     args = job_types.cli_args(job, inputs, call.outdir, tokens, plot=plot, as_json=True)
     job_types.check_arguments(cmd, args[1:])
-    return Plan(job, args, job_types.outputs(job, with_particles="parts" in call.inputs), plot, note)
+    found = job_types.outputs(job, with_particles="parts" in call.inputs, update="--update" in args)
+    return Plan(job, args, found, plot, note)
 
 
 # --- the run ---------------------------------------------------------------------------------

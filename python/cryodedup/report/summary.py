@@ -101,6 +101,7 @@ def particle_rows(s: dict) -> list[Row]:
         *priority_rows(s.get("priority"), [i["file"] for i in s["inputs"]]),
         *same_image_rows(s.get("same_image")),
         *particle_name_rows(s.get("particle_names")),
+        *([("Update", s["update"]["message"])] if s.get("update") else []),
         *output_rows(s),
         ("Time", particle_time(s)),
     ]

@@ -178,6 +178,11 @@ class StarWriter:
         #: kept and rejected rows are written to files of their own as well (docs/design.md section 13).
         self.species: tuple[np.ndarray, list[str]] | None = None
 
+    def header_and_footer(self) -> tuple[bytes, bytes]:
+        """What the outputs hold before their rows (the merged header) and after them."""
+        merge = _merge_optics(self.parts, self.labels)
+        return merge.prefix, merge.suffix
+
     def write_into(self, keep: np.ndarray, targets: dict[Path, Path]) -> None:
         """Writes kept and rejected rows to ``targets[output]``, the temporary names of a caller's outputs."""
         self._write(keep, targets[self.kept_path], targets[self.rejected_path], None)

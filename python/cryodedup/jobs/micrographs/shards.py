@@ -17,7 +17,6 @@ writes exactly the outputs of one unsharded run.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -37,6 +36,7 @@ from ...options.fields import DECISION, SCORES, marked_options
 from ...options.micrographs import MAX_IMAGES, MicrographOptions, MicrographRun
 from ...outputs import StrPath, all_outputs_at_once, put_in_place
 from ...resolve.micrograph_names import check_match_mode
+from ..store_files import changed_option, sha256_of
 from .group import decide_run
 from .plan import ScoringPlan, plan_scoring
 from .score import ProgressBar, ShardScores, images_to_read, score_shard
@@ -76,15 +76,6 @@ def run_record(inputs: Sequence[StrPath], mics: Micrographs, options: Micrograph
         "options": {name: getattr(options, name) for name in RUN_OPTIONS},
     }
     return json.loads(json.dumps(record))  # as read back from shard.json
-
-
-def changed_option(names: Sequence[str], mine: dict[str, Any], other: dict[str, Any]) -> tuple[str, Any, Any] | None:
-    """The first option of ``names`` whose values in two records' "options" differ: (flag, mine, other)."""
-    for name in names:
-        a, b = mine["options"].get(name), other["options"].get(name)
-        if a != b:
-            return f"--{name.replace('_', '-')}", a, b
-    return None
 
 
 def _difference(mine: dict[str, Any], other: dict[str, Any]) -> str:
@@ -134,15 +125,6 @@ def _plan_from_record(record: dict[str, Any], files: list[str]) -> ScoringPlan:
         if record.get("layouts") is None
         else [MrcLayout((ny, nx), dtype, offset, psize) for offset, dtype, psize in record["layouts"]],
     )
-
-
-def sha256_of(path: Path) -> str:
-    """The SHA-256 of a file, in hex (a store's check that a file is the one its marker names)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def shard_state(folder: Path) -> tuple[dict[str, Any] | None, str]:

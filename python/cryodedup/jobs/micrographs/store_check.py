@@ -14,18 +14,19 @@ Only the headers are read: a store of 100,000 images is checked in milliseconds.
 from __future__ import annotations
 
 import itertools
-import json
-import math
 import os
 import re
-import stat
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .shards import sha256_of
+from ..store_files import BadStore, check_npy, sha256_of
+from ..store_files import expect as _expect
+from ..store_files import is_int as _is_int
+from ..store_files import is_number as _is_number
+from ..store_files import regular as _regular
 
 #: The keys of ``seen.json`` and what each holds (``layouts`` may be null; ``written``, ``pairs_added`` and
 #: ``pairs_csv`` absent).
@@ -33,43 +34,10 @@ KEYS = ("format", "version", "round", "record", "files", "images", "layouts", "s
 RECORD_KEYS = ("shape", "binning", "binned_psize", "band", "pearson_min_z", "options")
 #: Rounds past this are not a store's: a name images-ROUND.npy must stay a short file name.
 MAX_ROUND = 10**12
-#: seen.json past this size is not read (about 300 bytes a micrograph: 3 million micrographs).
-MAX_MARKER_BYTES = 1 << 30
 PAIR_ARRAYS = ("a", "b", "z", "dy", "dx", "pearson", "overlap")
 OWN_FILE = re.compile(r"(images-[0-9]+\.npy|pairs-[0-9]+\.npz)")
 _DTYPE = re.compile(r"[<>|=][iufc](1|2|4|8|16)")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-class BadStore(ValueError):
-    """What is wrong with a store, as a phrase; ``file``: the store's file it is about (None: ``seen.json``)."""
-
-    def __init__(self, what: str, file: str | None = None) -> None:
-        super().__init__(what)
-        self.file = file
-
-
-def read_state(marker: Path) -> Any:
-    """``seen.json`` as JSON, strictly (no NaN or Infinity, no nesting past Python's limit)."""
-    try:
-        info = os.stat(marker)
-    except OSError as err:
-        raise BadStore(f"cannot be read ({err.strerror})") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise BadStore("is not a file")
-    if info.st_size > MAX_MARKER_BYTES:
-        raise BadStore(f"{info.st_size:,} bytes, more than a store's marker holds")
-    try:
-        text = marker.read_bytes().decode("utf-8")
-        return json.loads(text, parse_constant=_no_constant)
-    except OSError as err:
-        raise BadStore(f"cannot be read ({err.strerror})") from None
-    except (ValueError, RecursionError) as err:
-        raise BadStore(f"is not valid JSON ({str(err)[:80] or type(err).__name__})") from None
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def check_state(state: Any, fmt: str) -> None:
@@ -246,26 +214,8 @@ def _is_stamp(stamp: Any) -> bool:
     return stamp is None or (isinstance(stamp, list) and len(stamp) == 3 and all(_is_int(v) and v >= 0 for v in stamp))
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    if not (_is_int(value) or isinstance(value, float)):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # a whole number past float's range (JSON holds any): no pixel size, no score
-        return False
-
-
 def _is_scalar(value: Any) -> bool:
     return value is None or isinstance(value, str) or _is_number(value) or isinstance(value, bool)
-
-
-def _expect(ok: bool, key: str, what: str, file: str | None = None) -> None:
-    if not ok:
-        raise BadStore(f"{key}: expected {what}" if key else f"expected {what}", file)
 
 
 def check_files(folder: Path, state: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -286,16 +236,6 @@ def check_files(folder: Path, state: dict[str, Any]) -> dict[str, np.ndarray]:
     for r, needed in sorted(rows.items()):
         _check_images(folder / f"images-{r}.npy", (ny // binning, nx // binning), needed)
     return pairs
-
-
-def _regular(path: Path) -> os.stat_result:
-    try:
-        info = os.stat(path)
-    except OSError as err:
-        raise BadStore(f"cannot be read ({err.strerror})", path.name) from None
-    if not stat.S_ISREG(info.st_mode):
-        raise BadStore("not a file", path.name)
-    return info
 
 
 def _check_pairs(path: Path, digest: str, n: int) -> dict[str, np.ndarray]:
@@ -326,24 +266,4 @@ def _check_pairs(path: Path, digest: str, n: int) -> dict[str, np.ndarray]:
 
 
 def _check_images(path: Path, shape: tuple[int, int], rows: int) -> None:
-    size = _regular(path).st_size
-    try:
-        with open(path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            if version not in ((1, 0), (2, 0)):
-                raise ValueError(f".npy version {version}")
-            read_header = (
-                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            )
-            header = read_header(f)
-            data_start = f.tell()
-    except Exception as err:  # numpy's header parser fails with errors of its own (tokenize's TokenError)
-        raise BadStore(f"not a .npy file ({str(err)[:80] or type(err).__name__})", path.name) from None
-    stored, fortran, dtype = header
-    name = path.name
-    _expect(dtype == np.dtype("<f4") and not fortran, "", "float32 images in C order", name)
-    same = len(stored) == 3 and tuple(stored[1:]) == shape
-    _expect(same, "", f"images of {shape[0]} x {shape[1]} (the stored size), not {tuple(stored)}", name)
-    _expect(stored[0] >= rows, "", f"at least {rows} images (seen.json names them), not {stored[0]}", name)
-    expected = data_start + 4 * stored[0] * shape[0] * shape[1]
-    _expect(size == expected, "", f"{expected:,} bytes (its header's images), not {size:,}", name)
+    check_npy(path, "<f4", shape, rows)

@@ -48,10 +48,13 @@ from ...formats.mrc import MrcLayout
 from ...options.fields import SCORES, marked_options
 from ...options.micrographs import MicrographOptions
 from ...outputs import StrPath, process_alive
+from ..store_files import BadStore, changed_option, read_state, sha256_of
+from ..store_files import remove_file as _remove_file
+from ..store_files import save_atomic as _save_atomic
+from ..store_files import temporary as _temporary
 from .plan import ScoringPlan
 from .score import ProgressBar, ShardScores, _read_image, score_shard, shard_pairs
-from .shards import changed_option, sha256_of
-from .store_check import OWN_FILE, BadStore, check_files, check_state, pairs_csv_record, read_state
+from .store_check import OWN_FILE, check_files, check_state, pairs_csv_record
 from .update_inputs import file_stamp, real_paths, unfinished
 
 STORE = "seen"
@@ -412,14 +415,6 @@ def _remove_own_file(path: Path) -> None:
         _remove_file(path)
 
 
-def _remove_file(path: Path) -> None:
-    try:
-        if stat.S_ISREG(os.lstat(path).st_mode):
-            path.unlink()
-    except FileNotFoundError:
-        pass
-
-
 def _marker_round(folder: Path) -> Any:
     """The round ``seen.json`` names (None when it cannot be read): whether a round's marker is in place."""
     try:
@@ -427,28 +422,6 @@ def _marker_round(folder: Path) -> Any:
     except (OSError, ValueError):
         return None
     return state.get("round") if isinstance(state, dict) else None
-
-
-def _save_atomic(path: Path, write: Callable[[Any], None]) -> None:
-    with _temporary(path) as tmp:
-        with open(tmp, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-
-
-@contextmanager
-def _temporary(path: Path) -> Iterator[Path]:
-    """The temporary name of a store file being written (``.NAME.PID.tmp``), removed if the block fails.
-
-    A stop (SIGINT, SIGTERM: ``signals.Stopped``) or a write error in the block must not leave
-    it behind (issue 38's signal sweep found one); after the rename there is nothing to remove.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-    except BaseException:
-        _remove_file(tmp)
-        raise
 
 
 def refuse_inputs_inside(outdir: Path, inputs: Collection[StrPath]) -> None:

@@ -27,6 +27,7 @@ from .decide import Decision, decide, warn_not_confirmable
 from .draw import picture_details, plot_particles
 from .read import Files, Source, warn_unused_options
 from .summarise import ParticleSummary, summarize, timings
+from .update import decide_round, round_summary, start_round, write_round
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -100,6 +101,7 @@ def run(
     options = options or ParticleOptions()
     options.check()
     folder = source.check(outdir, options)
+    round_ = start_round(source, outdir, options, force, log)  # (--update: None without it)
     warnings: list[str] = []
     checked = False
 
@@ -116,7 +118,7 @@ def run(
     registration = check_registration(particles, options, applied, warn)
     reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()
-    decision = decide(particles, options, log, held)
+    decision = decide_round(round_, particles, options, log, held) if round_ else decide(particles, options, log, held)
     checked = True
     for message in warnings:
         log(message, "warning")
@@ -125,7 +127,11 @@ def run(
     halves = halfsets_by_micrograph(particles.groups, decision.keep) if reassign else None
     # Counted before the outputs are written: a one-pass scan's writer may still be busy.
     summary = replace(summarize(particles, decision, options, halves), registration=registration)
-    outputs, write_seconds = _write(particles, decision.keep, halves, options, force, source.outputs())
+    if round_:
+        outputs, write_seconds = write_round(round_, particles, decision.keep)
+        summary = replace(summary, update=round_summary(round_, summary.kept, summary.particles))
+    else:
+        outputs, write_seconds = _write(particles, decision.keep, halves, options, force, source.outputs())
     if same_image := (summary.same_image or {}).get("message"):
         warn(same_image)
     names = summary.particle_names

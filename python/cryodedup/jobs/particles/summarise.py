@@ -108,6 +108,13 @@ class ParticleSummary:
     registration: dict[str, Any] | None = field(
         default=None, metadata=_doc("how the inputs' coordinates agree (`--registration`)")
     )
+    update: dict[str, Any] | None = field(
+        default=None,
+        metadata=_doc(
+            "`--update`: the `round`, the `running_file` and its `running_kept`, the `kept_before`, the new particles "
+            "`rejected_by_kept` and how many of them `would_have_won` (ranked above the kept one)"
+        ),
+    )
     timings: dict[str, Any] | None = field(
         default=None, metadata=_doc("seconds reading, deciding and writing; whether in one pass")
     )

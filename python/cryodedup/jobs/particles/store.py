@@ -1,0 +1,706 @@
+"""The particle job's ``--update`` store: the kept centres by micrograph, and the running kept file's state.
+
+``OUTDIR/kept_store/`` holds, for every particle kept by an earlier round, its centre in Å
+and its ranking score: ``kept-R.npy`` (float64, one row per particle: x y [z] score) for
+round R, its rows sorted by micrograph; an index
+``index-R.npy`` (written by the last round R: one row per micrograph and segment, sorted by
+micrograph name: the name, the segment, the first and the end row); and ``store.json``, the
+round's completion marker: the decision's options, the score column and order, the segments
+(their rows and file sizes), the index's, and what the running kept file
+(``OUTDIR/particles_kept.star``) held when the round ended: its size, where its rows end (the
+text after them, ``suffix``, written again after each append), the SHA-256 of its header and of
+its last bytes. A round finds its micrographs in the index by bisection and reads only their
+rows (memory-mapped): beyond a few arrays' checks in numpy, its time and memory grow with the
+batch, not with the store.
+
+The store is checked whole before it is used: ``store.json``'s schema, every segment's size,
+the index's header and values (sorted, each range inside its segment, the segments covered
+once); the segments a round reads, their headers too. A round appends to the running file in
+place; before it does, ``store.json`` records the round as ``pending``. A round stopped between
+that and its commit leaves the file half-appended: the next round finds ``pending``, checks that
+the file still begins as the store left it, truncates it there and writes the suffix back
+(rolled back), then removes the stopped round's files. A running file the store does not
+recognise (its size, end or header changed) is refused in one line, as is a damaged or edited
+store. Safe against a stopped process (a kill, a signal, an error); no file is synced to disk,
+as in the micrograph store, so a power cut is not covered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..._core import __version__
+from ...errors import CryodedupError
+from ...outputs import process_alive
+from ..store_files import (
+    BadStore,
+    changed_option,
+    check_npy,
+    expect,
+    is_int,
+    is_number,
+    npy_header,
+    read_state,
+    remove_file,
+    save_atomic,
+)
+
+STORE = "kept_store"
+MARKER = "store.json"
+RUNNING = "particles_kept.star"
+FORMAT = "cryodedup particle update store 1"
+KEYS = ("format", "version", "round", "record", "segments", "index", "kept", "running", "pending")
+RUNNING_KEYS = ("size", "rows_end", "suffix", "header_bytes", "header_sha256", "tail_sha256")
+#: The options that decide which particles are duplicates: a round given others is refused.
+DECISION_OPTIONS = (
+    "min_dist",
+    "min_dist_z",
+    "mic_psize",
+    "shift_key",
+    "score",
+    "score_order",
+    "seed",
+    "same_image",
+    "match_micrographs",
+)
+#: The running file's last bytes whose SHA-256 the store keeps: what recognises the file at a glance.
+TAIL_BYTES = 4096
+MAX_ROUND = 10**12
+OWN_FILE = re.compile(r"(kept|index)-[0-9]+\.npy")
+OWN_TEMPORARY = re.compile(r"\.((kept|index)-[0-9]+\.npy|store\.json)\.([0-9]+)\.tmp")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def decision_record(options: Any, score_label: str | None, higher: bool, dims: int) -> dict[str, Any]:
+    """What the store's decisions depend on, as ``store.json`` keeps it."""
+    record = {
+        "options": {name: getattr(options, name) for name in DECISION_OPTIONS},
+        "score": score_label,
+        "higher_is_better": higher,
+        "dims": dims,
+    }
+    return json.loads(json.dumps(record))
+
+
+def sha256_bytes(data: bytes) -> str:
+    """The SHA-256 of ``data``, in hex."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_tail(path: Path, size: int) -> bytes:
+    """The last bytes (at most :data:`TAIL_BYTES`) of the first ``size`` bytes of ``path``."""
+    start = max(0, size - TAIL_BYTES)
+    with open(path, "rb") as f:
+        f.seek(start)
+        return f.read(size - start)
+
+
+@dataclass
+class RunningFile:
+    """What the running kept file holds when the store is committed: size, rows' end, suffix, header, tail."""
+
+    size: int
+    rows_end: int
+    suffix: bytes
+    header_bytes: int
+    header_sha256: str
+    tail_sha256: str
+
+    def as_json(self) -> dict[str, Any]:
+        """As ``store.json`` keeps it (the suffix as text)."""
+        return {
+            "size": self.size,
+            "rows_end": self.rows_end,
+            "suffix": self.suffix.decode("utf-8", errors="surrogateescape"),
+            "header_bytes": self.header_bytes,
+            "header_sha256": self.header_sha256,
+            "tail_sha256": self.tail_sha256,
+        }
+
+    @classmethod
+    def of(cls, entry: dict[str, Any]) -> RunningFile:
+        """From ``store.json``'s entry (checked by :func:`check_state`)."""
+        return cls(
+            entry["size"],
+            entry["rows_end"],
+            entry["suffix"].encode("utf-8", errors="surrogateescape"),
+            entry["header_bytes"],
+            entry["header_sha256"],
+            entry["tail_sha256"],
+        )
+
+    def after(self, rows_tail: bytes, added: int) -> RunningFile:
+        """The file once ``added`` bytes of rows (ending in ``rows_tail``) are appended, and the suffix after them."""
+        tail = (rows_tail + self.suffix)[-TAIL_BYTES:]
+        size = self.rows_end + added + len(self.suffix)
+        return RunningFile(
+            size, self.rows_end + added, self.suffix, self.header_bytes, self.header_sha256, sha256_bytes(tail)
+        )
+
+    def recognised(self, path: Path) -> str | None:
+        """None when ``path`` holds what this record says, else what differs (a phrase)."""
+        try:
+            size = os.stat(path).st_size
+            if size != self.size:
+                return f"{size:,} bytes where the store's last round left {self.size:,}"
+            if sha256_bytes(file_tail(path, size)) != self.tail_sha256:
+                return "its last bytes are not those the store's last round wrote"
+            with open(path, "rb") as f:
+                header = f.read(self.header_bytes)
+        except OSError as err:
+            return f"cannot be read ({err.strerror})"
+        if sha256_bytes(header) != self.header_sha256:
+            return "its header is not the one the store's rounds wrote"
+        return None
+
+
+#: The index's fields besides the name (bytes, as wide as the longest): the segment and its rows.
+INDEX_FIELDS = (("segment", "<i8"), ("start", "<i8"), ("stop", "<i8"))
+
+
+def index_dtype(width: int) -> np.dtype:
+    """The index's rows: a micrograph's name (UTF-8) and one range of a segment's rows."""
+    return np.dtype([("name", f"S{max(width, 1)}"), *INDEX_FIELDS])
+
+
+class SegmentFile:
+    """A segment's ``.npy`` file of float64 rows, its rows read where asked (``pread``: nothing else is read).
+
+    Its header is checked once: the bytes ``np.save`` writes for that shape, else (written
+    some other way) numpy's own reading of it, which names what is wrong. :meth:`close` it.
+    """
+
+    def __init__(self, path: Path, width: int, rows: int) -> None:
+        self.path, self.width = path, width
+        expected = _npy_header((rows, width))
+        self.start = len(expected)
+        self.mapped: np.ndarray | None = None
+        try:
+            self.fd = os.open(path, os.O_RDONLY)
+        except OSError as err:
+            raise BadStore(f"cannot be read ({err.strerror})", path.name) from None
+        if os.pread(self.fd, len(expected), 0) != expected:
+            self.close()
+            check_npy(path, "<f8", (width,), rows, exact=True)  # (refuses it, saying what is wrong)
+            self.mapped = np.load(path, mmap_mode="r")
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``start`` to ``stop``."""
+        if self.mapped is not None:
+            return np.array(self.mapped[start:stop])
+        size = 8 * (stop - start) * self.width
+        data = os.pread(self.fd, size, self.start + 8 * start * self.width)
+        if len(data) != size:
+            raise BadStore("shorter than its header says", self.path.name)
+        return np.frombuffer(data, dtype="<f8").reshape(stop - start, self.width)
+
+    def close(self) -> None:
+        """Closes the file (once)."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+@lru_cache(maxsize=256)
+def _npy_header(shape: tuple[int, ...]) -> bytes:
+    """The header ``np.save`` writes for float64 rows of ``shape``."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    return header.getvalue()
+
+
+@dataclass
+class KeptRows:
+    """A round's kept particles: each one's micrograph (``groups`` into ``mic_names``), centre (Å) and score."""
+
+    groups: np.ndarray
+    mic_names: list[str]
+    centres: np.ndarray
+    scores: np.ndarray
+
+
+@dataclass
+class KeptStore:
+    """The kept particles of earlier rounds, by micrograph (``kept_store/``), and the running file's state."""
+
+    folder: Path
+    round: int
+    record: dict[str, Any] | None
+    segments: list[dict[str, Any]]
+    #: The index's entry in store.json ({round, rows, bytes}), None before the first round.
+    index_entry: dict[str, int] | None
+    kept: int
+    running: RunningFile | None
+    #: The index (checked whole), loaded with the store.
+    index: np.ndarray = field(default_factory=lambda: np.zeros(0, index_dtype(1)))
+    #: Whether the store was read from its store.json (else none was there): what a commit expects to find.
+    marker_read: bool = False
+
+    @property
+    def running_path(self) -> Path:
+        """The running kept file, beside the store."""
+        return self.folder.parent / RUNNING
+
+    def segment_file(self, round_: int) -> Path:
+        """The centres (Å) and ranking scores of the particles round ``round_`` kept."""
+        return self.folder / f"kept-{round_}.npy"
+
+    def index_file(self, round_: int) -> Path:
+        """The index written by round ``round_``."""
+        return self.folder / f"index-{round_}.npy"
+
+    def check_record(self, record: dict[str, Any]) -> None:
+        """Refuses a round whose decision options, score or dimensions differ from the store's, naming the option."""
+        stored = self.record
+        if stored is None:
+            return
+        changed = changed_option(DECISION_OPTIONS, record, stored)
+        if changed:
+            flag, now, was = (v if v is not None else "default" for v in changed)
+            raise CryodedupError(
+                f"{self.folder / MARKER}: {flag} {now} here, {was} in the store's rounds: an --update round decides "
+                f"as the earlier ones did; give {flag} {was}, or another output folder for a new set"
+            )
+        for key, what in (("score", "ranked by"), ("higher_is_better", "higher scores first"), ("dims", "dimensions")):
+            if stored[key] != record[key]:
+                raise CryodedupError(
+                    f"{self.folder / MARKER}: these particles have {what} {record[key]}, the store's rounds "
+                    f"{stored[key]}: an --update round ranks as the earlier ones did"
+                )
+
+    def rows_on(self, names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The kept particles on the micrographs ``names``: (index into ``names``, centres, scores).
+
+        The micrographs are found in the index by bisection; only their rows are read, from
+        the segments memory-mapped (each one's header checked first).
+        """
+        dims = 2 if self.record is None else int(self.record["dims"])
+        none = np.zeros(0, np.int64), np.zeros((0, dims)), np.zeros(0)
+        if not len(self.index) or not names:
+            return none
+        wanted = np.array([name.encode("utf-8", errors="surrogateescape") for name in names], dtype=object)
+        keys = self.index["name"]
+        width = keys.dtype.itemsize
+        fits = np.array([len(w) <= width for w in wanted], dtype=bool)  # (a longer name is in no entry)
+        asked = np.where(fits, wanted, b"").astype(keys.dtype)
+        lo, hi = np.searchsorted(keys, asked, "left"), np.searchsorted(keys, asked, "right")
+        hi = np.where(fits, hi, lo)
+        which, found = [], []
+        opened: dict[int, SegmentFile] = {}
+        try:
+            for k in np.flatnonzero(hi > lo):
+                for entry in self.index[lo[k] : hi[k]]:
+                    segment, start, stop = int(entry["segment"]), int(entry["start"]), int(entry["stop"])
+                    if segment not in opened:
+                        r, rows = self.segments[segment]["round"], self.segments[segment]["rows"]
+                        opened[segment] = SegmentFile(self.segment_file(r), dims + 1, rows)
+                    found.append(opened[segment].rows(start, stop))
+                    which.append(np.full(stop - start, k, dtype=np.int64))
+        except BadStore as err:
+            raise damaged(self.folder / (err.file or MARKER), str(err)) from None
+        finally:
+            for segment_file in opened.values():
+                segment_file.close()
+        if not which:
+            return none
+        rows_found = np.concatenate(found)
+        return np.concatenate(which), rows_found[:, :dims], rows_found[:, dims]
+
+    # --- writing a round ---
+
+    def next_round(self) -> int:
+        """The number of the round to write: past the store's and every numbered file in its folder."""
+        numbers = [int(m[0].split("-")[1].split(".")[0]) for p in self._listing() if (m := OWN_FILE.fullmatch(p))]
+        return max([self.round, *numbers]) + 1
+
+    def _listing(self) -> list[str]:
+        try:
+            return os.listdir(self.folder)
+        except OSError:
+            return []
+
+    def save_segment(self, round_: int, kept: KeptRows) -> tuple[dict[str, Any], np.ndarray]:
+        """Writes round ``round_``'s kept rows (sorted by micrograph) and the index with them.
+
+        Returns the segment's entry in ``store.json`` and the index (the segment listed after the
+        store's; a micrograph's earlier segments first).
+        """
+        used = np.unique(kept.groups)
+        encoded = np.array([kept.mic_names[g].encode("utf-8", errors="surrogateescape") for g in used], dtype=object)
+        by_name = np.argsort(encoded, kind="stable") if len(used) else np.zeros(0, np.int64)
+        rank = np.zeros(max(len(kept.mic_names), 1), dtype=np.int64)
+        rank[used[by_name]] = np.arange(len(used))
+        order = np.argsort(rank[kept.groups], kind="stable")
+        rows = np.empty((len(order), kept.centres.shape[1] + 1), dtype="<f8")
+        rows[:, :-1], rows[:, -1] = kept.centres[order], kept.scores[order]
+        _save_array(self.segment_file(round_), rows)
+        bounds = np.r_[0, np.cumsum(np.bincount(rank[kept.groups], minlength=len(used)))]
+        names = encoded[by_name]
+        width = max([self.index.dtype["name"].itemsize, *map(len, names)])
+        added = np.zeros(len(names), index_dtype(width))
+        added["name"], added["segment"] = names, len(self.segments)
+        added["start"], added["stop"] = bounds[:-1], bounds[1:]
+        earlier = self.index.astype(index_dtype(width))
+        index = np.insert(earlier, np.searchsorted(earlier["name"], added["name"], side="right"), added)
+        _save_array(self.index_file(round_), index)
+        size = os.stat(self.segment_file(round_)).st_size
+        return {"round": round_, "rows": len(kept.groups), "bytes": size}, index
+
+    def state(self, round_: int, pending: dict[str, Any] | None) -> dict[str, Any]:
+        """``store.json`` of this store at round ``round_``, with a round ``pending`` (or None)."""
+        return {
+            "format": FORMAT,
+            "version": __version__,
+            "round": round_,
+            "record": self.record,
+            "segments": self.segments,
+            "index": self.index_entry,
+            "kept": self.kept,
+            "running": None if self.running is None else self.running.as_json(),
+            "pending": pending,
+        }
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        """Writes ``store.json`` whole (renamed into place)."""
+        save_atomic(self.folder / MARKER, lambda f: f.write(json.dumps(state).encode()))
+
+
+def load_store(folder: Path) -> KeptStore | None:
+    """The store in ``folder`` checked whole, a round stopped halfway rolled back; None when there is none."""
+    marker = folder / MARKER
+    if os.path.lexists(folder) and not os.path.isdir(folder):
+        raise damaged(folder, "not a folder")
+    if not os.path.lexists(marker):
+        return None
+    remove_own_leftovers(folder)
+    try:
+        state = read_state(marker)
+        check_state(state)
+        check_sizes(folder, state)
+        index = load_index(folder, state)
+    except BadStore as err:
+        raise damaged(folder / err.file if err.file else marker, str(err)) from None
+    store = KeptStore(
+        folder,
+        state["round"],
+        state["record"],
+        state["segments"],
+        state["index"],
+        state["kept"],
+        None if state["running"] is None else RunningFile.of(state["running"]),
+        index,
+        marker_read=True,
+    )
+    if state["pending"] is not None:
+        roll_back(store, state["pending"])
+    if store.running is not None and (why := store.running.recognised(store.running_path)):
+        raise CryodedupError(
+            f"{store.running_path}: {why}: changed since the last --update round, so rows cannot be appended to it; "
+            "restore it, or start anew with --update --force"
+        )
+    return store
+
+
+def roll_back(store: KeptStore, pending: dict[str, Any]) -> None:
+    """Undoes a round stopped between its ``pending`` mark and its commit (the file truncated, its segments removed)."""
+    path, before = store.running_path, store.running
+    if before is None:  # (the round was the first: the file, made whole and renamed, is the round's or absent)
+        if os.path.lexists(path):
+            if RunningFile.of(pending["after"]).recognised(path) is not None:
+                raise damaged(path, "a first round stopped before its end left a file the store does not recognise")
+            remove_file(path)
+    else:
+        try:
+            size = os.stat(path).st_size
+            tail = file_tail(path, before.rows_end) if size >= before.rows_end else b""
+            ok = size >= before.rows_end and sha256_bytes(tail) == pending["rows_tail_sha256"]
+        except OSError:
+            ok = False
+        if not ok:
+            raise damaged(path, "a round stopped while appending to it, and it no longer begins as the store left it")
+        with open(path, "r+b") as f:
+            f.truncate(before.rows_end)
+            f.seek(before.rows_end)
+            f.write(before.suffix)
+    for kind in ("kept", "index"):
+        remove_file(store.folder / f"{kind}-{pending['round']}.npy")
+    store.save_state(store.state(store.round, None))
+
+
+def remove_own_leftovers(folder: Path) -> None:
+    """Removes the temporary files of rounds whose process is gone (killed while writing)."""
+    for name in os.listdir(folder):
+        match = OWN_TEMPORARY.fullmatch(name)
+        if match and int(match[3]) != os.getpid() and not process_alive(int(match[3])):
+            remove_file(folder / name)
+
+
+def damaged(where: Path, what: str) -> CryodedupError:
+    """The one line of a damaged store: what is wrong, and that --update --force starts anew."""
+    return CryodedupError(
+        f"{where}: {what}; the particle --update store is damaged: --update --force starts the running kept "
+        "set anew from this batch (files the store did not write are kept)"
+    )
+
+
+def open_store(outdir: Path, force: bool, log: Any) -> KeptStore:
+    """The store of ``outdir``, checked (empty for a first round, or with ``force``).
+
+    A running file that no store records is refused (``force`` replaces it).
+    """
+    folder = outdir / STORE
+    if force and os.path.lexists(folder / MARKER):
+        _remove_store(folder)
+        log(f"--update --force: {folder} started anew; the running kept set is this batch's", "warning")
+    store = None if force else load_store(folder)
+    if store is None:
+        store = KeptStore(folder, 0, None, [], None, 0, None)
+    running = store.running_path
+    if store.running is None and os.path.lexists(running) and not force:
+        raise CryodedupError(
+            f"{running}: not written by an --update round (no {STORE}/{MARKER} records it), so rows cannot be "
+            "appended to it; give another output folder, or --force to replace it"
+        )
+    return store
+
+
+def _remove_store(folder: Path) -> None:
+    """Removes the store's own files (its segments and marker); nothing else in the folder."""
+    if not os.path.isdir(folder):
+        raise damaged(folder, "not a folder")
+    for name in os.listdir(folder):
+        if OWN_FILE.fullmatch(name) or name == MARKER:
+            remove_file(folder / name)
+
+
+def commit_round(
+    store: KeptStore,
+    round_: int,
+    record: dict[str, Any],
+    kept: KeptRows,
+    round_file: Path,
+    header: tuple[bytes, bytes],
+) -> None:
+    """Adds round ``round_``'s kept particles to the store and its rows to the running file.
+
+    ``round_`` is :meth:`KeptStore.next_round`; ``round_file``: the round's
+    kept STAR file (``header``'s prefix, its rows, the suffix). The segments are written, then
+    ``store.json`` marks the round ``pending`` and the rows are appended (the first round's file
+    written whole and renamed), then ``store.json`` is committed.
+    """
+    prefix, suffix = header
+    _refuse_another_round(store)
+    store.folder.mkdir(parents=True, exist_ok=True)
+    remove_own_leftovers(store.folder)
+    store.record = store.record or record
+    segment, index = store.save_segment(round_, kept)
+    rows_start, rows_end = len(prefix), os.stat(round_file).st_size - len(suffix)
+    path, before = store.running_path, store.running
+    if before is None:
+        empty = prefix + suffix
+        before = RunningFile(len(empty), len(prefix), suffix, len(prefix), sha256_bytes(prefix), sha256_bytes(empty))
+        earlier = prefix[-TAIL_BYTES:]
+    else:
+        earlier = file_tail(path, before.rows_end)
+    last_rows = _bytes_of(round_file, max(rows_start, rows_end - TAIL_BYTES), rows_end)
+    after = before.after(earlier + last_rows, rows_end - rows_start)
+    pending = {"round": round_, "after": after.as_json(), "rows_tail_sha256": sha256_bytes(earlier)}
+    store.save_state(store.state(store.round, pending))
+    if store.running is None:
+        save_atomic(path, lambda f: _copy(round_file, 0, os.stat(round_file).st_size, f))
+    else:
+        with open(path, "r+b") as f:
+            f.truncate(before.rows_end)
+            f.seek(before.rows_end)
+            _copy(round_file, rows_start, rows_end, f)
+            f.write(suffix)
+    store.segments.append(segment)
+    store.kept += len(kept.groups)
+    earlier_index = store.index_entry
+    store.index_entry = {"round": round_, "rows": len(index), "bytes": os.stat(store.index_file(round_)).st_size}
+    store.running, store.round, store.index = after, round_, index
+    store.save_state(store.state(round_, None))
+    store.marker_read = True
+    if earlier_index is not None:  # (no longer named: the round's own holds its entries)
+        remove_file(store.index_file(earlier_index["round"]))
+
+
+def _refuse_another_round(store: KeptStore) -> None:
+    """Refuses to commit when another round committed into the folder since this one loaded the store.
+
+    The outputs' lock is held from the round's outputs on (``AtomicOutputs``): a round started
+    meanwhile commits before it or waits; this one's decision was made without its kept particles.
+    """
+    marker = store.folder / MARKER
+    try:
+        state = json.loads(marker.read_bytes()) if os.path.lexists(marker) else None
+    except (OSError, ValueError):
+        state = {}
+    now = (state.get("round"), state.get("pending")) if isinstance(state, dict) else None
+    if now != ((store.round, None) if store.marker_read else None):
+        raise CryodedupError(
+            f"{marker}: another --update round into {store.folder.parent} ended while this one ran, so this batch "
+            "was decided without its kept particles; nothing was added: run this batch again"
+        )
+
+
+def _save_array(path: Path, values: np.ndarray) -> None:
+    save_atomic(path, lambda f: np.save(f, values))
+
+
+def _bytes_of(path: Path, start: int, stop: int) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(start)
+        return f.read(stop - start)
+
+
+def _copy(path: Path, start: int, stop: int, out: Any) -> None:
+    """Bytes ``start`` to ``stop`` of ``path`` written to ``out``, a block at a time."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        left = stop - start
+        while left > 0:
+            block = f.read(min(left, 1 << 22))
+            if not block:
+                raise OSError(f"{path} ended early")
+            out.write(block)
+            left -= len(block)
+
+
+# --- the schema, checked whole ---
+
+
+def check_state(state: Any) -> None:
+    """Raises :class:`BadStore` unless ``state`` is a whole store (its files not looked at)."""
+    expect(isinstance(state, dict), "", "a JSON object")
+    missing = [key for key in KEYS if key not in state]
+    expect(not missing, missing[0] if missing else "", "present")
+    expect(state["format"] == FORMAT, "format", repr(FORMAT))
+    expect(isinstance(state["version"], str), "version", "text")
+    round_, pending = state["round"], state["pending"]
+    expect(is_int(round_) and 0 <= round_ <= MAX_ROUND, "round", f"a whole number from 0 to {MAX_ROUND}")
+    _check_pending(pending, round_)
+    _check_record(state["record"], round_)
+    segments = state["segments"]
+    expect(isinstance(segments, list), "segments", "a list")
+    for k, segment in enumerate(segments):
+        good = isinstance(segment, dict) and sorted(segment) == ["bytes", "round", "rows"]
+        good = good and is_int(segment["round"]) and 1 <= segment["round"] <= round_
+        good = good and is_int(segment["rows"]) and segment["rows"] >= 0
+        good = good and is_int(segment["bytes"]) and segment["bytes"] > 0
+        what = f'{{"round": 1 to {round_}, "rows": a whole number >= 0, "bytes": the file size}}'
+        expect(good, f"segments[{k}]", what)
+    rounds = [s["round"] for s in segments]
+    expect(rounds == sorted(set(rounds)), "segments", "rounds in increasing order, each once")
+    kept = state["kept"]
+    expect(is_int(kept) and kept == sum(s["rows"] for s in segments), "kept", "the segments' rows in all")
+    index = state["index"]
+    if round_ == 0:
+        expect(index is None, "index", "null before the first round")
+    else:
+        good = isinstance(index, dict) and sorted(index) == ["bytes", "round", "rows"]
+        good = good and all(is_int(index[k]) and index[k] >= 0 for k in ("bytes", "rows"))
+        expect(good and is_int(index["round"]) and 1 <= index["round"] <= round_, "index", "{round, rows, bytes}")
+    running = state["running"]
+    if round_ == 0:
+        expect(running is None and not segments, "running", "null before the first round")
+    else:
+        _check_running(running, "running")
+
+
+def _check_pending(pending: Any, round_: int) -> None:
+    if pending is None:
+        return
+    expect(isinstance(pending, dict), "pending", "null or an object")
+    expect(is_int(pending.get("round")) and pending["round"] > round_, "pending.round", f"a round after {round_}")
+    _check_running(pending.get("after"), "pending.after")
+    sha = pending.get("rows_tail_sha256")
+    expect(round_ == 0 or (isinstance(sha, str) and bool(_SHA256.fullmatch(sha))), "pending.rows_tail_sha256", "64 hex")
+
+
+def _check_record(record: Any, round_: int) -> None:
+    if record is None:
+        expect(round_ == 0, "record", "an object")
+        return
+    expect(isinstance(record, dict), "record", "an object")
+    options = record.get("options")
+    good = isinstance(options, dict) and sorted(options) == sorted(DECISION_OPTIONS)
+    expect(good and all(_is_scalar(v) for v in options.values()), "record.options", "the decision's options")
+    expect(isinstance(record.get("score"), str), "record.score", "the score column")
+    expect(isinstance(record.get("higher_is_better"), bool), "record.higher_is_better", "true or false")
+    expect(record.get("dims") in (2, 3), "record.dims", "2 or 3")
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, bool)) or is_number(value)
+
+
+def _check_running(entry: Any, key: str) -> None:
+    expect(isinstance(entry, dict) and sorted(entry) == sorted(RUNNING_KEYS), key, f"an object of {RUNNING_KEYS}")
+    sizes = [entry[k] for k in ("size", "rows_end", "header_bytes")]
+    expect(all(is_int(v) and v >= 0 for v in sizes), key, "sizes as whole numbers >= 0")
+    expect(isinstance(entry["suffix"], str), f"{key}.suffix", "text")
+    suffix = len(entry["suffix"].encode("utf-8", errors="surrogateescape"))
+    good = entry["header_bytes"] <= entry["rows_end"] and entry["rows_end"] + suffix == entry["size"]
+    expect(good, key, "header <= rows' end, rows' end + suffix = size")
+    for name in ("header_sha256", "tail_sha256"):
+        expect(isinstance(entry[name], str) and bool(_SHA256.fullmatch(entry[name])), f"{key}.{name}", "64 hex digits")
+
+
+def check_sizes(folder: Path, state: dict[str, Any]) -> None:
+    """Each segment's files are there, of the sizes ``store.json`` records (a round reads their headers)."""
+    where = os.fspath(folder)
+    for segment in state["segments"]:
+        r = segment["round"]
+        name, size = f"kept-{r}.npy", segment["bytes"]
+        try:
+            info = os.stat(os.path.join(where, name))
+        except OSError as err:
+            raise BadStore(f"cannot be read ({err.strerror})", name) from None
+        found = info.st_size if stat.S_ISREG(info.st_mode) else -1
+        expect(found == size, "", f"a file of {size:,} bytes (store.json's), not {found:,}", name)
+
+
+def load_index(folder: Path, state: dict[str, Any]) -> np.ndarray:
+    """The index, checked whole: sorted by name, each range inside its segment, every segment's rows covered once."""
+    entry = state["index"]
+    if entry is None:
+        return np.zeros(0, index_dtype(1))
+    path = folder / f"index-{entry['round']}.npy"
+    name = path.name
+    shape, dtype, _, size = npy_header(path)
+    fields = dtype.names or ()
+    good = fields == ("name", *(f for f, _ in INDEX_FIELDS)) and dtype["name"].kind == "S"
+    good = good and all(dtype[f] == np.dtype(t) for f, t in INDEX_FIELDS)
+    expect(good, "", "an index of (name, segment, start, stop)", name)
+    expect(shape == (entry["rows"],) and size == entry["bytes"], "", f"{entry['rows']} rows of store.json's size", name)
+    try:
+        index = np.load(path)
+    except (OSError, ValueError) as err:
+        raise BadStore(f"cannot be read ({str(err)[:80]})", name) from None
+    rows = np.array([s["rows"] for s in state["segments"]], dtype=np.int64)
+    # (each column made contiguous: numpy compares strided names ten times slower)
+    names, segment, start, stop = (np.ascontiguousarray(index[k]) for k in ("name", "segment", "start", "stop"))
+    expect(bool((names[1:] >= names[:-1]).all()), "", "micrographs sorted by name", name)
+    inside = (segment >= 0) & (segment < len(rows))
+    expect(bool(inside.all()), "", f"segments 0 to {len(rows) - 1}", name)
+    expect(bool(((start >= 0) & (start < stop) & (stop <= rows[segment])).all()), "", "ranges inside segments", name)
+    # Each segment's ranges, in index order, are its rows in order (written sorted by name): they must join.
+    order = np.argsort(segment, kind="stable")
+    seg, a, b = segment[order], start[order], stop[order]
+    new_segment = np.r_[True, seg[1:] != seg[:-1]] if len(seg) else np.zeros(0, bool)
+    joined = np.where(new_segment, a == 0, a == np.r_[0, b[:-1]])
+    covered = np.bincount(seg, weights=b - a, minlength=len(rows))
+    expect(bool(joined.all()) and bool((covered == rows).all()), "", "ranges covering each segment once", name)
+    return index

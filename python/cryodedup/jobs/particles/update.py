@@ -1,0 +1,242 @@
+"""``cryodedup particles BATCH... --update -o OUT``: each batch deduplicated against every particle kept so far.
+
+The rule (docs/design.md section 5, "Batch by batch"): a particle kept by an earlier round is
+never revoked (it may be in a downstream job already); a batch particle within the distance
+rule of one kept before is rejected; the batch's other rows are then decided as a run on
+them alone decides them. With the greedy rule (best first, a rejected row rejects nothing)
+this is a fresh run in which every kept particle ranks above every new one: where a new
+particle ranks above the kept one that rejected it, the round counts it (``would_have_won``).
+
+The job's orchestration (``job.py``) calls :func:`start_round` before reading, then
+:func:`decide_round`, :func:`write_round` and :func:`round_summary` in place of the plain
+decision and writer. The store is ``store.py``'s.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ...algo.dedup import Ranking, find_duplicates
+from ...algo.normalisation import normalisation
+from ...errors import CryodedupError
+from ...formats.sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_picker_output
+from ...options import ParticleOptions
+from ...outputs import AtomicOutputs, StrPath
+from ...particle_set import Log, ParticleSet
+from .decide import Decision, decide, duplicate_rule
+from .read import Files, Source
+from .store import RUNNING, KeptRows, KeptStore, commit_round, decision_record, open_store, sha256_bytes
+
+if TYPE_CHECKING:
+    from ...formats.star.particle_writer import StarWriter
+
+#: Each round's kept and rejected particles (round 1: round_0001_kept.star), left for downstream jobs.
+ROUND_FILES = ("round_{:04d}_kept.star", "round_{:04d}_rejected.star")
+
+
+def refuse_options(paths: list[Path], options: ParticleOptions) -> None:
+    """Refuses in one line what an ``--update`` round does not support, before anything is read."""
+    refused = [
+        (options.min_support > 1, f"--min-support {options.min_support}", "consensus needs every input's picks"),
+        (options.remove_entirely, "--remove-entirely", "it would reject particles kept in earlier rounds"),
+        (options.audit, "--audit", "it writes no particles to add"),
+        (options.plot, "--plot", "pictures of one round are not drawn yet"),
+        (
+            normalisation(options.score_normalize).apply is not None,
+            f"--score-normalize {options.score_normalize}",
+            "percentiles depend on the whole set",
+        ),
+        (options.score == "none", "--score none", "a random order is not one across rounds"),
+        (options.halfsets != "keep", f"--halfsets {options.halfsets}", "it balances whole micrographs' halves"),
+        (options.max_angle is not None, "--max-angle", "the store keeps centres, not orientations"),
+        (options.same_image == "reject", "--same-image reject", "the store keeps centres, not images"),
+        (bool(options.species or options.species_column), "--species", "the store keeps one species"),
+        (options.cross_species or bool(options.species_min_dist), "--cross-species", "the store keeps one species"),
+        (bool(options.datasets), "--dataset", "micrographs are matched by name across rounds"),
+        (bool(options.transform), "--transform", "the store keeps centres in one frame"),
+    ]
+    for given, flag, why in refused:
+        if given:
+            raise CryodedupError(f"--update cannot be given with {flag}: {why}")
+    for path in paths:
+        if is_copick_config(path) or is_picker_output(path) or is_cryosparc(path) or is_dynamo_table(path):
+            raise CryodedupError(f"{path}: --update takes RELION particle STAR files (this input is not one)")
+
+
+@dataclass
+class Round:
+    """One ``--update`` round: its store, and what its decision met."""
+
+    outdir: Path
+    store: KeptStore
+    force: bool
+    record: dict[str, Any] | None = None
+    header: tuple[bytes, bytes] = (b"", b"")
+    #: The batch's particles on micrographs the store holds kept ones of, and those the store held there.
+    kept_before_here: int = 0
+    rejected_by_kept: int = 0
+    would_have_won: int = 0
+    number: int = 0
+
+
+def start_round(
+    source: Source, outdir: StrPath | None, options: ParticleOptions, force: bool, log: Log
+) -> Round | None:
+    """The round of an ``--update`` run (None without it): the options refused first, then the store opened."""
+    if not options.update:
+        return None
+    if not isinstance(source, Files):
+        raise CryodedupError("--update takes particle files and an output folder; particles in memory have no kept set")
+    paths = source.paths
+    refuse_options(paths, options)
+    if outdir is None:
+        raise CryodedupError("--update needs an output folder (-o): it keeps the kept set there")
+    outdir = Path(outdir)
+    running = os.path.realpath(outdir / RUNNING)
+    for path in paths:
+        if os.path.realpath(path) == running:
+            raise CryodedupError(f"{path}: the running kept file of --update into {outdir}; give the new batch only")
+    return Round(outdir, open_store(outdir, force, log), force)
+
+
+def refuse_rows(particles: ParticleSet) -> StarWriter:
+    """Refuses what the rows hold that a round does not support; the set's STAR writer."""
+    from ...formats.star.particle_writer import StarWriter  # (here: a plain run of a .cs loads no STAR module)
+
+    if not isinstance(particles.writer, StarWriter):
+        raise CryodedupError(
+            f"{particles.inputs[0]}: --update takes RELION particle STAR files (this input is not one)"
+        )
+    if particles.scores is None:
+        raise CryodedupError(
+            f"{particles.inputs[0]}: no score to rank by (--score auto found none): --update ranks new particles "
+            "against kept ones by a score; name the column with --score"
+        )
+    if particles.tubes is not None:
+        raise CryodedupError(f"{particles.inputs[0]}: filaments (a tube per segment): --update keeps no tubes")
+    return particles.writer
+
+
+def outranks(new: np.ndarray, kept: np.ndarray, higher: bool) -> np.ndarray:
+    """Whether each new score ranks above its kept one (a score not finite ranks last)."""
+    better = new > kept if higher else new < kept
+    return np.isfinite(new) & (better | ~np.isfinite(kept))
+
+
+def blocked_by_kept(
+    particles: ParticleSet, kept: tuple[np.ndarray, np.ndarray, np.ndarray], options: ParticleOptions
+) -> tuple[np.ndarray, np.ndarray]:
+    """The batch's rows within the distance of a kept particle, and whether each of those ranks above it.
+
+    The core decides the kept rows and the batch together, the kept ones at a priority above
+    every new one: each new row with a kept one within the distance is rejected by the best
+    ranked of them (``suppressed_by``), with the distance rule of a plain run.
+    """
+    which, centres, scores = kept
+    n_kept, n = len(which), len(particles)
+    blocked = np.zeros(n, dtype=bool)
+    if n_kept == 0:
+        return blocked, np.zeros(0, dtype=bool)
+    assert particles.scores is not None
+    # Only the batch's rows on micrographs with kept particles: the others have none near them.
+    near = np.flatnonzero(np.isin(particles.groups, np.unique(which)))
+    groups = np.concatenate([which, particles.groups[near].astype(np.int64)])
+    both = np.concatenate([centres, particles.centres[near]])
+    ranked = np.concatenate([scores, particles.scores[near]])
+    levels = np.concatenate([np.zeros(n_kept, np.uint32), np.ones(len(near), np.uint32)])
+    ranking = Ranking(ranked, particles.higher_is_better, levels)
+    result = find_duplicates(groups, both, duplicate_rule(options), ranking, True)
+    assert result.suppressed_by is not None
+    by = result.suppressed_by[n_kept:]
+    rejected = (by >= 0) & (by < n_kept)
+    blocked[near[rejected]] = True
+    won = outranks(particles.scores[near[rejected]], scores[by[rejected]], particles.higher_is_better)
+    return blocked, won
+
+
+def decide_round(
+    round_: Round, particles: ParticleSet, options: ParticleOptions, log: Log, held: list[list[int]] | None
+) -> Decision:
+    """The batch's decision: rows near a kept particle rejected, the others decided as a plain run decides them."""
+    writer = refuse_rows(particles)
+    record = decision_record(options, particles.score_label, particles.higher_is_better, particles.centres.shape[1])
+    round_.store.check_record(record)
+    round_.record, round_.header = record, writer.header_and_footer()
+    _check_header(round_, particles)
+    kept = round_.store.rows_on(particles.mic_names)
+    round_.kept_before_here = len(kept[0])
+    blocked, won = blocked_by_kept(particles, kept, options)
+    round_.rejected_by_kept, round_.would_have_won = int(blocked.sum()), int(won.sum())
+    rest = np.flatnonzero(~blocked)
+    decision = decide(particles.rows(rest), options, log, held)
+    keep = np.zeros(len(particles), dtype=bool)
+    keep[rest] = decision.keep
+    return Decision(
+        keep, None, None, levels=decision.levels, priority=decision.priority, preference=decision.preference
+    )
+
+
+def _check_header(round_: Round, particles: ParticleSet) -> None:
+    """Refuses a batch whose header (optics table, columns) or what follows its rows is not the running file's."""
+    running = round_.store.running
+    prefix, suffix = round_.header
+    if running is None:
+        return
+    if sha256_bytes(prefix) != running.header_sha256 or suffix != running.suffix:
+        part = (
+            "header (optics table and columns)"
+            if sha256_bytes(prefix) != running.header_sha256
+            else "text after the rows"
+        )
+        raise CryodedupError(
+            f"{particles.inputs[0]}: its {part} is not that of {round_.store.running_path}, which --update appends "
+            "rows to; give batches of one header, or another output folder"
+        )
+
+
+def write_round(round_: Round, particles: ParticleSet, keep: np.ndarray) -> tuple[dict[str, list[str]], float]:
+    """The round's kept and rejected files written, its kept rows added to the store and the running file."""
+    start = time.perf_counter()
+    writer = refuse_rows(particles)
+    round_.number = round_.store.next_round()
+    kept_path, rejected_path = (round_.outdir / name.format(round_.number) for name in ROUND_FILES)
+    inputs = [p.path for p in writer.parts]
+    with AtomicOutputs([kept_path, rejected_path], force=round_.force, inputs=inputs) as tmp:
+        writer.write_into(keep, {writer.kept_path: tmp[kept_path], writer.rejected_path: tmp[rejected_path]})
+    # (inside the job's batch the files keep their temporary names until it ends)
+    written = tmp[kept_path] if os.path.exists(tmp[kept_path]) else kept_path
+    rows = np.flatnonzero(keep)
+    assert particles.scores is not None and round_.record is not None
+    kept = KeptRows(particles.groups[rows], particles.mic_names, particles.centres[rows], particles.scores[rows])
+    commit_round(round_.store, round_.number, round_.record, kept, Path(written), round_.header)
+    outputs = {"kept": [kept_path], "rejected": [rejected_path], "running": [round_.store.running_path]}
+    return {subset: [str(p) for p in files] for subset, files in outputs.items()}, time.perf_counter() - start
+
+
+def round_summary(round_: Round, kept: int, particles: int) -> dict[str, Any]:
+    """The summary's ``update``: the round, the running kept set, and what the kept particles decided."""
+    store = round_.store
+    before = store.kept - kept
+    won = round_.would_have_won
+    message = (
+        f"round {round_.number}: {kept:,} of {particles:,} new particles kept; {store.running_path} holds "
+        f"{store.kept:,} ({before:,} before)\n{round_.rejected_by_kept:,} rejected as within the distance of a "
+        f"particle kept before (never revoked), {won:,} of them ranked above it"
+    )
+    return {
+        "round": round_.number,
+        "running_file": str(store.running_path),
+        "store": str(store.folder),
+        "kept_before": before,
+        "kept_before_on_these_micrographs": round_.kept_before_here,
+        "running_kept": store.kept,
+        "rejected_by_kept": round_.rejected_by_kept,
+        "would_have_won": won,
+        "message": message,
+    }

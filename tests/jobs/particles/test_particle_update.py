@@ -1,0 +1,158 @@
+"""``cryodedup particles --update``: the rule over rounds against a brute-force oracle, a fresh run byte for byte,
+and the combinations refused in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from update_batches import LABELS, make_batch, oracle_rounds, run_round, star_rows
+
+from cryodedup.cli import main
+from cryodedup.errors import CryodedupError
+from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.options import ParticleOptions
+from helpers import write_star
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_rounds_follow_the_rule_on_overlapping_micrographs(tmp_path: Path, seed: int) -> None:
+    """Each round keeps what the oracle keeps, counts what it counts, and the running file gains those rows."""
+    rng = np.random.default_rng(seed)
+    plan = [[1, 2], [2, 3], [1, 3, 4], [4, 2]]
+    batches = [make_batch(tmp_path / f"b{k}.star", rng, mics, 30) for k, mics in enumerate(plan)]
+    expected = oracle_rounds(batches)
+    out = tmp_path / "out"
+    running: list[tuple] = []
+    for k, (rows, (keep, won)) in enumerate(zip(batches, expected)):
+        summary = run_round([tmp_path / f"b{k}.star"], out)
+        kept = [row for row, take in zip(rows, keep) if take]
+        assert star_rows(out / f"round_{k + 1:04d}_kept.star") == kept
+        assert star_rows(out / f"round_{k + 1:04d}_rejected.star") == [r for r, take in zip(rows, keep) if not take]
+        running += kept
+        assert star_rows(out / "particles_kept.star") == running
+        update = summary["update"]
+        assert (update["round"], update["running_kept"], update["would_have_won"]) == (k + 1, len(running), won)
+        assert summary["kept"] == len(kept)
+    assert sum(won for _, won in expected) > 0  # (the case the count is for did occur)
+
+
+def test_batches_of_new_micrographs_equal_a_fresh_run_byte_for_byte(tmp_path: Path) -> None:
+    """Batches that only add micrographs: the running file is a fresh run's on all batches as inputs."""
+    rng = np.random.default_rng(7)
+    paths = [tmp_path / f"b{k}.star" for k in range(4)]
+    for k, path in enumerate(paths):
+        make_batch(path, rng, [3 * k + 1, 3 * k + 2, 3 * k + 3], 25)
+    for path in paths:
+        run_round([path], tmp_path / "out")
+    options = ParticleOptions(min_dist=20.0, mic_psize=1.0)
+    remove_duplicate_particles(paths, tmp_path / "fresh", options)
+    fresh = (tmp_path / "fresh" / "particles_kept.star").read_bytes()
+    assert (tmp_path / "out" / "particles_kept.star").read_bytes() == fresh
+    assert fresh.count(b"mics/mic") > 100  # (rows of every batch)
+
+
+def test_a_batch_of_several_files_is_one_round(tmp_path: Path) -> None:
+    """Two files given as one batch are decided together, as a plain run of both decides them."""
+    rng = np.random.default_rng(3)
+    first = make_batch(tmp_path / "a.star", rng, [1, 2], 20)
+    second = make_batch(tmp_path / "b.star", rng, [2, 3], 20)
+    keep, _ = oracle_rounds([first + second])[0]
+    run_round([tmp_path / "a.star", tmp_path / "b.star"], tmp_path / "out")
+    assert star_rows(tmp_path / "out" / "particles_kept.star") == [r for r, k in zip(first + second, keep) if k]
+
+
+@pytest.mark.parametrize(
+    ("options", "flag"),
+    [
+        ({"min_support": 2}, "--min-support 2"),
+        ({"remove_entirely": True}, "--remove-entirely"),
+        ({"audit": True}, "--audit"),
+        ({"score_normalize": "rank"}, "--score-normalize rank"),
+        ({"score": "none"}, "--score none"),
+        ({"species": ["a"]}, "--species"),
+        ({"max_angle": 10.0}, "--max-angle"),
+        ({"halfsets": "micrograph"}, "--halfsets micrograph"),
+        ({"same_image": "reject"}, "--same-image reject"),
+        ({"transform": ["1=swap"]}, "--transform"),
+    ],
+)
+def test_combinations_not_supported_are_refused(tmp_path: Path, options: dict, flag: str) -> None:
+    make_batch(tmp_path / "b.star", np.random.default_rng(0), [1], 5)
+    with pytest.raises(CryodedupError, match=f"--update cannot be given with {flag}:"):
+        run_round([tmp_path / "b.star"], tmp_path / "out", **options)
+    assert not (tmp_path / "out").exists()
+
+
+def test_refused_in_one_line_on_the_command_line(tmp_path: Path) -> None:
+    make_batch(tmp_path / "b.star", np.random.default_rng(0), [1], 5)
+    args = ["particles", str(tmp_path / "b.star"), "--update", "-o", str(tmp_path / "out"), "--remove-entirely"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--update cannot be given with --remove-entirely" in lines[0], result.output
+
+
+def test_a_batch_whose_decision_options_differ_is_refused_naming_the_option(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    make_batch(tmp_path / "a.star", rng, [1], 5)
+    make_batch(tmp_path / "b.star", rng, [2], 5)
+    run_round([tmp_path / "a.star"], tmp_path / "out")
+    opts = ParticleOptions(min_dist=30.0, mic_psize=1.0, update=True)
+    with pytest.raises(CryodedupError, match=r"store\.json: --min-dist 30\.0 here, 20\.0 in the store's rounds"):
+        remove_duplicate_particles([tmp_path / "b.star"], tmp_path / "out", opts)
+
+
+def test_a_batch_of_another_header_is_refused(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    make_batch(tmp_path / "a.star", rng, [1], 5)
+    make_batch(tmp_path / "b.star", rng, [2], 5, optics=[[1, "opticsGroup1", 1.0, 1.0], [2, "opticsGroup2", 1.0, 1.0]])
+    run_round([tmp_path / "a.star"], tmp_path / "out")
+    before = (tmp_path / "out" / "particles_kept.star").read_bytes()
+    with pytest.raises(CryodedupError, match=r"b\.star: its header \(optics table and columns\) is not that of"):
+        run_round([tmp_path / "b.star"], tmp_path / "out")
+    assert (tmp_path / "out" / "particles_kept.star").read_bytes() == before
+
+
+def test_a_kept_file_no_store_wrote_is_refused(tmp_path: Path) -> None:
+    make_batch(tmp_path / "a.star", np.random.default_rng(0), [1], 5)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "particles_kept.star").write_text("someone's\n")
+    with pytest.raises(CryodedupError, match=r"particles_kept\.star: not written by an --update round"):
+        run_round([tmp_path / "a.star"], tmp_path / "out")
+    assert (tmp_path / "out" / "particles_kept.star").read_text() == "someone's\n"
+
+
+def test_no_score_is_refused(tmp_path: Path) -> None:
+    labels = LABELS[:3]
+    write_star(tmp_path / "a.star", labels, [["mics/mic1.mrc", 10, 10]], optics=[[1, "opticsGroup1", 1.0, 1.0]])
+    with pytest.raises(CryodedupError, match="no score to rank by"):
+        run_round([tmp_path / "a.star"], tmp_path / "out")
+
+
+def test_the_api_passes_the_option(tmp_path: Path) -> None:
+    from cryodedup.api import remove_duplicates
+
+    rng = np.random.default_rng(0)
+    make_batch(tmp_path / "a.star", rng, [1], 10)
+    make_batch(tmp_path / "b.star", rng, [1], 10)
+    for name in ("a", "b"):
+        kept, _ = remove_duplicates(tmp_path / f"{name}.star", tmp_path / "out", min_dist=20, mic_psize=1, update=True)
+    assert [Path(p).name for p in kept] == ["round_0002_kept.star"]
+    expected = oracle_rounds([star_rows(tmp_path / "a.star"), star_rows(tmp_path / "b.star")])
+    n_kept = sum(sum(keep) for keep, _ in expected)
+    assert len(star_rows(tmp_path / "out" / "particles_kept.star")) == n_kept
+
+
+def test_the_api_refuses_update_on_data_in_memory() -> None:
+    import pandas as pd
+
+    from cryodedup.api import remove_duplicates
+
+    frame = pd.DataFrame({"rlnMicrographName": ["m.mrc"], "rlnCoordinateX": [1.0], "rlnCoordinateY": [1.0]})
+    with pytest.raises(
+        CryodedupError, match="update= takes particle files and an output folder; particles in memory have no kept set"
+    ):
+        remove_duplicates(frame, mic_psize=1.0, update=True)
