@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from _harness import main
 
-from cryodedup.formats.picks import MicrographNamer
+from cryodedup.formats.picks import MicrographNamer, PickRead
 from cryodedup.formats.picks.eman import read_info_json
 
 MODULES = ["cryodedup.formats.picks.eman", "cryodedup.formats.picks", "cryodedup.formats.files"]
@@ -24,7 +24,7 @@ def check(data: bytes, scratch: Path) -> None:
     """Reads ``data`` as the module says and asserts what is read."""
     file = scratch / "mic_info.json"
     file.write_bytes(data)
-    picks = read_info_json([file], str(file), MicrographNamer(None))
+    picks = read_info_json(PickRead([file], "eman2-json", str(file), MicrographNamer(None)))
     boxes = json.loads(data.decode("utf-8", errors="replace")).get("boxes", [])  # read: an object, its list
     n = len(boxes)
     assert len(picks) == n and picks.centres.shape == (n, 2)
