@@ -16,6 +16,7 @@ from ..outputs import StrPath
 from ..particle_set import Log, ParticleSet, PlacedSubsetWriter, ReaderOptions, Warn
 from ..resolve import match_particle_set
 from .sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_picker_output
+from .star.import_lists import is_import_list
 
 if TYPE_CHECKING:
     from .cryosparc.dataset import CsGroup
@@ -49,6 +50,16 @@ def read_particle_files(
 
         return read_copick(inputs[0], outdir, options, warn, log)
     outdir = outdir or Path(".")
+    import_lists = {is_import_list(p) for p in inputs}
+    if True in import_lists:
+        if len(import_lists) > 1:
+            raise CryodedupError(
+                "inputs mix RELION 5 import lists (rlnTomoImportParticleFile) and particle files; "
+                "deduplicate each kind on its own"
+            )
+        from .star.import_particles import read_import_lists
+
+        return _matched(read_import_lists(inputs, outdir, options, warn, log), inputs, options, warn)
     dynamo = {is_dynamo_table(p) for p in inputs}
     if dynamo == {True}:
         from .dynamo import read_dynamo_tables
