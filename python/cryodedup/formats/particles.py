@@ -50,16 +50,20 @@ def read_particle_files(
 
         return read_copick(inputs[0], outdir, options, warn, log)
     outdir = outdir or Path(".")
-    import_lists = {is_import_list(p) for p in inputs}
-    if True in import_lists:
-        if len(import_lists) > 1:
-            raise CryodedupError(
-                "inputs mix RELION 5 import lists (rlnTomoImportParticleFile) and particle files; "
-                "deduplicate each kind on its own"
-            )
-        from .star.import_particles import read_import_lists
+    import_lists = [is_import_list(p) for p in inputs]
+    if any(import_lists):
+        from .star.import_particles import read_import_lists, read_lists_and_particles
 
-        return _matched(read_import_lists(inputs, outdir, options, warn, log), inputs, options, warn)
+        if all(import_lists):
+            return _matched(read_import_lists(inputs, outdir, options, warn, log), inputs, options, warn)
+        others = [p for p, listed in zip(inputs, import_lists) if not listed]
+        if any(is_dynamo_table(p) or is_picker_output(p) for p in others):
+            raise CryodedupError(
+                "inputs mix RELION 5 import lists and picker or Dynamo files; an import list is deduplicated "
+                "alone, with other lists or with RELION tomography particle files"
+            )
+        joined = read_lists_and_particles(inputs, import_lists, outdir, options, warn, log)
+        return _matched(joined, inputs, options, warn)
     dynamo = {is_dynamo_table(p) for p in inputs}
     if dynamo == {True}:
         from .dynamo import read_dynamo_tables

@@ -183,11 +183,49 @@ def test_what_cannot_be_put_in_angstrom_is_refused_in_one_line(project, extra, e
     assert not (project / "Dedup").exists()
 
 
-def test_an_import_list_with_a_particle_file_is_refused(project):
+def relion5_particles(path: Path, rows: list[list[object]]) -> Path:
+    """A RELION 5 particles.star (centred Å, an optics table with the tilt-series pixel)."""
+    optics = relion_table(["rlnOpticsGroup", "rlnOpticsGroupName", "rlnTomoTiltSeriesPixelSize"], [[1, "og1", 1.35]])
+    labels = ["rlnTomoName", *CENTRED, "rlnAutopickFigureOfMerit", "rlnOpticsGroup"]
+    particles = relion_table(labels, [[*row, 1] for row in rows], "particles")
+    return write(path, optics.replace("data_", "data_optics", 1) + particles)
+
+
+def test_an_import_list_and_a_relion5_particle_file_are_one_set_in_the_centred_frame(project):
+    tomograms = tomograms_star(project / "tomograms.star")
+    psize, size = TOMOGRAMS["TS_01"]
+    offset = (np.array(size) / 2 - 1) * psize
+    corner = np.array([[1000.0, 1500.0, 500.0], [3000.0, 3000.0, 1000.0]])  # tilt-series pixels
+    # The particle file: the list's first pick 6 Å off (score 0.5, below the list's 0.9), and one far away.
+    near = corner[0] * psize - offset + 6
+    particles = relion5_particles(
+        project / "Refine/particles.star", [["TS_01", *np.round(near, 4), 0.5], ["TS_02", 0, 0, 0, 0.7]]
+    )
+    rows = [["TS_01", *corner[0], 0.9], ["TS_01", *corner[1], 0.8]]
+    write(project / "tm/TS_01.star", relion_table(["rlnTomoName", *CORNER, "rlnAutopickFigureOfMerit"], rows))
+    listed = import_list(project / "tm/list.star", [("TS_01", "tm/TS_01.star")])
+    code, out = run(
+        str(particles), str(listed), "--min-dist", "20", "--micrographs", str(tomograms), "-o", "D/", "--json"
+    )
+    assert code == 0, out
+    summary = json.loads(out)
+    assert [(i["kept"], i["rejected"]) for i in summary["inputs"]] == [(1, 1), (2, 0)]
+    assert [entry["layout"] for entry in summary["layouts"]] == ["RELION 5", "RELION 5 import list"]
+    rejected = starfile.read(project / "D/particles_rejected.star")["particles"]
+    assert rejected["rlnAutopickFigureOfMerit"].tolist() == [0.5]
+    kept = starfile.read(project / "D/kept_import_list.star")
+    assert len(starfile.read(project / kept["rlnTomoImportParticleFile"][0])) == 2
+    assert summary["import_lists"]["rejected"]["left_out"] == ["TS_01 (tm/TS_01.star)"]
+    # Without the tomogram sizes the two frames cannot be compared: refused, naming both.
+    code, out = run(str(particles), str(listed), "--min-dist", "20", "--mic-psize", "1.35", "-o", "E/")
+    assert code != 0 and "Refine/particles.star" in out and "no tomograms STAR was given" in out
+
+
+def test_an_import_list_with_picker_files_is_refused(project):
     listed, _ = star_picks(project)
-    particles = write(project / "p.star", relion_table(["rlnTomoName", *CENTRED], [["TS_01", 1, 2, 3]]))
-    code, out = run(str(listed), str(particles), "-o", "Dedup/")
-    assert code != 0 and "mix RELION 5 import lists" in out
+    picks = write(project / "picks.box", "10 10 20 20\n")
+    code, out = run(str(listed), str(picks), "-o", "Dedup/")
+    assert code != 0 and "import lists" in out and "Traceback" not in out
 
 
 def test_outputs_are_refused_when_present_and_replaced_with_force(project):

@@ -11,7 +11,7 @@ The writer writes the kept and the rejected picks as two lists RELION 5's import
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
 
@@ -20,7 +20,7 @@ import numpy as np
 from ...errors import CryodedupError, printable
 from ...labels import distinct_labels
 from ...outputs import StrPath
-from ...particle_set import Log, ParticleSet, ReaderOptions, Warn
+from ...particle_set import Log, ParticleSet, ReaderOptions, SubsetWriter, Warn
 from .import_lists import FRAMES, ImportList, read_import_list, write_import_list
 from .particle_table import Needs, ParticleTable, score_column
 from .tomograms import CENTRED, CORNER, SAME_PSIZE, Tomograms, layout, tomograms_star
@@ -46,11 +46,19 @@ class _ListColumns:
         return self.labels
 
 
-def read_import_lists(inputs: list[Path], outdir: StrPath, options: ReaderOptions, warn: Warn, log: Log) -> ParticleSet:
+def read_import_lists(
+    inputs: list[Path],
+    outdir: StrPath,
+    options: ReaderOptions,
+    warn: Warn,
+    log: Log,
+    centred_input: str | None = None,
+) -> ParticleSet:
     """Reads RELION 5 import lists into one ParticleSet, each list one input.
 
     Its writer writes ``OUTDIR/kept_import_list.star`` with the kept picks' files in
-    ``OUTDIR/kept_coordinates/``, and the rejected ones alike.
+    ``OUTDIR/kept_coordinates/``, and the rejected ones alike. ``centred_input``: another
+    input, in RELION 5's centred Å, whose frame the lists' picks are put in.
     """
     project = options.project_dir if options.project_dir is not None else Path.cwd()
     lists = []
@@ -67,13 +75,12 @@ def read_import_lists(inputs: list[Path], outdir: StrPath, options: ReaderOption
         )
     tomograms = _tomograms(options)
     labels = distinct_labels(inputs)
-    mic_names = list(dict.fromkeys(name for picks in lists for name in picks.tomograms))
-    groups = np.concatenate(
-        [np.array([mic_names.index(n) for n in p.tomograms], dtype=np.int64)[p.tomogram] for p in lists]
-    )
-    centred = any(p.frame == "centred-angstrom" for p in lists)
-    if centred and any(p.frame == "corner-pixel" for p in lists):
-        _check_sizes(lists, labels, tomograms)
+    number = {name: k for k, name in enumerate(dict.fromkeys(name for picks in lists for name in picks.tomograms))}
+    groups = np.concatenate([np.array([number[n] for n in p.tomograms], dtype=np.int64)[p.tomogram] for p in lists])
+    centred_label = centred_input or next((lab for p, lab in zip(lists, labels) if p.frame == "centred-angstrom"), None)
+    centred = centred_label is not None
+    if centred_label is not None and any(p.frame == "corner-pixel" for p in lists):
+        _check_sizes(centred_label, lists, labels, tomograms)
     centres, psize, pixel_sizes, layouts = [], [], [], []
     for picks, label in zip(lists, labels):
         in_angstrom, used, notes = _in_angstrom(picks, label, options.mic_psize, tomograms, into_centred=centred)
@@ -91,7 +98,7 @@ def read_import_lists(inputs: list[Path], outdir: StrPath, options: ReaderOption
     return ParticleSet(
         inputs=[str(p) for p in inputs],
         input_of=np.repeat(np.arange(len(lists)), counts),
-        mic_names=mic_names,
+        mic_names=list(number),
         groups=groups,
         centres=np.concatenate(centres).reshape(-1, 3),
         psize=np.concatenate(psize),
@@ -118,11 +125,10 @@ def _tomograms(options: ReaderOptions) -> Tomograms | None:
     return tomograms
 
 
-def _check_sizes(lists: list[ImportList], labels: list[str], tomograms: Tomograms | None) -> None:
-    """Lists in both frames need the tomogram sizes that put the corner one in the centred frame."""
+def _check_sizes(centred: str, lists: list[ImportList], labels: list[str], tomograms: Tomograms | None) -> None:
+    """Inputs in both frames need the tomogram sizes that put a list in pixels in the centred frame."""
     if tomograms is not None and tomograms.sizes:
         return
-    centred = next(label for p, label in zip(lists, labels) if p.frame == "centred-angstrom")
     corner = next(label for p, label in zip(lists, labels) if p.frame == "corner-pixel")
     given = f"{tomograms.path} gives no rlnTomoSizeX/Y/Z" if tomograms else "no tomograms STAR was given"
     raise CryodedupError(
@@ -244,4 +250,113 @@ class ImportListWriter:
                 "left_out": written.left_out,
             }
         self.summary[SUMMARY_KEY] = written_lists
+        return outputs
+
+
+#: What a particle file may carry per row that an import list's picks have not: mixed, such a run is refused.
+_ROWS_LISTS_LACK = {
+    "tubes": "filaments (a tube per segment)",
+    "halfsets": "half-sets (--halfsets, --audit)",
+    "sources": "symmetry-expanded copies",
+    "poses": "orientations (--max-angle)",
+    "species": "species from --species-column",
+    "mic_uids": "micrograph ids",
+}
+
+
+def read_lists_and_particles(
+    inputs: list[Path], is_list: list[bool], outdir: StrPath, options: ReaderOptions, warn: Warn, log: Log
+) -> ParticleSet:
+    """Import lists and RELION tomography particle files, read by their readers and joined as one set.
+
+    The lists' picks are put in the particle files' frame: RELION 5's centred Å (a list in
+    pixels carried there by the tomograms STAR's sizes), or Å from the corner when the particle
+    files are in pixels (then a list in centred Å is refused: the particle rows cannot be
+    rewritten). Rows stand input kind by input kind, in the order of each kind's first input.
+    """
+    from .particles import read_star_files
+
+    lists = [p for p, listed in zip(inputs, is_list) if listed]
+    files = [p for p, listed in zip(inputs, is_list) if not listed]
+    particles = read_star_files(files, outdir, options, warn, log)  # (decided after reading: no one pass)
+    frames = [entry["frame"] for entry in particles.summary.get("layouts", [])]
+    if not frames:
+        raise CryodedupError(
+            f"{files[0]} holds 2-D particles and {lists[0]} a RELION 5 import list of tomogram picks: "
+            "deduplicate each on its own"
+        )
+    centred = next((str(f) for f, frame in zip(files, frames) if frame.startswith(CENTRED)), None)
+    picks = read_import_lists(lists, outdir, options, warn, log, centred_input=centred)
+    if centred is None and any(entry["frame"].startswith(CENTRED) for entry in picks.summary["layouts"]):
+        raise CryodedupError(
+            f"{files[0]} is in {CORNER} and {lists[0]} in {CENTRED}: the particle file's rows cannot be rewritten "
+            "in the list's frame; deduplicate each on its own"
+        )
+    for name, what in _ROWS_LISTS_LACK.items():
+        if getattr(particles, name) is not None:
+            raise CryodedupError(
+                f"{files[0]}: its {what} have no counterpart in the picks of import list {lists[0]}; "
+                "deduplicate the particle files on their own"
+            )
+    if particles.scores is not None and particles.score_label != picks.score_label:
+        raise CryodedupError(
+            f"{files[0]} is ranked by {particles.score_label} and {lists[0]} by {picks.score_label or 'no score'}: "
+            "give --score with a column both have, or --score none"
+        )
+    if particles.images is not None and options.same_image != "ignore":
+        warn(f"--same-image: not checked when import lists are given too ({lists[0]}: its picks name no image)")
+    first, second = (particles, picks) if is_list.index(False) < is_list.index(True) else (picks, particles)
+    return _joined(first, second, inputs)
+
+
+def _joined(first: ParticleSet, second: ParticleSet, inputs: list[Path]) -> ParticleSet:
+    """``first``'s rows, then ``second``'s, as one set; each input numbered as ``inputs`` give them."""
+    position = {str(p): k for k, p in enumerate(inputs)}
+    names = list(dict.fromkeys([*first.mic_names, *second.mic_names]))
+    number = {name: k for k, name in enumerate(names)}
+    second_groups = np.array([number[n] for n in second.mic_names], dtype=np.int64)[second.groups]
+    input_of = np.concatenate(
+        [np.array([position[name] for name in s.inputs], dtype=np.int64)[s.input_of] for s in (first, second)]
+    )
+    rows = np.arange(len(first) + len(second))
+    summary = {**second.summary, **first.summary}
+    # (each reader named its inputs among its own: named again among all, in the order of the inputs)
+    read_as = {name: entry for s in (first, second) for name, entry in zip(s.inputs, s.summary["layouts"])}
+    summary["layouts"] = [{**read_as[str(p)], "input": label} for p, label in zip(inputs, distinct_labels(inputs))]
+    for part in (first, second):
+        if isinstance(part.writer, ImportListWriter):
+            part.writer.summary = summary  # (it names the lists it writes there)
+    identities = [*(first.identities or [{}] * len(first.inputs)), *(second.identities or [{}] * len(second.inputs))]
+    return replace(
+        first,
+        inputs=[str(p) for p in inputs],
+        input_of=input_of,
+        mic_names=names,
+        groups=np.concatenate([first.groups.astype(np.int64), second_groups]),
+        centres=np.concatenate([first.centres, second.centres]),
+        psize=np.concatenate([np.asarray(first.psize), np.asarray(second.psize)]),
+        pixel_sizes=[*first.pixel_sizes, *second.pixel_sizes],
+        scores=None if first.scores is None else np.concatenate([first.scores, second.scores]),
+        read_files=[*first.read_files, *second.read_files],
+        writer=JoinedWriter([(first.writer, rows[: len(first)]), (second.writer, rows[len(first) :])]),
+        summary=summary,
+        images=None,
+        particle_names=None,
+        identities=[identities[[*first.inputs, *second.inputs].index(str(p))] for p in inputs],
+    )
+
+
+class JoinedWriter:
+    """Writes each reader's rows with its own writer: the particle files' and the import lists' outputs."""
+
+    def __init__(self, parts: list[tuple[SubsetWriter | None, np.ndarray]]) -> None:
+        self.parts = parts
+
+    def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
+        """Writes every part's kept and rejected rows; their files, by subset."""
+        outputs: dict[str, list[Path]] = {}
+        for writer, rows in self.parts:
+            assert writer is not None, "every reader of files gives the set a writer"
+            for subset, paths in writer.write(keep[rows], force, None if halves is None else halves[rows]).items():
+                outputs.setdefault(subset, []).extend(paths)
         return outputs
