@@ -17,6 +17,7 @@ import starfile
 from click.testing import CliRunner
 
 from cryodedup.cli import main
+from helpers import shared_file
 
 CORNER = ["rlnCoordinateX", "rlnCoordinateY", "rlnCoordinateZ"]
 CENTRED = ["rlnCenteredCoordinateXAngst", "rlnCenteredCoordinateYAngst", "rlnCenteredCoordinateZAngst"]
@@ -238,3 +239,29 @@ def test_outputs_are_refused_when_present_and_replaced_with_force(project):
     assert code == 0, out
     kept = starfile.read(project / "Dedup/kept_import_list.star")
     assert sum(len(starfile.read(project / f)) for f in kept["rlnTomoImportParticleFile"]) == json.loads(out)["kept"]
+
+
+@pytest.mark.real_data
+def test_a_real_picks_job_split_into_an_import_list_keeps_what_runs_on_each_tomogram_keep(project):
+    # RELION 5's Picks job019 (cets-relion): 9,442 picks in centred Å on 5 tomograms, written one file per
+    # tomogram (its header, then its rows as they are) and listed; --remove-entirely does not depend on the
+    # rows' order, so the list's kept files must hold the rows each tomogram's own run keeps.
+    source = shared_file("tomo/cets-relion__Picks_job019_particles.star").read_text().splitlines(keepends=True)
+    header = [line for line in source if not line.startswith("TS_")]
+    tomograms = list(dict.fromkeys(line.split()[0] for line in source if line.startswith("TS_")))
+    for name in tomograms:
+        write(
+            project / f"Picks/{name}.star", "".join(header + [line for line in source if line.startswith(f"{name}\t")])
+        )
+    listed = import_list(project / "list.star", [(name, f"Picks/{name}.star") for name in tomograms])
+    code, out = run(str(listed), "--min-dist", "60", "--remove-entirely", "-o", "Dedup/", "--json")
+    assert code == 0, out
+    summary = json.loads(out)
+    assert summary["particles"] == 9442 and summary["rejected"] > 0
+    for name in tomograms:
+        code, alone = run(f"Picks/{name}.star", "--min-dist", "60", "--remove-entirely", "-o", f"Alone/{name}/")
+        assert code == 0, alone
+        expected = (project / f"Alone/{name}/particles_kept.star").read_text().splitlines()
+        kept = project / f"Dedup/kept_coordinates/{name}.star"
+        got = kept.read_text().splitlines() if kept.exists() else []
+        assert [r for r in got if r.startswith("TS_")] == [r for r in expected if r.startswith("TS_")], name
