@@ -63,6 +63,9 @@ class ReaderOptions(Protocol):
     output_format: str
     project_dir: Path | None
     topaz_scale: float | None
+    import_scale: float
+    import_add: float
+    import_centered: bool
     species_column: str | None
     copick_objects: str | None
     copick_users: str | None

@@ -16,6 +16,7 @@ from ..outputs import StrPath
 from ..particle_set import Log, ParticleSet, PlacedSubsetWriter, ReaderOptions, Warn
 from ..resolve import match_particle_set
 from .sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_picker_output
+from .star.import_lists import is_import_list
 
 if TYPE_CHECKING:
     from .cryosparc.dataset import CsGroup
@@ -49,6 +50,20 @@ def read_particle_files(
 
         return read_copick(inputs[0], outdir, options, warn, log)
     outdir = outdir or Path(".")
+    import_lists = [is_import_list(p) for p in inputs]
+    if any(import_lists):
+        from .star.import_particles import read_import_lists, read_lists_and_particles
+
+        if all(import_lists):
+            return _matched(read_import_lists(inputs, outdir, options, warn, log), inputs, options, warn)
+        others = [p for p, listed in zip(inputs, import_lists) if not listed]
+        if any(is_dynamo_table(p) or is_picker_output(p) for p in others):
+            raise CryodedupError(
+                "inputs mix RELION 5 import lists and picker or Dynamo files; an import list is deduplicated "
+                "alone, with other lists or with RELION tomography particle files"
+            )
+        joined = read_lists_and_particles(inputs, import_lists, outdir, options, warn, log)
+        return _matched(joined, inputs, options, warn)
     dynamo = {is_dynamo_table(p) for p in inputs}
     if dynamo == {True}:
         from .dynamo import read_dynamo_tables

@@ -205,6 +205,27 @@ class ParticleOptions:
         "extract -x) [default: inferred from the micrographs' sizes given with --micrographs, else refused].",
         type=float,
     )
+    import_scale: float = option(
+        1.0,
+        "--import-scale",
+        "RELION 5 import lists: the factor RELION's import multiplies a text coordinate file's x y z by "
+        "(its --scale_factor); STAR coordinate files are never scaled.",
+        type=float,
+    )
+    import_add: float = option(
+        0.0,
+        "--import-add",
+        "RELION 5 import lists: what RELION's import adds to a text coordinate file's x y z after scaling "
+        "(its --add_factor); STAR coordinate files are never shifted.",
+        type=float,
+    )
+    import_centered: bool = option(
+        False,
+        "--import-centered",
+        "RELION 5 import lists: a text coordinate file's x y z are Å from the tomogram's centre (RELION's "
+        "import --centered), not tilt-series pixels from its corner.",
+        is_flag=True,
+    )
     filament_mode: str = choice(
         "segment",
         "--filament-mode",
@@ -438,6 +459,9 @@ class ParticleOptions:
             )
         if self.topaz_scale is not None and not (np.isfinite(self.topaz_scale) and self.topaz_scale > 0):
             raise CryodedupError(f"--topaz-scale must be a number > 0, got {self.topaz_scale}")
+        for flag, factor in (("--import-scale", self.import_scale), ("--import-add", self.import_add)):
+            if not np.isfinite(factor):
+                raise CryodedupError(f"{flag} must be a finite number, got {factor}")
         if not 0 <= self.seed < 2**64:
             raise CryodedupError(f"--seed must be in [0, 2**64), got {self.seed}")
         for flag, name in (
@@ -521,7 +545,7 @@ def _check_species(options: ParticleOptions) -> None:
 
 def _check_option_types(options: ParticleOptions) -> None:
     """Numbers must be numbers: options from the Python API arrive unchecked (``min_dist='5'``)."""
-    for name in ("min_dist", "mic_psize", "topaz_scale", "max_angle"):
+    for name in ("min_dist", "mic_psize", "topaz_scale", "max_angle", "import_scale", "import_add"):
         value = getattr(options, name)
         if value is not None and not is_real_number(value):
             raise CryodedupError(f"--{name.replace('_', '-')} must be a number, got {value!r}")

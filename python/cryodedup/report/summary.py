@@ -84,6 +84,7 @@ def particle_rows(s: dict) -> list[Row]:
         rows.append(("Filaments", f"{tubes} ({f['column']}), mode {f['mode']}: {f['rule']}"))
     if s.get("reading_notes"):
         rows.append(("Read", "\n".join(s["reading_notes"])))
+    rows += import_list_rows(s.get("import_lists"))
     if s.get("output_format"):
         rows.append(("Output format", s["output_format"]))
     score_text = f"{score['column']} ({score['order']} first)" if score["column"] else score["order"]
@@ -106,6 +107,18 @@ def particle_rows(s: dict) -> list[Row]:
         ("Time", particle_time(s)),
     ]
     return rows
+
+
+def import_list_rows(written: dict | None) -> list[Row]:
+    """The RELION 5 import lists written, and the tomograms each leaves out (no pick of theirs in it)."""
+    if not written:
+        return []
+    lines = []
+    for subset, entry in written.items():
+        files = f"{entry['files']:,} coordinate file{'' if entry['files'] == 1 else 's'}"
+        left = f"; left out (no pick {subset}): {', '.join(entry['left_out'])}" if entry["left_out"] else ""
+        lines.append(f"{subset}: {entry['list']} ({files}){left}")
+    return [("Import lists", "\n".join(lines))]
 
 
 def layout_rows(layouts: list[dict]) -> list[Row]:

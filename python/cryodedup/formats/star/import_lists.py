@@ -473,12 +473,13 @@ def write_import_list(
     outdir: StrPath,
     *,
     list_name: str = "import_list.star",
+    coordinates: str = "coordinates",
     project_dir: StrPath | None = None,
     force: bool = False,
 ) -> WrittenList:
     """Writes the kept picks of one or more lists as RELION 5's import takes them.
 
-    Each coordinate file is written again under ``outdir/coordinates/`` with the lines of the
+    Each coordinate file is written again under ``outdir/coordinates/`` (``coordinates``) with the lines of the
     picks not kept left out and every other byte as it was (same name, or the tomogram's name
     before it where two files share one); ``outdir/list_name`` lists them in input order, paths
     relative to ``project_dir`` (default: the current directory; RELION runs there) when the
@@ -508,7 +509,7 @@ def write_import_list(
                 continue
             text = b"".join(line for j, line in enumerate(coordinate_file.lines) if j not in dropped)
             chosen.append((coordinate_file, text, kept))
-    folder = outdir / "coordinates"
+    folder = outdir / coordinates
     targets = [folder / name for name in _output_names([c for c, _, _ in chosen])]
     list_path = outdir / list_name
     inputs = [c.path for c, _, _ in chosen] + [picks.path for picks, _ in kept_rows]

@@ -1,0 +1,362 @@
+"""RELION 5 import lists as the particle job's inputs: read into one ParticleSet, kept picks written back as lists.
+
+An import list (``rlnTomoName``, ``rlnTomoImportParticleFile``) names one coordinate file per
+tomogram (:mod:`.import_lists` reads them as RELION 5's import does). Each list is one input;
+its picks are put in Å as the other RELION 5 tomography inputs are (docs/design.md section 7):
+Å from the tomogram's centre as they are, tilt-series pixels from the corner times
+``rlnTomoTiltSeriesPixelSize`` of ``--micrographs`` tomograms.star (or ``--mic-psize``). Lists
+in the two frames are put in the centred one by the tomogram sizes of that file.
+The writer writes the kept and the rejected picks as two lists RELION 5's import takes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import cast
+
+import numpy as np
+
+from ...errors import CryodedupError, printable
+from ...labels import distinct_labels
+from ...outputs import StrPath
+from ...particle_set import Log, ParticleSet, ReaderOptions, SubsetWriter, Warn
+from .import_lists import FRAMES, ImportList, read_import_list, write_import_list
+from .particle_table import Needs, ParticleTable, score_column
+from .tomograms import CENTRED, CORNER, SAME_PSIZE, Tomograms, layout, tomograms_star
+
+#: The outputs: each subset's list, beside the folder of its coordinate files.
+KEPT_LIST, REJECTED_LIST = "kept_import_list.star", "rejected_import_list.star"
+KEPT_FOLDER, REJECTED_FOLDER = "kept_coordinates", "rejected_coordinates"
+#: The summary's entry of what the writer wrote and left out.
+SUMMARY_KEY = "import_lists"
+
+
+@dataclass
+class _ListColumns:
+    """One list as :func:`score_column` looks at an input: its label, and the columns every pick has."""
+
+    label: str
+    labels: list[str]
+
+    def where(self) -> str:
+        return self.label
+
+    def numeric_labels(self) -> list[str]:
+        return self.labels
+
+
+def read_import_lists(
+    inputs: list[Path],
+    outdir: StrPath,
+    options: ReaderOptions,
+    warn: Warn,
+    log: Log,
+    centred_input: str | None = None,
+) -> ParticleSet:
+    """Reads RELION 5 import lists into one ParticleSet, each list one input.
+
+    Its writer writes ``OUTDIR/kept_import_list.star`` with the kept picks' files in
+    ``OUTDIR/kept_coordinates/``, and the rejected ones alike. ``centred_input``: another
+    input, in RELION 5's centred Å, whose frame the lists' picks are put in.
+    """
+    project = options.project_dir if options.project_dir is not None else Path.cwd()
+    lists = []
+    for path in inputs:
+        log(f"reading the RELION 5 import list {path}", "info")
+        lists.append(
+            read_import_list(
+                path,
+                centered=options.import_centered,
+                scale_factor=options.import_scale,
+                add_factor=options.import_add,
+                project_dir=project,
+            )
+        )
+    tomograms = _tomograms(options)
+    labels = distinct_labels(inputs)
+    number = {name: k for k, name in enumerate(dict.fromkeys(name for picks in lists for name in picks.tomograms))}
+    groups = np.concatenate([np.array([number[n] for n in p.tomograms], dtype=np.int64)[p.tomogram] for p in lists])
+    centred_label = centred_input or next((lab for p, lab in zip(lists, labels) if p.frame == "centred-angstrom"), None)
+    centred = centred_label is not None
+    if centred_label is not None and any(p.frame == "corner-pixel" for p in lists):
+        _check_sizes(centred_label, lists, labels, tomograms)
+    centres, psize, pixel_sizes, layouts = [], [], [], []
+    for picks, label in zip(lists, labels):
+        in_angstrom, used, notes = _in_angstrom(picks, label, options.mic_psize, tomograms, into_centred=centred)
+        centres.append(in_angstrom)
+        psize.append(used)
+        pixel_sizes.extend(_pixel_size_entries(picks, label, used, options.mic_psize))
+        layouts.append(_layout(picks, label, notes, options))
+    needs = Needs()
+    # (score_column reads an input's label, labels, where() and numeric_labels() alone: a list gives those)
+    tables = cast("list[ParticleTable]", [_columns(p, label) for p, label in zip(lists, labels)])
+    score_label, higher = score_column(tables, options, warn, needs)
+    needs.check()
+    counts = [len(p) for p in lists]
+    summary: dict = {"layouts": layouts}
+    return ParticleSet(
+        inputs=[str(p) for p in inputs],
+        input_of=np.repeat(np.arange(len(lists)), counts),
+        mic_names=list(number),
+        groups=groups,
+        centres=np.concatenate(centres).reshape(-1, 3),
+        psize=np.concatenate(psize),
+        pixel_sizes=pixel_sizes,
+        scores=np.concatenate([p.numbers(score_label) for p in lists]) if score_label else None,
+        score_label=score_label,
+        higher_is_better=higher,
+        read_files=[*inputs, *(f.path for p in lists for f in p.files), *([tomograms.path] if tomograms else [])],
+        writer=ImportListWriter(lists, Path(outdir), project, summary),
+        summary=summary,
+    )
+
+
+def _tomograms(options: ReaderOptions) -> Tomograms | None:
+    """``--micrographs`` as RELION 5's tomograms STAR (None without it); any other file is refused."""
+    if options.micrographs is None:
+        return None
+    tomograms = tomograms_star(options.micrographs)
+    if tomograms is None:
+        raise CryodedupError(
+            f"--micrographs {options.micrographs}: expected RELION 5's tomograms STAR (rlnTomoName, "
+            "rlnTomoTiltSeriesPixelSize) for an import list's tomograms"
+        )
+    return tomograms
+
+
+def _check_sizes(centred: str, lists: list[ImportList], labels: list[str], tomograms: Tomograms | None) -> None:
+    """Inputs in both frames need the tomogram sizes that put a list in pixels in the centred frame."""
+    if tomograms is not None and tomograms.sizes:
+        return
+    corner = next(label for p, label in zip(lists, labels) if p.frame == "corner-pixel")
+    given = f"{tomograms.path} gives no rlnTomoSizeX/Y/Z" if tomograms else "no tomograms STAR was given"
+    raise CryodedupError(
+        f"{centred} gives {FRAMES['centred-angstrom']} and {corner} {FRAMES['corner-pixel']}, and {given}: give "
+        "RELION 5's tomograms.star with --micrographs (its tomogram sizes put both in one frame)"
+    )
+
+
+def _in_angstrom(
+    picks: ImportList, label: str, given: float | None, tomograms: Tomograms | None, *, into_centred: bool
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The list's centres in Å, each pick's pixel size (1 for Å), and notes on what was done."""
+    if picks.frame == "centred-angstrom":
+        return picks.centres, np.ones(len(picks)), []
+    names = picks.tomograms
+    by_tomogram = np.array([_tilt_series_psize(picks, label, name, given, tomograms) for name in names])
+    psize = by_tomogram[picks.tomogram] if len(picks) else np.empty(0)
+    centres = picks.centres * psize[:, None]
+    if not into_centred:
+        return centres, psize, []
+    assert tomograms is not None, "checked by _check_sizes"
+    centres = centres - tomograms.centre_offsets(names, str(picks.path))[picks.tomogram]
+    note = f"carried into {CENTRED} by the tomogram sizes of the tomograms STAR (corner - (size / 2 - 1))"
+    return centres, psize, [note]
+
+
+def _tilt_series_psize(
+    picks: ImportList, label: str, name: str, given: float | None, tomograms: Tomograms | None
+) -> float:
+    """The tilt-series pixel of tomogram ``name``: ``--mic-psize``, else the tomograms STAR's; refused without."""
+    listed = tomograms.tilt_series_psize.get(name) if tomograms is not None else None
+    if given is not None:
+        if listed is not None and abs(given - listed) > SAME_PSIZE * min(given, listed):
+            raise CryodedupError(
+                f"--mic-psize {given:g} Å contradicts rlnTomoTiltSeriesPixelSize {listed:g} Å of tomogram "
+                f"{printable(name)} in {tomograms.path if tomograms else ''}: RELION 5's import takes "
+                "rlnCoordinateX/Y/Z in tilt-series pixels (leave --mic-psize out to take it)"
+            )
+        return given
+    if listed is not None:
+        return listed
+    if tomograms is not None:
+        raise CryodedupError(
+            f"{label}: tomogram {printable(name)} is not in {tomograms.path}, whose rlnTomoTiltSeriesPixelSize "
+            "gives the size of its coordinates' tilt-series pixels"
+        )
+    raise CryodedupError(
+        f"{label} gives {FRAMES['corner-pixel']}: give RELION 5's tomograms.star with --micrographs "
+        "(rlnTomoTiltSeriesPixelSize) or the tilt series' pixel size with --mic-psize"
+    )
+
+
+def _pixel_size_entries(picks: ImportList, label: str, psize: np.ndarray, given: float | None) -> list[dict]:
+    """The summary's pixel sizes of one list: one entry per distinct tilt-series pixel (or none needed)."""
+    if picks.frame == "centred-angstrom":
+        return [{"input": label, "optics_group": "all", "psize": None, "source": "not needed: coordinates are in Å"}]
+    source = "--mic-psize" if given is not None else "rlnTomoTiltSeriesPixelSize of --micrographs"
+    return [
+        {"input": label, "optics_group": "all", "psize": float(value), "source": source}
+        for value in dict.fromkeys(psize.tolist())
+    ]
+
+
+def _layout(picks: ImportList, label: str, notes: list[str], options: ReaderOptions) -> dict:
+    """How the list was read, as the summary's "Read as" row says it."""
+    kinds = sorted({f.kind for f in picks.files})
+    files = f"{len(picks.files):,} coordinate file{'s' if len(picks.files) != 1 else ''} ({', '.join(kinds)})"
+    text = [f"{files}"]
+    if "text" in kinds and (options.import_scale != 1 or options.import_add != 0):
+        text.append(
+            f"text files' x y z x {options.import_scale:g} + {options.import_add:g} (--import-scale, --import-add)"
+        )
+    if picks.frame == "centred-angstrom":
+        frame = f"{CENTRED}, rlnCenteredCoordinateX/Y/ZAngst"
+    else:
+        frame = f"tilt-series {CORNER}"
+    return layout(label, "RELION 5 import list", frame, [*text, *notes])
+
+
+def _columns(picks: ImportList, label: str) -> _ListColumns:
+    """The columns every pick of the list has (a score must be one of them)."""
+    whole = [name for name, values in picks.columns.items() if all(v is not None for v in values)]
+    return _ListColumns(label, whole)
+
+
+class ImportListWriter:
+    """Writes the kept and the rejected picks of the lists as two RELION 5 import lists with their files."""
+
+    def __init__(self, lists: list[ImportList], outdir: Path, project_dir: StrPath, summary: dict) -> None:
+        self.lists = lists
+        self.outdir = outdir
+        self.project_dir = project_dir
+        #: The set's summary, which :meth:`write` completes with what it wrote and left out.
+        self.summary = summary
+
+    def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
+        """Writes the picks where ``keep`` is True to the kept list and the others to the rejected list."""
+        assert halves is None, "import lists carry no half-set column"
+        ends = np.cumsum([len(p) for p in self.lists])
+        masks = np.split(np.asarray(keep, dtype=bool), ends[:-1])
+        outputs: dict[str, list[Path]] = {}
+        written_lists: dict[str, dict] = {}
+        for subset, name, folder, chosen in (
+            ("kept", KEPT_LIST, KEPT_FOLDER, masks),
+            ("rejected", REJECTED_LIST, REJECTED_FOLDER, [~m for m in masks]),
+        ):
+            written = write_import_list(
+                list(zip(self.lists, chosen)),
+                self.outdir,
+                list_name=name,
+                coordinates=folder,
+                project_dir=self.project_dir,
+                force=force,
+            )
+            outputs[subset] = [written.list_path, *written.files]
+            written_lists[subset] = {
+                "list": str(written.list_path),
+                "files": len(written.files),
+                "left_out": written.left_out,
+            }
+        self.summary[SUMMARY_KEY] = written_lists
+        return outputs
+
+
+#: What a particle file may carry per row that an import list's picks have not: mixed, such a run is refused.
+_ROWS_LISTS_LACK = {
+    "tubes": "filaments (a tube per segment)",
+    "halfsets": "half-sets (--halfsets, --audit)",
+    "sources": "symmetry-expanded copies",
+    "poses": "orientations (--max-angle)",
+    "species": "species from --species-column",
+    "mic_uids": "micrograph ids",
+}
+
+
+def read_lists_and_particles(
+    inputs: list[Path], is_list: list[bool], outdir: StrPath, options: ReaderOptions, warn: Warn, log: Log
+) -> ParticleSet:
+    """Import lists and RELION tomography particle files, read by their readers and joined as one set.
+
+    The lists' picks are put in the particle files' frame: RELION 5's centred Å (a list in
+    pixels carried there by the tomograms STAR's sizes), or Å from the corner when the particle
+    files are in pixels (then a list in centred Å is refused: the particle rows cannot be
+    rewritten). Rows stand input kind by input kind, in the order of each kind's first input.
+    """
+    from .particles import read_star_files
+
+    lists = [p for p, listed in zip(inputs, is_list) if listed]
+    files = [p for p, listed in zip(inputs, is_list) if not listed]
+    particles = read_star_files(files, outdir, options, warn, log)  # (decided after reading: no one pass)
+    frames = [entry["frame"] for entry in particles.summary.get("layouts", [])]
+    if not frames:
+        raise CryodedupError(
+            f"{files[0]} holds 2-D particles and {lists[0]} a RELION 5 import list of tomogram picks: "
+            "deduplicate each on its own"
+        )
+    centred = next((str(f) for f, frame in zip(files, frames) if frame.startswith(CENTRED)), None)
+    picks = read_import_lists(lists, outdir, options, warn, log, centred_input=centred)
+    if centred is None and any(entry["frame"].startswith(CENTRED) for entry in picks.summary["layouts"]):
+        raise CryodedupError(
+            f"{files[0]} is in {CORNER} and {lists[0]} in {CENTRED}: the particle file's rows cannot be rewritten "
+            "in the list's frame; deduplicate each on its own"
+        )
+    for name, what in _ROWS_LISTS_LACK.items():
+        if getattr(particles, name) is not None:
+            raise CryodedupError(
+                f"{files[0]}: its {what} have no counterpart in the picks of import list {lists[0]}; "
+                "deduplicate the particle files on their own"
+            )
+    if particles.scores is not None and particles.score_label != picks.score_label:
+        raise CryodedupError(
+            f"{files[0]} is ranked by {particles.score_label} and {lists[0]} by {picks.score_label or 'no score'}: "
+            "give --score with a column both have, or --score none"
+        )
+    if particles.images is not None and options.same_image != "ignore":
+        warn(f"--same-image: not checked when import lists are given too ({lists[0]}: its picks name no image)")
+    first, second = (particles, picks) if is_list.index(False) < is_list.index(True) else (picks, particles)
+    return _joined(first, second, inputs)
+
+
+def _joined(first: ParticleSet, second: ParticleSet, inputs: list[Path]) -> ParticleSet:
+    """``first``'s rows, then ``second``'s, as one set; each input numbered as ``inputs`` give them."""
+    position = {str(p): k for k, p in enumerate(inputs)}
+    names = list(dict.fromkeys([*first.mic_names, *second.mic_names]))
+    number = {name: k for k, name in enumerate(names)}
+    second_groups = np.array([number[n] for n in second.mic_names], dtype=np.int64)[second.groups]
+    input_of = np.concatenate(
+        [np.array([position[name] for name in s.inputs], dtype=np.int64)[s.input_of] for s in (first, second)]
+    )
+    rows = np.arange(len(first) + len(second))
+    summary = {**second.summary, **first.summary}
+    # (each reader named its inputs among its own: named again among all, in the order of the inputs)
+    read_as = {name: entry for s in (first, second) for name, entry in zip(s.inputs, s.summary["layouts"])}
+    summary["layouts"] = [{**read_as[str(p)], "input": label} for p, label in zip(inputs, distinct_labels(inputs))]
+    for part in (first, second):
+        if isinstance(part.writer, ImportListWriter):
+            part.writer.summary = summary  # (it names the lists it writes there)
+    identities = [*(first.identities or [{}] * len(first.inputs)), *(second.identities or [{}] * len(second.inputs))]
+    return replace(
+        first,
+        inputs=[str(p) for p in inputs],
+        input_of=input_of,
+        mic_names=names,
+        groups=np.concatenate([first.groups.astype(np.int64), second_groups]),
+        centres=np.concatenate([first.centres, second.centres]),
+        psize=np.concatenate([np.asarray(first.psize), np.asarray(second.psize)]),
+        pixel_sizes=[*first.pixel_sizes, *second.pixel_sizes],
+        scores=None if first.scores is None else np.concatenate([first.scores, second.scores]),
+        read_files=[*first.read_files, *second.read_files],
+        writer=JoinedWriter([(first.writer, rows[: len(first)]), (second.writer, rows[len(first) :])]),
+        summary=summary,
+        images=None,
+        particle_names=None,
+        identities=[identities[[*first.inputs, *second.inputs].index(str(p))] for p in inputs],
+    )
+
+
+class JoinedWriter:
+    """Writes each reader's rows with its own writer: the particle files' and the import lists' outputs."""
+
+    def __init__(self, parts: list[tuple[SubsetWriter | None, np.ndarray]]) -> None:
+        self.parts = parts
+
+    def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
+        """Writes every part's kept and rejected rows; their files, by subset."""
+        outputs: dict[str, list[Path]] = {}
+        for writer, rows in self.parts:
+            assert writer is not None, "every reader of files gives the set a writer"
+            for subset, paths in writer.write(keep[rows], force, None if halves is None else halves[rows]).items():
+                outputs.setdefault(subset, []).extend(paths)
+        return outputs

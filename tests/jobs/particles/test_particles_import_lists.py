@@ -1,0 +1,267 @@
+"""RELION 5 import lists through the particle job: read as one input, the kept picks written back as lists.
+
+The lists and their files are laid out as RELION 5 writes them (tests/formats/star/test_import_lists.py);
+the kept picks are checked against a brute-force greedy suppression computed here in Å, from the
+coordinates as RELION's import reads them (tilt-series pixels x rlnTomoTiltSeriesPixelSize; text
+files scaled and shifted; docs/design.md section 7).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import starfile
+from click.testing import CliRunner
+
+from cryodedup.cli import main
+from helpers import shared_file
+
+CORNER = ["rlnCoordinateX", "rlnCoordinateY", "rlnCoordinateZ"]
+CENTRED = ["rlnCenteredCoordinateXAngst", "rlnCenteredCoordinateYAngst", "rlnCenteredCoordinateZAngst"]
+#: Tomogram -> (tilt-series pixel in Å, size in tilt-series pixels).
+TOMOGRAMS = {"TS_01": (1.35, (4000, 4000, 2000)), "TS_02": (2.0, (3000, 3000, 1000)), "TS_03": (1.0, (2000, 2000, 800))}
+
+
+def relion_table(labels: list[str], rows: list[list[object]], name: str = "") -> str:
+    """A table as RELION 5's MetaDataTable::write lays it out."""
+    head = f"\n# version 50001\n\ndata_{name}\n\nloop_ \n" + "".join(
+        f"_{lab} #{k} \n" for k, lab in enumerate(labels, 1)
+    )
+    return head + "".join("".join(f"{v!s:>10} " for v in row) + "\n" for row in rows) + " \n"
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def tomograms_star(path: Path) -> Path:
+    labels = ["rlnTomoName", "rlnTomoTiltSeriesPixelSize", "rlnTomoSizeX", "rlnTomoSizeY", "rlnTomoSizeZ"]
+    rows = [[name, psize, *size] for name, (psize, size) in TOMOGRAMS.items()]
+    return write(path, relion_table(labels, rows, "global"))
+
+
+def import_list(path: Path, entries: list[tuple[str, str]]) -> Path:
+    return write(path, relion_table(["rlnTomoName", "rlnTomoImportParticleFile"], [list(e) for e in entries]))
+
+
+def run(*args: str) -> tuple[int, str]:
+    """The exit code, and the document printed (--json) or everything said."""
+    result = CliRunner().invoke(main, ["particles", *args])
+    return result.exit_code, result.stdout if "--json" in args and result.exit_code == 0 else result.output
+
+
+def greedy(tomogram: list[str], centres: np.ndarray, scores: np.ndarray, min_dist: float) -> list[bool]:
+    """Best score first, each kept pick suppresses every pick of its tomogram within ``min_dist`` Å."""
+    keep, suppressed = [False] * len(scores), [False] * len(scores)
+    for i in sorted(range(len(scores)), key=lambda r: -scores[r]):
+        if suppressed[i]:
+            continue
+        keep[i] = True
+        for j in range(len(scores)):
+            if tomogram[j] == tomogram[i] and np.linalg.norm(centres[i] - centres[j]) <= min_dist:
+                suppressed[j] = True
+    return keep
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A RELION project folder, the current directory (RELION opens the listed files from there)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def star_picks(project: Path, seed: int = 5) -> tuple[Path, list[tuple[str, np.ndarray, float]]]:
+    """Three tomograms' STAR files in tilt-series pixels (clusters of near picks, distinct scores), and their list.
+
+    TS_03 holds one pick: nothing of it is rejected, so the rejected list leaves it out.
+    """
+    rng = np.random.default_rng(seed)
+    picks, entries = [], []
+    counts = {"TS_01": 40, "TS_02": 30, "TS_03": 1}
+    for name, n in counts.items():
+        psize, size = TOMOGRAMS[name]
+        seeds = rng.uniform(100, np.array(size) - 100, size=(max(n // 3, 1), 3))
+        pixels = seeds[rng.integers(0, len(seeds), n)] + rng.normal(0, 40 / psize, size=(n, 3))
+        scores = rng.permutation(n) / n + len(picks)  # distinct over all picks
+        rows = [[name, *np.round(p, 2), f"{s:.6f}"] for p, s in zip(pixels, scores)]
+        write(project / f"tm/{name}.star", relion_table(["rlnTomoName", *CORNER, "rlnAutopickFigureOfMerit"], rows))
+        picks += [(name, np.round(p, 2) * psize, float(f"{s:.6f}")) for p, s in zip(pixels, scores)]
+        entries.append((name, f"tm/{name}.star"))
+    return import_list(project / "tm/list.star", entries), picks
+
+
+def coordinate_rows(path: Path, labels: list[str]) -> list[tuple[float, ...]]:
+    table = starfile.read(path)
+    return [tuple(row) for row in table[labels].to_numpy(dtype=float)]
+
+
+def test_a_list_of_star_files_keeps_what_a_brute_force_keeps_and_is_written_back_as_relion_imports_it(project):
+    listed, picks = star_picks(project)
+    tomograms = tomograms_star(project / "Tomograms/job006/tomograms.star")
+    code, out = run(str(listed), "--min-dist", "60", "--micrographs", str(tomograms), "-o", "Dedup/", "--json")
+    assert code == 0, out
+    summary = json.loads(out)
+    keep = greedy([p[0] for p in picks], np.array([p[1] for p in picks]), np.array([p[2] for p in picks]), 60.0)
+    assert 0 < summary["rejected"] == keep.count(False)
+    assert summary["layouts"][0]["layout"] == "RELION 5 import list"
+    # The written lists, read as RELION reads them: paths from the project folder, one file per tomogram.
+    for subset, wanted in (("kept", True), ("rejected", False)):
+        written = starfile.read(project / f"Dedup/{subset}_import_list.star")
+        expected = {name for (name, _, _), k in zip(picks, keep) if k == wanted}
+        assert sorted(written["rlnTomoName"]) == sorted(expected)
+        for name, file in zip(written["rlnTomoName"], written["rlnTomoImportParticleFile"]):
+            psize = TOMOGRAMS[name][0]
+            got = sorted(np.round(np.array(coordinate_rows(project / file, CORNER)) * psize, 6).tolist())
+            want = sorted(np.round(c, 6).tolist() for (n, c, _), k in zip(picks, keep) if n == name and k == wanted)
+            assert got == want, (subset, name)
+    assert summary["import_lists"]["rejected"]["left_out"] == ["TS_03 (tm/TS_03.star)"]
+    assert summary["import_lists"]["kept"]["files"] == 3
+    # Each kept file is the input's bytes without the rejected lines.
+    source = (project / "tm/TS_03.star").read_bytes()
+    assert (project / "Dedup/kept_coordinates/TS_03.star").read_bytes() == source
+
+
+def test_text_files_are_scaled_and_shifted_as_relions_import_options_say(project):
+    # Raw pixels: pair A 20 apart (x 2: 40 Å, not within 30), pair B 10 apart (20 Å: within); x 2 + 1.
+    write(project / "txt/TS_01.coords", "100 100 50\n120 100 50\n400 400 50\n410 400 50\n")
+    write(project / "txt/TS_02.coords", "# picks\n100 100 50\n")
+    listed = import_list(project / "txt/list.star", [("TS_01", "txt/TS_01.coords"), ("TS_02", "txt/TS_02.coords")])
+    args = [str(listed), "--min-dist", "30", "--mic-psize", "1", "-o", "Out/", "--json"]
+    code, out = run(*args, "--import-scale", "2", "--import-add", "1")
+    assert code == 0, out
+    summary = json.loads(out)
+    assert (summary["kept"], summary["rejected"]) == (4, 1)  # pair B loses one; pair A is 40 Å apart
+    kept_text = (project / "Out/kept_coordinates/TS_01.coords").read_text().splitlines()
+    assert kept_text[:2] == ["100 100 50", "120 100 50"] and len(kept_text) == 3
+    assert (project / "Out/kept_coordinates/TS_02.coords").read_text() == "# picks\n100 100 50\n"
+    # Unscaled, pair A is 20 Å apart: one of it goes too.
+    code, out = run(*args[:-3], "-o", "Unscaled/", "--json")
+    assert code == 0, out
+    assert json.loads(out)["rejected"] == 2
+
+
+def test_lists_in_the_two_frames_are_compared_in_the_centred_one(project):
+    tomograms = tomograms_star(project / "tomograms.star")
+    psize, size = TOMOGRAMS["TS_01"]
+    corner = np.array([1000.0, 1500.0, 500.0])
+    centred = corner * psize - (np.array(size) / 2 - 1) * psize  # RELION 5's centred Å of the same place
+    write(project / "a/TS_01.star", relion_table(["rlnTomoName", *CENTRED], [["TS_01", *np.round(centred + 5, 4)]]))
+    write(project / "b/TS_01.coords", f"{corner[0]:g} {corner[1]:g} {corner[2]:g}\n")
+    first = import_list(project / "a/list.star", [("TS_01", "a/TS_01.star")])
+    second = import_list(project / "b/list.star", [("TS_01", "b/TS_01.coords")])
+    code, out = run(str(first), str(second), "--min-dist", "10", "--micrographs", str(tomograms), "-o", "D/", "--json")
+    assert code == 0, out
+    summary = json.loads(out)
+    assert summary["rejected"] == 1  # 5 Å apart in each axis (8.7 Å) once in one frame
+    assert "carried into centred" in " ".join(summary["layouts"][1]["notes"])
+    code, out = run(str(first), str(second), "--min-dist", "10", "--mic-psize", "1.35", "-o", "E/")
+    assert code != 0 and "no tomograms STAR was given" in out and "Traceback" not in out
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ([], "give RELION 5's tomograms.star with --micrographs (rlnTomoTiltSeriesPixelSize) or"),
+        (["--mic-psize", "2.7"], "contradicts rlnTomoTiltSeriesPixelSize 1.35"),
+        (["--micrographs", "particles.star"], "expected RELION 5's tomograms STAR"),
+    ],
+)
+def test_what_cannot_be_put_in_angstrom_is_refused_in_one_line(project, extra, expected):
+    listed, _ = star_picks(project)
+    if "--mic-psize" in extra:
+        extra = [*extra, "--micrographs", str(tomograms_star(project / "tomograms.star"))]
+    write(
+        project / "particles.star",
+        relion_table(["rlnMicrographName", "rlnCoordinateX", "rlnCoordinateY"], [["a", 1, 2]]),
+    )
+    code, out = run(str(listed), "--min-dist", "60", "-o", "Dedup/", *extra)
+    assert code != 0 and expected in out and "Traceback" not in out
+    assert not (project / "Dedup").exists()
+
+
+def relion5_particles(path: Path, rows: list[list[object]]) -> Path:
+    """A RELION 5 particles.star (centred Å, an optics table with the tilt-series pixel)."""
+    optics = relion_table(["rlnOpticsGroup", "rlnOpticsGroupName", "rlnTomoTiltSeriesPixelSize"], [[1, "og1", 1.35]])
+    labels = ["rlnTomoName", *CENTRED, "rlnAutopickFigureOfMerit", "rlnOpticsGroup"]
+    particles = relion_table(labels, [[*row, 1] for row in rows], "particles")
+    return write(path, optics.replace("data_", "data_optics", 1) + particles)
+
+
+def test_an_import_list_and_a_relion5_particle_file_are_one_set_in_the_centred_frame(project):
+    tomograms = tomograms_star(project / "tomograms.star")
+    psize, size = TOMOGRAMS["TS_01"]
+    offset = (np.array(size) / 2 - 1) * psize
+    corner = np.array([[1000.0, 1500.0, 500.0], [3000.0, 3000.0, 1000.0]])  # tilt-series pixels
+    # The particle file: the list's first pick 6 Å off (score 0.5, below the list's 0.9), and one far away.
+    near = corner[0] * psize - offset + 6
+    particles = relion5_particles(
+        project / "Refine/particles.star", [["TS_01", *np.round(near, 4), 0.5], ["TS_02", 0, 0, 0, 0.7]]
+    )
+    rows = [["TS_01", *corner[0], 0.9], ["TS_01", *corner[1], 0.8]]
+    write(project / "tm/TS_01.star", relion_table(["rlnTomoName", *CORNER, "rlnAutopickFigureOfMerit"], rows))
+    listed = import_list(project / "tm/list.star", [("TS_01", "tm/TS_01.star")])
+    code, out = run(
+        str(particles), str(listed), "--min-dist", "20", "--micrographs", str(tomograms), "-o", "D/", "--json"
+    )
+    assert code == 0, out
+    summary = json.loads(out)
+    assert [(i["kept"], i["rejected"]) for i in summary["inputs"]] == [(1, 1), (2, 0)]
+    assert [entry["layout"] for entry in summary["layouts"]] == ["RELION 5", "RELION 5 import list"]
+    rejected = starfile.read(project / "D/particles_rejected.star")["particles"]
+    assert rejected["rlnAutopickFigureOfMerit"].tolist() == [0.5]
+    kept = starfile.read(project / "D/kept_import_list.star")
+    assert len(starfile.read(project / kept["rlnTomoImportParticleFile"][0])) == 2
+    assert summary["import_lists"]["rejected"]["left_out"] == ["TS_01 (tm/TS_01.star)"]
+    # Without the tomogram sizes the two frames cannot be compared: refused, naming both.
+    code, out = run(str(particles), str(listed), "--min-dist", "20", "--mic-psize", "1.35", "-o", "E/")
+    assert code != 0 and "Refine/particles.star" in out and "no tomograms STAR was given" in out
+
+
+def test_an_import_list_with_picker_files_is_refused(project):
+    listed, _ = star_picks(project)
+    picks = write(project / "picks.box", "10 10 20 20\n")
+    code, out = run(str(listed), str(picks), "-o", "Dedup/")
+    assert code != 0 and "import lists" in out and "Traceback" not in out
+
+
+def test_outputs_are_refused_when_present_and_replaced_with_force(project):
+    listed, _ = star_picks(project)
+    tomograms = str(tomograms_star(project / "tomograms.star"))
+    assert run(str(listed), "--micrographs", tomograms, "-o", "Dedup/")[0] == 0
+    code, out = run(str(listed), "--micrographs", tomograms, "--min-dist", "90", "-o", "Dedup/")
+    assert code != 0 and "--force" in out
+    code, out = run(str(listed), "--micrographs", tomograms, "--min-dist", "90", "-o", "Dedup/", "--force", "--json")
+    assert code == 0, out
+    kept = starfile.read(project / "Dedup/kept_import_list.star")
+    assert sum(len(starfile.read(project / f)) for f in kept["rlnTomoImportParticleFile"]) == json.loads(out)["kept"]
+
+
+@pytest.mark.real_data
+def test_a_real_picks_job_split_into_an_import_list_keeps_what_runs_on_each_tomogram_keep(project):
+    # RELION 5's Picks job019 (cets-relion): 9,442 picks in centred Å on 5 tomograms, written one file per
+    # tomogram (its header, then its rows as they are) and listed; --remove-entirely does not depend on the
+    # rows' order, so the list's kept files must hold the rows each tomogram's own run keeps.
+    source = shared_file("tomo/cets-relion__Picks_job019_particles.star").read_text().splitlines(keepends=True)
+    header = [line for line in source if not line.startswith("TS_")]
+    tomograms = list(dict.fromkeys(line.split()[0] for line in source if line.startswith("TS_")))
+    for name in tomograms:
+        write(
+            project / f"Picks/{name}.star", "".join(header + [line for line in source if line.startswith(f"{name}\t")])
+        )
+    listed = import_list(project / "list.star", [(name, f"Picks/{name}.star") for name in tomograms])
+    code, out = run(str(listed), "--min-dist", "60", "--remove-entirely", "-o", "Dedup/", "--json")
+    assert code == 0, out
+    summary = json.loads(out)
+    assert summary["particles"] == 9442 and summary["rejected"] > 0
+    for name in tomograms:
+        code, alone = run(f"Picks/{name}.star", "--min-dist", "60", "--remove-entirely", "-o", f"Alone/{name}/")
+        assert code == 0, alone
+        expected = (project / f"Alone/{name}/particles_kept.star").read_text().splitlines()
+        kept = project / f"Dedup/kept_coordinates/{name}.star"
+        got = kept.read_text().splitlines() if kept.exists() else []
+        assert [r for r in got if r.startswith("TS_")] == [r for r in expected if r.startswith("TS_")], name
