@@ -56,6 +56,7 @@ def test_compare_is_the_brute_force(tmp_path_factory, seed, radius, beta):
     b, mb = rng.uniform(0, 800, (n_b, 2)), rng.integers(0, 3, n_b)
     near = min(n_a, n_b) // 2  # half of b near picks of a: crowded clusters make ambiguous matchings
     b[:near], mb[:near] = a[:near] + rng.normal(0, radius / 2, (near, 2)), ma[:near]
+    a, b = np.round(a, 3), np.round(b, 3)  # as the files hold them (a pair at the radius is on one side in both)
     _write_topaz(tmp / "a.txt", ma, a)
     _write_topaz(tmp / "b.txt", mb, b)
     reading = ParticleOptions(mic_psize=1.0, topaz_scale=1.0)
