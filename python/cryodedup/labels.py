@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .outputs import StrPath
 
-__all__ = ["distinct_labels", "human", "input_labels"]
+__all__ = ["counted", "distinct_labels", "human", "input_labels"]
 
 
 def distinct_labels(paths: Sequence[StrPath]) -> list[str]:

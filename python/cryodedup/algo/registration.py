@@ -32,6 +32,7 @@ from .dedup import DuplicateRule, dedup_and_support_masks
 
 __all__ = [
     "TRANSFORM_OPS",
+    "Displacements",
     "Measurement",
     "Transform",
     "apply_steps",
@@ -39,6 +40,7 @@ __all__ = [
     "measure",
     "parse_steps",
     "support_masks",
+    "vote_pairs",
 ]
 
 #: Pairs of picks whose displacements vote, about: picks of the first input drawn at random, each with

@@ -37,6 +37,7 @@ from .species import species_distances
 __all__ = [
     "apply_transforms",
     "check_registration",
+    "displacements",
     "input_named",
     "pair_registration",
     "refuse_transform_into_combined_output",

@@ -37,6 +37,7 @@ __all__ = [
     "SMALL_TEXT",
     "TEXT",
     "TICK_TEXT",
+    "TITLE_TEXT",
     "Canvas",
     "Legend",
     "Panel",

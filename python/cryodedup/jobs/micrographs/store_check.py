@@ -28,7 +28,7 @@ from ..store_files import is_int as _is_int
 from ..store_files import is_number as _is_number
 from ..store_files import regular as _regular
 
-__all__ = ["OWN_FILE", "BadStore", "check_files", "check_state", "pairs_csv_record", "read_state"]
+__all__ = ["OWN_FILE", "check_files", "check_state", "pairs_csv_record"]
 
 #: The keys of ``seen.json`` and what each holds (``layouts`` may be null; ``written``, ``pairs_added`` and
 #: ``pairs_csv`` absent).
