@@ -50,8 +50,9 @@ from cryodedup._core import __version__
 from cryodedup.formats.micrograph_lists import load_inputs
 from cryodedup.jobs.micrographs.plan import plan_scoring
 from cryodedup.jobs.micrographs.score import shard_pairs
-from cryodedup.jobs.micrographs.shards import sha256_of
-from cryodedup.jobs.micrographs.update import FORMAT, MARKER, STORE, file_stamp, score_record
+from cryodedup.jobs.micrographs.update import FORMAT, MARKER, STORE, score_record
+from cryodedup.jobs.micrographs.update_inputs import file_stamp
+from cryodedup.jobs.store_files import sha256_of
 from fixtures.synthetic import specimen_field, write_mrc
 
 PSIZE = 0.83

@@ -18,6 +18,20 @@ from __future__ import annotations
 
 from .errors import CryodedupError
 
+__all__ = [
+    "CentreReport",
+    "CryodedupError",
+    "DedupResult",
+    "MicrographOptions",
+    "ParticleOptions",
+    "__version__",
+    "dedup",
+    "find_duplicate_micrographs",
+    "remove_duplicate_centres",
+    "remove_duplicate_particles",
+    "remove_duplicates",
+]
+
 # Every name but the error is imported when first used (PEP 562): the command line imports only
 # the modules of the job it runs, and handles signals before the extension and numpy load
 # (cryodedup.entry: a Ctrl-C while numpy loads inside the extension made it panic).
@@ -59,18 +73,3 @@ def __getattr__(name: str) -> object:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
-
-
-__all__ = [
-    "CentreReport",
-    "CryodedupError",
-    "DedupResult",
-    "MicrographOptions",
-    "ParticleOptions",
-    "__version__",
-    "dedup",
-    "find_duplicate_micrographs",
-    "remove_duplicate_centres",
-    "remove_duplicate_particles",
-    "remove_duplicates",
-]

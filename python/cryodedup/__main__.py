@@ -2,4 +2,6 @@
 
 from cryodedup.entry import main
 
+__all__: list[str] = []
+
 main()

@@ -37,6 +37,8 @@ from .options import ParticleOptions
 from .outputs import StrPath, output_batch
 from .particle_set import Log, ParticleSet, Warn
 
+__all__ = ["CentreReport", "remove_duplicate_centres", "remove_duplicates"]
+
 
 def remove_duplicates(
     data: Any, outdir: StrPath | None = None, *, force: bool = False, log: Log | None = None, **options: Any
@@ -254,7 +256,7 @@ class CentreReport:
     score_label: str = "score"
     shift: str = "none"
 
-    def source(self, particles: ParticleSet) -> InMemory:
+    def _source(self, particles: ParticleSet) -> InMemory:
         """The particle job's source of these centres: their pictures' images, what the caller makes of them."""
         images = {str(name): Path(path) for name, path in self.images.items()}
         return InMemory(lambda options, warn: particles, self.kept, self.rejected, images)
@@ -362,7 +364,7 @@ def _select_centres(
     if report is None:
         outcome = run(InMemory(lambda options, warn: particles), None, opts)
     else:
-        outcome = run(report.source(particles), report.outdir, opts, force=True)
+        outcome = run(report._source(particles), report.outdir, opts, force=True)
     decision = outcome.decision
     outcomes = None
     if decision.confirmed_by is not None:

@@ -21,6 +21,8 @@ from .report.summary import micrograph_rows, particle_rows, shard_summary_rows
 from .report.terminal import ProgressBar, Reporter, escape, fail, print_json
 from .signals import deferred, pause_for_tests
 
+__all__ = ["main", "run_particle_job"]
+
 # rich, and the modules of each job, are imported where they are used: a job imports what it runs.
 
 click.rich_click.TEXT_MARKUP = "markdown"
@@ -294,7 +296,8 @@ def micrographs(
                 inputs, outdir, options, k, n, force=force, log=report.log, progress_factory=bars
             )
         from .jobs.micrographs.dask import dask_runner
-        from .jobs.micrographs.job import find_duplicate_micrographs, run_in_process
+        from .jobs.micrographs.job import find_duplicate_micrographs
+        from .jobs.micrographs.score import run_in_process
 
         return find_duplicate_micrographs(
             inputs,

@@ -13,6 +13,8 @@ from . import signals
 from .errors import CryodedupError, shortened
 from .report.terminal import fail, stopped
 
+__all__ = ["numpy_huge_pages", "run_command", "run_job"]
+
 Result = TypeVar("Result")
 
 

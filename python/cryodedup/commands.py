@@ -23,6 +23,17 @@ from .options import ParticleOptions
 from .options.fields import MATCH_MICROGRAPHS_HELP, NOT_GIVEN, Flag, path_type
 from .resolve.micrograph_names import MATCH_MODES
 
+__all__ = [
+    "COMPARE",
+    "COPICK_DEDUP",
+    "DEMO",
+    "MICROGRAPHS",
+    "MICROGRAPHS_MERGE",
+    "PARTICLES",
+    "Command",
+    "field_values",
+]
+
 # --- the options of the commands that are no job's field ------------------------------------------------
 
 FORCE = Flag(("--force",), "Overwrite existing outputs.", default=NOT_GIVEN, is_flag=True)

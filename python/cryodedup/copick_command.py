@@ -22,6 +22,8 @@ from copick.cli.util import add_config_option, add_debug_option
 
 from .commands import COPICK_DEDUP, field_values
 
+__all__ = ["dedup"]
+
 
 def _with_options(f: Any) -> Any:
     """The click options of :data:`~cryodedup.commands.COPICK_DEDUP` in its order, under copick's config option."""

@@ -11,6 +11,8 @@ import os
 
 from . import signals
 
+__all__ = ["main", "relion"]
+
 
 def main() -> None:
     """The ``cryodedup`` command: its status is the signal's (128 + its number) if one came."""

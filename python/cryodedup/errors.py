@@ -6,6 +6,8 @@ that escapes is a bug in cryodedup and keeps its traceback.
 
 from __future__ import annotations
 
+__all__ = ["CryodedupError", "alternatives", "printable", "shortened"]
+
 # Not typing's TYPE_CHECKING, nor the imports at run time: the package's __init__ imports this
 # module before the command's signal handlers are in place, and typing with collections.abc
 # cost 10-40 ms of that window (tests/test_signals.py checks; cryodedup.entry).

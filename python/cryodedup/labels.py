@@ -7,6 +7,8 @@ from pathlib import Path
 
 from .outputs import StrPath
 
+__all__ = ["counted", "distinct_labels", "human", "input_labels"]
+
 
 def distinct_labels(paths: Sequence[StrPath]) -> list[str]:
     """The shortest trailing part of each path that tells it apart from the others.

@@ -18,6 +18,21 @@ from typing import Callable, ClassVar, TypeVar, Union
 from . import signals
 from .errors import CryodedupError
 
+__all__ = [
+    "PLOT_INSTALL",
+    "AtomicOutputs",
+    "StrPath",
+    "all_outputs_at_once",
+    "check_plotting",
+    "output_batch",
+    "process_alive",
+    "put_in_place",
+    "scratch_files",
+    "warn_earlier_report",
+    "write_bytes",
+    "write_error",
+]
+
 #: A path as users give one.
 StrPath = Union[str, "os.PathLike[str]"]
 
@@ -285,13 +300,13 @@ class TemporaryNames(dict[Path, Path]):
     def __contains__(self, final: object) -> bool:
         return dict.__contains__(self._filled(), final)
 
-    def keys(self):  # noqa: D102 (dict's, filled first)
+    def keys(self):  # dict's, filled first
         return dict.keys(self._filled())
 
-    def values(self):  # noqa: D102 (dict's, filled first)
+    def values(self):  # dict's, filled first
         return dict.values(self._filled())
 
-    def items(self):  # noqa: D102 (dict's, filled first)
+    def items(self):  # dict's, filled first
         return dict.items(self._filled())
 
 

@@ -30,6 +30,20 @@ import cryodedup._core as _core
 
 from .outputs import StrPath
 
+__all__ = [
+    "OUTPUT_FORMATS",
+    "SHIFT_KEYS",
+    "HalfSets",
+    "Images",
+    "Log",
+    "ParticleNames",
+    "ParticleSet",
+    "PlacedSubsetWriter",
+    "ReaderOptions",
+    "StarFacts",
+    "Warn",
+]
+
 #: Receives each warning for the user, as one line.
 Warn = Callable[[str], None]
 #: Receives progress messages (level ``"info"``) and warnings (level ``"warning"``).

@@ -22,6 +22,24 @@ from __future__ import annotations
 import os
 import sys
 
+__all__ = [
+    "DEFERRED",
+    "ENDING",
+    "NAMES",
+    "RUNNING",
+    "STARTING",
+    "Stopped",
+    "deferred",
+    "end_of_command",
+    "handed_over",
+    "install",
+    "message",
+    "outputs_placed",
+    "pause_for_tests",
+    "state",
+    "unraisable",
+]
+
 # Only modules already loaded when Python starts: this module is imported before the handlers
 # are in place, and each millisecond of imports is a moment a signal finds Python's default
 # handlers. The C module, not ``signal``: that one imports enum (2 ms idle, 20 ms on a busy

@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+__all__ = ["DEFAULT_MIN_DIST", "DefaultDistance", "MinDistance", "NamedDistance", "SpeciesDistances"]
+
 
 class DefaultDistance(float):
     """The default ``--min-dist`` (20 Å), told apart from a distance given: copick objects then take their radius."""

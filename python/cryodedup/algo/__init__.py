@@ -4,5 +4,7 @@ Nothing here reads or writes a file: the jobs (:mod:`cryodedup.jobs`) hand these
 taken from a :class:`~cryodedup.particle_set.ParticleSet`.
 """
 
+__all__ = ["MAX_CENTRE"]
+
 #: Centres and distances beyond this many Å are refused (the core's MAX_COORDINATE): their squares overflow.
 MAX_CENTRE = 1e150

@@ -25,6 +25,18 @@ from ..particle_set import HalfSets, ParticleSet
 from .dedup import SAME_CENTRE_A
 from .same_image import all_distinct
 
+__all__ = [
+    "TOP_MICROGRAPHS",
+    "check_halfsets",
+    "duplicate_criterion",
+    "halfset_audit",
+    "halfsets_by_micrograph",
+    "halfsets_report",
+    "read_halves",
+    "straddling_per_micrograph",
+    "symmetry_copies",
+]
+
 #: Micrographs listed by name in the summary, the most straddling pairs first.
 TOP_MICROGRAPHS = 10
 

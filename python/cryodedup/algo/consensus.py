@@ -18,6 +18,18 @@ import cryodedup._core as _core
 from ..particle_set import ParticleSet
 from .dedup import popcount
 
+__all__ = [
+    "OUTCOMES",
+    "consensus_report",
+    "covered_jaccard",
+    "input_pair_counts",
+    "jaccard_matrices",
+    "mean_agreement",
+    "outcome_counts",
+    "pick_outcomes",
+    "picks_per_group",
+]
+
 #: What became of a pick under consensus. Every pick of an input has exactly one of these
 #: fates, so per input they sum to its picks (docs/design.md section 2, "Which particles are duplicates").
 #: "confirmed": at least max(K, 2) inputs have a pick within the distance, its own included.

@@ -14,6 +14,26 @@ from ..errors import CryodedupError
 from . import MAX_CENTRE
 from .priority import PriorityCounts
 
+__all__ = [
+    "MAX_INPUTS",
+    "SAME_CENTRE_A",
+    "DedupResult",
+    "DuplicateRule",
+    "Orientations",
+    "Ranking",
+    "dedup",
+    "dedup_and_support_masks",
+    "find_duplicates",
+    "first_seen_ids",
+    "group_ids",
+    "nearest_neighbour_distances",
+    "popcount",
+    "real_numbers",
+    "scales_differ",
+    "small_ids",
+    "stretched",
+]
+
 #: Two inputs' scores are on different scales when the Kolmogorov-Smirnov distance between
 #: their distributions (the largest gap between the fractions of each at or below a value)
 #: exceeds this: then most of one input's scores lie above most of the other's, and the

@@ -36,6 +36,16 @@ import numpy as np
 
 from .histogram import counts_per_group
 
+__all__ = [
+    "MIN_DUPLICATES",
+    "MIN_EXCESS",
+    "OUTLIER_SDS",
+    "duplicate_density",
+    "input_cohorts",
+    "outliers",
+    "rejected_as_duplicates",
+]
+
 #: An outlier's fraction lies more than this many robust SD above the median.
 OUTLIER_SDS = 3.5
 #: ... and at least this much above it (a fraction: 0.10 is 10 percentage points).

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["MODES", "filament_summary", "tube_ids"]
+
 MODES = ("segment", "tube")
 RULES = {
     "segment": (

@@ -18,6 +18,8 @@ import numpy as np
 
 import cryodedup._core as _core
 
+__all__ = ["clipped_histogram", "counts_per_group", "percentiles"]
+
 
 def clipped_histogram(
     values: np.ndarray, lo: float, hi: float, bins: int, sides: np.ndarray | None = None

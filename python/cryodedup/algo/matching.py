@@ -14,6 +14,8 @@ import numpy as np
 
 from .neighbours import neighbour_pairs
 
+__all__ = ["f_beta", "maximum_matching", "pairs_within"]
+
 
 def pairs_within(a: np.ndarray, ga: np.ndarray, b: np.ndarray, gb: np.ndarray, radius: float) -> np.ndarray:
     """Every pair (i, j) of a pick of ``a`` and one of ``b`` on one micrograph at most ``radius`` apart, (k, 2).

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+__all__ = ["linked_groups", "nearest_pairs", "neighbour_pairs"]
+
 #: Point pairs whose distance is computed at once (a few MB of temporaries).
 BLOCK = 1 << 15
 #: Cells wider by this fraction than asked: a point that rounding puts in the next cell is

@@ -15,6 +15,8 @@ import numpy as np
 
 from .species import percentiles_within
 
+__all__ = ["NORMALISATIONS", "normalisation", "option_help"]
+
 #: ``(scores, input_of, higher_is_better) -> (scores ranked by, higher_is_better)``.
 Normalise = Callable[[np.ndarray, np.ndarray, bool], tuple[np.ndarray, bool]]
 

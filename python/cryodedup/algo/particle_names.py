@@ -16,6 +16,8 @@ import numpy as np
 from ..particle_set import ParticleNames
 from .dedup import SAME_CENTRE_A
 
+__all__ = ["collision_cause", "name_collisions"]
+
 #: Names listed in a warning and in the summary; the count says how many more.
 NAMED = 5
 

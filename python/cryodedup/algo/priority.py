@@ -17,6 +17,23 @@ import numpy as np
 
 from ..errors import CryodedupError
 
+__all__ = [
+    "Level",
+    "PriorityCounts",
+    "Ties",
+    "added_counts",
+    "count_without_score",
+    "has_none_scores",
+    "input_levels",
+    "inputs_named",
+    "named_levels",
+    "preference",
+    "preferred_inputs",
+    "priority_summary",
+    "scores_without_none",
+    "tied_groups",
+]
+
 #: Score columns with a value that means "no score": RELION's ManualPick writes
 #: ``rlnAutopickFigureOfMerit -999`` for every hand pick (and Extract carries it along).
 NONE_SCORES = {"rlnAutopickFigureOfMerit": -999.0}

@@ -30,6 +30,19 @@ import numpy as np
 
 from .dedup import DuplicateRule, dedup_and_support_masks
 
+__all__ = [
+    "TRANSFORM_OPS",
+    "Displacements",
+    "Measurement",
+    "Transform",
+    "apply_steps",
+    "fires",
+    "measure",
+    "parse_steps",
+    "support_masks",
+    "vote_pairs",
+]
+
 #: Pairs of picks whose displacements vote, about: picks of the first input drawn at random, each with
 #: every pick of the second on its micrograph, until this many (a pick co-picked in 1 of 10 still
 #: stands out of the chance displacements spread over the micrograph's bins).

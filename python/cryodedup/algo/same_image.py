@@ -33,6 +33,8 @@ import cryodedup._core as _core
 from ..particle_set import Images
 from .dedup import SAME_CENTRE_A, group_ids
 
+__all__ = ["all_distinct", "images_for_the_core", "same_image_pairs", "same_image_summary", "support_of_images"]
+
 #: Images named in a warning and in the summary; the count says how many more.
 NAMED_IMAGES = 5
 

@@ -14,6 +14,8 @@ import numpy as np
 from ..errors import CryodedupError
 from .neighbours import linked_groups
 
+__all__ = ["infer_calibration"]
+
 #: Stage positions closer than this (µm) are one stage stop (stage read-out scatters by nanometres).
 SAME_STOP_UM = 0.3
 #: Stage stops whose targets estimate the calibration at most (spread evenly over a larger session).

@@ -12,6 +12,8 @@ import numpy as np
 
 import cryodedup._core as _core
 
+__all__ = ["cross_species_ranks", "percentiles_within", "suppress_overlaps", "won_table"]
+
 
 def percentiles_within(scores: np.ndarray, by: np.ndarray, higher_is_better: bool) -> np.ndarray:
     """Each score as its percentile among the scores of its own ``by`` (input, species), in (0, 1], 1 best.

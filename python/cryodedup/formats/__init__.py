@@ -4,3 +4,5 @@ A particle format's module reads its files into a :class:`~cryodedup.particle_se
 writes subsets back; nothing here decides which rows to keep: that is the jobs' part
 (:mod:`cryodedup.jobs`).
 """
+
+__all__: list[str] = []

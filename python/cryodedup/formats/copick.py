@@ -42,6 +42,8 @@ from .copick_publish import check_writable, new_pick_set, publish
 from .star.tomograms import layout
 from .star.tomography import rotation_vectors
 
+__all__ = ["read_copick"]
+
 KEPT_NAME, REJECTED_NAME = "particles_kept.star", "particles_rejected.star"
 #: What the summary calls the points' score.
 SCORE_LABEL = "copick score"

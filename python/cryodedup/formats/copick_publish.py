@@ -19,6 +19,8 @@ from typing import Any
 from .. import signals
 from ..errors import CryodedupError
 
+__all__ = ["check_writable", "new_pick_set", "publish"]
+
 
 def _fs(picks: Any) -> Any:
     """The picks' file system, unwrapped from copick's reconnecting wrapper (which has no rename)."""

@@ -26,6 +26,8 @@ from ..resolve import MIC_PSIZE, UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_pixel_si
 from .files import check_regular_file
 from .star.tomograms import layout
 
+__all__ = ["read_dynamo_tables"]
+
 #: Dynamo's column names, 1-based column numbers (Dynamo's ``dthelp``; teamtomo/dynamotable convention.py).
 COLUMNS = {
     "tag": 1, "aligned_value": 2, "averaged_value": 3, "dx": 4, "dy": 5, "dz": 6, "tdrot": 7, "tilt": 8,

@@ -9,6 +9,8 @@ from pathlib import Path
 from ..errors import CryodedupError
 from ..outputs import StrPath
 
+__all__ = ["check_regular_file"]
+
 
 def check_regular_file(path: StrPath, expected: str = "a file") -> Path:
     """``path`` as a Path, if it names a regular file (through links); else one clear error.

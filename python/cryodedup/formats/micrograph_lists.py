@@ -27,6 +27,18 @@ if TYPE_CHECKING:
     from .cryosparc.dataset import CsGroup
     from .star.file import Block, StarFile
 
+__all__ = [
+    "MicrographList",
+    "Micrographs",
+    "count_absent",
+    "find_image",
+    "list_evidence",
+    "load_inputs",
+    "micrograph_list",
+    "resolve_paths",
+    "search_roots",
+]
+
 
 @dataclass
 class MicrographList:

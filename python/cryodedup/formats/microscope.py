@@ -36,6 +36,8 @@ from .navigator import Navigator, NavItem, link, map_labels, read_nav
 from .revisits import Revisit, acquisition_times, find_revisits, same_position, same_position_entries
 from .sniff import is_glob
 
+__all__ = ["Placement", "linked_roots", "place"]
+
 #: The metadata files' own extensions, removed before the micrograph's name rules apply.
 METADATA_EXTENSIONS = (".mdoc", ".xml")
 #: SerialEM's Navigator: read when named (a file or a glob), not searched for in folders.

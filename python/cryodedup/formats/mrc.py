@@ -19,6 +19,8 @@ from .files import check_regular_file
 if TYPE_CHECKING:
     from mrcfile.mrcmemmap import MrcMemmap  # mrcfile ships no type information: MrcMemmap is Any to mypy
 
+__all__ = ["MrcLayout", "binned_image", "map_mrc", "mrc_layout", "mrc_shapes", "open_mrc"]
+
 
 def open_mrc(path: Path) -> tuple[MrcMemmap, np.ndarray]:
     """The memory-mapped MRC file (close it when done) and its one 2-D image, little-endian."""

@@ -22,6 +22,8 @@ from pathlib import Path
 from ..errors import CryodedupError
 from .files import check_regular_file
 
+__all__ = ["NavItem", "Navigator", "link", "map_labels", "read_nav"]
+
 #: The largest Navigator file read (bytes): one of 100,000 map items is about 75 MB.
 MAX_NAV_BYTES = 1 << 30
 #: SerialEM keeps IDs in a C ``int``.

@@ -20,8 +20,10 @@ from .star.import_lists import is_import_list
 
 if TYPE_CHECKING:
     from .cryosparc.dataset import CsGroup
+    from .star.particle_table import ParticleStar
     from .star.particle_writer import AskOnePass
-    from .star.particles import ParticleStar
+
+__all__ = ["ParticleNames", "open_particle_names", "particle_suffix", "read_particle_files", "read_particle_names"]
 
 
 def read_particle_files(
@@ -120,7 +122,7 @@ def open_particle_names(path: Path) -> ParticleNames:
         from .cryosparc.particles import open_micrograph_names
 
         return open_micrograph_names(path)
-    from .star.particles import ParticleStar
+    from .star.particle_table import ParticleStar
 
     return ParticleStar(path, names_only=True)
 
@@ -129,7 +131,7 @@ def read_particle_names(
     source: ParticleNames, outdir: Path, stems: tuple[str, str]
 ) -> tuple[ParticleSet, PlacedSubsetWriter]:
     """The rows of ``source`` by micrograph, and the writer of the kept and rejected rows as ``stems`` in ``outdir``."""
-    from .star.particles import ParticleStar
+    from .star.particle_table import ParticleStar
 
     if isinstance(source, ParticleStar):
         from .star.particles import read_micrograph_names as read_star_names

@@ -20,6 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
 
+__all__ = [
+    "FORMATS",
+    "function",
+    "name_suffixes",
+    "pick_suffixes",
+    "picker_format",
+    "pickers_named",
+    "sniffed",
+    "table_suffixes",
+]
+
 #: A reader or writer: the function, or ``"module:function"``, imported when first used (the
 #: detector imports no reader: a job imports only the reader its inputs need).
 Function = Union[Callable[..., Any], str]  # (Python 3.9: no | between types outside annotations)

@@ -19,6 +19,8 @@ import numpy as np
 
 from .._core import zlib_stream
 
+__all__ = ["encode_rows"]
+
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: PNG colour types by channels: 2 truecolour (RGB), 6 truecolour with alpha (RGBA).
 COLOUR_TYPES = {3: 2, 4: 6}

@@ -35,6 +35,8 @@ import numpy as np
 
 from ..algo.neighbours import nearest_pairs
 
+__all__ = ["Revisit", "acquisition_times", "find_revisits", "same_position", "same_position_entries"]
+
 #: EPU's data image name: the hole's id after ``FoilHole_`` (``FoilHole_5850127_Data_5798426_5798428_20221104_061329``).
 EPU_HOLE = re.compile(r"(?:^|_)FoilHole_(\d+)_Data_")
 #: EPU's time stamp at the end of the name (``_20221104_061329``; older EPU ``_20171201_1435``).

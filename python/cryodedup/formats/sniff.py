@@ -17,6 +17,18 @@ from ..outputs import StrPath
 from .files import check_regular_file
 from .picker_formats import FORMATS, name_suffixes, pick_suffixes, sniffed, table_suffixes
 
+__all__ = [
+    "is_copick_config",
+    "is_cryosparc",
+    "is_dynamo_table",
+    "is_glob",
+    "is_picker_output",
+    "left_beside",
+    "picker_files",
+    "refuse_metadata_input",
+    "source_text",
+]
+
 
 def is_glob(path: StrPath) -> bool:
     """Whether ``path`` is a pattern (``*``, ``?``, ``[``) that names files, as picker inputs may be."""

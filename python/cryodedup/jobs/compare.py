@@ -26,6 +26,8 @@ from .input_checks import check_centres
 from .particles.read import read_inputs
 from .registration import apply_transforms, input_named, pair_registration
 
+__all__ = ["compare_picks"]
+
 #: Micrographs named in the summary as those where the inputs agree least.
 LEAST = 10
 

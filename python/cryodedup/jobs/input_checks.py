@@ -19,6 +19,8 @@ from ..formats.files import check_regular_file
 from ..formats.sniff import is_glob, refuse_metadata_input
 from ..particle_set import ParticleSet
 
+__all__ = ["check_centres", "check_input_paths", "refuse_angles_not_finite"]
+
 
 def check_input_paths(inputs: list[Path]) -> None:
     """Refuses an input that is neither a file nor a folder (a FIFO would block the reader), or one given twice.

@@ -34,6 +34,15 @@ from ..options import ParticleOptions
 from ..particle_set import ParticleSet, Warn
 from .species import species_distances
 
+__all__ = [
+    "apply_transforms",
+    "check_registration",
+    "displacements",
+    "input_named",
+    "pair_registration",
+    "refuse_transform_into_combined_output",
+]
+
 #: Picks of each input measured per pair: whole micrographs drawn at random (a fixed seed) until both
 #: inputs have this many, or either has :data:`SAMPLE_PICKS_MOST`.
 SAMPLE_PICKS = 1500

@@ -24,6 +24,14 @@ from ..particle_set import ParticleSet
 if TYPE_CHECKING:
     from ..options import ParticleOptions
 
+__all__ = [
+    "assign_species",
+    "decide_several_species",
+    "species_distances",
+    "species_not_confirmable",
+    "species_summary",
+]
+
 #: The particle job's Decision (jobs.particles, which imports this module: not imported here).
 Decision = Any
 

@@ -20,6 +20,22 @@ from typing import Any, Callable
 
 import numpy as np
 
+__all__ = [
+    "BadStore",
+    "changed_option",
+    "check_npy",
+    "expect",
+    "is_int",
+    "is_number",
+    "npy_header",
+    "read_state",
+    "regular",
+    "remove_file",
+    "save_atomic",
+    "sha256_of",
+    "temporary",
+]
+
 #: A marker past this size is not read (seen.json holds about 300 bytes a micrograph: 3 million micrographs).
 MAX_MARKER_BYTES = 1 << 30
 

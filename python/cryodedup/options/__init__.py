@@ -17,6 +17,8 @@ are imported when first used (PEP 562): a particle job does not load the microgr
 
 from __future__ import annotations
 
+__all__ = ["CompareOptions", "MicrographOptions", "MicrographRun", "ParticleOptions"]
+
 _WHERE = {
     "CompareOptions": "compare",
     "MicrographOptions": "micrographs",
@@ -44,6 +46,3 @@ def __getattr__(name: str) -> object:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
-
-
-__all__ = ["CompareOptions", "MicrographOptions", "MicrographRun", "ParticleOptions"]

@@ -9,6 +9,8 @@ from ..errors import CryodedupError
 from ..species_options import DEFAULT_MIN_DIST
 from .fields import is_real_number, option
 
+__all__ = ["READING_FIELDS", "CompareOptions"]
+
 #: The particle job's options ``cryodedup compare`` takes too: how the inputs are read (and moved).
 READING_FIELDS = (
     "mic_psize",

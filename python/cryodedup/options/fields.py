@@ -17,6 +17,25 @@ import numpy as np
 
 from ..errors import CryodedupError, alternatives
 
+__all__ = [
+    "DECISION",
+    "MATCH_MICROGRAPHS_HELP",
+    "NOT_GIVEN",
+    "PLOT_HELP",
+    "SCORES",
+    "Flag",
+    "Seed",
+    "check_choices",
+    "choice",
+    "insist_psize_option",
+    "is_real_number",
+    "is_whole_number",
+    "marked_options",
+    "option",
+    "path_type",
+    "project_dir_option",
+]
+
 
 class Seed(click.ParamType):
     """A non-negative integer that fits in 64 bits (click's IntRange would print the range)."""

@@ -28,6 +28,8 @@ from .fields import (
     project_dir_option,
 )
 
+__all__ = ["ALL_PAIRS_UPTO", "MAX_IMAGES", "MicrographOptions", "MicrographRun"]
+
 CANDIDATES = ("auto", "window", "pattern", "all", "metadata")
 # --candidates auto compares every pair of a set up to this size, and a --window beyond it.
 # Every pair of 200 micrographs costs what a 100-image window costs (about 100 pairs per

@@ -34,6 +34,8 @@ from .fields import (
     project_dir_option,
 )
 
+__all__ = ["ParticleOptions"]
+
 #: Values of ``--coverage``: ``auto`` reads which micrographs each input ran on, ``all`` takes every input to
 #: have run on every micrograph.
 COVERAGE = ("auto", "all")

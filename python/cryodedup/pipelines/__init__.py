@@ -9,3 +9,5 @@ Both run the command line's own commands (``cryodedup particles``, ``cryodedup
 micrographs``) through :mod:`cryodedup.pipelines.job_types`, which says what each job reads
 and writes.
 """
+
+__all__: list[str] = []

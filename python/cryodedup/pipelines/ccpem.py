@@ -46,6 +46,8 @@ from pipeliner.results_display_objects import ResultsDisplayObject
 from .._core import __version__
 from . import job_types
 
+__all__ = ["CoordinatesJob", "MicrographsJob", "ParticlesJob"]
+
 NODE_OF_KIND = {
     "particles": NODE_PARTICLEGROUPMETADATA,
     "coordinates": NODE_MICROGRAPHCOORDSGROUP,

@@ -27,6 +27,28 @@ import click
 
 from ..errors import CryodedupError
 
+__all__ = [
+    "COMMAND_OF_JOB",
+    "LOGFILE",
+    "LOOPING_OPTIONS",
+    "MANAGED_OPTIONS",
+    "Output",
+    "ParameterError",
+    "can_plot",
+    "check_arguments",
+    "cli_args",
+    "cli_program",
+    "command",
+    "default_of",
+    "form_field",
+    "is_default",
+    "option",
+    "option_tokens",
+    "outputs",
+    "refuse_managed",
+    "write_logfile_pdf",
+]
+
 JOBS = ("particles", "coordinates", "micrographs")
 
 #: The command line's command of each job.

@@ -47,6 +47,8 @@ from ..formats.files import check_regular_file
 from ..outputs import PLOT_INSTALL, AtomicOutputs
 from . import job_types
 
+__all__ = ["console_main"]
+
 EXIT_SUCCESS = "RELION_JOB_EXIT_SUCCESS"
 EXIT_FAILURE = "RELION_JOB_EXIT_FAILURE"
 EXIT_ABORTED = "RELION_JOB_EXIT_ABORTED"

@@ -11,6 +11,8 @@ from typing import Any
 from ..algo.density import MIN_DUPLICATES, MIN_EXCESS, OUTLIER_SDS
 from ..labels import counted, input_labels
 
+__all__ = ["NAMED", "audit_rows", "consensus_rows", "density_rows", "low_agreement", "matching_text"]
+
 #: Duplicate-density outliers named in the summary's table and drawn in the report (``--json`` lists them all).
 NAMED = 10
 #: Unasked, the consensus block shows when no input has this fraction of its picks confirmed by another.

@@ -28,6 +28,29 @@ from ..errors import printable
 from ..formats import png
 from ..outputs import PLOT_INSTALL
 
+__all__ = [
+    "INK",
+    "KEPT_COLOUR",
+    "MARKER_RADIUS",
+    "REJECTED_COLOUR",
+    "REVISIT_COLOUR",
+    "SMALL_TEXT",
+    "TEXT",
+    "TICK_TEXT",
+    "TITLE_TEXT",
+    "Canvas",
+    "Legend",
+    "Panel",
+    "Picture",
+    "drop_spares",
+    "font",
+    "nice_ticks",
+    "rgb",
+    "text_width",
+    "tick_labels",
+    "viridis",
+]
+
 SCALE = 2  # drawn at twice the size, then scaled down: anti-aliased lines and text
 TEXT, TICK_TEXT, TITLE_TEXT, SMALL_TEXT = 15, 14, 17, 14  # font sizes, pixels of the PNG
 INK = (34, 34, 34)

@@ -14,6 +14,8 @@ from .canvas import REJECTED_COLOUR, SMALL_TEXT, TICK_TEXT, Canvas, Legend, Pane
 from .particle_base import ParticleDetails
 from .summary import short_name
 
+__all__ = ["duplicate_fraction"]
+
 OTHER_COLOUR, MEDIAN_COLOUR = "#4c72b0", "#7f7f7f"
 #: Characters of a micrograph's name beside its bar (cut at the front: its end tells it apart).
 NAME_WIDTH = 36

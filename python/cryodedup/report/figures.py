@@ -19,6 +19,8 @@ import matplotlib
 import numpy as np
 import PIL.Image
 
+__all__ = ["labelled_axes", "rendered", "subplots"]
+
 matplotlib.use("Agg")
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -14,6 +14,8 @@ from ..labels import human
 from ..options import MicrographOptions, ParticleOptions
 from ..outputs import StrPath, write_bytes
 
+__all__ = ["ReportTable", "write_all"]
+
 #: An extra table of the report: heading, column names and rows.
 ReportTable = tuple[str, Sequence[str], Sequence[Sequence[object]]]
 

@@ -12,6 +12,8 @@ from matplotlib.patches import Circle
 from .canvas import KEPT_COLOUR, REJECTED_COLOUR, REVISIT_COLOUR  # both jobs' palette
 from .figures import labelled_axes, subplots
 
+__all__ = ["pair_figure", "position_map", "z_against_pearson", "z_distribution"]
+
 
 def z_distribution(z: np.ndarray, threshold: float) -> Figure:
     """Histogram (log scale) of the phase-correlation z of all scored pairs, with the threshold."""

@@ -19,6 +19,8 @@ from ..algo.registration import Displacements
 from ..particle_set import ParticleSet
 from .canvas import TICK_TEXT, Canvas, Panel, Picture, nice_ticks, text_width, tick_labels
 
+__all__ = ["PLOT_SIZE", "ParticleDetails", "ScoreCounts", "headroom", "labelled_plot", "nn_histogram_top"]
+
 PLOT_SIZE = (770, 440)  # PNG pixels of a one-plot picture (7 x 4 inches at 110 dpi, as before)
 
 

@@ -46,6 +46,16 @@ from .particle_base import PLOT_SIZE, ParticleDetails, ScoreCounts, headroom, la
 from .summary import short_name
 from .suppressors import suppressors
 
+__all__ = [
+    "DISPLAY_WIDTH",
+    "MicrographImage",
+    "micrographs_drawn",
+    "micrographs_to_show",
+    "missing_examples",
+    "rendered_particle_figures",
+    "score_counts",
+]
+
 UNCONFIRMED_COLOUR = "#7b3294"  # kept as no duplicate, then rejected for lack of support
 HISTOGRAM_COLOUR, AGREEMENT_COLOUR, WITHIN_COLOUR = "#4c72b0", "#2b83ba", "#9aa7b8"
 

@@ -12,6 +12,16 @@ from ..algo.dedup import SAME_CENTRE_A
 from ..labels import counted, distinct_labels, input_labels
 from .analysis_rows import audit_rows, consensus_rows, density_rows, low_agreement, matching_text
 
+__all__ = [
+    "compare_rows",
+    "micrograph_rows",
+    "particle_rows",
+    "report_rows",
+    "revisit_rows",
+    "shard_summary_rows",
+    "short_name",
+]
+
 #: A summary row: label and text (lines separated by newlines).
 Row = tuple[str, str]
 

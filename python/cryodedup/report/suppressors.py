@@ -22,6 +22,8 @@ from ..algo.dedup import dedup
 if TYPE_CHECKING:
     from .particle_base import ParticleDetails
 
+__all__ = ["suppressors"]
+
 
 def suppressors(details: ParticleDetails, rows: np.ndarray) -> np.ndarray:
     """For ``rows`` (one micrograph's, ascending), the row each was rejected for (-1: kept, or none)."""

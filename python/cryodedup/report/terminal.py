@@ -17,6 +17,8 @@ from ..errors import printable
 if TYPE_CHECKING:
     from rich.console import Console
 
+__all__ = ["ProgressBar", "Reporter", "escape", "fail", "print_json", "stopped"]
+
 
 class Reporter:
     """Logs and the summary on stderr; info lines only on a terminal; nothing with --quiet."""

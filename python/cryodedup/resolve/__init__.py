@@ -7,11 +7,10 @@ names of several inputs are one micrograph). Each format says what its files hav
 the outcome for them; the job words what the summary shows (``report``).
 """
 
-from .micrograph_names import MATCH_MODES, check_match_mode, match_micrographs, match_particle_set, name_key
+from .micrograph_names import match_micrographs, match_particle_set, name_key
 from .pixel_size import (
     MIC_PSIZE,
     ListedPixelSizes,
-    listed_source,
     pixel_size_entries,
     pixel_size_of_rows,
     resolve_pixel_size,
@@ -27,7 +26,6 @@ from .score import (
 )
 
 __all__ = [
-    "MATCH_MODES",
     "MIC_PSIZE",
     "NO_AUTO_SCORE",
     "UNDECIDED_BY_PREFER",
@@ -35,8 +33,6 @@ __all__ = [
     "UNKNOWN_ORDER",
     "ListedPixelSizes",
     "Score",
-    "check_match_mode",
-    "listed_source",
     "match_micrographs",
     "match_particle_set",
     "name_key",

@@ -25,6 +25,8 @@ from ..algo.priority import inputs_named
 from ..errors import CryodedupError
 from ..particle_set import ParticleSet
 
+__all__ = ["Identity", "check_shared_names", "dataset_labels", "optics_identity", "separate_datasets"]
+
 #: What a micrograph's name stands for, where an optics table says it: the detector's pixel
 #: size, the microscope's voltage and spherical aberration, the tilt series' pixel size and
 #: the tomogram's size. Not rlnMicrographPixelSize (motion correction may bin one dataset's

@@ -23,6 +23,16 @@ from dataclasses import dataclass, replace
 
 from ..errors import CryodedupError
 
+__all__ = [
+    "MICROGRAPH_HINT",
+    "Evidence",
+    "check_given_psize",
+    "extent_contradiction",
+    "listed_evidence",
+    "same_size",
+    "usable",
+]
+
 #: Relative difference within which two pixel sizes agree: rounding to two or three digits and
 #: a recalibration (1-3 %) agree; the slips seen (a binning of 2 to 8, a decimal point) differ by 2x or more.
 TOLERANCE = 0.05

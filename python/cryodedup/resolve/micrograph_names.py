@@ -25,6 +25,15 @@ from ..algo.consensus import picks_per_group
 from ..errors import CryodedupError, alternatives
 from ..particle_set import ParticleSet, Warn
 
+__all__ = [
+    "MATCH_MODES",
+    "check_match_mode",
+    "listed_by_file_name",
+    "match_micrographs",
+    "match_particle_set",
+    "name_key",
+]
+
 #: Values of ``--match-micrographs`` (docs/design.md section 2, "Matching micrographs").
 MATCH_MODES = ("auto", "path", "name")
 

@@ -18,6 +18,8 @@ from numpy.typing import ArrayLike
 from ..errors import CryodedupError
 from .micrograph_names import listed_by_file_name, name_key
 
+__all__ = ["MIC_PSIZE", "ListedPixelSizes", "pixel_size_entries", "pixel_size_of_rows", "resolve_pixel_size"]
+
 #: The summary's source for a pixel size given on the command line.
 MIC_PSIZE = "--mic-psize"
 

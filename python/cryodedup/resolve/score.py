@@ -10,6 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+__all__ = [
+    "NO_AUTO_SCORE",
+    "UNDECIDED_BY_PREFER",
+    "UNKNOWN_COLUMN",
+    "UNKNOWN_ORDER",
+    "Score",
+    "resolve_score",
+    "score_direction",
+]
+
 #: Score columns whose higher values mean a better particle (RELION and CryoSPARC names).
 HIGHER_IS_BETTER = (
     "rlnAutopickFigureOfMerit",

@@ -6,3 +6,5 @@ cryosparc-tools' ``Dataset``. ``particles``: CryoSPARC particles (locations, ali
 passthrough files joined on uid) read into a ``ParticleSet`` and written back as the
 input's files. ``exposures``: CryoSPARC exposures (micrograph paths, pixel sizes, shapes).
 """
+
+__all__: list[str] = []

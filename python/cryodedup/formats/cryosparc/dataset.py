@@ -30,6 +30,8 @@ from ..files import check_regular_file
 if TYPE_CHECKING:
     from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy
 
+__all__ = ["CsFile", "CsGroup", "as_text", "flatten", "join_on_uid", "key_groups"]
+
 #: The rows of a ``.cs`` file: a numpy structured array, or a cryosparc-tools Dataset.
 CsData = Union[np.ndarray, "Dataset"]
 

@@ -18,6 +18,8 @@ from ...errors import CryodedupError
 from ...outputs import StrPath
 from .dataset import CsGroup, as_text
 
+__all__ = ["PATH_FIELD", "PIXEL_SIZE_FIELD", "Exposures", "exposure_pixel_sizes"]
+
 PATH_FIELD = "micrograph_blob/path"
 #: The field an exposure gives its micrograph's pixel size in (Å).
 PIXEL_SIZE_FIELD = "micrograph_blob/psize_A"

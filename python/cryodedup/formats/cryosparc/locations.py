@@ -16,6 +16,8 @@ import cryodedup._core as _core
 from ..._core import CsLocations
 from .dataset import CsGroup
 
+__all__ = ["PSIZE", "plain_locations"]
+
 X, Y = "location/center_x_frac", "location/center_y_frac"
 SHAPE, PSIZE = "location/micrograph_shape", "location/micrograph_psize_A"
 #: The layout the core reads: each field's type in the records.

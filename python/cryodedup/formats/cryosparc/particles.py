@@ -50,6 +50,14 @@ from .locations import plain_locations
 if TYPE_CHECKING:
     from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy
 
+__all__ = [
+    "NO_MICROGRAPH_FIELD",
+    "Locations",
+    "open_micrograph_names",
+    "read_cs_files",
+    "read_dataset",
+    "read_micrograph_names",
+]
 
 KEPT, REJECTED = "particles_kept", "particles_rejected"
 #: The half-set of a particle in a refinement, and the source of a symmetry-expanded copy.

@@ -30,6 +30,20 @@ from ..picker_formats import function, name_suffixes, picker_format
 from ..sniff import left_beside, picker_files, source_text
 from ..star.micrographs import micrograph_names
 
+__all__ = [
+    "FileTables",
+    "MicrographNamer",
+    "PickRead",
+    "Picks",
+    "PicksBuilder",
+    "own_score",
+    "pick_location",
+    "read_picks",
+    "read_tables",
+    "score_column",
+    "stem",
+]
+
 #: Micrograph sizes (ny, nx) by name, or a function of the picker's names that gives them.
 MicrographShapes = Union[Mapping[str, tuple[int, int]], Callable[[list[str]], Mapping[str, tuple[int, int]]]]
 

@@ -20,6 +20,8 @@ import numpy as np
 from ...errors import CryodedupError
 from . import FileTables, PickRead, Picks, PicksBuilder, own_score, read_tables, stem
 
+__all__ = ["TUBE_COLUMN", "read_cbox"]
+
 SCORE = "Confidence"
 OLD_CBOX = (
     "a crYOLO .cbox holds a data_cryolo loop (crYOLO before 1.8 wrote headerless .cbox files, "

@@ -26,6 +26,8 @@ from ...errors import CryodedupError
 from ..files import check_regular_file
 from . import PickRead, Picks, PicksBuilder, own_score, read_tables, stem
 
+__all__ = ["read_box", "read_info_json", "write_info_json"]
+
 
 def read_box(request: PickRead) -> Picks:
     """EMAN ``.box`` files, one per micrograph."""

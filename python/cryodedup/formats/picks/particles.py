@@ -33,6 +33,7 @@ from ...resolve import (
     MIC_PSIZE,
     ListedPixelSizes,
     match_micrographs,
+    name_key,
     pixel_size_entries,
     pixel_size_of_rows,
     resolve_pixel_size,
@@ -43,10 +44,12 @@ from ..micrograph_lists import MicrographList, find_image, list_evidence, microg
 from ..mrc import mrc_shapes
 from ..sniff import is_glob, picker_files
 from ..star.micrographs import PIXEL_SIZE_FIELD, micrograph_names, micrograph_pixel_sizes, micrographs_evidence
-from . import Picks, name_key, pick_location, read_picks, score_column
+from . import Picks, pick_location, read_picks, score_column
 from .cryolo import TUBE_COLUMN as CRYOLO_TUBE
 from .relion import job_micrographs
 from .write import relion_columns_lost, rows_copied, write_cryosparc, write_like_input, write_relion
+
+__all__ = ["read_picker_outputs"]
 
 
 class PicksWriter:

@@ -30,6 +30,8 @@ from ..star.file import StarFile
 from ..star.micrographs import micrograph_names
 from . import MicrographNamer, PickRead, Picks, PicksBuilder, own_score, read_tables, stem
 
+__all__ = ["SCORE", "job_micrographs", "read", "relative_coordinate_path"]
+
 SCORE = "rlnAutopickFigureOfMerit"
 #: A pipeline job folder as RELION finds it: ``/job`` and three digits, after the first character.
 _JOB_FOLDER = re.compile(r"/job\d{3}")

@@ -17,7 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import CryodedupError
-from . import FileTables, PickRead, Picks, PicksBuilder, name_key, own_score, read_tables
+from ...resolve import name_key
+from . import FileTables, PickRead, Picks, PicksBuilder, own_score, read_tables
+
+__all__ = ["read_table"]
 
 SCORE = "score"
 

@@ -27,6 +27,8 @@ from . import Picks
 from .relion import SCORE as RELION_SCORE
 from .relion import relative_coordinate_path
 
+__all__ = ["SUBSETS", "relion_columns_lost", "rows_copied", "write_cryosparc", "write_like_input", "write_relion"]
+
 SUBSETS = ("kept", "rejected")
 RELION_HEADER = "\n# version 30001\n\ndata_\n\nloop_ \n"
 

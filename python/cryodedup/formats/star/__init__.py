@@ -7,3 +7,5 @@ copies). ``micrographs``: RELION's micrographs STAR (names and pixel sizes).
 ``tomography``: RELION's subtomogram frame and Warp's files. Readers of other RELION STAR
 kinds (a picking job's coordinates) stand with their peers in ``formats.picks``, over ``file``.
 """
+
+__all__: list[str] = []

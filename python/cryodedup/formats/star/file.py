@@ -21,6 +21,8 @@ from ...errors import CryodedupError
 from ...outputs import StrPath
 from ..files import check_regular_file
 
+__all__ = ["Block", "StarFile", "Table", "is_number", "split_fields", "unquote"]
+
 _FIELD = re.compile(r"\"[^\"]*\"(?=\s|$)|'[^']*'(?=\s|$)|\S+")
 
 

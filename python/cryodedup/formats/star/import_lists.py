@@ -32,6 +32,8 @@ from ..files import check_regular_file
 from .file import Block, StarFile, split_fields, unquote
 from .tomography import SUBTOMOGRAM_ANGLES
 
+__all__: list[str] = []
+
 TOMOGRAM = "rlnTomoName"
 PARTICLE_FILE = "rlnTomoImportParticleFile"
 #: RELION 4's columns, kept by RELION 5's import: tilt-series pixels from the tomogram's corner.

@@ -17,6 +17,15 @@ from ...outputs import StrPath
 from ...resolve.given_psize import Evidence, listed_evidence
 from .file import Block, StarFile, Table, is_number
 
+__all__ = [
+    "PIXEL_SIZE_FIELD",
+    "MicrographsStar",
+    "block_naming_micrographs",
+    "micrograph_names",
+    "micrograph_pixel_sizes",
+    "micrographs_evidence",
+]
+
 #: The column a RELION 3.1+ micrographs STAR gives the pixel size in (data_optics).
 PIXEL_SIZE_FIELD = "rlnMicrographPixelSize"
 #: The detector pixel size in data_optics (the micrographs' before any binning at motion correction).

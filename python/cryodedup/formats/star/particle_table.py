@@ -24,6 +24,23 @@ from .file import Block, StarFile, Table
 from .micrographs import block_naming_micrographs
 from .tomography import SUBTOMOGRAM_ANGLES
 
+__all__ = [
+    "ANGLES",
+    "HALF_TEXTS",
+    "IMAGE_NAME",
+    "MICROGRAPH_NAME",
+    "RANDOM_SUBSET",
+    "RELION_TUBE",
+    "BlocksFollowParticles",
+    "Needs",
+    "ParticleStar",
+    "ParticleTable",
+    "check_angle_ranges",
+    "choose_columns",
+    "merged_columns",
+    "score_column",
+]
+
 #: The score columns ``--score auto`` looks for, in order.
 AUTO_SCORES = ("rlnAutopickFigureOfMerit", "rlnMaxValueProbDistribution", "rlnLogLikeliContribution")
 

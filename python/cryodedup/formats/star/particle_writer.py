@@ -25,6 +25,8 @@ from ...particle_set import StarFacts
 from .file import StarFile, split_fields, unquote
 from .particle_table import HALF_TEXTS, RANDOM_SUBSET, RELION_TUBE, ParticleStar
 
+__all__ = ["AskOnePass", "Split", "StarWriter", "renumbered_optics_groups", "start_split", "write_headers"]
+
 KEPT_NAME = "particles_kept.star"
 REJECTED_NAME = "particles_rejected.star"
 

@@ -76,6 +76,8 @@ from .tomograms import (
 )
 from .tomography import SUBTOMOGRAM_ANGLES, rotate_origins, tomogram_poses
 
+__all__ = ["read_frame", "read_micrograph_names", "read_star_files"]
+
 #: How the summary names the poses compared: the particles' own angles, or RELION 5's pose in the tomogram.
 PARTICLE_POSE = "rlnAngleRot/Tilt/Psi"
 TOMOGRAM_POSE = "rlnTomoSubtomogramRot/Tilt/Psi x rlnAngleRot/Tilt/Psi, the pose in the tomogram"

@@ -31,6 +31,15 @@ from .tomography import TILT_SERIES_PSIZE, rotate_origins, warp_tomograms
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+__all__ = [
+    "centres_in_angstrom",
+    "check_mic_psize",
+    "micrographs_list",
+    "pixel_size_plan",
+    "pixel_sizes_used",
+    "row_pixel_sizes",
+]
+
 
 @dataclass
 class PixelSize:

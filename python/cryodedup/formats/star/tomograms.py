@@ -22,6 +22,18 @@ from .file import StarFile, is_number
 from .particle_table import ParticleTable
 from .tomography import TILT_SERIES_PSIZE, warp_tomograms
 
+__all__ = [
+    "CORNER",
+    "Tomograms",
+    "coordinate_frame",
+    "corner_inputs",
+    "exported_pixel_hint",
+    "layout",
+    "refuse_given_tomogram_psize",
+    "star_layout",
+    "tomograms_star",
+]
+
 #: The columns that make a STAR file a tomograms table.
 TOMOGRAM_COLUMNS = ("rlnTomoName", TILT_SERIES_PSIZE)
 SIZES = ("rlnTomoSizeX", "rlnTomoSizeY", "rlnTomoSizeZ")

@@ -13,6 +13,15 @@ from collections.abc import Iterable
 
 import numpy as np
 
+__all__ = [
+    "SUBTOMOGRAM_ANGLES",
+    "TILT_SERIES_PSIZE",
+    "rotate_origins",
+    "rotation_vectors",
+    "tomogram_poses",
+    "warp_tomograms",
+]
+
 #: RELION's subtomogram orientation columns, in the order of Euler::anglesToMatrix3's arguments.
 SUBTOMOGRAM_ANGLES = ("rlnTomoSubtomogramRot", "rlnTomoSubtomogramTilt", "rlnTomoSubtomogramPsi")
 #: RELION 4 and 5: the pixel size of the tilt series, in the optics table.

@@ -1,1 +1,3 @@
 """The micrograph job (``cryodedup micrographs``): find micrographs that image the same area twice."""
+
+__all__: list[str] = []

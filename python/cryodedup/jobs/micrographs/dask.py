@@ -19,6 +19,8 @@ from ...errors import CryodedupError
 from .plan import ScoringPlan
 from .score import ProgressBar, ShardRunner, ShardScores, images_to_read, score_shard
 
+__all__ = ["dask_runner"]
+
 INSTALL = 'pip install "cryodedup[dask]"'
 
 

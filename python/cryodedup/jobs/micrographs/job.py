@@ -34,6 +34,8 @@ from .score import ProgressBar, ShardRunner, ShardScores, decide_without_images,
 from .update import STORE, SeenStore, leave_for_later, open_store, refuse_inputs_inside, score_update
 from .write import PairsCsv, PreparedOutputs, collecting, prepare_outputs, write_results
 
+__all__ = ["find_duplicate_micrographs"]
+
 
 @all_outputs_at_once
 def find_duplicate_micrographs(

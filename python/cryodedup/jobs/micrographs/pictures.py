@@ -25,6 +25,8 @@ from ...report.html_report import ReportTable
 from ...report.summary import micrograph_rows, short_name
 from .group import UNCERTAIN, Decision
 
+__all__ = ["plot"]
+
 #: The report's columns of a table of pairs (the uncertain ones add the joint score and the decision).
 PAIR_COLUMNS = ("first acquisition", "later acquisition", "z", "Pearson", "overlap", "shift x, y (Å)")
 

@@ -22,6 +22,18 @@ from ...formats.mrc import MrcLayout, mrc_layout
 from ...options.micrographs import ALL_PAIRS_UPTO, MicrographOptions
 from ...resolve.given_psize import Evidence, check_given_psize, same_size
 
+__all__ = [
+    "MAX_BINNED_PSIZE",
+    "ScoringPlan",
+    "acquisition_order",
+    "candidate_offsets",
+    "candidate_pairs",
+    "candidates_used",
+    "checked_psize",
+    "placed_pairs",
+    "plan_scoring",
+]
+
 #: The fewest binned pixels along a side that a comparison needs (the core's floor).
 MIN_BINNED = 8
 

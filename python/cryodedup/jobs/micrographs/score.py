@@ -26,6 +26,20 @@ from ...formats.mrc import map_mrc, mrc_layout
 from ...options import MicrographOptions
 from .plan import ScoringPlan, acquisition_order, candidate_pairs, checked_psize, placed_pairs
 
+__all__ = [
+    "ProgressBar",
+    "ShardRunner",
+    "ShardScores",
+    "_read_image",
+    "combine_shards",
+    "decide_without_images",
+    "images_to_read",
+    "reading_by_worker",
+    "run_in_process",
+    "score_shard",
+    "shard_pairs",
+]
+
 #: Batches of images read while the pairs of an earlier one are compared.
 READ_AHEAD = 2
 

@@ -42,6 +42,8 @@ from .plan import ScoringPlan, plan_scoring
 from .score import ProgressBar, ShardScores, images_to_read, score_shard
 from .write import prepare_outputs, write_results
 
+__all__ = ["merge_micrograph_shards", "parse_shard", "run_micrograph_shard"]
+
 FORMAT = "cryodedup micrograph shard 1"
 MARKER = "shard.json"
 PAIRS = "pairs.npz"

@@ -28,6 +28,8 @@ from ..store_files import is_int as _is_int
 from ..store_files import is_number as _is_number
 from ..store_files import regular as _regular
 
+__all__ = ["OWN_FILE", "check_files", "check_state", "pairs_csv_record"]
+
 #: The keys of ``seen.json`` and what each holds (``layouts`` may be null; ``written``, ``pairs_added`` and
 #: ``pairs_csv`` absent).
 KEYS = ("format", "version", "round", "record", "files", "images", "layouts", "stamps", "pairs_file")

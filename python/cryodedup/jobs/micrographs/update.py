@@ -57,6 +57,18 @@ from .score import ProgressBar, ShardScores, _read_image, score_shard, shard_pai
 from .store_check import OWN_FILE, check_files, check_state, pairs_csv_record
 from .update_inputs import file_stamp, real_paths, unfinished
 
+__all__ = [
+    "FORMAT",
+    "MARKER",
+    "STORE",
+    "SeenStore",
+    "leave_for_later",
+    "open_store",
+    "refuse_inputs_inside",
+    "score_record",
+    "score_update",
+]
+
 STORE = "seen"
 MARKER = "seen.json"
 FORMAT = "cryodedup micrograph update store 2"

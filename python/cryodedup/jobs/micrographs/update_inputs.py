@@ -18,6 +18,8 @@ from pathlib import Path
 from ...formats.micrograph_lists import Micrographs
 from ...outputs import StrPath
 
+__all__ = ["Arrivals", "file_stamp", "real_paths", "unfinished"]
+
 #: Bits per pixel of the MRC modes (101: 4-bit packed), to tell a file still being written.
 MODE_BITS = {0: 8, 1: 16, 2: 32, 3: 32, 4: 64, 6: 16, 12: 16, 101: 4}
 

@@ -23,6 +23,8 @@ from .job import find_duplicate_micrographs
 from .score import ProgressBar
 from .update_inputs import Arrivals
 
+__all__ = ["watch_micrographs"]
+
 
 def watch_micrographs(
     inputs: Sequence[StrPath],

@@ -27,6 +27,8 @@ from ...particle_set import Log, ParticleSet, StarFacts, Warn
 from ..input_checks import refuse_angles_not_finite
 from ..species import decide_several_species, species_not_confirmable
 
+__all__ = ["Decision", "decide", "duplicate_rule", "one_pass", "ranking_scores", "ties_of", "warn_not_confirmable"]
+
 
 def _silent(message: str, level: str) -> None:
     pass

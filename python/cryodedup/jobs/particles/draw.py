@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ...report.particle_base import ParticleDetails
     from ...report.particle_figures import MicrographImage
 
+__all__ = ["picture_details", "plot_particles"]
 
 T = TypeVar("T")
 

@@ -32,6 +32,8 @@ from .update import decide_round, round_summary, start_round, write_round
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+__all__ = ["remove_duplicate_particles", "run"]
+
 
 def _silent(message: str, level: str) -> None:
     pass

@@ -34,6 +34,8 @@ from .decide import one_pass
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+__all__ = ["Files", "Images", "InMemory", "Source", "raw_picker_scores", "read_inputs", "warn_unused_options"]
+
 
 def read_inputs(inputs: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
     """The inputs read by the module of their format (all inputs must share one), after the paths are checked.

@@ -56,6 +56,20 @@ from ..store_files import (
     save_atomic,
 )
 
+__all__ = [
+    "MARKER",
+    "RUNNING",
+    "STORE",
+    "TAIL_BYTES",
+    "KeptRows",
+    "KeptStore",
+    "commit_round",
+    "decision_record",
+    "index_dtype",
+    "open_store",
+    "sha256_bytes",
+]
+
 STORE = "kept_store"
 MARKER = "store.json"
 RUNNING = "particles_kept.star"

@@ -33,6 +33,8 @@ from .read import raw_picker_scores
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+__all__ = ["ParticleSummary", "summarize", "timings"]
+
 
 def _doc(text: str, always: bool = False) -> dict[str, Any]:
     """A summary field's description, for the ``--json`` reference (docs/reference/outputs.md).

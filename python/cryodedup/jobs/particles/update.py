@@ -36,6 +36,8 @@ from .store import RUNNING, KeptRows, KeptStore, commit_round, decision_record, 
 if TYPE_CHECKING:
     from ...formats.star.particle_writer import StarWriter
 
+__all__ = ["decide_round", "round_summary", "start_round", "write_round"]
+
 #: Each round's kept and rejected particles (round 1: round_0001_kept.star), left for downstream jobs.
 ROUND_FILES = ("round_{:04d}_kept.star", "round_{:04d}_rejected.star")
 
