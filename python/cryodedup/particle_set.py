@@ -41,6 +41,7 @@ __all__ = [
     "PlacedSubsetWriter",
     "ReaderOptions",
     "StarFacts",
+    "SubsetWriter",
     "Warn",
 ]
 

@@ -32,7 +32,13 @@ from ..files import check_regular_file
 from .file import Block, StarFile, split_fields, unquote
 from .tomography import SUBTOMOGRAM_ANGLES
 
-__all__: list[str] = []
+__all__ = [
+    "FRAMES",
+    "ImportList",
+    "is_import_list",
+    "read_import_list",
+    "write_import_list",
+]
 
 TOMOGRAM = "rlnTomoName"
 PARTICLE_FILE = "rlnTomoImportParticleFile"

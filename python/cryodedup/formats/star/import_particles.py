@@ -25,6 +25,8 @@ from .import_lists import FRAMES, ImportList, read_import_list, write_import_lis
 from .particle_table import Needs, ParticleTable, score_column
 from .tomograms import CENTRED, CORNER, SAME_PSIZE, Tomograms, layout, tomograms_star
 
+__all__ = ["read_import_lists", "read_lists_and_particles"]
+
 #: The outputs: each subset's list, beside the folder of its coordinate files.
 KEPT_LIST, REJECTED_LIST = "kept_import_list.star", "rejected_import_list.star"
 KEPT_FOLDER, REJECTED_FOLDER = "kept_coordinates", "rejected_coordinates"

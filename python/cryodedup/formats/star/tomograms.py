@@ -23,7 +23,9 @@ from .particle_table import ParticleTable
 from .tomography import TILT_SERIES_PSIZE, warp_tomograms
 
 __all__ = [
+    "CENTRED",
     "CORNER",
+    "SAME_PSIZE",
     "Tomograms",
     "coordinate_frame",
     "corner_inputs",
