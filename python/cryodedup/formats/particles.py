@@ -15,8 +15,7 @@ from ..errors import CryodedupError
 from ..outputs import StrPath
 from ..particle_set import Log, ParticleSet, PlacedSubsetWriter, ReaderOptions, Warn
 from ..resolve import match_particle_set
-from .sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_picker_output
-from .star.import_lists import is_import_list
+from .sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_picker_output, may_be_import_list
 
 if TYPE_CHECKING:
     from .cryosparc.dataset import CsGroup
@@ -52,7 +51,11 @@ def read_particle_files(
 
         return read_copick(inputs[0], outdir, options, warn, log)
     outdir = outdir or Path(".")
-    import_lists = [is_import_list(p) for p in inputs]
+    import_lists = [may_be_import_list(p) for p in inputs]
+    if any(import_lists):
+        from .star.import_lists import is_import_list
+
+        import_lists = [listed and is_import_list(p) for p, listed in zip(inputs, import_lists)]
     if any(import_lists):
         from .star.import_particles import read_import_lists, read_lists_and_particles
 

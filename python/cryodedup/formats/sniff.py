@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -24,6 +25,7 @@ __all__ = [
     "is_glob",
     "is_picker_output",
     "left_beside",
+    "may_be_import_list",
     "picker_files",
     "refuse_metadata_input",
     "source_text",
@@ -283,3 +285,21 @@ def _star_kind(path: Path) -> str:
         f"{path}: a STAR file without picks: expected data_coordinate_files (autopick.star) or a loop with "
         "rlnCoordinateX/rlnCoordinateY (a per-micrograph coordinate file)"
     )
+
+
+#: The label RELION 5's import lists name their coordinate files by, at the start of a line.
+_IMPORT_LIST_LABEL = re.compile(rb"^[ \t]*_rlnTomoImportParticleFile(?:[ \t#\r]|$)", re.MULTILINE)
+
+
+def may_be_import_list(path: StrPath) -> bool:
+    """Whether the first MiB of ``path`` names ``rlnTomoImportParticleFile``: a RELION 5 import list, maybe.
+
+    :func:`~cryodedup.formats.star.import_lists.is_import_list` decides. A regular file only (a
+    FIFO would block the read).
+    """
+    try:
+        with open(check_regular_file(path), "rb") as f:
+            head = f.read(1 << 20)
+    except (OSError, CryodedupError):
+        return False
+    return bool(_IMPORT_LIST_LABEL.search(head))

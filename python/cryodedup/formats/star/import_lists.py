@@ -29,6 +29,7 @@ from numpy.typing import ArrayLike
 from ...errors import CryodedupError, printable
 from ...outputs import AtomicOutputs, StrPath, write_bytes
 from ..files import check_regular_file
+from ..sniff import may_be_import_list
 from .file import Block, StarFile, split_fields, unquote
 from .tomography import SUBTOMOGRAM_ANGLES
 
@@ -57,7 +58,6 @@ STAR_VERSION = 50001
 # What C's sscanf("%f") takes from the start of a word (the import's test of a text line);
 # hexadecimal floats and the rest of "infinity" stop early, so they are refused as part-numbers.
 _C_FLOAT_PREFIX = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|nan)", re.IGNORECASE)
-_LABEL_LINE = re.compile(rb"^[ \t]*_rlnTomoImportParticleFile(?:[ \t#\r]|$)", re.MULTILINE)
 
 
 @dataclass
@@ -127,12 +127,7 @@ def is_import_list(path: StrPath) -> bool:
 
     Only the first MiB is looked at before the file is indexed: a particle file is not.
     """
-    try:
-        with open(check_regular_file(path), "rb") as f:  # (a FIFO would block the read)
-            head = f.read(1 << 20)
-    except (OSError, CryodedupError):
-        return False
-    if not _LABEL_LINE.search(head):
+    if not may_be_import_list(path):
         return False
     try:
         blocks = StarFile(path).blocks

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,7 +28,6 @@ from .decide import Decision, decide, warn_not_confirmable
 from .draw import picture_details, plot_particles
 from .read import Files, Source, warn_unused_options
 from .summarise import ParticleSummary, summarize, timings
-from .update import decide_round, round_summary, start_round, write_round
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -103,7 +103,8 @@ def run(
     options = options or ParticleOptions()
     options.check()
     folder = source.check(outdir, options)
-    round_ = start_round(source, outdir, options, force, log)  # (--update: None without it)
+    update = _update_module() if options.update else None  # (its store's modules loaded only for a round)
+    round_ = update.start_round(source, outdir, options, force, log) if update else None
     warnings: list[str] = []
     checked = False
 
@@ -120,7 +121,8 @@ def run(
     registration = check_registration(particles, options, applied, warn)
     reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()
-    decision = decide_round(round_, particles, options, log, held) if round_ else decide(particles, options, log, held)
+    decision = update.decide_round(round_, particles, options, log, held) if update and round_ else None
+    decision = decision or decide(particles, options, log, held)
     checked = True
     for message in warnings:
         log(message, "warning")
@@ -129,9 +131,9 @@ def run(
     halves = halfsets_by_micrograph(particles.groups, decision.keep) if reassign else None
     # Counted before the outputs are written: a one-pass scan's writer may still be busy.
     summary = replace(summarize(particles, decision, options, halves), registration=registration)
-    if round_:
-        outputs, write_seconds = write_round(round_, particles, decision.keep)
-        summary = replace(summary, update=round_summary(round_, summary.kept, summary.particles))
+    if update and round_:
+        outputs, write_seconds = update.write_round(round_, particles, decision.keep)
+        summary = replace(summary, update=update.round_summary(round_, summary.kept, summary.particles))
     else:
         outputs, write_seconds = _write(particles, decision.keep, halves, options, force, source.outputs())
     if same_image := (summary.same_image or {}).get("message"):
@@ -156,6 +158,13 @@ def run(
     elif not options.audit and folder is not None:
         warn_earlier_report(folder, warn)
     return Outcome(summary, particles, decision)
+
+
+def _update_module() -> ModuleType:
+    """:mod:`.update`, imported for an ``--update`` round only (its store's modules are a plain run's cost)."""
+    from . import update
+
+    return update
 
 
 def _write(
