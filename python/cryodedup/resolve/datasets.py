@@ -25,7 +25,14 @@ from ..algo.priority import inputs_named
 from ..errors import CryodedupError
 from ..particle_set import ParticleSet
 
-__all__ = ["Identity", "check_shared_names", "dataset_labels", "optics_identity", "separate_datasets"]
+__all__ = [
+    "Identity",
+    "check_shared_names",
+    "dataset_labels",
+    "dataset_of_inputs",
+    "optics_identity",
+    "separate_datasets",
+]
 
 #: What a micrograph's name stands for, where an optics table says it: the detector's pixel
 #: size, the microscope's voltage and spherical aberration, the tilt series' pixel size and

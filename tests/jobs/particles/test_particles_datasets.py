@@ -75,6 +75,26 @@ def test_datasets_labelled_apart_never_match(tmp_path):
     assert "first: a.star" in row and "1 tomogram name of one dataset also in another: kept apart" in row
 
 
+def test_datasets_sharing_a_tomogram_name_get_files_of_their_own(tmp_path):
+    # A trial found the merged output holding both datasets' TS_01 under one name (RELION
+    # reads one tomogram): each dataset's rows now go to files of their own too.
+    a = relion5_tomograms(tmp_path / "a.star", 1.35)
+    b = relion5_tomograms(tmp_path / "b.star", 1.60)
+    options = ParticleOptions(min_dist=10, datasets=[f"{a}=first", "2=second"])
+    summary = remove_duplicate_particles([a, b], tmp_path / "out", options)
+    out = tmp_path / "out"
+    assert sorted(summary["outputs"]["kept"]) == sorted(
+        str(out / f"particles_kept{part}.star") for part in ("", "_first", "_second")
+    )
+    for name, source, psize in (("first", a, "1.35"), ("second", b, "1.6")):
+        text = (out / f"particles_kept_{name}.star").read_text().splitlines()
+        rows = [line.split() for line in text if line.startswith("TS_01")]
+        expected = [line.split() for line in source.read_text().splitlines() if line.startswith("TS_01")]
+        assert [r[:4] for r in rows] == [e[:4] for e in expected]  # (the optics group as the merged table numbers it)
+        groups = {line.split()[0]: line.split()[2] for line in text if line[:1].isdigit()}
+        assert {groups[r[4]] for r in rows} == {psize}
+
+
 def test_same_dataset_labels_still_match(tmp_path):
     a = relion5_tomograms(tmp_path / "a.star", 1.35)
     b = relion5_tomograms(tmp_path / "b.star", 1.35)

@@ -26,7 +26,7 @@ from ...labels import input_labels
 from ...options import ParticleOptions
 from ...outputs import StrPath
 from ...particle_set import Log, ParticleSet, Warn
-from ...resolve.datasets import check_shared_names, dataset_labels, separate_datasets
+from ...resolve.datasets import check_shared_names, dataset_labels, dataset_of_inputs, separate_datasets
 from ..input_checks import check_centres, check_input_paths
 from ..species import assign_species
 from .decide import one_pass
@@ -153,7 +153,30 @@ def _datasets(paths: list[Path], particles: ParticleSet, options: ParticleOption
     if len(set(labels)) < 2:
         warn("--dataset decides nothing here: every input is of one dataset")
     particles.summary["datasets"] = separate_datasets(particles, labels)
+    if particles.summary["datasets"]["names_kept_apart"]:
+        _write_datasets_apart(particles, labels, warn)
     return labels
+
+
+def _write_datasets_apart(particles: ParticleSet, labels: list[str], warn: Warn) -> None:
+    """One kept and one rejected file per dataset, where datasets share micrograph or tomogram names.
+
+    The combined outputs hold both datasets' rows under one name, which RELION reads as one
+    micrograph or tomogram: each dataset's own files keep them apart (issue 54). A STAR
+    writer writes them as it writes species' files; with species, or another writer, the
+    combined files are all there is, and a warning says so.
+    """
+    dataset_of, names = dataset_of_inputs(labels)
+    shared = particles.summary["datasets"]["names_kept_apart"]
+    writer = particles.writer
+    if particles.species is None and writer is not None and hasattr(writer, "species"):
+        rows = dataset_of[np.asarray(particles.input_of)]
+        writer.species = (rows, [name or "not-labelled" for name in names])
+        return
+    warn(
+        f"{shared:,} micrograph or tomogram names are shared by the datasets: the outputs hold both datasets' rows "
+        "under each such name, which RELION reads as one; split the outputs by dataset before going on"
+    )
 
 
 def check_prefer(paths: list[Path], copick: bool, options: ParticleOptions, warn: Warn) -> list[list[int]] | None:
