@@ -615,3 +615,26 @@ def test_inputs_that_name_no_file_are_refused_with_what_to_give(tmp_path, monkey
     result = CliRunner().invoke(main, [*args, "-o", "out"])
     assert result.exit_code == 2 and message in " ".join(result.output.replace("│", " ").split())
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ["particles", "x.star", "--min-dst", "5", "-o", "o"],
+            "No such option '--min-dst'. (Did you mean one of: '--min-dist'",
+        ),
+        (
+            ["particles", "x.star", "--min-dist", "abc", "-o", "o"],
+            "Invalid value for '--min-dist': 'abc' is not a valid float.",
+        ),
+        (["partcles", "x.star"], "No such command 'partcles'. Did you mean 'particles'?"),
+    ],
+)
+def test_a_usage_error_is_one_line_with_its_suggestion(args, said):
+    # The installed command, as a user meets it (click's CliRunner does not go through main's exit).
+    done = subprocess.run([sys.executable, "-m", "cryodedup", *args], check=False, capture_output=True, text=True)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and said in lines[0], done.stderr
+    assert lines[0].endswith("-h' for help.")

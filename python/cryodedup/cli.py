@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import rich_click as click
+from click.exceptions import Abort, ClickException, UsageError
 
 from . import commands
 from ._core import __version__
@@ -67,7 +68,44 @@ def inputs(folders: bool = False) -> Callable[[Callable], Callable]:
     return click.argument("inputs", nargs=-1, required=True, type=_InputPath(path_type=Path, dir_okay=folders))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _OneLineErrors(click.RichGroup):
+    """rich-click's group whose usage errors are one line on stderr, with click's "did you mean" (status 2).
+
+    A mistyped option or a bad value is the commonest mistake: the line says it, what click
+    suggests, and where the help is, as a job's own errors do (not an 8-line box).
+    """
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            ended = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except ClickException as err:
+            click.echo(f"Error: {_one_line_usage(err)}", err=True)
+            raise SystemExit(err.exit_code) from None
+        except Abort:
+            click.echo("Aborted!", err=True)
+            raise SystemExit(1) from None
+        # (not standalone, click returns --help's and --version's status, or the command's value)
+        raise SystemExit(ended if isinstance(ended, int) and not isinstance(ended, bool) else 0)
+
+
+def _one_line_usage(err: ClickException) -> str:
+    """The message of click's error on one line, and for a usage error where the command's help is."""
+    message = " ".join(err.format_message().split())
+    if isinstance(err, UsageError) and err.ctx is not None:
+        message += f" Try '{err.ctx.command_path} -h' for help."
+    return escape(message)
+
+
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cryodedup")
 def main() -> None:
     """Remove duplicate particles and duplicate micrographs from cryo-EM datasets."""
