@@ -638,3 +638,19 @@ def test_a_usage_error_is_one_line_with_its_suggestion(args, said):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and said in lines[0], done.stderr
     assert lines[0].endswith("-h' for help.")
+
+
+@pytest.mark.parametrize("command", ["particles", "micrographs"])
+def test_short_help_shows_the_options_most_runs_need_and_long_help_every_one(command):
+    from cryodedup import commands
+
+    declared = getattr(commands, command.upper())
+    short, full = cli(command, "-h"), cli(command, "--help")
+    assert short.exit_code == 0 and full.exit_code == 0
+    assert len(short.output.splitlines()) < 60
+    every = [next(f for f in flag.flags if f.startswith("--")) for flag in declared.options]
+    for flag in every:
+        shown = re.search(rf"^  (-\w, )?{flag}\b", short.output, re.MULTILINE) is not None
+        assert (flag in declared.essentials) == shown, flag
+        assert flag in full.output
+    assert f"{len(every) - len(declared.essentials)} more options" in short.output

@@ -12,6 +12,7 @@ from typing import Any
 
 import rich_click as click
 from click.exceptions import Abort, ClickException, UsageError
+from click.formatting import HelpFormatter
 
 from . import commands
 from ._core import __version__
@@ -42,9 +43,59 @@ def options_of(name: str) -> Callable[[Callable], Callable]:
         for flag in reversed(command.options):
             decls, kwargs = flag.click_args()
             f = click.option(*decls, **kwargs)(f)
-        return f
+        return _short_help(command.essentials)(f)
 
     return apply
+
+
+def _short_help(essentials: Sequence[str]) -> Callable[[Callable], Callable]:
+    """``-h``: the command's usage, its first paragraph and the options most runs need (``essentials``).
+
+    On one screen, as plain text; ``--help`` shows every option in its panel. A command
+    without essentials shows its whole help.
+    """
+
+    def show(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        if not value or ctx.resilient_parsing:
+            return
+        if not essentials:
+            click.echo(ctx.get_help())
+            ctx.exit()
+        options = {
+            opt: p for p in ctx.command.params if isinstance(p, click.Option) and p is not param for opt in p.opts
+        }
+        records = [
+            (record[0], _first_sentence(record[1]))
+            for flag in essentials
+            if (record := options[flag].get_help_record(ctx))
+        ]
+        formatter = HelpFormatter(width=min(shutil.get_terminal_size().columns, 100))
+        formatter.write_usage(ctx.command_path, " ".join(ctx.command.collect_usage_pieces(ctx)))
+        formatter.write_paragraph()
+        formatter.write_text((ctx.command.help or "").split("\n\n")[0])
+        with formatter.section("Options most runs need"):
+            formatter.write_dl(records)
+        others = len({id(p) for p in options.values()}) - len(records)
+        formatter.write_paragraph()
+        formatter.write_text(f"{others} more options, grouped, with {ctx.command_path} --help.")
+        click.echo(formatter.getvalue().rstrip("\n"))
+        ctx.exit()
+
+    return click.option(
+        "-h",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=show,
+        help="Show the options most runs need and exit (--help shows them all).",
+    )
+
+
+def _first_sentence(text: str) -> str:
+    """An option's help cut to its first sentence, its default kept (``-h``: one line an option)."""
+    first, dot, rest = text.partition(". ")
+    default = text[text.rindex("[default:") :] if "[default:" in rest else ""
+    return f"{first}{dot.strip()} {default}".strip()
 
 
 class _InputPath(click.Path):
@@ -105,7 +156,8 @@ def _one_line_usage(err: ClickException) -> str:
     return escape(message)
 
 
-@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["--help"]})
+@click.help_option("-h", "--help")
 @click.version_option(__version__, prog_name="cryodedup")
 def main() -> None:
     """Remove duplicate particles and duplicate micrographs from cryo-EM datasets."""

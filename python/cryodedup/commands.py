@@ -126,10 +126,14 @@ def field_values(options: type, params: Mapping[str, Any], partial: bool = False
 
 @dataclass(frozen=True)
 class Command:
-    """A command's options in the order of its parameters, and its help's panels (title, flags)."""
+    """A command's options in the order of its parameters, and its help's panels (title, flags).
+
+    ``essentials``: the options most runs need, all that ``-h`` shows (``--help`` shows every one).
+    """
 
     options: Sequence[Flag]
     panels: Sequence[tuple[str, Sequence[str]]] = ()
+    essentials: Sequence[str] = ()
 
 
 PARTICLES = Command(
@@ -188,6 +192,19 @@ PARTICLES = Command(
         ("Half-sets and orientations", ["--audit", "--halfsets", "--max-angle", "--sym"]),
         ("During collection", ["--update"]),
         ("Output", ["--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics", "--project-dir", "--help"]),
+    ],
+    [
+        "--min-dist",
+        "--mic-psize",
+        "--micrographs",
+        "--score",
+        "--prefer",
+        "--min-support",
+        "--max-angle",
+        "--outdir",
+        "--force",
+        "--json",
+        "--plot",
     ],
 )
 
@@ -328,6 +345,18 @@ def _micrograph_commands() -> dict[str, Any]:
             WATCH_IDLE,
         ],
         MICROGRAPH_PANELS,
+        [
+            "--psize",
+            "--target-psize",
+            "--candidates",
+            "--metadata",
+            "--particles",
+            "--update",
+            "--outdir",
+            "--force",
+            "--json",
+            "--plot",
+        ],
     )
     merge = Command([outdir(MICROGRAPHS_OUTDIR), *outputs])
     return {"MICROGRAPH_OUTPUTS": outputs, "MICROGRAPHS": micrographs, "MICROGRAPHS_MERGE": merge}
