@@ -91,7 +91,10 @@ def command_options(job: str) -> dict[str, click.Option]:
     """The command line's options that are this job's options, by name."""
     skip = job_types.MANAGED_OPTIONS | job_types.LOOPING_OPTIONS | NOT_JOB_OPTIONS
     params = job_types.command(job).params
-    return {p.name: p for p in params if isinstance(p, click.Option) and p.name and p.name not in skip}
+    # (not -h, which shows help: an option that gives the job no value)
+    return {
+        p.name: p for p in params if isinstance(p, click.Option) and p.expose_value and p.name and p.name not in skip
+    }
 
 
 def input_option(label: str, kind: str, help_text: str, required: bool) -> InputNodeJobOption:

@@ -179,7 +179,7 @@ def option(cmd: click.Command, label: str) -> click.Option:
         sorted(
             p.name
             for p in cmd.params
-            if isinstance(p, click.Option) and p.name not in MANAGED_OPTIONS | LOOPING_OPTIONS
+            if isinstance(p, click.Option) and p.expose_value and p.name not in MANAGED_OPTIONS | LOOPING_OPTIONS
         )
     )
     raise ParameterError(f"unknown parameter '{label}': cryodedup {cmd.name} has no option {flag} (it has: {known})")
