@@ -628,7 +628,9 @@ def run_ccpem(c: PipelineCase, d: Path, args: list[str], timeout: float, memory:
     # traceback of its command line's; a traceback counts when it runs through cryodedup's code,
     # comes from the job's run, or ends the pipeliner otherwise.
     refused = folder is None and any(r in said for r in ("Job cannot be run because", "appear to be invalid"))
-    ours = re.search(r'File "[^"]*/cryodedup/', said) is not None
+    # (cryodedup's package, installed or in the source tree: not any folder of that name, such as a
+    # clone holding the venv whose pipeliner raised)
+    ours = re.search(r'File "[^"]*/(?:site-packages|python)/cryodedup/', said) is not None
     traceback = ours or "Traceback (most recent call last)" in logs or "panicked at" in said + logs
     traceback = traceback or (folder is None and not refused and "Traceback (most recent call last)" in said)
     mismatch = []
