@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from ...particle_set import StarFacts
 from .file import StarFile, split_fields, unquote
 from .particle_table import HALF_TEXTS, RANDOM_SUBSET, RELION_TUBE, ParticleStar
 
-__all__ = ["AskOnePass", "Split", "StarWriter", "renumbered_optics_groups", "start_split", "write_headers"]
+__all__ = ["Apart", "AskOnePass", "Split", "StarWriter", "renumbered_optics_groups", "start_split", "write_headers"]
 
 KEPT_NAME = "particles_kept.star"
 REJECTED_NAME = "particles_rejected.star"
@@ -176,9 +177,9 @@ class StarWriter:
         self.outputs = [self.kept_path, self.rejected_path]
         #: The rows already written while they were scanned, and the decision they follow.
         self.split = split
-        #: Each row's species and the species' names, where there are several: each species'
-        #: kept and rejected rows are written to files of their own as well (docs/design.md section 13).
-        self.species: tuple[np.ndarray, list[str]] | None = None
+        #: Rows written apart as well: each group's kept and rejected rows to files of their own
+        #: (several species, docs/design.md section 13; datasets that share names, section 2).
+        self.apart: Apart | None = None
 
     def header_and_footer(self) -> tuple[bytes, bytes]:
         """What the outputs hold before their rows (the merged header) and after them."""
@@ -194,33 +195,34 @@ class StarWriter:
 
         ``halves`` (0 or 1 per row), where given, sets the kept rows' rlnRandomSubset (1 or 2).
         """
-        by_species = self._species_paths()
-        paths = [self.kept_path, self.rejected_path, *(p for pair in by_species.values() for p in pair)]
+        by_group = self._apart_paths()
+        paths = [self.kept_path, self.rejected_path, *(p for pair in by_group.values() for p in pair)]
         with AtomicOutputs(paths, force=force, inputs=[p.path for p in self.parts]) as tmp:
             split = self.split
             if split is not None and halves is None and keep is split.keep:
                 self._finish_split(split, tmp)
             else:
                 self._write(keep, tmp[self.kept_path], tmp[self.rejected_path], halves)
-            for s, (kept, rejected) in by_species.items():  # (the other rows go nowhere: os.devnull)
-                assert self.species is not None
-                mine = self.species[0] == s
+            for g, (kept, rejected) in by_group.items():  # (the other rows go nowhere: os.devnull)
+                assert self.apart is not None
+                mine = self.apart.rows == g
                 self._write(keep & mine, tmp[kept], os.devnull, halves)
                 self._write(~keep & mine, tmp[rejected], os.devnull, None)  # (rejected rows keep their half)
         return {
-            "kept": [self.kept_path, *(pair[0] for pair in by_species.values())],
-            "rejected": [self.rejected_path, *(pair[1] for pair in by_species.values())],
+            "kept": [self.kept_path, *(pair[0] for pair in by_group.values())],
+            "rejected": [self.rejected_path, *(pair[1] for pair in by_group.values())],
         }
 
-    def _species_paths(self) -> dict[int, tuple[Path, Path]]:
-        """Each species' kept and rejected file (``particles_kept_ribosome.star``), with several species."""
-        if self.species is None or len(self.species[1]) < 2:
+    def _apart_paths(self) -> dict[int, tuple[Path, Path]]:
+        """Each group's kept and rejected file (``particles_kept_ribosome.star``), with several groups."""
+        if self.apart is None or len(self.apart.names) < 2:
             return {}
-        names = [species_file_part(name) for name in self.species[1]]
+        names = [species_file_part(name) for name in self.apart.names]
         twice = sorted({name for name in names if names.count(name) > 1})
         if twice:
+            clashing = ", ".join(n for n, f in zip(self.apart.names, names) if f == twice[0])
             raise CryodedupError(
-                f"species {', '.join(n for n, f in zip(self.species[1], names) if f == twice[0])} would share the "
+                f"{self.apart.kind} {clashing} would share the "
                 f"output files *_{twice[0]}.star (a file name takes letters, digits and . + - only): name them apart"
             )
 
@@ -279,6 +281,14 @@ def _append_rewritten(part: ParticleStar, labels: list[str], keep: np.ndarray, k
     for path, keep_rows in ((kept, True), (rejected, False)):
         with open(path, "ab") as f:
             f.write("".join(lines[keep_rows]).encode())
+
+
+class Apart(NamedTuple):
+    """Rows a STAR writer writes apart as well: each row's group, the groups' names, and what they are."""
+
+    rows: np.ndarray
+    names: list[str]
+    kind: str  # "species" or "datasets", as the errors name them
 
 
 def species_file_part(name: str) -> str:

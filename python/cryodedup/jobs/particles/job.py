@@ -121,8 +121,10 @@ def run(
     registration = check_registration(particles, options, applied, warn)
     reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()
-    decision = update.decide_round(round_, particles, options, log, held) if update and round_ else None
-    decision = decision or decide(particles, options, log, held)
+    if update and round_:
+        decision = update.decide_round(round_, particles, options, log, held)
+    else:
+        decision = decide(particles, options, log, held)
     checked = True
     for message in warnings:
         log(message, "warning")
@@ -184,8 +186,10 @@ def _write(
     if options.audit:
         return {"kept": [], "rejected": []}, 0.0
     assert particles.writer is not None, "every reader of files gives the set a writer"
-    if particles.species is not None and hasattr(particles.writer, "species"):  # (STAR: a file per species too)
-        particles.writer.species = (particles.species, particles.species_names)
+    if particles.species is not None and hasattr(particles.writer, "apart"):  # (STAR: a file per species too)
+        from ...formats.star.particle_writer import Apart  # (the STAR writer's: loaded with it)
+
+        particles.writer.apart = Apart(np.asarray(particles.species), particles.species_names, "species")
     start = time.perf_counter()
     outputs = particles.writer.write(keep, force, halves)
     return {subset: [str(p) for p in files] for subset, files in outputs.items()}, time.perf_counter() - start

@@ -169,9 +169,11 @@ def _write_datasets_apart(particles: ParticleSet, labels: list[str], warn: Warn)
     dataset_of, names = dataset_of_inputs(labels)
     shared = particles.summary["datasets"]["names_kept_apart"]
     writer = particles.writer
-    if particles.species is None and writer is not None and hasattr(writer, "species"):
+    if particles.species is None and writer is not None and hasattr(writer, "apart"):
+        from ...formats.star.particle_writer import Apart  # (the STAR writer's: loaded with it)
+
         rows = dataset_of[np.asarray(particles.input_of)]
-        writer.species = (rows, [name or "not-labelled" for name in names])
+        writer.apart = Apart(rows, [name or "not-labelled" for name in names], "datasets")
         return
     warn(
         f"{shared:,} micrograph or tomogram names are shared by the datasets: the outputs hold both datasets' rows "
