@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from update_batches import LABELS, make_batch, oracle_rounds, run_round, star_rows
+from update_batches import LABELS, OPTICS, make_batch, oracle_rounds, run_round, star_rows
 
 from cryodedup.cli import main
 from cryodedup.errors import CryodedupError
@@ -156,3 +156,21 @@ def test_the_api_refuses_update_on_data_in_memory() -> None:
         CryodedupError, match="update= takes particle files and an output folder; particles in memory have no kept set"
     ):
         remove_duplicates(frame, mic_psize=1.0, update=True)
+
+
+def test_a_batch_with_half_sets_is_audited_within_itself(tmp_path: Path) -> None:
+    # Found by trying --update on a real refined STAR (rlnRandomSubset): the half-set audit
+    # asserted a suppressor for every rejected row and the round ended in a traceback.
+    labels = [*LABELS, "rlnRandomSubset"]
+    first = [["mics/mic1.mrc", "10.00", "10.00", "0.9", 1, 1], ["mics/mic2.mrc", "50.00", "50.00", "0.9", 1, 1]]
+    second = [
+        ["mics/mic1.mrc", "12.00", "10.00", "0.8", 1, 2],  # near the kept one of round 1: rejected, not paired
+        ["mics/mic3.mrc", "80.00", "80.00", "0.9", 1, 1],
+        ["mics/mic3.mrc", "82.00", "80.00", "0.5", 1, 2],  # a duplicate across the half-sets of this batch
+    ]
+    write_star(tmp_path / "b1.star", labels, first, optics=OPTICS)
+    write_star(tmp_path / "b2.star", labels, second, optics=OPTICS)
+    run_round([tmp_path / "b1.star"], tmp_path / "out")
+    summary = run_round([tmp_path / "b2.star"], tmp_path / "out")
+    assert (summary["kept"], summary["rejected"]) == (1, 2)
+    assert summary["halfset_audit"]["straddling_pairs"] == 1

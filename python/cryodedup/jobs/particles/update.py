@@ -180,8 +180,26 @@ def decide_round(
     keep = np.zeros(len(particles), dtype=bool)
     keep[rest] = decision.keep
     return Decision(
-        keep, None, None, levels=decision.levels, priority=decision.priority, preference=decision.preference
+        keep,
+        _in_batch_rows(decision.suppressed_by, rest, len(particles)),
+        None,
+        levels=decision.levels,
+        priority=decision.priority,
+        preference=decision.preference,
     )
+
+
+def _in_batch_rows(suppressed_by: np.ndarray | None, rest: np.ndarray, n: int) -> np.ndarray | None:
+    """The decision's suppressors (rows of ``rest``) as rows of the whole batch; -1 for a row a kept one blocked.
+
+    (The half-set audit pairs a rejected row with its suppressor: one kept by an earlier round is
+    not a row of this batch, so those rows are not paired.)
+    """
+    if suppressed_by is None:
+        return None
+    whole = np.full(n, -1, dtype=np.int64)
+    whole[rest] = np.where(suppressed_by >= 0, rest[np.maximum(suppressed_by, 0)], -1)
+    return whole
 
 
 def _check_header(round_: Round, particles: ParticleSet) -> None:
