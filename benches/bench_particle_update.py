@@ -40,7 +40,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # helpers.write_star
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the other benchmark scripts
 
+from bench_same_image_memory import status_kb
 from cryodedup._core import __version__
 from cryodedup.jobs.particles.job import remove_duplicate_particles
 from cryodedup.jobs.particles.store import MARKER, RUNNING, STORE, TAIL_BYTES, index_dtype, sha256_bytes
@@ -139,9 +141,21 @@ def timed(job) -> tuple[float, float]:
     return time.perf_counter() - start, time.process_time() - cpu
 
 
-def _wall(command: list[str]) -> float:
+#: Each command's peak anonymous memory (RssAnon, bytes), by the command's kind: what a cluster job must request.
+PEAK_ANON: dict[str, list[int]] = {"fresh": [], "round": []}
+
+
+def _wall(command: list[str], kind: str) -> float:
+    """The command's wall time; its peak RssAnon (sampled every 20 ms) kept in :data:`PEAK_ANON`."""
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    job = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    peak = 0
+    while job.poll() is None:
+        peak = max(peak, status_kb(job.pid).get("RssAnon", 0))
+        time.sleep(0.02)
+    if job.returncode:
+        raise subprocess.CalledProcessError(job.returncode, command)
+    PEAK_ANON[kind].append(peak * 1024)
     return time.perf_counter() - start
 
 
@@ -184,8 +198,8 @@ def main() -> None:
         undo_round(out, saved, running["size"], running["rows_end"], running["suffix"].encode())
         if args.cli:
             shutil.rmtree(work / "fresh", ignore_errors=True)
-            cli_fresh.append(_wall([*command, "-o", str(work / "fresh")]))
-            cli_rounds.append(_wall([*command, "--mic-psize", "1", "--update", "-o", str(out)]))
+            cli_fresh.append(_wall([*command, "-o", str(work / "fresh")], "fresh"))
+            cli_rounds.append(_wall([*command, "--mic-psize", "1", "--update", "-o", str(out)], "round"))
             undo_round(out, saved, running["size"], running["rows_end"], running["suffix"].encode())
     wall = statistics.median(t for t, _ in rounds)
     cpu = statistics.median(c for _, c in rounds)
@@ -210,6 +224,10 @@ def main() -> None:
         print(
             f"end to end (cryodedup particles ... -q in a new process): --update round {round_cli:.3f} s, "
             f"fresh run {fresh_cli:.3f} s: {round_cli / fresh_cli:.2f}x"
+        )
+        print(
+            f"peak RssAnon of the commands: --update round {max(PEAK_ANON['round']) / 1e6:.0f} MB, "
+            f"fresh run {max(PEAK_ANON['fresh']) / 1e6:.0f} MB"
         )
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; load {os.getloadavg()[0]:.1f}")
 
