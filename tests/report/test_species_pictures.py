@@ -1,0 +1,134 @@
+"""--plot with several species (cryo-ET template matching, one table per species): each species'
+distance named, one nearest-neighbour histogram per species, the species told apart on the
+example tomograms, and picks displaced by another species (--cross-species) drawn as such.
+Checked against brute force over the coordinates written and the options given."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PIL")
+
+from cryodedup import ParticleOptions, remove_duplicate_particles
+from cryodedup.report.canvas import KEPT_COLOUR, rgb
+from fixtures.pictures import capture_pictures
+
+DISTANCES = {"ribosome": 120.0, "proteasome": 60.0}
+#: The default --min-dist, which the run did not use.
+DEFAULT_DISTANCE = re.compile(r"(?<![\d.])20 Å")
+
+
+def pytom_table(path, rows):
+    """A pytom-match-pick candidates file: centre in voxels (1 Å here), angles, LCCmax, tomogram."""
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnCoordinateZ", "rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"]
+    labels += ["rlnLCCmax", "rlnMicrographName"]
+    lines = ["data_particles", "", "loop_", *(f"_{label}" for label in labels)]
+    lines += [f"{x:.3f} {y:.3f} {z:.3f} 0 0 0 {lcc:.4f} {tomo}" for x, y, z, lcc, tomo in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def crowded_tables(tmp_path, seed=4):
+    """Two species' candidates on two tomograms, each true particle picked once or twice nearby.
+
+    Returns the two tables and each table's rows (x, y, z, score, tomogram).
+    """
+    rng = np.random.default_rng(seed)
+    tables, rows_of = [], {}
+    for name, jitter in (("ribosome", 50.0), ("proteasome", 25.0)):
+        rows = []
+        for tomo in ("TS_01.mrc", "TS_02.mrc"):
+            for centre in rng.uniform([0, 0, 0], [3000, 3000, 800], (25, 3)):
+                for _ in range(rng.integers(1, 3)):
+                    x, y, z = centre + rng.normal(0, jitter, 3)
+                    rows.append((x, y, z, rng.uniform(0.1, 0.5), tomo))
+        rows_of[name] = rows
+        tables.append(pytom_table(tmp_path / f"{name}_particles.star", rows))
+    return tables, rows_of
+
+
+def species_run(tmp_path, monkeypatch, tables, **extra):
+    drawn = capture_pictures(monkeypatch)
+    options = ParticleOptions(
+        mic_psize=1.0,
+        score="rlnLCCmax",
+        species=list(DISTANCES),
+        species_min_dist=dict(DISTANCES),
+        plot=True,
+        plot_mics=2,
+        **extra,
+    )
+    summary = remove_duplicate_particles(tables, tmp_path / "out", options)
+    return summary, {name: picture for name, _, picture in drawn}
+
+
+def brute_nearest(rows):
+    """Each row's distance to the nearest other row of its tomogram (inf when alone)."""
+    xyz = np.array([r[:3] for r in rows], dtype=float)
+    tomo = np.array([r[4] for r in rows])
+    d = np.linalg.norm(xyz[:, None] - xyz[None], axis=2)
+    d[tomo[:, None] != tomo[None]] = np.inf
+    np.fill_diagonal(d, np.inf)
+    return d.min(axis=1)
+
+
+def test_each_species_has_its_own_nearest_neighbour_histogram_and_distance(tmp_path, monkeypatch):
+    tables, rows_of = crowded_tables(tmp_path)
+    _, pictures = species_run(tmp_path, monkeypatch, tables)
+    (panel,) = pictures["nn_distances.png"].panels
+    top = 5 * max(DISTANCES.values())  # the axis reaches 5 x the largest distance
+    for name, distance in DISTANCES.items():
+        nearest = brute_nearest(rows_of[name])  # within the species: what the rule decides
+        expected, _ = np.histogram(np.clip(nearest[np.isfinite(nearest)], 0, top), bins=100, range=(0, top))
+        counts, edges = panel.marks[f"distances:{name}"]
+        assert counts.tolist() == expected.tolist()
+        assert np.allclose(edges, np.linspace(0, top, 101))
+        assert panel.marks[f"min_dist:{name}"] == distance
+        within = int(np.count_nonzero(nearest <= distance))
+        assert (
+            f"{name}: minimum distance {distance:g} Å, {within:,} of {len(nearest):,} within it" in panel.legend.labels
+        )
+    assert not [label for label in panel.legend.labels if DEFAULT_DISTANCE.search(label)]
+
+
+def test_the_example_tomograms_name_each_species_distance_and_colour_the_species(tmp_path, monkeypatch):
+    tables, _ = crowded_tables(tmp_path)
+    _, pictures = species_run(tmp_path, monkeypatch, tables)
+    example = pictures["example_tomogram_1.png"]
+    assert "minimum distance in 3D: 120 Å for ribosome, 60 Å for proteasome" in example.title
+    assert not DEFAULT_DISTANCE.search(example.title)
+    patches = {label: colour for kind, colour, label in example.legend.entries if kind == "patch"}
+    assert set(patches) == set(DISTANCES) and len(set(patches.values())) == 2
+    # Drawn in the picture: both species' colours in the kept panel, where one species was all green.
+    ax_kept = example.panels[0]
+    x0, y0, x1, y1 = (round(v) for v in ax_kept.box)
+    pixels = example.pixels()[y0:y1, x0:x1].astype(int)
+    for colour in [*patches.values(), KEPT_COLOUR]:
+        near = np.abs(pixels - np.array(rgb(colour))).sum(axis=2) < 30
+        assert near.any() == (colour != KEPT_COLOUR), colour
+
+
+def test_picks_displaced_by_another_species_are_their_own_category(tmp_path, monkeypatch):
+    # By hand, on TS_01: ribosome r1 (LCC 0.9) at 1000 Å; r3 (0.5) 5 Å from it, a duplicate within
+    # 120 Å; proteasome p1 (0.3) 50 Å from r1, under the sum of radii (130 + 60): r1 is the better of
+    # its species, p1 the worse of its two, so p1 is displaced by r1. r2 and p2 far away, kept.
+    ribosome = [(1000, 1000, 400, 0.9, "TS_01.mrc"), (3000, 200, 400, 0.1, "TS_01.mrc")]
+    ribosome.append((1005, 1000, 400, 0.5, "TS_01.mrc"))
+    proteasome = [(1050, 1000, 400, 0.3, "TS_01.mrc"), (200, 3000, 400, 0.8, "TS_01.mrc")]
+    tables = [pytom_table(tmp_path / "r.star", ribosome), pytom_table(tmp_path / "p.star", proteasome)]
+    radius = {"ribosome": 130.0, "proteasome": 60.0}
+    summary, pictures = species_run(tmp_path, monkeypatch, tables, cross_species=True, radius=radius)
+    assert summary["kept"] == 3
+    picture = pictures["example_tomogram_1.png"]
+    ax_rejected = picture.panels[1]
+    assert ax_rejected.marks["rejected"].tolist() == [[1005, 1000]]
+    assert ax_rejected.marks["displaced"].tolist() == [[1050, 1000]]
+    assert ax_rejected.marks["displaced_by"].tolist() == [[[1050, 1000], [1000, 1000]]]
+    assert len(ax_rejected.marks["unconfirmed"]) == 0
+    assert ax_rejected.title == "rejected: 2 (duplicates: 1, overlapping another species: 1)"
+    labels = picture.legend.labels
+    assert "rejected: overlaps a kept pick of another species (--cross-species)" in labels
+    assert not [label for label in labels if "--min-support" in label]
