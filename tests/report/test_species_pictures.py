@@ -50,12 +50,12 @@ def crowded_tables(tmp_path, seed=4):
     return tables, rows_of
 
 
-def species_run(tmp_path, monkeypatch, tables, **extra):
+def species_run(tmp_path, monkeypatch, tables, species=tuple(DISTANCES), **extra):
     drawn = capture_pictures(monkeypatch)
     options = ParticleOptions(
         mic_psize=1.0,
         score="rlnLCCmax",
-        species=list(DISTANCES),
+        species=list(species),
         species_min_dist=dict(DISTANCES),
         plot=True,
         plot_mics=2,
@@ -132,3 +132,23 @@ def test_picks_displaced_by_another_species_are_their_own_category(tmp_path, mon
     labels = picture.legend.labels
     assert "rejected: overlaps a kept pick of another species (--cross-species)" in labels
     assert not [label for label in labels if "--min-support" in label]
+
+
+def test_the_consensus_picture_counts_displaced_picks_apart(tmp_path, monkeypatch):
+    # A picker's ribosomes, hand-picked ribosomes and the proteasomes on TS_01. By hand: the hand pick
+    # 10 Å from r1 is its duplicate (and confirms it); p1, 50 Å from r1, is displaced by it (r1 the best
+    # ribosome, p1 the worse proteasome); r2 and p2 stand alone.
+    picker = [(1000, 1000, 400, 0.9, "TS_01.mrc"), (3000, 200, 400, 0.1, "TS_01.mrc")]
+    hand = [(1010, 1000, 400, 0.5, "TS_01.mrc")]
+    proteasome = [(1050, 1000, 400, 0.3, "TS_01.mrc"), (200, 3000, 400, 0.8, "TS_01.mrc")]
+    tables = [pytom_table(tmp_path / f"{name}.star", rows) for name, rows in (("a", picker), ("b", hand))]
+    tables.append(pytom_table(tmp_path / "p.star", proteasome))
+    radius = {"ribosome": 130.0, "proteasome": 60.0}
+    species = ["ribosome", "ribosome", "proteasome"]
+    _, pictures = species_run(tmp_path, monkeypatch, tables, species, cross_species=True, radius=radius)
+    (panel,) = pictures["consensus.png"].panels
+    assert panel.marks["kept_confirmed"].tolist() == [1, 0, 0]
+    assert panel.marks["kept_alone"].tolist() == [1, 0, 1]
+    assert panel.marks["rejected_duplicate"].tolist() == [0, 1, 0]
+    assert panel.marks["rejected_displaced"].tolist() == [0, 0, 1]
+    assert "rejected: overlaps a kept pick of another species (--cross-species)" in panel.legend.labels

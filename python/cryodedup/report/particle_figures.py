@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from ..algo.audit import TOP_MICROGRAPHS, straddling_per_micrograph
-from ..algo.consensus import OUTCOMES, covered_jaccard, input_pair_counts, mean_agreement, outcome_counts, pick_outcomes
+from ..algo.consensus import OUTCOMES, covered_jaccard, input_pair_counts, mean_agreement, pick_outcomes
 from ..algo.dedup import SAME_CENTRE_A, nearest_neighbour_distances
 from ..algo.histogram import clipped_histogram, percentiles
 from ..labels import distinct_labels, input_labels
@@ -284,7 +284,19 @@ FATE_STYLE = {
     "rejected_duplicate": (REJECTED_COLOUR, "rejected duplicate"),
     "rejected_unconfirmed": (UNCONFIRMED_COLOUR, "rejected, confirmed by too few inputs"),
     "rejected_not_confirmable": ("#636363", "rejected, not confirmable (--uncovered reject)"),
+    "rejected_displaced": (DISPLACED_COLOUR, "rejected: overlaps a kept pick of another species (--cross-species)"),
 }
+#: The fates the consensus picture tells apart: the consensus' own, then a pick kept within its
+#: species and displaced by a pick of another species (--cross-species).
+PICTURE_FATES = (*OUTCOMES, "rejected_displaced")
+
+
+def picture_fates(details: ParticleDetails) -> np.ndarray:
+    """Each pick's fate, an index into :data:`PICTURE_FATES`."""
+    outcomes = pick_outcomes(details.keep, _confirmed_by(details), details.unconfirmed, details.not_confirmable)
+    if details.displaced_by is not None:  # (else counted as duplicates, or as not confirmable if kept as such)
+        outcomes[details.displaced_by >= 0] = PICTURE_FATES.index("rejected_displaced")
+    return outcomes
 
 
 def consensus_by_input(details: ParticleDetails) -> Picture:
@@ -293,9 +305,9 @@ def consensus_by_input(details: ParticleDetails) -> Picture:
     Fates that no pick of any input has are left out of the bars and the legend.
     """
     k = len(details.inputs)
-    outcomes = pick_outcomes(details.keep, _confirmed_by(details), details.unconfirmed, details.not_confirmable)
-    counts = outcome_counts(outcomes, details.input_of, k)
-    shown = [(fate, widths) for fate, widths in zip(OUTCOMES, counts.T) if widths.any()]
+    cells = details.input_of.astype(np.int64) * len(PICTURE_FATES) + picture_fates(details)
+    counts = np.bincount(cells, minlength=k * len(PICTURE_FATES)).reshape(k, len(PICTURE_FATES))
+    shown = [(fate, widths) for fate, widths in zip(PICTURE_FATES, counts.T) if widths.any()]
     legend = Legend()
     for fate, _ in shown:
         colour, label = FATE_STYLE[fate]
