@@ -65,9 +65,9 @@ def species_run(tmp_path, monkeypatch, tables, species=tuple(DISTANCES), **extra
     return summary, {name: picture for name, _, picture in drawn}
 
 
-def brute_nearest(rows):
-    """Each row's distance to the nearest other row of its tomogram (inf when alone)."""
-    xyz = np.array([r[:3] for r in rows], dtype=float)
+def brute_nearest(rows, z_scale=1.0):
+    """Each row's distance to the nearest other row of its tomogram (inf when alone), z scaled by ``z_scale``."""
+    xyz = np.array([r[:3] for r in rows], dtype=float) * [1, 1, z_scale]
     tomo = np.array([r[4] for r in rows])
     d = np.linalg.norm(xyz[:, None] - xyz[None], axis=2)
     d[tomo[:, None] != tomo[None]] = np.inf
@@ -75,13 +75,16 @@ def brute_nearest(rows):
     return d.min(axis=1)
 
 
-def test_each_species_has_its_own_nearest_neighbour_histogram_and_distance(tmp_path, monkeypatch):
+@pytest.mark.parametrize("min_dist_z", [None, 100.0])
+def test_each_species_has_its_own_nearest_neighbour_histogram_and_distance(tmp_path, monkeypatch, min_dist_z):
+    # --min-dist-z: each species' ellipsoid, its distance in x and y, min_dist_z in z: z scaled by d / min_dist_z.
     tables, rows_of = crowded_tables(tmp_path)
-    _, pictures = species_run(tmp_path, monkeypatch, tables)
+    _, pictures = species_run(tmp_path, monkeypatch, tables, min_dist_z=min_dist_z)
     (panel,) = pictures["nn_distances.png"].panels
     top = 5 * max(DISTANCES.values())  # the axis reaches 5 x the largest distance
     for name, distance in DISTANCES.items():
-        nearest = brute_nearest(rows_of[name])  # within the species: what the rule decides
+        # Within the species: what the rule decides.
+        nearest = brute_nearest(rows_of[name], 1.0 if min_dist_z is None else distance / min_dist_z)
         expected, _ = np.histogram(np.clip(nearest[np.isfinite(nearest)], 0, top), bins=100, range=(0, top))
         counts, edges = panel.marks[f"distances:{name}"]
         assert counts.tolist() == expected.tolist()
@@ -152,3 +155,37 @@ def test_the_consensus_picture_counts_displaced_picks_apart(tmp_path, monkeypatc
     assert panel.marks["rejected_duplicate"].tolist() == [0, 1, 0]
     assert panel.marks["rejected_displaced"].tolist() == [0, 0, 1]
     assert "rejected: overlaps a kept pick of another species (--cross-species)" in panel.legend.labels
+
+
+def test_one_species_at_its_own_distance_is_titled_with_it(tmp_path, monkeypatch):
+    # --species ribosome --min-dist ribosome=120: the run's one distance is 120 Å, not the default.
+    tables, _ = crowded_tables(tmp_path)
+    drawn = capture_pictures(monkeypatch)
+    options = ParticleOptions(
+        mic_psize=1.0, species=["ribosome"], species_min_dist={"ribosome": 120.0}, plot=True, plot_mics=1
+    )
+    remove_duplicate_particles(tables[:1], tmp_path / "out", options)
+    pictures = {name: picture for name, _, picture in drawn}
+    assert "(minimum distance 120 Å in 3D)" in pictures["example_tomogram_1.png"].title
+    (panel,) = pictures["nn_distances.png"].panels
+    assert panel.marks["min_dist"] == 120.0
+
+
+def test_more_species_than_colours_draw_those_with_the_most_picks(tmp_path, monkeypatch):
+    # Eight species of 1 to 8 picks each on one tomogram (class numbers): the six with the most drawn apart.
+    rng = np.random.default_rng(1)
+    rows = [(*rng.uniform(0, 3000, 3), 0.5, "TS_01.mrc", s) for s in range(1, 9) for _ in range(s)]
+    lines = ["data_particles", "", "loop_"]
+    lines += [f"_{label}" for label in ("rlnCoordinateX", "rlnCoordinateY", "rlnCoordinateZ", "rlnLCCmax")]
+    lines += ["_rlnMicrographName", "_rlnClassNumber"]
+    lines += [f"{x:.2f} {y:.2f} {z:.2f} {lcc} {tomo} {s}" for x, y, z, lcc, tomo, s in rows]
+    (tmp_path / "classes.star").write_text("\n".join(lines) + "\n")
+    drawn = capture_pictures(monkeypatch)
+    options = ParticleOptions(mic_psize=1.0, species_column="rlnClassNumber", plot=True, plot_mics=1)
+    remove_duplicate_particles([tmp_path / "classes.star"], tmp_path / "out", options)
+    pictures = {name: picture for name, _, picture in drawn}
+    (panel,) = pictures["nn_distances.png"].panels
+    assert sorted(k.split(":")[1] for k in panel.marks if k.startswith("distances:")) == ["3", "4", "5", "6", "7", "8"]
+    assert "the 6 species with the most picks of 8" in panel.title
+    patches = [label for kind, _, label in pictures["example_tomogram_1.png"].legend.entries if kind == "patch"]
+    assert patches == ["3", "4", "5", "6", "7", "8", "2 other species"]

@@ -133,7 +133,8 @@ def _species_histograms(details: ParticleDetails, d: np.ndarray, top: float, xla
         title += f"\nthe {len(drawn)} species with the most picks of {len(names):,}"
     tallest = np.concatenate([counts for _, counts, _ in histograms])
     legend_rows = 21 * len(drawn)
-    picture, panel = labelled_plot(title, xlabel, "particles", (0, top), headroom(tallest), below=legend_rows + 10)
+    size = (max(PLOT_SIZE[0], round(text_width(xlabel, TEXT) + 120)), PLOT_SIZE[1])  # the x label whole
+    picture, panel = labelled_plot(title, xlabel, "particles", (0, top), headroom(tallest), size, legend_rows + 10)
     for s, counts, edges in histograms:
         colour = details.species_colour(s)
         panel.steps(f"distances:{names[s]}", counts, edges, colour)
