@@ -21,12 +21,12 @@ from ..particle_set import ParticleSet
 from .canvas import TICK_TEXT, Canvas, Panel, Picture, nice_ticks, text_width, tick_labels
 
 __all__ = [
+    "OTHER_SPECIES_COLOUR",
     "PLOT_SIZE",
     "ParticleDetails",
     "ScoreCounts",
     "headroom",
     "labelled_plot",
-    "nn_histogram_top",
     "nn_measured",
 ]
 
