@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .outputs import StrPath
 
-__all__ = ["counted", "distinct_labels", "human", "input_labels"]
+__all__ = ["counted", "distinct_labels", "human", "input_labels", "listed"]
 
 
 def distinct_labels(paths: Sequence[StrPath]) -> list[str]:
@@ -70,3 +70,8 @@ def human(value: object) -> str:
 def counted(n: int, word: str) -> str:
     """``n`` and ``word``, plural unless one: "1 micrograph", "2 micrographs"."""
     return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def listed(names: Sequence[str]) -> str:
+    """Names as a sentence lists them: "ribosome", "ribosome and proteasome", "a, b and c"."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"

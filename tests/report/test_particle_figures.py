@@ -238,9 +238,9 @@ def test_nearest_neighbour_histogram_counts(tmp_path):
     assert f"minimum distance {d.min_dist:g} Å: {within:,} particles within it" in panel.legend.labels
 
 
-def test_the_count_within_the_minimum_distance_is_left_out_with_several_species(tmp_path):
-    # The distances are to a pick of any species; each species has its own minimum distance:
-    # a count against one of them was wrong (a trial: 17 said, 15 true). Here a pair of one
+def test_the_count_within_each_species_distance_counts_its_own_species_only(tmp_path):
+    # Each species has its own minimum distance, and the rule compares picks of one species: a
+    # count of distances to any species was wrong (a trial: 17 said, 15 true). Here a pair of one
     # species 30 Å apart (a duplicate at its 40 Å) and a pair of two species 5 Å apart (none).
     path = tmp_path / "p.star"
     rows = "m.mrc 100 100 1\nm.mrc 130 100 1\nm.mrc 500 500 1\nm.mrc 505 500 2\n"
@@ -251,7 +251,8 @@ def test_the_count_within_the_minimum_distance_is_left_out_with_several_species(
     summary, d, _ = run_with_spy(path, tmp_path / "out", options)
     assert summary["rejected"] == 1
     (panel,) = plots.nn_histogram(d).panels
-    assert not [label for label in panel.legend.labels if "within it" in label], panel.legend.labels
+    within = [label for label in panel.legend.labels if "within it" in label]
+    assert within == ["1: minimum distance 40 Å, 2 of 3 within it", "2: minimum distance 20 Å, 0 of 1 within it"]
 
 
 def test_scores_are_drawn_as_compared(tmp_path):

@@ -25,7 +25,6 @@ __all__ = [
     "input_pair_counts",
     "jaccard_matrices",
     "mean_agreement",
-    "outcome_counts",
     "pick_outcomes",
     "picks_per_group",
 ]

@@ -36,6 +36,7 @@ import numpy as np
 from ..algo import MAX_CENTRE
 from ..algo.dedup import MAX_INPUTS
 from ..errors import CryodedupError
+from ..labels import counted, listed
 from ..outputs import AtomicOutputs
 from ..particle_set import Log, ParticleSet, ReaderOptions, Warn
 from .copick_publish import check_writable, new_pick_set, publish
@@ -193,7 +194,8 @@ def _check_radii(config: Path, objects: dict[str, Any], warn: Warn) -> None:
     if unsized:
         given = ",".join(f"{name}=Å" for name in unsized)
         warn(
-            f"{config}: {', '.join(unsized)} has no radius: its picks are compared at --min-dist "
+            f"{config}: {listed(unsized)} {'has' if len(unsized) == 1 else 'have'} no radius: "
+            f"{'its' if len(unsized) == 1 else 'their'} picks are compared at --min-dist "
             f"(20 Å unless given; --min-dist {given} sets each)"
         )
 
@@ -335,7 +337,8 @@ def _particle_set(
     radii = {name: float(objects[name].radius) for name in species_names if objects[name].radius}
     writer = CopickWriter(root, config, sets, options.copick_out_user, options.copick_out_session, outdir)
     writer.refuse_foreign()
-    writer.report.update({"config": str(config), "runs": len(runs), "pick_sets": len(found)})
+    # A pick set is a user/session (an input); each holds a pick file per run and object it picked.
+    writer.report.update({"config": str(config), "runs": len(runs), "pick_sets": len(keys), "pick_files": len(found)})
     joined = np.concatenate(centres)
     return ParticleSet(
         inputs=[f"{user}/{session}" for user, session in keys],
@@ -404,13 +407,22 @@ class CopickWriter:
         with root_logger_kept():
             return self._write(keep, force)
 
+    def _held(self) -> list[str]:
+        """Every pick file the output (user, session) holds in the project, as ``run/object``, whatever was read."""
+        return [
+            f"{run.name}/{picks.pickable_object_name}"
+            for run in sorted(self.root.runs, key=lambda r: r.name)
+            for picks in run.get_picks(user_id=self.user, session_id=self.session)
+        ]
+
     def refuse_foreign(self) -> None:
         """One line, even with --force, when the output (user, session) holds picks cryodedup did not write."""
         existing = self._existing()
         if existing and not OwnOutputs(self.root).holds((self.user, self.session)):
+            held = counted(len(self._held()), "pick file")
             raise CryodedupError(
                 f"{self.config}: user {self.user}, session {self.session} holds picks cryodedup did not write "
-                f"({existing[0]}, {len(existing)} pick set(s) in all): writing there would lose {self.user}'s "
+                f"({existing[0]}, {held} in all): writing there would lose {self.user}'s "
                 "picks, even with --force; choose another --copick-out-user or --copick-out-session"
             )
 

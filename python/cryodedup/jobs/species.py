@@ -19,6 +19,7 @@ import numpy as np
 from ..algo.priority import added_counts
 from ..algo.species import cross_species_ranks, suppress_overlaps, won_table
 from ..errors import CryodedupError
+from ..labels import listed
 from ..particle_set import ParticleSet
 
 if TYPE_CHECKING:
@@ -135,9 +136,8 @@ def species_radii(particles: ParticleSet, options: ParticleOptions) -> np.ndarra
     missing = [name for name in names if name not in radii]
     if missing:
         pairs = ",".join(f"{name}=Å" for name in missing)
-        which = missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} and {missing[-1]}"
         raise CryodedupError(
-            f"--cross-species compares each species' size, and {which} "
+            f"--cross-species compares each species' size, and {listed(missing)} "
             f"{'has' if len(missing) == 1 else 'have'} none: give --radius {pairs}"
         )
     return np.array([radii[name] for name in names], dtype=np.float64)

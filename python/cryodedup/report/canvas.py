@@ -197,7 +197,10 @@ def tick_labels(ticks: np.ndarray) -> list[str]:
 
 @dataclass
 class Legend:
-    """Entries of a legend: (kind, colour, label); kind is patch, line, dashed, ring, cross, square, dot_line."""
+    """Entries of a legend: (kind, colour, label).
+
+    kind is patch, line, dashed, ring, cross, square, diamond or dot_line.
+    """
 
     entries: list[tuple[str, str, str]] = field(default_factory=list)
 
@@ -348,9 +351,9 @@ class Canvas:
         self._marks(xy, radius, self.ink(colour), 0, _disc)
 
     def markers(self, kind: str, xy: np.ndarray, radius: float, colour: Any, width: float = 2.2) -> None:
-        """Rings, crosses or squares of ``radius`` centred on each row of ``xy`` (one per PNG pixel)."""
+        """Rings, crosses, squares or diamonds of ``radius`` centred on each row of ``xy`` (one per PNG pixel)."""
         w = max(1, round(width * SCALE))
-        mark = {"ring": _ring, "square": _square_outline}.get(kind, _cross)
+        mark = {"ring": _ring, "square": _square_outline, "diamond": _diamond}.get(kind, _cross)
         self._marks(xy, radius, self.ink(colour), w, mark)
 
     def circles(self, xy: np.ndarray, radius: float, colour: Any, width: float = 1.0) -> None:
@@ -465,6 +468,13 @@ def _ring(draw: Any, box: tuple[float, float, float, float], ink: int, width: in
 
 def _square_outline(draw: Any, box: tuple[float, float, float, float], ink: int, width: int) -> None:
     draw.draw_rectangle(box, ink, 0, width)  # (ImageDraw.rectangle(outline=..., width=...))
+
+
+def _diamond(draw: Any, box: tuple[float, float, float, float], ink: int, width: int) -> None:
+    x, y = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    corners = [(x, box[1]), (box[2], y), (x, box[3]), (box[0], y)]
+    for a, b in zip(corners, corners[1:] + corners[:1]):  # (each side a stroke, as the cross's)
+        draw.draw_lines([a, b], ink, width)
 
 
 def _cross(draw: Any, box: tuple[float, float, float, float], ink: int, width: int) -> None:

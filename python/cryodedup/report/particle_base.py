@@ -13,15 +13,31 @@ from typing import Any
 
 import numpy as np
 
+from ..algo.dedup import stretched
 from ..algo.density import input_cohorts, outliers, rejected_as_duplicates
 from ..algo.histogram import counts_per_group
 from ..algo.registration import Displacements
 from ..particle_set import ParticleSet
 from .canvas import TICK_TEXT, Canvas, Panel, Picture, nice_ticks, text_width, tick_labels
 
-__all__ = ["PLOT_SIZE", "ParticleDetails", "ScoreCounts", "headroom", "labelled_plot", "nn_histogram_top"]
+__all__ = [
+    "OTHER_SPECIES_COLOUR",
+    "PLOT_SIZE",
+    "ParticleDetails",
+    "ScoreCounts",
+    "headroom",
+    "labelled_plot",
+    "nn_measured",
+]
 
 PLOT_SIZE = (770, 440)  # PNG pixels of a one-plot picture (7 x 4 inches at 110 dpi, as before)
+
+#: The species drawn apart in the pictures, at most: those with the most picks (the rest grey).
+#: No green or red: those say kept and rejected.
+SPECIES_COLOURS = ("#1f77b4", "#ff7f0e", "#9467bd", "#17becf", "#8c564b", "#e377c2")
+OTHER_SPECIES_COLOUR = "#999999"
+#: The species whose distances a title names, at most (then how many more).
+SPECIES_NAMED = 4
 
 
 @dataclass
@@ -76,6 +92,11 @@ class ParticleDetails:
     #: Each measured pair of inputs' displacements (:func:`cryodedup.jobs.registration.displacements`),
     #: when several inputs were registered: called when the picture is drawn.
     registration: Callable[[], list[Displacements]] | None = None
+    #: Several species: each species' minimum distance (Å), by species index, as the decision
+    #: used it (``--min-dist NAME=Å``, a copick object's radius); None: ``min_dist`` for all.
+    species_min_dist: list[float] | None = None
+    #: --cross-species: the kept pick of another species that displaced each row, else -1.
+    displaced_by: np.ndarray | None = None
 
     @property
     def duplicate(self) -> np.ndarray:
@@ -132,10 +153,37 @@ class ParticleDetails:
 
     @property
     def distance_text(self) -> str:
-        """The duplicate distance in words, as the decision used it."""
+        """The duplicate distance in words, as the decision used it: each species' when they differ."""
+        distances = self.species_min_dist or [self.min_dist]
+        if len(set(distances)) == 1:
+            if self.min_dist_z is None:
+                return f"minimum distance {distances[0]:g} Å" + (" in 3D" if self.unit == "tomogram" else "")
+            return f"minimum distance {distances[0]:g} Å in x and y, {self.min_dist_z:g} Å in z"
+        names = self.particles.species_names
+        named = ", ".join(f"{d:g} Å for {name}" for name, d in zip(names[:SPECIES_NAMED], distances))
+        if len(names) > SPECIES_NAMED:
+            named += f", {len(names) - SPECIES_NAMED:,} more species"
         if self.min_dist_z is None:
-            return f"minimum distance {self.min_dist:g} Å" + (" in 3D" if self.unit == "tomogram" else "")
-        return f"minimum distance {self.min_dist:g} Å in x and y, {self.min_dist_z:g} Å in z"
+            return "minimum distance" + (" in 3D" if self.unit == "tomogram" else "") + f": {named}"
+        return f"minimum distance in x and y: {named}; {self.min_dist_z:g} Å in z"
+
+    @property
+    def several_species(self) -> bool:
+        """Whether the pictures draw species apart: the decision had several."""
+        return self.species_min_dist is not None and len(self.species_min_dist) > 1
+
+    @cached_property
+    def species_drawn(self) -> list[int]:
+        """The species drawn apart (by index, in order), at most one per colour: those with the most picks."""
+        assert self.particles.species is not None
+        picks = np.bincount(self.particles.species, minlength=len(self.particles.species_names))
+        most = np.lexsort((np.arange(len(picks)), -picks))[: len(SPECIES_COLOURS)]
+        return sorted(int(s) for s in most)
+
+    def species_colour(self, species: int) -> str:
+        """The colour of a species in every picture (grey for those not drawn apart)."""
+        drawn = self.species_drawn
+        return SPECIES_COLOURS[drawn.index(species)] if species in drawn else OTHER_SPECIES_COLOUR
 
     @property
     def mic_shapes(self) -> dict[int, tuple[int, int]]:
@@ -206,6 +254,29 @@ def _read_only(counts: np.ndarray) -> np.ndarray:
     """``counts``, which every picture shares, made read-only: a picture that changed them in place would fail."""
     counts.flags.writeable = False
     return counts
+
+
+def nn_measured(details: ParticleDetails) -> tuple[np.ndarray, np.ndarray, float]:
+    """What the nearest-neighbour histogram measures: (groups, centres, reach) for ``nearest_neighbour_distances``.
+
+    The centres in the decision's metric (z scaled by min_dist / min_dist_z). With several
+    species, each particle's nearest of its own species (that is what the rule decides), in
+    its species' metric: one group per micrograph and species.
+    """
+    distances = details.species_min_dist
+    if not details.several_species or distances is None or details.particles.species is None:
+        return (
+            details.groups,
+            stretched(details.centres, details.min_dist, details.min_dist_z),
+            nn_histogram_top(details.min_dist),
+        )
+    species = details.particles.species
+    centres = details.centres
+    if details.min_dist_z is not None:  # (each species' ellipsoid: z scaled by its own distance)
+        centres = centres.copy()
+        centres[:, 2] *= np.asarray(distances)[species] / details.min_dist_z
+    groups = details.groups.astype(np.int64) * len(distances) + species
+    return groups, centres, nn_histogram_top(max(distances))
 
 
 def nn_histogram_top(min_dist: float) -> float:

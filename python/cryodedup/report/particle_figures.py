@@ -16,8 +16,8 @@ import numpy as np
 from PIL import Image
 
 from ..algo.audit import TOP_MICROGRAPHS, straddling_per_micrograph
-from ..algo.consensus import OUTCOMES, covered_jaccard, input_pair_counts, mean_agreement, outcome_counts, pick_outcomes
-from ..algo.dedup import SAME_CENTRE_A, nearest_neighbour_distances, stretched
+from ..algo.consensus import OUTCOMES, covered_jaccard, input_pair_counts, mean_agreement, pick_outcomes
+from ..algo.dedup import SAME_CENTRE_A, nearest_neighbour_distances
 from ..algo.histogram import clipped_histogram, percentiles
 from ..labels import distinct_labels, input_labels
 from .canvas import (
@@ -42,7 +42,15 @@ from .canvas import (
     viridis,
 )
 from .density_figures import duplicate_fraction
-from .particle_base import PLOT_SIZE, ParticleDetails, ScoreCounts, headroom, labelled_plot, nn_histogram_top
+from .particle_base import (
+    OTHER_SPECIES_COLOUR,
+    PLOT_SIZE,
+    ParticleDetails,
+    ScoreCounts,
+    headroom,
+    labelled_plot,
+    nn_measured,
+)
 from .summary import short_name
 from .suppressors import suppressors
 
@@ -57,6 +65,7 @@ __all__ = [
 ]
 
 UNCONFIRMED_COLOUR = "#7b3294"  # kept as no duplicate, then rejected for lack of support
+DISPLACED_COLOUR = "#e66101"  # kept within its species, then displaced by a pick of another species
 HISTOGRAM_COLOUR, AGREEMENT_COLOUR, WITHIN_COLOUR = "#4c72b0", "#2b83ba", "#9aa7b8"
 
 #: A picture of the job: file name, caption and the picture.
@@ -71,36 +80,75 @@ def nn_histogram(details: ParticleDetails) -> Picture:
 
     With --min-dist-z the distances are those the decision compares: z scaled by
     min_dist / min_dist_z, so that a pair is a duplicate exactly when its distance is at most
-    min_dist (left of the line), as without it.
+    min_dist (left of the line), as without it. With several species, one histogram per
+    species, each particle's distance to the nearest of its own species (what the rule
+    decides), against that species' own distance (:func:`_species_histograms`).
     """
-    xlabel = f"distance to the nearest particle in the same {details.unit} (Å)"
+    nearest = "particle of the same species" if details.several_species else "particle"
+    scaled = ""
     if details.min_dist_z is not None:
-        xlabel = (
-            f"distance to the nearest particle in the same {details.unit}, z scaled by "
-            f"{details.min_dist:g}/{details.min_dist_z:g} (Å)"
-        )
-    top = nn_histogram_top(details.min_dist)
-    d = details.nn_distances() if details.nn_distances is not None else None
-    if d is None:
-        d = nearest_neighbour_distances(
-            details.groups, stretched(details.centres, details.min_dist, details.min_dist_z), top
-        )
+        ratio = "its species' minimum distance" if details.several_species else f"{details.min_dist:g}"
+        scaled = f", z scaled by {ratio}/{details.min_dist_z:g}"
+    xlabel = f"distance to the nearest {nearest} in the same {details.unit}{scaled} (Å)"
+    groups, centres, top = nn_measured(details)
+    d = (
+        details.nn_distances()
+        if details.nn_distances is not None
+        else nearest_neighbour_distances(groups, centres, top)
+    )
+    if details.several_species:
+        return _species_histograms(details, d, top, xlabel)
     (counts, _), edges, _ = clipped_histogram(d, 0, top, 100)  # (a particle alone on its micrograph: inf, left out)
     title = "Nearest-neighbour distances (last bin: that far or farther)"
     picture, panel = labelled_plot(title, xlabel, "particles", (0, top), headroom(counts))
     panel.steps("distances", counts, edges, HISTOGRAM_COLOUR, fill=True)
     panel.vline("min_dist", details.min_dist, REJECTED_COLOUR)
     # Said in words: on a linear axis a pair among a million particles is a bar no one sees.
-    # (Not with several species: the distances here are to any species, each species has its own.)
-    label = details.distance_text
-    if details.particles.species is None:
-        within = int(np.count_nonzero(d <= max(details.min_dist, SAME_CENTRE_A)))
-        label += f": {within:,} particles within it"
-    panel.legend.add("line", REJECTED_COLOUR, label)
+    within = int(np.count_nonzero(d <= max(details.min_dist, SAME_CENTRE_A)))
+    panel.legend.add("line", REJECTED_COLOUR, f"{details.distance_text}: {within:,} particles within it")
     if not counts.any():
         panel.note(f"no {details.unit} holds two particles")
     panel.frame()
     panel.place_legend("upper center")  # the bins at both ends are the tall ones
+    return picture
+
+
+def _species_histograms(details: ParticleDetails, d: np.ndarray, top: float, xlabel: str) -> Picture:
+    """One outline per species drawn apart (``details.species_drawn``), its own distance a dashed line of its colour.
+
+    ``d``: each particle's distance to the nearest of its species. The bins are shared, so
+    that the species compare; the legend says each species' distance and how many of its
+    particles lie within it.
+    """
+    species, names = details.particles.species, details.particles.species_names
+    distances = details.species_min_dist
+    assert species is not None and distances is not None
+    drawn = details.species_drawn
+    histograms = []
+    for s in drawn:
+        (counts, _), edges, _ = clipped_histogram(d[species == s], 0, top, 100)
+        histograms.append((s, counts, edges))
+    title = "Nearest-neighbour distances within each species (last bin: that far or farther)"
+    if len(drawn) < len(names):
+        title += f"\nthe {len(drawn)} species with the most picks of {len(names):,}"
+    tallest = np.concatenate([counts for _, counts, _ in histograms])
+    legend_rows = 21 * len(drawn)
+    size = (max(PLOT_SIZE[0], round(text_width(xlabel, TEXT) + 120)), PLOT_SIZE[1])  # the x label whole
+    picture, panel = labelled_plot(title, xlabel, "particles", (0, top), headroom(tallest), size, legend_rows + 10)
+    for s, counts, edges in histograms:
+        colour = details.species_colour(s)
+        panel.steps(f"distances:{names[s]}", counts, edges, colour)
+        panel.vline(f"min_dist:{names[s]}", distances[s], colour, dashed=True)
+        mine = d[species == s]
+        within = int(np.count_nonzero(mine <= max(distances[s], SAME_CENTRE_A)))
+        panel.legend.add(
+            "line", colour, f"{names[s]}: minimum distance {distances[s]:g} Å, {within:,} of {len(mine):,} within it"
+        )
+    if not tallest.any():
+        panel.note(f"no {details.unit} holds two particles of one species")
+    panel.frame()
+    # Below the plot: one line per species would cover the tall bins at both ends.
+    picture.canvas.legend(panel.legend, ((panel.box[0] + panel.box[2]) / 2, panel.box[3] + 56), anchor="mt")
     return picture
 
 
@@ -237,7 +285,19 @@ FATE_STYLE = {
     "rejected_duplicate": (REJECTED_COLOUR, "rejected duplicate"),
     "rejected_unconfirmed": (UNCONFIRMED_COLOUR, "rejected, confirmed by too few inputs"),
     "rejected_not_confirmable": ("#636363", "rejected, not confirmable (--uncovered reject)"),
+    "rejected_displaced": (DISPLACED_COLOUR, "rejected: overlaps a kept pick of another species (--cross-species)"),
 }
+#: The fates the consensus picture tells apart: the consensus' own, then a pick kept within its
+#: species and displaced by a pick of another species (--cross-species).
+PICTURE_FATES = (*OUTCOMES, "rejected_displaced")
+
+
+def picture_fates(details: ParticleDetails) -> np.ndarray:
+    """Each pick's fate, an index into :data:`PICTURE_FATES`."""
+    outcomes = pick_outcomes(details.keep, _confirmed_by(details), details.unconfirmed, details.not_confirmable)
+    if details.displaced_by is not None:  # (else counted as duplicates, or as not confirmable if kept as such)
+        outcomes[details.displaced_by >= 0] = PICTURE_FATES.index("rejected_displaced")
+    return outcomes
 
 
 def consensus_by_input(details: ParticleDetails) -> Picture:
@@ -246,9 +306,9 @@ def consensus_by_input(details: ParticleDetails) -> Picture:
     Fates that no pick of any input has are left out of the bars and the legend.
     """
     k = len(details.inputs)
-    outcomes = pick_outcomes(details.keep, _confirmed_by(details), details.unconfirmed, details.not_confirmable)
-    counts = outcome_counts(outcomes, details.input_of, k)
-    shown = [(fate, widths) for fate, widths in zip(OUTCOMES, counts.T) if widths.any()]
+    cells = details.input_of.astype(np.int64) * len(PICTURE_FATES) + picture_fates(details)
+    counts = np.bincount(cells, minlength=k * len(PICTURE_FATES)).reshape(k, len(PICTURE_FATES))
+    shown = [(fate, widths) for fate, widths in zip(PICTURE_FATES, counts.T) if widths.any()]
     legend = Legend()
     for fate, _ in shown:
         colour, label = FATE_STYLE[fate]
@@ -500,6 +560,30 @@ def _panel_boxes(frame: Frame, top: float, left: float, gap: float) -> tuple[Box
     return first, (left + w + gap, top, left + 2 * w + gap, top + h)
 
 
+class RejectedPicks(NamedTuple):
+    """A micrograph's rejected picks by why (rows of the whole set), and the kept pick each was rejected for."""
+
+    duplicates: np.ndarray
+    partners: np.ndarray  # the pick each duplicate was rejected for
+    displaced: np.ndarray  # --cross-species: overlapping a kept pick of another species
+    displacers: np.ndarray  # the pick of another species each displaced pick was rejected for
+    unconfirmed: np.ndarray  # --min-support: too few inputs picked it
+
+
+def rejected_picks(details: ParticleDetails, rows: np.ndarray) -> RejectedPicks:
+    """The rejected picks of ``rows`` (one micrograph's, ascending) by why they were rejected."""
+    rejected = rows[~details.keep[rows]]
+    partners = suppressors(details, rows)[~details.keep[rows]]
+    displacers = np.full(len(rejected), -1) if details.displaced_by is None else details.displaced_by[rejected]
+    paired, displaced = partners >= 0, displacers >= 0
+    lone = ~paired & ~displaced  # rejected for lack of consensus: no partner
+    return RejectedPicks(rejected[paired], partners[paired], rejected[displaced], displacers[displaced], rejected[lone])
+
+
+#: The colour of the fates' marks in the legend when the marks take their species' colour.
+FATE_INK = "#444444"
+
+
 def micrograph_picks(
     details: ParticleDetails, mic: int, image: DisplayImage | None, missing: str = "", unreadable: bool = False
 ) -> Picture:
@@ -510,20 +594,25 @@ def micrograph_picks(
     drawn when they are larger than the markers. ``missing``: the image file that was not
     found, if any; ``unreadable``: the file was found but could not be read. Row 0 of the
     MRC is at the top, where y = 0 is (RELION's and CryoSPARC's pick viewers); y grows
-    downwards.
+    downwards. Several species: each pick in its species' colour (the mark says its fate),
+    each species' circles of half its own distance, and a pick displaced by another
+    species (--cross-species) a diamond with a line to the pick kept instead.
     """
     idx = np.flatnonzero(details.groups == mic)
-    kept, rejected = idx[details.keep[idx]], idx[~details.keep[idx]]
+    kept = idx[details.keep[idx]]
     psize = float(details.psize[idx[0]])
     frame = _frame(details, mic, idx, psize, image)
-    partners = suppressors(details, idx)[~details.keep[idx]]
-    paired = partners >= 0  # picks rejected for lack of consensus have no partner
-    duplicates, unconfirmed = rejected[paired], rejected[~paired]
+    why = rejected_picks(details, idx)
     title = _micrograph_title(details, mic, missing, unreadable)
     top = 20 + 19 * (title.count("\n") + 1) + 34
     boxes = _panel_boxes(frame, top, 90, 36)
-    canvas = Canvas(round(boxes[1][2] + 24), round(boxes[0][3] + 100))
     x0, y0, width, height = frame
+    half = _half_distances(details, kept, (boxes[0][2] - boxes[0][0]) / width)
+    legend = _picks_legend(details, idx, why, half is not None)
+    width_px = round(boxes[1][2] + 24)
+    columns = _legend_columns(legend, width_px - 20)
+    rows = -(-len(legend.entries) // columns)
+    canvas = Canvas(width_px, round(boxes[0][3] + 100 + 21 * (rows - 1)))
     panels = [Panel(canvas, box, (x0, x0 + width), (y0, y0 + height), flip_y=True) for box in boxes]
     for panel in panels:
         if image is not None:
@@ -533,32 +622,95 @@ def micrograph_picks(
     ax_kept, ax_rejected = panels
     c = details.centres[:, :2]
     ax_kept.marks["kept"] = c[kept]
-    canvas.markers("ring", ax_kept.xy(c[kept]), MARKER_RADIUS, rgb(KEPT_COLOUR))
-    radius_px = details.min_dist / 2 * (boxes[0][2] - boxes[0][0]) / width
-    if radius_px > 2 * MARKER_RADIUS:  # else a double ring
-        ax_kept.marks["half_min_dist"] = (c[kept], details.min_dist / 2)
-        canvas.circles(ax_kept.xy(c[kept]), radius_px, rgb(KEPT_COLOUR), 0.8)
-    ax_rejected.marks["suppressed_by"] = np.stack([c[duplicates], c[partners[paired]]], axis=1)
-    canvas.segments(ax_rejected.xy(c[duplicates]), ax_rejected.xy(c[partners[paired]]), rgb("#ffbf00"))
-    ax_rejected.marks["kept_instead"] = c[partners[paired]]
-    canvas.dots(ax_rejected.xy(c[partners[paired]]), 3.0, rgb(KEPT_COLOUR))
-    ax_rejected.marks["rejected"] = c[duplicates]
-    canvas.markers("cross", ax_rejected.xy(c[duplicates]), MARKER_RADIUS, rgb(REJECTED_COLOUR))
-    ax_rejected.marks["unconfirmed"] = c[unconfirmed]
-    canvas.markers("square", ax_rejected.xy(c[unconfirmed]), MARKER_RADIUS, rgb(UNCONFIRMED_COLOUR))
+    _draw_marks(details, ax_kept, "ring", kept, KEPT_COLOUR)
+    if half is not None:
+        ax_kept.marks["half_min_dist"] = (c[kept], half[0])
+        for colour, radius_px, these in half[1]:
+            canvas.circles(ax_kept.xy(c[these]), radius_px, rgb(colour), 0.8)
+    ax_rejected.marks["suppressed_by"] = np.stack([c[why.duplicates], c[why.partners]], axis=1)
+    ax_rejected.marks["displaced_by"] = np.stack([c[why.displaced], c[why.displacers]], axis=1)
+    rejected_for = np.concatenate([why.duplicates, why.displaced])
+    kept_instead = np.concatenate([why.partners, why.displacers])
+    canvas.segments(ax_rejected.xy(c[rejected_for]), ax_rejected.xy(c[kept_instead]), rgb("#ffbf00"))
+    ax_rejected.marks["kept_instead"] = c[why.partners]
+    for colour, these in _by_colour(details, kept_instead, KEPT_COLOUR):
+        canvas.dots(ax_rejected.xy(c[these]), 3.0, rgb(colour))
+    ax_rejected.marks["rejected"] = c[why.duplicates]
+    _draw_marks(details, ax_rejected, "cross", why.duplicates, REJECTED_COLOUR)
+    ax_rejected.marks["displaced"] = c[why.displaced]
+    _draw_marks(details, ax_rejected, "diamond", why.displaced, DISPLACED_COLOUR)
+    ax_rejected.marks["unconfirmed"] = c[why.unconfirmed]
+    _draw_marks(details, ax_rejected, "square", why.unconfirmed, UNCONFIRMED_COLOUR)
     canvas.clear_outside([p.box for p in panels])  # marks cut at the panels' sides
     for panel in panels:
         panel.frame()
         panel.ticks_x()
     gap = ax_kept.ticks_y()
     ax_rejected.ticks_y(labels=[""] * len(ax_kept.yticks))
-    split = f" (duplicates: {len(duplicates)}, unconfirmed: {len(unconfirmed)})" if len(unconfirmed) else ""
     ax_kept.labels(f"kept: {len(kept)}", "x (Å)", "y (Å)", TEXT, ylabel_gap=gap)
-    ax_rejected.labels(f"rejected: {len(rejected)}{split}", "x (Å)", "", TEXT)
+    ax_rejected.labels(_rejected_title(why), "x (Å)", "", TEXT)
     canvas.text((canvas.width / 2, 18), title, TEXT, "mt")
-    legend = _picks_legend(details, partners[paired], len(unconfirmed) > 0, "half_min_dist" in ax_kept.marks)
-    canvas.legend(legend, (canvas.width / 2, canvas.height - 16), columns=len(legend.entries), anchor="mb")
+    canvas.legend(legend, (canvas.width / 2, canvas.height - 16), columns=columns, anchor="mb")
     return Picture(canvas, panels, title, legend)
+
+
+def _rejected_title(why: RejectedPicks) -> str:
+    """The rejected panel's title: how many, and by why when not all are duplicates."""
+    n = len(why.duplicates) + len(why.displaced) + len(why.unconfirmed)
+    if not (len(why.displaced) or len(why.unconfirmed)):
+        return f"rejected: {n}"
+    parts = [f"duplicates: {len(why.duplicates)}"]
+    if len(why.displaced):
+        parts.append(f"overlapping another species: {len(why.displaced)}")
+    if len(why.unconfirmed):
+        parts.append(f"unconfirmed: {len(why.unconfirmed)}")
+    return f"rejected: {n} ({', '.join(parts)})"
+
+
+def _by_colour(details: ParticleDetails, rows: np.ndarray, colour: str) -> list[tuple[str, np.ndarray]]:
+    """``rows`` by the colour they are drawn in: ``colour`` (their fate's), or with several species their species'."""
+    species = details.particles.species
+    if not details.several_species or species is None:
+        return [(colour, rows)]
+    return [(details.species_colour(int(s)), rows[species[rows] == s]) for s in np.unique(species[rows])]
+
+
+def _draw_marks(details: ParticleDetails, panel: Panel, kind: str, rows: np.ndarray, colour: str) -> None:
+    """Markers of ``kind`` on the picks ``rows``, in their fate's colour or their species'."""
+    c = details.centres[:, :2]
+    for ink, these in _by_colour(details, rows, colour):
+        panel.canvas.markers(kind, panel.xy(c[these]), MARKER_RADIUS, rgb(ink))
+
+
+def _half_distances(
+    details: ParticleDetails, kept: np.ndarray, px_per_a: float
+) -> tuple[Any, list[tuple[str, float, np.ndarray]]] | None:
+    """The circles of half the minimum distance around the kept picks, where larger than the markers.
+
+    The radius in Å (of each kept pick, with several species), and (colour, radius in PNG
+    pixels, rows) to draw; None when none is larger than the markers (a double ring).
+    """
+    distances = details.species_min_dist
+    species = details.particles.species
+    if not details.several_species or distances is None or species is None:
+        radius_px = details.min_dist / 2 * px_per_a
+        return (details.min_dist / 2, [(KEPT_COLOUR, radius_px, kept)]) if radius_px > 2 * MARKER_RADIUS else None
+    halves = np.asarray(distances)[species[kept]] / 2
+    drawn = [
+        (details.species_colour(int(s)), distances[s] / 2 * px_per_a, kept[species[kept] == s])
+        for s in np.unique(species[kept])
+        if distances[s] / 2 * px_per_a > 2 * MARKER_RADIUS
+    ]
+    return (halves, drawn) if drawn else None
+
+
+def _legend_columns(legend: Legend, room: float) -> int:
+    """The most columns (one row at best) in which ``legend`` fits ``room`` PNG pixels across."""
+    widths = [34 + text_width(label, SMALL_TEXT) + 18 for label in legend.labels]
+    for columns in range(len(widths), 1, -1):
+        if sum(max(widths[c::columns]) for c in range(columns)) <= room:
+            return columns
+    return 1
 
 
 def _micrograph_title(details: ParticleDetails, mic: int, missing: str, unreadable: bool) -> str:
@@ -575,18 +727,38 @@ def _micrograph_title(details: ParticleDetails, mic: int, missing: str, unreadab
     return title
 
 
-def _picks_legend(details: ParticleDetails, partners: np.ndarray, unconfirmed: bool, circles: bool) -> Legend:
+def _picks_legend(details: ParticleDetails, rows: np.ndarray, why: RejectedPicks, circles: bool) -> Legend:
+    """The marks of a micrograph's picture (``rows``: its picks); with several species, each species' colour too."""
+    several = details.several_species
+    ink = FATE_INK if several else None
     # Remove-entirely mode keeps none of a close pair: the line then goes to the neighbour.
     partner_label = (
-        "to the pick kept instead" if details.keep[partners].all() else "to its neighbour within the distance"
+        "to the pick kept instead" if details.keep[why.partners].all() else "to its neighbour within the distance"
     )
-    legend = Legend([("ring", KEPT_COLOUR, "kept pick"), ("cross", REJECTED_COLOUR, "rejected duplicate")])
-    legend.add("dot_line", KEPT_COLOUR, partner_label)
-    if unconfirmed:
-        legend.add("square", UNCONFIRMED_COLOUR, "rejected: too few inputs picked it (--min-support)")
+    legend = Legend(
+        [("ring", ink or KEPT_COLOUR, "kept pick"), ("cross", ink or REJECTED_COLOUR, "rejected duplicate")]
+    )
+    legend.add("dot_line", ink or KEPT_COLOUR, partner_label)
+    if len(why.displaced):
+        legend.add(
+            "diamond", ink or DISPLACED_COLOUR, "rejected: overlaps a kept pick of another species (--cross-species)"
+        )
+    if len(why.unconfirmed):
+        legend.add("square", ink or UNCONFIRMED_COLOUR, "rejected: too few inputs picked it (--min-support)")
     if circles:
         in_xy = " in x and y" if details.min_dist_z is not None else ""
-        legend.add("circle", KEPT_COLOUR, "half the minimum distance" + in_xy)
+        legend.add(
+            "circle", ink or KEPT_COLOUR, "half the minimum distance" + (" of its species" if several else "") + in_xy
+        )
+    species = details.particles.species
+    if several and species is not None:
+        present = np.unique(species[rows])
+        names = details.particles.species_names
+        for s in (int(s) for s in present if s in details.species_drawn):
+            legend.add("patch", details.species_colour(s), names[s])
+        others = len(present) - len([s for s in present if s in details.species_drawn])
+        if others:
+            legend.add("patch", OTHER_SPECIES_COLOUR, f"{others:,} other species")
     return legend
 
 

@@ -86,7 +86,11 @@ def particle_rows(s: dict) -> list[Row]:
         )
         centring = f"\nSTAR files: {c['star_centring']}" if c.get("star_centring") else ""
         rows.append(
-            ("copick", f"{c['config']}: {c['pick_sets']:,} pick sets on {c['runs']:,} runs{into}{skipped}{centring}")
+            (
+                "copick",
+                f"{c['config']}: {counted(c['pick_sets'], 'pick set')} on {counted(c['runs'], 'run')}"
+                f"{into}{skipped}{centring}",
+            )
         )
     if s.get("filaments"):
         f = s["filaments"]

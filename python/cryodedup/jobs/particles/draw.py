@@ -7,15 +7,13 @@ from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from ...algo.dedup import (
-    nearest_neighbour_distances,
-    stretched,
-)
+from ...algo.dedup import nearest_neighbour_distances
 from ...formats.micrograph_lists import count_absent
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ...report.summary import report_rows
 from ..registration import displacements
+from ..species import species_distances
 from .decide import Decision
 from .read import Images
 from .summarise import ParticleSummary
@@ -33,14 +31,16 @@ T = TypeVar("T")
 
 def picture_details(particles: ParticleSet, decision: Decision, options: ParticleOptions) -> ParticleDetails:
     """What the pictures show of the decision; its nearest-neighbour distances and score histogram counted as drawn."""
-    from ...report.particle_base import ParticleDetails, nn_histogram_top
+    from ...report.particle_base import ParticleDetails, nn_measured
     from ...report.particle_figures import score_counts
 
+    # Species: each decided at its own distance (its --min-dist NAME=Å, a copick object's radius).
+    by_species = None if particles.species is None else species_distances(particles, options)
     details = ParticleDetails(
         particles,
         decision.keep,
         decision.suppressed_by,
-        options.min_dist,
+        by_species[0] if by_species is not None and len(by_species) == 1 else options.min_dist,
         decision.confirmed_by,
         compared_scores=decision.ranked_scores,
         covered=decision.covered,
@@ -50,13 +50,10 @@ def picture_details(particles: ParticleSet, decision: Decision, options: Particl
         min_dist_z=options.min_dist_z,
         seed=options.seed,
         remove_entirely=options.remove_entirely,
-        nn_distances=partial(
-            nearest_neighbour_distances,
-            particles.groups,
-            stretched(particles.centres, options.min_dist, options.min_dist_z),
-            nn_histogram_top(options.min_dist),
-        ),
+        species_min_dist=by_species,
+        displaced_by=decision.displaced_by,
     )
+    details.nn_distances = partial(nearest_neighbour_distances, *nn_measured(details))
     if details.scores is not None:
         details.score_counts = partial(score_counts, details)
     if len(particles.inputs) > 1 and options.registration != "ignore" and particles.decided is None:
