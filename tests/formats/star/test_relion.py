@@ -172,7 +172,7 @@ def test_the_index_is_finished_while_the_particle_rows_are_scanned(tmp_path):
     assert [b.name for b in part.star.blocks] == ["optics", "particles"]
     assert part.block.rows_end < whole.blocks[1].rows_end  # its first row only, so far
     options = ParticleOptions(score="rlnMaxValueProbDistribution")
-    scan = scan_particles(part, options.score, pixel_size_plan(part, options, None))
+    scan = scan_particles(part, options.score, pixel_size_plan(part, job_module.read_request(options).scale, None))
     assert not part.star.deferred
     assert part.star.blocks == whole.blocks
     assert part.block == whole.blocks[1]
