@@ -127,19 +127,19 @@ def read_copick(
     ``orientations``: whether to read each pick's orientation (``--max-angle``).
     """
     with root_logger_kept():
-        return _read_copick(config, outdir, selection, score_read, orientations, warn, log)
+        root = open_project(config)
+        objects, found, left_out = _pick_sets(config, root, selection, warn)
+        particles = _particle_set(config, root, objects, found, selection, score_read, orientations, outdir, log)
+        particles.summary["copick"]["left_out"] = [f"{user}/{session}" for user, session in sorted(left_out)]
+        return particles
 
 
-def _read_copick(
-    config: Path,
-    outdir: Path | None,
-    selection: CopickSelection,
-    score_read: ScoreRead,
-    orientations: bool,
-    warn: Warn,
-    log: Log,
-) -> ParticleSet:
-    root = open_project(config)
+def _pick_sets(config: Path, root: Any, selection: CopickSelection, warn: Warn) -> tuple[dict, list, set]:
+    """The project's particle objects by name, the pick sets ``selection`` reads, and those left out.
+
+    Each pick set read is (run, object, (user, session), picks), in that order; those left
+    out are earlier results of this tool, (user, session), read only when their user is named.
+    """
     check_output_names(selection.out_user, selection.out_session)
     objects = {o.name: o for o in root.pickable_objects if o.is_particle}
     _check_radii(config, objects, warn)
@@ -165,9 +165,7 @@ def _read_copick(
                 continue
             found.append((run.name, picks.pickable_object_name, key, picks))
     found.sort(key=lambda item: item[:3])
-    particles = _particle_set(config, root, objects, found, selection, score_read, orientations, outdir, log)
-    particles.summary["copick"]["left_out"] = [f"{user}/{session}" for user, session in sorted(left_out)]
-    return particles
+    return objects, found, left_out
 
 
 def check_output_names(user: str, session: str) -> None:

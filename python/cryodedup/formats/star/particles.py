@@ -165,12 +165,15 @@ def read_star_files(
     """
     if row_read.shift_key not in ("auto", "none"):
         raise CryodedupError(f"--shift-key for STAR files is auto or none, got {row_read.shift_key!r}")
-    request = (scale, score_read, row_read)
+
+    def read(defer: bool) -> ParticleSet:
+        return _read_star_files(inputs, outdir, scale, score_read, row_read, warn, log, one_pass, defer)
+
     try:
-        return _read_star_files(inputs, outdir, *request, warn, log, one_pass, defer=True)
+        return read(defer=True)
     except BlocksFollowParticles as err:
         log(f"{err}: blocks follow the particle rows; reading the files again with their whole index", "info")
-        return _read_star_files(inputs, outdir, *request, warn, log, one_pass, defer=False)
+        return read(defer=False)
 
 
 def _read_star_files(
