@@ -43,14 +43,13 @@ def check(data: bytes, scratch: Path) -> None:
     if map_name:
         (scratch / map_name).write_bytes(map_bytes)
     score, order = SCORES[(flags >> 3) & 3]
-    options = SimpleNamespace(
-        mic_psize=2.5 if flags & 32 else None,
-        micrographs=scratch / map_name if map_name else None,
-        shift_key="none" if flags & 4 else "auto",
-        score=score,
-        score_order=order,
+    # (what the reader reads of the job's Scale and ScoreRead)
+    scale = SimpleNamespace(mic_psize=2.5 if flags & 32 else None, micrographs=scratch / map_name if map_name else None)
+    score_read = SimpleNamespace(score=score, score_order=order)
+    shift_key = "none" if flags & 4 else "auto"
+    particles = read_dynamo_tables(
+        [table], scratch / "out", scale, score_read, shift_key, lambda message: None, lambda m, level: None
     )
-    particles = read_dynamo_tables([table], scratch / "out", options, lambda message: None, lambda m, level: None)
 
     rows = [line.split() for line in table_bytes.splitlines() if line.strip()]
     n = len(rows)

@@ -29,6 +29,7 @@ from .algo.dedup import first_seen_ids, real_numbers, small_ids
 from .errors import CryodedupError
 from .formats.cryosparc.dataset import CsFile
 from .formats.cryosparc.particles import read_dataset
+from .formats.read_request import ReadRequest
 from .formats.sniff import is_copick_config
 from .formats.star.particles import read_frame
 from .jobs.particles.job import run
@@ -129,16 +130,16 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
         outputs = outcome.summary.outputs or {}
         return outputs["kept"], outputs["rejected"]
 
-    def keep_of(reader: Callable[[ParticleOptions, Warn], ParticleSet]) -> np.ndarray:
+    def keep_of(reader: Callable[[ReadRequest, Warn], ParticleSet]) -> np.ndarray:
         return run(InMemory(reader), outdir, opts, force=force, log=report).decision.keep
 
     if isinstance(data, np.ndarray) and data.dtype.names:
         if data.ndim != 1:
             raise CryodedupError(f"a structured array of particles must be one-dimensional, got shape {data.shape}")
-        keep = keep_of(lambda o, warn: read_dataset(CsFile(data, "numpy"), o, warn))
+        keep = keep_of(lambda r, warn: read_dataset(CsFile(data, "numpy"), r.scale, r.score_read, r.row_read, warn))
         return data[keep], data[~keep]
     if type(data).__name__ == "Dataset" and hasattr(data, "fields"):
-        keep = keep_of(lambda o, warn: read_dataset(CsFile(data, "csdat"), o, warn))
+        keep = keep_of(lambda r, warn: read_dataset(CsFile(data, "csdat"), r.scale, r.score_read, r.row_read, warn))
         return data.mask(keep), data.mask(~keep)
     if isinstance(data, dict) and "particles" in data:
         for key in ("particles", "optics"):
@@ -147,10 +148,11 @@ def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: L
                     f"data[{key!r}] is a {type(data[key]).__name__}; expected a pandas DataFrame, as starfile.read "
                     "gives (starfile.read(path, always_dict=True))"
                 )
-        keep = keep_of(lambda o, warn: read_frame(data["particles"], data.get("optics"), o, warn))
+        optics = data.get("optics")
+        keep = keep_of(lambda r, warn: read_frame(data["particles"], optics, r.scale, r.score_read, r.row_read, warn))
         return ({**data, "particles": data["particles"][keep]}, {**data, "particles": data["particles"][~keep]})
     if _is_frame(data):
-        keep = keep_of(lambda o, warn: read_frame(data, None, o, warn))
+        keep = keep_of(lambda r, warn: read_frame(data, None, r.scale, r.score_read, r.row_read, warn))
         return data[keep], data[~keep]
     raise TypeError(f"cannot remove duplicates from a {type(data).__name__}; see help(remove_duplicates)")
 
@@ -259,7 +261,7 @@ class CentreReport:
     def _source(self, particles: ParticleSet) -> InMemory:
         """The particle job's source of these centres: their pictures' images, what the caller makes of them."""
         images = {str(name): Path(path) for name, path in self.images.items()}
-        return InMemory(lambda options, warn: particles, self.kept, self.rejected, images)
+        return InMemory(lambda request, warn: particles, self.kept, self.rejected, images)
 
 
 def remove_duplicate_centres(
@@ -362,7 +364,7 @@ def _select_centres(
     if len(particles.inputs) != n_inputs:
         raise ValueError(f"report.input_names names {len(particles.inputs)} inputs, the centres have {n_inputs}")
     if report is None:
-        outcome = run(InMemory(lambda options, warn: particles), None, opts)
+        outcome = run(InMemory(lambda request, warn: particles), None, opts)
     else:
         outcome = run(report._source(particles), report.outdir, opts, force=True)
     decision = outcome.decision

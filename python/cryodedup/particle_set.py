@@ -39,7 +39,6 @@ __all__ = [
     "ParticleNames",
     "ParticleSet",
     "PlacedSubsetWriter",
-    "ReaderOptions",
     "StarFacts",
     "SubsetWriter",
     "Warn",
@@ -55,50 +54,6 @@ Log = Callable[[str, str], None]
 SHIFT_KEYS = ("auto", "none", "alignments2D", "alignments3D")
 #: The formats a picker job may write (``--output-format``, besides ``auto``).
 OUTPUT_FORMATS = ("relion", "cryosparc", "input")
-
-
-class ReaderOptions(Protocol):
-    """What the format readers read of the particle job's options.
-
-    The job's :class:`~cryodedup.options.ParticleOptions` has these fields and more;
-    a reader names this narrower shape so that no format module imports the job.
-    """
-
-    mic_psize: float | None
-    insist_psize: bool
-    micrographs: Path | None
-    match_micrographs: str
-    shift_key: str
-    score: str
-    score_order: str
-    score_normalize: str
-    seed: int
-    max_angle: float | None
-    audit: bool
-    output_format: str
-    project_dir: Path | None
-    topaz_scale: float | None
-    import_scale: float
-    import_add: float
-    import_centered: bool
-    species_column: str | None
-    copick_objects: str | None
-    copick_users: str | None
-    copick_sessions: str | None
-    copick_out_user: str
-    copick_out_session: str
-    same_image: str
-    prefer: list[str | Path | int]
-
-    @property
-    def symmetry_copies(self) -> bool:
-        """Whether to name each row's image, to find symmetry-expanded copies (``--min-dist 0``, ``--audit``)."""
-        ...
-
-    @property
-    def pixel_size_decides(self) -> bool:
-        """Whether the micrograph pixel size changes the decision (not at ``--min-dist 0 --shift-key none``)."""
-        ...
 
 
 @dataclass

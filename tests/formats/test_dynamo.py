@@ -13,6 +13,7 @@ import pytest
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.formats.dynamo import read_dynamo_tables, read_table_map
+from cryodedup.jobs.particles.read import read_request
 from helpers import shared_file
 from oracle import oracle_by_group
 
@@ -149,7 +150,9 @@ def test_t_complex_round_trip_with_its_map(tmp_path):
     values, lines = parse(path)
     expected = oracle_table(values, 15.0, 150.0)
     options = ParticleOptions(min_dist=150.0, mic_psize=15.0, micrographs=doc)
-    particles = read_dynamo_tables([path], tmp_path / "out", options, lambda m: None, lambda m, level: None)
+    request = read_request(options)
+    read = (request.scale, request.score_read, request.row_read.shift_key)
+    particles = read_dynamo_tables([path], tmp_path / "out", *read, lambda m: None, lambda m, level: None)
     assert particles.mic_names[:2] == ["tomo_ts01.mrc_15.00Apx.mrc", "tomo_ts02.mrc_15.00Apx.mrc"]
     summary = remove_duplicate_particles([path], tmp_path / "out", options)
     assert 0 < summary["rejected"] == int((~expected).sum()) and summary["micrographs"] == 48

@@ -7,6 +7,7 @@ import pytest
 from cryodedup import CryodedupError, ParticleOptions
 from cryodedup.formats.particles import open_particle_names, particle_suffix, read_particle_files
 from cryodedup.formats.star.particles import ParticleStar
+from cryodedup.jobs.particles.read import read_request
 from picker_files import write_topaz
 
 STAR = "data_particles\nloop_\n_rlnMicrographName #1\n_rlnCoordinateX #2\n_rlnCoordinateY #3\n"
@@ -17,7 +18,7 @@ def read(paths, tmp_path, **options):
     particles = read_particle_files(
         paths,
         tmp_path / "out",
-        ParticleOptions(mic_psize=1.0, score="none", **options),
+        read_request(ParticleOptions(mic_psize=1.0, score="none", **options)),
         warnings.append,
         lambda m, k: None,
     )

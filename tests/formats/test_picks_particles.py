@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.cli import main
 from cryodedup.formats.picks.particles import _read_overlapped, read_picker_outputs
+from cryodedup.jobs.particles.read import read_request
 from helpers import shared_file
 from picker_files import cbox_text, relion3_job, write_topaz
 
@@ -568,8 +569,9 @@ def test_pickers_numbers_are_let_go_only_when_the_writer_copies_rows(tmp_path):
     inputs = [tmp_path / "a/x_autopick.star", tmp_path / "b/x_autopick.star"]
     for b_file, held in ((xy_score + "12.0 21.0 0.9\n", False), (other + "0.9 12.0 21.0 1\n", True)):
         (tmp_path / "b/x_autopick.star").write_text(head + b_file)
-        options = ParticleOptions(mic_psize=1, min_dist=10)
-        particles = read_picker_outputs(inputs, tmp_path / "out", options, lambda m: None, lambda m, level: None)
+        request = read_request(ParticleOptions(mic_psize=1, min_dist=10))
+        read = (request.scale, request.score_read, request.output_format)
+        particles = read_picker_outputs(inputs, tmp_path / "out", *read, lambda m: None, lambda m, level: None)
         assert particles.centres.tolist() == [[10.0, 20.0], [12.0, 21.0]]  # the set has them
         assert particles.scores.tolist() == [0.5, 0.9]
         for picks in particles.writer.pickers:

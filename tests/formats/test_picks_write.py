@@ -14,6 +14,7 @@ from cryodedup.formats.cryosparc.dataset import CsFile
 from cryodedup.formats.cryosparc.particles import read_dataset
 from cryodedup.formats.picks import read_picks
 from cryodedup.formats.picks.write import _path_text, write_cryosparc, write_like_input, write_relion
+from cryodedup.jobs.particles.read import read_request
 from cryodedup.options import ParticleOptions
 from picker_files import cbox_text, relion3_job
 
@@ -98,7 +99,8 @@ def test_picks_cs_goes_through_the_one_cs_writer_and_reads_back_in_angstrom(two_
     shapes = {names[0]: (4000, 3000), names[1]: (4000, 3000)}
     paths = write_cryosparc([relion, cryolo], [True, False, True, True, False], root / "cs", shapes=shapes, psize=0.5)
     assert len(saved) == 2  # kept and rejected, each written by CsFile.save (under its temporary name)
-    kept = read_dataset(CsFile.load(paths["kept"]), ParticleOptions(score="none"), lambda message: None)
+    request = read_request(ParticleOptions(score="none"))
+    kept = read_dataset(CsFile.load(paths["kept"]), request.scale, request.score_read, request.row_read, lambda m: None)
     # By hand: pixels (100.5, 200.25), (7, 8), (150, 250) at 0.5 Å per pixel.
     np.testing.assert_allclose(kept.centres, [[50.25, 100.125], [3.5, 4.0], [75.0, 125.0]], rtol=1e-6)
     assert kept.mic_names == [names[0], names[1]]

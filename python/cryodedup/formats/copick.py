@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,10 +38,13 @@ from ..algo.dedup import MAX_INPUTS
 from ..errors import CryodedupError
 from ..labels import counted, listed
 from ..outputs import AtomicOutputs
-from ..particle_set import Log, ParticleSet, ReaderOptions, Warn
+from ..particle_set import Log, ParticleSet, Warn
 from .copick_publish import check_writable, new_pick_set, publish
 from .star.tomograms import layout
 from .star.tomography import rotation_vectors
+
+if TYPE_CHECKING:
+    from .read_request import CopickSelection, ScoreRead
 
 __all__ = ["read_copick"]
 
@@ -110,23 +113,42 @@ def open_project(config: Path) -> Any:
         raise CryodedupError(f"{config}: not a copick project copick can open ({first})") from None
 
 
-def read_copick(config: Path, outdir: Path | None, options: ReaderOptions, warn: Warn, log: Log) -> ParticleSet:
-    """The particle picks of a copick project: every (or the named) object, user and session."""
+def read_copick(
+    config: Path,
+    outdir: Path | None,
+    selection: CopickSelection,
+    score_read: ScoreRead,
+    orientations: bool,
+    warn: Warn,
+    log: Log,
+) -> ParticleSet:
+    """The particle picks of a copick project: every (or the named) object, user and session.
+
+    ``orientations``: whether to read each pick's orientation (``--max-angle``).
+    """
     with root_logger_kept():
-        return _read_copick(config, outdir, options, warn, log)
+        root = open_project(config)
+        objects, found, left_out = _pick_sets(config, root, selection, warn)
+        particles = _particle_set(config, root, objects, found, selection, score_read, orientations, outdir, log)
+        particles.summary["copick"]["left_out"] = [f"{user}/{session}" for user, session in sorted(left_out)]
+        return particles
 
 
-def _read_copick(config: Path, outdir: Path | None, options: ReaderOptions, warn: Warn, log: Log) -> ParticleSet:
-    root = open_project(config)
-    check_output_names(options.copick_out_user, options.copick_out_session)
+def _pick_sets(config: Path, root: Any, selection: CopickSelection, warn: Warn) -> tuple[dict, list, set]:
+    """The project's particle objects by name, the pick sets ``selection`` reads, and those left out.
+
+    Each pick set read is (run, object, (user, session), picks), in that order; those left
+    out are earlier results of this tool, (user, session), read only when their user is named.
+    """
+    check_output_names(selection.out_user, selection.out_session)
     objects = {o.name: o for o in root.pickable_objects if o.is_particle}
     _check_radii(config, objects, warn)
-    wanted = _names(options.copick_objects)
+    wanted = _names(selection.objects)
     unknown = sorted((wanted or set()) - set(objects))
     if unknown:
         raise CryodedupError(f"{config}: --copick-objects {unknown[0]}: no such particle object ({', '.join(objects)})")
-    users, sessions = _names(options.copick_users), _names(options.copick_sessions)
-    out = (options.copick_out_user, options.copick_out_session)
+    users, sessions = _names(selection.users), _names(selection.sessions)
+    out = (selection.out_user, selection.out_session)
     written = OwnOutputs(root)
     found, left_out = [], set()
     for run in sorted(root.runs, key=lambda r: r.name):
@@ -143,9 +165,7 @@ def _read_copick(config: Path, outdir: Path | None, options: ReaderOptions, warn
                 continue
             found.append((run.name, picks.pickable_object_name, key, picks))
     found.sort(key=lambda item: item[:3])
-    particles = _particle_set(config, root, objects, found, options, outdir, log)
-    particles.summary["copick"]["left_out"] = [f"{user}/{session}" for user, session in sorted(left_out)]
-    return particles
+    return objects, found, left_out
 
 
 def check_output_names(user: str, session: str) -> None:
@@ -297,7 +317,15 @@ class OwnOutputs:
 
 
 def _particle_set(
-    config: Path, root: Any, objects: dict, found: list, options: ReaderOptions, outdir: Path | None, log: Log
+    config: Path,
+    root: Any,
+    objects: dict,
+    found: list,
+    selection: CopickSelection,
+    score_read: ScoreRead,
+    orientations: bool,
+    outdir: Path | None,
+    log: Log,
 ) -> ParticleSet:
     keys = sorted({key for _, _, key, _ in found})
     if len(keys) > MAX_INPUTS:
@@ -331,11 +359,12 @@ def _particle_set(
     )
     if not start:
         raise CryodedupError(f"{config}: no picks of {', '.join(objects) or 'any particle object'} to read")
-    score_label = None if options.score == "none" else SCORE_LABEL
-    if options.score not in ("auto", "none", "score", SCORE_LABEL):
-        raise CryodedupError(f"{config}: --score {options.score}: copick points carry one score, `score` (or none)")
+    score = score_read.score
+    score_label = None if score == "none" else SCORE_LABEL
+    if score not in ("auto", "none", "score", SCORE_LABEL):
+        raise CryodedupError(f"{config}: --score {score}: copick points carry one score, `score` (or none)")
     radii = {name: float(objects[name].radius) for name in species_names if objects[name].radius}
-    writer = CopickWriter(root, config, sets, options.copick_out_user, options.copick_out_session, outdir)
+    writer = CopickWriter(root, config, sets, selection.out_user, selection.out_session, outdir)
     writer.refuse_foreign()
     # A pick set is a user/session (an input); each holds a pick file per run and object it picked.
     writer.report.update({"config": str(config), "runs": len(runs), "pick_sets": len(keys), "pick_files": len(found)})
@@ -350,10 +379,10 @@ def _particle_set(
         pixel_sizes=[{"input": str(config), "optics_group": "all", "psize": None, "source": "not needed: Å"}],
         scores=np.concatenate(scores) if score_label else None,
         score_label=score_label,
-        higher_is_better=options.score_order != "min",
+        higher_is_better=score_read.score_order != "min",
         read_files=[config],
         writer=writer,
-        poses=rotation_vectors(np.concatenate(poses)) if options.max_angle is not None else None,
+        poses=rotation_vectors(np.concatenate(poses)) if orientations else None,
         pose_kind="rotvec",
         pose_label="copick transformation",
         species=np.concatenate(species),

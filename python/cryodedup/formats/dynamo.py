@@ -15,16 +15,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import CryodedupError
 from ..labels import distinct_labels
 from ..outputs import AtomicOutputs, StrPath
-from ..particle_set import Log, ParticleSet, ReaderOptions, Warn
+from ..particle_set import Log, ParticleSet, Warn
 from ..resolve import MIC_PSIZE, UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_pixel_size, resolve_score
 from .files import check_regular_file
 from .star.tomograms import layout
+
+if TYPE_CHECKING:
+    from .read_request import Scale, ScoreRead
 
 __all__ = ["read_dynamo_tables"]
 
@@ -150,9 +154,11 @@ def _index(text: str, path: Path, line: int) -> int:
         raise CryodedupError(f"{path}: line {line}: tomogram index {text.strip()!r} is not a whole number") from None
 
 
-def _score(options: ReaderOptions) -> tuple[str | None, bool]:
+def _score(score_read: ScoreRead) -> tuple[str | None, bool]:
     """The score column (None: seeded random ranking) and whether higher is better."""
-    chosen = resolve_score(options.score, options.score_order, (AUTO_SCORE,), COLUMNS.__contains__, CROSS_CORRELATIONS)
+    chosen = resolve_score(
+        score_read.score, score_read.score_order, (AUTO_SCORE,), COLUMNS.__contains__, CROSS_CORRELATIONS
+    )
     if chosen.problem == UNKNOWN_COLUMN:
         raise CryodedupError(f"--score {chosen.label!r}: not a Dynamo table column; columns: {', '.join(COLUMNS)}")
     if chosen.problem == UNKNOWN_ORDER:
@@ -163,14 +169,12 @@ def _score(options: ReaderOptions) -> tuple[str | None, bool]:
     return chosen.label, chosen.higher_is_better
 
 
-def _pixel_size(tables: list[DynamoTable], options: ReaderOptions) -> tuple[float, str]:
+def _pixel_size(tables: list[DynamoTable], mic_psize: float | None) -> tuple[float, str]:
     """``--mic-psize``, else Dynamo's ``apix`` column (36), in the order of :func:`resolve_pixel_size`.
 
     Dynamo's ``--micrographs`` names the tomograms, not their pixel size.
     """
-    return resolve_pixel_size(
-        options.mic_psize, given=lambda value: (value, MIC_PSIZE), listed=None, own=lambda: _apix(tables)
-    )
+    return resolve_pixel_size(mic_psize, given=lambda value: (value, MIC_PSIZE), listed=None, own=lambda: _apix(tables))
 
 
 def _apix(tables: list[DynamoTable]) -> tuple[float, str]:
@@ -204,38 +208,38 @@ class TableWriter:
 
 
 def read_dynamo_tables(
-    inputs: list[Path], outdir: StrPath, options: ReaderOptions, warn: Warn, log: Log
+    inputs: list[Path], outdir: StrPath, scale: Scale, score_read: ScoreRead, shift_key: str, warn: Warn, log: Log
 ) -> ParticleSet:
     """Reads Dynamo tables into one ParticleSet.
 
     Its writer writes ``OUTDIR/particles_kept.tbl`` and ``particles_rejected.tbl``.
 
     Particles are grouped by tomogram number (column 20), the same number in two tables
-    being the same tomogram; ``options.micrographs`` may name a table map (``.doc``) or
+    being the same tomogram; ``scale.micrographs`` may name a table map (``.doc``) or
     volume list (``.vll``) that names them. Centres are ``(x + dx, y + dy, z + dz)`` times
     the pixel size (``--mic-psize``, else the ``apix`` column).
     """
-    if options.shift_key not in ("auto", "none"):
-        raise CryodedupError(f"--shift-key for Dynamo tables is auto or none, got {options.shift_key!r}")
-    score, higher = _score(options)
+    if shift_key not in ("auto", "none"):
+        raise CryodedupError(f"--shift-key for Dynamo tables is auto or none, got {shift_key!r}")
+    score, higher = _score(score_read)
     wanted = list(dict.fromkeys(["dx", "dy", "dz", "tomo", "x", "y", "z", *([score] if score else [])]))
     tables = []
     for path in inputs:
         log(f"reading {path}", "info")
         tables.append(DynamoTable.read(path, wanted))
-    psize, source = _pixel_size(tables, options)
+    psize, source = _pixel_size(tables, scale.mic_psize)
     tomo = np.concatenate([t.numbers["tomo"] for t in tables])
-    map_names = read_table_map(options.micrographs) if options.micrographs else None
+    map_names = read_table_map(scale.micrographs) if scale.micrographs else None
     numbers, groups = np.unique(tomo, return_inverse=True)
     names = []
     for number in numbers:
         if map_names is None:
             names.append(f"tomogram {number:g}")
         elif number not in map_names:
-            raise CryodedupError(f"{options.micrographs}: no tomogram {number:g} (column 20 of the tables)")
+            raise CryodedupError(f"{scale.micrographs}: no tomogram {number:g} (column 20 of the tables)")
         else:
             names.append(map_names[int(number)])
-    shift = options.shift_key == "auto"
+    shift = shift_key == "auto"
     with np.errstate(over="ignore", invalid="ignore"):  # as in centres_in_pixels
         centres = np.concatenate([t.centres_in_pixels(shift) for t in tables]) * psize
     counts = [len(t.lines) for t in tables]
@@ -251,7 +255,7 @@ def read_dynamo_tables(
         score_label=score,
         higher_is_better=higher,
         shift="dx, dy, dz (columns 4-6)" if shift else "none",
-        read_files=list(inputs) + ([options.micrographs] if options.micrographs else []),
+        read_files=list(inputs) + ([scale.micrographs] if scale.micrographs else []),
         writer=TableWriter(tables, Path(outdir)),
         summary={"layouts": [layout(label, "Dynamo table", DYNAMO_FRAME) for label in distinct_labels(inputs)]},
     )

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Union
 
 from ..errors import CryodedupError
 from ..outputs import StrPath
-from ..particle_set import Log, ParticleSet, PlacedSubsetWriter, ReaderOptions, Warn
+from ..particle_set import Log, ParticleSet, PlacedSubsetWriter, Warn
 from ..resolve import match_particle_set
+from .read_request import ReadRequest, Scale
 from .sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_picker_output, may_be_import_list
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ __all__ = ["ParticleNames", "open_particle_names", "particle_suffix", "read_part
 def read_particle_files(
     inputs: list[Path],
     outdir: Path | None,
-    options: ReaderOptions,
+    request: ReadRequest,
     warn: Warn,
     log: Log,
     one_pass: AskOnePass | None = None,
@@ -36,8 +37,8 @@ def read_particle_files(
     """The inputs read by the module of their format (all inputs must share one).
 
     ``outdir`` is None only for a copick project whose kept picks go back into it alone.
-    Several inputs' micrographs are matched as ``--match-micrographs`` says (the pickers'
-    reader and copick's match their own).
+    Each reader is handed the parts of ``request`` it reads. Several inputs' micrographs are
+    matched as ``--match-micrographs`` says (the pickers' reader and copick's match their own).
     """
     kinds = {is_cryosparc(p) for p in inputs}
     if len(kinds) > 1:
@@ -49,31 +50,35 @@ def read_particle_files(
             raise CryodedupError("a copick project is one input: its users' and sessions' picks are read from it")
         from .copick import read_copick
 
-        return read_copick(inputs[0], outdir, options, warn, log)
+        return read_copick(
+            inputs[0], outdir, request.copick, request.score_read, request.row_read.orientations, warn, log
+        )
     outdir = outdir or Path(".")
     import_lists = [may_be_import_list(p) for p in inputs]
     if any(import_lists):
         from .star.import_lists import is_import_list
 
         import_lists = [listed and is_import_list(p) for p, listed in zip(inputs, import_lists)]
+    scale, score_read, row_read = request.scale, request.score_read, request.row_read
     if any(import_lists):
         from .star.import_particles import read_import_lists, read_lists_and_particles
 
         if all(import_lists):
-            return _matched(read_import_lists(inputs, outdir, options, warn, log), inputs, options, warn)
+            return _matched(read_import_lists(inputs, outdir, scale, score_read, warn, log), inputs, scale, warn)
         others = [p for p, listed in zip(inputs, import_lists) if not listed]
         if any(is_dynamo_table(p) or is_picker_output(p) for p in others):
             raise CryodedupError(
                 "inputs mix RELION 5 import lists and picker or Dynamo files; an import list is deduplicated "
                 "alone, with other lists or with RELION tomography particle files"
             )
-        joined = read_lists_and_particles(inputs, import_lists, outdir, options, warn, log)
-        return _matched(joined, inputs, options, warn)
+        joined = read_lists_and_particles(inputs, import_lists, outdir, scale, score_read, row_read, warn, log)
+        return _matched(joined, inputs, scale, warn)
     dynamo = {is_dynamo_table(p) for p in inputs}
     if dynamo == {True}:
         from .dynamo import read_dynamo_tables
 
-        return _matched(read_dynamo_tables(inputs, outdir, options, warn, log), inputs, options, warn)
+        tables = read_dynamo_tables(inputs, outdir, scale, score_read, row_read.shift_key, warn, log)
+        return _matched(tables, inputs, scale, warn)
     if len(dynamo) > 1:
         raise CryodedupError("inputs mix Dynamo tables (.tbl) and other files; deduplicate each kind on its own")
     pickers = {is_picker_output(p) for p in inputs}
@@ -85,25 +90,28 @@ def read_particle_files(
     if pickers == {True}:
         from .picks.particles import read_picker_outputs
 
-        return read_picker_outputs(inputs, outdir, options, warn, log)  # matches the pickers' micrographs itself
+        # (it matches the pickers' micrographs itself)
+        return read_picker_outputs(inputs, outdir, scale, score_read, request.output_format, warn, log)
     if kinds == {True}:
         from .cryosparc.particles import read_cs_files
 
-        return _matched(read_cs_files(inputs, outdir, options, warn, log), inputs, options, warn)
+        return _matched(read_cs_files(inputs, outdir, scale, score_read, row_read, warn, log), inputs, scale, warn)
     from .star.particles import read_star_files
 
     # One input is decided while read (docs/design.md section 5): its micrographs are matched by
     # exact path, as this matching keeps them, so it changes nothing there.
-    return _matched(read_star_files(inputs, outdir, options, warn, log, one_pass), inputs, options, warn)
+    return _matched(
+        read_star_files(inputs, outdir, scale, score_read, row_read, warn, log, one_pass), inputs, scale, warn
+    )
 
 
-def _matched(particles: ParticleSet, inputs: list[Path], options: ReaderOptions, warn: Warn) -> ParticleSet:
+def _matched(particles: ParticleSet, inputs: list[Path], scale: Scale, warn: Warn) -> ParticleSet:
     """``particles`` with one id for one micrograph across inputs; an empty table said, not refused.
 
     A pipeline may hand on an empty selection; its outputs are then empty too, but a person
     who gave the wrong file should hear it rather than read "Particles in 0".
     """
-    match_particle_set(particles, options.match_micrographs, warn)
+    match_particle_set(particles, scale.match_micrographs, warn)
     if len(particles) == 0:
         named = ", ".join(str(p) for p in inputs)
         warn(f"{named}: no particles (the table has no rows); the kept and rejected outputs hold none")

@@ -14,9 +14,14 @@ from numpy.lib.recfunctions import repack_fields
 
 from cryodedup import CryodedupError, ParticleOptions, remove_duplicate_particles
 from cryodedup.formats.cryosparc.particles import read_cs_files
+from cryodedup.jobs.particles.read import read_request
 from fixtures.synthetic import cs_particles, write_cs
 from helpers import LOCATION_FIELDS, shared_file
 from oracle import oracle_by_group
+
+#: What the readers are asked to read by default: the pixel-size sources, the score, the rows.
+_DEFAULT = read_request(ParticleOptions())
+DEFAULT_READ = (_DEFAULT.scale, _DEFAULT.score_read, _DEFAULT.row_read)
 
 
 def run(tmp_path, inputs, **options):
@@ -322,7 +327,7 @@ def test_centres_read_in_one_pass_or_field_by_field_agree_and_a_zero_shape_is_na
     shift = records["alignments2D/shift"].astype(float) * records["alignments2D/psize_A"].astype(float)[:, None]
     want = want * psize[:, None] - shift
     for path in (good_cs, tmp_path / "wide.cs"):
-        found = read_cs_files([path], tmp_path / "out", ParticleOptions(), lambda m: None, lambda m, level: None)
+        found = read_cs_files([path], tmp_path / "out", *DEFAULT_READ, lambda m: None, lambda m, level: None)
         assert np.array_equal(found.centres, want), path
         assert np.array_equal(found.psize, psize), path
     # A micrograph shape with a 0 is named by its particle (the first), read either way.
@@ -346,12 +351,12 @@ def test_centres_off_their_micrograph_are_warned_of_read_either_way(tmp_path, go
     write_cs(tmp_path / "off_wide.cs", records.astype(wide))
     for name in ("off.cs", "off_wide.cs"):
         warnings: list[str] = []
-        read_cs_files([tmp_path / name], tmp_path / "out", ParticleOptions(), warnings.append, lambda m, level: None)
+        read_cs_files([tmp_path / name], tmp_path / "out", *DEFAULT_READ, warnings.append, lambda m, level: None)
         (said,) = [w for w in warnings if "off their micrograph" in w]
         assert said.startswith(f"{tmp_path / name}: 3 particle(s) lie off their micrograph"), said
         assert f"the first is particle 12 (uid {records['uid'][11]}): 5, " in said, said
     warnings = []
-    read_cs_files([good_cs], tmp_path / "out", ParticleOptions(), warnings.append, lambda m, level: None)
+    read_cs_files([good_cs], tmp_path / "out", *DEFAULT_READ, warnings.append, lambda m, level: None)
     assert not [w for w in warnings if "off their micrograph" in w]
 
 
@@ -468,7 +473,7 @@ def python_calls(inputs, outdir):
 
     sys.setprofile(count)
     try:
-        found = read_cs_files(inputs, outdir, ParticleOptions(), lambda m: None, lambda m, level: None)
+        found = read_cs_files(inputs, outdir, *DEFAULT_READ, lambda m: None, lambda m, level: None)
     finally:
         sys.setprofile(None)
     return found, calls

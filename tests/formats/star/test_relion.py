@@ -172,7 +172,7 @@ def test_the_index_is_finished_while_the_particle_rows_are_scanned(tmp_path):
     assert [b.name for b in part.star.blocks] == ["optics", "particles"]
     assert part.block.rows_end < whole.blocks[1].rows_end  # its first row only, so far
     options = ParticleOptions(score="rlnMaxValueProbDistribution")
-    scan = scan_particles(part, options.score, pixel_size_plan(part, options, None))
+    scan = scan_particles(part, options.score, pixel_size_plan(part, job_module.read_request(options).scale, None))
     assert not part.star.deferred
     assert part.star.blocks == whole.blocks
     assert part.block == whole.blocks[1]
@@ -232,13 +232,15 @@ def test_the_reader_decides_only_when_the_job_asks(tmp_path):
     path = tmp_path / "p.star"
     write_benchmark_file(path, 3000, per_mic=100, seed=6)
     options = ParticleOptions(score="rlnMaxValueProbDistribution")
+    request = job_module.read_request(options)
     read = particles_star.read_star_files
     silent = lambda *args: None  # noqa: E731
-    asked_nothing = read([path], tmp_path / "a", options, silent, silent)
+    asked_nothing = read([path], tmp_path / "a", request.scale, request.score_read, request.row_read, silent, silent)
     assert asked_nothing.decided is None  # read only: the job decides, and nothing is written yet
     assert not (tmp_path / "a").exists() or not any((tmp_path / "a").iterdir())
     with output_batch():  # (as the job runs it: the one pass writes scratch outputs of the batch)
-        asked = read([path], tmp_path / "b", options, silent, silent, lambda facts: one_pass(options, facts))
+        parts = (request.scale, request.score_read, request.row_read)
+        asked = read([path], tmp_path / "b", *parts, silent, silent, lambda facts: one_pass(options, facts))
     assert asked.decided is not None
     # The one-pass decision is the job's own on the same rows (two passes: read, then decide).
     np.testing.assert_array_equal(asked.decided, decide(asked_nothing, options).keep)
@@ -269,7 +271,9 @@ def test_one_pass_and_two_passes_decide_by_one_rule(tmp_path):
     options = ParticleOptions(min_dist=42.0, remove_entirely=True, seed=9, score="rlnMaxValueProbDistribution")
     path = tmp_path / "p.star"
     write_benchmark_file(path, 300, per_mic=100, seed=6)
-    particles = particles_star.read_star_files([path], tmp_path / "a", options, lambda *a: None, lambda *a: None)
+    request = job_module.read_request(options)
+    parts = (request.scale, request.score_read, request.row_read)
+    particles = particles_star.read_star_files([path], tmp_path / "a", *parts, lambda *a: None, lambda *a: None)
     two_passes, _ = rule_for_rows(particles, options)
     plain = dataclasses.replace(two_passes, tubes=None, images=None, orientations=None, whole_tubes=False)
     assert one_pass(options, PLAIN) == plain == DuplicateRule(42.0, None, True, 9)

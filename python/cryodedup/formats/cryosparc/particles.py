@@ -27,7 +27,7 @@ from ...algo.audit import read_halves
 from ...algo.filaments import tube_ids
 from ...errors import CryodedupError
 from ...outputs import AtomicOutputs, StrPath
-from ...particle_set import HalfSets, Images, Log, ParticleSet, PlacedSubsetWriter, ReaderOptions
+from ...particle_set import HalfSets, Images, Log, ParticleSet, PlacedSubsetWriter
 from ...resolve import (
     MIC_PSIZE,
     NO_AUTO_SCORE,
@@ -49,6 +49,8 @@ from .locations import plain_locations
 
 if TYPE_CHECKING:
     from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy
+
+    from ..read_request import RowRead, Scale, ScoreRead
 
 __all__ = [
     "NO_MICROGRAPH_FIELD",
@@ -356,20 +358,20 @@ def _micrograph_groups(group: CsGroup) -> tuple[KeyGroups, str]:
 
 
 def _micrograph_pixel_size(
-    group: CsGroup, options: ReaderOptions, located: CsLocations | None, warn: Callable[[str], None]
+    group: CsGroup, scale: Scale, located: CsLocations | None, warn: Callable[[str], None]
 ) -> tuple[np.ndarray | float, str]:
     """Each particle's micrograph pixel size, and its source, in the order of :func:`resolve_pixel_size`.
 
     ``located``: the rows' locations as the core read them, where it did (their own pixel sizes).
     A typed ``--mic-psize`` is checked against the particles' own and the exposures' (:func:`_given_source`).
     """
-    exposures = options.micrographs
+    exposures = scale.micrographs
 
     def given(value: float) -> tuple[np.ndarray | float, str]:
-        return value, _given_source(group, options, warn)
+        return value, _given_source(group, scale, warn)
 
     return resolve_pixel_size(
-        options.mic_psize,
+        scale.mic_psize,
         given=given,
         listed=None if exposures is None else lambda: _exposure_pixel_sizes(group, exposures),
         own=lambda: _location_pixel_size(group, located),
@@ -380,15 +382,15 @@ def _micrograph_pixel_size(
 BINNED_AT_EXTRACTION = "the particles' blob/psize_A (binned at extraction)"
 
 
-def _given_source(group: CsGroup, options: ReaderOptions, warn: Callable[[str], None]) -> str:
+def _given_source(group: CsGroup, scale: Scale, warn: Callable[[str], None]) -> str:
     """Refuses a ``--mic-psize`` that the particles' or the exposures' pixel sizes contradict; its summary source.
 
     The particles' ``location/micrograph_psize_A`` (where the particles were extracted with
     Fourier cropping, ``blob/psize_A`` differs from it and is a trap), and the exposures'
     ``micrograph_blob/psize_A`` given with ``--micrographs``.
     """
-    given = options.mic_psize
-    evidence = list_evidence(options.micrographs, given)
+    given = scale.mic_psize
+    evidence = list_evidence(scale.micrographs, given)
     if group.has(LOCATION_PSIZE):
         stated = listed_evidence(given, group.column(LOCATION_PSIZE).tolist(), LOCATION_PSIZE, f"in {group.path}")
         blob = group.column("blob/psize_A").tolist() if group.has("blob/psize_A") else []
@@ -396,7 +398,7 @@ def _given_source(group: CsGroup, options: ReaderOptions, warn: Callable[[str], 
         if stated and traps:
             stated = [replace(stated[0], trap=(min(traps, key=lambda v: abs(v - given)), BINNED_AT_EXTRACTION))]
         evidence = stated + evidence
-    insisted = check_given_psize(MIC_PSIZE, given, evidence, options.insist_psize, MICROGRAPH_HINT)
+    insisted = check_given_psize(MIC_PSIZE, given, evidence, scale.insist_psize, MICROGRAPH_HINT)
     if insisted is None:
         return MIC_PSIZE
     warn(f"{group.path}: {insisted.note}")
@@ -457,7 +459,7 @@ def _shift(
 
 
 def _score(
-    group: CsGroup, options: ReaderOptions, shift_slot: str, warn: Callable[[str], None]
+    group: CsGroup, score_read: ScoreRead, shift_slot: str, warn: Callable[[str], None]
 ) -> tuple[np.ndarray | None, str | None, bool]:
     """The score field's values, its name and whether higher is better.
 
@@ -466,13 +468,13 @@ def _score(
     """
     slot = shift_slot.split("/")[0]
     auto = ("pick_stats/ncc_score", f"{slot}/error", "alignments3D/error", "alignments2D/error")
-    chosen = resolve_score(options.score, options.score_order, auto, group.has)
+    chosen = resolve_score(score_read.score, score_read.score_order, auto, group.has)
     label = chosen.label
     if chosen.problem == NO_AUTO_SCORE:
         warn(
             f"--score auto: {group.path.name} has no pick_stats/ncc_score nor alignment error, so each group of "
-            f"duplicates {UNDECIDED_BY_PREFER if options.prefer else ''}keeps a seeded random particle "
-            f"(seed {options.seed}), as with --score none; "
+            f"duplicates {UNDECIDED_BY_PREFER if score_read.preferred_first else ''}keeps a seeded random particle "
+            f"(seed {score_read.seed}), as with --score none; "
             "rank by a field with --score FIELD"
         )
     if label is None:  # --score none, or no score found (warned above)
@@ -624,7 +626,13 @@ def warn_off_micrograph(
 
 
 def read_group(
-    group: CsGroup, options: ReaderOptions, warn: Callable[[str], None], inputs: list[str], input_of: np.ndarray
+    group: CsGroup,
+    scale: Scale,
+    score_read: ScoreRead,
+    row_read: RowRead,
+    warn: Callable[[str], None],
+    inputs: list[str],
+    input_of: np.ndarray,
 ) -> ParticleSet:
     """The ParticleSet of one (possibly merged) particle group, without a writer."""
     by_micrograph, key = _micrograph_groups(group)
@@ -633,11 +641,11 @@ def read_group(
         if not group.has(needed):
             raise CryodedupError(f"{group.path}: the location slot has no {needed} field")
     # The core reads the locations in one pass where the pixel sizes are the rows' own.
-    own_psize = options.mic_psize is None and options.micrographs is None
+    own_psize = scale.mic_psize is None and scale.micrographs is None
     located = plain_locations(group) if own_psize else None
-    psize_mic, psize_source = _micrograph_pixel_size(group, options, located, warn)
-    shift, psize_align, shift_used = _shift(group, options.shift_key, warn)
-    scores, score_label, higher = _score(group, options, shift_used, warn)
+    psize_mic, psize_source = _micrograph_pixel_size(group, scale, located, warn)
+    shift, psize_align, shift_used = _shift(group, row_read.shift_key, warn)
+    scores, score_label, higher = _score(group, score_read, shift_used, warn)
     centres, zero_shape = _unshifted_centres(group, psize_mic, located)
     if zero_shape is not None:
         shape = group.column("location/micrograph_shape")[zero_shape].astype(int).tolist()
@@ -674,15 +682,21 @@ def read_group(
         halfsets=_halfsets(group, warn),
         sources=group.column(SOURCE) if group.has(SOURCE) else None,
         sources_label=SOURCE,
-        images=_images(group) if options.same_image != "ignore" else None,
-        poses=_poses(group) if options.max_angle is not None else None,
+        images=_images(group) if row_read.images else None,
+        poses=_poses(group) if row_read.orientations else None,
         pose_kind="rotvec",
         pose_label=POSE,
     )
 
 
 def read_cs_files(
-    inputs: list[Path], outdir: StrPath, options: ReaderOptions, warn: Callable[[str], None], log: Log
+    inputs: list[Path],
+    outdir: StrPath,
+    scale: Scale,
+    score_read: ScoreRead,
+    row_read: RowRead,
+    warn: Callable[[str], None],
+    log: Log,
 ) -> ParticleSet:
     """Reads CryoSPARC particle files into one ParticleSet.
 
@@ -690,10 +704,10 @@ def read_cs_files(
     their common fields. The set's writer writes ``OUTDIR/particles_kept.cs`` and
     ``particles_rejected.cs`` (with passthrough files and a .csg for a result group).
     """
-    particles = _Particles(inputs, warn, options.same_image)
+    particles = _Particles(inputs, warn, row_read.same_image)
     group = particles.group
     names = [str(g.path) for g in particles.groups]
-    found = read_group(group, options, warn, names, particles.input_of)
+    found = read_group(group, scale, score_read, row_read, warn, names, particles.input_of)
     # Every file read, the files a .csg names included: none may be overwritten by an output.
     read_files = [Path(p) for p in inputs] + [cs.path for g in particles.inputs for cs in g.files if cs.path]
     found.read_files = read_files
@@ -708,7 +722,9 @@ def read_cs_files(
     return found
 
 
-def read_dataset(cs: CsFile, options: ReaderOptions, warn: Callable[[str], None]) -> ParticleSet:
+def read_dataset(
+    cs: CsFile, scale: Scale, score_read: ScoreRead, row_read: RowRead, warn: Callable[[str], None]
+) -> ParticleSet:
     """A cryosparc-tools Dataset or numpy structured array in memory, read into a ParticleSet.
 
     The set has no writer: the caller holds the data.
@@ -716,4 +732,4 @@ def read_dataset(cs: CsFile, options: ReaderOptions, warn: Callable[[str], None]
     slots = {f.split("/")[0]: 0 for f in cs.fields if "/" in f}
     name = f"<{type(cs.data).__name__}>"
     group = CsGroup(Path(name), [cs], slots, [np.arange(len(cs))])
-    return read_group(group, options, warn, [name], np.zeros(len(cs), dtype=np.int64))
+    return read_group(group, scale, score_read, row_read, warn, [name], np.zeros(len(cs), dtype=np.int64))

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from ...algo.normalisation import normalisation
 from ...algo.priority import scores_without_none
 from ...errors import CryodedupError
 from ...outputs import StrPath
-from ...particle_set import Log, ParticleSet, ReaderOptions
+from ...particle_set import Log, ParticleSet
 from ...resolve import (
     MIC_PSIZE,
     ListedPixelSizes,
@@ -48,6 +49,9 @@ from . import Picks, pick_location, read_picks, score_column
 from .cryolo import TUBE_COLUMN as CRYOLO_TUBE
 from .relion import job_micrographs
 from .write import relion_columns_lost, rows_copied, write_cryosparc, write_like_input, write_relion
+
+if TYPE_CHECKING:
+    from ..read_request import Scale, ScoreRead
 
 __all__ = ["read_picker_outputs"]
 
@@ -195,7 +199,7 @@ def _warn_columns_lost(pickers: list[Picks], warn: Callable[[str], None]) -> Non
 
 
 def _relion3_micrographs(
-    inputs: list[Path], pickers: list[Picks], names: list[str], options: ReaderOptions, warn: Callable[[str], None]
+    inputs: list[Path], pickers: list[Picks], names: list[str], micrographs: Path | None, warn: Callable[[str], None]
 ) -> str | None:
     """The micrographs STAR a RELION 3.x coordinate output names, when an input is a 3.x job.
 
@@ -206,7 +210,7 @@ def _relion3_micrographs(
     jobs = [p for path, p in zip(inputs, pickers) if picker_files(path)[1] == "relion-suffix"]
     if not jobs:
         return None
-    candidates = [(str(options.micrographs), str(options.micrographs))] if options.micrographs else []
+    candidates = [(str(micrographs), str(micrographs))] if micrographs else []
     candidates += [p.micrographs_star for p in jobs if p.micrographs_star is not None]
     wanted = set(names)
     for named, path in dict.fromkeys(candidates):
@@ -221,7 +225,7 @@ def _relion3_micrographs(
 
 
 def _pixel_sizes(
-    names: list[str], options: ReaderOptions, given: MicrographList | None, pickers: list[Picks]
+    names: list[str], scale: Scale, given: MicrographList | None, pickers: list[Picks]
 ) -> tuple[np.ndarray, str]:
     """Micrograph pixel size of each micrograph, and where it came from.
 
@@ -229,27 +233,25 @@ def _pixel_sizes(
     else the micrographs STARs the RELION jobs name; a list is read through
     :class:`ListedPixelSizes` (by path, then file name), as for every reader.
     """
-    mode = options.match_micrographs
+    mode = scale.match_micrographs
     lists = None if given is None else ListedPixelSizes(given.path, given.pixel_sizes, mode, given.pixel_size_field)
     return resolve_pixel_size(
-        options.mic_psize,
+        scale.mic_psize,
         given=lambda value: (np.full(len(names), value), MIC_PSIZE),
         listed=None if lists is None else lambda: _listed_sizes(lists, names, pickers),
         own=lambda: _listed_sizes(_jobs_micrographs(pickers, mode), names, pickers),
     )
 
 
-def _given_source(
-    pickers: list[Picks], options: ReaderOptions, given: MicrographList | None, warn: Callable[[str], None]
-) -> str:
+def _given_source(pickers: list[Picks], scale: Scale, given: MicrographList | None, warn: Callable[[str], None]) -> str:
     """Refuses a ``--mic-psize`` that the micrographs STARs or exposures contradict, or the picks' extent.
 
     The list given with ``--micrographs``, the micrographs STARs the RELION jobs name, and,
     where the exposures give the micrographs' sizes, how far the picks reach on them
     (``resolve.given_psize.extent_contradiction``). Returns the summary's source of the value.
     """
-    value = options.mic_psize
-    evidence = list_evidence(options.micrographs, value)
+    value = scale.mic_psize
+    evidence = list_evidence(scale.micrographs, value)
     for _, path in dict.fromkeys(p.micrographs_star for p in pickers if p.micrographs_star is not None):
         evidence += micrographs_evidence(path, value)
     extent = None
@@ -257,7 +259,7 @@ def _given_source(
         reach, picks = _picks_reach(pickers, given.shapes)
         extent = extent_contradiction(reach, picks, f"micrograph_blob/shape in {given.path}")
     insisted = check_given_psize(
-        MIC_PSIZE, value, evidence, options.insist_psize, MICROGRAPH_HINT, [extent] if extent else []
+        MIC_PSIZE, value, evidence, scale.insist_psize, MICROGRAPH_HINT, [extent] if extent else []
     )
     if insisted is None:
         return MIC_PSIZE
@@ -315,20 +317,22 @@ def _file_naming(pickers: list[Picks], name: str) -> str:
     return name
 
 
-def _require_pixel_size(inputs: list[Path], options: ReaderOptions) -> None:
+def _require_pixel_size(inputs: list[Path], scale: Scale) -> None:
     """Refuses, before any file is read, picks that could not be put in Å.
 
     RELION jobs that name their micrographs STAR give it; other inputs need --mic-psize or
     --micrographs. Everything missing is said at once: topaz tables without --micrographs
     need their scale too.
     """
-    if options.mic_psize is not None or options.micrographs is not None:
+    if scale.mic_psize is not None or scale.micrographs is not None:
         return
     found = [picker_files(p) for p in inputs]
-    unnamed = [p for p, (files, kind) in zip(inputs, found) if not _names_its_micrographs(files, kind, options)]
+    unnamed = [
+        p for p, (files, kind) in zip(inputs, found) if not _names_its_micrographs(files, kind, scale.project_dir)
+    ]
     if not unnamed:
         return
-    topaz = [p for p, (_, kind) in zip(inputs, found) if kind == "topaz"] if options.topaz_scale is None else []
+    topaz = [p for p, (_, kind) in zip(inputs, found) if kind == "topaz"] if scale.topaz_scale is None else []
     also = (
         f"; {topaz[0]} (topaz) also needs the -s of topaz preprocess with --topaz-scale (1 for full-size coordinates)"
         if topaz
@@ -341,33 +345,33 @@ def _require_pixel_size(inputs: list[Path], options: ReaderOptions) -> None:
     )
 
 
-def _names_its_micrographs(files: list[Path], kind: str, options: ReaderOptions) -> bool:
+def _names_its_micrographs(files: list[Path], kind: str, project_dir: Path | None) -> bool:
     """Whether a picker's output is a RELION job naming a micrographs STAR that is found."""
-    return kind in ("relion-suffix", "relion-list") and job_micrographs(files[0], options.project_dir) is not None
+    return kind in ("relion-suffix", "relion-list") and job_micrographs(files[0], project_dir) is not None
 
 
 def _scores(
-    pickers: list[Picks], options: ReaderOptions, warn: Callable[[str], None]
+    pickers: list[Picks], score_read: ScoreRead, warn: Callable[[str], None]
 ) -> tuple[list[np.ndarray] | None, str | None, bool]:
     """The scores used to rank duplicates (each picker's), their name and direction.
 
     ``--score auto`` uses each picker's own score, a column name the values of that column
     (every picker must have it), ``none`` (or a picker without scores) ranks at random.
     """
-    if options.score == "none":
+    if score_read.score == "none":
         return None, None, True
-    if options.score != "auto":
-        return _named_scores(pickers, options, warn)
+    if score_read.score != "auto":
+        return _named_scores(pickers, score_read, warn)
     unscored = [p.source for p in pickers if p.score is None]
     if unscored:
         others = " (the other inputs' scores are not used either)" if len(unscored) < len(pickers) else ""
         warn(
             f"{', '.join(unscored)}: no score in the picks, so each group of duplicates keeps a seeded random "
-            f"pick (seed {options.seed}), as with --score none{others}"
+            f"pick (seed {score_read.seed}), as with --score none{others}"
         )
         return None, None, True
     directions = {p.higher_is_better for p in pickers}
-    if len(directions) > 1 and not normalisation(options.score_normalize).one_scale:
+    if len(directions) > 1 and not normalisation(score_read.score_normalize).one_scale:
         raise CryodedupError(
             "the pickers' scores run in opposite directions (higher is better for some, lower for others); "
             "add --score-normalize rank"
@@ -376,45 +380,45 @@ def _scores(
     label = names[0] if len(names) == 1 else " / ".join(names)
     # (every one scored, checked above; RELION's -999, ManualPick's, made "none": NaN)
     scores = [scores_without_none(p.score, p.score_name) for p in pickers if p.score is not None]
-    _warn_scales(pickers, scores, label, options, warn)
+    _warn_scales(pickers, scores, label, score_read.score_normalize, warn)
     return scores, label, directions.pop() if len(directions) == 1 else True
 
 
 def _named_scores(
-    pickers: list[Picks], options: ReaderOptions, warn: Callable[[str], None]
+    pickers: list[Picks], score_read: ScoreRead, warn: Callable[[str], None]
 ) -> tuple[list[np.ndarray], str, bool]:
     """The scores of ``--score COLUMN``: that column of every picker, and its direction.
 
     The direction is ``--score-order``, else the picker's own for its own score column,
     else what is known of the column; an unknown one is asked for.
     """
-    label = options.score.lstrip("_")
+    label = score_read.score.lstrip("_")
     scores = [
-        p.score if p.score_name == label and p.score is not None else score_column(p, options.score) for p in pickers
+        p.score if p.score_name == label and p.score is not None else score_column(p, score_read.score) for p in pickers
     ]
     scores = [scores_without_none(s, label) for s in scores]
     own = {p.higher_is_better for p in pickers if p.score_name == label}
-    higher = score_direction(label, options.score_order)
+    higher = score_direction(label, score_read.score_order)
     if higher is None and len(own) == 1 and all(p.score_name == label for p in pickers):
         higher = own.pop()
     if higher is None:
         raise CryodedupError(
-            f"--score {options.score}: it is not known whether higher or lower is better; "
+            f"--score {score_read.score}: it is not known whether higher or lower is better; "
             "add --score-order max or --score-order min"
         )
-    _warn_scales(pickers, scores, label, options, warn)
+    _warn_scales(pickers, scores, label, score_read.score_normalize, warn)
     return scores, label, higher
 
 
 def _warn_scales(
-    pickers: list[Picks], scores: list[np.ndarray], label: str, options: ReaderOptions, warn: Callable[[str], None]
+    pickers: list[Picks], scores: list[np.ndarray], label: str, score_normalize: str, warn: Callable[[str], None]
 ) -> None:
     """Warns that several pickers' scores (one array each) are compared as they are, if on different scales.
 
     Without --score-normalize rank, when :func:`cryodedup.algo.dedup.scales_differ` says so:
     copies of one picker's picks are not warned of.
     """
-    if len(pickers) < 2 or normalisation(options.score_normalize).one_scale:
+    if len(pickers) < 2 or normalisation(score_normalize).one_scale:
         return
     how = scales_differ(scores, [p.source for p in pickers])
     if how:
@@ -443,7 +447,7 @@ def _output_format(pickers: list[Picks], requested: str) -> str:
 
 
 def _micrograph_shapes(
-    names: list[str], options: ReaderOptions, given: MicrographList | None, first_input: Path
+    names: list[str], project_dir: Path | None, given: MicrographList | None, first_input: Path
 ) -> dict[str, tuple[int, int]]:
     """(ny, nx) of each micrograph (a .cs location needs the shape): the exposures', else its MRC header."""
     if given is not None and given.shapes is not None:
@@ -452,7 +456,7 @@ def _micrograph_shapes(
             raise CryodedupError(f"{given.path}: micrograph {unsized[0]} has no micrograph_blob/shape")
         return {n: given.shapes[n] for n in names}
     source = given.path if given is not None else first_input
-    paths = [find_image(name, source, options.project_dir) for name in names]
+    paths = [find_image(name, source, project_dir) for name in names]
     missing = [p for p in paths if not p.is_file()]
     if missing:
         raise CryodedupError(
@@ -464,7 +468,7 @@ def _micrograph_shapes(
 
 
 def _shape_finder(
-    given: MicrographList | None, options: ReaderOptions
+    given: MicrographList | None, project_dir: Path | None
 ) -> Callable[[list[str]], dict[str, tuple[int, int]]]:
     """A function giving the sizes (ny, nx) of the micrographs a picker names, where they are known.
 
@@ -479,7 +483,7 @@ def _shape_finder(
             return given.shapes
         by_key = {name_key(n): n for n in given.names}
         wanted = list(dict.fromkeys(by_key[name_key(n)] for n in picker_names if name_key(n) in by_key))
-        paths, _ = resolve_paths(wanted, given.path, options.project_dir)
+        paths, _ = resolve_paths(wanted, given.path, project_dir)
         found = mrc_shapes(wanted, paths)
         if wanted and not found:
             raise CryodedupError(
@@ -588,25 +592,32 @@ def _read_overlapped(
 
 
 def read_picker_outputs(
-    inputs: list[Path], outdir: StrPath, options: ReaderOptions, warn: Callable[[str], None], log: Log
+    inputs: list[Path],
+    outdir: StrPath,
+    scale: Scale,
+    score_read: ScoreRead,
+    output_format: str,
+    warn: Callable[[str], None],
+    log: Log,
 ) -> ParticleSet:
     """Reads each input as one picker's output into one ParticleSet (centres in Å).
 
-    The set's writer writes the ``--output-format`` chosen.
+    The set's writer writes ``output_format`` (``--output-format``; ``auto`` chooses).
     """
-    _require_pixel_size(inputs, options)
-    given = micrograph_list(options.micrographs) if options.micrographs is not None else None
-    pickers = _read_pickers(inputs, options, given, warn, log)
+    _require_pixel_size(inputs, scale)
+    given = micrograph_list(scale.micrographs) if scale.micrographs is not None else None
+    pickers = _read_pickers(inputs, scale, given, warn, log)
     _refuse_no_picks_at_all(inputs, pickers, warn)
-    pickers, matching = _joined_micrographs(pickers, options.match_micrographs, given is not None, warn)
+    pickers, matching = _joined_micrographs(pickers, scale.match_micrographs, given is not None, warn)
     names, ids = _micrograph_ids(pickers)
-    mic_psize, psize_source = _pixel_sizes(names, options, given, pickers)
-    if options.mic_psize is not None:
-        psize_source = _given_source(pickers, options, given, warn)
-    ranked_by, score_label, higher = _scores(pickers, options, warn)
+    mic_psize, psize_source = _pixel_sizes(names, scale, given, pickers)
+    if scale.mic_psize is not None:
+        psize_source = _given_source(pickers, scale, given, warn)
+    ranked_by, score_label, higher = _scores(pickers, score_read, warn)
     groups, centres, scores, input_of = _joined(pickers, ids, ranked_by, mic_psize)
     del ranked_by  # (views of the readers' arrays)
-    writer = _picks_writer(inputs, pickers, (names, groups), mic_psize, Path(outdir), options, given, warn)
+    micrographs = (names, groups)
+    writer = _picks_writer(inputs, pickers, micrographs, mic_psize, Path(outdir), output_format, scale, given, warn)
     pickers = writer.pickers
     return ParticleSet(
         inputs=[p.source for p in pickers],
@@ -635,19 +646,19 @@ def read_picker_outputs(
 
 
 def _read_pickers(
-    inputs: list[Path], options: ReaderOptions, given: MicrographList | None, warn: Callable[[str], None], log: Log
+    inputs: list[Path], scale: Scale, given: MicrographList | None, warn: Callable[[str], None], log: Log
 ) -> list[Picks]:
     """Each input read as one picker's output (two at a time), its readers' notes logged and warnings given."""
     known = given.names if given is not None else None
-    shape_finder = _shape_finder(given, options)
+    shape_finder = _shape_finder(given, scale.project_dir)
 
     def read(path: Path) -> Picks:
         return read_picks(
             str(path),
             micrographs=known,
-            topaz_scale=options.topaz_scale,
+            topaz_scale=scale.topaz_scale,
             micrograph_shapes=shape_finder,
-            project_dir=options.project_dir,
+            project_dir=scale.project_dir,
             listed_in=None if given is None else given.path,
         )
 
@@ -670,20 +681,23 @@ def _picks_writer(
     micrographs: tuple[list[str], np.ndarray],
     mic_psize: np.ndarray,
     outdir: Path,
-    options: ReaderOptions,
+    requested: str,
+    scale: Scale,
     given: MicrographList | None,
     warn: Callable[[str], None],
 ) -> PicksWriter:
-    """The writer of the ``--output-format`` chosen, with what that format needs of the micrographs.
+    """The writer of the ``--output-format`` chosen (``requested``), with what that format needs of the micrographs.
 
     ``micrographs`` are the micrograph names and each pick's index among them. Written as
     RELION's, the pickers' rows are copied from their files: their numbers are let go here.
     """
     names = micrographs[0]
-    output_format = _output_format(pickers, options.output_format)
+    output_format = _output_format(pickers, requested)
     if output_format == "relion" and given is None:
         _warn_bare_names(names, warn)
-    relion3_star = _relion3_micrographs(inputs, pickers, names, options, warn) if output_format == "relion" else None
+    relion3_star = (
+        _relion3_micrographs(inputs, pickers, names, scale.micrographs, warn) if output_format == "relion" else None
+    )
     if output_format == "relion":
         _warn_columns_lost(pickers, warn)
         if rows_copied(pickers):
@@ -697,7 +711,7 @@ def _picks_writer(
         if len(np.unique(mic_psize)) > 1:
             raise CryodedupError("--output-format cryosparc: the micrographs have different pixel sizes")
         single_psize = float(mic_psize[0]) if len(mic_psize) else 1.0
-        shapes = _micrograph_shapes(names, options, given, Path(inputs[0]))
+        shapes = _micrograph_shapes(names, scale.project_dir, given, Path(inputs[0]))
     uids = given.uids if given else None
     return PicksWriter(
         pickers, output_format, outdir, single_psize, shapes, list(inputs), uids, micrographs, relion3_star

@@ -13,17 +13,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from ...errors import CryodedupError, printable
 from ...labels import distinct_labels
 from ...outputs import StrPath
-from ...particle_set import Log, ParticleSet, ReaderOptions, SubsetWriter, Warn
+from ...particle_set import Log, ParticleSet, SubsetWriter, Warn
 from .import_lists import FRAMES, ImportList, read_import_list, write_import_list
 from .particle_table import Needs, ParticleTable, score_column
 from .tomograms import CENTRED, CORNER, SAME_PSIZE, Tomograms, layout, tomograms_star
+
+if TYPE_CHECKING:
+    from ..read_request import RowRead, Scale, ScoreRead
 
 __all__ = ["read_import_lists", "read_lists_and_particles"]
 
@@ -51,7 +54,8 @@ class _ListColumns:
 def read_import_lists(
     inputs: list[Path],
     outdir: StrPath,
-    options: ReaderOptions,
+    scale: Scale,
+    score_read: ScoreRead,
     warn: Warn,
     log: Log,
     centred_input: str | None = None,
@@ -62,20 +66,20 @@ def read_import_lists(
     ``OUTDIR/kept_coordinates/``, and the rejected ones alike. ``centred_input``: another
     input, in RELION 5's centred Å, whose frame the lists' picks are put in.
     """
-    project = options.project_dir if options.project_dir is not None else Path.cwd()
+    project = scale.project_dir if scale.project_dir is not None else Path.cwd()
     lists = []
     for path in inputs:
         log(f"reading the RELION 5 import list {path}", "info")
         lists.append(
             read_import_list(
                 path,
-                centered=options.import_centered,
-                scale_factor=options.import_scale,
-                add_factor=options.import_add,
+                centered=scale.import_centered,
+                scale_factor=scale.import_scale,
+                add_factor=scale.import_add,
                 project_dir=project,
             )
         )
-    tomograms = _tomograms(options)
+    tomograms = _tomograms(scale.micrographs)
     labels = distinct_labels(inputs)
     number = {name: k for k, name in enumerate(dict.fromkeys(name for picks in lists for name in picks.tomograms))}
     groups = np.concatenate([np.array([number[n] for n in p.tomograms], dtype=np.int64)[p.tomogram] for p in lists])
@@ -85,15 +89,15 @@ def read_import_lists(
         _check_sizes(centred_label, lists, labels, tomograms)
     centres, psize, pixel_sizes, layouts = [], [], [], []
     for picks, label in zip(lists, labels):
-        in_angstrom, used, notes = _in_angstrom(picks, label, options.mic_psize, tomograms, into_centred=centred)
+        in_angstrom, used, notes = _in_angstrom(picks, label, scale.mic_psize, tomograms, into_centred=centred)
         centres.append(in_angstrom)
         psize.append(used)
-        pixel_sizes.extend(_pixel_size_entries(picks, label, used, options.mic_psize))
-        layouts.append(_layout(picks, label, notes, options))
+        pixel_sizes.extend(_pixel_size_entries(picks, label, used, scale.mic_psize))
+        layouts.append(_layout(picks, label, notes, scale))
     needs = Needs()
     # (score_column reads an input's label, labels, where() and numeric_labels() alone: a list gives those)
     tables = cast("list[ParticleTable]", [_columns(p, label) for p, label in zip(lists, labels)])
-    score_label, higher = score_column(tables, options, warn, needs)
+    score_label, higher = score_column(tables, score_read, warn, needs)
     needs.check()
     counts = [len(p) for p in lists]
     summary: dict = {"layouts": layouts}
@@ -114,14 +118,14 @@ def read_import_lists(
     )
 
 
-def _tomograms(options: ReaderOptions) -> Tomograms | None:
+def _tomograms(micrographs: Path | None) -> Tomograms | None:
     """``--micrographs`` as RELION 5's tomograms STAR (None without it); any other file is refused."""
-    if options.micrographs is None:
+    if micrographs is None:
         return None
-    tomograms = tomograms_star(options.micrographs)
+    tomograms = tomograms_star(micrographs)
     if tomograms is None:
         raise CryodedupError(
-            f"--micrographs {options.micrographs}: expected RELION 5's tomograms STAR (rlnTomoName, "
+            f"--micrographs {micrographs}: expected RELION 5's tomograms STAR (rlnTomoName, "
             "rlnTomoTiltSeriesPixelSize) for an import list's tomograms"
         )
     return tomograms
@@ -194,15 +198,13 @@ def _pixel_size_entries(picks: ImportList, label: str, psize: np.ndarray, given:
     ]
 
 
-def _layout(picks: ImportList, label: str, notes: list[str], options: ReaderOptions) -> dict:
+def _layout(picks: ImportList, label: str, notes: list[str], scale: Scale) -> dict:
     """How the list was read, as the summary's "Read as" row says it."""
     kinds = sorted({f.kind for f in picks.files})
     files = f"{len(picks.files):,} coordinate file{'s' if len(picks.files) != 1 else ''} ({', '.join(kinds)})"
     text = [f"{files}"]
-    if "text" in kinds and (options.import_scale != 1 or options.import_add != 0):
-        text.append(
-            f"text files' x y z x {options.import_scale:g} + {options.import_add:g} (--import-scale, --import-add)"
-        )
+    if "text" in kinds and (scale.import_scale != 1 or scale.import_add != 0):
+        text.append(f"text files' x y z x {scale.import_scale:g} + {scale.import_add:g} (--import-scale, --import-add)")
     if picks.frame == "centred-angstrom":
         frame = f"{CENTRED}, rlnCenteredCoordinateX/Y/ZAngst"
     else:
@@ -267,7 +269,14 @@ _ROWS_LISTS_LACK = {
 
 
 def read_lists_and_particles(
-    inputs: list[Path], is_list: list[bool], outdir: StrPath, options: ReaderOptions, warn: Warn, log: Log
+    inputs: list[Path],
+    is_list: list[bool],
+    outdir: StrPath,
+    scale: Scale,
+    score_read: ScoreRead,
+    row_read: RowRead,
+    warn: Warn,
+    log: Log,
 ) -> ParticleSet:
     """Import lists and RELION tomography particle files, read by their readers and joined as one set.
 
@@ -280,7 +289,9 @@ def read_lists_and_particles(
 
     lists = [p for p, listed in zip(inputs, is_list) if listed]
     files = [p for p, listed in zip(inputs, is_list) if not listed]
-    particles = read_star_files(files, outdir, options, warn, log)  # (decided after reading: no one pass)
+    particles = read_star_files(
+        files, outdir, scale, score_read, row_read, warn, log
+    )  # (decided after reading: no one pass)
     frames = [entry["frame"] for entry in particles.summary.get("layouts", [])]
     if not frames:
         raise CryodedupError(
@@ -288,7 +299,7 @@ def read_lists_and_particles(
             "deduplicate each on its own"
         )
     centred = next((str(f) for f, frame in zip(files, frames) if frame.startswith(CENTRED)), None)
-    picks = read_import_lists(lists, outdir, options, warn, log, centred_input=centred)
+    picks = read_import_lists(lists, outdir, scale, score_read, warn, log, centred_input=centred)
     if centred is None and any(entry["frame"].startswith(CENTRED) for entry in picks.summary["layouts"]):
         raise CryodedupError(
             f"{files[0]} is in {CORNER} and {lists[0]} in {CENTRED}: the particle file's rows cannot be rewritten "
@@ -305,7 +316,7 @@ def read_lists_and_particles(
             f"{files[0]} is ranked by {particles.score_label} and {lists[0]} by {picks.score_label or 'no score'}: "
             "give --score with a column both have, or --score none"
         )
-    if particles.images is not None and options.same_image != "ignore":
+    if particles.images is not None and row_read.images:
         warn(f"--same-image: not checked when import lists are given too ({lists[0]}: its picks name no image)")
     first, second = (particles, picks) if is_list.index(False) < is_list.index(True) else (picks, particles)
     return _joined(first, second, inputs)

@@ -12,17 +12,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from ...errors import CryodedupError
 from ...outputs import StrPath
-from ...particle_set import ReaderOptions, Warn
+from ...particle_set import Warn
 from ...resolve.score import NO_AUTO_SCORE, UNDECIDED_BY_PREFER, UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_score
 from .file import Block, StarFile, Table
 from .micrographs import block_naming_micrographs
 from .tomography import SUBTOMOGRAM_ANGLES
+
+if TYPE_CHECKING:
+    from ..read_request import ScoreRead
 
 __all__ = [
     "ANGLES",
@@ -309,7 +312,7 @@ def _refuse_flat_subtomograms(present: set[str], key: str, axes: list[str], in_a
 
 
 def score_column(
-    parts: Sequence[ParticleTable], options: ReaderOptions, warn: Warn, needs: Needs
+    parts: Sequence[ParticleTable], score_read: ScoreRead, warn: Warn, needs: Needs
 ) -> tuple[str | None, bool]:
     """The score label (None: random ranking) and whether higher is better.
 
@@ -317,15 +320,18 @@ def score_column(
     have, and falls back to the seeded random ranking (as ``none``) with a warning when there
     is none. An unknown column or order is added to ``needs`` (and None returned).
     """
-    score = options.score if options.score in ("auto", "none") else options.score.lstrip("_")  # _rlnX names rlnX
-    chosen = resolve_score(score, options.score_order, AUTO_SCORES, lambda label: all(label in p.labels for p in parts))
+    given = score_read.score
+    score = given if given in ("auto", "none") else given.lstrip("_")  # _rlnX names rlnX
+    chosen = resolve_score(
+        score, score_read.score_order, AUTO_SCORES, lambda label: all(label in p.labels for p in parts)
+    )
     label = chosen.label
     if chosen.problem == NO_AUTO_SCORE:
         which = "every input" if len(parts) > 1 else parts[0].label
         warn(
             f"--score auto: none of {', '.join(AUTO_SCORES)} is in {which}, so each group of duplicates "
-            f"{UNDECIDED_BY_PREFER if options.prefer else ''}keeps a seeded random particle "
-            f"(seed {options.seed}), as with --score none; rank by a column with --score COLUMN"
+            f"{UNDECIDED_BY_PREFER if score_read.preferred_first else ''}keeps a seeded random particle "
+            f"(seed {score_read.seed}), as with --score none; rank by a column with --score COLUMN"
         )
     elif chosen.problem == UNKNOWN_COLUMN:
         lacking = [p for p in parts if label not in p.labels]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,7 +33,6 @@ from ...particle_set import (
     ParticleNames,
     ParticleSet,
     PlacedSubsetWriter,
-    ReaderOptions,
     Warn,
 )
 from ...resolve.datasets import Identity, optics_identity
@@ -76,6 +75,9 @@ from .tomograms import (
 )
 from .tomography import SUBTOMOGRAM_ANGLES, rotate_origins, tomogram_poses
 
+if TYPE_CHECKING:
+    from ..read_request import RowRead, Scale, ScoreRead
+
 __all__ = ["read_frame", "read_micrograph_names", "read_star_files"]
 
 #: How the summary names the poses compared: the particles' own angles, or RELION 5's pose in the tomogram.
@@ -90,7 +92,8 @@ DataFrame = Any
 def _scan_input(
     part: ParticleStar,
     score_label: str | None,
-    options: ReaderOptions,
+    scale: Scale,
+    images: bool,
     mic_psizes: dict[str, float] | None,
     wanted: list[str],
     split: Split | None,
@@ -103,18 +106,19 @@ def _scan_input(
     path. When the STAR lists the input's micrographs under another folder and every one is
     then found by file name (``ListedPixelSizes.lookup``), the file is scanned again with those
     pixel sizes: a second read only for such files (the first one's split, if any, gave up on
-    the unknown pixel sizes and starts over from the headers).
+    the unknown pixel sizes and starts over from the headers). ``images``: whether to read each
+    row's image name, where the file has them.
     """
-    plan = pixel_size_plan(part, options, mic_psizes)
-    images = options.same_image != "ignore" and IMAGE_NAME in part.labels
+    plan = pixel_size_plan(part, scale, mic_psizes)
+    images = images and IMAGE_NAME in part.labels
     scan = scan_particles(part, score_label, plan, wanted, split, images)
     if plan.source != "micrograph" or mic_psizes is None:
         return scan, set()
-    listed, by_name = micrographs_list(options, mic_psizes).lookup(part.where(), scan.key_names)
+    listed, by_name = micrographs_list(scale, mic_psizes).lookup(part.where(), scan.key_names)
     if not by_name or len(listed) < len(scan.key_names):  # nothing found by name, or some not at all (refused later)
         return scan, set()
     log(
-        f"{part.path}: {len(by_name):,} micrographs are listed in {options.micrographs} under another folder; "
+        f"{part.path}: {len(by_name):,} micrographs are listed in {scale.micrographs} under another folder; "
         "reading the file again with their pixel sizes found by file name",
         "info",
     )
@@ -139,7 +143,9 @@ def read_micrograph_names(
 def read_star_files(
     inputs: list[Path],
     outdir: StrPath,
-    options: ReaderOptions,
+    scale: Scale,
+    score_read: ScoreRead,
+    row_read: RowRead,
     warn: Warn,
     log: Log,
     one_pass: AskOnePass | None = None,
@@ -157,52 +163,59 @@ def read_star_files(
     (one read of the file); a file whose particle rows are followed by blocks that change
     the reading (an optics table after them) is read again with the whole index first.
     """
-    if options.shift_key not in ("auto", "none"):
-        raise CryodedupError(f"--shift-key for STAR files is auto or none, got {options.shift_key!r}")
+    if row_read.shift_key not in ("auto", "none"):
+        raise CryodedupError(f"--shift-key for STAR files is auto or none, got {row_read.shift_key!r}")
+
+    def read(defer: bool) -> ParticleSet:
+        return _read_star_files(inputs, outdir, scale, score_read, row_read, warn, log, one_pass, defer)
+
     try:
-        return _read_star_files(inputs, outdir, options, warn, log, one_pass, defer=True)
+        return read(defer=True)
     except BlocksFollowParticles as err:
         log(f"{err}: blocks follow the particle rows; reading the files again with their whole index", "info")
-        return _read_star_files(inputs, outdir, options, warn, log, one_pass, defer=False)
+        return read(defer=False)
 
 
 def _read_star_files(
     inputs: list[Path],
     outdir: StrPath,
-    options: ReaderOptions,
+    scale: Scale,
+    score_read: ScoreRead,
+    row_read: RowRead,
     warn: Warn,
     log: Log,
     one_pass: AskOnePass | None,
     defer: bool,
 ) -> ParticleSet:
-    parts = [ParticleStar(p, options.shift_key, defer) for p in inputs]
+    parts = [ParticleStar(p, row_read.shift_key, defer) for p in inputs]
     for part, label in zip(parts, distinct_labels(inputs)):
         part.label = label  # never two "particles.star" in a summary or a warning
-    tomograms = tomograms_star(options.micrographs) if options.micrographs else None
+    tomograms = tomograms_star(scale.micrographs) if scale.micrographs else None
     if tomograms is not None and not any(coordinate_frame(part) for part in parts):
         raise CryodedupError(
-            f"--micrographs {options.micrographs} is a tomograms STAR (rlnTomoName, rlnTomoTiltSeriesPixelSize) and "
+            f"--micrographs {scale.micrographs} is a tomograms STAR (rlnTomoName, rlnTomoTiltSeriesPixelSize) and "
             "the particles are 2-D: give the micrographs STAR they were picked on"
         )
     rewritten = corner_inputs(parts, tomograms)
     labels = merged_columns(parts, warn, rewritten)
     needs = Needs()
-    score_label, higher = score_column(parts, options, warn, needs)
+    score_label, higher = score_column(parts, score_read, warn, needs)
     mic_psizes = (
-        micrograph_pixel_sizes(options.micrographs)
-        if options.micrographs and options.mic_psize is None and tomograms is None
+        micrograph_pixel_sizes(scale.micrographs)
+        if scale.micrographs and scale.mic_psize is None and tomograms is None
         else None
     )
     # A typed pixel size checked before any output is written (a tomograms STAR is the tomography reader's to check).
-    stated = list_evidence(options.micrographs, options.mic_psize) if tomograms is None else []
-    given_sources = [check_mic_psize(part, options, stated, warn) for part in parts]
-    rows = _Rows(parts, options, warn)
+    stated = list_evidence(scale.micrographs, scale.mic_psize) if tomograms is None else []
+    given_sources = [check_mic_psize(part, scale, stated, warn) for part in parts]
+    rows = _Rows(parts, row_read, warn)
     split = start_split(parts, labels, one_pass, bool(higher), Path(outdir))
     for k, (part, given_source) in enumerate(zip(parts, given_sources)):
         log(f"reading {part.path} ({part.star.size / 1e6:.1f} MB)", "info")
         listed = _listed_pixel_sizes(part, tomograms, mic_psizes)
-        scan, found_by_name = _scan_input(part, score_label, options, listed, rows.wanted(part), split, labels, log)
-        refuse_given_tomogram_psize(part, scan.key_names, options.mic_psize, tomograms, warn)
+        wanted = rows.wanted(part)
+        scan, found_by_name = _scan_input(part, score_label, scale, row_read.images, listed, wanted, split, labels, log)
+        refuse_given_tomogram_psize(part, scan.key_names, scale.mic_psize, tomograms, warn)
         rows.layouts.append(star_layout(part, scan.key_names, k in rewritten))
         if k in rewritten and tomograms is not None:  # into the centred frame of the others (and of the output)
             scan.centres -= tomograms.centre_offsets(scan.key_names, part.where())[scan.groups]
@@ -223,7 +236,7 @@ def _read_star_files(
         rows.identities.append(
             {} if optics is None else optics_identity(optics.labels, optics.rows, scan.optics_groups)
         )
-        used, _ = pixel_sizes_used(part, scan.optics_groups, scan.key_names, options, listed, warn, needs, given_source)
+        used, _ = pixel_sizes_used(part, scan.optics_groups, scan.key_names, scale, listed, warn, needs, given_source)
         rows.pixel_sizes.extend(vars(p) for p in used)
         rows.add(scan)
         comments = part.star.comment_lines.get(part.block.index, 0)
@@ -263,14 +276,15 @@ class _Rows:
     per input and joined at the end.
     """
 
-    def __init__(self, parts: list[ParticleStar], options: ReaderOptions, warn: Warn) -> None:
-        self.parts, self.options, self.warn = parts, options, warn
+    def __init__(self, parts: list[ParticleStar], row_read: RowRead, warn: Warn) -> None:
+        self.parts, self.warn = parts, warn
+        self.symmetry_copies = row_read.symmetry_copies
         self.group_ids: dict[str, int] = {}
         self.scans: list[ParticleScan] = []
         self.pixel_sizes: list[dict] = []
         self.with_halves = all(RANDOM_SUBSET in p.labels for p in parts)
         self.halves: list[np.ndarray] = []
-        self.with_angles = options.max_angle is not None
+        self.with_angles = row_read.orientations
         for part in parts if self.with_angles else []:
             lacking = [label for label in ANGLES if label not in part.labels]
             if lacking:
@@ -280,7 +294,7 @@ class _Rows:
         self.angles: list[np.ndarray] = []
         #: Each input's subtomogram angles (RELION 5), None for an input without them.
         self.subtomogram_angles: list[np.ndarray | None] = []
-        self.species_label = _species_column(parts, options.species_column)
+        self.species_label = _species_column(parts, row_read.species_column)
         self.species_values: list[np.ndarray] = []
         #: How each input was read, for a tomography summary (None: 2-D particles).
         self.layouts: list[dict | None] = []
@@ -382,7 +396,7 @@ class _Rows:
             tubes=tubes,
             tube_column=RELION_TUBE if filament else None,
             halfsets=HalfSets(RANDOM_SUBSET, np.concatenate(self.halves), HALF_TEXTS) if self.with_halves else None,
-            sources=_expanded_copies(parts) if self.options.symmetry_copies else None,
+            sources=_expanded_copies(parts) if self.symmetry_copies else None,
             sources_label=IMAGE_NAME,
             images=_images(scans),
             **self._poses(),
@@ -642,7 +656,7 @@ def _expanded_copies(parts: list[ParticleStar]) -> np.ndarray | None:
 
     Reading every image name costs several times the job's own scan (measured: 9 s for 1M
     rows against 1 s), so the job asks only with ``--min-dist 0`` (undoing an expansion)
-    or ``--audit`` (``ReaderOptions.symmetry_copies``).
+    or ``--audit`` (``RowRead.symmetry_copies``).
     """
     if not all(IMAGE_NAME in p.labels for p in parts):
         return None
@@ -698,15 +712,22 @@ def _micrograph_names(particles: DataFrame, key: str) -> np.ndarray:
     return np.asarray([str(name) for name in particles[key].to_numpy()], dtype=object)
 
 
-def read_frame(particles: DataFrame, optics: DataFrame | None, options: ReaderOptions, warn: Warn) -> ParticleSet:
+def read_frame(
+    particles: DataFrame,
+    optics: DataFrame | None,
+    scale: Scale,
+    score_read: ScoreRead,
+    row_read: RowRead,
+    warn: Warn,
+) -> ParticleSet:
     """A RELION particle table in memory read into a ParticleSet without a writer.
 
     ``particles`` is a pandas DataFrame with RELION's labels and ``optics`` the optics table
     or None, as ``starfile.read`` gives them. The caller selects the rows itself.
     """
-    part = _FrameParticles(particles, optics, options.shift_key)
+    part = _FrameParticles(particles, optics, row_read.shift_key)
     needs = Needs()
-    score, higher = score_column([part], options, warn, needs)
+    score, higher = score_column([part], score_read, warn, needs)
     needs.check()
     numbers: dict[str, np.ndarray] = {}
     for label in part.columns.numbers(score):
@@ -720,12 +741,12 @@ def read_frame(particles: DataFrame, optics: DataFrame | None, options: ReaderOp
                 f"column {label} of the particle table is not numeric ({column.dtype}: real numbers expected)"
             ) from None
     names, keys = np.unique(_micrograph_names(particles, part.columns.key), return_inverse=True)
-    mic_psizes = micrograph_pixel_sizes(options.micrographs) if options.micrographs else None
-    psize, used = row_pixel_sizes(part, numbers, keys, list(names), options, mic_psizes, warn, needs)
+    mic_psizes = micrograph_pixel_sizes(scale.micrographs) if scale.micrographs else None
+    psize, used = row_pixel_sizes(part, numbers, keys, list(names), scale, mic_psizes, warn, needs)
     needs.check()
     filament = RELION_TUBE in part.labels
     groups = keys.astype(np.int64).ravel()
-    species, species_names = _frame_species(part, options.species_column)
+    species, species_names = _frame_species(part, row_read.species_column)
     return ParticleSet(
         inputs=[str(part.path)],
         input_of=np.zeros(keys.size, dtype=np.int64),
@@ -740,8 +761,8 @@ def read_frame(particles: DataFrame, optics: DataFrame | None, options: ReaderOp
         shift=", ".join(part.columns.origins) or "none",
         tubes=tube_ids(np.zeros_like(groups), groups, particles[RELION_TUBE].to_numpy(float)) if filament else None,
         tube_column=RELION_TUBE if filament else None,
-        **_frame_poses(particles, options.max_angle is not None, warn),
-        images=_frame_images(particles) if options.same_image != "ignore" else None,
+        **_frame_poses(particles, row_read.orientations, warn),
+        images=_frame_images(particles) if row_read.images else None,
         species=species,
         species_names=species_names,
     )

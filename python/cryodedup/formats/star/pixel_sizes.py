@@ -18,7 +18,7 @@ import numpy as np
 import cryodedup._core as _core
 
 from ...errors import CryodedupError
-from ...particle_set import ReaderOptions, Warn
+from ...particle_set import Warn
 from ...resolve.given_psize import MICROGRAPH_HINT, Evidence, check_given_psize, same_size
 from ...resolve.pixel_size import MIC_PSIZE, ListedPixelSizes, resolve_pixel_size
 from ..micrograph_lists import list_evidence
@@ -30,6 +30,8 @@ from .tomography import TILT_SERIES_PSIZE, rotate_origins, warp_tomograms
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
+
+    from ..read_request import Scale
 
 __all__ = [
     "centres_in_angstrom",
@@ -125,15 +127,15 @@ def optics_evidence(part: ParticleTable, given: float | None) -> list[Evidence]:
     return evidence
 
 
-def check_mic_psize(part: ParticleTable, options: ReaderOptions, listed: list[Evidence], warn: Warn) -> str:
+def check_mic_psize(part: ParticleTable, scale: Scale, listed: list[Evidence], warn: Warn) -> str:
     """Refuses a ``--mic-psize`` that data_optics or the ``--micrographs`` list (``listed``) contradicts.
 
     Returns the summary's source of the typed value: ``--mic-psize``, or what it contradicts
     when the user insists (``--insist-psize``, also warned).
     """
-    given = options.mic_psize
+    given = scale.mic_psize
     evidence = optics_evidence(part, given) + listed
-    insisted = check_given_psize(MIC_PSIZE, given, evidence, options.insist_psize, MICROGRAPH_HINT)
+    insisted = check_given_psize(MIC_PSIZE, given, evidence, scale.insist_psize, MICROGRAPH_HINT)
     if insisted is None:
         return MIC_PSIZE
     warn(f"{part.label}: {insisted.note}")
@@ -148,9 +150,7 @@ def _numbers(table: Table, label: str) -> dict[str, float]:
     return {group: float(value) for group, value in pairs if is_number(value)}
 
 
-def pixel_size_plan(
-    part: ParticleTable, options: ReaderOptions, mic_psizes: dict[str, float] | None
-) -> _core.PixelSizes:
+def pixel_size_plan(part: ParticleTable, scale: Scale, mic_psizes: dict[str, float] | None) -> _core.PixelSizes:
     """Where the scan takes each row's micrograph pixel size from (see ``StarFile.scan_particles``).
 
     Rows whose pixel size is unknown get NaN; :func:`pixel_sizes_used` then names what is missing.
@@ -158,7 +158,7 @@ def pixel_size_plan(
     if part.columns.coords_in_angstrom:
         return _core.PixelSizes.angstrom()
     return resolve_pixel_size(
-        options.mic_psize,
+        scale.mic_psize,
         given=_core.PixelSizes.constant,
         listed=None if mic_psizes is None else lambda: _core.PixelSizes.by_micrograph(mic_psizes),
         own=lambda: _optics_plan(part),
@@ -194,20 +194,20 @@ def tomogram_pixels_need(part: ParticleTable) -> str:
     )
 
 
-def micrographs_list(options: ReaderOptions, mic_psizes: dict[str, float]) -> ListedPixelSizes:
+def micrographs_list(scale: Scale, mic_psizes: dict[str, float]) -> ListedPixelSizes:
     """The pixel sizes of the micrographs STAR ``--micrographs`` gives, looked up as ``--match-micrographs`` says.
 
     A tomograms STAR's (:class:`~.tomograms.TomogramPixelSizes`) names its own column.
     """
     field = getattr(mic_psizes, "field", PIXEL_SIZE_FIELD)
-    return ListedPixelSizes(options.micrographs, mic_psizes, options.match_micrographs, field)
+    return ListedPixelSizes(scale.micrographs, mic_psizes, scale.match_micrographs, field)
 
 
 def pixel_sizes_used(
     part: ParticleTable,
     groups_met: Iterable[float],
     names: list[str],
-    options: ReaderOptions,
+    scale: Scale,
     mic_psizes: dict[str, float] | None,
     warn: Warn,
     needs: Needs,
@@ -222,10 +222,10 @@ def pixel_sizes_used(
     """
     if part.columns.coords_in_angstrom:
         return [PixelSize(part.label, "all", None, "not needed: coordinates are in Å")], {}
-    listed = None if mic_psizes is None else (lambda: _listed_used(part, names, options, mic_psizes))
-    warn_if_used = warn if options.pixel_size_decides else lambda message: None  # (no false alarm)
+    listed = None if mic_psizes is None else (lambda: _listed_used(part, names, scale, mic_psizes))
+    warn_if_used = warn if scale.pixel_size_decides else lambda message: None  # (no false alarm)
     return resolve_pixel_size(
-        options.mic_psize,
+        scale.mic_psize,
         given=lambda value: ([PixelSize(part.label, "all", value, given_source)], {}),
         listed=None if listed is None else _unless_warp(part, names, needs, listed),
         own=_unless_warp(part, names, needs, lambda: _optics_used(part, groups_met, warn_if_used, needs)),
@@ -255,11 +255,9 @@ def _unless_warp(
     return read_unless_warp
 
 
-def _listed_used(
-    part: ParticleTable, names: list[str], options: ReaderOptions, mic_psizes: dict[str, float]
-) -> UsedPixelSizes:
+def _listed_used(part: ParticleTable, names: list[str], scale: Scale, mic_psizes: dict[str, float]) -> UsedPixelSizes:
     """The pixel sizes the micrographs STAR gives the micrographs ``names`` of one input."""
-    micrographs = micrographs_list(options, mic_psizes)
+    micrographs = micrographs_list(scale, mic_psizes)
     values, by_name = micrographs.sizes(part.where(), names)
     used = []
     for value in np.unique(values):
@@ -321,7 +319,7 @@ def row_pixel_sizes(
     numbers: dict[str, np.ndarray],
     keys: np.ndarray,
     names: list[str],
-    options: ReaderOptions,
+    scale: Scale,
     mic_psizes: dict[str, float] | None,
     warn: Warn,
     needs: Needs,
@@ -334,24 +332,24 @@ def row_pixel_sizes(
     n = keys.size
     group_label = part.columns.optics_group
     groups = numbers[group_label] if group_label and part.optics is not None else np.zeros(0)
-    given_source = check_mic_psize(part, options, list_evidence(options.micrographs, options.mic_psize), warn)
-    used, by_group = pixel_sizes_used(part, np.unique(groups), names, options, mic_psizes, warn, needs, given_source)
+    given_source = check_mic_psize(part, scale, list_evidence(scale.micrographs, scale.mic_psize), warn)
+    used, by_group = pixel_sizes_used(part, np.unique(groups), names, scale, mic_psizes, warn, needs, given_source)
     if part.columns.coords_in_angstrom:
         return np.ones(n), used
     psize = resolve_pixel_size(
-        options.mic_psize,
+        scale.mic_psize,
         given=lambda value: np.full(n, value),
-        listed=None if mic_psizes is None else lambda: _listed_rows(part, names, keys, options, mic_psizes),
+        listed=None if mic_psizes is None else lambda: _listed_rows(part, names, keys, scale, mic_psizes),
         own=lambda: _rows_by_group(n, groups, by_group),
     )
     return psize, used
 
 
 def _listed_rows(
-    part: ParticleTable, names: list[str], keys: np.ndarray, options: ReaderOptions, mic_psizes: dict[str, float]
+    part: ParticleTable, names: list[str], keys: np.ndarray, scale: Scale, mic_psizes: dict[str, float]
 ) -> np.ndarray:
     """Each row's pixel size from the micrographs STAR (``keys`` index ``names``)."""
-    return micrographs_list(options, mic_psizes).sizes(part.where(), names)[0][keys]
+    return micrographs_list(scale, mic_psizes).sizes(part.where(), names)[0][keys]
 
 
 def _rows_by_group(n: int, groups: np.ndarray, by_group: dict[float, float]) -> np.ndarray:

@@ -21,6 +21,7 @@ from ...algo.priority import (
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import find_image, search_roots
 from ...formats.particles import read_particle_files
+from ...formats.read_request import CopickSelection, ReadRequest, RowRead, Scale, ScoreRead
 from ...formats.sniff import is_copick_config, is_glob, is_picker_output
 from ...labels import input_labels
 from ...options import ParticleOptions
@@ -37,6 +38,44 @@ if TYPE_CHECKING:
 __all__ = ["Files", "Images", "InMemory", "Source", "raw_picker_scores", "read_inputs", "warn_unused_options"]
 
 
+def read_request(options: ParticleOptions) -> ReadRequest:
+    """What the readers are asked to read, taken from the job's options: the one place they are read for it."""
+    scale = Scale(
+        mic_psize=options.mic_psize,
+        insist_psize=options.insist_psize,
+        micrographs=options.micrographs,
+        match_micrographs=options.match_micrographs,
+        project_dir=options.project_dir,
+        pixel_size_decides=options.pixel_size_decides,
+        topaz_scale=options.topaz_scale,
+        import_scale=options.import_scale,
+        import_add=options.import_add,
+        import_centered=options.import_centered,
+    )
+    score_read = ScoreRead(
+        score=options.score,
+        score_order=options.score_order,
+        score_normalize=options.score_normalize,
+        seed=options.seed,
+        preferred_first=bool(options.prefer),
+    )
+    row_read = RowRead(
+        shift_key=options.shift_key,
+        orientations=options.max_angle is not None,
+        species_column=options.species_column,
+        same_image=options.same_image,
+        symmetry_copies=options.symmetry_copies,
+    )
+    copick = CopickSelection(
+        objects=options.copick_objects,
+        users=options.copick_users,
+        sessions=options.copick_sessions,
+        out_user=options.copick_out_user,
+        out_session=options.copick_out_session,
+    )
+    return ReadRequest(scale, score_read, row_read, copick, options.output_format)
+
+
 def read_inputs(inputs: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
     """The inputs read by the module of their format (all inputs must share one), after the paths are checked.
 
@@ -51,7 +90,8 @@ def read_inputs(inputs: list[Path], outdir: Path | None, options: ParticleOption
             f"{len(inputs)} inputs: at most {MAX_INPUTS}, since each pick records which inputs confirm it as one "
             "bit per input of a 64-bit mask; give one picker's files as one input (a folder or a quoted glob)"
         )
-    particles = read_particle_files(inputs, outdir, options, warn, log, lambda facts: one_pass(options, facts))
+    request = read_request(options)
+    particles = read_particle_files(inputs, outdir, request, warn, log, lambda facts: one_pass(options, facts))
     if particles.scores is not None:
         particles.scores = scores_without_none(particles.scores, particles.score_label)
     return particles
@@ -300,11 +340,13 @@ class Files:
 class InMemory:
     """Rows the caller holds (a Dataset, a DataFrame, centres in Å), read by ``reader`` into a set without a writer.
 
+    ``reader`` is given what the job's options ask of a reader (:func:`read_request`).
+
     ``kept`` and ``rejected`` say what the caller makes of each (the summary's outputs);
     ``image_files`` are the micrographs' images the caller gives the pictures, by name.
     """
 
-    reader: Callable[[ParticleOptions, Warn], ParticleSet]
+    reader: Callable[[ReadRequest, Warn], ParticleSet]
     kept: str = "the kept rows (returned)"
     rejected: str = "the rejected rows (returned)"
     image_files: dict[str, Path] = field(default_factory=dict)
@@ -321,7 +363,7 @@ class InMemory:
 
     def read(self, outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
         """As :class:`Source` says."""
-        particles = self.reader(options, warn)
+        particles = self.reader(read_request(options), warn)
         # As the command line reads them: RELION's -999 is no score (NaN, last), species assigned.
         if particles.scores is not None:
             particles.scores = scores_without_none(particles.scores, particles.score_label)

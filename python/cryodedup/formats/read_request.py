@@ -1,0 +1,157 @@
+"""What the particle job asks the format readers to read: a few small frozen values.
+
+The job builds one :class:`ReadRequest` from its options (``jobs.particles.read.read_request``)
+and the formats' entrance (``formats.particles.read_particle_files``) hands each reader only
+the parts it reads: the pixel-size sources (:class:`Scale`), the score (:class:`ScoreRead`),
+what to read of each row (:class:`RowRead`), a copick project's pick sets
+(:class:`CopickSelection`). No format module sees the job's options, so none reaches the
+command line's code through ``options/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["CopickSelection", "ReadRequest", "RowRead", "Scale", "ScoreRead"]
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Where a reader takes the micrographs' pixel sizes from, and how it scales the coordinates.
+
+    Attributes
+    ----------
+    mic_psize : float or None
+        The micrograph pixel size the user typed (``--mic-psize``), first of every source.
+    insist_psize : bool
+        Keep ``mic_psize`` where the files contradict it, with a warning (``--insist-psize``).
+    micrographs : Path or None
+        The micrographs STAR, CryoSPARC exposures, tomograms STAR or Dynamo table map that
+        lists the micrographs (``--micrographs``).
+    match_micrographs : str
+        How a micrograph is looked up in a list: by exact path or also by file name
+        (``--match-micrographs``).
+    project_dir : Path or None
+        The folder the micrographs' relative paths start from (``--project-dir``).
+    pixel_size_decides : bool
+        Whether the pixel size changes the decision; where it does not (``--min-dist 0
+        --shift-key none``) a reader warns of no fallback pixel size.
+    topaz_scale : float or None
+        The ``-s`` of topaz preprocess, which scaled topaz's coordinates (``--topaz-scale``).
+    import_scale, import_add : float
+        An import list's text files' coordinates are ``x * import_scale + import_add``.
+    import_centered : bool
+        An import list's coordinates are RELION 5's centred Å (``--import-centered``).
+    """
+
+    mic_psize: float | None
+    insist_psize: bool
+    micrographs: Path | None
+    match_micrographs: str
+    project_dir: Path | None
+    pixel_size_decides: bool
+    topaz_scale: float | None
+    import_scale: float
+    import_add: float
+    import_centered: bool
+
+
+@dataclass(frozen=True)
+class ScoreRead:
+    """Which score a reader reads to rank duplicates, and in which direction.
+
+    Attributes
+    ----------
+    score : str
+        A column or field, ``auto`` (the format's known scores) or ``none`` (``--score``).
+    score_order : str
+        ``max``, ``min`` or ``auto``: whether higher is better (``--score-order``).
+    score_normalize : str
+        How several pickers' scores are put on one scale (``--score-normalize``).
+    seed : int
+        The seed of the random ranking without a score, which the readers' warnings name.
+    preferred_first : bool
+        Whether ``--prefer`` ranks the inputs before any score (said in those warnings).
+    """
+
+    score: str
+    score_order: str
+    score_normalize: str
+    seed: int
+    preferred_first: bool
+
+
+@dataclass(frozen=True)
+class RowRead:
+    """What a reader reads of each row besides its micrograph, centre and score.
+
+    Attributes
+    ----------
+    shift_key : str
+        Which shifts are subtracted from the locations (``--shift-key``).
+    orientations : bool
+        Read each row's orientation (``--max-angle``).
+    species_column : str or None
+        The column naming each row's species (``--species-column``).
+    same_image : str
+        What to do of rows that name one particle image (``--same-image``; ``ignore``: no
+        image read).
+    symmetry_copies : bool
+        Name each row's image to find symmetry-expanded copies (``--min-dist 0``, ``--audit``).
+    """
+
+    shift_key: str
+    orientations: bool
+    species_column: str | None
+    same_image: str
+    symmetry_copies: bool
+
+    @property
+    def images(self) -> bool:
+        """Whether to read each row's particle image (any ``--same-image`` but ``ignore``)."""
+        return self.same_image != "ignore"
+
+
+@dataclass(frozen=True)
+class CopickSelection:
+    """The pick sets read from a copick project, and the one its kept picks are written as.
+
+    Attributes
+    ----------
+    objects, users, sessions : str or None
+        Comma-separated names of the particle objects, users and sessions read (None: all).
+    out_user, out_session : str
+        The user and session of the kept picks written back (never read as an input).
+    """
+
+    objects: str | None
+    users: str | None
+    sessions: str | None
+    out_user: str
+    out_session: str
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """Everything the particle job asks of the readers, each concern its own value.
+
+    Attributes
+    ----------
+    scale : Scale
+        The pixel-size sources and coordinate scales.
+    score_read : ScoreRead
+        The score that ranks duplicates.
+    row_read : RowRead
+        What is read of each row.
+    copick : CopickSelection
+        A copick project's pick sets.
+    output_format : str
+        The format a picker job writes (``--output-format``).
+    """
+
+    scale: Scale
+    score_read: ScoreRead
+    row_read: RowRead
+    copick: CopickSelection
+    output_format: str
