@@ -40,7 +40,7 @@ import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -64,10 +64,14 @@ from ..store_files import (
 __all__ = [
     "MARKER",
     "RUNNING",
+    "RUNNING_FILES",
     "STORE",
     "TAIL_BYTES",
+    "CsRewrite",
     "KeptRows",
     "KeptStore",
+    "Running",
+    "StarAppend",
     "commit_round",
     "decision_record",
     "index_dtype",
@@ -78,6 +82,11 @@ __all__ = [
 STORE = "kept_store"
 MARKER = "store.json"
 RUNNING = "particles_kept.star"
+#: The running kept file of each kind of input (store.json's ``record.kind``): RELION STAR, CryoSPARC .cs.
+RUNNING_FILES = {"star": RUNNING, "cs": "particles_kept.cs"}
+KINDS = {"star": "RELION particle STAR", "cs": "CryoSPARC .cs"}
+#: A .cs round's new running file before it is renamed into place, and the one it replaced until the commit.
+CS_NEW, CS_BEFORE = "running-new.cs", "running-before.cs"
 FORMAT = "cryodedup particle update store 2"
 KEYS = ("format", "version", "round", "record", "segments", "index", "kept", "running", "pending")
 RUNNING_KEYS = ("size", "rows_end", "suffix", "header_bytes", "header_sha256", "tail_sha256")
@@ -101,13 +110,14 @@ OWN_TEMPORARY = re.compile(r"\.((kept|index)-[0-9]+\.npy|store\.json)\.([0-9]+)\
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-def decision_record(options: Any, score_label: str | None, higher: bool, dims: int) -> dict[str, Any]:
-    """What the store's decisions depend on, as ``store.json`` keeps it."""
+def decision_record(options: Any, score_label: str | None, higher: bool, dims: int, kind: str) -> dict[str, Any]:
+    """What the store's decisions depend on, and its files' kind (``star``, ``cs``), as ``store.json`` keeps it."""
     record = {
         "options": {name: getattr(options, name) for name in DECISION_OPTIONS},
         "score": score_label,
         "higher_is_better": higher,
         "dims": dims,
+        "kind": kind,
     }
     return json.loads(json.dumps(record))
 
@@ -305,11 +315,13 @@ class KeptStore:
     running: RunningFile | None
     #: Whether the store was read from its store.json (else none was there): what a commit expects to find.
     marker_read: bool = False
+    #: The kind of its rounds' files: "star" (rows appended to the running file) or "cs" (it is rewritten).
+    kind: str = "star"
 
     @property
     def running_path(self) -> Path:
         """The running kept file, beside the store."""
-        return self.folder.parent / RUNNING
+        return self.folder.parent / RUNNING_FILES[self.kind]
 
     def segment_file(self, round_: int) -> Path:
         """The centres (Å) and ranking scores of the particles round ``round_`` kept."""
@@ -456,8 +468,11 @@ class KeptStore:
         save_atomic(self.folder / MARKER, lambda f: f.write(json.dumps(state).encode()))
 
 
-def load_store(folder: Path) -> KeptStore | None:
-    """The store in ``folder`` checked whole, a round stopped halfway rolled back; None when there is none."""
+def load_store(folder: Path, kind: str = "star") -> KeptStore | None:
+    """The store in ``folder`` checked, a round stopped halfway rolled back; None when there is none.
+
+    A store of another ``kind`` of files (RELION STAR, CryoSPARC .cs) is refused in one line.
+    """
     marker = folder / MARKER
     if os.path.lexists(folder) and not os.path.isdir(folder):
         raise damaged(folder, "not a folder")
@@ -470,6 +485,13 @@ def load_store(folder: Path) -> KeptStore | None:
         index = [load_index_file(folder, entry) for entry in state["index"]]
     except BadStore as err:
         raise damaged(folder / err.file if err.file else marker, str(err)) from None
+    stored = state["record"]["kind"] if state["record"] else kind
+    if stored != kind:
+        raise CryodedupError(
+            f"{folder.parent}: its running kept set is {KINDS[stored]} ({RUNNING_FILES[stored]}), this batch "
+            f"{KINDS[kind]}: an --update round adds particles of the kind the earlier rounds had; give another "
+            "output folder"
+        )
     store = KeptStore(
         folder,
         state["round"],
@@ -479,6 +501,7 @@ def load_store(folder: Path) -> KeptStore | None:
         state["kept"],
         None if state["running"] is None else RunningFile.of(state["running"]),
         marker_read=True,
+        kind=kind,
     )
     if state["pending"] is not None:
         roll_back(store, state["pending"])
@@ -491,9 +514,20 @@ def load_store(folder: Path) -> KeptStore | None:
 
 
 def roll_back(store: KeptStore, pending: dict[str, Any]) -> None:
-    """Undoes a round stopped between its ``pending`` mark and its commit (the file truncated, its segments removed)."""
+    """Undoes a round stopped between its ``pending`` mark and its commit (the file truncated, its segments removed).
+
+    A .cs round's: the file it replaced put back (it was moved aside), its new file removed.
+    """
     path, before = store.running_path, store.running
-    if before is None:  # (the round was the first: the file, made whole and renamed, is the round's or absent)
+    aside = store.folder / CS_BEFORE
+    if store.kind == "cs" and os.path.lexists(aside):
+        if before is None or before.recognised(aside) is not None:
+            raise damaged(aside, "a round stopped while replacing the running file left one the store does not know")
+        os.replace(aside, path)
+    elif store.kind == "cs" and before is not None:  # (stopped before the file was replaced: still the one before)
+        if before.recognised(path) is not None:
+            raise damaged(path, "a round stopped before replacing it, and it is no longer the file the store knows")
+    elif before is None:  # (the round was the first: the file, made whole and renamed, is the round's or absent)
         if os.path.lexists(path):
             if RunningFile.of(pending["after"]).recognised(path) is not None:
                 raise damaged(path, "a first round stopped before its end left a file the store does not recognise")
@@ -513,6 +547,7 @@ def roll_back(store: KeptStore, pending: dict[str, Any]) -> None:
             f.write(before.suffix)
     for kind in ("kept", "index"):
         remove_file(store.folder / f"{kind}-{pending['round']}.npy")
+    remove_file(store.folder / CS_NEW)
     store.save_state(store.state(store.round, None))
 
 
@@ -532,8 +567,8 @@ def damaged(where: Path, what: str) -> CryodedupError:
     )
 
 
-def open_store(outdir: Path, force: bool, log: Any) -> KeptStore:
-    """The store of ``outdir``, checked (empty for a first round, or with ``force``).
+def open_store(outdir: Path, force: bool, log: Any, kind: str = "star") -> KeptStore:
+    """The store of ``outdir`` for rounds of ``kind``'s files, checked (empty for a first round, or with ``force``).
 
     A running file that no store records is refused (``force`` replaces it).
     """
@@ -541,9 +576,9 @@ def open_store(outdir: Path, force: bool, log: Any) -> KeptStore:
     if force and os.path.lexists(folder / MARKER):
         _remove_store(folder)
         log(f"--update --force: {folder} started anew; the running kept set is this batch's", "warning")
-    store = None if force else load_store(folder)
+    store = None if force else load_store(folder, kind)
     if store is None:
-        store = KeptStore(folder, 0, None, [], [], 0, None)
+        store = KeptStore(folder, 0, None, [], [], 0, None, kind=kind)
     running = store.running_path
     if store.running is None and os.path.lexists(running) and not force:
         raise CryodedupError(
@@ -558,57 +593,128 @@ def _remove_store(folder: Path) -> None:
     if not os.path.isdir(folder):
         raise damaged(folder, "not a folder")
     for name in os.listdir(folder):
-        if OWN_FILE.fullmatch(name) or name == MARKER:
+        if OWN_FILE.fullmatch(name) or name in (MARKER, CS_NEW, CS_BEFORE):
             remove_file(folder / name)
 
 
-def commit_round(
-    store: KeptStore,
-    round_: int,
-    record: dict[str, Any],
-    kept: KeptRows,
-    round_file: Path,
-    header: tuple[bytes, bytes],
-) -> None:
-    """Adds round ``round_``'s kept particles to the store and its rows to the running file.
+def commit_round(store: KeptStore, round_: int, record: dict[str, Any], kept: KeptRows, running: Running) -> None:
+    """Adds round ``round_``'s kept particles to the store and to the running file.
 
-    ``round_`` is :meth:`KeptStore.next_round`; ``round_file``: the round's
-    kept STAR file (``header``'s prefix, its rows, the suffix). The segments are written, then
-    ``store.json`` marks the round ``pending`` and the rows are appended (the first round's file
-    written whole and renamed), then ``store.json`` is committed.
+    ``round_`` is :meth:`KeptStore.next_round`; ``running`` changes the running file
+    (:class:`StarAppend`, :class:`CsRewrite`). The segments are written, then ``store.json``
+    marks the round ``pending`` with what the running file will be, the file is changed, then
+    ``store.json`` is committed.
     """
-    prefix, suffix = header
     _refuse_another_round(store)
     store.folder.mkdir(parents=True, exist_ok=True)
     remove_own_leftovers(store.folder)
     store.record = store.record or record
     segment, index = store.save_segment(round_, kept)
-    rows_start, rows_end = len(prefix), os.stat(round_file).st_size - len(suffix)
-    path, before = store.running_path, store.running
-    if before is None:
-        empty = prefix + suffix
-        before = RunningFile(len(empty), len(prefix), suffix, len(prefix), sha256_bytes(prefix), sha256_bytes(empty))
-        earlier = prefix[-TAIL_BYTES:]
-    else:
-        earlier = file_tail(path, before.rows_end)
-    last_rows = _bytes_of(round_file, max(rows_start, rows_end - TAIL_BYTES), rows_end)
-    after = before.after(earlier + last_rows, rows_end - rows_start)
+    after, earlier = running.prepare(store)
     pending = {"round": round_, "after": after.as_json(), "rows_tail_sha256": sha256_bytes(earlier)}
     store.save_state(store.state(store.round, pending))
-    if store.running is None:
-        save_atomic(path, lambda f: _copy(round_file, 0, os.stat(round_file).st_size, f))
-    else:
-        with open(path, "r+b") as f:
-            f.truncate(before.rows_end)
-            f.seek(before.rows_end)
-            _copy(round_file, rows_start, rows_end, f)
-            f.write(suffix)
+    running.apply(store)
     store.segments.append(segment)
     store.kept += len(kept.groups)
     store.running, store.round, store.index = after, round_, index
     store.save_state(store.state(round_, None))
     store.marker_read = True
+    running.done(store)
     _remove_merged_index_files(store)
+
+
+class Running:
+    """How a round changes the running kept file: prepared, applied between ``pending`` and the commit, done."""
+
+    def prepare(self, store: KeptStore) -> tuple[RunningFile, bytes]:
+        """What the file will be, and the last bytes of what it holds now that the round keeps."""
+        raise NotImplementedError
+
+    def apply(self, store: KeptStore) -> None:
+        """Changes the file (a stop here is rolled back by the next round: :func:`roll_back`)."""
+        raise NotImplementedError
+
+    def done(self, store: KeptStore) -> None:
+        """After the commit: what the change left aside, removed."""
+
+
+@dataclass
+class StarAppend(Running):
+    """A STAR round's kept rows appended to the running file (the first round's file written whole and renamed).
+
+    ``round_file``: the round's kept STAR file (``header``'s prefix, its rows, the suffix).
+    """
+
+    round_file: Path
+    header: tuple[bytes, bytes]
+
+    def prepare(self, store: KeptStore) -> tuple[RunningFile, bytes]:
+        """The file once the rows are appended (from the round file's last rows)."""
+        prefix, suffix = self.header
+        rows_start, rows_end = len(prefix), os.stat(self.round_file).st_size - len(suffix)
+        self.rows = rows_start, rows_end
+        before = store.running
+        if before is None:
+            empty = prefix + suffix
+            before = RunningFile(
+                len(empty), len(prefix), suffix, len(prefix), sha256_bytes(prefix), sha256_bytes(empty)
+            )
+            earlier = prefix[-TAIL_BYTES:]
+        else:
+            earlier = file_tail(store.running_path, before.rows_end)
+        last_rows = _bytes_of(self.round_file, max(rows_start, rows_end - TAIL_BYTES), rows_end)
+        return before.after(earlier + last_rows, rows_end - rows_start), earlier
+
+    def apply(self, store: KeptStore) -> None:
+        """The rows appended after the file's rows, the suffix after them."""
+        path, before = store.running_path, store.running
+        if before is None:
+            save_atomic(path, lambda f: _copy(self.round_file, 0, os.stat(self.round_file).st_size, f))
+            return
+        with open(path, "r+b") as f:
+            f.truncate(before.rows_end)
+            f.seek(before.rows_end)
+            _copy(self.round_file, *self.rows, f)
+            f.write(before.suffix)
+
+
+@dataclass
+class CsRewrite(Running):
+    """A .cs round's running file written anew (the earlier kept rows and the round's), renamed into place.
+
+    A numpy ``.cs`` is one array whose header states its rows: the file is written whole each
+    round (its time grows with the running set). ``write(path)`` writes the new file; the file it
+    replaces is moved aside (``kept_store/running-before.cs``) until the commit, for a stopped
+    round to be rolled back.
+    """
+
+    write: Callable[[Path], None]
+
+    def prepare(self, store: KeptStore) -> tuple[RunningFile, bytes]:
+        """The new file written beside the store (unnamed by store.json), and what it will be."""
+        new = store.folder / CS_NEW
+        remove_file(store.folder / CS_BEFORE)  # (a round stopped after its commit left it)
+        _write_new_with(new, self.write)
+        before = store.running
+        earlier = b"" if before is None else file_tail(store.running_path, before.rows_end)
+        return whole_file(new), earlier
+
+    def apply(self, store: KeptStore) -> None:
+        """The file moved aside, the new one renamed into its place."""
+        if store.running is not None:
+            os.replace(store.running_path, store.folder / CS_BEFORE)
+        os.replace(store.folder / CS_NEW, store.running_path)
+
+    def done(self, store: KeptStore) -> None:
+        """The file moved aside, removed."""
+        remove_file(store.folder / CS_BEFORE)
+
+
+def whole_file(path: Path) -> RunningFile:
+    """A running file written whole (a .cs): its size, its first and last bytes' SHA-256 (no suffix)."""
+    size = os.stat(path).st_size
+    head = _bytes_of(path, 0, min(size, TAIL_BYTES))
+    return RunningFile(size, size, b"", len(head), sha256_bytes(head), sha256_bytes(file_tail(path, size)))
 
 
 def _remove_merged_index_files(store: KeptStore) -> None:
@@ -637,6 +743,15 @@ def _refuse_another_round(store: KeptStore) -> None:
             f"{marker}: another --update round into {store.folder.parent} ended while this one ran, so this batch "
             "was decided without its kept particles; nothing was added: run this batch again"
         )
+
+
+def _write_new_with(path: Path, write: Callable[[Path], None]) -> None:
+    """Writes a store file in place by ``write(path)`` (see :func:`_write_new`); removed if the writing fails."""
+    try:
+        write(path)
+    except BaseException:
+        remove_file(path)
+        raise
 
 
 def _write_new(path: Path, data: bytes) -> None:
@@ -731,6 +846,7 @@ def _check_record(record: Any, round_: int) -> None:
     expect(isinstance(record.get("score"), str), "record.score", "the score column")
     expect(isinstance(record.get("higher_is_better"), bool), "record.higher_is_better", "true or false")
     expect(record.get("dims") in (2, 3), "record.dims", "2 or 3")
+    expect(record.get("kind") in RUNNING_FILES, "record.kind", " or ".join(map(repr, RUNNING_FILES)))
 
 
 def _is_scalar(value: Any) -> bool:
