@@ -27,10 +27,13 @@ NX, NY, PSIZE = 4096, 4096, 1.0
 SPREAD = 150.0
 
 
-def make_cs_batch(path: Path, rng: np.random.Generator, mics: list[int], per_mic: int) -> list[tuple]:
+def make_cs_batch(
+    path: Path, rng: np.random.Generator, mics: list[int], per_mic: int, stacks: str = "J5/extract"
+) -> list[tuple]:
     """A batch of ``per_mic`` particles on each micrograph ``mics``, as a classic .cs; its rows as the oracle's.
 
     (mic, x, y, score, uid): the centre in Å as the reader computes it from the float32 fractions.
+    ``stacks``: the folder of the particle stacks (a longer one: longer ``blob/path`` texts).
     """
     n = per_mic * len(mics)
     mic = np.repeat(mics, per_mic)
@@ -45,7 +48,7 @@ def make_cs_batch(path: Path, rng: np.random.Generator, mics: list[int], per_mic
     out["pick_stats/ncc_score"] = rng.uniform(0.1, 0.6, n)
     out["alignments2D/psize_A"] = out["blob/psize_A"] = 2.0
     out["alignments2D/error"] = rng.uniform(9e4, 1e5, n)
-    out["blob/path"] = [f"J5/extract/mic{m}_particles.mrc".encode() for m in mic]
+    out["blob/path"] = [f"{stacks}/mic{m}_particles.mrc".encode() for m in mic]
     out["blob/idx"] = np.arange(n) % per_mic
     _fill_extract_2d_rest(rng, out, np.searchsorted(np.unique(mic), mic), len(set(mics)))
     write_cs(path, out)
@@ -91,13 +94,20 @@ def test_cs_rounds_follow_the_rule_on_overlapping_micrographs(tmp_path: Path, se
 
 
 def test_cs_batches_of_new_micrographs_equal_a_fresh_run_field_for_field(tmp_path: Path) -> None:
-    """Batches that only add micrographs: the running .cs is a fresh run's kept .cs on all batches as inputs."""
+    """Batches that only add micrographs: the running .cs is a fresh run's kept .cs on all batches as inputs.
+
+    Rounds 2 and 4 append in place (texts as long as the file's); round 3's stacks have longer paths, so the file
+    is written anew with the wider field.
+    """
     rng = np.random.default_rng(7)
-    paths = [tmp_path / f"b{k}.cs" for k in range(3)]
+    paths = [tmp_path / f"b{k}.cs" for k in range(4)]
     for k, path in enumerate(paths):
-        make_cs_batch(path, rng, [3 * k + 1, 3 * k + 2], 25)
+        make_cs_batch(path, rng, [3 * k + 1, 3 * k + 2], 25, "J5/extract" if k != 2 else "J55/extract_again")
+    sizes = []
     for path in paths:
         run_round([path], tmp_path / "out")
+        sizes.append(np.load(tmp_path / "out" / "particles_kept.cs", mmap_mode="r").dtype["blob/path"].itemsize)
+    assert sizes[0] == sizes[1] < sizes[2] == sizes[3]
     remove_duplicate_particles(paths, tmp_path / "fresh", ParticleOptions(min_dist=MIN_DIST, mic_psize=1.0))
     assert_same_dataset(tmp_path / "out" / "particles_kept.cs", tmp_path / "fresh" / "particles_kept.cs")
     # (the running file's rows are a numpy .cs, as CryoSPARC writes: np.load reads it without cryosparc-tools)
@@ -151,16 +161,25 @@ class Stop(BaseException):
     """A stop in the middle of a round (as a kill would leave it: nothing after it runs)."""
 
 
-@pytest.mark.parametrize("where", ["after the file was moved aside", "before the commit"])
+@pytest.mark.parametrize(
+    ("how", "where"),
+    [
+        ("append", "halfway through the append"),
+        ("append", "before the commit"),
+        ("rewrite", "after the file was moved aside"),
+        ("rewrite", "before the commit"),
+    ],
+)
 @pytest.mark.parametrize("stopped", [1, 2])
 def test_a_cs_round_stopped_halfway_is_rolled_back(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str, stopped: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str, where: str, stopped: int
 ) -> None:
-    """Round ``stopped`` stops; run again with the same batches, the rounds end as if it never had."""
+    """Round ``stopped`` stops (its rows appended in place, or the file written anew: longer texts); run again with
+    the same batches, the rounds end as if it never had."""
     rng = np.random.default_rng(9)
     paths = [tmp_path / f"b{k}.cs" for k in range(3)]
-    for path, mics in zip(paths, [[1, 2], [2, 3], [3, 1]]):
-        make_cs_batch(path, rng, mics, 20)
+    for k, (path, mics) in enumerate(zip(paths, [[1, 2], [2, 3], [3, 1]])):
+        make_cs_batch(path, rng, mics, 20, "J5/extract_longer" if how == "rewrite" and k == stopped else "J5/extract")
     for path in paths:
         run_round([path], tmp_path / "whole")
     for path in paths[:stopped]:
@@ -176,6 +195,14 @@ def test_a_cs_round_stopped_halfway_is_rolled_back(
             real(self, state)
 
         monkeypatch.setattr(store_module.KeptStore, "save_state", save_state)
+    elif where == "halfway through the append":
+
+        def apply(self, store):
+            with open(store.running_path, "ab") as f:
+                f.write(self.rows[: len(self.rows) // 2])
+            raise Stop
+
+        monkeypatch.setattr(store_module.CsAppend, "apply", apply)
     else:
         real_replace = store_module.os.replace
 
@@ -191,6 +218,9 @@ def test_a_cs_round_stopped_halfway_is_rolled_back(
     for path in paths[stopped:]:
         run_round([path], tmp_path / "out")
     assert_same_dataset(tmp_path / "out" / "particles_kept.cs", tmp_path / "whole" / "particles_kept.cs")
+    assert (tmp_path / "out" / "particles_kept.cs").read_bytes() == (
+        tmp_path / "whole" / "particles_kept.cs"
+    ).read_bytes()
     state = json.loads((tmp_path / "out" / "kept_store" / "store.json").read_text())
     assert state["pending"] is None and state["round"] == len(paths)
     assert sorted(p.name for p in (tmp_path / "out" / "kept_store").glob("running-*")) == []

@@ -9,9 +9,10 @@ is not more than twice its size (so there are about log2(rounds) of them, and a 
 the entries of earlier rounds only when they are few); and ``store.json``, the round's
 completion marker: the decision's options, the score column and order, the segments (their
 rows and file sizes), the index's files (rows, sizes, CRC-32), and what the running kept file
-(``OUTDIR/particles_kept.star``) held when the round ended: its size, where its rows end (the
-text after them, ``suffix``, written again after each append), the SHA-256 of its header and of
-its last bytes. A round finds its micrographs in each index file by bisection and reads only
+(``OUTDIR/particles_kept.star``, or ``particles_kept.cs`` for CryoSPARC batches: ``record.kind``)
+held when the round ended: its size, where its rows end (the text after them, ``suffix``,
+written again after each append), the SHA-256 of its header and of its last bytes (of a .cs:
+its first and last 4 KB). A round finds its micrographs in each index file by bisection and reads only
 their rows: beyond the index files' CRC-32 (0.4 ms for 10 million kept particles), its time
 and memory grow with the batch, not with the store.
 
@@ -19,7 +20,9 @@ What a round checks before it uses the store: ``store.json``'s schema, each inde
 and CRC-32 (an edited or truncated index is refused), and the index entries, segments and
 headers it reads (each segment's size against ``store.json`` and its ``.npy`` header): a segment
 no round reads again is not looked at. A round appends to the running file in
-place; before it does, ``store.json`` records the round as ``pending``. A round stopped between
+place (a numpy .cs: its records, then its header's row count; a .cs whose records do not fit
+its fields is written anew, the old one moved aside until the commit); before it does,
+``store.json`` records the round as ``pending``. A round stopped between
 that and its commit leaves the file half-appended: the next round finds ``pending``, checks that
 the file still begins as the store left it, truncates it there and writes the suffix back
 (rolled back), then removes the stopped round's files. A running file the store does not
@@ -67,6 +70,7 @@ __all__ = [
     "RUNNING_FILES",
     "STORE",
     "TAIL_BYTES",
+    "CsAppend",
     "CsRewrite",
     "KeptRows",
     "KeptStore",
@@ -286,8 +290,14 @@ class SegmentFile:
 @lru_cache(maxsize=256)
 def _npy_header(shape: tuple[int, ...]) -> bytes:
     """The header ``np.save`` writes for float64 rows of ``shape``."""
+    return _npy_header_of(np.dtype("<f8"), shape)
+
+
+def _npy_header_of(dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
+    """The header ``np.save`` writes for an array of ``dtype`` and ``shape`` (format 1.0)."""
     header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    descr = np.lib.format.dtype_to_descr(dtype)
+    np.lib.format.write_array_header_1_0(header, {"descr": descr, "fortran_order": False, "shape": shape})
     return header.getvalue()
 
 
@@ -524,9 +534,9 @@ def roll_back(store: KeptStore, pending: dict[str, Any]) -> None:
         if before is None or before.recognised(aside) is not None:
             raise damaged(aside, "a round stopped while replacing the running file left one the store does not know")
         os.replace(aside, path)
-    elif store.kind == "cs" and before is not None:  # (stopped before the file was replaced: still the one before)
+    elif store.kind == "cs" and before is not None:  # (appended to in place, or stopped before it was replaced)
         if before.recognised(path) is not None:
-            raise damaged(path, "a round stopped before replacing it, and it is no longer the file the store knows")
+            _roll_back_cs_append(path, before, pending)
     elif before is None:  # (the round was the first: the file, made whole and renamed, is the round's or absent)
         if os.path.lexists(path):
             if RunningFile.of(pending["after"]).recognised(path) is not None:
@@ -682,10 +692,10 @@ class StarAppend(Running):
 class CsRewrite(Running):
     """A .cs round's running file written anew (the earlier kept rows and the round's), renamed into place.
 
-    A numpy ``.cs`` is one array whose header states its rows: the file is written whole each
-    round (its time grows with the running set). ``write(path)`` writes the new file; the file it
-    replaces is moved aside (``kept_store/running-before.cs``) until the commit, for a stopped
-    round to be rolled back.
+    The first round's, and a round whose records do not fit the file's types (a longer text
+    than its field holds, a CSDAT file): its time grows with the running set. ``write(path)``
+    writes the new file; the file it replaces is moved aside (``kept_store/running-before.cs``)
+    until the commit, for a stopped round to be rolled back.
     """
 
     write: Callable[[Path], None]
@@ -708,6 +718,59 @@ class CsRewrite(Running):
     def done(self, store: KeptStore) -> None:
         """The file moved aside, removed."""
         remove_file(store.folder / CS_BEFORE)
+
+
+@dataclass
+class CsAppend(Running):
+    """A numpy .cs round's kept records appended to the running file in place, its header's row count rewritten.
+
+    numpy leaves room in a header for the count to grow in the same length (``header``: the new
+    one; ``rows``: the records' bytes, of the file's type). A stop between the two is rolled
+    back by the next round (:func:`roll_back`: the file cut back, the count written back).
+    """
+
+    header: bytes
+    rows: bytes
+
+    def prepare(self, store: KeptStore) -> tuple[RunningFile, bytes]:
+        """The file once the rows are appended and its header rewritten."""
+        before, path = store.running, store.running_path
+        assert before is not None, "a first round writes the file whole"
+        earlier = file_tail(path, before.size)
+        head = _bytes_of(path, len(self.header), min(before.size, TAIL_BYTES))
+        head = (self.header + head + self.rows)[:TAIL_BYTES]
+        size = before.size + len(self.rows)
+        tail = (earlier + self.rows)[-TAIL_BYTES:]
+        return RunningFile(size, size, b"", len(head), sha256_bytes(head), sha256_bytes(tail)), earlier
+
+    def apply(self, store: KeptStore) -> None:
+        """The rows appended, then the header's count."""
+        assert store.running is not None
+        with open(store.running_path, "r+b") as f:
+            f.truncate(store.running.size)
+            f.seek(store.running.size)
+            f.write(self.rows)
+            f.seek(0)
+            f.write(self.header)
+
+
+def _roll_back_cs_append(path: Path, before: RunningFile, pending: dict[str, Any]) -> None:
+    """A .cs stopped while appending to it in place: cut back to its rows before, their count written back."""
+    try:
+        size = os.stat(path).st_size
+        begins = size >= before.size and sha256_bytes(file_tail(path, before.size)) == pending["rows_tail_sha256"]
+        if begins:
+            with open(path, "r+b") as f:
+                _, dtype, start = read_npy_header(f, path.name)
+                header = _npy_header_of(dtype, ((before.size - start) // max(dtype.itemsize, 1),))
+                if len(header) == start:
+                    f.truncate(before.size)
+                    f.seek(0)
+                    f.write(header)
+    except (OSError, BadStore):
+        pass
+    if before.recognised(path) is not None:
+        raise damaged(path, "a round stopped while appending to it, and it is no longer the file the store knows")
 
 
 def whole_file(path: Path) -> RunningFile:

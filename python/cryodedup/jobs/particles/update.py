@@ -33,6 +33,7 @@ from .decide import Decision, decide, duplicate_rule
 from .read import Files, Source
 from .store import (
     RUNNING_FILES,
+    CsAppend,
     CsRewrite,
     KeptRows,
     KeptStore,
@@ -295,13 +296,15 @@ def _write_star_round(round_: Round, writer: StarWriter, keep: np.ndarray) -> tu
     return {"kept": [kept_path], "rejected": [rejected_path]}, StarAppend(Path(written), round_.header)
 
 
-def _write_cs_round(round_: Round, writer: CsWriter, keep: np.ndarray) -> tuple[dict[str, list[Path]], CsRewrite]:
-    """The round's .cs files, as the plain run writes its outputs; the running .cs to be written anew with its rows.
+def _write_cs_round(round_: Round, writer: CsWriter, keep: np.ndarray) -> tuple[dict[str, list[Path]], Running]:
+    """The round's .cs files, as the plain run writes its outputs; how its kept rows join the running .cs.
 
-    The running file holds every field of the batch's group in one .cs (a .csg's passthrough
-    files joined), as a plain run of several inputs writes them.
+    The running file holds every field of the batch's group in one numpy .cs (a .csg's
+    passthrough files joined), as a plain run of several inputs writes them: the kept records
+    are appended in place where they fit its fields' types (:class:`CsAppend`), else (a longer
+    text, a CSDAT file) the file is written anew with them (:class:`CsRewrite`).
     """
-    from ...formats.cryosparc.dataset import CsFile, flatten
+    from ...formats.cryosparc.dataset import CsFile, append_rows, appendable, flatten
     from ...formats.cryosparc.particles import CsWriter
 
     stems = (ROUND_STEMS[0].format(round_.number), ROUND_STEMS[1].format(round_.number))
@@ -309,15 +312,24 @@ def _write_cs_round(round_: Round, writer: CsWriter, keep: np.ndarray) -> tuple[
     with AtomicOutputs(files.outputs, force=round_.force, inputs=writer.inputs) as tmp:
         files.write_into(keep, tmp)
     group, before = writer.group, round_.store.running_path if round_.store.running is not None else None
+    added, encoding = flatten(group).take(np.flatnonzero(keep)), group.files[0].encoding
+    records = added.to_records(fixed=True) if before is not None and encoding == "numpy" else None
+    in_place = None if before is None or records is None else appendable(before, records)
+    running: Running
+    if in_place is not None:
+        running = CsAppend(*in_place)
+    else:
 
-    def write(path: Path) -> None:
-        from cryosparc.dataset import Dataset
+        def write(path: Path) -> None:
+            from cryosparc.dataset import Dataset
 
-        added = flatten(group).take(np.flatnonzero(keep))
-        rows = added if before is None else Dataset.append_many(CsFile.load(before).dataset(), added)
-        CsFile(rows, group.files[0].encoding).save(path)
+            if before is None:
+                CsFile(added, encoding).save(path)
+            elif records is None or not append_rows(before, records, path):
+                CsFile(Dataset.append_many(CsFile.load(before).dataset(), added), encoding).save(path)
 
-    return {"kept": files.paths[stems[0]], "rejected": files.paths[stems[1]]}, CsRewrite(write)
+        running = CsRewrite(write)
+    return {"kept": files.paths[stems[0]], "rejected": files.paths[stems[1]]}, running
 
 
 def round_summary(round_: Round, kept: int, particles: int) -> dict[str, Any]:
