@@ -29,6 +29,7 @@ from ...formats.sniff import is_copick_config, is_cryosparc, is_dynamo_table, is
 from ...options import ParticleOptions
 from ...outputs import AtomicOutputs, StrPath
 from ...particle_set import Log, ParticleSet
+from ..store_files import read_npy_header
 from .decide import Decision, decide, duplicate_rule
 from .read import Files, Source
 from .store import (
@@ -252,12 +253,10 @@ def _check_header(round_: Round, particles: ParticleSet) -> None:
 
 def _check_fields(round_: Round, particles: ParticleSet) -> None:
     """Refuses a .cs batch whose fields are not those of the running .cs file (its rows are added to it)."""
-    from ...formats.cryosparc.dataset import CsFile
-
     running = round_.store.running_path
     if round_.store.running is None:
         return
-    have, want = set(cast("CsWriter", particles.writer).group.fields), set(CsFile.load(running).fields)
+    have, want = set(cast("CsWriter", particles.writer).group.fields), set(_fields_of(running))
     if have != want:
         differ = sorted(have ^ want)
         listed = ", ".join(differ[:4]) + (f" and {len(differ) - 4} more" if len(differ) > 4 else "")
@@ -265,6 +264,17 @@ def _check_fields(round_: Round, particles: ParticleSet) -> None:
             f"{particles.inputs[0]}: its fields are not those of {running} (differing: {listed}), which --update "
             "adds rows to; give batches of one job's fields, or another output folder"
         )
+
+
+def _fields_of(path: Path) -> list[str]:
+    """The fields of the running .cs: from a numpy file's header alone (its rows were checked as they were added)."""
+    from ...formats.cryosparc.dataset import NUMPY_MAGIC, CsFile
+
+    with open(path, "rb") as f:
+        if f.read(len(NUMPY_MAGIC)) == NUMPY_MAGIC:
+            f.seek(0)
+            return list(read_npy_header(f, path.name)[1].names or ())
+    return CsFile.load(path).fields
 
 
 def write_round(round_: Round, particles: ParticleSet, keep: np.ndarray) -> tuple[dict[str, list[str]], float]:
