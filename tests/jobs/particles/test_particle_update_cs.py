@@ -68,11 +68,13 @@ def test_cs_batches_of_new_micrographs_equal_a_fresh_run_field_for_field(tmp_pat
     paths = [tmp_path / f"b{k}.cs" for k in range(4)]
     for k, path in enumerate(paths):
         make_cs_batch(path, rng, [3 * k + 1, 3 * k + 2], 25, "J5/extract" if k != 2 else "J55/extract_again")
-    sizes = []
+    sizes, files = [], []
     for path in paths:
         run_round([path], tmp_path / "out")
         sizes.append(np.load(tmp_path / "out" / "particles_kept.cs", mmap_mode="r").dtype["blob/path"].itemsize)
+        files.append((tmp_path / "out" / "particles_kept.cs").stat().st_ino)
     assert sizes[0] == sizes[1] < sizes[2] == sizes[3]
+    assert files[0] == files[1] != files[2] == files[3]  # (appended to in place, but in round 3)
     remove_duplicate_particles(paths, tmp_path / "fresh", ParticleOptions(min_dist=MIN_DIST, mic_psize=1.0))
     assert_same_dataset(tmp_path / "out" / "particles_kept.cs", tmp_path / "fresh" / "particles_kept.cs")
     # (the running file's rows are a numpy .cs, as CryoSPARC writes: np.load reads it without cryosparc-tools)
@@ -219,9 +221,11 @@ def test_csg_batches_write_result_groups_and_one_running_cs(tmp_path: Path) -> N
     rng = np.random.default_rng(12)
     batches = [write_csg_batch(tmp_path, rng, mics, 25, f"J{k}") for k, mics in enumerate([[1, 2], [2, 3]])]
     expected = oracle_rounds(batches)
-    out = tmp_path / "out"
+    out, files = tmp_path / "out", []
     for k in range(2):
         run_round([tmp_path / f"J{k}.csg"], out)
+        files.append((out / "particles_kept.cs").stat().st_ino)
+    assert files[0] == files[1]  # (round 2's rows appended in place)
     kept = [[row[4] for row, take in zip(rows, keep) if take] for rows, (keep, _) in zip(batches, expected)]
     assert uids(out / "round_0002_kept.cs") == kept[1]
     assert sorted(p.name for p in out.glob("round_0002_kept*")) == [

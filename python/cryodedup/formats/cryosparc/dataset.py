@@ -529,12 +529,13 @@ def npy_header(dtype: np.dtype, rows: int) -> bytes:
 def appendable(before: Path, added: np.ndarray) -> tuple[bytes, bytes] | None:
     """The numpy ``.cs`` ``before`` with the records ``added`` appended in place: its new header and the rows' bytes.
 
-    None when that cannot be: ``before`` not a numpy ``.cs``, a field of ``added`` not of its
-    type (a longer text: the file is then written anew, :func:`append_rows`), or a header that
-    would change length.
+    ``added`` holds at least ``before``'s fields (others are left out). None when that cannot
+    be: ``before`` not a numpy ``.cs``, a field of ``added`` missing or not of its type, a text
+    longer than its field holds (the file is then written anew, :func:`append_rows`), or a
+    header that would change length.
     """
     old = _numpy_rows(before)
-    if old is None or _widened(old.dtype, added.dtype) != old.dtype:
+    if old is None or not _fits(old.dtype, added):
         return None
     header = npy_header(old.dtype, len(old) + len(added))
     if len(header) != old.offset:
@@ -574,10 +575,27 @@ def _as_type(rows: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """``rows`` as contiguous records of ``dtype`` (its fields by name: a structured assignment goes by position)."""
     if rows.dtype == dtype:
         return np.ascontiguousarray(rows)
+    if rows.dtype.names == dtype.names:  # (the same fields in the same order: by position is by name, in one pass)
+        return rows.astype(dtype)
     out = np.empty(len(rows), dtype=dtype)
     for name in dtype.names or ():
         out[name] = rows[name]
     return out
+
+
+def _fits(dtype: np.dtype, added: np.ndarray) -> bool:
+    """Whether each field of ``dtype`` is in ``added``, of its type, each text no longer than the field holds."""
+    names = added.dtype.names or ()
+    for name in dtype.names or ():
+        if name not in names:
+            return False
+        want, have = dtype[name], added.dtype[name]
+        if want.kind == have.kind == "S" and want.shape == have.shape:
+            if have.itemsize > want.itemsize and len(added) and int(np.char.str_len(added[name]).max()) > want.itemsize:
+                return False
+        elif want != have:
+            return False
+    return True
 
 
 def _widened(old: np.dtype, added: np.dtype) -> np.dtype | None:

@@ -321,25 +321,28 @@ def _write_cs_round(round_: Round, writer: CsWriter, keep: np.ndarray) -> tuple[
     files = CsWriter(writer.group, round_.outdir, writer.inputs, stems)
     with AtomicOutputs(files.outputs, force=round_.force, inputs=writer.inputs) as tmp:
         files.write_into(keep, tmp)
+    subsets = {"kept": files.paths[stems[0]], "rejected": files.paths[stems[1]]}
     group, before = writer.group, round_.store.running_path if round_.store.running is not None else None
-    added, encoding = flatten(group).take(np.flatnonzero(keep)), group.files[0].encoding
-    records = added.to_records(fixed=True) if before is not None and encoding == "numpy" else None
-    in_place = None if before is None or records is None else appendable(before, records)
-    running: Running
-    if in_place is not None:
-        running = CsAppend(*in_place)
-    else:
+    rows, encoding, data = np.flatnonzero(keep), group.files[0].encoding, group.files[0].data
+    if before is not None and encoding == "numpy":
+        # One numpy file: its kept records as they are (each field cast by name where it fits the running
+        # file's); a group of files: joined (cryosparc-tools, each text as wide as its longest).
+        one = len(group.files) == 1 and isinstance(data, np.ndarray)
+        records = data[rows] if one else flatten(group).take(rows).to_records(fixed=True)
+        in_place = appendable(before, records)
+        if in_place is not None:
+            return subsets, CsAppend(*in_place)
 
-        def write(path: Path) -> None:
-            from cryosparc.dataset import Dataset
+    def write(path: Path) -> None:
+        from cryosparc.dataset import Dataset
 
-            if before is None:
-                CsFile(added, encoding).save(path)
-            elif records is None or not append_rows(before, records, path):
-                CsFile(Dataset.append_many(CsFile.load(before).dataset(), added), encoding).save(path)
+        added = flatten(group).take(rows)
+        if before is None:
+            CsFile(added, encoding).save(path)
+        elif encoding != "numpy" or not append_rows(before, added.to_records(fixed=True), path):
+            CsFile(Dataset.append_many(CsFile.load(before).dataset(), added), encoding).save(path)
 
-        running = CsRewrite(write)
-    return {"kept": files.paths[stems[0]], "rejected": files.paths[stems[1]]}, running
+    return subsets, CsRewrite(write)
 
 
 def round_summary(round_: Round, kept: int, particles: int) -> dict[str, Any]:
