@@ -9,7 +9,9 @@ particle ranks above the kept one that rejected it, the round counts it (``would
 
 The job's orchestration (``job.py``) calls :func:`start_round` before reading, then
 :func:`decide_round`, :func:`write_round` and :func:`round_summary` in place of the plain
-decision and writer. The store is ``store.py``'s.
+decision and writer. The store is ``store.py``'s. RELION STAR batches append their kept rows
+to ``particles_kept.star``; CryoSPARC ``.cs``/``.csg`` batches their kept records to one
+numpy ``particles_kept.cs`` (every field of the batch's group), in place where they fit.
 """
 
 from __future__ import annotations
@@ -148,7 +150,7 @@ def refuse_rows(particles: ParticleSet) -> StarWriter | CsWriter:
         )
     if particles.tubes is not None:
         raise CryodedupError(f"{particles.inputs[0]}: filaments (a tube per segment): --update keeps no tubes")
-    return writer  # type: ignore[return-value]
+    return cast("StarWriter | CsWriter", writer)
 
 
 def outranks(new: np.ndarray, kept: np.ndarray, higher: bool) -> np.ndarray:
