@@ -27,7 +27,6 @@ __all__ = [
     "expect",
     "is_int",
     "is_number",
-    "npy_header",
     "read_npy_header",
     "read_state",
     "regular",

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy
 
 __all__ = [
+    "NUMPY_MAGIC",
     "CsFile",
     "CsGroup",
     "append_rows",
@@ -39,7 +40,6 @@ __all__ = [
     "flatten",
     "join_on_uid",
     "key_groups",
-    "npy_header",
 ]
 
 #: The rows of a ``.cs`` file: a numpy structured array, or a cryosparc-tools Dataset.
