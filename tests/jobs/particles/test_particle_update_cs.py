@@ -83,6 +83,22 @@ def test_cs_batches_of_new_micrographs_equal_a_fresh_run_field_for_field(tmp_pat
     )
 
 
+def test_csdat_batches_rewrite_the_running_file_and_equal_a_fresh_run(tmp_path: Path) -> None:
+    """CSDAT batches (CryoSPARC's compressed encoding): the running .cs is CSDAT too, written anew each round."""
+    from cryosparc.dataset import CSDAT_FORMAT
+
+    rng = np.random.default_rng(8)
+    paths = [tmp_path / f"b{k}.cs" for k in range(3)]
+    for k, path in enumerate(paths):
+        make_cs_batch(path, rng, [2 * k + 1, 2 * k + 2], 20)
+        Dataset.load(path).save(path, format=CSDAT_FORMAT)
+    for path in paths:
+        run_round([path], tmp_path / "out")
+    remove_duplicate_particles(paths, tmp_path / "fresh", ParticleOptions(min_dist=MIN_DIST, mic_psize=1.0))
+    assert (tmp_path / "out" / "particles_kept.cs").read_bytes()[:6] == b"\x95CSDAT"
+    assert_same_dataset(tmp_path / "out" / "particles_kept.cs", tmp_path / "fresh" / "particles_kept.cs")
+
+
 def test_a_cs_batch_into_a_star_store_and_the_reverse_are_refused(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
     make_batch(tmp_path / "b.star", rng, [1], 10)
