@@ -26,6 +26,7 @@ Smoke test: python benches/bench_particle_update.py --kept 100000 --new 2000 --r
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import resource
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -55,8 +57,8 @@ PER_KEPT_MIC, PER_NEW_MIC = 300, 250
 #: Bytes of a row like the batch's (the running file's size for the kept set).
 ROW_BYTES = 60
 SIDE = 4000.0  # micrograph side in Å
-#: The index as the kept set left it (a timed round replaces it: put back after each).
-INDEX_COPY: list[bytes] = []
+#: The index's files as the kept set left them, by name (put back after each timed round).
+INDEX_COPY: dict[str, bytes] = {}
 
 
 def batch_rows(rng: np.random.Generator, mics: list[int]) -> list[list[str]]:
@@ -74,7 +76,7 @@ def grow_store(out: Path, rng: np.random.Generator, kept: int, segments: int) ->
     state = json.loads((folder / MARKER).read_text())
     n_mics = kept // PER_KEPT_MIC
     per_segment = -(-n_mics // segments)
-    first_index = folder / f"index-{state['index']['round']}.npy"
+    first_index = folder / f"index-{state['index'][0]['round']}.npy"
     entries = [np.load(first_index)]
     for k in range(segments):
         mics = range(k * per_segment, min(n_mics, (k + 1) * per_segment))
@@ -95,10 +97,12 @@ def grow_store(out: Path, rng: np.random.Generator, kept: int, segments: int) ->
         state["round"] = r
     both = np.concatenate([e.astype(index_dtype(24)) for e in entries])
     index = both[np.argsort(both["name"], kind="stable")]
-    np.save(folder / f"index-{state['round']}.npy", index)
+    data = io.BytesIO()
+    np.save(data, index)
+    (folder / f"index-{state['round']}.npy").write_bytes(data.getvalue())
     first_index.unlink()
-    size = os.stat(folder / f"index-{state['round']}.npy").st_size
-    state["index"] = {"round": state["round"], "rows": len(index), "bytes": size}
+    crc = zlib.crc32(data.getvalue())
+    state["index"] = [{"round": state["round"], "rows": len(index), "bytes": len(data.getvalue()), "crc32": crc}]
     running = state["running"]
     suffix = running["suffix"].encode()
     grown = running["rows_end"] + kept * ROW_BYTES
@@ -130,8 +134,9 @@ def undo_round(out: Path, saved_state: bytes, size: int, rows_end: int, suffix: 
     for path in out.glob("round_*_*.star"):
         if int(path.name.split("_")[1]) > rounds:
             path.unlink()
-    # (the round removed the index it replaced: written back from the copy kept)
-    (folder / f"index-{rounds}.npy").write_bytes(INDEX_COPY[0])
+    # (a round that merges index files removes those it merged: written back from the copies kept)
+    for name, data in INDEX_COPY.items():
+        (folder / name).write_bytes(data)
     (folder / MARKER).write_bytes(saved_state)
 
 
@@ -186,7 +191,7 @@ def main() -> None:
     write_star(batch, LABELS, batch_rows(rng, old + new), optics=OPTICS)
     out = work / "out"
     saved = (out / STORE / MARKER).read_bytes()
-    INDEX_COPY.append((out / STORE / f"index-{json.loads(saved)['round']}.npy").read_bytes())
+    INDEX_COPY.update({p.name: p.read_bytes() for p in (out / STORE).glob("index-*.npy")})
     running = json.loads(saved)["running"]
     rounds, fresh, summary = [], [], {}
     cli_rounds, cli_fresh = [], []

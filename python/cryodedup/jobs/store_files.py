@@ -27,7 +27,7 @@ __all__ = [
     "expect",
     "is_int",
     "is_number",
-    "npy_header",
+    "read_npy_header",
     "read_state",
     "regular",
     "remove_file",
@@ -111,18 +111,27 @@ def npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype, int, int]:
     size = regular(path).st_size
     try:
         with open(path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            if version not in ((1, 0), (2, 0)):
-                raise ValueError(f".npy version {version}")
-            read_header = (
-                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            )
-            shape, fortran, dtype = read_header(f)
-            data_start = f.tell()
+            shape, dtype, data_start = read_npy_header(f, path.name)
+    except OSError as err:
+        raise BadStore(f"cannot be read ({err.strerror})", path.name) from None
+    return shape, dtype, data_start, size
+
+
+def read_npy_header(f: Any, name: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """The shape, type and data's start of the ``.npy`` file open as ``f`` (at its start), read from its header.
+
+    Refuses (:class:`BadStore` naming ``name``) a file not ``.npy`` or in Fortran order.
+    """
+    try:
+        version = np.lib.format.read_magic(f)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f".npy version {version}")
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(f)
     except Exception as err:  # numpy's header parser fails with errors of its own (tokenize's TokenError)
-        raise BadStore(f"not a .npy file ({str(err)[:80] or type(err).__name__})", path.name) from None
-    expect(not fortran, "", "an array in C order", path.name)
-    return tuple(shape), dtype, data_start, size
+        raise BadStore(f"not a .npy file ({str(err)[:80] or type(err).__name__})", name) from None
+    expect(not fortran, "", "an array in C order", name)
+    return tuple(shape), dtype, f.tell()
 
 
 def check_npy(path: Path, dtype: str, tail: tuple[int, ...], rows: int, exact: bool = False) -> None:

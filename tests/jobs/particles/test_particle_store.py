@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,9 @@ def edit(tmp_path: Path, change) -> None:
             lambda s: s["segments"][1].update(bytes=1),
             r"kept-2\.npy: expected a file of 1 bytes \(store\.json's\)",
         ),
-        (lambda s: s["index"].update(rows=3), r"index-2\.npy: expected 3 rows of store\.json's size"),
+        (lambda s: s["index"][0].update(rows=3), r"index-2\.npy: expected 3 rows \(store\.json's\)"),
+        (lambda s: s["index"][0].update(bytes=5), r"index-2\.npy: expected a file of 5 bytes \(store\.json's\)"),
+        (lambda s: s["index"][0].update(crc32=-1), r"store\.json: index\[0\]: expected \{round 1 to 2"),
         (lambda s: s.update(format="something else"), r"store\.json: format: expected"),
     ],
 )
@@ -96,20 +99,38 @@ def test_a_segment_whose_header_was_edited_is_refused_when_read(tmp_path: Path, 
 
 
 @pytest.mark.parametrize(
-    ("change", "message"),
+    ("change", "message", "crc_too"),
     [
-        (lambda index: index.__setitem__("stop", index["stop"] + 1), "ranges inside segments"),
-        (lambda index: index.__setitem__("name", index["name"][::-1]), "micrographs sorted by name"),
-        (lambda index: index.__setitem__("segment", 7), "segments 0 to 1"),
+        (lambda index: index.__setitem__("stop", index["stop"] + 1), "ranges inside segments", True),
+        (lambda index: index.__setitem__("segment", 7), "segments 0 to 1", True),
+        (lambda index: index.__setitem__("stop", index["stop"] + 1), None, False),
+        (lambda index: index.__setitem__("name", index["name"][::-1]), None, False),
+        (lambda index: index.__setitem__("segment", 7), None, False),
     ],
 )
-def test_an_edited_index_is_refused(tmp_path: Path, batches: list[Path], change, message: str) -> None:
+def test_an_edited_index_is_refused(tmp_path: Path, batches: list[Path], change, message, crc_too: bool) -> None:
+    """Edited, the index differs from its CRC-32; its CRC-32 edited too, the entries a round reads are checked.
+
+    (Names out of order with a CRC-32 to match are not found: a round checks only the entries it reads.)
+    """
     rounds(tmp_path, batches[:2])
     path = tmp_path / "out" / "kept_store" / "index-2.npy"
     index = np.load(path)
     change(index)
     np.save(path, index)
+    if crc_too:
+        edit(tmp_path, lambda s: s["index"][0].update(crc32=zlib.crc32(path.read_bytes())))
+    else:
+        message = r"the CRC-32 store\.json records \(the file was changed\)"
     with pytest.raises(CryodedupError, match=rf"index-2\.npy: expected {message}"):
+        run_round([batches[2]], tmp_path / "out")
+
+
+def test_a_truncated_index_is_refused(tmp_path: Path, batches: list[Path]) -> None:
+    rounds(tmp_path, batches[:2])
+    path = tmp_path / "out" / "kept_store" / "index-2.npy"
+    path.write_bytes(path.read_bytes()[:-8])
+    with pytest.raises(CryodedupError, match=r"index-2\.npy: expected a file of [0-9,]+ bytes \(store\.json's\), not"):
         run_round([batches[2]], tmp_path / "out")
 
 

@@ -3,6 +3,7 @@ and the combinations refused in one line."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,27 @@ def test_rounds_follow_the_rule_on_overlapping_micrographs(tmp_path: Path, seed:
         assert (update["round"], update["running_kept"], update["would_have_won"]) == (k + 1, len(running), won)
         assert summary["kept"] == len(kept)
     assert sum(won for _, won in expected) > 0  # (the case the count is for did occur)
+
+
+def test_many_rounds_read_kept_particles_from_each_index_file(tmp_path: Path) -> None:
+    """Twelve rounds: each round's index entries in a file of their own, merged while not smaller than half the
+    one before; the kept particles found in every file (the oracle's decisions), and the files few."""
+    rng = np.random.default_rng(11)
+    plan = [sorted(rng.choice(9, int(rng.integers(1, 4)), replace=False).tolist()) for _ in range(12)]
+    batches = [make_batch(tmp_path / f"b{k}.star", rng, mics, 15) for k, mics in enumerate(plan)]
+    expected = oracle_rounds(batches)
+    out, files_seen = tmp_path / "out", set()
+    for k, (rows, (keep, won)) in enumerate(zip(batches, expected)):
+        summary = run_round([tmp_path / f"b{k}.star"], out)
+        assert star_rows(out / f"round_{k + 1:04d}_kept.star") == [r for r, take in zip(rows, keep) if take]
+        assert summary["update"]["would_have_won"] == won
+        state = json.loads((out / "kept_store" / "store.json").read_text())
+        named = sorted(f"index-{entry['round']}.npy" for entry in state["index"])
+        assert sorted(p.name for p in (out / "kept_store").glob("index-*.npy")) == named  # (merged ones removed)
+        sizes = [entry["rows"] for entry in state["index"]]
+        assert all(earlier > 2 * later for earlier, later in zip(sizes, sizes[1:]))
+        files_seen.add(len(sizes))
+    assert max(files_seen) >= 2  # (rounds did read from more than one file)
 
 
 def test_batches_of_new_micrographs_equal_a_fresh_run_byte_for_byte(tmp_path: Path) -> None:

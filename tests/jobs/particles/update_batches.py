@@ -1,4 +1,5 @@
-"""Batches of particles for the ``--update`` tests, and a brute-force oracle of the rule over rounds."""
+"""Batches of particles for the ``--update`` tests (RELION STAR, CryoSPARC .cs), and a brute-force oracle of the rule
+over rounds."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from cryodedup.jobs.particles.job import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
+from fixtures.synthetic import CS_EXTRACT_2D_FIELDS, _fill_extract_2d_rest, cs_micrograph_path, write_cs
 from helpers import write_star
 
 LABELS = ["rlnMicrographName", "rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit", "rlnOpticsGroup"]
@@ -72,3 +74,39 @@ def star_rows(path: Path) -> list[tuple]:
         if len(fields) == len(LABELS) and fields[0].startswith("mics/"):
             rows.append((fields[0], float(fields[1]), float(fields[2]), float(fields[3])))
     return rows
+
+
+NX, NY, PSIZE = 4096, 4096, 1.0
+#: Particles lie in a corner of 150 Å: within MIN_DIST of each other often enough.
+SPREAD = 150.0
+
+
+def make_cs_batch(
+    path: Path, rng: np.random.Generator, mics: list[int], per_mic: int, stacks: str = "J5/extract"
+) -> list[tuple]:
+    """A batch of ``per_mic`` particles on each micrograph ``mics``, as a classic .cs; its rows as the oracle's.
+
+    (mic, x, y, score, uid): the centre in Å as the reader computes it from the float32 fractions.
+    ``stacks``: the folder of the particle stacks (a longer one: longer ``blob/path`` texts).
+    """
+    n = per_mic * len(mics)
+    mic = np.repeat(mics, per_mic)
+    out = np.zeros(n, dtype=CS_EXTRACT_2D_FIELDS)
+    out["uid"] = rng.integers(1, 2**63, n, dtype=np.int64).astype(np.uint64)
+    out["location/micrograph_uid"] = 10**6 + mic
+    out["location/micrograph_path"] = [cs_micrograph_path(int(m)).encode() for m in mic]
+    out["location/micrograph_shape"] = (NY, NX)
+    out["location/center_x_frac"] = rng.uniform(0, SPREAD, n) / (NX * PSIZE)
+    out["location/center_y_frac"] = rng.uniform(0, SPREAD, n) / (NY * PSIZE)
+    out["location/micrograph_psize_A"] = PSIZE
+    out["pick_stats/ncc_score"] = rng.uniform(0.1, 0.6, n)
+    out["alignments2D/psize_A"] = out["blob/psize_A"] = 2.0
+    out["alignments2D/error"] = rng.uniform(9e4, 1e5, n)
+    out["blob/path"] = [f"{stacks}/mic{m}_particles.mrc".encode() for m in mic]
+    out["blob/idx"] = np.arange(n) % per_mic
+    _fill_extract_2d_rest(rng, out, np.searchsorted(np.unique(mic), mic), len(set(mics)))
+    write_cs(path, out)
+    x = out["location/center_x_frac"].astype(np.float64) * NX * PSIZE
+    y = out["location/center_y_frac"].astype(np.float64) * NY * PSIZE
+    score = out["pick_stats/ncc_score"].astype(np.float64)
+    return [(int(m), float(a), float(b), float(s), int(u)) for m, a, b, s, u in zip(mic, x, y, score, out["uid"])]

@@ -30,7 +30,17 @@ from ..files import check_regular_file
 if TYPE_CHECKING:
     from cryosparc.dataset import Dataset  # cryosparc-tools ships no type information: Dataset is Any to mypy
 
-__all__ = ["CsFile", "CsGroup", "as_text", "flatten", "join_on_uid", "key_groups"]
+__all__ = [
+    "NUMPY_MAGIC",
+    "CsFile",
+    "CsGroup",
+    "append_rows",
+    "appendable",
+    "as_text",
+    "flatten",
+    "join_on_uid",
+    "key_groups",
+]
 
 #: The rows of a ``.cs`` file: a numpy structured array, or a cryosparc-tools Dataset.
 CsData = Union[np.ndarray, "Dataset"]
@@ -173,19 +183,15 @@ class CsFile:
         no copy of the whole subset in memory first (hundreds of MB for a million particles,
         each page of it faulted in, then written).
         """
-        header = io.BytesIO()
-        try:  # what np.save writes before the rows (format 1.0, as np.save chooses for every real file)
-            descr = np.lib.format.dtype_to_descr(self.data.dtype)
-            np.lib.format.write_array_header_1_0(
-                header, {"descr": descr, "fortran_order": False, "shape": (len(rows),)}
-            )
+        try:
+            header = npy_header(self.data.dtype, len(rows))
         except (AttributeError, ValueError, UnicodeError):  # a Dataset, or a header only later formats hold
             self.take(rows).save(path)
             return
         step = max(1, WRITE_CHUNK_BYTES // self.data.dtype.itemsize)
         buffer = np.empty(min(step, len(rows)), dtype=self.data.dtype)
         with open(path, "wb") as f:
-            f.write(header.getvalue())
+            f.write(header)
             for start in range(0, len(rows), step):
                 chunk = buffer[: min(step, len(rows) - start)]
                 np.take(self.data, rows[start : start + step], out=chunk, mode="clip")  # "raise" buffers out
@@ -506,6 +512,105 @@ def flatten(group: CsGroup) -> Dataset:
         prefixes = [slot for slot, owner in group.slots.items() if owner == k]
         parts.append(cs.take(group.order[k]).dataset().filter_prefixes(prefixes))
     return Dataset.innerjoin_many(*parts) if len(parts) > 1 else parts[0]
+
+
+def npy_header(dtype: np.dtype, rows: int) -> bytes:
+    """What ``np.save`` writes before ``rows`` records of ``dtype`` (format 1.0, as it chooses for every real file).
+
+    numpy pads it so that the row count can grow to 21 digits in the same length: a file's rows
+    can be appended to and its header rewritten in place.
+    """
+    header = io.BytesIO()
+    descr = np.lib.format.dtype_to_descr(dtype)
+    np.lib.format.write_array_header_1_0(header, {"descr": descr, "fortran_order": False, "shape": (rows,)})
+    return header.getvalue()
+
+
+def appendable(before: Path, added: np.ndarray) -> tuple[bytes, bytes] | None:
+    """The numpy ``.cs`` ``before`` with the records ``added`` appended in place: its new header and the rows' bytes.
+
+    ``added`` holds at least ``before``'s fields (others are left out). None when that cannot
+    be: ``before`` not a numpy ``.cs``, a field of ``added`` missing or not of its type, a text
+    longer than its field holds (the file is then written anew, :func:`append_rows`), or a
+    header that would change length.
+    """
+    old = _numpy_rows(before)
+    if old is None or not _fits(old.dtype, added):
+        return None
+    header = npy_header(old.dtype, len(old) + len(added))
+    if len(header) != old.offset:
+        return None
+    return header, bytes(_as_type(added, old.dtype).data)
+
+
+def append_rows(before: Path, added: np.ndarray, path: Path) -> bool:
+    """Writes to ``path`` the numpy ``.cs`` ``before``'s rows followed by the records ``added``, of the same fields.
+
+    In numpy, a few MB at a time, each field as wide as the longer of the two texts (as
+    cryosparc-tools writes a dataset of both). False, nothing written, when ``before`` is not a
+    numpy ``.cs`` or a field's type differs otherwise (the caller then joins them as
+    cryosparc-tools Datasets).
+    """
+    old = _numpy_rows(before)
+    common = None if old is None else _widened(old.dtype, added.dtype)
+    if old is None or common is None:
+        return False
+    step = max(1, WRITE_CHUNK_BYTES // common.itemsize)
+    with open(path, "wb") as f:
+        f.write(npy_header(common, len(old) + len(added)))
+        for rows in [*(old[k : k + step] for k in range(0, len(old), step)), added]:
+            f.write(_as_type(rows, common).data)
+    return True
+
+
+def _numpy_rows(path: Path) -> np.memmap | None:
+    """The records of a numpy ``.cs``, mapped (None for another encoding)."""
+    with open(path, "rb") as f:
+        if f.read(len(NUMPY_MAGIC)) != NUMPY_MAGIC:
+            return None
+    return np.load(path, mmap_mode="r", allow_pickle=False)
+
+
+def _as_type(rows: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``rows`` as contiguous records of ``dtype`` (its fields by name: a structured assignment goes by position)."""
+    if rows.dtype == dtype:
+        return np.ascontiguousarray(rows)
+    if rows.dtype.names == dtype.names:  # (the same fields in the same order: by position is by name, in one pass)
+        return rows.astype(dtype)
+    out = np.empty(len(rows), dtype=dtype)
+    for name in dtype.names or ():
+        out[name] = rows[name]
+    return out
+
+
+def _fits(dtype: np.dtype, added: np.ndarray) -> bool:
+    """Whether each field of ``dtype`` is in ``added``, of its type, each text no longer than the field holds."""
+    names = added.dtype.names or ()
+    for name in dtype.names or ():
+        if name not in names:
+            return False
+        want, have = dtype[name], added.dtype[name]
+        if want.kind == have.kind == "S" and want.shape == have.shape:
+            if have.itemsize > want.itemsize and len(added) and int(np.char.str_len(added[name]).max()) > want.itemsize:
+                return False
+        elif want != have:
+            return False
+    return True
+
+
+def _widened(old: np.dtype, added: np.dtype) -> np.dtype | None:
+    """``old``'s fields, each text as wide as the wider of the two; None when the fields' types differ otherwise."""
+    if sorted(old.names or ()) != sorted(added.names or ()):
+        return None
+    fields = []
+    for name in old.names or ():
+        a, b = old[name], added[name]
+        if a.kind == b.kind == "S" and a.shape == b.shape:
+            a = a if a.itemsize >= b.itemsize else b
+        elif a != b:
+            return None
+        fields.append((name, a))
+    return np.dtype(fields)
 
 
 def _align(uid0: np.ndarray, uid: np.ndarray, group: Path, path: Path | None) -> np.ndarray:

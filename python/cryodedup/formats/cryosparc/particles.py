@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NO_MICROGRAPH_FIELD",
+    "CsWriter",
     "Locations",
     "open_micrograph_names",
     "read_cs_files",

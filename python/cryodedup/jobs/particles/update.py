@@ -9,7 +9,9 @@ particle ranks above the kept one that rejected it, the round counts it (``would
 
 The job's orchestration (``job.py``) calls :func:`start_round` before reading, then
 :func:`decide_round`, :func:`write_round` and :func:`round_summary` in place of the plain
-decision and writer. The store is ``store.py``'s.
+decision and writer. The store is ``store.py``'s. RELION STAR batches append their kept rows
+to ``particles_kept.star``; CryoSPARC ``.cs``/``.csg`` batches their kept records to one
+numpy ``particles_kept.cs`` (every field of the batch's group), in place where they fit.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -29,17 +31,35 @@ from ...formats.sniff import is_copick_config, is_cryosparc, is_dynamo_table, is
 from ...options import ParticleOptions
 from ...outputs import AtomicOutputs, StrPath
 from ...particle_set import Log, ParticleSet
+from ..store_files import read_npy_header
 from .decide import Decision, decide, duplicate_rule
 from .read import Files, Source
-from .store import RUNNING, KeptRows, KeptStore, commit_round, decision_record, open_store, sha256_bytes
+from .store import (
+    RUNNING_FILES,
+    CsAppend,
+    CsRewrite,
+    KeptRows,
+    KeptStore,
+    Running,
+    StarAppend,
+    commit_round,
+    decision_record,
+    open_store,
+    sha256_bytes,
+)
 
 if TYPE_CHECKING:
+    from ...formats.cryosparc.particles import CsWriter
     from ...formats.star.particle_writer import StarWriter
 
 __all__ = ["decide_round", "round_summary", "start_round", "write_round"]
 
 #: Each round's kept and rejected particles (round 1: round_0001_kept.star), left for downstream jobs.
 ROUND_FILES = ("round_{:04d}_kept.star", "round_{:04d}_rejected.star")
+#: The same of CryoSPARC inputs: the stems of the files the plain run's writer writes (.cs, passthrough, .csg).
+ROUND_STEMS = ("round_{:04d}_kept", "round_{:04d}_rejected")
+#: What a round takes, as its refusals name it.
+TAKEN = "--update takes RELION particle STAR files or CryoSPARC .cs/.csg files"
 
 
 def refuse_options(paths: list[Path], options: ParticleOptions) -> None:
@@ -67,8 +87,17 @@ def refuse_options(paths: list[Path], options: ParticleOptions) -> None:
         if given:
             raise CryodedupError(f"--update cannot be given with {flag}: {why}")
     for path in paths:
-        if is_copick_config(path) or is_picker_output(path) or is_cryosparc(path) or is_dynamo_table(path):
-            raise CryodedupError(f"{path}: --update takes RELION particle STAR files (this input is not one)")
+        if is_copick_config(path) or is_picker_output(path) or is_dynamo_table(path):
+            raise CryodedupError(f"{path}: {TAKEN} (this input is neither)")
+
+
+def input_kind(paths: list[Path]) -> str:
+    """The kind of a batch's files: "cs" (CryoSPARC .cs/.csg) or "star"; a batch of both is refused."""
+    cs = [is_cryosparc(path) for path in paths]
+    if any(cs) and not all(cs):
+        star = paths[cs.index(False)]
+        raise CryodedupError(f"{star}: not a CryoSPARC file, in a batch of .cs files: an --update batch is of one kind")
+    return "cs" if all(cs) and cs else "star"
 
 
 @dataclass
@@ -78,6 +107,7 @@ class Round:
     outdir: Path
     store: KeptStore
     force: bool
+    kind: str = "star"
     record: dict[str, Any] | None = None
     header: tuple[bytes, bytes] = (b"", b"")
     #: The batch's particles on micrographs the store holds kept ones of, and those the store held there.
@@ -100,21 +130,19 @@ def start_round(
     if outdir is None:
         raise CryodedupError("--update needs an output folder (-o): it keeps the kept set there")
     outdir = Path(outdir)
-    running = os.path.realpath(outdir / RUNNING)
+    kind = input_kind(paths)
+    running = os.path.realpath(outdir / RUNNING_FILES[kind])
     for path in paths:
         if os.path.realpath(path) == running:
             raise CryodedupError(f"{path}: the running kept file of --update into {outdir}; give the new batch only")
-    return Round(outdir, open_store(outdir, force, log), force)
+    return Round(outdir, open_store(outdir, force, log, kind), force, kind)
 
 
-def refuse_rows(particles: ParticleSet) -> StarWriter:
-    """Refuses what the rows hold that a round does not support; the set's STAR writer."""
-    from ...formats.star.particle_writer import StarWriter  # (here: a plain run of a .cs loads no STAR module)
-
-    if not isinstance(particles.writer, StarWriter):
-        raise CryodedupError(
-            f"{particles.inputs[0]}: --update takes RELION particle STAR files (this input is not one)"
-        )
+def refuse_rows(particles: ParticleSet) -> StarWriter | CsWriter:
+    """Refuses what the rows hold that a round does not support; the set's writer (STAR or .cs)."""
+    writer = particles.writer
+    if type(writer).__name__ not in ("StarWriter", "CsWriter"):  # (by name: a round loads only its own format)
+        raise CryodedupError(f"{particles.inputs[0]}: {TAKEN} (this input is neither)")
     if particles.scores is None:
         raise CryodedupError(
             f"{particles.inputs[0]}: no score to rank by (--score auto found none): --update ranks new particles "
@@ -122,7 +150,7 @@ def refuse_rows(particles: ParticleSet) -> StarWriter:
         )
     if particles.tubes is not None:
         raise CryodedupError(f"{particles.inputs[0]}: filaments (a tube per segment): --update keeps no tubes")
-    return particles.writer
+    return cast("StarWriter | CsWriter", writer)
 
 
 def outranks(new: np.ndarray, kept: np.ndarray, higher: bool) -> np.ndarray:
@@ -167,10 +195,15 @@ def decide_round(
 ) -> Decision:
     """The batch's decision: rows near a kept particle rejected, the others decided as a plain run decides them."""
     writer = refuse_rows(particles)
-    record = decision_record(options, particles.score_label, particles.higher_is_better, particles.centres.shape[1])
+    dims = particles.centres.shape[1]
+    record = decision_record(options, particles.score_label, particles.higher_is_better, dims, round_.kind)
     round_.store.check_record(record)
-    round_.record, round_.header = record, writer.header_and_footer()
-    _check_header(round_, particles)
+    round_.record = record
+    if round_.kind == "cs":
+        _check_fields(round_, particles)
+    else:
+        round_.header = cast("StarWriter", writer).header_and_footer()
+        _check_header(round_, particles)
     kept = round_.store.rows_on(particles.mic_names)
     round_.kept_before_here = len(kept[0])
     blocked, won = blocked_by_kept(particles, kept, options)
@@ -220,23 +253,98 @@ def _check_header(round_: Round, particles: ParticleSet) -> None:
         )
 
 
+def _check_fields(round_: Round, particles: ParticleSet) -> None:
+    """Refuses a .cs batch whose fields are not those of the running .cs file (its rows are added to it)."""
+    running = round_.store.running_path
+    if round_.store.running is None:
+        return
+    have, want = set(cast("CsWriter", particles.writer).group.fields), set(_fields_of(running))
+    if have != want:
+        differ = sorted(have ^ want)
+        listed = ", ".join(differ[:4]) + (f" and {len(differ) - 4} more" if len(differ) > 4 else "")
+        raise CryodedupError(
+            f"{particles.inputs[0]}: its fields are not those of {running} (differing: {listed}), which --update "
+            "adds rows to; give batches of one job's fields, or another output folder"
+        )
+
+
+def _fields_of(path: Path) -> list[str]:
+    """The fields of the running .cs: from a numpy file's header alone (its rows were checked as they were added)."""
+    from ...formats.cryosparc.dataset import NUMPY_MAGIC, CsFile
+
+    with open(path, "rb") as f:
+        if f.read(len(NUMPY_MAGIC)) == NUMPY_MAGIC:
+            f.seek(0)
+            return list(read_npy_header(f, path.name)[1].names or ())
+    return CsFile.load(path).fields
+
+
 def write_round(round_: Round, particles: ParticleSet, keep: np.ndarray) -> tuple[dict[str, list[str]], float]:
     """The round's kept and rejected files written, its kept rows added to the store and the running file."""
     start = time.perf_counter()
     writer = refuse_rows(particles)
     round_.number = round_.store.next_round()
+    running: Running
+    if round_.kind == "cs":
+        subsets, running = _write_cs_round(round_, cast("CsWriter", writer), keep)
+    else:
+        subsets, running = _write_star_round(round_, cast("StarWriter", writer), keep)
+    rows = np.flatnonzero(keep)
+    assert particles.scores is not None and round_.record is not None
+    kept = KeptRows(particles.groups[rows], particles.mic_names, particles.centres[rows], particles.scores[rows])
+    commit_round(round_.store, round_.number, round_.record, kept, running)
+    outputs = {**subsets, "running": [round_.store.running_path]}
+    return {subset: [str(p) for p in files] for subset, files in outputs.items()}, time.perf_counter() - start
+
+
+def _write_star_round(round_: Round, writer: StarWriter, keep: np.ndarray) -> tuple[dict[str, list[Path]], StarAppend]:
+    """The round's STAR files; their kept rows to be appended to the running file."""
     kept_path, rejected_path = (round_.outdir / name.format(round_.number) for name in ROUND_FILES)
     inputs = [p.path for p in writer.parts]
     with AtomicOutputs([kept_path, rejected_path], force=round_.force, inputs=inputs) as tmp:
         writer.write_into(keep, {writer.kept_path: tmp[kept_path], writer.rejected_path: tmp[rejected_path]})
     # (inside the job's batch the files keep their temporary names until it ends)
     written = tmp[kept_path] if os.path.exists(tmp[kept_path]) else kept_path
-    rows = np.flatnonzero(keep)
-    assert particles.scores is not None and round_.record is not None
-    kept = KeptRows(particles.groups[rows], particles.mic_names, particles.centres[rows], particles.scores[rows])
-    commit_round(round_.store, round_.number, round_.record, kept, Path(written), round_.header)
-    outputs = {"kept": [kept_path], "rejected": [rejected_path], "running": [round_.store.running_path]}
-    return {subset: [str(p) for p in files] for subset, files in outputs.items()}, time.perf_counter() - start
+    return {"kept": [kept_path], "rejected": [rejected_path]}, StarAppend(Path(written), round_.header)
+
+
+def _write_cs_round(round_: Round, writer: CsWriter, keep: np.ndarray) -> tuple[dict[str, list[Path]], Running]:
+    """The round's .cs files, as the plain run writes its outputs; how its kept rows join the running .cs.
+
+    The running file holds every field of the batch's group in one numpy .cs (a .csg's
+    passthrough files joined), as a plain run of several inputs writes them: the kept records
+    are appended in place where they fit its fields' types (:class:`CsAppend`), else (a longer
+    text, a CSDAT file) the file is written anew with them (:class:`CsRewrite`).
+    """
+    from ...formats.cryosparc.dataset import CsFile, append_rows, appendable, flatten
+    from ...formats.cryosparc.particles import CsWriter
+
+    stems = (ROUND_STEMS[0].format(round_.number), ROUND_STEMS[1].format(round_.number))
+    files = CsWriter(writer.group, round_.outdir, writer.inputs, stems)
+    with AtomicOutputs(files.outputs, force=round_.force, inputs=writer.inputs) as tmp:
+        files.write_into(keep, tmp)
+    subsets = {"kept": files.paths[stems[0]], "rejected": files.paths[stems[1]]}
+    group, before = writer.group, round_.store.running_path if round_.store.running is not None else None
+    rows, encoding, data = np.flatnonzero(keep), group.files[0].encoding, group.files[0].data
+    if before is not None and encoding == "numpy":
+        # One numpy file: its kept records as they are (each field cast by name where it fits the running
+        # file's); a group of files: joined (cryosparc-tools, each text as wide as its longest).
+        one = len(group.files) == 1 and isinstance(data, np.ndarray)
+        records = data[rows] if one else flatten(group).take(rows).to_records(fixed=True)
+        in_place = appendable(before, records)
+        if in_place is not None:
+            return subsets, CsAppend(*in_place)
+
+    def write(path: Path) -> None:
+        from cryosparc.dataset import Dataset
+
+        added = flatten(group).take(rows)
+        if before is None:
+            CsFile(added, encoding).save(path)
+        elif encoding != "numpy" or not append_rows(before, added.to_records(fixed=True), path):
+            CsFile(Dataset.append_many(CsFile.load(before).dataset(), added), encoding).save(path)
+
+    return subsets, CsRewrite(write)
 
 
 def round_summary(round_: Round, kept: int, particles: int) -> dict[str, Any]:
