@@ -66,6 +66,18 @@ def test_an_edited_store_is_refused_naming_the_key(tmp_path: Path, batches: list
         run_round([batches[2]], tmp_path / "out")
 
 
+def test_a_store_an_earlier_cryodedup_wrote_is_refused_as_such_not_as_damage(
+    tmp_path: Path, batches: list[Path]
+) -> None:
+    rounds(tmp_path, batches[:1])
+    edit(tmp_path, lambda s: s.update(format="cryodedup particle update store 1", version="0.9.0"))
+    with pytest.raises(CryodedupError) as caught:
+        run_round([batches[1]], tmp_path / "out")
+    message = str(caught.value)
+    assert "'cryodedup particle update store 1', written by an earlier cryodedup (0.9.0)" in message
+    assert "damaged" not in message and "--update --force starts the running kept set anew" in message
+
+
 def test_a_store_not_json_is_refused(tmp_path: Path, batches: list[Path]) -> None:
     rounds(tmp_path, batches[:1])
     (tmp_path / STORE_JSON).write_text('{"format": ')

@@ -491,6 +491,7 @@ def load_store(folder: Path, kind: str = "star") -> KeptStore | None:
     remove_own_leftovers(folder)
     try:
         state = read_state(marker)
+        _refuse_earlier_format(marker, state)
         check_state(state)
         index = [load_index_file(folder, entry) for entry in state["index"]]
     except BadStore as err:
@@ -847,6 +848,17 @@ def _copy(path: Path, start: int, stop: int, out: Any) -> None:
 
 
 # --- the schema, checked whole ---
+
+
+def _refuse_earlier_format(marker: Path, state: Any) -> None:
+    """One line for a store an earlier cryodedup wrote (its format is not damage: say so)."""
+    found = state.get("format") if isinstance(state, dict) else None
+    if isinstance(found, str) and found.startswith(FORMAT[:-1]) and found != FORMAT:
+        raise CryodedupError(
+            f"{marker}: format: {found!r}, written by an earlier cryodedup ({state.get('version', '?')}); this one "
+            f"reads {FORMAT!r}: --update --force starts the running kept set anew from this batch (files the store "
+            "did not write are kept)"
+        )
 
 
 def check_state(state: Any) -> None:
