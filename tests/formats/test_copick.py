@@ -647,6 +647,36 @@ def test_the_installed_distribution_carries_the_entry_point():
         assert found == declared_copick_commands(group), group
 
 
+def test_the_wheels_metadata_carries_copicks_entry_points(tmp_path):
+    # The dist-info the wheel is built with, as maturin writes it for pip (PEP 517's metadata hook: no compiling).
+    import configparser
+    import os
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    maturin = shutil.which("maturin")
+    if maturin is None:
+        pytest.skip("maturin is not on PATH")
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        [maturin, "pep517", "write-dist-info", "--metadata-directory", str(tmp_path)],
+        cwd=root,
+        env={**os.environ, "CARGO_TARGET_DIR": str(tmp_path / "target")},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    (info,) = tmp_path.glob("cryodedup-*.dist-info")
+    entry_points = configparser.ConfigParser(delimiters=("=",))
+    entry_points.optionxform = str  # (names as written)
+    entry_points.read(info / "entry_points.txt")
+    for group in COPICK_GROUPS:
+        assert dict(entry_points[group]) == declared_copick_commands(group), group
+
+
 def test_copick_process_dedup_writes_back_the_brute_force(copick_cli, tmp_path):
     # As the first test of this file, through copick's CLI: each object at its radius, --cross-species.
     config, rows = make_project(tmp_path, 4)
@@ -761,7 +791,8 @@ def test_copick_process_dedup_has_the_declared_options_and_the_apis_defaults(tmp
 # --- `copick evaluation comparepicks`: two pick sets of a project compared, through copick's CLI ---------------
 
 #: Planted picks (Å) of the ribosome (radius 150 Å) and the apoferritin (radius 60 Å) of alice (the reference)
-#: and bob (the candidate), run by run; carol's and cryodedup's picks are never compared.
+#: and bob (the candidate), run by run (alice picked nothing on TS_003, dave no apoferritin); carol's (alice's
+#: copy) and cryodedup's (bob's copy) are read only when named.
 PLANTED = {
     "TS_001": {
         "ribosome": {
@@ -786,7 +817,7 @@ PLANTED = {
             "bob": [(800, 850, 400), (1800, 800, 450)],  # 50 Å each: matched
         },
     },
-    "TS_003": {"ribosome": {"bob": [(900, 900, 300), (2900, 900, 300)]}},  # alice picked nothing here
+    "TS_003": {"ribosome": {"bob": [(900, 900, 300), (2900, 900, 300)], "dave": [(900, 900, 300)]}},
 }
 #: What was planted, counted by hand: per object, per run (reference picks, candidate picks, matched).
 HAND_COUNTED = {
@@ -929,6 +960,14 @@ def test_comparepicks_takes_a_radius_an_object_and_the_config_from_copicks_varia
     for compared in json.loads(result.stdout.splitlines()[-1])["objects"]:
         assert compared["inputs"] == ["alice/1", "cryodedup/0"]
         assert compared["matched"] == sum(c[2] for c in HAND_COUNTED[compared["object"]].values())
+    # A candidate with no picks of the object compared (dave picked ribosomes only) found none of it.
+    dave = [*args[:-3], "dave/1", "--copick-objects", "apoferritin", "--json"]
+    result = CliRunnerEnv(config).invoke(copick_cli, dave)
+    assert result.exit_code == 0, result.output
+    assert "dave/1: precision -, recall 0.000" in result.stderr
+    (apoferritin,) = json.loads(result.stdout.splitlines()[-1])["objects"]
+    assert (apoferritin["picks"], apoferritin["matched"], apoferritin["unmatched"]) == ([2, 0], 0, [2, 0])
+    assert (apoferritin["reference"]["precision"], apoferritin["reference"]["recall"]) == (None, 0.0)
 
 
 def test_comparepicks_of_a_random_project_equals_the_brute_force(copick_cli, tmp_path):

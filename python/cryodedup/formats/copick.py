@@ -201,13 +201,12 @@ def read_copick_pick_sets(
                     every.add(key)
                 if key in keys and picks.pickable_object_name in (wanted or objects):
                     found.append((run.name, picks.pickable_object_name, key, picks))
-        for key in keys:
-            if not any(k == key for _, _, k, _ in found):
-                of = f"of {', '.join(sorted(wanted))} " if wanted else ""
+        for key in keys:  # (a set without picks of the objects compared is an input of none)
+            if key not in every:
                 there = ", ".join(f"{user}/{session}" for user, session in sorted(every)) or "none"
                 raise CryodedupError(
-                    f"{config}: no picks {of}by user {key[0]}, session {key[1]} (the project's pick sets of "
-                    f"particle objects: {there})"
+                    f"{config}: no picks by user {key[0]}, session {key[1]} (the project's pick sets of particle "
+                    f"objects: {there})"
                 )
         found.sort(key=lambda item: item[:3])
         return _particle_set(
