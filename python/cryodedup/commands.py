@@ -301,6 +301,13 @@ def _copick_compare_command() -> Command:
             ),
             *flags_named(ParticleOptions, "copick_objects"),
             replace(
+                *flags_named(ParticleOptions, "transform"),
+                help="Move a pick set's centres into the other's frame before comparing: USER/SESSION=OP+OP+... "
+                "applied in order, in Å; OP is swap, mirror-x:W (x -> W - x), mirror-y:H, mirror-z:D, scale:S, "
+                "shift:DX,DY[,DZ] (the registration row names the one that fits, if any).",
+                metavar="USER/SESSION=OPS",
+            ),
+            replace(
                 radius,
                 help="Picks of the two sets on one run at most this many Å apart are the same particle [default: "
                 "each object's radius; 20 Å for an object without one].",

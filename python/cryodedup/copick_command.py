@@ -102,8 +102,8 @@ Each particle object on its own: picks of the two sets on one run within the rad
 object's radius unless --radius says otherwise) are matched one to one; the candidate's
 precision, recall and F-beta against the reference, the picks of each left unmatched, the
 Jaccard index of the two sets, and the frame between them (an offset, swapped or mirrored
-axes, a scale) if they are not in one. Nothing is written. As `cryodedup compare` compares
-two files.
+axes, a scale) if they are not in one: --transform moves a set's centres first. Nothing is
+written. As `cryodedup compare` compares two files.
 
 For example:
 
@@ -128,6 +128,7 @@ def comparepicks(
     reference: str,
     candidate: str,
     copick_objects: str | None,
+    transform: tuple[str, ...],
     radius: float | None,
     beta: float,
     quiet: bool,
@@ -143,7 +144,7 @@ def comparepicks(
     path = _require_config(config, ctx, debug)
     report = Reporter(quiet)
     summary = run_job(
-        lambda: compare_copick_picks(path, reference, candidate, radius, beta, copick_objects, log=report.log)
+        lambda: compare_copick_picks(path, reference, candidate, radius, beta, copick_objects, transform, report.log)
     )
     for compared in summary["objects"]:
         report.table(f"copick evaluation comparepicks: {compared['object']}", copick_compare_rows(compared))

@@ -991,6 +991,39 @@ def test_comparepicks_of_a_random_project_equals_the_brute_force(copick_cli, tmp
     assert compared["reference"]["f_beta"] == round(5 * precision * recall / (4 * precision + recall), 4)
 
 
+def test_comparepicks_finds_a_candidate_in_another_frame_and_takes_the_transform_it_names(copick_cli, tmp_path):
+    # bob's picks are alice's moved 500 Å along x (and jittered by at most 5 Å): none meets its own at 100 Å until
+    # the registration's transform moves them back, and then every one does (a pick per pick: all matched).
+    rng = np.random.default_rng(7)
+    with root_logger_kept():
+        config = tmp_path / "project" / "copick_config.json"
+        ribosome = PickableObject(name="ribosome", is_particle=True, radius=100.0, label=1)
+        root = copick.new_config(str(config), str(tmp_path / "project" / "overlay"), pickable_objects=[ribosome])
+        for run_name in RUNS:
+            run = root.new_run(run_name)
+            truth = rng.uniform(0, 6000, (60, 3)) * [1, 1, 0.3]
+            moved = truth + np.array([500, 0, 0]) + rng.uniform(-2.8, 2.8, truth.shape)  # (at most 4.9 Å off)
+            for user, centres in (("alice", truth), ("bob", moved)):
+                picks = run.new_picks(object_name="ribosome", session_id="1", user_id=user)
+                picks.points = [CopickPoint(location=CopickLocation(x=x, y=y, z=z), score=1.0) for x, y, z in centres]
+                picks.store()
+    args = ["evaluation", "comparepicks", "-c", config, "--reference", "alice/1", "--candidate", "bob/1", "--json"]
+    result = run_copick(copick_cli, *args)
+    assert result.exit_code == 0, result.output
+    (ribosome,) = json.loads(result.stdout.splitlines()[-1])["objects"]
+    registration = ribosome["registration"]
+    assert registration["frames"] == "two", registration
+    assert registration["best_transform"]["shift_A"][0] == pytest.approx(-500, abs=5)
+    assert "two frames" in result.stderr
+    fix = registration["fix"].removeprefix("--transform ").strip("'")
+    result = run_copick(copick_cli, *args, "--transform", fix)
+    assert result.exit_code == 0, result.output
+    (ribosome,) = json.loads(result.stdout.splitlines()[-1])["objects"]
+    assert (ribosome["picks"], ribosome["matched"]) == ([120, 120], 120)
+    assert ribosome["registration"]["frames"] == "one"
+    assert ribosome["transforms_applied"] == [{"input": "bob/1", "transform": fix.split("=", 1)[1]}]
+
+
 @pytest.mark.parametrize(
     "args, said, status",
     [

@@ -11,7 +11,7 @@ as a micrograph (:func:`compare_copick_picks`, ``copick evaluation comparepicks`
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,7 @@ def compare_copick_picks(
     radius: float | None = None,
     beta: float = 1.0,
     objects: str | None = None,
+    transform: Sequence[str] = (),
     log: Log = _silent,
 ) -> dict[str, Any]:
     """Compares two pick sets of a copick project (``user/session``), each particle object on its own.
@@ -87,8 +88,8 @@ def compare_copick_picks(
     ``candidate`` is scored against ``reference`` (precision, recall, F-beta). ``radius``: a
     match's distance in Å, by default each object's radius (20 Å for an object without one);
     ``objects``: those compared, names separated by commas (by default every particle object
-    either set has picks of). Returns per object what :func:`compare_picks` returns, the
-    project's runs as its micrographs.
+    either set has picks of); ``transform``: ``--transform``'s, a set's centres moved first.
+    Returns per object what :func:`compare_picks` returns, the project's runs as its micrographs.
     """
     from ..formats.copick import read_copick_pick_sets
 
@@ -102,7 +103,7 @@ def compare_copick_picks(
         warnings.append(message)
         log(message, "warning")
 
-    reading = ParticleOptions(score="none", copick_objects=objects)
+    reading = ParticleOptions(score="none", copick_objects=objects, transform=list(transform))
     request = read_request(reading)
     particles = read_copick_pick_sets(
         Path(config),
@@ -113,13 +114,15 @@ def compare_copick_picks(
         warn,
         log,
     )
+    applied = apply_transforms(particles, reading)
     check_centres(particles)
     species = np.asarray(particles.species)
     compared = []
     for k, name in enumerate(particles.species_names):
         at = radius if radius is not None else particles.species_radii.get(name, float(DEFAULT_MIN_DIST))
         options = CompareOptions(reference=reference, radius=at, beta=beta)
-        compared.append({"object": name, **comparison(particles.rows(np.flatnonzero(species == k)), options)})
+        summary = comparison(particles.rows(np.flatnonzero(species == k)), options)
+        compared.append({"object": name, **summary, **({"transforms_applied": applied} if applied else {})})
     named = sorted({n.strip() for n in (objects or "").split(",") if n.strip()} - set(particles.species_names))
     return {
         "config": str(config),
