@@ -1052,3 +1052,25 @@ def test_comparepicks_errors_are_one_line(copick_cli, tmp_path, monkeypatch, arg
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
     assert len(errors) == 1 and errors[0].startswith(said.format(config=config)), result.stderr
     assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("damage", ["truncated", "x as text"])
+def test_comparepicks_names_a_damaged_pick_file_in_one_line(copick_cli, tmp_path, damage):
+    config, _ = make_project(tmp_path, 5)
+    path = next((tmp_path / "project" / "overlay").rglob("bob_1_apoferritin.json"))
+    before = path.read_bytes()
+    data = json.loads(before)
+    damaged = dict(_damage_points(data["points"][0]))[damage]
+    if damaged is None:
+        path.write_bytes(before[: len(before) // 2])
+    else:
+        data["points"][0] = damaged
+        path.write_text(json.dumps(data))
+    overlay = sorted((tmp_path / "project").rglob("*"))
+    args = ["-c", config, "--reference", "alice/1", "--candidate", "bob/1", "-q"]
+    result = run_copick(copick_cli, "evaluation", "comparepicks", *args)
+    assert result.exit_code == 1, result.output
+    assert sorted((tmp_path / "project").rglob("*")) == overlay  # (nothing written)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and errors[0].startswith(f"Error: {config}: the picks of run "), result.stderr
+    assert "apoferritin, bob/1" in errors[0] and DAMAGE_NAMED[damage] in errors[0], errors[0]
