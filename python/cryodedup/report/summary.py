@@ -660,7 +660,7 @@ def compare_rows(s: dict, places: str = "Micrographs") -> list[tuple[str, str]]:
             f"Agreement at {s['radius_A']:g} Å",
             f"Jaccard {_fraction(s['jaccard'])}; {s['matched']:,} picks matched one to one",
         ),
-        ("Unmatched", f"{a}: {s['unmatched'][0]:,} picks\n{b}: {s['unmatched'][1]:,} picks"),
+        ("Unmatched", f"{a}: {counted(s['unmatched'][0], 'pick')}\n{b}: {counted(s['unmatched'][1], 'pick')}"),
     ]
     if s.get("registration"):
         given = {"transforms_applied": s.get("transforms_applied", [])}
