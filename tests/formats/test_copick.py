@@ -444,9 +444,8 @@ DAMAGE_NAMED = {
 }
 
 
-@pytest.mark.parametrize("damage", [name for name, _ in _damage_points({"location": {}})])
-def test_a_damaged_pick_file_is_one_line_naming_the_pick_set(tmp_path, damage):
-    # Trial: a truncated pick file gave a JSONDecodeError traceback, a bad point pydantic's ValidationError.
+def damaged_project(tmp_path, damage):
+    """The project of :func:`make_project` (seed 5), bob's apoferritin file damaged as ``damage`` names."""
     config, _ = make_project(tmp_path, 5)
     path = next((tmp_path / "project" / "overlay").rglob("bob_1_apoferritin.json"))
     before = path.read_bytes()
@@ -457,6 +456,13 @@ def test_a_damaged_pick_file_is_one_line_naming_the_pick_set(tmp_path, damage):
     else:
         data["points"][0] = damaged
         path.write_text(json.dumps(data))
+    return config
+
+
+@pytest.mark.parametrize("damage", [name for name, _ in _damage_points({"location": {}})])
+def test_a_damaged_pick_file_is_one_line_naming_the_pick_set(tmp_path, damage):
+    # Trial: a truncated pick file gave a JSONDecodeError traceback, a bad point pydantic's ValidationError.
+    config = damaged_project(tmp_path, damage)
     run = _run_cli(config, "--min-dist", "50", cwd=tmp_path)
     lines = run.stderr.strip().splitlines()
     assert run.returncode == 1 and len(lines) == 1, run.stderr
@@ -1056,16 +1062,7 @@ def test_comparepicks_errors_are_one_line(copick_cli, tmp_path, monkeypatch, arg
 
 @pytest.mark.parametrize("damage", ["truncated", "x as text"])
 def test_comparepicks_names_a_damaged_pick_file_in_one_line(copick_cli, tmp_path, damage):
-    config, _ = make_project(tmp_path, 5)
-    path = next((tmp_path / "project" / "overlay").rglob("bob_1_apoferritin.json"))
-    before = path.read_bytes()
-    data = json.loads(before)
-    damaged = dict(_damage_points(data["points"][0]))[damage]
-    if damaged is None:
-        path.write_bytes(before[: len(before) // 2])
-    else:
-        data["points"][0] = damaged
-        path.write_text(json.dumps(data))
+    config = damaged_project(tmp_path, damage)
     overlay = sorted((tmp_path / "project").rglob("*"))
     args = ["-c", config, "--reference", "alice/1", "--candidate", "bob/1", "-q"]
     result = run_copick(copick_cli, "evaluation", "comparepicks", *args)
