@@ -46,7 +46,7 @@ from .star.tomography import rotation_vectors
 if TYPE_CHECKING:
     from .read_request import CopickSelection, ScoreRead
 
-__all__ = ["read_copick"]
+__all__ = ["read_copick", "read_copick_pick_sets"]
 
 KEPT_NAME, REJECTED_NAME = "particles_kept.star", "particles_rejected.star"
 #: What the summary calls the points' score.
