@@ -13,7 +13,7 @@ options (:data:`MICROGRAPHS`, :data:`MICROGRAPHS_MERGE`) are made when first ask
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ from .resolve.micrograph_names import MATCH_MODES
 
 __all__ = [
     "COMPARE",
+    "COPICK_COMPARE",
     "COPICK_DEDUP",
     "DEMO",
     "MICROGRAPHS",
@@ -270,6 +271,56 @@ COPICK_DEDUP = Command(
     ]
 )
 
+
+def _copick_compare_command() -> Command:
+    """``copick evaluation comparepicks``' options: ``cryodedup compare``'s, for two pick sets of a copick project.
+
+    copick's own ``-c/--config`` and ``--debug`` are added in :mod:`cryodedup.copick_command`.
+    """
+    from .options.compare import CompareOptions
+
+    reference, radius, beta = flags_named(CompareOptions, "reference", "radius", "beta")
+    pick_set = "USER/SESSION"
+    return Command(
+        [
+            replace(
+                reference,
+                help="The pick set that is the truth, as user/session (alice/1): the candidate's picks are scored "
+                "against it by precision, recall and F-beta, each matched to at most one of its picks within the "
+                "radius.",
+                metavar=pick_set,
+                default=NOT_GIVEN,  # (click takes a default of None for a value given)
+                required=True,
+            ),
+            Flag(
+                ("--candidate",),
+                "The pick set scored against the reference, as user/session (bob/1).",
+                metavar=pick_set,
+                default=NOT_GIVEN,
+                required=True,
+            ),
+            *flags_named(ParticleOptions, "copick_objects"),
+            replace(
+                *flags_named(ParticleOptions, "transform"),
+                help="Move a pick set's centres into the other's frame before comparing: USER/SESSION=OP+OP+... "
+                "applied in order, in Å; OP is swap, mirror-x:W (x -> W - x), mirror-y:H, mirror-z:D, scale:S, "
+                "shift:DX,DY[,DZ] (the registration row names the one that fits, if any).",
+                metavar="USER/SESSION=OPS",
+            ),
+            replace(
+                radius,
+                help="Picks of the two sets on one run at most this many Å apart are the same particle [default: "
+                "each object's radius; 20 Å for an object without one].",
+                default=None,
+                show_default=False,
+            ),
+            beta,
+            QUIET,
+            JSON,
+        ]
+    )
+
+
 DEMO = Command(
     [
         FORCE,
@@ -369,12 +420,14 @@ if TYPE_CHECKING:
     MICROGRAPHS_MERGE: Command
     #: ``cryodedup compare``'s options (made when first asked for).
     COMPARE: Command
+    #: ``copick evaluation comparepicks``'s options (made when first asked for).
+    COPICK_COMPARE: Command
 
 
 def __getattr__(name: str) -> Any:
-    if name == "COMPARE":
-        globals()["COMPARE"] = _compare_command()
-        return globals()["COMPARE"]
+    if name in ("COMPARE", "COPICK_COMPARE"):
+        globals()[name] = (_compare_command if name == "COMPARE" else _copick_compare_command)()
+        return globals()[name]
     if name not in ("MICROGRAPH_OUTPUTS", "MICROGRAPHS", "MICROGRAPHS_MERGE"):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals().update(_micrograph_commands())

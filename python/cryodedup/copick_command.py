@@ -1,12 +1,14 @@
-"""``copick process dedup``: the particle job on a copick project, as a command of copick's own CLI.
+"""copick's own CLI: ``copick process dedup`` (the particle job) and ``copick evaluation comparepicks``.
 
 copick (1.27 and later) adds to its ``process`` group every click command that an installed
-package declares in the entry-point group ``copick.process.commands`` (pyproject.toml). The
-command takes the project's config as copick's commands do (``-c/--config``, or the
-``COPICK_CONFIG`` environment variable; copick's ``add_config_option``), copick's ``--debug``,
-and the particle job's options that concern a copick project, declared once in
-:data:`cryodedup.commands.COPICK_DEDUP`; it runs what ``cryodedup particles copick_config.json``
-runs, and writes the kept picks back into the project the same way.
+package declares in the entry-point group ``copick.process.commands``, and to its
+``evaluation`` group those of ``copick.evaluation.commands`` (pyproject.toml). Each command
+takes the project's config as copick's commands do (``-c/--config``, or the ``COPICK_CONFIG``
+environment variable; copick's ``add_config_option``), copick's ``--debug``, and options
+declared once (:data:`cryodedup.commands.COPICK_DEDUP`, ``COPICK_COMPARE``). ``dedup`` runs
+what ``cryodedup particles copick_config.json`` runs, and writes the kept picks back into the
+project the same way; ``comparepicks`` compares two of the project's pick sets as ``cryodedup
+compare`` compares two files, object by object, writing nothing.
 
 copick imports this module each time its CLI starts, for its help as for any other command:
 the job's modules are imported only when the command runs.
@@ -20,17 +22,32 @@ from typing import Any
 import click
 from copick.cli.util import add_config_option, add_debug_option
 
-from .commands import COPICK_DEDUP, field_values
+from .commands import COPICK_COMPARE, COPICK_DEDUP, Command, field_values
 
-__all__ = ["dedup"]
+__all__ = ["comparepicks", "dedup"]
 
 
-def _with_options(f: Any) -> Any:
-    """The click options of :data:`~cryodedup.commands.COPICK_DEDUP` in its order, under copick's config option."""
-    for flag in reversed(COPICK_DEDUP.options):
-        decls, kwargs = flag.click_args()
-        f = click.option(*decls, **kwargs)(f)
-    return add_config_option(f)
+def _with_options(command: Command) -> Any:
+    """The click options of ``command`` (:mod:`cryodedup.commands`) in its order, under copick's config option."""
+
+    def apply(f: Any) -> Any:
+        for flag in reversed(command.options):
+            decls, kwargs = flag.click_args()
+            f = click.option(*decls, **kwargs)(f)
+        return add_config_option(f)
+
+    return apply
+
+
+def _require_config(config: str | None, ctx: click.Context, debug: bool) -> Path:
+    """The config's path (copick's words when none is given); copick's debug logging, as its own commands set it."""
+    if config is None:
+        raise click.UsageError("Configuration file path is required. Use -c/--config option.", ctx)
+    if debug:
+        from copick.util.log import get_logger
+
+        get_logger(__name__, debug)
+    return Path(config)
 
 
 #: The command's help (click's ``\b`` keeps an example's lines as they are).
@@ -55,7 +72,7 @@ For example:
 
 
 @click.command("dedup", short_help="Remove duplicate picks (cryodedup).", help=HELP)
-@_with_options
+@_with_options(COPICK_DEDUP)
 @add_debug_option
 @click.pass_context
 def dedup(
@@ -73,11 +90,65 @@ def dedup(
     from .options import ParticleOptions
     from .report.terminal import Reporter
 
-    if config is None:  # (copick's words for it)
-        raise click.UsageError("Configuration file path is required. Use -c/--config option.", ctx)
-    if debug:
-        from copick.util.log import get_logger
-
-        get_logger(__name__, debug)  # copick's debug logging, as its own commands set it
+    path = _require_config(config, ctx, debug)
     options = ParticleOptions(**field_values(ParticleOptions, job, partial=True))
-    run_particle_job("copick process dedup", [Path(config)], outdir, options, Reporter(quiet), force, as_json)
+    run_particle_job("copick process dedup", [path], outdir, options, Reporter(quiet), force, as_json)
+
+
+#: ``comparepicks``' help.
+COMPARE_HELP = """Compare two pick sets of a copick project: matches, precision, recall, per run and in all (cryodedup).
+
+Each particle object on its own: picks of the two sets on one run within the radius (the
+object's radius unless --radius says otherwise) are matched one to one; the candidate's
+precision, recall and F-beta against the reference, the picks of each left unmatched, the
+Jaccard index of the two sets, and the frame between them (an offset, swapped or mirrored
+axes, a scale) if they are not in one: --transform moves a set's centres first. Nothing is
+written. As `cryodedup compare` compares two files.
+
+For example:
+
+    \b
+    # bob's picks scored against alice's, each object at its radius
+    copick evaluation comparepicks -c copick_config.json --reference alice/1 --candidate bob/1
+
+    \b
+    # A picker's ribosomes against the annotation, matched within 60 Å, as JSON
+    copick evaluation comparepicks -c copick_config.json --reference alice/1 --candidate pytom/0 \\
+        --copick-objects ribosome --radius 60 --json
+"""
+
+
+@click.command("comparepicks", short_help="Compare two pick sets: precision, recall (cryodedup).", help=COMPARE_HELP)
+@_with_options(COPICK_COMPARE)
+@add_debug_option
+@click.pass_context
+def comparepicks(
+    ctx: click.Context,
+    config: str | None,
+    reference: str,
+    candidate: str,
+    copick_objects: str | None,
+    transform: tuple[str, ...],
+    radius: float | None,
+    beta: float,
+    quiet: bool,
+    as_json: bool,
+    debug: bool,
+) -> None:
+    """Compares two pick sets of the project of ``config`` (:data:`COMPARE_HELP`)."""
+    from .cli_run import run_job
+    from .jobs.compare import compare_copick_picks
+    from .report.summary import copick_compare_rows
+    from .report.terminal import Reporter, print_json
+
+    path = _require_config(config, ctx, debug)
+    report = Reporter(quiet)
+    summary = run_job(
+        lambda: compare_copick_picks(path, reference, candidate, radius, beta, copick_objects, transform, report.log)
+    )
+    for compared in summary["objects"]:
+        report.table(f"copick evaluation comparepicks: {compared['object']}", copick_compare_rows(compared))
+    if summary["objects_without_picks"]:
+        report.log(f"no picks of {', '.join(summary['objects_without_picks'])} in either pick set", "warning")
+    if as_json:
+        print_json(summary)

@@ -444,9 +444,8 @@ DAMAGE_NAMED = {
 }
 
 
-@pytest.mark.parametrize("damage", [name for name, _ in _damage_points({"location": {}})])
-def test_a_damaged_pick_file_is_one_line_naming_the_pick_set(tmp_path, damage):
-    # Trial: a truncated pick file gave a JSONDecodeError traceback, a bad point pydantic's ValidationError.
+def damaged_project(tmp_path, damage):
+    """The project of :func:`make_project` (seed 5), bob's apoferritin file damaged as ``damage`` names."""
     config, _ = make_project(tmp_path, 5)
     path = next((tmp_path / "project" / "overlay").rglob("bob_1_apoferritin.json"))
     before = path.read_bytes()
@@ -457,6 +456,13 @@ def test_a_damaged_pick_file_is_one_line_naming_the_pick_set(tmp_path, damage):
     else:
         data["points"][0] = damaged
         path.write_text(json.dumps(data))
+    return config
+
+
+@pytest.mark.parametrize("damage", [name for name, _ in _damage_points({"location": {}})])
+def test_a_damaged_pick_file_is_one_line_naming_the_pick_set(tmp_path, damage):
+    # Trial: a truncated pick file gave a JSONDecodeError traceback, a bad point pydantic's ValidationError.
+    config = damaged_project(tmp_path, damage)
     run = _run_cli(config, "--min-dist", "50", cwd=tmp_path)
     lines = run.stderr.strip().splitlines()
     assert run.returncode == 1 and len(lines) == 1, run.stderr
@@ -565,15 +571,17 @@ def test_an_output_name_copick_would_change_is_refused_before_anything_is_writte
 # --- `copick process dedup`: the command copick's own CLI finds by cryodedup's entry point ---------------------
 
 ENTRY_POINT_GROUP = "copick.process.commands"
+EVALUATION_GROUP = "copick.evaluation.commands"
+COPICK_GROUPS = (ENTRY_POINT_GROUP, EVALUATION_GROUP)
 
 
-def declared_copick_commands():
-    """The entry points pyproject.toml declares in copick's ``process`` group: {name: object reference}."""
+def declared_copick_commands(group=ENTRY_POINT_GROUP):
+    """The entry points pyproject.toml declares in one of copick's groups: {name: object reference}."""
     from pathlib import Path
 
     tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
     pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
-    return pyproject["project"]["entry-points"].get(ENTRY_POINT_GROUP, {})
+    return pyproject["project"]["entry-points"].get(group, {})
 
 
 @pytest.fixture
@@ -587,14 +595,20 @@ def copick_cli(tmp_path_factory, monkeypatch):
     import importlib
     import importlib.metadata
 
-    declared = declared_copick_commands()
-    installed = {e.name: e.value for e in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    declared = {group: declared_copick_commands(group) for group in COPICK_GROUPS}
+    installed = {
+        group: {e.name: e.value for e in importlib.metadata.entry_points(group=group)} for group in COPICK_GROUPS
+    }
     if installed != declared:
         site = tmp_path_factory.mktemp("site")
         info = site / "cryodedup-0.0.0.dist-info"
         info.mkdir()
         info.joinpath("METADATA").write_text("Metadata-Version: 2.1\nName: cryodedup\nVersion: 0.0.0\n")
-        lines = [f"[{ENTRY_POINT_GROUP}]", *(f"{name} = {value}" for name, value in declared.items())]
+        lines = [
+            line
+            for group, commands in declared.items()
+            for line in (f"[{group}]", *(f"{name} = {value}" for name, value in commands.items()))
+        ]
         info.joinpath("entry_points.txt").write_text("\n".join(lines) + "\n")
         monkeypatch.syspath_prepend(str(site))
     with root_logger_kept():
@@ -634,8 +648,39 @@ def test_the_installed_distribution_carries_the_entry_point():
     distribution = importlib.metadata.distribution("cryodedup")
     if str(root) not in (distribution.read_text("direct_url.json") or ""):
         pytest.skip("the installed cryodedup is not this source tree (pip install -e it to test its metadata)")
-    found = {e.name: e.value for e in distribution.entry_points if e.group == ENTRY_POINT_GROUP}
-    assert found == declared_copick_commands()
+    for group in COPICK_GROUPS:
+        found = {e.name: e.value for e in distribution.entry_points if e.group == group}
+        assert found == declared_copick_commands(group), group
+
+
+def test_the_wheels_metadata_carries_copicks_entry_points(tmp_path):
+    # The dist-info the wheel is built with, as maturin writes it for pip (PEP 517's metadata hook: no compiling).
+    import configparser
+    import os
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    maturin = shutil.which("maturin")
+    if maturin is None:
+        pytest.skip("maturin is not on PATH")
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        [maturin, "pep517", "write-dist-info", "--metadata-directory", str(tmp_path)],
+        cwd=root,
+        env={**os.environ, "CARGO_TARGET_DIR": str(tmp_path / "target")},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    (info,) = tmp_path.glob("cryodedup-*.dist-info")
+    entry_points = configparser.ConfigParser(delimiters=("=",))
+    entry_points.optionxform = str  # (names as written)
+    entry_points.read(info / "entry_points.txt")
+    for group in COPICK_GROUPS:
+        assert dict(entry_points[group]) == declared_copick_commands(group), group
 
 
 def test_copick_process_dedup_writes_back_the_brute_force(copick_cli, tmp_path):
@@ -747,3 +792,282 @@ def test_copick_process_dedup_has_the_declared_options_and_the_apis_defaults(tmp
     assert dataclasses.asdict(made) == dataclasses.asdict(ParticleOptions())
     with pytest.raises(KeyError):  # (a command of the job's every option still gives them all)
         field_values(ParticleOptions, parsed)
+
+
+# --- `copick evaluation comparepicks`: two pick sets of a project compared, through copick's CLI ---------------
+
+#: Planted picks (Å) of the ribosome (radius 150 Å) and the apoferritin (radius 60 Å) of alice (the reference)
+#: and bob (the candidate), run by run (alice picked nothing on TS_003, dave no apoferritin); carol's (alice's
+#: copy) and cryodedup's (bob's copy) are read only when named.
+PLANTED = {
+    "TS_001": {
+        "ribosome": {
+            "alice": [(1000, 1000, 500), (2000, 1000, 500), (3000, 1000, 500), (1000, 3000, 500), (3000, 3000, 500)],
+            "bob": [
+                (1030, 1000, 500),  # alice's 1st, 30 Å: matched
+                (2000, 1150, 500),  # alice's 2nd, 150 Å: at the radius, matched
+                (3200, 1000, 500),  # alice's 3rd, 200 Å: beyond the radius
+                (1000, 3000, 640),  # alice's 4th, 140 Å ...
+                (1000, 3090, 500),  # ... and 90 Å: one of the two matched (one to one)
+                (6000, 6000, 500),  # nobody's
+            ],
+        },
+        "apoferritin": {
+            "alice": [(500, 500, 300), (1500, 500, 300)],
+            "bob": [(540, 500, 300), (1580, 500, 300)],  # 40 Å: matched; 80 Å: beyond 60 Å
+        },
+    },
+    "TS_002": {
+        "ribosome": {
+            "alice": [(800, 800, 400), (1800, 800, 400), (2800, 800, 400)],
+            "bob": [(800, 850, 400), (1800, 800, 450)],  # 50 Å each: matched
+        },
+    },
+    "TS_003": {"ribosome": {"bob": [(900, 900, 300), (2900, 900, 300)], "dave": [(900, 900, 300)]}},
+}
+#: What was planted, counted by hand: per object, per run (reference picks, candidate picks, matched).
+HAND_COUNTED = {
+    "ribosome": {"TS_001": (5, 6, 3), "TS_002": (3, 2, 2), "TS_003": (0, 2, 0)},
+    "apoferritin": {"TS_001": (2, 2, 1)},
+}
+
+
+def planted_project(tmp_path):
+    """The picks of :data:`PLANTED` in a project made with copick's API, with carol's and cryodedup's beside."""
+    with root_logger_kept():
+        config = tmp_path / "project" / "copick_config.json"
+        objects = [
+            PickableObject(name=name, is_particle=True, radius=radius, label=k + 1)
+            for k, (name, radius) in enumerate(OBJECTS.items())
+        ]
+        root = copick.new_config(str(config), str(tmp_path / "project" / "overlay"), pickable_objects=objects)
+        for run_name, by_object in PLANTED.items():
+            run = root.new_run(run_name)
+            for name, by_user in by_object.items():
+                others = {"carol": by_user.get("alice", []), "cryodedup": by_user.get("bob", [])}
+                for user, centres in {**by_user, **others}.items():
+                    picks = run.new_picks(
+                        object_name=name, session_id="0" if user == "cryodedup" else "1", user_id=user
+                    )
+                    picks.points = [
+                        CopickPoint(location=CopickLocation(x=x, y=y, z=z), score=1.0) for x, y, z in centres
+                    ]
+                    picks.store()
+    return config
+
+
+def most_matched(a, b, radius):
+    """The most one-to-one pairs of picks of ``a`` and ``b`` at most ``radius`` apart (every choice tried)."""
+    if not a:
+        return 0
+    first, rest = np.asarray(a[0], float), a[1:]
+    best = most_matched(rest, b, radius)  # (the first pick left unmatched)
+    for j, other in enumerate(b):
+        if np.linalg.norm(first - np.asarray(other, float)) <= radius:
+            best = max(best, 1 + most_matched(rest, b[:j] + b[j + 1 :], radius))
+    return best
+
+
+def jaccard(a, b, radius):
+    """The Jaccard index of two pick sets: a pick with one of the other's within the radius is shared (half each)."""
+    if not a and not b:
+        return None
+    near = [[np.linalg.norm(np.subtract(p, q)) <= radius for q in b] for p in a]
+    shared = (sum(any(row) for row in near) + sum(any(column) for column in zip(*near))) / 2
+    return shared / (len(a) + len(b) - shared)
+
+
+def scores(reference, candidate, matched):
+    precision = matched / candidate if candidate else None
+    recall = matched / reference if reference else None
+    return precision, recall
+
+
+def test_the_entry_point_makes_copick_evaluation_comparepicks(copick_cli):
+    assert declared_copick_commands(EVALUATION_GROUP) == {"comparepicks": "cryodedup.copick_command:comparepicks"}
+    top = run_copick(copick_cli, "--help")
+    assert top.exit_code == 0 and "evaluation" in top.output, top.output
+    group = run_copick(copick_cli, "evaluation", "--help")
+    assert group.exit_code == 0 and re.search(r"comparepicks\s+Compare two pick sets", group.output), group.output
+    help = run_copick(copick_cli, "evaluation", "comparepicks", "--help")
+    assert help.exit_code == 0, help.output
+    for flag in ("-c, --config", "COPICK_CONFIG", "--debug", "--reference", "--candidate", "--copick-objects"):
+        assert flag in help.output, flag
+    for flag in ("--radius", "--beta", "--quiet", "--json"):
+        assert flag in help.output, flag
+
+
+def test_comparepicks_counts_the_planted_matches_per_run_and_in_all(copick_cli, tmp_path):
+    config = planted_project(tmp_path)
+    result = run_copick(
+        copick_cli,
+        "evaluation",
+        "comparepicks",
+        "-c",
+        config,
+        "--reference",
+        "alice/1",
+        "--candidate",
+        "bob/1",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.splitlines()[-1])  # (copick's banner comes first)
+    assert [o["object"] for o in summary["objects"]] == sorted(HAND_COUNTED)
+    for compared in summary["objects"]:
+        name, radius = compared["object"], OBJECTS[compared["object"]]
+        assert compared["radius_A"] == radius and compared["inputs"] == ["alice/1", "bob/1"]
+        runs = {r["micrograph"]: r for r in compared["per_micrograph"]}
+        assert sorted(runs) == sorted(HAND_COUNTED[name])
+        for run_name, (n_ref, n_cand, matched) in HAND_COUNTED[name].items():
+            planted = PLANTED[run_name][name]
+            assert matched == most_matched(planted.get("alice", []), planted.get("bob", []), radius)
+            run = runs[run_name]
+            assert (run["picks"], run["matched"]) == ([n_ref, n_cand], matched), run_name
+            assert run["unmatched"] == [n_ref - matched, n_cand - matched]
+            assert run["jaccard"] == round(jaccard(planted.get("alice", []), planted.get("bob", []), radius), 4)
+            precision, recall = scores(n_ref, n_cand, matched)
+            assert run["precision"] == (None if precision is None else round(precision, 4))
+            assert run["recall"] == (None if recall is None else round(recall, 4))
+        n_ref, n_cand, matched = (sum(c[k] for c in HAND_COUNTED[name].values()) for k in range(3))
+        assert (compared["picks"], compared["matched"]) == ([n_ref, n_cand], matched)
+        assert compared["unmatched"] == [n_ref - matched, n_cand - matched]
+        precision, recall = scores(n_ref, n_cand, matched)
+        f1 = 2 * precision * recall / (precision + recall)
+        assert compared["reference"] == {
+            "input": "alice/1",
+            "beta": 1.0,
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+            "f_beta": round(f1, 4),
+        }
+        assert compared["registration"]["frames"] == "one"
+    # The hand's totals: ribosomes 8 of alice's, 10 of bob's, 5 matched.
+    ribosome = summary["objects"][1]
+    assert (ribosome["picks"], ribosome["matched"], ribosome["reference"]["precision"]) == ([8, 10], 5, 0.5)
+    # The table on stderr: the matched and unmatched of each object, in all and per run.
+    assert "copick evaluation comparepicks: ribosome" in result.stderr
+    assert "TS_003: 0 matched, unmatched 0 + 2" in result.stderr
+
+
+def test_comparepicks_takes_a_radius_an_object_and_the_config_from_copicks_variable(copick_cli, tmp_path):
+    config = planted_project(tmp_path)
+    args = ["evaluation", "comparepicks", "--reference", "alice/1", "--candidate", "bob/1", "--json", "-q"]
+    # At 100 Å the apoferritin's 80 Å pair is matched too; the config from COPICK_CONFIG, as copick's commands take it.
+    result = CliRunnerEnv(config).invoke(copick_cli, [*args, "--copick-objects", "apoferritin", "--radius", "100"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.splitlines()[-1])
+    (apoferritin,) = summary["objects"]
+    planted = PLANTED["TS_001"]["apoferritin"]
+    assert apoferritin["matched"] == most_matched(planted["alice"], planted["bob"], 100) == 2
+    # cryodedup's own result (cryodedup/0) is compared as any pick set when named; bob's picks are its copy.
+    result = CliRunnerEnv(config).invoke(copick_cli, [*args[:-3], "cryodedup/0", "--json", "-q"])
+    assert result.exit_code == 0, result.output
+    for compared in json.loads(result.stdout.splitlines()[-1])["objects"]:
+        assert compared["inputs"] == ["alice/1", "cryodedup/0"]
+        assert compared["matched"] == sum(c[2] for c in HAND_COUNTED[compared["object"]].values())
+    # A candidate with no picks of the object compared (dave picked ribosomes only) found none of it.
+    dave = [*args[:-3], "dave/1", "--copick-objects", "apoferritin", "--json"]
+    result = CliRunnerEnv(config).invoke(copick_cli, dave)
+    assert result.exit_code == 0, result.output
+    assert "dave/1: precision -, recall 0.000" in result.stderr
+    (apoferritin,) = json.loads(result.stdout.splitlines()[-1])["objects"]
+    assert (apoferritin["picks"], apoferritin["matched"], apoferritin["unmatched"]) == ([2, 0], 0, [2, 0])
+    assert (apoferritin["reference"]["precision"], apoferritin["reference"]["recall"]) == (None, 0.0)
+
+
+def test_comparepicks_of_a_random_project_equals_the_brute_force(copick_cli, tmp_path):
+    config, rows = make_project(tmp_path, 3)  # (rows: run, centre, species, score, user: alice 1, bob 2, carol 3)
+    result = run_copick(
+        copick_cli, "evaluation", "comparepicks", "-c", config, "--reference", "carol/1", "--candidate", "alice/1",
+        "--copick-objects", "apoferritin", "--radius", "45", "--beta", "2", "--json", "-q",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (compared,) = json.loads(result.stdout.splitlines()[-1])["objects"]
+    total = [0, 0, 0]
+    for g, run_name in enumerate(RUNS):
+        carol = [r[1] for r in rows if r[0] == g and r[2] == 0 and r[4] == 3]
+        alice = [r[1] for r in rows if r[0] == g and r[2] == 0 and r[4] == 1]
+        matched = most_matched(carol, alice, 45.0)
+        (run,) = [r for r in compared["per_micrograph"] if r["micrograph"] == run_name]
+        assert (run["picks"], run["matched"]) == ([len(carol), len(alice)], matched)
+        total = [total[0] + len(carol), total[1] + len(alice), total[2] + matched]
+    precision, recall = total[2] / total[1], total[2] / total[0]
+    assert compared["matched"] == total[2] and compared["reference"]["recall"] == round(recall, 4)
+    assert compared["reference"]["f_beta"] == round(5 * precision * recall / (4 * precision + recall), 4)
+
+
+def test_comparepicks_finds_a_candidate_in_another_frame_and_takes_the_transform_it_names(copick_cli, tmp_path):
+    # bob's picks are alice's moved 500 Å along x (and jittered by at most 5 Å): none meets its own at 100 Å until
+    # the registration's transform moves them back, and then every one does (a pick per pick: all matched).
+    rng = np.random.default_rng(7)
+    with root_logger_kept():
+        config = tmp_path / "project" / "copick_config.json"
+        ribosome = PickableObject(name="ribosome", is_particle=True, radius=100.0, label=1)
+        root = copick.new_config(str(config), str(tmp_path / "project" / "overlay"), pickable_objects=[ribosome])
+        for run_name in RUNS:
+            run = root.new_run(run_name)
+            truth = rng.uniform(0, 6000, (60, 3)) * [1, 1, 0.3]
+            moved = truth + np.array([500, 0, 0]) + rng.uniform(-2.8, 2.8, truth.shape)  # (at most 4.9 Å off)
+            for user, centres in (("alice", truth), ("bob", moved)):
+                picks = run.new_picks(object_name="ribosome", session_id="1", user_id=user)
+                picks.points = [CopickPoint(location=CopickLocation(x=x, y=y, z=z), score=1.0) for x, y, z in centres]
+                picks.store()
+    args = ["evaluation", "comparepicks", "-c", config, "--reference", "alice/1", "--candidate", "bob/1", "--json"]
+    result = run_copick(copick_cli, *args)
+    assert result.exit_code == 0, result.output
+    (ribosome,) = json.loads(result.stdout.splitlines()[-1])["objects"]
+    registration = ribosome["registration"]
+    assert registration["frames"] == "two", registration
+    assert registration["best_transform"]["shift_A"][0] == pytest.approx(-500, abs=5)
+    assert "two frames" in result.stderr
+    fix = registration["fix"].removeprefix("--transform ").strip("'")
+    result = run_copick(copick_cli, *args, "--transform", fix)
+    assert result.exit_code == 0, result.output
+    (ribosome,) = json.loads(result.stdout.splitlines()[-1])["objects"]
+    assert (ribosome["picks"], ribosome["matched"]) == ([120, 120], 120)
+    assert ribosome["registration"]["frames"] == "one"
+    assert ribosome["transforms_applied"] == [{"input": "bob/1", "transform": fix.split("=", 1)[1]}]
+
+
+@pytest.mark.parametrize(
+    "args, said, status",
+    [
+        (["--candidate", "bob/1"], "Error: Missing option '--reference'", 2),
+        (["--candidate", "erin/1"], "Error: {config}: no picks by user erin, session 1 (the project's pick sets", 1),
+        (["--candidate", "bob/7"], "Error: {config}: no picks by user bob, session 7", 1),
+        (["--candidate", "bob"], "Error: {config}: 'bob' names no pick set: USER/SESSION expected", 1),
+        (["--candidate", "alice/1"], "Error: --reference and --candidate name one pick set, alice/1", 1),
+        (
+            ["--candidate", "bob/1", "--copick-objects", "proteasome"],
+            "Error: {config}: --copick-objects proteasome: no such particle object",
+            1,
+        ),
+        (["--candidate", "bob/1", "--radius", "-3"], "Error: --radius must be a distance in Å above 0, got -3", 1),
+        (["--candidate", "bob/1", "-c", "broken.json"], "Error: broken.json: not a copick project copick can open", 1),
+    ],
+)
+def test_comparepicks_errors_are_one_line(copick_cli, tmp_path, monkeypatch, args, said, status):
+    config = planted_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "broken.json").write_text("{not json")
+    reference = [] if said.startswith("Error: Missing") else ["--reference", "alice/1"]
+    given = [] if "-c" in args else ["-c", config]
+    result = run_copick(copick_cli, "evaluation", "comparepicks", *given, *reference, *args, "-q")
+    assert result.exit_code == status, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and errors[0].startswith(said.format(config=config)), result.stderr
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("damage", ["truncated", "x as text"])
+def test_comparepicks_names_a_damaged_pick_file_in_one_line(copick_cli, tmp_path, damage):
+    config = damaged_project(tmp_path, damage)
+    overlay = sorted((tmp_path / "project").rglob("*"))
+    args = ["-c", config, "--reference", "alice/1", "--candidate", "bob/1", "-q"]
+    result = run_copick(copick_cli, "evaluation", "comparepicks", *args)
+    assert result.exit_code == 1, result.output
+    assert sorted((tmp_path / "project").rglob("*")) == overlay  # (nothing written)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and errors[0].startswith(f"Error: {config}: the picks of run "), result.stderr
+    assert "apoferritin, bob/1" in errors[0] and DAMAGE_NAMED[damage] in errors[0], errors[0]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import cryodedup.formats
-from cryodedup.formats.copick import read_copick
+from cryodedup.formats.copick import read_copick, read_copick_pick_sets
 from cryodedup.formats.cryosparc.particles import read_cs_files, read_dataset
 from cryodedup.formats.dynamo import read_dynamo_tables
 from cryodedup.formats.picks.particles import read_picker_outputs
@@ -33,6 +33,7 @@ READERS = {
     read_picker_outputs: {"Scale", "ScoreRead"},
     read_dynamo_tables: {"Scale", "ScoreRead"},
     read_copick: {"CopickSelection", "ScoreRead"},
+    read_copick_pick_sets: {"CopickSelection", "ScoreRead"},
 }
 
 

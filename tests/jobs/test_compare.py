@@ -63,12 +63,14 @@ def test_compare_is_the_brute_force(tmp_path_factory, seed, radius, beta):
     s = compare_picks([tmp / "a.txt", tmp / "b.txt"], CompareOptions("1", radius, beta), reading)
     per_mic, total, precision, recall, score = _brute(a, ma, b, mb, radius, beta)
     assert s["matched"] == total
+    assert s["unmatched"] == [n_a - total, n_b - total]
     assert s["reference"]["precision"] == pytest.approx(precision, abs=ROUNDED)
     assert s["reference"]["recall"] == pytest.approx(recall, abs=ROUNDED)
     assert s["reference"]["f_beta"] == pytest.approx(score, abs=ROUNDED)
     for row in s["per_micrograph"]:
         matched, jaccard = per_mic[row["micrograph"]]
         assert row["matched"] == matched
+        assert row["unmatched"] == [row["picks"][0] - matched, row["picks"][1] - matched]
         assert row["jaccard"] == (None if jaccard is None else pytest.approx(jaccard, abs=ROUNDED))
 
 

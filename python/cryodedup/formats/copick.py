@@ -25,7 +25,7 @@ import json
 import logging
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +46,7 @@ from .star.tomography import rotation_vectors
 if TYPE_CHECKING:
     from .read_request import CopickSelection, ScoreRead
 
-__all__ = ["read_copick"]
+__all__ = ["read_copick", "read_copick_pick_sets"]
 
 KEPT_NAME, REJECTED_NAME = "particles_kept.star", "particles_rejected.star"
 #: What the summary calls the points' score.
@@ -141,12 +141,7 @@ def _pick_sets(config: Path, root: Any, selection: CopickSelection, warn: Warn) 
     out are earlier results of this tool, (user, session), read only when their user is named.
     """
     check_output_names(selection.out_user, selection.out_session)
-    objects = {o.name: o for o in root.pickable_objects if o.is_particle}
-    _check_radii(config, objects, warn)
-    wanted = _names(selection.objects)
-    unknown = sorted((wanted or set()) - set(objects))
-    if unknown:
-        raise CryodedupError(f"{config}: --copick-objects {unknown[0]}: no such particle object ({', '.join(objects)})")
+    objects, wanted = _particle_objects(config, root, selection.objects, warn)
     users, sessions = _names(selection.users), _names(selection.sessions)
     out = (selection.out_user, selection.out_session)
     written = OwnOutputs(root)
@@ -166,6 +161,65 @@ def _pick_sets(config: Path, root: Any, selection: CopickSelection, warn: Warn) 
             found.append((run.name, picks.pickable_object_name, key, picks))
     found.sort(key=lambda item: item[:3])
     return objects, found, left_out
+
+
+def _particle_objects(config: Path, root: Any, named: str | None, warn: Warn) -> tuple[dict[str, Any], set[str] | None]:
+    """The project's particle objects by name (their radii checked), and those ``--copick-objects`` names."""
+    objects = {o.name: o for o in root.pickable_objects if o.is_particle}
+    _check_radii(config, objects, warn)
+    wanted = _names(named)
+    unknown = sorted((wanted or set()) - set(objects))
+    if unknown:
+        raise CryodedupError(f"{config}: --copick-objects {unknown[0]}: no such particle object ({', '.join(objects)})")
+    return objects, wanted
+
+
+def read_copick_pick_sets(
+    config: Path,
+    pick_sets: Sequence[str],
+    selection: CopickSelection,
+    score_read: ScoreRead,
+    orientations: bool,
+    warn: Warn,
+    log: Log,
+) -> ParticleSet:
+    """The picks of the named pick sets (``user/session``) of a copick project, one input each in that order.
+
+    For comparing them: nothing is written, and any pick set is read as named, cryodedup's
+    own results included. Of ``selection`` only the objects are read (``--copick-objects``);
+    ``orientations``: whether to read each pick's orientation.
+    """
+    with root_logger_kept():
+        root = open_project(config)
+        objects, wanted = _particle_objects(config, root, selection.objects, warn)
+        keys = [_pick_set_key(config, text) for text in pick_sets]
+        found, every = [], set()
+        for run in sorted(root.runs, key=lambda r: r.name):
+            for picks in run.picks:
+                key = (picks.user_id, picks.session_id)
+                if picks.pickable_object_name in objects:
+                    every.add(key)
+                if key in keys and picks.pickable_object_name in (wanted or objects):
+                    found.append((run.name, picks.pickable_object_name, key, picks))
+        for key in keys:  # (a set without picks of the objects compared is an input of none)
+            if key not in every:
+                there = ", ".join(f"{user}/{session}" for user, session in sorted(every)) or "none"
+                raise CryodedupError(
+                    f"{config}: no picks by user {key[0]}, session {key[1]} (the project's pick sets of particle "
+                    f"objects: {there})"
+                )
+        found.sort(key=lambda item: item[:3])
+        return _particle_set(
+            config, root, objects, found, selection, score_read, orientations, outdir=None, log=log, keys=keys
+        )
+
+
+def _pick_set_key(config: Path, text: str) -> tuple[str, str]:
+    """``user/session`` as copick's (user, session), or one line saying what a pick set's name is."""
+    user, slash, session = text.partition("/")
+    if not (slash and user.strip() and session.strip()) or "/" in session:
+        raise CryodedupError(f"{config}: {text!r} names no pick set: USER/SESSION expected (alice/1)")
+    return user, session
 
 
 def check_output_names(user: str, session: str) -> None:
@@ -326,8 +380,15 @@ def _particle_set(
     orientations: bool,
     outdir: Path | None,
     log: Log,
+    keys: list[tuple[str, str]] | None = None,
 ) -> ParticleSet:
-    keys = sorted({key for _, _, key, _ in found})
+    """The picks ``found`` as a particle set: one input each (user, session).
+
+    ``keys``: the inputs in that order, read to be compared (nothing to write); by default
+    the sets found, sorted, read to be deduplicated (the kept picks written back).
+    """
+    comparing = keys is not None
+    keys = keys if keys is not None else sorted({key for _, _, key, _ in found})
     if len(keys) > MAX_INPUTS:
         raise CryodedupError(
             f"{config}: {len(keys)} (user, session) pick sets, at most {MAX_INPUTS} (one consensus bit each): "
@@ -364,10 +425,14 @@ def _particle_set(
     if score not in ("auto", "none", "score", SCORE_LABEL):
         raise CryodedupError(f"{config}: --score {score}: copick points carry one score, `score` (or none)")
     radii = {name: float(objects[name].radius) for name in species_names if objects[name].radius}
-    writer = CopickWriter(root, config, sets, selection.out_user, selection.out_session, outdir)
-    writer.refuse_foreign()
+    writer = None
+    report: dict[str, Any] = {}
+    if not comparing:
+        writer = CopickWriter(root, config, sets, selection.out_user, selection.out_session, outdir)
+        writer.refuse_foreign()
+        report = writer.report
     # A pick set is a user/session (an input); each holds a pick file per run and object it picked.
-    writer.report.update({"config": str(config), "runs": len(runs), "pick_sets": len(keys), "pick_files": len(found)})
+    report.update({"config": str(config), "runs": len(runs), "pick_sets": len(keys), "pick_files": len(found)})
     joined = np.concatenate(centres)
     return ParticleSet(
         inputs=[f"{user}/{session}" for user, session in keys],
@@ -388,7 +453,7 @@ def _particle_set(
         species=np.concatenate(species),
         species_names=species_names,
         species_radii=radii,
-        summary={"copick": writer.report, "layouts": [layout(str(config), "copick", COPICK_FRAME)]},
+        summary={"copick": report, "layouts": [layout(str(config), "copick", COPICK_FRAME)]},
         pick_sets=True,
     )
 

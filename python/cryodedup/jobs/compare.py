@@ -4,12 +4,14 @@ The agreement per micrograph (Jaccard at the radius, counted by the consensus's 
 frame transform between them (:mod:`cryodedup.jobs.registration`), and with one input named
 the reference, precision, recall and F-beta of the other by one-to-one matching within the
 radius (:mod:`cryodedup.algo.matching`); ``--transform`` moves an input's centres first. Nothing is written.
+Two pick sets of a copick project (``user/session``) are compared object by object, each run
+as a micrograph (:func:`compare_copick_picks`, ``copick evaluation comparepicks``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +24,12 @@ from ..errors import CryodedupError
 from ..options import CompareOptions, ParticleOptions
 from ..outputs import StrPath
 from ..particle_set import Log, ParticleSet
+from ..species_options import DEFAULT_MIN_DIST
 from .input_checks import check_centres
-from .particles.read import read_inputs
+from .particles.read import read_inputs, read_request
 from .registration import apply_transforms, input_named, pair_registration
 
-__all__ = ["compare_picks"]
+__all__ = ["compare_copick_picks", "compare_picks"]
 
 #: Micrographs named in the summary as those where the inputs agree least.
 LEAST = 10
@@ -70,6 +73,68 @@ def compare_picks(
     return summary
 
 
+def compare_copick_picks(
+    config: StrPath,
+    reference: str,
+    candidate: str,
+    radius: float | None = None,
+    beta: float = 1.0,
+    objects: str | None = None,
+    transform: Sequence[str] = (),
+    log: Log = _silent,
+) -> dict[str, Any]:
+    """Compares two pick sets of a copick project (``user/session``), each particle object on its own.
+
+    ``candidate`` is scored against ``reference`` (precision, recall, F-beta). ``radius``: a
+    match's distance in Å, by default each object's radius (20 Å for an object without one);
+    ``objects``: those compared, names separated by commas (by default every particle object
+    either set has picks of); ``transform``: ``--transform``'s, a set's centres moved first.
+    Returns per object what :func:`compare_picks` returns, the project's runs as its micrographs.
+    """
+    from ..formats.copick import read_copick_pick_sets
+
+    start = time.perf_counter()
+    CompareOptions(reference=reference, radius=float(DEFAULT_MIN_DIST) if radius is None else radius, beta=beta).check()
+    if candidate == reference:
+        raise CryodedupError(f"--reference and --candidate name one pick set, {reference}: give two to compare")
+    warnings: list[str] = []
+
+    def warn(message: str) -> None:
+        warnings.append(message)
+        log(message, "warning")
+
+    reading = ParticleOptions(score="none", copick_objects=objects, transform=list(transform))
+    request = read_request(reading)
+    particles = read_copick_pick_sets(
+        Path(config),
+        [reference, candidate],
+        request.copick,
+        request.score_read,
+        request.row_read.orientations,
+        warn,
+        log,
+    )
+    applied = apply_transforms(particles, reading)
+    check_centres(particles)
+    species = np.asarray(particles.species)
+    compared = []
+    for k, name in enumerate(particles.species_names):
+        at = radius if radius is not None else particles.species_radii.get(name, float(DEFAULT_MIN_DIST))
+        options = CompareOptions(reference=reference, radius=at, beta=beta)
+        summary = comparison(particles.rows(np.flatnonzero(species == k)), options)
+        compared.append({"object": name, **summary, **({"transforms_applied": applied} if applied else {})})
+    named = sorted({n.strip() for n in (objects or "").split(",") if n.strip()} - set(particles.species_names))
+    return {
+        "config": str(config),
+        "reference": reference,
+        "candidate": candidate,
+        "objects": compared,
+        "objects_without_picks": named,
+        "warnings": warnings,
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+
+
 def comparison(particles: ParticleSet, options: CompareOptions) -> dict[str, Any]:
     """The comparison of a set's two inputs (see :func:`compare_picks`)."""
     radius = float(options.radius)
@@ -95,6 +160,7 @@ def comparison(particles: ParticleSet, options: CompareOptions) -> dict[str, Any
         "micrographs_shared": int(np.count_nonzero(picks.all(axis=0))),
         "jaccard": _rounded(overall),
         "matched": int(matched.sum()),
+        "unmatched": [int(picks[0].sum() - matched.sum()), int(picks[1].sum() - matched.sum())],
         "registration": pair_registration(particles, 0, 1, radius),
         "pixel_sizes": particles.pixel_sizes,
     }
@@ -111,6 +177,7 @@ def comparison(particles: ParticleSet, options: CompareOptions) -> dict[str, Any
             "picks": [int(picks[0, g]), int(picks[1, g])],
             "jaccard": _rounded(per_mic[g]),
             "matched": int(matched[g]),
+            "unmatched": [int(picks[0, g] - matched[g]), int(picks[1, g] - matched[g])],
             **(
                 {}
                 if reference is None

@@ -85,6 +85,8 @@ def apply_transforms(particles: ParticleSet, options: ParticleOptions) -> list[d
         rows = np.flatnonzero(particles.input_of == k)
         steps = parse_steps(ops)
         psize = np.asarray(particles.psize)[rows][:, None]
+        # (centres read in Å have no pixel, NaN: the registration names their transform in Å, pixels of 1 Å)
+        psize = np.where(np.isnan(psize), 1.0, psize)
         sizes = None
         if any(s.op == "mirror" and not s.values for s in steps):
             sizes = _micrograph_sizes(particles, rows, text)

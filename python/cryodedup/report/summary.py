@@ -14,6 +14,7 @@ from .analysis_rows import audit_rows, consensus_rows, density_rows, low_agreeme
 
 __all__ = [
     "compare_rows",
+    "copick_compare_rows",
     "micrograph_rows",
     "particle_rows",
     "report_rows",
@@ -646,16 +647,20 @@ def registration_rows(r: dict) -> list[tuple[str, str]]:
     return [(heading, "\n".join(lines))]
 
 
-def compare_rows(s: dict) -> list[tuple[str, str]]:
-    """``cryodedup compare``'s table: the inputs, their agreement and registration, and scores against a reference."""
+def compare_rows(s: dict, places: str = "Micrographs") -> list[tuple[str, str]]:
+    """``cryodedup compare``'s table: the inputs, their agreement and registration, and scores against a reference.
+
+    ``places``: what the summary's micrographs are (a copick project's runs).
+    """
     a, b = s["inputs"]
     rows = [
         ("Inputs", f"{a}: {s['picks'][0]:,} picks\n{b}: {s['picks'][1]:,} picks"),
-        ("Micrographs", f"{s['micrographs']:,} with picks, {s['micrographs_shared']:,} with picks of both"),
+        (places, f"{s['micrographs']:,} with picks, {s['micrographs_shared']:,} with picks of both"),
         (
             f"Agreement at {s['radius_A']:g} Å",
             f"Jaccard {_fraction(s['jaccard'])}; {s['matched']:,} picks matched one to one",
         ),
+        ("Unmatched", f"{a}: {counted(s['unmatched'][0], 'pick')}\n{b}: {counted(s['unmatched'][1], 'pick')}"),
     ]
     if s.get("registration"):
         given = {"transforms_applied": s.get("transforms_applied", [])}
@@ -675,6 +680,25 @@ def compare_rows(s: dict) -> list[tuple[str, str]]:
     if s.get("least_agreement"):
         worst = [f"{m['micrograph']} ({_fraction(m['jaccard'])})" for m in s["least_agreement"][:3]]
         rows.append(("Least agreement", "\n".join(worst)))
+    return rows
+
+
+#: Runs the table of ``copick evaluation comparepicks`` lists one by one (``--json`` lists all).
+RUNS_LISTED = 10
+
+
+def copick_compare_rows(s: dict) -> list[tuple[str, str]]:
+    """One object's table of ``copick evaluation comparepicks``: ``cryodedup compare``'s, and each run's scores."""
+    rows = compare_rows(s, places="Runs")
+    runs = s["per_micrograph"]
+    listed = [
+        f"{r['micrograph']}: {r['matched']:,} matched, unmatched {r['unmatched'][0]:,} + {r['unmatched'][1]:,}"
+        + (f", precision {_fraction(r['precision'])}, recall {_fraction(r['recall'])}" if "precision" in r else "")
+        for r in runs[:RUNS_LISTED]
+    ]
+    if len(runs) > RUNS_LISTED:
+        listed.append(f"{len(runs) - RUNS_LISTED:,} more runs (--json lists each)")
+    rows.append(("Per run", "\n".join(listed)))
     return rows
 
 

@@ -35,7 +35,16 @@ from .decide import one_pass
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-__all__ = ["Files", "Images", "InMemory", "Source", "raw_picker_scores", "read_inputs", "warn_unused_options"]
+__all__ = [
+    "Files",
+    "Images",
+    "InMemory",
+    "Source",
+    "raw_picker_scores",
+    "read_inputs",
+    "read_request",
+    "warn_unused_options",
+]
 
 
 def read_request(options: ParticleOptions) -> ReadRequest:
