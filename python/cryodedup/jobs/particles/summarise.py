@@ -33,7 +33,7 @@ from .read import raw_picker_scores
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["ParticleSummary", "summarize", "timings"]
+__all__ = ["ParticleSummary", "summarize", "timings", "verdict_of"]
 
 
 def _doc(text: str, always: bool = False) -> dict[str, Any]:
@@ -55,6 +55,13 @@ class ParticleSummary:
     document (docs/reference/outputs.md) is made from these fields (:func:`reference_table`).
     """
 
+    verdict: str | None = field(
+        default=None,
+        metadata=_doc(
+            "the line the summary opens with: what was kept of how many, where, and the checks to look at "
+            "(`Kept 289 of 471 (182 duplicates) -> result/particles_kept.star. Check: ...`)"
+        ),
+    )
     inputs: list[dict[str, Any]] = field(
         default_factory=list, metadata=_doc("each input: `file`, `particles`, `kept`, `rejected`", always=True)
     )
@@ -292,3 +299,32 @@ def timings(particles: ParticleSet, read: float, decide: float, write: float) ->
     """Where the time goes, in seconds; decided and written while read (one pass), "read" holds all three."""
     one_pass = particles.decided is not None  # docs/design.md section 5
     return {"read": round(read, 3), "decide": round(decide, 3), "write": round(write, 3), "one_pass": one_pass}
+
+
+def verdict_of(summary: ParticleSummary) -> str:
+    """The line the summary opens with: what was kept of how many and where, then what to check.
+
+    ``Kept 289 of 471 (182 duplicates) -> result/particles_kept.star. Check: ...``: the checks are
+    the warnings' gists and the rows the report highlights (half-set pairs straddling, outlying
+    micrographs, inputs that hardly agree). A consensus (``--min-support``) also rejects picks
+    that are no duplicate: its rejected are called so.
+    """
+    from ...report.summary import flagged_checks
+    from ...report.verdict import gist, with_checks
+
+    asked_consensus = (summary.consensus or {}).get("min_support", 1) > 1
+    rejected = f"{summary.rejected:,} {'rejected' if asked_consensus else 'duplicates'}"
+    head = f"Kept {summary.kept:,} of {summary.particles:,} ({rejected}) -> {_kept_where(summary)}"
+    document = summary.to_json()
+    return with_checks(head, [*map(gist, summary.warnings or []), *flagged_checks(document)])
+
+
+def _kept_where(summary: ParticleSummary) -> str:
+    """Where the kept particles went: the first kept file (and how many more), the copick project, or nowhere."""
+    files = (summary.outputs or {}).get("kept", [])
+    written = (summary.read.get("copick") or {}).get("written_as")
+    places = [*files[:1], *([f"the copick project as {written['user']}/{written['session']}"] if written else [])]
+    more = len(files) - 1
+    if more > 0:
+        places[0] += f" (and {more:,} more file{'s' if more > 1 else ''})"
+    return ", ".join(places) or "nothing written (--audit)"

@@ -1,0 +1,46 @@
+"""The verdict: the one line a summary opens with (terminal, report.html, ``--json``).
+
+What was kept and where, and what to check: each job makes its line from its summary in one
+place (``jobs/particles/summarise.py``, ``jobs/micrographs/write.py``); here what both share.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+__all__ = ["GIST_WIDTH", "gist", "with_checks"]
+
+#: A warning's gist in the verdict is cut to about this many characters (at a word).
+GIST_WIDTH = 60
+
+#: A file named at the start of a warning ("particles.star: no particles ..."): left out of its gist.
+_LEADING_FILE = re.compile(r"^[^\s:]*[/.][^\s:]*: ")
+#: Where a warning's first clause ends: its explanation, a detail in brackets, a consequence.
+_CLAUSE_END = re.compile(r": |; | \(|, so |, and |\. ")
+
+#: Warnings whose first clause is not their point, and what their gist is (by a phrase of theirs).
+_GISTS = (("scores are on different scales", "the inputs' scores are on different scales"),)
+
+
+def gist(warning: str) -> str:
+    """A warning's short name for the verdict's "Check:": its first clause, without a leading file name.
+
+    "--topaz-scale was not used: it scales ..." is "--topaz-scale was not used"; the full text
+    stands under the verdict (terminal) or in the report's warning box.
+    """
+    for phrase, name in _GISTS:
+        if phrase in warning:
+            return name
+    text = _LEADING_FILE.sub("", warning.strip(), count=1)
+    text = _CLAUSE_END.split(text, maxsplit=1)[0].strip().rstrip(".,")
+    if len(text) > GIST_WIDTH:
+        cut = text[:GIST_WIDTH].rsplit(" ", 1)[0]
+        text = f"{cut}…"
+    return text
+
+
+def with_checks(head: str, checks: Sequence[str]) -> str:
+    """The verdict: ``head``, then what to check (each once, in order), if anything."""
+    named = list(dict.fromkeys(c for c in checks if c))
+    return f"{head}. Check: {'; '.join(named)}" if named else head
