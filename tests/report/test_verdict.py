@@ -214,7 +214,7 @@ def test_every_micrograph_picture_names_its_units(micrograph_run):
     title = pair_figure.axes[2].get_title()
     dx, dy = int(pair["shift_x_px"]) // 2, int(pair["shift_y_px"]) // 2
     x_a, y_a = float(pair["shift_x_A"]), float(pair["shift_y_A"])
-    assert title == f"overlaid at shift ({dx}, {dy}) binned px = ({x_a:.0f}, {y_a:.0f}) Å", title
+    assert title == f"overlaid at shift ({dx}, {dy}) binned px\n= ({x_a:.0f}, {y_a:.0f}) Å", title
 
 
 def test_the_pairs_table_names_the_units_of_its_columns(micrograph_run):
@@ -249,3 +249,30 @@ def test_every_particle_picture_names_its_units(tmp_path, monkeypatch):
         for panel in picture.panels:
             for label in (panel.xlabel, panel.ylabel):
                 assert not POSITION_LABEL.search(label) or UNIT.search(label), (name, label)
+
+
+def test_a_job_that_fails_says_its_warnings_before_the_error(capsys):
+    from cryodedup.cli_run import run_job
+    from cryodedup.errors import CryodedupError
+    from cryodedup.report.terminal import Reporter
+
+    report = Reporter(quiet=False)
+
+    def job():
+        report.log("said before it failed", "warning")
+        raise CryodedupError("broken")
+
+    with pytest.raises(SystemExit):
+        run_job(lambda: report.holding_warnings(job))
+    err = capsys.readouterr().err
+    assert err.index("Warning: said before it failed") < err.index("Error: broken")
+
+
+def test_the_verdict_names_where_nothing_was_written_and_what_the_report_flags():
+    from cryodedup.jobs.particles.summarise import ParticleSummary, verdict_of
+
+    audit = {"column": "rlnRandomSubset", "straddling_pairs": 3}
+    summary = ParticleSummary(particles=2, kept=1, rejected=1, outputs={"kept": [], "rejected": []})
+    assert verdict_of(summary) == "Kept 1 of 2 (1 duplicate) -> nothing written (--audit)"
+    flagged = ParticleSummary(particles=5, kept=5, halfset_audit=audit, outputs={"kept": ["a.cs", "a.csg"]})
+    assert verdict_of(flagged) == "Kept 5 of 5 (0 duplicates) -> a.csg (and 1 more file). Check: half-set audit"

@@ -165,7 +165,7 @@ STYLE = (
     "th{text-align:left;padding:0.15em 1.5em 0.15em 0.3em;vertical-align:top;"
     "min-width:14em;max-width:26em;overflow-wrap:anywhere}"
     "td{white-space:pre-wrap;padding:0.15em 1em 0.15em 0.3em;overflow-wrap:anywhere}"
-    "th.col{min-width:0;overflow-wrap:normal}td.short{white-space:nowrap}th.sub{padding-left:1.5em;font-weight:normal}"
+    "th.col{min-width:0;overflow-wrap:normal;white-space:nowrap}td.short{white-space:nowrap}th.sub{padding-left:1.5em;font-weight:normal}"
     "table{border-collapse:collapse}tr:nth-child(even){background:#f6f6f6}div.wide{overflow-x:auto}"
     "p.verdict{font-size:1.35em;font-weight:bold;margin:0 0 0.4em;padding:0.5em 0.7em;border-left:0.4em solid;"
     "overflow-wrap:anywhere}"

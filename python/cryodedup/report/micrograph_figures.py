@@ -83,7 +83,7 @@ def pair_figure(
     canvas[oy : oy + ny, ox : ox + nx, 2] = norm(a)
     canvas[oy + dy : oy + dy + ny, ox + dx : ox + dx + nx, 1] = norm(b)
     axes[2].imshow(canvas, origin="upper")
-    in_angstrom = f" = ({dx * binned_psize:.0f}, {dy * binned_psize:.0f}) Å" if binned_psize else ""
+    in_angstrom = f"\n= ({dx * binned_psize:.0f}, {dy * binned_psize:.0f}) Å" if binned_psize else ""
     axes[2].set_title(f"overlaid at shift ({dx}, {dy}) binned px{in_angstrom}")
     axes[2].set_xlabel("x (binned px)")
     fig.suptitle(title)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["GIST_WIDTH", "gist", "with_checks"]
+__all__ = ["GIST_WIDTH", "gist", "named_files", "with_checks"]
 
 #: A warning's gist in the verdict is cut to about this many characters (at a word).
 GIST_WIDTH = 60
@@ -44,3 +44,12 @@ def with_checks(head: str, checks: Sequence[str]) -> str:
     """The verdict: ``head``, then what to check (each once, in order), if anything."""
     named = list(dict.fromkeys(c for c in checks if c))
     return f"{head}. Check: {'; '.join(named)}" if named else head
+
+
+def named_files(files: Sequence[str]) -> str:
+    """Output files as the verdict names them: the one to use next (a CryoSPARC group's ``.csg``), and how many more."""
+    if not files:
+        return ""
+    main = next((f for f in files if f.endswith(".csg")), files[0])
+    more = len(files) - 1
+    return f"{main} (and {more:,} more file{'s' if more > 1 else ''})" if more else main

@@ -185,9 +185,9 @@ def verdict_line(summary: dict[str, Any], outputs: PreparedOutputs) -> str:
     """The line the summary opens with: the duplicate micrographs among how many, the kept list, the verdict, checks.
 
     ``4 duplicate micrographs (4 pairs) among 52; kept 48 -> DupMics/micrographs_kept.star. Verdict: TRUSTED``,
-    then the warnings' gists to check. The kept list named is the one to use next: a CryoSPARC group's ``.csg``.
+    then the warnings' gists to check.
     """
-    from ...report.verdict import gist, with_checks
+    from ...report.verdict import gist, named_files, with_checks
 
     rejected, pairs, total = summary["rejected"], summary["duplicate_pairs"], summary["micrographs"]
     found = (
@@ -195,8 +195,7 @@ def verdict_line(summary: dict[str, Any], outputs: PreparedOutputs) -> str:
     )
     if pairs:
         found += f" ({pairs:,} pair{'' if pairs == 1 else 's'})"
-    names = outputs.subsets["micrographs_kept"]
-    kept_list = outputs.outdir / next((n for n in names if n.endswith(".csg")), names[0])
+    kept_list = named_files([str(outputs.outdir / name) for name in outputs.subsets["micrographs_kept"]])
     verdict = summary["verdict"]
     head = f"{found} among {total:,}; kept {summary['kept']:,} -> {kept_list}. Verdict: {_TRUST[verdict['trusted']]}"
     return with_checks(head, [gist(w) for w in summary["warnings"]])

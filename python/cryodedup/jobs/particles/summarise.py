@@ -24,6 +24,7 @@ from ...algo.priority import (
     priority_summary,
 )
 from ...algo.same_image import same_image_pairs, same_image_summary
+from ...labels import counted
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ..species import species_summary
@@ -313,18 +314,18 @@ def verdict_of(summary: ParticleSummary) -> str:
     from ...report.verdict import gist, with_checks
 
     asked_consensus = (summary.consensus or {}).get("min_support", 1) > 1
-    rejected = f"{summary.rejected:,} {'rejected' if asked_consensus else 'duplicates'}"
+    rejected = f"{summary.rejected:,} rejected" if asked_consensus else counted(summary.rejected, "duplicate")
     head = f"Kept {summary.kept:,} of {summary.particles:,} ({rejected}) -> {_kept_where(summary)}"
     document = summary.to_json()
     return with_checks(head, [*map(gist, summary.warnings or []), *flagged_checks(document)])
 
 
 def _kept_where(summary: ParticleSummary) -> str:
-    """Where the kept particles went: the first kept file (and how many more), the copick project, or nowhere."""
-    files = (summary.outputs or {}).get("kept", [])
+    """Where the kept particles went: their files (:func:`named_files`), the copick project, or nowhere."""
+    from ...report.verdict import named_files
+
     written = (summary.read.get("copick") or {}).get("written_as")
-    places = [*files[:1], *([f"the copick project as {written['user']}/{written['session']}"] if written else [])]
-    more = len(files) - 1
-    if more > 0:
-        places[0] += f" (and {more:,} more file{'s' if more > 1 else ''})"
-    return ", ".join(places) or "nothing written (--audit)"
+    places = [named_files((summary.outputs or {}).get("kept", []))]
+    if written:
+        places.append(f"the copick project as {written['user']}/{written['session']}")
+    return ", ".join(p for p in places if p) or "nothing written (--audit)"
