@@ -152,8 +152,17 @@ def test_a_warning_s_gist_is_its_first_clause_without_a_file():
 
     assert gist("a/b.star: no particles (the table has no rows); the kept hold none") == "no particles"
     assert gist("--coverage all was not used: it serves --min-support 2") == "--coverage all was not used"
+    same_image = "--same-image: not checked when import lists are given too (a.star: its picks name no image)"
+    assert gist(same_image) == "--same-image: not checked when import lists are given too"
+    tilt = "t/p.star: data_particles (line 23): 78 particles have rlnAngleTilt outside 0-180° (particle 1: -1°)"
+    assert gist(tilt) == "78 particles have rlnAngleTilt outside 0-180°"
+    assert (
+        gist("/data/picks/a.cbox shares no micrograph with the others, so")
+        == "a.cbox shares no micrograph with the others"
+    )
+    assert gist("rlnRandomSubset 1/2 pairs straddle: x") == "rlnRandomSubset 1/2 pairs straddle"  # (no path)
     long = "word " * 40
-    assert gist(long).endswith("…") and len(gist(long)) <= 61
+    assert gist(long).endswith("…") and len(gist(long)) <= 73
     assert with_checks("Kept 1 of 2", ["a", "b", "a", ""]) == "Kept 1 of 2. Check: a; b"
 
 

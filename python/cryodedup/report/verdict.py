@@ -12,15 +12,23 @@ from collections.abc import Sequence
 __all__ = ["GIST_WIDTH", "gist", "named_files", "with_checks"]
 
 #: A warning's gist in the verdict is cut to about this many characters (at a word).
-GIST_WIDTH = 60
+GIST_WIDTH = 72
 
-#: A file named at the start of a warning ("particles.star: no particles ..."): left out of its gist.
-_LEADING_FILE = re.compile(r"^[^\s:]*[/.][^\s:]*: ")
+#: Where a warning starts by saying where ("particles.star: data_particles (line 17): ..."): left out of its gist.
+_LEADING_PLACE = re.compile(r"^(?:[^\s:]*[/.][^\s:]*: )?(?:data_\w* \(line \d+\): )?")
+#: A path in a gist ("/data/picks/a.cbox", not "1/2"): named by its last part.
+_PATH = re.compile(r"(?<!\S)\S*[A-Za-z_]\S*/(?=[^\s/]+(?:\s|$))")
 #: Where a warning's first clause ends: its explanation, a detail in brackets, a consequence.
 _CLAUSE_END = re.compile(r": |; | \(|, so |, and |\. ")
 
+#: A first clause that only names an option ("--same-image: not checked ..."): the next one says what of it.
+_OPTION_ONLY = re.compile(r"^--[\w-]+( [\w.-]+)?$")
+
 #: Warnings whose first clause is not their point, and what their gist is (by a phrase of theirs).
-_GISTS = (("scores are on different scales", "the inputs' scores are on different scales"),)
+_GISTS = (
+    ("on different scales", "the inputs' scores are on different scales"),
+    ("keeps a seeded random particle", "no score: each group keeps a random particle"),
+)
 
 
 def gist(warning: str) -> str:
@@ -32,8 +40,11 @@ def gist(warning: str) -> str:
     for phrase, name in _GISTS:
         if phrase in warning:
             return name
-    text = _LEADING_FILE.sub("", warning.strip(), count=1)
-    text = _CLAUSE_END.split(text, maxsplit=1)[0].strip().rstrip(".,")
+    text = _PATH.sub("", _LEADING_PLACE.sub("", warning.strip(), count=1))
+    first, *rest = _CLAUSE_END.split(text, maxsplit=1)
+    if _OPTION_ONLY.match(first) and rest and text.startswith(f"{first}: "):
+        first = f"{first}: {_CLAUSE_END.split(rest[0], maxsplit=1)[0]}"
+    text = first.strip().rstrip(".,")
     if len(text) > GIST_WIDTH:
         cut = text[:GIST_WIDTH].rsplit(" ", 1)[0]
         text = f"{cut}…"
