@@ -157,7 +157,7 @@ def test_a_warning_s_gist_is_its_first_clause_without_a_file():
     tilt = "t/p.star: data_particles (line 23): 78 particles have rlnAngleTilt outside 0-180° (particle 1: -1°)"
     assert gist(tilt) == "78 particles have rlnAngleTilt outside 0-180°"
     assert (
-        gist("/data/picks/a.cbox shares no micrograph with the others, so")
+        gist("/data/picks/a.cbox shares no micrograph with the others, so none")
         == "a.cbox shares no micrograph with the others"
     )
     assert gist("rlnRandomSubset 1/2 pairs straddle: x") == "rlnRandomSubset 1/2 pairs straddle"  # (no path)
