@@ -234,7 +234,11 @@ def run_particle_job(
     """
     from .jobs.particles.job import remove_duplicate_particles
 
-    summary = run_job(lambda: remove_duplicate_particles(inputs, outdir, options, force=force, log=report.log))
+    summary = run_job(
+        lambda: report.holding_warnings(
+            lambda: remove_duplicate_particles(inputs, outdir, options, force=force, log=report.log)
+        )
+    )
     if images_note and summary.get("micrograph_images"):
         summary["micrograph_images"] = images_note
     rows = particle_rows(summary)
@@ -242,7 +246,7 @@ def run_particle_job(
         rows.append(("Pictures", "\n".join(summary["plots"])))
     if summary.get("micrograph_images"):
         rows.append(("Micrograph images", summary["micrograph_images"]))
-    report.table(title, rows)
+    report.summary(title, summary["verdict"], rows)
     if as_json:
         print_json(summary)
 
@@ -363,7 +367,7 @@ def micrographs(
     bars = (lambda total: ProgressBar(report.console, total)) if report.chatty else None
 
     def show(s: dict) -> None:
-        report.table("cryodedup micrographs", micrograph_rows(s))
+        report.summary("cryodedup micrographs", s["verdict"]["line"], micrograph_rows(s))
         if as_json:
             print_json(s)
 
@@ -402,10 +406,12 @@ def micrographs(
             runner=run_in_process if dask is None else dask_runner(dask, shards),
         )
 
-    s = run_job(run)
+    s = run_job(lambda: report.holding_warnings(run))
     if watch is not None:
-        return  # each round was shown as it ended
+        report.release_warnings()  # (each round was shown as it ended, its warnings under its verdict)
+        return
     if shard is not None:
+        report.release_warnings()  # (a shard decides nothing: no verdict)
         report.table("cryodedup micrographs --shard", shard_summary_rows(s))
         if as_json:
             print_json(s)
@@ -436,18 +442,20 @@ def micrographs_merge(
 
     report = Reporter(quiet)
     s = run_job(
-        lambda: merge_micrograph_shards(
-            shard_dirs,
-            outdir,
-            particles=particles,
-            match_micrographs=match_micrographs,
-            plot=plot,
-            plot_pairs=plot_pairs,
-            force=force,
-            log=report.log,
+        lambda: report.holding_warnings(
+            lambda: merge_micrograph_shards(
+                shard_dirs,
+                outdir,
+                particles=particles,
+                match_micrographs=match_micrographs,
+                plot=plot,
+                plot_pairs=plot_pairs,
+                force=force,
+                log=report.log,
+            )
         )
     )
-    report.table("cryodedup micrographs-merge", micrograph_rows(s))
+    report.summary("cryodedup micrographs-merge", s["verdict"]["line"], micrograph_rows(s))
     if as_json:
         print_json(s)
 

@@ -47,7 +47,18 @@ def long_named_report(path):
             f"/data/picks/{A} shares no micrograph with the other inputs, so none of its picks can duplicate theirs",
         ),
     ]
-    write_report(path, "cryodedup particles", {"min_dist": 20}, summary, [("a.png", "A", canvas.png())])
+    # A table of pairs as the micrograph report writes it: seven columns, long names.
+    header = ("first acquisition", "later acquisition", "z (SDs of the map)", "Pearson", "overlap (of the area)")
+    header += ("shift x, y (Å)", "shift x, y (micrograph px)")
+    pairs = [(A, B, "126.8", "0.51", "89%", "625, -197", "57, -18")] * 3
+    write_report(
+        path,
+        "cryodedup particles",
+        {"min_dist": 20},
+        summary,
+        [("a.png", "A", canvas.png())],
+        [("Pairs", header, pairs)],
+    )
 
 
 def test_the_summary_may_wrap_its_labels(tmp_path):
@@ -63,7 +74,7 @@ def test_the_summary_may_wrap_its_labels(tmp_path):
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium to lay the page out")
-@pytest.mark.parametrize("window_width", [800, 1200])
+@pytest.mark.parametrize("window_width", [390, 800, 1200])  # a phone's width too
 def test_a_report_with_long_input_names_fits_its_window(tmp_path, window_width):
     path = tmp_path / "report.html"
     long_named_report(path)

@@ -6,15 +6,16 @@ import base64
 import html
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from ..errors import printable
 from ..labels import human
 from ..options import MicrographOptions, ParticleOptions
 from ..outputs import StrPath, write_bytes
 
-__all__ = ["ReportTable", "write_all"]
+__all__ = ["Opening", "ReportTable", "options_parameters", "write_all"]
 
 #: An extra table of the report: heading, column names and rows.
 ReportTable = tuple[str, Sequence[str], Sequence[Sequence[object]]]
@@ -53,6 +54,50 @@ def parameter_rows(parameters: dict, unit: str = "micrograph") -> list[tuple[str
     return [(labels.get(k, k.replace("_", " ")), human(v)) for k, v in parameters.items()]
 
 
+def options_parameters(options: Any) -> tuple[dict[str, Any], set[str]]:
+    """A job's options for the report (``plot`` aside: the report is its doing), and those left at their defaults."""
+    parameters, defaults = {}, set()
+    for f in fields(options):
+        if f.name == "plot":
+            continue
+        value = parameters[f.name] = getattr(options, f.name)
+        default = f.default_factory() if f.default_factory is not MISSING else f.default
+        if default is not MISSING and value == default:
+            defaults.add(f.name)
+    return parameters, defaults
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What report.html opens with: the verdict line, its colour (``good``, ``warn``, ``bad``) and the warnings."""
+
+    verdict: str
+    kind: str = "good"
+    warnings: Sequence[str] = ()
+
+    def html(self) -> str:
+        """The verdict, then the warnings in a box of their own right under it."""
+        parts = [f"<p class='verdict {self.kind}'>{_prose(self.verdict)}</p>"]
+        if self.warnings:
+            items = "".join(f"<li>{_prose(w)}</li>" for w in self.warnings)
+            heading = "Warning" if len(self.warnings) == 1 else f"{len(self.warnings)} warnings"
+            parts.append(f"<div class='warnings' role='alert'><b>{heading}</b><ul>{items}</ul></div>")
+        return "".join(parts)
+
+
+def _parameters_html(parameters: dict, defaults: set[str], unit: str) -> str:
+    """The options given, then those at their defaults folded away (a closed ``<details>``)."""
+    given = {k: v for k, v in parameters.items() if k not in defaults}
+    left = {k: v for k, v in parameters.items() if k in defaults}
+    parts = [_table(parameter_rows(given, unit)) if given else "<p>every option at its default</p>"]
+    if left:
+        parts.append(
+            f"<details><summary>{len(left)} options at their defaults</summary>"
+            f"{_table(parameter_rows(left, unit))}</details>"
+        )
+    return "".join(parts)
+
+
 def _text(text: str) -> str:
     """Text as HTML, each character that could act on a terminal or a page shown escaped (a name from a file)."""
     return html.escape(printable(text))
@@ -61,6 +106,15 @@ def _text(text: str) -> str:
 def _cell(value: object) -> str:
     """A value as HTML: a long path may break after a slash, never inside a name."""
     return _text(str(value)).replace("/", "/<wbr>")
+
+
+#: An option named in a sentence ("--min-support"): kept on one line, not broken after its dashes.
+_OPTION = re.compile(r"--[A-Za-z][\w-]*")
+
+
+def _prose(text: str) -> str:
+    """A sentence as HTML, as :func:`_cell`, each option it names kept whole."""
+    return _OPTION.sub(lambda m: f"<span class='opt'>{m.group(0)}</span>", _cell(text))
 
 
 #: A column's value up to this long (a number, "88%", "-564, 72") is never broken.
@@ -79,7 +133,12 @@ def _short(value: object) -> str:
 def _table(
     rows: Iterable[Sequence[object]], header: Sequence[str] | None = None, highlight: dict[str, str] | None = None
 ) -> str:
-    """An HTML table; without a header the first column labels the rows, those in ``highlight`` coloured."""
+    """An HTML table; without a header the first column labels the rows, those in ``highlight`` coloured.
+
+    A table with a header scrolls sideways in a box of its own when wider than the page (a
+    phone): the page itself never does. One that labels its rows lays each row out as its
+    label over its value on a narrow page.
+    """
     # A column's heading is as wide as its values, not a row label's 14em: six columns of
     # pairs were wider than the page, the last cut off.
     head = "<tr>" + "".join(f"<th class='col'>{_text(h)}</th>" for h in header) + "</tr>" if header else ""
@@ -92,7 +151,33 @@ def _table(
         indent = " class='sub'" if label.startswith(" ") else ""  # a row under the one above (an input, a detail)
         values = "".join(f"<td{_short(v) if header else ''}>{_cell(v)}</td>" for v in row[1:])
         body.append(f"<tr{style}><{cell}{indent}>{_text(label.strip())}</{cell}>{values}</tr>")
-    return f"<table>{head}{''.join(body)}</table>"
+    if header:
+        return f"<div class='wide'><table>{head}{''.join(body)}</table></div>"
+    return f"<table class='rows'>{''.join(body)}</table>"
+
+
+#: The page's style. A label or value as long as two picker files' names wraps (anywhere: paths
+#: have no spaces) instead of widening the table past the page; on a page narrower than
+#: NARROW (a phone) the labelled rows stack, each label over its value.
+NARROW = "640px"
+STYLE = (
+    "body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 0.8em;color:#222}"
+    "th{text-align:left;padding:0.15em 1.5em 0.15em 0.3em;vertical-align:top;"
+    "min-width:14em;max-width:26em;overflow-wrap:anywhere}"
+    "td{white-space:pre-wrap;padding:0.15em 1em 0.15em 0.3em;overflow-wrap:anywhere}"
+    "th.col{min-width:0;overflow-wrap:normal;white-space:nowrap}td.short{white-space:nowrap}th.sub{padding-left:1.5em;font-weight:normal}"
+    "table{border-collapse:collapse}tr:nth-child(even){background:#f6f6f6}div.wide{overflow-x:auto}"
+    "p.verdict{font-size:1.35em;font-weight:bold;margin:0 0 0.4em;padding:0.5em 0.7em;border-left:0.4em solid;"
+    "overflow-wrap:anywhere}"
+    "p.verdict.good{border-color:#41ab5d;background:#e5f5e0}p.verdict.warn{border-color:#e6a700;background:#fff3cd}"
+    "p.verdict.bad{border-color:#cb181d;background:#fde0dd}"
+    "div.warnings{background:#fff3cd;border:1px solid #e6a700;padding:0.5em 0.8em;margin:0 0 1em;"
+    "overflow-wrap:anywhere}div.warnings ul{margin:0.3em 0 0;padding-left:1.2em}"
+    "span.opt{white-space:nowrap}details summary{cursor:pointer;margin:0.5em 0}"
+    "img{max-width:100%;box-sizing:border-box;border:1px solid #ddd;margin:0.5em 0}"
+    f"@media (max-width:{NARROW}){{body{{margin:0.8em auto}}table.rows tr,table.rows th,table.rows td{{display:block}}"
+    "table.rows th{min-width:0;max-width:none;padding-top:0.4em}table.rows td{padding-left:1em}}"
+)
 
 
 def write_report(
@@ -104,30 +189,28 @@ def write_report(
     tables: Iterable[ReportTable] = (),
     highlight: dict[str, str] | None = None,
     unit: str = "micrograph",
+    opening: Opening | None = None,
+    defaults: set[str] | frozenset[str] = frozenset(),
 ) -> None:
-    """One self-contained HTML file: summary, parameters, extra tables and the figures.
+    """One self-contained HTML file: the verdict and warnings, summary, parameters, extra tables and the figures.
 
-    ``summary`` holds the rows of the terminal's table (:mod:`cryodedup.report.summary`); rows
-    whose label is in ``highlight`` are coloured by its kind (``bad``, ``good``, ``warn``).
-    ``tables`` holds (heading, header, rows); the figures' PNGs are embedded.
+    ``opening``: the verdict the page opens with and the warnings under it. ``summary`` holds the
+    rows of the terminal's table (:mod:`cryodedup.report.summary`); rows whose label is in
+    ``highlight`` are coloured by its kind (``bad``, ``good``, ``warn``). ``parameters``: the
+    options, those named in ``defaults`` (left at their defaults) folded away. ``tables``
+    holds (heading, header, rows); the figures' PNGs are embedded.
     """
     colours = "".join(f"tr.{kind}{{background:{colour}}}" for kind, colour in HIGHLIGHTS.items())
-    colours += "tr.bad td,tr.good td{font-weight:bold}"  # the verdict; warnings are coloured only
+    colours += "tr.bad td,tr.good td{font-weight:bold}"  # the audit's verdict; warnings are coloured only
     parts = [
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{_text(title)}</title>",
-        "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
-        # A label or value as long as two picker files' names wraps (anywhere: paths have no
-        # spaces) instead of widening the table past the page.
-        "th{text-align:left;padding:0.15em 1.5em 0.15em 0.3em;vertical-align:top;"
-        "min-width:14em;max-width:26em;overflow-wrap:anywhere}"
-        "td{white-space:pre-wrap;padding:0.15em 1em 0.15em 0.3em;overflow-wrap:anywhere}"
-        "th.col{min-width:0;overflow-wrap:normal}td.short{white-space:nowrap}th.sub{padding-left:1.5em;font-weight:normal}table{border-collapse:collapse}tr:nth-child(even){background:#f6f6f6}"
-        f"{colours}img{{max-width:100%;box-sizing:border-box;border:1px solid #ddd;margin:0.5em 0}}"
-        "</style></head><body>",
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{_text(title)}</title><style>{STYLE}{colours}</style></head><body>",
+        opening.html() if opening else "",
         f"<h1>{_text(title)}</h1><h2>Summary</h2>",
         _table(summary, highlight=highlight),
         "<h2>Parameters</h2>",
-        _table(parameter_rows(parameters, unit)),
+        _parameters_html(parameters, set(defaults), unit),
     ]
     for heading, header, rows in tables:
         parts += [f"<h2>{_text(heading)}</h2>", _table(rows, header) if rows else "<p>none</p>"]
@@ -143,28 +226,33 @@ def write_all(
     outdir: Path,
     pngs: Sequence[tuple[str, str, bytes]],
     title: str,
-    parameters: dict,
+    options: Any,
     summary: Sequence[tuple[str, str]],
     force: bool,
     tables: Iterable[ReportTable] = (),
     highlight: dict[str, str] | None = None,
     unit: str = "micrograph",
+    opening: Opening | None = None,
 ) -> list[str]:
     """Saves the pictures and report.html in ``outdir`` (complete files or none).
 
     ``pngs`` are the pictures rendered (``figures.rendered``: file name, caption, PNG bytes);
+    ``options`` the job's options (a dataclass: those at their defaults folded away);
     ``summary`` and ``highlight`` the report's summary rows and those to colour
     (:func:`write_report`); ``unit`` what the particles lie in (``tomogram``: the Parameters
-    table names tomograms).
+    table names tomograms); ``opening`` the verdict and warnings the page opens with.
     """
     from ..outputs import AtomicOutputs
 
+    parameters, defaults = options_parameters(options)
     paths = [outdir / name for name, _, _ in pngs] + [outdir / "report.html"]
     stale = stale_pictures(outdir, {name for name, _, _ in pngs}) if force else []
     with AtomicOutputs(paths, force=force) as tmp:
         for (_, _, png), path in zip(pngs, paths):
             write_bytes(tmp[path], png)
-        write_report(tmp[paths[-1]], title, parameters, summary, pngs, tables, highlight, unit)
+        write_report(
+            tmp[paths[-1]], title, parameters, summary, pngs, tables, highlight, unit, opening, defaults=defaults
+        )
     for path in stale:  # (once the new report stands: a failed run leaves the earlier one whole)
         path.unlink(missing_ok=True)
     return [str(p) for p in paths]

@@ -56,11 +56,14 @@ def z_against_pearson(
     return fig
 
 
-def pair_figure(a: np.ndarray, b: np.ndarray, dy: int, dx: int, title: str) -> Figure:
+def pair_figure(
+    a: np.ndarray, b: np.ndarray, dy: int, dx: int, title: str, binned_psize: float | None = None
+) -> Figure:
     """Two binned micrographs side by side, and overlaid at the found shift.
 
     b[y, x] shows a[y + dy, x + dx]; in the overlay a is magenta, b green, and grey where
-    they agree.
+    they agree. The shift is said in binned pixels (the axes') and, given ``binned_psize``
+    (Å per binned pixel), in Å as the report's table gives it.
     """
     fig, axes = subplots(1, 3, figsize=(13, 4))
 
@@ -71,8 +74,8 @@ def pair_figure(a: np.ndarray, b: np.ndarray, dy: int, dx: int, title: str) -> F
     for ax, img, label in ((axes[0], a, "first acquisition"), (axes[1], b, "later acquisition")):
         ax.imshow(norm(img), cmap="gray", origin="upper")  # row 0 at the top, as in the particle pictures
         ax.set_title(label)
-        ax.set_xlabel("x (binned pixels)")
-    axes[0].set_ylabel("y (binned pixels)")
+        ax.set_xlabel("x (binned px)")
+    axes[0].set_ylabel("y (binned px)")
     ny, nx = a.shape
     oy, ox = max(0, -dy), max(0, -dx)  # a's origin on the canvas; b's is (oy + dy, ox + dx)
     canvas = np.zeros((ny + abs(dy), nx + abs(dx), 3))
@@ -80,8 +83,9 @@ def pair_figure(a: np.ndarray, b: np.ndarray, dy: int, dx: int, title: str) -> F
     canvas[oy : oy + ny, ox : ox + nx, 2] = norm(a)
     canvas[oy + dy : oy + dy + ny, ox + dx : ox + dx + nx, 1] = norm(b)
     axes[2].imshow(canvas, origin="upper")
-    axes[2].set_title(f"overlaid at shift ({dx}, {dy}) px")
-    axes[2].set_xlabel("x (binned pixels)")
+    in_angstrom = f"\n= ({dx * binned_psize:.0f}, {dy * binned_psize:.0f}) Å" if binned_psize else ""
+    axes[2].set_title(f"overlaid at shift ({dx}, {dy}) binned px{in_angstrom}")
+    axes[2].set_xlabel("x (binned px)")
     fig.suptitle(title)
     return fig
 

@@ -15,6 +15,7 @@ from .analysis_rows import audit_rows, consensus_rows, density_rows, low_agreeme
 __all__ = [
     "compare_rows",
     "copick_compare_rows",
+    "flagged_checks",
     "micrograph_rows",
     "particle_rows",
     "report_rows",
@@ -52,7 +53,7 @@ def particle_rows(s: dict) -> list[Row]:
         ("Kept", f"{s['kept']:,}"),
         ("Rejected", f"{s['rejected']:,} ({pct:.1f} %)"),
         (f"{unit.capitalize()}s", f"{s['micrographs']:,}"),
-        *in_tomograms(matching_rows(s.get("micrograph_matching"), unit), unit),
+        *in_tomograms(matching_rows(unless_plain(s.get("micrograph_matching")), unit), unit),
         *dataset_rows(s.get("datasets"), unit),
         ("Minimum distance", f"{distance_text(s)} ({s['mode']})"),
     ]
@@ -122,6 +123,15 @@ def particle_rows(s: dict) -> list[Row]:
         ("Time", particle_time(s)),
     ]
     return rows
+
+
+def unless_plain(matching: dict | None) -> dict | None:
+    """The micrograph matching, unless it only restates the default: ``auto`` found the inputs' paths the same."""
+    if not matching or matching.get("mode") != "auto" or matching.get("matched_by_name"):
+        return matching
+    said = ("kept_apart", "not_matched", "pixel_sizes_by_file_name")
+    plain = matching["used"].startswith("exact path") and not any(matching.get(key) for key in said)
+    return None if plain else matching
 
 
 def import_list_rows(written: dict | None) -> list[Row]:
@@ -273,23 +283,34 @@ def particle_name_rows(names: dict | None) -> list[Row]:
 def report_rows(s: dict) -> tuple[list[Row], dict[str, str]]:
     """The particle job's summary for its report, and the rows to highlight.
 
-    The terminal's rows with the micrographs named for reading (:func:`with_short_micrograph_names`),
-    the warnings (printed as they came on the terminal) and where the images were looked for;
+    The terminal's rows with the micrographs named for reading (:func:`with_short_micrograph_names`)
+    and where the images were looked for (the warnings stand in the box under the verdict);
     the audit's verdict is highlighted red when pairs straddle the half-sets, green when none do.
     """
     rows = particle_rows(with_short_micrograph_names(s))
+    if s.get("micrograph_images"):
+        rows.append(("Micrograph images", s["micrograph_images"]))
+    return rows, report_highlight(s)
+
+
+def report_highlight(s: dict) -> dict[str, str]:
+    """The particle summary's rows the report colours, by label: the half-set audit's verdict, what to look at."""
     highlight = {}
     audit = s.get("halfset_audit")
     if audit and audit.get("column"):
         straddling = audit["straddling_pairs"] or audit.get("same_image_straddling")
         highlight["Half-set audit"] = "bad" if straddling else "good"
     highlight.update(density_highlight(s))
-    if s.get("warnings"):
-        rows.append(("Warnings", "\n".join(s["warnings"])))
-        highlight["Warnings"] = "warn"
-    if s.get("micrograph_images"):
-        rows.append(("Micrograph images", s["micrograph_images"]))
-    return rows, highlight
+    return highlight
+
+
+def flagged_checks(s: dict) -> list[str]:
+    """The rows the report highlights as needing a look, named for the verdict's "Check:".
+
+    An image kept twice is left out: its warning names it already.
+    """
+    flagged = report_highlight(s)
+    return [label.strip().lower() for label, kind in flagged.items() if kind != "good" and label != "Same image twice"]
 
 
 def density_highlight(s: dict) -> dict[str, str]:

@@ -10,7 +10,8 @@ import json
 import math
 import os
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 from ..errors import printable
 
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 __all__ = ["ProgressBar", "Reporter", "escape", "fail", "print_json", "stopped"]
+
+T = TypeVar("T")
 
 
 class Reporter:
@@ -27,6 +30,8 @@ class Reporter:
         self.quiet = quiet
         self.chatty = not quiet and sys.stderr.isatty()
         self._console: Console | None = None
+        #: The warnings said while a job runs (:meth:`holding_warnings`), printed under its verdict.
+        self.held: list[str] | None = None
 
     @property
     def console(self) -> Console:
@@ -36,11 +41,53 @@ class Reporter:
         return self._console
 
     def log(self, message: str, level: str) -> None:
-        """Print a message: warnings unless quiet, other levels only on a terminal."""
+        """Print a message: warnings unless quiet (held while a job runs), other levels only on a terminal."""
         if level == "warning" and not self.quiet:
-            self.console.print(f"[bold yellow]Warning:[/] {escape(message)}", soft_wrap=True)
+            if self.held is not None:
+                self.held.append(message)
+            else:
+                self.warning(message)
         elif self.chatty:
             self.console.print(f"[dim]{escape(message)}[/]", soft_wrap=True)
+
+    def warning(self, message: str) -> None:
+        """Print a warning, in the warnings' style."""
+        self.console.print(f"[bold yellow]Warning:[/] {escape(message)}", soft_wrap=True)
+
+    def holding_warnings(self, job: Callable[[], T]) -> T:
+        """``job()``, its warnings held for :meth:`summary` (under the verdict); said at once if the job fails."""
+        self.held = []
+        try:
+            return job()
+        except BaseException:
+            self.release_warnings()  # (before the error's line: what was said before it stopped)
+            raise
+
+    def release_warnings(self) -> None:
+        """Print the warnings held, and say the next ones as they come."""
+        held, self.held = self.held or [], None
+        for message in held:
+            self.warning(message)
+
+    def summary(self, title: str, verdict: str, rows: list[tuple[str, str]]) -> None:
+        """A job's summary: its verdict line first, the warnings of the job right under it, then its table.
+
+        The warnings held while the job ran (:meth:`holding_warnings`) are printed here; the
+        next round of a job that shows several (``--watch``) holds its own.
+        """
+        if self.quiet:
+            self.held = None if self.held is None else []
+            return
+        if drawn_without_styles(sys.stderr):  # (plain: rich is not loaded for it, as for the table)
+            sys.stderr.write(f"{verdict}\n")
+            sys.stderr.flush()
+        else:
+            self.console.print(f"[bold]{escape(verdict)}[/]", soft_wrap=True)
+        holding = self.held is not None
+        self.release_warnings()
+        if holding:
+            self.held = []
+        self.table(title, rows)
 
     def table(self, title: str, rows: list[tuple[str, str]]) -> None:
         """Print ``rows`` (label, value) as a table, unless quiet."""

@@ -28,7 +28,17 @@ from .group import UNCERTAIN, Decision
 __all__ = ["plot"]
 
 #: The report's columns of a table of pairs (the uncertain ones add the joint score and the decision).
-PAIR_COLUMNS = ("first acquisition", "later acquisition", "z", "Pearson", "overlap", "shift x, y (Å)")
+#: Each names its unit: the shift in Å and in pixels of the micrograph (pairs.csv's shift_x_px), the
+#: pictures' in binned pixels (their titles).
+PAIR_COLUMNS = (
+    "first acquisition",
+    "later acquisition",
+    "z (SDs of the map)",
+    "Pearson",
+    "overlap (of the area)",
+    "shift x, y (Å)",
+    "shift x, y (micrograph px)",
+)
 
 
 @dataclass
@@ -37,6 +47,7 @@ class PairImages:
 
     mics: Micrographs
     binning: int
+    binned_psize: float  # Å per binned pixel: the pictures give their shift in both
     binned: dict[int, np.ndarray] = field(default_factory=dict)
 
     def __getitem__(self, i: int) -> np.ndarray:
@@ -71,21 +82,22 @@ def plot(
     drawn_from = MicrographFigures(options, scores, decision, rank, placement)
     figures = [(p.name, p.caption, p.draw(drawn_from)) for p in MICROGRAPH_PICTURES if p.drawn(drawn_from)]
     names = _shown_names(mics, pairs[decision.duplicate | decision.uncertain])
-    images = PairImages(mics, summary["bin"])  # each image read when first drawn
+    images = PairImages(mics, summary["bin"], summary["binned_pixel_size_A"])  # each image read when first drawn
     uncertain = uncertain_order(decision)
     tables = [uncertain_table(scores, decision, uncertain, rank, names, summary, placement)]
     if not options.no_images:
         flagged = np.flatnonzero(decision.duplicate)
         flagged = flagged[np.argsort(-scores["z"][flagged], kind="stable")]
-        tables.insert(0, _flagged_table(scores, flagged, rank, names, summary["binned_pixel_size_A"]))
+        tables.insert(0, _flagged_table(scores, flagged, rank, names, summary))
         figures += _pair_figures(mics, scores, flagged[: options.plot_pairs], rank, images, "pair", "Flagged pair")
         drawn = uncertain[: options.plot_pairs]
         figures += _pair_figures(mics, scores, drawn, rank, images, "uncertain", "Uncertain pair", decision, names)
-    rows, highlight = _summary_rows(summary)
-    parameters = {k: v for k, v in vars(options).items() if k != "plot"}
+    verdict, warnings = summary["verdict"], summary["warnings"]
+    kind = "bad" if not verdict["trusted"] else "warn" if warnings else "good"
+    opening = html_report.Opening(verdict["line"], kind, warnings)
     title = "cryodedup micrographs"
     return html_report.write_all(
-        outdir, rendered(figures), title, parameters, rows, force, tables=tables, highlight=highlight
+        outdir, rendered(figures), title, options, micrograph_rows(summary), force, tables=tables, opening=opening
     )
 
 
@@ -128,16 +140,6 @@ def _z_against_pearson(figures: MicrographFigures) -> Any:
 
 def _with_images(figures: MicrographFigures) -> bool:
     return not figures.options.no_images
-
-
-def _summary_rows(summary: dict[str, Any]) -> tuple[list[tuple[str, str]], dict[str, str]]:
-    """The report's summary rows, its warnings highlighted."""
-    rows = micrograph_rows(summary)
-    highlight = {}
-    if summary["warnings"]:
-        rows.append(("Warnings", "\n".join(summary["warnings"])))
-        highlight["Warnings"] = "warn"
-    return rows, highlight
 
 
 def _position_map(figures: MicrographFigures) -> Any:
@@ -187,10 +189,15 @@ def uncertain_order(decision: Decision) -> np.ndarray:
 
 
 def _pair_cells(
-    scores: dict[str, np.ndarray], p: int, rank: np.ndarray, names: dict[int, str], binned_psize: float, digits: int = 2
+    scores: dict[str, np.ndarray], p: int, rank: np.ndarray, names: dict[int, str], summary: dict, digits: int = 2
 ) -> list[str]:
-    """A pair's cells: the two micrographs in acquisition order, z, Pearson (``digits``), overlap and shift (Å)."""
+    """A pair's cells: the two micrographs in acquisition order, z, Pearson (``digits``), overlap and shift.
+
+    The shift in Å, and in pixels of the micrograph as pairs.csv gives it (the binned shift
+    times the binning of the ``summary``'s run).
+    """
     first, later, dy, dx = seen_from_first(scores["pairs"][p], scores["dy"][p], scores["dx"][p], rank)
+    binned_psize, binning = summary["binned_pixel_size_A"], summary["bin"]
     pearson = scores["pearson"][p]
     return [
         names[first],
@@ -199,6 +206,7 @@ def _pair_cells(
         f"{pearson:.{digits}f}" if np.isfinite(pearson) else "-",
         f"{scores['overlap'][p]:.0%}" if np.isfinite(scores["overlap"][p]) else "-",
         f"{dx * binned_psize:.0f}, {dy * binned_psize:.0f}",
+        f"{dx * binning}, {dy * binning}",
     ]
 
 
@@ -207,9 +215,9 @@ def _flagged_table(
     flagged: np.ndarray,
     rank: np.ndarray,
     names: dict[int, str],
-    binned_psize: float,
+    summary: dict[str, Any],
 ) -> ReportTable:
-    rows = [_pair_cells(scores, p, rank, names, binned_psize) for p in flagged]
+    rows = [_pair_cells(scores, p, rank, names, summary) for p in flagged]
     return (f"Flagged pairs ({len(rows)}, highest z first)", PAIR_COLUMNS, rows)
 
 
@@ -233,10 +241,9 @@ def uncertain_table(
     verdict = {True: "duplicate", False: "not a duplicate"}
     joint, duplicate = decision.joint, decision.duplicate
     if summary.get("confirmed_by_images", True):
-        psize = summary["binned_pixel_size_A"]
         rows = [
             # Pearson to 3 digits: near the threshold 0.147 shown as 0.15 read as passing 0.15.
-            [*_pair_cells(scores, p, rank, names, psize, 3), f"{joint[p]:.3f}", verdict[bool(duplicate[p])]]
+            [*_pair_cells(scores, p, rank, names, summary, 3), f"{joint[p]:.3f}", verdict[bool(duplicate[p])]]
             for p in order
         ]
         return (heading, (*PAIR_COLUMNS, "joint score (1: boundary)", "decision"), rows)
@@ -281,7 +288,7 @@ def _pair_figures(
             what = "a duplicate" if decision.duplicate[p] else "not a duplicate"
             title += f"\njoint score {decision.joint[p]:.3f} (1: the boundary): decided {what}"
             heading += f": {names[first]} and {names[later]}, {what}"
-        figure = plots.pair_figure(images[first], images[later], dy, dx, title)
+        figure = plots.pair_figure(images[first], images[later], dy, dx, title, images.binned_psize)
         out.append((f"{stem}_{k + 1}.png", heading, figure))
     return out
 

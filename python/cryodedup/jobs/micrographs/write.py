@@ -39,7 +39,7 @@ from .group import UNCERTAIN, Decision, Outcome, near_the_edge
 from .plan import MAX_BINNED_PSIZE, candidates_used
 from .score import reading_by_worker
 
-__all__ = ["PairsCsv", "PreparedOutputs", "collecting", "prepare_outputs", "write_results"]
+__all__ = ["PairsCsv", "PreparedOutputs", "collecting", "prepare_outputs", "verdict_line", "write_results"]
 
 #: The ``--particles`` split's outputs: these stems with the input's suffix.
 PARTICLE_STEMS = ("particles_on_kept_micrographs", "particles_on_rejected_micrographs")
@@ -166,14 +166,39 @@ def write_results(
             summary["thresholds"] = {"distance_um": round(placement.beam_diameter / 2, 4), "z_from": decision.null}
     if particle_counts:
         summary["particles"] = particle_counts
+    if not options.plot:
+        warn_earlier_report(outputs.outdir, lambda message: log(message, "warning"))
+    summary["verdict"]["line"] = verdict_line(summary, outputs)  # (every warning said: the report opens with it)
     if options.plot:
         from .pictures import plot
 
         outdir, force, scores, rank = outputs.outdir, outputs.force, outcome.scores, outcome.rank
         summary["plots"] = plot(mics, options, scores, decision, rank, outdir, force, summary, placement)
-    else:
-        warn_earlier_report(outputs.outdir, lambda message: log(message, "warning"))
     return summary
+
+
+#: The screen's verdict in the verdict line (NOT TRUSTED: its run was written as --accept-untrusted asked).
+_TRUST = {True: "TRUSTED", False: "NOT TRUSTED"}
+
+
+def verdict_line(summary: dict[str, Any], outputs: PreparedOutputs) -> str:
+    """The line the summary opens with: the duplicate micrographs among how many, the kept list, the verdict, checks.
+
+    ``4 duplicate micrographs (4 pairs) among 52; kept 48 -> DupMics/micrographs_kept.star. Verdict: TRUSTED``,
+    then the warnings' gists to check.
+    """
+    from ...report.verdict import gist, named_files, with_checks
+
+    rejected, pairs, total = summary["rejected"], summary["duplicate_pairs"], summary["micrographs"]
+    found = (
+        f"{rejected:,} duplicate micrograph{'' if rejected == 1 else 's'}" if rejected else "No duplicate micrographs"
+    )
+    if pairs:
+        found += f" ({pairs:,} pair{'' if pairs == 1 else 's'})"
+    kept_list = named_files([str(outputs.outdir / name) for name in outputs.subsets["micrographs_kept"]])
+    verdict = summary["verdict"]
+    head = f"{found} among {total:,}; kept {summary['kept']:,} -> {kept_list}. Verdict: {_TRUST[verdict['trusted']]}"
+    return with_checks(head, [gist(w) for w in summary["warnings"]])
 
 
 def _refuse_untrusted(outcome: Outcome, options: MicrographOptions) -> None:

@@ -11,7 +11,7 @@ from ...algo.dedup import nearest_neighbour_distances
 from ...formats.micrograph_lists import count_absent
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
-from ...report.summary import report_rows
+from ...report.summary import flagged_checks, report_rows
 from ..registration import displacements
 from ..species import species_distances
 from .decide import Decision
@@ -153,11 +153,15 @@ def write_report(
     summary: ParticleSummary,
     force: bool,
 ) -> list[str]:
-    """The pictures and report.html (the summary's rows, the options) in ``outdir``; their paths."""
+    """The pictures and report.html (the verdict and warnings, the summary's rows, the options) in ``outdir``."""
     from ...report import html_report
 
-    parameters = {k: v for k, v in vars(options).items() if k != "plot"}
-    rows, highlight = report_rows(summary.to_json())
+    document = summary.to_json()
+    rows, highlight = report_rows(document)
+    warnings = summary.warnings or []
+    kind = "bad" if "bad" in highlight.values() else "warn" if warnings or flagged_checks(document) else "good"
+    opening = html_report.Opening(summary.verdict or "", kind, warnings)
+    title = "cryodedup particles"
     return html_report.write_all(
-        outdir, pictures.pngs, "cryodedup particles", parameters, rows, force, highlight=highlight, unit=details.unit
+        outdir, pictures.pngs, title, options, rows, force, highlight=highlight, unit=details.unit, opening=opening
     )

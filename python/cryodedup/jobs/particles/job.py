@@ -27,7 +27,7 @@ from ..registration import apply_transforms, check_registration, refuse_transfor
 from .decide import Decision, decide, warn_not_confirmable
 from .draw import picture_details, plot_particles
 from .read import Files, Source, warn_unused_options
-from .summarise import ParticleSummary, summarize, timings
+from .summarise import ParticleSummary, summarize, timings, verdict_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -153,12 +153,13 @@ def run(
         warnings=warnings,
         seconds=round(time.perf_counter() - start, 3),
     )
+    if not options.plot and not options.audit and folder is not None:
+        warn_earlier_report(folder, warn)
+    summary = replace(summary, verdict=verdict_of(summary))  # (once every warning is said: the report opens with it)
     if options.plot:
         assert folder is not None, "the source refuses --plot without an output folder"
         details = picture_details(particles, decision, options)
         summary = plot_particles(details, folder, options, source.images(options, folder), force, summary)
-    elif not options.audit and folder is not None:
-        warn_earlier_report(folder, warn)
     return Outcome(summary, particles, decision)
 
 

@@ -24,6 +24,7 @@ from ...algo.priority import (
     priority_summary,
 )
 from ...algo.same_image import same_image_pairs, same_image_summary
+from ...labels import counted
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ..species import species_summary
@@ -33,7 +34,7 @@ from .read import raw_picker_scores
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["ParticleSummary", "summarize", "timings"]
+__all__ = ["ParticleSummary", "summarize", "timings", "verdict_of"]
 
 
 def _doc(text: str, always: bool = False) -> dict[str, Any]:
@@ -55,6 +56,13 @@ class ParticleSummary:
     document (docs/reference/outputs.md) is made from these fields (:func:`reference_table`).
     """
 
+    verdict: str | None = field(
+        default=None,
+        metadata=_doc(
+            "the line the summary opens with: what was kept of how many, where, and the checks to look at "
+            "(`Kept 289 of 471 (182 duplicates) -> result/particles_kept.star. Check: ...`)"
+        ),
+    )
     inputs: list[dict[str, Any]] = field(
         default_factory=list, metadata=_doc("each input: `file`, `particles`, `kept`, `rejected`", always=True)
     )
@@ -292,3 +300,32 @@ def timings(particles: ParticleSet, read: float, decide: float, write: float) ->
     """Where the time goes, in seconds; decided and written while read (one pass), "read" holds all three."""
     one_pass = particles.decided is not None  # docs/design.md section 5
     return {"read": round(read, 3), "decide": round(decide, 3), "write": round(write, 3), "one_pass": one_pass}
+
+
+def verdict_of(summary: ParticleSummary) -> str:
+    """The line the summary opens with: what was kept of how many and where, then what to check.
+
+    ``Kept 289 of 471 (182 duplicates) -> result/particles_kept.star. Check: ...``: the checks are
+    the warnings' gists and the rows the report highlights (half-set pairs straddling, outlying
+    micrographs, inputs that hardly agree). A consensus (``--min-support``) also rejects picks
+    that are no duplicate: its rejected are called so.
+    """
+    from ...report.summary import flagged_checks
+    from ...report.verdict import gist, with_checks
+
+    asked_consensus = (summary.consensus or {}).get("min_support", 1) > 1
+    rejected = f"{summary.rejected:,} rejected" if asked_consensus else counted(summary.rejected, "duplicate")
+    head = f"Kept {summary.kept:,} of {summary.particles:,} ({rejected}) -> {_kept_where(summary)}"
+    document = summary.to_json()
+    return with_checks(head, [*map(gist, summary.warnings or []), *flagged_checks(document)])
+
+
+def _kept_where(summary: ParticleSummary) -> str:
+    """Where the kept particles went: their files (:func:`named_files`), the copick project, or nowhere."""
+    from ...report.verdict import named_files
+
+    written = (summary.read.get("copick") or {}).get("written_as")
+    places = [named_files((summary.outputs or {}).get("kept", []))]
+    if written:
+        places.append(f"the copick project as {written['user']}/{written['session']}")
+    return ", ".join(p for p in places if p) or "nothing written (--audit)"
