@@ -15,7 +15,7 @@ from ..labels import human
 from ..options import MicrographOptions, ParticleOptions
 from ..outputs import StrPath, write_bytes
 
-__all__ = ["Opening", "ReportTable", "options_parameters", "write_all"]
+__all__ = ["Opening", "ReportTable", "write_all"]
 
 #: An extra table of the report: heading, column names and rows.
 ReportTable = tuple[str, Sequence[str], Sequence[Sequence[object]]]

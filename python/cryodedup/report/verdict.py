@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["GIST_WIDTH", "gist", "named_files", "with_checks"]
+__all__ = ["gist", "named_files", "with_checks"]
 
 #: A warning's gist in the verdict is cut to about this many characters (at a word).
 GIST_WIDTH = 72

@@ -39,7 +39,7 @@ from .group import UNCERTAIN, Decision, Outcome, near_the_edge
 from .plan import MAX_BINNED_PSIZE, candidates_used
 from .score import reading_by_worker
 
-__all__ = ["PairsCsv", "PreparedOutputs", "collecting", "prepare_outputs", "verdict_line", "write_results"]
+__all__ = ["PairsCsv", "PreparedOutputs", "collecting", "prepare_outputs", "write_results"]
 
 #: The ``--particles`` split's outputs: these stems with the input's suffix.
 PARTICLE_STEMS = ("particles_on_kept_micrographs", "particles_on_rejected_micrographs")
