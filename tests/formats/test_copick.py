@@ -294,6 +294,19 @@ def test_force_never_replaces_picks_cryodedup_did_not_write(tmp_path):
     assert remove_duplicate_particles([config], None, mine, force=True)["inputs"][0]["file"] == "alice/1"
 
 
+def test_an_output_session_holding_picks_of_objects_not_read_is_refused(tmp_path):
+    # dave/1 holds ribosome picks only; a run on apoferritin written as dave/1 would list dave/1 as
+    # cryodedup's, and every later run would leave dave's ribosomes out of its inputs.
+    config, _ = make_project(tmp_path, 0)
+    before = read_back(config, user="dave", session="1")
+    options = ParticleOptions(copick_objects="apoferritin", copick_out_user="dave", copick_out_session="1")
+    with pytest.raises(CryodedupError, match=r"user dave, session 1 holds picks cryodedup did not write \(TS_"):
+        remove_duplicate_particles([config], None, options, force=True)
+    assert read_back(config, user="dave", session="1") == before
+    later = remove_duplicate_particles([config], None, ParticleOptions(copick_out_session="2"))
+    assert "dave/1" in [i["file"] for i in later["inputs"]]
+
+
 def test_the_summary_says_the_kept_picks_went_into_the_project(tmp_path):
     from cryodedup.report.summary import output_rows
 

@@ -510,14 +510,19 @@ class CopickWriter:
         ]
 
     def refuse_foreign(self) -> None:
-        """One line, even with --force, when the output (user, session) holds picks cryodedup did not write."""
-        existing = self._existing()
-        if existing and not OwnOutputs(self.root).holds((self.user, self.session)):
-            held = counted(len(self._held()), "pick file")
+        """One line, even with --force, when the output (user, session) holds picks cryodedup did not write.
+
+        Picks of any object count, not only those this run writes: the set written is listed as
+        cryodedup's, and its other objects' picks would be left out of every later run's inputs.
+        """
+        held = self._held()
+        if held and not OwnOutputs(self.root).holds((self.user, self.session)):
+            first = (self._existing() or held)[0]  # (a file this run would replace, when there is one)
             raise CryodedupError(
                 f"{self.config}: user {self.user}, session {self.session} holds picks cryodedup did not write "
-                f"({existing[0]}, {held} in all): writing there would lose {self.user}'s "
-                "picks, even with --force; choose another --copick-out-user or --copick-out-session"
+                f"({first}, {counted(len(held), 'pick file')} in all): writing there would lose {self.user}'s "
+                "picks (or leave them out of later runs as cryodedup's), even with --force; choose another "
+                "--copick-out-user or --copick-out-session"
             )
 
     def _write(self, keep: np.ndarray, force: bool) -> dict[str, list[Path]]:
