@@ -89,7 +89,7 @@ def test_the_particle_command_builds_the_options_of_the_api(tmp_path, monkeypatc
 
     def job(inputs, outdir, options, force, log):
         seen["options"] = options
-        return {"outputs": {}, "inputs": []}
+        return {"verdict": "", "outputs": {}, "inputs": []}
 
     monkeypatch.setattr("cryodedup.jobs.particles.job.remove_duplicate_particles", job)
     monkeypatch.setattr("cryodedup.cli.particle_rows", lambda summary: [])
