@@ -8,7 +8,7 @@ import shlex
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rich_click as click
 from click.exceptions import Abort, ClickException, UsageError
@@ -18,10 +18,13 @@ from . import commands
 from ._core import __version__
 from .cli_run import numpy_huge_pages, run_job
 from .commands import field_values as job_fields
-from .options import ParticleOptions
+from .options.fields import Flag
 from .report.summary import micrograph_rows, particle_rows, shard_summary_rows
 from .report.terminal import ProgressBar, Reporter, escape, fail, print_json
 from .signals import deferred, pause_for_tests
+
+if TYPE_CHECKING:
+    from .options import ParticleOptions
 
 __all__ = ["main", "run_particle_job"]
 
@@ -33,22 +36,49 @@ click.rich_click.SHOW_ARGUMENTS = True
 EXAMPLES = Path(__file__).parent / "examples"
 
 
-def options_of(name: str) -> Callable[[Callable], Callable]:
-    """The click options of the command ``commands.<name>`` (options/) in its order, and its help's panels."""
+class _JobCommand(click.RichCommand):
+    """A command whose options (``declared``: its declaration in commands.py) are made when it is first run or shown.
 
-    def apply(f: Callable) -> Callable:
-        command: commands.Command = getattr(commands, name)
-        for title, flags in reversed(command.panels):
-            f = click.option_panel(title, options=list(flags))(f)
-        for flag in reversed(command.options):
-            decls, kwargs = flag.click_args()
-            f = click.option(*decls, **kwargs)(f)
-        return _short_help(command.essentials)(f)
+    Made at import, every command's options were made by every run: a particle job built the
+    micrograph job's and compare's options (importing their declarations), a micrograph job
+    the particle job's (importing its readers and algorithms).
+    """
 
-    return apply
+    def __init__(self, *args: Any, declared: Callable[[], commands.Command], **kwargs: Any) -> None:
+        self._declared: Callable[[], commands.Command] | None = declared
+        super().__init__(*args, **kwargs)
+
+    @property
+    def params(self) -> list[click.Parameter]:
+        """The command's own parameters (its arguments), then ``-h`` and its options in their order."""
+        self._declare()
+        return self._params
+
+    @params.setter
+    def params(self, value: list[click.Parameter]) -> None:
+        self._params = value
+
+    @property
+    def panels(self) -> list[Any]:
+        """The panels of its help (``--help``)."""
+        self._declare()
+        return self._panels
+
+    @panels.setter
+    def panels(self, value: list[Any]) -> None:
+        self._panels = value
+
+    def _declare(self) -> None:
+        if self._declared is None:
+            return
+        command = self._declared()
+        self._declared = None
+        options = [click.RichOption(decls, **kwargs) for decls, kwargs in map(Flag.click_args, command.options)]
+        self._params = [*self._params, _short_help(command.essentials), *options]
+        self._panels = [click.RichOptionPanel(title, options=list(flags)) for title, flags in command.panels]
 
 
-def _short_help(essentials: Sequence[str]) -> Callable[[Callable], Callable]:
+def _short_help(essentials: Sequence[str]) -> click.Option:
     """``-h``: the command's usage, its first paragraph and the options most runs need (``essentials``).
 
     On one screen, as plain text; ``--help`` shows every option in its panel. A command
@@ -81,8 +111,8 @@ def _short_help(essentials: Sequence[str]) -> Callable[[Callable], Callable]:
         click.echo(formatter.getvalue().rstrip("\n"))
         ctx.exit()
 
-    return click.option(
-        "-h",
+    return click.RichOption(
+        ["-h"],
         is_flag=True,
         expose_value=False,
         is_eager=True,
@@ -172,9 +202,8 @@ def pickers_named_in_help(f: Callable) -> Callable:
     return f
 
 
-@main.command()
+@main.command(cls=_JobCommand, declared=lambda: commands.PARTICLES)
 @inputs(folders=True)
-@options_of("PARTICLES")
 @pickers_named_in_help
 def particles(
     inputs: tuple[Path, ...], outdir: Path | None, force: bool, quiet: bool, as_json: bool, **job: Any
@@ -190,6 +219,8 @@ def particles(
     of its input row. Each picker's output (a folder, a quoted glob, a file) is one input;
     --min-support keeps only picks that several pickers agree on.
     """
+    from .options import ParticleOptions
+
     options = ParticleOptions(**job_fields(ParticleOptions, job))
     if outdir is None and not (options.audit and not options.plot) and not _copick_only(inputs, options):
         _refuse_missing_inputs(inputs)  # (a mistyped copick config is no missing -o)
@@ -251,9 +282,8 @@ def run_particle_job(
         print_json(summary)
 
 
-@main.command()
+@main.command(cls=_JobCommand, declared=lambda: commands.COMPARE)
 @inputs(folders=True)
-@options_of("COMPARE")
 def compare(
     inputs: tuple[Path, ...], reference: str | None, radius: float, beta: float, quiet: bool, as_json: bool, **job: Any
 ) -> None:
@@ -266,7 +296,7 @@ def compare(
     most one of the reference's within the radius. Nothing is written.
     """
     from .jobs.compare import compare_picks
-    from .options import CompareOptions
+    from .options import CompareOptions, ParticleOptions
     from .report.summary import compare_rows
 
     reading = ParticleOptions(**job)
@@ -278,9 +308,8 @@ def compare(
         print_json(summary)
 
 
-@main.command()
+@main.command(cls=_JobCommand, declared=lambda: commands.DEMO)
 @click.argument("outdir", type=click.Path(path_type=Path, file_okay=False), default="cryodedup-demo")
-@options_of("DEMO")
 def demo(outdir: Path, force: bool, quiet: bool, as_json: bool, plot: bool) -> None:
     """Write the example dataset to OUTDIR and remove its duplicate particles.
 
@@ -311,6 +340,8 @@ def demo(outdir: Path, force: bool, quiet: bool, as_json: bool, plot: bool) -> N
         command += ["--force"] if force else []
         # Quoted for a shell, on one line (no wrapping), markup characters shown as they are.
         report.console.print(f"Running: {escape(shlex.join(command))}", soft_wrap=True)
+    from .options import ParticleOptions
+
     options = ParticleOptions(micrographs=micrographs, score="rlnMaxValueProbDistribution", plot=plot)
     no_images = "the example has no micrograph images: its pictures draw the picks on a blank frame"
     run_particle_job("cryodedup demo", pickers, result, options, report, force, as_json, images_note=no_images)
@@ -332,9 +363,8 @@ def _copy_example(data: Path, force: bool, inputs: list[Path]) -> None:
         inputs.append(dst)
 
 
-@main.command()
+@main.command(cls=_JobCommand, declared=lambda: commands.MICROGRAPHS)
 @inputs()
-@options_of("MICROGRAPHS")
 def micrographs(
     inputs: tuple[Path, ...],
     outdir: Path,
@@ -419,9 +449,8 @@ def micrographs(
         show(s)
 
 
-@main.command("micrographs-merge")
+@main.command("micrographs-merge", cls=_JobCommand, declared=lambda: commands.MICROGRAPHS_MERGE)
 @click.argument("shard_dirs", nargs=-1, required=True, type=click.Path(path_type=Path, file_okay=False))
-@options_of("MICROGRAPHS_MERGE")
 def micrographs_merge(
     shard_dirs: tuple[Path, ...],
     outdir: Path,

@@ -5,9 +5,10 @@ A job's options are its fields (``options/``: :class:`~cryodedup.options.Particl
 field (``--outdir``, ``--force``, ``--particles``, ``--shard`` ...), declared here as
 :class:`~cryodedup.options.fields.Flag` constants. ``cli.py`` makes the click options from
 :data:`PARTICLES`, :data:`DEMO`, :data:`MICROGRAPHS` and :data:`MICROGRAPHS_MERGE`, and the
-pipelines (``pipelines/``) read them back from the commands. The micrograph commands'
-options (:data:`MICROGRAPHS`, :data:`MICROGRAPHS_MERGE`) are made when first asked for (PEP
-562): a particle job's start-up does not import the micrograph job's options.
+pipelines (``pipelines/``) read them back from the commands. Each command's options are
+made when first asked for (PEP 562), and the command line asks only for those of the command
+it runs: a particle job does not import the micrograph job's options, nor a micrograph job
+the particle job's (with its readers and algorithms, about 40 ms of a run).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .options import ParticleOptions
 from .options.fields import MATCH_MICROGRAPHS_HELP, NOT_GIVEN, Flag, path_type
 from .resolve.micrograph_names import MATCH_MODES
 
@@ -137,82 +137,96 @@ class Command:
     essentials: Sequence[str] = ()
 
 
-PARTICLES = Command(
-    [
-        outdir(
-            "Folder for particles_kept and particles_rejected (.star, or .cs and .csg), or the picks' outputs "
-            "(not needed with --audit without --plot).",
-            required=False,
-        ),
-        *flags_of(ParticleOptions, stop="seed"),
-        *flags_of(ParticleOptions, start="min_support"),
-        FORCE,
-        QUIET,
-        JSON,
-        *flags_of(ParticleOptions, start="plot", stop="project_dir"),
-    ],
-    [
-        (
-            "Distance and pixel size",
-            ["--min-dist", "--min-dist-z", "--mic-psize", "--micrographs", "--match-micrographs", "--dataset"],
-        ),
-        (
-            "Ranking",
-            [
-                "--shift-key",
-                "--score",
-                "--score-order",
-                "--score-normalize",
-                "--prefer",
-                "--same-image",
-                "--remove-entirely",
-                "--seed",
-                "--filament-mode",
-            ],
-        ),
-        (
-            "Several species (cryo-ET)",
-            ["--species", "--species-column", "--cross-species", "--radius", "--overlap"],
-        ),
-        (
-            "copick projects",
-            ["--copick-objects", "--copick-users", "--copick-sessions", "--copick-out-user", "--copick-out-session"],
-        ),
-        (
-            "Pickers and consensus",
-            [
-                "--min-support",
-                "--coverage",
-                "--uncovered",
-                "--registration",
-                "--transform",
-                "--output-format",
-                "--topaz-scale",
-            ],
-        ),
-        ("Half-sets and orientations", ["--audit", "--halfsets", "--max-angle", "--sym"]),
-        ("During collection", ["--update"]),
-        ("Output", ["--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics", "--project-dir", "--help"]),
-    ],
-    [
-        "--min-dist",
-        "--mic-psize",
-        "--micrographs",
-        "--score",
-        "--prefer",
-        "--min-support",
-        "--max-angle",
-        "--outdir",
-        "--force",
-        "--json",
-        "--plot",
-    ],
-)
+def _particle_command() -> Command:
+    """``cryodedup particles``' options and its help's panels."""
+    from .options.particles import ParticleOptions
+
+    return Command(
+        [
+            outdir(
+                "Folder for particles_kept and particles_rejected (.star, or .cs and .csg), or the picks' outputs "
+                "(not needed with --audit without --plot).",
+                required=False,
+            ),
+            *flags_of(ParticleOptions, stop="seed"),
+            *flags_of(ParticleOptions, start="min_support"),
+            FORCE,
+            QUIET,
+            JSON,
+            *flags_of(ParticleOptions, start="plot", stop="project_dir"),
+        ],
+        [
+            (
+                "Distance and pixel size",
+                ["--min-dist", "--min-dist-z", "--mic-psize", "--micrographs", "--match-micrographs", "--dataset"],
+            ),
+            (
+                "Ranking",
+                [
+                    "--shift-key",
+                    "--score",
+                    "--score-order",
+                    "--score-normalize",
+                    "--prefer",
+                    "--same-image",
+                    "--remove-entirely",
+                    "--seed",
+                    "--filament-mode",
+                ],
+            ),
+            (
+                "Several species (cryo-ET)",
+                ["--species", "--species-column", "--cross-species", "--radius", "--overlap"],
+            ),
+            (
+                "copick projects",
+                [
+                    "--copick-objects",
+                    "--copick-users",
+                    "--copick-sessions",
+                    "--copick-out-user",
+                    "--copick-out-session",
+                ],
+            ),
+            (
+                "Pickers and consensus",
+                [
+                    "--min-support",
+                    "--coverage",
+                    "--uncovered",
+                    "--registration",
+                    "--transform",
+                    "--output-format",
+                    "--topaz-scale",
+                ],
+            ),
+            ("Half-sets and orientations", ["--audit", "--halfsets", "--max-angle", "--sym"]),
+            ("During collection", ["--update"]),
+            (
+                "Output",
+                ["--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics", "--project-dir", "--help"],
+            ),
+        ],
+        [
+            "--min-dist",
+            "--mic-psize",
+            "--micrographs",
+            "--score",
+            "--prefer",
+            "--min-support",
+            "--max-angle",
+            "--outdir",
+            "--force",
+            "--json",
+            "--plot",
+        ],
+    )
 
 
 def _compare_command() -> Command:
     """``cryodedup compare``'s options: its own, how the particle job reads inputs, how it reports."""
     from .options.compare import READING_FIELDS, CompareOptions
+    from .options.particles import ParticleOptions
 
     reading = {f.name: f.metadata["flag"] for f in fields(ParticleOptions) if f.name in READING_FIELDS}
     return Command(
@@ -236,40 +250,46 @@ def _compare_command() -> Command:
     )
 
 
-#: ``copick process dedup`` (copick's plugin command, :mod:`cryodedup.copick_command`): the particle job's
-#: options that concern a copick project; copick's own ``-c/--config`` and ``--debug`` are added there.
-COPICK_DEDUP = Command(
-    [
-        outdir(
-            "Also write the kept and rejected picks as RELION 5 STAR files, one pair per object, into this folder "
-            "(the kept picks go into the project in any case).",
-            required=False,
-        ),
-        *flags_named(
-            ParticleOptions,
-            "copick_objects",
-            "copick_users",
-            "copick_sessions",
-            "copick_out_user",
-            "copick_out_session",
-            "min_dist",
-            "min_dist_z",
-            "prefer",
-            "score_order",
-            "remove_entirely",
-            "min_support",
-            "uncovered",
-            "cross_species",
-            "radius",
-            "overlap",
-            "max_angle",
-            "sym",
-        ),
-        FORCE,
-        QUIET,
-        JSON,
-    ]
-)
+def _copick_command() -> Command:
+    """``copick process dedup``'s options (copick's plugin command, :mod:`cryodedup.copick_command`).
+
+    The particle job's options that concern a copick project; copick's own ``-c/--config`` and
+    ``--debug`` are added there.
+    """
+    from .options.particles import ParticleOptions
+
+    return Command(
+        [
+            outdir(
+                "Also write the kept and rejected picks as RELION 5 STAR files, one pair per object, into this folder "
+                "(the kept picks go into the project in any case).",
+                required=False,
+            ),
+            *flags_named(
+                ParticleOptions,
+                "copick_objects",
+                "copick_users",
+                "copick_sessions",
+                "copick_out_user",
+                "copick_out_session",
+                "min_dist",
+                "min_dist_z",
+                "prefer",
+                "score_order",
+                "remove_entirely",
+                "min_support",
+                "uncovered",
+                "cross_species",
+                "radius",
+                "overlap",
+                "max_angle",
+                "sym",
+            ),
+            FORCE,
+            QUIET,
+            JSON,
+        ]
+    )
 
 
 def _copick_compare_command() -> Command:
@@ -278,6 +298,7 @@ def _copick_compare_command() -> Command:
     copick's own ``-c/--config`` and ``--debug`` are added in :mod:`cryodedup.copick_command`.
     """
     from .options.compare import CompareOptions
+    from .options.particles import ParticleOptions
 
     reference, radius, beta = flags_named(CompareOptions, "reference", "radius", "beta")
     pick_set = "USER/SESSION"
@@ -414,6 +435,10 @@ def _micrograph_commands() -> dict[str, Any]:
 
 
 if TYPE_CHECKING:
+    #: ``cryodedup particles``' options.
+    PARTICLES: Command
+    #: ``copick process dedup``'s options (:func:`_copick_command`).
+    COPICK_DEDUP: Command
     #: What the micrograph job and the merge of its shards write, and how they report.
     MICROGRAPH_OUTPUTS: list[Flag]
     MICROGRAPHS: Command
@@ -424,9 +449,18 @@ if TYPE_CHECKING:
     COPICK_COMPARE: Command
 
 
+#: The commands whose options are made when first asked for, and what makes them.
+_MADE_BY = {
+    "PARTICLES": _particle_command,
+    "COPICK_DEDUP": _copick_command,
+    "COMPARE": _compare_command,
+    "COPICK_COMPARE": _copick_compare_command,
+}
+
+
 def __getattr__(name: str) -> Any:
-    if name in ("COMPARE", "COPICK_COMPARE"):
-        globals()[name] = (_compare_command if name == "COMPARE" else _copick_compare_command)()
+    if name in _MADE_BY:
+        globals()[name] = _MADE_BY[name]()
         return globals()[name]
     if name not in ("MICROGRAPH_OUTPUTS", "MICROGRAPHS", "MICROGRAPHS_MERGE"):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,9 +32,11 @@ from ..errors import CryodedupError
 from ..outputs import StrPath
 from ..resolve import name_key
 from .files import check_regular_file
-from .navigator import Navigator, NavItem, link, map_labels, read_nav
 from .revisits import Revisit, acquisition_times, find_revisits, same_position, same_position_entries
 from .sniff import is_glob
+
+if TYPE_CHECKING:  # (a SerialEM Navigator is read when one is named: navigator.py is imported then)
+    from .navigator import Navigator, NavItem
 
 __all__ = ["Placement", "linked_roots", "place"]
 
@@ -716,7 +718,7 @@ def place(
     """Reads the metadata ``paths`` and places each micrograph of ``names`` by its file name."""
     files = metadata_files(paths)
     acquisitions = _read_files(files)  # (not read_metadata: the files found are not searched and checked again)
-    navigators = [read_nav(path) for path in files if path.suffix.lower() == NAV_EXTENSION]
+    navigators = _read_navigators(files)
     if not acquisitions:
         raise CryodedupError(
             "--metadata: no acquisition in the files given"
@@ -758,6 +760,16 @@ def place(
     )
 
 
+def _read_navigators(files: Sequence[Path]) -> list[Navigator]:
+    """The SerialEM Navigators among the metadata ``files``."""
+    named = [path for path in files if path.suffix.lower() == NAV_EXTENSION]
+    if not named:
+        return []
+    from .navigator import read_nav
+
+    return [read_nav(path) for path in named]
+
+
 def _revisits(
     acquisitions: Sequence[Acquisition],
     positions: Positions,
@@ -777,6 +789,8 @@ def _revisits(
     named = found.holes + found.exposed
     warning = None
     if navigators:  # (the summary's keys only then: a run without a .nav says what it said before)
+        from .navigator import link
+
         links = link([a.nav_label for a in acquisitions], navigators)
         same, summary["same_navigator_position"] = _same_navigator_position(
             links.items, navigators, times, positions, names, squares
@@ -800,6 +814,8 @@ def _same_navigator_position(
     squares: Sequence[str],
 ) -> tuple[list[Revisit], list[dict[str, Any]]]:
     """The acquisitions (linked to ``items``) at a SamePosId an earlier one's item had, and their summary entries."""
+    from .navigator import map_labels
+
     labels = [None if item is None else item.label for item in items]
     maps = map_labels(navigators)
     drawn_on = [None if item is None else maps.get(item.drawn_id) for item in items]
