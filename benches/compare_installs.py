@@ -41,7 +41,7 @@ import bench_particles
 import bench_picks_merge
 from fixtures.synthetic import cs_particles, write_cs
 
-JOBS = ["star", "star10m", "plot", "cs", "picks", "micrographs", "dense", "update"]
+JOBS = ["star", "star10m", "plot", "cs", "cs1k", "picks", "micrographs", "dense", "update"]
 
 
 def star_job(w: Path) -> tuple[str, list[str], Path]:
@@ -66,6 +66,14 @@ def cs_job(w: Path) -> tuple[str, list[str], Path]:
     if not path.exists():
         write_cs(path, cs_particles(np.random.default_rng(0), 1_000_000))
     return "1M particles, CryoSPARC .cs (Extract + 2D slots), end to end", ["particles", str(path), "--quiet"], w
+
+
+def cs_start_job(w: Path) -> tuple[str, list[str], Path]:
+    """The same job on 1,000 particles: its time is nearly all start-up, to tell start-up from work."""
+    path = w / "particles_1000_extract_2d.cs"
+    if not path.exists():
+        write_cs(path, cs_particles(np.random.default_rng(0), 1_000))
+    return "1,000 particles, CryoSPARC .cs (start-up)", ["particles", str(path), "--quiet"], w
 
 
 def picks_job(w: Path) -> tuple[str, list[str], Path]:
@@ -97,6 +105,7 @@ MAKERS: dict[str, Callable[[Path], tuple[str, list[str], Path]]] = {
     "star10m": star10m_job,
     "plot": plot_job,
     "cs": cs_job,
+    "cs1k": cs_start_job,
     "picks": picks_job,
     "micrographs": micrographs_job,
     "dense": dense_job,

@@ -79,7 +79,7 @@ class Reporter:
             self.held = None if self.held is None else []
             return
         if drawn_without_styles(sys.stderr):  # (plain: rich is not loaded for it, as for the table)
-            sys.stderr.write(f"{verdict}\n")
+            sys.stderr.write(f"{printable(verdict)}\n")
             sys.stderr.flush()
         else:
             self.console.print(f"[bold]{escape(verdict)}[/]", soft_wrap=True)

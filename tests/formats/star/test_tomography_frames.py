@@ -239,7 +239,8 @@ def test_the_summary_names_each_inputs_layout_and_frame(tmp_path):
     )
     consensus = "\n".join(text for label, text in particle_rows(asked) if label.startswith("  "))
     assert "micrograph" not in consensus and "ran on 2 of 3 tomograms" in consensus
-    assert "--match-micrographs" in rows["Tomogram matching"] and "tomogram paths" in rows["Tomogram matching"]
+    # The exact-path match --match-micrographs auto found only restates the default: no row (issue 55's folding).
+    assert "Tomogram matching" not in rows and "Micrograph matching" not in rows
     # Every input's pixel size, each named.
     psize = "\n".join(text for label, text in particle_rows(summary) if label in ("Coordinate pixel size", ""))
     assert "(particles.star)" in psize and "10 Å from rlnTomoTiltSeriesPixelSize x rlnTomoTomogramBinning" in psize
