@@ -303,7 +303,8 @@ pub(crate) struct ParticleScan {
     split_note: Option<String>,
     /// Each `extra` column of the scan's columns (float64, one value per row), in their order.
     extra: Vec<Py<PyArray1<f64>>>,
-    /// Each row's image index in its stack (uint32), or None without an image column.
+    /// The image index in its stack (uint32) of each row of a run of the image column whose
+    /// indices are not consecutive, or None without an image column.
     image_indices: Option<Py<PyArray1<u32>>>,
     /// The runs of the image column, (stack hash, first index, last index, increasing, rows)
     /// as uint64 (n_runs, 5): see cryodedup_core::images.

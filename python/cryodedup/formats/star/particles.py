@@ -458,7 +458,8 @@ def _named_images(indices: np.ndarray, runs: np.ndarray, stacks: list[_core.RunS
 
     def names(rows: np.ndarray) -> list[str]:
         found = []
-        for run, index in zip(runs_of(rows).tolist(), indices[rows].tolist()):
+        rows = np.asarray(rows, dtype=np.uint32)
+        for run, index in zip(runs_of(rows).tolist(), _core.image_indices(runs, indices, rows).tolist()):
             prefix = int(prefixes[run])
             digits = f"{index:0{prefix - 1}d}@" if prefix else ""  # the digits as written: zeros, then the index
             found.append(digits + stack(run).decode("utf-8", "replace"))
@@ -571,7 +572,8 @@ class ParticleScan:
     keep: np.ndarray | None = None
     #: Why a split asked for was given up.
     split_note: str | None = None
-    #: Each row's image index (uint64) and the runs of the image column; None without one.
+    #: The runs of the image column and the listed indices (uint32) of the rows of those whose
+    #: indices are not consecutive; None without one.
     image_indices: np.ndarray | None = None
     image_runs: np.ndarray | None = None
     image_stacks: _core.RunStacks | None = None
