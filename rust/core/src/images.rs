@@ -196,6 +196,10 @@ impl ImageRows {
     #[inline]
     fn add_to_last_run(&mut self, index: u32) {
         let Some(run) = self.runs.last_mut() else { return };
+        if u64::from(index) == run.last + 1 && run.consecutive() {
+            (run.last, run.rows) = (run.last + 1, run.rows + 1); // (the rule: Extract's next image)
+            return;
+        }
         let before = *run;
         run.add(index);
         if run.consecutive() {

@@ -107,26 +107,17 @@ pub fn rows_of_shared_images(
 /// The kept rows of one stack's runs (sorted by first index) whose index another kept row of
 /// them shares; `bits` are bitmaps to reuse.
 fn stack_shared_rows(runs: &[(ImageRun, RunStart)], indices: &[u32], keep: &[bool], bits: &mut Vec<u64>) -> Vec<u32> {
-    let each_kept = |take: &mut dyn FnMut(u32, u32)| {
-        for (run, start) in runs {
-            run.for_each_index(listed(run, *start, indices), |k, index| {
-                if keep[start.row + k] {
-                    take((start.row + k) as u32, index);
-                }
-            });
-        }
-    };
     let low = runs[0].0.first;
     let span = runs.iter().map(|(r, _)| r.last).max().unwrap_or(low) - low;
     let rows: u64 = runs.iter().map(|(r, _)| r.rows).sum();
     let mut found = Vec::new();
     if span / BITMAPS_BITS_PER_ROW >= rows {
         let mut kept: Vec<u32> = Vec::new();
-        each_kept(&mut |_, index| kept.push(index));
+        for_each_kept(runs, indices, keep, |_, index| kept.push(index));
         kept.sort_unstable();
         let twice: Vec<u32> = kept.chunk_by(|a, b| a == b).filter(|c| c.len() > 1).map(|c| c[0]).collect();
         if !twice.is_empty() {
-            each_kept(&mut |row, index| {
+            for_each_kept(runs, indices, keep, |row, index| {
                 if twice.binary_search(&index).is_ok() {
                     found.push(row);
                 }
@@ -140,7 +131,7 @@ fn stack_shared_rows(runs: &[(ImageRun, RunStart)], indices: &[u32], keep: &[boo
     let (seen, twice) = bits.split_at_mut(words);
     let mut any = false;
     let at = |index: u32| (((u64::from(index) - low) / 64) as usize, 1u64 << ((u64::from(index) - low) % 64));
-    each_kept(&mut |_, index| {
+    for_each_kept(runs, indices, keep, |_, index| {
         let (word, bit) = at(index);
         let again = seen[word] & bit;
         twice[word] |= again;
@@ -148,7 +139,7 @@ fn stack_shared_rows(runs: &[(ImageRun, RunStart)], indices: &[u32], keep: &[boo
         seen[word] |= bit;
     });
     if any {
-        each_kept(&mut |row, index| {
+        for_each_kept(runs, indices, keep, |row, index| {
             let (word, bit) = at(index);
             if twice[word] & bit != 0 {
                 found.push(row);
@@ -156,6 +147,20 @@ fn stack_shared_rows(runs: &[(ImageRun, RunStart)], indices: &[u32], keep: &[boo
         });
     }
     found
+}
+
+/// Calls `take(row, index)` for each kept row of `runs` (one stack's, with their starts), in
+/// run order.
+#[inline]
+fn for_each_kept(runs: &[(ImageRun, RunStart)], indices: &[u32], keep: &[bool], mut take: impl FnMut(u32, u32)) {
+    for (run, start) in runs {
+        let keep = &keep[start.row..start.row + run.rows as usize];
+        run.for_each_index(listed(run, *start, indices), |k, index| {
+            if keep[k] {
+                take((start.row + k) as u32, index);
+            }
+        });
+    }
 }
 
 /// The kept rows whose image is kept more than once at different centres (on different
