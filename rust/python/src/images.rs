@@ -108,7 +108,7 @@ pub(crate) type RunStacks = (Py<PyBytes>, Py<PyArray1<u64>>, Py<PyArray1<u8>>);
 /// The runs' stack names of `rows` for Python (see `RunStacks`).
 pub(crate) fn run_stacks(py: Python<'_>, rows: &mut ImageRows) -> RunStacks {
     (
-        PyBytes::new(py, &rows.stack_names).unbind(),
+        PyBytes::new(py, &std::mem::take(&mut rows.stack_names)).unbind(), // (freed once copied)
         std::mem::take(&mut rows.stack_ends).into_pyarray(py).unbind(),
         std::mem::take(&mut rows.prefixes).into_pyarray(py).unbind(),
     )

@@ -481,6 +481,10 @@ impl StarFile {
         };
         let comment_lines = self.inner.table(block).map_err(|e| self.failed(e))?.comment_lines;
         let key_names = rows.key_names.iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect();
+        // The image runs and their stacks' names copied for Python, each freed once copied
+        // (not both held to the end: issue 58 item 15, the peak at the scan's end).
+        let image_runs = plan.image.map(|_| crate::images::runs_array(py, &std::mem::take(&mut rows.images.runs)));
+        let image_stacks = plan.image.map(|_| crate::images::run_stacks(py, &mut rows.images));
         Ok(ParticleScan {
             rows: rows.keys.len(),
             centres: rows.centres.into_pyarray(py).unbind(),
@@ -493,8 +497,8 @@ impl StarFile {
             keep,
             split_note,
             extra: rows.extra.into_iter().map(|values| values.into_pyarray(py).unbind()).collect(),
-            image_runs: plan.image.map(|_| crate::images::runs_array(py, &rows.images.runs)),
-            image_stacks: plan.image.map(|_| crate::images::run_stacks(py, &mut rows.images)),
+            image_runs,
+            image_stacks,
             image_indices: plan.image.map(|_| rows.images.indices.into_pyarray(py).unbind()),
         })
     }

@@ -435,7 +435,7 @@ def _images(scans: list[ParticleScan]) -> Images | None:
     if any(s.image_indices is None or s.image_runs is None or s.image_stacks is None for s in scans):
         return None
     indices = _joined([s.image_indices for s in scans])
-    runs = np.concatenate([s.image_runs for s in scans])
+    runs = _joined([s.image_runs for s in scans])
     return _named_images(indices, runs, [s.image_stacks for s in scans if s.image_stacks is not None])
 
 
@@ -445,9 +445,12 @@ def _named_images(indices: np.ndarray, runs: np.ndarray, stacks: list[_core.RunS
     ``stacks``: the runs' stack names of each piece of rows (``_core.RunStacks``), in order.
     """
     data = b"".join(piece[0] for piece in stacks)
-    offsets = np.cumsum([0] + [len(piece[0]) for piece in stacks[:-1]], dtype=np.uint64)
-    ends = np.concatenate([piece[1] + offset for piece, offset in zip(stacks, offsets)] or [np.zeros(0, np.uint64)])
-    prefixes = np.concatenate([piece[2] for piece in stacks] or [np.zeros(0, np.uint8)])
+    if len(stacks) == 1:  # (one input: its arrays as they are, no copy)
+        ends, prefixes = stacks[0][1], stacks[0][2]
+    else:
+        offsets = np.cumsum([0] + [len(piece[0]) for piece in stacks[:-1]], dtype=np.uint64)
+        ends = np.concatenate([piece[1] + offset for piece, offset in zip(stacks, offsets)] or [np.zeros(0, np.uint64)])
+        prefixes = np.concatenate([piece[2] for piece in stacks] or [np.zeros(0, np.uint8)])
     run_ends = np.cumsum(runs[:, 4]) if runs.size else np.zeros(0, dtype=np.uint64)
 
     def stack(run: int) -> bytes:
