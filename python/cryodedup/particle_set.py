@@ -62,8 +62,11 @@ class Images:
 
     Attributes
     ----------
-    indices : numpy.ndarray of uint32, shape (n,)
-        Each row's index in its stack (4 bytes: kept for every row of a 100M-particle run).
+    indices : numpy.ndarray of uint32, shape (n_listed,)
+        The index in its stack of each row of a run whose indices are not consecutive, in row
+        order (4 bytes for such a row; a run of RELION Extract's ``000001@s, 000002@s ...``
+        lists none: its rows' indices are ``first, first + 1 ...``). A row's index:
+        :meth:`index_of`.
     runs : numpy.ndarray of uint64, shape (n_runs, 5)
         The runs of consecutive rows of one stack, in row order (stack hash, first and last
         index, increasing, rows): with ``indices`` they prove every image distinct without
@@ -88,10 +91,19 @@ class Images:
     #: (to make distinct images collide).
     key_bits = 64
 
+    @cached_property
+    def size(self) -> int:
+        """How many rows the runs hold."""
+        return _core.image_row_count(self.runs)
+
+    def index_of(self, rows: np.ndarray) -> np.ndarray:
+        """The index in its stack of each of ``rows`` (uint32), told from the runs and the listed indices."""
+        return _core.image_indices(self.runs, self.indices, np.ascontiguousarray(rows, dtype=np.uint32))
+
     def exact(self, rows: np.ndarray) -> np.ndarray:
         """Ids of the images of ``rows`` (int64): equal exactly where their (stack, index) are."""
         rows = np.asarray(rows, dtype=np.int64)
-        images = (self.stack_ids(rows).astype(np.uint64) << np.uint64(32)) | self.indices[rows].astype(np.uint64)
+        images = (self.stack_ids(rows).astype(np.uint64) << np.uint64(32)) | self.index_of(rows).astype(np.uint64)
         return np.unique(images, return_inverse=True)[1].reshape(-1).astype(np.int64)
 
     @cached_property
@@ -105,7 +117,7 @@ class Images:
         keys = _core.image_keys(self.runs, self.indices)
         if self.key_bits < 64:
             keys = (keys & np.uint64((1 << self.key_bits) - 1)) | np.uint64(1 << 63)
-        rows = _core.images_repeated(self.runs, self.indices, np.ones(keys.size, dtype=bool), self.key_bits)
+        rows = _core.images_repeated(self.runs, self.indices, np.ones(self.size, dtype=bool), self.key_bits)
         if rows.size:
             _give_colliding_images_keys_of_their_own(keys, rows, self.exact(rows))
         return keys
@@ -113,8 +125,7 @@ class Images:
     def rows(self, which: np.ndarray) -> Images:
         """The images of the rows ``which`` (indices), their runs made again (a species' rows: ParticleSet.rows)."""
         stacks = np.repeat(self.runs[:, 0], self.runs[:, 4].astype(np.intp))
-        indices = np.take(self.indices, which)
-        runs = _core.image_runs(np.ascontiguousarray(np.take(stacks, which)), indices)
+        runs, indices = _core.image_runs(np.ascontiguousarray(np.take(stacks, which)), self.index_of(which))
         names, stack_ids = self.names, self.stack_ids
         return Images(
             indices,

@@ -26,8 +26,9 @@ def images_of(files: list[list[tuple[int, int]]]) -> Images:
     for rows in files:
         stacks = np.array([hashes[s] for s, _ in rows], dtype=np.uint64)
         index = np.array([i for _, i in rows], dtype=np.uint32)
-        runs.append(_core.image_runs(stacks, index))
-        indices.append(index)
+        file_runs, listed = _core.image_runs(stacks, index)
+        runs.append(file_runs)
+        indices.append(listed)
     stack_of = np.array([s for rows in files for s, _ in rows], dtype=np.int64)
     return Images(np.concatenate(indices), np.concatenate(runs), "rlnImageName", lambda rows: [], lambda r: stack_of[r])
 
@@ -82,3 +83,24 @@ def test_the_check_can_fail():
     keep = np.ones(len(even) + len(again), dtype=bool)
     one_micrograph = np.zeros(len(keep), dtype=np.uint32)
     assert rows_kept_twice(images, one_micrograph, centres, keep)[0].tolist() == [4, len(even) + 5]
+
+
+@settings(max_examples=200, deadline=None)
+@given(dealt_files(), st.data())
+def test_each_rows_index_told_by_the_runs_is_its_own(files, data):
+    # The runs keep no index for the rows of a run whose indices are consecutive: every
+    # row's index told from them (and from a species' rows, made again) is the row's own.
+    rows = [row for rows in files for row in rows]
+    images = images_of(files)
+    assert images.size == len(rows)
+    assert images.index_of(np.arange(len(rows))).tolist() == [index for _, index in rows]
+    which = np.array(sorted(data.draw(st.sets(st.integers(0, max(len(rows) - 1, 0))))) if rows else [], dtype=int)
+    part = images.rows(which)
+    assert part.index_of(np.arange(which.size)).tolist() == [rows[j][1] for j in which]
+
+
+def test_an_extracted_stack_keeps_no_index_a_row():
+    # Extract's 000001@s, 000002@s ...: the run is its rows' indices; a break lists that run's.
+    assert images_of([[(0, i) for i in range(1, 500)] + [(1, i) for i in range(7, 90)]]).indices.size == 0
+    broken = images_of([[(0, i) for i in range(1, 500)] + [(0, 600)] + [(1, i) for i in range(7, 90)]])
+    assert broken.indices.tolist() == [*range(1, 500), 600]

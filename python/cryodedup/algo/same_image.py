@@ -15,13 +15,14 @@ are not this case and are left to the distance rule.
   usual rule (priority, score) is kept;
 - ``ignore``: nothing is read or checked.
 
-Every image being distinct is proved from the runs of rows of one stack and each row's index,
-without a sort of the rows (``cryodedup_core::images``): the check costs next to nothing when
-there is nothing to find. When there is something, the 64-bit keys of the kept rows are made
-as needed and sorted a quarter at a time (1 byte a kept row while it runs, never kept for
-every row) to find the rows that may share an image; those few are told apart exactly by
-their stacks' names and their indices (:meth:`~cryodedup.particle_set.Images.exact`), so two images whose keys collide
-are never taken for one.
+Every image being distinct is proved from the runs of rows of one stack and their indices
+(none kept for a run whose indices are consecutive, as Extract writes them), without a sort
+of the rows (``cryodedup_core::images``): the check costs next to nothing when there is
+nothing to find. When there is something, the kept rows that may share an image are found
+from the runs by stack (each stack's kept indices marked in a bitmap as long as its index
+range: no key made, nothing kept a row), and those few are told apart exactly by their
+stacks' names and their indices (:meth:`~cryodedup.particle_set.Images.exact`), so two
+stacks whose hashes collide are never taken for one.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def rows_kept_twice(
     if all_distinct(images):
         return none
     keep = np.ascontiguousarray(keep, dtype=bool)
-    rows = _core.images_repeated(images.runs, images.indices, keep, images.key_bits)
+    rows = _core.images_shared(images.runs, images.indices, keep, images.key_bits)
     if rows.size == 0:
         return none
     exact = images.exact(rows)
@@ -130,7 +131,7 @@ def rows_rejected_as_a_kept_image(images: Images, groups: np.ndarray, centres: n
     What ``--same-image reject`` removed that the distance rule alone need not have (the
     rows of such an image at the kept row's own centre are counted too: one image, one row kept).
     """
-    rows, image = rows_kept_twice(images, groups, centres, np.ones(images.indices.size, dtype=bool))
+    rows, image = rows_kept_twice(images, groups, centres, np.ones(images.size, dtype=bool))
     if rows.size == 0:
         return 0
     kept_images = np.unique(image[keep[rows]])
@@ -163,7 +164,7 @@ def same_image_pairs(images: Images, groups: np.ndarray, centres: np.ndarray) ->
     (the half-set audit's convention). Rows at the first row's own centre of its micrograph
     (symmetry copies) make no pair.
     """
-    rows, image = rows_kept_twice(images, groups, centres, np.ones(images.indices.size, dtype=bool))
+    rows, image = rows_kept_twice(images, groups, centres, np.ones(images.size, dtype=bool))
     if rows.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     starts = _starts(image)

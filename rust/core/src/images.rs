@@ -4,11 +4,15 @@
 //! Joined selections (RELION JoinStar, overlapping CryoSPARC exports) can hold one particle
 //! image twice; refined apart, its rows carry different origins and a distance rule may keep
 //! both. An image is named by its stack and its index in the stack (RELION's `index@stack`,
-//! CryoSPARC's `blob/path` and `blob/idx`). A scan keeps each row's index (4 bytes: a
-//! particle job holds it for every row, and 100M rows must fit in 40 bytes each) and the runs of
-//! consecutive rows of one stack (the stack's FNV-1a hash, the run's index range and row
-//! count): no per-row hash. An image's 64-bit key (the stack's hash mixed with the index; 0
-//! means no image) is made only when some image is there twice ([`image_keys`]).
+//! CryoSPARC's `blob/path` and `blob/idx`). A scan keeps the runs of consecutive rows of one
+//! stack (the stack's FNV-1a hash, the run's index range and row count) and no per-row hash.
+//! A run whose indices are consecutive (`first, first + 1, ... last`: RELION's Extract writes
+//! `000001@stack.mrcs, 000002@stack.mrcs ...` in order) is its rows' indices: nothing is kept
+//! a row. Only the rows of the other runs keep their index (4 bytes: a particle job holds it
+//! for every such row, and 100M rows must fit in 40 bytes each), in [`ImageRows::indices`]
+//! (issue 58 item 15: the check's memory with repeated names). An image's 64-bit key (the
+//! stack's hash mixed with the index; 0 means no image) is made only when some image is there
+//! twice ([`image_keys`]).
 //!
 //! The check must cost next to nothing when every image is distinct, as it is in almost
 //! every set. [`distinct`] takes the runs by stack (a sort of the runs, one or a few per
@@ -47,6 +51,32 @@ impl ImageRun {
         self.first = self.first.min(index);
         self.last = self.last.max(index);
         self.rows += 1;
+    }
+
+    /// Whether the run's indices are `first, first + 1, ... last`, one a row: then its rows
+    /// keep no index of their own ([`ImageRows::indices`] holds those of the other runs).
+    #[inline]
+    pub fn consecutive(&self) -> bool {
+        self.increasing && self.last - self.first + 1 == self.rows
+    }
+
+    /// The index of the run's row `k` (from 0), its rows' listed indices `listed` (empty for
+    /// a consecutive run).
+    #[inline]
+    pub fn index(&self, listed: &[u32], k: usize) -> u32 {
+        match self.consecutive() {
+            true => (self.first + k as u64) as u32, // (a run's indices are u32)
+            false => listed[k],
+        }
+    }
+
+    /// Calls `each(k, index)` for each row `k` of the run, in order, its listed indices `listed`.
+    #[inline]
+    pub fn for_each_index(&self, listed: &[u32], mut each: impl FnMut(usize, u32)) {
+        match self.consecutive() {
+            true => (0..self.rows as usize).for_each(|k| each(k, (self.first + k as u64) as u32)),
+            false => listed.iter().enumerate().for_each(|(k, &index)| each(k, index)),
+        }
     }
 }
 
@@ -126,8 +156,9 @@ pub fn image_key(stack: u64, index: u64) -> u64 {
     (z ^ (z >> 31)).max(1)
 }
 
-/// The images of rows met in order: each row's index and the runs of rows of one stack.
-/// Consecutive rows of one stack (the rule) hash the stack once.
+/// The images of rows met in order: the runs of rows of one stack, and the index of each row
+/// of a run whose indices are not consecutive ([`ImageRun::consecutive`]). Consecutive rows
+/// of one stack (the rule) hash the stack once.
 ///
 /// Rows pushed by name ([`ImageRows::push_name`]) also keep each run's stack name and the
 /// length of its names' `index@` prefix (0 for a name without one): a row's name and its
@@ -137,9 +168,10 @@ pub fn image_key(stack: u64, index: u64) -> u64 {
 /// `ImageRows` is pushed one way only.
 #[derive(Debug, Default)]
 pub struct ImageRows {
-    /// Each row's index in its stack.
+    /// The index in its stack of each row of a run that is not consecutive, in row order
+    /// (the rows of consecutive runs are told by their run).
     pub indices: Vec<u32>,
-    /// The runs of the rows, in order (their `rows` add up to `indices.len()`).
+    /// The runs of the rows, in order.
     pub runs: Vec<ImageRun>,
     /// The runs' stack names, one after the other (rows pushed by name).
     pub stack_names: Vec<u8>,
@@ -153,9 +185,28 @@ impl ImageRows {
     /// Adds the row whose image is `index` of the stack hashed `stack` (rows of one stack
     /// that follow each other form a run).
     pub fn push_hashed(&mut self, stack: u64, index: u32) {
-        match self.runs.last_mut() {
-            Some(run) if run.stack == stack => run.add(index),
+        match self.runs.last() {
+            Some(run) if run.stack == stack => self.add_to_last_run(index),
             _ => self.runs.push(ImageRun::of_one(stack, index)),
+        }
+    }
+
+    /// Adds the row of image `index` to the last run: its index is listed once the run's
+    /// indices stop being consecutive (with those of the run's rows before it).
+    #[inline]
+    fn add_to_last_run(&mut self, index: u32) {
+        let Some(run) = self.runs.last_mut() else { return };
+        if u64::from(index) == run.last + 1 && run.consecutive() {
+            (run.last, run.rows) = (run.last + 1, run.rows + 1); // (the rule: Extract's next image)
+            return;
+        }
+        let before = *run;
+        run.add(index);
+        if run.consecutive() {
+            return;
+        }
+        if before.consecutive() {
+            self.indices.extend((before.first..=before.last).map(|i| i as u32));
         }
         self.indices.push(index);
     }
@@ -175,11 +226,8 @@ impl ImageRows {
         let prefix = (field.len() - stack.len()) as u8; // (the digits, at most 18, and the @)
                                                         // The run goes on (the rule): no hash, no look at the runs' stacks.
         if self.last_named() == Some((stack, prefix)) {
-            if let Some(run) = self.runs.last_mut() {
-                run.add(index);
-                self.indices.push(index);
-                return;
-            }
+            self.add_to_last_run(index);
+            return;
         }
         self.push_new_stack(index, prefix, stack);
     }
@@ -191,7 +239,6 @@ impl ImageRows {
         self.stack_ends.push(self.stack_names.len() as u64);
         self.prefixes.push(prefix);
         self.runs.push(ImageRun::of_one(stack_hash(stack), index));
-        self.indices.push(index);
     }
 
     /// Appends `other`'s rows after these.
@@ -208,47 +255,80 @@ impl ImageRows {
 /// Why runs and indices do not describe one set of rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunsMismatch {
+    /// The rows of the runs that are not consecutive (those whose indices are listed).
     pub rows_in_runs: u64,
     pub indices: usize,
 }
 
 impl std::fmt::Display for RunsMismatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the image runs hold {} rows, the indices {}", self.rows_in_runs, self.indices)
+        write!(f, "the image runs list the indices of {} rows, the indices are {}", self.rows_in_runs, self.indices)
     }
 }
 
 impl std::error::Error for RunsMismatch {}
 
-/// Each run's first row (and the rows in all), checked against the indices' count.
-pub(crate) fn run_starts(runs: &[ImageRun], indices: &[u32]) -> Result<Vec<usize>, RunsMismatch> {
+/// Where a run's rows start among all rows, and its listed indices among `indices`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RunStart {
+    pub row: usize,
+    pub listed: usize,
+}
+
+/// Each run's start (and the rows in all), checked against the listed indices' count.
+pub(crate) fn run_starts(runs: &[ImageRun], indices: &[u32]) -> Result<Vec<RunStart>, RunsMismatch> {
     let mut starts = Vec::with_capacity(runs.len());
-    let mut at = 0u64;
+    let (mut row, mut listed) = (0usize, 0u64);
     for run in runs {
-        starts.push(at as usize);
-        at += run.rows;
+        starts.push(RunStart { row, listed: listed as usize });
+        row += run.rows as usize;
+        listed += if run.consecutive() { 0 } else { run.rows };
     }
-    if at != indices.len() as u64 {
-        return Err(RunsMismatch { rows_in_runs: at, indices: indices.len() });
+    if listed != indices.len() as u64 {
+        return Err(RunsMismatch { rows_in_runs: listed, indices: indices.len() });
     }
     Ok(starts)
+}
+
+/// The listed indices of `run` (empty for a consecutive run), which starts at `start`.
+#[inline]
+pub(crate) fn listed<'a>(run: &ImageRun, start: RunStart, indices: &'a [u32]) -> &'a [u32] {
+    match run.consecutive() {
+        true => &[],
+        false => &indices[start.listed..start.listed + run.rows as usize],
+    }
+}
+
+/// How many rows the runs hold.
+pub fn row_count(runs: &[ImageRun]) -> usize {
+    runs.iter().map(|r| r.rows as usize).sum()
+}
+
+/// Each of `rows`' index in its stack (rows in any order, each below [`row_count`]).
+pub fn indices_of(runs: &[ImageRun], indices: &[u32], rows: &[u32]) -> Result<Vec<u32>, RunsMismatch> {
+    let starts = run_starts(runs, indices)?;
+    Ok(rows
+        .iter()
+        .map(|&row| {
+            let k = starts.partition_point(|s| s.row <= row as usize) - 1; // (row 0 starts run 0)
+            runs[k].index(listed(&runs[k], starts[k], indices), row as usize - starts[k].row)
+        })
+        .collect())
 }
 
 /// Each row's image key ([`image_key`] of its run's stack and its index).
 pub fn image_keys(runs: &[ImageRun], indices: &[u32]) -> Result<Vec<u64>, RunsMismatch> {
     let starts = run_starts(runs, indices)?;
-    let mut keys = vec![0u64; indices.len()];
+    let mut keys = vec![0u64; row_count(runs)];
     let mut pieces: Vec<(&ImageRun, &[u32], &mut [u64])> = Vec::with_capacity(runs.len());
     let mut rest = keys.as_mut_slice();
     for (run, &start) in runs.iter().zip(&starts) {
         let (piece, tail) = rest.split_at_mut(run.rows as usize);
-        pieces.push((run, &indices[start..start + run.rows as usize], piece));
+        pieces.push((run, listed(run, start, indices), piece));
         rest = tail;
     }
-    pieces.into_par_iter().for_each(|(run, indices, keys)| {
-        for (key, &index) in keys.iter_mut().zip(indices) {
-            *key = image_key(run.stack, u64::from(index));
-        }
+    pieces.into_par_iter().for_each(|(run, listed, keys)| {
+        run.for_each_index(listed, |k, index| keys[k] = image_key(run.stack, u64::from(index)));
     });
     Ok(keys)
 }
@@ -259,20 +339,33 @@ const BITMAP_BITS_PER_ROW: u64 = 64;
 
 /// Whether every row's image differs from every other row's: exact for (stack, index), and
 /// without a sort of the rows (see the module's comment). `runs` are the rows' runs in order,
-/// `indices` each row's index.
+/// `indices` the listed indices of those that are not consecutive.
 pub fn distinct(runs: &[ImageRun], indices: &[u32]) -> Result<bool, RunsMismatch> {
     let starts = run_starts(runs, indices)?;
-    let mut order: Vec<(ImageRun, usize)> = runs.iter().copied().zip(starts).collect();
-    order.par_sort_unstable_by_key(|(r, _)| (r.stack, r.first, r.last));
-    let stacks: Vec<&[(ImageRun, usize)]> = order.chunk_by(|a, b| a.0.stack == b.0.stack).collect();
+    let order = runs_by_stack(runs, &starts, u64::MAX);
+    let stacks: Vec<&[(ImageRun, RunStart)]> = order.chunk_by(|a, b| a.0.stack == b.0.stack).collect();
     Ok(stacks.into_par_iter().map_init(Vec::new, |bits, runs| stack_distinct(runs, indices, bits)).all(|d| d))
+}
+
+/// The runs with their starts, their stacks' hashes cut to the bits of `mask`, by stack then
+/// index range.
+pub(crate) fn runs_by_stack(runs: &[ImageRun], starts: &[RunStart], mask: u64) -> Vec<(ImageRun, RunStart)> {
+    let mut order: Vec<(ImageRun, RunStart)> =
+        runs.iter().map(|r| ImageRun { stack: r.stack & mask, ..*r }).zip(starts.iter().copied()).collect();
+    order.par_sort_unstable_by_key(|(r, _)| (r.stack, r.first, r.last));
+    order
+}
+
+/// Whether the runs of one stack (sorted by first index) are apart and each increasing: then
+/// their rows are distinct images, at once.
+pub(crate) fn apart_and_increasing(runs: &[(ImageRun, RunStart)]) -> bool {
+    runs.windows(2).all(|w| w[0].0.last < w[1].0.first) && runs.iter().all(|(r, _)| r.increasing)
 }
 
 /// Whether the rows of one stack's runs (sorted by first index) are distinct images; `bits`
 /// is a bitmap to reuse.
-fn stack_distinct(runs: &[(ImageRun, usize)], indices: &[u32], bits: &mut Vec<u64>) -> bool {
-    let apart = runs.windows(2).all(|w| w[0].0.last < w[1].0.first);
-    if apart && runs.iter().all(|(r, _)| r.increasing) {
+fn stack_distinct(runs: &[(ImageRun, RunStart)], indices: &[u32], bits: &mut Vec<u64>) -> bool {
+    if apart_and_increasing(runs) {
         return true;
     }
     let low = runs[0].0.first;
@@ -282,22 +375,26 @@ fn stack_distinct(runs: &[(ImageRun, usize)], indices: &[u32], bits: &mut Vec<u6
     if rows > span.saturating_add(1) {
         return false; // more rows than indices in the range
     }
-    let rows_of = |&(run, start): &(ImageRun, usize)| &indices[start..start + run.rows as usize];
     if span / BITMAP_BITS_PER_ROW >= rows {
-        let mut all: Vec<u32> = runs.iter().flat_map(rows_of).copied().collect();
+        let mut all: Vec<u32> = Vec::with_capacity(rows as usize);
+        for (run, start) in runs {
+            run.for_each_index(listed(run, *start, indices), |_, index| all.push(index));
+        }
         all.sort_unstable();
         return all.windows(2).all(|w| w[0] != w[1]);
     }
     bits.clear();
     bits.resize((span / 64 + 1) as usize, 0);
-    for run in runs {
-        for &index in rows_of(run) {
+    let mut repeated = false;
+    for (run, start) in runs {
+        run.for_each_index(listed(run, *start, indices), |_, index| {
             let index = u64::from(index);
             let (word, bit) = (((index - low) / 64) as usize, 1u64 << ((index - low) % 64));
-            if bits[word] & bit != 0 {
-                return false;
-            }
+            repeated |= bits[word] & bit != 0;
             bits[word] |= bit;
+        });
+        if repeated {
+            return false;
         }
     }
     true
@@ -431,15 +528,15 @@ mod tests {
         pieces.extend(&rest);
         for rows in [&rows, &pieces] {
             assert_eq!(rows.runs.len(), rows.stack_ends.len());
+            let every: Vec<u32> = (0..row_count(&rows.runs) as u32).collect();
+            let mut each = indices_of(&rows.runs, &rows.indices, &every).unwrap().into_iter();
             let mut told = Vec::new();
-            let mut start = 0usize;
             for (k, run) in rows.runs.iter().enumerate() {
                 let stack = &rows.stack_names
                     [if k == 0 { 0 } else { rows.stack_ends[k - 1] as usize }..rows.stack_ends[k] as usize];
-                for &index in &rows.indices[start..start + run.rows as usize] {
-                    told.push(image_name(stack, rows.prefixes[k], index));
+                for _ in 0..run.rows {
+                    told.push(image_name(stack, rows.prefixes[k], each.next().unwrap()));
                 }
-                start += run.rows as usize;
             }
             assert_eq!(told, names.iter().map(|n| n.to_vec()).collect::<Vec<_>>());
         }
@@ -478,7 +575,7 @@ mod tests {
 
     #[test]
     fn runs_and_indices_that_disagree_are_refused() {
-        let rows = rows_of(&[(1, 1), (1, 2)]);
+        let rows = rows_of(&[(1, 1), (1, 3)]); // (not consecutive: both indices listed)
         assert_eq!(distinct(&rows.runs, &rows.indices[..1]), Err(RunsMismatch { rows_in_runs: 2, indices: 1 }));
         assert!(image_keys(&rows.runs, &[]).is_err());
     }
@@ -510,5 +607,125 @@ mod tests {
             answers[usize::from(want)] += 1;
         }
         assert!(answers.iter().all(|&n| n > 300), "both answers, often: {answers:?}");
+    }
+
+    /// A RELION image name's image as RELION reads it, worked out apart from the scan's code:
+    /// the text inside matching quotes, then the decimal digits before the first `@` (any zeros)
+    /// as the index and the rest as the stack; else (or an index beyond u32) index 0 of the name.
+    fn image_of_name(field: &[u8]) -> (Vec<u8>, u32) {
+        let text = match field {
+            [q, inner @ .., l] if (*q == b'"' || *q == b'\'') && l == q => inner,
+            _ => field,
+        };
+        if let Some(at) = text.iter().position(|&b| b == b'@') {
+            let digits = &text[..at];
+            if at > 0 && digits.iter().all(u8::is_ascii_digit) {
+                let value = digits.iter().fold(0u128, |v, &d| (v * 10 + u128::from(d - b'0')).min(1 << 40));
+                if let Ok(index) = u32::try_from(value) {
+                    return (text[at + 1..].to_vec(), index);
+                }
+            }
+        }
+        (text.to_vec(), 0)
+    }
+
+    /// Random image names in runs: stacks in turn, indices that climb one by one (Extract),
+    /// then break (a selection's gaps), go back, repeat (a join), zero-padded or quoted
+    /// spellings of one image (issue 58 item 2), names without an index.
+    fn random_names(next: &mut impl FnMut(u64) -> u64) -> Vec<Vec<u8>> {
+        let mut names = Vec::new();
+        let joined = next(2) == 0; // (else no image twice, unless a stack's indices pass u32)
+        for s in 0..1 + next(8) {
+            let stack = match joined {
+                true => format!("Extract/job0{}/m{}.mrcs", next(2), next(3)),
+                false => format!("Extract/job0{}/m{s}.mrcs", next(2)),
+            };
+            let mut index = 1 + next(40);
+            for _ in 0..next(40) {
+                index = match next(12) {
+                    0 => index + 2 + next(5),                           // a gap
+                    1 if joined => index.saturating_sub(next(6)),       // back: a repeat or an earlier image
+                    2 if next(4) == 0 => u64::from(u32::MAX) - next(3), // at the top of u32
+                    _ => index + 1,
+                };
+                let name = match next(14) {
+                    0 => format!("{index:025}@{stack}"),
+                    1 => format!("\"{index}@{stack}\""),
+                    2 => format!("'{index:06}@{stack}'"),
+                    3 if joined => stack.clone(),
+                    4 if joined => format!("{}@{stack}", u64::from(u32::MAX) + 1 + next(9)),
+                    _ => format!("{index:06}@{stack}"),
+                };
+                names.push(name.into_bytes());
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn runs_of_consecutive_indices_tell_each_row_its_image_as_a_row_by_row_index_would() {
+        // The runs keep no index for a row of a consecutive run: each row's index told from
+        // them, its key, whether all are distinct and the kept rows that share an image must
+        // be those of the images worked out name by name.
+        let mut next = below(0x5851_f42d_4c95_7f2du64);
+        let mut listed_share = (0usize, 0usize);
+        let mut answers = [0; 2];
+        for _ in 0..1500 {
+            let names = random_names(&mut next);
+            let (mut rows, mut pieces, mut piece) = (ImageRows::default(), ImageRows::default(), ImageRows::default());
+            let cut = next(names.len() as u64 + 1) as usize;
+            for (k, name) in names.iter().enumerate() {
+                rows.push_name(name);
+                piece.push_name(name);
+                if k + 1 == cut {
+                    pieces.extend(&std::mem::take(&mut piece)); // (a scan's pieces, joined)
+                }
+            }
+            pieces.extend(&piece);
+            let want: Vec<(Vec<u8>, u32)> = names.iter().map(|n| image_of_name(n)).collect();
+            let keep: Vec<bool> = names.iter().map(|_| next(5) != 0).collect();
+            let every: Vec<u32> = (0..names.len() as u32).collect();
+            for rows in [&rows, &pieces] {
+                assert_eq!(row_count(&rows.runs), names.len());
+                let told = indices_of(&rows.runs, &rows.indices, &every).unwrap();
+                assert_eq!(told, want.iter().map(|w| w.1).collect::<Vec<_>>(), "{names:?}");
+                let keys = image_keys(&rows.runs, &rows.indices).unwrap();
+                for a in 0..names.len() {
+                    for b in 0..a {
+                        assert_eq!(keys[a] == keys[b], want[a] == want[b], "{:?} {:?}", names[a], names[b]);
+                    }
+                }
+                let mut seen = std::collections::HashSet::new();
+                let all_distinct = want.iter().all(|w| seen.insert(w));
+                assert_eq!(distinct(&rows.runs, &rows.indices), Ok(all_distinct));
+                answers[usize::from(all_distinct)] += 1;
+                let shared = crate::algo::images::rows_of_shared_images(&rows.runs, &rows.indices, &keep, 64).unwrap();
+                let brute: Vec<u32> = (0..names.len())
+                    .filter(|&a| keep[a] && (0..names.len()).any(|b| b != a && keep[b] && want[b] == want[a]))
+                    .map(|a| a as u32)
+                    .collect();
+                assert_eq!(shared, brute, "{names:?} {keep:?}");
+            }
+            listed_share = (listed_share.0 + rows.indices.len(), listed_share.1 + names.len());
+        }
+        assert!(answers.iter().all(|&n| n > 200), "both answers, often: {answers:?}");
+        // Most rows climb one by one: most are told by their runs, not listed.
+        assert!(listed_share.0 * 2 < listed_share.1, "{listed_share:?}");
+    }
+
+    #[test]
+    fn an_extract_run_lists_no_index_and_a_break_lists_the_run() {
+        let mut rows = ImageRows::default();
+        for index in 1..=500 {
+            rows.push_name(format!("{index:06}@Extract/job007/m.mrcs").as_bytes());
+        }
+        assert!(rows.indices.is_empty() && rows.runs.len() == 1 && rows.runs[0].consecutive());
+        rows.push_name(b"000502@Extract/job007/m.mrcs"); // (501 left out)
+        assert_eq!(rows.indices, (1..=500).chain([502]).collect::<Vec<u32>>());
+        rows.push_name(b"000001@other.mrcs");
+        rows.push_name(b"000002@other.mrcs");
+        assert_eq!(rows.indices.len(), 501);
+        assert_eq!(indices_of(&rows.runs, &rows.indices, &[0, 499, 500, 502]), Ok(vec![1, 500, 502, 2]));
+        assert!(indices_of(&rows.runs, &rows.indices[1..], &[0]).is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! The same particle image twice (issue 39): image runs and keys, the proof that every image
 //! is distinct, the rows kept twice. See `cryodedup_core::images`.
 
-use cryodedup_core::algo::images::{kept_twice, rows_of_repeated_keys};
+use cryodedup_core::algo::images::{kept_twice, rows_of_repeated_keys, rows_of_shared_images};
 use cryodedup_core::images::{self, ImageRows, ImageRun};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
@@ -37,15 +37,19 @@ fn runs_of(runs: &PyReadonlyArray2<'_, u64>) -> PyResult<Vec<ImageRun>> {
         .collect())
 }
 
-/// image_runs(stacks, indices) -> runs: the runs ((n_runs, 5) uint64, as
-/// `StarFile.scan_particles` gives them) of rows whose image is `indices[i]` of the stack
-/// hashed `stacks[i]` (see `stack_hashes`); indices uint32, as a scan keeps them.
+/// Image runs ((n_runs, 5) uint64) and the listed indices of the rows of the runs that are
+/// not consecutive (uint32), as `StarFile.scan_particles` gives them.
+pub(crate) type RunsAndIndices = (Py<PyArray2<u64>>, Py<PyArray1<u32>>);
+
+/// image_runs(stacks, indices) -> (runs, listed indices): the runs ((n_runs, 5) uint64) of
+/// rows whose image is `indices[i]` of the stack hashed `stacks[i]` (see `stack_hashes`), and
+/// the indices of the rows of runs that are not consecutive (uint32), as a scan keeps them.
 #[pyfunction]
 pub(crate) fn image_runs<'py>(
     py: Python<'py>,
     stacks: PyReadonlyArray1<'py, u64>,
     indices: PyReadonlyArray1<'py, u32>,
-) -> PyResult<Py<PyArray2<u64>>> {
+) -> PyResult<RunsAndIndices> {
     let (stacks, indices) = (stacks.as_slice()?, indices.as_slice()?);
     if stacks.len() != indices.len() {
         return Err(errors::value(format!("{} stacks, {} indices", stacks.len(), indices.len())));
@@ -57,7 +61,31 @@ pub(crate) fn image_runs<'py>(
         }
         rows
     });
-    Ok(runs_array(py, &rows.runs))
+    Ok((runs_array(py, &rows.runs), rows.indices.into_pyarray(py).unbind()))
+}
+
+/// image_indices(runs, indices, rows) -> uint32 array: the index in its stack of each of
+/// `rows` (uint32 row numbers), told from the runs and the listed indices.
+#[pyfunction]
+pub(crate) fn image_indices<'py>(
+    py: Python<'py>,
+    runs: PyReadonlyArray2<'py, u64>,
+    indices: PyReadonlyArray1<'py, u32>,
+    rows: PyReadonlyArray1<'py, u32>,
+) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    let (runs, indices, rows) = (runs_of(&runs)?, indices.as_slice()?, rows.as_slice()?);
+    let count = images::row_count(&runs);
+    if let Some(&row) = rows.iter().find(|&&r| r as usize >= count) {
+        return Err(errors::value(format!("row {row} of {count} rows")));
+    }
+    let found = py.detach(|| images::indices_of(&runs, indices, rows)).map_err(CoreError::from)?;
+    Ok(found.into_pyarray(py))
+}
+
+/// image_row_count(runs) -> int: how many rows the runs hold.
+#[pyfunction]
+pub(crate) fn image_row_count(runs: PyReadonlyArray2<'_, u64>) -> PyResult<usize> {
+    Ok(images::row_count(&runs_of(&runs)?))
 }
 
 /// image_keys(runs, indices) -> uint64 array: each row's image key (never 0; equal for rows of
@@ -80,14 +108,15 @@ pub(crate) type RunStacks = (Py<PyBytes>, Py<PyArray1<u64>>, Py<PyArray1<u8>>);
 /// The runs' stack names of `rows` for Python (see `RunStacks`).
 pub(crate) fn run_stacks(py: Python<'_>, rows: &mut ImageRows) -> RunStacks {
     (
-        PyBytes::new(py, &rows.stack_names).unbind(),
+        PyBytes::new(py, &std::mem::take(&mut rows.stack_names)).unbind(), // (freed once copied)
         std::mem::take(&mut rows.stack_ends).into_pyarray(py).unbind(),
         std::mem::take(&mut rows.prefixes).into_pyarray(py).unbind(),
     )
 }
 
-/// Rows of particle images as a STAR file's scan gives them: each row's index (uint32), the
-/// runs (n_runs, 5) uint64, and the runs' stack names as `StarFile.scan_particles` gives them.
+/// Rows of particle images as a STAR file's scan gives them: the listed indices (uint32) of
+/// the rows of runs that are not consecutive, the runs (n_runs, 5) uint64, and the runs'
+/// stack names as `StarFile.scan_particles` gives them.
 #[pyclass(module = "cryodedup._core", frozen, get_all)]
 pub(crate) struct NamedImageRows {
     indices: Py<PyArray1<u32>>,
@@ -166,9 +195,34 @@ pub(crate) fn images_repeated<'py>(
     bits: u32,
 ) -> PyResult<Bound<'py, PyArray1<u32>>> {
     let (runs, indices, keep) = (runs_of(&runs)?, indices.as_slice()?, keep.as_slice()?);
-    if keep.len() != indices.len() {
-        return Err(errors::value(format!("{} indices, {} keep", indices.len(), keep.len())));
-    }
+    keep_fits(&runs, keep)?;
     let rows = py.detach(|| rows_of_repeated_keys(&runs, indices, keep, bits)).map_err(CoreError::from)?;
+    Ok(rows.into_pyarray(py))
+}
+
+/// An error unless `keep` has a value for each row of the runs.
+fn keep_fits(runs: &[ImageRun], keep: &[bool]) -> PyResult<()> {
+    let rows = images::row_count(runs);
+    match keep.len() == rows {
+        true => Ok(()),
+        false => Err(errors::value(format!("{rows} rows in the runs, {} keep", keep.len()))),
+    }
+}
+
+/// images_shared(runs, indices, keep, bits=64) -> uint32 array: the kept rows whose image
+/// (stack hash, index) another kept row shares, in row order, found from the runs by stack (no
+/// key made); `bits` < 64 cuts the stacks' hashes to force collisions in tests.
+#[pyfunction]
+#[pyo3(signature = (runs, indices, keep, bits=64))]
+pub(crate) fn images_shared<'py>(
+    py: Python<'py>,
+    runs: PyReadonlyArray2<'py, u64>,
+    indices: PyReadonlyArray1<'py, u32>,
+    keep: PyReadonlyArray1<'py, bool>,
+    bits: u32,
+) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    let (runs, indices, keep) = (runs_of(&runs)?, indices.as_slice()?, keep.as_slice()?);
+    keep_fits(&runs, keep)?;
+    let rows = py.detach(|| rows_of_shared_images(&runs, indices, keep, bits)).map_err(CoreError::from)?;
     Ok(rows.into_pyarray(py))
 }

@@ -55,6 +55,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(images::image_rows, m)?)?;
     m.add_class::<images::NamedImageRows>()?;
     m.add_function(wrap_pyfunction!(images::images_repeated, m)?)?;
+    m.add_function(wrap_pyfunction!(images::images_shared, m)?)?;
+    m.add_function(wrap_pyfunction!(images::image_indices, m)?)?;
+    m.add_function(wrap_pyfunction!(images::image_row_count, m)?)?;
     m.add_function(wrap_pyfunction!(images::images_distinct, m)?)?;
     m.add_function(wrap_pyfunction!(images::images_kept_twice, m)?)?;
     m.add_function(wrap_pyfunction!(keys::group_keys, m)?)?;

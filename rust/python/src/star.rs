@@ -303,7 +303,8 @@ pub(crate) struct ParticleScan {
     split_note: Option<String>,
     /// Each `extra` column of the scan's columns (float64, one value per row), in their order.
     extra: Vec<Py<PyArray1<f64>>>,
-    /// Each row's image index in its stack (uint32), or None without an image column.
+    /// The image index in its stack (uint32) of each row of a run of the image column whose
+    /// indices are not consecutive, or None without an image column.
     image_indices: Option<Py<PyArray1<u32>>>,
     /// The runs of the image column, (stack hash, first index, last index, increasing, rows)
     /// as uint64 (n_runs, 5): see cryodedup_core::images.
@@ -480,6 +481,10 @@ impl StarFile {
         };
         let comment_lines = self.inner.table(block).map_err(|e| self.failed(e))?.comment_lines;
         let key_names = rows.key_names.iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect();
+        // The image runs and their stacks' names copied for Python, each freed once copied
+        // (not both held to the end: issue 58 item 15, the peak at the scan's end).
+        let image_runs = plan.image.map(|_| crate::images::runs_array(py, &std::mem::take(&mut rows.images.runs)));
+        let image_stacks = plan.image.map(|_| crate::images::run_stacks(py, &mut rows.images));
         Ok(ParticleScan {
             rows: rows.keys.len(),
             centres: rows.centres.into_pyarray(py).unbind(),
@@ -492,8 +497,8 @@ impl StarFile {
             keep,
             split_note,
             extra: rows.extra.into_iter().map(|values| values.into_pyarray(py).unbind()).collect(),
-            image_runs: plan.image.map(|_| crate::images::runs_array(py, &rows.images.runs)),
-            image_stacks: plan.image.map(|_| crate::images::run_stacks(py, &mut rows.images)),
+            image_runs,
+            image_stacks,
             image_indices: plan.image.map(|_| rows.images.indices.into_pyarray(py).unbind()),
         })
     }

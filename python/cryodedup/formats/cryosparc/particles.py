@@ -530,7 +530,7 @@ def _images(group: CsGroup) -> Images | None:
     if group.has(SYM_IDX):
         index, stacks, folded = _with_copies(index, group.column(SYM_IDX), stacks)
         copy_of_stack = None if folded else group.column(SYM_IDX)
-    runs = _core.image_runs(stacks, index)
+    runs, listed = _core.image_runs(stacks, index)
 
     def names(rows: np.ndarray) -> list[str]:
         texts = as_text(paths[rows], f"{group.path}: {BLOB_PATH}")
@@ -545,7 +545,7 @@ def _images(group: CsGroup) -> Images | None:
         ].reshape(-1)
 
     label = f"{BLOB_PATH} + {BLOB_IDX}" + (f" + {SYM_IDX}" if group.has(SYM_IDX) else "")
-    return Images(index, runs, label, names, stack_ids)
+    return Images(listed, runs, label, names, stack_ids)
 
 
 def _with_copies(index: np.ndarray, copy: np.ndarray, stacks: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:

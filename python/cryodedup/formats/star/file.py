@@ -198,8 +198,9 @@ class StarFile:
         pages are released as the scan passes them). ``psizes`` says where each row's
         micrograph pixel size comes from; the ``extra`` columns are kept whole, read in the
         same pass (the result's ``extra``, in their order); the ``image`` column (image
-        names, ``index@stack``) gives each row's index in its stack (the result's
-        ``image_indices``) and the runs of rows of one stack (``image_runs``).
+        names, ``index@stack``) gives the runs of rows of one stack (``image_runs``) and the
+        index in its stack of each row of a run whose indices are not consecutive (the
+        result's ``image_indices``; a run of Extract's ``000001@s, 000002@s ...`` lists none).
 
         ``split`` also decides each micrograph once its rows end and appends its rows to the
         kept or rejected file (they hold their header already): the result's ``keep`` is

@@ -435,7 +435,7 @@ def _images(scans: list[ParticleScan]) -> Images | None:
     if any(s.image_indices is None or s.image_runs is None or s.image_stacks is None for s in scans):
         return None
     indices = _joined([s.image_indices for s in scans])
-    runs = np.concatenate([s.image_runs for s in scans])
+    runs = _joined([s.image_runs for s in scans])
     return _named_images(indices, runs, [s.image_stacks for s in scans if s.image_stacks is not None])
 
 
@@ -445,9 +445,12 @@ def _named_images(indices: np.ndarray, runs: np.ndarray, stacks: list[_core.RunS
     ``stacks``: the runs' stack names of each piece of rows (``_core.RunStacks``), in order.
     """
     data = b"".join(piece[0] for piece in stacks)
-    offsets = np.cumsum([0] + [len(piece[0]) for piece in stacks[:-1]], dtype=np.uint64)
-    ends = np.concatenate([piece[1] + offset for piece, offset in zip(stacks, offsets)] or [np.zeros(0, np.uint64)])
-    prefixes = np.concatenate([piece[2] for piece in stacks] or [np.zeros(0, np.uint8)])
+    if len(stacks) == 1:  # (one input: its arrays as they are, no copy)
+        ends, prefixes = stacks[0][1], stacks[0][2]
+    else:
+        offsets = np.cumsum([0] + [len(piece[0]) for piece in stacks[:-1]], dtype=np.uint64)
+        ends = np.concatenate([piece[1] + offset for piece, offset in zip(stacks, offsets)] or [np.zeros(0, np.uint64)])
+        prefixes = np.concatenate([piece[2] for piece in stacks] or [np.zeros(0, np.uint8)])
     run_ends = np.cumsum(runs[:, 4]) if runs.size else np.zeros(0, dtype=np.uint64)
 
     def stack(run: int) -> bytes:
@@ -458,7 +461,8 @@ def _named_images(indices: np.ndarray, runs: np.ndarray, stacks: list[_core.RunS
 
     def names(rows: np.ndarray) -> list[str]:
         found = []
-        for run, index in zip(runs_of(rows).tolist(), indices[rows].tolist()):
+        rows = np.asarray(rows, dtype=np.uint32)
+        for run, index in zip(runs_of(rows).tolist(), _core.image_indices(runs, indices, rows).tolist()):
             prefix = int(prefixes[run])
             digits = f"{index:0{prefix - 1}d}@" if prefix else ""  # the digits as written: zeros, then the index
             found.append(digits + stack(run).decode("utf-8", "replace"))
@@ -571,7 +575,8 @@ class ParticleScan:
     keep: np.ndarray | None = None
     #: Why a split asked for was given up.
     split_note: str | None = None
-    #: Each row's image index (uint64) and the runs of the image column; None without one.
+    #: The runs of the image column and the listed indices (uint32) of the rows of those whose
+    #: indices are not consecutive; None without one.
     image_indices: np.ndarray | None = None
     image_runs: np.ndarray | None = None
     image_stacks: _core.RunStacks | None = None

@@ -10,7 +10,9 @@ use rayon::prelude::*;
 
 use crate::algo::keys::WordHasher;
 use crate::algo::points::SAME_CENTRE;
-use crate::images::{image_key, run_starts, ImageRun, RunsMismatch};
+use crate::images::{
+    apart_and_increasing, image_key, listed, run_starts, runs_by_stack, ImageRun, RunStart, RunsMismatch,
+};
 
 /// The parts of the key space whose kept rows' keys are sorted one after the other.
 const KEY_PARTS: u64 = 4;
@@ -35,11 +37,11 @@ pub fn rows_of_repeated_keys(
     // Each kept row's key, run by run (the run's stack hash once), handed to `take`.
     let each_kept = |take: &mut dyn FnMut(usize, u64)| {
         for (run, &start) in runs.iter().zip(&starts) {
-            for r in start..start + run.rows as usize {
-                if keep[r] {
-                    take(r, image_key(run.stack, u64::from(indices[r])) & mask);
+            run.for_each_index(listed(run, start, indices), |k, index| {
+                if keep[start.row + k] {
+                    take(start.row + k, image_key(run.stack, u64::from(index)) & mask);
                 }
-            }
+            });
         }
     };
     // The keys a quarter of the key space at a time (by their top bits), each as its low 32
@@ -67,6 +69,98 @@ pub fn rows_of_repeated_keys(
         });
     }
     Ok(rows)
+}
+
+/// A stack's index range wider than this many times its rows is searched for repeats by a
+/// sort of its kept indices, not two bitmaps (their bytes stay within 4 a row, as the sort's).
+const BITMAPS_BITS_PER_ROW: u64 = 16;
+
+/// The kept rows whose image another kept row shares, in row order: every kept row of an image
+/// kept twice, and rows of distinct stacks whose hashes, cut to their low `bits` bits (64: the
+/// whole hash; fewer only to test what follows a collision), are equal, which the caller tells
+/// apart by their names. Found from the runs by stack ([`crate::images::distinct`]'s way): a
+/// stack whose runs are apart and increasing holds no image twice; in the others each kept
+/// row's index is marked in two bitmaps as long as the stack's index range (seen, seen twice),
+/// or, where the range is far wider than the rows, the stack's kept indices are sorted. No key
+/// is made, and nothing is kept a row beyond the rows found (the warning's check, issue 58
+/// item 15: it held a byte a kept row while the keys were sorted, and made each key 5 times).
+pub fn rows_of_shared_images(
+    runs: &[ImageRun],
+    indices: &[u32],
+    keep: &[bool],
+    bits: u32,
+) -> Result<Vec<u32>, RunsMismatch> {
+    let starts = run_starts(runs, indices)?;
+    let mask = if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
+    let order = runs_by_stack(runs, &starts, mask);
+    let stacks: Vec<&[(ImageRun, RunStart)]> =
+        order.chunk_by(|a, b| a.0.stack == b.0.stack).filter(|runs| !apart_and_increasing(runs)).collect();
+    let mut rows: Vec<u32> = stacks
+        .into_par_iter()
+        .map_init(Vec::new, |bits, runs| stack_shared_rows(runs, indices, keep, bits))
+        .flatten()
+        .collect();
+    rows.par_sort_unstable();
+    Ok(rows)
+}
+
+/// The kept rows of one stack's runs (sorted by first index) whose index another kept row of
+/// them shares; `bits` are bitmaps to reuse.
+fn stack_shared_rows(runs: &[(ImageRun, RunStart)], indices: &[u32], keep: &[bool], bits: &mut Vec<u64>) -> Vec<u32> {
+    let low = runs[0].0.first;
+    let span = runs.iter().map(|(r, _)| r.last).max().unwrap_or(low) - low;
+    let rows: u64 = runs.iter().map(|(r, _)| r.rows).sum();
+    let mut found = Vec::new();
+    if span / BITMAPS_BITS_PER_ROW >= rows {
+        let mut kept: Vec<u32> = Vec::new();
+        for_each_kept(runs, indices, keep, |_, index| kept.push(index));
+        kept.sort_unstable();
+        let twice: Vec<u32> = kept.chunk_by(|a, b| a == b).filter(|c| c.len() > 1).map(|c| c[0]).collect();
+        if !twice.is_empty() {
+            for_each_kept(runs, indices, keep, |row, index| {
+                if twice.binary_search(&index).is_ok() {
+                    found.push(row);
+                }
+            });
+        }
+        return found;
+    }
+    let words = (span / 64 + 1) as usize;
+    bits.clear();
+    bits.resize(2 * words, 0);
+    let (seen, twice) = bits.split_at_mut(words);
+    let mut any = false;
+    let at = |index: u32| (((u64::from(index) - low) / 64) as usize, 1u64 << ((u64::from(index) - low) % 64));
+    for_each_kept(runs, indices, keep, |_, index| {
+        let (word, bit) = at(index);
+        let again = seen[word] & bit;
+        twice[word] |= again;
+        any |= again != 0;
+        seen[word] |= bit;
+    });
+    if any {
+        for_each_kept(runs, indices, keep, |row, index| {
+            let (word, bit) = at(index);
+            if twice[word] & bit != 0 {
+                found.push(row);
+            }
+        });
+    }
+    found
+}
+
+/// Calls `take(row, index)` for each kept row of `runs` (one stack's, with their starts), in
+/// run order.
+#[inline]
+fn for_each_kept(runs: &[(ImageRun, RunStart)], indices: &[u32], keep: &[bool], mut take: impl FnMut(u32, u32)) {
+    for (run, start) in runs {
+        let keep = &keep[start.row..start.row + run.rows as usize];
+        run.for_each_index(listed(run, *start, indices), |k, index| {
+            if keep[k] {
+                take((start.row + k) as u32, index);
+            }
+        });
+    }
 }
 
 /// The kept rows whose image is kept more than once at different centres (on different

@@ -523,9 +523,6 @@ impl<'a, 'r> RowSink<'a, 'r> {
         if self.has_key {
             self.scan.keys.reserve(more);
         }
-        if self.has_image {
-            self.scan.images.indices.reserve(more);
-        }
     }
 
     /// What the line at `start` is, from its text `t` from its first field on (empty for a
