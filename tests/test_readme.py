@@ -284,7 +284,10 @@ def check_result_group(root: Path, args: list[str], made) -> str:
     out = root / "Dedup"
     kept = Dataset.load(out / "particles_kept.cs")
     assert sorted(kept["uid"].tolist()) == sorted(made["uid"][sorted(want)].tolist())
-    assert (out / "particles_kept.csg").is_file()
+    # The passthrough slots are written beside them, for the same rows, and the group names both.
+    through = Dataset.load(out / "particles_kept_passthrough_1.cs")
+    assert sorted(through["uid"].tolist()) == sorted(kept["uid"].tolist()) and "location/center_x_frac" in through
+    assert "particles_kept_passthrough_1.cs" in (out / "particles_kept.csg").read_text()
     return f"{len(score)} particles, {len(want)} kept (brute-force greedy at {min_dist:g} Å by ncc_score)"
 
 
