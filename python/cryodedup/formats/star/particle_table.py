@@ -22,7 +22,7 @@ from ...particle_set import Warn
 from ...resolve.score import NO_AUTO_SCORE, UNDECIDED_BY_PREFER, UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_score
 from .file import Block, StarFile, Table
 from .micrographs import block_naming_micrographs
-from .tomography import SUBTOMOGRAM_ANGLES
+from .tomography import SUBTOMOGRAM_ANGLES, origin_assumptions
 
 if TYPE_CHECKING:
     from ..read_request import ScoreRead
@@ -114,6 +114,8 @@ class Columns:
     optics_group: str | None = None
     #: RELION 5 subtomogram angles that rotate the origins (docs/design.md section 7); empty: none.
     subtomogram_angles: list[str] = field(default_factory=list)
+    #: What was assumed of absent origin or subtomogram-angle columns, as RELION assumes it.
+    assumed: list[str] = field(default_factory=list)
 
     def numbers(self, score: str | None) -> list[str]:
         """The numeric columns to scan: coordinates, origins, optics group, and ``score``."""
@@ -289,8 +291,11 @@ def choose_columns(labels: list[str], has_optics: bool, where: str, shift_key: s
                         f"{where}: rlnOriginX is in particle pixels but there is no {needed} "
                         "column to give their size; use --shift-key none to ignore the origins"
                     )
-    if len(columns.origins) == 3 and not columns.origins_in_pixels and set(SUBTOMOGRAM_ANGLES) <= present:
-        columns.subtomogram_angles = list(SUBTOMOGRAM_ANGLES)
+    if len(coords) == 3 and columns.origins and not columns.origins_in_pixels:
+        # RELION's particle set: origins rotated where rlnTomoSubtomogramRot is (an absent axis or angle read as 0)
+        if SUBTOMOGRAM_ANGLES[0] in present:
+            columns.subtomogram_angles = [label for label in SUBTOMOGRAM_ANGLES if label in present]
+        columns.assumed = origin_assumptions(present)
     return columns
 
 

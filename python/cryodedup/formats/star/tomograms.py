@@ -288,7 +288,7 @@ def star_layout(part: ParticleTable, names: list[str], rewritten: bool) -> dict 
     frame = coordinate_frame(part)
     if frame is None:
         return None
-    notes = [ROTATED_ORIGINS] if part.columns.subtomogram_angles else []
+    notes = ([ROTATED_ORIGINS] if part.columns.subtomogram_angles else []) + part.columns.assumed
     if frame == CENTRED:
         return layout(part.label, "RELION 5", f"{CENTRED}, rlnCenteredCoordinateX/Y/ZAngst", notes)
     if rewritten:
