@@ -18,7 +18,6 @@ __all__ = [
     "TILT_SERIES_PSIZE",
     "origin_assumptions",
     "origin_vectors",
-    "rotate_origins",
     "rotation_vectors",
     "subtomogram_rotated",
     "tomogram_poses",
