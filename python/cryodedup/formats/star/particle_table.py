@@ -55,8 +55,15 @@ ANGLES = ["rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"]
 DEGREES_PER_RADIAN = 180 / np.pi
 
 
-def check_angle_ranges(angles: np.ndarray, labels: Sequence[str], where: str, warn: Warn) -> None:
-    """Refuses Euler angles beyond ±360°, and warns of a tilt outside 0-180°, with the likely cause.
+#: From this many particles on, every angle within ±π is radians written as degrees by the look of it:
+#: rot and psi span ±180° in any refinement (RELION writes them so), and π° is 1/57 of that span.
+RADIAN_ROWS = 100
+
+
+def check_angle_ranges(
+    angles: np.ndarray, labels: Sequence[str], where: str, warn: Warn, insisted: bool = False
+) -> None:
+    """Refuses Euler angles beyond ±360° or, unless ``insisted``, all within ±π; warns of a tilt outside 0-180°.
 
     RELION writes rot and psi within ±180° and tilt within 0-180°. An angle beyond ±360° is
     no angle a program writes: radians multiplied by 180/π twice, or another quantity
@@ -64,7 +71,11 @@ def check_angle_ranges(angles: np.ndarray, labels: Sequence[str], where: str, wa
     search grid's value); compared as written, ``--max-angle`` would decide on noise.
     A tilt outside 0-180° within ±360° is a rotation all the same (another program's
     convention), so it is only said. ``angles`` is (n, 3), rows numbered from 1 in messages.
+    Radians written as degrees within ±π pass that test: over :data:`RADIAN_ROWS` particles or
+    more, every angle within ±π (and not all 0) is refused unless ``insisted`` (``--insist-angles``),
+    and said then (``--max-angle 10`` would take nearly every pair for one orientation).
     """
+    _check_radians(angles, labels, where, warn, insisted)
     with np.errstate(invalid="ignore"):
         beyond = np.abs(angles) > 360
     if beyond.any():
@@ -90,6 +101,24 @@ def check_angle_ranges(angles: np.ndarray, labels: Sequence[str], where: str, wa
             f"{angles[row, 1]:g}°), as RELION never writes it: another program's convention, or a sign flipped? "
             "They are compared as the rotations they write"
         )
+
+
+def _check_radians(angles: np.ndarray, labels: Sequence[str], where: str, warn: Warn, insisted: bool) -> None:
+    """Refuses (or, insisted, warns of) orientations that are radians written as degrees by the look of them."""
+    finite = np.abs(angles[np.isfinite(angles).all(axis=1)])
+    if len(finite) < RADIAN_ROWS or not 0.5 < finite.max() <= np.pi + 1e-4:
+        return
+    said = (
+        f"{where}: every one of the {len(finite):,} particles' {'/'.join(labels)} lies within ±π (up to "
+        f"{finite.max():.4g}°): radians written as degrees?"
+    )
+    if insisted:
+        warn(f"{said} Compared as written, as --insist-angles asks")
+        return
+    raise CryodedupError(
+        f"{said} --max-angle would compare them as degrees and take nearly every pair for one orientation: "
+        f"convert them to degrees (x {DEGREES_PER_RADIAN:.5f}), or give --insist-angles to compare them as written"
+    )
 
 
 #: The column that expanded copies share (relion_particle_symmetry_expand keeps each image).

@@ -287,6 +287,7 @@ class _Rows:
         self.with_halves = all(RANDOM_SUBSET in p.labels for p in parts)
         self.halves: list[np.ndarray] = []
         self.with_angles = row_read.orientations
+        self.insist_angles = row_read.insist_angles
         for part in parts if self.with_angles else []:
             lacking = [label for label in ANGLES if label not in part.labels]
             if lacking:
@@ -315,7 +316,7 @@ class _Rows:
         """Keeps what the job asked for of the columns the scan kept whole (``scan.extra``), then drops them."""
         if self.with_angles:
             self.angles.append(np.stack([scan.extra[label] for label in ANGLES], axis=1))
-            check_angle_ranges(self.angles[-1], ANGLES, part.where(), self.warn)
+            check_angle_ranges(self.angles[-1], ANGLES, part.where(), self.warn, self.insist_angles)
             subtomo = _subtomogram_labels(part.labels)
             self.subtomogram_angles.append(_subtomogram_angles(scan.extra, subtomo, len(scan.groups)))
         if self.species_label:
@@ -767,7 +768,7 @@ def read_frame(
         shift=", ".join(part.columns.origins) or "none",
         tubes=tube_ids(np.zeros_like(groups), groups, particles[RELION_TUBE].to_numpy(float)) if filament else None,
         tube_column=RELION_TUBE if filament else None,
-        **_frame_poses(particles, row_read.orientations, warn),
+        **_frame_poses(particles, row_read, warn),
         images=_frame_images(particles) if row_read.images else None,
         species=species,
         species_names=species_names,
@@ -799,15 +800,15 @@ def _frame_images(particles: DataFrame) -> Images | None:
     return _named_images(index, runs, [stacks])
 
 
-def _frame_poses(particles: DataFrame, wanted: bool, warn: Warn) -> dict:
+def _frame_poses(particles: DataFrame, row_read: RowRead, warn: Warn) -> dict:
     """The poses of a table in memory for ``max_angle``, as :meth:`_Rows._poses` gives a file's."""
-    if not wanted:
+    if not row_read.orientations:
         return {"poses": None, "pose_label": PARTICLE_POSE}
     lacking = [label for label in ANGLES if label not in particles.columns]
     if lacking:
         raise CryodedupError(f"the particle table: max_angle needs the orientations, and there is no {lacking[0]}")
     angles = particles[ANGLES].to_numpy(dtype=np.float64)
-    check_angle_ranges(angles, ANGLES, "the particle table", warn)
+    check_angle_ranges(angles, ANGLES, "the particle table", warn, row_read.insist_angles)
     labels = _subtomogram_labels([str(c) for c in particles.columns])
     if not labels:
         return {"poses": angles, "pose_label": PARTICLE_POSE}
