@@ -218,17 +218,29 @@ def _write_datasets_apart(particles: ParticleSet, labels: list[str], warn: Warn)
     """
     dataset_of, names = dataset_of_inputs(labels)
     shared = particles.summary["datasets"]["names_kept_apart"]
-    writer = particles.writer
-    if particles.species is None and writer is not None and hasattr(writer, "apart"):
-        from ...formats.star.particle_writer import Apart  # (the STAR writer's: loaded with it)
+    from ...formats.star.particle_writer import Apart, StarWriter  # (the STAR writer's)
 
+    writer = particles.writer
+    if particles.species is None and isinstance(writer, StarWriter):
         rows = dataset_of[np.asarray(particles.input_of)]
-        writer.apart = Apart(rows, [name or "not-labelled" for name in names], "datasets")
+        writer.apart = Apart(rows, [name or "not-labelled" for name in names], "datasets", dataset_of.tolist())
+        own = ", ".join(path.name for path in writer.apart_outputs())
+        warn(
+            f"{_shared_example(particles)} and {shared - 1:,} other micrograph or tomogram names are of two datasets: "
+            f"{writer.kept_path.name} and {writer.rejected_path.name} hold both datasets' rows under each such name, "
+            f"which RELION reads as one; each dataset's own files ({own} and their rejected ones) keep them apart"
+        )
         return
     warn(
         f"{shared:,} micrograph or tomogram names are shared by the datasets: the outputs hold both datasets' rows "
         "under each such name, which RELION reads as one; split the outputs by dataset before going on"
     )
+
+
+def _shared_example(particles: ParticleSet) -> str:
+    """One name two datasets share, as the summary gives the second's copy (``TS_01 [dataset B]``)."""
+    copy = next(name for name in particles.mic_names if " [dataset " in name)
+    return copy.rpartition(" [dataset ")[0]
 
 
 def check_prefer(paths: list[Path], copick: bool, options: ParticleOptions, warn: Warn) -> list[list[int]] | None:
