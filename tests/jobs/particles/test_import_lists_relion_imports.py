@@ -147,3 +147,65 @@ def test_the_port_reads_a_list_and_its_files_as_relion_does(project):
     with pytest.raises(RelionError, match="not the same columns"):
         import_coordinates(mixed, project)
     assert read_star(listed).labels == ["rlnTomoName", "rlnTomoImportParticleFile"]
+
+
+def everything_imported(project: Path, outdir: str, centered: bool = False) -> list[tuple[str, tuple[float, ...]]]:
+    """Every pick of every kept and rejected list, as RELION's import (ported) gives it: name and x y z."""
+    picks = []
+    for path in sorted((project / outdir).glob("*_import_list*.star")):
+        table = import_coordinates(path, project, centered=centered)
+        coords = CENTRED if any(c in table.labels for c in CENTRED) else CORNER
+        picks += [(row["rlnTomoName"], tuple(round(float(row[c]), 3) for c in coords)) for row in table.rows]
+    return sorted(picks)
+
+
+MERGES = {
+    # name: the lists' files (tomogram, file name, text), and whether one list is written
+    "two template matchers, one score": (
+        [("TS_01", "a/TS_01.star", relion_table([*CORNER, "rlnLCCmax"], [[500, 500, 500, 0.3], [900, 900, 900, 0.2]]))],
+        [("TS_01", "b/TS_01.star", relion_table([*CORNER, "rlnLCCmax"], [[503, 500, 500, 0.4]]))],
+        True,
+    ),
+    "STAR with a score and text": (
+        [("TS_01", "a/TS_01.star", relion_table([*CORNER, "rlnLCCmax"], [[500, 500, 500, 0.3]]))],
+        [("TS_01", "b/TS_01.coords", "503 500 500\n800 800 800\n")],
+        False,
+    ),
+    "text with angles and text without": (
+        [("TS_01", "a/TS_01.coords", "500 500 500 10 20 30\n"), ("TS_02", "a/TS_02.coords", "1 2 3 0 90 0\n")],
+        [("TS_01", "b/TS_01.coords", "503 500 500\n")],
+        False,
+    ),
+    "text and STAR of the same columns": (
+        [("TS_01", "a/TS_01.coords", "500 500 500\n")],
+        [("TS_01", "b/TS_01.star", relion_table(["rlnTomoName", *CORNER], [["TS_01", 503, 500, 500]]))],
+        True,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(MERGES))
+def test_every_merge_of_lists_is_imported_whole_by_relion(project, name):
+    # Kept and rejected lists together import every input pick once, and RELION's import (ported) takes each.
+    first, second, one_list = MERGES[name]
+    paths = []
+    for k, files in enumerate((first, second)):
+        for _, file, text in files:
+            write(project / file, text)
+        paths.append(import_list(project / f"list{k}.star", [(t, f) for t, f, _ in files]))
+    tomograms = tomograms_star(project / "tomograms.star")
+    code, out = run(*map(str, paths), "--min-dist", "20", "--micrographs", str(tomograms), "-o", "D/", "--json")
+    assert code == 0, out
+    summary = json.loads(out)
+    assert summary["rejected"] == 1
+    expected = []
+    for path in paths:
+        expected += [
+            (row["rlnTomoName"], tuple(round(float(row[c]), 3) for c in CORNER))
+            for row in import_coordinates(path, project).rows
+        ]
+    assert everything_imported(project, "D") == sorted(expected)
+    written = sorted(p.name for p in (project / "D").glob("kept_import_list*.star"))
+    assert written == (
+        ["kept_import_list.star"] if one_list else ["kept_import_list_1.star", "kept_import_list_2.star"]
+    )
