@@ -121,7 +121,7 @@ def test_a_new_format_is_named_in_the_help(tmp_path):
     assert done.returncode == 0, done.stderr
     toy_help = " ".join(done.stdout.split())
     # Every picker of the registry, the toy last, in the registry's order.
-    pickers = [*dict.fromkeys(f.picker for f in picker_formats.FORMATS), "Toypicker"]
+    pickers = [*dict.fromkeys([*(f.picker for f in picker_formats.FORMATS), "Toypicker"])]
     assert f"({', '.join(pickers)})" in toy_help
 
 
