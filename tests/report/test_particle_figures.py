@@ -66,18 +66,31 @@ def run_with_spy_inputs(paths, outdir, options):
     return summary, captured["details"], paths
 
 
+#: The pictures of a job on one scored input without an outlier, and those it must not draw (a
+#: picture added to the registry later is checked by its own test, not listed here).
+DRAWN_FOR_ONE_SCORED_INPUT = {
+    "duplicate_fraction.png",
+    "example_micrograph_1.png",
+    "example_micrograph_2.png",
+    "nn_distances.png",
+    "rejected_per_micrograph.png",
+    "scores.png",
+}
+NOT_DRAWN_FOR_ONE_SCORED_INPUT = {
+    "example_micrograph_3.png",
+    "duplicate_outlier.png",
+    "inputs.png",
+    "halfset_pairs.png",
+    "consensus.png",
+    "agreement.png",
+    "registration.png",
+}
+
+
 def test_particle_pictures_show_the_decisions(tmp_path):
     summary, d, _ = details_of(tmp_path)
     names = {p.split("/")[-1] for p in summary["plots"]}
-    assert names == {
-        "duplicate_fraction.png",
-        "example_micrograph_1.png",
-        "example_micrograph_2.png",
-        "nn_distances.png",
-        "rejected_per_micrograph.png",
-        "scores.png",
-        "report.html",
-    }
+    assert DRAWN_FOR_ONE_SCORED_INPUT | {"report.html"} <= names and not names & NOT_DRAWN_FOR_ONE_SCORED_INPUT
     # The first example is the micrograph with the most rejections: kept picks in one panel,
     # rejected picks in the other, each with a line to the pick kept instead.
     rejected = np.bincount(d.groups[~d.keep])
@@ -547,14 +560,7 @@ def test_plot_draws_the_particle_pictures_without_importing_matplotlib(tmp_path)
     write_benchmark_file(path, 2000, per_mic=200, seed=1)
     assert matplotlib_modules_of_job([str(path), "-o", str(tmp_path / "out"), "-q", "--plot", "--plot-mics", "2"]) == []
     pngs = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
-    assert pngs == [
-        "duplicate_fraction.png",
-        "example_micrograph_1.png",
-        "example_micrograph_2.png",
-        "nn_distances.png",
-        "rejected_per_micrograph.png",
-        "scores.png",
-    ]
+    assert set(pngs) >= DRAWN_FOR_ONE_SCORED_INPUT and not set(pngs) & NOT_DRAWN_FOR_ONE_SCORED_INPUT
     for name in pngs:  # real PNGs of the size drawn
         with PIL.Image.open(tmp_path / "out" / name) as image:
             assert image.format == "PNG" and image.width >= 700
