@@ -405,16 +405,17 @@ def test_picks_rejected_for_lack_of_support_are_drawn_apart_from_duplicates(tmp_
 
 
 def test_a_micrograph_known_by_its_stem_is_drawn_from_its_mrc_file(tmp_path, monkeypatch):
-    # topaz names micrograph m (m.mrc) by its stem: the picture finds m.mrc in the project folder.
+    # topaz names micrograph stem_mic (stem_mic.mrc) by its stem: the picture finds stem_mic.mrc in the project folder
+    # (a name no folder above tmp_path holds: the search walks up to the root).
     monkeypatch.chdir(tmp_path)
-    write_mrc(tmp_path / "m.mrc", np.zeros((100, 100), dtype=np.float32), 1.0)
-    write_topaz(tmp_path / "a.txt", [("m", 10.0, 20.0, 0.5), ("m", 12.0, 20.0, 0.4)])
+    write_mrc(tmp_path / "stem_mic.mrc", np.zeros((100, 100), dtype=np.float32), 1.0)
+    write_topaz(tmp_path / "a.txt", [("stem_mic", 10.0, 20.0, 0.5), ("stem_mic", 12.0, 20.0, 0.4)])
     options = ParticleOptions(mic_psize=1.0, topaz_scale=1.0, plot=True, plot_mics=1)
     summary = remove_duplicate_particles([tmp_path / "a.txt"], tmp_path / "out", options)
     assert "micrograph_images" not in summary
-    (tmp_path / "m.mrc").unlink()
+    (tmp_path / "stem_mic.mrc").unlink()
     summary = remove_duplicate_particles([tmp_path / "a.txt"], tmp_path / "again", options)
-    assert f"first looked for: {tmp_path / 'm.mrc'}" in summary["micrograph_images"]
+    assert f"first looked for: {tmp_path / 'stem_mic.mrc'}" in summary["micrograph_images"]
 
 
 # --- The report: the summary as a table, pictures with whole-number counts -----------------------
