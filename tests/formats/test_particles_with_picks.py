@@ -1,4 +1,4 @@
-"""Refined particles and hand picks deduplicated together (issue 64, items 1 and 2), on files shaped as RELION writes them.
+"""Refined particles and hand picks deduplicated together (issue 64, items 1 and 2), in files as RELION writes them.
 
 The oracle is the projects' planting (tests/fixtures/refined_and_picks.py): the hand picks
 within a few Å of a refined particle are its duplicates, the others lie at least 100 Å (2-D)
