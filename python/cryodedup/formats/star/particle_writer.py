@@ -21,7 +21,7 @@ import cryodedup._core as _core
 
 from ...algo.dedup import DuplicateRule
 from ...errors import CryodedupError
-from ...outputs import AtomicOutputs, StrPath, TemporaryNames, scratch_files, write_error
+from ...outputs import AtomicOutputs, StrPath, scratch_files, write_error
 from ...particle_set import StarFacts
 from .file import StarFile, split_fields, unquote
 from .particle_table import HALF_TEXTS, RANDOM_SUBSET, RELION_TUBE, Merged, ParticleStar
@@ -264,7 +264,7 @@ class StarWriter:
         ]
 
     def _write_own(
-        self, own: list[tuple[Path, Path]], keep: np.ndarray, halves: np.ndarray | None, tmp: TemporaryNames
+        self, own: list[tuple[Path, Path]], keep: np.ndarray, halves: np.ndarray | None, tmp: dict[Path, Path]
     ) -> None:
         """Each input's (and species') kept and rejected rows under the input's own header, as one input's are."""
         if not own:
