@@ -324,7 +324,7 @@ class StarWriter:
             rw = (group, rewrite) if rewrite and group else None  # (a names-only part: one input, no rewrite)
             columns = None if part.labels == self.labels else self.labels  # rows in order already: byte copies
             values = None if choice is None else (RANDOM_SUBSET, choice[lo:hi], HALF_TEXTS)
-            if part.rewritten is not None:
+            if part.rewritten is not None and self.labels != part.labels:  # (its own file: its rows as read)
                 _append_rewritten(part, self.labels, keep[lo:hi], Path(kept), Path(rejected))
                 continue
             part.star.append_split(part.block, keep[lo:hi], kept, rejected, rw, columns, values)
