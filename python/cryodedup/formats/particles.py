@@ -86,7 +86,9 @@ def read_particle_files(
     if len(pickers) > 1 and kinds == {False}:  # refined particles and hand picks (issue 64)
         from .particles_with_picks import read_particles_with_picks
 
-        joined = read_particles_with_picks(inputs, is_picks, outdir, request, warn, log)
+        joined = read_particles_with_picks(
+            inputs, is_picks, outdir, scale, score_read, row_read, request.output_format, warn, log
+        )
         return _matched(joined, inputs, scale, warn)
     if len(pickers) > 1:
         raise CryodedupError(

@@ -20,7 +20,7 @@ from ..errors import CryodedupError
 from ..particle_set import Log, ParticleSet, SubsetWriter, Warn
 
 if TYPE_CHECKING:
-    from .read_request import ReadRequest
+    from .read_request import RowRead, Scale, ScoreRead
 
 __all__ = ["read_particles_with_picks"]
 
@@ -34,20 +34,28 @@ _ROWS_PICKS_LACK = {
 
 
 def read_particles_with_picks(
-    inputs: list[Path], is_picks: list[bool], outdir: Path, request: ReadRequest, warn: Warn, log: Log
+    inputs: list[Path],
+    is_picks: list[bool],
+    outdir: Path,
+    scale: Scale,
+    score_read: ScoreRead,
+    row_read: RowRead,
+    output_format: str,
+    warn: Warn,
+    log: Log,
 ) -> ParticleSet:
     """Particle STAR files and picker outputs, each read by its reader, joined as one set.
 
     Rows stand kind by kind (the kind of the first input first); each input keeps its
     position among ``inputs`` (``--prefer`` names them so). Half-sets and image names, which
     picks have not, are not used to decide; ranked by one score only where both kinds have it.
+    ``output_format`` is the picks' (``--output-format``).
     """
     from .picks.particles import read_picker_outputs
     from .star.particles import read_star_files
 
     stars = [p for p, picks in zip(inputs, is_picks) if not picks]
     pickers = [p for p, picks in zip(inputs, is_picks) if picks]
-    scale, score_read, row_read = request.scale, request.score_read, request.row_read
     particles = read_star_files(stars, outdir, scale, score_read, row_read, warn, log)  # (no one pass)
     if particles.centres.shape[1] != 2:
         raise CryodedupError(
@@ -59,7 +67,7 @@ def read_particles_with_picks(
                 f"{stars[0]}: its {what} have no counterpart in the picks of {pickers[0]}; "
                 "deduplicate the particle files on their own"
             )
-    picks = read_picker_outputs(pickers, outdir, scale, score_read, request.output_format, warn, log)
+    picks = read_picker_outputs(pickers, outdir, scale, score_read, output_format, warn, log)
     if particles.score_label != picks.score_label:
         warn(
             f"{stars[0]} is ranked by {particles.score_label or 'no score'} and {pickers[0]} by "

@@ -5,7 +5,7 @@ RELION 3.0 origins are in particle pixels), with the micrograph pixel size taken
 group and never from ``rlnImagePixelSize`` (``pixel_sizes``). The columns are chosen in
 ``particle_table``; kept and rejected particles are written by ``particle_writer``, as byte
 copies of the input rows. Several inputs are read as one set, written as one kept and one
-rejected file.
+rejected file (each input to files of its own where their columns differ).
 """
 
 from __future__ import annotations
