@@ -9,11 +9,14 @@ the files' own lines, read without cryodedup's reader.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from cryodedup import ParticleOptions, remove_duplicate_particles
+from cryodedup.cli import main
 from fixtures.refined_and_picks import refined_2d_project, refined_tomo_project
 from helpers import shared_file
 
@@ -94,3 +97,27 @@ def test_real_select_job_and_picks_job_keep_every_column(tmp_path):
         assert header(kept) == header(source)
     kept_rows = sum(len(data_rows(tmp_path / f"out/particles_kept_{s.stem}.star")) for s in (select, picks))
     assert kept_rows == summary["kept"] and not (tmp_path / "out/particles_kept.star").exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--max-angle", "10"], r"run_data\.star: its orientations \(--max-angle\) have no counterpart in the picks"),
+        (["--halfsets", "micrograph"], r"--halfsets micrograph: the particles carry no half-set column"),
+    ],
+)
+def test_what_picks_cannot_take_part_in_is_one_line(tmp_path, monkeypatch, options, message):
+    project = refined_2d_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    args = ["particles", project.refined, project.picks, "--micrographs", project.micrographs, *options, "-o", "o"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and re.search(message, result.output), result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+
+
+def test_subtomograms_and_2d_picks_are_refused(tmp_path, monkeypatch):
+    tomo, two = refined_tomo_project(tmp_path / "tomo"), refined_2d_project(tmp_path / "two")
+    monkeypatch.chdir(tmp_path)
+    args = ["particles", f"tomo/{tomo.refined}", f"two/{two.picks}", "--micrographs", f"two/{two.micrographs}"]
+    result = CliRunner().invoke(main, [*args, "-o", "o"])
+    assert result.exit_code == 1 and "holds 3-D particles and two/ManualPick/job004 a picker's 2-D" in result.output
