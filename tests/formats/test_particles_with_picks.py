@@ -121,3 +121,25 @@ def test_subtomograms_and_2d_picks_are_refused(tmp_path, monkeypatch):
     args = ["particles", f"tomo/{tomo.refined}", f"two/{two.picks}", "--micrographs", f"two/{two.micrographs}"]
     result = CliRunner().invoke(main, [*args, "-o", "o"])
     assert result.exit_code == 1 and "holds 3-D particles and two/ManualPick/job004 a picker's 2-D" in result.output
+
+
+def test_a_transform_is_taken_where_each_input_has_its_own_files(tmp_path, monkeypatch):
+    # The refined particles again, without half-sets and 64 px to the right (another frame): each input
+    # is written to files of its own, in its own frame, so --transform moves the centres compared.
+    project = refined_2d_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    lines = (tmp_path / project.refined).read_text().splitlines()
+    rows = set(project.refined_rows)
+    moved = [
+        f"{float(line.split()[0]) + 64:12.6f} " + " ".join(line.split()[1:-1]) + " " if line in rows else line
+        for line in lines
+        if not line.startswith("_rlnRandomSubset")
+    ]
+    Path("Select/job030").mkdir(parents=True)
+    Path("Select/job030/particles.star").write_text("\n".join(moved) + "\n")
+    inputs = [project.refined, "Select/job030/particles.star"]
+    options = ParticleOptions(min_dist=30.0, micrographs=Path(project.micrographs), transform=["2=shift:-64,0"])
+    summary = remove_duplicate_particles(inputs, "Dedup/job050", options)
+    assert summary["kept"] == summary["rejected"] == len(project.refined_rows)  # one of each pair
+    kept = [data_rows(Path(f"Dedup/job050/particles_{s}_run_data.star")) for s in ("kept", "rejected")]
+    assert sorted(kept[0] + kept[1]) == sorted(project.refined_rows)  # the refined rows as read, once each

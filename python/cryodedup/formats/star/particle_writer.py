@@ -188,6 +188,11 @@ class StarWriter:
         #: (several species, docs/design.md section 13; datasets that share names, section 2).
         self.apart: Apart | None = None
 
+    @property
+    def combines_inputs(self) -> bool:
+        """Whether one output file holds several inputs' rows (``--transform`` then refused: two frames in one)."""
+        return self.merged.combined
+
     def header_and_footer(self) -> tuple[bytes, bytes]:
         """What the outputs hold before their rows (the merged header) and after them."""
         self._refuse_without_combined()
