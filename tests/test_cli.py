@@ -386,16 +386,6 @@ BAD_INPUTS = {
         lambda d: ["particles", (_particles(d, name="a.star"), _particles(d, name="b.star"), f"{d}/*.star")[-1]],
         r"a\.star: a particle STAR .* give each particle STAR as an input of its own, or the pattern without quotes",
     ),
-    "optics in one input only": (
-        lambda d: [
-            "particles",
-            _particles(d, name="a.star"),
-            write_star(d / "b.star", PARTICLE_LABELS, [[5, 5, "m.mrc", 1]]),
-            "--mic-psize",
-            "1",
-        ],
-        r"a\.star has a data_optics block and \S*b\.star has none: their rows cannot be written into one file",
-    ),
     "an EPU XML as particles": (
         lambda d: ["particles", _write(d / "FoilHole_1_Data_2.xml", "<MicroscopeImage/>")],
         r"FoilHole_1_Data_2\.xml: microscope metadata \(EPU \.xml or SerialEM \.mdoc\), not particles or picks; "

@@ -194,6 +194,29 @@ def test_particles_job_keeps_what_the_oracle_keeps(project):
     )
 
 
+def test_particle_sets_of_other_columns_are_each_a_node(tmp_path):
+    # Issue 64: a Refine3D set and a set without half-sets are written each to its own files,
+    # and those, not the combined particles_kept.star (not written), are the job's nodes.
+    from fixtures.refined_and_picks import refined_2d_project
+
+    project = refined_2d_project(tmp_path)
+    lines = (tmp_path / project.refined).read_text().splitlines(keepends=True)
+    without = [line for line in lines if not line.startswith("_rlnRandomSubset")]
+    without = [line[: line.rstrip().rfind(" ")] + " \n" if line in [r + "\n" for r in project.refined_rows] else line
+               for line in without]  # fmt: skip
+    (tmp_path / "Select/job030").mkdir(parents=True)
+    (tmp_path / "Select/job030/particles.star").write_text("".join(without))
+    argv = ["--o", "External/job102/", "--in_parts", project.refined, "--in_parts2", "Select/job030/particles.star"]
+    argv += ["--in_mics", project.micrographs, "--min_dist", "30", "--plot", "no", "--j", "1"]
+    assert run_here(tmp_path, argv) == 0
+    nodes = (tmp_path / "External/job102/RELION_OUTPUT_NODES.star").read_text()
+    for subset in ("kept", "rejected"):
+        assert f"External/job102/particles_{subset}.star " not in nodes
+        for name in ("run_data", "particles"):
+            path = f"External/job102/particles_{subset}_{name}.star"
+            assert (tmp_path / path).is_file() and f"{path} 3 ParticleGroupMetadata.star.relion" in nodes
+
+
 def test_particles_job_adds_batches_with_update(project):
     """Two External runs into one job folder with update: the running kept set, the one node declared."""
     root, paths = project

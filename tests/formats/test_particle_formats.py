@@ -43,7 +43,6 @@ def test_each_kind_reaches_its_formats_reader(tmp_path):
     [
         ("d.cs", r"inputs mix CryoSPARC \(.cs/.csg\) and STAR files"),
         ("t.tbl", r"inputs mix Dynamo tables \(.tbl\) and other files"),
-        ("picks.txt", r"inputs mix picker coordinates and particle files"),
     ],
 )
 def test_kinds_mixed_are_refused_before_reading(tmp_path, other, message):

@@ -530,10 +530,17 @@ def test_relion_columns_not_written_are_named(tmp_path):
     inputs = [tmp_path / "a/x_autopick.star", tmp_path / "b/x_autopick.star"]
     summary = remove_duplicate_particles(inputs, tmp_path / "out", ParticleOptions(mic_psize=1, min_dist=10))
     (warning,) = [w for w in summary["warnings"] if "not written" in w]
-    assert warning.endswith(f"not written: {inputs[0]}: rlnClassNumber, rlnAnglePsi")
+    assert f"not written there: {inputs[0]}: rlnClassNumber, rlnAnglePsi)" in warning
     kept = starfile.read(tmp_path / "out/kept/x_autopick.star")
     assert list(kept.columns) == ["rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit"]
     assert sorted(kept["rlnCoordinateX"].tolist()) == [12.0, 500.0]  # b's better pick, and its far one
+    # Each picker's rows as read, every column, in its own folder (issue 64).
+    assert (tmp_path / "out/picker_1_x_autopick/rejected/x_autopick.star").read_text().endswith("10.0 20.0 0.5 0 0.0\n")
+    assert (
+        (tmp_path / "out/picker_2_x_autopick/kept/x_autopick.star")
+        .read_text()
+        .endswith("0.9 21.0 12.0\n300.0 400.0 500.0\n")
+    )
     # The same columns in both: rows are byte copies, nothing to warn about.
     (tmp_path / "b/x_autopick.star").write_text(head + a_labels + "12.0 21.0 0.9 1 90.0\n")
     summary = remove_duplicate_particles(inputs, tmp_path / "out2", ParticleOptions(mic_psize=1, min_dist=10))

@@ -13,6 +13,7 @@ import cryodedup.formats
 from cryodedup.formats.copick import read_copick, read_copick_pick_sets
 from cryodedup.formats.cryosparc.particles import read_cs_files, read_dataset
 from cryodedup.formats.dynamo import read_dynamo_tables
+from cryodedup.formats.particles_with_picks import read_particles_with_picks
 from cryodedup.formats.picks.particles import read_picker_outputs
 from cryodedup.formats.read_request import CopickSelection, ReadRequest, RowRead, Scale, ScoreRead
 from cryodedup.formats.star.import_particles import read_import_lists, read_lists_and_particles
@@ -29,6 +30,7 @@ READERS = {
     read_cs_files: {"Scale", "ScoreRead", "RowRead"},
     read_dataset: {"Scale", "ScoreRead", "RowRead"},
     read_lists_and_particles: {"Scale", "ScoreRead", "RowRead"},
+    read_particles_with_picks: {"Scale", "ScoreRead", "RowRead"},
     read_import_lists: {"Scale", "ScoreRead"},
     read_picker_outputs: {"Scale", "ScoreRead"},
     read_dynamo_tables: {"Scale", "ScoreRead"},

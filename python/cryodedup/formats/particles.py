@@ -81,7 +81,15 @@ def read_particle_files(
         return _matched(tables, inputs, scale, warn)
     if len(dynamo) > 1:
         raise CryodedupError("inputs mix Dynamo tables (.tbl) and other files; deduplicate each kind on its own")
-    pickers = {is_picker_output(p) for p in inputs}
+    is_picks = [is_picker_output(p) for p in inputs]
+    pickers = set(is_picks)
+    if len(pickers) > 1 and kinds == {False}:  # refined particles and hand picks (issue 64)
+        from .particles_with_picks import read_particles_with_picks
+
+        joined = read_particles_with_picks(
+            inputs, is_picks, outdir, scale, score_read, row_read, request.output_format, warn, log
+        )
+        return _matched(joined, inputs, scale, warn)
     if len(pickers) > 1:
         raise CryodedupError(
             "inputs mix picker coordinates and particle files; deduplicate each kind on its own "

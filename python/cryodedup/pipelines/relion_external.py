@@ -398,6 +398,8 @@ class ExternalJob:
         """Writes logfile.pdf and RELION_OUTPUT_NODES.star; returns the node lines, for run.out."""
         generation = self.generation
         nodes = [(o.name, o.kind) for o in plan.outputs if o.kind != "coordinates" or generation != "3.1"]
+        if plan.job == "particles":
+            nodes = particle_nodes(nodes, summary, self.folder)
         if plan.job == "coordinates" and generation != "4/5":
             nodes += relion31_coordinate_nodes(self.folder, generation)
         pictures = [Path(p) for p in summary.get("plots", []) if str(p).endswith(".png")]
@@ -412,6 +414,19 @@ class ExternalJob:
             # A folder's name is bytes to RELION: one that is not UTF-8 is written as it is.
             tmp[self.folder / OUTPUT_NODES].write_text(star, encoding="utf-8", errors="surrogateescape")
         return [f"{self.node_name(n)} ({NODE_LABEL_45[k]}, type {NODE_TYPE_31[k]})" for n, k in nodes]
+
+
+def particle_nodes(planned: list[tuple[str, str]], summary: dict, folder: Path) -> list[tuple[str, str]]:
+    """The particle files the job wrote, as nodes: inputs whose columns differ get files of their own.
+
+    Two particle sets of different columns (a refinement's and a Picks job's) are written each to
+    ``particles_kept_LABEL.star`` and ``particles_rejected_LABEL.star``, without the combined
+    files (issue 64): the summary's outputs name them; a planned file not written is no node.
+    """
+    written = [Path(p).name for subset in ("kept", "rejected") for p in summary.get("outputs", {}).get(subset, [])]
+    own = [(name, "particles") for name in written if name.endswith(".star") and (folder / name).is_file()]
+    kept = [(name, kind) for name, kind in planned if kind != "particles" or (folder / name).is_file()]
+    return kept + [node for node in own if node not in kept]
 
 
 def relion31_coordinate_nodes(folder: Path, generation: str | None) -> list[tuple[str, str]]:

@@ -67,6 +67,12 @@ def test_mixed_frames_meet_with_the_tomograms_star(tmp_path):
     # Every row written where it lies in centred Å: the third pixel pick at (10, 10, 10) x 10 - (998, 798, 398).
     assert any(np.allclose(row, [100 - 998, 100 - 798, 100 - 398]) for row in both)
     assert len(both) == 6
+    # Each file's own rows as read too, byte for byte (issue 64): the pixel file's are rewritten in the combined file.
+    for source in (centred, pixels):
+        lines = [line for line in source.read_text().splitlines(keepends=True) if line[:1] == "t"]
+        own = [tmp_path / f"out/particles_{s}_{source.stem}.star" for s in ("kept", "rejected")]
+        written = [line for path in own for line in path.read_text().splitlines(keepends=True) if line[:1] == "t"]
+        assert sorted(written) == sorted(lines)
 
 
 def test_the_pixel_file_first_is_refused_with_the_order_to_give(tmp_path):

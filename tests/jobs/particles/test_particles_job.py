@@ -366,28 +366,28 @@ def test_pickers_with_columns_in_another_order_are_merged(tmp_path):
         assert out.read_text().startswith(log.read_text().split(loop_of(log)[2][0])[0])
 
 
-def test_different_column_sets_keep_the_shared_columns(tmp_path):
+def test_different_column_sets_are_written_each_to_files_of_its_own(tmp_path):
+    # Issue 64: today's main writes the shared columns alone; every row keeps every column now.
     helical = {"rlnHelicalTubeID": np.arange(10_000)}
     log = select_job(tmp_path / "log.star", 1, [*SELECT, "rlnHelicalTubeID"], extra=helical)
     template = select_job(tmp_path / "template.star", 2, SWAPPED, drop=["rlnClassNumber", "rlnAnglePsi"])
     summary = remove_duplicate_particles(
         [log, template], tmp_path / "out", ParticleOptions(score="rlnMaxValueProbDistribution")
     )
-    shared = [lab for lab in SELECT if lab not in ("rlnClassNumber", "rlnAnglePsi")]
     (warning,) = summary["warnings"]
     for label in ("rlnClassNumber", "rlnAnglePsi", "rlnHelicalTubeID"):
-        assert re.search(rf"{label} \(from [^)]*log.star\)", warning)
-    assert "template.star" not in warning
-    for name in ("particles_kept.star", "particles_rejected.star"):
-        out = tmp_path / "out" / name
-        label_lines = [line for line in out.read_text().splitlines() if line.startswith("_rln")]
-        optics_lines = len(Optics(mic_psize=1.06).labels())
-        assert label_lines[optics_lines:] == [f"_{lab} #{k} " for k, lab in enumerate(shared, 1)]
-        assert_fields_moved_unchanged(out, [log, template])
-    assert starfile.read(tmp_path / "out" / "particles_kept.star")["particles"].columns.tolist() == shared
+        assert re.search(rf"{label} \(only in log.star\)", warning)
+    assert not (tmp_path / "out/particles_kept.star").exists()
+    assert summary["outputs"]["kept"] == [str(tmp_path / f"out/particles_kept_{n}.star") for n in ("log", "template")]
+    for source in (log, template):
+        kept, rejected = (tmp_path / f"out/particles_{s}_{source.stem}.star" for s in ("kept", "rejected"))
+        # The input's own header, and its rows byte for byte: kept and rejected are its rows, once each.
+        assert kept.read_text().split("loop_")[:-1] == source.read_text().split("loop_")[:-1]
+        assert sorted(rows_of(kept) + rows_of(rejected)) == sorted(rows_of(source))
+    assert summary["kept"] == sum(len(rows_of(tmp_path / f"out/particles_kept_{n}.star")) for n in ("log", "template"))
 
 
-def test_optics_tables_with_other_columns_are_refused_by_name(tmp_path):
+def test_optics_tables_with_other_columns_are_written_each_to_files_of_its_own(tmp_path):
     refine = select_job(tmp_path / "run_data.star", 1, SELECT)
     text = refine.read_text()
     shiny = tmp_path / "shiny.star"
@@ -397,12 +397,12 @@ def test_optics_tables_with_other_columns_are_refused_by_name(tmp_path):
         ).replace("           2     1.060000 \n", "           2     1.060000 0 \n")
     )
     assert starfile.read(shiny)["optics"]["rlnCtfDataAreCtfPremultiplied"].tolist() == [0]
-    with pytest.raises(
-        CryodedupError,
-        match=rf"^{re.escape(str(refine))} and {re.escape(str(shiny))} have different optics columns.*"
-        rf"only in {re.escape(str(shiny))}: rlnCtfDataAreCtfPremultiplied\)$",
-    ):
-        run(tmp_path, [refine, shiny])
+    summary = run(tmp_path, [refine, shiny])
+    assert any("optics column rlnCtfDataAreCtfPremultiplied (only in shiny.star)" in w for w in summary["warnings"])
+    for source in (refine, shiny):
+        kept, rejected = (tmp_path / f"out/particles_{s}_{source.stem}.star" for s in ("kept", "rejected"))
+        assert starfile.read(kept)["optics"].equals(starfile.read(source)["optics"])
+        assert sorted(rows_of(kept) + rows_of(rejected)) == sorted(rows_of(source))
 
 
 def test_optics_columns_in_another_order_are_matched_by_name(tmp_path):

@@ -95,6 +95,17 @@ class PicksWriter:
         Picks have no half-sets: ``halves`` must be None (the job refuses --halfsets first).
         """
         assert halves is None, "picks carry no half-set column"
+        if self.format not in ("relion", "cryosparc"):
+            return self._write_own_format(keep, force)
+        combined = self._write_combined(keep, force)
+        if len(self.pickers) > 1 and not (self.format == "relion" and rows_copied(self.pickers)):
+            # The combined output holds each pick's centre and score alone: each picker's own rows too (issue 64).
+            for subset, folders in self._write_own_format(keep, force).items():
+                combined[subset] += folders
+        return combined
+
+    def _write_combined(self, keep: np.ndarray, force: bool) -> dict[str, list[Path]]:
+        """The one output of every picker's picks: a RELION coordinate job, or a CryoSPARC ``.cs``."""
         if self.format == "relion":
             return write_relion(
                 self.pickers,
@@ -104,19 +115,17 @@ class PicksWriter:
                 micrographs=self.micrographs,
                 relion3_micrographs=self.relion3_micrographs,
             )
-        if self.format == "cryosparc":
-            assert self.psize is not None and self.shapes is not None, "read_picker_outputs sets both for cryosparc"
-            files = write_cryosparc(
-                self.pickers,
-                keep,
-                self.outdir,
-                shapes=self.shapes,
-                psize=self.psize,
-                micrograph_uids=self.uids,
-                force=force,
-            )
-            return {s: [p] for s, p in files.items()}
-        return self._write_own_format(keep, force)
+        assert self.psize is not None and self.shapes is not None, "read_picker_outputs sets both for cryosparc"
+        files = write_cryosparc(
+            self.pickers,
+            keep,
+            self.outdir,
+            shapes=self.shapes,
+            psize=self.psize,
+            micrograph_uids=self.uids,
+            force=force,
+        )
+        return {s: [p] for s, p in files.items()}
 
     def _write_own_format(self, keep: np.ndarray, force: bool) -> dict[str, list[Path]]:
         """Writes each picker's kept and rejected picks in its own format.
@@ -187,14 +196,16 @@ def _warn_columns_lost(pickers: list[Picks], warn: Callable[[str], None]) -> Non
 
     One coordinate file per micrograph holds the picks of every input: when the inputs'
     files differ in their columns, the rows are written from each pick's centre and score,
-    not copied (the same columns in another order are copied, fields put in order).
+    not copied (the same columns in another order are copied, fields put in order); each
+    picker's own files then hold its rows as read (:meth:`PicksWriter.write`).
     """
     lost = relion_columns_lost(pickers)
     if lost:
         which = "; ".join(f"{source}: {', '.join(labels)}" for source, labels in lost.items())
         warn(
             "the inputs' coordinate files differ in their columns, so each micrograph's "
-            f"coordinate file holds the centre and score of each pick only; not written: {which}"
+            f"coordinate file holds the centre and score of each pick only (not written there: {which}); each "
+            "picker's rows are written as read too, in picker_K_NAME/kept and rejected"
         )
 
 

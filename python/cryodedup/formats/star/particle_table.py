@@ -35,6 +35,7 @@ __all__ = [
     "RANDOM_SUBSET",
     "RELION_TUBE",
     "BlocksFollowParticles",
+    "Merged",
     "Needs",
     "ParticleStar",
     "ParticleTable",
@@ -383,14 +384,31 @@ def score_column(
     return label, chosen.higher_is_better
 
 
-def merged_columns(parts: list[ParticleStar], warn: Warn, rewritten: Sequence[int] = ()) -> list[str]:
-    """The particle columns of the merged output: those all inputs have, in the first input's order.
+@dataclass(frozen=True)
+class Merged:
+    """How several particle STAR inputs are written: the combined file's columns, and which files are written.
 
-    Each dropped column is named in a warning with the inputs it came from. The inputs
-    ``rewritten`` (by position) get the first input's coordinate columns, their own
+    ``labels``: the columns every input has, in the first input's order (the combined file's).
+    ``combined``: whether the combined file is written (no input loses a column or an optics
+    table in it). ``own_files``: whether each input's kept and rejected rows are written to
+    files of their own, under the input's own header (its rows byte for byte): where the
+    combined file would lose columns, or rewrites an input's coordinates.
+    """
+
+    labels: list[str]
+    combined: bool = True
+    own_files: bool = False
+
+
+def merged_columns(parts: list[ParticleStar], warn: Warn, rewritten: Sequence[int] = ()) -> Merged:
+    """The particle columns of the merged output, and whether it is written (:class:`Merged`).
+
+    The inputs ``rewritten`` (by position) get the first input's coordinate columns, their own
     coordinates carried into its frame (``tomograms.corner_inputs``); any other input whose
-    coordinates would be left out is refused: no particle file is written without them. The
-    optics tables must have the same columns (in any order).
+    coordinates differ from the others' is refused: their centres could not be compared.
+    Inputs whose columns or optics tables differ (refined particles and a picking job's
+    coordinates) are written each to files of its own, every column as read; a warning names
+    what differs.
     """
     first = parts[0]
 
@@ -404,35 +422,42 @@ def merged_columns(parts: list[ParticleStar], warn: Warn, rewritten: Sequence[in
             others = [p for p in parts if not set(lost) <= set(p.labels)]
             raise CryodedupError(
                 f"{part.where()}: its coordinates ({', '.join(lost)}) are not in {others[0].label} "
-                f"(whose are {', '.join(others[0].columns.coords)}): the merged output would have no coordinates; "
-                "deduplicate each file on its own"
+                f"(whose are {', '.join(others[0].columns.coords)}): their centres cannot be compared (the merged "
+                "output would have no coordinates); deduplicate each file on its own"
             )
+    if len(parts) == 1:
+        return Merged(common)
     dropped: dict[str, list[str]] = {}
     for k, part in enumerate(parts):
         for label in part.labels:
             if label not in common and not (k in rewritten and label in part.columns.coords):
-                dropped.setdefault(label, []).append(str(part.path))
-    if dropped:
-        named = "; ".join(f"{label} (from {', '.join(paths)})" for label, paths in dropped.items())
-        warn(f"particle columns not in every input are left out of the outputs: {named}")
+                dropped.setdefault(label, []).append(part.label)
+    differences = [f"{label} (only in {', '.join(labels)})" for label, labels in dropped.items()]
+    differences += _optics_differences(parts)
+    if differences:
+        shown = "; ".join(differences[:6]) + (f"; and {len(differences) - 6} more" if len(differences) > 6 else "")
+        warn(
+            f"the inputs' particle columns differ, so each input's kept and rejected rows are written to files of "
+            f"their own (particles_kept_<input>.star), every column as read, and no combined file, which would "
+            f"lose them: {shown}"
+        )
+    return Merged(common, combined=not differences, own_files=bool(differences) or bool(rewritten))
+
+
+def _optics_differences(parts: list[ParticleStar]) -> list[str]:
+    """What keeps the inputs' optics tables from one merged table: one missing, or other columns."""
+    first = parts[0]
     for other in parts[1:]:
         if first.optics is None and other.optics is None:
             continue
         if first.optics is None or other.optics is None:
             with_optics, without = (first, other) if other.optics is None else (other, first)
-            raise CryodedupError(
-                f"{with_optics.path} has a data_optics block and {without.path} has none: their rows cannot be "
-                "written into one file (a particle's optics group would name no group); deduplicate each on its own"
-            )
+            return [f"a data_optics block (in {with_optics.label}, not in {without.label})"]
         if set(first.optics.labels) != set(other.optics.labels):
             a, b = first.optics.labels, other.optics.labels
-            detail = "; ".join(
-                f"only in {p}: {', '.join(only)}"
-                for p, only in ((first.path, [x for x in a if x not in b]), (other.path, [x for x in b if x not in a]))
-                if only
-            )
-            raise CryodedupError(
-                f"{first.path} and {other.path} have different optics columns, so their optics groups "
-                f"cannot be merged ({detail})"
-            )
-    return common
+            return [
+                f"optics column {label} (only in {p.label})"
+                for p, only in ((first, [x for x in a if x not in b]), (other, [x for x in b if x not in a]))
+                for label in only
+            ]
+    return []

@@ -1,9 +1,11 @@
 """RELION particle STAR outputs: the kept and the rejected rows as byte copies of the input rows.
 
 Several inputs are written as one kept and one rejected file under the first input's header;
-their optics groups are merged (clashing numbers renumbered, docs/design.md section 5). The
-rows are written after the decision (:class:`StarWriter`), or while the core scans them when
-the job gives its rule before the scan (:class:`Split`, the one-pass route).
+their optics groups are merged (clashing numbers renumbered, docs/design.md section 5). Inputs
+whose columns or optics tables differ are written each to files of its own under its own
+header instead, so that no row loses a column (issue 64). The rows are written after the
+decision (:class:`StarWriter`), or while the core scans them when the job gives its rule
+before the scan (:class:`Split`, the one-pass route).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ...errors import CryodedupError
 from ...outputs import AtomicOutputs, StrPath, scratch_files, write_error
 from ...particle_set import StarFacts
 from .file import StarFile, split_fields, unquote
-from .particle_table import HALF_TEXTS, RANDOM_SUBSET, RELION_TUBE, ParticleStar
+from .particle_table import HALF_TEXTS, RANDOM_SUBSET, RELION_TUBE, Merged, ParticleStar
 
 __all__ = ["Apart", "AskOnePass", "Split", "StarWriter", "renumbered_optics_groups", "start_split", "write_headers"]
 
@@ -160,7 +162,10 @@ def renumbered_optics_groups(parts: list[ParticleStar], labels: list[str]) -> li
 class StarWriter:
     """Writes kept and rejected rows of the particle STAR inputs as two files.
 
-    Their rows are byte copies of the input rows (under the merged header).
+    Their rows are byte copies of the input rows (under the merged header). Inputs whose
+    columns differ (``merged.own_files``) are written each to a kept and a rejected file of
+    its own as well, under its own header; the combined files only where nothing is lost
+    (``merged.combined``).
     """
 
     def __init__(
@@ -171,8 +176,10 @@ class StarWriter:
         outdir: Path,
         split: Split | None = None,
         names: tuple[str, str] = (KEPT_NAME, REJECTED_NAME),
+        merged: Merged | None = None,
     ):
         self.parts, self.labels, self.counts = parts, labels, counts
+        self.merged = merged if merged is not None else Merged(labels)
         self.kept_path, self.rejected_path = outdir / names[0], outdir / names[1]
         self.outputs = [self.kept_path, self.rejected_path]
         #: The rows already written while they were scanned, and the decision they follow.
@@ -181,27 +188,47 @@ class StarWriter:
         #: (several species, docs/design.md section 13; datasets that share names, section 2).
         self.apart: Apart | None = None
 
+    @property
+    def combines_inputs(self) -> bool:
+        """Whether one output file holds several inputs' rows (``--transform`` then refused: two frames in one)."""
+        return self.merged.combined
+
     def header_and_footer(self) -> tuple[bytes, bytes]:
         """What the outputs hold before their rows (the merged header) and after them."""
+        self._refuse_without_combined()
         merge = _merge_optics(self.parts, self.labels)
         return merge.prefix, merge.suffix
 
     def write_into(self, keep: np.ndarray, targets: dict[Path, Path]) -> None:
         """Writes kept and rejected rows to ``targets[output]``, the temporary names of a caller's outputs."""
+        self._refuse_without_combined()
         self._write(keep, targets[self.kept_path], targets[self.rejected_path], None)
+
+    def _refuse_without_combined(self) -> None:
+        """Refuses to place one kept file where the inputs' columns differ (``--update``: one running file)."""
+        if not self.merged.combined:
+            raise CryodedupError(
+                f"{self.parts[0].label} and {self.parts[1].label} have different particle columns, so their rows "
+                "are written to files of their own, and --update keeps one running file: give them as batches "
+                "of their own"
+            )
 
     def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
         """Writes the rows where ``keep`` is True to the kept file and the others to the rejected file.
 
         ``halves`` (0 or 1 per row), where given, sets the kept rows' rlnRandomSubset (1 or 2).
+        Each input's own files (``merged.own_files``) follow the combined ones.
         """
-        by_group = self._apart_paths()
-        paths = [self.kept_path, self.rejected_path, *(p for pair in by_group.values() for p in pair)]
+        combined = [self.kept_path, self.rejected_path] if self.merged.combined else []
+        by_group = self._apart_paths() if self.merged.combined else {}
+        own = self._own_paths()
+        paths = [*combined, *(p for pair in by_group.values() for p in pair), *(p for pair in own for p in pair)]
+        _refuse_twice(paths)
         with AtomicOutputs(paths, force=force, inputs=[p.path for p in self.parts]) as tmp:
             split = self.split
-            if split is not None and halves is None and keep is split.keep:
+            if combined and split is not None and halves is None and keep is split.keep:
                 self._finish_split(split, tmp)
-            else:
+            elif combined:
                 self._write(keep, tmp[self.kept_path], tmp[self.rejected_path], halves)
             for g, (kept, rejected) in by_group.items():  # (the other rows go nowhere: os.devnull)
                 assert self.apart is not None
@@ -213,9 +240,10 @@ class StarWriter:
                     continue
                 self._write(keep & mine, tmp[kept], os.devnull, halves)
                 self._write(~keep & mine, tmp[rejected], os.devnull, None)  # (rejected rows keep their half)
+            self._write_own(own, keep, halves, tmp)
         return {
-            "kept": [self.kept_path, *(pair[0] for pair in by_group.values())],
-            "rejected": [self.rejected_path, *(pair[1] for pair in by_group.values())],
+            "kept": [*combined[:1], *(pair[0] for pair in by_group.values()), *(pair[0] for pair in own)],
+            "rejected": [*combined[1:], *(pair[1] for pair in by_group.values()), *(pair[1] for pair in own)],
         }
 
     def apart_outputs(self) -> list[Path]:
@@ -245,6 +273,59 @@ class StarWriter:
         labels = [label for label in parts[0].labels if kept(label)]
         return StarWriter(parts, labels, [self.counts[k] for k in members], self.kept_path.parent)
 
+    def _own_paths(self) -> list[tuple[Path, Path]]:
+        """Each input's own kept and rejected file (``particles_kept_job077-particles.star``); none without them.
+
+        Named by the input's label (its shortest distinct path) without ``.star``; with
+        several species, each species of an input has its own pair (``..._ribosome.star``).
+        """
+        if not self.merged.own_files:
+            return []
+        pairs = []
+        for part, species in self._own_units():
+            name = _input_file_part(part.label)
+            if species is not None:
+                name += f"_{species_file_part(species)}"
+            pairs.append((self._named(self.kept_path, name), self._named(self.rejected_path, name)))
+        return pairs
+
+    def _own_units(self) -> list[tuple[ParticleStar, str | None]]:
+        """The inputs written to files of their own, each with a species where species are written apart."""
+        apart = self.apart if self.apart is not None and self.apart.kind == "species" else None
+        if apart is None or len(apart.names) < 2:
+            return [(part, None) for part in self.parts]
+        bounds = np.cumsum([0, *self.counts])
+        return [
+            (part, name)
+            for part, lo, hi in zip(self.parts, bounds[:-1], bounds[1:])
+            for g, name in enumerate(apart.names)
+            if (apart.rows[lo:hi] == g).any()
+        ]
+
+    def _write_own(
+        self, own: list[tuple[Path, Path]], keep: np.ndarray, halves: np.ndarray | None, tmp: dict[Path, Path]
+    ) -> None:
+        """Each input's (and species') kept and rejected rows under the input's own header, as one input's are."""
+        if not own:
+            return
+        bounds = np.cumsum([0, *self.counts])
+        position = {id(part): k for k, part in enumerate(self.parts)}
+        apart = self.apart if self.apart is not None and self.apart.kind == "species" else None
+        for (part, species), (kept, rejected) in zip(self._own_units(), own):
+            k = position[id(part)]
+            rows = slice(bounds[k], bounds[k + 1])
+            mine = np.ones(self.counts[k], dtype=bool)
+            if species is not None and apart is not None:
+                mine = apart.rows[rows] == apart.names.index(species)
+            alone = StarWriter([part], part.labels, [self.counts[k]], kept.parent)
+            own_halves = halves[rows] if halves is not None and RANDOM_SUBSET in part.labels else None
+            alone._write(keep[rows] & mine, tmp[kept], os.devnull, own_halves)
+            alone._write(~keep[rows] & mine, tmp[rejected], os.devnull, None)
+
+    @staticmethod
+    def _named(path: Path, name: str) -> Path:
+        return path.with_name(f"{path.stem}_{name}{path.suffix}")
+
     def _apart_paths(self) -> dict[int, tuple[Path, Path]]:
         """Each group's kept and rejected file (``particles_kept_ribosome.star``), with several groups."""
         if self.apart is None or len(self.apart.names) < 2:
@@ -258,10 +339,7 @@ class StarWriter:
                 f"output files *_{twice[0]}.star (a file name takes letters, digits and . + - only): name them apart"
             )
 
-        def named(path: Path, name: str) -> Path:
-            return path.with_name(f"{path.stem}_{name}{path.suffix}")
-
-        return {s: (named(self.kept_path, name), named(self.rejected_path, name)) for s, name in enumerate(names)}
+        return {s: (self._named(self.kept_path, n), self._named(self.rejected_path, n)) for s, n in enumerate(names)}
 
     def _finish_split(self, split: Split, tmp: dict[Path, Path]) -> None:
         """Ends the files the scan wrote (what follows the rows) and makes them the outputs."""
@@ -285,7 +363,7 @@ class StarWriter:
             rw = (group, rewrite) if rewrite and group else None  # (a names-only part: one input, no rewrite)
             columns = None if part.labels == self.labels else self.labels  # rows in order already: byte copies
             values = None if choice is None else (RANDOM_SUBSET, choice[lo:hi], HALF_TEXTS)
-            if part.rewritten is not None and not set(self.labels) <= set(part.labels):
+            if part.rewritten is not None and not set(self.labels) <= set(part.labels):  # (its own file: its rows as read)
                 _append_rewritten(part, self.labels, keep[lo:hi], Path(kept), Path(rejected))
                 continue
             part.star.append_split(part.block, keep[lo:hi], kept, rejected, rw, columns, values)
@@ -313,6 +391,23 @@ def _append_rewritten(part: ParticleStar, labels: list[str], keep: np.ndarray, k
     for path, keep_rows in ((kept, True), (rejected, False)):
         with open(path, "ab") as f:
             f.write("".join(lines[keep_rows]).encode())
+
+
+def _input_file_part(label: str) -> str:
+    """An input's label as a part of a file name: ``Refine3D/job020/run_data.star`` -> ``Refine3D-job020-run_data``."""
+    return re.sub(r"[^A-Za-z0-9._+-]", "-", label.removesuffix(".star")).strip(".") or "-"
+
+
+def _refuse_twice(paths: list[Path]) -> None:
+    """Refuses outputs of which two would be one file (two inputs' names alike once made a file name's part)."""
+    seen: set[Path] = set()
+    for path in paths:
+        if path in seen:
+            raise CryodedupError(
+                f"two outputs would be {path.name} (inputs or species named alike once made part of a file name): "
+                "rename the inputs apart"
+            )
+        seen.add(path)
 
 
 class Apart(NamedTuple):

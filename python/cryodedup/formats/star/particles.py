@@ -5,7 +5,7 @@ RELION 3.0 origins are in particle pixels), with the micrograph pixel size taken
 group and never from ``rlnImagePixelSize`` (``pixel_sizes``). The columns are chosen in
 ``particle_table``; kept and rejected particles are written by ``particle_writer``, as byte
 copies of the input rows. Several inputs are read as one set, written as one kept and one
-rejected file.
+rejected file (each input to files of its own where their columns differ).
 """
 
 from __future__ import annotations
@@ -197,7 +197,8 @@ def _read_star_files(
             "the particles are 2-D: give the micrographs STAR they were picked on"
         )
     rewritten = corner_inputs(parts, tomograms)
-    labels = merged_columns(parts, warn, rewritten)
+    merged = merged_columns(parts, warn, rewritten)
+    labels = merged.labels
     needs = Needs()
     score_label, higher = score_column(parts, score_read, warn, needs)
     mic_psizes = (
@@ -248,9 +249,10 @@ def _read_star_files(
                 "(a row is either kept or rejected; a comment belongs to neither)"
             )
     needs.check()
-    writer = StarWriter(parts, labels, rows.counts(), Path(outdir), split if split and split.keep is not None else None)
+    split = split if split and split.keep is not None else None
+    writer = StarWriter(parts, labels, rows.counts(), Path(outdir), split, merged=merged)
     particles = rows.particle_set(score_label, higher, writer, split.keep if split else None)
-    if renumbered := renumbered_optics_groups(parts, labels):
+    if merged.combined and (renumbered := renumbered_optics_groups(parts, labels)):
         particles.summary["optics_groups_renumbered"] = renumbered
     return particles
 

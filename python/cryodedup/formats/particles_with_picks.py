@@ -1,0 +1,138 @@
+"""Particle STAR files and pickers' coordinates deduplicated together: refined particles and hand picks.
+
+The common case (issue 64): a refined set (Refine3D's ``run_data.star``, with its optics
+table, origins, angles, image names and half-sets) and a ManualPick job's coordinates added to
+it. Each kind is read by its own reader (the picks take their micrographs' pixel sizes from the
+micrographs STAR their RELION job names, or ``--micrographs``) and the two sets are joined as
+one; each kind's kept and rejected rows are written by its own writer, every row as read: the
+particles as a particle STAR, the picks as a coordinate job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import CryodedupError
+from ..particle_set import Log, ParticleSet, SubsetWriter, Warn
+
+if TYPE_CHECKING:
+    from .read_request import RowRead, Scale, ScoreRead
+
+__all__ = ["read_particles_with_picks"]
+
+#: What particle rows may carry that picks have not: such a run is refused, naming it.
+_ROWS_PICKS_LACK = {
+    "tubes": "filaments (a tube per segment)",
+    "poses": "orientations (--max-angle)",
+    "species": "species from --species-column",
+    "sources": "symmetry-expanded copies (--min-dist 0, --audit)",
+}
+
+
+def read_particles_with_picks(
+    inputs: list[Path],
+    is_picks: list[bool],
+    outdir: Path,
+    scale: Scale,
+    score_read: ScoreRead,
+    row_read: RowRead,
+    output_format: str,
+    warn: Warn,
+    log: Log,
+) -> ParticleSet:
+    """Particle STAR files and picker outputs, each read by its reader, joined as one set.
+
+    Rows stand kind by kind (the kind of the first input first); each input keeps its
+    position among ``inputs`` (``--prefer`` names them so). Half-sets and image names, which
+    picks have not, are not used to decide; ranked by one score only where both kinds have it.
+    ``output_format`` is the picks' (``--output-format``).
+    """
+    from .picks.particles import read_picker_outputs
+    from .star.particles import read_star_files
+
+    stars = [p for p, picks in zip(inputs, is_picks) if not picks]
+    pickers = [p for p, picks in zip(inputs, is_picks) if picks]
+    particles = read_star_files(stars, outdir, scale, score_read, row_read, warn, log)  # (no one pass)
+    if particles.centres.shape[1] != 2:
+        raise CryodedupError(
+            f"{stars[0]} holds 3-D particles and {pickers[0]} a picker's 2-D coordinates: deduplicate each on its own"
+        )
+    for name, what in _ROWS_PICKS_LACK.items():
+        if getattr(particles, name) is not None:
+            raise CryodedupError(
+                f"{stars[0]}: its {what} have no counterpart in the picks of {pickers[0]}; "
+                "deduplicate the particle files on their own"
+            )
+    picks = read_picker_outputs(pickers, outdir, scale, score_read, output_format, warn, log)
+    if particles.score_label != picks.score_label:
+        warn(
+            f"{stars[0]} is ranked by {particles.score_label or 'no score'} and {pickers[0]} by "
+            f"{picks.score_label or 'no score'}, which are not one scale: each group of duplicates keeps a seeded "
+            f"random particle (seed {score_read.seed}); to keep the refined particles over the picks, "
+            f"give --prefer {stars[0]}"
+        )
+        particles, picks = replace(particles, scores=None, score_label=None), replace(picks, scores=None)
+    first, second = (particles, picks) if not is_picks[0] else (picks, particles)
+    return _joined(first, second, [first is particles, second is particles], inputs, is_picks)
+
+
+def _joined(
+    first: ParticleSet, second: ParticleSet, is_star: list[bool], inputs: list[Path], is_picks: list[bool]
+) -> ParticleSet:
+    """``first``'s rows, then ``second``'s, as one set; each input numbered by its position in ``inputs``."""
+    positions = {True: [k for k, p in enumerate(is_picks) if not p], False: [k for k, p in enumerate(is_picks) if p]}
+    names = list(dict.fromkeys([*first.mic_names, *second.mic_names]))
+    number = {name: k for k, name in enumerate(names)}
+    sets = (first, second)
+    groups = [np.array([number[n] for n in s.mic_names], dtype=np.int64)[s.groups] for s in sets]
+    input_of = [np.array(positions[star], dtype=np.int64)[s.input_of] for s, star in zip(sets, is_star)]
+    given = [str(p) for p in inputs]
+    shapes = {number[s.mic_names[g]]: shape for s in sets for g, shape in s.mic_shapes.items()}
+    rows = np.arange(len(first) + len(second))
+    identities: list[dict[str, tuple[float, ...]]] = [{} for _ in inputs]
+    for s, star in zip(sets, is_star):
+        for k, identity in zip(positions[star], s.identities or []):
+            identities[k] = identity
+    return replace(
+        first,
+        inputs=given,
+        input_of=np.concatenate(input_of),
+        mic_names=names,
+        groups=np.concatenate(groups),
+        centres=np.concatenate([first.centres, second.centres]),
+        psize=np.concatenate([np.asarray(first.psize), np.asarray(second.psize)]),
+        pixel_sizes=[*first.pixel_sizes, *second.pixel_sizes],
+        scores=None if first.scores is None else np.concatenate([first.scores, second.scores]),
+        shift=next(s.shift for s, star in zip(sets, is_star) if star),
+        read_files=[*first.read_files, *second.read_files],
+        writer=_KindsWriter([(first.writer, rows[: len(first)]), (second.writer, rows[len(first) :])]),
+        mic_shapes=shapes,
+        summary={**second.summary, **first.summary},
+        halfsets=None,
+        images=None,
+        particle_names=None,
+        coverage=None,
+        identities=identities,
+    )
+
+
+class _KindsWriter:
+    """Writes each kind's rows with its reader's writer: the particle STAR's outputs and the coordinate job's."""
+
+    def __init__(self, parts: list[tuple[SubsetWriter | None, np.ndarray]]) -> None:
+        self.parts = parts
+
+    def write(self, keep: np.ndarray, force: bool, halves: np.ndarray | None = None) -> dict[str, list[Path]]:
+        """Writes every kind's kept and rejected rows; their files, by subset (picks take no half-sets)."""
+        if halves is not None:
+            raise CryodedupError("--halfsets: the picks have no half-sets; deduplicate the particle files on their own")
+        outputs: dict[str, list[Path]] = {}
+        for writer, rows in self.parts:
+            assert writer is not None, "every reader of files gives the set a writer"
+            for subset, paths in writer.write(keep[rows], force).items():
+                outputs.setdefault(subset, []).extend(paths)
+        return outputs
