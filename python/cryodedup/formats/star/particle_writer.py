@@ -233,10 +233,10 @@ class StarWriter:
             for g, (kept, rejected) in by_group.items():  # (the other rows go nowhere: os.devnull)
                 assert self.apart is not None
                 mine = self.apart.rows == g
-                own = self._own_writer(g)
-                if own is not None:  # a dataset's inputs alone: their headers and optics groups as read
-                    own._write(keep[mine], tmp[kept], os.devnull, None if halves is None else halves[mine])
-                    own._write(~keep[mine], tmp[rejected], os.devnull, None)
+                dataset = self._own_writer(g)
+                if dataset is not None:  # a dataset's inputs alone: their headers and optics groups as read
+                    dataset._write(keep[mine], tmp[kept], os.devnull, None if halves is None else halves[mine])
+                    dataset._write(~keep[mine], tmp[rejected], os.devnull, None)
                     continue
                 self._write(keep & mine, tmp[kept], os.devnull, halves)
                 self._write(~keep & mine, tmp[rejected], os.devnull, None)  # (rejected rows keep their half)
@@ -363,7 +363,8 @@ class StarWriter:
             rw = (group, rewrite) if rewrite and group else None  # (a names-only part: one input, no rewrite)
             columns = None if part.labels == self.labels else self.labels  # rows in order already: byte copies
             values = None if choice is None else (RANDOM_SUBSET, choice[lo:hi], HALF_TEXTS)
-            if part.rewritten is not None and not set(self.labels) <= set(part.labels):  # (its own file: its rows as read)
+            # (a writer of columns the input has, its own file's: its rows as read)
+            if part.rewritten is not None and not set(self.labels) <= set(part.labels):
                 _append_rewritten(part, self.labels, keep[lo:hi], Path(kept), Path(rejected))
                 continue
             part.star.append_split(part.block, keep[lo:hi], kept, rejected, rw, columns, values)
