@@ -73,6 +73,8 @@ class ScoreRead:
         The seed of the random ranking without a score, which the readers' warnings name.
     preferred_first : bool
         Whether ``--prefer`` ranks the inputs before any score (said in those warnings).
+    prefer : tuple of str
+        ``--prefer``'s values: scores of inputs at different levels are never compared.
     """
 
     score: str
@@ -80,6 +82,7 @@ class ScoreRead:
     score_normalize: str
     seed: int
     preferred_first: bool
+    prefer: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from ...algo.dedup import (
 )
 from ...algo.normalisation import normalisation
 from ...algo.priority import (
+    input_levels,
+    preference,
     preferred_inputs,
     scores_without_none,
 )
@@ -67,6 +69,7 @@ def read_request(options: ParticleOptions) -> ReadRequest:
         score_normalize=options.score_normalize,
         seed=options.seed,
         preferred_first=bool(options.prefer),
+        prefer=tuple(str(p) for p in options.prefer),
     )
     row_read = RowRead(
         shift_key=options.shift_key,
@@ -127,7 +130,7 @@ def raw_picker_scores(particles: ParticleSet, options: ParticleOptions) -> str |
     if n_ranked < 2:
         return None
     per_input = [particles.scores[particles.input_of == k] for k in range(n_inputs)]
-    how = scales_differ(per_input, input_labels(particles.inputs))
+    how = scales_differ(per_input, input_labels(particles.inputs), _prefer_levels(particles, options))
     if how is None:  # one picker's particles in several files: one scale
         return None
     return (
@@ -136,6 +139,14 @@ def raw_picker_scores(particles: ParticleSet, options: ParticleOptions) -> str |
         "group of duplicates; rank by a score all inputs share after classification "
         "(--score rlnMaxValueProbDistribution) or by each input's percentiles (--score-normalize rank)"
     )
+
+
+def _prefer_levels(particles: ParticleSet, options: ParticleOptions) -> np.ndarray | None:
+    """Each input's ``--prefer`` level (None without it): the score decides only between inputs at one level."""
+    if not options.prefer:
+        return None
+    levels = preference(options.prefer, particles.inputs, particles.pick_sets, is_glob)
+    return input_levels([held for _, held in levels], len(particles.inputs))
 
 
 def warn_inputs_apart(particles: ParticleSet, warn: Warn) -> None:
