@@ -232,7 +232,7 @@ def _compare_command() -> Command:
     return Command(
         [*flags_of(CompareOptions), *(reading[name] for name in READING_FIELDS), QUIET, JSON],
         [
-            ("Comparison", ["--reference", "--radius", "--beta"]),
+            ("Comparison", ["--reference", "--radius", "--beta", "--over"]),
             (
                 "Reading",
                 [
@@ -300,7 +300,7 @@ def _copick_compare_command() -> Command:
     from .options.compare import CompareOptions
     from .options.particles import ParticleOptions
 
-    reference, radius, beta = flags_named(CompareOptions, "reference", "radius", "beta")
+    reference, radius, beta, over = flags_named(CompareOptions, "reference", "radius", "beta", "over")
     pick_set = "USER/SESSION"
     return Command(
         [
@@ -336,6 +336,11 @@ def _copick_compare_command() -> Command:
                 show_default=False,
             ),
             beta,
+            replace(
+                over,
+                help="The runs scored: shared, those both pick sets have picks of the object on; all, every run "
+                "with picks of either.",
+            ),
             QUIET,
             JSON,
         ]

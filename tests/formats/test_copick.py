@@ -882,12 +882,11 @@ def most_matched(a, b, radius):
 
 
 def jaccard(a, b, radius):
-    """The Jaccard index of two pick sets: a pick with one of the other's within the radius is shared (half each)."""
+    """The Jaccard index of two pick sets matched one to one: matched / (|A| + |B| - matched)."""
     if not a and not b:
         return None
-    near = [[np.linalg.norm(np.subtract(p, q)) <= radius for q in b] for p in a]
-    shared = (sum(any(row) for row in near) + sum(any(column) for column in zip(*near))) / 2
-    return shared / (len(a) + len(b) - shared)
+    matched = most_matched(a, b, radius)
+    return matched / (len(a) + len(b) - matched)
 
 
 def scores(reference, candidate, matched):
@@ -942,8 +941,12 @@ def test_comparepicks_counts_the_planted_matches_per_run_and_in_all(copick_cli, 
             precision, recall = scores(n_ref, n_cand, matched)
             assert run["precision"] == (None if precision is None else round(precision, 4))
             assert run["recall"] == (None if recall is None else round(recall, 4))
-        n_ref, n_cand, matched = (sum(c[k] for c in HAND_COUNTED[name].values()) for k in range(3))
-        assert (compared["picks"], compared["matched"]) == ([n_ref, n_cand], matched)
+        n_ref, n_cand, _ = (sum(c[k] for c in HAND_COUNTED[name].values()) for k in range(3))
+        assert compared["picks"] == [n_ref, n_cand]
+        # Scored over the runs both sets picked (TS_003's ribosomes are bob's alone: left out, and said).
+        shared = [c for c in HAND_COUNTED[name].values() if c[0] and c[1]]
+        n_ref, n_cand, matched = (sum(c[k] for c in shared) for k in range(3))
+        assert (compared["picks_scored"], compared["matched"]) == ([n_ref, n_cand], matched)
         assert compared["unmatched"] == [n_ref - matched, n_cand - matched]
         precision, recall = scores(n_ref, n_cand, matched)
         f1 = 2 * precision * recall / (precision + recall)
@@ -955,9 +958,28 @@ def test_comparepicks_counts_the_planted_matches_per_run_and_in_all(copick_cli, 
             "f_beta": round(f1, 4),
         }
         assert compared["registration"]["frames"] == "one"
-    # The hand's totals: ribosomes 8 of alice's, 10 of bob's, 5 matched.
+    # The hand's totals: ribosomes 8 of alice's, 10 of bob's, 5 matched; 8 of bob's on the runs alice picked.
     ribosome = summary["objects"][1]
-    assert (ribosome["picks"], ribosome["matched"], ribosome["reference"]["precision"]) == ([8, 10], 5, 0.5)
+    assert (ribosome["picks"], ribosome["matched"], ribosome["reference"]["precision"]) == ([8, 10], 5, 0.625)
+    assert ribosome["left_out"] == {"micrographs": 1, "picks": [0, 2]}
+    assert "left out: 1 run only one covers (0 + 2 picks; --over all scores them)" in result.stderr
+    every = run_copick(
+        copick_cli,
+        "evaluation",
+        "comparepicks",
+        "-c",
+        config,
+        "--reference",
+        "alice/1",
+        "--candidate",
+        "bob/1",
+        "--over",
+        "all",
+        "--json",
+    )
+    assert every.exit_code == 0, every.output
+    ribosome = json.loads(every.stdout.splitlines()[-1])["objects"][1]
+    assert (ribosome["picks_scored"], ribosome["reference"]["precision"]) == ([8, 10], 0.5)
     # The table on stderr: the matched and unmatched of each object, in all and per run.
     assert "copick evaluation comparepicks: ribosome" in result.stderr
     assert "TS_003: 0 matched, unmatched 0 + 2" in result.stderr
@@ -979,10 +1001,14 @@ def test_comparepicks_takes_a_radius_an_object_and_the_config_from_copicks_varia
     for compared in json.loads(result.stdout.splitlines()[-1])["objects"]:
         assert compared["inputs"] == ["alice/1", "cryodedup/0"]
         assert compared["matched"] == sum(c[2] for c in HAND_COUNTED[compared["object"]].values())
-    # A candidate with no picks of the object compared (dave picked ribosomes only) found none of it.
+    # A candidate with no picks of the object compared (dave picked ribosomes only) shares no run with the
+    # reference: nothing is scored, and what was left out is said; --over all scores it (it found none).
     dave = [*args[:-3], "dave/1", "--copick-objects", "apoferritin", "--json"]
     result = CliRunnerEnv(config).invoke(copick_cli, dave)
     assert result.exit_code == 0, result.output
+    assert "dave/1: precision -, recall -" in result.stderr
+    assert "left out: 1 run only one covers (2 + 0 picks; --over all scores them)" in result.stderr
+    result = CliRunnerEnv(config).invoke(copick_cli, [*dave, "--over", "all"])
     assert "dave/1: precision -, recall 0.000" in result.stderr
     (apoferritin,) = json.loads(result.stdout.splitlines()[-1])["objects"]
     assert (apoferritin["picks"], apoferritin["matched"], apoferritin["unmatched"]) == ([2, 0], 0, [2, 0])
