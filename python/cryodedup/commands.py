@@ -284,10 +284,26 @@ def _copick_command() -> Command:
                 "overlap",
                 "max_angle",
                 "sym",
+                "registration",
+            ),
+            replace(
+                *flags_named(ParticleOptions, "transform"),
+                help="Move a pick set's centres into the others' frame before deciding, and its kept picks as "
+                "written: USER/SESSION=OP+OP+... applied in order, in Å; OP is swap, mirror-x:W (x -> W - x), "
+                "mirror-y:H, mirror-z:D, scale:S, shift:DX,DY[,DZ] (the registration names the one that fits). "
+                "Repeat it for several pick sets.",
+                metavar="USER/SESSION=OPS",
+            ),
+            replace(
+                *flags_named(ParticleOptions, "datasets"),
+                help="USER/SESSION=LABEL: the pick set (or its position from 1) belongs to the dataset LABEL; runs "
+                "of different datasets are never one, whatever their names. Repeat it.",
+                metavar="USER/SESSION=LABEL",
             ),
             FORCE,
             QUIET,
             JSON,
+            *flags_named(ParticleOptions, "plot", "plot_mics"),
         ]
     )
 

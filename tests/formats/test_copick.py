@@ -1110,3 +1110,65 @@ def test_comparepicks_names_a_damaged_pick_file_in_one_line(copick_cli, tmp_path
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
     assert len(errors) == 1 and errors[0].startswith(f"Error: {config}: the picks of run "), result.stderr
     assert "apoferritin, bob/1" in errors[0] and DAMAGE_NAMED[damage] in errors[0], errors[0]
+
+
+# --- issue 63 item 3: copick process dedup takes the options its messages suggest ---------------------------
+
+
+def shifted_project(tmp_path, shift=(400.0, -300.0, 0.0)):
+    """alice/1's ribosomes on two runs, and bob/1 the same picks moved by ``shift`` Å (another frame)."""
+    rng = np.random.default_rng(11)
+    with root_logger_kept():
+        config = tmp_path / "project" / "copick_config.json"
+        objects = [PickableObject(name="ribosome", is_particle=True, radius=60.0, label=1)]
+        root = copick.new_config(str(config), str(tmp_path / "project" / "overlay"), pickable_objects=objects)
+        truth = {}
+        for run_name in ("TS_001", "TS_002"):
+            run = root.new_run(run_name)
+            centres = np.round(rng.uniform(500, 5000, (80, 3)) * [1, 1, 0.2], 1)
+            truth[run_name] = centres
+            for user, moved in (("alice", centres), ("bob", centres + np.array(shift))):
+                picks = run.new_picks(object_name="ribosome", session_id="1", user_id=user)
+                picks.points = [
+                    CopickPoint(location=CopickLocation(x=x, y=y, z=z), score=1.0) for x, y, z in moved.tolist()
+                ]
+                picks.store()
+    return config, truth
+
+
+def test_copick_dedup_runs_the_transform_and_the_registration_its_refusal_suggests(copick_cli, tmp_path):
+    config, truth = shifted_project(tmp_path)
+    base = ["process", "dedup", "-c", config, "-q"]
+    refused = run_copick(copick_cli, *base)
+    assert refused.exit_code == 1 and "are in two frames" in refused.output, refused.output
+    suggested = re.findall(r"--transform '([^']+)'|(--registration warn)", refused.output)
+    assert suggested, refused.output
+    transform = next(t for t, _ in suggested if t)
+    assert transform.startswith("bob/1=")
+    # Pasted, each runs: the transform merges (bob's picks moved back onto alice's), warn merges as they are.
+    done = run_copick(copick_cli, *base, "--transform", transform, "--json")
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.stdout.splitlines()[-1])
+    assert summary["kept"] == 160 and summary["transforms"][0]["input"] == "bob/1"
+    assert "moved locations" in summary["transforms"][0]["written"]
+    warned = run_copick(copick_cli, *base, "--registration", "warn", "--copick-out-session", "2")
+    assert warned.exit_code == 0, warned.output
+    # The kept picks written into the project lie on alice's (bob's moved back, within the words' 0.1 Å).
+    with root_logger_kept():
+        root = copick.from_file(str(config))
+        for run in root.runs:
+            (kept,) = run.get_picks(object_name="ribosome", user_id="cryodedup", session_id="0")
+            points = np.array([[p.location.x, p.location.y, p.location.z] for p in kept.points])
+            distance = np.linalg.norm(points[:, None, :] - truth[run.name][None, :, :], axis=2).min(axis=1)
+            assert len(points) == 80 and distance.max() < 1.0
+    # --dataset and --plot are taken as the particle job takes them.
+    labelled = run_copick(
+        copick_cli, *base, "--registration", "ignore", "--dataset", "bob/1=B", "--copick-out-session", "3"
+    )
+    assert labelled.exit_code == 0, labelled.output
+    # (--plot needs -o, whose STAR files need the runs' tomograms, which this project lacks: taken, and said)
+    plotted = run_copick(
+        copick_cli, *base, "--transform", transform, "--plot", "-o", tmp_path / "star", "--copick-out-session", "4"
+    )
+    assert plotted.exit_code == 1 and "No such option" not in plotted.output
+    assert "RELION 5's centred coordinates need the run's tomogram" in plotted.output

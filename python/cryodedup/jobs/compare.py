@@ -158,8 +158,8 @@ def comparison(particles: ParticleSet, options: CompareOptions) -> dict[str, Any
     picks = np.stack([np.bincount(groups[rows_a], minlength=n_mics), np.bincount(groups[rows_b], minlength=n_mics)])
     matched = np.bincount(groups[rows_a][partner >= 0], minlength=n_mics)
     covered = picks.T > 0 if particles.coverage is None else np.asarray(particles.coverage) | (picks.T > 0)
-    shared = covered.all(axis=1)
-    scored = shared if options.over == "shared" else picks.sum(axis=0) > 0
+    shared: np.ndarray = np.asarray(covered.all(axis=1))
+    scored: np.ndarray = shared if options.over == "shared" else picks.sum(axis=0) > 0
     picks_scored = picks[:, scored].sum(axis=1)
     n_matched = int(matched[scored].sum())
     summary: dict[str, Any] = {

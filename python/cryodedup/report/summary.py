@@ -74,6 +74,9 @@ def particle_rows(s: dict) -> list[Row]:
         rows.append(("Orientations", s["orientations"]))
     rows += in_tomograms(consensus_rows(s["consensus"]), unit) if s.get("consensus") else []
     rows += in_tomograms(registration_rows(s["registration"]), unit) if s.get("registration") else []
+    if s.get("transforms"):
+        moved = [f"{t['input']}: --transform {t['transform']}; {t['written']}" for t in s["transforms"]]
+        rows.append(("Moved", "\n".join(moved)))
     rows += species_rows(s["species"]) if s.get("species") else []
     if s.get("copick"):
         c = s["copick"]

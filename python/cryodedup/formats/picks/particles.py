@@ -79,11 +79,29 @@ class PicksWriter:
         self.micrographs = micrographs
         #: The micrographs STAR a RELION 3.x coordinate set names (None: none written).
         self.relion3_micrographs = relion3_micrographs
+        #: Whether RELION rows may be copied as text (not once a picker's centres are moved).
+        self.copy_rows = True
 
     @property
     def combines_inputs(self) -> bool:
         """Whether one output file holds several pickers' rows (relion, cryosparc); else a folder per picker."""
         return self.format in ("relion", "cryosparc")
+
+    def move_rows(self, rows: np.ndarray, shift_A: np.ndarray, psize: np.ndarray) -> str:
+        """As :class:`~cryodedup.particle_set.MovingSubsetWriter` says: the pickers' centres (pixels), moved.
+
+        A combined output then writes every picker's rows from numbers (the centre, and the
+        score if every picker has one), none copied as text: a copied row would keep its old place.
+        """
+        bounds = np.cumsum([0] + [len(p) for p in self.pickers])
+        for k, picks in enumerate(self.pickers):
+            inside = (rows >= bounds[k]) & (rows < bounds[k + 1])
+            if inside.any():
+                centres = np.array(picks.centres, dtype=np.float64)
+                centres[rows[inside] - bounds[k]] += shift_A[inside][:, :2] / psize[inside][:, None]
+                self.pickers[k] = dataclasses.replace(picks, centres=centres)
+        self.copy_rows = False
+        return "its rows written with the moved centres (every picker's rows from numbers: the centre and the score)"
 
     def where(self, picker: int, pick: int) -> str:
         """Where pick ``pick`` (counted from 0) of picker ``picker`` was read: its file and line."""
@@ -103,6 +121,7 @@ class PicksWriter:
                 force=force,
                 micrographs=self.micrographs,
                 relion3_micrographs=self.relion3_micrographs,
+                copy_rows=self.copy_rows,
             )
         if self.format == "cryosparc":
             assert self.psize is not None and self.shapes is not None, "read_picker_outputs sets both for cryosparc"

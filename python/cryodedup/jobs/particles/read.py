@@ -207,9 +207,12 @@ def _datasets(paths: list[Path], particles: ParticleSet, options: ParticleOption
     """Each input's dataset (``--dataset``), its micrographs kept apart from other datasets'; None without it."""
     if not options.datasets:
         return None
-    if particles.pick_sets or len(particles.inputs) != len(paths):
-        raise CryodedupError("--dataset labels input files; a copick project's pick sets are one dataset")
-    labels = dataset_labels(options.datasets, paths, is_glob)
+    if particles.pick_sets:  # (a copick project's pick sets, named user/session or by position)
+        labels = dataset_labels(options.datasets, [Path(name) for name in particles.inputs], lambda path: False)
+    elif len(particles.inputs) != len(paths):
+        raise CryodedupError("--dataset labels input files: give each input as its own file, folder or glob")
+    else:
+        labels = dataset_labels(options.datasets, paths, is_glob)
     if len(set(labels)) < 2:
         warn("--dataset decides nothing here: every input is of one dataset")
     particles.summary["datasets"] = separate_datasets(particles, labels)

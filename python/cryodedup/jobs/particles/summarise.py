@@ -118,6 +118,13 @@ class ParticleSummary:
     registration: dict[str, Any] | None = field(
         default=None, metadata=_doc("how the inputs' coordinates agree (`--registration`)")
     )
+    transforms: list[dict[str, str]] | None = field(
+        default=None,
+        metadata=_doc(
+            "each input `--transform` moved: `input`, `transform` and `written`, what its rows in the outputs hold "
+            "(the moved coordinates where one file combines the inputs; as read in per-input outputs)"
+        ),
+    )
     update: dict[str, Any] | None = field(
         default=None,
         metadata=_doc(
