@@ -208,13 +208,25 @@ def check_registration(
     fired = [p for p in pairs if p["frames"] == "two"]
     if fired:
         message = "; ".join(p["message"] for p in fired)
+        fix = _fix_words(particles, options, fired)
         if options.registration == "check":
             raise CryodedupError(
-                f"{message}. A merge in two frames compares picks that do not correspond: apply it with "
-                f"{' '.join(p['fix'] for p in fired)}, or give --registration warn to merge the inputs as they are"
+                f"{message}. A merge in two frames compares picks that do not correspond: {fix}, or give "
+                "--registration warn to merge the inputs as they are"
             )
-        warn(f"{message}; merged as they are (--registration warn): apply it with {' '.join(p['fix'] for p in fired)}")
+        warn(f"{message}; merged as they are (--registration warn): {fix}")
     return summary
+
+
+def _fix_words(particles: ParticleSet, options: ParticleOptions, fired: list[dict[str, Any]]) -> str:
+    """How to apply the transforms found: ``--transform``, unless these outputs would refuse it."""
+    fixes = " ".join(p["fix"] for p in fired)
+    if options.audit or not _combined(particles) or hasattr(particles.writer, "move_rows"):
+        return f"apply it with {fixes}"
+    return (
+        "convert the input's coordinates first (this format's coordinates are not rewritten in a file that combines "
+        f"the inputs; to see the merge, add {fixes} --audit, which writes nothing)"
+    )
 
 
 def _measured_parts(
