@@ -123,7 +123,7 @@ def _cs_pair(tmp: Path) -> list[Path]:
     records = cs_particles(np.random.default_rng(2), 600, per_mic=150)
     moved = records.copy()
     moved["uid"] += np.uint64(1)
-    ny, nx = records["location/micrograph_shape"][0]
+    _, nx = records["location/micrograph_shape"][0]
     moved["location/center_x_frac"] += np.float32(200 / nx)
     write_cs(tmp / "a.cs", records)
     write_cs(tmp / "b.cs", moved)
