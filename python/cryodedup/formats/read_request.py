@@ -73,8 +73,9 @@ class ScoreRead:
         The seed of the random ranking without a score, which the readers' warnings name.
     preferred_first : bool
         Whether ``--prefer`` ranks the inputs before any score (said in those warnings).
-    prefer : tuple of str
-        ``--prefer``'s values: scores of inputs at different levels are never compared.
+    prefer_held : tuple of tuple of int, or None
+        The inputs each ``--prefer`` value names, parsed once (None: one level for all):
+        scores of inputs at different levels are never compared.
     """
 
     score: str
@@ -82,7 +83,7 @@ class ScoreRead:
     score_normalize: str
     seed: int
     preferred_first: bool
-    prefer: tuple[str, ...] = ()
+    prefer_held: tuple[tuple[int, ...], ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,6 @@ from ..particle_set import ParticleSet, Warn
 from .species import species_distances
 
 __all__ = [
-    "Moved",
     "apply_transforms",
     "check_registration",
     "displacements",

@@ -26,7 +26,7 @@ import cryodedup._core as _core
 from ...algo.dedup import scales_differ
 from ...algo.filaments import tube_ids
 from ...algo.normalisation import normalisation
-from ...algo.priority import input_levels, preferred_inputs, scores_without_none
+from ...algo.priority import input_levels, scores_without_none
 from ...errors import CryodedupError
 from ...outputs import StrPath
 from ...particle_set import Log, ParticleSet
@@ -638,7 +638,7 @@ def read_picker_outputs(
     mic_psize, psize_source = _pixel_sizes(names, scale, given, pickers)
     if scale.mic_psize is not None:
         psize_source = _given_source(pickers, scale, given, warn)
-    levels = input_levels(preferred_inputs(score_read.prefer, inputs, is_glob), len(inputs))
+    levels = input_levels([list(held) for held in score_read.prefer_held or ()], len(inputs))
     ranked_by, score_label, higher = _scores(pickers, score_read, levels, warn)
     groups, centres, scores, input_of = _joined(pickers, ids, ranked_by, mic_psize)
     del ranked_by  # (views of the readers' arrays)

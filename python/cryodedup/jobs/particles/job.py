@@ -114,7 +114,7 @@ def run(
             log(message, "warning")
 
     held = source.held_by_prefer(options, warn)  # (--prefer parsed once, before anything is read where it can be)
-    particles = source.read(folder, options, warn, log)
+    particles = source.read(folder, options, warn, log, held)
     warn_unused_options(particles, options, warn)
     refuse_transform_into_combined_output(particles, options)
     moved = move_inputs(particles, options)

@@ -16,7 +16,6 @@ from ...algo.dedup import (
 from ...algo.normalisation import normalisation
 from ...algo.priority import (
     input_levels,
-    preference,
     preferred_inputs,
     scores_without_none,
 )
@@ -49,8 +48,15 @@ __all__ = [
 ]
 
 
-def read_request(options: ParticleOptions) -> ReadRequest:
-    """What the readers are asked to read, taken from the job's options: the one place they are read for it."""
+#: The inputs each ``--prefer`` value names, parsed once before reading (None: no --prefer, or not known yet).
+Held = list[list[int]] | None
+
+
+def read_request(options: ParticleOptions, held: Held = None) -> ReadRequest:
+    """What the readers are asked to read, taken from the job's options: the one place they are read for it.
+
+    ``held``: the inputs each ``--prefer`` value names (:func:`check_prefer`), parsed once.
+    """
     scale = Scale(
         mic_psize=options.mic_psize,
         insist_psize=options.insist_psize,
@@ -69,7 +75,7 @@ def read_request(options: ParticleOptions) -> ReadRequest:
         score_normalize=options.score_normalize,
         seed=options.seed,
         preferred_first=bool(options.prefer),
-        prefer=tuple(str(p) for p in options.prefer),
+        prefer_held=None if held is None else tuple(tuple(levels) for levels in held),
     )
     row_read = RowRead(
         shift_key=options.shift_key,
@@ -88,7 +94,9 @@ def read_request(options: ParticleOptions) -> ReadRequest:
     return ReadRequest(scale, score_read, row_read, copick, options.output_format)
 
 
-def read_inputs(inputs: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
+def read_inputs(
+    inputs: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log, held: Held = None
+) -> ParticleSet:
     """The inputs read by the module of their format (all inputs must share one), after the paths are checked.
 
     ``outdir`` is None only for a copick project whose kept picks go back into it alone.
@@ -102,7 +110,7 @@ def read_inputs(inputs: list[Path], outdir: Path | None, options: ParticleOption
             f"{len(inputs)} inputs: at most {MAX_INPUTS}, since each pick records which inputs confirm it as one "
             "bit per input of a 64-bit mask; give one picker's files as one input (a folder or a quoted glob)"
         )
-    request = read_request(options)
+    request = read_request(options, held)
     particles = read_particle_files(inputs, outdir, request, warn, log, lambda facts: one_pass(options, facts))
     if particles.scores is not None:
         particles.scores = scores_without_none(particles.scores, particles.score_label)
@@ -114,13 +122,14 @@ def read_inputs(inputs: list[Path], outdir: Path | None, options: ParticleOption
 PICKER_SCORES = ("rlnAutopickFigureOfMerit", "pick_stats/ncc_score", "pick_stats/power")
 
 
-def raw_picker_scores(particles: ParticleSet, options: ParticleOptions) -> str | None:
+def raw_picker_scores(particles: ParticleSet, options: ParticleOptions, levels: np.ndarray | None) -> str | None:
     """What to say when several inputs' particles are ranked by a picker's score as read, else None.
 
     Two pickers' figures of merit are not on one scale, so the picker with the larger
     numbers wins nearly every group of duplicates, whatever its picks are worth; several
     files of one picker's particles are (their distributions are compared:
-    :func:`cryodedup.algo.dedup.scales_differ`).
+    :func:`cryodedup.algo.dedup.scales_differ`). ``levels``: each input's ``--prefer`` level
+    (None: one for all); the score decides only between inputs of one level.
     """
     label, n_inputs = particles.score_label, len(particles.inputs)  # (one input: no rows counted, 20 M instructions)
     one_scale = normalisation(options.score_normalize).one_scale
@@ -130,7 +139,7 @@ def raw_picker_scores(particles: ParticleSet, options: ParticleOptions) -> str |
     if n_ranked < 2:
         return None
     per_input = [particles.scores[particles.input_of == k] for k in range(n_inputs)]
-    how = scales_differ(per_input, input_labels(particles.inputs), _prefer_levels(particles, options))
+    how = scales_differ(per_input, input_labels(particles.inputs), levels)
     if how is None:  # one picker's particles in several files: one scale
         return None
     return (
@@ -141,12 +150,9 @@ def raw_picker_scores(particles: ParticleSet, options: ParticleOptions) -> str |
     )
 
 
-def _prefer_levels(particles: ParticleSet, options: ParticleOptions) -> np.ndarray | None:
-    """Each input's ``--prefer`` level (None without it): the score decides only between inputs at one level."""
-    if not options.prefer:
-        return None
-    levels = preference(options.prefer, particles.inputs, particles.pick_sets, is_glob)
-    return input_levels([held for _, held in levels], len(particles.inputs))
+def _levels_of(held: Held, n_inputs: int) -> np.ndarray | None:
+    """Each input's ``--prefer`` level from the inputs each value names (None: one level for all)."""
+    return None if held is None else input_levels(held, n_inputs)
 
 
 def warn_inputs_apart(particles: ParticleSet, warn: Warn) -> None:
@@ -187,16 +193,18 @@ def check_request(paths: list[Path], outdir: StrPath | None, options: ParticleOp
     return copick, into_project
 
 
-def read_checked(paths: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
+def read_checked(
+    paths: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log, held: Held = None
+) -> ParticleSet:
     """The inputs read, their species assigned, and what they hold checked before anything is decided."""
-    particles = read_inputs(paths, outdir, options, warn, log)
+    particles = read_inputs(paths, outdir, options, warn, log, held)
     assert particles.writer is not None, "every reader of files gives the set a writer"
     labels = _datasets(paths, particles, options, warn)
     check_shared_names(particles, labels)
     assign_species(particles, options)
     if is_picker_output(paths[0]):
         warn_inputs_apart(particles, warn)
-    elif raw := raw_picker_scores(particles, options):
+    elif raw := raw_picker_scores(particles, options, _levels_of(held, len(particles.inputs))):
         warn(raw)  # (picker inputs: their reader says it, naming each picker's score)
     if particles.decided is None:  # (a one-pass scan decided every row: its core refused these already)
         check_centres(particles)
@@ -292,8 +300,10 @@ class Source(Protocol):
         """The inputs each ``--prefer`` value names, where they are known before reading (:func:`check_prefer`)."""
         ...
 
-    def read(self, outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
-        """The rows read, their species assigned, and checked."""
+    def read(
+        self, outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log, held: Held = None
+    ) -> ParticleSet:
+        """The rows read, their species assigned, and checked; ``held``: :meth:`held_by_prefer`'s answer."""
         ...
 
     def outputs(self) -> dict[str, list[str]] | None:
@@ -343,9 +353,11 @@ class Files:
         """As :class:`Source` says."""
         return check_prefer(self.paths, self.copick, options, warn)
 
-    def read(self, outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
+    def read(
+        self, outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log, held: Held = None
+    ) -> ParticleSet:
         """As :class:`Source` says."""
-        return read_checked(self.paths, outdir, options, warn, log)
+        return read_checked(self.paths, outdir, options, warn, log, held)
 
     def outputs(self) -> dict[str, list[str]] | None:
         """As :class:`Source` says."""
@@ -384,7 +396,9 @@ class InMemory:
         """As :class:`Source` says."""
         return None  # (parsed once read: decide.preference_of)
 
-    def read(self, outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
+    def read(
+        self, outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log, held: Held = None
+    ) -> ParticleSet:
         """As :class:`Source` says."""
         particles = self.reader(read_request(options), warn)
         # As the command line reads them: RELION's -999 is no score (NaN, last), species assigned.
