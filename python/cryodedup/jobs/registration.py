@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -32,7 +32,7 @@ from ..algo.registration import (
 from ..errors import CryodedupError
 from ..labels import input_labels
 from ..options import ParticleOptions
-from ..particle_set import ParticleSet, Warn
+from ..particle_set import MovingSubsetWriter, ParticleSet, Warn
 from .species import species_distances
 
 __all__ = [
@@ -153,7 +153,8 @@ def write_moved(particles: ParticleSet, options: ParticleOptions, moved: list[Mo
             written[m.input] = "its rows written as read, in its own frame (per-input outputs)"
         else:
             psize = np.asarray(particles.psize)[m.rows]
-            written[m.input] = particles.writer.move_rows(m.rows, m.shift_A, psize)  # type: ignore[attr-defined]
+            writer = cast(MovingSubsetWriter, particles.writer)  # (refuse_transform_into_combined_output: it moves)
+            written[m.input] = writer.move_rows(m.rows, m.shift_A, psize)
     return [{"input": particles.inputs[m.input], "transform": m.ops, "written": written[m.input]} for m in moved]
 
 
