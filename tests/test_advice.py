@@ -134,6 +134,20 @@ def _star_pair(tmp: Path) -> list[str]:
     return [str(EXAMPLES / "particles_log.star"), str(_shifted_star(tmp))]
 
 
+def _two_pixel_sizes(tmp: Path) -> list[Path]:
+    """The LoG picks as two exports without a micrograph pixel size, b's pixels 1.25 times a's."""
+    blocks = starfile.read(EXAMPLES / "particles_log.star", always_dict=True)
+    optics = blocks["optics"].drop(columns=["rlnMicrographOriginalPixelSize"])
+    paths = []
+    for name, factor in (("a", 1.0), ("b", 1.25)):
+        particles = blocks["particles"].copy()
+        particles[["rlnCoordinateX", "rlnCoordinateY"]] /= factor
+        paths.append(tmp / name / "particles.star")
+        paths[-1].parent.mkdir()
+        starfile.write({"optics": optics, "particles": particles}, paths[-1])
+    return paths
+
+
 def _few_micrographs(tmp: Path) -> list[Path]:
     """a picked 24 micrographs, b 5 of them."""
     rng = np.random.default_rng(3)
@@ -160,6 +174,11 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str, list[str]]] = {
     ),
     "pickers in two frames, one RELION coordinate job": (
         lambda t: ["particles", *_topaz_pair(t), *TOPAZ, "--min-dist", "30", "--output-format", "relion"],
+        "error",
+        [TRANSFORM, WARN],
+    ),
+    "STAR exports at two pixel sizes, one --mic-psize": (
+        lambda t: ["particles", *_two_pixel_sizes(t), "--mic-psize", "1.06", "--min-dist", "100"],
         "error",
         [TRANSFORM, WARN],
     ),

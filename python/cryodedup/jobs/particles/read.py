@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -16,6 +16,7 @@ from ...algo.dedup import (
 from ...algo.normalisation import normalisation
 from ...algo.priority import (
     input_levels,
+    inputs_named,
     preferred_inputs,
     scores_without_none,
 )
@@ -111,6 +112,9 @@ def read_inputs(
             "bit per input of a 64-bit mask; give one picker's files as one input (a folder or a quoted glob)"
         )
     request = read_request(options, held)
+    if options.input_psize:  # (--mic-psize INPUT=Å: each input's own, by position)
+        by_input = _pixel_sizes_by_input(options, inputs)
+        request = replace(request, scale=replace(request.scale, by_input=by_input))
     particles = read_particle_files(inputs, outdir, request, warn, log, lambda facts: one_pass(options, facts))
     if particles.scores is not None:
         particles.scores = scores_without_none(particles.scores, particles.score_label)
@@ -148,6 +152,17 @@ def raw_picker_scores(particles: ParticleSet, options: ParticleOptions, levels: 
         "group of duplicates; rank by a score all inputs share after classification "
         "(--score rlnMaxValueProbDistribution) or by each input's percentiles (--score-normalize rank)"
     )
+
+
+def _pixel_sizes_by_input(options: ParticleOptions, inputs: list[Path]) -> tuple[float | None, ...]:
+    """Each input's own ``--mic-psize INPUT=Å`` (None where not named), inputs named as ``--prefer`` names them."""
+    sizes: list[float | None] = [None] * len(inputs)
+    for name, size in options.input_psize.items():
+        for k in inputs_named(name, inputs, is_glob, "--mic-psize"):
+            if sizes[k] is not None:
+                raise CryodedupError(f"--mic-psize {name}={size:g}: {inputs[k]} is given a pixel size twice")
+            sizes[k] = float(size)
+    return tuple(sizes)
 
 
 def _levels_of(held: Held, n_inputs: int) -> np.ndarray | None:
