@@ -10,7 +10,14 @@ from typing import Any
 
 import click
 
-__all__ = ["DEFAULT_MIN_DIST", "DefaultDistance", "MinDistance", "NamedDistance", "SpeciesDistances"]
+__all__ = [
+    "DEFAULT_MIN_DIST",
+    "DefaultDistance",
+    "MinDistance",
+    "NamedDistance",
+    "SpeciesDistances",
+    "parse_named_distances",
+]
 
 
 class DefaultDistance(float):
