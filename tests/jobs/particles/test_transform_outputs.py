@@ -164,3 +164,32 @@ def test_the_fix_of_two_cryosparc_particle_files_runs_and_writes_the_moved_locat
     others = [f for f in records.dtype.names if f not in ("uid", "location/center_x_frac", "location/center_y_frac")]
     for field in others:
         assert np.array_equal(back[field][mine][order], expected[field]), field
+
+
+def test_pickers_merged_into_one_cs_hold_the_moved_centres(tmp_path):
+    from fixtures.synthetic import write_mrc
+
+    rng = np.random.default_rng(6)
+    xy, mics = np.round(rng.uniform(300, 3000, (300, 2)), 3), rng.integers(0, 3, 300)
+    real, copy = tmp_path / "a" / "picks.txt", tmp_path / "b" / "picks.txt"
+    for path, centres in ((real, xy), (copy, xy + np.array([64.0, -128.0]))):
+        path.parent.mkdir()
+        lines = [f"mic{m}\t{x:.3f}\t{y:.3f}" for m, (x, y) in zip(mics, centres)]
+        path.write_text("\n".join(["image_name\tx_coord\ty_coord", *lines]) + "\n")
+    (tmp_path / "mics").mkdir()
+    for m in range(3):
+        write_mrc(tmp_path / "mics" / f"mic{m}.mrc", np.zeros((3400, 3600), dtype=np.float32), 1.0)
+    options = ParticleOptions(
+        mic_psize=1.0,
+        min_dist=30,
+        topaz_scale=1.0,
+        output_format="cryosparc",
+        project_dir=tmp_path / "mics",
+        transform=[f"{copy}=shift:-64,128"],
+    )
+    summary = remove_duplicate_particles([real, copy], tmp_path / "cs", options)
+    assert "moved centres" in summary["transforms"][0]["written"]
+    rows = np.concatenate([np.load(tmp_path / "cs" / f"picks_{s}.cs") for s in ("kept", "rejected")])
+    centres = np.c_[rows["location/center_x_frac"] * 3600, rows["location/center_y_frac"] * 3400]
+    expected = np.concatenate([xy, xy])
+    assert np.allclose(np.sort(centres, axis=0), np.sort(expected, axis=0), atol=2e-3)
