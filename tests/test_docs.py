@@ -131,3 +131,90 @@ def test_the_walk_through_blocks_are_found_and_the_others_give_a_reason():
     run = [(page, line) for page, found in blocks.items() for line, _, _, why in found if not why]
     assert [page for page, _ in run].count("guides/particles.md") == 7, run
     assert all(why is None or len(why) > 10 for found in blocks.values() for *_, why in found)
+
+
+# --- the developers' module map: every room of the package and every Rust file named -------------------------
+
+DEVELOPERS = ROOT / "docs" / "developers" / "index.md"
+PACKAGE = ROOT / "python" / "cryodedup"
+
+
+def map_entries() -> dict[str, str]:
+    """The module map's entries (the first code block of docs/developers/index.md): name -> its text.
+
+    An entry starts at a line whose first 22 characters hold a name (``  jobs/particles/``, or
+    several: ``  labels.py, outputs.py, errors.py``); an indented name belongs to the unindented
+    entry above it (``python/cryodedup/`` + ``jobs/``). Its text runs to the next entry.
+    """
+    block = DEVELOPERS.read_text(encoding="utf-8").split("```")[1].splitlines()[1:]
+    entries: dict[str, str] = {}
+    top, names = "", []
+    for line in block:
+        left = line[:22].strip()
+        if left:
+            names_part = re.split(r"\s{2,}", line.strip(), maxsplit=1)[0]
+            indented = line.startswith(" ")
+            if not indented:
+                top = names_part
+            names = [(top if indented else "") + name.strip() for name in names_part.split(",")]
+            for name in names:
+                entries[name] = ""
+        for name in names:
+            entries[name] += " " + line.strip()
+    return entries
+
+
+def package_rooms() -> set[str]:
+    """The package's folders (each with an ``__init__.py``) and top-level modules, as the map names them."""
+    rooms = {f"python/cryodedup/{p.parent.relative_to(PACKAGE).as_posix()}/" for p in PACKAGE.rglob("__init__.py")}
+    rooms.discard("python/cryodedup/./")
+    rooms |= {f"python/cryodedup/{p.name}" for p in PACKAGE.glob("*.py") if p.name != "__init__.py"}
+    examples = PACKAGE / "examples"
+    return rooms | ({"python/cryodedup/examples/"} if examples.is_dir() else set())
+
+
+def test_the_module_map_names_every_room_of_the_package_and_nothing_else():
+    # Issue 66: the map is cut to folders (and top-level modules), so a module added to a folder
+    # does not make it stale; a folder or a top-level module added, moved or removed does.
+    named = {name for name in map_entries() if name.startswith("python/cryodedup/") and name != "python/cryodedup/"}
+    rooms = package_rooms()
+    assert not rooms - named, f"not in docs/developers/index.md's module map: {sorted(rooms - named)}"
+    assert not named - rooms, f"named in the module map but not in the package: {sorted(named - rooms)}"
+
+
+def _rust_entry(path: Path) -> str:
+    """The map's entry a Rust file is described in."""
+    parts = path.relative_to(ROOT / "rust").parts
+    if parts[0] == "python":
+        return "rust/python/"
+    if parts[1] == "src" and parts[2] in ("io", "algo"):
+        return f"rust/core/src/{parts[2]}/"
+    return "rust/core/" if parts[1] == "build.rs" else "rust/core/src/"
+
+
+def test_the_module_map_names_every_rust_file_in_its_folders_entry():
+    entries = map_entries()
+    missing = [
+        path.relative_to(ROOT).as_posix()
+        for path in sorted((ROOT / "rust").rglob("*.rs"))
+        if "target" not in path.parts
+        and path.name not in ("lib.rs", "mod.rs")
+        and not re.search(rf"(?<![\w.]){re.escape(path.name)}", entries.get(_rust_entry(path), ""))
+    ]
+    assert not missing, f"not in their entry of docs/developers/index.md's module map: {missing}"
+
+
+def test_the_module_list_is_made_from_the_code():
+    # scripts/module_map.py lists every module the map leaves to it, with its docstring's first line.
+    if not (ROOT / "scripts" / "module_map.py").is_file():
+        pytest.skip("scripts/ is not shipped with an installed package")
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "module_map.py")], capture_output=True, text=True, check=True
+    )
+    listed = {line.split()[0]: line.split(maxsplit=1)[1:] for line in done.stdout.splitlines()}
+    modules = {p.relative_to(ROOT).as_posix() for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts}
+    assert modules <= set(listed)
+    assert all(listed[module] for module in modules), [m for m in modules if not listed[m]]
+    assert "rust/core/src/algo/dedup.rs" in listed

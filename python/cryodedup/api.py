@@ -65,7 +65,8 @@ def remove_duplicates(
         The fields of :class:`ParticleOptions`: ``min_dist``, ``min_dist_z`` (subtomograms:
         the distance along z), ``mic_psize``, ``shift_key``,
         ``score``, ``score_order``, ``remove_entirely``, ``seed``, ``micrographs``,
-        ``max_angle`` and ``sym`` (orientations compared, docs/design.md section 9),
+        ``max_angle`` and ``sym`` (orientations compared, docs/design.md section 9;
+        ``insist_angles=True`` compares angles that look like radians as written),
         ``prefer`` (a list of inputs, paths as given or positions from 1, most preferred
         first: their particles win groups of duplicates whatever the scores; in a copick
         project, pick sets as ``"user/session"``, a user for all its sessions, or positions),

@@ -31,9 +31,16 @@ def test_rank_percentiles_by_hand():
 
 
 def test_the_options_choices_are_the_tables():
+    # Invariants of the table, whatever it holds: the option offers every entry, the default
+    # (first) reads the scores as they are (one pass allowed), and each entry is filed under its name.
     (flag,) = [f.metadata["flag"] for f in fields(ParticleOptions) if f.name == "score_normalize"]
-    assert list(flag.type.choices) == list(NORMALISATIONS) == ["none", "rank"]
-    assert normalisation("none").apply is None  # the default reads the scores as they are (one pass allowed)
+    assert list(flag.type.choices) == list(NORMALISATIONS)
+    assert next(iter(NORMALISATIONS)) == "none" == ParticleOptions().score_normalize
+    assert normalisation("none").apply is None
+    assert all(name == entry.name for name, entry in NORMALISATIONS.items())
+    # An entry that changes the scores says so in the help and the summary.
+    assert all(entry.help and entry.summary for entry in NORMALISATIONS.values() if entry.apply is not None)
+    assert "rank" in NORMALISATIONS  # (the pickers' guide's advice: --score-normalize rank)
 
 
 #: A toy normalisation added to the table before the package's other modules load: it ranks the
@@ -46,8 +53,9 @@ TOY = textwrap.dedent(
 
     from cryodedup.algo import normalisation as table
 
-    table.NORMALISATIONS["worst"] = table.Normalisation(
-        "worst", lambda scores, input_of, higher: (scores, not higher), "rank the worst score first.", "worst first"
+    before = list(table.NORMALISATIONS)
+    table.NORMALISATIONS["toy-worst"] = table.Normalisation(
+        "toy-worst", lambda scores, input_of, higher: (scores, not higher), "rank the worst score first.", "worst first"
     )
     from cryodedup.api import remove_duplicate_centres
     from cryodedup.options import ParticleOptions
@@ -56,18 +64,18 @@ TOY = textwrap.dedent(
     (flag,) = [f.metadata["flag"] for f in fields(ParticleOptions) if f.name == "score_normalize"]
     # Two centres 3 A apart on one micrograph, scores 1 and 2 (higher better): "worst" keeps row 0.
     chosen = remove_duplicate_centres(["m", "m"], [[0.0, 0.0], [3.0, 0.0]], [1.0, 2.0], min_dist=10.0,
-                                      score_normalize="worst")
+                                      score_normalize="toy-worst")
     as_read = remove_duplicate_centres(["m", "m"], [[0.0, 0.0], [3.0, 0.0]], [1.0, 2.0], min_dist=10.0)
     star = Path(sys.argv[1])
     star.write_text(
         "data_particles\\nloop_\\n_rlnCoordinateX\\n_rlnCoordinateY\\n_rlnMicrographName\\n"
         "_rlnAutopickFigureOfMerit\\n100 100 a.mrc 1.0\\n101 100 a.mrc 2.0\\n"
     )
-    print(json.dumps({"choices": list(flag.type.choices), "help": flag.help, "keep": chosen.keep.tolist(),
-                      "as_read": as_read.keep.tolist()}))
+    print(json.dumps({"before": before, "choices": list(flag.type.choices), "help": flag.help,
+                      "keep": chosen.keep.tolist(), "as_read": as_read.keep.tolist()}))
     sys.stdout.flush()
     main(["particles", str(star), "-o", str(star.parent / "out"), "--mic-psize", "1", "--min-dist", "10",
-          "--score-normalize", "worst", "--json", "-q"], standalone_mode=False)
+          "--score-normalize", "toy-worst", "--json", "-q"], standalone_mode=False)
     """
 )
 
@@ -78,8 +86,8 @@ def test_a_normalisation_added_to_the_table_is_offered_applied_and_said(tmp_path
     )
     assert done.returncode == 0, done.stderr
     first, summary = (json.loads(line) for line in done.stdout.splitlines() if line.startswith("{"))
-    assert first["choices"] == ["none", "rank", "worst"]
-    assert "worst: rank the worst score first." in first["help"]
+    assert first["choices"] == [*first["before"], "toy-worst"]  # offered, after the table's others
+    assert "toy-worst: rank the worst score first." in first["help"]
     assert first["keep"] == [True, False] and first["as_read"] == [False, True]
     assert summary["score"]["normalized"] == "worst first"
     assert summary["kept"] == 1 and summary["timings"]["one_pass"] is False  # (not as read: two passes)

@@ -66,18 +66,31 @@ def run_with_spy_inputs(paths, outdir, options):
     return summary, captured["details"], paths
 
 
+#: The pictures of a job on one scored input without an outlier, and those it must not draw (a
+#: picture added to the registry later is checked by its own test, not listed here).
+DRAWN_FOR_ONE_SCORED_INPUT = {
+    "duplicate_fraction.png",
+    "example_micrograph_1.png",
+    "example_micrograph_2.png",
+    "nn_distances.png",
+    "rejected_per_micrograph.png",
+    "scores.png",
+}
+NOT_DRAWN_FOR_ONE_SCORED_INPUT = {
+    "example_micrograph_3.png",
+    "duplicate_outlier.png",
+    "inputs.png",
+    "halfset_pairs.png",
+    "consensus.png",
+    "agreement.png",
+    "registration.png",
+}
+
+
 def test_particle_pictures_show_the_decisions(tmp_path):
     summary, d, _ = details_of(tmp_path)
     names = {p.split("/")[-1] for p in summary["plots"]}
-    assert names == {
-        "duplicate_fraction.png",
-        "example_micrograph_1.png",
-        "example_micrograph_2.png",
-        "nn_distances.png",
-        "rejected_per_micrograph.png",
-        "scores.png",
-        "report.html",
-    }
+    assert DRAWN_FOR_ONE_SCORED_INPUT | {"report.html"} <= names and not names & NOT_DRAWN_FOR_ONE_SCORED_INPUT
     # The first example is the micrograph with the most rejections: kept picks in one panel,
     # rejected picks in the other, each with a line to the pick kept instead.
     rejected = np.bincount(d.groups[~d.keep])
@@ -392,16 +405,17 @@ def test_picks_rejected_for_lack_of_support_are_drawn_apart_from_duplicates(tmp_
 
 
 def test_a_micrograph_known_by_its_stem_is_drawn_from_its_mrc_file(tmp_path, monkeypatch):
-    # topaz names micrograph m (m.mrc) by its stem: the picture finds m.mrc in the project folder.
+    # topaz names micrograph stem_mic (stem_mic.mrc) by its stem: the picture finds stem_mic.mrc in the project folder
+    # (a name no folder above tmp_path holds: the search walks up to the root).
     monkeypatch.chdir(tmp_path)
-    write_mrc(tmp_path / "m.mrc", np.zeros((100, 100), dtype=np.float32), 1.0)
-    write_topaz(tmp_path / "a.txt", [("m", 10.0, 20.0, 0.5), ("m", 12.0, 20.0, 0.4)])
+    write_mrc(tmp_path / "stem_mic.mrc", np.zeros((100, 100), dtype=np.float32), 1.0)
+    write_topaz(tmp_path / "a.txt", [("stem_mic", 10.0, 20.0, 0.5), ("stem_mic", 12.0, 20.0, 0.4)])
     options = ParticleOptions(mic_psize=1.0, topaz_scale=1.0, plot=True, plot_mics=1)
     summary = remove_duplicate_particles([tmp_path / "a.txt"], tmp_path / "out", options)
     assert "micrograph_images" not in summary
-    (tmp_path / "m.mrc").unlink()
+    (tmp_path / "stem_mic.mrc").unlink()
     summary = remove_duplicate_particles([tmp_path / "a.txt"], tmp_path / "again", options)
-    assert f"first looked for: {tmp_path / 'm.mrc'}" in summary["micrograph_images"]
+    assert f"first looked for: {tmp_path / 'stem_mic.mrc'}" in summary["micrograph_images"]
 
 
 # --- The report: the summary as a table, pictures with whole-number counts -----------------------
@@ -547,14 +561,7 @@ def test_plot_draws_the_particle_pictures_without_importing_matplotlib(tmp_path)
     write_benchmark_file(path, 2000, per_mic=200, seed=1)
     assert matplotlib_modules_of_job([str(path), "-o", str(tmp_path / "out"), "-q", "--plot", "--plot-mics", "2"]) == []
     pngs = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
-    assert pngs == [
-        "duplicate_fraction.png",
-        "example_micrograph_1.png",
-        "example_micrograph_2.png",
-        "nn_distances.png",
-        "rejected_per_micrograph.png",
-        "scores.png",
-    ]
+    assert set(pngs) >= DRAWN_FOR_ONE_SCORED_INPUT and not set(pngs) & NOT_DRAWN_FOR_ONE_SCORED_INPUT
     for name in pngs:  # real PNGs of the size drawn
         with PIL.Image.open(tmp_path / "out" / name) as image:
             assert image.format == "PNG" and image.width >= 700

@@ -210,7 +210,8 @@ UNIT = re.compile(r"\((Å|µm|binned px|binned pixels|micrograph px)\)")
 
 def test_every_micrograph_picture_names_its_units(micrograph_run):
     out, _, drawn = micrograph_run
-    assert {name for name, _, _ in drawn} == {"z_distribution.png", "z_pearson.png", "pair_1.png"}
+    # Every picture drawn, a picture added to the registry later too; these at least.
+    assert {"z_distribution.png", "z_pearson.png", "pair_1.png"} <= {name for name, _, _ in drawn}
     for name, _, figure in drawn:
         for axes in figure.axes:
             for label in (axes.get_xlabel(), axes.get_ylabel()):

@@ -113,6 +113,8 @@ class RowRead:
         image read).
     symmetry_copies : bool
         Name each row's image to find symmetry-expanded copies (``--min-dist 0``, ``--audit``).
+    insist_angles : bool
+        Compare orientations as written even where they look like radians (``--insist-angles``).
     """
 
     shift_key: str
@@ -120,6 +122,7 @@ class RowRead:
     species_column: str | None
     same_image: str
     symmetry_copies: bool
+    insist_angles: bool = False
 
     @property
     def images(self) -> bool:

@@ -264,6 +264,14 @@ class ParticleOptions:
         type=click.FloatRange(0, 180),
         label="maximum angle (°)",
     )
+    insist_angles: bool = option(
+        False,
+        "--insist-angles",
+        "Compare the orientations of --max-angle as written even where every angle lies within ±π, radians "
+        "written as degrees by the look of it (by default refused; the summary says they were insisted on).",
+        is_flag=True,
+        label="angles insisted on",
+    )
     sym: str = option(
         "C1",
         "--sym",

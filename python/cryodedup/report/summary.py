@@ -145,7 +145,8 @@ def import_list_rows(written: dict | None) -> list[Row]:
     for subset, entry in written.items():
         files = f"{entry['files']:,} coordinate file{'' if entry['files'] == 1 else 's'}"
         left = f"; left out (no pick {subset}): {', '.join(entry['left_out'])}" if entry["left_out"] else ""
-        lines.append(f"{subset}: {entry['list']} ({files}){left}")
+        lists = ", ".join(entry.get("lists") or [entry["list"]])
+        lines.append(f"{subset}: {lists} ({files}){left}")
     return [("Import lists", "\n".join(lines))]
 
 

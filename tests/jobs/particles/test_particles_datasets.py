@@ -90,7 +90,7 @@ def test_datasets_sharing_a_tomogram_name_get_files_of_their_own(tmp_path):
         text = (out / f"particles_kept_{name}.star").read_text().splitlines()
         rows = [line.split() for line in text if line.startswith("TS_01")]
         expected = [line.split() for line in source.read_text().splitlines() if line.startswith("TS_01")]
-        assert [r[:4] for r in rows] == [e[:4] for e in expected]  # (the optics group as the merged table numbers it)
+        assert [r[:4] for r in rows] == [e[:4] for e in expected]
         groups = {line.split()[0]: line.split()[2] for line in text if line[:1].isdigit()}
         assert {groups[r[4]] for r in rows} == {psize}
 
@@ -201,3 +201,39 @@ def test_images_of_two_datasets_named_alike_are_not_one_image(tmp_path):
     options = ParticleOptions(min_dist=10, same_image="reject", datasets=["2=B"])
     apart = remove_duplicate_particles([a, b], tmp_path / "apart", options)
     assert apart["kept"] == 2 and apart["same_image"]["images_kept_twice"] == 0
+
+
+def relion5_particles(path, tilt_series_psize, rows):
+    """A RELION 5 particles.star as its Extract job writes it: optics group 1, ``optics1``."""
+    optics = [[1, "optics1", tilt_series_psize, 4 * tilt_series_psize]]
+    return write_star(path, TOMO_LABELS, rows, optics=optics, optics_labels=TOMO_OPTICS_LABELS)
+
+
+def test_each_datasets_own_files_keep_its_optics_groups_as_read(tmp_path):
+    # Issue 64 item 4. On main, B's own kept file carried A's optics group, and B's group was renumbered
+    # 1 -> 2 and renamed optics1 -> opticsGroup2 (the combined file's optics table).
+    a = relion5_particles(
+        tmp_path / "a.star", 1.35, [["TS_01", 100.0, 200.0, 50.0, 1], ["TS_01", 104.0, 200.0, 50.0, 1]]
+    )
+    b = relion5_particles(tmp_path / "b.star", 1.60, [["TS_01", 100.0, 200.0, 50.0, 1], ["TS_02", -40.0, 0.0, 0.0, 1]])
+    options = ParticleOptions(min_dist=10, datasets=[f"{a}=A", f"{b}=B"], score="none")
+    summary = remove_duplicate_particles([a, b], tmp_path / "out", options)
+    assert (summary["kept"], summary["rejected"]) == (3, 1)  # A's two picks 4 Å apart; B's TS_01 is another
+    out = tmp_path / "out"
+    # Nothing of B is rejected: its own kept file is its input, byte for byte (its optics group as read).
+    assert (out / "particles_kept_B.star").read_bytes() == b.read_bytes()
+    # A's own files: its header and optics table as they are, its rows split.
+    source = a.read_text().splitlines()
+    header = [line for line in source if not line.startswith("TS_")]
+    for name in ("particles_kept_A.star", "particles_rejected_A.star"):
+        text = (out / name).read_text().splitlines()
+        assert [line for line in text if not line.startswith("TS_")] == header
+        assert len([line for line in text if line.startswith("TS_")]) == 1
+    rejected_b = (out / "particles_rejected_B.star").read_text().splitlines()
+    assert [line for line in rejected_b if not line.startswith("TS_")] == [
+        line for line in b.read_text().splitlines() if not line.startswith("TS_")
+    ]
+    # The combined files hold two TS_01 under one name: the run says so, naming the files that do not.
+    warning = next(w for w in summary["warnings"] if "two datasets" in w)
+    for part in ("TS_01", "particles_kept.star", "particles_kept_A.star", "particles_kept_B.star"):
+        assert part in warning, part

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from cryodedup.cli import main
 from helpers import shared_file
+from relion_import import import_coordinates
 
 CORNER = ["rlnCoordinateX", "rlnCoordinateY", "rlnCoordinateZ"]
 CENTRED = ["rlnCenteredCoordinateXAngst", "rlnCenteredCoordinateYAngst", "rlnCenteredCoordinateZAngst"]
@@ -111,6 +112,7 @@ def test_a_list_of_star_files_keeps_what_a_brute_force_keeps_and_is_written_back
     assert summary["layouts"][0]["layout"] == "RELION 5 import list"
     # The written lists, read as RELION reads them: paths from the project folder, one file per tomogram.
     for subset, wanted in (("kept", True), ("rejected", False)):
+        import_coordinates(project / f"Dedup/{subset}_import_list.star", project)  # (RELION's import, ported)
         written = starfile.read(project / f"Dedup/{subset}_import_list.star")
         expected = {name for (name, _, _), k in zip(picks, keep) if k == wanted}
         assert sorted(written["rlnTomoName"]) == sorted(expected)
@@ -149,7 +151,9 @@ def test_lists_in_the_two_frames_are_compared_in_the_centred_one(project):
     tomograms = tomograms_star(project / "tomograms.star")
     psize, size = TOMOGRAMS["TS_01"]
     corner = np.array([1000.0, 1500.0, 500.0])
-    centred = corner * psize - (np.array(size) / 2 - 1) * psize  # RELION 5's centred Å of the same place
+    # RELION 5's centred Å of the same place: its C++ jobs centre the imported pixels on size / 2
+    # (TomogramSet::loadTomogram, ParticleSet::getParticleCoordDecenteredPixel)
+    centred = corner * psize - np.array(size) / 2 * psize
     write(project / "a/TS_01.star", relion_table(["rlnTomoName", *CENTRED], [["TS_01", *np.round(centred + 5, 4)]]))
     write(project / "b/TS_01.coords", f"{corner[0]:g} {corner[1]:g} {corner[2]:g}\n")
     first = import_list(project / "a/list.star", [("TS_01", "a/TS_01.star")])
@@ -159,6 +163,9 @@ def test_lists_in_the_two_frames_are_compared_in_the_centred_one(project):
     summary = json.loads(out)
     assert summary["rejected"] == 1  # 5 Å apart in each axis (8.7 Å) once in one frame
     assert "carried into centred" in " ".join(summary["layouts"][1]["notes"])
+    for subset in ("kept", "rejected"):  # a STAR file and a text file: one list each (RELION's import, ported)
+        for written in (project / "D").glob(f"{subset}_import_list*.star"):
+            import_coordinates(written, project)
     code, out = run(str(first), str(second), "--min-dist", "10", "--mic-psize", "1.35", "-o", "E/")
     assert code != 0 and "no tomograms STAR was given" in out and "Traceback" not in out
 
@@ -195,7 +202,7 @@ def relion5_particles(path: Path, rows: list[list[object]]) -> Path:
 def test_an_import_list_and_a_relion5_particle_file_are_one_set_in_the_centred_frame(project):
     tomograms = tomograms_star(project / "tomograms.star")
     psize, size = TOMOGRAMS["TS_01"]
-    offset = (np.array(size) / 2 - 1) * psize
+    offset = np.array(size) / 2 * psize  # (RELION's C++ centre of the imported pixels)
     corner = np.array([[1000.0, 1500.0, 500.0], [3000.0, 3000.0, 1000.0]])  # tilt-series pixels
     # The particle file: the list's first pick 6 Å off (score 0.5, below the list's 0.9), and one far away.
     near = corner[0] * psize - offset + 6
@@ -258,6 +265,7 @@ def test_a_real_picks_job_split_into_an_import_list_keeps_what_runs_on_each_tomo
     assert code == 0, out
     summary = json.loads(out)
     assert summary["particles"] == 9442 and summary["rejected"] > 0
+    assert len(import_coordinates(project / "Dedup/kept_import_list.star", project).rows) == summary["kept"]
     for name in tomograms:
         code, alone = run(f"Picks/{name}.star", "--min-dist", "60", "--remove-entirely", "-o", f"Alone/{name}/")
         assert code == 0, alone

@@ -52,6 +52,16 @@ FRAMES = {
     "corner-pixel": "tilt-series pixels from the tomogram's corner (rlnCoordinateX/Y/Z)",
     "centred-angstrom": "Å from the tomogram's centre (rlnCenteredCoordinateX/Y/ZAngst)",
 }
+#: What RELION's import sets on a text file's pick of six numbers (readCoordinateFile): the
+#: subtomogram angles, and the particle's angles and priors (tilt 90).
+TEXT_ANGLE_COLUMNS = (
+    *SUBTOMOGRAM_ANGLES,
+    "rlnAngleRot",
+    "rlnAngleTilt",
+    "rlnAnglePsi",
+    "rlnAngleTiltPrior",
+    "rlnAnglePsiPrior",
+)
 #: The version line RELION 5 writes above a table (MetaDataTable::write, CURRENT_MDT_VERSION).
 STAR_VERSION = 50001
 
@@ -78,6 +88,17 @@ class CoordinateFile:
     has_angles: bool  # rlnTomoSubtomogramRot/Tilt/Psi (RELION's "prior angle information")
     lines: list[bytes] = field(repr=False)
 
+    def relion_columns(self) -> frozenset[str]:
+        """The columns RELION's import gives this file's picks, which ``MetaDataTable::append`` compares.
+
+        A STAR file's own (RELION adds ``rlnTomoName`` where it is absent); a text file's
+        coordinates, with six numbers the angles ``readCoordinateFile`` sets too.
+        """
+        if self.kind == "star":
+            return frozenset([*self.labels, TOMOGRAM])
+        coords = CENTRED if self.frame == "centred-angstrom" else CORNER
+        return frozenset([TOMOGRAM, *coords, *(TEXT_ANGLE_COLUMNS if self.has_angles else ())])
+
 
 @dataclass
 class ImportList:
@@ -103,6 +124,10 @@ class ImportList:
     def __len__(self) -> int:
         return len(self.centres)
 
+    def relion_columns(self) -> frozenset[str]:
+        """The columns RELION's import gives every pick of the list (its files' share them: checked when read)."""
+        return self.files[0].relion_columns()
+
     def numbers(self, label: str) -> np.ndarray:
         """Column ``label`` as float64, NaN where a pick has no such value or it is not a number."""
         out = np.full(len(self), np.nan)
@@ -114,12 +139,17 @@ class ImportList:
 
 @dataclass
 class WrittenList:
-    """What :func:`write_import_list` wrote: the list, its files and what it left out."""
+    """What :func:`write_import_list` wrote: the lists, their files and what they left out."""
 
-    list_path: Path
-    files: list[Path]  # one per line of the list, in its order
+    lists: list[Path]  # in the order of the names given
+    files: list[Path]  # one per line of the lists, in their order
     picks: list[int]  # picks kept in each
     left_out: list[str] = field(default_factory=list)  # "tomogram (file)" of files with no pick kept
+
+    @property
+    def list_path(self) -> Path:
+        """The first list (the only one, where one name was given)."""
+        return self.lists[0]
 
 
 def is_import_list(path: StrPath) -> bool:
@@ -184,6 +214,7 @@ def read_import_list(
         parts.append((centres, lines, columns))
     _check_same_frame(list_path, files)
     _check_angles(list_path, files)
+    _check_same_columns(list_path, files)
     return _one_table(list_path, files, parts)
 
 
@@ -444,6 +475,31 @@ def _check_angles(list_path: Path, files: list[CoordinateFile]) -> None:
         )
 
 
+def _check_same_columns(list_path: Path, files: list[CoordinateFile]) -> None:
+    """RELION's import appends each file's table to the first's, and stops where their columns differ: so does this."""
+    first = files[0]
+    for other in files[1:]:
+        if other.relion_columns() != first.relion_columns():
+            only_first = sorted(first.relion_columns() - other.relion_columns())
+            only_other = sorted(other.relion_columns() - first.relion_columns())
+            raise CryodedupError(
+                f"{list_path}: {printable(first.listed)} (line {first.list_line}) and {printable(other.listed)} "
+                f"(line {other.list_line}) differ in columns ({_column_difference(only_first, only_other)}); "
+                'RELION\'s import refuses it ("ERROR in appending metadata tables with not the same columns!"): '
+                "give the files the same columns, or list them apart"
+            )
+
+
+def _column_difference(only_first: list[str], only_other: list[str]) -> str:
+    """What two files' columns differ in, as a message says it."""
+    parts = [
+        f"{', '.join(labels)} only in the {which}"
+        for labels, which in ((only_first, "first"), (only_other, "second"))
+        if labels
+    ]
+    return "; ".join(parts)
+
+
 def _one_table(
     list_path: Path, files: list[CoordinateFile], parts: list[tuple[np.ndarray, list[int], dict[str, list[str]]]]
 ) -> ImportList:
@@ -475,7 +531,7 @@ def write_import_list(
     kept_rows: Sequence[tuple[ImportList, ArrayLike]],
     outdir: StrPath,
     *,
-    list_name: str = "import_list.star",
+    list_name: str | Sequence[str] = "import_list.star",
     coordinates: str = "coordinates",
     project_dir: StrPath | None = None,
     force: bool = False,
@@ -494,12 +550,19 @@ def write_import_list(
     ----------
     kept_rows : sequence of (ImportList, keep)
         ``keep``: a boolean array, one entry per pick of the list.
+    list_name : str or sequence of str
+        One name for one list of every file, or one name per entry of ``kept_rows``: the
+        entries of one name are listed together (RELION's import refuses a list whose files
+        differ in columns, :meth:`ImportList.relion_columns`; the caller names them apart).
     """
     outdir = Path(outdir)
     base = Path(project_dir) if project_dir is not None else Path.cwd()
-    chosen: list[tuple[CoordinateFile, bytes, int]] = []
+    names = [list_name] * len(kept_rows) if isinstance(list_name, str) else list(list_name)
+    if len(names) != len(kept_rows):
+        raise ValueError(f"{len(names)} list names for {len(kept_rows)} lists")
+    chosen: list[tuple[CoordinateFile, bytes, int, str]] = []
     left_out: list[str] = []
-    for picks, keep in kept_rows:
+    for (picks, keep), name in zip(kept_rows, names):
         mask = np.asarray(keep, dtype=bool)
         if mask.shape != (len(picks),):
             raise ValueError(f"keep has shape {mask.shape}, expected ({len(picks)},) for {picks.path}")
@@ -511,17 +574,22 @@ def write_import_list(
                 left_out.append(f"{coordinate_file.tomogram} ({coordinate_file.listed})")
                 continue
             text = b"".join(line for j, line in enumerate(coordinate_file.lines) if j not in dropped)
-            chosen.append((coordinate_file, text, kept))
+            chosen.append((coordinate_file, text, kept, name))
     folder = outdir / coordinates
-    targets = [folder / name for name in _output_names([c for c, _, _ in chosen])]
-    list_path = outdir / list_name
-    inputs = [c.path for c, _, _ in chosen] + [picks.path for picks, _ in kept_rows]
-    entries = [(c.tomogram, _listed_path(target, base)) for (c, _, _), target in zip(chosen, targets)]
-    with AtomicOutputs([*targets, list_path], force=force, inputs=inputs, folders=[folder]) as temporary:
-        for (_, text, _), target in zip(chosen, targets):
+    targets = [folder / name for name in _output_names([c for c, _, _, _ in chosen])]
+    list_paths = [outdir / name for name in dict.fromkeys(names)]
+    inputs = [c.path for c, _, _, _ in chosen] + [picks.path for picks, _ in kept_rows]
+    with AtomicOutputs([*targets, *list_paths], force=force, inputs=inputs, folders=[folder]) as temporary:
+        for (_, text, _, _), target in zip(chosen, targets):
             write_bytes(temporary[target], text)
-        write_bytes(temporary[list_path], _list_text(entries))
-    return WrittenList(list_path, targets, [n for _, _, n in chosen], left_out)
+        for list_path in list_paths:
+            entries = [
+                (c.tomogram, _listed_path(target, base))
+                for (c, _, _, name), target in zip(chosen, targets)
+                if outdir / name == list_path
+            ]
+            write_bytes(temporary[list_path], _list_text(entries))
+    return WrittenList(list_paths, targets, [n for _, _, n, _ in chosen], left_out)
 
 
 def _output_names(files: list[CoordinateFile]) -> list[str]:

@@ -99,6 +99,8 @@ def read_import_lists(
     tables = cast("list[ParticleTable]", [_columns(p, label) for p, label in zip(lists, labels)])
     score_label, higher = score_column(tables, score_read, warn, needs)
     needs.check()
+    if len({p.relion_columns() for p in lists}) > 1:
+        warn(_apart_warning(lists, labels))
     counts = [len(p) for p in lists]
     summary: dict = {"layouts": layouts}
     return ParticleSet(
@@ -113,9 +115,28 @@ def read_import_lists(
         score_label=score_label,
         higher_is_better=higher,
         read_files=[*inputs, *(f.path for p in lists for f in p.files), *([tomograms.path] if tomograms else [])],
-        writer=ImportListWriter(lists, Path(outdir), project, summary),
+        writer=ImportListWriter(lists, Path(outdir), project, summary, labels),
         summary=summary,
     )
+
+
+def _apart_warning(lists: list[ImportList], labels: list[str]) -> str:
+    """Why each list's picks are written to a list of their own: RELION's import takes files of one set of columns."""
+    first = next(k for k, p in enumerate(lists) if p.relion_columns() != lists[0].relion_columns())
+    a, b = lists[0].relion_columns(), lists[first].relion_columns()
+    differ = sorted(a ^ b)
+    return (
+        f"the files of {labels[0]} and {labels[first]} differ in columns ({', '.join(differ)}), and RELION's import "
+        'refuses a list whose files do ("not the same columns"): each input\'s picks are written to lists of '
+        f"their own, {_numbered(KEPT_LIST, 1)}, {_numbered(KEPT_LIST, 2)}... (and {_numbered(REJECTED_LIST, 1)}...), "
+        "each imported by an Import job of its own"
+    )
+
+
+def _numbered(name: str, number: int) -> str:
+    """The list of the ``number``-th input list: ``kept_import_list_2.star``."""
+    stem, _, suffix = name.rpartition(".")
+    return f"{stem}_{number}.{suffix}"
 
 
 def _tomograms(micrographs: Path | None) -> Tomograms | None:
@@ -156,8 +177,9 @@ def _in_angstrom(
     if not into_centred:
         return centres, psize, []
     assert tomograms is not None, "checked by _check_sizes"
-    centres = centres - tomograms.centre_offsets(names, str(picks.path))[picks.tomogram]
-    note = f"carried into {CENTRED} by the tomogram sizes of the tomograms STAR (corner - (size / 2 - 1))"
+    # RELION's import keeps tilt-series pixels as they are; its C++ jobs then centre them on size / 2
+    centres = centres - tomograms.centre_offsets(names, str(picks.path), picks_job=False)[picks.tomogram]
+    note = f"carried into {CENTRED} by the tomogram sizes of the tomograms STAR (corner - size / 2, as RELION's C++)"
     return centres, psize, [note]
 
 
@@ -221,8 +243,11 @@ def _columns(picks: ImportList, label: str) -> _ListColumns:
 class ImportListWriter:
     """Writes the kept and the rejected picks of the lists as two RELION 5 import lists with their files."""
 
-    def __init__(self, lists: list[ImportList], outdir: Path, project_dir: StrPath, summary: dict) -> None:
+    def __init__(
+        self, lists: list[ImportList], outdir: Path, project_dir: StrPath, summary: dict, labels: list[str]
+    ) -> None:
         self.lists = lists
+        self.labels = labels
         self.outdir = outdir
         self.project_dir = project_dir
         #: The set's summary, which :meth:`write` completes with what it wrote and left out.
@@ -242,7 +267,7 @@ class ImportListWriter:
             written = write_import_list(
                 list(zip(self.lists, chosen)),
                 self.outdir,
-                list_name=name,
+                list_name=self._list_names(name),
                 coordinates=folder,
                 project_dir=self.project_dir,
                 force=force,
@@ -250,11 +275,23 @@ class ImportListWriter:
             outputs[subset] = [written.list_path, *written.files]
             written_lists[subset] = {
                 "list": str(written.list_path),
+                "lists": [str(path) for path in written.lists],
                 "files": len(written.files),
                 "left_out": written.left_out,
             }
         self.summary[SUMMARY_KEY] = written_lists
         return outputs
+
+    def _list_names(self, name: str) -> str | list[str]:
+        """One list of every input's files where RELION's import takes them together; else one list per input.
+
+        RELION's import appends each file's table to the first's and stops where the columns
+        differ (MetaDataTable::append): the inputs' files are listed together only where all
+        have the same columns (each input's own files do: checked when read).
+        """
+        if len({picks.relion_columns() for picks in self.lists}) <= 1:
+            return name
+        return [_numbered(name, k) for k in range(1, len(self.lists) + 1)]
 
 
 #: What a particle file may carry per row that an import list's picks have not: mixed, such a run is refused.

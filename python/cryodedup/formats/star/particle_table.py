@@ -22,7 +22,7 @@ from ...particle_set import Warn
 from ...resolve.score import NO_AUTO_SCORE, UNDECIDED_BY_PREFER, UNKNOWN_COLUMN, UNKNOWN_ORDER, resolve_score
 from .file import Block, StarFile, Table
 from .micrographs import block_naming_micrographs
-from .tomography import SUBTOMOGRAM_ANGLES
+from .tomography import SUBTOMOGRAM_ANGLES, origin_assumptions
 
 if TYPE_CHECKING:
     from ..read_request import ScoreRead
@@ -55,8 +55,15 @@ ANGLES = ["rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"]
 DEGREES_PER_RADIAN = 180 / np.pi
 
 
-def check_angle_ranges(angles: np.ndarray, labels: Sequence[str], where: str, warn: Warn) -> None:
-    """Refuses Euler angles beyond ±360°, and warns of a tilt outside 0-180°, with the likely cause.
+#: From this many particles on, every angle within ±π is radians written as degrees by the look of it:
+#: rot and psi span ±180° in any refinement (RELION writes them so), and π° is 1/57 of that span.
+RADIAN_ROWS = 100
+
+
+def check_angle_ranges(
+    angles: np.ndarray, labels: Sequence[str], where: str, warn: Warn, insisted: bool = False
+) -> None:
+    """Refuses Euler angles beyond ±360° or, unless ``insisted``, all within ±π; warns of a tilt outside 0-180°.
 
     RELION writes rot and psi within ±180° and tilt within 0-180°. An angle beyond ±360° is
     no angle a program writes: radians multiplied by 180/π twice, or another quantity
@@ -64,7 +71,11 @@ def check_angle_ranges(angles: np.ndarray, labels: Sequence[str], where: str, wa
     search grid's value); compared as written, ``--max-angle`` would decide on noise.
     A tilt outside 0-180° within ±360° is a rotation all the same (another program's
     convention), so it is only said. ``angles`` is (n, 3), rows numbered from 1 in messages.
+    Radians written as degrees within ±π pass that test: over :data:`RADIAN_ROWS` particles or
+    more, every angle within ±π (and not all 0) is refused unless ``insisted`` (``--insist-angles``),
+    and said then (``--max-angle 10`` would take nearly every pair for one orientation).
     """
+    _check_radians(angles, labels, where, warn, insisted)
     with np.errstate(invalid="ignore"):
         beyond = np.abs(angles) > 360
     if beyond.any():
@@ -92,6 +103,24 @@ def check_angle_ranges(angles: np.ndarray, labels: Sequence[str], where: str, wa
         )
 
 
+def _check_radians(angles: np.ndarray, labels: Sequence[str], where: str, warn: Warn, insisted: bool) -> None:
+    """Refuses (or, insisted, warns of) orientations that are radians written as degrees by the look of them."""
+    finite = np.abs(angles[np.isfinite(angles).all(axis=1)])
+    if len(finite) < RADIAN_ROWS or not 0.5 < finite.max() <= np.pi + 1e-4:
+        return
+    said = (
+        f"{where}: every one of the {len(finite):,} particles' {'/'.join(labels)} lies within ±π (up to "
+        f"{finite.max():.4g}°): radians written as degrees?"
+    )
+    if insisted:
+        warn(f"{said} Compared as written, as --insist-angles asks")
+        return
+    raise CryodedupError(
+        f"{said} --max-angle would compare them as degrees and take nearly every pair for one orientation: "
+        f"convert them to degrees (x {DEGREES_PER_RADIAN:.5f}), or give --insist-angles to compare them as written"
+    )
+
+
 #: The column that expanded copies share (relion_particle_symmetry_expand keeps each image).
 IMAGE_NAME = "rlnImageName"
 
@@ -114,6 +143,8 @@ class Columns:
     optics_group: str | None = None
     #: RELION 5 subtomogram angles that rotate the origins (docs/design.md section 7); empty: none.
     subtomogram_angles: list[str] = field(default_factory=list)
+    #: What was assumed of absent origin or subtomogram-angle columns, as RELION assumes it.
+    assumed: list[str] = field(default_factory=list)
 
     def numbers(self, score: str | None) -> list[str]:
         """The numeric columns to scan: coordinates, origins, optics group, and ``score``."""
@@ -292,8 +323,11 @@ def choose_columns(labels: list[str], has_optics: bool, where: str, shift_key: s
                         f"{where}: rlnOriginX is in particle pixels but there is no {needed} "
                         "column to give their size; use --shift-key none to ignore the origins"
                     )
-    if len(columns.origins) == 3 and not columns.origins_in_pixels and set(SUBTOMOGRAM_ANGLES) <= present:
-        columns.subtomogram_angles = list(SUBTOMOGRAM_ANGLES)
+    if len(coords) == 3 and columns.origins and not columns.origins_in_pixels:
+        # RELION's particle set: origins rotated where rlnTomoSubtomogramRot is (an absent axis or angle read as 0)
+        if SUBTOMOGRAM_ANGLES[0] in present:
+            columns.subtomogram_angles = [label for label in SUBTOMOGRAM_ANGLES if label in present]
+        columns.assumed = origin_assumptions(present)
     return columns
 
 

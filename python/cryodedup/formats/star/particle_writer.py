@@ -206,6 +206,11 @@ class StarWriter:
             for g, (kept, rejected) in by_group.items():  # (the other rows go nowhere: os.devnull)
                 assert self.apart is not None
                 mine = self.apart.rows == g
+                own = self._own_writer(g)
+                if own is not None:  # a dataset's inputs alone: their headers and optics groups as read
+                    own._write(keep[mine], tmp[kept], os.devnull, None if halves is None else halves[mine])
+                    own._write(~keep[mine], tmp[rejected], os.devnull, None)
+                    continue
                 self._write(keep & mine, tmp[kept], os.devnull, halves)
                 self._write(~keep & mine, tmp[rejected], os.devnull, None)  # (rejected rows keep their half)
         return {
@@ -231,6 +236,33 @@ class StarWriter:
             by[rows[inside] - lo] = (shift_A[inside] / unit)[:, :axes]
             part.moved_by = by
         return "its rows written with the moved coordinates, every other field as read"
+
+    def apart_outputs(self) -> list[Path]:
+        """The kept file of each group written apart (none without groups)."""
+        return [kept for kept, _ in self._apart_paths().values()]
+
+    def _own_writer(self, group: int) -> StarWriter | None:
+        """A writer of the inputs of dataset ``group`` alone, their optics groups as read (None: species).
+
+        Datasets are whole inputs: each dataset's files are written as if its inputs had been
+        run alone, under its first input's header (two datasets' optics groups are not one
+        table, and a group keeps its number and name). Where a dataset's first input is one
+        carried into the other's frame and another is not, its rows go the combined way.
+        """
+        assert self.apart is not None
+        if self.apart.kind != "datasets" or self.apart.inputs is None:
+            return None
+        members = [k for k, g in enumerate(self.apart.inputs) if g == group]
+        parts = [self.parts[k] for k in members]
+        if parts[0].rewritten is not None and any(p.rewritten is None for p in parts):
+            return None
+        coords = parts[0].columns.coords
+
+        def kept(label: str) -> bool:  # (a part carried into the first's frame is written in its coordinates)
+            return all(label in p.labels or (p.rewritten is not None and label in coords) for p in parts)
+
+        labels = [label for label in parts[0].labels if kept(label)]
+        return StarWriter(parts, labels, [self.counts[k] for k in members], self.kept_path.parent)
 
     def _apart_paths(self) -> dict[int, tuple[Path, Path]]:
         """Each group's kept and rejected file (``particles_kept_ribosome.star``), with several groups."""
@@ -272,7 +304,7 @@ class StarWriter:
             rw = (group, rewrite) if rewrite and group else None  # (a names-only part: one input, no rewrite)
             columns = None if part.labels == self.labels else self.labels  # rows in order already: byte copies
             values = None if choice is None else (RANDOM_SUBSET, choice[lo:hi], HALF_TEXTS)
-            if part.rewritten is not None:
+            if part.rewritten is not None and not set(self.labels) <= set(part.labels):
                 _append_rewritten(part, self.labels, keep[lo:hi], Path(kept), Path(rejected))
                 continue
             if part.moved_by is not None:  # (--transform: its coordinates written moved, as compared)
@@ -346,6 +378,8 @@ class Apart(NamedTuple):
     rows: np.ndarray
     names: list[str]
     kind: str  # "species" or "datasets", as the errors name them
+    #: Each input's group, where groups are whole inputs (datasets): each group written as its inputs alone.
+    inputs: list[int] | None = None
 
 
 def species_file_part(name: str) -> str:

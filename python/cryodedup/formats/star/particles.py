@@ -74,7 +74,7 @@ from .tomograms import (
     star_layout,
     tomograms_star,
 )
-from .tomography import SUBTOMOGRAM_ANGLES, rotate_origins, tomogram_poses
+from .tomography import SUBTOMOGRAM_ANGLES, origin_vectors, subtomogram_rotated, tomogram_poses
 
 if TYPE_CHECKING:
     from ..read_request import RowRead, Scale, ScoreRead
@@ -223,6 +223,8 @@ def _read_star_files(
         )
         refuse_given_tomogram_psize(part, scan.key_names, scales[k].mic_psize, tomograms, warn)
         rows.layouts.append(star_layout(part, scan.key_names, k in rewritten))
+        for assumed in part.columns.assumed:
+            warn(f"{part.where()}: {assumed}")
         if k in rewritten and tomograms is not None:  # into the centred frame of the others (and of the output)
             scan.centres -= tomograms.centre_offsets(scan.key_names, part.where())[scan.groups]
             part.rewritten = scan.centres
@@ -293,6 +295,7 @@ class _Rows:
         self.with_halves = all(RANDOM_SUBSET in p.labels for p in parts)
         self.halves: list[np.ndarray] = []
         self.with_angles = row_read.orientations
+        self.insist_angles = row_read.insist_angles
         for part in parts if self.with_angles else []:
             lacking = [label for label in ANGLES if label not in part.labels]
             if lacking:
@@ -314,18 +317,16 @@ class _Rows:
     def wanted(self, part: ParticleStar) -> list[str]:
         """The columns of ``part`` to keep whole besides the scan's own."""
         wanted = ([RANDOM_SUBSET] if self.with_halves else []) + (ANGLES if self.with_angles else [])
-        wanted += list(SUBTOMOGRAM_ANGLES) if self.with_angles and _has_subtomogram_angles(part.labels) else []
+        wanted += _subtomogram_labels(part.labels) if self.with_angles else []
         return wanted + ([self.species_label] if self.species_label and self.species_label not in wanted else [])
 
     def add_columns(self, part: ParticleStar, scan: ParticleScan) -> None:
         """Keeps what the job asked for of the columns the scan kept whole (``scan.extra``), then drops them."""
         if self.with_angles:
             self.angles.append(np.stack([scan.extra[label] for label in ANGLES], axis=1))
-            check_angle_ranges(self.angles[-1], ANGLES, part.where(), self.warn)
-            subtomo = _has_subtomogram_angles(part.labels)
-            self.subtomogram_angles.append(
-                np.stack([scan.extra[label] for label in SUBTOMOGRAM_ANGLES], axis=1) if subtomo else None
-            )
+            check_angle_ranges(self.angles[-1], ANGLES, part.where(), self.warn, self.insist_angles)
+            subtomo = _subtomogram_labels(part.labels)
+            self.subtomogram_angles.append(_subtomogram_angles(scan.extra, subtomo, len(scan.groups)))
         if self.species_label:
             self.species_values.append(scan.extra[self.species_label])
         if self.with_halves:
@@ -631,9 +632,8 @@ def scan_particles(
     numbers = dict(zip(wanted, raw.extra))
     centres = raw.centres.reshape(-1, len(cols.coords))
     if cols.subtomogram_angles:  # the scan subtracted the origins unrotated: rotate them (section 7)
-        origins = np.stack([numbers[label] for label in cols.origins], axis=1)
-        angles = (numbers[label] for label in cols.subtomogram_angles)
-        centres += origins - rotate_origins(origins, *angles)
+        origins = origin_vectors(numbers, len(centres))
+        centres += origins - subtomogram_rotated(origins, numbers)
     return ParticleScan(
         raw.keys,
         centres,
@@ -739,6 +739,8 @@ def read_frame(
     or None, as ``starfile.read`` gives them. The caller selects the rows itself.
     """
     part = _FrameParticles(particles, optics, row_read.shift_key)
+    for note in part.columns.assumed:
+        warn(f"the particle table: {note}")
     needs = Needs()
     score, higher = score_column([part], score_read, warn, needs)
     needs.check()
@@ -774,7 +776,7 @@ def read_frame(
         shift=", ".join(part.columns.origins) or "none",
         tubes=tube_ids(np.zeros_like(groups), groups, particles[RELION_TUBE].to_numpy(float)) if filament else None,
         tube_column=RELION_TUBE if filament else None,
-        **_frame_poses(particles, row_read.orientations, warn),
+        **_frame_poses(particles, row_read, warn),
         images=_frame_images(particles) if row_read.images else None,
         species=species,
         species_names=species_names,
@@ -806,21 +808,30 @@ def _frame_images(particles: DataFrame) -> Images | None:
     return _named_images(index, runs, [stacks])
 
 
-def _frame_poses(particles: DataFrame, wanted: bool, warn: Warn) -> dict:
+def _frame_poses(particles: DataFrame, row_read: RowRead, warn: Warn) -> dict:
     """The poses of a table in memory for ``max_angle``, as :meth:`_Rows._poses` gives a file's."""
-    if not wanted:
+    if not row_read.orientations:
         return {"poses": None, "pose_label": PARTICLE_POSE}
     lacking = [label for label in ANGLES if label not in particles.columns]
     if lacking:
         raise CryodedupError(f"the particle table: max_angle needs the orientations, and there is no {lacking[0]}")
     angles = particles[ANGLES].to_numpy(dtype=np.float64)
-    check_angle_ranges(angles, ANGLES, "the particle table", warn)
-    if not _has_subtomogram_angles([str(c) for c in particles.columns]):
+    check_angle_ranges(angles, ANGLES, "the particle table", warn, row_read.insist_angles)
+    labels = _subtomogram_labels([str(c) for c in particles.columns])
+    if not labels:
         return {"poses": angles, "pose_label": PARTICLE_POSE}
-    subtomo = particles[list(SUBTOMOGRAM_ANGLES)].to_numpy(dtype=np.float64)
+    numbers = {label: particles[label].to_numpy(dtype=np.float64) for label in labels}
+    subtomo = _subtomogram_angles(numbers, labels, len(particles))
     return {"poses": tomogram_poses(angles, subtomo), "pose_kind": "rotvec", "pose_label": TOMOGRAM_POSE}
 
 
-def _has_subtomogram_angles(labels: list[str]) -> bool:
-    """Whether a table carries RELION 5's subtomogram orientation, part of each particle's pose."""
-    return set(SUBTOMOGRAM_ANGLES) <= set(labels)
+def _subtomogram_labels(labels: list[str]) -> list[str]:
+    """The subtomogram angles RELION reads of a table (none without rlnTomoSubtomogramRot: getSubtomogramMatrix)."""
+    return [label for label in SUBTOMOGRAM_ANGLES if label in labels] if SUBTOMOGRAM_ANGLES[0] in labels else []
+
+
+def _subtomogram_angles(numbers: dict[str, np.ndarray], labels: list[str], n: int) -> np.ndarray | None:
+    """Rot, tilt and psi (n, 3) as RELION's getSubtomogramMatrix reads them (an absent one 0); None without them."""
+    if not labels:
+        return None
+    return np.stack([numbers[label] if label in labels else np.zeros(n) for label in SUBTOMOGRAM_ANGLES], axis=1)

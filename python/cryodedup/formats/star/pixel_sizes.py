@@ -26,7 +26,7 @@ from .file import Table, is_number
 from .micrographs import PIXEL_SIZE_FIELD
 from .particle_table import Needs, ParticleTable
 from .tomograms import exported_pixel_hint
-from .tomography import TILT_SERIES_PSIZE, rotate_origins, warp_tomograms
+from .tomography import TILT_SERIES_PSIZE, subtomogram_rotated, warp_tomograms
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -382,6 +382,6 @@ def centres_in_angstrom(part: ParticleTable, numbers: dict[str, np.ndarray], psi
                 origins[:, j] = numbers[origin] * image_psize if image_psize is not None else numbers[origin]
         centres[:, j] = c
     if cols.subtomogram_angles:
-        origins = rotate_origins(origins, *(numbers[label] for label in cols.subtomogram_angles))
+        origins = subtomogram_rotated(origins, {label: numbers[label] for label in cols.subtomogram_angles})
     with np.errstate(over="ignore", invalid="ignore"):
         return centres - origins

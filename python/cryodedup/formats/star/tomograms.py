@@ -62,12 +62,15 @@ class Tomograms:
     #: Size in tilt-series pixels (x, y, z); empty without rlnTomoSizeX/Y/Z.
     sizes: dict[str, tuple[float, float, float]]
 
-    def centre_offsets(self, names: list[str], where: str) -> np.ndarray:
+    def centre_offsets(self, names: list[str], where: str, *, picks_job: bool = True) -> np.ndarray:
         """Per tomogram of ``names``: where its centre lies from its corner, in Å, (len(names), 3).
 
-        RELION 5's Picks job writes ``centred = corner - (size / 2 - 1) * tilt-series pixel``
+        RELION 5's Picks job (Python) writes ``centred = corner - (size / 2 - 1) * tilt-series pixel``
         (measured on its particles.star and annotation files of one job: every one of 1,418
-        picks within 3e-4 Å). A tomogram absent from the file is refused, named.
+        picks within 3e-4 Å). Its C++ programs, which read what the Import job imports, centre
+        on ``size / 2`` (``TomogramSet::loadTomogram``: ``centre = w0 / 2.0``; ``ParticleSet::
+        getParticleCoordDecenteredPixel``): ``picks_job=False``. A tomogram absent from the file
+        is refused, named.
         """
         missing = [n for n in names if n not in self.sizes]
         if missing:
@@ -75,8 +78,9 @@ class Tomograms:
                 f"{where}: tomogram {missing[0]!r} is not in {self.path} ({len(missing)} such), whose "
                 f"rlnTomoSizeX/Y/Z place its centre; tomograms listed: {', '.join(list(self.sizes)[:5])}"
             )
+        less = 1.0 if picks_job else 0.0
         return np.array(
-            [[(size / 2 - 1) * self.tilt_series_psize[n] for size in self.sizes[n]] for n in names], dtype=np.float64
+            [[(size / 2 - less) * self.tilt_series_psize[n] for size in self.sizes[n]] for n in names], dtype=np.float64
         ).reshape(-1, 3)
 
 
@@ -284,7 +288,7 @@ def star_layout(part: ParticleTable, names: list[str], rewritten: bool) -> dict 
     frame = coordinate_frame(part)
     if frame is None:
         return None
-    notes = [ROTATED_ORIGINS] if part.columns.subtomogram_angles else []
+    notes = ([ROTATED_ORIGINS] if part.columns.subtomogram_angles else []) + part.columns.assumed
     if frame == CENTRED:
         return layout(part.label, "RELION 5", f"{CENTRED}, rlnCenteredCoordinateX/Y/ZAngst", notes)
     if rewritten:

@@ -9,15 +9,17 @@ tomogram, a size their files do not record. This module holds those rules; the r
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
 __all__ = [
     "SUBTOMOGRAM_ANGLES",
     "TILT_SERIES_PSIZE",
-    "rotate_origins",
+    "origin_assumptions",
+    "origin_vectors",
     "rotation_vectors",
+    "subtomogram_rotated",
     "tomogram_poses",
     "warp_tomograms",
 ]
@@ -57,6 +59,56 @@ def rotate_origins(origins: np.ndarray, rot: np.ndarray, tilt: np.ndarray, psi: 
     them); the caller subtracts what this returns.
     """
     return np.einsum("nij,nj->ni", subtomogram_matrices(rot, tilt, psi), origins)
+
+
+#: The origins in Å of RELION's particle set, by axis (``ParticleSet::getParticleOffset``).
+ORIGINS = ("rlnOriginXAngst", "rlnOriginYAngst", "rlnOriginZAngst")
+
+
+def subtomogram_rotated(origins: np.ndarray, numbers: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Origins (n, 3) in Å rotated as RELION rotates them: by the subtomogram angles of ``numbers``.
+
+    ``ParticleSet::getSubtomogramMatrix`` rotates where ``rlnTomoSubtomogramRot`` is present,
+    reading an absent tilt or psi as 0 (``MetaDataTable::getValue`` leaves its 0); the caller
+    gives ``numbers`` only where Rot is present (``Columns.subtomogram_angles``).
+    """
+    rot, tilt, psi = (numbers.get(label, np.zeros(len(origins))) for label in SUBTOMOGRAM_ANGLES)
+    return rotate_origins(origins, rot, tilt, psi)
+
+
+def origin_vectors(numbers: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+    """Each particle's origin (n, 3) in Å as ``ParticleSet::getParticleOffset`` reads it: an absent axis is 0."""
+    return np.stack([numbers.get(label, np.zeros(n)) for label in ORIGINS], axis=1).reshape(n, 3)
+
+
+def origin_assumptions(present: Iterable[str]) -> list[str]:
+    """What RELION's particle set assumes of a 3-D table's origins and subtomogram angles, where columns are absent.
+
+    An absent origin axis is 0 (``getParticleOffset``) and the others are still rotated; an
+    absent subtomogram tilt or psi beside ``rlnTomoSubtomogramRot`` is 0; without Rot the
+    origins are not rotated at all, whatever else is there (``getSubtomogramMatrix``).
+    """
+    present = set(present)
+    if not present & set(ORIGINS):
+        return []
+    notes = []
+    rot, others = SUBTOMOGRAM_ANGLES[0], SUBTOMOGRAM_ANGLES[1:]
+    rotated = " and the origins still rotated by the subtomogram angles" if rot in present else ""
+    for label in ORIGINS:
+        if label not in present:
+            notes.append(f"{label} absent: taken as 0{rotated}, as RELION's getParticleOffset reads it")
+    if rot in present:
+        notes += [
+            f"{label} absent: taken as 0°, as RELION's getSubtomogramMatrix reads it"
+            for label in others
+            if label not in present
+        ]
+    elif present & set(others):
+        given = "/".join(label for label in others if label in present)
+        notes.append(
+            f"{given} without {rot}: the origins not rotated, as RELION's getSubtomogramMatrix, which looks for {rot}"
+        )
+    return notes
 
 
 def warp_tomograms(names: Iterable[str]) -> list[str]:

@@ -84,6 +84,7 @@ def read_request(options: ParticleOptions, held: Held = None) -> ReadRequest:
         species_column=options.species_column,
         same_image=options.same_image,
         symmetry_copies=options.symmetry_copies,
+        insist_angles=options.insist_angles,
     )
     copick = CopickSelection(
         objects=options.copick_objects,
@@ -254,17 +255,29 @@ def _write_datasets_apart(particles: ParticleSet, labels: list[str], warn: Warn)
     """
     dataset_of, names = dataset_of_inputs(labels)
     shared = particles.summary["datasets"]["names_kept_apart"]
-    writer = particles.writer
-    if particles.species is None and writer is not None and hasattr(writer, "apart"):
-        from ...formats.star.particle_writer import Apart  # (the STAR writer's: loaded with it)
+    from ...formats.star.particle_writer import Apart, StarWriter  # (the STAR writer's)
 
+    writer = particles.writer
+    if particles.species is None and isinstance(writer, StarWriter):
         rows = dataset_of[np.asarray(particles.input_of)]
-        writer.apart = Apart(rows, [name or "not-labelled" for name in names], "datasets")
+        writer.apart = Apart(rows, [name or "not-labelled" for name in names], "datasets", dataset_of.tolist())
+        own = ", ".join(path.name for path in writer.apart_outputs())
+        warn(
+            f"{_shared_example(particles)} and {shared - 1:,} other micrograph or tomogram names are of two datasets: "
+            f"{writer.kept_path.name} and {writer.rejected_path.name} hold both datasets' rows under each such name, "
+            f"which RELION reads as one; each dataset's own files ({own} and their rejected ones) keep them apart"
+        )
         return
     warn(
         f"{shared:,} micrograph or tomogram names are shared by the datasets: the outputs hold both datasets' rows "
         "under each such name, which RELION reads as one; split the outputs by dataset before going on"
     )
+
+
+def _shared_example(particles: ParticleSet) -> str:
+    """One name two datasets share, as the summary gives the second's copy (``TS_01 [dataset B]``)."""
+    copy = next(name for name in particles.mic_names if " [dataset " in name)
+    return copy.rpartition(" [dataset ")[0]
 
 
 def check_prefer(paths: list[Path], copick: bool, options: ParticleOptions, warn: Warn) -> list[list[int]] | None:
@@ -292,6 +305,8 @@ def warn_unused_options(particles: ParticleSet, options: ParticleOptions, warn: 
     """Warns of an option given that these inputs give nothing to act on: the user believes it did something."""
     if options.topaz_scale is not None and "topaz" not in particles.summary.get("formats", []):  # (pickers' formats)
         warn("--topaz-scale was not used: it scales topaz's coordinates, and no input is topaz's")
+    if options.insist_angles and options.max_angle is None:
+        warn("--insist-angles was not used: it lets --max-angle compare angles that look like radians")
     if options.filament_mode == "tube" and particles.tubes is None:
         warn("--filament-mode tube was not used: no input has filaments (a tube or filament id per segment)")
     if options.coverage != "auto" and options.min_support <= 1:
