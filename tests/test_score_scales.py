@@ -105,3 +105,36 @@ def test_picker_runs_of_one_picker_are_not_warned_about_but_other_scales_are(tmp
     )
     assert len(fom) == 195
     assert ks_2samp(fom[0::2], fom[1::2]).statistic < SCALE_DISTANCE < ks_2samp(fom[0::2], 20 * fom[1::2]).statistic
+
+
+def test_inputs_prefer_ranks_apart_are_not_warned_about_their_scales(tmp_path):
+    # Issue 63 item 3: with --prefer the warning "the input with the larger numbers wins nearly
+    # every group" sat beside "182 groups decided by priority, 0 by score". Between inputs at
+    # different --prefer levels the priority decides; the score only within an input.
+    log, template = (EXAMPLES / f"particles_{picker}.star" for picker in ("log", "template"))
+    options = ParticleOptions(min_dist=100.0, prefer=[str(log)])
+    summary = remove_duplicate_particles([log, template], tmp_path / "star", options)
+    assert summary["priority"]["by_priority"] == 182 and summary["priority"]["by_score"] == 0
+    assert not scale_warnings(summary) and "scale" not in summary["score"]
+    # A third input at the level of the others (not named): its scale against theirs is still said.
+    third = tmp_path / "third/particles.star"
+    third.parent.mkdir()
+    third.write_bytes(template.read_bytes())
+    summary = remove_duplicate_particles([log, template, third], tmp_path / "three", options)
+    assert not scale_warnings(summary)  # (template and its copy: one scale)
+    summary = remove_duplicate_particles(
+        [template, log, third], tmp_path / "four", ParticleOptions(min_dist=100.0, prefer=[str(third)])
+    )
+    assert len(scale_warnings(summary)) == 1  # (log and template share the last level)
+
+
+@pytest.mark.real_data
+def test_picker_runs_prefer_ranks_apart_are_not_warned_about_their_scales(tmp_path):
+    source = shared_file(AUTOPICK)
+    relion31_coordinates(source, tmp_path / "same/mic_autopick.star", range(0, 195, 2))
+    relion31_coordinates(source, tmp_path / "other/mic_autopick.star", range(1, 195, 2), scale=20.0)
+    runs = [tmp_path / "same/mic_autopick.star", tmp_path / "other/mic_autopick.star"]
+    options = ParticleOptions(min_dist=50.0, mic_psize=0.885)
+    assert len(scale_warnings(remove_duplicate_particles(runs, tmp_path / "no", options))) == 1
+    options = ParticleOptions(min_dist=50.0, mic_psize=0.885, prefer=[str(runs[1])])
+    assert not scale_warnings(remove_duplicate_particles(runs, tmp_path / "yes", options))

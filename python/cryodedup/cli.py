@@ -285,15 +285,23 @@ def run_particle_job(
 @main.command(cls=_JobCommand, declared=lambda: commands.COMPARE)
 @inputs(folders=True)
 def compare(
-    inputs: tuple[Path, ...], reference: str | None, radius: float, beta: float, quiet: bool, as_json: bool, **job: Any
+    inputs: tuple[Path, ...],
+    reference: str | None,
+    radius: float,
+    beta: float,
+    over: str,
+    quiet: bool,
+    as_json: bool,
+    **job: Any,
 ) -> None:
     """Compare two pick sets: agreement per micrograph, the frame between them, and scores against a reference.
 
     INPUTS: two pickers' outputs or particle files, as `cryodedup particles` reads them.
-    Per micrograph, the Jaccard index of the two sets at the radius; the transform that
+    Each pick matched to at most one of the other set's within the radius: the Jaccard index
+    of the two sets from those matches, per micrograph and in all; the transform that
     registers one set on the other (an offset, swapped or mirrored axes, a scale), if any;
-    with --reference, the other input's precision, recall and F-beta, each pick matched to at
-    most one of the reference's within the radius. Nothing is written.
+    with --reference, the other input's precision, recall and F-beta. Scored over the
+    micrographs both inputs cover (--over all: every one). Nothing is written.
     """
     from .jobs.compare import compare_picks
     from .options import CompareOptions, ParticleOptions
@@ -301,7 +309,7 @@ def compare(
 
     reading = ParticleOptions(**job)
     report = Reporter(quiet)
-    options = CompareOptions(reference=reference, radius=radius, beta=beta)
+    options = CompareOptions(reference=reference, radius=radius, beta=beta, over=over)
     summary = run_job(lambda: compare_picks(inputs, options, reading, log=report.log))
     report.table("cryodedup compare", compare_rows(summary))
     if as_json:

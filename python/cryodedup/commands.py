@@ -232,7 +232,7 @@ def _compare_command() -> Command:
     return Command(
         [*flags_of(CompareOptions), *(reading[name] for name in READING_FIELDS), QUIET, JSON],
         [
-            ("Comparison", ["--reference", "--radius", "--beta"]),
+            ("Comparison", ["--reference", "--radius", "--beta", "--over"]),
             (
                 "Reading",
                 [
@@ -284,10 +284,26 @@ def _copick_command() -> Command:
                 "overlap",
                 "max_angle",
                 "sym",
+                "registration",
+            ),
+            replace(
+                *flags_named(ParticleOptions, "transform"),
+                help="Move a pick set's centres into the others' frame before deciding, and its kept picks as "
+                "written: USER/SESSION=OP+OP+... applied in order, in Å; OP is swap, mirror-x:W (x -> W - x), "
+                "mirror-y:H, mirror-z:D, scale:S, shift:DX,DY[,DZ] (the registration names the one that fits). "
+                "Repeat it for several pick sets.",
+                metavar="USER/SESSION=OPS",
+            ),
+            replace(
+                *flags_named(ParticleOptions, "datasets"),
+                help="USER/SESSION=LABEL: the pick set (or its position from 1) belongs to the dataset LABEL; runs "
+                "of different datasets are never one, whatever their names. Repeat it.",
+                metavar="USER/SESSION=LABEL",
             ),
             FORCE,
             QUIET,
             JSON,
+            *flags_named(ParticleOptions, "plot", "plot_mics"),
         ]
     )
 
@@ -300,7 +316,7 @@ def _copick_compare_command() -> Command:
     from .options.compare import CompareOptions
     from .options.particles import ParticleOptions
 
-    reference, radius, beta = flags_named(CompareOptions, "reference", "radius", "beta")
+    reference, radius, beta, over = flags_named(CompareOptions, "reference", "radius", "beta", "over")
     pick_set = "USER/SESSION"
     return Command(
         [
@@ -336,6 +352,11 @@ def _copick_compare_command() -> Command:
                 show_default=False,
             ),
             beta,
+            replace(
+                over,
+                help="The runs scored: shared, those both pick sets have picks of the object on; all, every run "
+                "with picks of either.",
+            ),
             QUIET,
             JSON,
         ]

@@ -131,6 +131,7 @@ def comparepicks(
     transform: tuple[str, ...],
     radius: float | None,
     beta: float,
+    over: str,
     quiet: bool,
     as_json: bool,
     debug: bool,
@@ -144,7 +145,9 @@ def comparepicks(
     path = _require_config(config, ctx, debug)
     report = Reporter(quiet)
     summary = run_job(
-        lambda: compare_copick_picks(path, reference, candidate, radius, beta, copick_objects, transform, report.log)
+        lambda: compare_copick_picks(
+            path, reference, candidate, radius, beta, copick_objects, transform, report.log, over=over
+        )
     )
     for compared in summary["objects"]:
         report.table(f"copick evaluation comparepicks: {compared['object']}", copick_compare_rows(compared))

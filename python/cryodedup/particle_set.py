@@ -36,6 +36,7 @@ __all__ = [
     "HalfSets",
     "Images",
     "Log",
+    "MovingSubsetWriter",
     "ParticleNames",
     "ParticleSet",
     "PlacedSubsetWriter",
@@ -217,6 +218,18 @@ class SubsetWriter(Protocol):
         unless ``force``, never over an input. ``halves`` (0 or 1 per row), where given,
         replaces the half-set column of the kept rows (only that field). Returns
         ``{"kept": [paths], "rejected": [paths]}``.
+        """
+        ...
+
+
+class MovingSubsetWriter(SubsetWriter, Protocol):
+    """A writer that combines inputs in one file and can write some rows' coordinates moved (``--transform``)."""
+
+    def move_rows(self, rows: np.ndarray, shift_A: np.ndarray, psize: np.ndarray) -> str:
+        """Rows ``rows`` (of the set, ascending) are to be written with their centres moved by ``shift_A`` (Å).
+
+        ``psize``: each row's pixel size, the unit of coordinates written in pixels (NaN: the
+        rows' coordinates are in Å). Returns what the outputs then hold, in words for the summary.
         """
         ...
 

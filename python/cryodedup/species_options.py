@@ -10,7 +10,14 @@ from typing import Any
 
 import click
 
-__all__ = ["DEFAULT_MIN_DIST", "DefaultDistance", "MinDistance", "NamedDistance", "SpeciesDistances"]
+__all__ = [
+    "DEFAULT_MIN_DIST",
+    "DefaultDistance",
+    "MinDistance",
+    "NamedDistance",
+    "SpeciesDistances",
+    "parse_named_distances",
+]
 
 
 class DefaultDistance(float):
@@ -29,10 +36,13 @@ class SpeciesDistances:
     by_species: dict[str, float]
 
 
-def parse_named_distances(text: str, what: str, bare: bool) -> tuple[float | None, dict[str, float]]:
+def parse_named_distances(
+    text: str, what: str, bare: bool, named: str = "species"
+) -> tuple[float | None, dict[str, float]]:
     """``"60"``, ``"ribosome=150,apoferritin=60"`` or both: the bare distance (when ``bare``) and the pairs.
 
-    Raises ValueError with what was expected.
+    ``named``: what a pair's name is (a species; an input for ``--mic-psize``). Raises
+    ValueError with what was expected.
     """
     default: float | None = None
     pairs: dict[str, float] = {}
@@ -45,11 +55,12 @@ def parse_named_distances(text: str, what: str, bare: bool) -> tuple[float | Non
         except ValueError:
             raise ValueError(f"{what} takes {'Å or ' if bare else ''}NAME=Å, got {item!r}") from None
         if sep and not name.strip():
-            raise ValueError(f"{what}: {item!r} names no species before '='")
+            raise ValueError(f"{what}: {item!r} names no {named} before '='")
         if sep and name.strip() in pairs:
-            raise ValueError(f"{what}: species {name.strip()!r} given twice")
+            raise ValueError(f"{what}: {named} {name.strip()!r} given twice")
         if not sep and default is not None:
-            raise ValueError(f"{what}: two distances without a species name ({default:g} and {value:g})")
+            plural = "distances" if named == "species" else "values"
+            raise ValueError(f"{what}: two {plural} without a {named} name ({default:g} and {value:g})")
         if sep:
             pairs[name.strip()] = value
         else:

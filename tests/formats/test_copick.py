@@ -882,12 +882,11 @@ def most_matched(a, b, radius):
 
 
 def jaccard(a, b, radius):
-    """The Jaccard index of two pick sets: a pick with one of the other's within the radius is shared (half each)."""
+    """The Jaccard index of two pick sets matched one to one: matched / (|A| + |B| - matched)."""
     if not a and not b:
         return None
-    near = [[np.linalg.norm(np.subtract(p, q)) <= radius for q in b] for p in a]
-    shared = (sum(any(row) for row in near) + sum(any(column) for column in zip(*near))) / 2
-    return shared / (len(a) + len(b) - shared)
+    matched = most_matched(a, b, radius)
+    return matched / (len(a) + len(b) - matched)
 
 
 def scores(reference, candidate, matched):
@@ -942,8 +941,12 @@ def test_comparepicks_counts_the_planted_matches_per_run_and_in_all(copick_cli, 
             precision, recall = scores(n_ref, n_cand, matched)
             assert run["precision"] == (None if precision is None else round(precision, 4))
             assert run["recall"] == (None if recall is None else round(recall, 4))
-        n_ref, n_cand, matched = (sum(c[k] for c in HAND_COUNTED[name].values()) for k in range(3))
-        assert (compared["picks"], compared["matched"]) == ([n_ref, n_cand], matched)
+        n_ref, n_cand, _ = (sum(c[k] for c in HAND_COUNTED[name].values()) for k in range(3))
+        assert compared["picks"] == [n_ref, n_cand]
+        # Scored over the runs both sets picked (TS_003's ribosomes are bob's alone: left out, and said).
+        shared = [c for c in HAND_COUNTED[name].values() if c[0] and c[1]]
+        n_ref, n_cand, matched = (sum(c[k] for c in shared) for k in range(3))
+        assert (compared["picks_scored"], compared["matched"]) == ([n_ref, n_cand], matched)
         assert compared["unmatched"] == [n_ref - matched, n_cand - matched]
         precision, recall = scores(n_ref, n_cand, matched)
         f1 = 2 * precision * recall / (precision + recall)
@@ -955,9 +958,28 @@ def test_comparepicks_counts_the_planted_matches_per_run_and_in_all(copick_cli, 
             "f_beta": round(f1, 4),
         }
         assert compared["registration"]["frames"] == "one"
-    # The hand's totals: ribosomes 8 of alice's, 10 of bob's, 5 matched.
+    # The hand's totals: ribosomes 8 of alice's, 10 of bob's, 5 matched; 8 of bob's on the runs alice picked.
     ribosome = summary["objects"][1]
-    assert (ribosome["picks"], ribosome["matched"], ribosome["reference"]["precision"]) == ([8, 10], 5, 0.5)
+    assert (ribosome["picks"], ribosome["matched"], ribosome["reference"]["precision"]) == ([8, 10], 5, 0.625)
+    assert ribosome["left_out"] == {"micrographs": 1, "picks": [0, 2]}
+    assert "left out: 1 run only one covers (0 + 2 picks; --over all scores them)" in result.stderr
+    every = run_copick(
+        copick_cli,
+        "evaluation",
+        "comparepicks",
+        "-c",
+        config,
+        "--reference",
+        "alice/1",
+        "--candidate",
+        "bob/1",
+        "--over",
+        "all",
+        "--json",
+    )
+    assert every.exit_code == 0, every.output
+    ribosome = json.loads(every.stdout.splitlines()[-1])["objects"][1]
+    assert (ribosome["picks_scored"], ribosome["reference"]["precision"]) == ([8, 10], 0.5)
     # The table on stderr: the matched and unmatched of each object, in all and per run.
     assert "copick evaluation comparepicks: ribosome" in result.stderr
     assert "TS_003: 0 matched, unmatched 0 + 2" in result.stderr
@@ -979,10 +1001,14 @@ def test_comparepicks_takes_a_radius_an_object_and_the_config_from_copicks_varia
     for compared in json.loads(result.stdout.splitlines()[-1])["objects"]:
         assert compared["inputs"] == ["alice/1", "cryodedup/0"]
         assert compared["matched"] == sum(c[2] for c in HAND_COUNTED[compared["object"]].values())
-    # A candidate with no picks of the object compared (dave picked ribosomes only) found none of it.
+    # A candidate with no picks of the object compared (dave picked ribosomes only) shares no run with the
+    # reference: nothing is scored, and what was left out is said; --over all scores it (it found none).
     dave = [*args[:-3], "dave/1", "--copick-objects", "apoferritin", "--json"]
     result = CliRunnerEnv(config).invoke(copick_cli, dave)
     assert result.exit_code == 0, result.output
+    assert "dave/1: precision -, recall -" in result.stderr
+    assert "left out: 1 run only one covers (2 + 0 picks; --over all scores them)" in result.stderr
+    result = CliRunnerEnv(config).invoke(copick_cli, [*dave, "--over", "all"])
     assert "dave/1: precision -, recall 0.000" in result.stderr
     (apoferritin,) = json.loads(result.stdout.splitlines()[-1])["objects"]
     assert (apoferritin["picks"], apoferritin["matched"], apoferritin["unmatched"]) == ([2, 0], 0, [2, 0])
@@ -1084,3 +1110,65 @@ def test_comparepicks_names_a_damaged_pick_file_in_one_line(copick_cli, tmp_path
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
     assert len(errors) == 1 and errors[0].startswith(f"Error: {config}: the picks of run "), result.stderr
     assert "apoferritin, bob/1" in errors[0] and DAMAGE_NAMED[damage] in errors[0], errors[0]
+
+
+# --- issue 63 item 3: copick process dedup takes the options its messages suggest ---------------------------
+
+
+def shifted_project(tmp_path, shift=(400.0, -300.0, 0.0)):
+    """alice/1's ribosomes on two runs, and bob/1 the same picks moved by ``shift`` Å (another frame)."""
+    rng = np.random.default_rng(11)
+    with root_logger_kept():
+        config = tmp_path / "project" / "copick_config.json"
+        objects = [PickableObject(name="ribosome", is_particle=True, radius=60.0, label=1)]
+        root = copick.new_config(str(config), str(tmp_path / "project" / "overlay"), pickable_objects=objects)
+        truth = {}
+        for run_name in ("TS_001", "TS_002"):
+            run = root.new_run(run_name)
+            centres = np.round(rng.uniform(500, 5000, (80, 3)) * [1, 1, 0.2], 1)
+            truth[run_name] = centres
+            for user, moved in (("alice", centres), ("bob", centres + np.array(shift))):
+                picks = run.new_picks(object_name="ribosome", session_id="1", user_id=user)
+                picks.points = [
+                    CopickPoint(location=CopickLocation(x=x, y=y, z=z), score=1.0) for x, y, z in moved.tolist()
+                ]
+                picks.store()
+    return config, truth
+
+
+def test_copick_dedup_runs_the_transform_and_the_registration_its_refusal_suggests(copick_cli, tmp_path):
+    config, truth = shifted_project(tmp_path)
+    base = ["process", "dedup", "-c", config, "-q"]
+    refused = run_copick(copick_cli, *base)
+    assert refused.exit_code == 1 and "are in two frames" in refused.output, refused.output
+    suggested = re.findall(r"--transform '([^']+)'|(--registration warn)", refused.output)
+    assert suggested, refused.output
+    transform = next(t for t, _ in suggested if t)
+    assert transform.startswith("bob/1=")
+    # Pasted, each runs: the transform merges (bob's picks moved back onto alice's), warn merges as they are.
+    done = run_copick(copick_cli, *base, "--transform", transform, "--json")
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.stdout.splitlines()[-1])
+    assert summary["kept"] == 160 and summary["transforms"][0]["input"] == "bob/1"
+    assert "moved locations" in summary["transforms"][0]["written"]
+    warned = run_copick(copick_cli, *base, "--registration", "warn", "--copick-out-session", "2")
+    assert warned.exit_code == 0, warned.output
+    # The kept picks written into the project lie on alice's (bob's moved back, within the words' 0.1 Å).
+    with root_logger_kept():
+        root = copick.from_file(str(config))
+        for run in root.runs:
+            (kept,) = run.get_picks(object_name="ribosome", user_id="cryodedup", session_id="0")
+            points = np.array([[p.location.x, p.location.y, p.location.z] for p in kept.points])
+            distance = np.linalg.norm(points[:, None, :] - truth[run.name][None, :, :], axis=2).min(axis=1)
+            assert len(points) == 80 and distance.max() < 1.0
+    # --dataset and --plot are taken as the particle job takes them.
+    labelled = run_copick(
+        copick_cli, *base, "--registration", "ignore", "--dataset", "bob/1=B", "--copick-out-session", "3"
+    )
+    assert labelled.exit_code == 0, labelled.output
+    # (--plot needs -o, whose STAR files need the runs' tomograms, which this project lacks: taken, and said)
+    plotted = run_copick(
+        copick_cli, *base, "--transform", transform, "--plot", "-o", tmp_path / "star", "--copick-out-session", "4"
+    )
+    assert plotted.exit_code == 1 and "No such option" not in plotted.output
+    assert "RELION 5's centred coordinates need the run's tomogram" in plotted.output

@@ -1,5 +1,5 @@
 """``cryodedup compare`` against brute force: pairs within the radius by every distance, one-to-one
-matching by scipy's maximum bipartite matching, the Jaccard by counting."""
+matching by scipy's maximum bipartite matching, the Jaccard from the one-to-one count."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.optimize import linear_sum_assignment
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
 
@@ -28,50 +29,92 @@ def _write_topaz(path, mics, xy):
     path.write_text("\n".join(lines) + "\n")
 
 
-def _brute(a, ma, b, mb, radius, beta):
-    """Per micrograph: matched one to one (scipy), Jaccard as the consensus counts it; and P, R, F of b against a."""
-    out = {}
+def _one_to_one(close: np.ndarray) -> int:
+    """The most pairs matched one to one, by scipy's assignment: each pair within the radius costs -1."""
+    if not close.size:
+        return 0
+    rows, cols = linear_sum_assignment(-close.astype(float))
+    return int(close[rows, cols].sum())
+
+
+def _brute(a, ma, b, mb, radius, beta, over="shared"):
+    """Per micrograph: matched one to one (scipy's assignment) and their Jaccard, matched / (|A| + |B| - matched);
+    over the micrographs scored (shared: those with picks of both; all): matched, P, R and F of b against a,
+    the Jaccard, and the neighbour agreement as the consensus counts it ((m(A,B) + m(B,A)) / 2 over the union)."""
+    out, total, n_a, n_b, neighbours = {}, 0, 0, 0, 0.0
     for m in sorted(set(ma) | set(mb)):
         pa, pb = a[ma == m], b[mb == m]
         close = ((pa[:, None, :] - pb[None, :, :]) ** 2).sum(axis=2) <= radius * radius
-        matched = (
-            int((maximum_bipartite_matching(csr_matrix(close), perm_type="column") >= 0).sum()) if close.size else 0
-        )
-        shared = (close.any(axis=1).sum() + close.any(axis=0).sum()) / 2 if close.size else 0
-        union = len(pa) + len(pb) - shared
-        out[f"mic{m}"] = (matched, shared / union if union else None)
-    total = sum(v[0] for v in out.values())
-    precision, recall = total / len(b), total / len(a)
+        matched = _one_to_one(close)
+        union = len(pa) + len(pb) - matched
+        out[f"mic{m}"] = (matched, matched / union if union else None)
+        if over == "all" or (len(pa) and len(pb)):
+            total, n_a, n_b = total + matched, n_a + len(pa), n_b + len(pb)
+            neighbours += (close.any(axis=1).sum() + close.any(axis=0).sum()) / 2 if close.size else 0
+    precision, recall = (total / n_b if n_b else None), (total / n_a if n_a else None)
     score = (1 + beta**2) * precision * recall / (beta**2 * precision + recall) if total else 0.0
-    return out, total, precision, recall, score
+    jaccard = total / (n_a + n_b - total) if n_a + n_b else None
+    agreement = neighbours / (n_a + n_b - neighbours) if n_a + n_b else None
+    return out, total, (n_a, n_b), precision, recall, score, jaccard, agreement
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), radius=st.floats(5, 80), beta=st.sampled_from([0.5, 1.0, 2.0]))
-def test_compare_is_the_brute_force(tmp_path_factory, seed, radius, beta):
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    radius=st.floats(5, 80),
+    beta=st.sampled_from([0.5, 1.0, 2.0]),
+    over=st.sampled_from(["shared", "all"]),
+)
+def test_compare_is_the_brute_force(tmp_path_factory, seed, radius, beta, over):
+    # Issue 63 item 4: the Jaccard follows from the one-to-one count, and only the micrographs both
+    # inputs picked are scored by default (a picker that never saw a micrograph says nothing of it).
     tmp = tmp_path_factory.mktemp("compare")
     rng = np.random.default_rng(seed)
     n_a, n_b = rng.integers(1, 150, size=2)
     a, ma = rng.uniform(0, 800, (n_a, 2)), rng.integers(0, 3, n_a)
-    b, mb = rng.uniform(0, 800, (n_b, 2)), rng.integers(0, 3, n_b)
+    b, mb = rng.uniform(0, 800, (n_b, 2)), rng.integers(0, 3, n_b) + rng.integers(0, 3)  # (some micrographs of one)
     near = min(n_a, n_b) // 2  # half of b near picks of a: crowded clusters make ambiguous matchings
     b[:near], mb[:near] = a[:near] + rng.normal(0, radius / 2, (near, 2)), ma[:near]
     a, b = np.round(a, 3), np.round(b, 3)  # as the files hold them (a pair at the radius is on one side in both)
     _write_topaz(tmp / "a.txt", ma, a)
     _write_topaz(tmp / "b.txt", mb, b)
     reading = ParticleOptions(mic_psize=1.0, topaz_scale=1.0)
-    s = compare_picks([tmp / "a.txt", tmp / "b.txt"], CompareOptions("1", radius, beta), reading)
-    per_mic, total, precision, recall, score = _brute(a, ma, b, mb, radius, beta)
-    assert s["matched"] == total
-    assert s["unmatched"] == [n_a - total, n_b - total]
-    assert s["reference"]["precision"] == pytest.approx(precision, abs=ROUNDED)
-    assert s["reference"]["recall"] == pytest.approx(recall, abs=ROUNDED)
-    assert s["reference"]["f_beta"] == pytest.approx(score, abs=ROUNDED)
+    s = compare_picks([tmp / "a.txt", tmp / "b.txt"], CompareOptions("1", radius, beta, over), reading)
+    per_mic, total, scored, precision, recall, score, jaccard, agreement = _brute(a, ma, b, mb, radius, beta, over)
+    assert s["matched"] == total and s["picks_scored"] == list(scored)
+    assert s["unmatched"] == [scored[0] - total, scored[1] - total]
+    assert s["left_out"]["picks"] == [n_a - scored[0], n_b - scored[1]] if "left_out" in s else scored == (n_a, n_b)
+    assert s["jaccard"] == (None if jaccard is None else pytest.approx(jaccard, abs=ROUNDED))
+    assert s["neighbour_agreement"] == (None if agreement is None else pytest.approx(agreement, abs=ROUNDED))
+    for key, value in (("precision", precision), ("recall", recall), ("f_beta", score)):
+        assert s["reference"][key] == (None if value is None else pytest.approx(value, abs=ROUNDED))
     for row in s["per_micrograph"]:
-        matched, jaccard = per_mic[row["micrograph"]]
+        matched, one_to_one = per_mic[row["micrograph"]]
         assert row["matched"] == matched
         assert row["unmatched"] == [row["picks"][0] - matched, row["picks"][1] - matched]
-        assert row["jaccard"] == (None if jaccard is None else pytest.approx(jaccard, abs=ROUNDED))
+        assert row["jaccard"] == (None if one_to_one is None else pytest.approx(one_to_one, abs=ROUNDED))
+
+
+def test_a_picker_that_ran_on_few_micrographs_is_scored_on_those(tmp_path):
+    # Issue 63 item 4: LoG picked 5 of 24 micrographs, and its precision read 0.110 (0.51 on the
+    # shared five). Here b is a on 5 micrographs of 24, a picked all 24: b is perfect where it ran.
+    rng = np.random.default_rng(3)
+    a, ma = rng.uniform(0, 4000, (24 * 40, 2)), np.repeat(np.arange(24), 40)
+    b, mb = a[ma < 5] + rng.normal(0, 3, (5 * 40, 2)), ma[ma < 5]
+    _write_topaz(tmp_path / "a.txt", ma, a)
+    _write_topaz(tmp_path / "b.txt", mb, b)
+    args = ["compare", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--mic-psize", "1", "--topaz-scale", "1"]
+    shared = CliRunner().invoke(main, [*args, "--reference", "1", "--radius", "20"])
+    assert shared.exit_code == 0, shared.output
+    assert "5 micrographs both inputs cover; left out: 19 micrographs only one covers (760 + 0 picks" in shared.output
+    assert "--over all scores them" in shared.output
+    s = json.loads(CliRunner().invoke(main, [*args, "--reference", "1", "--radius", "20", "--json", "-q"]).stdout)
+    assert s["reference"]["precision"] == s["reference"]["recall"] == s["jaccard"] == 1.0
+    assert s["left_out"] == {"micrographs": 19, "picks": [760, 0]} and s["micrographs_scored"] == 5
+    every = CliRunner().invoke(main, [*args, "--reference", "1", "--radius", "20", "--over", "all", "--json", "-q"])
+    s = json.loads(every.stdout)
+    assert s["reference"]["precision"] == 1.0 and s["reference"]["recall"] == pytest.approx(200 / 960, abs=ROUNDED)
+    assert s["jaccard"] == pytest.approx(200 / 960, abs=ROUNDED) and "left_out" not in s
 
 
 @settings(max_examples=300, deadline=None)

@@ -36,7 +36,7 @@ def test_a_plain_merge_shows_no_consensus_block_but_json_keeps_it(tmp_path):
     s, rows, _ = summary_rows(tmp_path, B_AGREES)
     assert [(i["picks"], i["confirmed"]) for i in s["consensus"]["per_input"]] == [(10, 8), (10, 8)]
     assert s["consensus"]["coverage"] == "auto" and s["consensus"]["min_support"] == 1
-    assert not any(label.startswith(("Consensus", "  Jaccard", "  Least agreement")) for label in rows)
+    assert not any(label.startswith(("Consensus", "  Neighbour agreement", "  Least agreement")) for label in rows)
 
 
 @pytest.mark.parametrize("asked", [{"min_support": 2}, {"coverage": "all"}], ids=["min-support", "coverage"])
@@ -44,7 +44,7 @@ def test_an_asked_consensus_shows_its_block(tmp_path, asked):
     _, rows, highlight = summary_rows(tmp_path, B_AGREES, **asked)
     assert rows["Consensus"] == f"min support {asked.get('min_support', 1)} of 2 inputs"
     # J = shared / (|a| + |b| - shared) = 8 / (10 + 10 - 8) = 0.667
-    assert rows["  Jaccard a.txt / b.txt"] == "0.667"
+    assert rows["  Neighbour agreement a.txt / b.txt"] == "0.667"
     assert "  Low agreement" not in rows and "  Low agreement" not in highlight
 
 
@@ -53,7 +53,7 @@ def test_inputs_that_barely_agree_show_the_block_as_a_warning(tmp_path):
     s, rows, highlight = summary_rows(tmp_path, B_ELSEWHERE)
     assert [i["confirmed"] for i in s["consensus"]["per_input"]] == [0, 0]
     assert rows["  Low agreement"].startswith("at most 0% of an input's picks lie within the minimum distance")
-    assert highlight["  Low agreement"] == "warn" and rows["  Jaccard a.txt / b.txt"] == "0.000"
+    assert highlight["  Low agreement"] == "warn" and rows["  Neighbour agreement a.txt / b.txt"] == "0.000"
 
 
 def test_inputs_on_different_micrographs_are_no_low_agreement(tmp_path):

@@ -13,7 +13,7 @@ from cryodedup.report.html_report import write_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
-# Two picker files' names as crYOLO and RELION write them: the summary's "Jaccard A / B" row.
+# Two picker files' names as crYOLO and RELION write them: the summary's "Neighbour agreement A / B" row.
 A = "napari-boxmanager__TcdA1-0018_frames_sum.cbox"
 B = "3dem__20170629_00049_frameImage_autopick.star"
 
@@ -41,7 +41,7 @@ def long_named_report(path):
     summary = [
         ("Particles in", "315"),
         (f"  {A}", "120 in, 120 kept, 0 rejected"),
-        (f"  Jaccard {A} / {B}", "n/a (on the micrographs both ran on)"),
+        (f"  Neighbour agreement {A} / {B}", "n/a (on the micrographs both ran on)"),
         (
             "Warnings",
             f"/data/picks/{A} shares no micrograph with the other inputs, so none of its picks can duplicate theirs",

@@ -370,7 +370,7 @@ def test_consensus_pictures(tmp_path):
     # a: 2 picks, b: 1, one pair shared: J = 1 / (2 + 1 - 1) = 0.5, in --json; no consensus was
     # asked and the inputs agree, so the report's table leaves it out; the per-micrograph matrices too.
     assert summary["consensus"]["jaccard"][0][1] == 0.5
-    assert "Jaccard a.txt / b.txt" not in report and "jaccard_per_micrograph" not in report
+    assert "Neighbour agreement a.txt / b.txt" not in report and "jaccard_per_micrograph" not in report
     captured = {}
     original = plots.consensus_by_input
 

@@ -74,15 +74,18 @@ def _finite(scores: np.ndarray) -> np.ndarray:
     return scores[np.isfinite(scores)]
 
 
-def scales_differ(per_input: list[np.ndarray], names: list[str]) -> str | None:
+def scales_differ(per_input: list[np.ndarray], names: list[str], levels: np.ndarray | None = None) -> str | None:
     """How the inputs' scores differ, when two inputs' are on different scales, else None.
 
     The pair of inputs furthest apart (:func:`score_distance`) above :data:`SCALE_DISTANCE`,
-    with their medians.
+    with their medians. ``levels``: each input's ``--prefer`` level; only inputs at one level
+    are compared (between levels the priority decides, never the score).
     """
     worst, pair = 0.0, (0, 0)
     for a in range(len(per_input)):
         for b in range(a + 1, len(per_input)):
+            if levels is not None and levels[a] != levels[b]:
+                continue
             distance = score_distance(per_input[a], per_input[b])
             if distance > worst:
                 worst, pair = distance, (a, b)

@@ -475,6 +475,27 @@ class CopickWriter:
         self.user, self.session, self.outdir = user, session, outdir
         #: The summary's ``copick`` entry: what was read, and where the kept picks went once written.
         self.report: dict = {}
+        #: How far ``--transform`` moved each row (Å, x y z), written so; None: every pick as read.
+        self.moved: np.ndarray | None = None
+
+    def move_rows(self, rows: np.ndarray, shift_A: np.ndarray, psize: np.ndarray) -> str:
+        """As :class:`~cryodedup.particle_set.MovingSubsetWriter` says: the points' locations (Å), moved."""
+        if self.moved is None:
+            self.moved = np.zeros((max((s.stop for s in self.sets), default=0), 3))
+        self.moved[rows, : shift_A.shape[1]] += shift_A
+        return "its picks written with the moved locations, every other field as read"
+
+    def _moved_points(self, s: PickSet, points: list[Any], keep: np.ndarray) -> list[Any]:
+        """Copies of the kept ``points`` of pick set ``s``, moved where ``--transform`` moved them."""
+        copies = [p.model_copy(deep=True) for p, k in zip(points, keep) if k]
+        if self.moved is not None:
+            for point, by in zip(copies, self.moved[s.start : s.stop][keep]):
+                point.location.x, point.location.y, point.location.z = (
+                    point.location.x + by[0],
+                    point.location.y + by[1],
+                    point.location.z + by[2],
+                )
+        return copies
 
     def _existing(self) -> list[str]:
         pairs = sorted({(s.run, s.species) for s in self.sets})
@@ -550,13 +571,13 @@ class CopickWriter:
         by_target: dict[tuple[str, str], list] = {}
         for s in self.sets:
             points = by_target.setdefault((s.run, s.species), [])
-            points += [p for p, k in zip(s.picks.points, keep[s.start : s.stop]) if k]
+            points += self._moved_points(s, s.picks.points, np.asarray(keep[s.start : s.stop], dtype=bool))
         runs = {run.name: run for run in self.root.runs}
         targets = []
         for (run, name), points in by_target.items():
             there = runs[run].get_picks(object_name=name, user_id=self.user, session_id=self.session)
             picks = there[0] if there else new_pick_set(runs[run], name, self.user, self.session)
-            picks.points = [p.model_copy(deep=True) for p in points]
+            picks.points = points
             targets.append(picks)
         return targets
 
@@ -577,7 +598,11 @@ class CopickWriter:
 
         frames: dict[str, list] = {}
         for s in self.sets:
-            frames.setdefault(s.species, []).append((self._relion_rows(s), keep[s.start : s.stop]))
+            rows = self._relion_rows(s)
+            if self.moved is not None:  # (the centred Å columns, moved as the points are)
+                for axis, name in enumerate("XYZ"):
+                    rows[f"rlnCenteredCoordinate{name}Angst"] += self.moved[s.start : s.stop, axis]
+            frames.setdefault(s.species, []).append((rows, keep[s.start : s.stop]))
         paths = self.star_paths()
         every = [path for by_subset in paths.values() for path in by_subset.values()]
         with AtomicOutputs(every, force=force, inputs=[self.config]) as tmp:

@@ -41,6 +41,7 @@ def read_particle_files(
     matched as ``--match-micrographs`` says (the pickers' reader and copick's match their own).
     """
     kinds = {is_cryosparc(p) for p in inputs}
+    _refuse_own_pixel_sizes(inputs, request.scale, [])
     if len(kinds) > 1:
         raise CryodedupError(
             "inputs mix CryoSPARC (.cs/.csg) and STAR files or picker coordinates; deduplicate each kind on its own"
@@ -62,6 +63,8 @@ def read_particle_files(
     scale, score_read, row_read = request.scale, request.score_read, request.row_read
     if any(import_lists):
         from .star.import_particles import read_import_lists, read_lists_and_particles
+
+        _refuse_own_pixel_sizes(inputs, scale, [p for p, listed in zip(inputs, import_lists) if listed])
 
         if all(import_lists):
             return _matched(read_import_lists(inputs, outdir, scale, score_read, warn, log), inputs, scale, warn)
@@ -110,6 +113,23 @@ def read_particle_files(
     # exact path, as this matching keeps them, so it changes nothing there.
     return _matched(
         read_star_files(inputs, outdir, scale, score_read, row_read, warn, log, one_pass), inputs, scale, warn
+    )
+
+
+def _refuse_own_pixel_sizes(inputs: list[Path], scale: Scale, lists: list[Path]) -> None:
+    """Refuses ``--mic-psize INPUT=Å`` for inputs other than particle STAR files: their readers take one for all.
+
+    ``lists``: the inputs known to be RELION 5 import lists.
+    """
+    if scale.by_input is None:
+        return
+    kinds = (is_cryosparc, is_copick_config, is_dynamo_table, is_picker_output)
+    other = next((p for p in inputs if any(kind(p) for kind in kinds)), None) or next(iter(lists), None)
+    if other is None:
+        return
+    raise CryodedupError(
+        f"--mic-psize INPUT=Å: each input's own pixel size is read for particle STAR files, and {other} is not "
+        "one; give one --mic-psize for all, or move an input with --transform INPUT=scale:S (its centres times S)"
     )
 
 

@@ -10,10 +10,10 @@ command line's code through ``options/``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-__all__ = ["CopickSelection", "ReadRequest", "RowRead", "Scale", "ScoreRead"]
+__all__ = ["CopickSelection", "ReadRequest", "RowRead", "Scale", "ScoreRead", "input_scale"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,9 @@ class Scale:
         An import list's text files' coordinates are ``x * import_scale + import_add``.
     import_centered : bool
         An import list's coordinates are RELION 5's centred Å (``--import-centered``).
+    by_input : tuple of (float or None), or None
+        Each input's own typed pixel size (``--mic-psize INPUT=Å``; None where not given, then
+        ``mic_psize``), by position; None when no input is given one.
     """
 
     mic_psize: float | None
@@ -55,6 +58,13 @@ class Scale:
     import_scale: float
     import_add: float
     import_centered: bool
+    by_input: tuple[float | None, ...] | None = None
+
+
+def input_scale(scale: Scale, k: int) -> Scale:
+    """``scale`` as input ``k`` is read: its own typed pixel size (``--mic-psize INPUT=Å``) in place of the common."""
+    own = None if scale.by_input is None else scale.by_input[k]
+    return scale if own is None else replace(scale, mic_psize=own)
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,9 @@ class ScoreRead:
         The seed of the random ranking without a score, which the readers' warnings name.
     preferred_first : bool
         Whether ``--prefer`` ranks the inputs before any score (said in those warnings).
+    prefer_held : tuple of tuple of int, or None
+        The inputs each ``--prefer`` value names, parsed once (None: one level for all):
+        scores of inputs at different levels are never compared.
     """
 
     score: str
@@ -80,6 +93,7 @@ class ScoreRead:
     score_normalize: str
     seed: int
     preferred_first: bool
+    prefer_held: tuple[tuple[int, ...], ...] | None = None
 
 
 @dataclass(frozen=True)

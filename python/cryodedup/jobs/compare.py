@@ -82,19 +82,22 @@ def compare_copick_picks(
     objects: str | None = None,
     transform: Sequence[str] = (),
     log: Log = _silent,
+    over: str = "shared",
 ) -> dict[str, Any]:
     """Compares two pick sets of a copick project (``user/session``), each particle object on its own.
 
     ``candidate`` is scored against ``reference`` (precision, recall, F-beta). ``radius``: a
     match's distance in Å, by default each object's radius (20 Å for an object without one);
     ``objects``: those compared, names separated by commas (by default every particle object
-    either set has picks of); ``transform``: ``--transform``'s, a set's centres moved first.
+    either set has picks of); ``transform``: ``--transform``'s, a set's centres moved first;
+    ``over``: the runs scored, "shared" (those both sets have picks on) or "all".
     Returns per object what :func:`compare_picks` returns, the project's runs as its micrographs.
     """
     from ..formats.copick import read_copick_pick_sets
 
     start = time.perf_counter()
-    CompareOptions(reference=reference, radius=float(DEFAULT_MIN_DIST) if radius is None else radius, beta=beta).check()
+    at_default = float(DEFAULT_MIN_DIST) if radius is None else radius
+    CompareOptions(reference=reference, radius=at_default, beta=beta, over=over).check()
     if candidate == reference:
         raise CryodedupError(f"--reference and --candidate name one pick set, {reference}: give two to compare")
     warnings: list[str] = []
@@ -120,7 +123,7 @@ def compare_copick_picks(
     compared = []
     for k, name in enumerate(particles.species_names):
         at = radius if radius is not None else particles.species_radii.get(name, float(DEFAULT_MIN_DIST))
-        options = CompareOptions(reference=reference, radius=at, beta=beta)
+        options = CompareOptions(reference=reference, radius=at, beta=beta, over=over)
         summary = comparison(particles.rows(np.flatnonzero(species == k)), options)
         compared.append({"object": name, **summary, **({"transforms_applied": applied} if applied else {})})
     named = sorted({n.strip() for n in (objects or "").split(",") if n.strip()} - set(particles.species_names))
@@ -136,46 +139,64 @@ def compare_copick_picks(
 
 
 def comparison(particles: ParticleSet, options: CompareOptions) -> dict[str, Any]:
-    """The comparison of a set's two inputs (see :func:`compare_picks`)."""
+    """The comparison of a set's two inputs (see :func:`compare_picks`).
+
+    Scored over the micrographs both inputs cover (``options.over`` "shared": a micrograph one
+    input never ran on says nothing of how well it picks), or over every one (``all``); the
+    summary says what was left out. The Jaccard index is the one-to-one matching's,
+    matched / (|A| + |B| - matched); the consensus's count (picks with a pick of the other
+    within the radius, the two sides averaged) is the ``neighbour_agreement``.
+    """
     radius = float(options.radius)
     n_mics = len(particles.mic_names)
     groups = np.asarray(particles.groups).astype(np.int64)
     input_of = np.asarray(particles.input_of)
-    _, confirmed_by = dedup_and_support_masks(
-        groups, particles.centres, input_of, DuplicateRule(radius), want_suppressed_by=False
-    )
-    per_mic = jaccard_matrices(confirmed_by, input_of, groups, n_mics, 2)[:, 0, 1]
-    overall = jaccard_matrices(confirmed_by, input_of, np.zeros_like(groups), 1, 2)[0, 0, 1]
     rows_a, rows_b = np.flatnonzero(input_of == 0), np.flatnonzero(input_of == 1)
     centres = np.asarray(particles.centres)
     pairs = pairs_within(centres[rows_a], groups[rows_a], centres[rows_b], groups[rows_b], radius)
     partner = maximum_matching(len(rows_a), len(rows_b), pairs)
     picks = np.stack([np.bincount(groups[rows_a], minlength=n_mics), np.bincount(groups[rows_b], minlength=n_mics)])
     matched = np.bincount(groups[rows_a][partner >= 0], minlength=n_mics)
+    covered = picks.T > 0 if particles.coverage is None else np.asarray(particles.coverage) | (picks.T > 0)
+    shared: np.ndarray = np.asarray(covered.all(axis=1))
+    scored: np.ndarray = shared if options.over == "shared" else picks.sum(axis=0) > 0
+    picks_scored = picks[:, scored].sum(axis=1)
+    n_matched = int(matched[scored].sum())
     summary: dict[str, Any] = {
         "inputs": list(particles.inputs),
         "radius_A": radius,
         "picks": [len(rows_a), len(rows_b)],
         "micrographs": int(np.count_nonzero(picks.sum(axis=0))),
-        "micrographs_shared": int(np.count_nonzero(picks.all(axis=0))),
-        "jaccard": _rounded(overall),
-        "matched": int(matched.sum()),
-        "unmatched": [int(picks[0].sum() - matched.sum()), int(picks[1].sum() - matched.sum())],
+        "micrographs_shared": int(np.count_nonzero(shared)),
+        "scored_over": options.over,
+        "micrographs_scored": int(np.count_nonzero(scored)),
+        "picks_scored": [int(n) for n in picks_scored],
+        "jaccard": _rounded(_jaccard(n_matched, *picks_scored)),
+        "matched": n_matched,
+        "unmatched": [int(picks_scored[0] - n_matched), int(picks_scored[1] - n_matched)],
+        "neighbour_agreement": _rounded(_neighbour_agreement(particles, scored, radius)),
         "registration": pair_registration(particles, 0, 1, radius),
         "pixel_sizes": particles.pixel_sizes,
     }
+    left_out = picks[:, ~scored].sum(axis=1)
+    if left_out.any():
+        summary["left_out"] = {
+            "micrographs": int(np.count_nonzero((picks.sum(axis=0) > 0) & ~scored)),
+            "picks": [int(n) for n in left_out],
+        }
     reference = None
     if options.reference is not None:
         reference = input_named(options.reference, particles, "--reference")
         summary["reference"] = {"input": particles.inputs[reference], "beta": options.beta}
         summary["reference"].update(
-            _scores(int(matched.sum()), picks[1 - reference].sum(), picks[reference].sum(), options.beta)
+            _scores(n_matched, picks_scored[1 - reference], picks_scored[reference], options.beta)
         )
     summary["per_micrograph"] = [
         {
             "micrograph": particles.mic_names[g],
             "picks": [int(picks[0, g]), int(picks[1, g])],
-            "jaccard": _rounded(per_mic[g]),
+            "shared": bool(shared[g]),
+            "jaccard": _rounded(_jaccard(int(matched[g]), picks[0, g], picks[1, g])),
             "matched": int(matched[g]),
             "unmatched": [int(picks[0, g] - matched[g]), int(picks[1, g] - matched[g])],
             **(
@@ -186,12 +207,35 @@ def comparison(particles: ParticleSet, options: CompareOptions) -> dict[str, Any
         }
         for g in np.flatnonzero(picks.sum(axis=0))
     ]
-    defined = np.flatnonzero(~np.isnan(per_mic) & picks.all(axis=0))
+    per_mic = np.array([_jaccard(int(matched[g]), picks[0, g], picks[1, g]) for g in range(n_mics)])
+    defined = np.flatnonzero(scored & picks.all(axis=0))
     worst = defined[np.argsort(per_mic[defined], kind="stable")][:LEAST]
     summary["least_agreement"] = [
         {"micrograph": particles.mic_names[g], "jaccard": _rounded(per_mic[g])} for g in worst
     ]
     return summary
+
+
+def _jaccard(matched: int, n_a: int, n_b: int) -> float:
+    """The Jaccard index of two pick sets matched one to one: matched / (|A| + |B| - matched); NaN of two empty."""
+    union = int(n_a) + int(n_b) - matched
+    return matched / union if union else float("nan")
+
+
+def _neighbour_agreement(particles: ParticleSet, scored: np.ndarray, radius: float) -> float:
+    """The consensus's agreement over the ``scored`` micrographs: picks with a pick of the other within the radius.
+
+    (m(A,B) + m(B,A)) / 2 over |A| + |B| less that (``jaccard_matrices``): what the particle
+    job's consensus and its report's agreement picture count; above the one-to-one Jaccard where
+    one pick neighbours several.
+    """
+    groups = np.asarray(particles.groups).astype(np.int64)
+    input_of = np.asarray(particles.input_of)
+    _, confirmed_by = dedup_and_support_masks(
+        groups, particles.centres, input_of, DuplicateRule(radius), want_suppressed_by=False
+    )
+    counted = scored[groups].astype(np.int64)  # (group 1: the scored micrographs; 0: the others)
+    return float(jaccard_matrices(confirmed_by, input_of, counted, 2, 2)[1, 0, 1])
 
 
 def _scores(matched: int, predicted: int, truth: int, beta: float) -> dict[str, float | None]:

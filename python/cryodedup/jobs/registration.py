@@ -11,8 +11,9 @@ when a transform explains the pairs far better than the identity (docs/design.md
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -31,7 +32,7 @@ from ..algo.registration import (
 from ..errors import CryodedupError
 from ..labels import input_labels
 from ..options import ParticleOptions
-from ..particle_set import ParticleSet, Warn
+from ..particle_set import MovingSubsetWriter, ParticleSet, Warn
 from .species import species_distances
 
 __all__ = [
@@ -39,8 +40,10 @@ __all__ = [
     "check_registration",
     "displacements",
     "input_named",
+    "move_inputs",
     "pair_registration",
     "refuse_transform_into_combined_output",
+    "write_moved",
 ]
 
 #: Picks of each input measured per pair: whole micrographs drawn at random (a fixed seed) until both
@@ -64,8 +67,23 @@ def input_named(text: str, particles: ParticleSet, flag: str) -> int:
     raise CryodedupError(f"{flag} {text}: not one of the inputs; give its path as given or its position ({listed})")
 
 
+@dataclass(frozen=True)
+class Moved:
+    """One input's rows moved by ``--transform``: its place, the words given, its rows and how far each moved (Å)."""
+
+    input: int
+    ops: str
+    rows: np.ndarray
+    shift_A: np.ndarray
+
+
 def apply_transforms(particles: ParticleSet, options: ParticleOptions) -> list[dict[str, str]]:
     """The centres of each input ``--transform`` names moved into the others' frame; what was applied, per input."""
+    return [{"input": particles.inputs[m.input], "transform": m.ops} for m in move_inputs(particles, options)]
+
+
+def move_inputs(particles: ParticleSet, options: ParticleOptions) -> list[Moved]:
+    """The centres of each input ``--transform`` names moved into the others' frame; each input's move."""
     if not options.transform:
         return []
     if len(particles.inputs) < 2:
@@ -73,7 +91,7 @@ def apply_transforms(particles: ParticleSet, options: ParticleOptions) -> list[d
             "--transform moves one input into the frame of the others, and there is one input: for a wrong pixel "
             "size give --mic-psize"
         )
-    applied: dict[int, str] = {}
+    applied: dict[int, Moved] = {}
     centres = np.array(particles.centres, dtype=np.float64)
     for text in options.transform:
         target, _, ops = text.rpartition("=")
@@ -91,23 +109,53 @@ def apply_transforms(particles: ParticleSet, options: ParticleOptions) -> list[d
         if any(s.op == "mirror" and not s.values for s in steps):
             sizes = _micrograph_sizes(particles, rows, text)
         try:
-            centres[rows] = apply_steps(steps, centres[rows] / psize, sizes) * psize
+            moved = apply_steps(steps, centres[rows] / psize, sizes) * psize
         except ValueError as err:
             raise CryodedupError(f"--transform {text}: {err}") from None
-        applied[k] = ops
+        applied[k] = Moved(k, ops, rows, moved - centres[rows])
+        centres[rows] = moved
     particles.centres = centres
-    return [{"input": particles.inputs[k], "transform": ops} for k, ops in sorted(applied.items())]
+    return [applied[k] for k in sorted(applied)]
 
 
 def refuse_transform_into_combined_output(particles: ParticleSet, options: ParticleOptions) -> None:
-    """Refuses ``--transform`` when the outputs combine the inputs: their rows are written as read, in two frames."""
-    if not options.transform or options.audit or not getattr(particles.writer, "combines_inputs", True):
+    """Refuses ``--transform`` where the outputs combine the inputs in a format whose coordinates cannot be moved.
+
+    Before anything is read further or written: one file would hold two frames.
+    """
+    if not options.transform or options.audit or not _combined(particles) or hasattr(particles.writer, "move_rows"):
         return
     raise CryodedupError(
-        "--transform moves the centres compared, not the rows written: these outputs combine the inputs in one "
-        "file, which would hold two frames; convert the input's coordinates first, or keep per-picker outputs "
-        "(--output-format input), or give --audit"
+        "--transform: these outputs combine the inputs in one file, and this format's coordinates are not "
+        "rewritten, so the file would hold two frames; convert the input's coordinates first, or give --audit"
     )
+
+
+def _combined(particles: ParticleSet) -> bool:
+    """Whether the set's outputs hold several inputs' rows in one file (pickers' own formats do not)."""
+    return particles.writer is not None and getattr(particles.writer, "combines_inputs", True)
+
+
+def write_moved(particles: ParticleSet, options: ParticleOptions, moved: list[Moved]) -> list[dict[str, str]] | None:
+    """Each moved input's rows handed to the writer, moved where one file combines the inputs; the summary's words.
+
+    Per-input outputs (a picker's own format) keep each input's rows byte for byte as read: each
+    file holds one frame, the input's. A combined file holds the moved coordinates (every other
+    field as read), in the frame of the others, which is what Extract must read.
+    """
+    if not moved:
+        return None
+    written = {}
+    for m in moved:
+        if options.audit or particles.writer is None:
+            written[m.input] = "nothing written"
+        elif not _combined(particles):
+            written[m.input] = "its rows written as read, in its own frame (per-input outputs)"
+        else:
+            psize = np.asarray(particles.psize)[m.rows]
+            writer = cast(MovingSubsetWriter, particles.writer)  # (refuse_transform_into_combined_output: it moves)
+            written[m.input] = writer.move_rows(m.rows, m.shift_A, psize)
+    return [{"input": particles.inputs[m.input], "transform": m.ops, "written": written[m.input]} for m in moved]
 
 
 def _micrograph_sizes(particles: ParticleSet, rows: np.ndarray, text: str) -> np.ndarray:
@@ -160,13 +208,25 @@ def check_registration(
     fired = [p for p in pairs if p["frames"] == "two"]
     if fired:
         message = "; ".join(p["message"] for p in fired)
+        fix = _fix_words(particles, options, fired)
         if options.registration == "check":
             raise CryodedupError(
-                f"{message}. A merge in two frames compares picks that do not correspond: apply it with "
-                f"{' '.join(p['fix'] for p in fired)}, or give --registration warn to merge the inputs as they are"
+                f"{message}. A merge in two frames compares picks that do not correspond: {fix}, or give "
+                "--registration warn to merge the inputs as they are"
             )
-        warn(f"{message}; merged as they are (--registration warn): apply it with {' '.join(p['fix'] for p in fired)}")
+        warn(f"{message}; merged as they are (--registration warn): {fix}")
     return summary
+
+
+def _fix_words(particles: ParticleSet, options: ParticleOptions, fired: list[dict[str, Any]]) -> str:
+    """How to apply the transforms found: ``--transform``, unless these outputs would refuse it."""
+    fixes = " ".join(p["fix"] for p in fired)
+    if options.audit or not _combined(particles) or hasattr(particles.writer, "move_rows"):
+        return f"apply it with {fixes}"
+    return (
+        "convert the input's coordinates first (this format's coordinates are not rewritten in a file that combines "
+        f"the inputs; to see the merge, add {fixes} --audit, which writes nothing)"
+    )
 
 
 def _measured_parts(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..errors import CryodedupError
 from ..species_options import DEFAULT_MIN_DIST
-from .fields import is_real_number, option
+from .fields import check_choices, choice, is_real_number, option
 
 __all__ = ["READING_FIELDS", "CompareOptions"]
 
@@ -51,6 +51,14 @@ class CompareOptions:
         "With --reference: the weight of recall against precision in F-beta (1: the F1 score).",
         type=float,
     )
+    over: str = choice(
+        "shared",
+        "--over",
+        "The micrographs scored: shared, those both inputs cover (a picker's job names the micrographs it ran on, "
+        "else those with picks of both), as a picker that never saw a micrograph says nothing of it; all, every "
+        "micrograph with picks of either.",
+        choices=["shared", "all"],
+    )
 
     def check(self) -> None:
         """Raises a CryodedupError naming the first option out of its range."""
@@ -58,5 +66,6 @@ class CompareOptions:
             raise CryodedupError(f"--radius must be a distance in Å above 0, got {self.radius!r}")
         if not (is_real_number(self.beta) and 0 < self.beta < math.inf):
             raise CryodedupError(f"--beta must be a number above 0, got {self.beta!r}")
+        check_choices(self)
         if self.reference is not None and not isinstance(self.reference, str):
             raise CryodedupError(f"--reference names an input (its path or 1 or 2), got {self.reference!r}")

@@ -16,6 +16,7 @@ import click
 import numpy as np
 
 from ..errors import CryodedupError, alternatives
+from ..species_options import parse_named_distances
 
 __all__ = [
     "DECISION",
@@ -24,6 +25,8 @@ __all__ = [
     "PLOT_HELP",
     "SCORES",
     "Flag",
+    "InputPixelSizes",
+    "PixelSizes",
     "Seed",
     "check_choices",
     "choice",
@@ -51,6 +54,32 @@ class Seed(click.ParamType):
         if not 0 <= seed < 2**64:
             self.fail(f"{value!r} is not a non-negative integer below 2**64", param, ctx)
         return seed
+
+
+@dataclass(frozen=True)
+class InputPixelSizes:
+    """A ``--mic-psize`` of ``INPUT=Å`` pairs (and at most one bare Å, for the inputs not named)."""
+
+    default: float | None
+    by_input: dict[str, float]
+
+
+class PixelSizes(click.types.FloatParamType):
+    """``--mic-psize``: Å, or ``INPUT=Å`` pairs separated by commas (an input named as ``--prefer`` names it)."""
+
+    name = "float"  # (click says "not a valid float" for a non-number, as before)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """A float for one pixel size, else :class:`InputPixelSizes`."""
+        if isinstance(value, (float, InputPixelSizes)):
+            return value
+        if "=" not in str(value) and "," not in str(value):
+            return super().convert(value, param, ctx)
+        try:
+            default, pairs = parse_named_distances(str(value), "--mic-psize", bare=True, named="input")
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+        return InputPixelSizes(default, pairs) if pairs else default
 
 
 #: A :class:`Flag`'s default left to click.

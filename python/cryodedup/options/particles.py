@@ -23,6 +23,8 @@ from ..species_options import DEFAULT_MIN_DIST, DefaultDistance, MinDistance, Na
 from .fields import (
     MATCH_MICROGRAPHS_HELP,
     PLOT_HELP,
+    InputPixelSizes,
+    PixelSizes,
     Seed,
     check_choices,
     choice,
@@ -73,9 +75,12 @@ class ParticleOptions:
     mic_psize: float | None = option(
         None,
         "--mic-psize",
-        "Pixel size of the micrographs the coordinates refer to, in Å (overrides the files).",
-        type=float,
+        "Pixel size of the micrographs the coordinates refer to, in Å (overrides the files). Particle STAR "
+        "inputs at different pixel sizes: INPUT=Å pairs separated by commas, an input named as --prefer names "
+        "it (a bare Å for the inputs not named): --mic-psize 10,warp_b/particles.star=12.",
+        type=PixelSizes(),
         label="micrograph pixel size (Å)",
+        metavar="Å|INPUT=Å,...",
     )
     insist_psize: bool = insist_psize_option(
         "--mic-psize",
@@ -343,6 +348,8 @@ class ParticleOptions:
     )
     #: The ``NAME=Å`` pairs of ``--min-dist`` (the API may give them here): each species' minimum distance.
     species_min_dist: dict[str, float] = field(default_factory=dict, metadata={"label": "minimum distance by species"})
+    #: Each named input's own typed pixel size (``--mic-psize INPUT=Å``), by the name given.
+    input_psize: dict[str, float] = field(default_factory=dict, metadata={"label": "pixel size by input (Å)"})
     #: How micrographs of different inputs are matched: auto, path or name (docs/design.md
     #: section 2, "Matching micrographs").
     match_micrographs: str = choice(
@@ -391,7 +398,9 @@ class ParticleOptions:
         "Move an input's centres into the other inputs' frame before deciding: INPUT=OP+OP+... applied in "
         "order, in the input's own pixels; OP is swap, mirror-x[:W] (x -> W - x; W: the micrograph's width), "
         "mirror-y[:H], mirror-z[:D], scale:S, shift:DX,DY[,DZ]. INPUT: its path as given or its position (1 "
-        "for the first). Repeat it for several inputs. The rows written are the input's, unchanged.",
+        "for the first). Repeat it for several inputs. An output file that holds several inputs' rows holds its "
+        "rows with the moved coordinates (the summary's Moved row says so); per-input outputs (--output-format "
+        "input) keep them as read.",
         multiple=True,
         metavar="INPUT=OPS",
         label="transforms",
@@ -399,6 +408,10 @@ class ParticleOptions:
 
     def __post_init__(self) -> None:
         # The command line's --min-dist pairs and repeated --radius, as the API gives them.
+        given_sizes: Any = self.mic_psize
+        if isinstance(given_sizes, InputPixelSizes):  # (--mic-psize 10,b.star=12 on the command line)
+            self.mic_psize = given_sizes.default
+            self.input_psize = {**given_sizes.by_input, **self.input_psize}
         if isinstance(self.min_dist, SpeciesDistances):
             pairs = self.min_dist
             self.min_dist = DEFAULT_MIN_DIST if pairs.default is None else pairs.default
@@ -458,6 +471,9 @@ class ParticleOptions:
                 )
         if self.mic_psize is not None and not (np.isfinite(self.mic_psize) and self.mic_psize > 0):
             raise CryodedupError(f"--mic-psize must be a pixel size in Å > 0, got {self.mic_psize}")
+        for name, size in self.input_psize.items():
+            if not (is_real_number(size) and np.isfinite(size) and size > 0):
+                raise CryodedupError(f"--mic-psize {name}={size}: a pixel size in Å > 0 expected")
         if not is_whole_number(self.min_support) or not 1 <= self.min_support <= MAX_INPUTS:
             raise CryodedupError(f"--min-support must be a whole number of inputs from 1 to {MAX_INPUTS}")
         if self.uncovered == "reject" and self.min_support == 1:

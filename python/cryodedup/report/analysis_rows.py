@@ -45,7 +45,7 @@ def consensus_rows(consensus: dict) -> list[tuple[str, str]]:
 
     Per input, the micrographs it ran on when not all, and its picks split by fate (kept
     confirmed, alone or not confirmable; rejected as duplicates, unconfirmed or not
-    confirmable: the parts sum to its picks); the Jaccard index of each pair of inputs on
+    confirmable: the parts sum to its picks); the neighbour agreement of each pair of inputs on
     the micrographs both ran on; the micrographs where they agree least.
     """
     low = low_agreement(consensus)
@@ -70,7 +70,10 @@ def consensus_rows(consensus: dict) -> list[tuple[str, str]]:
             value = matrix[a][b]
             undefined = "n/a (no species in common)" if [a, b] in apart else "n/a"
             rows.append(
-                (f"  Jaccard {labels[a]} / {labels[b]}", (undefined if value is None else f"{value:.3f}") + where)
+                (
+                    f"  Neighbour agreement {labels[a]} / {labels[b]}",
+                    (undefined if value is None else f"{value:.3f}") + where,
+                )
             )
     worst = consensus["least_agreement"][:3]
     if worst:

@@ -329,8 +329,10 @@ def consensus_by_input(details: ParticleDetails) -> Picture:
 def agreement(details: ParticleDetails) -> Picture:
     """The agreement between inputs: overall, and micrograph by micrograph.
 
-    The distribution over micrographs of their mean pairwise Jaccard index (low: the inputs
-    disagree there), of the micrographs at least two inputs ran on. The Jaccard index of a
+    The distribution over micrographs of their mean pairwise neighbour agreement (low: the
+    inputs disagree there), of the micrographs at least two inputs ran on: the consensus's
+    count, picks with one of the other's within the distance, the two sides averaged, over the
+    union (not a Jaccard index of one-to-one matches, nor the registration's agreement). That of a
     pair over the micrographs both ran on (with how many those are, when some input did not
     run on every micrograph): two inputs, marked on the histogram; more, beside it, each pair
     once (the matrix below its diagonal, whose ones say nothing; a pair that shares no
@@ -352,7 +354,7 @@ def agreement(details: ParticleDetails) -> Picture:
     lone = int((covered.sum(axis=1) < 2).sum())
     if lone:
         title += f"\n{lone} of {n_mics} {unit}s left out: fewer than 2 inputs ran on them"
-    xlabel, ylabel = f"mean pairwise Jaccard index of a {unit}", f"{unit}s"
+    xlabel, ylabel = f"mean pairwise neighbour agreement of a {unit}", f"{unit}s"
     if k == 2:
         line = f"both: {overall[1, 0]:.2f}{on(1, 0, ' ')} ({labels[0]} / {labels[1]})"
         plot_size = (max(PLOT_SIZE[0], round(text_width(line, SMALL_TEXT) + 90)), PLOT_SIZE[1])  # the legend whole
@@ -422,7 +424,7 @@ def _pair_matrix(
     shared_mics: np.ndarray,
     on: Callable[[int, int, str], str],
 ) -> None:
-    """The Jaccard index of each pair of inputs: row a + 1, column b for a >= b, nothing above; its colour bar."""
+    """The neighbour agreement of each pair of inputs: row a + 1, column b for a >= b, nothing above; its colour bar."""
     k = len(labels)
     canvas = panel.canvas
     below = overall[1:, :-1].copy()  # cell (a, b) is the pair (a + 1, b)
@@ -469,7 +471,7 @@ def _slanted_label(canvas: Canvas, xy: tuple[float, float], text: str) -> None:
 
 
 def _colour_bar(canvas: Canvas, box: tuple[float, float, float, float]) -> None:
-    """Viridis from 0 (bottom) to 1 (top), ticked every 0.2, labelled Jaccard index."""
+    """Viridis from 0 (bottom) to 1 (top), ticked every 0.2, labelled neighbour agreement."""
     x0, y0, x1, y1 = box
     steps = 100
     for s in range(steps):
@@ -480,7 +482,7 @@ def _colour_bar(canvas: Canvas, box: tuple[float, float, float, float]) -> None:
         y = y1 - t * (y1 - y0)
         canvas.line([(x1, y), (x1 + 5, y)], INK)
         canvas.text((x1 + 8, y), label, TICK_TEXT, "lm")
-    canvas.vertical_text((x1 + 60, (y0 + y1) / 2), "Jaccard index")
+    canvas.vertical_text((x1 + 60, (y0 + y1) / 2), "neighbour agreement")
 
 
 #: Characters of a micrograph's name beside a bar (cut at the front: its end tells it apart).

@@ -74,6 +74,9 @@ def particle_rows(s: dict) -> list[Row]:
         rows.append(("Orientations", s["orientations"]))
     rows += in_tomograms(consensus_rows(s["consensus"]), unit) if s.get("consensus") else []
     rows += in_tomograms(registration_rows(s["registration"]), unit) if s.get("registration") else []
+    if s.get("transforms"):
+        moved = [f"{t['input']}: --transform {t['transform']}; {t['written']}" for t in s["transforms"]]
+        rows.append(("Moved", "\n".join(moved)))
     rows += species_rows(s["species"]) if s.get("species") else []
     if s.get("copick"):
         c = s["copick"]
@@ -675,12 +678,17 @@ def compare_rows(s: dict, places: str = "Micrographs") -> list[tuple[str, str]]:
     ``places``: what the summary's micrographs are (a copick project's runs).
     """
     a, b = s["inputs"]
+    unit = places.lower().rstrip("s")
     rows = [
         ("Inputs", f"{a}: {s['picks'][0]:,} picks\n{b}: {s['picks'][1]:,} picks"),
-        (places, f"{s['micrographs']:,} with picks, {s['micrographs_shared']:,} with picks of both"),
+        (places, f"{s['micrographs']:,} with picks, {s['micrographs_shared']:,} covered by both"),
+        ("Scored over", _scored_over(s, unit)),
         (
             f"Agreement at {s['radius_A']:g} Å",
-            f"Jaccard {_fraction(s['jaccard'])}; {s['matched']:,} picks matched one to one",
+            f"Jaccard {_fraction(s['jaccard'])}: {s['matched']:,} picks matched one to one, of "
+            f"{s['picks_scored'][0]:,} + {s['picks_scored'][1]:,}\n"
+            f"neighbour agreement {_fraction(s['neighbour_agreement'])}: picks with one of the other's within "
+            f"{s['radius_A']:g} Å, as the consensus counts them",
         ),
         ("Unmatched", f"{a}: {counted(s['unmatched'][0], 'pick')}\n{b}: {counted(s['unmatched'][1], 'pick')}"),
     ]
@@ -703,6 +711,21 @@ def compare_rows(s: dict, places: str = "Micrographs") -> list[tuple[str, str]]:
         worst = [f"{m['micrograph']} ({_fraction(m['jaccard'])})" for m in s["least_agreement"][:3]]
         rows.append(("Least agreement", "\n".join(worst)))
     return rows
+
+
+def _scored_over(s: dict, unit: str) -> str:
+    """Which micrographs ``compare`` scored, and what it left out (and how to score those too)."""
+    scored = counted(s["micrographs_scored"], unit)
+    if s["scored_over"] == "all":
+        return f"all {scored} with picks (--over all)"
+    words = f"{scored} both inputs cover"
+    left = s.get("left_out")
+    if left:
+        words += (
+            f"; left out: {counted(left['micrographs'], unit)} only one covers ({left['picks'][0]:,} + "
+            f"{left['picks'][1]:,} picks; --over all scores them)"
+        )
+    return words
 
 
 #: Runs the table of ``copick evaluation comparepicks`` lists one by one (``--json`` lists all).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import numpy as np
 import pytest
@@ -163,6 +164,23 @@ def test_50_angstrom_is_refused_saying_what_is_safe(coarse_like, tmp_path):
     )
     assert result.output.rstrip().endswith("or --bin 4")
     assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize("given", [["--target-psize", "60"], ["--target-psize", "50"], ["--bin", "6"]])
+def test_every_value_the_coarse_refusal_suggests_runs(coarse_like, tmp_path, given):
+    # Issue 63 item 3: "--target-psize 60" was told "give up to 50", and 50 was refused (bin 5, 54.8 Å).
+    folder, _ = coarse_like
+    args = ["micrographs", str(folder / "mic_*.mrc"), "-q", "-o"]
+    refused = CliRunner().invoke(main, [*args, str(tmp_path / "refused"), *given])
+    assert refused.exit_code == 1 and "coarser than 50 Å" in refused.output
+    targets = re.findall(r"\(e\.g\. ([0-9.]+)\)|give --target-psize up to ([0-9.]+)", refused.output)
+    suggested = [["--target-psize", a or b] for a, b in targets]
+    suggested += [["--bin", v] for v in re.findall(r"--bin ([0-9]+)", refused.output)]
+    assert suggested, refused.output
+    for k, option in enumerate(suggested):
+        # (the suggestion in place of the binning given)
+        result = CliRunner().invoke(main, [*args, str(tmp_path / f"run{k}"), *option])
+        assert result.exit_code == 0, (option, result.output)
 
 
 # --- the real 52 micrographs ---------------------------------------------------------------

@@ -151,16 +151,6 @@ def test_transform_leaves_the_written_rows_as_read(tmp_path):
     assert len(rows) == len(moved)
 
 
-def test_transform_is_refused_when_one_output_would_hold_two_frames(tmp_path):
-    # The rows are written as read: a combined output would keep the copy's rows in the copy's frame.
-    real, copy, *_, options = _moved_copy(tmp_path, "topaz", "offset")
-    with pytest.raises(CryodedupError, match="would hold two frames"):
-        _run([real, copy], tmp_path, transform=["2=shift:-64,128"], output_format="relion", **options)
-    assert not (tmp_path / "out").exists()
-    # An audit writes nothing, and per-picker outputs keep each picker's frame: both are fine.
-    assert _run([real, copy], tmp_path, transform=["2=shift:-64,128"], audit=True, **options)["outputs"]
-
-
 def test_registration_pairs_inputs_of_one_species_at_that_species_distance(tmp_path):
     # Two inputs of species a (the real picks and a copy moved 64, -128 px: 143 Å at 1 Å a pixel) and one of b.
     real, copy, *_, options = _moved_copy(tmp_path, "topaz", "offset")

@@ -170,6 +170,20 @@ class CsWriter:
         self.uids_repeat = uids_repeat
         self.paths = {stem: [outdir / n for n in group.output_names(stem)] for stem in stems}
         self.outputs = self.paths[stems[0]] + self.paths[stems[1]]
+        #: The location fields ``--transform`` moved (every row's), written in place of the group's own.
+        self.moved: dict[str, np.ndarray] = {}
+
+    def move_rows(self, rows: np.ndarray, shift_A: np.ndarray, psize: np.ndarray) -> str:
+        """As :class:`~cryodedup.particle_set.MovingSubsetWriter` says: ``location/center_x_frac`` and ``_y_frac``.
+
+        The reader's centre is ``center_x_frac * nx * psize``: a move of d Å adds d / (nx * psize).
+        """
+        shape = np.asarray(self.group.column("location/micrograph_shape"))[rows]  # [ny, nx]
+        for axis, (name, size) in enumerate((("location/center_x_frac", 1), ("location/center_y_frac", 0))):
+            values = self.moved.get(name, np.array(self.group.column(name), dtype=np.float64))
+            values[rows] += shift_A[:, axis] / (shape[:, size] * psize)
+            self.moved[name] = values
+        return "its rows written with the moved location (center_x_frac, center_y_frac), every other field as read"
 
     def write_into(self, keep: np.ndarray, targets: dict[Path, Path]) -> None:
         """Writes kept and rejected to ``targets[output]``, the temporary names of a caller's outputs."""
@@ -187,8 +201,9 @@ class CsWriter:
         with AtomicOutputs(self.outputs, force=force, inputs=self.inputs) as tmp:
             for stem, selected in zip(self.stems, (keep, ~keep)):
                 files = self.paths[stem]
-                values = {SPLIT: halves} if halves is not None and stem == self.stems[0] else None
-                self.group.write_subset(selected, [tmp[f] for f in files], [f.name for f in files], values)
+                values = {SPLIT: halves} if halves is not None and stem == self.stems[0] else {}
+                values = {**values, **{name: v.astype(np.float32) for name, v in self.moved.items()}}
+                self.group.write_subset(selected, [tmp[f] for f in files], [f.name for f in files], values or None)
         return {"kept": self.paths[KEPT], "rejected": self.paths[REJECTED]}
 
     def _refuse_a_uid_kept_twice(self, keep: np.ndarray) -> None:

@@ -26,7 +26,7 @@ import cryodedup._core as _core
 from ...algo.dedup import scales_differ
 from ...algo.filaments import tube_ids
 from ...algo.normalisation import normalisation
-from ...algo.priority import scores_without_none
+from ...algo.priority import input_levels, scores_without_none
 from ...errors import CryodedupError
 from ...outputs import StrPath
 from ...particle_set import Log, ParticleSet
@@ -79,11 +79,29 @@ class PicksWriter:
         self.micrographs = micrographs
         #: The micrographs STAR a RELION 3.x coordinate set names (None: none written).
         self.relion3_micrographs = relion3_micrographs
+        #: Whether RELION rows may be copied as text (not once a picker's centres are moved).
+        self.copy_rows = True
 
     @property
     def combines_inputs(self) -> bool:
         """Whether one output file holds several pickers' rows (relion, cryosparc); else a folder per picker."""
         return self.format in ("relion", "cryosparc")
+
+    def move_rows(self, rows: np.ndarray, shift_A: np.ndarray, psize: np.ndarray) -> str:
+        """As :class:`~cryodedup.particle_set.MovingSubsetWriter` says: the pickers' centres (pixels), moved.
+
+        A combined output then writes every picker's rows from numbers (the centre, and the
+        score if every picker has one), none copied as text: a copied row would keep its old place.
+        """
+        bounds = np.cumsum([0] + [len(p) for p in self.pickers])
+        for k, picks in enumerate(self.pickers):
+            inside = (rows >= bounds[k]) & (rows < bounds[k + 1])
+            if inside.any():
+                centres = np.array(picks.centres, dtype=np.float64)
+                centres[rows[inside] - bounds[k]] += shift_A[inside][:, :2] / psize[inside][:, None]
+                self.pickers[k] = dataclasses.replace(picks, centres=centres)
+        self.copy_rows = False
+        return "its rows written with the moved centres (every picker's rows from numbers: the centre and the score)"
 
     def where(self, picker: int, pick: int) -> str:
         """Where pick ``pick`` (counted from 0) of picker ``picker`` was read: its file and line."""
@@ -114,6 +132,7 @@ class PicksWriter:
                 force=force,
                 micrographs=self.micrographs,
                 relion3_micrographs=self.relion3_micrographs,
+                copy_rows=self.copy_rows,
             )
         assert self.psize is not None and self.shapes is not None, "read_picker_outputs sets both for cryosparc"
         files = write_cryosparc(
@@ -362,7 +381,7 @@ def _names_its_micrographs(files: list[Path], kind: str, project_dir: Path | Non
 
 
 def _scores(
-    pickers: list[Picks], score_read: ScoreRead, warn: Callable[[str], None]
+    pickers: list[Picks], score_read: ScoreRead, levels: np.ndarray, warn: Callable[[str], None]
 ) -> tuple[list[np.ndarray] | None, str | None, bool]:
     """The scores used to rank duplicates (each picker's), their name and direction.
 
@@ -372,7 +391,7 @@ def _scores(
     if score_read.score == "none":
         return None, None, True
     if score_read.score != "auto":
-        return _named_scores(pickers, score_read, warn)
+        return _named_scores(pickers, score_read, levels, warn)
     unscored = [p.source for p in pickers if p.score is None]
     if unscored:
         others = " (the other inputs' scores are not used either)" if len(unscored) < len(pickers) else ""
@@ -391,12 +410,12 @@ def _scores(
     label = names[0] if len(names) == 1 else " / ".join(names)
     # (every one scored, checked above; RELION's -999, ManualPick's, made "none": NaN)
     scores = [scores_without_none(p.score, p.score_name) for p in pickers if p.score is not None]
-    _warn_scales(pickers, scores, label, score_read.score_normalize, warn)
+    _warn_scales(pickers, scores, label, score_read.score_normalize, levels, warn)
     return scores, label, directions.pop() if len(directions) == 1 else True
 
 
 def _named_scores(
-    pickers: list[Picks], score_read: ScoreRead, warn: Callable[[str], None]
+    pickers: list[Picks], score_read: ScoreRead, levels: np.ndarray, warn: Callable[[str], None]
 ) -> tuple[list[np.ndarray], str, bool]:
     """The scores of ``--score COLUMN``: that column of every picker, and its direction.
 
@@ -417,21 +436,27 @@ def _named_scores(
             f"--score {score_read.score}: it is not known whether higher or lower is better; "
             "add --score-order max or --score-order min"
         )
-    _warn_scales(pickers, scores, label, score_read.score_normalize, warn)
+    _warn_scales(pickers, scores, label, score_read.score_normalize, levels, warn)
     return scores, label, higher
 
 
 def _warn_scales(
-    pickers: list[Picks], scores: list[np.ndarray], label: str, score_normalize: str, warn: Callable[[str], None]
+    pickers: list[Picks],
+    scores: list[np.ndarray],
+    label: str,
+    score_normalize: str,
+    levels: np.ndarray,
+    warn: Callable[[str], None],
 ) -> None:
     """Warns that several pickers' scores (one array each) are compared as they are, if on different scales.
 
     Without --score-normalize rank, when :func:`cryodedup.algo.dedup.scales_differ` says so:
-    copies of one picker's picks are not warned of.
+    copies of one picker's picks are not warned of, nor pickers ``--prefer`` puts at different
+    levels (``levels``: the priority decides between them, never the score).
     """
     if len(pickers) < 2 or normalisation(score_normalize).one_scale:
         return
-    how = scales_differ(scores, [p.source for p in pickers])
+    how = scales_differ(scores, [p.source for p in pickers], levels)
     if how:
         warn(
             f"the pickers' scores ({label}) are compared as they are, and they are on different scales "
@@ -624,7 +649,8 @@ def read_picker_outputs(
     mic_psize, psize_source = _pixel_sizes(names, scale, given, pickers)
     if scale.mic_psize is not None:
         psize_source = _given_source(pickers, scale, given, warn)
-    ranked_by, score_label, higher = _scores(pickers, score_read, warn)
+    levels = input_levels([list(held) for held in score_read.prefer_held or ()], len(inputs))
+    ranked_by, score_label, higher = _scores(pickers, score_read, levels, warn)
     groups, centres, scores, input_of = _joined(pickers, ids, ranked_by, mic_psize)
     del ranked_by  # (views of the readers' arrays)
     micrographs = (names, groups)

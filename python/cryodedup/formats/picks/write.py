@@ -74,6 +74,7 @@ def write_relion(
     force: bool = False,
     micrographs: tuple[list[str], np.ndarray] | None = None,
     relion3_micrographs: str | None = None,
+    copy_rows: bool = True,
 ) -> dict[str, list[Path]]:
     """Writes a coordinate job that RELION 4/5 Extract reads (``--coord_list``), and RELION 3.x Extract.
 
@@ -96,6 +97,8 @@ def write_relion(
     without extension + ``_autopick.star`` (``--coord_dir``, ``--coord_suffix``), which is
     where the per-micrograph files are.
 
+    ``copy_rows`` False writes every row from numbers (centres moved by ``--transform``).
+
     Returns
     -------
     dict of subset -> its list file (and its coords_suffix file)
@@ -114,7 +117,7 @@ def write_relion(
     clash = len({p for s in SUBSETS for p in per_mic[s]}) != 2 * len(names)
     if clash:
         raise CryodedupError(f"{outdir}: two micrographs would share one coordinate file name; their names clash")
-    header, reorder = _relion_header(inputs)
+    header, reorder = _relion_header(inputs) if copy_rows else (_numbers_header(inputs), None)
     paths: list[StrPath] = [*targets.values(), *suffix_files.values(), *per_mic["kept"], *per_mic["rejected"]]
     sources = [f.path for p in inputs for f in p.files]
     folders = [outdir / s for s in SUBSETS]
@@ -165,7 +168,12 @@ def _relion_header(inputs: list[Picks]) -> tuple[str, list[list[int] | None] | N
     if labels and all(picker_format(p.format).relion_rows for p in inputs) and same_columns and distinct:
         reorder = [None if lab == first else [lab.index(c) for c in first] for lab in labels]
         return inputs[0].files[0].header, reorder
-    return RELION_HEADER + "".join(f"_{lab} #{k + 1} \n" for k, lab in enumerate(_written_labels(inputs))), None
+    return _numbers_header(inputs), None
+
+
+def _numbers_header(inputs: list[Picks]) -> str:
+    """The header of per-micrograph files whose rows are written from numbers."""
+    return RELION_HEADER + "".join(f"_{lab} #{k + 1} \n" for k, lab in enumerate(_written_labels(inputs)))
 
 
 def _written_labels(inputs: list[Picks]) -> list[str]:

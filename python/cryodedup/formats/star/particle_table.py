@@ -231,6 +231,9 @@ class ParticleStar:
         self.optics: Table | None = self.star.table(optics) if optics else None
         #: The coordinates written for this input's rows when they are carried into another frame (Å).
         self.rewritten: np.ndarray | None = None
+        #: How far ``--transform`` moves each row's coordinates (its own units, by axis of its
+        #: coordinate columns), written so into a combined output; None: as read.
+        self.moved_by: np.ndarray | None = None
         self.columns = (
             Columns(MICROGRAPH_NAME, [], False)
             if names_only

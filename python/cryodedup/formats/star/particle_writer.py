@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -246,6 +246,25 @@ class StarWriter:
             "rejected": [*combined[1:], *(pair[1] for pair in by_group.values()), *(pair[1] for pair in own)],
         }
 
+    def move_rows(self, rows: np.ndarray, shift_A: np.ndarray, psize: np.ndarray) -> str:
+        """As :class:`~cryodedup.particle_set.MovingSubsetWriter` says: each input's coordinate columns, moved."""
+        bounds = np.cumsum([0, *self.counts])
+        for part, lo, hi in zip(self.parts, bounds[:-1], bounds[1:]):
+            inside = (rows >= lo) & (rows < hi)
+            if not inside.any():
+                continue
+            if part.rewritten is not None:
+                raise CryodedupError(
+                    f"--transform {part.label}: its rows are carried into the centred frame of the others already; "
+                    "convert its coordinates first, or move another input"
+                )
+            unit = np.ones((int(inside.sum()), 1)) if part.columns.coords_in_angstrom else psize[inside][:, None]
+            axes = len(part.columns.coords)
+            by = np.zeros((hi - lo, axes))
+            by[rows[inside] - lo] = (shift_A[inside] / unit)[:, :axes]
+            part.moved_by = by
+        return "its rows written with the moved coordinates, every other field as read"
+
     def apart_outputs(self) -> list[Path]:
         """The kept file of each group written apart (none without groups)."""
         return [kept for kept, _ in self._apart_paths().values()]
@@ -367,6 +386,9 @@ class StarWriter:
             if part.rewritten is not None and not set(self.labels) <= set(part.labels):
                 _append_rewritten(part, self.labels, keep[lo:hi], Path(kept), Path(rejected))
                 continue
+            if part.moved_by is not None:  # (--transform: its coordinates written moved, as compared)
+                _append_moved(part, self.labels, keep[lo:hi], (kept, rejected), rw, values)
+                continue
             part.star.append_split(part.block, keep[lo:hi], kept, rejected, rw, columns, values)
         for path in (kept, rejected):
             with open(path, "ab") as f:
@@ -409,6 +431,41 @@ def _refuse_twice(paths: list[Path]) -> None:
                 "rename the inputs apart"
             )
         seen.add(path)
+
+
+def _append_moved(
+    part: ParticleStar,
+    labels: list[str],
+    keep: np.ndarray,
+    paths: tuple[StrPath, StrPath],
+    rewrite: tuple[str, dict[str, str]] | None,
+    values: tuple[str, np.ndarray, Sequence[str]] | None,
+) -> None:
+    """Appends an input's rows with its coordinate columns moved by ``part.moved_by`` (its own units, by axis).
+
+    Every other field is its text as read (the optics group renumbered and the half-set set as
+    ``append_split`` would), in the order of the merged ``labels``.
+    """
+    assert part.moved_by is not None
+    table = part.star.table(part.block)
+    own = {label: j for j, label in enumerate(part.labels)}
+    moved = [(own[label], axis) for axis, label in enumerate(part.columns.coords)]
+    group = None if rewrite is None else (own[rewrite[0]], rewrite[1])
+    half = None if values is None else (own[values[0]], values[1], values[2])
+    order = [own[label] for label in labels]
+    lines: dict[bool, list[str]] = {True: [], False: []}
+    for i, (row, keep_row) in enumerate(zip(table.rows, keep)):
+        fields = list(row)
+        for j, axis in moved:
+            fields[j] = f"{float(row[j]) + part.moved_by[i, axis]:.6f}"
+        if group is not None:
+            fields[group[0]] = group[1].get(row[group[0]], row[group[0]])
+        if half is not None and half[1][i]:
+            fields[half[0]] = half[2][half[1][i] - 1]
+        lines[bool(keep_row)].append("\t".join(fields[j] for j in order) + "\n")
+    for path, keep_rows in zip(paths, (True, False)):
+        with open(path, "ab") as f:
+            f.write("".join(lines[keep_rows]).encode())
 
 
 class Apart(NamedTuple):

@@ -38,6 +38,7 @@ from ...particle_set import (
 from ...resolve.datasets import Identity, optics_identity
 from ...resolve.pixel_size import pixel_size_of_rows
 from ..micrograph_lists import list_evidence
+from ..read_request import input_scale
 from .file import Table
 from .micrographs import micrograph_pixel_sizes
 from .particle_table import (
@@ -201,22 +202,27 @@ def _read_star_files(
     labels = merged.labels
     needs = Needs()
     score_label, higher = score_column(parts, score_read, warn, needs)
+    scales = [input_scale(scale, k) for k in range(len(parts))]  # (--mic-psize INPUT=Å: each its own)
     mic_psizes = (
         micrograph_pixel_sizes(scale.micrographs)
-        if scale.micrographs and scale.mic_psize is None and tomograms is None
+        if scale.micrographs and any(s.mic_psize is None for s in scales) and tomograms is None
         else None
     )
     # A typed pixel size checked before any output is written (a tomograms STAR is the tomography reader's to check).
-    stated = list_evidence(scale.micrographs, scale.mic_psize) if tomograms is None else []
-    given_sources = [check_mic_psize(part, scale, stated, warn) for part in parts]
+    given_sources = [
+        check_mic_psize(part, s, list_evidence(scale.micrographs, s.mic_psize) if tomograms is None else [], warn)
+        for part, s in zip(parts, scales)
+    ]
     rows = _Rows(parts, row_read, warn)
     split = start_split(parts, labels, one_pass, bool(higher), Path(outdir))
     for k, (part, given_source) in enumerate(zip(parts, given_sources)):
         log(f"reading {part.path} ({part.star.size / 1e6:.1f} MB)", "info")
         listed = _listed_pixel_sizes(part, tomograms, mic_psizes)
         wanted = rows.wanted(part)
-        scan, found_by_name = _scan_input(part, score_label, scale, row_read.images, listed, wanted, split, labels, log)
-        refuse_given_tomogram_psize(part, scan.key_names, scale.mic_psize, tomograms, warn)
+        scan, found_by_name = _scan_input(
+            part, score_label, scales[k], row_read.images, listed, wanted, split, labels, log
+        )
+        refuse_given_tomogram_psize(part, scan.key_names, scales[k].mic_psize, tomograms, warn)
         rows.layouts.append(star_layout(part, scan.key_names, k in rewritten))
         for assumed in part.columns.assumed:
             warn(f"{part.where()}: {assumed}")
@@ -239,7 +245,9 @@ def _read_star_files(
         rows.identities.append(
             {} if optics is None else optics_identity(optics.labels, optics.rows, scan.optics_groups)
         )
-        used, _ = pixel_sizes_used(part, scan.optics_groups, scan.key_names, scale, listed, warn, needs, given_source)
+        used, _ = pixel_sizes_used(
+            part, scan.optics_groups, scan.key_names, scales[k], listed, warn, needs, given_source
+        )
         rows.pixel_sizes.extend(vars(p) for p in used)
         rows.add(scan)
         comments = part.star.comment_lines.get(part.block.index, 0)

@@ -361,16 +361,23 @@ def _binning_and_band(
 
 
 def _coarser_advice(options: MicrographOptions, psize: float, binning: int, safe: int) -> str:
-    """What to give when the binned pixel is too coarse: a --target-psize rounding to a bin within it, or --bin."""
+    """What to give when the binned pixel is too coarse: a --target-psize that rounds to a bin within it, or --bin.
+
+    The value named is one that runs: ``--target-psize 50`` itself rounds to a bin beyond 50 Å
+    when the pixel does not divide it (10.96 Å: bin 5, 54.8 Å).
+    """
     if safe < 1:
-        return f"give --target-psize up to {MAX_BINNED_PSIZE:g} (or check --psize against the MRC headers)"
-    if options.bin is None and options.target_psize <= MAX_BINNED_PSIZE:
-        # The typed target is within the limit: the bin it rounds to is not.
         return (
-            f"--target-psize {options.target_psize:g} rounds to bin {binning}; give a --target-psize that rounds to "
-            f"bin {safe} or less (e.g. {math.floor(safe * psize):d}), or --bin {safe}"
+            f"the micrographs' pixel, {psize:g} Å, is itself coarser than {MAX_BINNED_PSIZE:g} Å: check --psize "
+            "against the MRC headers"
         )
-    return f"give --target-psize up to {MAX_BINNED_PSIZE:g} (--bin {safe} or less here)"
+    if options.bin is not None:  # (--bin overrides --target-psize: only a smaller --bin helps)
+        return f"give --bin {safe} or less"
+    example = math.floor(safe * psize)  # (rounds to bin safe or less: example / psize <= safe)
+    return (
+        f"--target-psize {options.target_psize:g} rounds to bin {binning}; give a --target-psize that rounds to "
+        f"bin {safe} or less (e.g. {example:d}), or --bin {safe}"
+    )
 
 
 def _times(placement: Placement | None) -> np.ndarray | None:

@@ -23,7 +23,7 @@ from ...algo.audit import (
 from ...options import ParticleOptions
 from ...outputs import StrPath, all_outputs_at_once, warn_earlier_report
 from ...particle_set import Log, ParticleSet
-from ..registration import apply_transforms, check_registration, refuse_transform_into_combined_output
+from ..registration import check_registration, move_inputs, refuse_transform_into_combined_output, write_moved
 from .decide import Decision, decide, warn_not_confirmable
 from .draw import picture_details, plot_particles
 from .read import Files, Source, warn_unused_options
@@ -114,11 +114,13 @@ def run(
             log(message, "warning")
 
     held = source.held_by_prefer(options, warn)  # (--prefer parsed once, before anything is read where it can be)
-    particles = source.read(folder, options, warn, log)
+    particles = source.read(folder, options, warn, log, held)
     warn_unused_options(particles, options, warn)
     refuse_transform_into_combined_output(particles, options)
-    applied = apply_transforms(particles, options)
+    moved = move_inputs(particles, options)
+    applied = [{"input": particles.inputs[m.input], "transform": m.ops} for m in moved]
     registration = check_registration(particles, options, applied, warn)
+    transforms = write_moved(particles, options, moved)
     reassign = check_halfsets(particles, options.halfsets) is not None
     read_at = time.perf_counter()
     if update and round_:
@@ -132,7 +134,7 @@ def run(
     decided_at = time.perf_counter()
     halves = halfsets_by_micrograph(particles.groups, decision.keep) if reassign else None
     # Counted before the outputs are written: a one-pass scan's writer may still be busy.
-    summary = replace(summarize(particles, decision, options, halves), registration=registration)
+    summary = replace(summarize(particles, decision, options, halves), registration=registration, transforms=transforms)
     if update and round_:
         outputs, write_seconds = update.write_round(round_, particles, decision.keep)
         summary = replace(summary, update=update.round_summary(round_, summary.kept, summary.particles))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -15,6 +15,8 @@ from ...algo.dedup import (
 )
 from ...algo.normalisation import normalisation
 from ...algo.priority import (
+    input_levels,
+    inputs_named,
     preferred_inputs,
     scores_without_none,
 )
@@ -47,8 +49,15 @@ __all__ = [
 ]
 
 
-def read_request(options: ParticleOptions) -> ReadRequest:
-    """What the readers are asked to read, taken from the job's options: the one place they are read for it."""
+#: The inputs each ``--prefer`` value names, parsed once before reading (None: no --prefer, or not known yet).
+Held = list[list[int]] | None
+
+
+def read_request(options: ParticleOptions, held: Held = None) -> ReadRequest:
+    """What the readers are asked to read, taken from the job's options: the one place they are read for it.
+
+    ``held``: the inputs each ``--prefer`` value names (:func:`check_prefer`), parsed once.
+    """
     scale = Scale(
         mic_psize=options.mic_psize,
         insist_psize=options.insist_psize,
@@ -67,6 +76,7 @@ def read_request(options: ParticleOptions) -> ReadRequest:
         score_normalize=options.score_normalize,
         seed=options.seed,
         preferred_first=bool(options.prefer),
+        prefer_held=None if held is None else tuple(tuple(levels) for levels in held),
     )
     row_read = RowRead(
         shift_key=options.shift_key,
@@ -86,7 +96,9 @@ def read_request(options: ParticleOptions) -> ReadRequest:
     return ReadRequest(scale, score_read, row_read, copick, options.output_format)
 
 
-def read_inputs(inputs: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
+def read_inputs(
+    inputs: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log, held: Held = None
+) -> ParticleSet:
     """The inputs read by the module of their format (all inputs must share one), after the paths are checked.
 
     ``outdir`` is None only for a copick project whose kept picks go back into it alone.
@@ -100,7 +112,10 @@ def read_inputs(inputs: list[Path], outdir: Path | None, options: ParticleOption
             f"{len(inputs)} inputs: at most {MAX_INPUTS}, since each pick records which inputs confirm it as one "
             "bit per input of a 64-bit mask; give one picker's files as one input (a folder or a quoted glob)"
         )
-    request = read_request(options)
+    request = read_request(options, held)
+    if options.input_psize:  # (--mic-psize INPUT=Å: each input's own, by position)
+        by_input = _pixel_sizes_by_input(options, inputs)
+        request = replace(request, scale=replace(request.scale, by_input=by_input))
     particles = read_particle_files(inputs, outdir, request, warn, log, lambda facts: one_pass(options, facts))
     if particles.scores is not None:
         particles.scores = scores_without_none(particles.scores, particles.score_label)
@@ -112,13 +127,14 @@ def read_inputs(inputs: list[Path], outdir: Path | None, options: ParticleOption
 PICKER_SCORES = ("rlnAutopickFigureOfMerit", "pick_stats/ncc_score", "pick_stats/power")
 
 
-def raw_picker_scores(particles: ParticleSet, options: ParticleOptions) -> str | None:
+def raw_picker_scores(particles: ParticleSet, options: ParticleOptions, levels: np.ndarray | None) -> str | None:
     """What to say when several inputs' particles are ranked by a picker's score as read, else None.
 
     Two pickers' figures of merit are not on one scale, so the picker with the larger
     numbers wins nearly every group of duplicates, whatever its picks are worth; several
     files of one picker's particles are (their distributions are compared:
-    :func:`cryodedup.algo.dedup.scales_differ`).
+    :func:`cryodedup.algo.dedup.scales_differ`). ``levels``: each input's ``--prefer`` level
+    (None: one for all); the score decides only between inputs of one level.
     """
     label, n_inputs = particles.score_label, len(particles.inputs)  # (one input: no rows counted, 20 M instructions)
     one_scale = normalisation(options.score_normalize).one_scale
@@ -128,7 +144,7 @@ def raw_picker_scores(particles: ParticleSet, options: ParticleOptions) -> str |
     if n_ranked < 2:
         return None
     per_input = [particles.scores[particles.input_of == k] for k in range(n_inputs)]
-    how = scales_differ(per_input, input_labels(particles.inputs))
+    how = scales_differ(per_input, input_labels(particles.inputs), levels)
     if how is None:  # one picker's particles in several files: one scale
         return None
     return (
@@ -137,6 +153,22 @@ def raw_picker_scores(particles: ParticleSet, options: ParticleOptions) -> str |
         "group of duplicates; rank by a score all inputs share after classification "
         "(--score rlnMaxValueProbDistribution) or by each input's percentiles (--score-normalize rank)"
     )
+
+
+def _pixel_sizes_by_input(options: ParticleOptions, inputs: list[Path]) -> tuple[float | None, ...]:
+    """Each input's own ``--mic-psize INPUT=Å`` (None where not named), inputs named as ``--prefer`` names them."""
+    sizes: list[float | None] = [None] * len(inputs)
+    for name, size in options.input_psize.items():
+        for k in inputs_named(name, inputs, is_glob, "--mic-psize"):
+            if sizes[k] is not None:
+                raise CryodedupError(f"--mic-psize {name}={size:g}: {inputs[k]} is given a pixel size twice")
+            sizes[k] = float(size)
+    return tuple(sizes)
+
+
+def _levels_of(held: Held, n_inputs: int) -> np.ndarray | None:
+    """Each input's ``--prefer`` level from the inputs each value names (None: one level for all)."""
+    return None if held is None else input_levels(held, n_inputs)
 
 
 def warn_inputs_apart(particles: ParticleSet, warn: Warn) -> None:
@@ -177,16 +209,18 @@ def check_request(paths: list[Path], outdir: StrPath | None, options: ParticleOp
     return copick, into_project
 
 
-def read_checked(paths: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
+def read_checked(
+    paths: list[Path], outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log, held: Held = None
+) -> ParticleSet:
     """The inputs read, their species assigned, and what they hold checked before anything is decided."""
-    particles = read_inputs(paths, outdir, options, warn, log)
+    particles = read_inputs(paths, outdir, options, warn, log, held)
     assert particles.writer is not None, "every reader of files gives the set a writer"
     labels = _datasets(paths, particles, options, warn)
     check_shared_names(particles, labels)
     assign_species(particles, options)
     if is_picker_output(paths[0]):
         warn_inputs_apart(particles, warn)
-    elif raw := raw_picker_scores(particles, options):
+    elif raw := raw_picker_scores(particles, options, _levels_of(held, len(particles.inputs))):
         warn(raw)  # (picker inputs: their reader says it, naming each picker's score)
     if particles.decided is None:  # (a one-pass scan decided every row: its core refused these already)
         check_centres(particles)
@@ -197,9 +231,12 @@ def _datasets(paths: list[Path], particles: ParticleSet, options: ParticleOption
     """Each input's dataset (``--dataset``), its micrographs kept apart from other datasets'; None without it."""
     if not options.datasets:
         return None
-    if particles.pick_sets or len(particles.inputs) != len(paths):
-        raise CryodedupError("--dataset labels input files; a copick project's pick sets are one dataset")
-    labels = dataset_labels(options.datasets, paths, is_glob)
+    if particles.pick_sets:  # (a copick project's pick sets, named user/session or by position)
+        labels = dataset_labels(options.datasets, [Path(name) for name in particles.inputs], lambda path: False)
+    elif len(particles.inputs) != len(paths):
+        raise CryodedupError("--dataset labels input files: give each input as its own file, folder or glob")
+    else:
+        labels = dataset_labels(options.datasets, paths, is_glob)
     if len(set(labels)) < 2:
         warn("--dataset decides nothing here: every input is of one dataset")
     particles.summary["datasets"] = separate_datasets(particles, labels)
@@ -293,8 +330,10 @@ class Source(Protocol):
         """The inputs each ``--prefer`` value names, where they are known before reading (:func:`check_prefer`)."""
         ...
 
-    def read(self, outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
-        """The rows read, their species assigned, and checked."""
+    def read(
+        self, outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log, held: Held = None
+    ) -> ParticleSet:
+        """The rows read, their species assigned, and checked; ``held``: :meth:`held_by_prefer`'s answer."""
         ...
 
     def outputs(self) -> dict[str, list[str]] | None:
@@ -344,9 +383,11 @@ class Files:
         """As :class:`Source` says."""
         return check_prefer(self.paths, self.copick, options, warn)
 
-    def read(self, outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
+    def read(
+        self, outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log, held: Held = None
+    ) -> ParticleSet:
         """As :class:`Source` says."""
-        return read_checked(self.paths, outdir, options, warn, log)
+        return read_checked(self.paths, outdir, options, warn, log, held)
 
     def outputs(self) -> dict[str, list[str]] | None:
         """As :class:`Source` says."""
@@ -385,7 +426,9 @@ class InMemory:
         """As :class:`Source` says."""
         return None  # (parsed once read: decide.preference_of)
 
-    def read(self, outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log) -> ParticleSet:
+    def read(
+        self, outdir: Path | None, options: ParticleOptions, warn: Warn, log: Log, held: Held = None
+    ) -> ParticleSet:
         """As :class:`Source` says."""
         particles = self.reader(read_request(options), warn)
         # As the command line reads them: RELION's -999 is no score (NaN, last), species assigned.

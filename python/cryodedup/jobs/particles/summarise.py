@@ -118,6 +118,13 @@ class ParticleSummary:
     registration: dict[str, Any] | None = field(
         default=None, metadata=_doc("how the inputs' coordinates agree (`--registration`)")
     )
+    transforms: list[dict[str, str]] | None = field(
+        default=None,
+        metadata=_doc(
+            "each input `--transform` moved: `input`, `transform` and `written`, what its rows in the outputs hold "
+            "(the moved coordinates where one file combines the inputs; as read in per-input outputs)"
+        ),
+    )
     update: dict[str, Any] | None = field(
         default=None,
         metadata=_doc(
@@ -182,7 +189,7 @@ def summarize(
     counts = particles.counts()
     kept = particles.counts(decision.keep)
     n_kept = int(np.count_nonzero(decision.keep))
-    score = _score_summary(particles, options)
+    score = _score_summary(particles, options, decision.levels)
     ties = ties_of(particles, decision)
     if ties.by_input_order:
         score["ties"] = ties_summary(ties)
@@ -234,7 +241,7 @@ def summarize(
     )
 
 
-def _score_summary(particles: ParticleSet, options: ParticleOptions) -> dict[str, Any]:
+def _score_summary(particles: ParticleSet, options: ParticleOptions, levels: np.ndarray | None) -> dict[str, Any]:
     """The summary's ``score``: the column and order the rows were ranked by, and how the scores were compared."""
     score_label = particles.score_label
     score: dict[str, Any] = {
@@ -244,7 +251,7 @@ def _score_summary(particles: ParticleSet, options: ParticleOptions) -> dict[str
     normalized = normalisation(options.score_normalize).summary
     if score_label and normalized:
         score["normalized"] = normalized
-    if raw_picker_scores(particles, options):
+    if raw_picker_scores(particles, options, levels):
         score["scale"] = "compared as read across inputs, though the inputs' scores are on different scales"
     if without := count_without_score(particles.scores):
         score["without_score"] = without

@@ -1,0 +1,195 @@
+"""``--transform`` makes a merge (issue 63 item 3): the registration's fix, pasted, runs.
+
+The run that refuses two frames names ``--transform 'B=OPS'``; given, it must merge, whatever
+the outputs. A file that combines the inputs holds the moved coordinates (the summary says so),
+every other field as read; per-input outputs keep each input's rows byte for byte. The oracle
+is the input the moved copy was made from: moved back, the copy's rows are its rows.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import starfile
+from click.testing import CliRunner
+
+from cryodedup.cli import main
+from cryodedup.errors import CryodedupError
+from cryodedup.jobs.particles.job import remove_duplicate_particles
+from cryodedup.options import ParticleOptions
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "python" / "cryodedup" / "examples"
+SHIFT_PX = (300.0, -200.0)  # the copy's offset, pixels (about 380 Å: far beyond --min-dist)
+
+
+def _shifted_star(source: Path, target: Path, shift: tuple[float, float]) -> None:
+    """``source``'s particles with rlnCoordinateX/Y moved by ``shift`` pixels (the text of every other field kept)."""
+    blocks = starfile.read(source, always_dict=True)
+    particles = blocks["particles"].copy()
+    particles["rlnCoordinateX"] += shift[0]
+    particles["rlnCoordinateY"] += shift[1]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    starfile.write({"optics": blocks["optics"], "particles": particles}, target)
+
+
+def _fix_of(refused: str) -> list[str]:
+    """The options the refusal says to apply it with, as a shell reads them."""
+    found = re.search(r"apply it with (--transform '[^']+')", refused)
+    assert found, refused
+    return shlex.split(found.group(1))
+
+
+def _rows(paths: list[Path]) -> pd.DataFrame:
+    frames = [starfile.read(p, always_dict=True)["particles"] for p in paths]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _sorted(table: pd.DataFrame) -> pd.DataFrame:
+    table = table.copy()
+    table[["rlnCoordinateX", "rlnCoordinateY"]] = table[["rlnCoordinateX", "rlnCoordinateY"]].round(3)
+    return table.sort_values(list(table.columns)).reset_index(drop=True)
+
+
+def test_the_fix_of_two_particle_files_in_two_frames_runs_and_writes_the_moved_coordinates(tmp_path):
+    log = EXAMPLES / "particles_log.star"
+    moved = tmp_path / "moved" / "particles.star"
+    _shifted_star(log, moved, SHIFT_PX)
+    args = ["particles", str(log), str(moved), "--micrographs", str(EXAMPLES / "micrographs_ctf.star")]
+    args += ["--min-dist", "100", "-q", "-o"]
+    refused = CliRunner().invoke(main, [*args, str(tmp_path / "refused")])
+    assert refused.exit_code == 1 and "are in two frames" in refused.output, refused.output
+    fix = _fix_of(refused.output)
+    done = CliRunner().invoke(main, [*args, str(tmp_path / "out"), *fix])
+    assert done.exit_code == 0, done.output
+    out = tmp_path / "out"
+    written = _rows([out / "particles_kept.star", out / "particles_rejected.star"])
+    original = starfile.read(log, always_dict=True)["particles"]
+    # Every row of both inputs, once: the copy's rows are the source's, moved back (their other fields as read).
+    expected = pd.concat([original, original], ignore_index=True)
+    pd.testing.assert_frame_equal(_sorted(written), _sorted(expected))
+    # Moved back, the copy's picks lie on the source's: each pair is one particle, one of each kept.
+    kept = starfile.read(out / "particles_kept.star", always_dict=True)["particles"]
+    places = kept[["rlnMicrographName", "rlnCoordinateX", "rlnCoordinateY"]].round(3)
+    assert not places.duplicated().any() and len(kept) >= len(original) - 5
+    summary = CliRunner().invoke(main, [*args, str(out), *fix, "--force", "--json"])
+    assert '"written": "its rows written with the moved coordinates' in summary.output
+
+
+def test_per_input_outputs_keep_the_rows_as_read_and_combined_ones_the_moved_centres(tmp_path):
+    # Two topaz files, one moved by (64, -128) px; --output-format input keeps each picker's rows byte for
+    # byte (each file one frame, its own); relion and cryosparc hold the centres moved back.
+    rng = np.random.default_rng(4)
+    xy = np.round(rng.uniform(300, 3000, (400, 2)), 3)
+    mics = rng.integers(0, 5, 400)
+    real, copy = tmp_path / "a" / "picks.txt", tmp_path / "b" / "picks.txt"
+    for path, centres in ((real, xy), (copy, xy + np.array([64.0, -128.0]))):
+        path.parent.mkdir()
+        lines = [f"mic{m}\t{x:.3f}\t{y:.3f}" for m, (x, y) in zip(mics, centres)]
+        path.write_text("\n".join(["image_name\tx_coord\ty_coord", *lines]) + "\n")
+    options = {"mic_psize": 1.0, "min_dist": 30, "topaz_scale": 1.0, "transform": [f"{copy}=shift:-64,128"]}
+    summary = remove_duplicate_particles(
+        [real, copy], tmp_path / "input", ParticleOptions(output_format="input", **options)
+    )
+    assert "as read" in summary["transforms"][0]["written"]
+    copied = {
+        line
+        for p in (tmp_path / "input").rglob("*")
+        if p.is_file() and "picker_2_" in str(p)
+        for line in p.read_text().splitlines()[1:]
+        if line
+    }
+    assert copied == set(copy.read_text().splitlines()[1:])
+    summary = remove_duplicate_particles(
+        [real, copy], tmp_path / "relion", ParticleOptions(output_format="relion", **options)
+    )
+    assert "moved centres" in summary["transforms"][0]["written"]
+    centres = []
+    for listing in ("autopick_kept.star", "autopick_rejected.star"):
+        files = starfile.read(tmp_path / "relion" / listing)["rlnMicrographCoordinates"]
+        for f in files:
+            table = starfile.read(f, always_dict=True)
+            if table and len(next(iter(table.values()))):
+                centres.append(next(iter(table.values()))[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy())
+    every = np.concatenate(centres)
+    expected = np.concatenate([xy, xy])
+    assert np.allclose(np.sort(every, axis=0), np.sort(expected, axis=0), atol=1e-3)
+
+
+def test_a_format_whose_coordinates_are_not_rewritten_is_refused_before_anything_is_written(tmp_path):
+    # Dynamo tables keep their refusal (their coordinates are not rewritten): one line, nothing written,
+    # and the words suggest nothing that is refused in turn.
+    pytest.importorskip("starfile")
+    from cryodedup.jobs.registration import refuse_transform_into_combined_output
+    from cryodedup.particle_set import ParticleSet
+
+    class _Writer:
+        combines_inputs = True
+
+    particles = ParticleSet.__new__(ParticleSet)
+    particles.writer = _Writer()  # type: ignore[assignment]
+    with pytest.raises(CryodedupError, match="convert the input's coordinates first, or give --audit") as refused:
+        refuse_transform_into_combined_output(particles, ParticleOptions(transform=["2=shift:1,2"]))
+    assert "--output-format" not in str(refused.value)
+
+
+def test_the_fix_of_two_cryosparc_particle_files_runs_and_writes_the_moved_locations(tmp_path):
+    from fixtures.synthetic import cs_particles, write_cs
+
+    records = cs_particles(np.random.default_rng(2), 600, per_mic=150)
+    moved = records.copy()
+    moved["uid"] += np.uint64(1)  # (another extraction of the same picks)
+    ny, nx = records["location/micrograph_shape"][0]
+    moved["location/center_x_frac"] += np.float32(200 / nx)
+    moved["location/center_y_frac"] -= np.float32(120 / ny)
+    write_cs(tmp_path / "a.cs", records)
+    write_cs(tmp_path / "b.cs", moved)
+    args = ["particles", str(tmp_path / "a.cs"), str(tmp_path / "b.cs"), "--min-dist", "40", "-q", "-o"]
+    refused = CliRunner().invoke(main, [*args, str(tmp_path / "refused")])
+    assert refused.exit_code == 1 and "are in two frames" in refused.output, refused.output
+    done = CliRunner().invoke(main, [*args, str(tmp_path / "out"), *_fix_of(refused.output)])
+    assert done.exit_code == 0, done.output
+    written = np.concatenate([np.load(tmp_path / "out" / f"particles_{s}.cs") for s in ("kept", "rejected")])
+    back = written
+    mine = np.isin(back["uid"], moved["uid"])
+    order = np.argsort(back["uid"][mine])
+    expected = records[np.argsort(records["uid"])]
+    for field in ("location/center_x_frac", "location/center_y_frac"):
+        pixels = (back[field][mine][order] - expected[field]) * (nx if field.endswith("x_frac") else ny)
+        assert np.abs(pixels).max() < 0.6, field  # (within the transform's rounding: its words are to 0.1 px)
+    others = [f for f in records.dtype.names if f not in ("uid", "location/center_x_frac", "location/center_y_frac")]
+    for field in others:
+        assert np.array_equal(back[field][mine][order], expected[field]), field
+
+
+def test_pickers_merged_into_one_cs_hold_the_moved_centres(tmp_path):
+    from fixtures.synthetic import write_mrc
+
+    rng = np.random.default_rng(6)
+    xy, mics = np.round(rng.uniform(300, 3000, (300, 2)), 3), rng.integers(0, 3, 300)
+    real, copy = tmp_path / "a" / "picks.txt", tmp_path / "b" / "picks.txt"
+    for path, centres in ((real, xy), (copy, xy + np.array([64.0, -128.0]))):
+        path.parent.mkdir()
+        lines = [f"mic{m}\t{x:.3f}\t{y:.3f}" for m, (x, y) in zip(mics, centres)]
+        path.write_text("\n".join(["image_name\tx_coord\ty_coord", *lines]) + "\n")
+    (tmp_path / "mics").mkdir()
+    for m in range(3):
+        write_mrc(tmp_path / "mics" / f"mic{m}.mrc", np.zeros((3400, 3600), dtype=np.float32), 1.0)
+    options = ParticleOptions(
+        mic_psize=1.0,
+        min_dist=30,
+        topaz_scale=1.0,
+        output_format="cryosparc",
+        project_dir=tmp_path / "mics",
+        transform=[f"{copy}=shift:-64,128"],
+    )
+    summary = remove_duplicate_particles([real, copy], tmp_path / "cs", options)
+    assert "moved centres" in summary["transforms"][0]["written"]
+    rows = np.concatenate([np.load(tmp_path / "cs" / f"picks_{s}.cs") for s in ("kept", "rejected")])
+    centres = np.c_[rows["location/center_x_frac"] * 3600, rows["location/center_y_frac"] * 3400]
+    expected = np.concatenate([xy, xy])
+    assert np.allclose(np.sort(centres, axis=0), np.sort(expected, axis=0), atol=2e-3)

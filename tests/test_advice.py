@@ -1,0 +1,242 @@
+"""Advice that runs as printed (issue 63 item 3): every command an error or a warning suggests, pasted, runs.
+
+Two parts. The messages' options, from the sources: every ``--option`` an error or a warning
+names is an option of a command (a typo, or an option a command lost, is found here). And a
+table of inputs that trigger each suggestion this issue met: each run's error or warnings are
+read, the options they suggest taken from the text as a user would copy them, and the run
+repeated with them: it must succeed. (The same for ``copick process dedup``'s refusal:
+tests/formats/test_copick.py; the micrograph screen's binning: test_micrograph_binnings.py.)
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import starfile
+from click.testing import CliRunner
+
+from cryodedup.cli import main
+from fixtures.synthetic import cs_particles, write_cs
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "python" / "cryodedup" / "examples"
+
+# --- the messages' options, from the sources ---------------------------------------------------------------
+
+#: Flags of other programs that messages name (RELION's, Slurm's, pip's), never cryodedup's.
+OTHER_PROGRAMS = {
+    "--array",  # sbatch
+    "--i", "--o", "--coord_list", "--coord_dir", "--coord_suffix", "--scale_factor", "--add_factor",  # RELION
+    "--centered", "--remove_substring",
+    "--help", "--version",
+}  # fmt: skip
+
+
+def _message_calls(tree: ast.AST) -> list[ast.Call]:
+    """The calls that make a user's message: an error raised, a warning given."""
+    calls = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+            if name in ("CryodedupError", "warn", "UsageError", "BadParameter"):
+                calls.append(node)
+    return calls
+
+
+def _flags_named(call: ast.Call) -> set[str]:
+    texts = [n.value for n in ast.walk(call) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    return {flag for text in texts for flag in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*[a-z0-9]", text)}
+
+
+def _command_flags() -> set[str]:
+    """Every option of every command: cryodedup's, its RELION External job's, copick's plugins'."""
+    import click
+
+    flags: set[str] = set()
+
+    def walk(command: click.Command) -> None:
+        for param in command.params:
+            flags.update(o for o in (*param.opts, *param.secondary_opts) if o.startswith("--"))
+        for sub in getattr(command, "commands", {}).values():
+            walk(sub)
+
+    walk(main)
+    from cryodedup.copick_command import comparepicks, dedup
+
+    walk(dedup)
+    walk(comparepicks)
+    return flags
+
+
+def test_every_option_a_message_names_is_an_option_of_a_command():
+    known = _command_flags() | OTHER_PROGRAMS
+    unknown = {}
+    for path in sorted((ROOT / "python" / "cryodedup").rglob("*.py")):
+        for call in _message_calls(ast.parse(path.read_text())):
+            for flag in _flags_named(call) - known:
+                unknown.setdefault(flag, f"{path.relative_to(ROOT)}:{call.lineno}")
+    assert not unknown, unknown
+
+
+# --- the table: inputs that trigger each suggestion, and the suggestion run ---------------------------------
+
+
+def _run(args: list[str]) -> tuple[int, str, list[str]]:
+    """A command line's status, its error (or output) and its warnings (from --json where it ran)."""
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    warnings: list[str] = []
+    if result.exit_code == 0 and "--json" in args:
+        warnings = json.loads(result.stdout.splitlines()[-1]).get("warnings", [])
+    return result.exit_code, result.output, warnings
+
+
+def _shifted_star(tmp: Path) -> Path:
+    blocks = starfile.read(EXAMPLES / "particles_log.star", always_dict=True)
+    particles = blocks["particles"].copy()
+    particles["rlnCoordinateX"] += 300.0
+    particles["rlnCoordinateY"] -= 200.0
+    path = tmp / "moved" / "particles.star"
+    path.parent.mkdir(parents=True)
+    starfile.write({"optics": blocks["optics"], "particles": particles}, path)
+    return path
+
+
+def _topaz_pair(tmp: Path, shift: tuple[float, float] = (64.0, -128.0)) -> list[Path]:
+    rng = np.random.default_rng(4)
+    xy, mics = np.round(rng.uniform(300, 3000, (400, 2)), 3), rng.integers(0, 5, 400)
+    paths = [tmp / "a" / "picks.txt", tmp / "b" / "picks.txt"]
+    for path, centres in zip(paths, (xy, xy + np.array(shift))):
+        path.parent.mkdir(parents=True)
+        rows = [f"mic{m}\t{x:.3f}\t{y:.3f}" for m, (x, y) in zip(mics, centres)]
+        path.write_text("\n".join(["image_name\tx_coord\ty_coord", *rows]) + "\n")
+    return paths
+
+
+def _cs_pair(tmp: Path) -> list[Path]:
+    records = cs_particles(np.random.default_rng(2), 600, per_mic=150)
+    moved = records.copy()
+    moved["uid"] += np.uint64(1)
+    _, nx = records["location/micrograph_shape"][0]
+    moved["location/center_x_frac"] += np.float32(200 / nx)
+    write_cs(tmp / "a.cs", records)
+    write_cs(tmp / "b.cs", moved)
+    return [tmp / "a.cs", tmp / "b.cs"]
+
+
+def _star_pair(tmp: Path) -> list[str]:
+    return [str(EXAMPLES / "particles_log.star"), str(_shifted_star(tmp))]
+
+
+def _two_pixel_sizes(tmp: Path) -> list[Path]:
+    """The LoG picks as two exports without a micrograph pixel size, b's pixels 1.25 times a's."""
+    blocks = starfile.read(EXAMPLES / "particles_log.star", always_dict=True)
+    optics = blocks["optics"].drop(columns=["rlnMicrographOriginalPixelSize"])
+    paths = []
+    for name, factor in (("a", 1.0), ("b", 1.25)):
+        particles = blocks["particles"].copy()
+        particles[["rlnCoordinateX", "rlnCoordinateY"]] /= factor
+        paths.append(tmp / name / "particles.star")
+        paths[-1].parent.mkdir()
+        starfile.write({"optics": optics, "particles": particles}, paths[-1])
+    return paths
+
+
+def _few_micrographs(tmp: Path) -> list[Path]:
+    """a picked 24 micrographs, b 5 of them."""
+    rng = np.random.default_rng(3)
+    a, ma = rng.uniform(0, 4000, (24 * 40, 2)), np.repeat(np.arange(24), 40)
+    paths = [tmp / "a.txt", tmp / "b.txt"]
+    for path, (xy, mics) in zip(paths, ((a, ma), (a[ma < 5], ma[ma < 5]))):
+        rows = [f"mic{m}\t{x:.3f}\t{y:.3f}" for m, (x, y) in zip(mics, xy)]
+        path.write_text("\n".join(["image_name\tx_coord\ty_coord", *rows]) + "\n")
+    return paths
+
+
+MICS = ["--micrographs", str(EXAMPLES / "micrographs_ctf.star")]
+TOPAZ = ["--mic-psize", "1", "--topaz-scale", "1"]
+#: A suggestion as a user copies it: an option and its value, a quoted value whole.
+TRANSFORM = r"(--transform '[^']+')"
+WARN = r"(--registration warn)"
+
+#: name: (the command line but its output folder, made from a folder; where the advice is; what it suggests).
+CASES: dict[str, tuple[Callable[[Path], list[str]], str, list[str]]] = {
+    "STAR inputs in two frames": (
+        lambda t: ["particles", *_star_pair(t), *MICS, "--min-dist", "100"],
+        "error",
+        [TRANSFORM, WARN],
+    ),
+    "pickers in two frames, one RELION coordinate job": (
+        lambda t: ["particles", *_topaz_pair(t), *TOPAZ, "--min-dist", "30", "--output-format", "relion"],
+        "error",
+        [TRANSFORM, WARN],
+    ),
+    "STAR exports at two pixel sizes, one --mic-psize": (
+        lambda t: ["particles", *_two_pixel_sizes(t), "--mic-psize", "1.06", "--min-dist", "100"],
+        "error",
+        [TRANSFORM, WARN],
+    ),
+    "CryoSPARC particles in two frames": (
+        lambda t: ["particles", *_cs_pair(t), "--min-dist", "40"],
+        "error",
+        [TRANSFORM, WARN],
+    ),
+    "two pickers' figures of merit on two scales": (
+        lambda t: ["particles", EXAMPLES / "particles_log.star", EXAMPLES / "particles_template.star", *MICS],
+        "warning",
+        [r"(--score-normalize rank)", r"(--score rlnMaxValueProbDistribution)"],
+    ),
+    "a score whose direction is unknown": (
+        lambda t: ["particles", *_star_pair(t), *MICS, "--score", "rlnCtfFigureOfMerit", "--registration", "ignore"],
+        "error",
+        [r"(--score-order max)", r"(--score-order min)"],
+    ),
+    "compare: a picker that ran on few micrographs": (
+        lambda t: ["compare", *_few_micrographs(t), *TOPAZ, "--reference", "1", "--radius", "20"],
+        "output",
+        [r"(--over all)"],
+    ),
+}
+
+
+def _suggested(text: str, patterns: list[str]) -> list[list[str]]:
+    found = []
+    for pattern in patterns:
+        match = re.search(pattern, text)
+        assert match, (pattern, text)
+        found.append(shlex.split(match.group(1)))
+    return found
+
+
+def _with(args: list[str], option: list[str]) -> list[str]:
+    """``args`` with ``option`` (a flag and its value) in place of the same flag's, if given."""
+    flag = option[0]
+    if flag in args and flag != "--transform":
+        at = args.index(flag)
+        return [*args[:at], *option, *args[at + 2 :]]
+    return [*args, *option]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_each_suggestion_runs_as_printed(tmp_path, case):
+    make, where, patterns = CASES[case]
+    args = [str(a) for a in make(tmp_path)]
+    output = ["-o", str(tmp_path / "first")] if args[0] == "particles" else []
+    status, text, warnings = _run([*args, *output, "--json"])
+    if where == "error":
+        assert status == 1, text
+    elif where == "warning":
+        assert status == 0, text
+        text = "\n".join(warnings)
+    else:
+        assert status == 0, text
+    for k, option in enumerate(_suggested(text, patterns)):
+        output = ["-o", str(tmp_path / f"run{k}")] if args[0] == "particles" else []
+        status, done, _ = _run([*_with(args, option), *output, "-q"])
+        assert status == 0, (option, done)
