@@ -67,7 +67,7 @@ def read_particles_with_picks(
                 f"{stars[0]}: its {what} have no counterpart in the picks of {pickers[0]}; "
                 "deduplicate the particle files on their own"
             )
-    picks = read_picker_outputs(pickers, outdir, scale, score_read, output_format, warn, log)
+    picks = read_picker_outputs(pickers, outdir, scale, _levels_among(score_read, is_picks), output_format, warn, log)
     if particles.score_label != picks.score_label:
         warn(
             f"{stars[0]} is ranked by {particles.score_label or 'no score'} and {pickers[0]} by "
@@ -78,6 +78,19 @@ def read_particles_with_picks(
         particles, picks = replace(particles, scores=None, score_label=None), replace(picks, scores=None)
     first, second = (particles, picks) if not is_picks[0] else (picks, particles)
     return _joined(first, second, [first is particles, second is particles], inputs, is_picks)
+
+
+def _levels_among(score_read: ScoreRead, is_picks: list[bool]) -> ScoreRead:
+    """``score_read`` with ``--prefer``'s levels numbering the picker inputs among themselves.
+
+    The levels name inputs by their position among all of them; the pickers' reader numbers
+    only the pickers (the levels between the two kinds are the joined set's: ``--prefer``).
+    """
+    if score_read.prefer_held is None:
+        return score_read
+    among = {k: j for j, k in enumerate(k for k, picks in enumerate(is_picks) if picks)}
+    held = tuple(tuple(among[k] for k in level if k in among) for level in score_read.prefer_held)
+    return replace(score_read, prefer_held=held)
 
 
 def _joined(
