@@ -214,7 +214,8 @@ def priority_rows(priority: dict | None, inputs: list[str]) -> list[Row]:
     if won and priority.get("tied_on_score"):
         won += f"; {priority['tied_on_score']:,} tied on the score"
     text = (
-        f"{order}\n{priority['groups']:,} groups of duplicates: {priority['by_priority']:,} decided by priority"
+        f"{order}\n{counted(priority['groups'], 'group')} of duplicates: "
+        f"{priority['by_priority']:,} decided by priority"
         f"{f' ({won})' if won else ''}, {priority['by_score']:,} by score"
     )
     return [("Priority", text)]
@@ -399,7 +400,7 @@ def group_list(groups: list[str], most: int = 6) -> str:
         else:
             runs.append((n, n))
     if len(runs) > most:
-        return f"{len(numbers)} groups"
+        return counted(len(numbers), "group")
     listed = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
     return f"group{'s' if len(numbers) > 1 else ''} {listed}"
 

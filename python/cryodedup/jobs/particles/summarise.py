@@ -167,7 +167,8 @@ def ties_summary(ties: Ties) -> dict:
     return {
         "groups": ties.by_input_order,
         "decided_by": "input order",
-        "message": f"{ties.by_input_order:,} groups tied on the score: decided by input order; --prefer chooses",
+        "message": f"{counted(ties.by_input_order, 'group')} tied on the score: decided by input order; "
+        "--prefer chooses",
     }
 
 
