@@ -19,7 +19,14 @@ from ..errors import CryodedupError
 from ..outputs import check_plotting
 from ..particle_set import OUTPUT_FORMATS, SHIFT_KEYS
 from ..resolve.micrograph_names import MATCH_MODES
-from ..species_options import DEFAULT_MIN_DIST, DefaultDistance, MinDistance, NamedDistance, SpeciesDistances
+from ..species_options import (
+    DEFAULT_MIN_DIST,
+    DefaultDistance,
+    MinDistance,
+    NamedDistance,
+    SpeciesDistances,
+    parse_named_distances,
+)
 from .fields import (
     MATCH_MICROGRAPHS_HELP,
     PLOT_HELP,
@@ -66,8 +73,10 @@ class ParticleOptions:
         None,
         "--min-dist-z",
         "Subtomograms: the minimum separation along z, in Å (the missing wedge blurs z). Two particles "
-        "are duplicates when (dx² + dy²) / min-dist² + dz² / min-dist-z² <= 1. Default: --min-dist.",
-        type=float,
+        "are duplicates when (dx² + dy²) / min-dist² + dz² / min-dist-z² <= 1. Several species: NAME=Å pairs, "
+        "separated by commas (a bare Å for the others). Default: --min-dist.",
+        type=MinDistance("--min-dist-z"),
+        metavar="Å|NAME=Å,...",
         label="minimum distance along z (Å)",
     )
     mic_psize: float | None = option(
@@ -335,6 +344,10 @@ class ParticleOptions:
     )
     #: The ``NAME=Å`` pairs of ``--min-dist`` (the API may give them here): each species' minimum distance.
     species_min_dist: dict[str, float] = field(default_factory=dict, metadata={"label": "minimum distance by species"})
+    #: The ``NAME=Å`` pairs of ``--min-dist-z``: each species' minimum distance along z.
+    species_min_dist_z: dict[str, float] = field(
+        default_factory=dict, metadata={"label": "minimum distance along z by species"}
+    )
     #: How micrographs of different inputs are matched: auto, path or name (docs/design.md
     #: section 2, "Matching micrographs").
     match_micrographs: str = choice(
@@ -391,10 +404,18 @@ class ParticleOptions:
 
     def __post_init__(self) -> None:
         # The command line's --min-dist pairs and repeated --radius, as the API gives them.
+        if isinstance(self.min_dist, str) and "=" in self.min_dist:  # (the API's min_dist="ribosome=150,60")
+            self.min_dist = _named_distances(self.min_dist)
         if isinstance(self.min_dist, SpeciesDistances):
             pairs = self.min_dist
             self.min_dist = DEFAULT_MIN_DIST if pairs.default is None else pairs.default
             self.species_min_dist = {**pairs.by_species, **self.species_min_dist}
+        if isinstance(self.min_dist_z, str) and "=" in self.min_dist_z:
+            self.min_dist_z = _named_distances(self.min_dist_z)
+        if isinstance(self.min_dist_z, SpeciesDistances):
+            pairs_z = self.min_dist_z
+            self.min_dist_z = pairs_z.default
+            self.species_min_dist_z = {**pairs_z.by_species, **self.species_min_dist_z}
         given: Any = self.radius
         if given is None:
             self.radius = {}
@@ -522,6 +543,15 @@ def _check_transforms(transforms: object) -> None:
             raise CryodedupError(f"--transform {text}: {err}") from None
 
 
+def _named_distances(text: str) -> Any:
+    """``min_dist`` given as ``--min-dist`` takes it (``"ribosome=150,60"``); the text as it was if it is not that."""
+    try:
+        default, pairs = parse_named_distances(text, "--min-dist", bare=True)
+    except ValueError:
+        return text  # (refused by check(): a number expected)
+    return SpeciesDistances(default, pairs)
+
+
 def _check_species(options: ParticleOptions) -> None:
     """The species options: distances and radii in range, one way of naming species."""
     twice = getattr(options, "_radius_twice", None)
@@ -531,6 +561,9 @@ def _check_species(options: ParticleOptions) -> None:
         for name, value in values.items():
             if not (is_real_number(value) and 0 <= value <= MAX_CENTRE):
                 raise CryodedupError(f"{flag} {name}={value}: a distance in Å from 0 to 1e150 was expected")
+    for name, value in options.species_min_dist_z.items():
+        if not (is_real_number(value) and 0 < value <= MAX_CENTRE):
+            raise CryodedupError(f"--min-dist-z {name}={value}: a distance in Å above 0, to 1e150, was expected")
     if options.species and options.species_column:
         raise CryodedupError(
             "--species names each input's species and --species-column reads it from a column: give one"

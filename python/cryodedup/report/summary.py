@@ -231,6 +231,8 @@ def species_rows(species: dict) -> list[Row]:
     shown = species["per_species"][:SPECIES_ROWS]
     for p in shown:
         radius = "" if p["radius_A"] is None else f", radius {p['radius_A']:g} Å"
+        if p.get("min_dist_z_A") is not None:
+            radius = f", {p['min_dist_z_A']:g} Å in z{radius}"
         lost = (
             f", {p['displaced_by_other_species']:,} displaced by another species" if "cross_species" in species else ""
         )
@@ -328,7 +330,11 @@ def density_highlight(s: dict) -> dict[str, str]:
 def distance_text(summary: dict) -> str:
     """The minimum distance as the summary shows it; 0 says what identical means; species' own below."""
     species = summary.get("species")
-    if species and any(p["min_dist_A"] != summary["min_dist_A"] for p in species["per_species"]):
+    if summary.get("min_dist_A") is None or (
+        species
+        and summary.get("min_dist_z_A") is None
+        and any(p.get("min_dist_z_A") is not None for p in species["per_species"])
+    ):  # (distances that differ between species: species_rows names each)
         return "each species its own (Species, below)"
     if summary["min_dist_A"] == 0:
         return f"0 Å: identical centres (within {SAME_CENTRE_A:g} Å)"

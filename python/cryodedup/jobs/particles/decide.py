@@ -58,6 +58,7 @@ def one_pass(options: ParticleOptions, facts: StarFacts) -> DuplicateRule | None
     plain = plain and options.min_support == 1 and as_read and options.min_dist_z is None
     plain = plain and facts.inputs == 1 and not (facts.halfsets or facts.filaments or facts.subtomograms)
     plain = plain and not (options.species_column or options.cross_species or options.species_min_dist)
+    plain = plain and not options.species_min_dist_z
     plain = plain and options.same_image != "reject"  # (rows of one image may be micrographs apart in the file)
     plain = plain and not options.update  # (a round decides with the kept particles of earlier rounds)
     return duplicate_rule(options) if plain else None

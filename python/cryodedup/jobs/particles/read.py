@@ -29,7 +29,7 @@ from ...outputs import StrPath
 from ...particle_set import Log, ParticleSet, Warn
 from ...resolve.datasets import check_shared_names, dataset_labels, dataset_of_inputs, separate_datasets
 from ..input_checks import check_centres, check_input_paths
-from ..species import assign_species
+from ..species import assign_species, warn_absent_species
 from .decide import one_pass
 
 if TYPE_CHECKING:
@@ -259,6 +259,7 @@ def warn_unused_options(particles: ParticleSet, options: ParticleOptions, warn: 
         warn("--filament-mode tube was not used: no input has filaments (a tube or filament id per segment)")
     if options.coverage != "auto" and options.min_support <= 1:
         warn(f"--coverage {options.coverage} was not used: it serves --min-support 2 or more (consensus)")
+    warn_absent_species(particles, options, warn)
 
 
 class Source(Protocol):

@@ -27,7 +27,7 @@ from ...algo.same_image import same_image_pairs, same_image_summary
 from ...labels import counted
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
-from ..species import species_summary
+from ..species import species_distances, species_distances_z, species_summary
 from .decide import Decision, ranking_scores, ties_of
 from .read import raw_picker_scores
 
@@ -261,6 +261,23 @@ def _name_collisions(particles: ParticleSet, keep: np.ndarray) -> tuple[dict, np
     )
 
 
+def _audit_criterion(particles: ParticleSet, options: ParticleOptions) -> str:
+    """What made two particles a duplicate pair, as decided: each species' own distance where they differ."""
+    if particles.species is None:
+        return duplicate_criterion(options.min_dist, options.max_angle, options.min_dist_z)
+    distances = species_distances(particles, options)
+    along_z = species_distances_z(particles, options)
+    if len(set(distances)) == 1 and len(set(along_z)) == 1:
+        return duplicate_criterion(distances[0], options.max_angle, along_z[0])
+    each = "; ".join(
+        f"{name}: {d:g} Å" + (f", {z:g} Å in z" if z is not None and d > 0 else "")
+        for name, d, z in zip(particles.species_names, distances, along_z)
+    )
+    return f"within each species' distance ({each})" + (
+        f" and {options.max_angle:g}°" if options.max_angle is not None else ""
+    )
+
+
 def _audits(
     particles: ParticleSet, decision: Decision, options: ParticleOptions, halves: np.ndarray | None
 ) -> dict[str, Any]:
@@ -268,7 +285,7 @@ def _audits(
     audits: dict[str, Any] = {}
     if particles.halfsets is not None:
         assert decision.suppressed_by is not None, "decide() keeps the pairs when there are half-sets"
-        criterion = duplicate_criterion(options.min_dist, options.max_angle, options.min_dist_z)
+        criterion = _audit_criterion(particles, options)
         images = particles.images
         pairs = same_image_pairs(images, particles.groups, particles.centres) if images is not None else None
         audits["halfset_audit"] = halfset_audit(particles, decision.suppressed_by, criterion, pairs)
