@@ -64,5 +64,6 @@ class CompareOptions:
             )
         if not (is_real_number(self.beta) and 0 < self.beta < math.inf):
             raise CryodedupError(f"--beta must be a number above 0, got {self.beta!r}")
-        if self.reference is not None and not (isinstance(self.reference, str) and self.reference.strip()):
+        given: object = self.reference  # (the API's: any value)
+        if given is not None and not (isinstance(given, str) and given.strip()):
             raise CryodedupError(f"--reference names an input (its path or 1 or 2), got {self.reference!r}")

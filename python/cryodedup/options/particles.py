@@ -404,18 +404,14 @@ class ParticleOptions:
 
     def __post_init__(self) -> None:
         # The command line's --min-dist pairs and repeated --radius, as the API gives them.
-        if isinstance(self.min_dist, str) and "=" in self.min_dist:  # (the API's min_dist="ribosome=150,60")
-            self.min_dist = _named_distances(self.min_dist)
-        if isinstance(self.min_dist, SpeciesDistances):
-            pairs = self.min_dist
+        pairs = _named_distances(self.min_dist)
+        if pairs is not None:
             self.min_dist = DEFAULT_MIN_DIST if pairs.default is None else pairs.default
             self.species_min_dist = {**pairs.by_species, **self.species_min_dist}
-        if isinstance(self.min_dist_z, str) and "=" in self.min_dist_z:
-            self.min_dist_z = _named_distances(self.min_dist_z)
-        if isinstance(self.min_dist_z, SpeciesDistances):
-            pairs_z = self.min_dist_z
-            self.min_dist_z = pairs_z.default
-            self.species_min_dist_z = {**pairs_z.by_species, **self.species_min_dist_z}
+        pairs = _named_distances(self.min_dist_z)
+        if pairs is not None:
+            self.min_dist_z = pairs.default
+            self.species_min_dist_z = {**pairs.by_species, **self.species_min_dist_z}
         given: Any = self.radius
         if given is None:
             self.radius = {}
@@ -543,12 +539,19 @@ def _check_transforms(transforms: object) -> None:
             raise CryodedupError(f"--transform {text}: {err}") from None
 
 
-def _named_distances(text: str) -> Any:
-    """``min_dist`` given as ``--min-dist`` takes it (``"ribosome=150,60"``); the text as it was if it is not that."""
+def _named_distances(given: Any) -> SpeciesDistances | None:
+    """A distance given with ``NAME=Å`` pairs: the command line's, or the API's text (``"ribosome=150,60"``).
+
+    None for a distance alone, or a text that is no pairs (refused by check(): a number expected).
+    """
+    if isinstance(given, SpeciesDistances):
+        return given
+    if not (isinstance(given, str) and "=" in given):
+        return None
     try:
-        default, pairs = parse_named_distances(text, "--min-dist", bare=True)
+        default, pairs = parse_named_distances(given, "--min-dist", bare=True)
     except ValueError:
-        return text  # (refused by check(): a number expected)
+        return None
     return SpeciesDistances(default, pairs)
 
 
