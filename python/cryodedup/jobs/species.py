@@ -10,7 +10,7 @@ distance (``--min-dist NAME=Å``; a copick object's radius by default). With
 from __future__ import annotations
 
 from dataclasses import replace
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import reduce
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -64,14 +64,33 @@ def check_species_column(particles: ParticleSet, options: ParticleOptions) -> No
     if not options.species_column or particles.species is None:
         return
     names = particles.species_names
-    fractional = [name for name in names if Decimal(name) % 1]  # (exact: names may be beyond 2^53)
-    if fractional or len(names) > MAX_COLUMN_SPECIES:
-        what = f"values like {fractional[0]} are not whole numbers" if fractional else "that is too many species"
+    not_classes = [(name, why) for name in names if (why := _not_a_class_number(name))]
+    if not_classes or len(names) > MAX_COLUMN_SPECIES:
+        first, why = not_classes[0] if not_classes else ("", "")
+        shown = first if len(first) <= 24 else f"{Decimal(first):.6g}"  # (1e300 read as its 301 digits)
+        what = f"values like {shown} are {why}" if not_classes else "that is too many species"
         raise CryodedupError(
             f"--species-column {options.species_column}: {len(names):,} distinct values, {what}; "
             f"is it a class column? A species column holds class numbers (rlnClassNumber), at most "
             f"{MAX_COLUMN_SPECIES:,} of them"
         )
+
+
+#: Class numbers are integers (RELION's int): a value beyond this is no class.
+MAX_CLASS_NUMBER = 2**63
+
+
+def _not_a_class_number(name: str) -> str | None:
+    """Why a species column's value is no class number (None: it is one), read exactly: names may be beyond 2^53."""
+    try:
+        value = Decimal(name)
+    except InvalidOperation:
+        return "not numbers"
+    if not value.is_finite():
+        return "not numbers"
+    if abs(value) >= MAX_CLASS_NUMBER:
+        return "beyond any class number (2^63)"
+    return None if value == value.to_integral_value() else "not whole numbers"
 
 
 def assign_species(particles: ParticleSet, options: ParticleOptions) -> None:

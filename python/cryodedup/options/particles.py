@@ -15,7 +15,7 @@ from ..algo.dedup import MAX_INPUTS
 from ..algo.filaments import MODES as FILAMENT_MODES
 from ..algo.normalisation import NORMALISATIONS, option_help
 from ..algo.registration import TRANSFORM_OPS, parse_steps
-from ..errors import CryodedupError
+from ..errors import CryodedupError, one_line
 from ..outputs import check_plotting
 from ..particle_set import OUTPUT_FORMATS, SHIFT_KEYS
 from ..resolve.micrograph_names import MATCH_MODES
@@ -481,6 +481,11 @@ class ParticleOptions:
         for flag, factor in (("--import-scale", self.import_scale), ("--import-add", self.import_add)):
             if not np.isfinite(factor):
                 raise CryodedupError(f"{flag} must be a finite number, got {factor}")
+        if not self.import_scale > 0:  # (0 moves every pick of a text file onto one point)
+            raise CryodedupError(
+                f"--import-scale must be a factor above 0 (RELION's --scale_factor: a text file's x y z times it), "
+                f"got {self.import_scale:g}"
+            )
         if not 0 <= self.seed < 2**64:
             raise CryodedupError(f"--seed must be in [0, 2**64), got {self.seed}")
         for flag, name in (
@@ -532,11 +537,13 @@ def _check_transforms(transforms: object) -> None:
     for text in transforms:
         target, equals, ops = text.rpartition("=")
         if not equals or not target.strip():
-            raise CryodedupError(f"--transform {text}: INPUT=OPS expected (an input, '=', then {TRANSFORM_OPS})")
+            raise CryodedupError(
+                f"--transform {one_line(text)}: INPUT=OPS expected (an input, '=', then {TRANSFORM_OPS})"
+            )
         try:
             parse_steps(ops)
         except ValueError as err:
-            raise CryodedupError(f"--transform {text}: {err}") from None
+            raise CryodedupError(f"--transform {one_line(text)}: {err}") from None
 
 
 def _named_distances(given: Any) -> SpeciesDistances | None:
