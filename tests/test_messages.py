@@ -133,3 +133,92 @@ def test_a_signal_once_the_copick_picks_are_in_place_says_they_are(tmp_path):
     assert said == f"Stopped by SIGTERM {SAYS_NEW}"
     written = sorted(p.name for p in (tmp_path / "project").rglob("cryodedup_0_*.json"))
     assert written == ["cryodedup_0_apo.json", "cryodedup_0_apo.json", "cryodedup_0_ribo.json", "cryodedup_0_ribo.json"]
+
+
+# --- issue 64, item 7 ---------------------------------------------------------------------------
+
+AUTOPICK_LIST = """
+# version 50001
+
+data_coordinate_files
+
+loop_
+_rlnMicrographName #1
+_rlnMicrographCoordinates #2
+MotionCorr/job002/Movies/mic1.mrc AutoPick/{job}/Movies/mic1_autopick.star
+"""
+
+AUTOPICK_COORDS = """
+# version 50001
+
+data_
+
+loop_
+_rlnCoordinateX #1
+_rlnCoordinateY #2
+_rlnClassNumber #3
+_rlnAutopickFigureOfMerit #4
+_rlnAnglePsi #5
+  100.000000   200.000000            0     1.500000   -999.00000
+"""
+
+
+def autopick_job(project, job):
+    """A RELION 5 AutoPick job's folder as RELION writes it: job.star, autopick.star, Movies/*_autopick.star."""
+    folder = project / "AutoPick" / job
+    (folder / "Movies").mkdir(parents=True)
+    (folder / "job.star").write_text("\n# version 50001\n\ndata_job\n\n_rlnJobTypeLabel relion.autopick.log\n")
+    (folder / "autopick.star").write_text(AUTOPICK_LIST.format(job=job))
+    (folder / "Movies" / "mic1_autopick.star").write_text(AUTOPICK_COORDS)
+    return folder
+
+
+def test_a_folder_of_two_jobs_says_so_and_names_them(tmp_path, monkeypatch):
+    autopick_job(tmp_path, "job006")
+    autopick_job(tmp_path, "job010")
+    monkeypatch.chdir(tmp_path)
+    said = one_line_error(cli("particles", "AutoPick/", "-o", "out", "--mic-psize", 1))
+    assert said == (
+        "Error: AutoPick: holds 2 RELION jobs (job006, job010), and a folder is read as one picker's output: "
+        "give one job's folder (AutoPick/job006), or each job as its own input"
+    )
+    one = cli("particles", "AutoPick/job006", "-o", "out", "--mic-psize", 1)
+    assert one.exit_code == 0, one.output
+
+
+def test_a_particles_star_given_as_micrographs_says_it_is_a_particles_file(tmp_path, monkeypatch):
+    autopick_job(tmp_path, "job006")
+    monkeypatch.chdir(tmp_path)
+    labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnMicrographName", "rlnOpticsGroup", "rlnImageName"]
+    rows = [
+        [100, 200, "MotionCorr/job002/Movies/mic1.mrc", 1, "000001@Extract/job007/Movies/mic1.mrcs"],
+        [300, 200, "MotionCorr/job002/Movies/mic1.mrc", 2, "000002@Extract/job007/Movies/mic1.mrcs"],
+    ]
+    optics = [[1, "opticsGroup1", 2.0, 1.0], [2, "opticsGroup2", 2.0, 1.1]]
+    write_star(tmp_path / "particles.star", labels, rows, optics=optics)
+    said = one_line_error(cli("particles", "AutoPick/job006", "-o", "out", "--micrographs", "particles.star"))
+    assert said.startswith(
+        "Error: particles.star: a particles STAR (data_particles: rlnCoordinateX, rlnImageName), not a micrographs STAR"
+    )
+
+
+def test_a_batch_added_again_is_refused_unless_asked(tmp_path):
+    from cryodedup.cli import EXAMPLES
+
+    log, template = EXAMPLES / "particles_log.star", EXAMPLES / "particles_template.star"
+    flags = ["-o", tmp_path / "live", "--update", "--micrographs", EXAMPLES / "micrographs_ctf.star"]
+    flags += ["--score", "rlnMaxValueProbDistribution", "--min-dist", 40, "--json"]
+    first = cli("particles", log, *flags)
+    assert first.exit_code == 0, first.output
+    rows = sum(1 for line in log.read_text().splitlines() if "@" in line)  # (a particle image per row)
+    kept = (tmp_path / "live" / "particles_kept.star").read_bytes()
+    said = one_line_error(cli("particles", log, *flags))
+    assert f"{rows:,} of its {rows:,} rows are already in the kept set" in said and "--add-again" in said
+    assert (tmp_path / "live" / "particles_kept.star").read_bytes() == kept  # (nothing added)
+    assert not (tmp_path / "live" / "round_0002_kept.star").exists()
+    # Another picker's picks of the same micrographs are new particles: added as before.
+    other = cli("particles", template, *flags)
+    assert other.exit_code == 0, other.output
+    again = cli("particles", log, *flags, "--add-again")
+    assert again.exit_code == 0, again.output
+    assert '"kept": 0' in again.output

@@ -201,7 +201,7 @@ def _particle_command() -> Command:
                 ],
             ),
             ("Half-sets and orientations", ["--audit", "--halfsets", "--max-angle", "--sym"]),
-            ("During collection", ["--update"]),
+            ("During collection", ["--update", "--add-again"]),
             (
                 "Output",
                 ["--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics", "--project-dir", "--help"],

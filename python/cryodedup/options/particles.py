@@ -381,6 +381,15 @@ class ParticleOptions:
         is_flag=True,
         label="update",
     )
+    add_again: bool = option(
+        False,
+        "--add-again",
+        "--update: add a batch though some of its rows are already in the kept set (the same micrograph, centre "
+        "and score as a kept particle: a batch given again); those rows are then rejected as duplicates of "
+        "themselves. Without it such a batch is refused.",
+        is_flag=True,
+        label="add a batch again",
+    )
     registration: str = choice(
         "check",
         "--registration",
@@ -469,6 +478,8 @@ class ParticleOptions:
             raise CryodedupError(f"--mic-psize must be a pixel size in Å > 0, got {self.mic_psize}")
         if not is_whole_number(self.min_support) or not 1 <= self.min_support <= MAX_INPUTS:
             raise CryodedupError(f"--min-support must be a whole number of inputs from 1 to {MAX_INPUTS}")
+        if self.add_again and not self.update:
+            raise CryodedupError("--add-again is for --update rounds: give --update too")
         if self.uncovered == "reject" and self.min_support == 1:
             # At support 1 every pick confirms itself: nothing is unconfirmable, so the
             # option would change nothing while the user believes uncovered picks are gone.
