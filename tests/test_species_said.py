@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import warnings
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -130,10 +131,11 @@ def copick_models():
     return module, CopickLocation, CopickPoint, PickableObject
 
 
-def make_project(tmp_path, models, picks):
+def make_project(tmp_path, models, picks, tomogram=False):
     """A copick project: apoferritin (60 Å), ribosome (150 Å) and thyroglobulin (no radius) on run TS_001.
 
-    ``picks``: (user, session, object, [x...]), each point at y = z = 100 Å with score 0.5.
+    ``picks``: (user, session, object, [x...]), each point at y = z = 100 Å with score 0.5, or
+    (user, session, object, [x...], [score...]). ``tomogram``: the run has one (40 x 40 x 20 voxels of 10 Å).
     """
     from cryodedup.formats.copick import root_logger_kept
 
@@ -147,9 +149,12 @@ def make_project(tmp_path, models, picks):
         ]
         root = copick_module.new_config(str(config), str(tmp_path / "overlay"), pickable_objects=objects)
         run = root.new_run("TS_001")
-        for user, session, name, xs in picks:
+        if tomogram:
+            run.new_voxel_spacing(10.0).new_tomogram("wbp").from_numpy(np.zeros((20, 40, 40), np.float32), levels=1)
+        for user, session, name, xs, *scores in picks:
             made = run.new_picks(object_name=name, session_id=session, user_id=user)
-            made.points = [point(location=location(x=x, y=100.0, z=100.0), score=0.5) for x in xs]
+            given = scores[0] if scores else [0.5] * len(xs)
+            made.points = [point(location=location(x=x, y=100.0, z=100.0), score=s) for x, s in zip(xs, given)]
             made.store()
     return config
 
@@ -235,3 +240,49 @@ def test_comparepicks_radius_per_object(tmp_path, copick_models):
     huge = comparepicks(*base, "--radius", "1e308")
     assert huge.exit_code != 0 and "--radius must be a distance in Å above 0, to 1e150, got 1e+308" in huge.output
     assert "Traceback" not in huge.output and len(huge.output) < 300
+
+
+def test_copick_consensus_counts_users_not_sessions(tmp_path, copick_models):
+    # P: alice/1 and alice/2, 10 Å apart (one annotator twice); Q: alice/1 and bob/1, 10 Å apart; R: bob/1 alone.
+    # At --min-support 2 counted in users, P and R are unconfirmed and Q is kept once (alice/1's, the better score).
+    config = make_project(
+        tmp_path,
+        copick_models,
+        [
+            ("alice", "1", "apoferritin", [100.0, 500.0], [0.9, 0.8]),
+            ("alice", "2", "apoferritin", [110.0], [0.7]),
+            ("bob", "1", "apoferritin", [510.0, 900.0], [0.6, 0.5]),
+        ],
+    )
+    summary = json_of(cli("particles", config, "--min-support", 2, "--json", "-q"))
+    kept, _ = remove_duplicates(config, min_support=2, force=True)
+    assert summary["kept"] == 1 and sorted(kept["x"].tolist()) == [500.0]
+    assert summary["consensus"]["users"] == 2
+    table = " ".join(cli("particles", config, "--min-support", 2, "--force").output.split())
+    assert "min support 2 of 2 users (3 pick sets; a user's sessions confirm as one)" in table
+    # One user's two sessions cannot confirm anything alone: said in one line.
+    alone = make_project(
+        tmp_path / "alone",
+        copick_models,
+        [("alice", "1", "apoferritin", [100.0]), ("alice", "2", "apoferritin", [110.0])],
+    )
+    refused = cli("particles", alone, "--min-support", 2)
+    assert refused.exit_code != 0 and "--min-support 2: there is only 1 user (alice/1, alice/2)" in refused.output
+
+
+def test_copick_star_export_keeps_score_user_and_session(tmp_path, copick_models):
+    import starfile
+
+    config = make_project(
+        tmp_path,
+        copick_models,
+        [("alice", "1", "apoferritin", [100.0, 130.0], [0.9, 0.4]), ("bob", "7", "apoferritin", [300.0], [0.6])],
+        tomogram=True,
+    )
+    run = cli("particles", config, "-o", tmp_path / "out", "-q")
+    assert run.exit_code == 0, run.output
+    kept = starfile.read(tmp_path / "out" / "particles_kept.star")
+    rejected = starfile.read(tmp_path / "out" / "particles_rejected.star")
+    rows = lambda t: sorted(zip(t.rlnAutopickFigureOfMerit, t.copickUserId.astype(str), t.copickSessionId.astype(str)))  # noqa: E731
+    assert rows(kept) == [(0.6, "bob", "7"), (0.9, "alice", "1")]
+    assert rows(rejected) == [(0.4, "alice", "1")]

@@ -602,14 +602,24 @@ class CopickWriter:
         return {subset: [by_subset[subset] for by_subset in paths.values()] for subset in ("kept", "rejected")}
 
     def _relion_rows(self, s: PickSet) -> Any:
+        """The pick set's rows as copick converts them, with each pick's score and its set's user and session.
+
+        The score as RELION's pickers' ``rlnAutopickFigureOfMerit`` (read back as the score; a
+        pick without one is NaN, no score); the user and session as ``copickUserId`` and
+        ``copickSessionId`` (no RELION label names them; RELION keeps columns it does not know).
+        """
         from copick.util.relion import picks_to_df_relion
 
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # (several voxel spacings: copick takes the smallest, as said)
-                return picks_to_df_relion(s.picks, coordinates="centered")
+                frame = picks_to_df_relion(s.picks, coordinates="centered")
         except ValueError as err:
             raise CryodedupError(
                 f"{self.config}: run {s.run}: RELION 5's centred coordinates need the run's tomogram, and copick "
                 f"finds none ({err}); without -o the kept picks are written into the project only"
             ) from None
+        frame["rlnAutopickFigureOfMerit"] = [np.nan if p.score is None else float(p.score) for p in s.picks.points]
+        frame["copickUserId"] = s.picks.user_id
+        frame["copickSessionId"] = s.picks.session_id
+        return frame

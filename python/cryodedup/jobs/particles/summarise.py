@@ -28,7 +28,7 @@ from ...labels import counted
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ..species import species_distances, species_distances_z, species_summary
-from .decide import Decision, ranking_scores, ties_of
+from .decide import Decision, input_voters, ranking_scores, ties_of
 from .read import raw_picker_scores
 
 if TYPE_CHECKING:
@@ -208,6 +208,9 @@ def summarize(
             uncovered=options.uncovered,
             coverage=options.coverage,
         )
+        voters = input_voters(particles)
+        if voters is not None:  # (copick: --min-support counted users, not pick sets)
+            consensus["users"] = int(voters.max()) + 1
     return ParticleSummary(
         inputs=[
             {"file": name, "particles": int(n), "kept": int(k), "rejected": int(n - k)}
