@@ -23,6 +23,7 @@ __all__ = [
     "is_cryosparc",
     "is_dynamo_table",
     "is_glob",
+    "is_optimisation_set",
     "is_picker_output",
     "left_beside",
     "may_be_import_list",
@@ -78,6 +79,15 @@ def is_copick_config(path: StrPath) -> bool:
                 return True
             tail = chunk[-len(key) :]
     return False
+
+
+def is_optimisation_set(path: Path) -> bool:
+    """Whether ``path`` is RELION 5's optimisation set: a STAR whose first bytes name a particles file, in no loop."""
+    if path.suffix.lower() != ".star" or not path.is_file():
+        return False
+    with open(path, "rb") as f:
+        head = f.read(16384)  # (its few pairs come first)
+    return b"_rlnTomoParticlesFile" in head and b"loop_" not in head
 
 
 def is_picker_output(path: StrPath) -> bool:
