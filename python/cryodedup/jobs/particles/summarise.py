@@ -113,7 +113,10 @@ class ParticleSummary:
     )
     symmetry_expansion: dict[str, Any] | None = field(default=None, metadata=_doc("symmetry-expanded copies kept"))
     consensus: dict[str, Any] | None = field(
-        default=None, metadata=_doc("several inputs: each pick's support, `--min-support`")
+        default=None,
+        metadata=_doc(
+            "several inputs: each pick's support, `--min-support` (copick: `users`, the support counted in users)"
+        ),
     )
     registration: dict[str, Any] | None = field(
         default=None, metadata=_doc("how the inputs' coordinates agree (`--registration`)")
@@ -131,8 +134,12 @@ class ParticleSummary:
     outputs: dict[str, list[str]] | None = field(
         default=None, metadata=_doc("the files written, by subset (`kept`, `rejected` ...)")
     )
-    min_dist_A: float | None = field(default=None, metadata=_doc("`--min-dist`, Å"))
-    min_dist_z_A: float | None = field(default=None, metadata=_doc("`--min-dist-z`, Å"))
+    min_dist_A: float | None = field(
+        default=None, metadata=_doc("`--min-dist`, Å (left out where species used different ones: `species`)")
+    )
+    min_dist_z_A: float | None = field(
+        default=None, metadata=_doc("`--min-dist-z`, Å (left out where species used different ones: `species`)")
+    )
     mode: str | None = field(default=None, metadata=_doc("`keep best of each group` or `remove entirely`"))
     warnings: list[str] | None = field(default=None, metadata=_doc("the warnings, as said"))
     seconds: float | None = field(default=None, metadata=_doc("the run's seconds"))
