@@ -66,9 +66,10 @@ PSIZE = 1.06  # the shipped example's micrograph pixel size (CtfFind/job003/micr
 def relion_picks_project(root: Path) -> dict[str, list[tuple[str, float, float, float]]]:
     """``AutoPick/job010`` (RELION 3.1's layout) and ``ManualPick/job004`` (RELION 4's) on the example's micrographs.
 
-    The autopicks are the shipped LoG picker's; the hand picks are every fifth autopick moved by
-    (2, 1) px plus one pick per micrograph far from every autopick, with ManualPick's -999 for
-    class, score and angle. Returns each job's picks: (micrograph, x px, y px, score).
+    The autopicks are the shipped LoG picker's; the hand picks are every fifth autopick moved as
+    far as real hand picks lie from the autopicks of the same beta-galactosidase particles (9.9,
+    33.9 and 43.4 Å, issue 64), plus one pick per micrograph far from every autopick, with
+    ManualPick's -999 for class, score and angle. Returns each job's picks: (micrograph, x px, y px, score).
     """
     write_pipeline_project(root)
     (root / "AutoPick/job006").rename(root / "AutoPick/job010")
@@ -84,12 +85,12 @@ def relion_picks_project(root: Path) -> dict[str, list[tuple[str, float, float, 
     labels = ["rlnCoordinateX", "rlnCoordinateY", "rlnClassNumber", "rlnAutopickFigureOfMerit", "rlnAnglePsi"]
     for mic in sorted({p[0] for p in auto}):
         mine = [p for p in auto if p[0] == mic]
-        picks = [(x + 2.0, y + 1.0) for _, x, y, _ in mine[::5]]
+        picks = [hand_moved(x, y, k) for k, (_, x, y, _) in enumerate(mine[::5])]
         picks.append(
             next(q for q in ((x, y) for x in range(200, 5700, 50) for y in range(200, 4000, 50)) if alone(q, mine))
         )
-        # (The hand picks are more than the default 20 Å apart, so all must be kept.)
-        assert all(np.hypot(a[0] - b[0], a[1] - b[1]) * PSIZE > 20 for a in picks for b in picks if a is not b)
+        # (The hand picks are more than the recipe's distance apart, so all must be kept.)
+        assert all(np.hypot(a[0] - b[0], a[1] - b[1]) * PSIZE > 80 for a in picks for b in picks if a is not b)
         manual += [(mic, x, y, -999.0) for x, y in picks]
         coordinates = f"ManualPick/job004/Movies/{Path(mic).stem}_manualpick.star"
         write_star(
@@ -100,6 +101,16 @@ def relion_picks_project(root: Path) -> dict[str, list[tuple[str, float, float, 
         job / "manualpick.star", ["rlnMicrographName", "rlnMicrographCoordinates"], listed, block="coordinate_files"
     )
     return {"ManualPick/job004": manual, "AutoPick/job010": auto}
+
+
+#: How far real hand picks lie from an autopicker's picks of the same beta-galactosidase particles (Å).
+HAND_OFFSETS_A = (9.9, 33.9, 43.4)
+
+
+def hand_moved(x: float, y: float, k: int) -> tuple[float, float]:
+    """An autopick at (x, y) px as a hand pick of the same particle: moved by a real hand pick's offset."""
+    distance, angle = HAND_OFFSETS_A[k % 3] / PSIZE, 2.4 * k  # (a direction that turns from pick to pick)
+    return x + distance * np.cos(angle), y + distance * np.sin(angle)
 
 
 def alone(point: tuple[float, float], picks, away_px: float = 200) -> bool:
@@ -239,18 +250,27 @@ def check_two_selections(root: Path, args: list[str]) -> str:
 
 
 def check_hand_picks(root: Path, args: list[str], picks) -> str:
-    # Every hand pick kept; the autopicks within the default 20 Å of one rejected, the rest by a greedy on FOM.
+    # Every hand pick kept; the autopicks within the recipe's distance of one rejected, the rest by a greedy on
+    # FOM. The distance must reach the hand picks' real offsets from the autopicks of their particles.
     manual, auto = picks["ManualPick/job004"], picks["AutoPick/job010"]
-    assert "--min-dist" not in args  # (the default distance below)
+    min_dist = float(args[args.index("--min-dist") + 1])
+    assert max(HAND_OFFSETS_A) < min_dist
     rows = manual + auto
     mics = [r[0] for r in rows]
     centres = np.array([[r[1] * PSIZE, r[2] * PSIZE] for r in rows])
     order = sorted(range(len(manual), len(rows)), key=lambda i: (-rows[i][3], i))
-    want = greedy_keep(mics, centres, order, 20.0, kept_already=range(len(manual)))
+    want = greedy_keep(mics, centres, order, min_dist, kept_already=range(len(manual)))
     got = kept_picks(root / "Dedup")
     assert sorted(got) == sorted((Path(rows[i][0]).stem, round(rows[i][1], 2), round(rows[i][2], 2)) for i in want)
     hand = {(Path(m).stem, round(x, 2), round(y, 2)) for m, x, y, _ in manual}
     assert hand <= set(got)
+    # Each moved hand pick's autopick rejected: the particle is kept once.
+    moved = [m for m in manual if not alone((m[1], m[2]), [a for a in auto if a[0] == m[0]])]
+    kept_auto = {(Path(a[0]).stem, round(a[1], 2), round(a[2], 2)) for a in auto} & set(got)
+    assert all(
+        all(np.hypot(m[1] - x, m[2] - y) * PSIZE > min_dist for s, x, y in kept_auto if s == Path(m[0]).stem)
+        for m in moved
+    )
     return f"{len(manual)} hand picks all kept, {len(want) - len(manual)} of {len(auto)} autopicks kept (brute force)"
 
 

@@ -108,8 +108,22 @@ _KEYWORDS = {f"--{f.name.replace('_', '-')}": f"{f.name}=" for f in fields(Parti
 
 
 def keyword_names(message: str) -> str:
-    """``message`` with the CLI's options named as keyword arguments (``--mic-psize`` as ``mic_psize=``)."""
-    return re.sub(r"--[a-z][a-z-]*", lambda m: _KEYWORDS.get(m.group(0), m.group(0)), message)
+    """``message`` with the CLI's options named as keyword arguments (``--mic-psize`` as ``mic_psize=``).
+
+    A ``NAME=Å`` value after the option is quoted as the keyword takes it: ``--min-dist
+    thyroglobulin=Å`` as ``min_dist="thyroglobulin=Å"`` (not ``min_dist= thyroglobulin=Å``).
+    """
+
+    def named(m: re.Match) -> str:
+        keyword = _KEYWORDS.get(m.group(1))
+        if keyword is None:
+            return m.group(0)
+        if not m.group(2):
+            return keyword
+        value = m.group(2).rstrip(":,.")  # (a sentence's punctuation after the value stays outside)
+        return f'{keyword}"{value}"{m.group(2)[len(value) :]}'
+
+    return re.sub(r"(--[a-z][a-z-]*)(?: ([^\s=,;()]+=[^\s;()]*))?", named, message)
 
 
 def _remove_duplicates(data: Any, outdir: StrPath | None, force: bool, report: Log, options: dict) -> tuple[Any, Any]:

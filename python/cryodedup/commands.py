@@ -201,7 +201,7 @@ def _particle_command() -> Command:
                 ],
             ),
             ("Half-sets and orientations", ["--audit", "--halfsets", "--max-angle", "--sym"]),
-            ("During collection", ["--update"]),
+            ("During collection", ["--update", "--add-again"]),
             (
                 "Output",
                 ["--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics", "--project-dir", "--help"],
@@ -315,6 +315,7 @@ def _copick_compare_command() -> Command:
     """
     from .options.compare import CompareOptions
     from .options.particles import ParticleOptions
+    from .species_options import MinDistance
 
     reference, radius, beta, over = flags_named(CompareOptions, "reference", "radius", "beta", "over")
     pick_set = "USER/SESSION"
@@ -346,8 +347,11 @@ def _copick_compare_command() -> Command:
             ),
             replace(
                 radius,
-                help="Picks of the two sets on one run at most this many Å apart are the same particle [default: "
-                "each object's radius; 20 Å for an object without one].",
+                help="Picks of the two sets on one run at most this many Å apart are the same particle: Å, or "
+                "NAME=Å pairs separated by commas (one object each; a bare Å for the others) [default: each "
+                "object's radius; 20 Å for an object without one].",
+                type=MinDistance("--radius"),
+                metavar="Å|NAME=Å,...",
                 default=None,
                 show_default=False,
             ),

@@ -23,6 +23,7 @@ import click
 from copick.cli.util import add_config_option, add_debug_option
 
 from .commands import COPICK_COMPARE, COPICK_DEDUP, Command, field_values
+from .species_options import SpeciesDistances
 
 __all__ = ["comparepicks", "dedup"]
 
@@ -115,6 +116,11 @@ For example:
     # A picker's ribosomes against the annotation, matched within 60 Å, as JSON
     copick evaluation comparepicks -c copick_config.json --reference alice/1 --candidate pytom/0 \\
         --copick-objects ribosome --radius 60 --json
+
+    \b
+    # Each object at its own distance (the others at their radius)
+    copick evaluation comparepicks -c copick_config.json --reference alice/1 --candidate bob/1 \\
+        --radius ribosome=80,apoferritin=40
 """
 
 
@@ -129,7 +135,7 @@ def comparepicks(
     candidate: str,
     copick_objects: str | None,
     transform: tuple[str, ...],
-    radius: float | None,
+    radius: float | SpeciesDistances | None,
     beta: float,
     over: str,
     quiet: bool,

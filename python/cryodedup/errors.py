@@ -6,7 +6,7 @@ that escapes is a bug in cryodedup and keeps its traceback.
 
 from __future__ import annotations
 
-__all__ = ["CryodedupError", "alternatives", "printable", "shortened"]
+__all__ = ["CryodedupError", "alternatives", "one_line", "printable", "shortened"]
 
 # Not typing's TYPE_CHECKING, nor the imports at run time: the package's __init__ imports this
 # module before the command's signal handlers are in place, and typing with collections.abc
@@ -46,6 +46,11 @@ def printable(text: str) -> str:
         _ESCAPES.update({c: f"\\u{c:04x}" for c in range(0xD800, 0xE000)})
         _ESCAPES.update({c: f"\\x{c - 0xDC00:02x}" for c in range(0xDC80, 0xDD00)})  # a byte, as os.fsdecode took it
     return text.translate(_ESCAPES)
+
+
+def one_line(value: str) -> str:
+    r"""A value the user gave, as a one-line message quotes it: its line breaks shown as ``\n`` and ``\r``."""
+    return value.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def shortened(name: str, limit: int = 120) -> str:

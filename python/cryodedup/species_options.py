@@ -73,6 +73,9 @@ class MinDistance(click.types.FloatParamType):
 
     name = "float"  # (click says "not a valid float" for a non-number, as before)
 
+    def __init__(self, flag: str = "--min-dist") -> None:
+        self.flag = flag  # (comparepicks' --radius takes the same values: each object's own)
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         """A float for a bare distance, else :class:`SpeciesDistances`."""
         if isinstance(value, (float, SpeciesDistances)):
@@ -80,7 +83,7 @@ class MinDistance(click.types.FloatParamType):
         if "=" not in str(value) and "," not in str(value):
             return super().convert(value, param, ctx)  # a distance alone: click's own words for a non-number
         try:
-            default, pairs = parse_named_distances(str(value), "--min-dist", bare=True)
+            default, pairs = parse_named_distances(str(value), self.flag, bare=True)
         except ValueError as err:
             self.fail(str(err), param, ctx)
         return SpeciesDistances(default, pairs) if pairs else default

@@ -1082,7 +1082,11 @@ def test_comparepicks_finds_a_candidate_in_another_frame_and_takes_the_transform
             "Error: {config}: --copick-objects proteasome: no such particle object",
             1,
         ),
-        (["--candidate", "bob/1", "--radius", "-3"], "Error: --radius must be a distance in Å above 0, got -3", 1),
+        (
+            ["--candidate", "bob/1", "--radius", "-3"],
+            "Error: --radius must be a distance in Å above 0, to 1e150, got -3",
+            1,
+        ),
         (["--candidate", "bob/1", "-c", "broken.json"], "Error: broken.json: not a copick project copick can open", 1),
     ],
 )

@@ -110,6 +110,12 @@ def test_a_list_naming_a_micrograph_twice_is_refused_not_compared_with_itself(tm
     rows = [[str(p), str(x)] for p in planted[:4] for x in (10, 20, 30)]  # three particles a micrograph
     star = tmp_path / "particles.star"
     star.write_text(star_text(["rlnMicrographName", "rlnCoordinateX"], rows, block="particles"))
+    with pytest.raises(
+        CryodedupError, match=r"particles.star: a particles STAR \(data_particles: rlnCoordinateX\), not"
+    ):
+        load_inputs([star])
+    # Without a particle column, a micrograph named twice is refused as such.
+    star.write_text(star_text(["rlnMicrographName", "rlnDefocusU"], rows, block="micrographs"))
     with pytest.raises(CryodedupError, match=r"particles.star: micrograph .*planted.* is listed again on row 2"):
         load_inputs([star])
 

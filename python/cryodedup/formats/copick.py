@@ -128,20 +128,20 @@ def read_copick(
     """
     with root_logger_kept():
         root = open_project(config)
-        objects, found, left_out = _pick_sets(config, root, selection, warn)
-        particles = _particle_set(config, root, objects, found, selection, score_read, orientations, outdir, log)
+        objects, found, left_out = _pick_sets(config, root, selection)
+        particles = _particle_set(config, root, objects, found, selection, score_read, orientations, outdir, log, warn)
         particles.summary["copick"]["left_out"] = [f"{user}/{session}" for user, session in sorted(left_out)]
         return particles
 
 
-def _pick_sets(config: Path, root: Any, selection: CopickSelection, warn: Warn) -> tuple[dict, list, set]:
+def _pick_sets(config: Path, root: Any, selection: CopickSelection) -> tuple[dict, list, set]:
     """The project's particle objects by name, the pick sets ``selection`` reads, and those left out.
 
     Each pick set read is (run, object, (user, session), picks), in that order; those left
     out are earlier results of this tool, (user, session), read only when their user is named.
     """
     check_output_names(selection.out_user, selection.out_session)
-    objects, wanted = _particle_objects(config, root, selection.objects, warn)
+    objects, wanted = _particle_objects(config, root, selection.objects)
     users, sessions = _names(selection.users), _names(selection.sessions)
     out = (selection.out_user, selection.out_session)
     written = OwnOutputs(root)
@@ -163,10 +163,10 @@ def _pick_sets(config: Path, root: Any, selection: CopickSelection, warn: Warn) 
     return objects, found, left_out
 
 
-def _particle_objects(config: Path, root: Any, named: str | None, warn: Warn) -> tuple[dict[str, Any], set[str] | None]:
+def _particle_objects(config: Path, root: Any, named: str | None) -> tuple[dict[str, Any], set[str] | None]:
     """The project's particle objects by name (their radii checked), and those ``--copick-objects`` names."""
     objects = {o.name: o for o in root.pickable_objects if o.is_particle}
-    _check_radii(config, objects, warn)
+    _check_radii(config, objects)
     wanted = _names(named)
     unknown = sorted((wanted or set()) - set(objects))
     if unknown:
@@ -191,7 +191,7 @@ def read_copick_pick_sets(
     """
     with root_logger_kept():
         root = open_project(config)
-        objects, wanted = _particle_objects(config, root, selection.objects, warn)
+        objects, wanted = _particle_objects(config, root, selection.objects)
         keys = [_pick_set_key(config, text) for text in pick_sets]
         found, every = [], set()
         for run in sorted(root.runs, key=lambda r: r.name):
@@ -210,7 +210,7 @@ def read_copick_pick_sets(
                 )
         found.sort(key=lambda item: item[:3])
         return _particle_set(
-            config, root, objects, found, selection, score_read, orientations, outdir=None, log=log, keys=keys
+            config, root, objects, found, selection, score_read, orientations, None, log, warn, keys=keys
         )
 
 
@@ -246,8 +246,8 @@ def check_output_names(user: str, session: str) -> None:
             )
 
 
-def _check_radii(config: Path, objects: dict[str, Any], warn: Warn) -> None:
-    """Refuses a radius that is no size; says which objects have none (compared at --min-dist)."""
+def _check_radii(config: Path, objects: dict[str, Any]) -> None:
+    """Refuses a radius that is no size (objects without one: :func:`_warn_unsized`, once their picks are read)."""
     for name, obj in objects.items():
         radius = obj.radius
         if radius is None:
@@ -264,14 +264,25 @@ def _check_radii(config: Path, objects: dict[str, Any], warn: Warn) -> None:
             raise CryodedupError(
                 f"{config}: pickable object {name}: radius {value:g} Å is beyond the largest distance, {MAX_CENTRE:g} Å"
             )
-    unsized = [name for name, obj in objects.items() if obj.radius is None]
-    if unsized:
-        given = ",".join(f"{name}=Å" for name in unsized)
-        warn(
-            f"{config}: {listed(unsized)} {'has' if len(unsized) == 1 else 'have'} no radius: "
-            f"{'its' if len(unsized) == 1 else 'their'} picks are compared at --min-dist "
-            f"(20 Å unless given; --min-dist {given} sets each)"
-        )
+
+
+def _warn_unsized(config: Path, objects: dict[str, Any], read: list[str], comparing: bool, warn: Warn) -> None:
+    """Says which objects whose picks were ``read`` have no radius, and what sets their distance instead.
+
+    Objects not read are not said: their distance decides nothing in this run.
+    """
+    unsized = [name for name in read if objects[name].radius is None]
+    if not unsized:
+        return
+    given = ",".join(f"{name}=Å" for name in unsized)
+    if comparing:  # (copick evaluation comparepicks: matched within --radius)
+        instead = f"matched within 20 Å (--radius {given} sets each)"
+    else:  # (the Python API takes the same text: min_dist="thyroglobulin=80")
+        instead = f"compared at --min-dist (20 Å unless given; --min-dist {given} sets each)"
+    warn(
+        f"{config}: {listed(unsized)} {'has' if len(unsized) == 1 else 'have'} no radius: "
+        f"{'its' if len(unsized) == 1 else 'their'} picks are {instead}"
+    )
 
 
 def _points(config: Path, run: str, name: str, key: tuple[str, str], picks: Any) -> tuple[np.ndarray, ...]:
@@ -380,6 +391,7 @@ def _particle_set(
     orientations: bool,
     outdir: Path | None,
     log: Log,
+    warn: Warn,
     keys: list[tuple[str, str]] | None = None,
 ) -> ParticleSet:
     """The picks ``found`` as a particle set: one input each (user, session).
@@ -425,6 +437,7 @@ def _particle_set(
     if score not in ("auto", "none", "score", SCORE_LABEL):
         raise CryodedupError(f"{config}: --score {score}: copick points carry one score, `score` (or none)")
     radii = {name: float(objects[name].radius) for name in species_names if objects[name].radius}
+    _warn_unsized(config, objects, species_names, comparing, warn)
     writer = None
     report: dict[str, Any] = {}
     if not comparing:
@@ -614,14 +627,24 @@ class CopickWriter:
         return {subset: [by_subset[subset] for by_subset in paths.values()] for subset in ("kept", "rejected")}
 
     def _relion_rows(self, s: PickSet) -> Any:
+        """The pick set's rows as copick converts them, with each pick's score and its set's user and session.
+
+        The score as RELION's pickers' ``rlnAutopickFigureOfMerit`` (read back as the score; a
+        pick without one is NaN, no score); the user and session as ``copickUserId`` and
+        ``copickSessionId`` (no RELION label names them; RELION keeps columns it does not know).
+        """
         from copick.util.relion import picks_to_df_relion
 
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # (several voxel spacings: copick takes the smallest, as said)
-                return picks_to_df_relion(s.picks, coordinates="centered")
+                frame = picks_to_df_relion(s.picks, coordinates="centered")
         except ValueError as err:
             raise CryodedupError(
                 f"{self.config}: run {s.run}: RELION 5's centred coordinates need the run's tomogram, and copick "
                 f"finds none ({err}); without -o the kept picks are written into the project only"
             ) from None
+        frame["rlnAutopickFigureOfMerit"] = [np.nan if p.score is None else float(p.score) for p in s.picks.points]
+        frame["copickUserId"] = s.picks.user_id
+        frame["copickSessionId"] = s.picks.session_id
+        return frame

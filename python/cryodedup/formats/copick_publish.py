@@ -81,6 +81,9 @@ def publish(config: Path, targets: Sequence[Any]) -> None:
             signals.pause_for_tests("copick")  # (the barrage's signal in the middle of the write-back)
         with signals.deferred():
             _rename_all(config, written)
+            # Every pick set is in place: a signal that waited for the renames says so, not "unchanged".
+            signals.outputs_placed()
+            signals.pause_for_tests("copick-placed")
     except BaseException as err:
         _remove(written)
         if isinstance(err, OSError):

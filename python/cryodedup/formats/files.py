@@ -1,4 +1,7 @@
-"""The check every reader makes before it opens a file: a regular file, not a folder or a pipe."""
+"""What readers check before they open a file: a regular file, not a folder or a pipe.
+
+And where a RELION file's relative paths start (:func:`project_root`).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from pathlib import Path
 from ..errors import CryodedupError
 from ..outputs import StrPath
 
-__all__ = ["check_regular_file"]
+__all__ = ["check_regular_file", "project_root"]
 
 
 def check_regular_file(path: StrPath, expected: str = "a file") -> Path:
@@ -37,3 +40,23 @@ def check_regular_file(path: StrPath, expected: str = "a file") -> Path:
         else "a device"
     )
     raise CryodedupError(f"{path}: is {what}, expected {expected}")
+
+
+def project_root(first: str, source: Path, project_dir: Path | None) -> Path:
+    """The folder that relative paths in a RELION file start from.
+
+    It is ``project_dir`` (default the current folder), else the first folder above ``source``
+    where ``first`` exists.
+    """
+    roots = [project_dir or Path.cwd(), *list(source.resolve().parents)]
+    for root in roots:
+        try:
+            if (root / first).exists():
+                return root
+        except OSError as err:  # e.g. a name longer than the system takes
+            shown = first if len(first) <= 80 else first[:80] + f"... ({len(first)} characters)"
+            raise CryodedupError(f"{source}: names {shown}, which cannot be looked for ({err.strerror})") from None
+    raise CryodedupError(
+        f"{source}: {first} is not found from {roots[0]} nor from the folders above {source}; "
+        "run from the RELION project folder or give it with --project-dir"
+    )

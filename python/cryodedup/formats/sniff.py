@@ -23,6 +23,7 @@ __all__ = [
     "is_cryosparc",
     "is_dynamo_table",
     "is_glob",
+    "is_optimisation_set",
     "is_picker_output",
     "left_beside",
     "may_be_import_list",
@@ -78,6 +79,15 @@ def is_copick_config(path: StrPath) -> bool:
                 return True
             tail = chunk[-len(key) :]
     return False
+
+
+def is_optimisation_set(path: Path) -> bool:
+    """Whether ``path`` is RELION 5's optimisation set: a STAR whose first bytes name a particles file, in no loop."""
+    if path.suffix.lower() != ".star" or not path.is_file():
+        return False
+    with open(path, "rb") as f:
+        head = f.read(16384)  # (its few pairs come first)
+    return b"_rlnTomoParticlesFile" in head and b"loop_" not in head
 
 
 def is_picker_output(path: StrPath) -> bool:
@@ -147,6 +157,7 @@ def expand(paths: StrPath | Sequence[StrPath]) -> list[Path]:
 
 def _folder_files(folder: Path) -> list[Path]:
     """The coordinate files of a picker's output folder."""
+    _refuse_several_jobs(folder)
     for name in ("autopick.star", "manualpick.star"):
         if (folder / name).is_file():
             return [folder / name]
@@ -173,6 +184,36 @@ def _folder_files(folder: Path) -> list[Path]:
         f"{folder}: no picker output found ({', '.join(f.found_as for f in FORMATS)})"
         + (f"; its STAR files: {', '.join(stars)}" if stars else "")
     )
+
+
+#: A RELION job's folder (job006), known by a file every job writes or a picking job's list.
+RELION_JOB_FOLDER = re.compile(r"job\d{3,}")
+RELION_JOB_MARKS = ("job.star", "autopick.star", "manualpick.star", "note.txt")
+
+
+def _refuse_several_jobs(folder: Path) -> None:
+    """Refuses a folder holding several RELION jobs (``AutoPick/``): it is read as one picker's output.
+
+    Read whole, two jobs' coordinate files would be merged as one picker's picks, or refused
+    as a mix of formats when the jobs wrote them differently: neither says what the folder is.
+    """
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return  # (the reading below says what is wrong with the folder)
+    jobs = [
+        entry.name
+        for entry in entries
+        if RELION_JOB_FOLDER.fullmatch(entry.name)
+        and entry.is_dir()
+        and any((entry / mark).is_file() for mark in RELION_JOB_MARKS)
+    ]
+    if len(jobs) > 1:
+        shown = ", ".join(jobs[:5]) + (f" and {len(jobs) - 5} more" if len(jobs) > 5 else "")
+        raise CryodedupError(
+            f"{folder}: holds {len(jobs)} RELION jobs ({shown}), and a folder is read as one picker's output: "
+            f"give one job's folder ({folder / jobs[0]}), or each job as its own input"
+        )
 
 
 #: A RELION job's own files, never coordinates.

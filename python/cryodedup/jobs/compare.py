@@ -24,7 +24,7 @@ from ..errors import CryodedupError
 from ..options import CompareOptions, ParticleOptions
 from ..outputs import StrPath
 from ..particle_set import Log, ParticleSet
-from ..species_options import DEFAULT_MIN_DIST
+from ..species_options import DEFAULT_MIN_DIST, SpeciesDistances
 from .input_checks import check_centres
 from .particles.read import read_inputs, read_request
 from .registration import apply_transforms, input_named, pair_registration
@@ -77,7 +77,7 @@ def compare_copick_picks(
     config: StrPath,
     reference: str,
     candidate: str,
-    radius: float | None = None,
+    radius: float | SpeciesDistances | dict[str, float] | None = None,
     beta: float = 1.0,
     objects: str | None = None,
     transform: Sequence[str] = (),
@@ -88,6 +88,7 @@ def compare_copick_picks(
 
     ``candidate`` is scored against ``reference`` (precision, recall, F-beta). ``radius``: a
     match's distance in Å, by default each object's radius (20 Å for an object without one);
+    a dict (or ``--radius``'s ``NAME=Å`` pairs) gives named objects their own, the others theirs;
     ``objects``: those compared, names separated by commas (by default every particle object
     either set has picks of); ``transform``: ``--transform``'s, a set's centres moved first;
     ``over``: the runs scored, "shared" (those both sets have picks on) or "all".
@@ -96,8 +97,10 @@ def compare_copick_picks(
     from ..formats.copick import read_copick_pick_sets
 
     start = time.perf_counter()
-    at_default = float(DEFAULT_MIN_DIST) if radius is None else radius
-    CompareOptions(reference=reference, radius=at_default, beta=beta, over=over).check()
+    default, by_object = _object_radii(radius)
+    for at in (default, *by_object.values()):
+        at_default = float(DEFAULT_MIN_DIST) if at is None else at
+        CompareOptions(reference=reference, radius=at_default, beta=beta, over=over).check()
     if candidate == reference:
         raise CryodedupError(f"--reference and --candidate name one pick set, {reference}: give two to compare")
     warnings: list[str] = []
@@ -121,8 +124,12 @@ def compare_copick_picks(
     check_centres(particles)
     species = np.asarray(particles.species)
     compared = []
+    absent = [name for name in by_object if name not in particles.species_names]
+    if absent:
+        warn(f"--radius {absent[0]}=...: no picks of {absent[0]!r} in either pick set, so it is not compared")
     for k, name in enumerate(particles.species_names):
-        at = radius if radius is not None else particles.species_radii.get(name, float(DEFAULT_MIN_DIST))
+        at = by_object.get(name, default)
+        at = at if at is not None else particles.species_radii.get(name, float(DEFAULT_MIN_DIST))
         options = CompareOptions(reference=reference, radius=at, beta=beta, over=over)
         summary = comparison(particles.rows(np.flatnonzero(species == k)), options)
         compared.append({"object": name, **summary, **({"transforms_applied": applied} if applied else {})})
@@ -136,6 +143,15 @@ def compare_copick_picks(
         "warnings": warnings,
         "seconds": round(time.perf_counter() - start, 3),
     }
+
+
+def _object_radii(radius: float | SpeciesDistances | dict[str, float] | None) -> tuple[float | None, dict[str, float]]:
+    """``--radius`` as a distance for the objects not named (None: their own radius) and each named object's."""
+    if isinstance(radius, SpeciesDistances):
+        return radius.default, dict(radius.by_species)
+    if isinstance(radius, dict):
+        return None, dict(radius)
+    return radius, {}
 
 
 def comparison(particles: ParticleSet, options: CompareOptions) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from ..algo.registration import (
     support_masks,
     vote_pairs,
 )
-from ..errors import CryodedupError
+from ..errors import CryodedupError, one_line
 from ..labels import input_labels
 from ..options import ParticleOptions
 from ..particle_set import MovingSubsetWriter, ParticleSet, Warn
@@ -64,7 +64,9 @@ def input_named(text: str, particles: ParticleSet, flag: str) -> int:
     if text.strip().isdigit() and 1 <= int(text) <= len(particles.inputs):
         return int(text) - 1
     listed = ", ".join(f"{k + 1}: {name}" for k, name in enumerate(particles.inputs))
-    raise CryodedupError(f"{flag} {text}: not one of the inputs; give its path as given or its position ({listed})")
+    raise CryodedupError(
+        f"{flag} {one_line(text)}: not one of the inputs; give its path as given or its position ({listed})"
+    )
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ def move_inputs(particles: ParticleSet, options: ParticleOptions) -> list[Moved]
         k = input_named(target, particles, "--transform")
         if k in applied:
             raise CryodedupError(
-                f"--transform {text}: {particles.inputs[k]} is given a transform twice; join them with +"
+                f"--transform {one_line(text)}: {particles.inputs[k]} is given a transform twice; join them with +"
             )
         rows = np.flatnonzero(particles.input_of == k)
         steps = parse_steps(ops)
@@ -111,7 +113,7 @@ def move_inputs(particles: ParticleSet, options: ParticleOptions) -> list[Moved]
         try:
             moved = apply_steps(steps, centres[rows] / psize, sizes) * psize
         except ValueError as err:
-            raise CryodedupError(f"--transform {text}: {err}") from None
+            raise CryodedupError(f"--transform {one_line(text)}: {err}") from None
         applied[k] = Moved(k, ops, rows, moved - centres[rows])
         centres[rows] = moved
     particles.centres = centres
@@ -165,7 +167,7 @@ def _micrograph_sizes(particles: ParticleSet, rows: np.ndarray, text: str) -> np
     missing = [g for g in np.unique(groups) if int(g) not in shapes]
     if missing:
         raise CryodedupError(
-            f"--transform {text}: a mirror without its width needs the micrographs' sizes, unknown for "
+            f"--transform {one_line(text)}: a mirror without its width needs the micrographs' sizes, unknown for "
             f"{particles.mic_names[int(missing[0])]}; give the width in pixels (mirror-x:4096)"
         )
     table = np.zeros((len(particles.mic_names), particles.centres.shape[1]))

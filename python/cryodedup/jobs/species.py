@@ -10,7 +10,7 @@ distance (``--min-dist NAME=Å``; a copick object's radius by default). With
 from __future__ import annotations
 
 from dataclasses import replace
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import reduce
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -20,7 +20,7 @@ from ..algo.priority import added_counts
 from ..algo.species import cross_species_ranks, suppress_overlaps, won_table
 from ..errors import CryodedupError
 from ..labels import listed
-from ..particle_set import ParticleSet
+from ..particle_set import ParticleSet, Warn
 
 if TYPE_CHECKING:
     from ..options import ParticleOptions
@@ -28,9 +28,12 @@ if TYPE_CHECKING:
 __all__ = [
     "assign_species",
     "decide_several_species",
+    "distances_used",
     "species_distances",
+    "species_distances_z",
     "species_not_confirmable",
     "species_summary",
+    "warn_absent_species",
 ]
 
 #: The particle job's Decision (jobs.particles, which imports this module: not imported here).
@@ -61,14 +64,33 @@ def check_species_column(particles: ParticleSet, options: ParticleOptions) -> No
     if not options.species_column or particles.species is None:
         return
     names = particles.species_names
-    fractional = [name for name in names if Decimal(name) % 1]  # (exact: names may be beyond 2^53)
-    if fractional or len(names) > MAX_COLUMN_SPECIES:
-        what = f"values like {fractional[0]} are not whole numbers" if fractional else "that is too many species"
+    not_classes = [(name, why) for name in names if (why := _not_a_class_number(name))]
+    if not_classes or len(names) > MAX_COLUMN_SPECIES:
+        first, why = not_classes[0] if not_classes else ("", "")
+        shown = first if len(first) <= 24 else f"{Decimal(first):.6g}"  # (1e300 read as its 301 digits)
+        what = f"values like {shown} are {why}" if not_classes else "that is too many species"
         raise CryodedupError(
             f"--species-column {options.species_column}: {len(names):,} distinct values, {what}; "
             f"is it a class column? A species column holds class numbers (rlnClassNumber), at most "
             f"{MAX_COLUMN_SPECIES:,} of them"
         )
+
+
+#: Class numbers are integers (RELION's int): a value beyond this is no class.
+MAX_CLASS_NUMBER = 2**63
+
+
+def _not_a_class_number(name: str) -> str | None:
+    """Why a species column's value is no class number (None: it is one), read exactly: names may be beyond 2^53."""
+    try:
+        value = Decimal(name)
+    except InvalidOperation:
+        return "not numbers"
+    if not value.is_finite():
+        return "not numbers"
+    if abs(value) >= MAX_CLASS_NUMBER:
+        return "beyond any class number (2^63)"
+    return None if value == value.to_integral_value() else "not whole numbers"
 
 
 def assign_species(particles: ParticleSet, options: ParticleOptions) -> None:
@@ -84,8 +106,10 @@ def assign_species(particles: ParticleSet, options: ParticleOptions) -> None:
         )
     check_species_column(particles, options)
     if not options.species:
-        if particles.species is None and (options.cross_species or options.species_min_dist):
+        named = options.species_min_dist or options.species_min_dist_z
+        if particles.species is None and (options.cross_species or named):
             flag = "--cross-species" if options.cross_species else "--min-dist NAME=Å"
+            flag = "--min-dist-z NAME=Å" if not (options.cross_species or options.species_min_dist) else flag
             raise CryodedupError(
                 f"{flag}: these particles have no species; name them with --species (one per input), "
                 "--species-column, or give a copick project"
@@ -108,12 +132,23 @@ def assign_species(particles: ParticleSet, options: ParticleOptions) -> None:
     particles.species_names = names
 
 
-def _check_names(given: dict[str, float], names: list[str], flag: str) -> None:
-    unknown = [name for name in given if name not in names]
-    if unknown:
-        raise CryodedupError(
-            f"{flag} {unknown[0]}=...: there is no species {unknown[0]!r}; the species are {', '.join(names)}"
-        )
+def warn_absent_species(particles: ParticleSet, options: ParticleOptions, warn: Warn) -> None:
+    """Says which species ``--min-dist NAME=Å`` and ``--radius NAME=Å`` name that these particles do not hold.
+
+    One configuration serves every tomogram of a project, and a tomogram may hold no pick of a
+    species it names: that is no mistake to refuse, but a typo looks the same, so it is said.
+    """
+    if particles.species is None:
+        return
+    names = particles.species_names
+    named = (("--min-dist", options.species_min_dist), ("--min-dist-z", options.species_min_dist_z))
+    for flag, given in (*named, ("--radius", options.radius)):
+        absent = [name for name in given if name not in names]
+        if absent:
+            warn(
+                f"{flag} {listed([f'{name}=...' for name in absent])}: no species {listed(absent)} in these "
+                f"particles (the species are {', '.join(names)}), so not used"
+            )
 
 
 def species_distances(particles: ParticleSet, options: ParticleOptions) -> list[float]:
@@ -123,15 +158,34 @@ def species_distances(particles: ParticleSet, options: ParticleOptions) -> list[
     gives one (a copick object), else the default 20 Å.
     """
     names = particles.species_names
-    _check_names(options.species_min_dist, names, "--min-dist")
     own = particles.species_radii if not options.min_dist_given else {}
     return [float(options.species_min_dist.get(name, own.get(name, options.min_dist))) for name in names]
+
+
+def species_distances_z(particles: ParticleSet, options: ParticleOptions) -> list[float | None]:
+    """Each species' minimum distance along z: its ``--min-dist-z NAME=Å``, else ``--min-dist-z`` (None: a sphere)."""
+    return [options.species_min_dist_z.get(name, options.min_dist_z) for name in particles.species_names]
+
+
+def distances_used(particles: ParticleSet, options: ParticleOptions) -> tuple[float | None, float | None]:
+    """The summary's ``min_dist_A`` and ``min_dist_z_A``: the distances every species used, None where they differ.
+
+    Without species, the options'. Species each at their own distance say it per species: a
+    distance no species used (the default 20 Å beside each species' own) is not named.
+    """
+    if particles.species is None:
+        return options.min_dist, options.min_dist_z
+    distances = set(species_distances(particles, options))
+    along_z = set(species_distances_z(particles, options))
+    return (
+        distances.pop() if len(distances) == 1 else None,
+        along_z.pop() if len(along_z) == 1 else None,
+    )
 
 
 def species_radii(particles: ParticleSet, options: ParticleOptions) -> np.ndarray:
     """Each species' radius for ``--cross-species``: ``--radius NAME=Å``, else the input's (copick)."""
     names = particles.species_names
-    _check_names(options.radius, names, "--radius")
     radii = {**particles.species_radii, **options.radius}
     missing = [name for name in names if name not in radii]
     if missing:
@@ -151,13 +205,15 @@ def decide_several_species(
     """Each species decided on its own (``decide_one``, at its distance), then overlaps between species."""
     assert particles.species is not None
     distances = species_distances(particles, options)
+    along_z = species_distances_z(particles, options)
     radii = species_radii(particles, options) if options.cross_species else None
     if len(distances) == 1 and radii is None:  # one species: the rows as they are (a one-pass decision kept)
-        return decide_one(particles, replace(options, min_dist=distances[0]))
+        return decide_one(particles, replace(options, min_dist=distances[0], min_dist_z=along_z[0]))
     parts = []
     for s, distance in enumerate(distances):
         rows = np.flatnonzero(particles.species == s)
-        parts.append((rows, decide_one(particles.rows(rows), replace(options, min_dist=distance))))
+        own = replace(options, min_dist=distance, min_dist_z=along_z[s])
+        parts.append((rows, decide_one(particles.rows(rows), own)))
     decision = _merged(parts, len(particles))
     if options.min_support == 1 and not _several_inputs_in_a_species(particles):
         # One input per species (--species per input): inputs never meet, no consensus to report.
@@ -212,6 +268,7 @@ def species_summary(particles: ParticleSet, decision: Decision, options: Particl
     picks = np.bincount(particles.species, minlength=n_species)
     kept = np.bincount(particles.species[decision.keep], minlength=n_species)
     distances = species_distances(particles, options)
+    along_z = species_distances_z(particles, options)
     radii = species_radii(particles, options) if options.cross_species else None
     displaced = decision.displaced_by
     won = None if displaced is None else won_table(particles.species, displaced, n_species)
@@ -226,7 +283,9 @@ def species_summary(particles: ParticleSet, decision: Decision, options: Particl
                 "rejected": int(picks[s] - kept[s]),
                 "displaced_by_other_species": int(lost[s]),
                 "min_dist_A": distances[s],
-                "radius_A": None if radii is None else float(radii[s]),
+                **({"min_dist_z_A": along_z[s]} if options.species_min_dist_z else {}),
+                # (the radius --cross-species compares; without it, the object's own where it has one)
+                "radius_A": float(radii[s]) if radii is not None else particles.species_radii.get(name),
             }
             for s, name in enumerate(names)
         ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..algo import MAX_CENTRE
 from ..errors import CryodedupError
 from ..species_options import DEFAULT_MIN_DIST
 from .fields import check_choices, choice, is_real_number, option
@@ -62,10 +63,16 @@ class CompareOptions:
 
     def check(self) -> None:
         """Raises a CryodedupError naming the first option out of its range."""
-        if not (is_real_number(self.radius) and 0 < self.radius < math.inf):
-            raise CryodedupError(f"--radius must be a distance in Å above 0, got {self.radius!r}")
+        if not (is_real_number(self.radius) and 0 < self.radius <= MAX_CENTRE):
+            # (a number hundreds of digits long is said as Python's repr: 1e+300)
+            raise CryodedupError(
+                f"--radius must be a distance in Å above 0, to 1e150, got {float(self.radius)!r}"
+                if is_real_number(self.radius)
+                else f"--radius must be a distance in Å, got {self.radius!r}"
+            )
         if not (is_real_number(self.beta) and 0 < self.beta < math.inf):
             raise CryodedupError(f"--beta must be a number above 0, got {self.beta!r}")
         check_choices(self)
-        if self.reference is not None and not isinstance(self.reference, str):
+        given: object = self.reference  # (the API's: any value)
+        if given is not None and not (isinstance(given, str) and given.strip()):
             raise CryodedupError(f"--reference names an input (its path or 1 or 2), got {self.reference!r}")

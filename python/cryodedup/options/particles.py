@@ -15,11 +15,18 @@ from ..algo.dedup import MAX_INPUTS
 from ..algo.filaments import MODES as FILAMENT_MODES
 from ..algo.normalisation import NORMALISATIONS, option_help
 from ..algo.registration import TRANSFORM_OPS, parse_steps
-from ..errors import CryodedupError
+from ..errors import CryodedupError, one_line
 from ..outputs import check_plotting
 from ..particle_set import OUTPUT_FORMATS, SHIFT_KEYS
 from ..resolve.micrograph_names import MATCH_MODES
-from ..species_options import DEFAULT_MIN_DIST, DefaultDistance, MinDistance, NamedDistance, SpeciesDistances
+from ..species_options import (
+    DEFAULT_MIN_DIST,
+    DefaultDistance,
+    MinDistance,
+    NamedDistance,
+    SpeciesDistances,
+    parse_named_distances,
+)
 from .fields import (
     MATCH_MICROGRAPHS_HELP,
     PLOT_HELP,
@@ -68,8 +75,10 @@ class ParticleOptions:
         None,
         "--min-dist-z",
         "Subtomograms: the minimum separation along z, in Å (the missing wedge blurs z). Two particles "
-        "are duplicates when (dx² + dy²) / min-dist² + dz² / min-dist-z² <= 1. Default: --min-dist.",
-        type=float,
+        "are duplicates when (dx² + dy²) / min-dist² + dz² / min-dist-z² <= 1. Several species: NAME=Å pairs, "
+        "separated by commas (a bare Å for the others). Default: --min-dist.",
+        type=MinDistance("--min-dist-z"),
+        metavar="Å|NAME=Å,...",
         label="minimum distance along z (Å)",
     )
     mic_psize: float | None = option(
@@ -350,6 +359,10 @@ class ParticleOptions:
     species_min_dist: dict[str, float] = field(default_factory=dict, metadata={"label": "minimum distance by species"})
     #: Each named input's own typed pixel size (``--mic-psize INPUT=Å``), by the name given.
     input_psize: dict[str, float] = field(default_factory=dict, metadata={"label": "pixel size by input (Å)"})
+    #: The ``NAME=Å`` pairs of ``--min-dist-z``: each species' minimum distance along z.
+    species_min_dist_z: dict[str, float] = field(
+        default_factory=dict, metadata={"label": "minimum distance along z by species"}
+    )
     #: How micrographs of different inputs are matched: auto, path or name (docs/design.md
     #: section 2, "Matching micrographs").
     match_micrographs: str = choice(
@@ -383,6 +396,15 @@ class ParticleOptions:
         is_flag=True,
         label="update",
     )
+    add_again: bool = option(
+        False,
+        "--add-again",
+        "--update: add a batch though some of its rows are already in the kept set (the same micrograph, centre "
+        "and score as a kept particle: a batch given again); those rows are then rejected as duplicates of "
+        "themselves. Without it such a batch is refused.",
+        is_flag=True,
+        label="add a batch again",
+    )
     registration: str = choice(
         "check",
         "--registration",
@@ -412,10 +434,14 @@ class ParticleOptions:
         if isinstance(given_sizes, InputPixelSizes):  # (--mic-psize 10,b.star=12 on the command line)
             self.mic_psize = given_sizes.default
             self.input_psize = {**given_sizes.by_input, **self.input_psize}
-        if isinstance(self.min_dist, SpeciesDistances):
-            pairs = self.min_dist
+        pairs = _named_distances(self.min_dist)
+        if pairs is not None:
             self.min_dist = DEFAULT_MIN_DIST if pairs.default is None else pairs.default
             self.species_min_dist = {**pairs.by_species, **self.species_min_dist}
+        pairs = _named_distances(self.min_dist_z)
+        if pairs is not None:
+            self.min_dist_z = pairs.default
+            self.species_min_dist_z = {**pairs.by_species, **self.species_min_dist_z}
         given: Any = self.radius
         if given is None:
             self.radius = {}
@@ -476,6 +502,8 @@ class ParticleOptions:
                 raise CryodedupError(f"--mic-psize {name}={size}: a pixel size in Å > 0 expected")
         if not is_whole_number(self.min_support) or not 1 <= self.min_support <= MAX_INPUTS:
             raise CryodedupError(f"--min-support must be a whole number of inputs from 1 to {MAX_INPUTS}")
+        if self.add_again and not self.update:
+            raise CryodedupError("--add-again is for --update rounds: give --update too")
         if self.uncovered == "reject" and self.min_support == 1:
             # At support 1 every pick confirms itself: nothing is unconfirmable, so the
             # option would change nothing while the user believes uncovered picks are gone.
@@ -488,6 +516,11 @@ class ParticleOptions:
         for flag, factor in (("--import-scale", self.import_scale), ("--import-add", self.import_add)):
             if not np.isfinite(factor):
                 raise CryodedupError(f"{flag} must be a finite number, got {factor}")
+        if not self.import_scale > 0:  # (0 moves every pick of a text file onto one point)
+            raise CryodedupError(
+                f"--import-scale must be a factor above 0 (RELION's --scale_factor: a text file's x y z times it), "
+                f"got {self.import_scale:g}"
+            )
         if not 0 <= self.seed < 2**64:
             raise CryodedupError(f"--seed must be in [0, 2**64), got {self.seed}")
         for flag, name in (
@@ -539,11 +572,29 @@ def _check_transforms(transforms: object) -> None:
     for text in transforms:
         target, equals, ops = text.rpartition("=")
         if not equals or not target.strip():
-            raise CryodedupError(f"--transform {text}: INPUT=OPS expected (an input, '=', then {TRANSFORM_OPS})")
+            raise CryodedupError(
+                f"--transform {one_line(text)}: INPUT=OPS expected (an input, '=', then {TRANSFORM_OPS})"
+            )
         try:
             parse_steps(ops)
         except ValueError as err:
-            raise CryodedupError(f"--transform {text}: {err}") from None
+            raise CryodedupError(f"--transform {one_line(text)}: {err}") from None
+
+
+def _named_distances(given: Any) -> SpeciesDistances | None:
+    """A distance given with ``NAME=Å`` pairs: the command line's, or the API's text (``"ribosome=150,60"``).
+
+    None for a distance alone, or a text that is no pairs (refused by check(): a number expected).
+    """
+    if isinstance(given, SpeciesDistances):
+        return given
+    if not (isinstance(given, str) and "=" in given):
+        return None
+    try:
+        default, pairs = parse_named_distances(given, "--min-dist", bare=True)
+    except ValueError:
+        return None
+    return SpeciesDistances(default, pairs)
 
 
 def _check_species(options: ParticleOptions) -> None:
@@ -555,6 +606,9 @@ def _check_species(options: ParticleOptions) -> None:
         for name, value in values.items():
             if not (is_real_number(value) and 0 <= value <= MAX_CENTRE):
                 raise CryodedupError(f"{flag} {name}={value}: a distance in Å from 0 to 1e150 was expected")
+    for name, value in options.species_min_dist_z.items():
+        if not (is_real_number(value) and 0 < value <= MAX_CENTRE):
+            raise CryodedupError(f"--min-dist-z {name}={value}: a distance in Å above 0, to 1e150, was expected")
     if options.species and options.species_column:
         raise CryodedupError(
             "--species names each input's species and --species-column reads it from a column: give one"

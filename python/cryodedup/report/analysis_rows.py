@@ -55,7 +55,13 @@ def consensus_rows(consensus: dict) -> list[tuple[str, str]]:
     k = consensus["min_support"]
     n_mics = consensus.get("micrographs", 0)
     partial = any(i.get("micrographs", n_mics) < n_mics for i in consensus["per_input"])
-    rows = [("Consensus", f"min support {k} of {len(labels)} inputs")]
+    users = consensus.get("users")  # (copick: support counts users, a user's sessions as one)
+    of = (
+        f"{users} users ({len(labels)} pick sets; a user's sessions confirm as one)"
+        if users
+        else f"{len(labels)} inputs"
+    )
+    rows = [("Consensus", f"min support {k} of {of}")]
     if low:
         rows.append(("  Low agreement", low))
     for label, i in zip(labels, consensus["per_input"]):

@@ -95,6 +95,9 @@ class ParticleDetails:
     #: Several species: each species' minimum distance (Å), by species index, as the decision
     #: used it (``--min-dist NAME=Å``, a copick object's radius); None: ``min_dist`` for all.
     species_min_dist: list[float] | None = None
+    #: Several species whose distances along z differ (``--min-dist-z NAME=Å``): each one's (None:
+    #: a sphere); None: ``min_dist_z`` for all.
+    species_min_dist_z: list[float | None] | None = None
     #: --cross-species: the kept pick of another species that displaced each row, else -1.
     displaced_by: np.ndarray | None = None
 
@@ -163,6 +166,12 @@ class ParticleDetails:
         named = ", ".join(f"{d:g} Å for {name}" for name, d in zip(names[:SPECIES_NAMED], distances))
         if len(names) > SPECIES_NAMED:
             named += f", {len(names) - SPECIES_NAMED:,} more species"
+        if self.species_min_dist_z is not None:  # (each species' own ellipsoid)
+            z_named = ", ".join(
+                f"{'as in x and y' if z is None else f'{z:g} Å'} for {name}"
+                for name, z in zip(names[:SPECIES_NAMED], self.species_min_dist_z)
+            )
+            return f"minimum distance in x and y: {named}; in z: {z_named}"
         if self.min_dist_z is None:
             return "minimum distance" + (" in 3D" if self.unit == "tomogram" else "") + f": {named}"
         return f"minimum distance in x and y: {named}; {self.min_dist_z:g} Å in z"
@@ -272,9 +281,11 @@ def nn_measured(details: ParticleDetails) -> tuple[np.ndarray, np.ndarray, float
         )
     species = details.particles.species
     centres = details.centres
-    if details.min_dist_z is not None:  # (each species' ellipsoid: z scaled by its own distance)
+    along_z = details.species_min_dist_z or [details.min_dist_z] * len(distances)
+    if any(z is not None for z in along_z):  # (each species' ellipsoid: z scaled by its own distances)
+        ratios = np.array([1.0 if z is None else d / z for d, z in zip(distances, along_z)])
         centres = centres.copy()
-        centres[:, 2] *= np.asarray(distances)[species] / details.min_dist_z
+        centres[:, 2] *= ratios[species]
     groups = details.groups.astype(np.int64) * len(distances) + species
     return groups, centres, nn_histogram_top(max(distances))
 

@@ -89,6 +89,8 @@ def nn_histogram(details: ParticleDetails) -> Picture:
     if details.min_dist_z is not None:
         ratio = "its species' minimum distance" if details.several_species else f"{details.min_dist:g}"
         scaled = f", z scaled by {ratio}/{details.min_dist_z:g}"
+    elif details.species_min_dist_z is not None:
+        scaled = ", z scaled by its species' minimum distance over its distance in z"
     xlabel = f"distance to the nearest {nearest} in the same {details.unit}{scaled} (Å)"
     groups, centres, top = nn_measured(details)
     d = (

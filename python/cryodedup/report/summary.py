@@ -218,7 +218,8 @@ def priority_rows(priority: dict | None, inputs: list[str]) -> list[Row]:
     if won and priority.get("tied_on_score"):
         won += f"; {priority['tied_on_score']:,} tied on the score"
     text = (
-        f"{order}\n{priority['groups']:,} groups of duplicates: {priority['by_priority']:,} decided by priority"
+        f"{order}\n{counted(priority['groups'], 'group')} of duplicates: "
+        f"{priority['by_priority']:,} decided by priority"
         f"{f' ({won})' if won else ''}, {priority['by_score']:,} by score"
     )
     return [("Priority", text)]
@@ -234,6 +235,8 @@ def species_rows(species: dict) -> list[Row]:
     shown = species["per_species"][:SPECIES_ROWS]
     for p in shown:
         radius = "" if p["radius_A"] is None else f", radius {p['radius_A']:g} Å"
+        if p.get("min_dist_z_A") is not None:
+            radius = f", {p['min_dist_z_A']:g} Å in z{radius}"
         lost = (
             f", {p['displaced_by_other_species']:,} displaced by another species" if "cross_species" in species else ""
         )
@@ -331,7 +334,11 @@ def density_highlight(s: dict) -> dict[str, str]:
 def distance_text(summary: dict) -> str:
     """The minimum distance as the summary shows it; 0 says what identical means; species' own below."""
     species = summary.get("species")
-    if species and any(p["min_dist_A"] != summary["min_dist_A"] for p in species["per_species"]):
+    if summary.get("min_dist_A") is None or (
+        species
+        and summary.get("min_dist_z_A") is None
+        and any(p.get("min_dist_z_A") is not None for p in species["per_species"])
+    ):  # (distances that differ between species: species_rows names each)
         return "each species its own (Species, below)"
     if summary["min_dist_A"] == 0:
         return f"0 Å: identical centres (within {SAME_CENTRE_A:g} Å)"
@@ -403,7 +410,7 @@ def group_list(groups: list[str], most: int = 6) -> str:
         else:
             runs.append((n, n))
     if len(runs) > most:
-        return f"{len(numbers)} groups"
+        return counted(len(numbers), "group")
     listed = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
     return f"group{'s' if len(numbers) > 1 else ''} {listed}"
 

@@ -25,7 +25,7 @@ import stat
 from pathlib import Path
 
 from ...errors import CryodedupError
-from ..files import check_regular_file
+from ..files import check_regular_file, project_root
 from ..star.file import StarFile
 from ..star.micrographs import micrograph_names
 from . import MicrographNamer, PickRead, Picks, PicksBuilder, own_score, read_tables, stem
@@ -56,26 +56,6 @@ def relative_coordinate_path(micrograph: str, suffix: str = "_autopick.star") ->
     return base + suffix
 
 
-def _project_root(first: str, source: Path, project_dir: Path | None) -> Path:
-    """The folder that relative paths in a RELION file start from.
-
-    It is ``project_dir`` (default the current folder), else the first folder above ``source``
-    where ``first`` exists.
-    """
-    roots = [project_dir or Path.cwd(), *list(source.resolve().parents)]
-    for root in roots:
-        try:
-            if (root / first).exists():
-                return root
-        except OSError as err:  # e.g. a name longer than the system takes
-            shown = first if len(first) <= 80 else first[:80] + f"... ({len(first)} characters)"
-            raise CryodedupError(f"{source}: names {shown}, which cannot be looked for ({err.strerror})") from None
-    raise CryodedupError(
-        f"{source}: {first} is not found from {roots[0]} nor from the folders above {source}; "
-        "run from the RELION project folder or give it with --project-dir"
-    )
-
-
 def read(request: PickRead) -> Picks:
     """RELION coordinates of the kind sniff.py told: a job's list, a 3.x job's suffix file, or per-micrograph STARs."""
     if request.kind == "relion-list":
@@ -101,7 +81,7 @@ def read_list(files: list[Path], source: str, namer: MicrographNamer, project_di
     builder = PicksBuilder(source, "relion", namer)
     if not names:
         return builder.build(own_score([SCORE], lambda label: False))  # a job that picked nothing
-    root = _project_root(coordinate_files[0], path, project_dir)
+    root = project_root(coordinate_files[0], path, project_dir)
     builder.notes.append(f"{path}: coordinate files read from {root}")
     # Strings, not Path arithmetic, until the one Path per file: a job lists thousands.
     listed = [relative if os.path.isabs(relative) else os.path.join(root, relative) for relative in coordinate_files]
@@ -140,7 +120,7 @@ def read_coords_suffix(files: list[Path], source: str, namer: MicrographNamer, p
     if len(lines) != 1 or lines[0].startswith("data_"):
         raise CryodedupError(f"{path}: expected one line naming the micrographs STAR (RELION 3 coords_suffix file)")
     relative = lines[0]
-    root = _project_root(relative, path, project_dir)
+    root = project_root(relative, path, project_dir)
     mic_star = Path(relative) if Path(relative).is_absolute() else root / relative
     suffix = "_" + path.name[len("coords_suffix_") :]
     job = path.parent
@@ -224,7 +204,7 @@ def job_micrographs(listing: Path, project_dir: Path | None) -> tuple[str, str] 
     if not named or not named.endswith(".star"):
         return None
     try:
-        root = _project_root(named, listing, project_dir)
+        root = project_root(named, listing, project_dir)
     except CryodedupError:
         return None
     return named, str(Path(named) if Path(named).is_absolute() else root / named)

@@ -48,6 +48,21 @@ def block_naming_micrographs(star: StarFile, name: str, missing: str) -> Block:
     return block
 
 
+#: Columns of a particle table that no micrographs table has: a particles STAR given for a micrographs STAR.
+PARTICLE_COLUMNS = ("rlnCoordinateX", "rlnImageName")
+
+
+def _refuse_particles(star: StarFile, block: Block) -> None:
+    """Refuses a particles STAR where a micrographs STAR is expected (its micrograph names repeat per particle)."""
+    found = [label for label in PARTICLE_COLUMNS if label in (block.labels or [])]
+    if found:
+        raise CryodedupError(
+            f"{star.path}: a particles STAR (data_{block.name}: {', '.join(found)}), not a micrographs STAR; "
+            "give the micrographs STAR of the motion correction or CTF job (corrected_micrographs.star, "
+            "micrographs_ctf.star)"
+        )
+
+
 @dataclass
 class MicrographsStar:
     """A micrographs STAR: the file, its micrographs table, and the micrographs' names (one a row)."""
@@ -62,6 +77,7 @@ class MicrographsStar:
         """The file's micrographs table, refused when it has none."""
         star = StarFile(path)
         block = block_naming_micrographs(star, "micrographs", NOT_MICROGRAPHS_STAR)
+        _refuse_particles(star, block)
         table = star.table(block)
         return cls(star, block, table, table.column("rlnMicrographName"))
 

@@ -44,10 +44,11 @@ def unfinished(path: str | Path) -> str | None:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         return None  # missing or unreadable: planning reports it
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):  # (a folder named like a micrograph opens, but is no file: the reader says so)
+        os.close(fd)
+        return None
     with open(fd, "rb") as f:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return None
         try:
             header = f.read(1024)
         except OSError:

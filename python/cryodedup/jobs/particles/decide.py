@@ -27,7 +27,16 @@ from ...particle_set import Log, ParticleSet, StarFacts, Warn
 from ..input_checks import refuse_angles_not_finite
 from ..species import decide_several_species, species_not_confirmable
 
-__all__ = ["Decision", "decide", "duplicate_rule", "one_pass", "ranking_scores", "ties_of", "warn_not_confirmable"]
+__all__ = [
+    "Decision",
+    "decide",
+    "duplicate_rule",
+    "input_voters",
+    "one_pass",
+    "ranking_scores",
+    "ties_of",
+    "warn_not_confirmable",
+]
 
 
 def _silent(message: str, level: str) -> None:
@@ -58,6 +67,7 @@ def one_pass(options: ParticleOptions, facts: StarFacts) -> DuplicateRule | None
     plain = plain and options.min_support == 1 and as_read and options.min_dist_z is None
     plain = plain and facts.inputs == 1 and not (facts.halfsets or facts.filaments or facts.subtomograms)
     plain = plain and not (options.species_column or options.cross_species or options.species_min_dist)
+    plain = plain and not options.species_min_dist_z
     plain = plain and options.same_image != "reject"  # (rows of one image may be micrographs apart in the file)
     plain = plain and not options.update  # (a round decides with the kept particles of earlier rounds)
     return duplicate_rule(options) if plain else None
@@ -147,7 +157,15 @@ def decide_species(
     with ``--uncovered reject``.
     """
     n_inputs = len(particles.inputs)
-    if options.min_support > n_inputs:
+    voters = input_voters(particles)
+    n_voters = n_inputs if voters is None else int(voters.max()) + 1
+    if options.min_support > n_voters:
+        if voters is not None:  # (copick: a user's sessions are one voice)
+            users = "there is only 1 user" if n_voters == 1 else f"there are only {n_voters} users"
+            raise CryodedupError(
+                f"--min-support {options.min_support}: {users} ({', '.join(particles.inputs)}); support counts "
+                "users, a user's sessions confirming as one"
+            )
         inputs = "there is only 1 input" if n_inputs == 1 else f"there are only {n_inputs} inputs"
         raise CryodedupError(f"--min-support {options.min_support}: {inputs}; give each picker as its own input")
     scores, higher = particles.scores, particles.higher_is_better
@@ -199,8 +217,8 @@ def decide_species(
             result.priority,
             preference,
         )
-    supported = popcount(confirmed_by) >= options.min_support
-    confirmable = (covered.sum(axis=1) >= options.min_support)[particles.groups]
+    supported = popcount(_by_voter(confirmed_by, voters)) >= options.min_support
+    confirmable = (_voters_covering(covered, voters) >= options.min_support)[particles.groups]
     not_confirmable = result.keep & ~confirmable
     keep = result.keep & (supported | (not_confirmable if options.uncovered == "keep" else False))
     unconfirmed = result.keep & confirmable & ~supported
@@ -217,6 +235,42 @@ def decide_species(
         result.priority,
         preference,
     )
+
+
+def input_voters(particles: ParticleSet) -> np.ndarray | None:
+    """Each input's voice in ``--min-support``: copick pick sets of one user are one (None: each input its own).
+
+    alice/1 and alice/2 are one annotator's two sessions: her picks confirming each other is no
+    agreement between annotators.
+    """
+    if not particles.pick_sets:
+        return None
+    users = [label.partition("/")[0] for label in particles.inputs]
+    names = list(dict.fromkeys(users))
+    if len(names) == len(users):
+        return None
+    return np.array([names.index(user) for user in users], dtype=np.uint64)
+
+
+def _by_voter(confirmed_by: np.ndarray, voters: np.ndarray | None) -> np.ndarray:
+    """The bitmask of inputs confirming each row as one of voters (each input's bit moved to its voter's)."""
+    if voters is None:
+        return confirmed_by
+    masks = np.ascontiguousarray(confirmed_by, dtype=np.uint64)
+    out = np.zeros_like(masks)
+    for k, voter in enumerate(voters):
+        out |= ((masks >> np.uint64(k)) & np.uint64(1)) << voter
+    return out
+
+
+def _voters_covering(covered: np.ndarray, voters: np.ndarray | None) -> np.ndarray:
+    """How many voters ran on each micrograph (``covered``: n_micrographs x n_inputs)."""
+    if voters is None:
+        return covered.sum(axis=1)
+    per_voter = np.zeros((covered.shape[0], int(voters.max()) + 1), dtype=bool)
+    for k, voter in enumerate(voters):
+        per_voter[:, int(voter)] |= covered[:, k]
+    return per_voter.sum(axis=1)
 
 
 def ranking_scores(particles: ParticleSet, decision: Decision) -> tuple[np.ndarray | None, bool]:
@@ -304,7 +358,7 @@ def warn_not_confirmable(particles: ParticleSet, decision: Decision, options: Pa
     fate = "kept (--uncovered reject rejects them)" if options.uncovered == "keep" else "rejected (--uncovered reject)"
     if particles.species is not None:  # (coverage is each species' own: the inputs that hold it)
         return warn(species_not_confirmable(particles, decision.not_confirmable, options.min_support, fate))
-    short = np.flatnonzero(decision.covered.sum(axis=1) < options.min_support)
+    short = np.flatnonzero(_voters_covering(decision.covered, input_voters(particles)) < options.min_support)
     example = particles.mic_names[short[0]]
     warn(
         f"{int(decision.not_confirmable.sum()):,} picks lie on {len(short):,} of {len(particles.mic_names):,} "

@@ -13,7 +13,7 @@ from ...options import ParticleOptions
 from ...particle_set import ParticleSet
 from ...report.summary import flagged_checks, report_rows
 from ..registration import displacements
-from ..species import species_distances
+from ..species import species_distances, species_distances_z
 from .decide import Decision
 from .read import Images
 from .summarise import ParticleSummary
@@ -36,6 +36,8 @@ def picture_details(particles: ParticleSet, decision: Decision, options: Particl
 
     # Species: each decided at its own distance (its --min-dist NAME=Å, a copick object's radius).
     by_species = None if particles.species is None else species_distances(particles, options)
+    along_z = None if particles.species is None else species_distances_z(particles, options)
+    one_z = along_z is None or len(set(along_z)) == 1
     details = ParticleDetails(
         particles,
         decision.keep,
@@ -47,10 +49,11 @@ def picture_details(particles: ParticleSet, decision: Decision, options: Particl
         unconfirmed=decision.unconfirmed,
         not_confirmable=decision.not_confirmable,
         min_support=options.min_support,
-        min_dist_z=options.min_dist_z,
+        min_dist_z=(along_z[0] if along_z else options.min_dist_z) if one_z else None,
         seed=options.seed,
         remove_entirely=options.remove_entirely,
         species_min_dist=by_species,
+        species_min_dist_z=None if one_z else along_z,
         displaced_by=decision.displaced_by,
     )
     details.nn_distances = partial(nearest_neighbour_distances, *nn_measured(details))

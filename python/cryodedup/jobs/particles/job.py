@@ -24,6 +24,7 @@ from ...options import ParticleOptions
 from ...outputs import StrPath, all_outputs_at_once, warn_earlier_report
 from ...particle_set import Log, ParticleSet
 from ..registration import check_registration, move_inputs, refuse_transform_into_combined_output, write_moved
+from ..species import distances_used
 from .decide import Decision, decide, warn_not_confirmable
 from .draw import picture_details, plot_particles
 from .read import Files, Source, warn_unused_options
@@ -145,12 +146,13 @@ def run(
     names = summary.particle_names
     if names and not names["extracted"]:  # (before extraction: what RELION will do with them)
         warn(names["message"])
+    used = distances_used(particles, options)
     summary = replace(
         summary,
         timings=timings(particles, read_at - start, decided_at - read_at, write_seconds),
         outputs=outputs,
-        min_dist_A=options.min_dist,
-        min_dist_z_A=options.min_dist_z,
+        min_dist_A=used[0],
+        min_dist_z_A=used[1],
         mode="remove entirely" if options.remove_entirely else "keep best of each group",
         warnings=warnings,
         seconds=round(time.perf_counter() - start, 3),

@@ -24,14 +24,14 @@ from ...errors import CryodedupError
 from ...formats.micrograph_lists import find_image, search_roots
 from ...formats.particles import read_particle_files
 from ...formats.read_request import CopickSelection, ReadRequest, RowRead, Scale, ScoreRead
-from ...formats.sniff import is_copick_config, is_glob, is_picker_output
+from ...formats.sniff import is_copick_config, is_glob, is_optimisation_set, is_picker_output
 from ...labels import input_labels
 from ...options import ParticleOptions
 from ...outputs import StrPath
 from ...particle_set import Log, ParticleSet, Warn
 from ...resolve.datasets import check_shared_names, dataset_labels, dataset_of_inputs, separate_datasets
 from ..input_checks import check_centres, check_input_paths
-from ..species import assign_species
+from ..species import assign_species, warn_absent_species
 from .decide import one_pass
 
 if TYPE_CHECKING:
@@ -107,6 +107,7 @@ def read_inputs(
     they rank last, and the score-scale comparison and pictures leave them out.
     """
     check_input_paths(inputs)
+    inputs, options, followed = followed_optimisation_sets(inputs, options)
     if len(inputs) > MAX_INPUTS:
         raise CryodedupError(
             f"{len(inputs)} inputs: at most {MAX_INPUTS}, since each pick records which inputs confirm it as one "
@@ -117,9 +118,46 @@ def read_inputs(
         by_input = _pixel_sizes_by_input(options, inputs)
         request = replace(request, scale=replace(request.scale, by_input=by_input))
     particles = read_particle_files(inputs, outdir, request, warn, log, lambda facts: one_pass(options, facts))
+    if followed:  # (the summary's "Read" row: which files an optimisation set named)
+        particles.summary["reading_notes"] = [*followed, *particles.summary.get("reading_notes", [])]
     if particles.scores is not None:
         particles.scores = scores_without_none(particles.scores, particles.score_label)
     return particles
+
+
+def followed_optimisation_sets(
+    inputs: list[Path], options: ParticleOptions
+) -> tuple[list[Path], ParticleOptions, list[str]]:
+    """RELION 5 optimisation sets replaced by the particles files they name; their tomograms file as ``--micrographs``.
+
+    A ``--micrographs`` given stays; optimisation sets naming different tomograms files without
+    it are refused (one tomograms file frames the inputs). Also returns what was followed, in words.
+    """
+    if not any(is_optimisation_set(path) for path in inputs):
+        return inputs, options, []
+    from ...formats.star.optimisation_set import read_optimisation_set  # (read for these inputs alone)
+
+    sets = {
+        k: read_optimisation_set(path, options.project_dir)
+        for k, path in enumerate(inputs)
+        if is_optimisation_set(path)
+    }
+    followed = [
+        f"{found.path}: a RELION 5 optimisation set, its particles read from {found.particles}"
+        + (f", its tomograms from {found.tomograms}" if found.tomograms is not None else "")
+        for found in sets.values()
+    ]
+    tomograms = list(dict.fromkeys(str(found.tomograms) for found in sets.values() if found.tomograms is not None))
+    if options.micrographs is None and len(tomograms) > 1:
+        raise CryodedupError(
+            f"the optimisation sets name different tomograms files ({', '.join(tomograms)}): give the one that "
+            "holds every tomogram with --micrographs"
+        )
+    particle_files = [sets[k].particles if k in sets else path for k, path in enumerate(inputs)]
+    check_input_paths(particle_files)
+    if options.micrographs is None and tomograms:
+        options = replace(options, micrographs=Path(tomograms[0]))
+    return particle_files, options, followed
 
 
 #: Scores a picker gives its picks, each picker on its own scale (RELION's LoG about 0.1,
@@ -311,6 +349,7 @@ def warn_unused_options(particles: ParticleSet, options: ParticleOptions, warn: 
         warn("--filament-mode tube was not used: no input has filaments (a tube or filament id per segment)")
     if options.coverage != "auto" and options.min_support <= 1:
         warn(f"--coverage {options.coverage} was not used: it serves --min-support 2 or more (consensus)")
+    warn_absent_species(particles, options, warn)
 
 
 class Source(Protocol):

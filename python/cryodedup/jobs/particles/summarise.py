@@ -27,8 +27,8 @@ from ...algo.same_image import same_image_pairs, same_image_summary
 from ...labels import counted
 from ...options import ParticleOptions
 from ...particle_set import ParticleSet
-from ..species import species_summary
-from .decide import Decision, ranking_scores, ties_of
+from ..species import species_distances, species_distances_z, species_summary
+from .decide import Decision, input_voters, ranking_scores, ties_of
 from .read import raw_picker_scores
 
 if TYPE_CHECKING:
@@ -113,7 +113,10 @@ class ParticleSummary:
     )
     symmetry_expansion: dict[str, Any] | None = field(default=None, metadata=_doc("symmetry-expanded copies kept"))
     consensus: dict[str, Any] | None = field(
-        default=None, metadata=_doc("several inputs: each pick's support, `--min-support`")
+        default=None,
+        metadata=_doc(
+            "several inputs: each pick's support, `--min-support` (copick: `users`, the support counted in users)"
+        ),
     )
     registration: dict[str, Any] | None = field(
         default=None, metadata=_doc("how the inputs' coordinates agree (`--registration`)")
@@ -138,8 +141,12 @@ class ParticleSummary:
     outputs: dict[str, list[str]] | None = field(
         default=None, metadata=_doc("the files written, by subset (`kept`, `rejected` ...)")
     )
-    min_dist_A: float | None = field(default=None, metadata=_doc("`--min-dist`, Å"))
-    min_dist_z_A: float | None = field(default=None, metadata=_doc("`--min-dist-z`, Å"))
+    min_dist_A: float | None = field(
+        default=None, metadata=_doc("`--min-dist`, Å (left out where species used different ones: `species`)")
+    )
+    min_dist_z_A: float | None = field(
+        default=None, metadata=_doc("`--min-dist-z`, Å (left out where species used different ones: `species`)")
+    )
     mode: str | None = field(default=None, metadata=_doc("`keep best of each group` or `remove entirely`"))
     warnings: list[str] | None = field(default=None, metadata=_doc("the warnings, as said"))
     seconds: float | None = field(default=None, metadata=_doc("the run's seconds"))
@@ -174,7 +181,8 @@ def ties_summary(ties: Ties) -> dict:
     return {
         "groups": ties.by_input_order,
         "decided_by": "input order",
-        "message": f"{ties.by_input_order:,} groups tied on the score: decided by input order; --prefer chooses",
+        "message": f"{counted(ties.by_input_order, 'group')} tied on the score: decided by input order; "
+        "--prefer chooses",
     }
 
 
@@ -214,6 +222,9 @@ def summarize(
             uncovered=options.uncovered,
             coverage=options.coverage,
         )
+        voters = input_voters(particles)
+        if voters is not None:  # (copick: --min-support counted users, not pick sets)
+            consensus["users"] = int(voters.max()) + 1
     return ParticleSummary(
         inputs=[
             {"file": name, "particles": int(n), "kept": int(k), "rejected": int(n - k)}
@@ -267,6 +278,23 @@ def _name_collisions(particles: ParticleSet, keep: np.ndarray) -> tuple[dict, np
     )
 
 
+def _audit_criterion(particles: ParticleSet, options: ParticleOptions) -> str:
+    """What made two particles a duplicate pair, as decided: each species' own distance where they differ."""
+    if particles.species is None:
+        return duplicate_criterion(options.min_dist, options.max_angle, options.min_dist_z)
+    distances = species_distances(particles, options)
+    along_z = species_distances_z(particles, options)
+    if len(set(distances)) == 1 and len(set(along_z)) == 1:
+        return duplicate_criterion(distances[0], options.max_angle, along_z[0])
+    each = "; ".join(
+        f"{name}: {d:g} Å" + (f", {z:g} Å in z" if z is not None and d > 0 else "")
+        for name, d, z in zip(particles.species_names, distances, along_z)
+    )
+    return f"within each species' distance ({each})" + (
+        f" and {options.max_angle:g}°" if options.max_angle is not None else ""
+    )
+
+
 def _audits(
     particles: ParticleSet, decision: Decision, options: ParticleOptions, halves: np.ndarray | None
 ) -> dict[str, Any]:
@@ -274,7 +302,7 @@ def _audits(
     audits: dict[str, Any] = {}
     if particles.halfsets is not None:
         assert decision.suppressed_by is not None, "decide() keeps the pairs when there are half-sets"
-        criterion = duplicate_criterion(options.min_dist, options.max_angle, options.min_dist_z)
+        criterion = _audit_criterion(particles, options)
         images = particles.images
         pairs = same_image_pairs(images, particles.groups, particles.centres) if images is not None else None
         audits["halfset_audit"] = halfset_audit(particles, decision.suppressed_by, criterion, pairs)

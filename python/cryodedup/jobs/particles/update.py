@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from ...algo.dedup import Ranking, find_duplicates
+from ...algo.dedup import DuplicateRule, Ranking, find_duplicates
 from ...algo.normalisation import normalisation
 from ...errors import CryodedupError
 from ...formats.sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_picker_output
@@ -206,6 +206,8 @@ def decide_round(
         _check_header(round_, particles)
     kept = round_.store.rows_on(particles.mic_names)
     round_.kept_before_here = len(kept[0])
+    if not options.add_again:
+        _refuse_rows_kept_already(particles, kept)
     blocked, won = blocked_by_kept(particles, kept, options)
     round_.rejected_by_kept, round_.would_have_won = int(blocked.sum()), int(won.sum())
     rest = np.flatnonzero(~blocked)
@@ -220,6 +222,37 @@ def decide_round(
         priority=decision.priority,
         preference=decision.preference,
     )
+
+
+def _refuse_rows_kept_already(particles: ParticleSet, kept: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    """Refuses a batch some of whose rows are kept particles already: the same micrograph, centre and score.
+
+    A batch given again (a round re-run, a batch file that grew) would otherwise be said as "0
+    of N kept", each row rejected as the duplicate of itself; ``--add-again`` adds it anyway.
+    """
+    which, centres, scores = kept
+    n_kept = len(which)
+    if n_kept == 0:
+        return
+    assert particles.scores is not None
+    near = np.flatnonzero(np.isin(particles.groups, np.unique(which)))
+    groups = np.concatenate([which, particles.groups[near].astype(np.int64)])
+    levels = np.concatenate([np.zeros(n_kept, np.uint32), np.ones(len(near), np.uint32)])
+    ranking = Ranking(np.concatenate([scores, particles.scores[near]]), particles.higher_is_better, levels)
+    # At --min-dist 0: the rows at a kept particle's centre (within 0.001 Å), each paired with it.
+    same = find_duplicates(
+        groups, np.concatenate([centres, particles.centres[near]]), DuplicateRule(0.0), ranking, True
+    )
+    assert same.suppressed_by is not None
+    by = same.suppressed_by[n_kept:]
+    at_kept = (by >= 0) & (by < n_kept)
+    copies = int(np.count_nonzero(particles.scores[near[at_kept]] == scores[by[at_kept]]))
+    if copies:
+        raise CryodedupError(
+            f"{particles.inputs[0]}: {copies:,} of its {len(particles):,} rows are already in the kept set (a kept "
+            "particle's micrograph, centre and score): this batch, or part of it, was added by an earlier round; "
+            "give only new particles, or --add-again to add it anyway"
+        )
 
 
 def _in_batch_rows(suppressed_by: np.ndarray | None, rest: np.ndarray, n: int) -> np.ndarray | None:

@@ -1,0 +1,288 @@
+"""Species said right (issue 64, item 6): each species' distance named where a run names one, the
+advice given spelled as it works, and the objects of a copick project said as they are.
+
+Files are shaped as RELION 5 (a tomography particles STAR with a class column and half-sets) and
+copick (a project made with copick's own API) write them; each expected value is worked by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from cryodedup import ParticleOptions, remove_duplicate_particles, remove_duplicates
+from cryodedup.cli import main
+
+LABELS = ["rlnTomoName", "rlnCenteredCoordinateXAngst", "rlnCenteredCoordinateYAngst"]
+LABELS += ["rlnCenteredCoordinateZAngst", "rlnLCCmax", "rlnClassNumber", "rlnRandomSubset"]
+
+
+def write_tomo_star(path, rows):
+    """A RELION 5 tomography particles STAR (centred Å), a class and a half-set per row."""
+    lines = ["", "# version 50001", "", "data_particles", "", "loop_"]
+    lines += [f"_{label} #{k + 1}" for k, label in enumerate(LABELS)]
+    lines += [" ".join(str(v) for v in row) for row in rows]
+    path.write_text("\n".join(lines) + "\n\n")
+    return path
+
+
+def cli(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+# Class 1: two picks 40 Å apart in x, in different half-sets; class 2: two picks 25 Å apart in z only,
+# in different half-sets; a lone class-1 pick far away.
+HALVES = [
+    ("TS_01", 0, 0, 0, 0.9, 1, 1),
+    ("TS_01", 40, 0, 0, 0.8, 1, 2),
+    ("TS_01", 1000, 0, 0, 0.7, 2, 1),
+    ("TS_01", 1000, 0, 25, 0.6, 2, 2),
+    ("TS_01", 3000, 0, 0, 0.5, 1, 1),
+]
+
+
+def test_the_half_set_audit_names_each_species_distance(tmp_path):
+    # At 1=50 and 2=30 both pairs are duplicates (40 <= 50; 25 <= 30) and both straddle: 2 pairs, 4 of
+    # the 5 particles. The unused default (20 Å) would have found neither.
+    star = write_tomo_star(tmp_path / "particles.star", HALVES)
+    flags = ["--species-column", "rlnClassNumber", "--min-dist", "1=50,2=30", "--score", "rlnLCCmax"]
+    run = cli("particles", star, "-o", tmp_path / "out", *flags, "--json", "--plot")
+    assert run.exit_code == 0, run.output
+    summary = json.loads(run.output[run.output.index("{") :])
+    audit = summary["halfset_audit"]
+    assert audit["straddling_pairs"] == 2 and audit["particles_straddling"] == 4
+    said = "2 duplicate pairs within each species' distance (1: 50 Å; 2: 30 Å) straddle the half-sets"
+    assert audit["message"].startswith(said)
+    assert "20 Å" not in audit["message"]
+    assert "min_dist_A" not in summary  # (no one distance was used: each species' is in per_species)
+    assert [p["min_dist_A"] for p in summary["species"]["per_species"]] == [50.0, 30.0]
+    table = " ".join(cli("particles", star, "-o", tmp_path / "t", *flags).output.split())
+    assert said in table and "within 20 Å" not in table
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert "each species&#x27; distance (1: 50 Å; 2: 30 Å)" in report or "each species' distance (1: 50 Å" in report
+
+
+def test_min_dist_z_per_species(tmp_path):
+    # Class 2's pair is 25 Å apart along z: a duplicate at its 30 Å sphere, not within 10 Å in z; class
+    # 1's pair (40 Å apart in x) stays a duplicate at 50 Å whatever z. By hand: kept 0, 1000, 1000+25z, 3000.
+    star = write_tomo_star(tmp_path / "particles.star", HALVES)
+    flags = ["--species-column", "rlnClassNumber", "--min-dist", "1=50,2=30", "--score", "rlnLCCmax"]
+    run = cli("particles", star, "-o", tmp_path / "out", *flags, "--min-dist-z", "2=10", "--json")
+    assert run.exit_code == 0, run.output
+    summary = json.loads(run.output[run.output.index("{") :])
+    kept = [line.split() for line in (tmp_path / "out" / "particles_kept.star").read_text().splitlines()]
+    assert [(r[1], r[3]) for r in kept if r[:1] == ["TS_01"]] == [
+        ("0", "0"),
+        ("1000", "0"),
+        ("1000", "25"),
+        ("3000", "0"),
+    ]
+    per = summary["species"]["per_species"]
+    assert [(p["min_dist_A"], p["min_dist_z_A"]) for p in per] == [(50.0, None), (30.0, 10.0)]
+    assert "2: 30 Å, 10 Å in z" in summary["halfset_audit"]["message"]
+    # The same through the API, and a bare z for the species not named: class 1 at 50 Å in x and y, 30 in z.
+    same = remove_duplicate_particles(
+        [star],
+        tmp_path / "api",
+        ParticleOptions(species_column="rlnClassNumber", min_dist="1=50,2=30", min_dist_z="2=10", score="rlnLCCmax"),
+    )
+    assert same["kept"] == 4
+    # Without species, a NAME=Å along z is refused in one line.
+    plain = cli("particles", star, "-o", tmp_path / "plain", "--min-dist-z", "2=10")
+    assert plain.exit_code != 0 and "--min-dist-z NAME=Å: these particles have no species" in plain.output
+
+
+def test_a_species_the_data_lacks_is_warned_of_not_refused():
+    # One configuration for every tomogram: this table holds classes 1 and 2, the distances name 3 too.
+    table = pd.DataFrame(
+        {
+            "rlnCoordinateX": [0.0, 10.0, 20.0],
+            "rlnCoordinateY": [0.0, 0.0, 0.0],
+            "rlnMicrographName": ["m"] * 3,
+            "rlnClassNumber": [1, 2, 1],
+            "rlnAutopickFigureOfMerit": [3.0, 2.0, 1.0],
+        }
+    )
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        kept, _ = remove_duplicates(
+            table, species_column="rlnClassNumber", species_min_dist={"1": 25.0, "3": 40.0}, mic_psize=1.0
+        )
+    assert kept.index.tolist() == [0, 1]  # (class 1's picks 20 Å apart: one kept at 25 Å)
+    messages = [str(w.message) for w in said]
+    assert any("no species 3 in these particles" in m and "not used" in m for m in messages), messages
+
+
+# --- copick ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def copick_models():
+    from cryodedup.formats.copick import root_logger_kept
+
+    with root_logger_kept():
+        module = pytest.importorskip("copick")
+        from copick.models import CopickLocation, CopickPoint, PickableObject
+    return module, CopickLocation, CopickPoint, PickableObject
+
+
+def make_project(tmp_path, models, picks, tomogram=False):
+    """A copick project: apoferritin (60 Å), ribosome (150 Å) and thyroglobulin (no radius) on run TS_001.
+
+    ``picks``: (user, session, object, [x...]), each point at y = z = 100 Å with score 0.5, or
+    (user, session, object, [x...], [score...]). ``tomogram``: the run has one (40 x 40 x 20 voxels of 10 Å).
+    """
+    from cryodedup.formats.copick import root_logger_kept
+
+    copick_module, location, point, pickable = models
+    with root_logger_kept():
+        config = tmp_path / "copick_config.json"
+        objects = [
+            pickable(name="apoferritin", is_particle=True, radius=60.0, label=1),
+            pickable(name="ribosome", is_particle=True, radius=150.0, label=2),
+            pickable(name="thyroglobulin", is_particle=True, label=3),
+        ]
+        root = copick_module.new_config(str(config), str(tmp_path / "overlay"), pickable_objects=objects)
+        run = root.new_run("TS_001")
+        if tomogram:
+            run.new_voxel_spacing(10.0).new_tomogram("wbp").from_numpy(np.zeros((20, 40, 40), np.float32), levels=1)
+        for user, session, name, xs, *scores in picks:
+            made = run.new_picks(object_name=name, session_id=session, user_id=user)
+            given = scores[0] if scores else [0.5] * len(xs)
+            made.points = [point(location=location(x=x, y=100.0, z=100.0), score=s) for x, s in zip(xs, given)]
+            made.store()
+    return config
+
+
+def json_of(run):
+    assert run.exit_code == 0, run.output
+    return json.loads(run.output[run.output.index("{") :])
+
+
+def test_an_object_without_a_radius_is_said_only_when_read_and_its_advice_works(tmp_path, copick_models):
+    # Thyroglobulin has no radius. A project without thyroglobulin picks says nothing of it.
+    apo = [("alice", "1", "apoferritin", [100.0, 400.0])]
+    quiet = make_project(tmp_path / "a", copick_models, apo)
+    summary = json_of(cli("particles", quiet, "--json", "-q"))
+    assert not [w for w in summary["warnings"] if "radius" in w], summary["warnings"]
+    # With thyroglobulin picks 50 Å apart: at 20 Å both are kept, and the warning's advice is what works.
+    thyro = [*apo, ("alice", "1", "thyroglobulin", [1000.0, 1050.0])]
+    config = make_project(tmp_path / "b", copick_models, thyro)
+    summary = json_of(cli("particles", config, "--json", "-q"))
+    said = [w for w in summary["warnings"] if "radius" in w]
+    assert len(said) == 1 and "thyroglobulin has no radius" in said[0], summary["warnings"]
+    assert "--min-dist thyroglobulin=Å" in said[0]
+    kept = {p["species"]: p["kept"] for p in summary["species"]["per_species"]}
+    assert kept == {"apoferritin": 2, "thyroglobulin": 2}
+    advised = json_of(cli("particles", config, "--min-dist", "thyroglobulin=80", "--json", "-q", "--force"))
+    assert {p["species"]: p["kept"] for p in advised["species"]["per_species"]} == {
+        "apoferritin": 2,
+        "thyroglobulin": 1,
+    }
+    # The Python API says it as a keyword, and takes that spelling.
+    with warnings.catch_warnings(record=True) as said_api:
+        warnings.simplefilter("always")
+        remove_duplicates(config, force=True)
+    advice = [str(w.message) for w in said_api if "no radius" in str(w.message)]
+    assert len(advice) == 1 and 'min_dist="thyroglobulin=Å"' in advice[0], advice
+    kept_api, _ = remove_duplicates(config, min_dist="thyroglobulin=80", force=True)
+    assert sorted(kept_api["object"].tolist()) == ["apoferritin", "apoferritin", "thyroglobulin"]
+
+
+def test_radius_is_filled_for_copick_objects_that_have_one(tmp_path, copick_models):
+    config = make_project(
+        tmp_path, copick_models, [("alice", "1", "apoferritin", [100.0]), ("alice", "1", "ribosome", [900.0])]
+    )
+    summary = json_of(cli("particles", config, "--json", "-q"))
+    per = {p["species"]: (p["min_dist_A"], p["radius_A"]) for p in summary["species"]["per_species"]}
+    assert per == {"apoferritin": (60.0, 60.0), "ribosome": (150.0, 150.0)}
+
+
+def comparepicks(*args):
+    from cryodedup.copick_command import comparepicks as command
+
+    return CliRunner().invoke(command, [str(a) for a in args])
+
+
+def test_comparepicks_radius_per_object(tmp_path, copick_models):
+    # Apoferritin 50 Å apart (matched at its 60 Å radius, not at 40), ribosome 100 Å apart (matched at its
+    # 150 Å radius, not at 80), thyroglobulin 30 Å apart (not at 20 Å, matched at 35).
+    config = make_project(
+        tmp_path,
+        copick_models,
+        [
+            ("alice", "1", "apoferritin", [100.0]),
+            ("bob", "1", "apoferritin", [150.0]),
+            ("alice", "1", "ribosome", [1000.0]),
+            ("bob", "1", "ribosome", [1100.0]),
+            ("alice", "1", "thyroglobulin", [2000.0]),
+            ("bob", "1", "thyroglobulin", [2030.0]),
+        ],
+    )
+    base = ["-c", config, "--reference", "alice/1", "--candidate", "bob/1", "--json", "-q"]
+
+    def matched(*radius):
+        summary = json_of(comparepicks(*base, *radius))
+        return {o["object"]: (o["radius_A"], o["matched"]) for o in summary["objects"]}, summary["warnings"]
+
+    default, said = matched()
+    assert default == {"apoferritin": (60.0, 1), "ribosome": (150.0, 1), "thyroglobulin": (20.0, 0)}
+    assert any("thyroglobulin has no radius" in w and "--radius thyroglobulin=Å" in w for w in said), said
+    named, _ = matched("--radius", "apoferritin=40,thyroglobulin=35")
+    assert named == {"apoferritin": (40.0, 0), "ribosome": (150.0, 1), "thyroglobulin": (35.0, 1)}
+    both, _ = matched("--radius", "ribosome=80,45")
+    assert both == {"apoferritin": (45.0, 0), "ribosome": (80.0, 0), "thyroglobulin": (45.0, 1)}
+    huge = comparepicks(*base, "--radius", "1e308")
+    assert huge.exit_code != 0 and "--radius must be a distance in Å above 0, to 1e150, got 1e+308" in huge.output
+    assert "Traceback" not in huge.output and len(huge.output) < 300
+
+
+def test_copick_consensus_counts_users_not_sessions(tmp_path, copick_models):
+    # P: alice/1 and alice/2, 10 Å apart (one annotator twice); Q: alice/1 and bob/1, 10 Å apart; R: bob/1 alone.
+    # At --min-support 2 counted in users, P and R are unconfirmed and Q is kept once (alice/1's, the better score).
+    config = make_project(
+        tmp_path,
+        copick_models,
+        [
+            ("alice", "1", "apoferritin", [100.0, 500.0], [0.9, 0.8]),
+            ("alice", "2", "apoferritin", [110.0], [0.7]),
+            ("bob", "1", "apoferritin", [510.0, 900.0], [0.6, 0.5]),
+        ],
+    )
+    summary = json_of(cli("particles", config, "--min-support", 2, "--json", "-q"))
+    kept, _ = remove_duplicates(config, min_support=2, force=True)
+    assert summary["kept"] == 1 and sorted(kept["x"].tolist()) == [500.0]
+    assert summary["consensus"]["users"] == 2
+    table = " ".join(cli("particles", config, "--min-support", 2, "--force").output.split())
+    assert "min support 2 of 2 users (3 pick sets; a user's sessions confirm as one)" in table
+    # One user's two sessions cannot confirm anything alone: said in one line.
+    alone = make_project(
+        tmp_path / "alone",
+        copick_models,
+        [("alice", "1", "apoferritin", [100.0]), ("alice", "2", "apoferritin", [110.0])],
+    )
+    refused = cli("particles", alone, "--min-support", 2)
+    assert refused.exit_code != 0 and "--min-support 2: there is only 1 user (alice/1, alice/2)" in refused.output
+
+
+def test_copick_star_export_keeps_score_user_and_session(tmp_path, copick_models):
+    import starfile
+
+    config = make_project(
+        tmp_path,
+        copick_models,
+        [("alice", "1", "apoferritin", [100.0, 130.0], [0.9, 0.4]), ("bob", "7", "apoferritin", [300.0], [0.6])],
+        tomogram=True,
+    )
+    run = cli("particles", config, "-o", tmp_path / "out", "-q")
+    assert run.exit_code == 0, run.output
+    kept = starfile.read(tmp_path / "out" / "particles_kept.star")
+    rejected = starfile.read(tmp_path / "out" / "particles_rejected.star")
+    rows = lambda t: sorted(zip(t.rlnAutopickFigureOfMerit, t.copickUserId.astype(str), t.copickSessionId.astype(str)))  # noqa: E731
+    assert rows(kept) == [(0.6, "bob", "7"), (0.9, "alice", "1")]
+    assert rows(rejected) == [(0.4, "alice", "1")]
