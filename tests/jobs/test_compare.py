@@ -53,6 +53,7 @@ def _brute(a, ma, b, mb, radius, beta, over="shared"):
             neighbours += (close.any(axis=1).sum() + close.any(axis=0).sum()) / 2 if close.size else 0
     precision, recall = (total / n_b if n_b else None), (total / n_a if n_a else None)
     score = (1 + beta**2) * precision * recall / (beta**2 * precision + recall) if total else 0.0
+    score = score if n_a or n_b else None  # (no micrograph scored: no score at all)
     jaccard = total / (n_a + n_b - total) if n_a + n_b else None
     agreement = neighbours / (n_a + n_b - neighbours) if n_a + n_b else None
     return out, total, (n_a, n_b), precision, recall, score, jaccard, agreement
