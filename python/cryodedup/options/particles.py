@@ -518,7 +518,7 @@ class ParticleOptions:
                 raise CryodedupError(f"{flag} must be a finite number, got {factor}")
         if not self.import_scale > 0:  # (0 moves every pick of a text file onto one point)
             raise CryodedupError(
-                f"--import-scale must be a factor above 0 (as RELION's import scale factor: a text file's x y z times it), "
+                f"--import-scale must be a factor above 0 (RELION's import scale factor: x y z times it), "
                 f"got {self.import_scale:g}"
             )
         if not 0 <= self.seed < 2**64:
