@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import csv
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from cryodedup.cli import main
+from cryodedup.errors import CryodedupError
 from cryodedup.jobs.micrographs.group import decide
 from cryodedup.jobs.micrographs.plan import ScoringPlan
+from cryodedup.jobs.micrographs.write import _refuse_untrusted
 from cryodedup.options import MicrographOptions
 from fixtures.synthetic import write_mrc, write_reexposure_set
 from helpers import shared_file
@@ -67,6 +70,24 @@ def test_a_pair_far_above_the_null_is_a_duplicate_whatever_its_pearson():
     assert d.joint[2] == pytest.approx(min(30.0 / 8, -0.05 / 0.15))
     assert d.summary()["reconsidered"] == {"zero_shift": 0, "thin_overlap": 0, "far_above_null": 2}
     assert not d.summary()["verdict"]["trusted"] and "1 pair far above the null undecided" in d.untrusted
+
+
+def test_an_undecided_pair_far_above_the_null_is_refused_saying_what_to_look_at():
+    # z 30 at shift (5, 20), 2.5 x T_z 8 and far above T_far 12, but Pearson -0.05: undecided.
+    scores = scores_with_null([(30.0, -0.05, 0.9, 5, 20)])
+    plan = plan_like((511, 720), 4, 43.84, (175.4, 1096.0))
+    d = decide(scores, MicrographOptions(), None, plan)
+    assert not d.duplicate[0] and d.uncertain[0] and d.undecided.tolist() == [True] + [False] * 200
+    outcome = SimpleNamespace(decision=d, plan=plan)
+    with pytest.raises(CryodedupError) as refused:
+        _refuse_untrusted(outcome, MicrographOptions())
+    message = str(refused.value)
+    assert "1 pair far above the null undecided (the strongest: z 30.0, 3.8x the z threshold" in message
+    assert "Pearson -0.050 at that shift" in message and "--plot draws the uncertain pairs" in message
+    _refuse_untrusted(outcome, MicrographOptions(accept_untrusted=True))  # written when asked
+    # The same pair at zero shift is the camera's pattern, decided (not a duplicate): trusted.
+    at_zero = decide(scores_with_null([(30.0, -0.05, 0.9, 0, 1)]), MicrographOptions(), None, plan)
+    assert not at_zero.undecided.any() and at_zero.untrusted is None
 
 
 def test_a_zero_shift_pair_is_the_cameras_pattern_unless_far_above_the_null():
