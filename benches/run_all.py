@@ -433,7 +433,10 @@ def read_bin_compare(plan: ScoringPlan) -> None:
     threshold), nothing else: no headers read, no checks, no outputs.
     """
     lowpass, highpass = plan.band
-    bank = _core.SpectrumBank(*plan.shape, plan.binning, plan.binned_psize / highpass, plan.binned_psize / lowpass)
+    psize = plan.binned_psize
+    bank = _core.SpectrumBank(
+        *plan.shape, plan.binning, psize / highpass, psize / lowpass, psize / plan.pearson_highpass
+    )
     count = len(plan.positions)
     handles = [mrcfile.mmap(plan.paths[plan.positions[q]], mode="r") for q in range(count)]
     try:

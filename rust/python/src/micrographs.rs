@@ -123,9 +123,21 @@ impl PairScores {
 #[pymethods]
 impl SpectrumBank {
     /// Images of `ny` x `nx` pixels, binned by `bin`; the band in cycles per binned pixel.
+    /// The Pearson coefficient is taken on the images band-passed from `pearson_highpass`
+    /// (default: `highpass`) to `lowpass`.
     #[new]
-    fn new(ny: usize, nx: usize, bin: usize, highpass: f64, lowpass: f64) -> PyResult<Self> {
-        let maker = micrographs::SpectrumMaker::new(ny, nx, bin, Band { highpass, lowpass }).map_err(errors::value)?;
+    #[pyo3(signature = (ny, nx, bin, highpass, lowpass, pearson_highpass=None))]
+    fn new(
+        ny: usize,
+        nx: usize,
+        bin: usize,
+        highpass: f64,
+        lowpass: f64,
+        pearson_highpass: Option<f64>,
+    ) -> PyResult<Self> {
+        let band = Band { highpass, lowpass };
+        let pearson = Band { highpass: pearson_highpass.unwrap_or(highpass), lowpass };
+        let maker = micrographs::SpectrumMaker::with_pearson_band(ny, nx, bin, band, pearson).map_err(errors::value)?;
         Ok(SpectrumBank { maker: SpectrumMaker(maker), spectra: SpectrumStore::default() })
     }
 

@@ -11,16 +11,19 @@ from __future__ import annotations
 import csv
 import json
 import re
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from cryodedup.cli import main
+from cryodedup.errors import CryodedupError
 from cryodedup.jobs.micrographs.group import decide
 from cryodedup.jobs.micrographs.plan import ScoringPlan
+from cryodedup.jobs.micrographs.write import _refuse_untrusted
 from cryodedup.options import MicrographOptions
-from fixtures.synthetic import write_reexposure_set
+from fixtures.synthetic import write_mrc, write_reexposure_set
 from helpers import shared_file
 
 #: The real set binned 5 (54.8 Å): 102 x 144 binned pixels, the band's coarsest detail 25 of them.
@@ -62,10 +65,30 @@ def test_a_pair_far_above_the_null_is_a_duplicate_whatever_its_pearson():
     d = decide(scores, MicrographOptions(), None, plan)
     assert d.joint[0] == pytest.approx(30.04 / 12)  # z over 1.5 x 8
     assert d.duplicate[:3].tolist() == [True, False, False]
-    # z 11: 11 / 12 = 0.92, in the uncertain band; a negative Pearson coefficient is no agreement.
-    assert d.uncertain[:3].tolist() == [False, True, False]
+    # z 11: 11 / 12 = 0.92, in the uncertain band; a negative Pearson coefficient is no agreement,
+    # but z 30 away from zero shift is no chance either: undecided, named uncertain (issue 63 item 5).
+    assert d.uncertain[:3].tolist() == [False, True, True]
     assert d.joint[2] == pytest.approx(min(30.0 / 8, -0.05 / 0.15))
     assert d.summary()["reconsidered"] == {"zero_shift": 0, "thin_overlap": 0, "far_above_null": 2}
+    assert not d.summary()["verdict"]["trusted"] and "1 pair far above the null undecided" in d.untrusted
+
+
+def test_an_undecided_pair_far_above_the_null_is_refused_saying_what_to_look_at():
+    # z 30 at shift (5, 20), 2.5 x T_z 8 and far above T_far 12, but Pearson -0.05: undecided.
+    scores = scores_with_null([(30.0, -0.05, 0.9, 5, 20)])
+    plan = plan_like((511, 720), 4, 43.84, (175.4, 1096.0))
+    d = decide(scores, MicrographOptions(), None, plan)
+    assert not d.duplicate[0] and d.uncertain[0] and d.undecided.tolist() == [True] + [False] * 200
+    outcome = SimpleNamespace(decision=d, plan=plan)
+    with pytest.raises(CryodedupError) as refused:
+        _refuse_untrusted(outcome, MicrographOptions())
+    message = str(refused.value)
+    assert "1 pair far above the null undecided (the strongest: z 30.0, 3.8x the z threshold" in message
+    assert "Pearson -0.050 at that shift" in message and "--plot draws the uncertain pairs" in message
+    _refuse_untrusted(outcome, MicrographOptions(accept_untrusted=True))  # written when asked
+    # The same pair at zero shift is the camera's pattern, decided (not a duplicate): trusted.
+    at_zero = decide(scores_with_null([(30.0, -0.05, 0.9, 0, 1)]), MicrographOptions(), None, plan)
+    assert not at_zero.undecided.any() and at_zero.untrusted is None
 
 
 def test_a_zero_shift_pair_is_the_cameras_pattern_unless_far_above_the_null():
@@ -220,3 +243,51 @@ def test_real_set_at_the_detector_pixel_is_refused_unless_accepted(tmp_path):
     )
     assert not summary["verdict"]["trusted"] and "margin of x1.0" in summary["verdict"]["why"]
     assert any("--accept-untrusted asked" in w and "--psize" in w for w in summary["warnings"])
+
+
+# --- a noisier variant of the real set, at 40 Å (issue 63 item 5) ---------------------------
+
+#: Each real image cropped to this (rows, columns) at a window of its own, noise of this
+#: fraction of its standard deviation added.
+VARIANT_CROP, VARIANT_NOISE = (448, 640), 0.3
+
+
+def write_noisier_variant(source, folder, seed: int) -> dict[int, tuple[int, int]]:
+    """The real micrographs, each cropped at a random window of its own, noise added; returns the windows' corners."""
+    import mrcfile
+
+    rng = np.random.default_rng(seed)
+    corners = {}
+    for k, path in enumerate(sorted(source.glob("*.mrc"))):
+        image = mrcfile.read(path).astype(np.float32)
+        y0 = int(rng.integers(0, image.shape[0] - VARIANT_CROP[0] + 1))
+        x0 = int(rng.integers(0, image.shape[1] - VARIANT_CROP[1] + 1))
+        crop = image[y0 : y0 + VARIANT_CROP[0], x0 : x0 + VARIANT_CROP[1]]
+        noisy = crop + rng.normal(0, VARIANT_NOISE * image.std(), crop.shape).astype(np.float32)
+        write_mrc(folder / path.name, noisy, 10.96)
+        corners[k] = (y0, x0)
+    return corners
+
+
+@pytest.mark.real_data
+def test_a_noisier_cropped_variant_of_the_real_set_gives_its_four_pairs_at_40_angstrom(tmp_path):
+    # Before: the re-exposure 3-39 scored z 18.3 (4th of 1,326 pairs, every unrelated pair under
+    # 7.6) but Pearson -0.04 at its shift (the band's coarsest detail, the ice and illumination
+    # across the frame, ruled it): dropped, not uncertain, and the verdict said TRUSTED; 2-38 was
+    # placed at a wrap-around alias over 14 % of the image.
+    folder = tmp_path / "variant"
+    folder.mkdir()
+    corners = write_noisier_variant(shared_file("micrographs"), folder, seed=7)
+    summary, pairs = screen(folder, tmp_path / "out", "--target-psize", "40", files="*.mrc")
+    assert summary["binned_pixel_size_A"] == 43.84
+    assert flagged(pairs, "duplicate") == REAL_TRUTH and summary["rejected"] == 4, flagged(pairs, "duplicate")
+    assert summary["verdict"]["trusted"]
+    # No pair far above the null is left undecided (the rule the verdict holds to).
+    far = summary["thresholds"]["z_far"]
+    assert all(p["duplicate"] == "1" or p["uncertain"] == "1" for p in pairs if float(p["z"]) >= far)
+    # Each shift is the real one (57, -18 pixels, PROVENANCE.md) moved by the crops, within a binned pixel.
+    for p in pairs:
+        a, b = int(p["index_a"]), int(p["index_b"])
+        if (a, b) in REAL_TRUTH:
+            dy, dx = -18 + corners[b][0] - corners[a][0], 57 + corners[b][1] - corners[a][1]
+            assert abs(int(p["shift_y_px"]) - dy) <= 5 and abs(int(p["shift_x_px"]) - dx) <= 5, (p, dy, dx)

@@ -67,6 +67,8 @@ class Decision:
     untrusted: str | None = None
     #: How many pairs each rule of every binning changed: pattern, thin overlap, far above the null.
     rules: dict[str, int] | None = None
+    #: The pairs far above the null, away from zero shift, that are not duplicates (``undecided``).
+    undecided: np.ndarray | None = None
 
     def summary(self) -> dict[str, Any]:
         """The summary's thresholds, uncertain count and margin."""
@@ -167,7 +169,10 @@ def decide(
         joint, rules = every_binning(joint, scores, plan, threshold, options.min_pearson)
     decision = _decision(joint, threshold, options.min_pearson, null)
     decision.rules = rules
-    decision.untrusted = verdict(decision)
+    if plan is not None:
+        decision.undecided = undecided(decision, scores)
+        decision.uncertain |= decision.undecided
+    decision.untrusted = verdict(decision) or undecided_verdict(decision, scores)
     return decision
 
 
@@ -213,6 +218,31 @@ def every_binning(
         "far_above_null": int((changed & lifted).sum()),
     }
     return refined, rules
+
+
+def undecided(decision: Decision, scores: dict[str, np.ndarray]) -> np.ndarray:
+    """The pairs far above the null and away from zero shift that are not duplicates.
+
+    Their peak reaches ``FAR`` x the z threshold, which no chance peak reaches and, away from
+    zero shift, no camera pattern, but their images do not agree at the found shift: their
+    scores do not decide them, and they are named (uncertain) rather than dropped.
+    """
+    with np.errstate(invalid="ignore"):
+        pattern = np.maximum(np.abs(scores["dy"]), np.abs(scores["dx"])) <= PATTERN_SHIFT
+        return (scores["z"] >= decision.min_z * FAR) & ~pattern & ~decision.duplicate
+
+
+def undecided_verdict(decision: Decision, scores: dict[str, np.ndarray]) -> str | None:
+    """Why a run with undecided pairs (:func:`undecided`) cannot be trusted, or None."""
+    if decision.undecided is None or not decision.undecided.any():
+        return None
+    count, strongest = int(decision.undecided.sum()), int(np.argmax(np.where(decision.undecided, scores["z"], -np.inf)))
+    z, pearson = float(scores["z"][strongest]), float(scores["pearson"][strongest])
+    return (
+        f"{count:,} pair{'' if count == 1 else 's'} far above the null undecided (the strongest: z {z:.1f}, "
+        f"{z / decision.min_z:.1f}x the z threshold, away from zero shift, but Pearson {pearson:.3f} at that shift): "
+        "marked uncertain in pairs.csv; look at them, or screen at a finer binning"
+    )
 
 
 def verdict(decision: Decision) -> str | None:

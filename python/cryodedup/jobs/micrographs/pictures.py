@@ -185,7 +185,9 @@ def _shown_names(mics: Micrographs, pairs: np.ndarray) -> dict[int, str]:
 def uncertain_order(decision: Decision) -> np.ndarray:
     """The uncertain pairs, nearest the boundary first (by how far their joint score lies from 1, as a factor)."""
     uncertain = np.flatnonzero(decision.uncertain)
-    return uncertain[np.argsort(np.abs(np.log(decision.joint[uncertain])), kind="stable")]
+    # (An undecided pair's joint score can be negative: last.)
+    factor = np.abs(np.log(np.clip(decision.joint[uncertain], 1e-12, None)))
+    return uncertain[np.argsort(factor, kind="stable")]
 
 
 def _pair_cells(

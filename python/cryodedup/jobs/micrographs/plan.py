@@ -168,6 +168,11 @@ class ScoringPlan:
     psize_note: str | None = None
 
     @property
+    def pearson_highpass(self) -> float:
+        """The coarsest detail (Å) of the images the Pearson coefficient is taken on (:func:`pearson_highpass`)."""
+        return pearson_highpass(self.band)
+
+    @property
     def reach(self) -> int:
         """How many images apart the farthest compared pair is."""
         if self.pairs is not None:
@@ -327,6 +332,26 @@ def _check_alike(mics: Micrographs, k: int, layout: MrcLayout, headers: _Headers
             f"{mics.paths[k]}: pixel size {header_psize:g} Å in its header, but "
             f"{mics.paths[headers.readable[0]]} has {first_psize:g} Å; one run takes one pixel size"
         )
+
+
+#: The coarsest detail (Å) the Pearson coefficient compares at any binning: the default band's
+#: at 12 Å (25 binned pixels). Coarser detail is the ice's thickness and the illumination.
+PEARSON_COARSEST = 300.0
+
+
+def pearson_highpass(band: tuple[float, float]) -> float:
+    """The highpass (Å) of the images the Pearson coefficient is taken on, for the band (lowpass, highpass).
+
+    The phase correlation keeps the whole band; the Pearson coefficient leaves out detail
+    coarser than ``PEARSON_COARSEST`` (keeping at least an octave above the lowpass). Why: at
+    a coarse binning the band's coarsest detail is a few cycles per image, the ice and the
+    illumination across the frame, and it holds most of the band's power. Unrelated images
+    share it where they lie (Pearson 0.5-0.8 at zero shift on the real set at 44 Å), and a
+    re-exposure, moved with the beam, does not (a true pair at z 18 had -0.04; without it
+    0.42). At the default binning (12 Å or finer) the band is the same.
+    """
+    lowpass, highpass = band
+    return min(highpass, max(PEARSON_COARSEST, 2 * lowpass))
 
 
 def _binning_and_band(

@@ -198,7 +198,10 @@ class _ShardSpectra:
         self.plan, self.needed, self.read = plan, needed, read
         lowpass, highpass = plan.band
         ny, nx = plan.shape
-        self.bank = _core.SpectrumBank(ny, nx, plan.binning, plan.binned_psize / highpass, plan.binned_psize / lowpass)
+        psize = plan.binned_psize
+        self.bank = _core.SpectrumBank(
+            ny, nx, plan.binning, psize / highpass, psize / lowpass, psize / plan.pearson_highpass
+        )
         self.maker = self.bank.maker
         self.stored_from = 0  # needed[:stored_from] are discarded
 

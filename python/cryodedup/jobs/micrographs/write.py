@@ -35,7 +35,7 @@ from ...options import MicrographOptions
 from ...outputs import AtomicOutputs, StrPath, scratch_files, warn_earlier_report
 from ...particle_set import ParticleSet
 from ...resolve import match_micrographs
-from .group import UNCERTAIN, Decision, Outcome, near_the_edge
+from .group import UNCERTAIN, Decision, Outcome, near_the_edge, verdict
 from .plan import MAX_BINNED_PSIZE, candidates_used
 from .score import reading_by_worker
 
@@ -159,7 +159,7 @@ def write_results(
             "warning",
         )
     if decision.untrusted:
-        log(untrusted_warning(decision.untrusted, outcome.plan.binned_psize), "warning")
+        log(untrusted_warning(decision, outcome.plan.binned_psize), "warning")
     if placement is not None:
         summary["metadata"] = placement.summary()
         if options.no_images:
@@ -208,21 +208,28 @@ def _refuse_untrusted(outcome: Outcome, options: MicrographOptions) -> None:
     """
     why = outcome.decision.untrusted
     if why and not options.accept_untrusted:
+        safe = _what_is_safe(outcome.decision, outcome.plan.binned_psize)
         raise CryodedupError(
-            f"the decision cannot be trusted, nothing written: {why}. {_what_is_safe(outcome.plan.binned_psize)}; "
+            f"the decision cannot be trusted, nothing written: {why}. {safe}; "
             "--accept-untrusted writes what the thresholds gave"
         )
 
 
-def untrusted_warning(why: str, binned_psize: float) -> str:
+def untrusted_warning(decision: Decision, binned_psize: float) -> str:
     """The warning of a run whose untrusted decision was accepted (``--accept-untrusted``): why, and what is safe."""
     return (
-        f"the decision cannot be trusted (written as --accept-untrusted asked): {why}. micrographs_rejected "
-        f"lists what the thresholds gave, not micrographs safe to remove. {_what_is_safe(binned_psize)}"
+        f"the decision cannot be trusted (written as --accept-untrusted asked): {decision.untrusted}. "
+        "micrographs_rejected lists what the thresholds gave, not micrographs safe to remove. "
+        f"{_what_is_safe(decision, binned_psize)}"
     )
 
 
-def _what_is_safe(binned_psize: float) -> str:
+def _what_is_safe(decision: Decision, binned_psize: float) -> str:
+    if decision.undecided is not None and decision.undecided.any() and not verdict(decision):
+        return (
+            "--plot draws the uncertain pairs; a finer --target-psize (12 Å by default) compares more of the "
+            f"specimen's detail (this run: {binned_psize:.3g} Å per pixel)"
+        )
     return (
         f"Check the pixel size against the MRC headers (--psize), and screen at a binned pixel of 11 to "
         f"{MAX_BINNED_PSIZE:g} Å, where the thresholds were measured to hold (this run: {binned_psize:.3g} Å)"

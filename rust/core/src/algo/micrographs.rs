@@ -215,7 +215,7 @@ pub struct PairScore {
 }
 
 impl Spectrum {
-    /// The binned image, tapered and band-passed (arbitrary scale).
+    /// The binned image, tapered and band-passed by the Pearson band (arbitrary scale).
     pub fn image(&self) -> &[f32] {
         &self.image
     }
@@ -239,6 +239,9 @@ pub struct Plan {
     /// The rows' inverse for the pairs' maps (the same transform as `c2r`, see [`RowInverse`]).
     row_inverse: RowInverse,
     weights: Vec<f32>,
+    /// The band weights of the image the Pearson coefficient is taken on: `weights` without
+    /// the frequencies under the Pearson band's highpass ([`Plan::with_pearson_band`]).
+    pearson_weights: Vec<f32>,
     taper: (Vec<f32>, Vec<f32>),
     /// Columns of the half spectrum (kx) holding any weight: beyond them the band is zero.
     columns_used: usize,
@@ -260,19 +263,34 @@ const MIN_OVERLAP: f64 = 0.05;
 
 impl Plan {
     pub fn new(ny: usize, nx: usize, band: Band) -> Plan {
+        Plan::with_pearson_band(ny, nx, band, band)
+    }
+
+    /// A plan whose Pearson coefficient is taken on the images band-passed by `pearson`
+    /// (the phase correlation keeps `band`). At a coarse binning the band's coarsest
+    /// frequencies hold a few cycles per image: the ice's thickness and the illumination,
+    /// which unrelated images share where they lie and a re-exposure moves with the beam.
+    /// Weighted by their power, they rule a Pearson coefficient over the whole band.
+    pub fn with_pearson_band(ny: usize, nx: usize, band: Band, pearson: Band) -> Plan {
         let geometry = choose_geometry(ny, nx, band);
         let (py, px) = (geometry.py, geometry.px);
         let mut real = RealFftPlanner::<f32>::new();
         let mut complex = FftPlanner::<f32>::new();
         let hx = px / 2 + 1;
-        let mut weights = vec![0.0f32; py * hx];
-        for ky in 0..py {
-            let fy = if ky <= py / 2 { ky as f64 } else { ky as f64 - py as f64 } / py as f64;
-            for kx in 0..hx {
-                let fx = kx as f64 / px as f64;
-                weights[ky * hx + kx] = band.weight((fy * fy + fx * fx).sqrt());
+        let band_weights = |band: Band| {
+            let mut weights = vec![0.0f32; py * hx];
+            for ky in 0..py {
+                let fy = if ky <= py / 2 { ky as f64 } else { ky as f64 - py as f64 } / py as f64;
+                for kx in 0..hx {
+                    let fx = kx as f64 / px as f64;
+                    weights[ky * hx + kx] = band.weight((fy * fy + fx * fx).sqrt());
+                }
             }
-        }
+            weights
+        };
+        let weights = band_weights(band);
+        let same = pearson.highpass == band.highpass && pearson.lowpass == band.lowpass;
+        let pearson_weights = if same { weights.clone() } else { band_weights(pearson) };
         let columns_used = (0..hx).rev().find(|&kx| (0..py).any(|ky| weights[ky * hx + kx] > 0.0)).map_or(1, |k| k + 1);
         let band_rows = (0..columns_used)
             .map(|kx| {
@@ -305,6 +323,7 @@ impl Plan {
             col_inverse: complex.plan_fft_inverse(py),
             row_inverse: RowInverse::new(px, &mut complex),
             weights,
+            pearson_weights,
             taper: (tukey(geometry.height), tukey(geometry.width)),
         }
     }
@@ -331,7 +350,7 @@ impl Plan {
         let mut freq = self.forward(&mut padded);
         // The band-passed image, for the Pearson coefficient: without the low frequencies,
         // an ice gradient shared by two unrelated images does not correlate them.
-        let mut filtered: Vec<Complex32> = freq.iter().zip(&self.weights).map(|(c, &w)| c * w).collect();
+        let mut filtered: Vec<Complex32> = freq.iter().zip(&self.pearson_weights).map(|(c, &w)| c * w).collect();
         let band_passed = self.inverse(&mut filtered);
         let image =
             (0..self.wy).flat_map(|y| band_passed[y * self.px..y * self.px + self.wx].iter().copied()).collect();
@@ -783,10 +802,17 @@ pub struct SpectrumMaker {
 impl SpectrumMaker {
     /// For images of `ny` x `nx` pixels binned by `bin`, the band in cycles per binned pixel.
     pub fn new(ny: usize, nx: usize, bin: usize, band: Band) -> Result<Self, String> {
+        SpectrumMaker::with_pearson_band(ny, nx, bin, band, band)
+    }
+
+    /// As [`SpectrumMaker::new`], the Pearson coefficient taken on the images band-passed
+    /// by `pearson` ([`Plan::with_pearson_band`]).
+    pub fn with_pearson_band(ny: usize, nx: usize, bin: usize, band: Band, pearson: Band) -> Result<Self, String> {
         if bin == 0 || ny / bin < 8 || nx / bin < 8 {
             return Err(format!("binning {ny} x {nx} by {bin} leaves less than 8 x 8 pixels"));
         }
-        Ok(SpectrumMaker { ny, nx, bin, plan: Arc::new(Plan::new(ny / bin, nx / bin, band)) })
+        let plan = Plan::with_pearson_band(ny / bin, nx / bin, band, pearson);
+        Ok(SpectrumMaker { ny, nx, bin, plan: Arc::new(plan) })
     }
 
     /// The spectra of `images` (each `ny` x `nx`), in parallel on the
@@ -936,6 +962,34 @@ mod tests {
                 assert_eq!(bits(got), bits(&expected), "px {px}, {used} columns, row {r}");
             }
         }
+    }
+
+    /// Two unrelated fields under one illumination (3 cycles across the frame, inside the
+    /// band): at zero shift, their Pearson coefficient over the whole band is the
+    /// illumination's; over the Pearson band (from 8 pixels) it is near 0. The phase
+    /// correlation is the same.
+    #[test]
+    fn the_pearson_band_leaves_out_an_illumination_the_images_share() {
+        let (h, w) = (96usize, 128usize);
+        let band = Band { highpass: 1.0 / 25.0, lowpass: 0.25 };
+        let whole = Plan::new(h, w, band);
+        let cut = Plan::with_pearson_band(h, w, band, Band { highpass: 1.0 / 8.0, lowpass: 0.25 });
+        let mut rng = Rng(31);
+        let lit = |f: Vec<f32>| -> Vec<f32> {
+            let light = |k: usize| 3.0 * (2.0 * std::f64::consts::PI * 3.0 * (k % w) as f64 / w as f64).sin();
+            f.iter().enumerate().map(|(k, &v)| v + light(k) as f32).collect()
+        };
+        let (a, b) = (lit(field(&mut rng, h, w)), lit(field(&mut rng, h, w)));
+        let at_zero = |plan: &Plan| {
+            let (sa, sb) = (plan.spectrum(&a), plan.spectrum(&b));
+            (pearson_at(&sa.image, &sb.image, plan.wy, plan.wx, 0, 0).0, plan.compare(&sa, &sb, 1e9))
+        };
+        let ((shared, x), (specimen, y)) = (at_zero(&whole), at_zero(&cut));
+        assert!(shared > 0.5 && specimen.abs() < 0.15, "{shared} {specimen}");
+        assert_eq!((x.z, x.dy, x.dx), (y.z, y.dy, y.dx));
+        // The same band for both: the same image, bit for bit.
+        let same = Plan::with_pearson_band(h, w, band, band);
+        assert_eq!(same.spectrum(&a).image, whole.spectrum(&a).image);
     }
 
     #[test]
