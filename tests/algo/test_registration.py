@@ -7,6 +7,8 @@ rate is proven on random pairs of one frame: never fires.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -119,7 +121,7 @@ def test_one_frame_never_fires(case):
 
 
 def test_transform_words():
-    t = Transform(True, (True, False), 2.0, np.array([4096.0, -128.0]))
+    t = Transform((1, 0), (True, False), 2.0, np.array([4096.0, -128.0]))
     assert t.spec(1.0) == "swap+scale:2+mirror-x:4096+shift:0,-128"
     assert t.kind(1.0) == "swap+scale+mirror-x+translation"
     assert Transform.identity(2).spec(1.0) == "identity"
@@ -127,3 +129,11 @@ def test_transform_words():
     pixels = np.array([[100.0, 50.0], [7.0, 9.0]])
     moved = apply_steps(parse_steps(t.spec(2.0)), pixels, None) * 2.0
     np.testing.assert_allclose(moved, t.apply(pixels * 2.0))
+    # In 3-D, every order of the axes is said in swaps that --transform applies back to it.
+    points = np.array([[1.0, 2.0, 3.0], [-4.0, 5.0, 7.0]])
+    for order in itertools.permutations(range(3)):
+        t = Transform(order, (False, False, True), 1.0, np.zeros(3))
+        np.testing.assert_allclose(apply_steps(parse_steps(t.spec(1.0)), points, None), t.apply(points))
+    assert Transform((0, 2, 1), (False,) * 3, 1.0, np.zeros(3)).spec(1.0) == "swap-yz"
+    with pytest.raises(ValueError, match="swap-yz on 2-D"):
+        apply_steps(parse_steps("swap-yz"), pixels, None)
