@@ -381,7 +381,8 @@ class ParticleOptions:
         [],
         "--transform",
         "Move an input's centres into the other inputs' frame before deciding: INPUT=OP+OP+... applied in "
-        "order, in the input's own pixels; OP is swap, mirror-x[:W] (x -> W - x; W: the micrograph's width), "
+        "order, in the input's own pixels; OP is swap (x and y), swap-yz, swap-xz, mirror-x[:W] (x -> W - x; W: "
+        "the micrograph's width), "
         "mirror-y[:H], mirror-z[:D], scale:S, shift:DX,DY[,DZ]. INPUT: its path as given or its position (1 "
         "for the first). Repeat it for several inputs. The rows written are the input's, unchanged.",
         multiple=True,
