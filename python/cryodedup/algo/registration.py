@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -58,9 +58,11 @@ __all__ = [
 #: every pick of the second on its micrograph, until this many (a pick co-picked in 1 of 10 still
 #: stands out of the chance displacements spread over the micrograph's bins).
 VOTE_PAIRS = 8_000
-#: Fewer voting picks than this (dense micrographs: each votes with hundreds of the other's picks), and
-#: each linear part is also tried with the shift that brings the picks' centres of mass together.
-FEW_VOTERS = 16
+#: Picks that vote, at least, however many pairs they make: on micrographs of thousands of picks,
+#: :data:`VOTE_PAIRS` would be a few picks' (the true displacements a few among chance's).
+LEAST_VOTERS = 64
+#: ... in tomograms (``dims`` 3), whose 48 linear parts each vote: fewer, and the centres of mass tried too.
+LEAST_VOTERS_3D = 16
 #: The fullest bins of displacements refined: a peak may straddle up to four.
 PEAKS = 4
 #: Beyond chance: the picks a candidate pairs exceed chance's mean by this many standard deviations
@@ -72,6 +74,8 @@ FIRE_MIN_PAIRS = 10
 #: standard errors from 0; one frame needs it below that fraction by as many errors.
 OFFSET_FRACTION = 0.25
 OFFSET_ERRORS = 4.0
+#: The turns of the second set (degrees) that measure what the search pairs by chance: none a linear part tries.
+SEARCH_TURNS = (37.0, 127.0 + 16.0)
 #: Chance pairs more than this fraction of the smaller set at the radius measured: too dense to tell.
 DENSE_CHANCE = 0.5
 #: Scales closer to 1 than this are the identity's (a few % of the extent is within any radius
@@ -179,9 +183,10 @@ class Measurement:
     ``identity``: the picks as read; ``translation``: the identity's offset refined (None when
     no pick pairs); ``best``: the transform the verdict names (another frame), else the best
     tried other than the identity (None when none pairs a pick); ``chance``: the agreement of
-    the picks moved far; ``radius``: the radius measured at; ``verdict``: one of
-    :data:`VERDICTS`; ``reason``: why it cannot tell (``too few picks``, ``too dense``, ``offset
-    uncertain``); ``picks``: the picks of each input measured.
+    the picks moved far; ``radius``: the radius measured at (``given_radius``: the one asked);
+    ``searched``: the picks the search pairs by chance (:func:`_searched_by_chance`);
+    ``verdict``: one of :data:`VERDICTS`; ``reason``: why it cannot tell (``too few picks``,
+    ``too dense``, ``offset uncertain``); ``picks``: the picks of each input measured.
     """
 
     identity: Candidate
@@ -192,13 +197,19 @@ class Measurement:
     verdict: str
     picks: tuple[int, int]
     micrographs: int
+    given_radius: float = 0.0
+    searched: float = 0.0
     reason: str = ""
-    given_radius: float = field(default=0.0)
 
     @property
     def beyond_chance(self) -> float:
         """The picks a candidate must pair to agree beyond chance (:data:`FIRE_SIGMAS`)."""
         return _beyond(self.chance)
+
+    @property
+    def beyond_search(self) -> float:
+        """The picks a transform the search found must pair: beyond chance, and beyond what it finds by chance."""
+        return max(self.beyond_chance, self.searched + FIRE_SIGMAS * math.sqrt(self.searched) + FIRE_MIN_PAIRS)
 
 
 def _beyond(chance: Chance) -> float:
@@ -260,24 +271,27 @@ def measure(
     boxes = boxes_of(a, ga, b, gb, n)
     chance = chance_agreement(lambda moved: agreement(gb, a, ga, moved, rho), b, gb, boxes, seed)
     identity = Candidate(Transform.identity(dims), *agreement(gb, a, ga, b, rho))
-    pairs_i, pairs_j = vote_pairs(ga, gb, n, seed)
+    pairs_i, pairs_j = vote_pairs(ga, gb, n, seed, dims)
     # Another linear part can only be said when it could beat the identity by the margin chance leaves.
     search = min(len(a), len(b)) - identity.shared >= _beyond(chance) - chance.shared
     offset = identity  # the identity's translation: the voted one, or none, whichever pairs more
     voted: Candidate | None = None  # the linear part (not the identity) whose voted translation pairs most
-    few_voters = len(np.unique(pairs_i)) < FEW_VOTERS
+    # The shift that brings the centres of mass together is tried too: for the identity (an offset of
+    # picks that crowd on a lattice, whose chance displacements outvote the true one), and in tomograms
+    # (few voters: thousands of picks a tomogram) for every linear part.
+    centroids = dims == 3
     tries: list[tuple[int, Transform]] = []  # each linear part with a translation, and its votes
     for part in _linear_parts(dims, a, b, pairs_i, pairs_j, rho, search):
         moved = b @ part.linear_only.T
         found = _voted_shift(a[pairs_i] - moved[pairs_j], rho)
         if found is not None:
             tries.append((found[1], replace(part, shift=found[0])))
-        if few_voters:
+        if centroids or part.kind(1.0) == "identity":
             tries.append((0, replace(part, shift=_centroid_shift(a, ga, moved, gb, n))))
     most = max((votes for votes, _ in tries), default=0)
     for votes, transform in tries:
         is_offset = transform.kind(1.0) in ("identity", "translation")
-        if not (few_voters or is_offset or 2 * votes >= most):
+        if not (centroids or is_offset or 2 * votes >= most):
             continue  # (a part the vote leaves far behind: not worth scoring)
         # (scored on every pick, not by the vote's few: a dense vote's fullest bin may be chance's)
         tried = Candidate(transform, *agreement(gb, a, ga, transform.apply(b), rho))
@@ -290,8 +304,45 @@ def measure(
     hopeful = chance.shared + (_beyond(chance) - chance.shared) / 2
     translation = _refined(offset.transform, a, ga, b, gb, rho) if offset.shared >= hopeful else None
     best = voted if voted is None or voted.shared < hopeful else _refined(voted.transform, a, ga, b, gb, rho)
-    m = Measurement(identity, translation, best, chance, rho, "", (len(a), len(b)), n, given_radius=radius)
+    searched = _searched_by_chance(a, ga, b, gb, rho, boxes, pairs_i, pairs_j) if search else 0.0
+    m = Measurement(identity, translation, best, chance, rho, "", (len(a), len(b)), n, radius, searched)
     return verdict(m)
+
+
+def _searched_by_chance(
+    a: np.ndarray,
+    ga: np.ndarray,
+    b: np.ndarray,
+    gb: np.ndarray,
+    rho: float,
+    boxes: tuple[np.ndarray, np.ndarray],
+    pairs_i: np.ndarray,
+    pairs_j: np.ndarray,
+) -> float:
+    """The picks the search pairs when the frames surely differ: b turned about each micrograph's centre.
+
+    The search's vote finds the translation that pairs most; on picks that crowd (membranes, a
+    slab of a tomogram, a picker's grid) that is well above a random move's agreement. Turned
+    by angles no linear part tries (:data:`SEARCH_TURNS`), b keeps how its picks crowd and
+    shares no frame with a: the most the search then pairs is chance's for a search.
+    """
+    low, extent = boxes
+    centre = (low + extent / 2)[gb]
+    most = 0.0
+    for angle in SEARCH_TURNS:
+        c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+        turned = b.copy()
+        offset = b[:, :2] - centre[:, :2]
+        turned[:, 0] = centre[:, 0] + c * offset[:, 0] - s * offset[:, 1]
+        turned[:, 1] = centre[:, 1] + s * offset[:, 0] + c * offset[:, 1]
+        shifts = []
+        found = _voted_shift(a[pairs_i] - turned[pairs_j], rho)
+        if found is not None:
+            shifts.append(found[0])
+        shifts.append(_centroid_shift(a, ga, turned, gb, len(low)))
+        for shift in shifts:
+            most = max(most, agreement(gb, a, ga, turned + shift, rho)[1])
+    return most
 
 
 def _centroid_shift(a: np.ndarray, ga: np.ndarray, moved: np.ndarray, gb: np.ndarray, n: int) -> np.ndarray:
@@ -321,16 +372,16 @@ def _refined(
 
 def verdict(m: Measurement) -> Measurement:
     """The measurement with its verdict and reason (module docstring): one frame, two, unrelated or cannot tell."""
-    beyond = m.beyond_chance
+    beyond, searched = m.beyond_chance, m.beyond_search
     best, offset = m.best, m.translation
     aligned = max(m.identity.shared, offset.shared if offset else 0.0)
-    if best is not None and best.shared >= beyond and best.shared - aligned >= beyond - m.chance.shared:
+    if best is not None and best.shared >= searched and best.shared - aligned >= beyond - m.chance.shared:
         return replace(m, verdict="two")
     size, error = _offset(offset)
     quarter = OFFSET_FRACTION * m.given_radius
-    if offset is not None and offset.shared >= beyond and size >= quarter and size >= OFFSET_ERRORS * error:
+    if offset is not None and offset.shared >= searched and size >= quarter and size >= OFFSET_ERRORS * error:
         return replace(m, verdict="two", best=offset)
-    if aligned >= beyond:
+    if max(m.identity.shared, offset.shared if offset is not None and size < quarter else 0.0) >= beyond:
         if size + OFFSET_ERRORS * error < quarter:
             return replace(m, verdict="one")
         return replace(m, verdict="cannot tell", reason="offset uncertain")
@@ -352,14 +403,18 @@ def _offset(offset: Candidate | None) -> tuple[float, float]:
     return size, float(math.sqrt(float(np.sum((along * offset.error) ** 2))))
 
 
-def vote_pairs(ga: np.ndarray, gb: np.ndarray, n_micrographs: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def vote_pairs(
+    ga: np.ndarray, gb: np.ndarray, n_micrographs: int, seed: int = 0, dims: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
     """The pairs (i, j) of picks of a and b on one micrograph whose displacements vote: about :data:`VOTE_PAIRS`.
 
-    Picks of a drawn at random (``seed``), each with every pick of b on its micrograph.
+    Picks of a drawn at random (``seed``), each with every pick of b on its micrograph; at least
+    :data:`LEAST_VOTERS` of them (:data:`LEAST_VOTERS_3D` in tomograms).
     """
     drawn = np.random.default_rng(seed).permutation(len(ga))
     each = np.bincount(gb, minlength=n_micrographs)[ga[drawn]]  # the pairs each drawn pick makes
-    voters = np.sort(drawn[: int(np.searchsorted(np.cumsum(each), VOTE_PAIRS)) + 1])
+    least = LEAST_VOTERS if dims == 2 else LEAST_VOTERS_3D
+    voters = np.sort(drawn[: max(int(np.searchsorted(np.cumsum(each), VOTE_PAIRS)) + 1, least)])
     pairs_i, pairs_j = _pairs_by_micrograph(ga[voters], gb)
     return voters[pairs_i], pairs_j
 
@@ -446,19 +501,20 @@ def _voted_scale(a: np.ndarray, b: np.ndarray, i: np.ndarray, j: np.ndarray, rad
 
 
 def _voted_shift(displacements: np.ndarray, radius: float) -> tuple[np.ndarray, int] | None:
-    """The mode of the displacements in bins of the radius, refined to the mean of those within it of the peak.
+    """The mode of the displacements in bins of the radius, refined to the median of those within it of the peak.
 
-    Returned with the displacements within half the radius of it. The :data:`PEAKS` fullest
-    bins are refined (a peak may straddle bins), each from the displacements within 1.5 bins
-    of its centre: the one that gathers most within half the radius wins.
+    Returned with the displacements within the radius of it. The :data:`PEAKS` fullest bins
+    are refined (a peak may straddle bins), each from the displacements within 1.5 bins of its
+    centre: the one that gathers most within the radius wins (not half of it: pickers whose
+    picks lie on a grid of half the radius disagree by a step as often as not).
     """
     if not len(displacements):
         return None
     # By axis (column-major): numpy reduces the rows of a 2-column array an element at a time.
     scaled = np.ascontiguousarray(displacements.T) / radius
-    low = np.floor(scaled.min(axis=1))
+    low = np.floor(scaled.min(axis=1)) - 1  # (a bin spare on either side: a bin's neighbours never wrap round)
     bins = (scaled - low[:, None]).astype(np.int64)  # (non-negative: truncation is the floor)
-    span = tuple(int(x) + 1 for x in bins.max(axis=1))
+    span = tuple(int(x) + 2 for x in bins.max(axis=1))
     if math.prod(span) >= 2**62:
         return None
     keys = np.ravel_multi_index(bins, span)
@@ -477,7 +533,7 @@ def _voted_shift(displacements: np.ndarray, radius: float) -> tuple[np.ndarray, 
             moved, shift = shift, _median_by_axis(around[near])
             if np.array_equal(moved, shift):
                 break  # (the next round would find the same points and the same median)
-        count = int(np.count_nonzero(_within(around, shift, radius / 2)))
+        count = int(np.count_nonzero(_within(around, shift, radius)))
         if best is None or count > best[1]:
             best = (shift, count)
     return best

@@ -234,7 +234,7 @@ def _pair_displacements(
     rows_a, rows_b, mics = _sample(particles, a, b, shared, counts)
     ca, ga, cb, gb = _sampled(particles, rows_a, rows_b, mics)
     m = _measured(particles, ca, ga, cb, gb, radius, mics)
-    i, j = vote_pairs(ga, gb, len(mics))
+    i, j = vote_pairs(ga, gb, len(mics), dims=ca.shape[1])
     labels = input_labels(particles.inputs)
     label = f"{labels[b]} / {labels[a]}" + (f" ({species})" if species else "")
     best, moved, shift = m.best.transform if m.best else None, None, None
