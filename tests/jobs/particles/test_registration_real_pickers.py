@@ -50,46 +50,57 @@ def _moved_log(tmp_path: Path, move) -> tuple[Path, dict[str, np.ndarray], dict[
     return folder, before, after
 
 
-def _run_2d(log: Path, min_dist: float, **options):
+def _run_2d(log: Path, min_dist: float, log_first: bool = False, **options):
     template = shared_file(f"{TUTORIAL}/AutoPick/job011/Movies")
     micrographs = shared_file(f"{TUTORIAL}/CtfFind/job003/micrographs_ctf.star")
     opts = ParticleOptions(micrographs=micrographs, min_dist=min_dist, audit=True, **options)
-    return remove_duplicate_particles([template, log], None, opts)
+    return remove_duplicate_particles([log, template] if log_first else [template, log], None, opts)
 
 
-def _fix(tmp_path: Path, move, min_dist: float = 20.0) -> tuple[str, dict, dict, Path]:
-    """The transform the refusal names for LoG picks moved by ``move``, with the picks and the folder."""
-    log, before, after = _moved_log(tmp_path, move)
+def _fix(tmp_path: Path, move, log_first: bool) -> tuple[str, Path, Path]:
+    """The transform the refusal names for LoG picks moved by ``move``, the input it names, and the LoG folder."""
+    log, *_ = _moved_log(tmp_path, move)
     with pytest.raises(CryodedupError, match="are in two frames") as refused:
-        _run_2d(log, min_dist)
+        _run_2d(log, 20.0, log_first)
     fix = re.search(r"--transform '(.+?)=(.+?)'", str(refused.value))
-    assert fix is not None and fix.group(1) == str(log), str(refused.value)
-    return fix.group(2), before, after, log
+    assert fix is not None, str(refused.value)
+    return fix.group(2), Path(fix.group(1)), log
 
 
+def _template_picks() -> np.ndarray:
+    return np.concatenate([_autopick(p) for p in sorted(shared_file(f"{TUTORIAL}/AutoPick/job011/Movies").glob("*"))])
+
+
+#: The orders of the inputs: the moved LoG picks first (the issue's: the fix names the template's), or second.
+ORDERS = {"moved first": True, "moved second": False}
+
+
+@pytest.mark.parametrize("order", sorted(ORDERS))
 @pytest.mark.parametrize("shift", [(37.5, -22.0), (180.0, -120.0)])
-def test_a_real_pickers_offset_is_found_within_a_pixel(tmp_path, shift):
-    spec, before, after, log = _fix(tmp_path, lambda xy: xy + shift)
-    # On today's main: shift:-37.5,33.3 and -180,131.3, a grid step (11.3 px) off in y.
-    for name in before:
-        back = apply_steps(parse_steps(spec), after[name], None)
-        assert np.abs(back - before[name]).max() < 1.0, (spec, shift)
+def test_a_real_pickers_offset_is_found_within_a_pixel(tmp_path, shift, order):
+    log_first = ORDERS[order]
+    spec, named, log = _fix(tmp_path, lambda xy: xy + shift, log_first)
+    # The words, applied as --transform applies them, move the input they name by the planted shift (or back).
+    # On today's main, moved first: shift:37.5,-33.3 and 180,-131.3, a grid step (11.3 px) off in y.
+    assert named == (shared_file(f"{TUTORIAL}/AutoPick/job011/Movies") if log_first else log)
+    xy = _template_picks()
+    planted = xy + shift if log_first else xy - shift
+    assert np.abs(apply_steps(parse_steps(spec), xy, None) - planted).max() < 1.0, (spec, shift)
     # Applied, the suggestion keeps what the exact move keeps (and the picks then register in one frame).
-    exact = f"shift:{-shift[0]:g},{-shift[1]:g}"
-    summaries = [_run_2d(log, 20.0, transform=[f"{log}={words}"]) for words in (spec, exact)]
+    exact = f"shift:{planted[0, 0] - xy[0, 0]:g},{planted[0, 1] - xy[0, 1]:g}"
+    summaries = [_run_2d(log, 20.0, log_first, transform=[f"{named}={words}"]) for words in (spec, exact)]
     assert summaries[0]["kept"] == summaries[1]["kept"]
     assert [s["registration"]["pairs"][0]["frames"] for s in summaries] == ["one", "one"]
-    # The pair's JSON gives the transform's standard error from the picks it paired one to one.
-    with pytest.raises(CryodedupError):
-        _run_2d(log, 20.0)
-    pair = _run_2d(log, 20.0, registration="warn")["registration"]["pairs"][0]
+    # The pair's JSON gives the transform's standard error, from the picks it paired one to one.
+    pair = _run_2d(log, 20.0, log_first, registration="warn")["registration"]["pairs"][0]
     errors = pair["best_transform"]["shift_error_px"]
     assert len(errors) == 2 and all(0 <= e < 1 for e in errors) and pair["best_transform"]["pairs"] > 300
 
 
-def test_swapped_axes_of_a_real_picker_are_a_swap_without_a_shift(tmp_path):
-    spec, *_ = _fix(tmp_path, lambda xy: xy[:, ::-1].copy())
-    assert spec == "swap"  # on today's main: swap+shift:-11.3,0
+@pytest.mark.parametrize("order", sorted(ORDERS))
+def test_swapped_axes_of_a_real_picker_are_a_swap_without_a_shift(tmp_path, order):
+    spec, *_ = _fix(tmp_path, lambda xy: xy[:, ::-1].copy(), ORDERS[order])
+    assert spec == "swap"  # on today's main, moved first: swap+shift:-11.3,0
 
 
 def test_dense_real_picks_at_a_large_distance_are_not_one_frame_when_moved(tmp_path):
