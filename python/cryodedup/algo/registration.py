@@ -76,6 +76,8 @@ OFFSET_FRACTION = 0.25
 OFFSET_ERRORS = 4.0
 #: The turns of the second set (degrees) that measure what the search pairs by chance: none a linear part tries.
 SEARCH_TURNS = (37.0, 127.0 + 16.0)
+#: Unrelated only when a transform that paired 1/this of the smaller set would have stood out of chance.
+UNRELATED_SHARE = 3.0
 #: Chance pairs more than this fraction of the smaller set at the radius measured: too dense to tell.
 DENSE_CHANCE = 0.5
 #: Scales closer to 1 than this are the identity's (a few % of the extent is within any radius
@@ -277,18 +279,20 @@ def measure(
     offset = identity  # the identity's translation: the voted one, or none, whichever pairs more
     voted: Candidate | None = None  # the linear part (not the identity) whose voted translation pairs most
     # The shift that brings the centres of mass together is tried too: for the identity (an offset of
-    # picks that crowd on a lattice, whose chance displacements outvote the true one), and in tomograms
-    # (few voters: thousands of picks a tomogram) for every linear part.
+    # picks that crowd on a lattice, whose chance displacements outvote the true one) and a scale (its
+    # vote's few pairs), and in tomograms (few voters: thousands of picks a tomogram) for every part.
     centroids = dims == 3
-    tries: list[tuple[int, Transform]] = []  # each linear part with a translation, and its votes
+    tries: list[tuple[float, Transform]] = []  # each linear part with a translation, and its votes (inf: not voted)
     for part in _linear_parts(dims, a, b, pairs_i, pairs_j, rho, search):
         moved = b @ part.linear_only.T
         found = _voted_shift(a[pairs_i] - moved[pairs_j], rho)
         if found is not None:
             tries.append((found[1], replace(part, shift=found[0])))
-        if centroids or part.kind(1.0) == "identity":
-            tries.append((0, replace(part, shift=_centroid_shift(a, ga, moved, gb, n))))
-    most = max((votes for votes, _ in tries), default=0)
+        if centroids or part.kind(1.0) in ("identity", "scale"):
+            tries.append((math.inf, replace(part, shift=_centroid_shift(a, ga, moved, gb, n))))
+        if part.kind(1.0) == "scale":
+            tries.append((math.inf, part))  # (binned coordinates: a scale about the origin, no shift)
+    most = max((votes for votes, _ in tries if votes < math.inf), default=0)
     for votes, transform in tries:
         is_offset = transform.kind(1.0) in ("identity", "translation")
         if not (centroids or is_offset or 2 * votes >= most):
@@ -385,7 +389,7 @@ def verdict(m: Measurement) -> Measurement:
         if size + OFFSET_ERRORS * error < quarter:
             return replace(m, verdict="one")
         return replace(m, verdict="cannot tell", reason="offset uncertain")
-    if min(m.picks) < beyond:
+    if min(m.picks) < UNRELATED_SHARE * searched:
         return replace(m, verdict="cannot tell", reason="too few picks")
     if m.chance.shared > DENSE_CHANCE * min(m.picks):
         return replace(m, verdict="cannot tell", reason="too dense")
