@@ -74,10 +74,14 @@ FIRE_MIN_PAIRS = 10
 #: standard errors from 0; one frame needs it below that fraction by as many errors.
 OFFSET_FRACTION = 0.25
 OFFSET_ERRORS = 4.0
+#: A transform found by the search (and refined: it gains a little more) pairs beyond this many times what
+#: the search finds by chance, and :data:`FIRE_SIGMAS` of it, and :data:`FIRE_MIN_PAIRS`.
+SEARCH_MARGIN = 2.0
 #: The turns of the second set (degrees) that measure what the search pairs by chance: none a linear part tries.
 SEARCH_TURNS = (37.0, 127.0 + 16.0)
-#: Unrelated only when a transform that paired 1/this of the smaller set would have stood out of chance.
-UNRELATED_SHARE = 3.0
+#: Unrelated only when a transform that paired 1/this of the smaller set would have stood out of chance
+#: (pickers of one dataset share a third of their picks or more; a scale's vote may miss on a few hundred).
+UNRELATED_SHARE = 8.0
 #: Chance pairs more than this fraction of the smaller set at the radius measured: too dense to tell.
 DENSE_CHANCE = 0.5
 #: Scales closer to 1 than this are the identity's (a few % of the extent is within any radius
@@ -211,7 +215,8 @@ class Measurement:
     @property
     def beyond_search(self) -> float:
         """The picks a transform the search found must pair: beyond chance, and beyond what it finds by chance."""
-        return max(self.beyond_chance, self.searched + FIRE_SIGMAS * math.sqrt(self.searched) + FIRE_MIN_PAIRS)
+        searched = SEARCH_MARGIN * self.searched
+        return max(self.beyond_chance, searched + FIRE_SIGMAS * math.sqrt(searched) + FIRE_MIN_PAIRS)
 
 
 def _beyond(chance: Chance) -> float:
