@@ -52,7 +52,8 @@ def fit_radius(
     probability :data:`CHANCE_MOST`, by two estimates of the density: its picks spread evenly
     over the median pick's micrograph, and the median distance between its neighbouring picks
     (picks that crowd on membranes or in a slab of a tomogram are denser where they lie than
-    over the micrograph). Never below ``least`` (a few pixels), nor above ``radius``.
+    over the micrograph; those nearer than ``least``, an input's own duplicates, left out). Never
+    below ``least`` (a few pixels), nor above ``radius``.
     """
     n, dims = len(areas), a.shape[1]
     ball = math.pi if dims == 2 else 4 * math.pi / 3  # the area (volume) within a radius of 1
@@ -69,7 +70,9 @@ def fit_radius(
     per_median = (math.log1p(-CHANCE_MOST) / math.log(0.5)) ** (1 / dims)
     for points, groups in ((a, ga), (b, gb)):
         distances = nearest_neighbour_distances(groups, points, radius / per_median)
-        if len(distances):
+        # (an input's own duplicates, a pick beside its copy, say nothing of the density: left out)
+        distances = distances[distances > least]
+        if len(distances) >= len(points) / 4:
             cap = min(cap, float(np.median(distances)) * per_median)
     return float(min(radius, max(cap, least)))
 
