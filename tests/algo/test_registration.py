@@ -202,3 +202,16 @@ def test_transform_words():
     assert Transform((0, 2, 1), (False,) * 3, 1.0, np.zeros(3)).spec(1.0) == "swap-yz"
     with pytest.raises(ValueError, match="swap-yz on 2-D"):
         apply_steps(parse_steps("swap-yz"), pixels, None)
+
+
+def test_a_dense_micrograph_mostly_shifted_is_not_one_frame():
+    # Issue 63: one micrograph of 2,000 picks, 70 % of them shifted by (-64, -64) px, at 50 px: on today's main
+    # "one frame" (at 50 px chance pairs most picks: the identity agrees half as well as the shift).
+    rng = np.random.default_rng(63)
+    a, ga = _picks(rng, 1, 2000, 4096, 4096)
+    b = a.copy()
+    b[rng.random(len(b)) < 0.7] -= 64
+    m = measure(a, ga, b, ga.copy(), 50.0, np.array([4096.0 * 4096]))
+    assert fires(m) and m.best is not None
+    np.testing.assert_allclose(m.best.transform.shift, [64, 64], atol=1.0)
+    assert m.best.transform.kind(1.0) == "translation"
