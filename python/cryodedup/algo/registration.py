@@ -82,8 +82,10 @@ SEARCH_TURNS = (37.0, 127.0 + 16.0)
 #: Unrelated only when a transform that paired 1/this of the smaller set would have stood out of chance
 #: (pickers of one dataset share a third of their picks or more; a scale's vote may miss on a few hundred).
 UNRELATED_SHARE = 8.0
-#: Chance pairs more than this fraction of the smaller set at the radius measured: too dense to tell.
+#: Chance pairs more than this fraction of the smaller set at the radius measured, or the search more
+#: than :data:`DENSE_SEARCH` of it: too dense to tell (where too few to say "unrelated").
 DENSE_CHANCE = 0.5
+DENSE_SEARCH = 0.04
 #: Scales closer to 1 than this are the identity's (a few % of the extent is within any radius
 #: near the origin); scales beyond 1/32 and 32 are not searched.
 SCALE_MIN = 1.08
@@ -394,10 +396,9 @@ def verdict(m: Measurement) -> Measurement:
         if size + OFFSET_ERRORS * error < quarter:
             return replace(m, verdict="one")
         return replace(m, verdict="cannot tell", reason="offset uncertain")
-    if min(m.picks) < UNRELATED_SHARE * searched:
-        return replace(m, verdict="cannot tell", reason="too few picks")
-    if m.chance.shared > DENSE_CHANCE * min(m.picks):
-        return replace(m, verdict="cannot tell", reason="too dense")
+    if min(m.picks) < UNRELATED_SHARE * searched:  # (a frame shared by a third of them might not have shown)
+        dense = m.chance.shared > DENSE_CHANCE * min(m.picks) or m.searched > DENSE_SEARCH * min(m.picks)
+        return replace(m, verdict="cannot tell", reason="too dense" if dense else "too few picks")
     return replace(m, verdict="unrelated")
 
 

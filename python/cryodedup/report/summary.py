@@ -662,7 +662,8 @@ def registration_rows(r: dict) -> list[tuple[str, str]]:
 CANNOT_TELL = {
     "too few picks": "too few picks shared to tell a frame from chance; give more micrographs both inputs picked, "
     "or check the frames by hand",
-    "too dense": "chance pairs most picks even at this distance; check the frames by hand",
+    "too dense": "the picks crowd so that chance pairs many of them under some transform; check the frames "
+    "by hand (--plot draws the displacements)",
     "offset uncertain": "the offset between them is measured too loosely to say whether it matters; give more "
     "micrographs both inputs picked",
 }
