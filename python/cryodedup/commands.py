@@ -341,8 +341,8 @@ def _copick_compare_command() -> Command:
             replace(
                 *flags_named(ParticleOptions, "transform"),
                 help="Move a pick set's centres into the other's frame before comparing: USER/SESSION=OP+OP+... "
-                "applied in order, in Å; OP is swap, mirror-x:W (x -> W - x), mirror-y:H, mirror-z:D, scale:S, "
-                "shift:DX,DY[,DZ] (the registration row names the one that fits, if any).",
+                "applied in order, in Å; OP is swap, swap-yz, swap-xz, mirror-x:W (x -> W - x), mirror-y:H, "
+                "mirror-z:D, scale:S, shift:DX,DY[,DZ] (the registration row names the one that fits, if any).",
                 metavar="USER/SESSION=OPS",
             ),
             replace(

@@ -1,37 +1,48 @@
-"""How the picks of two inputs register: the frame transform that brings one set onto the other.
+"""How the picks of two inputs register: the frame transform that brings one set onto the other, and the verdict.
 
 Two pickers' files of one dataset should share a frame. A conversion that got it wrong
-(a constant offset, x and y swapped, an axis mirrored, coordinates of binned micrographs
+(a constant offset, two axes swapped, an axis mirrored, coordinates of binned micrographs
 labelled with the unbinned pixel size) leaves picks that no distance rule can match, and a
 merge of them silently keeps both sets. :func:`measure` finds, from the picks alone, the
 transform T with T(b) ~ a for the picks a, b of two inputs on the micrographs they share:
 
-- the linear part is tried as every signed permutation of x and y (identity, swap, the
-  mirrors; z mirrored too in tomograms), and as a scale about the origin, found by a vote
-  over log(|a| / |b|) of every pair whose directions from the origin agree;
+- it measures at the radius given, or at a smaller one where picks are so dense that chance
+  pairs many of them at that radius (:func:`~cryodedup.algo.registration_fit.fit_radius`);
+- the linear part is tried as every signed permutation of the axes (the identity, swaps, the
+  mirrors; in tomograms the swaps with z too), and as a scale about the origin, found by a
+  vote over log(|a| / |b|) of every pair whose directions from the origin agree;
 - the translation of each linear part is the mode of the displacements a - L(b) of every
   pair of picks on one micrograph (a generous window: the whole micrograph), in bins of
-  the radius, refined as the mean of the displacements within the radius of the peak;
-  robust to the picks that only one picker made, which spread over every bin;
+  the radius; the linear part that gathers most, and the identity's own translation, are
+  then refined from the picks they pair one to one (:mod:`cryodedup.algo.registration_fit`),
+  with their standard errors;
 - each candidate is scored by the agreement (Jaccard at the radius, counted by the core's
-  support masks, the consensus's own pairing) of a and T(b).
+  support masks, the consensus's own pairing) of a and T(b), and so is chance: the same
+  picks after random far moves.
 
-A transform *fires* (:func:`fires`) only when it explains the pairs far better than the
-identity and far beyond chance (docs/design.md section 2, "Inputs in two frames").
+The verdict (:func:`verdict`, docs/design.md section 2, "Inputs in two frames"): *one frame*
+when the identity agrees far beyond chance and no offset of a quarter of the radius is
+measured; *two* (another frame) when a transform agrees far beyond chance and beyond the
+identity, or the measured offset is a quarter of the radius or more, well beyond its error;
+*unrelated* when nothing agrees beyond chance; *cannot tell* when the picks could not show it
+(too few, or so dense that chance pairs most of them).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .dedup import DuplicateRule, dedup_and_support_masks
+from .registration_fit import Chance, boxes_of, chance_agreement, fit_radius, refine
 
 __all__ = [
     "TRANSFORM_OPS",
+    "Candidate",
+    "Chance",
     "Displacements",
     "Measurement",
     "Transform",
@@ -47,34 +58,56 @@ __all__ = [
 #: every pick of the second on its micrograph, until this many (a pick co-picked in 1 of 10 still
 #: stands out of the chance displacements spread over the micrograph's bins).
 VOTE_PAIRS = 8_000
+#: Picks that vote, at least, however many pairs they make: on micrographs of thousands of picks,
+#: :data:`VOTE_PAIRS` would be a few picks' (the true displacements a few among chance's).
+LEAST_VOTERS = 64
+#: ... in tomograms (``dims`` 3), whose 48 linear parts each vote: fewer, and the centres of mass tried too.
+LEAST_VOTERS_3D = 16
 #: The fullest bins of displacements refined: a peak may straddle up to four.
 PEAKS = 4
-#: The fire rule (docs/design.md section 2, "Inputs in two frames"): the transform's agreement is
-#: at least this many times the identity's ...
-FIRE_RATIO = 2.0
-#: ... and at least this much above it (Jaccard) ...
-FIRE_GAIN = 0.15
-#: ... and the picks it pairs stand this many standard deviations (Poisson) above the pairs that
-#: chance makes at any one offset, and at least :data:`FIRE_MIN_PAIRS`.
+#: Beyond chance: the picks a candidate pairs exceed chance's mean by this many standard deviations
+#: (the larger of the moves' and Poisson's), and its most, by :data:`FIRE_MIN_PAIRS` ...
 FIRE_SIGMAS = 6.0
 FIRE_MIN_PAIRS = 10
+#: ... and another linear part beats the identity by as much.
+#: An offset is another frame from this fraction of the radius given up, when it is this many
+#: standard errors from 0; one frame needs it below that fraction by as many errors.
+OFFSET_FRACTION = 0.25
+OFFSET_ERRORS = 4.0
+#: A transform found by the search (and refined: it gains a little more) pairs beyond this many times what
+#: the search finds by chance, and :data:`FIRE_SIGMAS` of it, and :data:`FIRE_MIN_PAIRS`.
+SEARCH_MARGIN = 2.0
+#: The turns of the second set (degrees) that measure what the search pairs by chance: none a linear part tries.
+SEARCH_TURNS = (37.0, 127.0 + 16.0)
+#: Unrelated only when a transform that paired 1/this of the smaller set would have stood out of chance
+#: (pickers of one dataset share a third of their picks or more; a scale's vote may miss on a few hundred).
+UNRELATED_SHARE = 8.0
+#: Chance pairs more than this fraction of the smaller set at the radius measured, or the search more
+#: than :data:`DENSE_SEARCH` of it: too dense to tell (where too few to say "unrelated").
+DENSE_CHANCE = 0.5
+DENSE_SEARCH = 0.04
 #: Scales closer to 1 than this are the identity's (a few % of the extent is within any radius
 #: near the origin); scales beyond 1/32 and 32 are not searched.
 SCALE_MIN = 1.08
 SCALE_MAX = 32.0
 #: Offsets below this many pixels are left out of a transform's wording: noise of the picks' mean.
 SHIFT_NOISE = 0.5
+#: The verdicts, as the summary says them.
+VERDICTS = ("one", "two", "unrelated", "cannot tell")
+
+#: ``--transform``'s swaps: the axes each exchanges.
+SWAPS = {"swap": (0, 1), "swap-yz": (1, 2), "swap-xz": (0, 2)}
 
 
 @dataclass
 class Transform:
-    """b -> mirror(scale x permute(b)) + shift, in Å: ``swap`` exchanges x and y first.
+    """b -> mirror(scale x permute(b)) + shift, in Å: axis k of the permuted picks is axis ``order[k]`` of b.
 
     ``mirrored[k]``: axis k is negated after the scale; the shift of a mirrored axis is the
     mirror's width (x -> W - x).
     """
 
-    swap: bool
+    order: tuple[int, ...]
     mirrored: tuple[bool, ...]
     scale: float
     shift: np.ndarray
@@ -82,15 +115,13 @@ class Transform:
     @classmethod
     def identity(cls, dims: int) -> Transform:
         """The transform that moves nothing."""
-        return cls(False, (False,) * dims, 1.0, np.zeros(dims))
+        return cls(tuple(range(dims)), (False,) * dims, 1.0, np.zeros(dims))
 
     @property
     def linear_only(self) -> np.ndarray:
         """The linear part as a matrix (dims x dims)."""
         dims = len(self.mirrored)
-        matrix = np.eye(dims)
-        if self.swap:
-            matrix[[0, 1]] = matrix[[1, 0]]
+        matrix = np.eye(dims)[list(self.order)]
         return np.diag([-1.0 if m else 1.0 for m in self.mirrored]) @ matrix * self.scale
 
     def apply(self, centres: np.ndarray) -> np.ndarray:
@@ -104,7 +135,7 @@ class Transform:
 
     def spec(self, psize: float) -> str:
         """The transform as ``--transform INPUT=SPEC`` takes it, lengths in pixels of ``psize`` Å."""
-        ops = ["swap"] * self.swap
+        ops = _swaps_of(self.order)
         if abs(self.scale - 1) > 1e-9:
             ops.append(f"scale:{_number(self.scale, 4)}")
         for k, m in enumerate(self.mirrored):
@@ -116,6 +147,21 @@ class Transform:
         return "+".join(ops) or "identity"
 
 
+def _swaps_of(order: tuple[int, ...]) -> list[str]:
+    """The fewest of ``--transform``'s swaps that, applied in turn, permute the axes to ``order``."""
+    identity = tuple(range(len(order)))
+    names = [name for name, axes in SWAPS.items() if max(axes) < len(order)]
+    for count in range(len(order)):
+        for words in itertools.product(names, repeat=count):
+            axes = list(identity)
+            for word in words:
+                i, j = SWAPS[word]
+                axes[i], axes[j] = axes[j], axes[i]
+            if tuple(axes) == tuple(order):
+                return list(words)
+    raise AssertionError(f"no swaps make the order {order}")
+
+
 def _number(value: float, digits: int) -> str:
     """A number as short as it reads: 64, -128, 2, 0.5, 1.3333."""
     text = f"{value:.{digits}f}".rstrip("0").rstrip(".")
@@ -124,39 +170,65 @@ def _number(value: float, digits: int) -> str:
 
 @dataclass
 class Candidate:
-    """A transform tried and how well it registers the picks: Jaccard, and the picks it pairs."""
+    """A transform tried and how well it registers the picks: Jaccard, and the picks it pairs.
+
+    ``error``: the standard error of its shift (Å, per axis), ``scale_error`` of its scale, from
+    the ``pairs`` picks it paired one to one when refined (None: not refined).
+    """
 
     transform: Transform
     jaccard: float
     shared: float
+    error: np.ndarray | None = None
+    scale_error: float = 0.0
+    pairs: int = 0
 
 
 @dataclass
 class Measurement:
-    """The registration of two inputs' picks on the micrographs measured.
+    """The registration of two inputs' picks on the micrographs measured, and its verdict.
 
-    ``identity`` and ``best`` (the best transform other than the identity; None when no pick
-    pairs under any), ``chance``: the picks that chance pairs at one offset (Poisson mean),
-    ``picks``: the picks of each input measured.
+    ``identity``: the picks as read; ``translation``: the identity's offset refined (None when
+    no pick pairs); ``best``: the transform the verdict names (another frame), else the best
+    tried other than the identity (None when none pairs a pick); ``chance``: the agreement of
+    the picks moved far; ``radius``: the radius measured at (``given_radius``: the one asked);
+    ``searched``: the picks the search pairs by chance (:func:`_searched_by_chance`);
+    ``verdict``: one of :data:`VERDICTS`; ``reason``: why it cannot tell (``too few picks``,
+    ``too dense``, ``offset uncertain``); ``picks``: the picks of each input measured.
     """
 
     identity: Candidate
+    translation: Candidate | None
     best: Candidate | None
-    chance: float
+    chance: Chance
+    radius: float
+    verdict: str
     picks: tuple[int, int]
     micrographs: int
+    given_radius: float = 0.0
+    searched: float = 0.0
+    reason: str = ""
+
+    @property
+    def beyond_chance(self) -> float:
+        """The picks a candidate must pair to agree beyond chance (:data:`FIRE_SIGMAS`)."""
+        return _beyond(self.chance)
+
+    @property
+    def beyond_search(self) -> float:
+        """The picks a transform the search found must pair: beyond chance, and beyond what it finds by chance."""
+        searched = SEARCH_MARGIN * self.searched
+        return max(self.beyond_chance, searched + FIRE_SIGMAS * math.sqrt(searched) + FIRE_MIN_PAIRS)
+
+
+def _beyond(chance: Chance) -> float:
+    spread = max(chance.sd, math.sqrt(chance.shared))
+    return max(chance.shared + FIRE_SIGMAS * spread, chance.most) + FIRE_MIN_PAIRS
 
 
 def fires(m: Measurement) -> bool:
-    """Whether the best transform explains the pairs far better than the identity and far beyond chance."""
-    if m.best is None:
-        return False
-    beyond_chance = m.chance + FIRE_SIGMAS * math.sqrt(m.chance) + FIRE_MIN_PAIRS
-    return (
-        m.best.jaccard >= FIRE_RATIO * m.identity.jaccard
-        and m.best.jaccard - m.identity.jaccard >= FIRE_GAIN
-        and m.best.shared >= beyond_chance
-    )
+    """Whether the picks are in two frames: a transform explains them far better than the identity, beyond chance."""
+    return m.verdict == "two"
 
 
 def agreement(groups: np.ndarray, a: np.ndarray, ga: np.ndarray, b: np.ndarray, radius: float) -> tuple[float, float]:
@@ -195,49 +267,164 @@ def measure(
     radius: float,
     areas: np.ndarray,
     seed: int = 0,
+    least: float | None = None,
 ) -> Measurement:
-    """The transform T that best brings picks ``b`` onto picks ``a`` (Å; micrograph ids ``ga``, ``gb`` from 0).
+    """The transform T that best brings picks ``b`` onto picks ``a`` (Å; micrograph ids ``ga``, ``gb`` from 0), judged.
 
-    ``areas``: each micrograph's area in Å² (volume in Å³ for tomograms), for the pairs that
-    chance makes. Every linear part is tried with its voted translation (module docstring).
+    ``areas``: each micrograph's area in Å² (volume in Å³ for tomograms), for the radius fit for
+    registration (never below ``least``, default an eighth of ``radius``). Every linear part is
+    tried with its voted translation (module docstring).
     """
-    dims = a.shape[1]
-    identity = Candidate(Transform.identity(dims), *agreement(gb, a, ga, b, radius))
-    chance = _chance_pairs(ga, gb, areas, radius, dims)
-    if FIRE_RATIO * identity.jaccard > min(len(a), len(b)) / max(len(a), len(b), 1):
-        # No transform can fire: its Jaccard is at most |smaller| / |larger| (all of the smaller set paired).
-        return Measurement(identity, None, chance, (len(a), len(b)), len(areas))
-    pairs_i, pairs_j = vote_pairs(ga, gb, len(areas), seed)
-    voted: tuple[int, Transform] | None = None  # the linear part whose voted translation gathers most pairs
-    for transform in _linear_parts(dims, a, b, pairs_i, pairs_j, radius):
-        moved = b @ transform.linear_only.T
-        found = _voted_shift(a[pairs_i] - moved[pairs_j], radius)
-        if found is None:
-            continue
-        transform.shift, count = found
-        if transform.kind(1.0) == "identity" or (
-            transform.kind(1.0) == "translation" and _within(transform.shift[None], np.zeros(dims), radius).all()
-        ):
-            continue  # within the radius of the identity: the identity's own
-        if voted is None or count > voted[0]:
-            voted = (count, transform)
-    best = None
-    if voted is not None:
-        transform = voted[1]
-        if transform.scale != 1:
-            transform = _refined_scale(transform, a, ga, b, gb, radius)
-        best = Candidate(transform, *agreement(gb, a, ga, transform.apply(b), radius))
-    return Measurement(identity, best, chance, (len(a), len(b)), len(areas))
+    dims, n = a.shape[1], len(areas)
+    rho = fit_radius(radius, radius / 8 if least is None else min(least, radius), a, ga, b, gb, areas)
+    boxes = boxes_of(a, ga, b, gb, n)
+    chance = chance_agreement(lambda moved: agreement(gb, a, ga, moved, rho), b, gb, boxes, seed)
+    identity = Candidate(Transform.identity(dims), *agreement(gb, a, ga, b, rho))
+    pairs_i, pairs_j = vote_pairs(ga, gb, n, seed, dims)
+    # Another linear part can only be said when it could beat the identity by the margin chance leaves.
+    search = min(len(a), len(b)) - identity.shared >= _beyond(chance) - chance.shared
+    offset = identity  # the identity's translation: the voted one, or none, whichever pairs more
+    voted: Candidate | None = None  # the linear part (not the identity) whose voted translation pairs most
+    # The shift that brings the centres of mass together is tried too: for the identity (an offset of
+    # picks that crowd on a lattice, whose chance displacements outvote the true one) and a scale (its
+    # vote's few pairs), and in tomograms (few voters: thousands of picks a tomogram) for every part.
+    centroids = dims == 3
+    tries: list[tuple[float, Transform]] = []  # each linear part with a translation, and its votes (inf: not voted)
+    for part in _linear_parts(dims, a, b, pairs_i, pairs_j, rho, search):
+        moved = b @ part.linear_only.T
+        found = _voted_shift(a[pairs_i] - moved[pairs_j], rho)
+        if found is not None:
+            tries.append((found[1], replace(part, shift=found[0])))
+        if centroids or part.kind(1.0) in ("identity", "scale"):
+            tries.append((math.inf, replace(part, shift=_centroid_shift(a, ga, moved, gb, n))))
+        if part.kind(1.0) == "scale":
+            tries.append((math.inf, part))  # (binned coordinates: a scale about the origin, no shift)
+    most = max((votes for votes, _ in tries if votes < math.inf), default=0)
+    for votes, transform in tries:
+        is_offset = transform.kind(1.0) in ("identity", "translation")
+        if not (centroids or is_offset or 2 * votes >= most):
+            continue  # (a part the vote leaves far behind: not worth scoring)
+        # (scored on every pick, not by the vote's few: a dense vote's fullest bin may be chance's)
+        tried = Candidate(transform, *agreement(gb, a, ga, transform.apply(b), rho))
+        if is_offset:
+            offset = tried if tried.shared > offset.shared else offset
+        elif voted is None or tried.shared > voted.shared:
+            voted = tried
+    # Refined only if it pairs half the excess over chance it needs: a voted transform lies within
+    # half the radius of its refinement, so it pairs most of what the refined one pairs.
+    hopeful = chance.shared + (_beyond(chance) - chance.shared) / 2
+    translation = _refined(offset.transform, a, ga, b, gb, rho) if offset.shared >= hopeful else None
+    best = voted if voted is None or voted.shared < hopeful else _refined(voted.transform, a, ga, b, gb, rho)
+    searched = _searched_by_chance(a, ga, b, gb, rho, boxes, pairs_i, pairs_j) if search else 0.0
+    m = Measurement(identity, translation, best, chance, rho, "", (len(a), len(b)), n, radius, searched)
+    return verdict(m)
 
 
-def vote_pairs(ga: np.ndarray, gb: np.ndarray, n_micrographs: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _searched_by_chance(
+    a: np.ndarray,
+    ga: np.ndarray,
+    b: np.ndarray,
+    gb: np.ndarray,
+    rho: float,
+    boxes: tuple[np.ndarray, np.ndarray],
+    pairs_i: np.ndarray,
+    pairs_j: np.ndarray,
+) -> float:
+    """The picks the search pairs when the frames surely differ: b turned about each micrograph's centre.
+
+    The search's vote finds the translation that pairs most; on picks that crowd (membranes, a
+    slab of a tomogram, a picker's grid) that is well above a random move's agreement. Turned
+    by angles no linear part tries (:data:`SEARCH_TURNS`), b keeps how its picks crowd and
+    shares no frame with a: the most the search then pairs is chance's for a search.
+    """
+    low, extent = boxes
+    centre = (low + extent / 2)[gb]
+    most = 0.0
+    for angle in SEARCH_TURNS:
+        c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+        turned = b.copy()
+        offset = b[:, :2] - centre[:, :2]
+        turned[:, 0] = centre[:, 0] + c * offset[:, 0] - s * offset[:, 1]
+        turned[:, 1] = centre[:, 1] + s * offset[:, 0] + c * offset[:, 1]
+        shifts = []
+        found = _voted_shift(a[pairs_i] - turned[pairs_j], rho)
+        if found is not None:
+            shifts.append(found[0])
+        shifts.append(_centroid_shift(a, ga, turned, gb, len(low)))
+        for shift in shifts:
+            most = max(most, agreement(gb, a, ga, turned + shift, rho)[1])
+    return most
+
+
+def _centroid_shift(a: np.ndarray, ga: np.ndarray, moved: np.ndarray, gb: np.ndarray, n: int) -> np.ndarray:
+    """The shift that brings the picks' centres of mass together: the median over micrographs, per axis."""
+    na, nb = np.bincount(ga, minlength=n), np.bincount(gb, minlength=n)
+    both = (na > 0) & (nb > 0)
+    centres = []
+    for points, groups, count in ((a, ga, na), (moved, gb, nb)):
+        sums = np.stack([np.bincount(groups, weights=points[:, k], minlength=n) for k in range(a.shape[1])], axis=1)
+        centres.append(sums[both] / count[both, None])
+    return np.median(centres[0] - centres[1], axis=0)
+
+
+def _refined(
+    transform: Transform, a: np.ndarray, ga: np.ndarray, b: np.ndarray, gb: np.ndarray, rho: float
+) -> Candidate:
+    """The transform refined from the picks it pairs one to one, scored at the radius measured at."""
+    fitted = refine(transform.linear_only, transform.shift, transform.scale != 1, a, ga, b, gb, rho)
+    scale = (
+        transform.scale
+        if transform.scale == 1
+        else float(abs(np.linalg.det(fitted.linear)) ** (1 / len(fitted.linear)))
+    )
+    moved = replace(transform, scale=scale, shift=fitted.shift)
+    return Candidate(moved, *agreement(gb, a, ga, moved.apply(b), rho), fitted.error, fitted.scale_error, fitted.pairs)
+
+
+def verdict(m: Measurement) -> Measurement:
+    """The measurement with its verdict and reason (module docstring): one frame, two, unrelated or cannot tell."""
+    beyond, searched = m.beyond_chance, m.beyond_search
+    best, offset = m.best, m.translation
+    aligned = max(m.identity.shared, offset.shared if offset else 0.0)
+    if best is not None and best.shared >= searched and best.shared - aligned >= beyond - m.chance.shared:
+        return replace(m, verdict="two")
+    size, error = _offset(offset)
+    quarter = OFFSET_FRACTION * m.given_radius
+    if offset is not None and offset.shared >= searched and size >= quarter and size >= OFFSET_ERRORS * error:
+        return replace(m, verdict="two", best=offset)
+    if max(m.identity.shared, offset.shared if offset is not None and size < quarter else 0.0) >= beyond:
+        if size + OFFSET_ERRORS * error < quarter:
+            return replace(m, verdict="one")
+        return replace(m, verdict="cannot tell", reason="offset uncertain")
+    if min(m.picks) < UNRELATED_SHARE * searched:  # (a frame shared by a third of them might not have shown)
+        dense = m.chance.shared > DENSE_CHANCE * min(m.picks) or m.searched > DENSE_SEARCH * min(m.picks)
+        return replace(m, verdict="cannot tell", reason="too dense" if dense else "too few picks")
+    return replace(m, verdict="unrelated")
+
+
+def _offset(offset: Candidate | None) -> tuple[float, float]:
+    """The refined offset's length and its standard error along it (Å); (0, inf) when none was refined."""
+    if offset is None or offset.error is None:
+        return 0.0, math.inf
+    size = float(np.linalg.norm(offset.transform.shift))
+    if size == 0:
+        return 0.0, float(np.max(offset.error))
+    along = offset.transform.shift / size
+    return size, float(math.sqrt(float(np.sum((along * offset.error) ** 2))))
+
+
+def vote_pairs(
+    ga: np.ndarray, gb: np.ndarray, n_micrographs: int, seed: int = 0, dims: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
     """The pairs (i, j) of picks of a and b on one micrograph whose displacements vote: about :data:`VOTE_PAIRS`.
 
-    Picks of a drawn at random (``seed``), each with every pick of b on its micrograph.
+    Picks of a drawn at random (``seed``), each with every pick of b on its micrograph; at least
+    :data:`LEAST_VOTERS` of them (:data:`LEAST_VOTERS_3D` in tomograms).
     """
     drawn = np.random.default_rng(seed).permutation(len(ga))
     each = np.bincount(gb, minlength=n_micrographs)[ga[drawn]]  # the pairs each drawn pick makes
-    voters = np.sort(drawn[: int(np.searchsorted(np.cumsum(each), VOTE_PAIRS)) + 1])
+    least = LEAST_VOTERS if dims == 2 else LEAST_VOTERS_3D
+    voters = np.sort(drawn[: max(int(np.searchsorted(np.cumsum(each), VOTE_PAIRS)) + 1, least)])
     pairs_i, pairs_j = _pairs_by_micrograph(ga[voters], gb)
     return voters[pairs_i], pairs_j
 
@@ -272,18 +459,23 @@ def _pairs_by_micrograph(ga: np.ndarray, gb: np.ndarray) -> tuple[np.ndarray, np
 
 
 def _linear_parts(
-    dims: int, a: np.ndarray, b: np.ndarray, i: np.ndarray, j: np.ndarray, radius: float
+    dims: int, a: np.ndarray, b: np.ndarray, i: np.ndarray, j: np.ndarray, radius: float, search: bool = True
 ) -> list[Transform]:
-    """The linear parts tried: every signed permutation of x and y (and z mirrored in 3-D), and a voted scale."""
-    z_mirrors = (False, True) if dims == 3 else ()
+    """The linear parts tried: signed permutations of the axes and a voted scale (the identity alone: ``search`` off).
+
+    In 2-D the identity, the swap and their mirrors (8); in 3-D every order of x, y, z with
+    every mirror (48).
+    """
+    identity = Transform.identity(dims)
+    if not search:
+        return [identity]
     parts = []
-    for swap, mx, my in itertools.product((False, True), repeat=3):
-        for mz in z_mirrors or (None,):
-            mirrored = (mx, my) if mz is None else (mx, my, mz)
-            parts.append(Transform(swap, mirrored, 1.0, np.zeros(dims)))
+    for order in itertools.permutations(range(dims)):
+        for mirrored in itertools.product((False, True), repeat=dims):
+            parts.append(Transform(order, mirrored, 1.0, np.zeros(dims)))
     scale = _voted_scale(a, b, i, j, radius)
     if scale is not None:
-        parts.append(Transform(False, (False,) * dims, scale, np.zeros(dims)))
+        parts.append(replace(identity, scale=scale))
     return parts
 
 
@@ -319,19 +511,20 @@ def _voted_scale(a: np.ndarray, b: np.ndarray, i: np.ndarray, j: np.ndarray, rad
 
 
 def _voted_shift(displacements: np.ndarray, radius: float) -> tuple[np.ndarray, int] | None:
-    """The mode of the displacements in bins of the radius, refined to the mean of those within it of the peak.
+    """The mode of the displacements in bins of the radius, refined to the median of those within it of the peak.
 
-    Returned with the displacements within half the radius of it. The :data:`PEAKS` fullest
-    bins are refined (a peak may straddle bins), each from the displacements within 1.5 bins
-    of its centre: the one that gathers most within half the radius wins.
+    Returned with the displacements within the radius of it. The :data:`PEAKS` fullest bins
+    are refined (a peak may straddle bins), each from the displacements within 1.5 bins of its
+    centre: the one that gathers most within the radius wins (not half of it: pickers whose
+    picks lie on a grid of half the radius disagree by a step as often as not).
     """
     if not len(displacements):
         return None
     # By axis (column-major): numpy reduces the rows of a 2-column array an element at a time.
     scaled = np.ascontiguousarray(displacements.T) / radius
-    low = np.floor(scaled.min(axis=1))
+    low = np.floor(scaled.min(axis=1)) - 1  # (a bin spare on either side: a bin's neighbours never wrap round)
     bins = (scaled - low[:, None]).astype(np.int64)  # (non-negative: truncation is the floor)
-    span = tuple(int(x) + 1 for x in bins.max(axis=1))
+    span = tuple(int(x) + 2 for x in bins.max(axis=1))
     if math.prod(span) >= 2**62:
         return None
     keys = np.ravel_multi_index(bins, span)
@@ -350,7 +543,7 @@ def _voted_shift(displacements: np.ndarray, radius: float) -> tuple[np.ndarray, 
             moved, shift = shift, _median_by_axis(around[near])
             if np.array_equal(moved, shift):
                 break  # (the next round would find the same points and the same median)
-        count = int(np.count_nonzero(_within(around, shift, radius / 2)))
+        count = int(np.count_nonzero(_within(around, shift, radius)))
         if best is None or count > best[1]:
             best = (shift, count)
     return best
@@ -382,53 +575,18 @@ def _in_box(points: np.ndarray, centre: np.ndarray, half: float) -> np.ndarray:
     return inside
 
 
-def _refined_scale(
-    transform: Transform, a: np.ndarray, ga: np.ndarray, b: np.ndarray, gb: np.ndarray, radius: float
-) -> Transform:
-    """The scale and shift fitted (least squares) to the pairs the voted ones bring within the radius."""
-    for _ in range(2):
-        moved = transform.apply(b)
-        i, j = _pairs_by_micrograph(ga, gb)
-        close = _within(a[i] - moved[j], np.zeros(a.shape[1]), radius)
-        if np.count_nonzero(close) < 3:
-            break
-        pa = a[i[close]]
-        pb = b[j[close]] @ (transform.linear_only / transform.scale).T
-        ca, cb = pa - pa.mean(axis=0), pb - pb.mean(axis=0)
-        spread = float((cb * cb).sum())
-        scale = float((ca * cb).sum()) / spread if spread > 0 else 0.0
-        if not scale > 0:  # pairs at one point: no scale to fit; the voted one stays
-            break
-        transform = Transform(transform.swap, transform.mirrored, scale, pa.mean(axis=0) - scale * pb.mean(axis=0))
-    return transform
-
-
-def _chance_pairs(ga: np.ndarray, gb: np.ndarray, areas: np.ndarray, radius: float, dims: int) -> float:
-    """The picks that chance pairs at any one offset, counted as :func:`agreement` counts them (at most).
-
-    On a micrograph of area S, a pick of a has a pick of b within the radius with probability
-    1 - exp(-n_b v / S), v the radius's area (volume): picks at random, edges ignored (which
-    overstates chance, never understates it).
-    """
-    n = len(areas)
-    na, nb = np.bincount(ga, minlength=n), np.bincount(gb, minlength=n)
-    reach = math.pi * radius**2 if dims == 2 else 4 / 3 * math.pi * radius**3
-    density = np.where(areas > 0, reach / np.where(areas > 0, areas, 1), np.inf)
-    with np.errstate(invalid="ignore"):
-        m_ab = na * -np.expm1(-nb * density)
-        m_ba = nb * -np.expm1(-na * density)
-    return float(np.nan_to_num(np.minimum(m_ab, m_ba)).sum())
-
-
 # --- transforms a user gives (--transform INPUT=OPS) ----------------------------------------------------
 
 #: The operations of ``--transform``, as its help and errors name them.
-TRANSFORM_OPS = "swap, mirror-x[:W], mirror-y[:H], mirror-z[:D], scale:S, shift:DX,DY[,DZ]"
+TRANSFORM_OPS = "swap, swap-yz, swap-xz, mirror-x[:W], mirror-y[:H], mirror-z[:D], scale:S, shift:DX,DY[,DZ]"
 
 
 @dataclass(frozen=True)
 class Step:
-    """One operation of a user's transform: ``op`` (swap, mirror, scale, shift), its axis and values (pixels)."""
+    """One operation of a user's transform: ``op`` (a swap of :data:`SWAPS`, mirror, scale, shift), axis, values (px).
+
+    A swap's axis is the higher of the two it exchanges (the coordinates must have it).
+    """
 
     op: str
     axis: int = 0
@@ -446,8 +604,8 @@ def parse_steps(text: str) -> list[Step]:
             raise ValueError(f"{word!r}: the values after ':' must be numbers") from None
         if not all(math.isfinite(v) for v in values):
             raise ValueError(f"{word!r}: the values must be finite numbers")
-        if name == "swap" and not values:
-            steps.append(Step("swap"))
+        if name in SWAPS and not values:
+            steps.append(Step(name, max(SWAPS[name])))
         elif name in ("mirror-x", "mirror-y", "mirror-z") and len(values) <= 1:
             steps.append(Step("mirror", "xyz".index(name[-1]), values))
         elif name == "scale" and len(values) == 1 and values[0] > 0:
@@ -467,8 +625,11 @@ def apply_steps(steps: list[Step], pixels: np.ndarray, sizes: np.ndarray | None)
     out = np.array(pixels, dtype=np.float64)
     dims = out.shape[1]
     for step in steps:
-        if step.op == "swap":
-            out[:, [0, 1]] = out[:, [1, 0]]
+        if step.op in SWAPS:
+            if step.axis >= dims:
+                raise ValueError(f"{step.op} on {dims}-D coordinates")
+            i, j = SWAPS[step.op]
+            out[:, [i, j]] = out[:, [j, i]]
         elif step.op == "scale":
             out *= step.values[0]
         elif step.op == "shift":

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..algo.consensus import picks_per_group
 from ..algo.registration import (
+    Candidate,
     Displacements,
     Measurement,
     Transform,
@@ -294,8 +295,8 @@ def _pair_displacements(
 ) -> Displacements:
     rows_a, rows_b, mics = _sample(particles, a, b, shared, counts)
     ca, ga, cb, gb = _sampled(particles, rows_a, rows_b, mics)
-    m = measure(ca, ga, cb, gb, radius, _areas(particles, mics, ca, ga, cb, gb))
-    i, j = vote_pairs(ga, gb, len(mics))
+    m = _measured(particles, ca, ga, cb, gb, radius, mics)
+    i, j = vote_pairs(ga, gb, len(mics), dims=ca.shape[1])
     labels = input_labels(particles.inputs)
     label = f"{labels[b]} / {labels[a]}" + (f" ({species})" if species else "")
     best, moved, shift = m.best.transform if m.best else None, None, None
@@ -325,24 +326,45 @@ def _pair_entry(
     """
     rows_a, rows_b, mics = _sample(particles, a, b, shared, counts)
     ca, ga, cb, gb = _sampled(particles, rows_a, rows_b, mics)
-    m = measure(ca, ga, cb, gb, radius, _areas(particles, mics, ca, ga, cb, gb))
     psize_b = float(np.median(np.asarray(particles.psize)[rows_b]))
     if not np.isfinite(psize_b):  # (copick: centres in Å, no pixel size; the transform's words in Å)
         psize_b = 1.0
+    m = _measured(particles, ca, ga, cb, gb, radius, mics)
     entry: dict[str, Any] = {
         "inputs": [particles.inputs[a], particles.inputs[b]],
         "radius_A": round(radius, 3),
+        "measured_at_A": round(m.radius, 3),
         "micrographs_shared": len(shared),
         "micrographs_measured": len(mics),
         "picks_measured": list(m.picks),
         "jaccard_identity": round(m.identity.jaccard, 4),
-        "frames": "two" if fires(m) else "one",
+        "jaccard_chance": round(m.chance.jaccard, 4),
+        "frames": m.verdict,
     }
+    if m.translation is not None:
+        entry["offset"] = _offset_entry(m.translation, psize_b)
+    if m.verdict == "cannot tell":
+        entry["cannot_tell"] = m.reason
     if m.best is not None:
-        entry["best_transform"] = _transform_entry(m.best.transform, psize_b, round(m.best.jaccard, 4))
+        entry["best_transform"] = _transform_entry(m.best, psize_b)
     if fires(m):
         entry.update(_fired(particles, a, b, shared, radius, m, psize_b))
     return entry
+
+
+def _measured(
+    particles: ParticleSet,
+    ca: np.ndarray,
+    ga: np.ndarray,
+    cb: np.ndarray,
+    gb: np.ndarray,
+    radius: float,
+    mics: np.ndarray,
+) -> Measurement:
+    """The sampled picks' registration, measured down to a few pixels (:data:`RADIUS_PIXELS_AT_ZERO`) where dense."""
+    psize = float(np.median(np.asarray(particles.psize)[:1000]))
+    least = RADIUS_PIXELS_AT_ZERO * (psize if np.isfinite(psize) else 1.0)
+    return measure(ca, ga, cb, gb, radius, _areas(particles, mics, ca, ga, cb, gb), least=least)
 
 
 def _sample(
@@ -381,29 +403,66 @@ def _areas(
     return areas
 
 
-def _transform_entry(transform: Transform, psize: float, jaccard: float) -> dict[str, Any]:
-    """A transform as the summary gives it: its kind, ``--transform``'s words (pixels), its shift in Å."""
-    return {
+def _transform_entry(candidate: Candidate, psize: float) -> dict[str, Any]:
+    """A transform as the summary gives it: its kind, ``--transform``'s words (pixels), its shift in Å, their errors."""
+    transform = candidate.transform
+    entry = {
         "kind": transform.kind(psize),
         "transform": transform.spec(psize),
         "scale": round(transform.scale, 4),
         "shift_A": [round(float(s), 2) for s in transform.shift],
         # (no pixel for coordinates read in Å, copick's: null rather than NaN, as --json says it)
         "shift_px": [round(float(s) / psize, 2) for s in transform.shift] if np.isfinite(psize) else None,
-        "jaccard": jaccard,
+        "jaccard": round(candidate.jaccard, 4),
     }
+    if candidate.error is not None and np.isfinite(candidate.error).all():
+        entry["shift_error_A"] = [round(float(e), 2) for e in candidate.error]
+        entry["shift_error_px"] = [round(float(e) / psize, 2) for e in candidate.error]
+        if transform.scale != 1:
+            entry["scale_error"] = round(candidate.scale_error, 5)
+        entry["pairs"] = candidate.pairs
+    return entry
+
+
+def _offset_entry(offset: Candidate, psize: float) -> dict[str, Any]:
+    """The offset measured between the picks as read (one to one), with its standard error and the pairs behind it."""
+    entry = {
+        "shift_A": [round(float(s), 2) for s in offset.transform.shift],
+        "shift_px": [round(float(s) / psize, 2) for s in offset.transform.shift],
+        "pairs": offset.pairs,
+    }
+    if offset.error is not None and np.isfinite(offset.error).all():
+        entry["error_A"] = [round(float(e), 2) for e in offset.error]
+        entry["error_px"] = [round(float(e) / psize, 2) for e in offset.error]
+    return entry
+
+
+def _plus_minus(values: np.ndarray, errors: np.ndarray | None, scale: float = 1.0) -> str:
+    """Values with their standard errors: ``-64.0 ± 0.1, +128.0 ± 0.1``."""
+    if errors is None or not np.isfinite(errors).all():
+        return ", ".join(f"{v / scale:+.1f}" for v in values)
+    return ", ".join(f"{v / scale:+.1f} ± {e / scale:.1f}" for v, e in zip(values, errors))
 
 
 def _fired(
     particles: ParticleSet, a: int, b: int, shared: np.ndarray, radius: float, m: Measurement, psize: float
 ) -> dict[str, Any]:
-    """What a transform that fires says: on how many shared micrographs it holds, the message and the fix."""
+    """What a transform that fires says: on how many shared micrographs it holds, the message and the fix.
+
+    Its agreement before and after is counted at the radius measured at, or at half an offset's
+    length when that is less.
+    """
     assert m.best is not None
     transform = m.best.transform
+    if transform.kind(1.0) == "translation":
+        # (an offset within the radius pairs the picks at it either way: shown at half the offset, where it tells)
+        radius = min(m.radius, float(np.linalg.norm(transform.shift)) / 2)
+    else:
+        radius = m.radius
     held, before, after = _holds_on(particles, a, b, shared, radius, transform)
     name_a, name_b = particles.inputs[a], particles.inputs[b]
     spec = transform.spec(psize)
-    shift_a = ", ".join(f"{s:+.1f}" for s in transform.shift)
+    shift_a = _plus_minus(transform.shift, m.best.error)
     where = f"{held:,} of {len(shared):,} shared micrograph{'s' * (len(shared) != 1)}"
     message = (
         f"{name_b} and {name_a} are in two frames: {name_b}'s picks meet {name_a}'s after {spec} "

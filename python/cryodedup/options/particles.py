@@ -418,7 +418,8 @@ class ParticleOptions:
         [],
         "--transform",
         "Move an input's centres into the other inputs' frame before deciding: INPUT=OP+OP+... applied in "
-        "order, in the input's own pixels; OP is swap, mirror-x[:W] (x -> W - x; W: the micrograph's width), "
+        "order, in the input's own pixels; OP is swap (x and y), swap-yz, swap-xz, mirror-x[:W] (x -> W - x; W: "
+        "the micrograph's width), "
         "mirror-y[:H], mirror-z[:D], scale:S, shift:DX,DY[,DZ]. INPUT: its path as given or its position (1 "
         "for the first). Repeat it for several inputs. An output file that holds several inputs' rows holds its "
         "rows with the moved coordinates (the summary's Moved row says so); per-input outputs (--output-format "

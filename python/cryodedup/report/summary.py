@@ -656,27 +656,57 @@ def shard_summary_rows(s: dict) -> list[Row]:
 
 
 def registration_rows(r: dict) -> list[tuple[str, str]]:
-    """The registration between inputs: per pair, one frame or two, measured on how many picks; transforms applied."""
+    """The registration between inputs: per pair, its verdict against chance and its picks; the transforms applied."""
     lines = []
     for pair in r["pairs"]:
         a, b = pair["inputs"]
-        n_a, n_b = pair["picks_measured"]
-        measured = f"{n_a:,} + {n_b:,} picks on {counted(pair['micrographs_measured'], 'micrograph')}"
         if "species" in pair:
             a, b = f"{a} ({pair['species']} at {pair['radius_A']:g} Å)", f"{b}"
-        if pair["frames"] == "two":
-            t = pair["best_transform"]
-            lines.append(
-                f"{b} / {a}: two frames, {t['transform']} (Jaccard {pair['jaccard_before']:.3f} -> "
-                f"{pair['jaccard_after']:.3f} on {pair['micrographs_held']:,} of "
-                f"{counted(pair['micrographs_shared'], 'micrograph')}; {measured})"
-            )
-        else:
-            lines.append(f"{b} / {a}: one frame (Jaccard {pair['jaccard_identity']:.3f}; {measured})")
+        lines.append(f"{b} / {a}: {registration_verdict(pair)}")
     for t in r.get("transforms_applied", []):
         lines.append(f"{t['input']}: moved by --transform {t['transform']}")
     heading = f"Registration at {r['radius_A']:g} Å" if "radius_A" in r else "Registration"
     return [(heading, "\n".join(lines))]
+
+
+#: What to do when the registration cannot tell, by its reason.
+CANNOT_TELL = {
+    "too few picks": "too few picks shared to tell a frame from chance; give more micrographs both inputs picked, "
+    "or check the frames by hand",
+    "too dense": "the picks crowd so that chance pairs many of them under some transform; check the frames "
+    "by hand (--plot draws the displacements)",
+    "offset uncertain": "the offset between them is measured too loosely to say whether it matters; give more "
+    "micrographs both inputs picked",
+}
+
+
+def registration_verdict(pair: dict) -> str:
+    """One pair's registration in words: one frame, two (the transform and its errors), unrelated or cannot tell."""
+    n_a, n_b = pair["picks_measured"]
+    measured = f"{n_a:,} + {n_b:,} picks on {counted(pair['micrographs_measured'], 'micrograph')}"
+    at = pair.get("measured_at_A", pair["radius_A"])
+    if at != pair["radius_A"]:
+        measured += f", at {at:.3g} Å (denser picks pair by chance at {pair['radius_A']:g} Å)"
+    chance = f"Jaccard {pair['jaccard_identity']:.3f}, chance {pair.get('jaccard_chance', 0):.3f}"
+    frames = pair["frames"]
+    if frames == "two":
+        t = pair["best_transform"]
+        errors = t.get("shift_error_px")
+        uncertainty = f", ± {max(errors):.1f} px" if errors else ""
+        return (
+            f"two frames, {t['transform']}{uncertainty} (Jaccard {pair['jaccard_before']:.3f} -> "
+            f"{pair['jaccard_after']:.3f} on {pair['micrographs_held']:,} of "
+            f"{counted(pair['micrographs_shared'], 'micrograph')}; {measured})"
+        )
+    if frames == "one":
+        offset = pair.get("offset")
+        moved = ""
+        if offset and "error_A" in offset:
+            moved = f"; offset {', '.join(f'{s:+.1f}' for s in offset['shift_A'])} Å ± {max(offset['error_A']):.1f}"
+        return f"one frame ({chance}{moved}; {measured})"
+    if frames == "unrelated":
+        return f"unrelated: their picks agree no more than by chance ({chance}; {measured})"
+    return f"cannot tell: {CANNOT_TELL.get(pair.get('cannot_tell', ''), 'see the measurement')} ({chance}; {measured})"
 
 
 def compare_rows(s: dict, places: str = "Micrographs") -> list[tuple[str, str]]:

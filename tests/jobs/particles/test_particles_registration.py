@@ -158,12 +158,20 @@ def test_registration_pairs_inputs_of_one_species_at_that_species_distance(tmp_p
     other.parent.mkdir()
     other.write_bytes(real.read_bytes())
     summary = _run(
-        [real, copy, other], tmp_path, species=["a", "a", "b"], species_min_dist={"a": 150.0}, audit=True, **options
+        [real, copy, other],
+        tmp_path,
+        species=["a", "a", "b"],
+        species_min_dist={"a": 150.0},
+        audit=True,
+        registration="warn",
+        **options,
     )
-    # Only a's pair, at a's 150 Å: the 143 Å shift lies within it, so one frame; b's input is measured with none.
+    # Only a's pair, at a's 150 Å; b's input is measured with none. The 143 Å shift lies within 150 Å,
+    # and is found all the same (issue 63: an offset of a quarter of the radius or more is another frame).
     (pair,) = summary["registration"]["pairs"]
     assert pair["inputs"] == [str(real), str(copy)] and pair["species"] == "a"
-    assert pair["radius_A"] == 150.0 and pair["frames"] == "one"
+    assert pair["radius_A"] == 150.0 and pair["frames"] == "two"
+    assert pair["best_transform"]["transform"] == "shift:-64,128"
     assert "Registration" in "".join(k for k, _ in registration_rows(summary["registration"]))
     assert "(a at 150 Å)" in registration_rows(summary["registration"])[0][1]
 
