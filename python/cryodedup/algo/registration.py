@@ -42,7 +42,6 @@ from .registration_fit import Chance, boxes_of, chance_agreement, fit_radius, re
 __all__ = [
     "TRANSFORM_OPS",
     "Candidate",
-    "Chance",
     "Displacements",
     "Measurement",
     "Transform",

@@ -20,7 +20,7 @@ import numpy as np
 
 from .dedup import nearest_neighbour_distances
 
-__all__ = ["Chance", "Refined", "boxes_of", "chance_agreement", "fit_radius", "one_to_one", "refine"]
+__all__ = ["Chance", "boxes_of", "chance_agreement", "fit_radius", "refine"]
 
 #: The radius measured at is at most the one at which a pick has a neighbour of the denser input
 #: by chance with this probability (picks at random): beyond it chance pairs most picks, and an

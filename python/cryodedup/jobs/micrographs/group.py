@@ -17,7 +17,7 @@ from ...options import MicrographOptions
 from .plan import ScoringPlan
 from .score import ShardScores, combine_shards
 
-__all__ = ["UNCERTAIN", "Decision", "Outcome", "decide_run", "near_the_edge"]
+__all__ = ["UNCERTAIN", "Decision", "Outcome", "decide_run", "near_the_edge", "verdict"]
 
 #: The z threshold is this many robust standard deviations above the run's typical pair.
 NULL_SIGMAS = 8.0
