@@ -91,10 +91,10 @@ def test_every_imported_package_is_declared():
 
 
 def test_every_package_the_tests_import_is_in_the_test_extra():
-    # The pipeliner's tests skip without it (CI installs the ccpem extra and requires them).
+    # The pipeliner's and copick's tests skip without them (CI installs the ccpem and copick extras).
     project = pyproject()["project"]
     extras = project["optional-dependencies"]
-    declared = requirement_names(project["dependencies"] + extras["test"] + extras["ccpem"])
+    declared = requirement_names(project["dependencies"] + extras["test"] + extras["ccpem"] + extras["copick"])
     imported = third_party_imports(ROOT.joinpath("tests").glob("*.py"))
     assert imported - declared == set()
 
