@@ -244,6 +244,28 @@ def test_particle_job_runs_in_a_pipeliner_project(project, monkeypatch):
     assert "Nn distances" in results_images(root, folder, monkeypatch)
 
 
+def test_particle_sets_of_other_columns_are_each_a_node_in_the_pipeline(tmp_path, monkeypatch):
+    # Issue 64 item 1: a Refine3D set and one without half-sets are written each to its own
+    # files and no combined particles_kept.star. The pipeliner keeps a node declared before
+    # the run whose file never comes (only a warning in its log), so the nodes are the files
+    # written: declared after the run, each kept file a .kept node and each rejected a .rejected.
+    from fixtures.refined_and_picks import UNSPLIT, refined_and_unsplit
+
+    project = refined_and_unsplit(tmp_path)
+    pipeliner(tmp_path, "--new_project")
+    values = {"Input particles:": project.refined, "Second input particles:": UNSPLIT}
+    folder = run_job(tmp_path, ccpem.ParticlesJob, {**values, "Micrographs:": project.micrographs, "Min dist:": "30"})
+    name = f"{folder.relative_to(tmp_path)}"
+    written = sorted(p.name for p in folder.glob("particles_*.star"))
+    assert written == [f"particles_{s}_{n}.star" for s in ("kept", "rejected") for n in ("particles", "run_data")]
+    labels = {node: label for node, label in node_labels(tmp_path).items() if node.startswith(f"{name}/")}
+    assert labels == {
+        f"{name}/{file}": f"ParticleGroupMetadata.star.relion.cryodedup.{file.split('_')[1]}" for file in written
+    }
+    assert set(kept_rows(folder / "particles_kept_run_data.star")) <= set(project.refined_rows)
+    assert "Nn distances" in results_images(tmp_path, folder, monkeypatch)
+
+
 def test_coordinate_job_runs_in_a_pipeliner_project(project, monkeypatch):
     root, paths = project
     folder = run_job(
