@@ -73,6 +73,18 @@ def test_options_left_at_their_defaults_are_not_written(job_class):
     assert job.command_args()[-2:] in (["--min-dist", "55.0"], ["--min-z", "55.0"])
 
 
+def test_update_and_add_again_are_job_options():
+    # --add-again (a batch already in the running set added anyway) beside --update, as every
+    # option of the command is: the job passes both, without --force (which would start the set anew).
+    job = ccpem.ParticlesJob()
+    job.output_dir = "Dedup/job001/"
+    job.joboptions["input_particles"].value = "in.star"
+    job.joboptions["update"].value = "Yes"
+    job.joboptions["add_again"].value = "Yes"
+    assert job.joboptions["add_again"].label == "Add again:"
+    assert job.command_args() == ["particles", "in.star", "-o", "Dedup/job001/", "--update", "--add-again"]
+
+
 SPACED = "/data/EPU session 1/Images-Disc1"
 #: Every path parameter of the three jobs: (job class, job option, the command line's flag or "" for an input).
 PATH_PARAMETERS = [

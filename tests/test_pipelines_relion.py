@@ -227,6 +227,23 @@ def test_particles_job_adds_batches_with_update(project):
     )
 
 
+def test_a_batch_given_again_is_refused_unless_add_again(project, capsys):
+    """--add-again is a parameter (``add_again``) of the External job, as every --update option is."""
+    root, paths = project
+    argv = ["--o", "External/job172/", "--in_parts", paths["particles_1"], "--min_dist", "40", "--update", "yes"]
+    job = root / "External/job172"
+    assert run_here(root, [*argv, "--j", "1"]) == 0
+    kept = kept_rows(job / "particles_kept.star")
+    capsys.readouterr()
+    assert run_here(root, [*argv, "--j", "1"]) == 1 and (job / "RELION_JOB_EXIT_FAILURE").exists()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--add-again to add it anyway" in err
+    assert run_here(root, [*argv, "--add_again", "yes", "--j", "1"]) == 0 and (job / "RELION_JOB_EXIT_SUCCESS").exists()
+    # Added again, each row is rejected as the duplicate of itself: the running set is as it was.
+    assert kept_rows(job / "particles_kept.star") == kept
+    assert len(kept_rows(job / "round_0002_rejected.star")) == len(kept_rows(root / paths["particles_1"]))
+
+
 def test_without_the_plot_extra_run_out_says_why_there_are_no_pictures(project, monkeypatch, capsys):
     # The External job draws when matplotlib is there; without it, run.out (stdout) says so and
     # no logfile.pdf is declared. "plot no" is the user's own choice: nothing to explain.
