@@ -73,6 +73,18 @@ def test_options_left_at_their_defaults_are_not_written(job_class):
     assert job.command_args()[-2:] in (["--min-dist", "55.0"], ["--min-z", "55.0"])
 
 
+def test_update_and_add_again_are_job_options():
+    # --add-again (a batch already in the running set added anyway) beside --update, as every
+    # option of the command is: the job passes both, without --force (which would start the set anew).
+    job = ccpem.ParticlesJob()
+    job.output_dir = "Dedup/job001/"
+    job.joboptions["input_particles"].value = "in.star"
+    job.joboptions["update"].value = "Yes"
+    job.joboptions["add_again"].value = "Yes"
+    assert job.joboptions["add_again"].label == "Add again:"
+    assert job.command_args() == ["particles", "in.star", "-o", "Dedup/job001/", "--update", "--add-again"]
+
+
 SPACED = "/data/EPU session 1/Images-Disc1"
 #: Every path parameter of the three jobs: (job class, job option, the command line's flag or "" for an input).
 PATH_PARAMETERS = [
@@ -242,6 +254,28 @@ def test_particle_job_runs_in_a_pipeliner_project(project, monkeypatch):
     reference = cli_reference(root, "particles", paths["particles_1"], paths["particles_2"], "--min-dist", "40")
     assert kept_rows(folder / "particles_kept.star") == kept_rows(reference / "particles_kept.star")
     assert "Nn distances" in results_images(root, folder, monkeypatch)
+
+
+def test_particle_sets_of_other_columns_are_each_a_node_in_the_pipeline(tmp_path, monkeypatch):
+    # Issue 64 item 1: a Refine3D set and one without half-sets are written each to its own
+    # files and no combined particles_kept.star. The pipeliner keeps a node declared before
+    # the run whose file never comes (only a warning in its log), so the nodes are the files
+    # written: declared after the run, each kept file a .kept node and each rejected a .rejected.
+    from fixtures.refined_and_picks import UNSPLIT, refined_and_unsplit
+
+    project = refined_and_unsplit(tmp_path)
+    pipeliner(tmp_path, "--new_project")
+    values = {"Input particles:": project.refined, "Second input particles:": UNSPLIT}
+    folder = run_job(tmp_path, ccpem.ParticlesJob, {**values, "Micrographs:": project.micrographs, "Min dist:": "30"})
+    name = f"{folder.relative_to(tmp_path)}"
+    written = sorted(p.name for p in folder.glob("particles_*.star"))
+    assert written == [f"particles_{s}_{n}.star" for s in ("kept", "rejected") for n in ("particles", "run_data")]
+    labels = {node: label for node, label in node_labels(tmp_path).items() if node.startswith(f"{name}/")}
+    assert labels == {
+        f"{name}/{file}": f"ParticleGroupMetadata.star.relion.cryodedup.{file.split('_')[1]}" for file in written
+    }
+    assert set(kept_rows(folder / "particles_kept_run_data.star")) <= set(project.refined_rows)
+    assert "Nn distances" in results_images(tmp_path, folder, monkeypatch)
 
 
 def test_coordinate_job_runs_in_a_pipeliner_project(project, monkeypatch):

@@ -197,16 +197,10 @@ def test_particles_job_keeps_what_the_oracle_keeps(project):
 def test_particle_sets_of_other_columns_are_each_a_node(tmp_path):
     # Issue 64: a Refine3D set and a set without half-sets are written each to its own files,
     # and those, not the combined particles_kept.star (not written), are the job's nodes.
-    from fixtures.refined_and_picks import refined_2d_project
+    from fixtures.refined_and_picks import UNSPLIT, refined_and_unsplit
 
-    project = refined_2d_project(tmp_path)
-    lines = (tmp_path / project.refined).read_text().splitlines(keepends=True)
-    without = [line for line in lines if not line.startswith("_rlnRandomSubset")]
-    without = [line[: line.rstrip().rfind(" ")] + " \n" if line in [r + "\n" for r in project.refined_rows] else line
-               for line in without]  # fmt: skip
-    (tmp_path / "Select/job030").mkdir(parents=True)
-    (tmp_path / "Select/job030/particles.star").write_text("".join(without))
-    argv = ["--o", "External/job102/", "--in_parts", project.refined, "--in_parts2", "Select/job030/particles.star"]
+    project = refined_and_unsplit(tmp_path)
+    argv = ["--o", "External/job102/", "--in_parts", project.refined, "--in_parts2", UNSPLIT]
     argv += ["--in_mics", project.micrographs, "--min_dist", "30", "--plot", "no", "--j", "1"]
     assert run_here(tmp_path, argv) == 0
     nodes = (tmp_path / "External/job102/RELION_OUTPUT_NODES.star").read_text()
@@ -227,9 +221,27 @@ def test_particles_job_adds_batches_with_update(project):
     assert (job / "round_0001_kept.star").exists() and (job / "round_0002_kept.star").exists()
     nodes = (job / "RELION_OUTPUT_NODES.star").read_text()
     assert "External/job171/particles_kept.star 3" in nodes and "particles_rejected" not in nodes
+    assert "round_" not in nodes  # (a round's files are not the job's set: the running kept file is)
     assert len(kept_rows(job / "particles_kept.star")) == sum(
         len(kept_rows(job / f"round_000{k}_kept.star")) for k in (1, 2)
     )
+
+
+def test_a_batch_given_again_is_refused_unless_add_again(project, capsys):
+    """--add-again is a parameter (``add_again``) of the External job, as every --update option is."""
+    root, paths = project
+    argv = ["--o", "External/job172/", "--in_parts", paths["particles_1"], "--min_dist", "40", "--update", "yes"]
+    job = root / "External/job172"
+    assert run_here(root, [*argv, "--j", "1"]) == 0
+    kept = kept_rows(job / "particles_kept.star")
+    capsys.readouterr()
+    assert run_here(root, [*argv, "--j", "1"]) == 1 and (job / "RELION_JOB_EXIT_FAILURE").exists()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--add-again to add it anyway" in err
+    assert run_here(root, [*argv, "--add_again", "yes", "--j", "1"]) == 0 and (job / "RELION_JOB_EXIT_SUCCESS").exists()
+    # Added again, each row is rejected as the duplicate of itself: the running set is as it was.
+    assert kept_rows(job / "particles_kept.star") == kept
+    assert len(kept_rows(job / "round_0002_rejected.star")) == len(kept_rows(root / paths["particles_1"]))
 
 
 def test_without_the_plot_extra_run_out_says_why_there_are_no_pictures(project, monkeypatch, capsys):
@@ -495,6 +507,32 @@ def test_relion31_runs_the_particle_job(relion_project):
     reference = cli_reference(root, "particles", paths["particles_1"], paths["particles_2"], "--min-dist", "40")
     assert kept_rows(root / name / "particles_kept.star") == kept_rows(reference / "particles_kept.star")
     assert (root / name / "run.err").read_text() == ""
+
+
+def test_relion31_registers_each_inputs_own_files_where_the_columns_differ(tmp_path):
+    # Issue 64 item 1 in RELION 3.1 itself: a Refine3D set and one without half-sets are written
+    # each to its own files; those are the job's nodes in default_pipeline.star, and the combined
+    # files (not written, not even left by an earlier run in the same job folder) are none.
+    from fixtures.refined_and_picks import UNSPLIT, refined_and_unsplit
+
+    project = refined_and_unsplit(tmp_path)
+    (tmp_path / "default_pipeline.star").write_text(EMPTY_RELION_PIPELINE)
+    stale = tmp_path / "External/job001/particles_kept.star"  # an earlier run's, of inputs of one set of columns
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes((tmp_path / UNSPLIT).read_bytes())
+    name, status = add_and_run(
+        tmp_path,
+        f"fn_exe == cryodedup-relion;in_part == {project.refined};in_mic == {project.micrographs};"
+        f"param1_label == in_parts2;param1_value == {UNSPLIT};param2_label == min_dist;param2_value == 30;"
+        "param3_label == plot;param3_value == no;",
+    )
+    assert name == "External/job001/" and status == SUCCESS, (tmp_path / name / "run.err").read_text()
+    written = sorted(p.name for p in (tmp_path / name).glob("particles_*_*.star"))
+    assert written == [f"particles_{s}_{n}.star" for s in ("kept", "rejected") for n in ("particles", "run_data")]
+    nodes = {node: kind for node, kind in pipeline_nodes(tmp_path).items() if node.startswith(name)}
+    assert nodes == {f"{name}{file}": 3 for file in written}
+    # Every kept row is its input's row, byte for byte (the oracle: the rows as the fixture wrote them).
+    assert set(kept_rows(tmp_path / name / "particles_kept_run_data.star")) <= set(project.refined_rows)
 
 
 @pytest.fixture(scope="module")

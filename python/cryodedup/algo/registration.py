@@ -16,9 +16,10 @@ transform T with T(b) ~ a for the picks a, b of two inputs on the micrographs th
   the radius; the linear part that gathers most, and the identity's own translation, are
   then refined from the picks they pair one to one (:mod:`cryodedup.algo.registration_fit`),
   with their standard errors;
-- each candidate is scored by the agreement (Jaccard at the radius, counted by the core's
-  support masks, the consensus's own pairing) of a and T(b), and so is chance: the same
-  picks after random far moves.
+- each candidate is scored by the agreement of a and T(b) (:func:`agreement`: the picks with a
+  partner within the radius, counted on the side with fewer, over the union; paired by the
+  core's support masks, the consensus's own pairing), and so is chance: the same picks after
+  random far moves.
 
 The verdict (:func:`verdict`, docs/design.md section 2, "Inputs in two frames"): *one frame*
 when the identity agrees far beyond chance and no offset of a quarter of the radius is
@@ -169,7 +170,7 @@ def _number(value: float, digits: int) -> str:
 
 @dataclass
 class Candidate:
-    """A transform tried and how well it registers the picks: Jaccard, and the picks it pairs.
+    """A transform tried and how well it registers the picks: agreement (``jaccard``, :func:`agreement`), picks paired.
 
     ``error``: the standard error of its shift (Å, per axis), ``scale_error`` of its scale, from
     the ``pairs`` picks it paired one to one when refined (None: not refined).
@@ -231,10 +232,12 @@ def fires(m: Measurement) -> bool:
 
 
 def agreement(groups: np.ndarray, a: np.ndarray, ga: np.ndarray, b: np.ndarray, radius: float) -> tuple[float, float]:
-    """Jaccard of picks ``a`` and ``b`` (their micrographs ``ga``, ``groups``) at ``radius``, and the picks shared.
+    """The agreement of picks ``a`` and ``b`` (micrographs ``ga``, ``groups``) at ``radius``, and the picks shared.
 
     With m(a, b) the picks of a with a pick of b within the radius (the consensus's pairing,
-    ``algo.consensus``), shared = min(m(a, b), m(b, a)) and J = shared / (|a| + |b| - shared).
+    ``algo.consensus``), shared = min(m(a, b), m(b, a)) and the agreement is
+    shared / (|a| + |b| - shared): Jaccard's form, but not a Jaccard index of one-to-one matches
+    (``compare``'s, ``algo.matching``), and so named apart from it in what the user reads.
     The smaller of the two, not their mean as the consensus reports: a transform that crowds
     one set onto a few picks of the other (a scale towards 0) pairs many of one set and few
     of the other, and must gain nothing by it.

@@ -239,7 +239,7 @@ def _least_squares(linear: np.ndarray, pa: np.ndarray, pb: np.ndarray) -> tuple[
 
 @dataclass
 class Chance:
-    """The agreement after :data:`CHANCE_MOVES` random far moves: mean Jaccard, picks shared (mean, SD, most)."""
+    """The agreement after :data:`CHANCE_MOVES` far moves: its mean (``jaccard``), picks shared (mean, SD, most)."""
 
     jaccard: float
     shared: float

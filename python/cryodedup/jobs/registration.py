@@ -468,7 +468,8 @@ def _fired(
         f"{name_b} and {name_a} are in two frames: {name_b}'s picks meet {name_a}'s after {spec} "
         f"({transform.kind(psize)} in pixels of {psize:g} Å; shift {shift_a} Å"
         + (f", scale {transform.scale:.4g}" if transform.scale != 1 else "")
-        + f"), which raises the agreement (Jaccard at {radius:g} Å) on {where}, from {before:.3f} to {after:.3f}"
+        + f"), which raises the agreement (the picks with a partner within {radius:g} Å, counted on the side with "
+        f"fewer, over the union of both sets) on {where}, from {before:.3f} to {after:.3f}"
     )
     return {
         "micrographs_held": held,
@@ -482,7 +483,7 @@ def _fired(
 def _holds_on(
     particles: ParticleSet, a: int, b: int, shared: np.ndarray, radius: float, transform: Transform
 ) -> tuple[int, float, float]:
-    """On all micrographs ``a`` and ``b`` share: on how many the transform raises the agreement; J before, after."""
+    """On all micrographs ``a`` and ``b`` share: on how many the transform raises the agreement; it before, after."""
     chosen = np.zeros(len(particles.mic_names), dtype=bool)
     chosen[shared] = True
     groups = np.asarray(particles.groups)
@@ -500,7 +501,7 @@ def _holds_on(
 def _per_micrograph(
     ca: np.ndarray, ga: np.ndarray, cb: np.ndarray, gb: np.ndarray, radius: float, n: int
 ) -> tuple[np.ndarray, float]:
-    """Jaccard of the two sets on each micrograph (0 where neither has a pick) and over all, as ``agreement`` counts."""
+    """The agreement of the two sets on each micrograph (0 where neither has a pick) and over all, as ``agreement``."""
     masks = support_masks(np.concatenate([ga, gb]), np.concatenate([ca, cb]), len(ca), radius)
     m_ab = np.bincount(ga, weights=(masks[: len(ca)] & 2) > 0, minlength=n)
     m_ba = np.bincount(gb, weights=(masks[len(ca) :] & 1) > 0, minlength=n)

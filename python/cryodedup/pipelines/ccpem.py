@@ -176,20 +176,48 @@ class CryodedupJob(PipelinerJob):
         return [PipelinerCommand(["python3", "-m", "cryodedup", *self.command_args()])]
 
     def job_outputs(self) -> list[job_types.Output]:
-        """The files the job writes (the micrograph job splits particles only when given some)."""
+        """The files known before the run to be written (the micrograph job splits particles only when given some).
+
+        Two particle inputs: none. Their combined files are written only where the inputs'
+        columns agree, else each input's own (issue 64), which only the run can tell; the
+        pipeliner keeps a node declared before the run whose file never comes (a warning in its
+        log, a node no file backs), so those are declared after it (:meth:`create_post_run_output_nodes`).
+        """
         splits = self.JOB == "micrographs" and bool(self.joboptions["input_particles"].get_string())
         update = self.JOB == "particles" and self.joboptions["update"].get_boolean()
+        if self.JOB == "particles" and not update and self.joboptions["input_particles_2"].get_string():
+            return []
         return job_types.outputs(self.JOB, with_particles=splits, update=update)
+
+    def written_outputs(self) -> list[job_types.Output]:
+        """The files declared before the run, and the particle files it wrote besides (each input's, each species')."""
+        declared = self.job_outputs()
+        if self.JOB != "particles":
+            return declared
+        # (the job's folder is the pipeliner's own: new, emptied to run the job again, or an --update round's)
+        found = [
+            job_types.Output(path.name, "particles", subset)
+            for subset in ("kept", "rejected")
+            for path in sorted(Path(self.output_dir).glob(f"particles_{subset}*.star"))
+        ]
+        return declared + [o for o in found if o.name not in {d.name for d in declared}]
 
     def create_output_nodes(self) -> None:
         """Kept and rejected sets as RELION-style nodes (``ParticleGroupMetadata.star.relion.cryodedup.kept``)."""
         for output in self.job_outputs():
             self.add_output_node(output.name, NODE_OF_KIND[output.kind], ["relion", "cryodedup", output.subset])
 
+    def create_post_run_output_nodes(self) -> None:
+        """The particle files written that were not declared before the run, as nodes of the same kinds."""
+        declared = {output.name for output in self.job_outputs()}
+        for output in self.written_outputs():
+            if output.name not in declared:
+                self.add_output_node(output.name, NODE_OF_KIND[output.kind], ["relion", "cryodedup", output.subset])
+
     def create_results_display(self) -> Sequence[ResultsDisplayObject]:
         """The report's pictures, in the report's order, each with the files it describes."""
         folder = Path(self.output_dir)
-        data = [str(folder / o.name) for o in self.job_outputs()]
+        data = [str(folder / o.name) for o in self.written_outputs()]
         pictures = sorted(folder.glob("*.png"), key=lambda p: p.stat().st_mtime_ns)
         return [
             create_results_display_object(
@@ -233,7 +261,8 @@ class ParticlesJob(CryodedupJob):
         self.jobinfo.long_desc = (
             "Particles whose centres (coordinates minus origin shifts, in Å) lie within the minimum distance"
             " on the same micrograph are duplicates; of each group the best-scoring one is kept. Writes"
-            " particles_kept.star and particles_rejected.star, each row a copy of its input row."
+            " particles_kept.star and particles_rejected.star, each row a copy of its input row (two inputs whose"
+            " columns differ: each input's own particles_kept_<input>.star and particles_rejected_<input>.star)."
         )
 
 

@@ -417,16 +417,20 @@ class ExternalJob:
 
 
 def particle_nodes(planned: list[tuple[str, str]], summary: dict, folder: Path) -> list[tuple[str, str]]:
-    """The particle files the job wrote, as nodes: inputs whose columns differ get files of their own.
+    """The particle files this run wrote, as nodes: those its summary names, not those planned.
 
     Two particle sets of different columns (a refinement's and a Picks job's) are written each to
     ``particles_kept_LABEL.star`` and ``particles_rejected_LABEL.star``, without the combined
-    files (issue 64): the summary's outputs name them; a planned file not written is no node.
+    files (issue 64). A planned file is a node only where the summary names it: one left in the
+    job folder by an earlier run is not this run's. An ``--update`` round's node is the running
+    kept set alone (``outputs.running``), not the round's own files.
     """
-    written = [Path(p).name for subset in ("kept", "rejected") for p in summary.get("outputs", {}).get(subset, [])]
-    own = [(name, "particles") for name in written if name.endswith(".star") and (folder / name).is_file()]
-    kept = [(name, kind) for name, kind in planned if kind != "particles" or (folder / name).is_file()]
-    return kept + [node for node in own if node not in kept]
+    outputs = summary.get("outputs", {})
+    subsets = ("running",) if "running" in outputs else ("kept", "rejected")
+    named = [Path(p).name for subset in subsets for p in outputs.get(subset, [])]
+    if not named:  # (a summary without outputs: the planned files that are there)
+        return [(name, kind) for name, kind in planned if (folder / name).is_file()]
+    return [(name, "particles") for name in named if name.endswith(".star") and (folder / name).is_file()]
 
 
 def relion31_coordinate_nodes(folder: Path, generation: str | None) -> list[tuple[str, str]]:

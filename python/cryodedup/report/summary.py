@@ -665,9 +665,18 @@ def registration_rows(r: dict) -> list[tuple[str, str]]:
         lines.append(f"{b} / {a}: {registration_verdict(pair)}")
     for t in r.get("transforms_applied", []):
         lines.append(f"{t['input']}: moved by --transform {t['transform']}")
+    if r["pairs"]:
+        lines.append(AGREEMENT_MEANING)
     heading = f"Registration at {r['radius_A']:g} Å" if "radius_A" in r else "Registration"
     return [(heading, "\n".join(lines))]
 
+
+#: What the registration's agreement counts (``algo.registration.agreement``), said under its verdicts:
+#: not a Jaccard index of one-to-one matches (``compare``'s), nor the consensus's neighbour agreement.
+AGREEMENT_MEANING = (
+    "(agreement: the picks with a partner within the distance measured at, counted on the side with fewer, "
+    "over the union of both sets)"
+)
 
 #: What to do when the registration cannot tell, by its reason.
 CANNOT_TELL = {
@@ -687,14 +696,14 @@ def registration_verdict(pair: dict) -> str:
     at = pair.get("measured_at_A", pair["radius_A"])
     if at != pair["radius_A"]:
         measured += f", at {at:.3g} Å (denser picks pair by chance at {pair['radius_A']:g} Å)"
-    chance = f"Jaccard {pair['jaccard_identity']:.3f}, chance {pair.get('jaccard_chance', 0):.3f}"
+    chance = f"agreement {pair['jaccard_identity']:.3f}, chance {pair.get('jaccard_chance', 0):.3f}"
     frames = pair["frames"]
     if frames == "two":
         t = pair["best_transform"]
         errors = t.get("shift_error_px")
         uncertainty = f", ± {max(errors):.1f} px" if errors else ""
         return (
-            f"two frames, {t['transform']}{uncertainty} (Jaccard {pair['jaccard_before']:.3f} -> "
+            f"two frames, {t['transform']}{uncertainty} (agreement {pair['jaccard_before']:.3f} -> "
             f"{pair['jaccard_after']:.3f} on {pair['micrographs_held']:,} of "
             f"{counted(pair['micrographs_shared'], 'micrograph')}; {measured})"
         )

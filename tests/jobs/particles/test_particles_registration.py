@@ -134,6 +134,29 @@ def test_warn_merges_as_they_are_and_says_what_was_measured(tmp_path, planted):
     assert "registration" not in _run([real, copy], tmp_path, registration="ignore", **options)
 
 
+def test_the_registration_names_its_agreement_for_what_it_counts(tmp_path):
+    # Issue 63 item 4: compare's Jaccard is of one-to-one matches; the registration's own measure,
+    # min(m(a, b), m(b, a)) over the union, was a "Jaccard" in its row and its two-frames warning.
+    real, copy, *_, options = _moved_copy(tmp_path, "topaz", "offset")
+    summary = _run([real, copy], tmp_path, registration="warn", **options)
+    pair = summary["registration"]["pairs"][0]
+    (warning,) = [w for w in summary["warnings"] if "are in two frames" in w]
+    (row,) = [text for label, text in registration_rows(summary["registration"]) if "Registration" in label]
+    for text in (warning, row):
+        assert "Jaccard" not in text and "counted on the side with fewer, over the union of both sets" in text
+    assert f"agreement {pair['jaccard_before']:.3f} -> {pair['jaccard_after']:.3f}" in row
+    # The measure so named, by brute force on the picks as read: every pick's partners within the
+    # distance measured at (on the micrographs measured: all 30 here), the side with fewer, over the union.
+    names_a, a = _topaz(real)
+    names_b, b = _topaz(copy)
+    assert pair["micrographs_measured"] == pair["micrographs_shared"] == len(set(names_a))
+    radius = pair["measured_at_A"]
+    close = ((b[:, None, :] - a[None, :, :]) ** 2).sum(axis=2) <= radius * radius
+    close &= np.array(names_b)[:, None] == np.array(names_a)[None, :]
+    shared = min(close.any(axis=0).sum(), close.any(axis=1).sum())
+    assert pair["jaccard_identity"] == pytest.approx(shared / (len(a) + len(b) - shared), abs=1e-4)
+
+
 def _confirmed_by_brute_force(real: Path, copy: Path, radius: float) -> int:
     names_a, a = _topaz(real)
     names_b, b = _topaz(copy)
