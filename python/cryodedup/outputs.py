@@ -24,6 +24,7 @@ __all__ = [
     "StrPath",
     "all_outputs_at_once",
     "check_plotting",
+    "hold_folder",
     "output_batch",
     "process_alive",
     "put_in_place",
@@ -109,6 +110,21 @@ def scratch_files(paths: Iterable[Path]) -> dict[Path, Path] | None:
         batch.locks += [_FolderLock.take(folder) for folder in _topmost(created)]
         batch.scratch += scratch.values()
     return scratch
+
+
+def hold_folder(folder: Path) -> None:
+    """The output folder ``folder`` made and locked until the batch ends (outside a batch: nothing).
+
+    An ``--update`` round reads its store, puts a stopped round's files in place and commits
+    under the lock, from before it reads its inputs: one writer at a time.
+    """
+    if not _batches:
+        return
+    batch = _batches[-1]
+    with signals.deferred():
+        created = _make_folders([folder])
+        batch.created += [f for f, made in created.items() if made]
+        batch.locks.append(_FolderLock.take(folder))
 
 
 Job = TypeVar("Job", bound=Callable)
