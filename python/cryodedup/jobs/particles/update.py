@@ -20,6 +20,7 @@ import hashlib
 import os
 import sqlite3
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -32,7 +33,7 @@ from ...algo.normalisation import normalisation
 from ...errors import CryodedupError
 from ...formats.sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_picker_output
 from ...options import ParticleOptions
-from ...outputs import AtomicOutputs, StrPath, hold_folder, put_in_place
+from ...outputs import AtomicOutputs, StrPath, hold_folder, put_in_place, write_error
 from ...particle_set import Log, ParticleSet
 from ..store_db import StoreError, file_digest
 from ..store_files import read_npy_header
@@ -350,9 +351,7 @@ def _commit_and_place(round_: Round, kept: KeptRows, files: dict[Path, Path], ch
                     f"in place ({why}); the same command again puts them in place from the store"
                 ) from None
     finally:
-        for tmp in files.values():
-            if os.path.lexists(tmp):
-                os.unlink(tmp)
+        _discard(files)
 
 
 def _finish_again(round_: Round, writer: StarWriter | CsWriter, kept: int) -> dict[str, list[Path]]:
@@ -388,8 +387,10 @@ def _write_star_round(round_: Round, writer: StarWriter, keep: np.ndarray, kept:
     try:
         writer.write_into(keep, {writer.kept_path: tmp[kept_path], writer.rejected_path: tmp[rejected_path]})
         data = tmp[kept_path].read_bytes()
-    except BaseException:
+    except BaseException as err:
         _discard(tmp)
+        if isinstance(err, OSError):
+            raise write_error(err, tmp) from None
         raise
     prefix, suffix = round_.header
     running = round_.store.running
@@ -406,8 +407,9 @@ def _write_star_round(round_: Round, writer: StarWriter, keep: np.ndarray, kept:
 
 
 def _discard(tmp: dict[Path, Path]) -> None:
+    """Removes the round's temporary files (one that cannot be: the next run into the folder removes it)."""
     for path in tmp.values():
-        if os.path.lexists(path):
+        with suppress(OSError):
             os.unlink(path)
 
 
@@ -436,8 +438,10 @@ def _write_cs_round(round_: Round, writer: CsWriter, keep: np.ndarray, kept: Kep
     try:
         files.write_into(keep, tmp)
         change = _cs_change(round_, writer, keep)
-    except BaseException:
+    except BaseException as err:
         _discard(tmp)
+        if isinstance(err, OSError):
+            raise write_error(err, tmp) from None
         raise
     _commit_and_place(round_, kept, tmp, change)
     return _cs_subsets(files)
