@@ -442,6 +442,8 @@ class _FolderLock:
             del self.held[self.key]
             try:
                 os.unlink(self.path)
+            except OSError:
+                pass  # (left: the next run into the folder locks it again and removes it)
             finally:
                 os.close(self.fd)
 

@@ -71,7 +71,8 @@ def connect(path: Path, create: bool) -> sqlite3.Connection:
     try:
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         db.text_factory = _text  # (a damaged text is read as it is, and found wrong where it is checked)
-        db.execute("PRAGMA journal_mode=DELETE")
+        # A rollback journal emptied at each commit (TRUNCATE: not removed and made again, 10x faster here).
+        db.execute("PRAGMA journal_mode=TRUNCATE")
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA foreign_keys=OFF")
         db.execute("PRAGMA cell_size_check=ON")  # (a page that does not parse is an error, not a crash)

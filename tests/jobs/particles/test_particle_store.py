@@ -152,7 +152,10 @@ def test_a_store_an_earlier_cryodedup_wrote_is_refused_naming_force(tmp_path: Pa
     opts = ParticleOptions(min_dist=20.0, mic_psize=1.0, update=True)
     (tmp_path / "out" / "particles_kept.star").write_text("old")
     remove_duplicate_particles([batches[0]], tmp_path / "out", opts, force=True)
-    assert sorted(p.name for p in (tmp_path / "out" / "kept_store").iterdir()) == ["store.sqlite"]
+    assert sorted(p.name for p in (tmp_path / "out" / "kept_store").iterdir()) == [
+        "store.sqlite",
+        "store.sqlite-journal",
+    ]
     assert (tmp_path / "out" / "particles_kept.star").read_bytes() == rounds(tmp_path, batches[:1], "alone")
 
 
@@ -240,8 +243,20 @@ def stop_at(monkeypatch: pytest.MonkeyPatch, where: str) -> None:
         monkeypatch.setattr(update_module, "put_in_place", _failing(Stop))
     elif where == "an error at the renames":
         monkeypatch.setattr(update_module, "put_in_place", _failing(OSError(errno.EIO, "Input/output error")))
+    elif where == "between two renames":
+        monkeypatch.setattr(update_module, "put_in_place", _placing_one_then(Stop))
     else:
         monkeypatch.setattr(store_module.KeptStore, "mark_placed", _failing(Stop))
+
+
+def _placing_one_then(error: BaseException):
+    """put_in_place renaming the first file only, then stopped (as a kill between two renames leaves them)."""
+
+    def place(renames):
+        os.replace(*renames[0])
+        raise error
+
+    return place
 
 
 def _failing(error: BaseException):
@@ -257,6 +272,7 @@ WHERE = [
     "halfway through the append",
     "before the renames",
     "an error at the renames",
+    "between two renames",
     "before it is marked placed",
 ]
 

@@ -51,7 +51,7 @@ def test_many_rounds_read_kept_particles_of_every_round(tmp_path: Path) -> None:
         summary = run_round([tmp_path / f"b{k}.star"], out)
         assert star_rows(out / f"round_{k + 1:04d}_kept.star") == [r for r, take in zip(rows, keep) if take]
         assert summary["update"]["would_have_won"] == won
-    assert sorted(p.name for p in (out / "kept_store").iterdir()) == ["store.sqlite"]
+    assert sorted(p.name for p in (out / "kept_store").iterdir()) == ["store.sqlite", "store.sqlite-journal"]
 
 
 def test_batches_of_new_micrographs_equal_a_fresh_run_byte_for_byte(tmp_path: Path) -> None:

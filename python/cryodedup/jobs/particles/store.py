@@ -6,15 +6,15 @@ kept, a row per micrograph (``kept``; ``micrographs`` names them, each with how 
 kept particles there); the round's files, compressed, with their sizes and SHA-256
 (``files``); how the round changed the running kept file (``running``: the file cut at
 ``cut`` and ``data`` written there, a numpy header written over its start, or the file
-written whole; its size and digests after); the batch's digest and whether its files were
-all put in place (``rounds``). The decision's options, score, kind and (of STAR) the running
-file's header are in ``meta``.
+written whole; its size and digests after); the batch's digest and whether its files were all
+put in place (``rounds``: a second, small transaction marks it). The decision's options,
+score, kind and (of STAR) the running file's header are in ``meta``.
 
 A round writes its files under temporary names, commits the round in one transaction, changes
-the running file, renames its files, and marks the round placed. A stop or an error before
-the commit leaves the store as it was (the temporary files go); after it, the next run puts
-the round's files in place from the store (:meth:`KeptStore.place_round`), byte for byte;
-the same batch given again finishes that round instead of adding another (``update.py``).
+the running file and renames its files. A stop or an error before the commit leaves the store
+as it was (the temporary files go); after it, the next run puts the last round's files in
+place from the store where they are missing or differ (:meth:`KeptStore.finish_round`), byte
+for byte; the same batch given again adds no round (``update.py``).
 
 What a round checks: SQLite's ``quick_check`` of the small tables (every table while the
 store is small), a CRC-32 in each micrograph's and kept row it reads (and that a micrograph's
@@ -99,7 +99,7 @@ DECISION_OPTIONS = (
 #: The bytes before a cut whose SHA-256 the store keeps: a running file cut there is one it knows.
 CUT_BYTES = 4096
 #: A store up to this size is checked whole by SQLite each round (a larger one: its small tables).
-CHECK_WHOLE_BYTES = 32 << 20
+CHECK_WHOLE_BYTES = 4 << 20
 #: Names looked up in one query (SQLite's limit on a statement's parameters is higher).
 CHUNK = 500
 
@@ -458,27 +458,35 @@ class KeptStore:
                 _copy(source, change.source[1], f)
             else:
                 f.write(change.data)
-            if change.head:
+            if change.head:  # (not synced: after a power cut the next run finds it short, and finishes it)
                 f.seek(0)
                 f.write(change.head)
-            f.flush()
-            os.fsync(f.fileno())
+
+    # --- putting a committed round's files in place again ---
 
     def mark_placed(self) -> None:
-        """The last round's files are all in place (a small transaction of its own)."""
+        """The last round's files are all in place (a small transaction).
+
+        A round a stop left unmarked is finished by the next run; one marked is checked only for
+        its running file (a change there is refused, not undone).
+        """
         assert self.db is not None
         with transaction(self.db):
             self.db.execute("UPDATE rounds SET placed = 1 WHERE round = ?", (self.round,))
         self.last_placed = True
 
-    # --- putting a committed round's files in place again ---
+    def finish_round(self) -> list[str]:
+        """Writes the last round's files from the store where they are missing or differ.
 
-    def place_round(self) -> list[str]:
-        """Writes the last round's files and the running file from the store where they are missing or differ.
-
-        Returns the files written again (their names in the output folder).
+        The running file too, where a stop left it (appended to in part, or not yet replaced);
+        one changed otherwise is refused. Returns the files written again (their names in the output folder).
         """
         assert self.db is not None and self.running is not None
+        if why := self._running_changed():
+            raise CryodedupError(
+                f"{self.running_path}: {why}: changed since the last --update round, so rows cannot be appended to "
+                "it; restore it, or start anew with --update --force"
+            )
         written = []
         try:
             query = "SELECT name, size, sha256, data FROM files WHERE round = ? ORDER BY name"
@@ -498,6 +506,24 @@ class KeptStore:
         if why := self.running.problem(self.running_path):
             raise self.damaged(f"{self.running_path.name} written again from the store: {why}")
         return written
+
+    def _running_changed(self) -> str | None:
+        """What differs in the running file from the last round's, unless a stop of that round explains it."""
+        assert self.db is not None and self.running is not None
+        why = self.running.problem(self.running_path)
+        if why is None or self.running.cut_here(self.running_path):
+            return None  # (as the round left it, or appended to in part: finished from the store)
+        whole = self.db.execute("SELECT whole FROM running WHERE round = ?", (self.round,)).fetchone()
+        if not whole or not whole[0]:
+            return why
+        if self.round == 1:  # (a first round stopped before its file was renamed into place)
+            return None if not os.path.lexists(self.running_path) else why
+        row = self.db.execute(
+            "SELECT round, cut, cut_sha256, size, piece_sha256, head_bytes, head_sha256 FROM running WHERE round = ?",
+            (self.round - 1,),
+        ).fetchone()
+        before = RunningState(*row) if row else None
+        return None if before is not None and before.problem(self.running_path) is None else why
 
     def _stored_change(self, round_: int) -> tuple[RunningChange, Path | None]:
         """Round ``round_``'s change of the running file, from the store (its source file: the round file placed)."""
@@ -682,25 +708,26 @@ def open_store(outdir: Path, force: bool, log: Any, kind: str = "star") -> KeptS
                 "appended to it; give another output folder, or --force to replace it"
             )
         return store
-    if not store.last_placed:
-        try:
-            written = store.place_round()
-            store.mark_placed()
-        except (OSError, sqlite3.Error) as err:
+    if store.last_placed:
+        if why := store.running.problem(running):  # type: ignore[union-attr]
             raise CryodedupError(
-                f"{outdir}: cannot put round {store.round}'s files in place from the store ({reason(err)}); run "
-                "again once it can be written"
-            ) from None
-        if written:
-            log(
-                f"round {store.round}, stopped before its files were in place: {', '.join(written)} written "
-                "from the store",
-                "warning",
+                f"{running}: {why}: changed since the last --update round, so rows cannot be appended to it; "
+                "restore it, or start anew with --update --force"
             )
-    elif why := store.running.problem(running):  # type: ignore[union-attr]
+        return store
+    try:
+        written = store.finish_round()
+        store.mark_placed()
+    except (OSError, sqlite3.Error) as err:
         raise CryodedupError(
-            f"{running}: {why}: changed since the last --update round, so rows cannot be appended to it; "
-            "restore it, or start anew with --update --force"
+            f"{outdir}: cannot put round {store.round}'s files in place from the store ({reason(err)}); run again "
+            "once it can be written"
+        ) from None
+    if written:
+        log(
+            f"round {store.round} had stopped before its files were all in place: {', '.join(written)} written "
+            "from the store",
+            "warning",
         )
     return store
 
@@ -715,7 +742,7 @@ def _remove_store(folder: Path) -> bool:
         return True
     if not os.path.isdir(folder):
         return False
-    names = [DATABASE, f"{DATABASE}-journal", *EARLIER]
+    names = [DATABASE, f"{DATABASE}-journal", *EARLIER]  # (the journal: emptied at each commit, kept)
     paths = [folder / name for name in names] + [p for pattern in EARLIER_PATTERNS for p in folder.glob(pattern)]
     found = False
     for path in paths:

@@ -366,7 +366,7 @@ def _finish_again(round_: Round, writer: StarWriter | CsWriter, kept: int) -> di
         )
     with signals.deferred():
         try:
-            store.place_round()
+            store.finish_round()
             store.mark_placed()
         except (OSError, sqlite3.Error) as err:
             raise CryodedupError(
