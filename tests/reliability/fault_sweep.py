@@ -156,7 +156,7 @@ def calls_of_round(series: Series, before: Path, root: Path) -> dict[str, list[i
     counts: Counter[str] = Counter()
     found: dict[str, list[int]] = {name: [] for name in ERRORS}
     for line in lines:
-        pid, _, call = line.partition(" ")
+        pid, call = line.split(None, 1)
         name = call.split("(", 1)[0]
         if pid != main or name not in ERRORS:
             continue

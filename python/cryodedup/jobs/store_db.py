@@ -155,7 +155,7 @@ def file_digest(path: Path, start: int = 0, stop: int | None = None) -> str | No
             if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
                 return None
             f.seek(start)
-            left = (stop - start) if stop is not None else -1
+            left = max(0, stop - start) if stop is not None else -1
             while left != 0:
                 block = f.read(1 << 22 if left < 0 else min(left, 1 << 22))
                 if not block:

@@ -195,6 +195,8 @@ class RunningState:
 
     def cut_here(self, path: Path) -> bool:
         """Whether ``path`` still holds, before this state's cut, what the round before left there."""
+        if not self.cut_sha256:  # (a file written whole: no cut)
+            return False
         start = max(self.head_bytes, self.cut - CUT_BYTES)
         try:
             info = os.lstat(path)
