@@ -503,6 +503,8 @@ class KeptStore:
                 change, source = self._stored_change(self.round)
                 self.apply(change, source)
                 written.append(self.running_path.name)
+        except CryodedupError:
+            raise
         except (StoreError, *DAMAGE) as err:
             raise self.damaged(reason(err)) from None
         if why := self.running.problem(self.running_path):
@@ -575,7 +577,7 @@ class KeptStore:
         size, sha, blob = self.db.execute(
             "SELECT size, sha256, data FROM files WHERE round = ? AND name = ?", (round_, source[0])
         ).fetchone() or (0, "", b"")
-        path = self.outdir / f".{source[0]}.{os.getpid()}.tmp"
+        path = self.outdir / f".{source[0]}.rebuild.{os.getpid()}.tmp"  # (not the round's own temporary name)
         path.write_bytes(unpack(blob, size, sha, source[0]))
         return path
 
