@@ -336,9 +336,9 @@ class KeptStore:
         Its kept rows, its ``files`` (written, by name in the output folder) and the running
         file's ``change``. Refuses a round another one overtook.
         """
-        packed = {name: pack(path) for name, path in files.items()}
         state = self._state_after(round_, change)
         try:
+            packed = {name: pack(path) for name, path in files.items()}
             self.folder.mkdir(exist_ok=True)
             db = self.db or connect(self.folder / DATABASE, create=True)
             with transaction(db):
