@@ -452,6 +452,8 @@ class _FolderLock:
 #: rename) or ``.NAME.PID.scratch`` (the one-pass split). Not ``.old``: a run killed while
 #: renaming may leave the only copy of a previous output under that name.
 _TEMPORARY = re.compile(r"\..+\.(\d+)\.(tmp|scratch)")
+#: A backup of an output (``.NAME.PID.old``, a second link to it) that a run killed while renaming left.
+_BACKUP = re.compile(r"\.(.+)\.(\d+)\.old")
 
 
 def _remove_orphans(folder: Path) -> None:
@@ -466,7 +468,10 @@ def _remove_orphans(folder: Path) -> None:
         return
     for entry in entries:
         match = _TEMPORARY.fullmatch(entry.name)
-        if match is None or int(match[1]) == os.getpid() or process_alive(int(match[1])):
+        if match is None:
+            _remove_backup(folder, entry.name)
+            continue
+        if int(match[1]) == os.getpid() or process_alive(int(match[1])):
             continue
         try:
             if entry.is_dir(follow_symlinks=False):
@@ -475,6 +480,19 @@ def _remove_orphans(folder: Path) -> None:
                 os.unlink(entry.path)
         except OSError:
             pass  # not ours to remove after all (permissions): left as it was
+
+
+def _remove_backup(folder: Path, name: str) -> None:
+    """Removes a backup a run killed while renaming left, where its output is there (the old or the new one).
+
+    An output missing beside its backup is kept under the backup's name: that is its only copy.
+    """
+    match = _BACKUP.fullmatch(name)
+    if match is None or int(match[2]) == os.getpid() or process_alive(int(match[2])):
+        return
+    if os.path.isfile(folder / match[1]):
+        with suppress(OSError):
+            os.unlink(folder / name)
 
 
 def process_alive(pid: int) -> bool:
