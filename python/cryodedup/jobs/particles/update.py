@@ -279,7 +279,11 @@ def _check_fields(round_: Round, particles: ParticleSet) -> None:
     running = round_.store.running_path
     if round_.store.running is None:
         return
-    have, want = set(cast("CsWriter", particles.writer).group.fields), set(_fields_of(running))
+    try:
+        want = set(_fields_of(running))
+    except OSError as err:
+        raise CryodedupError(f"{running}: cannot be read ({err.strerror}); --update adds rows to it") from None
+    have = set(cast("CsWriter", particles.writer).group.fields)
     if have != want:
         differ = sorted(have ^ want)
         listed = ", ".join(differ[:4]) + (f" and {len(differ) - 4} more" if len(differ) > 4 else "")
