@@ -2,10 +2,10 @@
 
 The kept set (``--kept``, default 10,000,000 particles, 300 a micrograph) is made as earlier
 rounds would have left it, without running them: a real first round on a small batch gives
-the store its record, header and running file; then ``kept_store/`` gets ``--segments``
-segments of synthetic centres and scores (as many rounds of kept particles, sorted by
-micrograph) and their index, and the running file is grown to the size such a set's rows would
-take (a sparse hole where the rows would be: a round reads only its header and last bytes, and
+the store its record, header and running file; then ``kept_store/store.sqlite`` gets
+``--segments`` rounds of synthetic centres and scores (a row per micrograph and round, as
+rounds write them), and the running file is grown to the size such a set's rows would take (a
+sparse hole where the rows would be: a round reads only its header and last change's bytes, and
 appends after them). The batch (``--new``, default 10,000 particles, 250 a micrograph) lies half
 on micrographs the store holds kept particles of (``--on-kept``, drawn from all the segments:
 the worst case, each read from its own files), half on new ones (during a collection, nearly
@@ -14,7 +14,7 @@ every batch brings new micrographs only: ``--on-kept 0``).
 Timed, each ``--repeat`` times (median): the ``--update`` round (the store loaded and checked,
 the batch read, its micrographs' kept particles loaded, the decision, the round files written,
 the store and the running file appended to), each from the same state (the round undone: the
-running file truncated back, the round's segments removed, store.json put back); and a fresh
+running file truncated back, the round's rows deleted from the database); and a fresh
 run of the batch alone (``cryodedup particles BATCH -o OUT``, its one-pass route). Goal (issue
 57): the round costs at most 2x the fresh run.
 
@@ -26,11 +26,11 @@ Smoke test: python benches/bench_particle_update.py --kept 100000 --new 2000 --r
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import resource
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -47,7 +47,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the other benchmark 
 from bench_same_image_memory import status_kb
 from cryodedup._core import __version__
 from cryodedup.jobs.particles.job import remove_duplicate_particles
-from cryodedup.jobs.particles.store import MARKER, RUNNING, STORE, TAIL_BYTES, index_dtype, sha256_bytes
+from cryodedup.jobs.particles.store import DATABASE, RUNNING, STORE, kept_crc, mic_crc, sha256_bytes
+from cryodedup.jobs.store_db import file_digest
 from cryodedup.options import ParticleOptions
 from helpers import write_star
 
@@ -57,8 +58,6 @@ PER_KEPT_MIC, PER_NEW_MIC = 300, 250
 #: Bytes of a row like the batch's (the running file's size for the kept set).
 ROW_BYTES = 60
 SIDE = 4000.0  # micrograph side in Å
-#: The index's files as the kept set left them, by name (put back after each timed round).
-INDEX_COPY: dict[str, bytes] = {}
 
 
 def batch_rows(rng: np.random.Generator, mics: list[int]) -> list[list[str]]:
@@ -71,73 +70,86 @@ def batch_rows(rng: np.random.Generator, mics: list[int]) -> list[list[str]]:
 
 
 def grow_store(out: Path, rng: np.random.Generator, kept: int, segments: int) -> int:
-    """Adds ``kept`` synthetic kept particles (on micrographs mic0 ...) to the store in ``out``; returns micrographs."""
-    folder = out / STORE
-    state = json.loads((folder / MARKER).read_text())
+    """Adds ``kept`` synthetic kept particles (on micrographs mic0 ...) to the store in ``out``; returns micrographs.
+
+    As ``segments`` earlier rounds would have left them in the database (a row per micrograph and
+    round, its CRC-32), the running file grown to their rows' size (a hole: a round reads only its
+    header and last change's bytes).
+    """
+    db = sqlite3.connect(out / STORE / DATABASE)
     n_mics = kept // PER_KEPT_MIC
     per_segment = -(-n_mics // segments)
-    first_index = folder / f"index-{state['index'][0]['round']}.npy"
-    entries = [np.load(first_index)]
+    first = db.execute("SELECT max(round) FROM rounds").fetchone()[0]
+    size = db.execute("SELECT size FROM running").fetchone()[0]
+    header = json.loads(db.execute("SELECT value FROM meta WHERE key = 'star_header'").fetchone()[0])
+    suffix = bytes.fromhex(header["suffix"])
+    mic_id = db.execute("SELECT max(id) FROM micrographs").fetchone()[0]
     for k in range(segments):
         mics = range(k * per_segment, min(n_mics, (k + 1) * per_segment))
         if not len(mics):
             break
-        r = state["round"] + 1
-        n = len(mics) * PER_KEPT_MIC
-        names = sorted(f"mics/mic{m}.mrc".encode() for m in mics)
-        np.save(folder / f"kept-{r}.npy", np.c_[rng.uniform(0, SIDE, (n, 2)), rng.uniform(0, 1, n)])
-        sizes = os.stat(folder / f"kept-{r}.npy").st_size
-        added = np.zeros(len(names), index_dtype(24))
-        added["name"], added["segment"] = names, len(state["segments"])
-        added["start"] = np.arange(len(names)) * PER_KEPT_MIC
-        added["stop"] = added["start"] + PER_KEPT_MIC
-        entries.append(added)
-        state["segments"].append({"round": r, "rows": n, "bytes": sizes})
-        state["kept"] += n
-        state["round"] = r
-    both = np.concatenate([e.astype(index_dtype(24)) for e in entries])
-    index = both[np.argsort(both["name"], kind="stable")]
-    data = io.BytesIO()
-    np.save(data, index)
-    (folder / f"index-{state['round']}.npy").write_bytes(data.getvalue())
-    first_index.unlink()
-    crc = zlib.crc32(data.getvalue())
-    state["index"] = [{"round": state["round"], "rows": len(index), "bytes": len(data.getvalue()), "crc32": crc}]
-    running = state["running"]
-    suffix = running["suffix"].encode()
-    grown = running["rows_end"] + kept * ROW_BYTES
+        r = first + 1 + k
+        rows = []
+        for m in mics:
+            mic_id += 1
+            name = f"mics/mic{m}.mrc".encode()
+            db.execute("INSERT INTO micrographs VALUES (?, ?, 1, ?)", (mic_id, name, mic_crc(mic_id, name, 1)))
+            data = np.c_[rng.uniform(0, SIDE, (PER_KEPT_MIC, 2)), rng.uniform(0, 1, PER_KEPT_MIC)].tobytes()
+            rows.append((mic_id, r, data, kept_crc(mic_id, r, data)))
+        db.executemany("INSERT INTO kept VALUES (?, ?, ?, ?)", rows)
+        db.execute("INSERT INTO rounds VALUES (?, 'grown', ?, 1)", (r, len(mics) * PER_KEPT_MIC))
+    last = db.execute("SELECT max(round) FROM rounds").fetchone()[0]
+    grown = size - len(suffix) + kept * ROW_BYTES
     with open(out / RUNNING, "r+b") as f:  # (a hole where the rows would be: no disk used)
         f.truncate(grown)
         f.seek(grown)
         f.write(suffix)
-    size = grown + len(suffix)
-    with open(out / RUNNING, "rb") as f:
-        f.seek(size - TAIL_BYTES)
-        tail = f.read()
-    running.update(size=size, rows_end=grown, tail_sha256=sha256_bytes(tail))
-    (folder / MARKER).write_text(json.dumps(state))
+    piece = suffix
+    cut_sha = file_digest(out / RUNNING, grown - 4096, grown)
+    head_bytes = db.execute("SELECT head_bytes FROM running").fetchone()[0]
+    prefix_sha = file_digest(out / RUNNING, 0, head_bytes)
+    db.execute(
+        "INSERT INTO running VALUES (?, 0, ?, ?, x'', ?, NULL, NULL, ?, ?, ?, ?)",
+        (last, grown, cut_sha, zlib.compress(piece), grown + len(suffix), sha256_bytes(piece), head_bytes, prefix_sha),
+    )
+    db.commit()
+    db.close()
     return n_mics
 
 
-def undo_round(out: Path, saved_state: bytes, size: int, rows_end: int, suffix: bytes) -> None:
+def saved_state(out: Path) -> dict:
+    """What a timed round changes, as the kept set left it (put back after each)."""
+    db = sqlite3.connect(out / STORE / DATABASE)
+    saved = {
+        "size": os.stat(out / RUNNING).st_size,
+        "round": db.execute("SELECT max(round) FROM rounds").fetchone()[0],
+        "kept": db.execute("SELECT sum(kept) FROM rounds").fetchone()[0],
+        "mic": db.execute("SELECT max(id) FROM micrographs").fetchone()[0],
+        "pieces": json.dumps(db.execute("SELECT pieces, crc, id FROM micrographs").fetchall()),
+    }
+    db.close()
+    saved["bytes"] = os.stat(out / STORE / DATABASE).st_size
+    return saved
+
+
+def undo_round(out: Path, saved: dict) -> None:
     """Puts the store and the running file back as they were before a timed round."""
     with open(out / RUNNING, "r+b") as f:
-        f.truncate(rows_end)
-        f.seek(rows_end)
-        f.write(suffix)
-    assert os.stat(out / RUNNING).st_size == size
-    folder = out / STORE
-    rounds = json.loads(saved_state)["round"]
-    for path in folder.glob("*-*.npy"):
-        if int(path.stem.split("-")[1]) > rounds:
-            path.unlink()
+        f.truncate(saved["size"] - 1)  # (the text after the rows: a line break)
+        f.seek(saved["size"] - 1)
+        f.write(b"\n")
+    db = sqlite3.connect(out / STORE / DATABASE)
+    last = int(saved["round"])
+    for table in ("rounds", "files", "running"):
+        db.execute(f"DELETE FROM {table} WHERE round > ?", (last,))
+    db.execute("DELETE FROM kept WHERE round > ?", (last,))
+    db.execute("DELETE FROM micrographs WHERE id > ?", (int(saved["mic"]),))
+    db.executemany("UPDATE micrographs SET pieces = ?, crc = ? WHERE id = ?", json.loads(saved["pieces"]))
+    db.commit()
+    db.close()
     for path in out.glob("round_*_*.star"):
-        if int(path.name.split("_")[1]) > rounds:
+        if int(path.name.split("_")[1]) > last:
             path.unlink()
-    # (a round that merges index files removes those it merged: written back from the copies kept)
-    for name, data in INDEX_COPY.items():
-        (folder / name).write_bytes(data)
-    (folder / MARKER).write_bytes(saved_state)
 
 
 def timed(job) -> tuple[float, float]:
@@ -190,9 +202,7 @@ def main() -> None:
     batch = work / "batch.star"
     write_star(batch, LABELS, batch_rows(rng, old + new), optics=OPTICS)
     out = work / "out"
-    saved = (out / STORE / MARKER).read_bytes()
-    INDEX_COPY.update({p.name: p.read_bytes() for p in (out / STORE).glob("index-*.npy")})
-    running = json.loads(saved)["running"]
+    saved = saved_state(out)
     rounds, fresh, summary = [], [], {}
     cli_rounds, cli_fresh = [], []
     command = [sys.executable, "-m", "cryodedup", "particles", str(batch), "--min-dist", "20", "-q"]
@@ -200,20 +210,20 @@ def main() -> None:
         shutil.rmtree(work / "fresh", ignore_errors=True)
         fresh.append(timed(lambda: remove_duplicate_particles([batch], work / "fresh", ParticleOptions(20.0))))
         rounds.append(timed(lambda: summary.update(remove_duplicate_particles([batch], out, options))))
-        undo_round(out, saved, running["size"], running["rows_end"], running["suffix"].encode())
+        undo_round(out, saved)
         if args.cli:
             shutil.rmtree(work / "fresh", ignore_errors=True)
             cli_fresh.append(_wall([*command, "-o", str(work / "fresh")], "fresh"))
             cli_rounds.append(_wall([*command, "--mic-psize", "1", "--update", "-o", str(out)], "round"))
-            undo_round(out, saved, running["size"], running["rows_end"], running["suffix"].encode())
+            undo_round(out, saved)
     wall = statistics.median(t for t, _ in rounds)
     cpu = statistics.median(c for _, c in rounds)
     fresh_wall = statistics.median(t for t, _ in fresh)
     fresh_cpu = statistics.median(c for _, c in fresh)
     update = summary["update"]
     print(
-        f"cryodedup {__version__}; kept set {json.loads(saved)['kept']:,} particles on {n_mics:,} micrographs in "
-        f"{args.segments} segments (made in {made:.1f} s), store.json {len(saved) / 1e6:.1f} MB"
+        f"cryodedup {__version__}; kept set {saved['kept']:,} particles on {n_mics:,} micrographs in "
+        f"{args.segments} segments (made in {made:.1f} s), store.sqlite {saved['bytes'] / 1e6:.1f} MB"
     )
     print(
         f"batch {update and summary['particles']:,} particles on {n_batch_mics} micrographs "

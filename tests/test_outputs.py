@@ -457,3 +457,16 @@ def test_a_failed_write_that_names_no_file_names_the_outputs_folder(tmp_path):
     )
     named = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out" / ".a.star.tmp"))
     assert str(write_error(named, temporary)).startswith(f"{tmp_path / 'out' / 'a.star'}: the disk is full")
+
+
+def test_a_backup_a_killed_run_left_is_removed_where_its_output_is_there(tmp_path: Path) -> None:
+    """A run killed while renaming leaves ``.NAME.PID.old`` links (the fault sweep, issue 65): the next run into the
+    folder removes those whose output is there, and keeps one whose output is missing (its only copy)."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (tmp_path / "a.txt").write_text("new")
+    (tmp_path / f".a.txt.{gone.pid}.old").write_text("old")
+    (tmp_path / f".b.txt.{gone.pid}.old").write_text("only copy")
+    with AtomicOutputs([tmp_path / "c.txt"]) as tmp:
+        tmp[tmp_path / "c.txt"].write_text("c")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f".b.txt.{gone.pid}.old", "a.txt", "c.txt"]

@@ -24,6 +24,7 @@ __all__ = [
     "StrPath",
     "all_outputs_at_once",
     "check_plotting",
+    "hold_folder",
     "output_batch",
     "process_alive",
     "put_in_place",
@@ -109,6 +110,21 @@ def scratch_files(paths: Iterable[Path]) -> dict[Path, Path] | None:
         batch.locks += [_FolderLock.take(folder) for folder in _topmost(created)]
         batch.scratch += scratch.values()
     return scratch
+
+
+def hold_folder(folder: Path) -> None:
+    """The output folder ``folder`` made and locked until the batch ends (outside a batch: nothing).
+
+    An ``--update`` round reads its store, puts a stopped round's files in place and commits
+    under the lock, from before it reads its inputs: one writer at a time.
+    """
+    if not _batches:
+        return
+    batch = _batches[-1]
+    with signals.deferred():
+        created = _make_folders([folder])
+        batch.created += [f for f, made in created.items() if made]
+        batch.locks.append(_FolderLock.take(folder))
 
 
 Job = TypeVar("Job", bound=Callable)
@@ -426,6 +442,8 @@ class _FolderLock:
             del self.held[self.key]
             try:
                 os.unlink(self.path)
+            except OSError:
+                pass  # (left: the next run into the folder locks it again and removes it)
             finally:
                 os.close(self.fd)
 
@@ -434,6 +452,8 @@ class _FolderLock:
 #: rename) or ``.NAME.PID.scratch`` (the one-pass split). Not ``.old``: a run killed while
 #: renaming may leave the only copy of a previous output under that name.
 _TEMPORARY = re.compile(r"\..+\.(\d+)\.(tmp|scratch)")
+#: A backup of an output (``.NAME.PID.old``, a second link to it) that a run killed while renaming left.
+_BACKUP = re.compile(r"\.(.+)\.(\d+)\.old")
 
 
 def _remove_orphans(folder: Path) -> None:
@@ -448,7 +468,10 @@ def _remove_orphans(folder: Path) -> None:
         return
     for entry in entries:
         match = _TEMPORARY.fullmatch(entry.name)
-        if match is None or int(match[1]) == os.getpid() or process_alive(int(match[1])):
+        if match is None:
+            _remove_backup(folder, entry.name)
+            continue
+        if int(match[1]) == os.getpid() or process_alive(int(match[1])):
             continue
         try:
             if entry.is_dir(follow_symlinks=False):
@@ -457,6 +480,19 @@ def _remove_orphans(folder: Path) -> None:
                 os.unlink(entry.path)
         except OSError:
             pass  # not ours to remove after all (permissions): left as it was
+
+
+def _remove_backup(folder: Path, name: str) -> None:
+    """Removes a backup a run killed while renaming left, where its output is there (the old or the new one).
+
+    An output missing beside its backup is kept under the backup's name: that is its only copy.
+    """
+    match = _BACKUP.fullmatch(name)
+    if match is None or int(match[2]) == os.getpid() or process_alive(int(match[2])):
+        return
+    if os.path.isfile(folder / match[1]):
+        with suppress(OSError):
+            os.unlink(folder / name)
 
 
 def process_alive(pid: int) -> bool:

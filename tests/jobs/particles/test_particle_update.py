@@ -3,7 +3,6 @@ and the combinations refused in one line."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -40,25 +39,19 @@ def test_rounds_follow_the_rule_on_overlapping_micrographs(tmp_path: Path, seed:
     assert sum(won for _, won in expected) > 0  # (the case the count is for did occur)
 
 
-def test_many_rounds_read_kept_particles_from_each_index_file(tmp_path: Path) -> None:
-    """Twelve rounds: each round's index entries in a file of their own, merged while not smaller than half the
-    one before; the kept particles found in every file (the oracle's decisions), and the files few."""
+def test_many_rounds_read_kept_particles_of_every_round(tmp_path: Path) -> None:
+    """Twelve rounds on a few micrographs: the kept particles of every earlier round found (the oracle's decisions),
+    the store one database file."""
     rng = np.random.default_rng(11)
     plan = [sorted(rng.choice(9, int(rng.integers(1, 4)), replace=False).tolist()) for _ in range(12)]
     batches = [make_batch(tmp_path / f"b{k}.star", rng, mics, 15) for k, mics in enumerate(plan)]
     expected = oracle_rounds(batches)
-    out, files_seen = tmp_path / "out", set()
+    out = tmp_path / "out"
     for k, (rows, (keep, won)) in enumerate(zip(batches, expected)):
         summary = run_round([tmp_path / f"b{k}.star"], out)
         assert star_rows(out / f"round_{k + 1:04d}_kept.star") == [r for r, take in zip(rows, keep) if take]
         assert summary["update"]["would_have_won"] == won
-        state = json.loads((out / "kept_store" / "store.json").read_text())
-        named = sorted(f"index-{entry['round']}.npy" for entry in state["index"])
-        assert sorted(p.name for p in (out / "kept_store").glob("index-*.npy")) == named  # (merged ones removed)
-        sizes = [entry["rows"] for entry in state["index"]]
-        assert all(earlier > 2 * later for earlier, later in zip(sizes, sizes[1:]))
-        files_seen.add(len(sizes))
-    assert max(files_seen) >= 2  # (rounds did read from more than one file)
+    assert sorted(p.name for p in (out / "kept_store").iterdir()) == ["store.sqlite", "store.sqlite-journal"]
 
 
 def test_batches_of_new_micrographs_equal_a_fresh_run_byte_for_byte(tmp_path: Path) -> None:
@@ -123,7 +116,7 @@ def test_a_batch_whose_decision_options_differ_is_refused_naming_the_option(tmp_
     make_batch(tmp_path / "b.star", rng, [2], 5)
     run_round([tmp_path / "a.star"], tmp_path / "out")
     opts = ParticleOptions(min_dist=30.0, mic_psize=1.0, update=True)
-    with pytest.raises(CryodedupError, match=r"store\.json: --min-dist 30\.0 here, 20\.0 in the store's rounds"):
+    with pytest.raises(CryodedupError, match=r"store\.sqlite: --min-dist 30\.0 here, 20\.0 in the store's rounds"):
         remove_duplicate_particles([tmp_path / "b.star"], tmp_path / "out", opts)
 
 

@@ -1,5 +1,5 @@
 """``cryodedup particles BATCH.cs --update``: CryoSPARC batches against the brute-force oracle of the STAR rounds,
-a fresh run on all batches field for field, the refusals, and a round stopped halfway.
+a fresh run on all batches field for field, and the refusals (a round stopped halfway: test_particle_store.py).
 
 The batches are made like CryoSPARC's Extract + 2D Classification files (every field they
 write, the dtypes of real files), read back with cryosparc-tools' Dataset.
@@ -7,7 +7,6 @@ write, the dtypes of real files), read back with cryosparc-tools' Dataset.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,6 @@ from numpy.lib import recfunctions
 from update_batches import MIN_DIST, make_batch, make_cs_batch, oracle_rounds, run_round
 
 from cryodedup.errors import CryodedupError
-from cryodedup.jobs.particles import store as store_module
 from cryodedup.jobs.particles.job import remove_duplicate_particles
 from cryodedup.options import ParticleOptions
 from fixtures.synthetic import write_cs
@@ -138,75 +136,6 @@ def test_a_cs_running_file_changed_since_the_last_round_is_refused(tmp_path: Pat
     path.write_bytes(path.read_bytes()[:-10] + b"X" * 10)
     with pytest.raises(CryodedupError, match=r"particles_kept\.cs: .*changed since the last --update round"):
         run_round([tmp_path / "b1.cs"], tmp_path / "out")
-
-
-class Stop(BaseException):
-    """A stop in the middle of a round (as a kill would leave it: nothing after it runs)."""
-
-
-@pytest.mark.parametrize(
-    ("how", "where"),
-    [
-        ("append", "halfway through the append"),
-        ("append", "before the commit"),
-        ("rewrite", "after the file was moved aside"),
-        ("rewrite", "before the commit"),
-    ],
-)
-@pytest.mark.parametrize("stopped", [1, 2])
-def test_a_cs_round_stopped_halfway_is_rolled_back(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str, where: str, stopped: int
-) -> None:
-    """Round ``stopped`` stops (its rows appended in place, or the file written anew: longer texts); run again with
-    the same batches, the rounds end as if it never had."""
-    rng = np.random.default_rng(9)
-    paths = [tmp_path / f"b{k}.cs" for k in range(3)]
-    for k, (path, mics) in enumerate(zip(paths, [[1, 2], [2, 3], [3, 1]])):
-        make_cs_batch(path, rng, mics, 20, "J5/extract_longer" if how == "rewrite" and k == stopped else "J5/extract")
-    for path in paths:
-        run_round([path], tmp_path / "whole")
-    for path in paths[:stopped]:
-        run_round([path], tmp_path / "out")
-    if where == "before the commit":
-        real = store_module.KeptStore.save_state
-        saves = []
-
-        def save_state(self, state):
-            saves.append(state)
-            if state["pending"] is None and len(saves) > 1:
-                raise Stop
-            real(self, state)
-
-        monkeypatch.setattr(store_module.KeptStore, "save_state", save_state)
-    elif where == "halfway through the append":
-
-        def apply(self, store):
-            with open(store.running_path, "ab") as f:
-                f.write(self.rows[: len(self.rows) // 2])
-            raise Stop
-
-        monkeypatch.setattr(store_module.CsAppend, "apply", apply)
-    else:
-        real_replace = store_module.os.replace
-
-        def replace(a, b):
-            real_replace(a, b)
-            if Path(b).name == store_module.CS_BEFORE:
-                raise Stop
-
-        monkeypatch.setattr(store_module.os, "replace", replace)
-    with pytest.raises(Stop):
-        run_round([paths[stopped]], tmp_path / "out")
-    monkeypatch.undo()
-    for path in paths[stopped:]:
-        run_round([path], tmp_path / "out")
-    assert_same_dataset(tmp_path / "out" / "particles_kept.cs", tmp_path / "whole" / "particles_kept.cs")
-    assert (tmp_path / "out" / "particles_kept.cs").read_bytes() == (
-        tmp_path / "whole" / "particles_kept.cs"
-    ).read_bytes()
-    state = json.loads((tmp_path / "out" / "kept_store" / "store.json").read_text())
-    assert state["pending"] is None and state["round"] == len(paths)
-    assert sorted(p.name for p in (tmp_path / "out" / "kept_store").glob("running-*")) == []
 
 
 def write_csg_batch(folder: Path, rng: np.random.Generator, mics: list[int], per_mic: int, name: str) -> list[tuple]:

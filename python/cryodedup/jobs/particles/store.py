@@ -1,99 +1,89 @@
-"""The particle job's ``--update`` store: the kept centres by micrograph, and the running kept file's state.
+"""The particle job's ``--update`` store: the kept particles by micrograph, and every file the rounds wrote.
 
-``OUTDIR/kept_store/`` holds, for every particle kept by an earlier round, its centre in Å
-and its ranking score: ``kept-R.npy`` (float64, one row per particle: x y [z] score) for
-round R, its rows sorted by micrograph; the index, a few files ``index-R.npy`` (one row per
-micrograph and segment, sorted by micrograph name: the name, the segment, the first and the
-end row), each round's entries in a file of its own, merged with the one before while that one
-is not more than twice its size (so there are about log2(rounds) of them, and a round rewrites
-the entries of earlier rounds only when they are few); and ``store.json``, the round's
-completion marker: the decision's options, the score column and order, the segments (their
-rows and file sizes), the index's files (rows, sizes, CRC-32), and what the running kept file
-(``OUTDIR/particles_kept.star``, or ``particles_kept.cs`` for CryoSPARC batches: ``record.kind``)
-held when the round ended: its size, where its rows end (the text after them, ``suffix``,
-written again after each append), the SHA-256 of its header and of its last bytes (of a .cs:
-its first and last 4 KB). A round finds its micrographs in each index file by bisection and reads only
-their rows: beyond the index files' CRC-32 (0.4 ms for 10 million kept particles), its time
-and memory grow with the batch, not with the store.
+``OUTDIR/kept_store/store.sqlite`` (``store_db.py``: SQLite, a rollback journal, one
+transaction a round) holds, for each round: the centres (Å) and scores of the particles it
+kept, a row per micrograph (``kept``; ``micrographs`` names them, each with how many rounds
+kept particles there); the round's files, compressed, with their sizes and SHA-256
+(``files``); how the round changed the running kept file (``running``: the file cut at
+``cut`` and ``data`` written there, a numpy header written over its start, or the file
+written whole; its size and digests after); the batch's digest and whether its files were all
+put in place (``rounds``: a second, small transaction marks it). The decision's options,
+score, kind and (of STAR) the running file's header are in ``meta``.
 
-What a round checks before it uses the store: ``store.json``'s schema, each index file's size
-and CRC-32 (an edited or truncated index is refused), and the index entries, segments and
-headers it reads (each segment's size against ``store.json`` and its ``.npy`` header): a segment
-no round reads again is not looked at. A round appends to the running file in
-place (a numpy .cs: its records, then its header's row count; a .cs whose records do not fit
-its fields is written anew, the old one moved aside until the commit); before it does,
-``store.json`` records the round as ``pending``. A round stopped between
-that and its commit leaves the file half-appended: the next round finds ``pending``, checks that
-the file still begins as the store left it, truncates it there and writes the suffix back
-(rolled back), then removes the stopped round's files. A running file the store does not
-recognise (its size, end or header changed) is refused in one line, as is a damaged or edited
-store. Safe against a stopped process (a kill, a signal, an error); no file is synced to disk,
-as in the micrograph store, so a power cut is not covered.
+A round writes its files under temporary names, commits the round in one transaction, changes
+the running file and renames its files. A stop or an error before the commit leaves the store
+as it was (the temporary files go); after it, the next run puts the last round's files in
+place from the store where they are missing or differ (:meth:`KeptStore.finish_round`), byte
+for byte; the same batch given again adds no round (``update.py``).
+
+What a round checks: SQLite's ``quick_check`` of the small tables (every table while the
+store is small), a CRC-32 in each micrograph's and kept row it reads (and that a micrograph's
+rows are all there), the running file's size, its last change's bytes and its header against
+the store. A running file changed by hand is refused in one line, as is a damaged store: both
+name ``--update --force``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import io
 import json
 import os
-import re
+import shutil
+import sqlite3
 import stat
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from ..._core import __version__
 from ...errors import CryodedupError
-from ...outputs import process_alive
-from ..store_files import (
-    BadStore,
-    changed_option,
-    check_npy,
-    expect,
-    is_int,
-    is_number,
-    read_npy_header,
-    read_state,
-    regular,
-    remove_file,
-    save_atomic,
+from ..store_db import (
+    DAMAGE,
+    DATABASE,
+    StoreError,
+    connect,
+    file_digest,
+    pack,
+    pack_bytes,
+    place_file,
+    quick_check,
+    reason,
+    refuse,
+    same_file,
+    transaction,
+    unpack,
 )
+from ..store_files import changed_option
 
 __all__ = [
-    "MARKER",
+    "DATABASE",
     "RUNNING",
     "RUNNING_FILES",
     "STORE",
-    "TAIL_BYTES",
-    "CsAppend",
-    "CsRewrite",
     "KeptRows",
     "KeptStore",
-    "Running",
-    "StarAppend",
-    "commit_round",
+    "RunningChange",
     "decision_record",
-    "index_dtype",
+    "kept_crc",
+    "mic_crc",
     "open_store",
     "sha256_bytes",
 ]
 
 STORE = "kept_store"
-MARKER = "store.json"
 RUNNING = "particles_kept.star"
-#: The running kept file of each kind of input (store.json's ``record.kind``): RELION STAR, CryoSPARC .cs.
+#: The running kept file of each kind of input (the store's ``kind``): RELION STAR, CryoSPARC .cs.
 RUNNING_FILES = {"star": RUNNING, "cs": "particles_kept.cs"}
 KINDS = {"star": "RELION particle STAR", "cs": "CryoSPARC .cs"}
-#: A .cs round's new running file before it is renamed into place, and the one it replaced until the commit.
-CS_NEW, CS_BEFORE = "running-new.cs", "running-before.cs"
-FORMAT = "cryodedup particle update store 2"
-KEYS = ("format", "version", "round", "record", "segments", "index", "kept", "running", "pending")
-RUNNING_KEYS = ("size", "rows_end", "suffix", "header_bytes", "header_sha256", "tail_sha256")
+FORMAT = "cryodedup particle update store 3"
+#: What an earlier cryodedup's store left in the folder (format 2): refused, removed by --force.
+EARLIER = ("store.json",)
+EARLIER_PATTERNS = ("kept-*.npy", "index-*.npy", "running-*.cs", ".*.tmp")
 #: The options that decide which particles are duplicates: a round given others is refused.
 DECISION_OPTIONS = (
     "min_dist",
@@ -106,16 +96,32 @@ DECISION_OPTIONS = (
     "same_image",
     "match_micrographs",
 )
-#: The running file's last bytes whose SHA-256 the store keeps: what recognises the file at a glance.
-TAIL_BYTES = 4096
-MAX_ROUND = 10**12
-OWN_FILE = re.compile(r"(kept|index)-([0-9]+)\.npy")
-OWN_TEMPORARY = re.compile(r"\.((kept|index)-[0-9]+\.npy|store\.json)\.([0-9]+)\.tmp")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
+#: The bytes before a cut whose SHA-256 the store keeps: a running file cut there is one it knows.
+CUT_BYTES = 4096
+#: A store up to this size is checked whole by SQLite each round (a larger one: its small tables).
+CHECK_WHOLE_BYTES = 4 << 20
+#: Names looked up in one query (SQLite's limit on a statement's parameters is higher).
+CHUNK = 500
+
+SCHEMA = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE rounds(round INTEGER PRIMARY KEY, batch TEXT NOT NULL, kept INTEGER NOT NULL, placed INTEGER NOT NULL);
+CREATE TABLE micrographs(id INTEGER PRIMARY KEY, name BLOB NOT NULL UNIQUE, pieces INTEGER NOT NULL,
+    crc INTEGER NOT NULL);
+CREATE TABLE kept(mic INTEGER NOT NULL, round INTEGER NOT NULL, rows BLOB NOT NULL, crc INTEGER NOT NULL,
+    PRIMARY KEY(mic, round)) WITHOUT ROWID;
+CREATE TABLE files(round INTEGER NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL,
+    data BLOB NOT NULL, PRIMARY KEY(round, name));
+CREATE TABLE running(round INTEGER PRIMARY KEY, whole INTEGER NOT NULL, cut INTEGER NOT NULL,
+    cut_sha256 TEXT NOT NULL, head BLOB NOT NULL, data BLOB NOT NULL, source TEXT, source_start INTEGER,
+    size INTEGER NOT NULL, piece_sha256 TEXT NOT NULL, head_bytes INTEGER NOT NULL, head_sha256 TEXT NOT NULL);
+"""
+#: The small tables SQLite checks each round (the others' rows carry a CRC-32, or their files' digests).
+SMALL_TABLES = ("meta", "rounds", "micrographs")
 
 
 def decision_record(options: Any, score_label: str | None, higher: bool, dims: int, kind: str) -> dict[str, Any]:
-    """What the store's decisions depend on, and its files' kind (``star``, ``cs``), as ``store.json`` keeps it."""
+    """What the store's decisions depend on, and its files' kind (``star``, ``cs``)."""
     record = {
         "options": {name: getattr(options, name) for name in DECISION_OPTIONS},
         "score": score_label,
@@ -131,176 +137,6 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def file_tail(path: Path, size: int) -> bytes:
-    """The last bytes (at most :data:`TAIL_BYTES`) of the first ``size`` bytes of ``path``."""
-    start = max(0, size - TAIL_BYTES)
-    with open(path, "rb") as f:
-        f.seek(start)
-        return f.read(size - start)
-
-
-@dataclass
-class RunningFile:
-    """What the running kept file holds when the store is committed: size, rows' end, suffix, header, tail."""
-
-    size: int
-    rows_end: int
-    suffix: bytes
-    header_bytes: int
-    header_sha256: str
-    tail_sha256: str
-
-    def as_json(self) -> dict[str, Any]:
-        """As ``store.json`` keeps it (the suffix as text)."""
-        return {
-            "size": self.size,
-            "rows_end": self.rows_end,
-            "suffix": self.suffix.decode("utf-8", errors="surrogateescape"),
-            "header_bytes": self.header_bytes,
-            "header_sha256": self.header_sha256,
-            "tail_sha256": self.tail_sha256,
-        }
-
-    @classmethod
-    def of(cls, entry: dict[str, Any]) -> RunningFile:
-        """From ``store.json``'s entry (checked by :func:`check_state`)."""
-        return cls(
-            entry["size"],
-            entry["rows_end"],
-            entry["suffix"].encode("utf-8", errors="surrogateescape"),
-            entry["header_bytes"],
-            entry["header_sha256"],
-            entry["tail_sha256"],
-        )
-
-    def after(self, rows_tail: bytes, added: int) -> RunningFile:
-        """The file once ``added`` bytes of rows (ending in ``rows_tail``) are appended, and the suffix after them."""
-        tail = (rows_tail + self.suffix)[-TAIL_BYTES:]
-        size = self.rows_end + added + len(self.suffix)
-        return RunningFile(
-            size, self.rows_end + added, self.suffix, self.header_bytes, self.header_sha256, sha256_bytes(tail)
-        )
-
-    def recognised(self, path: Path) -> str | None:
-        """None when ``path`` holds what this record says, else what differs (a phrase)."""
-        try:
-            size = os.stat(path).st_size
-            if size != self.size:
-                return f"{size:,} bytes where the store's last round left {self.size:,}"
-            if sha256_bytes(file_tail(path, size)) != self.tail_sha256:
-                return "its last bytes are not those the store's last round wrote"
-            with open(path, "rb") as f:
-                header = f.read(self.header_bytes)
-        except OSError as err:
-            return f"cannot be read ({err.strerror})"
-        if sha256_bytes(header) != self.header_sha256:
-            return "its header is not the one the store's rounds wrote"
-        return None
-
-
-#: The index's fields besides the name (bytes, as wide as the longest): the segment and its rows.
-INDEX_FIELDS = (("segment", "<i8"), ("start", "<i8"), ("stop", "<i8"))
-
-
-def index_dtype(width: int) -> np.dtype:
-    """The index's rows: a micrograph's name (UTF-8) and one range of a segment's rows."""
-    return np.dtype([("name", f"S{max(width, 1)}"), *INDEX_FIELDS])
-
-
-#: store.json's entry of an index file.
-INDEX_KEYS = ["bytes", "crc32", "round", "rows"]
-
-
-@dataclass
-class IndexFile:
-    """One file of the index (``index-R.npy``, written by round R): its entries, sorted by name, and its size."""
-
-    round: int
-    entries: np.ndarray
-    bytes: int = 0
-    crc32: int = 0
-
-    def as_json(self) -> dict[str, int]:
-        """As ``store.json`` keeps it."""
-        return {"round": self.round, "rows": len(self.entries), "bytes": self.bytes, "crc32": self.crc32}
-
-    def find(self, names: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The entries of ``names`` (UTF-8, as objects), found by bisection: which name each is of, and the entries."""
-        keys = self.entries["name"]
-        fits = np.array([len(name) <= keys.dtype.itemsize for name in names], dtype=bool)  # (a longer name: none)
-        asked = np.where(fits, names, b"").astype(keys.dtype)
-        lo, hi = np.searchsorted(keys, asked, "left"), np.searchsorted(keys, asked, "right")
-        counts = np.where(fits, hi - lo, 0)
-        # Each name's rows lo to hi, one after the other: a running count shifted to each name's lo.
-        rows = np.arange(counts.sum()) + np.repeat(lo - np.cumsum(counts) + counts, counts)
-        return np.repeat(np.arange(len(names)), counts), self.entries[rows]
-
-    @staticmethod
-    def merged(earlier: IndexFile, later: IndexFile) -> IndexFile:
-        """Both files' entries in one, sorted by name (a micrograph's earlier segments first); ``later``'s round."""
-        width = max(earlier.entries.dtype["name"].itemsize, later.entries.dtype["name"].itemsize)
-        both = np.concatenate([earlier.entries.astype(index_dtype(width)), later.entries.astype(index_dtype(width))])
-        return IndexFile(later.round, both[np.argsort(both["name"], kind="stable")])
-
-
-class SegmentFile:
-    """A segment's ``.npy`` file of float64 rows, its rows read where asked (``pread``: nothing else is read).
-
-    Checked once opened: its size against ``store.json``'s (``size``), then its header: the
-    bytes ``np.save`` writes for that shape, else (written some other way) numpy's own reading
-    of it, which names what is wrong. :meth:`close` it.
-    """
-
-    def __init__(self, path: Path, width: int, rows: int, size: int) -> None:
-        self.path, self.width = path, width
-        expected = _npy_header((rows, width))
-        self.start = len(expected)
-        self.mapped: np.ndarray | None = None
-        try:
-            self.fd = os.open(path, os.O_RDONLY)
-            info = os.fstat(self.fd)
-        except OSError as err:
-            raise BadStore(f"cannot be read ({err.strerror})", path.name) from None
-        found = info.st_size if stat.S_ISREG(info.st_mode) else -1
-        if found != size:
-            self.close()
-            raise BadStore(f"expected a file of {size:,} bytes (store.json's), not {found:,}", path.name)
-        if os.pread(self.fd, len(expected), 0) != expected:
-            self.close()
-            check_npy(path, "<f8", (width,), rows, exact=True)  # (refuses it, saying what is wrong)
-            self.mapped = np.load(path, mmap_mode="r")
-
-    def rows(self, start: int, stop: int) -> np.ndarray:
-        """Rows ``start`` to ``stop``."""
-        if self.mapped is not None:
-            return np.array(self.mapped[start:stop])
-        size = 8 * (stop - start) * self.width
-        data = os.pread(self.fd, size, self.start + 8 * start * self.width)
-        if len(data) != size:
-            raise BadStore("shorter than its header says", self.path.name)
-        return np.frombuffer(data, dtype="<f8").reshape(stop - start, self.width)
-
-    def close(self) -> None:
-        """Closes the file (once)."""
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-
-
-@lru_cache(maxsize=256)
-def _npy_header(shape: tuple[int, ...]) -> bytes:
-    """The header ``np.save`` writes for float64 rows of ``shape``."""
-    return _npy_header_of(np.dtype("<f8"), shape)
-
-
-def _npy_header_of(dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
-    """The header ``np.save`` writes for an array of ``dtype`` and ``shape`` (format 1.0)."""
-    header = io.BytesIO()
-    descr = np.lib.format.dtype_to_descr(dtype)
-    np.lib.format.write_array_header_1_0(header, {"descr": descr, "fortran_order": False, "shape": shape})
-    return header.getvalue()
-
-
 @dataclass
 class KeptRows:
     """A round's kept particles: each one's micrograph (``groups`` into ``mic_names``), centre (Å) and score."""
@@ -312,34 +148,91 @@ class KeptRows:
 
 
 @dataclass
+class RunningChange:
+    """How a round changes the running file: cut at ``cut``, ``data`` written there, ``head`` over its start.
+
+    ``whole``: the file written anew (``data`` is all of it). ``source`` (a round file's name and
+    a start): the data are that file's bytes from there on (a STAR round's kept rows and the text
+    after them), not kept twice. ``head_bytes`` and ``head_sha256``: the file's first bytes after.
+    """
+
+    whole: bool
+    cut: int
+    data: bytes
+    head: bytes = b""
+    head_bytes: int = 0
+    head_sha256: str = ""
+    source: tuple[str, int] | None = None
+
+
+@dataclass
+class RunningState:
+    """What the running file is once a round changed it: its size, the last change's digests, its header's."""
+
+    round: int
+    cut: int
+    cut_sha256: str
+    size: int
+    piece_sha256: str
+    head_bytes: int
+    head_sha256: str
+
+    def problem(self, path: Path) -> str | None:
+        """None when ``path`` is the file this state says, else what differs (a phrase)."""
+        try:
+            info = os.lstat(path)
+        except OSError as err:
+            return f"cannot be read ({err.strerror})"
+        if not stat.S_ISREG(info.st_mode):
+            return "not a file"
+        if info.st_size != self.size:
+            return f"{info.st_size:,} bytes where the store's last round left {self.size:,}"
+        if file_digest(path, self.cut, self.size) != self.piece_sha256:
+            return "its last bytes are not those the store's last round wrote"
+        if file_digest(path, 0, self.head_bytes) != self.head_sha256:
+            return "its header is not the one the store's rounds wrote"
+        return None
+
+    def cut_here(self, path: Path) -> bool:
+        """Whether ``path`` still holds, before this state's cut, what the round before left there."""
+        if not self.cut_sha256:  # (a file written whole: no cut)
+            return False
+        start = max(self.head_bytes, self.cut - CUT_BYTES)
+        try:
+            info = os.lstat(path)
+        except OSError:
+            return False
+        if info.st_size < self.cut or not stat.S_ISREG(info.st_mode):
+            return False
+        return file_digest(path, start, self.cut) == self.cut_sha256
+
+
+@dataclass
 class KeptStore:
-    """The kept particles of earlier rounds, by micrograph (``kept_store/``), and the running file's state."""
+    """The kept particles of earlier rounds, by micrograph (``kept_store/store.sqlite``), and their files."""
 
     folder: Path
-    round: int
-    record: dict[str, Any] | None
-    segments: list[dict[str, Any]]
-    #: The index's files, oldest first (their sizes and CRC-32 checked when loaded).
-    index: list[IndexFile]
-    kept: int
-    running: RunningFile | None
-    #: Whether the store was read from its store.json (else none was there): what a commit expects to find.
-    marker_read: bool = False
-    #: The kind of its rounds' files: "star" (rows appended to the running file) or "cs" (it is rewritten).
     kind: str = "star"
+    db: sqlite3.Connection | None = None
+    record: dict[str, Any] | None = None
+    #: The running STAR file's header's SHA-256 and the text after its rows (a .cs: None).
+    star_header: dict[str, str] | None = None
+    round: int = 0
+    kept: int = 0
+    running: RunningState | None = None
+    #: The last round's batch digest, and whether its files were all put in place.
+    last_batch: str = ""
+    last_placed: bool = True
+
+    @property
+    def outdir(self) -> Path:
+        """The output folder the store is in."""
+        return self.folder.parent
 
     @property
     def running_path(self) -> Path:
         """The running kept file, beside the store."""
-        return self.folder.parent / RUNNING_FILES[self.kind]
-
-    def segment_file(self, round_: int) -> Path:
-        """The centres (Å) and ranking scores of the particles round ``round_`` kept."""
-        return self.folder / f"kept-{round_}.npy"
-
-    def index_file(self, round_: int) -> Path:
-        """The index written by round ``round_``."""
-        return self.folder / f"index-{round_}.npy"
+        return self.outdir / RUNNING_FILES[self.kind]
 
     def check_record(self, record: dict[str, Any]) -> None:
         """Refuses a round whose decision options, score or dimensions differ from the store's, naming the option."""
@@ -350,624 +243,517 @@ class KeptStore:
         if changed:
             flag, now, was = (v if v is not None else "default" for v in changed)
             raise CryodedupError(
-                f"{self.folder / MARKER}: {flag} {now} here, {was} in the store's rounds: an --update round decides "
+                f"{self.folder / DATABASE}: {flag} {now} here, {was} in the store's rounds: an --update round decides "
                 f"as the earlier ones did; give {flag} {was}, or another output folder for a new set"
             )
         for key, what in (("score", "ranked by"), ("higher_is_better", "higher scores first"), ("dims", "dimensions")):
             if stored[key] != record[key]:
                 raise CryodedupError(
-                    f"{self.folder / MARKER}: these particles have {what} {record[key]}, the store's rounds "
+                    f"{self.folder / DATABASE}: these particles have {what} {record[key]}, the store's rounds "
                     f"{stored[key]}: an --update round ranks as the earlier ones did"
                 )
 
-    def rows_on(self, names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # --- reading ---
+
+    def rows_on(self, names: list[str], skip: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The kept particles on the micrographs ``names``: (index into ``names``, centres, scores).
 
-        The micrographs are found in each index file by bisection; only their entries are
-        checked, and only their rows read (each segment's size and header checked first).
+        Not those round ``skip`` kept (a round done again). Each row's CRC-32 is checked, and
+        that every round a micrograph has rows of is found.
         """
         dims = 2 if self.record is None else int(self.record["dims"])
         none = np.zeros(0, np.int64), np.zeros((0, dims)), np.zeros(0)
-        if not self.index or not names:
+        if self.db is None or not names:
             return none
-        wanted = np.array([name.encode("utf-8", errors="surrogateescape") for name in names], dtype=object)
-        found = []
         try:
-            for file in self.index:
-                which, entries = file.find(wanted)
-                self._check_entries(file, entries)
-                found.append((which, entries["segment"], entries["start"], entries["stop"]))
-            which, segment, start, stop = (np.concatenate(column) for column in zip(*found))
-            order = np.lexsort((segment, which))  # (by micrograph, its earlier segments first)
-            return self._read_rows(which[order], segment[order], start[order], stop[order], dims)
-        except BadStore as err:
-            raise damaged(self.folder / (err.file or MARKER), str(err)) from None
+            found = list(self._kept_rows(names, dims, skip))
+        except (StoreError, *DAMAGE) as err:
+            raise self.damaged(reason(err)) from None
+        if not found:
+            return none
+        found.sort(key=lambda item: (item[0], item[1]))
+        rows = np.concatenate([item[2] for item in found])
+        which = np.repeat([item[0] for item in found], [len(item[2]) for item in found]).astype(np.int64)
+        return which, rows[:, :dims], rows[:, dims]
 
-    def _check_entries(self, file: IndexFile, entries: np.ndarray) -> None:
-        """The index entries a round reads each name a segment and a range inside it.
+    def _kept_rows(self, names: list[str], dims: int, skip: int) -> Iterator[tuple[int, int, np.ndarray]]:
+        """(the name's index, the round, its rows) of each round's kept particles on ``names``."""
+        assert self.db is not None
+        position = {_encoded(name): k for k, name in enumerate(names)}
+        mics = self._micrographs(list(position), self.db)
+        ids = {mic_id: (position[name], pieces) for name, (mic_id, pieces) in mics.items()}
+        seen = dict.fromkeys(ids, 0)
+        for chunk in _chunks(list(ids)):
+            query = f"SELECT mic, round, rows, crc FROM kept WHERE mic IN ({','.join('?' * len(chunk))})"
+            for mic, round_, data, crc in self.db.execute(query, chunk):
+                if kept_crc(mic, round_, data) != crc or len(data) % (8 * (dims + 1)):
+                    raise StoreError(f"the kept particles of round {round_} on a micrograph are damaged (CRC-32)")
+                seen[mic] += 1
+                if round_ != skip:
+                    yield ids[mic][0], round_, np.frombuffer(data, "<f8").reshape(-1, dims + 1)
+        for mic, count in seen.items():
+            if count != ids[mic][1]:
+                raise StoreError(f"a micrograph's kept particles: {count} rounds found of {ids[mic][1]} (damaged)")
 
-        (The order by name that bisection relies on is the file's as written: its CRC-32 checked.)
-        """
-        name = self.index_file(file.round).name
-        rows = np.array([s["rows"] for s in self.segments], dtype=np.int64)
-        segment, start, stop = entries["segment"], entries["start"], entries["stop"]
-        expect(bool(((segment >= 0) & (segment < len(rows))).all()), "", f"segments 0 to {len(rows) - 1}", name)
-        inside = (start >= 0) & (start < stop) & (stop <= rows[np.clip(segment, 0, len(rows) - 1)])
-        expect(bool(inside.all()), "", "ranges inside segments", name)
+    def _micrographs(self, names: list[bytes], db: sqlite3.Connection) -> dict[bytes, tuple[int, int]]:
+        """{name: (id, rounds with kept particles there)} of the ``names`` the store holds (CRC-32 checked)."""
+        found = {}
+        for chunk in _chunks(names):
+            query = f"SELECT id, name, pieces, crc FROM micrographs WHERE name IN ({','.join('?' * len(chunk))})"
+            for mic_id, name, pieces, crc in db.execute(query, chunk):
+                if not isinstance(name, bytes) or mic_crc(mic_id, name, pieces) != crc:
+                    raise StoreError("a micrograph's row is damaged (CRC-32)")
+                found[name] = (mic_id, pieces)
+        return found
 
-    def _read_rows(
-        self, which: np.ndarray, segment: np.ndarray, start: np.ndarray, stop: np.ndarray, dims: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The rows of the entries (each segment opened once), with the micrograph each belongs to."""
-        if not len(which):
-            return np.zeros(0, np.int64), np.zeros((0, dims)), np.zeros(0)
-        opened: dict[int, SegmentFile] = {}
-        found = []
-        try:
-            for s, a, b in zip(segment.tolist(), start.tolist(), stop.tolist()):
-                if s not in opened:
-                    entry = self.segments[s]
-                    opened[s] = SegmentFile(self.segment_file(entry["round"]), dims + 1, entry["rows"], entry["bytes"])
-                found.append(opened[s].rows(a, b))
-        finally:
-            for segment_file in opened.values():
-                segment_file.close()
-        rows_found = np.concatenate(found)
-        return np.repeat(which, stop - start), rows_found[:, :dims], rows_found[:, dims]
+    def damaged(self, what: str) -> CryodedupError:
+        """The one line of this store damaged (``what``)."""
+        return refuse(self.folder / DATABASE, what)
 
     # --- writing a round ---
 
     def next_round(self) -> int:
-        """The number of the round to write: past the store's and every numbered file in its folder."""
-        numbers = [int(m[2]) for p in self._listing() if (m := OWN_FILE.fullmatch(p))]
-        return max([self.round, *numbers]) + 1
+        """The number of the round to write."""
+        return self.round + 1
 
-    def _listing(self) -> list[str]:
-        try:
-            return os.listdir(self.folder)
-        except OSError:
-            return []
+    def round_kept(self) -> int:
+        """How many particles the last round kept."""
+        assert self.db is not None
+        return int(self.db.execute("SELECT kept FROM rounds WHERE round = ?", (self.round,)).fetchone()[0])
 
-    def save_segment(self, round_: int, kept: KeptRows) -> tuple[dict[str, Any], list[IndexFile]]:
-        """Writes round ``round_``'s kept rows (sorted by micrograph) and its index file.
+    def commit(
+        self,
+        round_: int,
+        batch: str,
+        record: dict[str, Any],
+        kept: KeptRows,
+        files: dict[str, Path],
+        change: RunningChange,
+        star_header: dict[str, str] | None,
+    ) -> None:
+        """Adds round ``round_`` to the store in one transaction.
 
-        Returns the segment's entry in ``store.json`` and the index's files once the round's is
-        added: merged with the last ones while each is not more than twice its size (then written
-        as this round's file; the files merged are left for the commit to remove).
+        Its kept rows, its ``files`` (written, by name in the output folder) and the running
+        file's ``change``. Refuses a round another one overtook.
         """
-        used = np.unique(kept.groups)
-        encoded = np.array([kept.mic_names[g].encode("utf-8", errors="surrogateescape") for g in used], dtype=object)
-        by_name = np.argsort(encoded, kind="stable") if len(used) else np.zeros(0, np.int64)
-        rank = np.zeros(max(len(kept.mic_names), 1), dtype=np.int64)
-        rank[used[by_name]] = np.arange(len(used))
-        order = np.argsort(rank[kept.groups], kind="stable")
+        state = self._state_after(round_, change)
+        try:
+            packed = {name: pack(path) for name, path in files.items()}
+            self.folder.mkdir(exist_ok=True)
+            db = self.db or connect(self.folder / DATABASE, create=True)
+            with transaction(db):
+                self._refuse_another_round(db)
+                if self.db is None:
+                    for statement in SCHEMA.split(";"):
+                        db.execute(statement)
+                    meta = {"format": FORMAT, "version": __version__, "record": json.dumps(record), "kind": self.kind}
+                    meta["star_header"] = json.dumps(star_header)
+                    db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+                db.execute("INSERT INTO rounds VALUES (?, ?, ?, 0)", (round_, batch, len(kept.groups)))
+                db.executemany(
+                    "INSERT INTO files VALUES (?, ?, ?, ?, ?)",
+                    [(round_, name, size, sha, blob) for name, (blob, size, sha) in packed.items()],
+                )
+                self._insert_change(db, round_, change, state)
+                self._insert_kept(db, round_, kept)
+        except (OSError, sqlite3.Error, StoreError) as err:
+            raise CryodedupError(
+                f"{self.folder / DATABASE}: cannot write the --update store ({reason(err)}); nothing was added, the "
+                "earlier rounds are as they were"
+            ) from None
+        self.db, self.record, self.round, self.kept = db, self.record or record, round_, self.kept + len(kept.groups)
+        self.star_header = self.star_header or star_header
+        self.running, self.last_batch, self.last_placed = state, batch, False
+
+    def _refuse_another_round(self, db: sqlite3.Connection) -> None:
+        """Refuses to commit when another round committed into the folder since this one read the store."""
+        tables = db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'rounds'").fetchone()[0]
+        last = db.execute("SELECT coalesce(max(round), 0) FROM rounds").fetchone()[0] if tables else 0
+        if last != self.round or (self.db is None) == bool(tables):
+            raise CryodedupError(
+                f"{self.folder / DATABASE}: another --update round into {self.outdir} ended while this one ran, so "
+                "this batch was decided without its kept particles; nothing was added: run this batch again"
+            )
+
+    def _state_after(self, round_: int, change: RunningChange) -> RunningState:
+        """What the running file is once ``change`` is made (the digests of what it keeps before the cut)."""
+        path = self.running_path
+        if change.whole:
+            head = change.data[:CUT_BYTES]
+            size, piece, cut_sha = len(change.data), sha256_bytes(change.data), ""
+            return RunningState(round_, 0, cut_sha, size, piece, len(head), sha256_bytes(head))
+        size = change.cut + len(change.data)
+        start = max(change.head_bytes, change.cut - CUT_BYTES)
+        cut_sha = file_digest(path, start, change.cut) or ""
+        return RunningState(
+            round_, change.cut, cut_sha, size, sha256_bytes(change.data), change.head_bytes, change.head_sha256
+        )
+
+    def _insert_change(self, db: sqlite3.Connection, round_: int, change: RunningChange, state: RunningState) -> None:
+        data = b"" if change.source else pack_bytes(change.data)
+        source, start = change.source or (None, None)
+        db.execute(
+            "INSERT INTO running VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                round_,
+                int(change.whole),
+                state.cut,
+                state.cut_sha256,
+                change.head,
+                data,
+                source,
+                start,
+                state.size,
+                state.piece_sha256,
+                state.head_bytes,
+                state.head_sha256,
+            ),
+        )
+
+    def _insert_kept(self, db: sqlite3.Connection, round_: int, kept: KeptRows) -> None:
+        """The round's kept rows, one row of the table per micrograph; the micrographs' rows added or counted up."""
+        order = np.argsort(kept.groups, kind="stable")
+        groups = kept.groups[order]
         rows = np.empty((len(order), kept.centres.shape[1] + 1), dtype="<f8")
         rows[:, :-1], rows[:, -1] = kept.centres[order], kept.scores[order]
-        _write_new(self.segment_file(round_), _npy_bytes(rows))
-        bounds = np.r_[0, np.cumsum(np.bincount(rank[kept.groups], minlength=len(used)))]
-        names = encoded[by_name]
-        added = np.zeros(len(names), index_dtype(max(map(len, names), default=1)))
-        added["name"], added["segment"] = names, len(self.segments)
-        added["start"], added["stop"] = bounds[:-1], bounds[1:]
-        files = [*self.index, IndexFile(round_, added)]
-        while len(files) > 1 and len(files[-2].entries) <= 2 * len(files[-1].entries):
-            files[-2:] = [IndexFile.merged(files[-2], files[-1])]
-        last = files[-1]
-        data = _npy_bytes(last.entries)
-        _write_new(self.index_file(round_), data)
-        last.bytes, last.crc32 = len(data), zlib.crc32(data)
-        size = os.stat(self.segment_file(round_)).st_size
-        return {"round": round_, "rows": len(kept.groups), "bytes": size}, files
+        used, starts = np.unique(groups, return_index=True)
+        names = [_encoded(kept.mic_names[g]) for g in used.tolist()]
+        known = self._micrographs(names, db)
+        next_id = db.execute("SELECT coalesce(max(id), 0) FROM micrographs").fetchone()[0] + 1
+        mics, counted, added = [], [], []
+        for name in names:
+            if name in known:
+                mic_id, pieces = known[name]
+                counted.append((pieces + 1, mic_crc(mic_id, name, pieces + 1), mic_id))
+            else:
+                mic_id, next_id = next_id, next_id + 1
+                added.append((mic_id, name, 1, mic_crc(mic_id, name, 1)))
+            mics.append(mic_id)
+        db.executemany("UPDATE micrographs SET pieces = ?, crc = ? WHERE id = ?", counted)
+        db.executemany("INSERT INTO micrographs VALUES (?, ?, ?, ?)", added)
+        bounds = [*starts.tolist(), len(groups)]
+        blobs = [rows[a:b].tobytes() for a, b in zip(bounds[:-1], bounds[1:])]
+        db.executemany(
+            "INSERT INTO kept VALUES (?, ?, ?, ?)",
+            [(mic, round_, data, kept_crc(mic, round_, data)) for mic, data in zip(mics, blobs)],
+        )
 
-    def state(self, round_: int, pending: dict[str, Any] | None) -> dict[str, Any]:
-        """``store.json`` of this store at round ``round_``, with a round ``pending`` (or None)."""
-        return {
-            "format": FORMAT,
-            "version": __version__,
-            "round": round_,
-            "record": self.record,
-            "segments": self.segments,
-            "index": [file.as_json() for file in self.index],
-            "kept": self.kept,
-            "running": None if self.running is None else self.running.as_json(),
-            "pending": pending,
-        }
+    def apply(self, change: RunningChange, source: Path | None = None) -> None:
+        """Makes the running file the one the last round committed.
 
-    def save_state(self, state: dict[str, Any]) -> None:
-        """Writes ``store.json`` whole (renamed into place)."""
-        save_atomic(self.folder / MARKER, lambda f: f.write(json.dumps(state).encode()))
+        ``change`` is made where the file is still the one the round before left (else it is
+        written whole from the store). ``source``: the file ``change.source`` names, when
+        ``change.data`` is not at hand.
+        """
+        assert self.running is not None
+        path = self.running_path
+        if change.whole:
+            place_file(path, change.data)
+            return
+        if not self.running.cut_here(path):
+            self._rebuild_running()
+            return
+        with open(path, "r+b") as f:
+            f.truncate(change.cut)
+            f.seek(change.cut)
+            if source is not None and change.source is not None:
+                _copy(source, change.source[1], f)
+            else:
+                f.write(change.data)
+            if change.head:  # (not synced: after a power cut the next run finds it short, and finishes it)
+                f.seek(0)
+                f.write(change.head)
+
+    # --- putting a committed round's files in place again ---
+
+    def mark_placed(self) -> None:
+        """The last round's files are all in place (a small transaction).
+
+        A round a stop left unmarked is finished by the next run; one marked is checked only for
+        its running file (a change there is refused, not undone).
+        """
+        assert self.db is not None
+        with transaction(self.db):
+            self.db.execute("UPDATE rounds SET placed = 1 WHERE round = ?", (self.round,))
+        self.last_placed = True
+
+    def finish_round(self) -> list[str]:
+        """Writes the last round's files from the store where they are missing or differ.
+
+        The running file too, where a stop left it (appended to in part, or not yet replaced);
+        one changed otherwise is refused. Returns the files written again (their names in the output folder).
+        """
+        assert self.db is not None and self.running is not None
+        if why := self._running_changed():
+            raise CryodedupError(
+                f"{self.running_path}: {why}: changed since the last --update round, so rows cannot be appended to "
+                "it; restore it, or start anew with --update --force"
+            )
+        written = []
+        try:
+            query = "SELECT name, size, sha256, data FROM files WHERE round = ? ORDER BY name"
+            for name, size, sha, blob in self.db.execute(query, (self.round,)).fetchall():
+                path = self.outdir / name
+                if not same_file(path, size, sha):
+                    _refuse_folder(path)
+                    place_file(path, unpack(blob, size, sha, name))
+                    written.append(name)
+            if self.running.problem(self.running_path) is not None:
+                _refuse_folder(self.running_path)
+                change, source = self._stored_change(self.round)
+                self.apply(change, source)
+                written.append(self.running_path.name)
+        except CryodedupError:
+            raise
+        except (StoreError, *DAMAGE) as err:
+            raise self.damaged(reason(err)) from None
+        if why := self.running.problem(self.running_path):
+            raise self.damaged(f"{self.running_path.name} written again from the store: {why}")
+        return written
+
+    def _running_changed(self) -> str | None:
+        """What differs in the running file from the last round's, unless a stop of that round explains it."""
+        assert self.db is not None and self.running is not None
+        why = self.running.problem(self.running_path)
+        if why is None or self.running.cut_here(self.running_path):
+            return None  # (as the round left it, or appended to in part: finished from the store)
+        whole = self.db.execute("SELECT whole FROM running WHERE round = ?", (self.round,)).fetchone()
+        if not whole or not whole[0]:
+            return why
+        if self.round == 1:  # (a first round stopped before its file was renamed into place)
+            return None if not os.path.lexists(self.running_path) else why
+        row = self.db.execute(
+            "SELECT round, cut, cut_sha256, size, piece_sha256, head_bytes, head_sha256 FROM running WHERE round = ?",
+            (self.round - 1,),
+        ).fetchone()
+        before = RunningState(*row) if row else None
+        return None if before is not None and before.problem(self.running_path) is None else why
+
+    def _stored_change(self, round_: int) -> tuple[RunningChange, Path | None]:
+        """Round ``round_``'s change of the running file, from the store (its source file: the round file placed)."""
+        assert self.db is not None
+        row = self.db.execute(
+            "SELECT whole, cut, head, data, source, source_start, size, piece_sha256 FROM running WHERE round = ?",
+            (round_,),
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"round {round_}'s change of the running file is missing")
+        whole, cut, head, data, source, start, size, sha = row
+        if source is not None:
+            return RunningChange(bool(whole), cut, b"", head, source=(source, start)), self.outdir / source
+        return RunningChange(bool(whole), cut, unpack(data, size - cut, sha, self.running_path.name), head), None
+
+    def _rebuild_running(self) -> None:
+        """The running file written whole from the store: the last round that wrote it whole, and the changes since."""
+        assert self.db is not None
+        first = self.db.execute("SELECT coalesce(max(round), 1) FROM running WHERE whole = 1").fetchone()[0]
+        path = self.running_path
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "w+b") as f:
+                for (round_,) in self.db.execute("SELECT round FROM running WHERE round >= ?", (first,)).fetchall():
+                    change, source = self._stored_change(round_)
+                    if source is not None:
+                        source = self._round_file(round_, change.source)  # type: ignore[arg-type]
+                    f.truncate(change.cut)
+                    f.seek(change.cut)
+                    if source is not None:
+                        _copy(source, change.source[1], f)  # type: ignore[index]
+                        os.unlink(source)
+                    else:
+                        f.write(change.data)
+                    f.seek(0)
+                    f.write(change.head)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            _unlink(tmp)
+            raise
+
+    def _round_file(self, round_: int, source: tuple[str, int]) -> Path:
+        """A round's file, from the store, in a temporary file of its own (removed by the caller)."""
+        assert self.db is not None
+        size, sha, blob = self.db.execute(
+            "SELECT size, sha256, data FROM files WHERE round = ? AND name = ?", (round_, source[0])
+        ).fetchone() or (0, "", b"")
+        path = self.outdir / f".{source[0]}.rebuild.{os.getpid()}.tmp"  # (not the round's own temporary name)
+        path.write_bytes(unpack(blob, size, sha, source[0]))
+        return path
 
 
-def load_store(folder: Path, kind: str = "star") -> KeptStore | None:
-    """The store in ``folder`` checked, a round stopped halfway rolled back; None when there is none.
+def _encoded(name: str) -> bytes:
+    return name.encode("utf-8", errors="surrogateescape")
 
-    A store of another ``kind`` of files (RELION STAR, CryoSPARC .cs) is refused in one line.
-    """
-    marker = folder / MARKER
-    if os.path.lexists(folder) and not os.path.isdir(folder):
-        raise damaged(folder, "not a folder")
-    if not os.path.lexists(marker):
-        return None
-    remove_own_leftovers(folder)
+
+def _chunks(items: list[Any]) -> Iterator[list[Any]]:
+    for k in range(0, len(items), CHUNK):
+        yield items[k : k + CHUNK]
+
+
+def mic_crc(mic_id: int, name: bytes, pieces: int) -> int:
+    """A micrograph row's CRC-32: of its id, rounds and name."""
+    return zlib.crc32(name, zlib.crc32(b"%d:%d:" % (mic_id, pieces)))
+
+
+def kept_crc(mic: int, round_: int, data: bytes) -> int:
+    """A kept row's CRC-32: of its micrograph, round and rows."""
+    return zlib.crc32(data, zlib.crc32(b"%d:%d:" % (mic, round_)))
+
+
+def _copy(path: Path, start: int, out: Any) -> None:
+    """The bytes of ``path`` from ``start`` on, written to ``out`` a block at a time."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        shutil.copyfileobj(f, out, 1 << 22)
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def _refuse_folder(path: Path) -> None:
+    """A folder where an output file goes is refused (never removed)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        raise CryodedupError(f"{path}: is a folder; an output file cannot replace it (remove it or choose another)")
+
+
+# --- opening the store ---
+
+
+def load_store(folder: Path, kind: str) -> KeptStore:
+    """The store in ``folder``, checked (empty when there is none); a STAR or .cs store given the other refused."""
+    store = KeptStore(folder, kind)
+    if os.path.lexists(folder) and (os.path.islink(folder) or not os.path.isdir(folder)):
+        raise refuse(folder, "not a folder")
+    for name in EARLIER:
+        if os.path.lexists(folder / name):
+            raise CryodedupError(
+                f"{folder / name}: a store written by an earlier cryodedup; this one keeps its store in "
+                f"{DATABASE}: --update --force starts the running kept set anew from this batch (files the store "
+                "did not write are kept)"
+            )
+    path = folder / DATABASE
     try:
-        state = read_state(marker)
-        _refuse_earlier_format(marker, state)
-        check_state(state)
-        index = [load_index_file(folder, entry) for entry in state["index"]]
-    except BadStore as err:
-        raise damaged(folder / err.file if err.file else marker, str(err)) from None
-    stored = state["record"]["kind"] if state["record"] else kind
+        if not os.path.lexists(path) or (os.path.isfile(path) and os.path.getsize(path) == 0):
+            return store  # (none yet, or made by a first round stopped before its commit)
+        db = connect(path, create=False)
+        _read(store, db)
+    except (StoreError, *DAMAGE) as err:
+        raise refuse(path, reason(err)) from None
+    stored = store.record["kind"] if store.record else kind
     if stored != kind:
         raise CryodedupError(
             f"{folder.parent}: its running kept set is {KINDS[stored]} ({RUNNING_FILES[stored]}), this batch "
             f"{KINDS[kind]}: an --update round adds particles of the kind the earlier rounds had; give another "
             "output folder"
         )
-    store = KeptStore(
-        folder,
-        state["round"],
-        state["record"],
-        state["segments"],
-        index,
-        state["kept"],
-        None if state["running"] is None else RunningFile.of(state["running"]),
-        marker_read=True,
-        kind=kind,
-    )
-    if state["pending"] is not None:
-        roll_back(store, state["pending"])
-    if store.running is not None and (why := store.running.recognised(store.running_path)):
-        raise CryodedupError(
-            f"{store.running_path}: {why}: changed since the last --update round, so rows cannot be appended to it; "
-            "restore it, or start anew with --update --force"
-        )
     return store
 
 
-def roll_back(store: KeptStore, pending: dict[str, Any]) -> None:
-    """Undoes a round stopped between its ``pending`` mark and its commit (the file truncated, its segments removed).
-
-    A .cs round's: the file it replaced put back (it was moved aside), its new file removed.
-    """
-    path, before = store.running_path, store.running
-    aside = store.folder / CS_BEFORE
-    if store.kind == "cs" and os.path.lexists(aside):
-        if before is None or before.recognised(aside) is not None:
-            raise damaged(aside, "a round stopped while replacing the running file left one the store does not know")
-        os.replace(aside, path)
-    elif store.kind == "cs" and before is not None:  # (appended to in place, or stopped before it was replaced)
-        if before.recognised(path) is not None:
-            _roll_back_cs_append(path, before, pending)
-    elif before is None:  # (the round was the first: the file, made whole and renamed, is the round's or absent)
-        if os.path.lexists(path):
-            if RunningFile.of(pending["after"]).recognised(path) is not None:
-                raise damaged(path, "a first round stopped before its end left a file the store does not recognise")
-            remove_file(path)
+def _read(store: KeptStore, db: sqlite3.Connection) -> None:
+    """The store's state from its database, checked by SQLite (whole while it is small)."""
+    path = store.folder / DATABASE
+    whole = os.path.getsize(path) <= CHECK_WHOLE_BYTES
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "meta" not in tables:
+        raise StoreError("not a particle --update store (no table meta)")
+    meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    if meta.get("format") != FORMAT:
+        raise StoreError(f"format {meta.get('format')!r}, this cryodedup reads {FORMAT!r}")
+    if whole:  # (integrity_check: also each index against its table, a name found by it)
+        found = [row[0] for row in db.execute("PRAGMA integrity_check")]
+        if found != ["ok"]:
+            raise StoreError(f"SQLite's check failed ({found[0][:120]})")
     else:
-        try:
-            size = os.stat(path).st_size
-            tail = file_tail(path, before.rows_end) if size >= before.rows_end else b""
-            ok = size >= before.rows_end and sha256_bytes(tail) == pending["rows_tail_sha256"]
-        except OSError:
-            ok = False
-        if not ok:
-            raise damaged(path, "a round stopped while appending to it, and it no longer begins as the store left it")
-        with open(path, "r+b") as f:
-            f.truncate(before.rows_end)
-            f.seek(before.rows_end)
-            f.write(before.suffix)
-    for kind in ("kept", "index"):
-        remove_file(store.folder / f"{kind}-{pending['round']}.npy")
-    remove_file(store.folder / CS_NEW)
-    store.save_state(store.state(store.round, None))
-
-
-def remove_own_leftovers(folder: Path) -> None:
-    """Removes the temporary files of rounds whose process is gone (killed while writing)."""
-    for name in os.listdir(folder):
-        match = OWN_TEMPORARY.fullmatch(name)
-        if match and int(match[3]) != os.getpid() and not process_alive(int(match[3])):
-            remove_file(folder / name)
-
-
-def damaged(where: Path, what: str) -> CryodedupError:
-    """The one line of a damaged store: what is wrong, and that --update --force starts anew."""
-    return CryodedupError(
-        f"{where}: {what}; the particle --update store is damaged: --update --force starts the running kept "
-        "set anew from this batch (files the store did not write are kept)"
-    )
+        quick_check(db, SMALL_TABLES)
+    store.record, store.star_header = json.loads(meta["record"]), json.loads(meta["star_header"])
+    record = store.record
+    good = isinstance(record, dict) and sorted(record) == ["dims", "higher_is_better", "kind", "options", "score"]
+    good = good and isinstance(record["options"], dict) and sorted(record["options"]) == sorted(DECISION_OPTIONS)
+    header = store.star_header
+    good = good and (header is None or (isinstance(header, dict) and sorted(header) == ["prefix_sha256", "suffix"]))
+    if not good or record["kind"] not in RUNNING_FILES:
+        raise StoreError("its meta table is damaged (the decision's record)")
+    last = db.execute("SELECT round, batch, placed FROM rounds ORDER BY round DESC LIMIT 1").fetchone()
+    if last is None:
+        raise StoreError("no round")
+    store.round, store.last_batch, store.last_placed = last[0], last[1], bool(last[2])
+    store.kept = db.execute("SELECT sum(kept) FROM rounds").fetchone()[0]
+    row = db.execute(
+        "SELECT round, cut, cut_sha256, size, piece_sha256, head_bytes, head_sha256 FROM running WHERE round = ?",
+        (store.round,),
+    ).fetchone()
+    if row is None:
+        raise StoreError(f"round {store.round}'s change of the running file is missing")
+    store.running, store.db = RunningState(*row), db
 
 
 def open_store(outdir: Path, force: bool, log: Any, kind: str = "star") -> KeptStore:
-    """The store of ``outdir`` for rounds of ``kind``'s files, checked (empty for a first round, or with ``force``).
+    """The store of ``outdir`` for rounds of ``kind``'s files, checked; its last round's files put in place.
 
-    A running file that no store records is refused (``force`` replaces it).
+    (Those a stop left out.) Empty for a first round, or with ``force`` (which removes the
+    store's files first).
+
+    The caller holds the output folder's lock. A running file that no store records is refused
+    (``force`` replaces it).
     """
     folder = outdir / STORE
-    if force and os.path.lexists(folder / MARKER):
-        _remove_store(folder)
+    if force and _remove_store(folder):
         log(f"--update --force: {folder} started anew; the running kept set is this batch's", "warning")
-    store = None if force else load_store(folder, kind)
-    if store is None:
-        store = KeptStore(folder, 0, None, [], [], 0, None, kind=kind)
+    store = load_store(folder, kind)
     running = store.running_path
-    if store.running is None and os.path.lexists(running) and not force:
+    _refuse_folder(running)
+    if store.db is None:
+        if os.path.lexists(running) and not force:
+            raise CryodedupError(
+                f"{running}: not written by an --update round (no {STORE}/{DATABASE} records it), so rows cannot be "
+                "appended to it; give another output folder, or --force to replace it"
+            )
+        return store
+    if store.last_placed:
+        if why := store.running.problem(running):  # type: ignore[union-attr]
+            raise CryodedupError(
+                f"{running}: {why}: changed since the last --update round, so rows cannot be appended to it; "
+                "restore it, or start anew with --update --force"
+            )
+        return store
+    try:
+        written = store.finish_round()
+        store.mark_placed()
+    except (OSError, sqlite3.Error) as err:
         raise CryodedupError(
-            f"{running}: not written by an --update round (no {STORE}/{MARKER} records it), so rows cannot be "
-            "appended to it; give another output folder, or --force to replace it"
+            f"{outdir}: cannot put round {store.round}'s files in place from the store ({reason(err)}); run again "
+            "once it can be written"
+        ) from None
+    if written:
+        log(
+            f"round {store.round} had stopped before its files were all in place: {', '.join(written)} written "
+            "from the store",
+            "warning",
         )
     return store
 
 
-def _remove_store(folder: Path) -> None:
-    """Removes the store's own files (its segments and marker); nothing else in the folder."""
+def _remove_store(folder: Path) -> bool:
+    """Removes the store's own files, whatever they are (a file or a link named like the store: itself).
+
+    Nothing else in the folder. Returns whether there was something to remove.
+    """
+    if os.path.islink(folder) or (os.path.lexists(folder) and not os.path.isdir(folder)):
+        os.unlink(folder)
+        return True
     if not os.path.isdir(folder):
-        raise damaged(folder, "not a folder")
-    for name in os.listdir(folder):
-        if OWN_FILE.fullmatch(name) or name in (MARKER, CS_NEW, CS_BEFORE):
-            remove_file(folder / name)
-
-
-def commit_round(store: KeptStore, round_: int, record: dict[str, Any], kept: KeptRows, running: Running) -> None:
-    """Adds round ``round_``'s kept particles to the store and to the running file.
-
-    ``round_`` is :meth:`KeptStore.next_round`; ``running`` changes the running file
-    (:class:`StarAppend`, :class:`CsRewrite`). The segments are written, then ``store.json``
-    marks the round ``pending`` with what the running file will be, the file is changed, then
-    ``store.json`` is committed.
-    """
-    _refuse_another_round(store)
-    store.folder.mkdir(parents=True, exist_ok=True)
-    remove_own_leftovers(store.folder)
-    store.record = store.record or record
-    segment, index = store.save_segment(round_, kept)
-    after, earlier = running.prepare(store)
-    pending = {"round": round_, "after": after.as_json(), "rows_tail_sha256": sha256_bytes(earlier)}
-    store.save_state(store.state(store.round, pending))
-    running.apply(store)
-    store.segments.append(segment)
-    store.kept += len(kept.groups)
-    store.running, store.round, store.index = after, round_, index
-    store.save_state(store.state(round_, None))
-    store.marker_read = True
-    running.done(store)
-    _remove_merged_index_files(store)
-
-
-class Running:
-    """How a round changes the running kept file: prepared, applied between ``pending`` and the commit, done."""
-
-    def prepare(self, store: KeptStore) -> tuple[RunningFile, bytes]:
-        """What the file will be, and the last bytes of what it holds now that the round keeps."""
-        raise NotImplementedError
-
-    def apply(self, store: KeptStore) -> None:
-        """Changes the file (a stop here is rolled back by the next round: :func:`roll_back`)."""
-        raise NotImplementedError
-
-    def done(self, store: KeptStore) -> None:
-        """After the commit: what the change left aside, removed."""
-
-
-@dataclass
-class StarAppend(Running):
-    """A STAR round's kept rows appended to the running file (the first round's file written whole and renamed).
-
-    ``round_file``: the round's kept STAR file (``header``'s prefix, its rows, the suffix).
-    """
-
-    round_file: Path
-    header: tuple[bytes, bytes]
-
-    def prepare(self, store: KeptStore) -> tuple[RunningFile, bytes]:
-        """The file once the rows are appended (from the round file's last rows)."""
-        prefix, suffix = self.header
-        rows_start, rows_end = len(prefix), os.stat(self.round_file).st_size - len(suffix)
-        self.rows = rows_start, rows_end
-        before = store.running
-        if before is None:
-            empty = prefix + suffix
-            before = RunningFile(
-                len(empty), len(prefix), suffix, len(prefix), sha256_bytes(prefix), sha256_bytes(empty)
-            )
-            earlier = prefix[-TAIL_BYTES:]
-        else:
-            earlier = file_tail(store.running_path, before.rows_end)
-        last_rows = _bytes_of(self.round_file, max(rows_start, rows_end - TAIL_BYTES), rows_end)
-        return before.after(earlier + last_rows, rows_end - rows_start), earlier
-
-    def apply(self, store: KeptStore) -> None:
-        """The rows appended after the file's rows, the suffix after them."""
-        path, before = store.running_path, store.running
-        if before is None:
-            save_atomic(path, lambda f: _copy(self.round_file, 0, os.stat(self.round_file).st_size, f))
-            return
-        with open(path, "r+b") as f:
-            f.truncate(before.rows_end)
-            f.seek(before.rows_end)
-            _copy(self.round_file, *self.rows, f)
-            f.write(before.suffix)
-
-
-@dataclass
-class CsRewrite(Running):
-    """A .cs round's running file written anew (the earlier kept rows and the round's), renamed into place.
-
-    The first round's, and a round whose records do not fit the file's types (a longer text
-    than its field holds, a CSDAT file): its time grows with the running set. ``write(path)``
-    writes the new file; the file it replaces is moved aside (``kept_store/running-before.cs``)
-    until the commit, for a stopped round to be rolled back.
-    """
-
-    write: Callable[[Path], None]
-
-    def prepare(self, store: KeptStore) -> tuple[RunningFile, bytes]:
-        """The new file written beside the store (unnamed by store.json), and what it will be."""
-        new = store.folder / CS_NEW
-        remove_file(store.folder / CS_BEFORE)  # (a round stopped after its commit left it)
-        _write_new_with(new, self.write)
-        before = store.running
-        earlier = b"" if before is None else file_tail(store.running_path, before.rows_end)
-        return whole_file(new), earlier
-
-    def apply(self, store: KeptStore) -> None:
-        """The file moved aside, the new one renamed into its place."""
-        if store.running is not None:
-            os.replace(store.running_path, store.folder / CS_BEFORE)
-        os.replace(store.folder / CS_NEW, store.running_path)
-
-    def done(self, store: KeptStore) -> None:
-        """The file moved aside, removed."""
-        remove_file(store.folder / CS_BEFORE)
-
-
-@dataclass
-class CsAppend(Running):
-    """A numpy .cs round's kept records appended to the running file in place, its header's row count rewritten.
-
-    numpy leaves room in a header for the count to grow in the same length (``header``: the new
-    one; ``rows``: the records' bytes, of the file's type). A stop between the two is rolled
-    back by the next round (:func:`roll_back`: the file cut back, the count written back).
-    """
-
-    header: bytes
-    rows: bytes
-
-    def prepare(self, store: KeptStore) -> tuple[RunningFile, bytes]:
-        """The file once the rows are appended and its header rewritten."""
-        before, path = store.running, store.running_path
-        assert before is not None, "a first round writes the file whole"
-        earlier = file_tail(path, before.size)
-        head = _bytes_of(path, len(self.header), min(before.size, TAIL_BYTES))
-        head = (self.header + head + self.rows)[:TAIL_BYTES]
-        size = before.size + len(self.rows)
-        tail = (earlier + self.rows)[-TAIL_BYTES:]
-        return RunningFile(size, size, b"", len(head), sha256_bytes(head), sha256_bytes(tail)), earlier
-
-    def apply(self, store: KeptStore) -> None:
-        """The rows appended, then the header's count."""
-        assert store.running is not None
-        with open(store.running_path, "r+b") as f:
-            f.truncate(store.running.size)
-            f.seek(store.running.size)
-            f.write(self.rows)
-            f.seek(0)
-            f.write(self.header)
-
-
-def _roll_back_cs_append(path: Path, before: RunningFile, pending: dict[str, Any]) -> None:
-    """A .cs stopped while appending to it in place: cut back to its rows before, their count written back."""
-    try:
-        size = os.stat(path).st_size
-        begins = size >= before.size and sha256_bytes(file_tail(path, before.size)) == pending["rows_tail_sha256"]
-        if begins:
-            with open(path, "r+b") as f:
-                _, dtype, start = read_npy_header(f, path.name)
-                header = _npy_header_of(dtype, ((before.size - start) // max(dtype.itemsize, 1),))
-                if len(header) == start:
-                    f.truncate(before.size)
-                    f.seek(0)
-                    f.write(header)
-    except (OSError, BadStore):
-        pass
-    if before.recognised(path) is not None:
-        raise damaged(path, "a round stopped while appending to it, and it is no longer the file the store knows")
-
-
-def whole_file(path: Path) -> RunningFile:
-    """A running file written whole (a .cs): its size, its first and last bytes' SHA-256 (no suffix)."""
-    size = os.stat(path).st_size
-    head = _bytes_of(path, 0, min(size, TAIL_BYTES))
-    return RunningFile(size, size, b"", len(head), sha256_bytes(head), sha256_bytes(file_tail(path, size)))
-
-
-def _remove_merged_index_files(store: KeptStore) -> None:
-    """Removes the index files ``store.json`` no longer names (merged into a later one), also a stopped round's."""
-    named = {store.index_file(file.round).name for file in store.index}
-    for name in store._listing():
-        match = OWN_FILE.fullmatch(name)
-        if match and match[1] == "index" and name not in named and int(match[2]) <= store.round:
-            remove_file(store.folder / name)
-
-
-def _refuse_another_round(store: KeptStore) -> None:
-    """Refuses to commit when another round committed into the folder since this one loaded the store.
-
-    The outputs' lock is held from the round's outputs on (``AtomicOutputs``): a round started
-    meanwhile commits before it or waits; this one's decision was made without its kept particles.
-    """
-    marker = store.folder / MARKER
-    try:
-        state = json.loads(marker.read_bytes()) if os.path.lexists(marker) else None
-    except (OSError, ValueError):
-        state = {}
-    now = (state.get("round"), state.get("pending")) if isinstance(state, dict) else None
-    if now != ((store.round, None) if store.marker_read else None):
-        raise CryodedupError(
-            f"{marker}: another --update round into {store.folder.parent} ended while this one ran, so this batch "
-            "was decided without its kept particles; nothing was added: run this batch again"
-        )
-
-
-def _write_new_with(path: Path, write: Callable[[Path], None]) -> None:
-    """Writes a store file in place by ``write(path)`` (see :func:`_write_new`); removed if the writing fails."""
-    try:
-        write(path)
-    except BaseException:
-        remove_file(path)
-        raise
-
-
-def _write_new(path: Path, data: bytes) -> None:
-    """Writes a round's own store file in place (no temporary name, no rename: 2 of a round's 6 renames).
-
-    ``store.json`` names it only once it is whole (the round's commit); a round stopped before
-    leaves it unnamed, and the next round's number is past it (:meth:`KeptStore.next_round`).
-    """
-    with open(path, "wb") as f:
-        f.write(data)
-
-
-def _bytes_of(path: Path, start: int, stop: int) -> bytes:
-    with open(path, "rb") as f:
-        f.seek(start)
-        return f.read(stop - start)
-
-
-def _copy(path: Path, start: int, stop: int, out: Any) -> None:
-    """Bytes ``start`` to ``stop`` of ``path`` written to ``out``, a block at a time."""
-    with open(path, "rb") as f:
-        f.seek(start)
-        left = stop - start
-        while left > 0:
-            block = f.read(min(left, 1 << 22))
-            if not block:
-                raise OSError(f"{path} ended early")
-            out.write(block)
-            left -= len(block)
-
-
-# --- the schema, checked whole ---
-
-
-def _refuse_earlier_format(marker: Path, state: Any) -> None:
-    """One line for a store an earlier cryodedup wrote (its format is not damage: say so)."""
-    found = state.get("format") if isinstance(state, dict) else None
-    if isinstance(found, str) and found.startswith(FORMAT[:-1]) and found != FORMAT:
-        raise CryodedupError(
-            f"{marker}: format: {found!r}, written by an earlier cryodedup ({state.get('version', '?')}); this one "
-            f"reads {FORMAT!r}: --update --force starts the running kept set anew from this batch (files the store "
-            "did not write are kept)"
-        )
-
-
-def check_state(state: Any) -> None:
-    """Raises :class:`BadStore` unless ``state`` is a whole store (its files not looked at)."""
-    expect(isinstance(state, dict), "", "a JSON object")
-    missing = [key for key in KEYS if key not in state]
-    expect(not missing, missing[0] if missing else "", "present")
-    expect(state["format"] == FORMAT, "format", repr(FORMAT))
-    expect(isinstance(state["version"], str), "version", "text")
-    round_, pending = state["round"], state["pending"]
-    expect(is_int(round_) and 0 <= round_ <= MAX_ROUND, "round", f"a whole number from 0 to {MAX_ROUND}")
-    _check_pending(pending, round_)
-    _check_record(state["record"], round_)
-    segments = state["segments"]
-    expect(isinstance(segments, list), "segments", "a list")
-    for k, segment in enumerate(segments):
-        good = isinstance(segment, dict) and sorted(segment) == ["bytes", "round", "rows"]
-        good = good and is_int(segment["round"]) and 1 <= segment["round"] <= round_
-        good = good and is_int(segment["rows"]) and segment["rows"] >= 0
-        good = good and is_int(segment["bytes"]) and segment["bytes"] > 0
-        what = f'{{"round": 1 to {round_}, "rows": a whole number >= 0, "bytes": the file size}}'
-        expect(good, f"segments[{k}]", what)
-    rounds = [s["round"] for s in segments]
-    expect(rounds == sorted(set(rounds)), "segments", "rounds in increasing order, each once")
-    kept = state["kept"]
-    expect(is_int(kept) and kept == sum(s["rows"] for s in segments), "kept", "the segments' rows in all")
-    index = state["index"]
-    expect(isinstance(index, list) and (round_ == 0) == (not index), "index", "a list, empty before the first round")
-    for k, entry in enumerate(index):
-        good = isinstance(entry, dict) and sorted(entry) == INDEX_KEYS and all(is_int(entry[n]) for n in INDEX_KEYS)
-        good = good and 1 <= entry["round"] <= round_ and entry["rows"] >= 0 and entry["bytes"] > 0
-        expect(good and 0 <= entry["crc32"] < 1 << 32, f"index[{k}]", f"{{round 1 to {round_}, rows, bytes, crc32}}")
-    index_rounds = [entry["round"] for entry in index]
-    expect(index_rounds == sorted(set(index_rounds)), "index", "rounds in increasing order, each once")
-    running = state["running"]
-    if round_ == 0:
-        expect(running is None and not segments, "running", "null before the first round")
-    else:
-        _check_running(running, "running")
-
-
-def _check_pending(pending: Any, round_: int) -> None:
-    if pending is None:
-        return
-    expect(isinstance(pending, dict), "pending", "null or an object")
-    expect(is_int(pending.get("round")) and pending["round"] > round_, "pending.round", f"a round after {round_}")
-    _check_running(pending.get("after"), "pending.after")
-    sha = pending.get("rows_tail_sha256")
-    expect(round_ == 0 or (isinstance(sha, str) and bool(_SHA256.fullmatch(sha))), "pending.rows_tail_sha256", "64 hex")
-
-
-def _check_record(record: Any, round_: int) -> None:
-    if record is None:
-        expect(round_ == 0, "record", "an object")
-        return
-    expect(isinstance(record, dict), "record", "an object")
-    options = record.get("options")
-    good = isinstance(options, dict) and sorted(options) == sorted(DECISION_OPTIONS)
-    expect(good and all(_is_scalar(v) for v in options.values()), "record.options", "the decision's options")
-    expect(isinstance(record.get("score"), str), "record.score", "the score column")
-    expect(isinstance(record.get("higher_is_better"), bool), "record.higher_is_better", "true or false")
-    expect(record.get("dims") in (2, 3), "record.dims", "2 or 3")
-    expect(record.get("kind") in RUNNING_FILES, "record.kind", " or ".join(map(repr, RUNNING_FILES)))
-
-
-def _is_scalar(value: Any) -> bool:
-    return value is None or isinstance(value, (str, bool)) or is_number(value)
-
-
-def _check_running(entry: Any, key: str) -> None:
-    expect(isinstance(entry, dict) and sorted(entry) == sorted(RUNNING_KEYS), key, f"an object of {RUNNING_KEYS}")
-    sizes = [entry[k] for k in ("size", "rows_end", "header_bytes")]
-    expect(all(is_int(v) and v >= 0 for v in sizes), key, "sizes as whole numbers >= 0")
-    expect(isinstance(entry["suffix"], str), f"{key}.suffix", "text")
-    suffix = len(entry["suffix"].encode("utf-8", errors="surrogateescape"))
-    good = entry["header_bytes"] <= entry["rows_end"] and entry["rows_end"] + suffix == entry["size"]
-    expect(good, key, "header <= rows' end, rows' end + suffix = size")
-    for name in ("header_sha256", "tail_sha256"):
-        expect(isinstance(entry[name], str) and bool(_SHA256.fullmatch(entry[name])), f"{key}.{name}", "64 hex digits")
-
-
-def load_index_file(folder: Path, entry: dict[str, int]) -> IndexFile:
-    """An index file, read whole: of ``store.json``'s size and CRC-32 (else refused), its header an index's."""
-    path = folder / f"index-{entry['round']}.npy"
-    name = path.name
-    info = regular(path)
-    expect(
-        info.st_size == entry["bytes"],
-        "",
-        f"a file of {entry['bytes']:,} bytes (store.json's), not {info.st_size:,}",
-        name,
-    )
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise BadStore(f"cannot be read ({err.strerror})", name) from None
-    expect(zlib.crc32(data) == entry["crc32"], "", "the CRC-32 store.json records (the file was changed)", name)
-    shape, dtype, data_start = read_npy_header(io.BytesIO(data), name)
-    fields = dtype.names or ()
-    good = fields == ("name", *(f for f, _ in INDEX_FIELDS)) and dtype["name"].kind == "S"
-    good = good and all(dtype[f] == np.dtype(t) for f, t in INDEX_FIELDS)
-    expect(good, "", "an index of (name, segment, start, stop)", name)
-    expect(shape == (entry["rows"],), "", f"{entry['rows']} rows (store.json's)", name)
-    entries = np.frombuffer(data, dtype, count=entry["rows"], offset=data_start)
-    return IndexFile(entry["round"], entries, entry["bytes"], entry["crc32"])
-
-
-def _npy_bytes(array: np.ndarray) -> bytes:
-    """``array`` as ``np.save`` writes it (in one piece: written, then its CRC-32 taken)."""
-    out = io.BytesIO()
-    np.save(out, array)
-    return out.getvalue()
+        return False
+    names = [DATABASE, f"{DATABASE}-journal", *EARLIER]  # (the journal: emptied at each commit, kept)
+    paths = [folder / name for name in names] + [p for pattern in EARLIER_PATTERNS for p in folder.glob(pattern)]
+    found = False
+    for path in paths:
+        if os.path.islink(path) or (os.path.lexists(path) and not os.path.isdir(path)):
+            os.unlink(path)
+            found = True
+        elif os.path.isdir(path):
+            shutil.rmtree(path)
+            found = True
+    return found

@@ -16,33 +16,34 @@ numpy ``particles_kept.cs`` (every field of the batch's group), in place where t
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sqlite3
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from ... import signals
 from ...algo.dedup import DuplicateRule, Ranking, find_duplicates
 from ...algo.normalisation import normalisation
 from ...errors import CryodedupError
 from ...formats.sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_picker_output
 from ...options import ParticleOptions
-from ...outputs import AtomicOutputs, StrPath
+from ...outputs import AtomicOutputs, StrPath, hold_folder, put_in_place, write_error
 from ...particle_set import Log, ParticleSet
+from ..store_db import StoreError, file_digest
 from ..store_files import read_npy_header
 from .decide import Decision, decide, duplicate_rule
 from .read import Files, Source
 from .store import (
     RUNNING_FILES,
-    CsAppend,
-    CsRewrite,
     KeptRows,
     KeptStore,
-    Running,
-    StarAppend,
-    commit_round,
+    RunningChange,
     decision_record,
     open_store,
     sha256_bytes,
@@ -115,6 +116,11 @@ class Round:
     rejected_by_kept: int = 0
     would_have_won: int = 0
     number: int = 0
+    #: The batch's digest (its files' SHA-256), and whether it is the store's last round's given again.
+    batch: str = ""
+    redo: bool = False
+    #: A STAR store's running file's header's SHA-256 and the text after its rows (for its first round).
+    star_header: dict[str, str] | None = None
 
 
 def start_round(
@@ -135,6 +141,7 @@ def start_round(
     for path in paths:
         if os.path.realpath(path) == running:
             raise CryodedupError(f"{path}: the running kept file of --update into {outdir}; give the new batch only")
+    hold_folder(outdir)  # (the store is read, finished and written under the folder's lock)
     return Round(outdir, open_store(outdir, force, log, kind), force, kind)
 
 
@@ -201,10 +208,17 @@ def decide_round(
     round_.record = record
     if round_.kind == "cs":
         _check_fields(round_, particles)
+        inputs = [Path(p) for p in cast("CsWriter", writer).inputs]
     else:
         round_.header = cast("StarWriter", writer).header_and_footer()
         _check_header(round_, particles)
-    kept = round_.store.rows_on(particles.mic_names)
+        inputs = [p.path for p in cast("StarWriter", writer).parts]
+    store = round_.store
+    round_.batch = _batch_digest(inputs)
+    round_.redo = store.round > 0 and round_.batch == store.last_batch
+    if round_.redo:
+        log(f"this batch is round {store.round}'s, given again: its files are put in place, nothing is added", "info")
+    kept = store.rows_on(particles.mic_names, skip=store.round if round_.redo else 0)
     round_.kept_before_here = len(kept[0])
     if not options.add_again:
         _refuse_rows_kept_already(particles, kept)
@@ -268,16 +282,23 @@ def _in_batch_rows(suppressed_by: np.ndarray | None, rest: np.ndarray, n: int) -
     return whole
 
 
+def _batch_digest(paths: list[Path]) -> str:
+    """The SHA-256 of the batch's files' SHA-256, in order: the same batch given again is known by it."""
+    return hashlib.sha256("\n".join(file_digest(path) or "" for path in paths).encode()).hexdigest()
+
+
 def _check_header(round_: Round, particles: ParticleSet) -> None:
     """Refuses a batch whose header (optics table, columns) or what follows its rows is not the running file's."""
-    running = round_.store.running
     prefix, suffix = round_.header
-    if running is None:
+    mine = {"prefix_sha256": sha256_bytes(prefix), "suffix": suffix.hex()}
+    stored = round_.store.star_header
+    round_.star_header = mine
+    if stored is None or round_.store.running is None:
         return
-    if sha256_bytes(prefix) != running.header_sha256 or suffix != running.suffix:
+    if mine != stored:
         part = (
             "header (optics table and columns)"
-            if sha256_bytes(prefix) != running.header_sha256
+            if mine["prefix_sha256"] != stored.get("prefix_sha256")
             else "text after the rows"
         )
         raise CryodedupError(
@@ -291,7 +312,11 @@ def _check_fields(round_: Round, particles: ParticleSet) -> None:
     running = round_.store.running_path
     if round_.store.running is None:
         return
-    have, want = set(cast("CsWriter", particles.writer).group.fields), set(_fields_of(running))
+    try:
+        want = set(_fields_of(running))
+    except OSError as err:
+        raise CryodedupError(f"{running}: cannot be read ({err.strerror}); --update adds rows to it") from None
+    have = set(cast("CsWriter", particles.writer).group.fields)
     if have != want:
         differ = sorted(have ^ want)
         listed = ", ".join(differ[:4]) + (f" and {len(differ) - 4} more" if len(differ) > 4 else "")
@@ -313,71 +338,181 @@ def _fields_of(path: Path) -> list[str]:
 
 
 def write_round(round_: Round, particles: ParticleSet, keep: np.ndarray) -> tuple[dict[str, list[str]], float]:
-    """The round's kept and rejected files written, its kept rows added to the store and the running file."""
+    """The round's kept and rejected files written, the round committed to the store, then its files put in place.
+
+    The files are written under temporary names, the round committed (one transaction), the
+    running file changed, the files renamed, and the round marked placed; signals wait from the
+    commit to the end. A stop or a failure after the commit leaves files the next run puts in
+    place from the store (the same batch given again does only that).
+    """
     start = time.perf_counter()
     writer = refuse_rows(particles)
-    round_.number = round_.store.next_round()
-    running: Running
-    if round_.kind == "cs":
-        subsets, running = _write_cs_round(round_, cast("CsWriter", writer), keep)
-    else:
-        subsets, running = _write_star_round(round_, cast("StarWriter", writer), keep)
-    rows = np.flatnonzero(keep)
+    store = round_.store
     assert particles.scores is not None and round_.record is not None
-    kept = KeptRows(particles.groups[rows], particles.mic_names, particles.centres[rows], particles.scores[rows])
-    commit_round(round_.store, round_.number, round_.record, kept, running)
-    outputs = {**subsets, "running": [round_.store.running_path]}
+    if round_.redo:
+        subsets = _finish_again(round_, writer, int(keep.sum()))
+    else:
+        round_.number = store.next_round()
+        write = _write_cs_round if round_.kind == "cs" else _write_star_round
+        rows = np.flatnonzero(keep)
+        kept = KeptRows(particles.groups[rows], particles.mic_names, particles.centres[rows], particles.scores[rows])
+        subsets = write(round_, writer, keep, kept)  # type: ignore[arg-type]
+    outputs = {**subsets, "running": [store.running_path]}
     return {subset: [str(p) for p in files] for subset, files in outputs.items()}, time.perf_counter() - start
 
 
-def _write_star_round(round_: Round, writer: StarWriter, keep: np.ndarray) -> tuple[dict[str, list[Path]], StarAppend]:
-    """The round's STAR files; their kept rows to be appended to the running file."""
-    kept_path, rejected_path = (round_.outdir / name.format(round_.number) for name in ROUND_FILES)
-    inputs = [p.path for p in writer.parts]
-    with AtomicOutputs([kept_path, rejected_path], force=round_.force, inputs=inputs) as tmp:
-        writer.write_into(keep, {writer.kept_path: tmp[kept_path], writer.rejected_path: tmp[rejected_path]})
-    # (inside the job's batch the files keep their temporary names until it ends)
-    written = tmp[kept_path] if os.path.exists(tmp[kept_path]) else kept_path
-    return {"kept": [kept_path], "rejected": [rejected_path]}, StarAppend(Path(written), round_.header)
+def _round_outputs(round_: Round, paths: list[Path], inputs: list[Path]) -> dict[Path, Path]:
+    """The round files' temporary names (the output folder locked, existing files refused without --force)."""
+    return AtomicOutputs(paths, force=round_.force, inputs=inputs).temporary
 
 
-def _write_cs_round(round_: Round, writer: CsWriter, keep: np.ndarray) -> tuple[dict[str, list[Path]], Running]:
-    """The round's .cs files, as the plain run writes its outputs; how its kept rows join the running .cs.
+def _commit_and_place(round_: Round, kept: KeptRows, files: dict[Path, Path], change: RunningChange) -> None:
+    """The round committed to the store, the running file changed, the round files renamed, the round marked placed.
 
-    The running file holds every field of the batch's group in one numpy .cs (a .csg's
-    passthrough files joined), as a plain run of several inputs writes them: the kept records
-    are appended in place where they fit its fields' types (:class:`CsAppend`), else (a longer
-    text, a CSDAT file) the file is written anew with them (:class:`CsRewrite`).
+    Signals wait from the commit on: the round's files appear with it (a kill is the next run's to finish).
     """
-    from ...formats.cryosparc.dataset import CsFile, append_rows, appendable, flatten
+    store, outdir = round_.store, round_.outdir
+    assert round_.record is not None
+    named = {os.path.relpath(final, outdir): tmp for final, tmp in files.items()}
+    try:
+        with signals.deferred():
+            store.commit(round_.number, round_.batch, round_.record, kept, named, change, round_.star_header)
+            try:
+                store.apply(change)
+                put_in_place([(tmp, final) for final, tmp in files.items()])
+                store.mark_placed()
+            except (OSError, sqlite3.Error, CryodedupError, StoreError) as err:
+                why = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+                raise CryodedupError(
+                    f"{outdir}: round {round_.number} is in the --update store, but its files could not all be put "
+                    f"in place ({why}); the same command again puts them in place from the store"
+                ) from None
+    finally:
+        _discard(files)
+
+
+def _finish_again(round_: Round, writer: StarWriter | CsWriter, kept: int) -> dict[str, list[Path]]:
+    """The batch is the store's last round's: that round's files put in place from the store, nothing added."""
+    store = round_.store
+    round_.number = store.round
+    stored = store.round_kept()
+    if kept != stored:
+        raise CryodedupError(
+            f"{store.folder}: this batch is round {store.round}'s, which kept {stored:,} particles, but decides "
+            f"{kept:,} now; give the next batch, or start anew with --update --force"
+        )
+    with signals.deferred():
+        try:
+            store.finish_round()
+            store.mark_placed()
+        except (OSError, sqlite3.Error) as err:
+            raise CryodedupError(
+                f"{round_.outdir}: cannot put round {store.round}'s files in place from the store "
+                f"({err.strerror if isinstance(err, OSError) else err}); run again once it can be written"
+            ) from None
+        signals.outputs_placed()
+    if round_.kind == "cs":
+        return _cs_subsets(_cs_files(round_, cast("CsWriter", writer)))
+    kept_path, rejected_path = (round_.outdir / name.format(round_.number) for name in ROUND_FILES)
+    return {"kept": [kept_path], "rejected": [rejected_path]}
+
+
+def _write_star_round(round_: Round, writer: StarWriter, keep: np.ndarray, kept: KeptRows) -> dict[str, list[Path]]:
+    """The round's STAR files; their kept rows appended to the running file (the first round's: the file whole)."""
+    kept_path, rejected_path = (round_.outdir / name.format(round_.number) for name in ROUND_FILES)
+    tmp = _round_outputs(round_, [kept_path, rejected_path], [p.path for p in writer.parts])
+    try:
+        writer.write_into(keep, {writer.kept_path: tmp[kept_path], writer.rejected_path: tmp[rejected_path]})
+        data = tmp[kept_path].read_bytes()
+    except BaseException as err:
+        _discard(tmp)
+        if isinstance(err, OSError):
+            raise write_error(err, tmp) from None
+        raise
+    prefix, suffix = round_.header
+    running = round_.store.running
+    if running is None:
+        change = RunningChange(True, 0, data)
+    else:
+        rows = data[len(prefix) :]
+        source = (os.path.relpath(kept_path, round_.outdir), len(prefix))
+        change = RunningChange(
+            False, running.size - len(suffix), rows, b"", len(prefix), sha256_bytes(prefix), source=source
+        )
+    _commit_and_place(round_, kept, tmp, change)
+    return {"kept": [kept_path], "rejected": [rejected_path]}
+
+
+def _discard(tmp: dict[Path, Path]) -> None:
+    """Removes the round's temporary files (one that cannot be: the next run into the folder removes it)."""
+    for path in tmp.values():
+        with suppress(OSError):
+            os.unlink(path)
+
+
+def _cs_files(round_: Round, writer: CsWriter) -> CsWriter:
+    """The writer of the round's .cs files (its stems: round_NNNN_kept, round_NNNN_rejected)."""
     from ...formats.cryosparc.particles import CsWriter
 
     stems = (ROUND_STEMS[0].format(round_.number), ROUND_STEMS[1].format(round_.number))
-    files = CsWriter(writer.group, round_.outdir, writer.inputs, stems)
-    with AtomicOutputs(files.outputs, force=round_.force, inputs=writer.inputs) as tmp:
+    return CsWriter(writer.group, round_.outdir, writer.inputs, stems)
+
+
+def _cs_subsets(files: CsWriter) -> dict[str, list[Path]]:
+    return {"kept": files.paths[files.stems[0]], "rejected": files.paths[files.stems[1]]}
+
+
+def _write_cs_round(round_: Round, writer: CsWriter, keep: np.ndarray, kept: KeptRows) -> dict[str, list[Path]]:
+    """The round's .cs files, as the plain run writes its outputs; its kept rows added to the running .cs.
+
+    The running file holds every field of the batch's group in one numpy .cs (a .csg's
+    passthrough files joined), as a plain run of several inputs writes them: the kept records
+    are appended in place where they fit its fields' types, else (a longer text, a CSDAT file)
+    the file is written anew with them.
+    """
+    files = _cs_files(round_, writer)
+    tmp = _round_outputs(round_, files.outputs, writer.inputs)
+    try:
         files.write_into(keep, tmp)
-    subsets = {"kept": files.paths[stems[0]], "rejected": files.paths[stems[1]]}
-    group, before = writer.group, round_.store.running_path if round_.store.running is not None else None
+        change = _cs_change(round_, writer, keep)
+    except BaseException as err:
+        _discard(tmp)
+        if isinstance(err, OSError):
+            raise write_error(err, tmp) from None
+        raise
+    _commit_and_place(round_, kept, tmp, change)
+    return _cs_subsets(files)
+
+
+def _cs_change(round_: Round, writer: CsWriter, keep: np.ndarray) -> RunningChange:
+    """How the round changes the running .cs: its records appended in place where they fit, else the file anew."""
+    from ...formats.cryosparc.dataset import CsFile, append_rows, appendable, flatten
+
+    group, running = writer.group, round_.store.running
+    before = round_.store.running_path if running is not None else None
     rows, encoding, data = np.flatnonzero(keep), group.files[0].encoding, group.files[0].data
-    if before is not None and encoding == "numpy":
+    if before is not None and running is not None and encoding == "numpy":
         # One numpy file: its kept records as they are (each field cast by name where it fits the running
         # file's); a group of files: joined (cryosparc-tools, each text as wide as its longest).
         one = len(group.files) == 1 and isinstance(data, np.ndarray)
         records = data[rows] if one else flatten(group).take(rows).to_records(fixed=True)
         in_place = appendable(before, records)
         if in_place is not None:
-            return subsets, CsAppend(*in_place)
+            header, added = in_place
+            return RunningChange(False, running.size, added, header, len(header), sha256_bytes(header))
+    from cryosparc.dataset import Dataset
 
-    def write(path: Path) -> None:
-        from cryosparc.dataset import Dataset
-
+    path = round_.outdir / f".{RUNNING_FILES['cs']}.new.{os.getpid()}.tmp"
+    try:
         added = flatten(group).take(rows)
         if before is None:
             CsFile(added, encoding).save(path)
         elif encoding != "numpy" or not append_rows(before, added.to_records(fixed=True), path):
             CsFile(Dataset.append_many(CsFile.load(before).dataset(), added), encoding).save(path)
-
-    return subsets, CsRewrite(write)
+        return RunningChange(True, 0, path.read_bytes())
+    finally:
+        if os.path.lexists(path):
+            os.unlink(path)
 
 
 def round_summary(round_: Round, kept: int, particles: int) -> dict[str, Any]:
