@@ -309,7 +309,9 @@ def test_images_in_two_files_are_found_twice_as_a_set_of_stack_and_index_says(tm
             star_rows.append([f"m{mic}.mrc", 100 * number, 50, 0, 0, f"{image:06d}@Extract/job007/m{mic}.mrcs", 0.5, 1])
             number += 1
         paths.append(write_star(tmp_path_factory.mktemp("in") / f"half{k}.star", LABELS, star_rows, optics=OPTICS))
-    found = run(folder, paths)["same_image"]
+    # (the second file's centres are the first's moved along one line: a translate the registration
+    # check rightly finds, which this test of the same-image check does not ask about)
+    found = run(folder, paths, registration="ignore")["same_image"]
     counts = Counter(files[0] + files[1])
     assert found["images_kept_twice"] == sum(n > 1 for n in counts.values())
     assert found["rows"] == sum(n for n in counts.values() if n > 1)

@@ -119,7 +119,14 @@ class ParticleSummary:
         ),
     )
     registration: dict[str, Any] | None = field(
-        default=None, metadata=_doc("how the inputs' coordinates agree (`--registration`)")
+        default=None,
+        metadata=_doc(
+            "how the inputs' coordinates agree (`--registration`): per pair its `frames`, and its agreement as "
+            "read (`jaccard_identity`), by chance (`jaccard_chance`) and, in two frames, before and after the "
+            "transform (`jaccard_before`, `jaccard_after`): the picks with a partner within `measured_at_A`, "
+            "counted on the side with fewer, over the union of both sets (keys named for Jaccard's form; not a "
+            "Jaccard index of one-to-one matches)"
+        ),
     )
     transforms: list[dict[str, str]] | None = field(
         default=None,

@@ -216,6 +216,8 @@ def decide_round(
     store = round_.store
     round_.batch = _batch_digest(inputs)
     round_.redo = store.round > 0 and round_.batch == store.last_batch
+    if round_.redo and not store.finished_on_opening and store.files_in_place():
+        round_.redo = False  # (run again after a whole round, not a retry: its rows are kept already, said below)
     if round_.redo:
         log(f"this batch is round {store.round}'s, given again: its files are put in place, nothing is added", "info")
     kept = store.rows_on(particles.mic_names, skip=store.round if round_.redo else 0)
