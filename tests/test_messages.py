@@ -210,15 +210,20 @@ def test_a_batch_added_again_is_refused_unless_asked(tmp_path):
     flags += ["--score", "rlnMaxValueProbDistribution", "--min-dist", 40, "--json"]
     first = cli("particles", log, *flags)
     assert first.exit_code == 0, first.output
-    rows = sum(1 for line in log.read_text().splitlines() if "@" in line)  # (a particle image per row)
-    kept = (tmp_path / "live" / "particles_kept.star").read_bytes()
-    said = one_line_error(cli("particles", log, *flags))
-    assert f"{rows:,} of its {rows:,} rows are already in the kept set" in said and "--add-again" in said
-    assert (tmp_path / "live" / "particles_kept.star").read_bytes() == kept  # (nothing added)
+    # The last round's batch given again (a retry, or a run again): its files put in place, nothing added.
+    retry = cli("particles", log, *flags)
+    assert retry.exit_code == 0, retry.output
+    assert "its rows are already in the kept set" in retry.output and "nothing is added" in retry.output
     assert not (tmp_path / "live" / "round_0002_kept.star").exists()
     # Another picker's picks of the same micrographs are new particles: added as before.
     other = cli("particles", template, *flags)
     assert other.exit_code == 0, other.output
+    rows = sum(1 for line in log.read_text().splitlines() if "@" in line)  # (a particle image per row)
+    kept = (tmp_path / "live" / "particles_kept.star").read_bytes()
+    said = one_line_error(cli("particles", log, *flags))  # (an earlier round's batch)
+    assert f"{rows:,} of its {rows:,} rows are already in the kept set" in said and "--add-again" in said
+    assert (tmp_path / "live" / "particles_kept.star").read_bytes() == kept  # (nothing added)
+    assert not (tmp_path / "live" / "round_0003_kept.star").exists()
     again = cli("particles", log, *flags, "--add-again")
     assert again.exit_code == 0, again.output
     assert '"kept": 0' in again.output

@@ -223,8 +223,6 @@ class KeptStore:
     #: The last round's batch digest, and whether its files were all put in place.
     last_batch: str = ""
     last_placed: bool = True
-    #: Whether this run found the last round stopped before its end and finished it (a retry's round).
-    finished_on_opening: bool = False
 
     @property
     def outdir(self) -> Path:
@@ -479,13 +477,6 @@ class KeptStore:
             self.db.execute("UPDATE rounds SET placed = 1 WHERE round = ?", (self.round,))
         self.last_placed = True
 
-    def files_in_place(self) -> bool:
-        """Whether the last round's files are each as the store recorded them (nothing to put in place)."""
-        assert self.db is not None
-        query = "SELECT name, size, sha256 FROM files WHERE round = ?"
-        rows = self.db.execute(query, (self.round,)).fetchall()
-        return all(same_file(self.outdir / name, size, sha) for name, size, sha in rows)
-
     def finish_round(self) -> list[str]:
         """Writes the last round's files from the store where they are missing or differ.
 
@@ -728,7 +719,6 @@ def open_store(outdir: Path, force: bool, log: Any, kind: str = "star") -> KeptS
                 "restore it, or start anew with --update --force"
             )
         return store
-    store.finished_on_opening = True
     try:
         written = store.finish_round()
         store.mark_placed()

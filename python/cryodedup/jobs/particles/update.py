@@ -216,10 +216,14 @@ def decide_round(
     store = round_.store
     round_.batch = _batch_digest(inputs)
     round_.redo = store.round > 0 and round_.batch == store.last_batch
-    if round_.redo and not store.finished_on_opening and store.files_in_place():
-        round_.redo = False  # (run again after a whole round, not a retry: its rows are kept already, said below)
-    if round_.redo:
-        log(f"this batch is round {store.round}'s, given again: its files are put in place, nothing is added", "info")
+    if round_.redo and options.add_again:
+        round_.redo = False  # (its rows added again: each the duplicate of itself, a round of its own)
+    if round_.redo:  # (a retry after a stop, or a run again: either way the set stays as it is)
+        log(
+            f"this batch is round {store.round}'s, given again: its rows are already in the kept set; its files are "
+            "put in place and nothing is added (--add-again adds its rows again)",
+            "warning",
+        )
     kept = store.rows_on(particles.mic_names, skip=store.round if round_.redo else 0)
     round_.kept_before_here = len(kept[0])
     if not options.add_again:
