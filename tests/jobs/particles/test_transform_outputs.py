@@ -230,3 +230,17 @@ def test_relion_pickers_merged_into_one_coordinate_job_hold_the_moved_centres(tm
     # The columns the numbers leave out (rlnClassNumber, rlnAnglePsi) stay in each picker's own rows, as read.
     own = {line for p in (tmp_path / "relion").glob("picker_2_*/*/*.star") for line in p.read_text().splitlines()}
     assert {line for p in moved.glob("*.star") for line in p.read_text().splitlines() if "0.000000" in line} <= own
+
+
+def test_the_distance_of_a_refused_offset_is_said_to_a_tenth_of_an_angstrom(tmp_path):
+    # An offset within the radius is counted at half its length: (40.3, -29.8) px of 1.06 Å is 53.1 Å, so about
+    # 26.6 Å, said so (it was said to six digits: "Jaccard at 26.5642 Å").
+    log = EXAMPLES / "particles_log.star"
+    moved = tmp_path / "moved" / "particles.star"
+    _shifted_star(log, moved, (40.3, -29.8))
+    options = ParticleOptions(micrographs=EXAMPLES / "micrographs_ctf.star", min_dist=100)
+    with pytest.raises(CryodedupError, match="are in two frames") as refused:
+        remove_duplicate_particles([log, moved], tmp_path / "out", options)
+    said = re.search(r"Jaccard at ([0-9.]+) Å", str(refused.value))
+    assert said is not None, str(refused.value)
+    assert re.fullmatch(r"[0-9]+(\.[0-9])?", said.group(1)) and abs(float(said.group(1)) - 26.6) < 0.5, said.group(1)
