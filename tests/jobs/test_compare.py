@@ -4,6 +4,8 @@ matching by scipy's maximum bipartite matching, the Jaccard from the one-to-one 
 from __future__ import annotations
 
 import json
+import re
+import shlex
 
 import numpy as np
 import pytest
@@ -158,3 +160,20 @@ def test_command_line_shows_the_transform_and_scores(tmp_path):
         compare_picks([tmp_path / "a.txt"], CompareOptions(), ParticleOptions(mic_psize=1.0, topaz_scale=1.0))
     with pytest.raises(CryodedupError, match="--radius"):
         compare_picks([tmp_path / "a.txt"] * 2, CompareOptions(radius=0), ParticleOptions(mic_psize=1.0))
+
+
+def test_the_terminal_summary_names_the_fix_of_two_frames_and_the_fix_runs(tmp_path):
+    # The table said "two frames" and the transform, but not the option that scores them in one frame
+    # (only --json's "fix" did). Pasted, the words it gives give one frame.
+    rng = np.random.default_rng(9)
+    a, ma = rng.uniform(200, 3000, (400, 2)), rng.integers(0, 4, 400)
+    _write_topaz(tmp_path / "a.txt", ma, a)
+    _write_topaz(tmp_path / "b.txt", ma, a + np.array([64, -128]))
+    args = ["compare", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--mic-psize", "1", "--topaz-scale", "1"]
+    table = CliRunner().invoke(main, args, terminal_width=2000)
+    assert table.exit_code == 0, table.output
+    fix = re.search(r"(--transform '[^']+')", table.output)
+    assert fix is not None, table.output
+    moved = CliRunner().invoke(main, [*args, *shlex.split(fix.group(1)), "--json", "-q"])
+    assert moved.exit_code == 0, moved.output
+    assert json.loads(moved.stdout)["registration"]["frames"] == "one"

@@ -733,7 +733,9 @@ def compare_rows(s: dict, places: str = "Micrographs") -> list[tuple[str, str]]:
         given = {"transforms_applied": s.get("transforms_applied", [])}
         rows += registration_rows({"radius_A": s["radius_A"], "pairs": [s["registration"]], **given})
         if s["registration"]["frames"] == "two":
-            rows.append(("Two frames", s["registration"]["message"]))
+            fix = s["registration"].get("fix")
+            compared = f"; to compare them in one frame, add {fix}" if fix else ""
+            rows.append(("Two frames", s["registration"]["message"] + compared))
     if s.get("reference"):
         r = s["reference"]
         scored = b if r["input"] == a else a
