@@ -134,12 +134,17 @@ def test_maximum_matching_is_scipys(n_a, n_b, edges):
     assert len(taken) == int((maximum_bipartite_matching(graph, perm_type="column") >= 0).sum())
 
 
-def test_command_line_shows_the_transform_and_scores(tmp_path):
-    rng = np.random.default_rng(5)
+def _two_frames(tmp_path, seed: int) -> list[str]:
+    """``compare`` of two topaz files of 400 picks, the second moved by (64, -128) px: its arguments."""
+    rng = np.random.default_rng(seed)
     a, ma = rng.uniform(200, 3000, (400, 2)), rng.integers(0, 4, 400)
     _write_topaz(tmp_path / "a.txt", ma, a)
     _write_topaz(tmp_path / "b.txt", ma, a + np.array([64, -128]))
-    args = ["compare", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--mic-psize", "1", "--topaz-scale", "1"]
+    return ["compare", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--mic-psize", "1", "--topaz-scale", "1"]
+
+
+def test_command_line_shows_the_transform_and_scores(tmp_path):
+    args = _two_frames(tmp_path, seed=5)
     done = CliRunner().invoke(main, [*args, "--reference", "1", "--json", "-q"])
     assert done.exit_code == 0, done.output
     s = json.loads(done.stdout)
@@ -165,11 +170,7 @@ def test_command_line_shows_the_transform_and_scores(tmp_path):
 def test_the_terminal_summary_names_the_fix_of_two_frames_and_the_fix_runs(tmp_path):
     # The table said "two frames" and the transform, but not the option that scores them in one frame
     # (only --json's "fix" did). Pasted, the words it gives give one frame.
-    rng = np.random.default_rng(9)
-    a, ma = rng.uniform(200, 3000, (400, 2)), rng.integers(0, 4, 400)
-    _write_topaz(tmp_path / "a.txt", ma, a)
-    _write_topaz(tmp_path / "b.txt", ma, a + np.array([64, -128]))
-    args = ["compare", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--mic-psize", "1", "--topaz-scale", "1"]
+    args = _two_frames(tmp_path, seed=9)
     table = CliRunner().invoke(main, args, terminal_width=2000)
     assert table.exit_code == 0, table.output
     fix = re.search(r"(--transform '[^']+')", table.output)
