@@ -47,7 +47,7 @@ from ..sniff import is_glob, picker_files
 from ..star.micrographs import PIXEL_SIZE_FIELD, micrograph_names, micrograph_pixel_sizes, micrographs_evidence
 from . import Picks, pick_location, read_picks, score_column
 from .cryolo import TUBE_COLUMN as CRYOLO_TUBE
-from .relion import job_micrographs
+from .relion import job_micrographs, job_micrographs_named
 from .write import relion_columns_lost, rows_copied, write_cryosparc, write_like_input, write_relion
 
 if TYPE_CHECKING:
@@ -376,10 +376,24 @@ def _require_pixel_size(inputs: list[Path], scale: Scale) -> None:
         if topaz
         else ""
     )
-    jobs = f" ({unnamed[0]} is not a RELION job that names its micrographs STAR)" if len(unnamed) < len(inputs) else ""
+    jobs = _why_unnamed(unnamed[0], *found[inputs.index(unnamed[0])], scale.project_dir)
+    if not jobs and len(unnamed) < len(inputs):
+        jobs = f" ({unnamed[0]} is not a RELION job that names its micrographs STAR)"
     raise CryodedupError(
         "picker coordinates are in micrograph pixels and carry no pixel size: give it with --mic-psize, "
         f"or the micrographs with --micrographs (a micrographs STAR or CryoSPARC exposures){jobs}{also}"
+    )
+
+
+def _why_unnamed(source: Path, files: list[Path], kind: str, project_dir: Path | None) -> str:
+    """Why a RELION job gives no pixel size: the micrographs STAR it names is not found (else nothing to say)."""
+    named = job_micrographs_named(files[0]) if kind in ("relion-suffix", "relion-list") else None
+    if named is None:
+        return ""
+    where = project_dir or Path.cwd()
+    return (
+        f" ({source} names {named} as its micrographs, which is not found from {where}: run from the RELION "
+        "project folder or give that folder with --project-dir)"
     )
 
 
