@@ -134,6 +134,8 @@ def test_radians_written_as_degrees_are_refused_for_max_angle_unless_insisted(tm
     summary = json.loads(result.stdout)
     assert summary["rejected"] > 10 * max(few, 1)
     assert any("radians written as degrees" in w for w in summary["warnings"])
+    # The verdict's "Check:" names the three angles' range whole (it said "300 particles' rlnAnglePsi lies", cut).
+    assert "300 particles' angles lie within ±π" in summary["verdict"], summary["verdict"]
 
 
 def test_angles_that_are_degrees_within_pi_only_by_chance_of_few_rows_pass(tmp_path):

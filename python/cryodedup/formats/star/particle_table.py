@@ -110,7 +110,7 @@ def _check_radians(angles: np.ndarray, labels: Sequence[str], where: str, warn: 
     if len(finite) < RADIAN_ROWS or not 0.5 < finite.max() <= np.pi + 1e-4:
         return
     said = (
-        f"{where}: every one of the {len(finite):,} particles' {'/'.join(labels)} lies within ±π (up to "
+        f"{where}: all {len(finite):,} particles' angles lie within ±π ({'/'.join(labels)}, up to "
         f"{finite.max():.4g}°): radians written as degrees?"
     )
     if insisted:
