@@ -373,7 +373,9 @@ def dataset_rows(datasets: dict | None, unit: str = "micrograph") -> list[Row]:
     """The inputs of each dataset (``--dataset``) and how many names several datasets share, as one row."""
     if not datasets:
         return []
-    lines = [f"{label}: {', '.join(input_labels(files))}" for label, files in datasets["labels"].items()]
+    every = [f for files in datasets["labels"].values() for f in files]
+    label_of = dict(zip(every, input_labels(every)))  # (told apart across the datasets, not within each)
+    lines = [f"{label}: {', '.join(label_of[f] for f in files)}" for label, files in datasets["labels"].items()]
     apart = datasets["names_kept_apart"]
     lines.append(f"{apart:,} {unit} name{'s' * (apart != 1)} of one dataset also in another: kept apart")
     return [("Datasets", "\n".join(lines))]
