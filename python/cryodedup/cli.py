@@ -311,7 +311,7 @@ def compare(
     report = Reporter(quiet)
     options = CompareOptions(reference=reference, radius=radius, beta=beta, over=over)
     summary = run_job(lambda: compare_picks(inputs, options, reading, log=report.log))
-    report.table("cryodedup compare", compare_rows(summary))
+    report.table("cryodedup compare", compare_rows(summary, "Tomograms" if summary["tomography"] else "Micrographs"))
     if as_json:
         print_json(summary)
 

@@ -178,3 +178,31 @@ def test_the_terminal_summary_names_the_fix_of_two_frames_and_the_fix_runs(tmp_p
     moved = CliRunner().invoke(main, [*args, *shlex.split(fix.group(1)), "--json", "-q"])
     assert moved.exit_code == 0, moved.output
     assert json.loads(moved.stdout)["registration"]["frames"] == "one"
+
+
+def test_tomograms_compared_are_called_tomograms(tmp_path):
+    # Two RELION 5 pick files of 3 tomograms: the table said "Micrographs", "3 micrographs both inputs cover".
+    rng = np.random.default_rng(2)
+    centres, tomograms = rng.uniform(-2000, 2000, (200, 3)), rng.integers(1, 4, 200)
+    labels = ["rlnTomoName", *(f"rlnCenteredCoordinate{axis}Angst" for axis in "XYZ")]
+    head = "\ndata_particles\n\nloop_\n" + "".join(f"_{lab} #{k}\n" for k, lab in enumerate(labels, 1))
+    for name in ("a", "b"):
+        rows = "".join(f"TS_{t}\t{x:.2f}\t{y:.2f}\t{z:.2f}\n" for t, (x, y, z) in zip(tomograms, centres))
+        (tmp_path / f"{name}.star").write_text(head + rows)
+    table = CliRunner().invoke(main, ["compare", str(tmp_path / "a.star"), str(tmp_path / "b.star")])
+    assert table.exit_code == 0, table.output
+    assert "3 tomograms both inputs cover" in table.output and "micrograph" not in table.output.lower(), table.output
+
+
+def test_runs_compared_are_called_runs_in_every_row():
+    # copick's comparison: a registration that cannot tell asked for "more micrographs both inputs picked".
+    from cryodedup.report.summary import copick_compare_rows
+
+    pair = {"frames": "cannot tell", "cannot_tell": "too few picks", "jaccard_identity": 0.1, "jaccard_chance": 0.03}
+    pair.update({"picks_measured": [17, 17], "micrographs_measured": 2, "radius_A": 60.0, "inputs": ["a/1", "b/1"]})
+    s = {"inputs": ["a/1", "b/1"], "picks": [17, 17], "micrographs": 2, "micrographs_shared": 2}
+    s.update({"scored_over": "shared", "micrographs_scored": 2, "picks_scored": [17, 17], "radius_A": 60.0})
+    s.update({"jaccard": 0.5, "matched": 12, "neighbour_agreement": 0.5, "unmatched": [5, 5], "registration": pair})
+    s.update({"per_micrograph": []})
+    text = "\n".join(value for _, value in copick_compare_rows(s))
+    assert "micrograph" not in text, text

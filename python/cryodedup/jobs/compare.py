@@ -193,6 +193,7 @@ def comparison(particles: ParticleSet, options: CompareOptions) -> dict[str, Any
         "neighbour_agreement": _rounded(_neighbour_agreement(particles, scored, radius)),
         "registration": pair_registration(particles, 0, 1, radius),
         "pixel_sizes": particles.pixel_sizes,
+        "tomography": centres.shape[1] == 3,  # (its "micrographs" are tomograms, or a copick project's runs)
     }
     left_out = picks[:, ~scored].sum(axis=1)
     if left_out.any():

@@ -176,10 +176,10 @@ def renumbered_rows(renumbered: list[dict]) -> list[Row]:
 
 
 def in_tomograms(rows: list[Row], unit: str) -> list[Row]:
-    """``rows`` with their micrographs called tomograms, in a tomography summary (``unit``)."""
-    if unit != "tomogram":
+    """``rows`` with their micrographs called by ``unit``: tomograms in tomography, a copick project's runs."""
+    if unit == "micrograph":
         return rows
-    return [(label, _MICROGRAPH_WORD.sub("tomogram", text)) for label, text in rows]
+    return [(label, _MICROGRAPH_WORD.sub(unit, text)) for label, text in rows]
 
 
 def output_rows(s: dict) -> list[Row]:
@@ -733,11 +733,13 @@ def compare_rows(s: dict, places: str = "Micrographs") -> list[tuple[str, str]]:
     ]
     if s.get("registration"):
         given = {"transforms_applied": s.get("transforms_applied", [])}
-        rows += registration_rows({"radius_A": s["radius_A"], "pairs": [s["registration"]], **given})
+        rows += in_tomograms(
+            registration_rows({"radius_A": s["radius_A"], "pairs": [s["registration"]], **given}), unit
+        )
         if s["registration"]["frames"] == "two":
             fix = s["registration"].get("fix")
             compared = f"; to compare them in one frame, add {fix}" if fix else ""
-            rows.append(("Two frames", s["registration"]["message"] + compared))
+            rows += in_tomograms([("Two frames", s["registration"]["message"] + compared)], unit)
     if s.get("reference"):
         r = s["reference"]
         scored = b if r["input"] == a else a
