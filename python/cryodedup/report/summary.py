@@ -159,8 +159,8 @@ def layout_rows(layouts: list[dict]) -> list[Row]:
     return [("Read as", "\n".join(lines))] if lines else []
 
 
-#: "micrograph(s)" as a word of the text, not in an option's name (--match-micrographs, --micrographs).
-_MICROGRAPH_WORD = re.compile(r"(?<![-\w])micrograph")
+#: "micrograph(s)" as a word of the text, not in an option's name (--match-micrographs) nor a path or file name.
+_MICROGRAPH_WORD = re.compile(r"(?<![-\w/])micrograph(?=s?\b)")
 
 
 def renumbered_rows(renumbered: list[dict]) -> list[Row]:
