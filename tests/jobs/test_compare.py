@@ -206,3 +206,18 @@ def test_runs_compared_are_called_runs_in_every_row():
     s.update({"per_micrograph": []})
     text = "\n".join(value for _, value in copick_compare_rows(s))
     assert "micrograph" not in text, text
+
+
+def test_a_crowded_registration_names_no_option_compare_lacks():
+    # "cannot tell ... (--plot draws the displacements)": compare has no --plot ("No such option").
+    from cryodedup.report.summary import compare_rows, registration_rows
+
+    pair = {"frames": "cannot tell", "cannot_tell": "too dense", "jaccard_identity": 0.0, "jaccard_chance": 0.03}
+    pair.update({"picks_measured": [17, 17], "micrographs_measured": 2, "radius_A": 60.0, "inputs": ["a", "b"]})
+    s = {"inputs": ["a", "b"], "picks": [17, 17], "micrographs": 2, "micrographs_shared": 2}
+    s.update({"scored_over": "shared", "micrographs_scored": 2, "picks_scored": [17, 17], "radius_A": 60.0})
+    s.update({"jaccard": 0.0, "matched": 0, "neighbour_agreement": 0.0, "unmatched": [17, 17], "registration": pair})
+    assert "--plot" not in "\n".join(value for _, value in compare_rows(s))
+    assert "compare" in CliRunner().invoke(main, ["compare", "a", "b", "--plot"]).output  # (no such option)
+    # The particle job has it: there the hint stays.
+    assert "--plot draws the displacements" in registration_rows({"radius_A": 60.0, "pairs": [pair]})[0][1]

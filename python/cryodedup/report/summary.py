@@ -657,14 +657,17 @@ def shard_summary_rows(s: dict) -> list[Row]:
     ]
 
 
-def registration_rows(r: dict) -> list[tuple[str, str]]:
-    """The registration between inputs: per pair, its verdict against chance and its picks; the transforms applied."""
+def registration_rows(r: dict, can_plot: bool = True) -> list[tuple[str, str]]:
+    """The registration between inputs: per pair, its verdict against chance and its picks; the transforms applied.
+
+    ``can_plot``: the command has ``--plot``, which draws the displacements (``compare`` has not).
+    """
     lines = []
     for pair in r["pairs"]:
         a, b = pair["inputs"]
         if "species" in pair:
             a, b = f"{a} ({pair['species']} at {pair['radius_A']:g} Å)", f"{b}"
-        lines.append(f"{b} / {a}: {registration_verdict(pair)}")
+        lines.append(f"{b} / {a}: {registration_verdict(pair, can_plot)}")
     for t in r.get("transforms_applied", []):
         lines.append(f"{t['input']}: moved by --transform {t['transform']}")
     heading = f"Registration at {r['radius_A']:g} Å" if "radius_A" in r else "Registration"
@@ -675,14 +678,13 @@ def registration_rows(r: dict) -> list[tuple[str, str]]:
 CANNOT_TELL = {
     "too few picks": "too few picks shared to tell a frame from chance; give more micrographs both inputs picked, "
     "or check the frames by hand",
-    "too dense": "the picks crowd so that chance pairs many of them under some transform; check the frames "
-    "by hand (--plot draws the displacements)",
+    "too dense": "the picks crowd so that chance pairs many of them under some transform; check the frames by hand",
     "offset uncertain": "the offset between them is measured too loosely to say whether it matters; give more "
     "micrographs both inputs picked",
 }
 
 
-def registration_verdict(pair: dict) -> str:
+def registration_verdict(pair: dict, can_plot: bool = True) -> str:
     """One pair's registration in words: one frame, two (the transform and its errors), unrelated or cannot tell."""
     n_a, n_b = pair["picks_measured"]
     measured = f"{n_a:,} + {n_b:,} picks on {counted(pair['micrographs_measured'], 'micrograph')}"
@@ -708,7 +710,10 @@ def registration_verdict(pair: dict) -> str:
         return f"one frame ({chance}{moved}; {measured})"
     if frames == "unrelated":
         return f"unrelated: their picks agree no more than by chance ({chance}; {measured})"
-    return f"cannot tell: {CANNOT_TELL.get(pair.get('cannot_tell', ''), 'see the measurement')} ({chance}; {measured})"
+    reason = CANNOT_TELL.get(pair.get("cannot_tell", ""), "see the measurement")
+    if can_plot and pair.get("cannot_tell") == "too dense":
+        reason += " (--plot draws the displacements)"
+    return f"cannot tell: {reason} ({chance}; {measured})"
 
 
 def compare_rows(s: dict, places: str = "Micrographs") -> list[tuple[str, str]]:
@@ -734,7 +739,7 @@ def compare_rows(s: dict, places: str = "Micrographs") -> list[tuple[str, str]]:
     if s.get("registration"):
         given = {"transforms_applied": s.get("transforms_applied", [])}
         rows += in_tomograms(
-            registration_rows({"radius_A": s["radius_A"], "pairs": [s["registration"]], **given}), unit
+            registration_rows({"radius_A": s["radius_A"], "pairs": [s["registration"]], **given}, can_plot=False), unit
         )
         if s["registration"]["frames"] == "two":
             fix = s["registration"].get("fix")
