@@ -194,17 +194,21 @@ def test_tomograms_compared_are_called_tomograms(tmp_path):
     assert "3 tomograms both inputs cover" in table.output and "micrograph" not in table.output.lower(), table.output
 
 
-def test_runs_compared_are_called_runs_in_every_row():
-    # copick's comparison: a registration that cannot tell asked for "more micrographs both inputs picked".
-    from cryodedup.report.summary import copick_compare_rows
-
-    pair = {"frames": "cannot tell", "cannot_tell": "too few picks", "jaccard_identity": 0.1, "jaccard_chance": 0.03}
+def _cannot_tell(reason: str) -> dict:
+    """A comparison's summary (17 + 17 picks on 2 micrographs) whose registration cannot tell, for ``reason``."""
+    pair = {"frames": "cannot tell", "cannot_tell": reason, "jaccard_identity": 0.1, "jaccard_chance": 0.03}
     pair.update({"picks_measured": [17, 17], "micrographs_measured": 2, "radius_A": 60.0, "inputs": ["a/1", "b/1"]})
     s = {"inputs": ["a/1", "b/1"], "picks": [17, 17], "micrographs": 2, "micrographs_shared": 2}
     s.update({"scored_over": "shared", "micrographs_scored": 2, "picks_scored": [17, 17], "radius_A": 60.0})
     s.update({"jaccard": 0.5, "matched": 12, "neighbour_agreement": 0.5, "unmatched": [5, 5], "registration": pair})
-    s.update({"per_micrograph": []})
-    text = "\n".join(value for _, value in copick_compare_rows(s))
+    return {**s, "per_micrograph": []}
+
+
+def test_runs_compared_are_called_runs_in_every_row():
+    # copick's comparison: a registration that cannot tell asked for "more micrographs both inputs picked".
+    from cryodedup.report.summary import copick_compare_rows
+
+    text = "\n".join(value for _, value in copick_compare_rows(_cannot_tell("too few picks")))
     assert "micrograph" not in text, text
 
 
@@ -212,12 +216,8 @@ def test_a_crowded_registration_names_no_option_compare_lacks():
     # "cannot tell ... (--plot draws the displacements)": compare has no --plot ("No such option").
     from cryodedup.report.summary import compare_rows, registration_rows
 
-    pair = {"frames": "cannot tell", "cannot_tell": "too dense", "jaccard_identity": 0.0, "jaccard_chance": 0.03}
-    pair.update({"picks_measured": [17, 17], "micrographs_measured": 2, "radius_A": 60.0, "inputs": ["a", "b"]})
-    s = {"inputs": ["a", "b"], "picks": [17, 17], "micrographs": 2, "micrographs_shared": 2}
-    s.update({"scored_over": "shared", "micrographs_scored": 2, "picks_scored": [17, 17], "radius_A": 60.0})
-    s.update({"jaccard": 0.0, "matched": 0, "neighbour_agreement": 0.0, "unmatched": [17, 17], "registration": pair})
+    s = _cannot_tell("too dense")
     assert "--plot" not in "\n".join(value for _, value in compare_rows(s))
     assert "compare" in CliRunner().invoke(main, ["compare", "a", "b", "--plot"]).output  # (no such option)
     # The particle job has it: there the hint stays.
-    assert "--plot draws the displacements" in registration_rows({"radius_A": 60.0, "pairs": [pair]})[0][1]
+    assert "--plot draws the displacements" in registration_rows({"radius_A": 60.0, "pairs": [s["registration"]]})[0][1]
