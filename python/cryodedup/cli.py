@@ -182,7 +182,8 @@ def _one_line_usage(err: ClickException) -> str:
     """The message of click's error on one line, and for a usage error where the command's help is."""
     message = " ".join(err.format_message().split())
     if isinstance(err, UsageError) and err.ctx is not None:
-        message += f" Try '{err.ctx.command_path} -h' for help."
+        ended = message.endswith((".", "?", "!", ")"))  # (one sentence ends before the next)
+        message += f"{'' if ended else '.'} Try '{err.ctx.command_path} -h' for help."
     return escape(message)
 
 
