@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -221,3 +224,25 @@ def test_a_crowded_registration_names_no_option_compare_lacks():
     assert "compare" in CliRunner().invoke(main, ["compare", "a", "b", "--plot"]).output  # (no such option)
     # The particle job has it: there the hint stays.
     assert "--plot draws the displacements" in registration_rows({"radius_A": 60.0, "pairs": [s["registration"]]})[0][1]
+
+
+def test_a_mistake_found_after_reading_is_said_alone(tmp_path):
+    # --reference 3 of two inputs: the readers' pixel-size warnings came first, then the error; an error
+    # stands alone, as the particle job says it.
+    import cryodedup
+
+    examples = Path(cryodedup.__file__).parent / "examples"
+    pickers = [str(examples / "particles_log.star"), str(examples / "particles_template.star")]
+    done = subprocess.run(
+        [sys.executable, "-m", "cryodedup", "compare", *pickers, "--reference", "3"],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1 and lines[0].startswith("Error: --reference 3"), done.stderr
+    # A run that goes through still says them.
+    done = subprocess.run(
+        [sys.executable, "-m", "cryodedup", "compare", *pickers], check=False, capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "Warning: " in done.stderr and "rlnMicrographPixelSize" in done.stderr

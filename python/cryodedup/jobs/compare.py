@@ -56,16 +56,13 @@ def compare_picks(
     paths = [Path(p) for p in inputs]
     if len(paths) != 2:
         raise CryodedupError(f"compare takes two inputs (two pickers' outputs or particle files), got {len(paths)}")
-    warnings: list[str] = []
-
-    def warn(message: str) -> None:
-        warnings.append(message)
-        log(message, "warning")
-
-    particles = read_inputs(paths, Path("."), reading, warn, log)
+    warnings: list[str] = []  # (said once the comparison stands: an error is said alone)
+    particles = read_inputs(paths, Path("."), reading, warnings.append, log)
     applied = apply_transforms(particles, reading)
     check_centres(particles)
     summary = comparison(particles, options)
+    for message in warnings:
+        log(message, "warning")
     if applied:
         summary["transforms_applied"] = applied
     summary["warnings"] = warnings
