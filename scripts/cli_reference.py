@@ -30,7 +30,7 @@ def _option_row(param) -> str:
     import click
 
     names = ", ".join(f"`{n}`" for n in [*param.opts, *param.secondary_opts])
-    kind = "flag" if getattr(param, "is_flag", False) else _type_name(param.type)
+    kind = "flag" if getattr(param, "is_flag", False) else (param.metavar or _type_name(param.type)).replace("|", "\\|")
     if getattr(param, "multiple", False):
         kind += " (repeatable)"
     default = param.default

@@ -619,6 +619,11 @@ def test_inputs_that_name_no_file_are_refused_with_what_to_give(tmp_path, monkey
             "Invalid value for '--min-dist': 'abc' is not a valid float.",
         ),
         (["partcles", "x.star"], "No such command 'partcles'. Did you mean 'particles'?"),
+        # An input's pixel size is INPUT=Å (it said NAME=Å, the species' form), and the sentence ends before "Try".
+        (
+            ["particles", "x.star", "--mic-psize", "1.06,x", "-o", "o"],
+            "--mic-psize takes Å or INPUT=Å, got 'x'. Try '",
+        ),
     ],
 )
 def test_a_usage_error_is_one_line_with_its_suggestion(args, said):

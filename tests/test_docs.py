@@ -44,6 +44,15 @@ def test_the_cli_reference_lists_every_option_of_every_command():
                 assert f"`{param.opts[0]}`" in page, (name, param.opts)
 
 
+def test_the_cli_reference_says_what_an_option_takes_as_its_help_does():
+    # --min-dist and --mic-psize take "Å|NAME=Å,..." (the terminal's help says so); the page said FLOAT, so a
+    # reader took --min-dist ribosome=120 or --mic-psize 10,b.star=12 for a mistake.
+    page = _cli_reference().PAGE.read_text(encoding="utf-8")
+    rows = [line for line in page.splitlines() if line.startswith(("| `--min-dist` |", "| `--mic-psize` |"))]
+    assert rows and all("| FLOAT |" not in row for row in rows), rows
+    assert any("| Å\\|INPUT=Å,... |" in row for row in rows) and any("| Å\\|NAME=Å,... |" in row for row in rows), rows
+
+
 def test_the_readme_fits_in_200_lines_and_its_links_lead_to_files():
     readme = ROOT / "README.md"
     text = readme.read_text(encoding="utf-8")

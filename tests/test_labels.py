@@ -67,3 +67,13 @@ def test_the_registration_row_counts_one_micrograph_and_says_tomogram_in_tomogra
     rows = registration_rows({"radius_A": 20.0, "pairs": [pair]})
     assert "on 1 micrograph)" in rows[0][1]
     assert "on 1 tomogram)" in in_tomograms(rows, "tomogram")[0][1]
+
+
+def test_the_tomogram_word_leaves_paths_and_file_names_as_they_are():
+    # Inputs in a folder named micrographs, or a micrographs STAR, kept their names: "/data/tomograms/a.star".
+    from cryodedup.report.summary import in_tomograms
+
+    text = "/data/micrographs/a.star / micrographs_ctf.star: one frame (10 + 12 picks on 2 micrographs)"
+    assert in_tomograms([("Registration", text)], "tomogram")[0][1] == (
+        "/data/micrographs/a.star / micrographs_ctf.star: one frame (10 + 12 picks on 2 tomograms)"
+    )

@@ -182,7 +182,8 @@ def _one_line_usage(err: ClickException) -> str:
     """The message of click's error on one line, and for a usage error where the command's help is."""
     message = " ".join(err.format_message().split())
     if isinstance(err, UsageError) and err.ctx is not None:
-        message += f" Try '{err.ctx.command_path} -h' for help."
+        ended = message.endswith((".", "?", "!", ")"))  # (one sentence ends before the next)
+        message += f"{'' if ended else '.'} Try '{err.ctx.command_path} -h' for help."
     return escape(message)
 
 
@@ -311,7 +312,7 @@ def compare(
     report = Reporter(quiet)
     options = CompareOptions(reference=reference, radius=radius, beta=beta, over=over)
     summary = run_job(lambda: compare_picks(inputs, options, reading, log=report.log))
-    report.table("cryodedup compare", compare_rows(summary))
+    report.table("cryodedup compare", compare_rows(summary, "Tomograms" if summary["tomography"] else "Micrographs"))
     if as_json:
         print_json(summary)
 

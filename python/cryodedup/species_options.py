@@ -53,7 +53,8 @@ def parse_named_distances(
         try:
             value = float(number)
         except ValueError:
-            raise ValueError(f"{what} takes {'Å or ' if bare else ''}NAME=Å, got {item!r}") from None
+            pair = "NAME" if named == "species" else named.upper()  # (an input's pixel size: INPUT=Å)
+            raise ValueError(f"{what} takes {'Å or ' if bare else ''}{pair}=Å, got {item!r}") from None
         if sep and not name.strip():
             raise ValueError(f"{what}: {item!r} names no {named} before '='")
         if sep and name.strip() in pairs:

@@ -245,6 +245,21 @@ def test_picks_without_pixel_size_are_refused(relion_and_cryolo):
     assert result.exit_code == 1 and "exposures.cs" in result.stderr and "Traceback" not in result.output
 
 
+def test_a_job_whose_micrographs_star_is_not_found_is_said_so(relion_and_cryolo):
+    # The job's coords_suffix names a STAR not found from here (the project's micrographs moved): the error said
+    # the job "is not a RELION job that names its micrographs STAR", which it is.
+    root, _ = relion_and_cryolo
+    (root / "elsewhere").mkdir()
+    (root / "CtfFind").rename(root / "elsewhere" / "CtfFind")
+    result = cli("AutoPick/job006", "-o", "out")
+    assert result.exit_code == 1 and "is not a RELION job" not in result.stderr, result.stderr
+    assert "names CtfFind/job003/micrographs_ctf.star as its micrographs, which is not found" in result.stderr
+    assert "--project-dir" in result.stderr
+    # And the folder it names works.
+    done = cli("AutoPick/job006", "-o", "out", "--project-dir", root / "elsewhere")
+    assert done.exit_code == 0, done.output
+
+
 def test_topaz_without_pixel_size_or_scale_is_told_both_at_once(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_topaz(tmp_path / "topaz.txt", [("m1", 10, 20, 0.5)])

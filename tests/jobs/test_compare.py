@@ -4,6 +4,11 @@ matching by scipy's maximum bipartite matching, the Jaccard from the one-to-one 
 from __future__ import annotations
 
 import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -132,12 +137,17 @@ def test_maximum_matching_is_scipys(n_a, n_b, edges):
     assert len(taken) == int((maximum_bipartite_matching(graph, perm_type="column") >= 0).sum())
 
 
-def test_command_line_shows_the_transform_and_scores(tmp_path):
-    rng = np.random.default_rng(5)
+def _two_frames(tmp_path, seed: int) -> list[str]:
+    """``compare`` of two topaz files of 400 picks, the second moved by (64, -128) px: its arguments."""
+    rng = np.random.default_rng(seed)
     a, ma = rng.uniform(200, 3000, (400, 2)), rng.integers(0, 4, 400)
     _write_topaz(tmp_path / "a.txt", ma, a)
     _write_topaz(tmp_path / "b.txt", ma, a + np.array([64, -128]))
-    args = ["compare", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--mic-psize", "1", "--topaz-scale", "1"]
+    return ["compare", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--mic-psize", "1", "--topaz-scale", "1"]
+
+
+def test_command_line_shows_the_transform_and_scores(tmp_path):
+    args = _two_frames(tmp_path, seed=5)
     done = CliRunner().invoke(main, [*args, "--reference", "1", "--json", "-q"])
     assert done.exit_code == 0, done.output
     s = json.loads(done.stdout)
@@ -158,3 +168,81 @@ def test_command_line_shows_the_transform_and_scores(tmp_path):
         compare_picks([tmp_path / "a.txt"], CompareOptions(), ParticleOptions(mic_psize=1.0, topaz_scale=1.0))
     with pytest.raises(CryodedupError, match="--radius"):
         compare_picks([tmp_path / "a.txt"] * 2, CompareOptions(radius=0), ParticleOptions(mic_psize=1.0))
+
+
+def test_the_terminal_summary_names_the_fix_of_two_frames_and_the_fix_runs(tmp_path):
+    # The table said "two frames" and the transform, but not the option that scores them in one frame
+    # (only --json's "fix" did). Pasted, the words it gives give one frame.
+    args = _two_frames(tmp_path, seed=9)
+    table = CliRunner().invoke(main, args, terminal_width=2000)
+    assert table.exit_code == 0, table.output
+    fix = re.search(r"(--transform '[^']+')", table.output)
+    assert fix is not None, table.output
+    moved = CliRunner().invoke(main, [*args, *shlex.split(fix.group(1)), "--json", "-q"])
+    assert moved.exit_code == 0, moved.output
+    assert json.loads(moved.stdout)["registration"]["frames"] == "one"
+
+
+def test_tomograms_compared_are_called_tomograms(tmp_path):
+    # Two RELION 5 pick files of 3 tomograms: the table said "Micrographs", "3 micrographs both inputs cover".
+    rng = np.random.default_rng(2)
+    centres, tomograms = rng.uniform(-2000, 2000, (200, 3)), rng.integers(1, 4, 200)
+    labels = ["rlnTomoName", *(f"rlnCenteredCoordinate{axis}Angst" for axis in "XYZ")]
+    head = "\ndata_particles\n\nloop_\n" + "".join(f"_{lab} #{k}\n" for k, lab in enumerate(labels, 1))
+    for name in ("a", "b"):
+        rows = "".join(f"TS_{t}\t{x:.2f}\t{y:.2f}\t{z:.2f}\n" for t, (x, y, z) in zip(tomograms, centres))
+        (tmp_path / f"{name}.star").write_text(head + rows)
+    table = CliRunner().invoke(main, ["compare", str(tmp_path / "a.star"), str(tmp_path / "b.star")])
+    assert table.exit_code == 0, table.output
+    assert "3 tomograms both inputs cover" in table.output and "micrograph" not in table.output.lower(), table.output
+
+
+def _cannot_tell(reason: str) -> dict:
+    """A comparison's summary (17 + 17 picks on 2 micrographs) whose registration cannot tell, for ``reason``."""
+    pair = {"frames": "cannot tell", "cannot_tell": reason, "jaccard_identity": 0.1, "jaccard_chance": 0.03}
+    pair.update({"picks_measured": [17, 17], "micrographs_measured": 2, "radius_A": 60.0, "inputs": ["a/1", "b/1"]})
+    s = {"inputs": ["a/1", "b/1"], "picks": [17, 17], "micrographs": 2, "micrographs_shared": 2}
+    s.update({"scored_over": "shared", "micrographs_scored": 2, "picks_scored": [17, 17], "radius_A": 60.0})
+    s.update({"jaccard": 0.5, "matched": 12, "neighbour_agreement": 0.5, "unmatched": [5, 5], "registration": pair})
+    return {**s, "per_micrograph": []}
+
+
+def test_runs_compared_are_called_runs_in_every_row():
+    # copick's comparison: a registration that cannot tell asked for "more micrographs both inputs picked".
+    from cryodedup.report.summary import copick_compare_rows
+
+    text = "\n".join(value for _, value in copick_compare_rows(_cannot_tell("too few picks")))
+    assert "micrograph" not in text, text
+
+
+def test_a_crowded_registration_names_no_option_compare_lacks():
+    # "cannot tell ... (--plot draws the displacements)": compare has no --plot ("No such option").
+    from cryodedup.report.summary import compare_rows, registration_rows
+
+    s = _cannot_tell("too dense")
+    assert "--plot" not in "\n".join(value for _, value in compare_rows(s))
+    assert "compare" in CliRunner().invoke(main, ["compare", "a", "b", "--plot"]).output  # (no such option)
+    # The particle job has it: there the hint stays.
+    assert "--plot draws the displacements" in registration_rows({"radius_A": 60.0, "pairs": [s["registration"]]})[0][1]
+
+
+def test_a_mistake_found_after_reading_is_said_alone(tmp_path):
+    # --reference 3 of two inputs: the readers' pixel-size warnings came first, then the error; an error
+    # stands alone, as the particle job says it.
+    import cryodedup
+
+    examples = Path(cryodedup.__file__).parent / "examples"
+    pickers = [str(examples / "particles_log.star"), str(examples / "particles_template.star")]
+    done = subprocess.run(
+        [sys.executable, "-m", "cryodedup", "compare", *pickers, "--reference", "3"],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1 and lines[0].startswith("Error: --reference 3"), done.stderr
+    # A run that goes through still says them.
+    done = subprocess.run(
+        [sys.executable, "-m", "cryodedup", "compare", *pickers], check=False, capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "Warning: " in done.stderr and "rlnMicrographPixelSize" in done.stderr

@@ -161,6 +161,11 @@ def test_a_warning_s_gist_is_its_first_clause_without_a_file():
         == "a.cbox shares no micrograph with the others"
     )
     assert gist("rlnRandomSubset 1/2 pairs straddle: x") == "rlnRandomSubset 1/2 pairs straddle"  # (no path)
+    # RELION labels joined by "/" are no path: "particles' rlnAnglePsi lies within ±π" said one angle of three.
+    assert (
+        gist("a/b.star: 9 particles' rlnAngleRot/rlnAnglePsi are 0: x") == "9 particles' rlnAngleRot/rlnAnglePsi are 0"
+    )
+    assert gist("a/b.star: 9 angles lie within ±π (rlnAngleRot/rlnAnglePsi, up to 3°): x") == "9 angles lie within ±π"
     long = "word " * 40
     assert gist(long).endswith("…") and len(gist(long)) <= 73
     assert with_checks("Kept 1 of 2", ["a", "b", "a", ""]) == "Kept 1 of 2. Check: a; b"

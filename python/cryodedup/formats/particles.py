@@ -102,7 +102,9 @@ def read_particle_files(
         from .picks.particles import read_picker_outputs
 
         # (it matches the pickers' micrographs itself)
-        return read_picker_outputs(inputs, outdir, scale, score_read, request.output_format, warn, log)
+        return read_picker_outputs(
+            inputs, outdir, scale, score_read, request.output_format, warn, log, request.moves_inputs
+        )
     if kinds == {True}:
         from .cryosparc.particles import read_cs_files
 

@@ -165,6 +165,9 @@ class ReadRequest:
         A copick project's pick sets.
     output_format : str
         The format a picker job writes (``--output-format``).
+    moves_inputs : bool
+        Whether ``--transform`` moves an input: a writer then writes rows from their numbers,
+        which a reader must keep.
     """
 
     scale: Scale
@@ -172,3 +175,4 @@ class ReadRequest:
     row_read: RowRead
     copick: CopickSelection
     output_format: str
+    moves_inputs: bool = False

@@ -56,16 +56,13 @@ def compare_picks(
     paths = [Path(p) for p in inputs]
     if len(paths) != 2:
         raise CryodedupError(f"compare takes two inputs (two pickers' outputs or particle files), got {len(paths)}")
-    warnings: list[str] = []
-
-    def warn(message: str) -> None:
-        warnings.append(message)
-        log(message, "warning")
-
-    particles = read_inputs(paths, Path("."), reading, warn, log)
+    warnings: list[str] = []  # (said once the comparison stands: an error is said alone)
+    particles = read_inputs(paths, Path("."), reading, warnings.append, log)
     applied = apply_transforms(particles, reading)
     check_centres(particles)
     summary = comparison(particles, options)
+    for message in warnings:
+        log(message, "warning")
     if applied:
         summary["transforms_applied"] = applied
     summary["warnings"] = warnings
@@ -193,6 +190,7 @@ def comparison(particles: ParticleSet, options: CompareOptions) -> dict[str, Any
         "neighbour_agreement": _rounded(_neighbour_agreement(particles, scored, radius)),
         "registration": pair_registration(particles, 0, 1, radius),
         "pixel_sizes": particles.pixel_sizes,
+        "tomography": centres.shape[1] == 3,  # (its "micrographs" are tomograms, or a copick project's runs)
     }
     left_out = picks[:, ~scored].sum(axis=1)
     if left_out.any():

@@ -463,12 +463,13 @@ def _fired(
     name_a, name_b = particles.inputs[a], particles.inputs[b]
     spec = transform.spec(psize)
     shift_a = _plus_minus(transform.shift, m.best.error)
-    where = f"{held:,} of {len(shared):,} shared micrograph{'s' * (len(shared) != 1)}"
+    unit = "tomogram" if particles.centres.shape[1] == 3 else "micrograph"
+    where = f"{held:,} of {len(shared):,} shared {unit}{'s' * (len(shared) != 1)}"
     message = (
         f"{name_b} and {name_a} are in two frames: {name_b}'s picks meet {name_a}'s after {spec} "
         f"({transform.kind(psize)} in pixels of {psize:g} Å; shift {shift_a} Å"
         + (f", scale {transform.scale:.4g}" if transform.scale != 1 else "")
-        + f"), which raises the agreement (the picks with a partner within {radius:g} Å, counted on the side with "
+        + f"), which raises the agreement (the picks with a partner within {round(radius, 1):g} Å, counted on the side with "
         f"fewer, over the union of both sets) on {where}, from {before:.3f} to {after:.3f}"
     )
     return {

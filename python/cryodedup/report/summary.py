@@ -159,8 +159,8 @@ def layout_rows(layouts: list[dict]) -> list[Row]:
     return [("Read as", "\n".join(lines))] if lines else []
 
 
-#: "micrograph(s)" as a word of the text, not in an option's name (--match-micrographs, --micrographs).
-_MICROGRAPH_WORD = re.compile(r"(?<![-\w])micrograph")
+#: "micrograph(s)" as a word of the text, not in an option's name (--match-micrographs) nor a path or file name.
+_MICROGRAPH_WORD = re.compile(r"(?<![-\w/])micrograph(?=s?\b)")
 
 
 def renumbered_rows(renumbered: list[dict]) -> list[Row]:
@@ -176,10 +176,10 @@ def renumbered_rows(renumbered: list[dict]) -> list[Row]:
 
 
 def in_tomograms(rows: list[Row], unit: str) -> list[Row]:
-    """``rows`` with their micrographs called tomograms, in a tomography summary (``unit``)."""
-    if unit != "tomogram":
+    """``rows`` with their micrographs called by ``unit``: tomograms in tomography, a copick project's runs."""
+    if unit == "micrograph":
         return rows
-    return [(label, _MICROGRAPH_WORD.sub("tomogram", text)) for label, text in rows]
+    return [(label, _MICROGRAPH_WORD.sub(unit, text)) for label, text in rows]
 
 
 def output_rows(s: dict) -> list[Row]:
@@ -373,7 +373,9 @@ def dataset_rows(datasets: dict | None, unit: str = "micrograph") -> list[Row]:
     """The inputs of each dataset (``--dataset``) and how many names several datasets share, as one row."""
     if not datasets:
         return []
-    lines = [f"{label}: {', '.join(input_labels(files))}" for label, files in datasets["labels"].items()]
+    every = [f for files in datasets["labels"].values() for f in files]
+    label_of = dict(zip(every, input_labels(every)))  # (told apart across the datasets, not within each)
+    lines = [f"{label}: {', '.join(label_of[f] for f in files)}" for label, files in datasets["labels"].items()]
     apart = datasets["names_kept_apart"]
     lines.append(f"{apart:,} {unit} name{'s' * (apart != 1)} of one dataset also in another: kept apart")
     return [("Datasets", "\n".join(lines))]
@@ -655,14 +657,17 @@ def shard_summary_rows(s: dict) -> list[Row]:
     ]
 
 
-def registration_rows(r: dict) -> list[tuple[str, str]]:
-    """The registration between inputs: per pair, its verdict against chance and its picks; the transforms applied."""
+def registration_rows(r: dict, can_plot: bool = True) -> list[tuple[str, str]]:
+    """The registration between inputs: per pair, its verdict against chance and its picks; the transforms applied.
+
+    ``can_plot``: the command has ``--plot``, which draws the displacements (``compare`` has not).
+    """
     lines = []
     for pair in r["pairs"]:
         a, b = pair["inputs"]
         if "species" in pair:
             a, b = f"{a} ({pair['species']} at {pair['radius_A']:g} Å)", f"{b}"
-        lines.append(f"{b} / {a}: {registration_verdict(pair)}")
+        lines.append(f"{b} / {a}: {registration_verdict(pair, can_plot)}")
     for t in r.get("transforms_applied", []):
         lines.append(f"{t['input']}: moved by --transform {t['transform']}")
     if r["pairs"]:
@@ -682,14 +687,13 @@ AGREEMENT_MEANING = (
 CANNOT_TELL = {
     "too few picks": "too few picks shared to tell a frame from chance; give more micrographs both inputs picked, "
     "or check the frames by hand",
-    "too dense": "the picks crowd so that chance pairs many of them under some transform; check the frames "
-    "by hand (--plot draws the displacements)",
+    "too dense": "the picks crowd so that chance pairs many of them under some transform; check the frames by hand",
     "offset uncertain": "the offset between them is measured too loosely to say whether it matters; give more "
     "micrographs both inputs picked",
 }
 
 
-def registration_verdict(pair: dict) -> str:
+def registration_verdict(pair: dict, can_plot: bool = True) -> str:
     """One pair's registration in words: one frame, two (the transform and its errors), unrelated or cannot tell."""
     n_a, n_b = pair["picks_measured"]
     measured = f"{n_a:,} + {n_b:,} picks on {counted(pair['micrographs_measured'], 'micrograph')}"
@@ -715,7 +719,10 @@ def registration_verdict(pair: dict) -> str:
         return f"one frame ({chance}{moved}; {measured})"
     if frames == "unrelated":
         return f"unrelated: their picks agree no more than by chance ({chance}; {measured})"
-    return f"cannot tell: {CANNOT_TELL.get(pair.get('cannot_tell', ''), 'see the measurement')} ({chance}; {measured})"
+    reason = CANNOT_TELL.get(pair.get("cannot_tell", ""), "see the measurement")
+    if can_plot and pair.get("cannot_tell") == "too dense":
+        reason += " (--plot draws the displacements)"
+    return f"cannot tell: {reason} ({chance}; {measured})"
 
 
 def compare_rows(s: dict, places: str = "Micrographs") -> list[tuple[str, str]]:
@@ -740,9 +747,13 @@ def compare_rows(s: dict, places: str = "Micrographs") -> list[tuple[str, str]]:
     ]
     if s.get("registration"):
         given = {"transforms_applied": s.get("transforms_applied", [])}
-        rows += registration_rows({"radius_A": s["radius_A"], "pairs": [s["registration"]], **given})
+        rows += in_tomograms(
+            registration_rows({"radius_A": s["radius_A"], "pairs": [s["registration"]], **given}, can_plot=False), unit
+        )
         if s["registration"]["frames"] == "two":
-            rows.append(("Two frames", s["registration"]["message"]))
+            fix = s["registration"].get("fix")
+            compared = f"; to compare them in one frame, add {fix}" if fix else ""
+            rows += in_tomograms([("Two frames", s["registration"]["message"] + compared)], unit)
     if s.get("reference"):
         r = s["reference"]
         scored = b if r["input"] == a else a

@@ -16,8 +16,8 @@ GIST_WIDTH = 72
 
 #: Where a warning starts by saying where ("particles.star: data_particles (line 17): ..."): left out of its gist.
 _LEADING_PLACE = re.compile(r"^(?:[^\s:]*[/.][^\s:]*: )?(?:data_\w* \(line \d+\): )?")
-#: A path in a gist ("/data/picks/a.cbox", not "1/2"): named by its last part.
-_PATH = re.compile(r"(?<!\S)\S*[A-Za-z_]\S*/(?=[^\s/]+(?:\s|$))")
+#: A path in a gist ("/data/picks/a.cbox"; not "1/2", nor labels "rlnAngleRot/rlnAngleTilt"): named by its last part.
+_PATH = re.compile(r"(?<!\S)(?!\(?rln)\S*[A-Za-z_]\S*/(?=[^\s/]+(?:\s|$))")
 #: Where a warning's first clause ends: its explanation, a detail in brackets, a consequence.
 _CLAUSE_END = re.compile(r": |; | \(|, so |, and |\. ")
 

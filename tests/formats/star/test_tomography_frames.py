@@ -196,14 +196,16 @@ def test_real_annotation_file_with_the_tilt_series_pixel(tmp_path):
 ANGLED = ["rlnMicrographName", "rlnCoordinateX", "rlnCoordinateY", "rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"]
 
 
-def test_radians_written_as_degrees_are_refused_with_the_cause(tmp_path):
-    # 1.2 rad = 68.75°, written x 57.29578 as 68.75 "degrees" twice over: 3939.
+def test_degrees_multiplied_by_180_over_pi_again_are_refused_with_the_cause(tmp_path):
+    # 1.2 rad = 68.75°, multiplied by 57.29578 once more (degrees taken for radians): 3939. Radians written as
+    # degrees lie within ±π, the other mistake: the cause named was that one.
     rows = [["m", 10, 10, 3939.0, 20.0, 5.0], ["m", 12, 10, 10.0, 20.0, 5.0]]
     path = write_star(tmp_path / "p.star", ANGLED, rows)
     with pytest.raises(
-        CryodedupError, match=r"particle 1 has rlnAngleRot 3939°, beyond ±360°.*radians written as degrees"
-    ):
+        CryodedupError, match=r"particle 1 has rlnAngleRot 3939°, beyond ±360°.*degrees multiplied by 180/π"
+    ) as refused:
         run(tmp_path, [path], min_dist=5.0, mic_psize=1.0, max_angle=20.0, score="none")
+    assert "radians written as degrees" not in str(refused.value) and "= 68.75°" in str(refused.value)
 
 
 def test_a_tilt_outside_0_180_is_said(tmp_path):

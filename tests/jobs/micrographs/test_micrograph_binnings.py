@@ -228,6 +228,21 @@ def test_real_set_exactly_its_four_reexposures_or_refused_at_every_binning(tmp_p
 
 
 @pytest.mark.real_data
+def test_the_pairs_near_the_thresholds_are_counted_in_words_as_pairs_csv_marks_them(tmp_path):
+    # At 40 Å the real set has pairs in the uncertain band: the warning counts pairs.csv's uncertain rows,
+    # in words ("2 pairs near the thresholds"; it said "2 pair(s)").
+    folder = shared_file("micrographs")
+    args = ["micrographs", str(folder / "*.mrc"), "-o", str(tmp_path), "--json", "-q", "--target-psize", "40"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "pairs.csv") as f:
+        uncertain = len(flagged(list(csv.DictReader(f)), "uncertain"))
+    assert uncertain > 1
+    said = [w for w in json.loads(result.stdout)["warnings"] if "near the thresholds" in w]
+    assert len(said) == 1 and said[0].startswith(f"{uncertain} pairs near the thresholds"), said
+
+
+@pytest.mark.real_data
 def test_real_set_at_the_detector_pixel_is_refused_unless_accepted(tmp_path):
     # --psize 1.37 (the unbinned pixel, 8 x too small): binned 9, 98.6 Å per pixel in truth, where
     # the thresholds cut through the bulk of the pairs. Before this the run exited 0 and wrote its

@@ -64,7 +64,7 @@ def test_the_command_line_takes_input_pixel_sizes_as_pairs(tmp_path):
     done = CliRunner().invoke(main, [*args, str(tmp_path / "out"), "--mic-psize", f"1,{a}=1.06,2=1.325"])
     assert done.exit_code == 0, done.output
     wrong = {
-        f"{a}=x": "--mic-psize takes Å or NAME=Å",
+        f"{a}=x": "--mic-psize takes Å or INPUT=Å",
         "1.06,c/particles.star=1": "--mic-psize c/particles.star: not one of the inputs",
         f"1.06,{b}=0": f"--mic-psize {b}=0.0: a pixel size in Å > 0 expected",
         f"1.06,2=1.3,{b}=1.3": "is given a pixel size twice",

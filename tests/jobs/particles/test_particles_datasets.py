@@ -75,6 +75,17 @@ def test_datasets_labelled_apart_never_match(tmp_path):
     assert "first: a.star" in row and "1 tomogram name of one dataset also in another: kept apart" in row
 
 
+def test_the_datasets_row_tells_inputs_of_one_file_name_apart(tmp_path):
+    # Two sessions' particles.star: the row said "(not labelled): particles.star" and "B: particles.star".
+    (tmp_path / "s1").mkdir(), (tmp_path / "s2").mkdir()
+    a = relion5_tomograms(tmp_path / "s1" / "particles.star", 1.35)
+    b = relion5_tomograms(tmp_path / "s2" / "particles.star", 1.60)
+    options = ParticleOptions(min_dist=10, datasets=["2=B"])
+    summary = remove_duplicate_particles([a, b], tmp_path / "out", options)
+    row = dict(particle_rows(summary))["Datasets"]
+    assert "(not labelled): s1/particles.star" in row and "B: s2/particles.star" in row, row
+
+
 def test_datasets_sharing_a_tomogram_name_get_files_of_their_own(tmp_path):
     # A trial found the merged output holding both datasets' TS_01 under one name (RELION
     # reads one tomogram): each dataset's rows now go to files of their own too.

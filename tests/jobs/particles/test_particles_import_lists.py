@@ -128,6 +128,20 @@ def test_a_list_of_star_files_keeps_what_a_brute_force_keeps_and_is_written_back
     assert (project / "Dedup/kept_coordinates/TS_03.star").read_bytes() == source
 
 
+def test_import_options_on_a_list_of_star_files_alone_are_warned_of(project):
+    # RELION's import scales and shifts text files only: given for a list of STAR files, --import-scale and
+    # --import-add change nothing, which was not said (a user scaling tomogram pixels then saw "unrelated").
+    listed, _ = star_picks(project)
+    tomograms = tomograms_star(project / "Tomograms/job006/tomograms.star")
+    args = [str(listed), "--micrographs", str(tomograms), "--json"]
+    code, out = run(*args, "--import-scale", "7.4", "--import-add", "2", "--audit")
+    assert code == 0, out
+    warned = [w for w in json.loads(out)["warnings"] if "--import-scale" in w]
+    assert len(warned) == 1 and "text coordinate files" in warned[0] and "--import-add" in warned[0], warned
+    code, out = run(*args, "--audit")
+    assert code == 0 and not [w for w in json.loads(out)["warnings"] if "--import-" in w]
+
+
 def test_text_files_are_scaled_and_shifted_as_relions_import_options_say(project):
     # Raw pixels: pair A 20 apart (x 2: 40 Å, not within 30), pair B 10 apart (20 Å: within); x 2 + 1.
     write(project / "txt/TS_01.coords", "100 100 50\n120 100 50\n400 400 50\n410 400 50\n")

@@ -229,3 +229,28 @@ def test_real_inputs_of_one_frame_pass(tmp_path):
     for min_dist in (50, 100, 200):
         summary = remove_duplicate_particles(tomo, None, ParticleOptions(audit=True, min_dist=min_dist))
         assert all(p["frames"] == "one" for p in summary["registration"]["pairs"])
+
+
+def test_a_refusal_of_tomograms_in_two_frames_counts_tomograms(tmp_path):
+    # RELION 5 picks (centred Å) on 3 tomograms, and the same moved by (100, -50, 30) Å: refused, counting the
+    # shared tomograms as tomograms (it said "on 3 of 3 shared micrographs").
+    rng = np.random.default_rng(3)
+    centres = rng.uniform(-2000, 2000, (300, 3))
+    tomograms = rng.integers(1, 4, 300)
+    labels = [
+        "rlnTomoName",
+        "rlnCenteredCoordinateXAngst",
+        "rlnCenteredCoordinateYAngst",
+        "rlnCenteredCoordinateZAngst",
+    ]
+    head = "\n# version 50001\n\ndata_particles\n\nloop_\n" + "".join(
+        f"_{lab} #{k}\n" for k, lab in enumerate(labels, 1)
+    )
+    paths = []
+    for name, move in (("a", (0.0, 0.0, 0.0)), ("b", (100.0, -50.0, 30.0))):
+        rows = "".join(f"TS_{t}\t{x:.2f}\t{y:.2f}\t{z:.2f}\n" for t, (x, y, z) in zip(tomograms, centres + move))
+        paths.append(tmp_path / f"{name}.star")
+        paths[-1].write_text(head + rows)
+    with pytest.raises(CryodedupError, match="are in two frames") as refused:
+        remove_duplicate_particles(paths, tmp_path / "out", ParticleOptions(min_dist=60, score="none"))
+    assert "on 3 of 3 shared tomograms" in str(refused.value), str(refused.value)

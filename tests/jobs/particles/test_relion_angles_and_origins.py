@@ -13,6 +13,7 @@ code, ported in tests/relion_import.py; the files are RELION 5 particles.star ta
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -134,6 +135,8 @@ def test_radians_written_as_degrees_are_refused_for_max_angle_unless_insisted(tm
     summary = json.loads(result.stdout)
     assert summary["rejected"] > 10 * max(few, 1)
     assert any("radians written as degrees" in w for w in summary["warnings"])
+    # The verdict's "Check:" names the three angles' range whole (it said "300 particles' rlnAnglePsi lies", cut).
+    assert re.search(r"Check: .*\b300 particles' angles lie within ±π(;|$)", summary["verdict"]), summary["verdict"]
 
 
 def test_angles_that_are_degrees_within_pi_only_by_chance_of_few_rows_pass(tmp_path):

@@ -193,3 +193,54 @@ def test_pickers_merged_into_one_cs_hold_the_moved_centres(tmp_path):
     centres = np.c_[rows["location/center_x_frac"] * 3600, rows["location/center_y_frac"] * 3400]
     expected = np.concatenate([xy, xy])
     assert np.allclose(np.sort(centres, axis=0), np.sort(expected, axis=0), atol=2e-3)
+
+
+def test_relion_pickers_merged_into_one_coordinate_job_hold_the_moved_centres(tmp_path):
+    # Two RELION AutoPick jobs of one header (rows copied as text when nothing moves): with --transform every
+    # row is written from numbers, so the numbers must still be there (they were dropped: every row "nan").
+    from picker_files import autopick_text, relion3_job
+
+    rng = np.random.default_rng(8)
+    picks = {
+        f"mic_{m}": [(x, y, s) for x, y, s in rng.uniform((300, 300, 0), (3000, 3000, 1), (80, 3))] for m in (1, 2)
+    }
+    job, _ = relion3_job(tmp_path, picks)
+    moved = tmp_path / "AutoPick/job007/Movies"
+    moved.mkdir(parents=True)
+    for mic, rows in picks.items():
+        (moved / f"{mic}_autopick.star").write_text(autopick_text([(x + 64, y - 128, s) for x, y, s in rows]))
+    options = ParticleOptions(
+        micrographs=tmp_path / "CtfFind/job003/micrographs_ctf.star",
+        min_dist=30,
+        project_dir=tmp_path,
+        transform=[f"{moved}=shift:-64,128"],
+    )
+    summary = remove_duplicate_particles([job, moved], tmp_path / "relion", options)
+    assert "moved centres" in summary["transforms"][0]["written"]
+    centres, scores = [], []
+    for listing in ("autopick_kept.star", "autopick_rejected.star"):
+        for f in starfile.read(tmp_path / "relion" / listing)["rlnMicrographCoordinates"]:
+            table = next(iter(starfile.read(f, always_dict=True).values()))
+            centres.append(table[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy())
+            scores.append(table["rlnAutopickFigureOfMerit"].to_numpy())
+    # Every pick of both jobs once, the moved job's moved back onto the first's, each with its score.
+    expected = np.concatenate([np.array(rows) for rows in picks.values()] * 2)
+    assert np.allclose(np.sort(np.concatenate(centres), axis=0), np.sort(expected[:, :2], axis=0), atol=1e-3)
+    assert np.allclose(np.sort(np.concatenate(scores)), np.sort(expected[:, 2]), atol=1e-5)
+    # The columns the numbers leave out (rlnClassNumber, rlnAnglePsi) stay in each picker's own rows, as read.
+    own = {line for p in (tmp_path / "relion").glob("picker_2_*/*/*.star") for line in p.read_text().splitlines()}
+    assert {line for p in moved.glob("*.star") for line in p.read_text().splitlines() if "0.000000" in line} <= own
+
+
+def test_the_distance_of_a_refused_offset_is_said_to_a_tenth_of_an_angstrom(tmp_path):
+    # An offset within the radius is counted at half its length: (40.3, -29.8) px of 1.06 Å is 53.1 Å, so about
+    # 26.6 Å, said so (it was said to six digits: "Jaccard at 26.5642 Å").
+    log = EXAMPLES / "particles_log.star"
+    moved = tmp_path / "moved" / "particles.star"
+    _shifted_star(log, moved, (40.3, -29.8))
+    options = ParticleOptions(micrographs=EXAMPLES / "micrographs_ctf.star", min_dist=100)
+    with pytest.raises(CryodedupError, match="are in two frames") as refused:
+        remove_duplicate_particles([log, moved], tmp_path / "out", options)
+    said = re.search(r"Jaccard at ([0-9.]+) Å", str(refused.value))
+    assert said is not None, str(refused.value)
+    assert re.fullmatch(r"[0-9]+(\.[0-9])?", said.group(1)) and abs(float(said.group(1)) - 26.6) < 0.5, said.group(1)

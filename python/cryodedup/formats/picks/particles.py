@@ -47,7 +47,7 @@ from ..sniff import is_glob, picker_files
 from ..star.micrographs import PIXEL_SIZE_FIELD, micrograph_names, micrograph_pixel_sizes, micrographs_evidence
 from . import Picks, pick_location, read_picks, score_column
 from .cryolo import TUBE_COLUMN as CRYOLO_TUBE
-from .relion import job_micrographs
+from .relion import job_micrographs, job_micrographs_named
 from .write import relion_columns_lost, rows_copied, write_cryosparc, write_like_input, write_relion
 
 if TYPE_CHECKING:
@@ -103,6 +103,14 @@ class PicksWriter:
         self.copy_rows = False
         return "its rows written with the moved centres (every picker's rows from numbers: the centre and the score)"
 
+    def let_numbers_go(self) -> None:
+        """Lets the pickers' centres and scores go where the rows are copied as text, which needs none of them.
+
+        Not where ``--transform`` moves an input (:meth:`move_rows`): every row is then written from them.
+        """
+        if self.format == "relion" and rows_copied(self.pickers):
+            self.pickers = [p.without_numbers() for p in self.pickers]
+
     def where(self, picker: int, pick: int) -> str:
         """Where pick ``pick`` (counted from 0) of picker ``picker`` was read: its file and line."""
         return pick_location(self.pickers[picker], pick)
@@ -116,7 +124,7 @@ class PicksWriter:
         if self.format not in ("relion", "cryosparc"):
             return self._write_own_format(keep, force)
         combined = self._write_combined(keep, force)
-        if len(self.pickers) > 1 and not (self.format == "relion" and rows_copied(self.pickers)):
+        if len(self.pickers) > 1 and not (self.format == "relion" and self.copy_rows and rows_copied(self.pickers)):
             # The combined output holds each pick's centre and score alone: each picker's own rows too (issue 64).
             for subset, folders in self._write_own_format(keep, force).items():
                 combined[subset] += folders
@@ -368,10 +376,24 @@ def _require_pixel_size(inputs: list[Path], scale: Scale) -> None:
         if topaz
         else ""
     )
-    jobs = f" ({unnamed[0]} is not a RELION job that names its micrographs STAR)" if len(unnamed) < len(inputs) else ""
+    jobs = _why_unnamed(unnamed[0], *found[inputs.index(unnamed[0])], scale.project_dir)
+    if not jobs and len(unnamed) < len(inputs):
+        jobs = f" ({unnamed[0]} is not a RELION job that names its micrographs STAR)"
     raise CryodedupError(
         "picker coordinates are in micrograph pixels and carry no pixel size: give it with --mic-psize, "
         f"or the micrographs with --micrographs (a micrographs STAR or CryoSPARC exposures){jobs}{also}"
+    )
+
+
+def _why_unnamed(source: Path, files: list[Path], kind: str, project_dir: Path | None) -> str:
+    """Why a RELION job gives no pixel size: the micrographs STAR it names is not found (else nothing to say)."""
+    named = job_micrographs_named(files[0]) if kind in ("relion-suffix", "relion-list") else None
+    if named is None:
+        return ""
+    where = project_dir or Path.cwd()
+    return (
+        f" ({source} names {named} as its micrographs, which is not found from {where}: run from the RELION "
+        "project folder or give that folder with --project-dir)"
     )
 
 
@@ -635,10 +657,13 @@ def read_picker_outputs(
     output_format: str,
     warn: Callable[[str], None],
     log: Log,
+    moves_inputs: bool = False,
 ) -> ParticleSet:
     """Reads each input as one picker's output into one ParticleSet (centres in Å).
 
     The set's writer writes ``output_format`` (``--output-format``; ``auto`` chooses).
+    ``moves_inputs``: ``--transform`` moves an input, so the rows are written from the
+    pickers' numbers, which are kept.
     """
     _require_pixel_size(inputs, scale)
     given = micrograph_list(scale.micrographs) if scale.micrographs is not None else None
@@ -655,6 +680,8 @@ def read_picker_outputs(
     del ranked_by  # (views of the readers' arrays)
     micrographs = (names, groups)
     writer = _picks_writer(inputs, pickers, micrographs, mic_psize, Path(outdir), output_format, scale, given, warn)
+    if not moves_inputs:
+        writer.let_numbers_go()
     pickers = writer.pickers
     return ParticleSet(
         inputs=[p.source for p in pickers],
@@ -725,8 +752,7 @@ def _picks_writer(
 ) -> PicksWriter:
     """The writer of the ``--output-format`` chosen (``requested``), with what that format needs of the micrographs.
 
-    ``micrographs`` are the micrograph names and each pick's index among them. Written as
-    RELION's, the pickers' rows are copied from their files: their numbers are let go here.
+    ``micrographs`` are the micrograph names and each pick's index among them.
     """
     names = micrographs[0]
     output_format = _output_format(pickers, requested)
@@ -737,9 +763,6 @@ def _picks_writer(
     )
     if output_format == "relion":
         _warn_columns_lost(pickers, warn)
-        if rows_copied(pickers):
-            # Joined into the set, the pickers' centres and scores are not read again.
-            pickers = [p.without_numbers() for p in pickers]
     if output_format == "input" and len({p.format for p in pickers}) > 1:
         raise CryodedupError("--output-format input: the pickers wrote different formats; choose relion or cryosparc")
     single_psize = None

@@ -30,7 +30,7 @@ from ..star.file import StarFile
 from ..star.micrographs import micrograph_names
 from . import MicrographNamer, PickRead, Picks, PicksBuilder, own_score, read_tables, stem
 
-__all__ = ["SCORE", "job_micrographs", "read", "relative_coordinate_path"]
+__all__ = ["SCORE", "job_micrographs", "job_micrographs_named", "read", "relative_coordinate_path"]
 
 SCORE = "rlnAutopickFigureOfMerit"
 #: A pipeline job folder as RELION finds it: ``/job`` and three digits, after the first character.
@@ -196,18 +196,24 @@ def job_micrographs(listing: Path, project_dir: Path | None) -> tuple[str, str] 
     (``fn_input_autopick``, ManualPick's ``fn_in``). None when the job does not say, or
     the file named is not found.
     """
-    if listing.name.startswith("coords_suffix_"):
-        lines = _suffix_file_lines(listing)
-        named = lines[0] if len(lines) == 1 and not lines[0].startswith("data_") else None
-    else:
-        named = _job_star_option(listing.parent / "job.star", _MICROGRAPHS_OPTIONS)
-    if not named or not named.endswith(".star"):
+    named = job_micrographs_named(listing)
+    if named is None:
         return None
     try:
         root = project_root(named, listing, project_dir)
     except CryodedupError:
         return None
     return named, str(Path(named) if Path(named).is_absolute() else root / named)
+
+
+def job_micrographs_named(listing: Path) -> str | None:
+    """The micrographs STAR a RELION picking job names (as :func:`job_micrographs` finds it), found or not."""
+    if listing.name.startswith("coords_suffix_"):
+        lines = _suffix_file_lines(listing)
+        named = lines[0] if len(lines) == 1 and not lines[0].startswith("data_") else None
+    else:
+        named = _job_star_option(listing.parent / "job.star", _MICROGRAPHS_OPTIONS)
+    return named if named and named.endswith(".star") else None
 
 
 def _job_star_option(job_star: Path, options: tuple[str, ...]) -> str | None:

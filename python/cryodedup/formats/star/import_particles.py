@@ -79,6 +79,7 @@ def read_import_lists(
                 project_dir=project,
             )
         )
+    _warn_unused_text_options(lists, scale, warn)
     tomograms = _tomograms(scale.micrographs)
     labels = distinct_labels(inputs)
     number = {name: k for k, name in enumerate(dict.fromkeys(name for picks in lists for name in picks.tomograms))}
@@ -218,6 +219,22 @@ def _pixel_size_entries(picks: ImportList, label: str, psize: np.ndarray, given:
         {"input": label, "optics_group": "all", "psize": float(value), "source": source}
         for value in dict.fromkeys(psize.tolist())
     ]
+
+
+def _warn_unused_text_options(lists: list[ImportList], scale: Scale, warn: Warn) -> None:
+    """Warns of --import-scale/--import-add given for lists without a text file: RELION scales text files only."""
+    given = [
+        flag
+        for flag, used in (("--import-scale", scale.import_scale != 1), ("--import-add", scale.import_add != 0))
+        if used
+    ]
+    if given and not any(f.kind == "text" for picks in lists for f in picks.files):
+        warn(
+            f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} to text coordinate files, as "
+            "RELION's import scales and shifts them; "
+            "the lists name STAR files alone, whose coordinates are read as written (tilt-series pixels, "
+            f"or centred Å): {'they change' if len(given) > 1 else 'it changes'} nothing"
+        )
 
 
 def _layout(picks: ImportList, label: str, notes: list[str], scale: Scale) -> dict:

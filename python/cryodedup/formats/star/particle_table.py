@@ -52,7 +52,7 @@ AUTO_SCORES = ("rlnAutopickFigureOfMerit", "rlnMaxValueProbDistribution", "rlnLo
 RANDOM_SUBSET, HALF_TEXTS = "rlnRandomSubset", ("1", "2")
 #: RELION's orientation of a particle: Euler angles (ZYZ) in degrees.
 ANGLES = ["rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"]
-#: 180 / π: radians written as degrees are this many times too large.
+#: 180 / π: degrees multiplied by it once too often (taken for radians) are this many times too large.
 DEGREES_PER_RADIAN = 180 / np.pi
 
 
@@ -67,7 +67,7 @@ def check_angle_ranges(
     """Refuses Euler angles beyond ±360° or, unless ``insisted``, all within ±π; warns of a tilt outside 0-180°.
 
     RELION writes rot and psi within ±180° and tilt within 0-180°. An angle beyond ±360° is
-    no angle a program writes: radians multiplied by 180/π twice, or another quantity
+    no angle a program writes: degrees multiplied by 180/π once too often, or another quantity
     (cryoCAT's WarpTools file: rot up to 7,090, tilt up to 2,398, each 57.3 times the
     search grid's value); compared as written, ``--max-angle`` would decide on noise.
     A tilt outside 0-180° within ±360° is a rotation all the same (another program's
@@ -83,8 +83,8 @@ def check_angle_ranges(
         row, column = (int(k) for k in np.argwhere(beyond)[0])
         value, largest = float(angles[row, column]), float(np.nanmax(np.abs(angles)))
         cause = (
-            f"radians written as degrees? ({value:g} / {DEGREES_PER_RADIAN:.5f} = {value / DEGREES_PER_RADIAN:.4g}°, "
-            f"and every angle divided so lies within ±360°)"
+            f"degrees multiplied by 180/π once too often? ({value:g} / {DEGREES_PER_RADIAN:.5f} = "
+            f"{value / DEGREES_PER_RADIAN:.4g}°, and every angle divided so lies within ±360°)"
             if largest / DEGREES_PER_RADIAN <= 360
             else "not an angle in degrees"
         )
@@ -110,7 +110,7 @@ def _check_radians(angles: np.ndarray, labels: Sequence[str], where: str, warn: 
     if len(finite) < RADIAN_ROWS or not 0.5 < finite.max() <= np.pi + 1e-4:
         return
     said = (
-        f"{where}: every one of the {len(finite):,} particles' {'/'.join(labels)} lies within ±π (up to "
+        f"{where}: all {len(finite):,} particles' angles lie within ±π ({'/'.join(labels)}, up to "
         f"{finite.max():.4g}°): radians written as degrees?"
     )
     if insisted:

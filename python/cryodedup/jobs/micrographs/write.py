@@ -31,6 +31,7 @@ from ...formats.cryosparc.particles import NO_MICROGRAPH_FIELD
 from ...formats.micrograph_lists import Micrographs
 from ...formats.microscope import Placement
 from ...formats.particles import ParticleNames, open_particle_names, particle_suffix, read_particle_names
+from ...labels import counted
 from ...options import MicrographOptions
 from ...outputs import AtomicOutputs, StrPath, scratch_files, warn_earlier_report
 from ...particle_set import ParticleSet
@@ -153,7 +154,8 @@ def write_results(
     decision = outcome.decision
     if decision.uncertain.any():
         log(
-            f"{int(decision.uncertain.sum())} pair(s) near the thresholds (joint score within {UNCERTAIN:g}x of 1): "
+            f"{counted(int(decision.uncertain.sum()), 'pair')} near the thresholds "
+            f"(joint score within {UNCERTAIN:g}x of 1): "
             "marked uncertain in pairs.csv; look at them before trusting the decision"
             + (" (report.html lists and draws them)" if options.plot else ""),
             "warning",

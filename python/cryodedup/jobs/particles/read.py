@@ -93,7 +93,7 @@ def read_request(options: ParticleOptions, held: Held = None) -> ReadRequest:
         out_user=options.copick_out_user,
         out_session=options.copick_out_session,
     )
-    return ReadRequest(scale, score_read, row_read, copick, options.output_format)
+    return ReadRequest(scale, score_read, row_read, copick, options.output_format, bool(options.transform))
 
 
 def read_inputs(
