@@ -469,8 +469,8 @@ def _fired(
         f"{name_b} and {name_a} are in two frames: {name_b}'s picks meet {name_a}'s after {spec} "
         f"({transform.kind(psize)} in pixels of {psize:g} Å; shift {shift_a} Å"
         + (f", scale {transform.scale:.4g}" if transform.scale != 1 else "")
-        + f"), which raises the agreement (the picks with a partner within {round(radius, 1):g} Å, counted on the side with "
-        f"fewer, over the union of both sets) on {where}, from {before:.3f} to {after:.3f}"
+        + f"), which raises the agreement (the picks with a partner within {round(radius, 1):g} Å, counted on the "
+        f"side with fewer, over the union of both sets) on {where}, from {before:.3f} to {after:.3f}"
     )
     return {
         "micrographs_held": held,
