@@ -401,7 +401,8 @@ class ParticleOptions:
         "--add-again",
         "--update: add a batch though some of its rows are already in the kept set (the same micrograph, centre "
         "and score as a kept particle: a batch given again); those rows are then rejected as duplicates of "
-        "themselves. Without it such a batch is refused.",
+        "themselves. Without it such a batch is refused (the last round's batch given again adds nothing: a "
+        "retry).",
         is_flag=True,
         label="add a batch again",
     )
