@@ -241,6 +241,6 @@ def test_the_distance_of_a_refused_offset_is_said_to_a_tenth_of_an_angstrom(tmp_
     options = ParticleOptions(micrographs=EXAMPLES / "micrographs_ctf.star", min_dist=100)
     with pytest.raises(CryodedupError, match="are in two frames") as refused:
         remove_duplicate_particles([log, moved], tmp_path / "out", options)
-    said = re.search(r"Jaccard at ([0-9.]+) Å", str(refused.value))
+    said = re.search(r"a partner within ([0-9.]+) Å", str(refused.value))
     assert said is not None, str(refused.value)
     assert re.fullmatch(r"[0-9]+(\.[0-9])?", said.group(1)) and abs(float(said.group(1)) - 26.6) < 0.5, said.group(1)
