@@ -284,6 +284,11 @@ class StarWriter:
         parts = [self.parts[k] for k in members]
         if parts[0].rewritten is not None and any(p.rewritten is None for p in parts):
             return None
+        return self._alone(members)
+
+    def _alone(self, members: list[int]) -> StarWriter:
+        """A writer of the inputs ``members`` (positions) alone, under the first's header, as if run alone."""
+        parts = [self.parts[k] for k in members]
         coords = parts[0].columns.coords
 
         def kept(label: str) -> bool:  # (a part carried into the first's frame is written in its coordinates)
@@ -336,7 +341,7 @@ class StarWriter:
             mine = np.ones(self.counts[k], dtype=bool)
             if species is not None and apart is not None:
                 mine = apart.rows[rows] == apart.names.index(species)
-            alone = StarWriter([part], part.labels, [self.counts[k]], kept.parent)
+            alone = self._alone([k])
             own_halves = halves[rows] if halves is not None and RANDOM_SUBSET in part.labels else None
             alone._write(keep[rows] & mine, tmp[kept], os.devnull, own_halves)
             alone._write(~keep[rows] & mine, tmp[rejected], os.devnull, None)
