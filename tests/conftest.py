@@ -3,6 +3,9 @@
 Tests marked ``slow`` (together most of the suite's time) run with ``pytest --slow``, and always
 in CI (``CI=true``, as .ci/run is started) or with ``CRYODEDUP_SLOW=1``.
 
+Property tests (hypothesis) draw the same examples on every run, so that a run's result never
+depends on luck; ``CRYODEDUP_EXPLORE=1`` draws new ones (and keeps failures in .hypothesis/).
+
 Shared helpers live in helpers.py; tests import them from there, never from this file.
 """
 
@@ -12,8 +15,13 @@ import os
 import sys
 
 import pytest
+from hypothesis import settings
 
 from helpers import NO_SHARED_DATA, SHARED_DATA
+
+settings.register_profile("fixed", derandomize=True, database=None)
+settings.register_profile("explore")
+settings.load_profile("explore" if os.environ.get("CRYODEDUP_EXPLORE") == "1" else "fixed")
 
 SLOW_SKIPPED = "slow: run with pytest --slow (CI runs it)"
 

@@ -88,18 +88,11 @@ def test_unrelated_sets_do_not_fire():
     assert not fires(measure(a, ga, b, gb, 20.0, np.full(10, 4000.0 * 4000)))
 
 
-@st.composite
-def one_frame(draw):
-    """Two pickers of one frame: a share of common particles a little apart, and picks each made alone."""
-    seed = draw(st.integers(0, 2**32 - 1))
+def _one_frame_case(seed, n_mics, width, height, radius, n, share, extra):
+    """Two pickers of one frame: ``share`` of the particles in common (noise a quarter of the radius), and their own."""
     rng = np.random.default_rng(seed)
-    n_mics = draw(st.integers(1, 6))
-    width, height = draw(st.floats(300, 8000)), draw(st.floats(300, 8000))
-    radius = draw(st.floats(5, 200))
-    n = draw(st.integers(1, 400))
     a, ga = _picks(rng, n_mics, n, width, height)
-    common = rng.random(len(a)) < draw(st.floats(0, 1))
-    extra = draw(st.integers(0, 400))
+    common = rng.random(len(a)) < share
     own, g_own = _picks(rng, n_mics, extra, width, height)
     jitter = rng.normal(0, radius / 4, (int(common.sum()), 2))
     b = np.r_[a[common] + jitter, own]
@@ -107,6 +100,19 @@ def one_frame(draw):
     if not len(b):
         b, gb = own[:0], g_own[:0]
     return a, ga, b, gb, radius, np.full(n_mics, width * height)
+
+
+@st.composite
+def one_frame(draw):
+    """:func:`_one_frame_case` of drawn sizes, densities and radii."""
+    seed = draw(st.integers(0, 2**32 - 1))
+    n_mics = draw(st.integers(1, 6))
+    width, height = draw(st.floats(300, 8000)), draw(st.floats(300, 8000))
+    radius = draw(st.floats(5, 200))
+    n = draw(st.integers(1, 400))
+    share = draw(st.floats(0, 1))
+    extra = draw(st.integers(0, 400))
+    return _one_frame_case(seed, n_mics, width, height, radius, n, share, extra)
 
 
 def _one_frame_is_never_another(case) -> None:
@@ -122,6 +128,13 @@ def _one_frame_is_never_another(case) -> None:
 @given(one_frame())
 def test_one_frame_is_never_another(case):
     _one_frame_is_never_another(case)
+
+
+def test_pick_noise_wider_than_a_dense_radius_is_no_offset():
+    # Found by CI's 1,000 examples (stop 62): picks so dense the radius is measured at an eighth of the
+    # one given, the pick noise twice that: the refined shift wandered 25 px over a floor of chance
+    # pairs with a standard error of 0.4 px, and one frame was called two.
+    _one_frame_is_never_another(_one_frame_case(2387, 2, 300.0, 2313.0, 94.0, 323, 1.0, 323))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

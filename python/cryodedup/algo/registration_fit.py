@@ -5,7 +5,10 @@ picker's grid (RELION's autopicking: steps of about 11 px) make that vote land a
 the voted transform is refined from the picks it pairs one to one (mutual nearest neighbours
 within a window, on one micrograph): the median of their displacements (a scale: least squares),
 again with a window shrunk to the pairs' spread, until it stands still; its standard error comes
-from the pairs' residuals. And the agreement that chance gives is measured on the same picks:
+from the pairs' residuals, divided by how far the centre found stays when the shift is moved
+(1 - the slope of the refinement's map at its fixed point): a peak the window resolves holds
+it (slope near 0), a floor of chance pairs wider than the window lets it wander (slope near 1,
+the error the window itself). And the agreement that chance gives is measured on the same picks:
 the second set moved far (a random fraction of each micrograph's extent, wrapped round, so that
 its density stays) a few times (docs/design.md section 2, "Inputs in two frames").
 """
@@ -41,6 +44,8 @@ MOST_CANDIDATES = 2_000_000
 CENTRE_SDS = 3.0
 #: ... unless more than this fraction equal the median (a picker's grid): the median.
 TIED = 0.2
+#: The slope of the refinement's map is measured by moving the shift this fraction of the window either way.
+SLOPE_STEP = 0.25
 
 
 def fit_radius(
@@ -195,7 +200,34 @@ def refine(
     if n < 2:
         return Refined(linear, shift, np.full(a.shape[1], np.inf), math.inf if fit_scale else 0.0, n, window)
     error = residuals.std(axis=0, ddof=1) / math.sqrt(n)
+    if not fit_scale:
+        held = 1 - _slope(b @ linear.T + shift, a, ga, gb, window)
+        error = error / np.maximum(held, error / window)
     return Refined(linear, shift, error, scale_error, n, window)
+
+
+def _slope(moved: np.ndarray, a: np.ndarray, ga: np.ndarray, gb: np.ndarray, window: float) -> np.ndarray:
+    """Per axis, how far the centre of the pairs follows the shift moved (0: held by a peak; 1: no peak).
+
+    The refinement's map t -> t + centre(pairs at t) at its fixed point, differentiated along
+    each axis by moving the shift :data:`SLOPE_STEP` of the window either way. Dense picks with
+    pick noise wider than the window leave a flat floor of chance pairs whose mean follows any
+    move (slope 1): the shift found there is a wander, however many pairs.
+    """
+    step = SLOPE_STEP * window
+    slopes = np.ones(a.shape[1])
+    for k in range(a.shape[1]):
+        centres = []
+        for sign in (-1.0, 1.0):
+            delta = np.zeros(a.shape[1])
+            delta[k] = sign * step
+            i, j = one_to_one(a, ga, moved + delta, gb, window)
+            if len(i) < 3:
+                break
+            centres.append(delta[k] + _centre(a[i] - (moved[j] + delta))[k])
+        if len(centres) == 2:
+            slopes[k] = (centres[1] - centres[0]) / (2 * step)
+    return slopes
 
 
 def _centre(points: np.ndarray) -> np.ndarray:
