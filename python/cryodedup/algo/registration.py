@@ -334,13 +334,15 @@ def _searched_by_chance(
 ) -> float:
     """The picks the search pairs when the frames surely differ: b turned about each micrograph's centre.
 
-    The search's vote finds the translation that pairs most; on picks that crowd (membranes, a
-    slab of a tomogram, a picker's grid) that is well above a random move's agreement. Turned
-    by angles no linear part tries (:data:`SEARCH_TURNS`), b keeps how its picks crowd and
-    shares no frame with a: the most the search then pairs is chance's for a search.
+        The search's vote finds the translation that pairs most; on picks that crowd (membranes, a
+        slab of a tomogram, a picker's grid) that is well above a random move's agreement. Turned
+        by angles no linear part tries (:data:`SEARCH_TURNS`), b keeps how its picks crowd and
+        shares no frame with a: the most the search then pairs is chance's for a search. Turned picks
+    are wrapped round into the micrograph's box, so that a long strip's stay on it.
     """
     low, extent = boxes
     centre = (low + extent / 2)[gb]
+    low_b, extent_b = low[gb][:, :2], np.maximum(extent[gb][:, :2], 1e-9)
     most = 0.0
     for angle in SEARCH_TURNS:
         c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
@@ -348,6 +350,8 @@ def _searched_by_chance(
         offset = b[:, :2] - centre[:, :2]
         turned[:, 0] = centre[:, 0] + c * offset[:, 0] - s * offset[:, 1]
         turned[:, 1] = centre[:, 1] + s * offset[:, 0] + c * offset[:, 1]
+        # (wrapped round into the micrograph's box, as chance's moves are: a turned strip would leave it)
+        turned[:, :2] = low_b + np.mod(turned[:, :2] - low_b, extent_b)
         shifts = []
         found = _voted_shift(a[pairs_i] - turned[pairs_j], rho)
         if found is not None:
