@@ -17,10 +17,10 @@ import numpy as np
 
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs
-from ...formats.microscope import Placement
 from ...formats.mrc import MrcLayout, mrc_layout
 from ...options.micrographs import ALL_PAIRS_UPTO, MicrographOptions
 from ...resolve.given_psize import Evidence, check_given_psize, same_size
+from .placement import Placement
 
 __all__ = [
     "MAX_BINNED_PSIZE",
