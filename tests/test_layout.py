@@ -96,7 +96,6 @@ def test_no_import_cycle_in_the_package():
 #: The package's own ``__init__`` stands apart: it names the public API lazily (PEP 562).
 FLOORS = [
     {"errors", "signals"},  # the ground: no room imported
-    {"species_options"},  # the minimum distances of several species
     {"outputs"},  # atomic outputs, the output lock
     {"particle_set", "labels"},  # the ParticleSet every reader fills; input labels for people
     {"algo"},  # decisions on arrays

@@ -290,7 +290,7 @@ def _copick_compare_command() -> Command:
     """
     from .options.compare import COMPARISON, CompareOptions
     from .options.particles import COPICK_PROJECTS, PICKERS, ParticleOptions
-    from .species_options import MinDistance
+    from .options.species import MinDistance
 
     reference, radius, beta, over = flags_of(CompareOptions)
     pick_set = "USER/SESSION"

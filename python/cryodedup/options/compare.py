@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from ..algo import MAX_CENTRE
 from ..errors import CryodedupError
-from ..species_options import DEFAULT_MIN_DIST
 from .fields import OUTPUT, check_choices, choice, is_real_number, option
+from .species import DEFAULT_MIN_DIST
 
 __all__ = ["COMPARISON", "PANELS", "READING", "CompareOptions"]
 

@@ -16,7 +16,7 @@ import click
 import numpy as np
 
 from ..errors import CryodedupError, alternatives
-from ..species_options import parse_named_distances
+from .species import parse_named_distances
 
 __all__ = [
     "CENTRES",

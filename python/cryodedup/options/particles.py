@@ -19,14 +19,6 @@ from ..errors import CryodedupError, one_line
 from ..outputs import check_plotting
 from ..particle_set import OUTPUT_FORMATS, SHIFT_KEYS
 from ..resolve.micrograph_names import MATCH_MODES
-from ..species_options import (
-    DEFAULT_MIN_DIST,
-    DefaultDistance,
-    MinDistance,
-    NamedDistance,
-    SpeciesDistances,
-    parse_named_distances,
-)
 from .fields import (
     CENTRES,
     COLLECTION,
@@ -47,6 +39,14 @@ from .fields import (
     option,
     path_type,
     project_dir_option,
+)
+from .species import (
+    DEFAULT_MIN_DIST,
+    DefaultDistance,
+    MinDistance,
+    NamedDistance,
+    SpeciesDistances,
+    parse_named_distances,
 )
 
 __all__ = ["COPICK_PROJECTS", "PANELS", "PICKERS", "ParticleOptions"]
