@@ -36,8 +36,9 @@ from .jobs.particles.job import run
 from .jobs.particles.read import Files, InMemory
 from .options import ParticleOptions
 from .options.fields import CENTRES, taken_by
-from .outputs import StrPath, output_batch
+from .outputs import output_batch
 from .particle_set import Log, ParticleSet, Warn
+from .paths import StrPath
 
 __all__ = ["CentreReport", "remove_duplicate_centres", "remove_duplicates"]
 

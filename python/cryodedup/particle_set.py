@@ -28,7 +28,7 @@ import numpy as np
 
 import cryodedup._core as _core
 
-from .outputs import StrPath
+from .paths import StrPath
 
 __all__ = [
     "OUTPUT_FORMATS",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import CryodedupError
-from ..outputs import StrPath
+from ..paths import StrPath
 from ..resolve.given_psize import Evidence, listed_evidence
 from .sniff import is_cryosparc, is_glob, refuse_metadata_input
 

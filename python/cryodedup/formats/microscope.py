@@ -28,7 +28,7 @@ import numpy as np
 import cryodedup._core as _core
 
 from ..errors import CryodedupError
-from ..outputs import StrPath
+from ..paths import StrPath
 from ..resolve import name_key
 from .files import check_regular_file
 from .sniff import is_glob

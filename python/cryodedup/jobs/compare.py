@@ -23,8 +23,8 @@ from ..algo.matching import f_beta, maximum_matching, pairs_within
 from ..errors import CryodedupError
 from ..options import CompareOptions, ParticleOptions
 from ..options.species import DEFAULT_MIN_DIST, SpeciesDistances
-from ..outputs import StrPath
 from ..particle_set import Log, ParticleSet
+from ..paths import StrPath
 from .input_checks import check_centres
 from .particles.read import read_inputs, read_request
 from .registration import apply_transforms, input_named, pair_registration

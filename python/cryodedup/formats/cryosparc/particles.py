@@ -26,8 +26,9 @@ from ..._core import CsLocations, KeyGroups
 from ...algo.audit import read_halves
 from ...algo.filaments import tube_ids
 from ...errors import CryodedupError
-from ...outputs import AtomicOutputs, StrPath
+from ...outputs import AtomicOutputs
 from ...particle_set import HalfSets, Images, Log, ParticleSet, PlacedSubsetWriter
+from ...paths import StrPath
 from ...resolve import (
     MIC_PSIZE,
     NO_AUTO_SCORE,

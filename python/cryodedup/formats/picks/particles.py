@@ -28,8 +28,8 @@ from ...algo.filaments import tube_ids
 from ...algo.normalisation import normalisation
 from ...algo.priority import input_levels, scores_without_none
 from ...errors import CryodedupError
-from ...outputs import StrPath
 from ...particle_set import Log, ParticleSet
+from ...paths import StrPath
 from ...resolve import (
     MIC_PSIZE,
     ListedPixelSizes,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import CryodedupError
-from ...outputs import StrPath
+from ...paths import StrPath
 from ...resolve.given_psize import Evidence, listed_evidence
 from .file import Block, StarFile, Table, is_number
 

@@ -25,7 +25,7 @@ from ...algo.filaments import tube_ids
 from ...algo.priority import has_none_scores
 from ...errors import CryodedupError
 from ...labels import distinct_labels
-from ...outputs import StrPath, write_error
+from ...outputs import write_error
 from ...particle_set import (
     HalfSets,
     Images,
@@ -35,6 +35,7 @@ from ...particle_set import (
     PlacedSubsetWriter,
     Warn,
 )
+from ...paths import StrPath
 from ...resolve.datasets import Identity, optics_identity
 from ...resolve.pixel_size import pixel_size_of_rows
 from ..micrograph_lists import list_evidence

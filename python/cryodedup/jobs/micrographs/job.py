@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...options import MicrographOptions, MicrographRun
-from ...outputs import StrPath, all_outputs_at_once
+from ...outputs import all_outputs_at_once
+from ...paths import StrPath
 from ...report.summary import revisit_rows
 from ...resolve.micrograph_names import check_match_mode
 from .group import decide_run

@@ -31,7 +31,7 @@ from ...formats.microscope import (
     read_files,
     read_navigators,
 )
-from ...outputs import StrPath
+from ...paths import StrPath
 
 if TYPE_CHECKING:
     from ...formats.navigator import Navigator, NavItem

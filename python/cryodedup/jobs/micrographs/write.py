@@ -32,8 +32,9 @@ from ...formats.micrograph_lists import Micrographs
 from ...formats.particles import ParticleNames, open_particle_names, particle_suffix, read_particle_names
 from ...labels import counted
 from ...options import MicrographOptions
-from ...outputs import AtomicOutputs, StrPath, scratch_files, warn_earlier_report
+from ...outputs import AtomicOutputs, scratch_files, warn_earlier_report
 from ...particle_set import ParticleSet
+from ...paths import StrPath
 from ...resolve import match_micrographs
 from .group import UNCERTAIN, Decision, Outcome, near_the_edge, verdict
 from .placement import Placement
