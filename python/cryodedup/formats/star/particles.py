@@ -38,7 +38,7 @@ from ...particle_set import (
 from ...paths import StrPath
 from ...resolve.datasets import Identity, optics_identity
 from ...resolve.pixel_size import pixel_size_of_rows
-from ..micrograph_lists import list_evidence
+from ..micrograph_lists import stated_pixel_sizes
 from ..read_request import input_scale
 from .file import Table
 from .micrographs import micrograph_pixel_sizes
@@ -211,7 +211,9 @@ def _read_star_files(
     )
     # A typed pixel size checked before any output is written (a tomograms STAR is the tomography reader's to check).
     given_sources = [
-        check_mic_psize(part, s, list_evidence(scale.micrographs, s.mic_psize) if tomograms is None else [], warn)
+        check_mic_psize(
+            part, s, stated_pixel_sizes(scale.micrographs, s.mic_psize) if tomograms is None else None, warn
+        )
         for part, s in zip(parts, scales)
     ]
     rows = _Rows(parts, row_read, warn)
