@@ -95,8 +95,7 @@ def test_no_import_cycle_in_the_package():
 #: The package's rooms, from the ground up: a room imports rooms of its own floor or below.
 #: The package's own ``__init__`` stands apart: it names the public API lazily (PEP 562).
 FLOORS = [
-    {"errors", "signals"},  # the ground: no room imported
-    {"species_options"},  # the minimum distances of several species
+    {"errors", "signals", "paths"},  # the ground: no room imported (paths: the type of a path given)
     {"outputs"},  # atomic outputs, the output lock
     {"particle_set", "labels"},  # the ParticleSet every reader fills; input labels for people
     {"algo"},  # decisions on arrays
@@ -276,3 +275,45 @@ def test_a_picker_never_chooses_its_score_itself():
     assert decided == []
     own_score = (PACKAGE / "formats" / "picks" / "__init__.py").read_text().split("def own_score", 1)[1]
     assert "resolve_score(" in own_score.split("\ndef ", 1)[0]
+
+
+#: The pixel-size policy of resolve/: what agrees with a typed pixel size, which source wins.
+PIXEL_SIZE_POLICY = {"cryodedup.resolve.given_psize", "cryodedup.resolve.pixel_size"}
+#: The readers that still judge a pixel size themselves (issue 66 counted seven; each one taken
+#: off this list is one fewer walk formats -> resolve -> formats). A new one is refused.
+JUDGING_READERS = {
+    "cryodedup.formats.cryosparc.particles",
+    "cryodedup.formats.dynamo",
+    "cryodedup.formats.picks.particles",
+    "cryodedup.formats.star.particles",
+    "cryodedup.formats.star.pixel_sizes",
+}
+
+
+def _pixel_size_policy_of(module: str, graph: dict[str, set[str]]) -> set[str]:
+    """What of resolve's pixel-size policy ``module`` imports (``resolve``'s own names count as its modules')."""
+    path = next(p for p in PACKAGE.rglob("*.py") if module_name(p) == module)
+    taken = set(graph[module] & PIXEL_SIZE_POLICY)
+    init = ast.parse((PACKAGE / "resolve" / "__init__.py").read_text())
+    policy_names = {
+        alias.name
+        for node in ast.walk(init)
+        if isinstance(node, ast.ImportFrom) and node.module in ("pixel_size", "given_psize")
+        for alias in node.names
+    }
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("resolve") and node.level:
+            taken |= {f"resolve.{alias.name}" for alias in node.names if alias.name in policy_names}
+    return taken
+
+
+def test_the_readers_of_lists_and_metadata_state_what_their_files_hold_and_decide_nothing():
+    # A micrographs list's reader states its pixel sizes (StatedPixelSizes), resolve/ judges a
+    # typed one against them; the metadata reader reads acquisitions, the micrograph job places
+    # them (shift calibration, beam, revisits: algo/ and jobs/micrographs/placement.py).
+    graph = import_graph()
+    stating = ["cryodedup.formats.micrograph_lists", "cryodedup.formats.star.micrographs"]
+    assert {m: _pixel_size_policy_of(m, graph) for m in stating} == {m: set() for m in stating}
+    assert sorted(t for t in graph["cryodedup.formats.microscope"] if room_of(t) == "algo") == []
+    judging = {m for m in graph if room_of(m) == "formats" and _pixel_size_policy_of(m, graph)}
+    assert judging == JUDGING_READERS

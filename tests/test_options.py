@@ -180,3 +180,70 @@ def test_the_micrograph_jobs_stored_options_are_the_marked_ones():
     # shard.json keeps its order: the run's options in declaration order.
     declared = [f.name for f in dataclasses.fields(MicrographOptions)]
     assert list(RUN_OPTIONS) == sorted(RUN_OPTIONS, key=declared.index)
+
+
+def _panelled(command: click.Command) -> set[str]:
+    """The options (their first flag) that one of the command's help panels shows."""
+    ctx = click.Context(command, info_name=command.name)
+    shown = set()
+    for panel in getattr(command, "panels", []):
+        shown.update(p.opts[0] for p in panel.get_objects(command, ctx))
+    return shown
+
+
+@pytest.mark.parametrize("name", sorted(main.commands))
+def test_every_option_of_every_command_sits_in_a_named_panel(name):
+    # Before the panels were marked on the options, --insist-psize, --import-scale, --import-add,
+    # --import-centered and --insist-angles fell into a stray "Options" box of `particles --help`.
+    command = main.commands[name]
+    every = {p.opts[0] for p in command.params if isinstance(p, click.Option) and not p.hidden}
+    assert sorted(every - _panelled(command)) == []
+    shown = click.testing.CliRunner().invoke(main, [name, "--help"], terminal_width=120)
+    assert shown.exit_code == 0, shown.output
+    titles = re.findall(r"╭─ (.+?) ─", shown.output)
+    assert "Options" not in titles and titles, titles
+
+
+def test_an_option_in_no_panel_of_its_command_is_refused():
+    from cryodedup.commands import Command
+    from cryodedup.options.fields import OUTPUT, Flag
+
+    Command([Flag(("--fine",), "In a panel.", panel=OUTPUT)])
+    with pytest.raises(ValueError, match="--stray's panel ''"):
+        Command([Flag(("--stray",), "Marked nowhere.")])
+
+
+def test_an_option_taken_by_another_command_is_marked_where_declared():
+    @dataclasses.dataclass
+    class Toy:
+        plain: int = options.fields.option(1, "--plain", "Not marked.", type=int)
+        read: int = options.fields.option(2, "--read", "Compare reads it.", type=int, taken_by=("compare",))
+        both: int = options.fields.option(3, "--both", "Both.", type=int, taken_by=("copick", "compare"))
+
+    assert options.fields.taken_by(Toy, "compare") == ("read", "both")
+    assert options.fields.taken_by(Toy, "copick") == ("both",)
+    with pytest.raises(ValueError, match="taken_by"):
+        options.fields.option(1, "--typo", "A taker that is none.", taken_by=("copik",))
+
+
+def test_the_subsets_of_the_particle_options_are_the_hand_kept_lists_they_replace():
+    # The lists as they were kept by hand before the marks (api.py, options/compare.py,
+    # commands.py's copick command, jobs/particles/store.py), in their order where it is kept.
+    from cryodedup.api import CENTRE_OPTIONS
+    from cryodedup.commands import COMPARE, COPICK_DEDUP
+    from cryodedup.jobs.particles.store import DECISION_OPTIONS
+
+    centres = {"min_dist", "min_dist_z", "remove_entirely", "seed", "min_support", "coverage", "uncovered"}
+    assert set(CENTRE_OPTIONS) == centres | {"score_normalize"}
+    decision = ["min_dist", "min_dist_z", "mic_psize", "shift_key", "score", "score_order", "seed", "same_image"]
+    assert list(DECISION_OPTIONS) == [*decision, "match_micrographs"]  # (the store's record keeps this order)
+    reading = {"--mic-psize", "--micrographs", "--shift-key", "--topaz-scale", "--import-scale", "--import-add"}
+    reading |= {"--import-centered", "--project-dir", "--match-micrographs", "--transform"}
+    assert set(dict(COMPARE.panel_flags())["Reading"]) == reading
+    copick = ["--copick-objects", "--copick-users", "--copick-sessions", "--copick-out-user", "--copick-out-session"]
+    others = {"--min-dist", "--min-dist-z", "--prefer", "--score-order", "--remove-entirely", "--min-support"}
+    others |= {"--uncovered", "--cross-species", "--radius", "--overlap", "--max-angle", "--sym", "--registration"}
+    others |= {"--transform", "--dataset", "--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics"}
+    flags = [next(f for f in flag.flags if f.startswith("--")) for flag in COPICK_DEDUP.options]
+    assert flags[:5] == copick  # (the copick project's options first)
+    assert sorted(flags[5:]) == sorted(others)

@@ -153,3 +153,26 @@ def test_every_contradicted_place_is_named():
     )
     with pytest.raises(CryodedupError, match=r"and 4 more \(of optics group 3 in p.star, .*5 in p.star, \.\.\.\); "):
         check_given_psize("--mic-psize", 1.0, [*groups, Evidence(1.6, "x", "of optics group 6 in p.star")], False, "g")
+
+
+def test_a_micrographs_star_states_its_pixel_sizes_and_resolve_judges_a_typed_one(tmp_path):
+    # Hand-worked: micrographs at 1.06 and 0.885 Å (two optics groups), detector pixel 0.53 Å.
+    # A typed 1.0 is judged against the nearest micrograph size (|ln 1.06| < |ln 0.885|) and,
+    # as a binning, against the detector pixel; the reader itself states and judges nothing.
+    from cryodedup.formats.micrograph_lists import stated_pixel_sizes
+    from cryodedup.particle_set import StatedPixelSizes
+    from cryodedup.resolve.given_psize import Evidence, stated_evidence
+
+    path = tmp_path / "micrographs_ctf.star"
+    path.write_text(
+        "data_optics\nloop_\n_rlnOpticsGroup\n_rlnMicrographPixelSize\n_rlnMicrographOriginalPixelSize\n"
+        "1 1.06 0.53\n2 0.885 0.53\n\ndata_micrographs\nloop_\n_rlnMicrographName\n_rlnOpticsGroup\n"
+        "a.mrc 1\nb.mrc 2\n"
+    )
+    stated = stated_pixel_sizes(path, 1.0)
+    place = f"in {path}"
+    fields = ("rlnMicrographPixelSize", "rlnMicrographOriginalPixelSize")
+    assert stated == StatedPixelSizes(place, (1.06, 0.885), fields[0], (0.53, 0.53), fields[1])
+    assert stated_evidence(1.0, stated) == [Evidence(1.06, fields[0], place), Evidence(0.53, fields[1], place, True)]
+    assert stated_pixel_sizes(path, None) is None  # (read only when a typed size is to be checked)
+    assert stated_evidence(None, stated) == stated_evidence(1.0, None) == []

@@ -35,8 +35,10 @@ from .formats.star.particles import read_frame
 from .jobs.particles.job import run
 from .jobs.particles.read import Files, InMemory
 from .options import ParticleOptions
-from .outputs import StrPath, output_batch
+from .options.fields import CENTRES, taken_by
+from .outputs import output_batch
 from .particle_set import Log, ParticleSet, Warn
+from .paths import StrPath
 
 __all__ = ["CentreReport", "remove_duplicate_centres", "remove_duplicates"]
 
@@ -204,10 +206,9 @@ def _is_frame(data: Any) -> bool:
     return hasattr(data, "columns") and hasattr(data, "to_numpy")
 
 
-#: The options of :func:`remove_duplicate_centres`: those of the decision (the others read files).
-CENTRE_OPTIONS = frozenset(
-    {"min_dist", "min_dist_z", "remove_entirely", "seed", "min_support", "coverage", "uncovered", "score_normalize"}
-)
+#: The options of :func:`remove_duplicate_centres`: those of the decision (the others read files),
+#: marked ``taken_by=CENTRES`` where they are declared.
+CENTRE_OPTIONS = frozenset(taken_by(ParticleOptions, CENTRES))
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ class _JobCommand(click.RichCommand):
         self._declared = None
         options = [click.RichOption(decls, **kwargs) for decls, kwargs in map(Flag.click_args, command.options)]
         self._params = [*self._params, _short_help(command.essentials), *options]
-        self._panels = [click.RichOptionPanel(title, options=list(flags)) for title, flags in command.panels]
+        self._panels = [click.RichOptionPanel(title, options=flags) for title, flags in command.panel_flags()]
 
 
 def _short_help(essentials: Sequence[str]) -> click.Option:

@@ -3,12 +3,15 @@
 A job's options are its fields (``options/``: :class:`~cryodedup.options.ParticleOptions`,
 :class:`~cryodedup.options.MicrographOptions`); a command adds the options that are no job's
 field (``--outdir``, ``--force``, ``--particles``, ``--shard`` ...), declared here as
-:class:`~cryodedup.options.fields.Flag` constants. ``cli.py`` makes the click options from
-:data:`PARTICLES`, :data:`DEMO`, :data:`MICROGRAPHS` and :data:`MICROGRAPHS_MERGE`, and the
-pipelines (``pipelines/``) read them back from the commands. Each command's options are
-made when first asked for (PEP 562), and the command line asks only for those of the command
-it runs: a particle job does not import the micrograph job's options, nor a micrograph job
-the particle job's (with its readers and algorithms, about 40 ms of a run).
+:class:`~cryodedup.options.fields.Flag` constants. Each option names the panel of ``--help``
+it sits in and whether ``-h`` shows it where it is declared (``panel=``, ``essential=``), and
+which other commands take it (``taken_by=``); a command here lists its panels' titles alone.
+``cli.py`` makes the click options from :data:`PARTICLES`, :data:`DEMO`, :data:`MICROGRAPHS`
+and :data:`MICROGRAPHS_MERGE`, and the pipelines (``pipelines/``) read them back from the
+commands. Each command's options are made when first asked for (PEP 562), and the command
+line asks only for those of the command it runs: a particle job does not import the
+micrograph job's options, nor a micrograph job the particle job's (with its readers and
+algorithms, about 40 ms of a run).
 """
 
 from __future__ import annotations
@@ -20,7 +23,18 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .options.fields import MATCH_MICROGRAPHS_HELP, NOT_GIVEN, Flag, path_type
+from .options.fields import (
+    CLUSTER,
+    COLLECTION,
+    MATCH_MICROGRAPHS_HELP,
+    NOT_GIVEN,
+    OUTPUT,
+    Flag,
+    path_type,
+    taken_by,
+)
+from .options.fields import COMPARE as TAKEN_BY_COMPARE  # (COMPARE here is the command's options)
+from .options.fields import COPICK as TAKEN_BY_COPICK
 from .resolve.micrograph_names import MATCH_MODES
 
 __all__ = [
@@ -37,16 +51,31 @@ __all__ = [
 
 # --- the options of the commands that are no job's field ------------------------------------------------
 
-FORCE = Flag(("--force",), "Overwrite existing outputs.", default=NOT_GIVEN, is_flag=True)
-QUIET = Flag(("--quiet", "-q"), "Print nothing on stderr but errors.", default=NOT_GIVEN, is_flag=True)
-JSON = Flag(("--json",), "Print the summary as JSON on stdout.", default=NOT_GIVEN, is_flag=True, name="as_json")
+FORCE = Flag(("--force",), "Overwrite existing outputs.", default=NOT_GIVEN, is_flag=True, panel=OUTPUT, essential=True)
+QUIET = Flag(("--quiet", "-q"), "Print nothing on stderr but errors.", default=NOT_GIVEN, is_flag=True, panel=OUTPUT)
+JSON = Flag(
+    ("--json",),
+    "Print the summary as JSON on stdout.",
+    default=NOT_GIVEN,
+    is_flag=True,
+    name="as_json",
+    panel=OUTPUT,
+    essential=True,
+)
 MATCH_MICROGRAPHS = Flag(
-    ("--match-micrographs",), MATCH_MICROGRAPHS_HELP, type=click.Choice(MATCH_MODES), default="auto", show_default=True
+    ("--match-micrographs",),
+    MATCH_MICROGRAPHS_HELP,
+    type=click.Choice(MATCH_MODES),
+    default="auto",
+    show_default=True,
+    panel=OUTPUT,
 )
 MICROGRAPH_PARTICLES = Flag(
     ("--particles",),
     "A particle STAR or .cs to split into the particles of kept and rejected micrographs.",
     type=path_type(dir_okay=False),
+    panel=OUTPUT,
+    essential=True,
 )
 MICROGRAPHS_OUTDIR = "Folder for pairs.csv, duplicates.csv, micrographs_kept.* and micrographs_rejected.*."
 SHARD = Flag(
@@ -54,17 +83,20 @@ SHARD = Flag(
     "Score only the K-th of N chunks (K from 1: `--shard ${SLURM_ARRAY_TASK_ID}/N` with `--array=1-N`) "
     "into OUTDIR/shard-K-of-N; a complete shard is not redone. Then run `cryodedup micrographs-merge`.",
     metavar="K/N",
+    panel=CLUSTER,
 )
 DASK = Flag(
     ("--dask",),
     "Score the shards as Dask tasks: a scheduler address (tcp://node:8786), a scheduler file, or "
     '`local` (one worker per core). Needs `pip install "cryodedup[dask]"`.',
     metavar="SCHEDULER",
+    panel=CLUSTER,
 )
 SHARDS = Flag(
     ("--shards",),
     "With --dask: how many shards [default: one per worker].",
     type=click.IntRange(1, 10_000_000),  # MAX_IMAGES; more shards than micrographs score nothing more
+    panel=CLUSTER,
 )
 UPDATE = Flag(
     ("--update",),
@@ -72,6 +104,8 @@ UPDATE = Flag(
     "and scores in OUTDIR/seen) and replace its outputs by those of a fresh run of the whole set. A change of "
     "an option that affects the scores means a full run; with --force, always a full run.",
     is_flag=True,
+    panel=COLLECTION,
+    essential=True,
 )
 WATCH = Flag(
     ("--watch",),
@@ -80,27 +114,44 @@ WATCH = Flag(
     "skipped and listed, as with --skip-unreadable: one bad file does not end the watch.",
     type=click.FloatRange(min=0.1, max=7 * 86400),  # a week; NaN is refused by the command
     metavar="SECONDS",
+    panel=COLLECTION,
 )
 WATCH_IDLE = Flag(
     ("--watch-idle",),
     "With --watch: stop after this many minutes without a new micrograph [default: never].",
     type=click.FloatRange(min=0, max=1e6, min_open=True),  # two years; NaN is refused by the command
     metavar="MINUTES",
+    panel=COLLECTION,
 )
 
 
 def outdir(help: str, required: bool = True) -> Flag:
     """The -o/--outdir option of a job command."""
-    return Flag(("-o", "--outdir"), help, type=path_type(file_okay=False), default=NOT_GIVEN, required=required)
+    return Flag(
+        ("-o", "--outdir"),
+        help,
+        type=path_type(file_okay=False),
+        default=NOT_GIVEN,
+        required=required,
+        panel=OUTPUT,
+        essential=True,
+    )
 
 
-def flags_of(options: type, start: str | None = None, stop: str | None = None) -> list[Flag]:
-    """The options of a job's fields from ``start`` to ``stop`` (both included), in the fields' order."""
-    flags = {f.name: f.metadata["flag"] for f in fields(options) if "flag" in f.metadata}
-    names = list(flags)
-    first = names.index(start) if start else 0
-    last = names.index(stop) + 1 if stop else len(names)
-    return [flags[n] for n in names[first:last]]
+def flags_of(options: type) -> list[Flag]:
+    """The options of a job's fields, in the fields' order."""
+    return [f.metadata["flag"] for f in fields(options) if "flag" in f.metadata]
+
+
+def job_then_outputs(options: type, before: Sequence[Flag], outputs: Sequence[Flag]) -> list[Flag]:
+    """A job command's options: ``before``, the job's fields but its outputs, ``outputs``, the job's output fields."""
+    flags = flags_of(options)
+    return [
+        *before,
+        *(f for f in flags if f.panel != OUTPUT),
+        *outputs,
+        *(f for f in flags if f.panel == OUTPUT),
+    ]
 
 
 def flags_named(options: type, *names: str) -> list[Flag]:
@@ -125,187 +176,111 @@ def field_values(options: type, params: Mapping[str, Any], partial: bool = False
     return values
 
 
+#: The help's own options (``-h``: cli.py's), in the last panel of every command.
+HELP_FLAGS = ("--help", "-h")
+
+
+def long_flag(flag: Flag) -> str:
+    """The option's long flag (``--outdir`` of ``-o/--outdir``)."""
+    return next(f for f in flag.flags if f.startswith("--"))
+
+
 @dataclass(frozen=True)
 class Command:
-    """A command's options in the order of its parameters, and its help's panels (title, flags).
+    """A command's options in the order of its parameters, and the titles of its help's panels in order.
 
-    ``essentials``: the options most runs need, all that ``-h`` shows (``--help`` shows every one).
+    Each option sits in the panel it names (``Flag.panel``), ``--help`` and ``-h`` in the last.
+    ``short``: ``-h`` shows the options marked essential alone (else the whole help).
     """
 
     options: Sequence[Flag]
-    panels: Sequence[tuple[str, Sequence[str]]] = ()
-    essentials: Sequence[str] = ()
+    panels: Sequence[str] = (OUTPUT,)
+    short: bool = False
+
+    def __post_init__(self) -> None:
+        for flag in self.options:
+            if flag.panel not in self.panels:
+                raise ValueError(f"{long_flag(flag)}'s panel {flag.panel!r} is none of {list(self.panels)}")
+
+    @property
+    def essentials(self) -> list[str]:
+        """The options most runs need, all that ``-h`` shows (none: ``-h`` shows the whole help, as ``--help``)."""
+        return [long_flag(f) for f in self.options if f.essential] if self.short else []
+
+    def panel_flags(self) -> list[tuple[str, list[str]]]:
+        """Each panel's title and its options' flags, in the command's order."""
+        shown: dict[str, list[str]] = {title: [] for title in self.panels}
+        for flag in self.options:
+            shown[flag.panel].append(long_flag(flag))
+        shown[self.panels[-1]].extend(HELP_FLAGS)
+        return list(shown.items())
 
 
 def _particle_command() -> Command:
     """``cryodedup particles``' options and its help's panels."""
-    from .options.particles import ParticleOptions
+    from .options.particles import PANELS, ParticleOptions
 
     return Command(
-        [
-            outdir(
-                "Folder for particles_kept and particles_rejected (.star, or .cs and .csg), or the picks' outputs "
-                "(not needed with --audit without --plot).",
-                required=False,
-            ),
-            *flags_of(ParticleOptions, stop="seed"),
-            *flags_of(ParticleOptions, start="min_support"),
-            FORCE,
-            QUIET,
-            JSON,
-            *flags_of(ParticleOptions, start="plot", stop="project_dir"),
-        ],
-        [
-            (
-                "Distance and pixel size",
-                ["--min-dist", "--min-dist-z", "--mic-psize", "--micrographs", "--match-micrographs", "--dataset"],
-            ),
-            (
-                "Ranking",
-                [
-                    "--shift-key",
-                    "--score",
-                    "--score-order",
-                    "--score-normalize",
-                    "--prefer",
-                    "--same-image",
-                    "--remove-entirely",
-                    "--seed",
-                    "--filament-mode",
-                ],
-            ),
-            (
-                "Several species (cryo-ET)",
-                ["--species", "--species-column", "--cross-species", "--radius", "--overlap"],
-            ),
-            (
-                "copick projects",
-                [
-                    "--copick-objects",
-                    "--copick-users",
-                    "--copick-sessions",
-                    "--copick-out-user",
-                    "--copick-out-session",
-                ],
-            ),
-            (
-                "Pickers and consensus",
-                [
-                    "--min-support",
-                    "--coverage",
-                    "--uncovered",
-                    "--registration",
-                    "--transform",
-                    "--output-format",
-                    "--topaz-scale",
-                ],
-            ),
-            ("Half-sets and orientations", ["--audit", "--halfsets", "--max-angle", "--sym"]),
-            ("During collection", ["--update", "--add-again"]),
-            (
-                "Output",
-                ["--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics", "--project-dir", "--help"],
-            ),
-        ],
-        [
-            "--min-dist",
-            "--mic-psize",
-            "--micrographs",
-            "--score",
-            "--prefer",
-            "--min-support",
-            "--max-angle",
-            "--outdir",
-            "--force",
-            "--json",
-            "--plot",
-        ],
+        job_then_outputs(
+            ParticleOptions,
+            [
+                outdir(
+                    "Folder for particles_kept and particles_rejected (.star, or .cs and .csg), or the picks' outputs "
+                    "(not needed with --audit without --plot).",
+                    required=False,
+                )
+            ],
+            [FORCE, QUIET, JSON],
+        ),
+        PANELS,
+        short=True,
     )
 
 
 def _compare_command() -> Command:
     """``cryodedup compare``'s options: its own, how the particle job reads inputs, how it reports."""
-    from .options.compare import READING_FIELDS, CompareOptions
+    from .options.compare import PANELS, READING, CompareOptions
     from .options.particles import ParticleOptions
 
-    reading = {f.name: f.metadata["flag"] for f in fields(ParticleOptions) if f.name in READING_FIELDS}
+    reading = flags_named(ParticleOptions, *taken_by(ParticleOptions, TAKEN_BY_COMPARE))
     return Command(
-        [*flags_of(CompareOptions), *(reading[name] for name in READING_FIELDS), QUIET, JSON],
-        [
-            ("Comparison", ["--reference", "--radius", "--beta", "--over"]),
-            (
-                "Reading",
-                [
-                    "--mic-psize",
-                    "--micrographs",
-                    "--match-micrographs",
-                    "--shift-key",
-                    "--topaz-scale",
-                    "--project-dir",
-                    "--transform",
-                ],
-            ),
-            ("Output", ["--quiet", "--json", "--help"]),
-        ],
+        [*flags_of(CompareOptions), *(replace(flag, panel=READING) for flag in reading), QUIET, JSON], PANELS
     )
 
 
 def _copick_command() -> Command:
     """``copick process dedup``'s options (copick's plugin command, :mod:`cryodedup.copick_command`).
 
-    The particle job's options that concern a copick project; copick's own ``-c/--config`` and
-    ``--debug`` are added there.
+    The particle job's options that concern a copick project (``taken_by=COPICK``): the copick
+    project's first, then in the order of the particle command's panels; copick's own
+    ``-c/--config`` and ``--debug`` are added there.
     """
-    from .options.particles import ParticleOptions
+    from .options.particles import COPICK_PROJECTS, PANELS, ParticleOptions
 
-    return Command(
-        [
-            outdir(
-                "Also write the kept and rejected picks as RELION 5 STAR files, one pair per object, into this folder "
-                "(the kept picks go into the project in any case).",
-                required=False,
-            ),
-            *flags_named(
-                ParticleOptions,
-                "copick_objects",
-                "copick_users",
-                "copick_sessions",
-                "copick_out_user",
-                "copick_out_session",
-                "min_dist",
-                "min_dist_z",
-                "prefer",
-                "score_order",
-                "remove_entirely",
-                "min_support",
-                "uncovered",
-                "cross_species",
-                "radius",
-                "overlap",
-                "max_angle",
-                "sym",
-                "registration",
-            ),
-            replace(
-                *flags_named(ParticleOptions, "transform"),
-                help="Move a pick set's centres into the others' frame before deciding, and its kept picks as "
-                "written: USER/SESSION=OP+OP+... applied in order, in Å; OP is swap, mirror-x:W (x -> W - x), "
-                "mirror-y:H, mirror-z:D, scale:S, shift:DX,DY[,DZ] (the registration names the one that fits). "
-                "Repeat it for several pick sets.",
-                metavar="USER/SESSION=OPS",
-            ),
-            replace(
-                *flags_named(ParticleOptions, "datasets"),
-                help="USER/SESSION=LABEL: the pick set (or its position from 1) belongs to the dataset LABEL; runs "
-                "of different datasets are never one, whatever their names. Repeat it.",
-                metavar="USER/SESSION=LABEL",
-            ),
-            FORCE,
-            QUIET,
-            JSON,
-            *flags_named(ParticleOptions, "plot", "plot_mics"),
-        ]
+    names = taken_by(ParticleOptions, TAKEN_BY_COPICK)
+    taken = dict(zip(names, flags_named(ParticleOptions, *names)))
+    taken["transform"] = replace(
+        taken["transform"],
+        help="Move a pick set's centres into the others' frame before deciding, and its kept picks as "
+        "written: USER/SESSION=OP+OP+... applied in order, in Å; OP is swap, mirror-x:W (x -> W - x), "
+        "mirror-y:H, mirror-z:D, scale:S, shift:DX,DY[,DZ] (the registration names the one that fits). "
+        "Repeat it for several pick sets.",
+        metavar="USER/SESSION=OPS",
     )
+    taken["datasets"] = replace(
+        taken["datasets"],
+        help="USER/SESSION=LABEL: the pick set (or its position from 1) belongs to the dataset LABEL; runs "
+        "of different datasets are never one, whatever their names. Repeat it.",
+        metavar="USER/SESSION=LABEL",
+    )
+    given = outdir(
+        "Also write the kept and rejected picks as RELION 5 STAR files, one pair per object, into this folder "
+        "(the kept picks go into the project in any case).",
+        required=False,
+    )
+    options = [given, FORCE, QUIET, JSON, *taken.values()]
+    order = (COPICK_PROJECTS, *(title for title in PANELS if title != COPICK_PROJECTS))
+    return Command(sorted(options, key=lambda flag: order.index(flag.panel)), order)
 
 
 def _copick_compare_command() -> Command:
@@ -313,11 +288,11 @@ def _copick_compare_command() -> Command:
 
     copick's own ``-c/--config`` and ``--debug`` are added in :mod:`cryodedup.copick_command`.
     """
-    from .options.compare import CompareOptions
-    from .options.particles import ParticleOptions
-    from .species_options import MinDistance
+    from .options.compare import COMPARISON, CompareOptions
+    from .options.particles import COPICK_PROJECTS, PICKERS, ParticleOptions
+    from .options.species import MinDistance
 
-    reference, radius, beta, over = flags_named(CompareOptions, "reference", "radius", "beta", "over")
+    reference, radius, beta, over = flags_of(CompareOptions)
     pick_set = "USER/SESSION"
     return Command(
         [
@@ -336,6 +311,7 @@ def _copick_compare_command() -> Command:
                 metavar=pick_set,
                 default=NOT_GIVEN,
                 required=True,
+                panel=COMPARISON,
             ),
             *flags_named(ParticleOptions, "copick_objects"),
             replace(
@@ -363,7 +339,8 @@ def _copick_compare_command() -> Command:
             ),
             QUIET,
             JSON,
-        ]
+        ],
+        (COMPARISON, COPICK_PROJECTS, PICKERS, OUTPUT),
     )
 
 
@@ -372,68 +349,19 @@ DEMO = Command(
         FORCE,
         QUIET,
         JSON,
-        Flag(("--plot",), "Also write pictures (PNG) and report.html.", default=NOT_GIVEN, is_flag=True),
+        Flag(("--plot",), "Also write pictures (PNG) and report.html.", default=NOT_GIVEN, is_flag=True, panel=OUTPUT),
     ]
 )
 
 
-#: The help's panels of ``cryodedup micrographs``.
-MICROGRAPH_PANELS = [
-    (
-        "Images",
-        ["--target-psize", "--bin", "--lowpass", "--highpass", "--psize", "--project-dir", "--skip-unreadable"],
-    ),
-    ("Metadata", ["--metadata", "--shift-calibration", "--beam-diameter", "--no-images"]),
-    (
-        "Pairs",
-        [
-            "--candidates",
-            "--window",
-            "--scan-range",
-            "--images-per-move",
-            "--images-per-hole",
-            "--order",
-            "--min-z",
-            "--min-pearson",
-        ],
-    ),
-    ("During collection", ["--update", "--watch", "--watch-idle"]),
-    ("Cluster", ["--shard", "--dask", "--shards"]),
-    (
-        "Output",
-        [
-            "--outdir",
-            "--particles",
-            "--match-micrographs",
-            "--force",
-            "--quiet",
-            "--json",
-            "--plot",
-            "--plot-pairs",
-            "--help",
-        ],
-    ),
-]
-
-
 def _micrograph_commands() -> dict[str, Any]:
     """The micrograph commands' options (and what the job and the merge of its shards write, and how they report)."""
-    from .options.micrographs import MicrographOptions
+    from .options.micrographs import PANELS, MicrographOptions
 
-    outputs = [
-        MICROGRAPH_PARTICLES,
-        MATCH_MICROGRAPHS,
-        FORCE,
-        QUIET,
-        JSON,
-        *flags_of(MicrographOptions, start="plot", stop="plot_pairs"),
-    ]
+    written = [MICROGRAPH_PARTICLES, MATCH_MICROGRAPHS, FORCE, QUIET, JSON]
     micrographs = Command(
         [
-            outdir(MICROGRAPHS_OUTDIR),
-            *flags_of(MicrographOptions, stop="skip_unreadable"),
-            *flags_of(MicrographOptions, start="metadata"),
-            *outputs,
+            *job_then_outputs(MicrographOptions, [outdir(MICROGRAPHS_OUTDIR)], written),
             SHARD,
             DASK,
             SHARDS,
@@ -441,20 +369,10 @@ def _micrograph_commands() -> dict[str, Any]:
             WATCH,
             WATCH_IDLE,
         ],
-        MICROGRAPH_PANELS,
-        [
-            "--psize",
-            "--target-psize",
-            "--candidates",
-            "--metadata",
-            "--particles",
-            "--update",
-            "--outdir",
-            "--force",
-            "--json",
-            "--plot",
-        ],
+        PANELS,
+        short=True,
     )
+    outputs = [*written, *(f for f in flags_of(MicrographOptions) if f.panel == OUTPUT)]
     merge = Command([outdir(MICROGRAPHS_OUTDIR), *outputs])
     return {"MICROGRAPH_OUTPUTS": outputs, "MICROGRAPHS": micrographs, "MICROGRAPHS_MERGE": merge}
 

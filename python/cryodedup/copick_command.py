@@ -23,7 +23,7 @@ import click
 from copick.cli.util import add_config_option, add_debug_option
 
 from .commands import COPICK_COMPARE, COPICK_DEDUP, Command, field_values
-from .species_options import SpeciesDistances
+from .options.species import SpeciesDistances
 
 __all__ = ["comparepicks", "dedup"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from .outputs import StrPath
+from .paths import StrPath
 
 __all__ = ["counted", "distinct_labels", "human", "input_labels", "listed"]
 

@@ -13,10 +13,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
-from typing import Callable, ClassVar, TypeVar, Union
+from typing import Callable, ClassVar, TypeVar
 
 from . import signals
 from .errors import CryodedupError
+from .paths import StrPath  # (re-exported for the --update store's modules, until they import it from paths)
 
 __all__ = [
     "PLOT_INSTALL",
@@ -34,8 +35,6 @@ __all__ = [
     "write_error",
 ]
 
-#: A path as users give one.
-StrPath = Union[str, "os.PathLike[str]"]
 
 #: The file in an output folder that a run holds locked while it writes there.
 LOCK_NAME = ".cryodedup.lock"

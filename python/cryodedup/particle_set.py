@@ -28,7 +28,7 @@ import numpy as np
 
 import cryodedup._core as _core
 
-from .outputs import StrPath
+from .paths import StrPath
 
 __all__ = [
     "OUTPUT_FORMATS",
@@ -41,6 +41,7 @@ __all__ = [
     "ParticleSet",
     "PlacedSubsetWriter",
     "StarFacts",
+    "StatedPixelSizes",
     "SubsetWriter",
     "Warn",
 ]
@@ -186,6 +187,25 @@ class StarFacts:
     halfsets: bool
     filaments: bool
     subtomograms: bool
+
+
+@dataclass(frozen=True)
+class StatedPixelSizes:
+    """The pixel sizes a micrographs list states, as its reader found them (``formats/micrograph_lists``).
+
+    ``resolve.given_psize.stated_evidence`` judges a typed pixel size against them: the reader
+    says what the file holds, the resolver what agrees.
+
+    ``place``: where (``in micrographs_ctf.star``); ``values``: its micrographs' pixel sizes in
+    ``field`` (none: the list states none); ``detector``: the detector pixel it states
+    (``rlnMicrographOriginalPixelSize``), which the micrographs' is a binning of.
+    """
+
+    place: str
+    values: tuple[float, ...]
+    field: str
+    detector: tuple[float, ...] = ()
+    detector_field: str = ""
 
 
 @dataclass

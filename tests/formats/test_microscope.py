@@ -27,8 +27,8 @@ from cryodedup.formats.microscope import (
     read_epu,
     read_mdoc,
     read_metadata,
-    specimen_positions,
 )
+from cryodedup.jobs.micrographs.placement import specimen_positions
 from cryodedup.jobs.micrographs.plan import acquisition_order
 from fixtures.synthetic import (
     multihole_session,

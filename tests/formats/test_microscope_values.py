@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 import pytest
 
 from cryodedup.errors import CryodedupError
-from cryodedup.formats.microscope import beam_diameter, metadata_files, place, read_epu, read_mdoc
+from cryodedup.formats.microscope import metadata_files, read_epu, read_mdoc
+from cryodedup.jobs.micrographs.placement import beam_diameter, place
 from cryodedup.jobs.micrographs.plan import placed_pairs
 from fixtures.synthetic import EPU_XML, write_line_mdoc
 

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cryodedup.algo.revisits import same_position
 from cryodedup.errors import CryodedupError
-from cryodedup.formats.microscope import place, read_mdoc
+from cryodedup.formats.microscope import read_mdoc
 from cryodedup.formats.navigator import Navigator, NavItem, link, map_labels, read_nav
-from cryodedup.formats.revisits import same_position
+from cryodedup.jobs.micrographs.placement import place
 from fixtures.serialem_nav import (
     CALIBRATION,
     SAME_POS_ID,

@@ -4,7 +4,7 @@ At each stage stop a multi-hole collection shifts the beam to the same template 
 the next stop is one template further on, so the templates tile the holes: the step between
 two stops, in µm, spans the template's extent in shift units plus the gap that continues it
 (docs/design.md section 4, "Positions from the metadata"). The metadata screen
-(``formats/microscope.py``) places each image at its stage position plus its shift times this.
+(``jobs/micrographs/placement.py``) places each image at its stage position plus its shift times this.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import stat
 from pathlib import Path
 
 from ..errors import CryodedupError
-from ..outputs import StrPath
+from ..paths import StrPath
 
 __all__ = ["check_regular_file", "project_root"]
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import CryodedupError
-from ..outputs import StrPath
-from ..resolve.given_psize import Evidence, listed_evidence
+from ..particle_set import StatedPixelSizes
+from ..paths import StrPath
 from .sniff import is_cryosparc, is_glob, refuse_metadata_input
 
 # Each list's format is imported when a list of it is read: the particle job imports this
@@ -32,11 +32,11 @@ __all__ = [
     "Micrographs",
     "count_absent",
     "find_image",
-    "list_evidence",
     "load_inputs",
     "micrograph_list",
     "resolve_paths",
     "search_roots",
+    "stated_pixel_sizes",
 ]
 
 
@@ -86,20 +86,21 @@ def micrograph_list(path: StrPath) -> MicrographList:
     )
 
 
-def list_evidence(path: StrPath | None, given: float | None) -> list[Evidence]:
-    """What the list given with ``--micrographs`` says of the pixel size, to check a typed one against.
+def stated_pixel_sizes(path: StrPath | None, given: float | None) -> StatedPixelSizes | None:
+    """What a micrographs list (``--micrographs``) states of the pixel size, for a typed one (``given``) to be checked.
 
-    Read only when both are given (the typed value overrides the list's otherwise).
+    Read only when both are given (the typed value overrides the list's otherwise); judged by
+    ``resolve.given_psize.stated_evidence``.
     """
     if path is None or given is None:
-        return []
+        return None
     path = Path(path)
     if not is_cryosparc(path):
-        from .star.micrographs import micrographs_evidence
+        from .star.micrographs import MicrographsStar
 
-        return micrographs_evidence(path, given)
+        return MicrographsStar.read(path).stated_pixel_sizes()
     listed = micrograph_list(path)
-    return listed_evidence(given, listed.pixel_sizes.values(), listed.pixel_size_field, f"in {path}")
+    return StatedPixelSizes(f"in {path}", tuple(listed.pixel_sizes.values()), listed.pixel_size_field)
 
 
 def resolve_paths(names: list[str], source: Path | None, project_dir: Path | None) -> tuple[list[Path], Path]:
@@ -209,8 +210,8 @@ class Micrographs:
     source: Path | None = None
     uids: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
-    #: The pixel sizes the list states, to check a typed ``--psize`` against (empty without one).
-    evidence: list[Evidence] = field(default_factory=list)
+    #: The pixel sizes the list states, to check a typed ``--psize`` against (None without one).
+    stated: StatedPixelSizes | None = None
     #: Each MRC file's ``os.stat`` when listed, by its name (files given or globbed; not for a STAR or .cs).
     stats: dict[str, os.stat_result] | None = None
 
@@ -220,7 +221,7 @@ def _from_star(path: Path, psize: float | None, project_dir: Path | None) -> Mic
 
     listed = MicrographsStar.read(path)
     row_names = listed.names
-    evidence = listed.evidence(psize)
+    stated = None if psize is None else listed.stated_pixel_sizes()
     if psize is None:
         try:
             values = set(listed.pixel_sizes().values())
@@ -235,7 +236,7 @@ def _from_star(path: Path, psize: float | None, project_dir: Path | None) -> Mic
     _refuse_names_listed_twice(path, row_names)
     paths, root = resolve_paths(row_names, path, project_dir)
     return Micrographs(
-        "star", row_names, paths, psize, root, star=listed.star, block=listed.block, source=path, evidence=evidence
+        "star", row_names, paths, psize, root, star=listed.star, block=listed.block, source=path, stated=stated
     )
 
 
@@ -245,15 +246,16 @@ def _from_cs(path: Path, psize: float | None, project_dir: Path | None) -> Micro
 
     exposures = Exposures.read(path)
     group, names = exposures.group, exposures.names
-    evidence = []
+    stated = None
     if psize is None:
         psize = exposures.pixel_size()
     elif group.has(EXPOSURE_PIXEL_SIZE):
-        evidence = listed_evidence(psize, group.column(EXPOSURE_PIXEL_SIZE).tolist(), EXPOSURE_PIXEL_SIZE, f"in {path}")
+        values = tuple(group.column(EXPOSURE_PIXEL_SIZE).tolist())
+        stated = StatedPixelSizes(f"in {path}", values, EXPOSURE_PIXEL_SIZE)
     _refuse_names_listed_twice(path, names)
     paths, root = resolve_paths(names, path, project_dir)
     uids = group.column("uid")
-    return Micrographs("cs", names, paths, psize, root, group=group, source=path, uids=uids, evidence=evidence)
+    return Micrographs("cs", names, paths, psize, root, group=group, source=path, uids=uids, stated=stated)
 
 
 def _from_mrc(patterns: list[Path], psize: float | None) -> Micrographs:

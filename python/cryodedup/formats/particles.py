@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
 from ..errors import CryodedupError
-from ..outputs import StrPath
 from ..particle_set import Log, ParticleSet, PlacedSubsetWriter, Warn
+from ..paths import StrPath
 from ..resolve import match_particle_set
 from .read_request import ReadRequest, Scale
 from .sniff import is_copick_config, is_cryosparc, is_dynamo_table, is_picker_output, may_be_import_list

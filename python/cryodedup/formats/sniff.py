@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ..errors import CryodedupError
-from ..outputs import StrPath
+from ..paths import StrPath
 from .files import check_regular_file
 from .picker_formats import FORMATS, name_suffixes, pick_suffixes, sniffed, table_suffixes
 

@@ -22,9 +22,9 @@ from ..algo.dedup import DuplicateRule, dedup_and_support_masks
 from ..algo.matching import f_beta, maximum_matching, pairs_within
 from ..errors import CryodedupError
 from ..options import CompareOptions, ParticleOptions
-from ..outputs import StrPath
+from ..options.species import DEFAULT_MIN_DIST, SpeciesDistances
 from ..particle_set import Log, ParticleSet
-from ..species_options import DEFAULT_MIN_DIST, SpeciesDistances
+from ..paths import StrPath
 from .input_checks import check_centres
 from .particles.read import read_inputs, read_request
 from .registration import apply_transforms, input_named, pair_registration

@@ -7,24 +7,16 @@ from dataclasses import dataclass
 
 from ..algo import MAX_CENTRE
 from ..errors import CryodedupError
-from ..species_options import DEFAULT_MIN_DIST
-from .fields import check_choices, choice, is_real_number, option
+from .fields import OUTPUT, check_choices, choice, is_real_number, option
+from .species import DEFAULT_MIN_DIST
 
-__all__ = ["READING_FIELDS", "CompareOptions"]
+__all__ = ["COMPARISON", "PANELS", "READING", "CompareOptions"]
 
-#: The particle job's options ``cryodedup compare`` takes too: how the inputs are read (and moved).
-READING_FIELDS = (
-    "mic_psize",
-    "micrographs",
-    "shift_key",
-    "topaz_scale",
-    "import_scale",
-    "import_add",
-    "import_centered",
-    "project_dir",
-    "match_micrographs",
-    "transform",
-)
+#: The panels of ``cryodedup compare --help``, in their order: its own options, then the particle
+#: job's it takes (marked ``taken_by=COMPARE``: how the inputs are read and moved).
+COMPARISON = "Comparison"
+READING = "Reading"
+PANELS = (COMPARISON, READING, OUTPUT)
 
 
 @dataclass
@@ -37,6 +29,7 @@ class CompareOptions:
         "The input that is the truth (its path as given, or 1 or 2): the other is scored by precision, recall and "
         "F-beta, each of its picks matched to at most one of the reference's within the radius.",
         metavar="INPUT",
+        panel=COMPARISON,
     )
     radius: float = option(
         float(DEFAULT_MIN_DIST),
@@ -45,12 +38,14 @@ class CompareOptions:
         type=float,
         metavar="Å",
         label="radius (Å)",
+        panel=COMPARISON,
     )
     beta: float = option(
         1.0,
         "--beta",
         "With --reference: the weight of recall against precision in F-beta (1: the F1 score).",
         type=float,
+        panel=COMPARISON,
     )
     over: str = choice(
         "shared",
@@ -59,6 +54,7 @@ class CompareOptions:
         "else those with picks of both), as a picker that never saw a micrograph says nothing of it; all, every "
         "micrograph with picks of either.",
         choices=["shared", "all"],
+        panel=COMPARISON,
     )
 
     def check(self) -> None:

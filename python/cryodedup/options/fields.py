@@ -16,12 +16,18 @@ import click
 import numpy as np
 
 from ..errors import CryodedupError, alternatives
-from ..species_options import parse_named_distances
+from .species import parse_named_distances
 
 __all__ = [
+    "CENTRES",
+    "CLUSTER",
+    "COLLECTION",
+    "COMPARE",
+    "COPICK",
     "DECISION",
     "MATCH_MICROGRAPHS_HELP",
     "NOT_GIVEN",
+    "OUTPUT",
     "PLOT_HELP",
     "SCORES",
     "Flag",
@@ -37,6 +43,7 @@ __all__ = [
     "option",
     "path_type",
     "project_dir_option",
+    "taken_by",
 ]
 
 
@@ -93,6 +100,9 @@ class Flag:
     ``name``: the command's parameter name where it is not the flag's (``--json`` is ``as_json``).
     ``default``: :data:`NOT_GIVEN` leaves it to click (a switch's is False, a repeated option's
     empty, a required option's none), which tells it from a default of None.
+    ``panel``: the panel of the command's ``--help`` it sits in (``commands.py`` lists each
+    command's panels in order; an option in none is refused there). ``essential``: among the
+    options most runs need, all that ``-h`` shows.
     """
 
     flags: tuple[str, ...]
@@ -106,6 +116,8 @@ class Flag:
     required: bool = False
     name: str | None = None
     label: str = ""  # in report.html's parameters (the field's name with spaces without one)
+    panel: str = ""
+    essential: bool = False
 
     def click_args(self) -> tuple[tuple[str, ...], dict[str, Any]]:
         """The arguments of ``click.option`` for this option."""
@@ -115,7 +127,7 @@ class Flag:
                 kwargs[key] = getattr(self, key)
         if self.default is not NOT_GIVEN:
             kwargs["default"] = self.default
-        for key in ("show_default", "is_flag", "multiple", "required"):  # (the label is the report's)
+        for key in ("show_default", "is_flag", "multiple", "required"):  # (label, panel: the report's, the help's)
             if getattr(self, key):
                 kwargs[key] = True
         return ((self.name, *self.flags) if self.name else self.flags), kwargs
@@ -123,17 +135,36 @@ class Flag:
 
 #: An option marked ``affects=SCORES`` changes the micrograph job's scores of a pair (a stored
 #: pair is scored again, a shard of another run is refused); ``affects=DECISION`` changes which
-#: pairs are scored or how they are decided (a shard of another run is refused).
+#: pairs are scored or how they are decided (a shard of another run is refused), or which
+#: particles are duplicates (a particle ``--update`` store records it and refuses a round given
+#: another value; the options ``--update`` refuses outright are not marked).
 SCORES = "scores"
 DECISION = "decision"
 MARKS = (SCORES, DECISION)
 
+#: Who takes a particle job's option besides ``cryodedup particles`` (``taken_by=``):
+#: ``cryodedup compare`` (how the inputs are read and moved), ``copick process dedup`` (what
+#: concerns a copick project), :func:`cryodedup.api.remove_duplicate_centres` (the decision on
+#: centres alone: no file read).
+COMPARE = "compare"
+COPICK = "copick"
+CENTRES = "centres"
+TAKERS = (COMPARE, COPICK, CENTRES)
 
-def option(default: Any, flag: str, help: str, *, affects: str | None = None, **how: Any) -> Any:
-    """A job's field with its command-line option (``how``: :class:`Flag`'s other fields).
+#: The panels of ``--help`` that several commands share (the options that are no job's field among them).
+OUTPUT = "Output"
+COLLECTION = "During collection"
+CLUSTER = "Cluster"
+
+
+def option(
+    default: Any, flag: str, help: str, *, affects: str | None = None, taken_by: Sequence[str] = (), **how: Any
+) -> Any:
+    """A job's field with its command-line option (``how``: :class:`Flag`'s other fields, ``panel=`` among them).
 
     A list default (``--metadata``, repeated) is made anew for each options object.
-    ``affects``: :data:`SCORES` or :data:`DECISION` (see :func:`marked_options`).
+    ``affects``: :data:`SCORES` or :data:`DECISION` (see :func:`marked_options`); ``taken_by``:
+    among :data:`TAKERS` (see :func:`taken_by`).
     """
     given = NOT_GIVEN if default is False or isinstance(default, list) else default
     how.setdefault("show_default", given is not None and given is not NOT_GIVEN)  # the help shows every default
@@ -142,6 +173,11 @@ def option(default: Any, flag: str, help: str, *, affects: str | None = None, **
         if affects not in MARKS:
             raise ValueError(f"affects is {SCORES!r} or {DECISION!r}, got {affects!r}")
         metadata["affects"] = affects
+    if taken_by:
+        unknown = sorted(set(taken_by) - set(TAKERS))
+        if unknown:
+            raise ValueError(f"taken_by names {alternatives(TAKERS)}, got {unknown[0]!r}")
+        metadata["taken_by"] = tuple(taken_by)
     if isinstance(default, (list, dict)):
         return field(default_factory=type(default), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -150,6 +186,11 @@ def option(default: Any, flag: str, help: str, *, affects: str | None = None, **
 def marked_options(options: type, *marks: str) -> tuple[str, ...]:
     """The fields of the options class ``options`` marked ``affects=`` one of ``marks``, in declaration order."""
     return tuple(f.name for f in fields(options) if f.metadata.get("affects") in marks)
+
+
+def taken_by(options: type, taker: str) -> tuple[str, ...]:
+    """The fields of the options class ``options`` marked ``taken_by=`` ``taker``, in declaration order."""
+    return tuple(f.name for f in fields(options) if taker in f.metadata.get("taken_by", ()))
 
 
 def choice(default: str, flag: str, help: str, *, choices: Sequence[str], **how: Any) -> Any:
@@ -180,12 +221,12 @@ def path_type(file_okay: bool = True, dir_okay: bool = True) -> click.Path:
     return click.Path(path_type=Path, dir_okay=dir_okay)
 
 
-def project_dir_option(help: str) -> Any:
+def project_dir_option(help: str, **how: Any) -> Any:
     """``--project-dir`` of either job: the folder relative paths start from (``help`` says which paths)."""
-    return option(None, "--project-dir", help, type=path_type(file_okay=False), label="project folder")
+    return option(None, "--project-dir", help, type=path_type(file_okay=False), label="project folder", **how)
 
 
-def insist_psize_option(typed: str, sources: str) -> Any:
+def insist_psize_option(typed: str, sources: str, **how: Any) -> Any:
     """``--insist-psize`` of either job: use the pixel size ``typed`` even where ``sources`` contradict it."""
     return option(
         False,
@@ -194,6 +235,7 @@ def insist_psize_option(typed: str, sources: str) -> Any:
         "docs/design.md section 2, Centres). The summary says the value was insisted on.",
         is_flag=True,
         label="pixel size insisted on",
+        **how,
     )
 
 

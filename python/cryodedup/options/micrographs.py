@@ -17,7 +17,10 @@ import numpy as np
 from ..errors import CryodedupError
 from ..outputs import check_plotting
 from .fields import (
+    CLUSTER,
+    COLLECTION,
     DECISION,
+    OUTPUT,
     PLOT_HELP,
     SCORES,
     check_choices,
@@ -28,7 +31,13 @@ from .fields import (
     project_dir_option,
 )
 
-__all__ = ["ALL_PAIRS_UPTO", "MAX_IMAGES", "MicrographOptions", "MicrographRun"]
+__all__ = ["ALL_PAIRS_UPTO", "MAX_IMAGES", "PANELS", "MicrographOptions", "MicrographRun"]
+
+#: The panels of ``cryodedup micrographs --help``, in their order; each option names its own (``panel=``).
+IMAGES = "Images"
+METADATA = "Metadata"
+PAIRS = "Pairs"
+PANELS = (IMAGES, METADATA, PAIRS, COLLECTION, CLUSTER, OUTPUT)
 
 CANDIDATES = ("auto", "window", "pattern", "all", "metadata")
 # --candidates auto compares every pair of a set up to this size, and a --window beyond it.
@@ -69,6 +78,8 @@ class MicrographOptions:
         type=float,
         label="target pixel size (Å)",
         affects=SCORES,
+        panel=IMAGES,
+        essential=True,
     )  # Å per binned pixel
     bin: int | None = option(
         None,
@@ -78,6 +89,7 @@ class MicrographOptions:
         name="bin_",
         label="binning",
         affects=SCORES,
+        panel=IMAGES,
     )
     lowpass: float | None = option(  # default 4 binned pixels (0.25 cycles/pixel)
         None,
@@ -86,6 +98,7 @@ class MicrographOptions:
         type=float,
         label="low-pass (Å)",
         affects=SCORES,
+        panel=IMAGES,
     )
     highpass: float | None = option(  # default 25 binned pixels (0.04 cycles/pixel)
         None,
@@ -94,6 +107,7 @@ class MicrographOptions:
         type=float,
         label="high-pass (Å)",
         affects=SCORES,
+        panel=IMAGES,
     )
     candidates: str = choice(
         "auto",
@@ -103,6 +117,8 @@ class MicrographOptions:
         "metadata: the pairs whose positions (--metadata) lie within --beam-diameter.",
         choices=CANDIDATES,
         affects=DECISION,
+        panel=PAIRS,
+        essential=True,
     )
     window: int = option(
         100,
@@ -111,6 +127,7 @@ class MicrographOptions:
         type=int,
         label="window (images)",
         affects=DECISION,
+        panel=PAIRS,
     )
     scan_range: int = option(
         48,
@@ -119,6 +136,7 @@ class MicrographOptions:
         type=int,
         label="scan range (images)",
         affects=DECISION,
+        panel=PAIRS,
     )
     images_per_move: int = option(
         16,
@@ -128,9 +146,16 @@ class MicrographOptions:
         show_default=True,
         label="images per move",
         affects=DECISION,
+        panel=PAIRS,
     )
     images_per_hole: int = option(
-        4, "--images-per-hole", "pattern: images per hole.", type=int, label="images per hole", affects=DECISION
+        4,
+        "--images-per-hole",
+        "pattern: images per hole.",
+        type=int,
+        label="images per hole",
+        affects=DECISION,
+        panel=PAIRS,
     )
     order: str = choice(
         "auto",
@@ -141,6 +166,7 @@ class MicrographOptions:
         choices=ORDERS,
         label="acquisition order",
         affects=DECISION,
+        panel=PAIRS,
     )
     min_z: float = option(
         8.0,
@@ -150,6 +176,7 @@ class MicrographOptions:
         type=float,
         label="minimum z",
         affects=SCORES,
+        panel=PAIRS,
     )
     min_pearson: float = option(
         0.15,
@@ -158,6 +185,7 @@ class MicrographOptions:
         type=float,
         label="minimum Pearson",
         affects=DECISION,
+        panel=PAIRS,
     )
     accept_untrusted: bool = option(
         False,
@@ -167,6 +195,7 @@ class MicrographOptions:
         "without it such a run writes nothing and fails.",
         is_flag=True,
         label="untrusted decision accepted",
+        panel=PAIRS,
     )
     psize: float | None = option(
         None,
@@ -175,11 +204,14 @@ class MicrographOptions:
         type=float,
         label="pixel size (Å)",
         affects=SCORES,
+        panel=IMAGES,
+        essential=True,
     )
-    insist_psize: bool = insist_psize_option("--psize", "the MRC headers or the input's pixel sizes")
+    insist_psize: bool = insist_psize_option("--psize", "the MRC headers or the input's pixel sizes", panel=IMAGES)
     project_dir: Path | None = project_dir_option(
         "Folder the input's relative paths start from [default: the current folder, then the folders "
-        "above the input file]."
+        "above the input file].",
+        panel=IMAGES,
     )
     skip_unreadable: bool = option(
         False,
@@ -188,16 +220,18 @@ class MicrographOptions:
         is_flag=True,
         label="skip unreadable",
         affects=DECISION,
+        panel=IMAGES,
     )
     #: Images read per batch (no command-line option).
     batch: int = field(default=32, metadata={"label": "images per batch"})
-    plot: bool = option(False, "--plot", PLOT_HELP, is_flag=True)
+    plot: bool = option(False, "--plot", PLOT_HELP, is_flag=True, panel=OUTPUT, essential=True)
     plot_pairs: int = option(
         12,
         "--plot-pairs",
         "Flagged pairs to draw (highest z first).",
         type=click.IntRange(0, 1000),
         label="flagged pairs drawn",
+        panel=OUTPUT,
     )
     #: EPU .xml, SerialEM .mdoc: files, folders, globs.
     metadata: list[Path] = option(
@@ -208,6 +242,8 @@ class MicrographOptions:
         "each image was taken, matched to the micrographs by file name.",
         multiple=True,
         metavar="PATH",
+        panel=METADATA,
+        essential=True,
     )
     shift_calibration: float | None = option(
         None,
@@ -216,6 +252,7 @@ class MicrographOptions:
         "repeats between stage stops].",
         type=float,
         metavar="UM_PER_UNIT",
+        panel=METADATA,
     )  # None: inferred
     beam_diameter: float | None = option(
         None,
@@ -224,12 +261,14 @@ class MicrographOptions:
         "half of it are duplicates [default: the metadata's BeamDiameter, else the camera field's diagonal].",
         type=float,
         metavar="UM",
+        panel=METADATA,
     )  # None: the metadata's, else the field's diagonal
     no_images: bool = option(
         False,
         "--no-images",
         "Decide from --metadata alone (no image is read: nothing is confirmed by images).",
         is_flag=True,
+        panel=METADATA,
     )
 
     def check(self) -> None:

@@ -19,16 +19,14 @@ from ..errors import CryodedupError, one_line
 from ..outputs import check_plotting
 from ..particle_set import OUTPUT_FORMATS, SHIFT_KEYS
 from ..resolve.micrograph_names import MATCH_MODES
-from ..species_options import (
-    DEFAULT_MIN_DIST,
-    DefaultDistance,
-    MinDistance,
-    NamedDistance,
-    SpeciesDistances,
-    parse_named_distances,
-)
 from .fields import (
+    CENTRES,
+    COLLECTION,
+    COMPARE,
+    COPICK,
+    DECISION,
     MATCH_MICROGRAPHS_HELP,
+    OUTPUT,
     PLOT_HELP,
     InputPixelSizes,
     PixelSizes,
@@ -42,8 +40,25 @@ from .fields import (
     path_type,
     project_dir_option,
 )
+from .species import (
+    DEFAULT_MIN_DIST,
+    DefaultDistance,
+    MinDistance,
+    NamedDistance,
+    SpeciesDistances,
+    parse_named_distances,
+)
 
-__all__ = ["ParticleOptions"]
+__all__ = ["COPICK_PROJECTS", "PANELS", "PICKERS", "ParticleOptions"]
+
+#: The panels of ``cryodedup particles --help``, in their order; each option names its own (``panel=``).
+DISTANCE = "Distance and pixel size"
+RANKING = "Ranking"
+SPECIES = "Several species (cryo-ET)"
+COPICK_PROJECTS = "copick projects"
+PICKERS = "Pickers and consensus"
+ORIENTATIONS = "Half-sets and orientations"
+PANELS = (DISTANCE, RANKING, SPECIES, COPICK_PROJECTS, PICKERS, ORIENTATIONS, COLLECTION, OUTPUT)
 
 #: Values of ``--coverage``: ``auto`` reads which micrographs each input ran on, ``all`` takes every input to
 #: have run on every micrograph.
@@ -70,6 +85,10 @@ class ParticleOptions:
         label="minimum distance (Å)",
         show_default=False,
         metavar="Å|NAME=Å,...",
+        panel=DISTANCE,
+        affects=DECISION,
+        taken_by=(CENTRES, COPICK),
+        essential=True,
     )
     min_dist_z: float | None = option(
         None,
@@ -80,6 +99,9 @@ class ParticleOptions:
         type=MinDistance("--min-dist-z"),
         metavar="Å|NAME=Å,...",
         label="minimum distance along z (Å)",
+        panel=DISTANCE,
+        affects=DECISION,
+        taken_by=(CENTRES, COPICK),
     )
     mic_psize: float | None = option(
         None,
@@ -90,10 +112,15 @@ class ParticleOptions:
         type=PixelSizes(),
         label="micrograph pixel size (Å)",
         metavar="Å|INPUT=Å,...",
+        panel=DISTANCE,
+        affects=DECISION,
+        taken_by=(COMPARE,),
+        essential=True,
     )
     insist_psize: bool = insist_psize_option(
         "--mic-psize",
         "the optics table, a micrographs STAR, CryoSPARC's psize_A fields or the micrographs' extent",
+        panel=DISTANCE,
     )
     micrographs: Path | None = option(
         None,
@@ -104,6 +131,9 @@ class ParticleOptions:
         "tomograms.star (tomogram pixel sizes, and the sizes that put centred Å and pixel files in one frame).",
         type=path_type(dir_okay=False),
         label="micrographs file",
+        panel=DISTANCE,
+        taken_by=(COMPARE,),
+        essential=True,
     )
     shift_key: str = choice(
         "auto",
@@ -112,6 +142,9 @@ class ParticleOptions:
         "(CryoSPARC); none: locations only; alignments2D/3D: that slot's shifts (CryoSPARC).",
         choices=SHIFT_KEYS,
         label="shift",
+        panel=RANKING,
+        affects=DECISION,
+        taken_by=(COMPARE,),
     )
     score: str = option(
         "auto",
@@ -119,6 +152,9 @@ class ParticleOptions:
         "Column or field ranking duplicates (best kept), `none` for a seeded random choice, or `auto`: "
         "the first of rlnAutopickFigureOfMerit, rlnMaxValueProbDistribution, rlnLogLikeliContribution "
         "(STAR); pick_stats/ncc_score, else the alignment error (CryoSPARC).",
+        panel=RANKING,
+        affects=DECISION,
+        essential=True,
     )
     score_order: str = choice(
         "auto",
@@ -126,6 +162,9 @@ class ParticleOptions:
         "Whether higher (max) or lower (min) scores are better.",
         choices=["auto", "max", "min"],
         label="score order",
+        panel=RANKING,
+        affects=DECISION,
+        taken_by=(COPICK,),
     )
     remove_entirely: bool = option(
         False,
@@ -133,24 +172,33 @@ class ParticleOptions:
         "Reject every particle that has a neighbour within the distance.",
         is_flag=True,
         label="remove entirely",
+        panel=RANKING,
+        taken_by=(CENTRES, COPICK),
     )
     seed: int = option(
         0,
         "--seed",
         "Seed of the random ranking used with `--score none`: a non-negative integer.",
         type=Seed(),
+        panel=RANKING,
+        affects=DECISION,
+        taken_by=(CENTRES,),
     )
-    plot: bool = option(False, "--plot", PLOT_HELP, is_flag=True)
+    plot: bool = option(False, "--plot", PLOT_HELP, is_flag=True, panel=OUTPUT, taken_by=(COPICK,), essential=True)
     plot_mics: int = option(
         3,
         "--plot-mics",
         "Example micrographs to draw with their picks (those with the most rejections).",
         type=click.IntRange(0, 100),
         label="example micrographs drawn",
+        panel=OUTPUT,
+        taken_by=(COPICK,),
     )
     project_dir: Path | None = project_dir_option(
         "Folder the relative paths in the inputs start from (micrographs to draw, picker lists) "
-        "[default: the current folder, then the folders above the input]."
+        "[default: the current folder, then the folders above the input].",
+        panel=OUTPUT,
+        taken_by=(COMPARE,),
     )
     min_support: int = option(
         1,
@@ -159,6 +207,9 @@ class ParticleOptions:
         "the minimum distance; the others are rejected.",
         type=click.IntRange(1, MAX_INPUTS),
         label="minimum support (inputs)",
+        panel=PICKERS,
+        taken_by=(CENTRES, COPICK),
+        essential=True,
     )
     coverage: str = choice(
         "auto",
@@ -167,6 +218,8 @@ class ParticleOptions:
         "micrographs, the files of a crYOLO or EMAN folder, even empty ones; else the micrographs it has picks "
         "on); all: every input ran on every micrograph (of --micrographs when given).",
         choices=COVERAGE,
+        panel=PICKERS,
+        taken_by=(CENTRES,),
     )
     uncovered: str = choice(
         "keep",
@@ -174,6 +227,8 @@ class ParticleOptions:
         "Consensus: what becomes of picks on micrographs that fewer than --min-support inputs ran on, "
         "where they cannot be confirmed.",
         choices=["keep", "reject"],
+        panel=PICKERS,
+        taken_by=(CENTRES, COPICK),
     )
     score_normalize: str = choice(
         "none",
@@ -181,6 +236,8 @@ class ParticleOptions:
         option_help(),
         choices=list(NORMALISATIONS),
         label="score normalization",
+        panel=RANKING,
+        taken_by=(CENTRES,),
     )
     prefer: list[str | Path | int] = option(
         [],
@@ -195,6 +252,9 @@ class ParticleOptions:
         multiple=True,
         metavar="INPUT",
         label="preferred inputs",
+        panel=RANKING,
+        taken_by=(COPICK,),
+        essential=True,
     )
     same_image: str = choice(
         "warn",
@@ -206,6 +266,8 @@ class ParticleOptions:
         "sym_expand copies) are not this case.",
         choices=SAME_IMAGE,
         label="same image twice",
+        panel=RANKING,
+        affects=DECISION,
     )
     output_format: str = choice(
         "auto",
@@ -213,6 +275,7 @@ class ParticleOptions:
         "Picker inputs: relion (a coordinate job for Extract), cryosparc (particles .cs with a location "
         "slot), input (each picker's own format); auto: the inputs' format when they share one, else relion.",
         choices=["auto", *OUTPUT_FORMATS],
+        panel=PICKERS,
     )
     topaz_scale: float | None = option(
         None,
@@ -220,6 +283,8 @@ class ParticleOptions:
         "Factor from topaz coordinates to micrograph pixels (the -s of topaz preprocess; 1 after topaz "
         "extract -x) [default: inferred from the micrographs' sizes given with --micrographs, else refused].",
         type=float,
+        panel=PICKERS,
+        taken_by=(COMPARE,),
     )
     import_scale: float = option(
         1.0,
@@ -227,6 +292,8 @@ class ParticleOptions:
         "RELION 5 import lists: the factor RELION's import multiplies a text coordinate file's x y z by "
         "(its --scale_factor); STAR coordinate files are never scaled.",
         type=float,
+        panel=PICKERS,
+        taken_by=(COMPARE,),
     )
     import_add: float = option(
         0.0,
@@ -234,6 +301,8 @@ class ParticleOptions:
         "RELION 5 import lists: what RELION's import adds to a text coordinate file's x y z after scaling "
         "(its --add_factor); STAR coordinate files are never shifted.",
         type=float,
+        panel=PICKERS,
+        taken_by=(COMPARE,),
     )
     import_centered: bool = option(
         False,
@@ -241,6 +310,8 @@ class ParticleOptions:
         "RELION 5 import lists: a text coordinate file's x y z are Å from the tomogram's centre (RELION's "
         "import --centered), not tilt-series pixels from its corner.",
         is_flag=True,
+        panel=PICKERS,
+        taken_by=(COMPARE,),
     )
     filament_mode: str = choice(
         "segment",
@@ -249,6 +320,7 @@ class ParticleOptions:
         "never duplicates; segment: remove duplicate segments between tubes; tube: reject a tube whole when "
         "more than half of its segments lie near a better tube (ranked by mean segment score).",
         choices=FILAMENT_MODES,
+        panel=RANKING,
     )
     audit: bool = option(
         False,
@@ -256,6 +328,7 @@ class ParticleOptions:
         "Report only (summary, --json, --plot): duplicate pairs across and within the half-sets of a "
         "refinement, symmetry copies; no particle files are written.",
         is_flag=True,
+        panel=ORIENTATIONS,
     )
     halfsets: str = choice(
         "keep",
@@ -264,6 +337,7 @@ class ParticleOptions:
         "alignments3D/split), halves balanced in count; only that column changes.",
         choices=["keep", "micrograph"],
         label="half-sets",
+        panel=ORIENTATIONS,
     )
     max_angle: float | None = option(
         None,
@@ -272,6 +346,9 @@ class ParticleOptions:
         "Psi, alignments3D/pose) differ by at most this many degrees [default: orientations not compared].",
         type=click.FloatRange(0, 180),
         label="maximum angle (°)",
+        panel=ORIENTATIONS,
+        taken_by=(COPICK,),
+        essential=True,
     )
     insist_angles: bool = option(
         False,
@@ -280,12 +357,15 @@ class ParticleOptions:
         "written as degrees by the look of it (by default refused; the summary says they were insisted on).",
         is_flag=True,
         label="angles insisted on",
+        panel=ORIENTATIONS,
     )
     sym: str = option(
         "C1",
         "--sym",
         "Point group of the reference (C1, Cn, Dn, T, O, I) for --max-angle: the smallest angle over its operators.",
         label="symmetry",
+        panel=ORIENTATIONS,
+        taken_by=(COPICK,),
     )
     species: list[str] = option(
         [],
@@ -294,6 +374,7 @@ class ParticleOptions:
         "once per input; inputs may share a species). Duplicates are removed within each species.",
         multiple=True,
         metavar="NAME",
+        panel=SPECIES,
     )
     species_column: str | None = option(
         None,
@@ -301,6 +382,7 @@ class ParticleOptions:
         "Several species in one file: the column holding each particle's species (rlnClassNumber, or "
         "another numeric column).",
         label="species column",
+        panel=SPECIES,
     )
     radius: dict[str, float] = option(
         {},
@@ -311,6 +393,8 @@ class ParticleOptions:
         multiple=True,
         metavar="NAME=Å,...",
         show_default=False,
+        panel=SPECIES,
+        taken_by=(COPICK,),
     )
     cross_species: bool = option(
         False,
@@ -319,18 +403,24 @@ class ParticleOptions:
         "cannot both be right: keep the one ranked better within its own species.",
         is_flag=True,
         label="cross-species",
+        panel=SPECIES,
+        taken_by=(COPICK,),
     )
     overlap: float = option(
         1.0,
         "--overlap",
         "--cross-species: the fraction of the sum of two radii below which two species' picks overlap.",
         type=float,
+        panel=SPECIES,
+        taken_by=(COPICK,),
     )
     copick_objects: str | None = option(
         None,
         "--copick-objects",
         "copick project: the objects to read, separated by commas [default: every particle object].",
         metavar="NAME,...",
+        panel=COPICK_PROJECTS,
+        taken_by=(COPICK,),
     )
     copick_users: str | None = option(
         None,
@@ -338,15 +428,24 @@ class ParticleOptions:
         "copick project: the users (or tools) whose picks to read [default: all but cryodedup's earlier "
         "results, read only when their user is named here].",
         metavar="ID,...",
+        panel=COPICK_PROJECTS,
+        taken_by=(COPICK,),
     )
     copick_sessions: str | None = option(
-        None, "--copick-sessions", "copick project: the sessions to read [default: all].", metavar="ID,..."
+        None,
+        "--copick-sessions",
+        "copick project: the sessions to read [default: all].",
+        metavar="ID,...",
+        panel=COPICK_PROJECTS,
+        taken_by=(COPICK,),
     )
     copick_out_user: str = option(
         "cryodedup",
         "--copick-out-user",
         "copick project: the user the kept picks are written as (never read as an input).",
         label="copick output user",
+        panel=COPICK_PROJECTS,
+        taken_by=(COPICK,),
     )
     copick_out_session: str = option(
         "0",
@@ -354,6 +453,8 @@ class ParticleOptions:
         "copick project: the session the kept picks are written in (0: copick's session of tools' picks); "
         "cryodedup's earlier picks there are refused unless --force, anyone else's always.",
         label="copick output session",
+        panel=COPICK_PROJECTS,
+        taken_by=(COPICK,),
     )
     #: The ``NAME=Å`` pairs of ``--min-dist`` (the API may give them here): each species' minimum distance.
     species_min_dist: dict[str, float] = field(default_factory=dict, metadata={"label": "minimum distance by species"})
@@ -372,6 +473,9 @@ class ParticleOptions:
         choices=MATCH_MODES,
         show_default=True,
         label="micrographs matched by",
+        panel=DISTANCE,
+        affects=DECISION,
+        taken_by=(COMPARE,),
     )
     #: Inputs labelled as separate datasets (``INPUT=LABEL``): their micrographs never match
     #: across labels (docs/design.md section 2, "Matching micrographs").
@@ -385,6 +489,8 @@ class ParticleOptions:
         metavar="INPUT=LABEL",
         name="datasets",
         label="datasets",
+        panel=DISTANCE,
+        taken_by=(COPICK,),
     )
 
     update: bool = option(
@@ -395,6 +501,7 @@ class ParticleOptions:
         "round_NNNN_kept.star and round_NNNN_rejected.star. A particle kept is never revoked. RELION STAR inputs.",
         is_flag=True,
         label="update",
+        panel=COLLECTION,
     )
     add_again: bool = option(
         False,
@@ -405,6 +512,7 @@ class ParticleOptions:
         "retry).",
         is_flag=True,
         label="add a batch again",
+        panel=COLLECTION,
     )
     registration: str = choice(
         "check",
@@ -414,6 +522,8 @@ class ParticleOptions:
         "the transform with --transform); warn: say so and merge them as they are; ignore: measure nothing.",
         choices=REGISTRATION,
         label="registration between inputs",
+        panel=PICKERS,
+        taken_by=(COPICK,),
     )
     transform: list[str] = option(
         [],
@@ -428,6 +538,8 @@ class ParticleOptions:
         multiple=True,
         metavar="INPUT=OPS",
         label="transforms",
+        panel=PICKERS,
+        taken_by=(COMPARE, COPICK),
     )
 
     def __post_init__(self) -> None:

@@ -13,7 +13,8 @@ from typing import Any
 from ..errors import printable
 from ..labels import human
 from ..options import MicrographOptions, ParticleOptions
-from ..outputs import StrPath, write_bytes
+from ..outputs import write_bytes
+from ..paths import StrPath
 
 __all__ = ["Opening", "ReportTable", "write_all"]
 

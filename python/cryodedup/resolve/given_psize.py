@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from ..errors import CryodedupError
+from ..particle_set import StatedPixelSizes
 
 __all__ = [
     "MICROGRAPH_HINT",
@@ -30,6 +31,7 @@ __all__ = [
     "extent_contradiction",
     "listed_evidence",
     "same_size",
+    "stated_evidence",
     "usable",
 ]
 
@@ -132,6 +134,14 @@ def listed_evidence(
         return []
     nearest = min(distinct, key=lambda v: abs(math.log(v / given)))
     return [Evidence(nearest, name, place, binned)]
+
+
+def stated_evidence(given: float | None, stated: StatedPixelSizes | None) -> list[Evidence]:
+    """The evidence of a micrographs list's pixel sizes (its micrographs', its detector pixel), for a typed one."""
+    if given is None or stated is None:
+        return []
+    evidence = listed_evidence(given, stated.values, stated.field, stated.place)
+    return evidence + listed_evidence(given, stated.detector, stated.detector_field, stated.place, binned=True)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import cryodedup._core as _core
 
 from ..._core import KeyGroups
 from ...errors import CryodedupError
-from ...outputs import StrPath
+from ...paths import StrPath
 from ..files import check_regular_file
 
 if TYPE_CHECKING:

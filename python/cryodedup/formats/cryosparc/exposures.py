@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import CryodedupError
-from ...outputs import StrPath
+from ...paths import StrPath
 from .dataset import CsGroup, as_text
 
 __all__ = ["PATH_FIELD", "PIXEL_SIZE_FIELD", "Exposures", "exposure_pixel_sizes"]

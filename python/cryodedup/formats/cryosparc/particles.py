@@ -26,8 +26,9 @@ from ..._core import CsLocations, KeyGroups
 from ...algo.audit import read_halves
 from ...algo.filaments import tube_ids
 from ...errors import CryodedupError
-from ...outputs import AtomicOutputs, StrPath
+from ...outputs import AtomicOutputs
 from ...particle_set import HalfSets, Images, Log, ParticleSet, PlacedSubsetWriter
+from ...paths import StrPath
 from ...resolve import (
     MIC_PSIZE,
     NO_AUTO_SCORE,
@@ -39,8 +40,15 @@ from ...resolve import (
     resolve_pixel_size,
     resolve_score,
 )
-from ...resolve.given_psize import MICROGRAPH_HINT, check_given_psize, listed_evidence, same_size, usable
-from ..micrograph_lists import list_evidence
+from ...resolve.given_psize import (
+    MICROGRAPH_HINT,
+    check_given_psize,
+    listed_evidence,
+    same_size,
+    stated_evidence,
+    usable,
+)
+from ..micrograph_lists import stated_pixel_sizes
 from ..sniff import is_cryosparc
 from .dataset import CsFile, CsGroup, as_text, flatten, join_on_uid, key_groups
 from .exposures import exposure_pixel_sizes
@@ -406,7 +414,7 @@ def _given_source(group: CsGroup, scale: Scale, warn: Callable[[str], None]) -> 
     ``micrograph_blob/psize_A`` given with ``--micrographs``.
     """
     given = scale.mic_psize
-    evidence = list_evidence(scale.micrographs, given)
+    evidence = stated_evidence(given, stated_pixel_sizes(scale.micrographs, given))
     if group.has(LOCATION_PSIZE):
         stated = listed_evidence(given, group.column(LOCATION_PSIZE).tolist(), LOCATION_PSIZE, f"in {group.path}")
         blob = group.column("blob/psize_A").tolist() if group.has("blob/psize_A") else []

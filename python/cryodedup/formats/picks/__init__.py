@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike, DTypeLike
 import cryodedup._core as _core
 
 from ...errors import CryodedupError
-from ...outputs import StrPath
+from ...paths import StrPath
 from ...resolve import Score, name_key, resolve_score  # name_key: what a picker keeps of a micrograph's name
 from ..picker_formats import function, name_suffixes, picker_format
 from ..sniff import left_beside, picker_files, source_text

@@ -28,8 +28,8 @@ from ...algo.filaments import tube_ids
 from ...algo.normalisation import normalisation
 from ...algo.priority import input_levels, scores_without_none
 from ...errors import CryodedupError
-from ...outputs import StrPath
 from ...particle_set import Log, ParticleSet
+from ...paths import StrPath
 from ...resolve import (
     MIC_PSIZE,
     ListedPixelSizes,
@@ -40,11 +40,11 @@ from ...resolve import (
     resolve_pixel_size,
     score_direction,
 )
-from ...resolve.given_psize import MICROGRAPH_HINT, check_given_psize, extent_contradiction
-from ..micrograph_lists import MicrographList, find_image, list_evidence, micrograph_list, resolve_paths
+from ...resolve.given_psize import MICROGRAPH_HINT, check_given_psize, extent_contradiction, stated_evidence
+from ..micrograph_lists import MicrographList, find_image, micrograph_list, resolve_paths, stated_pixel_sizes
 from ..mrc import mrc_shapes
 from ..sniff import is_glob, picker_files
-from ..star.micrographs import PIXEL_SIZE_FIELD, micrograph_names, micrograph_pixel_sizes, micrographs_evidence
+from ..star.micrographs import PIXEL_SIZE_FIELD, micrograph_names, micrograph_pixel_sizes
 from . import Picks, pick_location, read_picks, score_column
 from .cryolo import TUBE_COLUMN as CRYOLO_TUBE
 from .relion import job_micrographs, job_micrographs_named
@@ -289,9 +289,9 @@ def _given_source(pickers: list[Picks], scale: Scale, given: MicrographList | No
     (``resolve.given_psize.extent_contradiction``). Returns the summary's source of the value.
     """
     value = scale.mic_psize
-    evidence = list_evidence(scale.micrographs, value)
+    evidence = stated_evidence(value, stated_pixel_sizes(scale.micrographs, value))
     for _, path in dict.fromkeys(p.micrographs_star for p in pickers if p.micrographs_star is not None):
-        evidence += micrographs_evidence(path, value)
+        evidence += stated_evidence(value, stated_pixel_sizes(path, value))
     extent = None
     if given is not None and given.shapes:
         reach, picks = _picks_reach(pickers, given.shapes)

@@ -20,7 +20,8 @@ from numpy.typing import ArrayLike
 import cryodedup._core as _core
 
 from ...errors import CryodedupError
-from ...outputs import AtomicOutputs, StrPath
+from ...outputs import AtomicOutputs
+from ...paths import StrPath
 from ..cryosparc.particles import Locations
 from ..picker_formats import function, picker_format
 from . import Picks

@@ -18,7 +18,7 @@ import numpy as np
 import cryodedup._core as _core
 
 from ...errors import CryodedupError
-from ...outputs import StrPath
+from ...paths import StrPath
 from ..files import check_regular_file
 
 __all__ = ["Block", "StarFile", "Table", "is_number", "split_fields", "unquote"]

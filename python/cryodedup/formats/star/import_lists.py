@@ -27,7 +27,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ...errors import CryodedupError, printable
-from ...outputs import AtomicOutputs, StrPath, write_bytes
+from ...outputs import AtomicOutputs, write_bytes
+from ...paths import StrPath
 from ..files import check_regular_file
 from ..sniff import may_be_import_list
 from .file import Block, StarFile, split_fields, unquote

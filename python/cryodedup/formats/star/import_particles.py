@@ -19,8 +19,8 @@ import numpy as np
 
 from ...errors import CryodedupError, printable
 from ...labels import distinct_labels
-from ...outputs import StrPath
 from ...particle_set import Log, ParticleSet, SubsetWriter, Warn
+from ...paths import StrPath
 from .import_lists import FRAMES, ImportList, read_import_list, write_import_list
 from .particle_table import Needs, ParticleTable, score_column
 from .tomograms import CENTRED, CORNER, SAME_PSIZE, Tomograms, layout, tomograms_star

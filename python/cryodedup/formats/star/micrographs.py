@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import CryodedupError
-from ...outputs import StrPath
-from ...resolve.given_psize import Evidence, listed_evidence
+from ...particle_set import StatedPixelSizes
+from ...paths import StrPath
 from .file import Block, StarFile, Table, is_number
 
 __all__ = [
@@ -23,7 +23,6 @@ __all__ = [
     "block_naming_micrographs",
     "micrograph_names",
     "micrograph_pixel_sizes",
-    "micrographs_evidence",
 ]
 
 #: The column a RELION 3.1+ micrographs STAR gives the pixel size in (data_optics).
@@ -81,24 +80,21 @@ class MicrographsStar:
         table = star.table(block)
         return cls(star, block, table, table.column("rlnMicrographName"))
 
-    def evidence(self, given: float | None) -> list[Evidence]:
+    def stated_pixel_sizes(self) -> StatedPixelSizes:
         """The pixel sizes the file states, to check a typed one against (``resolve.given_psize``).
 
         Its micrographs' (``rlnMicrographPixelSize``, or 3.0's detector and magnification) and
         data_optics' detector pixel (``rlnMicrographOriginalPixelSize``), where it has them.
         """
-        if given is None:
-            return []
-        place = f"in {self.star.path}"
         try:
-            stated = listed_evidence(given, self.pixel_sizes().values(), PIXEL_SIZE_FIELD, place)
+            values = tuple(self.pixel_sizes().values())
         except CryodedupError:  # no micrograph pixel size in it: nothing to check against
-            stated = []
+            values = ()
         optics = self.star.block("optics")
-        if optics is None or ORIGINAL_PIXEL_SIZE not in (optics.labels or []):
-            return stated
-        original = [float(v) for v in self.star.table(optics).column(ORIGINAL_PIXEL_SIZE) if is_number(v)]
-        return stated + listed_evidence(given, original, ORIGINAL_PIXEL_SIZE, place, binned=True)
+        original: tuple[float, ...] = ()
+        if optics is not None and ORIGINAL_PIXEL_SIZE in (optics.labels or []):
+            original = tuple(float(v) for v in self.star.table(optics).column(ORIGINAL_PIXEL_SIZE) if is_number(v))
+        return StatedPixelSizes(f"in {self.star.path}", values, PIXEL_SIZE_FIELD, original, ORIGINAL_PIXEL_SIZE)
 
     def pixel_sizes(self) -> dict[str, float]:
         """Micrograph name -> pixel size in Å: data_optics (RELION 3.1+), or the detector and magnification (3.0)."""
@@ -127,8 +123,3 @@ def micrograph_names(path: StrPath) -> list[str]:
 def micrograph_pixel_sizes(path: Path) -> dict[str, float]:
     """Micrograph name -> pixel size in Å, from a micrographs STAR (any RELION version)."""
     return MicrographsStar.read(path).pixel_sizes()
-
-
-def micrographs_evidence(path: StrPath, given: float | None) -> list[Evidence]:
-    """What a micrographs STAR says of the pixel size, to check a typed one against (``MicrographsStar.evidence``)."""
-    return MicrographsStar.read(path).evidence(given) if given is not None else []

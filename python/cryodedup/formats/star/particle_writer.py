@@ -23,8 +23,9 @@ import cryodedup._core as _core
 
 from ...algo.dedup import DuplicateRule
 from ...errors import CryodedupError
-from ...outputs import AtomicOutputs, StrPath, scratch_files, write_error
+from ...outputs import AtomicOutputs, scratch_files, write_error
 from ...particle_set import StarFacts
+from ...paths import StrPath
 from .file import StarFile, split_fields, unquote
 from .particle_table import HALF_TEXTS, RANDOM_SUBSET, RELION_TUBE, Merged, ParticleStar
 

@@ -25,7 +25,7 @@ from ...algo.filaments import tube_ids
 from ...algo.priority import has_none_scores
 from ...errors import CryodedupError
 from ...labels import distinct_labels
-from ...outputs import StrPath, write_error
+from ...outputs import write_error
 from ...particle_set import (
     HalfSets,
     Images,
@@ -35,9 +35,10 @@ from ...particle_set import (
     PlacedSubsetWriter,
     Warn,
 )
+from ...paths import StrPath
 from ...resolve.datasets import Identity, optics_identity
 from ...resolve.pixel_size import pixel_size_of_rows
-from ..micrograph_lists import list_evidence
+from ..micrograph_lists import stated_pixel_sizes
 from ..read_request import input_scale
 from .file import Table
 from .micrographs import micrograph_pixel_sizes
@@ -210,7 +211,9 @@ def _read_star_files(
     )
     # A typed pixel size checked before any output is written (a tomograms STAR is the tomography reader's to check).
     given_sources = [
-        check_mic_psize(part, s, list_evidence(scale.micrographs, s.mic_psize) if tomograms is None else [], warn)
+        check_mic_psize(
+            part, s, stated_pixel_sizes(scale.micrographs, s.mic_psize) if tomograms is None else None, warn
+        )
         for part, s in zip(parts, scales)
     ]
     rows = _Rows(parts, row_read, warn)

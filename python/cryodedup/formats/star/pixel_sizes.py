@@ -18,10 +18,10 @@ import numpy as np
 import cryodedup._core as _core
 
 from ...errors import CryodedupError
-from ...particle_set import Warn
-from ...resolve.given_psize import MICROGRAPH_HINT, Evidence, check_given_psize, same_size
+from ...particle_set import StatedPixelSizes, Warn
+from ...resolve.given_psize import MICROGRAPH_HINT, Evidence, check_given_psize, same_size, stated_evidence
 from ...resolve.pixel_size import MIC_PSIZE, ListedPixelSizes, resolve_pixel_size
-from ..micrograph_lists import list_evidence
+from ..micrograph_lists import stated_pixel_sizes
 from .file import Table, is_number
 from .micrographs import PIXEL_SIZE_FIELD
 from .particle_table import Needs, ParticleTable
@@ -127,14 +127,14 @@ def optics_evidence(part: ParticleTable, given: float | None) -> list[Evidence]:
     return evidence
 
 
-def check_mic_psize(part: ParticleTable, scale: Scale, listed: list[Evidence], warn: Warn) -> str:
-    """Refuses a ``--mic-psize`` that data_optics or the ``--micrographs`` list (``listed``) contradicts.
+def check_mic_psize(part: ParticleTable, scale: Scale, listed: StatedPixelSizes | None, warn: Warn) -> str:
+    """Refuses a ``--mic-psize`` that data_optics or what the ``--micrographs`` list states (``listed``) contradicts.
 
     Returns the summary's source of the typed value: ``--mic-psize``, or what it contradicts
     when the user insists (``--insist-psize``, also warned).
     """
     given = scale.mic_psize
-    evidence = optics_evidence(part, given) + listed
+    evidence = optics_evidence(part, given) + stated_evidence(given, listed)
     insisted = check_given_psize(MIC_PSIZE, given, evidence, scale.insist_psize, MICROGRAPH_HINT)
     if insisted is None:
         return MIC_PSIZE
@@ -332,7 +332,7 @@ def row_pixel_sizes(
     n = keys.size
     group_label = part.columns.optics_group
     groups = numbers[group_label] if group_label and part.optics is not None else np.zeros(0)
-    given_source = check_mic_psize(part, scale, list_evidence(scale.micrographs, scale.mic_psize), warn)
+    given_source = check_mic_psize(part, scale, stated_pixel_sizes(scale.micrographs, scale.mic_psize), warn)
     used, by_group = pixel_sizes_used(part, np.unique(groups), names, scale, mic_psizes, warn, needs, given_source)
     if part.columns.coords_in_angstrom:
         return np.ones(n), used

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ...formats.microscope import Placement, linked_roots
 from ...options import MicrographOptions
+from .placement import Placement, linked_roots
 from .plan import ScoringPlan
 from .score import ShardScores, combine_shards
 

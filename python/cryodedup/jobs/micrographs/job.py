@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs, load_inputs
-from ...formats.microscope import Placement, place
 from ...options import MicrographOptions, MicrographRun
-from ...outputs import StrPath, all_outputs_at_once
+from ...outputs import all_outputs_at_once
+from ...paths import StrPath
 from ...report.summary import revisit_rows
 from ...resolve.micrograph_names import check_match_mode
 from .group import decide_run
+from .placement import Placement, place
 from .plan import ScoringPlan, plan_scoring
 from .score import ProgressBar, ShardRunner, ShardScores, decide_without_images, run_in_process
 from .write import PairsCsv, PreparedOutputs, collecting, prepare_outputs, write_results

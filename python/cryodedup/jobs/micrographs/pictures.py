@@ -17,13 +17,13 @@ import numpy as np
 import cryodedup._core as _core
 
 from ...formats.micrograph_lists import Micrographs
-from ...formats.microscope import Placement
 from ...formats.mrc import open_mrc
 from ...labels import distinct_labels
 from ...options import MicrographOptions
 from ...report.html_report import ReportTable
 from ...report.summary import micrograph_rows, short_name
 from .group import UNCERTAIN, Decision
+from .placement import Placement
 
 __all__ = ["plot"]
 

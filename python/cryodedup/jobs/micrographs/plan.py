@@ -17,10 +17,10 @@ import numpy as np
 
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs
-from ...formats.microscope import Placement
 from ...formats.mrc import MrcLayout, mrc_layout
 from ...options.micrographs import ALL_PAIRS_UPTO, MicrographOptions
-from ...resolve.given_psize import Evidence, check_given_psize, same_size
+from ...resolve.given_psize import Evidence, check_given_psize, same_size, stated_evidence
+from .placement import Placement
 
 __all__ = [
     "MAX_BINNED_PSIZE",
@@ -248,7 +248,7 @@ def checked_psize(mics: Micrographs, options: MicrographOptions, headers: _Heade
     Returns the summary's note when the user insists (``--insist-psize``). A header of exactly
     1 Å is not taken as evidence: writers put it there when they know no pixel size.
     """
-    evidence = list(mics.evidence)
+    evidence = stated_evidence(options.psize, mics.stated)
     if headers is not None:
         evidence += _header_evidence(mics, options.psize, headers)
     hint = "give the pixel size of the micrographs as they are (binned)"

@@ -21,9 +21,9 @@ import cryodedup._core as _core
 
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import Micrographs
-from ...formats.microscope import Placement
 from ...formats.mrc import map_mrc, mrc_layout
 from ...options import MicrographOptions
+from .placement import Placement
 from .plan import ScoringPlan, acquisition_order, candidate_pairs, checked_psize, placed_pairs
 
 __all__ = [

@@ -34,7 +34,8 @@ from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...formats.mrc import MrcLayout
 from ...options.fields import DECISION, SCORES, marked_options
 from ...options.micrographs import MAX_IMAGES, MicrographOptions, MicrographRun
-from ...outputs import StrPath, all_outputs_at_once, put_in_place
+from ...outputs import all_outputs_at_once, put_in_place
+from ...paths import StrPath
 from ...resolve.micrograph_names import check_match_mode
 from ..store_files import changed_option, sha256_of
 from .group import decide_run

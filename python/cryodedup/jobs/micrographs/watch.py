@@ -18,7 +18,7 @@ from typing import Any, Callable
 from ...errors import CryodedupError
 from ...formats.micrograph_lists import load_inputs
 from ...options import MicrographOptions
-from ...outputs import StrPath
+from ...paths import StrPath
 from .job import find_duplicate_micrographs
 from .score import ProgressBar
 from .update_inputs import Arrivals

@@ -29,14 +29,15 @@ from ... import signals
 from ...errors import CryodedupError
 from ...formats.cryosparc.particles import NO_MICROGRAPH_FIELD
 from ...formats.micrograph_lists import Micrographs
-from ...formats.microscope import Placement
 from ...formats.particles import ParticleNames, open_particle_names, particle_suffix, read_particle_names
 from ...labels import counted
 from ...options import MicrographOptions
-from ...outputs import AtomicOutputs, StrPath, scratch_files, warn_earlier_report
+from ...outputs import AtomicOutputs, scratch_files, warn_earlier_report
 from ...particle_set import ParticleSet
+from ...paths import StrPath
 from ...resolve import match_micrographs
 from .group import UNCERTAIN, Decision, Outcome, near_the_edge, verdict
+from .placement import Placement
 from .plan import MAX_BINNED_PSIZE, candidates_used
 from .score import reading_by_worker
 

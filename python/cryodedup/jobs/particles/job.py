@@ -21,8 +21,9 @@ from ...algo.audit import (
     halfsets_by_micrograph,
 )
 from ...options import ParticleOptions
-from ...outputs import StrPath, all_outputs_at_once, warn_earlier_report
+from ...outputs import all_outputs_at_once, warn_earlier_report
 from ...particle_set import Log, ParticleSet
+from ...paths import StrPath
 from ..registration import check_registration, move_inputs, refuse_transform_into_combined_output, write_moved
 from ..species import distances_used
 from .decide import Decision, decide, warn_not_confirmable

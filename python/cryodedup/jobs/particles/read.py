@@ -27,8 +27,8 @@ from ...formats.read_request import CopickSelection, ReadRequest, RowRead, Scale
 from ...formats.sniff import is_copick_config, is_glob, is_optimisation_set, is_picker_output
 from ...labels import input_labels
 from ...options import ParticleOptions
-from ...outputs import StrPath
 from ...particle_set import Log, ParticleSet, Warn
+from ...paths import StrPath
 from ...resolve.datasets import check_shared_names, dataset_labels, dataset_of_inputs, separate_datasets
 from ..input_checks import check_centres, check_input_paths
 from ..species import assign_species, warn_absent_species

@@ -201,7 +201,7 @@ def test_serialem_mdocs_name_the_acquisition_within_the_beam_of_an_earlier_one(t
 
 def test_visits_of_a_hole_are_runs_with_no_other_hole_between():
     """Shots of one visit are seconds apart, each its own time stamp: a revisit needs another hole between."""
-    from cryodedup.formats.revisits import find_revisits  # (here: the other tests fail on main for what they test)
+    from cryodedup.algo.revisits import find_revisits  # (here: the other tests fail on main for what they test)
 
     names = [f"FoilHole_{h}_Data_1_{k}_20240305_0900{k:02d}" for k, h in enumerate([1, 1, 1, 2, 2, 1, 3, 2, 1])]
     times = [float(k) for k in range(len(names))]
@@ -216,7 +216,7 @@ def test_visits_of_a_hole_are_runs_with_no_other_hole_between():
 
 
 def test_times_from_epu_names_when_the_xml_has_none():
-    from cryodedup.formats.revisits import acquisition_times
+    from cryodedup.algo.revisits import acquisition_times
 
     names = ["FoilHole_1_Data_2_3_20221104_061329", "FoilHole_983503_Data_984274_984275_20171201_1435", "s_00993"]
     got = acquisition_times(names, [None, None, None])
@@ -229,7 +229,7 @@ def test_times_from_epu_names_when_the_xml_has_none():
 def test_exposed_again_means_the_centre_within_the_earlier_beam():
     """Beam 1 µm: 0.49 µm from an earlier image is named, 0.51 µm (beams overlapping at their edges) is not,
     nor two images taken at the same time; each later image against its nearest earlier one."""
-    from cryodedup.formats.revisits import find_revisits
+    from cryodedup.algo.revisits import find_revisits
 
     xy = np.array([[0.0, 0.0], [0.49, 0.0], [10.0, 0.0], [10.51, 0.0], [20.0, 0.0], [20.1, 0.0], [0.2, 0.0]])
     times = [0.0, 60.0, 0.0, 60.0, 5.0, 5.0, 120.0]

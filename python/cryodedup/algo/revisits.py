@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ..algo.neighbours import nearest_pairs
+from .neighbours import nearest_pairs
 
 __all__ = ["Revisit", "acquisition_times", "find_revisits", "same_position", "same_position_entries"]
 

@@ -1,6 +1,7 @@
 """The species' options' types: ``--min-dist`` as Å or ``NAME=Å`` pairs, ``--radius`` as pairs.
 
-Kept apart from options.py, which declares every option with them (issue 40).
+The options of several species, with which ``fields.py`` and ``particles.py`` declare ``--min-dist``,
+``--min-dist-z`` and ``--radius`` (and ``--mic-psize`` its ``INPUT=Å`` pairs).
 """
 
 from __future__ import annotations
