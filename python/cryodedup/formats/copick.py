@@ -408,24 +408,8 @@ def _particle_set(
         )
     runs = sorted({run for run, _, _, _ in found})
     species_names = sorted({name for _, name, _, _ in found})
-    sets, centres, scores, inputs, groups, species, poses = [], [], [], [], [], [], []
-    start = 0
-    for run, name, key, picks in found:
-        points, transforms, set_scores = _points(config, run, name, key, picks)
-        n = len(points)
-        if points.size != 3 * n or transforms.size != 16 * n or set_scores.size != n:
-            raise CryodedupError(
-                f"{config}: the picks of run {run}, object {name}, {key[0]}/{key[1]}: "
-                "each point needs a location (x, y, z) and a 4x4 transformation"
-            )
-        centres.append(points.reshape(-1, 3) + transforms.reshape(-1, 4, 4)[:, :3, 3])
-        poses.append(transforms.reshape(-1, 4, 4)[:, :3, :3])
-        scores.append(set_scores)
-        inputs.append(np.full(n, keys.index(key), dtype=np.uint8))
-        groups.append(np.full(n, runs.index(run), dtype=np.int64))
-        species.append(np.full(n, species_names.index(name), dtype=np.uint32))
-        sets.append(PickSet(picks, run, name, start, start + n, keys.index(key)))
-        start += n
+    read = _read_picks(config, found, keys, runs, species_names)
+    start = read.sets[-1].stop if read.sets else 0
     log(
         f"read {start:,} picks of {len(species_names)} object(s) by {len(keys)} user/session(s) on {len(runs)} runs",
         "info",
@@ -438,37 +422,80 @@ def _particle_set(
         raise CryodedupError(f"{config}: --score {score}: copick points carry one score, `score` (or none)")
     radii = {name: float(objects[name].radius) for name in species_names if objects[name].radius}
     _warn_unsized(config, objects, species_names, comparing, warn)
-    writer = None
-    report: dict[str, Any] = {}
-    if not comparing:
-        writer = CopickWriter(root, config, sets, selection.out_user, selection.out_session, outdir)
-        writer.refuse_foreign()
-        report = writer.report
+    writer = None if comparing else _writer(root, config, read.sets, selection, outdir)
+    report: dict[str, Any] = {} if writer is None else writer.report
     # A pick set is a user/session (an input); each holds a pick file per run and object it picked.
     report.update({"config": str(config), "runs": len(runs), "pick_sets": len(keys), "pick_files": len(found)})
-    joined = np.concatenate(centres)
+    joined = np.concatenate(read.centres)
     return ParticleSet(
         inputs=[f"{user}/{session}" for user, session in keys],
-        input_of=np.concatenate(inputs),
+        input_of=np.concatenate(read.inputs),
         mic_names=runs,
-        groups=np.concatenate(groups),
+        groups=np.concatenate(read.groups),
         centres=joined,
         psize=np.broadcast_to(np.nan, (start,)),
         pixel_sizes=[{"input": str(config), "optics_group": "all", "psize": None, "source": "not needed: Å"}],
-        scores=np.concatenate(scores) if score_label else None,
+        scores=np.concatenate(read.scores) if score_label else None,
         score_label=score_label,
         higher_is_better=score_read.score_order != "min",
         read_files=[config],
         writer=writer,
-        poses=rotation_vectors(np.concatenate(poses)) if orientations else None,
+        poses=rotation_vectors(np.concatenate(read.rotations)) if orientations else None,
         pose_kind="rotvec",
         pose_label="copick transformation",
-        species=np.concatenate(species),
+        species=np.concatenate(read.species),
         species_names=species_names,
         species_radii=radii,
         summary={"copick": report, "layouts": [layout(str(config), "copick", COPICK_FRAME)]},
         pick_sets=True,
     )
+
+
+@dataclass
+class _Picks:
+    """The picks of every pick file found, a list entry per file: as :func:`_particle_set` joins them."""
+
+    sets: list[PickSet]
+    centres: list[np.ndarray]
+    rotations: list[np.ndarray]  # each pick's 3 x 3 rotation, of its transformation
+    scores: list[np.ndarray]
+    inputs: list[np.ndarray]
+    groups: list[np.ndarray]
+    species: list[np.ndarray]
+
+
+def _read_picks(
+    config: Path, found: list, keys: list[tuple[str, str]], runs: list[str], species_names: list[str]
+) -> _Picks:
+    """Each pick file of ``found`` read: its centres (location plus the transformation's shift), rotations, scores."""
+    read = _Picks([], [], [], [], [], [], [])
+    start = 0
+    for run, name, key, picks in found:
+        points, transforms, set_scores = _points(config, run, name, key, picks)
+        n = len(points)
+        if points.size != 3 * n or transforms.size != 16 * n or set_scores.size != n:
+            raise CryodedupError(
+                f"{config}: the picks of run {run}, object {name}, {key[0]}/{key[1]}: "
+                "each point needs a location (x, y, z) and a 4x4 transformation"
+            )
+        read.centres.append(points.reshape(-1, 3) + transforms.reshape(-1, 4, 4)[:, :3, 3])
+        read.rotations.append(transforms.reshape(-1, 4, 4)[:, :3, :3])
+        read.scores.append(set_scores)
+        read.inputs.append(np.full(n, keys.index(key), dtype=np.uint8))
+        read.groups.append(np.full(n, runs.index(run), dtype=np.int64))
+        read.species.append(np.full(n, species_names.index(name), dtype=np.uint32))
+        read.sets.append(PickSet(picks, run, name, start, start + n, keys.index(key)))
+        start += n
+    return read
+
+
+def _writer(
+    root: Any, config: Path, sets: list[PickSet], selection: CopickSelection, outdir: Path | None
+) -> CopickWriter:
+    """The writer of the kept picks back into the project; refuses an output pick set cryodedup did not write."""
+    writer = CopickWriter(root, config, sets, selection.out_user, selection.out_session, outdir)
+    writer.refuse_foreign()
+    return writer
 
 
 #: The centre copick's conversion measures rlnCenteredCoordinate*Angst from, as the summary says it.
