@@ -231,15 +231,7 @@ def _read_star_files(
             part.rewritten = scan.centres
         rows.psizes_by_name.update(found_by_name)
         if split is not None:
-            split.keep, note, split.source = scan.keep, scan.split_note, part.star
-            if scan.keep is not None and has_none_scores(scan.scores, score_label):
-                # The scan ranked RELION's -999 (ManualPick: no score) as a number; the job ranks it last.
-                split.keep, note = None, f"{score_label} holds values that mean no score, ranked last"
-            if split.keep is None:
-                split.finish()  # (its writer, if it was still writing the scratch files)
-                log(f"{part.path}: deciding and writing in a second pass: {note}", "info")
-                for scratch in split.files.values():
-                    scratch.unlink(missing_ok=True)  # (the disk space, for the second pass's outputs)
+            _settle_split(split, scan, part, score_label, log)
         rows.add_columns(part, scan)
         optics = part.optics
         rows.identities.append(
@@ -250,12 +242,7 @@ def _read_star_files(
         )
         rows.pixel_sizes.extend(vars(p) for p in used)
         rows.add(scan)
-        comments = part.star.comment_lines.get(part.block.index, 0)
-        if comments:
-            warn(
-                f"{part.where()}: {comments} comment line(s) among the particle rows are not copied to the outputs "
-                "(a row is either kept or rejected; a comment belongs to neither)"
-            )
+        _warn_comments(part, warn)
     needs.check()
     split = split if split and split.keep is not None else None
     writer = StarWriter(parts, labels, rows.counts(), Path(outdir), split, merged=merged)
@@ -263,6 +250,32 @@ def _read_star_files(
     if merged.combined and (renumbered := renumbered_optics_groups(parts, labels)):
         particles.summary["optics_groups_renumbered"] = renumbered
     return particles
+
+
+def _settle_split(split: Split, scan: ParticleScan, part: ParticleStar, score_label: str | None, log: Log) -> None:
+    """Whether one input decided while read stands (``split.keep``), or is decided and written in a second pass.
+
+    The scan's decision stands unless it could not decide, or ranked RELION's -999 (ManualPick:
+    no score) as a number, which the job ranks last; a second pass drops the scratch files.
+    """
+    split.keep, note, split.source = scan.keep, scan.split_note, part.star
+    if scan.keep is not None and has_none_scores(scan.scores, score_label):
+        split.keep, note = None, f"{score_label} holds values that mean no score, ranked last"
+    if split.keep is None:
+        split.finish()  # (its writer, if it was still writing the scratch files)
+        log(f"{part.path}: deciding and writing in a second pass: {note}", "info")
+        for scratch in split.files.values():
+            scratch.unlink(missing_ok=True)  # (the disk space, for the second pass's outputs)
+
+
+def _warn_comments(part: ParticleStar, warn: Warn) -> None:
+    """Says that the comment lines among an input's particle rows are not copied to the outputs."""
+    comments = part.star.comment_lines.get(part.block.index, 0)
+    if comments:
+        warn(
+            f"{part.where()}: {comments} comment line(s) among the particle rows are not copied to the outputs "
+            "(a row is either kept or rejected; a comment belongs to neither)"
+        )
 
 
 def _listed_pixel_sizes(
