@@ -137,6 +137,75 @@ class Command:
     essentials: Sequence[str] = ()
 
 
+#: ``cryodedup particles``' help panels: (title, its options), in the order the help shows them.
+_PARTICLE_PANELS: list[tuple[str, list[str]]] = [
+    (
+        "Distance and pixel size",
+        ["--min-dist", "--min-dist-z", "--mic-psize", "--micrographs", "--match-micrographs", "--dataset"],
+    ),
+    (
+        "Ranking",
+        [
+            "--shift-key",
+            "--score",
+            "--score-order",
+            "--score-normalize",
+            "--prefer",
+            "--same-image",
+            "--remove-entirely",
+            "--seed",
+            "--filament-mode",
+        ],
+    ),
+    (
+        "Several species (cryo-ET)",
+        ["--species", "--species-column", "--cross-species", "--radius", "--overlap"],
+    ),
+    (
+        "copick projects",
+        [
+            "--copick-objects",
+            "--copick-users",
+            "--copick-sessions",
+            "--copick-out-user",
+            "--copick-out-session",
+        ],
+    ),
+    (
+        "Pickers and consensus",
+        [
+            "--min-support",
+            "--coverage",
+            "--uncovered",
+            "--registration",
+            "--transform",
+            "--output-format",
+            "--topaz-scale",
+        ],
+    ),
+    ("Half-sets and orientations", ["--audit", "--halfsets", "--max-angle", "--sym"]),
+    ("During collection", ["--update", "--add-again"]),
+    (
+        "Output",
+        ["--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics", "--project-dir", "--help"],
+    ),
+]
+#: The options ``cryodedup particles -h`` shows (``--help`` shows every one).
+_PARTICLE_ESSENTIALS = [
+    "--min-dist",
+    "--mic-psize",
+    "--micrographs",
+    "--score",
+    "--prefer",
+    "--min-support",
+    "--max-angle",
+    "--outdir",
+    "--force",
+    "--json",
+    "--plot",
+]
+
+
 def _particle_command() -> Command:
     """``cryodedup particles``' options and its help's panels."""
     from .options.particles import ParticleOptions
@@ -155,71 +224,8 @@ def _particle_command() -> Command:
             JSON,
             *flags_of(ParticleOptions, start="plot", stop="project_dir"),
         ],
-        [
-            (
-                "Distance and pixel size",
-                ["--min-dist", "--min-dist-z", "--mic-psize", "--micrographs", "--match-micrographs", "--dataset"],
-            ),
-            (
-                "Ranking",
-                [
-                    "--shift-key",
-                    "--score",
-                    "--score-order",
-                    "--score-normalize",
-                    "--prefer",
-                    "--same-image",
-                    "--remove-entirely",
-                    "--seed",
-                    "--filament-mode",
-                ],
-            ),
-            (
-                "Several species (cryo-ET)",
-                ["--species", "--species-column", "--cross-species", "--radius", "--overlap"],
-            ),
-            (
-                "copick projects",
-                [
-                    "--copick-objects",
-                    "--copick-users",
-                    "--copick-sessions",
-                    "--copick-out-user",
-                    "--copick-out-session",
-                ],
-            ),
-            (
-                "Pickers and consensus",
-                [
-                    "--min-support",
-                    "--coverage",
-                    "--uncovered",
-                    "--registration",
-                    "--transform",
-                    "--output-format",
-                    "--topaz-scale",
-                ],
-            ),
-            ("Half-sets and orientations", ["--audit", "--halfsets", "--max-angle", "--sym"]),
-            ("During collection", ["--update", "--add-again"]),
-            (
-                "Output",
-                ["--outdir", "--force", "--quiet", "--json", "--plot", "--plot-mics", "--project-dir", "--help"],
-            ),
-        ],
-        [
-            "--min-dist",
-            "--mic-psize",
-            "--micrographs",
-            "--score",
-            "--prefer",
-            "--min-support",
-            "--max-angle",
-            "--outdir",
-            "--force",
-            "--json",
-            "--plot",
-        ],
+        _PARTICLE_PANELS,
+        _PARTICLE_ESSENTIALS,
     )
 
 
