@@ -276,3 +276,44 @@ def test_a_picker_never_chooses_its_score_itself():
     assert decided == []
     own_score = (PACKAGE / "formats" / "picks" / "__init__.py").read_text().split("def own_score", 1)[1]
     assert "resolve_score(" in own_score.split("\ndef ", 1)[0]
+
+
+# --- sizes (issue 66): short functions, modules a reader can hold ------------------------------------------
+
+#: Lines a function may span (``def`` to its last line, docstring included), and how many may span more.
+LONG_FUNCTION, LONG_FUNCTIONS_ALLOWED = 80, 3
+#: Lines a module may hold.
+LONG_MODULE = 900
+
+
+def long_functions(source: str) -> list[tuple[str, int]]:
+    """(name, lines) of each function of ``source`` over :data:`LONG_FUNCTION` lines, counted with ast."""
+    return [
+        (node.name, node.end_lineno - node.lineno + 1)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 > LONG_FUNCTION
+    ]
+
+
+def test_the_length_count_sees_a_long_function_nested_or_not():
+    body = "".join(f"    x{k} = {k}\n" for k in range(LONG_FUNCTION))
+    source = (
+        f"def long():\n{body}\n\ndef short():\n    def inner():\n{body.replace('    ', '        ')}    return inner\n"
+    )
+    # long: its def and 80 lines; inner: the same; short: those and 2 more (the 81-line edge: over)
+    assert long_functions(source) == [("long", 81), ("short", 83), ("inner", 81)]
+    assert long_functions("def f():\n" + "    pass\n" * (LONG_FUNCTION - 1)) == []
+
+
+def test_at_most_three_functions_over_80_lines_and_no_module_over_900():
+    long, large = [], []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        where = path.relative_to(PACKAGE).as_posix()
+        long += [f"{where} {name} ({lines})" for name, lines in long_functions(source)]
+        if len(source.splitlines()) > LONG_MODULE:
+            large.append(f"{where} ({len(source.splitlines())})")
+    assert large == [], f"modules over {LONG_MODULE} lines: {large}"
+    assert len(long) <= LONG_FUNCTIONS_ALLOWED, f"functions over {LONG_FUNCTION} lines: {long}"
