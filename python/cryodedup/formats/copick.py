@@ -35,7 +35,7 @@ import numpy as np
 
 from ..algo import MAX_CENTRE
 from ..algo.dedup import MAX_INPUTS
-from ..errors import CryodedupError
+from ..errors import CryodedupError, InputFileError, OutputError
 from ..labels import counted, listed
 from ..outputs import AtomicOutputs
 from ..particle_set import Log, ParticleSet, Warn
@@ -110,7 +110,7 @@ def open_project(config: Path) -> Any:
             return copick.from_file(os.fspath(config))
     except (ValueError, TypeError, KeyError, OSError, RecursionError) as err:  # (RecursionError: nested 100,000 deep)
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CryodedupError(f"{config}: not a copick project copick can open ({first})") from None
+        raise InputFileError(f"{config}: not a copick project copick can open ({first})") from None
 
 
 def read_copick(
@@ -170,7 +170,7 @@ def _particle_objects(config: Path, root: Any, named: str | None) -> tuple[dict[
     wanted = _names(named)
     unknown = sorted((wanted or set()) - set(objects))
     if unknown:
-        raise CryodedupError(f"{config}: --copick-objects {unknown[0]}: no such particle object ({', '.join(objects)})")
+        raise InputFileError(f"{config}: --copick-objects {unknown[0]}: no such particle object ({', '.join(objects)})")
     return objects, wanted
 
 
@@ -204,7 +204,7 @@ def read_copick_pick_sets(
         for key in keys:  # (a set without picks of the objects compared is an input of none)
             if key not in every:
                 there = ", ".join(f"{user}/{session}" for user, session in sorted(every)) or "none"
-                raise CryodedupError(
+                raise InputFileError(
                     f"{config}: no picks by user {key[0]}, session {key[1]} (the project's pick sets of particle "
                     f"objects: {there})"
                 )
@@ -218,7 +218,7 @@ def _pick_set_key(config: Path, text: str) -> tuple[str, str]:
     """``user/session`` as copick's (user, session), or one line saying what a pick set's name is."""
     user, slash, session = text.partition("/")
     if not (slash and user.strip() and session.strip()) or "/" in session:
-        raise CryodedupError(f"{config}: {text!r} names no pick set: USER/SESSION expected (alice/1)")
+        raise InputFileError(f"{config}: {text!r} names no pick set: USER/SESSION expected (alice/1)")
     return user, session
 
 
@@ -257,11 +257,11 @@ def _check_radii(config: Path, objects: dict[str, Any]) -> None:
         except (TypeError, ValueError):
             value = float("nan")
         if not np.isfinite(value) or value <= 0:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{config}: pickable object {name}: radius {radius!r} is no size (a positive number of Å expected)"
             )
         if value > MAX_CENTRE:  # (taken as its minimum distance, whose square must be finite)
-            raise CryodedupError(
+            raise InputFileError(
                 f"{config}: pickable object {name}: radius {value:g} Å is beyond the largest distance, {MAX_CENTRE:g} Å"
             )
 
@@ -303,7 +303,7 @@ def _points(config: Path, run: str, name: str, key: tuple[str, str], picks: Any)
     ) as err:  # (pydantic's: ValueErrors)
         where = f"run {run}, object {name}, {key[0]}/{key[1]}"
         path = getattr(picks, "path", None)
-        raise CryodedupError(
+        raise InputFileError(
             f"{config}: the picks of {where}{f' ({path})' if path else ''} cannot be read: {_first_problem(err)}"
         ) from None
 
@@ -402,7 +402,7 @@ def _particle_set(
     comparing = keys is not None
     keys = keys if keys is not None else sorted({key for _, _, key, _ in found})
     if len(keys) > MAX_INPUTS:
-        raise CryodedupError(
+        raise InputFileError(
             f"{config}: {len(keys)} (user, session) pick sets, at most {MAX_INPUTS} (one consensus bit each): "
             "choose some with --copick-users or --copick-sessions"
         )
@@ -415,11 +415,11 @@ def _particle_set(
         "info",
     )
     if not start:
-        raise CryodedupError(f"{config}: no picks of {', '.join(objects) or 'any particle object'} to read")
+        raise InputFileError(f"{config}: no picks of {', '.join(objects) or 'any particle object'} to read")
     score = score_read.score
     score_label = None if score == "none" else SCORE_LABEL
     if score not in ("auto", "none", "score", SCORE_LABEL):
-        raise CryodedupError(f"{config}: --score {score}: copick points carry one score, `score` (or none)")
+        raise InputFileError(f"{config}: --score {score}: copick points carry one score, `score` (or none)")
     radii = {name: float(objects[name].radius) for name in species_names if objects[name].radius}
     _warn_unsized(config, objects, species_names, comparing, warn)
     writer = None if comparing else _writer(root, config, read.sets, selection, outdir)
@@ -474,7 +474,7 @@ def _read_picks(
         points, transforms, set_scores = _points(config, run, name, key, picks)
         n = len(points)
         if points.size != 3 * n or transforms.size != 16 * n or set_scores.size != n:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{config}: the picks of run {run}, object {name}, {key[0]}/{key[1]}: "
                 "each point needs a location (x, y, z) and a 4x4 transformation"
             )
@@ -579,7 +579,7 @@ class CopickWriter:
         held = self._held()
         if held and not OwnOutputs(self.root).holds((self.user, self.session)):
             first = (self._existing() or held)[0]  # (a file this run would replace, when there is one)
-            raise CryodedupError(
+            raise OutputError(
                 f"{self.config}: user {self.user}, session {self.session} holds picks cryodedup did not write "
                 f"({first}, {counted(len(held), 'pick file')} in all): writing there would lose {self.user}'s "
                 "picks (or leave them out of later runs as cryodedup's), even with --force; choose another "
@@ -590,7 +590,7 @@ class CopickWriter:
         self.refuse_foreign()
         existing = self._existing()
         if existing and not force:
-            raise CryodedupError(
+            raise OutputError(
                 f"{self.config}: cryodedup's earlier picks as user {self.user}, session {self.session} exist "
                 f"already ({existing[0]}, {len(existing)} in all): give --force to replace them, or another "
                 "--copick-out-session"

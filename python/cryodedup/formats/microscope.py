@@ -28,7 +28,7 @@ import cryodedup._core as _core
 
 from ..algo.neighbours import linked_groups, nearest_pairs
 from ..algo.shift_calibration import infer_calibration
-from ..errors import CryodedupError
+from ..errors import CryodedupError, InputFileError
 from ..outputs import StrPath
 from ..resolve import name_key
 from .files import check_regular_file
@@ -242,11 +242,11 @@ def _tree_elements(path: Path) -> Elements:
     except (ET.ParseError, LookupError, ValueError) as err:
         # LookupError: an encoding Python does not know (<?xml encoding="utfm16"?>, found by fuzzing);
         # ValueError: one expat cannot take (a multi-byte encoding other than UTF-8 or UTF-16).
-        raise CryodedupError(f"{path}: not an XML file ({err})") from None
+        raise InputFileError(f"{path}: not an XML file ({err})") from None
     except OSError as err:
-        raise CryodedupError(f"{path}: cannot read the file ({err.strerror})") from None
+        raise InputFileError(f"{path}: cannot read the file ({err.strerror})") from None
     if _local(root.tag) != "MicroscopeImage":
-        raise CryodedupError(f"{path}: root element <{_local(root.tag)}>, expected EPU's <MicroscopeImage>")
+        raise InputFileError(f"{path}: root element <{_local(root.tag)}>, expected EPU's <MicroscopeImage>")
     nodes = {key: _child(root, *key.split("/")) for key in EPU_ELEMENTS}
     return {key: None if node is None else (node.text or "", len(node) > 0) for key, node in nodes.items()}
 
@@ -257,7 +257,7 @@ def _acquisition(path: Path, found: Elements) -> Acquisition:
     def number(key: str, what: str, bound: float = MAX_COORDINATE, unit: str = "") -> float:
         element = found[key]
         if element is None:
-            raise CryodedupError(f"{path}: no {what} (expected an EPU data image's XML)")
+            raise InputFileError(f"{path}: no {what} (expected an EPU data image's XML)")
         return checked_number(element[0], f"{path}: {what}", bound, unit)
 
     def xy(key: str, what: str) -> tuple[float, float]:
@@ -277,7 +277,7 @@ def _acquisition(path: Path, found: Elements) -> Acquisition:
     )
     if not any(element is not None and element[1] for element in (found[BEAM_SHIFT], found[IMAGE_SHIFT])):
         # (EPU records both, moving the beam with one; with neither, the image's place is unknown)
-        raise CryodedupError(f"{path}: no <BeamShift> or <ImageShift> (expected an EPU data image's XML)")
+        raise InputFileError(f"{path}: no <BeamShift> or <ImageShift> (expected an EPU data image's XML)")
     beam = xy(BEAM_SHIFT, "<BeamShift>")
     image = xy(IMAGE_SHIFT, "<ImageShift>")
     unrecorded: list[str] = []
@@ -334,9 +334,9 @@ def _mdoc_sections(path: Path) -> tuple[dict[str, str], list[tuple[str, int, dic
     try:
         text = check_regular_file(path, "a SerialEM .mdoc").read_bytes().decode("utf-8", errors="replace")
     except OSError as err:
-        raise CryodedupError(f"{path}: cannot read the file ({err.strerror})") from None
+        raise InputFileError(f"{path}: cannot read the file ({err.strerror})") from None
     if "\0" in text[:4096]:
-        raise CryodedupError(f"{path}: binary content, expected a SerialEM .mdoc (text)")
+        raise InputFileError(f"{path}: binary content, expected a SerialEM .mdoc (text)")
     header: dict[str, str] = {}
     sections: list[tuple[str, int, dict[str, str]]] = []
     current = header
@@ -351,7 +351,7 @@ def _mdoc_sections(path: Path) -> tuple[dict[str, str], list[tuple[str, int, dic
         elif "=" in line:
             key, value = (part.strip() for part in line.split("=", 1))
             if key in MDOC_KEYS and key in current:  # which one SerialEM meant cannot be told
-                raise CryodedupError(f"{path}: line {number}: {key} given twice in one section")
+                raise InputFileError(f"{path}: line {number}: {key} given twice in one section")
             current[key] = value
     return header, sections
 
@@ -364,7 +364,7 @@ def _mdoc_pair(
         return None
     parts = values[key].split()
     if len(parts) != 2:
-        raise CryodedupError(f"{where}: {key} = {values[key]!r}, expected two numbers")
+        raise InputFileError(f"{where}: {key} = {values[key]!r}, expected two numbers")
     x, y = (checked_number(t, f"{where}: {key}", bound, unit) for t in parts[:2])
     return x, y
 
@@ -379,7 +379,7 @@ def read_mdoc(path: StrPath) -> list[Acquisition]:
     path = Path(path)
     header, sections = _mdoc_sections(path)
     if not sections:
-        raise CryodedupError(f"{path}: no [FrameSet = N] or [ZValue = N] section (is this a SerialEM .mdoc?)")
+        raise InputFileError(f"{path}: no [FrameSet = N] or [ZValue = N] section (is this a SerialEM .mdoc?)")
     own = image_key(path.name)
     header_psize = header.get("PixelSpacing")
     out = []
@@ -393,7 +393,7 @@ def read_mdoc(path: StrPath) -> list[Acquisition]:
         shift = _mdoc_pair(values, "ImageShift", where) or (0.0, 0.0)
         size = values["UncroppedSize"].split() if "UncroppedSize" in values else []
         if size and len(size) < 2:
-            raise CryodedupError(f"{where}: UncroppedSize = {values['UncroppedSize']!r}, expected two numbers")
+            raise InputFileError(f"{where}: UncroppedSize = {values['UncroppedSize']!r}, expected two numbers")
         frames = values.get("SubFramePath", "").replace("\\", "/").rsplit("/", 1)[-1]
         numbered = own if len(sections) == 1 else f"{own}_{title.split('=')[1].strip()}"
         unrecorded: list[str] = []
@@ -415,7 +415,7 @@ def read_mdoc(path: StrPath) -> list[Acquisition]:
             )
         )
     if not out:
-        raise CryodedupError(f"{path}: no [FrameSet = N] or [ZValue = N] section (is this a SerialEM .mdoc?)")
+        raise InputFileError(f"{path}: no [FrameSet = N] or [ZValue = N] section (is this a SerialEM .mdoc?)")
     _one_section_per_image(path, out, [line for title, line, _ in sections if title.startswith(("FrameSet", "ZValue"))])
     return out
 
@@ -425,7 +425,7 @@ def _one_section_per_image(path: Path, acquisitions: list[Acquisition], lines: l
     first: dict[str, int] = {}
     for a, line in zip(acquisitions, lines):
         if a.name in first:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{path}: the section at line {line} describes image {a.name}, as the section at line "
                 f"{first[a.name]} does; one section per image"
             )
@@ -489,11 +489,11 @@ def _read_files(files: Sequence[Path]) -> list[Acquisition]:
         elif suffix == ".mdoc":
             out += read_mdoc(path)
         elif suffix != NAV_EXTENSION:  # (a Navigator is read by place: it links, it places nothing)
-            raise CryodedupError(f"{path}: expected an EPU .xml, a SerialEM .mdoc or a SerialEM Navigator .nav")
+            raise InputFileError(f"{path}: expected an EPU .xml, a SerialEM .mdoc or a SerialEM Navigator .nav")
     names: dict[str, Path] = {}
     for a in out:
         if a.name in names and names[a.name] != a.source:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{a.source}: describes image {a.name}, which {names[a.name]} describes too; give one of them"
             )
         names[a.name] = a.source
@@ -585,7 +585,7 @@ def specimen_positions(acquisitions: Sequence[Acquisition], calibration: float |
         xy = stage + calibration * shift
     beyond = np.flatnonzero(~(np.abs(xy) <= MAX_COORDINATE).all(axis=1))
     if len(beyond):
-        raise CryodedupError(
+        raise InputFileError(
             f"{acquisitions[beyond[0]].source}: the shift calibration {calibration:g} µm per unit ({how}) places "
             f"image {acquisitions[beyond[0]].name} at {xy[beyond[0]].tolist()} µm, beyond any stage "
             f"(±{MAX_COORDINATE:g} µm; {len(beyond)} images); give --shift-calibration UM_PER_UNIT"

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from ...errors import CryodedupError, printable
+from ...errors import CryodedupError, InputFileError, PixelSizeError, printable
 from ...labels import distinct_labels
 from ...outputs import StrPath
 from ...particle_set import Log, ParticleSet, SubsetWriter, Warn
@@ -191,7 +191,7 @@ def _tilt_series_psize(
     listed = tomograms.tilt_series_psize.get(name) if tomograms is not None else None
     if given is not None:
         if listed is not None and abs(given - listed) > SAME_PSIZE * min(given, listed):
-            raise CryodedupError(
+            raise PixelSizeError(
                 f"--mic-psize {given:g} Å contradicts rlnTomoTiltSeriesPixelSize {listed:g} Å of tomogram "
                 f"{printable(name)} in {tomograms.path if tomograms else ''}: RELION 5's import takes "
                 "rlnCoordinateX/Y/Z in tilt-series pixels (leave --mic-psize out to take it)"
@@ -361,7 +361,7 @@ def read_lists_and_particles(
         )
     for name, what in _ROWS_LISTS_LACK.items():
         if getattr(particles, name) is not None:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{files[0]}: its {what} have no counterpart in the picks of import list {lists[0]}; "
                 "deduplicate the particle files on their own"
             )

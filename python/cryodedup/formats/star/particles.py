@@ -23,7 +23,7 @@ import cryodedup._core as _core
 from ...algo.audit import read_halves
 from ...algo.filaments import tube_ids
 from ...algo.priority import has_none_scores
-from ...errors import CryodedupError
+from ...errors import CryodedupError, InputFileError
 from ...labels import distinct_labels
 from ...outputs import StrPath, write_error
 from ...particle_set import (
@@ -314,7 +314,7 @@ class _Rows:
         for part in parts if self.with_angles else []:
             lacking = [label for label in ANGLES if label not in part.labels]
             if lacking:
-                raise CryodedupError(
+                raise InputFileError(
                     f"{part.where()}: --max-angle needs the orientations, and there is no {lacking[0]}"
                 )
         self.angles: list[np.ndarray] = []
@@ -508,7 +508,7 @@ def _species_column(parts: list[Any], label: str | None) -> str | None:
     label = label.lstrip("_")
     for part in parts:
         if label not in part.labels:
-            raise CryodedupError(f"{part.where()}: --species-column {label}: no such column")
+            raise InputFileError(f"{part.where()}: --species-column {label}: no such column")
     return label
 
 
@@ -529,7 +529,7 @@ def species_of_rows(
         counts = np.cumsum([len(v) for v in values])
         k = int(np.searchsorted(counts, bad[0], "right"))
         row = int(bad[0] - (counts[k - 1] if k else 0))
-        raise CryodedupError(f"{parts[k].where()}: particle {row + 1} has no number in {label}, the species column")
+        raise InputFileError(f"{parts[k].where()}: particle {row + 1} has no number in {label}, the species column")
     if joined.size and np.abs(joined).max() >= EXACT_FLOAT_INTEGERS:
         return _species_of_exact(exactly())
     small = joined.size and (joined == np.trunc(joined)).all() and joined.min() >= 0 and joined.max() < 1 << 16
@@ -569,7 +569,7 @@ def _exact_column(parts: list[ParticleStar], label: str) -> list[Decimal]:
         try:
             values = [Decimal(text.strip("\"'")) for text in texts]
         except InvalidOperation:
-            raise CryodedupError(
+            raise InputFileError(
                 f"{part.where()}: {label}, the species column, holds a value that is no number"
             ) from None
         exact += [values[k] for k in keys.tolist()]
@@ -807,7 +807,7 @@ def _frame_species(part: _FrameParticles, label: str | None) -> tuple[np.ndarray
     try:
         numbers = column.to_numpy(dtype=np.float64)
     except (TypeError, ValueError):
-        raise CryodedupError(f"{part.where()}: --species-column {label}: the column holds no numbers") from None
+        raise InputFileError(f"{part.where()}: --species-column {label}: the column holds no numbers") from None
     return species_of_rows([numbers], [part], label, lambda: [Decimal(str(value)) for value in column.tolist()])
 
 

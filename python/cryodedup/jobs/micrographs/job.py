@@ -178,7 +178,7 @@ def _prepared_outputs(
             raise
         from .update import STORE
 
-        raise CryodedupError(
+        raise type(error)(  # (its kind kept: an output in the way)
             f"{error} (--update found no store of an earlier round in {outdir / STORE}: "
             "--update --force starts one from every micrograph)"
         ) from None

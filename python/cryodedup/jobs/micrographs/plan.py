@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import CryodedupError
+from ...errors import CryodedupError, InputFileError
 from ...formats.micrograph_lists import Micrographs
 from ...formats.microscope import Placement
 from ...formats.mrc import MrcLayout, mrc_layout
@@ -297,11 +297,11 @@ def _read_headers(
     for k in order:
         try:
             if k in not_found:
-                raise CryodedupError("not found")  # skipped, listed as unreadable
+                raise InputFileError("not found")  # skipped, listed as unreadable
             layout = known.get(os.fspath(mics.paths[k])) or mrc_layout(mics.paths[k])
         except CryodedupError as err:
             if not options.skip_unreadable:
-                raise CryodedupError(f"{err} (use --skip-unreadable to go on without it)") from None
+                raise type(err)(f"{err} (use --skip-unreadable to go on without it)") from None
             headers.unreadable.append(str(mics.paths[k]))
             continue
         _check_alike(mics, k, layout, headers)

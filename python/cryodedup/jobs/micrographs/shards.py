@@ -29,7 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ... import signals
-from ...errors import CryodedupError
+from ...errors import CryodedupError, OutputError
 from ...formats.micrograph_lists import Micrographs, load_inputs
 from ...formats.mrc import MrcLayout
 from ...options.fields import DECISION, SCORES, marked_options
@@ -357,7 +357,7 @@ def run_micrograph_shard(
         log(f"{folder}: shard {shard}/{shards} already complete, not redone", "info")
         return _shard_summary(folder, record, time.perf_counter() - start, redone=False)
     if record is not None and not force:
-        raise CryodedupError(
+        raise OutputError(
             f"{folder}: holds a shard of another run ({_difference(run, record['run'])}); "
             "use --force to replace it, or another -o"
         )
@@ -367,7 +367,7 @@ def run_micrograph_shard(
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise CryodedupError(f"{folder}: cannot create the shard folder ({err.strerror})") from None
+        raise OutputError(f"{folder}: cannot create the shard folder ({err.strerror})") from None
     try:
         _clear(folder, complete=record is not None)
         plan = plan_scoring(mics, options)
