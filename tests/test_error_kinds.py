@@ -79,6 +79,17 @@ def test_a_cryosparc_file_that_is_no_dataset_is_an_input_file_error(tmp_path):
         remove_duplicate_particles([bad], tmp_path / "out", ParticleOptions(min_dist=50))
 
 
+def test_the_micrograph_jobs_missing_or_unreadable_files_are_input_file_errors(tmp_path):
+    with pytest.raises(InputFileError, match="micrograph file not found"):
+        cryodedup.find_duplicate_micrographs([tmp_path / "absent.mrc"], tmp_path / "out")
+    with pytest.raises(InputFileError, match="no file matches"):
+        cryodedup.find_duplicate_micrographs([str(tmp_path / "none_*.mrc")], tmp_path / "out")
+    for name in ("a.mrc", "b.mrc"):
+        (tmp_path / name).write_bytes(b"no MRC header here")
+    with pytest.raises(InputFileError, match="cannot read the MRC file"):
+        cryodedup.find_duplicate_micrographs([tmp_path / "a.mrc", tmp_path / "b.mrc"], tmp_path / "out")
+
+
 def test_a_pixel_size_the_micrographs_contradict_is_a_pixel_size_error(tmp_path):
     options = ParticleOptions(min_dist=50, mic_psize=5.0, micrographs=str(MICROGRAPHS))
     with pytest.raises(PixelSizeError, match="contradicts rlnMicrographPixelSize 1.06"):

@@ -110,11 +110,11 @@ def checked_number(text: str, where: str, bound: float, unit: str = "") -> float
     try:
         value = float(text.strip())
     except ValueError:
-        raise CryodedupError(f"{where} is {text.strip()!r}, expected a number") from None
+        raise InputFileError(f"{where} is {text.strip()!r}, expected a number") from None
     if not math.isfinite(value):
-        raise CryodedupError(f"{where} is {text.strip()!r}, expected a finite number")
+        raise InputFileError(f"{where} is {text.strip()!r}, expected a finite number")
     if abs(value) > bound:
-        raise CryodedupError(f"{where} is {text.strip()!r}, expected a number within ±{bound:g}{unit}")
+        raise InputFileError(f"{where} is {text.strip()!r}, expected a number within ±{bound:g}{unit}")
     return value
 
 
@@ -128,7 +128,7 @@ def calibration(text: str | None, where: str, unrecorded: list[str], name: str) 
         return None
     value = checked_number(text, where, math.inf)
     if value < 0:
-        raise CryodedupError(f"{where} is {text.strip()!r}, expected a positive number (0: not recorded)")
+        raise InputFileError(f"{where} is {text.strip()!r}, expected a positive number (0: not recorded)")
     if value == 0:
         unrecorded.append(name)
         return None
@@ -145,7 +145,7 @@ def readout_size(texts: tuple[str | None, str | None], where: str) -> tuple[int,
         return None
     values = [checked_number(t, where, MAX_READOUT_PX) for t in (nx, ny)]
     if any(v != int(v) for v in values):
-        raise CryodedupError(f"{where} is '{nx.strip()} {ny.strip()}', expected whole numbers of pixels")
+        raise InputFileError(f"{where} is '{nx.strip()} {ny.strip()}', expected whole numbers of pixels")
     if not all(values):
         return None
     return abs(int(values[0])), abs(int(values[1]))
@@ -180,7 +180,7 @@ def epu_time(text: str, where: str = "acquisitionDateTime") -> float | None:
             zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
         stamp = datetime(year, month, day, hour, minute, second, tzinfo=zone).timestamp()
     except (ValueError, OverflowError) as err:
-        raise CryodedupError(
+        raise InputFileError(
             f"{where} is {text!r}, expected a date and time (YYYY-MM-DDThh:mm:ss, then decimals and a zone): {err}"
         ) from None
     return stamp + float("0." + (match.group(7) or "0"))
@@ -318,7 +318,7 @@ def mdoc_time(text: str, where: str = "DateTime") -> float | None:
             return datetime.strptime(words, layout).replace(tzinfo=timezone.utc).timestamp()
         except (ValueError, OverflowError):
             continue
-    raise CryodedupError(
+    raise InputFileError(
         f"{where} is {text.strip()!r}, expected a date and time as SerialEM writes it (08-Oct-21  07:39:08)"
     )
 
@@ -389,7 +389,7 @@ def read_mdoc(path: StrPath) -> list[Acquisition]:
         where = f"{path}: section [{title}] at line {line}"
         stage = _mdoc_pair(values, "StagePosition", where, unit=" µm")
         if stage is None:
-            raise CryodedupError(f"{where} has no StagePosition")
+            raise InputFileError(f"{where} has no StagePosition")
         shift = _mdoc_pair(values, "ImageShift", where) or (0.0, 0.0)
         size = values["UncroppedSize"].split() if "UncroppedSize" in values else []
         if size and len(size) < 2:

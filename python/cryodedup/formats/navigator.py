@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import CryodedupError, InputFileError
+from ..errors import InputFileError
 from .files import check_regular_file
 
 __all__ = ["NavItem", "Navigator", "link", "map_labels", "read_nav"]
@@ -189,10 +189,10 @@ VERSION = re.compile(r"[0-9]+(?:\.[0-9]*)?")
 def _whole(text: str, where: str) -> int:
     """``text`` as a whole number within SerialEM's ``int``; else an error naming ``where`` and the value."""
     if not WHOLE.fullmatch(text):
-        raise CryodedupError(f"{where} is {text!r}, expected a whole number")
+        raise InputFileError(f"{where} is {text!r}, expected a whole number")
     value = int(text)
     if abs(value) > MAX_ID:
-        raise CryodedupError(f"{where} is {text!r}, expected a whole number within ±{MAX_ID} (SerialEM's int)")
+        raise InputFileError(f"{where} is {text!r}, expected a whole number within ±{MAX_ID} (SerialEM's int)")
     return value
 
 

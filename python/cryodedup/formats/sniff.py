@@ -144,10 +144,10 @@ def expand(paths: StrPath | Sequence[StrPath]) -> list[Path]:
         if is_glob(text) and not Path(text).exists():
             matches = sorted(glob.glob(text))
             if not matches:
-                raise CryodedupError(f"{text}: no file matches this pattern")
+                raise InputFileError(f"{text}: no file matches this pattern")
             files += [Path(m) for m in matches]
         elif not Path(text).exists():
-            raise CryodedupError(f"{text}: file not found")
+            raise InputFileError(f"{text}: file not found")
         else:
             files.append(Path(text))
     if len(files) > 1 and any(f.is_dir() for f in files):

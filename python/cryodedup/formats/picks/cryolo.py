@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import CryodedupError, InputFileError
+from ...errors import InputFileError
 from . import FileTables, PickRead, Picks, PicksBuilder, own_score, read_tables, stem
 
 __all__ = ["TUBE_COLUMN", "read_cbox"]
@@ -44,7 +44,7 @@ def read_cbox(request: PickRead) -> Picks:
     corner = ("CoordinateX", "CoordinateY", "Width", "Height")
     first_written = next((f for f in files if f.stat().st_size > 0), None)
     if first_written is not None and _headerless(first_written):
-        raise CryodedupError(f"{first_written}: {OLD_CBOX}")
+        raise InputFileError(f"{first_written}: {OLD_CBOX}")
     tables = read_tables(files, "star", ["CoordinateX"], [*corner, SCORE, "CoordinateZ", FILAMENT], missing="<NA>")
     first = len(builder.files)
     for file, labels, header, footer in zip(files, tables.labels, tables.headers, tables.footers):

@@ -200,7 +200,7 @@ def _tilt_series_psize(
     if listed is not None:
         return listed
     if tomograms is not None:
-        raise CryodedupError(
+        raise InputFileError(
             f"{label}: tomogram {printable(name)} is not in {tomograms.path}, whose rlnTomoTiltSeriesPixelSize "
             "gives the size of its coordinates' tilt-series pixels"
         )
