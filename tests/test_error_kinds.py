@@ -28,6 +28,7 @@ from cryodedup import (
     remove_duplicate_particles,
 )
 from cryodedup.cli import main
+from helpers import write_star
 
 EXAMPLES = Path(cryodedup.__file__).parent / "examples"
 PARTICLES = EXAMPLES / "particles_log.star"
@@ -103,6 +104,18 @@ def test_pickers_in_two_frames_are_a_frames_error(tmp_path):
     options = ParticleOptions(min_dist=30, mic_psize=1.0, topaz_scale=1.0)
     with pytest.raises(FramesError, match="two frames"):
         remove_duplicate_particles(_topaz_pair(tmp_path), tmp_path / "out", options)
+
+
+def test_tomography_inputs_in_two_coordinate_frames_are_a_frames_error(tmp_path):
+    # RELION 5's centred Å and a Picks job's corner pixels, without the tomogram sizes that join them.
+    centred = ["rlnTomoName", *[f"rlnCenteredCoordinate{a}Angst" for a in "XYZ"]]
+    pixels = ["rlnTomoName", *[f"rlnCoordinate{a}" for a in "XYZ"]]
+    inputs = [
+        write_star(tmp_path / "particles.star", centred, [["t1", 2.0, -98.0, 2.0], ["t2", 502.0, 2.0, -198.0]]),
+        write_star(tmp_path / "t_particles.star", pixels, [["t1", 100.0, 70.0, 40.0]], block=""),
+    ]
+    with pytest.raises(FramesError, match="tomograms.star with --micrographs"):
+        remove_duplicate_particles(inputs, tmp_path / "out", ParticleOptions(min_dist=5.0, mic_psize=10.0))
 
 
 def test_an_output_in_the_way_is_an_output_error(tmp_path):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from ...errors import CryodedupError, InputFileError, PixelSizeError, printable
+from ...errors import CryodedupError, FramesError, InputFileError, PixelSizeError, printable
 from ...labels import distinct_labels
 from ...outputs import StrPath
 from ...particle_set import Log, ParticleSet, SubsetWriter, Warn
@@ -159,7 +159,7 @@ def _check_sizes(centred: str, lists: list[ImportList], labels: list[str], tomog
         return
     corner = next(label for p, label in zip(lists, labels) if p.frame == "corner-pixel")
     given = f"{tomograms.path} gives no rlnTomoSizeX/Y/Z" if tomograms else "no tomograms STAR was given"
-    raise CryodedupError(
+    raise FramesError(
         f"{centred} gives {FRAMES['centred-angstrom']} and {corner} {FRAMES['corner-pixel']}, and {given}: give "
         "RELION 5's tomograms.star with --micrographs (its tomogram sizes put both in one frame)"
     )
@@ -355,7 +355,7 @@ def read_lists_and_particles(
     centred = next((str(f) for f, frame in zip(files, frames) if frame.startswith(CENTRED)), None)
     picks = read_import_lists(lists, outdir, scale, score_read, warn, log, centred_input=centred)
     if centred is None and any(entry["frame"].startswith(CENTRED) for entry in picks.summary["layouts"]):
-        raise CryodedupError(
+        raise FramesError(
             f"{files[0]} is in {CORNER} and {lists[0]} in {CENTRED}: the particle file's rows cannot be rewritten "
             "in the list's frame; deduplicate each on its own"
         )

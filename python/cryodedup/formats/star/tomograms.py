@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import CryodedupError, InputFileError, PixelSizeError
+from ...errors import FramesError, InputFileError, PixelSizeError
 from ...particle_set import Warn
 from .file import StarFile, is_number
 from .particle_table import ParticleTable
@@ -135,14 +135,14 @@ def corner_inputs(parts: Sequence[ParticleTable], tomograms: Tomograms | None) -
     centred, corner = parts[frames.index(CENTRED)], parts[frames.index(CORNER)]
     if tomograms is None or not tomograms.sizes:
         given = f"{tomograms.path} gives no rlnTomoSizeX/Y/Z" if tomograms else "no tomograms STAR was given"
-        raise CryodedupError(
+        raise FramesError(
             f"{centred.label} holds {CENTRED}, {', '.join(centred.columns.coords)}, and {corner.label} {CORNER}, "
             f"{', '.join(corner.columns.coords)}: one particle would lie far apart in the two, and {given}; give "
             "RELION 5's tomograms.star with --micrographs (its tomogram sizes put both in one frame), or "
             "deduplicate each file on its own"
         )
     if frames[0] != CENTRED:
-        raise CryodedupError(
+        raise FramesError(
             f"{parts[0].label} is in {CORNER} and {centred.label} in {CENTRED}: the merged output is written in "
             f"the first input's columns, RELION 5's; give {centred.label} first"
         )
