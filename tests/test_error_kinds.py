@@ -28,6 +28,7 @@ from cryodedup import (
     remove_duplicate_particles,
 )
 from cryodedup.cli import main
+from fixtures.synthetic import write_mrc
 from helpers import write_star
 
 EXAMPLES = Path(cryodedup.__file__).parent / "examples"
@@ -98,6 +99,15 @@ def test_a_pixel_size_the_micrographs_contradict_is_a_pixel_size_error(tmp_path)
     # Insisted on, it is used: the kind is the contradiction's alone.
     options = ParticleOptions(min_dist=50, mic_psize=5.0, micrographs=str(MICROGRAPHS), insist_psize=True)
     assert remove_duplicate_particles([PARTICLES], tmp_path / "insisted", options)["kept"] > 0
+
+
+def test_the_micrograph_jobs_psize_the_headers_contradict_is_a_pixel_size_error(tmp_path):
+    rng = np.random.default_rng(0)
+    paths = [tmp_path / f"m{k}.mrc" for k in range(2)]
+    for path in paths:
+        write_mrc(path, rng.normal(size=(256, 256)), 1.5)  # 1.5 Å pixels in the headers (1 Å would say none)
+    with pytest.raises(PixelSizeError, match="--psize 0.5"):
+        cryodedup.find_duplicate_micrographs(paths, tmp_path / "out", cryodedup.MicrographOptions(psize=0.5))
 
 
 def test_pickers_in_two_frames_are_a_frames_error(tmp_path):
